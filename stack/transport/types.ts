@@ -1,0 +1,61 @@
+// Interfaces transports offer to applications (DHCP over UDP, HTTP over TCP).
+import type { Result } from "../result.ts";
+import type { Ipv4Address } from "../wire/address.ts";
+
+/** A received UDP datagram. */
+export interface UdpDatagram {
+  readonly src: Ipv4Address;
+  readonly srcPort: number;
+  readonly dst: Ipv4Address;
+  readonly dstPort: number;
+  readonly payload: Uint8Array;
+}
+
+export type UdpSendError = "no-route" | "too-big" | "unresolved-queue-full" | "no-address" | "closed" | "bad-port";
+export type UdpBindError = "in-use" | "bad-port" | "no-ephemeral";
+
+/** A bound UDP socket. */
+export interface UdpSocket {
+  readonly localPort: number;
+  /** Sends one datagram. `src` overrides the source address (e.g. 0.0.0.0 for DHCP). */
+  sendTo(dst: Ipv4Address, dstPort: number, payload: Uint8Array, options?: { src?: Ipv4Address; broadcast?: boolean; ttl?: number }): Result<void, UdpSendError>;
+  onMessage(handler: (d: UdpDatagram) => void): void;
+  close(): void;
+}
+
+/** The UDP layer. */
+export interface UdpLayer {
+  /** Binds a port (0 = ephemeral, RFC 6335 range 49152–65535). */
+  bind(port: number): Result<UdpSocket, UdpBindError>;
+}
+
+/** Errno-style codes a stream reports, as Node's net.Socket does. */
+export type StreamErrorCode = "ECONNREFUSED" | "ECONNRESET" | "ETIMEDOUT" | "EPIPE" | "ECONNABORTED" | "EHOSTUNREACH" | "EADDRINUSE" | "EMFILE";
+
+/**
+ * A reliable byte stream (a TCP connection) as the pure stack exposes it. The Node
+ * stream.Duplex wrapper (harness) and HTTP (stack/app/http) are built on this.
+ */
+export interface ByteStream {
+  readonly localAddress: Ipv4Address;
+  readonly localPort: number;
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+  /** Queues bytes; returns false when the send buffer is over its limit (wait for onDrain). */
+  write(data: Uint8Array): boolean;
+  /** Half-closes the sending direction (FIN after queued data). */
+  end(): void;
+  /** Aborts the connection (RST) and frees it. */
+  destroy(): void;
+  /** Bytes queued but not yet acknowledged. */
+  readonly bufferedAmount: number;
+  /** Stop/resume delivering data (receive window closes while paused). */
+  pause(): void;
+  resume(): void;
+  onData(handler: (data: Uint8Array) => void): void;
+  /** The peer half-closed (FIN received and all data delivered). */
+  onEnd(handler: () => void): void;
+  onDrain(handler: () => void): void;
+  /** The connection is gone; error is set when it failed. */
+  onClose(handler: (error?: StreamErrorCode) => void): void;
+}

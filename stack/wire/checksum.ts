@@ -1,0 +1,71 @@
+// Internet checksum (RFC 1071) summed a 32-bit word at a time, and its incremental
+// update (RFC 1624). Sums are kept unfolded (a plain number) until finish().
+
+/**
+ * Adds `bytes` into a running one's-complement sum. Only the last chunk of a checksummed
+ * region may have odd length (it is padded with a zero byte, RFC 1071 §4.1).
+ * Returns a folded 16-bit partial sum (not complemented).
+ */
+export function checksumAdd(bytes: Uint8Array, initial = 0): number {
+  const len = bytes.length;
+  let sum = initial;
+  let i = 0;
+  const n4 = len & ~3;
+  if (n4 > 0) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, len);
+    // Sum big-endian 32-bit words; a double holds 2^21 of them exactly, so fold per 1 MiB.
+    while (i < n4) {
+      const end = Math.min(n4, i + (1 << 20));
+      let acc = 0;
+      for (; i + 16 <= end; i += 16) {
+        acc += view.getUint32(i) + view.getUint32(i + 4) + view.getUint32(i + 8) + view.getUint32(i + 12);
+      }
+      for (; i < end; i += 4) acc += view.getUint32(i);
+      // 32-bit words summed: fold high and low halves (end-around carry, RFC 1071 §2(C)).
+      sum += (acc % 65536) + Math.floor(acc / 65536) % 65536 + Math.floor(acc / 4294967296);
+    }
+  }
+  if (i + 2 <= len) {
+    sum += (bytes[i]! << 8) | bytes[i + 1]!;
+    i += 2;
+  }
+  if (i < len) sum += bytes[i]! << 8;
+  return fold(sum);
+}
+
+/** Folds a sum to 16 bits with end-around carries. */
+export function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 65536) + Math.floor(sum / 65536);
+  return sum;
+}
+
+/** Complements a partial sum into the checksum field value. */
+export function checksumFinish(sum: number): number {
+  return ~fold(sum) & 0xffff;
+}
+
+/** The Internet checksum of a buffer. */
+export function internetChecksum(bytes: Uint8Array): number {
+  return checksumFinish(checksumAdd(bytes));
+}
+
+/** Partial sum of the IPv4 pseudo-header (RFC 768, RFC 9293 §3.1). */
+export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
+  return fold((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length);
+}
+
+/**
+ * RFC 1624 eqn. 3: the new checksum after a 16-bit field changes from oldWord to newWord.
+ * HC' = ~(~HC + ~m + m')
+ */
+export function checksumUpdate16(oldChecksum: number, oldWord: number, newWord: number): number {
+  const sum = (~oldChecksum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
+  return ~fold(sum) & 0xffff;
+}
+
+/** RFC 1624 update for a 32-bit field (e.g. an address rewritten by NAT). */
+export function checksumUpdate32(oldChecksum: number, oldValue: number, newValue: number): number {
+  const sum = (~oldChecksum & 0xffff) + (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) +
+    (newValue >>> 16) + (newValue & 0xffff);
+  return ~fold(sum) & 0xffff;
+}
