@@ -9,15 +9,11 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  demo: () => import("./commands/demo.ts"),
-  sim: () => import("./commands/sim.ts"),
-  attach: () => import("./commands/attach.ts"),
-  replay: () => import("./commands/replay.ts"),
-  fuzz: () => import("./commands/fuzz.ts"),
-  bench: () => import("./commands/bench.ts"),
-  xenstored: () => import("./commands/xenstored.ts"),
-};
+const COMMAND_NAMES = ["demo", "sim", "attach", "replay", "fuzz", "bench", "xenstored"] as const;
+
+const COMMANDS: Record<string, () => Promise<Command>> = Object.fromEntries(
+  COMMAND_NAMES.map((n) => [n, () => import(`./commands/${n}.ts`) as Promise<Command>]),
+);
 
 /** Runs the CLI with argv (without node and script); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {

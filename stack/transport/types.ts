@@ -58,4 +58,36 @@ export interface ByteStream {
   onDrain(handler: () => void): void;
   /** The connection is gone; error is set when it failed. */
   onClose(handler: (error?: StreamErrorCode) => void): void;
+  /** The connection is established (for streams from connect()). */
+  onConnect(handler: () => void): void;
+  /** Disables (true) or enables (false) Nagle's algorithm. */
+  setNoDelay(noDelay: boolean): void;
+  /** Enables keepalive probes after `initialDelayMs` of idleness (0 = stack default). */
+  setKeepAlive(enable: boolean, initialDelayMs?: number): void;
+}
+
+/** Per-connection TCP options. */
+export interface TcpConnectionOptions {
+  readonly noDelay?: boolean;
+  readonly congestionControl?: "cubic" | "newreno";
+  readonly keepAliveMs?: number;
+}
+
+export type TcpConnectError = "no-route" | "no-address" | "no-ephemeral" | "connection-limit";
+export type TcpListenError = "in-use" | "bad-port" | "connection-limit";
+
+/** A listening TCP socket. */
+export interface TcpListener {
+  readonly localPort: number;
+  /** Called for each connection that completed the handshake and was accepted. */
+  onConnection(handler: (stream: ByteStream) => void): void;
+  close(): void;
+}
+
+/** The TCP layer of one stack. */
+export interface TcpLayer {
+  /** Opens a connection; the returned stream emits onConnect or onClose(error). */
+  connect(dst: Ipv4Address, dstPort: number, options?: TcpConnectionOptions & { localPort?: number }): Result<ByteStream, TcpConnectError>;
+  /** Listens on a port (0 = ephemeral). */
+  listen(port: number, options?: TcpConnectionOptions & { backlog?: number }): Result<TcpListener, TcpListenError>;
 }
