@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { createRng, createVirtualClock } from "./time.ts";
+
+describe("createVirtualClock()", () => {
+  it("fires timers in time order, ties in insertion order", () => {
+    const clock = createVirtualClock();
+    const fired: string[] = [];
+    clock.setTimer(20, () => fired.push("b"));
+    clock.setTimer(10, () => fired.push("a"));
+    clock.setTimer(20, () => fired.push("c"));
+    expect(clock.run()).toBe(3);
+    expect(fired).toEqual(["a", "b", "c"]);
+    expect(clock.now()).toBe(20);
+  });
+
+  it("does not fire cancelled timers and stops at the given instant", () => {
+    const clock = createVirtualClock(100);
+    const fired: number[] = [];
+    const id = clock.setTimer(150, () => fired.push(150));
+    clock.setTimer(180, () => fired.push(180));
+    clock.setTimer(300, () => fired.push(300));
+    clock.cancel(id);
+    clock.run(200);
+    expect(fired).toEqual([180]);
+    expect(clock.now()).toBe(200);
+    expect(clock.pending()).toBe(1);
+    expect(clock.nextDeadline()).toBe(300);
+  });
+
+  it("runs timers scheduled by timers, and clamps past deadlines to now", () => {
+    const clock = createVirtualClock();
+    const times: number[] = [];
+    clock.setTimer(5, () => {
+      times.push(clock.now());
+      clock.setTimer(1, () => times.push(clock.now()));
+      clock.setTimer(7, () => times.push(clock.now()));
+    });
+    clock.advance(10);
+    expect(times).toEqual([5, 5, 7]);
+    expect(clock.now()).toBe(10);
+  });
+
+  it("honours maxEvents", () => {
+    const clock = createVirtualClock();
+    for (let i = 0; i < 5; i++) clock.setTimer(i, () => undefined);
+    expect(clock.run(Infinity, 2)).toBe(2);
+    expect(clock.pending()).toBe(3);
+  });
+
+  it("fires any set of timers in sorted order (property)", () => {
+    fc.assert(fc.property(fc.array(fc.nat(1000)), (deadlines) => {
+      const clock = createVirtualClock();
+      const seen: number[] = [];
+      for (const d of deadlines) clock.setTimer(d, () => seen.push(clock.now()));
+      clock.run();
+      expect(seen).toEqual([...deadlines].sort((a, b) => a - b));
+    }));
+  });
+});
+
+describe("createRng()", () => {
+  it("reproduces the same stream from the same seed and differs across seeds", () => {
+    const a = createRng(42), b = createRng(42), c = createRng(43);
+    const sa = Array.from({ length: 8 }, () => a.nextU32());
+    const sb = Array.from({ length: 8 }, () => b.nextU32());
+    const sc = Array.from({ length: 8 }, () => c.nextU32());
+    expect(sa).toEqual(sb);
+    expect(sa).not.toEqual(sc);
+    for (const x of sa) expect(x >>> 0).toBe(x);
+  });
+
+  it("draws roughly uniform floats and bounded integers", () => {
+    const rng = createRng(7);
+    let sum = 0;
+    const buckets = new Array<number>(10).fill(0);
+    for (let i = 0; i < 100_000; i++) {
+      const f = rng.nextFloat();
+      expect(f >= 0 && f < 1).toBe(true);
+      sum += f;
+      const k = rng.nextInt(10);
+      buckets[k] = buckets[k]! + 1;
+    }
+    expect(sum / 100_000).toBeCloseTo(0.5, 2);
+    for (const n of buckets) expect(Math.abs(n - 10_000)).toBeLessThan(500);
+  });
+
+  it("fills buffers of any length deterministically", () => {
+    const x = new Uint8Array(13), y = new Uint8Array(13);
+    createRng(1).fill(x);
+    createRng(1).fill(y);
+    expect(x).toEqual(y);
+    expect(x.some((v) => v !== 0)).toBe(true);
+  });
+});
