@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    setupFiles: ["test/setup.ts"],
     coverage: {
       provider: "v8",
       include: ["stack/**/*.ts", "xen-sim/**/*.ts", "harness/**/*.ts"],

@@ -1,0 +1,5 @@
+// vitest setup: fast-check run counts come from NETLAB_FC_RUNS (npm run fuzz raises it).
+import fc from "fast-check";
+
+const runs = Number(process.env["NETLAB_FC_RUNS"] ?? "");
+fc.configureGlobal({ numRuns: Number.isFinite(runs) && runs > 0 ? runs : 100 });
