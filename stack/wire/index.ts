@@ -1,0 +1,11 @@
+// Public surface of stack/wire: packet views, reprs, parse/emit, addresses and checksums.
+// (tcp.ts and dhcp.ts are exported by their owners below the marked line.)
+export * from "./address.ts";
+export * from "./bytes.ts";
+export * from "./checksum.ts";
+export * from "./ethernet.ts";
+export * from "./arp.ts";
+export * from "./ipv4.ts";
+export * from "./icmp.ts";
+export * from "./udp.ts";
+// --- other wire formats ---
