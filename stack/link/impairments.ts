@@ -1,0 +1,326 @@
+// Impairments of one direction of a simulated wire, driven only by the injected Clock and Rng.
+// A channel takes frames in, applies (in this order) offload policy, MTU, loss, corruption,
+// duplication, rate limit with a bounded FIFO (tail drop), then delay + jitter (order kept)
+// or reordering (held back outside the FIFO), and delivers them from Clock timers, never
+// synchronously, so a receive handler that replies cannot recurse into the sender.
+//
+// Offload policy: a "wire" channel (links, switch ports) offers no offloads. A frame with
+// csumBlank or gsoSize reaching it is dropped and counted (offloadDrops): completing checksums
+// and segmenting belong to the sender or its device. Offload metadata never crosses a wire.
+// A "pass-through" channel (withImpairments around a device) keeps the metadata, except that a
+// corrupted frame loses dataValidated so the receiver checks it.
+import type { Clock, Rng } from "../time.ts";
+import type { DeviceCounters, Frame, NetDevice } from "./types.ts";
+
+/** Impairments of one direction. Probabilities are in [0, 1]; times in ms. */
+export interface ImpairmentOptions {
+  /** Fixed one-way latency. */
+  readonly delayMs?: number;
+  /** Uniform variation in [-jitterMs, +jitterMs] added to delayMs (clamped at 0); FIFO order is kept. */
+  readonly jitterMs?: number;
+  /** Probability that a frame is dropped. */
+  readonly loss?: number;
+  /** Probability that a frame is delivered twice (the copy gets its own delay). */
+  readonly duplicate?: number;
+  /** Probability that a frame is held back reorderDelayMs outside the FIFO, letting later frames pass. */
+  readonly reorder?: number;
+  /** Extra hold-back of a reordered frame (default max(1, delayMs)). */
+  readonly reorderDelayMs?: number;
+  /** Probability that one random bit of the frame is flipped. */
+  readonly corrupt?: number;
+  /** Line rate in bit/s; each frame occupies the line for its serialization time (0 = unlimited). */
+  readonly rateBitsPerSecond?: number;
+  /** Frames waiting for or in serialization before tail drop (with a rate limit; default 1000). */
+  readonly queueLimitFrames?: number;
+  /** IP MTU of the wire: frames longer than mtu + 14 (+ 4 with an 802.1Q tag) are dropped. */
+  readonly mtu?: number;
+}
+
+/** What a channel did, counted per frame. */
+export interface ImpairmentStats {
+  offered: number;
+  offeredBytes: number;
+  delivered: number;
+  deliveredBytes: number;
+  lost: number;
+  duplicated: number;
+  corrupted: number;
+  reordered: number;
+  mtuDrops: number;
+  queueDrops: number;
+  offloadDrops: number;
+  /** Largest number of frames queued behind the rate limiter. */
+  maxQueueFrames: number;
+  /** Sum, min and max of (delivery time - offer time) over delivered frames. */
+  latencySumMs: number;
+  latencyMinMs: number;
+  latencyMaxMs: number;
+}
+
+/** One direction of a wire. */
+export interface ImpairedChannel {
+  /** Offers a frame; the channel owns frame.data from now on. */
+  offer(frame: Frame): void;
+  readonly stats: Readonly<ImpairmentStats>;
+  /** Frames accepted but not yet delivered. */
+  inFlight(): number;
+}
+
+/** Dependencies of channels, links, switches. */
+export interface LinkDeps {
+  readonly clock: Clock;
+  readonly rng: Rng;
+}
+
+const ETHERNET_HEADER_LEN = 14;
+const VLAN_TAG_LEN = 4;
+const ETHERTYPE_VLAN = 0x8100;
+const DEFAULT_QUEUE_LIMIT_FRAMES = 1000;
+
+/** Fresh zeroed stats. */
+export function emptyImpairmentStats(): ImpairmentStats {
+  return {
+    offered: 0, offeredBytes: 0, delivered: 0, deliveredBytes: 0, lost: 0, duplicated: 0, corrupted: 0,
+    reordered: 0, mtuDrops: 0, queueDrops: 0, offloadDrops: 0, maxQueueFrames: 0,
+    latencySumMs: 0, latencyMinMs: Infinity, latencyMaxMs: 0,
+  };
+}
+
+/** Largest Ethernet frame (without FCS) a wire with IP MTU `mtu` carries, given the frame's tag. */
+export function maxFrameLength(mtu: number, frame: Uint8Array): number {
+  const tagged = frame.length >= ETHERNET_HEADER_LEN && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_VLAN;
+  return mtu + ETHERNET_HEADER_LEN + (tagged ? VLAN_TAG_LEN : 0);
+}
+
+interface Pending {
+  at: number;
+  offeredAt: number;
+  frame: Frame;
+}
+
+/**
+ * Creates one direction of a wire delivering to `deliver`. `mode` "wire" drops offload frames
+ * and strips metadata; "pass-through" keeps it.
+ */
+export function createImpairedChannel(
+  deps: LinkDeps,
+  options: ImpairmentOptions,
+  deliver: (frame: Frame) => void,
+  mode: "wire" | "pass-through" = "wire",
+): ImpairedChannel {
+  const { clock, rng } = deps;
+  const delayMs = options.delayMs ?? 0;
+  const jitterMs = options.jitterMs ?? 0;
+  const loss = options.loss ?? 0;
+  const duplicate = options.duplicate ?? 0;
+  const reorder = options.reorder ?? 0;
+  const reorderDelayMs = options.reorderDelayMs ?? Math.max(1, delayMs);
+  const corrupt = options.corrupt ?? 0;
+  const rate = options.rateBitsPerSecond ?? 0;
+  const queueLimit = options.queueLimitFrames ?? DEFAULT_QUEUE_LIMIT_FRAMES;
+  const mtu = options.mtu ?? Infinity;
+  checkOptions(options);
+
+  const stats = emptyImpairmentStats();
+  let fifo: (Pending | undefined)[] = [];
+  let head = 0;
+  let timer: number | undefined;
+  let timerAt = Infinity;
+  let lastFifoAt = -Infinity;
+  let busyUntil = -Infinity;
+  let departures: number[] = [];
+  let depHead = 0;
+  let heldBack = 0;
+
+  const hand = (p: Pending): void => {
+    const latency = clock.now() - p.offeredAt;
+    stats.delivered++;
+    stats.deliveredBytes += p.frame.data.length;
+    stats.latencySumMs += latency;
+    if (latency < stats.latencyMinMs) stats.latencyMinMs = latency;
+    if (latency > stats.latencyMaxMs) stats.latencyMaxMs = latency;
+    deliver(p.frame);
+  };
+
+  const arm = (): void => {
+    const next = fifo[head];
+    if (next === undefined) return;
+    if (timer !== undefined && timerAt <= next.at) return;
+    if (timer !== undefined) clock.cancel(timer);
+    timerAt = next.at;
+    timer = clock.setTimer(next.at, fire);
+  };
+
+  const fire = (): void => {
+    timer = undefined;
+    timerAt = Infinity;
+    const now = clock.now();
+    for (;;) {
+      const p = fifo[head];
+      if (p === undefined || p.at > now) break;
+      fifo[head++] = undefined;
+      hand(p);
+    }
+    if (head === fifo.length) {
+      fifo = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > fifo.length) {
+      fifo = fifo.slice(head);
+      head = 0;
+    }
+    arm();
+  };
+
+  const queueDepth = (now: number): number => {
+    while (depHead < departures.length && departures[depHead]! <= now) depHead++;
+    if (depHead > 1024 && depHead * 2 > departures.length) {
+      departures = departures.slice(depHead);
+      depHead = 0;
+    }
+    return departures.length - depHead;
+  };
+
+  const schedule = (frame: Frame, offeredAt: number): void => {
+    const now = clock.now();
+    let departure = now;
+    if (rate > 0) {
+      const depth = queueDepth(now);
+      if (depth >= queueLimit) {
+        stats.queueDrops++;
+        return;
+      }
+      departure = Math.max(now, busyUntil) + (frame.data.length * 8 * 1000) / rate;
+      busyUntil = departure;
+      departures.push(departure);
+      if (depth + 1 > stats.maxQueueFrames) stats.maxQueueFrames = depth + 1;
+    }
+    let latency = delayMs;
+    if (jitterMs > 0) latency = Math.max(0, latency + (rng.nextFloat() * 2 - 1) * jitterMs);
+    if (reorder > 0 && rng.nextFloat() < reorder) {
+      stats.reordered++;
+      heldBack++;
+      const p: Pending = { at: departure + latency + reorderDelayMs, offeredAt, frame };
+      clock.setTimer(p.at, () => {
+        heldBack--;
+        hand(p);
+      });
+      return;
+    }
+    const at = Math.max(departure + latency, lastFifoAt);
+    lastFifoAt = at;
+    fifo.push({ at, offeredAt, frame });
+    arm();
+  };
+
+  const offer = (frame: Frame): void => {
+    const data = frame.data;
+    stats.offered++;
+    stats.offeredBytes += data.length;
+    const off = frame.offload;
+    if (mode === "wire" && off !== undefined && (off.csumBlank === true || (off.gsoSize ?? 0) > 0)) {
+      stats.offloadDrops++;
+      return;
+    }
+    if (data.length > maxFrameLength(mtu, data)) {
+      stats.mtuDrops++;
+      return;
+    }
+    if (loss > 0 && rng.nextFloat() < loss) {
+      stats.lost++;
+      return;
+    }
+    let out: Frame = mode === "wire" && off !== undefined ? { data } : frame;
+    if (corrupt > 0 && data.length > 0 && rng.nextFloat() < corrupt) {
+      stats.corrupted++;
+      const copy = data.slice();
+      const bit = rng.nextInt(copy.length * 8);
+      copy[bit >>> 3] = copy[bit >>> 3]! ^ (1 << (bit & 7));
+      const rest = out.offload === undefined ? undefined : { ...out.offload, dataValidated: false };
+      out = rest === undefined ? { data: copy } : { data: copy, offload: rest };
+    }
+    const now = clock.now();
+    if (duplicate > 0 && rng.nextFloat() < duplicate) {
+      stats.duplicated++;
+      schedule(out, now);
+      const copy: Frame = out.offload === undefined ? { data: out.data.slice() } : { data: out.data.slice(), offload: out.offload };
+      schedule(copy, now);
+      return;
+    }
+    schedule(out, now);
+  };
+
+  return {
+    offer,
+    stats,
+    inFlight: () => fifo.length - head + heldBack,
+  };
+}
+
+function checkOptions(o: ImpairmentOptions): void {
+  for (const key of ["loss", "duplicate", "reorder", "corrupt"] as const) {
+    const v = o[key];
+    if (v !== undefined && !(v >= 0 && v <= 1)) throw misuse(`impairment ${key} must be a probability in [0, 1], got ${v}`);
+  }
+  for (const key of ["delayMs", "jitterMs", "reorderDelayMs", "rateBitsPerSecond", "mtu"] as const) {
+    const v = o[key];
+    if (v !== undefined && !(v >= 0)) throw misuse(`impairment ${key} must be >= 0, got ${v}`);
+  }
+  if (o.queueLimitFrames !== undefined && !(Number.isInteger(o.queueLimitFrames) && o.queueLimitFrames >= 1)) {
+    throw misuse(`queueLimitFrames must be an integer >= 1, got ${o.queueLimitFrames}`);
+  }
+}
+
+/** An Error with a stable code for programmer misuse of link factories. */
+export function misuse(message: string): Error {
+  const e = new Error(message) as Error & { code: string };
+  e.code = "ERR_NETLAB_LINK_OPTIONS";
+  return e;
+}
+
+/** Impairments of a wrapped device, per direction. */
+export interface DeviceImpairments {
+  /** Applied to frames the user sends, before the inner device gets them. */
+  readonly tx?: ImpairmentOptions;
+  /** Applied to frames the inner device receives, before the user's handler gets them. */
+  readonly rx?: ImpairmentOptions;
+}
+
+/** A NetDevice wrapped with impairments, exposing both directions' stats. */
+export interface ImpairedDevice extends NetDevice {
+  readonly txStats: Readonly<ImpairmentStats>;
+  readonly rxStats: Readonly<ImpairmentStats>;
+}
+
+/**
+ * Wraps any NetDevice with per-direction impairments. Offload metadata passes through
+ * (the inner device keeps its offloads); only a wire channel strips it.
+ */
+export function withImpairments(device: NetDevice, deps: LinkDeps, impairments: DeviceImpairments): ImpairedDevice {
+  let handler: (frame: Frame) => void = () => {};
+  const tx = createImpairedChannel(deps, impairments.tx ?? {}, (f) => device.send(f), "pass-through");
+  const rx = createImpairedChannel(deps, impairments.rx ?? {}, (f) => handler(f), "pass-through");
+  device.onReceive((f) => rx.offer(f));
+  return {
+    mac: device.mac,
+    mtu: device.mtu,
+    offloads: device.offloads,
+    send: (f) => tx.offer(f),
+    onReceive(h) {
+      handler = h;
+    },
+    txStats: tx.stats,
+    rxStats: rx.stats,
+  };
+}
+
+/** Sums the counters of a device's two directions (tx = frames it sent, rx = frames it received). */
+export function countersOf(txStats: Readonly<ImpairmentStats>, rxStats: Readonly<ImpairmentStats>): DeviceCounters {
+  const dropped = (s: Readonly<ImpairmentStats>): number => s.lost + s.mtuDrops + s.queueDrops + s.offloadDrops;
+  return {
+    txFrames: txStats.offered,
+    txBytes: txStats.offeredBytes,
+    rxFrames: rxStats.delivered,
+    rxBytes: rxStats.deliveredBytes,
+    dropped: dropped(txStats) + dropped(rxStats),
+  };
+}

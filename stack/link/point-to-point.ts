@@ -1,0 +1,66 @@
+// A simulated point-to-point Ethernet wire between two NetDevices, each direction with its
+// own impairments. The wire offers no offloads (see impairments.ts for the policy), so the
+// bytes crossing it are exactly what a capture of a real wire shows.
+import { NO_OFFLOADS } from "./types.ts";
+import type { DeviceCounters, Frame, NetDevice } from "./types.ts";
+import type { MacAddress } from "../wire/address.ts";
+import { countersOf, createImpairedChannel, misuse } from "./impairments.ts";
+import type { ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
+
+/** One end of the wire. */
+export interface LinkEndOptions {
+  readonly mac: MacAddress;
+  /** IP MTU (default 1500); frames longer than the MTU of the sending end are dropped. */
+  readonly mtu?: number;
+  /** Impairments of frames this end sends. */
+  readonly impairments?: ImpairmentOptions;
+}
+
+/** An end of the wire as a device, with its counters. */
+export interface LinkEnd extends NetDevice {
+  counters(): DeviceCounters;
+  /** Stats of the direction this end sends into. */
+  readonly txStats: Readonly<ImpairmentStats>;
+}
+
+/** A two-ended wire. */
+export interface PointToPointLink {
+  readonly a: LinkEnd;
+  readonly b: LinkEnd;
+  /** Frames on the wire, not yet delivered. */
+  inFlight(): number;
+}
+
+/** Creates a wire between ends a and b. */
+export function createPointToPointLink(deps: LinkDeps, options: { a: LinkEndOptions; b: LinkEndOptions }): PointToPointLink {
+  let handlerA: (f: Frame) => void = () => {};
+  let handlerB: (f: Frame) => void = () => {};
+  const mtuA = options.a.mtu ?? 1500;
+  const mtuB = options.b.mtu ?? 1500;
+  if (!(mtuA >= 68) || !(mtuB >= 68)) throw misuse("link MTU must be >= 68 (RFC 791)");
+  const aToB = createImpairedChannel(deps, { mtu: mtuA, ...options.a.impairments }, (f) => handlerB(f));
+  const bToA = createImpairedChannel(deps, { mtu: mtuB, ...options.b.impairments }, (f) => handlerA(f));
+  const a: LinkEnd = {
+    mac: options.a.mac,
+    mtu: mtuA,
+    offloads: NO_OFFLOADS,
+    send: (f) => aToB.offer(f),
+    onReceive(h) {
+      handlerA = h;
+    },
+    counters: () => countersOf(aToB.stats, bToA.stats),
+    txStats: aToB.stats,
+  };
+  const b: LinkEnd = {
+    mac: options.b.mac,
+    mtu: mtuB,
+    offloads: NO_OFFLOADS,
+    send: (f) => bToA.offer(f),
+    onReceive(h) {
+      handlerB = h;
+    },
+    counters: () => countersOf(bToA.stats, aToB.stats),
+    txStats: bToA.stats,
+  };
+  return { a, b, inFlight: () => aToB.inFlight() + bToA.inFlight() };
+}
