@@ -1,0 +1,124 @@
+// HTTP/1.x serializer: heads, chunks and trailers into exactly-sized byte buffers.
+// Names, targets and values are checked so application strings cannot split a message
+// (RFC 9110 §5.5: no CR, LF or NUL in field values); misuse throws HttpUsageError.
+//
+// emitRequestHead / emitResponseHead   a start-line + field section + empty line
+// emitChunk / emitLastChunk            one chunk (RFC 9112 §7.1), the last chunk with trailers
+// reasonPhrase(status)                 the usual reason phrase
+// HttpUsageError                       thrown for programmer misuse, with a stable `code`
+import { isToken, type HttpVersion } from "./parser.ts";
+import type { HttpHeader } from "./headers.ts";
+
+/** Thrown on programmer misuse (bad header from application code, write after end...). */
+export class HttpUsageError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = "HttpUsageError";
+  }
+}
+
+export interface RequestHeadRepr {
+  readonly method: string;
+  readonly target: string;
+  readonly version?: HttpVersion;
+  readonly headers: Iterable<HttpHeader>;
+}
+
+export interface ResponseHeadRepr {
+  readonly status: number;
+  readonly reason?: string;
+  readonly version?: HttpVersion;
+  readonly headers: Iterable<HttpHeader>;
+}
+
+const REASONS: Record<number, string> = {
+  100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+  206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+  307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+  404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required",
+  412: "Precondition Failed", 413: "Content Too Large", 414: "URI Too Long", 416: "Range Not Satisfiable",
+  417: "Expectation Failed", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+  501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
+};
+
+/** The registered reason phrase of a status code, or "" when unknown. */
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? "";
+}
+
+function checkValue(v: string, what: string): void {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 9) || c === 0x7f || c > 0xff) {
+      throw new HttpUsageError("ERR_HTTP_INVALID_CHAR", `invalid character 0x${c.toString(16)} in ${what}`);
+    }
+  }
+}
+
+function writeLatin1(out: Uint8Array, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+  return at + s.length;
+}
+
+function emitHead(startLine: string, headers: Iterable<HttpHeader>): Uint8Array {
+  let size = startLine.length + 2 + 2;
+  const list: HttpHeader[] = [];
+  for (const h of headers) {
+    if (!isToken(h[0])) throw new HttpUsageError("ERR_HTTP_INVALID_HEADER_NAME", `invalid header name ${JSON.stringify(h[0])}`);
+    checkValue(h[1], `header ${h[0]}`);
+    list.push(h);
+    size += h[0].length + 2 + h[1].length + 2;
+  }
+  const out = new Uint8Array(size);
+  let at = writeLatin1(out, 0, startLine);
+  out[at++] = 13; out[at++] = 10;
+  for (const [n, v] of list) {
+    at = writeLatin1(out, at, n);
+    out[at++] = 58; out[at++] = 32;
+    at = writeLatin1(out, at, v);
+    out[at++] = 13; out[at++] = 10;
+  }
+  out[at++] = 13; out[at++] = 10;
+  return out;
+}
+
+/** Serializes a request line and fields. */
+export function emitRequestHead(r: RequestHeadRepr): Uint8Array {
+  if (!isToken(r.method)) throw new HttpUsageError("ERR_HTTP_INVALID_METHOD", `invalid method ${JSON.stringify(r.method)}`);
+  for (let i = 0; i < r.target.length; i++) {
+    const c = r.target.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) throw new HttpUsageError("ERR_HTTP_INVALID_TARGET", "request-target must be visible ASCII");
+  }
+  if (r.target.length === 0) throw new HttpUsageError("ERR_HTTP_INVALID_TARGET", "empty request-target");
+  return emitHead(`${r.method} ${r.target} HTTP/${r.version ?? "1.1"}`, r.headers);
+}
+
+/** Serializes a status line and fields. */
+export function emitResponseHead(r: ResponseHeadRepr): Uint8Array {
+  if (!Number.isInteger(r.status) || r.status < 100 || r.status > 999) {
+    throw new HttpUsageError("ERR_HTTP_INVALID_STATUS_CODE", `invalid status ${r.status}`);
+  }
+  const reason = r.reason ?? reasonPhrase(r.status);
+  checkValue(reason, "reason phrase");
+  return emitHead(`HTTP/${r.version ?? "1.1"} ${r.status} ${reason}`, r.headers);
+}
+
+/** One chunk: hex size CRLF data CRLF. An empty `data` yields an empty array (not the last chunk). */
+export function emitChunk(data: Uint8Array): Uint8Array {
+  if (data.length === 0) return new Uint8Array(0);
+  const hex = data.length.toString(16);
+  const out = new Uint8Array(hex.length + 2 + data.length + 2);
+  let at = writeLatin1(out, 0, hex);
+  out[at++] = 13; out[at++] = 10;
+  out.set(data, at);
+  at += data.length;
+  out[at++] = 13; out[at] = 10;
+  return out;
+}
+
+/** The last chunk "0" CRLF, trailer fields, CRLF. */
+export function emitLastChunk(trailers: Iterable<HttpHeader> = []): Uint8Array {
+  return emitHead("0", trailers);
+}

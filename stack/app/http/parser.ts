@@ -1,0 +1,659 @@
+// Incremental HTTP/1.x message parser (RFC 9112), strict enough to refuse request
+// smuggling shapes. Bytes arrive in arbitrary chunks; events go to callbacks; failures are
+// Result errors with stable codes and the parser stays failed. Never throws on input.
+//
+// createRequestParser(handlers, limits)   parser for a server's inbound requests
+// createResponseParser(handlers, limits)  parser for a client's inbound responses
+// statusForParseError(code)               the status a server answers a parse error with
+// DEFAULT_PARSER_LIMITS                   the limits used when none are given
+import { err, ok, type Result } from "../../result.ts";
+import { HttpHeaders, asciiLower, type HttpHeader } from "./headers.ts";
+
+export type HttpVersion = "1.0" | "1.1";
+
+/** How the body of a message is delimited (RFC 9112 §6.3). */
+export type BodyKind = "none" | "length" | "chunked" | "until-close";
+
+/** A parsed request head with its framing already decided. */
+export interface HttpRequestHead {
+  readonly method: string;
+  readonly target: string;
+  readonly version: HttpVersion;
+  readonly headers: HttpHeaders;
+  readonly bodyKind: BodyKind;
+  /** Declared Content-Length, or null for chunked / none. */
+  readonly contentLength: number | null;
+  /** True when the connection may carry another request after this one (RFC 9112 §9.3). */
+  readonly keepAlive: boolean;
+  /** `Expect: 100-continue` on an HTTP/1.1 request (RFC 9110 §10.1.1). */
+  readonly expectContinue: boolean;
+  /** An Expect value other than 100-continue (a server answers 417), or null. */
+  readonly unsupportedExpect: string | null;
+}
+
+/** A parsed response head with its framing already decided. */
+export interface HttpResponseHead {
+  readonly version: HttpVersion;
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: HttpHeaders;
+  readonly bodyKind: BodyKind;
+  readonly contentLength: number | null;
+  readonly keepAlive: boolean;
+}
+
+export type HttpParseError =
+  | "bad-request-line" | "bad-method" | "bad-target" | "bad-version" | "unsupported-version"
+  | "bad-status-line"
+  | "bare-lf" | "bare-cr" | "bad-header-name" | "whitespace-before-colon" | "obs-fold" | "bad-header-value"
+  | "bad-content-length" | "duplicate-content-length" | "content-length-with-transfer-encoding"
+  | "bad-transfer-encoding" | "unsupported-transfer-coding" | "transfer-encoding-in-http10"
+  | "missing-host" | "duplicate-host"
+  | "bad-chunk-size" | "chunk-size-overflow" | "bad-chunk-extension" | "chunk-extension-too-long" | "bad-chunk-terminator"
+  | "uri-too-long" | "headers-too-large" | "too-many-headers" | "body-too-large"
+  | "incomplete";
+
+/** Size limits; exceeding one is a parse error with its own code. */
+export interface HttpParserLimits {
+  /** Longest request-target (414 beyond). */
+  readonly maxUriBytes: number;
+  /** Total bytes of the field section, and separately of the trailer section (431 beyond). */
+  readonly maxHeaderBytes: number;
+  /** Most field lines in the field section or trailer section (431 beyond). */
+  readonly maxHeaderCount: number;
+  /** Largest body, declared or received (413 beyond). */
+  readonly maxBodyBytes: number;
+  /** Longest chunk-size line including extensions. */
+  readonly maxChunkLineBytes: number;
+  /** Requests: HTTP/1.1 needs exactly one Host (RFC 9112 §3.2). */
+  readonly requireHost: boolean;
+}
+
+export const DEFAULT_PARSER_LIMITS: HttpParserLimits = {
+  maxUriBytes: 8192,
+  maxHeaderBytes: 16384,
+  maxHeaderCount: 100,
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxChunkLineBytes: 4096,
+  requireHost: true,
+};
+
+/** Status code a server sends for a parse error before closing. */
+export function statusForParseError(e: HttpParseError): number {
+  switch (e) {
+    case "uri-too-long": return 414;
+    case "headers-too-large": case "too-many-headers": return 431;
+    case "body-too-large": return 413;
+    case "unsupported-version": return 505;
+    case "unsupported-transfer-coding": return 501;
+    default: return 400;
+  }
+}
+
+export interface RequestParserHandlers {
+  onHead(head: HttpRequestHead): void;
+  onBody(data: Uint8Array): void;
+  onComplete(trailers: HttpHeaders | null): void;
+}
+
+export interface ResponseParserHandlers {
+  /** Return true when the body must be skipped (answer to HEAD, RFC 9112 §6.3 rule 1). */
+  onHead(head: HttpResponseHead): boolean | void;
+  onBody(data: Uint8Array): void;
+  onComplete(trailers: HttpHeaders | null): void;
+}
+
+/** A push parser; bodies arrive as views into the pushed chunks. */
+export interface HttpParser {
+  /** Feeds bytes; the first error is returned now and by every later call. */
+  push(chunk: Uint8Array): Result<void, HttpParseError>;
+  /** Signals end of input: completes an until-close body, or reports "incomplete". */
+  finish(): Result<void, HttpParseError>;
+  /** Stops delivering events after the current callback; later bytes are held. */
+  pause(): void;
+  /** Delivers held bytes and continues. */
+  resume(): Result<void, HttpParseError>;
+  readonly paused: boolean;
+  /** Bytes of a message have been received and the message is not complete. */
+  readonly inMessage: boolean;
+  /** The head of the current message has been parsed, the body is not complete. */
+  readonly inBody: boolean;
+  readonly error: HttpParseError | null;
+}
+
+const S_START = 0, S_HEADERS = 1, S_BODY_LENGTH = 2, S_CHUNK_SIZE = 3, S_CHUNK_DATA = 4,
+  S_CHUNK_CRLF = 5, S_TRAILERS = 6, S_BODY_CLOSE = 7, S_FAILED = 8;
+
+const CR = 13, LF = 10, SP = 32, HTAB = 9, COLON = 58;
+const MAX_LEADING_EMPTY_LINES = 8;
+
+/** tchar (RFC 9110 §5.6.2) lookup. */
+const TCHAR = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
+  for (const ch of "!#$%&'*+-.^_`|~") t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
+
+/** True for a non-empty string of tchars. */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 255 || TCHAR[c] !== 1) return false;
+  }
+  return true;
+}
+
+function latin1(b: Uint8Array, start: number, end: number): string {
+  let s = "";
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  }
+  return s;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** Request-target forms of RFC 9112 §3.2: origin, absolute, authority (CONNECT), asterisk (OPTIONS). */
+function validTarget(method: string, target: string): boolean {
+  if (method === "CONNECT") return /^[A-Za-z0-9.\-_~!$&'()*+,;=%[\]:]+:[0-9]+$/.test(target);
+  if (target === "*") return method === "OPTIONS";
+  if (target.charCodeAt(0) === 47) return true;
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]/.test(target);
+}
+
+type Kind = "request" | "response";
+
+interface Shared {
+  onBody(data: Uint8Array): void;
+  onComplete(trailers: HttpHeaders | null): void;
+}
+
+function createParser(
+  kind: Kind,
+  handlers: Shared & { onHead(head: HttpRequestHead | HttpResponseHead): boolean | void },
+  limitsIn: Partial<HttpParserLimits>,
+): HttpParser {
+  const limits: HttpParserLimits = { ...DEFAULT_PARSER_LIMITS, ...limitsIn };
+  let state = S_START;
+  let failure: HttpParseError | null = null;
+  let paused = false;
+  let held: Uint8Array | null = null;
+  let inMessage = false;
+  let emptyLines = 0;
+
+  let line = new Uint8Array(256);
+  let lineLen = 0;
+
+  let version: HttpVersion = "1.1";
+  let method = "";
+  let target = "";
+  let status = 0;
+  let reason = "";
+  let fields: HttpHeader[] = [];
+  let sectionBytes = 0;
+  let remaining = 0;
+  let bodyTotal = 0;
+  let crlfSeen = 0;
+
+  const fail = (e: HttpParseError): Result<void, HttpParseError> => {
+    failure = e;
+    state = S_FAILED;
+    held = null;
+    return err(e);
+  };
+
+  const appendLine = (src: Uint8Array): void => {
+    if (lineLen + src.length > line.length) {
+      let n = line.length * 2;
+      while (n < lineLen + src.length) n *= 2;
+      const bigger = new Uint8Array(n);
+      bigger.set(line.subarray(0, lineLen));
+      line = bigger;
+    }
+    line.set(src, lineLen);
+    lineLen += src.length;
+  };
+
+  /** The byte budget of the line being assembled in the current state. */
+  const lineBudget = (): number => {
+    switch (state) {
+      case S_START: return limits.maxUriBytes + 64;
+      case S_HEADERS: case S_TRAILERS: return limits.maxHeaderBytes - sectionBytes;
+      default: return limits.maxChunkLineBytes;
+    }
+  };
+
+  const overBudget = (partial: Uint8Array, len: number): HttpParseError => {
+    switch (state) {
+      case S_START: {
+        if (kind === "request") {
+          const sp = partial.subarray(0, len).indexOf(SP);
+          return sp > 0 ? "uri-too-long" : "bad-request-line";
+        }
+        return "bad-status-line";
+      }
+      case S_HEADERS: case S_TRAILERS: return "headers-too-large";
+      default: return "chunk-extension-too-long";
+    }
+  };
+
+  const resetMessage = (): void => {
+    state = S_START;
+    inMessage = false;
+    emptyLines = 0;
+    fields = [];
+    sectionBytes = 0;
+    bodyTotal = 0;
+    method = "";
+    target = "";
+  };
+
+  const complete = (trailers: HttpHeaders | null): void => {
+    resetMessage();
+    handlers.onComplete(trailers);
+  };
+
+  const parseRequestLine = (b: Uint8Array, n: number): HttpParseError | null => {
+    const sp1 = b.subarray(0, n).indexOf(SP);
+    if (sp1 <= 0) return "bad-request-line";
+    for (let i = 0; i < sp1; i++) if (TCHAR[b[i]!] !== 1) return "bad-method";
+    const sp2 = b.subarray(sp1 + 1, n).indexOf(SP);
+    if (sp2 < 0) return "bad-request-line";
+    const tEnd = sp1 + 1 + sp2;
+    if (tEnd === sp1 + 1) return "bad-request-line";
+    if (tEnd - sp1 - 1 > limits.maxUriBytes) return "uri-too-long";
+    for (let i = sp1 + 1; i < tEnd; i++) {
+      const c = b[i]!;
+      if (c <= 0x20 || c >= 0x7f) return "bad-target";
+    }
+    const v = parseVersion(b, tEnd + 1, n);
+    if (v !== "1.0" && v !== "1.1") return v;
+    method = latin1(b, 0, sp1);
+    target = latin1(b, sp1 + 1, tEnd);
+    version = v as HttpVersion;
+    if (!validTarget(method, target)) return "bad-target";
+    return null;
+  };
+
+  /** Parses exactly "HTTP/d.d" in b[start, end); returns the version or an error code. */
+  const parseVersion = (b: Uint8Array, start: number, end: number): HttpVersion | HttpParseError => {
+    if (end - start !== 8) return "bad-version";
+    const prefix = [72, 84, 84, 80, 47];
+    for (let i = 0; i < 5; i++) if (b[start + i] !== prefix[i]) return "bad-version";
+    const major = b[start + 5]! - 48, dot = b[start + 6]!, minor = b[start + 7]! - 48;
+    if (major < 0 || major > 9 || dot !== 46 || minor < 0 || minor > 9) return "bad-version";
+    if (major !== 1) return "unsupported-version";
+    // RFC 9110 §6.2: a higher minor version is handled as the highest one we support.
+    return minor === 0 ? "1.0" : "1.1";
+  };
+
+  const parseStatusLine = (b: Uint8Array, n: number): HttpParseError | null => {
+    if (n < 12 || b[8] !== SP || (n > 12 && b[12] !== SP)) return "bad-status-line";
+    const v = parseVersion(b, 0, 8);
+    if (v !== "1.0" && v !== "1.1") return v === "unsupported-version" ? v : "bad-status-line";
+    let code = 0;
+    for (let i = 9; i < 12; i++) {
+      const d = b[i]! - 48;
+      if (d < 0 || d > 9) return "bad-status-line";
+      code = code * 10 + d;
+    }
+    if (code < 100) return "bad-status-line";
+    for (let i = 13; i < n; i++) {
+      const c = b[i]!;
+      if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-status-line";
+    }
+    version = v;
+    status = code;
+    reason = n > 13 ? latin1(b, 13, n) : "";
+    return null;
+  };
+
+  /** Parses one field line (without CRLF) into `fields`. */
+  const parseField = (b: Uint8Array, n: number): HttpParseError | null => {
+    const first = b[0]!;
+    // RFC 9112 §5.2: obs-fold in a request is answered with 400; §2.2 whitespace before the first field likewise.
+    if (first === SP || first === HTAB) return "obs-fold";
+    let colon = -1;
+    for (let i = 0; i < n; i++) {
+      const c = b[i]!;
+      if (c === COLON) { colon = i; break; }
+      if (TCHAR[c] !== 1) {
+        if (c === SP || c === HTAB) {
+          let j = i;
+          while (j < n && (b[j] === SP || b[j] === HTAB)) j++;
+          // RFC 9112 §5.1: whitespace between field name and colon -> 400.
+          return b[j] === COLON ? "whitespace-before-colon" : "bad-header-name";
+        }
+        return "bad-header-name";
+      }
+    }
+    if (colon <= 0) return "bad-header-name";
+    let vs = colon + 1;
+    while (vs < n && (b[vs] === SP || b[vs] === HTAB)) vs++;
+    let ve = n;
+    while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--;
+    for (let i = vs; i < ve; i++) {
+      const c = b[i]!;
+      if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-header-value";
+    }
+    if (fields.length >= limits.maxHeaderCount) return "too-many-headers";
+    fields.push([latin1(b, 0, colon), latin1(b, vs, ve)]);
+    return null;
+  };
+
+  /** Decides framing once the field section is complete (RFC 9112 §6.1-6.3). */
+  const finishHead = (): HttpParseError | null => {
+    const headers = new HttpHeaders(fields);
+    const clValues = headers.getAll("content-length");
+    const teTokens = headers.tokens("transfer-encoding");
+    const hasTe = headers.has("transfer-encoding");
+    let contentLength: number | null = null;
+    if (clValues.length > 1) return "duplicate-content-length";
+    if (clValues.length === 1) {
+      const v = clValues[0]!;
+      if (!/^[0-9]+$/.test(v)) return "bad-content-length";
+      const n = Number(v);
+      if (!Number.isSafeInteger(n)) return "bad-content-length";
+      contentLength = n;
+    }
+    let chunked = false;
+    let unknownCoding = false;
+    if (hasTe) {
+      if (kind === "request" && version === "1.0") return "transfer-encoding-in-http10";
+      if (contentLength !== null) return "content-length-with-transfer-encoding";
+      if (teTokens.length === 0) return "bad-transfer-encoding";
+      const last = teTokens[teTokens.length - 1]!;
+      chunked = last === "chunked";
+      for (let i = 0; i < teTokens.length - 1; i++) if (teTokens[i] === "chunked") return "bad-transfer-encoding";
+      if (chunked && teTokens.length > 1) return "unsupported-transfer-coding";
+      if (!chunked) {
+        // RFC 9112 §6.3 rule 4: a request whose final coding is not chunked -> 400.
+        if (kind === "request") return "bad-transfer-encoding";
+        unknownCoding = true;
+      }
+    }
+    const conn = headers.tokens("connection");
+    let keepAlive = version === "1.1" ? !conn.includes("close") : conn.includes("keep-alive") && !conn.includes("close");
+
+    if (kind === "request") {
+      const hosts = headers.count("host");
+      if (hosts > 1) return "duplicate-host";
+      if (limits.requireHost && version === "1.1" && hosts === 0) return "missing-host";
+      if (contentLength !== null && contentLength > limits.maxBodyBytes) return "body-too-large";
+      const bodyKind: BodyKind = chunked ? "chunked" : contentLength !== null && contentLength > 0 ? "length" : "none";
+      const expect = headers.get("expect");
+      const expectContinue = version === "1.1" && expect !== undefined && asciiLower(expect) === "100-continue";
+      const head: HttpRequestHead = {
+        method, target, version, headers, bodyKind, contentLength, keepAlive, expectContinue,
+        unsupportedExpect: expect !== undefined && asciiLower(expect) !== "100-continue" ? expect : null,
+      };
+      inMessage = true;
+      handlers.onHead(head);
+      enterBody(bodyKind, contentLength);
+      return null;
+    }
+
+    let bodyKind: BodyKind;
+    if (status < 200 || status === 204 || status === 304) bodyKind = "none";
+    else if (chunked) bodyKind = "chunked";
+    else if (unknownCoding) bodyKind = "until-close";
+    else if (contentLength !== null) bodyKind = contentLength > 0 ? "length" : "none";
+    else bodyKind = "until-close";
+    if (bodyKind === "length" && contentLength! > limits.maxBodyBytes) return "body-too-large";
+    if (bodyKind === "until-close") keepAlive = false;
+    const head: HttpResponseHead = { version, status, reason, headers, bodyKind, contentLength, keepAlive };
+    const skip = handlers.onHead(head) === true;
+    if (status >= 100 && status < 200) {
+      resetMessage();
+      return null;
+    }
+    enterBody(skip ? "none" : bodyKind, contentLength);
+    return null;
+  };
+
+  const enterBody = (bodyKind: BodyKind, contentLength: number | null): void => {
+    switch (bodyKind) {
+      case "none": complete(null); break;
+      case "length": state = S_BODY_LENGTH; remaining = contentLength!; break;
+      case "chunked": state = S_CHUNK_SIZE; break;
+      case "until-close": state = S_BODY_CLOSE; break;
+    }
+  };
+
+  /** Parses "hex [BWS ; ext...]" (RFC 9112 §7.1). Sets `remaining`. */
+  const parseChunkSize = (b: Uint8Array, n: number): HttpParseError | null => {
+    let i = 0;
+    let size = 0;
+    while (i < n && hexValue(b[i]!) >= 0) {
+      size = size * 16 + hexValue(b[i]!);
+      if (size > Number.MAX_SAFE_INTEGER) return "chunk-size-overflow";
+      i++;
+    }
+    if (i === 0) return "bad-chunk-size";
+    if (i < n) {
+      let j = i;
+      while (j < n && (b[j] === SP || b[j] === HTAB)) j++;
+      if (j === n || b[j] !== 59) return "bad-chunk-size";
+      for (; j < n; j++) {
+        const c = b[j]!;
+        if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-chunk-extension";
+      }
+    }
+    if (bodyTotal + size > limits.maxBodyBytes) return "body-too-large";
+    remaining = size;
+    return null;
+  };
+
+  /** Handles one complete line (CRLF stripped) for the current state. */
+  const onLine = (b: Uint8Array, n: number): HttpParseError | null => {
+    switch (state) {
+      case S_START: {
+        if (n === 0) {
+          // RFC 9112 §2.2: ignore a few empty lines before a request-line.
+          if (kind === "request" && ++emptyLines <= MAX_LEADING_EMPTY_LINES) { inMessage = true; return null; }
+          return kind === "request" ? "bad-request-line" : "bad-status-line";
+        }
+        inMessage = true;
+        const e = kind === "request" ? parseRequestLine(b, n) : parseStatusLine(b, n);
+        if (e) return e;
+        state = S_HEADERS;
+        sectionBytes = 0;
+        return null;
+      }
+      case S_HEADERS: {
+        sectionBytes += n + 2;
+        if (sectionBytes > limits.maxHeaderBytes) return "headers-too-large";
+        if (n === 0) return finishHead();
+        return parseField(b, n);
+      }
+      case S_CHUNK_SIZE: {
+        const e = parseChunkSize(b, n);
+        if (e) return e;
+        if (remaining === 0) {
+          state = S_TRAILERS;
+          sectionBytes = 0;
+          fields = [];
+        } else {
+          state = S_CHUNK_DATA;
+        }
+        return null;
+      }
+      case S_TRAILERS: {
+        sectionBytes += n + 2;
+        if (sectionBytes > limits.maxHeaderBytes) return "headers-too-large";
+        if (n === 0) {
+          complete(fields.length > 0 ? new HttpHeaders(fields) : null);
+          return null;
+        }
+        return parseField(b, n);
+      }
+      default:
+        return null;
+    }
+  };
+
+  /** Runs the state machine over `chunk`; stops early when paused (rest goes to `held`). */
+  const run = (chunk: Uint8Array): Result<void, HttpParseError> => {
+    let i = 0;
+    const len = chunk.length;
+    while (i < len) {
+      if (paused) {
+        held = chunk.subarray(i);
+        return ok(undefined);
+      }
+      switch (state) {
+        case S_START: case S_HEADERS: case S_CHUNK_SIZE: case S_TRAILERS: {
+          if (state === S_START) inMessage = true;
+          const lf = chunk.indexOf(LF, i);
+          const budget = lineBudget();
+          if (lf < 0) {
+            const piece = chunk.subarray(i);
+            const crAt = piece.indexOf(CR);
+            if (crAt >= 0 && crAt < piece.length - 1) return fail("bare-cr");
+            if (lineLen > 0 && line[lineLen - 1] === CR && piece.length > 0) return fail("bare-cr");
+            if (lineLen + piece.length > budget) {
+              appendLine(piece.subarray(0, Math.min(piece.length, budget + 1)));
+              return fail(overBudget(line, lineLen));
+            }
+            appendLine(piece);
+            return ok(undefined);
+          }
+          let b: Uint8Array;
+          let n: number;
+          if (lineLen > 0) {
+            if (line[lineLen - 1] === CR && lf > i) return fail("bare-cr");
+            appendLine(chunk.subarray(i, lf));
+            b = line;
+            n = lineLen;
+          } else {
+            b = chunk.subarray(i, lf);
+            n = lf - i;
+          }
+          i = lf + 1;
+          lineLen = 0;
+          if (n === 0 || b[n - 1] !== CR) return fail("bare-lf");
+          n--;
+          const crAt = b.subarray(0, n).indexOf(CR);
+          if (crAt >= 0) return fail("bare-cr");
+          if (n > budget) return fail(overBudget(b, n));
+          const e = onLine(b, n);
+          if (e) return fail(e);
+          break;
+        }
+        case S_BODY_LENGTH: case S_CHUNK_DATA: {
+          const take = Math.min(remaining, len - i);
+          const data = chunk.subarray(i, i + take);
+          i += take;
+          remaining -= take;
+          bodyTotal += take;
+          if (remaining === 0) {
+            if (state === S_BODY_LENGTH) {
+              handlers.onBody(data);
+              complete(null);
+            } else {
+              state = S_CHUNK_CRLF;
+              crlfSeen = 0;
+              handlers.onBody(data);
+            }
+          } else {
+            handlers.onBody(data);
+          }
+          break;
+        }
+        case S_CHUNK_CRLF: {
+          const c = chunk[i++]!;
+          if (crlfSeen === 0) {
+            if (c !== CR) return fail("bad-chunk-terminator");
+            crlfSeen = 1;
+          } else {
+            if (c !== LF) return fail("bad-chunk-terminator");
+            state = S_CHUNK_SIZE;
+          }
+          break;
+        }
+        case S_BODY_CLOSE: {
+          const data = chunk.subarray(i);
+          i = len;
+          if (bodyTotal + data.length > limits.maxBodyBytes) return fail("body-too-large");
+          bodyTotal += data.length;
+          handlers.onBody(data);
+          break;
+        }
+        default:
+          return err(failure ?? "incomplete");
+      }
+    }
+    if (state === S_START && lineLen === 0 && emptyLines === 0) inMessage = false;
+    return ok(undefined);
+  };
+
+  const parser: HttpParser = {
+    push(chunk) {
+      if (failure) return err(failure);
+      if (paused || held) {
+        if (chunk.length === 0) return ok(undefined);
+        if (held) {
+          const joined = new Uint8Array(held.length + chunk.length);
+          joined.set(held);
+          joined.set(chunk, held.length);
+          held = joined;
+        } else {
+          held = chunk.slice();
+        }
+        if (paused) return ok(undefined);
+        const h = held;
+        held = null;
+        return run(h);
+      }
+      return run(chunk);
+    },
+    finish() {
+      if (failure) return err(failure);
+      if (held && held.length > 0) return ok(undefined);
+      if (state === S_BODY_CLOSE) {
+        complete(null);
+        return ok(undefined);
+      }
+      if (state === S_START && lineLen === 0) {
+        inMessage = false;
+        return ok(undefined);
+      }
+      return fail("incomplete");
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      if (failure) return err(failure);
+      if (!held) return ok(undefined);
+      const h = held;
+      held = null;
+      return run(h);
+    },
+    get paused() { return paused; },
+    get inMessage() { return inMessage || lineLen > 0 || held !== null; },
+    get inBody() { return state === S_BODY_LENGTH || state === S_CHUNK_SIZE || state === S_CHUNK_DATA || state === S_CHUNK_CRLF || state === S_TRAILERS || state === S_BODY_CLOSE; },
+    get error() { return failure; },
+  };
+  return parser;
+}
+
+/** A parser for requests arriving at a server. */
+export function createRequestParser(handlers: RequestParserHandlers, limits: Partial<HttpParserLimits> = {}): HttpParser {
+  return createParser("request", handlers as Shared & { onHead(h: HttpRequestHead | HttpResponseHead): void }, limits);
+}
+
+/** A parser for responses arriving at a client. */
+export function createResponseParser(handlers: ResponseParserHandlers, limits: Partial<HttpParserLimits> = {}): HttpParser {
+  return createParser("response", handlers as Shared & { onHead(h: HttpRequestHead | HttpResponseHead): boolean | void }, { maxBodyBytes: Number.MAX_SAFE_INTEGER, ...limits });
+}
