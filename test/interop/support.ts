@@ -1,0 +1,131 @@
+// Shared machinery of the interop suite: why a test must skip, and a "lab" = a tap held by
+// this process whose kernel end sits in a fresh namespace, with captures on both sides.
+// interopSkipReason(tools): undefined when the suite can run here, else a plain reason.
+// withTapLab(name, options, fn): namespace + tap + kernel address + captures; always cleans up;
+//   when fn throws, keeps the kernel-side (tcpdump) and netlab-side (pcapng) captures and
+//   appends their paths to the error message.
+import { accessSync, constants, mkdirSync, openSync, closeSync, writeSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { withCapture } from "../../stack/link/capture.ts";
+import { createPcapngWriter } from "../../stack/link/pcap/pcapng.ts";
+import type { NetDevice } from "../../stack/link/types.ts";
+import { createRealClock, type RealClock } from "../../harness/time/real-clock.ts";
+import { openTap, type TapDevice, type TapOptions } from "../../harness/tap/index.ts";
+import { createNetns, missingTools, sweepStaleNetns, type Netns, type NetnsProcess } from "../../harness/netns/index.ts";
+
+/** Why interop tests cannot run on this machine, or undefined if they can. */
+export function interopSkipReason(tools: readonly string[] = []): string | undefined {
+  if (process.platform !== "linux") return "interop tests need Linux";
+  if (process.getuid?.() !== 0) return "interop tests need root (tap devices and network namespaces)";
+  try {
+    accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
+  } catch {
+    return "/dev/net/tun is missing (modprobe tun)";
+  }
+  const missing = missingTools(["ip", ...tools]);
+  if (missing.length > 0) return `missing tools: ${missing.join(", ")} (run npm run setup)`;
+  return undefined;
+}
+
+/** Prints the skip reason once per file, so a skipped suite says why in the test output. */
+export function announceSkip(suite: string, reason: string | undefined): boolean {
+  if (reason !== undefined) process.stderr.write(`[interop] skipping ${suite}: ${reason}\n`);
+  return reason !== undefined;
+}
+
+/** Options of withTapLab(). */
+export interface TapLabOptions {
+  /** Kernel-side address (default 192.0.2.1/24). */
+  readonly kernelCidr?: string;
+  readonly tap?: Omit<TapOptions, "name">;
+  /** tcpdump snap length (default 256). */
+  readonly snaplen?: number;
+  /** Turn off kernel-side offloads (default true). */
+  readonly offloadsOff?: boolean;
+  /** Capture on both sides (default true). */
+  readonly capture?: boolean;
+}
+
+/** What a lab gives the test body. */
+export interface TapLab {
+  readonly ns: Netns;
+  readonly tap: TapDevice;
+  /** The tap wrapped so every frame is captured: give this one to the stack. */
+  readonly device: NetDevice;
+  readonly clock: RealClock;
+  /** Kernel interface name inside ns (same as tap.name). */
+  readonly ifname: string;
+  /** MAC of the kernel end. */
+  readonly kernelMac: string;
+  /** Starts a background command in the namespace; stopped at cleanup. */
+  spawn(command: string, args: readonly string[]): NetnsProcess;
+}
+
+const ARTIFACTS = process.env["NETLAB_ARTIFACTS"] ?? join(tmpdir(), "netlab-interop");
+
+/** Removes namespaces left by dead test processes (once per process is enough). */
+let swept: Promise<unknown> | undefined;
+
+/** Runs fn in a fresh lab; removes everything afterwards; keeps captures if fn throws. */
+export async function withTapLab<T>(testName: string, options: TapLabOptions, fn: (lab: TapLab) => Promise<T>): Promise<T> {
+  swept ??= sweepStaleNetns().catch(() => undefined);
+  await swept;
+  const slug = testName.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
+  const dir = join(ARTIFACTS, `${slug}-${Date.now()}-${randomBytes(2).toString("hex")}`);
+  const capture = options.capture ?? true;
+  if (capture) mkdirSync(dir, { recursive: true });
+  const ifname = `nlt${randomBytes(4).toString("hex")}`;
+  const clock = createRealClock();
+  const ns = await createNetns();
+  let tap: TapDevice | undefined;
+  let pcapFd: number | undefined;
+  let tcpdump: NetnsProcess | undefined;
+  let failed = false;
+  try {
+    tap = await openTap({ name: ifname, ...options.tap });
+    await ns.adoptLink(ifname);
+    await ns.configureLink(ifname, { addresses: [options.kernelCidr ?? "192.0.2.1/24"], offloadsOff: options.offloadsOff ?? true });
+    const link = JSON.parse(await ns.ip("-j", "link", "show", "dev", ifname)) as Array<{ address: string }>;
+    let device: NetDevice = tap;
+    if (capture) {
+      const snaplen = options.snaplen ?? 256;
+      tcpdump = ns.spawn("tcpdump", ["-i", ifname, "-n", "-U", "-s", String(snaplen), "-w", join(dir, "kernel-side.pcap")]);
+      await tcpdump.waitFor(/listening on/, 5000);
+      const fd = openSync(join(dir, "netlab-side.pcapng"), "w");
+      pcapFd = fd;
+      const writer = createPcapngWriter((chunk) => { writeSync(fd, chunk); }, { snaplen, timeOffsetMs: clock.epochMs });
+      device = withCapture(tap, writer, { clock, name: ifname });
+    }
+    const lab: TapLab = { ns, tap, device, clock, ifname, kernelMac: link[0]?.address ?? "", spawn: (c, a) => ns.spawn(c, a) };
+    return await fn(lab);
+  } catch (e) {
+    failed = true;
+    if (capture && e instanceof Error) {
+      e.message += `\n[interop] captures kept in ${dir} (kernel-side.pcap from tcpdump, netlab-side.pcapng from the stack)`;
+    }
+    throw e;
+  } finally {
+    clock.close();
+    await tcpdump?.stop("SIGINT", 2000);
+    await tap?.close();
+    await ns.remove();
+    if (pcapFd !== undefined) closeSync(pcapFd);
+    if (capture && !failed && process.env["NETLAB_KEEP_CAPTURES"] === undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves when `predicate` holds, polling every intervalMs; rejects after timeoutMs. */
+export async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string, intervalMs = 5): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Hex of bytes (for readable byte assertions). */
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
