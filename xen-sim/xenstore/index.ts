@@ -1,0 +1,7 @@
+// Public surface of the simulated xenstore: the server, its wire format, ring transport and client.
+export * from "./types.ts";
+export * from "./wire.ts";
+export * from "./paths.ts";
+export { createXenstoreServer } from "./server.ts";
+export { createXenstoreTree, formatPerm, parsePerm, permFor, PERM_OWNER, PERM_READ, PERM_WRITE } from "./store.ts";
+export type { WatchFire, XenstoreTree, XsCaller, XsTransaction } from "./store.ts";

@@ -1,0 +1,465 @@
+import { describe, expect, it } from "vitest";
+import { createXenstoreServer } from "./server.ts";
+import { createRawPeer } from "./test-peer.ts";
+import {
+  XS_DEBUG, XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_INTRODUCE,
+  XS_IS_DOMAIN_INTRODUCED, XS_MKDIR, XS_READ, XS_RELEASE, XS_RESET_WATCHES, XS_RESUME, XS_RM, XS_SET_PERMS,
+  XS_SET_TARGET, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE,
+  fromLatin1,
+} from "./wire.ts";
+
+function setup(quotas = {}) {
+  const server = createXenstoreServer({ quotas });
+  const dom0 = createRawPeer(server, 0);
+  return { server, dom0 };
+}
+
+function write(peer: ReturnType<typeof createRawPeer>, path: string, value: string, tx = 0): string {
+  return peer.call(XS_WRITE, fromLatin1(`${path}\0${value}`), tx);
+}
+
+/** dom0 prepares /local/domain/<d> owned by d, as a toolstack does. */
+function home(dom0: ReturnType<typeof createRawPeer>, d: number): void {
+  expect(dom0.call(XS_MKDIR, [`/local/domain/${d}`])).toBe("OK");
+  expect(dom0.call(XS_SET_PERMS, [`/local/domain/${d}`, `n${d}`])).toBe("OK");
+}
+
+describe("xenstore tree operations", () => {
+  it("write creates missing parents, read returns the raw value without NUL", () => {
+    const { dom0 } = setup();
+    expect(write(dom0, "/a/b/c", "hello")).toBe("OK");
+    const r = dom0.request(XS_READ, ["/a/b/c"]);
+    expect(r.type).toBe(XS_READ);
+    expect([...r.payload]).toEqual([...fromLatin1("hello")]);
+    expect(dom0.request(XS_READ, ["/a/b"]).payload.length).toBe(0);
+    expect(dom0.request(XS_DIRECTORY, ["/a"]).text).toBe("b\0");
+  });
+
+  it("directory lists children in creation order, and an empty directory has a zero-length payload", () => {
+    const { dom0 } = setup();
+    for (const n of ["z", "a", "m"]) write(dom0, `/d/${n}`, "1");
+    expect(dom0.request(XS_DIRECTORY, ["/d"]).text).toBe("z\0a\0m\0");
+    expect(dom0.request(XS_DIRECTORY, ["/d/z"]).payload.length).toBe(0);
+  });
+
+  it("replies echo req_id and tx_id", () => {
+    const { dom0 } = setup();
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    const r = dom0.request(XS_WRITE, fromLatin1("/x\0v"), tx, 0xdeadbeef);
+    expect(r).toMatchObject({ type: XS_WRITE, reqId: 0xdeadbeef, txId: tx, text: "OK\0" });
+    const e = dom0.request(XS_READ, ["/nope"], 0, 42);
+    expect(e).toMatchObject({ type: XS_ERROR, reqId: 42, txId: 0, text: "ENOENT\0" });
+  });
+
+  it("rm removes a subtree; rm of a missing node is OK if its parent exists, ENOENT otherwise; rm / is EINVAL", () => {
+    const { dom0 } = setup();
+    write(dom0, "/a/b/c", "1");
+    expect(dom0.call(XS_RM, ["/a/b"])).toBe("OK");
+    expect(dom0.call(XS_READ, ["/a/b/c"])).toBe("ENOENT");
+    expect(dom0.request(XS_DIRECTORY, ["/a"]).payload.length).toBe(0);
+    expect(dom0.call(XS_RM, ["/a/zz"])).toBe("OK");
+    expect(dom0.call(XS_RM, ["/q/zz"])).toBe("ENOENT");
+    expect(dom0.call(XS_RM, ["/"])).toBe("EINVAL");
+  });
+
+  it("mkdir of an existing node keeps its value", () => {
+    const { dom0 } = setup();
+    write(dom0, "/k", "v");
+    expect(dom0.call(XS_MKDIR, ["/k"])).toBe("OK");
+    expect(dom0.request(XS_READ, ["/k"]).text).toBe("v");
+  });
+
+  it("relative paths resolve against /local/domain/<domid>", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 3);
+    const d3 = createRawPeer(server, 3);
+    expect(write(d3, "device/vif/0/state", "1")).toBe("OK");
+    expect(dom0.request(XS_READ, ["/local/domain/3/device/vif/0/state"]).text).toBe("1");
+    expect(d3.call(XS_GET_DOMAIN_PATH, ["3"])).toBe("/local/domain/3");
+  });
+
+  it("invalid paths and malformed payloads are EINVAL", () => {
+    const { dom0 } = setup();
+    for (const p of ["", "/a//b", "/a/", "/a b", "/é", "@foo/x"]) expect(dom0.call(XS_READ, [p])).toBe("EINVAL");
+    expect(dom0.call(XS_READ, ["/" + "a".repeat(3072)])).toBe("EINVAL");
+    expect(dom0.call(XS_READ, fromLatin1("/a"))).toBe("EINVAL");
+    expect(dom0.call(XS_READ, ["/a", "/b"])).toBe("EINVAL");
+    expect(dom0.call(XS_WRITE, fromLatin1("/novalue"))).toBe("EINVAL");
+    expect(dom0.call(XS_SET_PERMS, ["/a"])).toBe("EINVAL");
+    expect(dom0.call(XS_SET_PERMS, ["/", "x0"])).toBe("EINVAL");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"])).toBe("ENOENT");
+  });
+
+  it("unknown message types and client-only types are ENOSYS, and the connection keeps serving", () => {
+    const { dom0 } = setup();
+    for (const t of [20, 23, 99, XS_WATCH_EVENT, XS_ERROR]) expect(dom0.call(t, ["/"])).toBe("ENOSYS");
+    expect(write(dom0, "/still", "alive")).toBe("OK");
+  });
+
+  it("a reply longer than 4096 bytes becomes E2BIG, and DIRECTORY_PART pages through it", () => {
+    const { dom0 } = setup();
+    const names: string[] = [];
+    for (let i = 0; i < 300; i++) names.push(`child-number-${String(i).padStart(4, "0")}`);
+    for (const n of names) expect(dom0.call(XS_MKDIR, [`/big/${n}`])).toBe("OK");
+    expect(dom0.call(XS_DIRECTORY, ["/big"])).toBe("E2BIG");
+    const got: string[] = [];
+    let off = 0;
+    let gen: string | undefined;
+    for (let rounds = 0; rounds < 10; rounds++) {
+      const r = dom0.request(XS_DIRECTORY_PART, ["/big", String(off)]);
+      expect(r.type).toBe(XS_DIRECTORY_PART);
+      expect(r.payload.length).toBeLessThanOrEqual(4096);
+      const parts = r.text.split("\0");
+      const g = parts.shift()!;
+      gen ??= g;
+      expect(g).toBe(gen);
+      expect(g).toMatch(/^[0-9a-f]+$/);
+      const last = r.text.endsWith("\0\0");
+      const chunk = parts.slice(0, last ? -2 : -1);
+      got.push(...chunk);
+      off += chunk.reduce((n, s) => n + s.length + 1, 0);
+      if (last) break;
+    }
+    expect(got).toEqual(names);
+    expect(dom0.request(XS_DIRECTORY_PART, ["/big", "999999"]).text).toBe(`${gen}\0\0`);
+    dom0.call(XS_MKDIR, ["/big/one-more"]);
+    expect(dom0.request(XS_DIRECTORY_PART, ["/big", "0"]).text.split("\0")[0]).not.toBe(gen);
+    expect(dom0.call(XS_DIRECTORY_PART, ["/big"])).toBe("EINVAL");
+    expect(dom0.call(XS_DIRECTORY_PART, ["/big", "x"])).toBe("EINVAL");
+  });
+
+  it("DIRECTORY_PART of a small directory returns generation, all names and the terminating empty name", () => {
+    const { dom0 } = setup();
+    write(dom0, "/s/a", "");
+    write(dom0, "/s/bb", "");
+    const r = dom0.request(XS_DIRECTORY_PART, ["/s", "0"]);
+    expect(r.text).toMatch(/^[0-9a-f]+\0a\0bb\0\0$/);
+    expect(dom0.request(XS_DIRECTORY_PART, ["/s", "2"]).text).toMatch(/^[0-9a-f]+\0bb\0\0$/);
+  });
+});
+
+describe("xenstore permissions", () => {
+  it("GET_PERMS returns owner first (its letter the default for others); new nodes inherit with the creator as owner", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 5);
+    expect(dom0.call(XS_SET_PERMS, ["/local/domain/5", "n5", "r7"])).toBe("OK");
+    const d5 = createRawPeer(server, 5);
+    write(d5, "data/x", "1");
+    expect(dom0.request(XS_GET_PERMS, ["/local/domain/5/data/x"]).text).toBe("n5\0r7\0");
+    write(dom0, "/local/domain/5/byzero", "1");
+    expect(dom0.request(XS_GET_PERMS, ["/local/domain/5/byzero"]).text).toBe("n5\0r7\0");
+  });
+
+  it("an unprivileged domain is denied what the permissions deny; dom0 bypasses them", () => {
+    const { server, dom0 } = setup();
+    write(dom0, "/secret/key", "v");
+    const d1 = createRawPeer(server, 1);
+    expect(d1.call(XS_READ, ["/secret/key"])).toBe("EACCES");
+    expect(write(d1, "/secret/key", "x")).toBe("EACCES");
+    expect(write(d1, "/secret/new", "x")).toBe("EACCES");
+    expect(d1.call(XS_DIRECTORY, ["/secret"])).toBe("EACCES");
+    expect(d1.call(XS_RM, ["/secret/key"])).toBe("EACCES");
+    expect(d1.call(XS_READ, ["/secret/missing"])).toBe("EACCES");
+    expect(dom0.call(XS_SET_PERMS, ["/secret/key", "n0", "r1"])).toBe("OK");
+    expect(d1.request(XS_READ, ["/secret/key"]).text).toBe("v");
+    expect(write(d1, "/secret/key", "x")).toBe("EACCES");
+    expect(dom0.call(XS_SET_PERMS, ["/secret/key", "n0", "b1"])).toBe("OK");
+    expect(write(d1, "/secret/key", "x")).toBe("OK");
+    expect(dom0.call(XS_SET_PERMS, ["/secret/key", "r0"])).toBe("OK");
+    expect(d1.call(XS_READ, ["/secret/key"])).toBe("x");
+    expect(dom0.request(XS_READ, ["/secret/key"]).text).toBe("x");
+  });
+
+  it("a missing node under a readable parent is ENOENT, under an unreadable one EACCES", () => {
+    const { server, dom0 } = setup();
+    write(dom0, "/pub/x", "1");
+    dom0.call(XS_SET_PERMS, ["/pub", "r0"]);
+    const d1 = createRawPeer(server, 1);
+    expect(d1.call(XS_READ, ["/pub/nothing"])).toBe("ENOENT");
+    expect(d1.call(XS_READ, ["/pub/x"])).toBe("EACCES");
+  });
+
+  it("only the owner may set permissions, and an unprivileged owner may not give the node away", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 2);
+    home(dom0, 3);
+    const d2 = createRawPeer(server, 2);
+    const d3 = createRawPeer(server, 3);
+    write(d2, "k", "v");
+    expect(d2.call(XS_SET_PERMS, ["k", "n2", "b3"])).toBe("OK");
+    expect(write(d3, "/local/domain/2/k", "w")).toBe("OK");
+    expect(d3.call(XS_SET_PERMS, ["/local/domain/2/k", "b3"])).toBe("EACCES");
+    expect(d2.call(XS_SET_PERMS, ["k", "n3"])).toBe("EPERM");
+  });
+
+  it("SET_TARGET lets a domain act with its target's rights", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 4);
+    write(dom0, "/local/domain/4/k", "v");
+    const d9 = createRawPeer(server, 9);
+    expect(d9.call(XS_READ, ["/local/domain/4/k"])).toBe("EACCES");
+    expect(dom0.call(XS_SET_TARGET, ["9", "4"])).toBe("ENOENT");
+    server.introduceDomain(4);
+    server.introduceDomain(9);
+    expect(d9.call(XS_SET_TARGET, ["9", "4"])).toBe("EACCES");
+    expect(dom0.call(XS_SET_TARGET, ["9", "4"])).toBe("OK");
+    expect(d9.call(XS_READ, ["/local/domain/4/k"])).toBe("v");
+  });
+});
+
+describe("xenstore watches", () => {
+  it("a WATCH is acknowledged and followed at once by one event for the watched path", () => {
+    const { dom0 } = setup();
+    dom0.take();
+    dom0.request(XS_WATCH, ["/w", "tok"]);
+    const msgs = dom0.take();
+    expect(msgs.map((m) => [m.type, m.reqId, m.txId, m.text])).toEqual([
+      [XS_WATCH, 7, 0, "OK\0"],
+      [XS_WATCH_EVENT, 0, 0, "/w\0tok\0"],
+    ]);
+  });
+
+  it("a watch fires for changes to its node and anything below, not for siblings or parents", () => {
+    const { dom0 } = setup();
+    dom0.request(XS_WATCH, ["/w", "t"]);
+    dom0.take();
+    write(dom0, "/w/a/b", "1");
+    write(dom0, "/wx", "1");
+    write(dom0, "/w", "2");
+    write(dom0, "/other", "1");
+    const ev = dom0.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text);
+    expect(ev).toEqual(["/w/a/b\0t\0", "/w\0t\0"]);
+  });
+
+  it("rm fires for the removed node (ancestor watches) and exactly for each watched node below it", () => {
+    const { dom0 } = setup();
+    write(dom0, "/r/a/b", "1");
+    write(dom0, "/r/c", "1");
+    dom0.request(XS_WATCH, ["/r", "top"]);
+    dom0.request(XS_WATCH, ["/r/a/b", "deep"]);
+    dom0.request(XS_WATCH, ["/r/c", "sib"]);
+    dom0.take();
+    dom0.call(XS_RM, ["/r/a"]);
+    const ev = dom0.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text);
+    expect(ev).toEqual(["/r/a/b\0deep\0", "/r/a\0top\0"]);
+  });
+
+  it("relative watches report relative paths; tokens distinguish watches on one path", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 6);
+    const d6 = createRawPeer(server, 6);
+    d6.request(XS_WATCH, ["device", "A"]);
+    d6.request(XS_WATCH, ["device", "B"]);
+    expect(d6.call(XS_WATCH, ["device", "B"])).toBe("EEXIST");
+    d6.take();
+    write(dom0, "/local/domain/6/device/vif/0", "x");
+    const ev = d6.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text);
+    expect(ev).toEqual(["device/vif/0\0A\0", "device/vif/0\0B\0"]);
+    expect(d6.call(XS_UNWATCH, ["device", "A"])).toBe("OK");
+    expect(d6.call(XS_UNWATCH, ["device", "A"])).toBe("ENOENT");
+    write(dom0, "/local/domain/6/device", "y");
+    expect(d6.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text)).toEqual(["device\0B\0"]);
+  });
+
+  it("events are withheld from a domain that cannot read the changed node", () => {
+    const { server, dom0 } = setup();
+    write(dom0, "/hidden/x", "1");
+    const d1 = createRawPeer(server, 1);
+    d1.request(XS_WATCH, ["/hidden", "t"]);
+    d1.take();
+    write(dom0, "/hidden/x", "2");
+    expect(d1.take()).toEqual([]);
+    dom0.call(XS_SET_PERMS, ["/hidden/x", "n0", "r1"]);
+    write(dom0, "/hidden/x", "3");
+    expect(d1.take().map((m) => m.text)).toEqual(["/hidden/x\0t\0", "/hidden/x\0t\0"]);
+  });
+
+  it("@introduceDomain and @releaseDomain fire for privileged watchers; INTRODUCE/RELEASE are dom0-only", () => {
+    const { server, dom0 } = setup();
+    dom0.request(XS_WATCH, ["@introduceDomain", "i"]);
+    dom0.request(XS_WATCH, ["@releaseDomain", "r"]);
+    const d1 = createRawPeer(server, 1);
+    d1.request(XS_WATCH, ["@introduceDomain", "i"]);
+    dom0.take();
+    d1.take();
+    expect(d1.call(XS_INTRODUCE, ["8", "1234", "5"])).toBe("EACCES");
+    expect(dom0.call(XS_IS_DOMAIN_INTRODUCED, ["8"])).toBe("F");
+    expect(dom0.call(XS_INTRODUCE, ["8", "1234", "5"])).toBe("OK");
+    expect(dom0.call(XS_IS_DOMAIN_INTRODUCED, ["8"])).toBe("T");
+    expect(dom0.call(XS_RESUME, ["8"])).toBe("OK");
+    expect(dom0.call(XS_INTRODUCE, ["8", "x", "5"])).toBe("EINVAL");
+    const d8 = createRawPeer(server, 8);
+    expect(d1.call(XS_RELEASE, ["8"])).toBe("EACCES");
+    expect(dom0.call(XS_RELEASE, ["8"])).toBe("OK");
+    expect(d8.closedWith).toBe("released");
+    expect(dom0.call(XS_RELEASE, ["8"])).toBe("ENOENT");
+    expect(dom0.call(XS_RESUME, ["8"])).toBe("ENOENT");
+    const ev = dom0.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text);
+    expect(ev).toEqual(["@introduceDomain\0i\0", "@releaseDomain\0r\0"]);
+    expect(d1.take().filter((m) => m.type === XS_WATCH_EVENT)).toEqual([]);
+  });
+
+  it("RESET_WATCHES drops every watch of the connection", () => {
+    const { server, dom0 } = setup();
+    dom0.request(XS_WATCH, ["/a", "1"]);
+    dom0.request(XS_WATCH, ["/b", "2"]);
+    expect(dom0.call(XS_RESET_WATCHES, [""])).toBe("OK");
+    dom0.take();
+    write(dom0, "/a", "x");
+    expect(dom0.take().filter((m) => m.type === XS_WATCH_EVENT)).toEqual([]);
+    expect(server.stats().watches).toBe(0);
+  });
+});
+
+describe("xenstore transactions", () => {
+  it("changes inside a transaction are private until commit, and watches fire at commit", () => {
+    const { server, dom0 } = setup();
+    const other = createRawPeer(server, 0);
+    other.request(XS_WATCH, ["/t", "w"]);
+    other.take();
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(tx).toBeGreaterThan(0);
+    expect(write(dom0, "/t/k", "v", tx)).toBe("OK");
+    expect(dom0.request(XS_READ, ["/t/k"], tx).text).toBe("v");
+    expect(other.call(XS_READ, ["/t/k"])).toBe("ENOENT");
+    expect(other.events.length).toBe(1);
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("OK");
+    expect(other.request(XS_READ, ["/t/k"]).text).toBe("v");
+    expect(other.events.slice(1).map((m) => m.text)).toEqual(["/t/k\0w\0"]);
+    expect(dom0.call(XS_READ, ["/t/k"], tx)).toBe("ENOENT");
+  });
+
+  it("commit fails with EAGAIN when a node the transaction read was changed meanwhile", () => {
+    const { dom0 } = setup();
+    write(dom0, "/c/state", "1");
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.request(XS_READ, ["/c/state"], tx).text).toBe("1");
+    write(dom0, "/c/state", "2");
+    expect(write(dom0, "/c/other", "x", tx)).toBe("OK");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("EAGAIN");
+    expect(dom0.call(XS_READ, ["/c/other"])).toBe("ENOENT");
+  });
+
+  it("two transactions writing the same node: the first commit wins, the second gets EAGAIN", () => {
+    const { dom0 } = setup();
+    const t1 = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    const t2 = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(t1).not.toBe(t2);
+    write(dom0, "/same", "1", t1);
+    write(dom0, "/same", "2", t2);
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], t1)).toBe("OK");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], t2)).toBe("EAGAIN");
+    expect(dom0.request(XS_READ, ["/same"]).text).toBe("1");
+  });
+
+  it("a transaction that read a node someone created meanwhile conflicts; disjoint transactions both commit", () => {
+    const { dom0 } = setup();
+    write(dom0, "/p", "");
+    const t1 = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.call(XS_READ, ["/p/n"], t1)).toBe("ENOENT");
+    write(dom0, "/p/n", "1");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], t1)).toBe("EAGAIN");
+    write(dom0, "/q1", "");
+    write(dom0, "/q2", "");
+    const a = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    const b = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    write(dom0, "/q1", "a", a);
+    write(dom0, "/q2", "b", b);
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], a)).toBe("OK");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], b)).toBe("OK");
+  });
+
+  it("abort discards, unknown ids are ENOENT, nesting is EBUSY, a bad end argument is EINVAL", () => {
+    const { dom0 } = setup();
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    write(dom0, "/gone", "x", tx);
+    expect(dom0.call(XS_TRANSACTION_START, [""], tx)).toBe("EBUSY");
+    expect(dom0.call(XS_TRANSACTION_END, ["X"], tx)).toBe("EINVAL");
+    expect(dom0.call(XS_TRANSACTION_END, ["F"], tx)).toBe("OK");
+    expect(dom0.call(XS_READ, ["/gone"])).toBe("ENOENT");
+    expect(dom0.call(XS_READ, ["/"], 999)).toBe("ENOENT");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("ENOENT");
+  });
+});
+
+describe("xenstore quotas", () => {
+  it("entries: a domain may own at most maxEntries nodes (ENOSPC), dom0 is exempt", () => {
+    const { server, dom0 } = setup({ maxEntries: 3 });
+    home(dom0, 1);
+    const d1 = createRawPeer(server, 1);
+    expect(write(d1, "a", "")).toBe("OK");
+    expect(write(d1, "b", "")).toBe("OK");
+    expect(write(d1, "c/d", "")).toBe("ENOSPC");
+    expect(write(d1, "c", "")).toBe("ENOSPC");
+    expect(d1.call(XS_RM, ["a"])).toBe("OK");
+    expect(write(d1, "c", "")).toBe("OK");
+    for (let i = 0; i < 10; i++) expect(write(dom0, `/many/${i}`, "")).toBe("OK");
+  });
+
+  it("value size: values above maxValueSize are ENOSPC for domains, fine for dom0", () => {
+    const { server, dom0 } = setup({ maxValueSize: 16 });
+    home(dom0, 1);
+    const d1 = createRawPeer(server, 1);
+    expect(write(d1, "v", "x".repeat(16))).toBe("OK");
+    expect(write(d1, "v", "x".repeat(17))).toBe("ENOSPC");
+    expect(write(dom0, "/v", "x".repeat(4000))).toBe("OK");
+  });
+
+  it("watches: beyond maxWatches a domain gets E2BIG", () => {
+    const { server } = setup({ maxWatches: 2 });
+    const d1 = createRawPeer(server, 1);
+    expect(d1.call(XS_WATCH, ["/a", "1"])).toBe("OK");
+    expect(d1.call(XS_WATCH, ["/a", "2"])).toBe("OK");
+    expect(d1.call(XS_WATCH, ["/a", "3"])).toBe("E2BIG");
+    expect(d1.call(XS_UNWATCH, ["/a", "1"])).toBe("OK");
+    expect(d1.call(XS_WATCH, ["/a", "3"])).toBe("OK");
+  });
+
+  it("transactions: beyond maxTransactions outstanding a domain gets ENOSPC", () => {
+    const { server, dom0 } = setup({ maxTransactions: 2 });
+    const d1 = createRawPeer(server, 1);
+    const t1 = Number(d1.call(XS_TRANSACTION_START, [""]));
+    expect(Number(d1.call(XS_TRANSACTION_START, [""]))).toBeGreaterThan(0);
+    expect(d1.call(XS_TRANSACTION_START, [""])).toBe("ENOSPC");
+    expect(d1.call(XS_TRANSACTION_END, ["F"], t1)).toBe("OK");
+    expect(Number(d1.call(XS_TRANSACTION_START, [""]))).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) expect(Number(dom0.call(XS_TRANSACTION_START, [""]))).toBeGreaterThan(0);
+  });
+
+  it("permissions: a domain may set at most maxPermsPerNode entries (ENOSPC)", () => {
+    const { server, dom0 } = setup({ maxPermsPerNode: 2 });
+    home(dom0, 1);
+    const d1 = createRawPeer(server, 1);
+    write(d1, "k", "");
+    expect(d1.call(XS_SET_PERMS, ["k", "n1", "r2"])).toBe("OK");
+    expect(d1.call(XS_SET_PERMS, ["k", "n1", "r2", "r3"])).toBe("ENOSPC");
+    expect(dom0.call(XS_SET_PERMS, ["/local/domain/1/k", "n1", "r2", "r3", "r4"])).toBe("OK");
+  });
+});
+
+describe("xenstore control messages", () => {
+  it("DEBUG is dom0-only and answers print/check", () => {
+    const { server, dom0 } = setup();
+    expect(dom0.call(XS_DEBUG, ["print", "hello"])).toBe("OK");
+    expect(dom0.call(XS_DEBUG, ["bogus"])).toBe("EINVAL");
+    expect(createRawPeer(server, 1).call(XS_DEBUG, ["print", "x"])).toBe("EACCES");
+  });
+
+  it("GET_DOMAIN_PATH rejects non-numeric and reserved domids", () => {
+    const { dom0 } = setup();
+    expect(dom0.call(XS_GET_DOMAIN_PATH, ["0"])).toBe("/local/domain/0");
+    expect(dom0.call(XS_GET_DOMAIN_PATH, ["x"])).toBe("EINVAL");
+    expect(dom0.call(XS_GET_DOMAIN_PATH, ["32752"])).toBe("EINVAL");
+  });
+
+  it("closing a connection drops its watches and transactions", () => {
+    const { server, dom0 } = setup();
+    const p = createRawPeer(server, 0);
+    p.request(XS_WATCH, ["/a", "t"]);
+    p.call(XS_TRANSACTION_START, [""]);
+    expect(server.stats()).toMatchObject({ watches: 1, transactions: 1 });
+    p.conn.close();
+    expect(server.stats()).toMatchObject({ watches: 0, transactions: 0 });
+    expect(write(dom0, "/a", "1")).toBe("OK");
+  });
+});

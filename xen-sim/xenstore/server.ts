@@ -1,0 +1,458 @@
+// The xenstore daemon: decodes requests from each connection, applies them to the tree,
+// replies (echoing req_id and tx_id) and delivers watch events. Malformed input gets an
+// ERROR reply, or closes that connection when the framing is lost; the server survives.
+//   createXenstoreServer   factory (options: quotas, privileged domains, INTRODUCE hook, log)
+
+import { err, ok, type Result } from "../../stack/result.ts";
+import {
+  INTRODUCE_DOMAIN, RELEASE_DOMAIN, canonicalizePath, domainPath, isSelfOrDescendant, isSpecialPath,
+  parentPath, validSpecialPath,
+} from "./paths.ts";
+import { createXenstoreTree, formatPerm, parsePerm, permFor, PERM_READ, type WatchFire, type XsCaller, type XsTransaction } from "./store.ts";
+import {
+  DEFAULT_XENSTORE_QUOTAS, type XenstoreCloseReason, type XenstoreConnection, type XenstoreQuotas, type XenstoreServer,
+  type XenstoreServerOptions, type XenstoreSink, type XsPerm,
+} from "./types.ts";
+import {
+  XS_DEBUG, XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_INTRODUCE,
+  XS_IS_DOMAIN_INTRODUCED, XS_MKDIR, XS_PAYLOAD_MAX, XS_READ, XS_RELEASE, XS_RESET_WATCHES, XS_RESUME, XS_RM,
+  XS_SET_PERMS, XS_SET_TARGET, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT,
+  XS_WRITE, createXsDecoder, emitXsMessage, fromLatin1, joinStrings, latin1, splitStrings, xsTypeName,
+  type XsDecoder, type XsErrno, type XsMessage,
+} from "./wire.ts";
+
+interface Watch {
+  /** Canonical path (absolute or special). */
+  readonly path: string;
+  readonly token: string;
+  /** Domain path prefix to strip from event paths when the watch was given relative. */
+  readonly relativePrefix: string | null;
+}
+
+interface ConnState extends XenstoreConnection {
+  closed: boolean;
+  readonly sink: XenstoreSink;
+  readonly decoder: XsDecoder;
+  readonly watches: Watch[];
+  readonly transactions: Map<number, XsTransaction>;
+  nextTxId: number;
+}
+
+const OK_PAYLOAD = joinStrings(["OK"]);
+const DOMID_FIRST_RESERVED = 0x7ff0;
+const DOMID_RE = /^\d{1,5}$/;
+
+function parseDomid(s: string | undefined): number | null {
+  if (s === undefined || !DOMID_RE.test(s)) return null;
+  const n = Number(s);
+  return n < DOMID_FIRST_RESERVED ? n : null;
+}
+
+type Reply = Result<Uint8Array, XsErrno>;
+
+/** Creates a xenstore server holding an empty tree ("/" owned by dom0). */
+export function createXenstoreServer(options: XenstoreServerOptions = {}): XenstoreServer {
+  const quotas: XenstoreQuotas = { ...DEFAULT_XENSTORE_QUOTAS, ...options.quotas };
+  const privileged = new Set<number>([0, ...(options.privilegedDomains ?? [])]);
+  const maxQueued = options.maxQueuedOutput ?? 256 * 1024;
+  const conns = new Set<ConnState>();
+  const introduced = new Set<number>();
+  const targets = new Map<number, number>();
+  const specialPerms = new Map<string, readonly XsPerm[]>([
+    [INTRODUCE_DOMAIN, [{ domid: 0, perm: "n" }]],
+    [RELEASE_DOMAIN, [{ domid: 0, perm: "n" }]],
+  ]);
+  let nextConnId = 1;
+  const counters = { requests: 0, errors: 0, droppedEvents: 0, closedForMalformed: 0 };
+
+  const tree = createXenstoreTree(quotas, fireWatches);
+
+  function caller(domid: number): XsCaller {
+    return { domid, privileged: privileged.has(domid), target: targets.get(domid) };
+  }
+
+  function send(conn: ConnState, type: number, reqId: number, txId: number, payload: Uint8Array): void {
+    if (conn.closed) return;
+    conn.sink.send(emitXsMessage(type, reqId, txId, payload));
+  }
+
+  function sendEvent(conn: ConnState, watch: Watch, path: string): void {
+    if (conn.closed) return;
+    if ((conn.sink.queued?.() ?? 0) > maxQueued) {
+      counters.droppedEvents++;
+      return;
+    }
+    let shown = path;
+    if (watch.relativePrefix !== null && path.startsWith(watch.relativePrefix)) {
+      shown = path.slice(watch.relativePrefix.length);
+      if (shown.startsWith("/")) shown = shown.slice(1);
+    }
+    const payload = joinStrings([shown, watch.token]);
+    if (payload.length > XS_PAYLOAD_MAX) return;
+    send(conn, XS_WATCH_EVENT, 0, 0, payload);
+  }
+
+  // xenstored watch_permitted(): the watcher must be able to read the node (its old
+  // permissions for a removal or permission change), the node now, or its parent.
+  function watchPermitted(c: XsCaller, fire: WatchFire): boolean {
+    if (c.privileged) return true;
+    if (fire.oldPerms && permFor(c, fire.oldPerms) & PERM_READ) return true;
+    const now = tree.permsOf(fire.path);
+    if (now === undefined) return false;
+    if (permFor(c, now) & PERM_READ) return true;
+    const parent = tree.permsOf(parentPath(fire.path));
+    return parent !== undefined && (permFor(c, parent) & PERM_READ) !== 0;
+  }
+
+  function fireWatches(fire: WatchFire): void {
+    const special = isSpecialPath(fire.path);
+    for (const conn of conns) {
+      if (conn.closed) continue;
+      const c = caller(conn.domid);
+      let permitted: boolean | undefined;
+      for (const w of conn.watches) {
+        const match = fire.exact ? w.path === fire.path : isSelfOrDescendant(fire.path, w.path);
+        if (!match) continue;
+        if (permitted === undefined) {
+          permitted = special
+            ? c.privileged || (permFor(c, specialPerms.get(fire.path) ?? [{ domid: 0, perm: "n" }]) & PERM_READ) !== 0
+            : watchPermitted(c, fire);
+        }
+        if (permitted) sendEvent(conn, w, fire.path);
+      }
+    }
+  }
+
+  function dropConnState(conn: ConnState): void {
+    conn.watches.length = 0;
+    for (const tx of conn.transactions.values()) tree.abort(tx);
+    conn.transactions.clear();
+  }
+
+  function closeConn(conn: ConnState, reason: XenstoreCloseReason, notifySink: boolean): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    dropConnState(conn);
+    conns.delete(conn);
+    if (notifySink) conn.sink.close(reason);
+  }
+
+  function path(conn: ConnState, name: string | undefined): Result<string, XsErrno> {
+    if (name === undefined) return err("EINVAL");
+    const p = canonicalizePath(conn.domid, name);
+    return p.ok ? ok(p.value.path) : err("EINVAL");
+  }
+
+  function oneArg(payload: Uint8Array): string | undefined {
+    const parts = splitStrings(payload);
+    return parts !== null && parts.length === 1 ? parts[0] : undefined;
+  }
+
+  function done(r: Result<void, XsErrno>): Reply {
+    return r.ok ? ok(OK_PAYLOAD) : r;
+  }
+
+  function doIntroduce(c: XsCaller, args: string[] | null): Reply {
+    if (!c.privileged) return err("EACCES");
+    if (args === null || args.length < 3) return err("EINVAL");
+    const domid = parseDomid(args[0]);
+    if (domid === null || domid === 0 || !/^\d+$/.test(args[1]!) || !/^\d+$/.test(args[2]!)) return err("EINVAL");
+    const gfn = BigInt(args[1]!);
+    const port = Number(args[2]);
+    if (introduced.has(domid)) return ok(OK_PAYLOAD);
+    if (options.onIntroduce && !options.onIntroduce(domid, gfn, port)) return err("EINVAL");
+    introduce(domid);
+    return ok(OK_PAYLOAD);
+  }
+
+  function introduce(domid: number): void {
+    if (introduced.has(domid)) return;
+    introduced.add(domid);
+    fireWatches({ path: INTRODUCE_DOMAIN, exact: false, oldPerms: undefined });
+  }
+
+  function release(domid: number): boolean {
+    if (!introduced.has(domid)) return false;
+    introduced.delete(domid);
+    targets.delete(domid);
+    for (const conn of [...conns]) if (conn.domid === domid) closeConn(conn, "released", true);
+    options.onRelease?.(domid);
+    fireWatches({ path: RELEASE_DOMAIN, exact: false, oldPerms: undefined });
+    return true;
+  }
+
+  function directoryPart(conn: ConnState, c: XsCaller, args: string[] | null, tx: XsTransaction | undefined): Reply {
+    if (args === null || args.length !== 2 || !/^\d+$/.test(args[1]!)) return err("EINVAL");
+    const p = path(conn, args[0]);
+    if (!p.ok) return p;
+    const d = tree.directory(c, p.value, tx);
+    if (!d.ok) return d;
+    const gen = `${d.value.gen.toString(16)}\0`;
+    const list = joinStrings(d.value.children);
+    const off = Number(args[1]);
+    // xenstored send_directory_part(): whole names from byte offset `off` while they fit; the
+    // extra NUL (an empty name) marks the end of the list.
+    if (off >= list.length) return ok(fromLatin1(`${gen}\0`));
+    const maxLen = XS_PAYLOAD_MAX - gen.length - 1;
+    let len = 0;
+    while (off + len < list.length) {
+      let end = off + len;
+      while (list[end] !== 0) end++;
+      const nameLen = end - (off + len);
+      if (len + nameLen >= maxLen) break;
+      len += nameLen + 1;
+    }
+    const last = off + len === list.length;
+    const out = new Uint8Array(gen.length + len + (last ? 1 : 0));
+    out.set(fromLatin1(gen), 0);
+    out.set(list.subarray(off, off + len), gen.length);
+    return ok(out);
+  }
+
+  function dispatch(conn: ConnState, msg: XsMessage, tx: XsTransaction | undefined, args: string[] | null): Reply {
+    const c = caller(conn.domid);
+    switch (msg.type) {
+      case XS_READ: {
+        const p = path(conn, oneArg(msg.payload));
+        return p.ok ? tree.read(c, p.value, tx) : p;
+      }
+      case XS_WRITE: {
+        const nul = msg.payload.indexOf(0);
+        if (nul < 0) return err("EINVAL");
+        const p = path(conn, latin1(msg.payload.subarray(0, nul)));
+        return p.ok ? done(tree.write(c, p.value, msg.payload.subarray(nul + 1), tx)) : p;
+      }
+      case XS_MKDIR: {
+        const p = path(conn, oneArg(msg.payload));
+        return p.ok ? done(tree.mkdir(c, p.value, tx)) : p;
+      }
+      case XS_RM: {
+        const p = path(conn, oneArg(msg.payload));
+        return p.ok ? done(tree.rm(c, p.value, tx)) : p;
+      }
+      case XS_DIRECTORY: {
+        const p = path(conn, oneArg(msg.payload));
+        if (!p.ok) return p;
+        const d = tree.directory(c, p.value, tx);
+        return d.ok ? ok(joinStrings(d.value.children)) : d;
+      }
+      case XS_DIRECTORY_PART:
+        return directoryPart(conn, c, args, tx);
+      case XS_GET_PERMS: {
+        const name = oneArg(msg.payload);
+        if (name !== undefined && isSpecialPath(name)) {
+          const sp = specialPerms.get(name);
+          if (sp === undefined) return err("ENOENT");
+          return c.privileged ? ok(joinStrings(sp.map(formatPerm))) : err("EACCES");
+        }
+        const p = path(conn, name);
+        if (!p.ok) return p;
+        const perms = tree.getPerms(c, p.value, tx);
+        return perms.ok ? ok(joinStrings(perms.value.map(formatPerm))) : perms;
+      }
+      case XS_SET_PERMS: {
+        if (args === null || args.length < 2) return err("EINVAL");
+        const perms: XsPerm[] = [];
+        for (const s of args.slice(1)) {
+          const pp = parsePerm(s);
+          if (!pp.ok) return pp;
+          perms.push(pp.value);
+        }
+        if (isSpecialPath(args[0]!)) {
+          if (!specialPerms.has(args[0]!)) return err("ENOENT");
+          if (!c.privileged) return err("EACCES");
+          specialPerms.set(args[0]!, perms);
+          return ok(OK_PAYLOAD);
+        }
+        const p = path(conn, args[0]);
+        return p.ok ? done(tree.setPerms(c, p.value, perms, tx)) : p;
+      }
+      case XS_WATCH:
+        return doWatch(conn, c, args);
+      case XS_UNWATCH: {
+        if (args === null || args.length !== 2) return err("EINVAL");
+        const w = watchPath(conn, args[0]!);
+        if (!w.ok) return w;
+        const i = conn.watches.findIndex((x) => x.path === w.value.path && x.token === args[1]);
+        if (i < 0) return err("ENOENT");
+        conn.watches.splice(i, 1);
+        return ok(OK_PAYLOAD);
+      }
+      case XS_RESET_WATCHES:
+        dropConnState(conn);
+        return ok(OK_PAYLOAD);
+      case XS_TRANSACTION_START: {
+        if (tx !== undefined) return err("EBUSY");
+        if (!c.privileged && conn.transactions.size >= quotas.maxTransactions) return err("ENOSPC");
+        let id = conn.nextTxId;
+        while (id === 0 || conn.transactions.has(id)) id = (id + 1) >>> 0;
+        conn.nextTxId = (id + 1) >>> 0;
+        conn.transactions.set(id, tree.startTransaction(conn.domid));
+        return ok(joinStrings([String(id)]));
+      }
+      case XS_TRANSACTION_END: {
+        if (tx === undefined) return err("ENOENT");
+        const arg = oneArg(msg.payload);
+        if (arg !== "T" && arg !== "F") return err("EINVAL");
+        conn.transactions.delete(msg.txId);
+        if (arg === "F") {
+          tree.abort(tx);
+          return ok(OK_PAYLOAD);
+        }
+        return done(tree.commit(c, tx));
+      }
+      case XS_INTRODUCE:
+        return doIntroduce(c, args);
+      case XS_RELEASE: {
+        if (!c.privileged) return err("EACCES");
+        const domid = parseDomid(oneArg(msg.payload));
+        if (domid === null || domid === 0) return err("EINVAL");
+        return release(domid) ? ok(OK_PAYLOAD) : err("ENOENT");
+      }
+      case XS_RESUME: {
+        if (!c.privileged) return err("EACCES");
+        const domid = parseDomid(oneArg(msg.payload));
+        if (domid === null) return err("EINVAL");
+        return introduced.has(domid) ? ok(OK_PAYLOAD) : err("ENOENT");
+      }
+      case XS_IS_DOMAIN_INTRODUCED: {
+        const domid = parseDomid(oneArg(msg.payload));
+        if (domid === null) return err("EINVAL");
+        return ok(joinStrings([domid === 0 || introduced.has(domid) ? "T" : "F"]));
+      }
+      case XS_GET_DOMAIN_PATH: {
+        const domid = parseDomid(oneArg(msg.payload));
+        return domid === null ? err("EINVAL") : ok(joinStrings([domainPath(domid)]));
+      }
+      case XS_SET_TARGET: {
+        if (!c.privileged) return err("EACCES");
+        if (args === null || args.length !== 2) return err("EINVAL");
+        const domid = parseDomid(args[0]);
+        const target = parseDomid(args[1]);
+        if (domid === null || target === null) return err("EINVAL");
+        if (!introduced.has(domid) || !introduced.has(target)) return err("ENOENT");
+        targets.set(domid, target);
+        return ok(OK_PAYLOAD);
+      }
+      case XS_DEBUG: {
+        if (!c.privileged) return err("EACCES");
+        if (args === null || args.length === 0) return err("EINVAL");
+        if (args[0] === "print" || args[0] === "check") return ok(OK_PAYLOAD);
+        if (args[0] === "help") return ok(joinStrings(["print <text>\ncheck\nhelp\n"]));
+        return err("EINVAL");
+      }
+      default:
+        return err("ENOSYS");
+    }
+  }
+
+  function watchPath(conn: ConnState, name: string): Result<{ path: string; relativePrefix: string | null }, XsErrno> {
+    if (isSpecialPath(name)) return validSpecialPath(name) ? ok({ path: name, relativePrefix: null }) : err("EINVAL");
+    const p = canonicalizePath(conn.domid, name);
+    if (!p.ok) return err("EINVAL");
+    return ok({ path: p.value.path, relativePrefix: p.value.relative ? domainPath(conn.domid) : null });
+  }
+
+  function doWatch(conn: ConnState, c: XsCaller, args: string[] | null): Reply {
+    if (args === null || args.length !== 2) return err("EINVAL");
+    const w = watchPath(conn, args[0]!);
+    if (!w.ok) return w;
+    const token = args[1]!;
+    if (conn.watches.some((x) => x.path === w.value.path && x.token === token)) return err("EEXIST");
+    if (!c.privileged) {
+      let n = 0;
+      for (const other of conns) if (other.domid === conn.domid) n += other.watches.length;
+      if (n >= quotas.maxWatches) return err("E2BIG");
+    }
+    conn.watches.push({ path: w.value.path, token, relativePrefix: w.value.relativePrefix });
+    return ok(OK_PAYLOAD);
+  }
+
+  function handle(conn: ConnState, msg: XsMessage): void {
+    counters.requests++;
+    let reply: Reply;
+    let args: string[] | null = null;
+    const tx = msg.txId === 0 ? undefined : conn.transactions.get(msg.txId);
+    if (msg.type === XS_WATCH_EVENT || msg.type === XS_ERROR) {
+      reply = err("ENOSYS");
+    } else if (msg.txId !== 0 && tx === undefined) {
+      reply = err("ENOENT");
+    } else {
+      args = splitStrings(msg.payload);
+      reply = dispatch(conn, msg, tx, args);
+    }
+    if (reply.ok && reply.value.length > XS_PAYLOAD_MAX) reply = err("E2BIG");
+    if (reply.ok) {
+      send(conn, msg.type, msg.reqId, msg.txId, reply.value);
+      if (msg.type === XS_WATCH) {
+        const w = conn.watches[conn.watches.length - 1]!;
+        sendEvent(conn, w, w.path);
+      }
+    } else {
+      counters.errors++;
+      send(conn, XS_ERROR, msg.reqId, msg.txId, joinStrings([reply.error]));
+    }
+    options.log?.({
+      conn: conn.id, domid: conn.domid, type: xsTypeName(msg.type), reqId: msg.reqId, txId: msg.txId,
+      args: args ?? [latin1(msg.payload.subarray(0, 64))],
+      reply: reply.ok ? "OK" : reply.error,
+    });
+  }
+
+  return {
+    connect(domid, sink) {
+      const conn: ConnState = {
+        id: nextConnId++,
+        domid,
+        closed: false,
+        sink,
+        decoder: createXsDecoder(),
+        watches: [],
+        transactions: new Map(),
+        nextTxId: 1,
+        receive(bytes) {
+          if (conn.closed) return;
+          const r = conn.decoder.push(bytes);
+          if (r.ok) {
+            for (const m of r.value) {
+              if (conn.closed) return;
+              handle(conn, m);
+            }
+            if (!conn.decoder.failed || conn.closed) return;
+          }
+          counters.closedForMalformed++;
+          closeConn(conn, "payload-too-long", true);
+        },
+        close() {
+          closeConn(conn, "closed", false);
+        },
+      };
+      conns.add(conn);
+      return conn;
+    },
+    introduceDomain(domid) {
+      introduce(domid);
+    },
+    releaseDomain(domid) {
+      release(domid);
+    },
+    isIntroduced(domid) {
+      return introduced.has(domid);
+    },
+    peek(p) {
+      return tree.peek(p);
+    },
+    close() {
+      for (const conn of [...conns]) closeConn(conn, "shutdown", true);
+    },
+    stats() {
+      let watches = 0;
+      let transactions = 0;
+      for (const c of conns) {
+        watches += c.watches.length;
+        transactions += c.transactions.size;
+      }
+      return { nodes: tree.size, connections: conns.size, watches, transactions, ...counters };
+    },
+  };
+}

@@ -1,0 +1,320 @@
+// The xenstore tree: nodes (value, ordered children, permissions, generation), permission
+// checks, transactions and per-domain quotas, following C xenstored (tools/xenstore/
+// xenstored_core.c, xenstored_transaction.c). Paths given here are already canonical.
+//   XsCaller              who is asking (domid, privileged, SET_TARGET target)
+//   WatchFire             a change that watches may see (path, exact match only, old perms)
+//   XsTransaction         a transaction's private view (opaque to callers)
+//   XenstoreTree          read/write/mkdir/rm/directory/getPerms/setPerms/commit
+//   createXenstoreTree    factory; `fire` receives changes made outside transactions and at commit
+//   permFor / PERM_*      the permission a caller has on a node's permission list
+//   parsePerm / formatPerm  "r5" ⇄ { domid: 5, perm: "r" }
+
+import { err, ok, type Result } from "../../stack/result.ts";
+import { baseName, childPath, parentPath } from "./paths.ts";
+import type { XenstoreQuotas, XsPerm, XsPermLetter } from "./types.ts";
+import type { XsErrno } from "./wire.ts";
+
+export const PERM_READ = 1;
+export const PERM_WRITE = 2;
+export const PERM_OWNER = 4;
+
+/** Who performs an operation. */
+export interface XsCaller {
+  readonly domid: number;
+  readonly privileged: boolean;
+  /** Domain this caller may act for (SET_TARGET), if any. */
+  readonly target: number | undefined;
+}
+
+/** A change for the watch machinery. exact: only watches on exactly this path fire. */
+export interface WatchFire {
+  readonly path: string;
+  readonly exact: boolean;
+  /** Permissions of the node before the change (undefined for a creation). */
+  readonly oldPerms: readonly XsPerm[] | undefined;
+}
+
+interface NodeRec {
+  readonly value: Uint8Array;
+  readonly perms: readonly XsPerm[];
+  readonly children: readonly string[];
+  /** Generation of the last change (−2 for a node changed inside a transaction). */
+  readonly gen: number;
+}
+
+/** A transaction: a private overlay plus the generation of every node it looked at. */
+export interface XsTransaction {
+  readonly domid: number;
+  /** Set by the tree once the transaction is committed or aborted. */
+  readonly ended: boolean;
+}
+
+interface TxState extends XsTransaction {
+  ended: boolean;
+  readonly overlay: Map<string, NodeRec | null>;
+  readonly accessed: Map<string, number>;
+  readonly fires: WatchFire[];
+  readonly ownerDelta: Map<number, number>;
+}
+
+/** The tree operations; every error is an errno name. */
+export interface XenstoreTree {
+  read(c: XsCaller, path: string, tx?: XsTransaction): Result<Uint8Array, XsErrno>;
+  write(c: XsCaller, path: string, value: Uint8Array, tx?: XsTransaction): Result<void, XsErrno>;
+  mkdir(c: XsCaller, path: string, tx?: XsTransaction): Result<void, XsErrno>;
+  rm(c: XsCaller, path: string, tx?: XsTransaction): Result<void, XsErrno>;
+  /** Children names in creation order and the node's generation. */
+  directory(c: XsCaller, path: string, tx?: XsTransaction): Result<{ children: readonly string[]; gen: number }, XsErrno>;
+  getPerms(c: XsCaller, path: string, tx?: XsTransaction): Result<readonly XsPerm[], XsErrno>;
+  setPerms(c: XsCaller, path: string, perms: readonly XsPerm[], tx?: XsTransaction): Result<void, XsErrno>;
+  startTransaction(domid: number): XsTransaction;
+  /** Applies the transaction, or EAGAIN if anything it read or wrote changed meanwhile. */
+  commit(c: XsCaller, tx: XsTransaction): Result<void, XsErrno>;
+  abort(tx: XsTransaction): void;
+  /** Permissions of a committed node (no checks), for watch delivery. */
+  permsOf(path: string): readonly XsPerm[] | undefined;
+  /** Raw committed value, no checks. */
+  peek(path: string): Uint8Array | undefined;
+  /** Committed nodes owned by domid. */
+  ownedBy(domid: number): number;
+  readonly size: number;
+}
+
+/** Permission bits a caller holds on a node with these permissions. */
+export function permFor(c: XsCaller, perms: readonly XsPerm[]): number {
+  const all = PERM_READ | PERM_WRITE | PERM_OWNER;
+  const owner = perms[0];
+  if (c.privileged || owner === undefined) return all;
+  if (owner.domid === c.domid || (c.target !== undefined && owner.domid === c.target)) return all;
+  for (let i = 1; i < perms.length; i++) {
+    const p = perms[i]!;
+    if (p.domid === c.domid || (c.target !== undefined && p.domid === c.target)) return letterBits(p.perm);
+  }
+  return letterBits(owner.perm);
+}
+
+function letterBits(l: XsPermLetter): number {
+  return l === "b" ? PERM_READ | PERM_WRITE : l === "r" ? PERM_READ : l === "w" ? PERM_WRITE : 0;
+}
+
+const PERM_RE = /^([nrwb])(\d{1,5})$/;
+
+/** Parses one permission string such as "r5"; domids are < 0x7FF0. */
+export function parsePerm(s: string): Result<XsPerm, "EINVAL"> {
+  const m = PERM_RE.exec(s);
+  if (!m) return err("EINVAL");
+  const domid = Number(m[2]);
+  if (domid >= 0x7ff0) return err("EINVAL");
+  return ok({ domid, perm: m[1] as XsPermLetter });
+}
+
+/** Formats one permission entry ("b0"). */
+export function formatPerm(p: XsPerm): string {
+  return `${p.perm}${p.domid}`;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Creates a tree holding "/" (owned by dom0, no access for others); quotas apply to unprivileged callers. */
+export function createXenstoreTree(quotas: XenstoreQuotas, fire: (f: WatchFire) => void): XenstoreTree {
+  const nodes = new Map<string, NodeRec>();
+  const owners = new Map<number, number>();
+  let generation = 0;
+  nodes.set("/", { value: EMPTY, perms: [{ domid: 0, perm: "n" }], children: [], gen: 0 });
+  owners.set(0, 1);
+
+  const asState = (tx: XsTransaction | undefined): TxState | undefined => tx as TxState | undefined;
+
+  function lookup(tx: TxState | undefined, path: string): NodeRec | undefined {
+    if (tx === undefined) return nodes.get(path);
+    if (tx.overlay.has(path)) return tx.overlay.get(path) ?? undefined;
+    const n = nodes.get(path);
+    if (!tx.accessed.has(path)) tx.accessed.set(path, n ? n.gen : -1);
+    return n;
+  }
+
+  function addOwner(map: Map<number, number>, domid: number, delta: number): void {
+    map.set(domid, (map.get(domid) ?? 0) + delta);
+  }
+
+  function put(tx: TxState | undefined, path: string, node: NodeRec | null, change?: WatchFire): void {
+    const old = lookup(tx, path);
+    const counts = tx ? tx.ownerDelta : owners;
+    if (old) addOwner(counts, old.perms[0]!.domid, -1);
+    if (node) addOwner(counts, node.perms[0]!.domid, 1);
+    if (tx) {
+      tx.overlay.set(path, node === null ? null : { ...node, gen: -2 });
+      if (change) tx.fires.push(change);
+      return;
+    }
+    if (node) nodes.set(path, { ...node, gen: ++generation });
+    else nodes.delete(path);
+    if (change) fire(change);
+  }
+
+  function owned(tx: TxState | undefined, domid: number): number {
+    return (owners.get(domid) ?? 0) + (tx?.ownerDelta.get(domid) ?? 0);
+  }
+
+  // xenstored errno_from_parents(): a missing or forbidden node reports ENOENT only to callers
+  // holding the wanted permission on the nearest existing ancestor; everyone else sees EACCES.
+  function errnoFromParents(c: XsCaller, tx: TxState | undefined, path: string, errnum: XsErrno, perm: number): XsErrno {
+    let p = path;
+    let anc: NodeRec | undefined;
+    while (p !== "/") {
+      p = parentPath(p);
+      anc = lookup(tx, p);
+      if (anc) break;
+    }
+    if (anc === undefined) return "EACCES";
+    return permFor(c, anc.perms) & perm ? errnum : "EACCES";
+  }
+
+  function getNode(c: XsCaller, tx: TxState | undefined, path: string, perm: number): Result<NodeRec, XsErrno> {
+    const n = lookup(tx, path);
+    if (n && (permFor(c, n.perms) & perm) === perm) return ok(n);
+    return err(errnoFromParents(c, tx, path, n ? "EACCES" : "ENOENT", perm));
+  }
+
+  function checkTx(tx: TxState | undefined): XsErrno | null {
+    return tx && tx.ended ? "ENOENT" : null;
+  }
+
+  function create(c: XsCaller, tx: TxState | undefined, path: string, value: Uint8Array): Result<void, XsErrno> {
+    const missing: string[] = [path];
+    let parent = parentPath(path);
+    while (lookup(tx, parent) === undefined) {
+      missing.push(parent);
+      parent = parentPath(parent);
+    }
+    if (!c.privileged && owned(tx, c.domid) + missing.length > quotas.maxEntries) return err("ENOSPC");
+    let parentNode = lookup(tx, parent)!;
+    for (let i = missing.length - 1; i >= 0; i--) {
+      const p = missing[i]!;
+      const perms = parentNode.perms.slice();
+      if (!c.privileged) perms[0] = { domid: c.domid, perm: perms[0]!.perm };
+      const node: NodeRec = { value: i === 0 ? value : EMPTY, perms, children: [], gen: 0 };
+      put(tx, parent, { ...parentNode, children: [...parentNode.children, baseName(p)] });
+      put(tx, p, node, i === 0 ? { path, exact: false, oldPerms: undefined } : undefined);
+      parent = p;
+      parentNode = node;
+    }
+    return ok(undefined);
+  }
+
+  function removeSubtree(tx: TxState | undefined, path: string, node: NodeRec, exact: boolean): void {
+    for (const name of node.children) {
+      const cp = childPath(path, name);
+      const child = lookup(tx, cp);
+      if (child) removeSubtree(tx, cp, child, true);
+    }
+    put(tx, path, null, { path, exact, oldPerms: node.perms });
+  }
+
+  return {
+    get size() { return nodes.size; },
+    read(c, path, tx) {
+      const t = asState(tx);
+      const bad = checkTx(t);
+      if (bad) return err(bad);
+      const n = getNode(c, t, path, PERM_READ);
+      return n.ok ? ok(n.value.value) : n;
+    },
+    write(c, path, value, tx) {
+      const t = asState(tx);
+      const bad = checkTx(t);
+      if (bad) return err(bad);
+      const n = getNode(c, t, path, PERM_WRITE);
+      if (!n.ok && n.error !== "ENOENT") return n;
+      if (!c.privileged && value.length > quotas.maxValueSize) return err("ENOSPC");
+      if (n.ok) {
+        put(t, path, { ...n.value, value: value.slice() }, { path, exact: false, oldPerms: n.value.perms });
+        return ok(undefined);
+      }
+      return create(c, t, path, value.slice());
+    },
+    mkdir(c, path, tx) {
+      const t = asState(tx);
+      const bad = checkTx(t);
+      if (bad) return err(bad);
+      const n = getNode(c, t, path, PERM_WRITE);
+      if (n.ok) return ok(undefined);
+      if (n.error !== "ENOENT") return n;
+      return create(c, t, path, EMPTY);
+    },
+    rm(c, path, tx) {
+      const t = asState(tx);
+      const bad = checkTx(t);
+      if (bad) return err(bad);
+      const n = getNode(c, t, path, PERM_WRITE);
+      if (!n.ok) {
+        if (n.error === "ENOENT" && path !== "/" && lookup(t, parentPath(path))) return ok(undefined);
+        return n;
+      }
+      if (path === "/") return err("EINVAL");
+      const parent = parentPath(path);
+      const pn = lookup(t, parent)!;
+      const name = baseName(path);
+      put(t, parent, { ...pn, children: pn.children.filter((x) => x !== name) });
+      removeSubtree(t, path, n.value, false);
+      return ok(undefined);
+    },
+    directory(c, path, tx) {
+      const t = asState(tx);
+      const bad = checkTx(t);
+      if (bad) return err(bad);
+      const n = getNode(c, t, path, PERM_READ);
+      return n.ok ? ok({ children: n.value.children, gen: n.value.gen === -2 ? generation : n.value.gen }) : n;
+    },
+    getPerms(c, path, tx) {
+      const t = asState(tx);
+      const bad = checkTx(t);
+      if (bad) return err(bad);
+      const n = getNode(c, t, path, PERM_READ);
+      return n.ok ? ok(n.value.perms) : n;
+    },
+    setPerms(c, path, perms, tx) {
+      const t = asState(tx);
+      const bad = checkTx(t);
+      if (bad) return err(bad);
+      if (perms.length === 0) return err("EINVAL");
+      if (!c.privileged && perms.length > quotas.maxPermsPerNode) return err("ENOSPC");
+      const n = getNode(c, t, path, PERM_WRITE | PERM_OWNER);
+      if (!n.ok) return n;
+      const newOwner = perms[0]!.domid;
+      if (!c.privileged && newOwner !== n.value.perms[0]!.domid) return err("EPERM");
+      if (!c.privileged && newOwner !== n.value.perms[0]!.domid && owned(t, newOwner) >= quotas.maxEntries) return err("ENOSPC");
+      put(t, path, { ...n.value, perms: perms.slice() }, { path, exact: false, oldPerms: n.value.perms });
+      return ok(undefined);
+    },
+    startTransaction(domid) {
+      const tx: TxState = { domid, ended: false, overlay: new Map(), accessed: new Map(), fires: [], ownerDelta: new Map() };
+      return tx;
+    },
+    commit(c, tx) {
+      const t = tx as TxState;
+      if (t.ended) return err("ENOENT");
+      t.ended = true;
+      for (const [path, gen] of t.accessed) {
+        const n = nodes.get(path);
+        if ((n ? n.gen : -1) !== gen) return err("EAGAIN");
+      }
+      if (!c.privileged && (t.ownerDelta.get(c.domid) ?? 0) > 0 && owned(t, c.domid) > quotas.maxEntries) return err("ENOSPC");
+      for (const [path, node] of t.overlay) put(undefined, path, node);
+      for (const f of t.fires) fire(f);
+      return ok(undefined);
+    },
+    abort(tx) {
+      (tx as TxState).ended = true;
+    },
+    permsOf(path) {
+      return nodes.get(path)?.perms;
+    },
+    peek(path) {
+      return nodes.get(path)?.value;
+    },
+    ownedBy(domid) {
+      return owners.get(domid) ?? 0;
+    },
+  };
+}

@@ -1,0 +1,229 @@
+// Xenstore wire protocol (xen/io/xs_wire.h, xen-abi.md §6): a 16-byte little-endian header
+// { type, req_id, tx_id, len } followed by at most 4096 payload bytes. Untrusted input: the
+// incremental decoder returns Results and never throws.
+//   XS_*                  message type numbers
+//   XsErrno               the errno names an ERROR reply may carry
+//   XsMessage             one decoded message
+//   emitXsMessage         header + payload into one fresh buffer
+//   parseXsHeader         header view over 16 bytes
+//   createXsDecoder       byte-stream framing (partial headers, many messages per chunk)
+//   splitStrings / joinStrings / latin1 helpers for NUL-separated payloads
+
+import { err, ok, type Result } from "../../stack/result.ts";
+
+export const XS_DEBUG = 0;
+export const XS_DIRECTORY = 1;
+export const XS_READ = 2;
+export const XS_GET_PERMS = 3;
+export const XS_WATCH = 4;
+export const XS_UNWATCH = 5;
+export const XS_TRANSACTION_START = 6;
+export const XS_TRANSACTION_END = 7;
+export const XS_INTRODUCE = 8;
+export const XS_RELEASE = 9;
+export const XS_GET_DOMAIN_PATH = 10;
+export const XS_WRITE = 11;
+export const XS_MKDIR = 12;
+export const XS_RM = 13;
+export const XS_SET_PERMS = 14;
+export const XS_WATCH_EVENT = 15;
+export const XS_ERROR = 16;
+export const XS_IS_DOMAIN_INTRODUCED = 17;
+export const XS_RESUME = 18;
+export const XS_SET_TARGET = 19;
+export const XS_RESET_WATCHES = 21;
+export const XS_DIRECTORY_PART = 22;
+
+/** Highest type number the protocol defines (XS_TYPE_COUNT − 1). */
+export const XS_TYPE_MAX = XS_DIRECTORY_PART;
+
+/** Header field offsets and sizes. */
+export const XS_HEADER_TYPE = 0;
+export const XS_HEADER_REQ_ID = 4;
+export const XS_HEADER_TX_ID = 8;
+export const XS_HEADER_LEN = 12;
+export const XS_HEADER_SIZE = 16;
+/** XENSTORE_PAYLOAD_MAX. */
+export const XS_PAYLOAD_MAX = 4096;
+/** XENSTORE_ABS_PATH_MAX / XENSTORE_REL_PATH_MAX. */
+export const XS_ABS_PATH_MAX = 3072;
+export const XS_REL_PATH_MAX = 2048;
+
+/** Errno names of ERROR replies (xsd_errors[] in xs_wire.h). */
+export type XsErrno =
+  | "EINVAL" | "EACCES" | "EEXIST" | "EISDIR" | "ENOENT" | "ENOMEM" | "ENOSPC" | "EIO"
+  | "ENOTEMPTY" | "ENOSYS" | "EROFS" | "EBUSY" | "EAGAIN" | "EISCONN" | "E2BIG" | "EPERM";
+
+export const XS_ERRNOS: readonly XsErrno[] = [
+  "EINVAL", "EACCES", "EEXIST", "EISDIR", "ENOENT", "ENOMEM", "ENOSPC", "EIO",
+  "ENOTEMPTY", "ENOSYS", "EROFS", "EBUSY", "EAGAIN", "EISCONN", "E2BIG", "EPERM",
+];
+
+/** One framed message; payload is a view into decoder-owned or caller memory. */
+export interface XsMessage {
+  readonly type: number;
+  readonly reqId: number;
+  readonly txId: number;
+  readonly payload: Uint8Array;
+}
+
+/** Decoder failures; after one the stream cannot be re-framed and must be closed. */
+export type XsDecodeError = "payload-too-long";
+
+/** Header fields of a message (after at least 16 bytes are known to be present). */
+export interface XsHeader { type: number; reqId: number; txId: number; len: number }
+
+/** Reads the 16-byte header at the start of bytes. */
+export function parseXsHeader(bytes: Uint8Array): Result<XsHeader, "truncated"> {
+  if (bytes.length < XS_HEADER_SIZE) return err("truncated");
+  const v = new DataView(bytes.buffer, bytes.byteOffset, XS_HEADER_SIZE);
+  return ok({
+    type: v.getUint32(XS_HEADER_TYPE, true),
+    reqId: v.getUint32(XS_HEADER_REQ_ID, true),
+    txId: v.getUint32(XS_HEADER_TX_ID, true),
+    len: v.getUint32(XS_HEADER_LEN, true),
+  });
+}
+
+/** Emits a message into a fresh buffer (header + payload). Programmer error if payload > 4096. */
+export function emitXsMessage(type: number, reqId: number, txId: number, payload: Uint8Array): Uint8Array {
+  if (payload.length > XS_PAYLOAD_MAX) {
+    const e = new Error(`xenstore payload of ${payload.length} bytes exceeds ${XS_PAYLOAD_MAX}`);
+    (e as Error & { code: string }).code = "ERR_XS_PAYLOAD_TOO_LONG";
+    throw e;
+  }
+  const out = new Uint8Array(XS_HEADER_SIZE + payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(XS_HEADER_TYPE, type >>> 0, true);
+  v.setUint32(XS_HEADER_REQ_ID, reqId >>> 0, true);
+  v.setUint32(XS_HEADER_TX_ID, txId >>> 0, true);
+  v.setUint32(XS_HEADER_LEN, payload.length, true);
+  out.set(payload, XS_HEADER_SIZE);
+  return out;
+}
+
+/** Incremental framing of a byte stream. */
+export interface XsDecoder {
+  /**
+   * Appends bytes; returns every complete message now available, or the fatal framing error.
+   * Messages that precede a bad header in the same chunk are still returned; `failed` then
+   * tells the caller to close after handling them, and every later push is an error.
+   */
+  push(chunk: Uint8Array): Result<XsMessage[], XsDecodeError>;
+  /** Whether a fatal framing error has been seen. */
+  readonly failed: boolean;
+  /** Bytes buffered towards the next message. */
+  readonly buffered: number;
+}
+
+/** Creates a decoder; messages whose len exceeds maxPayload (default 4096) are fatal. */
+export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder {
+  const header = new Uint8Array(XS_HEADER_SIZE);
+  let headerFill = 0;
+  let hdr: XsHeader | null = null;
+  let body: Uint8Array = new Uint8Array(0);
+  let bodyFill = 0;
+  let failed = false;
+  return {
+    get buffered() { return headerFill + bodyFill; },
+    get failed() { return failed; },
+    push(chunk) {
+      if (failed) return err("payload-too-long");
+      const out: XsMessage[] = [];
+      let pos = 0;
+      for (;;) {
+        if (hdr === null) {
+          const take = Math.min(XS_HEADER_SIZE - headerFill, chunk.length - pos);
+          header.set(chunk.subarray(pos, pos + take), headerFill);
+          headerFill += take;
+          pos += take;
+          if (headerFill < XS_HEADER_SIZE) return ok(out);
+          const h = parseXsHeader(header);
+          if (!h.ok) return ok(out);
+          if (h.value.len > maxPayload) {
+            failed = true;
+            return out.length > 0 ? ok(out) : err("payload-too-long", `len ${h.value.len} > ${maxPayload}`);
+          }
+          hdr = h.value;
+          body = new Uint8Array(hdr.len);
+          bodyFill = 0;
+        }
+        const take = Math.min(hdr.len - bodyFill, chunk.length - pos);
+        body.set(chunk.subarray(pos, pos + take), bodyFill);
+        bodyFill += take;
+        pos += take;
+        if (bodyFill < hdr.len) return ok(out);
+        out.push({ type: hdr.type, reqId: hdr.reqId, txId: hdr.txId, payload: body });
+        hdr = null;
+        headerFill = 0;
+        bodyFill = 0;
+        body = new Uint8Array(0);
+        if (pos >= chunk.length) return ok(out);
+      }
+    },
+  };
+}
+
+/** Bytes → string, one char per byte (lossless for arbitrary bytes). */
+export function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    s += String.fromCharCode.apply(null, Array.from(bytes.subarray(i, i + 4096)));
+  }
+  return s;
+}
+
+/** String of chars < 256 → bytes (inverse of latin1). */
+export function fromLatin1(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+  return out;
+}
+
+/** UTF-8 encoding for user-facing values given as strings. */
+export function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+/**
+ * Splits a payload into NUL-terminated strings (latin1). Returns null when the payload is not
+ * a sequence of exactly-terminated strings (the last byte must be NUL).
+ */
+export function splitStrings(payload: Uint8Array): string[] | null {
+  if (payload.length === 0 || payload[payload.length - 1] !== 0) return null;
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i < payload.length; i++) {
+    if (payload[i] === 0) {
+      out.push(latin1(payload.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+/** Joins strings, each NUL-terminated, into one payload (latin1). */
+export function joinStrings(parts: readonly string[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length + 1;
+  const out = new Uint8Array(n);
+  let pos = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.length; i++) out[pos++] = p.charCodeAt(i) & 0xff;
+    out[pos++] = 0;
+  }
+  return out;
+}
+
+/** Returns the type's symbolic name (for logs), or "UNKNOWN(n)". */
+export function xsTypeName(type: number): string {
+  return XS_TYPE_NAMES[type] ?? `UNKNOWN(${type})`;
+}
+
+const XS_TYPE_NAMES: Readonly<Record<number, string>> = {
+  0: "DEBUG", 1: "DIRECTORY", 2: "READ", 3: "GET_PERMS", 4: "WATCH", 5: "UNWATCH",
+  6: "TRANSACTION_START", 7: "TRANSACTION_END", 8: "INTRODUCE", 9: "RELEASE",
+  10: "GET_DOMAIN_PATH", 11: "WRITE", 12: "MKDIR", 13: "RM", 14: "SET_PERMS", 15: "WATCH_EVENT",
+  16: "ERROR", 17: "IS_DOMAIN_INTRODUCED", 18: "RESUME", 19: "SET_TARGET", 21: "RESET_WATCHES",
+  22: "DIRECTORY_PART",
+};
