@@ -1,8 +1,9 @@
 // Runs fuzz targets under jsfuzz (coverage-guided) for a bounded time each.
 // jsfuzz instruments only CommonJS it require()s, so every target is first bundled to one
 // CommonJS file with esbuild; its coverage counter must then grow (checked and reported).
-import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, existsSync, renameSync, statSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { build } from "esbuild";
@@ -15,7 +16,8 @@ export interface FuzzPaths {
   readonly corporaDir: string;
 }
 
-/** Default layout: harness/fuzz/targets/<name>.ts, build/fuzz/<name>.cjs, corpora/<name>/. */
+/** Default layout: harness/fuzz/targets/<name>.ts, build/fuzz/<name>.cjs, corpora/<name>/
+ * (new-coverage inputs) and corpora/<name>/regressions/ (minimized findings, replayed by npm test). */
 export function defaultFuzzPaths(root: string): FuzzPaths {
   return {
     root,
@@ -32,6 +34,20 @@ export function listTargets(paths: FuzzPaths): string[] {
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
     .map((f) => f.slice(0, -3))
     .sort();
+}
+
+/**
+ * Writes a target's structure-aware seeds (its optional `seeds()` export) into corpora/<name>/
+ * when that folder holds no inputs yet.
+ */
+export async function ensureSeeds(paths: FuzzPaths, name: string): Promise<number> {
+  const dir = path.join(paths.corporaDir, name);
+  mkdirSync(dir, { recursive: true });
+  if (countFiles(dir) > 0) return 0;
+  const mod = (await import(path.join(paths.targetsDir, `${name}.ts`))) as { seeds?: () => Uint8Array[] };
+  const seeds = mod.seeds?.() ?? [];
+  for (const s of seeds) writeFileSync(path.join(dir, `seed-${createHash("sha256").update(s).digest("hex").slice(0, 16)}`), s);
+  return seeds.length;
 }
 
 /** Bundles one target to CommonJS; returns the bundle path. */
@@ -61,6 +77,7 @@ export interface FuzzRunResult {
   readonly coverageFirst: number;
   readonly coverageLast: number;
   readonly corpusFiles: number;
+  readonly newInputs: number;
   readonly crashes: string[];
   readonly hang: boolean;
 }
@@ -75,19 +92,19 @@ export async function runJsfuzz(
   paths: FuzzPaths,
   name: string,
   bundle: string,
-  options: { seconds: number; perInputTimeoutSeconds?: number; rssLimitMb?: number; onLine?: (line: string) => void },
+  options: { seconds: number; perInputTimeoutSeconds?: number; rssLimitMb?: number; worker?: number; onLine?: (line: string) => void },
 ): Promise<FuzzRunResult> {
   const corpus = path.join(paths.corporaDir, name);
-  const generated = path.join(paths.buildDir, "corpus", name);
-  const crashDir = path.join(corpus, "crashes");
+  const regressions = path.join(corpus, "regressions");
   mkdirSync(corpus, { recursive: true });
-  mkdirSync(generated, { recursive: true });
+  const before = countFiles(corpus);
   const require = createRequire(import.meta.url);
   const jsfuzzMain = require.resolve("jsfuzz/build/src/index.js");
-  const crashPath = path.join(paths.buildDir, `crash-${name}`);
-  // New inputs go to the first directory (build/, not committed); corpora/<name> supplies seeds.
+  const crashPath = path.join(paths.buildDir, `crash-${name}-${process.pid}-${options.worker ?? 0}`);
+  rmSync(crashPath, { force: true });
+  // jsfuzz reads seeds from and writes new-coverage inputs to the first directory.
   const args = [
-    jsfuzzMain, path.relative(paths.root, bundle), generated, corpus,
+    jsfuzzMain, path.relative(paths.root, bundle), corpus,
     "--timeout", String(options.perInputTimeoutSeconds ?? 5),
     "--rss-limit-mb", String(options.rssLimitMb ?? 1024),
     "--exact-artifact-path", crashPath,
@@ -130,15 +147,52 @@ export async function runJsfuzz(
   const seconds = (performance.now() - started) / 1000;
   const crashes: string[] = [];
   if (existsSync(crashPath)) {
-    mkdirSync(crashDir, { recursive: true });
-    const dest = path.join(crashDir, `crash-${Date.now()}`);
-    renameSync(crashPath, dest);
+    const found = readFileSync(crashPath);
+    rmSync(crashPath, { force: true });
+    const small = minimize(bundle, found, hang ? "hang" : "crash");
+    mkdirSync(regressions, { recursive: true });
+    const dest = path.join(regressions, `${hang ? "hang" : "crash"}-${createHash("sha256").update(small).digest("hex").slice(0, 16)}`);
+    writeFileSync(dest, small);
     crashes.push(dest);
   }
-  const corpusFiles = readdirSync(generated).filter((f) => statSync(path.join(generated, f)).isFile()).length;
+  const corpusFiles = countFiles(corpus);
   return {
-    target: name, seconds, executions,
+    target: name, seconds, executions, newInputs: corpusFiles - before,
     execsPerSecond: execsPerSecond || Math.round(executions / Math.max(seconds, 0.001)),
     coverageFirst: Math.max(coverageFirst, 0), coverageLast, corpusFiles, crashes, hang,
   };
+}
+
+function countFiles(dir: string): number {
+  return readdirSync(dir).filter((f) => statSync(path.join(dir, f)).isFile()).length;
+}
+
+/** Runs a bundled target on one input in a child process: true if it throws or exceeds the budget. */
+export function reproduces(bundle: string, input: Uint8Array, timeoutMs = 5000): boolean {
+  const script = `const t=require(${JSON.stringify(path.resolve(bundle))});` +
+    `const d=Buffer.from(require("fs").readFileSync(0));Promise.resolve().then(()=>t.fuzz(d)).then(()=>process.exit(0),(e)=>{console.error(e&&e.stack||e);process.exit(1)})`;
+  const r = spawnSync(process.execPath, ["-e", script], { input, timeout: timeoutMs, stdio: ["pipe", "ignore", "ignore"] });
+  return r.status !== 0;
+}
+
+/**
+ * Shrinks a failing input by deleting chunks (halving chunk size down to one byte) while it still
+ * fails; bounded to `maxAttempts` child runs.
+ */
+export function minimize(bundle: string, input: Uint8Array, kind: "crash" | "hang", maxAttempts = 150): Uint8Array {
+  const timeoutMs = kind === "hang" ? 3000 : 5000;
+  if (!reproduces(bundle, input, timeoutMs)) return input;
+  let best = input;
+  let attempts = 0;
+  for (let chunk = best.length >> 1; chunk >= 1 && attempts < maxAttempts; chunk >>= 1) {
+    for (let start = 0; start < best.length && attempts < maxAttempts; ) {
+      const candidate = new Uint8Array(best.length - Math.min(chunk, best.length - start));
+      candidate.set(best.subarray(0, start));
+      candidate.set(best.subarray(start + chunk), start);
+      attempts++;
+      if (reproduces(bundle, candidate, timeoutMs)) best = candidate;
+      else start += chunk;
+    }
+  }
+  return best;
 }

@@ -3,16 +3,20 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleTarget, defaultFuzzPaths, listTargets, runJsfuzz, type FuzzRunResult } from "../../fuzz/runner.ts";
+import { readFileSync } from "node:fs";
+import { bundleTarget, defaultFuzzPaths, ensureSeeds, listTargets, reproduces, runJsfuzz, type FuzzRunResult } from "../../fuzz/runner.ts";
 
 export const summary = "coverage-guided (jsfuzz) and property (fast-check) fuzzing of every untrusted input";
 
-const USAGE = `usage: netlab fuzz [--target NAME[,NAME...]] [--seconds N] [--no-properties] [--property-runs N] [--list] [--json]
-  Runs each jsfuzz target for N seconds (default 20), saves new inputs under build/fuzz/corpus,
-  crashes under corpora/<target>/crashes/ (replayed by npm test), then the fast-check properties.`;
+const USAGE = `usage: netlab fuzz [--target NAME[,NAME...]] [--time SECONDS] [--workers N] [--no-properties]
+                   [--property-runs N] [--list] [--repro FILE --target NAME] [--json]
+  Runs each jsfuzz target for SECONDS (default 20) with N parallel workers (default 1), saving
+  new-coverage inputs to corpora/<target>/ and minimized findings to corpora/<target>/regressions/
+  (replayed by npm test); then the fast-check properties with more runs than npm test uses.`;
 
 export async function run(args: string[]): Promise<number> {
-  let seconds = 20, json = false, properties = true, propertyRuns = 2000, list = false;
+  let seconds = 20, json = false, properties = true, propertyRuns = 2000, list = false, workers = 1;
+  let repro: string | undefined;
   let only: string[] | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -21,7 +25,9 @@ export async function run(args: string[]): Promise<number> {
       if (v === undefined) throw Object.assign(new Error(`${a} needs a value\n${USAGE}`), { code: "ERR_USAGE" });
       return v;
     };
-    if (a === "--seconds") seconds = Number(next());
+    if (a === "--seconds" || a === "--time") seconds = Number(next());
+    else if (a === "--workers") workers = Math.max(1, Math.floor(Number(next())));
+    else if (a === "--repro") repro = next();
     else if (a === "--target") only = next().split(",");
     else if (a === "--json") json = true;
     else if (a === "--no-properties") properties = false;
@@ -39,15 +45,33 @@ export async function run(args: string[]): Promise<number> {
   const unknown = targets.filter((t) => !all.includes(t));
   if (unknown.length > 0) throw Object.assign(new Error(`unknown target(s): ${unknown.join(", ")}; known: ${all.join(", ")}`), { code: "ERR_USAGE" });
 
+  if (repro !== undefined) {
+    if (targets.length !== 1) throw Object.assign(new Error("--repro needs exactly one --target"), { code: "ERR_USAGE" });
+    const bundle = await bundleTarget(paths, targets[0]!);
+    const failing = reproduces(bundle, readFileSync(repro));
+    process.stdout.write(`${targets[0]} on ${repro}: ${failing ? "FAILS (throws or exceeds its time budget)" : "passes"}\n`);
+    return failing ? 1 : 0;
+  }
+
   const results: FuzzRunResult[] = [];
   for (const [i, name] of targets.entries()) {
-    if (!json) process.stderr.write(`[${i + 1}/${targets.length}] ${name}: bundling, then fuzzing for ${seconds}s\n`);
+    const label = `[${i + 1}/${targets.length}] ${name}`;
+    if (!json) process.stderr.write(`${label}: bundling, then fuzzing for ${seconds}s with ${workers} worker(s)\n`);
+    await ensureSeeds(paths, name);
     const bundle = await bundleTarget(paths, name);
-    const r = await runJsfuzz(paths, name, bundle, {
-      seconds,
-      onLine: json ? undefined : (line) => { if (line.includes("NEW") || line.includes("PULSE") || line.includes("crash")) process.stderr.write(`  ${line}\n`); },
-    } as Parameters<typeof runJsfuzz>[3]);
-    results.push(r);
+    const runs = await Promise.all(Array.from({ length: workers }, (_, w) => runJsfuzz(paths, name, bundle, {
+      seconds, worker: w,
+      ...(json ? {} : { onLine: (line: string) => {
+        const m = /^#(\d+)\s+(NEW|PULSE)\s+cov: (\d+) corp: (\d+) exec\/s: (\d+)/.exec(line);
+        if (m) process.stderr.write(`\r  ${label} w${w}: ${m[1]} execs, ${m[5]} exec/s, cov ${m[3]}, corpus ${m[4]}      `);
+        else if (line.includes("crash") || line.includes("timeout")) process.stderr.write(`\n  ${line}\n`);
+      } }),
+    })));
+    if (!json) process.stderr.write("\n");
+    for (const r of runs) {
+      results.push(r);
+      for (const c of r.crashes) process.stderr.write(`  finding saved: ${c}\n  repro: npx netlab fuzz --target ${name} --repro ${path.relative(root, c)}\n`);
+    }
   }
 
   let propertiesOk = true;
@@ -64,7 +88,7 @@ export async function run(args: string[]): Promise<number> {
   if (json) {
     process.stdout.write(JSON.stringify({ ok: failed.length === 0 && propertiesOk, propertiesOk, targets: results }, null, 2) + "\n");
   } else {
-    const rows = results.map((r) => [r.target, String(r.executions), String(r.execsPerSecond), `${r.coverageFirst}→${r.coverageLast}`, String(r.corpusFiles), r.crashes.length ? r.crashes.join(" ") : r.hang ? "HANG" : r.coverageLast === 0 ? "BLIND (no coverage)" : "none"]);
+    const rows = results.map((r) => [r.target, String(r.executions), String(r.execsPerSecond), `${r.coverageFirst}→${r.coverageLast}`, `${r.corpusFiles} (+${r.newInputs})`, r.crashes.length ? r.crashes.join(" ") : r.hang ? "HANG" : r.coverageLast === 0 ? "BLIND (no coverage)" : "none"]);
     const head = ["target", "execs", "exec/s", "coverage", "corpus", "findings"];
     const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
     const fmt = (row: string[]): string => row.map((x, c) => x.padEnd(widths[c]!)).join("  ");
