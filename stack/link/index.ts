@@ -9,6 +9,8 @@ export { createSwitch } from "./switch.ts";
 export type { MacTableEntry, Switch, SwitchOptions, SwitchPort, SwitchPortOptions, SwitchPortStats, SwitchStats } from "./switch.ts";
 export { createMemorySink, LINKTYPE_ETHERNET, teeSinks, withCapture } from "./capture.ts";
 export type { CaptureDirection, CaptureInterface, CaptureOptions, CapturedPacket, MemorySink, PacketSink } from "./capture.ts";
+export { createDevicePair } from "./pair.ts";
+export type { DevicePair, DevicePairOptions } from "./pair.ts";
 export { createLoopback } from "./loopback.ts";
 export type { LoopbackDevice, LoopbackOptions } from "./loopback.ts";
 export * from "./pcap/index.ts";

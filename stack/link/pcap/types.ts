@@ -6,6 +6,7 @@ import type { CaptureDirection } from "../capture.ts";
 /** Every way a capture file can be malformed. */
 export type PcapErrorCode =
   | "unknown-format"
+  | "bad-gzip"
   | "truncated-file-header"
   | "unsupported-version"
   | "truncated-record-header"

@@ -1,0 +1,74 @@
+// tshark as an oracle of wire correctness: runs the filter of shared/specs/peers.md
+// (malformed packets, expert errors, bad IP/TCP/UDP checksums) over a capture file and
+// returns the offending packet lines. Callers skip (with tsharkMissingReason) when the
+// tshark binary is absent.
+import { spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+
+/** Display filter matching every packet tshark considers wrong. */
+export const TSHARK_WELLFORMED_FILTER =
+  '_ws.malformed || _ws.expert.severity >= "error" || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad"';
+
+const CHECKSUM_PREFS = ["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"];
+
+/** Absolute path of tshark on PATH, or undefined. */
+export function findTshark(): string | undefined {
+  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, "tshark");
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** Why tshark-based checks cannot run, or undefined when they can. */
+export function tsharkMissingReason(): string | undefined {
+  return findTshark() === undefined ? "tshark is not installed (run `npm run setup` as root, or apt-get install tshark)" : undefined;
+}
+
+/** Outcome of checking one capture. */
+export interface TsharkVerdict {
+  /** Packets tshark read from the file. */
+  readonly packets: number;
+  /** One summary line per offending packet (empty when the capture is clean). */
+  readonly offending: string[];
+}
+
+function runTshark(args: string[], timeoutMs: number): string {
+  const tshark = findTshark();
+  if (tshark === undefined) {
+    const e = new Error(tsharkMissingReason()) as Error & { code: string };
+    e.code = "ERR_NETLAB_TSHARK_MISSING";
+    throw e;
+  }
+  const r = spawnSync(tshark, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 });
+  if (r.error !== undefined || r.status !== 0) {
+    const stderr = (r.stderr ?? "").split("\n").filter((l) => l !== "" && !/running as user "root"/i.test(l)).join("\n");
+    const e = new Error(`tshark ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${stderr}`) as Error & { code: string };
+    e.code = "ERR_NETLAB_TSHARK_FAILED";
+    throw e;
+  }
+  return r.stdout;
+}
+
+/** Runs the well-formedness filter over `path`; throws (coded) if tshark is missing or fails to read the file. */
+export function checkCaptureWithTshark(path: string, options: { timeoutMs?: number } = {}): TsharkVerdict {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const lines = (s: string): string[] => s.split("\n").filter((l) => l.trim() !== "");
+  const packets = lines(runTshark(["-n", "-r", path, "-T", "fields", "-e", "frame.number"], timeoutMs)).length;
+  const offending = lines(runTshark(["-n", "-r", path, ...CHECKSUM_PREFS, "-Y", TSHARK_WELLFORMED_FILTER], timeoutMs));
+  return { packets, offending };
+}
+
+/** Runs tshark with `-T fields` and returns one array of field values per packet. */
+export function tsharkFields(path: string, fields: string[], filter?: string, options: { timeoutMs?: number } = {}): string[][] {
+  const args = ["-n", "-r", path, ...CHECKSUM_PREFS, "-T", "fields", "-E", "separator=\t", ...fields.flatMap((f) => ["-e", f])];
+  if (filter !== undefined) args.push("-Y", filter);
+  return runTshark(args, options.timeoutMs ?? 120_000).split("\n").filter((l) => l !== "").map((l) => l.split("\t"));
+}

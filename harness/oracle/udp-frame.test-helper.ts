@@ -1,0 +1,28 @@
+// Hand-built Ethernet/IPv4/UDP frames for oracle and file tests (independent of stack/wire emitters).
+import { checksumAdd, checksumFinish, internetChecksum, pseudoHeaderSum } from "../../stack/wire/checksum.ts";
+
+/** A 192.0.2.1:1000 -> 192.0.2.2:7 UDP frame; `badChecksum` breaks the UDP checksum. */
+export function udpFrame(payload: Uint8Array, options: { badChecksum?: boolean } = {}): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 8 + payload.length);
+  const v = new DataView(f.buffer);
+  f.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
+  const ip = 14;
+  f[ip] = 0x45;
+  v.setUint16(ip + 2, 20 + 8 + payload.length);
+  v.setUint16(ip + 4, 0x1234);
+  f[ip + 8] = 64;
+  f[ip + 9] = 17;
+  const src = 0xc0000201, dst = 0xc0000202;
+  v.setUint32(ip + 12, src);
+  v.setUint32(ip + 16, dst);
+  v.setUint16(ip + 10, internetChecksum(f.subarray(ip, ip + 20)));
+  const udp = ip + 20;
+  v.setUint16(udp, 1000);
+  v.setUint16(udp + 2, 7);
+  v.setUint16(udp + 4, 8 + payload.length);
+  f.set(payload, udp + 8);
+  let c = checksumFinish(checksumAdd(f.subarray(udp), pseudoHeaderSum(src, dst, 17, 8 + payload.length)));
+  if (c === 0) c = 0xffff;
+  v.setUint16(udp + 6, options.badChecksum === true ? c ^ 0x0101 : c);
+  return f;
+}

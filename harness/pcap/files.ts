@@ -1,0 +1,106 @@
+// Capture files on disk: read classic pcap, pcapng or either gzip-compressed (node:zlib),
+// write a finished capture, or stream one through a PacketSink. Malformed file contents
+// come back as a PcapErr naming the byte offset (of the decompressed bytes); I/O failures
+// throw Node's errors (with their code) as harness I/O does.
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { createPcapngWriter, createPcapWriter, parseCapture, pcapErr } from "../../stack/link/pcap/index.ts";
+import type { ParsedCapture, PcapResult, PcapngWriterOptions, PcapWriterOptions } from "../../stack/link/pcap/index.ts";
+import type { PacketSink } from "../../stack/link/capture.ts";
+
+const GZIP_MAGIC_0 = 0x1f, GZIP_MAGIC_1 = 0x8b;
+
+/** True when bytes start with the gzip magic. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1;
+}
+
+const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/** Parses capture bytes, decompressing gzip first; packet data are plain Uint8Array views. */
+export function parseCaptureBytes(bytes: Uint8Array): PcapResult<ParsedCapture> {
+  if (!isGzip(bytes)) return parseCapture(plain(bytes));
+  let raw: Uint8Array;
+  try {
+    raw = plain(gunzipSync(bytes));
+  } catch (e) {
+    return pcapErr("bad-gzip", 0, `gzip stream does not decompress: ${(e as Error).message}`);
+  }
+  return parseCapture(raw);
+}
+
+/** Reads and parses a capture file (pcap, pcapng, optionally gzip-compressed). */
+export function readCaptureFile(path: string): PcapResult<ParsedCapture> {
+  const r = parseCaptureBytes(readFileSync(path));
+  if (r.ok) return r;
+  return { ...r, detail: `${path}: ${r.detail}` };
+}
+
+/** Writes finished capture bytes to path (creating directories; gzip when path ends in .gz). */
+export function writeCaptureFile(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, "w");
+  try {
+    writeSync(fd, path.endsWith(".gz") ? gzipSync(bytes) : bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Which writer a streamed capture file uses. */
+export type CaptureFileOptions =
+  | ({ readonly format: "pcapng" } & PcapngWriterOptions)
+  | ({ readonly format: "pcap" } & PcapWriterOptions);
+
+/** A capture streamed to a file: a PacketSink plus close(). */
+export interface CaptureFile {
+  readonly sink: PacketSink;
+  readonly path: string;
+  /** Bytes written so far (including buffered ones). */
+  readonly bytesWritten: number;
+  close(): void;
+}
+
+const FLUSH_BYTES = 1 << 20;
+
+/** Opens path for writing (creating directories) and returns a sink that streams into it. */
+export function createCaptureFile(path: string, options: CaptureFileOptions = { format: "pcapng" }): CaptureFile {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, "w");
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let total = 0;
+  let closed = false;
+  const flush = (): void => {
+    if (pendingBytes === 0) return;
+    writeSync(fd, Buffer.concat(pending, pendingBytes));
+    pending = [];
+    pendingBytes = 0;
+  };
+  const write = (chunk: Uint8Array): void => {
+    if (closed) {
+      const e = new Error(`capture file ${path} is closed`) as Error & { code: string };
+      e.code = "ERR_NETLAB_CAPTURE_CLOSED";
+      throw e;
+    }
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    total += chunk.length;
+    if (pendingBytes >= FLUSH_BYTES) flush();
+  };
+  const sink = options.format === "pcap" ? createPcapWriter(write, options) : createPcapngWriter(write, options);
+  return {
+    sink,
+    path,
+    get bytesWritten() {
+      return total;
+    },
+    close() {
+      if (closed) return;
+      flush();
+      closed = true;
+      closeSync(fd);
+    },
+  };
+}
