@@ -1,0 +1,81 @@
+// Guest memory of one domain: frames numbered from 0, the last freed reused first, each a 4096-byte page backed by
+// its own SharedArrayBuffer. page() reaches only the owner's frames; any other frame is refused
+// and reported through onRefused. createDomainMemory: the factory.
+
+import { err, ok, type Result } from "../../stack/result.ts";
+import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
+import type { DomainMemoryInternal, DomainMemoryOptions, Frame } from "./types.ts";
+
+/** Default page limit per domain (64 MiB). */
+export const DEFAULT_MAX_PAGES = 16384;
+
+/** Dependencies of createDomainMemory. */
+export interface DomainMemoryDeps {
+  domid: DomainId;
+  /** Called for every refused access (the hypervisor counts them). */
+  onRefused?: (frame: Frame, reason: "bad-frame" | "page-in-use") => void;
+}
+
+/** Creates the memory of one domain. */
+export function createDomainMemory(deps: DomainMemoryDeps, options: DomainMemoryOptions = {}): DomainMemoryInternal {
+  const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
+  const pages: (Uint8Array | undefined)[] = [];
+  const pins = new Map<Frame, number>();
+  const freeFrames: Frame[] = [];
+  let count = 0;
+  const refuse = (frame: Frame, reason: "bad-frame" | "page-in-use"): void => deps.onRefused?.(frame, reason);
+
+  const lookup = (frame: Frame): Uint8Array | undefined =>
+    Number.isInteger(frame) && frame >= 0 ? pages[frame] : undefined;
+
+  return {
+    domid: deps.domid,
+    maxPages,
+    get pageCount() { return count; },
+    allocPage(): Result<Frame, "out-of-memory"> {
+      if (count >= maxPages) return err("out-of-memory");
+      const reused = freeFrames.pop();
+      const frame = reused ?? pages.length;
+      pages[frame] = new Uint8Array(new SharedArrayBuffer(PAGE_SIZE));
+      count++;
+      return ok(frame);
+    },
+    freePage(frame) {
+      if (lookup(frame) === undefined) {
+        refuse(frame, "bad-frame");
+        return err("bad-frame");
+      }
+      if ((pins.get(frame) ?? 0) > 0) {
+        refuse(frame, "page-in-use");
+        return err("page-in-use");
+      }
+      pages[frame] = undefined;
+      freeFrames.push(frame);
+      count--;
+      return ok(undefined);
+    },
+    page(frame) {
+      const p = lookup(frame);
+      if (p === undefined) {
+        refuse(frame, "bad-frame");
+        return err("bad-frame");
+      }
+      return ok(p);
+    },
+    lookup,
+    pin(frame) {
+      pins.set(frame, (pins.get(frame) ?? 0) + 1);
+    },
+    unpin(frame) {
+      const n = (pins.get(frame) ?? 0) - 1;
+      if (n > 0) pins.set(frame, n);
+      else pins.delete(frame);
+    },
+    releaseAll() {
+      pages.length = 0;
+      freeFrames.length = 0;
+      pins.clear();
+      count = 0;
+    },
+  };
+}
