@@ -1,0 +1,341 @@
+import { describe, expect, it } from "vitest";
+import { createVirtualClock, type VirtualClock } from "../../time.ts";
+import { createStreamPair } from "../../transport/stream-pair.ts";
+import type { ByteStream } from "../../transport/types.ts";
+import { createHttpServer, type HttpHandler, type HttpServerOptions } from "./server.ts";
+
+const enc = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const dec = (b: Uint8Array): string => String.fromCharCode(...b);
+
+interface Peer {
+  clock: VirtualClock;
+  client: ByteStream;
+  send(s: string): void;
+  text(): string;
+  ended: boolean;
+  closed: string | null;
+}
+
+function setup(handler: HttpHandler, options: HttpServerOptions = {}, pair: Parameters<typeof createStreamPair>[1] = {}) {
+  const clock = createVirtualClock();
+  const server = createHttpServer({ clock }, handler, options);
+  const connect = (): Peer => {
+    const [client, srv] = createStreamPair(clock, pair);
+    server.handleConnection(srv);
+    let got = "";
+    const peer: Peer = {
+      clock, client,
+      send: (s) => { client.write(enc(s)); },
+      text: () => got,
+      ended: false,
+      closed: null,
+    };
+    client.onData((d) => { got += dec(d); });
+    client.onEnd(() => { peer.ended = true; });
+    client.onClose((e) => { peer.closed = e ?? "ok"; });
+    return peer;
+  };
+  return { clock, server, connect };
+}
+
+const hello: HttpHandler = (req, res) => {
+  res.setHeader("Content-Type", "text/plain");
+  res.end(`hello ${req.method} ${req.target}`);
+};
+
+describe("server: framing and keep-alive", () => {
+  it("answers a GET with exact bytes and keeps the connection open", () => {
+    const { clock, connect } = setup(hello);
+    const p = connect();
+    p.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(100);
+    expect(p.text()).toBe(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\nhello GET /x",
+    );
+    expect(p.ended).toBe(false);
+  });
+
+  it("reuses one connection for sequential requests and closes when asked", () => {
+    const { clock, connect, server } = setup(hello, { date: false });
+    const p = connect();
+    p.send("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(10);
+    p.send("GET /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    clock.run(20);
+    expect(p.text()).toBe(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello GET /1" +
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello GET /2",
+    );
+    expect(p.ended).toBe(true);
+    expect(server.stats.requests).toBe(2);
+  });
+
+  it("answers pipelined requests in request order even when handlers finish out of order", () => {
+    const { clock, connect } = setup((req, res) => {
+      const delay = req.target === "/slow" ? 50 : 1;
+      clock.setTimer(clock.now() + delay, () => res.end(req.target));
+    }, { date: false });
+    const p = connect();
+    p.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\nGET /fast HTTP/1.1\r\nHost: h\r\n\r\nGET /faster HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(200);
+    const bodies = p.text().split("\r\n\r\n").slice(1).map((s) => s.replace(/HTTP\/1\.1.*$/s, ""));
+    expect(bodies).toEqual(["/slow", "/fast", "/faster"]);
+  });
+
+  it("uses chunked encoding with trailers when the length is unknown, and reads chunked requests with trailers", async () => {
+    const { clock, connect } = setup(async (req, res) => {
+      const body = await req.body.text();
+      res.addTrailers([["X-Request-Trailer", req.body.trailers?.get("x-t") ?? "none"]]);
+      res.write(body.toUpperCase());
+      res.write("!");
+      res.end();
+    }, { date: false });
+    const p = connect();
+    p.send("POST /e HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 7\r\n\r\n");
+    for (let i = 0; i < 5; i++) { clock.run(clock.now() + 10); await Promise.resolve(); await new Promise((r) => setImmediate(r)); }
+    expect(p.text()).toBe(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nABCDE\r\n1\r\n!\r\n0\r\nX-Request-Trailer: 7\r\n\r\n",
+    );
+  });
+
+  it("answers HEAD with the GET headers and no body", () => {
+    const { clock, connect } = setup(hello, { date: false });
+    const p = connect();
+    p.send("HEAD /h HTTP/1.1\r\nHost: h\r\n\r\nGET /g HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(10);
+    expect(p.text()).toBe(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n" +
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello GET /g",
+    );
+  });
+
+  it("serves HTTP/1.0 close-delimited when the length is unknown, and keep-alive when asked with a length", () => {
+    const { clock, connect } = setup((req, res) => {
+      if (req.target === "/stream") { res.write("part"); res.end("s"); } else res.end("x");
+    }, { date: false });
+    const a = connect();
+    a.send("GET /stream HTTP/1.0\r\n\r\n");
+    clock.run(10);
+    expect(a.text()).toBe("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nparts");
+    expect(a.ended).toBe(true);
+    const b = connect();
+    b.send("GET /len HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    clock.run(20);
+    expect(b.text()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\nx");
+    expect(b.ended).toBe(false);
+  });
+
+  it("sends 100 Continue when the handler reads an Expect: 100-continue body", async () => {
+    const { clock, connect } = setup(async (req, res) => { res.end(`got ${await req.body.text()}`); }, { date: false });
+    const p = connect();
+    p.send("PUT /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    clock.run(10);
+    expect(p.text()).toBe("HTTP/1.1 100 Continue\r\n\r\n");
+    p.send("data");
+    for (let i = 0; i < 3; i++) { clock.run(clock.now() + 10); await new Promise((r) => setImmediate(r)); }
+    expect(p.text()).toBe("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ngot data");
+  });
+
+  it("closes after answering an Expect: 100-continue request without reading its body", () => {
+    const { clock, connect } = setup((_req, res) => { res.statusCode = 401; res.end(); }, { date: false });
+    const p = connect();
+    p.send("PUT /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    clock.run(10);
+    expect(p.text()).toBe("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    expect(p.ended).toBe(true);
+  });
+
+  it("answers an unknown expectation with 417", () => {
+    const { clock, connect } = setup(hello, { date: false });
+    const p = connect();
+    p.send("GET / HTTP/1.1\r\nHost: h\r\nExpect: coffee\r\n\r\n");
+    clock.run(10);
+    expect(p.text()).toBe("HTTP/1.1 417 Expectation Failed\r\nContent-Type: text/plain\r\nContent-Length: 23\r\nConnection: close\r\n\r\n417 Expectation Failed\n");
+  });
+
+  it("discards an unread request body and keeps the connection", () => {
+    const { clock, connect } = setup(hello, { date: false });
+    const p = connect();
+    p.send("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nxxxxxGET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(10);
+    expect(p.text()).toContain("hello POST /a");
+    expect(p.text()).toContain("hello GET /b");
+    expect(p.ended).toBe(false);
+  });
+
+  it("answers 500 and closes when the handler throws before responding", () => {
+    const { clock, connect } = setup(() => { throw new Error("boom"); }, { date: false });
+    const p = connect();
+    p.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(10);
+    expect(p.text()).toMatch(/^HTTP\/1\.1 500 Internal Server Error\r\n.*Connection: close\r\n\r\n500 Internal Server Error\n$/s);
+    expect(p.ended).toBe(true);
+  });
+});
+
+const ERROR_CASES: [string, string, number, HttpServerOptions][] = [
+  ["Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, {}],
+  ["duplicate Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, {}],
+  ["Transfer-Encoding not ending in chunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400, {}],
+  ["bad chunk size", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nq\r\n", 400, {}],
+  ["chunk size overflow", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n", 400, {}],
+  ["bare LF", "GET / HTTP/1.1\nHost: h\r\n\r\n", 400, {}],
+  ["whitespace before colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400, {}],
+  ["obs-fold", "GET / HTTP/1.1\r\nHost: h\r\nX: 1\r\n\t2\r\n\r\n", 400, {}],
+  ["invalid token in method", "GE\"T / HTTP/1.1\r\nHost: h\r\n\r\n", 400, {}],
+  ["bad version", "GET / HTTP/1.x\r\nHost: h\r\n\r\n", 400, {}],
+  ["HTTP/3.0", "GET / HTTP/3.0\r\nHost: h\r\n\r\n", 505, {}],
+  ["gzip before chunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, {}],
+  ["long URI", `GET /${"u".repeat(300)} HTTP/1.1\r\nHost: h\r\n\r\n`, 414, { limits: { maxUriBytes: 256 } }],
+  ["large header section", `GET / HTTP/1.1\r\nHost: h\r\nX: ${"v".repeat(600)}\r\n\r\n`, 431, { limits: { maxHeaderBytes: 512 } }],
+  ["too many header fields", `GET / HTTP/1.1\r\nHost: h\r\n${"X: 1\r\n".repeat(10)}\r\n`, 431, { limits: { maxHeaderCount: 10 } }],
+  ["large declared body", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n", 413, { limits: { maxBodyBytes: 1000 } }],
+];
+
+describe("server: hostile and oversized requests", () => {
+  for (const [name, text, status, options] of ERROR_CASES) {
+    it(`answers ${name} with ${status} and closes`, () => {
+      let handled = 0;
+      const { clock, connect } = setup(() => { handled++; }, { date: false, ...options });
+      const p = connect();
+      p.send(text);
+      p.send("GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+      clock.run(100);
+      expect(p.text()).toMatch(new RegExp(`^HTTP/1\\.1 ${status} [A-Za-z ]+\\r\\nContent-Type: text/plain\\r\\nContent-Length: \\d+\\r\\nConnection: close\\r\\n\\r\\n${status} `));
+      expect(p.ended).toBe(true);
+      expect(handled).toBe(/chunk size/.test(name) ? 1 : 0);
+    });
+  }
+
+  it("answers a chunked body over the limit with 413 after the handler started", async () => {
+    let error = "";
+    const { clock, connect } = setup((req) => { req.body.onError((e) => { error = e.detail ?? ""; }); req.body.onData(() => {}); }, { date: false, limits: { maxBodyBytes: 8 } });
+    const p = connect();
+    p.send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n5\r\nfghij\r\n0\r\n\r\n");
+    clock.run(100);
+    expect(p.text()).toMatch(/^HTTP\/1\.1 413 Content Too Large\r\n/);
+    expect(error).toBe("body-too-large");
+    expect(p.ended).toBe(true);
+  });
+
+  it("answers the good pipelined requests before the 400 for a bad one", () => {
+    const { clock, connect } = setup(hello, { date: false });
+    const p = connect();
+    p.send("GET /ok HTTP/1.1\r\nHost: h\r\n\r\nGET /bad HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx");
+    clock.run(100);
+    expect(p.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n.*hello GET \/okHTTP\/1\.1 400 Bad Request\r\n/s);
+  });
+});
+
+describe("server: timeouts (slowloris)", () => {
+  it("answers 408 and closes when a head trickles in slower than headersTimeoutMs", () => {
+    const { clock, connect, server } = setup(hello, { date: false, headersTimeoutMs: 10_000 });
+    const p = connect();
+    const line = "GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ";
+    let t = 0;
+    for (const ch of line + "a".repeat(30)) {
+      clock.setTimer(t, () => p.client.write(enc(ch)));
+      t += 500;
+    }
+    clock.run(9_999);
+    expect(p.text()).toBe("");
+    clock.run(10_000);
+    expect(p.text()).toBe("HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\n408 Request Timeout\n");
+    expect(p.ended).toBe(true);
+    clock.run(20_000);
+    expect(p.closed).not.toBeNull();
+    expect(server.connectionCount).toBe(0);
+    expect(server.stats.timeouts).toBe(1);
+  });
+
+  it("closes a connection that never sends a byte after headersTimeoutMs", () => {
+    const { clock, connect, server } = setup(hello, { headersTimeoutMs: 3_000, lingerMs: 1_000 });
+    const p = connect();
+    clock.run(2_999);
+    expect(p.ended).toBe(false);
+    clock.run(3_000);
+    expect([p.ended, p.text()]).toEqual([true, ""]);
+    clock.run(5_000);
+    expect(server.connectionCount).toBe(0);
+  });
+
+  it("closes an idle kept-alive connection after keepAliveTimeoutMs", () => {
+    const { clock, connect } = setup(hello, { keepAliveTimeoutMs: 5_000 });
+    const p = connect();
+    p.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(4_000);
+    expect(p.ended).toBe(false);
+    clock.run(5_001);
+    expect(p.ended).toBe(true);
+  });
+
+  it("answers 408 when a body trickles slower than requestTimeoutMs", () => {
+    const { clock, connect } = setup((req, res) => { void req.body.text().then(() => res.end("done"), () => {}); }, { date: false, requestTimeoutMs: 2_000 });
+    const p = connect();
+    p.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n");
+    for (let i = 0; i < 10; i++) clock.setTimer(200 * i + 1, () => p.client.write(enc("x")));
+    clock.run(3_000);
+    expect(p.text()).toBe("HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\n408 Request Timeout\n");
+  });
+});
+
+describe("server: flow control and limits", () => {
+  it("stops reading when maxPipelinedRequests responses are outstanding", () => {
+    const pending: (() => void)[] = [];
+    const { clock, connect, server } = setup((req, res) => { pending.push(() => res.end(req.target)); }, { date: false, maxPipelinedRequests: 2 });
+    const p = connect();
+    p.send(Array.from({ length: 5 }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: h\r\n\r\n`).join(""));
+    clock.run(10);
+    expect(server.stats.requests).toBe(2);
+    while (pending.length > 0) { pending.shift()!(); clock.run(clock.now() + 10); }
+    expect(server.stats.requests).toBe(5);
+    expect(p.text().match(/\r\n\r\n\/\d/g)).toEqual(["\r\n\r\n/0", "\r\n\r\n/1", "\r\n\r\n/2", "\r\n\r\n/3", "\r\n\r\n/4"]);
+  });
+
+  it("propagates backpressure from a paused client to res.write and resumes on drain", () => {
+    let writes = 0;
+    let falses = 0;
+    const { clock, connect } = setup((_req, res) => {
+      const chunk = new Uint8Array(16 * 1024);
+      const pump = (): void => {
+        while (writes < 64) {
+          writes++;
+          if (!res.write(chunk)) { falses++; res.onDrain(pump); return; }
+        }
+        res.end();
+      };
+      pump();
+    }, { date: false }, { highWaterMark: 64 * 1024 });
+    const p = connect();
+    p.client.pause();
+    p.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(100);
+    expect(writes).toBeLessThan(8);
+    p.client.resume();
+    clock.run(1_000);
+    expect(writes).toBe(64);
+    expect(falses).toBeGreaterThan(1);
+    expect(p.text().length).toBeGreaterThan(64 * 16 * 1024);
+    expect(p.text().endsWith("0\r\n\r\n")).toBe(true);
+  });
+
+  it("resets connections beyond maxConnections", () => {
+    const { clock, connect, server } = setup(hello, { maxConnections: 1 });
+    connect();
+    const second = connect();
+    clock.run(10);
+    expect(second.closed).toBe("ECONNRESET");
+    expect(server.stats.rejectedConnections).toBe(1);
+  });
+
+  it("closes after maxRequestsPerConnection", () => {
+    const { clock, connect } = setup(hello, { date: false, maxRequestsPerConnection: 2 });
+    const p = connect();
+    p.send("GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nGET /3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(10);
+    expect(p.text()).toContain("hello GET /2");
+    expect(p.text()).not.toContain("/3");
+    expect(p.text()).toMatch(/Connection: close\r\n\r\nhello GET \/2$/);
+    expect(p.ended).toBe(true);
+  });
+});

@@ -1,0 +1,663 @@
+// HTTP/1.1 server over ByteStreams (RFC 9112): keep-alive and pipelining with responses
+// in request order, streaming request and response bodies with backpressure, automatic
+// framing (Content-Length when the length is known, chunked otherwise, close-delimited for
+// HTTP/1.0), 100-continue, HEAD, error responses (400/413/414/431/501/505) followed by a
+// close, and header / request / idle timeouts on the injected Clock (slowloris defence).
+//
+// createHttpServer(deps, handler, options)  the server; attach listeners or hand it streams
+// HttpServerRequest / HttpServerResponse    what the handler receives
+import type { Clock, TimerId } from "../../time.ts";
+import type { ByteStream, TcpListener } from "../../transport/types.ts";
+import type { Ipv4Address } from "../../wire/address.ts";
+import { IncomingBody, HttpStreamError } from "./body.ts";
+import { formatHttpDate } from "./date.ts";
+import { HttpUsageError, emitChunk, emitLastChunk, emitResponseHead, reasonPhrase } from "./emit.ts";
+import { HttpHeaders, type HttpHeader } from "./headers.ts";
+import { utf8Encode } from "./utf8.ts";
+import {
+  createRequestParser, statusForParseError,
+  type HttpParseError, type HttpParser, type HttpParserLimits, type HttpRequestHead, type HttpVersion,
+} from "./parser.ts";
+
+export interface HttpServerDeps {
+  readonly clock: Clock;
+}
+
+export interface HttpServerOptions {
+  readonly limits?: Partial<HttpParserLimits>;
+  /** Time allowed from the first byte of a request (or from accept) to the end of its head; 408 after. */
+  readonly headersTimeoutMs?: number;
+  /** Time allowed from the end of a head to the end of its body; 408 after. */
+  readonly requestTimeoutMs?: number;
+  /** Idle time allowed between requests on a kept-alive connection; closed after. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Requests parsed ahead of their responses before the connection stops reading. */
+  readonly maxPipelinedRequests?: number;
+  /** Requests per connection (0 = unlimited); the last one is answered with Connection: close. */
+  readonly maxRequestsPerConnection?: number;
+  /** Simultaneous connections; more are reset on arrival. */
+  readonly maxConnections?: number;
+  /** Unread request-body bytes buffered before the connection pauses. */
+  readonly highWaterMark?: number;
+  /** Send a Date header computed as clock.now() + dateOffsetMs (false = omit). */
+  readonly date?: boolean;
+  readonly dateOffsetMs?: number;
+  /** Value of the Server header, or null to omit. */
+  readonly serverName?: string | null;
+  /** After an error response or a close, how long to wait for the peer's FIN before resetting. */
+  readonly lingerMs?: number;
+}
+
+/** What the handler receives as the request: head fields plus a readable body. */
+export interface HttpServerRequest {
+  readonly method: string;
+  /** The request-target as received (e.g. "/a?b"). */
+  readonly target: string;
+  readonly version: HttpVersion;
+  readonly headers: HttpHeaders;
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+  readonly body: IncomingBody;
+}
+
+/** The response the handler writes. Throws HttpUsageError on misuse. */
+export interface HttpServerResponse {
+  statusCode: number;
+  reason: string | undefined;
+  readonly headersSent: boolean;
+  readonly finished: boolean;
+  setHeader(name: string, value: string | number | readonly string[]): void;
+  getHeader(name: string): string | undefined;
+  hasHeader(name: string): boolean;
+  removeHeader(name: string): void;
+  /** Sets status and headers and sends the head now. */
+  writeHead(status: number, headers?: Record<string, string | number> | readonly HttpHeader[]): void;
+  /** Writes body bytes; false means wait for onDrain before writing more. */
+  write(data: Uint8Array | string): boolean;
+  /** Finishes the response, optionally with a last piece of body. */
+  end(data?: Uint8Array | string): void;
+  /** Trailer fields sent after a chunked body. */
+  addTrailers(trailers: readonly HttpHeader[]): void;
+  /** Sends "100 Continue" now (it is sent automatically when the body is first read). */
+  writeContinue(): void;
+  onDrain(handler: () => void): void;
+  /** The connection closed before the response finished. */
+  onAbort(handler: () => void): void;
+}
+
+export type HttpHandler = (req: HttpServerRequest, res: HttpServerResponse) => void | Promise<void>;
+
+export interface HttpServer {
+  /** Serves every connection the listener accepts. */
+  listen(listener: TcpListener): void;
+  /** Serves one connection. */
+  handleConnection(stream: ByteStream): void;
+  /** Stops serving: idle connections close now, busy ones after their current response. */
+  close(): void;
+  readonly connectionCount: number;
+  /** Counters since creation. */
+  readonly stats: Readonly<HttpServerStats>;
+}
+
+export interface HttpServerStats {
+  connections: number;
+  requests: number;
+  responses: number;
+  parseErrors: number;
+  timeouts: number;
+  rejectedConnections: number;
+}
+
+const toBytes = (d: Uint8Array | string): Uint8Array => (typeof d === "string" ? utf8Encode(d) : d);
+
+const DEFAULTS = {
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+  maxPipelinedRequests: 16,
+  maxRequestsPerConnection: 0,
+  maxConnections: 1024,
+  highWaterMark: 64 * 1024,
+  date: true,
+  dateOffsetMs: 0,
+  serverName: null as string | null,
+  lingerMs: 2_000,
+};
+
+/** Creates a server that runs `handler` for each request. */
+export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, options: HttpServerOptions = {}): HttpServer {
+  const opts = { ...DEFAULTS, ...options };
+  const clock = deps.clock;
+  const connections = new Set<Connection>();
+  const stats: HttpServerStats = { connections: 0, requests: 0, responses: 0, parseErrors: 0, timeouts: 0, rejectedConnections: 0 };
+  let closed = false;
+
+  const server: HttpServer = {
+    listen(listener) {
+      listener.onConnection((s) => server.handleConnection(s));
+    },
+    handleConnection(stream) {
+      if (closed || connections.size >= opts.maxConnections) {
+        stats.rejectedConnections++;
+        stream.destroy();
+        return;
+      }
+      stats.connections++;
+      const c = new Connection(stream);
+      connections.add(c);
+    },
+    close() {
+      closed = true;
+      for (const c of [...connections]) c.shutdown();
+    },
+    get connectionCount() { return connections.size; },
+    get stats() { return stats; },
+  };
+
+  /** One request and its response, queued in arrival order. */
+  class Exchange {
+    readonly head: HttpRequestHead;
+    readonly body: IncomingBody;
+    readonly response: Response;
+    /** Bytes produced before this exchange reached the head of the queue. */
+    outbox: Uint8Array[] = [];
+    outboxBytes = 0;
+    done = false;
+    constructor(readonly conn: Connection, head: HttpRequestHead) {
+      this.head = head;
+      this.body = new IncomingBody({
+        setPaused: (p) => conn.setPausedBy("body", p),
+        onFirstRead: () => {
+          if (head.expectContinue && !this.response.headersSent) this.response.writeContinue();
+        },
+      }, opts.highWaterMark);
+      this.response = new Response(this);
+    }
+    /** Sends bytes in order: directly when first in the queue, else into the outbox. */
+    output(bytes: Uint8Array): boolean {
+      if (this.conn.destroyed) return false;
+      if (this.conn.exchanges[0] === this) return this.conn.stream.write(bytes);
+      this.outbox.push(bytes);
+      this.outboxBytes += bytes.length;
+      return this.outboxBytes < opts.highWaterMark;
+    }
+  }
+
+  class Response implements HttpServerResponse {
+    statusCode = 200;
+    reason: string | undefined = undefined;
+    #headers = new HttpHeaders();
+    #trailers: HttpHeader[] = [];
+    #headersSent = false;
+    #finished = false;
+    #continueSent = false;
+    #framing: "length" | "chunked" | "close" | "none" = "none";
+    #length = 0;
+    #written = 0;
+    #noBody = false;
+    /** Set when the exchange failed or the connection died: later writes are dropped. */
+    aborted = false;
+    closeAfter = false;
+    drainHandlers: (() => void)[] = [];
+    abortHandlers: (() => void)[] = [];
+    constructor(readonly ex: Exchange) {}
+
+    get headersSent(): boolean { return this.#headersSent; }
+    get finished(): boolean { return this.#finished; }
+    setHeader(name: string, value: string | number | readonly string[]): void {
+      this.#assertHeadPending();
+      this.#headers.set(name, typeof value === "number" ? String(value) : value);
+    }
+    getHeader(name: string): string | undefined { return this.#headers.get(name); }
+    hasHeader(name: string): boolean { return this.#headers.has(name); }
+    removeHeader(name: string): void {
+      this.#assertHeadPending();
+      this.#headers.delete(name);
+    }
+    writeHead(status: number, headers?: Record<string, string | number> | readonly HttpHeader[]): void {
+      if (this.aborted) return;
+      this.#assertHeadPending();
+      this.statusCode = status;
+      if (headers) {
+        const list: [string, string][] = Array.isArray(headers)
+          ? (headers as readonly HttpHeader[]).map(([n, v]) => [n, v])
+          : Object.entries(headers).map(([n, v]) => [n, String(v)]);
+        for (const [n] of list) this.#headers.delete(n);
+        for (const [n, v] of list) this.#headers.append(n, v);
+      }
+      this.#sendHead(null);
+    }
+    write(data: Uint8Array | string): boolean {
+      if (this.aborted) return false;
+      if (this.#finished) throw new HttpUsageError("ERR_STREAM_WRITE_AFTER_END", "write after end");
+      const bytes = toBytes(data);
+      if (!this.#headersSent) this.#sendHead(null);
+      return this.#writeBody(bytes);
+    }
+    end(data?: Uint8Array | string): void {
+      if (this.#finished || this.aborted) return;
+      const bytes = data === undefined ? null : toBytes(data);
+      if (!this.#headersSent) {
+        this.#sendHead(bytes ?? new Uint8Array(0));
+      } else if (bytes && bytes.length > 0) {
+        this.#writeBody(bytes);
+      }
+      if (this.#framing === "chunked" && !this.#noBody) this.ex.output(emitLastChunk(this.#trailers));
+      // A body shorter than its Content-Length cannot be framed: close after it (RFC 9112 §6.3).
+      if (this.#framing === "length" && !this.#noBody && this.#written !== this.#length) this.closeAfter = true;
+      this.#finished = true;
+      this.ex.conn.responseFinished(this.ex);
+    }
+    addTrailers(trailers: readonly HttpHeader[]): void {
+      this.#trailers.push(...trailers);
+    }
+    writeContinue(): void {
+      if (this.aborted || this.#continueSent || this.#headersSent || this.ex.head.version !== "1.1") return;
+      this.#continueSent = true;
+      this.ex.output(emitResponseHead({ status: 100, headers: [] }));
+    }
+    /** One-shot: called at the next drain. */
+    onDrain(handler: () => void): void { this.drainHandlers.push(handler); }
+    onAbort(handler: () => void): void { this.abortHandlers.push(handler); }
+
+    fireDrain(): void {
+      const hs = this.drainHandlers;
+      this.drainHandlers = [];
+      for (const h of hs) h();
+    }
+    fireAbort(): void {
+      this.aborted = true;
+      this.fireDrain();
+      for (const h of this.abortHandlers) h();
+    }
+
+    /** Answers with an error status instead of the handler (request failed before the head was sent). */
+    sendError(status: number): void {
+      if (this.#headersSent) return;
+      this.statusCode = status;
+      this.reason = undefined;
+      this.#headers = new HttpHeaders([["Content-Type", "text/plain"]]);
+      this.closeAfter = true;
+      this.#sendHead(toBytes(`${status} ${reasonPhrase(status)}\n`));
+      this.#finished = true;
+      this.aborted = true;
+    }
+
+    #assertHeadPending(): void {
+      if (this.#headersSent) throw new HttpUsageError("ERR_HTTP_HEADERS_SENT", "headers already sent");
+    }
+
+    #writeBody(bytes: Uint8Array): boolean {
+      if (this.#noBody || bytes.length === 0) return true;
+      if (this.#framing === "length") {
+        if (this.#written + bytes.length > this.#length) {
+          throw new HttpUsageError("ERR_HTTP_CONTENT_LENGTH_MISMATCH", `body exceeds Content-Length ${this.#length}`);
+        }
+        this.#written += bytes.length;
+        return this.ex.output(bytes);
+      }
+      this.#written += bytes.length;
+      return this.ex.output(this.#framing === "chunked" ? emitChunk(bytes) : bytes);
+    }
+
+    /** Decides framing (RFC 9112 §6.3; HEAD per RFC 9110 §9.3.2) and sends the head. `whole` is the entire body when known. */
+    #sendHead(whole: Uint8Array | null): void {
+      const ex = this.ex;
+      const req = ex.head;
+      const status = this.statusCode;
+      const h = this.#headers;
+      if (!Number.isInteger(status) || status < 200 || status > 999) {
+        throw new HttpUsageError("ERR_HTTP_INVALID_STATUS_CODE", `invalid final status ${status}`);
+      }
+      const isHead = req.method === "HEAD";
+      const bodyForbidden = status === 204 || status === 304;
+      this.#noBody = bodyForbidden || isHead;
+      let close = this.closeAfter || !req.keepAlive || ex.conn.closing || h.tokens("connection").includes("close");
+      // RFC 9110 §10.1.1: answering without reading a body the client may still send -> close.
+      if (req.expectContinue && !this.#continueSent && !ex.body.complete) close = true;
+      const declared = h.get("content-length");
+      if (bodyForbidden) {
+        this.#framing = "none";
+        h.delete("transfer-encoding");
+        if (status === 204) h.delete("content-length");
+      } else if (declared !== undefined && /^[0-9]+$/.test(declared)) {
+        this.#framing = "length";
+        this.#length = Number(declared);
+        h.delete("transfer-encoding");
+      } else if (whole !== null) {
+        this.#framing = "length";
+        this.#length = whole.length;
+        h.delete("transfer-encoding");
+        if (!isHead || whole.length > 0) h.set("Content-Length", String(whole.length));
+      } else if (req.version === "1.1") {
+        this.#framing = "chunked";
+        h.set("Transfer-Encoding", "chunked");
+      } else {
+        this.#framing = "close";
+        close = true;
+      }
+      this.closeAfter = close;
+      if (close) h.set("Connection", "close");
+      else if (req.version === "1.0") h.set("Connection", "keep-alive");
+      if (opts.date && !h.has("date")) h.set("Date", formatHttpDate(clock.now() + opts.dateOffsetMs));
+      if (opts.serverName !== null && !h.has("server")) h.set("Server", opts.serverName);
+      const head = emitResponseHead({ status, ...(this.reason !== undefined ? { reason: this.reason } : {}), version: "1.1", headers: h.raw });
+      this.#headersSent = true;
+      if (!this.#noBody && whole !== null && whole.length > 0) {
+        this.#written = whole.length;
+        const out = new Uint8Array(head.length + whole.length);
+        out.set(head);
+        out.set(whole, head.length);
+        ex.output(out);
+      } else {
+        ex.output(head);
+      }
+    }
+  }
+
+  class Connection {
+    readonly parser: HttpParser;
+    readonly exchanges: Exchange[] = [];
+    current: Exchange | null = null;
+    destroyed = false;
+    closing = false;
+    stopped = false;
+    peerEnded = false;
+    requests = 0;
+    headersTimer: TimerId | null = null;
+    requestTimer: TimerId | null = null;
+    idleTimer: TimerId | null = null;
+    lingerTimer: TimerId | null = null;
+    pausedBy = new Set<string>();
+    endSent = false;
+
+    constructor(readonly stream: ByteStream) {
+      this.parser = createRequestParser({
+        onHead: (head) => this.onHead(head),
+        onBody: (data) => this.current?.body.push(data),
+        onComplete: (trailers) => this.onComplete(trailers),
+      }, opts.limits ?? {});
+      stream.onData((d) => this.onData(d));
+      stream.onEnd(() => this.onPeerEnd());
+      stream.onDrain(() => this.onDrain());
+      stream.onClose(() => this.onClose());
+      this.headersTimer = clock.setTimer(clock.now() + opts.headersTimeoutMs, () => this.onHeadersTimeout());
+    }
+
+    onData(chunk: Uint8Array): void {
+      if (this.stopped || this.destroyed) return;
+      const wasIn = this.parser.inMessage;
+      const r = this.parser.push(chunk);
+      if (!wasIn && this.parser.inMessage && this.headersTimer === null && !this.parser.inBody) this.armHeaders();
+      if (!r.ok) { this.onParseError(r.error); return; }
+      this.updateTimers();
+    }
+
+    onHead(head: HttpRequestHead): void {
+      stats.requests++;
+      this.requests++;
+      this.cancel("headersTimer");
+      const ex = new Exchange(this, head);
+      this.exchanges.push(ex);
+      this.current = ex;
+      if (opts.maxRequestsPerConnection > 0 && this.requests >= opts.maxRequestsPerConnection) ex.response.closeAfter = true;
+      if (head.bodyKind !== "none") {
+        this.requestTimer = clock.setTimer(clock.now() + opts.requestTimeoutMs, () => this.onRequestTimeout());
+      }
+      if (this.exchanges.length >= opts.maxPipelinedRequests) this.setPausedBy("pipeline", true);
+      if (head.unsupportedExpect !== null) {
+        // RFC 9110 §10.1.1: an unmet expectation may be answered with 417.
+        ex.response.sendError(417);
+        this.responseFinished(ex);
+        return;
+      }
+      const req: HttpServerRequest = {
+        method: head.method, target: head.target, version: head.version, headers: head.headers,
+        remoteAddress: this.stream.remoteAddress, remotePort: this.stream.remotePort, body: ex.body,
+      };
+      try {
+        const p = handler(req, ex.response);
+        if (p && typeof (p as Promise<void>).then === "function") (p as Promise<void>).catch(() => this.handlerFailed(ex));
+      } catch {
+        this.handlerFailed(ex);
+      }
+    }
+
+    onComplete(trailers: HttpHeaders | null): void {
+      const ex = this.current;
+      this.current = null;
+      this.cancel("requestTimer");
+      if (!ex) return;
+      ex.body.end(trailers);
+      if (!ex.head.keepAlive || ex.response.closeAfter) {
+        // No request after this one is read (RFC 9112 §9.6).
+        this.stopReading();
+      }
+    }
+
+    handlerFailed(ex: Exchange): void {
+      if (ex.done) return;
+      if (!ex.response.headersSent) {
+        ex.response.sendError(500);
+        this.responseFinished(ex);
+      } else {
+        this.destroy();
+      }
+    }
+
+    onParseError(code: HttpParseError): void {
+      stats.parseErrors++;
+      this.failRequest(statusForParseError(code), new HttpStreamError("ERR_HTTP_PARSE", code));
+    }
+
+    /** The request being read failed: answer `status` in order, then close. */
+    failRequest(status: number, error: HttpStreamError): void {
+      this.stopReading();
+      this.cancel("headersTimer");
+      this.cancel("requestTimer");
+      const cur = this.current;
+      this.current = null;
+      if (cur) {
+        cur.body.fail(error);
+        cur.response.closeAfter = true;
+        if (!cur.response.headersSent) {
+          cur.response.sendError(status);
+          this.responseFinished(cur);
+        } else {
+          this.advance();
+        }
+        return;
+      }
+      const ex = new Exchange(this, {
+        method: "GET", target: "/", version: "1.1", headers: new HttpHeaders(), bodyKind: "none", contentLength: null,
+        keepAlive: false, expectContinue: false, unsupportedExpect: null,
+      });
+      this.exchanges.push(ex);
+      ex.response.sendError(status);
+      this.responseFinished(ex);
+    }
+
+    responseFinished(ex: Exchange): void {
+      if (ex.done) return;
+      ex.done = true;
+      stats.responses++;
+      if (ex.response.closeAfter) this.stopReading();
+      else if (!ex.body.complete && !ex.body.error) ex.body.discard();
+      this.advance();
+    }
+
+    /** Flushes finished exchanges at the head of the queue and starts the next one. */
+    advance(): void {
+      while (this.exchanges.length > 0 && !this.destroyed) {
+        const head = this.exchanges[0]!;
+        if (head.done) {
+          this.exchanges.shift();
+          if (head.response.closeAfter) {
+            this.finishConnection();
+            return;
+          }
+          const next = this.exchanges[0];
+          if (next) this.flushOutbox(next);
+          continue;
+        }
+        break;
+      }
+      if (this.exchanges.length < opts.maxPipelinedRequests) this.setPausedBy("pipeline", false);
+      if (this.exchanges.length === 0 && (this.stopped || this.peerEnded) && !this.parser.inMessage) {
+        this.finishConnection();
+        return;
+      }
+      this.updateTimers();
+    }
+
+    flushOutbox(ex: Exchange): void {
+      const out = ex.outbox;
+      ex.outbox = [];
+      ex.outboxBytes = 0;
+      let ok = true;
+      for (const b of out) ok = this.stream.write(b);
+      if (ok && !ex.done) ex.response.fireDrain();
+    }
+
+    onDrain(): void {
+      const head = this.exchanges[0];
+      if (head && !head.done) head.response.fireDrain();
+    }
+
+    setPausedBy(reason: string, paused: boolean): void {
+      const before = this.pausedBy.size > 0;
+      if (paused) this.pausedBy.add(reason);
+      else this.pausedBy.delete(reason);
+      const after = this.pausedBy.size > 0;
+      if (before === after || this.destroyed || this.stopped) return;
+      if (after) {
+        this.parser.pause();
+        this.stream.pause();
+      } else {
+        this.stream.resume();
+        const r = this.parser.resume();
+        if (!r.ok) this.onParseError(r.error);
+        else if (this.peerEnded) this.onPeerEnd();
+      }
+    }
+
+    stopReading(): void {
+      if (this.stopped) return;
+      this.stopped = true;
+      this.parser.pause();
+      this.cancel("headersTimer");
+      this.cancel("idleTimer");
+    }
+
+    updateTimers(): void {
+      if (this.destroyed || this.stopped) return;
+      const p = this.parser;
+      if (p.inMessage && !p.inBody) {
+        this.cancel("idleTimer");
+        if (this.headersTimer === null && this.current === null) this.armHeaders();
+      } else if (!p.inMessage && this.exchanges.length === 0) {
+        this.cancel("headersTimer");
+        if (this.idleTimer === null) {
+          this.idleTimer = clock.setTimer(clock.now() + opts.keepAliveTimeoutMs, () => {
+            this.idleTimer = null;
+            this.shutdown();
+          });
+        }
+      } else {
+        this.cancel("idleTimer");
+        if (!p.inMessage) this.cancel("headersTimer");
+      }
+    }
+
+    armHeaders(): void {
+      this.cancel("idleTimer");
+      this.headersTimer = clock.setTimer(clock.now() + opts.headersTimeoutMs, () => this.onHeadersTimeout());
+    }
+
+    onHeadersTimeout(): void {
+      this.headersTimer = null;
+      if (this.stopped || this.destroyed) return;
+      stats.timeouts++;
+      if (!this.parser.inMessage && this.exchanges.length === 0) {
+        this.shutdown();
+        return;
+      }
+      this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head"));
+    }
+
+    onRequestTimeout(): void {
+      this.requestTimer = null;
+      if (this.destroyed) return;
+      stats.timeouts++;
+      this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request body"));
+    }
+
+    onPeerEnd(): void {
+      this.peerEnded = true;
+      if (this.destroyed || this.parser.paused) return;
+      if (!this.stopped) {
+        const r = this.parser.finish();
+        if (!r.ok) {
+          // The request is cut short: nothing can be answered meaningfully.
+          this.current?.body.fail(new HttpStreamError("ECONNRESET", r.error));
+          this.destroy();
+          return;
+        }
+      }
+      if (this.exchanges.length === 0) this.finishConnection();
+    }
+
+    /** Closes when idle: now if nothing is in flight, otherwise after the queued responses. */
+    shutdown(): void {
+      this.closing = true;
+      if (this.exchanges.length === 0) {
+        this.stopReading();
+        this.finishConnection();
+      } else {
+        this.stopReading();
+      }
+    }
+
+    /** Sends FIN, then resets if the peer has not closed within the linger time. */
+    finishConnection(): void {
+      if (this.destroyed || this.endSent) return;
+      this.endSent = true;
+      this.stopReading();
+      this.cancel("idleTimer");
+      this.cancel("requestTimer");
+      this.stream.end();
+      this.lingerTimer = clock.setTimer(clock.now() + opts.lingerMs, () => {
+        this.lingerTimer = null;
+        this.destroy();
+      });
+    }
+
+    destroy(): void {
+      if (this.destroyed) return;
+      this.stream.destroy();
+      this.onClose();
+    }
+
+    onClose(): void {
+      if (this.destroyed) return;
+      this.destroyed = true;
+      connections.delete(this);
+      for (const t of ["headersTimer", "requestTimer", "idleTimer", "lingerTimer"] as const) this.cancel(t);
+      for (const ex of this.exchanges) {
+        ex.body.fail(new HttpStreamError("ECONNRESET", "connection closed"));
+        if (!ex.done) ex.response.fireAbort();
+      }
+      this.exchanges.length = 0;
+    }
+
+    cancel(t: "headersTimer" | "requestTimer" | "idleTimer" | "lingerTimer"): void {
+      const id = this[t];
+      if (id !== null) {
+        clock.cancel(id);
+        this[t] = null;
+      }
+    }
+  }
+
+  return server;
+}
