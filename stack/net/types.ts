@@ -1,7 +1,8 @@
 // Interfaces the network layer offers to transports (UDP, TCP, ICMP users).
 import type { Result } from "../result.ts";
-import type { Ipv4Address, Ipv4Cidr } from "../wire/address.ts";
-import type { FrameOffload } from "../link/types.ts";
+import type { Ipv4Address, Ipv4Cidr, MacAddress } from "../wire/address.ts";
+import type { Frame, FrameOffload, Offloads } from "../link/types.ts";
+import type { IcmpQuote } from "../wire/icmp.ts";
 
 /**
  * Bytes reserved in front of a transport payload so lower layers write their headers in place
@@ -54,4 +55,138 @@ export interface Ipv4Layer {
   mtuTo(dst: Ipv4Address): number;
   /** Source address that would be used towards dst. */
   sourceFor(dst: Ipv4Address): Ipv4Address | undefined;
+}
+
+// ---- Layers below IPv4 and ICMP (added by the net layer implementation) ----
+
+/** Counters of one layer: named event counts plus drops by reason. */
+export interface LayerCounters {
+  readonly [name: string]: number | Readonly<Record<string, number>>;
+  readonly drops: Readonly<Record<string, number>>;
+}
+
+/** Handler of one EtherType's payload. `payload` views the frame's bytes after the Ethernet header. */
+export type EthertypeHandler = (payload: Uint8Array, frame: Frame, src: MacAddress, dst: MacAddress) => void;
+
+/** The Ethernet layer: demultiplexes received frames by EtherType and frames outgoing packets. */
+export interface EthernetLayer {
+  readonly mac: MacAddress;
+  /** IP MTU of the device. */
+  readonly mtu: number;
+  readonly offloads: Offloads;
+  /** Bytes this layer writes in front of a packet (14, or 18 with a VLAN tag). */
+  readonly headerLength: number;
+  /** Sends `packet` to dst. Writes the header in place when `packet` has headerLength bytes in
+   * front of it in its ArrayBuffer (those bytes are then overwritten), else copies once. */
+  send(dst: MacAddress, ethertype: number, packet: Uint8Array, offload?: FrameOffload): void;
+  /** Installs the handler of an EtherType (replacing any previous one). */
+  registerEthertype(ethertype: number, handler: EthertypeHandler): void;
+  counters(): LayerCounters;
+}
+
+export type ArpOutputError = "unresolved-queue-full";
+
+/** A handle to a running RFC 5227 probe or announcement. */
+export interface ArpTask {
+  cancel(): void;
+}
+
+/** One ARP cache entry as reported by entries(). */
+export interface ArpCacheEntry {
+  readonly ip: Ipv4Address;
+  readonly mac: MacAddress;
+  /** Absolute expiry time (Infinity for static entries). */
+  readonly expiresAt: number;
+  readonly static: boolean;
+}
+
+/** ARP (RFC 826) for one interface, with RFC 5227 probe/announce. */
+export interface ArpLayer {
+  /** Sends an IPv4 packet to nextHop, resolving its MAC first (packets wait in a bounded queue). */
+  output(nextHop: Ipv4Address, packet: Uint8Array, offload?: FrameOffload): Result<void, ArpOutputError>;
+  /** The cached MAC of ip, if known and fresh. */
+  lookup(ip: Ipv4Address): MacAddress | undefined;
+  /** Adds a permanent entry. */
+  addStatic(ip: Ipv4Address, mac: MacAddress): void;
+  /** Removes an entry (static or dynamic). */
+  remove(ip: Ipv4Address): void;
+  entries(): ArpCacheEntry[];
+  /** Sets the address ARP answers for (undefined: none). Does not announce by itself. */
+  setAddress(ip: Ipv4Address | undefined): void;
+  /** RFC 5227 §2.1.1: probes ip; cb(true) on conflict, cb(false) once ANNOUNCE_WAIT passed quietly. */
+  probe(ip: Ipv4Address, cb: (conflict: boolean) => void): ArpTask;
+  /** RFC 5227 §2.3: sends ANNOUNCE_NUM gratuitous ARP requests for ip (default: our address). */
+  announce(ip?: Ipv4Address): ArpTask;
+  counters(): LayerCounters;
+}
+
+/** Reasons IPv4 asks ICMP to report an error back to a datagram's source. */
+export type Ipv4ErrorReport = "protocol-unreachable" | "reassembly-timeout";
+
+/** The concrete IPv4 layer: Ipv4Layer plus what the stack wires between layers. */
+export interface Ipv4Stack extends Ipv4Layer {
+  /** Installs who turns IPv4-level errors into ICMP messages (the ICMP layer does this). */
+  setErrorReporter(reporter: (kind: Ipv4ErrorReport, header: Uint8Array, payload: Uint8Array) => void): void;
+  /** Lowers the path MTU to dst (RFC 1191), e.g. on ICMP fragmentation-needed; expires after pmtuTimeoutMs. */
+  updatePathMtu(dst: Ipv4Address, mtu: number): void;
+  /** True when dst is one of our addresses (unicast, our broadcast or limited broadcast). */
+  isLocal(dst: Ipv4Address): boolean;
+  /** True when dst is a broadcast or multicast address for us. */
+  isBroadcast(dst: Ipv4Address): boolean;
+  counters(): LayerCounters;
+  reassemblyCounters(): LayerCounters;
+}
+
+/** ICMP errors this host sends about a datagram it received. */
+export type IcmpErrorKind = "net-unreachable" | "host-unreachable" | "protocol-unreachable" | "port-unreachable" | "frag-needed" | "ttl-exceeded" | "reassembly-timeout";
+
+/** An ICMP error received about a datagram we sent, as handed to transports. */
+export interface IcmpErrorReport {
+  readonly kind: "dst-unreachable" | "time-exceeded" | "parameter-problem";
+  readonly code: number;
+  /** Who sent the ICMP message (a router or the destination). */
+  readonly from: Ipv4Address;
+  /** RFC 1191 next-hop MTU (frag-needed only, else 0). */
+  readonly nextHopMtu: number;
+  /** The quoted datagram: its addresses, protocol and first transport bytes (ports). */
+  readonly quote: IcmpQuote;
+}
+
+export interface PingOptions {
+  /** Echo data bytes (default 56, like ping(8)). */
+  readonly size?: number;
+  /** Identifier (default: one per ICMP layer, drawn from the Rng). */
+  readonly ident?: number;
+  /** Sequence number (default: a per-layer counter). */
+  readonly seq?: number;
+  /** Give up after this long (default 1000 ms). */
+  readonly timeoutMs?: number;
+  readonly ttl?: number;
+  readonly dontFragment?: boolean;
+}
+
+/** A successful ping. */
+export interface PingReply {
+  readonly from: Ipv4Address;
+  readonly ident: number;
+  readonly seq: number;
+  /** Echo data bytes received. */
+  readonly bytes: number;
+  readonly ttl: number;
+  /** Round-trip time on the injected Clock. */
+  readonly rttMs: number;
+}
+
+export type PingError = "timeout" | "unreachable" | "time-exceeded" | Ipv4SendError;
+
+/** ICMPv4 (RFC 792, RFC 1122 §3.2.2). */
+export interface IcmpLayer {
+  /** Sends one echo request; cb is called exactly once (reply, error, or timeout) unless cancelled. */
+  ping(dst: Ipv4Address, options: PingOptions, cb: (result: Result<PingReply, PingError>) => void): { cancel(): void };
+  /** Reports an error about a received datagram (header + payload) to its source, subject to the
+   * RFC 1122 §3.2.2 exclusions and the rate limit. Returns true when a message was sent. */
+  sendError(kind: IcmpErrorKind, header: Uint8Array, payload: Uint8Array, nextHopMtu?: number): boolean;
+  /** Subscribes to ICMP errors about datagrams of an IP protocol we sent (6 TCP, 17 UDP). */
+  onError(protocol: number, handler: (e: IcmpErrorReport) => void): void;
+  counters(): LayerCounters;
 }

@@ -1,0 +1,129 @@
+// createStack(): the one composition root of the protocol stack (MirageOS-style assembly):
+// NetDevice -> Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP (-> TCP).
+// Everything from the world (device, clock, rng) is injected; two stacks never share state.
+import type { NetDevice } from "./link/types.ts";
+import type { Clock, Rng } from "./time.ts";
+import { type Ipv4Address, type Ipv4Cidr, parseCidr, parseIpv4 } from "./wire/address.ts";
+import { type ArpOptions, createArp } from "./net/arp.ts";
+import { type EthernetOptions, createEthernet } from "./net/ethernet.ts";
+import { type IcmpOptions, createIcmp } from "./net/icmp.ts";
+import { createIpv4 } from "./net/ipv4.ts";
+import type { ReassemblyOptions } from "./net/reassembly.ts";
+import type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters } from "./net/types.ts";
+import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
+
+/** What the world gives a stack. */
+export interface StackDeps {
+  readonly device: NetDevice;
+  readonly clock: Clock;
+  readonly rng: Rng;
+}
+
+/** IPv4 configuration; omit it to start unconfigured (e.g. for DHCP, then ipv4.configure()). */
+export interface StackIpv4Options {
+  readonly cidr: string | Ipv4Cidr;
+  readonly gateway?: string | Ipv4Address;
+  /** TTL of datagrams we originate (default 64). */
+  readonly defaultTtl?: number;
+  /** Lifetime of a learned path MTU (default 10 minutes). */
+  readonly pmtuTimeoutMs?: number;
+}
+
+export interface StackOptions {
+  /** A label for logs and reports. */
+  readonly name?: string;
+  readonly ipv4?: StackIpv4Options;
+  readonly ethernet?: EthernetOptions;
+  readonly arp?: ArpOptions;
+  readonly reassembly?: ReassemblyOptions;
+  readonly icmp?: IcmpOptions;
+  readonly udp?: UdpOptions;
+}
+
+/** Per-layer counters of one stack. */
+export interface StackCounters {
+  readonly ethernet: LayerCounters;
+  readonly arp: LayerCounters;
+  readonly ipv4: LayerCounters;
+  readonly reassembly: LayerCounters;
+  readonly icmp: LayerCounters;
+  readonly udp: LayerCounters;
+  readonly [layer: string]: LayerCounters;
+}
+
+/** An assembled stack. */
+export interface Stack {
+  readonly name: string;
+  readonly device: NetDevice;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly ethernet: EthernetLayer;
+  readonly arp: ArpLayer;
+  readonly ipv4: Ipv4Stack;
+  readonly icmp: IcmpLayer;
+  readonly udp: UdpStack;
+  counters(): StackCounters;
+}
+
+/** Assembles a stack on a device. Bad configuration strings are programmer errors (throw, code ERR_NETLAB_CONFIG). */
+export function createStack(deps: StackDeps, options: StackOptions = {}): Stack {
+  const { device, clock, rng } = deps;
+  const ethernet = createEthernet(device, options.ethernet);
+  const arp = createArp({ clock, rng, ethernet }, options.arp);
+  const ipv4 = createIpv4({ clock, rng, ethernet, arp }, {
+    ...(options.reassembly === undefined ? {} : { reassembly: options.reassembly }),
+    ...(options.ipv4?.defaultTtl === undefined ? {} : { defaultTtl: options.ipv4.defaultTtl }),
+    ...(options.ipv4?.pmtuTimeoutMs === undefined ? {} : { pmtuTimeoutMs: options.ipv4.pmtuTimeoutMs }),
+  });
+  const icmp = createIcmp({ clock, rng, ipv4 }, options.icmp);
+  const udp = createUdp({ ipv4, icmp, rng, txChecksumOffload: device.offloads.txChecksum }, options.udp);
+
+  // ---- more transports plug in here, each registering its IP protocol with ipv4 ----
+  // const tcp = createTcp({ clock, rng, ipv4, icmp }, options.tcp);   // ipv4.registerProtocol(6, ...)
+  // and add `tcp` to Stack, the returned object and counters() below.
+
+  if (options.ipv4 !== undefined) {
+    const cfg = options.ipv4;
+    ipv4.configure(toCidr(cfg.cidr), cfg.gateway === undefined ? undefined : toAddress(cfg.gateway));
+  }
+
+  return {
+    name: options.name ?? "stack",
+    device,
+    clock,
+    rng,
+    ethernet,
+    arp,
+    ipv4,
+    icmp,
+    udp,
+    counters: () => ({
+      ethernet: ethernet.counters(),
+      arp: arp.counters(),
+      ipv4: ipv4.counters(),
+      reassembly: ipv4.reassemblyCounters(),
+      icmp: icmp.counters(),
+      udp: udp.counters(),
+    }),
+  };
+}
+
+function configError(msg: string): Error {
+  return Object.assign(new Error(msg), { code: "ERR_NETLAB_CONFIG" });
+}
+
+function toCidr(c: string | Ipv4Cidr): Ipv4Cidr {
+  if (typeof c !== "string") return c;
+  const r = parseCidr(c);
+  if (!r.ok) throw configError(`bad CIDR ${c}`);
+  return r.value;
+}
+
+function toAddress(a: string | Ipv4Address): Ipv4Address {
+  if (typeof a !== "string") return a;
+  const r = parseIpv4(a);
+  if (!r.ok) throw configError(`bad IPv4 address ${a}`);
+  return r.value;
+}
+
+export type { ArpOptions, EthernetOptions, IcmpOptions, ReassemblyOptions, UdpOptions };

@@ -1,0 +1,8 @@
+// Public surface of stack/net: Ethernet, ARP, IPv4 (with reassembly) and ICMP layers.
+export * from "./types.ts";
+export { createEthernet, type EthernetOptions } from "./ethernet.ts";
+export { createArp, type ArpDeps, type ArpOptions } from "./arp.ts";
+export { createIpv4, type Ipv4Deps, type Ipv4Options } from "./ipv4.ts";
+export { createReassembler, type Reassembled, type Reassembler, type ReassemblyDeps, type ReassemblyOptions } from "./reassembly.ts";
+export { createIcmp, type IcmpDeps, type IcmpOptions } from "./icmp.ts";
+export { createCounters, type CounterBag } from "./counters.ts";
