@@ -91,7 +91,7 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
     let device: NetDevice = tap;
     if (capture) {
       const snaplen = options.snaplen ?? 256;
-      tcpdump = ns.spawn("tcpdump", ["-i", ifname, "-n", "-U", "-s", String(snaplen), "-w", join(dir, "kernel-side.pcap")]);
+      tcpdump = ns.spawn("tcpdump", ["-i", ifname, "-n", "-U", "--immediate-mode", "-s", String(snaplen), "-w", join(dir, "kernel-side.pcap")]);
       await tcpdump.waitFor(/listening on/, 5000);
       const fd = openSync(join(dir, "netlab-side.pcapng"), "w");
       pcapFd = fd;

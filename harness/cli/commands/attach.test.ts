@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { parseAttachArgs } from "./attach.ts";
+
+describe("parseAttachArgs()", () => {
+  it("reads a static address with gateway, namespace, peer, HTTP root and capture", () => {
+    expect(parseAttachArgs(["--tap", "nl0", "--netns", "lab", "--ip", "192.0.2.2/24", "--gateway", "192.0.2.1",
+      "--peer", "192.0.2.1/24", "--http-root", "/srv", "--pcap", "/tmp/a.pcapng", "--stats-interval", "0"])).toEqual({
+      tap: "nl0", netns: "lab", peer: "192.0.2.1/24", httpRoot: "/srv", httpPort: 80, pcap: "/tmp/a.pcapng",
+      address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 }, gateway: 0xc0000201 },
+      xen: false, offloads: false, statsIntervalS: 0, json: false,
+    });
+  });
+
+  it("reads --dhcp, --xen, --mac, --ping, --duration and --json", () => {
+    expect(parseAttachArgs(["--tap", "nl0", "--dhcp", "--xen", "--mac", "02:00:00:00:00:07", "--ping", "192.0.2.1",
+      "--duration", "2.5", "--json", "--http-port", "8080", "--offloads"])).toEqual({
+      tap: "nl0", address: { kind: "dhcp" }, xen: true, mac: 0x020000000007, ping: 0xc0000201, durationS: 2.5,
+      json: true, httpPort: 8080, offloads: true, statsIntervalS: 1,
+    });
+  });
+
+  it.each([
+    [["--ip", "192.0.2.2/24"], "--tap NAME is required"],
+    [["--tap", "nl0"], "exactly one of --ip CIDR and --dhcp"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--dhcp"], "exactly one of --ip CIDR and --dhcp"],
+    [["--tap", "nl0", "--dhcp", "--gateway", "192.0.2.1"], "--gateway goes with --ip"],
+    [["--tap", "nl0", "--ip", "192.0.2.300/24"], "is not an IPv4 CIDR"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--http-port", "70000"], "--http-port"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--netns", "a/b"], "bad namespace name"],
+    [["--tap", "--ip", "192.0.2.2/24"], "--tap needs a value"],
+    [["--tap", "nl0", "--dhcp", "--frobnicate"], "unknown option '--frobnicate'"],
+    [["--tap", "nl0", "--dhcp", "--duration", "-1"], "--duration needs a positive number"],
+  ])("rejects %j with a usage error naming the problem", (args, message) => {
+    expect(() => parseAttachArgs(args)).toThrow(message);
+    try {
+      parseAttachArgs(args);
+    } catch (e) {
+      expect((e as { code?: string }).code).toBe("ATTACH_USAGE");
+    }
+  });
+});

@@ -1,0 +1,346 @@
+// `netlab attach --tap NAME [--netns NS] (--ip CIDR [--gateway IP] | --dhcp) [--http-root DIR]
+//  [--xen] [--pcap FILE] ...`: the stack on a real tap device, with the Linux kernel as its peer.
+// Opens the tap, moves it into NS when given (creating NS if missing, removing it again on exit),
+// optionally configures the kernel end (--peer CIDR), brings up createStack on the real clock,
+// serves files over HTTP, prints its address and live counters, and runs until SIGINT/SIGTERM
+// (or --duration), then releases the DHCP lease, closes the device and cleans up.
+//   summary, run        the CLI entry
+//   parseAttachArgs     argv -> AttachOptions (or a usage error)
+//   startAttach         everything run() does up to "running"; returns a session to stop
+import { accessSync, constants, statSync } from "node:fs";
+import type { NetDevice } from "../../../stack/link/types.ts";
+import { withCapture } from "../../../stack/link/capture.ts";
+import { formatIpv4, formatMac, parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ipv4Cidr, type MacAddress } from "../../../stack/wire/address.ts";
+import { createCaptureFile, type CaptureFile } from "../../pcap/files.ts";
+import { listNetns, run as runCommand, runChecked } from "../../netns/index.ts";
+import { openTap, type TapDevice } from "../../tap/index.ts";
+import { createRealClock, createSeededRng, type RealClock, type SeededRng } from "../../time/real-clock.ts";
+import { composeAttachedStack, type AttachedStack } from "../../tap/attached-stack.ts";
+
+export const summary = "attach the stack to a Linux tap device (the kernel is the peer)";
+
+const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gateway IP] | --dhcp)
+                     [--peer CIDR] [--http-root DIR] [--http-port N] [--pcap FILE] [--xen]
+                     [--mac MAC] [--offloads] [--ping IP] [--duration S] [--stats-interval S] [--json]
+  --tap NAME        tap interface to create or attach to (1..15 characters)
+  --netns NS        move the tap's kernel end into namespace NS (created if missing, then removed on exit)
+  --ip CIDR         the stack's address, e.g. 192.0.2.2/24; --gateway IP sets its default route
+  --dhcp            obtain the address from a DHCP server on the link (released on exit)
+  --peer CIDR       also configure the kernel end with CIDR and bring it up (e.g. 192.0.2.1/24)
+  --http-root DIR   serve DIR over HTTP (port --http-port, default 80)
+  --pcap FILE       record every frame the stack sends and receives (.pcap or .pcapng)
+  --xen             run the stack in a domU behind netfront, netback bridging to the tap
+  --mac MAC         the stack's MAC (default: random, locally administered)
+  --offloads        let the kernel complete checksums and segment TSO frames (virtio_net_hdr)
+  --ping IP         ping IP from the stack once a second and print the round-trip times
+  --duration S      stop by itself after S seconds (default: run until SIGINT/SIGTERM)
+  --stats-interval S  print counters every S seconds (default 1; 0 = only at exit)
+  --json            one JSON object per line instead of text
+Runs as root (tap devices need CAP_NET_ADMIN).
+`;
+
+/** Parsed command line of attach. */
+export interface AttachOptions {
+  readonly tap: string;
+  readonly netns?: string;
+  readonly address: { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address } | { readonly kind: "dhcp" };
+  readonly peer?: string;
+  readonly httpRoot?: string;
+  readonly httpPort: number;
+  readonly pcap?: string;
+  readonly xen: boolean;
+  readonly mac?: MacAddress;
+  readonly offloads: boolean;
+  readonly ping?: Ipv4Address;
+  readonly durationS?: number;
+  readonly statsIntervalS: number;
+  readonly json: boolean;
+}
+
+/** An error with a stable code. */
+export class AttachError extends Error {
+  constructor(readonly code: "ATTACH_USAGE" | "ATTACH_XEN_UNAVAILABLE" | "ATTACH_NOT_ROOT" | "ATTACH_NETNS" | "ATTACH_HTTP_ROOT" | "ATTACH_PEER" | "ATTACH_STACK", message: string) {
+    super(message);
+    this.name = "AttachError";
+  }
+}
+
+const usageError = (message: string): AttachError => new AttachError("ATTACH_USAGE", message);
+
+function positiveNumber(flag: string, value: string | undefined, allowZero = false): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw usageError(`${flag} needs a ${allowZero ? "non-negative" : "positive"} number`);
+  return n;
+}
+
+/** Parses attach's arguments; throws AttachError ATTACH_USAGE. */
+export function parseAttachArgs(args: readonly string[]): AttachOptions {
+  let tap: string | undefined, netns: string | undefined, ip: string | undefined, gateway: string | undefined;
+  let dhcp = false, xen = false, json = false, offloads = false;
+  let peer: string | undefined, httpRoot: string | undefined, pcap: string | undefined, mac: string | undefined, ping: string | undefined;
+  let httpPort = 80, statsIntervalS = 1;
+  let durationS: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = (): string => {
+      const v = args[++i];
+      if (v === undefined || v.startsWith("--")) throw usageError(`${a} needs a value`);
+      return v;
+    };
+    switch (a) {
+      case "--tap": tap = value(); break;
+      case "--netns": netns = value(); break;
+      case "--ip": ip = value(); break;
+      case "--gateway": gateway = value(); break;
+      case "--dhcp": dhcp = true; break;
+      case "--peer": peer = value(); break;
+      case "--http-root": httpRoot = value(); break;
+      case "--http-port": httpPort = positiveNumber(a, value()); break;
+      case "--pcap": pcap = value(); break;
+      case "--xen": xen = true; break;
+      case "--mac": mac = value(); break;
+      case "--offloads": offloads = true; break;
+      case "--ping": ping = value(); break;
+      case "--duration": durationS = positiveNumber(a, value()); break;
+      case "--stats-interval": statsIntervalS = positiveNumber(a, value(), true); break;
+      case "--json": json = true; break;
+      default: throw usageError(`unknown option '${a}'`);
+    }
+  }
+  if (tap === undefined) throw usageError("--tap NAME is required");
+  if ((ip === undefined) === !dhcp) throw usageError("give exactly one of --ip CIDR and --dhcp");
+  if (gateway !== undefined && ip === undefined) throw usageError("--gateway goes with --ip");
+  if (!Number.isInteger(httpPort) || httpPort > 65535) throw usageError("--http-port needs a port number (1..65535)");
+  if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw usageError(`bad namespace name '${netns}'`);
+  let address: AttachOptions["address"];
+  if (ip !== undefined) {
+    const cidr = parseCidr(ip);
+    if (!cidr.ok) throw usageError(`--ip: '${ip}' is not an IPv4 CIDR like 192.0.2.2/24`);
+    if (gateway !== undefined) {
+      const gw = parseIpv4(gateway);
+      if (!gw.ok) throw usageError(`--gateway: '${gateway}' is not an IPv4 address`);
+      address = { kind: "static", cidr: cidr.value, gateway: gw.value };
+    } else {
+      address = { kind: "static", cidr: cidr.value };
+    }
+  } else {
+    address = { kind: "dhcp" };
+  }
+  if (peer !== undefined && !parseCidr(peer).ok) throw usageError(`--peer: '${peer}' is not an IPv4 CIDR`);
+  let macValue: MacAddress | undefined;
+  if (mac !== undefined) {
+    const m = parseMac(mac);
+    if (!m.ok) throw usageError(`--mac: '${mac}' is not a MAC address`);
+    macValue = m.value;
+  }
+  let pingValue: Ipv4Address | undefined;
+  if (ping !== undefined) {
+    const p = parseIpv4(ping);
+    if (!p.ok) throw usageError(`--ping: '${ping}' is not an IPv4 address`);
+    pingValue = p.value;
+  }
+  return {
+    tap, address, httpPort, xen, offloads, statsIntervalS, json,
+    ...(netns !== undefined ? { netns } : {}),
+    ...(peer !== undefined ? { peer } : {}),
+    ...(httpRoot !== undefined ? { httpRoot } : {}),
+    ...(pcap !== undefined ? { pcap } : {}),
+    ...(macValue !== undefined ? { mac: macValue } : {}),
+    ...(pingValue !== undefined ? { ping: pingValue } : {}),
+    ...(durationS !== undefined ? { durationS } : {}),
+  };
+}
+
+/** Where attach writes its report lines. */
+export interface AttachOutput {
+  line(text: string, json: Record<string, unknown>): void;
+}
+
+/** A running attachment. */
+export interface AttachSession {
+  readonly tap: TapDevice;
+  readonly stack: AttachedStack;
+  readonly clock: RealClock;
+  readonly rng: SeededRng;
+  /** Resolves when the stack has an address (at once for --ip; on the first DHCP lease). */
+  readonly ready: Promise<Ipv4Cidr>;
+  /** Counters of device and stack as one flat record. */
+  counters(): Record<string, number>;
+  /** Releases the lease, stops the stack, closes device and capture, removes a namespace we created. */
+  stop(): Promise<void>;
+}
+
+function formatCidr(c: Ipv4Cidr): string {
+  return `${formatIpv4(c.address)}/${c.prefixLength}`;
+}
+
+async function namespaceExists(name: string): Promise<boolean> {
+  return (await listNetns()).includes(name);
+}
+
+/** Opens the tap and brings the stack up; throws AttachError/TapError with codes. */
+export async function startAttach(options: AttachOptions, out: AttachOutput): Promise<AttachSession> {
+  if (options.xen) {
+    throw new AttachError("ATTACH_XEN_UNAVAILABLE", "--xen is not yet available: the netfront/netback path to a tap is still being built (use the direct tap path without --xen)");
+  }
+  if (options.httpRoot !== undefined) {
+    try {
+      accessSync(options.httpRoot, constants.R_OK);
+      if (!statSync(options.httpRoot).isDirectory()) throw new Error("not a directory");
+    } catch (e) {
+      throw new AttachError("ATTACH_HTTP_ROOT", `--http-root ${options.httpRoot}: ${(e as Error).message}`);
+    }
+  }
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const unwind = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch {
+        // best effort: keep unwinding
+      }
+    }
+  };
+  try {
+    const tap = await openTap({
+      name: options.tap,
+      txOffloads: options.offloads,
+      ...(options.mac !== undefined ? { mac: options.mac } : {}),
+    });
+    cleanups.push(() => tap.close());
+    let kernelNs: string | undefined;
+    if (options.netns !== undefined) {
+      kernelNs = options.netns;
+      if (!(await namespaceExists(kernelNs))) {
+        await runChecked("ip", ["netns", "add", kernelNs]);
+        const created = kernelNs;
+        cleanups.push(async () => {
+          await runCommand("ip", ["netns", "del", created], { timeoutMs: 5000 });
+        });
+        await runChecked("ip", ["-n", kernelNs, "link", "set", "lo", "up"]);
+      }
+      try {
+        await runChecked("ip", ["link", "set", tap.name, "netns", kernelNs]);
+      } catch (e) {
+        throw new AttachError("ATTACH_NETNS", `moving ${tap.name} into namespace ${kernelNs} failed: ${(e as Error).message}`);
+      }
+    }
+    const ipArgs = kernelNs === undefined ? [] : ["-n", kernelNs];
+    if (options.peer !== undefined) {
+      try {
+        await runChecked("ip", [...ipArgs, "addr", "add", options.peer, "dev", tap.name]);
+        await runChecked("ip", [...ipArgs, "link", "set", tap.name, "up"]);
+      } catch (e) {
+        throw new AttachError("ATTACH_PEER", `configuring the kernel end ${options.peer} failed: ${(e as Error).message}`);
+      }
+    }
+
+    const clock = createRealClock();
+    cleanups.push(() => clock.close());
+    const rng = createSeededRng();
+    let device: NetDevice = tap;
+    let capture: CaptureFile | undefined;
+    if (options.pcap !== undefined) {
+      const format = options.pcap.endsWith(".pcap") || options.pcap.endsWith(".pcap.gz") ? "pcap" : "pcapng";
+      const file = createCaptureFile(options.pcap, { format, timeOffsetMs: clock.epochMs });
+      capture = file;
+      cleanups.push(() => file.close());
+      device = withCapture(tap, file.sink, { clock, name: tap.name, description: "netlab attach" });
+    }
+
+    const stack = await composeAttachedStack({ device, clock, rng }, {
+      address: options.address,
+      ...(options.httpRoot !== undefined ? { http: { root: options.httpRoot, port: options.httpPort } } : {}),
+    });
+    cleanups.push(() => stack.stop());
+
+    const counters = (): Record<string, number> => ({
+      rxFrames: tap.counters.rxFrames, rxBytes: tap.counters.rxBytes,
+      txFrames: tap.counters.txFrames, txBytes: tap.counters.txBytes, dropped: tap.counters.dropped,
+      ...stack.counters(),
+    });
+
+    const where = kernelNs === undefined ? "" : ` (kernel end in netns ${kernelNs})`;
+    out.line(`attached to tap ${tap.name}${where}, mac ${formatMac(tap.mac)}, rng seed ${rng.seed}${capture ? `, capture ${capture.path}` : ""}`,
+      { event: "attached", tap: tap.name, netns: kernelNs ?? null, mac: formatMac(tap.mac), seed: rng.seed, pcap: capture?.path ?? null });
+    const ready = stack.ready.then((cidr) => {
+      out.line(`address ${formatCidr(cidr)}${stack.gateway() !== undefined ? ` gateway ${formatIpv4(stack.gateway()!)}` : ""}` +
+        `${options.httpRoot !== undefined ? `, serving ${options.httpRoot} on http://${formatIpv4(cidr.address)}:${options.httpPort}/` : ""}`,
+      { event: "address", address: formatCidr(cidr), gateway: stack.gateway() !== undefined ? formatIpv4(stack.gateway()!) : null });
+      return cidr;
+    });
+    ready.catch(() => undefined);
+
+    return {
+      tap, stack, clock, rng, ready, counters,
+      async stop() {
+        await unwind();
+      },
+    };
+  } catch (e) {
+    await unwind();
+    throw e;
+  }
+}
+
+function formatCounters(c: Record<string, number>): string {
+  return Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" ");
+}
+
+/** Runs attach until a signal or --duration; resolves to the exit code. */
+export async function run(args: string[]): Promise<number> {
+  let options: AttachOptions;
+  try {
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    options = parseAttachArgs(args);
+  } catch (e) {
+    process.stderr.write(`netlab attach: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const out: AttachOutput = {
+    line: (text, json) => process.stdout.write(options.json ? `${JSON.stringify({ t: new Date().toISOString(), ...json })}\n` : `${text}\n`),
+  };
+  if (process.getuid?.() !== 0 && !options.xen) {
+    out.line("warning: not running as root; opening the tap will probably fail", { event: "warning", message: "not root" });
+  }
+  const session = await startAttach(options, out);
+  const timers: NodeJS.Timeout[] = [];
+  const stopped = new Promise<string>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => resolve(signal);
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    session.tap.onError((e) => resolve(`device error: ${e.message}`));
+    if (options.durationS !== undefined) timers.push(setTimeout(() => resolve("duration elapsed"), options.durationS * 1000));
+  });
+  session.ready.catch((e: Error) => out.line(`no address: ${e.message}`, { event: "error", message: e.message }));
+  if (options.statsIntervalS > 0) {
+    timers.push(setInterval(() => {
+      const c = session.counters();
+      out.line(formatCounters(c), { event: "counters", ...c });
+    }, options.statsIntervalS * 1000));
+  }
+  if (options.ping !== undefined) {
+    const target = options.ping;
+    let seq = 0;
+    const pingOnce = (): void => {
+      const n = ++seq;
+      session.stack.ping(target, n).then(
+        (rttMs) => out.line(`ping ${formatIpv4(target)} seq=${n} time=${rttMs.toFixed(3)} ms`, { event: "ping", target: formatIpv4(target), seq: n, rttMs }),
+        (e: Error) => out.line(`ping ${formatIpv4(target)} seq=${n}: ${e.message}`, { event: "ping", target: formatIpv4(target), seq: n, error: e.message }),
+      );
+    };
+    void session.ready.then(() => {
+      pingOnce();
+      timers.push(setInterval(pingOnce, 1000));
+    }, () => undefined);
+  }
+  const reason = await stopped;
+  for (const t of timers) clearTimeout(t);
+  const final = session.counters();
+  await session.stop();
+  out.line(`stopped (${reason}); ${formatCounters(final)}`, { event: "stopped", reason, ...final });
+  return 0;
+}
