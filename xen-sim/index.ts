@@ -16,3 +16,5 @@ export type * from "./event-channel/types.ts";
 export { createEventChannelSystem, type EventChannelSystem } from "./event-channel/event-channel.ts";
 export type * from "./hypervisor/types.ts";
 export { createHypervisor, DEFAULT_MAX_DOMAINS } from "./hypervisor/hypervisor.ts";
+export type * from "./ring/types.ts";
+export { createBackRing, createFrontRing, initSharedRing, ringSlots, shouldNotify } from "./ring/ring.ts";
