@@ -1,0 +1,347 @@
+// Xenstore over a domain's shared ring page (struct xenstore_domain_interface, xs_wire.h):
+// two 1024-byte byte rings (req guest→server, rsp server→guest) with free-running u32
+// indices at 2048..2063, indexed `idx & 1023`. Indices are published with Atomics when the
+// page lives in a SharedArrayBuffer. The guest is untrusted: the backend copies bytes out
+// before parsing and treats impossible indices as a protocol error (error field, stop).
+//   XENSTORE_* feature/connection/error values
+//   createXenstoreRingBackend   the server's side: attaches a page to a XenstoreServer connection
+//   createXenstoreRingFrontend  the guest's side: an XsByteTransport for the client library
+//   initXenstoreRingPage        zeroes indices (what the toolstack does before a domain starts)
+
+import {
+  XENSTORE_CONNECTION, XENSTORE_ERROR, XENSTORE_REQ, XENSTORE_REQ_CONS, XENSTORE_REQ_PROD, XENSTORE_RING_SIZE,
+  XENSTORE_RSP, XENSTORE_RSP_CONS, XENSTORE_RSP_PROD, XENSTORE_SERVER_FEATURES,
+} from "../abi/xenstore.ts";
+import { isLittleEndianHost } from "../abi/xen.ts";
+import type { XenstoreConnection, XenstoreServer, XsByteTransport } from "./types.ts";
+
+export const XENSTORE_SERVER_FEATURE_RECONNECTION = 1;
+export const XENSTORE_SERVER_FEATURE_ERROR = 2;
+export const XENSTORE_CONNECTED = 0;
+export const XENSTORE_RECONNECT = 1;
+export const XENSTORE_ERROR_NONE = 0;
+export const XENSTORE_ERROR_COMM = 1;
+export const XENSTORE_ERROR_RINGIDX = 2;
+export const XENSTORE_ERROR_PROTO = 3;
+
+const MASK = XENSTORE_RING_SIZE - 1;
+
+interface Indices {
+  load(offset: number): number;
+  store(offset: number, value: number): void;
+}
+
+function indices(page: Uint8Array): Indices {
+  if (page.length < XENSTORE_ERROR + 4) {
+    const e = new Error(`xenstore ring page of ${page.length} bytes is smaller than xenstore_domain_interface`);
+    (e as Error & { code: string }).code = "ERR_XS_RING_PAGE";
+    throw e;
+  }
+  if (page.buffer instanceof SharedArrayBuffer && page.byteOffset % 4 === 0 && isLittleEndianHost()) {
+    const words = new Int32Array(page.buffer, page.byteOffset, (XENSTORE_ERROR + 4) / 4);
+    return {
+      load: (off) => Atomics.load(words, off >> 2) >>> 0,
+      store: (off, v) => void Atomics.store(words, off >> 2, v | 0),
+    };
+  }
+  const view = new DataView(page.buffer, page.byteOffset, XENSTORE_ERROR + 4);
+  return {
+    load: (off) => view.getUint32(off, true),
+    store: (off, v) => view.setUint32(off, v >>> 0, true),
+  };
+}
+
+/** Zeroes the four ring indices, connection and error fields of a xenstore page. */
+export function initXenstoreRingPage(page: Uint8Array): void {
+  const ix = indices(page);
+  for (const off of [XENSTORE_REQ_CONS, XENSTORE_REQ_PROD, XENSTORE_RSP_CONS, XENSTORE_RSP_PROD, XENSTORE_CONNECTION, XENSTORE_ERROR]) {
+    ix.store(off, 0);
+  }
+}
+
+/** Copies `n` bytes out of a byte ring starting at free-running index `idx`. */
+function copyOut(page: Uint8Array, base: number, idx: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  const start = idx & MASK;
+  const first = Math.min(n, XENSTORE_RING_SIZE - start);
+  out.set(page.subarray(base + start, base + start + first), 0);
+  if (first < n) out.set(page.subarray(base, base + n - first), first);
+  return out;
+}
+
+/** Copies bytes into a byte ring at free-running index `idx` (caller checked the space). */
+function copyIn(page: Uint8Array, base: number, idx: number, bytes: Uint8Array): void {
+  const start = idx & MASK;
+  const first = Math.min(bytes.length, XENSTORE_RING_SIZE - start);
+  page.set(bytes.subarray(0, first), base + start);
+  if (first < bytes.length) page.set(bytes.subarray(first), base);
+}
+
+/** A byte queue of pending output (chunks, consumed from the front). */
+function createOutQueue() {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  return {
+    get size() { return size; },
+    push(b: Uint8Array) { chunks.push(b); size += b.length; },
+    /** Moves up to `max` bytes out through `put`; returns bytes moved. */
+    drain(max: number, put: (b: Uint8Array) => void): number {
+      let moved = 0;
+      while (moved < max && chunks.length > 0) {
+        const head = chunks[0]!;
+        const take = Math.min(head.length, max - moved);
+        put(head.subarray(0, take));
+        moved += take;
+        if (take === head.length) chunks.shift();
+        else chunks[0] = head.subarray(take);
+      }
+      size -= moved;
+      return moved;
+    },
+    clear() { chunks.length = 0; size = 0; },
+  };
+}
+
+/** Dependencies of the server side of a domain's xenstore ring. */
+export interface XenstoreRingBackendDeps {
+  readonly server: XenstoreServer;
+  readonly domid: number;
+  /** The domain's xenstore page (e.g. mapped grant ref 1), shared with the guest. */
+  readonly page: Uint8Array;
+  /** Signals the guest (event channel send). */
+  readonly notify: () => void;
+}
+
+/** Options of createXenstoreRingBackend. */
+export interface XenstoreRingBackendOptions {
+  /** Replies queued beyond the ring above which requests are left unread (back-pressure). Default 64 KiB. */
+  readonly maxQueuedOutput?: number;
+}
+
+/** Why a backend stopped serving its ring. */
+export type XenstoreRingFault = "bad-req-index" | "bad-rsp-index" | "payload-too-long" | "released" | "shutdown" | "closed";
+
+/** The server's side of one domain's xenstore ring. */
+export interface XenstoreRingBackend {
+  /** Processes the ring: call on every event-channel notification from the guest. */
+  kick(): void;
+  /** Why the ring stopped being served, or null while healthy. */
+  readonly fault: XenstoreRingFault | null;
+  /** The server connection currently attached. */
+  readonly connection: XenstoreConnection;
+  /** Detaches from the server. */
+  close(): void;
+}
+
+/**
+ * Serves a domain's xenstore page. Advertises reconnection and error reporting in
+ * server_features; a guest that sets `connection` to XENSTORE_RECONNECT gets a fresh
+ * connection (watches and transactions dropped) and zeroed indices.
+ */
+export function createXenstoreRingBackend(deps: XenstoreRingBackendDeps, options: XenstoreRingBackendOptions = {}): XenstoreRingBackend {
+  const { server, domid, page, notify } = deps;
+  const ix = indices(page);
+  const maxQueued = options.maxQueuedOutput ?? 64 * 1024;
+  const out = createOutQueue();
+  let fault: XenstoreRingFault | null = null;
+  let running = false;
+  let again = false;
+
+  const attach = (): XenstoreConnection =>
+    server.connect(domid, {
+      send: (b) => out.push(b),
+      queued: () => out.size,
+      close: (reason) => {
+        if (fault !== null) return;
+        fault = reason;
+        if (reason === "payload-too-long") ix.store(XENSTORE_ERROR, XENSTORE_ERROR_PROTO);
+        notify();
+      },
+    });
+
+  let conn = attach();
+  ix.store(XENSTORE_SERVER_FEATURES, XENSTORE_SERVER_FEATURE_RECONNECTION | XENSTORE_SERVER_FEATURE_ERROR);
+
+  function badIndex(which: "bad-req-index" | "bad-rsp-index"): void {
+    fault = which;
+    ix.store(XENSTORE_ERROR, XENSTORE_ERROR_RINGIDX);
+    conn.close();
+    notify();
+  }
+
+  /** Writes queued output into rsp; returns whether anything was produced, or null on a bad index. */
+  function flush(): boolean | null {
+    if (out.size === 0) return false;
+    const cons = ix.load(XENSTORE_RSP_CONS);
+    const prod = ix.load(XENSTORE_RSP_PROD);
+    const used = (prod - cons) >>> 0;
+    if (used > XENSTORE_RING_SIZE) return null;
+    let p = prod;
+    const moved = out.drain(XENSTORE_RING_SIZE - used, (b) => {
+      copyIn(page, XENSTORE_RSP, p, b);
+      p = (p + b.length) >>> 0;
+    });
+    if (moved === 0) return false;
+    ix.store(XENSTORE_RSP_PROD, p);
+    return true;
+  }
+
+  function step(): void {
+    if (fault !== null) return;
+    let signal = false;
+    if (ix.load(XENSTORE_CONNECTION) === XENSTORE_RECONNECT) {
+      conn.close();
+      out.clear();
+      for (const off of [XENSTORE_REQ_CONS, XENSTORE_REQ_PROD, XENSTORE_RSP_CONS, XENSTORE_RSP_PROD]) ix.store(off, 0);
+      ix.store(XENSTORE_ERROR, XENSTORE_ERROR_NONE);
+      conn = attach();
+      ix.store(XENSTORE_CONNECTION, XENSTORE_CONNECTED);
+      notify();
+      return;
+    }
+    for (let rounds = 0; rounds < 64; rounds++) {
+      const f = flush();
+      if (f === null) return badIndex("bad-rsp-index");
+      signal ||= f;
+      if (out.size > maxQueued) break;
+      const cons = ix.load(XENSTORE_REQ_CONS);
+      const prod = ix.load(XENSTORE_REQ_PROD);
+      const avail = (prod - cons) >>> 0;
+      if (avail > XENSTORE_RING_SIZE) return badIndex("bad-req-index");
+      if (avail === 0) break;
+      const bytes = copyOut(page, XENSTORE_REQ, cons, avail);
+      ix.store(XENSTORE_REQ_CONS, prod);
+      signal = true;
+      conn.receive(bytes);
+      if (fault !== null) return;
+    }
+    const f = flush();
+    if (f === null) return badIndex("bad-rsp-index");
+    if (signal || f) notify();
+  }
+
+  return {
+    get fault() { return fault; },
+    get connection() { return conn; },
+    kick() {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          again = false;
+          step();
+        } while (again && fault === null);
+      } finally {
+        running = false;
+      }
+    },
+    close() {
+      if (fault === null) fault = "closed";
+      conn.close();
+    },
+  };
+}
+
+/** Dependencies of the guest side of the xenstore ring. */
+export interface XenstoreRingFrontendDeps {
+  readonly page: Uint8Array;
+  /** Signals the server (event channel send). */
+  readonly notify: () => void;
+}
+
+/** The guest's side: an XsByteTransport plus kick() for incoming notifications. */
+export interface XenstoreRingFrontend extends XsByteTransport {
+  /** Reads responses and writes pending requests: call on every notification from the server. */
+  kick(): void;
+  /** Why the frontend stopped ("bad-rsp-index" when the server's indices are impossible), or null. */
+  readonly fault: "bad-rsp-index" | "server-error" | "closed" | null;
+  /** Bytes waiting for room in the request ring. */
+  readonly pending: number;
+}
+
+/** Creates the guest side of a xenstore page (the page's indices must already be initialised). */
+export function createXenstoreRingFrontend(deps: XenstoreRingFrontendDeps): XenstoreRingFrontend {
+  const { page, notify } = deps;
+  const ix = indices(page);
+  const out = createOutQueue();
+  let handler: (b: Uint8Array) => void = () => {};
+  const closeHandlers: (() => void)[] = [];
+  let fault: XenstoreRingFrontend["fault"] = null;
+  let running = false;
+  let again = false;
+
+  function stop(why: NonNullable<XenstoreRingFrontend["fault"]>): void {
+    if (fault !== null) return;
+    fault = why;
+    out.clear();
+    for (const h of closeHandlers) h();
+  }
+
+  function pushRequests(): boolean {
+    if (out.size === 0) return false;
+    const cons = ix.load(XENSTORE_REQ_CONS);
+    const prod = ix.load(XENSTORE_REQ_PROD);
+    const used = (prod - cons) >>> 0;
+    if (used > XENSTORE_RING_SIZE) return false;
+    let p = prod;
+    const moved = out.drain(XENSTORE_RING_SIZE - used, (b) => {
+      copyIn(page, XENSTORE_REQ, p, b);
+      p = (p + b.length) >>> 0;
+    });
+    if (moved > 0) ix.store(XENSTORE_REQ_PROD, p);
+    return moved > 0;
+  }
+
+  function step(): void {
+    if (fault !== null) return;
+    if (ix.load(XENSTORE_ERROR) !== XENSTORE_ERROR_NONE) return stop("server-error");
+    let signal = false;
+    for (let rounds = 0; rounds < 64; rounds++) {
+      signal = pushRequests() || signal;
+      const cons = ix.load(XENSTORE_RSP_CONS);
+      const prod = ix.load(XENSTORE_RSP_PROD);
+      const avail = (prod - cons) >>> 0;
+      if (avail > XENSTORE_RING_SIZE) return stop("bad-rsp-index");
+      if (avail === 0) break;
+      const bytes = copyOut(page, XENSTORE_RSP, cons, avail);
+      ix.store(XENSTORE_RSP_CONS, prod);
+      signal = true;
+      handler(bytes);
+      if (fault !== null) return;
+    }
+    if (signal) notify();
+  }
+
+  function kick(): void {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        step();
+      } while (again && fault === null);
+    } finally {
+      running = false;
+    }
+  }
+
+  return {
+    get fault() { return fault; },
+    get pending() { return out.size; },
+    send(bytes) {
+      if (fault !== null) return;
+      out.push(bytes.slice());
+      kick();
+    },
+    onReceive(h) { handler = h; },
+    onClose(h) { closeHandlers.push(h); },
+    close() { stop("closed"); },
+    kick,
+  };
+}
