@@ -18,3 +18,4 @@ export type * from "./hypervisor/types.ts";
 export { createHypervisor, DEFAULT_MAX_DOMAINS } from "./hypervisor/hypervisor.ts";
 export type * from "./ring/types.ts";
 export { createBackRing, createFrontRing, initSharedRing, ringSlots, shouldNotify } from "./ring/ring.ts";
+export * from "./xenstore/index.ts";
