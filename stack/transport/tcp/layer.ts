@@ -1,0 +1,342 @@
+// The TCP layer of one stack: demultiplexes segments to connections by 4-tuple, runs the
+// listeners (bounded SYN queue, accept queue, SYN cookies when the SYN queue is full),
+// answers segments for no connection with RST (RFC 9293 §3.10.7.1), allocates ephemeral
+// ports (RFC 6335 range) and enforces the per-stack connection limit.
+// createTcpLayer: the factory; TcpLayerDeps: what it needs; ExtendedTcpLayer: TcpLayer plus stats.
+import type { Clock, Rng } from "../../time.ts";
+import type { Ipv4Delivery, Ipv4Layer } from "../../net/types.ts";
+import { HEADROOM } from "../../net/types.ts";
+import { type Result, ok, err } from "../../result.ts";
+import type { ByteStream, TcpConnectError, TcpConnectionOptions, TcpLayer, TcpListenError, TcpListener } from "../types.ts";
+import {
+  TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, emitTcp, parseTcp, tcpHeaderLength, type TcpRepr,
+} from "../../wire/tcp.ts";
+import { State, TcpConnection, type ResolvedTcpOptions, type TcpContext } from "./connection.ts";
+import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
+import { decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
+import { seqAdd } from "./seq.ts";
+import type { TcpLayerOptions, TcpStats } from "./types.ts";
+
+/** What the TCP layer needs. */
+export interface TcpLayerDeps {
+  readonly ip: Ipv4Layer;
+  readonly clock: Clock;
+  readonly rng: Rng;
+}
+
+/** The TCP layer with its counters. */
+export interface ExtendedTcpLayer extends TcpLayer {
+  readonly stats: TcpStats;
+  /** Connections in the table (TIME_WAIT included). */
+  readonly connectionCount: number;
+}
+
+const EPHEMERAL_LOW = 49152;
+const EPHEMERAL_HIGH = 65535;
+
+function resolve(o: TcpLayerOptions): ResolvedTcpOptions {
+  const receiveBufferSize = o.receiveBufferSize ?? 1 << 20;
+  let needShift = 0;
+  while ((65535 << needShift) < receiveBufferSize && needShift < 14) needShift++;
+  return {
+    mslMs: o.mslMs ?? 30_000,
+    initialRtoMs: o.initialRtoMs ?? 1000,
+    minRtoMs: o.minRtoMs ?? 200,
+    maxRtoMs: o.maxRtoMs ?? 60_000,
+    synRetries: o.synRetries ?? 6,
+    synAckRetries: o.synAckRetries ?? 5,
+    retries: o.retries ?? 15,
+    delayedAckMs: o.delayedAckMs ?? 40,
+    sendBufferSize: o.sendBufferSize ?? 1 << 20,
+    receiveBufferSize,
+    outOfOrderBudget: o.outOfOrderBudget ?? receiveBufferSize,
+    windowScaling: o.windowScaling ?? true,
+    timestamps: o.timestamps ?? true,
+    sack: o.sack ?? true,
+    congestionControl: o.congestionControl ?? "cubic",
+    synQueueSize: o.synQueueSize ?? 256,
+    backlog: o.backlog ?? 128,
+    synCookies: o.synCookies ?? true,
+    maxConnections: o.maxConnections ?? 65536,
+    challengeAckLimit: o.challengeAckLimit ?? 1000,
+    keepAliveIdleMs: o.keepAliveIdleMs ?? 7_200_000,
+    keepAliveIntervalMs: o.keepAliveIntervalMs ?? 75_000,
+    keepAliveProbes: o.keepAliveProbes ?? 9,
+    txChecksumOffload: o.txChecksumOffload ?? false,
+    windowScaleShift: Math.min(14, Math.max(o.windowScaleShift ?? 7, needShift)),
+  };
+}
+
+class Listener implements TcpListener {
+  handler: ((s: ByteStream) => void) | null = null;
+  synQueue = 0;
+  acceptQueue: TcpConnection[] = [];
+  closed = false;
+  constructor(readonly layer: LayerImpl, readonly localPort: number, readonly backlog: number, readonly connOptions: TcpConnectionOptions) {}
+
+  onConnection(handler: (stream: ByteStream) => void): void {
+    this.handler = handler;
+    while (this.acceptQueue.length > 0 && !this.closed) handler(this.acceptQueue.shift()!);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.layer.listeners.delete(this.localPort);
+    for (const c of this.acceptQueue) c.destroy();
+    this.acceptQueue = [];
+  }
+}
+
+function newStats(): TcpStats {
+  return {
+    segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, timeouts: 0,
+    resetsSent: 0, resetsReceived: 0, challengeAcks: 0, badSegments: 0, synCookiesSent: 0, synCookiesAccepted: 0,
+    synDropped: 0, activeOpens: 0, passiveOpens: 0, outOfOrderDropped: 0, pawsRejected: 0,
+  };
+}
+
+class LayerImpl implements ExtendedTcpLayer, TcpContext {
+  readonly options: ResolvedTcpOptions;
+  readonly stats: TcpStats = newStats();
+  readonly secrets: TcpSecrets;
+  /** localPort -> (remoteAddr·65536 + remotePort) -> connection */
+  readonly table = new Map<number, Map<number, TcpConnection>>();
+  readonly listeners = new Map<number, Listener>();
+  readonly owner = new WeakMap<TcpConnection, Listener>();
+  /** Connections that count toward the limit (not TIME_WAIT, not CLOSED). */
+  active = 0;
+  total = 0;
+  challengeWindowStart = -Infinity;
+  challengeCount = 0;
+
+  constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions) {
+    this.options = resolve(o);
+    this.secrets = createTcpSecrets(rng);
+    ip.registerProtocol(6, (d) => this.receive(d));
+  }
+
+  get connectionCount(): number { return this.total; }
+
+  // ------------------------------------------------------------ TcpContext
+  allowChallengeAck(): boolean {
+    const now = this.clock.now();
+    if (now - this.challengeWindowStart >= 1000) { this.challengeWindowStart = now; this.challengeCount = 0; }
+    if (this.challengeCount >= this.options.challengeAckLimit) return false;
+    this.challengeCount++;
+    return true;
+  }
+
+  canAccept(conn: TcpConnection): boolean {
+    const l = this.owner.get(conn);
+    if (l === undefined || l.closed) return false;
+    return l.handler !== null || l.acceptQueue.length < l.backlog;
+  }
+
+  onEstablished(conn: TcpConnection): void {
+    const l = this.owner.get(conn);
+    if (l === undefined) return;
+    if (conn.inSynQueue) { l.synQueue--; conn.inSynQueue = false; }
+    this.owner.delete(conn);
+    if (l.handler !== null) l.handler(conn);
+    else l.acceptQueue.push(conn);
+  }
+
+  onTimeWait(_conn: TcpConnection): void { this.active--; }
+
+  onRemoved(conn: TcpConnection): void {
+    const m = this.table.get(conn.localPort);
+    const key = conn.remoteAddress * 65536 + conn.remotePort;
+    if (m !== undefined && m.get(key) === conn) {
+      m.delete(key);
+      if (m.size === 0) this.table.delete(conn.localPort);
+      this.total--;
+      if (!conn.wasTimeWait) this.active--;
+    }
+    const l = this.owner.get(conn);
+    if (l !== undefined) {
+      if (conn.inSynQueue) { l.synQueue--; conn.inSynQueue = false; }
+      this.owner.delete(conn);
+    }
+  }
+
+  // ------------------------------------------------------------ TcpLayer
+  connect(dst: number, dstPort: number, options: TcpConnectionOptions & { localPort?: number } = {}): Result<ByteStream, TcpConnectError> {
+    if (dstPort <= 0 || dstPort > 65535) return err("no-route", "bad port");
+    const src = this.ip.sourceFor(dst);
+    if (src === undefined) return err(this.ip.cidr === undefined ? "no-address" : "no-route");
+    if (this.active >= this.options.maxConnections) return err("connection-limit");
+    const key = dst * 65536 + dstPort;
+    let port = options.localPort ?? 0;
+    if (port === 0) {
+      const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+      const start = this.rng.nextInt(span);
+      for (let i = 0; i < span; i++) {
+        const p = EPHEMERAL_LOW + ((start + i) % span);
+        if (!this.listeners.has(p) && !(this.table.get(p)?.has(key) ?? false)) { port = p; break; }
+      }
+      if (port === 0) return err("no-ephemeral");
+    } else {
+      const existing = this.table.get(port)?.get(key);
+      if (existing !== undefined) {
+        if (existing.state === State.TIME_WAIT) existing.abortTimeWait();
+        else return err("no-ephemeral", "4-tuple in use");
+      }
+    }
+    const conn = this.newConnection(src, port, dst, dstPort, options);
+    if (options.keepAliveMs !== undefined && options.keepAliveMs > 0) conn.setKeepAlive(true, options.keepAliveMs);
+    conn.openActive(initialSequenceNumber(this.secrets, this.clock.now(), src, port, dst, dstPort));
+    return ok(conn);
+  }
+
+  listen(port: number, options: TcpConnectionOptions & { backlog?: number } = {}): Result<TcpListener, TcpListenError> {
+    if (port < 0 || port > 65535 || !Number.isInteger(port)) return err("bad-port");
+    if (port === 0) {
+      const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+      const start = this.rng.nextInt(span);
+      for (let i = 0; i < span; i++) {
+        const p = EPHEMERAL_LOW + ((start + i) % span);
+        if (!this.listeners.has(p) && !this.table.has(p)) { port = p; break; }
+      }
+      if (port === 0) return err("in-use", "no free port");
+    }
+    if (this.listeners.has(port)) return err("in-use");
+    const l = new Listener(this, port, options.backlog ?? this.options.backlog, options);
+    this.listeners.set(port, l);
+    return ok(l);
+  }
+
+  // ------------------------------------------------------------ input
+  newConnection(src: number, srcPort: number, dst: number, dstPort: number, o: TcpConnectionOptions): TcpConnection {
+    const conn = new TcpConnection(this, src, srcPort, dst, dstPort, o.congestionControl ?? this.options.congestionControl, o.noDelay ?? false);
+    conn.tsOffset = halfSipHash(this.secrets.isnKey[1], this.secrets.isnKey[0], [src, dst, ((srcPort << 16) | dstPort) >>> 0]);
+    let m = this.table.get(srcPort);
+    if (m === undefined) { m = new Map(); this.table.set(srcPort, m); }
+    m.set(dst * 65536 + dstPort, conn);
+    this.active++;
+    this.total++;
+    return conn;
+  }
+
+  receive(d: Ipv4Delivery): void {
+    const off = d.offload;
+    const verify = !(off !== undefined && (off.dataValidated === true || off.csumBlank === true));
+    const r = parseTcp(d.payload, { src: d.src, dst: d.dst, verifyChecksum: verify });
+    if (!r.ok) { this.stats.badSegments++; return; }
+    const seg = r.value;
+    this.stats.segmentsReceived++;
+    if (seg.srcPort === 0 || seg.dstPort === 0) { this.stats.badSegments++; return; }
+    const conn = this.table.get(seg.dstPort)?.get(d.src * 65536 + seg.srcPort);
+    if (conn !== undefined) {
+      if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && conn.acceptsReuse(seg)) {
+        conn.abortTimeWait();
+      } else {
+        conn.input(seg);
+        return;
+      }
+    }
+    const l = this.listeners.get(seg.dstPort);
+    if (l !== undefined && !l.closed) this.listenInput(l, d, seg);
+    else this.resetFor(d, seg);
+  }
+
+  /** RFC 9293 §3.10.7.2: segments arriving for a listener. */
+  listenInput(l: Listener, d: Ipv4Delivery, seg: TcpRepr): void {
+    const f = seg.flags;
+    if ((f & TCP_FLAG_RST) !== 0) return;
+    if ((f & TCP_FLAG_ACK) !== 0) {
+      if ((f & TCP_FLAG_SYN) === 0 && this.options.synCookies && this.tryCookie(l, d, seg)) return;
+      this.resetFor(d, seg);
+      return;
+    }
+    if ((f & TCP_FLAG_SYN) === 0) return;
+    const full = l.synQueue >= this.options.synQueueSize || (l.handler === null && l.acceptQueue.length >= l.backlog);
+    if (this.active >= this.options.maxConnections) { this.stats.synDropped++; return; }
+    if (full) {
+      if (this.options.synCookies) this.sendCookieSynAck(d, seg);
+      else this.stats.synDropped++;
+      return;
+    }
+    const conn = this.newConnection(d.dst, seg.dstPort, d.src, seg.srcPort, l.connOptions);
+    this.owner.set(conn, l);
+    l.synQueue++;
+    conn.inSynQueue = true;
+    if (l.connOptions.keepAliveMs !== undefined && l.connOptions.keepAliveMs > 0) conn.setKeepAlive(true, l.connOptions.keepAliveMs);
+    conn.openPassive(seg, initialSequenceNumber(this.secrets, this.clock.now(), d.dst, seg.dstPort, d.src, seg.srcPort));
+  }
+
+  sendCookieSynAck(d: Ipv4Delivery, seg: TcpRepr): void {
+    const tuple = { localAddr: d.dst, localPort: seg.dstPort, remoteAddr: d.src, remotePort: seg.srcPort };
+    const localMss = Math.max(88, this.ip.mtuTo(d.src) - 40);
+    const mss = Math.min(seg.options.mss ?? 536, localMss);
+    const isn = encodeSynCookie(this.secrets, this.clock.now(), tuple, seg.seq, mss);
+    const o = this.options;
+    const opts: { mss: number; windowScale?: number; sackPermitted?: boolean; tsVal?: number; tsEcr?: number } = { mss: localMss };
+    if (o.timestamps && seg.options.tsVal !== undefined) {
+      const tsOffset = halfSipHash(this.secrets.isnKey[1], this.secrets.isnKey[0], [d.dst, d.src, ((seg.dstPort << 16) | seg.srcPort) >>> 0]);
+      const now = (Math.floor(this.clock.now()) + tsOffset) >>> 0;
+      opts.tsVal = ((now & ~63) | encodeCookieOptions(o.windowScaling ? seg.options.windowScale : undefined, o.sack && seg.options.sackPermitted === true)) >>> 0;
+      opts.tsEcr = seg.options.tsVal;
+      if (o.sack && seg.options.sackPermitted === true) opts.sackPermitted = true;
+      if (o.windowScaling && seg.options.windowScale !== undefined) opts.windowScale = o.windowScaleShift;
+    }
+    this.stats.synCookiesSent++;
+    this.sendRaw(d.dst, d.src, {
+      srcPort: seg.dstPort, dstPort: seg.srcPort, seq: isn, ack: seqAdd(seg.seq, 1), flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
+      window: Math.min(65535, o.receiveBufferSize), urgent: 0, options: opts, payload: new Uint8Array(0),
+    });
+  }
+
+  tryCookie(l: Listener, d: Ipv4Delivery, seg: TcpRepr): boolean {
+    const tuple = { localAddr: d.dst, localPort: seg.dstPort, remoteAddr: d.src, remotePort: seg.srcPort };
+    const peerIsn = (seg.seq - 1) >>> 0;
+    const mss = decodeSynCookie(this.secrets, this.clock.now(), tuple, peerIsn, (seg.ack - 1) >>> 0);
+    if (mss === undefined) return false;
+    if (this.active >= this.options.maxConnections) return true;
+    if (l.handler === null && l.acceptQueue.length >= l.backlog) return true;
+    let ws: number | undefined;
+    let sack = false;
+    if (seg.options.tsEcr !== undefined) {
+      const dec = decodeCookieOptions(seg.options.tsEcr);
+      if (dec !== undefined) { ws = dec.windowScale; sack = dec.sackPermitted; }
+    }
+    this.stats.synCookiesAccepted++;
+    const conn = this.newConnection(d.dst, seg.dstPort, d.src, seg.srcPort, l.connOptions);
+    this.owner.set(conn, l);
+    conn.openFromCookie(seg, mss, ws, sack);
+    this.onEstablished(conn);
+    // the ACK may carry data: process it as an ordinary segment now that the connection exists
+    if (seg.payload.length > 0 || (seg.flags & TCP_FLAG_FIN) !== 0) conn.input(seg);
+    return true;
+  }
+
+  /** RFC 9293 §3.10.7.1: a segment for no connection gets a RST (unless it is one). */
+  resetFor(d: Ipv4Delivery, seg: TcpRepr): void {
+    const f = seg.flags;
+    if ((f & TCP_FLAG_RST) !== 0) return;
+    const segLen = seg.payload.length + ((f & TCP_FLAG_SYN) !== 0 ? 1 : 0) + ((f & TCP_FLAG_FIN) !== 0 ? 1 : 0);
+    this.stats.resetsSent++;
+    if ((f & TCP_FLAG_ACK) !== 0) {
+      this.sendRaw(d.dst, d.src, { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_FLAG_RST, window: 0, urgent: 0, options: {}, payload: new Uint8Array(0) });
+    } else {
+      this.sendRaw(d.dst, d.src, {
+        srcPort: seg.dstPort, dstPort: seg.srcPort, seq: 0, ack: seqAdd(seg.seq, segLen), flags: TCP_FLAG_RST | TCP_FLAG_ACK,
+        window: 0, urgent: 0, options: {}, payload: new Uint8Array(0),
+      });
+    }
+  }
+
+  sendRaw(src: number, dst: number, repr: TcpRepr): void {
+    const hl = tcpHeaderLength(repr);
+    const buf = new Uint8Array(HEADROOM + hl + repr.payload.length);
+    const b = buf.subarray(HEADROOM);
+    emitTcp(repr, b, 0, { src, dst });
+    this.stats.segmentsSent++;
+    this.ip.send(dst, 6, b);
+  }
+}
+
+/** Creates the TCP layer of one stack and registers it as IP protocol 6. */
+export function createTcpLayer(deps: TcpLayerDeps, options: TcpLayerOptions = {}): ExtendedTcpLayer {
+  return new LayerImpl(deps.ip, deps.clock, deps.rng, options);
+}

@@ -1,0 +1,125 @@
+// The SACK scoreboard (RFC 6675 §3–4): which bytes above SND.UNA the peer reported as held,
+// IsLost() for the holes between them, and the pipe estimate's lost-bytes term.
+// SackScoreboard: add/ackedTo/clear/sackedBetween/isHoleLost/nextLostHole/lostBytesFrom/skipSacked.
+import { seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from "./seq.ts";
+
+/** RFC 6675 §2 DupThresh. */
+export const DUP_THRESH = 3;
+
+interface Block { left: number; right: number }
+
+/** SACKed ranges above SND.UNA, sorted and disjoint. */
+export class SackScoreboard {
+  blocks: Block[] = [];
+  /** Total SACKed bytes. */
+  sacked = 0;
+
+  /** True when nothing is SACKed. */
+  get empty(): boolean { return this.blocks.length === 0; }
+
+  /** Highest SACKed sequence (exclusive), or `fallback` when empty. */
+  highest(fallback: number): number {
+    const b = this.blocks[this.blocks.length - 1];
+    return b === undefined ? fallback : b.right;
+  }
+
+  /** Records a block reported by the peer, clipped to (sndUna, sndMax]. Returns true if new bytes were SACKed. */
+  add(left: number, right: number, sndUna: number, sndMax: number): boolean {
+    if (seqLe(right, sndUna) || seqGt(right, sndMax) || seqGe(left, right)) return false;
+    if (seqLt(left, sndUna)) left = sndUna;
+    const bl = this.blocks;
+    let i = 0;
+    while (i < bl.length && seqLt(bl[i]!.right, left)) i++;
+    let j = i;
+    let covered = 0;
+    let nl = left, nr = right;
+    while (j < bl.length && seqLe(bl[j]!.left, right)) {
+      covered += seqSub(bl[j]!.right, bl[j]!.left);
+      nl = seqMin(nl, bl[j]!.left);
+      nr = seqMax(nr, bl[j]!.right);
+      j++;
+    }
+    const added = seqSub(nr, nl) - covered;
+    if (j === i + 1 && added === 0) return false;
+    bl.splice(i, j - i, { left: nl, right: nr });
+    this.sacked += added;
+    return added > 0;
+  }
+
+  /** Drops everything at or below the new SND.UNA. */
+  ackedTo(sndUna: number): void {
+    const bl = this.blocks;
+    let k = 0;
+    while (k < bl.length && seqLe(bl[k]!.right, sndUna)) { this.sacked -= seqSub(bl[k]!.right, bl[k]!.left); k++; }
+    if (k > 0) bl.splice(0, k);
+    const f = bl[0];
+    if (f !== undefined && seqLt(f.left, sndUna)) { this.sacked -= seqSub(sndUna, f.left); f.left = sndUna; }
+  }
+
+  /** Forgets all SACK information (RFC 2018 §8: the receiver may renege). */
+  clear(): void { this.blocks = []; this.sacked = 0; }
+
+  /** SACKed bytes in [from, to). */
+  sackedBetween(from: number, to: number): number {
+    let n = 0;
+    for (const b of this.blocks) {
+      const l = seqMax(b.left, from), r = seqMin(b.right, to);
+      if (seqGt(r, l)) n += seqSub(r, l);
+    }
+    return n;
+  }
+
+  /** If seq is inside a SACKed block, the block's right edge; else seq. */
+  skipSacked(seq: number): number {
+    for (const b of this.blocks) {
+      if (seqGe(seq, b.left) && seqLt(seq, b.right)) return b.right;
+      if (seqGt(b.left, seq)) break;
+    }
+    return seq;
+  }
+
+  /** RFC 6675 §4 IsLost for the hole below block `k`: DupThresh blocks or more than (DupThresh−1)·MSS bytes above it. */
+  isHoleLost(k: number, mss: number): boolean {
+    const above = this.blocks.length - k;
+    if (above >= DUP_THRESH) return true;
+    let bytes = 0;
+    for (let i = k; i < this.blocks.length; i++) bytes += seqSub(this.blocks[i]!.right, this.blocks[i]!.left);
+    return bytes > (DUP_THRESH - 1) * mss;
+  }
+
+  /** The first lost, un-SACKed range at or above `from` (clipped there), or undefined. */
+  nextLostHole(from: number, sndUna: number, mss: number): Block | undefined {
+    let holeStart = sndUna;
+    for (let k = 0; k < this.blocks.length; k++) {
+      const b = this.blocks[k]!;
+      if (seqGt(b.left, holeStart) && seqGt(b.left, from)) {
+        if (!this.isHoleLost(k, mss)) return undefined;
+        return { left: seqMax(holeStart, from), right: b.left };
+      }
+      holeStart = b.right;
+    }
+    return undefined;
+  }
+
+  /** Bytes in lost holes at or above `from` (not yet retransmitted when from = HighRxt). */
+  lostBytesFrom(from: number, sndUna: number, mss: number): number {
+    let n = 0;
+    let holeStart = sndUna;
+    for (let k = 0; k < this.blocks.length; k++) {
+      const b = this.blocks[k]!;
+      if (seqGt(b.left, holeStart) && this.isHoleLost(k, mss)) {
+        const l = seqMax(holeStart, from);
+        if (seqGt(b.left, l)) n += seqSub(b.left, l);
+      }
+      holeStart = b.right;
+    }
+    return n;
+  }
+
+  /** RFC 6675 §5: is SND.UNA itself lost? */
+  unaLost(sndUna: number, mss: number): boolean {
+    const f = this.blocks[0];
+    return f !== undefined && seqGt(f.left, sndUna) && this.isHoleLost(0, mss);
+  }
+}
+

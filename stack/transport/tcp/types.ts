@@ -1,0 +1,98 @@
+// Options, statistics and connection information of the TCP layer (stack/transport/tcp).
+// TcpLayerOptions: every limit and timer, with its default; TcpStats: layer counters;
+// TcpInfo: one connection's state (like Linux's TCP_INFO); TcpStateName: RFC 9293 states.
+import type { CongestionControlName } from "./congestion.ts";
+
+/** Limits and timers of one TCP layer; every field is optional (defaults in brackets). */
+export interface TcpLayerOptions {
+  /** Maximum segment lifetime; TIME_WAIT lasts 2·MSL [30000 ms]. */
+  readonly mslMs?: number;
+  /** RFC 6298 initial RTO [1000 ms]. */
+  readonly initialRtoMs?: number;
+  /** Lower bound of the RTO [200 ms, as Linux]. */
+  readonly minRtoMs?: number;
+  /** Upper bound of the RTO [60000 ms]. */
+  readonly maxRtoMs?: number;
+  /** SYN / SYN-ACK retransmissions before giving up [6 / 5]. */
+  readonly synRetries?: number;
+  readonly synAckRetries?: number;
+  /** Data retransmissions before ETIMEDOUT [15]. */
+  readonly retries?: number;
+  /** Delayed-ACK timer [40 ms]. */
+  readonly delayedAckMs?: number;
+  /** Send buffer limit: write() returns false above it [1 MiB]. */
+  readonly sendBufferSize?: number;
+  /** Receive buffer: the most the window offers [1 MiB]. */
+  readonly receiveBufferSize?: number;
+  /** Bytes the out-of-order queue may hold per connection [receiveBufferSize]. */
+  readonly outOfOrderBudget?: number;
+  /** Offer window scaling / timestamps / SACK in SYNs [true]. */
+  readonly windowScaling?: boolean;
+  readonly timestamps?: boolean;
+  readonly sack?: boolean;
+  /** Congestion control of new connections ["cubic"]. */
+  readonly congestionControl?: CongestionControlName;
+  /** Half-open connections per listener before SYN cookies (or drops) [256]. */
+  readonly synQueueSize?: number;
+  /** Default accept backlog per listener [128]. */
+  readonly backlog?: number;
+  /** Answer SYNs with cookies when the SYN queue is full [true]. */
+  readonly synCookies?: boolean;
+  /** Connections per stack, TIME_WAIT excluded [65536]. */
+  readonly maxConnections?: number;
+  /** RFC 5961 §7 challenge ACKs per second for the whole layer [1000]. */
+  readonly challengeAckLimit?: number;
+  /** Keepalive idle time, probe interval and probe count [7200000 ms, 75000 ms, 9]. */
+  readonly keepAliveIdleMs?: number;
+  readonly keepAliveIntervalMs?: number;
+  readonly keepAliveProbes?: number;
+  /** Emit segments with csumBlank (the device completes checksums) [false]. */
+  readonly txChecksumOffload?: boolean;
+  /** Window scale shift we offer [7, or more if the receive buffer needs it]. */
+  readonly windowScaleShift?: number;
+}
+
+/** RFC 9293 §3.3.2 state names. */
+export type TcpStateName =
+  | "CLOSED" | "LISTEN" | "SYN-SENT" | "SYN-RECEIVED" | "ESTABLISHED" | "FIN-WAIT-1" | "FIN-WAIT-2"
+  | "CLOSE-WAIT" | "CLOSING" | "LAST-ACK" | "TIME-WAIT";
+
+/** Counters of one TCP layer. */
+export interface TcpStats {
+  segmentsReceived: number;
+  segmentsSent: number;
+  bytesSent: number;
+  bytesReceived: number;
+  retransmits: number;
+  fastRetransmits: number;
+  timeouts: number;
+  resetsSent: number;
+  resetsReceived: number;
+  challengeAcks: number;
+  badSegments: number;
+  synCookiesSent: number;
+  synCookiesAccepted: number;
+  synDropped: number;
+  activeOpens: number;
+  passiveOpens: number;
+  outOfOrderDropped: number;
+  pawsRejected: number;
+}
+
+/** A snapshot of one connection. */
+export interface TcpInfo {
+  readonly state: TcpStateName;
+  readonly congestionControl: CongestionControlName;
+  readonly cwnd: number;
+  readonly ssthresh: number;
+  readonly srttMs: number;
+  readonly rtoMs: number;
+  readonly sendMss: number;
+  readonly sendWindow: number;
+  readonly receiveWindow: number;
+  readonly windowScaling: boolean;
+  readonly timestamps: boolean;
+  readonly sack: boolean;
+  readonly retransmits: number;
+  readonly bytesInFlight: number;
+}
