@@ -6,12 +6,14 @@
 // IncomingBody       the body reader (producer methods are for the connection only)
 // HttpStreamError    the error a failed body rejects or reports, with a stable `code`
 
+import type { StreamErrorCode } from "../../transport/types.ts";
 import type { HttpHeaders } from "./headers.ts";
 import { utf8Decode } from "./utf8.ts";
 
-export type BodyErrorCode = "ECONNRESET" | "ETIMEDOUT" | "ERR_HTTP_PARSE" | "ERR_HTTP_BODY_TOO_LARGE" | "ERR_HTTP_ABORTED";
+export type BodyErrorCode =
+  | StreamErrorCode | "ERR_HTTP_PARSE" | "ERR_HTTP_BODY_TOO_LARGE" | "ERR_HTTP_ABORTED" | "ERR_HTTP_CONNECT" | "ERR_HTTP_CLIENT_CLOSED";
 
-/** A body or connection failure; `code` is stable, `detail` names the cause (e.g. a parse error). */
+/** A body, request or connection failure; `code` is stable, `detail` names the cause (e.g. a parse error). */
 export class HttpStreamError extends Error {
   readonly code: BodyErrorCode;
   readonly detail: string | undefined;

@@ -1,0 +1,494 @@
+// HTTP/1.1 client over ByteStreams (netlab TCP or any stream factory): a per-host pool with
+// keep-alive reuse, optional pipelining, Content-Length / chunked / streamed request bodies,
+// Expect: 100-continue, HTTP/1.0, streamed response bodies, and inactivity / connect timeouts
+// on the injected Clock. A request whose reused connection closes before any response byte
+// is retried once on a fresh connection (RFC 9112 §9.3.1) when its body can be replayed.
+//
+// createHttpClient(deps, options)   the client; request() resolves at the response head
+// HttpClientResponse                status, headers and a readable body
+import { err, type Result } from "../../result.ts";
+import type { Clock, TimerId } from "../../time.ts";
+import type { ByteStream, StreamErrorCode, TcpLayer } from "../../transport/types.ts";
+import { formatIpv4, type Ipv4Address } from "../../wire/address.ts";
+import { HttpStreamError, IncomingBody } from "./body.ts";
+import { emitChunk, emitLastChunk, emitRequestHead } from "./emit.ts";
+import { HttpHeaders, type HttpHeader } from "./headers.ts";
+import { createResponseParser, type HttpParser, type HttpParserLimits, type HttpResponseHead, type HttpVersion } from "./parser.ts";
+import { utf8Encode } from "./utf8.ts";
+
+export interface HttpClientDeps {
+  readonly clock: Clock;
+  readonly tcp?: TcpLayer;
+  /** Opens a stream to host:port; defaults to tcp.connect. */
+  readonly connect?: (host: Ipv4Address, port: number) => Result<ByteStream, string>;
+}
+
+export interface HttpClientOptions {
+  /** Reuse connections between requests. */
+  readonly keepAlive?: boolean;
+  readonly maxConnectionsPerHost?: number;
+  /** An idle kept-alive connection is closed after this long. */
+  readonly idleTimeoutMs?: number;
+  /** A request fails with ETIMEDOUT when its connection is silent this long. */
+  readonly timeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** Requests in flight per connection (1 = no pipelining). Only bodies given as bytes are pipelined. */
+  readonly pipeline?: number;
+  /** How long to wait for 100 Continue before sending the body anyway (RFC 9110 §10.1.1). */
+  readonly continueTimeoutMs?: number;
+  readonly limits?: Partial<HttpParserLimits>;
+  /** Unread response bytes buffered before the connection pauses. */
+  readonly highWaterMark?: number;
+  readonly userAgent?: string | null;
+}
+
+export type HttpRequestBody = Uint8Array | string | AsyncIterable<Uint8Array | string>;
+
+export interface HttpRequestOptions {
+  readonly host: Ipv4Address;
+  readonly port?: number;
+  readonly method?: string;
+  readonly path?: string;
+  readonly headers?: Record<string, string | number> | readonly HttpHeader[];
+  /** Bytes/strings are sent with Content-Length; an async iterable is sent chunked (HTTP/1.1). */
+  readonly body?: HttpRequestBody | null;
+  readonly version?: HttpVersion;
+  readonly timeoutMs?: number;
+  readonly expectContinue?: boolean;
+  /** Trailer fields after a chunked body. */
+  readonly trailers?: readonly HttpHeader[];
+}
+
+export interface HttpClientResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly version: HttpVersion;
+  readonly headers: HttpHeaders;
+  readonly body: IncomingBody;
+  /** This response arrived on a connection that had served an earlier request. */
+  readonly reused: boolean;
+}
+
+export interface HttpClientStats {
+  requests: number;
+  connectionsOpened: number;
+  reusedConnections: number;
+  retries: number;
+}
+
+export interface HttpClient {
+  request(o: HttpRequestOptions): Promise<HttpClientResponse>;
+  request(o: HttpRequestOptions, callback: (e: HttpStreamError | null, res?: HttpClientResponse) => void): void;
+  /** Closes idle connections and fails queued requests. */
+  close(): void;
+  readonly stats: Readonly<HttpClientStats>;
+}
+
+const DEFAULTS = {
+  keepAlive: true,
+  maxConnectionsPerHost: 6,
+  idleTimeoutMs: 4_000,
+  timeoutMs: 30_000,
+  connectTimeoutMs: 10_000,
+  pipeline: 1,
+  continueTimeoutMs: 1_000,
+  highWaterMark: 64 * 1024,
+  userAgent: null as string | null,
+};
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/** Creates an HTTP client. */
+export function createHttpClient(deps: HttpClientDeps, options: HttpClientOptions = {}): HttpClient {
+  const opts = { ...DEFAULTS, ...options };
+  const clock = deps.clock;
+  const open = deps.connect ?? ((host: Ipv4Address, port: number): Result<ByteStream, string> => {
+    if (!deps.tcp) return err("no-transport");
+    return deps.tcp.connect(host, port);
+  });
+  const pools = new Map<string, Pool>();
+  const stats: HttpClientStats = { requests: 0, connectionsOpened: 0, reusedConnections: 0, retries: 0 };
+  let closed = false;
+
+  interface Pool {
+    readonly host: Ipv4Address;
+    readonly port: number;
+    readonly conns: Set<Conn>;
+    idle: Conn[];
+    waiting: Pending[];
+  }
+
+  class Pending {
+    head!: Uint8Array;
+    fixedBody: Uint8Array | null = null;
+    stream: AsyncIterable<Uint8Array | string> | null = null;
+    chunked = false;
+    keepAlive: boolean;
+    attempts = 0;
+    headSent = false;
+    bodySent = false;
+    awaitingContinue = false;
+    continueTimer: TimerId | null = null;
+    response: HttpClientResponse | null = null;
+    conn: Conn | null = null;
+    settled = false;
+    readonly method: string;
+    readonly timeoutMs: number;
+    constructor(
+      readonly o: HttpRequestOptions,
+      readonly resolve: (r: HttpClientResponse) => void,
+      readonly reject: (e: HttpStreamError) => void,
+    ) {
+      this.method = (o.method ?? "GET").toUpperCase();
+      this.timeoutMs = o.timeoutMs ?? opts.timeoutMs;
+      const version = o.version ?? "1.1";
+      const headers = new HttpHeaders();
+      const given = o.headers === undefined ? [] : Array.isArray(o.headers)
+        ? (o.headers as readonly HttpHeader[])
+        : Object.entries(o.headers as Record<string, string | number>).map(([n, v]) => [n, String(v)] as const);
+      for (const [n, v] of given) headers.append(n, v);
+      const port = o.port ?? 80;
+      if (!headers.has("host")) headers.set("Host", port === 80 ? formatIpv4(o.host) : `${formatIpv4(o.host)}:${port}`);
+      if (opts.userAgent !== null && !headers.has("user-agent")) headers.set("User-Agent", opts.userAgent);
+      const body = o.body ?? null;
+      if (typeof body === "string") this.fixedBody = utf8Encode(body);
+      else if (body instanceof Uint8Array) this.fixedBody = body;
+      else if (body !== null) this.stream = body;
+      if (this.fixedBody !== null) {
+        headers.set("Content-Length", String(this.fixedBody.length));
+      } else if (this.stream !== null && !headers.has("content-length")) {
+        if (version === "1.0") throw new HttpStreamError("ERR_HTTP_ABORTED", "HTTP/1.0 streamed body needs a Content-Length header");
+        headers.set("Transfer-Encoding", "chunked");
+        this.chunked = true;
+      }
+      const wantKeepAlive = opts.keepAlive && !headers.tokens("connection").includes("close");
+      if (!opts.keepAlive && !headers.has("connection")) headers.set("Connection", "close");
+      if (version === "1.0" && wantKeepAlive && !headers.has("connection")) headers.set("Connection", "keep-alive");
+      this.keepAlive = wantKeepAlive;
+      if (o.expectContinue && version === "1.1" && (this.fixedBody !== null || this.stream !== null)) {
+        headers.set("Expect", "100-continue");
+        this.awaitingContinue = true;
+      }
+      this.head = emitRequestHead({ method: this.method, target: o.path ?? "/", version, headers: headers.raw });
+    }
+    /** Can be sent again after a connection failed before any response byte. */
+    get replayable(): boolean {
+      return this.stream === null && IDEMPOTENT.has(this.method) && this.attempts < 2;
+    }
+    fail(e: HttpStreamError): void {
+      if (this.continueTimer !== null) { clock.cancel(this.continueTimer); this.continueTimer = null; }
+      if (this.response) this.response.body.fail(e);
+      else if (!this.settled) { this.settled = true; this.reject(e); }
+    }
+  }
+
+  class Conn {
+    readonly parser: HttpParser;
+    readonly inflight: Pending[] = [];
+    connected = false;
+    dead = false;
+    reusable = true;
+    served = 0;
+    sending = false;
+    idleTimer: TimerId | null = null;
+    activityTimer: TimerId | null = null;
+    connectTimer: TimerId | null = null;
+    pausedByBody = false;
+    current: Pending | null = null;
+
+    constructor(readonly pool: Pool, readonly stream: ByteStream) {
+      this.parser = createResponseParser({
+        onHead: (h) => this.onHead(h),
+        onBody: (d) => this.current?.response?.body.push(d),
+        onComplete: (t) => this.onComplete(t),
+      }, opts.limits ?? {});
+      stream.onConnect(() => this.onConnect());
+      stream.onData((d) => this.onData(d));
+      stream.onEnd(() => this.onEnd());
+      stream.onClose((e) => this.onClose(e));
+      stream.onDrain(() => { const w = this.drainWaiters; this.drainWaiters = []; for (const f of w) f(); });
+      this.connectTimer = clock.setTimer(clock.now() + opts.connectTimeoutMs, () => {
+        this.connectTimer = null;
+        if (!this.connected) this.abort(new HttpStreamError("ETIMEDOUT", "connect"));
+      });
+    }
+    drainWaiters: (() => void)[] = [];
+
+    onConnect(): void {
+      if (this.dead) return;
+      this.connected = true;
+      if (this.connectTimer !== null) { clock.cancel(this.connectTimer); this.connectTimer = null; }
+      for (const p of this.inflight) this.send(p);
+    }
+
+    assign(p: Pending): void {
+      if (this.idleTimer !== null) { clock.cancel(this.idleTimer); this.idleTimer = null; }
+      if (this.served > 0) stats.reusedConnections++;
+      p.conn = this;
+      p.attempts++;
+      this.inflight.push(p);
+      if (this.connected) this.send(p);
+      this.armActivity();
+    }
+
+    send(p: Pending): void {
+      if (this.dead || p.headSent || this.sending) return;
+      p.headSent = true;
+      this.stream.write(p.head);
+      if (p.awaitingContinue) {
+        p.continueTimer = clock.setTimer(clock.now() + opts.continueTimeoutMs, () => {
+          p.continueTimer = null;
+          this.sendBody(p);
+        });
+        return;
+      }
+      this.sendBody(p);
+    }
+
+    sendBody(p: Pending): void {
+      if (this.dead || p.bodySent) return;
+      p.awaitingContinue = false;
+      if (p.continueTimer !== null) { clock.cancel(p.continueTimer); p.continueTimer = null; }
+      if (p.stream === null) {
+        if (p.fixedBody !== null && p.fixedBody.length > 0) this.stream.write(p.fixedBody);
+        p.bodySent = true;
+        return;
+      }
+      this.sending = true;
+      void this.pump(p);
+    }
+
+    async pump(p: Pending): Promise<void> {
+      try {
+        for await (const piece of p.stream!) {
+          if (this.dead || p.settled && !p.response) return;
+          const bytes = typeof piece === "string" ? utf8Encode(piece) : piece;
+          if (bytes.length === 0) continue;
+          const ok = this.stream.write(p.chunked ? emitChunk(bytes) : bytes);
+          this.armActivity();
+          if (!ok) await new Promise<void>((r) => this.drainWaiters.push(r));
+        }
+        if (this.dead) return;
+        if (p.chunked) this.stream.write(emitLastChunk(p.o.trailers ?? []));
+        p.bodySent = true;
+        this.sending = false;
+        this.armActivity();
+        dispatch(this.pool);
+      } catch {
+        this.abort(new HttpStreamError("ERR_HTTP_ABORTED", "request body source failed"));
+      }
+    }
+
+    onData(d: Uint8Array): void {
+      if (this.dead) return;
+      this.armActivity();
+      const r = this.parser.push(d);
+      if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
+    }
+
+    onHead(h: HttpResponseHead): boolean {
+      const p = this.inflight[0];
+      if (!p) {
+        this.abort(new HttpStreamError("ERR_HTTP_PARSE", "unsolicited response"));
+        return true;
+      }
+      if (h.status < 200) {
+        if (h.status === 100 && p.awaitingContinue) this.sendBody(p);
+        return false;
+      }
+      // A final answer before the body was sent: the body will not follow, so the framing is lost.
+      if (!p.bodySent) {
+        p.bodySent = true;
+        p.awaitingContinue = false;
+        if (p.continueTimer !== null) { clock.cancel(p.continueTimer); p.continueTimer = null; }
+        this.reusable = false;
+      }
+      this.current = p;
+      const body = new IncomingBody({
+        setPaused: (paused) => {
+          if (this.dead || paused === this.pausedByBody) return;
+          this.pausedByBody = paused;
+          if (paused) { this.parser.pause(); this.stream.pause(); } else {
+            this.stream.resume();
+            const r = this.parser.resume();
+            if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
+          }
+        },
+        onFirstRead: () => {},
+      }, opts.highWaterMark);
+      const res: HttpClientResponse = { status: h.status, reason: h.reason, version: h.version, headers: h.headers, body, reused: this.served > 0 };
+      p.response = res;
+      if (!h.keepAlive || !p.keepAlive) this.reusable = false;
+      if (!p.settled) { p.settled = true; p.resolve(res); }
+      return p.method === "HEAD";
+    }
+
+    onComplete(trailers: HttpHeaders | null): void {
+      const p = this.inflight.shift();
+      this.current = null;
+      if (!p) return;
+      this.served++;
+      p.response?.body.end(trailers);
+      if (!this.reusable) {
+        for (const q of this.inflight.splice(0)) requeue(this.pool, q, new HttpStreamError("ECONNRESET", "connection not reusable"));
+        this.close();
+        dispatch(this.pool);
+        return;
+      }
+      const next = this.inflight[0];
+      if (next && !next.headSent && this.connected) this.send(next);
+      if (this.inflight.length === 0) {
+        this.cancelActivity();
+        this.pool.idle.push(this);
+        this.idleTimer = clock.setTimer(clock.now() + opts.idleTimeoutMs, () => { this.idleTimer = null; this.close(); });
+      } else {
+        this.armActivity();
+      }
+      dispatch(this.pool);
+    }
+
+    onEnd(): void {
+      if (this.dead) return;
+      const r = this.parser.finish();
+      if (!r.ok) this.abort(new HttpStreamError("ECONNRESET", r.error));
+      else this.abort(new HttpStreamError("ECONNRESET", "closed by peer"));
+    }
+
+    onClose(e?: StreamErrorCode): void {
+      if (this.dead) return;
+      const code: StreamErrorCode = e ?? "ECONNRESET";
+      this.abort(new HttpStreamError(code, this.connected ? "connection closed" : "connect failed"));
+    }
+
+    /** Fails or requeues everything in flight and drops the connection. */
+    abort(e: HttpStreamError): void {
+      if (this.dead) return;
+      this.kill();
+      const list = this.inflight.splice(0);
+      for (const p of list) {
+        const untouched = p.response === null;
+        // RFC 9112 §9.3.1: retry on a new connection only if nothing of the answer arrived.
+        if (untouched && this.served > 0 && p.replayable && e.code !== "ETIMEDOUT" && e.code !== "ERR_HTTP_PARSE") {
+          stats.retries++;
+          requeue(this.pool, p, e);
+        } else {
+          p.fail(e);
+        }
+      }
+      this.stream.destroy();
+      dispatch(this.pool);
+    }
+
+    /** Gracefully closes (FIN) an idle or finished connection. */
+    close(): void {
+      if (this.dead) return;
+      this.kill();
+      this.stream.end();
+      const s = this.stream;
+      clock.setTimer(clock.now() + 2_000, () => s.destroy());
+    }
+
+    kill(): void {
+      this.dead = true;
+      this.pool.conns.delete(this);
+      this.pool.idle = this.pool.idle.filter((c) => c !== this);
+      for (const t of [this.idleTimer, this.activityTimer, this.connectTimer]) if (t !== null) clock.cancel(t);
+      this.idleTimer = this.activityTimer = this.connectTimer = null;
+      for (const f of this.drainWaiters.splice(0)) f();
+    }
+
+    armActivity(): void {
+      this.cancelActivity();
+      const p = this.inflight[0];
+      if (!p) return;
+      this.activityTimer = clock.setTimer(clock.now() + p.timeoutMs, () => {
+        this.activityTimer = null;
+        this.abort(new HttpStreamError("ETIMEDOUT", "no data from server"));
+      });
+    }
+    cancelActivity(): void {
+      if (this.activityTimer !== null) { clock.cancel(this.activityTimer); this.activityTimer = null; }
+    }
+    /** Can take one more request now. */
+    get available(): boolean {
+      if (this.dead || !this.reusable || this.sending) return false;
+      if (this.inflight.length === 0) return true;
+      const last = this.inflight[this.inflight.length - 1]!;
+      return this.inflight.length < opts.pipeline && last.stream === null && !last.awaitingContinue;
+    }
+  }
+
+  const requeue = (pool: Pool, p: Pending, e: HttpStreamError): void => {
+    if (!p.replayable || p.response !== null) { p.fail(e); return; }
+    p.conn = null;
+    p.headSent = false;
+    p.bodySent = false;
+    p.awaitingContinue = p.o.expectContinue === true && (p.o.version ?? "1.1") === "1.1";
+    pool.waiting.unshift(p);
+  };
+
+  const dispatch = (pool: Pool): void => {
+    while (pool.waiting.length > 0) {
+      let conn: Conn | undefined;
+      while (pool.idle.length > 0) {
+        const c = pool.idle.pop()!;
+        if (c.available) { conn = c; break; }
+      }
+      if (!conn && opts.pipeline > 1) {
+        for (const c of pool.conns) if (c.available && pool.waiting[0]!.stream === null) { conn = c; break; }
+      }
+      if (!conn) {
+        if (pool.conns.size >= opts.maxConnectionsPerHost) return;
+        const r = open(pool.host, pool.port);
+        if (!r.ok) {
+          const p = pool.waiting.shift()!;
+          p.fail(new HttpStreamError("ERR_HTTP_CONNECT", r.error));
+          continue;
+        }
+        stats.connectionsOpened++;
+        conn = new Conn(pool, r.value);
+        pool.conns.add(conn);
+      }
+      conn.assign(pool.waiting.shift()!);
+    }
+  };
+
+  const request = (o: HttpRequestOptions): Promise<HttpClientResponse> =>
+    new Promise<HttpClientResponse>((resolve, reject) => {
+      if (closed) { reject(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED")); return; }
+      let p: Pending;
+      try {
+        p = new Pending(o, resolve, reject);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      stats.requests++;
+      const port = o.port ?? 80;
+      const key = `${o.host}:${port}`;
+      let pool = pools.get(key);
+      if (!pool) {
+        pool = { host: o.host, port, conns: new Set(), idle: [], waiting: [] };
+        pools.set(key, pool);
+      }
+      pool.waiting.push(p);
+      dispatch(pool);
+    });
+
+  const client: HttpClient = {
+    request(o: HttpRequestOptions, callback?: (e: HttpStreamError | null, res?: HttpClientResponse) => void): Promise<HttpClientResponse> {
+      const pr = request(o);
+      if (callback) pr.then((r) => callback(null, r), (e: HttpStreamError) => callback(e));
+      return pr;
+    },
+    close() {
+      closed = true;
+      for (const pool of pools.values()) {
+        for (const p of pool.waiting.splice(0)) p.fail(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED"));
+        for (const c of [...pool.idle]) c.close();
+      }
+    },
+    get stats() { return stats; },
+  } as HttpClient;
+  return client;
+}
