@@ -1,7 +1,6 @@
 // Interfaces of the DHCP client and server (RFC 2131) and what they need from the world.
 //
 // DhcpHost           the part of Ipv4Layer the client configures on bind.
-// ArpAccess          raw ARP send/receive, for RFC 5227 probing.
 // AddressProber      "is this address in use?" (RFC 5227 probe), injected into the client.
 // ClientLeaseStore   where the client remembers its lease (for INIT-REBOOT).
 // LeaseStore         the server's lease database (durable when put() returns).
@@ -9,19 +8,11 @@
 // ServerLease        a lease record as the server stores it.
 // DhcpClient / DhcpServer   the objects createDhcpClient / createDhcpServer return.
 import type { Ipv4Address, Ipv4Cidr, MacAddress } from "../../wire/address.ts";
-import type { ArpRepr } from "../../wire/arp.ts";
 
 /** The part of the IPv4 layer DHCP needs (Ipv4Layer satisfies it). */
 export interface DhcpHost {
   readonly cidr: Ipv4Cidr | undefined;
   configure(cidr: Ipv4Cidr | undefined, gateway?: Ipv4Address): void;
-}
-
-/** Raw ARP access: send a packet (broadcast on the link) and watch every received one. */
-export interface ArpAccess {
-  send(repr: ArpRepr): void;
-  /** Adds a listener; returns a function that removes it. */
-  onPacket(handler: (repr: ArpRepr) => void): () => void;
 }
 
 /** Answers whether an address is already in use on the link. */
