@@ -13,6 +13,7 @@ import { createPcapngWriter } from "../../stack/link/pcap/pcapng.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
 import { createRealClock, type RealClock } from "../../harness/time/real-clock.ts";
 import { openTap, type TapDevice, type TapOptions } from "../../harness/tap/index.ts";
+import { checkCaptureWithTshark } from "../../harness/oracle/tshark.ts";
 import { createNetns, missingTools, sweepStaleNetns, type Netns, type NetnsProcess } from "../../harness/netns/index.ts";
 
 /** Why interop tests cannot run on this machine, or undefined if they can. */
@@ -59,6 +60,8 @@ export interface TapLab {
   readonly ifname: string;
   /** MAC of the kernel end. */
   readonly kernelMac: string;
+  /** Path of netlab's own capture (pcapng), when capturing. */
+  readonly netlabCapture: string | undefined;
   /** Starts a background command in the namespace; stopped at cleanup. */
   spawn(command: string, args: readonly string[]): NetnsProcess;
 }
@@ -98,7 +101,11 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
       const writer = createPcapngWriter((chunk) => { writeSync(fd, chunk); }, { snaplen, timeOffsetMs: clock.epochMs });
       device = withCapture(tap, writer, { clock, name: ifname });
     }
-    const lab: TapLab = { ns, tap, device, clock, ifname, kernelMac: link[0]?.address ?? "", spawn: (c, a) => ns.spawn(c, a) };
+    const lab: TapLab = {
+      ns, tap, device, clock, ifname, kernelMac: link[0]?.address ?? "",
+      netlabCapture: capture ? join(dir, "netlab-side.pcapng") : undefined,
+      spawn: (c, a) => ns.spawn(c, a),
+    };
     return await fn(lab);
   } catch (e) {
     failed = true;
@@ -123,6 +130,12 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number, wha
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Runs tshark's well-formedness filter over netlab's capture; returns offending packet lines. */
+export function tsharkOffending(lab: TapLab): string[] {
+  if (lab.netlabCapture === undefined) return [];
+  return checkCaptureWithTshark(lab.netlabCapture).offending;
 }
 
 /** Hex of bytes (for readable byte assertions). */

@@ -228,6 +228,8 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     const ipArgs = kernelNs === undefined ? [] : ["-n", kernelNs];
     if (options.peer !== undefined) {
       try {
+        const sysctl = ["sysctl", "-qw", `net.ipv6.conf.${tap.name}.disable_ipv6=1`];
+        await runCommand(kernelNs === undefined ? sysctl[0]! : "ip", kernelNs === undefined ? sysctl.slice(1) : ["netns", "exec", kernelNs, ...sysctl]);
         await runChecked("ip", [...ipArgs, "addr", "add", options.peer, "dev", tap.name]);
         await runChecked("ip", [...ipArgs, "link", "set", tap.name, "up"]);
       } catch (e) {
@@ -258,6 +260,7 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       rxFrames: tap.counters.rxFrames, rxBytes: tap.counters.rxBytes,
       txFrames: tap.counters.txFrames, txBytes: tap.counters.txBytes, dropped: tap.counters.dropped,
       ...stack.counters(),
+      ...(capture !== undefined ? { captureBytes: capture.bytesWritten } : {}),
     });
 
     const where = kernelNs === undefined ? "" : ` (kernel end in netns ${kernelNs})`;
@@ -283,8 +286,27 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
   }
 }
 
+const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> = [
+  ["rx", ["rxFrames", "rxBytes"]],
+  ["tx", ["txFrames", "txBytes"]],
+  ["dropped", ["dropped"]],
+  ["arp req/rep", ["arp.requestsReceived", "arp.repliesSent"]],
+  ["ip rx/tx", ["ipv4.rxPackets", "ipv4.txPackets"]],
+  ["echo in/out", ["icmp.echoRequestsReceived", "icmp.echoRequestsSent"]],
+  ["udp rx/tx", ["udp.rxDatagrams", "udp.txDatagrams"]],
+  ["tcp seg rx/tx", ["tcp.rxSegments", "tcp.txSegments"]],
+  ["http req", ["http.requests"]],
+];
+
+/** One short line of the counters that matter most (all of them go to --json). */
 function formatCounters(c: Record<string, number>): string {
-  return Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" ");
+  const parts: string[] = [];
+  for (const [label, keys] of COMPACT) {
+    const values = keys.map((k) => c[k]);
+    if (values.some((v) => v === undefined)) continue;
+    parts.push(`${label} ${values.join("/")}`);
+  }
+  return parts.join("  ");
 }
 
 /** Runs attach until a signal or --duration; resolves to the exit code. */

@@ -1,0 +1,93 @@
+// `netlab attach` as a user runs it: a child process on a tap whose kernel end sits in a
+// namespace this test created; it answers ping, pings back, writes a valid capture, and
+// cleans up on SIGINT. Also its coded errors.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { checkCaptureWithTshark } from "../../harness/oracle/tshark.ts";
+import { withNetns } from "../../harness/netns/index.ts";
+import { announceSkip, interopSkipReason, waitUntil } from "./support.ts";
+
+const skip = announceSkip("netlab attach", interopSkipReason(["ping", "tshark"]));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CLI = join(ROOT, "bin", "netlab.mjs");
+
+function tapName(): string {
+  return `nla${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 15);
+}
+
+describe.skipIf(skip)("netlab attach", () => {
+  it("brings the stack up on a tap in a namespace, answers and sends pings, and on SIGINT stops, closes the tap and leaves a clean capture", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-attach-"));
+    const pcap = join(dir, "attach.pcapng");
+    const tap = tapName();
+    try {
+      await withNetns(async (ns) => {
+        const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24",
+          "--ip", "192.0.2.2/24", "--ping", "192.0.2.1", "--pcap", pcap, "--stats-interval", "0.2", "--json"], { cwd: ROOT });
+        let stdout = "", stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+        child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+        const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+        try {
+          const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+          await waitUntil(() => events().some((e) => e["event"] === "address"), 10_000, `attach to report its address (stderr: ${stderr})`);
+          expect(events().find((e) => e["event"] === "attached")).toMatchObject({ tap, netns: ns.name, pcap });
+          expect(events().find((e) => e["event"] === "address")).toMatchObject({ address: "192.0.2.2/24" });
+          const ping = await ns.exec("ping", ["-n", "-c", "3", "-i", "0.1", "-W", "2", "192.0.2.2"], { timeoutMs: 10_000 });
+          expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
+          await waitUntil(() => events().some((e) => e["event"] === "ping" && typeof e["rttMs"] === "number"), 5000, "a ping reply from the kernel");
+          await waitUntil(() => events().some((e) => e["event"] === "counters" && (e["icmp.echoRepliesSent"] as number) >= 3), 5000, "counters showing 3 echo replies");
+          child.kill("SIGINT");
+          expect(await exited).toBe(0);
+          const stopped = events().find((e) => e["event"] === "stopped");
+          expect(stopped).toMatchObject({ reason: "SIGINT", dropped: 0 });
+          expect(stopped!["icmp.echoRequestsReceived"]).toBe(3);
+          expect(await ns.exec("ip", ["link", "show", "dev", tap])).toMatchObject({ code: 1 });
+          const verdict = checkCaptureWithTshark(pcap);
+          expect(verdict.offending).toEqual([]);
+          expect(verdict.packets).toBeGreaterThanOrEqual(8);
+        } finally {
+          if (child.exitCode === null) child.kill("SIGKILL");
+        }
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("creates a missing namespace for the tap and removes it again on SIGTERM", async () => {
+    const nsName = `nl-test-${process.pid}-attach-own`;
+    const child = spawn(process.execPath, [CLI, "attach", "--tap", tapName(), "--netns", nsName, "--ip", "192.0.2.2/24", "--stats-interval", "0"], { cwd: ROOT });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      await waitUntil(() => stdout.includes("address 192.0.2.2/24"), 10_000, "attach to come up");
+      expect(existsSync(`/run/netns/${nsName}`)).toBe(true);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(stdout).toMatch(/stopped \(SIGTERM\)/);
+      expect(existsSync(`/run/netns/${nsName}`)).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      spawnSync("ip", ["netns", "del", nsName], { stdio: "ignore" });
+    }
+  });
+
+  it("exits with a coded error for --xen, for a taken name, and with usage for bad arguments", () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, "attach", ...args], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+    const xen = run("--tap", tapName(), "--ip", "192.0.2.2/24", "--xen");
+    expect(xen.status).toBe(1);
+    expect(xen.stderr).toContain("[ATTACH_XEN_UNAVAILABLE] --xen is not yet available");
+    const taken = run("--tap", "lo", "--ip", "192.0.2.2/24");
+    expect(taken.status).toBe(1);
+    expect(taken.stderr).toContain("[TAP_NAME_TAKEN]");
+    const usage = run("--tap", "x", "--ip", "192.0.2.2/24", "--dhcp");
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain("give exactly one of --ip CIDR and --dhcp");
+  });
+});
