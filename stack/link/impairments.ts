@@ -4,13 +4,16 @@
 // or reordering (held back outside the FIFO), and delivers them from Clock timers, never
 // synchronously, so a receive handler that replies cannot recurse into the sender.
 //
-// Offload policy: a "wire" channel (links, switch ports) offers no offloads. A frame with
-// csumBlank or gsoSize reaching it is dropped and counted (offloadDrops): completing checksums
-// and segmenting belong to the sender or its device. Offload metadata never crosses a wire.
+// Offload policy: a "wire" channel (links, switch ports) offers no offloads by default. A frame
+// with csumBlank or gsoSize reaching it is dropped and counted (offloadDrops): completing
+// checksums and segmenting belong to the sender or its device. With completeChecksums (the
+// end offers txChecksum) the channel completes csumBlank checksums on entry, as a NIC does on
+// transmit, so the wire carries correct checksums. Offload metadata never crosses a wire.
 // A "pass-through" channel (withImpairments around a device) keeps the metadata, except that a
 // corrupted frame loses dataValidated so the receiver checks it.
 import type { Clock, Rng } from "../time.ts";
 import type { DeviceCounters, Frame, NetDevice } from "./types.ts";
+import { completeChecksum } from "./checksum-offload.ts";
 
 /** Impairments of one direction. Probabilities are in [0, 1]; times in ms. */
 export interface ImpairmentOptions {
@@ -49,6 +52,8 @@ export interface ImpairmentStats {
   mtuDrops: number;
   queueDrops: number;
   offloadDrops: number;
+  /** csumBlank frames whose checksum the wire completed. */
+  checksumsCompleted: number;
   /** Largest number of frames queued behind the rate limiter. */
   maxQueueFrames: number;
   /** Sum, min and max of (delivery time - offer time) over delivered frames. */
@@ -81,7 +86,7 @@ const DEFAULT_QUEUE_LIMIT_FRAMES = 1000;
 export function emptyImpairmentStats(): ImpairmentStats {
   return {
     offered: 0, offeredBytes: 0, delivered: 0, deliveredBytes: 0, lost: 0, duplicated: 0, corrupted: 0,
-    reordered: 0, mtuDrops: 0, queueDrops: 0, offloadDrops: 0, maxQueueFrames: 0,
+    reordered: 0, mtuDrops: 0, queueDrops: 0, offloadDrops: 0, checksumsCompleted: 0, maxQueueFrames: 0,
     latencySumMs: 0, latencyMinMs: Infinity, latencyMaxMs: 0,
   };
 }
@@ -98,16 +103,23 @@ interface Pending {
   frame: Frame;
 }
 
-/**
- * Creates one direction of a wire delivering to `deliver`. `mode` "wire" drops offload frames
- * and strips metadata; "pass-through" keeps it.
- */
+/** How a channel treats offload metadata. */
+export interface ChannelBehaviour {
+  /** "wire" (default) drops offload frames it cannot serve and strips metadata; "pass-through" keeps it. */
+  readonly mode?: "wire" | "pass-through";
+  /** Wire mode: complete the checksum of csumBlank frames instead of dropping them. */
+  readonly completeChecksums?: boolean;
+}
+
+/** Creates one direction of a wire delivering to `deliver`. */
 export function createImpairedChannel(
   deps: LinkDeps,
   options: ImpairmentOptions,
   deliver: (frame: Frame) => void,
-  mode: "wire" | "pass-through" = "wire",
+  behaviour: ChannelBehaviour = {},
 ): ImpairedChannel {
+  const mode = behaviour.mode ?? "wire";
+  const completeChecksums = behaviour.completeChecksums ?? false;
   const { clock, rng } = deps;
   const delayMs = options.delayMs ?? 0;
   const jitterMs = options.jitterMs ?? 0;
@@ -218,8 +230,11 @@ export function createImpairedChannel(
     stats.offeredBytes += data.length;
     const off = frame.offload;
     if (mode === "wire" && off !== undefined && (off.csumBlank === true || (off.gsoSize ?? 0) > 0)) {
-      stats.offloadDrops++;
-      return;
+      if (!completeChecksums || (off.gsoSize ?? 0) > 0 || !completeChecksum(data).ok) {
+        stats.offloadDrops++;
+        return;
+      }
+      stats.checksumsCompleted++;
     }
     if (data.length > maxFrameLength(mtu, data)) {
       stats.mtuDrops++;
@@ -297,8 +312,8 @@ export interface ImpairedDevice extends NetDevice {
  */
 export function withImpairments(device: NetDevice, deps: LinkDeps, impairments: DeviceImpairments): ImpairedDevice {
   let handler: (frame: Frame) => void = () => {};
-  const tx = createImpairedChannel(deps, impairments.tx ?? {}, (f) => device.send(f), "pass-through");
-  const rx = createImpairedChannel(deps, impairments.rx ?? {}, (f) => handler(f), "pass-through");
+  const tx = createImpairedChannel(deps, impairments.tx ?? {}, (f) => device.send(f), { mode: "pass-through" });
+  const rx = createImpairedChannel(deps, impairments.rx ?? {}, (f) => handler(f), { mode: "pass-through" });
   device.onReceive((f) => rx.offer(f));
   return {
     mac: device.mac,

@@ -1,8 +1,9 @@
 // A simulated point-to-point Ethernet wire between two NetDevices, each direction with its
-// own impairments. The wire offers no offloads (see impairments.ts for the policy), so the
-// bytes crossing it are exactly what a capture of a real wire shows.
+// own impairments. The wire offers no offloads unless an end asks for txChecksum, in which
+// case it completes checksums on entry (see impairments.ts): the bytes crossing it always
+// carry correct checksums, exactly what a capture of a real wire shows.
 import { NO_OFFLOADS } from "./types.ts";
-import type { DeviceCounters, Frame, NetDevice } from "./types.ts";
+import type { DeviceCounters, Frame, NetDevice, Offloads } from "./types.ts";
 import type { MacAddress } from "../wire/address.ts";
 import { countersOf, createImpairedChannel, misuse } from "./impairments.ts";
 import type { ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
@@ -14,6 +15,8 @@ export interface LinkEndOptions {
   readonly mtu?: number;
   /** Impairments of frames this end sends. */
   readonly impairments?: ImpairmentOptions;
+  /** Offer checksum offload: the wire completes csumBlank checksums of frames this end sends. */
+  readonly txChecksum?: boolean;
 }
 
 /** An end of the wire as a device, with its counters. */
@@ -31,6 +34,13 @@ export interface PointToPointLink {
   inFlight(): number;
 }
 
+const CHECKSUM_OFFLOAD: Offloads = Object.freeze({ txChecksum: true, tso: false, maxGsoFrame: 0 });
+
+/** Offloads a wire end offers: none, or checksum completion. */
+export function offloadsOf(o: { readonly txChecksum?: boolean }): Offloads {
+  return o.txChecksum === true ? CHECKSUM_OFFLOAD : NO_OFFLOADS;
+}
+
 /** Creates a wire between ends a and b. */
 export function createPointToPointLink(deps: LinkDeps, options: { a: LinkEndOptions; b: LinkEndOptions }): PointToPointLink {
   let handlerA: (f: Frame) => void = () => {};
@@ -38,12 +48,12 @@ export function createPointToPointLink(deps: LinkDeps, options: { a: LinkEndOpti
   const mtuA = options.a.mtu ?? 1500;
   const mtuB = options.b.mtu ?? 1500;
   if (!(mtuA >= 68) || !(mtuB >= 68)) throw misuse("link MTU must be >= 68 (RFC 791)");
-  const aToB = createImpairedChannel(deps, { mtu: mtuA, ...options.a.impairments }, (f) => handlerB(f));
-  const bToA = createImpairedChannel(deps, { mtu: mtuB, ...options.b.impairments }, (f) => handlerA(f));
+  const aToB = createImpairedChannel(deps, { mtu: mtuA, ...options.a.impairments }, (f) => handlerB(f), { completeChecksums: options.a.txChecksum === true });
+  const bToA = createImpairedChannel(deps, { mtu: mtuB, ...options.b.impairments }, (f) => handlerA(f), { completeChecksums: options.b.txChecksum === true });
   const a: LinkEnd = {
     mac: options.a.mac,
     mtu: mtuA,
-    offloads: NO_OFFLOADS,
+    offloads: offloadsOf(options.a),
     send: (f) => aToB.offer(f),
     onReceive(h) {
       handlerA = h;
@@ -54,7 +64,7 @@ export function createPointToPointLink(deps: LinkDeps, options: { a: LinkEndOpti
   const b: LinkEnd = {
     mac: options.b.mac,
     mtu: mtuB,
-    offloads: NO_OFFLOADS,
+    offloads: offloadsOf(options.b),
     send: (f) => bToA.offer(f),
     onReceive(h) {
       handlerB = h;

@@ -4,12 +4,12 @@
 // at most maxMacEntries and evicts the oldest), forwards known unicast to its port,
 // filters frames whose destination sits on the ingress port, and floods unknown unicast,
 // multicast and broadcast to every other port. Flooded copies are separate buffers.
-// Ports offer no offloads (see impairments.ts).
-import { NO_OFFLOADS } from "./types.ts";
+// Ports offer no offloads unless txChecksum is asked for (see impairments.ts).
 import type { DeviceCounters, Frame, NetDevice } from "./types.ts";
 import { isMulticastMac, readMac } from "../wire/address.ts";
 import type { MacAddress } from "../wire/address.ts";
 import { countersOf, createImpairedChannel, misuse } from "./impairments.ts";
+import { offloadsOf } from "./point-to-point.ts";
 import type { ImpairedChannel, ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
 
 /** Switch-wide options. */
@@ -28,6 +28,8 @@ export interface SwitchPortOptions {
   readonly mtu?: number;
   /** Name shown in stats (default "portN"). */
   readonly name?: string;
+  /** Offer checksum offload: the port completes csumBlank checksums of frames the host sends. */
+  readonly txChecksum?: boolean;
   /** Impairments of frames from the host into the switch. */
   readonly toSwitch?: ImpairmentOptions;
   /** Impairments of frames from the switch to the host. */
@@ -174,7 +176,7 @@ export function createSwitch(deps: LinkDeps, options: SwitchOptions = {}): Switc
     const mtu = o.mtu ?? 1500;
     if (!(mtu >= 68)) throw misuse("switch port MTU must be >= 68 (RFC 791)");
     let handler: (f: Frame) => void = () => {};
-    const toSwitch = createImpairedChannel(deps, { mtu, ...o.toSwitch }, (f) => fabric(index, f));
+    const toSwitch = createImpairedChannel(deps, { mtu, ...o.toSwitch }, (f) => fabric(index, f), { completeChecksums: o.txChecksum === true });
     const fromSwitch = createImpairedChannel(deps, { mtu, ...o.fromSwitch }, (f) => handler(f));
     const state: PortState = {
       toSwitch,
@@ -185,7 +187,7 @@ export function createSwitch(deps: LinkDeps, options: SwitchOptions = {}): Switc
         index,
         mac: o.mac,
         mtu,
-        offloads: NO_OFFLOADS,
+        offloads: offloadsOf(o),
         send: (f) => toSwitch.offer(f),
         onReceive(h) {
           handler = h;

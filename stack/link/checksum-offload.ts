@@ -1,0 +1,41 @@
+// Checksum completion as a NIC does it for frames sent with csumBlank (Linux CHECKSUM_PARTIAL,
+// Xen NETTXF_csum_blank): the TCP/UDP checksum field holds the folded pseudo-header sum, so
+// summing the whole transport segment (that field included) and complementing gives the
+// checksum. Only unfragmented IPv4 TCP/UDP in Ethernet (optionally one 802.1Q tag) qualify.
+import { type Result, ok, err } from "../result.ts";
+import { checksumAdd, checksumFinish } from "../wire/checksum.ts";
+
+export type ChecksumCompletionError = "not-ipv4" | "truncated" | "fragment" | "unsupported-protocol";
+
+const ETHERTYPE_IPV4 = 0x0800, ETHERTYPE_VLAN = 0x8100;
+const TCP_CHECKSUM = 16, UDP_CHECKSUM = 6;
+
+/** Completes the L4 checksum of a csumBlank frame in place. */
+export function completeChecksum(frame: Uint8Array): Result<void, ChecksumCompletionError> {
+  if (frame.length < 14) return err("truncated");
+  let l3 = 14;
+  let type = (frame[12]! << 8) | frame[13]!;
+  if (type === ETHERTYPE_VLAN) {
+    if (frame.length < 18) return err("truncated");
+    type = (frame[16]! << 8) | frame[17]!;
+    l3 = 18;
+  }
+  if (type !== ETHERTYPE_IPV4) return err("not-ipv4");
+  if (frame.length < l3 + 20 || frame[l3]! >> 4 !== 4) return err("not-ipv4");
+  const ihl = (frame[l3]! & 0x0f) * 4;
+  const total = (frame[l3 + 2]! << 8) | frame[l3 + 3]!;
+  if (ihl < 20 || total < ihl || frame.length < l3 + total) return err("truncated");
+  // RFC 791: MF set or a non-zero offset means this is a fragment; its checksum spans other frames.
+  if ((((frame[l3 + 6]! << 8) | frame[l3 + 7]!) & 0x3fff) !== 0) return err("fragment");
+  const protocol = frame[l3 + 9]!;
+  const l4 = frame.subarray(l3 + ihl, l3 + total);
+  const field = protocol === 6 ? TCP_CHECKSUM : protocol === 17 ? UDP_CHECKSUM : -1;
+  if (field < 0) return err("unsupported-protocol");
+  if (l4.length < field + 2) return err("truncated");
+  let sum = checksumFinish(checksumAdd(l4));
+  // RFC 768: a computed UDP checksum of zero is sent as all ones.
+  if (sum === 0 && protocol === 17) sum = 0xffff;
+  l4[field] = sum >>> 8;
+  l4[field + 1] = sum & 0xff;
+  return ok(undefined);
+}
