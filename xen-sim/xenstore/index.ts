@@ -8,3 +8,5 @@ export type { WatchFire, XenstoreTree, XsCaller, XsTransaction } from "./store.t
 export * from "./ring.ts";
 export { connectInProcess, createXenstoreClient } from "./client.ts";
 export type { InProcessOptions, XenstoreClient, XsOps, XsResult, XsTransactionOptions, XsWatchHandle } from "./client.ts";
+export { connectGuestXenstore, createXenstoreDaemon, prepareGuestXenstore } from "./domain.ts";
+export type { GuestXenstoreSetup, XenstoreDaemon } from "./domain.ts";
