@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { unwrap } from "../result.ts";
 import {
-  parseDhcp, emitDhcp, type DhcpRepr, DhcpOption, DhcpMessageType, FLAG_BROADCAST, BOOTREQUEST, BOOTREPLY,
+  parseDhcp, emitDhcp, type DhcpRepr, DhcpOption, DhcpMessageType, DHCP_FLAG_BROADCAST, BOOTREQUEST, BOOTREPLY,
   messageType, subnetMask, routers, dnsServers, hostName, domainName, broadcastAddress, requestedIp, leaseTime,
   serverId, renewalTime, rebindingTime, clientId, parameterRequestList, maxMessageSize, chaddrMac, findOption,
   optionMessageType, optionIpv4, optionU32, optionIpv4List, optionString, optionBytes, macToChaddr, readOptionU32,
@@ -50,7 +50,7 @@ describe("parseDhcp() on golden messages", () => {
     expect(r.htype).toBe(1);
     expect(r.hops).toBe(0);
     expect(r.xid).toBe(0x3903f326);
-    expect(r.flags & FLAG_BROADCAST).toBe(0);
+    expect(r.flags & DHCP_FLAG_BROADCAST).toBe(0);
     expect(toHex(r.chaddr)).toBe(MAC);
     expect(chaddrMac(r)).toBe(0x02005e0010aa);
     expect(messageType(r)).toBe(DhcpMessageType.DISCOVER);
@@ -84,7 +84,7 @@ describe("parseDhcp() on golden messages", () => {
   it("parses a REQUEST from SELECTING with the broadcast bit and secs", () => {
     const r = unwrap(parseDhcp(REQUEST));
     expect(messageType(r)).toBe(DhcpMessageType.REQUEST);
-    expect(r.flags).toBe(FLAG_BROADCAST);
+    expect(r.flags).toBe(DHCP_FLAG_BROADCAST);
     expect(r.secs).toBe(3);
     expect(r.ciaddr).toBe(0);
     expect(serverId(r)).toBe(0xc0000201);
@@ -120,7 +120,7 @@ describe("emitDhcp()", () => {
       optionMessageType(DhcpMessageType.DISCOVER),
       optionBytes(DhcpOption.CLIENT_ID, hex("01" + MAC)),
       optionIpv4(DhcpOption.REQUESTED_IP, 0xc0000264),
-    ], { xid: 0x3903f326, flags: FLAG_BROADCAST }));
+    ], { xid: 0x3903f326, flags: DHCP_FLAG_BROADCAST }));
     expect(bytes.length).toBe(300);
     expect(toHex(bytes.subarray(0, 12))).toBe("010106003903f32600008000");
     expect(toHex(bytes.subarray(28, 34))).toBe(MAC);

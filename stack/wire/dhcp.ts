@@ -12,10 +12,10 @@
 import { type Result, ok, err } from "../result.ts";
 import { type Ipv4Address, type MacAddress, readIpv4, writeIpv4, readMac, writeMac } from "./address.ts";
 
-export const OP = 0, HTYPE = 1, HLEN = 2, HOPS = 3, XID = 4, SECS = 8, FLAGS = 10;
-export const CIADDR = 12, YIADDR = 16, SIADDR = 20, GIADDR = 24, CHADDR = 28, SNAME = 44, FILE = 108;
-export const MAGIC = 236, OPTIONS = 240;
-export const CHADDR_LEN = 16, SNAME_LEN = 64, FILE_LEN = 128;
+export const DHCP_OP = 0, DHCP_HTYPE = 1, DHCP_HLEN = 2, DHCP_HOPS = 3, DHCP_XID = 4, DHCP_SECS = 8, DHCP_FLAGS = 10;
+export const DHCP_CIADDR = 12, DHCP_YIADDR = 16, DHCP_SIADDR = 20, DHCP_GIADDR = 24, DHCP_CHADDR = 28, DHCP_SNAME = 44, DHCP_FILE = 108;
+export const DHCP_MAGIC = 236, DHCP_OPTIONS = 240;
+export const DHCP_CHADDR_LEN = 16, DHCP_SNAME_LEN = 64, DHCP_FILE_LEN = 128;
 /** The fixed part (BOOTP header + magic cookie). */
 export const DHCP_HEADER_LEN = 240;
 /** RFC 2131 §2: the magic cookie 99.130.83.99. */
@@ -23,12 +23,12 @@ export const DHCP_MAGIC_COOKIE = 0x63825363;
 /** RFC 1542 §3.2.1: BOOTP messages are padded to at least 300 bytes; many relays insist. */
 export const BOOTP_MIN_LEN = 300;
 /** RFC 2131 §2: the broadcast bit of `flags`. */
-export const FLAG_BROADCAST = 0x8000;
+export const DHCP_FLAG_BROADCAST = 0x8000;
 
 export const BOOTREQUEST = 1, BOOTREPLY = 2;
 export const HTYPE_ETHERNET = 1;
 
-export const SERVER_PORT = 67, CLIENT_PORT = 68;
+export const DHCP_SERVER_PORT = 67, DHCP_CLIENT_PORT = 68;
 
 /** DHCP message types (option 53, RFC 2132 §9.6). */
 export const DhcpMessageType = {
@@ -73,7 +73,7 @@ export interface DhcpRepr {
   readonly hops: number;
   readonly xid: number;
   readonly secs: number;
-  /** Flags word; FLAG_BROADCAST is the only defined bit. */
+  /** Flags word; DHCP_FLAG_BROADCAST is the only defined bit. */
   readonly flags: number;
   readonly ciaddr: Ipv4Address;
   readonly yiaddr: Ipv4Address;
@@ -101,22 +101,22 @@ export class DhcpPacket {
     if (this.bytes.length < DHCP_HEADER_LEN) return err("truncated");
     return this.magic !== DHCP_MAGIC_COOKIE ? err("bad-magic") : ok(this);
   }
-  get op(): number { return this.bytes[OP]!; }
-  get htype(): number { return this.bytes[HTYPE]!; }
-  get hlen(): number { return this.bytes[HLEN]!; }
-  get hops(): number { return this.bytes[HOPS]!; }
-  get xid(): number { return this.#view.getUint32(XID); }
-  get secs(): number { return this.#view.getUint16(SECS); }
-  get flags(): number { return this.#view.getUint16(FLAGS); }
-  get ciaddr(): Ipv4Address { return readIpv4(this.bytes, CIADDR); }
-  get yiaddr(): Ipv4Address { return readIpv4(this.bytes, YIADDR); }
-  get siaddr(): Ipv4Address { return readIpv4(this.bytes, SIADDR); }
-  get giaddr(): Ipv4Address { return readIpv4(this.bytes, GIADDR); }
-  get chaddrField(): Uint8Array { return this.bytes.subarray(CHADDR, CHADDR + CHADDR_LEN); }
-  get snameField(): Uint8Array { return this.bytes.subarray(SNAME, SNAME + SNAME_LEN); }
-  get fileField(): Uint8Array { return this.bytes.subarray(FILE, FILE + FILE_LEN); }
-  get magic(): number { return this.#view.getUint32(MAGIC); }
-  get optionsField(): Uint8Array { return this.bytes.subarray(OPTIONS); }
+  get op(): number { return this.bytes[DHCP_OP]!; }
+  get htype(): number { return this.bytes[DHCP_HTYPE]!; }
+  get hlen(): number { return this.bytes[DHCP_HLEN]!; }
+  get hops(): number { return this.bytes[DHCP_HOPS]!; }
+  get xid(): number { return this.#view.getUint32(DHCP_XID); }
+  get secs(): number { return this.#view.getUint16(DHCP_SECS); }
+  get flags(): number { return this.#view.getUint16(DHCP_FLAGS); }
+  get ciaddr(): Ipv4Address { return readIpv4(this.bytes, DHCP_CIADDR); }
+  get yiaddr(): Ipv4Address { return readIpv4(this.bytes, DHCP_YIADDR); }
+  get siaddr(): Ipv4Address { return readIpv4(this.bytes, DHCP_SIADDR); }
+  get giaddr(): Ipv4Address { return readIpv4(this.bytes, DHCP_GIADDR); }
+  get chaddrField(): Uint8Array { return this.bytes.subarray(DHCP_CHADDR, DHCP_CHADDR + DHCP_CHADDR_LEN); }
+  get snameField(): Uint8Array { return this.bytes.subarray(DHCP_SNAME, DHCP_SNAME + DHCP_SNAME_LEN); }
+  get fileField(): Uint8Array { return this.bytes.subarray(DHCP_FILE, DHCP_FILE + DHCP_FILE_LEN); }
+  get magic(): number { return this.#view.getUint32(DHCP_MAGIC); }
+  get optionsField(): Uint8Array { return this.bytes.subarray(DHCP_OPTIONS); }
 }
 
 interface Instance { code: number; data: Uint8Array }
@@ -151,7 +151,7 @@ export function parseDhcp(bytes: Uint8Array): Result<DhcpRepr, DhcpParseError> {
   const checked = p.checkLen();
   if (!checked.ok) return err(checked.error);
   if (p.op !== BOOTREQUEST && p.op !== BOOTREPLY) return err("bad-op", `op ${p.op}`);
-  if (p.hlen > CHADDR_LEN) return err("bad-hlen", `hlen ${p.hlen}`);
+  if (p.hlen > DHCP_CHADDR_LEN) return err("bad-hlen", `hlen ${p.hlen}`);
 
   const main: Instance[] = [];
   if (!scanOptions(p.optionsField, main)) return err("truncated-option", "options field");
@@ -194,7 +194,7 @@ export function parseDhcp(bytes: Uint8Array): Result<DhcpRepr, DhcpParseError> {
     yiaddr: p.yiaddr,
     siaddr: p.siaddr,
     giaddr: p.giaddr,
-    chaddr: bytes.slice(CHADDR, CHADDR + p.hlen),
+    chaddr: bytes.slice(DHCP_CHADDR, DHCP_CHADDR + p.hlen),
     sname: overload & 2 ? "" : decodeLatin1(p.snameField),
     file: overload & 1 ? "" : decodeLatin1(p.fileField),
     options: options.map(({ code, parts }) => ({ code, data: concat(parts) })),
@@ -273,19 +273,19 @@ export function emitDhcp(repr: DhcpRepr, options: DhcpEmitOptions = {}): Uint8Ar
   const msg = buf.subarray(headroom);
   const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
 
-  msg[OP] = repr.op;
-  msg[HTYPE] = repr.htype;
-  msg[HLEN] = Math.min(repr.chaddr.length, CHADDR_LEN);
-  msg[HOPS] = repr.hops;
-  view.setUint32(XID, repr.xid >>> 0);
-  view.setUint16(SECS, repr.secs);
-  view.setUint16(FLAGS, repr.flags);
-  writeIpv4(msg, CIADDR, repr.ciaddr);
-  writeIpv4(msg, YIADDR, repr.yiaddr);
-  writeIpv4(msg, SIADDR, repr.siaddr);
-  writeIpv4(msg, GIADDR, repr.giaddr);
-  msg.set(repr.chaddr.subarray(0, CHADDR_LEN), CHADDR);
-  view.setUint32(MAGIC, DHCP_MAGIC_COOKIE);
+  msg[DHCP_OP] = repr.op;
+  msg[DHCP_HTYPE] = repr.htype;
+  msg[DHCP_HLEN] = Math.min(repr.chaddr.length, DHCP_CHADDR_LEN);
+  msg[DHCP_HOPS] = repr.hops;
+  view.setUint32(DHCP_XID, repr.xid >>> 0);
+  view.setUint16(DHCP_SECS, repr.secs);
+  view.setUint16(DHCP_FLAGS, repr.flags);
+  writeIpv4(msg, DHCP_CIADDR, repr.ciaddr);
+  writeIpv4(msg, DHCP_YIADDR, repr.yiaddr);
+  writeIpv4(msg, DHCP_SIADDR, repr.siaddr);
+  writeIpv4(msg, DHCP_GIADDR, repr.giaddr);
+  msg.set(repr.chaddr.subarray(0, DHCP_CHADDR_LEN), DHCP_CHADDR);
+  view.setUint32(DHCP_MAGIC, DHCP_MAGIC_COOKIE);
 
   const maxLength = options.maxLength ?? Infinity;
   let overload = 0;
@@ -295,32 +295,32 @@ export function emitDhcp(repr: DhcpRepr, options: DhcpEmitOptions = {}): Uint8Ar
   }
   if (overload !== 0) {
     // RFC 2132 §9.3: option 52 sits in the options field; file is used before sname.
-    const main = new AreaWriter(msg, OPTIONS, Math.max(OPTIONS + 3, Math.min(maxLength, msg.length) - 1));
+    const main = new AreaWriter(msg, DHCP_OPTIONS, Math.max(DHCP_OPTIONS + 3, Math.min(maxLength, msg.length) - 1));
     main.put(DhcpOption.OVERLOAD, Uint8Array.of(overload));
-    if (!(overload & 1)) writeLatin1(msg, FILE, FILE_LEN - 1, repr.file);
-    if (!(overload & 2)) writeLatin1(msg, SNAME, SNAME_LEN - 1, repr.sname);
+    if (!(overload & 1)) writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN - 1, repr.file);
+    if (!(overload & 2)) writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN - 1, repr.sname);
     const areas = [main];
-    if (overload & 1) areas.push(new AreaWriter(msg, FILE, FILE + FILE_LEN - 1));
-    if (overload & 2) areas.push(new AreaWriter(msg, SNAME, SNAME + SNAME_LEN - 1));
+    if (overload & 1) areas.push(new AreaWriter(msg, DHCP_FILE, DHCP_FILE + DHCP_FILE_LEN - 1));
+    if (overload & 2) areas.push(new AreaWriter(msg, DHCP_SNAME, DHCP_SNAME + DHCP_SNAME_LEN - 1));
     if (packOptions(opts, areas)) {
       // Announce only the fields that ended up holding options.
       let used = 0;
       for (const a of areas.slice(1)) {
-        const bit = a.start === FILE ? 1 : 2;
+        const bit = a.start === DHCP_FILE ? 1 : 2;
         if (a.pos > a.start) used |= bit;
         else msg[a.pos] = 0;
       }
-      msg[OPTIONS + 2] = used;
-      if (!(used & 1)) writeLatin1(msg, FILE, FILE_LEN - 1, repr.file);
-      if (!(used & 2)) writeLatin1(msg, SNAME, SNAME_LEN - 1, repr.sname);
+      msg[DHCP_OPTIONS + 2] = used;
+      if (!(used & 1)) writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN - 1, repr.file);
+      if (!(used & 2)) writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN - 1, repr.sname);
       return buf.subarray(headroom, headroom + Math.max(main.pos + 1, BOOTP_MIN_LEN));
     }
-    msg.fill(0, SNAME, MAGIC);
-    msg.fill(0, OPTIONS);
+    msg.fill(0, DHCP_SNAME, DHCP_MAGIC);
+    msg.fill(0, DHCP_OPTIONS);
   }
-  writeLatin1(msg, SNAME, SNAME_LEN - 1, repr.sname);
-  writeLatin1(msg, FILE, FILE_LEN - 1, repr.file);
-  const main = new AreaWriter(msg, OPTIONS, msg.length - 1);
+  writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN - 1, repr.sname);
+  writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN - 1, repr.file);
+  const main = new AreaWriter(msg, DHCP_OPTIONS, msg.length - 1);
   packOptions(opts, [main]);
   return buf.subarray(headroom, headroom + Math.max(main.pos + 1, BOOTP_MIN_LEN));
 }

@@ -12,3 +12,4 @@ export * from "./udp.ts";
 export { parseIpv4 } from "./ipv4.ts";
 export { parseIpv4 as parseIpv4Address } from "./address.ts";
 // --- other wire formats ---
+export * from "./dhcp.ts";

@@ -3,7 +3,7 @@ import { createVirtualClock, createRng, type VirtualClock } from "../../time.ts"
 import { unwrap } from "../../result.ts";
 import { IPV4_BROADCAST } from "../../wire/address.ts";
 import {
-  type DhcpRepr, emitDhcp, parseDhcp, DhcpMessageType, DhcpOption, FLAG_BROADCAST, messageType, requestedIp, serverId, clientId,
+  type DhcpRepr, emitDhcp, parseDhcp, DhcpMessageType, DhcpOption, DHCP_FLAG_BROADCAST, messageType, requestedIp, serverId, clientId,
   parameterRequestList, maxMessageSize, hostName, findOption, optionMessageType, optionIpv4, optionU32, optionIpv4List,
   optionString, BOOTREPLY,
 } from "../../wire/dhcp.ts";
@@ -87,7 +87,7 @@ describe("DHCP client: acquisition", () => {
     expect(discover!.srcPort).toBe(68);
     const d = discover!.repr!;
     expect(messageType(d)).toBe(DhcpMessageType.DISCOVER);
-    expect(d.flags).toBe(FLAG_BROADCAST);
+    expect(d.flags).toBe(DHCP_FLAG_BROADCAST);
     expect(d.ciaddr).toBe(0);
     expect(Buffer.from(d.chaddr).toString("hex")).toBe("02005e0010aa");
     expect(Buffer.from(clientId(d)!).toString("hex")).toBe("0102005e0010aa");

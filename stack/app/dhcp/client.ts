@@ -10,7 +10,7 @@ import { type Ipv4Address, type MacAddress, IPV4_ANY, IPV4_BROADCAST } from "../
 import type { UdpLayer, UdpSocket, UdpDatagram } from "../../transport/types.ts";
 import {
   parseDhcp, emitDhcp, type DhcpRepr, type DhcpOptionRepr, type DhcpMessageTypeValue, DhcpMessageType, DhcpOption,
-  BOOTREQUEST, BOOTREPLY, HTYPE_ETHERNET, FLAG_BROADCAST, CLIENT_PORT, SERVER_PORT, macToChaddr, messageType,
+  BOOTREQUEST, BOOTREPLY, HTYPE_ETHERNET, DHCP_FLAG_BROADCAST, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, macToChaddr, messageType,
   serverId as serverIdOf, leaseTime as leaseTimeOf, renewalTime, rebindingTime, subnetMask, routers, dnsServers,
   domainName, hostName as hostNameOf, broadcastAddress, optionMessageType, optionBytes, optionIpv4, optionU16,
   optionString, chaddrMac,
@@ -144,11 +144,11 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
       ? 0 : Math.min(0xffff, Math.floor((clock.now() - startedAt) / 1000));
     const repr: DhcpRepr = {
       op: BOOTREQUEST, htype: HTYPE_ETHERNET, hops: 0, xid, secs,
-      flags: broadcastFlag && ciaddr === IPV4_ANY && negotiating ? FLAG_BROADCAST : 0,
+      flags: broadcastFlag && ciaddr === IPV4_ANY && negotiating ? DHCP_FLAG_BROADCAST : 0,
       ciaddr, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr, sname: "", file: "", options: opts,
     };
     const bytes = emitDhcp(repr, { headroom: HEADROOM + 8 });
-    const r = socket.sendTo(fields.dst, SERVER_PORT, bytes, { src: fields.src, broadcast: fields.dst === IPV4_BROADCAST });
+    const r = socket.sendTo(fields.dst, DHCP_SERVER_PORT, bytes, { src: fields.src, broadcast: fields.dst === IPV4_BROADCAST });
     if (r.ok) stats.sent++;
   };
 
@@ -297,7 +297,7 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
   };
 
   const onMessage = (d: UdpDatagram): void => {
-    if (d.srcPort !== SERVER_PORT) return;
+    if (d.srcPort !== DHCP_SERVER_PORT) return;
     const parsed = parseDhcp(d.payload);
     if (!parsed.ok) { stats.ignored++; return; }
     const m = parsed.value;
@@ -339,7 +339,7 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
     get stats() { return stats; },
     start() {
       if (state !== "stopped") return;
-      const bound = udp.bind(CLIENT_PORT);
+      const bound = udp.bind(DHCP_CLIENT_PORT);
       if (!bound.ok) {
         const e = new Error(`DHCP client cannot bind UDP port 68: ${bound.error}`);
         (e as Error & { code: string }).code = "ERR_DHCP_CLIENT_BIND";

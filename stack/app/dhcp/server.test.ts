@@ -3,7 +3,7 @@ import { createVirtualClock } from "../../time.ts";
 import { unwrap } from "../../result.ts";
 import { IPV4_BROADCAST } from "../../wire/address.ts";
 import {
-  type DhcpRepr, type DhcpOptionRepr, emitDhcp, DhcpMessageType, DhcpOption, FLAG_BROADCAST, BOOTREQUEST, messageType,
+  type DhcpRepr, type DhcpOptionRepr, emitDhcp, DhcpMessageType, DhcpOption, DHCP_FLAG_BROADCAST, BOOTREQUEST, messageType,
   serverId, leaseTime, renewalTime, rebindingTime, subnetMask, routers, dnsServers, domainName, broadcastAddress,
   hostName, clientId, findOption, optionMessageType, optionIpv4, optionBytes, macToChaddr,
 } from "../../wire/dhcp.ts";
@@ -261,7 +261,7 @@ describe("DHCP server: relays, reservations and limits", () => {
     const { rec, m } = t.one(DhcpMessageType.REQUEST, { giaddr: ip("198.51.100.1"), options: [req(ip("192.0.2.100"))] });
     expect(messageType(m)).toBe(DhcpMessageType.NAK);
     expect(rec.dst).toBe(ip("198.51.100.1"));
-    expect(m.flags & FLAG_BROADCAST).toBe(FLAG_BROADCAST);
+    expect(m.flags & DHCP_FLAG_BROADCAST).toBe(DHCP_FLAG_BROADCAST);
   });
 
   it("ignores a relayed message whose giaddr matches no pool", () => {

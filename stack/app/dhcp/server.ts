@@ -10,7 +10,7 @@ import { type Ipv4Address, IPV4_ANY, IPV4_BROADCAST, prefixToMask } from "../../
 import type { UdpLayer, UdpSocket, UdpDatagram } from "../../transport/types.ts";
 import {
   parseDhcp, emitDhcp, type DhcpRepr, type DhcpOptionRepr, type DhcpMessageTypeValue, DhcpMessageType, DhcpOption,
-  BOOTREQUEST, BOOTREPLY, HTYPE_ETHERNET, FLAG_BROADCAST, CLIENT_PORT, SERVER_PORT, messageType, requestedIp,
+  BOOTREQUEST, BOOTREPLY, HTYPE_ETHERNET, DHCP_FLAG_BROADCAST, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, messageType, requestedIp,
   serverId as serverIdOf, clientId as clientIdOf, parameterRequestList, maxMessageSize, hostName as hostNameOf,
   chaddrMac, optionMessageType, optionIpv4, optionIpv4List, optionU32, optionString, optionBytes,
 } from "../../wire/dhcp.ts";
@@ -79,7 +79,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   const offers = new Map<Ipv4Address, { client: string; expiresAt: number }>();
   const stats: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, offers: 0, acks: 0, naks: 0, declines: 0, releases: 0, informs: 0, exhausted: 0 };
 
-  const bound = udp.bind(SERVER_PORT);
+  const bound = udp.bind(DHCP_SERVER_PORT);
   if (!bound.ok) throw Object.assign(new Error(`DHCP server cannot bind UDP port 67: ${bound.error}`), { code: "ERR_DHCP_SERVER_BIND" });
   const socket: UdpSocket = bound.value;
 
@@ -189,7 +189,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     const nak = type === DhcpMessageType.NAK;
     // RFC 2131 Table 3: ciaddr echoes the request's in ACK (0 in OFFER and NAK).
     const ciaddr = type === DhcpMessageType.ACK ? m.ciaddr : 0;
-    const flags = nak && m.giaddr !== IPV4_ANY ? m.flags | FLAG_BROADCAST : m.flags;
+    const flags = nak && m.giaddr !== IPV4_ANY ? m.flags | DHCP_FLAG_BROADCAST : m.flags;
     const repr: DhcpRepr = {
       op: BOOTREPLY, htype: m.htype, hops: 0, xid: m.xid, secs: 0, flags, ciaddr, yiaddr, siaddr: 0,
       giaddr: m.giaddr, chaddr: m.chaddr, sname: "", file: "", options,
@@ -197,11 +197,11 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     const limit = Math.max(576, maxMessageSize(m) ?? 576) - 28;
     const bytes = emitDhcp(repr, { maxLength: limit, headroom: HEADROOM + 8 });
     // RFC 2131 §4.1 reply addressing.
-    if (m.giaddr !== IPV4_ANY) return { dst: m.giaddr, port: SERVER_PORT, bytes };
-    if (nak) return { dst: IPV4_BROADCAST, port: CLIENT_PORT, bytes };
-    if (m.ciaddr !== IPV4_ANY) return { dst: m.ciaddr, port: CLIENT_PORT, bytes };
+    if (m.giaddr !== IPV4_ANY) return { dst: m.giaddr, port: DHCP_SERVER_PORT, bytes };
+    if (nak) return { dst: IPV4_BROADCAST, port: DHCP_CLIENT_PORT, bytes };
+    if (m.ciaddr !== IPV4_ANY) return { dst: m.ciaddr, port: DHCP_CLIENT_PORT, bytes };
     // Broadcast bit set, or unicast to yiaddr/chaddr (not possible without an ARP entry): broadcast.
-    return { dst: IPV4_BROADCAST, port: CLIENT_PORT, bytes };
+    return { dst: IPV4_BROADCAST, port: DHCP_CLIENT_PORT, bytes };
   };
   const nak = (m: DhcpRepr, why: string): Reply => {
     stats.naks++;
@@ -333,7 +333,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     stats.informs++;
     // §4.3.5: ACK without yiaddr or lease time, unicast to ciaddr.
     const r = reply(m, DhcpMessageType.ACK, 0, replyOptions(m, DhcpMessageType.ACK, pool, false, undefined));
-    return m.giaddr !== IPV4_ANY ? r : { ...r, dst: m.ciaddr, port: CLIENT_PORT };
+    return m.giaddr !== IPV4_ANY ? r : { ...r, dst: m.ciaddr, port: DHCP_CLIENT_PORT };
   };
 
   const handle = (d: UdpDatagram): void => {
