@@ -38,8 +38,8 @@ export function announceSkip(suite: string, reason: string | undefined): boolean
 
 /** Options of withTapLab(). */
 export interface TapLabOptions {
-  /** Kernel-side address (default 192.0.2.1/24). */
-  readonly kernelCidr?: string;
+  /** Kernel-side address (default 192.0.2.1/24; null: none, e.g. for a DHCP client there). */
+  readonly kernelCidr?: string | null;
   readonly tap?: Omit<TapOptions, "name">;
   /** tcpdump snap length (default 256). */
   readonly snaplen?: number;
@@ -62,6 +62,8 @@ export interface TapLab {
   readonly kernelMac: string;
   /** Path of netlab's own capture (pcapng), when capturing. */
   readonly netlabCapture: string | undefined;
+  /** Directory for this test's files (captures, lease files); kept when the test fails. */
+  readonly dir: string;
   /** Starts a background command in the namespace; stopped at cleanup. */
   spawn(command: string, args: readonly string[]): NetnsProcess;
 }
@@ -78,7 +80,7 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
   const slug = testName.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
   const dir = join(ARTIFACTS, `${slug}-${Date.now()}-${randomBytes(2).toString("hex")}`);
   const capture = options.capture ?? true;
-  if (capture) mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const ifname = `nlt${randomBytes(4).toString("hex")}`;
   const clock = createRealClock();
   const ns = await createNetns();
@@ -89,7 +91,7 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
   try {
     tap = await openTap({ name: ifname, ...options.tap });
     await ns.adoptLink(ifname);
-    await ns.configureLink(ifname, { addresses: [options.kernelCidr ?? "192.0.2.1/24"], offloadsOff: options.offloadsOff ?? true });
+    await ns.configureLink(ifname, { addresses: options.kernelCidr === null ? [] : [options.kernelCidr ?? "192.0.2.1/24"], offloadsOff: options.offloadsOff ?? true });
     const link = JSON.parse(await ns.ip("-j", "link", "show", "dev", ifname)) as Array<{ address: string }>;
     let device: NetDevice = tap;
     if (capture) {
@@ -104,6 +106,7 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
     const lab: TapLab = {
       ns, tap, device, clock, ifname, kernelMac: link[0]?.address ?? "",
       netlabCapture: capture ? join(dir, "netlab-side.pcapng") : undefined,
+      dir,
       spawn: (c, a) => ns.spawn(c, a),
     };
     return await fn(lab);
@@ -119,7 +122,7 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
     await tap?.close();
     await ns.remove();
     if (pcapFd !== undefined) closeSync(pcapFd);
-    if (capture && !failed && process.env["NETLAB_KEEP_CAPTURES"] === undefined) rmSync(dir, { recursive: true, force: true });
+    if (!failed && process.env["NETLAB_KEEP_CAPTURES"] === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 
