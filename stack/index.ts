@@ -11,6 +11,7 @@ import { createIpv4 } from "./net/ipv4.ts";
 import type { ReassemblyOptions } from "./net/reassembly.ts";
 import type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters } from "./net/types.ts";
 import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
+import { type ExtendedTcpLayer, type TcpLayerOptions, createTcpLayer } from "./transport/tcp/index.ts";
 
 /** What the world gives a stack. */
 export interface StackDeps {
@@ -38,6 +39,7 @@ export interface StackOptions {
   readonly reassembly?: ReassemblyOptions;
   readonly icmp?: IcmpOptions;
   readonly udp?: UdpOptions;
+  readonly tcp?: TcpLayerOptions;
 }
 
 /** Per-layer counters of one stack. */
@@ -62,6 +64,7 @@ export interface Stack {
   readonly ipv4: Ipv4Stack;
   readonly icmp: IcmpLayer;
   readonly udp: UdpStack;
+  readonly tcp: ExtendedTcpLayer;
   counters(): StackCounters;
 }
 
@@ -78,9 +81,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
   const icmp = createIcmp({ clock, rng, ipv4 }, options.icmp);
   const udp = createUdp({ ipv4, icmp, rng, txChecksumOffload: device.offloads.txChecksum }, options.udp);
 
-  // ---- more transports plug in here, each registering its IP protocol with ipv4 ----
-  // const tcp = createTcp({ clock, rng, ipv4, icmp }, options.tcp);   // ipv4.registerProtocol(6, ...)
-  // and add `tcp` to Stack, the returned object and counters() below.
+  const tcp = createTcpLayer({ ip: ipv4, clock, rng }, { txChecksumOffload: device.offloads.txChecksum, ...options.tcp });
 
   if (options.ipv4 !== undefined) {
     const cfg = options.ipv4;
@@ -97,6 +98,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
     ipv4,
     icmp,
     udp,
+    tcp,
     counters: () => ({
       ethernet: ethernet.counters(),
       arp: arp.counters(),
@@ -126,4 +128,4 @@ function toAddress(a: string | Ipv4Address): Ipv4Address {
   return r.value;
 }
 
-export type { ArpOptions, EthernetOptions, IcmpOptions, ReassemblyOptions, UdpOptions };
+export type { ArpOptions, EthernetOptions, IcmpOptions, ReassemblyOptions, UdpOptions, TcpLayerOptions };

@@ -33,9 +33,10 @@ export class TestIpv4 implements Ipv4Layer {
   mtuTo(): number { return this.mtu; }
   sourceFor(): number | undefined { return this.cidr?.address; }
   deliver(src: number, payload: Uint8Array, offload?: Ipv4Delivery["offload"]): void {
-    const d: { src: number; dst: number; protocol: number; ttl: number; payload: Uint8Array; header: Uint8Array; offload?: Ipv4Delivery["offload"] } =
-      { src, dst: this.cidr?.address ?? 0, protocol: 6, ttl: 64, payload, header: EMPTY };
-    if (offload !== undefined) d.offload = offload;
+    const dst = this.cidr?.address ?? 0;
+    const d: Ipv4Delivery = offload === undefined
+      ? { src, dst, protocol: 6, ttl: 64, payload, header: EMPTY }
+      : { src, dst, protocol: 6, ttl: 64, payload, header: EMPTY, offload };
     this.handler?.(d);
   }
 }

@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { bulkTransfer, twoStacks } from "./helpers.ts";
+
+describe("TCP between two full stacks", () => {
+  it("two stacks on a clean point-to-point wire resolve ARP, transfer 2 MB intact and both close cleanly", () => {
+    const net = twoStacks({ impair: { delayMs: 1 } });
+    const r = bulkTransfer(net, 2_000_000, { maxVirtualMs: 30_000 });
+    expect(r).toMatchObject({ received: 2_000_000, mismatchAt: -1, ended: true, serverClosed: undefined, clientClosed: undefined });
+    expect(net.a.tcp.stats.retransmits).toBe(0);
+    expect(net.a.tcp.connectionCount).toBe(1); // the client's TIME_WAIT
+    net.clock.run();
+    expect(net.a.tcp.connectionCount).toBe(0);
+  });
+
+  it("two stacks on a device pair with checksum offload transfer intact without computing checksums", () => {
+    const net = twoStacks({ offload: true });
+    const r = bulkTransfer(net, 1_000_000);
+    expect(r).toMatchObject({ received: 1_000_000, mismatchAt: -1, ended: true });
+  });
+});
