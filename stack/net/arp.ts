@@ -16,9 +16,9 @@ export interface ArpOptions {
   readonly cacheTimeoutMs?: number;
   /** Most entries kept; the oldest dynamic one is evicted (default 512). */
   readonly maxEntries?: number;
-  /** Packets queued per unresolved next hop; more are dropped (default 8). */
+  /** Packets queued per unresolved next hop; more are dropped (default 48: the 45 fragments of a 64 KiB datagram fit). */
   readonly queuePerDestination?: number;
-  /** Next hops being resolved at once; more fail with unresolved-queue-full (default 64). */
+  /** Next hops being resolved at once; more fail with unresolved-queue-full (default 32). */
   readonly maxPendingDestinations?: number;
   /** Requests sent before giving up (default 3). */
   readonly requests?: number;
@@ -66,8 +66,8 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
   const { clock, rng, ethernet } = deps;
   const cacheTimeout = options.cacheTimeoutMs ?? 60_000;
   const maxEntries = options.maxEntries ?? 512;
-  const queueLimit = options.queuePerDestination ?? 8;
-  const maxPending = options.maxPendingDestinations ?? 64;
+  const queueLimit = options.queuePerDestination ?? 48;
+  const maxPending = options.maxPendingDestinations ?? 32;
   const requests = options.requests ?? 3;
   const requestInterval = options.requestIntervalMs ?? 1000;
   const probeWait = options.probeWaitMs ?? 1000;

@@ -145,13 +145,13 @@ describe("ipv4", () => {
     const t = rawPeer();
     const got: number[] = [];
     t.b.ipv4.registerProtocol(253, (d) => got.push(d.ttl));
-    t.inject({ protocol: 253, ttl: 9 }, new Uint8Array(4), (ip) => { ip[10] ^= 0xff; });
+    t.inject({ protocol: 253, ttl: 9 }, new Uint8Array(4), (ip) => { ip[10] = ip[10]! ^ 0xff; });
     expect(got).toEqual([]);
     expect(t.b.counters().ipv4.drops).toEqual({ "bad-checksum": 1 });
     const v = rawPeer({ dataValidated: true });
     const got2: number[] = [];
     v.b.ipv4.registerProtocol(253, (d) => got2.push(d.ttl));
-    v.inject({ protocol: 253, ttl: 9 }, new Uint8Array(4), (ip) => { ip[10] ^= 0xff; });
+    v.inject({ protocol: 253, ttl: 9 }, new Uint8Array(4), (ip) => { ip[10] = ip[10]! ^ 0xff; });
     expect(got2).toEqual([9]);
   });
 

@@ -1,7 +1,10 @@
 // IPv4 fragment reassembly (RFC 791 §3.2, RFC 815) with explicit memory bounds.
 // Fragments are keyed by (src, dst, protocol, ident). Any overlap that is not an exact,
 // byte-identical duplicate discards the whole datagram and every later fragment of it until
-// the timeout (RFC 5722 applied to IPv4); identical duplicates are ignored.
+// the timeout (RFC 5722 applied to IPv4); identical duplicates are ignored. A completed
+// datagram's key is remembered for the timeout too, so a late duplicate fragment cannot start a
+// new datagram that completes with other bytes: RFC 791 §3.2 has senders keep an identifier
+// unique for the datagram's lifetime, so such a fragment can only be a stale copy.
 // createReassembler(deps, options) -> Reassembler.
 import type { Clock, TimerId } from "../time.ts";
 import type { Ipv4Address } from "../wire/address.ts";
@@ -19,6 +22,8 @@ export interface ReassemblyOptions {
   readonly maxBytesPerSource?: number;
   /** Fragments of one datagram (default 64); beyond it the datagram is discarded. */
   readonly maxFragmentsPerDatagram?: number;
+  /** Completed datagram keys remembered to drop late duplicates (default 1024, oldest forgotten first). */
+  readonly maxCompletedRemembered?: number;
 }
 
 /** A reassembled datagram: the first fragment's header and the whole payload. */
@@ -71,7 +76,9 @@ export function createReassembler(deps: ReassemblyDeps, options: ReassemblyOptio
   const maxBytes = options.maxBytes ?? 1 << 20;
   const maxPerSource = options.maxBytesPerSource ?? 256 * 1024;
   const maxFrags = options.maxFragmentsPerDatagram ?? 64;
+  const maxCompleted = options.maxCompletedRemembered ?? 1024;
   const table = new Map<string, Datagram>();
+  const completed = new Map<string, number>();
   const perSource = new Map<Ipv4Address, number>();
   let held = 0;
   const counters = createCounters(["fragments", "reassembled", "duplicates", "timeouts", "evicted", "discarded"] as const);
@@ -131,6 +138,14 @@ export function createReassembler(deps: ReassemblyDeps, options: ReassemblyOptio
       const len = payload.length;
       const end = offset + len;
       const key = `${src}/${dst}/${protocol}/${ident}`;
+      const doneUntil = completed.get(key);
+      if (doneUntil !== undefined) {
+        if (doneUntil > clock.now()) {
+          counters.drop("late-fragment");
+          return undefined;
+        }
+        completed.delete(key);
+      }
       let d = table.get(key);
       if (d === undefined) {
         while (table.size >= maxDatagrams) if (!evictOldest(undefined)) break;
@@ -186,6 +201,11 @@ export function createReassembler(deps: ReassemblyDeps, options: ReassemblyOptio
       for (const f of frags) out.set(f.data, f.start);
       const h = d.header;
       remove(d);
+      completed.set(key, clock.now() + timeout);
+      if (completed.size > maxCompleted) {
+        const oldest = completed.keys().next();
+        if (!oldest.done) completed.delete(oldest.value);
+      }
       c.reassembled++;
       return { header: h, payload: out };
     },
