@@ -2,8 +2,10 @@
 // hardware (simulated wire and switch, impairments, capture, loopback) plus capture codecs.
 export * from "./types.ts";
 export { createImpairedChannel, emptyImpairmentStats, maxFrameLength, withImpairments } from "./impairments.ts";
-export type { DeviceImpairments, ImpairedChannel, ImpairedDevice, ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
-export { createPointToPointLink } from "./point-to-point.ts";
+export type { ChannelBehaviour, DeviceImpairments, ImpairedChannel, ImpairedDevice, ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
+export { createPointToPointLink, offloadsOf } from "./point-to-point.ts";
+export { completeChecksum } from "./checksum-offload.ts";
+export type { ChecksumCompletionError } from "./checksum-offload.ts";
 export type { LinkEnd, LinkEndOptions, PointToPointLink } from "./point-to-point.ts";
 export { createSwitch } from "./switch.ts";
 export type { MacTableEntry, Switch, SwitchOptions, SwitchPort, SwitchPortOptions, SwitchPortStats, SwitchStats } from "./switch.ts";

@@ -6,7 +6,7 @@
 import type { CaptureInterface, CapturedPacket, PacketSink } from "../capture.ts";
 import { LINKTYPE_ETHERNET } from "../capture.ts";
 import { misuse } from "../impairments.ts";
-import { nsToMs, pcapErr, splitTimestamp } from "./types.ts";
+import { createChunkAllocator, nsToMs, pcapErr, splitTimestamp } from "./types.ts";
 import type { ByteSink, ParsedCapture, ParsedPacket, PcapResult } from "./types.ts";
 
 export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
@@ -52,6 +52,7 @@ export function createPcapWriter(write: ByteSink, options: PcapWriterOptions = {
   hv.setUint32(SNAPLEN, snaplen, le);
   hv.setUint32(LINKTYPE, linkType, le);
   write(header);
+  const alloc = createChunkAllocator();
   let count = 0;
   const writer = {
     addInterface(iface: CaptureInterface): number {
@@ -60,8 +61,8 @@ export function createPcapWriter(write: ByteSink, options: PcapWriterOptions = {
     },
     record(p: CapturedPacket): void {
       const caplen = Math.min(p.data.length, snaplen);
-      const rec = new Uint8Array(PCAP_RECORD_HEADER_LEN + caplen);
-      const v = new DataView(rec.buffer);
+      const rec = alloc(PCAP_RECORD_HEADER_LEN + caplen);
+      const v = new DataView(rec.buffer, rec.byteOffset, rec.length);
       let { seconds, nanos } = splitTimestamp(p.timestampMs, offsetMs);
       let frac = nanos;
       if (!nano) {

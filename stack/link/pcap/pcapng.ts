@@ -6,7 +6,7 @@
 // PcapErr with the byte offset of the block or option at fault.
 import type { CaptureInterface, CapturedPacket, PacketSink } from "../capture.ts";
 import { LINKTYPE_ETHERNET } from "../capture.ts";
-import { nsToMs, pcapErr, splitTimestamp } from "./types.ts";
+import { createChunkAllocator, nsToMs, pcapErr, splitTimestamp, timestampWords } from "./types.ts";
 import type { ByteSink, ParsedCapture, ParsedInterface, ParsedPacket, PcapResult } from "./types.ts";
 
 export const BLOCK_SHB = 0x0a0d0d0a;
@@ -74,12 +74,13 @@ export function createPcapngWriter(write: ByteSink, options: PcapngWriterOptions
   const offsetMs = options.timeOffsetMs ?? 0;
   const encoder = new TextEncoder();
   const snaplens: number[] = [];
+  const alloc = createChunkAllocator();
   let count = 0;
 
   const block = (type: number, bodyLen: number, fill: (v: DataView, bytes: Uint8Array) => void): void => {
     const total = 12 + bodyLen;
-    const bytes = new Uint8Array(total);
-    const v = new DataView(bytes.buffer);
+    const bytes = alloc(total);
+    const v = new DataView(bytes.buffer, bytes.byteOffset, total);
     v.setUint32(0, type, le);
     v.setUint32(4, total, le);
     fill(v, bytes);
@@ -121,24 +122,49 @@ export function createPcapngWriter(write: ByteSink, options: PcapngWriterOptions
         throw e;
       }
       const caplen = Math.min(p.data.length, snaplen);
-      const opts: Option[] = [];
-      if (p.direction !== undefined) {
-        const flags = new Uint8Array(4);
-        new DataView(flags.buffer).setUint32(0, p.direction === "in" ? EPB_DIRECTION_IN : EPB_DIRECTION_OUT, le);
-        opts.push({ code: EPB_FLAGS, value: flags });
-      }
-      if (p.comment !== undefined) opts.push({ code: OPT_COMMENT, value: encoder.encode(p.comment) });
+      const comment = p.comment === undefined ? undefined : encoder.encode(p.comment);
+      const hasOptions = p.direction !== undefined || comment !== undefined;
+      const optLen = hasOptions ? (p.direction !== undefined ? 8 : 0) + (comment !== undefined ? 4 + pad4(comment.length) : 0) + 4 : 0;
       const { seconds, nanos } = splitTimestamp(p.timestampMs, offsetMs);
-      const ts = nano ? BigInt(seconds) * 1_000_000_000n + BigInt(nanos) : BigInt(seconds) * 1_000_000n + BigInt(Math.round(nanos / 1000));
-      block(BLOCK_EPB, 20 + pad4(caplen) + optionsLength(opts), (v, bytes) => {
-        v.setUint32(8, p.interfaceId, le);
-        v.setUint32(12, Number(ts >> 32n), le);
-        v.setUint32(16, Number(ts & 0xffffffffn), le);
-        v.setUint32(20, caplen, le);
-        v.setUint32(24, p.originalLength ?? p.data.length, le);
-        bytes.set(caplen === p.data.length ? p.data : p.data.subarray(0, caplen), 28);
-        writeOptions(v, bytes, 28 + pad4(caplen), opts, le);
-      });
+      let frac = nanos;
+      let secs = seconds;
+      if (!nano) {
+        frac = Math.round(nanos / 1000);
+        if (frac >= 1e6) {
+          secs++;
+          frac -= 1e6;
+        }
+      }
+      const [high, low] = timestampWords(secs, frac, nano ? 1e9 : 1e6);
+      const total = 32 + pad4(caplen) + optLen;
+      const bytes = alloc(total);
+      const v = new DataView(bytes.buffer, bytes.byteOffset, total);
+      v.setUint32(0, BLOCK_EPB, le);
+      v.setUint32(4, total, le);
+      v.setUint32(8, p.interfaceId, le);
+      v.setUint32(12, high, le);
+      v.setUint32(16, low, le);
+      v.setUint32(20, caplen, le);
+      v.setUint32(24, p.originalLength ?? p.data.length, le);
+      bytes.set(caplen === p.data.length ? p.data : p.data.subarray(0, caplen), 28);
+      if (hasOptions) {
+        let off = 28 + pad4(caplen);
+        if (p.direction !== undefined) {
+          v.setUint16(off, EPB_FLAGS, le);
+          v.setUint16(off + 2, 4, le);
+          v.setUint32(off + 4, p.direction === "in" ? EPB_DIRECTION_IN : EPB_DIRECTION_OUT, le);
+          off += 8;
+        }
+        if (comment !== undefined) {
+          v.setUint16(off, OPT_COMMENT, le);
+          v.setUint16(off + 2, comment.length, le);
+          bytes.set(comment, off + 4);
+          off += 4 + pad4(comment.length);
+        }
+        v.setUint32(off, 0, le);
+      }
+      v.setUint32(total - 4, total, le);
+      write(bytes);
       count++;
     },
     get packets() {

@@ -109,14 +109,10 @@ export function createByteCollector(): ByteCollector {
 
 /** Splits a Clock time (ms, fractional) plus an offset (ms) into whole seconds and nanoseconds. */
 export function splitTimestamp(ms: number, offsetMs: number): { seconds: number; nanos: number } {
-  const split = (x: number): [number, number] => {
-    const s = Math.floor(x / 1000);
-    return [s, Math.round((x - s * 1000) * 1e6)];
-  };
-  const [s1, n1] = split(ms);
-  const [s2, n2] = split(offsetMs);
+  const s1 = Math.floor(ms / 1000);
+  const s2 = Math.floor(offsetMs / 1000);
   let seconds = s1 + s2;
-  let nanos = n1 + n2;
+  let nanos = Math.round((ms - s1 * 1000) * 1e6) + Math.round((offsetMs - s2 * 1000) * 1e6);
   while (nanos >= 1e9) {
     seconds++;
     nanos -= 1e9;
@@ -128,4 +124,35 @@ export function splitTimestamp(ms: number, offsetMs: number): { seconds: number;
 export function nsToMs(ns: bigint): number {
   const whole = ns / 1_000_000n;
   return Number(whole) + Number(ns - whole * 1_000_000n) / 1e6;
+}
+
+/**
+ * Hands out fresh regions of large blocks: one allocation per blockSize bytes instead of one
+ * per record. A region is never handed out twice, so chunks stay valid after write().
+ */
+export function createChunkAllocator(blockSize = 256 * 1024): (n: number) => Uint8Array {
+  let block = new Uint8Array(0);
+  let pos = 0;
+  return (n) => {
+    if (pos + n > block.length) {
+      block = new Uint8Array(Math.max(blockSize, n));
+      pos = 0;
+    }
+    const out = block.subarray(pos, pos + n);
+    pos += n;
+    return out;
+  };
+}
+
+/** seconds * unitsPerSecond + frac as two u32 words [high, low], exactly (no BigInt). */
+export function timestampWords(seconds: number, frac: number, unitsPerSecond: number): [number, number] {
+  const sLo = seconds % 65536;
+  const sHi = (seconds - sLo) / 65536;
+  const a = sLo * unitsPerSecond + frac;
+  const b = sHi * unitsPerSecond;
+  const bLo = b % 65536;
+  const bHi = (b - bLo) / 65536;
+  const t = a + bLo * 65536;
+  const low = t % 4294967296;
+  return [bHi + (t - low) / 4294967296, low];
 }
