@@ -1,11 +1,12 @@
 import { describe, it, expect } from "vitest";
+import fc from "fast-check";
 import { createVirtualClock, createRng, type VirtualClock } from "../../time.ts";
 import { unwrap } from "../../result.ts";
 import { IPV4_BROADCAST } from "../../wire/address.ts";
 import {
   type DhcpRepr, emitDhcp, parseDhcp, DhcpMessageType, DhcpOption, DHCP_FLAG_BROADCAST, messageType, requestedIp, serverId, clientId,
   parameterRequestList, maxMessageSize, hostName, findOption, optionMessageType, optionIpv4, optionU32, optionIpv4List,
-  optionString, BOOTREPLY,
+  optionString, optionU8, macToChaddr, BOOTREPLY,
 } from "../../wire/dhcp.ts";
 import { createDhcpClient, type DhcpClientOptions } from "./client.ts";
 import { createUdpSegment, type SegmentHost, type UdpSegment } from "./test-helpers.ts";
@@ -329,5 +330,53 @@ describe("DHCP client: INIT-REBOOT and conflicts", () => {
     expect(t.fromClient()[3]!.at - decline.at).toBe(10 * sec);
     expect(t.client.state).toBe("bound");
     expect(t.states).toEqual(["init", "selecting", "requesting", "probing", "init", "selecting", "requesting", "probing", "bound"]);
+  });
+});
+
+describe("DHCP client: hostile input", () => {
+  it("survives arbitrary datagrams and arbitrary replies carrying its xid in every state", () => {
+    const arbReply = fc.record({
+      type: fc.integer({ min: 0, max: 9 }),
+      yiaddr: fc.constantFrom(0, ADDR, 0xffffffff, 0x7f000001),
+      server: fc.option(fc.constantFrom(SERVER, 0, 0xc0000202), { nil: undefined }),
+      lease: fc.option(fc.constantFrom(0, 1, 60, 0xffffffff), { nil: undefined }),
+      mask: fc.option(fc.constantFrom(0, 0xffffff00, 0x00ff00ff, 0xffffffff), { nil: undefined }),
+      t1: fc.option(fc.nat(), { nil: undefined }),
+      junk: fc.option(fc.uint8Array({ maxLength: 400 }), { nil: undefined }),
+      wait: fc.nat({ max: 100_000 }),
+    });
+    fc.assert(fc.property(fc.array(arbReply, { maxLength: 25 }), (replies) => {
+      const t = setup();
+      const server = t.seg.attach("server", { address: SERVER, prefixLength: 24 });
+      const sock = unwrap(server.udp.bind(67));
+      t.client.start();
+      for (const r of replies) {
+        t.clock.advance(r.wait);
+        const last = t.fromClient().at(-1)?.repr;
+        let bytes: Uint8Array;
+        if (r.junk !== undefined) bytes = r.junk;
+        else {
+          const options = [optionU8(DhcpOption.MESSAGE_TYPE, r.type)];
+          if (r.server !== undefined) options.push(optionIpv4(DhcpOption.SERVER_ID, r.server));
+          if (r.lease !== undefined) options.push(optionU32(DhcpOption.LEASE_TIME, r.lease));
+          if (r.mask !== undefined) options.push(optionIpv4(DhcpOption.SUBNET_MASK, r.mask));
+          if (r.t1 !== undefined) options.push(optionU32(DhcpOption.RENEWAL_TIME, r.t1));
+          bytes = emitDhcp({
+            op: BOOTREPLY, htype: 1, hops: 0, xid: last?.xid ?? 0, secs: 0, flags: 0, ciaddr: 0, yiaddr: r.yiaddr, siaddr: 0, giaddr: 0,
+            chaddr: macToChaddr(MAC), sname: "", file: "", options,
+          });
+        }
+        sock.sendTo(IPV4_BROADCAST, 68, bytes);
+        t.clock.advance(5);
+      }
+      t.clock.run(t.clock.now() + 200_000);
+      expect(["selecting", "requesting", "bound", "renewing", "rebinding", "init", "probing"]).toContain(t.client.state);
+      const cidr = t.host.ipv4.cidr;
+      if (t.client.state === "bound") {
+        expect(cidr?.address).toBe(ADDR);
+        expect(cidr!.prefixLength).toBeGreaterThanOrEqual(8);
+      }
+      t.client.stop();
+    }), { numRuns: 200 });
   });
 });

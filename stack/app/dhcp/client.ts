@@ -227,8 +227,9 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
   const leaseFromAck = (ack: DhcpRepr, sentAt: number): DhcpLease | undefined => {
     const server = serverIdOf(ack) ?? lease?.serverId;
     const time = leaseTimeOf(ack);
-    if (server === undefined || time === undefined || ack.yiaddr === 0) return undefined;
-    const mask = subnetMask(ack) ?? naturalMask(ack.yiaddr);
+    if (server === undefined || time === undefined || !usableAddress(ack.yiaddr)) return undefined;
+    const offered = subnetMask(ack);
+    const mask = offered !== undefined && contiguous(offered) && offered !== 0 ? offered : naturalMask(ack.yiaddr);
     const prefixLength = maskToPrefix(mask);
     const seconds = (s: number): number => (time === INFINITE ? Infinity : sentAt + s * 1000);
     let t1 = renewalTime(ack) ?? Math.floor(time * 0.5);
@@ -306,7 +307,7 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
     stats.received++;
     switch (state) {
       case "selecting":
-        if (type === DhcpMessageType.OFFER && m.yiaddr !== 0 && serverIdOf(m) !== undefined) {
+        if (type === DhcpMessageType.OFFER && usableAddress(m.yiaddr) && serverIdOf(m) !== undefined) {
           offer = m;
           attempts = 0;
           setState("requesting");
@@ -383,7 +384,19 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
   };
 }
 
-/** Classful mask, used only when a server omits option 1. */
+/** A unicast host address: not 0/8, loopback, multicast, reserved or limited broadcast. */
+function usableAddress(a: Ipv4Address): boolean {
+  const top = a >>> 24;
+  return top !== 0 && top !== 127 && top < 224;
+}
+
+/** True for masks of the form 1...10...0. */
+function contiguous(mask: Ipv4Address): boolean {
+  const inv = ~mask >>> 0;
+  return (inv & (inv + 1)) === 0;
+}
+
+/** Classful mask, used only when a server omits option 1 (or sends a non-contiguous one). */
 function naturalMask(a: Ipv4Address): Ipv4Address {
   const top = a >>> 24;
   return top < 128 ? 0xff000000 : top < 192 ? 0xffff0000 : 0xffffff00;

@@ -1,4 +1,5 @@
 import { describe, it, expect } from "vitest";
+import fc from "fast-check";
 import { createVirtualClock } from "../../time.ts";
 import { unwrap } from "../../result.ts";
 import { IPV4_BROADCAST } from "../../wire/address.ts";
@@ -309,5 +310,50 @@ describe("DHCP server: relays, reservations and limits", () => {
     clock.run(clock.now() + 10);
     expect(t.server.stats.malformed).toBe(1);
     expect(t.seg.log.length).toBe(before + 1);
+  });
+});
+
+describe("DHCP server: properties", () => {
+  it("never ACKs one address to two clients whose leases overlap, whatever the message sequence", () => {
+    const macs = [1, 2, 3, 4, 5];
+    const addrs = [0, ip("192.0.2.100"), ip("192.0.2.101"), ip("192.0.2.102"), ip("192.0.2.10"), ip("198.51.100.10"), ip("203.0.113.9")];
+    const step = fc.record({
+      type: fc.constantFrom(1, 3, 3, 3, 3, 4, 7, 8),
+      mac: fc.constantFrom(...macs),
+      ciaddr: fc.oneof(fc.constant(0), fc.constantFrom(...addrs)),
+      requested: fc.option(fc.constantFrom(...addrs.slice(1)), { nil: undefined, freq: 2 }),
+      server: fc.option(fc.constantFrom(SERVER, SERVER, ip("192.0.2.2")), { nil: undefined, freq: 2 }),
+      relayed: fc.constantFrom(false, false, false, true),
+      wait: fc.nat({ max: 400_000 }),
+    });
+    fc.assert(fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+      const t = setup({
+        pools: [{ ...BASE.pools[0]!, rangeEnd: ip("192.0.2.102") }, BASE.pools[1]!],
+        reservations: [{ mac: 5, address: ip("192.0.2.10") }],
+        authoritative: true,
+      });
+      const owner = new Map<number, { mac: number; until: number }>();
+      for (const s of steps) {
+        t.clock.advance(s.wait);
+        const options: DhcpOptionRepr[] = [];
+        if (s.requested !== undefined) options.push(req(s.requested));
+        if (s.server !== undefined) options.push(sid(s.server));
+        const replies = t.ask(s.type, { mac: s.mac, ciaddr: s.ciaddr, options, ...(s.relayed ? { giaddr: ip("198.51.100.1") } : {}) });
+        const now = t.clock.now();
+        if ((s.type === 7 || s.type === 4) && s.server === SERVER) {
+          const a = s.type === 7 ? s.ciaddr : s.requested;
+          if (a !== undefined && owner.get(a)?.mac === s.mac) owner.delete(a);
+        }
+        for (const r of replies) {
+          const m = r.repr!;
+          expect(m).toBeDefined();
+          if (messageType(m) !== DhcpMessageType.ACK || m.yiaddr === 0) continue;
+          const held = owner.get(m.yiaddr);
+          if (held && held.mac !== s.mac) expect(held.until).toBeLessThanOrEqual(now);
+          owner.set(m.yiaddr, { mac: s.mac, until: r.at + leaseTime(m)! * sec });
+          if (m.yiaddr === ip("192.0.2.10")) expect(s.mac).toBe(5);
+        }
+      }
+    }), { numRuns: 300 });
   });
 });
