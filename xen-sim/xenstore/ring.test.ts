@@ -177,4 +177,37 @@ describe("xenstore over a shared ring page", () => {
     expect(await c.read("/p")).toEqual(ok("v"));
     expect(await c.read("/nope")).toEqual(err("ENOENT"));
   });
+
+  it("the backend stops reading requests while more than maxQueuedOutput bytes of replies wait for the guest", () => {
+    const page = sharedPage();
+    initXenstoreRingPage(page);
+    const server = createXenstoreServer();
+    const back = createXenstoreRingBackend({ server, domid: 0, page, notify: () => {} }, { maxQueuedOutput: 1024 });
+    const big = new Uint8Array(1000).fill(0x61);
+    const w = emitXsMessage(XS_WRITE, 1, 0, new Uint8Array([...fromLatin1("/b\0"), ...big]));
+    const rd = emitXsMessage(XS_READ, 2, 0, joinStrings(["/b"]));
+    let prod = 0;
+    const put = (m: Uint8Array) => { for (const b of m) page[XENSTORE_REQ + (prod++ & 1023)] = b; setU32(page, XENSTORE_REQ_PROD, prod); };
+    put(w);
+    back.kick();
+    for (let i = 0; i < 4; i++) { put(rd); back.kick(); }
+    const consumed = u32(page, XENSTORE_REQ_CONS);
+    expect(consumed).toBeLessThan(prod);
+    setU32(page, XENSTORE_RSP_CONS, u32(page, XENSTORE_RSP_PROD));
+    for (let i = 0; i < 8; i++) { back.kick(); setU32(page, XENSTORE_RSP_CONS, u32(page, XENSTORE_RSP_PROD)); }
+    expect(u32(page, XENSTORE_REQ_CONS)).toBe(prod);
+    expect(back.fault).toBeNull();
+  });
+
+  it("the frontend stops when the server's rsp indices claim more than 1024 bytes", () => {
+    const page = sharedPage();
+    initXenstoreRingPage(page);
+    let closed = false;
+    const front = createXenstoreRingFrontend({ page, notify: () => {} });
+    front.onClose?.(() => { closed = true; });
+    setU32(page, XENSTORE_RSP_PROD, 2000);
+    front.kick();
+    expect(front.fault).toBe("bad-rsp-index");
+    expect(closed).toBe(true);
+  });
 });

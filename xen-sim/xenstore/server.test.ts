@@ -462,4 +462,20 @@ describe("xenstore control messages", () => {
     expect(server.stats()).toMatchObject({ watches: 0, transactions: 0 });
     expect(write(dom0, "/a", "1")).toBe("OK");
   });
+
+  it("watch events for a connection whose output backlog exceeds maxQueuedOutput are dropped and counted; replies still flow", () => {
+    const server = createXenstoreServer({ maxQueuedOutput: 100 });
+    const dom0 = createRawPeer(server, 0);
+    let backlog = 0;
+    const got: number[] = [];
+    const slow = server.connect(0, { send: (b) => { backlog += b.length; got.push(b[0]!); }, queued: () => backlog, close: () => {} });
+    slow.receive(new Uint8Array([4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0x2f, 0x78, 0, 0x74, 0]));
+    expect(got).toEqual([XS_WATCH, XS_WATCH_EVENT]);
+    for (let i = 0; i < 10; i++) write(dom0, `/x/${i}`, "1");
+    expect(got.filter((t) => t === XS_WATCH_EVENT).length).toBeLessThan(11);
+    expect(server.stats().droppedEvents).toBe(11 - got.filter((t) => t === XS_WATCH_EVENT).length);
+    backlog = 0;
+    write(dom0, "/x/late", "1");
+    expect(got[got.length - 1]).toBe(XS_WATCH_EVENT);
+  });
 });
