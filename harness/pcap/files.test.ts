@@ -9,6 +9,7 @@ import { createCaptureFile, isGzip, readCaptureFile, writeCaptureFile } from "./
 import { createByteCollector, createPcapWriter } from "../../stack/link/pcap/index.ts";
 import type { PcapWriterOptions } from "../../stack/link/pcap/index.ts";
 import { tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
+import { spawnSync } from "node:child_process";
 import { udpFrame } from "../oracle/udp-frame.test-helper.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "netlab-pcap-"));
@@ -97,5 +98,27 @@ describe("capture files", () => {
       ]);
     }
     expect(tsharkFields(join(dir, "be.pcapng"), ["frame.comment", "frame.p2p_dir"]).map((r) => r[0])).toEqual(["frame 0", "frame 1", "frame 2"]);
+  });
+
+  const editcap = spawnSync("editcap", ["-h"], { encoding: "utf8" }).status === 0;
+  it.skipIf(!editcap)(`reads what Wireshark's editcap writes (pcap, nanosecond pcap, pcapng)${editcap ? "" : " (skipped: editcap is not installed; it comes with tshark)"}`, () => {
+    const ours = createCaptureFile(join(dir, "ours.pcapng"));
+    const a = ours.sink.addInterface({ name: "a" });
+    frames.forEach((data, i) => ours.sink.record({ interfaceId: a, timestampMs: 1_763_856_000_000 + i * 1.000123, data, direction: "out" }));
+    ours.close();
+    const expected = readCaptureFile(ours.path);
+    expect(expected.ok).toBe(true);
+    if (!expected.ok) return;
+    for (const [format, usPrecision] of [["pcap", true], ["nsecpcap", false], ["pcapng", false]] as const) {
+      const out = join(dir, `editcap-${format}`);
+      const r = spawnSync("editcap", ["-F", format, ours.path, out], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      const theirs = readCaptureFile(out);
+      expect(theirs.ok, theirs.ok ? "" : theirs.detail).toBe(true);
+      if (!theirs.ok) return;
+      expect(theirs.value.format).toBe(format === "pcapng" ? "pcapng" : "pcap");
+      expect(theirs.value.packets.map((p) => p.data)).toEqual(expected.value.packets.map((p) => p.data));
+      expect(theirs.value.packets.map((p) => p.timestampNs)).toEqual(expected.value.packets.map((p) => (usPrecision ? (p.timestampNs / 1000n) * 1000n : p.timestampNs)));
+    }
   });
 });
