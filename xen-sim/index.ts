@@ -19,3 +19,4 @@ export { createHypervisor, DEFAULT_MAX_DOMAINS } from "./hypervisor/hypervisor.t
 export type * from "./ring/types.ts";
 export { createBackRing, createFrontRing, initSharedRing, ringSlots, shouldNotify } from "./ring/ring.ts";
 export * from "./xenstore/index.ts";
+export { kickVcpu, setPending2l, sharedInfoView, takeEvents2l, unmask2l, upcallMasked, waitForUpcall, type SharedInfoView } from "./event-channel/two-level.ts";

@@ -3,6 +3,7 @@ import { unwrap } from "../../stack/result.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { DOMID_SELF } from "../abi/xen.ts";
 import { createHypervisor } from "../hypervisor/hypervisor.ts";
+import { kickVcpu, setPending2l, sharedInfoView, takeEvents2l } from "./two-level.ts";
 import type { HypervisorOptions } from "../hypervisor/types.ts";
 
 function setup(options: HypervisorOptions = {}) {
@@ -212,5 +213,41 @@ describe("event channels (2-level)", () => {
     expect(s.clock.pending()).toBe(0);
     expect(s.domU.events.send(up).ok).toBe(true);
     expect(bp).toBe(1);
+  });
+
+  it("a domain with a thread vcpu is only kicked: no clock upcall, upcall_pending set, events taken by takeEvents2l", () => {
+    const clock = createVirtualClock();
+    const hv = createHypervisor({ clock, rng: createRng(1) }, { grants: { grantFrames: 1 } });
+    unwrap(hv.createDomain());
+    const f = unwrap(hv.createDomain({ vcpu: "thread" }));
+    const b = unwrap(hv.createDomain({ vcpu: "thread" }));
+    const fp = unwrap(f.events.allocUnbound(b.id));
+    const bp = unwrap(b.events.bindInterdomain(f.id, fp));
+    expect(clock.pending()).toBe(0);
+    const bsi = sharedInfoView(b.events.sharedInfo);
+    expect(takeEvents2l(bsi, (p) => expect(p).toBe(bp))).toBe(1);
+    unwrap(f.events.send(fp));
+    unwrap(f.events.send(fp));
+    expect(clock.pending()).toBe(0);
+    expect(b.events.sharedInfo[0]).toBe(1);
+    const ports: number[] = [];
+    expect(takeEvents2l(bsi, (p) => ports.push(p))).toBe(1);
+    expect(ports).toEqual([bp]);
+    expect(b.events.sharedInfo[0]).toBe(0);
+  });
+
+  it("endpoint() hands a thread both shared_info pages; setPending2l on the peer page is a send", () => {
+    const s = setup();
+    const [up, bp] = connect(s);
+    s.clock.run();
+    const e = unwrap(s.domU.events.endpoint(up));
+    expect(e).toMatchObject({ port: up, peerPort: bp });
+    expect(e.peerSharedInfo.buffer).toBe(s.dom0.events.sharedInfo.buffer);
+    const peer = sharedInfoView(e.peerSharedInfo);
+    expect(setPending2l(peer, e.peerPort)).toBe(true);
+    expect(setPending2l(peer, e.peerPort)).toBe(false);
+    kickVcpu(peer);
+    expect(s.dom0.events.isPending(bp)).toBe(true);
+    expect(s.domU.events.endpoint(99)).toEqual({ ok: false, error: "EINVAL" });
   });
 });

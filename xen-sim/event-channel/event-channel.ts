@@ -5,17 +5,24 @@
 // upcall_pending and, on its 0 -> 1 transition, schedules the upcall through the Clock: delivery
 // never happens inside send(). The upcall (the guest side) clears upcall_pending, takes the
 // selector, and for each pending unmasked port clears the pending bit and runs the port handler.
+// A domain whose vcpu is a thread (vcpu "thread") is only kicked (Atomics.notify); the thread
+// takes its events with takeEvents2l. The 2-level bit operations live in two-level.ts.
 // createEventChannelSystem: per-hypervisor port tables; forDomain() gives a domain its DomainEvents.
 
 import { err, ok, type Result } from "../../stack/result.ts";
 import type { Clock, Rng, TimerId } from "../../stack/time.ts";
 import {
   EVTCHN_2L_NR_CHANNELS, SHARED_INFO_EVTCHN_MASK, SHARED_INFO_EVTCHN_PENDING,
-  VCPU_INFO_PENDING_SEL, VCPU_INFO_UPCALL_MASK, VCPU_INFO_UPCALL_PENDING,
+  VCPU_INFO_UPCALL_MASK, VCPU_INFO_UPCALL_PENDING,
 } from "../abi/event-channel.ts";
 import { DOMID_SELF, PAGE_SIZE, type DomainId } from "../abi/xen.ts";
 import type { DomainMemoryInternal } from "../memory/types.ts";
-import type { DomainEvents, EventChannelOptions, EvtchnError, EvtchnPort, PortStatus } from "./types.ts";
+import {
+  kickVcpu, setPending2l, sharedInfoView, takeEvents2l, unmask2l, upcallMasked, type SharedInfoView,
+} from "./two-level.ts";
+import type {
+  ChannelEndpoint, DomainEvents, EventChannelOptions, EvtchnError, EvtchnPort, PortStatus, VcpuMode,
+} from "./types.ts";
 
 type Channel =
   | { state: "unbound"; remoteDom: DomainId }
@@ -27,6 +34,8 @@ interface EvtDomain {
   frame: number;
   page: Uint8Array;
   u32: Uint32Array;
+  si: SharedInfoView;
+  vcpu: VcpuMode;
   channels: (Channel | undefined)[];
   handlers: Map<EvtchnPort, (port: EvtchnPort) => void>;
   timer: TimerId | undefined;
@@ -35,12 +44,11 @@ interface EvtDomain {
 
 const PENDING_WORD0 = SHARED_INFO_EVTCHN_PENDING / 4;
 const MASK_WORD0 = SHARED_INFO_EVTCHN_MASK / 4;
-const SEL_WORD0 = VCPU_INFO_PENDING_SEL / 4;
 
 /** The event channel machinery of one hypervisor. */
 export interface EventChannelSystem {
-  /** Allocates the domain's shared_info page and an empty port table. */
-  addDomain(memory: DomainMemoryInternal): Result<void, "out-of-memory">;
+  /** Allocates the domain's shared_info page and an empty port table; `vcpu` says who runs its upcalls. */
+  addDomain(memory: DomainMemoryInternal, vcpu?: VcpuMode): Result<void, "out-of-memory">;
   /** Closes every port of the domain (peers revert to unbound) and cancels its upcall. */
   removeDomain(domid: DomainId): void;
   /** The event channel operations of a domain (throws ERR_NETLAB_NO_DOMAIN for an unknown domain). */
@@ -59,8 +67,6 @@ export function createEventChannelSystem(
   const apis = new Map<DomainId, DomainEvents>();
 
   const bit = (port: EvtchnPort): number => 1 << (port & 31);
-  // Bit p of a 64-bit little-endian bitmap word lives in u32 word p >> 5.
-  const testAndSet = (a: Uint32Array, word: number, b: number): boolean => (Atomics.or(a, word, b) & b) !== 0;
 
   const scheduleUpcall = (d: EvtDomain): void => {
     if (d.timer !== undefined) return;
@@ -71,48 +77,23 @@ export function createEventChannelSystem(
     });
   };
 
-  /** Xen vcpu_mark_events_pending: the 0 -> 1 transition of upcall_pending kicks the vcpu. */
-  const markUpcallPending = (d: EvtDomain): void => {
-    if (Atomics.exchange(d.page, VCPU_INFO_UPCALL_PENDING, 1) === 1) return;
-    if (Atomics.load(d.page, VCPU_INFO_UPCALL_MASK) !== 0) return;
-    scheduleUpcall(d);
+  /** Xen vcpu_mark_events_pending after upcall_pending went 0 -> 1: wake a waiting thread, or schedule the upcall. */
+  const kick = (d: EvtDomain): void => {
+    kickVcpu(d.si);
+    if (d.vcpu === "clock" && !upcallMasked(d.si)) scheduleUpcall(d);
   };
 
-  /** Xen evtchn_2l_set_pending. */
   const setPending = (d: EvtDomain, port: EvtchnPort): void => {
-    const w = port >> 5;
-    if (testAndSet(d.u32, PENDING_WORD0 + w, bit(port))) return;
-    if ((Atomics.load(d.u32, MASK_WORD0 + w) & bit(port)) !== 0) return;
-    const sel = port >> 6;
-    if (testAndSet(d.u32, SEL_WORD0 + (sel >> 5), 1 << (sel & 31))) return;
-    markUpcallPending(d);
+    if (setPending2l(d.si, port)) kick(d);
   };
 
-  /** The guest's upcall (Linux evtchn_2l_handle_events, one pass). */
+  /** The guest's upcall on the clock (Linux evtchn_2l_handle_events, one pass). */
   const runUpcall = (d: EvtDomain): void => {
-    if (!doms.has(d.domid)) return;
-    if (Atomics.load(d.page, VCPU_INFO_UPCALL_MASK) !== 0) return;
+    if (!doms.has(d.domid) || upcallMasked(d.si)) return;
     d.upcalls++;
-    Atomics.store(d.page, VCPU_INFO_UPCALL_PENDING, 0);
-    // Full barrier (seq-cst exchange): take the selector after clearing upcall_pending, so a
-    // concurrent sender either lands in this pass or raises upcall_pending again.
-    const sel = [Atomics.exchange(d.u32, SEL_WORD0, 0), Atomics.exchange(d.u32, SEL_WORD0 + 1, 0)];
-    for (let s = 0; s < 64; s++) {
-      if (((sel[s >> 5]! >>> (s & 31)) & 1) === 0) continue;
-      for (let half = 0; half < 2; half++) {
-        const w = s * 2 + half;
-        let active = Atomics.load(d.u32, PENDING_WORD0 + w) & ~Atomics.load(d.u32, MASK_WORD0 + w);
-        while (active !== 0) {
-          const b = 31 - Math.clz32(active & -active);
-          active &= ~(1 << b);
-          const port = w * 32 + b;
-          // Clear before handling: an event raised during the handler is delivered again.
-          Atomics.and(d.u32, PENDING_WORD0 + w, ~(1 << b));
-          d.handlers.get(port)?.(port);
-          if (!doms.has(d.domid)) return;
-        }
-      }
-    }
+    takeEvents2l(d.si, (port) => {
+      if (doms.has(d.domid)) d.handlers.get(port)?.(port);
+    });
   };
 
   const freePort = (d: EvtDomain): EvtchnPort | undefined => {
@@ -187,13 +168,7 @@ export function createEventChannelSystem(
     },
     unmask(port) {
       if (!Number.isInteger(port) || port < 0 || port >= maxPorts) return err("EINVAL");
-      // Xen evtchn_2l_unmask: only a mask 1 -> 0 transition with the pending bit set raises the selector.
-      const w = port >> 5;
-      const wasMasked = (Atomics.and(d.u32, MASK_WORD0 + w, ~bit(port)) & bit(port)) !== 0;
-      if (wasMasked && (Atomics.load(d.u32, PENDING_WORD0 + w) & bit(port)) !== 0) {
-        const sel = port >> 6;
-        if (!testAndSet(d.u32, SEL_WORD0 + (sel >> 5), 1 << (sel & 31))) markUpcallPending(d);
-      }
+      if (unmask2l(d.si, port)) kick(d);
       return ok(undefined);
     },
     status(port): PortStatus {
@@ -208,7 +183,13 @@ export function createEventChannelSystem(
       (Atomics.load(d.u32, MASK_WORD0 + (port >> 5)) & bit(port)) !== 0,
     setUpcallMask(masked) {
       Atomics.store(d.page, VCPU_INFO_UPCALL_MASK, masked ? 1 : 0);
-      if (!masked && Atomics.load(d.page, VCPU_INFO_UPCALL_PENDING) !== 0) scheduleUpcall(d);
+      if (!masked && Atomics.load(d.page, VCPU_INFO_UPCALL_PENDING) !== 0 && d.vcpu === "clock") scheduleUpcall(d);
+    },
+    endpoint(port): Result<ChannelEndpoint, "EINVAL"> {
+      const ch = validPort(port) ? d.channels[port] : undefined;
+      const peer = ch?.state === "interdomain" ? doms.get(ch.remoteDom) : undefined;
+      if (ch?.state !== "interdomain" || peer === undefined) return err("EINVAL");
+      return ok({ sharedInfo: d.page, port, peerSharedInfo: peer.page, peerPort: ch.remotePort });
     },
     onEvent(port, handler) {
       if (handler === undefined) d.handlers.delete(port);
@@ -217,13 +198,14 @@ export function createEventChannelSystem(
   });
 
   return {
-    addDomain(memory) {
+    addDomain(memory, vcpu = "clock") {
       const f = memory.allocPage();
       if (!f.ok) return err("out-of-memory");
       const page = memory.lookup(f.value)!;
       const d: EvtDomain = {
         domid: memory.domid, memory, frame: f.value, page,
         u32: new Uint32Array(page.buffer, page.byteOffset, PAGE_SIZE / 4),
+        si: sharedInfoView(page), vcpu,
         channels: [], handlers: new Map(), timer: undefined, upcalls: 0,
       };
       doms.set(d.domid, d);

@@ -46,6 +46,21 @@ export interface DomainEvents {
   setUpcallMask(masked: boolean): void;
   /** Installs (or removes) the handler the upcall runs for `port`. Pending bits are cleared before the handler runs. */
   onEvent(port: EvtchnPort, handler: ((port: EvtchnPort) => void) | undefined): void;
+  /** A snapshot of an interdomain channel for a worker thread (EINVAL unless the port is interdomain). */
+  endpoint(port: EvtchnPort): Result<ChannelEndpoint, "EINVAL">;
+}
+
+/** Who runs a domain's upcalls: the hypervisor's Clock ("clock"), or a thread blocked in waitForUpcall ("thread"). */
+export type VcpuMode = "clock" | "thread";
+
+/** Everything a thread needs to use one interdomain channel without the hypervisor object: both shared_info pages. */
+export interface ChannelEndpoint {
+  /** Our shared_info page (SharedArrayBuffer-backed). */
+  sharedInfo: Uint8Array;
+  port: EvtchnPort;
+  /** The peer's shared_info page: send() is setPending2l on it, then kickVcpu. */
+  peerSharedInfo: Uint8Array;
+  peerPort: EvtchnPort;
 }
 
 /** Options of the event channel system. */

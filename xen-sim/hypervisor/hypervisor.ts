@@ -65,7 +65,7 @@ export function createHypervisor(deps: { clock: Clock; rng: Rng }, options: Hype
       );
       const g = grants.addDomain(memory);
       if (!g.ok) return g;
-      const ev = events.addDomain(memory);
+      const ev = events.addDomain(memory, opts.vcpu ?? "clock");
       if (!ev.ok) {
         grants.removeDomain(domid);
         return ev;

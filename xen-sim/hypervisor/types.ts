@@ -3,7 +3,7 @@
 
 import type { Result } from "../../stack/result.ts";
 import type { DomainId } from "../abi/xen.ts";
-import type { EventChannelOptions, DomainEvents } from "../event-channel/types.ts";
+import type { EventChannelOptions, DomainEvents, VcpuMode } from "../event-channel/types.ts";
 import type { DomainGrants, GrantTableOptions } from "../grant-table/types.ts";
 import type { DomainMemory, Frame, RefusedAccess } from "../memory/types.ts";
 
@@ -37,6 +37,8 @@ export interface DomainOptions {
   maxPages?: number;
   /** Requested id (default: lowest free id). */
   id?: DomainId;
+  /** Who runs the domain's upcalls: the Clock (default) or a worker thread blocked in waitForUpcall. */
+  vcpu?: VcpuMode;
 }
 
 /** The simulated hypervisor. */
