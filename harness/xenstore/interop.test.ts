@@ -5,6 +5,8 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ok } from "../../stack/result.ts";
+import { connectInProcess, createXenstoreClient } from "../../xen-sim/xenstore/client.ts";
 import { createXenstoreServer } from "../../xen-sim/xenstore/server.ts";
 import type { XenstoreServer } from "../../xen-sim/xenstore/types.ts";
 import { listenXenstoreSocket, type XenstoreSocketServer } from "./socket-transport.ts";
@@ -75,6 +77,24 @@ describe.skipIf(missing.length > 0)("xenstore-utils against the in-process serve
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("couldn't read path /vm/1/name");
     expect(await xs("xenstore-list", "/vm")).toMatchObject({ code: 0, stdout: "" });
+  });
+
+  it("xenstore-list of a directory too long for one reply pages through DIRECTORY_PART", async () => {
+    const client = createXenstoreClient(connectInProcess(server, 0));
+    const names = Array.from({ length: 300 }, (_, i) => `vif-backend-${String(i).padStart(3, "0")}`);
+    const r = await client.transaction(async (tx) => {
+      for (const n of names) {
+        const m = await tx.mkdir(`/big/${n}`);
+        if (!m.ok) return m;
+      }
+      return ok(undefined);
+    });
+    expect(r.ok).toBe(true);
+    const list = await xs("xenstore-list", "/big");
+    expect(list.code).toBe(0);
+    expect(list.stdout).toBe(names.map((n) => `${n}\n`).join(""));
+    expect(names.join("\0").length).toBeGreaterThan(4096);
+    client.close();
   });
 
   it("xenstore-watch prints the initial event and the event of a later write", async () => {
