@@ -81,7 +81,11 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
   const icmp = createIcmp({ clock, rng, ipv4 }, options.icmp);
   const udp = createUdp({ ipv4, icmp, rng, txChecksumOffload: device.offloads.txChecksum }, options.udp);
 
-  const tcp = createTcpLayer({ ip: ipv4, clock, rng }, { txChecksumOffload: device.offloads.txChecksum, ...options.tcp });
+  const tcp = createTcpLayer({ ip: ipv4, clock, rng }, {
+    txChecksumOffload: device.offloads.txChecksum,
+    tsoMaxFrame: device.offloads.tso ? device.offloads.maxGsoFrame : 0,
+    ...options.tcp,
+  });
 
   if (options.ipv4 !== undefined) {
     const cfg = options.ipv4;

@@ -16,13 +16,13 @@ export interface TwoStacks {
 }
 
 /** Two stacks 192.0.2.1 and 192.0.2.2 on a point-to-point wire with impairments both ways. */
-export function twoStacks(o: { seed?: number; impair?: ImpairmentOptions; mtu?: number; tcpA?: TcpLayerOptions; tcpB?: TcpLayerOptions; offload?: boolean } = {}): TwoStacks {
+export function twoStacks(o: { seed?: number; impair?: ImpairmentOptions; mtu?: number; tcpA?: TcpLayerOptions; tcpB?: TcpLayerOptions; offload?: boolean; tso?: boolean } = {}): TwoStacks {
   const clock = createVirtualClock(0);
   const seed = o.seed ?? 1;
   const mtu = o.mtu ?? 1500;
   let devA, devB;
   if (o.offload === true) {
-    const pair = createDevicePair(clock, { mtu, offloads: { txChecksum: true, tso: false, maxGsoFrame: 0 } });
+    const pair = createDevicePair(clock, { mtu, offloads: o.tso === true ? { txChecksum: true, tso: true, maxGsoFrame: 65536 } : { txChecksum: true, tso: false, maxGsoFrame: 0 } });
     devA = pair.a; devB = pair.b;
   } else {
     const link = createPointToPointLink({ clock, rng: createRng(seed ^ 0x1234567) }, {

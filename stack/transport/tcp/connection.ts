@@ -57,6 +57,7 @@ export interface ResolvedTcpOptions {
   readonly keepAliveIntervalMs: number;
   readonly keepAliveProbes: number;
   readonly txChecksumOffload: boolean;
+  readonly tsoMaxFrame: number;
   readonly windowScaleShift: number;
 }
 
@@ -77,6 +78,8 @@ export interface TcpContext {
   onTimeWait(conn: TcpConnection): void;
   /** The connection is gone: remove it from the demultiplexing table. */
   onRemoved(conn: TcpConnection): void;
+  /** A fresh buffer of n bytes for one outgoing datagram (carved from a slab; given away on send). */
+  allocate(n: number): Uint8Array;
 }
 
 const NONE = Infinity;
@@ -835,6 +838,14 @@ export class TcpConnection implements ByteStream {
     }
     if (usable <= 0) return false;
     let len = Math.min(mss, pending, usable);
+    let gso = false;
+    const tsoMax = this.ctx.options.tsoMaxFrame;
+    if (tsoMax > 0 && !retransmitting && !force && !this.inRecovery && len === mss && pending > mss && usable > mss && mss === this.mss) {
+      // segmentation offload: several MSS-sized segments in one datagram the device splits
+      const room = Math.min(tsoMax - 18 - 20 - 20 - (this.tsOk ? 12 : 0), 65535 - 20 - 20 - (this.tsOk ? 12 : 0));
+      const big = Math.min(pending, usable, Math.floor(room / mss) * mss);
+      if (big > mss) { len = big === pending ? big : Math.floor(big / mss) * mss; gso = true; }
+    }
     if (retransmitting) len = Math.min(len, seqSub(this.sndMax, this.sndNxt));
     // RFC 9293 §3.8.6.2.1 sender SWS avoidance and Nagle (RFC 896)
     if (!retransmitting && !force && len < mss) {
@@ -846,7 +857,7 @@ export class TcpConnection implements ByteStream {
     const fin = this.finQueued && len === pending;
     const flags = TCP_FLAG_ACK | (len === pending ? TCP_FLAG_PSH : 0) | (fin ? TCP_FLAG_FIN : 0);
     if (!retransmitting && this.rttTime < 0 && !this.tsOk) { this.rttSeq = this.sndNxt; this.rttTime = this.ctx.clock.now(); }
-    this.#emit(flags, this.sndNxt, offset, len, undefined);
+    this.#emit(flags, this.sndNxt, offset, len, undefined, gso);
     this.#advance(len + (fin ? 1 : 0), retransmitting);
     return true;
   }
@@ -907,7 +918,7 @@ export class TcpConnection implements ByteStream {
   }
 
   /** Writes and sends one segment. `synOptions` set means a SYN or SYN-ACK. */
-  #emit(flags: number, seq: number, offset: number, len: number, synOptions: TcpOptions | undefined): void {
+  #emit(flags: number, seq: number, offset: number, len: number, synOptions: TcpOptions | undefined, gso = false): void {
     const ctx = this.ctx;
     let sackBlocks: { left: number; right: number }[] | undefined;
     let optLen: number;
@@ -920,7 +931,7 @@ export class TcpConnection implements ByteStream {
       }
     }
     const hl = 20 + optLen;
-    const buf = new Uint8Array(HEADROOM + hl + len);
+    const buf = ctx.allocate(HEADROOM + hl + len);
     const b = buf.subarray(HEADROOM);
     b[0] = this.localPort >>> 8; b[1] = this.localPort & 0xff;
     b[2] = this.remotePort >>> 8; b[3] = this.remotePort & 0xff;
@@ -948,7 +959,7 @@ export class TcpConnection implements ByteStream {
     if (len > 0) this.sendBuf!.copyTo(offset, len, b, hl);
     const total = hl + len;
     const ph = pseudoHeaderSum(this.localAddress, this.remoteAddress, 6, total);
-    const offload = ctx.options.txChecksumOffload;
+    const offload = ctx.options.txChecksumOffload || gso;
     const csum = offload ? ph : checksumFinish(checksumAdd(b, ph));
     b[16] = csum >>> 8; b[17] = csum & 0xff;
     if ((flags & TCP_FLAG_ACK) !== 0) {
@@ -959,7 +970,7 @@ export class TcpConnection implements ByteStream {
     }
     ctx.stats.segmentsSent++;
     ctx.stats.bytesSent += len;
-    ctx.ip.send(this.remoteAddress, 6, b, offload ? OFFLOAD_OPTS : undefined);
+    ctx.ip.send(this.remoteAddress, 6, b, gso ? { offload: { csumBlank: true, gsoSize: this.mss } } : offload ? OFFLOAD_OPTS : undefined);
   }
 
   /** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */
@@ -982,8 +993,9 @@ export class TcpConnection implements ByteStream {
 
   #emitReset(seq: number, ack: number, withAck: boolean): void {
     this.ctx.stats.resetsSent++;
-    const b = new Uint8Array(HEADROOM + 20);
+    const b = this.ctx.allocate(HEADROOM + 20);
     const s = b.subarray(HEADROOM);
+    s.fill(0);
     s[0] = this.localPort >>> 8; s[1] = this.localPort & 0xff;
     s[2] = this.remotePort >>> 8; s[3] = this.remotePort & 0xff;
     s[4] = seq >>> 24; s[5] = (seq >>> 16) & 0xff; s[6] = (seq >>> 8) & 0xff; s[7] = seq & 0xff;

@@ -34,7 +34,7 @@ export function createCubic(mss: number): CongestionControl {
     onAck(acked: number, smss: number, now: Instant, rttMs: number | undefined) {
       if (rttMs !== undefined && rttMs > 0) lastRtt = rttMs;
       if (cc.cwnd < cc.ssthresh) {
-        cc.cwnd += Math.min(acked, 2 * smss);
+        cc.cwnd += acked;
         return;
       }
       const cwndSeg = cc.cwnd / smss;

@@ -31,6 +31,8 @@ export interface ExtendedTcpLayer extends TcpLayer {
   readonly connectionCount: number;
 }
 
+/** Outgoing datagrams are carved from slabs of this size (one allocation per ~40 segments). */
+const SLAB_SIZE = 65536;
 const EPHEMERAL_LOW = 49152;
 const EPHEMERAL_HIGH = 65535;
 
@@ -63,6 +65,7 @@ function resolve(o: TcpLayerOptions): ResolvedTcpOptions {
     keepAliveIntervalMs: o.keepAliveIntervalMs ?? 75_000,
     keepAliveProbes: o.keepAliveProbes ?? 9,
     txChecksumOffload: o.txChecksumOffload ?? false,
+    tsoMaxFrame: o.tsoMaxFrame ?? 0,
     windowScaleShift: Math.min(14, Math.max(o.windowScaleShift ?? 7, needShift)),
   };
 }
@@ -107,6 +110,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   /** Connections that count toward the limit (not TIME_WAIT, not CLOSED). */
   active = 0;
   total = 0;
+  slab = new Uint8Array(0);
+  slabOffset = 0;
   challengeWindowStart = -Infinity;
   challengeCount = 0;
 
@@ -143,6 +148,17 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   }
 
   onTimeWait(_conn: TcpConnection): void { this.active--; }
+
+  allocate(n: number): Uint8Array {
+    if (this.slabOffset + n > this.slab.length) {
+      if (n > SLAB_SIZE / 4) return new Uint8Array(n);
+      this.slab = new Uint8Array(SLAB_SIZE);
+      this.slabOffset = 0;
+    }
+    const v = this.slab.subarray(this.slabOffset, this.slabOffset + n);
+    this.slabOffset += (n + 7) & ~7;
+    return v;
+  }
 
   onRemoved(conn: TcpConnection): void {
     const m = this.table.get(conn.localPort);

@@ -1,5 +1,5 @@
-// NewReno window arithmetic (RFC 5681 §3.1, RFC 6582): slow start with appropriate byte
-// counting (RFC 3465, L = 2·SMSS), additive increase of one SMSS per RTT, halving on loss.
+// NewReno window arithmetic (RFC 5681 §3.1, RFC 6582): slow start counting every
+// acknowledged byte (as Linux; RFC 3465 without the L limit, so TSO-sized ACKs grow it), additive increase of one SMSS per RTT, halving on loss.
 // createNewReno: the controller.
 import type { CongestionControl } from "./congestion.ts";
 import { initialWindow } from "./congestion.ts";
@@ -13,7 +13,7 @@ export function createNewReno(mss: number): CongestionControl {
     ssthresh: 0x7fffffff,
     onAck(acked, smss) {
       if (cc.cwnd < cc.ssthresh) {
-        cc.cwnd += Math.min(acked, 2 * smss);
+        cc.cwnd += acked;
       } else {
         caAcked += acked;
         if (caAcked >= cc.cwnd) { caAcked -= cc.cwnd; cc.cwnd += smss; }

@@ -48,6 +48,8 @@ export interface TcpLayerOptions {
   readonly keepAliveProbes?: number;
   /** Emit segments with csumBlank (the device completes checksums) [false]. */
   readonly txChecksumOffload?: boolean;
+  /** Largest frame the device segments (TSO, Frame.offload.gsoSize); 0 = no TSO [0]. */
+  readonly tsoMaxFrame?: number;
   /** Window scale shift we offer [7, or more if the receive buffer needs it]. */
   readonly windowScaleShift?: number;
 }
