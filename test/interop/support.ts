@@ -62,6 +62,8 @@ export interface TapLab {
   readonly kernelMac: string;
   /** Path of netlab's own capture (pcapng), when capturing. */
   readonly netlabCapture: string | undefined;
+  /** Writes buffered capture bytes to netlabCapture. */
+  flushCapture(): void;
   /** Directory for this test's files (captures, lease files); kept when the test fails. */
   readonly dir: string;
   /** Starts a background command in the namespace; stopped at cleanup. */
@@ -86,6 +88,7 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
   const ns = await createNetns();
   let tap: TapDevice | undefined;
   let pcapFd: number | undefined;
+  let flushCapture = (): void => undefined;
   let tcpdump: NetnsProcess | undefined;
   let failed = false;
   try {
@@ -100,12 +103,26 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
       await tcpdump.waitFor(/listening on/, 5000);
       const fd = openSync(join(dir, "netlab-side.pcapng"), "w");
       pcapFd = fd;
-      const writer = createPcapngWriter((chunk) => { writeSync(fd, chunk); }, { snaplen, timeOffsetMs: clock.epochMs });
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      flushCapture = () => {
+        if (pendingBytes === 0) return;
+        writeSync(fd, Buffer.concat(pending, pendingBytes));
+        pending = [];
+        pendingBytes = 0;
+      };
+      const flush = flushCapture;
+      const writer = createPcapngWriter((chunk) => {
+        pending.push(chunk.slice());
+        pendingBytes += chunk.length;
+        if (pendingBytes >= 1 << 20) flush();
+      }, { snaplen, timeOffsetMs: clock.epochMs });
       device = withCapture(tap, writer, { clock, name: ifname });
     }
     const lab: TapLab = {
       ns, tap, device, clock, ifname, kernelMac: link[0]?.address ?? "",
       netlabCapture: capture ? join(dir, "netlab-side.pcapng") : undefined,
+      flushCapture: () => flushCapture(),
       dir,
       spawn: (c, a) => ns.spawn(c, a),
     };
@@ -121,6 +138,7 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
     await tcpdump?.stop("SIGINT", 2000);
     await tap?.close();
     await ns.remove();
+    flushCapture();
     if (pcapFd !== undefined) closeSync(pcapFd);
     if (!failed && process.env["NETLAB_KEEP_CAPTURES"] === undefined) rmSync(dir, { recursive: true, force: true });
   }
@@ -138,6 +156,7 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number, wha
 /** Runs tshark's well-formedness filter over netlab's capture; returns offending packet lines. */
 export function tsharkOffending(lab: TapLab): string[] {
   if (lab.netlabCapture === undefined) return [];
+  lab.flushCapture();
   return checkCaptureWithTshark(lab.netlabCapture).offending;
 }
 
