@@ -105,7 +105,9 @@ export async function runJsfuzz(
   // jsfuzz reads seeds from and writes new-coverage inputs to the first directory.
   const args = [
     jsfuzzMain, path.relative(paths.root, bundle), corpus,
-    "--timeout", String(options.perInputTimeoutSeconds ?? 5),
+    // jsfuzz counts the worker's start-up (instrumenting the bundle, seconds for a whole stack)
+    // against the first input, so the hang budget must cover it; targets bound virtual time themselves.
+    "--timeout", String(options.perInputTimeoutSeconds ?? 30),
     "--rss-limit-mb", String(options.rssLimitMb ?? 1024),
     "--exact-artifact-path", crashPath,
   ];
@@ -127,7 +129,7 @@ export async function runJsfuzz(
       if (m) {
         executions = Number(m[1]);
         const cov = Number(m[3]);
-        if (coverageFirst < 0 && m[2] !== "READ") coverageFirst = cov;
+        if (coverageFirst < 0 && cov > 0) coverageFirst = cov;
         coverageLast = Math.max(coverageLast, cov);
         if (m[2] === "PULSE") execsPerSecond = Number(m[5]);
       }
