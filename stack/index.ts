@@ -72,13 +72,23 @@ export interface Stack {
 export function createStack(deps: StackDeps, options: StackOptions = {}): Stack {
   const { device, clock, rng } = deps;
   const ethernet = createEthernet(device, options.ethernet);
-  const arp = createArp({ clock, rng, ethernet }, options.arp);
+  let icmpLayer: IcmpLayer | undefined;
+  const userResolutionFailed = options.arp?.onResolutionFailed;
+  const arp = createArp({ clock, rng, ethernet }, {
+    ...options.arp,
+    // RFC 1122 §3.3.1.4 / §2.3.2.2: tell local senders their next hop did not resolve.
+    onResolutionFailed: (ip, packets) => {
+      for (const p of packets) icmpLayer?.reportLocalError("host-unreachable", p);
+      userResolutionFailed?.(ip, packets);
+    },
+  });
   const ipv4 = createIpv4({ clock, rng, ethernet, arp }, {
     ...(options.reassembly === undefined ? {} : { reassembly: options.reassembly }),
     ...(options.ipv4?.defaultTtl === undefined ? {} : { defaultTtl: options.ipv4.defaultTtl }),
     ...(options.ipv4?.pmtuTimeoutMs === undefined ? {} : { pmtuTimeoutMs: options.ipv4.pmtuTimeoutMs }),
   });
   const icmp = createIcmp({ clock, rng, ipv4 }, options.icmp);
+  icmpLayer = icmp;
   const udp = createUdp({ ipv4, icmp, rng, txChecksumOffload: device.offloads.txChecksum }, options.udp);
 
   const tcp = createTcpLayer({ ip: ipv4, clock, rng }, {

@@ -84,6 +84,15 @@ describe("icmp", () => {
     expect(results[0]).toMatchObject({ ok: false, error: "unreachable" });
   });
 
+  it("ping() of an on-link host that never answers ARP fails with unreachable when ARP gives up", () => {
+    const t = createTwoStacks();
+    const results: [number, Result<PingReply, PingError>][] = [];
+    t.a.icmp.ping(0xc0000263, { timeoutMs: 10_000 }, (r) => results.push([t.clock.now(), r]));
+    t.clock.run();
+    expect(results).toEqual([[3000, { ok: false, error: "unreachable", detail: expect.stringContaining("code 1") }]]);
+    expect(t.a.counters().icmp).toMatchObject({ localErrors: 1 });
+  });
+
   it("does not answer echo requests sent to broadcast (like Linux icmp_echo_ignore_broadcasts)", () => {
     const t = createTwoStacks();
     t.clock.run();

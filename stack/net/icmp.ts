@@ -73,7 +73,7 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
   let nextSeq = 1;
   const pings = new Map<number, OutstandingPing>();
   const errorHandlers = new Map<number, (e: IcmpErrorReport) => void>();
-  const counters = createCounters(["rx", "echoRequestsReceived", "echoRepliesSent", "echoRequestsSent", "echoRepliesReceived", "errorsSent", "errorsReceived", "rateLimited", "pingTimeouts"] as const);
+  const counters = createCounters(["rx", "echoRequestsReceived", "echoRepliesSent", "echoRequestsSent", "echoRepliesReceived", "errorsSent", "errorsReceived", "rateLimited", "pingTimeouts", "localErrors"] as const);
   const c = counters.c;
 
   const takeToken = (): boolean => {
@@ -131,22 +131,26 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
         return counters.drop("redirect-ignored");
       default: {
         c.errorsReceived++;
-        const q = parseIcmpQuote(m.original);
-        if (!q.ok) return counters.drop(`bad-quote-${q.error}`);
-        const quote = q.value;
         const code = m.kind === "parameter-problem" ? 0 : m.code;
         const nextHopMtu = m.kind === "dst-unreachable" && m.code === ICMP_UNREACH_FRAG_NEEDED ? m.nextHopMtu : 0;
-        if (nextHopMtu !== 0) ipv4.updatePathMtu(quote.dst, nextHopMtu);
-        if (quote.protocol === IP_PROTOCOL_ICMP && quote.transport.length >= 8 && quote.transport[0] === ICMP_TYPE_ECHO_REQUEST) {
-          const key = (readU16(quote.transport, 4) << 16) | readU16(quote.transport, 6);
-          if (pings.has(key)) finishPing(key, err(m.kind === "time-exceeded" ? "time-exceeded" : "unreachable", `icmp ${m.kind} code ${code} from ${d.src}`));
-          return;
-        }
-        const h = errorHandlers.get(quote.protocol);
-        if (h === undefined) return counters.drop("no-error-handler");
-        h({ kind: m.kind, code, from: d.src, nextHopMtu, quote });
+        dispatchError(m.kind, code, d.src, nextHopMtu, m.original);
       }
     }
+  };
+
+  const dispatchError = (kind: IcmpErrorReport["kind"], code: number, from: Ipv4Address, nextHopMtu: number, original: Uint8Array): void => {
+    const q = parseIcmpQuote(original);
+    if (!q.ok) return counters.drop(`bad-quote-${q.error}`);
+    const quote = q.value;
+    if (nextHopMtu !== 0) ipv4.updatePathMtu(quote.dst, nextHopMtu);
+    if (quote.protocol === IP_PROTOCOL_ICMP && quote.transport.length >= 8 && quote.transport[0] === ICMP_TYPE_ECHO_REQUEST) {
+      const key = (readU16(quote.transport, 4) << 16) | readU16(quote.transport, 6);
+      if (pings.has(key)) finishPing(key, err(kind === "time-exceeded" ? "time-exceeded" : "unreachable", `icmp ${kind} code ${code} from ${from}`));
+      return;
+    }
+    const h = errorHandlers.get(quote.protocol);
+    if (h === undefined) return counters.drop("no-error-handler");
+    h({ kind, code, from, nextHopMtu, quote });
   };
 
   ipv4.registerProtocol(IP_PROTOCOL_ICMP, receive);
@@ -212,6 +216,10 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
       if (!r.ok) return (counters.drop(`error-${r.error}`), false);
       c.errorsSent++;
       return true;
+    },
+    reportLocalError(kind, datagram) {
+      c.localErrors++;
+      dispatchError("dst-unreachable", ERROR_CODES[kind][1], ipv4.sourceFor(0) ?? IPV4_ANY, 0, datagram);
     },
     onError(protocol, handler) {
       errorHandlers.set(protocol, handler);

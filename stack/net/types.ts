@@ -186,6 +186,9 @@ export interface IcmpLayer {
   /** Reports an error about a received datagram (header + payload) to its source, subject to the
    * RFC 1122 §3.2.2 exclusions and the rate limit. Returns true when a message was sent. */
   sendError(kind: IcmpErrorKind, header: Uint8Array, payload: Uint8Array, nextHopMtu?: number): boolean;
+  /** Reports an error about a datagram we sent to our own transports without sending anything
+   * (e.g. host-unreachable when ARP gave up on its next hop); `from` is our own address. */
+  reportLocalError(kind: "host-unreachable" | "net-unreachable", datagram: Uint8Array): void;
   /** Subscribes to ICMP errors about datagrams of an IP protocol we sent (6 TCP, 17 UDP). */
   onError(protocol: number, handler: (e: IcmpErrorReport) => void): void;
   counters(): LayerCounters;

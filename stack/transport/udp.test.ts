@@ -92,6 +92,16 @@ describe("udp", () => {
     expect(t.b.counters().udp).toMatchObject({ portUnreachableSent: 1, drops: { "closed-port": 1 } });
   });
 
+  it("reports host unreachable to the sending socket when ARP cannot resolve the destination", () => {
+    const t = createTwoStacks();
+    const s = unwrap(t.a.udp.bind(5000));
+    const errors: [number, string, number][] = [];
+    s.onError((e) => errors.push([t.clock.now(), e.kind, e.code]));
+    expect(s.sendTo(0xc0000263, 9, text("x")).ok).toBe(true);
+    t.clock.run();
+    expect(errors).toEqual([[3000, "dst-unreachable", 1]]);
+  });
+
   it("does not send port unreachable for broadcast datagrams", () => {
     const t = createTwoStacks();
     unwrap(t.a.udp.bind(68)).sendTo(0xffffffff, 67, text("discover"), { broadcast: true });
