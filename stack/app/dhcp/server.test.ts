@@ -219,6 +219,14 @@ describe("DHCP server: DECLINE, RELEASE, INFORM", () => {
     expect(t.one(DhcpMessageType.DISCOVER, { mac: 1, options: [req(a)] }).m.yiaddr).toBe(a);
   });
 
+  it("ignores DECLINEs for addresses outside its pools, so they cannot grow the database", () => {
+    const t = setup();
+    for (let i = 0; i < 20; i++) t.ask(DhcpMessageType.DECLINE, { mac: 1, options: [req(ip("203.0.113.0") + i), sid(SERVER)] });
+    expect(t.store.records.size).toBe(0);
+    expect(t.server.stats.declines).toBe(0);
+    expect(t.server.stats.ignored).toBe(20);
+  });
+
   it("frees a released address for others when the pool runs short", () => {
     const t = setup({ pools: [{ ...BASE.pools[0]!, rangeEnd: ip("192.0.2.100") }] });
     const a = t.lease(1);

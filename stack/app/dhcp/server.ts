@@ -10,7 +10,7 @@ import { type Ipv4Address, IPV4_ANY, IPV4_BROADCAST, prefixToMask } from "../../
 import type { UdpLayer, UdpSocket, UdpDatagram } from "../../transport/types.ts";
 import {
   parseDhcp, emitDhcp, type DhcpRepr, type DhcpOptionRepr, type DhcpMessageTypeValue, DhcpMessageType, DhcpOption,
-  BOOTREQUEST, BOOTREPLY, HTYPE_ETHERNET, DHCP_FLAG_BROADCAST, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, messageType, requestedIp,
+  BOOTREQUEST, BOOTREPLY, DHCP_FLAG_BROADCAST, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, messageType, requestedIp,
   serverId as serverIdOf, clientId as clientIdOf, parameterRequestList, maxMessageSize, hostName as hostNameOf,
   chaddrMac, optionMessageType, optionIpv4, optionIpv4List, optionU32, optionString, optionBytes,
 } from "../../wire/dhcp.ts";
@@ -304,6 +304,8 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   const onDecline = (m: DhcpRepr, client: string, now: number): void => {
     const a = requestedIp(m);
     if (serverIdOf(m) !== ownAddress() || a === undefined) { stats.ignored++; return; }
+    // Only addresses we hand out can be declined (keeps the database bounded by the pools).
+    if (!pools.some((p) => inRange(a, p)) && !reservations.some((r) => r.address === a)) { stats.ignored++; return; }
     const l = leases.get(a);
     if (l && l.client !== client && l.expiresAt > now) { stats.ignored++; return; }
     stats.declines++;
