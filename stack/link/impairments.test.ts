@@ -109,6 +109,40 @@ describe("impaired wire", () => {
     expect(late).toBeLessThanOrEqual(stats.reordered);
   });
 
+  it("loses frames in bursts with the Gilbert-Elliott long-run rate and mean burst length", () => {
+    const n = 50_000;
+    const { arrivals, stats } = run({ burstLoss: { enterBad: 0.01, leaveBad: 0.2 } }, n);
+    // Stationary bad-state probability 0.01 / 0.21; mean burst 1 / 0.2 = 5 frames.
+    expect(stats.burstLost).toBe(stats.lost);
+    expect(stats.lost / n).toBeGreaterThan(0.8 * (0.01 / 0.21));
+    expect(stats.lost / n).toBeLessThan(1.2 * (0.01 / 0.21));
+    const got = new Uint8Array(n);
+    for (const a of arrivals) got[a.seq] = 1;
+    let bursts = 0;
+    for (let i = 0; i < n; i++) if (got[i] === 0 && (i === 0 || got[i - 1] === 1)) bursts++;
+    const meanBurst = stats.lost / bursts;
+    expect(meanBurst).toBeGreaterThan(4);
+    expect(meanBurst).toBeLessThan(6);
+  });
+
+  it("drops frames offered while the link is down, still delivers those already on the wire", () => {
+    const clock = createVirtualClock();
+    const link = createPointToPointLink({ clock, rng: createRng(1) }, { a: { mac: MAC_A, impairments: { delayMs: 5 } }, b: { mac: MAC_B } });
+    const got: number[] = [];
+    link.b.onReceive((f) => got.push(f.data[17]!));
+    link.a.send({ data: frame(1) });
+    link.setLinkUp(false);
+    link.a.send({ data: frame(2) });
+    link.b.send({ data: frame(3) });
+    clock.run();
+    link.setLinkUp(true);
+    link.a.send({ data: frame(4) });
+    clock.run();
+    expect(got).toEqual([1, 4]);
+    expect(link.a.txStats.linkDownDrops).toBe(1);
+    expect(link.b.counters().dropped).toBe(2);
+  });
+
   it("adds delay with bounded jitter and keeps FIFO order", () => {
     const n = 5_000;
     const { arrivals, stats } = run({ delayMs: 10, jitterMs: 2 }, n, { spacingMs: 5 });
@@ -185,6 +219,7 @@ describe("impaired wire", () => {
     expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, impairments: { loss: 1.5 } }, b: { mac: MAC_B } })).toThrow(expect.objectContaining({ code: "ERR_NETLAB_LINK_OPTIONS" }));
     expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, impairments: { queueLimitFrames: 0 } }, b: { mac: MAC_B } })).toThrow(/queueLimitFrames/);
     expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, mtu: 20 }, b: { mac: MAC_B } })).toThrow(/MTU/);
+    expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, impairments: { burstLoss: { enterBad: 0.1, leaveBad: 2 } } }, b: { mac: MAC_B } })).toThrow(/burstLoss.leaveBad/);
   });
 });
 

@@ -1,5 +1,6 @@
 // Impairments of one direction of a simulated wire, driven only by the injected Clock and Rng.
-// A channel takes frames in, applies (in this order) offload policy, MTU, loss, corruption,
+// A channel takes frames in, applies (in this order) link state, offload policy, MTU, loss
+// (independent, and bursty per the Gilbert-Elliott model), corruption,
 // duplication, rate limit with a bounded FIFO (tail drop), then delay + jitter (order kept)
 // or reordering (held back outside the FIFO), and delivers them from Clock timers, never
 // synchronously, so a receive handler that replies cannot recurse into the sender.
@@ -23,6 +24,9 @@ export interface ImpairmentOptions {
   readonly jitterMs?: number;
   /** Probability that a frame is dropped. */
   readonly loss?: number;
+  /** Bursty loss (Gilbert-Elliott): a two-state chain stepped once per frame; frames are lost with
+   * probability lossInBad (default 1) while in the bad state. */
+  readonly burstLoss?: BurstLossOptions;
   /** Probability that a frame is delivered twice (the copy gets its own delay). */
   readonly duplicate?: number;
   /** Probability that a frame is held back reorderDelayMs outside the FIFO, letting later frames pass. */
@@ -39,13 +43,28 @@ export interface ImpairmentOptions {
   readonly mtu?: number;
 }
 
+/** Gilbert-Elliott loss: mean burst length 1/leaveBad frames, long-run loss enterBad/(enterBad+leaveBad)·lossInBad. */
+export interface BurstLossOptions {
+  /** Probability per frame of going from the good to the bad state. */
+  readonly enterBad: number;
+  /** Probability per frame of going from the bad back to the good state. */
+  readonly leaveBad: number;
+  /** Loss probability in the bad state (default 1). */
+  readonly lossInBad?: number;
+}
+
 /** What a channel did, counted per frame. */
 export interface ImpairmentStats {
   offered: number;
   offeredBytes: number;
   delivered: number;
   deliveredBytes: number;
+  /** Lost to `loss` or `burstLoss`. */
   lost: number;
+  /** Of `lost`, frames lost in a burst. */
+  burstLost: number;
+  /** Dropped because the link was down. */
+  linkDownDrops: number;
   duplicated: number;
   corrupted: number;
   reordered: number;
@@ -69,6 +88,10 @@ export interface ImpairedChannel {
   readonly stats: Readonly<ImpairmentStats>;
   /** Frames accepted but not yet delivered. */
   inFlight(): number;
+  /** Takes the link down (frames offered while down are dropped and counted; frames already on
+   * the wire still arrive) or back up. */
+  setLinkUp(up: boolean): void;
+  isLinkUp(): boolean;
 }
 
 /** Dependencies of channels, links, switches. */
@@ -85,7 +108,7 @@ const DEFAULT_QUEUE_LIMIT_FRAMES = 1000;
 /** Fresh zeroed stats. */
 export function emptyImpairmentStats(): ImpairmentStats {
   return {
-    offered: 0, offeredBytes: 0, delivered: 0, deliveredBytes: 0, lost: 0, duplicated: 0, corrupted: 0,
+    offered: 0, offeredBytes: 0, delivered: 0, deliveredBytes: 0, lost: 0, burstLost: 0, linkDownDrops: 0, duplicated: 0, corrupted: 0,
     reordered: 0, mtuDrops: 0, queueDrops: 0, offloadDrops: 0, checksumsCompleted: 0, maxQueueFrames: 0,
     latencySumMs: 0, latencyMinMs: Infinity, latencyMaxMs: 0,
   };
@@ -124,6 +147,9 @@ export function createImpairedChannel(
   const delayMs = options.delayMs ?? 0;
   const jitterMs = options.jitterMs ?? 0;
   const loss = options.loss ?? 0;
+  const burst = options.burstLoss;
+  let bad = false;
+  let up = true;
   const duplicate = options.duplicate ?? 0;
   const reorder = options.reorder ?? 0;
   const reorderDelayMs = options.reorderDelayMs ?? Math.max(1, delayMs);
@@ -228,6 +254,10 @@ export function createImpairedChannel(
     const data = frame.data;
     stats.offered++;
     stats.offeredBytes += data.length;
+    if (!up) {
+      stats.linkDownDrops++;
+      return;
+    }
     const off = frame.offload;
     if (mode === "wire" && off !== undefined && (off.csumBlank === true || (off.gsoSize ?? 0) > 0)) {
       if (!completeChecksums || (off.gsoSize ?? 0) > 0 || !completeChecksum(data).ok) {
@@ -243,6 +273,14 @@ export function createImpairedChannel(
     if (loss > 0 && rng.nextFloat() < loss) {
       stats.lost++;
       return;
+    }
+    if (burst !== undefined) {
+      bad = bad ? rng.nextFloat() >= burst.leaveBad : rng.nextFloat() < burst.enterBad;
+      if (bad && (burst.lossInBad === undefined || burst.lossInBad >= 1 || rng.nextFloat() < burst.lossInBad)) {
+        stats.lost++;
+        stats.burstLost++;
+        return;
+      }
     }
     let out: Frame = mode === "wire" && off !== undefined ? { data } : frame;
     if (corrupt > 0 && data.length > 0 && rng.nextFloat() < corrupt) {
@@ -268,6 +306,10 @@ export function createImpairedChannel(
     offer,
     stats,
     inFlight: () => fifo.length - head + heldBack,
+    setLinkUp(value) {
+      up = value;
+    },
+    isLinkUp: () => up,
   };
 }
 
@@ -279,6 +321,12 @@ function checkOptions(o: ImpairmentOptions): void {
   for (const key of ["delayMs", "jitterMs", "reorderDelayMs", "rateBitsPerSecond", "mtu"] as const) {
     const v = o[key];
     if (v !== undefined && !(v >= 0)) throw misuse(`impairment ${key} must be >= 0, got ${v}`);
+  }
+  if (o.burstLoss !== undefined) {
+    for (const key of ["enterBad", "leaveBad", "lossInBad"] as const) {
+      const v = o.burstLoss[key];
+      if ((v !== undefined || key !== "lossInBad") && !(v !== undefined && v >= 0 && v <= 1)) throw misuse(`burstLoss.${key} must be a probability in [0, 1], got ${v}`);
+    }
   }
   if (o.queueLimitFrames !== undefined && !(Number.isInteger(o.queueLimitFrames) && o.queueLimitFrames >= 1)) {
     throw misuse(`queueLimitFrames must be an integer >= 1, got ${o.queueLimitFrames}`);
@@ -330,7 +378,7 @@ export function withImpairments(device: NetDevice, deps: LinkDeps, impairments: 
 
 /** Sums the counters of a device's two directions (tx = frames it sent, rx = frames it received). */
 export function countersOf(txStats: Readonly<ImpairmentStats>, rxStats: Readonly<ImpairmentStats>): DeviceCounters {
-  const dropped = (s: Readonly<ImpairmentStats>): number => s.lost + s.mtuDrops + s.queueDrops + s.offloadDrops;
+  const dropped = (s: Readonly<ImpairmentStats>): number => s.lost + s.linkDownDrops + s.mtuDrops + s.queueDrops + s.offloadDrops;
   return {
     txFrames: txStats.offered,
     txBytes: txStats.offeredBytes,

@@ -2,7 +2,7 @@
 // hardware (simulated wire and switch, impairments, capture, loopback) plus capture codecs.
 export * from "./types.ts";
 export { createImpairedChannel, emptyImpairmentStats, maxFrameLength, withImpairments } from "./impairments.ts";
-export type { ChannelBehaviour, DeviceImpairments, ImpairedChannel, ImpairedDevice, ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
+export type { BurstLossOptions, ChannelBehaviour, DeviceImpairments, ImpairedChannel, ImpairedDevice, ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
 export { createPointToPointLink, offloadsOf } from "./point-to-point.ts";
 export { completeChecksum } from "./checksum-offload.ts";
 export type { ChecksumCompletionError } from "./checksum-offload.ts";

@@ -32,6 +32,8 @@ export interface PointToPointLink {
   readonly b: LinkEnd;
   /** Frames on the wire, not yet delivered. */
   inFlight(): number;
+  /** Unplugs (false) or replugs (true) the wire: frames sent while down are dropped (linkDownDrops). */
+  setLinkUp(up: boolean): void;
 }
 
 const CHECKSUM_OFFLOAD: Offloads = Object.freeze({ txChecksum: true, tso: false, maxGsoFrame: 0 });
@@ -72,5 +74,13 @@ export function createPointToPointLink(deps: LinkDeps, options: { a: LinkEndOpti
     counters: () => countersOf(bToA.stats, aToB.stats),
     txStats: bToA.stats,
   };
-  return { a, b, inFlight: () => aToB.inFlight() + bToA.inFlight() };
+  return {
+    a,
+    b,
+    inFlight: () => aToB.inFlight() + bToA.inFlight(),
+    setLinkUp(up) {
+      aToB.setLinkUp(up);
+      bToA.setLinkUp(up);
+    },
+  };
 }

@@ -128,6 +128,20 @@ describe("learning switch", () => {
     expect(sa.toSwitch.lost).toBe(1);
   });
 
+  it("drops frames in both directions of an unplugged port and floods to the others as before", () => {
+    const { clock, got, devs } = setup();
+    devs[1]!.setLinkUp(false);
+    devs[0]!.send({ data: ethernet(BROADCAST_MAC, MAC[0]!, 1) });
+    devs[1]!.send({ data: ethernet(BROADCAST_MAC, MAC[1]!, 2) });
+    clock.run();
+    expect(got).toEqual([[], [], [1]]);
+    expect(devs[1]!.stats()).toMatchObject({ dropped: 2, flooded: 1 });
+    devs[1]!.setLinkUp(true);
+    devs[0]!.send({ data: ethernet(BROADCAST_MAC, MAC[0]!, 3) });
+    clock.run();
+    expect(got[1]).toEqual([3]);
+  });
+
   it("delays frames by the sum of both port impairments", () => {
     const clock = createVirtualClock();
     const sw = createSwitch({ clock, rng: createRng(5) });

@@ -51,6 +51,8 @@ export interface SwitchPort extends NetDevice {
   readonly name: string;
   readonly index: number;
   stats(): SwitchPortStats;
+  /** Unplugs (false) or replugs (true) the cable: frames in either direction are dropped while down. */
+  setLinkUp(up: boolean): void;
 }
 
 /** Switch-wide counters. */
@@ -191,6 +193,10 @@ export function createSwitch(deps: LinkDeps, options: SwitchOptions = {}): Switc
         send: (f) => toSwitch.offer(f),
         onReceive(h) {
           handler = h;
+        },
+        setLinkUp(up) {
+          toSwitch.setLinkUp(up);
+          fromSwitch.setLinkUp(up);
         },
         stats: () => ({ name, index, flooded: state.flooded, ...countersOf(toSwitch.stats, fromSwitch.stats), toSwitch: toSwitch.stats, fromSwitch: fromSwitch.stats }),
       },
