@@ -2,8 +2,10 @@
 // (ICMP echo both ways, a DHCP client, an HTTP file server), behind one small interface.
 // composeAttachedStack(deps, options): builds it; ready resolves once an address is configured.
 import { createStack, type Stack } from "../../stack/index.ts";
-import { createDhcpClient, type DhcpClientOptions } from "../../stack/app/dhcp/client.ts";
-import type { DhcpClient } from "../../stack/app/dhcp/types.ts";
+import { dhcpClientOnStack, type DhcpClient, type DhcpClientOptions } from "../../stack/app/dhcp/index.ts";
+import { createHttpServer, type HttpServer, type HttpServerOptions } from "../../stack/app/http/index.ts";
+import type { TcpListener } from "../../stack/transport/types.ts";
+import { createStaticHandler } from "../http/static.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
 import type { LayerCounters } from "../../stack/net/types.ts";
 import type { Clock, Rng } from "../../stack/time.ts";
@@ -14,6 +16,8 @@ export interface AttachedStack {
   readonly stack: Stack;
   /** The DHCP client when the address comes from DHCP. */
   readonly dhcp: DhcpClient | undefined;
+  /** The HTTP server when serving files. */
+  readonly http: HttpServer | undefined;
   /** Resolves with the address once configured (static: at once; DHCP: first lease). */
   readonly ready: Promise<Ipv4Cidr>;
   gateway(): Ipv4Address | undefined;
@@ -28,7 +32,7 @@ export interface AttachedStack {
 /** Options of composeAttachedStack(). */
 export interface AttachedStackOptions {
   readonly address: { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address } | { readonly kind: "dhcp" };
-  readonly http?: { readonly root: string; readonly port: number };
+  readonly http?: { readonly root: string; readonly port: number; readonly options?: HttpServerOptions };
   /** DHCP client behaviour (attach starts the first DISCOVER within 0..500 ms). */
   readonly dhcp?: DhcpClientOptions;
   /** Probe a DHCP-offered address with ARP before using it (RFC 5227; default true). */
@@ -56,23 +60,25 @@ export async function composeAttachedStack(
   deps: { device: NetDevice; clock: Clock; rng: Rng },
   options: AttachedStackOptions,
 ): Promise<AttachedStack> {
-  if (options.http !== undefined) {
-    throw attachError("--http-root is not available yet: the stack has no TCP layer in this build");
-  }
   const address = options.address;
   const stack = createStack(deps, address.kind === "static"
     ? { name: "attach", ipv4: address.gateway === undefined ? { cidr: address.cidr } : { cidr: address.cidr, gateway: address.gateway } }
     : { name: "attach" });
+  let http: HttpServer | undefined;
+  let listener: TcpListener | undefined;
+  if (options.http !== undefined) {
+    const listening = stack.tcp.listen(options.http.port);
+    if (!listening.ok) throw attachError(`cannot listen on TCP port ${options.http.port}: ${listening.error}`);
+    listener = listening.value;
+    http = createHttpServer({ clock: deps.clock }, createStaticHandler({ root: options.http.root }), { serverName: "netlab", ...options.http.options });
+    http.listen(listener);
+  }
   let dhcp: DhcpClient | undefined;
   let ready: Promise<Ipv4Cidr>;
   if (address.kind === "static") {
     ready = Promise.resolve(address.cidr);
   } else {
-    const probe = options.dhcpProbe ?? true;
-    const client = createDhcpClient({
-      clock: deps.clock, rng: deps.rng, udp: stack.udp, ipv4: stack.ipv4, mac: deps.device.mac,
-      ...(probe ? { prober: { probe: (a, done) => { const task = stack.arp.probe(a, done); return () => task.cancel(); } } } : {}),
-    }, { initDelayMinMs: 0, initDelayMaxMs: 500, ...options.dhcp });
+    const client = dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 500, ...options.dhcp }, { probe: options.dhcpProbe ?? true });
     dhcp = client;
     ready = new Promise((resolve) => {
       client.onBound((lease) => resolve({ address: lease.address, prefixLength: lease.prefixLength }));
@@ -82,9 +88,14 @@ export async function composeAttachedStack(
   return {
     stack,
     dhcp,
+    http,
     ready,
     gateway: () => stack.ipv4.gateway,
-    counters: () => flattenCounters(stack.counters()),
+    counters: () => ({
+      ...Object.fromEntries(Object.entries(stack.tcp.stats).map(([k, v]) => [`tcp.${k}`, v as number])),
+      ...flattenCounters(stack.counters()),
+      ...(http !== undefined ? { "http.connections": http.stats.connections, "http.requests": http.stats.requests, "http.responses": http.stats.responses } : {}),
+    }),
     ping(dst, seq, timeoutMs = 1000) {
       return new Promise((resolve, reject) => {
         stack.icmp.ping(dst, { seq, timeoutMs }, (r) => {
@@ -94,6 +105,8 @@ export async function composeAttachedStack(
       });
     },
     async stop() {
+      http?.close();
+      listener?.close();
       if (dhcp !== undefined && dhcp.state !== "stopped") {
         dhcp.stop({ release: true });
         // The RELEASE is unicast to the server; give ARP a moment if it had to resolve first.

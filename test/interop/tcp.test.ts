@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { Stack } from "../../stack/index.ts";
 import { createStack } from "../../stack/index.ts";
-import { createTcpLayer, type ExtendedTcpLayer } from "../../stack/transport/tcp/index.ts";
+import type { ExtendedTcpLayer } from "../../stack/transport/tcp/index.ts";
 import type { ByteStream } from "../../stack/transport/types.ts";
 import { createSeededRng } from "../../harness/time/real-clock.ts";
 import { announceSkip, interopSkipReason, waitUntil, withTapLab, type TapLab } from "./support.ts";
@@ -15,12 +15,6 @@ const BULK_BYTES = Number(process.env["NETLAB_INTEROP_TCP_BYTES"] ?? 32 * 1024 *
 
 function report(line: string): void {
   process.stderr.write(`[interop] ${line}\n`);
-}
-
-/** The stack's TCP layer: createStack's when it has one, else one composed on its IPv4 layer. */
-export function tcpOf(stack: Stack): ExtendedTcpLayer {
-  const existing = (stack as Stack & { tcp?: ExtendedTcpLayer }).tcp;
-  return existing ?? createTcpLayer({ ip: stack.ipv4, clock: stack.clock, rng: stack.rng }, { txChecksumOffload: stack.device.offloads.txChecksum });
 }
 
 function pattern(size: number): Uint8Array {
@@ -79,7 +73,7 @@ async function sendAll(stream: ByteStream, data: Uint8Array, chunk = 64 * 1024):
 
 function labStack(lab: TapLab): { stack: Stack; tcp: ExtendedTcpLayer } {
   const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv4: { cidr: "192.0.2.2/24" } });
-  return { stack, tcp: tcpOf(stack) };
+  return { stack, tcp: stack.tcp };
 }
 
 describe.skipIf(skip)("bulk TCP between netlab and kernel sockets", () => {

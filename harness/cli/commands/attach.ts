@@ -294,7 +294,7 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
   ["ip rx/tx", ["ipv4.rxPackets", "ipv4.txPackets"]],
   ["echo in/out", ["icmp.echoRequestsReceived", "icmp.echoRequestsSent"]],
   ["udp rx/tx", ["udp.rxDatagrams", "udp.txDatagrams"]],
-  ["tcp seg rx/tx", ["tcp.rxSegments", "tcp.txSegments"]],
+  ["tcp seg rx/tx", ["tcp.segmentsReceived", "tcp.segmentsSent"]],
   ["http req", ["http.requests"]],
 ];
 
