@@ -136,6 +136,10 @@ export class TcpConnection implements ByteStream {
   sendBuf: SendBuffer | null = null;
   finQueued = false;
   finAcked = false;
+  /** End of the last sub-MSS segment sent (Minshall's Nagle variant). */
+  smallEnd = 0;
+  /** onClose waits for onEnd still held by a paused stream. */
+  closePending = false;
   noDelay: boolean;
   cc: CongestionControl;
   rtt: RttEstimator;
@@ -334,7 +338,7 @@ export class TcpConnection implements ByteStream {
   }
 
   #initSend(iss: number): void {
-    this.iss = this.sndUna = this.sndWl2 = iss;
+    this.iss = this.sndUna = this.sndWl2 = this.smallEnd = iss;
     this.recoverSeq = iss;
     this.highRxt = iss;
     const o = this.ctx.options;
@@ -746,6 +750,7 @@ export class TcpConnection implements ByteStream {
     if (this.finReceived && !this.endDelivered && this.recvQueue === null && !this.paused) {
       this.endDelivered = true;
       this.onEndHandler?.();
+      if (this.closePending) { this.closePending = false; this.closeNotified = false; this.#notifyClose(undefined); }
     }
   }
 
@@ -755,14 +760,12 @@ export class TcpConnection implements ByteStream {
     this.ackNow = true;
     const s = this.state;
     if (s === State.ESTABLISHED || s === State.SYN_RECEIVED) this.state = State.CLOSE_WAIT;
-    else if (s === State.FIN_WAIT_1) {
-      if (this.finAcked) this.#enterTimeWait(now);
-      else this.state = State.CLOSING;
-    } else if (s === State.FIN_WAIT_2) this.#enterTimeWait(now);
+    else if (s === State.FIN_WAIT_1 && !this.finAcked) this.state = State.CLOSING;
     if (this.recvQueue === null && !this.paused) {
       this.endDelivered = true;
       this.onEndHandler?.();
     }
+    if (this.state === s && ((s === State.FIN_WAIT_1 && this.finAcked) || s === State.FIN_WAIT_2)) this.#enterTimeWait(now);
   }
 
   #maybeWindowUpdate(): void {
@@ -850,7 +853,8 @@ export class TcpConnection implements ByteStream {
     // RFC 9293 §3.8.6.2.1 sender SWS avoidance and Nagle (RFC 896)
     if (!retransmitting && !force && len < mss) {
       const all = len === pending;
-      const nagleOk = all && (this.noDelay || this.finQueued || this.sndMax === this.sndUna);
+      // Minshall's variant (as Linux): hold a small segment only while another small one is unacknowledged
+      const nagleOk = all && (this.noDelay || this.finQueued || seqLe(this.smallEnd, this.sndUna));
       const swsOk = this.maxSndWnd > 0 && len >= this.maxSndWnd / 2;
       if (!nagleOk && !swsOk) return false;
     }
@@ -858,6 +862,7 @@ export class TcpConnection implements ByteStream {
     const flags = TCP_FLAG_ACK | (len === pending ? TCP_FLAG_PSH : 0) | (fin ? TCP_FLAG_FIN : 0);
     if (!retransmitting && this.rttTime < 0 && !this.tsOk) { this.rttSeq = this.sndNxt; this.rttTime = this.ctx.clock.now(); }
     this.#emit(flags, this.sndNxt, offset, len, undefined, gso);
+    if (len < mss) this.smallEnd = seqAdd(this.sndNxt, len);
     this.#advance(len + (fin ? 1 : 0), retransmitting);
     return true;
   }
@@ -1113,6 +1118,11 @@ export class TcpConnection implements ByteStream {
   #notifyClose(error: StreamErrorCode | undefined): void {
     if (this.closeNotified) return;
     this.closeNotified = true;
+    if (error === undefined && this.finReceived && !this.endDelivered && this.recvQueue !== null) {
+      // 'end' is still held by a paused reader: 'close' follows it
+      this.closePending = true;
+      return;
+    }
     const h = this.onCloseHandler;
     if (h !== null) {
       if (error === undefined) h();

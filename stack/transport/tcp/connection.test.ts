@@ -1,0 +1,636 @@
+// Segment-level tests in the style of gVisor's packetimpact: a scripted peer injects exact
+// segments and the tests assert the exact segments the stack emits, on the virtual clock.
+import { describe, expect, it } from "vitest";
+import { unwrap } from "../../result.ts";
+import { TCP_FLAG_ACK as A, TCP_FLAG_FIN as F, TCP_FLAG_PSH as P, TCP_FLAG_RST as R, TCP_FLAG_SYN as S } from "../../wire/tcp.ts";
+import type { ByteStream, StreamErrorCode } from "../types.ts";
+import { LOCAL_ADDR, PEER_ADDR, createTcpTestPeer, flagString, linuxSynOptions, type TcpTestPeer } from "./test-peer.ts";
+import type { TcpLayerOptions } from "./types.ts";
+import type { TcpConnection } from "./connection.ts";
+
+const PEER_ISN = 1000;
+
+interface Established {
+  peer: TcpTestPeer;
+  stream: ByteStream;
+  conn: TcpConnection;
+  /** Next sequence number the peer sends. */
+  peerSeq: number;
+  /** Next sequence number the stack sends (what the peer acknowledges). */
+  localSeq: number;
+  /** The stack's current TSval (from its last segment). */
+  lastTsVal: number;
+  events: string[];
+}
+
+/** Listens on 80, completes a handshake from the peer with Linux's options (or none). */
+function establishPassive(opts: TcpLayerOptions & { withOptions?: boolean; peerWindow?: number; mtu?: number } = {}): Established {
+  const peer = createTcpTestPeer(opts);
+  const l = unwrap(peer.tcp.listen(80));
+  let stream: ByteStream | undefined;
+  const events: string[] = [];
+  l.onConnection((s) => {
+    stream = s;
+    s.onData((d) => events.push(`data:${d.length}`));
+    s.onEnd(() => events.push("end"));
+    s.onClose((e) => events.push(`close:${e ?? ""}`));
+  });
+  const withOptions = opts.withOptions ?? true;
+  peer.inject({ flags: S, seq: PEER_ISN, window: 64240, options: withOptions ? linuxSynOptions(100) : {} });
+  const synAck = peer.next();
+  expect(flagString(synAck.flags)).toBe("SA");
+  peer.clock.advance(1);
+  peer.inject({
+    flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: opts.peerWindow ?? 1000,
+    options: withOptions ? { tsVal: 101, tsEcr: synAck.options.tsVal ?? 0 } : {},
+  });
+  expect(stream).toBeDefined();
+  expect(peer.sent).toEqual([]);
+  return { peer, stream: stream!, conn: stream as TcpConnection, peerSeq: PEER_ISN + 1, localSeq: synAck.seq + 1, lastTsVal: synAck.options.tsVal ?? 0, events };
+}
+
+function ts(e: Established, tsVal: number): { tsVal: number; tsEcr: number } {
+  return { tsVal, tsEcr: e.lastTsVal };
+}
+
+describe("TCP handshake", () => {
+  it("a listener answers a Linux SYN with a SYN-ACK carrying MSS, SACK-permitted, echoed timestamp and window scale 7", () => {
+    const peer = createTcpTestPeer();
+    unwrap(peer.tcp.listen(80));
+    peer.inject({ flags: S, seq: PEER_ISN, window: 64240, options: linuxSynOptions(0x11223344) });
+    const sa = peer.next();
+    expect(sa).toMatchObject({ srcPort: 80, dstPort: 40000, ack: PEER_ISN + 1, flags: S | A, window: 65535, urgent: 0 });
+    expect(sa.options).toEqual({ mss: 1460, sackPermitted: true, tsVal: sa.options.tsVal, tsEcr: 0x11223344, windowScale: 7 });
+    // Linux's layout: MSS, SACK-permitted + TS, NOP + WS
+    expect(Array.from(sa.raw.subarray(20, 24))).toEqual([2, 4, 0x05, 0xb4]);
+    expect(Array.from(sa.raw.subarray(24, 28))).toEqual([4, 2, 8, 10]);
+    expect(Array.from(sa.raw.subarray(36, 40))).toEqual([1, 3, 3, 7]);
+  });
+
+  it("a SYN without options gets a SYN-ACK with only MSS, and data then flows in 536-byte segments unscaled", () => {
+    const e = establishPassive({ withOptions: false, peerWindow: 65535 });
+    e.stream.write(new Uint8Array(2000));
+    const segs = e.peer.drain();
+    expect(segs.map((s) => s.payload.length)).toEqual([536, 536, 536, 392]);
+    expect(segs.map((s) => s.seq - e.localSeq)).toEqual([0, 536, 1072, 1608]);
+    expect(segs[0]!.options).toEqual({});
+    expect(segs[0]!.window).toBe(65535);
+    expect(e.conn.info()).toMatchObject({ windowScaling: false, timestamps: false, sack: false, sendMss: 536 });
+  });
+
+  it("connect() sends Linux's SYN: MSS 1460, SACK-permitted, timestamps, window scale, window 65535", () => {
+    const peer = createTcpTestPeer();
+    unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
+    const syn = peer.next();
+    expect(syn).toMatchObject({ srcPort: 5000, dstPort: 40000, ack: 0, flags: S, window: 65535 });
+    expect(Array.from(syn.raw.subarray(20, 40))).toEqual([
+      2, 4, 5, 0xb4, 4, 2, 8, 10, ...syn.raw.subarray(28, 32), 0, 0, 0, 0, 1, 3, 3, 7,
+    ]);
+  });
+
+  it("the MSS offered and used is clamped to mtuTo(dst) − 40", () => {
+    const peer = createTcpTestPeer({ mtu: 1280 });
+    unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
+    const syn = peer.next();
+    expect(syn.options.mss).toBe(1240);
+    peer.inject({ flags: S | A, srcPort: 40000, dstPort: 5000, seq: 7, ack: syn.seq + 1, options: { mss: 1460 } });
+    expect(flagString(peer.next().flags)).toBe("A");
+  });
+
+  it("an active open completes on SYN-ACK: ACK sent, onConnect fires, options negotiated", () => {
+    const peer = createTcpTestPeer();
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 })) as TcpConnection;
+    let connected = false;
+    s.onConnect(() => { connected = true; });
+    const syn = peer.next();
+    peer.clock.advance(10);
+    peer.inject({ flags: S | A, srcPort: 40000, dstPort: 5000, seq: 7000, ack: syn.seq + 1, window: 500, options: { mss: 1400, sackPermitted: true, windowScale: 2, tsVal: 9, tsEcr: syn.options.tsVal! } });
+    const ack = peer.next();
+    expect(ack).toMatchObject({ flags: A, seq: syn.seq + 1, ack: 7001, options: { tsVal: syn.options.tsVal! + 10, tsEcr: 9 } });
+    expect(connected).toBe(true);
+    expect(s.info()).toMatchObject({ state: "ESTABLISHED", sendMss: 1388, sendWindow: 2000, sack: true, timestamps: true, windowScaling: true, srttMs: 10 });
+  });
+
+  it("simultaneous open: SYN crossing SYN goes through SYN-RECEIVED to ESTABLISHED (RFC 9293 Figure 8)", () => {
+    const peer = createTcpTestPeer();
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 })) as TcpConnection;
+    let connected = false;
+    s.onConnect(() => { connected = true; });
+    const syn = peer.next();
+    peer.inject({ flags: S, srcPort: 40000, dstPort: 5000, seq: 300, options: linuxSynOptions(50) });
+    const synAck = peer.next();
+    expect(synAck).toMatchObject({ flags: S | A, seq: syn.seq, ack: 301 });
+    expect(s.stateName).toBe("SYN-RECEIVED");
+    peer.inject({ flags: S | A, srcPort: 40000, dstPort: 5000, seq: 300, ack: syn.seq + 1, options: { tsVal: 51, tsEcr: synAck.options.tsVal! } });
+    expect(peer.next()).toMatchObject({ flags: A, seq: syn.seq + 1, ack: 301 });
+    peer.inject({ flags: A, srcPort: 40000, dstPort: 5000, seq: 301, ack: syn.seq + 1, options: { tsVal: 52, tsEcr: synAck.options.tsVal! } });
+    expect(connected).toBe(true);
+    expect(s.stateName).toBe("ESTABLISHED");
+  });
+
+  it("ISNs follow RFC 6528: different per 4-tuple, advancing with the 4 µs clock, reproducible from the seed", () => {
+    const isn = (seed: number, port: number, at: number): number => {
+      const peer = createTcpTestPeer({ seed });
+      peer.clock.advance(at);
+      unwrap(peer.tcp.connect(PEER_ADDR, port, { localPort: 5000 }));
+      return peer.next().seq;
+    };
+    expect(isn(1, 80, 0)).toBe(isn(1, 80, 0));
+    expect(isn(1, 80, 0)).not.toBe(isn(1, 81, 0));
+    expect(isn(1, 80, 0)).not.toBe(isn(2, 80, 0));
+    expect((isn(1, 80, 1000) - isn(1, 80, 0)) >>> 0).toBe(250_000);
+  });
+
+  it("the SYN is retransmitted with exponential backoff (1, 2, 4 s) and connect fails with ETIMEDOUT after synRetries", () => {
+    const peer = createTcpTestPeer({ synRetries: 3 });
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
+    let error: StreamErrorCode | undefined | null = null;
+    s.onClose((e) => { error = e; });
+    peer.clock.run(60_000);
+    const segs = peer.drain();
+    expect(segs.map((x) => [flagString(x.flags), x.at])).toEqual([["S", 0], ["S", 1000], ["S", 3000], ["S", 7000]]);
+    expect(new Set(segs.map((x) => x.seq)).size).toBe(1);
+    expect(error).toBe("ETIMEDOUT");
+    expect(peer.tcp.connectionCount).toBe(0);
+  });
+
+  it("an RST acknowledging our SYN fails the connect with ECONNREFUSED; one with a wrong ACK is ignored", () => {
+    const peer = createTcpTestPeer();
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
+    let error: StreamErrorCode | undefined | null = null;
+    s.onClose((e) => { error = e; });
+    const syn = peer.next();
+    peer.inject({ flags: R | A, srcPort: 40000, dstPort: 5000, seq: 0, ack: syn.seq + 2 });
+    expect(error).toBe(null);
+    // an unacceptable ACK in SYN-SENT draws a RST <SEQ=SEG.ACK> only when the segment is not a RST
+    peer.inject({ flags: A, srcPort: 40000, dstPort: 5000, seq: 5, ack: syn.seq + 7 });
+    expect(peer.next()).toMatchObject({ flags: R, seq: syn.seq + 7 });
+    peer.inject({ flags: R | A, srcPort: 40000, dstPort: 5000, seq: 0, ack: syn.seq + 1 });
+    expect(error).toBe("ECONNREFUSED");
+  });
+
+  it("a SYN to a closed port gets RST|ACK acknowledging it; an ACK gets RST with SEQ = SEG.ACK; a RST gets nothing", () => {
+    const peer = createTcpTestPeer();
+    peer.inject({ flags: S, seq: 77, dstPort: 81, payload: new Uint8Array(3) });
+    expect(peer.next()).toMatchObject({ flags: R | A, seq: 0, ack: 77 + 1 + 3, srcPort: 81, dstPort: 40000, window: 0 });
+    peer.inject({ flags: A, seq: 77, ack: 12345, dstPort: 81 });
+    expect(peer.next()).toMatchObject({ flags: R, seq: 12345 });
+    peer.inject({ flags: R, seq: 77, dstPort: 81 });
+    expect(peer.sent).toEqual([]);
+  });
+
+  it("a segment with a bad checksum is dropped and counted", () => {
+    const peer = createTcpTestPeer();
+    unwrap(peer.tcp.listen(80));
+    const b = new Uint8Array(20);
+    b[0] = 0x9c; b[1] = 0x40; b[3] = 80; b[12] = 0x50; b[13] = S; b[16] = 0x12;
+    peer.injectRaw(b);
+    expect(peer.sent).toEqual([]);
+    expect(peer.tcp.stats.badSegments).toBe(1);
+  });
+});
+
+describe("TCP data transfer", () => {
+  it("sends IW10 segments of MSS 1448 (1460 − timestamps) and no more until ACKed (RFC 6928)", () => {
+    const e = establishPassive({ peerWindow: 1000 });
+    e.stream.write(new Uint8Array(30_000));
+    const segs = e.peer.drain();
+    expect(segs.length).toBe(10);
+    expect(segs.every((s) => s.payload.length === 1448)).toBe(true);
+    expect(segs.map((s) => s.seq - e.localSeq)).toEqual(Array.from({ length: 10 }, (_, i) => i * 1448));
+    expect(segs[0]!).toMatchObject({ flags: A, ack: e.peerSeq, window: 8192 });
+  });
+
+  it("acknowledges every second full segment at once and a lone segment after the 40 ms delayed-ACK timer", () => {
+    const e = establishPassive();
+    const seg = new Uint8Array(1448);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: seg, options: ts(e, 200) });
+    expect(e.peer.sent).toEqual([]);
+    e.peer.inject({ flags: A, seq: e.peerSeq + 1448, ack: e.localSeq, payload: seg, options: ts(e, 201) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 2896, options: { tsEcr: 200 } });
+    e.peer.inject({ flags: A | P, seq: e.peerSeq + 2896, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 202) });
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.advance(39);
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.advance(1);
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 2906, at: 41 });
+    expect(e.events).toEqual(["data:1448", "data:1448", "data:10"]);
+  });
+
+  it("an out-of-order segment draws an immediate duplicate ACK with a SACK block; filling the hole ACKs everything", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: A, seq: e.peerSeq + 100, ack: e.localSeq, payload: new Uint8Array(50), options: ts(e, 200) });
+    const dup = e.peer.next();
+    expect(dup).toMatchObject({ flags: A, ack: e.peerSeq });
+    expect(dup.options.sackBlocks).toEqual([{ left: e.peerSeq + 100, right: e.peerSeq + 150 }]);
+    e.peer.inject({ flags: A, seq: e.peerSeq + 200, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 201) });
+    expect(e.peer.next().options.sackBlocks).toEqual([{ left: e.peerSeq + 200, right: e.peerSeq + 210 }, { left: e.peerSeq + 100, right: e.peerSeq + 150 }]);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 202) });
+    const ack = e.peer.next();
+    expect(ack.ack).toBe(e.peerSeq + 150);
+    expect(ack.options.sackBlocks).toEqual([{ left: e.peerSeq + 200, right: e.peerSeq + 210 }]);
+    expect(e.events).toEqual(["data:100", "data:50"]);
+  });
+
+  it("the out-of-order queue drops segments beyond its memory budget", () => {
+    const e = establishPassive({ outOfOrderBudget: 3000 });
+    for (let i = 1; i <= 4; i++) e.peer.inject({ flags: A, seq: e.peerSeq + i * 1448, ack: e.localSeq, payload: new Uint8Array(1000), options: ts(e, 200 + i) });
+    expect(e.peer.tcp.stats.outOfOrderDropped).toBe(1);
+    const last = e.peer.drain().pop()!;
+    expect(last.options.sackBlocks?.length).toBe(3);
+  });
+
+  it("Nagle holds a second small write until the first is ACKed; setNoDelay(true) sends it at once", () => {
+    const e = establishPassive();
+    e.stream.write(new Uint8Array(10));
+    expect(e.peer.next().payload.length).toBe(10);
+    e.stream.write(new Uint8Array(10));
+    e.stream.write(new Uint8Array(10));
+    expect(e.peer.sent).toEqual([]);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 10, options: ts(e, 200) });
+    expect(e.peer.next()).toMatchObject({ seq: e.localSeq + 10, flags: A | P });
+    e.stream.setNoDelay(true);
+    e.stream.write(new Uint8Array(5));
+    expect(e.peer.next()).toMatchObject({ seq: e.localSeq + 30 });
+  });
+
+  it("write() reports backpressure above sendBufferSize and onDrain fires once the peer ACKs", () => {
+    const e = establishPassive({ sendBufferSize: 4000 });
+    expect(e.stream.write(new Uint8Array(3000))).toBe(true);
+    expect(e.stream.write(new Uint8Array(3000))).toBe(false);
+    expect(e.stream.bufferedAmount).toBe(6000);
+    let drained = 0;
+    e.stream.onDrain(() => drained++);
+    e.peer.drain();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 2896, options: ts(e, 200) });
+    expect(drained).toBe(1);
+    expect(e.stream.bufferedAmount).toBe(3104);
+  });
+
+  it("pausing closes the receive window to zero; a zero-window probe is answered with window 0; resume sends a window update", () => {
+    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0 });
+    e.stream.pause();
+    let seq = e.peerSeq;
+    for (let i = 0; i < 8; i++) {
+      e.peer.inject({ flags: A, seq, ack: e.localSeq, payload: new Uint8Array(1024), options: ts(e, 200 + i) });
+      seq += 1024;
+    }
+    e.peer.clock.advance(40);
+    const acks = e.peer.drain();
+    expect(acks.at(-1)).toMatchObject({ ack: seq, window: 0 });
+    // data into a zero window is not accepted: ACK with window 0, RCV.NXT unchanged
+    e.peer.inject({ flags: A, seq, ack: e.localSeq, payload: new Uint8Array(1), options: ts(e, 300) });
+    expect(e.peer.next()).toMatchObject({ ack: seq, window: 0 });
+    e.peer.inject({ flags: A, seq: seq - 1, ack: e.localSeq, options: ts(e, 301) });
+    expect(e.peer.next()).toMatchObject({ ack: seq, window: 0 });
+    expect(e.events).toEqual([]);
+    e.stream.resume();
+    expect(e.events.length).toBe(8);
+    expect(e.peer.next()).toMatchObject({ ack: seq, window: 8192 });
+  });
+
+  it("the sender probes a zero window with SEG.SEQ = SND.UNA − 1 on the persist timer, backing off, and resumes when it opens", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, window: 0, options: ts(e, 200) });
+    e.stream.write(new Uint8Array(100));
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.run(e.peer.clock.now() + 5000);
+    const probes = e.peer.drain();
+    expect(probes.length).toBeGreaterThanOrEqual(3);
+    for (const p of probes) expect(p).toMatchObject({ flags: A, seq: (e.localSeq - 1) >>> 0, payload: new Uint8Array(0) });
+    const gaps = probes.slice(1).map((p, i) => p.at - probes[i]!.at);
+    expect(gaps[1]).toBe(gaps[0]! * 2);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, window: 100, options: ts(e, 201) });
+    expect(e.peer.next()).toMatchObject({ seq: e.localSeq, payload: new Uint8Array(100) });
+  });
+
+  it("the receive window field is the free buffer scaled by the shift we offered (RFC 7323 §2.3)", () => {
+    const e = establishPassive({ receiveBufferSize: 256 * 1024 });
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(1448), options: ts(e, 200) });
+    e.peer.clock.advance(40);
+    expect(e.peer.next().window).toBe((256 * 1024) >> 7);
+  });
+
+  it("half-close: after end() the stack sends FIN and still receives data until the peer's FIN", () => {
+    const e = establishPassive();
+    e.stream.end();
+    expect(e.peer.next()).toMatchObject({ flags: F | A, seq: e.localSeq });
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 200) });
+    expect(e.conn.stateName).toBe("FIN-WAIT-2");
+    e.peer.inject({ flags: A | P, seq: e.peerSeq, ack: e.localSeq + 1, payload: new Uint8Array(30), options: ts(e, 201) });
+    expect(e.events).toEqual(["data:30"]);
+    e.peer.inject({ flags: F | A, seq: e.peerSeq + 30, ack: e.localSeq + 1, options: ts(e, 202) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 31 });
+    expect(e.events).toEqual(["data:30", "end", "close:"]);
+    expect(e.conn.stateName).toBe("TIME-WAIT");
+  });
+
+  it("write() after end() is a programmer error with code ERR_STREAM_WRITE_AFTER_END", () => {
+    const e = establishPassive();
+    e.stream.end();
+    expect(() => e.stream.write(new Uint8Array(1))).toThrow(expect.objectContaining({ code: "ERR_STREAM_WRITE_AFTER_END" }));
+  });
+});
+
+describe("TCP retransmission and recovery", () => {
+  it("retransmits unacknowledged data at the RTO, doubling it each time, and fails with ETIMEDOUT after `retries`", () => {
+    const e = establishPassive({ retries: 3 });
+    e.stream.write(new Uint8Array(100));
+    const first = e.peer.next();
+    e.peer.clock.run(e.peer.clock.now() + 100_000);
+    const rtx = e.peer.drain();
+    expect(rtx.map((s) => s.seq)).toEqual([e.localSeq, e.localSeq, e.localSeq]);
+    const times = [first.at, ...rtx.map((s) => s.at)];
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    // RTT sample from the handshake was 1 ms: RTO = max(200, 1 + 4·0.5) = 200 ms, then backoff
+    expect(gaps).toEqual([200, 400, 800]);
+    expect(e.events).toEqual(["close:ETIMEDOUT"]);
+  });
+
+  it("the first RTO before any RTT sample is 1 s (RFC 6298 §2.1)", () => {
+    const e = establishPassive({ withOptions: false });
+    e.stream.write(new Uint8Array(100));
+    const first = e.peer.next();
+    e.peer.clock.run(e.peer.clock.now() + 1500);
+    // the handshake was timed without timestamps too (Karn's algorithm is not used for SYNs here)
+    expect(e.peer.next().at - first.at).toBe(1000);
+  });
+
+  it("three duplicate ACKs trigger a fast retransmit and NewReno halves cwnd (no SACK)", () => {
+    const e = establishPassive({ withOptions: false, peerWindow: 65535, congestionControl: "newreno" });
+    e.stream.write(new Uint8Array(536 * 10));
+    expect(e.peer.drain().length).toBe(10);
+    for (let i = 0; i < 2; i++) e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, window: 65535 });
+    // limited transmit (RFC 3042) would send new data; there is none
+    expect(e.peer.sent).toEqual([]);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, window: 65535 });
+    expect(e.peer.next()).toMatchObject({ seq: e.localSeq, payload: new Uint8Array(536) });
+    expect(e.peer.tcp.stats.fastRetransmits).toBe(1);
+    expect(e.conn.info().ssthresh).toBe(536 * 5);
+    // partial ACK: the next hole is retransmitted at once (RFC 6582 §3.2 step 5)
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 536 * 3, window: 65535 });
+    expect(e.peer.next()).toMatchObject({ seq: e.localSeq + 536 * 3, payload: new Uint8Array(536) });
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 536 * 10, window: 65535 });
+    expect(e.conn.info().cwnd).toBe(536 * 5);
+  });
+
+  it("limited transmit sends one new segment on each of the first two duplicate ACKs (RFC 3042)", () => {
+    const e = establishPassive({ withOptions: false, peerWindow: 65535 });
+    e.stream.write(new Uint8Array(536 * 12));
+    expect(e.peer.drain().length).toBe(10);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, window: 65535 });
+    expect(e.peer.next().seq).toBe(e.localSeq + 536 * 10);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, window: 65535 });
+    expect(e.peer.next().seq).toBe(e.localSeq + 536 * 11);
+  });
+
+  it("SACK-based recovery retransmits only the holes the peer reports (RFC 6675)", () => {
+    const e = establishPassive({ peerWindow: 1000 });
+    const mss = 1448;
+    e.stream.write(new Uint8Array(mss * 10));
+    expect(e.peer.drain().length).toBe(10);
+    const base = e.localSeq;
+    // segments 0 and 4 lost; the peer SACKs 1-3 and 5-9 over three ACKs
+    const sack = (blocks: [number, number][], i: number) => e.peer.inject({
+      flags: A, seq: e.peerSeq, ack: base, window: 1000,
+      options: { ...ts(e, 300 + i), sackBlocks: blocks.map(([l, r]) => ({ left: base + l * mss, right: base + r * mss })) },
+    });
+    sack([[1, 2]], 0);
+    sack([[1, 3]], 1);
+    sack([[1, 4]], 2);
+    const r1 = e.peer.drain();
+    expect(r1.map((s) => s.seq - base)).toEqual([0]);
+    sack([[5, 10], [1, 4]], 3);
+    const r2 = e.peer.drain();
+    expect(r2.map((s) => (s.seq - base) / mss)).toEqual([4]);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: base + 4 * mss, window: 1000, options: { ...ts(e, 310), sackBlocks: [{ left: base + 5 * mss, right: base + 10 * mss }] } });
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: base + 10 * mss, window: 1000, options: ts(e, 311) });
+    expect(e.peer.tcp.stats.retransmits).toBe(2);
+    expect(e.conn.info().bytesInFlight).toBe(0);
+  });
+
+  it("an RTO after a loss goes back to SND.UNA with cwnd of one segment", () => {
+    const e = establishPassive();
+    e.stream.write(new Uint8Array(1448 * 4));
+    e.peer.drain();
+    e.peer.clock.run(e.peer.clock.now() + 250);
+    const rtx = e.peer.drain();
+    expect(rtx.map((s) => s.seq - e.localSeq)).toEqual([0]);
+    expect(e.conn.info().cwnd).toBe(1448);
+  });
+});
+
+describe("TCP timestamps and PAWS", () => {
+  it("a segment whose TSval is older than TS.Recent is dropped and answered with an ACK (RFC 7323 §5.3)", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 500) });
+    e.peer.clock.advance(40);
+    e.peer.drain();
+    e.peer.inject({ flags: A, seq: e.peerSeq + 10, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 499) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 10, options: { tsEcr: 500 } });
+    expect(e.events).toEqual(["data:10"]);
+    expect(e.peer.tcp.stats.pawsRejected).toBe(1);
+  });
+
+  it("every segment after the handshake carries NOP NOP TS with TSecr = TS.Recent", () => {
+    const e = establishPassive();
+    e.stream.write(new Uint8Array(5));
+    const s = e.peer.next();
+    expect(Array.from(s.raw.subarray(20, 24))).toEqual([1, 1, 8, 10]);
+    expect(s.options.tsEcr).toBe(101);
+  });
+});
+
+describe("TCP close paths", () => {
+  it("active close: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT for 2·MSL, then CLOSED", () => {
+    const e = establishPassive({ mslMs: 1000 });
+    e.stream.end();
+    const fin = e.peer.next();
+    expect(fin).toMatchObject({ flags: F | A, seq: e.localSeq, ack: e.peerSeq });
+    expect(e.conn.stateName).toBe("FIN-WAIT-1");
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 200) });
+    expect(e.conn.stateName).toBe("FIN-WAIT-2");
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 201) });
+    expect(e.peer.next()).toMatchObject({ flags: A, seq: e.localSeq + 1, ack: e.peerSeq + 1 });
+    expect(e.conn.stateName).toBe("TIME-WAIT");
+    const t = e.peer.clock.now();
+    e.peer.clock.run(t + 1999);
+    expect(e.peer.tcp.connectionCount).toBe(1);
+    e.peer.clock.run(t + 2000);
+    expect(e.peer.tcp.connectionCount).toBe(0);
+    expect(e.events).toEqual(["end", "close:"]);
+  });
+
+  it("TIME-WAIT ACKs a retransmitted FIN and restarts its 2·MSL timer", () => {
+    const e = establishPassive({ mslMs: 1000 });
+    e.stream.end();
+    e.peer.drain();
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 200) });
+    e.peer.drain();
+    expect(e.conn.stateName).toBe("TIME-WAIT");
+    e.peer.clock.advance(1500);
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 201) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 1 });
+    e.peer.clock.advance(1999);
+    expect(e.peer.tcp.connectionCount).toBe(1);
+    e.peer.clock.advance(1);
+    expect(e.peer.tcp.connectionCount).toBe(0);
+  });
+
+  it("passive close: CLOSE-WAIT after the peer's FIN, LAST-ACK after end(), CLOSED when the FIN is ACKed", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 200) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 1 });
+    expect(e.conn.stateName).toBe("CLOSE-WAIT");
+    expect(e.events).toEqual(["end"]);
+    e.stream.write(new Uint8Array(7));
+    e.stream.end();
+    expect(e.peer.next()).toMatchObject({ flags: A | P, seq: e.localSeq, payload: new Uint8Array(7) });
+    expect(e.peer.next()).toMatchObject({ flags: F | A, seq: e.localSeq + 7 });
+    expect(e.conn.stateName).toBe("LAST-ACK");
+    e.peer.inject({ flags: A, seq: e.peerSeq + 1, ack: e.localSeq + 8, options: ts(e, 201) });
+    expect(e.conn.stateName).toBe("CLOSED");
+    expect(e.events).toEqual(["end", "close:"]);
+    expect(e.peer.tcp.connectionCount).toBe(0);
+  });
+
+  it("simultaneous close: FIN crossing FIN goes through CLOSING to TIME-WAIT", () => {
+    const e = establishPassive();
+    e.stream.end();
+    expect(e.peer.next().flags).toBe(F | A);
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 200) });
+    expect(e.peer.next()).toMatchObject({ flags: A, seq: e.localSeq + 1, ack: e.peerSeq + 1 });
+    expect(e.conn.stateName).toBe("CLOSING");
+    e.peer.inject({ flags: A, seq: e.peerSeq + 1, ack: e.localSeq + 1, options: ts(e, 201) });
+    expect(e.conn.stateName).toBe("TIME-WAIT");
+  });
+
+  it("a lost FIN is retransmitted at the RTO", () => {
+    const e = establishPassive();
+    e.stream.end();
+    const fin = e.peer.next();
+    e.peer.clock.advance(200);
+    expect(e.peer.next()).toMatchObject({ flags: F | A, seq: fin.seq });
+  });
+
+  it("destroy() sends RST|ACK at SND.NXT and reports close without error", () => {
+    const e = establishPassive();
+    e.stream.destroy();
+    expect(e.peer.next()).toMatchObject({ flags: R | A, seq: e.localSeq, ack: e.peerSeq });
+    expect(e.events).toEqual(["close:"]);
+    expect(e.peer.tcp.connectionCount).toBe(0);
+  });
+
+  it("a new SYN with a newer timestamp ends TIME-WAIT and opens a fresh connection (RFC 6191)", () => {
+    const e = establishPassive({ mslMs: 30_000 });
+    e.stream.end();
+    e.peer.drain();
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 200) });
+    e.peer.drain();
+    e.peer.inject({ flags: S, seq: e.peerSeq + 100_000, options: linuxSynOptions(1000) });
+    expect(flagString(e.peer.next().flags)).toBe("SA");
+  });
+});
+
+describe("TCP RST processing (RFC 5961)", () => {
+  const states: [string, (e: Established) => void, StreamErrorCode | ""][] = [
+    ["ESTABLISHED", () => undefined, "ECONNRESET"],
+    ["FIN-WAIT-1", (e) => { e.stream.end(); e.peer.drain(); }, "ECONNRESET"],
+    ["FIN-WAIT-2", (e) => { e.stream.end(); e.peer.drain(); e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 150) }); }, "ECONNRESET"],
+    ["CLOSE-WAIT", (e) => { e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) }); e.peerSeq++; e.peer.drain(); }, "ECONNRESET"],
+    ["LAST-ACK", (e) => { e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) }); e.peerSeq++; e.stream.end(); e.peer.drain(); }, ""],
+    ["CLOSING", (e) => { e.stream.end(); e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) }); e.peerSeq++; e.peer.drain(); }, ""],
+  ];
+  for (const [name, setup, code] of states) {
+    it(`in ${name}, an RST at RCV.NXT closes the connection${code ? ` with ${code}` : " without error"}`, () => {
+      const e = establishPassive();
+      setup(e);
+      expect(e.conn.stateName).toBe(name);
+      e.peer.inject({ flags: R, seq: e.peerSeq, options: ts(e, 160) });
+      expect(e.conn.stateName).toBe("CLOSED");
+      expect(e.events.at(-1)).toBe(`close:${code}`);
+      expect(e.peer.sent).toEqual([]);
+    });
+
+    it(`in ${name}, an in-window RST not at RCV.NXT draws a challenge ACK and changes nothing`, () => {
+      const e = establishPassive();
+      setup(e);
+      e.peer.inject({ flags: R, seq: e.peerSeq + 5, options: ts(e, 160) });
+      expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq });
+      expect(e.conn.stateName).toBe(name);
+    });
+  }
+
+  it("in SYN-RECEIVED, an RST at RCV.NXT silently drops the embryonic connection", () => {
+    const peer = createTcpTestPeer();
+    const l = unwrap(peer.tcp.listen(80));
+    let accepted = 0;
+    l.onConnection(() => accepted++);
+    peer.inject({ flags: S, seq: PEER_ISN, options: linuxSynOptions(1) });
+    peer.next();
+    peer.inject({ flags: R, seq: PEER_ISN + 1 });
+    expect(peer.tcp.connectionCount).toBe(0);
+    peer.clock.run(10_000);
+    expect(peer.sent).toEqual([]);
+    expect(accepted).toBe(0);
+  });
+
+  it("an RST outside the window is ignored without reply", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: R, seq: e.peerSeq + 10_000_000, options: ts(e, 160) });
+    expect(e.peer.sent).toEqual([]);
+    expect(e.conn.stateName).toBe("ESTABLISHED");
+  });
+
+  it("a SYN on an established connection draws a challenge ACK (RFC 5961 §4.2)", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: S, seq: e.peerSeq + 500, options: linuxSynOptions(170) });
+    expect(e.peer.next()).toMatchObject({ flags: A, seq: e.localSeq, ack: e.peerSeq });
+    expect(e.conn.stateName).toBe("ESTABLISHED");
+  });
+
+  it("an ACK for data never sent is answered with an ACK and dropped; one too old draws a challenge ACK (RFC 5961 §5.2)", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 50, payload: new Uint8Array(4), options: ts(e, 200) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq });
+    expect(e.events).toEqual([]);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: (e.localSeq - 2_000_000) >>> 0, payload: new Uint8Array(4), options: ts(e, 201) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq });
+    expect(e.events).toEqual([]);
+  });
+
+  it("challenge ACKs are limited to challengeAckLimit per second", () => {
+    const e = establishPassive({ challengeAckLimit: 3 });
+    for (let i = 0; i < 10; i++) e.peer.inject({ flags: R, seq: e.peerSeq + 1 + i, options: ts(e, 160) });
+    expect(e.peer.drain().length).toBe(3);
+    e.peer.clock.advance(1000);
+    e.peer.inject({ flags: R, seq: e.peerSeq + 1, options: ts(e, 161) });
+    expect(e.peer.drain().length).toBe(1);
+    expect(e.peer.tcp.stats.challengeAcks).toBe(4);
+  });
+});
+
+describe("TCP keepalive", () => {
+  it("sends keepalive probes (SEQ = SND.NXT − 1) after the idle time and fails with ETIMEDOUT when none is answered", () => {
+    const e = establishPassive({ keepAliveIntervalMs: 1000, keepAliveProbes: 3 });
+    e.stream.setKeepAlive(true, 5000);
+    const t0 = e.peer.clock.now();
+    e.peer.clock.run(t0 + 4999);
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.run(t0 + 5000);
+    expect(e.peer.next()).toMatchObject({ flags: A, seq: (e.localSeq - 1) >>> 0, payload: new Uint8Array(0) });
+    // an answer resets the count and the idle timer
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 200) });
+    e.peer.clock.run(t0 + 20_000);
+    expect(e.peer.drain().map((s) => s.at - t0)).toEqual([10_000, 11_000, 12_000]);
+    expect(e.events).toEqual(["close:ETIMEDOUT"]);
+  });
+});
+
+describe("TCP addresses", () => {
+  it("a stream reports its local and remote address and port", () => {
+    const e = establishPassive();
+    expect({ la: e.stream.localAddress, lp: e.stream.localPort, ra: e.stream.remoteAddress, rp: e.stream.remotePort })
+      .toEqual({ la: LOCAL_ADDR, lp: 80, ra: PEER_ADDR, rp: 40000 });
+  });
+});
