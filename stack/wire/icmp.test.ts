@@ -31,6 +31,15 @@ describe("icmp", () => {
     expect(toHex(buf.subarray(4))).toBe("00005c35123400016162636465666768");
   });
 
+  it("parseIcmp() keeps a nonzero echo code so that re-emitting gives the same bytes", () => {
+    const odd = hex("08650595000700016e00746c61622070696e67207061796c6f6164");
+    const r = unwrap(parseIcmp(odd));
+    expect(r).toMatchObject({ kind: "echo-request", code: 0x65, ident: 7, seq: 1 });
+    const out = new Uint8Array(odd.length);
+    emitIcmp(r, out);
+    expect(toHex(out)).toBe(toHex(odd));
+  });
+
   it("parseIcmp() reads fragmentation-needed with its RFC 1191 next-hop MTU and the quote", () => {
     const r = unwrap(parseIcmp(FRAG_NEEDED));
     if (r.kind !== "dst-unreachable") throw new Error("kind");
@@ -76,6 +85,7 @@ describe("icmp", () => {
     const bytes = fc.uint8Array({ maxLength: 64 });
     const repr: fc.Arbitrary<IcmpRepr> = fc.oneof(
       fc.record({ kind: fc.constantFrom("echo-request" as const, "echo-reply" as const), ident: u16, seq: u16, data: bytes }),
+      fc.record({ kind: fc.constantFrom("echo-request" as const, "echo-reply" as const), ident: u16, seq: u16, data: bytes, code: fc.integer({ min: 1, max: 255 }) }),
       fc.record({ kind: fc.constant("dst-unreachable" as const), code: fc.integer({ min: 0, max: 15 }), nextHopMtu: u16, original: bytes }),
       fc.record({ kind: fc.constant("redirect" as const), code: fc.integer({ min: 0, max: 3 }), gateway: fc.integer({ min: 0, max: 0xffffffff }), original: bytes }),
       fc.record({ kind: fc.constant("time-exceeded" as const), code: fc.integer({ min: 0, max: 1 }), original: bytes }),

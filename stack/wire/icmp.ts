@@ -39,7 +39,7 @@ export const ICMP_TIME_EXCEEDED_REASSEMBLY = 1;
 export type IcmpError = "truncated" | "bad-checksum" | "unsupported-type";
 
 export type IcmpRepr =
-  | { readonly kind: "echo-request" | "echo-reply"; readonly ident: number; readonly seq: number; readonly data: Uint8Array }
+  | { readonly kind: "echo-request" | "echo-reply"; readonly ident: number; readonly seq: number; readonly data: Uint8Array; /** Present only when nonzero (RFC 792 sends 0). */ readonly code?: number }
   | { readonly kind: "dst-unreachable"; readonly code: number; readonly nextHopMtu: number; readonly original: Uint8Array }
   | { readonly kind: "redirect"; readonly code: number; readonly gateway: Ipv4Address; readonly original: Uint8Array }
   | { readonly kind: "time-exceeded"; readonly code: number; readonly original: Uint8Array }
@@ -80,9 +80,11 @@ export function parseIcmp(bytes: Uint8Array, options?: { readonly verifyChecksum
   const data = p.data;
   switch (p.type) {
     case ICMP_TYPE_ECHO_REQUEST:
-      return ok({ kind: "echo-request", ident: p.ident, seq: p.seq, data });
-    case ICMP_TYPE_ECHO_REPLY:
-      return ok({ kind: "echo-reply", ident: p.ident, seq: p.seq, data });
+    case ICMP_TYPE_ECHO_REPLY: {
+      const kind = p.type === ICMP_TYPE_ECHO_REQUEST ? "echo-request" : "echo-reply";
+      const code = p.code;
+      return ok(code === 0 ? { kind, ident: p.ident, seq: p.seq, data } : { kind, ident: p.ident, seq: p.seq, data, code });
+    }
     case ICMP_TYPE_DST_UNREACHABLE:
       return ok({ kind: "dst-unreachable", code: p.code, nextHopMtu: p.nextHopMtu, original: data });
     case ICMP_TYPE_REDIRECT:
@@ -112,7 +114,7 @@ export function emitIcmp(repr: IcmpRepr, buf: Uint8Array, offset = 0): number {
     case "echo-request":
     case "echo-reply":
       buf[offset + ICMP_TYPE] = repr.kind === "echo-request" ? ICMP_TYPE_ECHO_REQUEST : ICMP_TYPE_ECHO_REPLY;
-      buf[offset + ICMP_CODE] = 0;
+      buf[offset + ICMP_CODE] = repr.code ?? 0;
       writeU16(buf, offset + ICMP_IDENT, repr.ident);
       writeU16(buf, offset + ICMP_SEQ, repr.seq);
       body = repr.data;
