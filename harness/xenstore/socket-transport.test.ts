@@ -95,4 +95,13 @@ describe("xenstore Unix-socket transport", () => {
       await l.close();
     }
   });
+
+  it("explains a missing directory and an over-long socket path", async () => {
+    await expect(listenXenstoreSocket(createXenstoreServer(), "/nonexistent-netlab-dir/socket")).rejects.toMatchObject({
+      code: "ERR_XENSTORED_LISTEN", message: expect.stringContaining("directory /nonexistent-netlab-dir does not exist"),
+    });
+    await expect(listenXenstoreSocket(createXenstoreServer(), join(tmpdir(), "x".repeat(120)))).rejects.toMatchObject({
+      code: "ERR_XENSTORED_LISTEN", message: expect.stringContaining("limited to 107 bytes"),
+    });
+  });
 });

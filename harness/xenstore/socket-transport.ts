@@ -6,7 +6,11 @@
 
 import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
 import type { XenstoreServer, XsByteTransport } from "../../xen-sim/xenstore/types.ts";
+
+/** sizeof(sockaddr_un.sun_path) − 1 on Linux. */
+const UNIX_PATH_MAX = 107;
 
 /** Harness I/O failure with a stable code. */
 export class XenstoreSocketError extends Error {
@@ -56,6 +60,12 @@ export async function listenXenstoreSocket(
 ): Promise<XenstoreSocketServer> {
   const domid = options.domid ?? 0;
   const highWater = options.highWaterMark ?? 1 << 20;
+  if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
+    throw new XenstoreSocketError("ERR_XENSTORED_LISTEN", `cannot listen on ${path}: a Unix socket path is limited to ${UNIX_PATH_MAX} bytes`);
+  }
+  if (!existsSync(dirname(path))) {
+    throw new XenstoreSocketError("ERR_XENSTORED_LISTEN", `cannot listen on ${path}: directory ${dirname(path)} does not exist`);
+  }
   if (existsSync(path)) {
     if (!lstatSync(path).isSocket()) {
       throw new XenstoreSocketError("ERR_XENSTORED_PATH_NOT_SOCKET", `${path} exists and is not a socket; refusing to replace it`);
