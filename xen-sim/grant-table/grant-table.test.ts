@@ -268,22 +268,6 @@ describe("grant table v1", () => {
     expect(domU.privileged).toBe(false);
   });
 
-  it("memory enforces its page limit and hands out zeroed SharedArrayBuffer pages", () => {
-    const hv = createHypervisor({ clock: createVirtualClock(), rng: createRng(1) }, { grants: { grantFrames: 1 } });
-    unwrap(hv.createDomain());
-    const d = unwrap(hv.createDomain({ maxPages: 4 }));
-    expect(d.memory.pageCount).toBe(2);
-    const a = unwrap(d.memory.allocPage());
-    unwrap(d.memory.allocPage());
-    expect(d.memory.allocPage()).toEqual({ ok: false, error: "out-of-memory" });
-    const p = unwrap(d.memory.page(a));
-    expect(p.buffer).toBeInstanceOf(SharedArrayBuffer);
-    expect(p.length).toBe(4096);
-    p[0] = 9;
-    unwrap(d.memory.freePage(a));
-    expect(unwrap(d.memory.page(unwrap(d.memory.allocPage())))[0]).toBe(0);
-  });
-
   it("destroying a grantee releases its mappings so the granter can end access", () => {
     const { hv, domU, domV } = setup();
     const f = unwrap(domU.memory.allocPage());

@@ -150,20 +150,14 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
       Atomics.store(loc.u16, loc.e * 4, GTF_permit_access | (readonly ? GTF_readonly : 0));
     };
 
-    /** Claims one side of a copy: a pinned grant or one of the caller's own frames. */
-    const claim = (
-      op: GnttabCopyRepr, side: "source" | "dest", table: Table, isGref: boolean,
-    ): Result<{ page: Uint8Array; release: () => void }, GntStatusName> => {
-      const ptr = op[side];
-      const readonly = side === "source";
+    /** Claims one side of a copy: pins a grant (released by the caller) or resolves one of the caller's own frames. */
+    const claim = (u: number, table: Table, isGref: boolean, readonly: boolean): Result<Uint8Array, GntStatusName> => {
       if (isGref) {
-        const r = pin(table, ptr.u, me, readonly);
-        if (!r.ok) return r;
-        return ok({ page: r.value.page, release: () => unpin(table, ptr.u, readonly) });
+        const r = pin(table, u, me, readonly);
+        return r.ok ? ok(r.value.page) : r;
       }
-      const page = table.memory.lookup(ptr.u);
-      if (page === undefined) return err("bad_page");
-      return ok({ page, release: () => {} });
+      const page = table.memory.lookup(u);
+      return page === undefined ? err("bad_page") : ok(page);
     };
 
     const copyOne = (op: GnttabCopyRepr): Result<void, GntStatusName> => {
@@ -176,23 +170,19 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
       const dTable = tables.get(resolve(op.dest.domid));
       if (dTable === undefined) return fail(me, "copy", "bad_domain", "dest");
       if (!dGref && dTable !== self) return fail(me, "copy", "permission_denied", "dest-frame-of-other-domain");
-      const src = claim(op, "source", sTable, sGref);
+      const src = claim(op.source.u, sTable, sGref, true);
       if (!src.ok) return fail(me, "copy", src.error, src.detail === undefined ? "source" : `source-${src.detail}`);
-      const dst = claim(op, "dest", dTable, dGref);
+      const dst = claim(op.dest.u, dTable, dGref, false);
       if (!dst.ok) {
-        src.value.release();
+        if (sGref) unpin(sTable, op.source.u, true);
         return fail(me, "copy", dst.error, dst.detail === undefined ? "dest" : `dest-${dst.detail}`);
       }
-      try {
-        if (op.source.offset + op.len > PAGE_SIZE || op.dest.offset + op.len > PAGE_SIZE) {
-          return fail(me, "copy", "bad_copy_arg", "beyond-page");
-        }
-        dst.value.page.set(src.value.page.subarray(op.source.offset, op.source.offset + op.len), op.dest.offset);
-        return ok(undefined);
-      } finally {
-        dst.value.release();
-        src.value.release();
-      }
+      // Xen gnttab_copy_buf: the range check comes after both sides are claimed.
+      const inPage = op.source.offset + op.len <= PAGE_SIZE && op.dest.offset + op.len <= PAGE_SIZE;
+      if (inPage) dst.value.set(src.value.subarray(op.source.offset, op.source.offset + op.len), op.dest.offset);
+      if (dGref) unpin(dTable, op.dest.u, false);
+      if (sGref) unpin(sTable, op.source.u, true);
+      return inPage ? ok(undefined) : fail(me, "copy", "bad_copy_arg", "beyond-page");
     };
 
     return {
@@ -272,14 +262,13 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
       copy: copyOne,
       copyOps(ops, count) {
         const n = Math.min(count, Math.floor(ops.length / GNTTAB_COPY_SIZE));
+        const view = new DataView(ops.buffer, ops.byteOffset, n * GNTTAB_COPY_SIZE);
         let failed = 0;
         for (let i = 0; i < n; i++) {
-          const bytes = ops.subarray(i * GNTTAB_COPY_SIZE, (i + 1) * GNTTAB_COPY_SIZE);
-          const op = parseGnttabCopy(bytes);
+          const op = parseGnttabCopy(ops.subarray(i * GNTTAB_COPY_SIZE, (i + 1) * GNTTAB_COPY_SIZE));
           const r = op.ok ? copyOne(op.value) : err("general_error" as const);
-          const status = r.ok ? GNTST.okay : GNTST[r.error];
           if (!r.ok) failed++;
-          new DataView(bytes.buffer, bytes.byteOffset, GNTTAB_COPY_SIZE).setInt16(GNTTAB_COPY_STATUS, status, true);
+          view.setInt16(i * GNTTAB_COPY_SIZE + GNTTAB_COPY_STATUS, r.ok ? GNTST.okay : GNTST[r.error], true);
         }
         return failed;
       },

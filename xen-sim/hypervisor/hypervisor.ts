@@ -57,7 +57,7 @@ export function createHypervisor(deps: { clock: Clock; rng: Rng }, options: Hype
       } else if (entries.has(id)) {
         return err("id-in-use");
       }
-      if (!Number.isInteger(id) || id < 0 || id >= DOMID_FIRST_RESERVED) return err("id-in-use", "reserved id");
+      if (!Number.isInteger(id) || id < 0 || id >= DOMID_FIRST_RESERVED) return err("bad-id");
       const domid = id;
       const memory = createDomainMemory(
         { domid, onRefused: (frame, reason) => refuse({ domid, op: "page", status: reason, detail: `frame ${frame}` }) },

@@ -44,7 +44,7 @@ export interface DomainOptions {
 /** The simulated hypervisor. */
 export interface Hypervisor {
   /** Creates a domain (first one is dom0). Exhaustion and a taken id are Results. */
-  createDomain(options?: DomainOptions): Result<Domain, "too-many-domains" | "id-in-use" | "out-of-memory">;
+  createDomain(options?: DomainOptions): Result<Domain, "too-many-domains" | "id-in-use" | "bad-id" | "out-of-memory">;
   /** Destroys a domain: closes its ports, drops its mappings, frees its memory. */
   destroyDomain(id: DomainId): Result<void, "no-such-domain">;
   /** A live domain by id. */
