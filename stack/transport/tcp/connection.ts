@@ -329,7 +329,7 @@ export class TcpConnection implements ByteStream {
     if (windowScale !== undefined && o.windowScaling) synOpts.windowScale = windowScale;
     if (sackPermitted && o.sack) synOpts.sackPermitted = true;
     if (ackSeg.options.tsVal !== undefined && o.timestamps) { synOpts.tsVal = ackSeg.options.tsVal; synOpts.tsEcr = 0; }
-    this.#acceptSynOptions({ ...ackSeg, options: synOpts }, true);
+    this.#acceptSynOptions({ ...ackSeg, seq: this.irs, options: synOpts }, true);
     this.rcvAdvRight = seqAdd(this.rcvNxt, Math.min(65535, o.receiveBufferSize));
     this.lastAckSent = this.rcvNxt;
     this.ctx.stats.passiveOpens++;

@@ -266,9 +266,9 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       return;
     }
     if ((f & TCP_FLAG_SYN) === 0) return;
-    const full = l.synQueue >= this.options.synQueueSize || (l.handler === null && l.acceptQueue.length >= l.backlog);
-    if (this.active >= this.options.maxConnections) { this.stats.synDropped++; return; }
-    if (full) {
+    // a full accept queue or connection table drops the SYN (the client retries), as Linux does
+    if (this.active >= this.options.maxConnections || (l.handler === null && l.acceptQueue.length >= l.backlog)) { this.stats.synDropped++; return; }
+    if (l.synQueue >= this.options.synQueueSize) {
       if (this.options.synCookies) this.sendCookieSynAck(d, seg);
       else this.stats.synDropped++;
       return;
