@@ -177,6 +177,22 @@ describe("ipv4", () => {
     expect(unwrap(parseIcmpQuote(icmp.original))).toMatchObject({ src: A_IP, dst: B_IP, protocol: 99, ident: 0x4242 });
   });
 
+  it("sends ICMP time exceeded (reassembly, code 1) when a datagram's fragments stop coming (RFC 792)", () => {
+    const t = rawPeer();
+    t.inject({ protocol: 17, ident: 0x0bad, moreFragments: true }, new Uint8Array(16).fill(7));
+    t.clock.advance(29_999);
+    expect(ipFrom(t.pair.log, "b")).toEqual([]);
+    t.clock.advance(1);
+    const out = ipFrom(t.pair.log, "b");
+    expect(out.length).toBe(1);
+    const icmp = unwrap(parseIcmp(out[0]!.packet.payload));
+    if (icmp.kind !== "time-exceeded") throw new Error(icmp.kind);
+    expect(icmp.code).toBe(1);
+    expect(unwrap(parseIcmpQuote(icmp.original))).toMatchObject({ src: A_IP, dst: B_IP, protocol: 17, ident: 0x0bad });
+    expect(icmp.original.length).toBe(20 + 16);
+    expect(t.b.counters().reassembly).toMatchObject({ timeouts: 1 });
+  });
+
   it("completes a csum_blank checksum itself when the device has no checksum offload", () => {
     const t = createTwoStacks();
     t.a.arp.addStatic(B_IP, MAC_B);
