@@ -275,4 +275,35 @@ describe("shared rings", () => {
       expect(unwrap(r.front.unconsumedResponses())).toBe(respPublished - taken);
     }), { numRuns: 300 });
   });
+
+  it("consumeResponse() parses a copy of the response slot on the frontend side", () => {
+    const r = ringAt(9);
+    unwrap(r.front.queueRequest(slot(1)));
+    r.front.pushRequests();
+    unwrap(r.back.takeRequest(new Uint8Array(8)));
+    unwrap(r.back.queueResponse(slot(0xabcd)));
+    expect(r.back.pushResponses()).toBe(true);
+    expect(r.front.consumeResponse((b) => ok(val(b)))).toEqual(ok(0xabcd));
+    expect(r.front.consumeResponse((b) => ok(val(b)))).toEqual(err("empty"));
+    expect([r.front.rspCons, r.back.rspProdPvt]).toEqual([10, 10]);
+  });
+
+  it("programmer misuse (no page, short page, oversized slot or entry, short buffer) throws ERR_NETLAB_RING_ARGS", () => {
+    const code = (f: () => unknown): unknown => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return "no throw";
+    };
+    expect(code(() => createFrontRing([], { slotSize: 8 }))).toBe("ERR_NETLAB_RING_ARGS");
+    expect(code(() => createBackRing([new Uint8Array(100)], { slotSize: 8 }))).toBe("ERR_NETLAB_RING_ARGS");
+    expect(code(() => createBackRing(newPages(1), { slotSize: 5000 }))).toBe("ERR_NETLAB_RING_ARGS");
+    expect(code(() => createBackRing(newPages(1), { slotSize: 0 }))).toBe("ERR_NETLAB_RING_ARGS");
+    const r = ringAt(0);
+    expect(code(() => r.front.queueRequest(new Uint8Array(9)))).toBe("ERR_NETLAB_RING_ARGS");
+    expect(code(() => r.back.takeRequest(new Uint8Array(4)))).toBe("ERR_NETLAB_RING_ARGS");
+    expect(code(() => r.front.takeResponse(new Uint8Array(4)))).toBe("ERR_NETLAB_RING_ARGS");
+  });
 });
