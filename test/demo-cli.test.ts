@@ -30,7 +30,7 @@ describe("netlab demo on the command line", () => {
     try {
       const r = cli(["--pcap", join(dir, "d.pcapng")]);
       expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^netlab demo — seed 1, 10 s of virtual time/);
+      expect(r.stdout).toMatch(/^netlab demo — seed 1, 20 s of virtual time/);
       expect(r.stdout).toMatch(/^ {2}h1 +192\.0\.2\.11 +02:00:00:00:00:01 /m);
       expect(r.stdout).toMatch(/^ {2}all +rtt min\/avg\/max [\d.]+\/[\d.]+\/[\d.]+ ms/m);
       expect(r.stdout).toContain(`capture: ${join(dir, "d.pcapng")}`);

@@ -1,6 +1,7 @@
 // netlab demo: three hosts (full stacks from createStack) on a simulated learning switch with
 // delay, jitter, loss, a little duplication and a rate-limited port. They ping each other,
-// exchange UDP echoes and a datagram that must be fragmented, all in virtual time; every
+// exchange UDP echoes and a datagram that must be fragmented, and h1 sends 256 KiB over TCP
+// to h3 (the lossiest port), all in virtual time; every
 // NIC is captured into one pcapng (one interface per host). runDemo() is deterministic in
 // its seed (same seed, same pcapng bytes); run() adds argument parsing, files and printing.
 import { performance } from "node:perf_hooks";
@@ -31,7 +32,10 @@ const UDP_ECHO_COUNT = 20;
 const UDP_ECHO_SIZE = 100;
 const FRAGMENTED_SIZE = 4000;
 const FRAGMENTED_ATTEMPTS = 5;
-const END_MS = 10_000;
+const TCP_PORT = 9;
+const TCP_BYTES = 256 * 1024;
+const TCP_START_MS = 8000;
+const END_MS = 20_000;
 
 /** Options of one demo run. */
 export interface DemoOptions {
@@ -79,6 +83,7 @@ export interface DemoReport {
   readonly ping: { readonly pairs: { from: string; to: string; sent: number; replies: number; rtt: RttReport }[]; readonly rtt: RttReport };
   readonly udpEcho: { readonly sent: number; readonly echoed: number; readonly rtt: RttReport };
   readonly fragmented: { readonly size: number; readonly sent: number; readonly echoed: number; readonly intact: number; readonly fragmentsSent: number; readonly reassembled: number };
+  readonly tcp: { readonly bytes: number; readonly received: number; readonly intact: boolean; readonly durationMs: number; readonly goodputMbps: number; readonly retransmits: number; readonly error?: string };
   readonly switch: Readonly<SwitchStats>;
   readonly impairments: { readonly port: string; readonly direction: "to-switch" | "from-switch"; readonly stats: ImpairmentStats }[];
   readonly impairmentTotals: { offered: number; delivered: number; lost: number; duplicated: number; queueDrops: number; mtuDrops: number };
@@ -216,6 +221,50 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     });
   }
 
+  // TCP bulk transfer h1 -> h3 (discard service, RFC 863), checked byte by byte.
+  const pattern = (i: number): number => (i * 31 + 7) & 0xff;
+  const tcp = { received: 0, intact: true, startAt: -1, endAt: -1, error: undefined as string | undefined };
+  const sink = h3.stack.tcp.listen(TCP_PORT);
+  if (!sink.ok) throw new Error(`demo: cannot listen on TCP ${TCP_PORT} on h3: ${sink.error}`);
+  sink.value.onConnection((s) => {
+    s.onData((d) => {
+      for (let i = 0; i < d.length; i++) if (d[i] !== pattern(tcp.received + i)) tcp.intact = false;
+      tcp.received += d.length;
+    });
+    s.onEnd(() => {
+      tcp.endAt = clock.now();
+      s.end();
+    });
+  });
+  clock.setTimer(TCP_START_MS, () => {
+    note = `phase 4: h1 sends ${TCP_BYTES} bytes over TCP to the discard service on h3:${TCP_PORT}`;
+    const c = h1.stack.tcp.connect(h3.ip, TCP_PORT);
+    if (!c.ok) {
+      tcp.error = c.error;
+      return;
+    }
+    const stream = c.value;
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < TCP_BYTES) {
+        const n = Math.min(16384, TCP_BYTES - sent);
+        const chunk = new Uint8Array(n);
+        for (let i = 0; i < n; i++) chunk[i] = pattern(sent + i);
+        sent += n;
+        if (!stream.write(chunk)) return;
+      }
+      stream.end();
+    };
+    stream.onConnect(() => {
+      tcp.startAt = clock.now();
+      pump();
+    });
+    stream.onDrain(pump);
+    stream.onClose((e) => {
+      if (e !== undefined) tcp.error = e;
+    });
+  });
+
   // Run in slices so a slow machine shows progress.
   const wallStart = performance.now();
   let lastReport = wallStart;
@@ -279,11 +328,22 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     fragmentsSent: num(h3Ip["txFragments"]),
     reassembled: num(h2Ip["reassembled"]),
   };
+  const tcpDuration = tcp.endAt >= 0 && tcp.startAt >= 0 ? tcp.endAt - tcp.startAt : 0;
+  const tcpReport = {
+    bytes: TCP_BYTES,
+    received: tcp.received,
+    intact: tcp.intact && tcp.received === TCP_BYTES,
+    durationMs: Math.round(tcpDuration * 1000) / 1000,
+    goodputMbps: tcpDuration > 0 ? Math.round((tcp.received * 8) / tcpDuration / 10) / 100 : 0,
+    retransmits: h1.stack.tcp.stats.retransmits,
+    ...(tcp.error === undefined ? {} : { error: tcp.error }),
+  };
   const checks: DemoCheck[] = [
     { name: "ping replies", ok: allRtts.length > 0, detail: `${allRtts.length}/${pingSent} echo requests answered` },
     { name: "every pair reachable", ok: pairs.every((p) => p.replies > 0), detail: pairs.filter((p) => p.replies === 0).map((p) => `${p.from}->${p.to}`).join(", ") || "all 6 pairs answered" },
     { name: "UDP echo", ok: udpRtts.length > 0, detail: `${udpRtts.length}/${udpSent} datagrams echoed` },
     { name: "fragmented datagram", ok: bigIntact > 0 && fragmented.fragmentsSent > 0, detail: `${bigIntact}/${bigSent} ${FRAGMENTED_SIZE}-byte datagrams came back intact (${fragmented.fragmentsSent} fragments sent by h3)` },
+    { name: "TCP transfer", ok: tcpReport.intact && tcp.endAt >= 0, detail: `${tcp.received}/${TCP_BYTES} bytes ${tcpReport.intact ? "arrived intact" : "did not arrive intact"}${tcp.endAt >= 0 ? ` in ${tcpReport.durationMs} ms` : ""}${tcp.error === undefined ? "" : ` (error ${tcp.error})`}` },
   ];
   const pcapBytes = capture.bytes();
   return {
@@ -293,6 +353,7 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     ping: { pairs: pairs.map((p) => ({ from: p.from, to: p.to, sent: p.sent, replies: p.replies, rtt: rttOf(p.rtts) })), rtt: rttOf(allRtts) },
     udpEcho: { sent: udpSent, echoed: udpRtts.length, rtt: rttOf(udpRtts) },
     fragmented,
+    tcp: tcpReport,
     switch: { ...sw.stats },
     impairments,
     impairmentTotals: totals,
@@ -349,6 +410,8 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   w(`  all        rtt ${fmtRtt(r.ping.rtt)}`);
   w(`UDP echo h1 -> h2:7: ${r.udpEcho.echoed}/${r.udpEcho.sent} echoed, rtt ${fmtRtt(r.udpEcho.rtt)}`);
   w(`fragmented ${r.fragmented.size}-byte datagram h3 -> h2:7 and back: ${r.fragmented.intact}/${r.fragmented.sent} intact (h3 sent ${r.fragmented.fragmentsSent} fragments, h2 reassembled ${r.fragmented.reassembled})`);
+  const t4 = r.tcp;
+  w(`TCP h1 -> h3:${TCP_PORT}: ${t4.received}/${t4.bytes} bytes ${t4.intact ? "intact" : "NOT intact"}, ${t4.durationMs} ms, goodput ${t4.goodputMbps} Mbit/s, ${t4.retransmits} retransmissions${t4.error === undefined ? "" : `, error ${t4.error}`}`);
   w("");
   w("impairments per port and direction:");
   w(`  ${"port".padEnd(5)} ${"direction".padEnd(11)} ${pad("offered", 7)} ${pad("delivered", 9)} ${pad("lost", 5)} ${pad("dup", 4)} ${pad("q-drop", 6)} ${pad("latency min/avg/max ms", 24)}`);
