@@ -1,0 +1,27 @@
+// Checksum suite: RFC 1071 sum over 1500-byte and 64 KiB buffers (GB/s), against Buffer.copy.
+import { checksumAdd } from "../../stack/wire/checksum.ts";
+import type { BenchCase, BenchSuite } from "../../harness/bench/types.ts";
+
+function checksumCase(size: number, label: string): BenchCase {
+  const buf = new Uint8Array(size);
+  for (let i = 0; i < size; i++) buf[i] = (i * 131) & 0xff;
+  let sink = 0;
+  return {
+    suite: "checksum", name: `checksum ${label}`, unit: "GB/s", higherIsBetter: true, baseline: "Buffer.copy 64KiB",
+    measure(ctx) {
+      const bytes = ctx.quick ? 16 << 20 : 512 << 20;
+      const n = Math.max(1, Math.floor(bytes / size));
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) sink ^= checksumAdd(buf);
+      const s = (performance.now() - t0) / 1000;
+      if (sink === -1) throw new Error("unreachable");
+      return (n * size) / s / 1e9;
+    },
+  };
+}
+
+export const suite: BenchSuite = {
+  name: "checksum",
+  description: "RFC 1071 Internet checksum throughput",
+  cases: () => [checksumCase(1500, "1500B"), checksumCase(65536, "64KiB")],
+};

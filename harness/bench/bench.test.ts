@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { attachRatios, loadSuites, median, runCase } from "./runner.ts";
+import { formatMarkdown, formatSvg, formatTable } from "./report.ts";
+import type { BenchCase, BenchResult } from "./types.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const quiet = { quick: true, progress: () => {} };
+
+describe("bench runner", () => {
+  it("median() takes the middle value or the mean of the two middle values", () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it("runCase() reports runs, spread, target and skips with the reason given", async () => {
+    let v = 0;
+    const c: BenchCase = { suite: "s", name: "n", unit: "op/s", higherIsBetter: true, runs: 3, warmup: 0, target: { value: 2, kind: "min" }, measure: () => ++v };
+    const r = await runCase(c, { quick: false, progress: () => {} });
+    expect(r).toMatchObject({ status: "ok", runs: [1, 2, 3], median: 2, min: 1, max: 3, spread: 1, targetMet: true });
+    const skipped = await runCase({ ...c, available: () => "no tool" }, quiet);
+    expect(skipped).toMatchObject({ status: "skipped", reason: "no tool", runs: [] });
+    const failed = await runCase({ ...c, measure: () => { throw new Error("boom"); } }, quiet);
+    expect(failed).toMatchObject({ status: "failed", reason: "boom" });
+  });
+
+  it("attachRatios() divides by the named baseline's median", () => {
+    const base: BenchResult = { suite: "b", name: "base", unit: "GB/s", higherIsBetter: true, status: "ok", runs: [4], median: 4 };
+    const x: BenchResult = { ...base, suite: "x", name: "x", baseline: "base", runs: [1], median: 1 };
+    expect(attachRatios([base, x])[1]!.ratio).toBe(0.25);
+  });
+
+  it("runs every case of the checksum and wire suites in quick mode and reports them", async () => {
+    const suites = (await loadSuites(path.join(root, "benchmarks/suites"))).filter((s) => s.name === "checksum" || s.name === "wire");
+    expect(suites.map((s) => s.name).sort()).toEqual(["checksum", "wire"]);
+    const results: BenchResult[] = [];
+    for (const s of suites) for (const c of s.cases()) results.push(await runCase(c, quiet));
+    for (const r of results) {
+      expect(r.status, `${r.name}: ${r.reason}`).toBe("ok");
+      expect(r.median).toBeGreaterThan(0);
+    }
+    const table = formatTable(results);
+    expect(table).toContain("checksum 64KiB");
+    expect(table.split("\n").length).toBe(results.length + 3);
+    expect(formatMarkdown(results, { cores: 2 }, "now")).toContain("| wire | tcp 1448B parse (checksum verified) |");
+    expect(formatSvg(results)).toMatch(/^<svg[^>]*>.*<\/svg>\n$/s);
+  });
+});

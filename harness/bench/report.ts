@@ -1,0 +1,82 @@
+// Benchmark reports: a terminal table, a markdown summary and SVG bar charts per suite.
+import type { BenchResult } from "./types.ts";
+
+/** Formats a figure with 3 significant digits. */
+export function formatFigure(v: number | undefined): string {
+  if (v === undefined) return "-";
+  const a = Math.abs(v);
+  if (a >= 1e9) return `${(v / 1e9).toPrecision(3)}G`;
+  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
+  if (a >= 1e4) return `${(v / 1e3).toPrecision(3)}k`;
+  return v.toPrecision(3);
+}
+
+function row(r: BenchResult): string[] {
+  const target = r.target === undefined ? "" : `${r.target.kind === "min" ? "≥" : "≤"} ${formatFigure(r.target.value)} ${r.targetMet ? "met" : r.status === "ok" ? "MISSED" : ""}`;
+  return [
+    r.suite, r.name,
+    r.status === "ok" ? `${formatFigure(r.median)} ${r.unit}` : r.status.toUpperCase(),
+    r.spread === undefined ? "" : `±${(r.spread * 50).toFixed(1)}%`,
+    String(r.runs.length),
+    r.ratio === undefined ? "" : `${r.ratio.toFixed(r.ratio < 0.1 ? 3 : 2)}× ${r.baseline}`,
+    r.status === "ok" ? target : r.reason ?? "",
+  ];
+}
+
+const HEAD = ["suite", "case", "median", "spread", "runs", "vs baseline", "target / note"];
+
+/** A fixed-width table for the terminal. */
+export function formatTable(results: BenchResult[]): string {
+  const rows = results.map(row);
+  const widths = HEAD.map((h, c) => Math.max(h.length, ...rows.map((x) => x[c]!.length)));
+  const fmt = (x: string[]): string => x.map((v, c) => v.padEnd(widths[c]!)).join("  ").trimEnd();
+  return [fmt(HEAD), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n") + "\n";
+}
+
+/** A markdown summary with the machine description. */
+export function formatMarkdown(results: BenchResult[], machine: Record<string, unknown>, when: string): string {
+  const esc = (s: string): string => s.replace(/\|/g, "\\|");
+  const lines = [
+    `# netlab benchmarks, ${when}`, "",
+    `Machine: ${Object.entries(machine).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join("/") : String(v)}`).join(", ")}`, "",
+    `| ${HEAD.join(" | ")} |`, `|${HEAD.map(() => "---").join("|")}|`,
+    ...results.map((r) => `| ${row(r).map(esc).join(" | ")} |`), "",
+    "spread = ±half of (max − min) / median over the runs; ratios are median / baseline median in the same run.", "",
+  ];
+  return lines.join("\n");
+}
+
+/** An SVG with one horizontal bar chart per suite (bars scaled within the suite, log-free). */
+export function formatSvg(results: BenchResult[]): string {
+  const ok = results.filter((r) => r.status === "ok" && r.median !== undefined);
+  const suites = [...new Set(ok.map((r) => r.suite))];
+  const barH = 18, gap = 6, left = 260, width = 820, chartW = width - left - 140;
+  let y = 30;
+  const parts: string[] = [];
+  for (const s of suites) {
+    const rs = ok.filter((r) => r.suite === s);
+    const max = Math.max(...rs.map((r) => Math.abs(r.median!)), ...rs.map((r) => r.target?.value ?? 0));
+    parts.push(`<text x="10" y="${y}" font-weight="bold">${escapeXml(s)}</text>`);
+    y += 10;
+    for (const r of rs) {
+      const w = max === 0 ? 0 : (Math.abs(r.median!) / max) * chartW;
+      const color = r.targetMet === false ? "#d9534f" : r.targetMet ? "#5cb85c" : "#4a7ab5";
+      parts.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${escapeXml(r.name)}</text>`);
+      parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${color}"/>`);
+      parts.push(`<text x="${left + w + 6}" y="${y + 13}">${escapeXml(`${formatFigure(r.median)} ${r.unit}`)}</text>`);
+      if (r.target !== undefined && max > 0) {
+        const tx = left + (r.target.value / max) * chartW;
+        parts.push(`<line x1="${tx.toFixed(1)}" x2="${tx.toFixed(1)}" y1="${y - 2}" y2="${y + barH + 2}" stroke="#000" stroke-dasharray="3,2"/>`);
+      }
+      y += barH + gap;
+    }
+    y += 20;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif" font-size="12">` +
+    `<rect width="100%" height="100%" fill="#fff"/><text x="10" y="16" font-size="14">netlab benchmarks (green: target met, red: missed, dashed: target)</text>` +
+    parts.join("") + "</svg>\n";
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}

@@ -1,0 +1,68 @@
+// Benchmark model: a suite is a list of cases; a case measures one figure per run.
+
+/** Units a figure is reported in. */
+export type BenchUnit = "Gbit/s" | "GB/s" | "Mpkt/s" | "pkt/s" | "req/s" | "conn/s" | "IOPS" | "MB/s" | "B/conn" | "op/s" | "lease/s" | "exec/s";
+
+/** How a run is configured. */
+export interface BenchContext {
+  /** Quick mode: tiny workloads, just enough to prove the harness works (used by npm test). */
+  readonly quick: boolean;
+  /** Progress line for long cases. */
+  progress(message: string): void;
+}
+
+/** A performance target from the issues, reported against in every run. */
+export interface BenchTarget {
+  readonly value: number;
+  /** "min": the figure must be at least value; "max": at most. */
+  readonly kind: "min" | "max";
+}
+
+/** One measured figure. */
+export interface BenchCase {
+  readonly suite: string;
+  readonly name: string;
+  readonly unit: BenchUnit;
+  readonly higherIsBetter: boolean;
+  /** Name of another case (same run) this one is compared with as a ratio. */
+  readonly baseline?: string;
+  readonly target?: BenchTarget;
+  /** Runs (default 5; quick: 1) and warm-up runs (default 1; quick: 0). */
+  readonly runs?: number;
+  readonly warmup?: number;
+  /** Reason the case cannot run here (missing tool, not root), or undefined. */
+  available?(): string | undefined | Promise<string | undefined>;
+  /** Performs one run and returns the figure in `unit`. */
+  measure(ctx: BenchContext): number | Promise<number>;
+  /** Extra facts of the last run (bytes moved, retransmits...), included in the JSON. */
+  details?(): Record<string, unknown>;
+}
+
+/** A suite module's shape (benchmarks/suites/<name>.ts). */
+export interface BenchSuite {
+  readonly name: string;
+  readonly description: string;
+  cases(): BenchCase[];
+}
+
+/** The outcome of one case. */
+export interface BenchResult {
+  readonly suite: string;
+  readonly name: string;
+  readonly unit: BenchUnit;
+  readonly higherIsBetter: boolean;
+  readonly status: "ok" | "skipped" | "failed";
+  readonly reason?: string;
+  readonly runs: number[];
+  readonly median?: number;
+  readonly min?: number;
+  readonly max?: number;
+  /** (max - min) / median, as a fraction. */
+  readonly spread?: number;
+  readonly baseline?: string;
+  /** median / baseline median (how many times the baseline's figure). */
+  readonly ratio?: number;
+  readonly target?: BenchTarget;
+  readonly targetMet?: boolean;
+  readonly details?: Record<string, unknown>;
+}

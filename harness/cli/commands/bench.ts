@@ -1,0 +1,71 @@
+// netlab bench: runs the benchmark suites in benchmarks/suites/, prints a table and writes
+// benchmarks/results/<stamp>.json, latest.json, latest.md and latest.svg.
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { attachRatios, describeMachine, loadSuites, runCase } from "../../bench/runner.ts";
+import { formatMarkdown, formatSvg, formatTable } from "../../bench/report.ts";
+import type { BenchResult } from "../../bench/types.ts";
+
+export const summary = "benchmark suites with baselines (kernel, Node net, Buffer.copy) and targets";
+
+const USAGE = `usage: netlab bench [--suite NAME[,NAME...]] [--quick] [--json] [--out DIR] [--list]
+  --quick   tiny workloads, one run each (under a minute; what npm test runs)
+  --out     results folder (default benchmarks/results; --quick writes nothing unless --out is given)`;
+
+export async function run(args: string[]): Promise<number> {
+  let quick = false, json = false, list = false;
+  let only: string[] | undefined, out: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const next = (): string => {
+      const v = args[++i];
+      if (v === undefined) throw Object.assign(new Error(`${a} needs a value\n${USAGE}`), { code: "ERR_USAGE" });
+      return v;
+    };
+    if (a === "--quick") quick = true;
+    else if (a === "--json") json = true;
+    else if (a === "--list") list = true;
+    else if (a === "--suite") only = next().split(",");
+    else if (a === "--out") out = next();
+    else if (a === "--help" || a === "-h") { process.stdout.write(USAGE + "\n"); return 0; }
+    else throw Object.assign(new Error(`unknown option ${a}\n${USAGE}`), { code: "ERR_USAGE" });
+  }
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+  const suites = await loadSuites(path.join(root, "benchmarks/suites"));
+  if (list) { for (const s of suites) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`); return 0; }
+  const chosen = only === undefined ? suites : suites.filter((s) => only!.includes(s.name));
+  const unknown = (only ?? []).filter((n) => !suites.some((s) => s.name === n));
+  if (unknown.length > 0) throw Object.assign(new Error(`unknown suite(s) ${unknown.join(", ")}; known: ${suites.map((s) => s.name).join(", ")}`), { code: "ERR_USAGE" });
+
+  const interactive = !json && process.stderr.isTTY;
+  const ctx = {
+    quick,
+    progress: (m: string) => {
+      if (json) return;
+      if (interactive) process.stderr.write(`\r\x1b[K${m}`);
+      else process.stderr.write(`${m}\n`);
+    },
+  };
+  let results: BenchResult[] = [];
+  for (const s of chosen) for (const c of s.cases()) results.push(await runCase(c, ctx));
+  if (interactive) process.stderr.write("\r\x1b[K");
+  results = attachRatios(results);
+  const machine = describeMachine();
+  const when = new Date().toISOString();
+  const dir = out ?? (quick ? undefined : path.join(root, "benchmarks/results"));
+  if (dir !== undefined) {
+    mkdirSync(dir, { recursive: true });
+    const doc = JSON.stringify({ when, quick, machine, results }, null, 2) + "\n";
+    writeFileSync(path.join(dir, `${when.replace(/[:.]/g, "-")}.json`), doc);
+    writeFileSync(path.join(dir, "latest.json"), doc);
+    writeFileSync(path.join(dir, "latest.md"), formatMarkdown(results, machine, when));
+    writeFileSync(path.join(dir, "latest.svg"), formatSvg(results));
+  }
+  if (json) process.stdout.write(JSON.stringify({ ok: results.every((r) => r.status !== "failed"), when, quick, machine, results }, null, 2) + "\n");
+  else {
+    process.stdout.write(formatTable(results));
+    if (dir !== undefined) process.stdout.write(`results: ${path.relative(process.cwd(), dir) || "."}/latest.{json,md,svg}\n`);
+  }
+  return results.some((r) => r.status === "failed") ? 1 : 0;
+}
