@@ -78,6 +78,7 @@ export class SendBuffer {
 
   /** Copies `len` bytes starting `offset` bytes from the front into dst at dstOff. */
   copyTo(offset: number, len: number, dst: Uint8Array, dstOff: number): void {
+    if (len <= 0) return;
     let idx: number;
     let start: number;
     if (this.#cursorIndex >= this.#head && this.#cursorIndex < this.#chunks.length && this.#cursorStart <= offset) {
