@@ -109,7 +109,7 @@ type Req = typeof request extends fc.Arbitrary<infer T> ? T : never;
 /** Serializes a generated request, applying its mutation. */
 function render(r: Req): string {
   const m = r.mutation;
-  let method = r.method;
+  let method: string = r.method;
   let target = r.target;
   let version = `HTTP/${r.version}`;
   if (m === "bad-method") method = r.pick % 2 === 0 ? "G(T" : "GE\x01T";
@@ -145,8 +145,8 @@ function render(r: Req): string {
   const headerIdx = 1 + (r.pick % Math.max(1, lines.length - 1));
   if (m === "ws-before-colon" && lines.length > 1) lines[headerIdx] = lines[headerIdx]!.replace(":", " :");
   if (m === "obs-fold" && lines.length > 1) lines.splice(headerIdx + 1, 0, " folded");
-  if (m === "ctl-in-value" && lines.length > 1) lines[headerIdx] += ["\x00", "\x01", "\x7f", "\x1b"][r.pick % 4];
-  if (m === "bare-cr" && lines.length > 1) lines[headerIdx] += "\rX";
+  if (m === "ctl-in-value" && lines.length > 1) lines[headerIdx] = `${lines[headerIdx]!}${["\x00", "\x01", "\x7f", "\x1b"][r.pick % 4]!}`;
+  if (m === "bare-cr" && lines.length > 1) lines[headerIdx] = `${lines[headerIdx]!}\rX`;
   if (m === "space-first-header") lines.splice(1, 0, " X-Space: 1");
   const ends = lines.map(() => "\r\n");
   if (m === "bare-lf") ends[r.pick % ends.length] = "\n";
