@@ -169,6 +169,15 @@ describe("arp", () => {
     expect(t.arp.lookup(0)).toBeUndefined();
   });
 
+  it("reports another host using our address (RFC 5227 §2.4) and does not learn it", () => {
+    const conflicts: [number, number][] = [];
+    const t = setup({ onAddressConflict: (ip, mac) => conflicts.push([ip, mac]) });
+    t.inject({ operation: "request", senderMac: MAC_A, senderIp: B_IP, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
+    expect(conflicts).toEqual([[B_IP, MAC_A]]);
+    expect(t.arp.lookup(B_IP)).toBeUndefined();
+    expect(t.arp.counters()).toMatchObject({ conflicts: 1, drops: { "address-conflict": 1 } });
+  });
+
   it("announce() sends ANNOUNCE_NUM gratuitous requests ANNOUNCE_INTERVAL apart (RFC 5227 §2.3)", () => {
     const t = setup();
     t.arp.announce();

@@ -34,6 +34,8 @@ export interface ArpOptions {
   readonly announceIntervalMs?: number;
   /** Called with the packets dropped when resolution of `ip` failed (e.g. to send ICMP host unreachable). */
   readonly onResolutionFailed?: (ip: Ipv4Address, packets: readonly Uint8Array[]) => void;
+  /** Called when another host uses our address (RFC 5227 §2.4), e.g. for DHCP to decline it. */
+  readonly onAddressConflict?: (ip: Ipv4Address, mac: MacAddress) => void;
 }
 
 export interface ArpDeps {
@@ -184,7 +186,9 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
     }
     if (address !== undefined && a.senderIp === address) {
       c.conflicts++;
-      return counters.drop("address-conflict");
+      counters.drop("address-conflict");
+      options.onAddressConflict?.(address, a.senderMac);
+      return;
     }
     // RFC 826 "merge": update a known sender; add it when the packet is for us or answers our request.
     const forUs = address !== undefined && a.targetIp === address;

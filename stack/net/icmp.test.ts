@@ -31,6 +31,17 @@ describe("icmp", () => {
     ]);
   });
 
+  it("ping() of our own address is answered through local delivery without touching the wire", () => {
+    const t = createTwoStacks();
+    t.clock.run();
+    t.pair.log.length = 0;
+    const results: Result<PingReply, PingError>[] = [];
+    t.a.icmp.ping(A_IP, {}, (r) => results.push(r));
+    t.clock.run();
+    expect(results[0]).toMatchObject({ ok: true, value: { from: A_IP, rttMs: 0 } });
+    expect(t.pair.log).toEqual([]);
+  });
+
   it("the echo request and reply carry identical ident, seq and data (RFC 792)", () => {
     const t = createTwoStacks();
     t.clock.run();

@@ -188,7 +188,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
       if (src === undefined) return err("no-address");
       const total = IPV4_HEADER_LEN + payload.length;
       let offload = opts?.offload;
-      const gso = offload?.gsoSize !== undefined && ethernet.offloads.tso && total + ethernet.headerLength <= ethernet.offloads.maxGsoFrame;
+      const gso = offload?.gsoSize !== undefined && ethernet.offloads.tso && total <= IPV4_MAX_LEN && total + ethernet.headerLength <= ethernet.offloads.maxGsoFrame;
       const mtu = local ? IPV4_MAX_LEN : pathMtu(dst);
       const fragment = total > mtu && !gso;
       if (fragment && (opts?.dontFragment === true || total > IPV4_MAX_LEN)) {

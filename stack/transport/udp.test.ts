@@ -122,6 +122,18 @@ describe("udp", () => {
     expect(new UdpPacket(sent.payload).verifyChecksum(0, 0xffffffff)).toBe(true);
   });
 
+  it("an unconfigured stack broadcasts from 0.0.0.0 without being told the source", () => {
+    const t = createTwoStacks();
+    t.a.ipv4.configure(undefined);
+    const got: UdpDatagram[] = [];
+    unwrap(t.b.udp.bind(67)).onMessage((d) => got.push(d));
+    const s = unwrap(t.a.udp.bind(68));
+    expect(s.sendTo(B_IP, 67, text("x"))).toEqual({ ok: false, error: "no-address" });
+    expect(s.sendTo(0xffffffff, 67, text("discover")).ok).toBe(true);
+    t.clock.run();
+    expect(got.map((d) => [d.src, d.dst])).toEqual([[0, 0xffffffff]]);
+  });
+
   it("drops datagrams with a bad checksum", () => {
     const t = createTwoStacks({ pair: { filter: (f, from) => {
       const d = f.data;

@@ -124,8 +124,7 @@ export function createUdp(deps: UdpDeps, options: UdpOptions = {}): UdpStack {
           dgram.set(payload, UDP_HEADER_LEN);
           const partial = deps.txChecksumOffload === true;
           emitUdp({ srcPort: p, dstPort, payload: dgram.subarray(UDP_HEADER_LEN) }, dgram, 0, src, dst, partial ? "partial" : "full");
-          const so: { src?: Ipv4Address; ttl?: number; offload?: { csumBlank: true } } = {};
-          if (opts?.src !== undefined) so.src = opts.src;
+          const so: { src?: Ipv4Address; ttl?: number; offload?: { csumBlank: true } } = { src };
           if (opts?.ttl !== undefined) so.ttl = opts.ttl;
           if (partial) so.offload = { csumBlank: true };
           const r = ipv4.send(dst, IP_PROTOCOL_UDP, dgram, so as Ipv4SendOptions);
