@@ -5,7 +5,9 @@ import { createVirtualClock, createRng, type VirtualClock } from "../../stack/ti
 import { createStack, type Stack } from "../../stack/index.ts";
 import { createSwitch, type Switch } from "../../stack/link/switch.ts";
 import type { ImpairmentOptions } from "../../stack/link/impairments.ts";
-import { formatIpv4 } from "../../stack/wire/address.ts";
+import { formatIpv4, readMac, readIpv4 } from "../../stack/wire/address.ts";
+import { withCapture, createMemorySink } from "../../stack/link/capture.ts";
+import { parseDhcp, messageType } from "../../stack/wire/dhcp.ts";
 import {
   dhcpClientOnStack, dhcpServerOnStack, createMemoryLeaseStore, type DhcpClient, type DhcpServer, type DhcpServerConfig,
   type ClientLeaseStore, type DhcpLease, type LeaseStore, type DhcpClientOptions,
@@ -168,6 +170,36 @@ describe("DHCP end to end over netlab stacks", () => {
     expect(w.server.leases().find((l) => l.address === a)!.expiresAt).toBeLessThanOrEqual(w.clock.now());
     expect(stack.ipv4.cidr).toBeUndefined();
     expect(client.state).toBe("stopped");
+  });
+
+  it("unicasts OFFER and ACK to yiaddr at chaddr when the broadcast bit is clear, and broadcasts them when it is set", () => {
+    for (const broadcastFlag of [false, true]) {
+      const w = world();
+      const sink = createMemorySink();
+      const bystanderSink = createMemorySink();
+      const clientPort = w.sw.addPort({ mac: 0x020000000010, name: "client" });
+      const stack = createStack({ device: withCapture(clientPort, sink, { clock: w.clock }), clock: w.clock, rng: createRng(9) }, { name: "client" });
+      const bystander = w.sw.addPort({ mac: 0x020000000077, name: "bystander" });
+      createStack({ device: withCapture(bystander, bystanderSink, { clock: w.clock }), clock: w.clock, rng: createRng(10) }, { name: "bystander" });
+      const client = w.client(stack, { broadcastFlag });
+      client.start();
+      w.clock.run(15 * sec);
+      expect(client.state).toBe("bound");
+      /** DHCP replies (UDP 67 -> 68) in a capture: [type, dst MAC, dst IP]. */
+      const replies = (packets: { data: Uint8Array; direction?: string }[]) => packets.filter((p) => p.direction === "in" && p.data[23] === 17 && p.data[34] === 0 && p.data[35] === 67)
+        .map((p) => {
+          const m = parseDhcp(p.data.subarray(42));
+          return [m.ok ? messageType(m.value) : undefined, readMac(p.data, 0), readIpv4(p.data, 30)];
+        });
+      if (broadcastFlag) {
+        expect(replies(sink.packets)).toEqual([[2, 0xffffffffffff, 0xffffffff], [5, 0xffffffffffff, 0xffffffff]]);
+        expect(replies(bystanderSink.packets).length).toBe(2);
+      } else {
+        expect(replies(sink.packets)).toEqual([[2, 0x020000000010, ip("192.0.2.100")], [5, 0x020000000010, ip("192.0.2.100")]]);
+        expect(replies(bystanderSink.packets)).toEqual([]);
+        expect(w.serverStack.arp.entries().filter((e) => e.static)).toEqual([]);
+      }
+    }
   });
 
   it("binds twelve clients under 10% loss each way with no address given twice", () => {

@@ -7,12 +7,12 @@ import type { Clock, Rng } from "../../time.ts";
 import type { MacAddress, Ipv4Address } from "../../wire/address.ts";
 import type { UdpLayer } from "../../transport/types.ts";
 import { createDhcpClient, type DhcpClientOptions } from "./client.ts";
-import { createDhcpServer } from "./server.ts";
+import { createDhcpServer, type DhcpServerArp } from "./server.ts";
 import type { ClientLeaseStore, DhcpClient, DhcpHost, DhcpServer, DhcpServerConfig, LeaseStore } from "./types.ts";
 
 export * from "./types.ts";
 export { createDhcpClient, type DhcpClientDeps, type DhcpClientOptions } from "./client.ts";
-export { createDhcpServer, createMemoryLeaseStore, clientKeyOf, type DhcpServerDeps } from "./server.ts";
+export { createDhcpServer, createMemoryLeaseStore, clientKeyOf, type DhcpServerDeps, type DhcpServerArp } from "./server.ts";
 
 /** The parts of a Stack (stack/index.ts) DHCP uses. */
 export interface DhcpStackView {
@@ -21,7 +21,7 @@ export interface DhcpStackView {
   readonly udp: UdpLayer;
   readonly ipv4: DhcpHost;
   readonly device: { readonly mac: MacAddress };
-  readonly arp: { probe(ip: Ipv4Address, cb: (conflict: boolean) => void): { cancel(): void } };
+  readonly arp: DhcpServerArp & { probe(ip: Ipv4Address, cb: (conflict: boolean) => void): { cancel(): void } };
 }
 
 /** A DHCP client on `stack`, probing offered addresses with ARP unless `probe` is false. */
@@ -44,5 +44,5 @@ export function dhcpClientOnStack(
 
 /** A DHCP server on `stack` (which must be configured, or have config.serverId). */
 export function dhcpServerOnStack(stack: DhcpStackView, config: DhcpServerConfig, store?: LeaseStore): DhcpServer {
-  return createDhcpServer({ clock: stack.clock, udp: stack.udp, ipv4: stack.ipv4, ...(store ? { store } : {}) }, config);
+  return createDhcpServer({ clock: stack.clock, udp: stack.udp, ipv4: stack.ipv4, arp: stack.arp, ...(store ? { store } : {}) }, config);
 }

@@ -3,10 +3,11 @@
 // createDhcpServer  pools chosen by giaddr (relay) or by the server's own subnet; static
 //                   reservations by MAC or client identifier; OFFER/ACK with options 1, 3, 6,
 //                   12, 15, 28, 51, 54, 58, 59; INFORM; the NAK rules of §4.3.2; DECLINE and
-//                   RELEASE; reply addressing of §4.1 (relay, ciaddr, broadcast bit); every lease
+//                   RELEASE; reply addressing of §4.1 (relay, ciaddr, broadcast bit, else unicast
+//                   to yiaddr at chaddr through a passing ARP entry); every lease
 //                   persisted through the injected LeaseStore before its ACK is sent.
 import type { Clock } from "../../time.ts";
-import { type Ipv4Address, IPV4_ANY, IPV4_BROADCAST, prefixToMask } from "../../wire/address.ts";
+import { type Ipv4Address, type MacAddress, IPV4_ANY, IPV4_BROADCAST, prefixToMask } from "../../wire/address.ts";
 import type { UdpLayer, UdpSocket, UdpDatagram } from "../../transport/types.ts";
 import {
   parseDhcp, emitDhcp, type DhcpRepr, type DhcpOptionRepr, type DhcpMessageTypeValue, DhcpMessageType, DhcpOption,
@@ -25,10 +26,23 @@ export interface DhcpServerDeps {
   readonly ipv4: Pick<DhcpHost, "cidr">;
   /** Lease database (default: in memory only). */
   readonly store?: LeaseStore;
+  /**
+   * ARP cache access, to unicast OFFER/ACK to yiaddr at chaddr when the client did not ask for
+   * broadcast (RFC 2131 §4.1, as real servers do with a temporary ARP entry). Without it those
+   * replies are broadcast, which §4.1 also allows.
+   */
+  readonly arp?: DhcpServerArp;
+}
+
+/** The part of the ARP layer (ArpLayer) the server uses. */
+export interface DhcpServerArp {
+  lookup(ip: Ipv4Address): MacAddress | undefined;
+  addStatic(ip: Ipv4Address, mac: MacAddress): void;
+  remove(ip: Ipv4Address): void;
 }
 
 /** One reply the server decided to send. */
-interface Reply { dst: Ipv4Address; port: number; bytes: Uint8Array }
+interface Reply { dst: Ipv4Address; port: number; bytes: Uint8Array; viaMac?: MacAddress }
 
 const DEFAULT_LEASE = 3600;
 
@@ -200,7 +214,10 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     if (m.giaddr !== IPV4_ANY) return { dst: m.giaddr, port: DHCP_SERVER_PORT, bytes };
     if (nak) return { dst: IPV4_BROADCAST, port: DHCP_CLIENT_PORT, bytes };
     if (m.ciaddr !== IPV4_ANY) return { dst: m.ciaddr, port: DHCP_CLIENT_PORT, bytes };
-    // Broadcast bit set, or unicast to yiaddr/chaddr (not possible without an ARP entry): broadcast.
+    const mac = chaddrMac(m);
+    if ((m.flags & DHCP_FLAG_BROADCAST) === 0 && yiaddr !== IPV4_ANY && mac !== undefined && deps.arp !== undefined) {
+      return { dst: yiaddr, port: DHCP_CLIENT_PORT, bytes, viaMac: mac };
+    }
     return { dst: IPV4_BROADCAST, port: DHCP_CLIENT_PORT, bytes };
   };
   const nak = (m: DhcpRepr, why: string): Reply => {
@@ -358,7 +375,16 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     }
     if (out) {
       const src = ownAddress();
-      socket.sendTo(out.dst, out.port, out.bytes, { ...(src !== IPV4_ANY ? { src } : {}), broadcast: out.dst === IPV4_BROADCAST });
+      const send = (): void => {
+        socket.sendTo(out!.dst, out!.port, out!.bytes, { ...(src !== IPV4_ANY ? { src } : {}), broadcast: out!.dst === IPV4_BROADCAST });
+      };
+      const arp = deps.arp;
+      if (out.viaMac !== undefined && arp !== undefined && arp.lookup(out.dst) !== out.viaMac) {
+        // The client cannot answer ARP yet: address the frame to chaddr through a passing entry.
+        arp.addStatic(out.dst, out.viaMac);
+        send();
+        arp.remove(out.dst);
+      } else send();
     }
   };
   socket.onMessage(handle);
