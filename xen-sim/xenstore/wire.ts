@@ -168,7 +168,7 @@ export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder 
 export function latin1(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode.apply(null, Array.from(bytes.subarray(i, i + 4096)));
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
   }
   return s;
 }
