@@ -1,7 +1,8 @@
 // Helpers for TCP scenario tests: two full stacks (createStack) on a simulated wire, a
 // bulk sender with backpressure, and an incremental FNV-1a/32 ×2 digest of what arrived.
 import { createStack, type Stack } from "../../stack/index.ts";
-import { createPointToPointLink, createDevicePair, type ImpairmentOptions } from "../../stack/link/index.ts";
+import { createPointToPointLink, createDevicePair, withCapture, type ImpairmentOptions, type PacketSink } from "../../stack/link/index.ts";
+import type { NetDevice } from "../../stack/link/types.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import type { ByteStream } from "../../stack/transport/types.ts";
 import type { TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
@@ -16,11 +17,11 @@ export interface TwoStacks {
 }
 
 /** Two stacks 192.0.2.1 and 192.0.2.2 on a point-to-point wire with impairments both ways. */
-export function twoStacks(o: { seed?: number; impair?: ImpairmentOptions; mtu?: number; tcpA?: TcpLayerOptions; tcpB?: TcpLayerOptions; offload?: boolean; tso?: boolean } = {}): TwoStacks {
+export function twoStacks(o: { seed?: number; impair?: ImpairmentOptions; mtu?: number; tcpA?: TcpLayerOptions; tcpB?: TcpLayerOptions; offload?: boolean; tso?: boolean; capture?: PacketSink } = {}): TwoStacks {
   const clock = createVirtualClock(0);
   const seed = o.seed ?? 1;
   const mtu = o.mtu ?? 1500;
-  let devA, devB;
+  let devA: NetDevice, devB: NetDevice;
   if (o.offload === true) {
     const pair = createDevicePair(clock, { mtu, offloads: o.tso === true ? { txChecksum: true, tso: true, maxGsoFrame: 65536 } : { txChecksum: true, tso: false, maxGsoFrame: 0 } });
     devA = pair.a; devB = pair.b;
@@ -31,6 +32,7 @@ export function twoStacks(o: { seed?: number; impair?: ImpairmentOptions; mtu?: 
     });
     devA = link.a; devB = link.b;
   }
+  if (o.capture !== undefined) devA = withCapture(devA, o.capture, { clock, name: "a" });
   const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, ...(o.tcpA ? { tcp: o.tcpA } : {}) });
   const b = createStack({ device: devB, clock, rng: createRng(seed * 2 + 2) }, { name: "b", ipv4: { cidr: "192.0.2.2/24" }, ...(o.tcpB ? { tcp: o.tcpB } : {}) });
   return { clock, a, b, addrA: 0xc0000201, addrB: 0xc0000202 };
