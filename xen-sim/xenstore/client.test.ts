@@ -102,6 +102,16 @@ describe("xenstore client library", () => {
     expect(server.stats().transactions).toBe(0);
   });
 
+  it("transaction() aborts the transaction when the body throws, and rethrows", async () => {
+    const { server, dom0 } = setup();
+    await expect(dom0.transaction(async (tx) => {
+      await tx.write("/thrown", "x");
+      throw new Error("bug in body");
+    })).rejects.toThrow("bug in body");
+    expect(server.stats().transactions).toBe(0);
+    expect(await dom0.exists("/thrown")).toEqual(ok(false));
+  });
+
   it("directory() falls back to DIRECTORY_PART for lists longer than one message", async () => {
     const { dom0 } = setup();
     const names = Array.from({ length: 400 }, (_, i) => `backend-device-${i}`);

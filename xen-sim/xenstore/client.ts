@@ -279,7 +279,13 @@ export function createXenstoreClient(transport: XsByteTransport): XenstoreClient
       for (let i = 0; i < attempts; i++) {
         const tx = await startTransaction();
         if (!tx.ok) return tx;
-        const r = await body(ops(tx.value));
+        let r: Result<T, E>;
+        try {
+          r = await body(ops(tx.value));
+        } catch (e) {
+          await endTransaction(tx.value, false);
+          throw e;
+        }
         if (!r.ok) {
           await endTransaction(tx.value, false);
           return r;
