@@ -29,6 +29,8 @@ export interface RingDomainReport {
   waits: number;
   timeouts: number;
   illBehaved: number;
+  /** Wall time of the loop (performance.now), for throughput figures. */
+  elapsedMs: number;
 }
 
 const SLOT = 8;
@@ -36,11 +38,18 @@ const u32 = (b: Uint8Array): number => new DataView(b.buffer, b.byteOffset, 4).g
 
 /** Runs one side until `count` entries went through (or a wait times out). */
 export function run(data: RingDomainData): RingDomainReport {
+  const started = performance.now();
+  const report = loop(data);
+  report.elapsedMs = performance.now() - started;
+  return report;
+}
+
+function loop(data: RingDomainData): RingDomainReport {
   const self = sharedInfoView(data.channel.sharedInfo);
   const peer = sharedInfoView(data.channel.peerSharedInfo);
   const rng = createRng(data.seed);
   const report: RingDomainReport = {
-    role: data.role, handled: 0, outOfOrder: 0, notifies: 0, suppressed: 0, waits: 0, timeouts: 0, illBehaved: 0,
+    role: data.role, handled: 0, outOfOrder: 0, notifies: 0, suppressed: 0, waits: 0, timeouts: 0, illBehaved: 0, elapsedMs: 0,
   };
   const notifyPeer = (notify: boolean): void => {
     if (!notify) {

@@ -61,10 +61,18 @@ function createSlots(pages: readonly Uint8Array[], slotSize: number) {
   const mask = size - 1;
   const copy = (slot: number, buf: Uint8Array, toShared: boolean): void => {
     let at = RING_HEADER_SIZE + (slot & mask) * slotSize;
+    let off = at & (PAGE_SIZE - 1);
+    if (off + slotSize <= PAGE_SIZE) {
+      // Fast path: the slot lies within one page (always so for single-page rings).
+      const page = pages[at >>> 12]!;
+      if (toShared) for (let i = 0; i < slotSize; i++) page[off + i] = buf[i]!;
+      else for (let i = 0; i < slotSize; i++) buf[i] = page[off + i]!;
+      return;
+    }
     let done = 0;
     while (done < slotSize) {
-      const page = pages[Math.floor(at / PAGE_SIZE)]!;
-      const off = at % PAGE_SIZE;
+      const page = pages[at >>> 12]!;
+      off = at & (PAGE_SIZE - 1);
       const n = Math.min(slotSize - done, PAGE_SIZE - off);
       if (toShared) page.set(buf.subarray(done, done + n), off);
       else buf.set(page.subarray(off, off + n), done);
@@ -103,7 +111,7 @@ export function createFrontRing(pages: readonly Uint8Array[], options: RingOptio
     if (n.value === 0) return err("empty");
     slots.read(rspCons, out);
     rspCons = (rspCons + 1) >>> 0;
-    return ok(out.subarray(0, slotSize));
+    return ok(out.length === slotSize ? out : out.subarray(0, slotSize));
   };
 
   return {
@@ -115,9 +123,12 @@ export function createFrontRing(pages: readonly Uint8Array[], options: RingOptio
     queueRequest(request) {
       if (size - ((reqProdPvt - rspCons) >>> 0) <= 0) return err("ring-full");
       if (request.length > slotSize) throw misuse("request larger than a slot");
-      scratch.fill(0);
-      scratch.set(request);
-      slots.write(reqProdPvt, scratch);
+      if (request.length === slotSize) slots.write(reqProdPvt, request);
+      else {
+        scratch.fill(0);
+        scratch.set(request);
+        slots.write(reqProdPvt, scratch);
+      }
       reqProdPvt = (reqProdPvt + 1) >>> 0;
       return ok(undefined);
     },
@@ -176,7 +187,7 @@ export function createBackRing(pages: readonly Uint8Array[], options: RingOption
     if (n.value === 0) return err("empty");
     slots.read(reqCons, out);
     reqCons = (reqCons + 1) >>> 0;
-    return ok(out.subarray(0, slotSize));
+    return ok(out.length === slotSize ? out : out.subarray(0, slotSize));
   };
 
   return {
@@ -193,9 +204,12 @@ export function createBackRing(pages: readonly Uint8Array[], options: RingOption
     queueResponse(response) {
       if (rspProdPvt === reqCons) return err("ring-full");
       if (response.length > slotSize) throw misuse("response larger than a slot");
-      scratch.fill(0);
-      scratch.set(response);
-      slots.write(rspProdPvt, scratch);
+      if (response.length === slotSize) slots.write(rspProdPvt, response);
+      else {
+        scratch.fill(0);
+        scratch.set(response);
+        slots.write(rspProdPvt, scratch);
+      }
       rspProdPvt = (rspProdPvt + 1) >>> 0;
       return ok(undefined);
     },
