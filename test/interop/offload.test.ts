@@ -78,7 +78,7 @@ describe.skipIf(skip)("a tap opened with virtio_net_hdr offloads", () => {
       v.setUint16(6, pseudoHeaderSum(STACK, KERNEL, 17, udp.length));
       udp.set(payload, 8);
       lab.device.send({ data: ipv4Frame(lab, 17, udp), offload: { csumBlank: true } });
-      await py.waitFor(/got/, 5000);
+      await py.waitFor(/got [0-9a-f]+ \S+ \d+\n/, 5000);
       expect(py.output().stdout).toContain(`got ${payload.toString("hex")} 192.0.2.2 7001`);
       expect(lab.tap.counters.dropped).toBe(0);
     });
@@ -121,7 +121,7 @@ describe.skipIf(skip)("a tap opened with virtio_net_hdr offloads", () => {
         return t !== undefined && (t.getUint8(13) & 0x10) !== 0 && t.getUint32(8) === isn + 1 + 4000;
       };
       await waitUntil(() => frames.some(acked), 3000, "the kernel's ACK of all 4000 bytes");
-      await py.waitFor(/got/, 5000);
+      await py.waitFor(/got \d+ [0-9a-f]{64}\n/, 5000);
       const sha = (await import("node:crypto")).createHash("sha256").update(payload).digest("hex");
       expect(py.output().stdout).toContain(`got 4000 ${sha}`);
       expect(hex(frames.find(acked)!.data.subarray(34, 38))).toBe("1b589c40");
