@@ -103,6 +103,24 @@ describe("arp", () => {
     expect(t.arpFromB().at(-1)!.arp).toMatchObject({ operation: "request", targetIp: PEER_IP });
   });
 
+  it("re-validates an entry in use shortly before it expires with a unicast request, so traffic never stalls", () => {
+    const t = setup({ cacheTimeoutMs: 60_000, refreshBeforeMs: 5000 });
+    t.inject({ operation: "request", senderMac: MAC_A, senderIp: PEER_IP, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
+    t.pair.log.length = 0;
+    t.clock.advance(54_000);
+    t.arp.output(PEER_IP, t.ipPacket(1));
+    expect(t.arpFromB()).toEqual([]);
+    t.clock.advance(2000);
+    t.arp.output(PEER_IP, t.ipPacket(2));
+    t.arp.output(PEER_IP, t.ipPacket(3));
+    expect(t.arpFromB()).toEqual([{ at: 56_000, dst: MAC_A, arp: { operation: "request", senderMac: MAC_B, senderIp: B_IP, targetMac: 0, targetIp: PEER_IP } }]);
+    t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
+    t.clock.advance(10_000);
+    t.arp.output(PEER_IP, t.ipPacket(4));
+    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => f.data[0])).toEqual([1, 2, 3, 4]);
+    expect(t.arp.counters()).toMatchObject({ refreshesSent: 1, queued: 0 });
+  });
+
   it("keeps static entries forever and never overwrites them from the wire", () => {
     const t = setup({ cacheTimeoutMs: 10 });
     t.arp.addStatic(PEER_IP, 0x02000000aaaa);

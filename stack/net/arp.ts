@@ -14,6 +14,8 @@ import type { ArpCacheEntry, ArpLayer, ArpOutputError, ArpTask, EthernetLayer } 
 export interface ArpOptions {
   /** Lifetime of a learned entry (default 60 000 ms). */
   readonly cacheTimeoutMs?: number;
+  /** An entry used within this long of its expiry is re-validated by a unicast request (default 5000 ms, RFC 1122 §2.3.2.1). */
+  readonly refreshBeforeMs?: number;
   /** Most entries kept; the oldest dynamic one is evicted (default 512). */
   readonly maxEntries?: number;
   /** Packets queued per unresolved next hop; more are dropped (default 48: the 45 fragments of a 64 KiB datagram fit). */
@@ -48,6 +50,8 @@ interface Entry {
   mac: MacAddress;
   expiresAt: number;
   readonly static: boolean;
+  /** Time of the last unicast refresh request, or -Infinity. */
+  refreshedAt: number;
 }
 
 interface Pending {
@@ -67,6 +71,7 @@ interface Probe {
 export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
   const { clock, rng, ethernet } = deps;
   const cacheTimeout = options.cacheTimeoutMs ?? 60_000;
+  const refreshBefore = Math.min(options.refreshBeforeMs ?? 5000, cacheTimeout / 2);
   const maxEntries = options.maxEntries ?? 512;
   const queueLimit = options.queuePerDestination ?? 48;
   const maxPending = options.maxPendingDestinations ?? 32;
@@ -84,7 +89,7 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
   const pending = new Map<Ipv4Address, Pending>();
   const probes = new Set<Probe>();
   let address: Ipv4Address | undefined;
-  const counters = createCounters(["rx", "requestsSent", "repliesSent", "requestsReceived", "repliesReceived", "resolved", "queued", "evicted", "conflicts", "probesSent", "announcementsSent"] as const);
+  const counters = createCounters(["rx", "requestsSent", "repliesSent", "requestsReceived", "repliesReceived", "resolved", "queued", "evicted", "conflicts", "probesSent", "announcementsSent", "refreshesSent"] as const);
   const c = counters.c;
 
   const sendArp = (dstMac: MacAddress, repr: ArpRepr): void => {
@@ -126,7 +131,7 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
         }
         if (cache.size >= maxEntries) return;
       }
-      cache.set(ip, { mac: hw, expiresAt: clock.now() + cacheTimeout, static: false });
+      cache.set(ip, { mac: hw, expiresAt: clock.now() + cacheTimeout, static: false, refreshedAt: -Infinity });
     } else {
       return;
     }
@@ -203,6 +208,12 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
     output(nextHop, packet, offload): Result<void, ArpOutputError> {
       const e = fresh(nextHop);
       if (e !== undefined) {
+        const now = clock.now();
+        if (e.expiresAt - now <= refreshBefore && now - e.refreshedAt >= requestInterval) {
+          e.refreshedAt = now;
+          c.refreshesSent++;
+          sendArp(e.mac, { operation: "request", senderMac: mac, senderIp: address ?? IPV4_ANY, targetMac: ZERO_MAC, targetIp: nextHop });
+        }
         ethernet.send(e.mac, ETHERTYPE_IPV4, packet, offload);
         return ok(undefined);
       }
@@ -230,7 +241,7 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
     lookup: (ip) => fresh(ip)?.mac,
     addStatic(ip, hw) {
       cache.delete(ip);
-      cache.set(ip, { mac: hw, expiresAt: Infinity, static: true });
+      cache.set(ip, { mac: hw, expiresAt: Infinity, static: true, refreshedAt: -Infinity });
       learn(ip, hw, false);
     },
     remove(ip) {
