@@ -2,7 +2,7 @@
 // namespace this test created; it answers ping, pings back, writes a valid capture, and
 // cleans up on SIGINT. Also its coded errors.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +11,7 @@ import { checkCaptureWithTshark } from "../../harness/oracle/tshark.ts";
 import { withNetns } from "../../harness/netns/index.ts";
 import { announceSkip, interopSkipReason, waitUntil } from "./support.ts";
 
-const skip = announceSkip("netlab attach", interopSkipReason(["ping", "tshark"]));
+const skip = announceSkip("netlab attach", interopSkipReason(["ping", "tshark", "dnsmasq", "curl"]));
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(ROOT, "bin", "netlab.mjs");
 
@@ -76,6 +76,35 @@ describe.skipIf(skip)("netlab attach", () => {
       if (child.exitCode === null) child.kill("SIGKILL");
       spawnSync("ip", ["netns", "del", nsName], { stdio: "ignore" });
     }
+  });
+
+  it("with --dhcp and --offloads leases an address from dnsmasq, serves curl on it, and sends DHCP RELEASE on SIGINT", async () => {
+    const tap = tapName();
+    await withNetns(async (ns) => {
+      // The tap appears in the namespace only once attach has moved it there: dnsmasq starts after.
+      const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--dhcp",
+        "--offloads", "--http-root", ROOT, "--stats-interval", "0", "--json"], { cwd: ROOT });
+      let stdout = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      try {
+        await waitUntil(() => stdout.includes(`"event":"attached"`), 10_000, "attach to open the tap");
+        const dnsmasq = ns.spawn("dnsmasq", ["--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${tap}`, "--bind-interfaces",
+          "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h", "--dhcp-leasefile=/dev/null", "--log-dhcp", "--log-facility=-", "--user=root", "--no-ping"]);
+        const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+        await waitUntil(() => events().some((e) => e["event"] === "address"), 20_000, "a DHCP lease (DISCOVER retransmits after 4 s; RFC 5227 probing takes ~5 s)");
+        const address = String(events().find((e) => e["event"] === "address")!["address"]).split("/")[0]!;
+        expect(address).toMatch(/^192\.0\.2\.1\d\d$/);
+        const curl = await ns.exec("curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${address}/package.json`], { timeoutMs: 15_000 });
+        expect(curl.stdout).toBe(`200 ${statSync(join(ROOT, "package.json")).size}`);
+        child.kill("SIGINT");
+        expect(await exited).toBe(0);
+        await dnsmasq.waitFor(new RegExp(`DHCPRELEASE\\(${tap}\\) ${address.replaceAll(".", "\\.")} `), 5000);
+        expect(events().find((e) => e["event"] === "stopped")).toMatchObject({ reason: "SIGINT", "http.requests": 1 });
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    });
   });
 
   it("exits with a coded error for --xen, for a taken name, and with usage for bad arguments", () => {

@@ -31,7 +31,8 @@ const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gatewa
   --pcap FILE       record every frame the stack sends and receives (.pcap or .pcapng)
   --xen             run the stack in a domU behind netfront, netback bridging to the tap
   --mac MAC         the stack's MAC (default: random, locally administered)
-  --offloads        let the kernel complete checksums and segment TSO frames (virtio_net_hdr)
+  --offloads        exchange checksum/TSO/GRO metadata with the kernel (virtio_net_hdr): the stack
+                    sends 64 KB TSO frames with partial checksums and receives GRO'd ones
   --ping IP         ping IP from the stack once a second and print the round-trip times
   --duration S      stop by itself after S seconds (default: run until SIGINT/SIGTERM)
   --stats-interval S  print counters every S seconds (default 1; 0 = only at exit)
@@ -205,6 +206,7 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     const tap = await openTap({
       name: options.tap,
       txOffloads: options.offloads,
+      rxOffloads: options.offloads,
       ...(options.mac !== undefined ? { mac: options.mac } : {}),
     });
     cleanups.push(() => tap.close());
