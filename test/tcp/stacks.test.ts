@@ -17,4 +17,19 @@ describe("TCP between two full stacks", () => {
     const r = bulkTransfer(net, 1_000_000);
     expect(r).toMatchObject({ received: 1_000_000, mismatchAt: -1, ended: true });
   });
+
+  it("with a TSO-capable device the sender emits large frames marked csumBlank with gsoSize = MSS, and the data arrives intact", () => {
+    const net = twoStacks({ tso: true, offload: true });
+    const sizes: { len: number; gso: number | undefined; blank: boolean | undefined }[] = [];
+    const dev = net.a.device;
+    const send = dev.send.bind(dev);
+    (dev as { send: typeof dev.send }).send = (f) => { sizes.push({ len: f.data.length, gso: f.offload?.gsoSize, blank: f.offload?.csumBlank }); send(f); };
+    const r = bulkTransfer(net, 4_000_000);
+    expect(r).toMatchObject({ received: 4_000_000, mismatchAt: -1, ended: true });
+    const big = sizes.filter((x) => x.gso !== undefined);
+    expect(big.length).toBeGreaterThan(10);
+    for (const b of big) expect(b).toMatchObject({ gso: 1448, blank: true });
+    expect(Math.max(...big.map((b) => b.len))).toBeGreaterThan(60_000);
+    expect(Math.max(...big.map((b) => b.len))).toBeLessThanOrEqual(65536);
+  });
 });

@@ -577,7 +577,10 @@ export class TcpConnection implements ByteStream {
       const buffered = this.bufferedAmount;
       let dataAcked = acked;
       if (this.finQueued && !this.finAcked && acked > buffered) { this.finAcked = true; dataAcked = buffered; }
-      if (this.sendBuf !== null) this.sendBuf.consume(dataAcked);
+      if (this.sendBuf !== null) {
+        this.sendBuf.consume(dataAcked);
+        if (this.sendBuf.length === 0) this.sendBuf = null;
+      }
       this.sndUna = ack;
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
       if (seqLt(this.highRxt, ack)) this.highRxt = ack;
@@ -590,7 +593,10 @@ export class TcpConnection implements ByteStream {
       }
       this.retries = 0;
       this.rtt.resetBackoff();
-      if (this.scoreboard !== null) this.scoreboard.ackedTo(ack);
+      if (this.scoreboard !== null) {
+        this.scoreboard.ackedTo(ack);
+        if (this.scoreboard.empty) this.scoreboard = null;
+      }
       if (this.inRecovery) {
         if (seqGe(ack, this.recoverSeq)) {
           this.inRecovery = false;
@@ -705,6 +711,7 @@ export class TcpConnection implements ByteStream {
           this.#deliver(more);
           if (this.state === State.CLOSED) return;
         }
+        if (this.ooo !== null && this.ooo.empty) this.ooo = null;
       }
       if (this.oooFin >= 0 && this.oooFin === this.rcvNxt) { this.oooFin = -1; this.#receiveFin(this.ctx.clock.now()); return; }
       // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full-sized segment

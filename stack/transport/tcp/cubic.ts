@@ -1,7 +1,7 @@
 // CUBIC (RFC 9438): W_cubic(t) = C·(t − K)³ + W_max with C = 0.4, β = 0.7, fast
 // convergence (§4.7) and the Reno-friendly region (§4.3); slow start as in RFC 5681.
 // Windows are tracked in segments internally and exposed in bytes.
-// createCubic: the controller.
+// Cubic: the controller (a class: fields, no per-connection closures).
 import type { Instant } from "../../time.ts";
 import type { CongestionControl } from "./congestion.ts";
 import { initialWindow } from "./congestion.ts";
@@ -12,59 +12,64 @@ const BETA = 0.7;
 const ALPHA = (3 * (1 - BETA)) / (1 + BETA);
 
 /** A CUBIC controller starting with IW10. */
-export function createCubic(mss: number): CongestionControl {
-  let wMax = 0;
-  let k = 0;
-  let epochStart = -1;
-  let wEst = 0;
-  let lastRtt = 100;
+export class Cubic implements CongestionControl {
+  readonly name = "cubic" as const;
+  cwnd: number;
+  ssthresh = 0x7fffffff;
+  #wMax = 0;
+  #k = 0;
+  #epochStart = -1;
+  #wEst = 0;
+  #lastRtt = 100;
+  constructor(mss: number) { this.cwnd = initialWindow(mss); }
 
-  const reduce = (smss: number): void => {
-    const cwndSeg = cc.cwnd / smss;
+  onAck(acked: number, smss: number, now: Instant, rttMs: number | undefined): void {
+    if (rttMs !== undefined && rttMs > 0) this.#lastRtt = rttMs;
+    if (this.cwnd < this.ssthresh) {
+      this.cwnd += acked;
+      return;
+    }
+    const cwndSeg = this.cwnd / smss;
+    if (this.#epochStart < 0) {
+      this.#epochStart = now;
+      if (this.#wMax <= cwndSeg) { this.#k = 0; this.#wMax = cwndSeg; }
+      else this.#k = Math.cbrt((this.#wMax - cwndSeg) / C);
+      this.#wEst = cwndSeg;
+    }
+    const t = (now - this.#epochStart + this.#lastRtt) / 1000;
+    const target = Math.max(cwndSeg, Math.min(C * (t - this.#k) ** 3 + this.#wMax, 1.5 * cwndSeg));
+    // §4.3 Reno-friendly estimate
+    this.#wEst += ALPHA * (acked / smss) / cwndSeg;
+    const next = this.#wEst > target ? this.#wEst : target;
+    // §4.4: cwnd grows by (target − cwnd)/cwnd per acknowledged segment
+    if (next > cwndSeg) this.cwnd += ((next - cwndSeg) / cwndSeg) * acked;
+  }
+
+  #reduce(smss: number): void {
+    const cwndSeg = this.cwnd / smss;
     // §4.7 fast convergence
-    wMax = cwndSeg < wMax ? cwndSeg * (1 + BETA) / 2 : cwndSeg;
-    cc.ssthresh = Math.max(Math.floor(cc.cwnd * BETA), 2 * smss);
-    epochStart = -1;
-  };
+    this.#wMax = cwndSeg < this.#wMax ? cwndSeg * (1 + BETA) / 2 : cwndSeg;
+    this.ssthresh = Math.max(Math.floor(this.cwnd * BETA), 2 * smss);
+    this.#epochStart = -1;
+  }
 
-  const cc: CongestionControl = {
-    name: "cubic",
-    cwnd: initialWindow(mss),
-    ssthresh: 0x7fffffff,
-    onAck(acked: number, smss: number, now: Instant, rttMs: number | undefined) {
-      if (rttMs !== undefined && rttMs > 0) lastRtt = rttMs;
-      if (cc.cwnd < cc.ssthresh) {
-        cc.cwnd += acked;
-        return;
-      }
-      const cwndSeg = cc.cwnd / smss;
-      if (epochStart < 0) {
-        epochStart = now;
-        if (wMax <= cwndSeg) { k = 0; wMax = cwndSeg; }
-        else k = Math.cbrt((wMax - cwndSeg) / C);
-        wEst = cwndSeg;
-      }
-      const t = (now - epochStart + lastRtt) / 1000;
-      const target = Math.max(cwndSeg, Math.min(C * (t - k) ** 3 + wMax, 1.5 * cwndSeg));
-      // §4.3 Reno-friendly estimate
-      wEst += ALPHA * (acked / smss) / cwndSeg;
-      let next = target;
-      if (wEst > next) next = wEst;
-      // §4.4: cwnd grows by (target − cwnd)/cwnd per acknowledged segment
-      if (next > cwndSeg) cc.cwnd += ((next - cwndSeg) / cwndSeg) * acked;
-    },
-    onCongestion(_flight, smss) {
-      reduce(smss);
-      cc.cwnd = cc.ssthresh;
-    },
-    onTimeout(_flight, smss) {
-      reduce(smss);
-      cc.cwnd = smss;
-    },
-    onRecoveryEnd() {
-      cc.cwnd = cc.ssthresh;
-      epochStart = -1;
-    },
-  };
-  return cc;
+  onCongestion(_flight: number, smss: number): void {
+    this.#reduce(smss);
+    this.cwnd = this.ssthresh;
+  }
+
+  onTimeout(_flight: number, smss: number): void {
+    this.#reduce(smss);
+    this.cwnd = smss;
+  }
+
+  onRecoveryEnd(): void {
+    this.cwnd = this.ssthresh;
+    this.#epochStart = -1;
+  }
+}
+
+/** A CUBIC controller starting with IW10. */
+export function createCubic(mss: number): CongestionControl {
+  return new Cubic(mss);
 }
