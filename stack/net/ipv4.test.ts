@@ -164,6 +164,16 @@ describe("ipv4", () => {
     expect(t.b.counters().ipv4.drops).toEqual({ "not-for-us": 1, "martian-source": 1, truncated: 1 });
   });
 
+  it("never hands TCP a segment addressed to the subnet or limited broadcast (RFC 1122 §4.2.3.10)", () => {
+    const t = rawPeer();
+    const got: number[] = [];
+    t.b.ipv4.registerProtocol(6, (d) => got.push(d.dst));
+    t.inject({ protocol: 6, dst: 0xc00002ff }, new Uint8Array(20));
+    t.inject({ protocol: 6, dst: 0xffffffff }, new Uint8Array(20));
+    expect(got).toEqual([]);
+    expect(t.b.counters().ipv4.drops).toEqual({ "tcp-to-broadcast": 2 });
+  });
+
   it("answers an unknown protocol with ICMP protocol unreachable quoting the datagram", () => {
     const t = rawPeer();
     t.inject({ protocol: 99, ident: 0x4242 }, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));

@@ -142,6 +142,9 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
       payload = r.payload;
       deliveredOffload = undefined;
     }
+    // RFC 1122 §4.2.3.10: a SYN (indeed any segment) addressed to a broadcast or multicast
+    // address has no connection to belong to; TCP never sees it.
+    if (protocol === IP_PROTOCOL_TCP && isBroadcast(dst)) return counters.drop("tcp-to-broadcast");
     const h = handlers.get(protocol);
     if (h === undefined) {
       counters.drop("unknown-protocol");
