@@ -351,6 +351,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       if (this.dead) return;
       const r = this.parser.finish();
       if (!r.ok) this.abort(new HttpStreamError("ECONNRESET", r.error));
+      else if (this.inflight.length === 0) this.close();
       else this.abort(new HttpStreamError("ECONNRESET", "closed by peer"));
     }
 

@@ -1,0 +1,89 @@
+// Fuzz target: arbitrary bytes sent to netlab's HTTP server (stack/app/http) over an
+// in-memory stream pair, split in up to three writes, then a half-close.
+// Oracles: nothing throws; everything the server sends parses as a sequence of responses;
+// every request the handler saw was answered, in order; after an error status the server
+// closes; the request parser on its own also refuses input the server refused.
+import { createVirtualClock } from "../../../stack/time.ts";
+import { createStreamPair } from "../../../stack/transport/stream-pair.ts";
+import { createHttpServer } from "../../../stack/app/http/server.ts";
+import { createRequestParser, createResponseParser, type HttpParserLimits } from "../../../stack/app/http/parser.ts";
+
+const LIMITS: Partial<HttpParserLimits> = { maxUriBytes: 64, maxHeaderBytes: 256, maxHeaderCount: 8, maxBodyBytes: 512, maxChunkLineBytes: 32 };
+
+function fail(what: string, bytes: Uint8Array): never {
+  throw new Error(`http-server: ${what}\n  in: ${Buffer.from(bytes).toString("hex")}`);
+}
+
+export function fuzz(data: Buffer): void {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const clock = createVirtualClock();
+  const seen: string[] = [];
+  const server = createHttpServer({ clock }, (req, res) => {
+    seen.push(`${req.method} ${req.target}`);
+    let n = 0;
+    req.body.onData((d) => { n += d.length; });
+    req.body.onEnd(() => {
+      res.setHeader("X-Seq", String(seen.length));
+      res.setHeader("X-Method", req.method);
+      if (n % 2 === 1) { res.write(`${n}`); res.end(); } else res.end(`${req.target} ${n}`);
+    });
+  }, { limits: LIMITS, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 500, lingerMs: 100, date: false });
+  const [client, srv] = createStreamPair(clock);
+  server.handleConnection(srv);
+  const out: Uint8Array[] = [];
+  let ended = false;
+  client.onData((d) => out.push(d.slice()));
+  client.onEnd(() => { ended = true; });
+  const cut1 = bytes.length === 0 ? 0 : (bytes[0]! * 7) % (bytes.length + 1);
+  const cut2 = bytes.length === 0 ? 0 : cut1 + ((bytes[bytes.length - 1]! * 13) % (bytes.length - cut1 + 1));
+  for (const piece of [bytes.subarray(0, cut1), bytes.subarray(cut1, cut2), bytes.subarray(cut2)]) {
+    if (piece.length > 0) client.write(piece);
+    clock.run(clock.now() + 10);
+  }
+  client.end();
+  clock.run(clock.now() + 10_000);
+  if (clock.pending() > 0) fail(`${clock.pending()} timers still pending after 10 s`, bytes);
+
+  const statuses: number[] = [];
+  const seqs: string[] = [];
+  const rp = createResponseParser({
+    onHead: (h) => {
+      statuses.push(h.status);
+      seqs.push(h.headers.get("x-seq") ?? "-");
+      return h.headers.get("x-method") === "HEAD";
+    },
+    onBody: () => {},
+    onComplete: () => {},
+  });
+  for (const o of out) {
+    const r = rp.push(o);
+    if (!r.ok) fail(`server output does not parse: ${r.error}`, bytes);
+  }
+  const fin = rp.finish();
+  if (!fin.ok) fail(`server output ends mid-response: ${fin.error}`, bytes);
+  const answered = seqs.filter((s) => s !== "-");
+  if (answered.join(",") !== answered.map((_, i) => String(i + 1)).join(",")) fail(`responses out of order: ${answered.join(",")}`, bytes);
+  const errorAt = statuses.findIndex((s) => s >= 400);
+  if (errorAt >= 0 && errorAt !== statuses.length - 1) fail("the server answered after an error response", bytes);
+  if (errorAt >= 0 && !ended) fail("the server did not close after an error response", bytes);
+
+  // The parser alone, fed the whole input at once, must also refuse what the server refused.
+  const p = createRequestParser({ onHead: () => {}, onBody: () => {}, onComplete: () => {} }, LIMITS);
+  if (errorAt >= 0 && statuses[errorAt] !== 408 && statuses[errorAt] !== 417 && p.push(bytes).ok && p.finish().ok) {
+    fail(`server answered ${statuses[errorAt]} but the parser accepts the input`, bytes);
+  }
+}
+
+/** Seeds: valid pipelines, chunked bodies, and the smuggling shapes. */
+export function seeds(): Uint8Array[] {
+  const s = (t: string): Uint8Array => Uint8Array.from(t, (c) => c.charCodeAt(0));
+  return [
+    s("GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"),
+    s("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcHEAD /h HTTP/1.1\r\nHost: h\r\n\r\n"),
+    s("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n"),
+    s("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    s("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
+    s("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\nHost: h\r\n\r\n"),
+    s("PUT /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok"),
+  ];
+}
