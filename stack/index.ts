@@ -91,7 +91,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
   icmpLayer = icmp;
   const udp = createUdp({ ipv4, icmp, rng, txChecksumOffload: device.offloads.txChecksum }, options.udp);
 
-  const tcp = createTcpLayer({ ip: ipv4, clock, rng }, {
+  const tcp = createTcpLayer({ ip: ipv4, clock, rng, icmp }, {
     txChecksumOffload: device.offloads.txChecksum,
     tsoMaxFrame: device.offloads.tso ? device.offloads.maxGsoFrame : 0,
     ...options.tcp,

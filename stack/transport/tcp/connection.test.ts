@@ -627,6 +627,62 @@ describe("TCP keepalive", () => {
   });
 });
 
+describe("TCP and ICMP errors", () => {
+  it("ICMP port unreachable for our SYN fails the connect with ECONNREFUSED", () => {
+    const peer = createTcpTestPeer();
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
+    let error: StreamErrorCode | undefined | null = null;
+    s.onClose((e) => { error = e; });
+    peer.icmpError("dst-unreachable", 3, peer.next());
+    expect(error).toBe("ECONNREFUSED");
+  });
+
+  it("host unreachable is a soft error: the connect times out and reports EHOSTUNREACH (RFC 1122 §4.2.3.9)", () => {
+    const peer = createTcpTestPeer({ synRetries: 1 });
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
+    let error: StreamErrorCode | undefined | null = null;
+    s.onClose((e) => { error = e; });
+    peer.icmpError("dst-unreachable", 1, peer.next());
+    expect(error).toBe(null);
+    peer.clock.run(10_000);
+    expect(error).toBe("EHOSTUNREACH");
+  });
+
+  it("fragmentation needed lowers the MSS to the new path MTU and resends in smaller segments (RFC 1191)", () => {
+    const e = establishPassive({ peerWindow: 1000 });
+    e.stream.write(new Uint8Array(3000));
+    const segs = e.peer.drain();
+    expect(segs.map((x) => x.payload.length)).toEqual([1448, 1448, 104]);
+    e.peer.ip.mtu = 1000;
+    e.peer.icmpError("dst-unreachable", 4, segs[0]!, 1000);
+    const again = e.peer.drain();
+    expect(again.map((x) => x.payload.length)).toEqual([948, 948, 948, 156]);
+    expect(again[0]!.seq).toBe(e.localSeq);
+    expect(e.conn.info().sendMss).toBe(948);
+  });
+
+  it("an ICMP error quoting a sequence number not in flight is ignored (RFC 5927 §4.1)", () => {
+    const peer = createTcpTestPeer();
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
+    let closed = false;
+    s.onClose(() => { closed = true; });
+    const syn = peer.next();
+    const forged = { ...syn, raw: syn.raw.slice() };
+    forged.raw[4]! ^= 0x80;
+    peer.icmpError("dst-unreachable", 3, forged);
+    expect(closed).toBe(false);
+  });
+
+  it("every segment is sent with Don't Fragment set", () => {
+    const peer = createTcpTestPeer();
+    const flags: (boolean | undefined)[] = [];
+    const out = peer.ip.out;
+    peer.ip.out = (dst, payload, opts) => { flags.push(opts?.dontFragment); out(dst, payload, opts); };
+    unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
+    expect(flags).toEqual([true]);
+  });
+});
+
 describe("TCP addresses", () => {
   it("a stream reports its local and remote address and port", () => {
     const e = establishPassive();

@@ -6,7 +6,7 @@
 // TcpConnection: the connection (implements ByteStream); TcpContext: what it needs from
 // the layer; ResolvedTcpOptions: options with defaults applied; State: state numbers.
 import type { Clock, Rng } from "../../time.ts";
-import type { Ipv4Layer } from "../../net/types.ts";
+import type { IcmpErrorReport, Ipv4Layer } from "../../net/types.ts";
 import { HEADROOM } from "../../net/types.ts";
 import type { ByteStream, StreamErrorCode } from "../types.ts";
 import {
@@ -184,6 +184,8 @@ export class TcpConnection implements ByteStream {
   onConnectHandler: VoidHandler | null = null;
   drainWanted = false;
   closeNotified = false;
+  /** Soft error from ICMP, reported instead of ETIMEDOUT (RFC 1122 §4.2.3.9). */
+  softError: StreamErrorCode | undefined = undefined;
   #fireTimer: () => void;
 
   constructor(
@@ -982,7 +984,8 @@ export class TcpConnection implements ByteStream {
     }
     ctx.stats.segmentsSent++;
     ctx.stats.bytesSent += len;
-    ctx.ip.send(this.remoteAddress, 6, b, gso ? { offload: { csumBlank: true, gsoSize: this.mss } } : offload ? OFFLOAD_OPTS : undefined);
+    // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
+    ctx.ip.send(this.remoteAddress, 6, b, gso ? { dontFragment: true, offload: { csumBlank: true, gsoSize: this.mss } } : offload ? OFFLOAD_DF_OPTS : DF_OPTS);
   }
 
   /** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */
@@ -1056,7 +1059,7 @@ export class TcpConnection implements ByteStream {
     const s = this.state;
     if (s === State.SYN_SENT || s === State.SYN_RECEIVED) {
       const limit = s === State.SYN_SENT ? o.synRetries : o.synAckRetries;
-      if (this.retries >= limit) { this.#close(this.passive ? undefined : "ETIMEDOUT"); return; }
+      if (this.retries >= limit) { this.#close(this.passive ? undefined : this.softError ?? "ETIMEDOUT"); return; }
       this.retries++;
       this.rtt.backoff();
       this.ctx.stats.retransmits++;
@@ -1066,7 +1069,7 @@ export class TcpConnection implements ByteStream {
       return;
     }
     if (this.sndUna === this.sndMax) return;
-    if (this.retries >= o.retries) { this.#close("ETIMEDOUT"); return; }
+    if (this.retries >= o.retries) { this.#close(this.softError ?? "ETIMEDOUT"); return; }
     this.retries++;
     this.ctx.stats.timeouts++;
     const flight = seqSub(this.sndMax, this.sndUna);
@@ -1154,6 +1157,29 @@ export class TcpConnection implements ByteStream {
     this.ctx.onRemoved(this);
   }
 
+  /** Handles an ICMP error quoting one of our segments with sequence `seq` (RFC 5927 §4.1, RFC 1122 §4.2.3.9, RFC 1191). */
+  icmpError(e: IcmpErrorReport, seq: number): void {
+    const s = this.state;
+    if (s === State.CLOSED || s === State.TIME_WAIT) return;
+    if (seqLt(seq, this.sndUna) || seqGe(seq, this.sndMax)) return;
+    if (e.kind === "dst-unreachable" && e.code === 4) {
+      // RFC 1191: fragmentation needed; the IP layer has lowered the path MTU
+      const mss = Math.max(1, Math.min(this.mss, this.#localMss() - (this.tsOk ? 12 : 0)));
+      if (mss < this.mss && s >= State.ESTABLISHED) {
+        this.mss = mss;
+        this.sndNxt = this.sndUna;
+        this.#output();
+        this.#armTimer();
+      }
+      return;
+    }
+    if (s === State.SYN_SENT && e.kind === "dst-unreachable" && (e.code === 2 || e.code === 3)) {
+      this.#close("ECONNREFUSED");
+      return;
+    }
+    this.softError = "EHOSTUNREACH";
+  }
+
   /** RFC 6191-style reuse: a new SYN may end TIME_WAIT when its sequence (or timestamp) is newer. */
   acceptsReuse(syn: TcpRepr): boolean {
     if (this.state !== State.TIME_WAIT) return false;
@@ -1165,4 +1191,5 @@ export class TcpConnection implements ByteStream {
   abortTimeWait(): void { this.#remove(); }
 }
 
-const OFFLOAD_OPTS = Object.freeze({ offload: Object.freeze({ csumBlank: true }) });
+const OFFLOAD_DF_OPTS = Object.freeze({ dontFragment: true, offload: Object.freeze({ csumBlank: true }) });
+const DF_OPTS = Object.freeze({ dontFragment: true });

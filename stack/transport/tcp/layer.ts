@@ -4,7 +4,7 @@
 // ports (RFC 6335 range) and enforces the per-stack connection limit.
 // createTcpLayer: the factory; TcpLayerDeps: what it needs; ExtendedTcpLayer: TcpLayer plus stats.
 import type { Clock, Rng } from "../../time.ts";
-import type { Ipv4Delivery, Ipv4Layer } from "../../net/types.ts";
+import type { IcmpErrorReport, Ipv4Delivery, Ipv4Layer } from "../../net/types.ts";
 import { HEADROOM } from "../../net/types.ts";
 import { type Result, ok, err } from "../../result.ts";
 import type { ByteStream, TcpConnectError, TcpConnectionOptions, TcpLayer, TcpListenError, TcpListener } from "../types.ts";
@@ -22,6 +22,8 @@ export interface TcpLayerDeps {
   readonly ip: Ipv4Layer;
   readonly clock: Clock;
   readonly rng: Rng;
+  /** ICMP errors about segments we sent (path MTU, unreachable); optional. */
+  readonly icmp?: { onError(protocol: number, handler: (e: IcmpErrorReport) => void): void };
 }
 
 /** The TCP layer with its counters. */
@@ -115,10 +117,23 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   challengeWindowStart = -Infinity;
   challengeCount = 0;
 
-  constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions) {
+  constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions, icmp: TcpLayerDeps["icmp"]) {
     this.options = resolve(o);
     this.secrets = createTcpSecrets(rng);
     ip.registerProtocol(6, (d) => this.receive(d));
+    icmp?.onError(6, (e) => this.icmpError(e));
+  }
+
+  /** RFC 5927 §4.1: an ICMP error counts only if it quotes a sequence number in flight. */
+  icmpError(e: IcmpErrorReport): void {
+    const t = e.quote.transport;
+    if (t.length < 8) return;
+    const srcPort = (t[0]! << 8) | t[1]!;
+    const dstPort = (t[2]! << 8) | t[3]!;
+    const seq = ((t[4]! << 24) | (t[5]! << 16) | (t[6]! << 8) | t[7]!) >>> 0;
+    const conn = this.table.get(srcPort)?.get(e.quote.dst * 65536 + dstPort);
+    if (conn === undefined) return;
+    conn.icmpError(e, seq);
   }
 
   get connectionCount(): number { return this.total; }
@@ -354,5 +369,5 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
 /** Creates the TCP layer of one stack and registers it as IP protocol 6. */
 export function createTcpLayer(deps: TcpLayerDeps, options: TcpLayerOptions = {}): ExtendedTcpLayer {
-  return new LayerImpl(deps.ip, deps.clock, deps.rng, options);
+  return new LayerImpl(deps.ip, deps.clock, deps.rng, options, deps.icmp);
 }

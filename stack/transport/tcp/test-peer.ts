@@ -6,7 +6,7 @@
 import { type Result, ok } from "../../result.ts";
 import { type VirtualClock, type Rng, createRng, createVirtualClock } from "../../time.ts";
 import type { Ipv4Cidr } from "../../wire/address.ts";
-import type { Ipv4Delivery, Ipv4Layer, Ipv4SendError, Ipv4SendOptions } from "../../net/types.ts";
+import type { IcmpErrorReport, Ipv4Delivery, Ipv4Layer, Ipv4SendError, Ipv4SendOptions } from "../../net/types.ts";
 import { emitTcp, parseTcp, tcpHeaderLength, type TcpRepr, type TcpOptions, TCP_FLAG_ACK } from "../../wire/tcp.ts";
 import { createTcpLayer, type ExtendedTcpLayer } from "./layer.ts";
 import type { TcpLayerOptions } from "./types.ts";
@@ -64,6 +64,8 @@ export interface TcpTestPeer {
   inject(seg: Partial<TcpRepr> & { flags: number }): void;
   /** Injects raw bytes as the TCP payload of a datagram from the peer. */
   injectRaw(bytes: Uint8Array): void;
+  /** Delivers an ICMP error about one of the stack's segments (as the ICMP layer would). */
+  icmpError(kind: IcmpErrorReport["kind"], code: number, quoted: Captured, nextHopMtu?: number): void;
 }
 
 /** Creates a TCP layer on a TestIpv4 with a recording peer. */
@@ -77,7 +79,9 @@ export function createTcpTestPeer(options: TcpLayerOptions & { mtu?: number; see
     if (!r.ok) throw new Error(`stack emitted a bad segment: ${r.error}`);
     sent.push({ ...r.value, payload: r.value.payload.slice(), raw: payload.slice(), at: clock.now() });
   });
-  const tcp = createTcpLayer({ ip, clock, rng }, options);
+  let icmpHandler: ((e: IcmpErrorReport) => void) | undefined;
+  const icmp = { onError: (_p: number, h: (e: IcmpErrorReport) => void) => { icmpHandler = h; } };
+  const tcp = createTcpLayer({ ip, clock, rng, icmp }, options);
   const defaults = { srcPort: options.peerPort ?? 40000, dstPort: options.localPort ?? 80 };
   return {
     clock, rng, ip, tcp, sent,
@@ -97,6 +101,9 @@ export function createTcpTestPeer(options: TcpLayerOptions & { mtu?: number; see
       ip.deliver(PEER_ADDR, b);
     },
     injectRaw(bytes) { ip.deliver(PEER_ADDR, bytes); },
+    icmpError(kind, code, quoted, nextHopMtu = 0) {
+      icmpHandler?.({ kind, code, from: PEER_ADDR, nextHopMtu, quote: { src: LOCAL_ADDR, dst: PEER_ADDR, protocol: 6, ident: 0, transport: quoted.raw.subarray(0, 8) } });
+    },
   };
 }
 
