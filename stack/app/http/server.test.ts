@@ -339,3 +339,25 @@ describe("server: flow control and limits", () => {
     expect(p.ended).toBe(true);
   });
 });
+
+describe("server: half-close by the client", () => {
+  it("answers complete requests sent before a FIN, ignoring a partial head after them", () => {
+    const { clock, connect } = setup(hello, { date: false });
+    const p = connect();
+    p.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHo");
+    p.client.end();
+    clock.run(100);
+    expect(p.text()).toBe("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello GET /a");
+    expect(p.ended).toBe(true);
+  });
+
+  it("resets when the FIN cuts a request body short", () => {
+    let error = "";
+    const { clock, connect } = setup((req) => { req.body.onError((e) => { error = e.code; }); req.body.onData(() => {}); }, { date: false });
+    const p = connect();
+    p.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc");
+    p.client.end();
+    clock.run(100);
+    expect([error, p.closed]).toEqual(["ECONNRESET", "ECONNRESET"]);
+  });
+});

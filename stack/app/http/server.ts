@@ -503,7 +503,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
         break;
       }
       if (this.exchanges.length < opts.maxPipelinedRequests) this.setPausedBy("pipeline", false);
-      if (this.exchanges.length === 0 && (this.stopped || this.peerEnded) && !this.parser.inMessage) {
+      if (this.exchanges.length === 0 && (this.stopped || this.peerEnded)) {
         this.finishConnection();
         return;
       }
@@ -598,9 +598,15 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       if (!this.stopped) {
         const r = this.parser.finish();
         if (!r.ok) {
-          // The request is cut short: nothing can be answered meaningfully.
-          this.current?.body.fail(new HttpStreamError("ECONNRESET", r.error));
-          this.destroy();
+          if (this.current) {
+            // A body cut short: its handler cannot finish meaningfully.
+            this.current.body.fail(new HttpStreamError("ECONNRESET", r.error));
+            this.destroy();
+            return;
+          }
+          // A partial head after complete requests: answer those, then close.
+          this.stopReading();
+          this.advance();
           return;
         }
       }
