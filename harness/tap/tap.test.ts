@@ -27,15 +27,13 @@ function linkExists(name: string): boolean {
   return spawnSync("ip", ["link", "show", "dev", name], { stdio: "ignore" }).status === 0;
 }
 
-/** Runs a small ES module (plain JS that may import .ts through tsx) in a child node process. */
-function runChild(source: string, uid?: number): { status: number | null; stdout: string; ms: number } {
+/** Runs a small ES module (plain JS that may import .ts through tsx) in a child node process,
+ * optionally as another user or behind a command prefix (e.g. unshare). */
+function runChild(source: string, uid?: number, prefix: readonly string[] = []): { status: number | null; stdout: string; ms: number } {
   const start = performance.now();
-  const r = spawnSync(
-    uid === undefined ? process.execPath : "setpriv",
-    [...(uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", process.execPath]),
-      "--import", "tsx", "--input-type=module", "-e", source],
-    { cwd: ROOT, encoding: "utf8", timeout: 20_000 },
-  );
+  const node = [process.execPath, "--import", "tsx", "--input-type=module", "-e", source];
+  const argv = [...prefix, ...(uid === undefined ? [] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"]), ...node];
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
   return { status: r.status, stdout: r.stdout + r.stderr, ms: performance.now() - start };
 }
 
@@ -52,6 +50,17 @@ describe("openTap() errors", () => {
       const r = runChild(`import { openTap } from ${JSON.stringify(TAP_MODULE)};
         try { await openTap({ name: "nlperm0" }); console.log("opened"); } catch (e) { console.log("code=" + e.code); }`, 65534);
       expect(r.stdout).toContain("code=TAP_PERMISSION");
+    },
+  );
+
+  it.skipIf(skipReason !== undefined || spawnSync("which", ["unshare"]).status !== 0)(
+    "reports TAP_NO_DEVICE when /dev/net/tun is missing",
+    () => {
+      const source = `import { openTap } from ${JSON.stringify(TAP_MODULE)};
+        try { await openTap({ name: "nlnodev0" }); console.log("opened"); } catch (e) { console.log("code=" + e.code + " " + e.message); }`;
+      // A private mount namespace where an empty tmpfs hides /dev/net.
+      const r = runChild(source, undefined, ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$@"', "sh"]);
+      expect(r.stdout).toContain("code=TAP_NO_DEVICE /dev/net/tun is missing");
     },
   );
 });
