@@ -78,4 +78,22 @@ describe.skipIf(skip)("a tap device with the kernel on the other end", () => {
       expect(neigh.replaceAll(":", "")).toContain(stackMac);
     });
   });
+
+  it("delivers a burst of 300 frames in order through a 4-slot ring with a 2-frame budget per turn", async () => {
+    await withTapLab("raw small ring", { tap: { ringSlots: 4, deliverBudget: 2 }, capture: false }, async (lab) => {
+      const stackMac = macHex(lab.tap.mac).replace(/(..)(?!$)/g, "$1:");
+      await lab.ns.ip("neigh", "replace", "192.0.2.2", "lladdr", stackMac, "dev", lab.ifname);
+      const seqs: number[] = [];
+      lab.device.onReceive((f) => {
+        if (f.data[23] === 17 && f.data.length >= 46) seqs.push(new DataView(f.data.buffer, f.data.byteOffset).getUint32(42));
+      });
+      const sent = await lab.ns.exec("python3", ["-c",
+        "import socket,struct\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n" +
+        "for i in range(300): s.sendto(struct.pack('>I', i), ('192.0.2.2', 9))\nprint('sent')"], { timeoutMs: 10_000 });
+      expect(sent.stdout).toBe("sent\n");
+      await waitUntil(() => seqs.length >= 300, 5000, `300 datagrams (got ${seqs.length})`);
+      expect(seqs).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      expect(lab.tap.counters.rxFrames).toBe(300);
+    });
+  });
 });
