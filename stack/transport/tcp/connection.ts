@@ -7,7 +7,6 @@
 // the layer; ResolvedTcpOptions: options with defaults applied; State: state numbers.
 import type { Clock, Rng } from "../../time.ts";
 import type { IcmpErrorReport, Ipv4Layer } from "../../net/types.ts";
-import { HEADROOM } from "../../net/types.ts";
 import type { ByteStream, StreamErrorCode } from "../types.ts";
 import {
   TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_WSCALE, emitTcpOptions, tcpOptionsLength,
@@ -78,8 +77,11 @@ export interface TcpContext {
   onTimeWait(conn: TcpConnection): void;
   /** The connection is gone: remove it from the demultiplexing table. */
   onRemoved(conn: TcpConnection): void;
-  /** A fresh buffer of n bytes for one outgoing datagram (carved from a slab; given away on send). */
+  /** A fresh n-byte view for one outgoing segment with HEADROOM free bytes before it in its
+   * buffer (carved from a slab; given away on send). */
   allocate(n: number): Uint8Array;
+  /** The finished Internet checksum of `segment` plus the partial sum `initial` (fast for slab buffers). */
+  checksum(segment: Uint8Array, initial: number): number;
 }
 
 const NONE = Infinity;
@@ -945,8 +947,7 @@ export class TcpConnection implements ByteStream {
       }
     }
     const hl = 20 + optLen;
-    const buf = ctx.allocate(HEADROOM + hl + len);
-    const b = buf.subarray(HEADROOM);
+    const b = ctx.allocate(hl + len);
     b[0] = this.localPort >>> 8; b[1] = this.localPort & 0xff;
     b[2] = this.remotePort >>> 8; b[3] = this.remotePort & 0xff;
     b[4] = seq >>> 24; b[5] = (seq >>> 16) & 0xff; b[6] = (seq >>> 8) & 0xff; b[7] = seq & 0xff;
@@ -974,7 +975,7 @@ export class TcpConnection implements ByteStream {
     const total = hl + len;
     const ph = pseudoHeaderSum(this.localAddress, this.remoteAddress, 6, total);
     const offload = ctx.options.txChecksumOffload || gso;
-    const csum = offload ? ph : checksumFinish(checksumAdd(b, ph));
+    const csum = offload ? ph : ctx.checksum(b, ph);
     b[16] = csum >>> 8; b[17] = csum & 0xff;
     if ((flags & TCP_FLAG_ACK) !== 0) {
       this.lastAckSent = this.rcvNxt;
@@ -1008,8 +1009,7 @@ export class TcpConnection implements ByteStream {
 
   #emitReset(seq: number, ack: number, withAck: boolean): void {
     this.ctx.stats.resetsSent++;
-    const b = this.ctx.allocate(HEADROOM + 20);
-    const s = b.subarray(HEADROOM);
+    const s = this.ctx.allocate(20);
     s.fill(0);
     s[0] = this.localPort >>> 8; s[1] = this.localPort & 0xff;
     s[2] = this.remotePort >>> 8; s[3] = this.remotePort & 0xff;

@@ -15,6 +15,7 @@ import { State, TcpConnection, type ResolvedTcpOptions, type TcpContext } from "
 import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
 import { decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
+import { checksumAdd, checksumFinish, fold } from "../../wire/checksum.ts";
 import type { TcpLayerOptions, TcpStats } from "./types.ts";
 
 /** What the TCP layer needs. */
@@ -31,6 +32,29 @@ export interface ExtendedTcpLayer extends TcpLayer {
   readonly stats: TcpStats;
   /** Connections in the table (TIME_WAIT included). */
   readonly connectionCount: number;
+}
+
+/**
+ * One's-complement sum of a 4-byte-aligned segment inside a slab, read as native
+ * (little-endian) 32-bit words through one Uint32Array per slab: the sum of byte-swapped
+ * words is the byte-swapped sum (RFC 1071 §2(B)), so one swap at the end gives the
+ * big-endian sum without a DataView per segment. Returns a folded 16-bit partial sum.
+ */
+function sumAligned(words: Uint32Array, segment: Uint8Array, initial: number): number {
+  const len = segment.length;
+  const first = segment.byteOffset >>> 2;
+  const n = len >>> 2;
+  let acc = 0;
+  for (let i = first, end = first + n; i < end; i++) {
+    const w = words[i]!;
+    acc += (w & 0xffff) + (w >>> 16);
+  }
+  acc = fold(acc);
+  let sum = initial + (((acc & 0xff) << 8) | (acc >>> 8));
+  let i = n << 2;
+  if (i + 2 <= len) { sum += (segment[i]! << 8) | segment[i + 1]!; i += 2; }
+  if (i < len) sum += segment[i]! << 8;
+  return fold(sum);
 }
 
 /** Outgoing datagrams are carved from slabs of this size (one allocation per ~40 segments). */
@@ -113,6 +137,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   active = 0;
   total = 0;
   slab = new Uint8Array(0);
+  slab32 = new Uint32Array(0);
   slabOffset = 0;
   challengeWindowStart = -Infinity;
   challengeCount = 0;
@@ -164,13 +189,22 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
   onTimeWait(_conn: TcpConnection): void { this.active--; }
 
-  allocate(n: number): Uint8Array {
+  checksum(segment: Uint8Array, initial: number): number {
+    if (segment.buffer === this.slab.buffer && (segment.byteOffset & 3) === 0) {
+      return checksumFinish(sumAligned(this.slab32, segment, initial));
+    }
+    return checksumFinish(checksumAdd(segment, initial));
+  }
+
+  allocate(len: number): Uint8Array {
+    const n = HEADROOM + len;
     if (this.slabOffset + n > this.slab.length) {
-      if (n > SLAB_SIZE / 4) return new Uint8Array(n);
+      if (n > SLAB_SIZE / 4) return new Uint8Array(n).subarray(HEADROOM);
       this.slab = new Uint8Array(SLAB_SIZE);
+      this.slab32 = new Uint32Array(this.slab.buffer);
       this.slabOffset = 0;
     }
-    const v = this.slab.subarray(this.slabOffset, this.slabOffset + n);
+    const v = this.slab.subarray(this.slabOffset + HEADROOM, this.slabOffset + n);
     this.slabOffset += (n + 7) & ~7;
     return v;
   }
@@ -359,8 +393,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
   sendRaw(src: number, dst: number, repr: TcpRepr): void {
     const hl = tcpHeaderLength(repr);
-    const buf = new Uint8Array(HEADROOM + hl + repr.payload.length);
-    const b = buf.subarray(HEADROOM);
+    const b = this.allocate(hl + repr.payload.length);
     emitTcp(repr, b, 0, { src, dst });
     this.stats.segmentsSent++;
     this.ip.send(dst, 6, b);
