@@ -20,3 +20,5 @@ export type * from "./ring/types.ts";
 export { createBackRing, createFrontRing, initSharedRing, ringSlots, shouldNotify } from "./ring/ring.ts";
 export * from "./xenstore/index.ts";
 export { kickVcpu, setPending2l, sharedInfoView, takeEvents2l, unmask2l, upcallMasked, waitForUpcall, type SharedInfoView } from "./event-channel/two-level.ts";
+export * from "./xenbus/index.ts";
+export * from "./toolstack/index.ts";

@@ -149,7 +149,16 @@ export function createXenstoreRingBackend(deps: XenstoreRingBackendDeps, options
 
   const attach = (): XenstoreConnection =>
     server.connect(domid, {
-      send: (b) => out.push(b),
+      send: (b) => {
+        out.push(b);
+        // Unsolicited output (a watch event caused by another connection) must reach the guest
+        // now: flush and notify, without re-entering the server (no request processing here).
+        if (!running && fault === null) {
+          const f = flush();
+          if (f === null) badIndex("bad-rsp-index");
+          else if (f) notify();
+        }
+      },
       queued: () => out.size,
       close: (reason) => {
         if (fault !== null) return;
