@@ -38,7 +38,7 @@ describe.skipIf(skip)("DHCP between netlab and real implementations", () => {
       expect(attached.dhcp?.state).toBe("bound");
       expect(attached.dhcp?.lease?.serverId).toBe(0xc0000201);
       const mac = formatMac(lab.tap.mac);
-      expect(dnsmasq.output().stderr).toContain(`DHCPACK(${lab.ifname}) ${address} ${mac}`);
+      await dnsmasq.waitFor(new RegExp(`DHCPACK\\(${lab.ifname}\\) ${address.replaceAll(".", "\\.")} ${mac}`), 2000);
 
       const ping = await lab.ns.exec("ping", ["-n", "-c", "2", "-i", "0.1", "-W", "2", address], { timeoutMs: 10_000 });
       expect(ping.stdout).toMatch(/2 packets transmitted, 2 received/);

@@ -55,7 +55,7 @@ describe.skipIf(skip)("a tap device with the kernel on the other end", () => {
       reply[36] = icmpSum >>> 8; reply[37] = icmpSum & 0xff;
       lab.device.send({ data: reply });
 
-      await new Promise<void>((resolve) => ping.child.once("exit", () => resolve()));
+      await new Promise<void>((resolve) => ping.child.once("close", () => resolve()));
       expect(ping.output().stdout).toMatch(/1 packets transmitted, 1 received/);
       expect(lab.tap.counters.txFrames).toBe(2);
       expect(lab.tap.counters.dropped).toBe(0);
