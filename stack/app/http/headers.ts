@@ -16,15 +16,22 @@ export function asciiLower(s: string): string {
 
 /** An ordered, case-insensitive view over field lines. */
 export class HttpHeaders {
+  /** The field lines; change them through set/append/delete so lookups stay in step. */
   readonly raw: HttpHeader[];
+  #lower: string[] | null = null;
   constructor(raw: HttpHeader[] = []) {
     this.raw = raw;
+  }
+  #names(): string[] {
+    if (this.#lower === null || this.#lower.length !== this.raw.length) this.#lower = this.raw.map(([n]) => asciiLower(n));
+    return this.#lower;
   }
   /** All values of `name`, in order. */
   getAll(name: string): string[] {
     const key = asciiLower(name);
+    const names = this.#names();
     const out: string[] = [];
-    for (const [n, v] of this.raw) if (n.length === key.length && asciiLower(n) === key) out.push(v);
+    for (let i = 0; i < names.length; i++) if (names[i] === key) out.push(this.raw[i]![1]);
     return out;
   }
   /** The combined value (RFC 9110 §5.3: joined with ", "), or undefined when absent. */
@@ -33,9 +40,7 @@ export class HttpHeaders {
     return all.length === 0 ? undefined : all.join(", ");
   }
   has(name: string): boolean {
-    const key = asciiLower(name);
-    for (const [n] of this.raw) if (n.length === key.length && asciiLower(n) === key) return true;
-    return false;
+    return this.#names().includes(asciiLower(name));
   }
   /** Number of field lines with this name. */
   count(name: string): number {
@@ -44,18 +49,19 @@ export class HttpHeaders {
   /** Replaces every line named `name` with one line (or several for an array). */
   set(name: string, value: string | readonly string[]): void {
     this.delete(name);
+    this.#lower = null;
     if (typeof value === "string") this.raw.push([name, value]);
     else for (const v of value) this.raw.push([name, v]);
   }
   append(name: string, value: string): void {
     this.raw.push([name, value]);
+    this.#lower = null;
   }
   delete(name: string): void {
     const key = asciiLower(name);
-    for (let i = this.raw.length - 1; i >= 0; i--) {
-      const n = this.raw[i]![0];
-      if (n.length === key.length && asciiLower(n) === key) this.raw.splice(i, 1);
-    }
+    const names = this.#names();
+    for (let i = names.length - 1; i >= 0; i--) if (names[i] === key) this.raw.splice(i, 1);
+    this.#lower = null;
   }
   /** The comma-separated list elements of `name`, trimmed and lower-cased (RFC 9110 §5.6.1). */
   tokens(name: string): string[] {

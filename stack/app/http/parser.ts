@@ -149,10 +149,20 @@ export function isToken(s: string): boolean {
 
 function latin1(b: Uint8Array, start: number, end: number): string {
   let s = "";
+  if (end - start <= 24) {
+    for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+    return s;
+  }
   for (let i = start; i < end; i += 4096) {
     s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
   }
   return s;
+}
+
+function sameBytes(s: string, b: Uint8Array, start: number, end: number): boolean {
+  if (s.length !== end - start) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[start + i]) return false;
+  return true;
 }
 
 function hexValue(c: number): number {
@@ -199,6 +209,13 @@ function createParser(
   let status = 0;
   let reason = "";
   let fields: HttpHeader[] = [];
+  /** Recently seen field names by hash, so common names are not rebuilt per message. */
+  const nameCache = new Map<number, string>();
+  let hostCount = 0;
+  let expectValues: string[] = [];
+  let connValues: string[] = [];
+  let clValues: string[] = [];
+  let teValues: string[] = [];
   let sectionBytes = 0;
   let remaining = 0;
   let bodyTotal = 0;
@@ -248,6 +265,11 @@ function createParser(
 
   const resetMessage = (): void => {
     state = S_START;
+    hostCount = 0;
+    if (expectValues.length > 0) expectValues = [];
+    if (connValues.length > 0) connValues = [];
+    if (clValues.length > 0) clValues = [];
+    if (teValues.length > 0) teValues = [];
     inMessage = false;
     emptyLines = 0;
     fields = [];
@@ -262,14 +284,16 @@ function createParser(
     handlers.onComplete(trailers);
   };
 
-  const parseRequestLine = (b: Uint8Array, n: number): HttpParseError | null => {
-    const sp1 = b.subarray(0, n).indexOf(SP);
-    if (sp1 <= 0) return "bad-request-line";
-    for (let i = 0; i < sp1; i++) if (TCHAR[b[i]!] !== 1) return "bad-method";
-    const sp2 = b.subarray(sp1 + 1, n).indexOf(SP);
-    if (sp2 < 0) return "bad-request-line";
-    const tEnd = sp1 + 1 + sp2;
-    if (tEnd === sp1 + 1) return "bad-request-line";
+  const parseRequestLine = (b: Uint8Array, o: number, n: number): HttpParseError | null => {
+    let sp1 = o;
+    while (sp1 < n && b[sp1] !== SP) {
+      if (TCHAR[b[sp1]!] !== 1) return "bad-method";
+      sp1++;
+    }
+    if (sp1 === o || sp1 === n) return "bad-request-line";
+    let tEnd = sp1 + 1;
+    while (tEnd < n && b[tEnd] !== SP) tEnd++;
+    if (tEnd === n || tEnd === sp1 + 1) return "bad-request-line";
     if (tEnd - sp1 - 1 > limits.maxUriBytes) return "uri-too-long";
     for (let i = sp1 + 1; i < tEnd; i++) {
       const c = b[i]!;
@@ -277,9 +301,9 @@ function createParser(
     }
     const v = parseVersion(b, tEnd + 1, n);
     if (v !== "1.0" && v !== "1.1") return v;
-    method = latin1(b, 0, sp1);
+    method = latin1(b, o, sp1);
     target = latin1(b, sp1 + 1, tEnd);
-    version = v as HttpVersion;
+    version = v;
     if (!validTarget(method, target)) return "bad-target";
     return null;
   };
@@ -287,8 +311,7 @@ function createParser(
   /** Parses exactly "HTTP/d.d" in b[start, end); returns the version or an error code. */
   const parseVersion = (b: Uint8Array, start: number, end: number): HttpVersion | HttpParseError => {
     if (end - start !== 8) return "bad-version";
-    const prefix = [72, 84, 84, 80, 47];
-    for (let i = 0; i < 5; i++) if (b[start + i] !== prefix[i]) return "bad-version";
+    if (b[start] !== 72 || b[start + 1] !== 84 || b[start + 2] !== 84 || b[start + 3] !== 80 || b[start + 4] !== 47) return "bad-version";
     const major = b[start + 5]! - 48, dot = b[start + 6]!, minor = b[start + 7]! - 48;
     if (major < 0 || major > 9 || dot !== 46 || minor < 0 || minor > 9) return "bad-version";
     if (major !== 1) return "unsupported-version";
@@ -296,34 +319,35 @@ function createParser(
     return minor === 0 ? "1.0" : "1.1";
   };
 
-  const parseStatusLine = (b: Uint8Array, n: number): HttpParseError | null => {
-    if (n < 12 || b[8] !== SP || (n > 12 && b[12] !== SP)) return "bad-status-line";
-    const v = parseVersion(b, 0, 8);
+  const parseStatusLine = (b: Uint8Array, o: number, n: number): HttpParseError | null => {
+    if (n - o < 12 || b[o + 8] !== SP || (n - o > 12 && b[o + 12] !== SP)) return "bad-status-line";
+    const v = parseVersion(b, o, o + 8);
     if (v !== "1.0" && v !== "1.1") return v === "unsupported-version" ? v : "bad-status-line";
     let code = 0;
-    for (let i = 9; i < 12; i++) {
+    for (let i = o + 9; i < o + 12; i++) {
       const d = b[i]! - 48;
       if (d < 0 || d > 9) return "bad-status-line";
       code = code * 10 + d;
     }
     if (code < 100) return "bad-status-line";
-    for (let i = 13; i < n; i++) {
+    for (let i = o + 13; i < n; i++) {
       const c = b[i]!;
       if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-status-line";
     }
     version = v;
     status = code;
-    reason = n > 13 ? latin1(b, 13, n) : "";
+    reason = n - o > 13 ? latin1(b, o + 13, n) : "";
     return null;
   };
 
-  /** Parses one field line (without CRLF) into `fields`. */
-  const parseField = (b: Uint8Array, n: number): HttpParseError | null => {
-    const first = b[0]!;
+  /** Parses one field line b[o, n) (without CRLF) into `fields`. */
+  const parseField = (b: Uint8Array, o: number, n: number): HttpParseError | null => {
+    const first = b[o]!;
     // RFC 9112 §5.2: obs-fold in a request is answered with 400; §2.2 whitespace before the first field likewise.
     if (first === SP || first === HTAB) return "obs-fold";
     let colon = -1;
-    for (let i = 0; i < n; i++) {
+    let hash = 0x811c9dc5;
+    for (let i = o; i < n; i++) {
       const c = b[i]!;
       if (c === COLON) { colon = i; break; }
       if (TCHAR[c] !== 1) {
@@ -335,8 +359,9 @@ function createParser(
         }
         return "bad-header-name";
       }
+      hash = Math.imul(hash ^ c, 16777619);
     }
-    if (colon <= 0) return "bad-header-name";
+    if (colon <= o) return "bad-header-name";
     let vs = colon + 1;
     while (vs < n && (b[vs] === SP || b[vs] === HTAB)) vs++;
     let ve = n;
@@ -346,21 +371,53 @@ function createParser(
       if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-header-value";
     }
     if (fields.length >= limits.maxHeaderCount) return "too-many-headers";
-    fields.push([latin1(b, 0, colon), latin1(b, vs, ve)]);
+    let name = nameCache.get(hash);
+    if (name === undefined || !sameBytes(name, b, o, colon)) {
+      name = latin1(b, o, colon);
+      if (nameCache.size < 64) nameCache.set(hash, name);
+    }
+    const value = latin1(b, vs, ve);
+    fields.push([name, value]);
+    if (state === S_HEADERS) noteFraming(name, value);
     return null;
+  };
+
+  /** Collects the fields that decide framing, without a lower-casing pass over every name. */
+  const noteFraming = (name: string, value: string): void => {
+    switch (name.length) {
+      case 4: if (asciiLower(name) === "host") hostCount++; break;
+      case 6: if (asciiLower(name) === "expect") expectValues.push(value); break;
+      case 10: if (asciiLower(name) === "connection") connValues.push(value); break;
+      case 14: if (asciiLower(name) === "content-length") clValues.push(value); break;
+      case 17: if (asciiLower(name) === "transfer-encoding") teValues.push(value); break;
+    }
+  };
+
+  const listTokens = (values: string[]): string[] => {
+    const out: string[] = [];
+    for (const v of values) {
+      for (const part of v.split(",")) {
+        const t = part.trim();
+        if (t.length > 0) out.push(asciiLower(t));
+      }
+    }
+    return out;
   };
 
   /** Decides framing once the field section is complete (RFC 9112 §6.1-6.3). */
   const finishHead = (): HttpParseError | null => {
     const headers = new HttpHeaders(fields);
-    const clValues = headers.getAll("content-length");
-    const teTokens = headers.tokens("transfer-encoding");
-    const hasTe = headers.has("transfer-encoding");
+    const teTokens = listTokens(teValues);
+    const hasTe = teValues.length > 0;
     let contentLength: number | null = null;
     if (clValues.length > 1) return "duplicate-content-length";
     if (clValues.length === 1) {
       const v = clValues[0]!;
-      if (!/^[0-9]+$/.test(v)) return "bad-content-length";
+      if (v.length === 0) return "bad-content-length";
+      for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i);
+        if (c < 48 || c > 57) return "bad-content-length";
+      }
       const n = Number(v);
       if (!Number.isSafeInteger(n)) return "bad-content-length";
       contentLength = n;
@@ -381,16 +438,16 @@ function createParser(
         unknownCoding = true;
       }
     }
-    const conn = headers.tokens("connection");
+    const conn = connValues.length === 0 ? [] : listTokens(connValues);
     let keepAlive = version === "1.1" ? !conn.includes("close") : conn.includes("keep-alive") && !conn.includes("close");
 
     if (kind === "request") {
-      const hosts = headers.count("host");
+      const hosts = hostCount;
       if (hosts > 1) return "duplicate-host";
       if (limits.requireHost && version === "1.1" && hosts === 0) return "missing-host";
       if (contentLength !== null && contentLength > limits.maxBodyBytes) return "body-too-large";
       const bodyKind: BodyKind = chunked ? "chunked" : contentLength !== null && contentLength > 0 ? "length" : "none";
-      const expect = headers.get("expect");
+      const expect = expectValues.length === 0 ? undefined : expectValues.join(", ");
       const expectContinue = version === "1.1" && expect !== undefined && asciiLower(expect) === "100-continue";
       const head: HttpRequestHead = {
         method, target, version, headers, bodyKind, contentLength, keepAlive, expectContinue,
@@ -430,15 +487,15 @@ function createParser(
   };
 
   /** Parses "hex [BWS ; ext...]" (RFC 9112 §7.1). Sets `remaining`. */
-  const parseChunkSize = (b: Uint8Array, n: number): HttpParseError | null => {
-    let i = 0;
+  const parseChunkSize = (b: Uint8Array, o: number, n: number): HttpParseError | null => {
+    let i = o;
     let size = 0;
     while (i < n && hexValue(b[i]!) >= 0) {
       size = size * 16 + hexValue(b[i]!);
       if (size > Number.MAX_SAFE_INTEGER) return "chunk-size-overflow";
       i++;
     }
-    if (i === 0) return "bad-chunk-size";
+    if (i === o) return "bad-chunk-size";
     if (i < n) {
       let j = i;
       while (j < n && (b[j] === SP || b[j] === HTAB)) j++;
@@ -453,30 +510,30 @@ function createParser(
     return null;
   };
 
-  /** Handles one complete line (CRLF stripped) for the current state. */
-  const onLine = (b: Uint8Array, n: number): HttpParseError | null => {
+  /** Handles one complete line b[o, n) (CRLF stripped) for the current state. */
+  const onLine = (b: Uint8Array, o: number, n: number): HttpParseError | null => {
     switch (state) {
       case S_START: {
-        if (n === 0) {
+        if (n === o) {
           // RFC 9112 §2.2: ignore a few empty lines before a request-line.
           if (kind === "request" && ++emptyLines <= MAX_LEADING_EMPTY_LINES) { inMessage = true; return null; }
           return kind === "request" ? "bad-request-line" : "bad-status-line";
         }
         inMessage = true;
-        const e = kind === "request" ? parseRequestLine(b, n) : parseStatusLine(b, n);
+        const e = kind === "request" ? parseRequestLine(b, o, n) : parseStatusLine(b, o, n);
         if (e) return e;
         state = S_HEADERS;
         sectionBytes = 0;
         return null;
       }
       case S_HEADERS: {
-        sectionBytes += n + 2;
+        sectionBytes += n - o + 2;
         if (sectionBytes > limits.maxHeaderBytes) return "headers-too-large";
-        if (n === 0) return finishHead();
-        return parseField(b, n);
+        if (n === o) return finishHead();
+        return parseField(b, o, n);
       }
       case S_CHUNK_SIZE: {
-        const e = parseChunkSize(b, n);
+        const e = parseChunkSize(b, o, n);
         if (e) return e;
         if (remaining === 0) {
           state = S_TRAILERS;
@@ -488,13 +545,13 @@ function createParser(
         return null;
       }
       case S_TRAILERS: {
-        sectionBytes += n + 2;
+        sectionBytes += n - o + 2;
         if (sectionBytes > limits.maxHeaderBytes) return "headers-too-large";
-        if (n === 0) {
+        if (n === o) {
           complete(fields.length > 0 ? new HttpHeaders(fields) : null);
           return null;
         }
-        return parseField(b, n);
+        return parseField(b, o, n);
       }
       default:
         return null;
@@ -528,24 +585,26 @@ function createParser(
             return ok(undefined);
           }
           let b: Uint8Array;
+          let o: number;
           let n: number;
           if (lineLen > 0) {
             if (line[lineLen - 1] === CR && lf > i) return fail("bare-cr");
             appendLine(chunk.subarray(i, lf));
             b = line;
+            o = 0;
             n = lineLen;
           } else {
-            b = chunk.subarray(i, lf);
-            n = lf - i;
+            b = chunk;
+            o = i;
+            n = lf;
           }
           i = lf + 1;
           lineLen = 0;
-          if (n === 0 || b[n - 1] !== CR) return fail("bare-lf");
+          if (n === o || b[n - 1] !== CR) return fail("bare-lf");
           n--;
-          const crAt = b.subarray(0, n).indexOf(CR);
-          if (crAt >= 0) return fail("bare-cr");
-          if (n > budget) return fail(overBudget(b, n));
-          const e = onLine(b, n);
+          for (let k = o; k < n; k++) if (b[k] === CR) return fail("bare-cr");
+          if (n - o > budget) return fail(overBudget(b.subarray(o, n), n - o));
+          const e = onLine(b, o, n);
           if (e) return fail(e);
           break;
         }
