@@ -322,6 +322,16 @@ describe("DHCP server: relays, reservations and limits", () => {
 });
 
 describe("DHCP server: properties", () => {
+  it("NAKs a client bound to one address that asks to renew another (property counterexample)", () => {
+    const t = setup({ pools: [{ ...BASE.pools[0]!, rangeEnd: ip("192.0.2.102") }, BASE.pools[1]!], authoritative: true });
+    const first = t.ask(3, { mac: 3, ciaddr: 0, options: [req(ip("192.0.2.101"))] });
+    expect(first.map((r) => [messageType(r.repr!), r.repr!.yiaddr])).toEqual([[DhcpMessageType.ACK, ip("192.0.2.101")]]);
+    const renewOther = t.ask(3, { mac: 3, ciaddr: ip("192.0.2.102"), options: [] });
+    expect(renewOther.map((r) => messageType(r.repr!))).toEqual([DhcpMessageType.NAK]);
+    const other = t.ask(3, { mac: 1, ciaddr: 0, options: [req(ip("192.0.2.101"))] });
+    expect(other.map((r) => messageType(r.repr!))).toEqual([DhcpMessageType.NAK]);
+  });
+
   it("never ACKs one address to two clients whose leases overlap, whatever the message sequence", () => {
     const macs = [1, 2, 3, 4, 5];
     const addrs = [0, ip("192.0.2.100"), ip("192.0.2.101"), ip("192.0.2.102"), ip("192.0.2.10"), ip("198.51.100.10"), ip("203.0.113.9")];

@@ -311,6 +311,10 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
       if (!pool || !available(a, client, pool, res, now)) return nak(m, "address not available");
       if (res && res.address !== a) return nak(m, "address reserved elsewhere");
       const lease = leases.get(a);
+      // A client bound to another address cannot renew this one into a second lease: its real
+      // binding is the other (found by the lease property test).
+      const boundElsewhere = [...leases.values()].some((l) => l.client === client && l.state === "bound" && l.address !== a && l.expiresAt > now);
+      if (!(lease?.client === client) && boundElsewhere) return nak(m, "not your address");
       if (!(lease?.client === client) && activeCount(now) >= maxLeases) return nak(m, "no free leases");
       return commit(m, client, a, pool, now);
     }
