@@ -1,8 +1,15 @@
 // HTTP across two netlab stacks joined by a simulated wire (netlab TCP underneath), on the
 // virtual clock: netlab client <-> netlab server with loss, and node:http on either side
 // through a Duplex over a netlab TCP connection.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFailed } from "vitest";
 import http from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { withCapture } from "../../stack/link/capture.ts";
+import { createPcapWriter } from "../../stack/link/pcap/pcap.ts";
+import { createByteCollector } from "../../stack/link/pcap/types.ts";
+import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../../harness/oracle/tshark.ts";
 import { createPointToPointLink } from "../../stack/link/point-to-point.ts";
 import type { ImpairmentOptions } from "../../stack/link/impairments.ts";
 import { createStack } from "../../stack/index.ts";
@@ -16,15 +23,25 @@ import { byteStreamToDuplex } from "./byte-stream-duplex.ts";
 const CLIENT_IP = 0xc0000201; // 192.0.2.1
 const SERVER_IP = 0xc0000202; // 192.0.2.2
 
+/** Two stacks on an impaired wire; the client's device is captured, and the capture is saved when the test fails. */
 function twoStacks(seed: number, impairments: ImpairmentOptions = {}) {
   const clock = createVirtualClock();
   const link = createPointToPointLink({ clock, rng: createRng(seed) }, {
     a: { mac: 0x020000000001, impairments: { delayMs: 1, ...impairments } },
     b: { mac: 0x020000000002, impairments: { delayMs: 1, ...impairments } },
   });
-  const a = createStack({ device: link.a, clock, rng: createRng(seed + 1) }, { name: "client", ipv4: { cidr: "192.0.2.1/24" } });
+  const capture = createByteCollector();
+  const device = withCapture(link.a, createPcapWriter((c) => capture.write(c)), { clock, name: "client" });
+  const a = createStack({ device, clock, rng: createRng(seed + 1) }, { name: "client", ipv4: { cidr: "192.0.2.1/24" } });
   const b = createStack({ device: link.b, clock, rng: createRng(seed + 2) }, { name: "server", ipv4: { cidr: "192.0.2.2/24" } });
-  return { clock, a, b };
+  const savePcap = (name: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-http-"));
+    const file = join(dir, `${name}.pcap`);
+    writeFileSync(file, capture.bytes());
+    return file;
+  };
+  onTestFailed(() => { process.stderr.write(`[http over tcp] capture of the failed test: ${savePcap(`seed-${seed}`)}\n`); });
+  return { clock, a, b, savePcap };
 }
 
 /** Deterministic content: byte i of resource n. */
@@ -90,6 +107,37 @@ describe("HTTP over netlab TCP between two stacks", () => {
     const second = await settle(clock, client.request({ host: SERVER_IP, port: 8080, method: "POST", path: "/up", body: upload(), trailers: [["X-Sum", "50"]] }), Infinity);
     expect(await settle(clock, second.body.text(), Infinity)).toBe("POST 50000 50");
     expect([second.reused, client.stats.connectionsOpened]).toEqual([true, 1]);
+  });
+
+  it("fails with ETIMEDOUT when the peer never answers the SYN within connectTimeoutMs", async () => {
+    const { clock, a } = twoStacks(4, { loss: 1 });
+    const client = createHttpClient({ clock, tcp: a.tcp }, { connectTimeoutMs: 3_000 });
+    const e = await settle(clock, client.request({ host: SERVER_IP, path: "/" }).catch((x: unknown) => x), Infinity);
+    expect(e).toMatchObject({ code: "ETIMEDOUT", detail: "connect" });
+    expect(clock.now()).toBe(3_000);
+  });
+
+  it.skipIf(tsharkMissingReason() !== undefined)("leaves a capture in which tshark decodes every request and response and flags nothing", async () => {
+    const { clock, a, b, savePcap } = twoStacks(13);
+    const server = createHttpServer({ clock }, resourceHandler, { date: false });
+    server.listen(unwrap(b.tcp.listen(80)));
+    const client = createHttpClient({ clock, tcp: a.tcp }, { pipeline: 3, maxConnectionsPerHost: 1 });
+    const paths = ["/r/0/100", "/r/1/5000", "/r/2/20000", "/nope"];
+    const all = Promise.all(paths.map(async (path) => (await client.request({ host: SERVER_IP, path })).body.bytes()));
+    await settle(clock, all, Infinity);
+    client.close();
+    clock.run(clock.now() + 5_000);
+    const file = savePcap("tshark");
+    try {
+      const verdict = checkCaptureWithTshark(file);
+      expect(verdict.offending).toEqual([]);
+      // Pipelined requests share segments: tshark lists several values per packet, comma-separated.
+      const uris = tsharkFields(file, ["http.request.uri"], "http.request").flatMap(([v]) => v!.split(","));
+      const codes = tsharkFields(file, ["http.response.code"], "http.response").flatMap(([v]) => v!.split(","));
+      expect([uris, codes]).toEqual([paths, ["200", "200", "200", "404"]]);
+    } finally {
+      rmSync(join(file, ".."), { recursive: true, force: true });
+    }
   });
 
   it("refuses a connection to a closed port with ECONNREFUSED", async () => {
