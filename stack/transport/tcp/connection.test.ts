@@ -254,6 +254,20 @@ describe("TCP data transfer", () => {
     expect(e.peer.next()).toMatchObject({ seq: e.localSeq + 30 });
   });
 
+  it("sender SWS avoidance: a usable window smaller than an MSS and half the peer's largest window is not used (RFC 9293 §3.8.6.2.1)", () => {
+    const e = establishPassive({ withOptions: false, peerWindow: 1000 });
+    e.stream.write(new Uint8Array(3000));
+    expect(e.peer.drain().map((s) => s.payload.length)).toEqual([536]);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 536, window: 1000 });
+    expect(e.peer.drain().map((s) => s.payload.length)).toEqual([536]);
+    // 500 bytes is below an MSS and below half the largest window seen (64240 in the SYN): held,
+    // until the persist timer overrides SWS avoidance
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 1072, window: 500 });
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.advance(e.conn.info().rtoMs);
+    expect(e.peer.drain().map((s) => s.payload.length)).toEqual([500]);
+  });
+
   it("write() reports backpressure above sendBufferSize and onDrain fires once the peer ACKs", () => {
     const e = establishPassive({ sendBufferSize: 4000 });
     expect(e.stream.write(new Uint8Array(3000))).toBe(true);
@@ -560,6 +574,18 @@ describe("TCP RST processing (RFC 5961)", () => {
       expect(e.conn.stateName).toBe(name);
     });
   }
+
+  it("in TIME-WAIT, an RST at RCV.NXT ends TIME-WAIT early without a second onClose", () => {
+    const e = establishPassive();
+    e.stream.end();
+    e.peer.drain();
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 150) });
+    e.peer.drain();
+    expect(e.conn.stateName).toBe("TIME-WAIT");
+    e.peer.inject({ flags: R, seq: e.peerSeq + 1, options: ts(e, 160) });
+    expect(e.peer.tcp.connectionCount).toBe(0);
+    expect(e.events).toEqual(["end", "close:"]);
+  });
 
   it("in SYN-RECEIVED, an RST at RCV.NXT silently drops the embryonic connection", () => {
     const peer = createTcpTestPeer();

@@ -227,7 +227,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
   // ------------------------------------------------------------ TcpLayer
   connect(dst: number, dstPort: number, options: TcpConnectionOptions & { localPort?: number } = {}): Result<ByteStream, TcpConnectError> {
-    if (dstPort <= 0 || dstPort > 65535) return err("no-route", "bad port");
+    if (!Number.isInteger(dstPort) || dstPort <= 0 || dstPort > 65535) return err("bad-port");
+    if (options.localPort !== undefined && (!Number.isInteger(options.localPort) || options.localPort < 0 || options.localPort > 65535)) return err("bad-port");
     const src = this.ip.sourceFor(dst);
     if (src === undefined) return err(this.ip.cidr === undefined ? "no-address" : "no-route");
     if (this.active >= this.options.maxConnections) return err("connection-limit");
@@ -245,7 +246,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       const existing = this.table.get(port)?.get(key);
       if (existing !== undefined) {
         if (existing.state === State.TIME_WAIT) existing.abortTimeWait();
-        else return err("no-ephemeral", "4-tuple in use");
+        else return err("in-use", "4-tuple in use");
       }
     }
     const conn = this.newConnection(src, port, dst, dstPort, options);
