@@ -1,0 +1,95 @@
+// `netlab replay FILE [--mode decode|conversation|golden] [--as IP|MAC] [--update] [--json]`
+// `netlab replay --all [--dir pcaps] [--json]`: pcap replay regression tests (harness/replay).
+// `netlab replay --record [--only NAME,...]`: records pcaps/ from real peers (root; see
+// harness/replay/record.ts). Exit code: 0 when every replay held, 1 on any regression or bad
+// file, 2 on usage errors.
+//   summary, run   the CLI entry
+import { formatReport, replayAll, replayFile, type FileReport, type ReplayMode } from "../../replay/index.ts";
+
+export const summary = "replay captures in pcaps/ against netlab (decode, conversation, golden); --record makes them";
+
+const USAGE = `usage: netlab replay FILE [--mode decode|conversation|golden] [--as IP|MAC] [--update] [--json]
+       netlab replay --all [--dir DIR] [--json]
+       netlab replay --record [--only NAME,...] [--dir DIR]     (root: records real-peer captures)
+  FILE        a capture: .pcap, .pcapng, optionally .gz; its expectation is FILE's stem + .expect.json
+  --mode M    run only mode M (default: the modes the expectation lists; decode without one)
+  --as X      netlab plays the endpoint with IP or MAC X (without an expectation: a bare stack
+              at X/24 that answers ARP, ICMP echo and RSTs TCP, all normalisations on)
+  --update    golden mode: rewrite the committed capture with this run
+  --all       replay every capture with an expectation in --dir (default pcaps)
+  --json      one JSON report per capture (an array with --all)
+  --out DIR   where netlab's side of each replay is written (default out/replay)
+`;
+
+/** Runs the replay command. */
+export async function run(args: string[]): Promise<number> {
+  let file: string | undefined, mode: ReplayMode | undefined, as: string | undefined, dir = "pcaps", outDir = "out/replay";
+  let all = false, update = false, json = false, record = false;
+  let only: string[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = (): string => {
+      const v = args[++i];
+      if (v === undefined || v.startsWith("--")) throw Object.assign(new Error(`${a} needs a value\n${USAGE}`), { code: "ERR_REPLAY_USAGE" });
+      return v;
+    };
+    switch (a) {
+      case "--mode": {
+        const m = value();
+        if (m !== "decode" && m !== "conversation" && m !== "golden") {
+          process.stderr.write(`netlab replay: --mode must be decode, conversation or golden\n${USAGE}`);
+          return 2;
+        }
+        mode = m;
+        break;
+      }
+      case "--as": as = value(); break;
+      case "--update": update = true; break;
+      case "--json": json = true; break;
+      case "--all": all = true; break;
+      case "--dir": dir = value(); break;
+      case "--out": outDir = value(); break;
+      case "--record": record = true; break;
+      case "--only": only = value().split(","); break;
+      case "--help": case "-h": process.stdout.write(USAGE); return 0;
+      default:
+        if (a.startsWith("--") || file !== undefined) {
+          process.stderr.write(`netlab replay: unexpected argument '${a}'\n${USAGE}`);
+          return 2;
+        }
+        file = a;
+    }
+  }
+  if (record) {
+    const { recordAll } = await import("../../replay/record.ts");
+    return recordAll({ dir, ...(only !== undefined ? { only } : {}) });
+  }
+  if (all === (file !== undefined)) {
+    process.stderr.write(`netlab replay: give one FILE or --all\n${USAGE}`);
+    return 2;
+  }
+  if (update && mode !== undefined && mode !== "golden") {
+    process.stderr.write(`netlab replay: --update only applies to golden mode\n${USAGE}`);
+    return 2;
+  }
+  const started = performance.now();
+  let reports: FileReport[];
+  if (all) {
+    reports = await replayAll(dir, { outDir, update, ...(mode !== undefined ? { mode } : {}) });
+    if (reports.length === 0) {
+      process.stderr.write(`netlab replay: no captures with an expectation in ${dir}\n`);
+      return 1;
+    }
+  } else {
+    reports = [await replayFile(file!, { outDir, update, ...(mode !== undefined ? { mode } : {}), ...(as !== undefined ? { as } : {}) })];
+  }
+  const ok = reports.every((r) => r.ok);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(all ? reports : reports[0], null, 2)}\n`);
+  } else {
+    for (const r of reports) process.stdout.write(`${formatReport(r)}\n`);
+    const frames = reports.reduce((n, r) => n + r.modes.reduce((m, x) => m + x.frames, 0), 0);
+    process.stdout.write(`${ok ? "ok" : "FAIL"}: ${reports.filter((r) => r.ok).length}/${reports.length} captures, ${frames} frames replayed in ${(performance.now() - started).toFixed(0)} ms\n`);
+  }
+  return ok ? 0 : 1;
+}

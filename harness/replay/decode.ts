@@ -1,0 +1,152 @@
+// Decode mode: every frame of a capture is parsed layer by layer with stack/wire's parsers
+// (Ethernet, ARP, IPv4, ICMP, UDP, DHCP, TCP) and either fails with a classified error
+// ("<layer>/<code>", e.g. "ipv4/bad-checksum", "ethernet/unsupported-ethertype-0x86dd") or is
+// re-emitted with the emitters from its Reprs, and the re-emitted bytes must equal the captured
+// ones (link padding after the IPv4 total length / the ARP packet is not re-emitted).
+//   decodeFrame(data)          one frame -> FrameDecode
+//   decodeCapture(frames)      all frames -> DecodeReport (counts by class and layer)
+//   summariseLayers(decode)    "eth/ipv4/tcp" style stack of a decoded frame
+import {
+  ETHERTYPE_ARP, ETHERTYPE_IPV4, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, UDP_HEADER_LEN,
+  emitArp, emitEthernet, emitIcmp, emitIpv4, emitUdp, parseArp, parseEthernet,
+  parseIcmp, parseIpv4, parseUdp, ARP_PACKET_LEN, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, emitDhcp, parseDhcp,
+} from "../../stack/wire/index.ts";
+import { emitTcp, parseTcp } from "../../stack/wire/tcp.ts";
+
+/** The protocol layers decode mode knows. */
+export type DecodeLayer = "ethernet" | "arp" | "ipv4" | "icmp" | "udp" | "dhcp" | "tcp";
+
+/** Outcome of decoding one frame. */
+export type FrameDecode =
+  | { readonly status: "ok"; readonly layers: readonly DecodeLayer[]; readonly padding: number }
+  | { readonly status: "error"; readonly layers: readonly DecodeLayer[]; readonly errorClass: string; readonly detail?: string }
+  | { readonly status: "reemit-mismatch"; readonly layers: readonly DecodeLayer[]; readonly layer: DecodeLayer; readonly offset: number; readonly expected: number; readonly got: number };
+
+/** Summary of decode mode over a capture. */
+export interface DecodeReport {
+  readonly frames: number;
+  readonly ok: number;
+  /** Classified errors: class -> count. */
+  readonly errors: Readonly<Record<string, number>>;
+  /** Re-emit mismatches: layer -> count. */
+  readonly reemitMismatches: Readonly<Record<string, number>>;
+  /** Per frame, in capture order. */
+  readonly perFrame: readonly FrameDecode[];
+}
+
+const errorOf = (layers: DecodeLayer[], layer: DecodeLayer, code: string, detail?: string): FrameDecode =>
+  detail === undefined ? { status: "error", layers, errorClass: `${layer}/${code}` } : { status: "error", layers, errorClass: `${layer}/${code}`, detail };
+
+function firstDifference(a: Uint8Array, b: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** Decodes one Ethernet frame and checks that its Reprs re-emit the captured bytes. */
+export function decodeFrame(data: Uint8Array): FrameDecode {
+  const layers: DecodeLayer[] = ["ethernet"];
+  const eth = parseEthernet(data);
+  if (!eth.ok) return errorOf(layers, "ethernet", eth.error);
+  const out = new Uint8Array(data.length);
+  const ethLen = emitEthernet(eth.value, out, 0);
+  const check = (layer: DecodeLayer, from: number, to: number): FrameDecode | undefined => {
+    const at = firstDifference(data, out, from, to);
+    return at < 0 ? undefined : { status: "reemit-mismatch", layers, layer, offset: at, expected: data[at]!, got: out[at]! };
+  };
+  const ethMismatch = check("ethernet", 0, ethLen);
+  if (ethMismatch) return ethMismatch;
+  const payload = data.subarray(ethLen);
+  if (eth.value.ethertype === ETHERTYPE_ARP) {
+    layers.push("arp");
+    const arp = parseArp(payload);
+    if (!arp.ok) return errorOf(layers, "arp", arp.error);
+    emitArp(arp.value, out, ethLen);
+    return check("arp", ethLen, ethLen + ARP_PACKET_LEN) ?? { status: "ok", layers, padding: payload.length - ARP_PACKET_LEN };
+  }
+  if (eth.value.ethertype !== ETHERTYPE_IPV4) {
+    return errorOf(layers, "ethernet", `unsupported-ethertype-0x${eth.value.ethertype.toString(16).padStart(4, "0")}`);
+  }
+  layers.push("ipv4");
+  const ip = parseIpv4(payload);
+  if (!ip.ok) return errorOf(layers, "ipv4", ip.error);
+  const ipr = ip.value;
+  const ipLen = emitIpv4(ipr, out, ethLen);
+  const ipMismatch = check("ipv4", ethLen, ethLen + ipLen);
+  if (ipMismatch) return ipMismatch;
+  const start = ethLen + ipLen;
+  const end = start + ipr.payloadLength;
+  const padding = data.length - end;
+  const body = data.subarray(start, end);
+  if (ipr.moreFragments || ipr.fragmentOffset !== 0) {
+    out.set(body, start);
+    return errorOf(layers, "ipv4", "fragment", `offset ${ipr.fragmentOffset}${ipr.moreFragments ? ", more fragments" : ""}`);
+  }
+  switch (ipr.protocol) {
+    case IP_PROTOCOL_ICMP: {
+      layers.push("icmp");
+      const icmp = parseIcmp(body);
+      if (!icmp.ok) return errorOf(layers, "icmp", icmp.error);
+      emitIcmp(icmp.value, out, start);
+      return check("icmp", start, end) ?? { status: "ok", layers, padding };
+    }
+    case IP_PROTOCOL_UDP: {
+      layers.push("udp");
+      const udp = parseUdp(body, ipr.src, ipr.dst);
+      if (!udp.ok) return errorOf(layers, "udp", udp.error);
+      const u = udp.value;
+      const checksumAbsent = body[6] === 0 && body[7] === 0;
+      emitUdp(u, out, start, ipr.src, ipr.dst, checksumAbsent ? "none" : "full");
+      const udpMismatch = check("udp", start, end);
+      if (udpMismatch) return udpMismatch;
+      if (isDhcpPorts(u.srcPort, u.dstPort)) {
+        layers.push("dhcp");
+        const dhcp = parseDhcp(u.payload);
+        if (!dhcp.ok) return errorOf(layers, "dhcp", dhcp.error, dhcp.detail);
+        const again = emitDhcp(dhcp.value);
+        const captured = u.payload;
+        const n = Math.max(again.length, captured.length);
+        for (let i = 0; i < n; i++) {
+          if (again[i] !== captured[i]) {
+            return { status: "reemit-mismatch", layers, layer: "dhcp", offset: start + UDP_HEADER_LEN + i, expected: captured[i] ?? -1, got: again[i] ?? -1 };
+          }
+        }
+      }
+      return { status: "ok", layers, padding };
+    }
+    case IP_PROTOCOL_TCP: {
+      layers.push("tcp");
+      const tcp = parseTcp(body, { src: ipr.src, dst: ipr.dst });
+      if (!tcp.ok) return errorOf(layers, "tcp", tcp.error, tcp.detail);
+      emitTcp(tcp.value, out, start, { src: ipr.src, dst: ipr.dst });
+      return check("tcp", start, end) ?? { status: "ok", layers, padding };
+    }
+    default:
+      return errorOf(layers, "ipv4", `unsupported-protocol-${ipr.protocol}`);
+  }
+}
+
+/** True for the BOOTP/DHCP port pair (67/68 either way). */
+export function isDhcpPorts(srcPort: number, dstPort: number): boolean {
+  return (srcPort === DHCP_CLIENT_PORT && dstPort === DHCP_SERVER_PORT) || (srcPort === DHCP_SERVER_PORT && dstPort === DHCP_CLIENT_PORT);
+}
+
+/** Decodes every frame; counts classified errors and re-emit mismatches. */
+export function decodeCapture(frames: readonly Uint8Array[]): DecodeReport {
+  const errors: Record<string, number> = {};
+  const reemitMismatches: Record<string, number> = {};
+  const perFrame: FrameDecode[] = [];
+  let ok = 0;
+  for (const f of frames) {
+    const d = decodeFrame(f);
+    perFrame.push(d);
+    if (d.status === "ok") ok++;
+    else if (d.status === "error") errors[d.errorClass] = (errors[d.errorClass] ?? 0) + 1;
+    else reemitMismatches[d.layer] = (reemitMismatches[d.layer] ?? 0) + 1;
+  }
+  return { frames: frames.length, ok, errors, reemitMismatches, perFrame };
+}
+
+/** The layer stack of a decoded frame, e.g. "ethernet/ipv4/tcp". */
+export function summariseLayers(d: FrameDecode): string {
+  return d.layers.join("/");
+}

@@ -1,0 +1,129 @@
+// The endpoint netlab plays in a capture, built from an expectation's EndpointConfig: the same
+// code builds it for recording (on a tap, real clock) and for conversation replay (on a replay
+// device, virtual clock), so a replay runs exactly the configuration that was recorded.
+// Apps: an in-memory HTTP server (generated files, no disk I/O, so timing is the stack's alone),
+// TCP echo, discard and reset (RST on the first data) listeners, a DHCP client or server.
+//   buildEndpoint(deps, config, options)   -> ReplayEndpoint
+//   httpFileBytes(file)                    the bytes a generated file holds
+import { createStack, type Stack, type TcpLayerOptions } from "../../stack/index.ts";
+import { dhcpClientOnStack, dhcpServerOnStack, type DhcpClient, type DhcpServer } from "../../stack/app/dhcp/index.ts";
+import { createHttpServer, type HttpServer } from "../../stack/app/http/index.ts";
+import type { NetDevice } from "../../stack/link/types.ts";
+import type { TcpListener } from "../../stack/transport/types.ts";
+import type { Clock, Rng } from "../../stack/time.ts";
+import { parseIpv4, parseMac } from "../../stack/wire/address.ts";
+import { parseDhcpServerConfig } from "../dhcp/config.ts";
+import type { AppConfig, EndpointConfig, HttpFileConfig } from "./expect.ts";
+
+/** A running endpoint. */
+export interface ReplayEndpoint {
+  readonly stack: Stack;
+  readonly dhcpClient: DhcpClient | undefined;
+  readonly dhcpServer: DhcpServer | undefined;
+  readonly http: HttpServer | undefined;
+  /** Stops apps (no RELEASE: a replay must not send what the capture does not hold). */
+  stop(): void;
+}
+
+/** The bytes of a generated HTTP file. */
+export function httpFileBytes(file: HttpFileConfig): Uint8Array {
+  const out = new Uint8Array(file.size);
+  const pattern = new TextEncoder().encode(file.pattern);
+  for (let i = 0; i < out.length; i += pattern.length) out.set(pattern.subarray(0, Math.min(pattern.length, out.length - i)), i);
+  return out;
+}
+
+function configError(message: string): Error {
+  return Object.assign(new Error(message), { code: "ERR_REPLAY_ENDPOINT" });
+}
+
+const must = <T>(r: { ok: true; value: T } | { ok: false; error: string }, what: string): T => {
+  if (!r.ok) throw configError(`${what}: ${r.error}`);
+  return r.value;
+};
+
+/** Builds the endpoint's stack and apps on `deps` (the device's MAC must be config.mac). */
+export function buildEndpoint(deps: { device: NetDevice; clock: Clock; rng: Rng }, config: EndpointConfig, options: { epochMs: number }): ReplayEndpoint {
+  const stack = createStack(deps, {
+    name: "replay",
+    ...(config.cidr !== undefined ? {
+      ipv4: {
+        cidr: config.cidr,
+        ...(config.gateway !== undefined ? { gateway: config.gateway } : {}),
+        ...(config.defaultTtl !== undefined ? { defaultTtl: config.defaultTtl } : {}),
+      },
+    } : {}),
+    ...(config.tcp !== undefined ? { tcp: config.tcp as TcpLayerOptions } : {}),
+  });
+  for (const [ip, mac] of Object.entries(config.staticArp ?? {})) stack.arp.addStatic(must(parseIpv4(ip), ip), must(parseMac(mac), mac));
+  const listeners: TcpListener[] = [];
+  const listen = (port: number): TcpListener => {
+    const l = must(stack.tcp.listen(port), `listen on ${port}`);
+    listeners.push(l);
+    return l;
+  };
+  let http: HttpServer | undefined;
+  let dhcpClient: DhcpClient | undefined;
+  let dhcpServer: DhcpServer | undefined;
+  for (const app of config.apps as AppConfig[]) {
+    switch (app.kind) {
+      case "http": {
+        const files = new Map(app.files.map((f) => [f.path, { type: f.contentType, body: httpFileBytes(f) }]));
+        http = createHttpServer({ clock: deps.clock }, (req, res) => {
+          const file = files.get(req.target.split("?")[0] ?? "");
+          if (file === undefined) {
+            res.statusCode = 404;
+            res.setHeader("Content-Type", "text/plain");
+            res.end("not found\n");
+            return;
+          }
+          res.setHeader("Content-Type", file.type);
+          res.setHeader("Content-Length", file.body.length);
+          res.end(req.method === "HEAD" ? undefined : file.body);
+        }, { serverName: "netlab", date: app.date, dateOffsetMs: options.epochMs });
+        http.listen(listen(app.port));
+        break;
+      }
+      case "echo":
+        listen(app.port).onConnection((s) => {
+          s.onData((d) => s.write(d));
+          s.onEnd(() => s.end());
+        });
+        break;
+      case "discard":
+        listen(app.port).onConnection((s) => {
+          s.onData(() => undefined);
+          s.onEnd(() => s.end());
+        });
+        break;
+      case "reset":
+        listen(app.port).onConnection((s) => {
+          s.onData(() => s.destroy());
+          s.onEnd(() => s.end());
+        });
+        break;
+      case "dhcp-client":
+        dhcpClient = dhcpClientOnStack(stack, {
+          initDelayMinMs: app.initDelayMinMs, initDelayMaxMs: app.initDelayMaxMs,
+          ...(app.hostName !== undefined ? { hostName: app.hostName } : {}),
+        }, { probe: app.probe });
+        dhcpClient.start();
+        break;
+      case "dhcp-server": {
+        const cfg = parseDhcpServerConfig(app.config);
+        if (!cfg.ok) throw configError(`dhcp-server config: ${cfg.detail ?? cfg.error}`);
+        dhcpServer = dhcpServerOnStack(stack, cfg.value.server);
+        break;
+      }
+    }
+  }
+  return {
+    stack, dhcpClient, dhcpServer, http,
+    stop() {
+      http?.close();
+      for (const l of listeners) l.close();
+      if (dhcpClient !== undefined && dhcpClient.state !== "stopped") dhcpClient.stop({ release: false });
+      dhcpServer?.close();
+    },
+  };
+}
