@@ -5,6 +5,7 @@
 // emitRequestHead / emitResponseHead   a start-line + field section + empty line
 // emitChunk / emitLastChunk            one chunk (RFC 9112 §7.1), the last chunk with trailers
 // reasonPhrase(status)                 the usual reason phrase
+// assertHeader(name, value)            throws HttpUsageError for a field that could split a message
 // HttpUsageError                       thrown for programmer misuse, with a stable `code`
 import { isToken, type HttpVersion } from "./parser.ts";
 import type { HttpHeader } from "./headers.ts";
@@ -46,6 +47,12 @@ const REASONS: Record<number, string> = {
 /** The registered reason phrase of a status code, or "" when unknown. */
 export function reasonPhrase(status: number): string {
   return REASONS[status] ?? "";
+}
+
+/** Throws HttpUsageError unless `name` is a token and `value` a valid field value (RFC 9110 §5.5). */
+export function assertHeader(name: string, value: string): void {
+  if (!isToken(name)) throw new HttpUsageError("ERR_HTTP_INVALID_HEADER_NAME", `invalid header name ${JSON.stringify(name)}`);
+  checkValue(value, `header ${name}`);
 }
 
 function checkValue(v: string, what: string): void {

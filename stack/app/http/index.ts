@@ -5,7 +5,7 @@ export {
   type HttpParser, type HttpParseError, type HttpParserLimits, type HttpRequestHead, type HttpResponseHead,
   type HttpVersion, type BodyKind, type RequestParserHandlers, type ResponseParserHandlers,
 } from "./parser.ts";
-export { emitRequestHead, emitResponseHead, emitChunk, emitLastChunk, reasonPhrase, HttpUsageError, type RequestHeadRepr, type ResponseHeadRepr } from "./emit.ts";
+export { emitRequestHead, emitResponseHead, emitChunk, emitLastChunk, reasonPhrase, assertHeader, HttpUsageError, type RequestHeadRepr, type ResponseHeadRepr } from "./emit.ts";
 export { formatHttpDate, parseHttpDate } from "./date.ts";
 export { IncomingBody, HttpStreamError, type BodyErrorCode } from "./body.ts";
 export {

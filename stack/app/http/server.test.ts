@@ -163,6 +163,19 @@ describe("server: framing and keep-alive", () => {
     expect(p.ended).toBe(false);
   });
 
+  it("refuses a header value that would split the response, at setHeader", () => {
+    let code = "";
+    const { clock, connect } = setup((_req, res) => {
+      try { res.setHeader("X-Evil", "a\r\nSet-Cookie: x=1"); } catch (e) { code = (e as { code: string }).code; }
+      res.end("ok");
+    }, { date: false });
+    const p = connect();
+    p.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(10);
+    expect(code).toBe("ERR_HTTP_INVALID_CHAR");
+    expect(p.text()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+
   it("answers 500 and closes when the handler throws before responding", () => {
     const { clock, connect } = setup(() => { throw new Error("boom"); }, { date: false });
     const p = connect();

@@ -11,7 +11,7 @@ import type { ByteStream, TcpListener } from "../../transport/types.ts";
 import type { Ipv4Address } from "../../wire/address.ts";
 import { IncomingBody, HttpStreamError } from "./body.ts";
 import { formatHttpDate } from "./date.ts";
-import { HttpUsageError, emitChunk, emitLastChunk, emitResponseHead, reasonPhrase } from "./emit.ts";
+import { HttpUsageError, assertHeader, emitChunk, emitLastChunk, emitResponseHead, reasonPhrase } from "./emit.ts";
 import { HttpHeaders, type HttpHeader } from "./headers.ts";
 import { utf8Encode } from "./utf8.ts";
 import {
@@ -206,7 +206,9 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     get finished(): boolean { return this.#finished; }
     setHeader(name: string, value: string | number | readonly string[]): void {
       this.#assertHeadPending();
-      this.#headers.set(name, typeof value === "number" ? String(value) : value);
+      const v = typeof value === "number" ? String(value) : value;
+      for (const one of typeof v === "string" ? [v] : v) assertHeader(name, one);
+      this.#headers.set(name, v);
     }
     getHeader(name: string): string | undefined { return this.#headers.get(name); }
     hasHeader(name: string): boolean { return this.#headers.has(name); }
