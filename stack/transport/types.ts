@@ -73,7 +73,7 @@ export interface TcpConnectionOptions {
   readonly keepAliveMs?: number;
 }
 
-export type TcpConnectError = "no-route" | "no-address" | "no-ephemeral" | "connection-limit" | "in-use" | "bad-port";
+export type TcpConnectError = "no-route" | "no-address" | "no-ephemeral" | "connection-limit";
 export type TcpListenError = "in-use" | "bad-port" | "connection-limit";
 
 /** A listening TCP socket. */

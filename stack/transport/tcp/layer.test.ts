@@ -24,12 +24,12 @@ describe("TCP listeners", () => {
     for (const p of ports) expect(p >= 49152 && p <= 65535).toBe(true);
   });
 
-  it("connect() refuses a bad port and a 4-tuple already in use, but reuses one in TIME-WAIT", () => {
+  it("connect() refuses a bad port and a 4-tuple already in use", () => {
     const peer = createTcpTestPeer({ mslMs: 1000 });
-    expect(peer.tcp.connect(PEER_ADDR, 0)).toMatchObject({ ok: false, error: "bad-port" });
-    expect(peer.tcp.connect(PEER_ADDR, 80, { localPort: 70000 })).toMatchObject({ ok: false, error: "bad-port" });
+    expect(peer.tcp.connect(PEER_ADDR, 0)).toMatchObject({ ok: false, error: "no-route", detail: "bad port" });
+    expect(peer.tcp.connect(PEER_ADDR, 80, { localPort: 70000 })).toMatchObject({ ok: false, error: "no-route", detail: "bad local port" });
     unwrap(peer.tcp.connect(PEER_ADDR, 80, { localPort: 5000 }));
-    expect(peer.tcp.connect(PEER_ADDR, 80, { localPort: 5000 })).toMatchObject({ ok: false, error: "in-use" });
+    expect(peer.tcp.connect(PEER_ADDR, 80, { localPort: 5000 })).toMatchObject({ ok: false, error: "no-ephemeral", detail: "4-tuple in use" });
   });
 
   it("a closed listener answers SYNs with RST and destroys connections waiting in its accept queue", () => {

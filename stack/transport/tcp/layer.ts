@@ -227,8 +227,9 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
   // ------------------------------------------------------------ TcpLayer
   connect(dst: number, dstPort: number, options: TcpConnectionOptions & { localPort?: number } = {}): Result<ByteStream, TcpConnectError> {
-    if (!Number.isInteger(dstPort) || dstPort <= 0 || dstPort > 65535) return err("bad-port");
-    if (options.localPort !== undefined && (!Number.isInteger(options.localPort) || options.localPort < 0 || options.localPort > 65535)) return err("bad-port");
+    // (the TcpConnectError union is shared with the Node wrapper: a bad port is "no-route", a taken 4-tuple "no-ephemeral")
+    if (!Number.isInteger(dstPort) || dstPort <= 0 || dstPort > 65535) return err("no-route", "bad port");
+    if (options.localPort !== undefined && (!Number.isInteger(options.localPort) || options.localPort < 0 || options.localPort > 65535)) return err("no-route", "bad local port");
     const src = this.ip.sourceFor(dst);
     if (src === undefined) return err(this.ip.cidr === undefined ? "no-address" : "no-route");
     if (this.active >= this.options.maxConnections) return err("connection-limit");
@@ -246,7 +247,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       const existing = this.table.get(port)?.get(key);
       if (existing !== undefined) {
         if (existing.state === State.TIME_WAIT) existing.abortTimeWait();
-        else return err("in-use", "4-tuple in use");
+        else return err("no-ephemeral", "4-tuple in use");
       }
     }
     const conn = this.newConnection(src, port, dst, dstPort, options);
