@@ -38,11 +38,20 @@ export interface BenchCase {
   details?(): Record<string, unknown>;
 }
 
+/** A file a suite writes next to the results (a chart). */
+export interface BenchArtifact {
+  /** File name inside the results folder, e.g. "tcp-trace.svg". */
+  readonly file: string;
+  readonly content: string;
+}
+
 /** A suite module's shape (benchmarks/suites/<name>.ts). */
 export interface BenchSuite {
   readonly name: string;
   readonly description: string;
   cases(): BenchCase[];
+  /** Extra files (charts) written to the results folder when results are written. */
+  artifacts?(ctx: BenchContext): BenchArtifact[] | Promise<BenchArtifact[]>;
 }
 
 /** The outcome of one case. */

@@ -61,6 +61,11 @@ export async function run(args: string[]): Promise<number> {
     writeFileSync(path.join(dir, "latest.json"), doc);
     writeFileSync(path.join(dir, "latest.md"), formatMarkdown(results, machine, when));
     writeFileSync(path.join(dir, "latest.svg"), formatSvg(results));
+    for (const s of chosen) {
+      if (s.artifacts === undefined) continue;
+      ctx.progress(`${s.name}: charts`);
+      for (const a of await s.artifacts(ctx)) writeFileSync(path.join(dir, a.file), a.content);
+    }
   }
   if (json) process.stdout.write(JSON.stringify({ ok: results.every((r) => r.status !== "failed"), when, quick, machine, results }, null, 2) + "\n");
   else {

@@ -1,0 +1,146 @@
+// Simulation fixtures shared by the benchmark suites: two full stacks (createStack) on a
+// simulated wire in one thread and virtual time, a bulk sender that measures wall and CPU
+// time, and the figure conversions.
+// twoStacks(options)       two stacks 192.0.2.1 / 192.0.2.2 on a point-to-point wire or a TSO pair
+// createOffloadWire()      a NetDevice pair passing GSO frames (no frame log, unlike createDevicePair)
+// bulk(net, bytes)         one-way transfer a -> b; wall ms, CPU ms, virtual ms, retransmits
+// gbits(bytes, ms)         bytes over milliseconds as Gbit/s
+import { createStack, type Stack } from "../../stack/index.ts";
+import { createPointToPointLink, type ImpairmentOptions } from "../../stack/link/index.ts";
+import type { Frame, NetDevice, Offloads } from "../../stack/link/types.ts";
+import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
+import type { TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
+import type { ByteStream } from "../../stack/transport/types.ts";
+
+export const ADDR_A = 0xc0000201;
+export const ADDR_B = 0xc0000202;
+
+export interface TwoStacks {
+  readonly clock: VirtualClock;
+  readonly a: Stack;
+  readonly b: Stack;
+}
+
+export interface TwoStacksOptions {
+  /** IP MTU of the wire (default 1500). */
+  readonly mtu?: number;
+  /** Use a TSO/checksum-offload pair carrying frames up to 64 KiB instead of the wire. */
+  readonly gso?: boolean;
+  /** One-way delay in ms (default 0.05). */
+  readonly delayMs?: number;
+  /** Extra impairments of both directions of the wire (rate limit, queue...). */
+  readonly impair?: ImpairmentOptions;
+  readonly tcp?: TcpLayerOptions;
+  /** Wraps device a (e.g. a capture tap). */
+  readonly wrapA?: (d: NetDevice, clock: VirtualClock) => NetDevice;
+  readonly seed?: number;
+}
+
+/** A NetDevice pair with TSO and checksum offload: frames (up to maxGsoFrame) are handed over whole after delayMs. */
+export function createOffloadWire(clock: VirtualClock, mtu: number, delayMs: number): { a: NetDevice; b: NetDevice } {
+  const offloads: Offloads = { txChecksum: true, tso: true, maxGsoFrame: 65536 };
+  const handlers: [(f: Frame) => void, (f: Frame) => void] = [() => {}, () => {}];
+  const make = (self: 0 | 1, mac: number): NetDevice => ({
+    mac, mtu, offloads,
+    send(frame) {
+      const peer = handlers[self ^ 1]!;
+      const off = frame.offload;
+      // The receiving driver reports the checksum as validated (what netback / a tap with GRO does).
+      const delivered: Frame = off === undefined ? frame : { data: frame.data, offload: { ...off, csumBlank: false, dataValidated: true } };
+      clock.setTimer(clock.now() + delayMs, () => peer(delivered));
+    },
+    onReceive(h) { handlers[self] = h; },
+  });
+  return { a: make(0, 0x020000000001), b: make(1, 0x020000000002) };
+}
+
+/** Two stacks on a clean simulated wire. */
+export function twoStacks(o: TwoStacksOptions = {}): TwoStacks {
+  const clock = createVirtualClock(0);
+  const mtu = o.mtu ?? 1500;
+  const delayMs = o.delayMs ?? 0.05;
+  let devA: NetDevice, devB: NetDevice;
+  if (o.gso === true) {
+    const w = createOffloadWire(clock, mtu, delayMs);
+    devA = w.a; devB = w.b;
+  } else {
+    const link = createPointToPointLink({ clock, rng: createRng(7) }, {
+      a: { mac: 0x020000000001, mtu, impairments: { delayMs, ...o.impair } },
+      b: { mac: 0x020000000002, mtu, impairments: { delayMs, ...o.impair } },
+    });
+    devA = link.a; devB = link.b;
+  }
+  if (o.wrapA !== undefined) devA = o.wrapA(devA, clock);
+  const seed = o.seed ?? 1;
+  const tcp = o.tcp === undefined ? {} : { tcp: o.tcp };
+  const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, ...tcp });
+  const b = createStack({ device: devB, clock, rng: createRng(seed * 2 + 2) }, { name: "b", ipv4: { cidr: "192.0.2.2/24" }, ...tcp });
+  return { clock, a, b };
+}
+
+/** What one bulk transfer did. */
+export interface BulkResult {
+  readonly bytes: number;
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly virtualMs: number;
+  readonly retransmits: number;
+  readonly segmentsSent: number;
+}
+
+/**
+ * Sends `total` bytes a -> b (one 64 KiB chunk written repeatedly: TCP keeps large writes by
+ * reference, so this measures the stack, not the test's buffer filling), the receiver counts
+ * them; the clock runs until both sides closed. Throws if bytes are missing.
+ */
+export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient?: (s: ByteStream) => void; onDone?: () => void } = {}): BulkResult {
+  const port = o.port ?? 5001;
+  const chunk = new Uint8Array(65536).fill(0x5a);
+  const lr = net.b.tcp.listen(port);
+  if (!lr.ok) throw new Error(`listen: ${lr.error}`);
+  let received = 0;
+  let doneAt = -1;
+  lr.value.onConnection((s) => {
+    s.onData((d) => { received += d.length; });
+    s.onEnd(() => { doneAt = net.clock.now(); o.onDone?.(); s.end(); });
+  });
+  const cr = net.a.tcp.connect(ADDR_B, port);
+  if (!cr.ok) throw new Error(`connect: ${cr.error}`);
+  const c = cr.value;
+  o.onClient?.(c);
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total) {
+      const n = Math.min(chunk.length, total - sent);
+      sent += n;
+      if (!c.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
+    }
+    c.end();
+  };
+  c.onConnect(pump);
+  c.onDrain(pump);
+  const v0 = net.clock.now();
+  const retx0 = net.a.tcp.stats.retransmits, seg0 = net.a.tcp.stats.segmentsSent;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  net.clock.run(v0 + 600_000);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  lr.value.close();
+  if (received !== total) throw new Error(`bulk transfer: received ${received} of ${total} bytes`);
+  return {
+    bytes: total, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, virtualMs: doneAt - v0,
+    retransmits: net.a.tcp.stats.retransmits - retx0, segmentsSent: net.a.tcp.stats.segmentsSent - seg0,
+  };
+}
+
+/** bytes over ms as Gbit/s. */
+export function gbits(bytes: number, ms: number): number {
+  return (bytes * 8) / (ms / 1000) / 1e9;
+}
+
+/** CPU milliseconds (user + system) of this process since `from`. */
+export function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(from);
+  return (c.user + c.system) / 1000;
+}

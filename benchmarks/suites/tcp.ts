@@ -1,0 +1,83 @@
+// TCP suite: bulk goodput between two full stacks on a simulated wire in one thread and
+// virtual time (MTU 1500, 9000, and 64 KiB GSO frames), reported as bytes·8 / wall seconds
+// (the simulation's real throughput); connection setup + teardown rate; and the
+// time-sequence / congestion-window chart of one transfer (tcp-trace.svg).
+import type { BenchCase, BenchSuite } from "../../harness/bench/types.ts";
+import { ADDR_B, bulk, cpuMsSince, gbits, twoStacks, type TwoStacksOptions } from "../lib/sim.ts";
+import { formatTraceSvg, recordTcpTrace } from "../lib/trace.ts";
+
+const KERNEL = "Linux TCP over veth (iperf3)";
+
+function bulkCase(name: string, o: TwoStacksOptions, target?: number): BenchCase {
+  let details: Record<string, unknown> = {};
+  return {
+    suite: "tcp", name, unit: "Gbit/s", higherIsBetter: true, baseline: KERNEL,
+    ...(target === undefined ? {} : { target: { value: target, kind: "min" as const } }),
+    measure(ctx) {
+      const total = ctx.quick ? 4_000_000 : 200_000_000;
+      const net = twoStacks(o);
+      const r = bulk(net, total);
+      details = {
+        bytes: r.bytes, wallMs: Math.round(r.wallMs), cpuMs: Math.round(r.cpuMs), gbitPerCpuSecond: +gbits(r.bytes, r.cpuMs).toFixed(3),
+        virtualMs: +r.virtualMs.toFixed(3), segmentsSent: r.segmentsSent, retransmits: r.retransmits,
+      };
+      return gbits(r.bytes, r.wallMs);
+    },
+    details: () => details,
+  };
+}
+
+/**
+ * Connections opened, accepted and closed (client end() on connect, server end() on FIN),
+ * `concurrency` at a time. TIME_WAIT is shortened (mslMs 5) so the 16k ephemeral ports per
+ * destination are not exhausted by connections waiting out 2·MSL.
+ */
+const connectionRateCase = ((): BenchCase => {
+  let details: Record<string, unknown> = {};
+  return {
+    suite: "tcp", name: "connection setup + teardown", unit: "conn/s", higherIsBetter: true,
+    target: { value: 20_000, kind: "min" },
+    measure(ctx) {
+      const total = ctx.quick ? 500 : 20_000;
+      const concurrency = 64;
+      const net = twoStacks({ tcp: { mslMs: 5 } });
+      const lr = net.b.tcp.listen(80, { backlog: 1024 });
+      if (!lr.ok) throw new Error(`listen: ${lr.error}`);
+      lr.value.onConnection((s) => { s.onEnd(() => s.end()); });
+      let started = 0, closed = 0, failed = 0;
+      const open = (): void => {
+        if (started >= total) return;
+        started++;
+        const r = net.a.tcp.connect(ADDR_B, 80);
+        if (!r.ok) { failed++; return; }
+        const c = r.value;
+        c.onConnect(() => c.end());
+        c.onClose((e) => { closed++; if (e !== undefined) failed++; open(); });
+      };
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let i = 0; i < concurrency; i++) open();
+      net.clock.run(600_000);
+      const wallMs = performance.now() - t0;
+      if (closed !== total || failed > 0) throw new Error(`${closed} of ${total} closed, ${failed} failed`);
+      details = { connections: total, concurrency, wallMs: Math.round(wallMs), cpuMs: Math.round(cpuMsSince(cpu0)), virtualMs: +net.clock.now().toFixed(1), mslMs: 5 };
+      return total / (wallMs / 1000);
+    },
+    details: () => details,
+  };
+})();
+
+export const suite: BenchSuite = {
+  name: "tcp",
+  description: "TCP between two stacks on a simulated wire (one thread, virtual time): bulk goodput, connection rate",
+  cases: () => [
+    bulkCase("bulk MTU 1500", { mtu: 1500 }, 2),
+    bulkCase("bulk MTU 9000", { mtu: 9000 }),
+    bulkCase("bulk 64KiB GSO frames", { mtu: 1500, gso: true }),
+    connectionRateCase,
+  ],
+  artifacts(ctx) {
+    const trace = recordTcpTrace(ctx.quick ? { bytes: 1_000_000 } : {});
+    return [{ file: "tcp-trace.svg", content: formatTraceSvg(trace) }];
+  },
+};
