@@ -374,3 +374,57 @@ describe("server: half-close by the client", () => {
     expect([error, p.closed]).toEqual(["ECONNRESET", "ECONNRESET"]);
   });
 });
+
+describe("server: request body streaming", () => {
+  it("delivers a request body through the async iterator", async () => {
+    const sizes: number[] = [];
+    const { clock, connect } = setup(async (req, res) => {
+      for await (const chunk of req.body) sizes.push(chunk.length);
+      res.end(`${sizes.reduce((a, b) => a + b, 0)}`);
+    }, { date: false });
+    const p = connect();
+    p.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n");
+    for (const part of ["abc", "def", "ghi"]) {
+      p.send(part);
+      clock.run(clock.now() + 1);
+      await new Promise((r) => setImmediate(r));
+    }
+    clock.run(clock.now() + 10);
+    await new Promise((r) => setImmediate(r));
+    clock.run(clock.now() + 10);
+    expect(sizes).toEqual([3, 3, 3]);
+    expect(p.text()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n9");
+  });
+
+  it("stops reading the connection while the handler leaves a large body unread, and resumes when it reads", () => {
+    let reader: (() => void) | null = null;
+    let received = 0;
+    const { clock, connect } = setup((req, res) => {
+      reader = () => {
+        req.body.onData((d) => { received += d.length; });
+        req.body.onEnd(() => res.end("done"));
+      };
+    }, { date: false, highWaterMark: 16 * 1024 }, { highWaterMark: 32 * 1024 });
+    const p = connect();
+    p.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n");
+    let accepted = 0;
+    for (let i = 0; i < 100; i++) {
+      const more = p.client.write(new Uint8Array(10_000));
+      accepted++;
+      if (!more) break;
+      clock.run(clock.now() + 1);
+    }
+    clock.run(clock.now() + 10);
+    expect(accepted).toBeLessThan(12);
+    expect(p.client.bufferedAmount).toBeGreaterThan(0);
+    reader!();
+    let sent = accepted;
+    p.client.onDrain(() => {
+      while (sent < 100) { sent++; if (!p.client.write(new Uint8Array(10_000))) return; }
+    });
+    if (p.client.bufferedAmount < 32 * 1024) { while (sent < 100) { sent++; if (!p.client.write(new Uint8Array(10_000))) break; } }
+    clock.run(clock.now() + 1_000);
+    expect(received).toBe(1_000_000);
+    expect(p.text()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone");
+  });
+});
