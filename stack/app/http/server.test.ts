@@ -282,6 +282,22 @@ describe("server: timeouts (slowloris)", () => {
     expect(p.ended).toBe(true);
   });
 
+  it("resets a connection whose peer stops reading a response for sendTimeoutMs", () => {
+    let aborted = false;
+    const { clock, connect, server } = setup((_req, res) => {
+      res.onAbort(() => { aborted = true; });
+      const pump = (): void => { while (res.write(new Uint8Array(8192))) { /* fill */ } res.onDrain(pump); };
+      pump();
+    }, { sendTimeoutMs: 30_000 }, { highWaterMark: 16 * 1024 });
+    const p = connect();
+    p.client.pause();
+    p.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(29_000);
+    expect([aborted, p.closed]).toEqual([false, null]);
+    clock.run(31_000);
+    expect([aborted, p.closed, server.connectionCount, server.stats.timeouts]).toEqual([true, "ECONNRESET", 0, 1]);
+  });
+
   it("answers 408 when a body trickles slower than requestTimeoutMs", () => {
     const { clock, connect } = setup((req, res) => { void req.body.text().then(() => res.end("done"), () => {}); }, { date: false, requestTimeoutMs: 2_000 });
     const p = connect();

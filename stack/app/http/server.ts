@@ -31,6 +31,8 @@ export interface HttpServerOptions {
   readonly requestTimeoutMs?: number;
   /** Idle time allowed between requests on a kept-alive connection; closed after. */
   readonly keepAliveTimeoutMs?: number;
+  /** Time a response may stay blocked by a peer that does not read (slow-read defence); reset after. */
+  readonly sendTimeoutMs?: number;
   /** Requests parsed ahead of their responses before the connection stops reading. */
   readonly maxPipelinedRequests?: number;
   /** Requests per connection (0 = unlimited); the last one is answered with Connection: close. */
@@ -114,6 +116,7 @@ const DEFAULTS = {
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 120_000,
   keepAliveTimeoutMs: 5_000,
+  sendTimeoutMs: 120_000,
   maxPipelinedRequests: 16,
   maxRequestsPerConnection: 0,
   maxConnections: 1024,
@@ -176,7 +179,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     /** Sends bytes in order: directly when first in the queue, else into the outbox. */
     output(bytes: Uint8Array): boolean {
       if (this.conn.destroyed) return false;
-      if (this.conn.exchanges[0] === this) return this.conn.stream.write(bytes);
+      if (this.conn.exchanges[0] === this) return this.conn.write(bytes);
       this.outbox.push(bytes);
       this.outboxBytes += bytes.length;
       return this.outboxBytes < opts.highWaterMark;
@@ -370,6 +373,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     requestTimer: TimerId | null = null;
     idleTimer: TimerId | null = null;
     lingerTimer: TimerId | null = null;
+    sendTimer: TimerId | null = null;
     pausedBy = new Set<string>();
     endSent = false;
 
@@ -517,11 +521,25 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       ex.outbox = [];
       ex.outboxBytes = 0;
       let ok = true;
-      for (const b of out) ok = this.stream.write(b);
+      for (const b of out) ok = this.write(b);
       if (ok && !ex.done) ex.response.fireDrain();
     }
 
+    /** Writes to the stream; a blocked write arms the send timeout until the next drain. */
+    write(bytes: Uint8Array): boolean {
+      const more = this.stream.write(bytes);
+      if (!more && this.sendTimer === null && !this.destroyed) {
+        this.sendTimer = clock.setTimer(clock.now() + opts.sendTimeoutMs, () => {
+          this.sendTimer = null;
+          stats.timeouts++;
+          this.destroy();
+        });
+      }
+      return more;
+    }
+
     onDrain(): void {
+      this.cancel("sendTimer");
       const head = this.exchanges[0];
       if (head && !head.done) head.response.fireDrain();
     }
@@ -650,7 +668,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       if (this.destroyed) return;
       this.destroyed = true;
       connections.delete(this);
-      for (const t of ["headersTimer", "requestTimer", "idleTimer", "lingerTimer"] as const) this.cancel(t);
+      for (const t of ["headersTimer", "requestTimer", "idleTimer", "lingerTimer", "sendTimer"] as const) this.cancel(t);
       for (const ex of this.exchanges) {
         ex.body.fail(new HttpStreamError("ECONNRESET", "connection closed"));
         if (!ex.done) ex.response.fireAbort();
@@ -658,7 +676,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       this.exchanges.length = 0;
     }
 
-    cancel(t: "headersTimer" | "requestTimer" | "idleTimer" | "lingerTimer"): void {
+    cancel(t: "headersTimer" | "requestTimer" | "idleTimer" | "lingerTimer" | "sendTimer"): void {
       const id = this[t];
       if (id !== null) {
         clock.cancel(id);
