@@ -22,3 +22,4 @@ export * from "./xenstore/index.ts";
 export { kickVcpu, setPending2l, sharedInfoView, takeEvents2l, unmask2l, upcallMasked, waitForUpcall, type SharedInfoView } from "./event-channel/two-level.ts";
 export * from "./xenbus/index.ts";
 export * from "./toolstack/index.ts";
+export * from "./net/index.ts";

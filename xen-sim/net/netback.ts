@@ -1,0 +1,651 @@
+// netback: dom0's driver for guest vifs (Linux drivers/net/xen-netback), serving every device
+// that appears under /local/domain/<dom0>/backend/vif. Handshake (xen-abi.md §7): advertise
+// the features and switch to InitWait; on the frontend's Connected read its keys, map the two
+// ring pages, bind the event channel(s), and write Connected once hotplug-status reads
+// "connected". A frontend that resets (Initialising) is served again from InitWait. A restarted
+// backend ignores the frontend state it finds at start (the watch's initial event) and waits for
+// the frontend to go through Initialising again.
+// The frontend is never trusted: each slot is copied out of the ring once and validated (the
+// ill-behaved-peer index check, slot count, first-slot size covering the others, offset + size
+// within the page, extra-info types, GSO size/type) before use; a violation is reported and
+// disconnects the frontend (Closing, Closed, rings unmapped). A grant the hypervisor refuses
+// drops the frame (RSP_ERROR) and is reported without disconnecting, as Linux does.
+// Guest tx: slots are mapped read-only and copied into a fresh frame handed to the bridge.
+// Guest rx: frames are copied with GNTTABOP_copy (dest_gref) into the frontend's posted pages.
+//   createNetback(deps, options)   the driver
+
+import { err, ok, type Result } from "../../stack/result.ts";
+import type { Frame, NetDevice, Offloads } from "../../stack/link/types.ts";
+import type { Clock } from "../../stack/time.ts";
+import { GNTCOPY_dest_gref, type GnttabCopyRepr } from "../abi/grant-table.ts";
+import {
+  NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETIF_RX_SLOT_SIZE, NETIF_TX_SLOT_SIZE, NETRXF_csum_blank,
+  NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, NETTXF_csum_blank, NETTXF_data_validated, NETTXF_extra_info,
+  NETTXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4,
+  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN,
+} from "../abi/netif.ts";
+import { RING_REQ_EVENT, RING_REQ_PROD, RING_RSP_PROD } from "../abi/ring.ts";
+import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
+import type { EvtchnPort } from "../event-channel/types.ts";
+import type { GrantMapping } from "../grant-table/types.ts";
+import type { Domain } from "../hypervisor/types.ts";
+import { createBackRing } from "../ring/ring.ts";
+import type { BackRing } from "../ring/types.ts";
+import type { XenstoreClient } from "../xenstore/client.ts";
+import { XenbusState, type StateWatch, type XenbusStateValue } from "../xenbus/types.ts";
+import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.ts";
+import type { Bridge, BridgePort } from "./bridge.ts";
+import { segmentTcpv4 } from "./gso.ts";
+import type { Netback, NetbackOptions, NetbackVif, NetbackVifStats, NetPeerError } from "./types.ts";
+
+/** Features netback writes before InitWait (Linux netback_probe). */
+export const NETBACK_FEATURES = [
+  "feature-sg", "feature-gso-tcpv4", "feature-gso-tcpv6", "feature-ipv6-csum-offload", "feature-rx-copy",
+  "feature-rx-flip", "feature-split-event-channels", "multi-queue-max-queues", "feature-ctrl-ring",
+] as const;
+
+interface Connection {
+  readonly tx: BackRing;
+  readonly rx: BackRing;
+  readonly txMap: GrantMapping;
+  readonly rxMap: GrantMapping;
+  readonly rxIndex: Uint32Array;
+  readonly txPort: EvtchnPort;
+  readonly rxPort: EvtchnPort;
+  readonly gso: boolean;
+  readonly sg: boolean;
+  readonly csum: boolean;
+  scheduled: boolean;
+}
+
+const DECIMAL_U32 = /^[0-9]{1,10}$/;
+const parseU32 = (s: string | undefined): number | undefined => {
+  if (s === undefined || !DECIMAL_U32.test(s)) return undefined;
+  const n = Number(s);
+  return n <= 0xffffffff ? n : undefined;
+};
+
+/** Creates dom0's netback driver; it serves existing and future vif backend dirs. */
+export function createNetback(
+  deps: {
+    readonly dom0: Domain;
+    readonly xs: XenstoreClient;
+    readonly clock: Clock;
+    /** The bridge a vif joins, by the name in its `bridge` key (the hotplug script's job). */
+    readonly bridges: (name: string) => Bridge | undefined;
+  },
+  options: NetbackOptions = {},
+): Netback {
+  const { dom0, xs, clock } = deps;
+  const root = `/local/domain/${dom0.id}/backend/vif`;
+  const vifs = new Map<string, VifImpl>();
+  let peerHandler: (e: NetPeerError) => void = () => {};
+  let stateHandler: (v: NetbackVif, s: XenbusStateValue) => void = () => {};
+  let stopped = false;
+  let chain: Promise<void> = Promise.resolve();
+  const serial = (fn: () => Promise<void>): Promise<void> => (chain = chain.then(fn, fn));
+  let rootWatch: (() => void) | undefined;
+
+  // One scratch page of dom0 for GNTTABOP_copy sources.
+  const scratchFrame = dom0.memory.allocPage();
+  if (!scratchFrame.ok) throw Object.assign(new Error("netback: dom0 out of memory"), { code: "ERR_NETLAB_NETBACK" });
+  const scratch = dom0.memory.page(scratchFrame.value);
+  if (!scratch.ok) throw Object.assign(new Error("netback: no scratch page"), { code: "ERR_NETLAB_NETBACK" });
+  const scratchPage = scratch.value;
+  const scratchFrameNo = scratchFrame.value;
+
+  const rescan = async (): Promise<void> => {
+    if (stopped) return;
+    const fes = await xs.directory(root);
+    const present = new Set<string>();
+    if (fes.ok) {
+      for (const fe of fes.value) {
+        const ids = await xs.directory(`${root}/${fe}`);
+        if (!ids.ok) continue;
+        for (const id of ids.value) {
+          if (!/^[0-9]{1,5}$/.test(fe) || !/^[0-9]{1,9}$/.test(id)) continue;
+          const key = `${fe}/${id}`;
+          present.add(key);
+          if (!vifs.has(key) && !stopped) {
+            const v = createVif(Number(fe), Number(id), `${root}/${key}`);
+            vifs.set(key, v);
+            void v.probe();
+          }
+        }
+      }
+    }
+    for (const [key, v] of vifs) {
+      if (!present.has(key)) {
+        vifs.delete(key);
+        v.remove();
+      }
+    }
+  };
+
+  void xs.watch(root, () => void serial(rescan)).then((r) => {
+    if (r.ok) {
+      if (stopped) void r.value.unwatch();
+      else rootWatch = () => void r.value.unwatch();
+    }
+  });
+
+  interface VifImpl extends NetbackVif {
+    probe(): Promise<void>;
+    remove(): void;
+    crash(): void;
+    shutdown(): Promise<void>;
+  }
+
+  function createVif(fe: DomainId, devid: number, path: string): VifImpl {
+    const rxQueueLimit = options.rxQueueLimit ?? 512;
+    const budget = options.budget ?? 64;
+    const maxTxSlots = options.maxTxSlots ?? XEN_NETIF_NR_SLOTS_MIN;
+    const stats: NetbackVifStats = { txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxDropped: 0, notificationsSent: 0, events: 0, peerErrors: 0, connects: 0 };
+    let state: XenbusStateValue = XenbusState.Initialising;
+    let conn: Connection | undefined;
+    let frontendPath = "";
+    let receive: (f: Frame) => void = () => {};
+    let port: BridgePort | undefined;
+    let frontWatch: StateWatch | undefined;
+    let hotplugWatch: (() => void) | undefined;
+    let gone = false;
+    let firstFrontEvent = true;
+    let vchain: Promise<void> = Promise.resolve();
+    const vserial = (fn: () => Promise<void>): Promise<void> => (vchain = vchain.then(fn, fn));
+    const rxQueue: Frame[] = [];
+    let rxHead = 0;
+
+    const slot = new Uint8Array(NETIF_TX_SLOT_SIZE);
+    const slotView = new DataView(slot.buffer);
+    const out = new Uint8Array(NETIF_TX_SLOT_SIZE);
+    const outView = new DataView(out.buffer);
+    const txReqs: number[] = []; // per data slot: gref, offset, size, id (flattened)
+    const copyOp: GnttabCopyRepr = { source: { u: scratchFrameNo, domid: dom0.id, offset: 0 }, dest: { u: 0, domid: fe, offset: 0 }, len: 0, flags: GNTCOPY_dest_gref };
+
+    const offloads: Offloads = {
+      get txChecksum() { return conn?.csum ?? true; },
+      get tso() { return conn !== undefined && conn.gso && conn.sg; },
+      get maxGsoFrame() { return conn !== undefined && conn.gso && conn.sg ? XEN_NETIF_MAX_TX_SIZE : 0; },
+    };
+
+    const device: NetDevice = {
+      // Linux gives every vif fe:ff:ff:ff:ff:ff; the bridge never uses its own ports' MACs.
+      mac: 0xfeffffffffff,
+      mtu: 1500,
+      offloads,
+      send(frame) { toGuest(frame); },
+      onReceive(h) { receive = h; },
+    };
+
+    const setState = async (s: XenbusStateValue): Promise<void> => {
+      if (gone) return;
+      const r = await switchState(xs, path, s);
+      if (r.ok) {
+        state = s;
+        stateHandler(vif, s);
+      }
+    };
+
+    const report = (reason: string, fatal: boolean, detail?: string): void => {
+      stats.peerErrors++;
+      peerHandler({ domid: fe, devid, reason, fatal, ...(detail === undefined ? {} : { detail }) });
+      if (fatal) {
+        disconnect();
+        void vserial(async () => {
+          await setState(XenbusState.Closing);
+          await setState(XenbusState.Closed);
+        });
+      }
+    };
+
+    const disconnect = (): void => {
+      hotplugWatch?.();
+      hotplugWatch = undefined;
+      const c = conn;
+      if (c === undefined) return;
+      conn = undefined;
+      dom0.events.onEvent(c.txPort, undefined);
+      dom0.events.close(c.txPort);
+      if (c.rxPort !== c.txPort) {
+        dom0.events.onEvent(c.rxPort, undefined);
+        dom0.events.close(c.rxPort);
+      }
+      dom0.grants.unmap(c.txMap.handle);
+      dom0.grants.unmap(c.rxMap.handle);
+      rxQueue.length = 0;
+      rxHead = 0;
+    };
+
+    const notify = (p: EvtchnPort): void => {
+      stats.notificationsSent++;
+      dom0.events.send(p);
+    };
+
+    // ---- guest tx -> bridge ------------------------------------------------------------------
+    /** Takes the next tx slot into `slot`; false when the frontend has published no more. */
+    const take = (c: Connection): "ok" | "empty" | "broken" => {
+      const r = c.tx.takeRequest(slot);
+      if (r.ok) return "ok";
+      if (r.error === "empty") return "empty";
+      report("ill-behaved-peer", true, "tx req_prod beyond the ring");
+      return "broken";
+    };
+
+    const respondTx = (c: Connection, id: number, status: number): void => {
+      outView.setUint16(0, id, true);
+      outView.setInt16(2, status, true);
+      c.tx.queueResponse(out.subarray(0, 4));
+    };
+
+    /** Handles one frame whose first slot is in `slot`; false when the frontend was disconnected. */
+    const txFrame = (c: Connection): boolean => {
+      const firstGref = slotView.getUint32(0, true);
+      const firstOffset = slotView.getUint16(4, true);
+      const firstFlags = slotView.getUint16(6, true);
+      const firstId = slotView.getUint16(8, true);
+      const frameSize = slotView.getUint16(10, true);
+      let gsoSize = 0;
+      let extras = 0;
+      if (firstFlags & NETTXF_extra_info) {
+        for (;;) {
+          const t = take(c);
+          if (t === "broken") return false;
+          if (t === "empty") { report("missing-extra-info", true); return false; }
+          extras++;
+          const type = slot[0]!;
+          const xflags = slot[1]!;
+          if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX || extras >= XEN_NETIF_EXTRA_TYPE_MAX) {
+            report("bad-extra-info", true, `type ${type}`);
+            return false;
+          }
+          if (type === XEN_NETIF_EXTRA_TYPE_GSO) {
+            const size = slotView.getUint16(2, true);
+            const gtype = slot[4]!;
+            if (size === 0) { report("bad-gso", true, "size 0"); return false; }
+            if (gtype !== XEN_NETIF_GSO_TYPE_TCPV4 && gtype !== XEN_NETIF_GSO_TYPE_TCPV6) { report("bad-gso", true, `type ${gtype}`); return false; }
+            gsoSize = gtype === XEN_NETIF_GSO_TYPE_TCPV4 ? size : -1;
+          }
+          if (!(xflags & XEN_NETIF_EXTRA_FLAG_MORE)) break;
+        }
+      }
+      txReqs.length = 0;
+      txReqs.push(firstGref, firstOffset, 0, firstId);
+      let more = (firstFlags & NETTXF_more_data) !== 0;
+      let rest = frameSize;
+      while (more) {
+        if (txReqs.length / 4 >= maxTxSlots) { report("too-many-slots", true, `more than ${maxTxSlots}`); return false; }
+        const t = take(c);
+        if (t === "broken") return false;
+        if (t === "empty") { report("missing-slots", true, "more_data beyond req_prod"); return false; }
+        const size = slotView.getUint16(10, true);
+        if (size > rest) { report("frame-size", true, "slots exceed the first slot's size"); return false; }
+        rest -= size;
+        txReqs.push(slotView.getUint32(0, true), slotView.getUint16(4, true), size, slotView.getUint16(8, true));
+        more = (slotView.getUint16(6, true) & NETTXF_more_data) !== 0;
+      }
+      txReqs[2] = rest;
+      for (let i = 0; i < txReqs.length; i += 4) {
+        if (txReqs[i + 1]! + txReqs[i + 2]! > PAGE_SIZE) { report("cross-page", true, `offset ${txReqs[i + 1]} size ${txReqs[i + 2]}`); return false; }
+      }
+      // From here on the frame is well formed; grant failures and runts only drop it.
+      let status: number = NETIF_RSP_OKAY;
+      let data: Uint8Array | undefined;
+      if (frameSize < 14 || gsoSize < 0) {
+        status = NETIF_RSP_ERROR;
+      } else {
+        data = new Uint8Array(frameSize);
+        let at = 0;
+        for (let i = 0; i < txReqs.length; i += 4) {
+          const size = txReqs[i + 2]!;
+          if (size === 0) continue;
+          const m = dom0.grants.map(fe, txReqs[i]!, { readonly: true });
+          if (!m.ok) {
+            status = NETIF_RSP_ERROR;
+            report("bad-grant", false, `${m.error} ref ${txReqs[i]}`);
+            break;
+          }
+          const o = txReqs[i + 1]!;
+          data.set(m.value.page.subarray(o, o + size), at);
+          dom0.grants.unmap(m.value.handle);
+          at += size;
+        }
+      }
+      respondTx(c, firstId, status);
+      for (let e = 0; e < extras; e++) respondTx(c, 0, NETIF_RSP_NULL);
+      for (let i = 4; i < txReqs.length; i += 4) respondTx(c, txReqs[i + 3]!, status);
+      if (status !== NETIF_RSP_OKAY || data === undefined) {
+        stats.txErrors++;
+        return true;
+      }
+      stats.txFrames++;
+      stats.txBytes += frameSize;
+      const csum = (firstFlags & NETTXF_csum_blank) !== 0;
+      const valid = (firstFlags & NETTXF_data_validated) !== 0;
+      const offload = csum || valid || gsoSize > 0
+        ? { ...(csum ? { csumBlank: true } : {}), ...(valid ? { dataValidated: true } : {}), ...(gsoSize > 0 ? { gsoSize } : {}) }
+        : undefined;
+      receive(offload === undefined ? { data } : { data, offload });
+      return true;
+    };
+
+    const processTx = (c: Connection): boolean => {
+      let frames = 0;
+      for (;;) {
+        while (frames < budget) {
+          const t = take(c);
+          if (t === "broken") return false;
+          if (t === "empty") break;
+          frames++;
+          if (!txFrame(c)) return false;
+          if (conn !== c) return false;
+        }
+        if (conn !== c) return false;
+        if (c.tx.pushResponses()) notify(c.txPort);
+        if (frames >= budget) return true;
+        const more = c.tx.finalCheckForRequests();
+        if (!more.ok) { report("ill-behaved-peer", true, "tx req_prod beyond the ring"); return false; }
+        if (!more.value) return false;
+      }
+    };
+
+    // ---- bridge -> guest rx --------------------------------------------------------------------
+    const toGuest = (frame: Frame): void => {
+      const c = conn;
+      if (c === undefined || state !== XenbusState.Connected && state !== XenbusState.InitWait) {
+        stats.rxDropped++;
+        return;
+      }
+      const gso = frame.offload?.gsoSize ?? 0;
+      if (gso > 0 && !(c.gso && c.sg)) {
+        segmentTcpv4(frame.data, gso, (seg) => toGuest({ data: seg }));
+        return;
+      }
+      if (rxQueue.length - rxHead >= rxQueueLimit) {
+        stats.rxDropped++;
+        return;
+      }
+      rxQueue.push(frame);
+      processRx(c);
+    };
+
+    /** Requests available on the rx ring; arms req_event (Linux xenvif_rx_ring_slots_available) when short. */
+    const rxAvailable = (c: Connection, need: number): number | null => {
+      for (let i = 0; i < 4; i++) {
+        const a = c.rx.unconsumedRequests();
+        if (!a.ok) return null;
+        if (a.value >= need) return a.value;
+        const prod = Atomics.load(c.rxIndex, RING_REQ_PROD / 4);
+        Atomics.store(c.rxIndex, RING_REQ_EVENT / 4, (prod + 1) >>> 0);
+        if (Atomics.load(c.rxIndex, RING_REQ_PROD / 4) === prod) return a.value;
+      }
+      return 0;
+    };
+
+    const takeRx = (c: Connection): boolean => {
+      const r = c.rx.takeRequest(slot);
+      return r.ok;
+    };
+
+    const processRx = (c: Connection): void => {
+      let produced = false;
+      while (rxHead < rxQueue.length && conn === c) {
+        const frame = rxQueue[rxHead]!;
+        const data = frame.data;
+        const len = data.length;
+        const gso = (frame.offload?.gsoSize ?? 0) > 0;
+        const dataSlots = Math.max(1, Math.ceil(len / PAGE_SIZE));
+        const need = dataSlots + (gso ? 1 : 0);
+        if (len === 0 || (!c.sg && dataSlots > 1) || need > XEN_NETIF_NR_SLOTS_MIN + 1) {
+          stats.rxDropped++;
+          rxHead++;
+          continue;
+        }
+        const avail = rxAvailable(c, need);
+        if (avail === null) { report("ill-behaved-peer", true, "rx req_prod beyond the ring"); return; }
+        if (avail < need) break;
+        rxHead++;
+        const off = frame.offload;
+        let flags = off?.csumBlank === true ? NETRXF_csum_blank | NETRXF_data_validated : off?.dataValidated === true ? NETRXF_data_validated : 0;
+        if (gso) flags |= NETRXF_extra_info;
+        let pos = 0;
+        let failed = false;
+        for (let k = 0; k < dataSlots; k++) {
+          takeRx(c);
+          const id = slotView.getUint16(0, true);
+          const gref = slotView.getUint32(4, true);
+          const n = Math.min(PAGE_SIZE, len - pos);
+          scratchPage.set(n === len ? data : data.subarray(pos, pos + n), 0);
+          copyOp.dest.u = gref;
+          copyOp.len = n;
+          const r = dom0.grants.copy(copyOp);
+          if (!r.ok && !failed) {
+            failed = true;
+            report("bad-grant", false, `rx copy ${r.error} ref ${gref}`);
+          }
+          pos += n;
+          outView.setUint16(0, id, true);
+          outView.setUint16(2, 0, true);
+          outView.setUint16(4, (k === 0 ? flags : 0) | (pos < len ? NETRXF_more_data : 0), true);
+          outView.setInt16(6, r.ok ? n : NETIF_RSP_ERROR, true);
+          c.rx.queueResponse(out.subarray(0, NETIF_RX_SLOT_SIZE));
+          if (k === 0 && gso) {
+            takeRx(c);
+            out.fill(0, 0, NETIF_RX_SLOT_SIZE);
+            out[0] = XEN_NETIF_EXTRA_TYPE_GSO;
+            outView.setUint16(2, off!.gsoSize!, true);
+            out[4] = XEN_NETIF_GSO_TYPE_TCPV4;
+            c.rx.queueResponse(out.subarray(0, NETIF_RX_SLOT_SIZE));
+          }
+        }
+        produced = true;
+        if (failed) stats.rxDropped++;
+        else {
+          stats.rxFrames++;
+          stats.rxBytes += len;
+        }
+      }
+      if (rxHead === rxQueue.length) {
+        rxQueue.length = 0;
+        rxHead = 0;
+      } else if (rxHead > 256) {
+        rxQueue.splice(0, rxHead);
+        rxHead = 0;
+      }
+      if (produced && conn === c && c.rx.pushResponses()) notify(c.rxPort);
+    };
+
+    const kick = (c: Connection): void => {
+      if (conn !== c) return;
+      c.scheduled = false;
+      stats.events++;
+      const more = processTx(c);
+      if (conn !== c) return;
+      processRx(c);
+      if (more && !c.scheduled) {
+        c.scheduled = true;
+        clock.setTimer(clock.now(), () => kick(c));
+      }
+    };
+
+    // ---- handshake ---------------------------------------------------------------------------
+    const connect = async (): Promise<void> => {
+      const k = await readKeys(xs, frontendPath, [
+        "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx", "request-rx-copy",
+        "feature-rx-notify", "feature-sg", "feature-gso-tcpv4", "feature-no-csum-offload",
+      ]);
+      if (!k.ok || gone || state !== XenbusState.InitWait) return;
+      const v = k.value;
+      if (v["request-rx-copy"] !== "1") { report("no-rx-copy", true, "frontend does not request rx-copy"); return; }
+      if (v["feature-rx-notify"] !== "1") { report("no-rx-notify", true, "feature-rx-notify is mandatory"); return; }
+      const txRef = parseU32(v["tx-ring-ref"]);
+      const rxRef = parseU32(v["rx-ring-ref"]);
+      const split = v["event-channel-tx"] !== undefined;
+      const txEvt = parseU32(split ? v["event-channel-tx"] : v["event-channel"]);
+      const rxEvt = parseU32(split ? v["event-channel-rx"] : v["event-channel"]);
+      if (txRef === undefined || rxRef === undefined || txEvt === undefined || rxEvt === undefined) {
+        report("bad-keys", true, "ring refs / event channel");
+        return;
+      }
+      const c = mapRings(txRef, rxRef, txEvt, rxEvt, split, v["feature-gso-tcpv4"] === "1", v["feature-sg"] === "1", v["feature-no-csum-offload"] !== "1");
+      if (!c.ok) { report(c.error, true); return; }
+      conn = c.value;
+      stats.connects++;
+      // Write Connected once the hotplug script has reported the vif connected.
+      const cc = c.value;
+      const hp = await xs.watch(`${path}/hotplug-status`, () => void vserial(async () => {
+        if (conn !== cc || state === XenbusState.Connected) return;
+        const s = await xs.read(`${path}/hotplug-status`);
+        if (s.ok && s.value === "connected" && conn === cc && state === XenbusState.InitWait) {
+          hotplugWatch?.();
+          hotplugWatch = undefined;
+          await setState(XenbusState.Connected);
+        }
+      }));
+      if (hp.ok) {
+        if (conn !== cc) void hp.value.unwatch();
+        else hotplugWatch = () => void hp.value.unwatch();
+      }
+      kick(cc);
+    };
+
+    const mapRings = (
+      txRef: number, rxRef: number, txEvt: number, rxEvt: number, split: boolean, gso: boolean, sg: boolean, csum: boolean,
+    ): Result<Connection, "bad-ring-ref" | "bad-event-channel"> => {
+      const txMap = dom0.grants.map(fe, txRef);
+      if (!txMap.ok) return err("bad-ring-ref");
+      const rxMap = dom0.grants.map(fe, rxRef);
+      if (!rxMap.ok) {
+        dom0.grants.unmap(txMap.value.handle);
+        return err("bad-ring-ref");
+      }
+      const unmapBoth = (): void => {
+        dom0.grants.unmap(txMap.value.handle);
+        dom0.grants.unmap(rxMap.value.handle);
+      };
+      const txPort = dom0.events.bindInterdomain(fe, txEvt);
+      if (!txPort.ok) { unmapBoth(); return err("bad-event-channel"); }
+      const rxPort = split ? dom0.events.bindInterdomain(fe, rxEvt) : txPort;
+      if (!rxPort.ok) { dom0.events.close(txPort.value); unmapBoth(); return err("bad-event-channel"); }
+      const txPage = txMap.value.page;
+      const rxPage = rxMap.value.page;
+      const txIdx = new Uint32Array(txPage.buffer, txPage.byteOffset, 4);
+      const rxIdx = new Uint32Array(rxPage.buffer, rxPage.byteOffset, 4);
+      // BACK_RING_ATTACH at the response producer the page shows.
+      const c: Connection = {
+        tx: createBackRing([txPage], { slotSize: NETIF_TX_SLOT_SIZE, startIndex: Atomics.load(txIdx, RING_RSP_PROD / 4) }),
+        rx: createBackRing([rxPage], { slotSize: NETIF_RX_SLOT_SIZE, startIndex: Atomics.load(rxIdx, RING_RSP_PROD / 4) }),
+        txMap: txMap.value, rxMap: rxMap.value, rxIndex: rxIdx,
+        txPort: txPort.value, rxPort: rxPort.value, gso, sg, csum, scheduled: false,
+      };
+      dom0.events.onEvent(c.txPort, () => kick(c));
+      if (c.rxPort !== c.txPort) dom0.events.onEvent(c.rxPort, () => kick(c));
+      return ok(c);
+    };
+
+    const onFrontend = async (s: XenbusStateValue): Promise<void> => {
+      if (gone) return;
+      if (firstFrontEvent) {
+        // The state found at start may be a previous backend's Connected: wait for a change.
+        firstFrontEvent = false;
+        return;
+      }
+      switch (s) {
+        case XenbusState.Initialising:
+          if (state === XenbusState.Connected || state === XenbusState.Closed || state === XenbusState.Closing) {
+            disconnect();
+            await setState(XenbusState.InitWait);
+          }
+          break;
+        case XenbusState.Connected:
+          if (state === XenbusState.InitWait && conn === undefined) await connect();
+          break;
+        case XenbusState.Closing:
+          disconnect();
+          if (state !== XenbusState.Closing && state !== XenbusState.Closed) await setState(XenbusState.Closing);
+          break;
+        case XenbusState.Closed:
+          disconnect();
+          if (state !== XenbusState.Closed) await setState(XenbusState.Closed);
+          break;
+        case XenbusState.Unknown:
+          disconnect();
+          break;
+        default:
+          break;
+      }
+    };
+
+    const detach = (): void => {
+      gone = true;
+      disconnect();
+      frontWatch?.cancel();
+      port?.detach();
+      port = undefined;
+    };
+
+    const vif: VifImpl = {
+      frontendId: fe,
+      devid,
+      backendPath: path,
+      device,
+      get state() { return state; },
+      get connected() { return conn !== undefined; },
+      stats: () => stats,
+      async probe() {
+        const k = await readKeys(xs, path, ["frontend", "frontend-id", "mac", "bridge", "online"]);
+        if (!k.ok || gone) return;
+        if (k.value.frontend === undefined || k.value["frontend-id"] !== String(fe)) return;
+        frontendPath = k.value.frontend;
+        const bridge = deps.bridges(k.value.bridge ?? "xenbr0");
+        if (bridge !== undefined) port = bridge.attach(device, { name: `vif${fe}.${devid}` });
+        await new Promise<void>((resolve) => {
+          frontWatch = watchState(xs, frontendPath, (s) => {
+            resolve();
+            void vserial(() => onFrontend(s));
+          }, () => resolve());
+        });
+        if (gone) return;
+        const values: Record<string, string | number> = {
+          "feature-sg": 1, "feature-gso-tcpv4": 1, "feature-gso-tcpv6": 1, "feature-ipv6-csum-offload": 1,
+          "feature-rx-copy": 1, "feature-rx-flip": 0, "feature-split-event-channels": 1,
+          "multi-queue-max-queues": options.maxQueues ?? 1, "feature-ctrl-ring": 1,
+        };
+        const w = await writeKeys(xs, path, values);
+        if (!w.ok || gone) return;
+        await vserial(() => setState(XenbusState.InitWait));
+      },
+      remove: detach,
+      crash: detach,
+      async shutdown() {
+        await vserial(async () => {
+          disconnect();
+          await setState(XenbusState.Closing);
+          await setState(XenbusState.Closed);
+        });
+        detach();
+      },
+    };
+    return vif;
+  }
+
+  return {
+    vifs: () => [...vifs.values()],
+    vif: (fe, devid) => vifs.get(`${fe}/${devid}`),
+    onPeerError(h) { peerHandler = h; },
+    onVifState(h) { stateHandler = h; },
+    crash() {
+      stopped = true;
+      rootWatch?.();
+      for (const v of vifs.values()) v.crash();
+      vifs.clear();
+      dom0.memory.freePage(scratchFrameNo);
+    },
+    async shutdown() {
+      stopped = true;
+      rootWatch?.();
+      for (const v of vifs.values()) await v.shutdown();
+      vifs.clear();
+      dom0.memory.freePage(scratchFrameNo);
+    },
+  };
+}

@@ -1,0 +1,635 @@
+// netfront: a guest's Xen network device (Linux drivers/net/xen-netfront.c) as a NetDevice.
+// Handshake (xen-abi.md §7): on the backend's InitWait (feature-rx-copy required) it grants one
+// tx and one rx ring page, allocates the event channel(s), writes tx-ring-ref, rx-ring-ref,
+// event-channel (or -tx/-rx), request-rx-copy, feature-rx-notify, feature-sg and
+// feature-gso-tcpv4 in one transaction, then switches straight to Connected (never
+// Initialised). A backend that comes back through InitWait (restart) makes it drop its rings,
+// go back to Initialising and connect again; frames in flight are lost, queued ones are sent.
+// Tx: each frame is copied into our pages, one page per slot, each granted read-only for the
+// request's lifetime; the first slot's size is the whole frame (more_data chains the rest);
+// Frame.offload maps to NETTXF_csum_blank|data_validated and a GSO extra-info slot.
+// Rx: pages pre-posted (request id = ring slot), refilled after each batch; responses are
+// copied out of shared memory once and validated (id, status, offset + status within the page,
+// slot count, extra types) before anything is used. Notifications follow the ring's event
+// fields (push-and-check-notify, final check before sleeping).
+//   createNetfront(deps, options)   reads the device dir, returns the NetDevice, starts the handshake
+
+import { err, ok, type Result } from "../../stack/result.ts";
+import type { Frame, FrameOffload, Offloads } from "../../stack/link/types.ts";
+import type { Clock } from "../../stack/time.ts";
+import { parseMac, type MacAddress } from "../../stack/wire/address.ts";
+import {
+  NETIF_RSP_NULL, NETIF_TX_SLOT_SIZE, NETIF_RX_SLOT_SIZE, NETRXF_csum_blank, NETRXF_data_validated, NETRXF_extra_info,
+  NETRXF_more_data, NETTXF_csum_blank, NETTXF_data_validated, NETTXF_extra_info, NETTXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE,
+} from "../abi/netif.ts";
+import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
+import type { EvtchnPort } from "../event-channel/types.ts";
+import type { Domain } from "../hypervisor/types.ts";
+import type { Frame as PageFrame } from "../memory/types.ts";
+import { createFrontRing, initSharedRing } from "../ring/ring.ts";
+import type { FrontRing } from "../ring/types.ts";
+import type { XenstoreClient } from "../xenstore/client.ts";
+import type { XsClientError } from "../xenstore/types.ts";
+import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
+import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.ts";
+import { segmentTcpv4 } from "./gso.ts";
+import type { NetfrontOptions, NetfrontStats, Netfront, NetPeerError } from "./types.ts";
+
+/** Why createNetfront failed. */
+export type NetfrontError = "no-device" | "bad-mac" | "bad-backend" | XsClientError;
+
+interface Buf {
+  frame: PageFrame;
+  page: Uint8Array;
+  ref: number;
+}
+
+interface Rings {
+  readonly tx: FrontRing;
+  readonly rx: FrontRing;
+  readonly txRing: Buf;
+  readonly rxRing: Buf;
+  readonly txPort: EvtchnPort;
+  readonly rxPort: EvtchnPort;
+  readonly txBufs: (Buf | undefined)[];
+  readonly txFree: number[];
+  readonly rxBufs: (Buf | undefined)[];
+  readonly gso: boolean;
+  readonly sg: boolean;
+  scheduled: boolean;
+}
+
+const MAX_EXTRAS = XEN_NETIF_EXTRA_TYPE_MAX - 1;
+
+/** Reads device/vif/<devid>, creates the device and starts the handshake with its backend. */
+export async function createNetfront(
+  deps: { readonly domain: Domain; readonly xs: XenstoreClient; readonly clock: Clock },
+  options: NetfrontOptions = {},
+): Promise<Result<Netfront, NetfrontError>> {
+  const { domain, xs, clock } = deps;
+  const devid = options.devid ?? 0;
+  const frontendPath = `device/vif/${devid}`;
+  const keys = await readKeys(xs, frontendPath, ["backend", "backend-id", "mac", "state"]);
+  if (!keys.ok) return keys;
+  const k = keys.value;
+  if (k.backend === undefined || k["backend-id"] === undefined || k.state === undefined) return err("no-device");
+  if (!/^[0-9]{1,5}$/.test(k["backend-id"]) || !k.backend.startsWith("/")) return err("bad-backend");
+  const mac = parseMac(k.mac ?? "");
+  if (!mac.ok) return err("bad-mac");
+  return ok(netfront({ domain, xs, clock }, options, devid, frontendPath, k.backend, Number(k["backend-id"]), mac.value));
+}
+
+function netfront(
+  deps: { readonly domain: Domain; readonly xs: XenstoreClient; readonly clock: Clock },
+  options: NetfrontOptions, devid: number, frontendPath: string, backendPath: string, backendId: DomainId, mac: MacAddress,
+): Netfront {
+  const { domain, xs, clock } = deps;
+  const wantCsum = options.checksumOffload ?? true;
+  const wantGso = options.gso ?? true;
+  const budget = options.budget ?? 64;
+  const maxRxSlots = options.maxRxSlots ?? 19;
+  const queueLimit = options.txQueueLimit ?? 1024;
+  const offloads: Offloads = Object.freeze({ txChecksum: wantCsum, tso: wantCsum && wantGso, maxGsoFrame: wantCsum && wantGso ? XEN_NETIF_MAX_TX_SIZE : 0 });
+  const stats: NetfrontStats = {
+    txFrames: 0, txBytes: 0, txSlots: 0, txDropped: 0, txErrors: 0, txSoftwareSegmented: 0, rxFrames: 0, rxBytes: 0,
+    rxDropped: 0, notificationsSent: 0, events: 0, connects: 0, peerErrors: 0, deferredGrants: 0,
+  };
+  let receive: (f: Frame) => void = () => {};
+  let stateHandler: (s: XenbusStateValue, c: boolean) => void = () => {};
+  let peerHandler: (e: NetPeerError) => void = () => {};
+  let state: XenbusStateValue = XenbusState.Initialising;
+  let backendConnected = false;
+  let rings: Rings | undefined;
+  let closed = false;
+  const queue: Frame[] = [];
+  let queueHead = 0;
+  const deferred: Buf[] = [];
+
+  const txSlot = new Uint8Array(NETIF_TX_SLOT_SIZE);
+  const txView = new DataView(txSlot.buffer);
+  const rxSlot = new Uint8Array(NETIF_RX_SLOT_SIZE);
+  const rxView = new DataView(rxSlot.buffer);
+  const rspCopy = new Uint8Array(NETIF_TX_SLOT_SIZE);
+  const rspView = new DataView(rspCopy.buffer);
+  const parts: number[] = [];
+  const consumed: number[] = [];
+
+  // ---- pages and grants -------------------------------------------------------------------
+  const allocBuf = (readonly: boolean): Buf | undefined => {
+    const f = domain.memory.allocPage();
+    if (!f.ok) return undefined;
+    const p = domain.memory.page(f.value);
+    if (!p.ok) return undefined;
+    const b: Buf = { frame: f.value, page: p.value, ref: -1 };
+    if (!grant(b, readonly)) {
+      domain.memory.freePage(f.value);
+      return undefined;
+    }
+    return b;
+  };
+  const grant = (b: Buf, readonly: boolean): boolean => {
+    const r = domain.grants.grantAccess(backendId, b.frame, readonly);
+    if (!r.ok) return false;
+    b.ref = r.value;
+    return true;
+  };
+  /** Ends access to a buffer's grant; false when the backend still holds it (then the buffer is set aside). */
+  const revoke = (b: Buf): boolean => {
+    if (b.ref < 0) return true;
+    const r = domain.grants.endAccess(b.ref);
+    if (r.ok) {
+      b.ref = -1;
+      return true;
+    }
+    deferred.push(b);
+    stats.deferredGrants++;
+    return false;
+  };
+  const free = (b: Buf): void => {
+    if (revoke(b)) domain.memory.freePage(b.frame);
+  };
+  const retryDeferred = (): void => {
+    for (let i = deferred.length - 1; i >= 0; i--) {
+      const b = deferred[i]!;
+      if (domain.grants.endAccess(b.ref).ok) {
+        deferred.splice(i, 1);
+        domain.memory.freePage(b.frame);
+      }
+    }
+  };
+
+  // ---- rings --------------------------------------------------------------------------------
+  const report = (reason: string, fatal: boolean, detail?: string): void => {
+    stats.peerErrors++;
+    peerHandler({ domid: backendId, devid, reason, fatal, ...(detail === undefined ? {} : { detail }) });
+    if (fatal) {
+      teardown();
+      void serial(async () => { await setState(XenbusState.Closing); });
+    }
+  };
+
+  const notify = (port: EvtchnPort): void => {
+    stats.notificationsSent++;
+    domain.events.send(port);
+  };
+
+  const setupRings = (gso: boolean, sg: boolean, split: boolean): Result<Rings, "out-of-memory" | "no-port"> => {
+    const txRing = allocBuf(false);
+    const rxRing = allocBuf(false);
+    if (!txRing || !rxRing) {
+      if (txRing) free(txRing);
+      if (rxRing) free(rxRing);
+      return err("out-of-memory");
+    }
+    initSharedRing(txRing.page);
+    initSharedRing(rxRing.page);
+    const tx = createFrontRing([txRing.page], { slotSize: NETIF_TX_SLOT_SIZE });
+    const rx = createFrontRing([rxRing.page], { slotSize: NETIF_RX_SLOT_SIZE });
+    const txPort = domain.events.allocUnbound(backendId);
+    const rxPort = split && txPort.ok ? domain.events.allocUnbound(backendId) : txPort;
+    if (!txPort.ok || !rxPort.ok) {
+      if (txPort.ok) domain.events.close(txPort.value);
+      free(txRing);
+      free(rxRing);
+      return err("no-port");
+    }
+    const r: Rings = {
+      tx, rx, txRing, rxRing, txPort: txPort.value, rxPort: rxPort.value,
+      txBufs: new Array<Buf | undefined>(tx.size).fill(undefined),
+      txFree: [],
+      rxBufs: new Array<Buf | undefined>(rx.size).fill(undefined),
+      gso, sg, scheduled: false,
+    };
+    for (let i = tx.size - 1; i >= 0; i--) r.txFree.push(i);
+    domain.events.onEvent(r.txPort, () => poll(r));
+    if (r.rxPort !== r.txPort) domain.events.onEvent(r.rxPort, () => poll(r));
+    return ok(r);
+  };
+
+  const teardown = (): void => {
+    const r = rings;
+    if (r === undefined) return;
+    rings = undefined;
+    backendConnected = false;
+    domain.events.onEvent(r.txPort, undefined);
+    domain.events.close(r.txPort);
+    if (r.rxPort !== r.txPort) {
+      domain.events.onEvent(r.rxPort, undefined);
+      domain.events.close(r.rxPort);
+    }
+    for (const b of r.txBufs) if (b) free(b);
+    for (const b of r.rxBufs) if (b) free(b);
+    free(r.txRing);
+    free(r.rxRing);
+    retryDeferred();
+  };
+
+  /** Posts rx buffers up to the target (request id = ring slot of the request). */
+  const refill = (r: Rings): void => {
+    const target = Math.min(options.rxBuffers ?? r.rx.size, r.rx.size);
+    let posted = false;
+    while ((r.rx.size - r.rx.freeRequests()) < target) {
+      const id = r.rx.reqProdPvt & (r.rx.size - 1);
+      let b = r.rxBufs[id];
+      if (b === undefined || b.ref < 0) {
+        if (b !== undefined && !grant(b, false)) break;
+        if (b === undefined) {
+          const nb = allocBuf(false);
+          if (nb === undefined) break;
+          b = nb;
+          r.rxBufs[id] = b;
+        }
+      }
+      rxView.setUint16(0, id, true);
+      rxView.setUint16(2, 0, true);
+      rxView.setUint32(4, b.ref >>> 0, true);
+      if (!r.rx.queueRequest(rxSlot).ok) break;
+      posted = true;
+    }
+    if (posted && r.rx.pushRequests()) notify(r.rxPort);
+  };
+
+  // ---- tx -------------------------------------------------------------------------------------
+  const slotsFor = (len: number, gso: boolean): number => Math.ceil(len / PAGE_SIZE) + (gso ? 1 : 0);
+
+  /** Puts one frame on the ring; false when the ring lacks room (the frame stays with the caller). */
+  const transmit = (r: Rings, frame: Frame): boolean => {
+    const data = frame.data;
+    const len = data.length;
+    const off = frame.offload;
+    const gsoSize = off?.gsoSize ?? 0;
+    if (len < 14 || len > XEN_NETIF_MAX_TX_SIZE || (gsoSize > 0 && !offloads.tso)) {
+      stats.txDropped++;
+      return true;
+    }
+    if (gsoSize > 0 && !(r.gso && r.sg)) {
+      // The backend cannot take GSO: segment here (as Linux's stack does for a device without TSO).
+      const segs: Uint8Array[] = [];
+      const s = segmentTcpv4(data, gsoSize, (seg) => segs.push(seg));
+      if (!s.ok) {
+        stats.txDropped++;
+        return true;
+      }
+      let need = 0;
+      for (const seg of segs) need += slotsFor(seg.length, false);
+      if (r.tx.freeRequests() < need || r.txFree.length < need) return false;
+      stats.txSoftwareSegmented++;
+      for (const seg of segs) transmit(r, { data: seg });
+      return true;
+    }
+    if (!r.sg && len > PAGE_SIZE) {
+      stats.txDropped++;
+      return true;
+    }
+    const gso = gsoSize > 0;
+    const need = slotsFor(len, gso);
+    if (r.tx.freeRequests() < need || r.txFree.length < need) return false;
+    let flags = 0;
+    if (off?.csumBlank === true) flags |= NETTXF_csum_blank | NETTXF_data_validated;
+    else if (off?.dataValidated === true) flags |= NETTXF_data_validated;
+    let pos = 0;
+    let first = true;
+    while (pos < len || first) {
+      const chunk = Math.min(PAGE_SIZE, len - pos);
+      const id = r.txFree.pop()!;
+      let b = r.txBufs[id];
+      if (b === undefined) {
+        b = allocBuf(true);
+        if (b === undefined) {
+          r.txFree.push(id);
+          stats.txDropped++;
+          return true; // out of memory mid-frame cannot happen after the first slot: pages are kept per id
+        }
+        r.txBufs[id] = b;
+      } else if (!grant(b, true)) {
+        r.txFree.push(id);
+        stats.txDropped++;
+        return true;
+      }
+      b.page.set(chunk === len ? data : data.subarray(pos, pos + chunk), 0);
+      pos += chunk;
+      const more = pos < len;
+      txView.setUint32(0, b.ref >>> 0, true);
+      txView.setUint16(4, 0, true);
+      txView.setUint16(6, (first ? flags | (gso ? NETTXF_extra_info : 0) : 0) | (more ? NETTXF_more_data : 0), true);
+      txView.setUint16(8, id, true);
+      txView.setUint16(10, first ? len : chunk, true);
+      r.tx.queueRequest(txSlot);
+      stats.txSlots++;
+      if (first && gso) {
+        txSlot.fill(0);
+        txSlot[0] = XEN_NETIF_EXTRA_TYPE_GSO;
+        txView.setUint16(2, gsoSize, true);
+        txSlot[4] = XEN_NETIF_GSO_TYPE_TCPV4;
+        r.tx.queueRequest(txSlot);
+        stats.txSlots++;
+      }
+      first = false;
+    }
+    stats.txFrames++;
+    stats.txBytes += len;
+    if (r.tx.pushRequests()) notify(r.txPort);
+    return true;
+  };
+
+  const enqueueOrSend = (frame: Frame): boolean => {
+    const r = rings;
+    if (r !== undefined && queueHead === queue.length && transmit(r, frame)) return true;
+    if (queue.length - queueHead >= queueLimit) {
+      stats.txDropped++;
+      return false;
+    }
+    queue.push(frame);
+    return true;
+  };
+
+  const flushQueue = (r: Rings): void => {
+    while (queueHead < queue.length && rings === r) {
+      if (!transmit(r, queue[queueHead]!)) break;
+      queue[queueHead++] = undefined as unknown as Frame;
+    }
+    if (queueHead === queue.length) {
+      queue.length = 0;
+      queueHead = 0;
+    } else if (queueHead > 1024) {
+      queue.splice(0, queueHead);
+      queueHead = 0;
+    }
+  };
+
+  /** Takes tx responses and releases their buffers; false when the backend broke the ring. */
+  const txGc = (r: Rings): boolean => {
+    for (;;) {
+      for (;;) {
+        const t = r.tx.takeResponse(rspCopy);
+        if (!t.ok) {
+          if (t.error === "empty") break;
+          report("ill-behaved-peer", true, "tx rsp_prod");
+          return false;
+        }
+        const id = rspView.getUint16(0, true);
+        const status = rspView.getInt16(2, true);
+        if (status === NETIF_RSP_NULL) continue;
+        const b = id < r.txBufs.length ? r.txBufs[id] : undefined;
+        if (b === undefined || b.ref < 0) {
+          report("bad-tx-response-id", true, `id ${id}`);
+          return false;
+        }
+        if (!revoke(b)) r.txBufs[id] = undefined;
+        r.txFree.push(id);
+        if (status < 0) stats.txErrors++;
+      }
+      const more = r.tx.finalCheckForResponses();
+      if (!more.ok) {
+        report("ill-behaved-peer", true, "tx rsp_prod");
+        return false;
+      }
+      if (!more.value) return true;
+    }
+  };
+
+  // ---- rx -------------------------------------------------------------------------------------
+  /** Takes the next rx response into rspCopy; returns its ring slot, -1 when none, -2 when the ring is broken. */
+  const takeRx = (r: Rings): number => {
+    const slot = r.rx.rspCons & (r.rx.size - 1);
+    const t = r.rx.takeResponse(rspCopy);
+    if (t.ok) return slot;
+    if (t.error === "empty") return -1;
+    report("ill-behaved-peer", true, "rx rsp_prod");
+    return -2;
+  };
+
+  /** Receives up to `budget` frames; returns whether more work remains, or null when the ring broke. */
+  const rxPoll = (r: Rings): boolean | null => {
+    let frames = 0;
+    consumed.length = 0;
+    let broken = false;
+    outer: while (frames < budget) {
+      let slot = takeRx(r);
+      if (slot === -2) { broken = true; break; }
+      if (slot === -1) {
+        const more = r.rx.finalCheckForResponses();
+        if (!more.ok) { report("ill-behaved-peer", true, "rx rsp_prod"); broken = true; break; }
+        if (!more.value) break;
+        continue;
+      }
+      frames++;
+      parts.length = 0;
+      let good = true;
+      let why = "";
+      let slots = 1;
+      let gsoSize = 0;
+      consumed.push(slot);
+      const id0 = rspView.getUint16(0, true);
+      const flags = rspView.getUint16(4, true);
+      if (id0 !== slot) { report("bad-rx-response-id", true, `id ${id0} in slot ${slot}`); broken = true; break; }
+      const pushPart = (s: number): void => {
+        const offset = rspView.getUint16(2, true);
+        const status = rspView.getInt16(6, true);
+        if (status < 0 || offset + status > PAGE_SIZE) {
+          good = false;
+          why = status < 0 ? "error-status" : "beyond-page";
+        } else parts.push(s, offset, status);
+      };
+      pushPart(slot);
+      if (flags & NETRXF_extra_info) {
+        for (let n = 0; ; n++) {
+          slot = takeRx(r);
+          if (slot === -2) { broken = true; break outer; }
+          if (slot === -1) { good = false; why = "missing-extra"; break; }
+          consumed.push(slot);
+          const type = rspCopy[0]!;
+          const xflags = rspCopy[1]!;
+          if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX || n >= MAX_EXTRAS) { good = false; why = "bad-extra"; }
+          else if (type === XEN_NETIF_EXTRA_TYPE_GSO) {
+            const size = rspView.getUint16(2, true);
+            if (rspCopy[4] !== XEN_NETIF_GSO_TYPE_TCPV4 || size === 0) { good = false; why = "bad-gso"; }
+            else gsoSize = size;
+          }
+          if (!(xflags & XEN_NETIF_EXTRA_FLAG_MORE) || n >= MAX_EXTRAS) break;
+        }
+      }
+      let more = (flags & NETRXF_more_data) !== 0;
+      while (more) {
+        slot = takeRx(r);
+        if (slot === -2) { broken = true; break outer; }
+        if (slot === -1) { good = false; why = "missing-slots"; break; }
+        consumed.push(slot);
+        if (rspView.getUint16(0, true) !== slot) { report("bad-rx-response-id", true, `slot ${slot}`); broken = true; break outer; }
+        slots++;
+        if (slots > maxRxSlots) { good = false; why = "too-many-slots"; }
+        else pushPart(slot);
+        more = (rspView.getUint16(4, true) & NETRXF_more_data) !== 0;
+      }
+      if (!good) {
+        stats.rxDropped++;
+        report(why, false);
+        continue;
+      }
+      let total = 0;
+      for (let i = 2; i < parts.length; i += 3) total += parts[i]!;
+      const data = new Uint8Array(total);
+      let at = 0;
+      for (let i = 0; i < parts.length; i += 3) {
+        const b = r.rxBufs[parts[i]!]!;
+        const o = parts[i + 1]!;
+        const n = parts[i + 2]!;
+        data.set(b.page.subarray(o, o + n), at);
+        at += n;
+      }
+      const offload: FrameOffload | undefined =
+        flags & NETRXF_csum_blank ? (gsoSize > 0 ? { csumBlank: true, dataValidated: true, gsoSize } : { csumBlank: true, dataValidated: true })
+        : flags & NETRXF_data_validated ? (gsoSize > 0 ? { dataValidated: true, gsoSize } : { dataValidated: true })
+        : gsoSize > 0 ? { gsoSize } : undefined;
+      stats.rxFrames++;
+      stats.rxBytes += total;
+      receive(offload === undefined ? { data } : { data, offload });
+      if (rings !== r) return null;
+    }
+    // Copy-mode buffers: end the backend's access, then grant again when re-posting.
+    for (const s of consumed) {
+      const b = r.rxBufs[s];
+      if (b !== undefined && !revoke(b)) r.rxBufs[s] = undefined;
+    }
+    consumed.length = 0;
+    if (broken || rings !== r) return null;
+    refill(r);
+    return frames >= budget;
+  };
+
+  const poll = (r: Rings): void => {
+    if (rings !== r) return;
+    r.scheduled = false;
+    stats.events++;
+    if (!txGc(r)) return;
+    const more = rxPoll(r);
+    if (more === null || rings !== r) return;
+    flushQueue(r);
+    if (more && !r.scheduled) {
+      r.scheduled = true;
+      clock.setTimer(clock.now(), () => poll(r));
+    }
+  };
+
+  // ---- handshake --------------------------------------------------------------------------
+  let chain: Promise<void> = Promise.resolve();
+  const serial = (fn: () => Promise<void>): Promise<void> => (chain = chain.then(fn, fn));
+
+  const setState = async (s: XenbusStateValue): Promise<void> => {
+    const r = await switchState(xs, frontendPath, s);
+    if (r.ok) {
+      state = s;
+      stateHandler(s, rings !== undefined && backendConnected);
+    }
+  };
+
+  const connect = async (): Promise<void> => {
+    retryDeferred();
+    const f = await readKeys(xs, backendPath, ["feature-rx-copy", "feature-sg", "feature-gso-tcpv4", "feature-split-event-channels"]);
+    if (!f.ok || closed) return;
+    if (f.value["feature-rx-copy"] !== "1") {
+      await writeKeys(xs, frontendPath, { error: "backend does not support copying receive path" });
+      await setState(XenbusState.Closing);
+      return;
+    }
+    const sg = f.value["feature-sg"] === "1";
+    const gso = wantGso && f.value["feature-gso-tcpv4"] === "1";
+    const split = (options.splitEventChannels ?? false) && f.value["feature-split-event-channels"] === "1";
+    teardown();
+    const rr = setupRings(gso, sg, split);
+    if (!rr.ok) {
+      await setState(XenbusState.Closing);
+      return;
+    }
+    const r = rr.value;
+    rings = r;
+    refill(r);
+    const w = await writeKeys(xs, frontendPath, {
+      "tx-ring-ref": r.txRing.ref,
+      "rx-ring-ref": r.rxRing.ref,
+      ...(split ? { "event-channel-tx": r.txPort, "event-channel-rx": r.rxPort } : { "event-channel": r.txPort }),
+      "request-rx-copy": 1,
+      "feature-rx-notify": 1,
+      "feature-sg": 1,
+      "feature-gso-tcpv4": wantGso ? 1 : 0,
+    });
+    if (!w.ok || rings !== r) {
+      teardown();
+      return;
+    }
+    stats.connects++;
+    await setState(XenbusState.Connected);
+    flushQueue(r);
+  };
+
+  const onBackend = async (s: XenbusStateValue): Promise<void> => {
+    if (closed) return;
+    switch (s) {
+      case XenbusState.InitWait:
+        if (state === XenbusState.Initialising) await connect();
+        else if (state === XenbusState.Connected || state === XenbusState.Closed || state === XenbusState.Closing) {
+          // The backend restarted: start over (Linux xenbus_reset_state ends in Initialising too).
+          teardown();
+          await setState(XenbusState.Initialising);
+          await connect();
+        }
+        break;
+      case XenbusState.Connected:
+        if (state === XenbusState.Connected && rings !== undefined && !backendConnected) {
+          backendConnected = true;
+          stateHandler(state, true);
+          poll(rings);
+        }
+        break;
+      case XenbusState.Closing:
+      case XenbusState.Closed:
+        backendConnected = false;
+        if (state !== XenbusState.Closed) {
+          teardown();
+          await setState(XenbusState.Closed);
+        }
+        break;
+      case XenbusState.Unknown:
+        backendConnected = false;
+        teardown();
+        break;
+      default:
+        break;
+    }
+  };
+
+  const watch = watchState(xs, backendPath, (s) => void serial(() => onBackend(s)));
+
+  const dev: Netfront = {
+    mac,
+    mtu: 1500,
+    offloads,
+    devid,
+    frontendPath,
+    backendPath,
+    backendId,
+    get state() { return state; },
+    get connected() { return rings !== undefined && backendConnected; },
+    send(frame) {
+      enqueueOrSend(frame);
+    },
+    onReceive(h) { receive = h; },
+    onStateChange(h) { stateHandler = h; },
+    onPeerError(h) { peerHandler = h; },
+    stats: () => stats,
+    async close() {
+      if (closed) return;
+      await serial(async () => { await setState(XenbusState.Closing); });
+      let done = false;
+      const w = watchState(xs, backendPath, (s) => { if (s === XenbusState.Closing || s === XenbusState.Closed || s === XenbusState.Unknown) done = true; });
+      for (let i = 0; i < 1000 && !done; i++) await new Promise<void>((res) => clock.setTimer(clock.now() + 10, res));
+      w.cancel();
+      closed = true;
+      watch.cancel();
+      teardown();
+      await setState(XenbusState.Closed);
+    },
+  };
+  return dev;
+}

@@ -1,0 +1,107 @@
+// Composition helper: a toolstack with dom0 running netback and one bridge, and N guests, each
+// with a vif on that bridge, a netfront and a protocol stack on it (192.0.2.<i+1>/24 by
+// default). Used by tests, `netlab sim xen-transfer` and the demo's --xen mode.
+//   buildXenNetwork(deps, options)   creates everything and waits (on the VirtualClock) for every
+//                                    netfront to be connected
+
+import { createStack, type Stack, type StackOptions } from "../../stack/index.ts";
+import { err, ok, type Result } from "../../stack/result.ts";
+import type { Rng, VirtualClock } from "../../stack/time.ts";
+import { pumpUntil } from "../toolstack/pump.ts";
+import { createToolstack } from "../toolstack/toolstack.ts";
+import type { DeviceInfo, GuestDomain, Toolstack } from "../toolstack/types.ts";
+import { createBridge, type Bridge } from "./bridge.ts";
+import { createNetback } from "./netback.ts";
+import { createNetfront } from "./netfront.ts";
+import type { Netback, Netfront, NetfrontOptions, NetPeerError } from "./types.ts";
+
+/** Options of buildXenNetwork. */
+export interface XenNetworkOptions {
+  /** Number of guests (default 2). */
+  readonly guests?: number;
+  /** Options of every netfront. */
+  readonly netfront?: NetfrontOptions;
+  /** Stack options per guest index (default: name "domU-<id>", ipv4 192.0.2.<i+1>/24). */
+  readonly stack?: (index: number, guest: GuestDomain) => StackOptions;
+  /** Give up the handshake after this much virtual time (default 10 s). */
+  readonly connectTimeoutMs?: number;
+}
+
+/** One guest of the network. */
+export interface XenNetworkGuest {
+  readonly guest: GuestDomain;
+  readonly vif: DeviceInfo;
+  readonly netfront: Netfront;
+  readonly stack: Stack;
+}
+
+/** The assembled network. */
+export interface XenNetwork {
+  readonly toolstack: Toolstack;
+  readonly bridge: Bridge;
+  /** The current netback driver (replaced by restartNetback). */
+  readonly netback: Netback;
+  readonly guests: readonly XenNetworkGuest[];
+  /** Every peer error reported by either side. */
+  readonly peerErrors: NetPeerError[];
+  /** Crashes netback (no xenstore writes) and starts a new driver, as a dom0 driver reload. */
+  restartNetback(): void;
+  /** Pumps until every netfront is connected again (or the timeout passes). */
+  waitConnected(timeoutMs?: number): Promise<boolean>;
+}
+
+/** Builds dom0 + bridge + netback + guests with netfronts and stacks. */
+export async function buildXenNetwork(
+  deps: { readonly clock: VirtualClock; readonly rng: Rng },
+  options: XenNetworkOptions = {},
+): Promise<Result<XenNetwork, string>> {
+  const { clock, rng } = deps;
+  const toolstack = createToolstack({ clock, rng });
+  const bridge = createBridge({ clock }, { name: "xenbr0" });
+  const peerErrors: NetPeerError[] = [];
+  const startNetback = (): Netback => {
+    const nb = createNetback({ dom0: toolstack.dom0, xs: toolstack.xs, clock, bridges: (n) => (n === bridge.name ? bridge : undefined) });
+    nb.onPeerError((e) => peerErrors.push(e));
+    return nb;
+  };
+  let netback = startNetback();
+  const guests: XenNetworkGuest[] = [];
+  const count = options.guests ?? 2;
+  for (let i = 0; i < count; i++) {
+    const settled = await settle(clock, toolstack.createDomain({ name: `domU-${i + 1}` }));
+    if (!settled.ok) return err(`createDomain: ${settled.error}`);
+    const guest = settled.value;
+    const vif = await settle(clock, toolstack.addVif(guest.id, { mac: 0x00163e000000 + guest.id }));
+    if (!vif.ok) return err(`addVif: ${vif.error}`);
+    const nf = await settle(clock, createNetfront({ domain: guest.domain, xs: guest.xs, clock }, options.netfront));
+    if (!nf.ok) return err(`createNetfront: ${nf.error}`);
+    nf.value.onPeerError((e) => peerErrors.push(e));
+    const stackOptions = options.stack?.(i, guest) ?? { name: guest.name, ipv4: { cidr: `192.0.2.${i + 1}/24` } };
+    const stack = createStack({ device: nf.value, clock, rng }, stackOptions);
+    guests.push({ guest, vif: vif.value, netfront: nf.value, stack });
+  }
+  const waitConnected = async (timeoutMs = options.connectTimeoutMs ?? 10_000): Promise<boolean> => {
+    const until = clock.now() + timeoutMs;
+    return pumpUntil(clock, () => guests.every((g) => g.netfront.connected), { untilMs: until });
+  };
+  if (!(await waitConnected())) return err("handshake did not complete");
+  return ok({
+    toolstack, bridge,
+    get netback() { return netback; },
+    guests, peerErrors,
+    restartNetback() {
+      netback.crash();
+      netback = startNetback();
+    },
+    waitConnected,
+  });
+}
+
+async function settle<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
+  let done = false;
+  let value!: T;
+  void p.then((v) => { value = v; done = true; });
+  await pumpUntil(clock, () => done);
+  if (!done) throw Object.assign(new Error("xen network setup stalled"), { code: "ERR_NETLAB_XEN_SETUP" });
+  return value;
+}

@@ -1,0 +1,139 @@
+// Interfaces of the Xen network drivers: netfront (a NetDevice in a guest), netback (dom0's
+// driver serving every vif) and the reports both make about a misbehaving peer.
+//   NetPeerError        one report of a peer breaking the protocol (fatal ones disconnect)
+//   NetfrontOptions / NetfrontStats / Netfront
+//   NetbackOptions / NetbackVifStats / NetbackVif / Netback
+
+import type { NetDevice } from "../../stack/link/types.ts";
+import type { DomainId } from "../abi/xen.ts";
+import type { XenbusStateValue } from "../xenbus/types.ts";
+
+/** A protocol violation seen from the other side of the rings. */
+export interface NetPeerError {
+  /** The domain that misbehaved. */
+  readonly domid: DomainId;
+  readonly devid: number;
+  /** Stable reason, e.g. "ill-behaved-peer", "too-many-slots", "bad-grant". */
+  readonly reason: string;
+  readonly detail?: string;
+  /** True when the device was disconnected because of it. */
+  readonly fatal: boolean;
+}
+
+/** Options of createNetfront. */
+export interface NetfrontOptions {
+  /** Device id under device/vif (default 0). */
+  readonly devid?: number;
+  /** Receive pages kept posted on the rx ring (default 256, at most the ring size). */
+  readonly rxBuffers?: number;
+  /** Frames held while the tx ring is full or the device is not connected (default 1024). */
+  readonly txQueueLimit?: number;
+  /** Offer checksum offload to the stack (csum_blank on tx; default true). */
+  readonly checksumOffload?: boolean;
+  /** Offer TSO to the stack and feature-gso-tcpv4 to the backend (default true). */
+  readonly gso?: boolean;
+  /** Use event-channel-tx / event-channel-rx when the backend offers split channels (default false). */
+  readonly splitEventChannels?: boolean;
+  /** Frames handled per event before yielding to other work on the Clock (default 64). */
+  readonly budget?: number;
+  /** Most slots (data + extra) a received frame may span (default 19). */
+  readonly maxRxSlots?: number;
+}
+
+/** Netfront counters. */
+export interface NetfrontStats {
+  txFrames: number;
+  txBytes: number;
+  txSlots: number;
+  /** Frames dropped on tx (queue full, too big, bad offload). */
+  txDropped: number;
+  /** Tx slots the backend answered with an error status. */
+  txErrors: number;
+  /** GSO frames segmented in software because the backend lacks feature-gso-tcpv4. */
+  txSoftwareSegmented: number;
+  rxFrames: number;
+  rxBytes: number;
+  rxDropped: number;
+  notificationsSent: number;
+  events: number;
+  connects: number;
+  peerErrors: number;
+  /** Grants the backend still held when we ended access (kept aside, retried later). */
+  deferredGrants: number;
+}
+
+/** The frontend device. */
+export interface Netfront extends NetDevice {
+  readonly devid: number;
+  readonly frontendPath: string;
+  readonly backendPath: string;
+  readonly backendId: DomainId;
+  /** Our xenbus state as last written. */
+  readonly state: XenbusStateValue;
+  /** The rings are set up and the backend reported Connected. */
+  readonly connected: boolean;
+  stats(): Readonly<NetfrontStats>;
+  /** Called on every state change we make, and when the backend's Connected arrives (connected = true). */
+  onStateChange(handler: (state: XenbusStateValue, connected: boolean) => void): void;
+  /** Called when the backend breaks the protocol. */
+  onPeerError(handler: (e: NetPeerError) => void): void;
+  /** Graceful close: Closing, wait for the backend's Closing/Closed, Closed; releases rings and buffers. */
+  close(): Promise<void>;
+}
+
+/** Options of createNetback. */
+export interface NetbackOptions {
+  /** Frames queued toward a guest whose rx ring has no posted buffers (default 512). */
+  readonly rxQueueLimit?: number;
+  /** Frames taken from a tx ring per event before yielding on the Clock (default 64). */
+  readonly budget?: number;
+  /** Most tx slots (data, without extras) a frame may use before the frontend is disconnected (default 18). */
+  readonly maxTxSlots?: number;
+  /** Advertised multi-queue-max-queues (default 1: one queue is served). */
+  readonly maxQueues?: number;
+}
+
+/** Counters of one vif. */
+export interface NetbackVifStats {
+  /** Frames taken from the guest (its tx). */
+  txFrames: number;
+  txBytes: number;
+  /** Guest tx frames answered with an error (bad grant, runt). */
+  txErrors: number;
+  /** Frames delivered into the guest (its rx). */
+  rxFrames: number;
+  rxBytes: number;
+  /** Frames toward the guest dropped (not connected, queue full, too big, bad grant). */
+  rxDropped: number;
+  notificationsSent: number;
+  events: number;
+  peerErrors: number;
+  connects: number;
+}
+
+/** One served vif. */
+export interface NetbackVif {
+  readonly frontendId: DomainId;
+  readonly devid: number;
+  readonly backendPath: string;
+  /** The vif as the bridge sees it. */
+  readonly device: NetDevice;
+  /** Our xenbus state as last written. */
+  readonly state: XenbusStateValue;
+  /** Rings mapped and the event channel bound. */
+  readonly connected: boolean;
+  stats(): Readonly<NetbackVifStats>;
+}
+
+/** Dom0's netback driver. */
+export interface Netback {
+  vifs(): NetbackVif[];
+  vif(frontendId: DomainId, devid: number): NetbackVif | undefined;
+  onPeerError(handler: (e: NetPeerError) => void): void;
+  /** Called when a vif changes state (tests, logs). */
+  onVifState(handler: (vif: NetbackVif, state: XenbusStateValue) => void): void;
+  /** Stops the driver as a crash would: unmaps, closes ports, leaves bridges; writes nothing to xenstore. */
+  crash(): void;
+  /** Unloads the driver cleanly: every vif goes Closing then Closed, then as crash(). */
+  shutdown(): Promise<void>;
+}
