@@ -160,6 +160,31 @@ describe("client", () => {
     expect(err).toMatchObject({ code: "ERR_HTTP_PARSE", detail: "duplicate-content-length" });
   });
 
+  const BAD_RESPONSES: [string, string][] = [
+    ["HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "content-length-with-transfer-encoding"],
+    ["HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", "bare-lf"],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad-chunk-size"],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n", "chunk-size-overflow"],
+    ["HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n", "obs-fold"],
+    ["HTTP/1.1 2000 OK\r\n\r\n", "bad-status-line"],
+    ["HTTP/2 200 OK\r\n\r\n", "bad-status-line"],
+  ];
+  for (const [text, code] of BAD_RESPONSES) {
+    it(`fails a response with ${code} as ERR_HTTP_PARSE`, async () => {
+      const clock = createVirtualClock();
+      const client = createHttpClient({
+        clock,
+        connect: () => {
+          const [c, s] = createStreamPair(clock);
+          s.onData(() => { s.write(enc(text)); });
+          return ok(c);
+        },
+      });
+      const outcome = await settle(clock, client.request({ host: HOST, path: "/" }).then((r) => r.body.bytes()).catch((e: unknown) => e));
+      expect(outcome).toMatchObject({ code: "ERR_HTTP_PARSE", detail: code });
+    });
+  }
+
   it("streams a large response body with flow control", async () => {
     const size = 4 * 1024 * 1024;
     const { clock, client } = setup((_req, res) => {

@@ -85,6 +85,27 @@ describe("request parser: accepted messages", () => {
     expect(r.trailers).toEqual([{ "x-sum": "42", "x-other": "y" }]);
   });
 
+  it("handles chunked edge cases: upper-case hex, leading zeros, an extension on the last chunk, many one-byte chunks", () => {
+    const head = "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const a = parseRequests(enc(`${head}0000A\r\n0123456789\r\n00;last=yes\r\n\r\n`));
+    expect([a.error, a.bodies]).toEqual([null, ["0123456789"]]);
+    const b = parseRequests(enc(`${head}1F\r\n${"x".repeat(31)}\r\n0\r\n\r\n`));
+    expect(b.bodies).toEqual(["x".repeat(31)]);
+    const many = Array.from({ length: 500 }, (_, i) => `1\r\n${String.fromCharCode(97 + (i % 26))}\r\n`).join("");
+    const c = parseRequests(enc(`${head}${many}0\r\n\r\n`));
+    expect(c.bodies[0]!.length).toBe(500);
+    expect(c.bodies[0]!.slice(0, 27)).toBe("abcdefghijklmnopqrstuvwxyza");
+  });
+
+  it("rejects malformed trailers and reports a body without its final CRLF as incomplete", () => {
+    const head = "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n";
+    expect(parseRequests(enc(`${head}X: 1\r\n folded\r\n\r\n`)).error).toBe("obs-fold");
+    expect(parseRequests(enc(`${head}Bad Name: 1\r\n\r\n`)).error).toBe("bad-header-name");
+    expect(parseRequests(enc(`${head}X: 1\n\r\n`)).error).toBe("bare-lf");
+    expect(parseRequests(enc(`${head}X: 1\r\n`)).error).toBe("incomplete");
+    expect(parseRequests(enc(head)).error).toBe("incomplete");
+  });
+
   it("parses pipelined requests in order, skipping empty lines between them", () => {
     const r = parseRequests(enc(
       "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n" +
