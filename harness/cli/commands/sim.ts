@@ -1,0 +1,41 @@
+// `netlab sim <name> [options]`: runs a simulation scenario. Each scenario is a module
+// harness/sim/<name>.ts exporting `summary` and `run(args): Promise<number>`; add one by
+// adding its name to SCENARIOS.
+
+export const summary = "run a simulation scenario: sim <scenario> [options] (sim help lists them)";
+
+/** A scenario module. */
+interface Scenario {
+  readonly summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+const SCENARIOS: Record<string, () => Promise<Scenario>> = {
+  "xen-transfer": () => import("../../sim/xen-transfer.ts") as Promise<Scenario>,
+  blk: () => import("../../sim/blk.ts" as string) as Promise<Scenario>,
+};
+
+export async function run(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write("usage: netlab sim <scenario> [options]\n\nscenarios:\n");
+    for (const [n, load] of Object.entries(SCENARIOS)) {
+      const s = await load().then((m) => m.summary, () => "(not available in this build)");
+      process.stdout.write(`  ${n.padEnd(14)} ${s}\n`);
+    }
+    return name === undefined ? 2 : 0;
+  }
+  const load = SCENARIOS[name];
+  if (load === undefined) {
+    process.stderr.write(`netlab sim: unknown scenario '${name}' (try 'netlab sim help')\n`);
+    return 2;
+  }
+  let scenario: Scenario;
+  try {
+    scenario = await load();
+  } catch (e) {
+    process.stderr.write(`netlab sim: scenario '${name}' is not available: ${(e as Error).message}\n`);
+    return 2;
+  }
+  return scenario.run(rest);
+}
