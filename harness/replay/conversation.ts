@@ -6,7 +6,12 @@
 //   tcp-isn         per connection, offset = netlab's ISN - captured ISN (learned from netlab's
 //                   SYN or SYN-ACK); netlab's seq is compared minus the offset, and the peer's
 //                   ack and SACK blocks are rewritten plus the offset before they are fed
-//   tcp-timestamps  the same for TSval (netlab's) and TSecr (the peer's), TSval within ± tolerance
+//   tcp-timestamps  TSval is clock-driven, and a recorded endpoint spent real time computing
+//                   (JIT warm-up: its first SYN-ACK may leave 10 ms after the SYN) that virtual
+//                   time does not pass; so TSval is compared as "TSval - floor(send time)" (the
+//                   per-connection clock offset), mapped back to captured values, within ±
+//                   tsToleranceMs; the peer's TSecr is rewritten to the TSval netlab actually
+//                   sent in the frame paired with the captured one it echoes
 //   dhcp-xid        netlab's n-th transaction id maps to the captured n-th; the peer's replies
 //                   are rewritten to netlab's xid before they are fed
 //   ip-id, tcp-window, dhcp-secs   not compared; http-date  Date header values masked
@@ -37,7 +42,8 @@ export interface ConversationOptions {
   readonly maxDiffs?: number;
 }
 
-interface Offsets { isn: number; ts: number | undefined }
+/** Per connection: ISN offset, and the difference of the TSval clock offsets (netlab - captured). */
+interface Offsets { isn: number; ts: number | undefined; tsFixed: number | undefined }
 
 const u32 = (n: number): number => n >>> 0;
 
@@ -56,8 +62,8 @@ function tcpFlow(src: number, sport: number, dst: number, dport: number): string
   return `${formatIpv4(src)}:${sport}>${formatIpv4(dst)}:${dport}`;
 }
 
-/** Adds `delta` to the SACK block edges and `tsDelta` to TSecr in raw TCP option bytes. */
-function rewriteTcpOptions(opts: Uint8Array, delta: number, tsDelta: number | undefined): void {
+/** Adds `delta` to the SACK block edges and maps a nonzero TSecr in raw TCP option bytes. */
+function rewriteTcpOptions(opts: Uint8Array, delta: number, mapEcr: ((ecr: number) => number) | undefined): void {
   const v = new DataView(opts.buffer, opts.byteOffset, opts.byteLength);
   let i = 0;
   while (i < opts.length) {
@@ -68,9 +74,9 @@ function rewriteTcpOptions(opts: Uint8Array, delta: number, tsDelta: number | un
     if (len === undefined || len < 2 || i + len > opts.length) return;
     if (kind === TCP_OPT_SACK) {
       for (let j = i + 2; j + 8 <= i + len; j += 4) v.setUint32(j, u32(v.getUint32(j) + delta));
-    } else if (kind === TCP_OPT_TIMESTAMP && len === 10 && tsDelta !== undefined) {
+    } else if (kind === TCP_OPT_TIMESTAMP && len === 10 && mapEcr !== undefined) {
       const ecr = v.getUint32(i + 6);
-      if (ecr !== 0) v.setUint32(i + 6, u32(ecr + tsDelta));
+      if (ecr !== 0) v.setUint32(i + 6, mapEcr(ecr));
     }
     i += len;
   }
@@ -88,9 +94,9 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   const mac = macR.value;
 
   // Split the capture into what the endpoint sent (to compare) and what it received (to feed).
-  const outbound: { index: number; data: Uint8Array }[] = [];
+  const outbound: { index: number; at: number; data: Uint8Array }[] = [];
   const inbound: { index: number; at: number; data: Uint8Array }[] = [];
-  const capturedSyn = new Map<string, { isn: number; tsVal: number | undefined }>();
+  const capturedSyn = new Map<string, { isn: number; tsVal: number | undefined; at: number }>();
   const capturedXids: number[] = [];
   capture.packets.forEach((p, i) => {
     const isOut = p.data.length >= 12 && readMac(p.data, 6) === mac;
@@ -98,11 +104,11 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
       inbound.push({ index: i, at: p.timestampMs - conv.epochMs, data: p.data });
       return;
     }
-    outbound.push({ index: i, data: p.data });
+    outbound.push({ index: i, at: p.timestampMs - conv.epochMs, data: p.data });
     const d = dissect(p.data);
     if (d.kind === "tcp" && d.flow !== undefined && String(d.fields.get("tcp.flags")).includes("S") && !capturedSyn.has(d.flow)) {
       const ts = d.fields.get("tcp.option.tsval");
-      capturedSyn.set(d.flow, { isn: d.fields.get("tcp.seq") as number, tsVal: typeof ts === "number" ? ts : undefined });
+      capturedSyn.set(d.flow, { isn: d.fields.get("tcp.seq") as number, tsVal: typeof ts === "number" ? ts : undefined, at: p.timestampMs - conv.epochMs });
     }
     const xid = d.fields.get("dhcp.xid");
     if (typeof xid === "number" && !capturedXids.includes(xid)) capturedXids.push(xid);
@@ -114,15 +120,24 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   const offsets = new Map<string, Offsets>();
   const xidMap = new Map<number, number>(); // netlab xid -> captured xid
   const xidBack = new Map<number, number>(); // captured xid -> netlab xid
-  const learn = (data: Uint8Array): void => {
+  const tsMap = new Map<number, number>(); // captured TSval -> netlab's TSval in the paired frame
+  const learn = (data: Uint8Array, at: number): void => {
     const d = dissect(data);
+    const paired = outbound[sent.length - 1];
+    const gotTs = d.fields.get("tcp.option.tsval");
+    if (paired !== undefined && typeof gotTs === "number") {
+      const capTs = dissect(paired.data).fields.get("tcp.option.tsval");
+      if (typeof capTs === "number") tsMap.set(capTs, gotTs);
+    }
     if (d.kind === "tcp" && d.flow !== undefined && String(d.fields.get("tcp.flags")).includes("S") && !offsets.has(d.flow)) {
       const cap = capturedSyn.get(d.flow);
       if (cap !== undefined) {
         const ts = d.fields.get("tcp.option.tsval");
+        const hasTs = typeof ts === "number" && cap.tsVal !== undefined;
         offsets.set(d.flow, {
           isn: u32((d.fields.get("tcp.seq") as number) - cap.isn),
-          ts: typeof ts === "number" && cap.tsVal !== undefined ? u32(ts - cap.tsVal) : undefined,
+          ts: hasTs ? u32((ts as number) - cap.tsVal!) : undefined,
+          tsFixed: hasTs ? u32((ts as number) - Math.floor(at) - (cap.tsVal! - Math.floor(cap.at))) : undefined,
         });
       }
     }
@@ -141,7 +156,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
     send(frame) {
       const data = frame.data.slice();
       sent.push({ at: clock.now(), data });
-      learn(data);
+      learn(data, clock.now());
     },
     onReceive(handler) { receive = handler; },
   };
@@ -161,7 +176,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
       const s = new TcpPacket(copy.subarray(at.l4Off, at.l4Off + at.l4Len));
       const delta = norm.has("tcp-isn") ? o.isn : 0;
       if ((s.flags & TCP_FLAG_ACK) !== 0) s.ack = u32(s.ack + delta);
-      rewriteTcpOptions(s.optionBytes, delta, norm.has("tcp-timestamps") ? o.ts : undefined);
+      rewriteTcpOptions(s.optionBytes, delta, norm.has("tcp-timestamps") ? (ecr) => tsMap.get(ecr) ?? u32(ecr + (o.ts ?? 0)) : undefined);
       s.checksum = 0;
       s.checksum = tcpChecksum(s.bytes, at.src, at.dst);
       return copy;
@@ -218,7 +233,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
     if (e === undefined || g === undefined) {
       frameDiffs = [{ field: "frame", expected: e === undefined ? "(no frame)" : describeFrame(e), got: g === undefined ? "(no frame)" : describeFrame(g) }];
     } else {
-      normalise(e, g, norm, offsets, xidMap);
+      normalise(e, g, { expectedAt: exp!.at, gotAt: got!.at }, norm, offsets, xidMap);
       frameDiffs = diffFields(e, g, tolerances);
     }
     if (frameDiffs.length === 0) { matched++; continue; }
@@ -261,7 +276,7 @@ function maskHttpDate(f: Map<string, FieldValue>): void {
 }
 
 /** Applies the declared normalisations to a captured (e) and a netlab (g) dissection. */
-function normalise(e: Dissection, g: Dissection, norm: ReadonlySet<string>, offsets: ReadonlyMap<string, Offsets>, xidMap: ReadonlyMap<number, number>): void {
+function normalise(e: Dissection, g: Dissection, times: { expectedAt: number; gotAt: number }, norm: ReadonlySet<string>, offsets: ReadonlyMap<string, Offsets>, xidMap: ReadonlyMap<number, number>): void {
   const drop = (k: string): void => { e.fields.delete(k); g.fields.delete(k); };
   if (norm.has("ip-id")) drop("ipv4.ident");
   if (norm.has("tcp-window")) drop("tcp.window");
@@ -273,7 +288,9 @@ function normalise(e: Dissection, g: Dissection, norm: ReadonlySet<string>, offs
       const seq = g.fields.get("tcp.seq");
       if (norm.has("tcp-isn") && typeof seq === "number") g.fields.set("tcp.seq", u32(seq - o.isn));
       const ts = g.fields.get("tcp.option.tsval");
-      if (norm.has("tcp-timestamps") && typeof ts === "number" && o.ts !== undefined) g.fields.set("tcp.option.tsval", u32(ts - o.ts));
+      if (norm.has("tcp-timestamps") && typeof ts === "number" && o.tsFixed !== undefined) {
+        g.fields.set("tcp.option.tsval", u32(ts - Math.floor(times.gotAt) + Math.floor(times.expectedAt) - o.tsFixed));
+      }
     }
   }
   const xid = g.fields.get("dhcp.xid");

@@ -27,12 +27,12 @@ function replayError(code: string, message: string): Error {
 }
 
 /** Re-runs the scenario and compares (or, with updatePath, rewrites) the committed capture. */
-export function replayGolden(capture: ParsedCapture, exp: Expectation, options: GoldenOptions): ModeReport {
+export async function replayGolden(capture: ParsedCapture, exp: Expectation, options: GoldenOptions): Promise<ModeReport> {
   const started = performance.now();
   const g = exp.golden!;
   const scenario = SCENARIOS[g.scenario];
   if (scenario === undefined) throw replayError("ERR_REPLAY_SCENARIO", `unknown golden scenario '${g.scenario}' (${Object.keys(SCENARIOS).join(", ")})`);
-  const bytes = scenario(g.seed, options.overrides);
+  const bytes = await scenario(g.seed, options.overrides);
   writeCaptureFile(options.netlabPcap, bytes);
   const fresh = parseCaptureBytes(bytes);
   if (!fresh.ok) throw replayError("ERR_REPLAY_SCENARIO", `scenario ${g.scenario} wrote an unreadable capture: ${fresh.detail}`);

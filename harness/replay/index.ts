@@ -160,7 +160,7 @@ export async function replayFile(path: string, options: ReplayOptions = {}): Pro
         reports.push(await replayConversation(capture, exp, { netlabPcap: resolve(outDir, `${stem}.conversation.pcapng`), ...(options.maxDiffs !== undefined ? { maxDiffs: options.maxDiffs } : {}) }));
       } else {
         if (exp?.golden === undefined) return failed(path, "ERR_REPLAY_NOT_GOLDEN", "golden mode needs an expectation with a golden section (a simulation scenario)");
-        reports.push(replayGolden(capture, exp, {
+        reports.push(await replayGolden(capture, exp, {
           netlabPcap: resolve(outDir, `${stem}.golden.pcapng${path.endsWith(".gz") ? ".gz" : ""}`),
           ...(options.update ? { updatePath: path } : {}),
           ...(options.overrides !== undefined ? { overrides: options.overrides } : {}),
