@@ -60,7 +60,7 @@ function kernelMissing(): string | undefined {
 
 let kernelDetails: Record<string, unknown> = {};
 const kernelVethCase: BenchCase = {
-  suite: "baselines", name: "Linux TCP over veth (iperf3)", unit: "Gbit/s", higherIsBetter: true, runs: 3,
+  suite: "baselines", name: "Linux TCP over veth (iperf3)", unit: "Gbit/s", higherIsBetter: true, runs: 3, realPeer: true,
   available: kernelMissing,
   async measure(ctx) {
     const tag = `nlb${process.pid % 10000}`;

@@ -46,4 +46,32 @@ describe("bench runner", () => {
     expect(formatMarkdown(results, { cores: 2 }, "now")).toContain("| wire | tcp 1448B parse (checksum verified) |");
     expect(formatSvg(results)).toMatch(/^<svg[^>]*>.*<\/svg>\n$/s);
   });
+
+  describe("every suite's quick mode (cases that need no real peer; no timing assertions)", async () => {
+    const all = await loadSuites(path.join(root, "benchmarks/suites"));
+    it("finds the suites of the issue", () => {
+      expect(all.map((s) => s.name).sort()).toEqual(expect.arrayContaining(["baselines", "checksum", "dhcp", "fuzz", "http", "memory", "tap", "tcp", "wire", "xen", "xenstore"]));
+    });
+    for (const s of all.filter((x) => x.name !== "checksum" && x.name !== "wire")) {
+      it(`${s.name}: each case runs to a figure or skips with a reason`, async () => {
+        const cases = s.cases().filter((c) => c.realPeer !== true);
+        for (const c of cases) {
+          const r = await runCase(c, quiet);
+          if (r.status === "skipped") {
+            expect(r.reason, c.name).toMatch(/\S/);
+            continue;
+          }
+          expect(r.status, `${c.name}: ${r.reason}`).toBe("ok");
+          expect(Number.isFinite(r.median), c.name).toBe(true);
+          expect(r.median!, c.name).toBeGreaterThan(0);
+        }
+        if (s.artifacts !== undefined) {
+          for (const a of await s.artifacts(quiet)) {
+            expect(a.file).toMatch(/^[a-z0-9-]+\.svg$/);
+            expect(a.content).toMatch(/^<svg[^>]*>.*<\/svg>\n$/s);
+          }
+        }
+      }, 180_000);
+    }
+  });
 });

@@ -27,7 +27,7 @@ export function median(xs: readonly number[]): number {
 export async function runCase(c: BenchCase, ctx: BenchContext): Promise<BenchResult> {
   const base = { suite: c.suite, name: c.name, unit: c.unit, higherIsBetter: c.higherIsBetter,
     ...(c.baseline === undefined ? {} : { baseline: c.baseline }), ...(c.target === undefined ? {} : { target: c.target }) };
-  const reason = await c.available?.();
+  const reason = await c.available?.(ctx);
   if (reason !== undefined) return { ...base, status: "skipped", reason, runs: [] };
   const runs: number[] = [];
   try {

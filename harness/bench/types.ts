@@ -30,8 +30,10 @@ export interface BenchCase {
   /** Runs (default 5; quick: 1) and warm-up runs (default 1; quick: 0). */
   readonly runs?: number;
   readonly warmup?: number;
-  /** Reason the case cannot run here (missing tool, not root), or undefined. */
-  available?(): string | undefined | Promise<string | undefined>;
+  /** Needs a real peer (root, namespaces, Debian tools): npm test leaves it out. */
+  readonly realPeer?: boolean;
+  /** Reason the case cannot run here (missing tool, not root, not in quick mode), or undefined. */
+  available?(ctx: BenchContext): string | undefined | Promise<string | undefined>;
   /** Performs one run and returns the figure in `unit`. */
   measure(ctx: BenchContext): number | Promise<number>;
   /** Extra facts of the last run (bytes moved, retransmits...), included in the JSON. */
