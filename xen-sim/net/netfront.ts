@@ -621,14 +621,12 @@ function netfront(
     async close() {
       if (closed) return;
       await serial(async () => { await setState(XenbusState.Closing); });
-      let done = false;
-      const w = watchState(xs, backendPath, (s) => { if (s === XenbusState.Closing || s === XenbusState.Closed || s === XenbusState.Unknown) done = true; });
-      for (let i = 0; i < 1000 && !done; i++) await new Promise<void>((res) => clock.setTimer(clock.now() + 10, res));
-      w.cancel();
+      // The backend answers Closing; onBackend then writes Closed (xenbus_frontend_closed).
+      for (let i = 0; i < 1000 && state !== XenbusState.Closed; i++) await new Promise<void>((res) => clock.setTimer(clock.now() + 10, res));
       closed = true;
       watch.cancel();
       teardown();
-      await setState(XenbusState.Closed);
+      if (state !== XenbusState.Closed) await setState(XenbusState.Closed);
     },
   };
   return dev;
