@@ -1,30 +1,46 @@
 // netlab demo: three hosts (full stacks from createStack) on a simulated learning switch with
-// delay, jitter, loss, a little duplication and a rate-limited port. They ping each other,
-// exchange UDP echoes and a datagram that must be fragmented, and h1 sends 256 KiB over TCP
-// to h3 (the lossiest port), all in virtual time; every
-// NIC is captured into one pcapng (one interface per host). runDemo() is deterministic in
-// its seed (same seed, same pcapng bytes); run() adds argument parsing, files and printing.
+// delay, jitter, loss, a little duplication and a rate-limited port. h1 has a static address
+// and runs a DHCP server and an HTTP server; h2 and h3 start unconfigured and obtain leases
+// (with an RFC 5227 ARP probe). Then they ping each other, exchange UDP echoes and a datagram
+// that must be fragmented, h1 sends 256 KiB over TCP to h3 (the lossiest port), and h2 and h3
+// fetch pages from h1 over HTTP/1.1 (keep-alive, a pipelined pair), checked by sha256; all in
+// virtual time. Every NIC is captured into one pcapng (one interface per host). runDemo() is
+// deterministic in its seed (same seed, same pcapng bytes); run() adds arguments, files, printing.
+import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { resolve } from "node:path";
 import { createStack } from "../../../stack/index.ts";
+import type { Stack, StackOptions } from "../../../stack/index.ts";
 import { createRng, createVirtualClock } from "../../../stack/time.ts";
-import type { Rng } from "../../../stack/time.ts";
+import type { Rng, VirtualClock } from "../../../stack/time.ts";
 import { createSwitch } from "../../../stack/link/switch.ts";
-import type { SwitchPortOptions, SwitchStats } from "../../../stack/link/switch.ts";
+import type { Switch, SwitchPort, SwitchPortOptions, SwitchStats } from "../../../stack/link/switch.ts";
 import { withCapture } from "../../../stack/link/capture.ts";
 import { createByteCollector, createPcapngWriter } from "../../../stack/link/pcap/index.ts";
 import type { ImpairmentOptions, ImpairmentStats } from "../../../stack/link/impairments.ts";
 import { formatIpv4, formatMac } from "../../../stack/wire/address.ts";
 import type { Ipv4Address } from "../../../stack/wire/address.ts";
 import type { UdpDatagram } from "../../../stack/transport/types.ts";
+import { dhcpClientOnStack, dhcpServerOnStack } from "../../../stack/app/dhcp/index.ts";
+import type { DhcpClient, DhcpServerConfig, DhcpServerStats } from "../../../stack/app/dhcp/index.ts";
+import { createHttpClient, createHttpServer } from "../../../stack/app/http/index.ts";
+import type { HttpClient, HttpHandler, HttpServer, HttpServerStats } from "../../../stack/app/http/index.ts";
 import { writeCaptureFile } from "../../pcap/files.ts";
 
-export const summary = "simulated network of three hosts with impairments: ping, UDP echo, fragmentation; writes a pcapng";
+export const summary = "simulated network of three hosts with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP; writes a pcapng";
 
 /** Virtual time 0 of the demo is placed at this date in the capture (reproducible timestamps). */
 export const DEMO_EPOCH_MS = Date.UTC(2026, 0, 1);
 export const DEFAULT_PCAP = "out/demo.pcapng";
 const SUBNET = 0xc0000200; // 192.0.2.0/24 (RFC 5737 TEST-NET-1)
+const SERVER_IP = (SUBNET + 1) >>> 0; // 192.0.2.1: h1, static
+const POOL_START = (SUBNET + 100) >>> 0;
+const POOL_END = (SUBNET + 199) >>> 0;
+const LEASE_SECONDS = 3600;
+const DOMAIN_NAME = "lab.example";
+/** Phases start this long after the last client bound, or at DHCP_DEADLINE_MS at the latest. */
+const SETTLE_AFTER_BIND_MS = 500;
+const DHCP_DEADLINE_MS = 20_000;
 const UDP_ECHO_PORT = 7;
 const PINGS_PER_PAIR = 10;
 const PING_INTERVAL_MS = 200;
@@ -34,8 +50,11 @@ const FRAGMENTED_SIZE = 4000;
 const FRAGMENTED_ATTEMPTS = 5;
 const TCP_PORT = 9;
 const TCP_BYTES = 256 * 1024;
-const TCP_START_MS = 8000;
-const END_MS = 20_000;
+const HTTP_PORT = 80;
+/** Offsets of the phases from the moment the network is configured. */
+const AT = { ping: 100, udpEcho: 3000, fragmented: 5000, tcp: 8000, http: 11_000, end: 20_000 } as const;
+/** Events one clock step may fire before the run is considered runaway. */
+const MAX_EVENTS = 20_000_000;
 
 /** Options of one demo run. */
 export interface DemoOptions {
@@ -47,7 +66,10 @@ export interface DemoOptions {
 /** Per-host figures. */
 export interface DemoHostReport {
   readonly name: string;
+  /** The address at the end of the run ("" when the host never got one). */
   readonly ip: string;
+  /** "static" or "dhcp". */
+  readonly config: "static" | "dhcp";
   readonly mac: string;
   readonly txFrames: number;
   readonly txBytes: number;
@@ -75,15 +97,68 @@ export interface DemoCheck {
   readonly detail: string;
 }
 
+/** A lease a DHCP client obtained. */
+export interface DemoLease {
+  readonly host: string;
+  readonly mac: string;
+  /** "" when the client never bound. */
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly gateway: string;
+  readonly dnsServers: string[];
+  readonly domainName: string;
+  /** Seconds. */
+  readonly leaseTime: number;
+  readonly server: string;
+  /** Virtual time of the bind, ms (-1 when never bound). */
+  readonly boundAtMs: number;
+  readonly state: string;
+  readonly discovers: number;
+  readonly requests: number;
+  readonly declines: number;
+}
+
+/** One HTTP request of the demo and what came back. */
+export interface DemoHttpRequest {
+  readonly client: string;
+  readonly method: string;
+  readonly path: string;
+  readonly expectedStatus: number;
+  /** 0 when no response arrived. */
+  readonly status: number;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly sha256Ok: boolean;
+  /** Sent while another request was in flight on the same connection. */
+  readonly pipelined: boolean;
+  /** Answered on a connection that had served an earlier request (keep-alive). */
+  readonly reused: boolean;
+  readonly startMs: number;
+  readonly durationMs: number;
+  readonly error?: string;
+}
+
 /** Everything the demo measured. */
 export interface DemoReport {
   readonly seed: number;
   readonly virtualTimeMs: number;
+  /** Virtual time at which every client was bound and the other phases began. */
+  readonly networkReadyMs: number;
   readonly hosts: DemoHostReport[];
+  readonly dhcp: {
+    readonly server: { readonly host: string; readonly address: string; readonly poolStart: string; readonly poolEnd: string; readonly gateway: string; readonly dnsServers: string[]; readonly leaseTime: number; readonly stats: DhcpServerStats };
+    readonly leases: DemoLease[];
+  };
   readonly ping: { readonly pairs: { from: string; to: string; sent: number; replies: number; rtt: RttReport }[]; readonly rtt: RttReport };
   readonly udpEcho: { readonly sent: number; readonly echoed: number; readonly rtt: RttReport };
   readonly fragmented: { readonly size: number; readonly sent: number; readonly echoed: number; readonly intact: number; readonly fragmentsSent: number; readonly reassembled: number };
   readonly tcp: { readonly bytes: number; readonly received: number; readonly intact: boolean; readonly durationMs: number; readonly goodputMbps: number; readonly retransmits: number; readonly error?: string };
+  readonly http: {
+    readonly server: { readonly host: string; readonly address: string; readonly port: number; readonly stats: HttpServerStats };
+    readonly clients: { readonly host: string; readonly connectionsOpened: number; readonly reusedConnections: number; readonly retries: number }[];
+    readonly requests: DemoHttpRequest[];
+    readonly totals: { readonly requests: number; readonly correct: number; readonly bytes: number };
+  };
   readonly switch: Readonly<SwitchStats>;
   readonly impairments: { readonly port: string; readonly direction: "to-switch" | "from-switch"; readonly stats: ImpairmentStats }[];
   readonly impairmentTotals: { offered: number; delivered: number; lost: number; duplicated: number; queueDrops: number; mtuDrops: number };
@@ -109,14 +184,102 @@ function rttOf(samples: number[]): RttReport {
   return { count: samples.length, minMs: r3(min), avgMs: r3(sum / samples.length), maxMs: r3(max) };
 }
 
-const HOSTS = [
-  { name: "h1", port: { toSwitch: { delayMs: 1, jitterMs: 0.5, loss: 0.01 }, fromSwitch: { delayMs: 1, jitterMs: 0.5, loss: 0.01 } } },
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** One host of the demo network: how it is attached and configured. */
+interface DemoHostSpec {
+  readonly name: string;
+  /** Static address (host part in 192.0.2.0/24); undefined = DHCP. */
+  readonly staticIp?: Ipv4Address;
+  readonly port: { readonly toSwitch: ImpairmentOptions; readonly fromSwitch: ImpairmentOptions };
+}
+
+const HOSTS: readonly DemoHostSpec[] = [
+  { name: "h1", staticIp: SERVER_IP, port: { toSwitch: { delayMs: 1, jitterMs: 0.5, loss: 0.01 }, fromSwitch: { delayMs: 1, jitterMs: 0.5, loss: 0.01 } } },
   { name: "h2", port: { toSwitch: { delayMs: 2, jitterMs: 1, loss: 0.01, duplicate: 0.01 }, fromSwitch: { delayMs: 2, jitterMs: 1, loss: 0.01, rateBitsPerSecond: 10_000_000, queueLimitFrames: 64 } } },
   { name: "h3", port: { toSwitch: { delayMs: 5, jitterMs: 2, loss: 0.02 }, fromSwitch: { delayMs: 5, jitterMs: 2, loss: 0.02 } } },
-] as const satisfies readonly { name: string; port: { toSwitch: ImpairmentOptions; fromSwitch: ImpairmentOptions } }[];
+];
+
+/** RFC 5227 probe/announce timing for the DHCP clients, shortened so the demo's DHCP phase takes about a second. */
+const CLIENT_ARP: NonNullable<StackOptions["arp"]> = { probeWaitMs: 200, probeNum: 3, probeMinMs: 100, probeMaxMs: 200, announceWaitMs: 200, announceNum: 2, announceIntervalMs: 200 };
+
+/** A host on the demo network. */
+interface DemoHost {
+  readonly name: string;
+  readonly mac: number;
+  readonly staticIp: Ipv4Address | undefined;
+  /** The switch port (wire counters and impairment statistics). */
+  readonly port: SwitchPort;
+  readonly stack: Stack;
+  pingsSent: number;
+  pingReplies: number;
+}
+
+/** What building a host needs from the run. */
+interface DemoNetwork {
+  readonly seed: number;
+  readonly clock: VirtualClock;
+  readonly sw: Switch;
+  readonly pcap: Parameters<typeof withCapture>[1];
+  readonly annotate: NonNullable<Parameters<typeof withCapture>[2]["annotate"]>;
+}
+
+/** Builds host `index`: a switch port, a capture tap on it, and a stack (configured when the spec is static). */
+function createDemoHost(net: DemoNetwork, spec: DemoHostSpec, index: number): DemoHost {
+  const mac = 0x020000000001 + index;
+  const portOptions: SwitchPortOptions = { mac, name: spec.name, toSwitch: spec.port.toSwitch, fromSwitch: spec.port.fromSwitch };
+  const port = net.sw.addPort(portOptions);
+  const addr = spec.staticIp === undefined ? "DHCP" : `${formatIpv4(spec.staticIp)}/24`;
+  const device = withCapture(port, net.pcap, { clock: net.clock, name: spec.name, description: `${spec.name} ${addr} on switch port ${index}`, annotate: net.annotate });
+  const options: StackOptions = spec.staticIp === undefined
+    ? { name: spec.name, arp: CLIENT_ARP }
+    : { name: spec.name, ipv4: { cidr: { address: spec.staticIp, prefixLength: 24 } } };
+  const stack = createStack({ device, clock: net.clock, rng: subRng(net.seed, index + 1) }, options);
+  return { name: spec.name, mac, staticIp: spec.staticIp, port, stack, pingsSent: 0, pingReplies: 0 };
+}
+
+/** A page the HTTP server holds in memory. */
+interface DemoPage {
+  readonly type: string;
+  readonly body: Uint8Array;
+  readonly sha256: string;
+}
+
+/** The demo's web site: an index, a short text and 256 KiB of seeded bytes (the same for every run). */
+export function createDemoSite(): Map<string, DemoPage> {
+  const page = (type: string, body: Uint8Array): DemoPage => ({ type, body, sha256: sha256(body) });
+  const blob = new Uint8Array(256 * 1024);
+  createRng(0x6e65746c).fill(blob);
+  const site = new Map<string, DemoPage>();
+  site.set("/hello.txt", page("text/plain; charset=utf-8", new TextEncoder().encode("Hello from h1, served by netlab's HTTP/1.1 server over netlab TCP.\n")));
+  site.set("/data/256k.bin", page("application/octet-stream", blob));
+  const rows = [...site].map(([path, p]) => `<li><a href="${path}">${path}</a> ${p.body.length} bytes, sha256 ${p.sha256}</li>`).join("\n");
+  site.set("/", page("text/html; charset=utf-8", new TextEncoder().encode(`<!doctype html>\n<title>netlab demo</title>\n<h1>netlab demo on h1</h1>\n<ul>\n${rows}\n</ul>\n`)));
+  return site;
+}
+
+const NOT_FOUND = new TextEncoder().encode("not found\n");
+
+/** Serves `site` from memory; anything else is 404. */
+function siteHandler(site: ReadonlyMap<string, DemoPage>): HttpHandler {
+  return (req, res) => {
+    const p = req.method === "GET" || req.method === "HEAD" ? site.get(req.target) : undefined;
+    if (p === undefined) {
+      res.statusCode = 404;
+      res.setHeader("Content-Type", "text/plain; charset=utf-8");
+      res.end(NOT_FOUND);
+      return;
+    }
+    res.setHeader("Content-Type", p.type);
+    res.setHeader("ETag", `"${p.sha256.slice(0, 16)}"`);
+    res.end(p.body);
+  };
+}
 
 /** Runs the demo network; returns the report and the pcapng bytes. */
-export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uint8Array } {
+export async function runDemo(options: DemoOptions): Promise<DemoReport & { readonly pcap: Uint8Array }> {
   const { seed } = options;
   const clock = createVirtualClock();
   const sw = createSwitch({ clock, rng: subRng(seed, 0) });
@@ -125,23 +288,57 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
 
   // The first frame a phase sends carries a pcapng comment naming the phase.
   let note: string | undefined;
-  const takeNote = (_frame: unknown, direction: "in" | "out"): string | undefined => {
+  const annotate = (_frame: unknown, direction: "in" | "out"): string | undefined => {
     if (direction !== "out" || note === undefined) return undefined;
     const n = note;
     note = undefined;
     return n;
   };
 
-  const hosts = HOSTS.map((h, i) => {
-    const ip: Ipv4Address = (SUBNET + 11 + i) >>> 0;
-    const mac = 0x020000000001 + i;
-    const portOptions: SwitchPortOptions = { mac, name: h.name, toSwitch: h.port.toSwitch, fromSwitch: h.port.fromSwitch };
-    const port = sw.addPort(portOptions);
-    const device = withCapture(port, pcap, { clock, name: h.name, description: `${h.name} ${formatIpv4(ip)}/24 on switch port ${i}`, annotate: takeNote });
-    const stack = createStack({ device, clock, rng: subRng(seed, i + 1) }, { ipv4: { cidr: { address: ip, prefixLength: 24 } } });
-    return { name: h.name, ip, mac, port, stack, pingsSent: 0, pingReplies: 0 };
+  const hosts = HOSTS.map((spec, i) => createDemoHost({ seed, clock, sw, pcap, annotate }, spec, i));
+  const [h1, h2, h3] = hosts as [DemoHost, DemoHost, DemoHost];
+  const clients = hosts.filter((h) => h.staticIp === undefined);
+  const addressOf = (h: DemoHost): Ipv4Address | undefined => h.stack.ipv4.cidr?.address;
+
+  // Phase 0: DHCP server on h1, clients on the others.
+  const dhcpConfig: DhcpServerConfig = {
+    pools: [{
+      subnet: { address: SUBNET, prefixLength: 24 }, rangeStart: POOL_START, rangeEnd: POOL_END,
+      gateway: SERVER_IP, dnsServers: [SERVER_IP], domainName: DOMAIN_NAME, leaseTime: LEASE_SECONDS,
+    }],
+  };
+  const dhcpServer = dhcpServerOnStack(h1.stack, dhcpConfig);
+  const boundAt = new Map<DemoHost, number>();
+  const dhcpClients = new Map<DemoHost, DhcpClient>();
+  let networkReadyAt = -1;
+  let endAt = Infinity;
+  const phaseTimers: (() => void)[] = [];
+  const beginPhases = (): void => {
+    if (networkReadyAt >= 0) return;
+    networkReadyAt = clock.now();
+    endAt = networkReadyAt + AT.end;
+    for (const start of phaseTimers) start();
+  };
+  /** Schedules `fn` at `offset` ms after the network is ready. */
+  const after = (offset: number, fn: () => void): void => {
+    phaseTimers.push(() => clock.setTimer(networkReadyAt + offset, fn));
+  };
+  clock.setTimer(DHCP_DEADLINE_MS, beginPhases);
+  clock.setTimer(0, () => {
+    note = `phase 0: ${clients.map((c) => c.name).join(" and ")} start unconfigured and ask for leases; h1 runs the DHCP server (pool ${formatIpv4(POOL_START)}-${formatIpv4(POOL_END)})`;
+    for (const c of clients) {
+      const dhcp = dhcpClientOnStack(c.stack, {
+        hostName: c.name, initDelayMinMs: 0, initDelayMaxMs: 200, retransmitBaseMs: 1000, retransmitJitterMs: 250, retransmitMaxMs: 8000,
+      }, { probe: true });
+      dhcpClients.set(c, dhcp);
+      dhcp.onBound(() => {
+        if (!boundAt.has(c)) boundAt.set(c, clock.now());
+        // Phases start on a whole 100 ms after the last bind, so the timeline reads well.
+        if (boundAt.size === clients.length && networkReadyAt < 0) clock.setTimer(Math.ceil((clock.now() + SETTLE_AFTER_BIND_MS) / 100) * 100, beginPhases);
+      });
+      dhcp.start();
+    }
   });
-  const [h1, h2, h3] = hosts as [typeof hosts[0], typeof hosts[0], typeof hosts[0]];
 
   // UDP echo service on h2 (RFC 862).
   const echo = h2.stack.udp.bind(UDP_ECHO_PORT);
@@ -150,7 +347,7 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     echo.value.sendTo(d.src, d.srcPort, d.payload.slice());
   });
 
-  // Pings: every host pings every other host.
+  // Phase 1, pings: every host pings every other host.
   const pairs: { from: string; to: string; sent: number; replies: number; rtts: number[] }[] = [];
   let pairIndex = 0;
   for (const src of hosts) {
@@ -158,15 +355,17 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
       if (src === dst) continue;
       const pair = { from: src.name, to: dst.name, sent: 0, replies: 0, rtts: [] as number[] };
       pairs.push(pair);
-      const start = 100 + pairIndex * 20;
+      const start = AT.ping + pairIndex * 20;
       const pairIndexAtStart = pairIndex;
       pairIndex++;
       for (let n = 0; n < PINGS_PER_PAIR; n++) {
-        clock.setTimer(start + n * PING_INTERVAL_MS, () => {
+        after(start + n * PING_INTERVAL_MS, () => {
           if (pairIndexAtStart === 0 && n === 0) note = `phase 1: every host pings every other host ${PINGS_PER_PAIR} times, ${PING_INTERVAL_MS} ms apart`;
           pair.sent++;
           src.pingsSent++;
-          src.stack.icmp.ping(dst.ip, { seq: n + 1, timeoutMs: 1000 }, (r) => {
+          const to = addressOf(dst);
+          if (to === undefined || addressOf(src) === undefined) return;
+          src.stack.icmp.ping(to, { seq: n + 1, timeoutMs: 1000 }, (r) => {
             if (!r.ok) return;
             pair.replies++;
             src.pingReplies++;
@@ -177,7 +376,7 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     }
   }
 
-  // UDP echo from h1: each datagram carries its index; RTT measured on the virtual clock.
+  // Phase 2, UDP echo from h1: each datagram carries its index; RTT measured on the virtual clock.
   const udpSentAt = new Map<number, number>();
   const udpRtts: number[] = [];
   const udpClient = h1.stack.udp.bind(0);
@@ -192,18 +391,19 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
   });
   let udpSent = 0;
   for (let n = 0; n < UDP_ECHO_COUNT; n++) {
-    clock.setTimer(3000 + n * 50, () => {
+    after(AT.udpEcho + n * 50, () => {
       if (n === 0) note = `phase 2: h1 sends ${UDP_ECHO_COUNT} UDP datagrams of ${UDP_ECHO_SIZE} bytes to the echo service (RFC 862) on h2:${UDP_ECHO_PORT}`;
       const payload = new Uint8Array(UDP_ECHO_SIZE);
       new DataView(payload.buffer).setUint32(0, n);
       for (let i = 4; i < payload.length; i++) payload[i] = (n + i) & 0xff;
       udpSentAt.set(n, clock.now());
       udpSent++;
-      udpClient.value.sendTo(h2.ip, UDP_ECHO_PORT, payload);
+      const to = addressOf(h2);
+      if (to !== undefined) udpClient.value.sendTo(to, UDP_ECHO_PORT, payload);
     });
   }
 
-  // A datagram larger than the MTU from h3: fragmented on the way out and on the echo back.
+  // Phase 3, a datagram larger than the MTU from h3: fragmented on the way out and on the echo back.
   const big = h3.stack.udp.bind(0);
   if (!big.ok) throw new Error(`demo: cannot bind a UDP port on h3: ${big.error}`);
   const expected = new Uint8Array(FRAGMENTED_SIZE);
@@ -214,14 +414,15 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     if (d.payload.length === expected.length && d.payload.every((b, i) => b === expected[i])) bigIntact++;
   });
   for (let n = 0; n < FRAGMENTED_ATTEMPTS; n++) {
-    clock.setTimer(5000 + n * 500, () => {
+    after(AT.fragmented + n * 500, () => {
       if (n === 0) note = `phase 3: h3 sends a ${FRAGMENTED_SIZE}-byte UDP datagram to h2:${UDP_ECHO_PORT} (fragmented), ${FRAGMENTED_ATTEMPTS} times 500 ms apart`;
       bigSent++;
-      big.value.sendTo(h2.ip, UDP_ECHO_PORT, expected.slice());
+      const to = addressOf(h2);
+      if (to !== undefined && addressOf(h3) !== undefined) big.value.sendTo(to, UDP_ECHO_PORT, expected.slice());
     });
   }
 
-  // TCP bulk transfer h1 -> h3 (discard service, RFC 863), checked byte by byte.
+  // Phase 4, TCP bulk transfer h1 -> h3 (discard service, RFC 863), checked byte by byte.
   const pattern = (i: number): number => (i * 31 + 7) & 0xff;
   const tcp = { received: 0, intact: true, startAt: -1, endAt: -1, error: undefined as string | undefined };
   const sink = h3.stack.tcp.listen(TCP_PORT);
@@ -236,9 +437,14 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
       s.end();
     });
   });
-  clock.setTimer(TCP_START_MS, () => {
+  after(AT.tcp, () => {
     note = `phase 4: h1 sends ${TCP_BYTES} bytes over TCP to the discard service on h3:${TCP_PORT}`;
-    const c = h1.stack.tcp.connect(h3.ip, TCP_PORT);
+    const to = addressOf(h3);
+    if (to === undefined) {
+      tcp.error = "h3 has no address";
+      return;
+    }
+    const c = h1.stack.tcp.connect(to, TCP_PORT);
     if (!c.ok) {
       tcp.error = c.error;
       return;
@@ -265,19 +471,95 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     });
   });
 
-  // Run in slices so a slow machine shows progress.
+  // Phase 5, HTTP: h1 serves the site; each client fetches the index, then a pipelined pair
+  // (256 KiB and a short text) on the same kept-alive connection, then a missing page.
+  const site = createDemoSite();
+  const httpServer: HttpServer = createHttpServer({ clock }, siteHandler(site), { dateOffsetMs: DEMO_EPOCH_MS, serverName: "netlab" });
+  const httpListener = h1.stack.tcp.listen(HTTP_PORT);
+  if (!httpListener.ok) throw new Error(`demo: cannot listen on TCP ${HTTP_PORT} on h1: ${httpListener.error}`);
+  httpServer.listen(httpListener.value);
+  const httpRequests: (Mutable<DemoHttpRequest> & { done: boolean })[] = [];
+  const httpClients = new Map<DemoHost, HttpClient>();
+  /** Requests whose response head has not been delivered yet (their callbacks run as microtasks). */
+  let awaitingHeads = 0;
+  const fetchPage = (who: DemoHost, client: HttpClient, path: string, pipelined: boolean, done: () => void): void => {
+    const expectedBody = site.get(path)?.body ?? NOT_FOUND;
+    const rec: Mutable<DemoHttpRequest> & { done: boolean } = {
+      client: who.name, method: "GET", path, expectedStatus: site.has(path) ? 200 : 404, status: 0, bytes: 0,
+      sha256: "", sha256Ok: false, pipelined, reused: false, startMs: r3(clock.now()), durationMs: 0, done: false,
+    };
+    httpRequests.push(rec);
+    const finish = (error?: string): void => {
+      if (rec.done) return;
+      rec.done = true;
+      rec.durationMs = r3(clock.now() - rec.startMs);
+      if (error !== undefined) rec.error = error;
+      done();
+    };
+    awaitingHeads++;
+    client.request({ host: SERVER_IP, port: HTTP_PORT, path }, (e, res) => {
+      awaitingHeads--;
+      if (e !== null || res === undefined) {
+        finish(e?.code ?? "no response");
+        return;
+      }
+      rec.status = res.status;
+      rec.reused = res.reused;
+      const hash = createHash("sha256");
+      res.body.onData((d) => {
+        rec.bytes += d.length;
+        hash.update(d);
+      });
+      res.body.onEnd(() => {
+        rec.sha256 = hash.digest("hex");
+        rec.sha256Ok = rec.sha256 === sha256(expectedBody) && rec.bytes === expectedBody.length;
+        finish();
+      });
+      res.body.onError((x) => finish(x.code));
+    });
+  };
+  clients.forEach((who, i) => {
+    after(AT.http + i * 20, () => {
+      if (i === 0) note = `phase 5: ${clients.map((c) => c.name).join(" and ")} fetch pages from the HTTP server on h1:${HTTP_PORT} (keep-alive, a pipelined pair), checked by sha256`;
+      if (addressOf(who) === undefined) return;
+      const client = createHttpClient({ clock, tcp: who.stack.tcp }, { pipeline: 2, maxConnectionsPerHost: 1, userAgent: "netlab-demo" });
+      httpClients.set(who, client);
+      fetchPage(who, client, "/", false, () => {
+        let left = 2;
+        const pairDone = (): void => {
+          if (--left > 0) return;
+          fetchPage(who, client, "/missing.html", false, () => client.close());
+        };
+        fetchPage(who, client, "/data/256k.bin", false, pairDone);
+        fetchPage(who, client, "/hello.txt", true, pairDone);
+      });
+    });
+  });
+
+  // Run event by event. While an HTTP response head is on its way, let the microtask queue run
+  // after each step, so the client's callback sees the response at the virtual time it arrived.
   const wallStart = performance.now();
   let lastReport = wallStart;
-  for (let t = 0; t < END_MS; t += 500) {
-    clock.run(t + 500, 5_000_000);
-    const now = performance.now();
-    if (options.onProgress !== undefined && now - lastReport > 1000) {
-      lastReport = now;
-      options.onProgress(`demo: virtual ${(t + 500) / 1000} s of ${END_MS / 1000} s (${Math.round(now - wallStart)} ms wall)`);
+  let fired = 0;
+  for (let steps = 0; ; steps++) {
+    const next = clock.nextDeadline();
+    if (next === undefined || next > endAt) {
+      if (Number.isFinite(endAt)) clock.run(endAt);
+      break;
+    }
+    fired += clock.run(next, MAX_EVENTS);
+    if (fired > MAX_EVENTS) throw Object.assign(new Error(`demo: more than ${MAX_EVENTS} events by virtual time ${next} ms`), { code: "ERR_DEMO_RUNAWAY" });
+    if (awaitingHeads > 0) for (let i = 0; i < 4; i++) await Promise.resolve();
+    if (options.onProgress !== undefined && (steps & 1023) === 0) {
+      const now = performance.now();
+      if (now - lastReport > 1000) {
+        lastReport = now;
+        options.onProgress(`demo: virtual ${(clock.now() / 1000).toFixed(1)} s (${Math.round(now - wallStart)} ms wall)`);
+      }
     }
   }
 
-  const ipv4Counters = (s: typeof h1.stack): Record<string, unknown> => {
+  const ipv4Counters = (s: Stack): Record<string, unknown> => {
     const c = s.ipv4.counters() as Record<string, unknown>;
     const pick: Record<string, unknown> = {};
     for (const k of ["txPackets", "rxPackets", "txFragments", "rxFragments", "reassembled", "delivered"]) if (k in c) pick[k] = c[k];
@@ -285,9 +567,11 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
   };
   const hostReports: DemoHostReport[] = hosts.map((h) => {
     const s = h.port.stats();
+    const ip = addressOf(h);
     return {
       name: h.name,
-      ip: formatIpv4(h.ip),
+      ip: ip === undefined ? "" : formatIpv4(ip),
+      config: h.staticIp === undefined ? "dhcp" : "static",
       mac: formatMac(h.mac),
       txFrames: s.txFrames,
       txBytes: s.txBytes,
@@ -315,6 +599,39 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     totals.queueDrops += stats.queueDrops;
     totals.mtuDrops += stats.mtuDrops;
   }
+
+  const leases: DemoLease[] = clients.map((c) => {
+    const d = dhcpClients.get(c);
+    const l = d?.lease;
+    return {
+      host: c.name,
+      mac: formatMac(c.mac),
+      address: l === undefined ? "" : formatIpv4(l.address),
+      prefixLength: l?.prefixLength ?? 0,
+      gateway: l?.gateway === undefined ? "" : formatIpv4(l.gateway),
+      dnsServers: (l?.dnsServers ?? []).map(formatIpv4),
+      domainName: l?.domainName ?? "",
+      leaseTime: l?.leaseTime ?? 0,
+      server: l === undefined ? "" : formatIpv4(l.serverId),
+      boundAtMs: r3(boundAt.get(c) ?? -1),
+      state: d?.state ?? "stopped",
+      discovers: d?.stats.discovers ?? 0,
+      requests: d?.stats.requests ?? 0,
+      declines: d?.stats.declines ?? 0,
+    };
+  });
+  // RFC 2131 §4.3.1: an address is bound to at most one client. Compare what the clients hold
+  // with each other, with the server's address, and with the server's lease database.
+  const serverLeases = dhcpServer.leases().filter((l) => l.state === "bound" && l.expiresAt > clock.now());
+  const heldBy = new Map<string, string[]>();
+  for (const l of leases) if (l.address !== "") heldBy.set(l.address, [...(heldBy.get(l.address) ?? []), l.host]);
+  const duplicates = [...heldBy].filter(([, hs]) => hs.length > 1).map(([a, hs]) => `${a} held by ${hs.join(", ")}`);
+  if (heldBy.has(formatIpv4(SERVER_IP))) duplicates.push(`${formatIpv4(SERVER_IP)} is the server's own address`);
+  const serverClients = new Map<string, Set<string>>();
+  for (const l of serverLeases) serverClients.set(formatIpv4(l.address), (serverClients.get(formatIpv4(l.address)) ?? new Set()).add(l.client));
+  for (const [a, cs] of serverClients) if (cs.size > 1) duplicates.push(`${a} leased to ${cs.size} clients in the server's database`);
+  const unbound = leases.filter((l) => l.state !== "bound" || l.address === "");
+
   const allRtts = pairs.flatMap((p) => p.rtts);
   const pingSent = pairs.reduce((n, p) => n + p.sent, 0);
   const h3Ip = h3.stack.ipv4.counters() as Record<string, unknown>;
@@ -338,22 +655,54 @@ export function runDemo(options: DemoOptions): DemoReport & { readonly pcap: Uin
     retransmits: h1.stack.tcp.stats.retransmits,
     ...(tcp.error === undefined ? {} : { error: tcp.error }),
   };
+  const clientOrder = (name: string): number => clients.findIndex((c) => c.name === name);
+  httpRequests.sort((a, b) => clientOrder(a.client) - clientOrder(b.client));
+  const requests: DemoHttpRequest[] = httpRequests.map(({ done, ...r }) => (done || r.error !== undefined ? r : { ...r, error: "unfinished" }));
+  const correct = requests.filter((r) => r.status === r.expectedStatus && r.sha256Ok && r.error === undefined);
+  const expectedRequests = clients.length * 4;
+  const http = {
+    server: { host: h1.name, address: formatIpv4(SERVER_IP), port: HTTP_PORT, stats: { ...httpServer.stats } },
+    clients: clients.map((c) => {
+      const s = httpClients.get(c)?.stats;
+      return { host: c.name, connectionsOpened: s?.connectionsOpened ?? 0, reusedConnections: s?.reusedConnections ?? 0, retries: s?.retries ?? 0 };
+    }),
+    requests,
+    totals: { requests: requests.length, correct: correct.length, bytes: requests.reduce((n, r) => n + r.bytes, 0) },
+  };
   const checks: DemoCheck[] = [
+    { name: "DHCP: every client bound", ok: unbound.length === 0, detail: unbound.length === 0 ? leases.map((l) => `${l.host} ${l.address}`).join(", ") : `not bound: ${unbound.map((l) => `${l.host} (${l.state})`).join(", ")}` },
+    { name: "DHCP: no address given twice", ok: duplicates.length === 0, detail: duplicates.join("; ") || `${heldBy.size} distinct addresses, ${serverLeases.length} bound in the server's database` },
     { name: "ping replies", ok: allRtts.length > 0, detail: `${allRtts.length}/${pingSent} echo requests answered` },
     { name: "every pair reachable", ok: pairs.every((p) => p.replies > 0), detail: pairs.filter((p) => p.replies === 0).map((p) => `${p.from}->${p.to}`).join(", ") || "all 6 pairs answered" },
     { name: "UDP echo", ok: udpRtts.length > 0, detail: `${udpRtts.length}/${udpSent} datagrams echoed` },
     { name: "fragmented datagram", ok: bigIntact > 0 && fragmented.fragmentsSent > 0, detail: `${bigIntact}/${bigSent} ${FRAGMENTED_SIZE}-byte datagrams came back intact (${fragmented.fragmentsSent} fragments sent by h3)` },
     { name: "TCP transfer", ok: tcpReport.intact && tcp.endAt >= 0, detail: `${tcp.received}/${TCP_BYTES} bytes ${tcpReport.intact ? "arrived intact" : "did not arrive intact"}${tcp.endAt >= 0 ? ` in ${tcpReport.durationMs} ms` : ""}${tcp.error === undefined ? "" : ` (error ${tcp.error})`}` },
+    {
+      name: "HTTP: every body correct",
+      ok: requests.length === expectedRequests && correct.length === expectedRequests,
+      detail: correct.length === expectedRequests && requests.length === expectedRequests
+        ? `${correct.length}/${expectedRequests} responses with the expected status and sha256 (${http.totals.bytes} body bytes)`
+        : `${correct.length}/${expectedRequests} correct; wrong: ${requests.filter((r) => !correct.includes(r)).map((r) => `${r.client} ${r.path} (${r.error ?? (r.status !== r.expectedStatus ? `status ${r.status}` : "sha256 mismatch")})`).join(", ") || "requests missing"}`,
+    },
   ];
   const pcapBytes = capture.bytes();
   return {
     seed,
     virtualTimeMs: clock.now(),
+    networkReadyMs: r3(networkReadyAt),
     hosts: hostReports,
+    dhcp: {
+      server: {
+        host: h1.name, address: formatIpv4(SERVER_IP), poolStart: formatIpv4(POOL_START), poolEnd: formatIpv4(POOL_END),
+        gateway: formatIpv4(SERVER_IP), dnsServers: [formatIpv4(SERVER_IP)], leaseTime: LEASE_SECONDS, stats: { ...dhcpServer.stats },
+      },
+      leases,
+    },
     ping: { pairs: pairs.map((p) => ({ from: p.from, to: p.to, sent: p.sent, replies: p.replies, rtt: rttOf(p.rtts) })), rtt: rttOf(allRtts) },
     udpEcho: { sent: udpSent, echoed: udpRtts.length, rtt: rttOf(udpRtts) },
     fragmented,
     tcp: tcpReport,
+    http,
     switch: { ...sw.stats },
     impairments,
     impairmentTotals: totals,
@@ -400,10 +749,19 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   w(`netlab demo — seed ${r.seed}, ${r.virtualTimeMs / 1000} s of virtual time in ${wallMs.toFixed(0)} ms`);
   w("");
   w("hosts on a learning switch (192.0.2.0/24):");
-  w(`  ${"host".padEnd(5)} ${"address".padEnd(12)} ${"mac".padEnd(17)} ${pad("tx frm", 7)} ${pad("tx bytes", 9)} ${pad("rx frm", 7)} ${pad("rx bytes", 9)} ${pad("wire drop", 9)} ${pad("pings", 6)} ${pad("replies", 7)}`);
+  w(`  ${"host".padEnd(5)} ${"address".padEnd(12)} ${"via".padEnd(6)} ${"mac".padEnd(17)} ${pad("tx frm", 7)} ${pad("tx bytes", 9)} ${pad("rx frm", 7)} ${pad("rx bytes", 9)} ${pad("wire drop", 9)} ${pad("pings", 6)} ${pad("replies", 7)}`);
   for (const h of r.hosts) {
-    w(`  ${h.name.padEnd(5)} ${h.ip.padEnd(12)} ${h.mac.padEnd(17)} ${pad(h.txFrames, 7)} ${pad(h.txBytes, 9)} ${pad(h.rxFrames, 7)} ${pad(h.rxBytes, 9)} ${pad(h.wireDrops, 9)} ${pad(h.pingsSent, 6)} ${pad(h.pingReplies, 7)}`);
+    w(`  ${h.name.padEnd(5)} ${(h.ip || "-").padEnd(12)} ${h.config.padEnd(6)} ${h.mac.padEnd(17)} ${pad(h.txFrames, 7)} ${pad(h.txBytes, 9)} ${pad(h.rxFrames, 7)} ${pad(h.rxBytes, 9)} ${pad(h.wireDrops, 9)} ${pad(h.pingsSent, 6)} ${pad(h.pingReplies, 7)}`);
   }
+  w("");
+  const d = r.dhcp.server;
+  w(`DHCP: server ${d.host} ${d.address}, pool ${d.poolStart}-${d.poolEnd}, gateway ${d.gateway}, DNS ${d.dnsServers.join(" ")}; network ready at ${(r.networkReadyMs / 1000).toFixed(3)} s`);
+  w(`  ${"host".padEnd(5)} ${"mac".padEnd(17)} ${"address".padEnd(12)} ${pad("lease", 7)} ${"server".padEnd(12)} ${pad("bound at", 10)} ${pad("discover", 8)} ${pad("request", 7)}`);
+  for (const l of r.dhcp.leases) {
+    w(`  ${l.host.padEnd(5)} ${l.mac.padEnd(17)} ${(l.address || `(${l.state})`).padEnd(12)} ${pad(`${l.leaseTime} s`, 7)} ${(l.server || "-").padEnd(12)} ${pad(l.boundAtMs < 0 ? "-" : `${l.boundAtMs.toFixed(1)} ms`, 10)} ${pad(l.discovers, 8)} ${pad(l.requests, 7)}`);
+  }
+  const ds = d.stats;
+  w(`  server: ${ds.received} messages in, ${ds.offers} offers, ${ds.acks} acks, ${ds.naks} naks, ${ds.declines} declines`);
   w("");
   w("ping:");
   for (const p of r.ping.pairs) w(`  ${`${p.from} -> ${p.to}`.padEnd(10)} ${pad(p.replies, 2)}/${p.sent} replies  ${fmtRtt(p.rtt)}`);
@@ -412,6 +770,16 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   w(`fragmented ${r.fragmented.size}-byte datagram h3 -> h2:7 and back: ${r.fragmented.intact}/${r.fragmented.sent} intact (h3 sent ${r.fragmented.fragmentsSent} fragments, h2 reassembled ${r.fragmented.reassembled})`);
   const t4 = r.tcp;
   w(`TCP h1 -> h3:${TCP_PORT}: ${t4.received}/${t4.bytes} bytes ${t4.intact ? "intact" : "NOT intact"}, ${t4.durationMs} ms, goodput ${t4.goodputMbps} Mbit/s, ${t4.retransmits} retransmissions${t4.error === undefined ? "" : `, error ${t4.error}`}`);
+  w("");
+  const hs = r.http.server;
+  w(`HTTP: server ${hs.host} ${hs.address}:${hs.port}, ${hs.stats.connections} connections, ${hs.stats.requests} requests, ${hs.stats.responses} responses`);
+  w(`  ${"client".padEnd(6)} ${"request".padEnd(24)} ${pad("status", 6)} ${pad("bytes", 7)} ${"sha256".padEnd(16)} ${"conn".padEnd(17)} ${pad("time", 10)}`);
+  for (const q of r.http.requests) {
+    const conn = [q.reused ? "reused" : "new", ...(q.pipelined ? ["pipelined"] : [])].join(", ");
+    const verdict = q.error !== undefined ? `error ${q.error}` : `${q.sha256.slice(0, 12)} ${q.sha256Ok ? "ok" : "BAD"}`;
+    w(`  ${q.client.padEnd(6)} ${`${q.method} ${q.path}`.padEnd(24)} ${pad(q.status || "-", 6)} ${pad(q.bytes, 7)} ${verdict.padEnd(16)} ${conn.padEnd(17)} ${pad(`${q.durationMs.toFixed(1)} ms`, 10)}`);
+  }
+  for (const c of r.http.clients) w(`  ${c.host}: ${c.connectionsOpened} connection${c.connectionsOpened === 1 ? "" : "s"} opened, ${c.reusedConnections} reuses, ${c.retries} retries`);
   w("");
   w("impairments per port and direction:");
   w(`  ${"port".padEnd(5)} ${"direction".padEnd(11)} ${pad("offered", 7)} ${pad("delivered", 9)} ${pad("lost", 5)} ${pad("dup", 4)} ${pad("q-drop", 6)} ${pad("latency min/avg/max ms", 24)}`);
@@ -443,7 +811,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const started = performance.now();
-  const report = runDemo({ seed: parsed.seed, onProgress: (line) => void process.stderr.write(`${line}\n`) });
+  const report = await runDemo({ seed: parsed.seed, onProgress: (line) => void process.stderr.write(`${line}\n`) });
   const wallMs = performance.now() - started;
   const pcapPath = resolve(parsed.pcapPath);
   writeCaptureFile(pcapPath, report.pcap);
