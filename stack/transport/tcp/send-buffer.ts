@@ -6,8 +6,11 @@
 
 /** Writes at least this long are kept by reference instead of copied. */
 const BY_REFERENCE_MIN = 2048;
-/** Size of the block small writes are coalesced into. */
+/** Size of the largest block small writes are coalesced into. */
 const COALESCE_BLOCK = 16384;
+/** First coalescing block after the buffer emptied; each next one doubles up to COALESCE_BLOCK
+ * (a request/response exchange then does not allocate and zero 16 KiB per message). */
+const FIRST_BLOCK = 512;
 
 /** A FIFO of bytes addressed by offset from its start. */
 export class SendBuffer {
@@ -39,7 +42,8 @@ export class SendBuffer {
     let src = 0;
     while (src < n) {
       if (this.#tailBlock === null || this.#tailUsed === this.#tailBlock.length) {
-        this.#tailBlock = new Uint8Array(COALESCE_BLOCK);
+        const prev = this.#tailBlock === null ? 0 : this.#tailBlock.length;
+        this.#tailBlock = new Uint8Array(prev === 0 ? Math.max(FIRST_BLOCK, Math.min(COALESCE_BLOCK, n)) : Math.min(COALESCE_BLOCK, prev * 2));
         this.#tailUsed = 0;
         this.#chunks.push(this.#tailBlock.subarray(0, 0));
       }
