@@ -88,6 +88,14 @@ describe("TCP handshake", () => {
     ]);
   });
 
+  it("a peer MSS below 88 is raised to 88, so a peer cannot make every byte a segment", () => {
+    const peer = createTcpTestPeer();
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 })) as TcpConnection;
+    const syn = peer.next();
+    peer.inject({ flags: S | A, srcPort: 40000, dstPort: 5000, seq: 7, ack: syn.seq + 1, options: { mss: 1 } });
+    expect(s.info().sendMss).toBe(88);
+  });
+
   it("the MSS offered and used is clamped to mtuTo(dst) − 40", () => {
     const peer = createTcpTestPeer({ mtu: 1280 });
     unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));

@@ -90,6 +90,8 @@ const EMPTY = new Uint8Array(0);
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** RFC 9293 §3.7.1: default send MSS when the peer sends no MSS option. */
 const DEFAULT_MSS = 536;
+/** Smallest send MSS accepted from a peer's option. */
+const MIN_SEND_MSS = 88;
 
 type DataHandler = (data: Uint8Array) => void;
 type VoidHandler = () => void;
@@ -370,7 +372,8 @@ export class TcpConnection implements ByteStream {
     this.tsOk = o.timestamps && so.tsVal !== undefined;
     if (this.tsOk) { this.tsRecent = so.tsVal!; this.tsRecentTime = this.ctx.clock.now(); }
     this.sackOk = o.sack && so.sackPermitted === true;
-    const peerMss = so.mss ?? DEFAULT_MSS;
+    // a tiny advertised MSS would make every byte a segment: floor it (Linux: tcp_min_snd_mss)
+    const peerMss = Math.max(MIN_SEND_MSS, so.mss ?? DEFAULT_MSS);
     this.mss = Math.max(1, Math.min(peerMss, this.#localMss()) - (this.tsOk ? 12 : 0));
     this.rcvMss = Math.max(1, this.#localMss() - (this.tsOk ? 12 : 0));
     this.cc = createCongestionControl(this.cc.name, this.mss);

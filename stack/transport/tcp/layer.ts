@@ -370,6 +370,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     this.stats.synCookiesAccepted++;
     const conn = this.newConnection(d.dst, seg.dstPort, d.src, seg.srcPort, l.connOptions);
     this.owner.set(conn, l);
+    if (l.connOptions.keepAliveMs !== undefined && l.connOptions.keepAliveMs > 0) conn.setKeepAlive(true, l.connOptions.keepAliveMs);
     conn.openFromCookie(seg, mss, ws, sack);
     this.onEstablished(conn);
     // the ACK may carry data: process it as an ordinary segment now that the connection exists

@@ -41,6 +41,15 @@ describe("ReassemblyQueue", () => {
     expect(q.sackBlocks(4)).toEqual([{ left: 100, right: 210 }, { left: 300, right: 310 }]);
   });
 
+  it("refuses pieces beyond its piece limit", () => {
+    const q = new ReassemblyQueue(1 << 20, 4);
+    for (let i = 0; i < 4; i++) expect(q.insert(100 + i * 10, new Uint8Array(1))).toBe(true);
+    expect(q.insert(200, new Uint8Array(1))).toBe(false);
+    // data already held is accepted (it adds nothing)
+    expect(q.insert(110, new Uint8Array(1))).toBe(true);
+    expect(q.count).toBe(4);
+  });
+
   it("refuses data beyond its byte budget", () => {
     const q = new ReassemblyQueue(100);
     expect(q.insert(10, new Uint8Array(60))).toBe(true);

@@ -1,6 +1,7 @@
 // The out-of-order queue (RFC 9293 §3.10.7.4 "segment text"): segments beyond RCV.NXT are
 // held, trimmed against each other, until the hole before them fills. It holds at most
 // `budget` bytes; a segment that does not fit is dropped (the sender retransmits it).
+// Both its bytes and its number of pieces are bounded.
 // It also produces the SACK blocks (RFC 2018 §4: the block with the latest segment first).
 // ReassemblyQueue: insert/takeInOrder/sackBlocks/bytes/clear.
 import type { SackBlock } from "../../wire/tcp.ts";
@@ -13,7 +14,11 @@ export class ReassemblyQueue {
   #pieces: Piece[] = [];
   #bytes = 0;
   #lastSeq = 0;
-  constructor(readonly budget: number) {}
+  /** Most separate pieces held (bounds the work per insert against floods of tiny segments). */
+  readonly maxPieces: number;
+  constructor(readonly budget: number, maxPieces = Math.max(1024, Math.floor(budget / 512))) {
+    this.maxPieces = maxPieces;
+  }
 
   /** Bytes held. */
   get bytes(): number { return this.#bytes; }
@@ -45,7 +50,7 @@ export class ReassemblyQueue {
     if (j > i) p.splice(i, j - i);
     if (i < p.length && seqLt(p[i]!.seq, end)) data = data.subarray(0, seqSub(p[i]!.seq, seq));
     if (data.length === 0) return true;
-    if (this.#bytes + data.length > this.budget) return false;
+    if (this.#bytes + data.length > this.budget || p.length >= this.maxPieces) return false;
     p.splice(i, 0, { seq, data });
     this.#bytes += data.length;
     this.#lastSeq = seq;

@@ -5,6 +5,8 @@ import { seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from "./seq.ts";
 
 /** RFC 6675 §2 DupThresh. */
 export const DUP_THRESH = 3;
+/** Most disjoint SACKed ranges tracked. */
+export const MAX_BLOCKS = 1024;
 
 interface Block { left: number; right: number }
 
@@ -41,6 +43,8 @@ export class SackScoreboard {
     }
     const added = seqSub(nr, nl) - covered;
     if (j === i + 1 && added === 0) return false;
+    // a peer cannot make us track unboundedly many ranges
+    if (j === i && bl.length >= MAX_BLOCKS) return false;
     bl.splice(i, j - i, { left: nl, right: nr });
     this.sacked += added;
     return added > 0;
