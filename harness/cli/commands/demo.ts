@@ -365,7 +365,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
           src.pingsSent++;
           const to = addressOf(dst);
           if (to === undefined || addressOf(src) === undefined) return;
-          src.stack.icmp.ping(to, { seq: n + 1, timeoutMs: 1000 }, (r) => {
+          // One identifier per pair, as separate ping(8) processes would have: a slow reply on one
+          // pair must not make the same sequence number to another host a duplicate.
+          src.stack.icmp.ping(to, { ident: 0x6e00 + pairIndexAtStart, seq: n + 1, timeoutMs: 1000 }, (r) => {
             if (!r.ok) return;
             pair.replies++;
             src.pingReplies++;
