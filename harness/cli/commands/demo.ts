@@ -53,7 +53,7 @@ const TCP_BYTES = 256 * 1024;
 const HTTP_PORT = 80;
 /** Offsets of the phases from the moment the network is configured. */
 const AT = { ping: 100, udpEcho: 3000, fragmented: 5000, tcp: 8000, http: 11_000, end: 20_000 } as const;
-/** Events one clock step may fire before the run is considered runaway. */
+/** Events the whole run may fire before it is considered runaway. */
 const MAX_EVENTS = 20_000_000;
 
 /** Options of one demo run. */
