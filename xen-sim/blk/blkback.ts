@@ -26,7 +26,9 @@ import { createBackRing } from "../ring/ring.ts";
 import type { BackRing } from "../ring/types.ts";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.ts";
 import type { Blkback, BlkbackState, BlkFault, BlockStorage } from "./types.ts";
-import { createSerialTask, readUint, readXenbusState, switchXenbusState, XenbusState } from "./xenbus-state.ts";
+import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts";
+import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
+import { createSerialTask, readUint } from "./serial-task.ts";
 
 /** Linux xen_blkif_max_ring_order default. */
 export const DEFAULT_MAX_RING_PAGE_ORDER = 4;
@@ -127,7 +129,7 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
     for (const h of faultHandlers) h(f);
   };
 
-  const switchState = async (s: number): Promise<void> => {
+  const switchState = async (s: XenbusStateValue): Promise<void> => {
     if (dead) return;
     xbState = s;
     await switchXenbusState(xs, be, s);
@@ -455,7 +457,7 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
   /** Linux blkback frontend_changed(), driven by the frontend's state. */
   const frontendChanged = async (): Promise<void> => {
     if (dead) return;
-    const fs = await readXenbusState(xs, fePath);
+    const fs = await readState(xs, fePath);
     if (dead) return;
     switch (fs) {
       case XenbusState.Initialising:
@@ -521,7 +523,7 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
         return ok(undefined);
       });
       if (!w.ok) return err("xenstore");
-      const fs = await readXenbusState(xs, fePath);
+      const fs = await readState(xs, fePath);
       if (fs === XenbusState.Unknown || fs === XenbusState.Initialising) {
         state = "initwait";
         await switchState(XenbusState.InitWait);

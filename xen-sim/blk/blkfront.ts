@@ -31,7 +31,9 @@ import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.ts";
 import type {
   BlkCallback, BlkError, BlkFault, Blkfront, BlkfrontFeatures, BlkfrontState, BlkfrontStats,
 } from "./types.ts";
-import { createSerialTask, readUint, readXenbusState, switchXenbusState, XenbusState } from "./xenbus-state.ts";
+import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts";
+import { XenbusState } from "../xenbus/types.ts";
+import { createSerialTask, readUint } from "./serial-task.ts";
 
 /** Linux xen_blkif_max_segments default. */
 export const DEFAULT_FRONT_INDIRECT_SEGMENTS = 32;
@@ -723,7 +725,7 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
 
   const backendChanged = async (): Promise<void> => {
     if (dead()) return;
-    const bs = await readXenbusState(xs, bePath);
+    const bs = await readState(xs, bePath);
     if (dead()) return;
     if (closing) {
       if (bs === XenbusState.Closing || bs === XenbusState.Closed) {
@@ -789,7 +791,7 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     if (!be.ok || !bid.ok || bid.value < 0) return err("handshake-failed");
     bePath = be.value;
     beId = bid.value;
-    const own = await readXenbusState(xs, fe);
+    const own = await readState(xs, fe);
     xbState = own === XenbusState.Unknown ? XenbusState.Initialising : own;
     const done = new Promise<Result<void, BlkError | "handshake-failed">>((r) => readyWaiters.push(r));
     const h = await xs.watch(`${bePath}/state`, () => task.trigger(), `blkfront:${fe}`);

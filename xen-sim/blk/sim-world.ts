@@ -1,17 +1,16 @@
-// A simulated machine with one block device: dom0 running xenstored and blkback, a domU running
-// blkfront, and the toolstack's vbd keys (xen-abi.md §7). Used by the tests and `netlab sim blk`.
-//   createBlkWorld     hypervisor, xenstore, toolstack keys, blkback and blkfront (not yet connected)
-//   addVbdKeys         the toolstack's frontend/backend directories for a vbd, with their permissions
+// A simulated machine with one block device: dom0 running xenstored and blkback, a domU (made by
+// the toolstack, talking to xenstore over its ring) running blkfront on xvda. Used by the tests
+// and `netlab sim blk`.
+//   createBlkWorld     toolstack, guest, vbd, blkback and blkfront (not yet connected)
 //   settle             runs the virtual clock and the microtask queue until a promise settles
 
 import { unwrap } from "../../stack/result.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import type { EventChannelOptions } from "../event-channel/types.ts";
-import { createHypervisor } from "../hypervisor/hypervisor.ts";
 import type { Domain, Hypervisor } from "../hypervisor/types.ts";
-import { connectInProcess, createXenstoreClient, type XenstoreClient } from "../xenstore/client.ts";
-import { createXenstoreServer } from "../xenstore/server.ts";
-import type { XenstoreServer } from "../xenstore/types.ts";
+import { createToolstack } from "../toolstack/toolstack.ts";
+import type { DeviceInfo, Toolstack } from "../toolstack/types.ts";
+import type { XenstoreClient } from "../xenstore/client.ts";
 import { createBlkback, type BlkbackOptions } from "./blkback.ts";
 import { createBlkfront, type BlkfrontOptions } from "./blkfront.ts";
 import type { Blkback, Blkfront, BlockStorage } from "./types.ts";
@@ -35,38 +34,6 @@ export async function settle<T>(clock: VirtualClock, p: Promise<T>, maxTurns = 1
   return q;
 }
 
-/** Writes the toolstack's vbd keys: frontend dir owned by the guest (dom0 reads), backend dir owned by dom0 (guest reads). */
-export async function addVbdKeys(xs: XenstoreClient, front: number, back: number, vdev: number, params: string): Promise<{ frontendPath: string; backendPath: string }> {
-  const frontendPath = `/local/domain/${front}/device/vbd/${vdev}`;
-  const backendPath = `/local/domain/${back}/backend/vbd/${front}/${vdev}`;
-  unwrap(await xs.transaction(async (tx) => {
-    const w = async (k: string, v: string) => unwrap(await tx.write(k, v));
-    const dir = async (p: string, owner: number, reader: number) => {
-      unwrap(await tx.mkdir(p));
-      unwrap(await tx.setPerms(p, [{ domid: owner, perm: "n" }, { domid: reader, perm: "r" }]));
-    };
-    for (const p of [`/local/domain/${front}`, `/local/domain/${front}/device`, `/local/domain/${front}/device/vbd`, frontendPath]) {
-      await dir(p, front, back);
-    }
-    await dir(backendPath, back, front);
-    await w(`${frontendPath}/backend`, backendPath);
-    await w(`${frontendPath}/backend-id`, String(back));
-    await w(`${frontendPath}/state`, "1");
-    await w(`${frontendPath}/virtual-device`, String(vdev));
-    await w(`${frontendPath}/device-type`, "disk");
-    await w(`${backendPath}/frontend`, frontendPath);
-    await w(`${backendPath}/frontend-id`, String(front));
-    await w(`${backendPath}/online`, "1");
-    await w(`${backendPath}/state`, "1");
-    await w(`${backendPath}/params`, params);
-    await w(`${backendPath}/mode`, "w");
-    await w(`${backendPath}/device-type`, "disk");
-    await w(`${backendPath}/discard-enable`, "1");
-    return { ok: true as const, value: undefined };
-  }));
-  return { frontendPath, backendPath };
-}
-
 /** Options of createBlkWorld. */
 export interface BlkWorldOptions {
   seed?: number;
@@ -75,6 +42,10 @@ export interface BlkWorldOptions {
   events?: EventChannelOptions;
   /** Guest page limit (default 16384). */
   guestPages?: number;
+  /** Wraps the drivers' xenstore clients (handshake tests record through it). */
+  wrapXs?: (xs: XenstoreClient, domid: number) => XenstoreClient;
+  /** The vbd's `params` (default "memory"). */
+  params?: string;
 }
 
 /** The machine. */
@@ -83,7 +54,8 @@ export interface BlkWorld {
   readonly hv: Hypervisor;
   readonly dom0: Domain;
   readonly guest: Domain;
-  readonly server: XenstoreServer;
+  readonly toolstack: Toolstack;
+  readonly device: DeviceInfo;
   readonly dom0Xs: XenstoreClient;
   readonly guestXs: XenstoreClient;
   readonly frontendPath: string;
@@ -101,16 +73,21 @@ export interface BlkWorld {
 /** Builds the machine with `storage` behind the vbd. */
 export async function createBlkWorld(storage: BlockStorage, options: BlkWorldOptions = {}): Promise<BlkWorld> {
   const clock = createVirtualClock();
-  const hv = createHypervisor({ clock, rng: createRng(options.seed ?? 1) }, options.events === undefined ? {} : { events: options.events });
-  const dom0 = unwrap(hv.createDomain());
-  const guest = unwrap(hv.createDomain(options.guestPages === undefined ? {} : { maxPages: options.guestPages }));
-  const server = createXenstoreServer();
-  const dom0Xs = createXenstoreClient(connectInProcess(server, 0));
-  const guestXs = createXenstoreClient(connectInProcess(server, guest.id));
-  const { frontendPath, backendPath } = await settle(clock, addVbdKeys(dom0Xs, guest.id, 0, XVDA, "memory"));
+  const toolstack = createToolstack({ clock, rng: createRng(options.seed ?? 1) }, {
+    ...(options.events === undefined ? {} : { hypervisor: { events: options.events } }),
+  });
+  const hv = toolstack.hypervisor;
+  const dom0 = toolstack.dom0;
+  const wrap = options.wrapXs ?? ((xs: XenstoreClient) => xs);
+  const dom0Xs = wrap(toolstack.xs, 0);
+  const g = unwrap(await settle(clock, toolstack.createDomain({ name: "blk-guest", maxPages: options.guestPages ?? 16384 })));
+  const guest = g.domain;
+  const guestXs = wrap(g.xs, guest.id);
+  const device = unwrap(await settle(clock, toolstack.addVbd(guest.id, { virtualDevice: XVDA, params: options.params ?? "memory" })));
+  const { frontendPath, backendPath } = device;
   const front = createBlkfront({ domain: guest, xs: guestXs }, { frontendPath, ...options.front });
   const world: BlkWorld = {
-    clock, hv, dom0, guest, server, dom0Xs, guestXs, frontendPath, backendPath, front,
+    clock, hv, dom0, guest, toolstack, device, dom0Xs, guestXs, frontendPath, backendPath, front,
     back: createBlkback({ domain: dom0, xs: dom0Xs, storage, clock }, { backendPath, ...options.back }),
     async restartBackend(next, opts) {
       world.back.crash();

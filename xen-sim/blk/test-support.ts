@@ -1,0 +1,200 @@
+// Test helpers of the block drivers (no test framework imports).
+//   recordCommits      turns a xenstore request log into committed write groups, per domain
+//   rawFrontend        a hand-driven frontend: Linux's handshake keys, then raw ring slots
+//   rawBackend         a hand-driven backend: Linux's handshake keys, then raw response slots
+
+import { unwrap } from "../../stack/result.ts";
+import { BLKIF_SLOT_SIZE, XEN_IO_PROTO_ABI_X86_64 } from "../abi/blkif.ts";
+import { RING_REQ_PROD, RING_RSP_PROD } from "../abi/ring.ts";
+import { createBackRing, createFrontRing, initSharedRing } from "../ring/ring.ts";
+import type { BackRing, FrontRing } from "../ring/types.ts";
+import { readState, switchState, writeKeys } from "../xenbus/xenbus.ts";
+import { XenbusState } from "../xenbus/types.ts";
+import type { XenstoreClient } from "../xenstore/client.ts";
+import type { BlkWorld } from "./sim-world.ts";
+
+/** One committed group of writes: the writer's domain and `path=value` pairs in order. */
+export interface CommitGroup {
+  domid: number;
+  writes: string[];
+}
+
+/**
+ * Records what a driver commits through its xenstore client: each plain write, and each committed
+ * transaction's writes (of its last, successful attempt) as one group.
+ */
+export function recordCommits(): { wrap: (xs: XenstoreClient, domid: number) => XenstoreClient; groups: CommitGroup[] } {
+  const groups: CommitGroup[] = [];
+  return {
+    groups,
+    wrap(xs, domid) {
+      const text = (v: string | Uint8Array): string => (typeof v === "string" ? v : new TextDecoder().decode(v));
+      return {
+        ...xs,
+        async write(path, value) {
+          const r = await xs.write(path, value);
+          if (r.ok) groups.push({ domid, writes: [`${path}=${text(value)}`] });
+          return r;
+        },
+        async transaction(body, options) {
+          let attempt: string[] = [];
+          const r = await xs.transaction(async (tx) => {
+            attempt = [];
+            return body({
+              ...tx,
+              async write(path, value) {
+                const w = await tx.write(path, value);
+                if (w.ok) attempt.push(`${path}=${text(value)}`);
+                return w;
+              },
+            });
+          }, options);
+          if (r.ok && attempt.length > 0) groups.push({ domid, writes: attempt });
+          return r;
+        },
+      };
+    },
+  };
+}
+
+/** A frontend driven by hand over a connected backend. */
+export interface RawFrontend {
+  readonly ring: FrontRing;
+  readonly page: Uint8Array;
+  readonly port: number;
+  /** Queues raw slot bytes (112) and pushes them; notifies the backend. */
+  send(slots: Uint8Array[]): void;
+  /** Overwrites the shared req_prod and notifies. */
+  setReqProd(value: number): void;
+  /** Responses taken so far, as raw 16-byte copies. */
+  responses(): Uint8Array[];
+}
+
+/** Does the frontend's half of the handshake by hand (ring-ref, event-channel, protocol, Initialised) and waits for Connected. */
+export async function rawFrontend(w: BlkWorld, options: { protocol?: string; persistent?: boolean } = {}): Promise<RawFrontend> {
+  const { guest, guestXs: xs, frontendPath: fe, backendPath: be } = w;
+  for (let i = 0; i < 10_000 && (await w.settle(readState(xs, be))) !== XenbusState.InitWait; i++) w.clock.run();
+  const frame = unwrap(guest.memory.allocPage());
+  const page = unwrap(guest.memory.page(frame));
+  initSharedRing(page);
+  const ref = unwrap(guest.grants.grantAccess(0, frame));
+  const port = unwrap(guest.events.allocUnbound(0));
+  unwrap(await w.settle(writeKeys(xs, fe, {
+    "ring-ref": ref, "event-channel": port, protocol: options.protocol ?? XEN_IO_PROTO_ABI_X86_64,
+    "feature-persistent": options.persistent === false ? 0 : 1,
+  })));
+  unwrap(await w.settle(switchState(xs, fe, XenbusState.Initialised)));
+  const ring = createFrontRing([page], { slotSize: BLKIF_SLOT_SIZE });
+  const got: Uint8Array[] = [];
+  guest.events.onEvent(port, () => {
+    for (let i = 0; i < 64; i++) {
+      const r = ring.takeResponse(new Uint8Array(BLKIF_SLOT_SIZE));
+      if (!r.ok) break;
+      got.push(r.value.slice(0, 16));
+    }
+  });
+  const idx = new Uint32Array(page.buffer, page.byteOffset, 16);
+  return {
+    ring, page, port,
+    send(slots) {
+      for (const s of slots) unwrap(ring.queueRequest(s));
+      ring.pushRequests();
+      guest.events.send(port);
+    },
+    setReqProd(value) {
+      Atomics.store(idx, RING_REQ_PROD / 4, value >>> 0);
+      guest.events.send(port);
+    },
+    responses: () => got,
+  };
+}
+
+/** A backend driven by hand: advertises, waits for the frontend's keys, maps the ring. */
+export interface RawBackend {
+  readonly ring: BackRing;
+  readonly page: Uint8Array;
+  /** Requests taken so far (raw 112-byte copies). */
+  requests(): Uint8Array[];
+  /** Takes every request now on the ring. */
+  poll(): void;
+  /** Queues raw 16-byte responses, pushes and notifies. */
+  respond(responses: Uint8Array[]): void;
+  /** Overwrites the shared rsp_prod and notifies. */
+  setRspProd(value: number): void;
+}
+
+/** Linux blkback's keys by hand, then Connected with `sectors`; the frontend must reach Initialised. */
+export async function rawBackend(w: BlkWorld, sectors: number): Promise<RawBackend> {
+  const { dom0, dom0Xs: xs, frontendPath: fe, backendPath: be, guest } = w;
+  unwrap(await w.settle(writeKeys(xs, be, { "feature-max-indirect-segments": 0, "multi-queue-max-queues": 1, "max-ring-page-order": 0 })));
+  unwrap(await w.settle(switchState(xs, be, XenbusState.InitWait)));
+  for (let i = 0; i < 10_000 && (await w.settle(readState(xs, fe))) !== XenbusState.Initialised; i++) w.clock.run();
+  const ref = Number(unwrap(await w.settle(xs.read(`${fe}/ring-ref`))));
+  const fport = Number(unwrap(await w.settle(xs.read(`${fe}/event-channel`))));
+  const map = unwrap(dom0.grants.map(guest.id, ref));
+  const port = unwrap(dom0.events.bindInterdomain(guest.id, fport));
+  const ring = createBackRing([map.page], { slotSize: BLKIF_SLOT_SIZE });
+  unwrap(await w.settle(writeKeys(xs, be, {
+    "feature-flush-cache": 1, "feature-discard": 0, "feature-barrier": 1, "feature-persistent": 0,
+    sectors, info: 0, "sector-size": 512, "physical-sector-size": 512,
+  })));
+  unwrap(await w.settle(switchState(xs, be, XenbusState.Connected)));
+  const got: Uint8Array[] = [];
+  const poll = (): void => {
+    for (let i = 0; i < 64; i++) {
+      const r = ring.takeRequest(new Uint8Array(BLKIF_SLOT_SIZE));
+      if (!r.ok) break;
+      got.push(r.value.slice());
+    }
+  };
+  dom0.events.onEvent(port, poll);
+  const idx = new Uint32Array(map.page.buffer, map.page.byteOffset, 16);
+  return {
+    ring, page: map.page,
+    requests: () => got,
+    poll,
+    respond(responses) {
+      for (const r of responses) unwrap(ring.queueResponse(r));
+      ring.pushResponses();
+      dom0.events.send(port);
+    },
+    setRspProd(value) {
+      Atomics.store(idx, RING_RSP_PROD / 4, value >>> 0);
+      dom0.events.send(port);
+    },
+  };
+}
+
+/** A 16-byte response image. */
+export function responseBytes(id: number, operation: number, status: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, id >>> 0, true);
+  v.setUint32(4, Math.floor(id / 2 ** 32), true);
+  v.setUint8(8, operation);
+  v.setInt16(10, status, true);
+  return b;
+}
+
+/** A 112-byte request image with the given fields (segments: [gref, first, last]). */
+export function requestBytes(fields: { op: number; nseg?: number; id: number; sector: number; segs?: [number, number, number][] }): Uint8Array {
+  const b = new Uint8Array(BLKIF_SLOT_SIZE);
+  const v = new DataView(b.buffer);
+  v.setUint8(0, fields.op);
+  v.setUint8(1, fields.nseg ?? fields.segs?.length ?? 0);
+  v.setUint32(8, fields.id, true);
+  v.setBigUint64(16, BigInt(fields.sector), true);
+  (fields.segs ?? []).forEach(([g, f, l], i) => {
+    v.setUint32(24 + 8 * i, g, true);
+    v.setUint8(28 + 8 * i, f);
+    v.setUint8(29 + 8 * i, l);
+  });
+  return b;
+}
+
+/** Index of the first differing byte (or of the length difference), -1 when equal; fast on large images. */
+export function firstDiff(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
