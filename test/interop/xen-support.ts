@@ -3,6 +3,7 @@
 // behind netfront/netback on the real clock. The domU's own view (netfront frames, offload
 // metadata as the stack sees it) is captured to domU-side.pcapng beside the lab's captures.
 // withXenLab(name, options, fn): runs fn with the lab and the Xen attachment; always tears down.
+import { createHash } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { withCapture } from "../../stack/link/capture.ts";
@@ -80,4 +81,27 @@ function describeOffload(frame: Frame): string | undefined {
 /** Writes a line to stderr, tagged like the rest of the interop suite. */
 export function report(line: string): void {
   process.stderr.write(`[interop] ${line}\n`);
+}
+
+/** Writes `size` pseudo-random bytes (xorshift32) to path in 1 MiB pieces; returns their sha256. */
+export function writeRandomFile(path: string, size: number): string {
+  const hash = createHash("sha256");
+  const fd = openSync(path, "w");
+  try {
+    const piece = new Uint8Array(1 << 20);
+    const view = new DataView(piece.buffer);
+    let x = 0x9e3779b9;
+    for (let done = 0; done < size; done += piece.length) {
+      const n = Math.min(piece.length, size - done);
+      for (let i = 0; i + 4 <= n; i += 4) {
+        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        view.setUint32(i, x >>> 0);
+      }
+      hash.update(piece.subarray(0, n));
+      writeSync(fd, piece, 0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
 }
