@@ -86,13 +86,23 @@ describe("createStaticHandler()", () => {
     expect([c.status, c.body]).toEqual([206, "uvwxyz"]);
   });
 
-  it("answers an unsatisfiable range with 416 and ignores malformed or multiple ranges", async () => {
+  it("answers an unsatisfiable range with 416 and ignores malformed or overlapping ranges", async () => {
     const a = await get({ path: "/a.txt", headers: { Range: "bytes=36-40" } });
     expect([a.status, a.headers["content-range"]]).toEqual([416, "bytes */36"]);
     const b = await get({ path: "/a.txt", headers: { Range: "bytes=5-2" } });
     expect([b.status, b.body]).toEqual([200, TEXT]);
-    const c = await get({ path: "/a.txt", headers: { Range: "bytes=0-1,4-5" } });
+    const c = await get({ path: "/a.txt", headers: { Range: "bytes=0-5,3-8" } });
     expect([c.status, c.body]).toEqual([200, TEXT]);
+  });
+
+  it("answers several disjoint ranges as multipart/byteranges", async () => {
+    const r = await get({ path: "/a.txt", headers: { Range: "bytes=0-1,10-12,-2" } });
+    expect(r.status).toBe(206);
+    const boundary = /^multipart\/byteranges; boundary=(netlab-[0-9a-f]{24})$/.exec(r.headers["content-type"]!)![1]!;
+    const part = (range: string, data: string): string =>
+      `\r\n--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes ${range}/36\r\n\r\n${data}`;
+    expect(r.body).toBe(part("0-1", "01") + part("10-12", "abc") + part("34-35", "yz") + `\r\n--${boundary}--\r\n`);
+    expect(Number(r.headers["content-length"])).toBe(r.body.length);
   });
 
   it("ignores Range when If-Range does not match", async () => {

@@ -1,15 +1,17 @@
 // Static-file handler for the netlab HTTP server: serves a directory with ETag and
 // Last-Modified validators, conditional requests (RFC 9110 §13: If-Match,
 // If-Unmodified-Since, If-None-Match, If-Modified-Since -> 304/412), single byte ranges
-// (RFC 9110 §14: 206 with Content-Range, 416 when unsatisfiable, If-Range; several ranges
-// are answered 200 with the whole file), and refuses path traversal (".." -> 403, symlinks
+// (RFC 9110 §14: 206 with Content-Range, 416 when unsatisfiable, If-Range; several disjoint
+// ascending ranges as multipart/byteranges, others with the whole file), and refuses path traversal (".." -> 403, symlinks
 // leaving the root -> 403). Files are streamed in chunks with backpressure, never buffered whole.
 //
 // createStaticHandler(options)  an HttpHandler serving options.root
+import { randomBytes } from "node:crypto";
 import { open, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { formatHttpDate, parseHttpDate } from "../../stack/app/http/date.ts";
 import type { HttpHandler, HttpServerResponse } from "../../stack/app/http/server.ts";
+import { utf8Encode } from "../../stack/app/http/utf8.ts";
 
 export interface StaticOptions {
   /** Directory to serve. */
@@ -22,6 +24,8 @@ export interface StaticOptions {
   readonly maxAgeSeconds?: number | null;
   /** Extra extension -> media type entries. */
   readonly contentTypes?: Readonly<Record<string, string>>;
+  /** Most ranges answered as multipart/byteranges; more are answered with the whole file. */
+  readonly maxRanges?: number;
 }
 
 const TYPES: Record<string, string> = {
@@ -66,6 +70,11 @@ export function parseRange(value: string, size: number): Range[] | "unsatisfiabl
   return out.length === 0 ? "unsatisfiable" : out;
 }
 
+function disjointAscending(ranges: readonly Range[]): boolean {
+  for (let i = 1; i < ranges.length; i++) if (ranges[i]!.start <= ranges[i - 1]!.end) return false;
+  return true;
+}
+
 function etagMatches(header: string, etag: string, weak: boolean): boolean {
   if (header.trim() === "*") return true;
   const strip = (t: string): string => (weak && t.startsWith("W/") ? t.slice(2) : t);
@@ -87,6 +96,7 @@ function plain(res: HttpServerResponse, status: number, text: string, extra: Rec
 /** Creates a handler that serves files under `options.root`. */
 export function createStaticHandler(options: StaticOptions): HttpHandler {
   const chunkSize = options.chunkSize ?? 64 * 1024;
+  const maxRanges = options.maxRanges ?? 16;
   const index = options.index === undefined ? "index.html" : options.index;
   const types = { ...TYPES, ...(options.contentTypes ?? {}) };
   let rootReal: Promise<string> | null = null;
@@ -179,8 +189,9 @@ export function createStaticHandler(options: StaticOptions): HttpHandler {
       return;
     }
 
-    let start = 0;
-    let end = f.size - 1;
+    let parts: Range[] = [{ start: 0, end: f.size - 1 }];
+    let multipart = false;
+    const type = types[f.path.slice(f.path.lastIndexOf(".") + 1).toLowerCase()] ?? "application/octet-stream";
     res.setHeader("Accept-Ranges", "bytes");
     const rangeHeader = req.method === "GET" ? h.get("range") : undefined;
     if (rangeHeader !== undefined) {
@@ -199,15 +210,25 @@ export function createStaticHandler(options: StaticOptions): HttpHandler {
         return;
       }
       if (ranges !== null && ranges.length === 1) {
-        start = ranges[0]!.start;
-        end = ranges[0]!.end;
+        parts = ranges;
         res.statusCode = 206;
-        res.setHeader("Content-Range", `bytes ${start}-${end}/${f.size}`);
+        res.setHeader("Content-Range", `bytes ${ranges[0]!.start}-${ranges[0]!.end}/${f.size}`);
+      } else if (ranges !== null && ranges.length <= maxRanges && disjointAscending(ranges)) {
+        // RFC 9110 §14.6: several ranges as multipart/byteranges. Overlapping, unordered or too
+        // many ranges are answered with the whole file instead (§14.2 allows ignoring Range).
+        parts = ranges;
+        multipart = true;
+        res.statusCode = 206;
       }
     }
-    const length = end - start + 1;
     validators();
-    res.setHeader("Content-Type", types[f.path.slice(f.path.lastIndexOf(".") + 1).toLowerCase()] ?? "application/octet-stream");
+    const boundary = multipart ? `netlab-${randomBytes(12).toString("hex")}` : "";
+    const partHead = (r: Range): Uint8Array =>
+      utf8Encode(`\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${r.start}-${r.end}/${f.size}\r\n\r\n`);
+    const closing = multipart ? utf8Encode(`\r\n--${boundary}--\r\n`) : new Uint8Array(0);
+    let length = closing.length;
+    for (const r of parts) length += r.end - r.start + 1 + (multipart ? partHead(r).length : 0);
+    res.setHeader("Content-Type", multipart ? `multipart/byteranges; boundary=${boundary}` : type);
     res.setHeader("Content-Length", length);
     if (req.method === "HEAD" || length === 0) {
       res.end();
@@ -217,21 +238,28 @@ export function createStaticHandler(options: StaticOptions): HttpHandler {
     let aborted = false;
     let wake: (() => void) | null = null;
     res.onAbort(() => { aborted = true; wake?.(); });
-    try {
-      let pos = start;
-      while (pos <= end && !aborted) {
-        const want = Math.min(chunkSize, end - pos + 1);
-        const buf = new Uint8Array(want);
-        const { bytesRead } = await fh.read(buf, 0, want, pos);
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        if (!res.write(bytesRead === want ? buf : buf.subarray(0, bytesRead)) && !aborted) {
-          await new Promise<void>((r) => { wake = r; res.onDrain(r); });
-          wake = null;
-        }
+    const send = async (bytes: Uint8Array): Promise<void> => {
+      if (!res.write(bytes) && !aborted) {
+        await new Promise<void>((r) => { wake = r; res.onDrain(r); });
+        wake = null;
       }
-      // A file that shrank under us leaves the body short; end() then closes the connection.
-      if (!aborted) res.end();
+    };
+    try {
+      for (const r of parts) {
+        if (multipart) await send(partHead(r));
+        let pos = r.start;
+        while (pos <= r.end && !aborted) {
+          const want = Math.min(chunkSize, r.end - pos + 1);
+          const buf = new Uint8Array(want);
+          const { bytesRead } = await fh.read(buf, 0, want, pos);
+          // A file that shrank under us leaves the body short; end() then closes the connection.
+          if (bytesRead === 0) break;
+          pos += bytesRead;
+          await send(bytesRead === want ? buf : buf.subarray(0, bytesRead));
+        }
+        if (aborted) break;
+      }
+      if (!aborted) res.end(closing);
     } finally {
       await fh.close();
     }

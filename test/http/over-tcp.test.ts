@@ -161,8 +161,8 @@ describe("HTTP over netlab TCP between two stacks", () => {
         res.on("end", () => resolve({ status: res.statusCode!, body: Buffer.concat(parts) }));
       }).on("error", reject);
     });
-    const r1 = await settle(clock, get("/r/2/100000"));
-    const r2 = await settle(clock, get("/r/3/50000"));
+    const r1 = await settle(clock, get("/r/2/100000"), 1);
+    const r2 = await settle(clock, get("/r/3/50000"), 1);
     expect([r1.status, r1.body.length, r2.status, r2.body.length]).toEqual([200, 100_000, 200, 50_000]);
     expect(Buffer.from(bodyFor(3, 50_000)).equals(r2.body)).toBe(true);
     expect(server.stats.connections).toBe(1);
@@ -178,10 +178,10 @@ describe("HTTP over netlab TCP between two stacks", () => {
     });
     unwrap(b.tcp.listen(80)).onConnection((s) => nodeServer.emit("connection", byteStreamToDuplex(s)));
     const client = createHttpClient({ clock, tcp: a.tcp });
-    const r1 = await settle(clock, client.request({ host: SERVER_IP, path: "/n1" }));
-    expect(await settle(clock, r1.body.text())).toBe("GET /n1 0");
-    const r2 = await settle(clock, client.request({ host: SERVER_IP, method: "PUT", path: "/n2", body: bodyFor(1, 200_000) }));
-    expect(await settle(clock, r2.body.text())).toBe("PUT /n2 200000");
+    const r1 = await settle(clock, client.request({ host: SERVER_IP, path: "/n1" }), 1);
+    expect(await settle(clock, r1.body.text(), 1)).toBe("GET /n1 0");
+    const r2 = await settle(clock, client.request({ host: SERVER_IP, method: "PUT", path: "/n2", body: bodyFor(1, 200_000) }), 1);
+    expect(await settle(clock, r2.body.text(), 1)).toBe("PUT /n2 200000");
     expect(r2.reused).toBe(true);
     nodeServer.close();
   });
