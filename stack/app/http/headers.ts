@@ -1,5 +1,9 @@
 // Header fields as received or to be sent: an ordered list of (name, value) pairs with
 // case-insensitive lookup (RFC 9110 §5.1). Values are latin1 strings, already trimmed of OWS.
+//
+// HttpHeader     one field line
+// HttpHeaders    the ordered list with get/getAll/has/set/append/delete/tokens
+// asciiLower(s)  ASCII-only lower-casing for names and tokens
 
 /** One field line: name as written, value without surrounding whitespace. */
 export type HttpHeader = readonly [name: string, value: string];

@@ -2,7 +2,8 @@
 // in request order, streaming request and response bodies with backpressure, automatic
 // framing (Content-Length when the length is known, chunked otherwise, close-delimited for
 // HTTP/1.0), 100-continue, HEAD, error responses (400/413/414/431/501/505) followed by a
-// close, and header / request / idle timeouts on the injected Clock (slowloris defence).
+// close, and header / request / idle / send timeouts on the injected Clock (slowloris and
+// slow-read defence). Date comes from the Clock (plus dateOffsetMs) or is omitted.
 //
 // createHttpServer(deps, handler, options)  the server; attach listeners or hand it streams
 // HttpServerRequest / HttpServerResponse    what the handler receives
