@@ -87,10 +87,10 @@ export async function rawFrontend(w: BlkWorld, options: { protocol?: string; per
   const ring = createFrontRing([page], { slotSize: BLKIF_SLOT_SIZE });
   const got: Uint8Array[] = [];
   guest.events.onEvent(port, () => {
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < 1024; i++) {
       const r = ring.takeResponse(new Uint8Array(BLKIF_SLOT_SIZE));
-      if (!r.ok) break;
-      got.push(r.value.slice(0, 16));
+      if (r.ok) got.push(r.value.slice(0, 16));
+      else if (r.error !== "empty" || !unwrapOr(ring.finalCheckForResponses())) break;
     }
   });
   const idx = new Uint32Array(page.buffer, page.byteOffset, 16);
@@ -141,10 +141,10 @@ export async function rawBackend(w: BlkWorld, sectors: number): Promise<RawBacke
   unwrap(await w.settle(switchState(xs, be, XenbusState.Connected)));
   const got: Uint8Array[] = [];
   const poll = (): void => {
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < 1024; i++) {
       const r = ring.takeRequest(new Uint8Array(BLKIF_SLOT_SIZE));
-      if (!r.ok) break;
-      got.push(r.value.slice());
+      if (r.ok) got.push(r.value.slice());
+      else if (r.error !== "empty" || !unwrapOr(ring.finalCheckForRequests())) break;
     }
   };
   dom0.events.onEvent(port, poll);
@@ -164,6 +164,8 @@ export async function rawBackend(w: BlkWorld, sectors: number): Promise<RawBacke
     },
   };
 }
+
+const unwrapOr = (r: { ok: boolean; value?: boolean }): boolean => r.ok && r.value === true;
 
 /** A 16-byte response image. */
 export function responseBytes(id: number, operation: number, status: number): Uint8Array {
