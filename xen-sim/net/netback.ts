@@ -473,7 +473,7 @@ export function createNetback(
         "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx", "request-rx-copy",
         "feature-rx-notify", "feature-sg", "feature-gso-tcpv4", "feature-no-csum-offload",
       ]);
-      if (!k.ok || gone || state !== XenbusState.InitWait) return;
+      if (!k.ok || gone || state === XenbusState.Connected || conn !== undefined) return;
       const v = k.value;
       if (v["request-rx-copy"] !== "1") { report("no-rx-copy", true, "frontend does not request rx-copy"); return; }
       if (v["feature-rx-notify"] !== "1") { report("no-rx-notify", true, "feature-rx-notify is mandatory"); return; }
@@ -495,7 +495,7 @@ export function createNetback(
       const hp = await xs.watch(`${path}/hotplug-status`, () => void vserial(async () => {
         if (conn !== cc || state === XenbusState.Connected) return;
         const s = await xs.read(`${path}/hotplug-status`);
-        if (s.ok && s.value === "connected" && conn === cc && state === XenbusState.InitWait) {
+        if (s.ok && s.value === "connected" && conn === cc && state !== XenbusState.Connected) {
           hotplugWatch?.();
           hotplugWatch = undefined;
           await setState(XenbusState.Connected);
@@ -557,7 +557,8 @@ export function createNetback(
           }
           break;
         case XenbusState.Connected:
-          if (state === XenbusState.InitWait && conn === undefined) await connect();
+          // Linux set_backend_state: from any state but Connected, (re)connect to the frontend's rings.
+          if (state !== XenbusState.Connected && conn === undefined) await connect();
           break;
         case XenbusState.Closing:
           disconnect();

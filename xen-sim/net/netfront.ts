@@ -163,10 +163,8 @@ function netfront(
   const report = (reason: string, fatal: boolean, detail?: string): void => {
     stats.peerErrors++;
     peerHandler({ domid: backendId, devid, reason, fatal, ...(detail === undefined ? {} : { detail }) });
-    if (fatal) {
-      teardown();
-      void serial(async () => { await setState(XenbusState.Closing); });
-    }
+    // Like Linux's info->broken: stop using the rings; a backend that comes back through InitWait is served again.
+    if (fatal) teardown();
   };
 
   const notify = (port: EvtchnPort): void => {
@@ -568,8 +566,13 @@ function netfront(
     switch (s) {
       case XenbusState.InitWait:
         if (state === XenbusState.Initialising) await connect();
-        else if (state === XenbusState.Connected || state === XenbusState.Closed || state === XenbusState.Closing) {
-          // The backend restarted: start over (Linux xenbus_reset_state ends in Initialising too).
+        else if (state === XenbusState.Connected && rings !== undefined && !backendConnected) {
+          // InitWait before the backend ever reached Connected on these rings: either the event of
+          // its InitWait answering our reset, or a backend restarted before connecting. Our rings are
+          // intact; say Connected again so that a new backend (which ignores the state it found) maps them.
+          await setState(XenbusState.Connected);
+        } else if (state === XenbusState.Connected || state === XenbusState.Closed || state === XenbusState.Closing) {
+          // The backend restarted after serving us: start over (xenbus_reset_state ends in Initialising too).
           teardown();
           await setState(XenbusState.Initialising);
           await connect();
