@@ -495,7 +495,7 @@ export function createNetback(
       const hp = await xs.watch(`${path}/hotplug-status`, () => void vserial(async () => {
         if (conn !== cc || state === XenbusState.Connected) return;
         const s = await xs.read(`${path}/hotplug-status`);
-        if (s.ok && s.value === "connected" && conn === cc && state !== XenbusState.Connected) {
+        if (s.ok && s.value === "connected" && conn === cc && (state as XenbusStateValue) !== XenbusState.Connected) {
           hotplugWatch?.();
           hotplugWatch = undefined;
           await setState(XenbusState.Connected);
