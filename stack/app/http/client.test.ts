@@ -129,6 +129,19 @@ describe("client", () => {
     expect(wire.join("")).toBe("GET /0 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /1 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /2 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /3 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n");
   });
 
+  it("does not pipeline behind a POST until its response arrives", async () => {
+    const seen: [string, number][] = [];
+    const { clock, client } = setup((req, res) => { seen.push([req.method, clock.now()]); res.end("ok"); }, { pipeline: 4, maxConnectionsPerHost: 1 });
+    const all = Promise.all([
+      client.request({ host: HOST, method: "POST", path: "/p", body: "x" }).then((r) => r.body.text()),
+      client.request({ host: HOST, path: "/g" }).then((r) => r.body.text()),
+      client.request({ host: HOST, path: "/h" }).then((r) => r.body.text()),
+    ]);
+    await settle(clock, all);
+    // One-way latency is 1 ms: the GETs leave only after the POST's response came back, together.
+    expect(seen).toEqual([["POST", 2], ["GET", 4], ["GET", 4]]);
+  });
+
   it("fails with ETIMEDOUT when the server stays silent", async () => {
     const { clock, client } = setup(() => {}, { timeoutMs: 5_000 });
     const err = await settle(clock, client.request({ host: HOST, path: "/" }).catch((e: unknown) => e));

@@ -415,7 +415,8 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       if (this.dead || !this.reusable || this.sending) return false;
       if (this.inflight.length === 0) return true;
       const last = this.inflight[this.inflight.length - 1]!;
-      return this.inflight.length < opts.pipeline && last.stream === null && !last.awaitingContinue;
+      // RFC 9112 §9.3.2: no pipelining after a non-idempotent request until its answer arrives.
+      return this.inflight.length < opts.pipeline && last.stream === null && !last.awaitingContinue && IDEMPOTENT.has(last.method);
     }
   }
 
