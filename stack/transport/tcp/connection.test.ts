@@ -356,7 +356,7 @@ describe("TCP data transfer", () => {
 
 describe("TCP retransmission and recovery", () => {
   it("retransmits unacknowledged data at the RTO, doubling it each time, and fails with ETIMEDOUT after `retries`", () => {
-    const e = establishPassive({ retries: 3 });
+    const e = establishPassive({ retries: 3, tailLossProbe: false });
     e.stream.write(new Uint8Array(100));
     const first = e.peer.next();
     e.peer.clock.run(e.peer.clock.now() + 100_000);
@@ -431,8 +431,32 @@ describe("TCP retransmission and recovery", () => {
     expect(e.conn.info().bytesInFlight).toBe(0);
   });
 
-  it("an RTO after a loss goes back to SND.UNA with cwnd of one segment", () => {
+  it("a tail loss probe retransmits the last segment max(2·SRTT, 10 ms) after the last send, before the RTO (RFC 8985 §7)", () => {
     const e = establishPassive();
+    e.peer.clock.advance(10);
+    // an RTT sample of 10 ms
+    e.stream.write(new Uint8Array(100));
+    e.peer.next();
+    e.peer.clock.advance(10);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 100, options: ts(e, 200) });
+    const srtt = e.conn.info().srttMs;
+    e.stream.write(new Uint8Array(1448 * 4));
+    const sent = e.peer.drain();
+    expect(sent.length).toBe(4);
+    const t0 = e.peer.clock.now();
+    const pto = Math.max(2 * srtt, 10);
+    e.peer.clock.run(t0 + pto - 0.001);
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.run(t0 + pto);
+    expect(e.peer.next()).toMatchObject({ seq: sent[3]!.seq, payload: new Uint8Array(1448) });
+    expect(e.peer.tcp.stats.tailLossProbes).toBe(1);
+    // the probe's SACK shows the first three missing: SACK recovery starts at once
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 100, options: { ...ts(e, 201), sackBlocks: [{ left: sent[3]!.seq, right: sent[3]!.seq + 1448 }] } });
+    expect(e.peer.sent.length).toBe(0);
+  });
+
+  it("an RTO after a loss goes back to SND.UNA with cwnd of one segment", () => {
+    const e = establishPassive({ tailLossProbe: false });
     e.stream.write(new Uint8Array(1448 * 4));
     e.peer.drain();
     e.peer.clock.run(e.peer.clock.now() + 250);

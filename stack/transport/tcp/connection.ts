@@ -57,6 +57,7 @@ export interface ResolvedTcpOptions {
   readonly keepAliveProbes: number;
   readonly txChecksumOffload: boolean;
   readonly tsoMaxFrame: number;
+  readonly tailLossProbe: boolean;
   readonly windowScaleShift: number;
 }
 
@@ -90,10 +91,15 @@ const EMPTY = new Uint8Array(0);
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** RFC 9293 §3.7.1: default send MSS when the peer sends no MSS option. */
 const DEFAULT_MSS = 536;
+/** RFC 8985 §7.2 WCDelAckT: the longest a peer may delay an ACK. */
+const WORST_CASE_DELAYED_ACK_MS = 200;
 /** Smallest send MSS accepted from a peer's option. */
 const MIN_SEND_MSS = 88;
 
 type DataHandler = (data: Uint8Array) => void;
+interface RtxMark { start: number; end: number; marker: number }
+/** Most retransmissions tracked per recovery for lost-retransmission detection. */
+const MAX_RTX_MARKS = 256;
 type VoidHandler = () => void;
 type CloseHandler = (error?: StreamErrorCode) => void;
 
@@ -156,6 +162,10 @@ export class TcpConnection implements ByteStream {
   recoverSeq = 0;
   highRxt = 0;
   scoreboard: SackScoreboard | null = null;
+  /** Retransmissions of this recovery and SND.MAX when each was sent (lost-retransmission detection). */
+  rtxMarks: RtxMark[] | null = null;
+  /** Retransmissions found lost: resent before other holes. */
+  lostRtx: RtxMark[] | null = null;
   retransmits = 0;
   // receiving
   ooo: ReassemblyQueue | null = null;
@@ -170,6 +180,8 @@ export class TcpConnection implements ByteStream {
   ackNow = false;
   // timers (absolute deadlines, NONE = off)
   rtoAt = NONE;
+  /** Tail loss probe deadline (RFC 8985 §7). */
+  tlpAt = NONE;
   delackAt = NONE;
   persistAt = NONE;
   persistBackoff = 0;
@@ -608,6 +620,7 @@ export class TcpConnection implements ByteStream {
         if (seqGe(ack, this.recoverSeq)) {
           this.inRecovery = false;
           this.dupAcks = 0;
+          this.rtxMarks = this.lostRtx = null;
           this.cc.onRecoveryEnd(mss, now);
         } else if (!this.sackOk) {
           // RFC 6582 §3.2 step 5: partial ACK
@@ -619,6 +632,7 @@ export class TcpConnection implements ByteStream {
         this.cc.onAck(dataAcked, mss, now, rttSample);
       }
       this.rtoAt = this.sndUna === this.sndMax ? NONE : now + this.rtt.rto;
+      this.#armTailLossProbe(now);
       if (this.drainWanted && this.bufferedAmount < this.ctx.options.sendBufferSize) {
         this.drainWanted = false;
         this.onDrainHandler?.();
@@ -642,8 +656,12 @@ export class TcpConnection implements ByteStream {
       if (this.inRecovery && !this.sackOk) this.cc.cwnd += mss;
     }
 
+    if (this.inRecovery && this.rtxMarks !== null && this.scoreboard !== null) this.#detectLostRetransmissions();
+
     // loss detection: RFC 6582 §3.2 step 2 (not again before `recover`), RFC 6675 §5
-    if (!this.inRecovery && this.sndMax !== this.sndUna && (seqGt(this.sndUna, this.recoverSeq) || this.recoverSeq === this.iss) &&
+    // (with SACK, once the post-timeout resend has caught up, SACK evidence suffices)
+    if (!this.inRecovery && this.sndMax !== this.sndUna &&
+        (seqGe(this.sndUna, this.recoverSeq) || (this.sackOk && this.sndNxt === this.sndMax)) &&
         (this.dupAcks >= 3 || (this.sackOk && this.scoreboard !== null && this.scoreboard.unaLost(this.sndUna, mss)))) {
       this.#enterRecovery(now);
     }
@@ -671,6 +689,7 @@ export class TcpConnection implements ByteStream {
       const end = this.scoreboard === null || this.scoreboard.empty ? seqAdd(this.sndUna, mss) : this.scoreboard.blocks[0]!.left;
       const len = Math.min(mss, seqSub(end, this.sndUna));
       this.#retransmit(this.sndUna, len);
+      this.#markRetransmission(this.sndUna, len);
       this.highRxt = seqAdd(this.sndUna, len);
     } else {
       this.#retransmit(this.sndUna, mss);
@@ -886,6 +905,8 @@ export class TcpConnection implements ByteStream {
     this.sndNxt = seqAdd(this.sndNxt, n);
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     if (this.rtoAt === NONE) this.rtoAt = this.ctx.clock.now() + this.rtt.rto;
+    // RFC 8985 §7.2: the probe timer restarts with every new transmission
+    if (!retransmitting) this.#armTailLossProbe(this.ctx.clock.now());
     this.persistAt = NONE;
   }
 
@@ -918,22 +939,66 @@ export class TcpConnection implements ByteStream {
     return Math.max(1, this.mss - 4 - 8 * n);
   }
 
-  /** RFC 6675 §5 (C): send while pipe < cwnd, lost holes first, then new data. */
+  /** RFC 6675 §5 (C): send while pipe < cwnd: lost retransmissions, lost holes, then new data. */
   #sendRecovery(): void {
     const sb = this.scoreboard ?? (this.scoreboard = new SackScoreboard());
     const mss = this.mss;
+    let resent = 0;
     for (let guard = 0; guard < 10_000; guard++) {
-      const pipe = seqSub(this.sndMax, this.sndUna) - sb.sacked - sb.lostBytesFrom(this.highRxt, this.sndUna, mss);
+      const pipe = seqSub(this.sndMax, this.sndUna) - sb.sacked - sb.lostBytesFrom(this.highRxt, this.sndUna, mss) + resent;
       if (this.cc.cwnd - pipe < mss) break;
+      const lost = this.lostRtx;
+      if (lost !== null && lost.length > 0) {
+        const r = lost[0]!;
+        const start = sb.skipSacked(seqMax(r.start, this.sndUna));
+        if (seqGe(start, r.end)) { lost.shift(); continue; }
+        let end = r.end;
+        for (const b of sb.blocks) if (seqGt(b.left, start)) { if (seqLt(b.left, end)) end = b.left; break; }
+        const len = Math.min(mss, seqSub(end, start));
+        this.#retransmit(start, len);
+        this.#markRetransmission(start, len);
+        this.ctx.stats.lostRetransmits++;
+        r.start = seqAdd(start, len);
+        resent += len;
+        continue;
+      }
       const hole = sb.nextLostHole(this.highRxt, this.sndUna, mss);
       if (hole !== undefined) {
         const len = Math.min(mss, seqSub(hole.right, hole.left));
         this.#retransmit(hole.left, len);
+        this.#markRetransmission(hole.left, len);
         this.highRxt = seqAdd(hole.left, len);
         continue;
       }
       if (!this.#sendOne(false)) break;
     }
+  }
+
+  #markRetransmission(start: number, len: number): void {
+    const marks = this.rtxMarks ?? (this.rtxMarks = []);
+    if (marks.length >= MAX_RTX_MARKS) marks.shift();
+    marks.push({ start, end: seqAdd(start, len), marker: this.sndMax });
+  }
+
+  /**
+   * A retransmission is lost when the peer SACKs data first sent after it and the
+   * retransmitted range is still missing (the idea of RFC 8985's RACK, by sequence
+   * instead of time): resend it instead of waiting for the RTO.
+   */
+  #detectLostRetransmissions(): void {
+    const marks = this.rtxMarks!;
+    const sb = this.scoreboard!;
+    const high = sb.highest(this.sndUna);
+    let w = 0;
+    for (const m of marks) {
+      if (seqLe(m.end, this.sndUna)) continue;
+      if (seqGt(high, m.marker) && sb.sackedBetween(m.start, m.end) < seqSub(m.end, m.start)) {
+        (this.lostRtx ?? (this.lostRtx = [])).push(m);
+        continue;
+      }
+      marks[w++] = m;
+    }
+    marks.length = w;
   }
 
   /** Writes and sends one segment. `synOptions` set means a SYN or SYN-ACK. */
@@ -1034,7 +1099,7 @@ export class TcpConnection implements ByteStream {
 
   #armTimer(): void {
     if (this.state === State.CLOSED) return;
-    const at = Math.min(this.rtoAt, this.delackAt, this.persistAt, this.keepAliveAt, this.timeWaitAt);
+    const at = Math.min(this.rtoAt, this.tlpAt, this.delackAt, this.persistAt, this.keepAliveAt, this.timeWaitAt);
     if (at === NONE) return;
     if (this.timerId !== 0 && this.timerAt <= at) return;
     if (this.timerId !== 0) this.ctx.clock.cancel(this.timerId);
@@ -1048,7 +1113,8 @@ export class TcpConnection implements ByteStream {
     if (this.state === State.CLOSED) return;
     const now = this.ctx.clock.now();
     if (this.timeWaitAt <= now) { this.#remove(); return; }
-    if (this.rtoAt <= now) { this.rtoAt = NONE; this.#onRetransmitTimeout(now); if (this.state === State.CLOSED) return; }
+    if (this.rtoAt <= now) { this.rtoAt = this.tlpAt = NONE; this.#onRetransmitTimeout(now); if (this.state === State.CLOSED) return; }
+    if (this.tlpAt <= now) { this.tlpAt = NONE; this.#onTailLossProbe(now); }
     if (this.persistAt <= now) { this.persistAt = NONE; this.#onPersist(); }
     if (this.keepAliveAt <= now) { this.keepAliveAt = NONE; this.#onKeepAlive(now); if (this.state === State.CLOSED) return; }
     if (this.delackAt <= now) { this.delackAt = NONE; this.ackNow = true; }
@@ -1078,16 +1144,53 @@ export class TcpConnection implements ByteStream {
     const flight = seqSub(this.sndMax, this.sndUna);
     this.cc.onTimeout(flight, this.mss, now);
     this.inRecovery = false;
+    this.rtxMarks = this.lostRtx = null;
     this.dupAcks = 0;
     this.recoverSeq = this.sndMax;
-    // RFC 2018 §8: after a timeout, prior SACK information is not trusted
-    this.scoreboard?.clear();
+    // RFC 6675 §5.1: SACK information is kept across a first timeout (only unSACKed data
+    // is resent); a second consecutive timeout suspects reneging (RFC 2018 §8) and drops it
+    if (this.retries > 1) this.scoreboard?.clear();
     this.sndNxt = this.sndUna;
     this.highRxt = this.sndUna;
     this.rttTime = -1;
     this.rtt.backoff();
     this.rtoAt = now + this.rtt.rto;
     this.#sendOne(true);
+  }
+
+  /**
+   * RFC 8985 §7.2: with SACK and an RTT sample, probe PTO = 2·SRTT after the last send
+   * (plus WCDelAckT when one segment is in flight; at least 10 ms, at most the RTO), so a lost tail draws SACK information instead of waiting for the RTO.
+   */
+  #armTailLossProbe(now: number): void {
+    if (!this.ctx.options.tailLossProbe || !this.sackOk || !this.rtt.hasSample || this.inRecovery ||
+        this.sndUna === this.sndMax || this.state < State.ESTABLISHED || this.retries > 0) {
+      this.tlpAt = NONE;
+      return;
+    }
+    let pto = 2 * this.rtt.srtt;
+    if (seqSub(this.sndMax, this.sndUna) <= this.mss) pto += WORST_CASE_DELAYED_ACK_MS;
+    pto = Math.min(Math.max(pto, 10), this.rtt.rto);
+    this.tlpAt = now + pto;
+  }
+
+  /** RFC 8985 §7.3: send one new segment if allowed, else retransmit the last one. */
+  #onTailLossProbe(now: number): void {
+    if (this.inRecovery || this.sndUna === this.sndMax || this.state < State.ESTABLISHED || this.state === State.TIME_WAIT) return;
+    this.ctx.stats.tailLossProbes++;
+    if (!this.#sendOne(true)) {
+      const buffered = this.bufferedAmount;
+      const sentData = Math.min(buffered, seqSub(this.sndMax, this.sndUna));
+      const finInFlight = this.finQueued && !this.finAcked && seqSub(this.sndMax, this.sndUna) > buffered;
+      if (sentData > 0) {
+        const len = Math.min(this.mss, sentData);
+        this.#retransmit(seqAdd(this.sndUna, sentData - len), len);
+      } else if (finInFlight) {
+        this.#retransmit(seqAdd(this.sndUna, buffered), 0);
+      }
+    }
+    this.tlpAt = NONE;
+    this.rtoAt = now + this.rtt.rto;
   }
 
   #onPersist(): void {
@@ -1115,7 +1218,7 @@ export class TcpConnection implements ByteStream {
   #enterTimeWait(now: number): void {
     this.state = State.TIME_WAIT;
     this.wasTimeWait = true;
-    this.rtoAt = this.persistAt = this.keepAliveAt = NONE;
+    this.rtoAt = this.tlpAt = this.persistAt = this.keepAliveAt = NONE;
     this.timeWaitAt = now + 2 * this.ctx.options.mslMs;
     this.sendBuf = null;
     this.ooo = null;

@@ -92,6 +92,7 @@ function resolve(o: TcpLayerOptions): ResolvedTcpOptions {
     keepAliveProbes: o.keepAliveProbes ?? 9,
     txChecksumOffload: o.txChecksumOffload ?? false,
     tsoMaxFrame: o.tsoMaxFrame ?? 0,
+    tailLossProbe: o.tailLossProbe ?? true,
     windowScaleShift: Math.min(14, Math.max(o.windowScaleShift ?? 7, needShift)),
   };
 }
@@ -119,7 +120,7 @@ class Listener implements TcpListener {
 
 function newStats(): TcpStats {
   return {
-    segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, timeouts: 0,
+    segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, lostRetransmits: 0, tailLossProbes: 0, timeouts: 0,
     resetsSent: 0, resetsReceived: 0, challengeAcks: 0, badSegments: 0, synCookiesSent: 0, synCookiesAccepted: 0,
     synDropped: 0, activeOpens: 0, passiveOpens: 0, outOfOrderDropped: 0, pawsRejected: 0,
   };

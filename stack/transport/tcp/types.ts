@@ -50,6 +50,8 @@ export interface TcpLayerOptions {
   readonly txChecksumOffload?: boolean;
   /** Largest frame the device segments (TSO, Frame.offload.gsoSize); 0 = no TSO [0]. */
   readonly tsoMaxFrame?: number;
+  /** Send a tail loss probe before the RTO (RFC 8985 §7) [true]. */
+  readonly tailLossProbe?: boolean;
   /** Window scale shift we offer [7, or more if the receive buffer needs it]. */
   readonly windowScaleShift?: number;
 }
@@ -67,6 +69,9 @@ export interface TcpStats {
   bytesReceived: number;
   retransmits: number;
   fastRetransmits: number;
+  /** Retransmissions resent because the first retransmission was lost. */
+  lostRetransmits: number;
+  tailLossProbes: number;
   timeouts: number;
   resetsSent: number;
   resetsReceived: number;
