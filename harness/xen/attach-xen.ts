@@ -128,7 +128,7 @@ export async function startXenAttachment(
   let netfront: Netfront | undefined;
   const teardown = async (): Promise<void> => {
     const bounded = <T>(p: Promise<T>, ms: number): Promise<T | undefined> =>
-      Promise.race([p, new Promise<undefined>((r) => setTimeout(r, ms).unref())]);
+      Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
     if (netfront !== undefined) await bounded(netfront.close().catch(() => undefined), 3000);
     await bounded(netback.shutdown().catch(() => undefined), 3000);
     linkPort.detach();

@@ -107,11 +107,8 @@ describe.skipIf(skip)("netlab attach", () => {
     });
   });
 
-  it("exits with a coded error for --xen, for a taken name, and with usage for bad arguments", () => {
+  it("exits with a coded error for a taken name, and with usage for bad arguments", () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, "attach", ...args], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
-    const xen = run("--tap", tapName(), "--ip", "192.0.2.2/24", "--xen");
-    expect(xen.status).toBe(1);
-    expect(xen.stderr).toContain("[ATTACH_XEN_UNAVAILABLE] --xen is not yet available");
     const taken = run("--tap", "lo", "--ip", "192.0.2.2/24");
     expect(taken.status).toBe(1);
     expect(taken.stderr).toContain("[TAP_NAME_TAKEN]");

@@ -4,6 +4,8 @@
 // optionally configures the kernel end (--peer CIDR), brings up createStack on the real clock,
 // serves files over HTTP, prints its address and live counters, and runs until SIGINT/SIGTERM
 // (or --duration), then releases the DHCP lease, closes the device and cleans up.
+// With --xen the stack runs in a domU of the simulated hypervisor behind netfront; dom0 runs
+// netback and a bridge whose ports are the vif and the tap (harness/xen/attach-xen.ts).
 //   summary, run        the CLI entry
 //   parseAttachArgs     argv -> AttachOptions (or a usage error)
 //   startAttach         everything run() does up to "running"; returns a session to stop
@@ -16,6 +18,7 @@ import { listNetns, run as runCommand, runChecked } from "../../netns/index.ts";
 import { openTap, type TapDevice } from "../../tap/index.ts";
 import { createRealClock, createSeededRng, type RealClock, type SeededRng } from "../../time/real-clock.ts";
 import { composeAttachedStack, type AttachedStack } from "../../tap/attached-stack.ts";
+import { startXenAttachment, withImmediateTimers, type XenAttachment } from "../../xen/attach-xen.ts";
 
 export const summary = "attach the stack to a Linux tap device (the kernel is the peer)";
 
@@ -29,10 +32,14 @@ const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gatewa
   --peer CIDR       also configure the kernel end with CIDR and bring it up (e.g. 192.0.2.1/24)
   --http-root DIR   serve DIR over HTTP (port --http-port, default 80)
   --pcap FILE       record every frame the stack sends and receives (.pcap or .pcapng)
-  --xen             run the stack in a domU behind netfront, netback bridging to the tap
-  --mac MAC         the stack's MAC (default: random, locally administered)
+  --xen             run the stack in a domU behind netfront; dom0 runs netback and a bridge with the
+                    vif and the tap as ports (kernel <-> tap <-> bridge <-> netback <-> netfront <-> stack);
+                    --pcap then records the bridge's tap port (the wire)
+  --mac MAC         the stack's MAC (default: random, locally administered; with --xen: the vif's MAC,
+                    default 00:16:3e:00:00:<domid>)
   --offloads        exchange checksum/TSO/GRO metadata with the kernel (virtio_net_hdr): the stack
-                    sends 64 KB TSO frames with partial checksums and receives GRO'd ones
+                    sends 64 KB TSO frames with partial checksums and receives GRO'd ones (with --xen:
+                    carried over the rings as csum_blank/data_validated flags and GSO extra info)
   --ping IP         ping IP from the stack once a second and print the round-trip times
   --duration S      stop by itself after S seconds (default: run until SIGINT/SIGTERM)
   --stats-interval S  print counters every S seconds (default 1; 0 = only at exit)
@@ -60,7 +67,7 @@ export interface AttachOptions {
 
 /** An error with a stable code. */
 export class AttachError extends Error {
-  constructor(readonly code: "ATTACH_USAGE" | "ATTACH_XEN_UNAVAILABLE" | "ATTACH_NOT_ROOT" | "ATTACH_NETNS" | "ATTACH_HTTP_ROOT" | "ATTACH_PEER" | "ATTACH_STACK", message: string) {
+  constructor(readonly code: "ATTACH_USAGE" | "ATTACH_XEN" | "ATTACH_NOT_ROOT" | "ATTACH_NETNS" | "ATTACH_HTTP_ROOT" | "ATTACH_PEER" | "ATTACH_STACK", message: string) {
     super(message);
     this.name = "AttachError";
   }
@@ -161,6 +168,8 @@ export interface AttachOutput {
 export interface AttachSession {
   readonly tap: TapDevice;
   readonly stack: AttachedStack;
+  /** The dom0/domU machinery under the stack with --xen. */
+  readonly xen: XenAttachment | undefined;
   readonly clock: RealClock;
   readonly rng: SeededRng;
   /** Resolves when the stack has an address (at once for --ip; on the first DHCP lease). */
@@ -181,9 +190,6 @@ async function namespaceExists(name: string): Promise<boolean> {
 
 /** Opens the tap and brings the stack up; throws AttachError/TapError with codes. */
 export async function startAttach(options: AttachOptions, out: AttachOutput): Promise<AttachSession> {
-  if (options.xen) {
-    throw new AttachError("ATTACH_XEN_UNAVAILABLE", "--xen is not yet available: the netfront/netback path to a tap is still being built (use the direct tap path without --xen)");
-  }
   if (options.httpRoot !== undefined) {
     try {
       accessSync(options.httpRoot, constants.R_OK);
@@ -207,7 +213,7 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       name: options.tap,
       txOffloads: options.offloads,
       rxOffloads: options.offloads,
-      ...(options.mac !== undefined ? { mac: options.mac } : {}),
+      ...(options.mac !== undefined && !options.xen ? { mac: options.mac } : {}),
     });
     cleanups.push(() => tap.close());
     let kernelNs: string | undefined;
@@ -239,8 +245,11 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       }
     }
 
-    const clock = createRealClock();
-    cleanups.push(() => clock.close());
+    const realClock = createRealClock();
+    cleanups.push(() => realClock.close());
+    // Event-channel upcalls and ring kicks are timers due "now": run them on setImmediate.
+    const clock = options.xen ? withImmediateTimers(realClock) : realClock;
+    if (options.xen) cleanups.push(() => clock.close());
     const rng = createSeededRng();
     let device: NetDevice = tap;
     let capture: CaptureFile | undefined;
@@ -249,7 +258,21 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       const file = createCaptureFile(options.pcap, { format, timeOffsetMs: clock.epochMs });
       capture = file;
       cleanups.push(() => file.close());
-      device = withCapture(tap, file.sink, { clock, name: tap.name, description: "netlab attach" });
+      device = withCapture(tap, file.sink, { clock, name: tap.name, description: options.xen ? "netlab attach --xen: dom0 bridge port" : "netlab attach" });
+    }
+    let xen: XenAttachment | undefined;
+    if (options.xen) {
+      try {
+        const attachment = await startXenAttachment({ clock, rng, link: device }, {
+          ...(options.mac !== undefined ? { mac: options.mac } : {}),
+          netfront: { checksumOffload: options.offloads, gso: options.offloads },
+        });
+        xen = attachment;
+        cleanups.push(() => attachment.close());
+        device = attachment.netfront;
+      } catch (e) {
+        throw new AttachError("ATTACH_XEN", `starting the Xen path failed: ${(e as Error).message}`);
+      }
     }
 
     const stack = await composeAttachedStack({ device, clock, rng }, {
@@ -262,12 +285,15 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       rxFrames: tap.counters.rxFrames, rxBytes: tap.counters.rxBytes,
       txFrames: tap.counters.txFrames, txBytes: tap.counters.txBytes, dropped: tap.counters.dropped,
       ...stack.counters(),
+      ...(xen !== undefined ? xen.counters() : {}),
       ...(capture !== undefined ? { captureBytes: capture.bytesWritten } : {}),
     });
 
     const where = kernelNs === undefined ? "" : ` (kernel end in netns ${kernelNs})`;
-    out.line(`attached to tap ${tap.name}${where}, mac ${formatMac(tap.mac)}, rng seed ${rng.seed}${capture ? `, capture ${capture.path}` : ""}`,
-      { event: "attached", tap: tap.name, netns: kernelNs ?? null, mac: formatMac(tap.mac), seed: rng.seed, pcap: capture?.path ?? null });
+    const via = xen === undefined ? "" : ` via Xen: domU ${xen.guest.id} netfront -> netback vif${xen.guest.id}.${xen.vif.devid} -> bridge ${xen.bridge.name}`;
+    out.line(`attached to tap ${tap.name}${where}${via}, mac ${formatMac(device.mac)}, rng seed ${rng.seed}${capture ? `, capture ${capture.path}` : ""}`,
+      { event: "attached", tap: tap.name, netns: kernelNs ?? null, mac: formatMac(device.mac), seed: rng.seed, pcap: capture?.path ?? null,
+        xen: xen === undefined ? null : { domid: xen.guest.id, vif: `vif${xen.guest.id}.${xen.vif.devid}`, bridge: xen.bridge.name, frontend: xen.netfront.frontendPath, backend: xen.netfront.backendPath } });
     const ready = stack.ready.then((cidr) => {
       out.line(`address ${formatCidr(cidr)}${stack.gateway() !== undefined ? ` gateway ${formatIpv4(stack.gateway()!)}` : ""}` +
         `${options.httpRoot !== undefined ? `, serving ${options.httpRoot} on http://${formatIpv4(cidr.address)}:${options.httpPort}/` : ""}`,
@@ -277,7 +303,7 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     ready.catch(() => undefined);
 
     return {
-      tap, stack, clock, rng, ready, counters,
+      tap, stack, xen, clock, rng, ready, counters,
       async stop() {
         await unwind();
       },
@@ -292,6 +318,7 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
   ["rx", ["rxFrames", "rxBytes"]],
   ["tx", ["txFrames", "txBytes"]],
   ["dropped", ["dropped"]],
+  ["netfront tx/rx", ["netfront.txFrames", "netfront.rxFrames"]],
   ["arp req/rep", ["arp.requestsReceived", "arp.repliesSent"]],
   ["ip rx/tx", ["ipv4.rxPackets", "ipv4.txPackets"]],
   ["echo in/out", ["icmp.echoRequestsReceived", "icmp.echoRequestsSent"]],
@@ -327,7 +354,7 @@ export async function run(args: string[]): Promise<number> {
   const out: AttachOutput = {
     line: (text, json) => process.stdout.write(options.json ? `${JSON.stringify({ t: new Date().toISOString(), ...json })}\n` : `${text}\n`),
   };
-  if (process.getuid?.() !== 0 && !options.xen) {
+  if (process.getuid?.() !== 0) {
     out.line("warning: not running as root; opening the tap will probably fail", { event: "warning", message: "not root" });
   }
   const session = await startAttach(options, out);
