@@ -392,10 +392,10 @@ describe("server: half-close by the client", () => {
 });
 
 describe("server: request body streaming", () => {
-  it("delivers a request body through the async iterator", async () => {
+  it("delivers a request body through the request's async iterator", async () => {
     const sizes: number[] = [];
     const { clock, connect } = setup(async (req, res) => {
-      for await (const chunk of req.body) sizes.push(chunk.length);
+      for await (const chunk of req) sizes.push(chunk.length);
       res.end(`${sizes.reduce((a, b) => a + b, 0)}`);
     }, { date: false });
     const p = connect();
@@ -417,8 +417,8 @@ describe("server: request body streaming", () => {
     let received = 0;
     const { clock, connect } = setup((req, res) => {
       reader = () => {
-        req.body.onData((d) => { received += d.length; });
-        req.body.onEnd(() => res.end("done"));
+        req.onData((d) => { received += d.length; });
+        req.onEnd(() => res.end("done"));
       };
     }, { date: false, highWaterMark: 16 * 1024 }, { highWaterMark: 32 * 1024 });
     const p = connect();

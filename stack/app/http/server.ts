@@ -61,6 +61,10 @@ export interface HttpServerRequest {
   readonly remoteAddress: Ipv4Address;
   readonly remotePort: number;
   readonly body: IncomingBody;
+  /** Shorthands for body.onData / body.onEnd / iterating body. */
+  onData(handler: (data: Uint8Array) => void): void;
+  onEnd(handler: (trailers: HttpHeaders | null) => void): void;
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
 }
 
 /** The response the handler writes. Throws HttpUsageError on misuse. */
@@ -418,9 +422,13 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
         this.responseFinished(ex);
         return;
       }
+      const body = ex.body;
       const req: HttpServerRequest = {
         method: head.method, target: head.target, version: head.version, headers: head.headers,
-        remoteAddress: this.stream.remoteAddress, remotePort: this.stream.remotePort, body: ex.body,
+        remoteAddress: this.stream.remoteAddress, remotePort: this.stream.remotePort, body,
+        onData: (h) => body.onData(h),
+        onEnd: (h) => body.onEnd(h),
+        [Symbol.asyncIterator]: () => body[Symbol.asyncIterator](),
       };
       try {
         const p = handler(req, ex.response);
