@@ -48,13 +48,15 @@ describe.skipIf(skip)("HTTP from a domU behind netfront/netback to curl", () => 
     });
   });
 
-  const variants: Array<[string, { checksumOffload: boolean; gso: boolean }]> = [
-    ["TSO and csum_blank from the domU, segmented and completed by dom0's bridge", { checksumOffload: true, gso: true }],
-    ["no offloads on the rings", { checksumOffload: false, gso: false }],
+  const variants: Array<[string, { checksumOffload: boolean; gso: boolean }, boolean]> = [
+    ["no offloads on the rings", { checksumOffload: false, gso: false }, false],
+    ["TSO and csum_blank from the domU, segmented and completed by dom0's bridge for a plain tap", { checksumOffload: true, gso: true }, false],
+    ["TSO and csum_blank from the domU carried whole to the kernel through the tap's virtio_net_hdr", { checksumOffload: true, gso: true }, true],
   ];
 
-  it.each(variants)(`serves curl a ${LARGE_BYTES >> 20} MiB file whose sha256 matches (%s)`, async (label, netfront) => {
-    await withXenLab(`curl large from domU ${netfront.gso ? "gso" : "plain"}`, { snaplen: 96, xen: { netfront } }, async ({ lab, xen, device, clock, rng }) => {
+  it.each(variants)(`serves curl a ${LARGE_BYTES >> 20} MiB file whose sha256 matches (%s)`, async (label, netfront, tapOffloads) => {
+    const options = { snaplen: 96, xen: { netfront }, ...(tapOffloads ? { offloadsOff: false, tap: { txOffloads: true, rxOffloads: true } } : {}) };
+    await withXenLab(`curl large from domU ${netfront.gso ? "gso" : "plain"}${tapOffloads ? " tap offloads" : ""}`, options, async ({ lab, xen, device, clock, rng }) => {
       const root = join(lab.dir, "www");
       mkdirSync(root);
       const expected = writeRandomFile(join(root, "large.bin"), LARGE_BYTES);
@@ -65,11 +67,12 @@ describe.skipIf(skip)("HTTP from a domU behind netfront/netback to curl", () => 
       expect(Number(bytes)).toBe(LARGE_BYTES);
       expect(r.stdout).toContain(expected);
       const x = xen.counters();
-      if (netfront.gso) expect(x["bridge.link.segmented"]).toBeGreaterThan(0);
+      if (netfront.gso && !tapOffloads) expect(x["bridge.link.segmented"]).toBeGreaterThan(0);
       else expect(x["bridge.link.segmented"]).toBe(0);
       expect(x["bridge.link.dropped"]).toBe(0);
       expect(xen.peerErrors).toEqual([]);
-      expect(tsharkOffending(lab)).toEqual([]);
+      // With the tap's offloads on, netlab's capture holds 64 KB frames with partial checksums.
+      if (!tapOffloads) expect(tsharkOffending(lab)).toEqual([]);
       report(`xen: curl <- domU HTTP ${LARGE_BYTES >> 20} MiB (${label}): sha256 ok, ${Number(seconds).toFixed(2)} s = ${(Number(speed) * 8 / 1e6).toFixed(0)} Mbit/s; ` +
         `tcp retransmits ${attached.stack.tcp.stats.retransmits}; netfront tx frames ${x["netfront.txFrames"]}, bridge segmented ${x["bridge.link.segmented"]}, completed ${x["bridge.link.checksumsCompleted"]}`);
       await attached.stop();
