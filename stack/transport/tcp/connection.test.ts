@@ -455,6 +455,36 @@ describe("TCP retransmission and recovery", () => {
     expect(e.peer.sent.length).toBe(0);
   });
 
+  it("a lost retransmission is detected when the peer SACKs data sent after it, and is resent without waiting for the RTO", () => {
+    const e = establishPassive({ peerWindow: 1000 });
+    const mss = 1448;
+    e.stream.write(new Uint8Array(mss * 20));
+    expect(e.peer.drain().length).toBe(10);
+    const base = e.localSeq;
+    let tsv = 300;
+    const sack = (blocks: [number, number][]) => {
+      e.peer.inject({
+        flags: A, seq: e.peerSeq, ack: base, window: 1000,
+        options: { ...ts(e, tsv++), sackBlocks: blocks.map(([l, r]) => ({ left: base + l * mss, right: base + r * mss })) },
+      });
+      return e.peer.drain().map((x) => (x.seq - base) / mss);
+    };
+    // limited transmit and recovery send new data along the way; the first retransmission is of 0
+    const early = [...sack([[1, 2]]), ...sack([[1, 3]])];
+    const atRecovery = sack([[1, 4]]);
+    expect(atRecovery[0]).toBe(0);
+    expect(early.every((i) => i >= 10)).toBe(true);
+    const highAtRetransmission = Math.max(9, ...early, ...atRecovery) + 1;
+    // everything sent before the retransmission but 0 arrives: more new data goes out
+    const more = sack([[1, highAtRetransmission]]);
+    expect(more.length).toBeGreaterThan(0);
+    expect(more.every((i) => i >= highAtRetransmission)).toBe(true);
+    // the peer now holds data sent after the retransmission of 0, but still not 0 itself
+    expect(sack([[1, Math.max(...more) + 1]])).toContain(0);
+    expect(e.peer.tcp.stats.lostRetransmits).toBe(1);
+    expect(e.peer.tcp.stats.timeouts).toBe(0);
+  });
+
   it("an RTO after a loss goes back to SND.UNA with cwnd of one segment", () => {
     const e = establishPassive({ tailLossProbe: false });
     e.stream.write(new Uint8Array(1448 * 4));
