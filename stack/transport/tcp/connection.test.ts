@@ -311,6 +311,30 @@ describe("TCP data transfer", () => {
     expect(e.peer.next()).toMatchObject({ ack: seq, window: 8192 });
   });
 
+  it("receiver SWS avoidance: a window reopened by less than an MSS is not advertised; a window update goes out once 2·MSS are free", () => {
+    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0 });
+    e.stream.pause();
+    let seq = e.peerSeq;
+    for (let i = 0; i < 8; i++) {
+      e.peer.inject({ flags: A, seq, ack: e.localSeq, payload: new Uint8Array(1024), options: ts(e, 200 + i) });
+      seq += 1024;
+    }
+    e.peer.clock.advance(40);
+    expect(e.peer.drain().at(-1)).toMatchObject({ ack: seq, window: 0 });
+    // the reader takes one 1024-byte chunk at a time
+    let chunks = 0;
+    e.stream.onData(() => { chunks++; e.stream.pause(); });
+    e.stream.resume();
+    expect(chunks).toBe(1);
+    expect(e.peer.sent).toEqual([]);
+    e.stream.resume();
+    expect(chunks).toBe(2);
+    expect(e.peer.sent).toEqual([]);
+    e.stream.resume();
+    expect(chunks).toBe(3);
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: seq, window: 3072 });
+  });
+
   it("the sender probes a zero window with SEG.SEQ = SND.UNA − 1 on the persist timer, backing off, and resumes when it opens", () => {
     const e = establishPassive();
     e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, window: 0, options: ts(e, 200) });
