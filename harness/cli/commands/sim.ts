@@ -13,6 +13,9 @@ interface Scenario {
 const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   "xen-transfer": () => import("../../sim/xen-transfer.ts") as Promise<Scenario>,
   blk: () => import("../../sim/blk.ts" as string) as Promise<Scenario>,
+  transfer: () => import("../../sim/transfer.ts") as Promise<Scenario>,
+  dhcp: () => import("../../sim/dhcp.ts") as Promise<Scenario>,
+  http: () => import("../../sim/http.ts") as Promise<Scenario>,
 };
 
 export async function run(args: string[]): Promise<number> {

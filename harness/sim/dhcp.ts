@@ -1,0 +1,167 @@
+// `netlab sim dhcp [--clients N --loss P --seed S --json]`: one netlab DHCP server and N
+// netlab DHCP clients (full stacks) on a simulated learning switch whose ports lose frames
+// with probability P in each direction; in virtual time. Succeeds when every client is bound,
+// each stack is configured with its lease, no address was given twice and the server's
+// database holds exactly the N bound leases.
+//   runDhcpSim(options)   the scenario as a function
+//   run(args)             the CLI entry (exit 0 on success, 1 otherwise)
+import { performance } from "node:perf_hooks";
+import { createStack, type Stack } from "../../stack/index.ts";
+import { createSwitch } from "../../stack/link/switch.ts";
+import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { formatIpv4 } from "../../stack/wire/address.ts";
+import { createMemoryLeaseStore, dhcpClientOnStack, dhcpServerOnStack, type DhcpClient } from "../../stack/app/dhcp/index.ts";
+
+export const summary = "N DHCP clients and a server on a lossy simulated switch; every client bound, no address twice (--clients N --loss P --json)";
+
+/** Options of runDhcpSim. */
+export interface DhcpSimOptions {
+  readonly clients: number;
+  readonly loss?: number;
+  readonly seed?: number;
+  /** Give up after this much virtual time [600 s]. */
+  readonly maxVirtualSeconds?: number;
+}
+
+/** What runDhcpSim found. */
+export interface DhcpSimReport {
+  readonly ok: boolean;
+  readonly clients: number;
+  readonly bound: number;
+  /** Distinct addresses among bound clients. */
+  readonly uniqueAddresses: number;
+  /** Addresses held by more than one client (should be empty). */
+  readonly duplicates: readonly string[];
+  /** Bound clients whose stack is not configured with the leased address. */
+  readonly misconfigured: number;
+  readonly serverLeases: number;
+  readonly discovers: number;
+  readonly requests: number;
+  readonly declines: number;
+  readonly server: { readonly offers: number; readonly acks: number; readonly naks: number };
+  readonly framesLost: number;
+  /** Virtual time until the last client bound. */
+  readonly virtualSeconds: number;
+  readonly wallSeconds: number;
+  readonly seed: number;
+  readonly loss: number;
+  readonly error?: string;
+}
+
+const SERVER_ADDR = 0x0a0a0001; // 10.10.0.1/16 (a simulated subnet large enough for thousands of clients)
+
+/** Runs the scenario synchronously on a VirtualClock. */
+export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
+  const seed = options.seed ?? 1;
+  const loss = options.loss ?? 0;
+  const n = options.clients;
+  if (!Number.isInteger(n) || n < 1 || n > 60_000) throw Object.assign(new RangeError("clients must be in 1..60000"), { code: "ERR_NETLAB_SIM" });
+  const clock = createVirtualClock(0);
+  const sw = createSwitch({ clock, rng: createRng(seed ^ 0x0dcb) });
+  const impair = { delayMs: 0.2, jitterMs: 0.05, loss };
+  let hostIndex = 0;
+  const host = (name: string, cidr?: string): Stack => {
+    const i = hostIndex++;
+    const port = sw.addPort({ mac: 0x020000000000 + i + 1, name, toSwitch: impair, fromSwitch: impair });
+    return createStack({ device: port, clock, rng: createRng(seed * 65_537 + i) }, { name, ...(cidr === undefined ? {} : { ipv4: { cidr } }) });
+  };
+  const serverStack = host("server", `${formatIpv4(SERVER_ADDR)}/16`);
+  const store = createMemoryLeaseStore();
+  const server = dhcpServerOnStack(serverStack, {
+    pools: [{ subnet: { address: 0x0a0a0000, prefixLength: 16 }, rangeStart: 0x0a0a0100, rangeEnd: 0x0a0afffe, gateway: SERVER_ADDR, leaseTime: 3600 }],
+    maxLeases: Math.max(4096, 2 * n),
+  }, store);
+  const clients: { stack: Stack; client: DhcpClient }[] = [];
+  let boundCount = 0;
+  let lastBoundAt = 0;
+  for (let i = 0; i < n; i++) {
+    const stack = host(`client${i}`);
+    const client = dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 2000 });
+    client.onBound(() => { boundCount++; lastBoundAt = clock.now(); });
+    clients.push({ stack, client });
+  }
+  const wall0 = performance.now();
+  for (const c of clients) c.client.start();
+  const limit = (options.maxVirtualSeconds ?? 600) * 1000;
+  while (clock.now() < limit && clients.some((c) => c.client.state !== "bound")) {
+    if (clock.run(Math.min(limit, clock.now() + 1000), 1_000_000) === 0 && clock.pending() === 0) break;
+  }
+  const wallSeconds = (performance.now() - wall0) / 1000;
+
+  const holders = new Map<number, number>();
+  let bound = 0;
+  let misconfigured = 0;
+  let discovers = 0, requests = 0, declines = 0;
+  for (const { stack, client } of clients) {
+    discovers += client.stats.discovers;
+    requests += client.stats.requests;
+    declines += client.stats.declines;
+    const lease = client.lease;
+    if (client.state !== "bound" || lease === undefined) continue;
+    bound++;
+    holders.set(lease.address, (holders.get(lease.address) ?? 0) + 1);
+    if (stack.ipv4.cidr?.address !== lease.address) misconfigured++;
+  }
+  const duplicates = [...holders].filter(([, k]) => k > 1).map(([a]) => formatIpv4(a));
+  const serverLeases = server.leases().filter((l) => l.state === "bound" && l.expiresAt > clock.now()).length;
+  const framesLost = sw.ports.reduce((s, p) => { const ps = p.stats(); return s + ps.toSwitch.lost + ps.fromSwitch.lost; }, 0);
+  const ok = bound === n && duplicates.length === 0 && misconfigured === 0 && serverLeases === n;
+  void boundCount;
+  const st = server.stats;
+  return {
+    ok, clients: n, bound, uniqueAddresses: holders.size, duplicates, misconfigured, serverLeases,
+    discovers, requests, declines,
+    server: { offers: st.offers, acks: st.acks, naks: st.naks },
+    framesLost,
+    virtualSeconds: lastBoundAt / 1000,
+    wallSeconds: Math.round(wallSeconds * 1000) / 1000,
+    seed, loss,
+    ...(ok ? {} : { error: bound < n ? `${n - bound} clients not bound after ${(clock.now() / 1000).toFixed(1)} s` : "inconsistent leases" }),
+  };
+}
+
+function parseArgs(args: string[]): { clients: number; loss: number; seed: number; json: boolean; help: boolean; maxVirtualSeconds?: number } | string {
+  const o: { clients: number; loss: number; seed: number; json: boolean; help: boolean; maxVirtualSeconds?: number } = { clients: 50, loss: 0, seed: 1, json: false, help: false };
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]!;
+    const raw = (): string | undefined => args[++i];
+    switch (flag) {
+      case "--clients": { const v = Number(raw()); if (!Number.isInteger(v) || v < 1 || v > 60_000) return "--clients needs an integer in 1..60000"; o.clients = v; break; }
+      case "--loss": {
+        const r = raw();
+        const v = r?.endsWith("%") === true ? Number(r.slice(0, -1)) / 100 : Number(r);
+        if (r === undefined || !(v >= 0 && v < 1)) return "--loss needs a probability in [0, 1)";
+        o.loss = v;
+        break;
+      }
+      case "--seed": { const v = Number(raw()); if (!Number.isInteger(v)) return "--seed needs an integer"; o.seed = v; break; }
+      case "--max-virtual-seconds": { const v = Number(raw()); if (!(v > 0)) return "--max-virtual-seconds needs a positive number"; o.maxVirtualSeconds = v; break; }
+      case "--json": o.json = true; break;
+      case "--help": case "-h": o.help = true; break;
+      default: return `unknown option ${flag}`;
+    }
+  }
+  return o;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const o = parseArgs(args);
+  if (typeof o === "string") {
+    process.stderr.write(`netlab sim dhcp: ${o}\n`);
+    return 2;
+  }
+  if (o.help) {
+    process.stdout.write(`usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--max-virtual-seconds S] [--json]\n${summary}\n`);
+    return 0;
+  }
+  const r = runDhcpSim({ clients: o.clients, loss: o.loss, seed: o.seed, ...(o.maxVirtualSeconds === undefined ? {} : { maxVirtualSeconds: o.maxVirtualSeconds }) });
+  if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else {
+    process.stdout.write(
+      `dhcp: ${r.bound}/${r.clients} clients bound, ${r.uniqueAddresses} distinct addresses${r.duplicates.length > 0 ? `, DUPLICATES ${r.duplicates.join(" ")}` : ""}, ` +
+      `${r.serverLeases} server leases, ${r.discovers} DISCOVER / ${r.requests} REQUEST sent, ${r.framesLost} frames lost, ` +
+      `last bound at ${r.virtualSeconds.toFixed(3)} s virtual, wall ${r.wallSeconds.toFixed(3)} s${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
+    );
+  }
+  return r.ok ? 0 : 1;
+}

@@ -1,0 +1,211 @@
+// `netlab sim http [--requests N --concurrency C --pipeline D --bytes B --loss P --seed S --json]`:
+// netlab's HTTP client (stack/app/http) on one stack fetches N resources of B bytes from
+// netlab's HTTP server on another, over netlab TCP on a wire losing frames with probability P,
+// through at most C keep-alive connections with up to D pipelined requests each; in virtual
+// time. Every response is checked: status 200 and the exact bytes the server derives from the
+// request's number. Odd-numbered resources are sent chunked, even ones with Content-Length.
+//   runHttpSim(options)   the scenario as a function
+//   run(args)             the CLI entry (exit 0 when every response is right)
+import { performance } from "node:perf_hooks";
+import { createStack } from "../../stack/index.ts";
+import { createPointToPointLink } from "../../stack/link/index.ts";
+import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { createHttpClient } from "../../stack/app/http/client.ts";
+import { createHttpServer, type HttpHandler } from "../../stack/app/http/server.ts";
+import { settle } from "../http/testing.ts";
+
+export const summary = "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
+
+/** Options of runHttpSim. */
+export interface HttpSimOptions {
+  readonly requests: number;
+  readonly concurrency?: number;
+  readonly pipeline?: number;
+  readonly bytes?: number;
+  readonly loss?: number;
+  readonly delayMs?: number;
+  readonly seed?: number;
+  /** Give up after this much virtual time [3600 s]. */
+  readonly maxVirtualSeconds?: number;
+}
+
+/** What runHttpSim found. */
+export interface HttpSimReport {
+  readonly ok: boolean;
+  readonly requests: number;
+  readonly responsesOk: number;
+  readonly failures: number;
+  /** The first few failures, for diagnosis. */
+  readonly failureSamples: readonly string[];
+  readonly bytesPerResponse: number;
+  readonly bytesReceived: number;
+  readonly connectionsOpened: number;
+  readonly reusedConnections: number;
+  readonly serverRequests: number;
+  readonly retransmits: number;
+  readonly virtualSeconds: number;
+  readonly wallSeconds: number;
+  readonly concurrency: number;
+  readonly pipeline: number;
+  readonly loss: number;
+  readonly seed: number;
+  readonly error?: string;
+}
+
+const SERVER_IP = 0xc0000202;
+const PORT = 80;
+
+/** Byte i of resource n under `seed`. */
+function resourceByte(seed: number, n: number, i: number): number {
+  return (i * 131 + n * 17 + seed * 7 + (i >>> 9)) & 0xff;
+}
+
+/** Runs the scenario on a VirtualClock (the event loop only runs promise continuations). */
+export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport> {
+  const seed = options.seed ?? 1;
+  const loss = options.loss ?? 0;
+  const size = options.bytes ?? 10_000;
+  const concurrency = options.concurrency ?? 4;
+  const pipeline = options.pipeline ?? 1;
+  const total = options.requests;
+  const clock = createVirtualClock(0);
+  const impairments = { delayMs: options.delayMs ?? 1, loss };
+  const link = createPointToPointLink({ clock, rng: createRng(seed ^ 0x4711) }, {
+    a: { mac: 0x020000000001, impairments },
+    b: { mac: 0x020000000002, impairments },
+  });
+  const a = createStack({ device: link.a, clock, rng: createRng(seed * 2 + 1) }, { name: "client", ipv4: { cidr: "192.0.2.1/24" } });
+  const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "server", ipv4: { cidr: "192.0.2.2/24" } });
+
+  const handler: HttpHandler = (req, res) => {
+    const m = /^\/r\/(\d+)$/.exec(req.target);
+    if (m === null) { res.statusCode = 404; res.end(); return; }
+    const n = Number(m[1]);
+    const body = new Uint8Array(size);
+    for (let i = 0; i < size; i++) body[i] = resourceByte(seed, n, i);
+    if (n % 2 === 0) { res.end(body); return; }
+    let at = 0;
+    const pump = (): void => {
+      while (at < body.length) {
+        const piece = body.subarray(at, at + 4000);
+        at += piece.length;
+        if (!res.write(piece)) { res.onDrain(pump); return; }
+      }
+      res.end();
+    };
+    pump();
+  };
+  const server = createHttpServer({ clock }, handler);
+  const listener = b.tcp.listen(PORT, { backlog: Math.max(128, concurrency) });
+  if (!listener.ok) throw Object.assign(new Error(`listen: ${listener.error}`), { code: "ERR_NETLAB_SIM" });
+  server.listen(listener.value);
+  const client = createHttpClient({ clock, tcp: a.tcp }, { keepAlive: true, maxConnectionsPerHost: concurrency, pipeline, timeoutMs: 600_000 });
+
+  let next = 0;
+  let okCount = 0;
+  let bytesReceived = 0;
+  const failures: string[] = [];
+  let failureCount = 0;
+  const fail = (n: number, why: string): void => {
+    failureCount++;
+    if (failures.length < 10) failures.push(`request ${n}: ${why}`);
+  };
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const n = next++;
+      try {
+        const res = await client.request({ host: SERVER_IP, port: PORT, path: `/r/${n}` });
+        const got = await res.body.bytes(size + 1);
+        bytesReceived += got.length;
+        if (res.status !== 200) { fail(n, `status ${res.status}`); continue; }
+        if (got.length !== size) { fail(n, `${got.length} bytes instead of ${size}`); continue; }
+        let bad = -1;
+        for (let i = 0; i < size; i++) if (got[i] !== resourceByte(seed, n, i)) { bad = i; break; }
+        if (bad >= 0) { fail(n, `wrong byte at ${bad}`); continue; }
+        okCount++;
+      } catch (e) {
+        fail(n, `${(e as { code?: string }).code ?? "error"}: ${(e as Error).message}`);
+      }
+    }
+  };
+  const wall0 = performance.now();
+  const workers = Array.from({ length: Math.min(total, concurrency * pipeline) }, () => worker());
+  const limitMs = (options.maxVirtualSeconds ?? 3600) * 1000;
+  let error: string | undefined;
+  const all = Promise.all(workers);
+  const watchdog = new Promise<"timeout">((resolve) => clock.setTimer(limitMs, () => resolve("timeout")));
+  const outcome = await settle(clock, Promise.race([all.then(() => "done" as const), watchdog]), Infinity, 50_000_000);
+  if (outcome === "timeout") error = `virtual time limit of ${limitMs / 1000} s reached`;
+  const virtualSeconds = clock.now() / 1000;
+  const wallSeconds = (performance.now() - wall0) / 1000;
+  client.close();
+  const ok = error === undefined && okCount === total && failureCount === 0;
+  return {
+    ok, requests: total, responsesOk: okCount, failures: failureCount, failureSamples: failures,
+    bytesPerResponse: size, bytesReceived,
+    connectionsOpened: client.stats.connectionsOpened, reusedConnections: client.stats.reusedConnections,
+    serverRequests: server.stats.requests,
+    retransmits: a.tcp.stats.retransmits + b.tcp.stats.retransmits,
+    virtualSeconds, wallSeconds: Math.round(wallSeconds * 1000) / 1000,
+    concurrency, pipeline, loss, seed,
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+interface HttpArgs { requests: number; concurrency: number; pipeline: number; bytes: number; loss: number; seed: number; json: boolean; help: boolean }
+
+function parseArgs(args: string[]): HttpArgs | string {
+  const o: HttpArgs = { requests: 100, concurrency: 4, pipeline: 1, bytes: 10_000, loss: 0, seed: 1, json: false, help: false };
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]!;
+    const raw = args[i + 1];
+    const int = (min: number, max: number): number | string => {
+      i++;
+      const v = Number(raw);
+      return Number.isInteger(v) && v >= min && v <= max ? v : `${flag} needs an integer in ${min}..${max}, got ${raw}`;
+    };
+    let r: number | string | undefined;
+    switch (flag) {
+      case "--requests": r = int(1, 10_000_000); if (typeof r === "number") o.requests = r; break;
+      case "--concurrency": r = int(1, 10_000); if (typeof r === "number") o.concurrency = r; break;
+      case "--pipeline": r = int(1, 1000); if (typeof r === "number") o.pipeline = r; break;
+      case "--bytes": r = int(0, 1 << 30); if (typeof r === "number") o.bytes = r; break;
+      case "--seed": r = int(-(2 ** 31), 2 ** 32); if (typeof r === "number") o.seed = r; break;
+      case "--loss": {
+        i++;
+        const v = raw?.endsWith("%") === true ? Number(raw.slice(0, -1)) / 100 : Number(raw);
+        if (raw === undefined || !(v >= 0 && v < 1)) return "--loss needs a probability in [0, 1)";
+        o.loss = v;
+        break;
+      }
+      case "--json": o.json = true; break;
+      case "--help": case "-h": o.help = true; break;
+      default: return `unknown option ${flag}`;
+    }
+    if (typeof r === "string") return r;
+  }
+  return o;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const o = parseArgs(args);
+  if (typeof o === "string") {
+    process.stderr.write(`netlab sim http: ${o}\n`);
+    return 2;
+  }
+  if (o.help) {
+    process.stdout.write(`usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes B] [--loss P] [--seed S] [--json]\n${summary}\n`);
+    return 0;
+  }
+  const r = await runHttpSim({ requests: o.requests, concurrency: o.concurrency, pipeline: o.pipeline, bytes: o.bytes, loss: o.loss, seed: o.seed });
+  if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else {
+    process.stdout.write(
+      `http: ${r.responsesOk}/${r.requests} responses correct (${r.bytesPerResponse} bytes each), ${r.failures} failures, ` +
+      `${r.connectionsOpened} connections (${r.reusedConnections} reuses), ${r.retransmits} TCP retransmissions, ` +
+      `virtual ${r.virtualSeconds.toFixed(3)} s, wall ${r.wallSeconds.toFixed(3)} s` +
+      `${r.failureSamples.length > 0 ? `\n  ${r.failureSamples.join("\n  ")}` : ""}${r.error === undefined ? "" : `\n  error: ${r.error}`}\n`,
+    );
+  }
+  return r.ok ? 0 : 1;
+}
