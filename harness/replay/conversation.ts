@@ -42,8 +42,10 @@ export interface ConversationOptions {
   readonly maxDiffs?: number;
 }
 
-/** Per connection: ISN offset, and the difference of the TSval clock offsets (netlab - captured). */
-interface Offsets { isn: number; ts: number | undefined; tsFixed: number | undefined }
+const MAX_TIMERS_PER_GAP = 100_000;
+
+/** Per connection: offsets (netlab - captured) of the ISN and of the SYN's TSval. */
+interface Offsets { isn: number; ts: number | undefined }
 
 const u32 = (n: number): number => n >>> 0;
 
@@ -121,7 +123,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   const xidMap = new Map<number, number>(); // netlab xid -> captured xid
   const xidBack = new Map<number, number>(); // captured xid -> netlab xid
   const tsMap = new Map<number, number>(); // captured TSval -> netlab's TSval in the paired frame
-  const learn = (data: Uint8Array, at: number): void => {
+  const learn = (data: Uint8Array): void => {
     const d = dissect(data);
     const paired = outbound[sent.length - 1];
     const gotTs = d.fields.get("tcp.option.tsval");
@@ -137,7 +139,6 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
         offsets.set(d.flow, {
           isn: u32((d.fields.get("tcp.seq") as number) - cap.isn),
           ts: hasTs ? u32((ts as number) - cap.tsVal!) : undefined,
-          tsFixed: hasTs ? u32((ts as number) - Math.floor(at) - (cap.tsVal! - Math.floor(cap.at))) : undefined,
         });
       }
     }
@@ -156,7 +157,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
     send(frame) {
       const data = frame.data.slice();
       sent.push({ at: clock.now(), data });
-      learn(data, clock.now());
+      learn(data);
     },
     onReceive(handler) { receive = handler; },
   };
@@ -204,8 +205,18 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   const drainSent = (): void => {
     for (; sentSeen < sent.length; sentSeen++) fed.push({ ...sent[sentSeen]!, direction: "out" });
   };
+  // Timers fire one at a time with promise callbacks run after each, as on the real event loop.
+  const runUntil = async (t: number): Promise<void> => {
+    for (let guard = 0; guard < MAX_TIMERS_PER_GAP; guard++) {
+      const next = clock.nextDeadline();
+      if (next === undefined || next > t) break;
+      clock.run(next, 1);
+      await new Promise((r) => setImmediate(r));
+    }
+    clock.run(t);
+  };
   for (const f of inbound) {
-    clock.run(f.at);
+    await runUntil(f.at);
     drainSent();
     const data = rewrite(f.data);
     fed.push({ at: clock.now(), data, direction: "in" });
@@ -214,7 +225,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
     drainSent();
   }
   const last = capture.packets.length > 0 ? capture.packets[capture.packets.length - 1]!.timestampMs - conv.epochMs : conv.clockStartMs;
-  clock.run(Math.max(clock.now(), last) + conv.tailMs);
+  await runUntil(Math.max(clock.now(), last) + conv.tailMs);
   await new Promise((r) => setImmediate(r));
   drainSent();
   endpoint.stop();
@@ -225,6 +236,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   let matched = 0;
   const tolerances = new Map<string, number>(norm.has("tcp-timestamps") ? [["tcp.option.tsval", conv.tsToleranceMs]] : []);
   const n = Math.max(outbound.length, sent.length);
+  const tsFixed = tsClockOffsets(outbound, sent);
   for (let i = 0; i < n; i++) {
     const exp = outbound[i], got = sent[i];
     const e = exp === undefined ? undefined : dissect(exp.data);
@@ -233,7 +245,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
     if (e === undefined || g === undefined) {
       frameDiffs = [{ field: "frame", expected: e === undefined ? "(no frame)" : describeFrame(e), got: g === undefined ? "(no frame)" : describeFrame(g) }];
     } else {
-      normalise(e, g, { expectedAt: exp!.at, gotAt: got!.at }, norm, offsets, xidMap);
+      normalise(e, g, { expectedAt: exp!.at, gotAt: got!.at }, norm, offsets, tsFixed, xidMap);
       frameDiffs = diffFields(e, g, tolerances);
     }
     if (frameDiffs.length === 0) { matched++; continue; }
@@ -276,7 +288,32 @@ function maskHttpDate(f: Map<string, FieldValue>): void {
 }
 
 /** Applies the declared normalisations to a captured (e) and a netlab (g) dissection. */
-function normalise(e: Dissection, g: Dissection, times: { expectedAt: number; gotAt: number }, norm: ReadonlySet<string>, offsets: ReadonlyMap<string, Offsets>, xidMap: ReadonlyMap<number, number>): void {
+/**
+ * Per flow, the most common difference between netlab's and the capture's TSval clock offsets
+ * (TSval - floor(send time)) over the paired frames. A mode, not the SYN's value: a SYN's
+ * TSval is taken when a (late-firing, real) timer calls connect but it leaves after ARP.
+ */
+function tsClockOffsets(expected: readonly { at: number; data: Uint8Array }[], got: readonly { at: number; data: Uint8Array }[]): Map<string, number> {
+  const votes = new Map<string, Map<number, number>>();
+  for (let i = 0; i < Math.min(expected.length, got.length); i++) {
+    const e = dissect(expected[i]!.data), g = dissect(got[i]!.data);
+    const te = e.fields.get("tcp.option.tsval"), tg = g.fields.get("tcp.option.tsval");
+    if (g.flow === undefined || g.flow !== e.flow || typeof te !== "number" || typeof tg !== "number") continue;
+    const d = u32(tg - Math.floor(got[i]!.at) - (te - Math.floor(expected[i]!.at)));
+    const flowVotes = votes.get(g.flow) ?? new Map<number, number>();
+    flowVotes.set(d, (flowVotes.get(d) ?? 0) + 1);
+    votes.set(g.flow, flowVotes);
+  }
+  const out = new Map<string, number>();
+  for (const [flow, flowVotes] of votes) {
+    let best = 0, bestCount = -1;
+    for (const [d, c] of flowVotes) if (c > bestCount) { best = d; bestCount = c; }
+    out.set(flow, best);
+  }
+  return out;
+}
+
+function normalise(e: Dissection, g: Dissection, times: { expectedAt: number; gotAt: number }, norm: ReadonlySet<string>, offsets: ReadonlyMap<string, Offsets>, tsFixed: ReadonlyMap<string, number>, xidMap: ReadonlyMap<number, number>): void {
   const drop = (k: string): void => { e.fields.delete(k); g.fields.delete(k); };
   if (norm.has("ip-id")) drop("ipv4.ident");
   if (norm.has("tcp-window")) drop("tcp.window");
@@ -287,10 +324,11 @@ function normalise(e: Dissection, g: Dissection, times: { expectedAt: number; go
     if (o !== undefined) {
       const seq = g.fields.get("tcp.seq");
       if (norm.has("tcp-isn") && typeof seq === "number") g.fields.set("tcp.seq", u32(seq - o.isn));
-      const ts = g.fields.get("tcp.option.tsval");
-      if (norm.has("tcp-timestamps") && typeof ts === "number" && o.tsFixed !== undefined) {
-        g.fields.set("tcp.option.tsval", u32(ts - Math.floor(times.gotAt) + Math.floor(times.expectedAt) - o.tsFixed));
-      }
+    }
+    const ts = g.fields.get("tcp.option.tsval");
+    const fixed = tsFixed.get(g.flow);
+    if (norm.has("tcp-timestamps") && typeof ts === "number" && fixed !== undefined) {
+      g.fields.set("tcp.option.tsval", u32(ts - Math.floor(times.gotAt) + Math.floor(times.expectedAt) - fixed));
     }
   }
   const xid = g.fields.get("dhcp.xid");

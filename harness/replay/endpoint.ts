@@ -2,12 +2,13 @@
 // code builds it for recording (on a tap, real clock) and for conversation replay (on a replay
 // device, virtual clock), so a replay runs exactly the configuration that was recorded.
 // Apps: an in-memory HTTP server (generated files, no disk I/O, so timing is the stack's alone),
-// TCP echo, discard and reset (RST on the first data) listeners, a DHCP client or server.
+// TCP echo, discard and reset (RST on the first data) listeners, a DHCP client or server, and
+// an HTTP GET by netlab's client at a set time from a set local port (an active open).
 //   buildEndpoint(deps, config, options)   -> ReplayEndpoint
 //   httpFileBytes(file)                    the bytes a generated file holds
 import { createStack, type Stack, type TcpLayerOptions } from "../../stack/index.ts";
 import { dhcpClientOnStack, dhcpServerOnStack, type DhcpClient, type DhcpServer } from "../../stack/app/dhcp/index.ts";
-import { createHttpServer, type HttpServer } from "../../stack/app/http/index.ts";
+import { createHttpClient, createHttpServer, type HttpServer } from "../../stack/app/http/index.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
 import type { TcpListener } from "../../stack/transport/types.ts";
 import type { Clock, Rng } from "../../stack/time.ts";
@@ -21,6 +22,10 @@ export interface ReplayEndpoint {
   readonly dhcpClient: DhcpClient | undefined;
   readonly dhcpServer: DhcpServer | undefined;
   readonly http: HttpServer | undefined;
+  /** Settles when every client app (http-get) has finished: the body length, or the error code. */
+  readonly clientsDone: Promise<Array<number | string>>;
+  /** Clock times at which the client apps actually started, in app order (a real timer fires late). */
+  readonly clientStarts: readonly number[];
   /** Stops apps (no RELEASE: a replay must not send what the capture does not hold). */
   stop(): void;
 }
@@ -65,6 +70,9 @@ export function buildEndpoint(deps: { device: NetDevice; clock: Clock; rng: Rng 
   let http: HttpServer | undefined;
   let dhcpClient: DhcpClient | undefined;
   let dhcpServer: DhcpServer | undefined;
+  const clients: Promise<number | string>[] = [];
+  const clientStarts: number[] = [];
+  const closers: Array<() => void> = [];
   for (const app of config.apps as AppConfig[]) {
     switch (app.kind) {
       case "http": {
@@ -109,6 +117,23 @@ export function buildEndpoint(deps: { device: NetDevice; clock: Clock; rng: Rng 
         }, { probe: app.probe });
         dhcpClient.start();
         break;
+      case "http-get": {
+        const host = must(parseIpv4(app.host), app.host);
+        const client = createHttpClient({ clock: deps.clock, connect: (h, p) => stack.tcp.connect(h, p, { localPort: app.localPort }) }, { keepAlive: false, userAgent: "netlab" });
+        closers.push(() => client.close());
+        clients.push(new Promise<number | string>((resolve) => {
+          const index = clientStarts.length;
+          clientStarts.push(Number.NaN);
+          deps.clock.setTimer(deps.clock.now() + app.atMs, () => {
+            clientStarts[index] = deps.clock.now();
+            client.request({ host, port: app.port, path: app.path }).then(
+              async (res) => resolve((await res.body.text()).length),
+              (e: Error & { code?: string }) => resolve(e.code ?? e.message),
+            );
+          });
+        }));
+        break;
+      }
       case "dhcp-server": {
         const cfg = parseDhcpServerConfig(app.config);
         if (!cfg.ok) throw configError(`dhcp-server config: ${cfg.detail ?? cfg.error}`);
@@ -119,7 +144,10 @@ export function buildEndpoint(deps: { device: NetDevice; clock: Clock; rng: Rng 
   }
   return {
     stack, dhcpClient, dhcpServer, http,
+    clientsDone: Promise.all(clients),
+    clientStarts,
     stop() {
+      for (const close of closers) close();
       http?.close();
       for (const l of listeners) l.close();
       if (dhcpClient !== undefined && dhcpClient.state !== "stopped") dhcpClient.stop({ release: false });

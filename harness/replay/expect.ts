@@ -39,7 +39,9 @@ export type AppConfig =
   | { readonly kind: "http"; readonly port: number; readonly files: readonly HttpFileConfig[]; readonly date: boolean }
   | { readonly kind: "echo" | "discard" | "reset"; readonly port: number }
   | { readonly kind: "dhcp-client"; readonly probe: boolean; readonly initDelayMinMs: number; readonly initDelayMaxMs: number; readonly hostName?: string }
-  | { readonly kind: "dhcp-server"; readonly config: unknown };
+  | { readonly kind: "dhcp-server"; readonly config: unknown }
+  /** netlab's HTTP client fetches host:port/path at atMs after start, from localPort (active open). */
+  | { readonly kind: "http-get"; readonly host: string; readonly port: number; readonly path: string; readonly atMs: number; readonly localPort: number };
 
 /** The endpoint netlab plays: its addresses, stack options, apps and random seed. */
 export interface EndpointConfig {
@@ -150,8 +152,18 @@ function app(v: unknown, field: string): AppConfig {
       if (!r.ok) fail(`${field}.config`, r.detail ?? r.error);
       return { kind, config: o["config"] };
     }
+    case "http-get": {
+      const host = str(o["host"], `${field}.host`);
+      if (!parseIpv4(host).ok) fail(`${field}.host`, `'${host}' is not an IPv4 address`);
+      const path = str(o["path"], `${field}.path`);
+      if (!path.startsWith("/")) fail(`${field}.path`, "must start with /");
+      return {
+        kind, host, path, port: int(o["port"], `${field}.port`, 1, 65535), atMs: num(o["atMs"] ?? 0, `${field}.atMs`, 0, 600_000),
+        localPort: int(o["localPort"], `${field}.localPort`, 1, 65535),
+      };
+    }
     default:
-      return fail(`${field}.kind`, `unknown app '${kind}' (http, echo, discard, reset, dhcp-client, dhcp-server)`);
+      return fail(`${field}.kind`, `unknown app '${kind}' (http, echo, discard, reset, dhcp-client, dhcp-server, http-get)`);
   }
 }
 

@@ -28,7 +28,7 @@ import { createRealClock, createSeededRng, type RealClock } from "../time/real-c
 import { SCENARIOS } from "./scenarios.ts";
 import { decodeCapture } from "./decode.ts";
 import { buildEndpoint, type ReplayEndpoint } from "./endpoint.ts";
-import type { EndpointConfig, Normalisation } from "./expect.ts";
+import type { AppConfig, EndpointConfig, Normalisation } from "./expect.ts";
 import { formatReport, replayFile } from "./index.ts";
 
 const NETLAB_MAC = "02:6e:6c:00:00:02";
@@ -170,6 +170,25 @@ print("done")
 `);
     },
   },
+  "kernel-http-client": {
+    description: "netlab's HTTP client (active open from port 40000, ARP request for the server) fetches 64 KiB from python3 http.server on the kernel side (HTTP/1.0, the server closes)",
+    endpoint: {
+      mac: NETLAB_MAC, cidr: `${NETLAB_IP}/24`, seed: 107,
+      apps: [{ kind: "http-get", host: "192.0.2.1", port: 8000, path: "/file.txt", atMs: 300, localPort: 40000 }],
+    },
+    kernelCidr: "192.0.2.1/24", tools: ["python3"], normalise: TCP_NORMALISE,
+    async prepare(ns, _ifname, dir) {
+      writeFileSync(join(dir, "file.txt"), "served by python3 http.server to netlab\n".repeat(1700).slice(0, 65536));
+      const server = ns.spawn("python3", ["-u", "-m", "http.server", "8000", "--bind", "192.0.2.1", "--directory", dir]);
+      await server.waitFor(/Serving HTTP/, 5000);
+      return [server];
+    },
+    async drive(ctx) {
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(recordError("http-get did not finish within 10 s")), 10_000));
+      const [length] = await Promise.race([ctx.endpoint.clientsDone, timeout]);
+      if (length !== 65536) throw recordError(`http-get: ${String(length)}`);
+    },
+  },
   "kernel-http-curl": {
     description: "curl (Linux TCP) fetches /index.html, a 256 KiB /bulk.bin and a missing page from netlab's HTTP server on one keep-alive connection, then closes",
     endpoint: {
@@ -267,6 +286,12 @@ async function recordOne(name: string, plan: RecordingPlan, dir: string): Promis
     device.stop();
     const endAt = clock.now();
 
+    const starts = [...endpoint.clientStarts];
+    const startedAt = (app: AppConfig): number => {
+      const k = plan.endpoint.apps.filter((a) => a.kind === "http-get").indexOf(app as typeof plan.endpoint.apps[number] & { kind: "http-get" });
+      const t = starts[k];
+      return t === undefined || Number.isNaN(t) ? (app as { atMs: number }).atMs : t - clockStartMs;
+    };
     const bytes = collector.bytes();
     const path = join(dir, `${name}.pcapng.gz`);
     writeCaptureFile(path, bytes);
@@ -280,7 +305,8 @@ async function recordOne(name: string, plan: RecordingPlan, dir: string): Promis
       recorded: new Date().toISOString(),
       modes: ["decode", "conversation"],
       decode: { frames: decoded.frames, errors: decoded.errors, reemitMismatches: decoded.reemitMismatches },
-      endpoint: plan.endpoint,
+      // Scheduled client actions at the time they really started (the replay's input).
+      endpoint: { ...plan.endpoint, apps: plan.endpoint.apps.map((app) => (app.kind === "http-get" ? { ...app, atMs: startedAt(app) } : app)) },
       kernel: { mac: KERNEL_MAC, cidr: plan.kernelCidr },
       conversation: {
         clockStartMs, epochMs: clock.epochMs, normalise: plan.normalise, tsToleranceMs: 2,
