@@ -26,6 +26,7 @@ import type { DhcpClient, DhcpServerConfig, DhcpServerStats } from "../../../sta
 import { createHttpClient, createHttpServer } from "../../../stack/app/http/index.ts";
 import type { HttpClient, HttpHandler, HttpServer, HttpServerStats } from "../../../stack/app/http/index.ts";
 import { writeCaptureFile } from "../../pcap/files.ts";
+import { createXenDemoGuests, type XenDemoGuests } from "../../xen/demo-guests.ts";
 
 export const summary = "simulated network of three hosts with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP; writes a pcapng";
 
@@ -59,6 +60,8 @@ const MAX_EVENTS = 20_000_000;
 /** Options of one demo run. */
 export interface DemoOptions {
   readonly seed: number;
+  /** Run the hosts as Xen domUs: netfront NICs, dom0 netback and a bridge to each switch port. */
+  readonly xen?: boolean;
   /** Called with a line of progress when a slice of the run took long in wall time. */
   readonly onProgress?: (line: string) => void;
 }
@@ -224,6 +227,7 @@ interface DemoNetwork {
   readonly sw: Switch;
   readonly pcap: Parameters<typeof withCapture>[1];
   readonly annotate: NonNullable<Parameters<typeof withCapture>[2]["annotate"]>;
+  readonly xen?: XenDemoGuests | undefined;
 }
 
 /** Builds host `index`: a switch port, a capture tap on it, and a stack (configured when the spec is static). */
@@ -232,7 +236,7 @@ function createDemoHost(net: DemoNetwork, spec: DemoHostSpec, index: number): De
   const portOptions: SwitchPortOptions = { mac, name: spec.name, toSwitch: spec.port.toSwitch, fromSwitch: spec.port.fromSwitch };
   const port = net.sw.addPort(portOptions);
   const addr = spec.staticIp === undefined ? "DHCP" : `${formatIpv4(spec.staticIp)}/24`;
-  const device = withCapture(port, net.pcap, { clock: net.clock, name: spec.name, description: `${spec.name} ${addr} on switch port ${index}`, annotate: net.annotate });
+  const device = withCapture(net.xen === undefined ? port : net.xen.attach(index, port), net.pcap, { clock: net.clock, name: spec.name, description: `${spec.name} ${addr} on switch port ${index}`, annotate: net.annotate });
   const options: StackOptions = spec.staticIp === undefined
     ? { name: spec.name, arp: CLIENT_ARP }
     : { name: spec.name, ipv4: { cidr: { address: spec.staticIp, prefixLength: 24 } } };
@@ -295,7 +299,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     return n;
   };
 
-  const hosts = HOSTS.map((spec, i) => createDemoHost({ seed, clock, sw, pcap, annotate }, spec, i));
+  const xen = options.xen === true ? await createXenDemoGuests(clock, seed, HOSTS.length) : undefined;
+  const hosts = HOSTS.map((spec, i) => createDemoHost({ seed, clock, sw, pcap, annotate, xen }, spec, i));
   const [h1, h2, h3] = hosts as [DemoHost, DemoHost, DemoHost];
   const clients = hosts.filter((h) => h.staticIp === undefined);
   const addressOf = (h: DemoHost): Ipv4Address | undefined => h.stack.ipv4.cidr?.address;
@@ -687,6 +692,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
         : `${correct.length}/${expectedRequests} correct; wrong: ${requests.filter((r) => !correct.includes(r)).map((r) => `${r.client} ${r.path} (${r.error ?? (r.status !== r.expectedStatus ? `status ${r.status}` : "sha256 mismatch")})`).join(", ") || "requests missing"}`,
     },
   ];
+  if (xen !== undefined) {
+    const down = xen.netfronts.filter((n) => !n.connected).length;
+    checks.push({ name: "Xen: netfronts connected, no peer errors", ok: down === 0 && xen.peerErrors.length === 0, detail: `${xen.netfronts.length - down}/${xen.netfronts.length} netfronts connected through dom0 netback, ${xen.peerErrors.length} peer errors` });
+  }
   const pcapBytes = capture.bytes();
   return {
     seed,
@@ -716,20 +725,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
 }
 
 interface DemoArgs {
+  xen: boolean;
   seed: number;
   pcapPath: string;
   json: boolean;
 }
 
-const USAGE = "usage: netlab demo [--seed N] [--pcap FILE] [--json]\n";
+const USAGE = "usage: netlab demo [--seed N] [--pcap FILE] [--json] [--xen]\n";
 
 function parseArgs(args: string[]): DemoArgs | string {
-  const out: DemoArgs = { seed: 1, pcapPath: DEFAULT_PCAP, json: false };
+  const out: DemoArgs = { seed: 1, pcapPath: DEFAULT_PCAP, json: false, xen: false };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
     const value = (): string | undefined => inline ?? args[++i];
     if (flag === "--json") out.json = true;
+    else if (flag === "--xen") out.xen = true;
     else if (flag === "--seed") {
       const v = value();
       if (v === undefined || !/^\d+$/.test(v) || Number(v) > 0xffffffff) return `--seed needs an integer in 0..4294967295, got ${v ?? "nothing"}`;
@@ -813,7 +824,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const started = performance.now();
-  const report = await runDemo({ seed: parsed.seed, onProgress: (line) => void process.stderr.write(`${line}\n`) });
+  const report = await runDemo({ seed: parsed.seed, xen: parsed.xen, onProgress: (line) => void process.stderr.write(`${line}\n`) });
   const wallMs = performance.now() - started;
   const pcapPath = resolve(parsed.pcapPath);
   writeCaptureFile(pcapPath, report.pcap);
