@@ -6,7 +6,7 @@
 //   replayFile(path, options)  one capture -> FileReport (never throws for bad files: error set)
 //   replayAll(dir, options)    every *.expect.json in dir -> FileReport[]
 //   expectationPathFor(path)   pcaps/x.pcapng.gz -> pcaps/x.expect.json
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { readCaptureFile } from "../pcap/files.ts";
 import type { ParsedCapture } from "../../stack/link/pcap/index.ts";
@@ -149,7 +149,8 @@ export async function replayFile(path: string, options: ReplayOptions = {}): Pro
       return failed(path, "ERR_REPLAY_NO_ENDPOINT", `${expPath} declares netlab as ${exp.endpoint?.mac ?? "(no endpoint)"} ${exp.endpoint?.cidr ?? ""}, not ${options.as}`, expPath);
     }
   }
-  const modes: ReplayMode[] = creating ? ["golden"] : options.mode !== undefined ? [options.mode] : exp?.modes.slice() ?? ["decode"];
+  const modes: ReplayMode[] = options.update === true && exp?.golden !== undefined ? ["golden"]
+    : options.mode !== undefined ? [options.mode] : exp?.modes.slice() ?? ["decode"];
   const stem = basename(path).replace(CAPTURE_SUFFIX, "");
   const reports: ModeReport[] = [];
   for (const mode of modes) {
@@ -170,6 +171,16 @@ export async function replayFile(path: string, options: ReplayOptions = {}): Pro
     } catch (e) {
       const err = e as Error & { code?: string };
       return { capture: path, ...(exp ? { expectation: expPath } : {}), ok: false, error: { code: err.code ?? "ERR_REPLAY_INTERNAL", message: err.message }, modes: reports };
+    }
+  }
+  if (options.update === true && exp?.golden !== undefined && options.expectation === undefined) {
+    // The rewritten capture's decode counts become the expectation's.
+    const fresh = readCaptureFile(path);
+    if (fresh.ok) {
+      const d = decodeCapture(fresh.value.packets.map((p) => p.data));
+      const json = JSON.parse(readFileSync(expPath, "utf8")) as Record<string, unknown>;
+      json["decode"] = { frames: d.frames, errors: d.errors, reemitMismatches: d.reemitMismatches };
+      writeFileSync(expPath, `${JSON.stringify(json, null, 2)}\n`);
     }
   }
   return { capture: path, ...(exp && options.expectation === undefined && existsSync(expPath) ? { expectation: expPath } : {}), ok: reports.every((m) => m.ok), modes: reports };
