@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { unwrap } from "../../stack/result.ts";
+import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { parseIpv4 } from "../../stack/wire/address.ts";
+import { createNetback } from "../../xen-sim/net/netback.ts";
+import { createNetfront } from "../../xen-sim/net/netfront.ts";
+import { buildXenNetwork } from "../../xen-sim/net/network.ts";
+import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { dom0World, settle } from "./helpers.ts";
+
+const frame = (n: number) => {
+  const f = new Uint8Array(60);
+  f.fill(0xff, 0, 6);
+  f[11] = 1;
+  f[12] = 0x88;
+  f[13] = 0xb5;
+  f[14] = n & 255;
+  return { data: f };
+};
+
+describe("netfront and netback limits", () => {
+  it("netfront holds at most txQueueLimit frames while the ring is full and drops the rest", async () => {
+    const w = dom0World();
+    const nb = w.startNetback();
+    const g = unwrap(await settle(w.clock, w.ts.createDomain()));
+    unwrap(await settle(w.clock, w.ts.addVif(g.id, { mac: 0x00163e000021 })));
+    const nf = unwrap(await settle(w.clock, createNetfront({ domain: g.domain, xs: g.xs, clock: w.clock }, { txQueueLimit: 10 })));
+    await pumpUntil(w.clock, () => nf.connected);
+    nb.crash();
+    for (let i = 0; i < 256 + 15; i++) nf.send(frame(i));
+    // 256 frames fill the ring (one slot each), 10 wait in the queue, 5 are dropped.
+    expect(nf.stats()).toMatchObject({ txFrames: 256, txDropped: 5 });
+  });
+
+  it("netback queues at most rxQueueLimit frames for a guest that posts no buffers", async () => {
+    const w = dom0World();
+    const g = unwrap(await settle(w.clock, w.ts.createDomain()));
+    unwrap(await settle(w.clock, w.ts.addVif(g.id, { mac: 0x00163e000022 })));
+    const nb = createNetback({ dom0: w.ts.dom0, xs: w.ts.xs, clock: w.clock, bridges: () => w.bridge }, { rxQueueLimit: 8 });
+    const nf = unwrap(await settle(w.clock, createNetfront({ domain: g.domain, xs: g.xs, clock: w.clock }, { rxBuffers: 4 })));
+    await pumpUntil(w.clock, () => nf.connected);
+    let got = 0;
+    nf.onReceive(() => { got++; });
+    const vif = nb.vif(g.id, 0)!;
+    // The guest's handler never runs while we inject synchronously: 4 frames fill the posted
+    // buffers, 8 wait in netback's queue, the remaining 8 are dropped.
+    for (let i = 0; i < 20; i++) vif.device.send(frame(i));
+    expect(vif.stats()).toMatchObject({ rxFrames: 4, rxDropped: 8 });
+    await pumpUntil(w.clock, () => got === 12);
+    expect(got).toBe(12);
+    expect(vif.stats().rxFrames).toBe(12);
+  });
+
+  it("split event channels: event-channel-tx and -rx are written and both directions work", async () => {
+    const clock = createVirtualClock();
+    const net = unwrap(await buildXenNetwork({ clock, rng: createRng(8) }, { netfront: { splitEventChannels: true } }));
+    const fe = net.guests[0]!.vif.frontendPath;
+    const peek = (k: string) => net.toolstack.daemon.server.peek(`${fe}/${k}`);
+    expect(peek("event-channel")).toBeUndefined();
+    expect(peek("event-channel-tx")).toBeDefined();
+    expect(peek("event-channel-rx")).toBeDefined();
+    expect(peek("event-channel-tx")).not.toEqual(peek("event-channel-rx"));
+    const res: unknown[] = [];
+    net.guests[0]!.stack.icmp.ping(unwrap(parseIpv4("192.0.2.2")), {}, (r) => res.push(r));
+    await pumpUntil(clock, () => res.length > 0);
+    expect(res[0]).toMatchObject({ ok: true });
+  });
+});
