@@ -160,7 +160,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
     while (!ended && error === undefined && clock.now() <= limit) {
       const fired = clock.run(Infinity, 20_000);
       if (fired === 0) break;
-      if (options.onProgress !== undefined) {
+      if (options.onProgress !== undefined && !ended) {
         const now = performance.now();
         if (now >= nextProgress) {
           nextProgress = now + every;
