@@ -127,6 +127,7 @@ export function formatTraceSvg(t: TcpTrace): string {
     if (i > 0 && i < 5) parts.push(`<line x1="${L}" x2="${L + pw}" y1="${ys(seq)}" y2="${ys(seq)}" stroke="#eee"/>`);
   }
   parts.push(`<text x="${L + pw / 2}" y="${H - 10}" text-anchor="middle">virtual time (ms)</text>`);
+  parts.push(`<text x="${L + pw}" y="${H - 10}" text-anchor="end">${t.retransmits} retransmissions, done at ${t.durationMs.toFixed(0)} ms</text>`);
   parts.push(`<text x="16" y="${T + ph / 2}" transform="rotate(-90 16 ${T + ph / 2})" text-anchor="middle">sequence (MB)</text>`);
   parts.push(`<text x="${W - 16}" y="${T + ph / 2}" transform="rotate(90 ${W - 16} ${T + ph / 2})" text-anchor="middle" fill="#c0392b">cwnd / ssthresh (KiB)</text>`);
   const dots = (pts: [number, number][], color: string, r: number): string =>
@@ -144,6 +145,6 @@ export function formatTraceSvg(t: TcpTrace): string {
   });
   const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">` +
-    `<rect width="100%" height="100%" fill="#fff"/><text x="${L}" y="18" font-size="13">${esc(t.title)}; ${t.retransmits} retransmissions, done at ${t.durationMs.toFixed(0)} ms</text>` +
+    `<rect width="100%" height="100%" fill="#fff"/><text x="${L}" y="18" font-size="12">${esc(t.title)}</text>` +
     parts.join("") + "</svg>\n";
 }

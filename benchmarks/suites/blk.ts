@@ -64,9 +64,11 @@ function blkCase(backend: Backend, pattern: Pattern): BenchCase {
         }
         const wallMs = performance.now() - t0;
         if (completed < totalOps || errors > 0) throw new Error(`${completed} of ${totalOps} completed, ${errors} errors (${firstError ?? ""})`);
-        details = { operations: totalOps, ioBytes, depth, wallMs: Math.round(wallMs), cpuMs: Math.round(cpuMsSince(cpu0)), frontend: { ...front.stats } };
+        const cpuMs = cpuMsSince(cpu0);
+        const rate = (ms: number): number => random ? totalOps / (ms / 1000) : (totalOps * ioBytes) / (ms / 1000) / 1e6;
+        details = { operations: totalOps, ioBytes, depth, wallMs: Math.round(wallMs), cpuMs: Math.round(cpuMs), perCpuSecond: rate(cpuMs), frontend: { ...front.stats } };
         await world.settle(front.close()).catch(() => undefined);
-        return random ? totalOps / (wallMs / 1000) : (totalOps * ioBytes) / (wallMs / 1000) / 1e6;
+        return rate(wallMs);
       } finally {
         storage.close();
         if (dir !== undefined) rmSync(dir, { recursive: true, force: true });

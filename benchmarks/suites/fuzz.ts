@@ -9,7 +9,7 @@ import type { BenchCase, BenchSuite } from "../../harness/bench/types.ts";
 import { bundleTarget, defaultFuzzPaths, ensureSeeds, listTargets, runJsfuzz, type FuzzPaths } from "../../harness/fuzz/runner.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const SECONDS = Number(process.env["NETLAB_BENCH_FUZZ_SECONDS"] ?? 14);
+const SECONDS = Number(process.env["NETLAB_BENCH_FUZZ_SECONDS"] ?? 12);
 const STAT_LINE = /^#(\d+)\s+(NEW|PULSE)\s+cov: (\d+)/;
 
 function fuzzCase(target: string): BenchCase {

@@ -25,6 +25,15 @@ describe("bench runner", () => {
     expect(failed).toMatchObject({ status: "failed", reason: "boom" });
   });
 
+  it("runCase() reports the median of the runs' perCpuSecond details and the case's elapsed time", async () => {
+    let v = 0;
+    const c: BenchCase = { suite: "s", name: "n", unit: "op/s", higherIsBetter: true, runs: 3, warmup: 0, measure: () => ++v, details: () => ({ perCpuSecond: v * 10 }) };
+    const r = await runCase(c, { quick: false, progress: () => {} });
+    expect(r).toMatchObject({ status: "ok", runs: [1, 2, 3], cpuMedian: 20, details: { perCpuSecond: 30 } });
+    expect(r.elapsedMs).toBeGreaterThanOrEqual(0);
+    expect(formatTable([r])).toContain("20.0 op/s");
+  });
+
   it("attachRatios() divides by the named baseline's median", () => {
     const base: BenchResult = { suite: "b", name: "base", unit: "GB/s", higherIsBetter: true, status: "ok", runs: [4], median: 4 };
     const x: BenchResult = { ...base, suite: "x", name: "x", baseline: "base", runs: [1], median: 1 };

@@ -17,13 +17,14 @@ function row(r: BenchResult): string[] {
     r.suite, r.name,
     r.status === "ok" ? `${formatFigure(r.median)} ${r.unit}` : r.status.toUpperCase(),
     r.spread === undefined ? "" : `±${(r.spread * 50).toFixed(1)}%`,
+    r.cpuMedian === undefined ? "" : `${formatFigure(r.cpuMedian)} ${r.unit}`,
     String(r.runs.length),
     r.ratio === undefined ? "" : `${r.ratio.toFixed(r.ratio < 0.1 ? 3 : 2)}× ${r.baseline}`,
     r.status === "ok" ? target : r.reason ?? "",
   ];
 }
 
-const HEAD = ["suite", "case", "median", "spread", "runs", "vs baseline", "target / note"];
+const HEAD = ["suite", "case", "median", "spread", "per CPU-s", "runs", "vs baseline", "target / note"];
 
 /** A fixed-width table for the terminal. */
 export function formatTable(results: BenchResult[]): string {
@@ -41,7 +42,9 @@ export function formatMarkdown(results: BenchResult[], machine: Record<string, u
     `Machine: ${Object.entries(machine).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join("/") : String(v)}`).join(", ")}`, "",
     `| ${HEAD.join(" | ")} |`, `|${HEAD.map(() => "---").join("|")}|`,
     ...results.map((r) => `| ${row(r).map(esc).join(" | ")} |`), "",
-    "spread = ±half of (max − min) / median over the runs; ratios are median / baseline median in the same run.", "",
+    "spread = ±half of (max − min) / median over the runs; ratios are median / baseline median in the same run.",
+    "Figures are over wall time. \"per CPU-s\" is the same figure over this process's CPU time (single-threaded in-process cases):",
+    "on a shared, loaded machine (see the load average) it shows what the code does with one core.", "",
   ];
   return lines.join("\n");
 }

@@ -30,6 +30,8 @@ export async function runCase(c: BenchCase, ctx: BenchContext): Promise<BenchRes
   const reason = await c.available?.(ctx);
   if (reason !== undefined) return { ...base, status: "skipped", reason, runs: [] };
   const runs: number[] = [];
+  const perCpu: number[] = [];
+  const started = performance.now();
   try {
     const warmup = ctx.quick ? 0 : c.warmup ?? 1;
     const n = ctx.quick ? 1 : c.runs ?? 5;
@@ -39,9 +41,11 @@ export async function runCase(c: BenchCase, ctx: BenchContext): Promise<BenchRes
       const v = await c.measure(ctx);
       if (!Number.isFinite(v)) throw new Error(`measured ${v}`);
       runs.push(v);
+      const cpu = c.details?.()["perCpuSecond"];
+      if (typeof cpu === "number" && Number.isFinite(cpu)) perCpu.push(cpu);
     }
   } catch (e) {
-    return { ...base, status: "failed", reason: (e as Error).message, runs };
+    return { ...base, status: "failed", reason: (e as Error).message, runs, elapsedMs: Math.round(performance.now() - started) };
   }
   const med = median(runs);
   const min = Math.min(...runs), max = Math.max(...runs);
@@ -49,7 +53,8 @@ export async function runCase(c: BenchCase, ctx: BenchContext): Promise<BenchRes
   const details = c.details?.();
   return {
     ...base, status: "ok", runs, median: med, min, max, spread: med === 0 ? 0 : (max - min) / Math.abs(med),
-    ...(targetMet === undefined ? {} : { targetMet }), ...(details === undefined ? {} : { details }),
+    ...(targetMet === undefined ? {} : { targetMet }), ...(perCpu.length === 0 ? {} : { cpuMedian: median(perCpu) }),
+    elapsedMs: Math.round(performance.now() - started), ...(details === undefined ? {} : { details }),
   };
 }
 

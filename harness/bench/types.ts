@@ -36,7 +36,11 @@ export interface BenchCase {
   available?(ctx: BenchContext): string | undefined | Promise<string | undefined>;
   /** Performs one run and returns the figure in `unit`. */
   measure(ctx: BenchContext): number | Promise<number>;
-  /** Extra facts of the last run (bytes moved, retransmits...), included in the JSON. */
+  /**
+   * Extra facts of the last run (bytes moved, retransmits...), included in the JSON. A numeric
+   * `perCpuSecond` is the run's figure over this process's CPU time instead of wall time (for
+   * single-threaded in-process cases; on a shared machine it shows what the code does per core).
+   */
   details?(): Record<string, unknown>;
 }
 
@@ -75,5 +79,9 @@ export interface BenchResult {
   readonly ratio?: number;
   readonly target?: BenchTarget;
   readonly targetMet?: boolean;
+  /** Median of the runs' `perCpuSecond` details, when the case reports them. */
+  readonly cpuMedian?: number;
+  /** Wall time of the whole case (warm-up included), ms. */
+  readonly elapsedMs?: number;
   readonly details?: Record<string, unknown>;
 }
