@@ -157,8 +157,8 @@ export function runTransfer(options: TransferOptions): TransferReport {
   const cpu0 = process.cpuUsage();
   let nextProgress = wall0 + every;
   try {
-    while (!ended && error === undefined && clock.now() <= limit) {
-      const fired = clock.run(Infinity, 20_000);
+    while (!ended && error === undefined && clock.now() < limit) {
+      const fired = clock.run(limit, 20_000);
       if (fired === 0) break;
       if (options.onProgress !== undefined && !ended) {
         const now = performance.now();
@@ -177,7 +177,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
   const wallSeconds = (performance.now() - wall0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  if (!ended && error === undefined) error = clock.now() > limit ? "virtual time limit reached" : "transfer stalled (no timers left)";
+  if (!ended && error === undefined) error = clock.now() >= limit ? "virtual time limit reached" : "transfer stalled (no timers left)";
   const virtualSeconds = ((ended ? endedAt : clock.now()) - t0) / 1000;
   const sha256Sent = sent.digest("hex");
   const sha256Received = got.digest("hex");

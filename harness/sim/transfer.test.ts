@@ -1,0 +1,98 @@
+// `netlab sim transfer`: sha256-checked bulk transfers over impaired wires, determinism,
+// a tshark-clean capture, and the CLI's JSON and exit codes.
+import { describe, expect, it, vi } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { checkCaptureWithTshark, tsharkMissingReason } from "../oracle/tshark.ts";
+import { parseTransferArgs, run, runTransfer } from "./transfer.ts";
+
+const LOSSY = { delayMs: 5, jitterMs: 1, loss: 0.05, reorder: 0.05, duplicate: 0.01, corrupt: 0.01 } as const;
+
+async function captureStdout(f: () => Promise<number>): Promise<{ code: number; out: string }> {
+  let out = "";
+  const w = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  try {
+    return { code: await f(), out };
+  } finally {
+    w.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe("netlab sim transfer", () => {
+  for (const [seed, cc] of [[1, "cubic"], [2, "newreno"], [3, "cubic"], [4, "newreno"]] as const) {
+    it(`2 MB arrive with matching sha256 at 5% loss with reordering, duplication and corruption (${cc}, seed ${seed})`, () => {
+      const r = runTransfer({ bytes: 2_000_000, ...LOSSY, congestionControl: cc, seed });
+      expect(r).toMatchObject({ ok: true, bytes: 2_000_000, received: 2_000_000, sha256Match: true, congestionControl: cc });
+      expect(r.sha256Received).toBe(r.sha256Sent);
+      expect(r.retransmits).toBeGreaterThan(0);
+      expect(r.link.lost).toBeGreaterThan(0);
+      expect(r.link.corrupted).toBeGreaterThan(0);
+      expect(r.virtualSeconds).toBeGreaterThan(0);
+      expect(r.goodputBitsPerSecond).toBeCloseTo((2_000_000 * 8) / r.virtualSeconds, -1);
+    });
+  }
+
+  it("the same seed gives the same run: same bytes, same retransmissions, same virtual duration", () => {
+    const a = runTransfer({ bytes: 500_000, ...LOSSY, seed: 42 });
+    const b = runTransfer({ bytes: 500_000, ...LOSSY, seed: 42 });
+    const c = runTransfer({ bytes: 500_000, ...LOSSY, seed: 43 });
+    expect([b.sha256Sent, b.retransmits, b.virtualSeconds, b.segmentsSent]).toEqual([a.sha256Sent, a.retransmits, a.virtualSeconds, a.segmentsSent]);
+    expect(c.sha256Sent).not.toBe(a.sha256Sent);
+  });
+
+  it("a rate-limited wire bounds the goodput over virtual time by the line rate", () => {
+    const r = runTransfer({ bytes: 3_000_000, rateBitsPerSecond: 50_000_000, delayMs: 2 });
+    expect(r.ok).toBe(true);
+    expect(r.goodputBitsPerSecond).toBeLessThan(50_000_000);
+    expect(r.goodputBitsPerSecond).toBeGreaterThan(35_000_000);
+  });
+
+  it("a transfer that cannot finish reports ok false with the reason: ARP never resolves on a dead wire, time runs out on a slow one", () => {
+    const dead = runTransfer({ bytes: 100_000, loss: 1 });
+    expect(dead).toMatchObject({ ok: false, received: 0, sha256Match: false, error: "sender: EHOSTUNREACH" });
+    const slow = runTransfer({ bytes: 1_000_000, rateBitsPerSecond: 1_000_000, maxVirtualSeconds: 2 });
+    expect(slow).toMatchObject({ ok: false, sha256Match: false, error: "virtual time limit reached" });
+    expect(slow.received).toBeGreaterThan(100_000);
+    expect(slow.received).toBeLessThan(300_000);
+  });
+
+  it.skipIf(tsharkMissingReason() !== undefined)("tshark finds nothing malformed or mis-checksummed in the --pcap capture of a lossy, reordered, duplicated transfer", () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-sim-transfer-"));
+    try {
+      const pcap = join(dir, "transfer.pcapng");
+      const r = runTransfer({ bytes: 400_000, ...LOSSY, corrupt: 0, seed: 5, pcap });
+      expect(r.ok).toBe(true);
+      const verdict = checkCaptureWithTshark(pcap);
+      expect(verdict.packets).toBeGreaterThan(400);
+      expect(verdict.offending).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("parses sizes, rates and percentages, and rejects bad options with a message", () => {
+    expect(parseTransferArgs(["--bytes", "50M", "--loss", "5%", "--rate", "1G", "--cc", "newreno", "--mtu", "9000", "--dup", "0.01"]))
+      .toMatchObject({ bytes: 50_000_000, loss: 0.05, rateBitsPerSecond: 1_000_000_000, congestionControl: "newreno", mtu: 9000, duplicate: 0.01 });
+    expect(parseTransferArgs(["--bytes", "1Mi"])).toMatchObject({ bytes: 1_048_576 });
+    expect(parseTransferArgs(["--loss", "1.5"])).toMatch(/--loss needs a probability/);
+    expect(parseTransferArgs(["--cc", "bbr"])).toBe("--cc needs cubic or newreno");
+    expect(parseTransferArgs(["--frobnicate"])).toBe("unknown option --frobnicate");
+  });
+
+  it("run() --json prints one object with ok, bytes, sha256Match, virtualSeconds, wallSeconds, goodputBitsPerSecond, retransmits and exits 0; failures exit 1, bad options 2", async () => {
+    const good = await captureStdout(() => run(["--bytes", "300000", "--loss", "0.02", "--delay", "2", "--seed", "9", "--json"]));
+    expect(good.code).toBe(0);
+    const lines = good.out.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const o = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(o).toMatchObject({ ok: true, bytes: 300_000, sha256Match: true });
+    for (const k of ["virtualSeconds", "wallSeconds", "goodputBitsPerSecond", "retransmits"]) expect(typeof o[k]).toBe("number");
+    const bad = await captureStdout(() => run(["--bytes", "10000", "--loss", "1", "--max-virtual-seconds", "2", "--json"]));
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.out) as Record<string, unknown>).toMatchObject({ ok: false, sha256Match: false });
+    expect((await captureStdout(() => run(["--bytes"]))).code).toBe(2);
+  });
+});
