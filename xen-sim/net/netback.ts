@@ -35,6 +35,7 @@ import type { XenstoreClient } from "../xenstore/client.ts";
 import { XenbusState, type StateWatch, type XenbusStateValue } from "../xenbus/types.ts";
 import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.ts";
 import type { Bridge, BridgePort } from "./bridge.ts";
+import { createFramePool } from "./frame-pool.ts";
 import { segmentTcpv4 } from "./gso.ts";
 import type { Netback, NetbackOptions, NetbackVif, NetbackVifStats, NetPeerError } from "./types.ts";
 
@@ -57,6 +58,10 @@ interface Connection {
   readonly csum: boolean;
   scheduled: boolean;
 }
+
+const CSUM_VALID = Object.freeze({ csumBlank: true, dataValidated: true });
+const CSUM = Object.freeze({ csumBlank: true });
+const VALID = Object.freeze({ dataValidated: true });
 
 const DECIMAL_U32 = /^[0-9]{1,10}$/;
 const parseU32 = (s: string | undefined): number | undefined => {
@@ -154,6 +159,7 @@ export function createNetback(
     const vserial = (fn: () => Promise<void>): Promise<void> => (vchain = vchain.then(fn, fn));
     const rxQueue: Frame[] = [];
     let rxHead = 0;
+    const pool = createFramePool();
 
     const slot = new Uint8Array(NETIF_TX_SLOT_SIZE);
     const slotView = new DataView(slot.buffer);
@@ -293,7 +299,7 @@ export function createNetback(
       if (frameSize < 14 || gsoSize < 0) {
         status = NETIF_RSP_ERROR;
       } else {
-        data = new Uint8Array(frameSize);
+        data = pool.alloc(frameSize);
         let at = 0;
         for (let i = 0; i < txReqs.length; i += 4) {
           const size = txReqs[i + 2]!;
@@ -321,9 +327,9 @@ export function createNetback(
       stats.txBytes += frameSize;
       const csum = (firstFlags & NETTXF_csum_blank) !== 0;
       const valid = (firstFlags & NETTXF_data_validated) !== 0;
-      const offload = csum || valid || gsoSize > 0
-        ? { ...(csum ? { csumBlank: true } : {}), ...(valid ? { dataValidated: true } : {}), ...(gsoSize > 0 ? { gsoSize } : {}) }
-        : undefined;
+      const offload = gsoSize > 0
+        ? { ...(csum ? { csumBlank: true } : {}), ...(valid ? { dataValidated: true } : {}), gsoSize }
+        : csum ? (valid ? CSUM_VALID : CSUM) : valid ? VALID : undefined;
       receive(offload === undefined ? { data } : { data, offload });
       return true;
     };

@@ -33,6 +33,7 @@ import type { XenstoreClient } from "../xenstore/client.ts";
 import type { XsClientError } from "../xenstore/types.ts";
 import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
 import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.ts";
+import { createFramePool } from "./frame-pool.ts";
 import { segmentTcpv4 } from "./gso.ts";
 import type { NetfrontOptions, NetfrontStats, Netfront, NetPeerError } from "./types.ts";
 
@@ -61,6 +62,8 @@ interface Rings {
 }
 
 const MAX_EXTRAS = XEN_NETIF_EXTRA_TYPE_MAX - 1;
+const RX_CSUM_BLANK: FrameOffload = Object.freeze({ csumBlank: true, dataValidated: true });
+const RX_VALIDATED: FrameOffload = Object.freeze({ dataValidated: true });
 
 /** Reads device/vif/<devid>, creates the device and starts the handshake with its backend. */
 export async function createNetfront(
@@ -113,6 +116,7 @@ function netfront(
   const rspCopy = new Uint8Array(NETIF_TX_SLOT_SIZE);
   const rspView = new DataView(rspCopy.buffer);
   const parts: number[] = [];
+  const pool = createFramePool();
   const consumed: number[] = [];
 
   // ---- pages and grants -------------------------------------------------------------------
@@ -467,7 +471,7 @@ function netfront(
       }
       let total = 0;
       for (let i = 2; i < parts.length; i += 3) total += parts[i]!;
-      const data = new Uint8Array(total);
+      const data = pool.alloc(total);
       let at = 0;
       for (let i = 0; i < parts.length; i += 3) {
         const b = r.rxBufs[parts[i]!]!;
@@ -476,10 +480,9 @@ function netfront(
         data.set(b.page.subarray(o, o + n), at);
         at += n;
       }
-      const offload: FrameOffload | undefined =
-        flags & NETRXF_csum_blank ? (gsoSize > 0 ? { csumBlank: true, dataValidated: true, gsoSize } : { csumBlank: true, dataValidated: true })
-        : flags & NETRXF_data_validated ? (gsoSize > 0 ? { dataValidated: true, gsoSize } : { dataValidated: true })
-        : gsoSize > 0 ? { gsoSize } : undefined;
+      const offload: FrameOffload | undefined = gsoSize > 0
+        ? (flags & NETRXF_csum_blank ? { csumBlank: true, dataValidated: true, gsoSize } : flags & NETRXF_data_validated ? { dataValidated: true, gsoSize } : { gsoSize })
+        : flags & NETRXF_csum_blank ? RX_CSUM_BLANK : flags & NETRXF_data_validated ? RX_VALIDATED : undefined;
       stats.rxFrames++;
       stats.rxBytes += total;
       receive(offload === undefined ? { data } : { data, offload });
