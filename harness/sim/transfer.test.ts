@@ -35,6 +35,12 @@ describe("netlab sim transfer", () => {
     });
   }
 
+  it("50 MB arrive with matching sha256 at 10% loss with reordering, duplication and corruption", () => {
+    const r = runTransfer({ bytes: 50_000_000, ...LOSSY, loss: 0.1, seed: 7 });
+    expect(r).toMatchObject({ ok: true, received: 50_000_000, sha256Match: true });
+    expect(r.retransmits).toBeGreaterThan(1000);
+  }, 120_000);
+
   it("the same seed gives the same run: same bytes, same retransmissions, same virtual duration", () => {
     const a = runTransfer({ bytes: 500_000, ...LOSSY, seed: 42 });
     const b = runTransfer({ bytes: 500_000, ...LOSSY, seed: 42 });
