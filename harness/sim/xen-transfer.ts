@@ -49,6 +49,8 @@ export interface XenTransferReport {
   readonly backendRestarts: number;
   readonly peerErrors: number;
   readonly frames: { readonly tx: number; readonly rx: number };
+  /** Event-channel notifications the sender's netfront and all of netback sent (ring notification avoidance). */
+  readonly notifications: { readonly netfront: number; readonly netback: number };
   readonly error?: string;
 }
 
@@ -67,7 +69,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   const built = await buildXenNetwork({ clock, rng }, { guests: 2, netfront: { gso, checksumOffload } });
   const base = { bytes: options.bytes, gso, checksumOffload, seed };
   if (!built.ok) {
-    return { ...base, ok: false, received: 0, sha256Match: false, sha256: "", goodputBitsPerSecond: 0, wallSeconds: 0, cpuSeconds: 0, goodputPerCpuBitsPerSecond: 0, virtualSeconds: 0, retransmits: 0, backendRestarts: 0, peerErrors: 0, frames: { tx: 0, rx: 0 }, error: built.error };
+    return { ...base, ok: false, received: 0, sha256Match: false, sha256: "", goodputBitsPerSecond: 0, wallSeconds: 0, cpuSeconds: 0, goodputPerCpuBitsPerSecond: 0, virtualSeconds: 0, retransmits: 0, backendRestarts: 0, peerErrors: 0, frames: { tx: 0, rx: 0 }, notifications: { netfront: 0, netback: 0 }, error: built.error };
   }
   const net = built.value;
   const [a, b] = net.guests as [typeof net.guests[0], typeof net.guests[0]];
@@ -167,6 +169,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     backendRestarts: restarts,
     peerErrors: net.peerErrors.length,
     frames: { tx: a.netfront.stats().txFrames, rx: b.netfront.stats().rxFrames },
+    notifications: { netfront: a.netfront.stats().notificationsSent, netback: net.netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
     ...(error === undefined ? (ended ? {} : { error: "transfer did not finish" }) : { error }),
   };
 }
