@@ -4,6 +4,7 @@
 // metadata as the stack sees it) is captured to domU-side.pcapng beside the lab's captures.
 // withXenLab(name, options, fn): runs fn with the lab and the Xen attachment; always tears down.
 import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { withCapture } from "../../stack/link/capture.ts";
@@ -11,6 +12,7 @@ import { createPcapngWriter } from "../../stack/link/pcap/pcapng.ts";
 import type { Frame, NetDevice } from "../../stack/link/types.ts";
 import { createSeededRng, type RealClock, type SeededRng } from "../../harness/time/real-clock.ts";
 import { startXenAttachment, withImmediateTimers, type XenAttachment, type XenAttachmentOptions } from "../../harness/xen/attach-xen.ts";
+import { findTshark, TSHARK_WELLFORMED_FILTER } from "../../harness/oracle/tshark.ts";
 import { withTapLab, type TapLab, type TapLabOptions } from "./support.ts";
 
 /** What a Xen lab gives the test body. */
@@ -104,4 +106,20 @@ export function writeRandomFile(path: string, size: number): string {
     closeSync(fd);
   }
   return hash.digest("hex");
+}
+
+/**
+ * tshark's well-formedness filter over netlab's tap-side capture, with `dataPorts` decoded as
+ * plain data: random bulk payloads otherwise trip heuristic dissectors (a 1448-byte slice of
+ * urandom read as a malformed Thrift message) although every header and checksum is right.
+ */
+export function tsharkOffendingBulk(lab: TapLab, dataPorts: readonly number[]): string[] {
+  if (lab.netlabCapture === undefined) return [];
+  lab.flushCapture();
+  const tshark = findTshark();
+  if (tshark === undefined) throw Object.assign(new Error("tshark is not installed"), { code: "ERR_NETLAB_TSHARK_MISSING" });
+  const r = spawnSync(tshark, ["-n", "-r", lab.netlabCapture, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+    ...dataPorts.flatMap((port) => ["-d", `tcp.port==${port},data`]), "-Y", TSHARK_WELLFORMED_FILTER], { encoding: "utf8", timeout: 120_000, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw Object.assign(new Error(`tshark failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}`), { code: "ERR_NETLAB_TSHARK_FAILED" });
+  return r.stdout.split("\n").filter((l) => l.trim() !== "");
 }
