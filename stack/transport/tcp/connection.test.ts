@@ -509,6 +509,28 @@ describe("TCP retransmission and recovery", () => {
     expect(e.peer.tcp.stats.timeouts).toBe(0);
   });
 
+  it("after an RTO pulls the send point back, pure ACKs still carry the highest sequence sent", () => {
+    const e = establishPassive({ tailLossProbe: false });
+    e.stream.write(new Uint8Array(1448 * 4));
+    e.peer.drain();
+    e.peer.clock.run(e.peer.clock.now() + 250);
+    expect(e.peer.drain().map((x) => x.seq - e.localSeq)).toEqual([0]);
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 300) });
+    e.peer.clock.advance(40);
+    expect(e.peer.next()).toMatchObject({ flags: A, seq: e.localSeq + 4 * 1448, ack: e.peerSeq + 10 });
+  });
+
+  it("out-of-window pure ACKs are answered at most once per 500 ms; out-of-window data always", () => {
+    const e = establishPassive();
+    for (let i = 0; i < 5; i++) e.peer.inject({ flags: A, seq: e.peerSeq - 1000, ack: e.localSeq, options: ts(e, 300 + i) });
+    expect(e.peer.drain().length).toBe(1);
+    for (let i = 0; i < 3; i++) e.peer.inject({ flags: A, seq: e.peerSeq - 1000, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 310 + i) });
+    expect(e.peer.drain().length).toBe(3);
+    e.peer.clock.advance(500);
+    e.peer.inject({ flags: A, seq: e.peerSeq - 1000, ack: e.localSeq, options: ts(e, 320) });
+    expect(e.peer.drain().length).toBe(1);
+  });
+
   it("an RTO after a loss goes back to SND.UNA with cwnd of one segment", () => {
     const e = establishPassive({ tailLossProbe: false });
     e.stream.write(new Uint8Array(1448 * 4));

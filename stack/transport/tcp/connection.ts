@@ -1,6 +1,6 @@
 // One TCP connection (RFC 9293 §3.10): the state machine driven by three kinds of input,
 // segments (input), user calls (the ByteStream methods) and its timer (one Clock timer
-// per connection, re-armed lazily to the earliest of its deadlines: retransmission,
+// per connection, re-armed lazily to the earliest of its deadlines: retransmission, tail loss probe,
 // delayed ACK, persist, keepalive, TIME_WAIT). Everything it emits goes through the
 // TcpContext the layer gives it, so a test peer sees exact segments.
 // TcpConnection: the connection (implements ByteStream); TcpContext: what it needs from
@@ -91,6 +91,8 @@ const EMPTY = new Uint8Array(0);
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** RFC 9293 §3.7.1: default send MSS when the peer sends no MSS option. */
 const DEFAULT_MSS = 536;
+/** Least interval between ACKs answering out-of-window pure ACKs. */
+const OOW_ACK_INTERVAL_MS = 500;
 /** RFC 8985 §7.2 WCDelAckT: the longest a peer may delay an ACK. */
 const WORST_CASE_DELAYED_ACK_MS = 200;
 /** Smallest send MSS accepted from a peer's option. */
@@ -192,6 +194,8 @@ export class TcpConnection implements ByteStream {
   timeWaitAt = NONE;
   timerId = 0;
   timerAt = NONE;
+  /** When we last answered an out-of-window pure ACK. */
+  lastOowAckAt = -Infinity;
   // user interface
   onDataHandler: DataHandler | null = null;
   onEndHandler: VoidHandler | null = null;
@@ -486,6 +490,12 @@ export class TcpConnection implements ByteStream {
       return;
     }
 
+    // a retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again (as Linux)
+    if (this.state === State.SYN_RECEIVED && this.passive && (f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && seg.seq === this.irs) {
+      this.#sendSyn();
+      return;
+    }
+
     // first check: sequence number acceptability
     const rcvWnd = Math.max(0, seqSub(this.rcvAdvRight, this.rcvNxt));
     let acceptable: boolean;
@@ -506,7 +516,12 @@ export class TcpConnection implements ByteStream {
         segLen = 0;
         this.ackNow = true;
       } else {
-        if (!isRst) this.ackNow = true;
+        // duplicate ACKs for out-of-window pure ACKs are rate limited (as Linux's
+        // tcp_invalid_ratelimit), so two confused ends cannot ping-pong ACKs forever
+        if (!isRst && (segLen > 0 || now - this.lastOowAckAt >= OOW_ACK_INTERVAL_MS)) {
+          if (segLen === 0) this.lastOowAckAt = now;
+          this.ackNow = true;
+        }
         return;
       }
     }
@@ -524,7 +539,6 @@ export class TcpConnection implements ByteStream {
 
     // fourth check: SYN in a synchronized state (RFC 5961 §4.2)
     if ((f & TCP_FLAG_SYN) !== 0) {
-      if (this.state === State.SYN_RECEIVED && this.passive && seg.seq === this.irs) { this.#sendSyn(); return; }
       this.#challengeAck();
       return;
     }
@@ -821,13 +835,15 @@ export class TcpConnection implements ByteStream {
   #output(): void {
     const s = this.state;
     if (s === State.CLOSED || s === State.SYN_SENT || s === State.SYN_RECEIVED || s === State.TIME_WAIT) {
-      if (this.ackNow && s !== State.CLOSED && s !== State.SYN_SENT) this.#emit(TCP_FLAG_ACK, this.sndNxt, 0, 0, undefined);
+      if (this.ackNow && s !== State.CLOSED && s !== State.SYN_SENT) this.#emit(TCP_FLAG_ACK, this.sndMax, 0, 0, undefined);
       else if (this.ackNow && s === State.SYN_SENT) this.ackNow = false;
       return;
     }
     if (this.inRecovery && this.sackOk) this.#sendRecovery();
     else for (let guard = 0; guard < 100_000 && this.#sendOne(false); guard++);
-    if (this.ackNow) this.#emit(TCP_FLAG_ACK, this.sndNxt, 0, 0, undefined);
+    // a pure ACK carries the highest sequence sent (RFC 9293's SND.NXT; ours moves back on
+    // a timeout): an older one would be unacceptable to the peer and could start an ACK war
+    if (this.ackNow) this.#emit(TCP_FLAG_ACK, this.sndMax, 0, 0, undefined);
     // persist timer: data waiting, nothing in flight, nothing sendable (RFC 9293 §3.8.6.1)
     if (this.sndUna === this.sndMax && this.#unsent() > 0 && this.persistAt === NONE && this.rtoAt === NONE) {
       this.persistAt = this.ctx.clock.now() + Math.min(this.rtt.rto * 2 ** this.persistBackoff, this.ctx.options.maxRtoMs);
@@ -1209,7 +1225,7 @@ export class TcpConnection implements ByteStream {
     if (this.sndUna !== this.sndMax) { this.keepAliveAt = now + this.keepAliveMs; return; }
     if (this.keepAliveProbes >= this.ctx.options.keepAliveProbes) { this.#close("ETIMEDOUT"); return; }
     this.keepAliveProbes++;
-    this.#emit(TCP_FLAG_ACK, seqSub(this.sndNxt, 1) >>> 0, 0, 0, undefined);
+    this.#emit(TCP_FLAG_ACK, seqSub(this.sndMax, 1) >>> 0, 0, 0, undefined);
     this.keepAliveAt = now + this.ctx.options.keepAliveIntervalMs;
   }
 
