@@ -165,3 +165,50 @@ describe("netfront against a hostile backend", () => {
     expect(b.netfront.stats().connects).toBe(2);
   });
 });
+
+describe("netfront against random backend responses", () => {
+  it("property: random rx/tx response slots and producer indices never break netfront; it reports, and reconnects to a restarted backend", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: 8, maxLength: 8 }), { maxLength: 40 }),
+        fc.oneof(fc.nat(40), fc.nat({ max: 0xffffffff })),
+        fc.array(fc.uint8Array({ minLength: 12, maxLength: 12 }), { maxLength: 20 }),
+        fc.oneof(fc.nat(20), fc.nat({ max: 0xffffffff })),
+        async (rxSlots, rxProd, txSlots, txProd) => {
+          const clock = createVirtualClock();
+          const net = unwrap(await buildXenNetwork({ clock, rng: createRng(rxSlots.length + 7) }, { guests: 2 }));
+          const [a, b] = net.guests as [typeof net.guests[0], typeof net.guests[0]];
+          // A few frames in flight so that tx responses have requests to answer.
+          for (let i = 0; i < 3; i++) a.netfront.send({ data: new Uint8Array(60).fill(i) });
+          net.netback.crash();
+          const ts = net.toolstack;
+          const fe = a.vif.frontendPath;
+          const key = (k: string) => Number(new TextDecoder().decode(ts.daemon.server.peek(`${fe}/${k}`)!));
+          const rx = unwrap(ts.dom0.grants.map(a.guest.id, key("rx-ring-ref")));
+          const tx = unwrap(ts.dom0.grants.map(a.guest.id, key("tx-ring-ref")));
+          rxSlots.forEach((s, i) => rx.page.set(s, 64 + i * 8));
+          txSlots.forEach((s, i) => tx.page.set(s, 64 + i * 12));
+          new Uint32Array(rx.page.buffer, rx.page.byteOffset, 4)[2] = rxProd;
+          new Uint32Array(tx.page.buffer, tx.page.byteOffset, 4)[2] = txProd;
+          const local = unwrap(ts.dom0.events.bindInterdomain(a.guest.id, key("event-channel")));
+          ts.dom0.events.send(local);
+          await pumpUntil(clock, () => false, { maxIterations: 100 });
+          const st = a.netfront.stats();
+          expect(st.rxBytes).toBeLessThanOrEqual(st.rxFrames * 19 * 4096);
+          if (net.peerErrors.some((e) => e.fatal)) expect(a.netfront.connected).toBe(false);
+          ts.dom0.grants.unmap(rx.handle);
+          ts.dom0.grants.unmap(tx.handle);
+          ts.dom0.events.close(local);
+          net.restartNetback();
+          expect(await net.waitConnected()).toBe(true);
+          const res: unknown[] = [];
+          b.stack.icmp.ping(unwrap(parseIpv4("192.0.2.1")), {}, (r) => res.push(r));
+          await pumpUntil(clock, () => res.length > 0);
+          expect(res[0]).toMatchObject({ ok: true });
+          return true;
+        },
+      ),
+      { numRuns: 25, seed: 7 },
+    );
+  }, 120_000);
+});
