@@ -9,9 +9,10 @@
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, UDP_HEADER_LEN,
   emitArp, emitEthernet, emitIcmp, emitIpv4, emitUdp, parseArp, parseEthernet,
-  parseIcmp, parseIpv4, parseUdp, ARP_PACKET_LEN, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, emitDhcp, parseDhcp,
+  parseIcmp, parseIpv4, parseUdp, ARP_PACKET_LEN, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, emitDhcp, parseDhcp, IPV4_CHECKSUM,
+  ICMP_CHECKSUM, UDP_CHECKSUM,
 } from "../../stack/wire/index.ts";
-import { emitTcp, parseTcp } from "../../stack/wire/tcp.ts";
+import { emitTcp, parseTcp, TCP_CHECKSUM } from "../../stack/wire/tcp.ts";
 
 /** The protocol layers decode mode knows. */
 export type DecodeLayer = "ethernet" | "arp" | "ipv4" | "icmp" | "udp" | "dhcp" | "tcp";
@@ -49,8 +50,11 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
   if (!eth.ok) return errorOf(layers, "ethernet", eth.error);
   const out = new Uint8Array(data.length);
   const ethLen = emitEthernet(eth.value, out, 0);
-  const check = (layer: DecodeLayer, from: number, to: number): FrameDecode | undefined => {
-    const at = firstDifference(data, out, from, to);
+  // The first differing byte outside the checksum field (at checksumAt, 2 bytes), else the checksum.
+  const check = (layer: DecodeLayer, from: number, to: number, checksumAt = -1): FrameDecode | undefined => {
+    let at = checksumAt < 0 ? firstDifference(data, out, from, to)
+      : [firstDifference(data, out, from, checksumAt), firstDifference(data, out, checksumAt + 2, to)].find((x) => x >= 0) ?? -1;
+    if (at < 0 && checksumAt >= 0) at = firstDifference(data, out, checksumAt, checksumAt + 2);
     return at < 0 ? undefined : { status: "reemit-mismatch", layers, layer, offset: at, expected: data[at]!, got: out[at]! };
   };
   const ethMismatch = check("ethernet", 0, ethLen);
@@ -71,7 +75,7 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
   if (!ip.ok) return errorOf(layers, "ipv4", ip.error);
   const ipr = ip.value;
   const ipLen = emitIpv4(ipr, out, ethLen);
-  const ipMismatch = check("ipv4", ethLen, ethLen + ipLen);
+  const ipMismatch = check("ipv4", ethLen, ethLen + ipLen, ethLen + IPV4_CHECKSUM);
   if (ipMismatch) return ipMismatch;
   const start = ethLen + ipLen;
   const end = start + ipr.payloadLength;
@@ -87,7 +91,7 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
       const icmp = parseIcmp(body);
       if (!icmp.ok) return errorOf(layers, "icmp", icmp.error);
       emitIcmp(icmp.value, out, start);
-      return check("icmp", start, end) ?? { status: "ok", layers, padding };
+      return check("icmp", start, end, start + ICMP_CHECKSUM) ?? { status: "ok", layers, padding };
     }
     case IP_PROTOCOL_UDP: {
       layers.push("udp");
@@ -96,7 +100,7 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
       const u = udp.value;
       const checksumAbsent = body[6] === 0 && body[7] === 0;
       emitUdp(u, out, start, ipr.src, ipr.dst, checksumAbsent ? "none" : "full");
-      const udpMismatch = check("udp", start, end);
+      const udpMismatch = check("udp", start, end, start + UDP_CHECKSUM);
       if (udpMismatch) return udpMismatch;
       if (isDhcpPorts(u.srcPort, u.dstPort)) {
         layers.push("dhcp");
@@ -118,7 +122,7 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
       const tcp = parseTcp(body, { src: ipr.src, dst: ipr.dst });
       if (!tcp.ok) return errorOf(layers, "tcp", tcp.error, tcp.detail);
       emitTcp(tcp.value, out, start, { src: ipr.src, dst: ipr.dst });
-      return check("tcp", start, end) ?? { status: "ok", layers, padding };
+      return check("tcp", start, end, start + TCP_CHECKSUM) ?? { status: "ok", layers, padding };
     }
     default:
       return errorOf(layers, "ipv4", `unsupported-protocol-${ipr.protocol}`);

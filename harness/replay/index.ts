@@ -122,7 +122,7 @@ export async function replayFile(path: string, options: ReplayOptions = {}): Pro
   let capture: ParsedCapture = { format: "pcapng", byteOrder: "little", interfaces: [], packets: [], skippedBlocks: 0 };
   if (!creating) try {
     const r = readCaptureFile(path);
-    if (!r.ok) return failed(path, "ERR_REPLAY_BAD_CAPTURE", `${r.error}: ${r.detail}`);
+    if (!r.ok) return failed(path, "ERR_REPLAY_BAD_CAPTURE", r.detail);
     capture = r.value;
   } catch (e) {
     return failed(path, "ERR_REPLAY_IO", (e as Error).message);
