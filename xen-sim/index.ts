@@ -23,3 +23,4 @@ export { kickVcpu, setPending2l, sharedInfoView, takeEvents2l, unmask2l, upcallM
 export * from "./xenbus/index.ts";
 export * from "./toolstack/index.ts";
 export * from "./net/index.ts";
+export * from "./blk/index.ts";

@@ -446,7 +446,15 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
         failOp(op, "bad-argument");
         continue;
       }
-      if (!issue(op, op.sector + op.submitted, n, op.submitted * 512, seq++)) break;
+      if (!issue(op, op.sector + op.submitted, n, op.submitted * 512, seq++)) {
+        // Nothing on the ring will free pages or ids: the guest is out of memory or grant refs.
+        if (freeIds.length === shadows.length && deferredEnd.length === 0 && op.outstanding === 0) {
+          queueHead++;
+          failOp(op, "io-error");
+          continue;
+        }
+        break;
+      }
       queued = true;
       op.submitted += isData ? n : op.count;
       if (op.submitted >= op.count) queueHead++;
@@ -700,7 +708,8 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     if (ring === undefined) return err("ring gone");
     const indirect = beIndirect.ok ? Math.min(wantIndirect, beIndirect.value) : 0;
     persistentActive = offerPersistent && bePersistent;
-    segsPerRequest = indirect > BLKIF_MAX_SEGMENTS_PER_REQUEST ? indirect : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    // A request never needs more pages than the pool may hold.
+    segsPerRequest = Math.min(maxDataPages, indirect > BLKIF_MAX_SEGMENTS_PER_REQUEST ? indirect : BLKIF_MAX_SEGMENTS_PER_REQUEST);
     sectorSize = ss.value;
     capacity = sectors.value;
     features = {
