@@ -66,3 +66,24 @@ describe("netfront and netback limits", () => {
     expect(res[0]).toMatchObject({ ok: true });
   });
 });
+
+describe("netfront out of guest memory", () => {
+  it("drops a frame whose slots cannot all get pages, leaves the ring consistent, and keeps sending smaller frames", async () => {
+    const clock = createVirtualClock();
+    const net = unwrap(await buildXenNetwork({ clock, rng: createRng(12) }, { guests: 2 }));
+    const [a, b] = net.guests as [typeof net.guests[0], typeof net.guests[0]];
+    const mem = a.guest.domain.memory;
+    while (mem.maxPages - mem.pageCount > 3) unwrap(mem.allocPage());
+    const seen: number[] = [];
+    b.netfront.onReceive((f) => seen.push(f.data.length));
+    const big = new Uint8Array(5 * 4096);
+    big.fill(0xff, 0, 6);
+    a.netfront.send({ data: big });
+    expect(a.netfront.stats().txDropped).toBe(1);
+    a.netfront.send(frame(1));
+    a.netfront.send({ data: big.subarray(0, 3 * 4096) });
+    await pumpUntil(clock, () => seen.length === 2);
+    expect(seen).toEqual([60, 3 * 4096]);
+    expect(net.peerErrors).toEqual([]);
+  });
+});

@@ -116,6 +116,7 @@ function netfront(
   const rspCopy = new Uint8Array(NETIF_TX_SLOT_SIZE);
   const rspView = new DataView(rspCopy.buffer);
   const parts: number[] = [];
+  const taken: number[] = [];
   const pool = createFramePool();
   const consumed: number[] = [];
 
@@ -290,28 +291,35 @@ function netfront(
     let flags = 0;
     if (off?.csumBlank === true) flags |= NETTXF_csum_blank | NETTXF_data_validated;
     else if (off?.dataValidated === true) flags |= NETTXF_data_validated;
-    let pos = 0;
-    let first = true;
-    while (pos < len || first) {
-      const chunk = Math.min(PAGE_SIZE, len - pos);
+    // Take every id, page and grant first, so that a failure leaves nothing half-queued.
+    const dataSlots = Math.max(1, Math.ceil(len / PAGE_SIZE));
+    taken.length = 0;
+    for (let k = 0; k < dataSlots; k++) {
       const id = r.txFree.pop()!;
       let b = r.txBufs[id];
-      if (b === undefined) {
-        b = allocBuf(true);
-        if (b === undefined) {
-          r.txFree.push(id);
-          stats.txDropped++;
-          return true; // out of memory mid-frame cannot happen after the first slot: pages are kept per id
-        }
-        r.txBufs[id] = b;
-      } else if (!grant(b, true)) {
+      const ok = b === undefined ? (b = allocBuf(true)) !== undefined : grant(b, true);
+      if (!ok || b === undefined) {
         r.txFree.push(id);
+        for (const t of taken) {
+          const tb = r.txBufs[t]!;
+          if (!revoke(tb)) r.txBufs[t] = undefined;
+          r.txFree.push(t);
+        }
         stats.txDropped++;
         return true;
       }
+      r.txBufs[id] = b;
+      taken.push(id);
+    }
+    let pos = 0;
+    for (let k = 0; k < dataSlots; k++) {
+      const id = taken[k]!;
+      const b = r.txBufs[id]!;
+      const chunk = Math.min(PAGE_SIZE, len - pos);
       b.page.set(chunk === len ? data : data.subarray(pos, pos + chunk), 0);
       pos += chunk;
       const more = pos < len;
+      const first = k === 0;
       txView.setUint32(0, b.ref >>> 0, true);
       txView.setUint16(4, 0, true);
       txView.setUint16(6, (first ? flags | (gso ? NETTXF_extra_info : 0) : 0) | (more ? NETTXF_more_data : 0), true);
@@ -327,7 +335,6 @@ function netfront(
         r.tx.queueRequest(txSlot);
         stats.txSlots++;
       }
-      first = false;
     }
     stats.txFrames++;
     stats.txBytes += len;
