@@ -153,6 +153,30 @@ describe("NetlabSocket and NetlabServer", () => {
     }, { stepMs: 5 });
   });
 
+  it("a write waiting for 'drain' fails with ECONNRESET when the paused peer resets, and 'error' comes once", async () => {
+    const net = createNodeTestNet();
+    await withClockPump(net.clock, async () => {
+      const accepted = once(createNodeServer(net.b).listen(7009), "connection");
+      const c = connect(net.a, { host: "192.0.2.2", port: 7009 });
+      const errors: string[] = [];
+      c.on("error", (e: NodeJS.ErrnoException) => errors.push(e.code ?? "?"));
+      await once(c, "connect");
+      const [s] = (await accepted) as [NetlabSocket];
+      s.pause();
+      const callbacks: (string | null)[] = [];
+      for (let i = 0; i < 64; i++) c.write(Buffer.alloc(65536, i), (e) => callbacks.push(e ? ((e as NodeJS.ErrnoException).code ?? "?") : null));
+      for (let i = 0; i < 2000 && (s.byteStream as TcpConnection).info().receiveWindow > 0; i++) await new Promise((r) => setImmediate(r));
+      expect(c.writableNeedDrain).toBe(true);
+      s.resetAndDestroy();
+      await new Promise<void>((r) => c.once("close", () => r()));
+      expect(errors).toEqual(["ECONNRESET"]);
+      expect(callbacks.filter((x) => x === null).length).toBeGreaterThan(0);
+      expect(callbacks.length).toBe(64);
+      expect(callbacks.filter((x) => x !== null).every((x) => x === "ECONNRESET" || x === "ERR_STREAM_DESTROYED")).toBe(true);
+      expect(callbacks).toContain("ECONNRESET");
+    }, { stepMs: 5 });
+  });
+
   it("setTimeout() emits 'timeout' after exactly the idle time on the stack's clock, and activity pushes it back", async () => {
     const net = createNodeTestNet();
     await withClockPump(net.clock, async () => {

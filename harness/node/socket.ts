@@ -167,7 +167,10 @@ export class NetlabSocket extends Duplex {
         const wasConnecting = this.connecting;
         this.connecting = false;
         const r = this.#remote!;
-        this.destroy(errnoError(error, wasConnecting ? "connect" : "read", r.address, r.port));
+        const e = errnoError(error, wasConnecting ? "connect" : "read", r.address, r.port);
+        // a write waiting for 'drain' fails with the connection (its callback gets the error)
+        if (cb !== null) cb(e);
+        if (!this.destroyed) this.destroy(e);
         return;
       }
       // both FINs exchanged: 'end' (pushed) and 'finish' (our FIN was queued) let autoDestroy close us

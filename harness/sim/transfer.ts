@@ -105,17 +105,25 @@ export function runTransfer(options: TransferOptions): TransferReport {
   const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "sender", ipv4: { cidr: "192.0.2.1/24" } });
   const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "receiver", ipv4: { cidr: "192.0.2.2/24" } });
 
-  // Payload: xorshift32 words from the seed (cheap next to TCP and sha256).
-  let x = (createRng(seed ^ 0x5a5a5a5a).nextU32() | 1) >>> 0;
-  const fill = (chunk: Uint8Array): void => {
-    const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2);
+  // Payload: chunk k is a 64 KiB window of a 1 MiB seeded xorshift32 pool at offset k·4099 mod 1 MiB
+  // (4099 is odd, so offsets do not repeat for 2^20 chunks): unique per seed and position, and
+  // produced at memcpy speed so that the measurement is of TCP, not of the generator.
+  const POOL = 1 << 20;
+  const pool = new Uint8Array(POOL + CHUNK);
+  {
+    let x = (createRng(seed ^ 0x5a5a5a5a).nextU32() | 1) >>> 0;
+    const words = new Uint32Array(pool.buffer);
     for (let i = 0; i < words.length; i++) {
       x ^= x << 13;
       x ^= x >>> 17;
       x ^= x << 5;
-      words[i] = x;
+      words[i] = x >>> 0;
     }
-    for (let i = words.length * 4; i < chunk.length; i++) chunk[i] = (x >>> (8 * (i & 3))) & 0xff;
+  }
+  let chunkIndex = 0;
+  const nextChunk = (n: number): Uint8Array => {
+    const off = (chunkIndex++ * 4099) % POOL;
+    return pool.slice(off, off + n);
   };
 
   const sent = createHash("sha256");
@@ -139,8 +147,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
   let queued = 0;
   const pushData = (): void => {
     while (queued < total) {
-      const chunk = new Uint8Array(Math.min(CHUNK, total - queued));
-      fill(chunk);
+      const chunk = nextChunk(Math.min(CHUNK, total - queued));
       sent.update(chunk);
       queued += chunk.length;
       if (!stream.write(chunk)) return;
