@@ -371,6 +371,28 @@ describe("TCP data transfer", () => {
     expect(e.conn.stateName).toBe("TIME-WAIT");
   });
 
+  it("a paused reader keeps data that arrived before the connection closed: data, end and close follow resume()", () => {
+    const e = establishPassive();
+    e.stream.pause();
+    e.peer.inject({ flags: A | P | F, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 200) });
+    e.stream.end();
+    e.peer.drain();
+    e.peer.inject({ flags: A, seq: e.peerSeq + 11, ack: e.localSeq + 1, options: ts(e, 201) });
+    expect(e.conn.stateName).toBe("CLOSED");
+    expect(e.events).toEqual([]);
+    e.stream.resume();
+    expect(e.events).toEqual(["data:10", "end", "close:"]);
+  });
+
+  it("destroy() discards data a paused reader has not taken", () => {
+    const e = establishPassive();
+    e.stream.pause();
+    e.peer.inject({ flags: A | P, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 200) });
+    e.stream.destroy();
+    e.stream.resume();
+    expect(e.events).toEqual(["close:"]);
+  });
+
   it("write() after end() is a programmer error with code ERR_STREAM_WRITE_AFTER_END", () => {
     const e = establishPassive();
     e.stream.end();

@@ -204,6 +204,8 @@ export class TcpConnection implements ByteStream {
   onConnectHandler: VoidHandler | null = null;
   drainWanted = false;
   closeNotified = false;
+  /** destroy() was called: nothing more is delivered. */
+  destroyed = false;
   /** Soft error from ICMP, reported instead of ETIMEDOUT (RFC 1122 §4.2.3.9). */
   softError: StreamErrorCode | undefined = undefined;
   #fireTimer: () => void;
@@ -250,6 +252,9 @@ export class TcpConnection implements ByteStream {
   }
 
   destroy(): void {
+    this.destroyed = true;
+    this.recvQueue = null;
+    this.recvQueued = 0;
     const s = this.state;
     if (s === State.CLOSED) return;
     if (s === State.TIME_WAIT) { this.#remove(); return; }
@@ -783,7 +788,7 @@ export class TcpConnection implements ByteStream {
       this.recvQueue = null;
       let i = 0;
       for (; i < q.length; i++) {
-        if (this.paused || this.onDataHandler === null || this.state === State.CLOSED) break;
+        if (this.paused || this.onDataHandler === null || this.destroyed) break;
         const d = q[i]!;
         this.recvQueued -= d.length;
         this.onDataHandler(d);
@@ -794,7 +799,7 @@ export class TcpConnection implements ByteStream {
         return;
       }
     }
-    if (this.finReceived && !this.endDelivered && this.recvQueue === null && !this.paused) {
+    if (this.finReceived && !this.endDelivered && this.recvQueue === null && !this.paused && !this.destroyed) {
       this.endDelivered = true;
       this.onEndHandler?.();
       if (this.closePending) { this.closePending = false; this.closeNotified = false; this.#notifyClose(undefined); }
@@ -1265,6 +1270,8 @@ export class TcpConnection implements ByteStream {
   /** Moves to CLOSED, frees everything and reports onClose. */
   #close(error: StreamErrorCode | undefined): void {
     this.#remove();
+    // a graceful close keeps data a paused reader has not taken yet (onEnd, then onClose, follow it)
+    if (error !== undefined) { this.recvQueue = null; this.recvQueued = 0; }
     this.#notifyClose(error);
   }
 
@@ -1275,7 +1282,6 @@ export class TcpConnection implements ByteStream {
     this.sendBuf = null;
     this.ooo = null;
     this.scoreboard = null;
-    this.recvQueue = null;
     this.ctx.onRemoved(this);
   }
 
