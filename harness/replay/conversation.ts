@@ -15,6 +15,7 @@
 //   dhcp-xid        netlab's n-th transaction id maps to the captured n-th; the peer's replies
 //                   are rewritten to netlab's xid before they are fed
 //   ip-id, tcp-window, dhcp-secs   not compared; http-date  Date header values masked
+//   offload-checksums  checksum verdicts not compared; fed frames marked dataValidated
 // Fed frames that were rewritten get fresh checksums. Nothing else is tolerated: a frame
 // netlab sends that the capture lacks (or the reverse) is a diff on field "frame".
 //   replayConversation(capture, expectation, options) -> ModeReport
@@ -220,7 +221,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
     drainSent();
     const data = rewrite(f.data);
     fed.push({ at: clock.now(), data, direction: "in" });
-    receive({ data });
+    receive(norm.has("offload-checksums") ? { data, offload: { dataValidated: true } } : { data });
     await new Promise((r) => setImmediate(r));
     drainSent();
   }
@@ -267,8 +268,13 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   writeCaptureFile(options.netlabPcap, collector.bytes());
 
   const ok = diffCount === 0;
+  const details = {
+    isnOffsets: Object.fromEntries([...offsets].map(([flow, o]) => [flow, o.isn])),
+    tsClockOffsets: Object.fromEntries(tsFixed),
+    dhcpXids: Object.fromEntries([...xidMap].map(([mine, captured]) => [`0x${mine.toString(16)}`, `0x${captured.toString(16)}`])),
+  };
   return {
-    mode: "conversation", ok, frames: inbound.length + outbound.length, diffs, diffCount, netlabPcap: options.netlabPcap,
+    mode: "conversation", ok, frames: inbound.length + outbound.length, diffs, diffCount, netlabPcap: options.netlabPcap, details,
     summary: `${inbound.length} frames fed, ${matched}/${outbound.length} of netlab's frames match` +
       `${sent.length !== outbound.length ? ` (netlab sent ${sent.length})` : ""}${ok ? "" : `, ${diffCount} field diffs`}` +
       `${norm.size > 0 ? ` [normalised: ${[...norm].join(", ")}]` : ""}`,
@@ -318,6 +324,7 @@ function normalise(e: Dissection, g: Dissection, times: { expectedAt: number; go
   if (norm.has("ip-id")) drop("ipv4.ident");
   if (norm.has("tcp-window")) drop("tcp.window");
   if (norm.has("dhcp-secs")) drop("dhcp.secs");
+  if (norm.has("offload-checksums")) for (const k of ["ipv4.checksum", "icmp.checksum", "udp.checksum", "tcp.checksum"]) drop(k);
   if (norm.has("http-date")) { maskHttpDate(e.fields); maskHttpDate(g.fields); }
   if (g.kind === "tcp" && g.flow !== undefined) {
     const o = offsets.get(g.flow);

@@ -89,3 +89,11 @@ describe("decode mode", () => {
     expect(r.reemitMismatches).toEqual({});
   });
 });
+
+describe("decode mode link types", () => {
+  it("decodeCapture() classifies frames of a non-Ethernet link type (e.g. Linux cooked capture, 113) without parsing them", () => {
+    const r = decodeCapture([tcpFrame(SYN), tcpFrame(SYN)], [1, 113]);
+    expect(r.ok).toBe(1);
+    expect(r.errors).toEqual({ "link/unsupported-linktype-113": 1 });
+  });
+});

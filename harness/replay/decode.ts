@@ -4,7 +4,8 @@
 // re-emitted with the emitters from its Reprs, and the re-emitted bytes must equal the captured
 // ones (link padding after the IPv4 total length / the ARP packet is not re-emitted).
 //   decodeFrame(data)          one frame -> FrameDecode
-//   decodeCapture(frames)      all frames -> DecodeReport (counts by class and layer)
+//   decodeCapture(frames, lt)  all frames -> DecodeReport (counts by class and layer); frames of
+//                              non-Ethernet link types are classified "link/unsupported-linktype-N"
 //   summariseLayers(decode)    "eth/ipv4/tcp" style stack of a decoded frame
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, UDP_HEADER_LEN,
@@ -134,14 +135,17 @@ export function isDhcpPorts(srcPort: number, dstPort: number): boolean {
   return (srcPort === DHCP_CLIENT_PORT && dstPort === DHCP_SERVER_PORT) || (srcPort === DHCP_SERVER_PORT && dstPort === DHCP_CLIENT_PORT);
 }
 
-/** Decodes every frame; counts classified errors and re-emit mismatches. */
-export function decodeCapture(frames: readonly Uint8Array[]): DecodeReport {
+const LINKTYPE_ETHERNET = 1;
+
+/** Decodes every frame (link types other than Ethernet are classified, not parsed); counts outcomes. */
+export function decodeCapture(frames: readonly Uint8Array[], linkTypes?: readonly number[]): DecodeReport {
   const errors: Record<string, number> = {};
   const reemitMismatches: Record<string, number> = {};
   const perFrame: FrameDecode[] = [];
   let ok = 0;
-  for (const f of frames) {
-    const d = decodeFrame(f);
+  for (const [i, f] of frames.entries()) {
+    const linkType = linkTypes?.[i] ?? LINKTYPE_ETHERNET;
+    const d: FrameDecode = linkType === LINKTYPE_ETHERNET ? decodeFrame(f) : { status: "error", layers: [], errorClass: `link/unsupported-linktype-${linkType}` };
     perFrame.push(d);
     if (d.status === "ok") ok++;
     else if (d.status === "error") errors[d.errorClass] = (errors[d.errorClass] ?? 0) + 1;

@@ -21,9 +21,11 @@ export type ReplayMode = "decode" | "conversation" | "golden";
  * ip-id: the IPv4 identification (and so the header checksum value) is not compared;
  * dhcp-xid: netlab's transaction id is mapped to the captured one (and the peer's rewritten);
  * dhcp-secs: the DHCP secs field is not compared;
- * http-date: the value of an HTTP Date header in TCP payloads is masked.
+ * http-date: the value of an HTTP Date header in TCP payloads is masked;
+ * offload-checksums: checksum verdicts are not compared and fed frames are marked validated
+ *   (captures taken where a NIC fills or checks checksums: blank or partial values).
  */
-export const NORMALISATIONS = ["tcp-isn", "tcp-timestamps", "tcp-window", "ip-id", "dhcp-xid", "dhcp-secs", "http-date"] as const;
+export const NORMALISATIONS = ["tcp-isn", "tcp-timestamps", "tcp-window", "ip-id", "dhcp-xid", "dhcp-secs", "http-date", "offload-checksums"] as const;
 export type Normalisation = (typeof NORMALISATIONS)[number];
 
 /** A file the in-memory HTTP app serves: `size` bytes of `pattern` repeated. */

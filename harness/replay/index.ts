@@ -52,7 +52,7 @@ function failed(capture: string, code: string, message: string, expectation?: st
 
 function decodeMode(capture: ParsedCapture, exp: Expectation | undefined): ModeReport {
   const started = performance.now();
-  const report = decodeCapture(capture.packets.map((p) => p.data));
+  const report = decodeCapture(capture.packets.map((p) => p.data), capture.packets.map((p) => capture.interfaces[p.interfaceId]?.linkType ?? -1));
   const diffs: ReplayDiff[] = [];
   const want = exp?.decode;
   if (want !== undefined) {

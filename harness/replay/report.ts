@@ -31,6 +31,8 @@ export interface ModeReport {
   /** pcap(ng) of netlab's side of this replay. */
   readonly netlabPcap?: string;
   readonly durationMs: number;
+  /** What the normalisations learned (conversation: ISN offsets and TSval clock offsets per flow, xid map). */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** The outcome of replaying one capture. */

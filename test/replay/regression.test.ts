@@ -80,3 +80,28 @@ describe("a behaviour change shows up as a readable diff", () => {
     expect(diff).toMatchObject({ frame: 1, field: "dhcp.option.51[2]", expected: "0258", got: "04b0" });
   });
 });
+
+describe("declared normalisations absorb what may legitimately differ, and only that", () => {
+  it.each(["kernel-tcp-closes", "kernel-http-curl", "kernel-tcp-bulk"])("%s: another seed (other ISNs, TSval offsets, IP ids) still matches with tcp-isn, tcp-timestamps and ip-id", async (name) => {
+    const expectation = changed(name, (j) => {
+      j.endpoint["seed"] = 999;
+      (j as unknown as { conversation: { normalise: string[] } }).conversation.normalise.push("ip-id");
+    });
+    const report = await replayFile(`pcaps/${name}.pcapng.gz`, { mode: "conversation", expectation, outDir: OUT });
+    expect(report.ok, formatReport(report)).toBe(true);
+    const isn = Object.values(report.modes[0]!.details!["isnOffsets"] as Record<string, number>);
+    expect(isn.length).toBeGreaterThan(0);
+    expect(isn.every((o) => o !== 0)).toBe(true);
+  });
+
+  it("without the TCP normalisations the same replay diverges: sequence numbers differ and the peer's ACKs no longer fit", async () => {
+    const expectation = changed("kernel-tcp-closes", (j) => {
+      j.endpoint["seed"] = 999;
+      (j as unknown as { conversation: { normalise: string[] } }).conversation.normalise = ["ip-id"];
+    });
+    const report = await replayFile("pcaps/kernel-tcp-closes.pcapng.gz", { mode: "conversation", expectation, outDir: OUT });
+    const { diff, mode } = firstDiff(report);
+    expect(diff).toMatchObject({ frame: 2, field: "tcp.seq" });
+    expect(mode.summary).toMatch(/netlab sent \d+/);
+  });
+});
