@@ -1,0 +1,115 @@
+// Fuzz target: a guest's blkfront (xen-sim/blk/blkfront.ts) against a hostile backend driven by
+// hand (xen-sim/blk/test-support.ts rawBackend). Byte 0: how many callers (1..4) and the final
+// ring-index abuse; then per caller [kind][sector][count] (read, write or flush); then records of
+// 3 bytes, each forging one response [pick][status][op]: pick < 0xc0 names a request taken from
+// the ring (whose read pages the backend first fills with the true data of its sectors), else a
+// raw id; status and op are echoed, or made up. The callers' results are kept.
+// Oracles: nothing throws; a read resolved ok holds exactly the data of the sectors that caller
+// asked for (never another request's data); a caller never resolves twice or with another
+// request's shape; every fault is reported with the device then in "error", and "error" only
+// after a reported fault; once in "error" every later request fails with "disconnected".
+import { unwrap } from "../../../stack/result.ts";
+import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
+import { createBlkWorld } from "../../../xen-sim/blk/sim-world.ts";
+import { rawBackend, responseBytes } from "../../../xen-sim/blk/test-support.ts";
+import { BLKIF_OP_READ, BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from "../../../xen-sim/abi/blkif.ts";
+import type { BlkFault } from "../../../xen-sim/blk/types.ts";
+
+const SECTORS = 256;
+const byteOf = (sector: number, i: number): number => (sector * 37 + i * 11 + (i >> 8)) & 255;
+
+function fail(what: string, input: Uint8Array): never {
+  throw new Error(`blkfront-hostile: ${what}\n  in: ${Buffer.from(input).toString("hex")}`);
+}
+
+export async function fuzz(data: Buffer): Promise<void> {
+  if (data.length < 1) return;
+  const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const mode = input[0]!;
+  const w = await createBlkWorld(createMemoryStorage());
+  const ready = w.front.connect();
+  const be = await rawBackend(w, SECTORS);
+  if (!(await w.settle(ready)).ok) fail("did not connect to a well-behaved backend", input);
+  const faults: BlkFault[] = [];
+  w.front.onFault((f) => faults.push(f));
+  const tick = async (): Promise<void> => { await w.settle(w.guestXs.read("device")); };
+
+  interface Caller { kind: "read" | "write" | "flush"; sector: number; count: number; settled: number; result?: { ok: boolean; error?: string; value?: Uint8Array } }
+  const callers: Caller[] = [];
+  let at = 1;
+  const n = 1 + (mode & 3);
+  for (let i = 0; i < n && at + 3 <= input.length; i++, at += 3) {
+    const k = input[at]! % 3;
+    const c: Caller = { kind: k === 0 ? "read" : k === 1 ? "write" : "flush", sector: input[at + 1]! % (SECTORS - 16), count: 1 + (input[at + 2]! % 16), settled: 0 };
+    callers.push(c);
+    const p = c.kind === "read" ? w.front.read(c.sector, c.count)
+      : c.kind === "write" ? w.front.write(c.sector, new Uint8Array(c.count * 512).fill(0xee))
+      : w.front.flush();
+    void p.then((r) => { c.settled++; c.result = r.ok ? { ok: true, ...(r.value instanceof Uint8Array ? { value: r.value } : {}) } : { ok: false, error: r.error }; });
+  }
+  await tick();
+
+  // Forge responses.
+  const answered: number[] = [];
+  for (let forged = 0; at + 3 <= input.length && forged < 64; at += 3, forged++) {
+    be.poll();
+    const reqs = be.requests();
+    const [pick, st, opSel] = [input[at]!, input[at + 1]!, input[at + 2]!];
+    const req = pick < 0xc0 && reqs.length > 0 ? reqs[pick % reqs.length]! : undefined;
+    const rv = req && new DataView(req.buffer, req.byteOffset, req.byteLength);
+    const id = rv ? rv.getUint32(8, true) + rv.getUint32(12, true) * 2 ** 32 : pick & 0x20 && answered.length > 0 ? answered[pick % answered.length]! : pick * 977;
+    const op = opSel < 0xe0 && req ? req[0]! : opSel & 7;
+    const status = st < 0xd0 ? BLKIF_RSP_OKAY : st < 0xe0 ? BLKIF_RSP_ERROR : st < 0xf0 ? BLKIF_RSP_EOPNOTSUPP : (st << 24) >> 24;
+    if (rv && req![0] === BLKIF_OP_READ) {
+      // The backend reads the disk truthfully into the request's pages.
+      let s = Number(rv.getBigUint64(16, true));
+      for (let i = 0; i < req![1]! && i < 11; i++) {
+        const gref = rv.getUint32(24 + 8 * i, true), first = req![28 + 8 * i]!, last = req![29 + 8 * i]!;
+        const m = w.dom0.grants.map(w.guest.id, gref);
+        if (!m.ok) continue;
+        for (let sec = first; sec <= last && sec < 8; sec++, s++) for (let b = 0; b < 512; b++) m.value.page[sec * 512 + b] = byteOf(s, b);
+        w.dom0.grants.unmap(m.value.handle);
+      }
+    }
+    be.forgeResponse(responseBytes(id, op, status));
+    answered.push(id);
+    if (pick & 1) await tick();
+  }
+  await tick();
+  if (w.front.state !== "error" && mode & 0x0c) {
+    be.setRspProd(mode & 4 ? 40 + (mode >> 4) : 0);
+    await tick();
+  }
+  for (let i = 0; i < 5; i++) await tick();
+
+  for (const [i, c] of callers.entries()) {
+    if (c.settled > 1) fail(`caller ${i} settled ${c.settled} times`, input);
+    if (!c.result?.ok) continue;
+    if (c.kind !== "read") { if (c.result.value !== undefined) fail(`${c.kind} caller ${i} resolved with data`, input); continue; }
+    const v = c.result.value;
+    if (v === undefined || v.length !== c.count * 512) fail(`read caller ${i} got ${v?.length} bytes for ${c.count} sectors`, input);
+    for (let j = 0; j < v.length; j++) {
+      if (v[j] !== byteOf(c.sector + (j >> 9), j & 511)) {
+        fail(`read caller ${i} (sectors ${c.sector}+${c.count}) got byte ${j} = ${v[j]}, not the data of sector ${c.sector + (j >> 9)}`, input);
+      }
+    }
+  }
+  if (faults.length > 0 && w.front.state !== "error") fail(`fault ${faults[0]!.reason} reported but the device is ${w.front.state}`, input);
+  if (w.front.state === "error") {
+    if (faults.length === 0) fail("the device went to error without reporting a fault", input);
+    const later = await w.settle(w.front.read(0, 1));
+    if (later.ok || later.error !== "disconnected") fail(`a request after the fault gave ${JSON.stringify(later)}`, input);
+  }
+}
+
+/** Seeds: truthful answers in order, reversed, duplicated, with another op, with error statuses. */
+export function seeds(): Uint8Array[] {
+  return [
+    Uint8Array.from([1, 0, 0, 8, 0, 16, 4, 0, 0, 0, 1, 0, 0]),
+    Uint8Array.from([2, 0, 10, 3, 1, 40, 2, 2, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0]),
+    Uint8Array.from([1, 0, 0, 16, 0, 32, 16, 1, 0, 0, 0x21, 0, 0]),
+    Uint8Array.from([0, 0, 5, 5, 1, 0xd5, 0]),
+    Uint8Array.from([1, 0, 0, 1, 2, 0, 0, 0, 0, 0xe1, 3, 0xe5, 0]),
+    Uint8Array.from([4, 0, 0, 8]),
+  ];
+}

@@ -1,0 +1,150 @@
+// Fuzz target: a guest's netfront (xen-sim/net/netfront.ts) against a hostile dom0 that does the
+// backend's handshake by hand, maps the guest's rings and then writes rx responses from the
+// input. Byte 0: bit 0 feature-gso-tcpv4, bit 1 feature-sg, bits 2-3 a final rsp_prod abuse,
+// bits 4-5 frames the guest sends first, bit 6 a forged tx response. Then one 4-byte record per
+// rx response slot k: [flags][offset/16][size/17][kind]; kind < 0xe0 is a data slot with id k,
+// 0xe0-0xef a GSO extra-info slot, 0xf0-0xf7 a wrong id, 0xf8-0xfb status -1, else raw bytes.
+// Before answering, dom0 fills every posted rx page with bytes unique to its slot.
+// Oracles: nothing throws; every frame delivered to the stack equals the concatenation of the
+// data parts of one response chain as dom0 wrote it (first slot, its extra-info slots, then the
+// more_data continuation), in ring order, never a mix, a part or someone else's bytes; a
+// disconnect always comes with a reported fatal peer error, and a fatal report disconnects.
+import { unwrap } from "../../../stack/result.ts";
+import { createRng, createVirtualClock } from "../../../stack/time.ts";
+import { createToolstack } from "../../../xen-sim/toolstack/index.ts";
+import { pumpUntil } from "../../../xen-sim/toolstack/pump.ts";
+import { createNetfront } from "../../../xen-sim/net/netfront.ts";
+import type { NetPeerError } from "../../../xen-sim/net/types.ts";
+import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
+import { switchState, writeKeys } from "../../../xen-sim/xenbus/xenbus.ts";
+import { NETRXF_extra_info, NETRXF_more_data } from "../../../xen-sim/abi/netif.ts";
+
+const RING = 256;
+const fill = (slot: number, i: number): number => (slot * 31 + i * 7 + (i >> 8) * 3) & 255;
+
+function fail(what: string, input: Uint8Array): never {
+  throw new Error(`netfront-hostile: ${what}\n  in: ${Buffer.from(input).toString("hex")}`);
+}
+
+async function settle<T>(clock: ReturnType<typeof createVirtualClock>, p: Promise<T>): Promise<T> {
+  let done = false, value!: T;
+  void p.then((v) => { value = v; done = true; });
+  if (!(await pumpUntil(clock, () => done, { maxIterations: 20_000 }))) throw new Error("netfront-hostile: setup step did not settle");
+  return value;
+}
+
+export async function fuzz(data: Buffer): Promise<void> {
+  if (data.length < 1) return;
+  const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const mode = input[0]!;
+  const clock = createVirtualClock();
+  const ts = createToolstack({ clock, rng: createRng(1) }, {});
+  const g = unwrap(await settle(clock, ts.createDomain({ name: "victim" })));
+  const dev = unwrap(await settle(clock, ts.addVif(g.id, { mac: 0x00163e0000aa })));
+  const be = dev.backendPath, fe = dev.frontendPath;
+  unwrap(await settle(clock, writeKeys(ts.xs, be, { "feature-rx-copy": 1, "feature-sg": mode & 2 ? 1 : 0, "feature-gso-tcpv4": mode & 1 })));
+  unwrap(await settle(clock, switchState(ts.xs, be, XenbusState.InitWait)));
+  const nf = unwrap(await settle(clock, createNetfront({ domain: g.domain, xs: g.xs, clock })));
+  const errors: NetPeerError[] = [];
+  nf.onPeerError((e) => errors.push(e));
+  const delivered: Uint8Array[] = [];
+  nf.onReceive((f) => delivered.push(f.data.slice()));
+  const peek = (k: string): string | undefined => { const v = ts.daemon.server.peek(`${fe}/${k}`); return v && new TextDecoder().decode(v); };
+  if (!(await pumpUntil(clock, () => peek("state") === "4", { maxIterations: 20_000 }))) fail("netfront never reached Connected", input);
+  const tx = unwrap(ts.dom0.grants.map(g.id, Number(peek("tx-ring-ref"))));
+  const rx = unwrap(ts.dom0.grants.map(g.id, Number(peek("rx-ring-ref"))));
+  const port = unwrap(ts.dom0.events.bindInterdomain(g.id, Number(peek("event-channel"))));
+  unwrap(await settle(clock, switchState(ts.xs, be, XenbusState.Connected)));
+  await pumpUntil(clock, () => nf.connected, { maxIterations: 20_000 });
+  if (!nf.connected) fail("netfront did not connect", input);
+  const run = async (): Promise<void> => { await pumpUntil(clock, () => false, { maxIterations: 200, untilMs: clock.now() + 50 }); };
+
+  for (let i = 0; i < ((mode >> 4) & 3); i++) nf.send({ data: new Uint8Array(60 + i * 700).fill(i + 1) });
+  await run();
+
+  const rxIdx = new DataView(rx.page.buffer, rx.page.byteOffset, 4096);
+  const txIdx = new DataView(tx.page.buffer, tx.page.byteOffset, 4096);
+  const reqProd = rxIdx.getUint32(0, true);
+  // Fill the pages posted in the slots we may answer (the request in slot k names its page's gref).
+  const records = Math.min((input.length - 1) >> 2, Math.min(reqProd, RING - 1));
+  for (let k = 0; k < records; k++) {
+    const m = ts.dom0.grants.map(g.id, rxIdx.getUint32(64 + 8 * k + 4, true));
+    if (!m.ok) continue;
+    for (let i = 0; i < 4096; i++) m.value.page[i] = fill(k, i);
+    ts.dom0.grants.unmap(m.value.handle);
+  }
+  for (let k = 0; k < records; k++) {
+    const [flags, off, size, kind] = [input[1 + 4 * k]!, input[2 + 4 * k]!, input[3 + 4 * k]!, input[4 + 4 * k]!];
+    const at = 64 + 8 * k;
+    if (kind >= 0xe0 && kind < 0xf0) rx.page.set([1, kind & 1, size, size >> 3, 1, 0, 0, 0], at);
+    else if (kind >= 0xfc) rx.page.set([flags, off, size, kind, flags, off, size, kind], at);
+    else {
+      rxIdx.setUint16(at, kind >= 0xf0 && kind < 0xf8 ? k + 1 : k, true);
+      rxIdx.setUint16(at + 2, off * 16, true);
+      rxIdx.setUint16(at + 4, flags & 0x1f, true);
+      rxIdx.setInt16(at + 6, kind >= 0xf8 ? -1 : size * 17, true);
+    }
+  }
+  // What dom0 wrote, read back as netfront will see it (data view and extra-info view of each slot).
+  const slots = Array.from({ length: records }, (_, k) => ({
+    flags: rxIdx.getUint16(64 + 8 * k + 4, true), offset: rxIdx.getUint16(64 + 8 * k + 2, true),
+    size: rxIdx.getInt16(64 + 8 * k + 6, true), moreExtra: (rx.page[64 + 8 * k + 1]! & 1) === 1,
+  }));
+  rxIdx.setUint32(8, records, true);
+  if (mode & 0x40) {
+    const txProd = txIdx.getUint32(0, true);
+    txIdx.setUint16(64, input[input.length - 1]!, true);
+    txIdx.setInt16(66, 0, true);
+    txIdx.setUint32(8, Math.max(txProd, 1), true);
+  }
+  ts.dom0.events.send(port);
+  await run();
+  if (nf.connected && mode & 0x0c) {
+    rxIdx.setUint32(8, mode & 4 ? records + RING + 1 : records - 1, true);
+    ts.dom0.events.send(port);
+    await run();
+  }
+
+  // Model: the frames the responses describe, in ring order (content of each chain's data parts).
+  const chains: string[] = [];
+  for (let k = 0; k < slots.length;) {
+    const first = slots[k]!;
+    const parts = [k];
+    let j = k + 1;
+    if (first.flags & NETRXF_extra_info) {
+      for (let n = 0; j < slots.length; n++) { const x = slots[j++]!; if (!x.moreExtra || n >= 4) break; }
+    }
+    let more = (first.flags & NETRXF_more_data) !== 0;
+    while (more && j < slots.length) { parts.push(j); more = (slots[j]!.flags & NETRXF_more_data) !== 0; j++; }
+    const bytes: number[] = [];
+    for (const p of parts) {
+      const s = slots[p]!;
+      for (let i = 0; i < s.size && s.offset + i < 4096; i++) bytes.push(fill(p, s.offset + i));
+    }
+    chains.push(Buffer.from(bytes).toString("hex"));
+    k = j;
+  }
+  let c = 0;
+  for (const [i, f] of delivered.entries()) {
+    const hex = Buffer.from(f).toString("hex");
+    while (c < chains.length && chains[c] !== hex) c++;
+    if (c === chains.length) fail(`frame ${i} (${f.length} bytes) delivered to the stack is not a whole frame dom0 wrote`, input);
+    c++;
+  }
+  const fatal = errors.some((e) => e.fatal);
+  if (!nf.connected && !fatal) fail(`netfront disconnected without a fatal report (${errors.map((e) => e.reason).join(",")})`, input);
+  if (fatal && nf.connected) fail("a fatal peer error was reported but netfront stays connected", input);
+}
+
+/** Seeds: single-slot frames, a 3-slot chain, a GSO frame with its extra, bad ids, statuses, offsets. */
+export function seeds(): Uint8Array[] {
+  const d = (flags: number, off: number, size: number, kind = 0): number[] => [flags, off, size, kind];
+  return [
+    Uint8Array.from([0, ...d(0, 0, 4), ...d(0, 2, 88)]),
+    Uint8Array.from([3, ...d(4, 0, 240), ...d(4, 0, 240), ...d(0, 0, 10), ...d(0, 0, 4)]),
+    Uint8Array.from([1, ...d(8 | 4 | 2, 0, 200), ...d(0, 0, 180, 0xe0), ...d(0, 0, 60), ...d(1, 0, 4)]),
+    Uint8Array.from([0x10, ...d(0, 0, 4), ...d(0, 0, 4, 0xf0), ...d(0, 0, 4)]),
+    Uint8Array.from([0x20, ...d(0, 250, 4), ...d(0, 0, 4, 0xf8), ...d(4, 0, 4), ...d(0, 0, 4)]),
+    Uint8Array.from([0x44, ...d(0, 0, 4), 7]),
+  ];
+}
