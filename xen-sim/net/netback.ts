@@ -165,6 +165,8 @@ export function createNetback(
     const slotView = new DataView(slot.buffer);
     const out = new Uint8Array(NETIF_TX_SLOT_SIZE);
     const outView = new DataView(out.buffer);
+    const txResponse = out.subarray(0, 4);
+    const rxResponse = out.subarray(0, NETIF_RX_SLOT_SIZE);
     const txReqs: number[] = []; // per data slot: gref, offset, size, id (flattened)
     const copyOp: GnttabCopyRepr = { source: { u: scratchFrameNo, domid: dom0.id, offset: 0 }, dest: { u: 0, domid: fe, offset: 0 }, len: 0, flags: GNTCOPY_dest_gref };
 
@@ -240,7 +242,7 @@ export function createNetback(
     const respondTx = (c: Connection, id: number, status: number): void => {
       outView.setUint16(0, id, true);
       outView.setInt16(2, status, true);
-      c.tx.queueResponse(out.subarray(0, 4));
+      c.tx.queueResponse(txResponse);
     };
 
     /** Handles one frame whose first slot is in `slot`; false when the frontend was disconnected. */
@@ -433,14 +435,14 @@ export function createNetback(
           outView.setUint16(2, 0, true);
           outView.setUint16(4, (k === 0 ? flags : 0) | (pos < len ? NETRXF_more_data : 0), true);
           outView.setInt16(6, r.ok ? n : NETIF_RSP_ERROR, true);
-          c.rx.queueResponse(out.subarray(0, NETIF_RX_SLOT_SIZE));
+          c.rx.queueResponse(rxResponse);
           if (k === 0 && gso) {
             takeRx(c);
             out.fill(0, 0, NETIF_RX_SLOT_SIZE);
             out[0] = XEN_NETIF_EXTRA_TYPE_GSO;
             outView.setUint16(2, off!.gsoSize!, true);
             out[4] = XEN_NETIF_GSO_TYPE_TCPV4;
-            c.rx.queueResponse(out.subarray(0, NETIF_RX_SLOT_SIZE));
+            c.rx.queueResponse(rxResponse);
           }
         }
         produced = true;
