@@ -108,7 +108,7 @@ describe.skipIf(skip)("bulk TCP between a domU behind netfront/netback and kerne
       else expect(lab.tap.counters.txFrames).toBeGreaterThan(BULK_BYTES / 1460);
       if (!offloads) expect(tsharkOffendingBulk(lab, [5001])).toEqual([]);
       report(`xen: TCP domU -> kernel (${label}): ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${(BULK_BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s; ` +
-        `netfront tx frames ${x["netfront.txFrames"]} (slots ${x["netfront.txSlots"]}), tap tx frames ${lab.tap.counters.txFrames}, retransmits ${stack.tcp.stats.retransmits}`);
+        `netfront tx frames ${x["netfront.txFrames"]} (slots ${x["netfront.txSlots"]}), tap tx frames ${lab.tap.counters.txFrames} (drops ${lab.tap.counters.dropped}), retransmits ${stack.tcp.stats.retransmits}`);
     });
   });
 
