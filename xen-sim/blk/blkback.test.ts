@@ -136,3 +136,27 @@ describe("blkback against a hostile frontend", () => {
     expect(w.dom0.grants.mappingCount).toBe(0);
   });
 });
+
+describe("blkback against a frontend writing bad ring keys", () => {
+  for (const [name, keys, reason] of [
+    ["a ring-page-order above max-ring-page-order", { "ring-page-order": "5", "ring-ref0": "8" }, "bad-ring-page-order"],
+    ["a ring-ref that is not a number", { "ring-ref": "eight" }, "bad-ring-ref"],
+    ["a ring-ref that grants nothing", { "ring-ref": "4000" }, "bad-ring-ref"],
+    ["an event channel that is not unbound for dom0", { "ring-ref": "RING", "event-channel": "77" }, "bad-event-channel"],
+  ] as [string, Record<string, string>, string][]) {
+    it(`${name} is refused, reported, and leaves no mapping`, async () => {
+      const w = await createBlkWorld(createMemoryStorage({ sectors: SECTORS }));
+      unwrap(await w.settle(w.back.start()));
+      const frame = unwrap(w.guest.memory.allocPage());
+      const ring = String(unwrap(w.guest.grants.grantAccess(0, frame)));
+      const port = String(unwrap(w.guest.events.allocUnbound(0)));
+      const all = { "event-channel": port, protocol: "x86_64-abi", ...keys };
+      for (const [k, v] of Object.entries(all)) unwrap(await w.settle(w.guestXs.write(`${w.frontendPath}/${k}`, v === "RING" ? ring : v)));
+      unwrap(await w.settle(w.guestXs.write(`${w.frontendPath}/state`, "3")));
+      for (let i = 0; i < 30 && w.back.faults.length === 0; i++) await w.settle(w.dom0Xs.read("/"));
+      expect(w.back.faults.map((f) => f.reason)).toEqual([reason]);
+      expect(w.back.state).toBe("faulted");
+      expect(w.dom0.grants.mappingCount).toBe(0);
+    });
+  }
+});

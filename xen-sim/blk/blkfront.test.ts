@@ -205,3 +205,23 @@ describe("blkfront over blkback (memory storage)", () => {
     expect(await w.settle(f.flush())).toEqual(ok(undefined));
   });
 });
+
+describe("blkfront geometry and modes", () => {
+  it("a 4096-byte logical sector size requires 8-sector alignment", async () => {
+    const w = await createBlkWorld(createMemoryStorage({ sectors: SECTORS, sectorSize: 4096 }));
+    await w.connect();
+    expect(w.front.sectorSize).toBe(4096);
+    expect(await w.settle(w.front.read(4, 8))).toEqual(err("bad-argument"));
+    expect(await w.settle(w.front.read(8, 4))).toEqual(err("bad-argument"));
+    expect(unwrap(await w.settle(w.front.read(8, 16))).length).toBe(8192);
+  });
+
+  it("mode=r from the toolstack makes the backend advertise info=VDISK_READONLY and refuse writes", async () => {
+    const w = await createBlkWorld(createMemoryStorage({ sectors: SECTORS }));
+    unwrap(await w.settle(w.dom0Xs.write(`${w.backendPath}/mode`, "r")));
+    await w.connect();
+    expect(unwrap(await w.settle(w.dom0Xs.read(`${w.backendPath}/info`)))).toBe("4");
+    expect(w.front.features.readOnly).toBe(true);
+    expect(await w.settle(w.front.write(0, new Uint8Array(512)))).toEqual(err("read-only"));
+  });
+});
