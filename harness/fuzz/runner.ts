@@ -165,6 +165,55 @@ export async function runJsfuzz(
   };
 }
 
+/** What distillCorpus kept. */
+export interface DistillResult {
+  readonly kept: number;
+  readonly removed: number;
+  readonly bytes: number;
+  readonly replayMs: number;
+  /** Corpus inputs that make the target fail (findings; always kept). */
+  readonly failing: string[];
+}
+
+/**
+ * Keeps corpora/<name>/ small enough for npm test's regression replay: seeds first, then the
+ * other inputs in the order jsfuzz saved them (oldest first), as long as the replay time in this
+ * process stays within `maxReplayMs` and the size within `maxBytes`; deletes the rest. Failing
+ * inputs are kept (and returned). corpora/<name>/regressions/ is never touched.
+ */
+export async function distillCorpus(paths: FuzzPaths, name: string, options: { maxBytes?: number; maxReplayMs?: number } = {}): Promise<DistillResult> {
+  const maxBytes = options.maxBytes ?? 400_000;
+  const maxReplayMs = options.maxReplayMs ?? 700;
+  const dir = path.join(paths.corporaDir, name);
+  if (!existsSync(dir)) return { kept: 0, removed: 0, bytes: 0, replayMs: 0, failing: [] };
+  const mod = (await import(path.join(paths.targetsDir, `${name}.ts`))) as { fuzz(data: Buffer): void | Promise<void> };
+  const files = readdirSync(dir)
+    .map((f) => ({ f, p: path.join(dir, f) }))
+    .filter((x) => statSync(x.p).isFile())
+    .map((x) => ({ ...x, st: statSync(x.p) }))
+    .sort((a, b) => Number(b.f.startsWith("seed-")) - Number(a.f.startsWith("seed-")) || a.st.mtimeMs - b.st.mtimeMs || (a.f < b.f ? -1 : 1));
+  let kept = 0, removed = 0, bytes = 0, replayMs = 0;
+  const failing: string[] = [];
+  for (const x of files) {
+    if (replayMs > maxReplayMs || bytes + x.st.size > maxBytes) {
+      rmSync(x.p, { force: true });
+      removed++;
+      continue;
+    }
+    const data = readFileSync(x.p);
+    const t0 = performance.now();
+    try {
+      await mod.fuzz(data);
+    } catch {
+      failing.push(x.p);
+    }
+    replayMs += performance.now() - t0;
+    bytes += x.st.size;
+    kept++;
+  }
+  return { kept, removed, bytes, replayMs: Math.round(replayMs), failing };
+}
+
 function countFiles(dir: string): number {
   return readdirSync(dir).filter((f) => statSync(path.join(dir, f)).isFile()).length;
 }
