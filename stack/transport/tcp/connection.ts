@@ -497,6 +497,8 @@ export class TcpConnection implements ByteStream {
 
     // a retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again (as Linux)
     if (this.state === State.SYN_RECEIVED && this.passive && (f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && seg.seq === this.irs) {
+      // RFC 7323 §4.3: echo this SYN's TSval, so the client's RTT sample is not the SYN timeout
+      if (this.tsOk && tsVal !== undefined && seqGe(tsVal, this.tsRecent)) { this.tsRecent = tsVal; this.tsRecentTime = now; }
       this.#sendSyn();
       return;
     }
