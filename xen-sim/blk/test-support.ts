@@ -126,9 +126,9 @@ export interface RawBackend {
 }
 
 /** Linux blkback's keys by hand, then Connected with `sectors`; the frontend must reach Initialised. */
-export async function rawBackend(w: BlkWorld, sectors: number): Promise<RawBackend> {
+export async function rawBackend(w: BlkWorld, sectors: number, features: { indirect?: number; discard?: boolean } = {}): Promise<RawBackend> {
   const { dom0, dom0Xs: xs, frontendPath: fe, backendPath: be, guest } = w;
-  unwrap(await w.settle(writeKeys(xs, be, { "feature-max-indirect-segments": 0, "multi-queue-max-queues": 1, "max-ring-page-order": 0 })));
+  unwrap(await w.settle(writeKeys(xs, be, { "feature-max-indirect-segments": features.indirect ?? 0, "multi-queue-max-queues": 1, "max-ring-page-order": 0 })));
   unwrap(await w.settle(switchState(xs, be, XenbusState.InitWait)));
   for (let i = 0; i < 10_000 && (await w.settle(readState(xs, fe))) !== XenbusState.Initialised; i++) w.clock.run();
   const ref = Number(unwrap(await w.settle(xs.read(`${fe}/ring-ref`))));
@@ -137,7 +137,7 @@ export async function rawBackend(w: BlkWorld, sectors: number): Promise<RawBacke
   const port = unwrap(dom0.events.bindInterdomain(guest.id, fport));
   const ring = createBackRing([map.page], { slotSize: BLKIF_SLOT_SIZE });
   unwrap(await w.settle(writeKeys(xs, be, {
-    "feature-flush-cache": 1, "feature-discard": 0, "feature-barrier": 1, "feature-persistent": 0,
+    "feature-flush-cache": 1, "feature-discard": features.discard === true ? 1 : 0, "feature-barrier": 1, "feature-persistent": 0,
     sectors, info: 0, "sector-size": 512, "physical-sector-size": 512,
   })));
   unwrap(await w.settle(switchState(xs, be, XenbusState.Connected)));
