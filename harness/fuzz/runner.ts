@@ -3,7 +3,7 @@
 // CommonJS file with esbuild; its coverage counter must then grow (checked and reported).
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { build } from "esbuild";
@@ -102,9 +102,15 @@ export async function runJsfuzz(
   const jsfuzzMain = require.resolve("jsfuzz/build/src/index.js");
   const crashPath = path.join(paths.buildDir, `crash-${name}-${process.pid}-${options.worker ?? 0}`);
   rmSync(crashPath, { force: true });
+  // jsfuzz reads every entry of its corpus folder as an input (a regressions/ folder inside makes
+  // it fail with EISDIR), so it works on a flat copy whose new inputs are copied back afterwards.
+  const work = path.join(paths.buildDir, `corpus-${name}-${process.pid}-${options.worker ?? 0}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  for (const f of readdirSync(corpus)) if (statSync(path.join(corpus, f)).isFile()) copyFileSync(path.join(corpus, f), path.join(work, f));
   // jsfuzz reads seeds from and writes new-coverage inputs to the first directory.
   const args = [
-    jsfuzzMain, path.relative(paths.root, bundle), corpus,
+    jsfuzzMain, path.relative(paths.root, bundle), work,
     // jsfuzz counts the worker's start-up (instrumenting the bundle, seconds for a whole stack)
     // against the first input, so the hang budget must cover it; targets bound virtual time themselves.
     "--timeout", String(options.perInputTimeoutSeconds ?? 30),
@@ -147,6 +153,8 @@ export async function runJsfuzz(
   killGroup();
   process.removeListener("exit", killGroup);
   const seconds = (performance.now() - started) / 1000;
+  for (const f of readdirSync(work)) if (!existsSync(path.join(corpus, f))) copyFileSync(path.join(work, f), path.join(corpus, f));
+  rmSync(work, { recursive: true, force: true });
   const crashes: string[] = [];
   if (existsSync(crashPath)) {
     const found = readFileSync(crashPath);
