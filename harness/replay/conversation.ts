@@ -216,13 +216,16 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
     }
     clock.run(t);
   };
-  for (const f of inbound) {
-    await runUntil(f.at);
+  // Frames with the same captured time arrived in one batch (one event of the recording's
+  // event-time clock): they are fed back to back, with no timers or promise turns between.
+  for (const [k, f] of inbound.entries()) {
+    const sameEvent = k > 0 && inbound[k - 1]!.at === f.at;
+    if (!sameEvent) await runUntil(f.at);
     drainSent();
     const data = rewrite(f.data);
     fed.push({ at: clock.now(), data, direction: "in" });
     receive(norm.has("offload-checksums") ? { data, offload: { dataValidated: true } } : { data });
-    await new Promise((r) => setImmediate(r));
+    if (inbound[k + 1]?.at !== f.at) await new Promise((r) => setImmediate(r));
     drainSent();
   }
   const last = capture.packets.length > 0 ? capture.packets[capture.packets.length - 1]!.timestampMs - conv.epochMs : conv.clockStartMs;

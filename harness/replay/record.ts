@@ -15,9 +15,9 @@
 // The namespace and tap are removed whatever happens. Root only.
 //   PLANS                      the recordings (name -> plan)
 //   recordAll(options)         records all (or options.only) into options.dir; exit code
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Frame, NetDevice } from "../../stack/link/types.ts";
 import { createByteCollector, createPcapngWriter } from "../../stack/link/pcap/index.ts";
 import { parseMac } from "../../stack/wire/address.ts";
@@ -348,6 +348,12 @@ export async function recordAll(options: { dir: string; only?: readonly string[]
         const report = await replayFile(path);
         process.stdout.write(`recorded ${path} (attempt ${attempt}) in ${(performance.now() - started).toFixed(0)} ms\n${formatReport(report)}\n`);
         if (report.ok) break;
+        // Keep the attempt that did not replay, for a look at why.
+        const kept = resolve("out/replay/record", `${name}.attempt-${attempt}`);
+        mkdirSync(dirname(kept), { recursive: true });
+        copyFileSync(path, `${kept}.pcapng.gz`);
+        copyFileSync(join(dirname(path), `${name}.expect.json`), `${kept}.expect.json`);
+        process.stdout.write(`kept the recording that did not replay as ${kept}.pcapng.gz\n`);
         if (attempt === MAX_ATTEMPTS) failures++;
       } catch (e) {
         process.stderr.write(`recording ${name} (attempt ${attempt}) failed: ${(e as Error).message}\n`);
