@@ -11,6 +11,7 @@ import { performance } from "node:perf_hooks";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
 import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
 
 export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes N [--gso] [--seed S] [--json])";
 
@@ -215,15 +216,14 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`usage: netlab sim xen-transfer --bytes N [--gso] [--no-csum] [--threads] [--seed S] [--json]\n${summary}\n`);
     return 0;
   }
-  if (o.threads) {
-    process.stderr.write("netlab sim xen-transfer: --threads is not implemented yet; running single-threaded\n");
-  }
-  const r = await runXenTransfer({ bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed });
-  if (o.json) process.stdout.write(`${JSON.stringify({ ...r, threads: false })}\n`);
+  const r = o.threads
+    ? await runXenTransferThreads({ bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed })
+    : { ...(await runXenTransfer({ bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed })), threads: false as const };
+  if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
       `xen-transfer: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"}, ` +
-      `goodput ${(r.goodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${(r.goodputPerCpuBitsPerSecond / 1e9).toFixed(3)} Gbit/s per cpu-second, virtual ${r.virtualSeconds} s), ` +
+      `goodput ${(r.goodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${(r.goodputPerCpuBitsPerSecond / 1e9).toFixed(3)} Gbit/s per cpu-second${"virtualSeconds" in r ? `, virtual ${r.virtualSeconds} s` : ", worker threads"}), ` +
       `gso ${r.gso ? "on" : "off"}, csum offload ${r.checksumOffload ? "on" : "off"}, ${r.retransmits} retransmissions, ` +
       `${r.frames.tx} frames${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );

@@ -14,11 +14,13 @@ import { GNTTAB_RESERVED_XENSTORE } from "../abi/grant-table.ts";
 import type { DomainId } from "../abi/xen.ts";
 import { createHypervisor } from "../hypervisor/hypervisor.ts";
 import { connectInProcess, createXenstoreClient, type XenstoreClient, type XsOps } from "../xenstore/client.ts";
-import { connectGuestXenstore, createXenstoreDaemon, prepareGuestXenstore } from "../xenstore/domain.ts";
+import { connectGuestXenstore, createXenstoreDaemon, prepareGuestXenstore, type GuestXenstoreSetup } from "../xenstore/domain.ts";
+import type { VcpuMode } from "../event-channel/types.ts";
+import type { Domain } from "../hypervisor/types.ts";
 import { domainPath } from "../xenstore/paths.ts";
 import type { XsClientError, XsPerm } from "../xenstore/types.ts";
 import { XenbusState } from "../xenbus/types.ts";
-import type { CreateDomainError, DeviceError, DeviceInfo, GuestDomain, Toolstack, ToolstackOptions, VbdOptions, VifOptions } from "./types.ts";
+import type { CreateDomainError, DeviceError, DeviceInfo, GuestDomain, ThreadGuestDomain, Toolstack, ToolstackOptions, VbdOptions, VifOptions } from "./types.ts";
 
 /** Default page limit of a guest (16 MiB). */
 export const DEFAULT_GUEST_MAX_PAGES = 4096;
@@ -47,9 +49,13 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
   const xs = createXenstoreClient(connectInProcess(daemon.server, 0));
   const guests = new Map<DomainId, GuestDomain>();
   const devices = new Map<DomainId, DeviceInfo[]>();
+  const threadGuests = new Set<DomainId>();
 
-  async function createDomain(opts: { name?: string; maxPages?: number; id?: DomainId } = {}): Promise<Result<GuestDomain, CreateDomainError>> {
-    const d = hypervisor.createDomain({ maxPages: opts.maxPages ?? options.guestMaxPages ?? DEFAULT_GUEST_MAX_PAGES, ...(opts.id === undefined ? {} : { id: opts.id }) });
+  /** libxl__domain_make: the domain, its xenstore page and port, /local/domain/<id>, INTRODUCE. */
+  async function makeDomain(
+    opts: { name?: string; maxPages?: number; id?: DomainId }, vcpu: VcpuMode,
+  ): Promise<Result<{ domain: Domain; name: string; path: string; setup: GuestXenstoreSetup }, CreateDomainError>> {
+    const d = hypervisor.createDomain({ vcpu, maxPages: opts.maxPages ?? options.guestMaxPages ?? DEFAULT_GUEST_MAX_PAGES, ...(opts.id === undefined ? {} : { id: opts.id }) });
     if (!d.ok) return d;
     const domain = d.value;
     const id = domain.id;
@@ -85,11 +91,29 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
     if (!made.ok) return fail(made);
     const intro = await xs.introduce(id, setup.value.frame, setup.value.port);
     if (!intro.ok) return fail(intro);
-    const conn = connectGuestXenstore(domain, setup.value);
-    if (!conn.ok) return fail(conn);
-    const guest: GuestDomain = { id, name, domain, xs: conn.value.client, path };
-    guests.set(id, guest);
+    return ok({ domain, name, path, setup: setup.value });
+  }
+
+  async function createDomain(opts: { name?: string; maxPages?: number; id?: DomainId } = {}): Promise<Result<GuestDomain, CreateDomainError>> {
+    const m = await makeDomain(opts, "clock");
+    if (!m.ok) return m;
+    const { domain, name, path, setup } = m.value;
+    const conn = connectGuestXenstore(domain, setup);
+    if (!conn.ok) {
+      hypervisor.destroyDomain(domain.id);
+      return conn;
+    }
+    const guest: GuestDomain = { id: domain.id, name, domain, xs: conn.value.client, path };
+    guests.set(domain.id, guest);
     return ok(guest);
+  }
+
+  async function createThreadDomain(opts: { name?: string; maxPages?: number; id?: DomainId } = {}): Promise<Result<ThreadGuestDomain, CreateDomainError>> {
+    const m = await makeDomain(opts, "thread");
+    if (!m.ok) return m;
+    const { domain, name, path, setup } = m.value;
+    threadGuests.add(domain.id);
+    return ok({ id: domain.id, name, domain, path, xenstore: setup });
   }
 
   async function removeDevice(dev: DeviceInfo): Promise<Result<void, XsClientError>> {
@@ -111,6 +135,7 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
     if (id === 0 || hypervisor.domain(id) === undefined) return err("no-such-domain");
     const guest = guests.get(id);
     guests.delete(id);
+    threadGuests.delete(id);
     guest?.xs.close();
     for (const dev of devices.get(id) ?? []) {
       const r = await removeDevice(dev);
@@ -175,6 +200,7 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
   return {
     hypervisor, dom0, daemon, xs,
     createDomain,
+    createThreadDomain,
     destroyDomain,
     async addVif(fe, o: VifOptions) {
       const be = o.backend ?? 0;

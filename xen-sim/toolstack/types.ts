@@ -9,7 +9,7 @@ import type { Result } from "../../stack/result.ts";
 import type { DomainId } from "../abi/xen.ts";
 import type { Domain, Hypervisor, HypervisorOptions } from "../hypervisor/types.ts";
 import type { XenstoreClient } from "../xenstore/client.ts";
-import type { XenstoreDaemon } from "../xenstore/domain.ts";
+import type { GuestXenstoreSetup, XenstoreDaemon } from "../xenstore/domain.ts";
 import type { XenstoreServerOptions, XsClientError } from "../xenstore/types.ts";
 
 /** A guest created by the toolstack. */
@@ -21,6 +21,15 @@ export interface GuestDomain {
   readonly xs: XenstoreClient;
   /** "/local/domain/<id>". */
   readonly path: string;
+}
+
+/** A guest whose vcpu is a worker thread: it connects to xenstore itself over `xenstore` (page + port). */
+export interface ThreadGuestDomain {
+  readonly id: DomainId;
+  readonly name: string;
+  readonly domain: Domain;
+  readonly path: string;
+  readonly xenstore: GuestXenstoreSetup;
 }
 
 /** Parameters of a network device. */
@@ -78,6 +87,8 @@ export interface Toolstack {
   readonly xs: XenstoreClient;
   /** Creates a guest: domain, /local/domain/<id> with libxl's permissions, xenstore page + port, INTRODUCE. */
   createDomain(options?: { readonly name?: string; readonly maxPages?: number; readonly id?: DomainId }): Promise<Result<GuestDomain, CreateDomainError>>;
+  /** As createDomain, for a guest run by a worker thread (vcpu "thread"); no client is connected here. */
+  createThreadDomain(options?: { readonly name?: string; readonly maxPages?: number; readonly id?: DomainId }): Promise<Result<ThreadGuestDomain, CreateDomainError>>;
   /** Destroys a guest: removes its device dirs (both ends), destroys the domain (grants, ports, memory),
    *  releases it from xenstore (@releaseDomain, its watches and transactions) and removes /local/domain/<id>. */
   destroyDomain(id: DomainId): Promise<Result<void, "no-such-domain" | XsClientError>>;

@@ -1,0 +1,232 @@
+// A domU run by a worker thread (xen-transfer --threads): its vcpu is this thread. The
+// hypervisor objects stay in the main thread; what a guest does itself happens here on the
+// shared pages: grant entries are written into its own grant table pages (refs reserved for it),
+// pages come from a pool the toolstack allocated, events are raised with setPending2l/kickVcpu
+// on dom0's shared_info (peer ports mirrored by the main thread into `portDir`) and taken with
+// takeEvents2l after waitForUpcall. The netfront and the stack are the ordinary ones.
+//   run(data)   connects xenstore, brings up netfront + stack, sends or receives, reports
+
+import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { createStack } from "../../stack/index.ts";
+import { err, ok } from "../../stack/result.ts";
+import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { parseIpv4 } from "../../stack/wire/address.ts";
+import { GRANT_ENTRIES_PER_PAGE, GTF_permit_access, GTF_readonly, GTF_reading, GTF_writing } from "../../xen-sim/abi/grant-table.ts";
+import { kickVcpu, setPending2l, sharedInfoView, takeEvents2l, waitForUpcall } from "../../xen-sim/event-channel/two-level.ts";
+import type { Domain } from "../../xen-sim/hypervisor/types.ts";
+import { createNetfront } from "../../xen-sim/net/netfront.ts";
+import { connectGuestXenstore } from "../../xen-sim/xenstore/domain.ts";
+import { createPayloadFiller } from "./payload.ts";
+
+/** What the main thread hands a guest thread. */
+export interface ThreadDomainData {
+  readonly role: "sender" | "receiver";
+  readonly domid: number;
+  readonly pages: readonly { readonly frame: number; readonly page: Uint8Array }[];
+  readonly xenstore: { readonly frame: number; readonly port: number; readonly page: Uint8Array };
+  readonly grantTable: readonly Uint8Array[];
+  readonly refs: readonly number[];
+  readonly ports: readonly number[];
+  /** peer (dom0) port of each of our ports, -1 when unbound; written by the main thread. */
+  readonly portDir: Int32Array;
+  readonly sharedInfo: Uint8Array;
+  readonly dom0SharedInfo: Uint8Array;
+  /** [0]: set to 1 by the receiver when the transfer is complete. */
+  readonly control: Int32Array;
+  readonly cidr: string;
+  readonly peer: string;
+  readonly port: number;
+  readonly bytes: number;
+  readonly gso: boolean;
+  readonly checksumOffload: boolean;
+  readonly seed: number;
+  readonly timeoutMs: number;
+}
+
+/** What a guest thread reports. */
+export interface ThreadDomainReport {
+  readonly role: "sender" | "receiver";
+  readonly ok: boolean;
+  readonly bytes: number;
+  readonly sha256: string;
+  /** Receiver: ms from the accepted connection to the end of the stream. */
+  readonly transferMs: number;
+  readonly cpuSeconds: number;
+  readonly frames: number;
+  readonly notifications: number;
+  readonly retransmits: number;
+  readonly error?: string;
+}
+
+/** The hypercall surface netfront and the xenstore client use, done by this thread on shared memory. */
+function guestShim(d: ThreadDomainData, handlers: Map<number, (port: number) => void>): Domain {
+  const pages = new Map<number, Uint8Array>();
+  const free: number[] = [];
+  for (const p of d.pages) { pages.set(p.frame, p.page); free.push(p.frame); }
+  pages.set(d.xenstore.frame, d.xenstore.page);
+  const u16 = d.grantTable.map((p) => new Uint16Array(p.buffer, p.byteOffset, 2048));
+  const u32 = d.grantTable.map((p) => new Uint32Array(p.buffer, p.byteOffset, 1024));
+  const refs = [...d.refs];
+  const ports = [...d.ports];
+  const dom0 = sharedInfoView(d.dom0SharedInfo);
+  const loc = (ref: number) => ({ t: Math.floor(ref / GRANT_ENTRIES_PER_PAGE), e: ref % GRANT_ENTRIES_PER_PAGE });
+  const shim = {
+    id: d.domid,
+    privileged: false,
+    memory: {
+      domid: d.domid,
+      allocPage: () => { const f = free.pop(); return f === undefined ? err("out-of-memory" as const) : ok(f); },
+      freePage: (f: number) => { if (pages.has(f)) free.push(f); return ok(undefined); },
+      page: (f: number) => { const p = pages.get(f); return p === undefined ? err("bad-frame" as const) : ok(p); },
+      get pageCount() { return pages.size - free.length; },
+      maxPages: pages.size,
+    },
+    grants: {
+      grantAccess(grantee: number, frame: number, readonly = false) {
+        const ref = refs.pop();
+        if (ref === undefined) return err("no-free-refs" as const);
+        const { t, e } = loc(ref);
+        u16[t]![e * 4 + 1] = grantee;
+        u32[t]![e * 2 + 1] = frame >>> 0;
+        // Write barrier: domid and frame are visible before the flags make the entry valid.
+        Atomics.store(u16[t]!, e * 4, GTF_permit_access | (readonly ? GTF_readonly : 0));
+        return ok(ref);
+      },
+      endAccess(ref: number) {
+        const { t, e } = loc(ref);
+        const a = u16[t]!;
+        const flags = Atomics.load(a, e * 4);
+        if (flags & (GTF_reading | GTF_writing)) return err("busy" as const);
+        if (Atomics.compareExchange(a, e * 4, flags, 0) !== flags) return err("busy" as const);
+        refs.push(ref);
+        return ok(undefined);
+      },
+    },
+    events: {
+      allocUnbound: () => { const p = ports.pop(); return p === undefined ? err("ENOSPC" as const) : ok(p); },
+      send(port: number) {
+        const peer = Atomics.load(d.portDir, port);
+        if (peer >= 0 && setPending2l(dom0, peer)) kickVcpu(dom0);
+        return ok(undefined);
+      },
+      close: (port: number) => { handlers.delete(port); return ok(undefined); },
+      onEvent(port: number, h: ((p: number) => void) | undefined) {
+        if (h === undefined) handlers.delete(port);
+        else handlers.set(port, h);
+      },
+    },
+  };
+  return shim as unknown as Domain;
+}
+
+export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
+  const handlers = new Map<number, (port: number) => void>();
+  const domain = guestShim(d, handlers);
+  const si = sharedInfoView(d.sharedInfo);
+  const clock = createVirtualClock();
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const tick = (): number => clock.run(performance.now() - t0, 4096);
+  const yieldHost = () => new Promise<void>((r) => setImmediate(r));
+  let stop = false;
+  let spins = 0;
+  /** The vcpu loop: timers, event upcalls, promise continuations; sleeps in waitForUpcall when idle. */
+  const loop = async (until: () => boolean): Promise<boolean> => {
+    const deadline = performance.now() + d.timeoutMs;
+    while (!until() && !stop) {
+      if (performance.now() > deadline) return false;
+      const fired = tick();
+      const seen = takeEvents2l(si, (p) => handlers.get(p)?.(p));
+      if (fired === 0 && seen === 0) {
+        await yieldHost();
+        if (until()) break;
+        if (tick() === 0 && Atomics.load(d.control, 0) === 0) {
+          const next = clock.nextDeadline();
+          const wait = next === undefined ? 2 : Math.max(0, Math.min(2, next - (performance.now() - t0)));
+          waitForUpcall(si, wait);
+        }
+      } else if (++spins % 32 === 0) await yieldHost();
+    }
+    return until();
+  };
+
+  const conn = connectGuestXenstore(domain, { frame: d.xenstore.frame, port: d.xenstore.port });
+  if (!conn.ok) throw new Error(`xenstore: ${conn.error}`);
+  const xs = conn.value.client;
+  let nfResult: Awaited<ReturnType<typeof createNetfront>> | undefined;
+  void createNetfront({ domain, xs, clock }, { gso: d.gso, checksumOffload: d.checksumOffload }).then((r) => { nfResult = r; });
+  if (!(await loop(() => nfResult !== undefined)) || nfResult === undefined || !nfResult.ok) throw new Error(`netfront: ${nfResult && !nfResult.ok ? nfResult.error : "timeout"}`);
+  const nf = nfResult.value;
+  if (!(await loop(() => nf.connected))) throw new Error("netfront did not connect");
+  const stack = createStack({ device: nf, clock, rng: createRng(d.seed + d.domid) }, { name: `domU-${d.domid}`, ipv4: { cidr: d.cidr } });
+  const fill = createPayloadFiller(d.seed);
+  const hash = createHash("sha256");
+  let bytes = 0;
+  let done = false;
+  let error: string | undefined;
+  let transferMs = 0;
+  if (d.role === "receiver") {
+    const l = stack.tcp.listen(d.port);
+    if (!l.ok) throw new Error(`listen: ${l.error}`);
+    let start = 0;
+    l.value.onConnection((s) => {
+      start = performance.now();
+      s.onData((chunk) => { hash.update(chunk); bytes += chunk.length; });
+      s.onEnd(() => {
+        transferMs = performance.now() - start;
+        done = true;
+        Atomics.store(d.control, 0, 1);
+        s.end();
+      });
+      s.onClose((e) => { if (e !== undefined) error = e; });
+    });
+    await loop(() => done || error !== undefined);
+    // Let the FIN exchange finish so the sender sees its close.
+    const until = performance.now() + 20;
+    await loop(() => performance.now() > until);
+  } else {
+    const payload = new Uint8Array(d.bytes);
+    for (let off = 0; off < d.bytes; off += 65536) fill(payload.subarray(off, Math.min(off + 65536, d.bytes)));
+    hash.update(payload);
+    // Give the receiver time to listen.
+    const until = performance.now() + 50;
+    await loop(() => performance.now() > until);
+    const c = stack.tcp.connect(parseIpv4(d.peer).ok ? (parseIpv4(d.peer) as { value: number }).value : 0, d.port);
+    if (!c.ok) throw new Error(`connect: ${c.error}`);
+    const s = c.value;
+    let queued = 0;
+    const push = (): void => {
+      while (queued < d.bytes) {
+        const n = Math.min(65536, d.bytes - queued);
+        const more = s.write(payload.subarray(queued, queued + n));
+        queued += n;
+        if (!more) return;
+      }
+      s.end();
+    };
+    s.onConnect(push);
+    s.onDrain(push);
+    s.onClose((e) => { if (e !== undefined) error = e; done = true; });
+    s.onEnd(() => { done = true; });
+    await loop(() => done || Atomics.load(d.control, 0) === 1 || error !== undefined);
+    bytes = queued;
+    const grace = performance.now() + 20;
+    await loop(() => performance.now() > grace);
+  }
+  stop = true;
+  const cpu = process.cpuUsage(cpu0);
+  const st = nf.stats();
+  return {
+    role: d.role,
+    ok: error === undefined && (d.role === "sender" || done),
+    bytes,
+    sha256: hash.digest("hex"),
+    transferMs,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    frames: d.role === "sender" ? st.txFrames : st.rxFrames,
+    notifications: st.notificationsSent,
+    retransmits: stack.tcp.stats.retransmits,
+    ...(error === undefined ? {} : { error }),
+  };
+}
