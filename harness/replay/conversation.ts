@@ -19,7 +19,7 @@
 // Fed frames that were rewritten get fresh checksums. Nothing else is tolerated: a frame
 // netlab sends that the capture lacks (or the reverse) is a diff on field "frame".
 //   replayConversation(capture, expectation, options) -> ModeReport
-import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { createRng, createVirtualClock, type Clock } from "../../stack/time.ts";
 import type { Frame, NetDevice } from "../../stack/link/types.ts";
 import { NO_OFFLOADS } from "../../stack/link/types.ts";
 import { createByteCollector, createPcapngWriter, type ParsedCapture } from "../../stack/link/pcap/index.ts";
@@ -98,27 +98,35 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
 
   // Split the capture into what the endpoint sent (to compare) and what it received (to feed).
   const outbound: { index: number; at: number; data: Uint8Array }[] = [];
-  const inbound: { index: number; at: number; data: Uint8Array }[] = [];
-  const capturedSyn = new Map<string, { isn: number; tsVal: number | undefined; at: number }>();
+  const inbound: { index: number; at: number; data: Uint8Array; batch: string | undefined }[] = [];
+  const capturedSyn = new Map<string, { isn: number; tsVal: number | undefined }>();
   const capturedXids: number[] = [];
   capture.packets.forEach((p, i) => {
     const isOut = p.data.length >= 12 && readMac(p.data, 6) === mac;
     if (!isOut) {
-      inbound.push({ index: i, at: p.timestampMs - conv.epochMs, data: p.data });
+      inbound.push({ index: i, at: p.timestampMs - conv.epochMs, data: p.data, batch: p.comments?.find((c) => c.startsWith("batch "))?.slice(6) });
       return;
     }
     outbound.push({ index: i, at: p.timestampMs - conv.epochMs, data: p.data });
     const d = dissect(p.data);
     if (d.kind === "tcp" && d.flow !== undefined && String(d.fields.get("tcp.flags")).includes("S") && !capturedSyn.has(d.flow)) {
       const ts = d.fields.get("tcp.option.tsval");
-      capturedSyn.set(d.flow, { isn: d.fields.get("tcp.seq") as number, tsVal: typeof ts === "number" ? ts : undefined, at: p.timestampMs - conv.epochMs });
+      capturedSyn.set(d.flow, { isn: d.fields.get("tcp.seq") as number, tsVal: typeof ts === "number" ? ts : undefined });
     }
     const xid = d.fields.get("dhcp.xid");
     if (typeof xid === "number" && !capturedXids.includes(xid)) capturedXids.push(xid);
   });
 
-  // netlab on a replay device, virtual clock starting where the recorded endpoint started.
-  const clock = createVirtualClock(conv.clockStartMs);
+  // netlab on a replay device, virtual clock starting where the recorded endpoint started. The
+  // endpoint's clock never goes back: inside a batch it shows each frame's time while timers
+  // wait (the recording's event loop was busy), and those timers then fire at the batch's end.
+  const vclock = createVirtualClock(conv.clockStartMs);
+  let floor = conv.clockStartMs;
+  const clock: Clock = {
+    now: () => Math.max(vclock.now(), floor),
+    setTimer: (at, fn) => vclock.setTimer(at, fn),
+    cancel: (id) => vclock.cancel(id),
+  };
   const sent: { at: number; data: Uint8Array }[] = [];
   const offsets = new Map<string, Offsets>();
   const xidMap = new Map<number, number>(); // netlab xid -> captured xid
@@ -209,23 +217,25 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   // Timers fire one at a time with promise callbacks run after each, as on the real event loop.
   const runUntil = async (t: number): Promise<void> => {
     for (let guard = 0; guard < MAX_TIMERS_PER_GAP; guard++) {
-      const next = clock.nextDeadline();
+      const next = vclock.nextDeadline();
       if (next === undefined || next > t) break;
-      clock.run(next, 1);
+      vclock.run(next, 1);
       await new Promise((r) => setImmediate(r));
     }
-    clock.run(t);
+    vclock.run(t);
   };
-  // Frames with the same captured time arrived in one batch (one event of the recording's
-  // event-time clock): they are fed back to back, with no timers or promise turns between.
+  // Frames of one recorded batch (pcapng comment "batch N") are fed back to back, with no
+  // timers or promise turns between, each at its own time; other frames one event each.
+  const sameBatch = (a: (typeof inbound)[number] | undefined, b: (typeof inbound)[number] | undefined): boolean =>
+    a !== undefined && b !== undefined && a.batch !== undefined && a.batch === b.batch;
   for (const [k, f] of inbound.entries()) {
-    const sameEvent = k > 0 && inbound[k - 1]!.at === f.at;
-    if (!sameEvent) await runUntil(f.at);
+    if (sameBatch(inbound[k - 1], f)) floor = Math.max(floor, f.at);
+    else await runUntil(Math.max(f.at, vclock.now()));
     drainSent();
     const data = rewrite(f.data);
     fed.push({ at: clock.now(), data, direction: "in" });
     receive(norm.has("offload-checksums") ? { data, offload: { dataValidated: true } } : { data });
-    if (inbound[k + 1]?.at !== f.at) await new Promise((r) => setImmediate(r));
+    if (!sameBatch(f, inbound[k + 1])) await new Promise((r) => setImmediate(r));
     drainSent();
   }
   const last = capture.packets.length > 0 ? capture.packets[capture.packets.length - 1]!.timestampMs - conv.epochMs : conv.clockStartMs;

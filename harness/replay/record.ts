@@ -3,11 +3,13 @@
 // and offloads off, 192.0.2.0/24), the Debian tool (ping, dnsmasq, dhclient, python3 sockets,
 // curl) runs inside it, and netlab plays the other end, built by endpoint.ts from the very
 // configuration the expectation file records, on an event-time clock: the real clock read once
-// per event (a frame batch, a timer, a turn of the event loop) and frozen until the event's
+// per event (a delivered frame, a timer, a turn of the event loop) and frozen until the event's
 // synchronous work and microtasks are done, like a stack polled with one timestamp. Real time
 // spent computing inside one event (cold code takes milliseconds) would otherwise leak into
 // TSvals and ISNs, which a replay in virtual time cannot reproduce. Every frame netlab sends or
-// receives is captured with that same clock (pcapng, ns timestamps, gzip). The code paths are
+// receives is captured with that same clock (pcapng, ns timestamps, gzip); received frames carry
+// the comment "batch N": frames the tap handed over in one synchronous run, between which no
+// timer or promise callback could run (conversation mode feeds them the same way). The code paths are
 // warmed up first (the golden scenarios run once), so the event loop is not blocked while the
 // kernel talks. Then the expectation is written (endpoint, clock start and epoch,
 // normalisations, decode counts) and the capture is replayed at once (decode + conversation);
@@ -210,29 +212,42 @@ print("done")
   },
 };
 
-/** The real clock read once per event and frozen until the event's microtasks have run. */
-function eventTimeClock(real: RealClock): RealClock {
+/** The real clock read once per event and frozen until the event's microtasks have run; mark() starts a new event. */
+interface EventTimeClock extends RealClock {
+  /** A new event begins now (a frame is delivered): read the real clock again. */
+  mark(): void;
+}
+
+function eventTimeClock(real: RealClock): EventTimeClock {
   let frozen: number | undefined;
-  const now = (): number => {
-    if (frozen === undefined) {
-      frozen = real.now();
-      queueMicrotask(() => { frozen = undefined; });
+  let resetQueued = false;
+  const read = (): number => {
+    frozen = real.now();
+    if (!resetQueued) {
+      resetQueued = true;
+      queueMicrotask(() => { frozen = undefined; resetQueued = false; });
     }
     return frozen;
   };
   return {
     epochMs: real.epochMs,
-    now,
-    setTimer: (at, fn) => real.setTimer(at, () => { frozen = undefined; fn(); }),
+    now: () => frozen ?? read(),
+    mark: () => { read(); },
+    setTimer: (at, fn) => real.setTimer(at, () => { read(); fn(); }),
     cancel: (id) => real.cancel(id),
     pending: () => real.pending(),
     close: () => real.close(),
   };
 }
 
-/** A NetDevice wrapper that records frames until stopped. */
-function capturing(device: NetDevice, record: (data: Uint8Array, direction: "in" | "out") => void): NetDevice & { stop(): void } {
+/**
+ * A NetDevice wrapper that records frames until stopped. Each delivered frame starts a new event
+ * on the clock; frames the tap delivers in one synchronous run (no microtask turn between them)
+ * share a batch number, recorded as the comment "batch N" (replay feeds a batch back to back).
+ */
+function capturing(device: NetDevice, clock: EventTimeClock, record: (data: Uint8Array, direction: "in" | "out", comment?: string) => void): NetDevice & { stop(): void } {
   let on = true;
+  let batch = 0, inTurn = false;
   return {
     mac: device.mac, mtu: device.mtu, offloads: device.offloads,
     send(frame: Frame) {
@@ -241,7 +256,13 @@ function capturing(device: NetDevice, record: (data: Uint8Array, direction: "in"
     },
     onReceive(handler) {
       device.onReceive((frame) => {
-        if (on) record(frame.data, "in");
+        clock.mark();
+        if (!inTurn) {
+          batch++;
+          inTurn = true;
+          queueMicrotask(() => { inTurn = false; });
+        }
+        if (on) record(frame.data, "in", `batch ${batch}`);
         handler(frame);
       });
     },
@@ -275,9 +296,11 @@ async function recordOne(name: string, plan: RecordingPlan, dir: string): Promis
     const writer = createPcapngWriter((chunk) => collector.write(chunk.slice()), { timeOffsetMs: clock.epochMs });
     const iface = writer.addInterface({ name: ifname, description: `netlab ${plan.endpoint.mac} (kernel end ${KERNEL_MAC} in a namespace)` });
     let lastAt = 0;
-    const device = capturing(tap, (data, direction) => {
+    const device = capturing(tap, clock, (data, direction, comment) => {
       lastAt = clock.now();
-      writer.record({ interfaceId: iface, timestampMs: lastAt, data, direction });
+      writer.record(comment === undefined
+        ? { interfaceId: iface, timestampMs: lastAt, data, direction }
+        : { interfaceId: iface, timestampMs: lastAt, data, direction, comment });
     });
     const clockStartMs = clock.now();
     endpoint = buildEndpoint({ device, clock, rng: createSeededRng(plan.endpoint.seed) }, plan.endpoint, { epochMs: clock.epochMs });
