@@ -108,3 +108,16 @@ describe("ipv4", () => {
     expect(IPV4_HEADER_LEN).toBe(20);
   });
 });
+
+describe("parseIpv4() and the reserved flag", () => {
+  it("rejects a header with the reserved flag bit set (RFC 791 §3.1), which no repr could re-emit", () => {
+    const b = new Uint8Array(20);
+    emitIpv4({ src: 1, dst: 2, protocol: 17, ttl: 64, tos: 0, ident: 0x1234, dontFragment: false, moreFragments: false, fragmentOffset: 0, payloadLength: 0, options: new Uint8Array(0) }, b, 0);
+    expect(parseIpv4(b).ok).toBe(true);
+    b[6] = b[6]! | 0x80;
+    b[10] = 0; b[11] = 0;
+    const view = new Ipv4Packet(b);
+    view.fillChecksum();
+    expect(parseIpv4(b)).toEqual({ ok: false, error: "reserved-flag" });
+  });
+});

@@ -34,7 +34,10 @@ export const IP_PROTOCOL_ICMP = 1;
 export const IP_PROTOCOL_TCP = 6;
 export const IP_PROTOCOL_UDP = 17;
 
-export type Ipv4Error = "truncated" | "bad-version" | "bad-header-length" | "bad-length" | "bad-checksum";
+export type Ipv4Error = "truncated" | "bad-version" | "bad-header-length" | "bad-length" | "bad-checksum" | "reserved-flag";
+
+/** The reserved (evil) bit of the flags field; RFC 791 §3.1: must be zero. */
+export const IPV4_FLAG_RESERVED = 0x8000;
 
 /** The meaning of an IPv4 header. fragmentOffset is in bytes (a multiple of 8). */
 export interface Ipv4Repr {
@@ -59,7 +62,7 @@ export class Ipv4Packet {
   constructor(readonly bytes: Uint8Array) {}
 
   /** Validates version, header length and total length against the buffer. */
-  checkLen(): Result<this, Exclude<Ipv4Error, "bad-checksum">> {
+  checkLen(): Result<this, Exclude<Ipv4Error, "bad-checksum" | "reserved-flag">> {
     const b = this.bytes;
     if (b.length < IPV4_HEADER_LEN) return err("truncated");
     if (this.version !== 4) return err("bad-version");
@@ -124,6 +127,9 @@ export function parseIpv4(bytes: Uint8Array, options?: Ipv4ParseOptions): Result
   const c = p.checkLen();
   if (!c.ok) return c;
   if (options?.verifyChecksum !== false && !p.verifyChecksum()) return err("bad-checksum");
+  // A repr has no field for the reserved bit, so a header carrying it could not be re-emitted
+  // as received (fuzz finding corpora/wire-decode/regressions/crash-556e9316df858af5).
+  if ((readU16(bytes, IPV4_FLAGS_FRAG) & IPV4_FLAG_RESERVED) !== 0) return err("reserved-flag");
   const hl = p.headerLength;
   return ok({
     src: p.src,
