@@ -11,6 +11,7 @@ import type { Frame, NetDevice, Offloads } from "../../stack/link/types.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import type { TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
 import type { ByteStream } from "../../stack/transport/types.ts";
+import { writeAll } from "../../stack/transport/write-all.ts";
 
 export const ADDR_A = 0xc0000201;
 export const ADDR_B = 0xc0000202;
@@ -108,17 +109,7 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
   if (!cr.ok) throw new Error(`connect: ${cr.error}`);
   const c = cr.value;
   o.onClient?.(c);
-  let sent = 0;
-  const pump = (): void => {
-    while (sent < total) {
-      const n = Math.min(chunk.length, total - sent);
-      sent += n;
-      if (!c.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
-    }
-    c.end();
-  };
-  c.onConnect(pump);
-  c.onDrain(pump);
+  writeAll(c, total, chunk);
   const v0 = net.clock.now();
   const retx0 = net.a.tcp.stats.retransmits, seg0 = net.a.tcp.stats.segmentsSent;
   const cpu0 = process.cpuUsage();

@@ -7,6 +7,7 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { buildXenNetwork } from "../../xen-sim/net/index.ts";
 import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { cpuMsSince, gbits } from "../lib/sim.ts";
+import { writeAll } from "../../stack/transport/write-all.ts";
 
 const KERNEL = "Linux TCP over veth (iperf3)";
 
@@ -35,17 +36,7 @@ function xenCase(gso: boolean): BenchCase {
       if (!cr.ok) throw new Error(`connect: ${cr.error}`);
       const c = cr.value;
       const chunk = new Uint8Array(65536).fill(0x5a);
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < total) {
-          const n = Math.min(chunk.length, total - sent);
-          sent += n;
-          if (!c.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
-        }
-        c.end();
-      };
-      c.onConnect(pump);
-      c.onDrain(pump);
+      writeAll(c, total, chunk);
       c.onClose((e) => { if (e !== undefined) error = `sender: ${e}`; });
       const v0 = clock.now();
       const cpu0 = process.cpuUsage();

@@ -16,6 +16,7 @@ import type { NetPeerError } from "../../xen-sim/net/types.ts";
 import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import type { ThreadGuestDomain } from "../../xen-sim/toolstack/types.ts";
+import type { XenTransferReport } from "../sim/xen-transfer.ts";
 import type { ThreadDomainData, ThreadDomainReport } from "./thread-domain.ts";
 import { runInWorker } from "./worker-domain.ts";
 
@@ -39,26 +40,8 @@ export interface XenTransferThreadsOptions {
   readonly timeoutMs?: number;
 }
 
-export interface XenTransferThreadsReport {
-  readonly ok: boolean;
-  readonly bytes: number;
-  readonly received: number;
-  readonly sha256Match: boolean;
-  readonly sha256: string;
-  readonly goodputBitsPerSecond: number;
-  readonly wallSeconds: number;
-  readonly cpuSeconds: number;
-  readonly goodputPerCpuBitsPerSecond: number;
-  readonly gso: boolean;
-  readonly checksumOffload: boolean;
-  readonly seed: number;
-  readonly retransmits: number;
-  readonly peerErrors: number;
-  readonly frames: { readonly tx: number; readonly rx: number };
-  readonly notifications: { readonly netfront: number; readonly netback: number };
-  readonly threads: true;
-  readonly error?: string;
-}
+/** The single-thread report's fields, less what the threaded run cannot see, plus a marker. */
+export type XenTransferThreadsReport = Omit<XenTransferReport, "virtualSeconds" | "backendRestarts"> & { readonly threads: true };
 
 export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promise<XenTransferThreadsReport> {
   const clock = createVirtualClock();
