@@ -57,6 +57,40 @@ describe("createVirtualClock()", () => {
       expect(seen).toEqual([...deadlines].sort((a, b) => a - b));
     }));
   });
+
+  it("fires exactly the timers not cancelled, in (time, insertion) order, whatever is cancelled when (property)", () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("set" as const), at: fc.nat(50) }),
+      fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant("run" as const), until: fc.nat(50) }),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+      const clock = createVirtualClock();
+      const fired: number[] = [];
+      const model: { at: number; n: number; id: number }[] = [];
+      const expected: number[] = [];
+      let n = 0;
+      for (const o of ops) {
+        if (o.kind === "set") {
+          const k = n++;
+          const at = Math.max(o.at, clock.now());
+          model.push({ at, n: k, id: clock.setTimer(o.at, () => fired.push(k)) });
+        } else if (o.kind === "cancel") {
+          if (model.length === 0) continue;
+          const [m] = model.splice(o.pick % model.length, 1);
+          clock.cancel(m!.id);
+        } else {
+          model.sort((a, b) => a.at - b.at || a.n - b.n);
+          while (model.length > 0 && model[0]!.at <= o.until) expected.push(model.shift()!.n);
+          clock.run(o.until);
+        }
+        expect(clock.pending()).toBe(model.length);
+      }
+      expect(fired).toEqual(expected);
+      model.sort((a, b) => a.at - b.at || a.n - b.n);
+      expect(clock.nextDeadline()).toBe(model[0]?.at);
+    }));
+  });
 });
 
 describe("createRng()", () => {

@@ -34,7 +34,9 @@ interface TimerEntry {
   at: Instant;
   seq: number;
   id: TimerId;
-  fn: (() => void) | null;
+  fn: () => void;
+  /** Position in the heap (kept in step by every move, so cancel removes in O(log n)). */
+  index: number;
 }
 
 /** A discrete-event clock: timers fire in (time, insertion) order when run. */
@@ -54,73 +56,78 @@ export function createVirtualClock(start: Instant = 0): VirtualClock {
   let now = start;
   let seq = 0;
   let nextId = 1;
+  // A binary min-heap of live timers only: cancel removes its entry at once, so timers
+  // re-armed per request (and cancelled long before they are due) never pile up in it.
   const heap: TimerEntry[] = [];
   const live = new Map<TimerId, TimerEntry>();
 
   const less = (a: TimerEntry, b: TimerEntry): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  const push = (e: TimerEntry): void => {
-    heap.push(e);
-    let i = heap.length - 1;
+  /** Moves e up from position i to where it belongs. */
+  const siftUp = (e: TimerEntry, i: number): void => {
     while (i > 0) {
       const p = (i - 1) >> 1;
       const pe = heap[p]!;
       if (!less(e, pe)) break;
       heap[i] = pe;
+      pe.index = i;
       i = p;
     }
     heap[i] = e;
+    e.index = i;
   };
-  const pop = (): TimerEntry | undefined => {
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined || heap.length === 0) return top;
-    let i = 0;
+  /** Moves e down from position i to where it belongs. */
+  const siftDown = (e: TimerEntry, i: number): void => {
     const n = heap.length;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
       const c = r < n && less(heap[r]!, heap[l]!) ? r : l;
-      if (!less(heap[c]!, last)) break;
-      heap[i] = heap[c]!;
+      const ce = heap[c]!;
+      if (!less(ce, e)) break;
+      heap[i] = ce;
+      ce.index = i;
       i = c;
     }
-    heap[i] = last;
-    return top;
+    heap[i] = e;
+    e.index = i;
   };
-  const dropCancelled = (): void => {
-    while (heap.length > 0 && heap[0]!.fn === null) pop();
+  /** Takes the entry at position i out of the heap. */
+  const removeAt = (i: number): void => {
+    const last = heap.pop()!;
+    if (i === heap.length) return;
+    const p = (i - 1) >> 1;
+    if (i > 0 && less(last, heap[p]!)) siftUp(last, i);
+    else siftDown(last, i);
   };
 
   const clock: VirtualClock = {
     now: () => now,
     setTimer(at, fn) {
       const id = nextId++;
-      const e: TimerEntry = { at: at < now ? now : at, seq: seq++, id, fn };
+      const e: TimerEntry = { at: at < now ? now : at, seq: seq++, id, fn, index: heap.length };
       live.set(id, e);
-      push(e);
+      heap.push(e);
+      siftUp(e, heap.length - 1);
       return id;
     },
     cancel(id) {
       const e = live.get(id);
-      if (e) {
-        e.fn = null;
+      if (e !== undefined) {
         live.delete(id);
+        removeAt(e.index);
       }
     },
     run(until = Infinity, maxEvents = Infinity) {
       let fired = 0;
       for (;;) {
-        dropCancelled();
         const top = heap[0];
         if (top === undefined || top.at > until || fired >= maxEvents) break;
-        pop();
-        const fn = top.fn;
+        removeAt(0);
         live.delete(top.id);
-        top.fn = null;
         if (top.at > now) now = top.at;
         fired++;
-        fn!();
+        top.fn();
       }
       if (until !== Infinity && until > now && fired < maxEvents) now = until;
       return fired;
@@ -130,7 +137,6 @@ export function createVirtualClock(start: Instant = 0): VirtualClock {
     },
     pending: () => live.size,
     nextDeadline() {
-      dropCancelled();
       return heap[0]?.at;
     },
   };
