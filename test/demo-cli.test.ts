@@ -15,12 +15,18 @@ describe("netlab demo on the command line", () => {
       const r = cli(["--seed", "3", "--json", "--pcap", path]);
       expect(r.status, r.stderr).toBe(0);
       const report = JSON.parse(r.stdout) as {
-        seed: number; ok: boolean; pcapPath: string; capture: { packets: number; bytes: number }; checks: { ok: boolean }[];
+        seed: number; ok: boolean; xen: boolean; pcapPath: string; capture: { packets: number; bytes: number }; checks: { name: string; ok: boolean }[];
+        disk: { device: string; sizeBytes: number; sectorSize: number; requests: number; reads: number; writes: number; flushes: number; bytesRead: number; bytesWritten: number; ok: boolean; verdict: string };
         dhcp: { leases: { host: string; mac: string; address: string; leaseTime: number; server: string }[] };
         http: { requests: { client: string; path: string; status: number; bytes: number; sha256: string; sha256Ok: boolean; durationMs: number }[] };
       };
-      expect(report).toMatchObject({ seed: 3, ok: true, pcapPath: path });
-      expect(report.checks.length).toBeGreaterThanOrEqual(7);
+      expect(report).toMatchObject({ seed: 3, ok: true, xen: true, pcapPath: path });
+      expect(report.checks.length).toBeGreaterThanOrEqual(10);
+      expect(report.checks.find((c) => c.name === "Xen: h1's pages on xvda through blkfront")).toMatchObject({ ok: true });
+      expect(report.disk).toMatchObject({ device: "xvda", sizeBytes: 4194304, sectorSize: 512, reads: 6, writes: 3, flushes: 1, ok: true });
+      expect(report.disk.requests).toBeGreaterThanOrEqual(10);
+      expect(report.disk.bytesWritten).toBeGreaterThan(262144);
+      expect(report.disk.bytesRead).toBeGreaterThan(2 * 262144);
       expect(report.dhcp.leases.map((l) => [l.host, l.mac, l.leaseTime, l.server])).toEqual([["h2", "02:00:00:00:00:02", 3600, "192.0.2.1"], ["h3", "02:00:00:00:00:03", 3600, "192.0.2.1"]]);
       expect(report.dhcp.leases.every((l) => /^192\.0\.2\.1\d\d$/.test(l.address))).toBe(true);
       expect(report.http.requests).toHaveLength(8);
@@ -40,6 +46,10 @@ describe("netlab demo on the command line", () => {
       const r = cli(["--pcap", join(dir, "d.pcapng")]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^netlab demo — seed 1, [\d.]+ s of virtual time/);
+      expect(r.stdout).toMatch(/^hosts: Xen domUs, each NIC a netfront joined to its switch port by a dom0 bridge/m);
+      // h1's disk: size, sector size, ring requests, operations, bytes, verdict.
+      expect(r.stdout).toMatch(/^ {2}h1 disk xvda: 4 MiB, 512-byte sectors \(blkback in dom0, memory image\); \d+ ring requests: 3 writes \+ 1 flush at boot, 6 reads; \d+ bytes written, \d+ read; ok$/m);
+      expect(r.stdout).toMatch(/^ok {3}Xen: h1's pages on xvda through blkfront: /m);
       expect(r.stdout).toMatch(/^ {2}h1 +192\.0\.2\.1 +static +02:00:00:00:00:01 /m);
       expect(r.stdout).toMatch(/^ {2}h2 +192\.0\.2\.1\d\d +dhcp +02:00:00:00:00:02 /m);
       // The lease table: host, MAC, address, lease time, server.
@@ -53,6 +63,26 @@ describe("netlab demo on the command line", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("runs the bare stacks with --no-xen: no Xen heading, no disk, no Xen checks, and exits 0", () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-demo-cli-"));
+    try {
+      const r = cli(["--no-xen", "--pcap", join(dir, "d.pcapng")]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^hosts on a learning switch \(192\.0\.2\.0\/24\):$/m);
+      expect(r.stdout).not.toMatch(/xvda|Xen/);
+      expect(r.stdout).toMatch(/demo passed\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("documents --no-xen in --help", () => {
+    const r = cli(["--help"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: netlab demo \[--seed N\] \[--pcap FILE\] \[--json\] \[--no-xen\]$/m);
+    expect(r.stdout).toMatch(/--no-xen +bare stacks on the switch ports/);
   });
 
   it("rejects a bad seed or an unknown flag with exit code 2 and the usage", () => {

@@ -46,9 +46,13 @@ function unexplained(path: string, offending: string[]): string[] {
 }
 
 describe("netlab demo", () => {
-  it("passes every check with the default seed: DHCP, pings, UDP echo, a fragmented datagram, TCP, HTTP, impairments at work", () => {
+  it("passes every check with the default seed: Xen guests with h1's disk, DHCP, pings, UDP echo, a fragmented datagram, TCP, HTTP, impairments at work", () => {
+    expect(first.xen).toBe(true);
     expect(first.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(first.checks.map((c) => c.name)).toEqual(expect.arrayContaining(["DHCP: every client bound", "DHCP: no address given twice", "HTTP: every body correct"]));
+    expect(first.checks.map((c) => c.name)).toEqual(expect.arrayContaining([
+      "DHCP: every client bound", "DHCP: no address given twice", "HTTP: every body correct",
+      "Xen: netfronts connected, no peer errors", "Xen: h1's pages on xvda through blkfront",
+    ]));
     expect(first.ping.rtt.count).toBeGreaterThan(50);
     // Fastest path h1<->h2: (1 - 0.5) + (2 - 1) ms each way.
     expect(first.ping.rtt.minMs).toBeGreaterThanOrEqual(3);
@@ -104,7 +108,7 @@ describe("netlab demo", () => {
     expect(Buffer.from(other.pcap).equals(Buffer.from(first.pcap))).toBe(false);
   });
 
-  it("passes every check with seeds 1 to 20 (DHCP and TCP recover from loss)", async () => {
+  it("passes every check with seeds 1 to 20 (DHCP and TCP recover from loss; netfronts and h1's disk hold up)", async () => {
     const failed: string[] = [];
     for (let seed = 1; seed <= 20; seed++) {
       const r = seed === 1 ? first : await runDemo({ seed });

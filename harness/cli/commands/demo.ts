@@ -1,10 +1,15 @@
 // netlab demo: three hosts (full stacks from createStack) on a simulated learning switch with
-// delay, jitter, loss, a little duplication and a rate-limited port. h1 has a static address
-// and runs a DHCP server and an HTTP server; h2 and h3 start unconfigured and obtain leases
-// (with an RFC 5227 ARP probe). Then they ping each other, exchange UDP echoes and a datagram
-// that must be fragmented, h1 sends 256 KiB over TCP to h3 (the lossiest port), and h2 and h3
-// fetch pages from h1 over HTTP/1.1 (keep-alive, a pipelined pair), checked by sha256; all in
-// virtual time. Every NIC is captured into one pcapng (one interface per host). runDemo() is
+// delay, jitter, loss, a little duplication and a rate-limited port. By default each host is a
+// Xen domU: its NIC is a netfront, and dom0's netback joins its vif to its switch port through a
+// bridge (xenbr<i>); h1 also has a disk, xvda, a vbd served by blkback in dom0 from a memory
+// image. With `xen: false` (--no-xen) the bare stacks sit on the switch ports. h1 has a static
+// address and runs a DHCP server and an HTTP server; h2 and h3 start unconfigured and obtain
+// leases (with an RFC 5227 ARP probe). Then they ping each other, exchange UDP echoes and a
+// datagram that must be fragmented, h1 sends 256 KiB over TCP to h3 (the lossiest port), and h2
+// and h3 fetch pages from h1 over HTTP/1.1 (keep-alive, a pipelined pair), checked by sha256. As
+// a Xen guest h1 keeps its pages on xvda: written through blkfront and flushed at boot (the
+// server listens only after the flush), each body read back through blkfront per request. All
+// in virtual time. Every NIC is captured into one pcapng (one interface per host). runDemo() is
 // deterministic in its seed (same seed, same pcapng bytes); run() adds arguments, files, printing.
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -26,9 +31,10 @@ import type { DhcpClient, DhcpServerConfig, DhcpServerStats } from "../../../sta
 import { createHttpClient, createHttpServer } from "../../../stack/app/http/index.ts";
 import type { HttpClient, HttpHandler, HttpServer, HttpServerStats } from "../../../stack/app/http/index.ts";
 import { writeCaptureFile } from "../../pcap/files.ts";
-import { createXenDemoGuests, type XenDemoGuests } from "../../xen/demo-guests.ts";
+import { createXenDemoGuests, type XenDemoDisk, type XenDemoGuests } from "../../xen/demo-guests.ts";
+import { createDiskSite, type DiskSite } from "../../xen/demo-disk.ts";
 
-export const summary = "simulated network of three hosts with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP; writes a pcapng";
+export const summary = "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk; writes a pcapng";
 
 /** Virtual time 0 of the demo is placed at this date in the capture (reproducible timestamps). */
 export const DEMO_EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -54,13 +60,18 @@ const TCP_BYTES = 256 * 1024;
 const HTTP_PORT = 80;
 /** Offsets of the phases from the moment the network is configured. */
 const AT = { ping: 100, udpEcho: 3000, fragmented: 5000, tcp: 8000, http: 11_000, end: 20_000 } as const;
+/** h1's xvda: a 4 MiB memory image in dom0. */
+const DISK_SECTORS = 8192;
+/** blkback's service time per ring batch (virtual ms): a fast local disk. */
+const DISK_SERVICE_MS = 0.1;
 /** Events the whole run may fire before it is considered runaway. */
 const MAX_EVENTS = 20_000_000;
 
 /** Options of one demo run. */
 export interface DemoOptions {
   readonly seed: number;
-  /** Run the hosts as Xen domUs: netfront NICs, dom0 netback and a bridge to each switch port. */
+  /** Run the hosts as Xen domUs: netfront NICs, dom0 netback and a bridge to each switch port,
+   *  h1's pages on a blkfront disk (default true; false = bare stacks on the switch ports). */
   readonly xen?: boolean;
   /** Called with a line of progress when a slice of the run took long in wall time. */
   readonly onProgress?: (line: string) => void;
@@ -141,9 +152,43 @@ export interface DemoHttpRequest {
   readonly error?: string;
 }
 
+/** h1's disk (Xen guests only): what went through blkfront and blkback, and whether it all checks out. */
+export interface DemoDiskReport {
+  readonly host: string;
+  readonly device: string;
+  /** What serves the vbd. */
+  readonly backend: string;
+  readonly sizeBytes: number;
+  readonly sectorSize: number;
+  readonly physicalSectorSize: number;
+  /** Files of the site on the disk and their total size. */
+  readonly files: number;
+  readonly siteBytes: number;
+  /** Virtual time at which the boot-time writes and the flush completed (-1: never). */
+  readonly installedAtMs: number;
+  /** Ring requests blkfront sent (a large read or write may take several). */
+  readonly requests: number;
+  /** Block operations h1 completed through blkfront. */
+  readonly reads: number;
+  readonly writes: number;
+  readonly flushes: number;
+  readonly errors: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** HTTP responses whose body was read back from the disk. */
+  readonly servedFromDisk: number;
+  readonly backendStats: { readonly requests: number; readonly errors: number; readonly sectorsRead: number; readonly sectorsWritten: number };
+  /** dom0's image holds every file at its extent. */
+  readonly imageMatches: boolean;
+  readonly ok: boolean;
+  readonly verdict: string;
+}
+
 /** Everything the demo measured. */
 export interface DemoReport {
   readonly seed: number;
+  /** The hosts ran as Xen domUs (netfront on dom0 bridges). */
+  readonly xen: boolean;
   readonly virtualTimeMs: number;
   /** Virtual time at which every client was bound and the other phases began. */
   readonly networkReadyMs: number;
@@ -166,6 +211,8 @@ export interface DemoReport {
   readonly impairments: { readonly port: string; readonly direction: "to-switch" | "from-switch"; readonly stats: ImpairmentStats }[];
   readonly impairmentTotals: { offered: number; delivered: number; lost: number; duplicated: number; queueDrops: number; mtuDrops: number };
   readonly capture: { readonly packets: number; readonly bytes: number };
+  /** h1's xvda (only when the hosts are Xen guests). */
+  readonly disk?: DemoDiskReport;
   readonly checks: DemoCheck[];
   readonly ok: boolean;
 }
@@ -236,7 +283,10 @@ function createDemoHost(net: DemoNetwork, spec: DemoHostSpec, index: number): De
   const portOptions: SwitchPortOptions = { mac, name: spec.name, toSwitch: spec.port.toSwitch, fromSwitch: spec.port.fromSwitch };
   const port = net.sw.addPort(portOptions);
   const addr = spec.staticIp === undefined ? "DHCP" : `${formatIpv4(spec.staticIp)}/24`;
-  const device = withCapture(net.xen === undefined ? port : net.xen.attach(index, port), net.pcap, { clock: net.clock, name: spec.name, description: `${spec.name} ${addr} on switch port ${index}`, annotate: net.annotate });
+  const description = net.xen === undefined
+    ? `${spec.name} ${addr} on switch port ${index}`
+    : `${spec.name} ${addr}, netfront of Xen domU ${spec.name} (dom0 bridge xenbr${index} to switch port ${index})`;
+  const device = withCapture(net.xen === undefined ? port : net.xen.attach(index, port), net.pcap, { clock: net.clock, name: spec.name, description, annotate: net.annotate });
   const options: StackOptions = spec.staticIp === undefined
     ? { name: spec.name, arp: CLIENT_ARP }
     : { name: spec.name, ipv4: { cidr: { address: spec.staticIp, prefixLength: 24 } } };
@@ -266,8 +316,8 @@ export function createDemoSite(): Map<string, DemoPage> {
 
 const NOT_FOUND = new TextEncoder().encode("not found\n");
 
-/** Serves `site` from memory; anything else is 404. */
-function siteHandler(site: ReadonlyMap<string, DemoPage>): HttpHandler {
+/** Serves `site`, the bodies from `disk` when given (else from memory); anything else is 404. */
+function siteHandler(site: ReadonlyMap<string, DemoPage>, disk?: { readonly site: DiskSite; served: number }): HttpHandler {
   return (req, res) => {
     const p = req.method === "GET" || req.method === "HEAD" ? site.get(req.target) : undefined;
     if (p === undefined) {
@@ -278,7 +328,21 @@ function siteHandler(site: ReadonlyMap<string, DemoPage>): HttpHandler {
     }
     res.setHeader("Content-Type", p.type);
     res.setHeader("ETag", `"${p.sha256.slice(0, 16)}"`);
-    res.end(p.body);
+    if (disk === undefined) {
+      res.end(p.body);
+      return;
+    }
+    disk.site.read(req.target, (r) => {
+      if (!r.ok) {
+        res.statusCode = 500;
+        res.setHeader("Content-Type", "text/plain; charset=utf-8");
+        res.removeHeader("ETag");
+        res.end(`disk read failed: ${r.error}\n`);
+        return;
+      }
+      disk.served++;
+      res.end(r.value);
+    });
   };
 }
 
@@ -299,7 +363,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     return n;
   };
 
-  const xen = options.xen === true ? await createXenDemoGuests(clock, seed, HOSTS.length) : undefined;
+  const xen = options.xen === false ? undefined
+    : await createXenDemoGuests(clock, seed, HOSTS.length, { disk: { host: 0, sectors: DISK_SECTORS, serviceDelayMs: DISK_SERVICE_MS } });
   const hosts = HOSTS.map((spec, i) => createDemoHost({ seed, clock, sw, pcap, annotate, xen }, spec, i));
   const [h1, h2, h3] = hosts as [DemoHost, DemoHost, DemoHost];
   const clients = hosts.filter((h) => h.staticIp === undefined);
@@ -480,11 +545,28 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
 
   // Phase 5, HTTP: h1 serves the site; each client fetches the index, then a pipelined pair
   // (256 KiB and a short text) on the same kept-alive connection, then a missing page.
+  // As a Xen guest, h1 writes the site to its xvda at boot, flushes, and only then listens.
   const site = createDemoSite();
-  const httpServer: HttpServer = createHttpServer({ clock }, siteHandler(site), { dateOffsetMs: DEMO_EPOCH_MS, serverName: "netlab" });
-  const httpListener = h1.stack.tcp.listen(HTTP_PORT);
-  if (!httpListener.ok) throw new Error(`demo: cannot listen on TCP ${HTTP_PORT} on h1: ${httpListener.error}`);
-  httpServer.listen(httpListener.value);
+  const xenDisk: XenDemoDisk | undefined = xen?.disk;
+  const diskSite = xenDisk === undefined ? undefined
+    : { site: createDiskSite(xenDisk.front, new Map([...site].map(([path, p]) => [path, p.body]))), served: 0, installedAt: -1, error: undefined as string | undefined };
+  const httpServer: HttpServer = createHttpServer({ clock }, siteHandler(site, diskSite), { dateOffsetMs: DEMO_EPOCH_MS, serverName: "netlab" });
+  const startHttp = (): void => {
+    const httpListener = h1.stack.tcp.listen(HTTP_PORT);
+    if (!httpListener.ok) throw new Error(`demo: cannot listen on TCP ${HTTP_PORT} on h1: ${httpListener.error}`);
+    httpServer.listen(httpListener.value);
+  };
+  if (diskSite === undefined) startHttp();
+  else {
+    diskSite.site.install((r) => {
+      if (!r.ok) {
+        diskSite.error = r.error;
+        return;
+      }
+      diskSite.installedAt = clock.now();
+      startHttp();
+    });
+  }
   const httpRequests: (Mutable<DemoHttpRequest> & { done: boolean })[] = [];
   const httpClients = new Map<DemoHost, HttpClient>();
   /** Requests whose response head has not been delivered yet (their callbacks run as microtasks). */
@@ -527,7 +609,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   };
   clients.forEach((who, i) => {
     after(AT.http + i * 20, () => {
-      if (i === 0) note = `phase 5: ${clients.map((c) => c.name).join(" and ")} fetch pages from the HTTP server on h1:${HTTP_PORT} (keep-alive, a pipelined pair), checked by sha256`;
+      if (i === 0) note = `phase 5: ${clients.map((c) => c.name).join(" and ")} fetch pages from the HTTP server on h1:${HTTP_PORT} (keep-alive, a pipelined pair), checked by sha256${diskSite === undefined ? "" : "; h1 reads each body from its xvda through blkfront"}`;
       if (addressOf(who) === undefined) return;
       const client = createHttpClient({ clock, tcp: who.stack.tcp }, { pipeline: 2, maxConnectionsPerHost: 1, userAgent: "netlab-demo" });
       httpClients.set(who, client);
@@ -696,9 +778,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     const down = xen.netfronts.filter((n) => !n.connected).length;
     checks.push({ name: "Xen: netfronts connected, no peer errors", ok: down === 0 && xen.peerErrors.length === 0, detail: `${xen.netfronts.length - down}/${xen.netfronts.length} netfronts connected through dom0 netback, ${xen.peerErrors.length} peer errors` });
   }
+  const disk = xenDisk === undefined || diskSite === undefined ? undefined : diskReport(h1.name, xenDisk, diskSite, site);
+  if (disk !== undefined) checks.push({ name: `Xen: ${disk.host}'s pages on ${disk.device} through blkfront`, ok: disk.ok, detail: disk.verdict });
   const pcapBytes = capture.bytes();
   return {
     seed,
+    xen: xen !== undefined,
     virtualTimeMs: clock.now(),
     networkReadyMs: r3(networkReadyAt),
     hosts: hostReports,
@@ -718,9 +803,52 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     impairments,
     impairmentTotals: totals,
     capture: { packets: pcap.packets, bytes: pcapBytes.length },
+    ...(disk === undefined ? {} : { disk }),
     checks,
     ok: checks.every((c) => c.ok),
     pcap: pcapBytes,
+  };
+}
+
+/**
+ * h1's disk figures and verdict: the boot-time writes and the flush completed before the server
+ * listened, every served body came off the disk, the frontend's and the backend's counts agree
+ * (requests, bytes), no errors or faults, and dom0's image holds every file at its extent.
+ */
+function diskReport(host: string, disk: XenDemoDisk, ds: { readonly site: DiskSite; readonly served: number; readonly installedAt: number; readonly error: string | undefined }, site: ReadonlyMap<string, DemoPage>): DemoDiskReport {
+  const s = ds.site.stats;
+  const fs = disk.front.stats;
+  const bs = disk.back.stats;
+  const files = ds.site.extents.filter((e) => e.length > 0).length;
+  const siteBytes = [...site.values()].reduce((n, p) => n + p.body.length, 0);
+  const mismatched = ds.site.mismatches(disk.image);
+  const problems: string[] = [];
+  if (ds.error !== undefined) problems.push(`install failed: ${ds.error}`);
+  else if (ds.installedAt < 0) problems.push("install did not finish");
+  if (disk.front.state !== "connected") problems.push(`blkfront ${disk.front.state}`);
+  if (!disk.front.features.flush) problems.push("the backend offers no cache flush");
+  if (disk.faults.length > 0) problems.push(`${disk.faults.length} faults (${disk.faults[0]!.side}: ${disk.faults[0]!.reason})`);
+  if (s.errors > 0 || fs.errors > 0 || bs.errors > 0) problems.push(`errors: ${s.errors} seen by h1, ${fs.errors} by blkfront, ${bs.errors} by blkback`);
+  if (s.writes !== files || s.flushes !== 1) problems.push(`${s.writes}/${files} files written, ${s.flushes} flushes`);
+  if (s.reads === 0 || s.reads !== ds.served) problems.push(`${s.reads} reads for ${ds.served} bodies served from disk`);
+  if (fs.responses !== fs.requests || bs.requests !== fs.requests) problems.push(`blkfront sent ${fs.requests} requests, got ${fs.responses} responses; blkback served ${bs.requests}`);
+  if (s.bytesRead !== bs.sectorsRead * 512 || s.bytesWritten !== bs.sectorsWritten * 512) {
+    problems.push(`bytes read/written: h1 ${s.bytesRead}/${s.bytesWritten}, blkback ${bs.sectorsRead * 512}/${bs.sectorsWritten * 512}`);
+  }
+  if (mismatched.length > 0) problems.push(`dom0's image differs at ${mismatched.join(", ")}`);
+  const ok = problems.length === 0;
+  return {
+    host, device: disk.name, backend: "blkback in dom0, memory image",
+    sizeBytes: disk.front.capacity * 512, sectorSize: disk.front.sectorSize, physicalSectorSize: disk.front.features.physicalSectorSize,
+    files, siteBytes, installedAtMs: r3(ds.installedAt),
+    requests: fs.requests, reads: s.reads, writes: s.writes, flushes: s.flushes, errors: s.errors, bytesRead: s.bytesRead, bytesWritten: s.bytesWritten,
+    servedFromDisk: ds.served,
+    backendStats: { requests: bs.requests, errors: bs.errors, sectorsRead: bs.sectorsRead, sectorsWritten: bs.sectorsWritten },
+    imageMatches: mismatched.length === 0,
+    ok,
+    verdict: ok
+      ? `${files} files (${siteBytes} bytes) written and flushed at boot (done at ${r3(ds.installedAt)} ms virtual time), ${ds.served} bodies read back; front and back agree on ${fs.requests} requests, ${s.bytesWritten} bytes written, ${s.bytesRead} read; dom0's image holds the site`
+      : problems.join("; "),
   };
 }
 
@@ -731,16 +859,26 @@ interface DemoArgs {
   json: boolean;
 }
 
-const USAGE = "usage: netlab demo [--seed N] [--pcap FILE] [--json] [--xen]\n";
+const USAGE = "usage: netlab demo [--seed N] [--pcap FILE] [--json] [--no-xen]\n";
+const HELP = `${USAGE}
+Three hosts on a simulated switch with impairments, in virtual time: DHCP, ping, UDP echo, a
+fragmented datagram, TCP and HTTP, every result checked; exits 1 if a check fails.
+  --seed N     seed of the run (default 1); the same seed writes the same capture bytes
+  --pcap FILE  where to write the pcapng (default ${DEFAULT_PCAP})
+  --json       one JSON object on stdout instead of the tables
+  --no-xen     bare stacks on the switch ports; by default (--xen) the hosts are Xen domUs behind
+               netfront on dom0 bridges, and h1 serves its pages from a blkfront disk (xvda)
+`;
 
 function parseArgs(args: string[]): DemoArgs | string {
-  const out: DemoArgs = { seed: 1, pcapPath: DEFAULT_PCAP, json: false, xen: false };
+  const out: DemoArgs = { seed: 1, pcapPath: DEFAULT_PCAP, json: false, xen: true };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
     const value = (): string | undefined => inline ?? args[++i];
     if (flag === "--json") out.json = true;
     else if (flag === "--xen") out.xen = true;
+    else if (flag === "--no-xen") out.xen = false;
     else if (flag === "--seed") {
       const v = value();
       if (v === undefined || !/^\d+$/.test(v) || Number(v) > 0xffffffff) return `--seed needs an integer in 0..4294967295, got ${v ?? "nothing"}`;
@@ -761,10 +899,16 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   const w = (s: string): void => void process.stdout.write(`${s}\n`);
   w(`netlab demo — seed ${r.seed}, ${r.virtualTimeMs / 1000} s of virtual time in ${wallMs.toFixed(0)} ms`);
   w("");
-  w("hosts on a learning switch (192.0.2.0/24):");
+  w(r.xen
+    ? "hosts: Xen domUs, each NIC a netfront joined to its switch port by a dom0 bridge (xenbr0-2); learning switch, 192.0.2.0/24:"
+    : "hosts on a learning switch (192.0.2.0/24):");
   w(`  ${"host".padEnd(5)} ${"address".padEnd(12)} ${"via".padEnd(6)} ${"mac".padEnd(17)} ${pad("tx frm", 7)} ${pad("tx bytes", 9)} ${pad("rx frm", 7)} ${pad("rx bytes", 9)} ${pad("wire drop", 9)} ${pad("pings", 6)} ${pad("replies", 7)}`);
   for (const h of r.hosts) {
     w(`  ${h.name.padEnd(5)} ${(h.ip || "-").padEnd(12)} ${h.config.padEnd(6)} ${h.mac.padEnd(17)} ${pad(h.txFrames, 7)} ${pad(h.txBytes, 9)} ${pad(h.rxFrames, 7)} ${pad(h.rxBytes, 9)} ${pad(h.wireDrops, 9)} ${pad(h.pingsSent, 6)} ${pad(h.pingReplies, 7)}`);
+  }
+  const k = r.disk;
+  if (k !== undefined) {
+    w(`  ${k.host} disk ${k.device}: ${k.sizeBytes / 1048576} MiB, ${k.sectorSize}-byte sectors (${k.backend}); ${k.requests} ring requests: ${k.writes} writes + ${k.flushes} flush at boot, ${k.reads} reads; ${k.bytesWritten} bytes written, ${k.bytesRead} read; ${k.ok ? "ok" : "FAILED"}`);
   }
   w("");
   const d = r.dhcp.server;
@@ -812,10 +956,10 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   w(r.ok ? "demo passed" : "demo FAILED");
 }
 
-/** `netlab demo [--seed N] [--pcap FILE] [--json]` */
+/** `netlab demo [--seed N] [--pcap FILE] [--json] [--no-xen]` */
 export async function run(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
-    process.stdout.write(USAGE);
+    process.stdout.write(HELP);
     return 0;
   }
   const parsed = parseArgs(args);
