@@ -10,7 +10,7 @@ import { err, type Result } from "../../result.ts";
 import type { Clock, TimerId } from "../../time.ts";
 import type { ByteStream, StreamErrorCode, TcpLayer } from "../../transport/types.ts";
 import { formatIpv4, type Ipv4Address } from "../../wire/address.ts";
-import { HttpStreamError, IncomingBody } from "./body.ts";
+import { HttpStreamError, IncomingBody, type BodyHooks } from "./body.ts";
 import { emitChunk, emitLastChunk, emitRequestHead } from "./emit.ts";
 import { HttpHeaders, type HttpHeader } from "./headers.ts";
 import { createResponseParser, type HttpParser, type HttpParserLimits, type HttpResponseHead, type HttpVersion } from "./parser.ts";
@@ -182,7 +182,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
     }
   }
 
-  class Conn {
+  class Conn implements BodyHooks {
     readonly parser: HttpParser;
     readonly inflight: Pending[] = [];
     connected = false;
@@ -304,24 +304,25 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
         this.reusable = false;
       }
       this.current = p;
-      const body = new IncomingBody({
-        setPaused: (paused) => {
-          if (this.dead || paused === this.pausedByBody) return;
-          this.pausedByBody = paused;
-          if (paused) { this.parser.pause(); this.stream.pause(); } else {
-            this.stream.resume();
-            const r = this.parser.resume();
-            if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
-          }
-        },
-        onFirstRead: () => {},
-      }, opts.highWaterMark);
+      const body = new IncomingBody(this, opts.highWaterMark);
       const res: HttpClientResponse = { status: h.status, reason: h.reason, version: h.version, headers: h.headers, body, reused: this.served > 0 };
       p.response = res;
       if (!h.keepAlive || !p.keepAlive) this.reusable = false;
       if (!p.settled) { p.settled = true; p.resolve(res); }
       return p.method === "HEAD";
     }
+
+    /** BodyHooks of the response bodies read from this connection. */
+    setPaused(paused: boolean): void {
+      if (this.dead || paused === this.pausedByBody) return;
+      this.pausedByBody = paused;
+      if (paused) { this.parser.pause(); this.stream.pause(); } else {
+        this.stream.resume();
+        const r = this.parser.resume();
+        if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
+      }
+    }
+    onFirstRead(): void {}
 
     onComplete(trailers: HttpHeaders | null): void {
       const p = this.inflight.shift();

@@ -10,7 +10,7 @@
 import type { Clock, TimerId } from "../../time.ts";
 import type { ByteStream, TcpListener } from "../../transport/types.ts";
 import type { Ipv4Address } from "../../wire/address.ts";
-import { IncomingBody, HttpStreamError } from "./body.ts";
+import { IncomingBody, HttpStreamError, type BodyHooks } from "./body.ts";
 import { formatHttpDate } from "./date.ts";
 import { HttpUsageError, assertHeader, emitChunk, emitLastChunk, emitResponseHead, reasonPhrase } from "./emit.ts";
 import { HttpHeaders, type HttpHeader } from "./headers.ts";
@@ -115,6 +115,27 @@ export interface HttpServerStats {
   rejectedConnections: number;
 }
 
+/** The request the handler sees (a class: no closures per request). */
+class ServerRequest implements HttpServerRequest {
+  readonly method: string;
+  readonly target: string;
+  readonly version: HttpVersion;
+  readonly headers: HttpHeaders;
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+  constructor(head: HttpRequestHead, stream: ByteStream, readonly body: IncomingBody) {
+    this.method = head.method;
+    this.target = head.target;
+    this.version = head.version;
+    this.headers = head.headers;
+    this.remoteAddress = stream.remoteAddress;
+    this.remotePort = stream.remotePort;
+  }
+  onData(handler: (data: Uint8Array) => void): void { this.body.onData(handler); }
+  onEnd(handler: (trailers: HttpHeaders | null) => void): void { this.body.onEnd(handler); }
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> { return this.body[Symbol.asyncIterator](); }
+}
+
 const toBytes = (d: Uint8Array | string): Uint8Array => (typeof d === "string" ? utf8Encode(d) : d);
 
 const DEFAULTS = {
@@ -162,8 +183,8 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     get stats() { return stats; },
   };
 
-  /** One request and its response, queued in arrival order. */
-  class Exchange {
+  /** One request and its response, queued in arrival order; also the hooks of its request body. */
+  class Exchange implements BodyHooks {
     readonly head: HttpRequestHead;
     readonly body: IncomingBody;
     readonly response: Response;
@@ -173,13 +194,14 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     done = false;
     constructor(readonly conn: Connection, head: HttpRequestHead) {
       this.head = head;
-      this.body = new IncomingBody({
-        setPaused: (p) => conn.setPausedBy("body", p),
-        onFirstRead: () => {
-          if (head.expectContinue && !this.response.headersSent) this.response.writeContinue();
-        },
-      }, opts.highWaterMark);
+      this.body = new IncomingBody(this, opts.highWaterMark);
       this.response = new Response(this);
+    }
+    setPaused(paused: boolean): void {
+      this.conn.setPausedBy("body", paused);
+    }
+    onFirstRead(): void {
+      if (this.head.expectContinue && !this.response.headersSent) this.response.writeContinue();
     }
     /** Sends bytes in order: directly when first in the queue, else into the outbox. */
     output(bytes: Uint8Array): boolean {
@@ -422,14 +444,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
         this.responseFinished(ex);
         return;
       }
-      const body = ex.body;
-      const req: HttpServerRequest = {
-        method: head.method, target: head.target, version: head.version, headers: head.headers,
-        remoteAddress: this.stream.remoteAddress, remotePort: this.stream.remotePort, body,
-        onData: (h) => body.onData(h),
-        onEnd: (h) => body.onEnd(h),
-        [Symbol.asyncIterator]: () => body[Symbol.asyncIterator](),
-      };
+      const req = new ServerRequest(head, this.stream, ex.body);
       try {
         const p = handler(req, ex.response);
         if (p && typeof (p as Promise<void>).then === "function") (p as Promise<void>).catch(() => this.handlerFailed(ex));
