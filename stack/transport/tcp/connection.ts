@@ -618,8 +618,8 @@ export class TcpConnection implements ByteStream {
       let dataAcked = acked;
       if (this.finQueued && !this.finAcked && acked > buffered) { this.finAcked = true; dataAcked = buffered; }
       if (this.sendBuf !== null) {
+        // kept when empty: it holds on to a small block for the next write
         this.sendBuf.consume(dataAcked);
-        if (this.sendBuf.length === 0) this.sendBuf = null;
       }
       this.sndUna = ack;
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
