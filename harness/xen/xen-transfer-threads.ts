@@ -7,6 +7,7 @@
 // event-channel table the guest would ask Xen for).
 //   runXenTransferThreads(options)   the same report as runXenTransfer, threads: true
 
+import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { GRANT_ENTRIES_PER_PAGE } from "../../xen-sim/abi/grant-table.ts";
@@ -17,6 +18,8 @@ import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import type { ThreadGuestDomain } from "../../xen-sim/toolstack/types.ts";
 import type { XenTransferReport } from "../sim/xen-transfer.ts";
+import { threadCpuMs } from "../time/thread-cpu.ts";
+import { createPayloadFiller } from "./payload.ts";
 import type { ThreadDomainData, ThreadDomainReport } from "./thread-domain.ts";
 import { runInWorker } from "./worker-domain.ts";
 
@@ -31,6 +34,12 @@ const GUEST_POOL_PAGES = 640;
 const GUEST_REFS = 1024;
 /** Unbound ports prepared for each guest (netfront may use two). */
 const GUEST_PORTS = 4;
+/** Data phase: longest synchronous sleep of dom0 between kicks, ms. */
+const WAIT_MS = 1;
+/** Data phase: the event loop gets a turn at least this often, ms. */
+const YIELD_MS = 2;
+/** Data phase: the guests' port directory is refreshed this often, ms (bindings change only on reconnection). */
+const MIRROR_MS = 1;
 
 export interface XenTransferThreadsOptions {
   readonly bytes: number;
@@ -40,8 +49,12 @@ export interface XenTransferThreadsOptions {
   readonly timeoutMs?: number;
 }
 
-/** The single-thread report's fields, less what the threaded run cannot see, plus a marker. */
-export type XenTransferThreadsReport = Omit<XenTransferReport, "virtualSeconds" | "backendRestarts"> & { readonly threads: true };
+/** The single-thread report's fields, less what the threaded run cannot see, plus a marker and each thread's CPU time. */
+export type XenTransferThreadsReport = Omit<XenTransferReport, "virtualSeconds" | "backendRestarts"> & {
+  readonly threads: true;
+  /** CPU ms of each thread (dom0: the whole run; guests: their transfer); absent off Linux. */
+  readonly threadCpuMs?: { readonly dom0: number; readonly sender: number; readonly receiver: number };
+};
 
 export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promise<XenTransferThreadsReport> {
   const clock = createVirtualClock();
@@ -59,6 +72,11 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     return v;
   };
   const control = new Int32Array(new SharedArrayBuffer(16));
+  // The payload, shared by both guests: the sender sends it, the receiver compares with it.
+  const payload = new Uint8Array(new SharedArrayBuffer(o.bytes));
+  const fill = createPayloadFiller(o.seed);
+  for (let off = 0; off < o.bytes; off += 65536) fill(payload.subarray(off, Math.min(off + 65536, o.bytes)));
+  const sha256 = createHash("sha256").update(payload).digest("hex");
   const guests: { g: ThreadGuestDomain; data: ThreadDomainData }[] = [];
   for (const [role, ip, peer] of [["receiver", "192.0.2.2", "192.0.2.1"], ["sender", "192.0.2.1", "192.0.2.2"]] as const) {
     const r = await settle(ts.createThreadDomain({ name: role }));
@@ -99,7 +117,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
       role, domid: g.id, pages, xenstore: { ...g.xenstore, page: xsPage.value }, grantTable: table, refs, ports,
       portDir: new Int32Array(new SharedArrayBuffer(4096 * 4)).fill(-1),
       sharedInfo: g.domain.events.sharedInfo, dom0SharedInfo: ts.dom0.events.sharedInfo, control,
-      cidr: `${ip}/24`, peer, port: 5001, bytes: o.bytes, gso: o.gso, checksumOffload: o.checksumOffload, seed: o.seed,
+      cidr: `${ip}/24`, peer, port: 5001, bytes: o.bytes, payload, gso: o.gso, checksumOffload: o.checksumOffload, seed: o.seed,
       timeoutMs: o.timeoutMs ?? 120_000,
     };
     guests.push({ g, data });
@@ -121,12 +139,35 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     runInWorker<ThreadDomainReport>(new URL("./thread-domain.ts", import.meta.url), data, { timeoutMs: (o.timeoutMs ?? 120_000) + 30_000 })
       .then((r) => { results[i] = r; }, (e: Error) => { results[i] = e; });
   });
+  // dom0's vcpu. While the guests set up (xenstore, handshakes: promise work on both sides) it
+  // waits asynchronously; once both report their stacks up (control[1] === 2) the data path is
+  // timers and events only, and it sleeps in a synchronous Atomics.wait on dom0's upcall_pending,
+  // which a guest's kick ends at once, giving the event loop a turn every YIELD_MS (workers' messages).
   let spins = 0;
+  let lastYield = performance.now();
+  let lastMirror = -Infinity;
+  let dom0CpuStart: number | undefined;
   while (results.some((r) => r === undefined)) {
-    mirror();
+    const now = performance.now();
+    const dataPhase = Atomics.load(control, 1) === 2;
+    if (!dataPhase || now - lastMirror >= MIRROR_MS) {
+      mirror();
+      lastMirror = now;
+    }
     if ((Atomics.load(dom0Word, 0) & 0xff) !== 0) ts.dom0.events.setUpcallMask(false);
     const fired = clock.run(clock.now(), 4096);
-    if (fired === 0) {
+    if (dataPhase) {
+      dom0CpuStart ??= threadCpuMs();
+      if (fired === 0) {
+        const v = Atomics.load(dom0Word, 0);
+        if ((v & 0xff) === 0) Atomics.wait(dom0Word, 0, v, WAIT_MS);
+      }
+      await null;
+      if (performance.now() - lastYield >= YIELD_MS) {
+        await new Promise<void>((r) => setImmediate(r));
+        lastYield = performance.now();
+      }
+    } else if (fired === 0) {
       const v = Atomics.load(dom0Word, 0);
       if ((v & 0xff) === 0) {
         const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(dom0Word, 0, v, 2);
@@ -135,6 +176,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
       await new Promise<void>((r) => setImmediate(r));
     } else if (++spins % 16 === 0) await new Promise<void>((r) => setImmediate(r));
   }
+  const dom0CpuEnd = threadCpuMs();
   const wallSeconds = (performance.now() - wall0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -144,14 +186,14 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const rxr = rx instanceof Error ? undefined : rx;
   const txr = tx instanceof Error ? undefined : tx;
   const received = rxr?.bytes ?? 0;
-  const match = rxr !== undefined && txr !== undefined && received === o.bytes && rxr.sha256 === txr.sha256;
+  const match = rxr !== undefined && txr !== undefined && received === o.bytes && rxr.verifiedBytes === o.bytes && txr.bytes === o.bytes;
   const seconds = (rxr?.transferMs ?? 0) / 1000;
   return {
     ok: match && error === undefined,
     bytes: o.bytes,
     received,
     sha256Match: match,
-    sha256: rxr?.sha256 ?? "",
+    sha256: match ? sha256 : "",
     goodputBitsPerSecond: seconds > 0 ? Math.round((received * 8) / seconds) : 0,
     wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
@@ -164,6 +206,8 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     frames: { tx: txr?.frames ?? 0, rx: rxr?.frames ?? 0 },
     notifications: { netfront: txr?.notifications ?? 0, netback: netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
     threads: true,
+    ...(dom0CpuStart === undefined || dom0CpuEnd === undefined || rxr?.transferCpuMs === undefined || txr?.transferCpuMs === undefined
+      ? {} : { threadCpuMs: { dom0: dom0CpuEnd - dom0CpuStart, sender: txr.transferCpuMs, receiver: rxr.transferCpuMs } }),
     ...(error === undefined ? {} : { error }),
   };
 }

@@ -337,4 +337,55 @@ describe("grant table v1", () => {
       expect(hv.refusals.total).toBe(expectedRefusals);
     }), { numRuns: 200 });
   });
+
+  describe("copyFromGrant() and copyToGrant() (GNTTABOP_copy between a grant and the caller's own memory)", () => {
+    it("copy the bytes, and leave the entry's flags as they found them", () => {
+      const { dom0, domU } = setup();
+      const frame = unwrap(domU.memory.allocPage());
+      const page = unwrap(domU.memory.page(frame));
+      page.set([1, 2, 3, 4, 5, 6], 100);
+      const ro = unwrap(domU.grants.grantAccess(dom0.id, frame, true));
+      const rw = unwrap(domU.grants.grantAccess(dom0.id, frame));
+      const local = new Uint8Array(16);
+      expect(dom0.grants.copyFromGrant(domU.id, ro, 101, 4, local, 3).ok).toBe(true);
+      expect([...local.subarray(2, 8)]).toEqual([0, 2, 3, 4, 5, 0]);
+      expect(dom0.grants.copyToGrant(Uint8Array.of(9, 8, 7, 6), 1, 3, domU.id, rw, 4094 - 1).ok).toBe(true);
+      expect([...page.subarray(4093, 4096)]).toEqual([8, 7, 6]);
+      expect(domU.grants.entry(ro)!.flags).toBe(GTF_permit_access | GTF_readonly);
+      expect(domU.grants.entry(rw)!.flags).toBe(GTF_permit_access);
+      expect(dom0.grants.mappingCount).toBe(0);
+      expect(unwrap(domU.grants.endAccess(rw))).toBeUndefined();
+    });
+
+    it("keep the pins of a mapping of the same grant", () => {
+      const { dom0, domU } = setup();
+      const frame = unwrap(domU.memory.allocPage());
+      const ref = unwrap(domU.grants.grantAccess(dom0.id, frame));
+      const m = unwrap(dom0.grants.map(domU.id, ref));
+      expect(dom0.grants.copyToGrant(Uint8Array.of(42), 0, 1, domU.id, ref, 0).ok).toBe(true);
+      expect(m.page[0]).toBe(42);
+      expect(domU.grants.entry(ref)!.flags).toBe(GTF_permit_access | GTF_reading | GTF_writing);
+      expect(domU.grants.endAccess(ref)).toEqual({ ok: false, error: "busy" });
+      unwrap(dom0.grants.unmap(m.handle));
+      expect(domU.grants.entry(ref)!.flags).toBe(GTF_permit_access);
+    });
+
+    it("refuse a read-only grant as destination, another grantee, an invalid entry, a range beyond the page or the buffer, and count each refusal", () => {
+      const { hv, dom0, domU, domV } = setup();
+      const frame = unwrap(domU.memory.allocPage());
+      const ro = unwrap(domU.grants.grantAccess(dom0.id, frame, true));
+      const forV = unwrap(domU.grants.grantAccess(domV.id, frame));
+      const rw = unwrap(domU.grants.grantAccess(dom0.id, frame));
+      const buf = new Uint8Array(8);
+      expect(dom0.grants.copyToGrant(buf, 0, 8, domU.id, ro, 0)).toMatchObject({ ok: false, error: "general_error" });
+      expect(dom0.grants.copyFromGrant(domU.id, forV, 0, 8, buf, 0)).toMatchObject({ ok: false, error: "general_error" });
+      expect(dom0.grants.copyFromGrant(domU.id, 1000, 0, 8, buf, 0)).toMatchObject({ ok: false, error: "general_error" });
+      expect(dom0.grants.copyFromGrant(domU.id, 5000, 0, 8, buf, 0)).toMatchObject({ ok: false, error: "bad_gntref" });
+      expect(dom0.grants.copyFromGrant(domU.id, rw, 4090, 8, buf, 0)).toMatchObject({ ok: false, error: "bad_copy_arg" });
+      expect(dom0.grants.copyFromGrant(domU.id, rw, 0, 8, buf, 1)).toMatchObject({ ok: false, error: "bad_copy_arg" });
+      expect(dom0.grants.copyToGrant(buf, 0, 8, 77, rw, 0)).toMatchObject({ ok: false, error: "bad_domain" });
+      expect(hv.refusals.total).toBe(7);
+      for (const r of [ro, forV, rw]) expect(domU.grants.entry(r)!.flags & (GTF_reading | GTF_writing)).toBe(0);
+    });
+  });
 });

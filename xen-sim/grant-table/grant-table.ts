@@ -160,6 +160,55 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
       return page === undefined ? err("bad_page") : ok(page);
     };
 
+    /**
+     * Claims `granter`'s `ref` for one synchronous copy by this domain: the page, with GTF_reading
+     * (and GTF_writing) held. Without an active entry (no mapping) the flags are set and cleared
+     * around the copy with no bookkeeping, as Xen's acquire/release_grant_for_copy do for an
+     * unmapped grant; with one, the ordinary pin is taken. `release` undoes exactly that.
+     */
+    const claimForCopy = (t: Table, ref: GrantRef, readonly: boolean): Result<Uint8Array, GntStatusName> => {
+      if (t.active.has(ref) || !Number.isInteger(ref) || ref < 0 || ref >= t.frames.length * GRANT_ENTRIES_PER_PAGE) {
+        const r = pin(t, ref, me, readonly);
+        return r.ok ? ok(r.value.page) : r;
+      }
+      const u32 = t.u32[Math.floor(ref / GRANT_ENTRIES_PER_PAGE)]!;
+      const w = (ref % GRANT_ENTRIES_PER_PAGE) * 2;
+      const take = readonly ? GTF_reading : GTF_reading | GTF_writing;
+      for (let retries = 0; ; retries++) {
+        const word = Atomics.load(u32, w);
+        const flags = word & 0xffff;
+        if ((flags & GTF_type_mask) !== GTF_permit_access) return err("general_error", "not-granted");
+        if (word >>> 16 !== me) return err("general_error", "wrong-domid");
+        if (!readonly && (flags & GTF_readonly) !== 0) return err("general_error", "readonly");
+        if (Atomics.compareExchange(u32, w, word, (word | take) >>> 0) === word) break;
+        if (retries === SET_STATUS_RETRIES) return err("general_error", "unstable");
+      }
+      const page = t.memory.lookup(Atomics.load(u32, w + 1));
+      if (page === undefined) {
+        Atomics.and(u32, w, ~take >>> 0);
+        return err("bad_page");
+      }
+      return ok(page);
+    };
+    const releaseForCopy = (t: Table, ref: GrantRef, readonly: boolean): void => {
+      if (t.active.has(ref)) {
+        unpin(t, ref, readonly);
+        return;
+      }
+      const u32 = t.u32[Math.floor(ref / GRANT_ENTRIES_PER_PAGE)]!;
+      Atomics.and(u32, (ref % GRANT_ENTRIES_PER_PAGE) * 2, ~(readonly ? GTF_reading : GTF_reading | GTF_writing) >>> 0);
+    };
+    /** One side of a grant-and-local copy: checks the domain and the range, claims the grant. */
+    const grantSide = (granter: DomainId, ref: GrantRef, offset: number, len: number, local: Uint8Array, localOffset: number, readonly: boolean, op: string): Result<{ t: Table; page: Uint8Array }, GntStatusName> => {
+      const t = tables.get(resolve(granter));
+      if (t === undefined) return fail(me, op, "bad_domain");
+      if (!(len >= 0 && offset >= 0 && localOffset >= 0 && offset + len <= PAGE_SIZE && localOffset + len <= local.length)) {
+        return fail(me, op, "bad_copy_arg", "beyond-page");
+      }
+      const c = claimForCopy(t, ref, readonly);
+      return c.ok ? ok({ t, page: c.value }) : fail(me, op, c.error, c.detail);
+    };
+
     const copyOne = (op: GnttabCopyRepr): Result<void, GntStatusName> => {
       const sGref = (op.flags & GNTCOPY_source_gref) !== 0;
       const dGref = (op.flags & GNTCOPY_dest_gref) !== 0;
@@ -260,6 +309,20 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
         return ok(undefined);
       },
       copy: copyOne,
+      copyFromGrant(granter, ref, offset, len, dst, dstOffset) {
+        const g = grantSide(granter, ref, offset, len, dst, dstOffset, true, "copy");
+        if (!g.ok) return g;
+        dst.set(g.value.page.subarray(offset, offset + len), dstOffset);
+        releaseForCopy(g.value.t, ref, true);
+        return ok(undefined);
+      },
+      copyToGrant(src, srcOffset, len, granter, ref, offset) {
+        const g = grantSide(granter, ref, offset, len, src, srcOffset, false, "copy");
+        if (!g.ok) return g;
+        g.value.page.set(len === src.length ? src : src.subarray(srcOffset, srcOffset + len), offset);
+        releaseForCopy(g.value.t, ref, false);
+        return ok(undefined);
+      },
       copyOps(ops, count) {
         const n = Math.min(count, Math.floor(ops.length / GNTTAB_COPY_SIZE));
         const view = new DataView(ops.buffer, ops.byteOffset, n * GNTTAB_COPY_SIZE);

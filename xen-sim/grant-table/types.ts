@@ -50,6 +50,14 @@ export interface DomainGrants {
   unmap(handle: number): Result<void, "bad_handle">;
   /** GNTTABOP_copy of one op (object form). */
   copy(op: GnttabCopyRepr): Result<void, GntStatusName>;
+  /**
+   * GNTTABOP_copy of `len` bytes from `granter`'s `ref` at `offset` into this domain's own memory
+   * (`dst` at `dstOffset`; a local buffer stands for the caller's gmfn, which it may always write).
+   * The grant is claimed (GTF_reading) for the copy only; refusals are those of copy.
+   */
+  copyFromGrant(granter: DomainId, ref: GrantRef, offset: number, len: number, dst: Uint8Array, dstOffset: number): Result<void, GntStatusName>;
+  /** GNTTABOP_copy of `len` bytes of this domain's own `src` at `srcOffset` into `granter`'s `ref` at `offset` (GTF_writing for the copy only). */
+  copyToGrant(src: Uint8Array, srcOffset: number, len: number, granter: DomainId, ref: GrantRef, offset: number): Result<void, GntStatusName>;
   /** GNTTABOP_copy over `count` packed 40-byte struct gnttab_copy; writes each status in place; returns the number that failed. */
   copyOps(ops: Uint8Array, count: number): number;
 }

@@ -10,14 +10,14 @@
 // within the page, extra-info types, GSO size/type) before use; a violation is reported and
 // disconnects the frontend (Closing, Closed, rings unmapped). A grant the hypervisor refuses
 // drops the frame (RSP_ERROR) and is reported without disconnecting, as Linux does.
-// Guest tx: slots are mapped read-only and copied into a fresh frame handed to the bridge.
-// Guest rx: frames are copied with GNTTABOP_copy (dest_gref) into the frontend's posted pages.
+// Guest tx: each slot is copied with GNTTABOP_copy (source gref) into a fresh frame of dom0's
+// handed to the bridge. Guest rx: frames are copied with GNTTABOP_copy (dest gref) straight from
+// dom0's frame into the frontend's posted pages.
 //   createNetback(deps, options)   the driver
 
 import { err, ok, type Result } from "../../stack/result.ts";
 import type { Frame, NetDevice, Offloads } from "../../stack/link/types.ts";
 import type { Clock } from "../../stack/time.ts";
-import { GNTCOPY_dest_gref, type GnttabCopyRepr } from "../abi/grant-table.ts";
 import {
   NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETIF_RX_SLOT_SIZE, NETIF_TX_SLOT_SIZE, NETRXF_csum_blank,
   NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, NETTXF_csum_blank, NETTXF_data_validated, NETTXF_extra_info,
@@ -91,13 +91,6 @@ export function createNetback(
   const serial = (fn: () => Promise<void>): Promise<void> => (chain = chain.then(fn, fn));
   let rootWatch: (() => void) | undefined;
 
-  // One scratch page of dom0 for GNTTABOP_copy sources.
-  const scratchFrame = dom0.memory.allocPage();
-  if (!scratchFrame.ok) throw Object.assign(new Error("netback: dom0 out of memory"), { code: "ERR_NETLAB_NETBACK" });
-  const scratch = dom0.memory.page(scratchFrame.value);
-  if (!scratch.ok) throw Object.assign(new Error("netback: no scratch page"), { code: "ERR_NETLAB_NETBACK" });
-  const scratchPage = scratch.value;
-  const scratchFrameNo = scratchFrame.value;
 
   const rescan = async (): Promise<void> => {
     if (stopped) return;
@@ -168,7 +161,6 @@ export function createNetback(
     const txResponse = out.subarray(0, 4);
     const rxResponse = out.subarray(0, NETIF_RX_SLOT_SIZE);
     const txReqs: number[] = []; // per data slot: gref, offset, size, id (flattened)
-    const copyOp: GnttabCopyRepr = { source: { u: scratchFrameNo, domid: dom0.id, offset: 0 }, dest: { u: 0, domid: fe, offset: 0 }, len: 0, flags: GNTCOPY_dest_gref };
 
     const offloads: Offloads = {
       get txChecksum() { return conn?.csum ?? true; },
@@ -306,15 +298,12 @@ export function createNetback(
         for (let i = 0; i < txReqs.length; i += 4) {
           const size = txReqs[i + 2]!;
           if (size === 0) continue;
-          const m = dom0.grants.map(fe, txReqs[i]!, { readonly: true });
+          const m = dom0.grants.copyFromGrant(fe, txReqs[i]!, txReqs[i + 1]!, size, data, at);
           if (!m.ok) {
             status = NETIF_RSP_ERROR;
             report("bad-grant", false, `${m.error} ref ${txReqs[i]}`);
             break;
           }
-          const o = txReqs[i + 1]!;
-          data.set(m.value.page.subarray(o, o + size), at);
-          dom0.grants.unmap(m.value.handle);
           at += size;
         }
       }
@@ -422,10 +411,7 @@ export function createNetback(
           const id = slotView.getUint16(0, true);
           const gref = slotView.getUint32(4, true);
           const n = Math.min(PAGE_SIZE, len - pos);
-          scratchPage.set(n === len ? data : data.subarray(pos, pos + n), 0);
-          copyOp.dest.u = gref;
-          copyOp.len = n;
-          const r = dom0.grants.copy(copyOp);
+          const r = dom0.grants.copyToGrant(data, pos, n, fe, gref, 0);
           if (!r.ok && !failed) {
             failed = true;
             report("bad-grant", false, `rx copy ${r.error} ref ${gref}`);
@@ -647,14 +633,12 @@ export function createNetback(
       rootWatch?.();
       for (const v of vifs.values()) v.crash();
       vifs.clear();
-      dom0.memory.freePage(scratchFrameNo);
     },
     async shutdown() {
       stopped = true;
       rootWatch?.();
       for (const v of vifs.values()) await v.shutdown();
       vifs.clear();
-      dom0.memory.freePage(scratchFrameNo);
     },
   };
 }
