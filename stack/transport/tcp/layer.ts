@@ -42,16 +42,20 @@ export interface ExtendedTcpLayer extends TcpLayer {
  */
 function sumAligned(words: Uint32Array, segment: Uint8Array, initial: number): number {
   const len = segment.length;
-  const first = segment.byteOffset >>> 2;
-  const n = len >>> 2;
+  // A segment at 2 mod 4 (HEADROOM 42 in a slab) sums its first 16-bit word apart; the pairing
+  // of bytes into 16-bit words is the same either way.
+  const skip = (segment.byteOffset & 2) !== 0 && len >= 2 ? 2 : 0;
+  let sum = skip === 0 ? initial : initial + ((segment[0]! << 8) | segment[1]!);
+  const first = (segment.byteOffset + skip) >>> 2;
+  const n = (len - skip) >>> 2;
   let acc = 0;
   for (let i = first, end = first + n; i < end; i++) {
     const w = words[i]!;
     acc += (w & 0xffff) + (w >>> 16);
   }
   acc = fold(acc);
-  let sum = initial + (((acc & 0xff) << 8) | (acc >>> 8));
-  let i = n << 2;
+  sum += ((acc & 0xff) << 8) | (acc >>> 8);
+  let i = skip + (n << 2);
   if (i + 2 <= len) { sum += (segment[i]! << 8) | segment[i + 1]!; i += 2; }
   if (i < len) sum += segment[i]! << 8;
   return fold(sum);
@@ -191,7 +195,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   onTimeWait(_conn: TcpConnection): void { this.active--; }
 
   checksum(segment: Uint8Array, initial: number): number {
-    if (segment.buffer === this.slab.buffer && (segment.byteOffset & 3) === 0) {
+    if (segment.buffer === this.slab.buffer && (segment.byteOffset & 1) === 0) {
       return checksumFinish(sumAligned(this.slab32, segment, initial));
     }
     return checksumFinish(checksumAdd(segment, initial));
