@@ -2,7 +2,8 @@
 // Names, targets and values are checked so application strings cannot split a message
 // (RFC 9110 §5.5: no CR, LF or NUL in field values); misuse throws HttpUsageError.
 //
-// emitRequestHead / emitResponseHead   a start-line + field section + empty line
+// emitRequestHead / emitResponseHead   a start-line + field section + empty line (a response
+//                                      optionally followed by its body in the same buffer)
 // emitChunk / emitLastChunk            one chunk (RFC 9112 §7.1), the last chunk with trailers
 // reasonPhrase(status)                 the usual reason phrase
 // assertHeader(name, value)            throws HttpUsageError for a field that could split a message
@@ -29,7 +30,7 @@ export interface RequestHeadRepr {
 
 export interface ResponseHeadRepr {
   readonly status: number;
-  readonly reason?: string;
+  readonly reason?: string | undefined;
   readonly version?: HttpVersion;
   readonly headers: Iterable<HttpHeader>;
 }
@@ -52,14 +53,14 @@ export function reasonPhrase(status: number): string {
 /** Throws HttpUsageError unless `name` is a token and `value` a valid field value (RFC 9110 §5.5). */
 export function assertHeader(name: string, value: string): void {
   if (!isToken(name)) throw new HttpUsageError("ERR_HTTP_INVALID_HEADER_NAME", `invalid header name ${JSON.stringify(name)}`);
-  checkValue(value, `header ${name}`);
+  checkValue(value, "header", name);
 }
 
-function checkValue(v: string, what: string): void {
+function checkValue(v: string, what: string, name?: string): void {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
     if ((c < 0x20 && c !== 9) || c === 0x7f || c > 0xff) {
-      throw new HttpUsageError("ERR_HTTP_INVALID_CHAR", `invalid character 0x${c.toString(16)} in ${what}`);
+      throw new HttpUsageError("ERR_HTTP_INVALID_CHAR", `invalid character 0x${c.toString(16)} in ${what}${name === undefined ? "" : ` ${name}`}`);
     }
   }
 }
@@ -69,25 +70,28 @@ function writeLatin1(out: Uint8Array, at: number, s: string): number {
   return at + s.length;
 }
 
-function emitHead(startLine: string, headers: Iterable<HttpHeader>): Uint8Array {
+/** The head, followed by `body` (if any) in the same buffer. */
+function emitHead(startLine: string, headers: Iterable<HttpHeader>, body: Uint8Array | undefined): Uint8Array {
   let size = startLine.length + 2 + 2;
-  const list: HttpHeader[] = [];
-  for (const h of headers) {
+  const list: readonly HttpHeader[] = Array.isArray(headers) ? headers : [...headers];
+  for (let i = 0; i < list.length; i++) {
+    const h = list[i]!;
     if (!isToken(h[0])) throw new HttpUsageError("ERR_HTTP_INVALID_HEADER_NAME", `invalid header name ${JSON.stringify(h[0])}`);
-    checkValue(h[1], `header ${h[0]}`);
-    list.push(h);
+    checkValue(h[1], "header", h[0]);
     size += h[0].length + 2 + h[1].length + 2;
   }
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(size + (body === undefined ? 0 : body.length));
   let at = writeLatin1(out, 0, startLine);
   out[at++] = 13; out[at++] = 10;
-  for (const [n, v] of list) {
-    at = writeLatin1(out, at, n);
+  for (let i = 0; i < list.length; i++) {
+    const h = list[i]!;
+    at = writeLatin1(out, at, h[0]);
     out[at++] = 58; out[at++] = 32;
-    at = writeLatin1(out, at, v);
+    at = writeLatin1(out, at, h[1]);
     out[at++] = 13; out[at++] = 10;
   }
   out[at++] = 13; out[at++] = 10;
+  if (body !== undefined) out.set(body, at);
   return out;
 }
 
@@ -99,17 +103,17 @@ export function emitRequestHead(r: RequestHeadRepr): Uint8Array {
     if (c <= 0x20 || c >= 0x7f) throw new HttpUsageError("ERR_HTTP_INVALID_TARGET", "request-target must be visible ASCII");
   }
   if (r.target.length === 0) throw new HttpUsageError("ERR_HTTP_INVALID_TARGET", "empty request-target");
-  return emitHead(`${r.method} ${r.target} HTTP/${r.version ?? "1.1"}`, r.headers);
+  return emitHead(`${r.method} ${r.target} HTTP/${r.version ?? "1.1"}`, r.headers, undefined);
 }
 
-/** Serializes a status line and fields. */
-export function emitResponseHead(r: ResponseHeadRepr): Uint8Array {
+/** Serializes a status line and fields, followed by `body` when given (one buffer for a small response). */
+export function emitResponseHead(r: ResponseHeadRepr, body?: Uint8Array): Uint8Array {
   if (!Number.isInteger(r.status) || r.status < 100 || r.status > 999) {
     throw new HttpUsageError("ERR_HTTP_INVALID_STATUS_CODE", `invalid status ${r.status}`);
   }
   const reason = r.reason ?? reasonPhrase(r.status);
   checkValue(reason, "reason phrase");
-  return emitHead(`HTTP/${r.version ?? "1.1"} ${r.status} ${reason}`, r.headers);
+  return emitHead(`HTTP/${r.version ?? "1.1"} ${r.status} ${reason}`, r.headers, body);
 }
 
 /** One chunk: hex size CRLF data CRLF. An empty `data` yields an empty array (not the last chunk). */
@@ -127,5 +131,5 @@ export function emitChunk(data: Uint8Array): Uint8Array {
 
 /** The last chunk "0" CRLF, trailer fields, CRLF. */
 export function emitLastChunk(trailers: Iterable<HttpHeader> = []): Uint8Array {
-  return emitHead("0", trailers);
+  return emitHead("0", trailers, undefined);
 }

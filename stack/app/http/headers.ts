@@ -22,6 +22,7 @@ export function asciiLower(s: string): string {
 export class HttpHeaders {
   /** The field lines; change them through set/append/delete so lookups stay in step. */
   readonly raw: HttpHeader[];
+  /** Lower-cased names in step with `raw` (built on the first lookup, then kept up to date). */
   #lower: string[] | null = null;
   constructor(raw: HttpHeader[] = []) {
     this.raw = raw;
@@ -40,32 +41,47 @@ export class HttpHeaders {
   }
   /** The combined value (RFC 9110 §5.3: joined with ", "), or undefined when absent. */
   get(name: string): string | undefined {
-    const all = this.getAll(name);
-    return all.length === 0 ? undefined : all.join(", ");
+    const key = asciiLower(name);
+    const names = this.#names();
+    let value: string | undefined;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === key) value = value === undefined ? this.raw[i]![1] : `${value}, ${this.raw[i]![1]}`;
+    }
+    return value;
   }
   has(name: string): boolean {
     return this.#names().includes(asciiLower(name));
   }
   /** Number of field lines with this name. */
   count(name: string): number {
-    return this.getAll(name).length;
+    const key = asciiLower(name);
+    let n = 0;
+    for (const x of this.#names()) if (x === key) n++;
+    return n;
   }
   /** Replaces every line named `name` with one line (or several for an array). */
   set(name: string, value: string | readonly string[]): void {
     this.delete(name);
-    this.#lower = null;
-    if (typeof value === "string") this.raw.push([name, value]);
-    else for (const v of value) this.raw.push([name, v]);
+    const names = this.#names();
+    const key = asciiLower(name);
+    if (typeof value === "string") {
+      this.raw.push([name, value]);
+      names.push(key);
+    } else {
+      for (const v of value) { this.raw.push([name, v]); names.push(key); }
+    }
   }
   append(name: string, value: string): void {
+    const names = this.#names();
     this.raw.push([name, value]);
-    this.#lower = null;
+    names.push(asciiLower(name));
   }
   delete(name: string): void {
     const key = asciiLower(name);
     const names = this.#names();
-    for (let i = names.length - 1; i >= 0; i--) if (names[i] === key) this.raw.splice(i, 1);
-    this.#lower = null;
+    for (let i = names.length - 1; i >= 0; i--) {
+      if (names[i] === key) { this.raw.splice(i, 1); names.splice(i, 1); }
+    }
   }
   /** The comma-separated list elements of `name`, trimmed and lower-cased (RFC 9110 §5.6.1). */
   tokens(name: string): string[] {

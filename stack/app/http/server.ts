@@ -160,6 +160,17 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
   const connections = new Set<Connection>();
   const stats: HttpServerStats = { connections: 0, requests: 0, responses: 0, parseErrors: 0, timeouts: 0, rejectedConnections: 0 };
   let closed = false;
+  /** The Date value of the current second (formatted once per second, not per response). */
+  let dateSecond = NaN;
+  let dateValue = "";
+  const httpDate = (ms: number): string => {
+    const second = Math.floor(ms / 1000);
+    if (second !== dateSecond) {
+      dateSecond = second;
+      dateValue = formatHttpDate(ms);
+    }
+    return dateValue;
+  };
 
   const server: HttpServer = {
     listen(listener) {
@@ -189,7 +200,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     readonly body: IncomingBody;
     readonly response: Response;
     /** Bytes produced before this exchange reached the head of the queue. */
-    outbox: Uint8Array[] = [];
+    outbox: Uint8Array[] | null = null;
     outboxBytes = 0;
     done = false;
     constructor(readonly conn: Connection, head: HttpRequestHead) {
@@ -207,7 +218,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     output(bytes: Uint8Array): boolean {
       if (this.conn.destroyed) return false;
       if (this.conn.exchanges[0] === this) return this.conn.write(bytes);
-      this.outbox.push(bytes);
+      (this.outbox ??= []).push(bytes);
       this.outboxBytes += bytes.length;
       return this.outboxBytes < opts.highWaterMark;
     }
@@ -217,7 +228,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     statusCode = 200;
     reason: string | undefined = undefined;
     #headers = new HttpHeaders();
-    #trailers: HttpHeader[] = [];
+    #trailers: HttpHeader[] | null = null;
     #headersSent = false;
     #finished = false;
     #continueSent = false;
@@ -228,8 +239,8 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     /** Set when the exchange failed or the connection died: later writes are dropped. */
     aborted = false;
     closeAfter = false;
-    drainHandlers: (() => void)[] = [];
-    abortHandlers: (() => void)[] = [];
+    drainHandlers: (() => void)[] | null = null;
+    abortHandlers: (() => void)[] | null = null;
     constructor(readonly ex: Exchange) {}
 
     get headersSent(): boolean { return this.#headersSent; }
@@ -237,7 +248,8 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     setHeader(name: string, value: string | number | readonly string[]): void {
       this.#assertHeadPending();
       const v = typeof value === "number" ? String(value) : value;
-      for (const one of typeof v === "string" ? [v] : v) assertHeader(name, one);
+      if (typeof v === "string") assertHeader(name, v);
+      else for (const one of v) assertHeader(name, one);
       this.#headers.set(name, v);
     }
     getHeader(name: string): string | undefined { return this.#headers.get(name); }
@@ -274,14 +286,14 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       } else if (bytes && bytes.length > 0) {
         this.#writeBody(bytes);
       }
-      if (this.#framing === "chunked" && !this.#noBody) this.ex.output(emitLastChunk(this.#trailers));
+      if (this.#framing === "chunked" && !this.#noBody) this.ex.output(emitLastChunk(this.#trailers ?? []));
       // A body shorter than its Content-Length cannot be framed: close after it (RFC 9112 §6.3).
       if (this.#framing === "length" && !this.#noBody && this.#written !== this.#length) this.closeAfter = true;
       this.#finished = true;
       this.ex.conn.responseFinished(this.ex);
     }
     addTrailers(trailers: readonly HttpHeader[]): void {
-      this.#trailers.push(...trailers);
+      (this.#trailers ??= []).push(...trailers);
     }
     writeContinue(): void {
       if (this.aborted || this.#continueSent || this.#headersSent || this.ex.head.version !== "1.1") return;
@@ -289,18 +301,19 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       this.ex.output(emitResponseHead({ status: 100, headers: [] }));
     }
     /** One-shot: called at the next drain. */
-    onDrain(handler: () => void): void { this.drainHandlers.push(handler); }
-    onAbort(handler: () => void): void { this.abortHandlers.push(handler); }
+    onDrain(handler: () => void): void { (this.drainHandlers ??= []).push(handler); }
+    onAbort(handler: () => void): void { (this.abortHandlers ??= []).push(handler); }
 
     fireDrain(): void {
       const hs = this.drainHandlers;
-      this.drainHandlers = [];
+      if (hs === null) return;
+      this.drainHandlers = null;
       for (const h of hs) h();
     }
     fireAbort(): void {
       this.aborted = true;
       this.fireDrain();
-      for (const h of this.abortHandlers) h();
+      if (this.abortHandlers !== null) for (const h of this.abortHandlers) h();
     }
 
     /** Answers with an error status instead of the handler (request failed before the head was sent). */
@@ -371,19 +384,14 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       this.closeAfter = close;
       if (close) h.set("Connection", "close");
       else if (req.version === "1.0") h.set("Connection", "keep-alive");
-      if (opts.date && !h.has("date")) h.set("Date", formatHttpDate(clock.now() + opts.dateOffsetMs));
+      if (opts.date && !h.has("date")) h.set("Date", httpDate(clock.now() + opts.dateOffsetMs));
       if (opts.serverName !== null && !h.has("server")) h.set("Server", opts.serverName);
-      const head = emitResponseHead({ status, ...(this.reason !== undefined ? { reason: this.reason } : {}), version: "1.1", headers: h.raw });
+      // A body known in full goes out in the same buffer as the head (one write, one copy).
+      const withBody = !this.#noBody && whole !== null && whole.length > 0;
+      const out = emitResponseHead({ status, reason: this.reason, version: "1.1", headers: h.raw }, withBody ? whole : undefined);
       this.#headersSent = true;
-      if (!this.#noBody && whole !== null && whole.length > 0) {
-        this.#written = whole.length;
-        const out = new Uint8Array(head.length + whole.length);
-        out.set(head);
-        out.set(whole, head.length);
-        ex.output(out);
-      } else {
-        ex.output(head);
-      }
+      if (withBody) this.#written = whole.length;
+      ex.output(out);
     }
   }
 
@@ -542,10 +550,10 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
 
     flushOutbox(ex: Exchange): void {
       const out = ex.outbox;
-      ex.outbox = [];
+      ex.outbox = null;
       ex.outboxBytes = 0;
       let ok = true;
-      for (const b of out) ok = this.write(b);
+      if (out !== null) for (const b of out) ok = this.write(b);
       if (ok && !ex.done) ex.response.fireDrain();
     }
 
