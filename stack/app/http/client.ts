@@ -11,7 +11,7 @@ import type { Clock, TimerId } from "../../time.ts";
 import type { ByteStream, StreamErrorCode, TcpLayer } from "../../transport/types.ts";
 import { formatIpv4, type Ipv4Address } from "../../wire/address.ts";
 import { HttpStreamError, IncomingBody, type BodyHooks } from "./body.ts";
-import { emitChunk, emitLastChunk, emitRequestHead } from "./emit.ts";
+import { createSlabAllocator, emitChunk, emitLastChunk, emitRequestHead } from "./emit.ts";
 import { HttpHeaders, type HttpHeader } from "./headers.ts";
 import { createResponseParser, type HttpParser, type HttpParserLimits, type HttpResponseHead, type HttpVersion } from "./parser.ts";
 import { utf8Encode } from "./utf8.ts";
@@ -107,6 +107,8 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
     return deps.tcp.connect(host, port);
   });
   const pools = new Map<string, Pool>();
+  /** Buffers of request heads are carved from shared blocks. */
+  const allocate = createSlabAllocator();
   const stats: HttpClientStats = { requests: 0, connectionsOpened: 0, reusedConnections: 0, retries: 0 };
   let closed = false;
 
@@ -169,7 +171,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
         headers.set("Expect", "100-continue");
         this.awaitingContinue = true;
       }
-      this.head = emitRequestHead({ method: this.method, target: o.path ?? "/", version, headers: headers.raw });
+      this.head = emitRequestHead({ method: this.method, target: o.path ?? "/", version, headers: headers.raw }, allocate);
     }
     /** Can be sent again after a connection failed before any response byte. */
     get replayable(): boolean {

@@ -6,6 +6,7 @@
 //                                      optionally followed by its body in the same buffer)
 // emitChunk / emitLastChunk            one chunk (RFC 9112 §7.1), the last chunk with trailers
 // reasonPhrase(status)                 the usual reason phrase
+// createSlabAllocator()                hands out message buffers as views of shared blocks
 // assertHeader(name, value)            throws HttpUsageError for a field that could split a message
 // HttpUsageError                       thrown for programmer misuse, with a stable `code`
 import { isToken, type HttpVersion } from "./parser.ts";
@@ -65,13 +66,42 @@ function checkValue(v: string, what: string, name?: string): void {
   }
 }
 
+/** Allocates the buffer of one outgoing message (every byte of it is then written). */
+export type Allocate = (n: number) => Uint8Array;
+
+const allocateFresh: Allocate = (n) => new Uint8Array(n);
+
+/** Messages longer than this get a buffer of their own from the slab allocator. */
+const SLAB_MESSAGE_MAX = 1024;
+
+/**
+ * An Allocate that hands out consecutive views of `blockSize`-byte blocks: V8 gives every
+ * typed array over 64 bytes its own out-of-line backing store, which costs more than
+ * writing a small head. No range is handed out twice, so a receiver may keep a view
+ * (a by-reference TCP write does); a block lives as long as one of its views.
+ */
+export function createSlabAllocator(blockSize = 16384): Allocate {
+  let block = new Uint8Array(0);
+  let used = 0;
+  return (n) => {
+    if (n > SLAB_MESSAGE_MAX) return new Uint8Array(n);
+    if (used + n > block.length) {
+      block = new Uint8Array(blockSize);
+      used = 0;
+    }
+    const view = block.subarray(used, used + n);
+    used += n;
+    return view;
+  };
+}
+
 function writeLatin1(out: Uint8Array, at: number, s: string): number {
   for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
   return at + s.length;
 }
 
 /** The head, followed by `body` (if any) in the same buffer. */
-function emitHead(startLine: string, headers: Iterable<HttpHeader>, body: Uint8Array | undefined): Uint8Array {
+function emitHead(startLine: string, headers: Iterable<HttpHeader>, body: Uint8Array | undefined, allocate: Allocate): Uint8Array {
   let size = startLine.length + 2 + 2;
   const list: readonly HttpHeader[] = Array.isArray(headers) ? headers : [...headers];
   for (let i = 0; i < list.length; i++) {
@@ -80,7 +110,7 @@ function emitHead(startLine: string, headers: Iterable<HttpHeader>, body: Uint8A
     checkValue(h[1], "header", h[0]);
     size += h[0].length + 2 + h[1].length + 2;
   }
-  const out = new Uint8Array(size + (body === undefined ? 0 : body.length));
+  const out = allocate(size + (body === undefined ? 0 : body.length));
   let at = writeLatin1(out, 0, startLine);
   out[at++] = 13; out[at++] = 10;
   for (let i = 0; i < list.length; i++) {
@@ -96,24 +126,24 @@ function emitHead(startLine: string, headers: Iterable<HttpHeader>, body: Uint8A
 }
 
 /** Serializes a request line and fields. */
-export function emitRequestHead(r: RequestHeadRepr): Uint8Array {
+export function emitRequestHead(r: RequestHeadRepr, allocate: Allocate = allocateFresh): Uint8Array {
   if (!isToken(r.method)) throw new HttpUsageError("ERR_HTTP_INVALID_METHOD", `invalid method ${JSON.stringify(r.method)}`);
   for (let i = 0; i < r.target.length; i++) {
     const c = r.target.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) throw new HttpUsageError("ERR_HTTP_INVALID_TARGET", "request-target must be visible ASCII");
   }
   if (r.target.length === 0) throw new HttpUsageError("ERR_HTTP_INVALID_TARGET", "empty request-target");
-  return emitHead(`${r.method} ${r.target} HTTP/${r.version ?? "1.1"}`, r.headers, undefined);
+  return emitHead(`${r.method} ${r.target} HTTP/${r.version ?? "1.1"}`, r.headers, undefined, allocate);
 }
 
 /** Serializes a status line and fields, followed by `body` when given (one buffer for a small response). */
-export function emitResponseHead(r: ResponseHeadRepr, body?: Uint8Array): Uint8Array {
+export function emitResponseHead(r: ResponseHeadRepr, body?: Uint8Array, allocate: Allocate = allocateFresh): Uint8Array {
   if (!Number.isInteger(r.status) || r.status < 100 || r.status > 999) {
     throw new HttpUsageError("ERR_HTTP_INVALID_STATUS_CODE", `invalid status ${r.status}`);
   }
   const reason = r.reason ?? reasonPhrase(r.status);
   checkValue(reason, "reason phrase");
-  return emitHead(`HTTP/${r.version ?? "1.1"} ${r.status} ${reason}`, r.headers, body);
+  return emitHead(`HTTP/${r.version ?? "1.1"} ${r.status} ${reason}`, r.headers, body, allocate);
 }
 
 /** One chunk: hex size CRLF data CRLF. An empty `data` yields an empty array (not the last chunk). */
@@ -131,5 +161,5 @@ export function emitChunk(data: Uint8Array): Uint8Array {
 
 /** The last chunk "0" CRLF, trailer fields, CRLF. */
 export function emitLastChunk(trailers: Iterable<HttpHeader> = []): Uint8Array {
-  return emitHead("0", trailers, undefined);
+  return emitHead("0", trailers, undefined, allocateFresh);
 }

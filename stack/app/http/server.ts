@@ -12,7 +12,7 @@ import type { ByteStream, TcpListener } from "../../transport/types.ts";
 import type { Ipv4Address } from "../../wire/address.ts";
 import { IncomingBody, HttpStreamError, type BodyHooks } from "./body.ts";
 import { formatHttpDate } from "./date.ts";
-import { HttpUsageError, assertHeader, emitChunk, emitLastChunk, emitResponseHead, reasonPhrase } from "./emit.ts";
+import { HttpUsageError, assertHeader, createSlabAllocator, emitChunk, emitLastChunk, emitResponseHead, reasonPhrase } from "./emit.ts";
 import { HttpHeaders, type HttpHeader } from "./headers.ts";
 import { utf8Encode } from "./utf8.ts";
 import {
@@ -160,6 +160,8 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
   const connections = new Set<Connection>();
   const stats: HttpServerStats = { connections: 0, requests: 0, responses: 0, parseErrors: 0, timeouts: 0, rejectedConnections: 0 };
   let closed = false;
+  /** Buffers of response heads (with small bodies) are carved from shared blocks. */
+  const allocate = createSlabAllocator();
   /** The Date value of the current second (formatted once per second, not per response). */
   let dateSecond = NaN;
   let dateValue = "";
@@ -388,7 +390,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       if (opts.serverName !== null && !h.has("server")) h.set("Server", opts.serverName);
       // A body known in full goes out in the same buffer as the head (one write, one copy).
       const withBody = !this.#noBody && whole !== null && whole.length > 0;
-      const out = emitResponseHead({ status, reason: this.reason, version: "1.1", headers: h.raw }, withBody ? whole : undefined);
+      const out = emitResponseHead({ status, reason: this.reason, version: "1.1", headers: h.raw }, withBody ? whole : undefined, allocate);
       this.#headersSent = true;
       if (withBody) this.#written = whole.length;
       ex.output(out);
