@@ -106,7 +106,8 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
     if (!deps.tcp) return err("no-transport");
     return deps.tcp.connect(host, port);
   });
-  const pools = new Map<string, Pool>();
+  /** Pools by host · 65536 + port. */
+  const pools = new Map<number, Pool>();
   /** Buffers of request heads are carved from shared blocks. */
   const allocate = createSlabAllocator();
   const stats: HttpClientStats = { requests: 0, connectionsOpened: 0, reusedConnections: 0, retries: 0 };
@@ -470,7 +471,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       }
       stats.requests++;
       const port = o.port ?? 80;
-      const key = `${o.host}:${port}`;
+      const key = o.host * 65536 + port;
       let pool = pools.get(key);
       if (!pool) {
         pool = { host: o.host, port, conns: new Set(), idle: [], waiting: [] };
