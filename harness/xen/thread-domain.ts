@@ -40,6 +40,8 @@ export interface ThreadDomainData {
   readonly bytes: number;
   /** The payload (a SharedArrayBuffer the main thread filled): the sender sends it, the receiver compares every byte with it. */
   readonly payload: Uint8Array;
+  /** Sender: flip one bit of its copy of the payload here (a test of the receiver's check). */
+  readonly corruptAt?: number;
   readonly gso: boolean;
   readonly checksumOffload: boolean;
   readonly seed: number;
@@ -199,6 +201,11 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     const until = performance.now() + 20;
     await loop(() => performance.now() > until);
   } else {
+    // A private copy of the payload: TCP copies from it into segments at any alignment, which
+    // V8 does at memcpy speed in unshared memory only.
+    const payload = new Uint8Array(d.payload.length);
+    payload.set(d.payload);
+    if (d.corruptAt !== undefined && d.corruptAt < payload.length) payload[d.corruptAt]! ^= 1;
     // Give the receiver time to listen.
     const until = performance.now() + 50;
     await loop(() => performance.now() > until);
@@ -207,7 +214,7 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     if (!c.ok) throw new Error(`connect: ${c.error}`);
     const s = c.value;
     cpuStart = threadCpuMs();
-    const queued = writeBuffer(s, d.payload);
+    const queued = writeBuffer(s, payload);
     s.onClose((e) => { if (e !== undefined) error = e; done = true; });
     s.onEnd(() => { done = true; });
     await loop(() => done || Atomics.load(d.control, 0) === 1 || error !== undefined);

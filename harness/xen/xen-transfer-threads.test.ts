@@ -1,11 +1,29 @@
 import { describe, expect, it } from "vitest";
+import { runXenTransfer } from "../sim/xen-transfer.ts";
 import { runXenTransferThreads } from "./xen-transfer-threads.ts";
 
 describe("xen-transfer with domUs in worker threads", () => {
-  it("moves 2 MiB intact between two guest threads through dom0's netback and bridge", async () => {
+  it("moves 2 MiB intact between two guest threads through dom0's netback and bridge, the same bytes as the single-thread run", async () => {
     const r = await runXenTransferThreads({ bytes: 2 << 20, gso: true, checksumOffload: true, seed: 3, timeoutMs: 60_000 });
     expect(r.error).toBeUndefined();
     expect(r).toMatchObject({ ok: true, received: 2 << 20, sha256Match: true, peerErrors: 0, threads: true });
     expect(r.notifications.netfront).toBeLessThan(r.frames.tx);
+    const single = await runXenTransfer({ bytes: 2 << 20, gso: true, seed: 3 });
+    expect(r.sha256).toBe(single.sha256);
+    if (process.platform === "linux") {
+      expect(r.threadCpuMs).toBeDefined();
+      expect(r.threadCpuMs!.sender).toBeGreaterThanOrEqual(0);
+    }
+  }, 120_000);
+
+  it("reports a payload whose bytes differ from what was sent: every byte arrives but the check fails", async () => {
+    const r = await runXenTransferThreads({ bytes: 1 << 20, gso: true, checksumOffload: true, seed: 3, timeoutMs: 60_000, corruptAt: 700_001 });
+    expect(r.received).toBe(1 << 20);
+    expect(r).toMatchObject({ ok: false, sha256Match: false, sha256: "" });
+    // 700_001 lies in the 11th 64 KiB write; the check names the chunk where the stream went wrong.
+    expect(r.error).toMatch(/differ from the payload in the chunk after byte \d+/);
+    const at = Number(/after byte (\d+)/.exec(r.error ?? "")![1]);
+    expect(at).toBeLessThanOrEqual(700_001);
+    expect(at).toBeGreaterThan(700_001 - 65536);
   }, 120_000);
 });

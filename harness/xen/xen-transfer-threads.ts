@@ -47,6 +47,8 @@ export interface XenTransferThreadsOptions {
   readonly checksumOffload: boolean;
   readonly seed: number;
   readonly timeoutMs?: number;
+  /** Flip one bit of the sender's copy of the payload at this offset (proves the receiver's check). */
+  readonly corruptAt?: number;
 }
 
 /** The single-thread report's fields, less what the threaded run cannot see, plus a marker and each thread's CPU time. */
@@ -117,7 +119,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
       role, domid: g.id, pages, xenstore: { ...g.xenstore, page: xsPage.value }, grantTable: table, refs, ports,
       portDir: new Int32Array(new SharedArrayBuffer(4096 * 4)).fill(-1),
       sharedInfo: g.domain.events.sharedInfo, dom0SharedInfo: ts.dom0.events.sharedInfo, control,
-      cidr: `${ip}/24`, peer, port: 5001, bytes: o.bytes, payload, gso: o.gso, checksumOffload: o.checksumOffload, seed: o.seed,
+      cidr: `${ip}/24`, peer, port: 5001, bytes: o.bytes, payload, ...(role === "sender" && o.corruptAt !== undefined ? { corruptAt: o.corruptAt } : {}), gso: o.gso, checksumOffload: o.checksumOffload, seed: o.seed,
       timeoutMs: o.timeoutMs ?? 120_000,
     };
     guests.push({ g, data });
@@ -182,7 +184,9 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const [rx, tx] = results as [ThreadDomainReport | Error, ThreadDomainReport | Error];
   const errorOf = (r: ThreadDomainReport | Error): string | undefined => (r instanceof Error ? r.message : r.error);
-  const error = errorOf(rx) ?? errorOf(tx);
+  const verified = rx instanceof Error ? 0 : rx.verifiedBytes;
+  const error = errorOf(rx) ?? errorOf(tx)
+    ?? (!(rx instanceof Error) && verified < rx.bytes ? `receiver: the bytes differ from the payload in the chunk after byte ${verified}` : undefined);
   const rxr = rx instanceof Error ? undefined : rx;
   const txr = tx instanceof Error ? undefined : tx;
   const received = rxr?.bytes ?? 0;
