@@ -4,6 +4,7 @@ import {
   createRequestParser, createResponseParser, statusForParseError,
   type HttpParseError, type HttpParserLimits, type HttpRequestHead, type HttpResponseHead,
 } from "./parser.ts";
+import type { HttpHeader } from "./headers.ts";
 import { emitChunk, emitLastChunk, emitRequestHead, emitResponseHead } from "./emit.ts";
 
 const enc = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -154,6 +155,24 @@ describe("request parser: accepted messages", () => {
     expect(seen).toEqual(["/1", "done"]);
     expect(p.resume().ok).toBe(true);
     expect(seen).toEqual(["/1", "done", "/2", "done", "/3", "done"]);
+  });
+
+  it("returns each message's own names and values while names and values repeat, change and share cache slots", () => {
+    const sent: HttpHeader[][] = [];
+    let wire = "";
+    for (let i = 0; i < 300; i++) {
+      // a few recurring values, many one-off ones (which collide in the cache's 64 slots), names in varying case
+      const fields: HttpHeader[] = [
+        ["Host", i % 3 === 0 ? "a.test" : "b.test"], [i % 2 === 0 ? "X-Seq" : "x-seq", `v${i}`], ["X-Same", "same"], ["CONTENT-LENGTH", "0"],
+      ];
+      if (i % 5 === 0) fields.push(["Connection", i % 10 === 0 ? "close" : "keep-alive"]);
+      sent.push(fields);
+      wire += `GET /${i} HTTP/1.1\r\n${fields.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`;
+    }
+    const r = parseRequests(enc(wire));
+    expect(r.error).toBeNull();
+    expect(r.heads.map((h) => h.headers.raw)).toEqual(sent);
+    expect(r.heads.map((h) => h.keepAlive)).toEqual(sent.map((_, i) => i % 10 !== 0));
   });
 });
 

@@ -165,6 +165,49 @@ function sameBytes(s: string, b: Uint8Array, start: number, end: number): boolea
   return true;
 }
 
+const CACHE_SLOTS = 64;
+/** Longest field value kept in the value cache. */
+const CACHED_VALUE_MAX = 128;
+/** Framing role of a field name (noteFraming), or not yet known for a cache slot. */
+const F_NONE = 0, F_HOST = 1, F_EXPECT = 2, F_CONNECTION = 3, F_CONTENT_LENGTH = 4, F_TRANSFER_ENCODING = 5, F_UNKNOWN = 255;
+
+/**
+ * Strings decoded recently, by the FNV-1a hash of their bytes (direct-mapped: a collision
+ * or a different string in the slot just decodes again). Field names and values repeat
+ * from message to message on a connection (Host, Date, Content-Type...).
+ */
+class StringCache {
+  readonly #hashes = new Int32Array(CACHE_SLOTS);
+  readonly #strings: (string | undefined)[] = new Array<string | undefined>(CACHE_SLOTS).fill(undefined);
+  /** Per slot: the framing role of the name held (F_UNKNOWN until asked). */
+  readonly roles = new Uint8Array(CACHE_SLOTS).fill(F_UNKNOWN);
+  /** Slot of the last lookup. */
+  slot = 0;
+  /** The string of bytes b[start, end), whose FNV-1a hash (as int32) is `hash`. */
+  lookup(hash: number, b: Uint8Array, start: number, end: number): string {
+    const slot = hash & (CACHE_SLOTS - 1);
+    this.slot = slot;
+    const s = this.#strings[slot];
+    if (s !== undefined && this.#hashes[slot] === hash && sameBytes(s, b, start, end)) return s;
+    const fresh = latin1(b, start, end);
+    this.#strings[slot] = fresh;
+    this.#hashes[slot] = hash;
+    this.roles[slot] = F_UNKNOWN;
+    return fresh;
+  }
+}
+
+function framingRole(name: string): number {
+  switch (name.length) {
+    case 4: return asciiLower(name) === "host" ? F_HOST : F_NONE;
+    case 6: return asciiLower(name) === "expect" ? F_EXPECT : F_NONE;
+    case 10: return asciiLower(name) === "connection" ? F_CONNECTION : F_NONE;
+    case 14: return asciiLower(name) === "content-length" ? F_CONTENT_LENGTH : F_NONE;
+    case 17: return asciiLower(name) === "transfer-encoding" ? F_TRANSFER_ENCODING : F_NONE;
+    default: return F_NONE;
+  }
+}
+
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 65 && c <= 70) return c - 55;
@@ -209,8 +252,9 @@ function createParser(
   let status = 0;
   let reason = "";
   let fields: HttpHeader[] = [];
-  /** Recently seen field names by hash, so common names are not rebuilt per message. */
-  const nameCache = new Map<number, string>();
+  /** Recently seen field names and values, so common ones are not rebuilt per message. */
+  const names = new StringCache();
+  const values = new StringCache();
   let hostCount = 0;
   let expectValues: string[] = [];
   let connValues: string[] = [];
@@ -366,31 +410,29 @@ function createParser(
     while (vs < n && (b[vs] === SP || b[vs] === HTAB)) vs++;
     let ve = n;
     while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--;
+    let valueHash = 0x811c9dc5;
     for (let i = vs; i < ve; i++) {
       const c = b[i]!;
       if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-header-value";
+      valueHash = Math.imul(valueHash ^ c, 16777619);
     }
     if (fields.length >= limits.maxHeaderCount) return "too-many-headers";
-    let name = nameCache.get(hash);
-    if (name === undefined || !sameBytes(name, b, o, colon)) {
-      name = latin1(b, o, colon);
-      if (nameCache.size < 64) nameCache.set(hash, name);
-    }
-    const value = latin1(b, vs, ve);
+    const name = names.lookup(hash, b, o, colon);
+    const value = vs === ve ? "" : ve - vs <= CACHED_VALUE_MAX ? values.lookup(valueHash, b, vs, ve) : latin1(b, vs, ve);
     fields.push([name, value]);
-    if (state === S_HEADERS) noteFraming(name, value);
-    return null;
-  };
-
-  /** Collects the fields that decide framing, without a lower-casing pass over every name. */
-  const noteFraming = (name: string, value: string): void => {
-    switch (name.length) {
-      case 4: if (asciiLower(name) === "host") hostCount++; break;
-      case 6: if (asciiLower(name) === "expect") expectValues.push(value); break;
-      case 10: if (asciiLower(name) === "connection") connValues.push(value); break;
-      case 14: if (asciiLower(name) === "content-length") clValues.push(value); break;
-      case 17: if (asciiLower(name) === "transfer-encoding") teValues.push(value); break;
+    if (state === S_HEADERS) {
+      // Collects the fields that decide framing, without a lower-casing pass over every name.
+      let role = names.roles[names.slot]!;
+      if (role === F_UNKNOWN) role = names.roles[names.slot] = framingRole(name);
+      switch (role) {
+        case F_HOST: hostCount++; break;
+        case F_EXPECT: expectValues.push(value); break;
+        case F_CONNECTION: connValues.push(value); break;
+        case F_CONTENT_LENGTH: clValues.push(value); break;
+        case F_TRANSFER_ENCODING: teValues.push(value); break;
+      }
     }
+    return null;
   };
 
   const listTokens = (values: string[]): string[] => {
@@ -407,7 +449,6 @@ function createParser(
   /** Decides framing once the field section is complete (RFC 9112 §6.1-6.3). */
   const finishHead = (): HttpParseError | null => {
     const headers = new HttpHeaders(fields);
-    const teTokens = listTokens(teValues);
     const hasTe = teValues.length > 0;
     let contentLength: number | null = null;
     if (clValues.length > 1) return "duplicate-content-length";
@@ -427,6 +468,7 @@ function createParser(
     if (hasTe) {
       if (kind === "request" && version === "1.0") return "transfer-encoding-in-http10";
       if (contentLength !== null) return "content-length-with-transfer-encoding";
+      const teTokens = listTokens(teValues);
       if (teTokens.length === 0) return "bad-transfer-encoding";
       const last = teTokens[teTokens.length - 1]!;
       chunked = last === "chunked";
@@ -438,8 +480,12 @@ function createParser(
         unknownCoding = true;
       }
     }
-    const conn = connValues.length === 0 ? [] : listTokens(connValues);
-    let keepAlive = version === "1.1" ? !conn.includes("close") : conn.includes("keep-alive") && !conn.includes("close");
+    let keepAlive: boolean;
+    if (connValues.length === 0) keepAlive = version === "1.1";
+    else {
+      const conn = listTokens(connValues);
+      keepAlive = version === "1.1" ? !conn.includes("close") : conn.includes("keep-alive") && !conn.includes("close");
+    }
 
     if (kind === "request") {
       const hosts = hostCount;
@@ -570,12 +616,19 @@ function createParser(
       switch (state) {
         case S_START: case S_HEADERS: case S_CHUNK_SIZE: case S_TRAILERS: {
           if (state === S_START) inMessage = true;
-          const lf = chunk.indexOf(LF, i);
+          // One pass finds the LF and the first CR before it (a line is a few dozen bytes:
+          // cheaper than indexOf plus a second scan for stray CRs).
+          let lf = i;
+          let firstCr = -1;
+          for (; lf < len; lf++) {
+            const c = chunk[lf]!;
+            if (c === LF) break;
+            if (c === CR && firstCr < 0) firstCr = lf;
+          }
           const budget = lineBudget();
-          if (lf < 0) {
+          if (lf === len) {
             const piece = chunk.subarray(i);
-            const crAt = piece.indexOf(CR);
-            if (crAt >= 0 && crAt < piece.length - 1) return fail("bare-cr");
+            if (firstCr >= 0 && firstCr < len - 1) return fail("bare-cr");
             if (lineLen > 0 && line[lineLen - 1] === CR && piece.length > 0) return fail("bare-cr");
             if (lineLen + piece.length > budget) {
               appendLine(piece.subarray(0, Math.min(piece.length, budget + 1)));
@@ -587,7 +640,8 @@ function createParser(
           let b: Uint8Array;
           let o: number;
           let n: number;
-          if (lineLen > 0) {
+          const joined = lineLen > 0;
+          if (joined) {
             if (line[lineLen - 1] === CR && lf > i) return fail("bare-cr");
             appendLine(chunk.subarray(i, lf));
             b = line;
@@ -602,7 +656,11 @@ function createParser(
           lineLen = 0;
           if (n === o || b[n - 1] !== CR) return fail("bare-lf");
           n--;
-          for (let k = o; k < n; k++) if (b[k] === CR) return fail("bare-cr");
+          if (joined) {
+            for (let k = o; k < n; k++) if (b[k] === CR) return fail("bare-cr");
+          } else if (firstCr >= 0 && firstCr < n) {
+            return fail("bare-cr");
+          }
           if (n - o > budget) return fail(overBudget(b.subarray(o, n), n - o));
           const e = onLine(b, o, n);
           if (e) return fail(e);
