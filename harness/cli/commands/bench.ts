@@ -11,7 +11,8 @@ export const summary = "benchmark suites with baselines (kernel, Node net, Buffe
 
 const USAGE = `usage: netlab bench [--suite NAME[,NAME...]] [--quick] [--json] [--out DIR] [--list]
   --quick   tiny workloads, one run each (under a minute; what npm test runs)
-  --out     results folder (default benchmarks/results; --quick writes nothing unless --out is given)`;
+  --out     results folder (default benchmarks/results; --quick writes nothing unless --out is given;
+            without --out, a run of some suites writes only its stamped JSON, latest.* stays the full run's)`;
 
 export async function run(args: string[]): Promise<number> {
   let quick = false, json = false, list = false;
@@ -54,14 +55,19 @@ export async function run(args: string[]): Promise<number> {
   const machine = describeMachine();
   const when = new Date().toISOString();
   const dir = out ?? (quick ? undefined : path.join(root, "benchmarks/results"));
+  const full = only === undefined || out !== undefined;
+  const stampFile = `${when.replace(/[:.]/g, "-")}${full ? "" : `-${chosen.map((c) => c.name).join("+")}`}.json`;
   if (dir !== undefined) {
     mkdirSync(dir, { recursive: true });
     const doc = JSON.stringify({ when, quick, machine, results }, null, 2) + "\n";
-    writeFileSync(path.join(dir, `${when.replace(/[:.]/g, "-")}.json`), doc);
-    writeFileSync(path.join(dir, "latest.json"), doc);
-    writeFileSync(path.join(dir, "latest.md"), formatMarkdown(results, machine, when));
-    writeFileSync(path.join(dir, "latest.svg"), formatSvg(results));
-    for (const s of chosen) {
+    writeFileSync(path.join(dir, stampFile), doc);
+    // latest.* is the record of a full run: a run of some suites does not replace it.
+    if (full) {
+      writeFileSync(path.join(dir, "latest.json"), doc);
+      writeFileSync(path.join(dir, "latest.md"), formatMarkdown(results, machine, when));
+      writeFileSync(path.join(dir, "latest.svg"), formatSvg(results));
+    }
+    for (const s of full ? chosen : []) {
       if (s.artifacts === undefined) continue;
       ctx.progress(`${s.name}: charts`);
       for (const a of await s.artifacts(ctx)) writeFileSync(path.join(dir, a.file), a.content);
@@ -70,7 +76,10 @@ export async function run(args: string[]): Promise<number> {
   if (json) process.stdout.write(JSON.stringify({ ok: results.every((r) => r.status !== "failed"), when, quick, machine, results }, null, 2) + "\n");
   else {
     process.stdout.write(formatTable(results));
-    if (dir !== undefined) process.stdout.write(`results: ${path.relative(process.cwd(), dir) || "."}/latest.{json,md,svg}\n`);
+    if (dir !== undefined) {
+      const where = path.relative(process.cwd(), dir) || ".";
+      process.stdout.write(full ? `results: ${where}/latest.{json,md,svg}\n` : `results: ${where}/${stampFile} (a run of some suites leaves latest.* alone)\n`);
+    }
   }
   return results.some((r) => r.status === "failed") ? 1 : 0;
 }
