@@ -35,11 +35,12 @@ export interface BodyHooks {
 
 /** A readable body. */
 export class IncomingBody {
-  #queue: Uint8Array[] = [];
+  // Arrays are allocated on first use: most bodies are one chunk (or none) read by one handler.
+  #queue: Uint8Array[] | null = null;
   #queued = 0;
-  #dataHandlers: ((d: Uint8Array) => void)[] = [];
-  #endHandlers: ((t: HttpHeaders | null) => void)[] = [];
-  #errorHandlers: ((e: HttpStreamError) => void)[] = [];
+  #dataHandlers: ((d: Uint8Array) => void)[] | null = null;
+  #endHandlers: ((t: HttpHeaders | null) => void)[] | null = null;
+  #errorHandlers: ((e: HttpStreamError) => void)[] | null = null;
   #ended = false;
   #endDelivered = false;
   #error: HttpStreamError | null = null;
@@ -69,17 +70,17 @@ export class IncomingBody {
 
   /** Receives each chunk (a view valid during the call unless copied). Starts the flow. */
   onData(handler: (data: Uint8Array) => void): void {
-    this.#dataHandlers.push(handler);
+    (this.#dataHandlers ??= []).push(handler);
     this.#startReading();
     this.#flush();
   }
   /** Called once when the body is complete, with trailers if any. */
   onEnd(handler: (trailers: HttpHeaders | null) => void): void {
-    this.#endHandlers.push(handler);
+    (this.#endHandlers ??= []).push(handler);
     this.#flush();
   }
   onError(handler: (e: HttpStreamError) => void): void {
-    this.#errorHandlers.push(handler);
+    (this.#errorHandlers ??= []).push(handler);
     if (this.#error) handler(this.#error);
   }
   pause(): void {
@@ -126,18 +127,18 @@ export class IncomingBody {
   /** Reads and drops the rest of the body. */
   discard(): void {
     this.#discard = true;
-    this.#queue = [];
+    this.#queue = null;
     this.#queued = 0;
     this.#startReading();
     this.#flush();
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
-    if (this.#pulling || this.#dataHandlers.length > 0) throw new HttpStreamError("ERR_HTTP_ABORTED", "body already being read");
+    if (this.#pulling || this.#dataHandlers !== null) throw new HttpStreamError("ERR_HTTP_ABORTED", "body already being read");
     this.#pulling = true;
     this.#startReading();
     for (;;) {
-      const chunk = this.#queue.shift();
+      const chunk = this.#queue?.shift();
       if (chunk) {
         this.#queued -= chunk.length;
         this.#updateFlow();
@@ -158,11 +159,12 @@ export class IncomingBody {
     if (this.#ended || this.#error) return;
     this.#received += data.length;
     if (this.#discard) return;
-    if (this.#dataHandlers.length > 0 && !this.#userPaused && this.#queue.length === 0) {
-      for (const h of this.#dataHandlers) h(data);
+    const handlers = this.#dataHandlers;
+    if (handlers !== null && !this.#userPaused && (this.#queue === null || this.#queue.length === 0)) {
+      for (const h of handlers) h(data);
       return;
     }
-    this.#queue.push(data.slice());
+    (this.#queue ??= []).push(data.slice());
     this.#queued += data.length;
     this.#wakeUp();
     this.#updateFlow();
@@ -180,11 +182,11 @@ export class IncomingBody {
   fail(e: HttpStreamError): void {
     if (this.#ended || this.#error) return;
     this.#error = e;
-    this.#queue = [];
+    this.#queue = null;
     this.#queued = 0;
     this.#wakeUp();
     this.#updateFlow();
-    for (const h of this.#errorHandlers) h(e);
+    if (this.#errorHandlers !== null) for (const h of this.#errorHandlers) h(e);
   }
   /** True once the application has started reading (or discarding). */
   get reading(): boolean { return this.#read; }
@@ -201,18 +203,19 @@ export class IncomingBody {
   }
   #flush(): void {
     if (this.#error) return;
-    if (!this.#pulling && (this.#dataHandlers.length > 0 || this.#discard)) {
-      while (!this.#userPaused && this.#queue.length > 0) {
-        const chunk = this.#queue.shift()!;
+    if (!this.#pulling && (this.#dataHandlers !== null || this.#discard)) {
+      // #queue is read again each round: a handler may discard, fail or pause the body
+      for (let q = this.#queue; q !== null && !this.#userPaused && q.length > 0; q = this.#queue) {
+        const chunk = q.shift()!;
         this.#queued -= chunk.length;
-        for (const h of this.#dataHandlers) h(chunk);
+        if (this.#dataHandlers !== null) for (const h of this.#dataHandlers) h(chunk);
       }
     }
-    if (this.#ended && this.#queue.length === 0 && !this.#pulling) this.#deliverEnd();
+    if (this.#ended && (this.#queue === null || this.#queue.length === 0) && !this.#pulling) this.#deliverEnd();
     this.#updateFlow();
   }
   #deliverEnd(): void {
-    if (this.#endDelivered || this.#endHandlers.length === 0) return;
+    if (this.#endDelivered || this.#endHandlers === null) return;
     this.#endDelivered = true;
     for (const h of this.#endHandlers) h(this.#trailers);
   }
