@@ -97,6 +97,7 @@ const DEFAULTS = {
 };
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+const NO_HEADERS: readonly HttpHeader[] = [];
 
 /** Creates an HTTP client. */
 export function createHttpClient(deps: HttpClientDeps, options: HttpClientOptions = {}): HttpClient {
@@ -110,6 +111,16 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
   const pools = new Map<number, Pool>();
   /** Buffers of request heads are carved from shared blocks. */
   const allocate = createSlabAllocator();
+  /** The Host value of the last host:port asked for (requests mostly go to one host). */
+  let lastHost = -1, lastPort = -1, lastHostValue = "";
+  const hostValue = (host: Ipv4Address, port: number): string => {
+    if (host !== lastHost || port !== lastPort) {
+      lastHost = host;
+      lastPort = port;
+      lastHostValue = port === 80 ? formatIpv4(host) : `${formatIpv4(host)}:${port}`;
+    }
+    return lastHostValue;
+  };
   const stats: HttpClientStats = { requests: 0, connectionsOpened: 0, reusedConnections: 0, retries: 0 };
   let closed = false;
 
@@ -146,12 +157,12 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       this.timeoutMs = o.timeoutMs ?? opts.timeoutMs;
       const version = o.version ?? "1.1";
       const headers = new HttpHeaders();
-      const given = o.headers === undefined ? [] : Array.isArray(o.headers)
+      const given = o.headers === undefined ? NO_HEADERS : Array.isArray(o.headers)
         ? (o.headers as readonly HttpHeader[])
         : Object.entries(o.headers as Record<string, string | number>).map(([n, v]) => [n, String(v)] as const);
       for (const [n, v] of given) headers.append(n, v);
       const port = o.port ?? 80;
-      if (!headers.has("host")) headers.set("Host", port === 80 ? formatIpv4(o.host) : `${formatIpv4(o.host)}:${port}`);
+      if (!headers.has("host")) headers.set("Host", hostValue(o.host, port));
       if (opts.userAgent !== null && !headers.has("user-agent")) headers.set("User-Agent", opts.userAgent);
       const body = o.body ?? null;
       if (typeof body === "string") this.fixedBody = utf8Encode(body);
@@ -344,7 +355,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       if (this.inflight.length === 0) {
         this.cancelActivity();
         this.pool.idle.push(this);
-        this.idleTimer = clock.setTimer(clock.now() + opts.idleTimeoutMs, () => { this.idleTimer = null; this.close(); });
+        this.idleTimer = clock.setTimer(clock.now() + opts.idleTimeoutMs, this.onIdleTimeout);
       } else {
         this.armActivity();
       }
@@ -406,11 +417,17 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       this.cancelActivity();
       const p = this.inflight[0];
       if (!p) return;
-      this.activityTimer = clock.setTimer(clock.now() + p.timeoutMs, () => {
-        this.activityTimer = null;
-        this.abort(new HttpStreamError("ETIMEDOUT", "no data from server"));
-      });
+      this.activityTimer = clock.setTimer(clock.now() + p.timeoutMs, this.onActivityTimeout);
     }
+    /** Timer callbacks, bound once per connection (the timers are re-armed per request). */
+    readonly onIdleTimeout = (): void => {
+      this.idleTimer = null;
+      this.close();
+    };
+    readonly onActivityTimeout = (): void => {
+      this.activityTimer = null;
+      this.abort(new HttpStreamError("ETIMEDOUT", "no data from server"));
+    };
     cancelActivity(): void {
       if (this.activityTimer !== null) { clock.cancel(this.activityTimer); this.activityTimer = null; }
     }

@@ -424,7 +424,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       stream.onEnd(() => this.onPeerEnd());
       stream.onDrain(() => this.onDrain());
       stream.onClose(() => this.onClose());
-      this.headersTimer = clock.setTimer(clock.now() + opts.headersTimeoutMs, () => this.onHeadersTimeout());
+      this.headersTimer = clock.setTimer(clock.now() + opts.headersTimeoutMs, this.onHeadersTimeout);
     }
 
     onData(chunk: Uint8Array): void {
@@ -612,10 +612,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       } else if (!p.inMessage && this.exchanges.length === 0) {
         this.cancel("headersTimer");
         if (this.idleTimer === null) {
-          this.idleTimer = clock.setTimer(clock.now() + opts.keepAliveTimeoutMs, () => {
-            this.idleTimer = null;
-            this.shutdown();
-          });
+          this.idleTimer = clock.setTimer(clock.now() + opts.keepAliveTimeoutMs, this.onIdleTimeout);
         }
       } else {
         this.cancel("idleTimer");
@@ -625,10 +622,15 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
 
     armHeaders(): void {
       this.cancel("idleTimer");
-      this.headersTimer = clock.setTimer(clock.now() + opts.headersTimeoutMs, () => this.onHeadersTimeout());
+      this.headersTimer = clock.setTimer(clock.now() + opts.headersTimeoutMs, this.onHeadersTimeout);
     }
 
-    onHeadersTimeout(): void {
+    /** Timer callbacks, bound once per connection (the timers are re-armed per request). */
+    readonly onIdleTimeout = (): void => {
+      this.idleTimer = null;
+      this.shutdown();
+    };
+    readonly onHeadersTimeout = (): void => {
       this.headersTimer = null;
       if (this.stopped || this.destroyed) return;
       stats.timeouts++;
@@ -637,7 +639,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
         return;
       }
       this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head"));
-    }
+    };
 
     onRequestTimeout(): void {
       this.requestTimer = null;
