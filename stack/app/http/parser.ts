@@ -159,40 +159,75 @@ function latin1(b: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-function sameBytes(s: string, b: Uint8Array, start: number, end: number): boolean {
-  if (s.length !== end - start) return false;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[start + i]) return false;
-  return true;
-}
-
+/** FNV-1a offset basis as an int32 (a double start value would keep the hash loops off the integer path). */
+const FNV_OFFSET = 0x811c9dc5 | 0;
 const CACHE_SLOTS = 64;
-/** Longest field value kept in the value cache. */
-const CACHED_VALUE_MAX = 128;
+/** Longest name or value kept in a cache slot. */
+const CACHED_MAX = 128;
 /** Framing role of a field name (noteFraming), or not yet known for a cache slot. */
 const F_NONE = 0, F_HOST = 1, F_EXPECT = 2, F_CONNECTION = 3, F_CONTENT_LENGTH = 4, F_TRANSFER_ENCODING = 5, F_UNKNOWN = 255;
 
 /**
- * Strings decoded recently, by the FNV-1a hash of their bytes (direct-mapped: a collision
- * or a different string in the slot just decodes again). Field names and values repeat
- * from message to message on a connection (Host, Date, Content-Type...).
+ * Field names decoded recently, by the FNV-1a hash of their bytes (direct-mapped: a
+ * collision or another name in the slot just decodes again), each with the last value
+ * seen for it: names and most values repeat from message to message on a connection
+ * (Host, Content-Type, Date within a second...). Slots keep the bytes next to the
+ * strings, so a hit is confirmed byte by byte.
  */
-class StringCache {
+class FieldCache {
   readonly #hashes = new Int32Array(CACHE_SLOTS);
-  readonly #strings: (string | undefined)[] = new Array<string | undefined>(CACHE_SLOTS).fill(undefined);
+  /** Byte length of each slot's name, -1 when empty. */
+  readonly #lengths = new Int32Array(CACHE_SLOTS).fill(-1);
+  readonly #bytes = new Uint8Array(CACHE_SLOTS * CACHED_MAX);
+  readonly #names: string[] = new Array<string>(CACHE_SLOTS).fill("");
   /** Per slot: the framing role of the name held (F_UNKNOWN until asked). */
   readonly roles = new Uint8Array(CACHE_SLOTS).fill(F_UNKNOWN);
-  /** Slot of the last lookup. */
+  /** Per slot: the last value of the name, as bytes (length -1: none) and string. */
+  readonly valueLengths = new Int32Array(CACHE_SLOTS).fill(-1);
+  readonly valueBytes = new Uint8Array(CACHE_SLOTS * CACHED_MAX);
+  readonly #values: string[] = new Array<string>(CACHE_SLOTS).fill("");
+  /** Slot of the last name looked up, -1 when the name was too long to cache. */
   slot = 0;
-  /** The string of bytes b[start, end), whose FNV-1a hash (as int32) is `hash`. */
-  lookup(hash: number, b: Uint8Array, start: number, end: number): string {
+  /** The name of bytes b[start, end), whose FNV-1a hash (as int32) is `hash`. */
+  name(hash: number, b: Uint8Array, start: number, end: number): string {
+    const n = end - start;
+    if (n > CACHED_MAX) {
+      this.slot = -1;
+      return latin1(b, start, end);
+    }
     const slot = hash & (CACHE_SLOTS - 1);
     this.slot = slot;
-    const s = this.#strings[slot];
-    if (s !== undefined && this.#hashes[slot] === hash && sameBytes(s, b, start, end)) return s;
+    const bytes = this.#bytes;
+    const at = slot * CACHED_MAX;
+    if (this.#lengths[slot] === n && this.#hashes[slot] === hash) {
+      let i = 0;
+      while (i < n && bytes[at + i] === b[start + i]) i++;
+      if (i === n) return this.#names[slot]!;
+    }
     const fresh = latin1(b, start, end);
-    this.#strings[slot] = fresh;
+    for (let i = 0; i < n; i++) bytes[at + i] = b[start + i]!;
+    this.#lengths[slot] = n;
     this.#hashes[slot] = hash;
+    this.#names[slot] = fresh;
     this.roles[slot] = F_UNKNOWN;
+    this.valueLengths[slot] = -1;
+    return fresh;
+  }
+  /** The cached value of `slot` (its bytes were found equal). */
+  value(slot: number): string {
+    return this.#values[slot]!;
+  }
+  /** Decodes b[start, end) and keeps it as the value of `slot` (-1: keep nothing). */
+  newValue(slot: number, b: Uint8Array, start: number, end: number): string {
+    const fresh = latin1(b, start, end);
+    const n = end - start;
+    if (slot >= 0 && n <= CACHED_MAX) {
+      const bytes = this.valueBytes;
+      const at = slot * CACHED_MAX;
+      for (let i = 0; i < n; i++) bytes[at + i] = b[start + i]!;
+      this.valueLengths[slot] = n;
+      this.#values[slot] = fresh;
+    }
     return fresh;
   }
 }
@@ -252,9 +287,8 @@ function createParser(
   let status = 0;
   let reason = "";
   let fields: HttpHeader[] = [];
-  /** Recently seen field names and values, so common ones are not rebuilt per message. */
-  const names = new StringCache();
-  const values = new StringCache();
+  /** Recently seen field names and their last values, so common ones are not rebuilt per message. */
+  const fieldCache = new FieldCache();
   let hostCount = 0;
   let expectValues: string[] = [];
   let connValues: string[] = [];
@@ -390,7 +424,7 @@ function createParser(
     // RFC 9112 §5.2: obs-fold in a request is answered with 400; §2.2 whitespace before the first field likewise.
     if (first === SP || first === HTAB) return "obs-fold";
     let colon = -1;
-    let hash = 0x811c9dc5;
+    let hash = FNV_OFFSET;
     for (let i = o; i < n; i++) {
       const c = b[i]!;
       if (c === COLON) { colon = i; break; }
@@ -410,20 +444,27 @@ function createParser(
     while (vs < n && (b[vs] === SP || b[vs] === HTAB)) vs++;
     let ve = n;
     while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--;
-    let valueHash = 0x811c9dc5;
+    const name = fieldCache.name(hash, b, o, colon);
+    const slot = fieldCache.slot;
+    // One pass validates the value and compares it with the last value of this name.
+    let same = slot >= 0 && fieldCache.valueLengths[slot] === ve - vs;
+    const cached = fieldCache.valueBytes;
+    const at = slot * CACHED_MAX - vs;
     for (let i = vs; i < ve; i++) {
       const c = b[i]!;
       if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-header-value";
-      valueHash = Math.imul(valueHash ^ c, 16777619);
+      if (same && cached[at + i] !== c) same = false;
     }
     if (fields.length >= limits.maxHeaderCount) return "too-many-headers";
-    const name = names.lookup(hash, b, o, colon);
-    const value = vs === ve ? "" : ve - vs <= CACHED_VALUE_MAX ? values.lookup(valueHash, b, vs, ve) : latin1(b, vs, ve);
+    const value = same ? fieldCache.value(slot) : vs === ve ? "" : fieldCache.newValue(slot, b, vs, ve);
     fields.push([name, value]);
     if (state === S_HEADERS) {
       // Collects the fields that decide framing, without a lower-casing pass over every name.
-      let role = names.roles[names.slot]!;
-      if (role === F_UNKNOWN) role = names.roles[names.slot] = framingRole(name);
+      let role = slot < 0 ? F_UNKNOWN : fieldCache.roles[slot]!;
+      if (role === F_UNKNOWN) {
+        role = framingRole(name);
+        if (slot >= 0) fieldCache.roles[slot] = role;
+      }
       switch (role) {
         case F_HOST: hostCount++; break;
         case F_EXPECT: expectValues.push(value); break;
