@@ -126,6 +126,8 @@ function guestShim(d: ThreadDomainData, handlers: Map<number, (port: number) => 
   return shim as unknown as Domain;
 }
 
+/** Data phase: the event loop gets a turn at least this often, ms. */
+const YIELD_MS = 2;
 export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
   const handlers = new Map<number, (port: number) => void>();
   const domain = guestShim(d, handlers);
@@ -135,23 +137,32 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
   const tick = (): number => clock.run(performance.now() - t0, 4096);
   const yieldHost = () => new Promise<void>((r) => setImmediate(r));
   let stop = false;
-  let spins = 0;
-  /** The vcpu loop: timers, event upcalls, promise continuations; sleeps in waitForUpcall when idle. */
+  /** Set once the stack is up: from then on timers and events drive everything (no promise work). */
+  let dataPhase = false;
+  const onPort = (p: number): void => handlers.get(p)?.(p);
+  /**
+   * The vcpu loop: timers, event upcalls, promise continuations; sleeps in waitForUpcall when
+   * idle. During setup (xenstore, the handshake: promise chains) an idle vcpu lets the event loop
+   * drain first; in the data phase only microtasks run between turns, the event loop gets a
+   * turn every YIELD_MS.
+   */
   const loop = async (until: () => boolean): Promise<boolean> => {
     const deadline = performance.now() + d.timeoutMs;
+    let lastYield = performance.now();
     while (!until() && !stop) {
-      if (performance.now() > deadline) return false;
       const fired = tick();
-      const seen = takeEvents2l(si, (p) => handlers.get(p)?.(p));
-      if (fired === 0 && seen === 0) {
+      const seen = takeEvents2l(si, onPort);
+      const now = performance.now();
+      if (now > deadline) return false;
+      if (!dataPhase && fired === 0 && seen === 0) await yieldHost();
+      else if (now - lastYield >= YIELD_MS) {
         await yieldHost();
-        if (until()) break;
-        if (tick() === 0 && Atomics.load(d.control, 0) === 0) {
-          const next = clock.nextDeadline();
-          const wait = next === undefined ? 2 : Math.max(0, Math.min(2, next - (performance.now() - t0)));
-          waitForUpcall(si, wait);
-        }
-      } else if (++spins % 32 === 0) await yieldHost();
+        lastYield = performance.now();
+      } else await null;
+      if (fired !== 0 || seen !== 0 || until() || tick() !== 0 || Atomics.load(d.control, 0) !== 0) continue;
+      const next = clock.nextDeadline();
+      const wait = next === undefined ? 2 : Math.max(0, Math.min(2, next - (performance.now() - t0)));
+      waitForUpcall(si, wait);
     }
     return until();
   };
@@ -166,6 +177,7 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
   if (!(await loop(() => nf.connected))) throw new Error("netfront did not connect");
   const stack = createStack({ device: nf, clock, rng: createRng(d.seed + d.domid) }, { name: `domU-${d.domid}`, ipv4: { cidr: d.cidr } });
   // Tell dom0 this guest is up: its data path needs no more promise work.
+  dataPhase = true;
   Atomics.add(d.control, 1, 1);
   let bytes = 0;
   let verifiedBytes = 0;
