@@ -32,7 +32,7 @@ import { createHttpClient, createHttpServer } from "../../../stack/app/http/inde
 import type { HttpClient, HttpHandler, HttpServer, HttpServerStats } from "../../../stack/app/http/index.ts";
 import { writeCaptureFile } from "../../pcap/files.ts";
 import { createXenDemoGuests, type XenDemoDisk, type XenDemoGuests } from "../../xen/demo-guests.ts";
-import { createDiskSite, type DiskSite } from "../../xen/demo-disk.ts";
+import { createDiskSite, type DiskSite, type DiskSiteStats } from "../../xen/demo-disk.ts";
 
 export const summary = "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk; writes a pcapng";
 
@@ -153,7 +153,7 @@ export interface DemoHttpRequest {
 }
 
 /** h1's disk (Xen guests only): what went through blkfront and blkback, and whether it all checks out. */
-export interface DemoDiskReport {
+export interface DemoDiskReport extends DiskSiteStats {
   readonly host: string;
   readonly device: string;
   /** What serves the vbd. */
@@ -168,13 +168,6 @@ export interface DemoDiskReport {
   readonly installedAtMs: number;
   /** Ring requests blkfront sent (a large read or write may take several). */
   readonly requests: number;
-  /** Block operations h1 completed through blkfront. */
-  readonly reads: number;
-  readonly writes: number;
-  readonly flushes: number;
-  readonly errors: number;
-  readonly bytesRead: number;
-  readonly bytesWritten: number;
   /** HTTP responses whose body was read back from the disk. */
   readonly servedFromDisk: number;
   readonly backendStats: { readonly requests: number; readonly errors: number; readonly sectorsRead: number; readonly sectorsWritten: number };
