@@ -1,7 +1,7 @@
 // `netlab sim xen-transfer --bytes N [--gso] [--no-csum] [--threads] [--seed S] [--json]`:
 // two domUs, each a netlab stack on a netfront, joined by dom0's netback and bridge on the
 // simulated hypervisor; domU-1 sends N seeded pseudo-random bytes over TCP to domU-2, which
-// checks their sha256. Reports goodput over wall time (the simulation runs as fast as the CPU
+// checks their sha256 (--threads: compares every byte with the payload). Reports goodput over wall time (the simulation runs as fast as the CPU
 // allows, virtual time is reported too). Single-threaded and deterministic for a seed.
 //   runXenTransfer(options)   the scenario as a function (tests, bench)
 //   run(args)                 the CLI entry
@@ -227,6 +227,11 @@ export async function run(args: string[]): Promise<number> {
       `gso ${r.gso ? "on" : "off"}, csum offload ${r.checksumOffload ? "on" : "off"}, ${r.retransmits} retransmissions, ` +
       `${r.frames.tx} frames${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
+    const cpu = "threadCpuMs" in r ? r.threadCpuMs : undefined;
+    if (cpu !== undefined) {
+      const perMb = (ms: number): string => (r.received > 0 ? `${((ms * 1e6) / r.received).toFixed(2)} ms/MB` : "-");
+      process.stdout.write(`  cpu per thread: dom0 ${cpu.dom0} ms (${perMb(cpu.dom0)}), sender ${cpu.sender} ms (${perMb(cpu.sender)}), receiver ${cpu.receiver} ms (${perMb(cpu.receiver)})\n`);
+    }
   }
   return r.ok ? 0 : 1;
 }

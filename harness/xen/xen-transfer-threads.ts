@@ -54,7 +54,7 @@ export interface XenTransferThreadsOptions {
 /** The single-thread report's fields, less what the threaded run cannot see, plus a marker and each thread's CPU time. */
 export type XenTransferThreadsReport = Omit<XenTransferReport, "virtualSeconds" | "backendRestarts"> & {
   readonly threads: true;
-  /** CPU ms of each thread (dom0: the whole run; guests: their transfer); absent off Linux. */
+  /** CPU ms of each thread over the transfer (dom0: from both guests up to the end); absent off Linux. cpuSeconds is their sum where present. */
   readonly threadCpuMs?: { readonly dom0: number; readonly sender: number; readonly receiver: number };
 };
 
@@ -180,8 +180,6 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   }
   const dom0CpuEnd = threadCpuMs();
   const wallSeconds = (performance.now() - wall0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const [rx, tx] = results as [ThreadDomainReport | Error, ThreadDomainReport | Error];
   const errorOf = (r: ThreadDomainReport | Error): string | undefined => (r instanceof Error ? r.message : r.error);
   const verified = rx instanceof Error ? 0 : rx.verifiedBytes;
@@ -192,6 +190,12 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const received = rxr?.bytes ?? 0;
   const match = rxr !== undefined && txr !== undefined && received === o.bytes && rxr.verifiedBytes === o.bytes && txr.bytes === o.bytes;
   const seconds = (rxr?.transferMs ?? 0) / 1000;
+  const threadCpu = dom0CpuStart === undefined || dom0CpuEnd === undefined || rxr?.transferCpuMs === undefined || txr?.transferCpuMs === undefined
+    ? undefined : { dom0: dom0CpuEnd - dom0CpuStart, sender: txr.transferCpuMs, receiver: rxr.transferCpuMs };
+  // CPU of the transfer: the three threads' own times where Linux has them (the process's time
+  // also counts worker start-up, the payload and its hash), else the process's.
+  const processCpu = process.cpuUsage(cpu0);
+  const cpuSeconds = threadCpu !== undefined ? (threadCpu.dom0 + threadCpu.sender + threadCpu.receiver) / 1000 : (processCpu.user + processCpu.system) / 1e6;
   return {
     ok: match && error === undefined,
     bytes: o.bytes,
@@ -210,8 +214,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     frames: { tx: txr?.frames ?? 0, rx: rxr?.frames ?? 0 },
     notifications: { netfront: txr?.notifications ?? 0, netback: netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
     threads: true,
-    ...(dom0CpuStart === undefined || dom0CpuEnd === undefined || rxr?.transferCpuMs === undefined || txr?.transferCpuMs === undefined
-      ? {} : { threadCpuMs: { dom0: dom0CpuEnd - dom0CpuStart, sender: txr.transferCpuMs, receiver: rxr.transferCpuMs } }),
+    ...(threadCpu === undefined ? {} : { threadCpuMs: threadCpu }),
     ...(error === undefined ? {} : { error }),
   };
 }
