@@ -8,7 +8,7 @@ import type { FrameOffload } from "../link/types.ts";
 import type { Clock, Rng } from "../time.ts";
 import { BROADCAST_MAC, IPV4_BROADCAST, type Ipv4Address, type Ipv4Cidr, type MacAddress, prefixToMask, writeIpv4 } from "../wire/address.ts";
 import { writeU16 } from "../wire/bytes.ts";
-import { checksumAdd, checksumFinish } from "../wire/checksum.ts";
+import { checksumAdd, checksumFinish, checksumRange } from "../wire/checksum.ts";
 import { ETHERTYPE_IPV4 } from "../wire/ethernet.ts";
 import {
   IPV4_CHECKSUM, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FLAGS_FRAG, IPV4_HEADER_LEN, IPV4_IDENT, IPV4_LENGTH, IPV4_MAX_LEN,
@@ -39,6 +39,28 @@ export interface Ipv4Deps {
 
 /** RFC 791: the smallest MTU a link may have. */
 const MIN_LINK_MTU = 68;
+
+const VALIDATED: FrameOffload = Object.freeze({ dataValidated: true });
+
+/** A datagram handed to a transport; its header view is made on first use. */
+class Delivery implements Ipv4Delivery {
+  declare readonly offload?: FrameOffload;
+  readonly #bytes: Uint8Array;
+  readonly #headerLength: number;
+  #header: Uint8Array | null;
+  constructor(
+    readonly src: Ipv4Address, readonly dst: Ipv4Address, readonly protocol: number, readonly ttl: number, readonly payload: Uint8Array,
+    bytes: Uint8Array, headerLength: number, header: Uint8Array | null, offload: FrameOffload | undefined,
+  ) {
+    this.#bytes = bytes;
+    this.#headerLength = headerLength;
+    this.#header = header;
+    if (offload !== undefined) (this as { offload?: FrameOffload }).offload = offload;
+  }
+  get header(): Uint8Array {
+    return this.#header ??= this.#bytes.subarray(0, this.#headerLength);
+  }
+}
 
 /** Creates the IPv4 layer. */
 export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack {
@@ -102,7 +124,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     writeU16(b, IPV4_CHECKSUM, 0);
     writeIpv4(b, 12, src);
     writeIpv4(b, 16, dst);
-    writeU16(b, IPV4_CHECKSUM, checksumFinish(checksumAdd(b.subarray(0, IPV4_HEADER_LEN))));
+    writeU16(b, IPV4_CHECKSUM, checksumFinish(checksumRange(b, 0, IPV4_HEADER_LEN)));
   };
 
   const transmit = (packet: Uint8Array, dstMac: MacAddress | undefined, nextHop: Ipv4Address, offload: FrameOffload | undefined): Result<void, Ipv4SendError> => {
@@ -129,13 +151,14 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     const src = p.src;
     if (src === IPV4_BROADCAST || isMulticast(src) || (cidr !== undefined && src === directed && cidr.prefixLength < 31)) return counters.drop("martian-source");
     const hl = p.headerLength;
-    let header = bytes.subarray(0, hl);
+    // The header view is made only when someone asks for it (ICMP errors quoting it).
+    let header: Uint8Array | null = null;
     let payload = bytes.subarray(hl, p.totalLength);
     const protocol = p.protocol;
-    let deliveredOffload: FrameOffload | undefined = validated ? { dataValidated: true } : undefined;
+    let deliveredOffload: FrameOffload | undefined = validated ? VALIDATED : undefined;
     if (p.moreFragments || p.fragmentOffset !== 0) {
       c.rxFragments++;
-      const r = reassembler.add(header, src, dst, protocol, p.ident, p.fragmentOffset, p.moreFragments, payload);
+      const r = reassembler.add(bytes.subarray(0, hl), src, dst, protocol, p.ident, p.fragmentOffset, p.moreFragments, payload);
       if (r === undefined) return;
       c.reassembled++;
       header = r.header;
@@ -148,12 +171,12 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     const h = handlers.get(protocol);
     if (h === undefined) {
       counters.drop("unknown-protocol");
-      if (!isBroadcast(dst)) reporter?.("protocol-unreachable", header, payload);
+      if (!isBroadcast(dst)) reporter?.("protocol-unreachable", header ?? bytes.subarray(0, hl), payload);
       return;
     }
     c.delivered++;
-    const ttl = header[IPV4_TTL]!;
-    h(deliveredOffload === undefined ? { src, dst, protocol, ttl, payload, header } : { src, dst, protocol, ttl, payload, header, offload: deliveredOffload });
+    const ttl = header === null ? bytes[IPV4_TTL]! : header[IPV4_TTL]!;
+    h(new Delivery(src, dst, protocol, ttl, payload, bytes, hl, header, deliveredOffload));
   };
 
   ethernet.registerEthertype(ETHERTYPE_IPV4, (payload, frame) => receive(payload, frame.offload));

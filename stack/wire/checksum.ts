@@ -10,35 +10,42 @@ const SMALL = 128;
  * Returns a folded 16-bit partial sum (not complemented).
  */
 export function checksumAdd(bytes: Uint8Array, initial = 0): number {
-  const len = bytes.length;
+  return checksumRange(bytes, 0, bytes.length, initial);
+}
+
+/** checksumAdd over bytes[start, end), without making a view of the range (a header inside a packet). */
+export function checksumRange(bytes: Uint8Array, start: number, end: number, initial = 0): number {
+  const len = end - start;
   let sum = initial;
-  let i = 0;
+  let i = start;
   if (len < SMALL) {
     // Headers: creating a DataView costs more than summing 16-bit words directly (measured ~4x on 20 bytes).
-    for (; i + 1 < len; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-    if (i < len) sum += bytes[i]! << 8;
+    for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+    if (i < end) sum += bytes[i]! << 8;
     return fold(sum);
   }
   const n4 = len & ~3;
   if (n4 > 0) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, len);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + start, len);
+    let j = 0;
     // Sum big-endian 32-bit words; a double holds 2^21 of them exactly, so fold per 1 MiB.
-    while (i < n4) {
-      const end = Math.min(n4, i + (1 << 20));
+    while (j < n4) {
+      const stop = Math.min(n4, j + (1 << 20));
       let acc = 0;
-      for (; i + 16 <= end; i += 16) {
-        acc += view.getUint32(i) + view.getUint32(i + 4) + view.getUint32(i + 8) + view.getUint32(i + 12);
+      for (; j + 16 <= stop; j += 16) {
+        acc += view.getUint32(j) + view.getUint32(j + 4) + view.getUint32(j + 8) + view.getUint32(j + 12);
       }
-      for (; i < end; i += 4) acc += view.getUint32(i);
+      for (; j < stop; j += 4) acc += view.getUint32(j);
       // 32-bit words summed: fold high and low halves (end-around carry, RFC 1071 §2(C)).
       sum += (acc % 65536) + Math.floor(acc / 65536) % 65536 + Math.floor(acc / 4294967296);
     }
+    i = start + j;
   }
-  if (i + 2 <= len) {
+  if (i + 2 <= end) {
     sum += (bytes[i]! << 8) | bytes[i + 1]!;
     i += 2;
   }
-  if (i < len) sum += bytes[i]! << 8;
+  if (i < end) sum += bytes[i]! << 8;
   return fold(sum);
 }
 

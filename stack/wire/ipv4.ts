@@ -4,7 +4,7 @@
 import { type Result, ok, err } from "../result.ts";
 import { type Ipv4Address, readIpv4, writeIpv4 } from "./address.ts";
 import { readU16, writeU16 } from "./bytes.ts";
-import { checksumAdd, checksumFinish } from "./checksum.ts";
+import { checksumFinish, checksumRange } from "./checksum.ts";
 
 export const IPV4_VER_IHL = 0;
 export const IPV4_TOS = 1;
@@ -107,12 +107,12 @@ export class Ipv4Packet {
   get payload(): Uint8Array { return this.bytes.subarray(this.headerLength, this.totalLength); }
   /** True when the header checksum is correct. */
   verifyChecksum(): boolean {
-    return checksumFinish(checksumAdd(this.header)) === 0;
+    return checksumFinish(checksumRange(this.bytes, 0, this.headerLength)) === 0;
   }
   /** Recomputes the header checksum. */
   fillChecksum(): void {
     this.checksum = 0;
-    this.checksum = checksumFinish(checksumAdd(this.header));
+    this.checksum = checksumFinish(checksumRange(this.bytes, 0, this.headerLength));
   }
 }
 
@@ -173,6 +173,6 @@ export function emitIpv4(repr: Ipv4Repr, buf: Uint8Array, offset = 0): number {
     buf.set(repr.options.subarray(0, n), offset + IPV4_OPTIONS);
     buf.fill(0, offset + IPV4_OPTIONS + n, offset + hl);
   }
-  writeU16(buf, offset + IPV4_CHECKSUM, checksumFinish(checksumAdd(buf.subarray(offset, offset + hl))));
+  writeU16(buf, offset + IPV4_CHECKSUM, checksumFinish(checksumRange(buf, offset, offset + hl)));
   return hl;
 }

@@ -127,21 +127,26 @@ export function verifyTcpChecksum(segment: Uint8Array, src: Ipv4Address, dst: Ip
 
 /** Parses options bytes (RFC 9293 §3.2): EOL ends the list, NOP pads, unknown kinds are skipped. */
 export function parseTcpOptions(b: Uint8Array): Result<TcpOptions, "bad-option"> {
-  if (b.length === 0) return ok(NO_OPTIONS);
+  return parseOptionsIn(b, 0, b.length);
+}
+
+/** parseTcpOptions over b[start, end) (the options inside a segment, without a view of them). */
+function parseOptionsIn(b: Uint8Array, start: number, end: number): Result<TcpOptions, "bad-option"> {
+  if (end === start) return ok(NO_OPTIONS);
   let mss: number | undefined;
   let windowScale: number | undefined;
   let sackPermitted = false;
   let sackBlocks: SackBlock[] | undefined;
   let tsVal: number | undefined;
   let tsEcr: number | undefined;
-  let i = 0;
-  while (i < b.length) {
+  let i = start;
+  while (i < end) {
     const kind = b[i]!;
     if (kind === TCP_OPT_EOL) break;
     if (kind === TCP_OPT_NOP) { i++; continue; }
-    if (i + 1 >= b.length) return err("bad-option", "option length missing");
+    if (i + 1 >= end) return err("bad-option", "option length missing");
     const len = b[i + 1]!;
-    if (len < 2 || i + len > b.length) return err("bad-option", `kind ${kind} length ${len}`);
+    if (len < 2 || i + len > end) return err("bad-option", `kind ${kind} length ${len}`);
     switch (kind) {
       case TCP_OPT_MSS:
         if (len !== 4) return err("bad-option", "mss length");
@@ -195,7 +200,7 @@ export function parseTcp(
     return err("bad-checksum");
   }
   const hl = p.headerLength;
-  const opts = hl > TCP_HEADER_LEN ? parseTcpOptions(bytes.subarray(TCP_OPTIONS, hl)) : ok(NO_OPTIONS);
+  const opts = hl > TCP_HEADER_LEN ? parseOptionsIn(bytes, TCP_OPTIONS, hl) : ok(NO_OPTIONS);
   if (!opts.ok) return opts;
   return ok({
     srcPort: p.srcPort,
