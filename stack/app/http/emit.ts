@@ -9,7 +9,7 @@
 // createSlabAllocator()                hands out message buffers as views of shared blocks
 // assertHeader(name, value)            throws HttpUsageError for a field that could split a message
 // HttpUsageError                       thrown for programmer misuse, with a stable `code`
-import { isToken, type HttpVersion } from "./parser.ts";
+import { isToken, isTokenChar, type HttpVersion } from "./parser.ts";
 import type { HttpHeader } from "./headers.ts";
 
 /** Thrown on programmer misuse (bad header from application code, write after end...). */
@@ -100,24 +100,71 @@ function writeLatin1(out: Uint8Array, at: number, s: string): number {
   return at + s.length;
 }
 
-/** The head, followed by `body` (if any) in the same buffer. */
-function emitHead(startLine: string, headers: Iterable<HttpHeader>, body: Uint8Array | undefined, allocate: Allocate): Uint8Array {
-  let size = startLine.length + 2 + 2;
+const START_REQUEST = 0, START_RESPONSE = 1, START_LAST_CHUNK = 2;
+
+/** Writes a field name, throwing HttpUsageError unless it is a token (checked as it is copied). */
+function writeName(out: Uint8Array, at: number, name: string): number {
+  if (name.length === 0) throw new HttpUsageError("ERR_HTTP_INVALID_HEADER_NAME", `invalid header name ${JSON.stringify(name)}`);
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (!isTokenChar(c)) throw new HttpUsageError("ERR_HTTP_INVALID_HEADER_NAME", `invalid header name ${JSON.stringify(name)}`);
+    out[at + i] = c;
+  }
+  return at + name.length;
+}
+
+/** Writes a field value, throwing HttpUsageError for CR, LF, NUL and other controls (checked as it is copied). */
+function writeValue(out: Uint8Array, at: number, value: string, name: string): number {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 9) || c === 0x7f || c > 0xff) {
+      throw new HttpUsageError("ERR_HTTP_INVALID_CHAR", `invalid character 0x${c.toString(16)} in header ${name}`);
+    }
+    out[at + i] = c;
+  }
+  return at + value.length;
+}
+
+/**
+ * The head, followed by `body` (if any) in the same buffer. The start line is
+ * `a SP b SP HTTP/c` (request), `HTTP/a SP b SP c` (response) or `a` (last chunk);
+ * its parts were checked by the caller. Fields are checked in order while they are
+ * copied (the first bad one throws, as a check before copying would).
+ */
+function emitHead(
+  start: number, a: string, b: string, c: string, headers: Iterable<HttpHeader>, body: Uint8Array | undefined, allocate: Allocate,
+): Uint8Array {
+  const startLen = start === START_LAST_CHUNK ? a.length : a.length + b.length + c.length + 7;
+  let size = startLen + 2 + 2;
   const list: readonly HttpHeader[] = Array.isArray(headers) ? headers : [...headers];
   for (let i = 0; i < list.length; i++) {
     const h = list[i]!;
-    if (!isToken(h[0])) throw new HttpUsageError("ERR_HTTP_INVALID_HEADER_NAME", `invalid header name ${JSON.stringify(h[0])}`);
-    checkValue(h[1], "header", h[0]);
     size += h[0].length + 2 + h[1].length + 2;
   }
   const out = allocate(size + (body === undefined ? 0 : body.length));
-  let at = writeLatin1(out, 0, startLine);
+  let at: number;
+  if (start === START_REQUEST) {
+    at = writeLatin1(out, 0, a);
+    out[at++] = 32;
+    at = writeLatin1(out, at, b);
+    at = writeLatin1(out, at, " HTTP/");
+    at = writeLatin1(out, at, c);
+  } else if (start === START_RESPONSE) {
+    at = writeLatin1(out, 0, "HTTP/");
+    at = writeLatin1(out, at, a);
+    out[at++] = 32;
+    at = writeLatin1(out, at, b);
+    out[at++] = 32;
+    at = writeLatin1(out, at, c);
+  } else {
+    at = writeLatin1(out, 0, a);
+  }
   out[at++] = 13; out[at++] = 10;
   for (let i = 0; i < list.length; i++) {
     const h = list[i]!;
-    at = writeLatin1(out, at, h[0]);
+    at = writeName(out, at, h[0]);
     out[at++] = 58; out[at++] = 32;
-    at = writeLatin1(out, at, h[1]);
+    at = writeValue(out, at, h[1], h[0]);
     out[at++] = 13; out[at++] = 10;
   }
   out[at++] = 13; out[at++] = 10;
@@ -133,7 +180,7 @@ export function emitRequestHead(r: RequestHeadRepr, allocate: Allocate = allocat
     if (c <= 0x20 || c >= 0x7f) throw new HttpUsageError("ERR_HTTP_INVALID_TARGET", "request-target must be visible ASCII");
   }
   if (r.target.length === 0) throw new HttpUsageError("ERR_HTTP_INVALID_TARGET", "empty request-target");
-  return emitHead(`${r.method} ${r.target} HTTP/${r.version ?? "1.1"}`, r.headers, undefined, allocate);
+  return emitHead(START_REQUEST, r.method, r.target, r.version ?? "1.1", r.headers, undefined, allocate);
 }
 
 /** Serializes a status line and fields, followed by `body` when given (one buffer for a small response). */
@@ -143,7 +190,12 @@ export function emitResponseHead(r: ResponseHeadRepr, body?: Uint8Array, allocat
   }
   const reason = r.reason ?? reasonPhrase(r.status);
   checkValue(reason, "reason phrase");
-  return emitHead(`HTTP/${r.version ?? "1.1"} ${r.status} ${reason}`, r.headers, body, allocate);
+  return emitHead(START_RESPONSE, r.version ?? "1.1", statusText(r.status), reason, r.headers, body, allocate);
+}
+
+/** The three digits of a status code (100-999). */
+function statusText(status: number): string {
+  return status === 200 ? "200" : String(status);
 }
 
 /** One chunk: hex size CRLF data CRLF. An empty `data` yields an empty array (not the last chunk). */
@@ -161,5 +213,5 @@ export function emitChunk(data: Uint8Array): Uint8Array {
 
 /** The last chunk "0" CRLF, trailer fields, CRLF. */
 export function emitLastChunk(trailers: Iterable<HttpHeader> = []): Uint8Array {
-  return emitHead("0", trailers, undefined, allocateFresh);
+  return emitHead(START_LAST_CHUNK, "0", "", "", trailers, undefined, allocateFresh);
 }

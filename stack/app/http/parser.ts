@@ -137,6 +137,11 @@ const TCHAR = (() => {
   return t;
 })();
 
+/** True for a tchar (RFC 9110 §5.6.2) code unit. */
+export function isTokenChar(c: number): boolean {
+  return c <= 255 && TCHAR[c] === 1;
+}
+
 /** True for a non-empty string of tchars. */
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;
