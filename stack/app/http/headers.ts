@@ -52,6 +52,10 @@ export class HttpHeaders {
   has(name: string): boolean {
     return this.#names().includes(asciiLower(name));
   }
+  /** The lower-cased names, in step with `raw` (read-only: change fields through the methods). */
+  lowerNames(): readonly string[] {
+    return this.#names();
+  }
   /** Number of field lines with this name. */
   count(name: string): number {
     const key = asciiLower(name);
@@ -61,9 +65,9 @@ export class HttpHeaders {
   }
   /** Replaces every line named `name` with one line (or several for an array). */
   set(name: string, value: string | readonly string[]): void {
-    this.delete(name);
-    const names = this.#names();
     const key = asciiLower(name);
+    this.#deleteKey(key);
+    const names = this.#names();
     if (typeof value === "string") {
       this.raw.push([name, value]);
       names.push(key);
@@ -71,13 +75,16 @@ export class HttpHeaders {
       for (const v of value) { this.raw.push([name, v]); names.push(key); }
     }
   }
-  append(name: string, value: string): void {
+  /** Adds a line; `lowerName` may pass the lower-cased name when the caller knows it. */
+  append(name: string, value: string, lowerName?: string): void {
     const names = this.#names();
     this.raw.push([name, value]);
-    names.push(asciiLower(name));
+    names.push(lowerName ?? asciiLower(name));
   }
   delete(name: string): void {
-    const key = asciiLower(name);
+    this.#deleteKey(asciiLower(name));
+  }
+  #deleteKey(key: string): void {
     const names = this.#names();
     for (let i = names.length - 1; i >= 0; i--) {
       if (names[i] === key) { this.raw.splice(i, 1); names.splice(i, 1); }

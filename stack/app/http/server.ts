@@ -359,23 +359,39 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       const isHead = req.method === "HEAD";
       const bodyForbidden = status === 204 || status === 304;
       this.#noBody = bodyForbidden || isHead;
-      let close = this.closeAfter || !req.keepAlive || ex.conn.closing || h.tokens("connection").includes("close");
+      // One pass over the application's fields for what framing needs; below, deleting
+      // an absent field is skipped and setting one is an append (the same lines result).
+      const names = h.lowerNames();
+      let hasConnection = false, hasTransferEncoding = false, hasDate = false, hasServer = false, contentLengths = 0;
+      for (let i = 0; i < names.length; i++) {
+        switch (names[i]) {
+          case "connection": hasConnection = true; break;
+          case "content-length": contentLengths++; break;
+          case "transfer-encoding": hasTransferEncoding = true; break;
+          case "date": hasDate = true; break;
+          case "server": hasServer = true; break;
+        }
+      }
+      let close = this.closeAfter || !req.keepAlive || ex.conn.closing || (hasConnection && h.tokens("connection").includes("close"));
       // RFC 9110 §10.1.1: answering without reading a body the client may still send -> close.
       if (req.expectContinue && !this.#continueSent && !ex.body.complete) close = true;
-      const declared = h.get("content-length");
+      const declared = contentLengths === 0 ? undefined : h.get("content-length");
       if (bodyForbidden) {
         this.#framing = "none";
-        h.delete("transfer-encoding");
-        if (status === 204) h.delete("content-length");
+        if (hasTransferEncoding) h.delete("transfer-encoding");
+        if (status === 204 && contentLengths > 0) h.delete("content-length");
       } else if (declared !== undefined && /^[0-9]+$/.test(declared)) {
         this.#framing = "length";
         this.#length = Number(declared);
-        h.delete("transfer-encoding");
+        if (hasTransferEncoding) h.delete("transfer-encoding");
       } else if (whole !== null) {
         this.#framing = "length";
         this.#length = whole.length;
-        h.delete("transfer-encoding");
-        if (!isHead || whole.length > 0) h.set("Content-Length", String(whole.length));
+        if (hasTransferEncoding) h.delete("transfer-encoding");
+        if (!isHead || whole.length > 0) {
+          if (contentLengths > 0) h.set("Content-Length", String(whole.length));
+          else h.append("Content-Length", String(whole.length), "content-length");
+        }
       } else if (req.version === "1.1") {
         this.#framing = "chunked";
         h.set("Transfer-Encoding", "chunked");
@@ -386,8 +402,8 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       this.closeAfter = close;
       if (close) h.set("Connection", "close");
       else if (req.version === "1.0") h.set("Connection", "keep-alive");
-      if (opts.date && !h.has("date")) h.set("Date", httpDate(clock.now() + opts.dateOffsetMs));
-      if (opts.serverName !== null && !h.has("server")) h.set("Server", opts.serverName);
+      if (opts.date && !hasDate) h.append("Date", httpDate(clock.now() + opts.dateOffsetMs), "date");
+      if (opts.serverName !== null && !hasServer) h.append("Server", opts.serverName, "server");
       // A body known in full goes out in the same buffer as the head (one write, one copy).
       const withBody = !this.#noBody && whole !== null && whole.length > 0;
       const out = emitResponseHead({ status, reason: this.reason, version: "1.1", headers: h.raw }, withBody ? whole : undefined, allocate);
