@@ -34,6 +34,9 @@ export class SendBuffer {
   #chunks: Uint8Array[] = [];
   /** End of the used bytes of each chunk (the tail block grows in place). */
   #ends: number[] = [];
+  /** Chunks in use: #chunks and #ends keep their backing stores across drains (entries past
+   * #count are stale). */
+  #count = 0;
   /** Index of the first live chunk in #chunks. */
   #head = 0;
   /** Bytes of the first live chunk already consumed. */
@@ -56,19 +59,17 @@ export class SendBuffer {
     this.#length += n;
     if (n >= BY_REFERENCE_MIN) {
       this.#tailBlock = null;
-      this.#chunks.push(data);
-      this.#ends.push(n);
+      this.#append(data, n);
       return;
     }
     let src = 0;
     while (src < n) {
       let block = this.#tailBlock;
-      let last = this.#chunks.length - 1;
+      let last = this.#count - 1;
       if (block === null || this.#ends[last] === block.length) {
         block = this.#newBlock(block === null ? 0 : block.length, n - src);
         this.#tailBlock = block;
-        this.#chunks.push(block);
-        this.#ends.push(0);
+        this.#append(block, 0);
         last++;
       }
       const used = this.#ends[last]!;
@@ -76,6 +77,17 @@ export class SendBuffer {
       copyBytes(data, src, take, block, used);
       this.#ends[last] = used + take;
       src += take;
+    }
+  }
+
+  #append(chunk: Uint8Array, end: number): void {
+    const i = this.#count++;
+    if (i === this.#chunks.length) {
+      this.#chunks.push(chunk);
+      this.#ends.push(end);
+    } else {
+      this.#chunks[i] = chunk;
+      this.#ends[i] = end;
     }
   }
 
@@ -105,18 +117,22 @@ export class SendBuffer {
       this.#head++;
       this.#headOffset = 0;
     }
-    if (this.#head === chunks.length) {
+    if (this.#head === this.#count) {
       // Nothing left: the tail block (if small) serves the next write; its bytes were all
-      // copied into segments, nothing else refers to it.
+      // copied into segments, nothing else refers to it. Consumed entries are EMPTY.
       const tail = this.#tailBlock;
       if (tail !== null && tail.length <= KEEP_BLOCK_MAX) this.#spare = tail;
-      chunks.length = 0;
-      this.#ends.length = 0;
+      if (chunks.length > 64) {
+        chunks.length = 0;
+        this.#ends.length = 0;
+      }
+      this.#count = 0;
       this.#head = 0;
       this.#tailBlock = null;
-    } else if (this.#head > 64 && this.#head * 2 > chunks.length) {
-      this.#chunks = chunks.slice(this.#head);
-      this.#ends = this.#ends.slice(this.#head);
+    } else if (this.#head > 64 && this.#head * 2 > this.#count) {
+      this.#chunks = chunks.slice(this.#head, this.#count);
+      this.#ends = this.#ends.slice(this.#head, this.#count);
+      this.#count -= this.#head;
       this.#head = 0;
     }
     this.#cursorIndex = this.#head;
@@ -131,7 +147,7 @@ export class SendBuffer {
     const head = this.#head;
     let idx: number;
     let start: number;
-    if (this.#cursorIndex >= head && this.#cursorIndex < chunks.length && this.#cursorStart <= offset) {
+    if (this.#cursorIndex >= head && this.#cursorIndex < this.#count && this.#cursorStart <= offset) {
       idx = this.#cursorIndex; start = this.#cursorStart;
     } else {
       idx = head; start = 0;
