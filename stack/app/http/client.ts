@@ -111,15 +111,22 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
   const pools = new Map<number, Pool>();
   /** Buffers of request heads are carved from shared blocks. */
   const allocate = createSlabAllocator();
-  /** The Host value of the last host:port asked for (requests mostly go to one host). */
+  /** The Host value of the last host:port asked for (requests mostly go to one host), and
+   * the field list holding only it (frozen, so it is shared by requests). */
   let lastHost = -1, lastPort = -1, lastHostValue = "";
+  let lastHostOnly: readonly HttpHeader[] = NO_HEADERS;
   const hostValue = (host: Ipv4Address, port: number): string => {
     if (host !== lastHost || port !== lastPort) {
       lastHost = host;
       lastPort = port;
       lastHostValue = port === 80 ? formatIpv4(host) : `${formatIpv4(host)}:${port}`;
+      lastHostOnly = Object.freeze([Object.freeze(["Host", lastHostValue] as const)]);
     }
     return lastHostValue;
+  };
+  const hostOnly = (host: Ipv4Address, port: number): readonly HttpHeader[] => {
+    hostValue(host, port);
+    return lastHostOnly;
   };
   const stats: HttpClientStats = { requests: 0, connectionsOpened: 0, reusedConnections: 0, retries: 0 };
   let closed = false;
@@ -156,18 +163,25 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       this.method = (o.method ?? "GET").toUpperCase();
       this.timeoutMs = o.timeoutMs ?? opts.timeoutMs;
       const version = o.version ?? "1.1";
+      const port = o.port ?? 80;
+      const body = o.body ?? null;
+      if (typeof body === "string") this.fixedBody = utf8Encode(body);
+      else if (body instanceof Uint8Array) this.fixedBody = body;
+      else if (body !== null) this.stream = body;
+      if (o.headers === undefined && body === null && version === "1.1" && opts.keepAlive && opts.userAgent === null && o.expectContinue !== true) {
+        // No fields from the caller and nothing to frame: the head is the request line and Host,
+        // what the general path below produces for these options (without a field list per request).
+        this.keepAlive = true;
+        this.head = emitRequestHead({ method: this.method, target: o.path ?? "/", version, headers: hostOnly(o.host, port) }, allocate);
+        return;
+      }
       const headers = new HttpHeaders();
       const given = o.headers === undefined ? NO_HEADERS : Array.isArray(o.headers)
         ? (o.headers as readonly HttpHeader[])
         : Object.entries(o.headers as Record<string, string | number>).map(([n, v]) => [n, String(v)] as const);
       for (const [n, v] of given) headers.append(n, v);
-      const port = o.port ?? 80;
       if (!headers.has("host")) headers.set("Host", hostValue(o.host, port));
       if (opts.userAgent !== null && !headers.has("user-agent")) headers.set("User-Agent", opts.userAgent);
-      const body = o.body ?? null;
-      if (typeof body === "string") this.fixedBody = utf8Encode(body);
-      else if (body instanceof Uint8Array) this.fixedBody = body;
-      else if (body !== null) this.stream = body;
       if (this.fixedBody !== null) {
         headers.set("Content-Length", String(this.fixedBody.length));
       } else if (this.stream !== null && !headers.has("content-length")) {
