@@ -8,12 +8,18 @@
 /** One field line: name as written, value without surrounding whitespace. */
 export type HttpHeader = readonly [name: string, value: string];
 
+/** Lower-cased forms of the usual field names (read-only), so lookups of them allocate nothing. */
+const COMMON_LOWER: ReadonlyMap<string, string> = new Map([
+  "Host", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Date", "Server", "User-Agent",
+  "Accept", "Accept-Encoding", "Expect", "Location", "Cache-Control", "Keep-Alive", "Upgrade", "Trailer",
+].map((n) => [n, n.toLowerCase()]));
+
 /** Lower-cases ASCII only (header names are tokens; no locale rules). */
 export function asciiLower(s: string): string {
   let out = s;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) { out = s.toLowerCase(); break; }
+    if (c >= 65 && c <= 90) { out = COMMON_LOWER.get(s) ?? s.toLowerCase(); break; }
   }
   return out;
 }
