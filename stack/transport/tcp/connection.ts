@@ -17,7 +17,7 @@ import { type CongestionControl, type CongestionControlName, createCongestionCon
 import { ReassemblyQueue } from "./reassembly.ts";
 import { RttEstimator } from "./rtt.ts";
 import { SackScoreboard } from "./scoreboard.ts";
-import { SendBuffer } from "./send-buffer.ts";
+import type { SendBuffer } from "./send-buffer.ts";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import type { TcpInfo, TcpStateName, TcpStats } from "./types.ts";
 
@@ -83,6 +83,10 @@ export interface TcpContext {
   allocate(n: number): Uint8Array;
   /** The finished Internet checksum of `segment` plus the partial sum `initial` (fast for slab buffers). */
   checksum(segment: Uint8Array, initial: number): number;
+  /** An empty send buffer (a drained one from the layer's free list, or a new one). */
+  takeSendBuffer(): SendBuffer;
+  /** Gives back a send buffer that drained: an idle connection holds none. */
+  releaseSendBuffer(buffer: SendBuffer): void;
 }
 
 const NONE = Infinity;
@@ -234,7 +238,7 @@ export class TcpConnection implements ByteStream {
     if (this.finQueued) throw Object.assign(new Error("write after end"), { code: "ERR_STREAM_WRITE_AFTER_END" });
     if (this.state === State.CLOSED || this.state === State.TIME_WAIT) return false;
     if (data.length > 0) {
-      if (this.sendBuf === null) this.sendBuf = new SendBuffer();
+      if (this.sendBuf === null) this.sendBuf = this.ctx.takeSendBuffer();
       this.sendBuf.push(data);
       if (this.state >= State.ESTABLISHED) { this.#output(); this.#armTimer(); }
     }
@@ -618,8 +622,12 @@ export class TcpConnection implements ByteStream {
       let dataAcked = acked;
       if (this.finQueued && !this.finAcked && acked > buffered) { this.finAcked = true; dataAcked = buffered; }
       if (this.sendBuf !== null) {
-        // kept when empty: it holds on to a small block for the next write
         this.sendBuf.consume(dataAcked);
+        // Drained: back to the layer (it keeps a small block for the next write of any connection).
+        if (this.sendBuf.length === 0) {
+          this.ctx.releaseSendBuffer(this.sendBuf);
+          this.sendBuf = null;
+        }
       }
       this.sndUna = ack;
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;

@@ -15,6 +15,7 @@ import { State, TcpConnection, type ResolvedTcpOptions, type TcpContext } from "
 import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
 import { decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
+import { SendBuffer } from "./send-buffer.ts";
 import { checksumAdd, checksumFinish, fold } from "../../wire/checksum.ts";
 import type { TcpLayerOptions, TcpStats } from "./types.ts";
 
@@ -61,6 +62,8 @@ function sumAligned(words: Uint32Array, segment: Uint8Array, initial: number): n
   return fold(sum);
 }
 
+/** Drained send buffers a layer keeps for reuse (each holds at most a 4 KiB block). */
+const FREE_SEND_BUFFERS_MAX = 64;
 /** Outgoing datagrams are carved from slabs of this size (one allocation per ~40 segments). */
 const SLAB_SIZE = 65536;
 const EPHEMERAL_LOW = 49152;
@@ -144,6 +147,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   slab = new Uint8Array(0);
   slab32 = new Uint32Array(0);
   slabOffset = 0;
+  /** Drained send buffers, reused by the next connection that writes (bounded). */
+  readonly freeSendBuffers: SendBuffer[] = [];
   challengeWindowStart = -Infinity;
   challengeCount = 0;
 
@@ -199,6 +204,14 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       return checksumFinish(sumAligned(this.slab32, segment, initial));
     }
     return checksumFinish(checksumAdd(segment, initial));
+  }
+
+  takeSendBuffer(): SendBuffer {
+    return this.freeSendBuffers.pop() ?? new SendBuffer();
+  }
+
+  releaseSendBuffer(buffer: SendBuffer): void {
+    if (this.freeSendBuffers.length < FREE_SEND_BUFFERS_MAX) this.freeSendBuffers.push(buffer);
   }
 
   allocate(len: number): Uint8Array {

@@ -14,7 +14,7 @@ const COALESCE_BLOCK = 16384;
 /** First coalescing block after the buffer emptied; each next one doubles up to COALESCE_BLOCK
  * (a request/response exchange then does not allocate and zero 16 KiB per message). */
 const FIRST_BLOCK = 512;
-/** Largest drained block kept for reuse (an idle connection holds at most this much). */
+/** Largest drained block kept for reuse (a drained buffer waits on its layer's free list, not on an idle connection). */
 const KEEP_BLOCK_MAX = 4096;
 /** Copies up to this many bytes with a loop (cheaper than creating a view for set()). */
 const LOOP_COPY_MAX = 64;
