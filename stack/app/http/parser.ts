@@ -172,68 +172,53 @@ const CACHED_MAX = 128;
 /** Framing role of a field name (noteFraming), or not yet known for a cache slot. */
 const F_NONE = 0, F_HOST = 1, F_EXPECT = 2, F_CONNECTION = 3, F_CONTENT_LENGTH = 4, F_TRANSFER_ENCODING = 5, F_UNKNOWN = 255;
 
+/** A field name decoded recently, with the last value seen for it. */
+interface FieldSlot {
+  readonly hash: number;
+  readonly bytes: Uint8Array;
+  readonly name: string;
+  /** Framing role of the name (F_UNKNOWN until asked). */
+  role: number;
+  /** Bytes and string of the last value of this name (null: none yet). */
+  valueBytes: Uint8Array | null;
+  value: string;
+}
+
 /**
  * Field names decoded recently, by the FNV-1a hash of their bytes (direct-mapped: a
  * collision or another name in the slot just decodes again), each with the last value
  * seen for it: names and most values repeat from message to message on a connection
  * (Host, Content-Type, Date within a second...). Slots keep the bytes next to the
- * strings, so a hit is confirmed byte by byte.
+ * strings, so a hit is confirmed byte by byte. Slots are made as names arrive, so a
+ * parser that reads one message pays little more than decoding it.
  */
 class FieldCache {
-  readonly #hashes = new Int32Array(CACHE_SLOTS);
-  /** Byte length of each slot's name, -1 when empty. */
-  readonly #lengths = new Int32Array(CACHE_SLOTS).fill(-1);
-  readonly #bytes = new Uint8Array(CACHE_SLOTS * CACHED_MAX);
-  readonly #names: string[] = new Array<string>(CACHE_SLOTS).fill("");
-  /** Per slot: the framing role of the name held (F_UNKNOWN until asked). */
-  readonly roles = new Uint8Array(CACHE_SLOTS).fill(F_UNKNOWN);
-  /** Per slot: the last value of the name, as bytes (length -1: none) and string. */
-  readonly valueLengths = new Int32Array(CACHE_SLOTS).fill(-1);
-  readonly valueBytes = new Uint8Array(CACHE_SLOTS * CACHED_MAX);
-  readonly #values: string[] = new Array<string>(CACHE_SLOTS).fill("");
-  /** Slot of the last name looked up, -1 when the name was too long to cache. */
-  slot = 0;
+  readonly #slots = new Array<FieldSlot | undefined>(CACHE_SLOTS);
+  /** Slot of the last name looked up, null when the name was too long to cache. */
+  slot: FieldSlot | null = null;
   /** The name of bytes b[start, end), whose FNV-1a hash (as int32) is `hash`. */
   name(hash: number, b: Uint8Array, start: number, end: number): string {
     const n = end - start;
     if (n > CACHED_MAX) {
-      this.slot = -1;
+      this.slot = null;
       return latin1(b, start, end);
     }
-    const slot = hash & (CACHE_SLOTS - 1);
-    this.slot = slot;
-    const bytes = this.#bytes;
-    const at = slot * CACHED_MAX;
-    if (this.#lengths[slot] === n && this.#hashes[slot] === hash) {
-      let i = 0;
-      while (i < n && bytes[at + i] === b[start + i]) i++;
-      if (i === n) return this.#names[slot]!;
+    const i = hash & (CACHE_SLOTS - 1);
+    const s = this.#slots[i];
+    if (s !== undefined && s.hash === hash && s.bytes.length === n) {
+      const bytes = s.bytes;
+      let k = 0;
+      while (k < n && bytes[k] === b[start + k]) k++;
+      if (k === n) {
+        this.slot = s;
+        return s.name;
+      }
     }
-    const fresh = latin1(b, start, end);
-    for (let i = 0; i < n; i++) bytes[at + i] = b[start + i]!;
-    this.#lengths[slot] = n;
-    this.#hashes[slot] = hash;
-    this.#names[slot] = fresh;
-    this.roles[slot] = F_UNKNOWN;
-    this.valueLengths[slot] = -1;
-    return fresh;
-  }
-  /** The cached value of `slot` (its bytes were found equal). */
-  value(slot: number): string {
-    return this.#values[slot]!;
-  }
-  /** Decodes b[start, end) and keeps it as the value of `slot` (-1: keep nothing). */
-  newValue(slot: number, b: Uint8Array, start: number, end: number): string {
-    const fresh = latin1(b, start, end);
-    const n = end - start;
-    if (slot >= 0 && n <= CACHED_MAX) {
-      const bytes = this.valueBytes;
-      const at = slot * CACHED_MAX;
-      for (let i = 0; i < n; i++) bytes[at + i] = b[start + i]!;
-      this.valueLengths[slot] = n;
-      this.#values[slot] = fresh;
-    }
-    return fresh;
+    const name = latin1(b, start, end);
+    const fresh: FieldSlot = { hash, bytes: b.slice(start, end), name, role: F_UNKNOWN, valueBytes: null, value: "" };
+    this.#slots[i] = fresh;
+    this.slot = fresh;
+    return name;
   }
 }
 
@@ -452,23 +437,31 @@ function createParser(
     const name = fieldCache.name(hash, b, o, colon);
     const slot = fieldCache.slot;
     // One pass validates the value and compares it with the last value of this name.
-    let same = slot >= 0 && fieldCache.valueLengths[slot] === ve - vs;
-    const cached = fieldCache.valueBytes;
-    const at = slot * CACHED_MAX - vs;
+    const last = slot === null ? null : slot.valueBytes;
+    let same = last !== null && last.length === ve - vs;
     for (let i = vs; i < ve; i++) {
       const c = b[i]!;
       if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-header-value";
-      if (same && cached[at + i] !== c) same = false;
+      if (same && last![i - vs] !== c) same = false;
     }
     if (fields.length >= limits.maxHeaderCount) return "too-many-headers";
-    const value = same ? fieldCache.value(slot) : vs === ve ? "" : fieldCache.newValue(slot, b, vs, ve);
+    let value: string;
+    if (same) value = slot!.value;
+    else if (vs === ve) value = "";
+    else {
+      value = latin1(b, vs, ve);
+      if (slot !== null && ve - vs <= CACHED_MAX) {
+        slot.valueBytes = b.slice(vs, ve);
+        slot.value = value;
+      }
+    }
     fields.push([name, value]);
     if (state === S_HEADERS) {
       // Collects the fields that decide framing, without a lower-casing pass over every name.
-      let role = slot < 0 ? F_UNKNOWN : fieldCache.roles[slot]!;
+      let role = slot === null ? F_UNKNOWN : slot.role;
       if (role === F_UNKNOWN) {
         role = framingRole(name);
-        if (slot >= 0) fieldCache.roles[slot] = role;
+        if (slot !== null) slot.role = role;
       }
       switch (role) {
         case F_HOST: hostCount++; break;
