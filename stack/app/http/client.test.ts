@@ -230,5 +230,24 @@ describe("client", () => {
     }));
     expect(status).toBe(200);
   });
+
+  it("calls a request's callback once, a microtask after the outcome, never inside the stream's event", async () => {
+    const { clock, client } = setup((_req, res) => res.end("x"));
+    const calls: string[] = [];
+    let inEvent = false;
+    client.request({ host: HOST, path: "/a" }, (e, res) => { calls.push(`${inEvent ? "sync" : "async"} ${e === null ? res!.status : e.code}`); });
+    for (let i = 0; i < 10 && calls.length === 0; i++) {
+      inEvent = true;
+      clock.run(clock.nextDeadline() ?? clock.now());
+      inEvent = false;
+      await null;
+    }
+    expect(calls).toEqual(["async 200"]);
+    client.close();
+    client.request({ host: HOST, path: "/b" }, (e) => { calls.push(`${inEvent ? "sync" : "async"} ${e?.code}`); });
+    expect(calls.length).toBe(1);
+    await null;
+    expect(calls).toEqual(["async 200", "async ERR_HTTP_CLIENT_CLOSED"]);
+  });
 });
 

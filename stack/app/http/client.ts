@@ -96,6 +96,34 @@ const DEFAULTS = {
   userAgent: null as string | null,
 };
 
+/** How a request reports its outcome: a promise's resolving functions, or a callback. */
+interface Settle {
+  resolve(r: HttpClientResponse): void;
+  reject(e: unknown): void;
+}
+
+/** Already fulfilled: a reaction on it runs one microtask later. */
+const RESOLVED = Promise.resolve();
+
+/**
+ * Settles a callback request the way a promise would have: once, and one microtask
+ * after the outcome is known (the callback never runs inside the stream's event).
+ */
+class CallbackSettle implements Settle {
+  #done = false;
+  constructor(readonly callback: (e: HttpStreamError | null, res?: HttpClientResponse) => void) {}
+  resolve(r: HttpClientResponse): void {
+    if (this.#done) return;
+    this.#done = true;
+    void RESOLVED.then(() => this.callback(null, r));
+  }
+  reject(e: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    void RESOLVED.then(() => this.callback(e as HttpStreamError));
+  }
+}
+
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 const NO_HEADERS: readonly HttpHeader[] = [];
 
@@ -157,8 +185,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
     readonly timeoutMs: number;
     constructor(
       readonly o: HttpRequestOptions,
-      readonly resolve: (r: HttpClientResponse) => void,
-      readonly reject: (e: HttpStreamError) => void,
+      readonly settle: Settle,
     ) {
       this.method = (o.method ?? "GET").toUpperCase();
       this.timeoutMs = o.timeoutMs ?? opts.timeoutMs;
@@ -206,7 +233,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
     fail(e: HttpStreamError): void {
       if (this.continueTimer !== null) { clock.cancel(this.continueTimer); this.continueTimer = null; }
       if (this.response) this.response.body.fail(e);
-      else if (!this.settled) { this.settled = true; this.reject(e); }
+      else if (!this.settled) { this.settled = true; this.settle.reject(e); }
     }
   }
 
@@ -336,7 +363,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       const res: HttpClientResponse = { status: h.status, reason: h.reason, version: h.version, headers: h.headers, body, reused: this.served > 0 };
       p.response = res;
       if (!h.keepAlive || !p.keepAlive) this.reusable = false;
-      if (!p.settled) { p.settled = true; p.resolve(res); }
+      if (!p.settled) { p.settled = true; p.settle.resolve(res); }
       return p.method === "HEAD";
     }
 
@@ -490,14 +517,15 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
     }
   };
 
-  const request = (o: HttpRequestOptions): Promise<HttpClientResponse> =>
-    new Promise<HttpClientResponse>((resolve, reject) => {
-      if (closed) { reject(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED")); return; }
+  /** Queues a request; whatever it throws rejects it (as inside a promise executor). */
+  const start = (o: HttpRequestOptions, settle: Settle): void => {
+    try {
+      if (closed) { settle.reject(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED")); return; }
       let p: Pending;
       try {
-        p = new Pending(o, resolve, reject);
+        p = new Pending(o, settle);
       } catch (e) {
-        reject(e);
+        settle.reject(e);
         return;
       }
       stats.requests++;
@@ -510,13 +538,16 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       }
       pool.waiting.push(p);
       dispatch(pool);
-    });
+    } catch (e) {
+      settle.reject(e);
+    }
+  };
 
   const client: HttpClient = {
-    request(o: HttpRequestOptions, callback?: (e: HttpStreamError | null, res?: HttpClientResponse) => void): Promise<HttpClientResponse> {
-      const pr = request(o);
-      if (callback) pr.then((r) => callback(null, r), (e: HttpStreamError) => callback(e));
-      return pr;
+    request(o: HttpRequestOptions, callback?: (e: HttpStreamError | null, res?: HttpClientResponse) => void): Promise<HttpClientResponse> | undefined {
+      if (callback === undefined) return new Promise<HttpClientResponse>((resolve, reject) => start(o, { resolve, reject }));
+      start(o, new CallbackSettle(callback));
+      return undefined;
     },
     close() {
       closed = true;
