@@ -58,10 +58,11 @@ describe("createVirtualClock()", () => {
     }));
   });
 
-  it("fires exactly the timers not cancelled, in (time, insertion) order, whatever is cancelled when (property)", () => {
+  it("fires exactly the timers not cancelled, in (time, insertion) order, whatever is cancelled when; stale ids do nothing (property)", () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant("set" as const), at: fc.nat(50) }),
       fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant("stale" as const), pick: fc.nat() }),
       fc.record({ kind: fc.constant("run" as const), until: fc.nat(50) }),
     );
     fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
@@ -69,6 +70,7 @@ describe("createVirtualClock()", () => {
       const fired: number[] = [];
       const model: { at: number; n: number; id: number }[] = [];
       const expected: number[] = [];
+      const gone: number[] = [];
       let n = 0;
       for (const o of ops) {
         if (o.kind === "set") {
@@ -79,9 +81,15 @@ describe("createVirtualClock()", () => {
           if (model.length === 0) continue;
           const [m] = model.splice(o.pick % model.length, 1);
           clock.cancel(m!.id);
+          gone.push(m!.id);
+        } else if (o.kind === "stale") {
+          // ids of fired or cancelled timers (their slots may hold newer timers) are ignored
+          if (gone.length > 0) clock.cancel(gone[o.pick % gone.length]!);
+          clock.cancel(0);
+          clock.cancel(-1);
         } else {
           model.sort((a, b) => a.at - b.at || a.n - b.n);
-          while (model.length > 0 && model[0]!.at <= o.until) expected.push(model.shift()!.n);
+          while (model.length > 0 && model[0]!.at <= o.until) { const m = model.shift()!; expected.push(m.n); gone.push(m.id); }
           clock.run(o.until);
         }
         expect(clock.pending()).toBe(model.length);
