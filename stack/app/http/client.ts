@@ -129,434 +129,452 @@ const NO_HEADERS: readonly HttpHeader[] = [];
 
 /** Creates an HTTP client. */
 export function createHttpClient(deps: HttpClientDeps, options: HttpClientOptions = {}): HttpClient {
-  const opts = { ...DEFAULTS, ...options };
-  const clock = deps.clock;
   const open = deps.connect ?? ((host: Ipv4Address, port: number): Result<ByteStream, string> => {
     if (!deps.tcp) return err("no-transport");
     return deps.tcp.connect(host, port);
   });
+  const ctx = new ClientShared(deps.clock, open, { ...DEFAULTS, ...options });
+  const client: HttpClient = {
+    request(o: HttpRequestOptions, callback?: (e: HttpStreamError | null, res?: HttpClientResponse) => void): Promise<HttpClientResponse> | undefined {
+      if (callback === undefined) return new Promise<HttpClientResponse>((resolve, reject) => ctx.start(o, { resolve, reject }));
+      ctx.start(o, new CallbackSettle(callback));
+      return undefined;
+    },
+    close() {
+      ctx.closed = true;
+      for (const pool of ctx.pools.values()) {
+        for (const p of pool.waiting.splice(0)) p.fail(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED"));
+        for (const c of [...pool.idle]) c.close();
+      }
+    },
+    get stats() { return ctx.stats; },
+  } as HttpClient;
+  return client;
+}
+
+type ClientSettings = typeof DEFAULTS & HttpClientOptions;
+
+interface Pool {
+  readonly host: Ipv4Address;
+  readonly port: number;
+  readonly conns: Set<Conn>;
+  idle: Conn[];
+  waiting: Pending[];
+}
+
+/**
+ * What the connections and requests of one client share, and the pool logic. The classes
+ * live at module level, not inside createHttpClient: classes made per client would give
+ * every client its own hidden classes, and the code all clients share would go
+ * polymorphic on them.
+ */
+class ClientShared {
   /** Pools by host · 65536 + port. */
-  const pools = new Map<number, Pool>();
+  readonly pools = new Map<number, Pool>();
   /** Buffers of request heads are carved from shared blocks. */
-  const allocate = createSlabAllocator();
+  readonly allocate = createSlabAllocator();
+  readonly stats: HttpClientStats = { requests: 0, connectionsOpened: 0, reusedConnections: 0, retries: 0 };
+  closed = false;
   /** The Host value of the last host:port asked for (requests mostly go to one host), and
    * the field list holding only it (frozen, so it is shared by requests). */
-  let lastHost = -1, lastPort = -1, lastHostValue = "";
-  let lastHostOnly: readonly HttpHeader[] = NO_HEADERS;
-  const hostValue = (host: Ipv4Address, port: number): string => {
-    if (host !== lastHost || port !== lastPort) {
-      lastHost = host;
-      lastPort = port;
-      lastHostValue = port === 80 ? formatIpv4(host) : `${formatIpv4(host)}:${port}`;
-      lastHostOnly = Object.freeze([Object.freeze(["Host", lastHostValue] as const)]);
-    }
-    return lastHostValue;
-  };
-  const hostOnly = (host: Ipv4Address, port: number): readonly HttpHeader[] => {
-    hostValue(host, port);
-    return lastHostOnly;
-  };
-  const stats: HttpClientStats = { requests: 0, connectionsOpened: 0, reusedConnections: 0, retries: 0 };
-  let closed = false;
+  #lastHost = -1;
+  #lastPort = -1;
+  #lastHostValue = "";
+  #lastHostOnly: readonly HttpHeader[] = NO_HEADERS;
+  constructor(
+    readonly clock: Clock,
+    readonly open: (host: Ipv4Address, port: number) => Result<ByteStream, string>,
+    readonly opts: ClientSettings,
+  ) {}
 
-  interface Pool {
-    readonly host: Ipv4Address;
-    readonly port: number;
-    readonly conns: Set<Conn>;
-    idle: Conn[];
-    waiting: Pending[];
+  hostValue(host: Ipv4Address, port: number): string {
+    if (host !== this.#lastHost || port !== this.#lastPort) {
+      this.#lastHost = host;
+      this.#lastPort = port;
+      this.#lastHostValue = port === 80 ? formatIpv4(host) : `${formatIpv4(host)}:${port}`;
+      this.#lastHostOnly = Object.freeze([Object.freeze(["Host", this.#lastHostValue] as const)]);
+    }
+    return this.#lastHostValue;
+  }
+  hostOnly(host: Ipv4Address, port: number): readonly HttpHeader[] {
+    this.hostValue(host, port);
+    return this.#lastHostOnly;
   }
 
-  class Pending {
-    head!: Uint8Array;
-    fixedBody: Uint8Array | null = null;
-    stream: AsyncIterable<Uint8Array | string> | null = null;
-    chunked = false;
-    keepAlive: boolean;
-    attempts = 0;
-    headSent = false;
-    bodySent = false;
-    awaitingContinue = false;
-    continueTimer: TimerId | null = null;
-    response: HttpClientResponse | null = null;
-    conn: Conn | null = null;
-    settled = false;
-    readonly method: string;
-    readonly timeoutMs: number;
-    constructor(
-      readonly o: HttpRequestOptions,
-      readonly settle: Settle,
-    ) {
-      this.method = (o.method ?? "GET").toUpperCase();
-      this.timeoutMs = o.timeoutMs ?? opts.timeoutMs;
-      const version = o.version ?? "1.1";
-      const port = o.port ?? 80;
-      const body = o.body ?? null;
-      if (typeof body === "string") this.fixedBody = utf8Encode(body);
-      else if (body instanceof Uint8Array) this.fixedBody = body;
-      else if (body !== null) this.stream = body;
-      if (o.headers === undefined && body === null && version === "1.1" && opts.keepAlive && opts.userAgent === null && o.expectContinue !== true) {
-        // No fields from the caller and nothing to frame: the head is the request line and Host,
-        // what the general path below produces for these options (without a field list per request).
-        this.keepAlive = true;
-        this.head = emitRequestHead({ method: this.method, target: o.path ?? "/", version, headers: hostOnly(o.host, port) }, allocate);
-        return;
-      }
-      const headers = new HttpHeaders();
-      const given = o.headers === undefined ? NO_HEADERS : Array.isArray(o.headers)
-        ? (o.headers as readonly HttpHeader[])
-        : Object.entries(o.headers as Record<string, string | number>).map(([n, v]) => [n, String(v)] as const);
-      for (const [n, v] of given) headers.append(n, v);
-      if (!headers.has("host")) headers.set("Host", hostValue(o.host, port));
-      if (opts.userAgent !== null && !headers.has("user-agent")) headers.set("User-Agent", opts.userAgent);
-      if (this.fixedBody !== null) {
-        headers.set("Content-Length", String(this.fixedBody.length));
-      } else if (this.stream !== null && !headers.has("content-length")) {
-        if (version === "1.0") throw new HttpStreamError("ERR_HTTP_ABORTED", "HTTP/1.0 streamed body needs a Content-Length header");
-        headers.set("Transfer-Encoding", "chunked");
-        this.chunked = true;
-      }
-      const wantKeepAlive = opts.keepAlive && !headers.tokens("connection").includes("close");
-      if (!opts.keepAlive && !headers.has("connection")) headers.set("Connection", "close");
-      if (version === "1.0" && wantKeepAlive && !headers.has("connection")) headers.set("Connection", "keep-alive");
-      this.keepAlive = wantKeepAlive;
-      if (o.expectContinue && version === "1.1" && (this.fixedBody !== null || this.stream !== null)) {
-        headers.set("Expect", "100-continue");
-        this.awaitingContinue = true;
-      }
-      this.head = emitRequestHead({ method: this.method, target: o.path ?? "/", version, headers: headers.raw }, allocate);
-    }
-    /** Can be sent again after a connection failed before any response byte. */
-    get replayable(): boolean {
-      return this.stream === null && IDEMPOTENT.has(this.method) && this.attempts < 2;
-    }
-    fail(e: HttpStreamError): void {
-      if (this.continueTimer !== null) { clock.cancel(this.continueTimer); this.continueTimer = null; }
-      if (this.response) this.response.body.fail(e);
-      else if (!this.settled) { this.settled = true; this.settle.reject(e); }
-    }
-  }
-
-  class Conn implements BodyHooks {
-    readonly parser: HttpParser;
-    readonly inflight: Pending[] = [];
-    connected = false;
-    dead = false;
-    reusable = true;
-    served = 0;
-    sending = false;
-    idleTimer: TimerId | null = null;
-    activityTimer: TimerId | null = null;
-    connectTimer: TimerId | null = null;
-    pausedByBody = false;
-    current: Pending | null = null;
-
-    constructor(readonly pool: Pool, readonly stream: ByteStream) {
-      this.parser = createResponseParser({
-        onHead: (h) => this.onHead(h),
-        onBody: (d) => this.current?.response?.body.push(d),
-        onComplete: (t) => this.onComplete(t),
-      }, opts.limits ?? {});
-      stream.onConnect(() => this.onConnect());
-      stream.onData((d) => this.onData(d));
-      stream.onEnd(() => this.onEnd());
-      stream.onClose((e) => this.onClose(e));
-      stream.onDrain(() => { const w = this.drainWaiters; this.drainWaiters = []; for (const f of w) f(); });
-      this.connectTimer = clock.setTimer(clock.now() + opts.connectTimeoutMs, () => {
-        this.connectTimer = null;
-        if (!this.connected) this.abort(new HttpStreamError("ETIMEDOUT", "connect"));
-      });
-    }
-    drainWaiters: (() => void)[] = [];
-
-    onConnect(): void {
-      if (this.dead) return;
-      this.connected = true;
-      if (this.connectTimer !== null) { clock.cancel(this.connectTimer); this.connectTimer = null; }
-      for (const p of this.inflight) this.send(p);
-    }
-
-    assign(p: Pending): void {
-      if (this.idleTimer !== null) { clock.cancel(this.idleTimer); this.idleTimer = null; }
-      if (this.served > 0) stats.reusedConnections++;
-      p.conn = this;
-      p.attempts++;
-      this.inflight.push(p);
-      if (this.connected) this.send(p);
-      this.armActivity();
-    }
-
-    send(p: Pending): void {
-      if (this.dead || p.headSent || this.sending) return;
-      p.headSent = true;
-      this.stream.write(p.head);
-      if (p.awaitingContinue) {
-        p.continueTimer = clock.setTimer(clock.now() + opts.continueTimeoutMs, () => {
-          p.continueTimer = null;
-          this.sendBody(p);
-        });
-        return;
-      }
-      this.sendBody(p);
-    }
-
-    sendBody(p: Pending): void {
-      if (this.dead || p.bodySent) return;
-      p.awaitingContinue = false;
-      if (p.continueTimer !== null) { clock.cancel(p.continueTimer); p.continueTimer = null; }
-      if (p.stream === null) {
-        if (p.fixedBody !== null && p.fixedBody.length > 0) this.stream.write(p.fixedBody);
-        p.bodySent = true;
-        return;
-      }
-      this.sending = true;
-      void this.pump(p);
-    }
-
-    async pump(p: Pending): Promise<void> {
-      try {
-        for await (const piece of p.stream!) {
-          if (this.dead || p.settled && !p.response) return;
-          const bytes = typeof piece === "string" ? utf8Encode(piece) : piece;
-          if (bytes.length === 0) continue;
-          const ok = this.stream.write(p.chunked ? emitChunk(bytes) : bytes);
-          this.armActivity();
-          if (!ok) await new Promise<void>((r) => this.drainWaiters.push(r));
-        }
-        if (this.dead) return;
-        if (p.chunked) this.stream.write(emitLastChunk(p.o.trailers ?? []));
-        p.bodySent = true;
-        this.sending = false;
-        this.armActivity();
-        dispatch(this.pool);
-      } catch {
-        this.abort(new HttpStreamError("ERR_HTTP_ABORTED", "request body source failed"));
-      }
-    }
-
-    onData(d: Uint8Array): void {
-      if (this.dead) return;
-      this.armActivity();
-      const r = this.parser.push(d);
-      if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
-    }
-
-    onHead(h: HttpResponseHead): boolean {
-      const p = this.inflight[0];
-      if (!p) {
-        this.abort(new HttpStreamError("ERR_HTTP_PARSE", "unsolicited response"));
-        return true;
-      }
-      if (h.status < 200) {
-        if (h.status === 100 && p.awaitingContinue) this.sendBody(p);
-        return false;
-      }
-      // A final answer before the body was sent: the body will not follow, so the framing is lost.
-      if (!p.bodySent) {
-        p.bodySent = true;
-        p.awaitingContinue = false;
-        if (p.continueTimer !== null) { clock.cancel(p.continueTimer); p.continueTimer = null; }
-        this.reusable = false;
-      }
-      this.current = p;
-      const body = new IncomingBody(this, opts.highWaterMark);
-      const res: HttpClientResponse = { status: h.status, reason: h.reason, version: h.version, headers: h.headers, body, reused: this.served > 0 };
-      p.response = res;
-      if (!h.keepAlive || !p.keepAlive) this.reusable = false;
-      if (!p.settled) { p.settled = true; p.settle.resolve(res); }
-      return p.method === "HEAD";
-    }
-
-    /** BodyHooks of the response bodies read from this connection. */
-    setPaused(paused: boolean): void {
-      if (this.dead || paused === this.pausedByBody) return;
-      this.pausedByBody = paused;
-      if (paused) { this.parser.pause(); this.stream.pause(); } else {
-        this.stream.resume();
-        const r = this.parser.resume();
-        if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
-      }
-    }
-    onFirstRead(): void {}
-
-    onComplete(trailers: HttpHeaders | null): void {
-      const p = this.inflight.shift();
-      this.current = null;
-      if (!p) return;
-      this.served++;
-      p.response?.body.end(trailers);
-      if (!this.reusable) {
-        for (const q of this.inflight.splice(0)) requeue(this.pool, q, new HttpStreamError("ECONNRESET", "connection not reusable"));
-        this.close();
-        dispatch(this.pool);
-        return;
-      }
-      const next = this.inflight[0];
-      if (next && !next.headSent && this.connected) this.send(next);
-      if (this.inflight.length === 0) {
-        this.cancelActivity();
-        this.pool.idle.push(this);
-        this.idleTimer = clock.setTimer(clock.now() + opts.idleTimeoutMs, this.onIdleTimeout);
-      } else {
-        this.armActivity();
-      }
-      dispatch(this.pool);
-    }
-
-    onEnd(): void {
-      if (this.dead) return;
-      const r = this.parser.finish();
-      if (!r.ok) this.abort(new HttpStreamError("ECONNRESET", r.error));
-      else if (this.inflight.length === 0) this.close();
-      else this.abort(new HttpStreamError("ECONNRESET", "closed by peer"));
-    }
-
-    onClose(e?: StreamErrorCode): void {
-      if (this.dead) return;
-      const code: StreamErrorCode = e ?? "ECONNRESET";
-      this.abort(new HttpStreamError(code, this.connected ? "connection closed" : "connect failed"));
-    }
-
-    /** Fails or requeues everything in flight and drops the connection. */
-    abort(e: HttpStreamError): void {
-      if (this.dead) return;
-      this.kill();
-      const list = this.inflight.splice(0);
-      for (const p of list) {
-        const untouched = p.response === null;
-        // RFC 9112 §9.3.1: retry on a new connection only if nothing of the answer arrived.
-        if (untouched && this.served > 0 && p.replayable && e.code !== "ETIMEDOUT" && e.code !== "ERR_HTTP_PARSE") {
-          stats.retries++;
-          requeue(this.pool, p, e);
-        } else {
-          p.fail(e);
-        }
-      }
-      this.stream.destroy();
-      dispatch(this.pool);
-    }
-
-    /** Gracefully closes (FIN) an idle or finished connection. */
-    close(): void {
-      if (this.dead) return;
-      this.kill();
-      this.stream.end();
-      const s = this.stream;
-      clock.setTimer(clock.now() + 2_000, () => s.destroy());
-    }
-
-    kill(): void {
-      this.dead = true;
-      this.pool.conns.delete(this);
-      this.pool.idle = this.pool.idle.filter((c) => c !== this);
-      for (const t of [this.idleTimer, this.activityTimer, this.connectTimer]) if (t !== null) clock.cancel(t);
-      this.idleTimer = this.activityTimer = this.connectTimer = null;
-      for (const f of this.drainWaiters.splice(0)) f();
-    }
-
-    armActivity(): void {
-      this.cancelActivity();
-      const p = this.inflight[0];
-      if (!p) return;
-      this.activityTimer = clock.setTimer(clock.now() + p.timeoutMs, this.onActivityTimeout);
-    }
-    /** Timer callbacks, bound once per connection (the timers are re-armed per request). */
-    readonly onIdleTimeout = (): void => {
-      this.idleTimer = null;
-      this.close();
-    };
-    readonly onActivityTimeout = (): void => {
-      this.activityTimer = null;
-      this.abort(new HttpStreamError("ETIMEDOUT", "no data from server"));
-    };
-    cancelActivity(): void {
-      if (this.activityTimer !== null) { clock.cancel(this.activityTimer); this.activityTimer = null; }
-    }
-    /** Can take one more request now. */
-    get available(): boolean {
-      if (this.dead || !this.reusable || this.sending) return false;
-      if (this.inflight.length === 0) return true;
-      const last = this.inflight[this.inflight.length - 1]!;
-      // RFC 9112 §9.3.2: no pipelining after a non-idempotent request until its answer arrives.
-      return this.inflight.length < opts.pipeline && last.stream === null && !last.awaitingContinue && IDEMPOTENT.has(last.method);
-    }
-  }
-
-  const requeue = (pool: Pool, p: Pending, e: HttpStreamError): void => {
+  requeue(pool: Pool, p: Pending, e: HttpStreamError): void {
     if (!p.replayable || p.response !== null) { p.fail(e); return; }
     p.conn = null;
     p.headSent = false;
     p.bodySent = false;
     p.awaitingContinue = p.o.expectContinue === true && (p.o.version ?? "1.1") === "1.1";
     pool.waiting.unshift(p);
-  };
+  }
 
-  const dispatch = (pool: Pool): void => {
+  dispatch(pool: Pool): void {
     while (pool.waiting.length > 0) {
       let conn: Conn | undefined;
       while (pool.idle.length > 0) {
         const c = pool.idle.pop()!;
         if (c.available) { conn = c; break; }
       }
-      if (!conn && opts.pipeline > 1) {
+      if (!conn && this.opts.pipeline > 1) {
         for (const c of pool.conns) if (c.available && pool.waiting[0]!.stream === null) { conn = c; break; }
       }
       if (!conn) {
-        if (pool.conns.size >= opts.maxConnectionsPerHost) return;
-        const r = open(pool.host, pool.port);
+        if (pool.conns.size >= this.opts.maxConnectionsPerHost) return;
+        const r = this.open(pool.host, pool.port);
         if (!r.ok) {
           const p = pool.waiting.shift()!;
           p.fail(new HttpStreamError("ERR_HTTP_CONNECT", r.error));
           continue;
         }
-        stats.connectionsOpened++;
-        conn = new Conn(pool, r.value);
+        this.stats.connectionsOpened++;
+        conn = new Conn(this, pool, r.value);
         pool.conns.add(conn);
       }
       conn.assign(pool.waiting.shift()!);
     }
-  };
+  }
 
   /** Queues a request; whatever it throws rejects it (as inside a promise executor). */
-  const start = (o: HttpRequestOptions, settle: Settle): void => {
+  start(o: HttpRequestOptions, settle: Settle): void {
     try {
-      if (closed) { settle.reject(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED")); return; }
+      if (this.closed) { settle.reject(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED")); return; }
       let p: Pending;
       try {
-        p = new Pending(o, settle);
+        p = new Pending(this, o, settle);
       } catch (e) {
         settle.reject(e);
         return;
       }
-      stats.requests++;
+      this.stats.requests++;
       const port = o.port ?? 80;
       const key = o.host * 65536 + port;
-      let pool = pools.get(key);
+      let pool = this.pools.get(key);
       if (!pool) {
         pool = { host: o.host, port, conns: new Set(), idle: [], waiting: [] };
-        pools.set(key, pool);
+        this.pools.set(key, pool);
       }
       pool.waiting.push(p);
-      dispatch(pool);
+      this.dispatch(pool);
     } catch (e) {
       settle.reject(e);
     }
-  };
+  }
+}
 
-  const client: HttpClient = {
-    request(o: HttpRequestOptions, callback?: (e: HttpStreamError | null, res?: HttpClientResponse) => void): Promise<HttpClientResponse> | undefined {
-      if (callback === undefined) return new Promise<HttpClientResponse>((resolve, reject) => start(o, { resolve, reject }));
-      start(o, new CallbackSettle(callback));
-      return undefined;
-    },
-    close() {
-      closed = true;
-      for (const pool of pools.values()) {
-        for (const p of pool.waiting.splice(0)) p.fail(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED"));
-        for (const c of [...pool.idle]) c.close();
+class Pending {
+  head!: Uint8Array;
+  fixedBody: Uint8Array | null = null;
+  stream: AsyncIterable<Uint8Array | string> | null = null;
+  chunked = false;
+  keepAlive: boolean;
+  attempts = 0;
+  headSent = false;
+  bodySent = false;
+  awaitingContinue = false;
+  continueTimer: TimerId | null = null;
+  response: HttpClientResponse | null = null;
+  conn: Conn | null = null;
+  settled = false;
+  readonly method: string;
+  readonly timeoutMs: number;
+  constructor(
+    readonly ctx: ClientShared,
+    readonly o: HttpRequestOptions,
+    readonly settle: Settle,
+  ) {
+    this.method = (o.method ?? "GET").toUpperCase();
+    this.timeoutMs = o.timeoutMs ?? this.ctx.opts.timeoutMs;
+    const version = o.version ?? "1.1";
+    const port = o.port ?? 80;
+    const body = o.body ?? null;
+    if (typeof body === "string") this.fixedBody = utf8Encode(body);
+    else if (body instanceof Uint8Array) this.fixedBody = body;
+    else if (body !== null) this.stream = body;
+    if (o.headers === undefined && body === null && version === "1.1" && this.ctx.opts.keepAlive && this.ctx.opts.userAgent === null && o.expectContinue !== true) {
+      // No fields from the caller and nothing to frame: the head is the request line and Host,
+      // what the general path below produces for these options (without a field list per request).
+      this.keepAlive = true;
+      this.head = emitRequestHead({ method: this.method, target: o.path ?? "/", version, headers: this.ctx.hostOnly(o.host, port) }, this.ctx.allocate);
+      return;
+    }
+    const headers = new HttpHeaders();
+    const given = o.headers === undefined ? NO_HEADERS : Array.isArray(o.headers)
+      ? (o.headers as readonly HttpHeader[])
+      : Object.entries(o.headers as Record<string, string | number>).map(([n, v]) => [n, String(v)] as const);
+    for (const [n, v] of given) headers.append(n, v);
+    if (!headers.has("host")) headers.set("Host", this.ctx.hostValue(o.host, port));
+    if (this.ctx.opts.userAgent !== null && !headers.has("user-agent")) headers.set("User-Agent", this.ctx.opts.userAgent);
+    if (this.fixedBody !== null) {
+      headers.set("Content-Length", String(this.fixedBody.length));
+    } else if (this.stream !== null && !headers.has("content-length")) {
+      if (version === "1.0") throw new HttpStreamError("ERR_HTTP_ABORTED", "HTTP/1.0 streamed body needs a Content-Length header");
+      headers.set("Transfer-Encoding", "chunked");
+      this.chunked = true;
+    }
+    const wantKeepAlive = this.ctx.opts.keepAlive && !headers.tokens("connection").includes("close");
+    if (!this.ctx.opts.keepAlive && !headers.has("connection")) headers.set("Connection", "close");
+    if (version === "1.0" && wantKeepAlive && !headers.has("connection")) headers.set("Connection", "keep-alive");
+    this.keepAlive = wantKeepAlive;
+    if (o.expectContinue && version === "1.1" && (this.fixedBody !== null || this.stream !== null)) {
+      headers.set("Expect", "100-continue");
+      this.awaitingContinue = true;
+    }
+    this.head = emitRequestHead({ method: this.method, target: o.path ?? "/", version, headers: headers.raw }, this.ctx.allocate);
+  }
+  /** Can be sent again after a connection failed before any response byte. */
+  get replayable(): boolean {
+    return this.stream === null && IDEMPOTENT.has(this.method) && this.attempts < 2;
+  }
+  fail(e: HttpStreamError): void {
+    if (this.continueTimer !== null) { this.ctx.clock.cancel(this.continueTimer); this.continueTimer = null; }
+    if (this.response) this.response.body.fail(e);
+    else if (!this.settled) { this.settled = true; this.settle.reject(e); }
+  }
+}
+
+class Conn implements BodyHooks {
+  readonly parser: HttpParser;
+  readonly inflight: Pending[] = [];
+  connected = false;
+  dead = false;
+  reusable = true;
+  served = 0;
+  sending = false;
+  idleTimer: TimerId | null = null;
+  activityTimer: TimerId | null = null;
+  connectTimer: TimerId | null = null;
+  pausedByBody = false;
+  current: Pending | null = null;
+
+  constructor(readonly ctx: ClientShared, readonly pool: Pool, readonly stream: ByteStream) {
+    this.parser = createResponseParser({
+      onHead: (h) => this.onHead(h),
+      onBody: (d) => this.current?.response?.body.push(d),
+      onComplete: (t) => this.onComplete(t),
+    }, this.ctx.opts.limits ?? {});
+    stream.onConnect(() => this.onConnect());
+    stream.onData((d) => this.onData(d));
+    stream.onEnd(() => this.onEnd());
+    stream.onClose((e) => this.onClose(e));
+    stream.onDrain(() => { const w = this.drainWaiters; this.drainWaiters = []; for (const f of w) f(); });
+    this.connectTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.connectTimeoutMs, () => {
+      this.connectTimer = null;
+      if (!this.connected) this.abort(new HttpStreamError("ETIMEDOUT", "connect"));
+    });
+  }
+  drainWaiters: (() => void)[] = [];
+
+  onConnect(): void {
+    if (this.dead) return;
+    this.connected = true;
+    if (this.connectTimer !== null) { this.ctx.clock.cancel(this.connectTimer); this.connectTimer = null; }
+    for (const p of this.inflight) this.send(p);
+  }
+
+  assign(p: Pending): void {
+    if (this.idleTimer !== null) { this.ctx.clock.cancel(this.idleTimer); this.idleTimer = null; }
+    if (this.served > 0) this.ctx.stats.reusedConnections++;
+    p.conn = this;
+    p.attempts++;
+    this.inflight.push(p);
+    if (this.connected) this.send(p);
+    this.armActivity();
+  }
+
+  send(p: Pending): void {
+    if (this.dead || p.headSent || this.sending) return;
+    p.headSent = true;
+    this.stream.write(p.head);
+    if (p.awaitingContinue) {
+      p.continueTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.continueTimeoutMs, () => {
+        p.continueTimer = null;
+        this.sendBody(p);
+      });
+      return;
+    }
+    this.sendBody(p);
+  }
+
+  sendBody(p: Pending): void {
+    if (this.dead || p.bodySent) return;
+    p.awaitingContinue = false;
+    if (p.continueTimer !== null) { this.ctx.clock.cancel(p.continueTimer); p.continueTimer = null; }
+    if (p.stream === null) {
+      if (p.fixedBody !== null && p.fixedBody.length > 0) this.stream.write(p.fixedBody);
+      p.bodySent = true;
+      return;
+    }
+    this.sending = true;
+    void this.pump(p);
+  }
+
+  async pump(p: Pending): Promise<void> {
+    try {
+      for await (const piece of p.stream!) {
+        if (this.dead || p.settled && !p.response) return;
+        const bytes = typeof piece === "string" ? utf8Encode(piece) : piece;
+        if (bytes.length === 0) continue;
+        const ok = this.stream.write(p.chunked ? emitChunk(bytes) : bytes);
+        this.armActivity();
+        if (!ok) await new Promise<void>((r) => this.drainWaiters.push(r));
       }
-    },
-    get stats() { return stats; },
-  } as HttpClient;
-  return client;
+      if (this.dead) return;
+      if (p.chunked) this.stream.write(emitLastChunk(p.o.trailers ?? []));
+      p.bodySent = true;
+      this.sending = false;
+      this.armActivity();
+      this.ctx.dispatch(this.pool);
+    } catch {
+      this.abort(new HttpStreamError("ERR_HTTP_ABORTED", "request body source failed"));
+    }
+  }
+
+  onData(d: Uint8Array): void {
+    if (this.dead) return;
+    this.armActivity();
+    const r = this.parser.push(d);
+    if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
+  }
+
+  onHead(h: HttpResponseHead): boolean {
+    const p = this.inflight[0];
+    if (!p) {
+      this.abort(new HttpStreamError("ERR_HTTP_PARSE", "unsolicited response"));
+      return true;
+    }
+    if (h.status < 200) {
+      if (h.status === 100 && p.awaitingContinue) this.sendBody(p);
+      return false;
+    }
+    // A final answer before the body was sent: the body will not follow, so the framing is lost.
+    if (!p.bodySent) {
+      p.bodySent = true;
+      p.awaitingContinue = false;
+      if (p.continueTimer !== null) { this.ctx.clock.cancel(p.continueTimer); p.continueTimer = null; }
+      this.reusable = false;
+    }
+    this.current = p;
+    const body = new IncomingBody(this, this.ctx.opts.highWaterMark);
+    const res: HttpClientResponse = { status: h.status, reason: h.reason, version: h.version, headers: h.headers, body, reused: this.served > 0 };
+    p.response = res;
+    if (!h.keepAlive || !p.keepAlive) this.reusable = false;
+    if (!p.settled) { p.settled = true; p.settle.resolve(res); }
+    return p.method === "HEAD";
+  }
+
+  /** BodyHooks of the response bodies read from this connection. */
+  setPaused(paused: boolean): void {
+    if (this.dead || paused === this.pausedByBody) return;
+    this.pausedByBody = paused;
+    if (paused) { this.parser.pause(); this.stream.pause(); } else {
+      this.stream.resume();
+      const r = this.parser.resume();
+      if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
+    }
+  }
+  onFirstRead(): void {}
+
+  onComplete(trailers: HttpHeaders | null): void {
+    const p = this.inflight.shift();
+    this.current = null;
+    if (!p) return;
+    this.served++;
+    p.response?.body.end(trailers);
+    if (!this.reusable) {
+      for (const q of this.inflight.splice(0)) this.ctx.requeue(this.pool, q, new HttpStreamError("ECONNRESET", "connection not reusable"));
+      this.close();
+      this.ctx.dispatch(this.pool);
+      return;
+    }
+    const next = this.inflight[0];
+    if (next && !next.headSent && this.connected) this.send(next);
+    if (this.inflight.length === 0) {
+      this.cancelActivity();
+      this.pool.idle.push(this);
+      this.idleTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.idleTimeoutMs, this.onIdleTimeout);
+    } else {
+      this.armActivity();
+    }
+    this.ctx.dispatch(this.pool);
+  }
+
+  onEnd(): void {
+    if (this.dead) return;
+    const r = this.parser.finish();
+    if (!r.ok) this.abort(new HttpStreamError("ECONNRESET", r.error));
+    else if (this.inflight.length === 0) this.close();
+    else this.abort(new HttpStreamError("ECONNRESET", "closed by peer"));
+  }
+
+  onClose(e?: StreamErrorCode): void {
+    if (this.dead) return;
+    const code: StreamErrorCode = e ?? "ECONNRESET";
+    this.abort(new HttpStreamError(code, this.connected ? "connection closed" : "connect failed"));
+  }
+
+  /** Fails or requeues everything in flight and drops the connection. */
+  abort(e: HttpStreamError): void {
+    if (this.dead) return;
+    this.kill();
+    const list = this.inflight.splice(0);
+    for (const p of list) {
+      const untouched = p.response === null;
+      // RFC 9112 §9.3.1: retry on a new connection only if nothing of the answer arrived.
+      if (untouched && this.served > 0 && p.replayable && e.code !== "ETIMEDOUT" && e.code !== "ERR_HTTP_PARSE") {
+        this.ctx.stats.retries++;
+        this.ctx.requeue(this.pool, p, e);
+      } else {
+        p.fail(e);
+      }
+    }
+    this.stream.destroy();
+    this.ctx.dispatch(this.pool);
+  }
+
+  /** Gracefully closes (FIN) an idle or finished connection. */
+  close(): void {
+    if (this.dead) return;
+    this.kill();
+    this.stream.end();
+    const s = this.stream;
+    this.ctx.clock.setTimer(this.ctx.clock.now() + 2_000, () => s.destroy());
+  }
+
+  kill(): void {
+    this.dead = true;
+    this.pool.conns.delete(this);
+    this.pool.idle = this.pool.idle.filter((c) => c !== this);
+    for (const t of [this.idleTimer, this.activityTimer, this.connectTimer]) if (t !== null) this.ctx.clock.cancel(t);
+    this.idleTimer = this.activityTimer = this.connectTimer = null;
+    for (const f of this.drainWaiters.splice(0)) f();
+  }
+
+  armActivity(): void {
+    this.cancelActivity();
+    const p = this.inflight[0];
+    if (!p) return;
+    this.activityTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + p.timeoutMs, this.onActivityTimeout);
+  }
+  /** Timer callbacks, bound once per connection (the timers are re-armed per request). */
+  readonly onIdleTimeout = (): void => {
+    this.idleTimer = null;
+    this.close();
+  };
+  readonly onActivityTimeout = (): void => {
+    this.activityTimer = null;
+    this.abort(new HttpStreamError("ETIMEDOUT", "no data from server"));
+  };
+  cancelActivity(): void {
+    if (this.activityTimer !== null) { this.ctx.clock.cancel(this.activityTimer); this.activityTimer = null; }
+  }
+  /** Can take one more request now. */
+  get available(): boolean {
+    if (this.dead || !this.reusable || this.sending) return false;
+    if (this.inflight.length === 0) return true;
+    const last = this.inflight[this.inflight.length - 1]!;
+    // RFC 9112 §9.3.2: no pipelining after a non-idempotent request until its answer arrives.
+    return this.inflight.length < this.ctx.opts.pipeline && last.stream === null && !last.awaitingContinue && IDEMPOTENT.has(last.method);
+  }
 }

@@ -155,24 +155,9 @@ const DEFAULTS = {
 
 /** Creates a server that runs `handler` for each request. */
 export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, options: HttpServerOptions = {}): HttpServer {
-  const opts = { ...DEFAULTS, ...options };
-  const clock = deps.clock;
-  const connections = new Set<Connection>();
-  const stats: HttpServerStats = { connections: 0, requests: 0, responses: 0, parseErrors: 0, timeouts: 0, rejectedConnections: 0 };
+  const ctx = new ServerShared(deps.clock, handler, { ...DEFAULTS, ...options });
+  const { opts, connections, stats } = ctx;
   let closed = false;
-  /** Buffers of response heads (with small bodies) are carved from shared blocks. */
-  const allocate = createSlabAllocator();
-  /** The Date value of the current second (formatted once per second, not per response). */
-  let dateSecond = NaN;
-  let dateValue = "";
-  const httpDate = (ms: number): string => {
-    const second = Math.floor(ms / 1000);
-    if (second !== dateSecond) {
-      dateSecond = second;
-      dateValue = formatHttpDate(ms);
-    }
-    return dateValue;
-  };
 
   const server: HttpServer = {
     listen(listener) {
@@ -185,7 +170,7 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
         return;
       }
       stats.connections++;
-      const c = new Connection(stream);
+      const c = new Connection(ctx, stream);
       connections.add(c);
     },
     close() {
@@ -195,547 +180,575 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     get connectionCount() { return connections.size; },
     get stats() { return stats; },
   };
+  return server;
+}
 
-  /** One request and its response, queued in arrival order; also the hooks of its request body. */
-  class Exchange implements BodyHooks {
-    readonly head: HttpRequestHead;
-    readonly body: IncomingBody;
-    readonly response: Response;
-    /** Bytes produced before this exchange reached the head of the queue. */
-    outbox: Uint8Array[] | null = null;
-    outboxBytes = 0;
-    done = false;
-    constructor(readonly conn: Connection, head: HttpRequestHead) {
-      this.head = head;
-      this.body = new IncomingBody(this, opts.highWaterMark);
-      this.response = new Response(this);
+type ServerSettings = typeof DEFAULTS & HttpServerOptions;
+
+/**
+ * What the connections of one server share. The classes below live at module level, not
+ * inside createHttpServer: classes made per server would give every server its own hidden
+ * classes, and the code all servers share would go polymorphic on them.
+ */
+class ServerShared {
+  readonly connections = new Set<Connection>();
+  readonly stats: HttpServerStats = { connections: 0, requests: 0, responses: 0, parseErrors: 0, timeouts: 0, rejectedConnections: 0 };
+  /** Buffers of response heads (with small bodies) are carved from shared blocks. */
+  readonly allocate = createSlabAllocator();
+  /** The Date value of the current second (formatted once per second, not per response). */
+  #dateSecond = NaN;
+  #dateValue = "";
+  constructor(readonly clock: Clock, readonly handler: HttpHandler, readonly opts: ServerSettings) {}
+  httpDate(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.#dateSecond) {
+      this.#dateSecond = second;
+      this.#dateValue = formatHttpDate(ms);
     }
-    setPaused(paused: boolean): void {
-      this.conn.setPausedBy("body", paused);
+    return this.#dateValue;
+  }
+}
+
+/** One request and its response, queued in arrival order; also the hooks of its request body. */
+class Exchange implements BodyHooks {
+  readonly head: HttpRequestHead;
+  readonly body: IncomingBody;
+  readonly response: Response;
+  /** Bytes produced before this exchange reached the head of the queue. */
+  outbox: Uint8Array[] | null = null;
+  outboxBytes = 0;
+  done = false;
+  constructor(readonly conn: Connection, head: HttpRequestHead) {
+    this.head = head;
+    this.body = new IncomingBody(this, conn.ctx.opts.highWaterMark);
+    this.response = new Response(this);
+  }
+  setPaused(paused: boolean): void {
+    this.conn.setPausedBy("body", paused);
+  }
+  onFirstRead(): void {
+    if (this.head.expectContinue && !this.response.headersSent) this.response.writeContinue();
+  }
+  /** Sends bytes in order: directly when first in the queue, else into the outbox. */
+  output(bytes: Uint8Array): boolean {
+    if (this.conn.destroyed) return false;
+    if (this.conn.exchanges[0] === this) return this.conn.write(bytes);
+    (this.outbox ??= []).push(bytes);
+    this.outboxBytes += bytes.length;
+    return this.outboxBytes < this.conn.ctx.opts.highWaterMark;
+  }
+}
+
+class Response implements HttpServerResponse {
+  statusCode = 200;
+  reason: string | undefined = undefined;
+  #headers = new HttpHeaders();
+  #trailers: HttpHeader[] | null = null;
+  #headersSent = false;
+  #finished = false;
+  #continueSent = false;
+  #framing: "length" | "chunked" | "close" | "none" = "none";
+  #length = 0;
+  #written = 0;
+  #noBody = false;
+  /** Set when the exchange failed or the connection died: later writes are dropped. */
+  aborted = false;
+  closeAfter = false;
+  drainHandlers: (() => void)[] | null = null;
+  abortHandlers: (() => void)[] | null = null;
+  constructor(readonly ex: Exchange) {}
+
+  get headersSent(): boolean { return this.#headersSent; }
+  get finished(): boolean { return this.#finished; }
+  setHeader(name: string, value: string | number | readonly string[]): void {
+    this.#assertHeadPending();
+    const v = typeof value === "number" ? String(value) : value;
+    if (typeof v === "string") assertHeader(name, v);
+    else for (const one of v) assertHeader(name, one);
+    this.#headers.set(name, v);
+  }
+  getHeader(name: string): string | undefined { return this.#headers.get(name); }
+  hasHeader(name: string): boolean { return this.#headers.has(name); }
+  removeHeader(name: string): void {
+    this.#assertHeadPending();
+    this.#headers.delete(name);
+  }
+  writeHead(status: number, headers?: Record<string, string | number> | readonly HttpHeader[]): void {
+    if (this.aborted) return;
+    this.#assertHeadPending();
+    this.statusCode = status;
+    if (headers) {
+      const list: [string, string][] = Array.isArray(headers)
+        ? (headers as readonly HttpHeader[]).map(([n, v]) => [n, v])
+        : Object.entries(headers).map(([n, v]) => [n, String(v)]);
+      for (const [n] of list) this.#headers.delete(n);
+      for (const [n, v] of list) this.#headers.append(n, v);
     }
-    onFirstRead(): void {
-      if (this.head.expectContinue && !this.response.headersSent) this.response.writeContinue();
+    this.#sendHead(null);
+  }
+  write(data: Uint8Array | string): boolean {
+    if (this.aborted) return false;
+    if (this.#finished) throw new HttpUsageError("ERR_STREAM_WRITE_AFTER_END", "write after end");
+    const bytes = toBytes(data);
+    if (!this.#headersSent) this.#sendHead(null);
+    return this.#writeBody(bytes);
+  }
+  end(data?: Uint8Array | string): void {
+    if (this.#finished || this.aborted) return;
+    const bytes = data === undefined ? null : toBytes(data);
+    if (!this.#headersSent) {
+      this.#sendHead(bytes ?? new Uint8Array(0));
+    } else if (bytes && bytes.length > 0) {
+      this.#writeBody(bytes);
     }
-    /** Sends bytes in order: directly when first in the queue, else into the outbox. */
-    output(bytes: Uint8Array): boolean {
-      if (this.conn.destroyed) return false;
-      if (this.conn.exchanges[0] === this) return this.conn.write(bytes);
-      (this.outbox ??= []).push(bytes);
-      this.outboxBytes += bytes.length;
-      return this.outboxBytes < opts.highWaterMark;
-    }
+    if (this.#framing === "chunked" && !this.#noBody) this.ex.output(emitLastChunk(this.#trailers ?? []));
+    // A body shorter than its Content-Length cannot be framed: close after it (RFC 9112 §6.3).
+    if (this.#framing === "length" && !this.#noBody && this.#written !== this.#length) this.closeAfter = true;
+    this.#finished = true;
+    this.ex.conn.responseFinished(this.ex);
+  }
+  addTrailers(trailers: readonly HttpHeader[]): void {
+    (this.#trailers ??= []).push(...trailers);
+  }
+  writeContinue(): void {
+    if (this.aborted || this.#continueSent || this.#headersSent || this.ex.head.version !== "1.1") return;
+    this.#continueSent = true;
+    this.ex.output(emitResponseHead({ status: 100, headers: [] }));
+  }
+  /** One-shot: called at the next drain. */
+  onDrain(handler: () => void): void { (this.drainHandlers ??= []).push(handler); }
+  onAbort(handler: () => void): void { (this.abortHandlers ??= []).push(handler); }
+
+  fireDrain(): void {
+    const hs = this.drainHandlers;
+    if (hs === null) return;
+    this.drainHandlers = null;
+    for (const h of hs) h();
+  }
+  fireAbort(): void {
+    this.aborted = true;
+    this.fireDrain();
+    if (this.abortHandlers !== null) for (const h of this.abortHandlers) h();
   }
 
-  class Response implements HttpServerResponse {
-    statusCode = 200;
-    reason: string | undefined = undefined;
-    #headers = new HttpHeaders();
-    #trailers: HttpHeader[] | null = null;
-    #headersSent = false;
-    #finished = false;
-    #continueSent = false;
-    #framing: "length" | "chunked" | "close" | "none" = "none";
-    #length = 0;
-    #written = 0;
-    #noBody = false;
-    /** Set when the exchange failed or the connection died: later writes are dropped. */
-    aborted = false;
-    closeAfter = false;
-    drainHandlers: (() => void)[] | null = null;
-    abortHandlers: (() => void)[] | null = null;
-    constructor(readonly ex: Exchange) {}
+  /** Answers with an error status instead of the handler (request failed before the head was sent). */
+  sendError(status: number): void {
+    if (this.#headersSent) return;
+    this.statusCode = status;
+    this.reason = undefined;
+    this.#headers = new HttpHeaders([["Content-Type", "text/plain"]]);
+    this.closeAfter = true;
+    this.#sendHead(toBytes(`${status} ${reasonPhrase(status)}\n`));
+    this.#finished = true;
+    this.aborted = true;
+  }
 
-    get headersSent(): boolean { return this.#headersSent; }
-    get finished(): boolean { return this.#finished; }
-    setHeader(name: string, value: string | number | readonly string[]): void {
-      this.#assertHeadPending();
-      const v = typeof value === "number" ? String(value) : value;
-      if (typeof v === "string") assertHeader(name, v);
-      else for (const one of v) assertHeader(name, one);
-      this.#headers.set(name, v);
-    }
-    getHeader(name: string): string | undefined { return this.#headers.get(name); }
-    hasHeader(name: string): boolean { return this.#headers.has(name); }
-    removeHeader(name: string): void {
-      this.#assertHeadPending();
-      this.#headers.delete(name);
-    }
-    writeHead(status: number, headers?: Record<string, string | number> | readonly HttpHeader[]): void {
-      if (this.aborted) return;
-      this.#assertHeadPending();
-      this.statusCode = status;
-      if (headers) {
-        const list: [string, string][] = Array.isArray(headers)
-          ? (headers as readonly HttpHeader[]).map(([n, v]) => [n, v])
-          : Object.entries(headers).map(([n, v]) => [n, String(v)]);
-        for (const [n] of list) this.#headers.delete(n);
-        for (const [n, v] of list) this.#headers.append(n, v);
-      }
-      this.#sendHead(null);
-    }
-    write(data: Uint8Array | string): boolean {
-      if (this.aborted) return false;
-      if (this.#finished) throw new HttpUsageError("ERR_STREAM_WRITE_AFTER_END", "write after end");
-      const bytes = toBytes(data);
-      if (!this.#headersSent) this.#sendHead(null);
-      return this.#writeBody(bytes);
-    }
-    end(data?: Uint8Array | string): void {
-      if (this.#finished || this.aborted) return;
-      const bytes = data === undefined ? null : toBytes(data);
-      if (!this.#headersSent) {
-        this.#sendHead(bytes ?? new Uint8Array(0));
-      } else if (bytes && bytes.length > 0) {
-        this.#writeBody(bytes);
-      }
-      if (this.#framing === "chunked" && !this.#noBody) this.ex.output(emitLastChunk(this.#trailers ?? []));
-      // A body shorter than its Content-Length cannot be framed: close after it (RFC 9112 §6.3).
-      if (this.#framing === "length" && !this.#noBody && this.#written !== this.#length) this.closeAfter = true;
-      this.#finished = true;
-      this.ex.conn.responseFinished(this.ex);
-    }
-    addTrailers(trailers: readonly HttpHeader[]): void {
-      (this.#trailers ??= []).push(...trailers);
-    }
-    writeContinue(): void {
-      if (this.aborted || this.#continueSent || this.#headersSent || this.ex.head.version !== "1.1") return;
-      this.#continueSent = true;
-      this.ex.output(emitResponseHead({ status: 100, headers: [] }));
-    }
-    /** One-shot: called at the next drain. */
-    onDrain(handler: () => void): void { (this.drainHandlers ??= []).push(handler); }
-    onAbort(handler: () => void): void { (this.abortHandlers ??= []).push(handler); }
+  #assertHeadPending(): void {
+    if (this.#headersSent) throw new HttpUsageError("ERR_HTTP_HEADERS_SENT", "headers already sent");
+  }
 
-    fireDrain(): void {
-      const hs = this.drainHandlers;
-      if (hs === null) return;
-      this.drainHandlers = null;
-      for (const h of hs) h();
-    }
-    fireAbort(): void {
-      this.aborted = true;
-      this.fireDrain();
-      if (this.abortHandlers !== null) for (const h of this.abortHandlers) h();
-    }
-
-    /** Answers with an error status instead of the handler (request failed before the head was sent). */
-    sendError(status: number): void {
-      if (this.#headersSent) return;
-      this.statusCode = status;
-      this.reason = undefined;
-      this.#headers = new HttpHeaders([["Content-Type", "text/plain"]]);
-      this.closeAfter = true;
-      this.#sendHead(toBytes(`${status} ${reasonPhrase(status)}\n`));
-      this.#finished = true;
-      this.aborted = true;
-    }
-
-    #assertHeadPending(): void {
-      if (this.#headersSent) throw new HttpUsageError("ERR_HTTP_HEADERS_SENT", "headers already sent");
-    }
-
-    #writeBody(bytes: Uint8Array): boolean {
-      if (this.#noBody || bytes.length === 0) return true;
-      if (this.#framing === "length") {
-        if (this.#written + bytes.length > this.#length) {
-          throw new HttpUsageError("ERR_HTTP_CONTENT_LENGTH_MISMATCH", `body exceeds Content-Length ${this.#length}`);
-        }
-        this.#written += bytes.length;
-        return this.ex.output(bytes);
+  #writeBody(bytes: Uint8Array): boolean {
+    if (this.#noBody || bytes.length === 0) return true;
+    if (this.#framing === "length") {
+      if (this.#written + bytes.length > this.#length) {
+        throw new HttpUsageError("ERR_HTTP_CONTENT_LENGTH_MISMATCH", `body exceeds Content-Length ${this.#length}`);
       }
       this.#written += bytes.length;
-      return this.ex.output(this.#framing === "chunked" ? emitChunk(bytes) : bytes);
+      return this.ex.output(bytes);
     }
+    this.#written += bytes.length;
+    return this.ex.output(this.#framing === "chunked" ? emitChunk(bytes) : bytes);
+  }
 
-    /** Decides framing (RFC 9112 §6.3; HEAD per RFC 9110 §9.3.2) and sends the head. `whole` is the entire body when known. */
-    #sendHead(whole: Uint8Array | null): void {
-      const ex = this.ex;
-      const req = ex.head;
-      const status = this.statusCode;
-      const h = this.#headers;
-      if (!Number.isInteger(status) || status < 200 || status > 999) {
-        throw new HttpUsageError("ERR_HTTP_INVALID_STATUS_CODE", `invalid final status ${status}`);
+  /** Decides framing (RFC 9112 §6.3; HEAD per RFC 9110 §9.3.2) and sends the head. `whole` is the entire body when known. */
+  #sendHead(whole: Uint8Array | null): void {
+    const ex = this.ex;
+    const ctx = ex.conn.ctx;
+    const opts = ctx.opts;
+    const req = ex.head;
+    const status = this.statusCode;
+    const h = this.#headers;
+    if (!Number.isInteger(status) || status < 200 || status > 999) {
+      throw new HttpUsageError("ERR_HTTP_INVALID_STATUS_CODE", `invalid final status ${status}`);
+    }
+    const isHead = req.method === "HEAD";
+    const bodyForbidden = status === 204 || status === 304;
+    this.#noBody = bodyForbidden || isHead;
+    // One pass over the application's fields for what framing needs; below, deleting
+    // an absent field is skipped and setting one is an append (the same lines result).
+    const names = h.lowerNames();
+    let hasConnection = false, hasTransferEncoding = false, hasDate = false, hasServer = false, contentLengths = 0;
+    for (let i = 0; i < names.length; i++) {
+      switch (names[i]) {
+        case "connection": hasConnection = true; break;
+        case "content-length": contentLengths++; break;
+        case "transfer-encoding": hasTransferEncoding = true; break;
+        case "date": hasDate = true; break;
+        case "server": hasServer = true; break;
       }
-      const isHead = req.method === "HEAD";
-      const bodyForbidden = status === 204 || status === 304;
-      this.#noBody = bodyForbidden || isHead;
-      // One pass over the application's fields for what framing needs; below, deleting
-      // an absent field is skipped and setting one is an append (the same lines result).
-      const names = h.lowerNames();
-      let hasConnection = false, hasTransferEncoding = false, hasDate = false, hasServer = false, contentLengths = 0;
-      for (let i = 0; i < names.length; i++) {
-        switch (names[i]) {
-          case "connection": hasConnection = true; break;
-          case "content-length": contentLengths++; break;
-          case "transfer-encoding": hasTransferEncoding = true; break;
-          case "date": hasDate = true; break;
-          case "server": hasServer = true; break;
-        }
+    }
+    let close = this.closeAfter || !req.keepAlive || ex.conn.closing || (hasConnection && h.tokens("connection").includes("close"));
+    // RFC 9110 §10.1.1: answering without reading a body the client may still send -> close.
+    if (req.expectContinue && !this.#continueSent && !ex.body.complete) close = true;
+    const declared = contentLengths === 0 ? undefined : h.get("content-length");
+    if (bodyForbidden) {
+      this.#framing = "none";
+      if (hasTransferEncoding) h.delete("transfer-encoding");
+      if (status === 204 && contentLengths > 0) h.delete("content-length");
+    } else if (declared !== undefined && /^[0-9]+$/.test(declared)) {
+      this.#framing = "length";
+      this.#length = Number(declared);
+      if (hasTransferEncoding) h.delete("transfer-encoding");
+    } else if (whole !== null) {
+      this.#framing = "length";
+      this.#length = whole.length;
+      if (hasTransferEncoding) h.delete("transfer-encoding");
+      if (!isHead || whole.length > 0) {
+        if (contentLengths > 0) h.set("Content-Length", String(whole.length));
+        else h.append("Content-Length", String(whole.length), "content-length");
       }
-      let close = this.closeAfter || !req.keepAlive || ex.conn.closing || (hasConnection && h.tokens("connection").includes("close"));
-      // RFC 9110 §10.1.1: answering without reading a body the client may still send -> close.
-      if (req.expectContinue && !this.#continueSent && !ex.body.complete) close = true;
-      const declared = contentLengths === 0 ? undefined : h.get("content-length");
-      if (bodyForbidden) {
-        this.#framing = "none";
-        if (hasTransferEncoding) h.delete("transfer-encoding");
-        if (status === 204 && contentLengths > 0) h.delete("content-length");
-      } else if (declared !== undefined && /^[0-9]+$/.test(declared)) {
-        this.#framing = "length";
-        this.#length = Number(declared);
-        if (hasTransferEncoding) h.delete("transfer-encoding");
-      } else if (whole !== null) {
-        this.#framing = "length";
-        this.#length = whole.length;
-        if (hasTransferEncoding) h.delete("transfer-encoding");
-        if (!isHead || whole.length > 0) {
-          if (contentLengths > 0) h.set("Content-Length", String(whole.length));
-          else h.append("Content-Length", String(whole.length), "content-length");
-        }
-      } else if (req.version === "1.1") {
-        this.#framing = "chunked";
-        h.set("Transfer-Encoding", "chunked");
-      } else {
-        this.#framing = "close";
-        close = true;
-      }
-      this.closeAfter = close;
-      if (close) h.set("Connection", "close");
-      else if (req.version === "1.0") h.set("Connection", "keep-alive");
-      if (opts.date && !hasDate) h.append("Date", httpDate(clock.now() + opts.dateOffsetMs), "date");
-      if (opts.serverName !== null && !hasServer) h.append("Server", opts.serverName, "server");
-      // A body known in full goes out in the same buffer as the head (one write, one copy).
-      const withBody = !this.#noBody && whole !== null && whole.length > 0;
-      const out = emitResponseHead({ status, reason: this.reason, version: "1.1", headers: h.raw }, withBody ? whole : undefined, allocate);
-      this.#headersSent = true;
-      if (withBody) this.#written = whole.length;
-      ex.output(out);
+    } else if (req.version === "1.1") {
+      this.#framing = "chunked";
+      h.set("Transfer-Encoding", "chunked");
+    } else {
+      this.#framing = "close";
+      close = true;
+    }
+    this.closeAfter = close;
+    if (close) h.set("Connection", "close");
+    else if (req.version === "1.0") h.set("Connection", "keep-alive");
+    if (opts.date && !hasDate) h.append("Date", ctx.httpDate(ctx.clock.now() + opts.dateOffsetMs), "date");
+    if (opts.serverName !== null && !hasServer) h.append("Server", opts.serverName, "server");
+    // A body known in full goes out in the same buffer as the head (one write, one copy).
+    const withBody = !this.#noBody && whole !== null && whole.length > 0;
+    const out = emitResponseHead({ status, reason: this.reason, version: "1.1", headers: h.raw }, withBody ? whole : undefined, ctx.allocate);
+    this.#headersSent = true;
+    if (withBody) this.#written = whole.length;
+    ex.output(out);
+  }
+}
+
+/** One connection: its parser, its exchanges in arrival order, and its timers. */
+class Connection {
+  readonly parser: HttpParser;
+  readonly exchanges: Exchange[] = [];
+  current: Exchange | null = null;
+  destroyed = false;
+  closing = false;
+  stopped = false;
+  peerEnded = false;
+  requests = 0;
+  headersTimer: TimerId | null = null;
+  requestTimer: TimerId | null = null;
+  idleTimer: TimerId | null = null;
+  lingerTimer: TimerId | null = null;
+  sendTimer: TimerId | null = null;
+  pausedBy = new Set<string>();
+  endSent = false;
+
+  constructor(readonly ctx: ServerShared, readonly stream: ByteStream) {
+    this.parser = createRequestParser({
+      onHead: (head) => this.onHead(head),
+      onBody: (data) => this.current?.body.push(data),
+      onComplete: (trailers) => this.onComplete(trailers),
+    }, this.ctx.opts.limits ?? {});
+    stream.onData((d) => this.onData(d));
+    stream.onEnd(() => this.onPeerEnd());
+    stream.onDrain(() => this.onDrain());
+    stream.onClose(() => this.onClose());
+    this.headersTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.headersTimeoutMs, this.onHeadersTimeout);
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.stopped || this.destroyed) return;
+    const wasIn = this.parser.inMessage;
+    const r = this.parser.push(chunk);
+    if (!wasIn && this.parser.inMessage && this.headersTimer === null && !this.parser.inBody) this.armHeaders();
+    if (!r.ok) { this.onParseError(r.error); return; }
+    this.updateTimers();
+  }
+
+  onHead(head: HttpRequestHead): void {
+    this.ctx.stats.requests++;
+    this.requests++;
+    this.cancel("headersTimer");
+    const ex = new Exchange(this, head);
+    this.exchanges.push(ex);
+    this.current = ex;
+    if (this.ctx.opts.maxRequestsPerConnection > 0 && this.requests >= this.ctx.opts.maxRequestsPerConnection) ex.response.closeAfter = true;
+    if (head.bodyKind !== "none") {
+      this.requestTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.requestTimeoutMs, () => this.onRequestTimeout());
+    }
+    if (this.exchanges.length >= this.ctx.opts.maxPipelinedRequests) this.setPausedBy("pipeline", true);
+    if (head.unsupportedExpect !== null) {
+      // RFC 9110 §10.1.1: an unmet expectation may be answered with 417.
+      ex.response.sendError(417);
+      this.responseFinished(ex);
+      return;
+    }
+    const req = new ServerRequest(head, this.stream, ex.body);
+    try {
+      const p = this.ctx.handler(req, ex.response);
+      if (p && typeof (p as Promise<void>).then === "function") (p as Promise<void>).catch(() => this.handlerFailed(ex));
+    } catch {
+      this.handlerFailed(ex);
     }
   }
 
-  class Connection {
-    readonly parser: HttpParser;
-    readonly exchanges: Exchange[] = [];
-    current: Exchange | null = null;
-    destroyed = false;
-    closing = false;
-    stopped = false;
-    peerEnded = false;
-    requests = 0;
-    headersTimer: TimerId | null = null;
-    requestTimer: TimerId | null = null;
-    idleTimer: TimerId | null = null;
-    lingerTimer: TimerId | null = null;
-    sendTimer: TimerId | null = null;
-    pausedBy = new Set<string>();
-    endSent = false;
-
-    constructor(readonly stream: ByteStream) {
-      this.parser = createRequestParser({
-        onHead: (head) => this.onHead(head),
-        onBody: (data) => this.current?.body.push(data),
-        onComplete: (trailers) => this.onComplete(trailers),
-      }, opts.limits ?? {});
-      stream.onData((d) => this.onData(d));
-      stream.onEnd(() => this.onPeerEnd());
-      stream.onDrain(() => this.onDrain());
-      stream.onClose(() => this.onClose());
-      this.headersTimer = clock.setTimer(clock.now() + opts.headersTimeoutMs, this.onHeadersTimeout);
-    }
-
-    onData(chunk: Uint8Array): void {
-      if (this.stopped || this.destroyed) return;
-      const wasIn = this.parser.inMessage;
-      const r = this.parser.push(chunk);
-      if (!wasIn && this.parser.inMessage && this.headersTimer === null && !this.parser.inBody) this.armHeaders();
-      if (!r.ok) { this.onParseError(r.error); return; }
-      this.updateTimers();
-    }
-
-    onHead(head: HttpRequestHead): void {
-      stats.requests++;
-      this.requests++;
-      this.cancel("headersTimer");
-      const ex = new Exchange(this, head);
-      this.exchanges.push(ex);
-      this.current = ex;
-      if (opts.maxRequestsPerConnection > 0 && this.requests >= opts.maxRequestsPerConnection) ex.response.closeAfter = true;
-      if (head.bodyKind !== "none") {
-        this.requestTimer = clock.setTimer(clock.now() + opts.requestTimeoutMs, () => this.onRequestTimeout());
-      }
-      if (this.exchanges.length >= opts.maxPipelinedRequests) this.setPausedBy("pipeline", true);
-      if (head.unsupportedExpect !== null) {
-        // RFC 9110 §10.1.1: an unmet expectation may be answered with 417.
-        ex.response.sendError(417);
-        this.responseFinished(ex);
-        return;
-      }
-      const req = new ServerRequest(head, this.stream, ex.body);
-      try {
-        const p = handler(req, ex.response);
-        if (p && typeof (p as Promise<void>).then === "function") (p as Promise<void>).catch(() => this.handlerFailed(ex));
-      } catch {
-        this.handlerFailed(ex);
-      }
-    }
-
-    onComplete(trailers: HttpHeaders | null): void {
-      const ex = this.current;
-      this.current = null;
-      this.cancel("requestTimer");
-      if (!ex) return;
-      ex.body.end(trailers);
-      if (!ex.head.keepAlive || ex.response.closeAfter) {
-        // No request after this one is read (RFC 9112 §9.6).
-        this.stopReading();
-      }
-    }
-
-    handlerFailed(ex: Exchange): void {
-      if (ex.done) return;
-      if (!ex.response.headersSent) {
-        ex.response.sendError(500);
-        this.responseFinished(ex);
-      } else {
-        this.destroy();
-      }
-    }
-
-    onParseError(code: HttpParseError): void {
-      stats.parseErrors++;
-      this.failRequest(statusForParseError(code), new HttpStreamError("ERR_HTTP_PARSE", code));
-    }
-
-    /** The request being read failed: answer `status` in order, then close. */
-    failRequest(status: number, error: HttpStreamError): void {
+  onComplete(trailers: HttpHeaders | null): void {
+    const ex = this.current;
+    this.current = null;
+    this.cancel("requestTimer");
+    if (!ex) return;
+    ex.body.end(trailers);
+    if (!ex.head.keepAlive || ex.response.closeAfter) {
+      // No request after this one is read (RFC 9112 §9.6).
       this.stopReading();
-      this.cancel("headersTimer");
-      this.cancel("requestTimer");
-      const cur = this.current;
-      this.current = null;
-      if (cur) {
-        cur.body.fail(error);
-        cur.response.closeAfter = true;
-        if (!cur.response.headersSent) {
-          cur.response.sendError(status);
-          this.responseFinished(cur);
-        } else {
-          this.advance();
-        }
-        return;
-      }
-      const ex = new Exchange(this, {
-        method: "GET", target: "/", version: "1.1", headers: new HttpHeaders(), bodyKind: "none", contentLength: null,
-        keepAlive: false, expectContinue: false, unsupportedExpect: null,
-      });
-      this.exchanges.push(ex);
-      ex.response.sendError(status);
+    }
+  }
+
+  handlerFailed(ex: Exchange): void {
+    if (ex.done) return;
+    if (!ex.response.headersSent) {
+      ex.response.sendError(500);
       this.responseFinished(ex);
+    } else {
+      this.destroy();
     }
+  }
 
-    responseFinished(ex: Exchange): void {
-      if (ex.done) return;
-      ex.done = true;
-      stats.responses++;
-      if (ex.response.closeAfter) this.stopReading();
-      else if (!ex.body.complete && !ex.body.error) ex.body.discard();
-      this.advance();
-    }
+  onParseError(code: HttpParseError): void {
+    this.ctx.stats.parseErrors++;
+    this.failRequest(statusForParseError(code), new HttpStreamError("ERR_HTTP_PARSE", code));
+  }
 
-    /** Flushes finished exchanges at the head of the queue and starts the next one. */
-    advance(): void {
-      while (this.exchanges.length > 0 && !this.destroyed) {
-        const head = this.exchanges[0]!;
-        if (head.done) {
-          this.exchanges.shift();
-          if (head.response.closeAfter) {
-            this.finishConnection();
-            return;
-          }
-          const next = this.exchanges[0];
-          if (next) this.flushOutbox(next);
-          continue;
-        }
-        break;
-      }
-      if (this.exchanges.length < opts.maxPipelinedRequests) this.setPausedBy("pipeline", false);
-      if (this.exchanges.length === 0 && (this.stopped || this.peerEnded)) {
-        this.finishConnection();
-        return;
-      }
-      this.updateTimers();
-    }
-
-    flushOutbox(ex: Exchange): void {
-      const out = ex.outbox;
-      ex.outbox = null;
-      ex.outboxBytes = 0;
-      let ok = true;
-      if (out !== null) for (const b of out) ok = this.write(b);
-      if (ok && !ex.done) ex.response.fireDrain();
-    }
-
-    /** Writes to the stream; a blocked write arms the send timeout until the next drain. */
-    write(bytes: Uint8Array): boolean {
-      const more = this.stream.write(bytes);
-      if (!more && this.sendTimer === null && !this.destroyed) {
-        this.sendTimer = clock.setTimer(clock.now() + opts.sendTimeoutMs, () => {
-          this.sendTimer = null;
-          stats.timeouts++;
-          this.destroy();
-        });
-      }
-      return more;
-    }
-
-    onDrain(): void {
-      this.cancel("sendTimer");
-      const head = this.exchanges[0];
-      if (head && !head.done) head.response.fireDrain();
-    }
-
-    setPausedBy(reason: string, paused: boolean): void {
-      const before = this.pausedBy.size > 0;
-      if (paused) this.pausedBy.add(reason);
-      else this.pausedBy.delete(reason);
-      const after = this.pausedBy.size > 0;
-      if (before === after || this.destroyed || this.stopped) return;
-      if (after) {
-        this.parser.pause();
-        this.stream.pause();
+  /** The request being read failed: answer `status` in order, then close. */
+  failRequest(status: number, error: HttpStreamError): void {
+    this.stopReading();
+    this.cancel("headersTimer");
+    this.cancel("requestTimer");
+    const cur = this.current;
+    this.current = null;
+    if (cur) {
+      cur.body.fail(error);
+      cur.response.closeAfter = true;
+      if (!cur.response.headersSent) {
+        cur.response.sendError(status);
+        this.responseFinished(cur);
       } else {
-        this.stream.resume();
-        const r = this.parser.resume();
-        if (!r.ok) this.onParseError(r.error);
-        else if (this.peerEnded) this.onPeerEnd();
+        this.advance();
       }
+      return;
     }
+    const ex = new Exchange(this, {
+      method: "GET", target: "/", version: "1.1", headers: new HttpHeaders(), bodyKind: "none", contentLength: null,
+      keepAlive: false, expectContinue: false, unsupportedExpect: null,
+    });
+    this.exchanges.push(ex);
+    ex.response.sendError(status);
+    this.responseFinished(ex);
+  }
 
-    stopReading(): void {
-      if (this.stopped) return;
-      this.stopped = true;
-      this.parser.pause();
-      this.cancel("headersTimer");
-      this.cancel("idleTimer");
-    }
+  responseFinished(ex: Exchange): void {
+    if (ex.done) return;
+    ex.done = true;
+    this.ctx.stats.responses++;
+    if (ex.response.closeAfter) this.stopReading();
+    else if (!ex.body.complete && !ex.body.error) ex.body.discard();
+    this.advance();
+  }
 
-    updateTimers(): void {
-      if (this.destroyed || this.stopped) return;
-      const p = this.parser;
-      if (p.inMessage && !p.inBody) {
-        this.cancel("idleTimer");
-        if (this.headersTimer === null && this.current === null) this.armHeaders();
-      } else if (!p.inMessage && this.exchanges.length === 0) {
-        this.cancel("headersTimer");
-        if (this.idleTimer === null) {
-          this.idleTimer = clock.setTimer(clock.now() + opts.keepAliveTimeoutMs, this.onIdleTimeout);
-        }
-      } else {
-        this.cancel("idleTimer");
-        if (!p.inMessage) this.cancel("headersTimer");
-      }
-    }
-
-    armHeaders(): void {
-      this.cancel("idleTimer");
-      this.headersTimer = clock.setTimer(clock.now() + opts.headersTimeoutMs, this.onHeadersTimeout);
-    }
-
-    /** Timer callbacks, bound once per connection (the timers are re-armed per request). */
-    readonly onIdleTimeout = (): void => {
-      this.idleTimer = null;
-      this.shutdown();
-    };
-    readonly onHeadersTimeout = (): void => {
-      this.headersTimer = null;
-      if (this.stopped || this.destroyed) return;
-      stats.timeouts++;
-      if (!this.parser.inMessage && this.exchanges.length === 0) {
-        this.shutdown();
-        return;
-      }
-      this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head"));
-    };
-
-    onRequestTimeout(): void {
-      this.requestTimer = null;
-      if (this.destroyed) return;
-      stats.timeouts++;
-      this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request body"));
-    }
-
-    onPeerEnd(): void {
-      this.peerEnded = true;
-      if (this.destroyed || this.parser.paused) return;
-      if (!this.stopped) {
-        const r = this.parser.finish();
-        if (!r.ok) {
-          if (this.current) {
-            // A body cut short: its handler cannot finish meaningfully.
-            this.current.body.fail(new HttpStreamError("ECONNRESET", r.error));
-            this.destroy();
-            return;
-          }
-          // A partial head after complete requests: answer those, then close.
-          this.stopReading();
-          this.advance();
+  /** Flushes finished exchanges at the head of the queue and starts the next one. */
+  advance(): void {
+    while (this.exchanges.length > 0 && !this.destroyed) {
+      const head = this.exchanges[0]!;
+      if (head.done) {
+        this.exchanges.shift();
+        if (head.response.closeAfter) {
+          this.finishConnection();
           return;
         }
+        const next = this.exchanges[0];
+        if (next) this.flushOutbox(next);
+        continue;
       }
-      if (this.exchanges.length === 0) this.finishConnection();
+      break;
     }
-
-    /** Closes when idle: now if nothing is in flight, otherwise after the queued responses. */
-    shutdown(): void {
-      this.closing = true;
-      if (this.exchanges.length === 0) {
-        this.stopReading();
-        this.finishConnection();
-      } else {
-        this.stopReading();
-      }
+    if (this.exchanges.length < this.ctx.opts.maxPipelinedRequests) this.setPausedBy("pipeline", false);
+    if (this.exchanges.length === 0 && (this.stopped || this.peerEnded)) {
+      this.finishConnection();
+      return;
     }
+    this.updateTimers();
+  }
 
-    /** Sends FIN, then resets if the peer has not closed within the linger time. */
-    finishConnection(): void {
-      if (this.destroyed || this.endSent) return;
-      this.endSent = true;
-      this.stopReading();
-      this.cancel("idleTimer");
-      this.cancel("requestTimer");
-      this.stream.end();
-      this.lingerTimer = clock.setTimer(clock.now() + opts.lingerMs, () => {
-        this.lingerTimer = null;
+  flushOutbox(ex: Exchange): void {
+    const out = ex.outbox;
+    ex.outbox = null;
+    ex.outboxBytes = 0;
+    let ok = true;
+    if (out !== null) for (const b of out) ok = this.write(b);
+    if (ok && !ex.done) ex.response.fireDrain();
+  }
+
+  /** Writes to the stream; a blocked write arms the send timeout until the next drain. */
+  write(bytes: Uint8Array): boolean {
+    const more = this.stream.write(bytes);
+    if (!more && this.sendTimer === null && !this.destroyed) {
+      this.sendTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.sendTimeoutMs, () => {
+        this.sendTimer = null;
+        this.ctx.stats.timeouts++;
         this.destroy();
       });
     }
+    return more;
+  }
 
-    destroy(): void {
-      if (this.destroyed) return;
-      this.stream.destroy();
-      this.onClose();
-    }
+  onDrain(): void {
+    this.cancel("sendTimer");
+    const head = this.exchanges[0];
+    if (head && !head.done) head.response.fireDrain();
+  }
 
-    onClose(): void {
-      if (this.destroyed) return;
-      this.destroyed = true;
-      connections.delete(this);
-      for (const t of ["headersTimer", "requestTimer", "idleTimer", "lingerTimer", "sendTimer"] as const) this.cancel(t);
-      for (const ex of this.exchanges) {
-        ex.body.fail(new HttpStreamError("ECONNRESET", "connection closed"));
-        if (!ex.done) ex.response.fireAbort();
-      }
-      this.exchanges.length = 0;
-    }
-
-    cancel(t: "headersTimer" | "requestTimer" | "idleTimer" | "lingerTimer" | "sendTimer"): void {
-      const id = this[t];
-      if (id !== null) {
-        clock.cancel(id);
-        this[t] = null;
-      }
+  setPausedBy(reason: string, paused: boolean): void {
+    const before = this.pausedBy.size > 0;
+    if (paused) this.pausedBy.add(reason);
+    else this.pausedBy.delete(reason);
+    const after = this.pausedBy.size > 0;
+    if (before === after || this.destroyed || this.stopped) return;
+    if (after) {
+      this.parser.pause();
+      this.stream.pause();
+    } else {
+      this.stream.resume();
+      const r = this.parser.resume();
+      if (!r.ok) this.onParseError(r.error);
+      else if (this.peerEnded) this.onPeerEnd();
     }
   }
 
-  return server;
+  stopReading(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.parser.pause();
+    this.cancel("headersTimer");
+    this.cancel("idleTimer");
+  }
+
+  updateTimers(): void {
+    if (this.destroyed || this.stopped) return;
+    const p = this.parser;
+    if (p.inMessage && !p.inBody) {
+      this.cancel("idleTimer");
+      if (this.headersTimer === null && this.current === null) this.armHeaders();
+    } else if (!p.inMessage && this.exchanges.length === 0) {
+      this.cancel("headersTimer");
+      if (this.idleTimer === null) {
+        this.idleTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.keepAliveTimeoutMs, this.onIdleTimeout);
+      }
+    } else {
+      this.cancel("idleTimer");
+      if (!p.inMessage) this.cancel("headersTimer");
+    }
+  }
+
+  armHeaders(): void {
+    this.cancel("idleTimer");
+    this.headersTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.headersTimeoutMs, this.onHeadersTimeout);
+  }
+
+  /** Timer callbacks, bound once per connection (the timers are re-armed per request). */
+  readonly onIdleTimeout = (): void => {
+    this.idleTimer = null;
+    this.shutdown();
+  };
+  readonly onHeadersTimeout = (): void => {
+    this.headersTimer = null;
+    if (this.stopped || this.destroyed) return;
+    this.ctx.stats.timeouts++;
+    if (!this.parser.inMessage && this.exchanges.length === 0) {
+      this.shutdown();
+      return;
+    }
+    this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head"));
+  };
+
+  onRequestTimeout(): void {
+    this.requestTimer = null;
+    if (this.destroyed) return;
+    this.ctx.stats.timeouts++;
+    this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request body"));
+  }
+
+  onPeerEnd(): void {
+    this.peerEnded = true;
+    if (this.destroyed || this.parser.paused) return;
+    if (!this.stopped) {
+      const r = this.parser.finish();
+      if (!r.ok) {
+        if (this.current) {
+          // A body cut short: its handler cannot finish meaningfully.
+          this.current.body.fail(new HttpStreamError("ECONNRESET", r.error));
+          this.destroy();
+          return;
+        }
+        // A partial head after complete requests: answer those, then close.
+        this.stopReading();
+        this.advance();
+        return;
+      }
+    }
+    if (this.exchanges.length === 0) this.finishConnection();
+  }
+
+  /** Closes when idle: now if nothing is in flight, otherwise after the queued responses. */
+  shutdown(): void {
+    this.closing = true;
+    if (this.exchanges.length === 0) {
+      this.stopReading();
+      this.finishConnection();
+    } else {
+      this.stopReading();
+    }
+  }
+
+  /** Sends FIN, then resets if the peer has not closed within the linger time. */
+  finishConnection(): void {
+    if (this.destroyed || this.endSent) return;
+    this.endSent = true;
+    this.stopReading();
+    this.cancel("idleTimer");
+    this.cancel("requestTimer");
+    this.stream.end();
+    this.lingerTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.lingerMs, () => {
+      this.lingerTimer = null;
+      this.destroy();
+    });
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.stream.destroy();
+    this.onClose();
+  }
+
+  onClose(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.ctx.connections.delete(this);
+    for (const t of ["headersTimer", "requestTimer", "idleTimer", "lingerTimer", "sendTimer"] as const) this.cancel(t);
+    for (const ex of this.exchanges) {
+      ex.body.fail(new HttpStreamError("ECONNRESET", "connection closed"));
+      if (!ex.done) ex.response.fireAbort();
+    }
+    this.exchanges.length = 0;
+  }
+
+  cancel(t: "headersTimer" | "requestTimer" | "idleTimer" | "lingerTimer" | "sendTimer"): void {
+    const id = this[t];
+    if (id !== null) {
+      this.ctx.clock.cancel(id);
+      this[t] = null;
+    }
+  }
 }
