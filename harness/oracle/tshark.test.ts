@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "./tshark.ts";
 import { createCaptureFile } from "../pcap/files.ts";
-import { udpFrame } from "./udp-frame.test-helper.ts";
+import { tcpAckChecksumFfff, udpFrame } from "./udp-frame.test-helper.ts";
 
 const missing = tsharkMissingReason();
 
@@ -27,6 +27,26 @@ describe.skipIf(missing !== undefined)(`tshark oracle${missing ? ` (skipped: ${m
         ["2", "0", "12"],
         ["3", "1", "12"],
       ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("forgives a TCP checksum of 0xFFFF only from the sources named, and never a wrong one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-tshark-"));
+    try {
+      const kernel = 0xc0000201, netlab = 0xc0000203;
+      const file = createCaptureFile(join(dir, "ffff.pcapng"));
+      const id = file.sink.addInterface({ name: "sim0" });
+      file.sink.record({ interfaceId: id, timestampMs: 1, data: tcpAckChecksumFfff(kernel) });
+      file.sink.record({ interfaceId: id, timestampMs: 2, data: tcpAckChecksumFfff(netlab) });
+      file.sink.record({ interfaceId: id, timestampMs: 3, data: tcpAckChecksumFfff(kernel, { bad: true }) });
+      file.close();
+      expect(checkCaptureWithTshark(file.path).offending).toHaveLength(3);
+      const forgiving = checkCaptureWithTshark(file.path, { acceptTcpChecksumFfffFrom: ["192.0.2.1"] });
+      expect(forgiving.packets).toBe(3);
+      expect(forgiving.offending.map((l) => l.trim().split(/\s+/)[0])).toEqual(["2", "3"]);
+      expect(() => checkCaptureWithTshark(file.path, { acceptTcpChecksumFfffFrom: ["1.2.3.4} || tcp"] })).toThrow(/not a dotted-quad/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

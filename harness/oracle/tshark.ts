@@ -57,12 +57,35 @@ function runTshark(args: string[], timeoutMs: number): string {
   return r.stdout;
 }
 
+export interface TsharkCheckOptions {
+  readonly timeoutMs?: number;
+  /**
+   * IPv4 sources (dotted quads) allowed to write a TCP checksum of 0xFFFF where the sum
+   * gives 0x0000. tshark reports that as an error (RFC 1624), but Linux's
+   * skb_checksum_help writes exactly that (CSUM_MANGLED_0) for about one segment in 65,536
+   * when it checksums in software, and receivers accept it. Only that fault is forgiven,
+   * only from these sources: a bad checksum or a malformed packet still counts.
+   */
+  readonly acceptTcpChecksumFfffFrom?: readonly string[];
+}
+
+const DOTTED_QUAD = /^(?:\d{1,3}\.){3}\d{1,3}$/;
+
+/** The well-formedness filter, less the faults `options` forgives. */
+export function wellformedFilter(options: TsharkCheckOptions = {}): string {
+  const from = options.acceptTcpChecksumFfffFrom ?? [];
+  if (from.length === 0) return TSHARK_WELLFORMED_FILTER;
+  for (const a of from) if (!DOTTED_QUAD.test(a)) throw new Error(`acceptTcpChecksumFfffFrom: ${JSON.stringify(a)} is not a dotted-quad IPv4 address`);
+  const forgiven = `ip.src in {${from.join(" ")}} && tcp.checksum == 0xffff && tcp.checksum_calculated == 0x0000 && !_ws.malformed && !(ip.checksum.status == "Bad")`;
+  return `(${TSHARK_WELLFORMED_FILTER}) && !(${forgiven})`;
+}
+
 /** Runs the well-formedness filter over `path`; throws (coded) if tshark is missing or fails to read the file. */
-export function checkCaptureWithTshark(path: string, options: { timeoutMs?: number } = {}): TsharkVerdict {
+export function checkCaptureWithTshark(path: string, options: TsharkCheckOptions = {}): TsharkVerdict {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const lines = (s: string): string[] => s.split("\n").filter((l) => l.trim() !== "");
   const packets = lines(runTshark(["-n", "-r", path, "-T", "fields", "-e", "frame.number"], timeoutMs)).length;
-  const offending = lines(runTshark(["-n", "-r", path, ...CHECKSUM_PREFS, "-Y", TSHARK_WELLFORMED_FILTER], timeoutMs));
+  const offending = lines(runTshark(["-n", "-r", path, ...CHECKSUM_PREFS, "-Y", wellformedFilter(options)], timeoutMs));
   return { packets, offending };
 }
 

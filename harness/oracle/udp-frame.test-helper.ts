@@ -26,3 +26,38 @@ export function udpFrame(payload: Uint8Array, options: { badChecksum?: boolean }
   v.setUint16(udp + 6, options.badChecksum === true ? c ^ 0x0101 : c);
   return f;
 }
+
+/**
+ * A src:40000 -> 192.0.2.2:80 TCP ACK whose checksum field is 0xFFFF, the form Linux's
+ * skb_checksum_help writes (CSUM_MANGLED_0) when the one's-complement sum folds to 0x0000.
+ * The window is searched for one that makes the true checksum 0x0000; `bad` breaks it instead.
+ */
+export function tcpAckChecksumFfff(src: number, options: { bad?: boolean } = {}): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 20);
+  const v = new DataView(f.buffer);
+  f.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
+  const ip = 14, dst = 0xc0000202;
+  f[ip] = 0x45;
+  v.setUint16(ip + 2, 40);
+  f[ip + 8] = 64;
+  f[ip + 9] = 6;
+  v.setUint32(ip + 12, src);
+  v.setUint32(ip + 16, dst);
+  v.setUint16(ip + 10, internetChecksum(f.subarray(ip, ip + 20)));
+  const tcp = ip + 20;
+  v.setUint16(tcp, 40000);
+  v.setUint16(tcp + 2, 80);
+  v.setUint32(tcp + 4, 1000);
+  v.setUint32(tcp + 8, 2000);
+  f[tcp + 12] = 5 << 4;
+  f[tcp + 13] = 0x10;
+  for (let window = 0; window < 0x10000; window++) {
+    v.setUint16(tcp + 14, window);
+    v.setUint16(tcp + 16, 0);
+    if (checksumFinish(checksumAdd(f.subarray(tcp), pseudoHeaderSum(src, dst, 6, 20))) === 0) {
+      v.setUint16(tcp + 16, options.bad === true ? 0xfefe : 0xffff);
+      return f;
+    }
+  }
+  throw new Error("no window gives a zero TCP checksum");
+}
