@@ -20,7 +20,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import type { Frame, NetDevice } from "../../stack/link/types.ts";
+import { type Frame, type NetDevice, withoutRelease } from "../../stack/link/types.ts";
 import { createByteCollector, createPcapngWriter } from "../../stack/link/pcap/index.ts";
 import { parseMac } from "../../stack/wire/address.ts";
 import { createNetns, missingTools, sweepStaleNetns, type Netns, type NetnsProcess } from "../netns/index.ts";
@@ -252,7 +252,7 @@ function capturing(device: NetDevice, clock: EventTimeClock, record: (data: Uint
     mac: device.mac, mtu: device.mtu, offloads: device.offloads,
     send(frame: Frame) {
       if (on) record(frame.data, "out");
-      device.send(frame);
+      device.send(withoutRelease(frame));
     },
     onReceive(handler) {
       device.onReceive((frame) => {
@@ -263,7 +263,7 @@ function capturing(device: NetDevice, clock: EventTimeClock, record: (data: Uint
           queueMicrotask(() => { inTurn = false; });
         }
         if (on) record(frame.data, "in", `batch ${batch}`);
-        handler(frame);
+        handler(withoutRelease(frame));
       });
     },
     stop() { on = false; },

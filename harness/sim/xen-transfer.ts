@@ -27,6 +27,11 @@ export interface XenTransferOptions {
   readonly restartBackendAt?: number;
   /** Give up after this much virtual time (default 600 s). */
   readonly maxVirtualMs?: number;
+  /** Poison every recycled frame buffer when it is released (TCP's and netback's): a consumer
+   * that gives a buffer back before it is done shows up as a sha256 mismatch (tests). */
+  readonly poisonReleasedBuffers?: boolean;
+  /** Rx buffers each netfront keeps posted (default: the ring's 256); fewer make netback queue frames. */
+  readonly rxBuffers?: number;
 }
 
 /** What runXenTransfer measured. */
@@ -52,6 +57,8 @@ export interface XenTransferReport {
   readonly frames: { readonly tx: number; readonly rx: number };
   /** Event-channel notifications the sender's netfront and all of netback sent (ring notification avoidance). */
   readonly notifications: { readonly netfront: number; readonly netback: number };
+  /** Frames sent from recycled buffers: the sender's TCP GSO segments, netback's tx copies (Frame.release). */
+  readonly buffersReused?: { readonly tcpSegments: number; readonly netbackTx: number };
   readonly error?: string;
 }
 
@@ -67,7 +74,14 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   const checksumOffload = options.checksumOffload ?? true;
   const clock = createVirtualClock();
   const rng = createRng(seed);
-  const built = await buildXenNetwork({ clock, rng }, { guests: 2, netfront: { gso, checksumOffload } });
+  const poison = options.poisonReleasedBuffers === true;
+  const built = await buildXenNetwork({ clock, rng }, {
+    guests: 2, netfront: { gso, checksumOffload, ...(options.rxBuffers === undefined ? {} : { rxBuffers: options.rxBuffers }) },
+    ...(poison ? {
+      netback: { poisonReleasedBuffers: true },
+      stack: (i: number, g: { name: string }) => ({ name: g.name, ipv4: { cidr: `192.0.2.${i + 1}/24` }, tcp: { poisonReleasedBuffers: true } }),
+    } : {}),
+  });
   const base = { bytes: options.bytes, gso, checksumOffload, seed };
   if (!built.ok) {
     return { ...base, ok: false, received: 0, sha256Match: false, sha256: "", goodputBitsPerSecond: 0, wallSeconds: 0, cpuSeconds: 0, goodputPerCpuBitsPerSecond: 0, virtualSeconds: 0, retransmits: 0, backendRestarts: 0, peerErrors: 0, frames: { tx: 0, rx: 0 }, notifications: { netfront: 0, netback: 0 }, error: built.error };
@@ -171,6 +185,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     peerErrors: net.peerErrors.length,
     frames: { tx: a.netfront.stats().txFrames, rx: b.netfront.stats().rxFrames },
     notifications: { netfront: a.netfront.stats().notificationsSent, netback: net.netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
+    buffersReused: { tcpSegments: a.stack.tcp.stats.segmentBuffersReused, netbackTx: net.netback.vifs().reduce((n, v) => n + v.stats().txBuffersReused, 0) },
     ...(error === undefined ? (ended ? {} : { error: "transfer did not finish" }) : { error }),
   };
 }

@@ -62,6 +62,8 @@ export interface ThreadDomainReport {
   readonly frames: number;
   readonly notifications: number;
   readonly retransmits: number;
+  /** TCP segments sent from recycled buffers. */
+  readonly segmentBuffersReused: number;
   readonly error?: string;
 }
 
@@ -247,6 +249,7 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     frames: d.role === "sender" ? st.txFrames : st.rxFrames,
     notifications: st.notificationsSent,
     retransmits: stack.tcp.stats.retransmits,
+    segmentBuffersReused: stack.tcp.stats.segmentBuffersReused,
     ...(error === undefined ? {} : { error }),
   };
 }

@@ -213,6 +213,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     peerErrors: peerErrors.length,
     frames: { tx: txr?.frames ?? 0, rx: rxr?.frames ?? 0 },
     notifications: { netfront: txr?.notifications ?? 0, netback: netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
+    buffersReused: { tcpSegments: txr?.segmentBuffersReused ?? 0, netbackTx: netback.vifs().reduce((n, v) => n + v.stats().txBuffersReused, 0) },
     threads: true,
     ...(threadCpu === undefined ? {} : { threadCpuMs: threadCpu }),
     ...(error === undefined ? {} : { error }),

@@ -2,7 +2,7 @@
 // sends ("out") and receives ("in") into a PacketSink, stamped with the Clock's time. The
 // sink interface keeps file formats (pcap, pcapng) pure and out of the data path.
 import type { Clock } from "../time.ts";
-import type { Frame, NetDevice } from "./types.ts";
+import { type Frame, type NetDevice, withoutRelease } from "./types.ts";
 
 /** LINKTYPE_ETHERNET (tcpdump.org link-layer header types). */
 export const LINKTYPE_ETHERNET = 1;
@@ -67,14 +67,15 @@ export function withCapture(device: NetDevice, sink: PacketSink, options: Captur
     mac: device.mac,
     mtu: device.mtu,
     offloads: device.offloads,
+    // A sink may keep the bytes it records: frames pass on without their release.
     send(frame) {
       rec(frame, "out");
-      device.send(frame);
+      device.send(withoutRelease(frame));
     },
     onReceive(handler) {
       device.onReceive((frame) => {
         rec(frame, "in");
-        handler(frame);
+        handler(withoutRelease(frame));
       });
     },
   };

@@ -13,7 +13,7 @@
 // A "pass-through" channel (withImpairments around a device) keeps the metadata, except that a
 // corrupted frame loses dataValidated so the receiver checks it.
 import type { Clock, Rng } from "../time.ts";
-import type { DeviceCounters, Frame, NetDevice } from "./types.ts";
+import { type DeviceCounters, type Frame, type NetDevice, withoutRelease } from "./types.ts";
 import { completeChecksum } from "./checksum-offload.ts";
 
 /** Impairments of one direction. Probabilities are in [0, 1]; times in ms. */
@@ -250,7 +250,9 @@ export function createImpairedChannel(
     arm();
   };
 
-  const offer = (frame: Frame): void => {
+  const offer = (offered: Frame): void => {
+    // The channel keeps the frame (and may deliver it twice): never pass its release on.
+    const frame = withoutRelease(offered);
     const data = frame.data;
     stats.offered++;
     stats.offeredBytes += data.length;

@@ -3,7 +3,7 @@
 // synchronously, so a reply cannot re-enter the sender). `filter` can drop or observe frames.
 import type { Clock } from "../time.ts";
 import type { MacAddress } from "../wire/address.ts";
-import { type Frame, type NetDevice, type Offloads, NO_OFFLOADS } from "./types.ts";
+import { type Frame, type NetDevice, type Offloads, NO_OFFLOADS, withoutRelease } from "./types.ts";
 
 export interface DevicePairOptions {
   readonly macA?: MacAddress;
@@ -38,7 +38,9 @@ export function createDevicePair(clock: Clock, options: DevicePairOptions = {}):
       mac,
       mtu,
       offloads,
-      send(frame) {
+      send(sent) {
+        // The log keeps the frame: its buffer is not given back.
+        const frame = withoutRelease(sent);
         log.push({ from: side, at: clock.now(), frame });
         if (frame.data.length > mtu + 18 && frame.offload?.gsoSize === undefined) return;
         if (options.filter !== undefined && !options.filter(frame, side)) return;

@@ -21,6 +21,21 @@ export interface FrameOffload {
 export interface Frame {
   readonly data: Uint8Array;
   readonly offload?: FrameOffload;
+  /**
+   * Set by a producer that recycles the buffer behind `data` (see createBufferRecycler). The
+   * frame's final consumer, and only it, calls release() once it has copied the bytes out
+   * (netfront into granted pages, netback into the guest's posted pages); the producer may then
+   * reuse the buffer. Whoever keeps a reference to `data` or may hand the frame on more than
+   * once (a capture, a link's queue, a duplicating impairment) forwards it without release
+   * (withoutRelease). Never calling it is always safe: the buffer is then left to the GC.
+   */
+  readonly release?: () => void;
+}
+
+/** The frame without its release (for a holder that keeps `data` or may deliver it twice). */
+export function withoutRelease(frame: Frame): Frame {
+  if (frame.release === undefined) return frame;
+  return frame.offload === undefined ? { data: frame.data } : { data: frame.data, offload: frame.offload };
 }
 
 /** What a device can do for the stack above it. */

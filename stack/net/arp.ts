@@ -205,7 +205,7 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
   });
 
   const layer: ArpLayer = {
-    output(nextHop, packet, offload): Result<void, ArpOutputError> {
+    output(nextHop, packet, offload, release): Result<void, ArpOutputError> {
       const e = fresh(nextHop);
       if (e !== undefined) {
         const now = clock.now();
@@ -214,9 +214,10 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
           c.refreshesSent++;
           sendArp(e.mac, { operation: "request", senderMac: mac, senderIp: address ?? IPV4_ANY, targetMac: ZERO_MAC, targetIp: nextHop });
         }
-        ethernet.send(e.mac, ETHERTYPE_IPV4, packet, offload);
+        ethernet.send(e.mac, ETHERTYPE_IPV4, packet, offload, release);
         return ok(undefined);
       }
+      // A packet that waits for resolution is kept here: its buffer is not recycled.
       const p = pending.get(nextHop);
       if (p !== undefined) {
         if (p.queue.length >= queueLimit) {

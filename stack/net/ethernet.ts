@@ -59,7 +59,7 @@ export function createEthernet(device: NetDevice, options: EthernetOptions = {})
     mtu: device.mtu,
     offloads: device.offloads,
     headerLength,
-    send(dst: MacAddress, ethertype: number, packet: Uint8Array, offload?: FrameOffload): void {
+    send(dst: MacAddress, ethertype: number, packet: Uint8Array, offload?: FrameOffload, release?: () => void): void {
       let frame: Uint8Array;
       if (packet.byteOffset >= headerLength) {
         frame = new Uint8Array(packet.buffer, packet.byteOffset - headerLength, headerLength + packet.length);
@@ -79,7 +79,8 @@ export function createEthernet(device: NetDevice, options: EthernetOptions = {})
       }
       c.txFrames++;
       c.txBytes += frame.length;
-      device.send(offload === undefined ? { data: frame } : { data: frame, offload });
+      if (release !== undefined && frame.buffer === packet.buffer) device.send(offload === undefined ? { data: frame, release } : { data: frame, offload, release });
+      else device.send(offload === undefined ? { data: frame } : { data: frame, offload });
     },
     registerEthertype(ethertype: number, handler: EthertypeHandler): void {
       if (ethertype < ETHERTYPE_MIN || ethertype > 0xffff) throw Object.assign(new Error(`bad ethertype ${ethertype}`), { code: "ERR_NETLAB_ETHERTYPE" });

@@ -127,14 +127,14 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     writeU16(b, IPV4_CHECKSUM, checksumFinish(checksumRange(b, 0, IPV4_HEADER_LEN)));
   };
 
-  const transmit = (packet: Uint8Array, dstMac: MacAddress | undefined, nextHop: Ipv4Address, offload: FrameOffload | undefined): Result<void, Ipv4SendError> => {
+  const transmit = (packet: Uint8Array, dstMac: MacAddress | undefined, nextHop: Ipv4Address, offload: FrameOffload | undefined, release?: () => void): Result<void, Ipv4SendError> => {
     c.txPackets++;
     c.txBytes += packet.length;
     if (dstMac !== undefined) {
-      ethernet.send(dstMac, ETHERTYPE_IPV4, packet, offload);
+      ethernet.send(dstMac, ETHERTYPE_IPV4, packet, offload, release);
       return ok(undefined);
     }
-    const r = arp.output(nextHop, packet, offload);
+    const r = arp.output(nextHop, packet, offload, release);
     return r.ok ? r : err(r.error);
   };
 
@@ -253,7 +253,8 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
           clock.setTimer(clock.now(), () => receive(copy, undefined));
           return ok(undefined);
         }
-        return transmit(packet, dstMac, nextHop, offload);
+        // The payload's own buffer (no copy above): its recycling goes with the frame.
+        return transmit(packet, dstMac, nextHop, offload, packet.buffer === payload.buffer ? opts?.release : undefined);
       }
       // RFC 791 §3.2 fragmentation: every fragment but the last carries a multiple of 8 bytes.
       const per = ((mtu - IPV4_HEADER_LEN) & ~7);

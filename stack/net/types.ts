@@ -39,6 +39,12 @@ export interface Ipv4SendOptions {
   readonly src?: Ipv4Address;
   /** Offload metadata for the frame (csumBlank / gsoSize) when the device supports it. */
   readonly offload?: FrameOffload;
+  /**
+   * The payload's buffer is recyclable (Frame.release): handed to the device with the frame when
+   * it goes straight out. Local delivery, fragmentation and a wait for ARP drop it (the buffer
+   * is then left to the GC).
+   */
+  readonly release?: () => void;
 }
 
 export type Ipv4SendError = "no-route" | "too-big" | "unresolved-queue-full" | "no-address";
@@ -81,7 +87,8 @@ export interface EthernetLayer {
   readonly headerLength: number;
   /** Sends `packet` to dst. Writes the header in place when `packet` has headerLength bytes in
    * front of it in its ArrayBuffer (those bytes are then overwritten), else copies once. */
-  send(dst: MacAddress, ethertype: number, packet: Uint8Array, offload?: FrameOffload): void;
+  /** `release` (Frame.release) is handed to the device with the frame when the packet's buffer is recyclable. */
+  send(dst: MacAddress, ethertype: number, packet: Uint8Array, offload?: FrameOffload, release?: () => void): void;
   /** Installs the handler of an EtherType (replacing any previous one). */
   registerEthertype(ethertype: number, handler: EthertypeHandler): void;
   counters(): LayerCounters;
@@ -106,7 +113,8 @@ export interface ArpCacheEntry {
 /** ARP (RFC 826) for one interface, with RFC 5227 probe/announce. */
 export interface ArpLayer {
   /** Sends an IPv4 packet to nextHop, resolving its MAC first (packets wait in a bounded queue). */
-  output(nextHop: Ipv4Address, packet: Uint8Array, offload?: FrameOffload): Result<void, ArpOutputError>;
+  /** `release` (Frame.release) goes with the frame when it is sent at once; a queued packet drops it. */
+  output(nextHop: Ipv4Address, packet: Uint8Array, offload?: FrameOffload, release?: () => void): Result<void, ArpOutputError>;
   /** The cached MAC of ip, if known and fresh. */
   lookup(ip: Ipv4Address): MacAddress | undefined;
   /** Adds a permanent entry. */

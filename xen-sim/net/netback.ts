@@ -36,6 +36,7 @@ import { XenbusState, type StateWatch, type XenbusStateValue } from "../xenbus/t
 import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.ts";
 import type { Bridge, BridgePort } from "./bridge.ts";
 import { createFramePool } from "./frame-pool.ts";
+import { createBufferRecycler } from "../../stack/link/recycler.ts";
 import { segmentTcpv4 } from "./gso.ts";
 import type { Netback, NetbackOptions, NetbackVif, NetbackVifStats, NetPeerError } from "./types.ts";
 
@@ -59,6 +60,8 @@ interface Connection {
   scheduled: boolean;
 }
 
+/** Tx frames above this size (GSO) use recycled buffers; smaller ones are carved from slabs. */
+const RECYCLE_MIN = 16384;
 const CSUM_VALID = Object.freeze({ csumBlank: true, dataValidated: true });
 const CSUM = Object.freeze({ csumBlank: true });
 const VALID = Object.freeze({ dataValidated: true });
@@ -138,7 +141,7 @@ export function createNetback(
     const rxQueueLimit = options.rxQueueLimit ?? 512;
     const budget = options.budget ?? 64;
     const maxTxSlots = options.maxTxSlots ?? XEN_NETIF_NR_SLOTS_MIN;
-    const stats: NetbackVifStats = { txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxDropped: 0, notificationsSent: 0, events: 0, peerErrors: 0, connects: 0 };
+    const stats: NetbackVifStats = { txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxDropped: 0, txBuffersReused: 0, notificationsSent: 0, events: 0, peerErrors: 0, connects: 0 };
     let state: XenbusStateValue = XenbusState.Initialising;
     let conn: Connection | undefined;
     let frontendPath = "";
@@ -153,6 +156,9 @@ export function createNetback(
     const rxQueue: Frame[] = [];
     let rxHead = 0;
     const pool = createFramePool();
+    // Large tx frames (GSO) come from buffers that the consumer gives back once it has copied
+    // them out (Frame.release: another vif's rx, a tap write), so they stay hot in cache.
+    const recycler = createBufferRecycler({ capacity: 65536, keep: 32, poison: options.poisonReleasedBuffers === true });
 
     const slot = new Uint8Array(NETIF_TX_SLOT_SIZE);
     const slotView = new DataView(slot.buffer);
@@ -290,10 +296,16 @@ export function createNetback(
       // From here on the frame is well formed; grant failures and runts only drop it.
       let status: number = NETIF_RSP_OKAY;
       let data: Uint8Array | undefined;
+      let release: (() => void) | undefined;
       if (frameSize < 14 || gsoSize < 0) {
         status = NETIF_RSP_ERROR;
       } else {
-        data = pool.alloc(frameSize);
+        const loan = frameSize > RECYCLE_MIN ? recycler.take(frameSize) : undefined;
+        if (loan !== undefined) {
+          release = loan.release;
+          if (loan.reused) stats.txBuffersReused++;
+        }
+        data = loan === undefined ? pool.alloc(frameSize) : loan.data;
         let at = 0;
         for (let i = 0; i < txReqs.length; i += 4) {
           const size = txReqs[i + 2]!;
@@ -311,6 +323,7 @@ export function createNetback(
       for (let e = 0; e < extras; e++) respondTx(c, 0, NETIF_RSP_NULL);
       for (let i = 4; i < txReqs.length; i += 4) respondTx(c, txReqs[i + 3]!, status);
       if (status !== NETIF_RSP_OKAY || data === undefined) {
+        release?.();
         stats.txErrors++;
         return true;
       }
@@ -321,7 +334,8 @@ export function createNetback(
       const offload = gsoSize > 0
         ? { ...(csum ? { csumBlank: true } : {}), ...(valid ? { dataValidated: true } : {}), gsoSize }
         : csum ? (valid ? CSUM_VALID : CSUM) : valid ? VALID : undefined;
-      receive(offload === undefined ? { data } : { data, offload });
+      if (release === undefined) receive(offload === undefined ? { data } : { data, offload });
+      else receive(offload === undefined ? { data, release } : { data, offload, release });
       return true;
     };
 
@@ -350,15 +364,18 @@ export function createNetback(
       const c = conn;
       if (c === undefined || state !== XenbusState.Connected && state !== XenbusState.InitWait) {
         stats.rxDropped++;
+        frame.release?.();
         return;
       }
       const gso = frame.offload?.gsoSize ?? 0;
       if (gso > 0 && !(c.gso && c.sg)) {
         segmentTcpv4(frame.data, gso, (seg) => toGuest({ data: seg }));
+        frame.release?.();
         return;
       }
       if (rxQueue.length - rxHead >= rxQueueLimit) {
         stats.rxDropped++;
+        frame.release?.();
         return;
       }
       rxQueue.push(frame);
@@ -395,6 +412,7 @@ export function createNetback(
         if (len === 0 || (!c.sg && dataSlots > 1) || need > XEN_NETIF_NR_SLOTS_MIN + 1) {
           stats.rxDropped++;
           rxHead++;
+          frame.release?.();
           continue;
         }
         const avail = rxAvailable(c, need);
@@ -432,6 +450,8 @@ export function createNetback(
           }
         }
         produced = true;
+        // Every byte is in the guest's pages (or failed to get there): the buffer can go back.
+        frame.release?.();
         if (failed) stats.rxDropped++;
         else {
           stats.rxFrames++;

@@ -279,6 +279,7 @@ function netfront(
       if (r.tx.freeRequests() < need || r.txFree.length < need) return false;
       stats.txSoftwareSegmented++;
       for (const seg of segs) transmit(r, { data: seg });
+      frame.release?.();
       return true;
     }
     if (!r.sg && len > PAGE_SIZE) {
@@ -338,6 +339,8 @@ function netfront(
     }
     stats.txFrames++;
     stats.txBytes += len;
+    // The bytes are in the granted pages now: a recycled buffer can go back to its producer.
+    frame.release?.();
     if (r.tx.pushRequests()) notify(r.txPort);
     return true;
   };

@@ -13,7 +13,7 @@ import type { DeviceInfo, GuestDomain, Toolstack } from "../toolstack/types.ts";
 import { createBridge, type Bridge } from "./bridge.ts";
 import { createNetback } from "./netback.ts";
 import { createNetfront } from "./netfront.ts";
-import type { Netback, Netfront, NetfrontOptions, NetPeerError } from "./types.ts";
+import type { Netback, NetbackOptions, Netfront, NetfrontOptions, NetPeerError } from "./types.ts";
 
 /** Options of buildXenNetwork. */
 export interface XenNetworkOptions {
@@ -21,6 +21,8 @@ export interface XenNetworkOptions {
   readonly guests?: number;
   /** Options of every netfront. */
   readonly netfront?: NetfrontOptions;
+  /** Options of netback (and of each netback a restart starts). */
+  readonly netback?: NetbackOptions;
   /** Stack options per guest index (default: name "domU-<id>", ipv4 192.0.2.<i+1>/24). */
   readonly stack?: (index: number, guest: GuestDomain) => StackOptions;
   /** Give up the handshake after this much virtual time (default 10 s). */
@@ -60,7 +62,7 @@ export async function buildXenNetwork(
   const bridge = createBridge({ clock }, { name: "xenbr0" });
   const peerErrors: NetPeerError[] = [];
   const startNetback = (): Netback => {
-    const nb = createNetback({ dom0: toolstack.dom0, xs: toolstack.xs, clock, bridges: (n) => (n === bridge.name ? bridge : undefined) });
+    const nb = createNetback({ dom0: toolstack.dom0, xs: toolstack.xs, clock, bridges: (n) => (n === bridge.name ? bridge : undefined) }, options.netback);
     nb.onPeerError((e) => peerErrors.push(e));
     return nb;
   };

@@ -91,6 +91,8 @@ export interface NetbackOptions {
   readonly maxTxSlots?: number;
   /** Advertised multi-queue-max-queues (default 1: one queue is served). */
   readonly maxQueues?: number;
+  /** Fill each released tx frame buffer with 0xA5 (tests: a consumer that releases too early shows up; default false). */
+  readonly poisonReleasedBuffers?: boolean;
 }
 
 /** Counters of one vif. */
@@ -105,6 +107,8 @@ export interface NetbackVifStats {
   rxBytes: number;
   /** Frames toward the guest dropped (not connected, queue full, too big, bad grant). */
   rxDropped: number;
+  /** Tx frames copied into a recycled buffer (the consumer gave an earlier one back). */
+  txBuffersReused: number;
   notificationsSent: number;
   events: number;
   peerErrors: number;

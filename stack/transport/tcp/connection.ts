@@ -18,6 +18,7 @@ import { ReassemblyQueue } from "./reassembly.ts";
 import { RttEstimator } from "./rtt.ts";
 import { SackScoreboard } from "./scoreboard.ts";
 import type { SendBuffer } from "./send-buffer.ts";
+import type { BufferLoan } from "../../link/recycler.ts";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import type { TcpInfo, TcpStateName, TcpStats } from "./types.ts";
 
@@ -81,6 +82,10 @@ export interface TcpContext {
   /** A fresh n-byte view for one outgoing segment with HEADROOM free bytes before it in its
    * buffer (carved from a slab; given away on send). */
   allocate(n: number): Uint8Array;
+  /** A view like allocate's for a segment too large for the slab, lent from the layer's recycler
+   * (its release goes with the frame: Frame.release); undefined when n is not such a size. The
+   * buffer may hold an earlier segment's bytes. */
+  lend(n: number): BufferLoan | undefined;
   /** The finished Internet checksum of `segment` plus the partial sum `initial` (fast for slab buffers). */
   checksum(segment: Uint8Array, initial: number): number;
   /** An empty send buffer (a drained one from the layer's free list, or a new one). */
@@ -1046,7 +1051,10 @@ export class TcpConnection implements ByteStream {
       }
     }
     const hl = 20 + optLen;
-    const b = ctx.allocate(hl + len);
+    const loan = ctx.lend(hl + len);
+    const b = loan === undefined ? ctx.allocate(hl + len) : loan.data;
+    // A lent buffer holds old bytes: clear what is not written below (urgent pointer, option padding).
+    if (loan !== undefined) b.fill(0, 16, hl);
     b[0] = this.localPort >>> 8; b[1] = this.localPort & 0xff;
     b[2] = this.remotePort >>> 8; b[3] = this.remotePort & 0xff;
     b[4] = seq >>> 24; b[5] = (seq >>> 16) & 0xff; b[6] = (seq >>> 8) & 0xff; b[7] = seq & 0xff;
@@ -1085,7 +1093,9 @@ export class TcpConnection implements ByteStream {
     ctx.stats.segmentsSent++;
     ctx.stats.bytesSent += len;
     // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
-    ctx.ip.send(this.remoteAddress, 6, b, gso ? { dontFragment: true, offload: { csumBlank: true, gsoSize: this.mss } } : offload ? OFFLOAD_DF_OPTS : DF_OPTS);
+    ctx.ip.send(this.remoteAddress, 6, b, gso ? { dontFragment: true, offload: { csumBlank: true, gsoSize: this.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
+      : loan !== undefined ? { dontFragment: true, ...(offload ? { offload: { csumBlank: true } } : {}), release: loan.release }
+        : offload ? OFFLOAD_DF_OPTS : DF_OPTS);
   }
 
   /** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */

@@ -16,6 +16,7 @@ import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets }
 import { decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
 import { SendBuffer } from "./send-buffer.ts";
+import { createBufferRecycler, type BufferLoan, type BufferRecycler } from "../../link/recycler.ts";
 import { checksumAdd, checksumFinish, fold } from "../../wire/checksum.ts";
 import type { TcpLayerOptions, TcpStats } from "./types.ts";
 
@@ -127,7 +128,7 @@ class Listener implements TcpListener {
 
 function newStats(): TcpStats {
   return {
-    segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, lostRetransmits: 0, tailLossProbes: 0, timeouts: 0,
+    segmentBuffersReused: 0, segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, lostRetransmits: 0, tailLossProbes: 0, timeouts: 0,
     resetsSent: 0, resetsReceived: 0, challengeAcks: 0, badSegments: 0, synCookiesSent: 0, synCookiesAccepted: 0,
     synDropped: 0, activeOpens: 0, passiveOpens: 0, outOfOrderDropped: 0, pawsRejected: 0,
   };
@@ -147,6 +148,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   slab = new Uint8Array(0);
   slab32 = new Uint32Array(0);
   slabOffset = 0;
+  /** Buffers of segments too large for the slab (GSO), reused once the device has copied them out. */
+  readonly recycler: BufferRecycler;
   /** Drained send buffers, reused by the next connection that writes (bounded). */
   readonly freeSendBuffers: SendBuffer[] = [];
   challengeWindowStart = -Infinity;
@@ -154,6 +157,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
   constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions, icmp: TcpLayerDeps["icmp"]) {
     this.options = resolve(o);
+    this.recycler = createBufferRecycler({ capacity: HEADROOM + 65536, keep: 16, poison: o.poisonReleasedBuffers === true });
     this.secrets = createTcpSecrets(rng);
     ip.registerProtocol(6, (d) => this.receive(d));
     icmp?.onError(6, (e) => this.icmpError(e));
@@ -225,6 +229,15 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     const v = this.slab.subarray(this.slabOffset + HEADROOM, this.slabOffset + n);
     this.slabOffset += (n + 7) & ~7;
     return v;
+  }
+
+  lend(len: number): BufferLoan | undefined {
+    const n = HEADROOM + len;
+    if (n <= SLAB_SIZE / 4) return undefined;
+    const loan = this.recycler.take(n);
+    if (loan === undefined) return undefined;
+    if (loan.reused) this.stats.segmentBuffersReused++;
+    return { data: loan.data.subarray(HEADROOM), release: loan.release, reused: loan.reused };
   }
 
   onRemoved(conn: TcpConnection): void {

@@ -54,6 +54,8 @@ export interface TcpLayerOptions {
   readonly tailLossProbe?: boolean;
   /** Window scale shift we offer [7, or more if the receive buffer needs it]. */
   readonly windowScaleShift?: number;
+  /** Fill each released segment buffer with 0xA5 (tests: a device that releases too early shows up) [false]. */
+  readonly poisonReleasedBuffers?: boolean;
 }
 
 /** RFC 9293 §3.3.2 state names. */
@@ -63,6 +65,8 @@ export type TcpStateName =
 
 /** Counters of one TCP layer. */
 export interface TcpStats {
+  /** Segments sent from a recycled buffer (Frame.release: the device gave an earlier one back). */
+  segmentBuffersReused: number;
   segmentsReceived: number;
   segmentsSent: number;
   bytesSent: number;
