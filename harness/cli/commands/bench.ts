@@ -6,16 +6,21 @@ import { fileURLToPath } from "node:url";
 import { attachRatios, describeMachine, loadSuites, runCase } from "../../bench/runner.ts";
 import { formatMarkdown, formatSvg, formatTable } from "../../bench/report.ts";
 import type { BenchResult } from "../../bench/types.ts";
+import { memmoveTunablesEnv, probeMemmove } from "../../bench/memmove.ts";
+import { spawn } from "node:child_process";
+import { constants as osConstants } from "node:os";
 
 export const summary = "benchmark suites with baselines (kernel, Node net, Buffer.copy) and targets";
 
-const USAGE = `usage: netlab bench [--suite NAME[,NAME...]] [--quick] [--json] [--out DIR] [--list]
+const USAGE = `usage: netlab bench [--suite NAME[,NAME...]] [--quick] [--json] [--out DIR] [--list] [--keep-memmove]
   --quick   tiny workloads, one run each (under a minute; what npm test runs)
+  --keep-memmove  do not re-run with glibc's rep movsb threshold raised where memmove has the
+            short-distance penalty (see harness/bench/memmove.ts; the machine line shows both)
   --out     results folder (default benchmarks/results; --quick writes nothing unless --out is given;
             without --out, a run of some suites writes only its stamped JSON, latest.* stays the full run's)`;
 
 export async function run(args: string[]): Promise<number> {
-  let quick = false, json = false, list = false;
+  let quick = false, json = false, list = false, keepMemmove = false;
   let only: string[] | undefined, out: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -27,6 +32,7 @@ export async function run(args: string[]): Promise<number> {
     if (a === "--quick") quick = true;
     else if (a === "--json") json = true;
     else if (a === "--list") list = true;
+    else if (a === "--keep-memmove") keepMemmove = true;
     else if (a === "--suite") only = next().split(",");
     else if (a === "--out") out = next();
     else if (a === "--help" || a === "-h") { process.stdout.write(USAGE + "\n"); return 0; }
@@ -39,6 +45,14 @@ export async function run(args: string[]): Promise<number> {
   const unknown = (only ?? []).filter((n) => !suites.some((s) => s.name === n));
   if (unknown.length > 0) throw Object.assign(new Error(`unknown suite(s) ${unknown.join(", ")}; known: ${suites.map((s) => s.name).join(", ")}`), { code: "ERR_USAGE" });
 
+  // Copy-bound figures are a lottery where memmove has the rep movsb short-distance penalty:
+  // run again with the tunable that avoids it (read by glibc at process start only).
+  const memmove = probeMemmove();
+  const tunables = memmoveTunablesEnv(process.env["GLIBC_TUNABLES"]);
+  if (!quick && !keepMemmove && !list && tunables !== undefined && memmove.penalty >= 3 && process.platform === "linux" && process.env["NETLAB_BENCH_REEXEC"] === undefined) {
+    if (!json) process.stderr.write(`bench: memmove is ${memmove.penalty}x slower at short distances here (rep movsb); running with GLIBC_TUNABLES=${tunables} (--keep-memmove to measure as is)\n`);
+    return rerun({ ...process.env, GLIBC_TUNABLES: tunables, NETLAB_BENCH_REEXEC: "1" });
+  }
   const interactive = !json && process.stderr.isTTY;
   const ctx = {
     quick,
@@ -52,7 +66,7 @@ export async function run(args: string[]): Promise<number> {
   for (const s of chosen) for (const c of s.cases()) results.push(await runCase(c, ctx));
   if (interactive) process.stderr.write("\r\x1b[K");
   results = attachRatios(results);
-  const machine = describeMachine();
+  const machine = { ...describeMachine(), memmove: `${memmove.alignedGBps}/${memmove.shortDistanceGBps} GB/s at distance 0/16 (${memmove.penalty}x)`, glibcTunables: process.env["GLIBC_TUNABLES"] ?? "none" };
   const when = new Date().toISOString();
   const dir = out ?? (quick ? undefined : path.join(root, "benchmarks/results"));
   const full = only === undefined || out !== undefined;
@@ -82,4 +96,19 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   return results.some((r) => r.status === "failed") ? 1 : 0;
+}
+
+/** Runs this same command again in a child with `env`; passes signals on and returns its exit code. */
+function rerun(env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit", env });
+    const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
+    process.on("SIGINT", forward);
+    process.on("SIGTERM", forward);
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", forward);
+      process.off("SIGTERM", forward);
+      resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal] ?? 0));
+    });
+  });
 }
