@@ -51,7 +51,7 @@ export async function run(args: string[]): Promise<number> {
   const tunables = memmoveTunablesEnv(process.env["GLIBC_TUNABLES"]);
   if (!quick && !keepMemmove && !list && tunables !== undefined && memmove.penalty >= 3 && process.platform === "linux" && process.env["NETLAB_BENCH_REEXEC"] === undefined) {
     if (!json) process.stderr.write(`bench: memmove is ${memmove.penalty}x slower at short distances here (rep movsb); running with GLIBC_TUNABLES=${tunables} (--keep-memmove to measure as is)\n`);
-    return rerun({ ...process.env, GLIBC_TUNABLES: tunables, NETLAB_BENCH_REEXEC: "1" });
+    return rerun({ ...process.env, GLIBC_TUNABLES: tunables, NETLAB_BENCH_REEXEC: "1", NETLAB_BENCH_MEMMOVE_BEFORE: `${memmove.penalty}x` });
   }
   const interactive = !json && process.stderr.isTTY;
   const ctx = {
@@ -66,7 +66,8 @@ export async function run(args: string[]): Promise<number> {
   for (const s of chosen) for (const c of s.cases()) results.push(await runCase(c, ctx));
   if (interactive) process.stderr.write("\r\x1b[K");
   results = attachRatios(results);
-  const machine = { ...describeMachine(), memmove: `${memmove.alignedGBps}/${memmove.shortDistanceGBps} GB/s at distance 0/16 (${memmove.penalty}x)`, glibcTunables: process.env["GLIBC_TUNABLES"] ?? "none" };
+  const machine = { ...describeMachine(), memmove: `${memmove.alignedGBps}/${memmove.shortDistanceGBps} GB/s at distance 0/16 (${memmove.penalty}x)`, glibcTunables: process.env["GLIBC_TUNABLES"] ?? "none",
+    ...(process.env["NETLAB_BENCH_MEMMOVE_BEFORE"] === undefined ? {} : { memmovePenaltyWithoutTunables: process.env["NETLAB_BENCH_MEMMOVE_BEFORE"] }) };
   const when = new Date().toISOString();
   const dir = out ?? (quick ? undefined : path.join(root, "benchmarks/results"));
   const full = only === undefined || out !== undefined;
