@@ -11,6 +11,7 @@ import { performance } from "node:perf_hooks";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
 import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { memmoveTunablesEnv, probeMemmove } from "../bench/memmove.ts";
 import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
 
 export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes N [--gso] [--seed S] [--json])";
@@ -246,6 +247,10 @@ export async function run(args: string[]): Promise<number> {
     if (cpu !== undefined) {
       const perMb = (ms: number): string => (r.received > 0 ? `${((ms * 1e6) / r.received).toFixed(2)} ms/MB` : "-");
       process.stdout.write(`  cpu per thread: dom0 ${cpu.dom0} ms (${perMb(cpu.dom0)}), sender ${cpu.sender} ms (${perMb(cpu.sender)}), receiver ${cpu.receiver} ms (${perMb(cpu.receiver)})\n`);
+    }    const tunables = memmoveTunablesEnv(process.env["GLIBC_TUNABLES"]);
+    if (tunables !== undefined) {
+      const m = probeMemmove();
+      if (m.penalty >= 3) process.stdout.write(`  note: memmove is ${m.penalty}x slower at short distances on this machine; for figures comparable with \`netlab bench\` run with GLIBC_TUNABLES=${tunables}\n`);
     }
   }
   return r.ok ? 0 : 1;
