@@ -1,22 +1,28 @@
 // Hand-built Ethernet/IPv4/UDP frames for oracle and file tests (independent of stack/wire emitters).
 import { checksumAdd, checksumFinish, internetChecksum, pseudoHeaderSum } from "../../stack/wire/checksum.ts";
 
-/** A 192.0.2.1:1000 -> 192.0.2.2:7 UDP frame; `badChecksum` breaks the UDP checksum. */
-export function udpFrame(payload: Uint8Array, options: { badChecksum?: boolean } = {}): Uint8Array {
-  const f = new Uint8Array(14 + 20 + 8 + payload.length);
+/** An Ethernet + 20-byte IPv4 header (TTL 64, checksum set) in front of `transportBytes` zero bytes. */
+function ethernetIpv4(protocol: number, src: number, dst: number, transportBytes: number, ident: number): { f: Uint8Array; v: DataView } {
+  const f = new Uint8Array(14 + 20 + transportBytes);
   const v = new DataView(f.buffer);
   f.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
   const ip = 14;
   f[ip] = 0x45;
-  v.setUint16(ip + 2, 20 + 8 + payload.length);
-  v.setUint16(ip + 4, 0x1234);
+  v.setUint16(ip + 2, 20 + transportBytes);
+  v.setUint16(ip + 4, ident);
   f[ip + 8] = 64;
-  f[ip + 9] = 17;
-  const src = 0xc0000201, dst = 0xc0000202;
+  f[ip + 9] = protocol;
   v.setUint32(ip + 12, src);
   v.setUint32(ip + 16, dst);
   v.setUint16(ip + 10, internetChecksum(f.subarray(ip, ip + 20)));
-  const udp = ip + 20;
+  return { f, v };
+}
+
+/** A 192.0.2.1:1000 -> 192.0.2.2:7 UDP frame; `badChecksum` breaks the UDP checksum. */
+export function udpFrame(payload: Uint8Array, options: { badChecksum?: boolean } = {}): Uint8Array {
+  const src = 0xc0000201, dst = 0xc0000202;
+  const { f, v } = ethernetIpv4(17, src, dst, 8 + payload.length, 0x1234);
+  const udp = 14 + 20;
   v.setUint16(udp, 1000);
   v.setUint16(udp + 2, 7);
   v.setUint16(udp + 4, 8 + payload.length);
@@ -33,18 +39,9 @@ export function udpFrame(payload: Uint8Array, options: { badChecksum?: boolean }
  * The window is searched for one that makes the true checksum 0x0000; `bad` breaks it instead.
  */
 export function tcpAckChecksumFfff(src: number, options: { bad?: boolean } = {}): Uint8Array {
-  const f = new Uint8Array(14 + 20 + 20);
-  const v = new DataView(f.buffer);
-  f.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
-  const ip = 14, dst = 0xc0000202;
-  f[ip] = 0x45;
-  v.setUint16(ip + 2, 40);
-  f[ip + 8] = 64;
-  f[ip + 9] = 6;
-  v.setUint32(ip + 12, src);
-  v.setUint32(ip + 16, dst);
-  v.setUint16(ip + 10, internetChecksum(f.subarray(ip, ip + 20)));
-  const tcp = ip + 20;
+  const dst = 0xc0000202;
+  const { f, v } = ethernetIpv4(6, src, dst, 20, 0);
+  const tcp = 14 + 20;
   v.setUint16(tcp, 40000);
   v.setUint16(tcp + 2, 80);
   v.setUint32(tcp + 4, 1000);
