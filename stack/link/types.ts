@@ -35,7 +35,8 @@ export interface Frame {
 /** The frame without its release (for a holder that keeps `data` or may deliver it twice). */
 export function withoutRelease(frame: Frame): Frame {
   if (frame.release === undefined) return frame;
-  return frame.offload === undefined ? { data: frame.data } : { data: frame.data, offload: frame.offload };
+  const { release: _, ...rest } = frame;
+  return rest;
 }
 
 /** What a device can do for the stack above it. */

@@ -157,7 +157,7 @@ export function createNetback(
     let rxHead = 0;
     const pool = createFramePool();
     // Large tx frames (GSO) come from buffers that the consumer gives back once it has copied
-    // them out (Frame.release: another vif's rx, a tap write), so they stay hot in cache.
+    // them out (Frame.release: another vif's rx; a tap or link port never gives them back), so they stay hot in cache.
     const recycler = createBufferRecycler({ capacity: 65536, keep: 32, poison: options.poisonReleasedBuffers === true });
 
     const slot = new Uint8Array(NETIF_TX_SLOT_SIZE);
