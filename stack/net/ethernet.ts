@@ -67,6 +67,7 @@ export function createEthernet(device: NetDevice, options: EthernetOptions = {})
         frame = new Uint8Array(headerLength + packet.length);
         frame.set(packet, headerLength);
         c.copies++;
+        release = undefined; // the caller's buffer is not the frame's
       }
       writeMac(frame, ETH_DST, dst);
       writeMac(frame, ETH_SRC, mac);
@@ -79,7 +80,7 @@ export function createEthernet(device: NetDevice, options: EthernetOptions = {})
       }
       c.txFrames++;
       c.txBytes += frame.length;
-      if (release !== undefined && frame.buffer === packet.buffer) device.send(offload === undefined ? { data: frame, release } : { data: frame, offload, release });
+      if (release !== undefined) device.send(offload === undefined ? { data: frame, release } : { data: frame, offload, release });
       else device.send(offload === undefined ? { data: frame } : { data: frame, offload });
     },
     registerEthertype(ethertype: number, handler: EthertypeHandler): void {

@@ -1051,7 +1051,8 @@ export class TcpConnection implements ByteStream {
       }
     }
     const hl = 20 + optLen;
-    const loan = ctx.lend(hl + len);
+    // GSO segments are the ones too large for the slab: their buffers are recycled.
+    const loan = gso ? ctx.lend(hl + len) : undefined;
     const b = loan === undefined ? ctx.allocate(hl + len) : loan.data;
     // A lent buffer holds old bytes: clear what is not written below (urgent pointer, option padding).
     if (loan !== undefined) b.fill(0, 16, hl);
@@ -1094,8 +1095,7 @@ export class TcpConnection implements ByteStream {
     ctx.stats.bytesSent += len;
     // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
     ctx.ip.send(this.remoteAddress, 6, b, gso ? { dontFragment: true, offload: { csumBlank: true, gsoSize: this.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
-      : loan !== undefined ? { dontFragment: true, ...(offload ? { offload: { csumBlank: true } } : {}), release: loan.release }
-        : offload ? OFFLOAD_DF_OPTS : DF_OPTS);
+      : offload ? OFFLOAD_DF_OPTS : DF_OPTS);
   }
 
   /** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */
