@@ -12,6 +12,7 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
 import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { memmoveTunablesEnv, probeMemmove } from "../bench/memmove.ts";
+import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, type SteadyGoodput } from "../xen/transfer-measure.ts";
 import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
 
 export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes N [--gso] [--seed S] [--json])";
@@ -33,7 +34,12 @@ export interface XenTransferOptions {
   readonly poisonReleasedBuffers?: boolean;
   /** Rx buffers each netfront keeps posted (default: the ring's 256); fewer make netback queue frames. */
   readonly rxBuffers?: number;
+  /** Both domUs' TCP send and receive buffer size (default XEN_TRANSFER_SOCKET_BUFFER). */
+  readonly socketBufferBytes?: number;
+  /** Leave the first N received bytes out of `steady` (slow start, JIT warm-up; iperf3's --omit, in bytes). Default 0. */
+  readonly omitBytes?: number;
 }
+
 
 /** What runXenTransfer measured. */
 export interface XenTransferReport {
@@ -60,6 +66,10 @@ export interface XenTransferReport {
   readonly notifications: { readonly netfront: number; readonly netback: number };
   /** Frames sent from recycled buffers: the sender's TCP GSO segments, netback's tx copies (Frame.release). */
   readonly buffersReused?: { readonly tcpSegments: number; readonly netbackTx: number };
+  /** The domUs' TCP buffer size. */
+  readonly socketBufferBytes?: number;
+  /** Goodput without the first omitBytes (present when omitBytes was given and passed). */
+  readonly steady?: SteadyGoodput;
   readonly error?: string;
 }
 
@@ -76,12 +86,15 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   const clock = createVirtualClock();
   const rng = createRng(seed);
   const poison = options.poisonReleasedBuffers === true;
+  const socketBufferBytes = options.socketBufferBytes ?? XEN_TRANSFER_SOCKET_BUFFER;
+  const omitBytes = options.omitBytes ?? 0;
   const built = await buildXenNetwork({ clock, rng }, {
     guests: 2, netfront: { gso, checksumOffload, ...(options.rxBuffers === undefined ? {} : { rxBuffers: options.rxBuffers }) },
-    ...(poison ? {
-      netback: { poisonReleasedBuffers: true },
-      stack: (i: number, g: { name: string }) => ({ name: g.name, ipv4: { cidr: `192.0.2.${i + 1}/24` }, tcp: { poisonReleasedBuffers: true } }),
-    } : {}),
+    ...(poison ? { netback: { poisonReleasedBuffers: true } } : {}),
+    stack: (i: number, g: { name: string }) => ({
+      name: g.name, ipv4: { cidr: `192.0.2.${i + 1}/24` },
+      tcp: { receiveBufferSize: socketBufferBytes, sendBufferSize: socketBufferBytes, ...(poison ? { poisonReleasedBuffers: true } : {}) },
+    }),
   });
   const base = { bytes: options.bytes, gso, checksumOffload, seed };
   if (!built.ok) {
@@ -111,10 +124,13 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     payload = new Uint8Array(options.bytes);
     for (let off = 0; off < payload.length; off += CHUNK) fill(payload.subarray(off, Math.min(off + CHUNK, payload.length)));
     sent.update(payload);
-    sink = new Uint8Array(options.bytes);
+    // Touch every page of the sink now: its first-touch page faults would otherwise be timed.
+    sink = new Uint8Array(options.bytes).fill(0);
   }
   let received = 0;
   let ended = false;
+  let endAt = 0;
+  let mark: { bytes: number; at: number } | undefined;
   let error: string | undefined;
   let restarts = 0;
 
@@ -127,12 +143,13 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
         else error = "receiver: more bytes than sent";
       } else got.update(d);
       received += d.length;
+      if (mark === undefined && omitBytes > 0 && received >= omitBytes) mark = { bytes: received, at: performance.now() };
       if (options.restartBackendAt !== undefined && restarts === 0 && received >= options.restartBackendAt) {
         restarts++;
         net.restartNetback();
       }
     });
-    s.onEnd(() => { ended = true; s.end(); });
+    s.onEnd(() => { ended = true; endAt = performance.now(); s.end(); });
     s.onClose((e) => { if (e !== undefined) error = `receiver: ${e}`; });
   });
   const t0v = clock.now();
@@ -170,6 +187,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   const sha = got.digest("hex");
   const expected = sent.digest("hex");
   const match = received === options.bytes && sha === expected && queued === options.bytes;
+  const steady = steadyGoodput(omitBytes, mark, received, endAt);
   return {
     ...base,
     ok: match && ended,
@@ -187,22 +205,39 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     frames: { tx: a.netfront.stats().txFrames, rx: b.netfront.stats().rxFrames },
     notifications: { netfront: a.netfront.stats().notificationsSent, netback: net.netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
     buffersReused: { tcpSegments: a.stack.tcp.stats.segmentBuffersReused, netbackTx: net.netback.vifs().reduce((n, v) => n + v.stats().txBuffersReused, 0) },
+    socketBufferBytes,
+    ...(steady === undefined ? {} : { steady }),
     ...(error === undefined ? (ended ? {} : { error: "transfer did not finish" }) : { error }),
   };
 }
 
-function parseArgs(args: string[]): { bytes: number; gso: boolean; csum: boolean; threads: boolean; seed: number; json: boolean; help: boolean } | string {
-  const o = { bytes: 10 * 1024 * 1024, gso: false, csum: true, threads: false, seed: 1, json: false, help: false };
+/** Parses 10M / 64k / 1g / 12345 as bytes (binary multiples); undefined when malformed. */
+function parseBytes(v: string | undefined): number | undefined {
+  const m = v === undefined ? null : /^([0-9]+)([kKmMgG]?)$/.exec(v);
+  if (m === null) return undefined;
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
+  return Number(m[1]) * mult;
+}
+
+interface XenTransferArgs {
+  bytes: number; gso: boolean; csum: boolean; threads: boolean; seed: number; json: boolean; help: boolean;
+  omit: number; socketBuffer: number;
+}
+
+function parseArgs(args: string[]): XenTransferArgs | string {
+  const o: XenTransferArgs = { bytes: 10 * 1024 * 1024, gso: false, csum: true, threads: false, seed: 1, json: false, help: false, omit: 0, socketBuffer: XEN_TRANSFER_SOCKET_BUFFER };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const next = (): string | undefined => args[++i];
     switch (a) {
-      case "--bytes": {
+      case "--bytes": case "--omit": case "--socket-buffer": {
         const v = next();
-        const m = v === undefined ? null : /^([0-9]+)([kKmMgG]?)$/.exec(v);
-        if (m === null) return `--bytes needs a number (e.g. 10M), got ${v}`;
-        const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
-        o.bytes = Number(m[1]) * mult;
+        const n = parseBytes(v);
+        if (n === undefined) return `${a} needs a number of bytes (e.g. 10M), got ${v}`;
+        if (a === "--bytes") o.bytes = n;
+        else if (a === "--omit") o.omit = n;
+        else if (n < 4096 || n > 1024 ** 3) return `--socket-buffer must be between 4k and 1g, got ${v}`;
+        else o.socketBuffer = n;
         break;
       }
       case "--seed": {
@@ -219,6 +254,7 @@ function parseArgs(args: string[]): { bytes: number; gso: boolean; csum: boolean
       default: return `unknown option ${a}`;
     }
   }
+  if (o.omit >= o.bytes && o.omit > 0) return `--omit (${o.omit}) must be less than --bytes (${o.bytes})`;
   return o;
 }
 
@@ -229,12 +265,16 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   if (o.help) {
-    process.stdout.write(`usage: netlab sim xen-transfer --bytes N [--gso] [--no-csum] [--threads] [--seed S] [--json]\n${summary}\n`);
+    process.stdout.write(
+      "usage: netlab sim xen-transfer --bytes N [--gso] [--no-csum] [--threads] [--omit N] [--socket-buffer N] [--seed S] [--json]\n" +
+      `${summary}\n` +
+      "  --omit N           also report goodput without the first N bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
+      `  --socket-buffer N  both domUs' TCP send and receive buffers (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}M)\n`,
+    );
     return 0;
   }
-  const r = o.threads
-    ? await runXenTransferThreads({ bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed })
-    : { ...(await runXenTransfer({ bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed })), threads: false as const };
+  const common = { bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed, omitBytes: o.omit, socketBufferBytes: o.socketBuffer };
+  const r = o.threads ? await runXenTransferThreads(common) : { ...(await runXenTransfer(common)), threads: false as const };
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
@@ -243,11 +283,15 @@ export async function run(args: string[]): Promise<number> {
       `gso ${r.gso ? "on" : "off"}, csum offload ${r.checksumOffload ? "on" : "off"}, ${r.retransmits} retransmissions, ` +
       `${r.frames.tx} frames${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
+    if (r.steady !== undefined) {
+      process.stdout.write(`  steady: ${(r.steady.goodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s over the last ${r.steady.bytes} bytes (${r.steady.seconds} s), the first ${r.steady.omittedBytes} omitted\n`);
+    }
     const cpu = "threadCpuMs" in r ? r.threadCpuMs : undefined;
     if (cpu !== undefined) {
       const perMb = (ms: number): string => (r.received > 0 ? `${((ms * 1e6) / r.received).toFixed(2)} ms/MB` : "-");
       process.stdout.write(`  cpu per thread: dom0 ${cpu.dom0} ms (${perMb(cpu.dom0)}), sender ${cpu.sender} ms (${perMb(cpu.sender)}), receiver ${cpu.receiver} ms (${perMb(cpu.receiver)})\n`);
-    }    const tunables = memmoveTunablesEnv(process.env["GLIBC_TUNABLES"]);
+    }
+    const tunables = memmoveTunablesEnv(process.env["GLIBC_TUNABLES"]);
     if (tunables !== undefined) {
       const m = probeMemmove();
       if (m.penalty >= 3) process.stdout.write(`  note: memmove is ${m.penalty}x slower at short distances on this machine; for figures comparable with \`netlab bench\` run with GLIBC_TUNABLES=${tunables}\n`);

@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import { createStack } from "../../stack/index.ts";
 import { err, ok } from "../../stack/result.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
-import { writeBuffer } from "../../stack/transport/write-all.ts";
+import { writeAll } from "../../stack/transport/write-all.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { GRANT_ENTRIES_PER_PAGE, GTF_permit_access, GTF_readonly, GTF_reading, GTF_writing } from "../../xen-sim/abi/grant-table.ts";
 import { kickVcpu, setPending2l, sharedInfoView, takeEvents2l, waitForUpcall } from "../../xen-sim/event-channel/two-level.ts";
@@ -38,8 +38,12 @@ export interface ThreadDomainData {
   readonly peer: string;
   readonly port: number;
   readonly bytes: number;
-  /** The payload (a SharedArrayBuffer the main thread filled): the sender sends it, the receiver compares every byte with it. */
+  /** The payload pattern (a SharedArrayBuffer the main thread filled): the sender cycles it up to `bytes`, the receiver compares every byte with it at its offset modulo its length. */
   readonly payload: Uint8Array;
+  /** TCP send and receive buffer size of this guest's stack. */
+  readonly socketBufferBytes: number;
+  /** Receiver: mark the time once this many bytes have arrived (0: no mark). */
+  readonly omitBytes: number;
   /** Sender: flip one bit of its copy of the payload here (a test of the receiver's check). */
   readonly corruptAt?: number;
   readonly gso: boolean;
@@ -57,6 +61,8 @@ export interface ThreadDomainReport {
   readonly verifiedBytes: number;
   /** Receiver: ms from the accepted connection to the end of the stream. */
   readonly transferMs: number;
+  /** Receiver: bytes received and ms since the accepted connection when omitBytes was first reached. */
+  readonly omitMark?: { readonly bytes: number; readonly at: number };
   /** This thread's CPU ms over the transfer (receiver: accepted to end of stream; sender: connect to done); undefined off Linux. */
   readonly transferCpuMs: number | undefined;
   readonly frames: number;
@@ -177,7 +183,8 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
   if (!(await loop(() => nfResult !== undefined)) || nfResult === undefined || !nfResult.ok) throw new Error(`netfront: ${nfResult && !nfResult.ok ? nfResult.error : "timeout"}`);
   const nf = nfResult.value;
   if (!(await loop(() => nf.connected))) throw new Error("netfront did not connect");
-  const stack = createStack({ device: nf, clock, rng: createRng(d.seed + d.domid) }, { name: `domU-${d.domid}`, ipv4: { cidr: d.cidr } });
+  const stack = createStack({ device: nf, clock, rng: createRng(d.seed + d.domid) }, { name: `domU-${d.domid}`, ipv4: { cidr: d.cidr },
+    tcp: { receiveBufferSize: d.socketBufferBytes, sendBufferSize: d.socketBufferBytes } });
   // Tell dom0 this guest is up: its data path needs no more promise work.
   dataPhase = true;
   Atomics.add(d.control, 1, 1);
@@ -188,7 +195,20 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
   let transferMs = 0;
   let cpuStart: number | undefined;
   let cpuEnd: number | undefined;
+  let omitMark: { bytes: number; at: number } | undefined;
   if (d.role === "receiver") {
+    const pattern = d.payload;
+    /** True when `chunk` equals the pattern cycled from stream offset `at`. */
+    const matches = (chunk: Uint8Array, at: number): boolean => {
+      let i = 0;
+      while (i < chunk.length) {
+        const off = (at + i) % pattern.length;
+        const n = Math.min(chunk.length - i, pattern.length - off);
+        if (Buffer.compare(chunk.subarray(i, i + n), pattern.subarray(off, off + n)) !== 0) return false;
+        i += n;
+      }
+      return true;
+    };
     const l = stack.tcp.listen(d.port);
     if (!l.ok) throw new Error(`listen: ${l.error}`);
     let start = 0;
@@ -197,9 +217,9 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
       cpuStart = threadCpuMs();
       s.onData((chunk) => {
         // memcmp against the payload: a check at memory speed, so the measurement is of the path, not of a hash.
-        if (verifiedBytes === bytes && bytes + chunk.length <= d.payload.length
-          && Buffer.compare(chunk, d.payload.subarray(bytes, bytes + chunk.length)) === 0) verifiedBytes += chunk.length;
+        if (verifiedBytes === bytes && bytes + chunk.length <= d.bytes && matches(chunk, bytes)) verifiedBytes += chunk.length;
         bytes += chunk.length;
+        if (omitMark === undefined && d.omitBytes > 0 && bytes >= d.omitBytes) omitMark = { bytes, at: performance.now() - start };
       });
       s.onEnd(() => {
         transferMs = performance.now() - start;
@@ -215,7 +235,7 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     const until = performance.now() + 20;
     await loop(() => performance.now() > until);
   } else {
-    // A private copy of the payload: TCP copies from it into segments at any alignment, which
+    // A private copy of the pattern: TCP copies from it into segments at any alignment, which
     // V8 does at memcpy speed in unshared memory only.
     const payload = new Uint8Array(d.payload.length);
     payload.set(d.payload);
@@ -228,7 +248,7 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     if (!c.ok) throw new Error(`connect: ${c.error}`);
     const s = c.value;
     cpuStart = threadCpuMs();
-    const queued = writeBuffer(s, payload);
+    const queued = writeAll(s, d.bytes, payload, { sliceBytes: 65536 });
     s.onClose((e) => { if (e !== undefined) error = e; done = true; });
     s.onEnd(() => { done = true; });
     await loop(() => done || Atomics.load(d.control, 0) === 1 || error !== undefined);
@@ -245,6 +265,7 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     bytes,
     verifiedBytes,
     transferMs,
+    ...(omitMark === undefined ? {} : { omitMark }),
     transferCpuMs: cpuStart === undefined || cpuEnd === undefined ? undefined : cpuEnd - cpuStart,
     frames: d.role === "sender" ? st.txFrames : st.rxFrames,
     notifications: st.notificationsSent,

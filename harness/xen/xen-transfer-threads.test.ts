@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { createPayloadFiller } from "./payload.ts";
 import { runXenTransfer } from "../sim/xen-transfer.ts";
 import { runXenTransferThreads } from "./xen-transfer-threads.ts";
 
@@ -25,5 +27,23 @@ describe("xen-transfer with domUs in worker threads", () => {
     const at = Number(/after byte (\d+)/.exec(r.error ?? "")![1]);
     expect(at).toBeLessThanOrEqual(700_001);
     expect(at).toBeGreaterThan(700_001 - 65536);
+  }, 120_000);
+
+  it("cycles a shorter payload pattern byte for byte and reports goodput without the omitted start", async () => {
+    const bytes = 3 << 20, patternBytes = 1_000_000, omitBytes = 1 << 20;
+    const r = await runXenTransferThreads({ bytes, gso: true, checksumOffload: true, seed: 5, timeoutMs: 60_000, patternBytes, omitBytes, socketBufferBytes: 2 << 20 });
+    expect(r.error).toBeUndefined();
+    expect(r).toMatchObject({ ok: true, received: bytes, sha256Match: true, socketBufferBytes: 2 << 20 });
+    // The stream is the pattern repeated: its hash is that of 3 patterns and the start of a 4th.
+    const pattern = new Uint8Array(patternBytes);
+    createPayloadFiller(5)(pattern);
+    const h = createHash("sha256");
+    for (let off = 0; off < bytes; off += patternBytes) h.update(pattern.subarray(0, Math.min(patternBytes, bytes - off)));
+    expect(r.sha256).toBe(h.digest("hex"));
+    expect(r.steady).toBeDefined();
+    expect(r.steady!.omittedBytes).toBeGreaterThanOrEqual(omitBytes);
+    expect(r.steady!.omittedBytes).toBeLessThan(omitBytes + 65536 * 2);
+    expect(r.steady!.omittedBytes + r.steady!.bytes).toBe(bytes);
+    expect(r.steady!.seconds).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -18,6 +18,7 @@ import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import type { ThreadGuestDomain } from "../../xen-sim/toolstack/types.ts";
 import type { XenTransferReport } from "../sim/xen-transfer.ts";
+import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER } from "./transfer-measure.ts";
 import { threadCpuMs } from "../time/thread-cpu.ts";
 import { createPayloadFiller } from "./payload.ts";
 import type { ThreadDomainData, ThreadDomainReport } from "./thread-domain.ts";
@@ -40,6 +41,12 @@ const WAIT_MS = 1;
 const YIELD_MS = 2;
 /** Data phase: the guests' port directory is refreshed this often, ms (bindings change only on reconnection). */
 const MIRROR_MS = 1;
+/**
+ * Longest payload pattern: a longer transfer cycles it (byte k of the stream is byte k mod the
+ * pattern's length), so a transfer of gigabytes needs two patterns' worth of memory, not two
+ * transfers' worth. The receiver checks every byte against the pattern at its offset.
+ */
+export const PAYLOAD_PATTERN_MAX = 256 * 1024 * 1024;
 
 export interface XenTransferThreadsOptions {
   readonly bytes: number;
@@ -49,6 +56,12 @@ export interface XenTransferThreadsOptions {
   readonly timeoutMs?: number;
   /** Flip one bit of the sender's copy of the payload at this offset (proves the receiver's check). */
   readonly corruptAt?: number;
+  /** Both domUs' TCP buffer size (default XEN_TRANSFER_SOCKET_BUFFER). */
+  readonly socketBufferBytes?: number;
+  /** Leave the first N received bytes out of `steady` (default 0). */
+  readonly omitBytes?: number;
+  /** Payload pattern length (default min(bytes, PAYLOAD_PATTERN_MAX); tests use short ones). */
+  readonly patternBytes?: number;
 }
 
 /** The single-thread report's fields, less what the threaded run cannot see, plus a marker and each thread's CPU time. */
@@ -74,11 +87,16 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     return v;
   };
   const control = new Int32Array(new SharedArrayBuffer(16));
-  // The payload, shared by both guests: the sender sends it, the receiver compares with it.
-  const payload = new Uint8Array(new SharedArrayBuffer(o.bytes));
+  // The payload pattern, shared by both guests: the sender cycles it, the receiver compares with it.
+  const patternBytes = Math.max(1, Math.min(o.bytes, o.patternBytes ?? PAYLOAD_PATTERN_MAX));
+  const payload = new Uint8Array(new SharedArrayBuffer(patternBytes));
   const fill = createPayloadFiller(o.seed);
-  for (let off = 0; off < o.bytes; off += 65536) fill(payload.subarray(off, Math.min(off + 65536, o.bytes)));
-  const sha256 = createHash("sha256").update(payload).digest("hex");
+  for (let off = 0; off < patternBytes; off += 65536) fill(payload.subarray(off, Math.min(off + 65536, patternBytes)));
+  const hash = createHash("sha256");
+  for (let off = 0; off < o.bytes; off += patternBytes) hash.update(payload.subarray(0, Math.min(patternBytes, o.bytes - off)));
+  const sha256 = hash.digest("hex");
+  const socketBufferBytes = o.socketBufferBytes ?? XEN_TRANSFER_SOCKET_BUFFER;
+  const omitBytes = o.omitBytes ?? 0;
   const guests: { g: ThreadGuestDomain; data: ThreadDomainData }[] = [];
   for (const [role, ip, peer] of [["receiver", "192.0.2.2", "192.0.2.1"], ["sender", "192.0.2.1", "192.0.2.2"]] as const) {
     const r = await settle(ts.createThreadDomain({ name: role }));
@@ -119,7 +137,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
       role, domid: g.id, pages, xenstore: { ...g.xenstore, page: xsPage.value }, grantTable: table, refs, ports,
       portDir: new Int32Array(new SharedArrayBuffer(4096 * 4)).fill(-1),
       sharedInfo: g.domain.events.sharedInfo, dom0SharedInfo: ts.dom0.events.sharedInfo, control,
-      cidr: `${ip}/24`, peer, port: 5001, bytes: o.bytes, payload, ...(role === "sender" && o.corruptAt !== undefined ? { corruptAt: o.corruptAt } : {}), gso: o.gso, checksumOffload: o.checksumOffload, seed: o.seed,
+      cidr: `${ip}/24`, peer, port: 5001, bytes: o.bytes, payload, socketBufferBytes, omitBytes, ...(role === "sender" && o.corruptAt !== undefined ? { corruptAt: o.corruptAt } : {}), gso: o.gso, checksumOffload: o.checksumOffload, seed: o.seed,
       timeoutMs: o.timeoutMs ?? 120_000,
     };
     guests.push({ g, data });
@@ -190,6 +208,8 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const received = rxr?.bytes ?? 0;
   const match = rxr !== undefined && txr !== undefined && received === o.bytes && rxr.verifiedBytes === o.bytes && txr.bytes === o.bytes;
   const seconds = (rxr?.transferMs ?? 0) / 1000;
+  const steady = rxr === undefined || !match ? undefined
+    : steadyGoodput(omitBytes, rxr.omitMark, received, rxr.transferMs);
   const threadCpu = dom0CpuStart === undefined || dom0CpuEnd === undefined || rxr?.transferCpuMs === undefined || txr?.transferCpuMs === undefined
     ? undefined : { dom0: dom0CpuEnd - dom0CpuStart, sender: txr.transferCpuMs, receiver: rxr.transferCpuMs };
   // CPU of the transfer: the three threads' own times where Linux has them (the process's time
@@ -214,6 +234,8 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     frames: { tx: txr?.frames ?? 0, rx: rxr?.frames ?? 0 },
     notifications: { netfront: txr?.notifications ?? 0, netback: netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
     buffersReused: { tcpSegments: txr?.segmentBuffersReused ?? 0, netbackTx: netback.vifs().reduce((n, v) => n + v.stats().txBuffersReused, 0) },
+    socketBufferBytes,
+    ...(steady === undefined ? {} : { steady }),
     threads: true,
     ...(threadCpu === undefined ? {} : { threadCpuMs: threadCpu }),
     ...(error === undefined ? {} : { error }),

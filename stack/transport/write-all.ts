@@ -1,22 +1,28 @@
 // writeAll / writeBuffer: stream bytes into a ByteStream with backpressure (stop when write()
-// returns false, resume on drain), then end the stream. writeAll repeats one chunk up to a total;
-// writeBuffer sends a buffer in slices of at most `sliceBytes`.
+// returns false, resume on drain), then end the stream. writeAll repeats one chunk up to a total
+// (optionally in slices, none crossing the chunk's end, so a large pattern can be cycled);
+// writeBuffer sends a buffer once in slices of at most `sliceBytes`.
 import type { ByteStream } from "./types.ts";
 
 /** Options of writeAll and writeBuffer. */
 export interface WriteAllOptions {
   /** Start at once instead of on connect (the stream is already connected). */
   readonly connected?: boolean;
+  /** Largest write (default: writeAll the chunk's length, writeBuffer 64 KiB). */
+  readonly sliceBytes?: number;
 }
 
-function pumpInto(stream: ByteStream, total: number, sliceBytes: number, slice: (offset: number, n: number) => Uint8Array, options: WriteAllOptions): () => number {
+/** Writes `total` bytes of `pattern` repeated, each write at most `sliceBytes` and within one repetition. */
+function pumpRepeated(stream: ByteStream, total: number, pattern: Uint8Array, sliceBytes: number, options: WriteAllOptions): () => number {
   let sent = 0;
+  const period = pattern.length;
+  const slice = Math.max(1, sliceBytes);
   const pump = (): void => {
     while (sent < total) {
-      const n = Math.min(sliceBytes, total - sent);
-      const at = sent;
+      const off = sent % period;
+      const n = Math.min(slice, total - sent, period - off);
       sent += n;
-      if (!stream.write(slice(at, n))) return;
+      if (!stream.write(off === 0 && n === period ? pattern : pattern.subarray(off, off + n))) return;
     }
     stream.end();
   };
@@ -28,10 +34,11 @@ function pumpInto(stream: ByteStream, total: number, sliceBytes: number, slice: 
 
 /** Writes `total` bytes of `chunk` repeated; returns a function giving the bytes queued so far. */
 export function writeAll(stream: ByteStream, total: number, chunk: Uint8Array, options: WriteAllOptions = {}): () => number {
-  return pumpInto(stream, total, chunk.length, (_at, n) => (n === chunk.length ? chunk : chunk.subarray(0, n)), options);
+  if (chunk.length === 0 && total > 0) throw new RangeError("writeAll: empty chunk");
+  return pumpRepeated(stream, total, chunk, options.sliceBytes ?? chunk.length, options);
 }
 
 /** Writes all of `buffer` in slices of at most `sliceBytes` (default 64 KiB); returns the bytes queued so far. */
-export function writeBuffer(stream: ByteStream, buffer: Uint8Array, options: WriteAllOptions & { readonly sliceBytes?: number } = {}): () => number {
-  return pumpInto(stream, buffer.length, options.sliceBytes ?? 65536, (at, n) => buffer.subarray(at, at + n), options);
+export function writeBuffer(stream: ByteStream, buffer: Uint8Array, options: WriteAllOptions = {}): () => number {
+  return pumpRepeated(stream, buffer.length, buffer, options.sliceBytes ?? 65536, options);
 }

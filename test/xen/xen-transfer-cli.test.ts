@@ -21,4 +21,20 @@ describe("netlab sim xen-transfer on the command line", () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--bytes needs a number/);
   });
+
+  it("--omit adds steady-state goodput; --socket-buffer sets the domUs' TCP buffers; bad values exit 2", () => {
+    const r = cli(["--bytes", "2M", "--gso", "--omit", "512k", "--socket-buffer", "1M", "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as { ok: boolean; socketBufferBytes: number; steady?: { omittedBytes: number; bytes: number; goodputBitsPerSecond: number } };
+    expect(rep).toMatchObject({ ok: true, socketBufferBytes: 1 << 20 });
+    expect(rep.steady!.omittedBytes).toBeGreaterThanOrEqual(512 * 1024);
+    expect(rep.steady!.omittedBytes + rep.steady!.bytes).toBe(2 << 20);
+    expect(rep.steady!.goodputBitsPerSecond).toBeGreaterThan(0);
+    const tooMuch = cli(["--bytes", "1M", "--omit", "1M"]);
+    expect(tooMuch.status).toBe(2);
+    expect(tooMuch.stderr).toMatch(/--omit .* must be less than --bytes/);
+    const tiny = cli(["--bytes", "1M", "--socket-buffer", "100"]);
+    expect(tiny.status).toBe(2);
+    expect(tiny.stderr).toMatch(/--socket-buffer must be between/);
+  });
 });

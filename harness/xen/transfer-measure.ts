@@ -1,0 +1,28 @@
+// What the single-thread and the threaded xen-transfer share besides the payload: the domUs'
+// TCP buffer size and goodput without an omitted start (iperf3's --omit, counted in bytes).
+//   XEN_TRANSFER_SOCKET_BUFFER, steadyGoodput(omitBytes, mark, endBytes, endAt)
+
+/**
+ * The domUs' TCP buffers: 4 MiB, Linux's tcp_wmem maximum (its tcp_rmem maximum, 6 MiB, is
+ * what receive autotuning may grow to). 1 MiB left the threaded run window-limited: its
+ * round trip through three threads is milliseconds long.
+ */
+export const XEN_TRANSFER_SOCKET_BUFFER = 4 * 1024 * 1024;
+
+/** Goodput after the omitted start of a transfer (omitBytes). */
+export interface SteadyGoodput {
+  /** Bytes left out at the start (the first received chunk that reaches omitBytes ends the omitted part). */
+  readonly omittedBytes: number;
+  /** Bytes and wall seconds from then to the end of the stream. */
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly goodputBitsPerSecond: number;
+}
+
+/** SteadyGoodput from the receiver's marks (undefined when nothing was omitted or the transfer did not pass the mark). */
+export function steadyGoodput(omitBytes: number, mark: { bytes: number; at: number } | undefined, endBytes: number, endAt: number): SteadyGoodput | undefined {
+  if (omitBytes <= 0 || mark === undefined || endAt <= mark.at) return undefined;
+  const bytes = endBytes - mark.bytes;
+  const seconds = (endAt - mark.at) / 1000;
+  return { omittedBytes: mark.bytes, bytes, seconds: Math.round(seconds * 1e6) / 1e6, goodputBitsPerSecond: Math.round((bytes * 8) / seconds) };
+}
