@@ -158,7 +158,9 @@ export function createNetback(
     const pool = createFramePool();
     // Large tx frames (GSO) come from buffers that the consumer gives back once it has copied
     // them out (Frame.release: another vif's rx; a tap or link port never gives them back), so they stay hot in cache.
-    const recycler = createBufferRecycler({ capacity: 65536, keep: 32, poison: options.poisonReleasedBuffers === true });
+    // keep 64: a receiver's ring of 256 rx slots takes about 15 GSO frames, and a full tx ring
+    // plus the frames queued behind it for a slow receiver hold a few dozen more.
+    const recycler = createBufferRecycler({ capacity: 65536, keep: 64, poison: options.poisonReleasedBuffers === true });
 
     const slot = new Uint8Array(NETIF_TX_SLOT_SIZE);
     const slotView = new DataView(slot.buffer);

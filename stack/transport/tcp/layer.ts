@@ -157,7 +157,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
   constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions, icmp: TcpLayerDeps["icmp"]) {
     this.options = resolve(o);
-    this.recycler = createBufferRecycler({ capacity: HEADROOM + 65536, keep: 16, poison: o.poisonReleasedBuffers === true });
+    // Keep as many free buffers as one send buffer's worth of GSO segments can have out at once
+    // (a device that queues a whole window holds them all), at least 16, at most 128 (8 MiB).
+    const keep = Math.min(128, Math.max(16, Math.ceil(this.options.sendBufferSize / 65536)));
+    this.recycler = createBufferRecycler({ capacity: HEADROOM + 65536, keep, poison: o.poisonReleasedBuffers === true });
     this.secrets = createTcpSecrets(rng);
     ip.registerProtocol(6, (d) => this.receive(d));
     icmp?.onError(6, (e) => this.icmpError(e));
