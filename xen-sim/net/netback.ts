@@ -16,7 +16,7 @@
 //   createNetback(deps, options)   the driver
 
 import { err, ok, type Result } from "../../stack/result.ts";
-import type { Frame, NetDevice, Offloads } from "../../stack/link/types.ts";
+import type { Frame, FrameOffload, NetDevice, Offloads } from "../../stack/link/types.ts";
 import type { Clock } from "../../stack/time.ts";
 import {
   NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETIF_RX_SLOT_SIZE, NETIF_TX_SLOT_SIZE, NETRXF_csum_blank,
@@ -65,6 +65,11 @@ const RECYCLE_MIN = 16384;
 const CSUM_VALID = Object.freeze({ csumBlank: true, dataValidated: true });
 const CSUM = Object.freeze({ csumBlank: true });
 const VALID = Object.freeze({ dataValidated: true });
+/** A GSO frame's offload: object literals, not spreads (this runs once per frame). */
+function gsoOffload(csum: boolean, valid: boolean, gsoSize: number): FrameOffload {
+  if (csum) return valid ? { csumBlank: true, dataValidated: true, gsoSize } : { csumBlank: true, gsoSize };
+  return valid ? { dataValidated: true, gsoSize } : { gsoSize };
+}
 
 const DECIMAL_U32 = /^[0-9]{1,10}$/;
 const parseU32 = (s: string | undefined): number | undefined => {
@@ -333,8 +338,7 @@ export function createNetback(
       stats.txBytes += frameSize;
       const csum = (firstFlags & NETTXF_csum_blank) !== 0;
       const valid = (firstFlags & NETTXF_data_validated) !== 0;
-      const offload = gsoSize > 0
-        ? { ...(csum ? { csumBlank: true } : {}), ...(valid ? { dataValidated: true } : {}), gsoSize }
+      const offload = gsoSize > 0 ? gsoOffload(csum, valid, gsoSize)
         : csum ? (valid ? CSUM_VALID : CSUM) : valid ? VALID : undefined;
       if (release === undefined) receive(offload === undefined ? { data } : { data, offload });
       else receive(offload === undefined ? { data, release } : { data, offload, release });
