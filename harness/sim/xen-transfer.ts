@@ -12,7 +12,7 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
 import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { memmoveTunablesEnv, probeMemmove } from "../bench/memmove.ts";
-import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, type SteadyGoodput } from "../xen/transfer-measure.ts";
+import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS, type SteadyGoodput } from "../xen/transfer-measure.ts";
 import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
 
 export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes N [--gso] [--seed S] [--json])";
@@ -225,7 +225,7 @@ interface XenTransferArgs {
 }
 
 function parseArgs(args: string[]): XenTransferArgs | string {
-  const o: XenTransferArgs = { bytes: 10 * 1024 * 1024, gso: false, csum: true, threads: false, seed: 1, json: false, help: false, omit: 0, socketBuffer: XEN_TRANSFER_SOCKET_BUFFER };
+  const o: XenTransferArgs = { bytes: 10 * 1024 * 1024, gso: false, csum: true, threads: false, seed: 1, json: false, help: false, omit: 0, socketBuffer: 0 };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const next = (): string | undefined => args[++i];
@@ -269,11 +269,11 @@ export async function run(args: string[]): Promise<number> {
       "usage: netlab sim xen-transfer --bytes N [--gso] [--no-csum] [--threads] [--omit N] [--socket-buffer N] [--seed S] [--json]\n" +
       `${summary}\n` +
       "  --omit N           also report goodput without the first N bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
-      `  --socket-buffer N  both domUs' TCP send and receive buffers (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}M)\n`,
+      `  --socket-buffer N  both domUs' TCP send and receive buffers (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}M, with --threads ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}M)\n`,
     );
     return 0;
   }
-  const common = { bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed, omitBytes: o.omit, socketBufferBytes: o.socketBuffer };
+  const common = { bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed, omitBytes: o.omit, ...(o.socketBuffer > 0 ? { socketBufferBytes: o.socketBuffer } : {}) };
   const r = o.threads ? await runXenTransferThreads(common) : { ...(await runXenTransfer(common)), threads: false as const };
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {

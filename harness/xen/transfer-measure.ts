@@ -3,11 +3,17 @@
 //   XEN_TRANSFER_SOCKET_BUFFER, steadyGoodput(omitBytes, mark, endBytes, endAt)
 
 /**
- * The domUs' TCP buffers: 4 MiB, Linux's tcp_wmem maximum (its tcp_rmem maximum, 6 MiB, is
- * what receive autotuning may grow to). 1 MiB left the threaded run window-limited: its
- * round trip through three threads is milliseconds long.
+ * The domUs' TCP buffers, sized for each run's round trip. One thread on the virtual clock: the
+ * round trip is about zero and 1 MiB (the stack's default) is plenty; 4 MiB there only makes
+ * MSS-sized bursts overflow netback's rx queue (2508 retransmissions in 50 MB).
  */
-export const XEN_TRANSFER_SOCKET_BUFFER = 4 * 1024 * 1024;
+export const XEN_TRANSFER_SOCKET_BUFFER = 1024 * 1024;
+/**
+ * Worker threads on the real clock: a round trip through three threads on two cores takes
+ * milliseconds, and 1 MiB left the transfer window-limited. 4 MiB is Linux's tcp_wmem maximum
+ * (receive autotuning may grow to tcp_rmem's 6 MiB).
+ */
+export const XEN_TRANSFER_SOCKET_BUFFER_THREADS = 4 * 1024 * 1024;
 
 /** Goodput after the omitted start of a transfer (omitBytes). */
 export interface SteadyGoodput {
