@@ -105,6 +105,22 @@ describe.skipIf(skipReason)("a tap device on this kernel", () => {
     expect(tap.counters.dropped).toBe(2);
   });
 
+  it("gives a recycled frame buffer back exactly once, whether the frame was written or dropped", async () => {
+    const tap = await openTap({ name: uniqueName() });
+    try {
+      let released = 0;
+      // Interface down: the write fails with EIO and the frame is dropped, still released.
+      tap.send({ data: new Uint8Array(60), release: () => { released++; } });
+      expect(released).toBe(1);
+      // Larger than the tap's buffer: dropped before any copy, still released.
+      tap.send({ data: new Uint8Array(1 << 20), release: () => { released++; } });
+      expect(released).toBe(2);
+      expect(tap.counters.dropped).toBe(2);
+    } finally {
+      await tap.close();
+    }
+  });
+
   it("leaves libuv's thread pool free while eight taps wait for frames", async () => {
     const taps = await Promise.all(Array.from({ length: 8 }, () => openTap({ name: uniqueName() })));
     try {

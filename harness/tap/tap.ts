@@ -249,6 +249,36 @@ function createTapDevice(
   });
   worker.on("error", (e) => fail(new TapError("TAP_CLOSED", `tap reader thread failed: ${e.message}`)));
 
+  const transmit = (frame: Frame): void => {
+    if (closed) {
+      counters.dropped++;
+      return;
+    }
+    const data = frame.data;
+    if (data.length > txBuffer.length - hdrLen) {
+      counters.dropped++;
+      return;
+    }
+    if (hdrLen > 0) {
+      const header = writeVnetHeader(txHeader, data, mode.txOffloads ? frame.offload : undefined);
+      if (!header.ok) {
+        counters.dropped++;
+        return;
+      }
+    }
+    txBuffer.set(data, hdrLen);
+    const n = libc.write(fd, txBuffer, hdrLen + data.length);
+    if (n < 0) {
+      const e = libc.errno();
+      // EIO: interface down; EAGAIN: kernel backlog full. Both lose the frame, like a wire.
+      if (e === EIO || e === EAGAIN || e === EINVAL) counters.dropped++;
+      else fail(new TapError("TAP_CLOSED", `writing tap '${name}' failed with errno ${e}`, e));
+      return;
+    }
+    counters.txFrames++;
+    counters.txBytes += data.length;
+  };
+
   const device: TapDevice = {
     name,
     mac: options.mac ?? randomMac(),
@@ -259,33 +289,10 @@ function createTapDevice(
       return closed;
     },
     send(frame) {
-      if (closed) {
-        counters.dropped++;
-        return;
-      }
-      const data = frame.data;
-      if (data.length > txBuffer.length - hdrLen) {
-        counters.dropped++;
-        return;
-      }
-      if (hdrLen > 0) {
-        const header = writeVnetHeader(txHeader, data, mode.txOffloads ? frame.offload : undefined);
-        if (!header.ok) {
-          counters.dropped++;
-          return;
-        }
-      }
-      txBuffer.set(data, hdrLen);
-      const n = libc.write(fd, txBuffer, hdrLen + data.length);
-      if (n < 0) {
-        const e = libc.errno();
-        // EIO: interface down; EAGAIN: kernel backlog full. Both lose the frame, like a wire.
-        if (e === EIO || e === EAGAIN || e === EINVAL) counters.dropped++;
-        else fail(new TapError("TAP_CLOSED", `writing tap '${name}' failed with errno ${e}`, e));
-        return;
-      }
-      counters.txFrames++;
-      counters.txBytes += data.length;
+      // The tap is a frame's final consumer: its bytes are copied into txBuffer (or dropped)
+      // before send returns, so a recycled buffer goes back at once (Frame.release).
+      transmit(frame);
+      frame.release?.();
     },
     onReceive(h) {
       handler = h;

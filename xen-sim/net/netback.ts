@@ -162,7 +162,7 @@ export function createNetback(
     let rxHead = 0;
     const pool = createFramePool();
     // Large tx frames (GSO) come from buffers that the consumer gives back once it has copied
-    // them out (Frame.release: another vif's rx; a tap or link port never gives them back), so they stay hot in cache.
+    // them out (Frame.release: another vif's rx or a tap; a simulated link port never gives them back), so they stay hot in cache.
     // keep 64: a receiver's ring of 256 rx slots takes about 15 GSO frames, and a full tx ring
     // plus the frames queued behind it for a slow receiver hold a few dozen more.
     const recycler = createBufferRecycler({ capacity: 65536, keep: 64, poison: options.poisonReleasedBuffers === true });
