@@ -15,7 +15,7 @@ import { memmoveTunablesEnv, probeMemmove } from "../bench/memmove.ts";
 import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS, type SteadyGoodput } from "../xen/transfer-measure.ts";
 import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
 
-export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes N [--gso] [--seed S] [--json])";
+export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes N [--gso] [--threads] [--omit N] [--socket-buffer N] [--seed S] [--json])";
 
 /** Options of runXenTransfer. */
 export interface XenTransferOptions {
@@ -187,7 +187,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   const sha = got.digest("hex");
   const expected = sent.digest("hex");
   const match = received === options.bytes && sha === expected && queued === options.bytes;
-  const steady = steadyGoodput(omitBytes, mark, received, endAt);
+  const steady = match && ended ? steadyGoodput(omitBytes, mark, received, endAt) : undefined;
   return {
     ...base,
     ok: match && ended,
@@ -216,7 +216,8 @@ function parseBytes(v: string | undefined): number | undefined {
   const m = v === undefined ? null : /^([0-9]+)([kKmMgG]?)$/.exec(v);
   if (m === null) return undefined;
   const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
-  return Number(m[1]) * mult;
+  const n = Number(m[1]) * mult;
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 interface XenTransferArgs {

@@ -44,7 +44,7 @@ export interface ThreadDomainData {
   readonly socketBufferBytes: number;
   /** Receiver: mark the time once this many bytes have arrived (0: no mark). */
   readonly omitBytes: number;
-  /** Sender: flip one bit of its copy of the payload here (a test of the receiver's check). */
+  /** Sender: flip one bit of its copy of the pattern at this stream offset modulo its length (a test of the receiver's check). */
   readonly corruptAt?: number;
   readonly gso: boolean;
   readonly checksumOffload: boolean;
@@ -239,7 +239,8 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     // V8 does at memcpy speed in unshared memory only.
     const payload = new Uint8Array(d.payload.length);
     payload.set(d.payload);
-    if (d.corruptAt !== undefined && d.corruptAt < payload.length) payload[d.corruptAt]! ^= 1;
+    // The pattern repeats, so the flipped bit does too: the receiver reports the first.
+    if (d.corruptAt !== undefined && d.corruptAt >= 0 && d.corruptAt < d.bytes) payload[d.corruptAt % payload.length]! ^= 1;
     // Give the receiver time to listen.
     const until = performance.now() + 50;
     await loop(() => performance.now() > until);

@@ -25,9 +25,9 @@ export interface SteadyGoodput {
   readonly goodputBitsPerSecond: number;
 }
 
-/** SteadyGoodput from the receiver's marks (undefined when nothing was omitted or the transfer did not pass the mark). */
+/** SteadyGoodput from the receiver's marks (undefined when nothing was omitted, or nothing came after the mark). */
 export function steadyGoodput(omitBytes: number, mark: { bytes: number; at: number } | undefined, endBytes: number, endAt: number): SteadyGoodput | undefined {
-  if (omitBytes <= 0 || mark === undefined || endAt <= mark.at) return undefined;
+  if (omitBytes <= 0 || mark === undefined || endAt <= mark.at || mark.bytes >= endBytes) return undefined;
   const bytes = endBytes - mark.bytes;
   const seconds = (endAt - mark.at) / 1000;
   return { omittedBytes: mark.bytes, bytes, seconds: Math.round(seconds * 1e6) / 1e6, goodputBitsPerSecond: Math.round((bytes * 8) / seconds) };

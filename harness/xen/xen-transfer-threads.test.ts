@@ -5,7 +5,7 @@ import { runXenTransfer } from "../sim/xen-transfer.ts";
 import { runXenTransferThreads } from "./xen-transfer-threads.ts";
 
 describe("xen-transfer with domUs in worker threads", () => {
-  it("moves 2 MiB intact between two guest threads through dom0's netback and bridge, the same bytes as the single-thread run", async () => {
+  it("moves 2 MiB intact between two guest threads through dom0's netback and bridge, the same bytes as the single-thread run (up to 256 MiB, where the threaded pattern starts to cycle)", async () => {
     const r = await runXenTransferThreads({ bytes: 2 << 20, gso: true, checksumOffload: true, seed: 3, timeoutMs: 60_000 });
     expect(r.error).toBeUndefined();
     expect(r).toMatchObject({ ok: true, received: 2 << 20, sha256Match: true, peerErrors: 0, threads: true });
@@ -45,5 +45,14 @@ describe("xen-transfer with domUs in worker threads", () => {
     expect(r.steady!.omittedBytes).toBeLessThan(omitBytes + 65536 * 2);
     expect(r.steady!.omittedBytes + r.steady!.bytes).toBe(bytes);
     expect(r.steady!.seconds).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("catches a flipped bit in a later cycle of the pattern", async () => {
+    const r = await runXenTransferThreads({ bytes: 3 << 20, gso: true, checksumOffload: true, seed: 5, timeoutMs: 60_000, patternBytes: 1_000_000, corruptAt: 2_500_000 });
+    expect(r).toMatchObject({ ok: false, sha256Match: false });
+    // The flip lands at 500_000 of every cycle: the first cycle shows it first.
+    const at = Number(/after byte (\d+)/.exec(r.error ?? "")![1]);
+    expect(at).toBeLessThanOrEqual(500_000);
+    expect(at).toBeGreaterThan(500_000 - 65536);
   }, 120_000);
 });

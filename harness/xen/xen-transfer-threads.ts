@@ -54,7 +54,7 @@ export interface XenTransferThreadsOptions {
   readonly checksumOffload: boolean;
   readonly seed: number;
   readonly timeoutMs?: number;
-  /** Flip one bit of the sender's copy of the payload at this offset (proves the receiver's check). */
+  /** Flip one bit of the sender's pattern at this stream offset, modulo the pattern length, so every cycle carries it (proves the receiver's check). */
   readonly corruptAt?: number;
   /** Both domUs' TCP buffer size (default XEN_TRANSFER_SOCKET_BUFFER_THREADS). */
   readonly socketBufferBytes?: number;

@@ -637,6 +637,11 @@ export class TcpConnection implements ByteStream {
       this.sndUna = ack;
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
       if (seqLt(this.highRxt, ack)) this.highRxt = ack;
+      // Markers behind the cumulative ACK move up with it: compared with 32-bit sequence
+      // arithmetic, one left 2^31 bytes behind would read as ahead (recovery never allowed
+      // again, Nagle holding every short segment). Both tests keep their outcome.
+      if (seqLt(this.recoverSeq, ack)) this.recoverSeq = ack;
+      if (seqLt(this.smallEnd, ack)) this.smallEnd = ack;
       newlyAcked = dataAcked;
       rttSample = this.#rttSampleFromTs(seg);
       if (rttSample === undefined && this.rttTime >= 0 && seqGt(ack, this.rttSeq)) {
