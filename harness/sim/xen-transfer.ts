@@ -270,7 +270,7 @@ export async function run(args: string[]): Promise<number> {
       "usage: netlab sim xen-transfer --bytes N [--gso] [--no-csum] [--threads] [--omit N] [--socket-buffer N] [--seed S] [--json]\n" +
       `${summary}\n` +
       "  --omit N           also report goodput without the first N bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
-      `  --socket-buffer N  both domUs' TCP send and receive buffers (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}M, with --threads ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}M)\n`,
+      `  --socket-buffer N  both domUs' TCP send and receive buffers (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}M, with --threads --gso ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}M)\n`,
     );
     return 0;
   }

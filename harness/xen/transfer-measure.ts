@@ -11,7 +11,9 @@ export const XEN_TRANSFER_SOCKET_BUFFER = 1024 * 1024;
 /**
  * Worker threads on the real clock: a round trip through three threads on two cores takes
  * milliseconds, and 1 MiB left the transfer window-limited. 4 MiB is Linux's tcp_wmem maximum
- * (receive autotuning may grow to tcp_rmem's 6 MiB).
+ * (receive autotuning may grow to tcp_rmem's 6 MiB). With GSO only: MSS-sized frames are
+ * 44 times as many, and a 4 MiB window of them overflows netback's 512-frame rx queue
+ * (64 MB: 2618 retransmissions and 0.60 Gbit/s, against 19 and 0.89 with 1 MiB).
  */
 export const XEN_TRANSFER_SOCKET_BUFFER_THREADS = 4 * 1024 * 1024;
 

@@ -18,7 +18,7 @@ import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import type { ThreadGuestDomain } from "../../xen-sim/toolstack/types.ts";
 import type { XenTransferReport } from "../sim/xen-transfer.ts";
-import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER_THREADS } from "./transfer-measure.ts";
+import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS } from "./transfer-measure.ts";
 import { threadCpuMs } from "../time/thread-cpu.ts";
 import { createPayloadFiller } from "./payload.ts";
 import type { ThreadDomainData, ThreadDomainReport } from "./thread-domain.ts";
@@ -56,7 +56,7 @@ export interface XenTransferThreadsOptions {
   readonly timeoutMs?: number;
   /** Flip one bit of the sender's pattern at this stream offset, modulo the pattern length, so every cycle carries it (proves the receiver's check). */
   readonly corruptAt?: number;
-  /** Both domUs' TCP buffer size (default XEN_TRANSFER_SOCKET_BUFFER_THREADS). */
+  /** Both domUs' TCP buffer size (default XEN_TRANSFER_SOCKET_BUFFER_THREADS with GSO, else XEN_TRANSFER_SOCKET_BUFFER). */
   readonly socketBufferBytes?: number;
   /** Leave the first N received bytes out of `steady` (default 0). */
   readonly omitBytes?: number;
@@ -95,7 +95,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const hash = createHash("sha256");
   for (let off = 0; off < o.bytes; off += patternBytes) hash.update(payload.subarray(0, Math.min(patternBytes, o.bytes - off)));
   const sha256 = hash.digest("hex");
-  const socketBufferBytes = o.socketBufferBytes ?? XEN_TRANSFER_SOCKET_BUFFER_THREADS;
+  const socketBufferBytes = o.socketBufferBytes ?? (o.gso ? XEN_TRANSFER_SOCKET_BUFFER_THREADS : XEN_TRANSFER_SOCKET_BUFFER);
   const omitBytes = o.omitBytes ?? 0;
   const guests: { g: ThreadGuestDomain; data: ThreadDomainData }[] = [];
   for (const [role, ip, peer] of [["receiver", "192.0.2.2", "192.0.2.1"], ["sender", "192.0.2.1", "192.0.2.2"]] as const) {
