@@ -11,6 +11,7 @@ import { unwrap } from "../../stack/result.ts";
 import { createRng } from "../../stack/time.ts";
 import * as abi from "../../xen-sim/index.ts";
 import { createBackRing, createFrontRing, initSharedRing, ringSlots, shouldNotify } from "../../xen-sim/index.ts";
+import * as ctrl from "../../xen-sim/net/netif-ctrl.ts";
 
 const HEADERS = "/usr/include/xen/io/ring.h";
 
@@ -22,6 +23,13 @@ function unavailable(): string | undefined {
   }
   if (!existsSync(HEADERS)) return `${HEADERS} missing (apt-get install libxen-dev, or npm run setup)`;
   return undefined;
+}
+
+/** Seeded (key, data) pairs for the Toeplitz cross-check: 40-byte keys, IPv4, IPv4+TCP and IPv6 sized inputs. */
+function toeplitzCases(): [Uint8Array, Uint8Array][] {
+  const rng = createRng(0x7e0b);
+  const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => rng.nextInt(256));
+  return [8, 12, 36, 12, 8].map((n) => [bytes(40), bytes(n)]);
 }
 
 /** [C expression, expected value from the TypeScript side]. */
@@ -79,6 +87,28 @@ const layoutChecks: Check[] = [
   [off("struct netif_extra_info", "u.hash.type"), abi.NETIF_EXTRA_HASH_TYPE],
   [off("struct netif_extra_info", "u.hash.algorithm"), abi.NETIF_EXTRA_HASH_ALGORITHM],
   [off("struct netif_extra_info", "u.hash.value"), abi.NETIF_EXTRA_HASH_VALUE],
+  [size("struct xen_netif_ctrl_request"), ctrl.CTRL_REQUEST_SIZE],
+  [off("struct xen_netif_ctrl_request", "id"), 0],
+  [off("struct xen_netif_ctrl_request", "type"), 2],
+  [off("struct xen_netif_ctrl_request", "data"), 4],
+  [size("struct xen_netif_ctrl_response"), ctrl.CTRL_RESPONSE_SIZE],
+  [off("struct xen_netif_ctrl_response", "id"), 0],
+  [off("struct xen_netif_ctrl_response", "type"), 2],
+  [off("struct xen_netif_ctrl_response", "status"), 4],
+  [off("struct xen_netif_ctrl_response", "data"), 8],
+  ...(["TYPE_INVALID", "TYPE_GET_HASH_FLAGS", "TYPE_SET_HASH_FLAGS", "TYPE_SET_HASH_KEY", "TYPE_GET_HASH_MAPPING_SIZE",
+    "TYPE_SET_HASH_MAPPING_SIZE", "TYPE_SET_HASH_MAPPING", "TYPE_SET_HASH_ALGORITHM", "STATUS_SUCCESS", "STATUS_NOT_SUPPORTED",
+    "STATUS_INVALID_PARAMETER", "STATUS_BUFFER_OVERFLOW", "HASH_ALGORITHM_NONE", "HASH_ALGORITHM_TOEPLITZ"] as const)
+    .map((n): Check => [`XEN_NETIF_CTRL_${n}`, (ctrl as unknown as Record<string, number>)[`XEN_NETIF_CTRL_${n}`]!]),
+  ["_XEN_NETIF_CTRL_HASH_TYPE_IPV4", ctrl.HASH_TYPE_IPV4],
+  ["_XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP", ctrl.HASH_TYPE_IPV4_TCP],
+  ["_XEN_NETIF_CTRL_HASH_TYPE_IPV6", ctrl.HASH_TYPE_IPV6],
+  ["_XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP", ctrl.HASH_TYPE_IPV6_TCP],
+  // The header's own Toeplitz function against xen-sim's, on seeded keys and inputs of 8, 12 and 36 bytes.
+  ...toeplitzCases().map(([key, data]): Check => [
+    `xen_netif_toeplitz_hash((const uint8_t[]){${key.join(",")}}, ${key.length}, (const uint8_t[]){${data.join(",")}}, ${data.length})`,
+    ctrl.toeplitzHash(key, data),
+  ]),
 
   [size("struct blkif_request"), abi.BLKIF_REQUEST_SIZE],
   [off("struct blkif_request", "operation"), abi.BLKIF_REQUEST_OPERATION],
@@ -209,6 +239,7 @@ function ringCases(): [number, number, number, number][] {
 function cProgram(cases: [number, number, number, number][]): string {
   const line = ([expr]: Check, i: number): string => `  printf("%d %lld\\n", ${i}, (long long)(${expr}));`;
   return `#define __XEN_TOOLS__ 1
+#define XEN_NETIF_DEFINE_TOEPLITZ 1
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

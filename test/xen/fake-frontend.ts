@@ -23,9 +23,19 @@ export interface FakeFrontend {
   setRxReqProd(v: number): void;
   txRspProd(): number;
   kick(): void;
+  /** With { ctrl: true }: the control ring page and its event channel. */
+  readonly ctrl?: { readonly page: Uint8Array; readonly port: number; kick(): void };
 }
 
-export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g: GuestDomain, dev: DeviceInfo): Promise<FakeFrontend> {
+/** Options of connectFakeFrontend. */
+export interface FakeFrontendOptions {
+  /** Also set up a control ring (ctrl-ring-ref, event-channel-ctrl). */
+  readonly ctrl?: boolean;
+  /** Replace the ctrl keys with these raw values (tests of bad keys). */
+  readonly ctrlKeys?: Record<string, string>;
+}
+
+export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g: GuestDomain, dev: DeviceInfo, options: FakeFrontendOptions = {}): Promise<FakeFrontend> {
   await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x32);
   const alloc = () => {
     const f = unwrap(g.domain.memory.allocPage());
@@ -38,14 +48,24 @@ export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g:
   const txRef = unwrap(g.domain.grants.grantAccess(0, tx.frame));
   const rxRef = unwrap(g.domain.grants.grantAccess(0, rx.frame));
   const port = unwrap(g.domain.events.allocUnbound(0));
+  let ctrl: FakeFrontend["ctrl"];
+  let ctrlKeys: Record<string, string | number> = options.ctrlKeys ?? {};
+  if (options.ctrl === true) {
+    const c = alloc();
+    initSharedRing(c.page);
+    const ctrlPort = unwrap(g.domain.events.allocUnbound(0));
+    ctrlKeys = { "ctrl-ring-ref": unwrap(g.domain.grants.grantAccess(0, c.frame)), "event-channel-ctrl": ctrlPort, ...ctrlKeys };
+    ctrl = { page: c.page, port: ctrlPort, kick: () => { g.domain.events.send(ctrlPort); } };
+  }
   unwrap(await settle(clock, writeKeys(g.xs, "device/vif/0", {
     "tx-ring-ref": txRef, "rx-ring-ref": rxRef, "event-channel": port, "request-rx-copy": 1, "feature-rx-notify": 1, "feature-sg": 1, "feature-gso-tcpv4": 1,
+    ...ctrlKeys,
   })));
   unwrap(await settle(clock, switchState(g.xs, "device/vif/0", XenbusState.Connected)));
   let st = 0;
   await pumpUntil(clock, () => st === XenbusState.Connected, { maxIterations: 200 });
   st = await settle(clock, readState(g.xs, dev.backendPath));
-  await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x34);
+  if (options.ctrlKeys === undefined) await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x34);
   const u32 = (p: Uint8Array) => new Uint32Array(p.buffer, p.byteOffset, 4);
   return {
     txPage: tx.page,
@@ -66,6 +86,7 @@ export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g:
     setRxReqProd(v) { Atomics.store(u32(rx.page), 0, v >>> 0); },
     txRspProd: () => Atomics.load(u32(tx.page), 2),
     kick() { g.domain.events.send(port); },
+    ...(ctrl === undefined ? {} : { ctrl }),
   };
 }
 

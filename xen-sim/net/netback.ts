@@ -22,7 +22,8 @@ import {
   NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETIF_RX_SLOT_SIZE, NETIF_TX_SLOT_SIZE, NETRXF_csum_blank,
   NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, NETTXF_csum_blank, NETTXF_data_validated, NETTXF_extra_info,
   NETTXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4,
-  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN,
+  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, XEN_NETIF_EXTRA_TYPE_HASH, NETIF_EXTRA_TYPE,
+  NETIF_EXTRA_HASH_TYPE, NETIF_EXTRA_HASH_ALGORITHM, NETIF_EXTRA_HASH_VALUE,
 } from "../abi/netif.ts";
 import { RING_REQ_EVENT, RING_REQ_PROD, RING_RSP_PROD } from "../abi/ring.ts";
 import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
@@ -37,6 +38,7 @@ import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.t
 import type { Bridge, BridgePort } from "./bridge.ts";
 import { createFramePool } from "./frame-pool.ts";
 import { createBufferRecycler } from "../../stack/link/recycler.ts";
+import { createCtrlServer, frameHash, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, type CtrlServer } from "./netif-ctrl.ts";
 import { segmentTcpv4 } from "./gso.ts";
 import type { Netback, NetbackOptions, NetbackVif, NetbackVifStats, NetPeerError } from "./types.ts";
 
@@ -58,6 +60,8 @@ interface Connection {
   readonly sg: boolean;
   readonly csum: boolean;
   scheduled: boolean;
+  /** The control ring, when the frontend set one up (ctrl-ring-ref, event-channel-ctrl). */
+  ctrl?: { readonly server: CtrlServer; readonly map: GrantMapping; readonly port: EvtchnPort };
 }
 
 /** Tx frames above this size (GSO) use recycled buffers; smaller ones are carved from slabs. */
@@ -146,7 +150,7 @@ export function createNetback(
     const rxQueueLimit = options.rxQueueLimit ?? 512;
     const budget = options.budget ?? 64;
     const maxTxSlots = options.maxTxSlots ?? XEN_NETIF_NR_SLOTS_MIN;
-    const stats: NetbackVifStats = { txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxDropped: 0, txBuffersReused: 0, notificationsSent: 0, events: 0, peerErrors: 0, connects: 0 };
+    const stats: NetbackVifStats = { txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxDropped: 0, txBuffersReused: 0, rxHashes: 0, notificationsSent: 0, events: 0, peerErrors: 0, connects: 0 };
     let state: XenbusStateValue = XenbusState.Initialising;
     let conn: Connection | undefined;
     let frontendPath = "";
@@ -225,6 +229,11 @@ export function createNetback(
       }
       dom0.grants.unmap(c.txMap.handle);
       dom0.grants.unmap(c.rxMap.handle);
+      if (c.ctrl !== undefined) {
+        dom0.events.onEvent(c.ctrl.port, undefined);
+        dom0.events.close(c.ctrl.port);
+        dom0.grants.unmap(c.ctrl.map.handle);
+      }
       rxQueue.length = 0;
       rxHead = 0;
     };
@@ -413,8 +422,10 @@ export function createNetback(
         const data = frame.data;
         const len = data.length;
         const gso = (frame.offload?.gsoSize ?? 0) > 0;
+        // The frontend asked for hashes (control ring): one more extra-info slot (Linux rx.c).
+        const hash = c.ctrl === undefined ? undefined : frameHash(c.ctrl.server.hash, data);
         const dataSlots = Math.max(1, Math.ceil(len / PAGE_SIZE));
-        const need = dataSlots + (gso ? 1 : 0);
+        const need = dataSlots + (gso ? 1 : 0) + (hash === undefined ? 0 : 1);
         if (len === 0 || (!c.sg && dataSlots > 1) || need > XEN_NETIF_NR_SLOTS_MIN + 1) {
           stats.rxDropped++;
           rxHead++;
@@ -427,7 +438,7 @@ export function createNetback(
         rxHead++;
         const off = frame.offload;
         let flags = off?.csumBlank === true ? NETRXF_csum_blank | NETRXF_data_validated : off?.dataValidated === true ? NETRXF_data_validated : 0;
-        if (gso) flags |= NETRXF_extra_info;
+        if (gso || hash !== undefined) flags |= NETRXF_extra_info;
         let pos = 0;
         let failed = false;
         for (let k = 0; k < dataSlots; k++) {
@@ -450,9 +461,20 @@ export function createNetback(
             takeRx(c);
             out.fill(0, 0, NETIF_RX_SLOT_SIZE);
             out[0] = XEN_NETIF_EXTRA_TYPE_GSO;
+            out[1] = hash === undefined ? 0 : XEN_NETIF_EXTRA_FLAG_MORE;
             outView.setUint16(2, off!.gsoSize!, true);
             out[4] = XEN_NETIF_GSO_TYPE_TCPV4;
             c.rx.queueResponse(rxResponse);
+          }
+          if (k === 0 && hash !== undefined) {
+            takeRx(c);
+            out.fill(0, 0, NETIF_RX_SLOT_SIZE);
+            out[NETIF_EXTRA_TYPE] = XEN_NETIF_EXTRA_TYPE_HASH;
+            out[NETIF_EXTRA_HASH_TYPE] = hash.type;
+            out[NETIF_EXTRA_HASH_ALGORITHM] = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+            outView.setUint32(NETIF_EXTRA_HASH_VALUE, hash.value, true);
+            c.rx.queueResponse(rxResponse);
+            stats.rxHashes++;
           }
         }
         produced = true;
@@ -491,7 +513,7 @@ export function createNetback(
     const connect = async (): Promise<void> => {
       const k = await readKeys(xs, frontendPath, [
         "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx", "request-rx-copy",
-        "feature-rx-notify", "feature-sg", "feature-gso-tcpv4", "feature-no-csum-offload",
+        "feature-rx-notify", "feature-sg", "feature-gso-tcpv4", "feature-no-csum-offload", "ctrl-ring-ref", "event-channel-ctrl",
       ]);
       if (!k.ok || gone || state === XenbusState.Connected || conn !== undefined) return;
       const v = k.value;
@@ -506,10 +528,29 @@ export function createNetback(
         report("bad-keys", true, "ring refs / event channel");
         return;
       }
+      const hasCtrl = v["ctrl-ring-ref"] !== undefined || v["event-channel-ctrl"] !== undefined;
+      const ctrlRef = parseU32(v["ctrl-ring-ref"]);
+      const ctrlEvt = parseU32(v["event-channel-ctrl"]);
+      if (hasCtrl && (ctrlRef === undefined || ctrlEvt === undefined)) { report("bad-keys", true, "ctrl-ring-ref / event-channel-ctrl"); return; }
       const c = mapRings(txRef, rxRef, txEvt, rxEvt, split, v["feature-gso-tcpv4"] === "1", v["feature-sg"] === "1", v["feature-no-csum-offload"] !== "1");
       if (!c.ok) { report(c.error, true); return; }
+      if (hasCtrl) {
+        const m = mapCtrl(c.value, ctrlRef!, ctrlEvt!);
+        if (!m.ok) {
+          // Not yet conn: undo the data rings here.
+          conn = c.value;
+          report(m.error, true);
+          return;
+        }
+      }
       conn = c.value;
       stats.connects++;
+      // Control requests published before the ring was mapped get their answers now.
+      if (c.value.ctrl !== undefined) {
+        const r = c.value.ctrl.server.poll();
+        if (!r.ok) { report("ill-behaved-peer", true, "ctrl req_prod beyond the ring"); return; }
+        if (r.value) notify(c.value.ctrl.port);
+      }
       // Write Connected once the hotplug script has reported the vif connected.
       const cc = c.value;
       const hp = await xs.watch(`${path}/hotplug-status`, () => void vserial(async () => {
@@ -560,6 +601,28 @@ export function createNetback(
       dom0.events.onEvent(c.txPort, () => kick(c));
       if (c.rxPort !== c.txPort) dom0.events.onEvent(c.rxPort, () => kick(c));
       return ok(c);
+    };
+
+    /** Maps the control ring and binds its event channel (Linux connect_ctrl_ring); requests are answered on every event. */
+    const mapCtrl = (c: Connection, ref: number, evt: number): Result<void, "bad-ctrl-ring-ref" | "bad-event-channel"> => {
+      const map = dom0.grants.map(fe, ref);
+      if (!map.ok) return err("bad-ctrl-ring-ref");
+      const port = dom0.events.bindInterdomain(fe, evt);
+      if (!port.ok) { dom0.grants.unmap(map.value.handle); return err("bad-event-channel"); }
+      const page = map.value.page;
+      const server = createCtrlServer({
+        frontend: fe, page, startIndex: Atomics.load(new Uint32Array(page.buffer, page.byteOffset, 4), RING_RSP_PROD / 4),
+        queues: 1,
+        copyFromGrant: (gref, offset, len, dst) => dom0.grants.copyFromGrant(fe, gref, offset, len, dst, 0),
+      });
+      c.ctrl = { server, map: map.value, port: port.value };
+      dom0.events.onEvent(port.value, () => {
+        if (conn !== c) return;
+        const r = server.poll();
+        if (!r.ok) { report("ill-behaved-peer", true, "ctrl req_prod beyond the ring"); return; }
+        if (r.value) notify(port.value);
+      });
+      return ok(undefined);
     };
 
     const onFrontend = async (s: XenbusStateValue): Promise<void> => {

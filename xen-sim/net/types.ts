@@ -109,6 +109,8 @@ export interface NetbackVifStats {
   rxDropped: number;
   /** Tx frames copied into a recycled buffer (the consumer gave an earlier one back). */
   txBuffersReused: number;
+  /** Frames toward the guest that carried a Toeplitz hash (the frontend enabled hashing on the control ring). */
+  rxHashes: number;
   notificationsSent: number;
   events: number;
   peerErrors: number;
