@@ -3,8 +3,9 @@
 import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import { NETRXF_extra_info, NETRXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_HASH } from "../../xen-sim/abi/netif.ts";
+import { initSharedRing } from "../../xen-sim/ring/ring.ts";
 import {
-  frameHash, createHashState, HASH_TYPE_IPV4, HASH_TYPE_IPV4_TCP, toeplitzHash,
+  createCtrlServer, frameHash, createHashState, HASH_TYPE_IPV4, HASH_TYPE_IPV4_TCP, toeplitzHash,
   XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER as INVALID, XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED as NOT_SUPPORTED,
   XEN_NETIF_CTRL_STATUS_SUCCESS as SUCCESS,
   XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS as GET_FLAGS, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE as GET_MAP_SIZE, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM as SET_ALG,
@@ -66,6 +67,9 @@ describe("the Toeplitz hash (netif.h xen_netif_toeplitz_hash)", () => {
     st.flags = 1 << HASH_TYPE_IPV4_TCP;
     expect(frameHash(st, tcpFrame(v.src, v.dst, true))).toBeUndefined();
     expect(frameHash(st, f.subarray(0, 20))).toBeUndefined(); // runt
+    const badIhl = f.slice();
+    badIhl[14] = 0x44; // header length 16 bytes
+    expect(frameHash(st, badIhl)).toBeUndefined();
   });
 });
 
@@ -220,11 +224,42 @@ describe("netback's control ring", () => {
       [{ "ctrl-ring-ref": "seven", "event-channel-ctrl": "3" }, "bad-keys"],
       [{ "ctrl-ring-ref": "4000" }, "bad-keys"],
       [{ "ctrl-ring-ref": "4000", "event-channel-ctrl": "3" }, "bad-ctrl-ring-ref"],
+      // A real ring page but an event channel the guest never allocated.
+      [{ "event-channel-ctrl": "77" }, "bad-event-channel"],
     ] as const) {
-      const h = await ctrlWorld({ ctrlKeys: keys });
+      const h = await ctrlWorld(reason === "bad-event-channel" ? { ctrl: true, ctrlKeys: keys } : { ctrlKeys: keys });
       await pumpUntil(h.clock, () => h.vif.state === XenbusState.Closed);
       expect(h.peerErrors.map((e) => [e.reason, e.fatal])).toEqual([[reason, true]]);
       expect(h.ts.dom0.grants.mappingCount).toBe(0);
     }
+  });
+
+  it("event-channel-ctrl without ctrl-ring-ref is ignored, as Linux does: the vif connects without a control ring", async () => {
+    const w = dom0World(4);
+    const nb = w.startNetback();
+    const g = unwrap(await settle(w.clock, w.ts.createDomain({ name: "half" })));
+    const dev = unwrap(await settle(w.clock, w.ts.addVif(g.id, { mac: 0x00163e0000ab })));
+    await connectFakeFrontend(w.clock, w.ts, g, dev, { ctrlKeys: { "event-channel-ctrl": "5" } });
+    await pumpUntil(w.clock, () => nb.vif(g.id, 0)?.state === XenbusState.Connected);
+    expect(nb.vif(g.id, 0)!.connected).toBe(true);
+    expect(w.peerErrors).toEqual([]);
+    expect(w.ts.dom0.grants.mappingCount).toBe(2);
+  });
+});
+
+describe("the control server's budget", () => {
+  it("answers at most `budget` requests per poll and says more are waiting, so a busy frontend cannot hold dom0", () => {
+    const page = new Uint8Array(new SharedArrayBuffer(4096));
+    initSharedRing(page);
+    const server = createCtrlServer({ page, startIndex: 0, queues: 1, copyFromGrant: () => ({ ok: false, error: "none" }) });
+    const dv = new DataView(page.buffer);
+    for (let i = 0; i < 5; i++) { dv.setUint16(64 + i * 16, i, true); dv.setUint16(66 + i * 16, GET_MAP_SIZE, true); }
+    Atomics.store(new Uint32Array(page.buffer, 0, 4), 0, 5);
+    expect(server.poll(2)).toEqual({ ok: true, value: { notify: true, more: true } });
+    expect(server.answered).toBe(2);
+    expect(server.poll(2)).toMatchObject({ ok: true, value: { more: true } });
+    expect(server.poll(2)).toMatchObject({ ok: true, value: { more: false } });
+    expect(server.answered).toBe(5);
+    expect(Atomics.load(new Uint32Array(page.buffer, 0, 4), 2)).toBe(5);
   });
 });

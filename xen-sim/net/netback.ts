@@ -528,7 +528,9 @@ export function createNetback(
         report("bad-keys", true, "ring refs / event channel");
         return;
       }
-      const hasCtrl = v["ctrl-ring-ref"] !== undefined || v["event-channel-ctrl"] !== undefined;
+      // Linux connect_ctrl_ring: no ctrl-ring-ref, no control ring (event-channel-ctrl alone is
+      // ignored); a ref without a readable event channel is fatal.
+      const hasCtrl = v["ctrl-ring-ref"] !== undefined;
       const ctrlRef = parseU32(v["ctrl-ring-ref"]);
       const ctrlEvt = parseU32(v["event-channel-ctrl"]);
       if (hasCtrl && (ctrlRef === undefined || ctrlEvt === undefined)) { report("bad-keys", true, "ctrl-ring-ref / event-channel-ctrl"); return; }
@@ -546,11 +548,8 @@ export function createNetback(
       conn = c.value;
       stats.connects++;
       // Control requests published before the ring was mapped get their answers now.
-      if (c.value.ctrl !== undefined) {
-        const r = c.value.ctrl.server.poll();
-        if (!r.ok) { report("ill-behaved-peer", true, "ctrl req_prod beyond the ring"); return; }
-        if (r.value) notify(c.value.ctrl.port);
-      }
+      pollCtrl(c.value);
+      if (conn !== c.value) return;
       // Write Connected once the hotplug script has reported the vif connected.
       const cc = c.value;
       const hp = await xs.watch(`${path}/hotplug-status`, () => void vserial(async () => {
@@ -611,18 +610,23 @@ export function createNetback(
       if (!port.ok) { dom0.grants.unmap(map.value.handle); return err("bad-event-channel"); }
       const page = map.value.page;
       const server = createCtrlServer({
-        frontend: fe, page, startIndex: Atomics.load(new Uint32Array(page.buffer, page.byteOffset, 4), RING_RSP_PROD / 4),
+        page, startIndex: Atomics.load(new Uint32Array(page.buffer, page.byteOffset, 4), RING_RSP_PROD / 4),
         queues: 1,
         copyFromGrant: (gref, offset, len, dst) => dom0.grants.copyFromGrant(fe, gref, offset, len, dst, 0),
       });
       c.ctrl = { server, map: map.value, port: port.value };
-      dom0.events.onEvent(port.value, () => {
-        if (conn !== c) return;
-        const r = server.poll();
-        if (!r.ok) { report("ill-behaved-peer", true, "ctrl req_prod beyond the ring"); return; }
-        if (r.value) notify(port.value);
-      });
+      dom0.events.onEvent(port.value, () => pollCtrl(c));
       return ok(undefined);
+    };
+
+    /** Answers a ring's worth of control requests; more wait for the next clock turn (like kick's budget). */
+    const pollCtrl = (c: Connection): void => {
+      const ctl = c.ctrl;
+      if (conn !== c || ctl === undefined) return;
+      const r = ctl.server.poll();
+      if (!r.ok) { report("ill-behaved-peer", true, "ctrl req_prod beyond the ring"); return; }
+      if (r.value.notify) notify(ctl.port);
+      if (r.value.more) clock.setTimer(clock.now(), () => pollCtrl(c));
     };
 
     const onFrontend = async (s: XenbusStateValue): Promise<void> => {

@@ -5,10 +5,10 @@
 // the guest and delivers it in an XEN_NETIF_EXTRA_TYPE_HASH extra-info slot.
 //   createCtrlServer(deps)   serves one mapped ctrl ring; poll() answers every pending request
 //   toeplitzHash(key, data)  the hash of netif.h's xen_netif_toeplitz_hash
-//   frameHash(state, frame)  the hash netback gives a frame (undefined: none applies)
+//   frameHash(state, frame)  the hash netback gives a frame (undefined: none applies); one
+//                            scratch buffer per module, so not reentrant (netback calls it synchronously)
 
 import { err, ok, type Result } from "../../stack/result.ts";
-import type { DomainId } from "../abi/xen.ts";
 import { NETIF_CTRL_SLOT_SIZE } from "../abi/netif.ts";
 import { createBackRing } from "../ring/ring.ts";
 import type { BackRing } from "../ring/types.ts";
@@ -58,7 +58,6 @@ export function createHashState(): HashState {
 
 /** What the ctrl server needs from dom0: a grant copy from the frontend (the key and the mapping table). */
 export interface CtrlServerDeps {
-  readonly frontend: DomainId;
   /** The mapped ctrl ring page. */
   readonly page: Uint8Array;
   /** Where the ring's response producer stands (BACK_RING_ATTACH). */
@@ -68,10 +67,19 @@ export interface CtrlServerDeps {
   copyFromGrant(ref: number, offset: number, len: number, dst: Uint8Array): Result<void, string>;
 }
 
+/** What one poll did: notify (the frontend wants an event), more (requests are left for the next poll). */
+export interface CtrlPoll {
+  readonly notify: boolean;
+  readonly more: boolean;
+}
+
 export interface CtrlServer {
   readonly hash: HashState;
-  /** Answers every published request; "notify" when the frontend wants an event, "broken" for a producer index beyond the ring. */
-  poll(): Result<boolean, "ill-behaved-peer">;
+  /**
+   * Answers up to `budget` published requests (default one ring's worth, so a frontend that keeps
+   * publishing cannot hold dom0 in one call); an error for a producer index beyond the ring.
+   */
+  poll(budget?: number): Result<CtrlPoll, "ill-behaved-peer">;
   /** Requests answered so far. */
   readonly answered: number;
 }
@@ -101,6 +109,7 @@ export function createCtrlServer(deps: CtrlServerDeps): CtrlServer {
         hash.flags = d0;
         return [XEN_NETIF_CTRL_STATUS_SUCCESS, 0];
       case XEN_NETIF_CTRL_TYPE_SET_HASH_KEY: {
+        // netif.h suggests BUFFER_OVERFLOW for a key that is too long; Linux answers INVALID_PARAMETER.
         if (d1 > MAX_HASH_KEY_SIZE) return [XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER, 0];
         if (d1 > 0 && !deps.copyFromGrant(d0, 0, d1, staging).ok) return [XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER, 0];
         // A shorter key is padded with zeroes; a zero length clears it.
@@ -134,10 +143,11 @@ export function createCtrlServer(deps: CtrlServerDeps): CtrlServer {
   return {
     hash,
     get answered() { return answered; },
-    poll() {
+    poll(budget = ring.size) {
       let notify = false;
+      let done = 0;
       for (;;) {
-        for (;;) {
+        while (done < budget) {
           const r = ring.takeRequest(req);
           if (!r.ok) {
             if (r.error === "empty") break;
@@ -154,11 +164,13 @@ export function createCtrlServer(deps: CtrlServerDeps): CtrlServer {
           // A request slot was taken, so its response slot is free.
           ring.queueResponse(rsp);
           answered++;
+          done++;
         }
         if (ring.pushResponses()) notify = true;
+        if (done >= budget) return ok({ notify, more: true });
         const more = ring.finalCheckForRequests();
         if (!more.ok) return err("ill-behaved-peer");
-        if (!more.value) return ok(notify);
+        if (!more.value) return ok({ notify, more: false });
       }
     },
   };
@@ -180,6 +192,7 @@ export function toeplitzHash(key: Uint8Array, data: Uint8Array): number {
 }
 
 /** The hash and its type (a HASH_TYPE_* bit number) for a frame on its way to the guest, as Linux's xenvif_set_skb_hash picks them. */
+const hashInput = new Uint8Array(36);
 export function frameHash(state: HashState, frame: Uint8Array): { value: number; type: number } | undefined {
   if (state.algorithm !== XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ || state.flags === 0 || frame.length < 14) return undefined;
   const ethertype = (frame[12]! << 8) | frame[13]!;
@@ -187,37 +200,28 @@ export function frameHash(state: HashState, frame: Uint8Array): { value: number;
   if (ethertype === 0x0800) {
     if (frame.length < 34 || frame[14]! >> 4 !== 4) return undefined;
     const ihl = (frame[14]! & 15) * 4;
+    // A header length below 20 or past the frame: the flow dissector gives up, no hash.
+    if (ihl < 20 || frame.length < 14 + ihl) return undefined;
     const fragment = (((frame[20]! << 8) | frame[21]!) & 0x3fff) !== 0;
     const tcp = frame[23] === 6 && !fragment && frame.length >= 14 + ihl + 4;
     if (tcp && want(HASH_TYPE_IPV4_TCP)) {
-      const input = new Uint8Array(12);
-      input.set(frame.subarray(26, 34));
-      input.set(frame.subarray(14 + ihl, 14 + ihl + 4), 8);
-      return { value: toeplitzHash(state.key, input), type: HASH_TYPE_IPV4_TCP };
+      hashInput.set(frame.subarray(26, 34));
+      hashInput.set(frame.subarray(14 + ihl, 14 + ihl + 4), 8);
+      return { value: toeplitzHash(state.key, hashInput.subarray(0, 12)), type: HASH_TYPE_IPV4_TCP };
     }
     if (want(HASH_TYPE_IPV4)) return { value: toeplitzHash(state.key, frame.subarray(26, 34)), type: HASH_TYPE_IPV4 };
     return undefined;
   }
   if (ethertype === 0x86dd) {
-    if (frame.length < 54) return undefined;
+    if (frame.length < 54 || frame[14]! >> 4 !== 6) return undefined;
     // Only a TCP header right after the fixed header counts as TCP (no extension headers).
     const tcp = frame[20] === 6 && frame.length >= 58;
     if (tcp && want(HASH_TYPE_IPV6_TCP)) {
-      const input = new Uint8Array(36);
-      input.set(frame.subarray(22, 54));
-      input.set(frame.subarray(54, 58), 32);
-      return { value: toeplitzHash(state.key, input), type: HASH_TYPE_IPV6_TCP };
+      hashInput.set(frame.subarray(22, 54));
+      hashInput.set(frame.subarray(54, 58), 32);
+      return { value: toeplitzHash(state.key, hashInput), type: HASH_TYPE_IPV6_TCP };
     }
     if (want(HASH_TYPE_IPV6)) return { value: toeplitzHash(state.key, frame.subarray(22, 54)), type: HASH_TYPE_IPV6 };
   }
   return undefined;
-}
-
-/** Parses a ctrl ring ref or port from xenstore text (a u32). */
-export function ctrlKeys(ringRef: string | undefined, port: string | undefined): Result<{ ref: number; port: number } | undefined, "bad-ctrl-keys"> {
-  if (ringRef === undefined && port === undefined) return ok(undefined);
-  const r = ringRef !== undefined && /^[0-9]{1,10}$/.test(ringRef) ? Number(ringRef) : NaN;
-  const p = port !== undefined && /^[0-9]{1,10}$/.test(port) ? Number(port) : NaN;
-  if (!(r <= 0xffffffff) || !(p <= 0xffffffff)) return err("bad-ctrl-keys");
-  return ok({ ref: r, port: p });
 }
