@@ -9,7 +9,23 @@ import { XenbusState } from "../../xen-sim/xenbus/types.ts";
 import { readState, switchState, writeKeys } from "../../xen-sim/xenbus/xenbus.ts";
 import { settle } from "./helpers.ts";
 
+/** One queue's rings and event channel (queue 0's are also the FakeFrontend's own fields). */
+export interface FakeQueue {
+  readonly txPage: Uint8Array;
+  readonly rxPage: Uint8Array;
+  readonly port: number;
+  writeTxSlots(at: number, slots: readonly Uint8Array[]): void;
+  writeRxSlots(at: number, slots: readonly Uint8Array[]): void;
+  setTxReqProd(v: number): void;
+  setRxReqProd(v: number): void;
+  txRspProd(): number;
+  rxRspProd(): number;
+  kick(): void;
+}
+
 export interface FakeFrontend {
+  /** Every queue (one unless options.queues asked for more). */
+  readonly queues: readonly FakeQueue[];
   readonly txPage: Uint8Array;
   readonly rxPage: Uint8Array;
   readonly port: number;
@@ -33,6 +49,10 @@ export interface FakeFrontendOptions {
   readonly ctrl?: boolean;
   /** Replace the ctrl keys with these raw values (tests of bad keys). */
   readonly ctrlKeys?: Record<string, string>;
+  /** Queues to connect: more than one writes multi-queue-num-queues and per-queue keys under queue-N/. */
+  readonly queues?: number;
+  /** Write this multi-queue-num-queues instead (tests of a bad count); the backend is not waited for. */
+  readonly numQueuesKey?: string;
 }
 
 export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g: GuestDomain, dev: DeviceInfo, options: FakeFrontendOptions = {}): Promise<FakeFrontend> {
@@ -41,13 +61,35 @@ export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g:
     const f = unwrap(g.domain.memory.allocPage());
     return { frame: f, page: unwrap(g.domain.memory.page(f)) };
   };
-  const tx = alloc();
-  const rx = alloc();
-  initSharedRing(tx.page);
-  initSharedRing(rx.page);
-  const txRef = unwrap(g.domain.grants.grantAccess(0, tx.frame));
-  const rxRef = unwrap(g.domain.grants.grantAccess(0, rx.frame));
-  const port = unwrap(g.domain.events.allocUnbound(0));
+  const u32 = (p: Uint8Array) => new Uint32Array(p.buffer, p.byteOffset, 4);
+  const n = options.queues ?? 1;
+  const queues: FakeQueue[] = [];
+  const queueKeys: Record<string, string | number> = {};
+  for (let q = 0; q < n; q++) {
+    const tx = alloc();
+    const rx = alloc();
+    initSharedRing(tx.page);
+    initSharedRing(rx.page);
+    const txRef = unwrap(g.domain.grants.grantAccess(0, tx.frame));
+    const rxRef = unwrap(g.domain.grants.grantAccess(0, rx.frame));
+    const qport = unwrap(g.domain.events.allocUnbound(0));
+    const prefix = n === 1 ? "" : `queue-${q}/`;
+    queueKeys[`${prefix}tx-ring-ref`] = txRef;
+    queueKeys[`${prefix}rx-ring-ref`] = rxRef;
+    queueKeys[`${prefix}event-channel`] = qport;
+    queues.push({
+      txPage: tx.page, rxPage: rx.page, port: qport,
+      writeTxSlots(at, slots) { slots.forEach((sl, i) => tx.page.set(sl.subarray(0, 12), 64 + (((at + i) & 255) * 12))); },
+      writeRxSlots(at, slots) { slots.forEach((sl, i) => rx.page.set(sl.subarray(0, 8), 64 + (((at + i) & 255) * 8))); },
+      setTxReqProd(v) { Atomics.store(u32(tx.page), 0, v >>> 0); },
+      setRxReqProd(v) { Atomics.store(u32(rx.page), 0, v >>> 0); },
+      txRspProd: () => Atomics.load(u32(tx.page), 2),
+      rxRspProd: () => Atomics.load(u32(rx.page), 2),
+      kick() { g.domain.events.send(qport); },
+    });
+  }
+  if (n > 1 || options.numQueuesKey !== undefined) queueKeys["multi-queue-num-queues"] = options.numQueuesKey ?? n;
+  const q0 = queues[0]!;
   let ctrl: FakeFrontend["ctrl"];
   let ctrlKeys: Record<string, string | number> = options.ctrlKeys ?? {};
   if (options.ctrl === true) {
@@ -58,34 +100,30 @@ export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g:
     ctrl = { page: c.page, port: ctrlPort, kick: () => { g.domain.events.send(ctrlPort); } };
   }
   unwrap(await settle(clock, writeKeys(g.xs, "device/vif/0", {
-    "tx-ring-ref": txRef, "rx-ring-ref": rxRef, "event-channel": port, "request-rx-copy": 1, "feature-rx-notify": 1, "feature-sg": 1, "feature-gso-tcpv4": 1,
+    ...queueKeys, "request-rx-copy": 1, "feature-rx-notify": 1, "feature-sg": 1, "feature-gso-tcpv4": 1,
     ...ctrlKeys,
   })));
   unwrap(await settle(clock, switchState(g.xs, "device/vif/0", XenbusState.Connected)));
   let st = 0;
   await pumpUntil(clock, () => st === XenbusState.Connected, { maxIterations: 200 });
   st = await settle(clock, readState(g.xs, dev.backendPath));
-  if (options.ctrlKeys === undefined) await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x34);
-  const u32 = (p: Uint8Array) => new Uint32Array(p.buffer, p.byteOffset, 4);
+  if (options.ctrlKeys === undefined && options.numQueuesKey === undefined) await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x34);
   return {
-    txPage: tx.page,
-    rxPage: rx.page,
-    port,
+    queues,
+    txPage: q0.txPage,
+    rxPage: q0.rxPage,
+    port: q0.port,
     grantPage(fill = 0) {
       const b = alloc();
       b.page.fill(fill);
       return unwrap(g.domain.grants.grantAccess(0, b.frame));
     },
-    writeTxSlots(at, slots) {
-      slots.forEach((s, i) => tx.page.set(s.subarray(0, 12), 64 + (((at + i) & 255) * 12)));
-    },
-    writeRxSlots(at, slots) {
-      slots.forEach((s, i) => rx.page.set(s.subarray(0, 8), 64 + (((at + i) & 255) * 8)));
-    },
-    setTxReqProd(v) { Atomics.store(u32(tx.page), 0, v >>> 0); },
-    setRxReqProd(v) { Atomics.store(u32(rx.page), 0, v >>> 0); },
-    txRspProd: () => Atomics.load(u32(tx.page), 2),
-    kick() { g.domain.events.send(port); },
+    writeTxSlots: q0.writeTxSlots,
+    writeRxSlots: q0.writeRxSlots,
+    setTxReqProd: q0.setTxReqProd,
+    setRxReqProd: q0.setRxReqProd,
+    txRspProd: q0.txRspProd,
+    kick: q0.kick,
     ...(ctrl === undefined ? {} : { ctrl }),
   };
 }

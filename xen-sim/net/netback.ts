@@ -38,7 +38,7 @@ import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.t
 import type { Bridge, BridgePort } from "./bridge.ts";
 import { createFramePool } from "./frame-pool.ts";
 import { createBufferRecycler } from "../../stack/link/recycler.ts";
-import { createCtrlServer, frameHash, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, type CtrlServer } from "./netif-ctrl.ts";
+import { createCtrlServer, createHashState, frameHash, HASH_TYPES_SUPPORTED, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, type CtrlServer } from "./netif-ctrl.ts";
 import { segmentTcpv4 } from "./gso.ts";
 import type { Netback, NetbackOptions, NetbackVif, NetbackVifStats, NetPeerError } from "./types.ts";
 
@@ -60,9 +60,23 @@ interface Connection {
   readonly sg: boolean;
   readonly csum: boolean;
   scheduled: boolean;
-  /** The control ring, when the frontend set one up (ctrl-ring-ref, event-channel-ctrl). */
+  /** False once disconnected: work scheduled for a dead connection is dropped. */
+  live: boolean;
+  /** Frames from the bridge waiting for this queue's rx requests. */
+  readonly rxQueue: Frame[];
+  rxHead: number;
+  /** The control ring, when the frontend set one up (ctrl-ring-ref, event-channel-ctrl); on queue 0. */
   ctrl?: { readonly server: CtrlServer; readonly map: GrantMapping; readonly port: EvtchnPort };
 }
+
+/** Queue steering without the frontend's hash settings: Toeplitz over every hash type with a fixed key (one flow, one queue). */
+const FLOW_HASH = (() => {
+  const h = createHashState();
+  h.algorithm = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+  h.flags = HASH_TYPES_SUPPORTED;
+  for (let i = 0; i < h.key.length; i++) h.key[i] = (i * 0x9d + 0x5a) & 0xff;
+  return h;
+})();
 
 /** Tx frames above this size (GSO) use recycled buffers; smaller ones are carved from slabs. */
 const RECYCLE_MIN = 16384;
@@ -148,11 +162,15 @@ export function createNetback(
 
   function createVif(fe: DomainId, devid: number, path: string): VifImpl {
     const rxQueueLimit = options.rxQueueLimit ?? 512;
+    const maxQueues = Math.max(1, Math.min(options.maxQueues ?? 1, 64));
     const budget = options.budget ?? 64;
     const maxTxSlots = options.maxTxSlots ?? XEN_NETIF_NR_SLOTS_MIN;
     const stats: NetbackVifStats = { txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxDropped: 0, txBuffersReused: 0, rxHashes: 0, notificationsSent: 0, events: 0, peerErrors: 0, connects: 0 };
     let state: XenbusStateValue = XenbusState.Initialising;
-    let conn: Connection | undefined;
+    /** One connection per queue (multi-queue-num-queues); empty while disconnected. */
+    let conns: Connection[] = [];
+    /** Queue 0: the features and the control ring are per vif. */
+    const first = (): Connection | undefined => conns[0];
     let frontendPath = "";
     let receive: (f: Frame) => void = () => {};
     let port: BridgePort | undefined;
@@ -162,8 +180,6 @@ export function createNetback(
     let firstFrontEvent = true;
     let vchain: Promise<void> = Promise.resolve();
     const vserial = (fn: () => Promise<void>): Promise<void> => (vchain = vchain.then(fn, fn));
-    const rxQueue: Frame[] = [];
-    let rxHead = 0;
     const pool = createFramePool();
     // Large tx frames (GSO) come from buffers that the consumer gives back once it has copied
     // them out (Frame.release: another vif's rx or a tap; a simulated link port never gives them back), so they stay hot in cache.
@@ -180,9 +196,9 @@ export function createNetback(
     const txReqs: number[] = []; // per data slot: gref, offset, size, id (flattened)
 
     const offloads: Offloads = {
-      get txChecksum() { return conn?.csum ?? true; },
-      get tso() { return conn !== undefined && conn.gso && conn.sg; },
-      get maxGsoFrame() { return conn !== undefined && conn.gso && conn.sg ? XEN_NETIF_MAX_TX_SIZE : 0; },
+      get txChecksum() { return first()?.csum ?? true; },
+      get tso() { const c = first(); return c !== undefined && c.gso && c.sg; },
+      get maxGsoFrame() { const c = first(); return c !== undefined && c.gso && c.sg ? XEN_NETIF_MAX_TX_SIZE : 0; },
     };
 
     const device: NetDevice = {
@@ -218,24 +234,28 @@ export function createNetback(
     const disconnect = (): void => {
       hotplugWatch?.();
       hotplugWatch = undefined;
-      const c = conn;
-      if (c === undefined) return;
-      conn = undefined;
-      dom0.events.onEvent(c.txPort, undefined);
-      dom0.events.close(c.txPort);
-      if (c.rxPort !== c.txPort) {
-        dom0.events.onEvent(c.rxPort, undefined);
-        dom0.events.close(c.rxPort);
+      const all = conns;
+      if (all.length === 0) return;
+      conns = [];
+      for (const c of all) {
+        c.live = false;
+        dom0.events.onEvent(c.txPort, undefined);
+        dom0.events.close(c.txPort);
+        if (c.rxPort !== c.txPort) {
+          dom0.events.onEvent(c.rxPort, undefined);
+          dom0.events.close(c.rxPort);
+        }
+        dom0.grants.unmap(c.txMap.handle);
+        dom0.grants.unmap(c.rxMap.handle);
+        if (c.ctrl !== undefined) {
+          dom0.events.onEvent(c.ctrl.port, undefined);
+          dom0.events.close(c.ctrl.port);
+          dom0.grants.unmap(c.ctrl.map.handle);
+        }
+        for (let i = c.rxHead; i < c.rxQueue.length; i++) c.rxQueue[i]!.release?.();
+        c.rxQueue.length = 0;
+        c.rxHead = 0;
       }
-      dom0.grants.unmap(c.txMap.handle);
-      dom0.grants.unmap(c.rxMap.handle);
-      if (c.ctrl !== undefined) {
-        dom0.events.onEvent(c.ctrl.port, undefined);
-        dom0.events.close(c.ctrl.port);
-        dom0.grants.unmap(c.ctrl.map.handle);
-      }
-      rxQueue.length = 0;
-      rxHead = 0;
     };
 
     const notify = (p: EvtchnPort): void => {
@@ -363,9 +383,9 @@ export function createNetback(
           if (t === "empty") break;
           frames++;
           if (!txFrame(c)) return false;
-          if (conn !== c) return false;
+          if (!c.live) return false;
         }
-        if (conn !== c) return false;
+        if (!c.live) return false;
         if (c.tx.pushResponses()) notify(c.txPort);
         if (frames >= budget) return true;
         const more = c.tx.finalCheckForRequests();
@@ -376,7 +396,7 @@ export function createNetback(
 
     // ---- bridge -> guest rx --------------------------------------------------------------------
     const toGuest = (frame: Frame): void => {
-      const c = conn;
+      const c = conns.length === 1 ? conns[0] : conns[selectQueue(frame.data)];
       if (c === undefined || state !== XenbusState.Connected && state !== XenbusState.InitWait) {
         stats.rxDropped++;
         frame.release?.();
@@ -388,13 +408,28 @@ export function createNetback(
         frame.release?.();
         return;
       }
-      if (rxQueue.length - rxHead >= rxQueueLimit) {
+      if (c.rxQueue.length - c.rxHead >= rxQueueLimit) {
         stats.rxDropped++;
         frame.release?.();
         return;
       }
-      rxQueue.push(frame);
+      c.rxQueue.push(frame);
       processRx(c);
+    };
+
+    /**
+     * The queue a frame to the guest takes (Linux xenvif_select_queue): with Toeplitz hashing on,
+     * the mapping table's entry for the hash (or the hash modulo the queues); otherwise a flow
+     * hash of the addresses and ports, so that one flow keeps to one queue.
+     */
+    const selectQueue = (data: Uint8Array): number => {
+      const n = conns.length;
+      const hash = conns[0]?.ctrl?.server.hash;
+      if (hash !== undefined && hash.algorithm === XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ) {
+        const h = frameHash(hash, data)?.value ?? 0;
+        return hash.mappingSize === 0 ? h % n : hash.mapping[h % hash.mappingSize]! % n;
+      }
+      return (frameHash(FLOW_HASH, data)?.value ?? 0) % n;
     };
 
     /** Requests available on the rx ring; arms req_event (Linux xenvif_rx_ring_slots_available) when short. */
@@ -417,25 +452,27 @@ export function createNetback(
 
     const processRx = (c: Connection): void => {
       let produced = false;
-      while (rxHead < rxQueue.length && conn === c) {
-        const frame = rxQueue[rxHead]!;
+      const rxQueue = c.rxQueue;
+      while (c.rxHead < rxQueue.length && c.live) {
+        const frame = rxQueue[c.rxHead]!;
         const data = frame.data;
         const len = data.length;
         const gso = (frame.offload?.gsoSize ?? 0) > 0;
-        // The frontend asked for hashes (control ring): one more extra-info slot (Linux rx.c).
-        const hash = c.ctrl === undefined ? undefined : frameHash(c.ctrl.server.hash, data);
+        // The frontend asked for hashes (control ring, on queue 0 for the whole vif): one more extra-info slot (Linux rx.c).
+        const ctl = conns[0]?.ctrl;
+        const hash = ctl === undefined ? undefined : frameHash(ctl.server.hash, data);
         const dataSlots = Math.max(1, Math.ceil(len / PAGE_SIZE));
         const need = dataSlots + (gso ? 1 : 0) + (hash === undefined ? 0 : 1);
         if (len === 0 || (!c.sg && dataSlots > 1) || need > XEN_NETIF_NR_SLOTS_MIN + 1) {
           stats.rxDropped++;
-          rxHead++;
+          c.rxHead++;
           frame.release?.();
           continue;
         }
         const avail = rxAvailable(c, need);
         if (avail === null) { report("ill-behaved-peer", true, "rx req_prod beyond the ring"); return; }
         if (avail < need) break;
-        rxHead++;
+        c.rxHead++;
         const off = frame.offload;
         let flags = off?.csumBlank === true ? NETRXF_csum_blank | NETRXF_data_validated : off?.dataValidated === true ? NETRXF_data_validated : 0;
         if (gso || hash !== undefined) flags |= NETRXF_extra_info;
@@ -486,22 +523,22 @@ export function createNetback(
           stats.rxBytes += len;
         }
       }
-      if (rxHead === rxQueue.length) {
+      if (c.rxHead === rxQueue.length) {
         rxQueue.length = 0;
-        rxHead = 0;
-      } else if (rxHead > 256) {
-        rxQueue.splice(0, rxHead);
-        rxHead = 0;
+        c.rxHead = 0;
+      } else if (c.rxHead > 256) {
+        rxQueue.splice(0, c.rxHead);
+        c.rxHead = 0;
       }
-      if (produced && conn === c && c.rx.pushResponses()) notify(c.rxPort);
+      if (produced && c.live && c.rx.pushResponses()) notify(c.rxPort);
     };
 
     const kick = (c: Connection): void => {
-      if (conn !== c) return;
+      if (!c.live) return;
       c.scheduled = false;
       stats.events++;
       const more = processTx(c);
-      if (conn !== c) return;
+      if (!c.live) return;
       processRx(c);
       if (more && !c.scheduled) {
         c.scheduled = true;
@@ -514,19 +551,40 @@ export function createNetback(
       const k = await readKeys(xs, frontendPath, [
         "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx", "request-rx-copy",
         "feature-rx-notify", "feature-sg", "feature-gso-tcpv4", "feature-no-csum-offload", "ctrl-ring-ref", "event-channel-ctrl",
+        "multi-queue-num-queues",
       ]);
-      if (!k.ok || gone || state === XenbusState.Connected || conn !== undefined) return;
+      if (!k.ok || gone || state === XenbusState.Connected || conns.length > 0) return;
       const v = k.value;
       if (v["request-rx-copy"] !== "1") { report("no-rx-copy", true, "frontend does not request rx-copy"); return; }
       if (v["feature-rx-notify"] !== "1") { report("no-rx-notify", true, "feature-rx-notify is mandatory"); return; }
-      const txRef = parseU32(v["tx-ring-ref"]);
-      const rxRef = parseU32(v["rx-ring-ref"]);
-      const split = v["event-channel-tx"] !== undefined;
-      const txEvt = parseU32(split ? v["event-channel-tx"] : v["event-channel"]);
-      const rxEvt = parseU32(split ? v["event-channel-rx"] : v["event-channel"]);
-      if (txRef === undefined || rxRef === undefined || txEvt === undefined || rxEvt === undefined) {
-        report("bad-keys", true, "ring refs / event channel");
+      // Linux connect(): multi-queue-num-queues (default 1) up to what we advertised; one queue
+      // keeps its keys in the frontend's directory, several in queue-0/, queue-1/, ...
+      const queues = v["multi-queue-num-queues"] === undefined ? 1 : parseU32(v["multi-queue-num-queues"]);
+      if (queues === undefined || queues < 1 || queues > maxQueues) {
+        report("bad-keys", true, `multi-queue-num-queues ${v["multi-queue-num-queues"]} (at most ${maxQueues})`);
         return;
+      }
+      const perQueue: Record<string, string | undefined>[] = [];
+      if (queues === 1) perQueue.push(v);
+      else {
+        for (let q = 0; q < queues; q++) {
+          const qk = await readKeys(xs, `${frontendPath}/queue-${q}`, ["tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx"]);
+          if (!qk.ok || gone || (state as XenbusStateValue) === XenbusState.Connected || conns.length > 0) return;
+          perQueue.push(qk.value);
+        }
+      }
+      const rings: { txRef: number; rxRef: number; txEvt: number; rxEvt: number; split: boolean }[] = [];
+      for (const [q, qv] of perQueue.entries()) {
+        const txRef = parseU32(qv["tx-ring-ref"]);
+        const rxRef = parseU32(qv["rx-ring-ref"]);
+        const split = qv["event-channel-tx"] !== undefined;
+        const txEvt = parseU32(split ? qv["event-channel-tx"] : qv["event-channel"]);
+        const rxEvt = parseU32(split ? qv["event-channel-rx"] : qv["event-channel"]);
+        if (txRef === undefined || rxRef === undefined || txEvt === undefined || rxEvt === undefined) {
+          report("bad-keys", true, queues === 1 ? "ring refs / event channel" : `queue-${q}: ring refs / event channel`);
+          return;
+        }
+        rings.push({ txRef, rxRef, txEvt, rxEvt, split });
       }
       // Linux connect_ctrl_ring: no ctrl-ring-ref, no control ring (event-channel-ctrl alone is
       // ignored); a ref without a readable event channel is fatal.
@@ -534,38 +592,46 @@ export function createNetback(
       const ctrlRef = parseU32(v["ctrl-ring-ref"]);
       const ctrlEvt = parseU32(v["event-channel-ctrl"]);
       if (hasCtrl && (ctrlRef === undefined || ctrlEvt === undefined)) { report("bad-keys", true, "ctrl-ring-ref / event-channel-ctrl"); return; }
-      const c = mapRings(txRef, rxRef, txEvt, rxEvt, split, v["feature-gso-tcpv4"] === "1", v["feature-sg"] === "1", v["feature-no-csum-offload"] !== "1");
-      if (!c.ok) { report(c.error, true); return; }
+      const mapped: Connection[] = [];
+      for (const r of rings) {
+        const c = mapRings(r.txRef, r.rxRef, r.txEvt, r.rxEvt, r.split, v["feature-gso-tcpv4"] === "1", v["feature-sg"] === "1", v["feature-no-csum-offload"] !== "1");
+        if (!c.ok) {
+          // disconnect() (through report) undoes the queues mapped so far.
+          conns = mapped;
+          report(c.error, true);
+          return;
+        }
+        mapped.push(c.value);
+      }
       if (hasCtrl) {
-        const m = mapCtrl(c.value, ctrlRef!, ctrlEvt!);
+        const m = mapCtrl(mapped[0]!, ctrlRef!, ctrlEvt!, mapped.length);
         if (!m.ok) {
-          // Not yet conn: undo the data rings here.
-          conn = c.value;
+          conns = mapped;
           report(m.error, true);
           return;
         }
       }
-      conn = c.value;
+      conns = mapped;
       stats.connects++;
+      const c0 = mapped[0]!;
       // Control requests published before the ring was mapped get their answers now.
-      pollCtrl(c.value);
-      if (conn !== c.value) return;
+      pollCtrl(c0);
+      if (!c0.live) return;
       // Write Connected once the hotplug script has reported the vif connected.
-      const cc = c.value;
       const hp = await xs.watch(`${path}/hotplug-status`, () => void vserial(async () => {
-        if (conn !== cc || state === XenbusState.Connected) return;
+        if (!c0.live || state === XenbusState.Connected) return;
         const s = await xs.read(`${path}/hotplug-status`);
-        if (s.ok && s.value === "connected" && conn === cc && (state as XenbusStateValue) !== XenbusState.Connected) {
+        if (s.ok && s.value === "connected" && c0.live && (state as XenbusStateValue) !== XenbusState.Connected) {
           hotplugWatch?.();
           hotplugWatch = undefined;
           await setState(XenbusState.Connected);
         }
       }));
       if (hp.ok) {
-        if (conn !== cc) void hp.value.unwatch();
+        if (!c0.live) void hp.value.unwatch();
         else hotplugWatch = () => void hp.value.unwatch();
       }
-      kick(cc);
+      for (const c of mapped) kick(c);
     };
 
     const mapRings = (
@@ -595,7 +661,7 @@ export function createNetback(
         tx: createBackRing([txPage], { slotSize: NETIF_TX_SLOT_SIZE, startIndex: Atomics.load(txIdx, RING_RSP_PROD / 4) }),
         rx: createBackRing([rxPage], { slotSize: NETIF_RX_SLOT_SIZE, startIndex: Atomics.load(rxIdx, RING_RSP_PROD / 4) }),
         txMap: txMap.value, rxMap: rxMap.value, rxIndex: rxIdx,
-        txPort: txPort.value, rxPort: rxPort.value, gso, sg, csum, scheduled: false,
+        txPort: txPort.value, rxPort: rxPort.value, gso, sg, csum, scheduled: false, live: true, rxQueue: [], rxHead: 0,
       };
       dom0.events.onEvent(c.txPort, () => kick(c));
       if (c.rxPort !== c.txPort) dom0.events.onEvent(c.rxPort, () => kick(c));
@@ -603,7 +669,7 @@ export function createNetback(
     };
 
     /** Maps the control ring and binds its event channel (Linux connect_ctrl_ring); requests are answered on every event. */
-    const mapCtrl = (c: Connection, ref: number, evt: number): Result<void, "bad-ctrl-ring-ref" | "bad-event-channel"> => {
+    const mapCtrl = (c: Connection, ref: number, evt: number, queues: number): Result<void, "bad-ctrl-ring-ref" | "bad-event-channel"> => {
       const map = dom0.grants.map(fe, ref);
       if (!map.ok) return err("bad-ctrl-ring-ref");
       const port = dom0.events.bindInterdomain(fe, evt);
@@ -611,7 +677,7 @@ export function createNetback(
       const page = map.value.page;
       const server = createCtrlServer({
         page, startIndex: Atomics.load(new Uint32Array(page.buffer, page.byteOffset, 4), RING_RSP_PROD / 4),
-        queues: 1,
+        queues,
         copyFromGrant: (gref, offset, len, dst) => dom0.grants.copyFromGrant(fe, gref, offset, len, dst, 0),
       });
       c.ctrl = { server, map: map.value, port: port.value };
@@ -622,7 +688,7 @@ export function createNetback(
     /** Answers a ring's worth of control requests; more wait for the next clock turn (like kick's budget). */
     const pollCtrl = (c: Connection): void => {
       const ctl = c.ctrl;
-      if (conn !== c || ctl === undefined) return;
+      if (!c.live || ctl === undefined) return;
       const r = ctl.server.poll();
       if (!r.ok) { report("ill-behaved-peer", true, "ctrl req_prod beyond the ring"); return; }
       if (r.value.notify) notify(ctl.port);
@@ -645,7 +711,7 @@ export function createNetback(
           break;
         case XenbusState.Connected:
           // Linux set_backend_state: from any state but Connected, (re)connect to the frontend's rings.
-          if (state !== XenbusState.Connected && conn === undefined) await connect();
+          if (state !== XenbusState.Connected && conns.length === 0) await connect();
           break;
         case XenbusState.Closing:
           disconnect();
@@ -677,7 +743,8 @@ export function createNetback(
       backendPath: path,
       device,
       get state() { return state; },
-      get connected() { return conn !== undefined; },
+      get connected() { return conns.length > 0; },
+      get queues() { return conns.length; },
       stats: () => stats,
       async probe() {
         const k = await readKeys(xs, path, ["frontend", "frontend-id", "mac", "bridge", "online"]);
@@ -696,7 +763,7 @@ export function createNetback(
         const values: Record<string, string | number> = {
           "feature-sg": 1, "feature-gso-tcpv4": 1, "feature-gso-tcpv6": 1, "feature-ipv6-csum-offload": 1,
           "feature-rx-copy": 1, "feature-rx-flip": 0, "feature-split-event-channels": 1,
-          "multi-queue-max-queues": options.maxQueues ?? 1, "feature-ctrl-ring": 1,
+          "multi-queue-max-queues": maxQueues, "feature-ctrl-ring": 1,
         };
         const w = await writeKeys(xs, path, values);
         if (!w.ok || gone) return;

@@ -89,7 +89,7 @@ export interface NetbackOptions {
   readonly budget?: number;
   /** Most tx slots (data, without extras) a frame may use before the frontend is disconnected (default 18). */
   readonly maxTxSlots?: number;
-  /** Advertised multi-queue-max-queues (default 1: one queue is served). */
+  /** Advertised multi-queue-max-queues (default 1, at most 64): a frontend may connect up to this many queues, each a tx and an rx ring. */
   readonly maxQueues?: number;
   /** Fill each released tx frame buffer with 0xA5 (tests: a consumer that releases too early shows up; default false). */
   readonly poisonReleasedBuffers?: boolean;
@@ -128,6 +128,8 @@ export interface NetbackVif {
   readonly state: XenbusStateValue;
   /** Rings mapped and the event channel bound. */
   readonly connected: boolean;
+  /** Queues connected (multi-queue-num-queues; 0 while disconnected). */
+  readonly queues: number;
   stats(): Readonly<NetbackVifStats>;
 }
 

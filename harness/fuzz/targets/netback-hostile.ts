@@ -1,7 +1,8 @@
 // Fuzz target: dom0's netback fed hostile ring contents by a connected frontend. The input
 // fills tx slots (12 bytes each) and rx slots (8 bytes each) and picks the producer indices
 // (near the real ones, or anywhere); with mode bit 0x10 the frontend also sets up a control
-// ring and the input fills its request slots (16 bytes each) and producer. The frontend kicks
+// ring and the input fills its request slots (16 bytes each) and producer; with 0x80 the vif
+// has two queues and the slots go to queue 1. The frontend kicks
 // and time runs. Oracles: no exception; dom0 never disconnects a frontend silently (every
 // disconnect comes with a reported peer error); after a fatal error dom0 holds no mapping of
 // the guest's pages; on a connected control ring every published request is answered.
@@ -20,7 +21,7 @@ export async function fuzz(data: Buffer): Promise<void> {
   const ts = createToolstack({ clock, rng: createRng(1) }, {});
   const bridge = createBridge({ clock });
   const errors: NetPeerError[] = [];
-  const nb = createNetback({ dom0: ts.dom0, xs: ts.xs, clock, bridges: (n) => (n === bridge.name ? bridge : undefined) });
+  const nb = createNetback({ dom0: ts.dom0, xs: ts.xs, clock, bridges: (n) => (n === bridge.name ? bridge : undefined) }, { maxQueues: 2 });
   nb.onPeerError((e) => errors.push(e));
   let guest: Awaited<ReturnType<typeof ts.createDomain>> | undefined;
   void ts.createDomain({ name: "hostile" }).then((g) => { guest = g; });
@@ -32,7 +33,10 @@ export async function fuzz(data: Buffer): Promise<void> {
   await pumpUntil(clock, () => dev !== undefined);
   if (!dev?.ok) throw new Error("addVif failed");
   const withCtrl = ((data[2] ?? 0) & 0x10) !== 0;
-  const ff = await connectFakeFrontend(clock, ts, g, dev.value, { ctrl: withCtrl });
+  const twoQueues = ((data[2] ?? 0) & 0x80) !== 0;
+  const ff0 = await connectFakeFrontend(clock, ts, g, dev.value, { ctrl: withCtrl, queues: twoQueues ? 2 : 1 });
+  // With two queues, the hostile slots go to queue 1.
+  const ff = twoQueues ? { ...ff0, ...ff0.queues[1]!, ctrl: ff0.ctrl, grantPage: ff0.grantPage } : ff0;
   const vif = nb.vif(g.id, 0);
   if (vif === undefined || !vif.connected) throw new Error("netback did not connect a well-behaved frontend");
 
