@@ -23,22 +23,12 @@ export interface FakeQueue {
   kick(): void;
 }
 
-export interface FakeFrontend {
+/** Queue 0's rings and methods, plus every queue, page grants and the control ring. */
+export interface FakeFrontend extends Omit<FakeQueue, "rxRspProd"> {
   /** Every queue (one unless options.queues asked for more). */
   readonly queues: readonly FakeQueue[];
-  readonly txPage: Uint8Array;
-  readonly rxPage: Uint8Array;
-  readonly port: number;
   /** Grants one of the guest's pages to dom0 and returns its ref. */
   grantPage(fill?: number): number;
-  /** Writes 12-byte tx slots from index `at`. */
-  writeTxSlots(at: number, slots: readonly Uint8Array[]): void;
-  /** Writes 8-byte rx slots from index `at`. */
-  writeRxSlots(at: number, slots: readonly Uint8Array[]): void;
-  setTxReqProd(v: number): void;
-  setRxReqProd(v: number): void;
-  txRspProd(): number;
-  kick(): void;
   /** With { ctrl: true }: the control ring page and its event channel. */
   readonly ctrl?: { readonly page: Uint8Array; readonly port: number; kick(): void };
 }
