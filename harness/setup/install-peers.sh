@@ -2,6 +2,11 @@
 # npm run setup: installs the Debian tools netlab uses as real peers and oracles.
 # Idempotent, no prompts. Needs root on Debian; says so plainly otherwise.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# Jazzer.js (the fuzz engine) needs a small glibc shim on Debian 12; runs after the packages
+# (it needs gcc), whatever happens to them.
+trap 'node harness/fuzz/jazzer/prepare.mjs || true' EXIT
 
 PACKAGES=(
   tshark tcpdump dnsmasq isc-dhcp-client busybox iperf3 curl iputils-ping ethtool
