@@ -303,3 +303,20 @@ describe("properties", () => {
     }), { numRuns: 2000 });
   });
 });
+
+describe("emitDhcp() on full-length names", () => {
+  it("keeps a 64-byte unterminated sname and a 128-byte file (found by Jazzer.js: emitted as 63)", () => {
+    const msg = new Uint8Array(300);
+    msg[0] = 1; msg[1] = 1; msg[2] = 6;
+    msg.set([99, 130, 83, 99], 236);
+    msg[240] = 255;
+    msg.fill(0x61, 44, 44 + 64);
+    msg.fill(0x62, 108, 108 + 128);
+    const repr = unwrap(parseDhcp(msg));
+    expect(repr.sname).toBe("a".repeat(64));
+    expect(repr.file).toBe("b".repeat(128));
+    const again = unwrap(parseDhcp(emitDhcp(repr)));
+    expect(again.sname).toBe("a".repeat(64));
+    expect(again.file).toBe("b".repeat(128));
+  });
+});

@@ -81,9 +81,9 @@ export interface DhcpRepr {
   readonly giaddr: Ipv4Address;
   /** Client hardware address; its length is `hlen` (0..16). */
   readonly chaddr: Uint8Array;
-  /** Server host name (bytes up to the first NUL, latin1); "" when overloaded. */
+  /** Server host name (bytes up to the first NUL or the field's end: all 64 when unterminated, latin1); "" when overloaded. */
   readonly sname: string;
-  /** Boot file name (bytes up to the first NUL, latin1); "" when overloaded. */
+  /** Boot file name (bytes up to the first NUL or the field's end, at most 128, latin1); "" when overloaded. */
   readonly file: string;
   /** Logical options in order of first appearance, without pad, end and overload (52). */
   readonly options: readonly DhcpOptionRepr[];
@@ -297,8 +297,8 @@ export function emitDhcp(repr: DhcpRepr, options: DhcpEmitOptions = {}): Uint8Ar
     // RFC 2132 §9.3: option 52 sits in the options field; file is used before sname.
     const main = new AreaWriter(msg, DHCP_OPTIONS, Math.max(DHCP_OPTIONS + 3, Math.min(maxLength, msg.length) - 1));
     main.put(DhcpOption.OVERLOAD, Uint8Array.of(overload));
-    if (!(overload & 1)) writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN - 1, repr.file);
-    if (!(overload & 2)) writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN - 1, repr.sname);
+    if (!(overload & 1)) writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN, repr.file);
+    if (!(overload & 2)) writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN, repr.sname);
     const areas = [main];
     if (overload & 1) areas.push(new AreaWriter(msg, DHCP_FILE, DHCP_FILE + DHCP_FILE_LEN - 1));
     if (overload & 2) areas.push(new AreaWriter(msg, DHCP_SNAME, DHCP_SNAME + DHCP_SNAME_LEN - 1));
@@ -311,15 +311,15 @@ export function emitDhcp(repr: DhcpRepr, options: DhcpEmitOptions = {}): Uint8Ar
         else msg[a.pos] = 0;
       }
       msg[DHCP_OPTIONS + 2] = used;
-      if (!(used & 1)) writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN - 1, repr.file);
-      if (!(used & 2)) writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN - 1, repr.sname);
+      if (!(used & 1)) writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN, repr.file);
+      if (!(used & 2)) writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN, repr.sname);
       return buf.subarray(headroom, headroom + Math.max(main.pos + 1, BOOTP_MIN_LEN));
     }
     msg.fill(0, DHCP_SNAME, DHCP_MAGIC);
     msg.fill(0, DHCP_OPTIONS);
   }
-  writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN - 1, repr.sname);
-  writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN - 1, repr.file);
+  writeLatin1(msg, DHCP_SNAME, DHCP_SNAME_LEN, repr.sname);
+  writeLatin1(msg, DHCP_FILE, DHCP_FILE_LEN, repr.file);
   const main = new AreaWriter(msg, DHCP_OPTIONS, msg.length - 1);
   packOptions(opts, [main]);
   return buf.subarray(headroom, headroom + Math.max(main.pos + 1, BOOTP_MIN_LEN));
