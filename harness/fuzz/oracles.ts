@@ -1,0 +1,167 @@
+// Oracles for fuzz targets: checks that see the silent misparses JavaScript hides. An
+// out-of-bounds read of a Uint8Array gives `undefined` (which `<<`, `|` and `+` quietly turn into
+// 0 or NaN) and `subarray` clamps an end past the buffer without a word, so a parser that reads
+// past what it validated passes every "does not throw" check. These oracles make that visible:
+// - guarded(bytes): a view that throws on any index read outside it and on any subarray/slice
+//   whose end lies past it (the parser relied on a silent clamp);
+// - tail independence: bytes past a header's declared end are mutated and the header parsed
+//   again; what it parsed must not change;
+// - chunking invariance: a stream parser fed the same bytes in other pieces gives the same result;
+// - sameValue: deep equality where byte arrays compare by content, for round trips and differentials.
+// Every failure throws an OracleError naming the oracle and the input in hex, which the engines
+// report as a finding.
+
+/** A finding of an oracle (never thrown by the stack itself). */
+export class OracleError extends Error {
+  readonly code = "ERR_FUZZ_ORACLE";
+  constructor(readonly oracle: string, message: string) {
+    super(`${oracle}: ${message}`);
+  }
+}
+
+/** Throws an OracleError that carries the input (truncated to 512 bytes) in hex. */
+export function fail(oracle: string, what: string, input?: Uint8Array): never {
+  const hex = input === undefined ? "" : `\n  in: ${Buffer.from(input.subarray(0, 512)).toString("hex")}${input.length > 512 ? "…" : ""}`;
+  throw new OracleError(oracle, what + hex);
+}
+
+const unguard = new WeakMap<object, Uint8Array>();
+let textDecoderPatched = false;
+
+/** The real bytes behind a guarded view (or the argument itself). */
+export function unwrapGuarded<T>(v: T): T {
+  return (typeof v === "object" && v !== null ? (unguard.get(v) as T | undefined) : undefined) ?? v;
+}
+
+/**
+ * A view of `bytes` that throws an OracleError on a read of an index outside [0, length) and on
+ * subarray()/slice() with a start or end past length (clamping that hid a missing bound check).
+ * Views made by subarray are guarded too. Host APIs that need a real typed array (TextDecoder)
+ * are given the real bytes. Writes go through to the bytes.
+ */
+export function guarded(bytes: Uint8Array, label = "input"): Uint8Array {
+  if (!textDecoderPatched) {
+    // The fuzz process's own instrumentation, like a sanitizer's interceptor: TextDecoder.decode
+    // refuses a Proxy, so it is handed the real view behind a guarded one.
+    const decode = TextDecoder.prototype.decode;
+    TextDecoder.prototype.decode = function (this: TextDecoder, input?: AllowSharedBufferSource, options?: TextDecodeOptions): string {
+      return decode.call(this, unwrapGuarded(input), options);
+    };
+    textDecoderPatched = true;
+  }
+  const length = bytes.length;
+  const checkRange = (method: string, begin: unknown, end: unknown): void => {
+    const b = begin === undefined ? 0 : Number(begin);
+    const e = end === undefined ? length : Number(end);
+    // Negative arguments count from the end (a deliberate idiom, in range by construction).
+    if ((b >= 0 && b > length) || (e >= 0 && e > length)) {
+      fail("out-of-bounds", `${label}.${method}(${String(begin)}, ${String(end)}) on ${length} bytes (clamped silently)`);
+    }
+  };
+  const proxy: Uint8Array = new Proxy(bytes, {
+    get(target, key) {
+      if (typeof key === "string") {
+        const c = key.charCodeAt(0);
+        if (c >= 48 && c <= 57) {
+          const i = Number(key);
+          if (Number.isInteger(i)) {
+            if (i >= length) fail("out-of-bounds", `read of ${label}[${i}] on ${length} bytes`);
+            return target[i];
+          }
+        }
+        if (key === "-1" || key === "NaN" || key === "undefined") fail("out-of-bounds", `read of ${label}[${key}]`);
+        if (key === "subarray") {
+          return (begin?: number, end?: number): Uint8Array => {
+            checkRange("subarray", begin, end);
+            return guarded(target.subarray(begin, end), label);
+          };
+        }
+        if (key === "slice") {
+          return (begin?: number, end?: number): Uint8Array => {
+            checkRange("slice", begin, end);
+            return target.slice(begin, end);
+          };
+        }
+      }
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  unguard.set(proxy, bytes);
+  return proxy;
+}
+
+/** Deep equality in which typed arrays compare by their bytes. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    return true;
+  }
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (a instanceof Map && b instanceof Map) {
+    if (a.size !== b.size) return false;
+    for (const [k, v] of a) if (!b.has(k) || !sameValue(v, b.get(k))) return false;
+    return true;
+  }
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/** A printable form of a value for messages (byte arrays in hex). */
+export function show(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (ArrayBuffer.isView(x) ? `<${Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("hex")}>` : typeof x === "bigint" ? String(x) : x));
+}
+
+/**
+ * Tail independence: `parse(bytes)` gave `first`; the bytes from `end` on are inverted and the
+ * result parsed again; its `project`ion (the header, without views of the tail) must not change.
+ * A parser that read past the header's declared end (into payload or padding) is caught here.
+ */
+export function checkTailIndependent<T>(
+  what: string, bytes: Uint8Array, end: number, first: T,
+  parse: (b: Uint8Array) => T | undefined, project: (v: T) => unknown,
+): void {
+  if (end < 0 || end > bytes.length) fail("bounds", `${what}: declared end ${end} outside ${bytes.length} bytes`, bytes);
+  if (end === bytes.length) return;
+  const copy = bytes.slice();
+  for (let i = end; i < copy.length; i++) copy[i] = ~copy[i]! & 0xff;
+  const second = parse(copy);
+  if (second === undefined || !sameValue(project(first), project(second))) {
+    fail("tail-independence", `${what}: changing bytes ${end}..${bytes.length} (past the declared end) changed the parse\n  was: ${show(project(first))}\n  now: ${second === undefined ? "error" : show(project(second))}`, bytes);
+  }
+}
+
+/** Splits `bytes` into pieces at cut points derived from `seed` (deterministic; 1..n pieces). */
+export function chunks(bytes: Uint8Array, seed: number, maxPieces = 6): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0, s = seed >>> 0 || 1;
+  for (let k = 1; k < maxPieces && at < bytes.length; k++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const next = at + 1 + (s % Math.max(1, bytes.length - at));
+    if (next >= bytes.length) break;
+    out.push(bytes.subarray(at, next));
+    at = next;
+  }
+  out.push(bytes.subarray(at));
+  return out;
+}
+
+/** Chunking invariance: `run(pieces)` must give the same value for the whole input, byte by byte and split pieces. */
+export function checkChunkInvariant<T>(what: string, bytes: Uint8Array, run: (pieces: Uint8Array[]) => T, seed: number): T {
+  const whole = run([bytes]);
+  const splits: Array<[string, Uint8Array[]]> = [["split", chunks(bytes, seed)]];
+  if (bytes.length <= 2048) splits.push(["byte by byte", Array.from(bytes, (_, i) => bytes.subarray(i, i + 1))]);
+  for (const [how, pieces] of splits) {
+    const other = run(pieces);
+    if (!sameValue(whole, other)) {
+      fail("chunking", `${what}: fed ${how} (${pieces.map((p) => p.length).join("+")}) the result differs\n  whole: ${show(whole).slice(0, 400)}\n  ${how}: ${show(other).slice(0, 400)}`, bytes);
+    }
+  }
+  return whole;
+}
