@@ -43,8 +43,9 @@ export function guarded(bytes: Uint8Array, label = "input"): Uint8Array {
   if (!textDecoderPatched) {
     // The fuzz process's own instrumentation, like a sanitizer's interceptor: TextDecoder.decode
     // refuses a Proxy, so it is handed the real view behind a guarded one.
-    const decode = TextDecoder.prototype.decode;
-    TextDecoder.prototype.decode = function (this: TextDecoder, input?: AllowSharedBufferSource, options?: TextDecodeOptions): string {
+    const proto = TextDecoder.prototype as { decode: (this: unknown, input?: unknown, options?: unknown) => string };
+    const decode = proto.decode;
+    proto.decode = function (this: unknown, input?: unknown, options?: unknown): string {
       return decode.call(this, unwrapGuarded(input), options);
     };
     textDecoderPatched = true;
