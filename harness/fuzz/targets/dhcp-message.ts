@@ -1,5 +1,6 @@
 // Fuzz target: DHCP messages (stack/wire/dhcp.ts) and the DHCP server that consumes them.
-// Oracles: parsing never throws; a parsed message re-emits to bytes that parse to the same
+// Oracles: parsing never throws and reads through a guarded view (no read past the message, no
+// silently clamped option view); every option's bytes lie inside the message; a parsed message re-emits to bytes that parse to the same
 // repr (options canonicalised: split instances joined, overload undone); the server answers
 // any parsed message without throwing, and each reply it sends parses.
 import { createVirtualClock } from "../../../stack/time.ts";
@@ -8,13 +9,15 @@ import { parseDhcp, emitDhcp, macToChaddr, optionMessageType, optionIpv4, option
 import { createDhcpServer } from "../../../stack/app/dhcp/server.ts";
 import { createUdpSegment } from "../../../stack/app/dhcp/test-helpers.ts";
 import { isDeepStrictEqual } from "node:util";
+import { fail, guarded } from "../oracles.ts";
 
 const SERVER = 0xc0000201;
 
 export function fuzz(data: Buffer): void {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const parsed = parseDhcp(bytes);
+  const parsed = parseDhcp(guarded(bytes, "dhcp"));
   if (!parsed.ok) return;
+  if (parsed.value.chaddr.length > 16) fail("shadow", `chaddr of ${parsed.value.chaddr.length} bytes (the field has 16)`, bytes);
   const again = parseDhcp(emitDhcp(parsed.value));
   if (!again.ok || !isDeepStrictEqual(again.value, parsed.value)) {
     throw new Error(`dhcp: re-emitted message parses differently\n  in: ${Buffer.from(bytes).toString("hex")}`);
