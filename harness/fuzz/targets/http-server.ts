@@ -2,11 +2,34 @@
 // in-memory stream pair, split in up to three writes, then a half-close.
 // Oracles: nothing throws; everything the server sends parses as a sequence of responses;
 // every request the handler saw was answered, in order; after an error status the server
-// closes; the request parser on its own also refuses input the server refused.
+// closes; the request parser on its own also refuses input the server refused; the parser frames
+// the same requests however the input is chunked; and it frames them as llhttp (node:http's own
+// parser) does: the same method, target and body for every request both completed, and neither
+// completes a request the other is still reading (where one refuses the input, only the requests
+// before that point are compared: netlab's limits here are far below llhttp's).
 import { createVirtualClock } from "../../../stack/time.ts";
 import { createStreamPair } from "../../../stack/transport/stream-pair.ts";
 import { createHttpServer } from "../../../stack/app/http/server.ts";
 import { createRequestParser, createResponseParser, type HttpParserLimits } from "../../../stack/app/http/parser.ts";
+import { llhttpFraming, netlabFraming, type Framing } from "../http-reference.ts";
+import { checkChunkInvariant, sameValue, show, fail as oracleFail } from "../oracles.ts";
+
+/** The differential with llhttp (see the header comment). */
+function compareFraming(bytes: Uint8Array, ours: Framing): void {
+  const theirs = llhttpFraming(bytes);
+  const n = Math.min(ours.requests.length, theirs.requests.length);
+  for (let k = 0; k < n; k++) {
+    if (!sameValue(ours.requests[k], theirs.requests[k])) {
+      oracleFail("differential", `request ${k}: netlab ${show(ours.requests[k])}, llhttp ${show(theirs.requests[k])}`, bytes);
+    }
+  }
+  if (ours.requests.length > n && theirs.end !== "error") {
+    oracleFail("differential", `netlab completes request ${n} (${show(ours.requests[n])}) that llhttp is still reading`, bytes);
+  }
+  if (theirs.requests.length > n && ours.end !== "error") {
+    oracleFail("differential", `llhttp completes request ${n} (${show(theirs.requests[n])}) that netlab is still reading (${ours.end})`, bytes);
+  }
+}
 
 const LIMITS: Partial<HttpParserLimits> = { maxUriBytes: 64, maxHeaderBytes: 256, maxHeaderCount: 8, maxBodyBytes: 512, maxChunkLineBytes: 32 };
 
@@ -16,6 +39,8 @@ function fail(what: string, bytes: Uint8Array): never {
 
 export function fuzz(data: Buffer): void {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const framing = checkChunkInvariant("http request parser", bytes, (pieces) => netlabFraming(pieces, LIMITS), bytes.length === 0 ? 1 : bytes[0]! * 31 + bytes[bytes.length - 1]!);
+  compareFraming(bytes, framing);
   const clock = createVirtualClock();
   const seen: string[] = [];
   const server = createHttpServer({ clock }, (req, res) => {

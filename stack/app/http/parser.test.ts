@@ -390,3 +390,15 @@ describe("properties", () => {
     }), { numRuns: 500 });
   });
 });
+
+describe("createRequestParser() error verdicts", () => {
+  it("reports a stray CR before a bare LF on the same line, however the input is cut (found by the chunking oracle)", () => {
+    const input = new TextEncoder().encode("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r HTTP\n");
+    for (let cut = 0; cut <= input.length; cut++) {
+      const p = createRequestParser({ onHead: () => {}, onBody: () => {}, onComplete: () => {} });
+      const a = p.push(input.subarray(0, cut));
+      const r = a.ok ? p.push(input.subarray(cut)) : a;
+      expect(r.ok ? "ok" : r.error, `cut at ${cut}`).toBe("bare-cr");
+    }
+  });
+});

@@ -693,13 +693,15 @@ function createParser(
           }
           i = lf + 1;
           lineLen = 0;
-          if (n === o || b[n - 1] !== CR) return fail("bare-lf");
-          n--;
+          // A CR anywhere but right before the LF comes first in the stream: report it before a
+          // missing CR at the end, so the verdict does not depend on where the input was cut.
           if (joined) {
-            for (let k = o; k < n; k++) if (b[k] === CR) return fail("bare-cr");
-          } else if (firstCr >= 0 && firstCr < n) {
+            for (let k = o; k < n - 1; k++) if (b[k] === CR) return fail("bare-cr");
+          } else if (firstCr >= 0 && firstCr < n - 1) {
             return fail("bare-cr");
           }
+          if (n === o || b[n - 1] !== CR) return fail("bare-lf");
+          n--;
           if (n - o > budget) return fail(overBudget(b.subarray(o, n), n - o));
           const e = onLine(b, o, n);
           if (e) return fail(e);

@@ -1,0 +1,74 @@
+// Request framing as two independent parsers see it: netlab's push parser and llhttp, the parser
+// inside node:http (driven synchronously through node's `_http_common` HTTPParser, the very object
+// node:http's server uses). The http fuzz targets compare them.
+import { createRequire } from "node:module";
+import { createRequestParser, type HttpParserLimits } from "../../stack/app/http/parser.ts";
+
+/** A request as framed by a parser: method, target and the decoded body. */
+export interface FramedRequest {
+  readonly method: string;
+  readonly target: string;
+  readonly body: string;
+}
+
+/** What a parser made of a byte stream: the requests it completed and how it stopped. */
+export interface Framing {
+  readonly requests: FramedRequest[];
+  /** "error": refused the input; "incomplete": waiting for more bytes; "complete": ended between messages. */
+  readonly end: "error" | "incomplete" | "complete";
+  readonly error?: string;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+
+/** netlab's request parser fed `pieces` in turn (then end of input). */
+export function netlabFraming(pieces: Uint8Array[], limits: Partial<HttpParserLimits>): Framing {
+  const requests: FramedRequest[] = [];
+  let head: { method: string; target: string } | undefined;
+  let body = "";
+  const p = createRequestParser({
+    onHead: (h) => { head = { method: h.method, target: h.target }; body = ""; },
+    onBody: (d) => { body += hex(d); },
+    onComplete: () => { if (head) requests.push({ ...head, body }); head = undefined; },
+  }, limits);
+  for (const piece of pieces) {
+    const r = p.push(piece);
+    if (!r.ok) return { requests, end: "error", error: r.error };
+  }
+  return { requests, end: p.inMessage ? "incomplete" : "complete" };
+}
+
+interface LlhttpParser {
+  initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
+  execute(data: Buffer): number | Error;
+  finish(): undefined | Error;
+  [key: number]: unknown;
+}
+interface LlhttpModule {
+  HTTPParser: { new (): LlhttpParser; REQUEST: number; kOnHeaders: number; kOnHeadersComplete: number; kOnBody: number; kOnMessageComplete: number };
+  methods: string[];
+}
+
+let llhttp: LlhttpModule | undefined;
+
+/** llhttp (node:http's parser, strict mode) fed `bytes`. */
+export function llhttpFraming(bytes: Uint8Array): Framing {
+  llhttp ??= createRequire(import.meta.url)("_http_common") as LlhttpModule;
+  const { HTTPParser, methods } = llhttp;
+  const requests: FramedRequest[] = [];
+  let head: { method: string; target: string } | undefined;
+  let body = "";
+  const p = new HTTPParser();
+  p[HTTPParser.kOnHeaders] = () => {};
+  p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, _headers: string[], method: number, url: string) => {
+    head = { method: methods[method] ?? String(method), target: url };
+    body = "";
+    return 0;
+  };
+  p[HTTPParser.kOnBody] = (b: Buffer) => { body += b.toString("latin1"); };
+  p[HTTPParser.kOnMessageComplete] = () => { if (head) requests.push({ ...head, body }); head = undefined; };
+  p.initialize(HTTPParser.REQUEST, {}, 0, 0);
+  const r = p.execute(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  if (r instanceof Error) return { requests, end: "error", error: (r as Error & { code?: string }).code ?? r.message };
+  return { requests, end: head !== undefined || body !== "" ? "incomplete" : "complete" };
+}
