@@ -62,6 +62,9 @@ export interface RawFrontend {
   readonly ring: FrontRing;
   readonly page: Uint8Array;
   readonly port: number;
+  /** The ring page's frame and grant ref (a caller that reuses the guest gives them back). */
+  readonly frame: number;
+  readonly ref: number;
   /** Queues raw slot bytes (112) and pushes them; notifies the backend. */
   send(slots: Uint8Array[]): void;
   /** Overwrites the shared req_prod and notifies. */
@@ -95,7 +98,7 @@ export async function rawFrontend(w: BlkWorld, options: { protocol?: string; per
   });
   const idx = new Uint32Array(page.buffer, page.byteOffset, 16);
   return {
-    ring, page, port,
+    ring, page, port, frame, ref,
     send(slots) {
       for (const s of slots) unwrap(ring.queueRequest(s));
       ring.pushRequests();

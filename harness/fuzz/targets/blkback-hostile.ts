@@ -10,10 +10,19 @@
 // write/barrier/discard changes exactly the requested sectors (with the segment data, or zeroes);
 // any other answer changes no storage; dom0 never maps guest frames outside grants (mapForeign);
 // every disconnect is reported, and after it dom0 holds no mapping of the guest's pages.
+// Speed: the hypervisor, the guest, its vbd and the four guest pages are built once per process
+// on the first input. Each input then gets a fresh disk and a fresh blkback instance over the
+// same vbd: the previous instance is crashed (its mappings and port go), the previous raw
+// frontend's ring page, grant and port are given back, the frontend goes to Initialising and
+// does the handshake again; the guest pages are refilled. So an input's result never depends
+// on earlier inputs (checked by blkback-hostile.test.ts).
 import { unwrap } from "../../../stack/result.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
-import { createBlkWorld } from "../../../xen-sim/blk/sim-world.ts";
-import { rawFrontend } from "../../../xen-sim/blk/test-support.ts";
+import { createBlkWorld, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
+import { createBlkback } from "../../../xen-sim/blk/blkback.ts";
+import { rawFrontend, type RawFrontend } from "../../../xen-sim/blk/test-support.ts";
+import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
+import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { BLKIF_SLOT_SIZE, BLKIF_RSP_OKAY } from "../../../xen-sim/abi/blkif.ts";
 
 const SECTORS = 64;
@@ -26,32 +35,71 @@ function fail(what: string, input: Uint8Array): never {
 
 interface Seg { page: number; first: number; last: number }
 
-export async function fuzz(data: Buffer): Promise<void> {
-  if (data.length < 1) return;
-  const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const mode = input[0]!;
-  const storage = createMemoryStorage({ sectors: SECTORS });
-  for (let i = 0; i < storage.bytes.length; i++) storage.bytes[i] = (i >> 9) * 7 + (i & 255);
-  const w = await createBlkWorld(storage);
-  let foreignMaps = 0;
-  const mapForeign = w.dom0.mapForeign.bind(w.dom0);
-  (w.dom0 as { mapForeign: typeof mapForeign }).mapForeign = (d, f) => { foreignMaps++; return mapForeign(d, f); };
-  unwrap(await w.settle(w.back.start()));
-  const fe = await rawFrontend(w, { persistent: (mode & 1) === 1 });
-  const tick = async (): Promise<void> => { await w.settle(w.dom0Xs.read("/")); };
-  for (let i = 0; i < 100 && w.back.state !== "connected" && w.back.faults.length === 0; i++) await tick();
-  if (w.back.state !== "connected") fail(`a well-behaved frontend did not connect (${w.back.state})`, input);
+interface World {
+  readonly w: BlkWorld;
+  /** Guest pages 0, 1 writable, 2 read-only, 3 the indirect segment table, and their refs. */
+  readonly pages: readonly Uint8Array[];
+  readonly refs: readonly number[];
+  /** dom0's mapForeign calls (the hook is installed once). */
+  foreignMaps: number;
+  /** The raw frontend of the previous input. */
+  fe?: RawFrontend | undefined;
+}
 
-  // Guest pages: 0, 1 writable, 2 read-only, 3 the indirect segment table; ref 4000 never granted.
+let world: Promise<World> | undefined;
+
+/** Drops the world: the next input builds a new one (tests compare against a fresh process). */
+export function resetForTest(): void { world = undefined; }
+
+let outcome = "";
+/** What the last input observably did: responses, backend state and faults, disk and guest pages. */
+export function lastOutcomeForTest(): string { return outcome; }
+
+async function buildWorld(): Promise<World> {
+  const w = await createBlkWorld(createMemoryStorage({ sectors: SECTORS }));
   const pages: Uint8Array[] = [];
   const refs: number[] = [];
   for (let p = 0; p < 4; p++) {
     const frame = unwrap(w.guest.memory.allocPage());
-    const page = unwrap(w.guest.memory.page(frame));
-    for (let i = 0; i < page.length; i++) page[i] = (p * 61 + i * 13) & 255;
-    pages.push(page);
+    pages.push(unwrap(w.guest.memory.page(frame)));
     refs.push(unwrap(w.guest.grants.grantAccess(0, frame, p === 2)));
   }
+  const world: World = { w, pages, refs, foreignMaps: 0 };
+  const mapForeign = w.dom0.mapForeign.bind(w.dom0);
+  (w.dom0 as { mapForeign: typeof mapForeign }).mapForeign = (d, f) => { world.foreignMaps++; return mapForeign(d, f); };
+  return world;
+}
+
+export async function fuzz(data: Buffer): Promise<void> {
+  outcome = "";
+  if (data.length < 1) return;
+  const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const mode = input[0]!;
+  const world_ = await (world ??= buildWorld());
+  const { w, pages, refs } = world_;
+  const storage = createMemoryStorage({ sectors: SECTORS });
+  for (let i = 0; i < storage.bytes.length; i++) storage.bytes[i] = (i >> 9) * 7 + (i & 255);
+  // A fresh backend instance and handshake over the same vbd.
+  w.back.crash();
+  if (world_.fe !== undefined) {
+    const old = world_.fe;
+    world_.fe = undefined;
+    w.guest.events.onEvent(old.port, undefined);
+    w.guest.events.close(old.port);
+    unwrap(w.guest.grants.endAccess(old.ref));
+    unwrap(w.guest.memory.freePage(old.frame));
+  }
+  unwrap(await w.settle(switchState(w.guestXs, w.frontendPath, XenbusState.Initialising)));
+  w.back = createBlkback({ domain: w.dom0, xs: w.dom0Xs, storage, clock: w.clock }, { backendPath: w.backendPath });
+  world_.foreignMaps = 0;
+  unwrap(await w.settle(w.back.start()));
+  const fe = await rawFrontend(w, { persistent: (mode & 1) === 1 });
+  world_.fe = fe;
+  const tick = async (): Promise<void> => { await w.settle(w.dom0Xs.read("/")); };
+  for (let i = 0; i < 100 && w.back.state !== "connected" && w.back.faults.length === 0; i++) await tick();
+  if (w.back.state !== "connected") fail(`a well-behaved frontend did not connect (${w.back.state})`, input);
+  for (let p = 0; p < 4; p++) for (let i = 0; i < 4096; i++) pages[p]![i] = (p * 61 + i * 13) & 255;
+
   const grefOf = (pick: number): number => (pick < 3 ? refs[pick]! : 4000);
   const seg = (b: number): Seg => ({ page: b >> 6, first: b & 7, last: (b >> 3) & 7 });
 
@@ -139,7 +187,12 @@ export async function fuzz(data: Buffer): Promise<void> {
     fe.setReqProd(mode & 2 ? fe.ring.reqProdPvt + 33 + (mode >> 3) : fe.ring.reqProdPvt - 1);
     for (let i = 0; i < 20; i++) await tick();
   }
-  if (foreignMaps > 0) fail(`dom0 mapped ${foreignMaps} guest frame(s) outside grants`, input);
+  const hex = (p: Uint8Array): string => Buffer.from(p).toString("hex");
+  outcome = JSON.stringify({
+    responses: fe.responses().map(hex), state: w.back.state, faults: w.back.faults.map((f) => JSON.stringify(f)),
+    disk: hex(storage.bytes), pages: pages.map(hex), ring: hex(fe.page), mapped: w.dom0.grants.mappingCount,
+  });
+  if (world_.foreignMaps > 0) fail(`dom0 mapped ${world_.foreignMaps} guest frame(s) outside grants`, input);
   if (w.back.state !== "connected") {
     if (w.back.faults.length === 0) fail(`blkback went ${w.back.state} without reporting a fault`, input);
     for (let i = 0; i < 20; i++) await tick();

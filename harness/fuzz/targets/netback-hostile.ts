@@ -53,6 +53,10 @@ let world: Promise<World> | undefined;
 /** Drops the world: the next input builds a new one (tests compare against a fresh process). */
 export function resetForTest(): void { world = undefined; }
 
+let outcome = "";
+/** What the last input observably did: peer errors, vif state, every response slot dom0 wrote. */
+export function lastOutcomeForTest(): string { return outcome; }
+
 async function settled<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
   let done = false, value!: T;
   void p.then((v) => { value = v; done = true; });
@@ -87,6 +91,7 @@ async function buildWorld(): Promise<World> {
 }
 
 export async function fuzz(data: Buffer): Promise<void> {
+  outcome = "";
   if (data.length < 4) return;
   const w = await (world ??= buildWorld());
   const { clock, ts, errors } = w;
@@ -143,6 +148,12 @@ export async function fuzz(data: Buffer): Promise<void> {
   }
   ff.kick();
   await pumpUntil(clock, () => false, { untilMs: clock.now() + 2000, maxIterations: 2000 });
+  const hex = (p: Uint8Array): string => Buffer.from(p).toString("hex");
+  outcome = JSON.stringify({
+    errors: errors.map((e) => `${e.reason}${e.fatal ? "!" : ""}`), state: vif.state, connected: vif.connected,
+    rings: [...ff0.queues.flatMap((q) => [hex(q.txPage), hex(q.rxPage)]), ...(ff0.ctrl === undefined ? [] : [hex(ff0.ctrl.page)])],
+    mapped: ts.dom0.grants.mappingCount - mappedBefore,
+  });
   if (ff.ctrl !== undefined && vif.connected && !errors.some((e) => e.fatal)) {
     const rspProd = Atomics.load(new Uint32Array(ff.ctrl.page.buffer, ff.ctrl.page.byteOffset, 4), 2);
     if (rspProd !== ctrlProd) throw new Error(`control ring: ${ctrlProd} requests published, ${rspProd} answered`);
