@@ -230,6 +230,8 @@ export interface FuzzerOptions {
   rssLimitMb?: number;
   /** Extra libFuzzer flags (e.g. -seed=1). */
   libFuzzerArgs?: string[];
+  /** Stops the engine (Ctrl-C of a campaign); the run returns what it has. */
+  signal?: AbortSignal;
 }
 
 // libFuzzer: "#65536 pulse cov: 6 ft: 6 corp: 4/13b exec/s: 8192 rss: 167Mb";
@@ -277,8 +279,15 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
       const p = path.join(dir, f);
       if (statSync(p).isFile() && !copiedIn.has(f)) { copyFileSync(p, path.join(work, f)); copiedIn.add(f); }
     }
+    // Minimized findings are seeds too, from a copy (a finding's input is dropped before a restart).
     const reg = path.join(dir, "regressions");
-    if (existsSync(reg) && readdirSync(reg).length > 0) extraDirs.push(reg);
+    if (existsSync(reg) && readdirSync(reg).length > 0) {
+      const copy = path.join(workRoot, `regressions-${extraDirs.length}`);
+      rmSync(copy, { recursive: true, force: true });
+      mkdirSync(copy, { recursive: true });
+      for (const f of readdirSync(reg)) if (statSync(path.join(reg, f)).isFile()) copyFileSync(path.join(reg, f), path.join(copy, f));
+      extraDirs.push(copy);
+    }
   }
   const before = existsSync(corpus) ? countFiles(corpus) : 0;
   const firstSeed = [...copiedIn].sort()[0];
@@ -299,10 +308,10 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
   let restarts = 0;
   for (;;) {
     const remaining = options.seconds - elapsed();
-    if (remaining < 1 && restarts > 0) break;
+    if ((remaining < 1 && restarts > 0) || options.signal?.aborted === true) break;
     const seg = choice.engine === "jazzer"
-      ? await jazzerSegment(choice, harness, work, extraDirs, artifacts, { seconds: Math.max(1, Math.round(remaining)), perInput, rss, mode, ...(dictionary === undefined ? {} : { dictionary }), extra: options.libFuzzerArgs ?? [], onLine: options.onLine, clock })
-      : await jsfuzzSegment(paths, harness, work, artifacts, { seconds: Math.max(1, remaining), perInput, rss, onLine: options.onLine, clock });
+      ? await jazzerSegment(choice, harness, work, extraDirs, artifacts, { seconds: Math.max(1, Math.round(remaining)), perInput, rss, mode, ...(dictionary === undefined ? {} : { dictionary }), extra: options.libFuzzerArgs ?? [], onLine: options.onLine, clock, signal: options.signal })
+      : await jsfuzzSegment(paths, harness, work, artifacts, { seconds: Math.max(1, remaining), perInput, rss, onLine: options.onLine, clock, signal: options.signal });
     restarts++;
     executions += seg.executions;
     if (seg.coverageFirst > 0 && coverageFirst < 0) coverageFirst = seg.coverageFirst;
@@ -310,6 +319,11 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     if (seg.execsPerSecond > 0) lastRate = seg.execsPerSecond;
     if (startupSeconds < 0 && seg.startupSeconds >= 0) startupSeconds = seg.startupSeconds;
     let fresh = false;
+    // libFuzzer replays the corpus first: drop the inputs that failed so a restart gets past them.
+    const failed = new Set(seg.findings.flatMap((f) => (f.input === undefined ? [] : [sha1(f.input)])));
+    if (failed.size > 0) {
+      for (const d of [work, ...extraDirs]) for (const f of readdirSync(d)) if (failed.has(sha1(readFileSync(path.join(d, f))))) rmSync(path.join(d, f), { force: true });
+    }
     for (const f of seg.findings) {
       const sig = findingSignature(f);
       if (signatures.has(sig)) continue;
@@ -327,7 +341,8 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     mkdirSync(corpus, { recursive: true });
     for (const f of readdirSync(work)) if (!copiedIn.has(f) && !existsSync(path.join(corpus, f))) copyFileSync(path.join(work, f), path.join(corpus, f));
   }
-  const saved: FuzzFinding[] = findings.map((f) => {
+  const savedFiles = new Set<string>();
+  const saved: (FuzzFinding & { duplicate?: boolean })[] = findings.map((f) => {
     if (f.input === undefined) return f;
     const kindWord = f.kind === "timeout" ? "hang" : f.kind === "oom" ? "oom" : "crash";
     if (!save) {
@@ -339,26 +354,33 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     const file = `${kindWord}-${createHash("sha256").update(small).digest("hex").slice(0, 16)}`;
     const known = path.join(corpus, "open", file);
     if (existsSync(known)) return { ...f, file: known };
+    if (savedFiles.has(file)) return { ...f, file: path.join(corpus, "regressions", file), duplicate: true };
+    savedFiles.add(file);
     mkdirSync(path.join(corpus, "regressions"), { recursive: true });
     const dest = path.join(corpus, "regressions", file);
     writeFileSync(dest, small);
     return { ...f, file: dest };
   });
+  const unique = saved.filter((f) => f.duplicate !== true);
   if (ownWork) rmSync(workRoot, { recursive: true, force: true });
   else rmSync(work, { recursive: true, force: true });
   const corpusFiles = save && existsSync(corpus) ? countFiles(corpus) : countFilesSafe(work) || before;
-  const first = saved.reduce<number | undefined>((a, f) => (a === undefined || f.seconds < a ? f.seconds : a), undefined);
+  const first = unique.reduce<number | undefined>((a, f) => (a === undefined || f.seconds < a ? f.seconds : a), undefined);
   return {
     target: name, seconds, executions, newInputs: save ? corpusFiles - before : 0,
     execsPerSecond: lastRate || Math.round(executions / Math.max(seconds, 0.001)),
     coverageFirst: Math.max(coverageFirst, 0), coverageLast, corpusFiles,
-    crashes: saved.map((f) => f.file).filter((f): f is string => f !== undefined),
-    hang: saved.some((f) => f.kind === "timeout"),
+    crashes: unique.map((f) => f.file).filter((f): f is string => f !== undefined),
+    hang: unique.some((f) => f.kind === "timeout"),
     engine: choice.engine, ...(first === undefined ? {} : { firstFindingSeconds: first }),
-    findingInputs: saved.map((f) => f.input).filter((x): x is Uint8Array => x !== undefined),
-    findings: saved, startupSeconds: Math.max(0, startupSeconds), mode,
+    findingInputs: unique.map((f) => f.input).filter((x): x is Uint8Array => x !== undefined),
+    findings: unique.map(({ duplicate: _d, ...f }: FuzzFinding & { duplicate?: boolean }) => f), startupSeconds: Math.max(0, startupSeconds), mode,
     ...(choice.note === undefined ? {} : { engineNote: choice.note }), ...(dictionary === undefined ? {} : { dictionary }),
   };
+}
+
+function sha1(data: Uint8Array): string {
+  return createHash("sha1").update(data).digest("hex");
 }
 
 function findingSignature(f: Omit<FuzzFinding, "file">): string {
@@ -381,7 +403,7 @@ interface Segment {
 
 async function jazzerSegment(
   choice: EngineChoice, harness: string, work: string, extraDirs: string[], artifacts: string,
-  o: { seconds: number; perInput: number; rss: number; mode: "sync" | "async"; dictionary?: string; extra: string[]; onLine: ((line: string) => void) | undefined; clock: EngineClock },
+  o: { seconds: number; perInput: number; rss: number; mode: "sync" | "async"; dictionary?: string; extra: string[]; onLine: ((line: string) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
 ): Promise<Segment> {
   const args = [
     choice.jazzerCli!, harness, work, ...extraDirs, ...(o.mode === "sync" ? ["--sync"] : []), `--timeout=${o.perInput * 1000}`, "--",
@@ -389,12 +411,12 @@ async function jazzerSegment(
     "-print_final_stats=1", ...(o.dictionary === undefined ? [] : [`-dict=${o.dictionary}`]), ...o.extra,
   ];
   // Hard stop from outside: the run, start-up, one input's timeout and libFuzzer's report.
-  return engineSegment(process.execPath, args, choice.env, path.dirname(harness), (o.seconds + o.perInput + 60) * 1000, artifacts, o.onLine, o.clock, "jazzer");
+  return engineSegment(process.execPath, args, choice.env, path.dirname(harness), (o.seconds + o.perInput + 60) * 1000, artifacts, o.onLine, o.clock, "jazzer", undefined, o.signal);
 }
 
 async function jsfuzzSegment(
   paths: FuzzPaths, harness: string, work: string, artifacts: string,
-  o: { seconds: number; perInput: number; rss: number; onLine: ((line: string) => void) | undefined; clock: EngineClock },
+  o: { seconds: number; perInput: number; rss: number; onLine: ((line: string) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
 ): Promise<Segment> {
   const require = createRequire(import.meta.url);
   const jsfuzzMain = require.resolve("jsfuzz/build/src/index.js");
@@ -405,13 +427,13 @@ async function jsfuzzSegment(
     // jsfuzz counts the worker's start-up (instrumenting the bundle) against the first input.
     "--timeout", String(Math.max(o.perInput, 30)), "--rss-limit-mb", String(o.rss), "--exact-artifact-path", crashPath,
   ];
-  return engineSegment(process.execPath, args, process.env, paths.root, o.seconds * 1000, artifacts, o.onLine, o.clock, "jsfuzz", crashPath);
+  return engineSegment(process.execPath, args, process.env, paths.root, o.seconds * 1000, artifacts, o.onLine, o.clock, "jsfuzz", crashPath, o.signal);
 }
 
 /** Runs one engine process in its own process group until it ends or `killAfterMs`; parses its output. */
 function engineSegment(
   cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, killAfterMs: number, artifacts: string,
-  onLine: ((line: string) => void) | undefined, clock: EngineClock, engine: "jazzer" | "jsfuzz", jsfuzzCrash?: string,
+  onLine: ((line: string) => void) | undefined, clock: EngineClock, engine: "jazzer" | "jsfuzz", jsfuzzCrash?: string, abortSignal?: AbortSignal,
 ): Promise<Segment> {
   return new Promise((resolve) => {
     const spawnedAt = performance.now();
@@ -460,11 +482,15 @@ function engineSegment(
     child.stdout.on("data", onChunk);
     child.stderr.on("data", onChunk);
     const timer = setTimeout(() => { killedByUs = true; killGroup(); }, killAfterMs);
+    const abort = (): void => { killedByUs = true; killGroup(); };
+    if (abortSignal?.aborted === true) abort();
+    abortSignal?.addEventListener("abort", abort);
     process.once("exit", killGroup);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       killGroup();
       process.removeListener("exit", killGroup);
+      abortSignal?.removeEventListener("abort", abort);
       if (finalExecs >= 0) executions = finalExecs;
       if (engine === "jsfuzz" && jsfuzzCrash !== undefined && existsSync(jsfuzzCrash)) {
         findings.push({ kind: jsfuzzTimeout ? "timeout" : "crash", seconds: now(), message: reportOf(tail), input: new Uint8Array(readFileSync(jsfuzzCrash)) });
