@@ -14,6 +14,8 @@ export interface FramedRequest {
 /** What a parser made of a byte stream: the requests it completed and how it stopped. */
 export interface Framing {
   readonly requests: FramedRequest[];
+  /** The method of every request head parsed, complete or not (netlab's framing only). */
+  readonly heads?: string[];
   /** "error": refused the input; "incomplete": waiting for more bytes; "complete": ended between messages. */
   readonly end: "error" | "incomplete" | "complete";
   readonly error?: string;
@@ -24,18 +26,19 @@ const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byt
 /** netlab's request parser fed `pieces` in turn (then end of input). */
 export function netlabFraming(pieces: Uint8Array[], limits: Partial<HttpParserLimits>): Framing {
   const requests: FramedRequest[] = [];
+  const heads: string[] = [];
   let head: { method: string; target: string } | undefined;
   let body = "";
   const p = createRequestParser({
-    onHead: (h) => { head = { method: h.method, target: h.target }; body = ""; },
+    onHead: (h) => { head = { method: h.method, target: h.target }; heads.push(h.method); body = ""; },
     onBody: (d) => { body += hex(d); },
     onComplete: () => { if (head) requests.push({ ...head, body }); head = undefined; },
   }, limits);
   for (const piece of pieces) {
     const r = p.push(piece);
-    if (!r.ok) return { requests, end: "error", error: r.error };
+    if (!r.ok) return { requests, heads, end: "error", error: r.error };
   }
-  return { requests, end: p.inMessage ? "incomplete" : "complete" };
+  return { requests, heads, end: p.inMessage ? "incomplete" : "complete" };
 }
 
 interface LlhttpParser {
@@ -53,7 +56,7 @@ let llhttp: LlhttpModule | undefined;
 
 /** llhttp (node:http's parser, strict mode) fed `bytes`. */
 export function llhttpFraming(bytes: Uint8Array): Framing {
-  llhttp ??= createRequire(import.meta.url)("_http_common") as LlhttpModule;
+  llhttp ??= createRequire(`${process.cwd()}/`)("_http_common") as LlhttpModule;
   const { HTTPParser, methods } = llhttp;
   const requests: FramedRequest[] = [];
   let head: { method: string; target: string } | undefined;

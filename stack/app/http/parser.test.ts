@@ -402,3 +402,18 @@ describe("createRequestParser() error verdicts", () => {
     }
   });
 });
+
+describe("createRequestParser() line budgets", () => {
+  it("measures a chunk-size line at the limit the same whether or not its CR arrives alone (found by the chunking oracle)", () => {
+    const head = "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const line = "1;" + "e".repeat(30);
+    const input = new TextEncoder().encode(`${head}${line}\r\nx\r\n0\r\n\r\n`);
+    for (let cut = head.length; cut <= input.length; cut++) {
+      let done = 0;
+      const p = createRequestParser({ onHead: () => {}, onBody: () => {}, onComplete: () => { done++; } }, { maxChunkLineBytes: 32 });
+      const a = p.push(input.subarray(0, cut));
+      const r = a.ok ? p.push(input.subarray(cut)) : a;
+      expect(r.ok && done === 1, `cut at ${cut}: ${r.ok ? "" : r.error}`).toBe(true);
+    }
+  });
+});

@@ -669,7 +669,9 @@ function createParser(
             const piece = chunk.subarray(i);
             if (firstCr >= 0 && firstCr < len - 1) return fail("bare-cr");
             if (lineLen > 0 && line[lineLen - 1] === CR && piece.length > 0) return fail("bare-cr");
-            if (lineLen + piece.length > budget) {
+            // A CR at the end may be the line's own CR: it does not count against the budget
+            // (a whole line is measured without it).
+            if (lineLen + piece.length - (chunk[len - 1] === CR ? 1 : 0) > budget) {
               appendLine(piece.subarray(0, Math.min(piece.length, budget + 1)));
               return fail(overBudget(line, lineLen));
             }
