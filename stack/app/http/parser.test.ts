@@ -417,3 +417,25 @@ describe("createRequestParser() line budgets", () => {
     }
   });
 });
+
+describe("createRequestParser() reports the first error in stream order", () => {
+  const cases: Array<[string, string]> = [
+    // An over-long line shows at its 33rd byte, before the stray CR after it.
+    ["1;" + "e".repeat(31) + "\rh\n", "chunk-extension-too-long"],
+    // A stray CR inside the budget shows before the line grows too long.
+    ["1;e\rh" + "e".repeat(40) + "\r\n", "bare-cr"],
+    // An over-long line ending in a bare LF: the length shows first.
+    ["1;" + "e".repeat(40) + "\n", "chunk-extension-too-long"],
+  ];
+  for (const [line, expected] of cases) {
+    it(`gives ${expected} for ${JSON.stringify(line.slice(0, 12))}… at every cut`, () => {
+      const input = new TextEncoder().encode(`POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${line}x\r\n0\r\n\r\n`);
+      for (let cut = 0; cut <= input.length; cut++) {
+        const p = createRequestParser({ onHead: () => {}, onBody: () => {}, onComplete: () => {} }, { maxChunkLineBytes: 32 });
+        const a = p.push(input.subarray(0, cut));
+        const r = a.ok ? p.push(input.subarray(cut)) : a;
+        expect(r.ok ? "ok" : r.error, `cut at ${cut}`).toBe(expected);
+      }
+    });
+  }
+});

@@ -665,14 +665,20 @@ function createParser(
             if (c === CR && firstCr < 0) firstCr = lf;
           }
           const budget = lineBudget();
+          // Errors in a line are reported in stream order, by the line position of the byte that
+          // shows them, so the verdict does not depend on where the input was cut: a stray CR
+          // shows at the byte after it, an over-long line at its (budget + 1)th byte (a CR that
+          // may be the line's own, last so far, is not counted), a bare LF at the LF. On a tie
+          // the stray CR is reported.
           if (lf === len) {
             const piece = chunk.subarray(i);
-            if (firstCr >= 0 && firstCr < len - 1) return fail("bare-cr");
-            if (lineLen > 0 && line[lineLen - 1] === CR && piece.length > 0) return fail("bare-cr");
-            // A CR at the end may be the line's own CR: it does not count against the budget
-            // (a whole line is measured without it).
-            if (lineLen + piece.length - (chunk[len - 1] === CR ? 1 : 0) > budget) {
-              appendLine(piece.subarray(0, Math.min(piece.length, budget + 1)));
+            let strayAt = -1;
+            if (lineLen > 0 && line[lineLen - 1] === CR) strayAt = lineLen;
+            else if (firstCr >= 0 && firstCr < len - 1) strayAt = lineLen + firstCr - i + 1;
+            const overAt = lineLen + piece.length - (chunk[len - 1] === CR ? 1 : 0) > budget ? budget : -1;
+            if (strayAt >= 0 && (overAt < 0 || strayAt <= overAt)) return fail("bare-cr");
+            if (overAt >= 0) {
+              appendLine(piece.subarray(0, Math.max(0, budget + 1 - lineLen)));
               return fail(overBudget(line, lineLen));
             }
             appendLine(piece);
@@ -683,7 +689,6 @@ function createParser(
           let n: number;
           const joined = lineLen > 0;
           if (joined) {
-            if (line[lineLen - 1] === CR && lf > i) return fail("bare-cr");
             appendLine(chunk.subarray(i, lf));
             b = line;
             o = 0;
@@ -695,16 +700,18 @@ function createParser(
           }
           i = lf + 1;
           lineLen = 0;
-          // A CR anywhere but right before the LF comes first in the stream: report it before a
-          // missing CR at the end, so the verdict does not depend on where the input was cut.
+          let strayAt = -1;
           if (joined) {
-            for (let k = o; k < n - 1; k++) if (b[k] === CR) return fail("bare-cr");
+            for (let k = o; k < n - 1; k++) if (b[k] === CR) { strayAt = k - o + 1; break; }
           } else if (firstCr >= 0 && firstCr < n - 1) {
-            return fail("bare-cr");
+            strayAt = firstCr - o + 1;
           }
-          if (n === o || b[n - 1] !== CR) return fail("bare-lf");
+          const hasCr = n > o && b[n - 1] === CR;
+          const overAt = n - o - (hasCr ? 1 : 0) > budget ? budget : -1;
+          if (strayAt >= 0 && (overAt < 0 || strayAt <= overAt)) return fail("bare-cr");
+          if (overAt >= 0) return fail(overBudget(b.subarray(o, o + budget + 1), budget + 1));
+          if (!hasCr) return fail("bare-lf");
           n--;
-          if (n - o > budget) return fail(overBudget(b.subarray(o, n), n - o));
           const e = onLine(b, o, n);
           if (e) return fail(e);
           break;
