@@ -23,6 +23,9 @@ const LLHTTP_STRICTER: ReadonlyMap<string, string> = new Map([
   ["HPE_INVALID_METHOD", "extension methods"],
   // RFC 9110 §2.5: HTTP/1.x with a higher minor version is read as the highest one supported; llhttp refuses 1.2 and up.
   ["HPE_INVALID_VERSION", "higher minor versions"],
+  // After a request with Connection: close (or HTTP/1.0 without keep-alive) llhttp refuses more
+  // bytes; netlab's parser frames on and its server stops reading there (checked above).
+  ["HPE_CLOSED_CONNECTION", "data after a closing request"],
 ]);
 
 /** The differential with llhttp (see the header comment). */
