@@ -1,72 +1,62 @@
-// Fuzz suite: jsfuzz executions/s per fuzz target (harness/fuzz/targets), from a short run
-// of the same runner `netlab fuzz` uses, on a temporary copy of the target's corpus so that
-// benchmarking leaves corpora/ untouched. Skipped in quick mode (seconds per target).
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Fuzz suite: executions/s per fuzz target (harness/fuzz/targets) under the engine `netlab fuzz`
+// uses (Jazzer.js; jsfuzz where it does not load, which the case names), from a short run of the
+// same runner seeded from corpora/<target>/ with nothing written back (saveNewInputs: false).
+// The figure is the steady rate: executions between the engine's first and last statistics
+// lines over the wall time between them (start-up and the seed corpus replay excluded). Targets:
+// the wire parsers at least 20,000 exec/s, the Xen targets (a whole simulated machine per input)
+// at least 1,000. Skipped in quick mode (seconds per target). `netlab bench --suite fuzz` also
+// writes benchmarks/results/fuzz-latest.md (harness/bench/fuzz-report.ts).
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchCase, BenchSuite } from "../../harness/bench/types.ts";
-import { bundleTarget, defaultFuzzPaths, ensureSeeds, listTargets, runJsfuzz, type FuzzPaths } from "../../harness/fuzz/runner.ts";
+import type { BenchCase, BenchSuite, BenchTarget } from "../../harness/bench/types.ts";
+import { bundleTarget, chooseEngine, defaultFuzzPaths, listTargets, parseStatLine } from "../../harness/fuzz/runner.ts";
+import { runFuzzer } from "../../harness/fuzz/runner.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const SECONDS = Number(process.env["NETLAB_BENCH_FUZZ_SECONDS"] ?? 12);
-const FINDINGS = path.join(tmpdir(), "netlab-bench-fuzz-findings");
-const STAT_LINE = /^#(\d+)\s+(NEW|PULSE)\s+cov: (\d+)/;
+const SECONDS = Number(process.env["NETLAB_BENCH_FUZZ_SECONDS"] ?? 10);
+/** Parsers of bytes off a wire, a ring or a file: one input is microseconds of work. */
+export const WIRE_PARSERS = ["wire-decode", "dhcp-message", "pcap-readers", "http-server", "http-client", "xenstore-server"];
+
+/** The exec/s target of a fuzz target, if the issue sets one. */
+export function fuzzTarget(target: string): BenchTarget | undefined {
+  if (WIRE_PARSERS.includes(target)) return { value: 20_000, kind: "min" };
+  if (target.endsWith("-hostile")) return { value: 1_000, kind: "min" };
+  return undefined;
+}
 
 function fuzzCase(target: string): BenchCase {
   let details: Record<string, unknown> = {};
+  const goal = fuzzTarget(target);
   return {
-    suite: "fuzz", name: `jsfuzz ${target}`, unit: "exec/s", higherIsBetter: true, runs: 1, warmup: 0,
+    suite: "fuzz", name: `fuzz ${target}`, unit: "exec/s", higherIsBetter: true, runs: 1, warmup: 0,
+    ...(goal === undefined ? {} : { target: goal }),
     available: (ctx) => (ctx.quick ? "not in quick mode (seconds of fuzzing per target)" : undefined),
-    async measure() {
-      const real = defaultFuzzPaths(ROOT);
-      const tmp = mkdtempSync(path.join(tmpdir(), "netlab-bench-fuzz-"));
-      try {
-        const paths: FuzzPaths = { ...real, buildDir: path.join(tmp, "build"), corporaDir: path.join(tmp, "corpora") };
-        const own = path.join(real.corporaDir, target);
-        // The corpus inputs only (not regressions/ or crashes/): jsfuzz reads the top level.
-        if (existsSync(own)) cpSync(own, path.join(paths.corporaDir, target), { recursive: true, filter: (src) => src === own || !/\/(regressions|crashes)(\/|$)/.test(src.slice(own.length)) });
-        await ensureSeeds(paths, target);
-        const bundle = await bundleTarget(paths, target);
-        // jsfuzz spends its first seconds instrumenting the bundle and replaying the corpus; the
-        // rate is taken between the first and the last stat line with coverage (steady state).
-        // A target that shows none (slow start-up on a loaded machine) gets one longer run.
-        const once = async (seconds: number) => {
-          let first: [number, number] | undefined, last: [number, number] | undefined;
-          const r = await runJsfuzz(paths, target, bundle, {
-            seconds,
-            onLine: (line) => {
-              const m = STAT_LINE.exec(line);
-              if (m === null || Number(m[3]) === 0) return;
-              const point: [number, number] = [performance.now(), Number(m[1])];
-              first ??= point;
-              last = point;
-            },
-          });
-          const steady = first !== undefined && last !== undefined && last[0] - first[0] > 1000 ? (last[1] - first[1]) / ((last[0] - first[0]) / 1000) : undefined;
-          return { r, steady, steadySeconds: first && last ? (last[0] - first[0]) / 1000 : 0 };
-        };
-        let run = await once(SECONDS);
-        if (run.r.executions === 0 && run.r.crashes.length === 0) run = await once(2 * SECONDS);
-        const { r, steady } = run;
-        // Findings are kept outside the temporary corpus (and outside corpora/, which `netlab fuzz` owns).
-        const kept = r.crashes.map((c) => {
-          mkdirSync(FINDINGS, { recursive: true });
-          const dest = path.join(FINDINGS, `${target}-${path.basename(c)}`);
-          cpSync(c, dest);
-          process.stderr.write(`fuzz suite: ${target} finding kept at ${dest} (repro: netlab fuzz --target ${target} --repro ${dest})\n`);
-          return dest;
-        });
-        details = {
-          seconds: +r.seconds.toFixed(1), executions: r.executions, jsfuzzReportedExecPerSecond: r.execsPerSecond,
-          steadySeconds: +run.steadySeconds.toFixed(1),
-          coverage: `${r.coverageFirst}->${r.coverageLast}`, findings: kept, hang: r.hang,
-        };
-        if (r.executions === 0) throw new Error(`no executions within ${2 * SECONDS} s (jsfuzz start-up)`);
-        return steady ?? r.execsPerSecond;
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
-      }
+    async measure(ctx) {
+      const paths = defaultFuzzPaths(ROOT);
+      const engine = await chooseEngine(paths);
+      const bundle = await bundleTarget(paths, target, path.join(paths.buildDir, "bench", `${target}.cjs`));
+      let first: [number, number] | undefined, last: [number, number] | undefined;
+      ctx.progress(`fuzz / ${target}: ${SECONDS} s under ${engine.engine}`);
+      const r = await runFuzzer(paths, target, bundle, {
+        seconds: SECONDS, saveNewInputs: false, stopOnFirstFinding: true, engine: engine.engine,
+        onLine: (line) => {
+          const st = parseStatLine(line);
+          if (st === undefined || st.coverage === 0 || st.kind === "INITED" && first !== undefined) return;
+          const point: [number, number] = [performance.now(), st.executions];
+          if (first === undefined || st.kind === "INITED") first = point;
+          else last = point;
+        },
+      });
+      const steady = first !== undefined && last !== undefined && last[0] - first[0] > 1000 ? (last[1] - first[1]) / ((last[0] - first[0]) / 1000) : undefined;
+      details = {
+        engine: r.engine, ...(r.engineNote === undefined ? {} : { engineNote: r.engineNote }), mode: r.mode,
+        seconds: +r.seconds.toFixed(1), startupSeconds: +r.startupSeconds.toFixed(1), executions: r.executions,
+        engineReportedExecPerSecond: r.execsPerSecond, averageExecPerSecond: Math.round(r.executions / Math.max(r.seconds, 0.001)),
+        coverage: `${r.coverageFirst}->${r.coverageLast}`, dictionary: r.dictionary === undefined ? null : path.relative(ROOT, r.dictionary),
+        findings: r.findings.map((f) => `${f.kind} after ${f.seconds.toFixed(1)} s: ${f.message.split("\n")[0]}`),
+      };
+      if (r.executions === 0) throw new Error(`no executions in ${SECONDS} s (${r.findings[0]?.message.split("\n")[0] ?? "engine start-up"})`);
+      return Math.round(steady ?? r.execsPerSecond);
     },
     details: () => details,
   };
@@ -74,6 +64,6 @@ function fuzzCase(target: string): BenchCase {
 
 export const suite: BenchSuite = {
   name: "fuzz",
-  description: `jsfuzz executions/s per target (${SECONDS} s each on a copy of its corpus)`,
+  description: `fuzz executions/s per target under Jazzer.js (${SECONDS} s each, seeded from corpora/, nothing written back)`,
   cases: () => listTargets(defaultFuzzPaths(ROOT)).map(fuzzCase),
 };

@@ -15,10 +15,11 @@ import path from "node:path";
  * harness's rules: a process.exit() call throws, an unhandled rejection raised while the input
  * runs (async mode: until the next macrotask) fails that input. Sync mode returns synchronously
  * (Jazzer.js --sync): a rejection is then only seen by the replay, which always waits a turn.
+ * `specifier` is what the module require()s (default: the bundle's absolute path).
  */
-export function harnessSource(bundle: string, mode: "sync" | "async"): string {
+export function harnessSource(bundle: string, mode: "sync" | "async", specifier = path.resolve(bundle)): string {
   return `"use strict";
-const target = require(${JSON.stringify(path.resolve(bundle))});
+const target = require(${JSON.stringify(specifier)});
 const realExit = process.exit;
 let rejected;
 process.on("unhandledRejection", (e) => { if (rejected === undefined) rejected = e === undefined ? new Error("unhandled rejection (undefined)") : e; });

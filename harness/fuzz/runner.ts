@@ -346,6 +346,7 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     if (f.input === undefined) return f;
     const kindWord = f.kind === "timeout" ? "hang" : f.kind === "oom" ? "oom" : "crash";
     if (!save) {
+      if (ownWork) return f;
       const file = path.join(artifacts, `${kindWord}-${createHash("sha256").update(f.input).digest("hex").slice(0, 16)}`);
       writeFileSync(file, f.input);
       return { ...f, file };

@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { attachRatios, describeMachine, loadSuites, runCase } from "../../bench/runner.ts";
 import { formatMarkdown, formatSvg, formatTable } from "../../bench/report.ts";
+import { formatFuzzMarkdown } from "../../bench/fuzz-report.ts";
 import type { BenchResult } from "../../bench/types.ts";
 import { memmoveTunablesEnv, probeMemmove } from "../../bench/memmove.ts";
 import { spawn } from "node:child_process";
@@ -81,6 +82,10 @@ export async function run(args: string[]): Promise<number> {
       writeFileSync(path.join(dir, "latest.json"), doc);
       writeFileSync(path.join(dir, "latest.md"), formatMarkdown(results, machine, when));
       writeFileSync(path.join(dir, "latest.svg"), formatSvg(results));
+    }
+    // The fuzz suite's own record (exec/s per target against the issue's targets).
+    if (!quick && chosen.some((s) => s.name === "fuzz") && results.some((r) => r.suite === "fuzz" && r.status !== "skipped")) {
+      writeFileSync(path.join(dir, "fuzz-latest.md"), formatFuzzMarkdown(results, machine, when, `netlab bench ${args.join(" ")}`.trim()));
     }
     for (const s of full ? chosen : []) {
       if (s.artifacts === undefined) continue;

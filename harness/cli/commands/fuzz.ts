@@ -265,6 +265,14 @@ function statusLine(ui: Ui, key: string, label: string): (line: string) => void 
   };
 }
 
+/** 2 h 05 min, 7 min 30 s, 42 s. */
+function hm(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+  if (s >= 60) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${s} s`;
+}
+
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
   const fmt = (row: string[]): string => row.map((x, c) => x.padEnd(widths[c]!)).join("  ").trimEnd();
@@ -311,7 +319,7 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
   } else {
     state.hours = o.hours!;
     state.sliceSeconds = sliceSeconds;
-    ui.say(`campaign: resuming from ${path.relative(root, stateFile)} (${(state.fuzzedSeconds / 3600).toFixed(2)} of ${state.hours} h done, ${state.slices.length} slices, ${state.findings.length} finding(s))`);
+    ui.say(`campaign: resuming from ${path.relative(root, stateFile)} (${hm(state.fuzzedSeconds)} of ${hm(state.hours * 3600)} done, ${state.slices.length} slices, ${state.findings.length} finding(s))`);
   }
   const s = state;
   const save = (): void => {
@@ -359,7 +367,7 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
           ui.say(`  ${name}: ${f.kind}${rel === undefined ? "" : ` saved: ${rel}\n  repro: npx netlab fuzz --target ${name} --repro ${rel}`}`);
         }
         save();
-        ui.say(`[campaign ${(s.fuzzedSeconds / 3600).toFixed(2)}/${s.hours} h] slice ${s.slices.length}: ${name} ${r.seconds.toFixed(0)} s, ${r.executions} execs, ${r.execsPerSecond}/s, cov ${r.coverageLast}, +${r.newInputs} inputs, ${r.findings.length} finding(s); ${s.findings.length} in all`);
+        ui.say(`[campaign ${hm(s.fuzzedSeconds)}/${hm(s.hours * 3600)}] slice ${s.slices.length}: ${name} ${r.seconds.toFixed(0)} s, ${r.executions} execs, ${r.execsPerSecond}/s, cov ${r.coverageLast}, +${r.newInputs} inputs, ${r.findings.length} finding(s); ${s.findings.length} in all`);
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.jobs, targets.length) }, worker));
@@ -374,7 +382,7 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
   if (o.json) {
     process.stdout.write(JSON.stringify({ ok: s.findings.length === 0, interrupted, stateFile: rel, ...s }, null, 2) + "\n");
   } else {
-    process.stdout.write(`campaign ${s.done ? "finished" : interrupted ? "interrupted (run the same command to resume)" : "stopped"}: ${(s.fuzzedSeconds / 3600).toFixed(2)} of ${s.hours} h of fuzzing in ${s.slices.length} slices under ${s.engine}; state: ${rel}\n`);
+    process.stdout.write(`campaign ${s.done ? "finished" : interrupted ? "interrupted (run the same command to resume)" : "stopped"}: ${hm(s.fuzzedSeconds)} of ${hm(s.hours * 3600)} of fuzzing in ${s.slices.length} slices under ${s.engine}; state: ${rel}\n`);
     const rows = s.targets.map((t) => {
       const p = s.perTarget[t];
       const found = s.findings.filter((f) => f.target === t).length;
