@@ -120,7 +120,7 @@ export async function auditBug(root: string, bug: PlantedBug, cleanBundle: strin
     }
     return { ...common, verdict: unrelated ? "unrelated" : "found", seconds: finding.seconds, ...(message !== undefined ? { message } : {}) };
   } catch (e) {
-    return { ...base, verdict: "error", runSeconds: 0, executions: 0, execsPerSecond: 0, triggersRemoved: 0, corpusSize: 0, message: (e as Error).message.split("\n")[0] };
+    return { ...base, verdict: "error", runSeconds: 0, executions: 0, execsPerSecond: 0, triggersRemoved: 0, corpusSize: 0, message: (e as Error).message.split("\n")[0] ?? "" };
   } finally {
     rmSync(paths.root, { recursive: true, force: true });
   }
