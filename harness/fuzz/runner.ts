@@ -376,7 +376,7 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     engine: choice.engine, ...(first === undefined ? {} : { firstFindingSeconds: first }),
     findingInputs: unique.map((f) => f.input).filter((x): x is Uint8Array => x !== undefined),
     findings: unique.map(({ duplicate: _d, ...f }: FuzzFinding & { duplicate?: boolean }) => f), startupSeconds: Math.max(0, startupSeconds), mode,
-    ...(choice.note === undefined ? {} : { engineNote: choice.note }), ...(dictionary === undefined ? {} : { dictionary }),
+    ...(choice.note === undefined ? {} : { engineNote: choice.note }), ...(dictionary === undefined || choice.engine !== "jazzer" ? {} : { dictionary }),
   };
 }
 
