@@ -2,6 +2,7 @@
 // (jsfuzz when Jazzer.js does not load here), then the fast-check property suites with many
 // more runs than `npm test` uses; or a long campaign (--hours) that runs the targets round-robin
 // in slices, resumable from build/fuzz/campaign.json.
+import { runAudit } from "../../fuzz/audit-command.ts";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,7 +19,8 @@ const DEFAULT_PROPERTY_RUNS = 2000;
 
 export const summary = "coverage-guided (Jazzer.js, jsfuzz fallback) and property (fast-check) fuzzing of every untrusted input";
 
-const USAGE = `usage: netlab fuzz [--target NAME[,NAME...]] [--time SECONDS] [--jobs N] [--workers N] [--engine jazzer|jsfuzz]
+const USAGE = `usage: netlab fuzz audit [...]: the planted-bug campaign (netlab fuzz audit --help)
+       netlab fuzz [--target NAME[,NAME...]] [--time SECONDS] [--jobs N] [--workers N] [--engine jazzer|jsfuzz]
                    [--timeout SECONDS] [--rss-limit-mb MB] [--no-properties] [--property-runs N] [--no-distill]
                    [--hours H [--fresh]] [--list] [--repro FILE --target NAME] [--json]
   Runs each target for SECONDS of fuzzing (default ${DEFAULT_SECONDS}; start-up not counted), JOBS targets at a
@@ -104,6 +106,7 @@ function parse(args: string[]): Options {
 export async function run(args: string[]): Promise<number> {
   let o: Options;
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+  if (args[0] === "audit") return runAudit(root, args.slice(1));
   const paths = defaultFuzzPaths(root);
   const all = listTargets(paths);
   let targets: string[];

@@ -1,24 +1,89 @@
-// Fuzz target for the xenstore server (jsfuzz / Jazzer.js signature): arbitrary bytes go to a
-// connection (split into chunks by the first byte) and into a domain's ring page; nothing may
-// throw, and afterwards a fresh connection must still be served correctly.
-//   fuzz(data)  one input; throws only on a real bug
-//   seeds()     well-formed request streams
+// Fuzz target: the xenstore server (xen-sim/xenstore) fed arbitrary bytes over a connection
+// (as domain data[0] & 3) and through a domain's ring page. Oracles:
+// - nothing throws, and afterwards a fresh connection is still served correctly;
+// - chunking invariance: the replies and the close verdict are the same whether the stream
+//   arrives whole, in the pieces data[1] picks, or byte by byte;
+// - framing, against a shadow reading of the stream (16-byte header, len <= 4096,
+//   docs/misc/xenstore.txt): the connection is closed for a bad length exactly when the stream
+//   holds a header with len > 4096, and never answers more requests than the stream holds whole
+//   messages before that point; every reply is well framed and echoes a request's req_id.
 
-import { createXenstoreRingBackend, initXenstoreRingPage } from "./ring.ts";
-import { createXenstoreServer } from "./server.ts";
+import { createXenstoreRingBackend, initXenstoreRingPage } from "../../../xen-sim/xenstore/ring.ts";
+import { createXenstoreServer } from "../../../xen-sim/xenstore/server.ts";
+import type { XenstoreCloseReason } from "../../../xen-sim/xenstore/types.ts";
 import {
-  XS_DIRECTORY_PART, XS_GET_PERMS, XS_MKDIR, XS_READ, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END, XS_TRANSACTION_START,
-  XS_WATCH, XS_WRITE, createXsDecoder, emitXsMessage, fromLatin1, joinStrings,
-} from "./wire.ts";
-import { XENSTORE_REQ_PROD } from "../abi/xenstore.ts";
+  XS_DIRECTORY_PART, XS_GET_PERMS, XS_MKDIR, XS_PAYLOAD_MAX, XS_READ, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END, XS_TRANSACTION_START,
+  XS_WATCH, XS_WATCH_EVENT, XS_WRITE, createXsDecoder, emitXsMessage, fromLatin1, joinStrings,
+} from "../../../xen-sim/xenstore/wire.ts";
+import { XENSTORE_REQ_PROD } from "../../../xen-sim/abi/xenstore.ts";
+import { checkChunkInvariant, fail, show } from "../oracles.ts";
+
+const QUOTAS = { maxEntries: 50, maxWatches: 8, maxTransactions: 4 };
+
+interface ConnectionOutcome {
+  readonly replies: string[];
+  readonly closed: XenstoreCloseReason | null;
+}
+
+/** A fresh server, one connection of `domid`, the stream in `pieces`. */
+function serve(domid: number, pieces: Uint8Array[]): ConnectionOutcome {
+  const server = createXenstoreServer({ quotas: QUOTAS });
+  const replies: string[] = [];
+  let closed: XenstoreCloseReason | null = null;
+  const conn = server.connect(domid, {
+    send: (b) => { replies.push(Buffer.from(b).toString("hex")); },
+    close: (reason) => { closed = reason; },
+  });
+  for (const p of pieces) conn.receive(p);
+  return { replies, closed };
+}
+
+/** Shadow framing: the whole messages before the first header with a bad length, their req_ids, and whether there is one. */
+function shadowFraming(stream: Uint8Array): { messages: number; reqIds: Set<number>; badLength: boolean } {
+  const v = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  const reqIds = new Set<number>();
+  let at = 0, messages = 0;
+  while (at + 16 <= stream.length) {
+    const len = v.getUint32(at + 12, true);
+    if (len > XS_PAYLOAD_MAX) return { messages, reqIds, badLength: true };
+    if (at + 16 + len > stream.length) break;
+    reqIds.add(v.getUint32(at + 4, true));
+    messages++;
+    at += 16 + len;
+  }
+  return { messages, reqIds, badLength: false };
+}
 
 export function fuzz(data: Uint8Array): void {
-  const server = createXenstoreServer({ quotas: { maxEntries: 50, maxWatches: 8, maxTransactions: 4 } });
   const domid = (data[0] ?? 0) & 3;
   const chunk = 1 + ((data[1] ?? 0) % 64);
-  const conn = server.connect(domid, { send: () => {}, close: () => {} });
-  for (let i = 2; i < data.length; i += chunk) conn.receive(data.subarray(i, i + chunk));
+  const stream = data.subarray(Math.min(2, data.length));
+  const outcome = checkChunkInvariant("xenstore connection", stream, (pieces) => serve(domid, pieces), chunk * 7919 + stream.length);
+  const chunked: Uint8Array[] = [];
+  for (let i = 0; i < stream.length; i += chunk) chunked.push(stream.subarray(i, i + chunk));
+  const again = serve(domid, chunked);
+  if (show(again) !== show(outcome)) fail("chunking", `xenstore connection: fed in ${chunk}-byte pieces the replies differ`, data);
 
+  const shadow = shadowFraming(stream);
+  if (shadow.badLength !== (outcome.closed === "payload-too-long")) {
+    fail("framing", shadow.badLength ? "a header with len > 4096 did not close the connection" : `connection closed (${outcome.closed ?? "-"}) without a bad length in the stream`, data);
+  }
+  const dec = createXsDecoder();
+  let answers = 0;
+  for (const hex of outcome.replies) {
+    const r = dec.push(Buffer.from(hex, "hex"));
+    if (!r.ok || r.value.length !== 1) fail("framing", `a reply is not one well-framed message: ${hex.slice(0, 80)}`, data);
+    const m = r.value[0]!;
+    if (m.type === XS_WATCH_EVENT) continue;
+    answers++;
+    if (!shadow.reqIds.has(m.reqId)) fail("framing", `a reply echoes req_id ${m.reqId}, which no request carried`, data);
+  }
+  if (answers > shadow.messages) fail("framing", `${answers} replies to ${shadow.messages} whole requests`, data);
+
+  // The same stream again on the server that then serves the ring and the probe: whatever the
+  // connection did to the tree, the server keeps serving.
+  const server = createXenstoreServer({ quotas: QUOTAS });
+  server.connect(domid, { send: () => {}, close: () => {} }).receive(stream);
   const page = new Uint8Array(4096);
   initXenstoreRingPage(page);
   page.set(data.subarray(0, Math.min(data.length, 1024)), 0);
@@ -30,14 +95,14 @@ export function fuzz(data: Uint8Array): void {
   const probe = server.connect(0, { send: (b) => replies.push(b), close: () => {} });
   probe.receive(emitXsMessage(XS_WRITE, 1, 0, fromLatin1("/fuzz-probe\0ok")));
   probe.receive(emitXsMessage(XS_READ, 2, 0, joinStrings(["/fuzz-probe"])));
-  const dec = createXsDecoder();
+  const dec2 = createXsDecoder();
   const msgs = replies.flatMap((b) => {
-    const r = dec.push(b);
+    const r = dec2.push(b);
     return r.ok ? r.value : [];
   });
   const last = msgs[msgs.length - 1];
   if (!last || last.type !== XS_READ || last.reqId !== 2 || String.fromCharCode(...last.payload) !== "ok") {
-    throw new Error("xenstore server stopped serving after a fuzz input");
+    fail("liveness", "xenstore server stopped serving after a fuzz input", data);
   }
 }
 
