@@ -1,7 +1,8 @@
 // A hand-driven netfront for hostile-peer tests and fuzz targets (no test framework): it performs
 // the handshake like Linux, then lets the caller write arbitrary bytes into the ring slots and
 // indices and kick the backend; reconnect() goes through Initialising again over the same pages,
-// grants and ports (a fresh connection without a new device).
+// grants and ports (a fresh connection without a new device); resetRings() only re-initialises
+// the ring pages (for a backend told by other means, e.g. NetbackVif.reattachRings()).
 //   connectFakeFrontend(clock, ts, g, dev, options)   the connected frontend
 //   txRequest(gref, offset, flags, id, size)          a 12-byte tx request
 import { unwrap } from "../../stack/result.ts";
@@ -42,6 +43,8 @@ export interface FakeFrontend extends Omit<FakeQueue, "rxRspProd"> {
    * False when the backend did not connect again.
    */
   reconnect(): Promise<boolean>;
+  /** Zeroes every ring page and re-initialises its shared indices (no xenstore: the backend is not told). */
+  resetRings(): void;
 }
 
 /** Options of connectFakeFrontend. */
@@ -130,6 +133,7 @@ export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g:
   await pumpUntil(clock, () => st === XenbusState.Connected, { maxIterations: 200 });
   st = await settle(clock, readState(g.xs, dev.backendPath));
   if (options.ctrlKeys === undefined && options.numQueuesKey === undefined) await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x34);
+  const resetRings = (): void => { for (const p of rings) { p.fill(0); initSharedRing(p); } };
   return {
     queues,
     txPage: q0.txPage,
@@ -145,11 +149,12 @@ export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g:
       unwrap(await settle(clock, switchState(g.xs, fe, XenbusState.Initialising)));
       await pumpUntil(clock, () => backendState() === 0x30 + XenbusState.InitWait, { maxIterations: 2000 });
       if (backendState() !== 0x30 + XenbusState.InitWait) return false;
-      for (const p of rings) { p.fill(0); initSharedRing(p); }
+      resetRings();
       unwrap(await settle(clock, switchState(g.xs, fe, XenbusState.Connected)));
       await pumpUntil(clock, () => backendState() === 0x30 + XenbusState.Connected, { maxIterations: 2000 });
       return backendState() === 0x30 + XenbusState.Connected;
     },
+    resetRings,
     writeTxSlots: q0.writeTxSlots,
     writeRxSlots: q0.writeRxSlots,
     setTxReqProd: q0.setTxReqProd,

@@ -49,8 +49,9 @@ export const NETBACK_FEATURES = [
 ] as const;
 
 interface Connection {
-  readonly tx: BackRing;
-  readonly rx: BackRing;
+  /** Replaced only by reattachRings (same pages, fresh private positions). */
+  tx: BackRing;
+  rx: BackRing;
   readonly txMap: GrantMapping;
   readonly rxMap: GrantMapping;
   readonly rxIndex: Uint32Array;
@@ -674,16 +675,17 @@ export function createNetback(
       if (!map.ok) return err("bad-ctrl-ring-ref");
       const port = dom0.events.bindInterdomain(fe, evt);
       if (!port.ok) { dom0.grants.unmap(map.value.handle); return err("bad-event-channel"); }
-      const page = map.value.page;
-      const server = createCtrlServer({
-        page, startIndex: Atomics.load(new Uint32Array(page.buffer, page.byteOffset, 4), RING_RSP_PROD / 4),
-        queues,
-        copyFromGrant: (gref, offset, len, dst) => dom0.grants.copyFromGrant(fe, gref, offset, len, dst, 0),
-      });
-      c.ctrl = { server, map: map.value, port: port.value };
+      c.ctrl = { server: ctrlServer(map.value.page, queues), map: map.value, port: port.value };
       dom0.events.onEvent(port.value, () => pollCtrl(c));
       return ok(undefined);
     };
+
+    /** A control ring server attached at the response producer the page shows (no hash settings yet). */
+    const ctrlServer = (page: Uint8Array, queues: number): CtrlServer => createCtrlServer({
+      page, startIndex: Atomics.load(new Uint32Array(page.buffer, page.byteOffset, 4), RING_RSP_PROD / 4),
+      queues,
+      copyFromGrant: (gref, offset, len, dst) => dom0.grants.copyFromGrant(fe, gref, offset, len, dst, 0),
+    });
 
     /** Answers a ring's worth of control requests; more wait for the next clock turn (like kick's budget). */
     const pollCtrl = (c: Connection): void => {
@@ -768,6 +770,19 @@ export function createNetback(
         const w = await writeKeys(xs, path, values);
         if (!w.ok || gone) return;
         await vserial(() => setState(XenbusState.InitWait));
+      },
+      reattachRings() {
+        if (conns.length === 0 || state !== XenbusState.Connected) return false;
+        for (const c of conns) {
+          const txIdx = new Uint32Array(c.txMap.page.buffer, c.txMap.page.byteOffset, 4);
+          c.tx = createBackRing([c.txMap.page], { slotSize: NETIF_TX_SLOT_SIZE, startIndex: Atomics.load(txIdx, RING_RSP_PROD / 4) });
+          c.rx = createBackRing([c.rxMap.page], { slotSize: NETIF_RX_SLOT_SIZE, startIndex: Atomics.load(c.rxIndex, RING_RSP_PROD / 4) });
+          for (let i = c.rxHead; i < c.rxQueue.length; i++) c.rxQueue[i]!.release?.();
+          c.rxQueue.length = 0;
+          c.rxHead = 0;
+          if (c.ctrl !== undefined) c.ctrl = { ...c.ctrl, server: ctrlServer(c.ctrl.map.page, conns.length) };
+        }
+        return true;
       },
       remove: detach,
       crash: detach,

@@ -131,6 +131,15 @@ export interface NetbackVif {
   /** Queues connected (multi-queue-num-queues; 0 while disconnected). */
   readonly queues: number;
   stats(): Readonly<NetbackVifStats>;
+  /**
+   * Re-attaches every ring of a Connected vif (tx and rx of each queue, the control ring) at the
+   * response producer its page now shows, with fresh private positions, no frames queued for the
+   * guest and no hash settings: the state connect() gives when a frontend reconnects over the
+   * same pages, grants and ports, without the xenstore handshake. For a harness that re-initialises
+   * the ring pages itself (a fuzz target serving many inputs over one connection). False, and
+   * nothing changed, when the vif is not Connected.
+   */
+  reattachRings(): boolean;
 }
 
 /** Dom0's netback driver. */

@@ -6,20 +6,28 @@
 // and time runs. Oracles: no exception; dom0 never disconnects a frontend silently (every
 // disconnect comes with a reported peer error); after a fatal error dom0 holds no mapping of
 // the guest's pages; on a connected control ring every published request is answered.
+// Oracle for a hostile tx producer: a tx req_prod more than a ring's worth past the (fresh) ring's
+// start must be reported as a fatal peer error, and the vif disconnected.
 // Speed: the hypervisor, dom0's netback and one guest per vif shape (control ring or not, one
 // or two queues), each with its vif connected, are built once per process on the first input.
-// Each input then gets a fresh connection: the fake frontend goes through Initialising and
-// Connected again over re-initialised ring pages (same pages, grants and ports), the two data
-// pages are refilled and the vif joins a fresh bridge; so an input's result never depends on
-// earlier inputs (checked by netback-hostile.test.ts). Dom0 keeps the other shapes' rings
-// mapped, so "no mapping of the guest's pages" reads: dom0 maps exactly what it mapped before
-// the input minus this vif's rings.
+// Each input then gets a fresh connection. After an input that left the vif Connected, the fake
+// frontend zeroes and re-initialises its ring pages and netback re-attaches its rings there
+// (NetbackVif.reattachRings: fresh private positions, no queued frames, no hash settings), with
+// no xenstore traffic; after a disconnect the fake frontend goes through Initialising and
+// Connected again over the same pages, grants and ports. The two data pages are refilled. Ring
+// work runs on the virtual clock synchronously; only an input that made netback disconnect
+// (xenstore writes follow) pumps promises too. So an input's result never depends on earlier
+// inputs (checked by netback-hostile.test.ts). Dom0 keeps the other shapes' rings mapped, so
+// "no mapping of the guest's pages" reads: dom0 maps exactly what it mapped before the input
+// minus this vif's rings.
 import { unwrap } from "../../../stack/result.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createToolstack } from "../../../xen-sim/toolstack/index.ts";
 import type { GuestDomain, Toolstack } from "../../../xen-sim/toolstack/types.ts";
 import { pumpUntil } from "../../../xen-sim/toolstack/pump.ts";
 import { createBridge } from "../../../xen-sim/net/bridge.ts";
+import { ringSize } from "../../../xen-sim/abi/ring.ts";
+import { NETIF_TX_SLOT_SIZE } from "../../../xen-sim/abi/netif.ts";
 import { createNetback } from "../../../xen-sim/net/netback.ts";
 import type { Netback, NetbackVif, NetPeerError } from "../../../xen-sim/net/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
@@ -48,14 +56,27 @@ interface World {
   readonly shapes: readonly Shape[];
 }
 
-let world: Promise<World> | undefined;
+/** Slots of the tx ring (one page). */
+const RING_SIZE_NET_TX = ringSize(4096, NETIF_TX_SLOT_SIZE);
 
-/** Drops the world: the next input builds a new one (tests compare against a fresh process). */
-export function resetForTest(): void { world = undefined; }
+let world: Promise<World> | undefined;
+/** Whether outcomes are recorded (tests only: the page dumps cost more than an input). */
+let recording = false;
+
+/** Drops the world: the next input builds a new one (tests compare against a fresh process); turns outcome recording on. */
+export function resetForTest(): void { world = undefined; recording = true; }
 
 let outcome = "";
-/** What the last input observably did: peer errors, vif state, every response slot dom0 wrote. */
+/** What the last input observably did: peer errors, vif state, every response slot dom0 wrote (after resetForTest). */
 export function lastOutcomeForTest(): string { return outcome; }
+
+/** Fires the clock's timers up to `until` synchronously (at most `cap`); time stops at the last timer, as pumpUntil leaves it. */
+function runClock(clock: VirtualClock, until: number, cap: number): void {
+  let fired = 0;
+  for (let next = clock.nextDeadline(); next !== undefined && next <= until && fired < cap; next = clock.nextDeadline()) {
+    fired += clock.run(next, cap - fired);
+  }
+}
 
 async function settled<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
   let done = false, value!: T;
@@ -98,15 +119,19 @@ export async function fuzz(data: Buffer): Promise<void> {
   const withCtrl = ((data[2] ?? 0) & 0x10) !== 0;
   const twoQueues = ((data[2] ?? 0) & 0x80) !== 0;
   const shape = w.shapes[(withCtrl ? 1 : 0) | (twoQueues ? 2 : 0)]!;
-  // A fresh connection: rings re-initialised, the backend through InitWait and Connected again.
-  if (shape.used && !(await shape.ff.reconnect())) throw new Error("netback did not reconnect a well-behaved frontend");
+  // A fresh connection: rings re-initialised on both sides; after a disconnect, the backend
+  // through InitWait and Connected again.
+  if (shape.used) {
+    if (shape.vif.connected && shape.vif.state === XenbusState.Connected && clock.nextDeadline() === undefined) {
+      shape.ff.resetRings();
+      if (!shape.vif.reattachRings()) throw new Error("netback did not re-attach the rings of a connected vif");
+    } else if (!(await shape.ff.reconnect())) throw new Error("netback did not reconnect a well-behaved frontend");
+  }
   shape.used = true;
   const { ff: ff0, vif } = shape;
   if (!vif.connected) throw new Error("netback did not connect a well-behaved frontend");
   shape.pages[0]!.fill(0x11);
   shape.pages[1]!.fill(0x22);
-  // A fresh bridge (no learned MACs) behind the vif.
-  createBridge({ clock }, { name: `xenbr-input` }).attach(vif.device, { name: "vif" });
   errors.length = 0;
   const mappedBefore = ts.dom0.grants.mappingCount;
   // With two queues, the hostile slots go to queue 1.
@@ -128,7 +153,8 @@ export async function fuzz(data: Buffer): Promise<void> {
   ff.writeTxSlots(0, tx);
   ff.writeRxSlots(0, rx);
   const prodDelta = (data[at] ?? 0) << 24 >> 24;
-  ff.setTxReqProd(mode & 4 ? (tx.length + prodDelta) >>> 0 : tx.length);
+  const txProd = mode & 4 ? (tx.length + prodDelta) >>> 0 : tx.length;
+  ff.setTxReqProd(txProd);
   ff.setRxReqProd(mode & 8 ? (rx.length + ((data[at + 1] ?? 0) << 24 >> 24)) >>> 0 : rx.length);
   let ctrlProd = 0;
   if (ff.ctrl !== undefined) {
@@ -147,13 +173,22 @@ export async function fuzz(data: Buffer): Promise<void> {
     ff.ctrl.kick();
   }
   ff.kick();
-  await pumpUntil(clock, () => false, { untilMs: clock.now() + 2000, maxIterations: 2000 });
-  const hex = (p: Uint8Array): string => Buffer.from(p).toString("hex");
-  outcome = JSON.stringify({
-    errors: errors.map((e) => `${e.reason}${e.fatal ? "!" : ""}`), state: vif.state, connected: vif.connected,
-    rings: [...ff0.queues.flatMap((q) => [hex(q.txPage), hex(q.rxPage)]), ...(ff0.ctrl === undefined ? [] : [hex(ff0.ctrl.page)])],
-    mapped: ts.dom0.grants.mappingCount - mappedBefore,
-  });
+  const until = clock.now() + 2000;
+  runClock(clock, until, 100_000);
+  // A disconnect writes to xenstore: let those promises (and the timers they set) run.
+  if (!vif.connected || errors.some((e) => e.fatal)) await pumpUntil(clock, () => false, { untilMs: until, maxIterations: 2000 });
+  if (recording) {
+    const hex = (p: Uint8Array): string => Buffer.from(p).toString("hex");
+    outcome = JSON.stringify({
+      errors: errors.map((e) => `${e.reason}${e.fatal ? "!" : ""}`), state: vif.state, connected: vif.connected,
+      rings: [...ff0.queues.flatMap((q) => [hex(q.txPage), hex(q.rxPage)]), ...(ff0.ctrl === undefined ? [] : [hex(ff0.ctrl.page)])],
+      mapped: ts.dom0.grants.mappingCount - mappedBefore,
+    });
+  }
+  // The tx ring started at 0: a producer more than a ring's worth ahead is an ill-behaved peer.
+  if (txProd > RING_SIZE_NET_TX && (vif.connected || !errors.some((e) => e.fatal))) {
+    throw new Error(`tx req_prod ${txProd} beyond a ${RING_SIZE_NET_TX}-slot ring was not reported as fatal and disconnected (${errors.map((e) => e.reason).join(",") || "no report"})`);
+  }
   if (ff.ctrl !== undefined && vif.connected && !errors.some((e) => e.fatal)) {
     const rspProd = Atomics.load(new Uint32Array(ff.ctrl.page.buffer, ff.ctrl.page.byteOffset, 4), 2);
     if (rspProd !== ctrlProd) throw new Error(`control ring: ${ctrlProd} requests published, ${rspProd} answered`);
