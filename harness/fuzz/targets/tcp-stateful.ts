@@ -7,7 +7,13 @@
 //  - it never acknowledges data the peer never sent;
 //  - the right edge of the advertised receive window never moves left (RFC 9293 §3.8.6.2.2);
 //  - snd.una ≤ snd.nxt (bytes in flight never negative);
+//  - it never acknowledges past the right edge of the window it advertised before (data beyond
+//    the window is trimmed, RFC 9293 §3.10.7.4);
+//  - its payload is exactly the bytes the application wrote at that sequence offset;
 //  - virtual time cannot be consumed by runaway timers.
+// And on the receive side: the peer's bytes are a function of their sequence number, so every
+// byte the application reads is checked against the byte the peer sent at that offset (in
+// order, nothing lost in the middle, nothing twice).
 import { createTcpTestPeer, LOCAL_ADDR, PEER_ADDR, type Captured } from "../../../stack/transport/tcp/test-peer.ts";
 import type { ByteStream } from "../../../stack/transport/types.ts";
 import type { TcpConnection } from "../../../stack/transport/tcp/connection.ts";
@@ -17,6 +23,8 @@ const PEER_ISN = 0x7fff_ff00; // close to a sign flip of the 32-bit space
 const MAX_EVENTS = 50_000;
 
 const sdiff = (a: number, b: number): number => (a - b) | 0;
+/** The peer's byte at sequence number `seq` (any retransmission carries the same bytes). */
+const peerByte = (seq: number): number => (Math.imul(seq, 0x9e3779b1) >>> 24) & 0xff;
 
 export function fuzz(data: Buffer): void {
   if (data.length < 1) return;
@@ -36,6 +44,18 @@ export function fuzz(data: Buffer): void {
   let rightEdge: number | undefined;
   let localNext = 0; // stack's highest sequence end seen
   let localIsn = 0;
+  let lastPeerSyn = PEER_ISN; // a connection's data starts after the SYN that opened it
+  const written: number[] = []; // every byte the application wrote, in order
+  /** A reader for a connection whose peer data starts at `first`. */
+  const reader = (first: number) => {
+    let readSeq = first >>> 0;
+    return (d: Uint8Array): void => {
+      for (let k = 0; k < d.length; k++) {
+        if (d[k] !== peerByte(readSeq)) throw new Error(`application read byte ${d[k]} at seq ${readSeq}, the peer sent ${peerByte(readSeq)}`);
+        readSeq = (readSeq + 1) >>> 0;
+      }
+    };
+  };
 
   const check = (s: Captured): void => {
     if (s.flags & TCP_FLAG_SYN) {
@@ -45,7 +65,16 @@ export function fuzz(data: Buffer): void {
     }
     const end = (s.seq + s.payload.length + (s.flags & TCP_FLAG_SYN ? 1 : 0) + (s.flags & TCP_FLAG_FIN ? 1 : 0)) >>> 0;
     if (sdiff(end, localNext) > 0 || localNext === 0) localNext = end;
+    if (s.payload.length > 0 && !(s.flags & TCP_FLAG_SYN)) {
+      const offset = sdiff(s.seq, (localIsn + 1) >>> 0);
+      for (let k = 0; k < s.payload.length; k++) {
+        if (s.payload[k] !== written[offset + k]) throw new Error(`sent byte ${s.payload[k]} at stream offset ${offset + k}, the application wrote ${written[offset + k] ?? "nothing"}`);
+      }
+    }
     if ((s.flags & TCP_FLAG_ACK) && !(s.flags & TCP_FLAG_RST)) {
+      if (rightEdge !== undefined && !(s.flags & TCP_FLAG_SYN) && sdiff(s.ack, rightEdge) > 0) {
+        throw new Error(`stack acknowledged ${sdiff(s.ack, rightEdge)} byte(s) past the right edge ${rightEdge} it advertised`);
+      }
       if (sdiff(s.ack, peerMaxEnd) > 0) {
         throw new Error(`stack acknowledged ${sdiff(s.ack, peerMaxEnd)} byte(s) the peer never sent (ack ${s.ack}, peer sent up to ${peerMaxEnd})`);
       }
@@ -72,6 +101,7 @@ export function fuzz(data: Buffer): void {
   const sendFromPeer = (flags: number, seq: number, ack: number, window: number, payload: Uint8Array, options: TcpOptions = {}): void => {
     const end = (seq + payload.length + (flags & TCP_FLAG_SYN ? 1 : 0) + (flags & TCP_FLAG_FIN ? 1 : 0)) >>> 0;
     if (!(flags & TCP_FLAG_RST) && sdiff(end, peerMaxEnd) > 0) peerMaxEnd = end;
+    if (flags & TCP_FLAG_SYN) lastPeerSyn = seq;
     if (flags & TCP_FLAG_SYN) { peerWs = options.windowScale !== undefined; if (sdiff(end, peerMaxEnd) < 0) peerMaxEnd = Math.max(peerMaxEnd, end) >>> 0; }
     peer.inject({ flags, seq, ack, window, payload, options });
     drain();
@@ -81,12 +111,13 @@ export function fuzz(data: Buffer): void {
     const c = peer.tcp.connect(PEER_ADDR, 40000, { localPort: 80 });
     if (!c.ok) return;
     streams.push(c.value);
+    c.value.onData(reader(PEER_ISN + 1));
     drain();
     sendFromPeer(TCP_FLAG_SYN | TCP_FLAG_ACK, PEER_ISN, (localIsn + 1) >>> 0, 65535, new Uint8Array(0), synOptions);
   } else {
     const l = peer.tcp.listen(80);
     if (!l.ok) return;
-    l.value.onConnection((s) => { streams.push(s); s.onData(() => {}); });
+    l.value.onConnection((s) => { streams.push(s); s.onData(reader(lastPeerSyn + 1)); });
     sendFromPeer(TCP_FLAG_SYN, PEER_ISN, 0, 65535, new Uint8Array(0), synOptions);
     sendFromPeer(TCP_FLAG_ACK, (PEER_ISN + 1) >>> 0, (localIsn + 1) >>> 0, 65535, new Uint8Array(0), synOptions.tsVal !== undefined ? { tsVal: 2, tsEcr: 0 } : {});
   }
@@ -102,13 +133,21 @@ export function fuzz(data: Buffer): void {
         const seq = (peerSeq + ((a << 24) >> 24) * (op & 8 ? 1 : 97)) >>> 0;
         const ack = (localNext + ((b << 24) >> 24) * (op & 16 ? 1 : 1448)) >>> 0;
         const len = flags & (TCP_FLAG_RST | TCP_FLAG_SYN) ? 0 : (c & 0x80 ? c * 12 : c & 0x3f);
-        const payload = payloadBytes.subarray(0, Math.min(len, payloadBytes.length));
+        const payload = new Uint8Array(Math.min(len, 4096));
+        for (let k = 0; k < payload.length; k++) payload[k] = peerByte((seq + k) >>> 0);
         const window = c & 0x40 ? 0 : 1024 * ((c & 0x3f) + 1);
         sendFromPeer(flags, seq, ack, window, payload, synOptions.tsVal !== undefined ? { tsVal: 100 + i, tsEcr: 0 } : {});
         if (seq === peerSeq && !(flags & TCP_FLAG_RST)) peerSeq = (peerSeq + payload.length + (flags & TCP_FLAG_FIN ? 1 : 0)) >>> 0;
         break;
       }
-      case 3: if (!ended) stream?.write(payloadBytes.subarray(0, a * 16 + b)); drain(); break;
+      case 3:
+        if (!ended && stream !== undefined) {
+          const chunk = payloadBytes.subarray(0, a * 16 + b);
+          for (const x of chunk) written.push(x);
+          stream.write(chunk);
+        }
+        drain();
+        break;
       case 4: if (a & 1) { stream?.end(); ended = stream !== undefined; } else if (a & 2) stream?.destroy(); else if (a & 4) stream?.pause(); else stream?.resume(); drain(); break;
       case 5: case 6: run(a * 8 + b); break;
       default: run((a << 8 | b) * 16); break;
