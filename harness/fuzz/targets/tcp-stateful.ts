@@ -44,7 +44,7 @@ export function fuzz(data: Buffer): void {
   let rightEdge: number | undefined;
   let localNext = 0; // stack's highest sequence end seen
   let localIsn = 0;
-  let lastPeerSyn = PEER_ISN; // a connection's data starts after the SYN that opened it
+  let acceptedFrom = (PEER_ISN + 1) >>> 0; // what the stack's last SYN-ACK acknowledged: a passive connection's first data byte
   const written: number[] = []; // every byte the application wrote, in order
   /** A reader for a connection whose peer data starts at `first`. */
   const reader = (first: number) => {
@@ -59,6 +59,7 @@ export function fuzz(data: Buffer): void {
 
   const check = (s: Captured): void => {
     if (s.flags & TCP_FLAG_SYN) {
+      if (s.flags & TCP_FLAG_ACK) acceptedFrom = s.ack;
       localIsn = s.seq;
       localWs = peerWs && s.options.windowScale !== undefined ? s.options.windowScale : 0;
       rightEdge = undefined;
@@ -101,7 +102,6 @@ export function fuzz(data: Buffer): void {
   const sendFromPeer = (flags: number, seq: number, ack: number, window: number, payload: Uint8Array, options: TcpOptions = {}): void => {
     const end = (seq + payload.length + (flags & TCP_FLAG_SYN ? 1 : 0) + (flags & TCP_FLAG_FIN ? 1 : 0)) >>> 0;
     if (!(flags & TCP_FLAG_RST) && sdiff(end, peerMaxEnd) > 0) peerMaxEnd = end;
-    if (flags & TCP_FLAG_SYN) lastPeerSyn = seq;
     if (flags & TCP_FLAG_SYN) { peerWs = options.windowScale !== undefined; if (sdiff(end, peerMaxEnd) < 0) peerMaxEnd = Math.max(peerMaxEnd, end) >>> 0; }
     peer.inject({ flags, seq, ack, window, payload, options });
     drain();
@@ -117,7 +117,7 @@ export function fuzz(data: Buffer): void {
   } else {
     const l = peer.tcp.listen(80);
     if (!l.ok) return;
-    l.value.onConnection((s) => { streams.push(s); s.onData(reader(lastPeerSyn + 1)); });
+    l.value.onConnection((s) => { streams.push(s); s.onData(reader(acceptedFrom)); });
     sendFromPeer(TCP_FLAG_SYN, PEER_ISN, 0, 65535, new Uint8Array(0), synOptions);
     sendFromPeer(TCP_FLAG_ACK, (PEER_ISN + 1) >>> 0, (localIsn + 1) >>> 0, 65535, new Uint8Array(0), synOptions.tsVal !== undefined ? { tsVal: 2, tsEcr: 0 } : {});
   }
