@@ -538,6 +538,17 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
       if (dead) void h.value.unwatch();
       return ok(undefined);
     },
+    reattachRing() {
+      const c = conn;
+      if (dead || state !== "connected" || c === undefined) return false;
+      if (timer !== undefined) clock.cancel(timer);
+      timer = undefined;
+      for (const m of c.persistentMaps.values()) domain.grants.unmap(m.handle);
+      unmapTransient();
+      stats.persistentGrants = 0;
+      conn = { ...c, ring: createBackRing(c.ringMaps.map((m) => m.page), { slotSize: BLKIF_SLOT_SIZE }), persistentMaps: new Map() };
+      return true;
+    },
     crash() {
       dead = true;
       task.stop();

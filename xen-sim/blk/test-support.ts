@@ -59,6 +59,7 @@ export function recordCommits(): { wrap: (xs: XenstoreClient, domid: number) => 
 
 /** A frontend driven by hand over a connected backend. */
 export interface RawFrontend {
+  /** The current front ring (replaced by reset()). */
   readonly ring: FrontRing;
   readonly page: Uint8Array;
   readonly port: number;
@@ -71,6 +72,8 @@ export interface RawFrontend {
   setReqProd(value: number): void;
   /** Responses taken so far, as raw 16-byte copies. */
   responses(): Uint8Array[];
+  /** Zeroes and re-initialises the ring page, starts a fresh front ring and forgets the responses (the backend is not told). */
+  reset(): void;
 }
 
 /** Does the frontend's half of the handshake by hand (ring-ref, event-channel, protocol, Initialised) and waits for Connected. */
@@ -87,7 +90,7 @@ export async function rawFrontend(w: BlkWorld, options: { protocol?: string; per
     "feature-persistent": options.persistent === false ? 0 : 1,
   })));
   unwrap(await w.settle(switchState(xs, fe, XenbusState.Initialised)));
-  const ring = createFrontRing([page], { slotSize: BLKIF_SLOT_SIZE });
+  let ring = createFrontRing([page], { slotSize: BLKIF_SLOT_SIZE });
   const got: Uint8Array[] = [];
   guest.events.onEvent(port, () => {
     for (let i = 0; i < 1024; i++) {
@@ -98,7 +101,14 @@ export async function rawFrontend(w: BlkWorld, options: { protocol?: string; per
   });
   const idx = new Uint32Array(page.buffer, page.byteOffset, 16);
   return {
-    ring, page, port, frame, ref,
+    get ring() { return ring; },
+    page, port, frame, ref,
+    reset() {
+      page.fill(0);
+      initSharedRing(page);
+      ring = createFrontRing([page], { slotSize: BLKIF_SLOT_SIZE });
+      got.length = 0;
+    },
     send(slots) {
       for (const s of slots) unwrap(ring.queueRequest(s));
       ring.pushRequests();

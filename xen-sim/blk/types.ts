@@ -152,6 +152,14 @@ export interface Blkback {
   onFault(handler: (fault: BlkFault) => void): void;
   /** Probes the device: writes the features and InitWait (or Closed, to make a stale frontend reconnect). */
   start(): Promise<Result<void, "no-frontend" | "xenstore">>;
+  /**
+   * On a connected backend: a fresh ring over the same ring pages (private positions 0, as
+   * connect() attaches it) and no persistent grants kept: the state a reconnect over the same
+   * ring page gives, without the xenstore handshake. For a harness whose frontend re-initialised
+   * the ring page itself (a fuzz target serving many inputs over one connection). False, and
+   * nothing changed, when not connected.
+   */
+  reattachRing(): boolean;
   /** Simulated crash: mappings, event channel and watches torn down at once; xenstore untouched. */
   crash(): void;
   /** Disconnects cleanly and releases the storage. */

@@ -9,21 +9,31 @@
 // OKAY read fills the guest pages exactly as the segments say and changes no storage; an OKAY
 // write/barrier/discard changes exactly the requested sectors (with the segment data, or zeroes);
 // any other answer changes no storage; dom0 never maps guest frames outside grants (mapForeign);
-// every disconnect is reported, and after it dom0 holds no mapping of the guest's pages.
-// Speed: the hypervisor, the guest, its vbd and the four guest pages are built once per process
-// on the first input. Each input then gets a fresh disk and a fresh blkback instance over the
-// same vbd: the previous instance is crashed (its mappings and port go), the previous raw
-// frontend's ring page, grant and port are given back, the frontend goes to Initialising and
-// does the handshake again; the guest pages are refilled. So an input's result never depends
-// on earlier inputs (checked by blkback-hostile.test.ts).
+// every disconnect is reported, and after it dom0 holds no mapping of the guest's pages (of this
+// vbd); a direct request declaring more than BLKIF_MAX_SEGMENTS_PER_REQUEST (11) segments, or an
+// indirect one more than feature-max-indirect-segments, is never answered OKAY.
+// Speed: the hypervisor, the guest, two vbds (one per persistent-grants choice, each with its
+// blkback and raw frontend connected) and the four guest pages are built once per process on
+// the first input. After an input that left its vbd connected, the next input on it gets the
+// same backend with its ring re-attached (Blkback.reattachRing: fresh positions, no persistent
+// grants) over the raw frontend's re-initialised ring page, and the disk refilled: no xenstore
+// traffic. After a disconnect the vbd gets a fresh disk and a fresh blkback instance: the
+// previous one is crashed, the raw frontend's ring page, grant and port are given back, the
+// frontend goes to Initialising and does the handshake again. The guest pages are refilled for
+// every input, and requests are served on the virtual clock synchronously. So an input's result
+// never depends on earlier inputs (checked by blkback-hostile.test.ts); dom0 keeps the other
+// vbd's ring mapped, so mapping counts are read relative to the input's start.
 import { unwrap } from "../../../stack/result.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
-import { createBlkWorld, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
+import { createBlkWorld, XVDA, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
 import { createBlkback } from "../../../xen-sim/blk/blkback.ts";
 import { rawFrontend, type RawFrontend } from "../../../xen-sim/blk/test-support.ts";
 import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
-import { BLKIF_SLOT_SIZE, BLKIF_RSP_OKAY } from "../../../xen-sim/abi/blkif.ts";
+import { BLKIF_SLOT_SIZE, BLKIF_RSP_OKAY, BLKIF_MAX_SEGMENTS_PER_REQUEST } from "../../../xen-sim/abi/blkif.ts";
+import { DEFAULT_MAX_INDIRECT_SEGMENTS } from "../../../xen-sim/blk/blkback.ts";
+import type { Blkback } from "../../../xen-sim/blk/types.ts";
+import type { VirtualClock } from "../../../stack/time.ts";
 
 const SECTORS = 64;
 /** Requests per input at most (each is answered before the next: a per-input time bound). */
@@ -35,6 +45,15 @@ function fail(what: string, input: Uint8Array): never {
 
 interface Seg { page: number; first: number; last: number }
 
+/** One vbd: the world seen through its paths, its backend, disk and raw frontend. */
+interface Vbd {
+  readonly view: BlkWorld;
+  back: Blkback;
+  storage: ReturnType<typeof createMemoryStorage>;
+  fe: RawFrontend;
+  readonly persistent: boolean;
+}
+
 interface World {
   readonly w: BlkWorld;
   /** Guest pages 0, 1 writable, 2 read-only, 3 the indirect segment table, and their refs. */
@@ -42,14 +61,47 @@ interface World {
   readonly refs: readonly number[];
   /** dom0's mapForeign calls (the hook is installed once). */
   foreignMaps: number;
-  /** The raw frontend of the previous input. */
-  fe?: RawFrontend | undefined;
+  /** By persistent-grants choice (input bit 0). */
+  readonly vbds: readonly Vbd[];
 }
 
 let world: Promise<World> | undefined;
+let recording = false;
 
-/** Drops the world: the next input builds a new one (tests compare against a fresh process). */
-export function resetForTest(): void { world = undefined; }
+/** Drops the world: the next input builds a new one (tests compare against a fresh process); turns outcome recording on. */
+export function resetForTest(): void { world = undefined; recording = true; }
+
+/** The disk every input starts with, and the guest pages' contents. */
+const DISK = Uint8Array.from({ length: SECTORS * 512 }, (_, i) => (i >> 9) * 7 + (i & 255));
+const PAGE_FILL = Array.from({ length: 4 }, (_, p) => Uint8Array.from({ length: 4096 }, (_, i) => (p * 61 + i * 13) & 255));
+
+/** Fires the clock's timers synchronously until none is due (at most `cap`). */
+function runClock(clock: VirtualClock, cap = 100_000): void {
+  let fired = 0;
+  for (let next = clock.nextDeadline(); next !== undefined && fired < cap; next = clock.nextDeadline()) fired += clock.run(next, cap - fired);
+}
+
+/** A fresh disk and blkback instance for the vbd and the raw frontend's handshake (the previous instance crashed, its frontend's ring given back). */
+async function handshake(vbd: Vbd, first: boolean): Promise<void> {
+  const w = vbd.view;
+  const storage = createMemoryStorage({ sectors: SECTORS });
+  if (!first) {
+    vbd.back.crash();
+    const old = vbd.fe;
+    w.guest.events.onEvent(old.port, undefined);
+    w.guest.events.close(old.port);
+    unwrap(w.guest.grants.endAccess(old.ref));
+    unwrap(w.guest.memory.freePage(old.frame));
+    unwrap(await w.settle(switchState(w.guestXs, w.frontendPath, XenbusState.Initialising)));
+  }
+  vbd.storage = storage;
+  vbd.back = createBlkback({ domain: w.dom0, xs: w.dom0Xs, storage, clock: w.clock }, { backendPath: w.backendPath });
+  unwrap(await w.settle(vbd.back.start()));
+  vbd.fe = await rawFrontend(w, { persistent: vbd.persistent });
+  const tick = async (): Promise<void> => { await w.settle(w.dom0Xs.read("/")); };
+  for (let i = 0; i < 100 && vbd.back.state !== "connected" && vbd.back.faults.length === 0; i++) await tick();
+  if (vbd.back.state !== "connected") throw new Error(`blkback-hostile: a well-behaved frontend did not connect (${vbd.back.state})`);
+}
 
 let outcome = "";
 /** What the last input observably did: responses, backend state and faults, disk and guest pages. */
@@ -64,7 +116,18 @@ async function buildWorld(): Promise<World> {
     pages.push(unwrap(w.guest.memory.page(frame)));
     refs.push(unwrap(w.guest.grants.grantAccess(0, frame, p === 2)));
   }
-  const world: World = { w, pages, refs, foreignMaps: 0 };
+  const vbds: Vbd[] = [];
+  for (const persistent of [false, true]) {
+    let view: BlkWorld = w;
+    if (persistent) {
+      const dev = unwrap(await w.settle(w.toolstack.addVbd(w.guest.id, { virtualDevice: XVDA + 16, params: "memory" })));
+      view = { ...w, device: dev, frontendPath: dev.frontendPath, backendPath: dev.backendPath };
+    }
+    const vbd = { view, persistent } as Vbd;
+    await handshake(vbd, true);
+    vbds.push(vbd);
+  }
+  const world: World = { w, pages, refs, foreignMaps: 0, vbds };
   const mapForeign = w.dom0.mapForeign.bind(w.dom0);
   (w.dom0 as { mapForeign: typeof mapForeign }).mapForeign = (d, f) => { world.foreignMaps++; return mapForeign(d, f); };
   return world;
@@ -76,35 +139,29 @@ export async function fuzz(data: Buffer): Promise<void> {
   const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const mode = input[0]!;
   const world_ = await (world ??= buildWorld());
-  const { w, pages, refs } = world_;
-  const storage = createMemoryStorage({ sectors: SECTORS });
-  for (let i = 0; i < storage.bytes.length; i++) storage.bytes[i] = (i >> 9) * 7 + (i & 255);
-  // A fresh backend instance and handshake over the same vbd.
-  w.back.crash();
-  if (world_.fe !== undefined) {
-    const old = world_.fe;
-    world_.fe = undefined;
-    w.guest.events.onEvent(old.port, undefined);
-    w.guest.events.close(old.port);
-    unwrap(w.guest.grants.endAccess(old.ref));
-    unwrap(w.guest.memory.freePage(old.frame));
-  }
-  unwrap(await w.settle(switchState(w.guestXs, w.frontendPath, XenbusState.Initialising)));
-  w.back = createBlkback({ domain: w.dom0, xs: w.dom0Xs, storage, clock: w.clock }, { backendPath: w.backendPath });
+  const { pages, refs } = world_;
+  const vbd = world_.vbds[mode & 1]!;
+  const w = vbd.view;
+  // A fresh connection: the ring re-attached on both sides, or after a disconnect a new instance and handshake.
+  if (vbd.back.state === "connected" && w.clock.nextDeadline() === undefined) {
+    vbd.fe.reset();
+    if (!vbd.back.reattachRing()) fail("blkback did not re-attach the ring of a connected vbd", input);
+  } else await handshake(vbd, false);
+  vbd.storage.bytes.set(DISK);
+  const { fe, storage } = vbd;
+  const back = vbd.back;
+  const faultsBefore = back.faults.length;
   world_.foreignMaps = 0;
-  unwrap(await w.settle(w.back.start()));
-  const fe = await rawFrontend(w, { persistent: (mode & 1) === 1 });
-  world_.fe = fe;
-  const tick = async (): Promise<void> => { await w.settle(w.dom0Xs.read("/")); };
-  for (let i = 0; i < 100 && w.back.state !== "connected" && w.back.faults.length === 0; i++) await tick();
-  if (w.back.state !== "connected") fail(`a well-behaved frontend did not connect (${w.back.state})`, input);
-  for (let p = 0; p < 4; p++) for (let i = 0; i < 4096; i++) pages[p]![i] = (p * 61 + i * 13) & 255;
+  const tick = (): void => { runClock(w.clock); };
+  const slowTick = async (): Promise<void> => { await w.settle(w.dom0Xs.read("/")); };
+  for (let p = 0; p < 4; p++) pages[p]!.set(PAGE_FILL[p]!);
+  const mappedBefore = w.dom0.grants.mappingCount;
 
   const grefOf = (pick: number): number => (pick < 3 ? refs[pick]! : 4000);
   const seg = (b: number): Seg => ({ page: b >> 6, first: b & 7, last: (b >> 3) & 7 });
 
   let at = 1, id = 0;
-  while (at + 4 <= input.length && w.back.state === "connected" && id < MAX_REQUESTS) {
+  while (at + 4 <= input.length && back.state === "connected" && id < MAX_REQUESTS) {
     const [b0, b1, b2, flags] = [input[at]!, input[at + 1]!, input[at + 2]!, input[at + 3]!];
     at += 4;
     const op = b0 & 7;
@@ -117,7 +174,7 @@ export async function fuzz(data: Buffer): Promise<void> {
     v.setUint32(8, reqId, true);
     v.setBigUint64(16, BigInt(sector), true);
     let segs: Seg[] = [];
-    let write = false, discard = 0;
+    let write = false, discard = 0, declared = 0;
     if (op === 6) {
       // Indirect: b1 bit 0 picks WRITE, bit 1 a bogus indirect op; the table goes in page 3.
       const nseg = Math.min(flags & 0x3f, input.length - at);
@@ -128,6 +185,7 @@ export async function fuzz(data: Buffer): Promise<void> {
       write = (b1 & 1) === 1;
       v.setUint8(1, b1 & 2 ? b1 : write ? 1 : 0);
       v.setUint16(2, flags & 0x40 ? nseg + 600 : nseg, true);
+      declared = flags & 0x40 ? nseg + 600 : nseg;
       v.setUint32(28, flags & 0x40 ? 4000 : refs[3]!, true);
     } else if (op === 5) {
       discard = b1 % (SECTORS + 4);
@@ -138,6 +196,7 @@ export async function fuzz(data: Buffer): Promise<void> {
       segs = Array.from(input.subarray(at, at + nseg), seg);
       at += nseg;
       v.setUint8(1, b1 % 13);
+      declared = b1 % 13;
       segs.slice(0, 11).forEach((s, i) => { v.setUint32(24 + 8 * i, grefOf(s.page), true); v.setUint8(28 + 8 * i, s.first); v.setUint8(29 + 8 * i, s.last); });
       write = op === 1 || op === 2 || op === 3;
     }
@@ -147,8 +206,8 @@ export async function fuzz(data: Buffer): Promise<void> {
     const refusedBefore = w.hv.refusals.byDomain.get(0) ?? 0;
     const answered = fe.responses().length;
     fe.send([slot]);
-    await tick();
-    if (w.back.state !== "connected") break;
+    tick();
+    if (back.state !== "connected") break;
     const rs = fe.responses().slice(answered);
     if (rs.length !== 1) fail(`request ${reqId} got ${rs.length} responses`, input);
     const rv = new DataView(rs[0]!.buffer, rs[0]!.byteOffset, 16);
@@ -161,6 +220,8 @@ export async function fuzz(data: Buffer): Promise<void> {
       continue;
     }
     const rop = v.getUint8(0);
+    if (rop <= 3 && declared > BLKIF_MAX_SEGMENTS_PER_REQUEST) fail(`request ${reqId} (op ${rop}) declaring ${declared} segments answered OKAY`, input);
+    if (rop === 6 && declared > DEFAULT_MAX_INDIRECT_SEGMENTS) fail(`indirect request ${reqId} declaring ${declared} segments answered OKAY`, input);
     if (segs.some((s) => s.page === 3)) fail(`request ${reqId} OKAY with a segment naming an ungranted ref`, input);
     // Model of what an OKAY request does.
     const disk = diskBefore.slice();
@@ -183,20 +244,24 @@ export async function fuzz(data: Buffer): Promise<void> {
     }
   }
 
-  if (w.back.state === "connected" && mode & 6) {
+  if (back.state === "connected" && mode & 6) {
     fe.setReqProd(mode & 2 ? fe.ring.reqProdPvt + 33 + (mode >> 3) : fe.ring.reqProdPvt - 1);
-    for (let i = 0; i < 20; i++) await tick();
+    tick();
   }
   const hex = (p: Uint8Array): string => Buffer.from(p).toString("hex");
-  outcome = JSON.stringify({
-    responses: fe.responses().map(hex), state: w.back.state, faults: w.back.faults.map((f) => JSON.stringify(f)),
-    disk: hex(storage.bytes), pages: pages.map(hex), ring: hex(fe.page), mapped: w.dom0.grants.mappingCount,
-  });
+  if (recording) {
+    outcome = JSON.stringify({
+      responses: fe.responses().map(hex), state: back.state, faults: back.faults.slice(faultsBefore).map((f) => JSON.stringify(f)),
+      disk: hex(storage.bytes), pages: pages.map(hex), ring: hex(fe.page), mapped: w.dom0.grants.mappingCount - mappedBefore,
+    });
+  }
   if (world_.foreignMaps > 0) fail(`dom0 mapped ${world_.foreignMaps} guest frame(s) outside grants`, input);
-  if (w.back.state !== "connected") {
-    if (w.back.faults.length === 0) fail(`blkback went ${w.back.state} without reporting a fault`, input);
-    for (let i = 0; i < 20; i++) await tick();
-    if (w.dom0.grants.mappingCount !== 0) fail(`after the disconnect dom0 still maps ${w.dom0.grants.mappingCount} guest page(s)`, input);
+  if (back.state !== "connected") {
+    if (back.faults.length === faultsBefore) fail(`blkback went ${back.state} without reporting a fault`, input);
+    for (let i = 0; i < 20; i++) await slowTick();
+    // This vbd's ring (the only mapping it held at the start) and everything mapped since are gone.
+    const left = w.dom0.grants.mappingCount - (mappedBefore - 1);
+    if (left !== 0) fail(`after the disconnect dom0 still maps ${left} guest page(s)`, input);
   }
 }
 
