@@ -2,7 +2,8 @@
 // byte 0 picks the opening (passive: the peer's SYN to a listener; active: connect() and the
 // peer's SYN-ACK) and the peer's SYN options; then 4-byte ops inject segments whose sequence
 // and acknowledgment numbers are drawn near the connection's real window, write/end/destroy/
-// pause/resume the socket, or advance virtual time. Oracles, on every emitted segment:
+// pause/resume the socket, or advance virtual time; an odd-length input gets a 4 KiB receive
+// buffer. Oracles, on every emitted segment:
 //  - it parses with a correct checksum (the test peer checks);
 //  - it never acknowledges data the peer never sent;
 //  - the right edge of the advertised receive window never moves left (RFC 9293 §3.8.6.2.2);
@@ -36,7 +37,9 @@ export function fuzz(data: Buffer): void {
     ...(head & 8 ? { sackPermitted: true } : {}),
     ...(head & 16 ? { tsVal: 1, tsEcr: 0 } : {}),
   };
-  const peer = createTcpTestPeer({ seed: data.length });
+  // Odd-length inputs run with a 4 KiB receive buffer, so a few segments fill the window
+  // (zero windows, window probes, data past the right edge).
+  const peer = createTcpTestPeer({ seed: data.length, ...(data.length & 1 ? { receiveBufferSize: 4096 } : {}) });
   const streams: ByteStream[] = [];
   let peerMaxEnd = PEER_ISN; // highest sequence end the peer ever sent (signed order)
   let peerWs = synOptions.windowScale !== undefined;
