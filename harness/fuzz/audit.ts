@@ -111,7 +111,8 @@ export async function auditBug(root: string, bug: PlantedBug, cleanBundle: strin
     const common = { ...base, runSeconds: run.seconds, executions: run.executions, execsPerSecond: run.execsPerSecond, engine: run.engine, triggersRemoved: removed, corpusSize: kept };
     const finding = run.findings[0];
     if (finding === undefined) return { ...common, verdict: "missed" };
-    const message = finding.message.split("\n").find((l) => l.trim() !== "")?.trim().replace(/^==\d+== (Uncaught Exception: )?/, "").slice(0, 200);
+    const lines = finding.message.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("INFO:"));
+    const message = (lines.find((l) => /Error|Exception|oracle|timeout|out-of-memory|leak/i.test(l)) ?? lines[0])?.replace(/^==\d+== (Uncaught Exception: )?/, "").slice(0, 200);
     let unrelated = false;
     if (finding.input !== undefined) {
       // The same input on the tree without the patch: passing means the planted bug is what failed.
