@@ -151,6 +151,20 @@ describe("xenstore client library", () => {
     expect(await c.read("/a")).toEqual(err("closed"));
   });
 
+  it("a payload length over 4096 after a good reply in the same chunk fails the rest with 'protocol' and closes the transport", async () => {
+    let handler: (b: Uint8Array) => void = () => {};
+    let closes = 0;
+    const transport: XsByteTransport = { send() {}, onReceive(h) { handler = h; }, close() { closes++; } };
+    const c = createXenstoreClient(transport);
+    const a = c.readBytes("/a"), b = c.readBytes("/b");
+    const bad = emitXsMessage(XS_READ, 2, 0, new Uint8Array(0));
+    new DataView(bad.buffer).setUint32(12, 5000, true);
+    handler(Uint8Array.from([...emitXsMessage(XS_READ, 1, 0, Uint8Array.of(7)), ...bad]));
+    expect(await a).toEqual(ok(Uint8Array.of(7)));
+    expect(await b).toEqual(err("protocol"));
+    expect(closes).toBe(1);
+  });
+
   it("closing the transport fails pending calls with 'closed'", async () => {
     const { server } = setup();
     const t = connectInProcess(server, 0);

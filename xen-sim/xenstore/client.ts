@@ -131,7 +131,11 @@ export function createXenstoreClient(transport: XsByteTransport): XenstoreClient
         head.resolve(ok(m.payload));
       }
     }
-    if (wire.failed) shutdown("protocol");
+    if (wire.failed) {
+      // The framing error followed good replies in this chunk: the stream is lost all the same.
+      shutdown("protocol");
+      transport.close?.();
+    }
   });
   transport.onClose?.(() => shutdown("closed"));
 
