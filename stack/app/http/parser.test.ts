@@ -439,3 +439,15 @@ describe("createRequestParser() reports the first error in stream order", () => 
     });
   }
 });
+
+describe("createRequestParser() chunk extensions (RFC 9112 §7.1.1)", () => {
+  const parse = (line: string): string => {
+    const p = createRequestParser({ onHead: () => {}, onBody: () => {}, onComplete: () => {} });
+    const r = p.push(new TextEncoder().encode(`POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${line}\r\nabc\r\n0\r\n\r\n`));
+    return r.ok ? "ok" : r.error;
+  };
+  it.each(["3;x", "3;x=y", "3 ; x = y ;z", '3;x="a \\" b"', "3;a=1;b=2"])("accepts %j", (line) => expect(parse(line)).toBe("ok"));
+  it.each(["3;", "3;x=", "3;x:y", "3;xansfer-Encoding: chunked", '3;x="open', "3;x=y z", "3;=y"])("refuses %j (llhttp refuses it too; found by the differential)", (line) => {
+    expect(parse(line)).toBe("bad-chunk-extension");
+  });
+});

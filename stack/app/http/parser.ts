@@ -142,6 +142,51 @@ export function isTokenChar(c: number): boolean {
   return c <= 255 && TCHAR[c] === 1;
 }
 
+/**
+ * RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+ * a name a token, a value a token or a quoted-string. b[from, to) starts at the first ";".
+ * Anything else is refused: a lenient reading here is where two parsers start to disagree on
+ * where a chunk ends.
+ */
+function validChunkExtensions(b: Uint8Array, from: number, to: number): boolean {
+  let j = from;
+  const bws = (): void => { while (j < to && (b[j] === SP || b[j] === HTAB)) j++; };
+  const token = (): boolean => {
+    const start = j;
+    while (j < to && TCHAR[b[j]!] === 1) j++;
+    return j > start;
+  };
+  while (j < to) {
+    if (b[j] !== 59) return false;
+    j++;
+    bws();
+    if (!token()) return false;
+    bws();
+    if (j < to && b[j] === 61) {
+      j++;
+      bws();
+      if (j < to && b[j] === 34) {
+        j++;
+        for (;;) {
+          if (j >= to) return false;
+          const c = b[j]!;
+          if (c === 34) { j++; break; }
+          if (c === 92) {
+            const q = b[j + 1];
+            if (j + 1 >= to || q === undefined || (q < 0x20 && q !== HTAB) || q === 0x7f) return false;
+            j += 2;
+            continue;
+          }
+          if ((c < 0x20 && c !== HTAB) || c === 0x7f) return false;
+          j++;
+        }
+      } else if (!token()) return false;
+      bws();
+    }
+  }
+  return true;
+}
+
 /** True for a non-empty string of tchars. */
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;
@@ -585,10 +630,7 @@ function createParser(
       let j = i;
       while (j < n && (b[j] === SP || b[j] === HTAB)) j++;
       if (j === n || b[j] !== 59) return "bad-chunk-size";
-      for (; j < n; j++) {
-        const c = b[j]!;
-        if ((c < 0x20 && c !== HTAB) || c === 0x7f) return "bad-chunk-extension";
-      }
+      if (!validChunkExtensions(b, j, n)) return "bad-chunk-extension";
     }
     if (bodyTotal + size > limits.maxBodyBytes) return "body-too-large";
     remaining = size;
