@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { createCaptureFile, isGzip, readCaptureFile, writeCaptureFile } from "./files.ts";
+import { createCaptureFile, isGzip, parseCaptureBytes, readCaptureFile, writeCaptureFile } from "./files.ts";
 import { createByteCollector, createPcapWriter } from "../../stack/link/pcap/index.ts";
 import type { PcapWriterOptions } from "../../stack/link/pcap/index.ts";
 import { tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
@@ -55,6 +55,14 @@ describe("capture files", () => {
     writeFileSync(bad, Uint8Array.of(0x1f, 0x8b, 8, 0, 1, 2, 3));
     expect(readCaptureFile(bad)).toMatchObject({ ok: false, error: "bad-gzip", offset: 0 });
     expect(() => readCaptureFile(join(dir, "absent.pcap"))).toThrow(expect.objectContaining({ code: "ENOENT" }));
+  });
+
+  it("refuses a gzip stream that inflates past the limit (a decompression bomb) with an error, not an allocation", () => {
+    const bomb = gzipSync(new Uint8Array(1 << 20));
+    expect(parseCaptureBytes(bomb, { maxDecompressedBytes: 4096 })).toMatchObject({ ok: false, error: "decompressed-too-large", offset: 0 });
+    const small = classic({});
+    expect(parseCaptureBytes(gzipSync(small), { maxDecompressedBytes: small.length }).ok).toBe(true);
+    expect(parseCaptureBytes(gzipSync(small), { maxDecompressedBytes: small.length - 1 })).toMatchObject({ ok: false, error: "decompressed-too-large" });
   });
 
   it("agrees with the pcap-parser package on headers and packet bytes (microsecond, both byte orders)", async () => {

@@ -18,13 +18,26 @@ export function isGzip(bytes: Uint8Array): boolean {
 
 const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
+/** Most bytes a gzip-compressed capture may inflate to unless the caller says otherwise. */
+export const MAX_DECOMPRESSED_CAPTURE_BYTES = 512 * 1024 * 1024;
+
+/** Options of parseCaptureBytes. */
+export interface ParseCaptureOptions {
+  /** Most bytes a gzip stream may inflate to (a decompression bomb is refused, not allocated). */
+  readonly maxDecompressedBytes?: number;
+}
+
 /** Parses capture bytes, decompressing gzip first; packet data are plain Uint8Array views. */
-export function parseCaptureBytes(bytes: Uint8Array): PcapResult<ParsedCapture> {
+export function parseCaptureBytes(bytes: Uint8Array, options: ParseCaptureOptions = {}): PcapResult<ParsedCapture> {
   if (!isGzip(bytes)) return parseCapture(plain(bytes));
+  const limit = options.maxDecompressedBytes ?? MAX_DECOMPRESSED_CAPTURE_BYTES;
   let raw: Uint8Array;
   try {
-    raw = plain(gunzipSync(bytes));
+    raw = plain(gunzipSync(bytes, { maxOutputLength: limit }));
   } catch (e) {
+    if ((e as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+      return pcapErr("decompressed-too-large", 0, `gzip stream inflates past ${limit} bytes`);
+    }
     return pcapErr("bad-gzip", 0, `gzip stream does not decompress: ${(e as Error).message}`);
   }
   return parseCapture(raw);

@@ -7,6 +7,7 @@ import type { CaptureDirection } from "../capture.ts";
 export type PcapErrorCode =
   | "unknown-format"
   | "bad-gzip"
+  | "decompressed-too-large"
   | "truncated-file-header"
   | "unsupported-version"
   | "truncated-record-header"
