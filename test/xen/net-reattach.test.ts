@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
+import { createNetfront } from "../../xen-sim/net/netfront.ts";
 import { connectFakeFrontend, txRequest } from "./fake-frontend.ts";
 import { dom0World, settle } from "./helpers.ts";
 
@@ -38,5 +39,52 @@ describe("NetbackVif.reattachRings()", () => {
     await pumpUntil(w.clock, () => vif.state === XenbusState.Closed);
     expect(w.peerErrors.map((e) => e.reason)).toEqual(["ill-behaved-peer"]);
     expect(vif.reattachRings()).toBe(false);
+  });
+});
+
+describe("Netfront.resetRings()", () => {
+  it("re-initialises both rings in place, releases tx buffers, posts rx buffers from slot 0 again, and refuses when not connected", async () => {
+    const w = dom0World(4);
+    const nb = w.startNetback();
+    const g = unwrap(await settle(w.clock, w.ts.createDomain({ name: "reset" })));
+    const dev = unwrap(await settle(w.clock, w.ts.addVif(g.id, { mac: 0x00163e0000f1 })));
+    const nf = unwrap(await settle(w.clock, createNetfront({ domain: g.domain, xs: g.xs, clock: w.clock })));
+    await pumpUntil(w.clock, () => nf.connected);
+    const vif = nb.vif(g.id, 0)!;
+    const peek = (k: string): number => Number(new TextDecoder().decode(w.ts.daemon.server.peek(`${dev.frontendPath}/${k}`)));
+    const txMap = unwrap(w.ts.dom0.grants.map(g.id, peek("tx-ring-ref")));
+    const rxMap = unwrap(w.ts.dom0.grants.map(g.id, peek("rx-ring-ref")));
+    const idx = (page: Uint8Array): number[] => [...new Uint32Array(page.buffer, page.byteOffset, 4)];
+    const pagesAtConnect = g.domain.memory.pageCount;
+    const rxAtConnect = idx(rxMap.page);
+    const send = async (n: number): Promise<void> => {
+      const before = vif.stats().txFrames;
+      for (let i = 0; i < n; i++) nf.send({ data: new Uint8Array(60 + i).fill(i + 1) });
+      await pumpUntil(w.clock, () => vif.stats().txFrames === before + n, { maxIterations: 500 });
+    };
+    await send(3);
+    expect(vif.stats().txFrames).toBe(3);
+    expect(g.domain.memory.pageCount).toBe(pagesAtConnect + 3);
+    expect(nf.resetRings()).toBe(true);
+    // Tx ring at 0 with its tx pages given back; rx ring posted 0..255 again (id = slot), as connect() leaves them.
+    expect(idx(txMap.page)).toEqual([0, 1, 0, 1]);
+    expect(idx(rxMap.page)).toEqual(rxAtConnect);
+    expect(g.domain.memory.pageCount).toBe(pagesAtConnect);
+    const rx = new DataView(rxMap.page.buffer, rxMap.page.byteOffset, 4096);
+    for (let k = 0; k < 256; k++) {
+      expect(rx.getUint16(64 + 8 * k, true)).toBe(k);
+      const m = w.ts.dom0.grants.map(g.id, rx.getUint32(64 + 8 * k + 4, true));
+      expect(m.ok).toBe(true);
+      if (m.ok) w.ts.dom0.grants.unmap(m.value.handle);
+    }
+    // Netback re-attached at 0 serves the same frames again (without it, it would wait for req_prod 4).
+    expect(vif.reattachRings()).toBe(true);
+    await send(2);
+    expect(vif.stats().txFrames).toBe(5);
+    expect(w.peerErrors).toEqual([]);
+    w.ts.dom0.grants.unmap(txMap.handle);
+    w.ts.dom0.grants.unmap(rxMap.handle);
+    await settle(w.clock, nf.close());
+    expect(nf.resetRings()).toBe(false);
   });
 });

@@ -617,6 +617,41 @@ function netfront(
 
   const watch = watchState(xs, backendPath, (s) => void serial(() => onBackend(s)));
 
+  /** Fresh front rings over the same pages, ports and rx buffers (see Netfront.resetRings). */
+  const resetRings = (): boolean => {
+    const r = rings;
+    if (r === undefined || !backendConnected || state !== XenbusState.Connected || closed) return false;
+    for (let id = 0; id < r.txBufs.length; id++) {
+      const b = r.txBufs[id];
+      if (b !== undefined) free(b);
+    }
+    retryDeferred();
+    for (let i = queueHead; i < queue.length; i++) queue[i]!.release?.();
+    queue.length = 0;
+    queueHead = 0;
+    r.txRing.page.fill(0);
+    r.rxRing.page.fill(0);
+    initSharedRing(r.txRing.page);
+    initSharedRing(r.rxRing.page);
+    const tx = createFrontRing([r.txRing.page], { slotSize: NETIF_TX_SLOT_SIZE });
+    const rx = createFrontRing([r.rxRing.page], { slotSize: NETIF_RX_SLOT_SIZE });
+    const nr: Rings = {
+      ...r, tx, rx,
+      txBufs: new Array<Buf | undefined>(tx.size).fill(undefined),
+      txFree: [],
+      // Posted buffers stay granted; a slot whose buffer was set aside (grant still held) gets a new page.
+      rxBufs: r.rxBufs,
+      scheduled: false,
+    };
+    for (let i = tx.size - 1; i >= 0; i--) nr.txFree.push(i);
+    // The old Rings object is dead: a poll it scheduled finds rings !== r and returns.
+    rings = nr;
+    domain.events.onEvent(nr.txPort, () => poll(nr));
+    if (nr.rxPort !== nr.txPort) domain.events.onEvent(nr.rxPort, () => poll(nr));
+    refill(nr);
+    return true;
+  };
+
   const dev: Netfront = {
     mac,
     mtu: 1500,
@@ -634,6 +669,7 @@ function netfront(
     onStateChange(h) { stateHandler = h; },
     onPeerError(h) { peerHandler = h; },
     stats: () => stats,
+    resetRings,
     async close() {
       if (closed) return;
       await serial(async () => { await setState(XenbusState.Closing); });

@@ -79,6 +79,17 @@ export interface Netfront extends NetDevice {
   onPeerError(handler: (e: NetPeerError) => void): void;
   /** Graceful close: Closing, wait for the backend's Closing/Closed, Closed; releases rings and buffers. */
   close(): Promise<void>;
+  /**
+   * On a connected device: zeroes and re-initialises both ring pages in place and starts fresh
+   * front rings over them (private positions 0), releases every tx buffer (its grant ended, its
+   * page freed; ids free again in the order a new connection hands them out), drops the frames
+   * queued for transmission, and posts the rx buffers again from slot 0 (id = slot, the same pages,
+   * granted again where their grant had ended): the state connect() gives over the same ring
+   * pages, grants and event channel(s), without the xenstore handshake. For a harness whose
+   * backend re-attaches the rings itself (a fuzz target serving many inputs over one connection);
+   * the backend is not told. False, and nothing changed, when not connected.
+   */
+  resetRings(): boolean;
 }
 
 /** Options of createNetback. */

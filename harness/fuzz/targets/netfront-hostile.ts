@@ -9,12 +9,23 @@
 // data parts of one response chain as dom0 wrote it (first slot, its extra-info slots, then the
 // more_data continuation), in ring order, never a mix, a part or someone else's bytes; a
 // disconnect always comes with a reported fatal peer error, and a fatal report disconnects.
+// Speed: the hypervisor, dom0 and one guest per backend feature shape (feature-sg, feature-gso-tcpv4),
+// each with its netfront connected to dom0's hand-made backend, are built once per process on the
+// first input. After an input that left netfront connected (and the virtual clock idle), netfront
+// re-initialises its rings in place (Netfront.resetRings: fresh positions, tx buffers released,
+// rx buffers posted again from slot 0) over the same pages, grants and event channel that dom0
+// keeps mapped, with no xenstore traffic; after a fault dom0 gives the rings back and goes through
+// InitWait and Connected again, so netfront reconnects over new pages. Ring work runs on the virtual
+// clock synchronously; only a reconnect pumps promises. So an input's result never depends on
+// earlier inputs (checked by netfront-hostile.test.ts).
 import { unwrap } from "../../../stack/result.ts";
-import { createRng, createVirtualClock } from "../../../stack/time.ts";
+import { createRng, createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createToolstack } from "../../../xen-sim/toolstack/index.ts";
 import { pumpUntil } from "../../../xen-sim/toolstack/pump.ts";
 import { createNetfront } from "../../../xen-sim/net/netfront.ts";
-import type { NetPeerError } from "../../../xen-sim/net/types.ts";
+import type { Netfront, NetPeerError } from "../../../xen-sim/net/types.ts";
+import type { GrantMapping } from "../../../xen-sim/grant-table/types.ts";
+import type { GuestDomain, Toolstack } from "../../../xen-sim/toolstack/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { switchState, writeKeys } from "../../../xen-sim/xenbus/xenbus.ts";
 import { NETRXF_extra_info, NETRXF_more_data } from "../../../xen-sim/abi/netif.ts";
@@ -26,42 +37,134 @@ function fail(what: string, input: Uint8Array): never {
   throw new Error(`netfront-hostile: ${what}\n  in: ${Buffer.from(input).toString("hex")}`);
 }
 
-async function settle<T>(clock: ReturnType<typeof createVirtualClock>, p: Promise<T>): Promise<T> {
+async function settle<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
   let done = false, value!: T;
   void p.then((v) => { value = v; done = true; });
   if (!(await pumpUntil(clock, () => done, { maxIterations: 20_000 }))) throw new Error("netfront-hostile: setup step did not settle");
   return value;
 }
 
+/** Fires the clock's timers up to `until` synchronously (at most `cap`); time stops at the last timer, as pumpUntil leaves it. */
+function runClock(clock: VirtualClock, until: number, cap: number): void {
+  let fired = 0;
+  for (let next = clock.nextDeadline(); next !== undefined && next <= until && fired < cap; next = clock.nextDeadline()) {
+    fired += clock.run(next, cap - fired);
+  }
+}
+
+/** One guest whose netfront faces dom0's hand-made backend advertising one feature shape. */
+interface Shape {
+  readonly g: GuestDomain;
+  readonly nf: Netfront;
+  readonly be: string;
+  readonly fe: string;
+  tx: GrantMapping;
+  rx: GrantMapping;
+  port: number;
+  readonly errors: NetPeerError[];
+  readonly delivered: Uint8Array[];
+  used: boolean;
+}
+
+interface World {
+  readonly clock: VirtualClock;
+  readonly ts: Toolstack;
+  readonly shapes: readonly Shape[];
+}
+
+let world: Promise<World> | undefined;
+/** Whether outcomes are recorded (tests only). */
+let recording = false;
+
+/** Drops the world: the next input builds a new one (tests compare against a fresh process); turns outcome recording on. */
+export function resetForTest(): void { world = undefined; recording = true; }
+
+let outcome = "";
+/** What the last input observably did: peer errors, frames delivered, connection, stats, ring pages without grant refs (after resetForTest). */
+export function lastOutcomeForTest(): string { return outcome; }
+
+const peekIn = (ts: Toolstack, path: string): string | undefined => {
+  const v = ts.daemon.server.peek(path);
+  return v && new TextDecoder().decode(v);
+};
+
+/** Dom0's half once netfront has written its keys and says Connected: map its rings, bind its port, say Connected. */
+async function backendConnect(clock: VirtualClock, ts: Toolstack, s: Omit<Shape, "tx" | "rx" | "port" | "used">): Promise<Pick<Shape, "tx" | "rx" | "port">> {
+  const peek = (k: string): string | undefined => peekIn(ts, `${s.fe}/${k}`);
+  const tx = unwrap(ts.dom0.grants.map(s.g.id, Number(peek("tx-ring-ref"))));
+  const rx = unwrap(ts.dom0.grants.map(s.g.id, Number(peek("rx-ring-ref"))));
+  const port = unwrap(ts.dom0.events.bindInterdomain(s.g.id, Number(peek("event-channel"))));
+  unwrap(await settle(clock, switchState(ts.xs, s.be, XenbusState.Connected)));
+  await pumpUntil(clock, () => s.nf.connected, { maxIterations: 20_000 });
+  if (!s.nf.connected) throw new Error("netfront-hostile: netfront did not connect");
+  return { tx, rx, port };
+}
+
+async function buildWorld(): Promise<World> {
+  const clock = createVirtualClock();
+  const ts = createToolstack({ clock, rng: createRng(1) }, {});
+  const shapes: Shape[] = [];
+  // Every shape is built, in a fixed order, before the first input.
+  for (let k = 0; k < 4; k++) {
+    const g = unwrap(await settle(clock, ts.createDomain({ name: `victim-${k}` })));
+    const dev = unwrap(await settle(clock, ts.addVif(g.id, { mac: 0x00163e0000aa })));
+    const be = dev.backendPath, fe = dev.frontendPath;
+    unwrap(await settle(clock, writeKeys(ts.xs, be, { "feature-rx-copy": 1, "feature-sg": k & 2 ? 1 : 0, "feature-gso-tcpv4": k & 1 })));
+    unwrap(await settle(clock, switchState(ts.xs, be, XenbusState.InitWait)));
+    const nf = unwrap(await settle(clock, createNetfront({ domain: g.domain, xs: g.xs, clock })));
+    const errors: NetPeerError[] = [], delivered: Uint8Array[] = [];
+    nf.onPeerError((e) => errors.push(e));
+    nf.onReceive((f) => delivered.push(f.data.slice()));
+    if (!(await pumpUntil(clock, () => peekIn(ts, `${fe}/state`) === "4", { maxIterations: 20_000 }))) throw new Error("netfront-hostile: netfront never reached Connected");
+    const base = { g, nf, be, fe, errors, delivered };
+    shapes.push({ ...base, ...(await backendConnect(clock, ts, base)), used: false });
+  }
+  return { clock, ts, shapes };
+}
+
+/** After a fault: dom0 gives the rings back and restarts the handshake (InitWait); netfront connects again over new pages. */
+async function reconnect(w: World, s: Shape): Promise<void> {
+  const { clock, ts } = w;
+  ts.dom0.grants.unmap(s.tx.handle);
+  ts.dom0.grants.unmap(s.rx.handle);
+  ts.dom0.events.close(s.port);
+  const before = s.nf.stats().connects;
+  unwrap(await settle(clock, switchState(ts.xs, s.be, XenbusState.InitWait)));
+  if (!(await pumpUntil(clock, () => s.nf.stats().connects > before && s.nf.state === XenbusState.Connected, { maxIterations: 20_000 }))) {
+    throw new Error("netfront-hostile: netfront did not reconnect to a restarted backend");
+  }
+  Object.assign(s, await backendConnect(clock, ts, s));
+}
+
+/** A ring page with the grant refs of its request slots blanked (they name pages, differently in every world). */
+function ringImage(page: Uint8Array, slotSize: number, refAt: number): string {
+  const c = page.slice();
+  for (let at = 64; at + slotSize <= 4096; at += slotSize) c.fill(0, at + refAt, at + refAt + 4);
+  return Buffer.from(c).toString("hex");
+}
+
 export async function fuzz(data: Buffer): Promise<void> {
+  outcome = "";
   if (data.length < 1) return;
   const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const mode = input[0]!;
-  const clock = createVirtualClock();
-  const ts = createToolstack({ clock, rng: createRng(1) }, {});
-  const g = unwrap(await settle(clock, ts.createDomain({ name: "victim" })));
-  const dev = unwrap(await settle(clock, ts.addVif(g.id, { mac: 0x00163e0000aa })));
-  const be = dev.backendPath, fe = dev.frontendPath;
-  unwrap(await settle(clock, writeKeys(ts.xs, be, { "feature-rx-copy": 1, "feature-sg": mode & 2 ? 1 : 0, "feature-gso-tcpv4": mode & 1 })));
-  unwrap(await settle(clock, switchState(ts.xs, be, XenbusState.InitWait)));
-  const nf = unwrap(await settle(clock, createNetfront({ domain: g.domain, xs: g.xs, clock })));
-  const errors: NetPeerError[] = [];
-  nf.onPeerError((e) => errors.push(e));
-  const delivered: Uint8Array[] = [];
-  nf.onReceive((f) => delivered.push(f.data.slice()));
-  const peek = (k: string): string | undefined => { const v = ts.daemon.server.peek(`${fe}/${k}`); return v && new TextDecoder().decode(v); };
-  if (!(await pumpUntil(clock, () => peek("state") === "4", { maxIterations: 20_000 }))) fail("netfront never reached Connected", input);
-  const tx = unwrap(ts.dom0.grants.map(g.id, Number(peek("tx-ring-ref"))));
-  const rx = unwrap(ts.dom0.grants.map(g.id, Number(peek("rx-ring-ref"))));
-  const port = unwrap(ts.dom0.events.bindInterdomain(g.id, Number(peek("event-channel"))));
-  unwrap(await settle(clock, switchState(ts.xs, be, XenbusState.Connected)));
-  await pumpUntil(clock, () => nf.connected, { maxIterations: 20_000 });
-  if (!nf.connected) fail("netfront did not connect", input);
-  const run = async (): Promise<void> => { await pumpUntil(clock, () => false, { maxIterations: 200, untilMs: clock.now() + 50 }); };
+  const w = await (world ??= buildWorld());
+  const { clock, ts } = w;
+  const s = w.shapes[mode & 3]!;
+  // A fresh connection: rings re-initialised in place; after a fault, a new handshake.
+  if (s.used) {
+    if (!(clock.nextDeadline() === undefined && s.nf.resetRings())) await reconnect(w, s);
+  }
+  s.used = true;
+  const { nf, g, errors, delivered } = s;
+  errors.length = 0;
+  delivered.length = 0;
+  const stats0 = { ...nf.stats() };
+  const { tx, rx, port } = s;
+  const run = (): void => { runClock(clock, clock.now() + 50, 100_000); };
 
   for (let i = 0; i < ((mode >> 4) & 3); i++) nf.send({ data: new Uint8Array(60 + i * 700).fill(i + 1) });
-  await run();
-
+  run();
   const rxIdx = new DataView(rx.page.buffer, rx.page.byteOffset, 4096);
   const txIdx = new DataView(tx.page.buffer, tx.page.byteOffset, 4096);
   const reqProd = rxIdx.getUint32(0, true);
@@ -98,11 +201,11 @@ export async function fuzz(data: Buffer): Promise<void> {
     txIdx.setUint32(8, Math.max(txProd, 1), true);
   }
   ts.dom0.events.send(port);
-  await run();
+  run();
   if (nf.connected && mode & 0x0c) {
     rxIdx.setUint32(8, mode & 4 ? records + RING + 1 : records - 1, true);
     ts.dom0.events.send(port);
-    await run();
+    run();
   }
 
   // Model: the frames the responses describe, in ring order (content of each chain's data parts).
@@ -132,6 +235,15 @@ export async function fuzz(data: Buffer): Promise<void> {
     c++;
   }
   const fatal = errors.some((e) => e.fatal);
+  if (recording) {
+    const st = nf.stats();
+    const delta = (["txFrames", "txSlots", "txDropped", "txErrors", "rxFrames", "rxBytes", "rxDropped", "peerErrors"] as const).map((k) => st[k] - stats0[k]);
+    outcome = JSON.stringify({
+      errors: errors.map((e) => `${e.reason}${e.fatal ? "!" : ""}${e.detail ?? ""}`), connected: nf.connected, state: nf.state,
+      delivered: delivered.map((f) => Buffer.from(f).toString("hex")), stats: delta,
+      rings: fatal ? [] : [ringImage(tx.page, 12, 0), ringImage(rx.page, 8, 4)],
+    });
+  }
   if (!nf.connected && !fatal) fail(`netfront disconnected without a fatal report (${errors.map((e) => e.reason).join(",")})`, input);
   if (fatal && nf.connected) fail("a fatal peer error was reported but netfront stays connected", input);
 }
