@@ -26,6 +26,9 @@ const LLHTTP_STRICTER: ReadonlyMap<string, string> = new Map([
   // After a request with Connection: close (or HTTP/1.0 without keep-alive) llhttp refuses more
   // bytes; netlab's parser frames on and its server stops reading there (checked above).
   ["HPE_CLOSED_CONNECTION", "data after a closing request"],
+  // llhttp validates a Transfer-Encoding field in the trailer section too; netlab never frames by
+  // trailer fields (RFC 9110 §6.5.1) and refuses a bad one in the header section (unit tests).
+  ["HPE_INVALID_TRANSFER_ENCODING", "Transfer-Encoding in trailers"],
 ]);
 
 /** The differential with llhttp (see the header comment). */
