@@ -11,7 +11,7 @@ import type { DeviceCounters, Frame, NetDevice, Offloads } from "../../stack/lin
 import { NO_OFFLOADS } from "../../stack/link/types.ts";
 import type { MacAddress } from "../../stack/wire/address.ts";
 import { KOFFI_PATH, loadLibc, type Libc } from "./libc.ts";
-import { readVnetHeader, VNET_HDR_LEN, writeVnetHeader } from "./vnet-header.ts";
+import { parseVnetReceive, VNET_HDR_LEN, writeVnetHeader } from "./vnet-header.ts";
 
 const TUN_PATH = "/dev/net/tun";
 const O_RDWR = 2, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
@@ -201,7 +201,12 @@ function createTapDevice(
           counters.dropped++;
           continue;
         }
-        const offload = hdrLen > 0 ? readVnetHeader(ring.subarray(base, base + hdrLen)) : undefined;
+        const header = hdrLen > 0 ? parseVnetReceive(ring.subarray(base, base + hdrLen), n - hdrLen) : undefined;
+        if (header !== undefined && !header.ok) {
+          counters.dropped++;
+          continue;
+        }
+        const offload = header?.value;
         const data = copyOut(ring.subarray(base + hdrLen, base + n));
         Atomics.store(ctl, TAIL, tail);
         counters.rxFrames++;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { pseudoHeaderSum } from "../../stack/wire/checksum.ts";
-import { readVnetHeader, VNET_HDR_LEN, writeVnetHeader } from "./vnet-header.ts";
+import { parseVnetReceive, readVnetHeader, VNET_HDR_LEN, writeVnetHeader } from "./vnet-header.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
@@ -27,6 +27,18 @@ describe("readVnetHeader()", () => {
   it("maps DATA_VALID to dataValidated and NEEDS_CSUM with GSO_TCPV4 to csumBlank and gsoSize", () => {
     expect(readVnetHeader(Buffer.from("02000000000000000000", "hex"))).toEqual({ dataValidated: true });
     expect(readVnetHeader(Buffer.from("01013600a8052200 1000".replace(" ", ""), "hex"))).toEqual({ csumBlank: true, gsoSize: 1448 });
+  });
+});
+
+describe("parseVnetReceive()", () => {
+  it("refuses NEEDS_CSUM whose csum_start + csum_offset + 2 lies past the frame, and GSO other than a sized, NEEDS_CSUM TCPv4", () => {
+    expect(parseVnetReceive(Buffer.from("01000000000022001000", "hex"), 52)).toEqual({ ok: true, value: { csumBlank: true } });
+    expect(parseVnetReceive(Buffer.from("01000000000022001000", "hex"), 51)).toMatchObject({ ok: false, error: "csum-outside-frame" });
+    expect(parseVnetReceive(Buffer.from("0100000000fffffff000", "hex"), 1500)).toMatchObject({ ok: false, error: "csum-outside-frame" });
+    expect(parseVnetReceive(Buffer.from("01813600a80522001000", "hex"), 4000)).toEqual({ ok: true, value: { csumBlank: true, gsoSize: 1448 } });
+    expect(parseVnetReceive(Buffer.from("01033600a80522000600", "hex"), 4000)).toMatchObject({ ok: false, error: "gso-unsupported" });
+    expect(parseVnetReceive(Buffer.from("01013600000022001000", "hex"), 4000)).toMatchObject({ ok: false, error: "gso-without-size" });
+    expect(parseVnetReceive(Buffer.from("00013600a80522001000", "hex"), 4000)).toMatchObject({ ok: false, error: "gso-without-csum" });
   });
 });
 
@@ -74,6 +86,12 @@ describe("writeVnetHeader()", () => {
     expect(writeVnetHeader(hdr, icmp, { csumBlank: true })).toMatchObject({ ok: false, error: "not-tcp-or-udp" });
     expect(writeVnetHeader(hdr, frame(17, 100), { gsoSize: 50 })).toMatchObject({ ok: false, error: "gso-not-tcp" });
     expect(writeVnetHeader(hdr, frame(6, 0).subarray(0, 40), { csumBlank: true })).toMatchObject({ ok: false, error: "truncated" });
+    const noIhl = frame(17, 30);
+    noIhl[14] = 0x40;
+    expect(writeVnetHeader(hdr, noIhl, { csumBlank: true })).toMatchObject({ ok: false, error: "not-ipv4" });
+    const v6 = frame(6, 0);
+    v6[14] = 0x65;
+    expect(writeVnetHeader(hdr, v6, { csumBlank: true })).toMatchObject({ ok: false, error: "not-ipv4" });
   });
 
   it("marks dataValidated frames DATA_VALID without asking for a checksum", () => {

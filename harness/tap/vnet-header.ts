@@ -35,6 +35,31 @@ export function readVnetHeader(hdr: Uint8Array): FrameOffload | undefined {
   };
 }
 
+/** Why a received frame's header is refused. */
+export type VnetReceiveError = "csum-outside-frame" | "gso-unsupported" | "gso-without-size" | "gso-without-csum";
+
+/**
+ * Checks a received header against the frame it precedes, then reads it (readVnetHeader). The
+ * tap asks the kernel for TSO4 only, so any other gso_type is refused; GSO needs NEEDS_CSUM and
+ * a gso_size (virtio 1.2 §5.1.6.4); NEEDS_CSUM needs csum_start + csum_offset + 2 inside the
+ * frame (Linux virtio_net_hdr_to_skb refuses the same).
+ */
+export function parseVnetReceive(hdr: Uint8Array, frameLength: number): Result<FrameOffload | undefined, VnetReceiveError> {
+  const flags = hdr[FLAGS]!;
+  const gsoType = hdr[GSO_TYPE]! & 0x7f;
+  if ((flags & VNET_F_NEEDS_CSUM) !== 0) {
+    const start = hdr[CSUM_START]! | (hdr[CSUM_START + 1]! << 8);
+    const offset = hdr[CSUM_OFFSET]! | (hdr[CSUM_OFFSET + 1]! << 8);
+    if (start + offset + 2 > frameLength) return err("csum-outside-frame");
+  }
+  if (gsoType !== 0) {
+    if (gsoType !== VNET_GSO_TCPV4) return err("gso-unsupported");
+    if ((hdr[GSO_SIZE]! | (hdr[GSO_SIZE + 1]! << 8)) === 0) return err("gso-without-size");
+    if ((flags & VNET_F_NEEDS_CSUM) === 0) return err("gso-without-csum");
+  }
+  return ok(readVnetHeader(hdr));
+}
+
 /** Why a frame's offload request cannot be expressed in a virtio_net_hdr. */
 export type VnetHeaderError = "not-ipv4" | "truncated" | "not-tcp-or-udp" | "gso-not-tcp";
 
@@ -58,6 +83,8 @@ export function writeVnetHeader(hdr: Uint8Array, frame: Uint8Array, offload: Fra
   if (frame.length < ETH_HEADER + 20) return err("truncated");
   if (((frame[12]! << 8) | frame[13]!) !== ETHERTYPE_IPV4) return err("not-ipv4");
   const ihl = (frame[ETH_HEADER]! & 0x0f) * 4;
+  // RFC 791: version 4 and IHL >= 5, or csum_start would point into the IP header.
+  if (frame[ETH_HEADER]! >> 4 !== 4 || ihl < 20) return err("not-ipv4");
   const l4 = ETH_HEADER + ihl;
   const proto = frame[ETH_HEADER + 9]!;
   let csumField: number;
