@@ -19,6 +19,8 @@ export interface Framing {
   /** "error": refused the input; "incomplete": waiting for more bytes; "complete": ended between messages. */
   readonly end: "error" | "incomplete" | "complete";
   readonly error?: string;
+  /** llhttp only: the byte offset where it refused the input. */
+  readonly errorOffset?: number;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
@@ -72,6 +74,26 @@ export function llhttpFraming(bytes: Uint8Array): Framing {
   p[HTTPParser.kOnMessageComplete] = () => { if (head) requests.push({ ...head, body }); head = undefined; };
   p.initialize(HTTPParser.REQUEST, {}, 0, 0);
   const r = p.execute(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  if (r instanceof Error) return { requests, end: "error", error: (r as Error & { code?: string }).code ?? r.message };
+  if (r instanceof Error) {
+    const e = r as Error & { code?: string; bytesParsed?: number };
+    return { requests, end: "error", error: e.code ?? e.message, ...(e.bytesParsed !== undefined ? { errorOffset: e.bytesParsed } : {}) };
+  }
   return { requests, end: head !== undefined || body !== "" ? "incomplete" : "complete" };
+}
+
+/**
+ * For each request netlab's parser completes, the offset just past the last byte of its head or
+ * body (fed byte by byte): what follows, up to the message's end, is the last-chunk line and the
+ * trailer section.
+ */
+export function netlabBodyEnds(bytes: Uint8Array, limits: Partial<HttpParserLimits>): number[] {
+  const ends: number[] = [];
+  let at = 0, last = 0;
+  const p = createRequestParser({
+    onHead: () => { last = at + 1; },
+    onBody: (d) => { if (d.length > 0) last = at + 1; },
+    onComplete: () => { ends.push(last); },
+  }, limits);
+  for (; at < bytes.length; at++) if (!p.push(bytes.subarray(at, at + 1)).ok) break;
+  return ends;
 }
