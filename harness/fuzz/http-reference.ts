@@ -64,9 +64,13 @@ export function llhttpFraming(bytes: Uint8Array): Framing {
   let head: { method: string; target: string } | undefined;
   let body = "";
   const p = new HTTPParser();
-  p[HTTPParser.kOnHeaders] = () => {};
-  p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, _headers: string[], method: number, url: string) => {
-    head = { method: methods[method] ?? String(method), target: url };
+  // As in node:http: when the head spans more than one execute() or is long, llhttp hands the
+  // URL over early through kOnHeaders and kOnHeadersComplete gets none.
+  let flushedUrl = "";
+  p[HTTPParser.kOnHeaders] = (_headers: string[], url: string | undefined) => { flushedUrl += url ?? ""; };
+  p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, _headers: string[], method: number, url: string | undefined) => {
+    head = { method: methods[method] ?? String(method), target: url ?? flushedUrl };
+    flushedUrl = "";
     body = "";
     return 0;
   };
