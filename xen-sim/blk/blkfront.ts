@@ -254,6 +254,62 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     }
   };
 
+  /** Ends every grant of a pool and frees its pages (a page still mapped is given up); the pool is empty after. */
+  const dropPool = (pool: PagePool): void => {
+    for (let i = 0; i < pool.pages.length; i++) {
+      const g = pool.grefs[i]!;
+      if (g === -2) continue;
+      if (g >= 0) {
+        const r = domain.grants.endAccess(g);
+        if (!r.ok && r.error === "busy") {
+          stats.leakedPages++;
+          continue;
+        }
+      }
+      domain.memory.freePage(pool.frames[i]!);
+    }
+    pool.pages.length = 0;
+    pool.frames.length = 0;
+    pool.grefs.length = 0;
+    pool.ro.length = 0;
+    pool.free.length = 0;
+  };
+
+  /** Blkfront.resetRing: see its documentation in types.ts. */
+  const resetRing = (): boolean => {
+    if (state !== "connected" || ring === undefined || inIrq || pumping) return false;
+    const pages: Uint8Array[] = [];
+    for (const f of ringFrames) {
+      const p = domain.memory.page(f);
+      if (!p.ok) return false;
+      pages.push(p.value);
+    }
+    const ops = new Set<Op>();
+    for (const s of shadows) {
+      if (s.inUse && s.op !== undefined) ops.add(s.op);
+      s.inUse = false;
+      s.op = undefined;
+    }
+    for (const p of retries) ops.add(p.op);
+    for (let i = queueHead; i < queue.length; i++) ops.add(queue[i]!);
+    retries = [];
+    queue.length = 0;
+    queueHead = 0;
+    deferredEnd.length = 0;
+    dropPool(data);
+    dropPool(ind);
+    for (const p of pages) p.fill(0);
+    initSharedRing(pages[0]!);
+    ring = createFrontRing(pages, { slotSize: BLKIF_SLOT_SIZE });
+    freeIds = Array.from({ length: ring.size }, (_, i) => ring!.size - 1 - i);
+    for (const op of ops) {
+      op.outstanding = 0;
+      op.error = "disconnected";
+      complete(op);
+    }
+    return true;
+  };
+
   // --- completion -------------------------------------------------------------------------------
 
   const complete = (op: Op): void => {
@@ -816,6 +872,7 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     get capacity() { return capacity; },
     get inFlight() { return inFlight; },
     stats,
+    resetRing,
     connect() {
       if (state === "connected") return Promise.resolve(ok(undefined));
       if (started === undefined) started = start();

@@ -136,6 +136,10 @@ export interface RawBackend {
   setRspProd(value: number): void;
   /** Writes a response image into the slot at the shared rsp_prod, bumps rsp_prod and notifies (bypassing the ring's own checks). */
   forgeResponse(response: Uint8Array): void;
+  /** A fresh back ring over the same (frontend re-initialised) page, requests forgotten: pairs with Blkfront.resetRing. */
+  reset(): void;
+  /** Unmaps the ring and closes dom0's event channel (before a new handshake). */
+  close(): void;
 }
 
 /** Linux blkback's keys by hand, then Connected with `sectors`; the frontend must reach Initialised. */
@@ -148,7 +152,7 @@ export async function rawBackend(w: BlkWorld, sectors: number, features: { indir
   const fport = Number(unwrap(await w.settle(xs.read(`${fe}/event-channel`))));
   const map = unwrap(dom0.grants.map(guest.id, ref));
   const port = unwrap(dom0.events.bindInterdomain(guest.id, fport));
-  const ring = createBackRing([map.page], { slotSize: BLKIF_SLOT_SIZE });
+  let ring = createBackRing([map.page], { slotSize: BLKIF_SLOT_SIZE });
   unwrap(await w.settle(writeKeys(xs, be, {
     "feature-flush-cache": 1, "feature-discard": features.discard === true ? 1 : 0, "feature-barrier": 1, "feature-persistent": 0,
     sectors, info: 0, "sector-size": 512, "physical-sector-size": 512,
@@ -165,8 +169,18 @@ export async function rawBackend(w: BlkWorld, sectors: number, features: { indir
   dom0.events.onEvent(port, poll);
   const idx = new Uint32Array(map.page.buffer, map.page.byteOffset, 16);
   return {
-    ring, page: map.page,
+    get ring() { return ring; },
+    page: map.page,
     requests: () => got,
+    reset() {
+      ring = createBackRing([map.page], { slotSize: BLKIF_SLOT_SIZE });
+      got.length = 0;
+    },
+    close() {
+      dom0.events.onEvent(port, undefined);
+      dom0.events.close(port);
+      dom0.grants.unmap(map.handle);
+    },
     poll,
     respond(responses) {
       for (const r of responses) unwrap(ring.queueResponse(r));

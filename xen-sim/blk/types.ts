@@ -127,6 +127,18 @@ export interface Blkfront extends BlockDevice {
   onFault(handler: (fault: BlkFault) => void): void;
   /** Closing → Closed handshake; fails outstanding requests with "closed". */
   close(): Promise<void>;
+  /**
+   * On a connected device: fails every request still queued or on the ring with "disconnected"
+   * (the connection it was sent on is gone), ends the data and indirect pages' grants and gives
+   * the pages back to the domain (a page the backend still maps is counted in leakedPages and
+   * kept), zeroes and re-initialises the ring page(s) in place and starts a fresh front ring with
+   * every request id free: the state a new connection over the same ring pages, grants and event
+   * channel starts from (no page carries bytes of an earlier request), without the xenstore
+   * handshake. For a harness whose backend re-attaches the ring itself (a fuzz target serving many
+   * inputs over one connection); the backend is not told. False, and nothing changed, when not
+   * connected or while responses are being handled.
+   */
+  resetRing(): boolean;
 }
 
 /** Counters of blkback. */

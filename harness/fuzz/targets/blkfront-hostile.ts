@@ -8,12 +8,24 @@
 // asked for (never another request's data); a caller never resolves twice or with another
 // request's shape; every fault is reported with the device then in "error", and "error" only
 // after a reported fault; once in "error" every later request fails with "disconnected".
+// Speed: the hypervisor, dom0, the guest and its vbd are built once per process on the first input.
+// After an input that left blkfront connected (and the virtual clock idle), blkfront starts over on
+// its ring page (Blkfront.resetRing: requests left from the input fail, data pages given back, fresh
+// ring, every id free) and the hand-driven backend re-attaches its ring there (RawBackend.reset),
+// with no xenstore traffic; after a fault (blkfront in "error" for good) the old blkfront is closed,
+// dom0 drops its mapping and a new blkfront goes through the handshake on the same vbd. Ring work
+// runs on the virtual clock synchronously; only a new handshake pumps promises. So an input's
+// result never depends on earlier inputs (checked by blkfront-hostile.test.ts).
 import { unwrap } from "../../../stack/result.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
-import { createBlkWorld } from "../../../xen-sim/blk/sim-world.ts";
-import { rawBackend, responseBytes } from "../../../xen-sim/blk/test-support.ts";
+import { createBlkfront } from "../../../xen-sim/blk/blkfront.ts";
+import { createBlkWorld, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
+import { rawBackend, responseBytes, type RawBackend } from "../../../xen-sim/blk/test-support.ts";
+import { pumpUntil } from "../../../xen-sim/toolstack/pump.ts";
+import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
+import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { BLKIF_OP_READ, BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from "../../../xen-sim/abi/blkif.ts";
-import type { BlkFault } from "../../../xen-sim/blk/types.ts";
+import type { BlkFault, Blkfront } from "../../../xen-sim/blk/types.ts";
 
 const SECTORS = 256;
 const byteOf = (sector: number, i: number): number => (sector * 37 + i * 11 + (i >> 8)) & 255;
@@ -22,17 +34,71 @@ function fail(what: string, input: Uint8Array): never {
   throw new Error(`blkfront-hostile: ${what}\n  in: ${Buffer.from(input).toString("hex")}`);
 }
 
+interface World {
+  readonly w: BlkWorld;
+  front: Blkfront;
+  be: RawBackend;
+  readonly faults: BlkFault[];
+  used: boolean;
+}
+
+let world: Promise<World> | undefined;
+/** Whether outcomes are recorded (tests only). */
+let recording = false;
+
+/** Drops the world: the next input builds a new one (tests compare against a fresh process); turns outcome recording on. */
+export function resetForTest(): void { world = undefined; recording = true; }
+
+let outcome = "";
+/** What the last input observably did: callers' results, faults, device state, requests taken without grant refs (after resetForTest). */
+export function lastOutcomeForTest(): string { return outcome; }
+
+/** Connects `front` to a new hand-driven backend (the frontend's handshake). */
+async function handshake(w: BlkWorld, front: Blkfront, faults: BlkFault[]): Promise<RawBackend> {
+  front.onFault((f) => faults.push(f));
+  const ready = front.connect();
+  const be = await rawBackend(w, SECTORS);
+  if (!(await w.settle(ready)).ok) throw new Error("blkfront-hostile: did not connect to a well-behaved backend");
+  return be;
+}
+
+async function buildWorld(): Promise<World> {
+  const w = await createBlkWorld(createMemoryStorage());
+  const faults: BlkFault[] = [];
+  return { w, front: w.front, be: await handshake(w, w.front, faults), faults, used: false };
+}
+
+/** After a fault: the dead blkfront is closed, dom0 lets go of its ring, the toolstack resets the vbd and a new blkfront connects. */
+async function reconnect(x: World): Promise<void> {
+  const { w } = x;
+  // Let the fault's xenstore writes (error node, Closing) finish first.
+  await pumpUntil(w.clock, () => false, { maxIterations: 2000 });
+  await w.settle(x.front.close());
+  x.be.close();
+  // The error node the fault wrote (absent in a fresh world); the vbd's frontend state as the toolstack left it.
+  await w.settle(w.dom0Xs.rm(`${w.frontendPath.replace(/\/device\/.*/, "")}/error`));
+  unwrap(await w.settle(switchState(w.dom0Xs, w.frontendPath, XenbusState.Initialising)));
+  x.front = createBlkfront({ domain: w.guest, xs: w.guestXs }, { frontendPath: w.frontendPath });
+  x.be = await handshake(w, x.front, x.faults);
+}
+
 export async function fuzz(data: Buffer): Promise<void> {
+  outcome = "";
   if (data.length < 1) return;
   const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const mode = input[0]!;
-  const w = await createBlkWorld(createMemoryStorage());
-  const ready = w.front.connect();
-  const be = await rawBackend(w, SECTORS);
-  if (!(await w.settle(ready)).ok) fail("did not connect to a well-behaved backend", input);
-  const faults: BlkFault[] = [];
-  w.front.onFault((f) => faults.push(f));
-  const tick = async (): Promise<void> => { await w.settle(w.guestXs.read("device")); };
+  const x = await (world ??= buildWorld());
+  const { w, faults } = x;
+  // A fresh connection: the ring re-initialised on both sides; after a fault, a new frontend and handshake.
+  if (x.used) {
+    if (x.front.state === "connected" && w.clock.nextDeadline() === undefined && x.front.resetRing()) x.be.reset();
+    else await reconnect(x);
+  }
+  x.used = true;
+  const { front, be } = x;
+  faults.length = 0;
+  // Runs every due event (responses are handled synchronously in blkfront's event handler).
+  const tick = (): void => { w.clock.run(Infinity, 100_000); };
 
   interface Caller { kind: "read" | "write" | "flush"; sector: number; count: number; settled: number; result?: { ok: boolean; error?: string; value?: Uint8Array } }
   const callers: Caller[] = [];
@@ -42,12 +108,12 @@ export async function fuzz(data: Buffer): Promise<void> {
     const k = input[at]! % 3;
     const c: Caller = { kind: k === 0 ? "read" : k === 1 ? "write" : "flush", sector: input[at + 1]! % (SECTORS - 16), count: 1 + (input[at + 2]! % 16), settled: 0 };
     callers.push(c);
-    const p = c.kind === "read" ? w.front.read(c.sector, c.count)
-      : c.kind === "write" ? w.front.write(c.sector, new Uint8Array(c.count * 512).fill(0xee))
-      : w.front.flush();
+    const p = c.kind === "read" ? front.read(c.sector, c.count)
+      : c.kind === "write" ? front.write(c.sector, new Uint8Array(c.count * 512).fill(0xee))
+      : front.flush();
     void p.then((r) => { c.settled++; c.result = r.ok ? { ok: true, ...(r.value instanceof Uint8Array ? { value: r.value } : {}) } : { ok: false, error: r.error }; });
   }
-  await tick();
+  tick();
 
   // Forge responses.
   const answered: number[] = [];
@@ -73,15 +139,25 @@ export async function fuzz(data: Buffer): Promise<void> {
     }
     be.forgeResponse(responseBytes(id, op, status));
     answered.push(id);
-    if (pick & 1) await tick();
+    if (pick & 1) tick();
   }
-  await tick();
-  if (w.front.state !== "error" && mode & 0x0c) {
+  tick();
+  if (front.state !== "error" && mode & 0x0c) {
     be.setRspProd(mode & 4 ? 40 + (mode >> 4) : 0);
-    await tick();
+    tick();
   }
-  for (let i = 0; i < 5; i++) await tick();
+  for (let i = 0; i < 5; i++) tick();
+  // The callers' promises resolve in microtasks.
+  await new Promise<void>((r) => setImmediate(r));
 
+  if (recording) {
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+    outcome = JSON.stringify({
+      callers: callers.map((c) => ({ settled: c.settled, ok: c.result?.ok, error: c.result?.error, value: c.result?.value && hex(c.result.value) })),
+      faults: faults.map((f) => f.reason), state: front.state,
+      requests: be.requests().map((r) => { const c = r.slice(); for (let i = 0; i < 11; i++) c.fill(0, 24 + 8 * i, 28 + 8 * i); return hex(c); }),
+    });
+  }
   for (const [i, c] of callers.entries()) {
     if (c.settled > 1) fail(`caller ${i} settled ${c.settled} times`, input);
     if (!c.result?.ok) continue;
@@ -94,10 +170,10 @@ export async function fuzz(data: Buffer): Promise<void> {
       }
     }
   }
-  if (faults.length > 0 && w.front.state !== "error") fail(`fault ${faults[0]!.reason} reported but the device is ${w.front.state}`, input);
-  if (w.front.state === "error") {
+  if (faults.length > 0 && front.state !== "error") fail(`fault ${faults[0]!.reason} reported but the device is ${front.state}`, input);
+  if (front.state === "error") {
     if (faults.length === 0) fail("the device went to error without reporting a fault", input);
-    const later = await w.settle(w.front.read(0, 1));
+    const later = await w.settle(front.read(0, 1));
     if (later.ok || later.error !== "disconnected") fail(`a request after the fault gave ${JSON.stringify(later)}`, input);
   }
 }
