@@ -69,13 +69,14 @@ export function llhttpFraming(bytes: Uint8Array): Framing {
   let flushedUrl = "";
   p[HTTPParser.kOnHeaders] = (_headers: string[], url: string | undefined) => { flushedUrl += url ?? ""; };
   p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, _headers: string[], method: number, url: string | undefined) => {
-    head = { method: methods[method] ?? String(method), target: url ?? flushedUrl };
+    head = { method: methods[method] ?? String(method), target: url || flushedUrl };
     flushedUrl = "";
     body = "";
     return 0;
   };
   p[HTTPParser.kOnBody] = (b: Buffer) => { body += b.toString("latin1"); };
-  p[HTTPParser.kOnMessageComplete] = () => { if (head) requests.push({ ...head, body }); head = undefined; };
+  // Trailer fields arrive through kOnHeaders too (with a stale URL): node:http drops both when the message completes.
+  p[HTTPParser.kOnMessageComplete] = () => { if (head) requests.push({ ...head, body }); head = undefined; flushedUrl = ""; };
   p.initialize(HTTPParser.REQUEST, {}, 0, 0);
   const r = p.execute(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   if (r instanceof Error) {
