@@ -83,6 +83,9 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
   }
   if (json) process.stdout.write(JSON.stringify({ ok: found >= 0.8 * audits.length, seconds, found, total: audits.length, interrupted: controller.signal.aborted, audits }, null, 2) + "\n");
   else process.stdout.write(table + "\n");
-  for (const a of audits.filter((x) => x.verdict === "unrelated")) say(`note: ${a.id}'s first finding fails without the bug too — a real bug on main: ${a.message ?? ""}`);
+  for (const a of audits.filter((x) => x.verdict === "unrelated")) {
+    say(`note: ${a.id}'s first finding fails without the bug too (a real finding on this tree): ${a.message ?? ""}`);
+    if (a.input !== undefined) say(`  repro: npx netlab fuzz --target ${a.target} --repro ${a.input}`);
+  }
   return audits.length > 0 && found >= 0.8 * audits.length && !controller.signal.aborted ? 0 : 1;
 }

@@ -5,7 +5,8 @@
 // and checks that the finding is the planted bug's: its input must pass on the tree without the
 // patch. A finding that fails there too is a real bug on main, reported as such.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bundleTarget, defaultFuzzPaths, replayCorpus, runFuzzer, type FuzzPaths } from "./runner.ts";
@@ -39,6 +40,8 @@ export interface BugAudit {
   readonly corpusSize: number;
   /** First line of the finding's message, or of the error. */
   readonly message?: string;
+  /** An unrelated finding's input, saved under build/fuzz/audit/ (repro: netlab fuzz --target T --repro FILE). */
+  readonly input?: string;
 }
 
 /** The bug patches (sorted by file name), read from `dir`. */
@@ -119,7 +122,18 @@ export async function auditBug(root: string, bug: PlantedBug, cleanBundle: strin
       const [clean] = await replayInputs(cleanBundle, run.mode, [{ label: "finding", data: Buffer.from(finding.input) }], { timeoutMs: 10_000, workDir: path.dirname(cleanBundle) });
       unrelated = clean === undefined || !clean.ok;
     }
-    return { ...common, verdict: unrelated ? "unrelated" : "found", seconds: finding.seconds, ...(message !== undefined ? { message } : {}) };
+    let saved: string | undefined;
+    if (unrelated && finding.input !== undefined) {
+      // A real finding on the tree without the patch: kept for the user to look at.
+      const dir = path.join(root, "build/fuzz/audit");
+      mkdirSync(dir, { recursive: true });
+      saved = path.join(dir, `${bug.id}-unrelated-${createHash("sha256").update(finding.input).digest("hex").slice(0, 12)}`);
+      writeFileSync(saved, finding.input);
+    }
+    return {
+      ...common, verdict: unrelated ? "unrelated" : "found", seconds: finding.seconds,
+      ...(message !== undefined ? { message } : {}), ...(saved !== undefined ? { input: path.relative(root, saved) } : {}),
+    };
   } catch (e) {
     return { ...base, verdict: "error", runSeconds: 0, executions: 0, execsPerSecond: 0, triggersRemoved: 0, corpusSize: 0, message: (e as Error).message.split("\n")[0] ?? "" };
   } finally {
