@@ -98,14 +98,7 @@ export class HttpHeaders {
   }
   /** The comma-separated list elements of `name`, trimmed and lower-cased (RFC 9110 §5.6.1). */
   tokens(name: string): string[] {
-    const out: string[] = [];
-    for (const v of this.getAll(name)) {
-      for (const part of v.split(",")) {
-        const t = part.trim();
-        if (t.length > 0) out.push(asciiLower(t));
-      }
-    }
-    return out;
+    return listTokens(this.getAll(name));
   }
   /** Lower-cased names to combined values, like node's `message.headers`. */
   toObject(): Record<string, string> {
@@ -116,4 +109,28 @@ export class HttpHeaders {
     }
     return out;
   }
+}
+
+/**
+ * Removes OWS (RFC 9110 §5.6.3: SP and HTAB only) from both ends. Not String.prototype.trim,
+ * which also removes NBSP (0xA0) and other Unicode spaces: "\xa0chunked" is not "chunked"
+ * (the llhttp differential found netlab framing such a request as chunked).
+ */
+export function trimOws(s: string): string {
+  let a = 0, b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** The comma-separated list elements of `values`, OWS-trimmed and lower-cased, empty ones dropped (RFC 9110 §5.6.1). */
+export function listTokens(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    for (const part of v.split(",")) {
+      const t = trimOws(part);
+      if (t.length > 0) out.push(asciiLower(t));
+    }
+  }
+  return out;
 }

@@ -451,3 +451,14 @@ describe("createRequestParser() chunk extensions (RFC 9112 §7.1.1)", () => {
     expect(parse(line)).toBe("bad-chunk-extension");
   });
 });
+
+describe("createRequestParser() OWS is SP and HTAB only (RFC 9110 §5.6.3)", () => {
+  it("does not frame a Transfer-Encoding of NBSP + chunked as chunked (found by the llhttp differential)", () => {
+    const bytes = Uint8Array.from("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\xa0chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", (c) => c.charCodeAt(0));
+    let complete = 0;
+    const p = createRequestParser({ onHead: () => {}, onBody: () => {}, onComplete: () => { complete++; } });
+    const r = p.push(bytes);
+    expect(r.ok ? "ok" : r.error).not.toBe("ok");
+    expect(complete).toBe(0);
+  });
+});

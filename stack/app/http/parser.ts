@@ -7,7 +7,7 @@
 // statusForParseError(code)               the status a server answers a parse error with
 // DEFAULT_PARSER_LIMITS                   the limits used when none are given
 import { err, ok, type Result } from "../../result.ts";
-import { HttpHeaders, asciiLower, type HttpHeader } from "./headers.ts";
+import { HttpHeaders, asciiLower, listTokens, type HttpHeader } from "./headers.ts";
 
 export type HttpVersion = "1.0" | "1.1";
 
@@ -517,17 +517,6 @@ function createParser(
       }
     }
     return null;
-  };
-
-  const listTokens = (values: string[]): string[] => {
-    const out: string[] = [];
-    for (const v of values) {
-      for (const part of v.split(",")) {
-        const t = part.trim();
-        if (t.length > 0) out.push(asciiLower(t));
-      }
-    }
-    return out;
   };
 
   /** Decides framing once the field section is complete (RFC 9112 §6.1-6.3). */
