@@ -33,7 +33,10 @@ export type DrillTcpOption =
   | { readonly kind: "TS"; readonly val: number; readonly ecr: number }
   | { readonly kind: "nop" }
   | { readonly kind: "eol" }
-  | { readonly kind: "any" };
+  | { readonly kind: "any" }
+  /** Added by the parser (additive): an option it reads but targets do not model (FO, md5, ...);
+   *  a target skips the script naming `text`. */
+  | { readonly kind: "other"; readonly text: string };
 
 /** A TCP packet line: `< S 0:0(0) win 32792 <mss 1460,sackOK,nop,nop,nop,wscale 7>`. */
 export interface DrillTcpPacket {
@@ -51,7 +54,7 @@ export interface DrillTcpPacket {
   /** undefined: the line has no option list (outbound: not checked; inbound: none sent). */
   readonly options?: readonly DrillTcpOption[];
   /** IP extras: `(ect0)`, `(ect1)`, `(ce)`, `(noecn)`, `tos 0x..`, `ttl N`. */
-  readonly ecn?: "noecn" | "ect0" | "ect1" | "ce";
+  readonly ecn?: "noecn" | "ect0" | "ect1" | "ce" | "ect01"; // ect01 (either ECT) added by the parser
   readonly tos?: number;
   readonly ttl?: number;
 }
@@ -85,7 +88,9 @@ export type DrillValue =
   /** `{l_onoff=1, l_linger=0}`, `{sin_family=AF_INET, ...}`. */
   | { readonly kind: "struct"; readonly fields: ReadonlyArray<readonly [string, DrillValue]> }
   /** `O_NONBLOCK|O_RDWR`. */
-  | { readonly kind: "or"; readonly items: readonly DrillValue[] };
+  | { readonly kind: "or"; readonly items: readonly DrillValue[] }
+  /** Added by the parser (additive): `htons(8080)`, `inet_addr("192.0.2.1")`. */
+  | { readonly kind: "call"; readonly name: string; readonly args: readonly DrillValue[] };
 
 /** `0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3` or `= -1 EAGAIN (Resource temporarily unavailable)`. */
 export interface DrillSyscall {
@@ -95,7 +100,9 @@ export interface DrillSyscall {
   readonly result: number | "ellipsis";
   /** Expected errno name when result is -1. */
   readonly errno?: string;
-  /** `+0...0.100 read(...)`: a blocking call that returns at the end time. */
+  /** `+0...0.100 read(...)`: a blocking call that returns at the end time. The parser sets
+   *  relative: true for `+t...u` (returns u after the call's start) and false for `t...u`
+   *  (returns at absolute time u). */
   readonly blockingEndUsecs?: { readonly relative: boolean; readonly usecs: number };
 }
 
