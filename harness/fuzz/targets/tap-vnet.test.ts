@@ -1,20 +1,5 @@
-// The tap-vnet fuzz target on its seeds, their mutations and random inputs (fast-check),
-// so npm test exercises its oracles beyond the saved corpus.
-import { describe, it } from "vitest";
-import fc from "fast-check";
-import { fuzz as fuzzTarget, seeds } from "./tap-vnet.ts";
+// The tap-vnet fuzz target on its seeds, their mutations and random inputs (see ../kit/target-tests.ts).
+import * as target from "./tap-vnet.ts";
+import { describeSeedMutations } from "../kit/target-tests.ts";
 
-describe("tap-vnet fuzz target", () => {
-  it("the fuzz target survives its seeds, their mutations and random inputs", async () => {
-    for (const s of seeds()) await fuzzTarget(Buffer.from(s));
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...seeds()), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 8 }), async (seed, flips) => {
-        const m = seed.slice();
-        for (const [i, v] of flips) m[i % m.length] = v;
-        await fuzzTarget(Buffer.from(m));
-      }),
-      { numRuns: 200 },
-    );
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (d) => fuzzTarget(Buffer.from(d))), { numRuns: 200 });
-  });
-});
+describeSeedMutations("tap-vnet", target, { maxLength: 400 });
