@@ -21,7 +21,10 @@ import type {
   DrillEvent, DrillResult, DrillRunOptions, DrillScript, DrillSyscall, DrillTarget, DrillTcpPacket, DrillValue, SourcePos,
 } from "./model.ts";
 import { toleranceFor } from "./model.ts";
-import { createPacketCodec, type PacketCodec } from "./kernel-packets.ts";
+import {
+  buildInboundFrame, createDrillMapping, decodeTcpFrame, describeOutboundFrame, matchOutboundFrame, unsupportedOption,
+  type DrillMapping,
+} from "./packets.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT_PATH = join(HERE, "kernel-agent.py");
@@ -142,8 +145,10 @@ function unsupported(script: DrillScript): { reason: string; pos: SourcePos } | 
     if (b.kind === "packet") {
       const p = b.packet;
       if (p.protocol !== "tcp") return { reason: `${p.protocol} packet lines are not supported by the kernel target`, pos: ev.pos };
-      const other = p.options?.find((o) => o.kind === "other");
-      if (other && other.kind === "other") return { reason: `TCP option '${other.text}' is not supported`, pos: ev.pos };
+      const bad = p.direction === "inbound"
+        ? unsupportedOption(p.options)
+        : p.options?.find((o) => o.kind === "other") ? unsupportedOption(p.options?.filter((o) => o.kind === "other")) : null;
+      if (bad !== null) return { reason: `${bad} is not supported`, pos: ev.pos };
     }
     if (b.kind === "syscall" && !SYSCALLS.has(b.call.name)) return { reason: `system call ${b.call.name}() is not supported by the kernel target`, pos: ev.pos };
   }
@@ -338,9 +343,11 @@ class ScriptFailure extends Error {
 }
 
 async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOptions): Promise<Outcome> {
-  const codec: PacketCodec = createPacketCodec({
-    remoteMac: sb.tap.mac, kernelMac: sb.kernelMac, remoteIp: REMOTE_IP, kernelIp: KERNEL_IP, scriptPort: SCRIPT_PORT,
+  const mapping = createDrillMapping({
+    stackMac: sb.kernelMac, stackIp: ipv4(KERNEL_IP), scriptMac: sb.tap.mac, scriptIp: ipv4(REMOTE_IP),
+    scriptPort: 40000 + (randomBytes(2).readUInt16BE(0) % 20000), scriptIsn: randomBytes(4).readUInt32BE(0),
   });
+  const codec = createCodec(mapping);
   const fds = new Map<number, number>();
   const floor = Number(script.options.get("tolerance_usecs") ?? options.toleranceUsecs);
   const events = script.events;
@@ -387,8 +394,8 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
         const pkt = body.packet;
         const tol = win ? toleranceFor(win.at - prev, floor) : 0;
         const deadline = win ? win.max + tol : options.scriptTimeoutMs * 1000;
-        let remaining: DrillTcpPacket | undefined = pkt;
-        while (remaining) {
+        let covered = 0;
+        for (let done = false; !done;) {
           while (sb.inbox.length === 0) {
             const left = (deadline - nowUsecs()) / 1000;
             if (left <= 0) {
@@ -401,9 +408,10 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
           if (win && at < win.min - tol) {
             throw new ScriptFailure(ev.pos, `${codec.describe(f.data)} arrived at ${fmt(at)}, expected ${codec.format(pkt)} at ${fmt(win.at)} ±${fmt(tol)}`);
           }
-          const m = codec.matchOutbound(remaining, f.data);
-          if (!m.ok) throw new ScriptFailure(ev.pos, `expected ${codec.format(pkt)}, got ${codec.describe(f.data)}: ${m.reason}`);
-          remaining = m.rest;
+          const m = matchOutboundFrame(f.data, pkt, mapping, covered);
+          if (m.kind === "mismatch") throw new ScriptFailure(ev.pos, `expected ${codec.format(pkt)}: ${m.difference}`);
+          if (m.kind === "partial") covered = m.covered;
+          else done = true;
         }
         prev = win ? win.at : nowUsecs();
         continue;
@@ -417,9 +425,7 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
       }
       unexpected(ev.pos);
       if (body.kind === "packet") {
-        const built = codec.buildInbound(body.packet as DrillTcpPacket);
-        if (!built.ok) throw new ScriptFailure(ev.pos, built.reason);
-        sb.send(built.frame);
+        sb.send(buildInboundFrame(body.packet as DrillTcpPacket, mapping));
       } else if (body.kind === "shell") {
         const t0 = performance.now();
         const out = await runShell(sb, script, ev);
@@ -428,7 +434,7 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
       } else if (body.kind === "syscall") {
         await settle();
         const call = body.call;
-        const request = syscallRequest(call, fds, ev.pos);
+        const request = syscallRequest(call, fds, ev.pos, mapping);
         const startUsecs = win ? win.at : nowUsecs();
         const reply = sb.agent.call(request);
         if (call.blockingEndUsecs !== undefined) {
@@ -454,6 +460,28 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
     if (e instanceof ScriptFailure) return { ok: false, reason: e.message, pos: e.pos };
     throw e;
   }
+}
+
+function ipv4(s: string): number {
+  return s.split(".").reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0);
+}
+
+/** Describing frames and packet lines in failure messages. */
+function createCodec(m: DrillMapping): { describe(frame: Uint8Array): string; format(p: DrillTcpPacket): string } {
+  return {
+    describe(frame) {
+      const d = decodeTcpFrame(frame);
+      return d === null ? `a non-TCP IPv4 frame (${frame.length} bytes)` : describeOutboundFrame(d, m);
+    },
+    format(p) {
+      let s = `${p.direction === "inbound" ? "<" : ">"} ${p.flags}`;
+      if (p.seq) s += ` ${p.seq.start}:${p.seq.end}(${p.seq.length})`;
+      if (p.ack !== undefined) s += ` ack ${p.ack}`;
+      if (p.window !== undefined) s += ` win ${p.window}`;
+      if (p.options) s += ` <${p.options.map((o) => o.kind).join(",")}>`;
+      return s;
+    },
+  };
 }
 
 function fmt(usecs: number): string {
@@ -507,20 +535,21 @@ function optionKind(optName: string): "int" | "linger" | "string" | "tcp_info" {
   return "int";
 }
 
-function syscallRequest(call: DrillSyscall, fds: Map<number, number>, pos: SourcePos): Record<string, unknown> {
+function syscallRequest(call: DrillSyscall, fds: Map<number, number>, pos: SourcePos, m: DrillMapping): Record<string, unknown> {
   const a = call.args;
   const fd = (): number => realFd(a[0], fds, pos);
   switch (call.name) {
     case "socket":
       return { op: "socket", family: name(a[0], "AF_INET"), type: name(a[1], "SOCK_STREAM"), proto: name(a[2], "IPPROTO_TCP") };
     case "bind":
+      m.stackPort = SCRIPT_PORT;
       return { op: "bind", fd: fd(), host: KERNEL_IP, port: SCRIPT_PORT };
     case "listen":
       return { op: "listen", fd: fd(), backlog: num(a[1], pos, "backlog") };
     case "accept":
       return { op: "accept", fd: fd() };
     case "connect":
-      return { op: "connect", fd: fd(), host: REMOTE_IP, port: SCRIPT_PORT };
+      return { op: "connect", fd: fd(), host: REMOTE_IP, port: m.scriptPort };
     case "write":
       return { op: "write", fd: fd(), len: num(a[2], pos, "length") };
     case "send": case "sendto":
