@@ -164,7 +164,7 @@ def handle(req):
         fd = req["fd"]
         sock(fd)
         if "arg" in req:
-            return fcntl.fcntl(fd, const(req["cmd"]), req["arg"]), None
+            return fcntl.fcntl(fd, const(req["cmd"]), const(req["arg"])), None
         return fcntl.fcntl(fd, const(req["cmd"])), None
     if op == "poll":
         p = select.poll()

@@ -39,6 +39,8 @@ export const SCRIPT_PORT = 8080;
 export const PINNED_CONGESTION_CONTROL = "cubic";
 /** Extra wall-clock slack for a call expected to return at once (agent round trip). */
 const CALL_LATENCY_MS = 50;
+/** Harness latency of an observed frame (reader thread -> main thread), added to late bounds. */
+const OBSERVE_SLACK_USECS = 5000;
 
 /** An error of this module, with a stable code. */
 export class KernelTargetError extends Error {
@@ -393,7 +395,7 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
       if (body.kind === "packet" && body.packet.protocol === "tcp" && body.packet.direction === "outbound") {
         const pkt = body.packet;
         const tol = win ? toleranceFor(win.at - prev, floor) : 0;
-        const deadline = win ? win.max + tol : options.scriptTimeoutMs * 1000;
+        const deadline = win ? win.max + tol + OBSERVE_SLACK_USECS : options.scriptTimeoutMs * 1000;
         let covered = 0;
         for (let done = false; !done;) {
           while (sb.inbox.length === 0) {
@@ -409,6 +411,7 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
             throw new ScriptFailure(ev.pos, `${codec.describe(f.data)} arrived at ${fmt(at)}, expected ${codec.format(pkt)} at ${fmt(win.at)} ±${fmt(tol)}`);
           }
           const m = matchOutboundFrame(f.data, pkt, mapping, covered);
+          if (process.env["NETLAB_DRILL_DEBUG"]) console.error(`[kernel]   arrived ${fmt(at)}: ${codec.describe(f.data)}`);
           if (m.kind === "mismatch") throw new ScriptFailure(ev.pos, `expected ${codec.format(pkt)}: ${m.difference}`);
           if (m.kind === "partial") covered = m.covered;
           else done = true;

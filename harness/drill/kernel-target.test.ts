@@ -1,0 +1,78 @@
+// The kernel drill target against the real Linux kernel (root, /dev/net/tun, ip, ethtool,
+// python3); skipped with the reason otherwise. Each script runs in its own namespace.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listNetns } from "../netns/index.ts";
+import type { DrillTarget } from "./model.ts";
+import { parseDrillScript } from "./parser.ts";
+import { createKernelDrillTarget, kernelTargetUnavailable } from "./kernel-target.ts";
+
+const unavailable = kernelTargetUnavailable();
+const CORPUS = fileURLToPath(new URL("../../corpora/drill/", import.meta.url));
+const OPTIONS = { toleranceUsecs: 4000, scriptTimeoutMs: 20_000 };
+
+function script(text: string, file = "inline.pkt") {
+  const r = parseDrillScript(text, file);
+  if (!r.ok) throw new Error(`${r.error.pos.line}:${r.error.pos.column} ${r.error.message}`);
+  return r.value;
+}
+
+if (unavailable !== undefined) {
+  describe("kernel drill target", () => {
+    it.skip(`skipped: ${unavailable}`, () => undefined);
+  });
+} else {
+  describe("kernel drill target", () => {
+    let target: DrillTarget;
+    beforeAll(async () => { target = await createKernelDrillTarget(); });
+    afterAll(async () => { await target?.close(); });
+
+    for (const name of ["passive-open-ts.pkt", "active-open-nonblocking.pkt", "data-ack.pkt", "close-active.pkt"]) {
+      it(`passes corpora/drill/${name} on the kernel`, async () => {
+        const file = join(CORPUS, name);
+        const r = await target.run(script(readFileSync(file, "utf8"), file), OPTIONS);
+        expect(r.reason ?? "").toBe("");
+        expect(r.result).toBe("pass");
+      }, 30_000);
+    }
+
+    it("fails a script whose expected packet differs, naming the line", async () => {
+      const r = await target.run(script([
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3",
+        "+0 bind(3, ..., ...) = 0",
+        "+0 listen(3, 1) = 0",
+        "+0 < S 0:0(0) win 32792 <mss 1460>",
+        "+0 > S. 0:0(0) ack 1 <mss 1000>",
+      ].join("\n")), OPTIONS);
+      expect(r.result).toBe("fail");
+      expect(r.pos?.line).toBe(5);
+      expect(r.reason).toMatch(/mss 1460, expected 1000/);
+    }, 30_000);
+
+    it("fails when an expected packet never comes, within the tolerance, not the script timeout", async () => {
+      const started = Date.now();
+      const r = await target.run(script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 > S 0:0(0)\n"), OPTIONS);
+      expect(r.result).toBe("fail");
+      expect(r.reason).toMatch(/nothing arrived/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }, 30_000);
+
+    it("compares errno names of failing calls", async () => {
+      const r = await target.run(script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 read(3, ..., 10) = -1 ENOTCONN (Transport endpoint is not connected)\n+0 close(3) = 0\n"), OPTIONS);
+      expect(r.reason ?? "").toBe("");
+      expect(r.result).toBe("pass");
+    }, 30_000);
+
+    it("skips a script with a construct it does not run, naming it", async () => {
+      const r = await target.run(script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_snd_cwnd == 10 }%\n"), OPTIONS);
+      expect(r.result).toBe("skip");
+      expect(r.reason).toMatch(/code blocks/);
+    }, 30_000);
+
+    it("leaves no namespace behind", async () => {
+      expect((await listNetns()).filter((n) => n.startsWith(`nl-drill-${process.pid}-`))).toEqual([]);
+    });
+  });
+}
