@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import type { DrillResult } from "./model.ts";
+import { createNetlabDrillTarget } from "./netlab-target.ts";
+import { formatParseError, parseDrillScript } from "./parser.ts";
+
+async function run(text: string): Promise<DrillResult> {
+  const r = parseDrillScript(text, "t.pkt");
+  if (!r.ok) throw new Error(formatParseError(r.error));
+  return createNetlabDrillTarget().run(r.value, { toleranceUsecs: 4000, scriptTimeoutMs: 600_000 });
+}
+
+const OPEN = `\`../common/defaults.sh\`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>
+  +.1 < . 1:1(0) ack 1 win 257
+   +0 accept(3, ..., ...) = 4
+`;
+
+describe("netlab drill target", () => {
+  it("passes a passive open, a write and a close", async () => {
+    const r = await run(`${OPEN}   +0 write(4, ..., 1000) = 1000
+   +0 > P. 1:1001(1000) ack 1
+ +.01 < . 1:1(0) ack 1001 win 257
+   +0 close(4) = 0
+   +0 > F. 1001:1001(0) ack 1
+ +.01 < F. 1:1(0) ack 1002 win 257
+   +0 > . 1002:1002(0) ack 2
+`);
+    expect(r).toMatchObject({ result: "pass", target: "netlab" });
+  });
+
+  it("fails on a wrong ack with both sides' numbers, naming the line", async () => {
+    const r = await run(`${OPEN}   +0 write(4, ..., 1000) = 1000\n   +0 > P. 1:1001(1000) ack 5\n`);
+    expect(r.result).toBe("fail");
+    expect(r.pos?.line).toBe(11);
+    expect(r.reason).toContain("ack 1 (absolute");
+    expect(r.reason).toContain("expected 5");
+  });
+
+  it("fails on an unexpected outbound packet", async () => {
+    const r = await run(`${OPEN}   +0 write(4, ..., 1000) = 1000\n  +.5 close(4) = 0\n`);
+    expect(r.result).toBe("fail");
+    expect(r.reason).toMatch(/unexpected outbound packet at 0\.100s before this line: P\. 1:1001\(1000\)/);
+  });
+
+  it("fails, without hanging, when an expected packet never comes", async () => {
+    const r = await run(`${OPEN}   * > P. 1:1001(1000) ack 1\n`);
+    expect(r.result).toBe("fail");
+    expect(r.reason).toContain("nothing arrived");
+  });
+
+  it("checks syscall results and errnos", async () => {
+    const r = await run(`${OPEN}   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n   +0 read(4, ..., 100) = -1 EAGAIN (Resource temporarily unavailable)\n   +0 read(4, ..., 100) = 0\n`);
+    expect(r).toMatchObject({ result: "fail", reason: "read() = -1 EAGAIN, expected 0" });
+  });
+
+  it("completes a blocking read when data arrives at the end time", async () => {
+    const r = await run(`${OPEN}   +0...0.2 read(4, ..., 100) = 100\n  +.2 < P. 1:101(100) ack 1 win 257\n   +0 > . 1:1(0) ack 101\n`);
+    // netlab delays the ACK (40 ms) where Linux quick-acks: the script expects it at once.
+    expect(r.result).toBe("fail");
+    expect(r.reason).toContain("ack 101");
+  });
+
+  it("skips sysctls and constructs netlab has no equivalent for, naming them", async () => {
+    expect(await run("`sysctl -q net.ipv4.tcp_ecn=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")).toMatchObject({ result: "skip", reason: expect.stringContaining("tcp_ecn") });
+    expect(await run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_snd_cwnd == 10 }%\n")).toMatchObject({ result: "skip", reason: expect.stringContaining("%{ }%") });
+    expect(await run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 poll([], 0, 0) = 0\n")).toMatchObject({ result: "skip", reason: expect.stringContaining("poll") });
+    expect(await run("`sysctl -q net.ipv4.tcp_sack=0`\n0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n")).toMatchObject({ result: "skip", reason: expect.stringContaining("SOCK_DGRAM") });
+  });
+
+  it("gives the same result on every run", async () => {
+    const text = `${OPEN}   +0 write(4, ..., 3000) = 3000\n   +0 > P. 1:3001(3000) ack 1\n`;
+    const a = await run(text);
+    const b = await run(text);
+    expect({ ...a, durationMs: 0 }).toEqual({ ...b, durationMs: 0 });
+  });
+});
