@@ -1,12 +1,17 @@
 // Fuzz target: IPv4 reassembly fed sequences of fragments of one known datagram.
 // Each 5-byte record: offset/8 (u16), length/8 (u8, 0 = 1), flags (bit0 MF, bit1 a second
-// ident, bit2 corrupt the bytes), virtual ms to wait. Oracle: whatever the order, duplication
-// or overlap, the UDP socket receives either nothing or exactly the original payload.
+// ident, bit2 corrupt the bytes), virtual ms to wait. Oracles: whatever the order, duplication
+// or overlap, the UDP socket receives either nothing or exactly the original payload; and a
+// shadow of RFC 5722 (applied to IPv4, as the reassembler documents): while all fragments fall
+// within one reassembly timeout, a datagram is never delivered after two of its fragments
+// overlapped, unless the later one was an exact duplicate (same range, same bytes).
 import { createFuzzStack } from "../stack-oracle.ts";
 import { emitEthernet, emitIpv4, emitUdp, ETHERTYPE_IPV4, IP_PROTOCOL_UDP } from "../../../stack/wire/index.ts";
 import { HOST_A_IP, HOST_A_MAC, HOST_B_IP, HOST_B_MAC } from "../samples.ts";
 
 const PORT = 9999;
+/** The reassembler's default timeout (stack/net/reassembly.ts): the shadow holds only within it. */
+const REASSEMBLY_TIMEOUT_MS = 30_000;
 
 function original(ident: number): Uint8Array {
   const payload = new Uint8Array(3992);
@@ -23,6 +28,10 @@ export function fuzz(data: Buffer): void {
   const got: Uint8Array[] = [];
   sock.value.onMessage((d) => got.push(d.payload.slice()));
   const datagrams = [original(1), original(2)];
+  // Shadow (RFC 5722): per ident, the fragments seen and whether an overlap condemned it.
+  const shadow = [0, 1].map(() => ({ frags: [] as Array<{ start: number; end: number; bytes: Uint8Array }>, condemned: false, delivered: 0 }));
+  let waited = 0;
+  const before = (): number => got.length;
   for (let i = 0; i + 5 <= data.length && i < 5 * 64; i += 5) {
     const offset = ((data[i]! << 8) | data[i + 1]!) * 8;
     const length = Math.max(1, data[i + 2]!) * 8;
@@ -40,8 +49,22 @@ export function fuzz(data: Buffer): void {
     }, frame, 14);
     frame.set(body, 34);
     if ((flags & 4) !== 0 && body.length > 0) { const k = 34 + (flags % body.length); frame[k] = frame[k]! ^ 0x5a; }
+    const fragBytes = frame.subarray(34);
+    const sh = shadow[which]!;
+    const end = offset + body.length;
+    for (const f of sh.frags) {
+      if (f.start < end && offset < f.end && !(f.start === offset && f.end === end && f.bytes.every((x, k) => x === fragBytes[k]))) sh.condemned = true;
+    }
+    sh.frags.push({ start: offset, end, bytes: fragBytes.slice() });
+    const n = before();
     t.inject(frame);
+    // A delivery right at this fragment: what the shadow says about the datagram it completed.
+    if (got.length > n && waited < REASSEMBLY_TIMEOUT_MS && sh.condemned) {
+      throw new Error(`reassembly delivered datagram ident ${0x4000 + which} after an overlap that RFC 5722 discards`);
+    }
+    if (got.length > n) { sh.frags = []; sh.condemned = false; }
     t.run(data[i + 4]! * 4);
+    waited += data[i + 4]! * 4;
   }
   t.run(60_000);
   for (const p of got) {
