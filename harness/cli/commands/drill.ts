@@ -1,0 +1,179 @@
+// `netlab drill`: runs packetdrill scripts against netlab's stack (virtual time) and/or the
+// Linux kernel (a tap in a namespace; harness/drill/kernel-target.ts, loaded lazily, root only).
+// Exit codes: 0 all pass or skip, 1 a script failed, 2 usage error, malformed script or a
+// target that cannot run here.
+
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { DrillResult, DrillScript, DrillTarget } from "../../drill/model.ts";
+import { createNetlabDrillTarget } from "../../drill/netlab-target.ts";
+import { formatParseError, parseDrillScript } from "../../drill/parser.ts";
+
+export const summary = "run packetdrill scripts against netlab (virtual time) and/or the Linux kernel";
+
+const USAGE = "usage: netlab drill [--target netlab|kernel|both] [--tolerance-usecs N] [--json] [--pcap DIR] FILE|DIR...";
+
+/** Every .pkt file under the given paths (directories: their *.pkt files, sorted). */
+function collect(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const p of paths) {
+    if (statSync(p).isDirectory()) {
+      for (const name of readdirSync(p).sort()) if (name.endsWith(".pkt")) files.push(join(p, name));
+    } else {
+      files.push(p);
+    }
+  }
+  return files;
+}
+
+async function kernelTarget(): Promise<DrillTarget | string> {
+  const path = "../../drill/kernel-target.ts";
+  let mod: { createKernelDrillTarget?: () => Promise<DrillTarget> };
+  try {
+    mod = (await import(path)) as typeof mod;
+  } catch (e) {
+    return `the kernel target is not available in this build (${(e as Error).message})`;
+  }
+  if (typeof mod.createKernelDrillTarget !== "function") return "the kernel target module has no createKernelDrillTarget()";
+  try {
+    return await mod.createKernelDrillTarget();
+  } catch (e) {
+    return `the kernel target cannot run here: ${(e as Error).message}`;
+  }
+}
+
+/** Runs the command. */
+export async function run(args: string[]): Promise<number> {
+  let values: { target?: string; "tolerance-usecs"?: string; json?: boolean; pcap?: string; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        target: { type: "string" },
+        "tolerance-usecs": { type: "string" },
+        json: { type: "boolean" },
+        pcap: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`netlab drill: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const target = values.target ?? "netlab";
+  if (target !== "netlab" && target !== "kernel" && target !== "both") {
+    process.stderr.write(`netlab drill: --target must be netlab, kernel or both\n${USAGE}\n`);
+    return 2;
+  }
+  const tolText = values["tolerance-usecs"] ?? "4000";
+  if (!/^\d+$/.test(tolText)) {
+    process.stderr.write(`netlab drill: --tolerance-usecs takes a number of microseconds\n${USAGE}\n`);
+    return 2;
+  }
+  if (positionals.length === 0) {
+    process.stderr.write(`netlab drill: no scripts given\n${USAGE}\n`);
+    return 2;
+  }
+  let files: string[];
+  try {
+    files = collect(positionals);
+  } catch (e) {
+    process.stderr.write(`netlab drill: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const scripts: DrillScript[] = [];
+  const sources = new Map<string, string[]>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      process.stderr.write(`netlab drill: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const r = parseDrillScript(text, file);
+    if (!r.ok) {
+      process.stderr.write(`${formatParseError(r.error)}\n`);
+      return 2;
+    }
+    scripts.push(r.value);
+    sources.set(file, text.split("\n"));
+  }
+
+  const targets: DrillTarget[] = [];
+  if (target === "netlab" || target === "both") targets.push(createNetlabDrillTarget());
+  if (target === "kernel" || target === "both") {
+    const k = await kernelTarget();
+    if (typeof k === "string") {
+      process.stderr.write(`netlab drill: ${k}\n`);
+      return 2;
+    }
+    targets.push(k);
+  }
+
+  const options = { toleranceUsecs: Number(tolText), scriptTimeoutMs: 10 * 60_000, ...(values.pcap === undefined ? {} : { pcapDir: values.pcap }) };
+  const results: DrillResult[] = [];
+  try {
+    for (const script of scripts) {
+      for (const t of targets) {
+        const r = await t.run(script, options);
+        results.push(r);
+        if (!values.json) process.stdout.write(formatRow(r, sources.get(r.file)));
+      }
+    }
+  } finally {
+    for (const t of targets) await t.close();
+  }
+
+  const failed = results.filter((r) => r.result === "fail").length;
+  if (values.json) {
+    const out = {
+      ok: failed === 0,
+      scripts: results.map((r) => ({
+        path: r.file, target: r.target, result: r.result,
+        ...(r.reason === undefined ? {} : { reason: r.reason }),
+        ...(r.pos === undefined ? {} : { line: r.pos.line }),
+        ...(r.pcap === undefined ? {} : { pcap: r.pcap }),
+        durationMs: Math.round(r.durationMs),
+      })),
+    };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  } else {
+    for (const t of targets) {
+      const mine = results.filter((r) => r.target === t.name);
+      const count = (k: DrillResult["result"]): number => mine.filter((r) => r.result === k).length;
+      const ms = mine.reduce((a, r) => a + r.durationMs, 0);
+      process.stdout.write(`${t.name}: ${mine.length} scripts, ${count("pass")} ok, ${count("fail")} failed, ${count("skip")} skipped (${Math.round(ms)} ms)\n`);
+    }
+    if (targets.length === 2) {
+      const differ = scripts.filter((s) => {
+        const [a, b] = targets.map((t) => results.find((r) => r.file === s.file && r.target === t.name)?.result);
+        return a !== b;
+      });
+      for (const s of differ) {
+        const row = targets.map((t) => `${t.name} ${results.find((r) => r.file === s.file && r.target === t.name)?.result ?? "?"}`).join(", ");
+        process.stdout.write(`differs: ${s.file}: ${row}\n`);
+      }
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+function formatRow(r: DrillResult, lines: readonly string[] | undefined): string {
+  const word = r.result === "pass" ? "ok" : r.result === "fail" ? "FAIL" : "skip";
+  let line = `${word.padEnd(5)} ${r.target.padEnd(7)} ${r.file}`;
+  if (r.reason !== undefined) {
+    const where = r.pos === undefined ? "" : `${r.pos.file}:${r.pos.line}: `;
+    const text = r.pos === undefined ? undefined : lines?.[r.pos.line - 1]?.trim();
+    line += `\n      ${where}${text === undefined ? "" : `${text}\n      `}${r.reason.replaceAll("\n", "\n      ")}`;
+  }
+  if (r.pcap !== undefined) line += `\n      capture: ${r.pcap}`;
+  return `${line}\n`;
+}
