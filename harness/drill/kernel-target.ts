@@ -39,8 +39,9 @@ export const SCRIPT_PORT = 8080;
 export const PINNED_CONGESTION_CONTROL = "cubic";
 /** Extra wall-clock slack for a call expected to return at once (agent round trip). */
 const CALL_LATENCY_MS = 50;
-/** Harness latency of an observed frame (reader thread -> main thread), added to late bounds. */
-const OBSERVE_SLACK_USECS = 5000;
+/** Harness latency of an observed frame (kernel wakeups, reader thread -> main thread on a shared
+ *  2-core machine), added to the late bound only; the early bound stays packetdrill's. */
+const OBSERVE_SLACK_USECS = 10_000;
 
 /** An error of this module, with a stable code. */
 export class KernelTargetError extends Error {
