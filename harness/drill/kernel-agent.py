@@ -169,7 +169,7 @@ def handle(req):
     if op == "poll":
         p = select.poll()
         for f in req["fds"]:
-            p.register(f["fd"], f["events"])
+            p.register(f["fd"], const(f["events"]))
         ready = dict(p.poll(req["timeout"]))
         return len(ready), [ready.get(f["fd"], 0) for f in req["fds"]]
     if op == "tcp_info":
