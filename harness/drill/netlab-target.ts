@@ -14,7 +14,7 @@ import { createPcapWriter } from "../../stack/link/pcap/pcap.ts";
 import { createByteCollector } from "../../stack/link/pcap/types.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import type { ByteStream, StreamErrorCode, TcpListener } from "../../stack/transport/types.ts";
-import type { TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
+import type { TcpInfo, TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
 import type { CongestionControlName } from "../../stack/transport/tcp/congestion.ts";
 import {
   type DrillEvent, type DrillResult, type DrillRunOptions, type DrillScript, type DrillSyscall, type DrillTarget,
@@ -521,6 +521,12 @@ class NetlabRun {
         if (name === "TCP_NODELAY") {
           const want = a[3]?.kind === "list" ? intOf(a[3].items[0]) : undefined;
           if (want !== undefined && (want !== 0) !== s.noDelay) throw new Stop("fail", `getsockopt TCP_NODELAY is ${s.noDelay ? 1 : 0}, expected ${want}`, event.pos);
+          return { ret: 0 };
+        }
+        if (name === "TCP_MAXSEG" && s.stream !== undefined && "info" in s.stream) {
+          const info = (s.stream as ByteStream & { info(): TcpInfo }).info();
+          const want = a[3]?.kind === "list" ? intOf(a[3].items[0]) : undefined;
+          if (want !== undefined && want !== info.sendMss) throw new Stop("fail", `getsockopt TCP_MAXSEG is ${info.sendMss}, expected ${want}`, event.pos);
           return { ret: 0 };
         }
         return unsupported(`getsockopt ${name || valueText(a[2])}`);
