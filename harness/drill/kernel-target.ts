@@ -38,7 +38,7 @@ export const SCRIPT_PORT = 8080;
 /** packetdrill's assumption; pinned per socket because the host default here is BBR. */
 export const PINNED_CONGESTION_CONTROL = "cubic";
 /** Extra wall-clock slack for a call expected to return at once (agent round trip). */
-const CALL_LATENCY_MS = 50;
+const CALL_LATENCY_MS = 100;
 /** Harness latency of an observed frame (kernel wakeups, reader thread -> main thread on a shared
  *  2-core machine), added to the late bound only; the early bound stays packetdrill's. */
 const OBSERVE_SLACK_USECS = 10_000;
@@ -360,6 +360,7 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
     const out = await runShell(sb, script, events[i]!);
     if (out) return out;
   }
+  await sb.agent.call({ op: "constants", names: ["SOL_TCP"] }); // warm the agent before the clock starts
   let base = performance.now();
   const nowUsecs = (): number => (performance.now() - base) * 1000;
   const sleepUntil = async (usecs: number): Promise<void> => {
