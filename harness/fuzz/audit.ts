@@ -115,7 +115,9 @@ export async function auditBug(root: string, bug: PlantedBug, cleanBundle: strin
     const finding = run.findings[0];
     if (finding === undefined) return { ...common, verdict: "missed" };
     const lines = finding.message.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("INFO:"));
-    const message = (lines.find((l) => /Error|Exception|oracle|timeout|out-of-memory|leak/i.test(l)) ?? lines[0])?.replace(/^==\d+== (Uncaught Exception: )?/, "").slice(0, 200);
+    const alarm = lines.map((l) => /working on the last Unit for (\d+) seconds/.exec(l)).find((m) => m !== null);
+    const message = alarm ? `timeout: an input ran past ${alarm[1]} s (a livelock)` :
+      (lines.find((l) => /Error|Exception|oracle|timeout|out-of-memory|leak/i.test(l)) ?? lines[0])?.replace(/^==\d+== (Uncaught Exception: )?/, "").slice(0, 200);
     let unrelated = false;
     if (finding.input !== undefined) {
       // The same input on the tree without the patch: passing means the planted bug is what failed.

@@ -51,11 +51,15 @@ export function fuzz(data: Buffer): void {
     if ((flags & 4) !== 0 && body.length > 0) { const k = 34 + (flags % body.length); frame[k] = frame[k]! ^ 0x5a; }
     const fragBytes = frame.subarray(34);
     const sh = shadow[which]!;
-    const end = offset + body.length;
-    for (const f of sh.frags) {
-      if (f.start < end && offset < f.end && !(f.start === offset && f.end === end && f.bytes.every((x, k) => x === fragBytes[k]))) sh.condemned = true;
+    // As sent: the offset field's value; offset 0 without MF is a whole datagram, not a fragment.
+    const sentOffset = Math.min(offset, 0xfff8);
+    const end = sentOffset + body.length;
+    if (sentOffset !== 0 || more) {
+      for (const f of sh.frags) {
+        if (f.start < end && sentOffset < f.end && !(f.start === sentOffset && f.end === end && f.bytes.every((x, k) => x === fragBytes[k]))) sh.condemned = true;
+      }
+      sh.frags.push({ start: sentOffset, end, bytes: fragBytes.slice() });
     }
-    sh.frags.push({ start: offset, end, bytes: fragBytes.slice() });
     const n = before();
     t.inject(frame);
     // A delivery right at this fragment: what the shadow says about the datagram it completed.
