@@ -79,11 +79,13 @@ export function fuzz(data: Buffer): void {
   }
 }
 
-/** Seeds: the datagram in order, reversed, and with an overlap. */
+/** Seeds: the datagram in order, reversed, with an overlap, and with an exact duplicate. */
 export function seeds(): Uint8Array[] {
   const rec = (off8: number, len8: number, flags: number, wait: number): number[] => [off8 >> 8, off8 & 0xff, len8, flags, wait];
   const inOrder = [...rec(0, 185, 0, 1), ...rec(185, 185, 0, 1), ...rec(370, 130, 8, 1)];
   const reversed = [...rec(370, 130, 8, 1), ...rec(185, 185, 0, 1), ...rec(0, 185, 0, 1)];
   const overlap = [...rec(0, 185, 0, 1), ...rec(100, 185, 0, 1), ...rec(285, 215, 8, 1)];
-  return [Uint8Array.from(inOrder), Uint8Array.from(reversed), Uint8Array.from(overlap)];
+  // RFC 5722 keeps an exact duplicate and discards anything else on the same range.
+  const duplicate = [...rec(0, 185, 0, 1), ...rec(185, 185, 0, 1), ...rec(185, 185, 0, 1), ...rec(370, 130, 8, 1)];
+  return [Uint8Array.from(inOrder), Uint8Array.from(reversed), Uint8Array.from(overlap), Uint8Array.from(duplicate)];
 }
