@@ -209,8 +209,8 @@ describe("TCP data transfer", () => {
     expect(segs[0]!).toMatchObject({ flags: A, ack: e.peerSeq, window: 8192 });
   });
 
-  it("acknowledges every second full segment at once and a lone segment after the 40 ms delayed-ACK timer", () => {
-    const e = establishPassive();
+  it("without quick-ack mode, acknowledges every second full segment at once and a lone segment after the 40 ms delayed-ACK timer", () => {
+    const e = establishPassive({ quickAck: false });
     const seg = new Uint8Array(1448);
     e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: seg, options: ts(e, 200) });
     expect(e.peer.sent).toEqual([]);
@@ -365,6 +365,8 @@ describe("TCP data transfer", () => {
     expect(e.conn.stateName).toBe("FIN-WAIT-2");
     e.peer.inject({ flags: A | P, seq: e.peerSeq, ack: e.localSeq + 1, payload: new Uint8Array(30), options: ts(e, 201) });
     expect(e.events).toEqual(["data:30"]);
+    // the connection's first data: a quick ACK
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 30 });
     e.peer.inject({ flags: F | A, seq: e.peerSeq + 30, ack: e.localSeq + 1, options: ts(e, 202) });
     expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 31 });
     expect(e.events).toEqual(["data:30", "end", "close:"]);
@@ -400,6 +402,92 @@ describe("TCP data transfer", () => {
   });
 });
 
+describe("TCP quick-ack mode (as Linux: tcp_incr_quickack, TCP_MAX_QUICKACKS)", () => {
+  /** Injects `n` 100-byte segments from the peer, one per `gapMs`, from sequence offset `from`. */
+  function send(e: Established, from: number, n: number, gapMs: number): void {
+    for (let i = 0; i < n; i++) {
+      if (i > 0) e.peer.clock.advance(gapMs);
+      e.peer.inject({ flags: A | P, seq: e.peerSeq + from + 100 * i, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 200 + from / 100 + i) });
+    }
+  }
+  const acks = (e: Established): [string, number, number][] => e.peer.drain().map((x) => [flagString(x.flags), x.ack - e.peerSeq, x.at]);
+
+  it("the first 16 data segments of a connection are ACKed at once, the 17th after the 40 ms delayed-ACK timer", () => {
+    const e = establishPassive();
+    const t0 = e.peer.clock.now();
+    send(e, 0, 17, 1);
+    expect(acks(e)).toEqual(Array.from({ length: 16 }, (_, i) => ["A", 100 * (i + 1), t0 + i]));
+    e.peer.clock.run(t0 + 16 + 39);
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.run(t0 + 16 + 40);
+    expect(acks(e)).toEqual([["A", 1700, t0 + 56]]);
+  });
+
+  it("the quick ACKs are half the advertised window in full segments: 8192 / (2 · 1448) = 2", () => {
+    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0 });
+    const t0 = e.peer.clock.now();
+    send(e, 0, 3, 1);
+    e.peer.clock.run(t0 + 100);
+    expect(acks(e)).toEqual([["A", 100, t0], ["A", 200, t0 + 1], ["A", 300, t0 + 42]]);
+  });
+
+  it("data after a silence longer than the RTO earns quick ACKs again; a shorter silence does not", () => {
+    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0 });
+    send(e, 0, 3, 1);
+    e.peer.clock.advance(100);
+    e.peer.drain();
+    expect(e.conn.info().rtoMs).toBe(200);
+    // 100 ms after the last data (less than the RTO): delayed
+    const t1 = e.peer.clock.now();
+    send(e, 300, 1, 0);
+    e.peer.clock.advance(100);
+    expect(acks(e)).toEqual([["A", 400, t1 + 40]]);
+    // 300 ms after the last data: two quick ACKs, then delayed again
+    e.peer.clock.advance(200);
+    const t2 = e.peer.clock.now();
+    send(e, 400, 3, 1);
+    e.peer.clock.advance(100);
+    expect(acks(e)).toEqual([["A", 500, t2], ["A", 600, t2 + 1], ["A", 700, t2 + 42]]);
+  });
+
+  it("a duplicate data segment is ACKed at once and re-enters quick-ack mode", () => {
+    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0 });
+    send(e, 0, 3, 1);
+    e.peer.clock.advance(100);
+    e.peer.drain();
+    const t1 = e.peer.clock.now();
+    e.peer.inject({ flags: A | P, seq: e.peerSeq + 200, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 210) });
+    expect(acks(e)).toEqual([["A", 300, t1]]);
+    e.peer.clock.advance(1);
+    send(e, 300, 3, 1);
+    e.peer.clock.advance(100);
+    expect(acks(e)).toEqual([["A", 400, t1 + 1], ["A", 500, t1 + 2], ["A", 600, t1 + 43]]);
+  });
+
+  it("answering data within the delayed-ACK time makes the connection interactive: the next ACK waits and rides on the reply", () => {
+    const e = establishPassive();
+    const t0 = e.peer.clock.now();
+    send(e, 0, 1, 0);
+    expect(acks(e)).toEqual([["A", 100, t0]]);
+    e.peer.clock.advance(5);
+    e.stream.write(new Uint8Array(10));
+    expect(e.peer.next()).toMatchObject({ flags: A | P, ack: e.peerSeq + 100, at: t0 + 5 });
+    e.peer.clock.advance(5);
+    e.peer.inject({ flags: A | P, seq: e.peerSeq + 100, ack: e.localSeq + 10, payload: new Uint8Array(100), options: ts(e, 300) });
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.advance(10);
+    e.stream.write(new Uint8Array(10));
+    expect(acks(e)).toEqual([["PA", 200, t0 + 20]]);
+    // a request with no reply: the delayed ACK goes out at 40 ms and the connection is no longer interactive
+    e.peer.inject({ flags: A | P, seq: e.peerSeq + 200, ack: e.localSeq + 20, payload: new Uint8Array(100), options: ts(e, 301) });
+    e.peer.clock.advance(40);
+    expect(acks(e)).toEqual([["A", 300, t0 + 60]]);
+    e.peer.clock.advance(100);
+    e.peer.inject({ flags: A | P, seq: e.peerSeq + 300, ack: e.localSeq + 20, payload: new Uint8Array(100), options: ts(e, 302) });
+    expect(acks(e)).toEqual([["A", 400, t0 + 160]]);
+  });
+});
+
 describe("TCP retransmission and recovery", () => {
   it("retransmits unacknowledged data at the RTO, doubling it each time, and fails with ETIMEDOUT after `retries`", () => {
     const e = establishPassive({ retries: 3, tailLossProbe: false });
@@ -415,13 +503,59 @@ describe("TCP retransmission and recovery", () => {
     expect(e.events).toEqual(["close:ETIMEDOUT"]);
   });
 
-  it("the first RTO before any RTT sample is 1 s (RFC 6298 §2.1)", () => {
-    const e = establishPassive({ withOptions: false });
-    e.stream.write(new Uint8Array(100));
-    const first = e.peer.next();
-    e.peer.clock.run(e.peer.clock.now() + 1500);
-    // the handshake was timed without timestamps too (Karn's algorithm is not used for SYNs here)
-    expect(e.peer.next().at - first.at).toBe(1000);
+  it("the first RTO before any RTT sample is 1 s (RFC 6298 §2.1): a retransmitted SYN-ACK is not timed (Karn)", () => {
+    const peer = createTcpTestPeer();
+    const l = unwrap(peer.tcp.listen(80));
+    let conn: TcpConnection | undefined;
+    l.onConnection((s) => { conn = s as TcpConnection; });
+    peer.inject({ flags: S, seq: PEER_ISN, window: 64240 });
+    const synAck = peer.next();
+    peer.clock.advance(1000);
+    expect(peer.next()).toMatchObject({ flags: S | A, seq: synAck.seq, at: 1000 });
+    peer.clock.advance(10);
+    peer.inject({ flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: 1000 });
+    expect(conn!.info()).toMatchObject({ state: "ESTABLISHED", srttMs: 0, rtoMs: 1000 });
+    conn!.write(new Uint8Array(100));
+    const first = peer.next();
+    peer.clock.run(peer.clock.now() + 1500);
+    expect(peer.next().at - first.at).toBe(1000);
+  });
+
+  it("the ACK of a SYN-ACK sent once gives an RTT sample without timestamps (RFC 6298 §2.2): 100 ms, so the first RTO is 300 ms", () => {
+    const peer = createTcpTestPeer();
+    const l = unwrap(peer.tcp.listen(80));
+    let conn: TcpConnection | undefined;
+    l.onConnection((s) => { conn = s as TcpConnection; });
+    peer.inject({ flags: S, seq: PEER_ISN, window: 64240, options: { mss: 1000 } });
+    const synAck = peer.next();
+    peer.clock.advance(100);
+    peer.inject({ flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: 1000 });
+    // SRTT 100, RTTVAR 50: RTO = 100 + 4·50 = 300 ms
+    expect(conn!.info()).toMatchObject({ srttMs: 100, rtoMs: 300 });
+    conn!.write(new Uint8Array(100));
+    expect(peer.next()).toMatchObject({ flags: A | P, seq: synAck.seq + 1, at: 100 });
+    peer.clock.run(1000);
+    expect(peer.drain().map((x) => [flagString(x.flags), x.seq - synAck.seq, x.payload.length, x.at])).toEqual([
+      ["PA", 1, 100, 400], ["PA", 1, 100, 1000],
+    ]);
+  });
+
+  it("with SACK, a tail loss probe due with the RTO goes first, and the RTO follows from the probe: +300, +300, +600 ms (as Linux)", () => {
+    const peer = createTcpTestPeer();
+    const l = unwrap(peer.tcp.listen(80));
+    let conn: TcpConnection | undefined;
+    l.onConnection((s) => { conn = s as TcpConnection; });
+    peer.inject({ flags: S, seq: PEER_ISN, window: 32792, options: { mss: 1000, sackPermitted: true, windowScale: 7 } });
+    const synAck = peer.next();
+    peer.clock.advance(100);
+    peer.inject({ flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: 257 });
+    conn!.write(new Uint8Array(1000));
+    // PTO = min(2·SRTT + 200 ms (one segment in flight), RTO) = min(400, 300)
+    peer.clock.run(1300);
+    expect(peer.drain().map((x) => [flagString(x.flags), x.seq - synAck.seq, x.payload.length, x.at])).toEqual([
+      ["PA", 1, 1000, 100], ["PA", 1, 1000, 400], ["PA", 1, 1000, 700], ["PA", 1, 1000, 1300],
+    ]);
+    expect(peer.tcp.stats).toMatchObject({ tailLossProbes: 1, timeouts: 2 });
   });
 
   it("three duplicate ACKs trigger a fast retransmit and NewReno halves cwnd (no SACK)", () => {

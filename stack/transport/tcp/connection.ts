@@ -41,6 +41,7 @@ export interface ResolvedTcpOptions {
   readonly synAckRetries: number;
   readonly retries: number;
   readonly delayedAckMs: number;
+  readonly quickAck: boolean;
   readonly sendBufferSize: number;
   readonly receiveBufferSize: number;
   readonly outOfOrderBudget: number;
@@ -106,6 +107,8 @@ const OOW_ACK_INTERVAL_MS = 500;
 const WORST_CASE_DELAYED_ACK_MS = 200;
 /** Smallest send MSS accepted from a peer's option. */
 const MIN_SEND_MSS = 88;
+/** Most ACKs one entry into quick-ack mode sends at once (Linux's TCP_MAX_QUICKACKS). */
+const MAX_QUICKACKS = 16;
 
 type DataHandler = (data: Uint8Array) => void;
 interface RtxMark { start: number; end: number; marker: number }
@@ -189,6 +192,14 @@ export class TcpConnection implements ByteStream {
   endDelivered = false;
   rcvUnacked = 0;
   ackNow = false;
+  /** A segment with data arrived since the last ACK we sent (Linux's ICSK_ACK_SCHED). */
+  ackScheduled = false;
+  /** ACKs of data still to send at once (quick-ack mode; see #incrementQuickAcks). */
+  quickAcks = 0;
+  /** When in-order data last arrived (-1 = never): starts and restarts quick-ack mode. */
+  lastDataAt = -1;
+  /** Interactive (Linux's pingpong): we answered data within the delayed-ACK time, so ACKs wait to ride on replies. */
+  interactive = false;
   // timers (absolute deadlines, NONE = off)
   rtoAt = NONE;
   /** Tail loss probe deadline (RFC 8985 §7). */
@@ -349,6 +360,9 @@ export class TcpConnection implements ByteStream {
     this.#acceptSynOptions(syn, true);
     this.ctx.stats.passiveOpens++;
     this.#sendSyn();
+    // RFC 6298 §2 / Karn: the ACK of this SYN-ACK gives the first RTT sample unless it is resent
+    this.rttSeq = iss;
+    this.rttTime = this.ctx.clock.now();
     this.rtoAt = this.ctx.clock.now() + this.rtt.rto;
     this.#armTimer();
   }
@@ -509,6 +523,7 @@ export class TcpConnection implements ByteStream {
       // RFC 7323 §4.3: echo this SYN's TSval, so the client's RTT sample is not the SYN timeout
       if (this.tsOk && tsVal !== undefined && seqGe(tsVal, this.tsRecent)) { this.tsRecent = tsVal; this.tsRecentTime = now; }
       this.#sendSyn();
+      this.rttTime = -1;
       return;
     }
 
@@ -527,6 +542,7 @@ export class TcpConnection implements ByteStream {
     if (!acceptable) {
       // a zero window still takes ACKs and RSTs at RCV.NXT (RFC 9293 §3.10.7.4)
       if (rcvWnd === 0 && seg.seq === this.rcvNxt) {
+        if (payload.length > 0) { this.ackScheduled = true; this.#enterQuickAck(); }
         payload = EMPTY;
         hasFin = false;
         segLen = 0;
@@ -536,6 +552,8 @@ export class TcpConnection implements ByteStream {
         // tcp_invalid_ratelimit), so two confused ends cannot ping-pong ACKs forever
         if (!isRst && (segLen > 0 || now - this.lastOowAckAt >= OOW_ACK_INTERVAL_MS)) {
           if (segLen === 0) this.lastOowAckAt = now;
+          // data outside the window: quick-ack mode again; the ACK itself uses none (Linux's tcp_send_dupack)
+          else this.#enterQuickAck();
           this.ackNow = true;
         }
         return;
@@ -571,7 +589,10 @@ export class TcpConnection implements ByteStream {
         return;
       }
       this.sndUna = seg.ack;
-      this.#rttSampleFromTs(seg);
+      // RFC 6298 §2: a sample from the handshake (Linux: tcp_synack_rtt_meas); by the echoed
+      // timestamp, or else by the time since the SYN-ACK when it was sent once (Karn)
+      if (this.#rttSampleFromTs(seg) === undefined && this.rttTime >= 0 && seqGt(seg.ack, this.rttSeq)) this.rtt.sample(now - this.rttTime);
+      this.rttTime = -1;
       this.#establish(seg);
       if (!this.passive) this.#emitConnect();
       else this.ctx.onEstablished(this);
@@ -747,18 +768,20 @@ export class TcpConnection implements ByteStream {
 
   #receiveText(seq: number, payload: Uint8Array): void {
     const right = this.rcvAdvRight;
-    // trim to the window
+    this.ackScheduled = true;
+    // trim to the window; a duplicate or beyond the window: ACK at once, quick-ack mode again (as Linux)
     if (seqLt(seq, this.rcvNxt)) {
       const cut = seqSub(this.rcvNxt, seq);
-      if (cut >= payload.length) { this.ackNow = true; return; }
+      if (cut >= payload.length) { this.#enterQuickAck(); this.ackNow = true; return; }
       payload = payload.subarray(cut);
       seq = this.rcvNxt;
     }
     const room = seqSub(right, seq);
-    if (room <= 0) { this.ackNow = true; return; }
+    if (room <= 0) { this.#enterQuickAck(); this.ackNow = true; return; }
     if (payload.length > room) payload = payload.subarray(0, room);
 
     if (seq === this.rcvNxt) {
+      this.#noteInOrderData();
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
       this.ctx.stats.bytesReceived += payload.length;
       let filled = false;
@@ -779,9 +802,10 @@ export class TcpConnection implements ByteStream {
         if (this.ooo !== null && this.ooo.empty) this.ooo = null;
       }
       if (this.oooFin >= 0 && this.oooFin === this.rcvNxt) { this.oooFin = -1; this.#receiveFin(this.ctx.clock.now()); return; }
-      // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full-sized segment
+      // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full-sized segment; in
+      // quick-ack mode (not interactive) every segment at once, which RFC 1122 §4.2.3.2 allows
       this.rcvUnacked += payload.length;
-      if (this.rcvUnacked >= 2 * this.rcvMss) this.ackNow = true;
+      if (this.rcvUnacked >= 2 * this.rcvMss || (this.quickAcks > 0 && !this.interactive)) this.ackNow = true;
       else if (this.delackAt === NONE) this.delackAt = this.ctx.clock.now() + this.ctx.options.delayedAckMs;
     } else {
       if (this.ooo === null) this.ooo = new ReassemblyQueue(this.ctx.options.outOfOrderBudget);
@@ -789,6 +813,36 @@ export class TcpConnection implements ByteStream {
       // RFC 5681 §4.2: out-of-order data is acknowledged at once (a duplicate ACK with SACK)
       this.ackNow = true;
     }
+  }
+
+  /**
+   * Quick-ack mode, as Linux's receiver (tcp_event_data_recv, tcp_incr_quickack): the first
+   * data of a connection, and data after a silence longer than the RTO, earn up to
+   * MAX_QUICKACKS ACKs sent at once, so a sender in slow start (or restarting) is not held
+   * back by delayed ACKs.
+   */
+  #noteInOrderData(): void {
+    if (!this.ctx.options.quickAck) return;
+    const now = this.ctx.clock.now();
+    if (this.lastDataAt < 0 || now - this.lastDataAt > this.rtt.rto) this.#incrementQuickAcks();
+    this.lastDataAt = now;
+  }
+
+  /**
+   * Linux's tcp_incr_quickack: quick ACKs for half the advertised window in full segments
+   * (at least 2, at most TCP_MAX_QUICKACKS = 16); never lowers what is left.
+   */
+  #incrementQuickAcks(): void {
+    const window = Math.max(0, seqSub(this.rcvAdvRight, this.lastAckSent));
+    const n = Math.min(MAX_QUICKACKS, Math.floor(window / (2 * this.rcvMss)) || 2);
+    if (n > this.quickAcks) this.quickAcks = n;
+  }
+
+  /** Linux's tcp_enter_quickack_mode (a duplicate or out-of-window data segment): more quick ACKs, not interactive. */
+  #enterQuickAck(): void {
+    if (!this.ctx.options.quickAck) return;
+    this.#incrementQuickAcks();
+    this.interactive = false;
   }
 
   #deliver(data: Uint8Array): void {
@@ -966,8 +1020,10 @@ export class TcpConnection implements ByteStream {
       }
       return;
     }
-    const fin = finInFlight && offset + len === buffered;
-    this.#emit(TCP_FLAG_ACK | (fin ? TCP_FLAG_FIN : 0), seq, offset, len, undefined);
+    // PSH as on a first transmission: the segment reaches the end of the buffered data
+    const last = offset + len === buffered;
+    const fin = finInFlight && last;
+    this.#emit(TCP_FLAG_ACK | (last ? TCP_FLAG_PSH : 0) | (fin ? TCP_FLAG_FIN : 0), seq, offset, len, undefined);
     this.retransmits++;
     this.ctx.stats.retransmits++;
     this.rttTime = -1;
@@ -1095,7 +1151,12 @@ export class TcpConnection implements ByteStream {
       this.rcvUnacked = 0;
       this.ackNow = false;
       this.delackAt = NONE;
+      // Linux's tcp_dec_quickack_mode: each ACK of received data uses one quick ACK
+      if (this.ackScheduled) { this.ackScheduled = false; if (this.quickAcks > 0) this.quickAcks--; }
     }
+    // Linux's pingpong (tcp_event_data_sent): data sent within the delayed-ACK time of data
+    // received makes the connection interactive; its ACKs wait to ride on the replies
+    if (len > 0 && this.lastDataAt >= 0 && this.ctx.clock.now() - this.lastDataAt < ctx.options.delayedAckMs) this.interactive = true;
     ctx.stats.segmentsSent++;
     ctx.stats.bytesSent += len;
     // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
@@ -1159,11 +1220,15 @@ export class TcpConnection implements ByteStream {
     if (this.state === State.CLOSED) return;
     const now = this.ctx.clock.now();
     if (this.timeWaitAt <= now) { this.#remove(); return; }
+    // RFC 8985 §7.2: a probe due no later than the RTO goes first (PTO ≤ RTO by construction)
+    // and re-arms the RTO from its own transmission, as Linux's shared timer does
+    if (this.tlpAt <= now && this.tlpAt <= this.rtoAt) { this.tlpAt = NONE; this.#onTailLossProbe(now); }
     if (this.rtoAt <= now) { this.rtoAt = this.tlpAt = NONE; this.#onRetransmitTimeout(now); if (this.state === State.CLOSED) return; }
     if (this.tlpAt <= now) { this.tlpAt = NONE; this.#onTailLossProbe(now); }
     if (this.persistAt <= now) { this.persistAt = NONE; this.#onPersist(); }
     if (this.keepAliveAt <= now) { this.keepAliveAt = NONE; this.#onKeepAlive(now); if (this.state === State.CLOSED) return; }
-    if (this.delackAt <= now) { this.delackAt = NONE; this.ackNow = true; }
+    // a delayed ACK that no reply carried: not interactive after all (Linux's tcp_delack_timer_handler)
+    if (this.delackAt <= now) { this.delackAt = NONE; this.ackNow = true; this.interactive = false; }
     this.#output();
     this.#armTimer();
   }
@@ -1179,6 +1244,7 @@ export class TcpConnection implements ByteStream {
       this.rtt.backoff();
       this.ctx.stats.retransmits++;
       this.retransmits++;
+      this.rttTime = -1;
       this.#sendSyn();
       this.rtoAt = now + this.rtt.rto;
       return;

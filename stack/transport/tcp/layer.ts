@@ -83,6 +83,7 @@ function resolve(o: TcpLayerOptions): ResolvedTcpOptions {
     synAckRetries: o.synAckRetries ?? 5,
     retries: o.retries ?? 15,
     delayedAckMs: o.delayedAckMs ?? 40,
+    quickAck: o.quickAck ?? true,
     sendBufferSize: o.sendBufferSize ?? 1 << 20,
     receiveBufferSize,
     outOfOrderBudget: o.outOfOrderBudget ?? receiveBufferSize,

@@ -20,6 +20,9 @@ export interface TcpLayerOptions {
   readonly retries?: number;
   /** Delayed-ACK timer [40 ms]. */
   readonly delayedAckMs?: number;
+  /** Quick-ack mode as Linux: ACK the first data segments of a connection (and after an idle
+   * period or a duplicate segment) at once instead of delaying the ACK [true]. */
+  readonly quickAck?: boolean;
   /** Send buffer limit: write() returns false above it [1 MiB]. */
   readonly sendBufferSize?: number;
   /** Receive buffer: the most the window offers [1 MiB]. */
