@@ -70,6 +70,9 @@ def parse_tcp_info(raw):
         if name == "_wscale":
             info["tcpi_snd_wscale"] = v & 0xF
             info["tcpi_rcv_wscale"] = v >> 4
+        elif name == "_flags":
+            info["tcpi_delivery_rate_app_limited"] = v & 1
+            info["tcpi_fastopen_client_fail"] = (v >> 1) & 3
         elif not name.startswith("_"):
             info[name] = v
     return info

@@ -69,9 +69,17 @@ if (unavailable !== undefined) {
     }, 30_000);
 
     it("skips a script with a construct it does not run, naming it", async () => {
-      const r = await target.run(script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_snd_cwnd == 10 }%\n"), OPTIONS);
+      const r = await target.run(script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ print(tcpi_snd_cwnd) }%\n"), OPTIONS);
       expect(r.result).toBe("skip");
-      expect(r.reason).toMatch(/code blocks/);
+      expect(r.reason).toMatch(/'print\(tcpi_snd_cwnd\)' is not supported/);
+    }, 30_000);
+
+    it("evaluates %{ }% asserts over the kernel's TCP_INFO of the last socket used", async () => {
+      const ok = await target.run(script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_state == 7 && tcpi_snd_cwnd == 10 }%\n"), OPTIONS);
+      expect(ok.reason ?? "").toBe("");
+      expect(ok.result).toBe("pass");
+      const bad = await target.run(script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_state == 1, tcpi_state }%\n"), OPTIONS);
+      expect(bad).toMatchObject({ result: "fail", reason: "assertion failed: assert tcpi_state == 1, tcpi_state (tcpi_state=7): 7" });
     }, 30_000);
 
     it("leaves no namespace behind", async () => {

@@ -21,6 +21,7 @@ import type {
   DrillEvent, DrillResult, DrillRunOptions, DrillScript, DrillSyscall, DrillTarget, DrillTcpPacket, DrillValue, SourcePos,
 } from "./model.ts";
 import { toleranceFor } from "./model.ts";
+import { codeUnsupported, parseCodeBlock, runAsserts, TCP_INFO_FIELDS } from "./code-block.ts";
 import {
   buildInboundFrame, createDrillMapping, decodeTcpFrame, describeOutboundFrame, matchOutboundFrame, unsupportedOption,
   type DrillMapping,
@@ -144,7 +145,10 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | "timeout">
 function unsupported(script: DrillScript): { reason: string; pos: SourcePos } | undefined {
   for (const ev of script.events) {
     const b = ev.body;
-    if (b.kind === "code") return { reason: "%{ }% code blocks are not evaluated by the kernel target", pos: ev.pos };
+    if (b.kind === "code") {
+      const why = codeUnsupported(b.source, TCP_INFO_FIELDS);
+      if (why !== undefined) return { reason: why, pos: ev.pos };
+    }
     if (b.kind === "packet") {
       const p = b.packet;
       if (p.protocol !== "tcp") return { reason: `${p.protocol} packet lines are not supported by the kernel target`, pos: ev.pos };
@@ -372,6 +376,8 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
   };
   let prev = 0;
   let pending: PendingCall | undefined;
+  /** The script fd a `%{ }%` block reads TCP_INFO from: the last one the script used (packetdrill). */
+  let lastFd: number | undefined;
   const settle = async (): Promise<void> => {
     if (!pending) return;
     const p = pending;
@@ -436,9 +442,19 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
         const out = await runShell(sb, script, ev);
         if (out) return out;
         base += performance.now() - t0; // a shell line takes no script time
+      } else if (body.kind === "code") {
+        if (lastFd === undefined) throw new ScriptFailure(ev.pos, "%{ }% block before any socket");
+        const program = parseCodeBlock(body.source);
+        if (!program.ok) throw new ScriptFailure(ev.pos, program.error.message);
+        const r = await sb.agent.call({ op: "tcp_info", fd: realFd({ kind: "number", value: lastFd }, fds, ev.pos) });
+        if (r.error !== undefined || r.ret !== 0) throw new ScriptFailure(ev.pos, `TCP_INFO of fd ${lastFd}: ${r.error ?? r.errno ?? "failed"}`);
+        const info = r.value as Record<string, number>;
+        const failed = runAsserts(program.value, (n) => info[n]);
+        if (failed !== undefined) throw new ScriptFailure(ev.pos, failed);
       } else if (body.kind === "syscall") {
         await settle();
         const call = body.call;
+        lastFd = scriptFdOf(call) ?? lastFd;
         const request = syscallRequest(call, fds, ev.pos, mapping);
         const startUsecs = win ? win.at : nowUsecs();
         const reply = sb.agent.call(request);
@@ -465,6 +481,13 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
     if (e instanceof ScriptFailure) return { ok: false, reason: e.message, pos: e.pos };
     throw e;
   }
+}
+
+/** The script fd a call uses: the one socket() or accept() returns, else its first argument. */
+export function scriptFdOf(call: DrillSyscall): number | undefined {
+  if ((call.name === "socket" || call.name === "accept") && typeof call.result === "number" && call.result >= 0) return call.result;
+  const a = call.args[0];
+  return a?.kind === "number" ? a.value : undefined;
 }
 
 function ipv4(s: string): number {

@@ -79,3 +79,28 @@ describe("netlab drill target", () => {
     expect({ ...a, durationMs: 0 }).toEqual({ ...b, durationMs: 0 });
   });
 });
+
+describe("netlab drill target: TCP_INFO", () => {
+  it("evaluates %{ }% asserts against the last socket the script used", async () => {
+    const pass = await run(`${OPEN}   +0 %{ assert tcpi_snd_cwnd == 10 && tcpi_state == 1, tcpi_snd_cwnd }%
+   +0 %{ assert tcpi_snd_mss == 1000; assert tcpi_snd_ssthresh == 0x7fffffff }%
+`);
+    expect(pass).toMatchObject({ result: "pass" });
+    const fail = await run(`${OPEN}   +0 %{ assert tcpi_snd_cwnd == 9 }%\n`);
+    expect(fail).toMatchObject({ result: "fail", reason: "assertion failed: assert tcpi_snd_cwnd == 9 (tcpi_snd_cwnd=10)" });
+    expect(fail.pos?.line).toBe(10);
+  });
+
+  it("skips a script whose block reads a field netlab does not have, naming it", async () => {
+    const r = await run(`${OPEN}   +0 %{ assert tcpi_ca_state == 0 }%\n`);
+    expect(r.result).toBe("skip");
+    expect(r.reason).toContain("tcpi_ca_state");
+  });
+
+  it("answers getsockopt(TCP_INFO) from the same mapping", async () => {
+    const ok = await run(`${OPEN}   +0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_state=1, tcpi_snd_cwnd=10, tcpi_snd_mss=1000}, [256]) = 0\n`);
+    expect(ok.result).toBe("pass");
+    const bad = await run(`${OPEN}   +0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_snd_cwnd=4}, [256]) = 0\n`);
+    expect(bad).toMatchObject({ result: "fail", reason: "getsockopt(TCP_INFO) tcpi_snd_cwnd = 10, expected 4" });
+  });
+});

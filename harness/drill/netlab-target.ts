@@ -14,12 +14,13 @@ import { createPcapWriter } from "../../stack/link/pcap/pcap.ts";
 import { createByteCollector } from "../../stack/link/pcap/types.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import type { ByteStream, StreamErrorCode, TcpListener } from "../../stack/transport/types.ts";
-import type { TcpInfo, TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
+import type { TcpInfo, TcpLayerOptions, TcpStateName } from "../../stack/transport/tcp/index.ts";
 import type { CongestionControlName } from "../../stack/transport/tcp/congestion.ts";
 import {
   type DrillEvent, type DrillResult, type DrillRunOptions, type DrillScript, type DrillSyscall, type DrillTarget,
   type DrillTcpPacket, type DrillValue, type SourcePos, toleranceFor,
 } from "./model.ts";
+import { codeUnsupported, fieldsOf, parseCodeBlock, runAsserts } from "./code-block.ts";
 import {
   buildInboundFrame, createDrillMapping, decodeTcpFrame, describeOutboundFrame, matchOutboundFrame,
   unsupportedOption, type DrillMapping,
@@ -67,7 +68,10 @@ function configure(script: DrillScript): { tcp: TcpLayerOptions; tolerance?: num
   }
   for (const e of script.events) {
     const b = e.body;
-    if (b.kind === "code") throw new Stop("skip", "%{ }% code blocks (tcpi_* asserts) are not supported by the netlab target yet", e.pos);
+    if (b.kind === "code") {
+      const why = codeUnsupported(b.source, NETLAB_TCP_INFO_FIELDS);
+      if (why !== undefined) throw new Stop("skip", `${why} (netlab target)`, e.pos);
+    }
     if (b.kind === "packet") {
       if (b.packet.protocol !== "tcp") throw new Stop("skip", `${b.packet.protocol} packet lines are not supported by the netlab target`, e.pos);
       const o = b.packet.options?.find((x) => x.kind === "other");
@@ -161,6 +165,8 @@ class NetlabRun {
   readonly #sockets = new Map<number, Socket>();
   #pending: Pending | undefined;
   #steps = 0;
+  /** The script fd a `%{ }%` block reads: the last one the script used (packetdrill). */
+  #lastFd: number | undefined;
   readonly #seed: number;
 
   constructor(script: DrillScript, runOptions: DrillRunOptions, targetOptions: NetlabDrillOptions) {
@@ -228,6 +234,7 @@ class NetlabRun {
       this.#noUnexpected(event);
       if (body.kind === "packet" && body.packet.protocol === "tcp") this.#inject(body.packet);
       else if (body.kind === "syscall") this.#syscall(event, body.call, tol);
+      else if (body.kind === "code") this.#code(event, body.source);
       this.#checkPending();
       prevUs = lo;
     }
@@ -310,10 +317,30 @@ class NetlabRun {
     }
   }
 
+  /** Runs a `%{ }%` block's asserts against the last-used socket's TCP_INFO. */
+  #code(event: DrillEvent, source: string): void {
+    const program = parseCodeBlock(source);
+    if (!program.ok) throw new Stop("fail", program.error.message, event.pos);
+    if (this.#lastFd === undefined) throw new Stop("fail", "%{ }% block before any socket", event.pos);
+    const info = this.#tcpInfo(event, this.#socket(event, { kind: "number", value: this.#lastFd }));
+    const missing = fieldsOf(program.value).filter((n) => info[n] === undefined);
+    if (missing.length > 0) throw new Stop("skip", `%{ }% reads ${missing.join(", ")}, which netlab has only for a connected socket`, event.pos);
+    const failed = runAsserts(program.value, (n) => info[n]);
+    if (failed !== undefined) throw new Stop("fail", failed, event.pos);
+  }
+
+  #tcpInfo(event: DrillEvent, s: Socket): Readonly<Record<string, number>> {
+    void event;
+    if (s.stream !== undefined && "info" in s.stream) return netlabTcpInfo((s.stream as ByteStream & { info(): TcpInfo }).info());
+    return { tcpi_state: s.listener !== undefined ? LINUX_TCP_STATES.LISTEN : LINUX_TCP_STATES.CLOSED };
+  }
+
   // ---- system calls
 
   #syscall(event: DrillEvent, call: DrillSyscall, tol: number): void {
     const startUs = this.#nowUs();
+    if ((call.name === "socket" || call.name === "accept") && typeof call.result === "number" && call.result >= 0) this.#lastFd = call.result;
+    else if (call.args[0]?.kind === "number") this.#lastFd = call.args[0].value;
     if (this.#pending !== undefined && call.blockingEndUsecs !== undefined) {
       throw new Stop("skip", "two blocking calls at once are not supported by the netlab target", event.pos);
     }
@@ -529,6 +556,24 @@ class NetlabRun {
           if (want !== undefined && want !== info.sendMss) throw new Stop("fail", `getsockopt TCP_MAXSEG is ${info.sendMss}, expected ${want}`, event.pos);
           return { ret: 0 };
         }
+        if (name === "TCP_INFO") {
+          const info = this.#tcpInfo(event, s);
+          const want = a[3];
+          if (want?.kind === "struct") {
+            for (const [field, v] of want.fields) {
+              if (v.kind === "ellipsis") continue;
+              const key = field.startsWith("tcpi_") ? field : `tcpi_${field}`;
+              const got = info[key];
+              if (got === undefined) unsupported(`TCP_INFO field ${key}`);
+              const n = intOf(v);
+              if (n === undefined) unsupported(`TCP_INFO value ${valueText(v)}`);
+              if (got !== n) throw new Stop("fail", `getsockopt(TCP_INFO) ${key} = ${got}, expected ${n}`, event.pos);
+            }
+          } else if (want !== undefined && want.kind !== "ellipsis") {
+            unsupported(`getsockopt TCP_INFO value ${valueText(want)}`);
+          }
+          return { ret: 0 };
+        }
         return unsupported(`getsockopt ${name || valueText(a[2])}`);
       }
       case "fcntl": {
@@ -566,6 +611,39 @@ class NetlabRun {
       return undefined;
     }
   }
+}
+
+/** Linux's TCP state numbers (include/net/tcp_states.h), as tcpi_state reports them. */
+const LINUX_TCP_STATES = {
+  ESTABLISHED: 1, "SYN-SENT": 2, "SYN-RECEIVED": 3, "FIN-WAIT-1": 4, "FIN-WAIT-2": 5, "TIME-WAIT": 6,
+  CLOSED: 7, "CLOSE-WAIT": 8, "LAST-ACK": 9, LISTEN: 10, CLOSING: 11,
+} as const satisfies Record<TcpStateName, number>;
+
+/** Linux's TCP_INFINITE_SSTHRESH. */
+const INFINITE_SSTHRESH = 0x7fffffff;
+
+/** The struct tcp_info fields netlab's TcpInfo maps to (a script reading another is skipped). */
+export const NETLAB_TCP_INFO_FIELDS: readonly string[] = [
+  "tcpi_state", "tcpi_options", "tcpi_rto", "tcpi_rtt", "tcpi_snd_mss", "tcpi_snd_cwnd", "tcpi_snd_ssthresh",
+  "tcpi_total_retrans", "tcpi_snd_wnd",
+];
+
+/** netlab's TcpInfo as Linux's TCP_INFO fields: cwnd and ssthresh in segments, times in µs. */
+export function netlabTcpInfo(info: TcpInfo): Record<string, number> {
+  const mss = Math.max(1, info.sendMss);
+  return {
+    tcpi_state: LINUX_TCP_STATES[info.state],
+    // TCPI_OPT_TIMESTAMPS 1, TCPI_OPT_SACK 2, TCPI_OPT_WSCALE 4
+    tcpi_options: (info.timestamps ? 1 : 0) | (info.sack ? 2 : 0) | (info.windowScaling ? 4 : 0),
+    tcpi_rto: Math.round(info.rtoMs * 1000),
+    tcpi_rtt: Math.round(info.srttMs * 1000),
+    tcpi_snd_mss: info.sendMss,
+    tcpi_snd_cwnd: Math.floor(info.cwnd / mss),
+    tcpi_snd_ssthresh: info.ssthresh >= INFINITE_SSTHRESH ? INFINITE_SSTHRESH : Math.floor(info.ssthresh / mss),
+    // netlab's retransmits counts every retransmitted segment of the connection
+    tcpi_total_retrans: info.retransmits,
+    tcpi_snd_wnd: info.sendWindow,
+  };
 }
 
 function fmt(us: number): string {

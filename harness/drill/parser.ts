@@ -2,10 +2,11 @@
 // Covers what the published TCP scripts use: packet lines (tcp, udp, icmp), event times
 // (absolute, +relative, *, ranges, blocking `t...u`), system calls with their results and
 // errnos, backtick shell lines, `%{ }%` code blocks, comments and `--name=value` option lines
-// (also inside the header comments). Malformed input is an Err with file:line:column, never a
-// throw: scripts are untrusted text.
+// (also inside the header comments); `%{ }%` blocks are checked by code-block.ts. Malformed
+// input is an Err with file:line:column, never a throw: scripts are untrusted text.
 
 import { err, ok, type Result } from "../../stack/result.ts";
+import { parseCodeBlock } from "./code-block.ts";
 import type {
   DrillEvent,
   DrillEventBody,
@@ -210,7 +211,11 @@ class Parser {
     const end = this.#src.indexOf("}%", this.#i + 2);
     if (end < 0) this.#fail(start, "unterminated %{ code block (no closing }%)");
     this.#i = end + 2;
-    return this.#src.slice(start + 2, end).trim();
+    const raw = this.#src.slice(start + 2, end);
+    const source = raw.trim();
+    const checked = parseCodeBlock(source);
+    if (!checked.ok) this.#fail(start + 2 + (raw.length - raw.trimStart().length) + checked.error.offset, `in %{ }%: ${checked.error.message}`);
+    return source;
   }
 
   // ---- times
