@@ -51,6 +51,17 @@ function bwsInChunkExtension(bytes: Uint8Array, theirs: Framing): boolean {
   return /^[0-9a-fA-F]+[ \t]*;/.test(line) && /[ \t]/.test(line);
 }
 
+/**
+ * RFC 9110 §5.5 strips OWS (SP and HTAB) around a field value; llhttp accepts "chunked " but
+ * refuses "chunked<HTAB>" (HPE_INVALID_TRANSFER_ENCODING). True when llhttp's refusal follows a
+ * Transfer-Encoding line ending in HTAB.
+ */
+function htabAfterTransferEncoding(bytes: Uint8Array, theirs: Framing): boolean {
+  if (theirs.error !== "HPE_INVALID_TRANSFER_ENCODING" || theirs.errorOffset === undefined) return false;
+  const head = Buffer.from(bytes.subarray(0, Math.min(bytes.length, theirs.errorOffset + 1))).toString("latin1");
+  return head.split("\n").some((line) => /^transfer-encoding:.*\t[ \t]*\r?$/i.test(line));
+}
+
 /** The differential with llhttp (see the header comment). */
 function compareFraming(bytes: Uint8Array, ours: Framing): void {
   const theirs = llhttpFraming(bytes);
@@ -62,7 +73,7 @@ function compareFraming(bytes: Uint8Array, ours: Framing): void {
   }
   const inTrailers = (): boolean => theirs.errorOffset !== undefined && LLHTTP_TRAILER_CHECKS.has(theirs.error ?? "") &&
     theirs.errorOffset > (netlabBodyEnds(bytes, LIMITS)[n] ?? Infinity);
-  if (ours.requests.length > n && !(theirs.end === "error" && (LLHTTP_STRICTER.has(theirs.error ?? "") || inTrailers() || bwsInChunkExtension(bytes, theirs)))) {
+  if (ours.requests.length > n && !(theirs.end === "error" && (LLHTTP_STRICTER.has(theirs.error ?? "") || inTrailers() || bwsInChunkExtension(bytes, theirs) || htabAfterTransferEncoding(bytes, theirs)))) {
     oracleFail("differential", `netlab completes request ${n} (${show(ours.requests[n])}) that llhttp ${theirs.end === "error" ? `refuses (${theirs.error ?? "?"})` : "is still reading"}`, bytes);
   }
   if (theirs.requests.length > n && ours.end !== "error") {
