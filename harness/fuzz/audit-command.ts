@@ -48,6 +48,7 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
   const controller = new AbortController();
   const onSigint = (): void => { say("\ninterrupted: finishing the current bug's summary"); controller.abort(); };
   process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigint);
   const started = performance.now();
   let lastStat = 0;
   let audits: BugAudit[] = [];
@@ -64,6 +65,7 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
     });
   } finally {
     process.removeListener("SIGINT", onSigint);
+    process.removeListener("SIGTERM", onSigint);
   }
   const found = audits.filter((a) => a.verdict === "found").length;
   const table = auditTable(audits, seconds);
