@@ -479,25 +479,7 @@ class Parser {
   }
 
   #valueList(close: string): DrillValue[] {
-    const items: DrillValue[] = [];
-    this.#skipSpace(true);
-    if (this.#peek() === close) {
-      this.#i++;
-      return items;
-    }
-    for (;;) {
-      items.push(this.#value(0));
-      this.#skipSpace(true);
-      if (this.#peek() === ",") {
-        this.#i++;
-        continue;
-      }
-      if (this.#peek() === close) {
-        this.#i++;
-        return items;
-      }
-      this.#expected(`',' or '${close}'`);
-    }
+    return this.#listItems(close, -1);
   }
 
   #value(depth: number): DrillValue {
