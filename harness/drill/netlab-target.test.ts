@@ -60,9 +60,9 @@ describe("netlab drill target", () => {
 
   it("completes a blocking read when data arrives at the end time", async () => {
     const r = await run(`${OPEN}   +0...0.2 read(4, ..., 100) = 100\n  +.2 < P. 1:101(100) ack 1 win 257\n   +0 > . 1:1(0) ack 101\n`);
-    // netlab delays the ACK (40 ms) where Linux quick-acks: the script expects it at once.
-    expect(r.result).toBe("fail");
-    expect(r.reason).toContain("ack 101");
+    // netlab quick-acks at the connection's start, as Linux: the ACK comes at once.
+    expect(r.reason ?? "").toBe("");
+    expect(r.result).toBe("pass");
   });
 
   it("skips sysctls and constructs netlab has no equivalent for, naming them", async () => {
