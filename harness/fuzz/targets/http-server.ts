@@ -121,13 +121,16 @@ export function fuzz(data: Buffer): void {
 
   const statuses: number[] = [];
   const seqs: string[] = [];
+  let finals = 0;
   const rp = createResponseParser({
     onHead: (h) => {
       statuses.push(h.status);
       seqs.push(h.headers.get("x-seq") ?? "-");
-      // The answer to request k has no body when request k is a HEAD (an error answer too,
-      // which carries no X-Method).
-      return h.headers.get("x-method") === "HEAD" || framing.heads?.[statuses.length - 1] === "HEAD";
+      // The final answer to request k has no body when request k is a HEAD (an error answer
+      // too, which carries no X-Method); interim 1xx answers (100 Continue) are not counted.
+      if (h.status < 200) return false;
+      finals++;
+      return h.headers.get("x-method") === "HEAD" || framing.heads?.[finals - 1] === "HEAD";
     },
     onBody: () => {},
     onComplete: () => {},
