@@ -1,7 +1,8 @@
 // Fuzz target: stateful TCP. The input is a program for a scripted peer and the local socket:
 // byte 0 picks the opening (passive: the peer's SYN to a listener; active: connect() and the
 // peer's SYN-ACK) and the peer's SYN options; then 4-byte ops inject segments whose sequence
-// and acknowledgment numbers are drawn near the connection's real window, write/end/destroy/
+// and acknowledgment numbers are drawn near the connection's real window (with SACK negotiated,
+// one kind also carries a SACK block, plausible or hostile), write/end/destroy/
 // pause/resume the socket, or advance virtual time; an odd-length input gets a 4 KiB receive
 // buffer. Oracles, on every emitted segment:
 //  - it parses with a correct checksum (the test peer checks);
@@ -139,7 +140,12 @@ export function fuzz(data: Buffer): void {
         const payload = new Uint8Array(Math.min(len, 4096));
         for (let k = 0; k < payload.length; k++) payload[k] = peerByte((seq + k) >>> 0);
         const window = c & 0x40 ? 0 : 1024 * ((c & 0x3f) + 1);
-        sendFromPeer(flags, seq, ack, window, payload, synOptions.tsVal !== undefined ? { tsVal: 100 + i, tsEcr: 0 } : {});
+        // Op 2 on a SACK connection also carries a SACK block near what the stack sent, anywhere
+        // from plausible to hostile (reversed, beyond snd.nxt, below snd.una).
+        const sack = (op & 7) === 2 && synOptions.sackPermitted === true
+          ? { sackBlocks: [{ left: (localNext - (b & 0x3f) * 1448 + ((a << 24) >> 24)) >>> 0, right: (localNext - (b >> 6) * 1448 + (c & 0x3f) - 16) >>> 0 }] }
+          : {};
+        sendFromPeer(flags, seq, ack, window, payload, { ...(synOptions.tsVal !== undefined ? { tsVal: 100 + i, tsEcr: 0 } : {}), ...sack });
         if (seq === peerSeq && !(flags & TCP_FLAG_RST)) peerSeq = (peerSeq + payload.length + (flags & TCP_FLAG_FIN ? 1 : 0)) >>> 0;
         break;
       }
