@@ -115,6 +115,8 @@ interface Socket {
   eof: boolean;
   connected: boolean;
   error: StreamErrorCode | undefined;
+  /** Linux's sk_err: the first call that reports the error consumes it (then writes give EPIPE, reads 0). */
+  errorReported: boolean;
   noDelay: boolean;
   linger0: boolean;
   congestionControl: CongestionControlName | undefined;
@@ -397,7 +399,7 @@ class NetlabRun {
     while (this.#sockets.has(fd)) fd++;
     const s: Socket = {
       fd, nonblocking: false, port: undefined, acceptQueue: [], unread: 0, eof: false, connected: false,
-      error: undefined, noDelay: false, linger0: false, congestionControl: undefined,
+      error: undefined, errorReported: false, noDelay: false, linger0: false, congestionControl: undefined,
     };
     this.#sockets.set(fd, s);
     return s;
@@ -473,7 +475,11 @@ class NetlabRun {
       case "send": {
         const s = this.#socket(event, a[0]);
         const n = a[2]?.kind === "number" ? a[2].value : unsupported(`${call.name}() without a numeric length`);
-        if (s.error !== undefined) return { ret: -1, errno: s.error === "ECONNRESET" ? "ECONNRESET" : "EPIPE" };
+        if (s.error !== undefined) {
+          if (s.errorReported) return { ret: -1, errno: "EPIPE" };
+          s.errorReported = true;
+          return { ret: -1, errno: s.error };
+        }
         if (s.stream === undefined) return { ret: -1, errno: "EPIPE" };
         if (!s.connected) return s.nonblocking ? { ret: -1, errno: "EAGAIN" } : "block";
         s.stream.write(new Uint8Array(n));
@@ -488,7 +494,10 @@ class NetlabRun {
           s.unread -= got;
           return { ret: got };
         }
-        if (s.error !== undefined) return { ret: -1, errno: s.error };
+        if (s.error !== undefined && !s.errorReported) {
+          s.errorReported = true;
+          return { ret: -1, errno: s.error };
+        }
         if (s.eof) return { ret: 0 };
         return s.nonblocking ? { ret: -1, errno: "EAGAIN" } : "block";
       }
@@ -538,7 +547,8 @@ class NetlabRun {
         const name = a[2]?.kind === "name" ? a[2].value : "";
         if (name === "SO_ERROR") {
           const want = a[3]?.kind === "list" ? a[3].items[0] : undefined;
-          const got = s.error ?? 0;
+          const got = s.errorReported ? 0 : s.error ?? 0;
+          s.errorReported = s.error !== undefined;
           if (want !== undefined && want.kind !== "ellipsis") {
             const ok = (want.kind === "number" && want.value === 0 && got === 0) || (want.kind === "name" && want.value === got);
             if (!ok) throw new Stop("fail", `getsockopt SO_ERROR is ${got}, expected ${valueText(want)}`, event.pos);
@@ -593,7 +603,7 @@ class NetlabRun {
   #blank(): Socket {
     return {
       fd: -1, nonblocking: false, port: undefined, acceptQueue: [], unread: 0, eof: false, connected: false,
-      error: undefined, noDelay: false, linger0: false, congestionControl: undefined,
+      error: undefined, errorReported: false, noDelay: false, linger0: false, congestionControl: undefined,
     };
   }
 
