@@ -147,7 +147,62 @@ export function createNetback(
     }
   };
 
-  void xs.watch(root, () => void serial(rescan)).then((r) => {
+  /** Serves one vif dir found (or not) in `${root}/${fe}`'s listing `ids`; as rescan does for each. */
+  const serveIfPresent = (fe: string, id: string, present: boolean): void => {
+    const key = `${fe}/${id}`;
+    const v = vifs.get(key);
+    if (present) {
+      if (v === undefined && !stopped) {
+        const nv = createVif(Number(fe), Number(id), `${root}/${key}`);
+        vifs.set(key, nv);
+        void nv.probe();
+      }
+    } else if (v !== undefined) {
+      vifs.delete(key);
+      v.remove();
+    }
+  };
+
+  /** Rescan of one frontend domain's dir (an event on `${root}/<fe>` itself): its vifs only. */
+  const rescanFrontend = async (fe: string): Promise<void> => {
+    if (stopped) return;
+    const ids = await xs.directory(`${root}/${fe}`);
+    const present = new Set<string>();
+    if (ids.ok) {
+      for (const id of ids.value) {
+        if (!/^[0-9]{1,9}$/.test(id)) continue;
+        present.add(id);
+        serveIfPresent(fe, id, true);
+      }
+    }
+    for (const key of [...vifs.keys()]) {
+      const slash = key.indexOf("/");
+      if (key.slice(0, slash) === fe && !present.has(key.slice(slash + 1))) serveIfPresent(fe, key.slice(slash + 1), false);
+    }
+  };
+
+  /** An event under one device (`${root}/<fe>/<id>[/...]`): that device only (Linux xenbus's per-device otherend/backend watch). */
+  const rescanDevice = async (fe: string, id: string): Promise<void> => {
+    if (stopped) return;
+    const ids = await xs.directory(`${root}/${fe}`);
+    serveIfPresent(fe, id, ids.ok && ids.value.includes(id));
+  };
+
+  /** Routes a root-watch event: to its device, its frontend domain's dir, or (root itself, anything else) a full rescan. */
+  const onRootEvent = (p: string): Promise<void> => {
+    if (p.startsWith(`${root}/`)) {
+      const parts = p.slice(root.length + 1).split("/");
+      const fe = parts[0]!;
+      if (/^[0-9]{1,5}$/.test(fe)) {
+        if (parts.length === 1) return serial(() => rescanFrontend(fe));
+        const id = parts[1]!;
+        if (/^[0-9]{1,9}$/.test(id)) return serial(() => rescanDevice(fe, id));
+      }
+    }
+    return serial(rescan);
+  };
+
+  void xs.watch(root, (p) => void onRootEvent(p)).then((r) => {
     if (r.ok) {
       if (stopped) void r.value.unwatch();
       else rootWatch = () => void r.value.unwatch();
