@@ -35,6 +35,8 @@ describe("parseVnetReceive()", () => {
     expect(parseVnetReceive(Buffer.from("01000000000022001000", "hex"), 52)).toEqual({ ok: true, value: { csumBlank: true } });
     expect(parseVnetReceive(Buffer.from("01000000000022001000", "hex"), 51)).toMatchObject({ ok: false, error: "csum-outside-frame" });
     expect(parseVnetReceive(Buffer.from("0100000000fffffff000", "hex"), 1500)).toMatchObject({ ok: false, error: "csum-outside-frame" });
+    // A header shorter than virtio_net_hdr is refused, not read as zeros past its end.
+    expect(parseVnetReceive(Buffer.from("0100000000", "hex"), 1500)).toMatchObject({ ok: false, error: "truncated-header" });
     expect(parseVnetReceive(Buffer.from("01813600a80522001000", "hex"), 4000)).toEqual({ ok: true, value: { csumBlank: true, gsoSize: 1448 } });
     expect(parseVnetReceive(Buffer.from("01033600a80522000600", "hex"), 4000)).toMatchObject({ ok: false, error: "gso-unsupported" });
     expect(parseVnetReceive(Buffer.from("01013600000022001000", "hex"), 4000)).toMatchObject({ ok: false, error: "gso-without-size" });

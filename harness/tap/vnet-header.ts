@@ -36,7 +36,7 @@ export function readVnetHeader(hdr: Uint8Array): FrameOffload | undefined {
 }
 
 /** Why a received frame's header is refused. */
-export type VnetReceiveError = "csum-outside-frame" | "gso-unsupported" | "gso-without-size" | "gso-without-csum";
+export type VnetReceiveError = "truncated-header" | "csum-outside-frame" | "gso-unsupported" | "gso-without-size" | "gso-without-csum";
 
 /**
  * Checks a received header against the frame it precedes, then reads it (readVnetHeader). The
@@ -45,6 +45,7 @@ export type VnetReceiveError = "csum-outside-frame" | "gso-unsupported" | "gso-w
  * frame (Linux virtio_net_hdr_to_skb refuses the same).
  */
 export function parseVnetReceive(hdr: Uint8Array, frameLength: number): Result<FrameOffload | undefined, VnetReceiveError> {
+  if (hdr.length < VNET_HDR_LEN) return err("truncated-header");
   const flags = hdr[FLAGS]!;
   const gsoType = hdr[GSO_TYPE]! & 0x7f;
   if ((flags & VNET_F_NEEDS_CSUM) !== 0) {

@@ -1223,8 +1223,8 @@ export class TcpConnection implements ByteStream {
     // RFC 8985 §7.2: a probe due no later than the RTO goes first (PTO ≤ RTO by construction)
     // and re-arms the RTO from its own transmission, as Linux's shared timer does
     if (this.tlpAt <= now && this.tlpAt <= this.rtoAt) { this.tlpAt = NONE; this.#onTailLossProbe(now); }
+    // (a probe due after a due RTO is dropped by it: the RTO retransmits anyway)
     if (this.rtoAt <= now) { this.rtoAt = this.tlpAt = NONE; this.#onRetransmitTimeout(now); if (this.state === State.CLOSED) return; }
-    if (this.tlpAt <= now) { this.tlpAt = NONE; this.#onTailLossProbe(now); }
     if (this.persistAt <= now) { this.persistAt = NONE; this.#onPersist(); }
     if (this.keepAliveAt <= now) { this.keepAliveAt = NONE; this.#onKeepAlive(now); if (this.state === State.CLOSED) return; }
     // a delayed ACK that no reply carried: not interactive after all (Linux's tcp_delack_timer_handler)
