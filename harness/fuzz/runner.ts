@@ -220,7 +220,8 @@ export interface FuzzerOptions {
   saveNewInputs?: boolean;
   /** Stop at the first finding (default: fuzz on until `seconds`, restarting the engine). */
   stopOnFirstFinding?: boolean;
-  onLine?: (line: string) => void;
+  /** Each engine output line, with the engine process's id (its CPU time is in /proc/<pid>/stat). */
+  onLine?: (line: string, pid?: number) => void;
   engine?: "jazzer" | "jsfuzz";
   /** libFuzzer's per-input -timeout (default 10 s; Jazzer.js counts whole seconds). */
   perInputTimeoutSeconds?: number;
@@ -404,7 +405,7 @@ interface Segment {
 
 async function jazzerSegment(
   choice: EngineChoice, harness: string, work: string, extraDirs: string[], artifacts: string,
-  o: { seconds: number; perInput: number; rss: number; mode: "sync" | "async"; dictionary?: string; extra: string[]; onLine: ((line: string) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
+  o: { seconds: number; perInput: number; rss: number; mode: "sync" | "async"; dictionary?: string; extra: string[]; onLine: ((line: string, pid?: number) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
 ): Promise<Segment> {
   const args = [
     choice.jazzerCli!, harness, work, ...extraDirs, ...(o.mode === "sync" ? ["--sync"] : []), `--timeout=${o.perInput * 1000}`, "--",
@@ -417,7 +418,7 @@ async function jazzerSegment(
 
 async function jsfuzzSegment(
   paths: FuzzPaths, harness: string, work: string, artifacts: string,
-  o: { seconds: number; perInput: number; rss: number; onLine: ((line: string) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
+  o: { seconds: number; perInput: number; rss: number; onLine: ((line: string, pid?: number) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
 ): Promise<Segment> {
   const require = createRequire(import.meta.url);
   const jsfuzzMain = require.resolve("jsfuzz/build/src/index.js");
@@ -434,7 +435,7 @@ async function jsfuzzSegment(
 /** Runs one engine process in its own process group until it ends or `killAfterMs`; parses its output. */
 function engineSegment(
   cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, killAfterMs: number, artifacts: string,
-  onLine: ((line: string) => void) | undefined, clock: EngineClock, engine: "jazzer" | "jsfuzz", jsfuzzCrash?: string, abortSignal?: AbortSignal,
+  onLine: ((line: string, pid?: number) => void) | undefined, clock: EngineClock, engine: "jazzer" | "jsfuzz", jsfuzzCrash?: string, abortSignal?: AbortSignal,
 ): Promise<Segment> {
   return new Promise((resolve) => {
     const spawnedAt = performance.now();
@@ -452,7 +453,7 @@ function engineSegment(
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl).replace(/\r$/, "");
         pending = pending.slice(nl + 1);
-        onLine?.(line);
+        onLine?.(line, child.pid);
         tail.push(line);
         if (tail.length > 60) tail.shift();
         if (engine === "jazzer" && startupSeconds < 0 && /^INFO: Seed: \d+/.test(line)) {
