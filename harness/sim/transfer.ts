@@ -1,5 +1,5 @@
 // `netlab sim transfer --bytes N [--loss P --delay MS --jitter MS --reorder P --dup P
-// --corrupt P --rate BPS --mtu N --cc cubic|newreno --seed S --pcap FILE --json]`:
+// --corrupt P --rate BPS --mtu N --buffer BYTES --cc cubic|newreno --seed S --pcap FILE --json]`:
 // two full stacks (192.0.2.1 sends, 192.0.2.2 receives) on a point-to-point wire impaired
 // the same way in both directions; N seeded pseudo-random bytes cross one TCP connection in
 // virtual time. Data are generated and hashed (sha256, node:crypto) in 64 KiB chunks on both
@@ -31,6 +31,9 @@ export interface TransferOptions {
   readonly rateBitsPerSecond?: number;
   readonly mtu?: number;
   readonly congestionControl?: "cubic" | "newreno";
+  /** Send and receive buffer of both sockets in bytes (TcpLayerOptions.sendBufferSize and
+   * receiveBufferSize of both stacks); the sender also writes at most this much at a time. */
+  readonly bufferBytes?: number;
   readonly seed?: number;
   /** Write a pcapng of the sender's interface here. */
   readonly pcap?: string;
@@ -51,6 +54,8 @@ export interface TransferReport {
   readonly sha256Received: string;
   /** From connect() to the receiver seeing the sender's FIN. */
   readonly virtualSeconds: number;
+  /** From connect() to the receiver holding the last byte (smoltcp's netsim measure); null if it never did. */
+  readonly lastByteVirtualSeconds: number | null;
   readonly wallSeconds: number;
   /** Process CPU time (user + system) of the run: the wall figure without a loaded machine's waits. */
   readonly cpuSeconds: number;
@@ -65,7 +70,11 @@ export interface TransferReport {
   readonly timeouts: number;
   readonly segmentsSent: number;
   readonly congestionControl: "cubic" | "newreno";
+  /** The socket buffer size given (null: the layer defaults, 1 MiB). */
+  readonly bufferBytes: number | null;
   readonly seed: number;
+  /** Every counter of both TCP layers at the end (recoveries, TLPs, D-SACKs... as the layer has them). */
+  readonly tcpStats: { readonly sender: Readonly<Record<string, number>>; readonly receiver: Readonly<Record<string, number>> };
   /** Frames offered to the wire and what the impairments did to them (both directions). */
   readonly link: { readonly mtu: number; readonly framesOffered: number; readonly lost: number; readonly duplicated: number; readonly corrupted: number };
   readonly pcap?: string;
@@ -102,8 +111,10 @@ export function runTransfer(options: TransferOptions): TransferReport {
     capture = createCaptureFile(options.pcap);
     devA = withCapture(link.a, capture.sink, { clock, name: "sender" });
   }
-  const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "sender", ipv4: { cidr: "192.0.2.1/24" } });
-  const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "receiver", ipv4: { cidr: "192.0.2.2/24" } });
+  const tcp = options.bufferBytes === undefined ? {} : { tcp: { sendBufferSize: options.bufferBytes, receiveBufferSize: options.bufferBytes } };
+  const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "sender", ipv4: { cidr: "192.0.2.1/24" }, ...tcp });
+  const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "receiver", ipv4: { cidr: "192.0.2.2/24" }, ...tcp });
+  const writeSize = Math.min(CHUNK, options.bufferBytes ?? CHUNK);
 
   // Payload: chunk k is a 64 KiB window of a 1 MiB seeded xorshift32 pool at offset k·4099 mod 1 MiB
   // (4099 is odd, so offsets do not repeat for 2^20 chunks): unique per seed and position, and
@@ -131,12 +142,13 @@ export function runTransfer(options: TransferOptions): TransferReport {
   let received = 0;
   let ended = false;
   let endedAt = 0;
+  let lastByteAt: number | undefined;
   let error: string | undefined;
 
   const listener = b.tcp.listen(PORT);
   if (!listener.ok) throw Object.assign(new Error(`listen: ${listener.error}`), { code: "ERR_NETLAB_SIM" });
   listener.value.onConnection((s) => {
-    s.onData((d) => { got.update(d); received += d.length; });
+    s.onData((d) => { got.update(d); received += d.length; if (received === total) lastByteAt = clock.now(); });
     s.onEnd(() => { ended = true; endedAt = clock.now(); s.end(); });
     s.onClose((e) => { if (e !== undefined && error === undefined) error = `receiver: ${e}`; });
   });
@@ -147,7 +159,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
   let queued = 0;
   const pushData = (): void => {
     while (queued < total) {
-      const chunk = nextChunk(Math.min(CHUNK, total - queued));
+      const chunk = nextChunk(Math.min(writeSize, total - queued));
       sent.update(chunk);
       queued += chunk.length;
       if (!stream.write(chunk)) return;
@@ -200,6 +212,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
     sha256Sent,
     sha256Received,
     virtualSeconds,
+    lastByteVirtualSeconds: lastByteAt === undefined ? null : (lastByteAt - t0) / 1000,
     wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
     goodputBitsPerSecond: virtualSeconds > 0 ? Math.round((received * 8) / virtualSeconds) : null,
@@ -210,7 +223,9 @@ export function runTransfer(options: TransferOptions): TransferReport {
     timeouts: st.timeouts,
     segmentsSent: st.segmentsSent,
     congestionControl: cc,
+    bufferBytes: options.bufferBytes ?? null,
     seed,
+    tcpStats: { sender: { ...st }, receiver: { ...b.tcp.stats } },
     link: { mtu, framesOffered: sum((s) => s.offered), lost: sum((s) => s.lost + s.burstLost), duplicated: sum((s) => s.duplicated), corrupted: sum((s) => s.corrupted) },
     ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
     ...(error === undefined ? {} : { error }),
@@ -266,6 +281,7 @@ export function parseTransferArgs(args: string[]): TransferArgs | string {
       case "--jitter": r = number(0); if (typeof r === "number") o.jitterMs = r; break;
       case "--rate": { const n = parseSize(value()); if (n === undefined) return `--rate needs bits per second (e.g. 100M)`; o.rateBitsPerSecond = n; break; }
       case "--mtu": r = number(576); if (typeof r === "number") { if (!Number.isInteger(r) || r > 65535) return "--mtu needs an integer in 576..65535"; o.mtu = r; } break;
+      case "--buffer": { const n = parseSize(value()); if (n === undefined || n < 536 || n > 1 << 30) return "--buffer needs a size in 536..1Gi bytes (e.g. 32768, 64Ki)"; o.bufferBytes = n; break; }
       case "--cc": { const v = value(); if (v !== "cubic" && v !== "newreno") return "--cc needs cubic or newreno"; o.congestionControl = v; break; }
       case "--seed": r = number(0); if (typeof r === "number") { if (!Number.isInteger(r)) return "--seed needs an integer"; o.seed = r; } break;
       case "--pcap": { const v = value(); if (v === undefined) return "--pcap needs a file name"; o.pcap = v; break; }
@@ -281,7 +297,7 @@ export function parseTransferArgs(args: string[]): TransferArgs | string {
 }
 
 const USAGE = "usage: netlab sim transfer --bytes N [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-  "                            [--rate BPS] [--mtu N] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
+  "                            [--rate BPS] [--mtu N] [--buffer BYTES] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
   "                            [--max-virtual-seconds S] [--quiet] [--json]\n" +
   "sizes and rates take k/M/G (decimal) or Ki/Mi/Gi suffixes; probabilities are fractions or percentages (5%)\n";
 

@@ -87,7 +87,8 @@ export async function run(args: string[]): Promise<number> {
     if (!quick && chosen.some((s) => s.name === "fuzz") && results.some((r) => r.suite === "fuzz" && r.status !== "skipped")) {
       writeFileSync(path.join(dir, "fuzz-latest.md"), formatFuzzMarkdown(results, machine, when, `netlab bench ${args.join(" ")}`.trim()));
     }
-    for (const s of full ? chosen : []) {
+    // Charts and tables of the suites that ran (a run of some suites writes its own).
+    for (const s of chosen) {
       if (s.artifacts === undefined) continue;
       ctx.progress(`${s.name}: charts`);
       for (const a of await s.artifacts(ctx)) writeFileSync(path.join(dir, a.file), a.content);
