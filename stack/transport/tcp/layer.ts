@@ -9,9 +9,15 @@ import { HEADROOM } from "../../net/types.ts";
 import { type Result, ok, err } from "../../result.ts";
 import type { ByteStream, TcpConnectError, TcpConnectionOptions, TcpLayer, TcpListenError, TcpListener } from "../types.ts";
 import {
-  TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, emitTcp, parseTcp, tcpHeaderLength, type TcpRepr,
+  TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, parseTcp, type TcpRepr,
 } from "../../wire/tcp.ts";
-import { State, TcpConnection, type ResolvedTcpOptions, type TcpContext } from "./connection.ts";
+import { createConnection } from "./connection.ts";
+import { remove } from "./close.ts";
+import { acceptsReuse, openActive, openFromCookie, openPassive } from "./handshake.ts";
+import { icmpError, input } from "./input.ts";
+import { localMss as mssForMtu, resolveTcpOptions, type ResolvedTcpOptions } from "./options.ts";
+import { writeReset, writeStatelessSegment } from "./segment-writer.ts";
+import { State, type Tcb, type TcpContext } from "./state.ts";
 import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
 import { decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
@@ -70,59 +76,23 @@ const SLAB_SIZE = 65536;
 const EPHEMERAL_LOW = 49152;
 const EPHEMERAL_HIGH = 65535;
 
-function resolve(o: TcpLayerOptions): ResolvedTcpOptions {
-  const receiveBufferSize = o.receiveBufferSize ?? 1 << 20;
-  let needShift = 0;
-  while ((65535 << needShift) < receiveBufferSize && needShift < 14) needShift++;
-  return {
-    mslMs: o.mslMs ?? 30_000,
-    initialRtoMs: o.initialRtoMs ?? 1000,
-    minRtoMs: o.minRtoMs ?? 200,
-    maxRtoMs: o.maxRtoMs ?? 60_000,
-    synRetries: o.synRetries ?? 6,
-    synAckRetries: o.synAckRetries ?? 5,
-    retries: o.retries ?? 15,
-    delayedAckMs: o.delayedAckMs ?? 40,
-    quickAck: o.quickAck ?? true,
-    sendBufferSize: o.sendBufferSize ?? 1 << 20,
-    receiveBufferSize,
-    outOfOrderBudget: o.outOfOrderBudget ?? receiveBufferSize,
-    windowScaling: o.windowScaling ?? true,
-    timestamps: o.timestamps ?? true,
-    sack: o.sack ?? true,
-    congestionControl: o.congestionControl ?? "cubic",
-    synQueueSize: o.synQueueSize ?? 256,
-    backlog: o.backlog ?? 128,
-    synCookies: o.synCookies ?? true,
-    maxConnections: o.maxConnections ?? 65536,
-    challengeAckLimit: o.challengeAckLimit ?? 1000,
-    keepAliveIdleMs: o.keepAliveIdleMs ?? 7_200_000,
-    keepAliveIntervalMs: o.keepAliveIntervalMs ?? 75_000,
-    keepAliveProbes: o.keepAliveProbes ?? 9,
-    txChecksumOffload: o.txChecksumOffload ?? false,
-    tsoMaxFrame: o.tsoMaxFrame ?? 0,
-    tailLossProbe: o.tailLossProbe ?? true,
-    windowScaleShift: Math.min(14, Math.max(o.windowScaleShift ?? 7, needShift)),
-  };
-}
-
 class Listener implements TcpListener {
   handler: ((s: ByteStream) => void) | null = null;
   synQueue = 0;
-  acceptQueue: TcpConnection[] = [];
+  acceptQueue: Tcb[] = [];
   closed = false;
   constructor(readonly layer: LayerImpl, readonly localPort: number, readonly backlog: number, readonly connOptions: TcpConnectionOptions) {}
 
   onConnection(handler: (stream: ByteStream) => void): void {
     this.handler = handler;
-    while (this.acceptQueue.length > 0 && !this.closed) handler(this.acceptQueue.shift()!);
+    while (this.acceptQueue.length > 0 && !this.closed) handler(this.acceptQueue.shift()!.stream);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.layer.listeners.delete(this.localPort);
-    for (const c of this.acceptQueue) c.destroy();
+    for (const c of this.acceptQueue) c.stream.destroy();
     this.acceptQueue = [];
   }
 }
@@ -140,9 +110,9 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   readonly stats: TcpStats = newStats();
   readonly secrets: TcpSecrets;
   /** localPort -> (remoteAddr·65536 + remotePort) -> connection */
-  readonly table = new Map<number, Map<number, TcpConnection>>();
+  readonly table = new Map<number, Map<number, Tcb>>();
   readonly listeners = new Map<number, Listener>();
-  readonly owner = new WeakMap<TcpConnection, Listener>();
+  readonly owner = new WeakMap<Tcb, Listener>();
   /** Connections that count toward the limit (not TIME_WAIT, not CLOSED). */
   active = 0;
   total = 0;
@@ -157,7 +127,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   challengeCount = 0;
 
   constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions, icmp: TcpLayerDeps["icmp"]) {
-    this.options = resolve(o);
+    this.options = resolveTcpOptions(o);
     // Keep as many free buffers as one send buffer's worth of GSO segments can have out at once
     // (a device that queues a whole window holds them all), at least 16, at most 128 (8 MiB).
     const keep = Math.min(128, Math.max(16, Math.ceil(this.options.sendBufferSize / 65536)));
@@ -176,7 +146,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     const seq = ((t[4]! << 24) | (t[5]! << 16) | (t[6]! << 8) | t[7]!) >>> 0;
     const conn = this.table.get(srcPort)?.get(e.quote.dst * 65536 + dstPort);
     if (conn === undefined) return;
-    conn.icmpError(e, seq);
+    icmpError(conn, e, seq);
   }
 
   get connectionCount(): number { return this.total; }
@@ -190,22 +160,22 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     return true;
   }
 
-  canAccept(conn: TcpConnection): boolean {
+  canAccept(conn: Tcb): boolean {
     const l = this.owner.get(conn);
     if (l === undefined || l.closed) return false;
     return l.handler !== null || l.acceptQueue.length < l.backlog;
   }
 
-  onEstablished(conn: TcpConnection): void {
+  onEstablished(conn: Tcb): void {
     const l = this.owner.get(conn);
     if (l === undefined) return;
     if (conn.inSynQueue) { l.synQueue--; conn.inSynQueue = false; }
     this.owner.delete(conn);
-    if (l.handler !== null) l.handler(conn);
+    if (l.handler !== null) l.handler(conn.stream);
     else l.acceptQueue.push(conn);
   }
 
-  onTimeWait(_conn: TcpConnection): void { this.active--; }
+  onTimeWait(_conn: Tcb): void { this.active--; }
 
   checksum(segment: Uint8Array, initial: number): number {
     if (segment.buffer === this.slab.buffer && (segment.byteOffset & 1) === 0) {
@@ -244,7 +214,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     return { data: loan.data.subarray(HEADROOM), release: loan.release, reused: loan.reused };
   }
 
-  onRemoved(conn: TcpConnection): void {
+  onRemoved(conn: Tcb): void {
     const m = this.table.get(conn.localPort);
     const key = conn.remoteAddress * 65536 + conn.remotePort;
     if (m !== undefined && m.get(key) === conn) {
@@ -281,14 +251,14 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     } else {
       const existing = this.table.get(port)?.get(key);
       if (existing !== undefined) {
-        if (existing.state === State.TIME_WAIT) existing.abortTimeWait();
+        if (existing.state === State.TIME_WAIT) remove(existing);
         else return err("no-ephemeral", "4-tuple in use");
       }
     }
     const conn = this.newConnection(src, port, dst, dstPort, options);
-    if (options.keepAliveMs !== undefined && options.keepAliveMs > 0) conn.setKeepAlive(true, options.keepAliveMs);
-    conn.openActive(initialSequenceNumber(this.secrets, this.clock.now(), src, port, dst, dstPort));
-    return ok(conn);
+    if (options.keepAliveMs !== undefined && options.keepAliveMs > 0) conn.stream.setKeepAlive(true, options.keepAliveMs);
+    openActive(conn, initialSequenceNumber(this.secrets, this.clock.now(), src, port, dst, dstPort));
+    return ok(conn.stream);
   }
 
   listen(port: number, options: TcpConnectionOptions & { backlog?: number } = {}): Result<TcpListener, TcpListenError> {
@@ -309,8 +279,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   }
 
   // ------------------------------------------------------------ input
-  newConnection(src: number, srcPort: number, dst: number, dstPort: number, o: TcpConnectionOptions): TcpConnection {
-    const conn = new TcpConnection(this, src, srcPort, dst, dstPort, o.congestionControl ?? this.options.congestionControl, o.noDelay ?? false);
+  newConnection(src: number, srcPort: number, dst: number, dstPort: number, o: TcpConnectionOptions): Tcb {
+    const conn = createConnection(this, src, srcPort, dst, dstPort, o.congestionControl ?? this.options.congestionControl, o.noDelay ?? false);
     conn.tsOffset = halfSipHash(this.secrets.isnKey[1], this.secrets.isnKey[0], [src, dst, ((srcPort << 16) | dstPort) >>> 0]);
     let m = this.table.get(srcPort);
     if (m === undefined) { m = new Map(); this.table.set(srcPort, m); }
@@ -330,10 +300,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     if (seg.srcPort === 0 || seg.dstPort === 0) { this.stats.badSegments++; return; }
     const conn = this.table.get(seg.dstPort)?.get(d.src * 65536 + seg.srcPort);
     if (conn !== undefined) {
-      if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && conn.acceptsReuse(seg)) {
-        conn.abortTimeWait();
+      if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && acceptsReuse(conn, seg)) {
+        remove(conn);
       } else {
-        conn.input(seg);
+        input(conn, seg);
         return;
       }
     }
@@ -363,13 +333,13 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     this.owner.set(conn, l);
     l.synQueue++;
     conn.inSynQueue = true;
-    if (l.connOptions.keepAliveMs !== undefined && l.connOptions.keepAliveMs > 0) conn.setKeepAlive(true, l.connOptions.keepAliveMs);
-    conn.openPassive(seg, initialSequenceNumber(this.secrets, this.clock.now(), d.dst, seg.dstPort, d.src, seg.srcPort));
+    if (l.connOptions.keepAliveMs !== undefined && l.connOptions.keepAliveMs > 0) conn.stream.setKeepAlive(true, l.connOptions.keepAliveMs);
+    openPassive(conn, seg, initialSequenceNumber(this.secrets, this.clock.now(), d.dst, seg.dstPort, d.src, seg.srcPort));
   }
 
   sendCookieSynAck(d: Ipv4Delivery, seg: TcpRepr): void {
     const tuple = { localAddr: d.dst, localPort: seg.dstPort, remoteAddr: d.src, remotePort: seg.srcPort };
-    const localMss = Math.max(88, this.ip.mtuTo(d.src) - 40);
+    const localMss = mssForMtu(this.ip.mtuTo(d.src));
     const mss = Math.min(seg.options.mss ?? 536, localMss);
     const isn = encodeSynCookie(this.secrets, this.clock.now(), tuple, seg.seq, mss);
     const o = this.options;
@@ -383,7 +353,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       if (o.windowScaling && seg.options.windowScale !== undefined) opts.windowScale = o.windowScaleShift;
     }
     this.stats.synCookiesSent++;
-    this.sendRaw(d.dst, d.src, {
+    writeStatelessSegment(this, d.dst, d.src, {
       srcPort: seg.dstPort, dstPort: seg.srcPort, seq: isn, ack: seqAdd(seg.seq, 1), flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
       window: Math.min(65535, o.receiveBufferSize), urgent: 0, options: opts, payload: new Uint8Array(0),
     });
@@ -405,11 +375,11 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     this.stats.synCookiesAccepted++;
     const conn = this.newConnection(d.dst, seg.dstPort, d.src, seg.srcPort, l.connOptions);
     this.owner.set(conn, l);
-    if (l.connOptions.keepAliveMs !== undefined && l.connOptions.keepAliveMs > 0) conn.setKeepAlive(true, l.connOptions.keepAliveMs);
-    conn.openFromCookie(seg, mss, ws, sack);
+    if (l.connOptions.keepAliveMs !== undefined && l.connOptions.keepAliveMs > 0) conn.stream.setKeepAlive(true, l.connOptions.keepAliveMs);
+    openFromCookie(conn, seg, mss, ws, sack);
     this.onEstablished(conn);
     // the ACK may carry data: process it as an ordinary segment now that the connection exists
-    if (seg.payload.length > 0 || (seg.flags & TCP_FLAG_FIN) !== 0) conn.input(seg);
+    if (seg.payload.length > 0 || (seg.flags & TCP_FLAG_FIN) !== 0) input(conn, seg);
     return true;
   }
 
@@ -418,23 +388,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     const f = seg.flags;
     if ((f & TCP_FLAG_RST) !== 0) return;
     const segLen = seg.payload.length + ((f & TCP_FLAG_SYN) !== 0 ? 1 : 0) + ((f & TCP_FLAG_FIN) !== 0 ? 1 : 0);
-    this.stats.resetsSent++;
-    if ((f & TCP_FLAG_ACK) !== 0) {
-      this.sendRaw(d.dst, d.src, { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_FLAG_RST, window: 0, urgent: 0, options: {}, payload: new Uint8Array(0) });
-    } else {
-      this.sendRaw(d.dst, d.src, {
-        srcPort: seg.dstPort, dstPort: seg.srcPort, seq: 0, ack: seqAdd(seg.seq, segLen), flags: TCP_FLAG_RST | TCP_FLAG_ACK,
-        window: 0, urgent: 0, options: {}, payload: new Uint8Array(0),
-      });
-    }
-  }
-
-  sendRaw(src: number, dst: number, repr: TcpRepr): void {
-    const hl = tcpHeaderLength(repr);
-    const b = this.allocate(hl + repr.payload.length);
-    emitTcp(repr, b, 0, { src, dst });
-    this.stats.segmentsSent++;
-    this.ip.send(dst, 6, b);
+    if ((f & TCP_FLAG_ACK) !== 0) writeReset(this, d.dst, d.src, seg.dstPort, seg.srcPort, seg.ack, 0, false);
+    else writeReset(this, d.dst, d.src, seg.dstPort, seg.srcPort, 0, seqAdd(seg.seq, segLen), true);
   }
 }
 

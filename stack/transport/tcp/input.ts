@@ -1,0 +1,294 @@
+// Segment arrival for a connection (RFC 9293 §3.10.7.4): PAWS, the acceptability test, RST
+// and SYN checks (RFC 5961), ACK processing (cumulative and SACK, window update, duplicate
+// ACKs, loss detection), then the receiver's text and FIN checks; ICMP errors (RFC 5927).
+import type { IcmpErrorReport } from "../../net/types.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, type TcpRepr } from "../../wire/tcp.ts";
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
+import { SackScoreboard } from "./scoreboard.ts";
+import { close, enterTimeWait, emitConnect } from "./close.ts";
+import { armTailLossProbe, armTimer } from "./deadlines.ts";
+import { establish, inputSynSent, pathMss, sendSyn } from "./handshake.ts";
+import { challengeAck, enterQuickAck, receiveFin, receiveText } from "./receiver.ts";
+import { output, rttSampleFromTs } from "./sender.ts";
+import { emitReset } from "./segment-writer.ts";
+import { NONE, State, type Tcb } from "./state.ts";
+
+const EMPTY = new Uint8Array(0);
+/** RFC 7323 §5.5: timestamps older than 24 days are not used for PAWS. */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+/** Least interval between ACKs answering out-of-window pure ACKs. */
+const OOW_ACK_INTERVAL_MS = 500;
+
+/** Processes one segment addressed to this connection (RFC 9293 §3.10.7). */
+export function input(c: Tcb, seg: TcpRepr): void {
+  const now = c.ctx.clock.now();
+  c.lastRecv = now;
+  if (c.keepAliveMs > 0) { c.keepAliveProbes = 0; c.keepAliveAt = now + c.keepAliveMs; }
+  if (c.state === State.SYN_SENT) inputSynSent(c, seg);
+  else if (c.state !== State.CLOSED) inputSynchronized(c, seg, now);
+  if (c.state !== State.CLOSED) {
+    output(c);
+    armTimer(c);
+  }
+}
+
+/** RFC 9293 §3.10.7.4 for SYN-RECEIVED and the synchronized states. */
+function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
+  const f = seg.flags;
+  const isRst = (f & TCP_FLAG_RST) !== 0;
+  let payload = seg.payload;
+  let hasFin = (f & TCP_FLAG_FIN) !== 0;
+  let segLen = payload.length + ((f & TCP_FLAG_SYN) !== 0 ? 1 : 0) + ((f & TCP_FLAG_FIN) !== 0 ? 1 : 0);
+  const tsVal = seg.options.tsVal;
+
+  // RFC 7323 §5.3 PAWS
+  if (c.tsOk && tsVal !== undefined && !isRst && seqLt(tsVal, c.tsRecent) && now - c.tsRecentTime < PAWS_IDLE_MS) {
+    c.ctx.stats.pawsRejected++;
+    c.ackNow = true;
+    return;
+  }
+
+  if (c.state === State.TIME_WAIT && (f & TCP_FLAG_SYN) === 0 && !isRst && hasFin && seqAdd(seg.seq, payload.length + 1) === c.rcvNxt) {
+    // RFC 9293 §3.10.7.4: a retransmitted FIN restarts the 2·MSL timer
+    c.timeWaitAt = now + 2 * c.ctx.options.mslMs;
+    c.ackNow = true;
+    return;
+  }
+
+  // a retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again (as Linux)
+  if (c.state === State.SYN_RECEIVED && c.passive && (f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && seg.seq === c.irs) {
+    // RFC 7323 §4.3: echo this SYN's TSval, so the client's RTT sample is not the SYN timeout
+    if (c.tsOk && tsVal !== undefined && seqGe(tsVal, c.tsRecent)) { c.tsRecent = tsVal; c.tsRecentTime = now; }
+    sendSyn(c);
+    c.rttTime = -1;
+    return;
+  }
+
+  // first check: sequence number acceptability
+  const rcvWnd = Math.max(0, seqSub(c.rcvAdvRight, c.rcvNxt));
+  let acceptable: boolean;
+  if (segLen === 0) {
+    acceptable = rcvWnd === 0 ? seg.seq === c.rcvNxt : seqGe(seg.seq, c.rcvNxt) && seqLt(seg.seq, seqAdd(c.rcvNxt, rcvWnd));
+  } else if (rcvWnd === 0) {
+    acceptable = false;
+  } else {
+    const last = seqAdd(seg.seq, segLen - 1);
+    const right = seqAdd(c.rcvNxt, rcvWnd);
+    acceptable = (seqGe(seg.seq, c.rcvNxt) && seqLt(seg.seq, right)) || (seqGe(last, c.rcvNxt) && seqLt(last, right));
+  }
+  if (!acceptable) {
+    // a zero window still takes ACKs and RSTs at RCV.NXT (RFC 9293 §3.10.7.4)
+    if (rcvWnd === 0 && seg.seq === c.rcvNxt) {
+      if (payload.length > 0) { c.ackScheduled = true; enterQuickAck(c); }
+      payload = EMPTY;
+      hasFin = false;
+      segLen = 0;
+      c.ackNow = true;
+    } else {
+      // duplicate ACKs for out-of-window pure ACKs are rate limited (as Linux's
+      // tcp_invalid_ratelimit), so two confused ends cannot ping-pong ACKs forever
+      if (!isRst && (segLen > 0 || now - c.lastOowAckAt >= OOW_ACK_INTERVAL_MS)) {
+        if (segLen === 0) c.lastOowAckAt = now;
+        // data outside the window: quick-ack mode again; the ACK itself uses none (Linux's tcp_send_dupack)
+        else enterQuickAck(c);
+        c.ackNow = true;
+      }
+      return;
+    }
+  }
+
+  // second check: RST (RFC 5961 §3.2)
+  if (isRst) {
+    if (seg.seq !== c.rcvNxt) { challengeAck(c); return; }
+    c.ctx.stats.resetsReceived++;
+    const s = c.state;
+    if (s === State.SYN_RECEIVED) close(c, c.passive ? undefined : "ECONNREFUSED");
+    else if (s === State.CLOSING || s === State.LAST_ACK || s === State.TIME_WAIT) close(c, undefined);
+    else close(c, "ECONNRESET");
+    return;
+  }
+
+  // fourth check: SYN in a synchronized state (RFC 5961 §4.2)
+  if ((f & TCP_FLAG_SYN) !== 0) {
+    challengeAck(c);
+    return;
+  }
+
+  // fifth check: ACK
+  if ((f & TCP_FLAG_ACK) === 0) return;
+  if (c.state === State.SYN_RECEIVED) {
+    if (seqLe(seg.ack, c.sndUna) || seqGt(seg.ack, c.sndMax)) {
+      emitReset(c, seg.ack, 0, false);
+      return;
+    }
+    if (c.passive && !c.ctx.canAccept(c)) {
+      // accept queue full: forget this ACK, the SYN-ACK is retransmitted later (as Linux)
+      return;
+    }
+    c.sndUna = seg.ack;
+    // RFC 6298 §2: a sample from the handshake (Linux: tcp_synack_rtt_meas); by the echoed
+    // timestamp, or else by the time since the SYN-ACK when it was sent once (Karn)
+    if (rttSampleFromTs(c, seg) === undefined && c.rttTime >= 0 && seqGt(seg.ack, c.rttSeq)) c.rtt.sample(now - c.rttTime);
+    c.rttTime = -1;
+    establish(c, seg);
+    if (!c.passive) emitConnect(c);
+    else c.ctx.onEstablished(c);
+    if ((c.state as number) === State.CLOSED) return;
+  }
+  // RFC 5961 §5.2 ACK acceptability
+  if (seqGt(seg.ack, c.sndMax)) { c.ackNow = true; return; }
+  if (seqLt(seg.ack, seqSub(c.sndUna, c.maxSndWnd) >>> 0)) { challengeAck(c); return; }
+
+  // RFC 7323 §4.3: TS.Recent from segments covering Last.ACK.sent
+  if (c.tsOk && tsVal !== undefined && seqGe(tsVal, c.tsRecent) && seqLe(seg.seq, c.lastAckSent)) {
+    c.tsRecent = tsVal;
+    c.tsRecentTime = now;
+  }
+
+  processAck(c, seg, payload.length, now);
+  if (c.state === State.CLOSED || c.state === State.TIME_WAIT) return;
+
+  // seventh check: segment text
+  const s = c.state;
+  if (payload.length > 0 && (s === State.ESTABLISHED || s === State.FIN_WAIT_1 || s === State.FIN_WAIT_2)) {
+    receiveText(c, seg.seq, payload);
+    if (c.state === State.CLOSED) return;
+  }
+
+  // eighth check: FIN
+  if (hasFin) {
+    const finSeq = seqAdd(seg.seq, payload.length);
+    if (finSeq === c.rcvNxt) receiveFin(c, now);
+    else if (seqGt(finSeq, c.rcvNxt)) { c.oooFin = finSeq; c.ackNow = true; }
+    else if (c.finReceived) c.ackNow = true;
+  }
+}
+
+function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void {
+  const ack = seg.ack;
+  const f = seg.flags;
+  const mss = c.mss;
+  let newlyAcked = 0;
+  let rttSample: number | undefined;
+  const oldWnd = c.sndWnd;
+
+  const blocks = seg.options.sackBlocks;
+  let sackNews = false;
+  if (c.sackOk && blocks !== undefined) {
+    if (c.scoreboard === null) c.scoreboard = new SackScoreboard();
+    for (const b of blocks) if (c.scoreboard.add(b.left, b.right, seqMax(ack, c.sndUna), c.sndMax)) sackNews = true;
+  }
+
+  if (seqGt(ack, c.sndUna)) {
+    const acked = seqSub(ack, c.sndUna);
+    const buffered = c.bufferedAmount;
+    let dataAcked = acked;
+    if (c.finQueued && !c.finAcked && acked > buffered) { c.finAcked = true; dataAcked = buffered; }
+    if (c.sendBuf !== null) {
+      c.sendBuf.consume(dataAcked);
+      // Drained: back to the layer (it keeps a small block for the next write of any connection).
+      if (c.sendBuf.length === 0) {
+        c.ctx.releaseSendBuffer(c.sendBuf);
+        c.sendBuf = null;
+      }
+    }
+    c.sndUna = ack;
+    if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
+    if (seqLt(c.highRxt, ack)) c.highRxt = ack;
+    // Markers behind the cumulative ACK move up with it: compared with 32-bit sequence
+    // arithmetic, one left 2^31 bytes behind would read as ahead (recovery never allowed
+    // again, Nagle holding every short segment). Both tests keep their outcome.
+    if (seqLt(c.recoverSeq, ack)) c.recoverSeq = ack;
+    if (seqLt(c.smallEnd, ack)) c.smallEnd = ack;
+    newlyAcked = dataAcked;
+    rttSample = rttSampleFromTs(c, seg);
+    if (rttSample === undefined && c.rttTime >= 0 && seqGt(ack, c.rttSeq)) {
+      rttSample = now - c.rttTime;
+      c.rtt.sample(rttSample);
+      c.rttTime = -1;
+    }
+    c.retries = 0;
+    c.rtt.resetBackoff();
+    if (c.scoreboard !== null) {
+      c.scoreboard.ackedTo(ack);
+      if (c.scoreboard.empty) c.scoreboard = null;
+    }
+    if (c.inRecovery) {
+      if (seqGe(ack, c.recoverSeq)) {
+        c.inRecovery = false;
+        c.dupAcks = 0;
+        c.rtxMarks = c.lostRtx = null;
+        c.cc.onRecoveryEnd(mss, now);
+      } else {
+        c.recovery.onPartialAck(c, dataAcked);
+      }
+    } else {
+      c.dupAcks = 0;
+      c.cc.onAck(dataAcked, mss, now, rttSample);
+    }
+    c.rtoAt = c.sndUna === c.sndMax ? NONE : now + c.rtt.rto;
+    armTailLossProbe(c, now);
+    if (c.drainWanted && c.bufferedAmount < c.ctx.options.sendBufferSize) {
+      c.drainWanted = false;
+      c.onDrainHandler?.();
+      if (c.state === State.CLOSED) return;
+    }
+  }
+
+  // window update (RFC 9293 §3.10.7.4, fifth check)
+  if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, ack))) {
+    c.sndWnd = seg.window << c.sndWscale;
+    if (c.sndWnd > c.maxSndWnd) c.maxSndWnd = c.sndWnd;
+    c.sndWl1 = seg.seq;
+    c.sndWl2 = ack;
+    if (c.sndWnd > 0) { c.persistAt = NONE; c.persistBackoff = 0; }
+  }
+
+  // duplicate ACK (RFC 5681 §2; with SACK any ACK reporting new SACKed data counts)
+  if (ack === c.sndUna && newlyAcked === 0 && payloadLen === 0 && (f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 &&
+      c.sndMax !== c.sndUna && (c.sndWnd === oldWnd || sackNews)) {
+    c.dupAcks++;
+    if (c.inRecovery) c.recovery.onDuplicateAck(c);
+  }
+
+  if (c.inRecovery) c.recovery.afterAck(c);
+
+  // loss detection: RFC 6582 §3.2 step 2 (not again before `recover`), RFC 6675 §5
+  // (with SACK, once the post-timeout resend has caught up, SACK evidence suffices)
+  if (!c.inRecovery && c.sndMax !== c.sndUna &&
+      (seqGe(c.sndUna, c.recoverSeq) || (c.sackOk && c.sndNxt === c.sndMax)) &&
+      (c.dupAcks >= 3 || (c.sackOk && c.scoreboard !== null && c.scoreboard.unaLost(c.sndUna, mss)))) {
+    c.recovery.enter(c, now);
+  }
+
+  // our FIN acknowledged
+  if (c.finAcked) {
+    const s = c.state;
+    if (s === State.FIN_WAIT_1) c.state = State.FIN_WAIT_2;
+    else if (s === State.CLOSING) enterTimeWait(c, now);
+    else if (s === State.LAST_ACK) close(c, undefined);
+  }
+}
+
+/** Handles an ICMP error quoting one of our segments with sequence `seq` (RFC 5927 §4.1, RFC 1122 §4.2.3.9, RFC 1191). */
+export function icmpError(c: Tcb, e: IcmpErrorReport, seq: number): void {
+  const s = c.state;
+  if (s === State.CLOSED || s === State.TIME_WAIT) return;
+  if (seqLt(seq, c.sndUna) || seqGe(seq, c.sndMax)) return;
+  if (e.kind === "dst-unreachable" && e.code === 4) {
+    // RFC 1191: fragmentation needed; the IP layer has lowered the path MTU
+    const mss = Math.max(1, Math.min(c.mss, pathMss(c) - (c.tsOk ? 12 : 0)));
+    if (mss < c.mss && s >= State.ESTABLISHED) {
+      c.mss = mss;
+      c.sndNxt = c.sndUna;
+      output(c);
+      armTimer(c);
+    }
+    return;
+  }
+  if (s === State.SYN_SENT && e.kind === "dst-unreachable" && (e.code === 2 || e.code === 3)) {
+    close(c, "ECONNREFUSED");
+    return;
+  }
+  c.softError = "EHOSTUNREACH";
+}

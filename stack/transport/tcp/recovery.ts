@@ -1,0 +1,126 @@
+// Loss recovery behind the LossRecovery interface (state.ts): NewReno fast recovery
+// (RFC 6582) without SACK, SACK-based recovery (RFC 6675) with lost-retransmission detection
+// when SACK is negotiated. The window arithmetic itself is the CongestionControl's.
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
+import { SackScoreboard } from "./scoreboard.ts";
+import { retransmit, sendOne } from "./sender.ts";
+import type { LossRecovery, Tcb } from "./state.ts";
+
+/** Most retransmissions tracked per recovery for lost-retransmission detection. */
+const MAX_RTX_MARKS = 256;
+
+/** Shared entry into recovery: counts it, sets `recover` (RFC 6582 §3.2 step 2), reduces the window. */
+function beginRecovery(c: Tcb, now: number): void {
+  c.ctx.stats.fastRetransmits++;
+  c.inRecovery = true;
+  c.recoverSeq = c.sndMax;
+  const flight = seqSub(c.sndMax, c.sndUna) - (c.scoreboard?.sacked ?? 0);
+  c.cc.onCongestion(Math.max(flight, 0), c.mss, now);
+  c.rttTime = -1;
+}
+
+/** RFC 6582 NewReno fast retransmit and fast recovery (no SACK). */
+export const NEWRENO_RECOVERY: LossRecovery = Object.freeze({
+  enter(c: Tcb, now: number): void {
+    beginRecovery(c, now);
+    retransmit(c, c.sndUna, c.mss);
+    // RFC 6582 §3.2 step 3: inflate by the three segments that left the network
+    c.cc.cwnd = c.cc.ssthresh + 3 * c.mss;
+    c.rtoAt = now + c.rtt.rto;
+  },
+  onPartialAck(c: Tcb, acked: number): void {
+    // RFC 6582 §3.2 step 5: retransmit the next hole, deflate by the amount acknowledged
+    const mss = c.mss;
+    retransmit(c, c.sndUna, mss);
+    c.cc.cwnd = Math.max(mss, c.cc.cwnd - acked + mss);
+  },
+  onDuplicateAck(c: Tcb): void {
+    // RFC 6582 §3.2 step 4: each further duplicate ACK inflates the window by one segment
+    c.cc.cwnd += c.mss;
+  },
+  afterAck(): void {},
+  send(): boolean { return false; },
+});
+
+/** RFC 6675 SACK-based loss recovery with lost-retransmission detection. */
+export const SACK_RECOVERY: LossRecovery = Object.freeze({
+  enter(c: Tcb, now: number): void {
+    beginRecovery(c, now);
+    const mss = c.mss;
+    // RFC 6675 §5 step 4.3: retransmit the first segment at once
+    c.highRxt = c.sndUna;
+    const end = c.scoreboard === null || c.scoreboard.empty ? seqAdd(c.sndUna, mss) : c.scoreboard.blocks[0]!.left;
+    const len = Math.min(mss, seqSub(end, c.sndUna));
+    retransmit(c, c.sndUna, len);
+    markRetransmission(c, c.sndUna, len);
+    c.highRxt = seqAdd(c.sndUna, len);
+    c.rtoAt = now + c.rtt.rto;
+  },
+  onPartialAck(): void {},
+  onDuplicateAck(): void {},
+  afterAck(c: Tcb): void { detectLostRetransmissions(c); },
+  send(c: Tcb): boolean { sendRecovery(c); return true; },
+});
+
+/** RFC 6675 §5 (C): send while pipe < cwnd: lost retransmissions, lost holes, then new data. */
+function sendRecovery(c: Tcb): void {
+  const sb = c.scoreboard ?? (c.scoreboard = new SackScoreboard());
+  const mss = c.mss;
+  let resent = 0;
+  for (let guard = 0; guard < 10_000; guard++) {
+    const pipe = seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, mss) + resent;
+    if (c.cc.cwnd - pipe < mss) break;
+    const lost = c.lostRtx;
+    if (lost !== null && lost.length > 0) {
+      const r = lost[0]!;
+      const start = sb.skipSacked(seqMax(r.start, c.sndUna));
+      if (seqGe(start, r.end)) { lost.shift(); continue; }
+      let end = r.end;
+      for (const b of sb.blocks) if (seqGt(b.left, start)) { if (seqLt(b.left, end)) end = b.left; break; }
+      const len = Math.min(mss, seqSub(end, start));
+      retransmit(c, start, len);
+      markRetransmission(c, start, len);
+      c.ctx.stats.lostRetransmits++;
+      r.start = seqAdd(start, len);
+      resent += len;
+      continue;
+    }
+    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss);
+    if (hole !== undefined) {
+      const len = Math.min(mss, seqSub(hole.right, hole.left));
+      retransmit(c, hole.left, len);
+      markRetransmission(c, hole.left, len);
+      c.highRxt = seqAdd(hole.left, len);
+      continue;
+    }
+    if (!sendOne(c, false)) break;
+  }
+}
+
+function markRetransmission(c: Tcb, start: number, len: number): void {
+  const marks = c.rtxMarks ?? (c.rtxMarks = []);
+  if (marks.length >= MAX_RTX_MARKS) marks.shift();
+  marks.push({ start, end: seqAdd(start, len), marker: c.sndMax });
+}
+
+/**
+ * A retransmission is lost when the peer SACKs data first sent after it and the
+ * retransmitted range is still missing (the idea of RFC 8985's RACK, by sequence
+ * instead of time): resend it instead of waiting for the RTO.
+ */
+function detectLostRetransmissions(c: Tcb): void {
+  const marks = c.rtxMarks;
+  const sb = c.scoreboard;
+  if (marks === null || sb === null) return;
+  const high = sb.highest(c.sndUna);
+  let w = 0;
+  for (const m of marks) {
+    if (seqLe(m.end, c.sndUna)) continue;
+    if (seqGt(high, m.marker) && sb.sackedBetween(m.start, m.end) < seqSub(m.end, m.start)) {
+      (c.lostRtx ?? (c.lostRtx = [])).push(m);
+      continue;
+    }
+    marks[w++] = m;
+  }
+  marks.length = w;
+}

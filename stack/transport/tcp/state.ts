@@ -1,0 +1,227 @@
+// The transmission control block (RFC 9293 §3.3.1): one connection's private state record,
+// shared by the modules that make up the connection (handshake, input, receiver, sender,
+// recovery, timers, segment-writer) and never exposed to the application: the ByteStream
+// it gets is the facade in connection.ts.
+// Tcb: the record; TcpContext: what a connection needs from its layer; LossRecovery: the
+// interface of a recovery algorithm; State, stateName, NONE: state numbers, names, "no deadline".
+import type { Clock, Rng } from "../../time.ts";
+import type { Ipv4Layer } from "../../net/types.ts";
+import type { BufferLoan } from "../../link/recycler.ts";
+import type { ByteStream, StreamErrorCode } from "../types.ts";
+import { type CongestionControl, type CongestionControlName, createCongestionControl } from "./congestion.ts";
+import type { ReassemblyQueue } from "./reassembly.ts";
+import { RttEstimator } from "./rtt.ts";
+import type { SackScoreboard } from "./scoreboard.ts";
+import type { SendBuffer } from "./send-buffer.ts";
+import { DEFAULT_MSS, type ResolvedTcpOptions } from "./options.ts";
+import type { TcpStateName, TcpStats } from "./types.ts";
+
+/** Connection states (RFC 9293 §3.3.2). */
+export const State = {
+  CLOSED: 0, LISTEN: 1, SYN_SENT: 2, SYN_RECEIVED: 3, ESTABLISHED: 4, FIN_WAIT_1: 5, FIN_WAIT_2: 6,
+  CLOSE_WAIT: 7, CLOSING: 8, LAST_ACK: 9, TIME_WAIT: 10,
+} as const;
+const STATE_NAMES: readonly TcpStateName[] = [
+  "CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT",
+];
+/** The RFC 9293 name of a state number. */
+export function stateName(state: number): TcpStateName { return STATE_NAMES[state]!; }
+
+/** A deadline that is not set. */
+export const NONE = Infinity;
+
+/** What a connection needs from its layer. */
+export interface TcpContext {
+  readonly ip: Ipv4Layer;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly options: ResolvedTcpOptions;
+  readonly stats: TcpStats;
+  /** RFC 5961 §7: true if one more challenge ACK may be sent now. */
+  allowChallengeAck(): boolean;
+  /** May this passive connection complete its handshake now? (false: accept queue full, ignore the ACK) */
+  canAccept(conn: Tcb): boolean;
+  /** A passive connection completed its handshake: hand it to its listener. */
+  onEstablished(conn: Tcb): void;
+  /** The connection entered TIME_WAIT (no longer counts toward the limit). */
+  onTimeWait(conn: Tcb): void;
+  /** The connection is gone: remove it from the demultiplexing table. */
+  onRemoved(conn: Tcb): void;
+  /** A fresh n-byte view for one outgoing segment with HEADROOM free bytes before it in its
+   * buffer (carved from a slab; given away on send). */
+  allocate(n: number): Uint8Array;
+  /** A view like allocate's for a segment too large for the slab, lent from the layer's recycler
+   * (its release goes with the frame: Frame.release); undefined when n is not such a size. The
+   * buffer may hold an earlier segment's bytes. */
+  lend(n: number): BufferLoan | undefined;
+  /** The finished Internet checksum of `segment` plus the partial sum `initial` (fast for slab buffers). */
+  checksum(segment: Uint8Array, initial: number): number;
+  /** An empty send buffer (a drained one from the layer's free list, or a new one). */
+  takeSendBuffer(): SendBuffer;
+  /** Gives back a send buffer that drained: an idle connection holds none. */
+  releaseSendBuffer(buffer: SendBuffer): void;
+}
+
+/**
+ * A loss recovery algorithm (RFC 6582 NewReno, RFC 6675 SACK-based): what happens between
+ * the detection of a loss and the ACK of everything outstanding at that time. Stateless
+ * objects: the state lives in the Tcb.
+ */
+export interface LossRecovery {
+  /** Loss detected (DupThresh or SACK evidence): reduce the window, retransmit SND.UNA. */
+  enter(c: Tcb, now: number): void;
+  /** A cumulative ACK below `recover` during recovery, acknowledging `acked` data bytes. */
+  onPartialAck(c: Tcb, acked: number): void;
+  /** A duplicate ACK during recovery. */
+  onDuplicateAck(c: Tcb): void;
+  /** Every ACK during recovery, after its SACK blocks were recorded. */
+  afterAck(c: Tcb): void;
+  /** Sends what recovery allows; false when ordinary transmission applies instead. */
+  send(c: Tcb): boolean;
+}
+
+export type DataHandler = (data: Uint8Array) => void;
+export type VoidHandler = () => void;
+export type CloseHandler = (error?: StreamErrorCode) => void;
+/** A retransmitted range and SND.MAX when it was sent (lost-retransmission detection). */
+export interface RtxMark { start: number; end: number; marker: number }
+
+/** The state record of one connection. Create through createConnection (connection.ts). */
+export class Tcb {
+  state: number = State.CLOSED;
+  /** The listener port this passive connection belongs to until accepted (0 = active). */
+  passive = false;
+  /** Counted in its listener's SYN queue. */
+  inSynQueue = false;
+  /** Entered TIME_WAIT (no longer counted toward the connection limit). */
+  wasTimeWait = false;
+
+  // send sequence space (RFC 9293 §3.3.1)
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** Highest sequence sent (SND.NXT before a go-back-N after an RTO). */
+  sndMax = 0;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  maxSndWnd = 0;
+  sndWscale = 0;
+  // receive sequence space
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window last advertised (never moved left, RFC 9293 §3.8.6.2.2). */
+  rcvAdvRight = 0;
+  lastAckSent = 0;
+  rcvWscale = 0;
+  // negotiated options
+  /** Largest payload per segment (after the timestamp option). */
+  mss = DEFAULT_MSS;
+  /** Largest payload the peer sends (for delayed-ACK counting). */
+  rcvMss = DEFAULT_MSS;
+  tsOk = false;
+  sackOk = false;
+  wsOk = false;
+  tsRecent = 0;
+  tsRecentTime = 0;
+  tsOffset = 0;
+  // sending
+  sendBuf: SendBuffer | null = null;
+  finQueued = false;
+  finAcked = false;
+  /** End of the last sub-MSS segment sent (Minshall's Nagle variant). */
+  smallEnd = 0;
+  /** onClose waits for onEnd still held by a paused stream. */
+  closePending = false;
+  noDelay: boolean;
+  cc: CongestionControl;
+  rtt: RttEstimator;
+  retries = 0;
+  /** Karn timing without timestamps: sequence being timed and when it was sent (-1 = none). */
+  rttSeq = 0;
+  rttTime = -1;
+  dupAcks = 0;
+  inRecovery = false;
+  recoverSeq = 0;
+  highRxt = 0;
+  scoreboard: SackScoreboard | null = null;
+  /** Retransmissions of this recovery and SND.MAX when each was sent (lost-retransmission detection). */
+  rtxMarks: RtxMark[] | null = null;
+  /** Retransmissions found lost: resent before other holes. */
+  lostRtx: RtxMark[] | null = null;
+  retransmits = 0;
+  // receiving
+  ooo: ReassemblyQueue | null = null;
+  /** FIN seen beyond a hole: its sequence number (-1 = none). */
+  oooFin = -1;
+  recvQueue: Uint8Array[] | null = null;
+  recvQueued = 0;
+  paused = false;
+  finReceived = false;
+  endDelivered = false;
+  rcvUnacked = 0;
+  ackNow = false;
+  /** A segment with data arrived since the last ACK we sent (Linux's ICSK_ACK_SCHED). */
+  ackScheduled = false;
+  /** ACKs of data still to send at once (quick-ack mode; see #incrementQuickAcks). */
+  quickAcks = 0;
+  /** When in-order data last arrived (-1 = never): starts and restarts quick-ack mode. */
+  lastDataAt = -1;
+  /** Interactive (Linux's pingpong): we answered data within the delayed-ACK time, so ACKs wait to ride on replies. */
+  interactive = false;
+  // timers (absolute deadlines, NONE = off)
+  rtoAt = NONE;
+  /** Tail loss probe deadline (RFC 8985 §7). */
+  tlpAt = NONE;
+  delackAt = NONE;
+  persistAt = NONE;
+  persistBackoff = 0;
+  keepAliveMs = 0;
+  keepAliveAt = NONE;
+  keepAliveProbes = 0;
+  lastRecv = 0;
+  timeWaitAt = NONE;
+  timerId = 0;
+  timerAt = NONE;
+  /** When we last answered an out-of-window pure ACK. */
+  lastOowAckAt = -Infinity;
+  // user interface
+  onDataHandler: DataHandler | null = null;
+  onEndHandler: VoidHandler | null = null;
+  onDrainHandler: VoidHandler | null = null;
+  onCloseHandler: CloseHandler | null = null;
+  onConnectHandler: VoidHandler | null = null;
+  drainWanted = false;
+  closeNotified = false;
+  /** destroy() was called: nothing more is delivered. */
+  destroyed = false;
+  /** Soft error from ICMP, reported instead of ETIMEDOUT (RFC 1122 §4.2.3.9). */
+  softError: StreamErrorCode | undefined = undefined;
+
+  /** The application's view of this connection. */
+  stream!: ByteStream;
+  /** Fires the connection's one Clock timer (made once per connection). */
+  fireTimer!: () => void;
+  /** The loss recovery algorithm (NewReno until SACK is negotiated). */
+  recovery: LossRecovery;
+
+  constructor(
+    readonly ctx: TcpContext,
+    readonly localAddress: number,
+    readonly localPort: number,
+    readonly remoteAddress: number,
+    readonly remotePort: number,
+    congestionControl: CongestionControlName,
+    noDelay: boolean,
+    recovery: LossRecovery,
+  ) {
+    this.noDelay = noDelay;
+    const o = ctx.options;
+    this.rtt = new RttEstimator(o.initialRtoMs, o.minRtoMs, o.maxRtoMs);
+    this.cc = createCongestionControl(congestionControl, DEFAULT_MSS);
+    this.recovery = recovery;
+  }
+
+  /** Queued and unacknowledged bytes. */
+  get bufferedAmount(): number { return this.sendBuf === null ? 0 : this.sendBuf.length; }
+}
