@@ -48,8 +48,11 @@ print("got", n, h.hexdigest(), flush=True); c.close()
 
 const SOURCE = `
 import socket, sys
-s = socket.create_connection(("192.0.2.2", 5001))
-data = sys.stdin.buffer.read() if False else None
+s = socket.socket()
+# this kernel defaults to BBR: pin CUBIC (TCP_CONGESTION = 13), the algorithm netlab runs
+s.setsockopt(socket.IPPROTO_TCP, 13, b"cubic")
+s.connect(("192.0.2.2", 5001))
+print("cc", s.getsockopt(socket.IPPROTO_TCP, 13, 16).split(b"\\0")[0].decode(), flush=True)
 import random
 r = random.Random(7); left = int(sys.argv[1])
 import hashlib; h = hashlib.sha256()
@@ -80,10 +83,12 @@ describe.skipIf(skip)("netlab TCP against the Linux kernel", () => {
       await waitUntil(() => ended, 10_000, "netlab to see the FIN");
       const seconds = (performance.now() - t0) / 1000;
       const sent = /sent ([0-9a-f]{64})/.exec(py.output().stdout)![1];
+      const kernelCc = /cc (\w+)/.exec(py.output().stdout)?.[1];
+      expect(kernelCc).toBe("cubic");
       expect(received).toBe(BYTES);
       expect(hash.digest("hex")).toBe(sent);
       expect(conn!.info()).toMatchObject({ sack: true, timestamps: true, windowScaling: true, sendMss: 1448 });
-      process.stderr.write(`[tcp-linux] kernel -> netlab ${BYTES} B in ${seconds.toFixed(2)} s = ${(BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s at 3% loss; netlab sent ${stack.tcp.stats.segmentsSent} segments\n`);
+      process.stderr.write(`[tcp-linux] kernel -> netlab ${BYTES} B in ${seconds.toFixed(2)} s = ${(BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s at 3% loss, kernel sender ${kernelCc}; netlab sent ${stack.tcp.stats.segmentsSent} segments\n`);
       expect(tsharkOffending(lab).filter((line) => !/Bad|checksum/i.test(line))).toEqual([]);
     });
   }, 180_000);
