@@ -240,6 +240,46 @@ describe("TCP data transfer", () => {
     expect(e.events).toEqual(["data:100", "data:50"]);
   });
 
+  it("D-SACK (RFC 2883): a duplicate is reported once, in the first SACK block, ahead of the blocks by recency; counted in stats and info()", () => {
+    const e = establishPassive();
+    const p = e.peerSeq;
+    e.peer.inject({ flags: A, seq: p, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 200) });
+    expect(e.peer.next()).toMatchObject({ ack: p + 100 });
+    expect(e.peer.sent).toEqual([]);
+    // entirely old: ACK at once with the duplicate alone (§4.1.1)
+    e.peer.inject({ flags: A, seq: p, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 201) });
+    const d1 = e.peer.next();
+    expect(d1).toMatchObject({ flags: A, ack: p + 100 });
+    expect(d1.options.sackBlocks).toEqual([{ left: p, right: p + 100 }]);
+    // three out-of-order blocks, then a duplicate of the oldest: D-SACK + two blocks (3 with timestamps)
+    for (const [i, off] of [300, 500, 700].entries()) e.peer.inject({ flags: A, seq: p + off, ack: e.localSeq, payload: new Uint8Array(50), options: ts(e, 202 + i) });
+    expect(e.peer.drain().pop()!.options.sackBlocks).toEqual([
+      { left: p + 700, right: p + 750 }, { left: p + 500, right: p + 550 }, { left: p + 300, right: p + 350 },
+    ]);
+    e.peer.inject({ flags: A, seq: p + 310, ack: e.localSeq, payload: new Uint8Array(20), options: ts(e, 210) });
+    expect(e.peer.next().options.sackBlocks).toEqual([
+      { left: p + 310, right: p + 330 }, { left: p + 300, right: p + 350 }, { left: p + 700, right: p + 750 },
+    ]);
+    // the next ACK no longer carries it
+    e.peer.inject({ flags: A, seq: p + 900, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 211) });
+    expect(e.peer.next().options.sackBlocks).toEqual([
+      { left: p + 900, right: p + 910 }, { left: p + 300, right: p + 350 }, { left: p + 700, right: p + 750 },
+    ]);
+    expect(e.peer.tcp.stats.dsackSent).toBe(2);
+    expect(e.conn.info().dsackSent).toBe(2);
+  });
+
+  it("with dsack: false a duplicate draws a plain duplicate ACK", () => {
+    const e = establishPassive({ dsack: false });
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 200) });
+    e.peer.drain();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 201) });
+    const d = e.peer.next();
+    expect(d).toMatchObject({ flags: A, ack: e.peerSeq + 100 });
+    expect(d.options.sackBlocks).toBeUndefined();
+    expect(e.peer.tcp.stats.dsackSent).toBe(0);
+  });
+
   it("the out-of-order queue drops segments beyond its memory budget", () => {
     const e = establishPassive({ outOfOrderBudget: 3000 });
     for (let i = 1; i <= 4; i++) e.peer.inject({ flags: A, seq: e.peerSeq + i * 1448, ack: e.localSeq, payload: new Uint8Array(1000), options: ts(e, 200 + i) });

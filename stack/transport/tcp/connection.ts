@@ -131,6 +131,7 @@ export class TcpConnection implements ByteStream {
       sack: c.sackOk,
       retransmits: c.retransmits,
       bytesInFlight: seqSub(c.sndNxt, c.sndUna),
+      dsackSent: c.dsackSent,
     };
   }
 

@@ -8,7 +8,7 @@ import { SackScoreboard } from "./scoreboard.ts";
 import { close, enterTimeWait, emitConnect } from "./close.ts";
 import { armTailLossProbe, armTimer } from "./deadlines.ts";
 import { establish, inputSynSent, pathMss, sendSyn } from "./handshake.ts";
-import { challengeAck, enterQuickAck, receiveFin, receiveText } from "./receiver.ts";
+import { challengeAck, enterQuickAck, noteDuplicate, receiveFin, receiveText } from "./receiver.ts";
 import { output, rttSampleFromTs } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
 import { NONE, State, type Tcb } from "./state.ts";
@@ -90,7 +90,14 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
       if (!isRst && (segLen > 0 || now - c.lastOowAckAt >= OOW_ACK_INTERVAL_MS)) {
         if (segLen === 0) c.lastOowAckAt = now;
         // data outside the window: quick-ack mode again; the ACK itself uses none (Linux's tcp_send_dupack)
-        else enterQuickAck(c);
+        else {
+          enterQuickAck(c);
+          // RFC 2883 §4.1.1: an old duplicate is reported in the ACK's first SACK block
+          if (seqLt(seg.seq, c.rcvNxt) && c.state !== State.TIME_WAIT) {
+            const end = seqAdd(seg.seq, segLen);
+            noteDuplicate(c, seg.seq, seqLt(end, c.rcvNxt) ? end : c.rcvNxt);
+          }
+        }
         c.ackNow = true;
       }
       return;

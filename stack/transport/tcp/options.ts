@@ -20,6 +20,7 @@ export interface ResolvedTcpOptions {
   readonly windowScaling: boolean;
   readonly timestamps: boolean;
   readonly sack: boolean;
+  readonly dsack: boolean;
   readonly congestionControl: CongestionControlName;
   readonly synQueueSize: number;
   readonly backlog: number;
@@ -56,6 +57,7 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     windowScaling: o.windowScaling ?? true,
     timestamps: o.timestamps ?? true,
     sack: o.sack ?? true,
+    dsack: o.dsack ?? true,
     congestionControl: o.congestionControl ?? "cubic",
     synQueueSize: o.synQueueSize ?? 256,
     backlog: o.backlog ?? 128,

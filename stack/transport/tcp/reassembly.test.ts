@@ -31,14 +31,39 @@ describe("ReassemblyQueue", () => {
     }), { numRuns: 150 });
   });
 
-  it("reports SACK blocks with the most recently changed block first (RFC 2018 §4)", () => {
+  it("reports SACK blocks by recency: the most recently changed block first, then the others as last changed (RFC 2018 §4)", () => {
     const q = new ReassemblyQueue(10_000);
     q.insert(100, new Uint8Array(10));
     q.insert(300, new Uint8Array(10));
     q.insert(200, new Uint8Array(10));
-    expect(q.sackBlocks(4)).toEqual([{ left: 200, right: 210 }, { left: 100, right: 110 }, { left: 300, right: 310 }]);
+    expect(q.sackBlocks(4)).toEqual([{ left: 200, right: 210 }, { left: 300, right: 310 }, { left: 100, right: 110 }]);
     q.insert(110, new Uint8Array(90));
     expect(q.sackBlocks(4)).toEqual([{ left: 100, right: 210 }, { left: 300, right: 310 }]);
+  });
+
+  it("lists blocks no longer remembered after the recent ones, in sequence order, and drops delivered ones", () => {
+    const q = new ReassemblyQueue(100_000);
+    for (let i = 10; i >= 0; i--) q.insert(1000 + i * 100, new Uint8Array(10));
+    expect(q.sackBlocks(4).map((b) => b.left)).toEqual([1000, 1100, 1200, 1300]);
+    q.insert(1510, new Uint8Array(10));
+    expect(q.sackBlocks(3).map((b) => b.left)).toEqual([1500, 1000, 1100]);
+    expect(q.takeInOrder(1000)?.length).toBe(10);
+    expect(q.sackBlocks(3).map((b) => b.left)).toEqual([1500, 1100, 1200]);
+  });
+
+  it("reports the first part of an insert that was already held (D-SACK, RFC 2883)", () => {
+    const q = new ReassemblyQueue(10_000);
+    q.insert(100, new Uint8Array(10));
+    expect(q.duplicate()).toBeUndefined();
+    q.insert(105, new Uint8Array(10));
+    expect(q.duplicate()).toEqual({ left: 105, right: 110 });
+    q.insert(100, new Uint8Array(15));
+    expect(q.duplicate()).toEqual({ left: 100, right: 115 });
+    q.insert(90, new Uint8Array(40));
+    expect(q.duplicate()).toEqual({ left: 100, right: 115 });
+    q.insert(200, new Uint8Array(5));
+    expect(q.duplicate()).toBeUndefined();
+    expect(q.sackBlocks(4)).toEqual([{ left: 200, right: 205 }, { left: 90, right: 130 }]);
   });
 
   it("refuses pieces beyond its piece limit", () => {

@@ -9,13 +9,24 @@ import { NONE, State, type Tcb } from "./state.ts";
 /** Most ACKs one entry into quick-ack mode sends at once (Linux's TCP_MAX_QUICKACKS). */
 const MAX_QUICKACKS = 16;
 
+/**
+ * RFC 2883 §4: remembers [left, right) as a duplicate to report in the first SACK block of the
+ * next ACK (a later duplicate replaces it, as Linux's tcp_dsack_set).
+ */
+export function noteDuplicate(c: Tcb, left: number, right: number): void {
+  if (!c.sackOk || !c.ctx.options.dsack) return;
+  c.dsackLeft = left;
+  c.dsackRight = right;
+}
+
 export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
   const right = c.rcvAdvRight;
   c.ackScheduled = true;
   // trim to the window; a duplicate or beyond the window: ACK at once, quick-ack mode again (as Linux)
   if (seqLt(seq, c.rcvNxt)) {
     const cut = seqSub(c.rcvNxt, seq);
-    if (cut >= payload.length) { enterQuickAck(c); c.ackNow = true; return; }
+    if (cut >= payload.length) { noteDuplicate(c, seq, seqAdd(seq, payload.length)); enterQuickAck(c); c.ackNow = true; return; }
+    noteDuplicate(c, seq, c.rcvNxt);
     payload = payload.subarray(cut);
     seq = c.rcvNxt;
   }
@@ -53,6 +64,10 @@ export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
   } else {
     if (c.ooo === null) c.ooo = new ReassemblyQueue(c.ctx.options.outOfOrderBudget);
     if (!c.ooo.insert(seq, payload)) c.ctx.stats.outOfOrderDropped++;
+    else {
+      const dup = c.ooo.duplicate();
+      if (dup !== undefined) noteDuplicate(c, dup.left, dup.right);
+    }
     // RFC 5681 §4.2: out-of-order data is acknowledged at once (a duplicate ACK with SACK)
     c.ackNow = true;
   }

@@ -30,9 +30,19 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   if (synOptions !== undefined) optLen = tcpOptionsLength(synOptions);
   else {
     optLen = c.tsOk ? 12 : 0;
-    if (c.sackOk && c.ooo !== null && !c.ooo.empty && (flags & TCP_FLAG_ACK) !== 0) {
-      sackBlocks = c.ooo.sackBlocks(c.tsOk ? 3 : 4);
-      optLen += 4 + 8 * sackBlocks.length;
+    if (c.sackOk && (flags & TCP_FLAG_ACK) !== 0) {
+      const max = c.tsOk ? 3 : 4;
+      if (c.dsackLeft !== c.dsackRight) {
+        // RFC 2883 §4: the duplicate first, once, then the ordinary blocks
+        sackBlocks = c.ooo === null || c.ooo.empty ? [] : c.ooo.sackBlocks(max - 1);
+        sackBlocks.unshift({ left: c.dsackLeft, right: c.dsackRight });
+        c.dsackLeft = c.dsackRight = 0;
+        c.dsackSent++;
+        ctx.stats.dsackSent++;
+      } else if (c.ooo !== null && !c.ooo.empty) {
+        sackBlocks = c.ooo.sackBlocks(max);
+      }
+      if (sackBlocks !== undefined) optLen += 4 + 8 * sackBlocks.length;
     }
   }
   const hl = 20 + optLen;

@@ -127,8 +127,9 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
 
 /** Payload room of the next segment: MSS less the SACK option when one is due (RFC 2018 §3). */
 function maxPayload(c: Tcb): number {
-  if (!c.sackOk || c.ooo === null || c.ooo.empty) return c.mss;
-  const n = Math.min(c.ooo.count, c.tsOk ? 3 : 4);
+  const dsack = c.dsackLeft !== c.dsackRight ? 1 : 0;
+  if (!c.sackOk || ((c.ooo === null || c.ooo.empty) && dsack === 0)) return c.mss;
+  const n = Math.min((c.ooo === null ? 0 : c.ooo.count) + dsack, c.tsOk ? 3 : 4);
   return Math.max(1, c.mss - 4 - 8 * n);
 }
 

@@ -152,6 +152,11 @@ export class Tcb {
   retransmits = 0;
   // receiving
   ooo: ReassemblyQueue | null = null;
+  /** A duplicate to report in the next ACK's first SACK block (RFC 2883), when dsackLeft !== dsackRight. */
+  dsackLeft = 0;
+  dsackRight = 0;
+  /** ACKs sent with a D-SACK block. */
+  dsackSent = 0;
   /** FIN seen beyond a hole: its sequence number (-1 = none). */
   oooFin = -1;
   recvQueue: Uint8Array[] | null = null;

@@ -33,6 +33,8 @@ export interface TcpLayerOptions {
   readonly windowScaling?: boolean;
   readonly timestamps?: boolean;
   readonly sack?: boolean;
+  /** Report duplicate segments in the first SACK block (D-SACK, RFC 2883) when SACK is on [true, as Linux's tcp_dsack]. */
+  readonly dsack?: boolean;
   /** Congestion control of new connections ["cubic"]. */
   readonly congestionControl?: CongestionControlName;
   /** Half-open connections per listener before SYN cookies (or drops) [256]. */
@@ -91,6 +93,8 @@ export interface TcpStats {
   passiveOpens: number;
   outOfOrderDropped: number;
   pawsRejected: number;
+  /** ACKs sent with a D-SACK block (RFC 2883). */
+  dsackSent: number;
 }
 
 /** A snapshot of one connection. */
@@ -109,4 +113,6 @@ export interface TcpInfo {
   readonly sack: boolean;
   readonly retransmits: number;
   readonly bytesInFlight: number;
+  /** ACKs this connection sent with a D-SACK block (RFC 2883). */
+  readonly dsackSent: number;
 }
