@@ -5,7 +5,7 @@ import {
   XS_DEBUG, XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_INTRODUCE,
   XS_IS_DOMAIN_INTRODUCED, XS_MKDIR, XS_READ, XS_RELEASE, XS_RESET_WATCHES, XS_RESUME, XS_RM, XS_SET_PERMS,
   XS_SET_TARGET, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE,
-  fromLatin1,
+  emitXsMessage, fromLatin1,
 } from "./wire.ts";
 
 function setup(quotas = {}) {
@@ -78,12 +78,16 @@ describe("xenstore tree operations", () => {
     expect(d3.call(XS_GET_DOMAIN_PATH, ["3"])).toBe("/local/domain/3");
   });
 
-  it("invalid paths and malformed payloads are EINVAL", () => {
+  it("invalid paths and malformed payloads are EINVAL; a missing single argument is ENOENT or ENOMEM as in 4.17", () => {
     const { dom0 } = setup();
     for (const p of ["", "/a//b", "/a/", "/a b", "/é", "@foo/x"]) expect(dom0.call(XS_READ, [p])).toBe("EINVAL");
     expect(dom0.call(XS_READ, ["/" + "a".repeat(3072)])).toBe("EINVAL");
-    expect(dom0.call(XS_READ, fromLatin1("/a"))).toBe("EINVAL");
-    expect(dom0.call(XS_READ, ["/a", "/b"])).toBe("EINVAL");
+    write(dom0, "/a", "exists");
+    expect(dom0.call(XS_READ, fromLatin1("/a"))).toBe("ENOENT");
+    expect(dom0.call(XS_READ, ["/a", "/b"])).toBe("ENOENT");
+    expect(dom0.call(XS_GET_PERMS, fromLatin1("/a"))).toBe("ENOENT");
+    expect(dom0.call(XS_MKDIR, fromLatin1("/a"))).toBe("ENOMEM");
+    expect(dom0.call(XS_RM, ["/a", "/b"])).toBe("ENOMEM");
     expect(dom0.call(XS_WRITE, fromLatin1("/novalue"))).toBe("EINVAL");
     expect(dom0.call(XS_SET_PERMS, ["/a"])).toBe("EINVAL");
     expect(dom0.call(XS_SET_PERMS, ["/", "x0"])).toBe("EINVAL");
@@ -125,7 +129,8 @@ describe("xenstore tree operations", () => {
     dom0.call(XS_MKDIR, ["/big/one-more"]);
     expect(dom0.request(XS_DIRECTORY_PART, ["/big", "0"]).text.split("\0")[0]).not.toBe(gen);
     expect(dom0.call(XS_DIRECTORY_PART, ["/big"])).toBe("EINVAL");
-    expect(dom0.call(XS_DIRECTORY_PART, ["/big", "x"])).toBe("EINVAL");
+    // The offset goes through atoi(): "x" is 0.
+    expect(dom0.request(XS_DIRECTORY_PART, ["/big", "x"]).text).toBe(dom0.request(XS_DIRECTORY_PART, ["/big", "0"]).text);
   });
 
   it("DIRECTORY_PART of a small directory returns generation, all names and the terminating empty name", () => {
@@ -287,7 +292,8 @@ describe("xenstore watches", () => {
     expect(dom0.call(XS_INTRODUCE, ["8", "1234", "5"])).toBe("OK");
     expect(dom0.call(XS_IS_DOMAIN_INTRODUCED, ["8"])).toBe("T");
     expect(dom0.call(XS_RESUME, ["8"])).toBe("OK");
-    expect(dom0.call(XS_INTRODUCE, ["8", "x", "5"])).toBe("EINVAL");
+    // The gfn is ignored; re-introducing an introduced domain is OK (its connection is reset).
+    expect(dom0.call(XS_INTRODUCE, ["8", "x", "5"])).toBe("OK");
     const d8 = createRawPeer(server, 8);
     expect(d1.call(XS_RELEASE, ["8"])).toBe("EACCES");
     expect(dom0.call(XS_RELEASE, ["8"])).toBe("OK");
@@ -396,29 +402,74 @@ describe("xenstore quotas", () => {
     for (let i = 0; i < 10; i++) expect(write(dom0, `/many/${i}`, "")).toBe("OK");
   });
 
-  it("value size: values above maxValueSize are ENOSPC for domains, fine for dom0", () => {
-    const { server, dom0 } = setup({ maxValueSize: 16 });
-    home(dom0, 1);
+  it("node size: a domain may not store a node of maxNodeSize bytes or more, header, permissions and child names included", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 1); // perms n1: every node the domain creates below carries one permission entry
     const d1 = createRawPeer(server, 1);
-    expect(write(d1, "v", "x".repeat(16))).toBe("OK");
-    expect(write(d1, "v", "x".repeat(17))).toBe("ENOSPC");
+    // 24-byte record header + 8 per permission + value: 24 + 8 + 2015 = 2047 < 2048.
+    expect(write(d1, "v", "x".repeat(2015))).toBe("OK");
+    expect(write(d1, "v", "x".repeat(2016))).toBe("ENOSPC");
+    expect(d1.call(XS_SET_PERMS, ["v", "n1", "r0"])).toBe("ENOSPC");
+    // Child names count against the parent: 24 + 8 + 2000 + "c\0" = 2034, + "d\0" ... up to 2048.
+    expect(write(d1, "p", "x".repeat(2000))).toBe("OK");
+    for (let i = 0; i < 7; i++) expect(write(d1, `p/${i}`, "")).toBe("OK");
+    expect(write(d1, "p/7", "")).toBe("ENOSPC");
+    expect(dom0.call(XS_READ, ["/local/domain/1/p/7"])).toBe("ENOENT");
     expect(write(dom0, "/v", "x".repeat(4000))).toBe("OK");
+    expect(write(dom0, "/local/domain/1/big", "x".repeat(4000))).toBe("OK");
   });
 
-  it("watches: beyond maxWatches a domain gets E2BIG", () => {
+  it("a node-size failure inside a transaction makes its commit fail with ENOMEM, and nothing of it is applied", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 1);
+    const d1 = createRawPeer(server, 1);
+    const tx = Number(d1.call(XS_TRANSACTION_START, [""]));
+    expect(write(d1, "big", "x".repeat(2100), tx)).toBe("ENOSPC");
+    expect(write(d1, "ok", "small", tx)).toBe("OK");
+    expect(d1.call(XS_TRANSACTION_END, ["T"], tx)).toBe("ENOMEM");
+    expect(d1.call(XS_READ, ["ok"])).toBe("ENOENT");
+    // A permission failure does not poison the transaction.
+    const t2 = Number(d1.call(XS_TRANSACTION_START, [""]));
+    expect(write(d1, "/outside", "x", t2)).toBe("EACCES");
+    expect(write(d1, "ok", "small", t2)).toBe("OK");
+    expect(d1.call(XS_TRANSACTION_END, ["T"], t2)).toBe("OK");
+    expect(d1.call(XS_READ, ["ok"])).toBe("small");
+  });
+
+  it("node count: at commit every unprivileged owner whose count changed must stay below maxEntries", () => {
+    const { server, dom0 } = setup({ maxEntries: 4 });
+    home(dom0, 1); // the home node counts: 1
+    const d1 = createRawPeer(server, 1);
+    expect(write(d1, "a", "")).toBe("OK");
+    expect(write(d1, "b", "")).toBe("OK");
+    const tx = Number(d1.call(XS_TRANSACTION_START, [""]));
+    expect(write(d1, "c", "", tx)).toBe("OK");
+    expect(d1.call(XS_TRANSACTION_END, ["T"], tx)).toBe("ENOSPC");
+    expect(write(d1, "c", "")).toBe("OK");
+    // In a transaction, deletions free nothing before commit.
+    const t2 = Number(d1.call(XS_TRANSACTION_START, [""]));
+    expect(d1.call(XS_RM, ["a"], t2)).toBe("OK");
+    expect(write(d1, "d", "", t2)).toBe("ENOSPC");
+    expect(d1.call(XS_TRANSACTION_END, ["T"], t2)).toBe("OK");
+    expect(d1.call(XS_READ, ["a"])).toBe("ENOENT");
+  });
+
+  it("watches: as 4.17, a domain may hold maxWatches + 1 watches, then gets E2BIG", () => {
     const { server } = setup({ maxWatches: 2 });
     const d1 = createRawPeer(server, 1);
     expect(d1.call(XS_WATCH, ["/a", "1"])).toBe("OK");
     expect(d1.call(XS_WATCH, ["/a", "2"])).toBe("OK");
-    expect(d1.call(XS_WATCH, ["/a", "3"])).toBe("E2BIG");
-    expect(d1.call(XS_UNWATCH, ["/a", "1"])).toBe("OK");
     expect(d1.call(XS_WATCH, ["/a", "3"])).toBe("OK");
+    expect(d1.call(XS_WATCH, ["/a", "4"])).toBe("E2BIG");
+    expect(d1.call(XS_UNWATCH, ["/a", "1"])).toBe("OK");
+    expect(d1.call(XS_WATCH, ["/a", "4"])).toBe("OK");
   });
 
-  it("transactions: beyond maxTransactions outstanding a domain gets ENOSPC", () => {
+  it("transactions: as 4.17, a domain may hold maxTransactions + 1 open, then gets ENOSPC", () => {
     const { server, dom0 } = setup({ maxTransactions: 2 });
     const d1 = createRawPeer(server, 1);
     const t1 = Number(d1.call(XS_TRANSACTION_START, [""]));
+    expect(Number(d1.call(XS_TRANSACTION_START, [""]))).toBeGreaterThan(0);
     expect(Number(d1.call(XS_TRANSACTION_START, [""]))).toBeGreaterThan(0);
     expect(d1.call(XS_TRANSACTION_START, [""])).toBe("ENOSPC");
     expect(d1.call(XS_TRANSACTION_END, ["F"], t1)).toBe("OK");
@@ -445,11 +496,42 @@ describe("xenstore control messages", () => {
     expect(createRawPeer(server, 1).call(XS_DEBUG, ["print", "x"])).toBe("EACCES");
   });
 
-  it("GET_DOMAIN_PATH rejects non-numeric and reserved domids", () => {
+  it("GET_DOMAIN_PATH reads its domid with atoi, as 4.17 does", () => {
     const { dom0 } = setup();
     expect(dom0.call(XS_GET_DOMAIN_PATH, ["0"])).toBe("/local/domain/0");
-    expect(dom0.call(XS_GET_DOMAIN_PATH, ["x"])).toBe("EINVAL");
-    expect(dom0.call(XS_GET_DOMAIN_PATH, ["32752"])).toBe("EINVAL");
+    expect(dom0.call(XS_GET_DOMAIN_PATH, ["x"])).toBe("/local/domain/0");
+    expect(dom0.call(XS_GET_DOMAIN_PATH, ["12abc"])).toBe("/local/domain/12");
+    expect(dom0.call(XS_GET_DOMAIN_PATH, ["32752"])).toBe("/local/domain/32752");
+    expect(dom0.call(XS_GET_DOMAIN_PATH, fromLatin1(""))).toBe("EINVAL");
+  });
+
+  it("IS_DOMAIN_INTRODUCED is refused to a domU (EACCES); dom0 and DOMID_SELF are always introduced", () => {
+    const { server, dom0 } = setup();
+    expect(createRawPeer(server, 3).call(XS_IS_DOMAIN_INTRODUCED, ["3"])).toBe("EACCES");
+    expect(dom0.call(XS_IS_DOMAIN_INTRODUCED, ["0"])).toBe("T");
+    expect(dom0.call(XS_IS_DOMAIN_INTRODUCED, ["32752"])).toBe("T");
+    expect(dom0.call(XS_IS_DOMAIN_INTRODUCED, ["3"])).toBe("F");
+  });
+
+  it("INTRODUCE refuses event channel 0 (EINVAL) and re-introducing dom0 is a no-op", () => {
+    const { dom0 } = setup();
+    expect(dom0.call(XS_WATCH, ["@introduceDomain", "i"])).toBe("OK");
+    dom0.events.length = 0;
+    expect(dom0.call(XS_INTRODUCE, ["5", "0", "0"])).toBe("EINVAL");
+    expect(dom0.call(XS_INTRODUCE, ["5", "0", "x"])).toBe("EINVAL");
+    expect(dom0.call(XS_IS_DOMAIN_INTRODUCED, ["5"])).toBe("F");
+    expect(dom0.call(XS_INTRODUCE, ["0", "0", "1"])).toBe("OK");
+    expect(dom0.events).toEqual([]);
+    expect(dom0.call(XS_INTRODUCE, ["5", "0", "1"])).toBe("OK");
+    expect(dom0.events.map((e) => e.strings)).toEqual([["@introduceDomain", "i"]]);
+  });
+
+  it("/tool/xenstored exists from the start, empty and owned by dom0", () => {
+    const { server, dom0 } = setup();
+    expect(dom0.call(XS_READ, ["/tool/xenstored"])).toBe("");
+    expect(dom0.call(XS_GET_PERMS, ["/tool/xenstored"])).toBe("n0");
+    expect(dom0.request(XS_DIRECTORY, ["/"]).text).toBe("tool\0");
+    expect(createRawPeer(server, 1).call(XS_READ, ["/tool/xenstored"])).toBe("EACCES");
   });
 
   it("closing a connection drops its watches and transactions", () => {
@@ -477,5 +559,87 @@ describe("xenstore control messages", () => {
     backlog = 0;
     write(dom0, "/x/late", "1");
     expect(got[got.length - 1]).toBe(XS_WATCH_EVENT);
+  });
+});
+
+describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by harness/xenstore/real)", () => {
+  it("a transaction's reads are repeatable: it keeps seeing the value it first read after an outside write", () => {
+    const { server, dom0 } = setup();
+    const other = createRawPeer(server, 0);
+    write(dom0, "/x", "1");
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.call(XS_READ, ["/x"], tx)).toBe("1");
+    expect(write(other, "/x", "2")).toBe("OK");
+    expect(dom0.call(XS_READ, ["/x"], tx)).toBe("1");
+    expect(dom0.call(XS_READ, ["/x"])).toBe("2");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("EAGAIN");
+  });
+
+  it("a transaction's directory listing is repeatable too, and a node it saw missing stays missing", () => {
+    const { server, dom0 } = setup();
+    const other = createRawPeer(server, 0);
+    write(dom0, "/d/a", "");
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.request(XS_DIRECTORY, ["/d"], tx).text).toBe("a\0");
+    expect(dom0.call(XS_READ, ["/d/b"], tx)).toBe("ENOENT");
+    write(other, "/d/b", "new");
+    expect(dom0.request(XS_DIRECTORY, ["/d"], tx).text).toBe("a\0");
+    expect(dom0.call(XS_READ, ["/d/b"], tx)).toBe("ENOENT");
+    expect(dom0.call(XS_TRANSACTION_END, ["F"], tx)).toBe("OK");
+  });
+
+  it("a released domain's nodes are deleted with their subtrees and watches fire (XSA-322); the RELEASE reply comes first", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 5);
+    expect(dom0.call(XS_INTRODUCE, ["5", "0", "1"])).toBe("OK");
+    const d5 = createRawPeer(server, 5);
+    expect(write(d5, "data/x", "v")).toBe("OK");
+    write(dom0, "/given", "g");
+    dom0.call(XS_SET_PERMS, ["/given", "n5"]);
+    write(dom0, "/kept", "k");
+    dom0.call(XS_SET_PERMS, ["/kept", "n0", "r5"]);
+    for (const [p, t] of [["/local/domain/5/data/x", "x"], ["/given", "g"], ["@releaseDomain", "r"]]) dom0.call(XS_WATCH, [p!, t!]);
+    dom0.take();
+    dom0.conn.receive(emitXsMessage(XS_RELEASE, 9, 0, fromLatin1("5\0")));
+    expect(dom0.take().map((m) => m.type === XS_WATCH_EVENT ? m.strings!.join(" ") : m.text)).toEqual([
+      "OK\0", "/local/domain/5/data/x x", "/given g", "@releaseDomain r",
+    ]);
+    expect(d5.closedWith).toBe("released");
+    for (const p of ["/local/domain/5", "/local/domain/5/data/x", "/given"]) expect(dom0.call(XS_READ, [p])).toBe("ENOENT");
+    expect(dom0.call(XS_READ, ["/kept"])).toBe("k");
+    expect(dom0.call(XS_READ, ["/local/domain"])).toBe("");
+  });
+
+  it("keepOrphans keeps a released domain's nodes (xenstored --keep-orphans)", () => {
+    const server = createXenstoreServer({ keepOrphans: true });
+    const dom0 = createRawPeer(server, 0);
+    home(dom0, 5);
+    server.introduceDomain(5);
+    expect(write(createRawPeer(server, 5), "x", "v")).toBe("OK");
+    server.releaseDomain(5);
+    expect(dom0.call(XS_READ, ["/local/domain/5/x"])).toBe("v");
+  });
+
+  it("watches on @releaseDomain/<domid> are accepted (and fire only for events at or below that name)", () => {
+    const { server, dom0 } = setup();
+    expect(dom0.call(XS_WATCH, ["@releaseDomain/5", "r5"])).toBe("OK");
+    expect(dom0.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.strings)).toEqual([["@releaseDomain/5", "r5"]]);
+    server.introduceDomain(5);
+    server.releaseDomain(5);
+    expect(dom0.take()).toEqual([]);
+    expect(dom0.call(XS_WATCH, ["@releaseDomain//5", "bad"])).toBe("EINVAL");
+  });
+
+  it("GET_PERMS of an @ name is EINVAL (4.17 only sets them)", () => {
+    const { dom0 } = setup();
+    expect(dom0.call(XS_SET_PERMS, ["@releaseDomain", "n0", "r5"])).toBe("OK");
+    expect(dom0.call(XS_GET_PERMS, ["@releaseDomain"])).toBe("EINVAL");
+  });
+
+  it("SET_TARGET accepts dom0 as a target (dom0 is introduced at start)", () => {
+    const { server, dom0 } = setup();
+    server.introduceDomain(5);
+    expect(dom0.call(XS_SET_TARGET, ["5", "0"])).toBe("OK");
+    expect(dom0.call(XS_SET_TARGET, ["5", "6"])).toBe("ENOENT");
   });
 });

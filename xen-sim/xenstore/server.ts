@@ -1,6 +1,8 @@
 // The xenstore daemon: decodes requests from each connection, applies them to the tree,
 // replies (echoing req_id and tx_id) and delivers watch events. Malformed input gets an
 // ERROR reply, or closes that connection when the framing is lost; the server survives.
+// Semantics follow Debian 12's C xenstored (xen-utils-4.17), including its argument parsing
+// (atoi) and quota off-by-ones; harness/xenstore/real compares the two request by request.
 //   createXenstoreServer   factory (options: quotas, privileged domains, INTRODUCE hook, log)
 
 import { err, ok, type Result } from "../../stack/result.ts";
@@ -40,12 +42,20 @@ interface ConnState extends XenstoreConnection {
 
 const OK_PAYLOAD = joinStrings(["OK"]);
 const DOMID_FIRST_RESERVED = 0x7ff0;
+/** DOMID_SELF: IS_DOMAIN_INTRODUCED answers T for it. */
+const DOMID_SELF = 0x7ff0;
 const DOMID_RE = /^\d{1,5}$/;
 
 function parseDomid(s: string | undefined): number | null {
   if (s === undefined || !DOMID_RE.test(s)) return null;
   const n = Number(s);
   return n < DOMID_FIRST_RESERVED ? n : null;
+}
+
+/** C atoi(): optional blanks and sign, then leading digits; 0 when there are none (int wraps). */
+function atoi(s: string): number {
+  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
+  return m ? Number(BigInt.asIntN(32, BigInt(m[1]!))) : 0;
 }
 
 type Reply = Result<Uint8Array, XsErrno>;
@@ -65,7 +75,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
   let nextConnId = 1;
   const counters = { requests: 0, errors: 0, droppedEvents: 0, closedForMalformed: 0 };
 
-  const tree = createXenstoreTree(quotas, fireWatches);
+  const tree = createXenstoreTree(quotas, fireWatches, (domid) => privileged.has(domid));
 
   function caller(domid: number): XsCaller {
     return { domid, privileged: privileged.has(domid), target: targets.get(domid) };
@@ -104,7 +114,14 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     return parent !== undefined && (permFor(c, parent) & PERM_READ) !== 0;
   }
 
+  /** While a RELEASE is handled, its watch events wait until the reply is out (as 4.17 orders them). */
+  let deferredFires: WatchFire[] | null = null;
+
   function fireWatches(fire: WatchFire): void {
+    if (deferredFires !== null) {
+      deferredFires.push(fire);
+      return;
+    }
     const special = isSpecialPath(fire.path);
     for (const conn of conns) {
       if (conn.closed) continue;
@@ -152,14 +169,26 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     return r.ok ? ok(OK_PAYLOAD) : r;
   }
 
+  /** dom0 is introduced by the daemon itself at start (dom0_init). */
+  function isConnected(domid: number): boolean {
+    return domid === 0 || introduced.has(domid);
+  }
+
+  // xenstored_domain.c do_introduce(): domid and port through atoi; port 0 is refused; dom0 and an
+  // introduced domain are re-introduced (the latter's watches and transactions are dropped).
   function doIntroduce(c: XsCaller, args: string[] | null): Reply {
     if (!c.privileged) return err("EACCES");
     if (args === null || args.length < 3) return err("EINVAL");
-    const domid = parseDomid(args[0]);
-    if (domid === null || domid === 0 || !/^\d+$/.test(args[1]!) || !/^\d+$/.test(args[2]!)) return err("EINVAL");
-    const gfn = BigInt(args[1]!);
-    const port = Number(args[2]);
-    if (introduced.has(domid)) return ok(OK_PAYLOAD);
+    const domid = atoi(args[0]!);
+    const port = atoi(args[2]!);
+    if (port <= 0) return err("EINVAL");
+    if (domid < 0 || domid >= DOMID_FIRST_RESERVED) return err("EINVAL");
+    if (domid === 0) return ok(OK_PAYLOAD);
+    if (introduced.has(domid)) {
+      for (const other of conns) if (other.domid === domid) dropConnState(other);
+      return ok(OK_PAYLOAD);
+    }
+    const gfn = /^\d+$/.test(args[1]!) ? BigInt(args[1]!) : 0n;
     if (options.onIntroduce && !options.onIntroduce(domid, gfn, port)) return err("EINVAL");
     introduce(domid);
     return ok(OK_PAYLOAD);
@@ -177,19 +206,21 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     targets.delete(domid);
     for (const conn of [...conns]) if (conn.domid === domid) closeConn(conn, "released", true);
     options.onRelease?.(domid);
+    if (!options.keepOrphans) tree.removeOwnedBy(domid);
     fireWatches({ path: RELEASE_DOMAIN, exact: false, oldPerms: undefined });
     return true;
   }
 
   function directoryPart(conn: ConnState, c: XsCaller, args: string[] | null, tx: XsTransaction | undefined): Reply {
-    if (args === null || args.length !== 2 || !/^\d+$/.test(args[1]!)) return err("EINVAL");
+    if (args === null || args.length !== 2) return err("EINVAL");
     const p = path(conn, args[0]);
     if (!p.ok) return p;
     const d = tree.directory(c, p.value, tx);
     if (!d.ok) return d;
     const gen = `${d.value.gen.toString(16)}\0`;
     const list = joinStrings(d.value.children);
-    const off = Number(args[1]);
+    const off = atoi(args[1]!);
+    if (off < 0) return err("EINVAL");
     // xenstored send_directory_part(): whole names from byte offset `off` while they fit; the
     // extra NUL (an empty name) marks the end of the list.
     if (off >= list.length) return ok(fromLatin1(`${gen}\0`));
@@ -213,7 +244,9 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     const c = caller(conn.domid);
     switch (msg.type) {
       case XS_READ: {
-        const p = path(conn, oneArg(msg.payload));
+        const name = oneArg(msg.payload);
+        if (name === undefined) return err("ENOENT");
+        const p = path(conn, name);
         return p.ok ? tree.read(c, p.value, tx) : p;
       }
       case XS_WRITE: {
@@ -223,15 +256,21 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         return p.ok ? done(tree.write(c, p.value, msg.payload.subarray(nul + 1), tx)) : p;
       }
       case XS_MKDIR: {
-        const p = path(conn, oneArg(msg.payload));
+        const name = oneArg(msg.payload);
+        if (name === undefined) return err("ENOMEM");
+        const p = path(conn, name);
         return p.ok ? done(tree.mkdir(c, p.value, tx)) : p;
       }
       case XS_RM: {
-        const p = path(conn, oneArg(msg.payload));
+        const name = oneArg(msg.payload);
+        if (name === undefined) return err("ENOMEM");
+        const p = path(conn, name);
         return p.ok ? done(tree.rm(c, p.value, tx)) : p;
       }
       case XS_DIRECTORY: {
-        const p = path(conn, oneArg(msg.payload));
+        const name = oneArg(msg.payload);
+        if (name === undefined) return err("ENOENT");
+        const p = path(conn, name);
         if (!p.ok) return p;
         const d = tree.directory(c, p.value, tx);
         return d.ok ? ok(joinStrings(d.value.children)) : d;
@@ -240,11 +279,9 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         return directoryPart(conn, c, args, tx);
       case XS_GET_PERMS: {
         const name = oneArg(msg.payload);
-        if (name !== undefined && isSpecialPath(name)) {
-          const sp = specialPerms.get(name);
-          if (sp === undefined) return err("ENOENT");
-          return c.privileged ? ok(joinStrings(sp.map(formatPerm))) : err("EACCES");
-        }
+        if (name === undefined) return err("ENOENT");
+        // 4.17 reads no permissions of "@" names (SET_PERMS may still set them).
+        if (isSpecialPath(name)) return err("EINVAL");
         const p = path(conn, name);
         if (!p.ok) return p;
         const perms = tree.getPerms(c, p.value, tx);
@@ -283,7 +320,8 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         return ok(OK_PAYLOAD);
       case XS_TRANSACTION_START: {
         if (tx !== undefined) return err("EBUSY");
-        if (!c.privileged && conn.transactions.size >= quotas.maxTransactions) return err("ENOSPC");
+        // 4.17 refuses only when more than the quota are already open (n+1 may be open).
+        if (!c.privileged && conn.transactions.size > quotas.maxTransactions) return err("ENOSPC");
         let id = conn.nextTxId;
         while (id === 0 || conn.transactions.has(id)) id = (id + 1) >>> 0;
         conn.nextTxId = (id + 1) >>> 0;
@@ -316,13 +354,15 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         return introduced.has(domid) ? ok(OK_PAYLOAD) : err("ENOENT");
       }
       case XS_IS_DOMAIN_INTRODUCED: {
-        const domid = parseDomid(oneArg(msg.payload));
-        if (domid === null) return err("EINVAL");
-        return ok(joinStrings([domid === 0 || introduced.has(domid) ? "T" : "F"]));
+        if (!c.privileged) return err("EACCES");
+        const arg = oneArg(msg.payload);
+        if (arg === undefined) return err("EINVAL");
+        const domid = atoi(arg);
+        return ok(joinStrings([domid === 0 || domid === DOMID_SELF || introduced.has(domid) ? "T" : "F"]));
       }
       case XS_GET_DOMAIN_PATH: {
-        const domid = parseDomid(oneArg(msg.payload));
-        return domid === null ? err("EINVAL") : ok(joinStrings([domainPath(domid)]));
+        const arg = oneArg(msg.payload);
+        return arg === undefined ? err("EINVAL") : ok(joinStrings([domainPath(atoi(arg) >>> 0)]));
       }
       case XS_SET_TARGET: {
         if (!c.privileged) return err("EACCES");
@@ -330,7 +370,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         const domid = parseDomid(args[0]);
         const target = parseDomid(args[1]);
         if (domid === null || target === null) return err("EINVAL");
-        if (!introduced.has(domid) || !introduced.has(target)) return err("ENOENT");
+        if (!isConnected(domid) || !isConnected(target)) return err("ENOENT");
         targets.set(domid, target);
         return ok(OK_PAYLOAD);
       }
@@ -347,7 +387,11 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
   }
 
   function watchPath(conn: ConnState, name: string): Result<{ path: string; relativePrefix: string | null }, XsErrno> {
-    if (isSpecialPath(name)) return validSpecialPath(name) ? ok({ path: name, relativePrefix: null }) : err("EINVAL");
+    if (isSpecialPath(name)) {
+      // 4.17 accepts "@name/more" (e.g. @releaseDomain/5); it fires only for events at or below it.
+      const valid = validSpecialPath(name.split("/")[0]!) && canonicalizePath(0, `/${name.slice(1)}`).ok;
+      return valid ? ok({ path: name, relativePrefix: null }) : err("EINVAL");
+    }
     const p = canonicalizePath(conn.domid, name);
     if (!p.ok) return err("EINVAL");
     return ok({ path: p.value.path, relativePrefix: p.value.relative ? domainPath(conn.domid) : null });
@@ -362,7 +406,8 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     if (!c.privileged) {
       let n = 0;
       for (const other of conns) if (other.domid === conn.domid) n += other.watches.length;
-      if (n >= quotas.maxWatches) return err("E2BIG");
+      // 4.17 refuses only when more than the quota exist (the (n+1)th watch is accepted).
+      if (n > quotas.maxWatches) return err("E2BIG");
     }
     conn.watches.push({ path: w.value.path, token, relativePrefix: w.value.relativePrefix });
     return ok(OK_PAYLOAD);
@@ -379,7 +424,13 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       reply = err("ENOENT");
     } else {
       args = splitStrings(msg.payload);
-      reply = dispatch(conn, msg, tx, args);
+      if (msg.type === XS_RELEASE) deferredFires = [];
+      try {
+        reply = dispatch(conn, msg, tx, args);
+      } catch (e) {
+        deferredFires = null;
+        throw e;
+      }
     }
     if (reply.ok && reply.value.length > XS_PAYLOAD_MAX) reply = err("E2BIG");
     if (reply.ok) {
@@ -392,12 +443,20 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       counters.errors++;
       send(conn, XS_ERROR, msg.reqId, msg.txId, joinStrings([reply.error]));
     }
+    if (deferredFires !== null) {
+      const fires = deferredFires;
+      deferredFires = null;
+      for (const f of fires) fireWatches(f);
+    }
     options.log?.({
       conn: conn.id, domid: conn.domid, type: xsTypeName(msg.type), reqId: msg.reqId, txId: msg.txId,
       args: args ?? [latin1(msg.payload.subarray(0, 64))],
       reply: reply.ok ? "OK" : reply.error,
     });
   }
+
+  // setup_structure(): the daemon creates /tool/xenstored (empty, owned by dom0) at start.
+  tree.write({ domid: 0, privileged: true, target: undefined }, "/tool/xenstored", new Uint8Array(0));
 
   return {
     connect(domid, sink) {

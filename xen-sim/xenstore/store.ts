@@ -1,10 +1,13 @@
 // The xenstore tree: nodes (value, ordered children, permissions, generation), permission
 // checks, transactions and per-domain quotas, following C xenstored (tools/xenstore/
-// xenstored_core.c, xenstored_transaction.c). Paths given here are already canonical.
+// xenstored_core.c, xenstored_transaction.c, xenstored_domain.c) as Debian 12 ships it
+// (xen-utils-4.17; checked differentially by harness/xenstore/real). Paths given here are
+// already canonical.
 //   XsCaller              who is asking (domid, privileged, SET_TARGET target)
 //   WatchFire             a change that watches may see (path, exact match only, old perms)
 //   XsTransaction         a transaction's private view (opaque to callers)
-//   XenstoreTree          read/write/mkdir/rm/directory/getPerms/setPerms/commit
+//   XenstoreTree          read/write/mkdir/rm/directory/getPerms/setPerms/commit/removeOwnedBy
+//   nodeRecordSize        the bytes C xenstored charges for a node against the entry-size quota
 //   createXenstoreTree    factory; `fire` receives changes made outside transactions and at commit
 //   permFor / PERM_*      the permission a caller has on a node's permission list
 //   parsePerm / formatPerm  "r5" ⇄ { domid: 5, perm: "r" }
@@ -51,7 +54,11 @@ export interface XsTransaction {
 
 interface TxState extends XsTransaction {
   ended: boolean;
+  /** A quota failure inside the transaction: its commit fails with ENOMEM (xenstored's trans->fail). */
+  failed: boolean;
   readonly overlay: Map<string, NodeRec | null>;
+  /** The committed node as the transaction first saw it: later reads return this copy. */
+  readonly snapshot: Map<string, NodeRec | null>;
   readonly accessed: Map<string, number>;
   readonly fires: WatchFire[];
   readonly ownerDelta: Map<number, number>;
@@ -77,6 +84,11 @@ export interface XenstoreTree {
   peek(path: string): Uint8Array | undefined;
   /** Committed nodes owned by domid. */
   ownedBy(domid: number): number;
+  /**
+   * Deletes every committed node owned by domid with its subtree, walking the tree depth first
+   * in child order, and fires watches as RM does (xenstored's domain_tree_remove on release).
+   */
+  removeOwnedBy(domid: number): void;
   readonly size: number;
 }
 
@@ -115,8 +127,27 @@ export function formatPerm(p: XsPerm): string {
 
 const EMPTY = new Uint8Array(0);
 
-/** Creates a tree holding "/" (owned by dom0, no access for others); quotas apply to unprivileged callers. */
-export function createXenstoreTree(quotas: XenstoreQuotas, fire: (f: WatchFire) => void): XenstoreTree {
+// struct xs_tdb_record_hdr (u64 generation, u32 num_perms, datalen, childlen: 20 bytes, padded
+// to 24) and struct xs_permissions (8 bytes each), as xenstored_core.c write_node_raw() sizes them.
+const RECORD_HEADER_SIZE = 24;
+const RECORD_PERM_SIZE = 8;
+
+/** Bytes C xenstored charges for a node: header, permissions, value and NUL-terminated child names. */
+export function nodeRecordSize(value: Uint8Array, perms: readonly XsPerm[], children: readonly string[]): number {
+  let childLen = 0;
+  for (const c of children) childLen += c.length + 1;
+  return RECORD_HEADER_SIZE + RECORD_PERM_SIZE * perms.length + value.length + childLen;
+}
+
+/**
+ * Creates a tree holding "/" (owned by dom0, no access for others); quotas apply to unprivileged
+ * callers, and the node-count check at commit to unprivileged owners (isPrivileged).
+ */
+export function createXenstoreTree(
+  quotas: XenstoreQuotas,
+  fire: (f: WatchFire) => void,
+  isPrivileged: (domid: number) => boolean = (domid) => domid === 0,
+): XenstoreTree {
   const nodes = new Map<string, NodeRec>();
   const owners = new Map<number, number>();
   let generation = 0;
@@ -125,12 +156,27 @@ export function createXenstoreTree(quotas: XenstoreQuotas, fire: (f: WatchFire) 
 
   const asState = (tx: XsTransaction | undefined): TxState | undefined => tx as TxState | undefined;
 
+  // xenstored_transaction.c: the first access in a transaction copies the node (or records its
+  // absence) with its generation; later reads see that copy, and commit compares generations.
   function lookup(tx: TxState | undefined, path: string): NodeRec | undefined {
     if (tx === undefined) return nodes.get(path);
     if (tx.overlay.has(path)) return tx.overlay.get(path) ?? undefined;
+    if (tx.snapshot.has(path)) return tx.snapshot.get(path) ?? undefined;
     const n = nodes.get(path);
+    tx.snapshot.set(path, n ?? null);
     if (!tx.accessed.has(path)) tx.accessed.set(path, n ? n.gen : -1);
     return n;
+  }
+
+  // write_node_raw(): an unprivileged caller may not store a node of quota_max_entry_size bytes
+  // or more (checked on every node it writes, parents included).
+  function tooBig(c: XsCaller, node: NodeRec): boolean {
+    return !c.privileged && nodeRecordSize(node.value, node.perms, node.children) >= quotas.maxNodeSize;
+  }
+
+  function quotaFailure(tx: TxState | undefined, e: XsErrno): Result<never, XsErrno> {
+    if (tx) tx.failed = true;
+    return err(e);
   }
 
   function addOwner(map: Map<number, number>, domid: number, delta: number): void {
@@ -140,8 +186,11 @@ export function createXenstoreTree(quotas: XenstoreQuotas, fire: (f: WatchFire) 
   function put(tx: TxState | undefined, path: string, node: NodeRec | null, change?: WatchFire): void {
     const old = lookup(tx, path);
     const counts = tx ? tx.ownerDelta : owners;
-    if (old) addOwner(counts, old.perms[0]!.domid, -1);
-    if (node) addOwner(counts, node.perms[0]!.domid, 1);
+    const before = old?.perms[0]!.domid, after = node?.perms[0]!.domid;
+    if (before !== after) {
+      if (before !== undefined) addOwner(counts, before, -1);
+      if (after !== undefined) addOwner(counts, after, 1);
+    }
     if (tx) {
       tx.overlay.set(path, node === null ? null : { ...node, gen: -2 });
       if (change) tx.fires.push(change);
@@ -187,8 +236,23 @@ export function createXenstoreTree(quotas: XenstoreQuotas, fire: (f: WatchFire) 
       missing.push(parent);
       parent = parentPath(parent);
     }
-    if (!c.privileged && owned(tx, c.domid) + missing.length > quotas.maxEntries) return err("ENOSPC");
+    // Inside a transaction the count is the committed one plus the transaction's creations; its
+    // deletions free nothing before commit (as Debian's 4.17 counts them).
+    const count = tx ? (owners.get(c.domid) ?? 0) + Math.max(0, tx.ownerDelta.get(c.domid) ?? 0) : owned(tx, c.domid);
+    if (!c.privileged && count + missing.length > quotas.maxEntries) return err("ENOSPC");
     let parentNode = lookup(tx, parent)!;
+    {
+      // Size checks first, so that a refused creation leaves nothing behind.
+      let pn = parentNode;
+      for (let i = missing.length - 1; i >= 0; i--) {
+        const p = missing[i]!;
+        const perms = pn.perms.slice();
+        if (!c.privileged) perms[0] = { domid: c.domid, perm: perms[0]!.perm };
+        const node: NodeRec = { value: i === 0 ? value : EMPTY, perms, children: [], gen: 0 };
+        if (tooBig(c, { ...pn, children: [...pn.children, baseName(p)] }) || tooBig(c, node)) return quotaFailure(tx, "ENOSPC");
+        pn = node;
+      }
+    }
     for (let i = missing.length - 1; i >= 0; i--) {
       const p = missing[i]!;
       const perms = parentNode.perms.slice();
@@ -226,9 +290,10 @@ export function createXenstoreTree(quotas: XenstoreQuotas, fire: (f: WatchFire) 
       if (bad) return err(bad);
       const n = getNode(c, t, path, PERM_WRITE);
       if (!n.ok && n.error !== "ENOENT") return n;
-      if (!c.privileged && value.length > quotas.maxValueSize) return err("ENOSPC");
       if (n.ok) {
-        put(t, path, { ...n.value, value: value.slice() }, { path, exact: false, oldPerms: n.value.perms });
+        const node = { ...n.value, value: value.slice() };
+        if (tooBig(c, node)) return quotaFailure(t, "ENOSPC");
+        put(t, path, node, { path, exact: false, oldPerms: n.value.perms });
         return ok(undefined);
       }
       return create(c, t, path, value.slice());
@@ -283,23 +348,31 @@ export function createXenstoreTree(quotas: XenstoreQuotas, fire: (f: WatchFire) 
       if (!n.ok) return n;
       const newOwner = perms[0]!.domid;
       if (!c.privileged && newOwner !== n.value.perms[0]!.domid) return err("EPERM");
-      if (!c.privileged && newOwner !== n.value.perms[0]!.domid && owned(t, newOwner) >= quotas.maxEntries) return err("ENOSPC");
-      put(t, path, { ...n.value, perms: perms.slice() }, { path, exact: false, oldPerms: n.value.perms });
+      const node = { ...n.value, perms: perms.slice() };
+      if (tooBig(c, node)) return quotaFailure(t, "ENOSPC");
+      put(t, path, node, { path, exact: false, oldPerms: n.value.perms });
       return ok(undefined);
     },
     startTransaction(domid) {
-      const tx: TxState = { domid, ended: false, overlay: new Map(), accessed: new Map(), fires: [], ownerDelta: new Map() };
+      const tx: TxState = {
+        domid, ended: false, failed: false, overlay: new Map(), snapshot: new Map(), accessed: new Map(), fires: [], ownerDelta: new Map(),
+      };
       return tx;
     },
     commit(c, tx) {
       const t = tx as TxState;
       if (t.ended) return err("ENOENT");
       t.ended = true;
+      if (t.failed) return err("ENOMEM");
       for (const [path, gen] of t.accessed) {
         const n = nodes.get(path);
         if ((n ? n.gen : -1) !== gen) return err("EAGAIN");
       }
-      if (!c.privileged && (t.ownerDelta.get(c.domid) ?? 0) > 0 && owned(t, c.domid) > quotas.maxEntries) return err("ENOSPC");
+      // xenstored_transaction.c: every unprivileged domain whose node count the transaction changed
+      // (even back to zero) must stay below the quota after it: count + delta >= quota is ENOSPC.
+      for (const [domid, delta] of t.ownerDelta) {
+        if (!isPrivileged(domid) && (owners.get(domid) ?? 0) + delta >= quotas.maxEntries) return err("ENOSPC");
+      }
       for (const [path, node] of t.overlay) put(undefined, path, node);
       for (const f of t.fires) fire(f);
       return ok(undefined);
@@ -315,6 +388,22 @@ export function createXenstoreTree(quotas: XenstoreQuotas, fire: (f: WatchFire) 
     },
     ownedBy(domid) {
       return owners.get(domid) ?? 0;
+    },
+    removeOwnedBy(domid) {
+      const walk = (path: string): void => {
+        const n = nodes.get(path);
+        if (!n) return;
+        if (path !== "/" && n.perms[0]!.domid === domid) {
+          const parent = parentPath(path);
+          const pn = nodes.get(parent)!;
+          const name = baseName(path);
+          put(undefined, parent, { ...pn, children: pn.children.filter((x) => x !== name) });
+          removeSubtree(undefined, path, n, false);
+          return;
+        }
+        for (const name of n.children) walk(childPath(path, name));
+      };
+      walk("/");
     },
   };
 }

@@ -18,15 +18,22 @@ export interface XsPerm {
   readonly perm: XsPermLetter;
 }
 
-/** Per-domain quotas, applied to unprivileged domains only (defaults: C xenstored's). */
+/**
+ * Per-domain quotas, applied to unprivileged domains only (defaults and off-by-ones: Debian 12's
+ * C xenstored 4.17, checked differentially by harness/xenstore/real).
+ */
 export interface XenstoreQuotas {
   /** Nodes a domain may own (ENOSPC beyond). Default 1000. */
   readonly maxEntries: number;
-  /** Largest value a domain may write, in bytes (ENOSPC beyond). Default 2048. */
-  readonly maxValueSize: number;
-  /** Watches per domain (E2BIG beyond). Default 128. */
+  /**
+   * Node size limit (xenstored --entry-size): a domain may not store a node whose record (24-byte
+   * header + 8 per permission + value + NUL-terminated child names) is this many bytes or more
+   * (ENOSPC). Default 2048.
+   */
+  readonly maxNodeSize: number;
+  /** Watches per domain: as 4.17, the (n+1)th is still accepted and the one after is E2BIG. Default 128. */
   readonly maxWatches: number;
-  /** Outstanding transactions per connection (ENOSPC beyond). Default 10. */
+  /** Outstanding transactions per connection: as 4.17, n+1 may be open, then ENOSPC. Default 10. */
   readonly maxTransactions: number;
   /** Permission entries per node a domain may set (ENOSPC beyond). Default 5. */
   readonly maxPermsPerNode: number;
@@ -34,7 +41,7 @@ export interface XenstoreQuotas {
 
 export const DEFAULT_XENSTORE_QUOTAS: XenstoreQuotas = {
   maxEntries: 1000,
-  maxValueSize: 2048,
+  maxNodeSize: 2048,
   maxWatches: 128,
   maxTransactions: 10,
   maxPermsPerNode: 5,
@@ -67,6 +74,11 @@ export interface XenstoreServerOptions {
   readonly onRelease?: (domid: number) => void;
   /** Receives one record per processed request. */
   readonly log?: (record: XenstoreLogRecord) => void;
+  /**
+   * Keep the nodes a domain owns when it is released (xenstored --keep-orphans). Default false:
+   * they are deleted with their subtrees and watches fire, as xenstored does since XSA-322.
+   */
+  readonly keepOrphans?: boolean;
 }
 
 /** Where a connection's outgoing bytes go. */

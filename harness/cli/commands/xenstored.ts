@@ -16,7 +16,8 @@ const USAGE = `usage: netlab xenstored --socket PATH [--json-log] [--quota-entri
 
 const QUOTA_FLAGS: Record<string, keyof XenstoreQuotas> = {
   "--quota-entries": "maxEntries",
-  "--quota-value-size": "maxValueSize",
+  "--quota-node-size": "maxNodeSize",
+  "--quota-value-size": "maxNodeSize",
   "--quota-watches": "maxWatches",
   "--quota-transactions": "maxTransactions",
   "--quota-perms": "maxPermsPerNode",
