@@ -33,4 +33,17 @@ describe("replayInputs", () => {
       }
     }, 30_000);
   }
+
+  it("reports an input that pollutes Object.prototype (the harness's check after each input)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-replay-test-"));
+    try {
+      const paths = { ...defaultFuzzPaths(root), targetsDir: path.join(root, "harness/fuzz/fixtures"), buildDir: dir };
+      const bundle = await bundleTarget(paths, "misbehaving-sync");
+      const out = await replayInputs(bundle, "sync", [{ label: "fine", data: Buffer.from("fine") }, { label: "POLLUTE", data: Buffer.from("POLLUTE") }], { timeoutMs: 5000 });
+      expect(out.map((o) => [o.label, o.ok ? "ok" : o.kind])).toEqual([["fine", "ok"], ["POLLUTE", "crash"]]);
+      expect(out[1]!.error).toContain("Prototype Pollution: Object.prototype.polluted was added");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

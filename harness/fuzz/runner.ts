@@ -293,7 +293,7 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
   const before = existsSync(corpus) ? countFiles(corpus) : 0;
   const firstSeed = [...copiedIn].sort()[0];
   const mode = targetMode(bundle, firstSeed === undefined ? undefined : readFileSync(path.join(work, firstSeed)));
-  const harness = path.join(workRoot, `harness-${name}.cjs`);
+  const harness = path.join(workRoot, `${name}${HARNESS_SUFFIX}`);
   writeFileSync(harness, harnessSource(bundle, mode));
   const dictionary = dictionaryFor(paths, name);
   const perInput = Math.max(1, Math.ceil(options.perInputTimeoutSeconds ?? 10));
@@ -403,12 +403,23 @@ interface Segment {
   findings: Omit<FuzzFinding, "file">[];
 }
 
+/** Harness modules (harnessSource) end so; Jazzer.js leaves them uninstrumented (JAZZER_ENGINE_ARGS). */
+export const HARNESS_SUFFIX = ".fuzz-harness.cjs";
+
+/**
+ * Jazzer.js options every run gets: the harness module is not instrumented (its per-input checks
+ * are not the target's coverage, and a hook per comparison would make them costly), and Jazzer.js's
+ * prototype-pollution detector is replaced by the harness's own check after each input
+ * (replay.ts checkPrototypes: the same prototypes, without copying every property per input).
+ */
+export const JAZZER_ENGINE_ARGS = ["--includes=*", "--excludes=node_modules", `--excludes=${HARNESS_SUFFIX}`, "--disable_bug_detectors=prototype-pollution"];
+
 async function jazzerSegment(
   choice: EngineChoice, harness: string, work: string, extraDirs: string[], artifacts: string,
   o: { seconds: number; perInput: number; rss: number; mode: "sync" | "async"; dictionary?: string; extra: string[]; onLine: ((line: string, pid?: number) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
 ): Promise<Segment> {
   const args = [
-    choice.jazzerCli!, harness, work, ...extraDirs, ...(o.mode === "sync" ? ["--sync"] : []), `--timeout=${o.perInput * 1000}`, "--",
+    choice.jazzerCli!, harness, work, ...extraDirs, ...(o.mode === "sync" ? ["--sync"] : []), `--timeout=${o.perInput * 1000}`, ...JAZZER_ENGINE_ARGS, "--",
     `-max_total_time=${o.seconds}`, `-rss_limit_mb=${o.rss}`, `-malloc_limit_mb=${o.rss}`, `-artifact_prefix=${artifacts}/`,
     "-print_final_stats=1", ...(o.dictionary === undefined ? [] : [`-dict=${o.dictionary}`]), ...o.extra,
   ];
@@ -672,10 +683,10 @@ export async function mergeFeatures(choice: EngineChoice, bundle: string, files:
   const byCopy = new Map<string, string>();
   files.forEach((f, i) => { const c = path.join(inputDir, `${String(i).padStart(6, "0")}`); copyFileSync(f, c); byCopy.set(c, f); });
   const mode = targetMode(bundle, readFileSync(files[0]!));
-  const harness = path.join(scratch, "merge-harness.cjs");
+  const harness = path.join(scratch, `merge${HARNESS_SUFFIX}`);
   writeFileSync(harness, harnessSource(bundle, mode));
   const r = await runChild(process.execPath, [
-    choice.jazzerCli!, harness, outDir, inputDir, ...(mode === "sync" ? ["--sync"] : []), "--timeout=10000", "--",
+    choice.jazzerCli!, harness, outDir, inputDir, ...(mode === "sync" ? ["--sync"] : []), "--timeout=10000", ...JAZZER_ENGINE_ARGS, "--",
     "-merge=1", `-merge_control_file=${control}`, "-rss_limit_mb=2048", `-artifact_prefix=${scratch}/`,
   ], { cwd: scratch, env: choice.env, timeoutMs: 300_000 });
   if (!existsSync(control)) { void r; return undefined; }
@@ -716,7 +727,8 @@ export function reproduces(bundle: string, input: Uint8Array, timeoutMs = 5000):
     }
     const script = `const t=require(${JSON.stringify(h)});` +
       `const d=Buffer.from(require("fs").readFileSync(0));Promise.resolve().then(()=>t.fuzz(d)).then(()=>new Promise((r)=>setImmediate(r))).then(()=>{if(t.takeRejection)t.takeRejection()}).then(()=>process.exit(0),(e)=>{console.error(e&&e.stack||e);process.exit(1)})`;
-    const r = spawnSync(process.execPath, ["-e", script], { input, timeout: timeoutMs, stdio: ["pipe", "ignore", "ignore"] });
+    // Every costly oracle on (the fuzzing run samples them by input; a shrunk input must not escape them).
+    const r = spawnSync(process.execPath, ["-e", script], { input, timeout: timeoutMs, stdio: ["pipe", "ignore", "ignore"], env: { NETLAB_FUZZ_CHECK_ALL: "1", ...process.env } });
     return r.status !== 0;
   } finally {
     rmSync(dir, { recursive: true, force: true });
