@@ -37,9 +37,10 @@ describe("xenstore Unix-socket transport", () => {
     }
   });
 
-  it("refuses clients beyond maxConnections", async () => {
+  it("refuses clients beyond a configured maxConnections and reports each refusal", async () => {
     const sock = tempSock();
-    const l = await listenXenstoreSocket(createXenstoreServer(), sock, { maxConnections: 1 });
+    const refusals: { connections: number; limit: number }[] = [];
+    const l = await listenXenstoreSocket(createXenstoreServer(), sock, { maxConnections: 1, onRefused: (i) => refusals.push(i) });
     try {
       const first = createXenstoreClient(await connectXenstoreSocket(sock));
       expect(await first.write("/a", "1")).toEqual(ok(undefined));
@@ -47,7 +48,25 @@ describe("xenstore Unix-socket transport", () => {
       const r = await second.read("/a");
       expect(r).toEqual({ ok: false, error: "closed" });
       expect(l.connections()).toBe(1);
+      expect(l.refused()).toBe(1);
+      expect(refusals).toEqual([{ connections: 1, limit: 1 }]);
       first.close();
+    } finally {
+      await l.close();
+    }
+  });
+
+  it("has no fixed cap on clients: 100 at once are all served", async () => {
+    const sock = tempSock();
+    const l = await listenXenstoreSocket(createXenstoreServer(), sock);
+    try {
+      const clients = await Promise.all(Array.from({ length: 100 }, async () => createXenstoreClient(await connectXenstoreSocket(sock))));
+      const results = await Promise.all(clients.map((c, i) => c.write(`/c/${i}`, String(i))));
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(await clients[99]!.read("/c/0")).toEqual(ok("0"));
+      expect(l.connections()).toBe(100);
+      expect(l.refused()).toBe(0);
+      for (const c of clients) c.close();
     } finally {
       await l.close();
     }

@@ -23,8 +23,13 @@ export class XenstoreSocketError extends Error {
 export interface XenstoreSocketOptions {
   /** Domain id the socket clients speak as. Default 0 (privileged, as xenstored's socket). */
   readonly domid?: number;
-  /** Most simultaneous clients; more are refused. Default 64. */
+  /**
+   * Most simultaneous clients; a client beyond it is closed at once and onRefused says so.
+   * Default: no limit (as C xenstored, which is bounded only by its file descriptors).
+   */
   readonly maxConnections?: number;
+  /** Called for each refused client with the limit it hit. */
+  readonly onRefused?: (info: { readonly connections: number; readonly limit: number }) => void;
   /** Queued output per client above which its reads pause until it drains. Default 1 MiB. */
   readonly highWaterMark?: number;
 }
@@ -34,6 +39,8 @@ export interface XenstoreSocketServer {
   readonly path: string;
   /** Clients currently connected. */
   connections(): number;
+  /** Clients refused so far because of maxConnections. */
+  refused(): number;
   /** Stops listening, disconnects clients and removes the socket file. */
   close(): Promise<void>;
 }
@@ -74,7 +81,15 @@ export async function listenXenstoreSocket(
     unlinkSync(path);
   }
   const sockets = new Set<Socket>();
+  const limit = options.maxConnections ?? Infinity;
+  let refused = 0;
   const net: Server = createServer((socket) => {
+    if (sockets.size >= limit) {
+      refused++;
+      options.onRefused?.({ connections: sockets.size, limit });
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     const conn = server.connect(domid, {
       send(bytes) {
@@ -95,7 +110,6 @@ export async function listenXenstoreSocket(
       conn.close();
     });
   });
-  net.maxConnections = options.maxConnections ?? 64;
   await new Promise<void>((resolve, reject) => {
     net.once("error", (e: NodeJS.ErrnoException) => {
       const code = e.code === "EADDRINUSE" ? "ERR_XENSTORED_SOCKET_IN_USE" : "ERR_XENSTORED_LISTEN";
@@ -107,6 +121,7 @@ export async function listenXenstoreSocket(
   return {
     path,
     connections: () => sockets.size,
+    refused: () => refused,
     close() {
       closing ??= new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -9,8 +9,9 @@ import { listenXenstoreSocket } from "../../xenstore/socket-transport.ts";
 
 export const summary = "serve a simulated xenstore on a Unix socket (for xenstore-utils)";
 
-const USAGE = `usage: netlab xenstored --socket PATH [--json-log] [--quota-entries N] [--quota-value-size N]
-                         [--quota-watches N] [--quota-transactions N] [--quota-perms N]
+const USAGE = `usage: netlab xenstored --socket PATH [--json-log] [--max-clients N] [--keep-orphans]
+                         [--quota-entries N] [--quota-node-size N] [--quota-watches N]
+                         [--quota-transactions N] [--quota-perms N]
   Serves the store until SIGINT/SIGTERM. Try: XENSTORED_PATH=PATH xenstore-write /a b
 `;
 
@@ -27,6 +28,8 @@ const QUOTA_FLAGS: Record<string, keyof XenstoreQuotas> = {
 export async function run(args: string[]): Promise<number> {
   let socketPath: string | undefined;
   let jsonLog = false;
+  let keepOrphans = false;
+  let maxClients: number | undefined;
   const quotas: Partial<Record<keyof XenstoreQuotas, number>> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -37,6 +40,15 @@ export async function run(args: string[]): Promise<number> {
       socketPath = args[++i];
     } else if (a === "--json-log") {
       jsonLog = true;
+    } else if (a === "--keep-orphans") {
+      keepOrphans = true;
+    } else if (a === "--max-clients") {
+      const n = Number(args[++i]);
+      if (!Number.isInteger(n) || n < 1) {
+        process.stderr.write(`netlab xenstored: --max-clients needs a positive integer\n`);
+        return 2;
+      }
+      maxClients = n;
     } else if (a in QUOTA_FLAGS) {
       const n = Number(args[++i]);
       if (!Number.isInteger(n) || n < 0) {
@@ -55,11 +67,17 @@ export async function run(args: string[]): Promise<number> {
   }
   const server = createXenstoreServer({
     quotas,
+    keepOrphans,
     ...(jsonLog ? { log: (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`) } : {}),
   });
   let listener;
   try {
-    listener = await listenXenstoreSocket(server, socketPath);
+    listener = await listenXenstoreSocket(server, socketPath, {
+      ...(maxClients !== undefined ? { maxConnections: maxClients } : {}),
+      onRefused: ({ connections, limit }) => {
+        process.stderr.write(`netlab xenstored: refused a client: ${connections} connected, --max-clients ${limit}\n`);
+      },
+    });
   } catch (e) {
     const error = e as Error & { code?: string };
     process.stderr.write(`netlab xenstored: ${error.message}${error.code ? ` [${error.code}]` : ""}\n`);
