@@ -116,7 +116,23 @@ describe("TCP handshake", () => {
     const ack = peer.next();
     expect(ack).toMatchObject({ flags: A, seq: syn.seq + 1, ack: 7001, options: { tsVal: syn.options.tsVal! + 10, tsEcr: 9 } });
     expect(connected).toBe(true);
-    expect(s.info()).toMatchObject({ state: "ESTABLISHED", sendMss: 1388, sendWindow: 2000, sack: true, timestamps: true, windowScaling: true, srttMs: 10 });
+    // RFC 7323 §2.2: the SYN-ACK's window (500) is not scaled; later segments' windows are
+    expect(s.info()).toMatchObject({ state: "ESTABLISHED", sendMss: 1388, sendWindow: 500, sack: true, timestamps: true, windowScaling: true, srttMs: 10 });
+  });
+
+  it("the first flight after an active open stays inside the SYN-ACK's unscaled window (RFC 7323 §2.2, as Linux's tcp_rcv_synsent_state_process)", () => {
+    const peer = createTcpTestPeer();
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 })) as TcpConnection;
+    const syn = peer.next();
+    peer.inject({ flags: S | A, srcPort: 40000, dstPort: 5000, seq: 7000, ack: syn.seq + 1, window: 4096, options: { mss: 1460, windowScale: 7 } });
+    expect(flagString(peer.next().flags)).toBe("A");
+    s.write(new Uint8Array(20_000));
+    const sent: number[] = [];
+    while (peer.sent.length > 0) sent.push(peer.next().payload.length);
+    // 2 full segments (the 1176 bytes left of the window are less than half of it: sender SWS
+    // avoidance), not IW10 against a window of 4096 << 7
+    expect(sent).toEqual([1460, 1460]);
+    expect(s.info().sendWindow).toBe(4096);
   });
 
   it("simultaneous open: SYN crossing SYN goes through SYN-RECEIVED to ESTABLISHED (RFC 9293 Figure 8)", () => {
@@ -223,6 +239,19 @@ describe("TCP data transfer", () => {
     e.peer.clock.advance(1);
     expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 2906, at: 41 });
     expect(e.events).toEqual(["data:1448", "data:1448", "data:10"]);
+  });
+
+  it("a small receive buffer the application has emptied is reopened at once when the sender's window falls under one segment (as Linux's tcp_cleanup_rbuf), not after the delayed-ACK timer", () => {
+    const e = establishPassive({ quickAck: false, receiveBufferSize: 2048, windowScaleShift: 0 });
+    // 1448 of the 2048-byte window: 600 left, less than a segment, and the reader took the data
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(1448), options: ts(e, 200) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 1448, window: 2048, at: 1 });
+    // a buffer that still leaves the sender a full segment waits for the delayed-ACK timer as before
+    const big = establishPassive({ quickAck: false, receiveBufferSize: 8192, windowScaleShift: 0 });
+    big.peer.inject({ flags: A, seq: big.peerSeq, ack: big.localSeq, payload: new Uint8Array(1448), options: ts(big, 200) });
+    expect(big.peer.sent).toEqual([]);
+    big.peer.clock.advance(40);
+    expect(big.peer.next()).toMatchObject({ flags: A, ack: big.peerSeq + 1448, at: 41 });
   });
 
   it("an out-of-order segment draws an immediate duplicate ACK with a SACK block; filling the hole ACKs everything", () => {

@@ -114,7 +114,9 @@ export function sendSyn(c: Tcb): void {
 
 export function establish(c: Tcb, seg: TcpRepr): void {
   c.state = State.ESTABLISHED;
-  c.sndWnd = seg.window << c.sndWscale;
+  // RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled (the active opener
+  // establishes on the peer's SYN-ACK)
+  c.sndWnd = (seg.flags & TCP_FLAG_SYN) !== 0 ? seg.window : seg.window << c.sndWscale;
   c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
   c.sndWl1 = seg.seq;
   c.sndWl2 = seg.ack;

@@ -60,7 +60,13 @@ export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
     // quick-ack mode (not interactive) every segment at once, which RFC 1122 §4.2.3.2 allows
     c.rcvUnacked += payload.length;
     if (c.rcvUnacked >= 2 * c.rcvMss || (c.quickAcks > 0 && !c.interactive)) c.ackNow = true;
-    else if (c.delackAt === NONE) c.delackAt = c.ctx.clock.now() + c.ctx.options.delayedAckMs;
+    else {
+      // the window left to the sender is under one segment but the application has taken the
+      // data: announce the reopened window at once instead of stalling the sender for the
+      // delayed-ACK timer (Linux's tcp_cleanup_rbuf; matters with small receive buffers)
+      if (seqSub(c.rcvAdvRight, c.rcvNxt) < c.rcvMss) maybeWindowUpdate(c);
+      if (!c.ackNow && c.delackAt === NONE) c.delackAt = c.ctx.clock.now() + c.ctx.options.delayedAckMs;
+    }
   } else {
     if (c.ooo === null) c.ooo = new ReassemblyQueue(c.ctx.options.outOfOrderBudget);
     if (!c.ooo.insert(seq, payload)) c.ctx.stats.outOfOrderDropped++;
