@@ -128,15 +128,19 @@ export function nsToMs(ns: bigint): number {
 }
 
 /**
- * Hands out fresh regions of large blocks: one allocation per blockSize bytes instead of one
- * per record. A region is never handed out twice, so chunks stay valid after write().
+ * Hands out fresh regions of large blocks: one allocation per block instead of one per record.
+ * Blocks start at 4 KiB and double up to blockSize, so a writer of a few records (a fuzz input's
+ * round trip, a test) does not pay for zeroing 256 KiB. A region is never handed out twice, so
+ * chunks stay valid after write().
  */
 export function createChunkAllocator(blockSize = 256 * 1024): (n: number) => Uint8Array {
   let block = new Uint8Array(0);
   let pos = 0;
+  let next = Math.min(4096, blockSize);
   return (n) => {
     if (pos + n > block.length) {
-      block = new Uint8Array(Math.max(blockSize, n));
+      block = new Uint8Array(Math.max(next, n));
+      next = Math.min(next * 2, blockSize);
       pos = 0;
     }
     const out = block.subarray(pos, pos + n);
