@@ -251,9 +251,12 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     if (c.sndWnd > 0) { c.persistAt = NONE; c.persistBackoff = 0; }
   }
 
-  // duplicate ACK (RFC 5681 §2; with SACK any ACK reporting new SACKed data counts)
-  if (ack === c.sndUna && newlyAcked === 0 && payloadLen === 0 && (f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 &&
-      c.sndMax !== c.sndUna && (c.sndWnd === oldWnd || sackNews)) {
+  // duplicate ACK: with SACK, RFC 6675 §2: an ACK whose SACK blocks report new data, whatever
+  // else it does (a duplicated segment alone never counts); without, RFC 5681 §2
+  if (c.sackOk
+    ? sackNews && c.sndMax !== c.sndUna
+    : ack === c.sndUna && newlyAcked === 0 && payloadLen === 0 && (f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 &&
+      c.sndMax !== c.sndUna && c.sndWnd === oldWnd) {
     c.dupAcks++;
     if (c.inRecovery) c.recovery.onDuplicateAck(c);
   }

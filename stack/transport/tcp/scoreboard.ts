@@ -1,6 +1,7 @@
 // The SACK scoreboard (RFC 6675 §3–4): which bytes above SND.UNA the peer reported as held,
 // IsLost() for the holes between them, and the pipe estimate's lost-bytes term.
-// SackScoreboard: add/ackedTo/clear/sackedBetween/isHoleLost/nextLostHole/lostBytesFrom/skipSacked.
+// SackScoreboard: add/ackedTo/clear/sackedBetween/isHoleLost/nextLostHole/lostBytesFrom/skipSacked/
+// nextSackedAbove/lastUnsackedBelow.
 import { seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from "./seq.ts";
 
 /** RFC 6675 §2 DupThresh. */
@@ -80,6 +81,24 @@ export class SackScoreboard {
       if (seqGt(b.left, seq)) break;
     }
     return seq;
+  }
+
+  /** The left edge of the first SACKed block above seq, or undefined. */
+  nextSackedAbove(seq: number): number | undefined {
+    for (const b of this.blocks) if (seqGt(b.left, seq)) return b.left;
+    return undefined;
+  }
+
+  /** The highest un-SACKed range in [sndUna, end), or undefined when all of it is SACKed. */
+  lastUnsackedBelow(end: number, sndUna: number): Block | undefined {
+    const bl = this.blocks;
+    for (let k = bl.length - 1; k >= 0; k--) {
+      const b = bl[k]!;
+      if (seqGe(b.left, end)) continue;
+      if (seqLt(b.right, end)) return { left: b.right, right: end };
+      end = b.left;
+    }
+    return seqGt(end, sndUna) ? { left: sndUna, right: end } : undefined;
   }
 
   /** RFC 6675 §4 IsLost for the hole below block `k`: DupThresh blocks or more than (DupThresh−1)·MSS bytes above it. */

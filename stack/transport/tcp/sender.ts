@@ -50,7 +50,8 @@ export function sendOne(c: Tcb, force: boolean): boolean {
   let flight = offset;
   if (c.scoreboard !== null && !c.scoreboard.empty) flight -= c.scoreboard.sackedBetween(c.sndUna, c.sndNxt);
   let cwnd = c.cc.cwnd;
-  if (!c.inRecovery && c.dupAcks > 0 && c.dupAcks < 3) cwnd += Math.min(c.dupAcks, 2) * mss; // RFC 3042
+  // RFC 3042 limited transmit; with SACK the pipe above already leaves room for what was SACKed (RFC 6675 §5)
+  if (!c.sackOk && !c.inRecovery && c.dupAcks > 0 && c.dupAcks < 3) cwnd += Math.min(c.dupAcks, 2) * mss;
   const cwndRoom = Math.floor(cwnd) - flight;
   const wndRoom = c.sndWnd - offset;
   let usable = Math.min(cwndRoom, wndRoom);
@@ -73,7 +74,12 @@ export function sendOne(c: Tcb, force: boolean): boolean {
     const big = Math.min(pending, usable, Math.floor(room / mss) * mss);
     if (big > mss) { len = big === pending ? big : Math.floor(big / mss) * mss; gso = true; }
   }
-  if (retransmitting) len = Math.min(len, seqSub(c.sndMax, c.sndNxt));
+  if (retransmitting) {
+    len = Math.min(len, seqSub(c.sndMax, c.sndNxt));
+    // never resend bytes the peer SACKed: stop at the next SACKed block
+    const sacked = c.scoreboard === null ? undefined : c.scoreboard.nextSackedAbove(c.sndNxt);
+    if (sacked !== undefined && seqLt(sacked, seqAdd(c.sndNxt, len))) len = seqSub(sacked, c.sndNxt);
+  }
   // RFC 9293 §3.8.6.2.1 sender SWS avoidance and Nagle (RFC 896)
   if (!retransmitting && !force && len < mss) {
     const all = len === pending;

@@ -74,8 +74,13 @@ function onTailLossProbe(c: Tcb, now: number): void {
     const sentData = Math.min(buffered, seqSub(c.sndMax, c.sndUna));
     const finInFlight = c.finQueued && !c.finAcked && seqSub(c.sndMax, c.sndUna) > buffered;
     if (sentData > 0) {
-      const len = Math.min(c.mss, sentData);
-      retransmit(c, seqAdd(c.sndUna, sentData - len), len);
+      // the last segment; with SACK the last one not SACKed (a SACKed one is never resent)
+      const end = seqAdd(c.sndUna, sentData);
+      const range = c.scoreboard === null ? { left: c.sndUna, right: end } : c.scoreboard.lastUnsackedBelow(end, c.sndUna);
+      if (range !== undefined) {
+        const len = Math.min(c.mss, seqSub(range.right, range.left));
+        retransmit(c, seqSub(range.right, len) >>> 0, len);
+      }
     } else if (finInFlight) {
       retransmit(c, seqAdd(c.sndUna, buffered), 0);
     }

@@ -1,0 +1,116 @@
+// Segment-level tests of loss detection and recovery (RFC 6675, RFC 2883, RFC 8985 §7):
+// a scripted peer sends exact ACKs, the tests assert exactly what the sender emits.
+import { describe, expect, it } from "vitest";
+import { unwrap } from "../../result.ts";
+import { TCP_FLAG_ACK as A, TCP_FLAG_SYN as S } from "../../wire/tcp.ts";
+import type { SackBlock } from "../../wire/tcp.ts";
+import { createTcpPathPair, createTcpTestPeer, flagString, type TcpTestPeer } from "./test-peer.ts";
+import type { TcpConnection } from "./connection.ts";
+import type { TcpLayerOptions } from "./types.ts";
+
+const PEER_ISN = 1000;
+const MSS = 1000;
+
+interface Sender { peer: TcpTestPeer; conn: TcpConnection; base: number; ack(ack: number, sack?: [number, number][]): void }
+
+/** A listener's connection with a SACK-permitting peer (MSS 1000, no timestamps, window 257 << 7), 100 ms RTT. */
+function sender(opts: TcpLayerOptions = {}): Sender {
+  const peer = createTcpTestPeer(opts);
+  const l = unwrap(peer.tcp.listen(80));
+  let conn: TcpConnection | undefined;
+  l.onConnection((s) => { conn = s as TcpConnection; });
+  peer.inject({ flags: S, seq: PEER_ISN, window: 32792, options: { mss: MSS, sackPermitted: true, windowScale: 7 } });
+  const synAck = peer.next();
+  peer.clock.advance(100);
+  peer.inject({ flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: 257 });
+  const base = synAck.seq + 1;
+  return {
+    peer, conn: conn!, base,
+    ack(ack, sack) {
+      const sackBlocks: SackBlock[] | undefined = sack?.map(([l, r]) => ({ left: base + l, right: base + r }));
+      peer.inject({ flags: A, seq: PEER_ISN + 1, ack: base + ack, window: 257, options: sackBlocks === undefined ? {} : { sackBlocks } });
+    },
+  };
+}
+
+/** [flags, offset from the first data byte, length] of each segment emitted since the last call. */
+function emitted(s: Sender): [string, number, number][] {
+  return s.peer.drain().map((x) => [flagString(x.flags), x.seq - s.base, x.payload.length]);
+}
+
+describe("duplicate ACKs with SACK (RFC 6675 §2)", () => {
+  it("ACKs that report no new SACKed data (duplicated by the network) never count: no fast retransmit, no limited transmit", () => {
+    const s = sender();
+    s.conn.write(new Uint8Array(12 * MSS));
+    expect(emitted(s)).toHaveLength(10);
+    for (let i = 0; i < 6; i++) s.ack(0);
+    for (let i = 0; i < 4; i++) s.ack(0, [[MSS, 2 * MSS]]);
+    // only the first of the SACKing ACKs is a duplicate ACK: one segment of limited transmit (pipe 9 < cwnd 10)
+    expect(emitted(s)).toEqual([["A", 10 * MSS, MSS]]);
+    expect(s.peer.tcp.stats.fastRetransmits).toBe(0);
+  });
+
+  it("three ACKs each SACKing new data start recovery with the first segment", () => {
+    const s = sender();
+    s.conn.write(new Uint8Array(4 * MSS));
+    emitted(s);
+    s.ack(0, [[MSS, 2 * MSS]]);
+    s.ack(0, [[MSS, 3 * MSS]]);
+    expect(emitted(s)).toEqual([]);
+    s.ack(0, [[MSS, 4 * MSS]]);
+    expect(emitted(s)).toEqual([["A", 0, MSS]]);
+    expect(s.peer.tcp.stats.fastRetransmits).toBe(1);
+  });
+
+  it("a D-SACK for a segment that arrived twice is no duplicate ACK", () => {
+    const s = sender();
+    s.conn.write(new Uint8Array(10 * MSS));
+    emitted(s);
+    s.ack(2 * MSS);
+    for (let i = 0; i < 4; i++) s.ack(2 * MSS, [[MSS, 2 * MSS]]);
+    expect(emitted(s).filter(([, off]) => off < 10 * MSS)).toEqual([]);
+    expect(s.peer.tcp.stats.fastRetransmits).toBe(0);
+  });
+
+  it("a transfer over a path that duplicates half the segments makes no retransmission at all", () => {
+    const p = createTcpPathPair({ seed: 3, impair: { delayMs: 2, duplicate: 0.5 } });
+    const l = unwrap(p.b.listen(80));
+    let received = 0;
+    l.onConnection((c) => c.onData((d) => { received += d.length; }));
+    const c = unwrap(p.a.connect(p.addrB, 80));
+    c.onConnect(() => { c.write(new Uint8Array(1 << 20)); c.end(); });
+    p.clock.run(10_000);
+    expect(received).toBe(1 << 20);
+    expect(p.a.stats).toMatchObject({ retransmits: 0, fastRetransmits: 0, timeouts: 0 });
+    expect(p.b.stats.dsackSent).toBeGreaterThan(0);
+  });
+});
+
+describe("a SACKed segment is never retransmitted", () => {
+  it("after an RTO, go-back-N stops at the SACKed block and skips it", () => {
+    const s = sender({ tailLossProbe: false });
+    s.conn.write(new Uint8Array(4 * MSS));
+    emitted(s);
+    // one SACKed block [500, 1700): too little for loss detection; the RTO fires
+    s.ack(0, [[500, 1700]]);
+    expect(emitted(s)).toEqual([]);
+    s.peer.clock.advance(300);
+    // cwnd is one MSS after the timeout: the 500 bytes before the block, then 500 after it
+    expect(emitted(s)).toEqual([["A", 0, 500], ["A", 1700, 500]]);
+    expect(s.peer.tcp.stats.timeouts).toBe(1);
+  });
+
+  it("a tail loss probe resends the last segment not SACKed", () => {
+    const s = sender();
+    s.conn.write(new Uint8Array(MSS));
+    emitted(s);
+    s.peer.clock.advance(100);
+    s.ack(MSS);
+    s.conn.write(new Uint8Array(4 * MSS));
+    expect(emitted(s)).toHaveLength(4);
+    s.ack(MSS, [[4 * MSS, 5 * MSS]]);
+    s.peer.clock.advance(300);
+    expect(emitted(s)).toEqual([["A", 3 * MSS, MSS]]);
+    expect(s.peer.tcp.stats.tailLossProbes).toBe(1);
+  });
+});
