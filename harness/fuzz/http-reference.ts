@@ -55,35 +55,44 @@ interface LlhttpModule {
 }
 
 let llhttp: LlhttpModule | undefined;
+/** One llhttp parser, re-initialized per input as node:http does with its pooled parsers (a new native parser per input cost as much as the parse). */
+let shared: { parser: LlhttpParser; state: LlhttpState } | undefined;
+interface LlhttpState { requests: FramedRequest[]; head: { method: string; target: string } | undefined; body: string; flushedUrl: string }
 
 /** llhttp (node:http's parser, strict mode) fed `bytes`. */
 export function llhttpFraming(bytes: Uint8Array): Framing {
   llhttp ??= createRequire(`${process.cwd()}/`)("_http_common") as LlhttpModule;
   const { HTTPParser, methods } = llhttp;
+  if (shared === undefined) {
+    const p = new HTTPParser();
+    const st: LlhttpState = { requests: [], head: undefined, body: "", flushedUrl: "" };
+    // As in node:http: when the head spans more than one execute() or is long, llhttp hands the
+    // URL over early through kOnHeaders and kOnHeadersComplete gets none.
+    p[HTTPParser.kOnHeaders] = (_headers: string[], url: string | undefined) => { st.flushedUrl += url ?? ""; };
+    p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, _headers: string[], method: number, url: string | undefined) => {
+      st.head = { method: methods[method] ?? String(method), target: url || st.flushedUrl };
+      st.flushedUrl = "";
+      st.body = "";
+      return 0;
+    };
+    p[HTTPParser.kOnBody] = (b: Buffer) => { st.body += b.toString("latin1"); };
+    // Trailer fields arrive through kOnHeaders too (with a stale URL): node:http drops both when the message completes.
+    p[HTTPParser.kOnMessageComplete] = () => { if (st.head) st.requests.push({ ...st.head, body: st.body }); st.head = undefined; st.flushedUrl = ""; };
+    shared = { parser: p, state: st };
+  }
+  const { parser: p, state: st } = shared;
   const requests: FramedRequest[] = [];
-  let head: { method: string; target: string } | undefined;
-  let body = "";
-  const p = new HTTPParser();
-  // As in node:http: when the head spans more than one execute() or is long, llhttp hands the
-  // URL over early through kOnHeaders and kOnHeadersComplete gets none.
-  let flushedUrl = "";
-  p[HTTPParser.kOnHeaders] = (_headers: string[], url: string | undefined) => { flushedUrl += url ?? ""; };
-  p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, _headers: string[], method: number, url: string | undefined) => {
-    head = { method: methods[method] ?? String(method), target: url || flushedUrl };
-    flushedUrl = "";
-    body = "";
-    return 0;
-  };
-  p[HTTPParser.kOnBody] = (b: Buffer) => { body += b.toString("latin1"); };
-  // Trailer fields arrive through kOnHeaders too (with a stale URL): node:http drops both when the message completes.
-  p[HTTPParser.kOnMessageComplete] = () => { if (head) requests.push({ ...head, body }); head = undefined; flushedUrl = ""; };
+  st.requests = requests;
+  st.head = undefined;
+  st.body = "";
+  st.flushedUrl = "";
   p.initialize(HTTPParser.REQUEST, {}, 0, 0);
   const r = p.execute(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   if (r instanceof Error) {
     const e = r as Error & { code?: string; bytesParsed?: number };
     return { requests, end: "error", error: e.code ?? e.message, ...(e.bytesParsed !== undefined ? { errorOffset: e.bytesParsed } : {}) };
   }
-  return { requests, end: head !== undefined || body !== "" ? "incomplete" : "complete" };
+  return { requests, end: st.head !== undefined || st.body !== "" ? "incomplete" : "complete" };
 }
 
 /**
