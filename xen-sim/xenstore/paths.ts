@@ -5,7 +5,7 @@
 //   parentPath / baseName / isSelfOrDescendant
 
 import { err, ok, type Result } from "../../stack/result.ts";
-import { XS_ABS_PATH_MAX, XS_REL_PATH_MAX } from "./wire.ts";
+import { XS_REL_PATH_MAX } from "./wire.ts";
 
 export const INTRODUCE_DOMAIN = "@introduceDomain";
 export const RELEASE_DOMAIN = "@releaseDomain";
@@ -28,24 +28,22 @@ export interface CanonicalPath {
   readonly relative: boolean;
 }
 
+// is_valid_nodename(): a name below /local/domain/<at most 5 digits>/ may have
+// XENSTORE_REL_PATH_MAX characters after that prefix, any other name that many in all
+// (sscanf "/local/domain/%5u/%n", as 4.17 does it).
+const DOMAIN_PREFIX = /^\/local\/domain\/(?:-?\d{1,4}|\d{5})\//;
+
 /**
  * Resolves a node name given by domid: absolute names stay, relative ones are prefixed with
  * /local/domain/<domid>/. Rejects bad characters, "//", a trailing "/" and over-long names.
  */
 export function canonicalizePath(domid: number, name: string): Result<CanonicalPath, "EINVAL"> {
-  if (name.length === 0 || !VALID.test(name)) return err("EINVAL");
-  let path: string;
-  let relative = false;
-  if (name.startsWith("/")) {
-    if (name.length > XS_ABS_PATH_MAX) return err("EINVAL");
-    path = name;
-  } else {
-    if (name.startsWith("@") || name.length > XS_REL_PATH_MAX) return err("EINVAL");
-    path = `${domainPath(domid)}/${name}`;
-    relative = true;
-    if (path.length > XS_ABS_PATH_MAX) return err("EINVAL");
-  }
+  if (name.length === 0 || !VALID.test(name) || name.startsWith("@")) return err("EINVAL");
+  const relative = !name.startsWith("/");
+  const path = relative ? `${domainPath(domid)}/${name}` : name;
   if (path.includes("//") || (path.length > 1 && path.endsWith("/"))) return err("EINVAL");
+  const localOff = DOMAIN_PREFIX.exec(path)?.[0].length ?? 0;
+  if (path.length > localOff + XS_REL_PATH_MAX) return err("EINVAL");
   return ok({ path, relative });
 }
 

@@ -642,4 +642,37 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
     expect(dom0.call(XS_SET_TARGET, ["5", "0"])).toBe("OK");
     expect(dom0.call(XS_SET_TARGET, ["5", "6"])).toBe("ENOENT");
   });
+
+  it("path length: 2048 characters after /local/domain/<domid>/, or 2048 in all elsewhere (is_valid_nodename)", () => {
+    const { dom0 } = setup();
+    expect(write(dom0, `/${"t".repeat(2047)}`, "v")).toBe("OK");
+    expect(write(dom0, `/${"t".repeat(2048)}`, "v")).toBe("EINVAL");
+    expect(write(dom0, `/local/domain/3/${"t".repeat(2048)}`, "v")).toBe("OK");
+    expect(write(dom0, `/local/domain/3/${"t".repeat(2049)}`, "v")).toBe("EINVAL");
+    expect(write(dom0, `/local/domain/123456/${"t".repeat(2040)}`, "v")).toBe("EINVAL");
+  });
+
+  it("permission numbers are read as C strtol(s, &end, 0) into an int", () => {
+    const { dom0 } = setup();
+    write(dom0, "/p", "v");
+    const cases: [string, string][] = [["r0x10", "n0,r16"], ["r010", "n0,r8"], ["r-1", "n0,r-1"], ["r 5", "n0,r5"], ["r4294967297", "n0,r1"]];
+    for (const [perm, shown] of cases) {
+      expect(dom0.call(XS_SET_PERMS, ["/p", "n0", perm])).toBe("OK");
+      expect(dom0.call(XS_GET_PERMS, ["/p"])).toBe(shown);
+    }
+    for (const bad of ["r5x", "r", "r0x", "r08", "R1"]) expect(dom0.call(XS_SET_PERMS, ["/p", "n0", bad])).toBe("EINVAL");
+    expect(dom0.call(XS_SET_PERMS, ["/p", "n70000"])).toBe("ENOENT");
+    expect(dom0.call(XS_SET_PERMS, ["/p", "n-1"])).toBe("ENOENT");
+  });
+
+  it("a commit fires one event per changed node, in the order first changed, and none for a node created and removed in it", () => {
+    const { dom0 } = setup();
+    expect(dom0.call(XS_WATCH, ["/o", "w"])).toBe("OK");
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    for (const [p, v] of [["/o/b", "1"], ["/o/a", "1"], ["/o/b", "2"], ["/o/gone", "x"]]) expect(write(dom0, p!, v!, tx)).toBe("OK");
+    expect(dom0.call(XS_RM, ["/o/gone"], tx)).toBe("OK");
+    dom0.events.length = 0;
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("OK");
+    expect(dom0.events.map((e) => e.strings![0])).toEqual(["/o/b", "/o/a"]);
+  });
 });

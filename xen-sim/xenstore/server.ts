@@ -44,14 +44,6 @@ const OK_PAYLOAD = joinStrings(["OK"]);
 const DOMID_FIRST_RESERVED = 0x7ff0;
 /** DOMID_SELF: IS_DOMAIN_INTRODUCED answers T for it. */
 const DOMID_SELF = 0x7ff0;
-const DOMID_RE = /^\d{1,5}$/;
-
-function parseDomid(s: string | undefined): number | null {
-  if (s === undefined || !DOMID_RE.test(s)) return null;
-  const n = Number(s);
-  return n < DOMID_FIRST_RESERVED ? n : null;
-}
-
 /** C atoi(): optional blanks and sign, then leading digits; 0 when there are none (int wraps). */
 function atoi(s: string): number {
   const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
@@ -163,6 +155,13 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
   function oneArg(payload: Uint8Array): string | undefined {
     const parts = splitStrings(payload);
     return parts !== null && parts.length === 1 ? parts[0] : undefined;
+  }
+
+  /** xenstored onearg_domain(): one argument through atoi; 0 (or none) is EINVAL. */
+  function oneArgDomain(payload: Uint8Array): number | null {
+    const arg = oneArg(payload);
+    const domid = arg === undefined ? 0 : atoi(arg);
+    return domid === 0 ? null : domid;
   }
 
   function done(r: Result<void, XsErrno>): Reply {
@@ -295,6 +294,10 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
           if (!pp.ok) return pp;
           perms.push(pp.value);
         }
+        // domain_alloc_permrefs(): an owner that is no domain is ENOENT (other entries for
+        // domains that do not exist are kept and match nobody).
+        const owner = perms[0]!.domid;
+        if (owner < 0 || owner >= DOMID_FIRST_RESERVED) return err("ENOENT");
         if (isSpecialPath(args[0]!)) {
           if (!specialPerms.has(args[0]!)) return err("ENOENT");
           if (!c.privileged) return err("EACCES");
@@ -343,13 +346,13 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         return doIntroduce(c, args);
       case XS_RELEASE: {
         if (!c.privileged) return err("EACCES");
-        const domid = parseDomid(oneArg(msg.payload));
-        if (domid === null || domid === 0) return err("EINVAL");
+        const domid = oneArgDomain(msg.payload);
+        if (domid === null) return err("EINVAL");
         return release(domid) ? ok(OK_PAYLOAD) : err("ENOENT");
       }
       case XS_RESUME: {
         if (!c.privileged) return err("EACCES");
-        const domid = parseDomid(oneArg(msg.payload));
+        const domid = oneArgDomain(msg.payload);
         if (domid === null) return err("EINVAL");
         return introduced.has(domid) ? ok(OK_PAYLOAD) : err("ENOENT");
       }
@@ -367,17 +370,15 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       case XS_SET_TARGET: {
         if (!c.privileged) return err("EACCES");
         if (args === null || args.length !== 2) return err("EINVAL");
-        const domid = parseDomid(args[0]);
-        const target = parseDomid(args[1]);
-        if (domid === null || target === null) return err("EINVAL");
-        if (!isConnected(domid) || !isConnected(target)) return err("ENOENT");
+        if (!isConnected(atoi(args[0]!)) || !isConnected(atoi(args[1]!))) return err("ENOENT");
+        const domid = atoi(args[0]!), target = atoi(args[1]!);
         targets.set(domid, target);
         return ok(OK_PAYLOAD);
       }
       case XS_DEBUG: {
         if (!c.privileged) return err("EACCES");
         if (args === null || args.length === 0) return err("EINVAL");
-        if (args[0] === "print" || args[0] === "check") return ok(OK_PAYLOAD);
+        if ((args[0] === "print" && args.length >= 2) || args[0] === "check") return ok(OK_PAYLOAD);
         if (args[0] === "help") return ok(joinStrings(["print <text>\ncheck\nhelp\n"]));
         return err("EINVAL");
       }

@@ -60,7 +60,11 @@ interface TxState extends XsTransaction {
   /** The committed node as the transaction first saw it: later reads return this copy. */
   readonly snapshot: Map<string, NodeRec | null>;
   readonly accessed: Map<string, number>;
-  readonly fires: WatchFire[];
+  /**
+   * Changes for watches, once per path in the order first changed (xenstored fires one event
+   * per accessed node at commit): the first change's old permissions, the last one's exactness.
+   */
+  readonly fires: Map<string, { exact: boolean; oldPerms: readonly XsPerm[] | undefined; existed: boolean }>;
   readonly ownerDelta: Map<number, number>;
 }
 
@@ -109,15 +113,23 @@ function letterBits(l: XsPermLetter): number {
   return l === "b" ? PERM_READ | PERM_WRITE : l === "r" ? PERM_READ : l === "w" ? PERM_WRITE : 0;
 }
 
-const PERM_RE = /^([nrwb])(\d{1,5})$/;
+// xs_strings_to_perms(): a letter, then a number as strtol(s, &end, 0) reads it (blanks, sign,
+// 0x/0 prefixes) that must use the whole rest; the long is stored in a 32-bit int.
+const PERM_RE = /^([nrwb])([ \t\n\v\f\r]*[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*))$/;
+const LONG_MIN = -(1n << 63n), LONG_MAX = (1n << 63n) - 1n;
 
-/** Parses one permission string such as "r5"; domids are < 0x7FF0. */
+/** Parses one permission string such as "r5" (C strtol rules for the number, as xenstored). */
 export function parsePerm(s: string): Result<XsPerm, "EINVAL"> {
   const m = PERM_RE.exec(s);
   if (!m) return err("EINVAL");
-  const domid = Number(m[2]);
-  if (domid >= 0x7ff0) return err("EINVAL");
-  return ok({ domid, perm: m[1] as XsPermLetter });
+  const text = m[2]!.trim();
+  const negative = text.startsWith("-");
+  const digits = text.replace(/^[+-]/, "");
+  let v = /^0[xX]/.test(digits) ? BigInt(digits) : /^0[0-7]/.test(digits) ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
+  if (negative) v = -v;
+  if (v > LONG_MAX) v = LONG_MAX;
+  if (v < LONG_MIN) v = LONG_MIN;
+  return ok({ domid: Number(BigInt.asIntN(32, v)), perm: m[1] as XsPermLetter });
 }
 
 /** Formats one permission entry ("b0"). */
@@ -193,7 +205,11 @@ export function createXenstoreTree(
     }
     if (tx) {
       tx.overlay.set(path, node === null ? null : { ...node, gen: -2 });
-      if (change) tx.fires.push(change);
+      if (change) {
+        const seen = tx.fires.get(path);
+        if (seen) seen.exact = change.exact;
+        else tx.fires.set(path, { exact: change.exact, oldPerms: change.oldPerms, existed: (tx.snapshot.get(path) ?? null) !== null });
+      }
       return;
     }
     if (node) nodes.set(path, { ...node, gen: ++generation });
@@ -355,7 +371,7 @@ export function createXenstoreTree(
     },
     startTransaction(domid) {
       const tx: TxState = {
-        domid, ended: false, failed: false, overlay: new Map(), snapshot: new Map(), accessed: new Map(), fires: [], ownerDelta: new Map(),
+        domid, ended: false, failed: false, overlay: new Map(), snapshot: new Map(), accessed: new Map(), fires: new Map(), ownerDelta: new Map(),
       };
       return tx;
     },
@@ -374,7 +390,11 @@ export function createXenstoreTree(
         if (!isPrivileged(domid) && (owners.get(domid) ?? 0) + delta >= quotas.maxEntries) return err("ENOSPC");
       }
       for (const [path, node] of t.overlay) put(undefined, path, node);
-      for (const f of t.fires) fire(f);
+      for (const [path, f] of t.fires) {
+        // A node the transaction created and removed again was never there for anyone.
+        if (!f.existed && t.overlay.get(path) === null) continue;
+        fire({ path, exact: f.exact, oldPerms: f.oldPerms });
+      }
       return ok(undefined);
     },
     abort(tx) {
