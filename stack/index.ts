@@ -11,7 +11,9 @@ import { createIpv4 } from "./net/ipv4.ts";
 import type { ReassemblyOptions } from "./net/reassembly.ts";
 import type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters } from "./net/types.ts";
 import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
-import { type ExtendedTcpLayer, type TcpLayerOptions, createTcpLayer } from "./transport/tcp/index.ts";
+import { type ExtendedTcpLayer, type TcpLayerOptions, type TcpConnection, createTcpLayer } from "./transport/tcp/index.ts";
+import type { TcpConnectError, TcpConnectionOptions, TcpListenError, TcpStream, TcpStreamListener } from "./transport/types.ts";
+import type { Result } from "./result.ts";
 
 /** What the world gives a stack. */
 export interface StackDeps {
@@ -64,9 +66,22 @@ export interface Stack {
   readonly ipv4: Ipv4Stack;
   readonly icmp: IcmpLayer;
   readonly udp: UdpStack;
-  readonly tcp: ExtendedTcpLayer;
+  readonly tcp: StackTcpLayer;
   counters(): StackCounters;
 }
+
+/** The TCP layer of an assembled stack: its connections are TcpStreams (info() included). */
+export interface StackTcpLayer extends Omit<ExtendedTcpLayer, "connect" | "listen"> {
+  /** Opens a connection; the returned stream emits onConnect or onClose(error). */
+  connect(dst: Ipv4Address, dstPort: number, options?: TcpConnectionOptions & { localPort?: number }): Result<TcpStream, TcpConnectError>;
+  /** Listens on a port (0 = ephemeral). */
+  listen(port: number, options?: TcpConnectionOptions & { backlog?: number }): Result<TcpStreamListener, TcpListenError>;
+}
+
+// Every stream the TCP layer hands out is a TcpConnection, which is a TcpStream:
+// that is what makes the StackTcpLayer view of createTcpLayer() below sound.
+const tcpConnectionIsTcpStream: (c: TcpConnection) => TcpStream = (c) => c;
+void tcpConnectionIsTcpStream;
 
 /** Assembles a stack on a device. Bad configuration strings are programmer errors (throw, code ERR_NETLAB_CONFIG). */
 export function createStack(deps: StackDeps, options: StackOptions = {}): Stack {
@@ -95,7 +110,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
     txChecksumOffload: device.offloads.txChecksum,
     tsoMaxFrame: device.offloads.tso ? device.offloads.maxGsoFrame : 0,
     ...options.tcp,
-  });
+  }) as StackTcpLayer;
 
   if (options.ipv4 !== undefined) {
     const cfg = options.ipv4;
@@ -143,3 +158,21 @@ function toAddress(a: string | Ipv4Address): Ipv4Address {
 }
 
 export type { ArpOptions, EthernetOptions, IcmpOptions, ReassemblyOptions, UdpOptions, TcpLayerOptions };
+
+// ---------------------------------------------------------------------------------------------
+// The package's top-level surface (`import { ... } from "netlab"`): everything needed to build
+// and run simulated networks. Packet views and parsers are under `wire`; the layer factories
+// (createEthernet, createArp, ...) stay reachable through their folders' index.ts.
+export { createVirtualClock, createRng, type Clock, type Rng, type VirtualClock, type Instant, type TimerId } from "./time.ts";
+export { settle, type SettleOptions } from "./settle.ts";
+export { ok, err, unwrap, type Ok, type Err, type Result } from "./result.ts";
+export {
+  type MacAddress, type Ipv4Address, type Ipv4Cidr, BROADCAST_MAC, IPV4_ANY, IPV4_BROADCAST,
+  formatMac, parseMac, formatIpv4, parseIpv4 as parseIpv4Address, parseCidr, formatCidr, prefixToMask,
+} from "./wire/address.ts";
+export * from "./link/index.ts";
+export * from "./transport/index.ts";
+export type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters, PingOptions, PingReply, PingError } from "./net/types.ts";
+export * from "./app/dhcp/index.ts";
+export * from "./app/http/index.ts";
+export * as wire from "./wire/index.ts";

@@ -5,7 +5,7 @@
 //   createFileStorage   opens (or creates with `createSectors`) an image file
 
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
-import koffi from "koffi";
+import { createRequire } from "node:module";
 import { err, ok } from "../../stack/result.ts";
 import type { BlockStorage } from "../../xen-sim/blk/types.ts";
 
@@ -37,6 +37,8 @@ type Fallocate = (fd: number, mode: number, offset: bigint, len: bigint) => numb
 function bindFallocate(): Fallocate | undefined {
   if (process.platform !== "linux") return undefined;
   try {
+    // koffi is an optional peer of the package: without it discard writes zeroes
+    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
     const lib = koffi.load("libc.so.6");
     return lib.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)") as Fallocate;
   } catch {

@@ -1,7 +1,6 @@
 // The few libc calls a tap needs, bound through koffi on first use (one binding per process).
 // loadLibc(): the bound functions and errno helpers; throws TapError TAP_UNSUPPORTED off Linux.
 import { createRequire } from "node:module";
-import koffi from "koffi";
 
 /** libc entry points used by the tap device. */
 export interface Libc {
@@ -14,8 +13,10 @@ export interface Libc {
   errno(): number;
 }
 
-/** Absolute path of koffi's entry, for worker threads that require it. */
-export const KOFFI_PATH = createRequire(import.meta.url).resolve("koffi");
+/** Absolute path of koffi's entry, for worker threads that require it (loadLibc() first). */
+export function koffiPath(): string {
+  return createRequire(import.meta.url).resolve("koffi");
+}
 
 let cached: Libc | undefined;
 
@@ -24,6 +25,14 @@ export function loadLibc(): Libc {
   if (cached) return cached;
   if (process.platform !== "linux") {
     throw Object.assign(new Error("tap devices need Linux"), { code: "TAP_UNSUPPORTED" });
+  }
+  // koffi is an optional peer of the package, loaded on first use: importing netlab/harness
+  // without it works, and only opening a tap needs it.
+  let koffi: typeof import("koffi");
+  try {
+    koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
+  } catch {
+    throw Object.assign(new Error("tap devices need the koffi package (npm install koffi)"), { code: "TAP_UNSUPPORTED" });
   }
   const lib = koffi.load("libc.so.6");
   cached = {

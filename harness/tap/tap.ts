@@ -10,7 +10,7 @@ import { Worker } from "node:worker_threads";
 import type { DeviceCounters, Frame, NetDevice, Offloads } from "../../stack/link/types.ts";
 import { NO_OFFLOADS } from "../../stack/link/types.ts";
 import type { MacAddress } from "../../stack/wire/address.ts";
-import { KOFFI_PATH, loadLibc, type Libc } from "./libc.ts";
+import { koffiPath, loadLibc, type Libc } from "./libc.ts";
 import { parseVnetReceive, VNET_HDR_LEN, writeVnetHeader } from "./vnet-header.ts";
 
 const TUN_PATH = "/dev/net/tun";
@@ -170,7 +170,7 @@ function createTapDevice(
 
   const worker = new Worker(new URL("./reader-worker.cjs", import.meta.url), {
     workerData: {
-      koffiPath: KOFFI_PATH, fd, wakeFd: wakeRead, slots, slotSize, batch: 32,
+      koffiPath: koffiPath(), fd, wakeFd: wakeRead, slots, slotSize, batch: 32,
       pollTimeoutMs: options.pollTimeoutMs ?? 250, ctl: ctlBuffer, ring: ringBuffer, lengths: lengthsBuffer,
     },
   });

@@ -1,9 +1,12 @@
-// Worker thread bootstrap: loads TypeScript through tsx, imports the domain module named in
-// workerData.entry, runs its `run(workerData.data)` and posts { ok, value } or { ok: false, error }.
-import { register } from "tsx/esm/api";
+// Worker thread bootstrap: imports the domain module named in workerData.entry (TypeScript
+// through tsx in the repository, compiled JavaScript in the package), runs its
+// `run(workerData.data)` and posts { ok, value } or { ok: false, error }.
 import { parentPort, workerData } from "node:worker_threads";
 
-register();
+if (String(workerData.entry).endsWith(".ts")) {
+  const { register } = await import("tsx/esm/api");
+  register();
+}
 try {
   const mod = await import(workerData.entry);
   const value = await mod.run(workerData.data);

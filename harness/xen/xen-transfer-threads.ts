@@ -156,7 +156,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const cpu0 = process.cpuUsage();
   const results: (ThreadDomainReport | Error | undefined)[] = [undefined, undefined];
   guests.forEach(({ data }, i) => {
-    runInWorker<ThreadDomainReport>(new URL("./thread-domain.ts", import.meta.url), data, { timeoutMs: (o.timeoutMs ?? 120_000) + 30_000 })
+    runInWorker<ThreadDomainReport>(new URL(`./thread-domain.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url), data, { timeoutMs: (o.timeoutMs ?? 120_000) + 30_000 })
       .then((r) => { results[i] = r; }, (e: Error) => { results[i] = e; });
   });
   // dom0's vcpu. While the guests set up (xenstore, handshakes: promise work on both sides) it

@@ -1,6 +1,7 @@
 // Interfaces transports offer to applications (DHCP over UDP, HTTP over TCP).
 import type { Result } from "../result.ts";
 import type { Ipv4Address } from "../wire/address.ts";
+import type { TcpInfo } from "./tcp/types.ts";
 
 /** A received UDP datagram. */
 export interface UdpDatagram {
@@ -64,6 +65,16 @@ export interface ByteStream {
   setNoDelay(noDelay: boolean): void;
   /** Enables keepalive probes after `initialDelayMs` of idleness (0 = stack default). */
   setKeepAlive(enable: boolean, initialDelayMs?: number): void;
+}
+
+/** A TCP connection: a ByteStream with a snapshot of its state (like Linux's TCP_INFO). */
+export interface TcpStream extends ByteStream {
+  info(): TcpInfo;
+}
+
+/** A listener whose accepted connections are TcpStreams. */
+export interface TcpStreamListener extends TcpListener {
+  onConnection(handler: (stream: TcpStream) => void): void;
 }
 
 /** Per-connection TCP options. */

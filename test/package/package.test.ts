@@ -1,0 +1,107 @@
+// The packed package works from plain Node: `npm pack` (prepack builds dist/), the tarball
+// installed offline in a temp folder, the README's library example run from a plain .mjs
+// file, and a TypeScript user of the three entry points type-checked with tsc.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
+
+/** The first ```js block of the README's library section. */
+export function readmeLibraryExample(): string {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Using netlab as a library"));
+  const m = /```js\n([\s\S]*?)```/.exec(section);
+  if (m === null) throw new Error("README has no ```js block in its library section");
+  return m[1]!;
+}
+
+const TS_USER = `
+import { createVirtualClock, createRng, createPointToPointLink, createStack, settle, unwrap, wire,
+  type Stack, type TcpInfo, type TcpStream, type VirtualClock } from "netlab";
+import { createHypervisor } from "netlab/xen-sim";
+import { withClockPump, runCli, type CaptureFile } from "netlab/harness";
+
+const clock: VirtualClock = createVirtualClock();
+const link = createPointToPointLink({ clock, rng: createRng(1) }, { a: { mac: 0x020000000001 }, b: { mac: 0x020000000002 } });
+const a: Stack = createStack({ device: link.a, clock, rng: createRng(2) }, { ipv4: { cidr: "192.0.2.1/24" } });
+const stream: TcpStream = unwrap(a.tcp.connect(0xc0000202, 80));
+const info: TcpInfo = stream.info();
+const cwnd: number = info.cwnd;
+// @ts-expect-error connect() takes a numeric address
+a.tcp.connect("192.0.2.2", 80);
+const parsed = wire.parseEthernet(new Uint8Array(14));
+const done: Promise<number> = settle(clock, Promise.resolve(cwnd));
+const pumped: Promise<number> = withClockPump(clock, done);
+export { createHypervisor, runCli, parsed, pumped };
+export type { CaptureFile };
+`;
+
+describe("the packed package", () => {
+  let dir = "";
+  let app = "";
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "netlab-pack-"));
+    execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], timeout: 150_000 });
+    const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"));
+    if (tarball === undefined) throw new Error("npm pack made no tarball");
+    app = join(dir, "app");
+    execFileSync("mkdir", ["-p", app]);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "netlab-user", private: true, type: "module" }));
+    // offline: the package must need nothing from the registry
+    execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--silent", join(dir, tarball)], { cwd: app, stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
+  }, 240_000);
+  afterAll(() => { if (dir !== "") rmSync(dir, { recursive: true, force: true }); });
+
+  it("ships compiled JavaScript, declarations and the bin, and no TypeScript sources or tests", () => {
+    const pkg = join(app, "node_modules/netlab");
+    const manifest = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as { dependencies?: object };
+    expect(manifest.dependencies).toBeUndefined();
+    for (const f of ["dist/stack/index.js", "dist/stack/index.d.ts", "dist/xen-sim/index.js", "dist/harness/index.js", "dist/harness/cli/main.js", "bin/netlab.mjs"]) {
+      expect(existsSync(join(pkg, f)), f).toBe(true);
+    }
+    expect(existsSync(join(pkg, "stack"))).toBe(false);
+    const listing = execFileSync("find", [pkg, "-name", "*.test.*", "-o", "-name", "*.ts", "-not", "-name", "*.d.ts"], { encoding: "utf8" });
+    expect(listing.trim()).toBe("");
+    const dts = readFileSync(join(pkg, "dist/stack/index.d.ts"), "utf8");
+    expect(dts).not.toMatch(/from "\.[^"]*\.ts"/);
+  });
+
+  it("runs the README's library example from a plain .mjs file", () => {
+    writeFileSync(join(app, "example.mjs"), readmeLibraryExample());
+    const out = execFileSync(process.execPath, ["example.mjs"], { cwd: app, encoding: "utf8", timeout: 60_000 });
+    expect(out).toMatch(/^ping: rtt \d+\.\d ms$/m);
+    expect(out).toMatch(/^tcp: 1048576 bytes in [\d.]+ virtual s, sha256 ok [0-9a-f]{64}$/m);
+    expect(out).toMatch(/^tcp info: state [A-Z0-9-]+, cwnd \d+, srtt [\d.]+ ms, retransmits \d+$/m);
+    const capture = readFileSync(join(app, "out/library-example.pcapng"));
+    expect(capture.readUInt32LE(0)).toBe(0x0a0d0d0a);
+    expect(out).toContain(`capture: ${capture.length} bytes`);
+  });
+
+  it("type-checks a TypeScript user of netlab, netlab/xen-sim and netlab/harness", () => {
+    writeFileSync(join(app, "user.ts"), TS_USER);
+    writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
+      compilerOptions: {
+        target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true,
+        noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, skipLibCheck: false,
+        typeRoots: [join(ROOT, "node_modules/@types")], types: ["node"],
+      },
+      files: ["user.ts"],
+    }));
+    let output = "";
+    try {
+      execFileSync(process.execPath, [TSC, "-p", app], { cwd: app, encoding: "utf8", timeout: 120_000 });
+    } catch (e) {
+      output = `${(e as { stdout?: string }).stdout ?? ""}${(e as Error).message}`;
+    }
+    expect(output).toBe("");
+  });
+
+  it("runs the compiled CLI through the package's bin", () => {
+    const out = execFileSync(join(app, "node_modules/.bin/netlab"), ["sim", "transfer", "--bytes", "65536", "--json"], { cwd: app, encoding: "utf8", timeout: 60_000 });
+    expect(JSON.parse(out)).toMatchObject({ ok: true, sha256Match: true });
+  });
+});
