@@ -6,7 +6,9 @@ cd "$(dirname "$0")/../.."
 
 # Jazzer.js (the fuzz engine) needs a small glibc shim on Debian 12; runs after the packages
 # (it needs gcc), whatever happens to them.
-trap 'node harness/fuzz/jazzer/prepare.mjs || true' EXIT
+# Debian's real xenstored (fetched and unpacked, not installed) is the oracle of the xenstore
+# differential test; it needs apt-get download, dpkg -x and gcc.
+trap 'node harness/fuzz/jazzer/prepare.mjs || true; bash harness/xenstore/real/prepare.sh || true' EXIT
 
 PACKAGES=(
   tshark tcpdump dnsmasq isc-dhcp-client busybox iperf3 curl iputils-ping ethtool
