@@ -11,7 +11,7 @@
 import { createXenstoreServer } from "../../../xen-sim/xenstore/server.ts";
 import type { XenstoreServerOptions } from "../../../xen-sim/xenstore/types.ts";
 import {
-  XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_TRANSACTION_START, createXsDecoder, emitXsMessage, fromLatin1,
+  XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_IS_DOMAIN_INTRODUCED, XS_TRANSACTION_START, createXsDecoder, emitXsMessage, fromLatin1,
   latin1, xsTypeName, type XsMessage,
 } from "../../../xen-sim/xenstore/wire.ts";
 import { startRealXenstored, type RawXsConn } from "./real-xenstored.ts";
@@ -35,7 +35,8 @@ export interface DiffTarget {
   readonly name: string;
   openDom0(name: string): Promise<RawXsConn>;
   openDomain(name: string, domid: number): Promise<RawXsConn>;
-  domainDies(domid: number): void;
+  /** The domain goes away; resolves once the daemon has noticed. */
+  domainDies(domid: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,7 +74,7 @@ export function netlabTarget(options: XenstoreServerOptions = {}): DiffTarget {
     name: "netlab",
     openDom0: async (name) => conn(name, 0),
     openDomain: async (name, domid) => conn(name, domid),
-    domainDies: (domid) => server.releaseDomain(domid),
+    domainDies: async (domid) => server.releaseDomain(domid),
     stop: async () => server.close(),
   };
 }
@@ -81,11 +82,28 @@ export function netlabTarget(options: XenstoreServerOptions = {}): DiffTarget {
 /** Debian's xenstored under the shim, started afresh. */
 export async function realTarget(args: readonly string[] = []): Promise<DiffTarget> {
   const d = await startRealXenstored({ args });
+  // A connection of the harness's own (not in any script) that asks until the daemon has seen
+  // the death (VIRQ_DOM_EXC arrives asynchronously); its check_domains() pass fires every watch
+  // before it answers.
+  const probe = await d.connectDom0("probe");
+  let probeId = 0;
   return {
     name: "real",
     openDom0: (name) => d.connectDom0(name),
     openDomain: async (name, domid) => d.connectDomain(name, domid),
-    domainDies: (domid) => d.domainDies(domid),
+    async domainDies(domid) {
+      d.domainDies(domid);
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        const id = ++probeId;
+        probe.send(emitXsMessage(XS_IS_DOMAIN_INTRODUCED, id, 0, fromLatin1(`${domid}\0`)));
+        await probe.waitFor((inbox) => inbox.some((m) => m.reqId === id), STEP_TIMEOUT_MS);
+        const reply = probe.inbox.find((m) => m.reqId === id);
+        if (reply && latin1(reply.payload) === "F\0") return;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error(`real xenstored did not notice dom${domid}'s death`);
+    },
     stop: () => d.stop(),
   };
 }
@@ -174,9 +192,7 @@ export async function runScript(target: DiffTarget, script: DiffScript): Promise
         out.push(`gone ${step.conn}`);
         break;
       case "dies":
-        target.domainDies(step.domid);
-        // The real daemon learns of the death asynchronously (VIRQ); give it a moment.
-        await new Promise((r) => setTimeout(r, target.name === "netlab" ? 0 : 50));
+        await target.domainDies(step.domid);
         out.push(await settle(undefined));
         break;
     }
