@@ -92,4 +92,10 @@ describe("netlab demo on the command line", () => {
       expect(r.stderr).toContain("usage: netlab demo [--seed N] [--pcap FILE] [--json]");
     }
   });
+  it("fails at once with the reason when the capture's directory cannot be created (/proc)", () => {
+    const r = cli(["--pcap", "/proc/nope/x.pcapng"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^netlab demo: \[ENOENT\] cannot create directory \/proc\/nope/m);
+    expect(r.stdout).toBe("");
+  });
 });

@@ -12,7 +12,8 @@
 // when not root or without /dev/net/tun, ip, ethtool or python3.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, mkdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants, writeFileSync } from "node:fs";
+import { makeDirectory } from "../pcap/files.ts";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createNetns, missingTools, run, type Netns } from "../netns/index.ts";
@@ -121,7 +122,7 @@ function finish(sandbox: Sandbox, script: DrillScript, options: DrillRunOptions,
   let pcap: string | undefined;
   if (options.pcapDir !== undefined) {
     try {
-      mkdirSync(options.pcapDir, { recursive: true });
+      makeDirectory(options.pcapDir);
       pcap = join(options.pcapDir, `${basename(script.file).replace(/\.pkt$/, "")}.kernel.pcap`);
       writeFileSync(pcap, pcapBytes(sandbox.capture));
     } catch {

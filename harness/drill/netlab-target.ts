@@ -6,7 +6,8 @@
 // equivalent for skip the script, naming the construct. Deterministic: one seed, virtual time,
 // a virtual-time limit and an event-count limit (a script never hangs).
 
-import { writeFileSync, mkdirSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeDirectory } from "../pcap/files.ts";
 import { basename, join } from "node:path";
 import { createStack, type Stack } from "../../stack/index.ts";
 import { NO_OFFLOADS, type Frame, type NetDevice } from "../../stack/link/types.ts";
@@ -610,7 +611,7 @@ class NetlabRun {
   /** Writes the run's frames (both directions) to DIR/<script>.netlab.pcap; returns the path. */
   writePcap(dir: string): string | undefined {
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirectory(dir);
       const out = createByteCollector();
       const w = createPcapWriter(out.write);
       for (const f of this.#trace) w.record({ interfaceId: 0, timestampMs: f.atUs / 1000, data: f.data });

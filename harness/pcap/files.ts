@@ -2,7 +2,7 @@
 // write a finished capture, or stream one through a PacketSink. Malformed file contents
 // come back as a PcapErr naming the byte offset (of the decompressed bytes); I/O failures
 // throw Node's errors (with their code) as harness I/O does.
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { createPcapngWriter, createPcapWriter, parseCapture, pcapErr } from "../../stack/link/pcap/index.ts";
@@ -10,6 +10,48 @@ import type { ParsedCapture, PcapResult, PcapngWriterOptions, PcapWriterOptions 
 import type { PacketSink } from "../../stack/link/capture.ts";
 
 const GZIP_MAGIC_0 = 0x1f, GZIP_MAGIC_1 = 0x8b;
+
+/**
+ * Creates `dir` and its missing parents, one level at a time. Node's recursive mkdir never
+ * returns for a path under /proc (it retries ENOENT forever), so this walks up to the nearest
+ * existing ancestor itself; failures throw Node's error (its code kept) naming the directory.
+ */
+export function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  let d = dir;
+  for (;;) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(d).isDirectory();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(e, `cannot create directory ${dir}`);
+      missing.push(d);
+      const up = dirname(d);
+      if (up === d) break;
+      d = up;
+      continue;
+    }
+    if (!isDirectory) throw Object.assign(new Error(`cannot create directory ${dir}: ${d} is not a directory`), { code: "ENOTDIR" });
+    break;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(e, `cannot create directory ${m}`);
+    }
+  }
+}
+
+/** Creates the directory a file will be written into (see makeDirectory). */
+export function makeParentDirectory(path: string): void {
+  makeDirectory(dirname(path));
+}
+
+function ioError(e: unknown, what: string): Error {
+  const cause = e as NodeJS.ErrnoException;
+  return Object.assign(new Error(`${what}: ${cause.message}`), { code: cause.code ?? "ERR_NETLAB_IO" });
+}
 
 /** True when bytes start with the gzip magic. */
 export function isGzip(bytes: Uint8Array): boolean {
@@ -52,7 +94,7 @@ export function readCaptureFile(path: string): PcapResult<ParsedCapture> {
 
 /** Writes finished capture bytes to path (creating directories; gzip when path ends in .gz). */
 export function writeCaptureFile(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  makeParentDirectory(path);
   const fd = openSync(path, "w");
   try {
     writeSync(fd, path.endsWith(".gz") ? gzipSync(bytes) : bytes);
@@ -79,7 +121,7 @@ const FLUSH_BYTES = 1 << 20;
 
 /** Opens path for writing (creating directories) and returns a sink that streams into it. */
 export function createCaptureFile(path: string, options: CaptureFileOptions = { format: "pcapng" }): CaptureFile {
-  mkdirSync(dirname(path), { recursive: true });
+  makeParentDirectory(path);
   const fd = openSync(path, "w");
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;

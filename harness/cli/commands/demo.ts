@@ -30,7 +30,7 @@ import { dhcpClientOnStack, dhcpServerOnStack } from "../../../stack/app/dhcp/in
 import type { DhcpClient, DhcpServerConfig, DhcpServerStats } from "../../../stack/app/dhcp/index.ts";
 import { createHttpClient, createHttpServer } from "../../../stack/app/http/index.ts";
 import type { HttpClient, HttpHandler, HttpServer, HttpServerStats } from "../../../stack/app/http/index.ts";
-import { writeCaptureFile } from "../../pcap/files.ts";
+import { makeParentDirectory, writeCaptureFile } from "../../pcap/files.ts";
 import { createXenDemoGuests, type XenDemoDisk, type XenDemoGuests } from "../../xen/demo-guests.ts";
 import { createDiskSite, type DiskSite, type DiskSiteStats } from "../../xen/demo-disk.ts";
 
@@ -960,6 +960,8 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`netlab demo: ${parsed}\n${USAGE}`);
     return 2;
   }
+  // fail before the run, not after it, when the capture cannot be written there
+  makeParentDirectory(resolve(parsed.pcapPath));
   const started = performance.now();
   const report = await runDemo({ seed: parsed.seed, xen: parsed.xen, onProgress: (line) => void process.stderr.write(`${line}\n`) });
   const wallMs = performance.now() - started;
