@@ -187,11 +187,12 @@ export function chunks(bytes: Uint8Array, seed: number, maxPieces = 6): Uint8Arr
 
 /**
  * Chunking invariance: `run(pieces)` must give the same value for the whole input and split pieces
- * (every input), and byte by byte (inputs up to 2 KiB that sampledForCostlyChecks chooses).
+ * (`split`, or cut points from `seed`; every input), and byte by byte (inputs up to 2 KiB that
+ * sampledForCostlyChecks chooses).
  */
-export function checkChunkInvariant<T>(what: string, bytes: Uint8Array, run: (pieces: Uint8Array[]) => T, seed: number): T {
+export function checkChunkInvariant<T>(what: string, bytes: Uint8Array, run: (pieces: Uint8Array[]) => T, seed: number, split?: Uint8Array[]): T {
   const whole = run([bytes]);
-  const splits: Array<[string, Uint8Array[]]> = [["split", chunks(bytes, seed)]];
+  const splits: Array<[string, Uint8Array[]]> = [["split", split ?? chunks(bytes, seed)]];
   if (bytes.length <= 2048 && sampledForCostlyChecks(bytes, 0x62797465)) splits.push(["byte by byte", Array.from(bytes, (_, i) => bytes.subarray(i, i + 1))]);
   for (const [how, pieces] of splits) {
     const other = run(pieces);

@@ -1,6 +1,10 @@
 // Guest memory of one domain: frames numbered from 0, the last freed reused first, each a 4096-byte page backed by
 // its own SharedArrayBuffer. page() reaches only the owner's frames; any other frame is refused
 // and reported through onRefused. createDomainMemory: the factory.
+// A freed page's buffer is kept (up to SPARE_PAGES) and handed out zeroed by a later allocPage:
+// allocating a SharedArrayBuffer costs microseconds, and drivers allocate and free pages per
+// buffer posted (a netfront refill is 256 of them). As on real hardware, whoever still holds a
+// view of a freed page (a use after free) then sees the new owner's bytes.
 
 import { err, ok, type Result } from "../../stack/result.ts";
 import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
@@ -8,6 +12,11 @@ import type { DomainMemoryInternal, DomainMemoryOptions, Frame } from "./types.t
 
 /** Default page limit per domain (64 MiB). */
 export const DEFAULT_MAX_PAGES = 16384;
+
+/** Freed pages kept for reuse, per domain (1 MiB). */
+const SPARE_PAGES = 256;
+/** Zeroes a reused page: set() from a plain zero page is ~5x faster than fill(0) on shared memory. */
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 /** Dependencies of createDomainMemory. */
 export interface DomainMemoryDeps {
@@ -22,6 +31,7 @@ export function createDomainMemory(deps: DomainMemoryDeps, options: DomainMemory
   const pages: (Uint8Array | undefined)[] = [];
   const pins = new Map<Frame, number>();
   const freeFrames: Frame[] = [];
+  const spare: Uint8Array[] = [];
   let count = 0;
   const refuse = (frame: Frame, reason: "bad-frame" | "page-in-use"): void => deps.onRefused?.(frame, reason);
 
@@ -36,7 +46,8 @@ export function createDomainMemory(deps: DomainMemoryDeps, options: DomainMemory
       if (count >= maxPages) return err("out-of-memory");
       const reused = freeFrames.pop();
       const frame = reused ?? pages.length;
-      pages[frame] = new Uint8Array(new SharedArrayBuffer(PAGE_SIZE));
+      const recycled = spare.pop();
+      pages[frame] = recycled === undefined ? new Uint8Array(new SharedArrayBuffer(PAGE_SIZE)) : (recycled.set(ZERO_PAGE), recycled);
       count++;
       return ok(frame);
     },
@@ -49,6 +60,7 @@ export function createDomainMemory(deps: DomainMemoryDeps, options: DomainMemory
         refuse(frame, "page-in-use");
         return err("page-in-use");
       }
+      if (spare.length < SPARE_PAGES) spare.push(pages[frame]!);
       pages[frame] = undefined;
       freeFrames.push(frame);
       count--;
@@ -73,6 +85,7 @@ export function createDomainMemory(deps: DomainMemoryDeps, options: DomainMemory
     },
     releaseAll() {
       pages.length = 0;
+      spare.length = 0;
       freeFrames.length = 0;
       pins.clear();
       count = 0;
