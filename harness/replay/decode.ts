@@ -2,7 +2,8 @@
 // (Ethernet, ARP, IPv4, ICMP, UDP, DHCP, TCP) and either fails with a classified error
 // ("<layer>/<code>", e.g. "ipv4/bad-checksum", "ethernet/unsupported-ethertype-0x86dd") or is
 // re-emitted with the emitters from its Reprs, and the re-emitted bytes must equal the captured
-// ones (link padding after the IPv4 total length / the ARP packet is not re-emitted).
+// ones (link padding after the IPv4 total length / the ARP packet is not re-emitted). IPv4
+// fragments decode up to the IPv4 layer.
 //   decodeFrame(data)          one frame -> FrameDecode
 //   decodeCapture(frames, lt)  all frames -> DecodeReport (counts by class and layer); frames of
 //                              non-Ethernet link types are classified "link/unsupported-linktype-N"
@@ -82,10 +83,9 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
   const end = start + ipr.payloadLength;
   const padding = data.length - end;
   const body = data.subarray(start, end);
-  if (ipr.moreFragments || ipr.fragmentOffset !== 0) {
-    out.set(body, start);
-    return errorOf(layers, "ipv4", "fragment", `offset ${ipr.fragmentOffset}${ipr.moreFragments ? ", more fragments" : ""}`);
-  }
+  // A fragment is a well-formed IPv4 packet whose payload is a piece of a transport message:
+  // decoded (and re-emitted) up to IPv4, as tshark shows it before reassembly; not an error.
+  if (ipr.moreFragments || ipr.fragmentOffset !== 0) return { status: "ok", layers, padding };
   switch (ipr.protocol) {
     case IP_PROTOCOL_ICMP: {
       layers.push("icmp");

@@ -95,8 +95,13 @@ function adHocExpectation(capture: ParsedCapture, as: string, path: string): Exp
     if ((mac.ok && srcMac === formatMac(mac.value)) || (ip.ok && src === formatIpv4(ip.value))) {
       if (typeof src !== "string" || typeof srcMac !== "string") continue;
       const first = capture.packets[0]!;
+      // A capture taken on several interfaces (netlab's own: every frame seen leaving one host
+      // and reaching another) is no single peer's view of one conversation: decode only.
+      const oneView = capture.interfaces.length <= 1;
       return {
-        capture: basename(path), description: `ad hoc: netlab as ${srcMac} ${src}`, source: "kernel", modes: ["decode", "conversation"],
+        capture: basename(path),
+        description: `ad hoc: netlab as ${srcMac} ${src}${oneView ? "" : ` (decode only: the capture has ${capture.interfaces.length} interfaces)`}`,
+        source: "kernel", modes: oneView ? ["decode", "conversation"] : ["decode"],
         decode: { frames: capture.packets.length, errors: {}, reemitMismatches: {} },
         endpoint: { mac: srcMac, cidr: `${src}/24`, seed: 1, apps: [] },
         conversation: { clockStartMs: 0, epochMs: first.timestampMs, normalise: [...NORMALISATIONS], tsToleranceMs: 2, tailMs: 0 },

@@ -1,11 +1,13 @@
 // `netlab replay` on the command line: exit codes, --json, --all, --update, usage errors.
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../harness/cli/commands/replay.ts";
 import { readCaptureFile } from "../../harness/pcap/files.ts";
 
+const ROOT = resolve(import.meta.dirname, "../..");
 const DIR = mkdtempSync(join(tmpdir(), "netlab-replay-cli-"));
 const OUT = join(DIR, "out");
 
@@ -76,5 +78,34 @@ describe("netlab replay", () => {
       expect(fresh.value.packets.map((p) => Buffer.from(p.data).toString("hex"))).toEqual(committed.value.packets.map((p) => Buffer.from(p.data).toString("hex")));
     }
     expect((await cli([path, "--out", OUT])).code).toBe(0);
+  });
+  it("--all finds the repository's pcaps from any working directory", () => {
+    const r = spawnSync(process.execPath, [join(ROOT, "bin/netlab.mjs"), "replay", "--all", "--json", "--out", OUT], { cwd: DIR, encoding: "utf8", timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const reports = JSON.parse(r.stdout) as { ok: boolean }[];
+    expect(reports.length).toBeGreaterThanOrEqual(5);
+    expect(reports.every((x) => x.ok)).toBe(true);
+  });
+
+  it("--as refuses what is neither an IPv4 address nor a MAC (exit 2)", async () => {
+    for (const bad of ["banana", "192.0.2.300", "02:00:00:00:00"]) {
+      const r = await cli(["pcaps/kernel-tcp-closes.pcapng.gz", "--as", bad]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toContain(`--as needs an IPv4 address (192.0.2.1) or a MAC (02:00:00:00:00:01), not '${bad}'`);
+    }
+  });
+
+  it("--as decodes netlab demo's own capture (three interfaces: decode only) and passes", async () => {
+    const { runDemo } = await import("../../harness/cli/commands/demo.ts");
+    const demo = await runDemo({ seed: 1, xen: false });
+    const path = join(DIR, "demo.pcapng");
+    writeFileSync(path, demo.pcap);
+    for (const as of ["192.0.2.1", "02:00:00:00:00:03"]) {
+      const r = await cli([path, "--as", as, "--json", "--out", OUT]);
+      expect(r.code, r.stdout).toBe(0);
+      const report = JSON.parse(r.stdout) as { ok: boolean; modes: Array<{ mode: string; ok: boolean; frames: number }> };
+      expect(report.modes.map((m) => [m.mode, m.ok])).toEqual([["decode", true]]);
+      expect(report.modes[0]!.frames).toBe(demo.capture.packets);
+    }
   });
 });

@@ -4,7 +4,19 @@
 // harness/replay/record.ts). Exit code: 0 when every replay held, 1 on any regression or bad
 // file, 2 on usage errors.
 //   summary, run   the CLI entry
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseIpv4Address, parseMac } from "../../../stack/wire/index.ts";
 import { formatReport, replayAll, replayFile, type FileReport, type ReplayMode } from "../../replay/index.ts";
+
+/** The repository's pcaps/ (found from this module, so --all works from any directory), else ./pcaps. */
+function defaultPcapsDir(): string {
+  for (const up of ["../../../pcaps", "../../../../pcaps"]) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(dir)) return dir;
+  }
+  return "pcaps";
+}
 
 export const summary = "replay captures in pcaps/ against netlab (decode, conversation, golden); --record makes them";
 
@@ -14,16 +26,17 @@ const USAGE = `usage: netlab replay FILE [--mode decode|conversation|golden] [--
   FILE        a capture: .pcap, .pcapng, optionally .gz; its expectation is FILE's stem + .expect.json
   --mode M    run only mode M (default: the modes the expectation lists; decode without one)
   --as X      netlab plays the endpoint with IP or MAC X (without an expectation: a bare stack
-              at X/24 that answers ARP, ICMP echo and RSTs TCP, all normalisations on)
+              at X/24 that answers ARP, ICMP echo and RSTs TCP, all normalisations on; decode
+              only for a capture of several interfaces, such as netlab demo's)
   --update    golden mode: rewrite the committed capture with this run
-  --all       replay every capture with an expectation in --dir (default pcaps)
+  --all       replay every capture with an expectation in --dir (default: the repository's pcaps/)
   --json      one JSON report per capture (an array with --all)
   --out DIR   where netlab's side of each replay is written (default out/replay)
 `;
 
 /** Runs the replay command. */
 export async function run(args: string[]): Promise<number> {
-  let file: string | undefined, mode: ReplayMode | undefined, as: string | undefined, dir = "pcaps", outDir = "out/replay";
+  let file: string | undefined, mode: ReplayMode | undefined, as: string | undefined, dir = defaultPcapsDir(), outDir = "out/replay";
   let all = false, update = false, json = false, record = false;
   let only: string[] | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -43,7 +56,14 @@ export async function run(args: string[]): Promise<number> {
         mode = m;
         break;
       }
-      case "--as": as = value(); break;
+      case "--as": {
+        as = value();
+        if (!parseIpv4Address(as).ok && !parseMac(as).ok) {
+          process.stderr.write(`netlab replay: --as needs an IPv4 address (192.0.2.1) or a MAC (02:00:00:00:00:01), not '${as}'\n${USAGE}`);
+          return 2;
+        }
+        break;
+      }
       case "--update": update = true; break;
       case "--json": json = true; break;
       case "--all": all = true; break;
