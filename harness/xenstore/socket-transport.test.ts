@@ -39,7 +39,7 @@ describe("xenstore Unix-socket transport", () => {
 
   it("refuses clients beyond a configured maxConnections and reports each refusal", async () => {
     const sock = tempSock();
-    const refusals: { connections: number; limit: number }[] = [];
+    const refusals: { connections: number; limit: number; reason: string }[] = [];
     const l = await listenXenstoreSocket(createXenstoreServer(), sock, { maxConnections: 1, onRefused: (i) => refusals.push(i) });
     try {
       const first = createXenstoreClient(await connectXenstoreSocket(sock));
@@ -49,7 +49,7 @@ describe("xenstore Unix-socket transport", () => {
       expect(r).toEqual({ ok: false, error: "closed" });
       expect(l.connections()).toBe(1);
       expect(l.refused()).toBe(1);
-      expect(refusals).toEqual([{ connections: 1, limit: 1 }]);
+      expect(refusals).toEqual([{ connections: 1, limit: 1, reason: "limit" }]);
       first.close();
     } finally {
       await l.close();

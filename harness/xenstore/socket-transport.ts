@@ -28,8 +28,10 @@ export interface XenstoreSocketOptions {
    * Default: no limit (as C xenstored, which is bounded only by its file descriptors).
    */
   readonly maxConnections?: number;
-  /** Called for each refused client with the limit it hit. */
-  readonly onRefused?: (info: { readonly connections: number; readonly limit: number }) => void;
+  /** Says why a new client may not connect now (it is then refused), or null to admit it. */
+  readonly admit?: () => string | null;
+  /** Called for each refused client: "limit" (maxConnections) or admit()'s reason. */
+  readonly onRefused?: (info: { readonly connections: number; readonly limit: number; readonly reason: string }) => void;
   /** Queued output per client above which its reads pause until it drains. Default 1 MiB. */
   readonly highWaterMark?: number;
 }
@@ -39,7 +41,7 @@ export interface XenstoreSocketServer {
   readonly path: string;
   /** Clients currently connected. */
   connections(): number;
-  /** Clients refused so far because of maxConnections. */
+  /** Clients refused so far (maxConnections or admit()). */
   refused(): number;
   /** Stops listening, disconnects clients and removes the socket file. */
   close(): Promise<void>;
@@ -84,9 +86,10 @@ export async function listenXenstoreSocket(
   const limit = options.maxConnections ?? Infinity;
   let refused = 0;
   const net: Server = createServer((socket) => {
-    if (sockets.size >= limit) {
+    const reason = sockets.size >= limit ? "limit" : options.admit?.() ?? null;
+    if (reason !== null) {
       refused++;
-      options.onRefused?.({ connections: sockets.size, limit });
+      options.onRefused?.({ connections: sockets.size, limit, reason });
       socket.destroy();
       return;
     }

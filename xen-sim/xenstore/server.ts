@@ -44,6 +44,13 @@ const OK_PAYLOAD = joinStrings(["OK"]);
 const DOMID_FIRST_RESERVED = 0x7ff0;
 /** DOMID_SELF: IS_DOMAIN_INTRODUCED answers T for it. */
 const DOMID_SELF = 0x7ff0;
+/** A request's arguments for the log: a WRITE as [path, value]; unsplittable payloads as one string. */
+function logArgs(msg: XsMessage): string[] {
+  const nul = msg.payload.indexOf(0);
+  if (msg.type === XS_WRITE && nul >= 0) return [latin1(msg.payload.subarray(0, nul)), latin1(msg.payload.subarray(nul + 1, nul + 1 + 64))];
+  return [latin1(msg.payload.subarray(0, 64))];
+}
+
 /** C atoi(): optional blanks and sign, then leading digits; 0 when there are none (int wraps). */
 function atoi(s: string): number {
   const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
@@ -451,7 +458,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     }
     options.log?.({
       conn: conn.id, domid: conn.domid, type: xsTypeName(msg.type), reqId: msg.reqId, txId: msg.txId,
-      args: args ?? [latin1(msg.payload.subarray(0, 64))],
+      args: args ?? logArgs(msg),
       reply: reply.ok ? "OK" : reply.error,
     });
   }

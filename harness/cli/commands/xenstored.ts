@@ -1,17 +1,26 @@
-// `netlab xenstored --socket PATH [--json-log] [--quota-NAME N]`: serves a simulated xenstore on a
-// Unix socket (Debian's xenstore-utils connect with XENSTORED_PATH=PATH) until SIGINT/SIGTERM,
-// then removes the socket.
+// `netlab xenstored --socket PATH [--domain-socket DOMID=PATH]... [--trace [--json]]`: serves a
+// simulated xenstore on a Unix socket (Debian's xenstore-utils connect with XENSTORED_PATH=PATH)
+// until SIGINT/SIGTERM, then removes its sockets. Each --domain-socket is a further socket whose
+// clients speak as that domain (unprivileged, relative paths under /local/domain/DOMID), so a
+// program outside the process can act as a domU.
 //   summary, run
+//   parseXenstoredArgs   the command line → options, or a usage error
+//   startXenstored       server + listeners (what run() serves; tests drive it directly)
 
 import { createXenstoreServer } from "../../../xen-sim/xenstore/server.ts";
-import type { XenstoreQuotas } from "../../../xen-sim/xenstore/types.ts";
-import { listenXenstoreSocket } from "../../xenstore/socket-transport.ts";
+import type { XenstoreLogRecord, XenstoreQuotas, XenstoreServer } from "../../../xen-sim/xenstore/types.ts";
+import { XS_MKDIR, XS_SET_PERMS, emitXsMessage, joinStrings } from "../../../xen-sim/xenstore/wire.ts";
+import { listenXenstoreSocket, type XenstoreSocketServer } from "../../xenstore/socket-transport.ts";
 
-export const summary = "serve a simulated xenstore on a Unix socket (for xenstore-utils)";
+export const summary = "serve a simulated xenstore on a Unix socket (for xenstore-utils), optionally one per domain";
 
-const USAGE = `usage: netlab xenstored --socket PATH [--json-log] [--max-clients N] [--keep-orphans]
-                         [--quota-entries N] [--quota-node-size N] [--quota-watches N]
-                         [--quota-transactions N] [--quota-perms N]
+const USAGE = `usage: netlab xenstored --socket PATH [--domain-socket DOMID=PATH]... [--trace [--json]]
+                         [--max-clients N] [--keep-orphans] [--quota-entries N] [--quota-node-size N]
+                         [--quota-watches N] [--quota-transactions N] [--quota-perms N]
+  --socket PATH               dom0's socket (privileged), as xenstored's own
+  --domain-socket DOMID=PATH  a socket whose clients are domain DOMID (introduced at start;
+                              /local/domain/DOMID is created owned by it if missing)
+  --trace                     one line per request on stdout (--json: JSON lines; --json-log = both)
   Serves the store until SIGINT/SIGTERM. Try: XENSTORED_PATH=PATH xenstore-write /a b
 `;
 
@@ -24,73 +33,165 @@ const QUOTA_FLAGS: Record<string, keyof XenstoreQuotas> = {
   "--quota-perms": "maxPermsPerNode",
 };
 
-/** Runs the daemon; resolves to the exit code after a signal. */
-export async function run(args: string[]): Promise<number> {
-  let socketPath: string | undefined;
-  let jsonLog = false;
-  let keepOrphans = false;
+/** What the command line asks for. */
+export interface XenstoredOptions {
+  readonly socket: string;
+  readonly domainSockets: readonly { readonly domid: number; readonly path: string }[];
+  readonly trace: "off" | "text" | "json";
+  readonly maxClients: number | undefined;
+  readonly keepOrphans: boolean;
+  readonly quotas: Partial<XenstoreQuotas>;
+}
+
+/** Parses the arguments; a string is a usage error to print. "help" asks for the usage. */
+export function parseXenstoredArgs(args: readonly string[]): XenstoredOptions | "help" | string {
+  let socket: string | undefined;
+  const domainSockets: { domid: number; path: string }[] = [];
+  let trace = false, json = false, keepOrphans = false;
   let maxClients: number | undefined;
   const quotas: Partial<Record<keyof XenstoreQuotas, number>> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === "--help" || a === "-h") {
-      process.stdout.write(USAGE);
-      return 0;
-    } else if (a === "--socket") {
-      socketPath = args[++i];
+    if (a === "--help" || a === "-h") return "help";
+    if (a === "--socket") {
+      socket = args[++i];
+    } else if (a === "--domain-socket") {
+      const m = /^(\d{1,5})=(.+)$/.exec(args[++i] ?? "");
+      const domid = m ? Number(m[1]) : NaN;
+      if (!m || domid === 0 || domid >= 0x7ff0) return "--domain-socket needs DOMID=PATH with 0 < DOMID < 32752";
+      if (domainSockets.some((d) => d.domid === domid)) return `--domain-socket: domain ${domid} given twice`;
+      domainSockets.push({ domid, path: m[2]! });
+    } else if (a === "--trace") {
+      trace = true;
+    } else if (a === "--json") {
+      json = true;
     } else if (a === "--json-log") {
-      jsonLog = true;
+      trace = true;
+      json = true;
     } else if (a === "--keep-orphans") {
       keepOrphans = true;
     } else if (a === "--max-clients") {
       const n = Number(args[++i]);
-      if (!Number.isInteger(n) || n < 1) {
-        process.stderr.write(`netlab xenstored: --max-clients needs a positive integer\n`);
-        return 2;
-      }
+      if (!Number.isInteger(n) || n < 1) return "--max-clients needs a positive integer";
       maxClients = n;
     } else if (a in QUOTA_FLAGS) {
       const n = Number(args[++i]);
-      if (!Number.isInteger(n) || n < 0) {
-        process.stderr.write(`netlab xenstored: ${a} needs a non-negative integer\n`);
-        return 2;
-      }
+      if (!Number.isInteger(n) || n < 0) return `${a} needs a non-negative integer`;
       quotas[QUOTA_FLAGS[a]!] = n;
     } else {
-      process.stderr.write(`netlab xenstored: unknown option '${a}'\n${USAGE}`);
-      return 2;
+      return `unknown option '${a}'`;
     }
   }
-  if (socketPath === undefined || socketPath === "") {
-    process.stderr.write(`netlab xenstored: --socket PATH is required\n${USAGE}`);
+  if (socket === undefined || socket === "") return "--socket PATH is required";
+  if (json && !trace) return "--json goes with --trace";
+  const paths = [socket, ...domainSockets.map((d) => d.path)];
+  if (new Set(paths).size !== paths.length) return "every socket needs its own path";
+  return { socket, domainSockets, trace: trace ? (json ? "json" : "text") : "off", maxClients, keepOrphans, quotas };
+}
+
+/** A running daemon. */
+export interface RunningXenstored {
+  readonly server: XenstoreServer;
+  readonly listeners: readonly XenstoreSocketServer[];
+  close(): Promise<void>;
+}
+
+/** One trace line for a request. */
+export function formatTrace(r: XenstoreLogRecord, json: boolean, now: Date): string {
+  if (json) return `${JSON.stringify({ t: now.toISOString(), ...r })}\n`;
+  const args = r.args.map((a) => JSON.stringify(a.length > 80 ? `${a.slice(0, 80)}…` : a)).join(" ");
+  return `${now.toISOString()} conn ${r.conn} dom${r.domid} ${r.type} req ${r.reqId} tx ${r.txId} ${args} -> ${r.reply}\n`;
+}
+
+/**
+ * Starts the server and its sockets. Domain sockets introduce their domain and give it a home
+ * directory; a client of one is refused while its domain is not introduced (after RELEASE).
+ */
+export async function startXenstored(
+  options: XenstoredOptions,
+  io: { trace?: (line: string) => void; note?: (line: string) => void } = {},
+): Promise<RunningXenstored> {
+  const note = io.note ?? (() => {});
+  const trace = io.trace ?? ((line: string) => void process.stdout.write(line));
+  let tracing = false; // the daemon's own setup requests are not traced
+  const server = createXenstoreServer({
+    quotas: options.quotas,
+    keepOrphans: options.keepOrphans,
+    ...(options.trace !== "off"
+      ? { log: (r: XenstoreLogRecord) => { if (tracing) trace(formatTrace(r, options.trace === "json", new Date())); } }
+      : {}),
+  });
+  const listeners: XenstoreSocketServer[] = [];
+  const close = async () => {
+    server.close();
+    await Promise.all(listeners.map((l) => l.close()));
+  };
+  const limit = options.maxClients !== undefined ? { maxConnections: options.maxClients } : {};
+  try {
+    listeners.push(await listenXenstoreSocket(server, options.socket, {
+      ...limit,
+      onRefused: ({ connections, limit: max, reason }) =>
+        note(`refused a client on ${options.socket}: ${reason === "limit" ? `${connections} connected, --max-clients ${max}` : reason}`),
+    }));
+    for (const { domid, path } of options.domainSockets) {
+      const home = `/local/domain/${domid}`;
+      if (server.peek(home) === undefined) {
+        // As a toolstack does before it introduces the domain: its home, owned by it.
+        const dom0 = server.connect(0, { send() {}, close() {} });
+        dom0.receive(emitRequest(XS_MKDIR, [home]));
+        dom0.receive(emitRequest(XS_SET_PERMS, [home, `n${domid}`]));
+        dom0.close();
+      }
+      server.introduceDomain(domid);
+      listeners.push(await listenXenstoreSocket(server, path, {
+        ...limit,
+        domid,
+        admit: () => (server.isIntroduced(domid) ? null : `domain ${domid} is not introduced (released?)`),
+        onRefused: ({ connections, limit: max, reason }) =>
+          note(`refused a client on ${path} (dom${domid}): ${reason === "limit" ? `${connections} connected, --max-clients ${max}` : reason}`),
+      }));
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  tracing = true;
+  return { server, listeners, close };
+}
+
+function emitRequest(type: number, args: readonly string[]): Uint8Array {
+  return emitXsMessage(type, 0, 0, joinStrings(args));
+}
+
+/** Runs the daemon; resolves to the exit code after a signal. */
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseXenstoredArgs(args);
+  if (parsed === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (typeof parsed === "string") {
+    process.stderr.write(`netlab xenstored: ${parsed}\n${USAGE}`);
     return 2;
   }
-  const server = createXenstoreServer({
-    quotas,
-    keepOrphans,
-    ...(jsonLog ? { log: (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`) } : {}),
-  });
-  let listener;
+  const note = (line: string) => void process.stderr.write(`netlab xenstored: ${line}\n`);
+  let running: RunningXenstored;
   try {
-    listener = await listenXenstoreSocket(server, socketPath, {
-      ...(maxClients !== undefined ? { maxConnections: maxClients } : {}),
-      onRefused: ({ connections, limit }) => {
-        process.stderr.write(`netlab xenstored: refused a client: ${connections} connected, --max-clients ${limit}\n`);
-      },
-    });
+    running = await startXenstored(parsed, { note });
   } catch (e) {
     const error = e as Error & { code?: string };
-    process.stderr.write(`netlab xenstored: ${error.message}${error.code ? ` [${error.code}]` : ""}\n`);
+    note(`${error.message}${error.code ? ` [${error.code}]` : ""}`);
     return 1;
   }
-  process.stderr.write(`netlab xenstored: listening on ${socketPath} (XENSTORED_PATH=${socketPath})\n`);
+  note(`listening on ${parsed.socket} (XENSTORED_PATH=${parsed.socket})`);
+  for (const d of parsed.domainSockets) note(`dom${d.domid} on ${d.path} (XENSTORED_PATH=${d.path} acts as domain ${d.domid})`);
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
-  server.close();
-  await listener.close();
-  const s = server.stats();
-  process.stderr.write(`netlab xenstored: ${signal}: stopped after ${s.requests} requests (${s.errors} errors); removed ${socketPath}\n`);
+  await running.close();
+  const s = running.server.stats();
+  const all = [parsed.socket, ...parsed.domainSockets.map((d) => d.path)].join(", ");
+  note(`${signal}: stopped after ${s.requests} requests (${s.errors} errors); removed ${all}`);
   return 0;
 }
