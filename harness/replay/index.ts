@@ -188,7 +188,17 @@ export async function replayFile(path: string, options: ReplayOptions = {}): Pro
       writeFileSync(expPath, `${JSON.stringify(json, null, 2)}\n`);
     }
   }
-  return { capture: path, ...(exp && options.expectation === undefined && existsSync(expPath) ? { expectation: expPath } : {}), ok: reports.every((m) => m.ok), modes: reports };
+  const warnings = capture.truncated === undefined ? [] : [truncationWarning(capture)];
+  return {
+    capture: path, ...(exp && options.expectation === undefined && existsSync(expPath) ? { expectation: expPath } : {}),
+    ok: reports.every((m) => m.ok), ...(warnings.length > 0 ? { warnings } : {}), modes: reports,
+  };
+}
+
+/** What to say about a capture read up to a cut (tshark says the same, and reads on up to it). */
+export function truncationWarning(capture: ParsedCapture): string {
+  const t = capture.truncated;
+  return t === undefined ? "" : `the file appears to have been cut short (${t.detail}); read ${capture.packets.length} packets before the cut`;
 }
 
 /** The captures in `dir` that have an expectation file. */

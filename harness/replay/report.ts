@@ -42,6 +42,8 @@ export interface FileReport {
   readonly ok: boolean;
   /** Set when the capture or its expectation could not be used at all. */
   readonly error?: { readonly code: string; readonly message: string };
+  /** Things to know that do not fail the replay (a capture read up to a cut). */
+  readonly warnings?: readonly string[];
   readonly modes: readonly ModeReport[];
 }
 
@@ -50,6 +52,7 @@ export function formatReport(r: FileReport, maxDiffs = 10): string {
   const lines: string[] = [];
   lines.push(`${r.ok ? "ok  " : "FAIL"} ${r.capture}`);
   if (r.error) lines.push(`     error [${r.error.code}] ${r.error.message}`);
+  for (const w of r.warnings ?? []) lines.push(`     warning: ${w}`);
   for (const m of r.modes) {
     lines.push(`     ${m.ok ? "ok  " : "FAIL"} ${m.mode.padEnd(12)} ${m.summary} (${m.durationMs.toFixed(0)} ms)`);
     for (const d of m.diffs.slice(0, maxDiffs)) {

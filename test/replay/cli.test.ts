@@ -107,5 +107,11 @@ describe("netlab replay", () => {
       expect(report.modes.map((m) => [m.mode, m.ok])).toEqual([["decode", true]]);
       expect(report.modes[0]!.frames).toBe(demo.capture.packets);
     }
+    // cut short inside its last block: read up to the cut, with a warning (as tshark)
+    const cut = join(DIR, "demo-cut.pcapng");
+    writeFileSync(cut, demo.pcap.subarray(0, demo.pcap.length - 10));
+    const r = await cli([cut, "--as", "192.0.2.1", "--out", OUT]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`warning: the file appears to have been cut short \\(truncated-block at byte offset \\d+: .*\\); read ${demo.capture.packets - 1} packets before the cut`));
   });
 });

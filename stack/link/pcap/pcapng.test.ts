@@ -108,6 +108,24 @@ describe("parsePcapng()", () => {
     expect(r.ok && r.value.packets.map((p) => [p.interfaceId, r.value.interfaces[p.interfaceId]!.name])).toEqual([[0, "x"], [1, "y"]]);
   });
 
+  it("reads a file cut short inside a block up to the cut and says where it was (as tshark)", () => {
+    const good = write({}, ["eth0"], [{ interfaceId: 0, timestampMs: 1 }, { interfaceId: 0, timestampMs: 2 }]);
+    const whole = parsePcapng(good);
+    if (!whole.ok) throw new Error(whole.detail);
+    const secondAt = whole.value.packets[1]!.offset;
+    for (const cut of [good.length - 4, secondAt + 20, secondAt + 3]) {
+      const r = parsePcapng(good.subarray(0, cut));
+      if (!r.ok) throw new Error(r.detail);
+      expect(r.value.packets).toHaveLength(1);
+      expect(r.value.packets[0]!.data).toEqual(whole.value.packets[0]!.data);
+      expect(r.value.truncated?.offset).toBe(secondAt);
+      expect(r.value.truncated?.detail).toMatch(/^truncated-block at byte offset \d+: /);
+    }
+    expect(whole.value.truncated).toBeUndefined();
+    // a cut inside the first Section Header Block leaves nothing to read: still an error
+    expect(parsePcapng(good.subarray(0, 20))).toMatchObject({ ok: false, error: "truncated-block", offset: 0 });
+  });
+
   it("reports malformed files with an error code and the byte offset", () => {
     const good = write({}, ["eth0"], [{ interfaceId: 0, timestampMs: 1, direction: "in" }]);
     const epbAt = 44 + 40;
@@ -123,7 +141,6 @@ describe("parsePcapng()", () => {
     cases.push([odd, "bad-block-length", 48]);
     const trailer = good.slice(); trailer[44 + 36] = 44;
     cases.push([trailer, "bad-block-length", 80]);
-    cases.push([good.subarray(0, good.length - 4), "truncated-block", epbAt]);
     const iface = good.slice(); iface[epbAt + 8] = 3;
     cases.push([iface, "bad-interface-id", epbAt + 8]);
     const caplen = good.slice(); caplen[epbAt + 20] = 200;

@@ -7,7 +7,7 @@
 import type { CaptureInterface, CapturedPacket, PacketSink } from "../capture.ts";
 import { LINKTYPE_ETHERNET } from "../capture.ts";
 import { createChunkAllocator, nsToMs, pcapErr, splitTimestamp, timestampWords } from "./types.ts";
-import type { ByteSink, ParsedCapture, ParsedInterface, ParsedPacket, PcapResult } from "./types.ts";
+import type { ByteSink, ParsedCapture, ParsedInterface, ParsedPacket, PcapErr, PcapResult } from "./types.ts";
 
 export const BLOCK_SHB = 0x0a0d0d0a;
 export const BLOCK_IDB = 0x00000001;
@@ -207,9 +207,16 @@ export function parsePcapng(bytes: Uint8Array): PcapResult<ParsedCapture> {
   let firstOrder: "little" | "big" | undefined;
   let sectionBase = -1;
   let off = 0;
+  let cut: PcapErr | undefined;
   while (off < bytes.length) {
     const left = bytes.length - off;
-    if (left < 12) return pcapErr("truncated-block", off, `block header needs 12 bytes, ${left} left`);
+    // A file that ends inside a block after a complete section header was cut short: keep
+    // what came before the cut, as tshark does, and say where it was.
+    if (left < 12) {
+      cut = pcapErr("truncated-block", off, `block header needs 12 bytes, ${left} left`);
+      if (sectionBase < 0) return cut;
+      break;
+    }
     const typeLe = view.getUint32(off, true);
     if (typeLe === BLOCK_SHB) {
       const bom = view.getUint32(off + 8, true);
@@ -223,7 +230,11 @@ export function parsePcapng(bytes: Uint8Array): PcapResult<ParsedCapture> {
     const type = view.getUint32(off, le);
     const total = view.getUint32(off + 4, le);
     if (total < 12 || total % 4 !== 0) return pcapErr("bad-block-length", off + 4, `block total length ${total} is below 12 or not a multiple of 4`);
-    if (total > left) return pcapErr("truncated-block", off, `block of ${total} bytes, ${left} left`);
+    if (total > left) {
+      cut = pcapErr("truncated-block", off, `block of ${total} bytes, ${left} left`);
+      if (sectionBase < 0) return cut;
+      break;
+    }
     const trailer = view.getUint32(off + total - 4, le);
     if (trailer !== total) return pcapErr("bad-block-length", off + total - 4, `trailing length ${trailer} differs from leading length ${total}`);
     const end = off + total - 4;
@@ -317,5 +328,6 @@ export function parsePcapng(bytes: Uint8Array): PcapResult<ParsedCapture> {
     off += total;
   }
   if (sectionBase < 0) return pcapErr("missing-section-header", 0, "empty file");
-  return { ok: true, value: { format: "pcapng", byteOrder: firstOrder ?? "little", interfaces, packets, skippedBlocks: skipped } };
+  const value: ParsedCapture = { format: "pcapng", byteOrder: firstOrder ?? "little", interfaces, packets, skippedBlocks: skipped };
+  return { ok: true, value: cut === undefined ? value : { ...value, truncated: { offset: cut.offset, detail: cut.detail } } };
 }

@@ -69,6 +69,12 @@ export interface ParsedCapture {
   readonly packets: readonly ParsedPacket[];
   /** pcapng blocks of unknown or unsupported type that were skipped. */
   readonly skippedBlocks: number;
+  /**
+   * Set when a pcapng file ends inside a block (a capture cut short, as by a writer that was
+   * killed): the packets are those before the cut, and this says where and why, for a warning
+   * (tshark: "the file appears to have been cut short in the middle of a packet").
+   */
+  readonly truncated?: { readonly offset: number; readonly detail: string };
 }
 
 /** Where writers put bytes. Chunks are not reused by the writer after the call. */
