@@ -13,7 +13,7 @@ import { createXenstoreServer } from "../../../xen-sim/xenstore/server.ts";
 import { listenXenstoreSocket } from "../socket-transport.ts";
 import { compareScripts, netlabTarget, realTarget, type DiffDifference } from "./differential.ts";
 import { realXenstoredStatus } from "./real-xenstored.ts";
-import { DIFF_QUOTA_ARGS, DIFF_SCRIPTS, KNOWN_DIFFERENCES } from "./scripts.ts";
+import { DIFF_SCRIPTS, KNOWN_DIFFERENCES, scriptLimits } from "./scripts.ts";
 
 const status = realXenstoredStatus();
 if (!status.ok) console.warn(`skipping the xenstored differential test: ${status.reason}`);
@@ -30,12 +30,8 @@ describe.skipIf(!status.ok)("netlab's xenstored against Debian's real xenstored 
     let checks = 0, agree = 0;
     const differences: DiffDifference[] = [];
     for (const script of DIFF_SCRIPTS) {
-      const quota = script.name.includes("entries 6");
-      const r = await compareScripts(
-        [script],
-        () => netlabTarget(quota ? { quotas: DIFF_QUOTA_ARGS.netlab } : {}),
-        () => realTarget(quota ? DIFF_QUOTA_ARGS.real : []),
-      );
+      const limits = scriptLimits(script.name);
+      const r = await compareScripts([script], () => netlabTarget({ quotas: limits.netlab }), () => realTarget(limits.real));
       checks += r.checks;
       agree += r.agree;
       differences.push(...r.differences);

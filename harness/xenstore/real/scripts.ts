@@ -9,6 +9,7 @@ import {
   XS_MKDIR, XS_READ, XS_RELEASE, XS_RESET_WATCHES, XS_RESUME, XS_RM, XS_SET_PERMS, XS_SET_TARGET, XS_TRANSACTION_END,
   XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WRITE, emitXsMessage, fromLatin1,
 } from "../../../xen-sim/xenstore/wire.ts";
+import type { XenstoreQuotas } from "../../../xen-sim/xenstore/types.ts";
 import { dies, gone, open, raw, send, type DiffScript, type DiffStep } from "./differential.ts";
 
 /** NUL-terminated strings. */
@@ -44,6 +45,13 @@ export const DIFF_QUOTA_ARGS = {
   real: ["--entry-nb", "6", "--watch-nb", "3", "--transaction", "2"],
   netlab: { maxEntries: 6, maxWatches: 3, maxTransactions: 2 },
 } as const;
+
+/** The real daemon's command line and netlab's quotas for a script (most run with the defaults). */
+export function scriptLimits(name: string): { real: readonly string[]; netlab: Partial<XenstoreQuotas> } {
+  if (name.includes("entries 6")) return DIFF_QUOTA_ARGS;
+  if (name.includes("--perm-nb 2")) return { real: ["--perm-nb", "2"], netlab: { maxPermsPerNode: 2 } };
+  return { real: [], netlab: {} };
+}
 
 export const DIFF_SCRIPTS: readonly DiffScript[] = [
   {
@@ -617,6 +625,57 @@ export const DIFF_SCRIPTS: readonly DiffScript[] = [
       rm("a", "/o/c", "T2"),
       write("a", "/o/c", "back", "T2"),
       commit("a", "T2"),
+    ],
+  },
+  {
+    name: "targets, permission changes seen by a domU, big replies over the ring",
+    steps: [
+      open("a", 0),
+      ...domU(5),
+      mkdir("a", "/local/domain/6"),
+      perms("a", "/local/domain/6", "n6"),
+      send("a", XS_INTRODUCE, z("6", "0", "1")),
+      write("a", "/local/domain/6/secret", "s6"),
+      read("u", "/local/domain/6/secret"),
+      send("a", XS_SET_TARGET, z("5", "6")),
+      read("u", "/local/domain/6/secret"),
+      write("u", "/local/domain/6/by-target", "t"),
+      getPerms("a", "/local/domain/6/by-target"),
+      perms("u", "/local/domain/6/secret", "n6", "r5"),
+      write("a", "/vis", "v"),
+      perms("a", "/vis", "n0", "r5"),
+      watch("u", "/vis", "vis"),
+      write("a", "/vis", "changed"),
+      perms("a", "/vis", "n0"),
+      write("a", "/vis", "hidden"),
+      perms("a", "/vis", "n0", "r5"),
+      rm("a", "/vis"),
+      write("a", "/big", x(4000, "b")),
+      perms("a", "/big", "n0", "r5"),
+      read("u", "/big"),
+      ...Array.from({ length: 30 }, (_, i) => write("a", `/many/${x(100, String.fromCharCode(97 + (i % 26)))}${i}`, "")),
+      perms("a", "/many", "n0", "r5"),
+      dir("u", "/many"),
+      send("u", XS_DIRECTORY_PART, z("/many", "0")),
+      send("u", XS_DIRECTORY_PART, z("/many", "3030")),
+      write("u", "w1", x(1000, "1")),
+      write("u", "w2", x(1500, "2")),
+      read("u", "w2"),
+    ],
+  },
+  {
+    name: "domU permission-count quota (--perm-nb 2)",
+    steps: [
+      open("a", 0),
+      ...domU(5),
+      write("u", "k", "v"),
+      perms("u", "k", "n5", "r1"),
+      perms("u", "k", "n5", "r1", "r2"),
+      perms("u", "k", "n5", "r1", "r2", "r3"),
+      perms("a", "/local/domain/5/k", "n5", "r1", "r2", "r3", "r4"),
+      getPerms("u", "k"),
+      write("u", "k/child", "c"),
+      getPerms("u", "k/child"),
     ],
   },
 ];
