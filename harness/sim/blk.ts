@@ -253,11 +253,13 @@ export async function runSimBlk(options: SimBlkOptions = {}): Promise<SimBlkRepo
     ...(options.image === undefined ? {} : { image: options.image }),
     sizeBytes: storage.sectors * 512,
     ops, completed, reads, writes, flushes, discards, errors, mismatches, imageMatches, bytesRead, bytesWritten,
-    wallSeconds, cpuSeconds, virtualSeconds,
-    iops: wallSeconds > 0 ? completed / wallSeconds : 0,
-    iopsPerCpuSecond: cpuSeconds > 0 ? completed / cpuSeconds : 0,
-    mbPerSecond: wallSeconds > 0 ? (bytesRead + bytesWritten) / 1e6 / wallSeconds : 0,
-    virtualIops: virtualSeconds > 0 ? completed / virtualSeconds : 0,
+    // rounded for reading (rates from the unrounded figures): wall and CPU time to the
+    // millisecond, virtual time to the microsecond, operation rates to whole numbers
+    wallSeconds: roundTo(wallSeconds, 3), cpuSeconds: roundTo(cpuSeconds, 3), virtualSeconds: roundTo(virtualSeconds, 6),
+    iops: wallSeconds > 0 ? Math.round(completed / wallSeconds) : 0,
+    iopsPerCpuSecond: cpuSeconds > 0 ? Math.round(completed / cpuSeconds) : 0,
+    mbPerSecond: wallSeconds > 0 ? roundTo((bytesRead + bytesWritten) / 1e6 / wallSeconds, 2) : 0,
+    virtualIops: virtualSeconds > 0 ? Math.round(completed / virtualSeconds) : 0,
     blockSize: bs, queueDepth: qd, seed,
     features: front.features,
     frontend: { ...front.stats },
@@ -368,4 +370,10 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   return r.ok ? 0 : 1;
+}
+
+/** x rounded to `digits` decimal places. */
+function roundTo(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
 }

@@ -41,6 +41,12 @@ describe("sim blk", () => {
     expect(r.ok).toBe(true);
     expect(r.completed).toBe(500);
     expect(r.iops).toBeGreaterThan(0);
+    // figures are rounded: no float noise such as 0.006886000000000007 in the JSON
+    const figures = JSON.parse(out) as Record<string, number>;
+    for (const [key, digits] of [["wallSeconds", 3], ["cpuSeconds", 3], ["virtualSeconds", 6], ["iops", 0], ["iopsPerCpuSecond", 0], ["mbPerSecond", 2], ["virtualIops", 0]] as const) {
+      const x = figures[key]!;
+      expect(Math.round(x * 10 ** digits) / 10 ** digits, key).toBe(x);
+    }
     let code = 0;
     try {
       execFileSync("node", ["bin/netlab.mjs", "sim", "blk", "--mix", "1:2"], { encoding: "utf8", stdio: "pipe" });
