@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createRng, createVirtualClock } from "../time.ts";
 import { createPointToPointLink } from "./point-to-point.ts";
-import { withImpairments } from "./impairments.ts";
+import { markCongestionExperienced, withImpairments } from "./impairments.ts";
+import { emitIpv4, parseIpv4 } from "../wire/ipv4.ts";
 import type { ImpairmentOptions } from "./impairments.ts";
 import type { Frame, NetDevice } from "./types.ts";
 
@@ -164,6 +165,40 @@ describe("impaired wire", () => {
     expect(arrivals.map((a) => a.at)).toEqual([8, 16, 24, 32, 40]);
     expect(stats.queueDrops).toBe(15);
     expect(stats.maxQueueFrames).toBe(5);
+  });
+
+  it("marks ECN-capable IPv4 packets CE once ecnMarkFrames are queued, with a valid header checksum; others pass unmarked (RFC 3168 §5)", () => {
+    // IPv4 frames with ECN field ecn[i] (0 Not-ECT, 2 ECT(0), 1 ECT(1)), 1000 bytes at 1 Mbit/s, offered at once
+    const ecn = [2, 2, 2, 0, 1, 2];
+    const clock = createVirtualClock();
+    const link = createPointToPointLink({ clock, rng: createRng(1) }, { a: { mac: MAC_A, impairments: { rateBitsPerSecond: 1_000_000, ecnMarkFrames: 2 } }, b: { mac: MAC_B } });
+    const got: Uint8Array[] = [];
+    link.b.onReceive((f) => got.push(f.data));
+    const sent = ecn.map((e, i) => {
+      const f = new Uint8Array(1000);
+      f.set([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
+      emitIpv4({ src: 0xc0000201, dst: 0xc0000202, protocol: 253, ttl: 64, tos: 0xb8 | e, ident: i, dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: 1000 - 34, options: new Uint8Array(0) }, f, 14);
+      link.a.send({ data: f });
+      return f;
+    });
+    clock.run();
+    const tos = got.map((f) => { const r = parseIpv4(f.subarray(14)); if (!r.ok) throw new Error(r.error); return r.value.tos; });
+    // the first two found fewer than 2 queued; from the third on, ECT packets become CE (3), Not-ECT stays 0
+    expect(tos).toEqual([0xba, 0xba, 0xbb, 0xb8, 0xbb, 0xbb]);
+    expect(link.a.txStats.ceMarked).toBe(3);
+    // the sender's buffers are not written to (a capture may hold them)
+    expect(sent.map((f) => f[15]! & 3)).toEqual(ecn);
+  });
+
+  it("markCongestionExperienced() leaves what is not an ECN-capable IPv4 packet alone, VLAN tags included", () => {
+    expect(markCongestionExperienced(frame(1))).toBeUndefined();
+    expect(markCongestionExperienced(new Uint8Array(20))).toBeUndefined();
+    const tagged = new Uint8Array(60);
+    tagged.set([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x81, 0x00, 0, 5, 0x08, 0x00]);
+    emitIpv4({ src: 1, dst: 2, protocol: 17, ttl: 1, tos: 1, ident: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, payloadLength: 60 - 38, options: new Uint8Array(0) }, tagged, 18);
+    const marked = markCongestionExperienced(tagged)!;
+    expect(marked[19]).toBe(3);
+    expect(parseIpv4(marked.subarray(18)).ok).toBe(true);
   });
 
   it("sustains the line rate when frames are offered faster than it for a long time", () => {

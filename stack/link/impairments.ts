@@ -39,6 +39,10 @@ export interface ImpairmentOptions {
   readonly rateBitsPerSecond?: number;
   /** Frames waiting for or in serialization before tail drop (with a rate limit; default 1000). */
   readonly queueLimitFrames?: number;
+  /** With a rate limit: an ECN-capable IPv4 packet (ECT(0) or ECT(1), RFC 3168 §5) that finds at least
+   * this many frames queued is marked CE instead of passing unmarked (a step marking threshold, like
+   * DCTCP's K on a switch); packets that are not ECN-capable are only tail-dropped (default: no marking). */
+  readonly ecnMarkFrames?: number;
   /** IP MTU of the wire: frames longer than mtu + 14 (+ 4 with an 802.1Q tag) are dropped. */
   readonly mtu?: number;
 }
@@ -70,6 +74,8 @@ export interface ImpairmentStats {
   reordered: number;
   mtuDrops: number;
   queueDrops: number;
+  /** ECN-capable IPv4 packets marked CE at the ecnMarkFrames threshold. */
+  ceMarked: number;
   offloadDrops: number;
   /** csumBlank frames whose checksum the wire completed. */
   checksumsCompleted: number;
@@ -103,15 +109,45 @@ export interface LinkDeps {
 const ETHERNET_HEADER_LEN = 14;
 const VLAN_TAG_LEN = 4;
 const ETHERTYPE_VLAN = 0x8100;
+const ETHERTYPE_IPV4 = 0x0800;
 const DEFAULT_QUEUE_LIMIT_FRAMES = 1000;
 
 /** Fresh zeroed stats. */
 export function emptyImpairmentStats(): ImpairmentStats {
   return {
     offered: 0, offeredBytes: 0, delivered: 0, deliveredBytes: 0, lost: 0, burstLost: 0, linkDownDrops: 0, duplicated: 0, corrupted: 0,
-    reordered: 0, mtuDrops: 0, queueDrops: 0, offloadDrops: 0, checksumsCompleted: 0, maxQueueFrames: 0,
+    reordered: 0, mtuDrops: 0, queueDrops: 0, ceMarked: 0, offloadDrops: 0, checksumsCompleted: 0, maxQueueFrames: 0,
     latencySumMs: 0, latencyMinMs: Infinity, latencyMaxMs: 0,
   };
+}
+
+/**
+ * The frame with its IPv4 ECN field set to CE (RFC 3168 §5) and the header checksum updated
+ * incrementally (RFC 1624 eqn. 3), or undefined when it is not an ECN-capable IPv4 packet (or
+ * is too short to tell). A copy: the original may be held elsewhere (captures, duplicates).
+ */
+export function markCongestionExperienced(frame: Uint8Array): Uint8Array | undefined {
+  let ip = ETHERNET_HEADER_LEN;
+  let type = frame.length >= ETHERNET_HEADER_LEN ? (frame[12]! << 8) | frame[13]! : -1;
+  if (type === ETHERTYPE_VLAN && frame.length >= ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
+    type = (frame[16]! << 8) | frame[17]!;
+    ip += VLAN_TAG_LEN;
+  }
+  if (type !== ETHERTYPE_IPV4 || frame.length < ip + 20 || frame[ip]! >> 4 !== 4) return undefined;
+  const tos = frame[ip + 1]!;
+  if ((tos & 3) === 0 || (tos & 3) === 3) return undefined;
+  const out = frame.slice();
+  out[ip + 1] = tos | 3;
+  // HC' = ~(~HC + ~m + m') over the 16-bit word holding the TOS byte
+  const oldWord = (frame[ip]! << 8) | tos;
+  const newWord = (frame[ip]! << 8) | (tos | 3);
+  let sum = (~((out[ip + 10]! << 8) | out[ip + 11]!) & 0xffff) + (~oldWord & 0xffff) + newWord;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const check = ~sum & 0xffff;
+  out[ip + 10] = check >>> 8;
+  out[ip + 11] = check & 0xff;
+  return out;
 }
 
 /** Largest Ethernet frame (without FCS) a wire with IP MTU `mtu` carries, given the frame's tag. */
@@ -156,6 +192,7 @@ export function createImpairedChannel(
   const corrupt = options.corrupt ?? 0;
   const rate = options.rateBitsPerSecond ?? 0;
   const queueLimit = options.queueLimitFrames ?? DEFAULT_QUEUE_LIMIT_FRAMES;
+  const ecnMark = options.ecnMarkFrames ?? Infinity;
   const mtu = options.mtu ?? Infinity;
   checkOptions(options);
 
@@ -218,14 +255,22 @@ export function createImpairedChannel(
     return departures.length - depHead;
   };
 
-  const schedule = (frame: Frame, offeredAt: number): void => {
+  const schedule = (offered: Frame, offeredAt: number): void => {
     const now = clock.now();
     let departure = now;
+    let frame = offered;
     if (rate > 0) {
       const depth = queueDepth(now);
       if (depth >= queueLimit) {
         stats.queueDrops++;
         return;
+      }
+      if (depth >= ecnMark) {
+        const marked = markCongestionExperienced(frame.data);
+        if (marked !== undefined) {
+          stats.ceMarked++;
+          frame = { ...frame, data: marked };
+        }
       }
       departure = Math.max(now, busyUntil) + (frame.data.length * 8 * 1000) / rate;
       busyUntil = departure;
@@ -332,6 +377,9 @@ function checkOptions(o: ImpairmentOptions): void {
   }
   if (o.queueLimitFrames !== undefined && !(Number.isInteger(o.queueLimitFrames) && o.queueLimitFrames >= 1)) {
     throw misuse(`queueLimitFrames must be an integer >= 1, got ${o.queueLimitFrames}`);
+  }
+  if (o.ecnMarkFrames !== undefined && !(Number.isInteger(o.ecnMarkFrames) && o.ecnMarkFrames >= 0)) {
+    throw misuse(`ecnMarkFrames must be an integer >= 0, got ${o.ecnMarkFrames}`);
   }
 }
 
