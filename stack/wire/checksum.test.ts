@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { checksumAdd, checksumFinish, checksumUpdate16, checksumUpdate32, fold, internetChecksum, pseudoHeaderSum } from "./checksum.ts";
+import { checksumAdd, checksumFinish, checksumRange, checksumUpdate16, checksumUpdate32, fold, internetChecksum, pseudoHeaderSum } from "./checksum.ts";
+import { simdPartialSum } from "./checksum-simd.ts";
 import { hex } from "./test-helpers.ts";
 
 /** Reference: RFC 1071 §4.1 written plainly, 16 bits at a time. */
@@ -34,6 +35,19 @@ describe("checksum", () => {
     expect(checksumAdd(new Uint8Array(4096).fill(0xff))).toBe(0xffff);
     expect(checksumFinish(checksumAdd(new Uint8Array(4096).fill(0xff)))).toBe(0);
     expect(fold(0x1fffe)).toBe(0xffff);
+  });
+
+  it("the WebAssembly SIMD bulk sum is available here and agrees with the RFC 1071 reference at any offset and length (also past its 64 KiB chunks)", () => {
+    expect(simdPartialSum(new Uint8Array(64), 0, 64)).toBeGreaterThanOrEqual(0);
+    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 140_000 }), fc.nat(63), (b, skip) => {
+      const start = Math.min(skip, b.length);
+      expect(checksumRange(b, start, b.length)).toBe(reference(b.subarray(start)));
+      const bulk = (b.length - start) & ~63;
+      expect(simdPartialSum(b, start, b.length)).toBe(reference(b.subarray(start, start + bulk)));
+    }), { numRuns: 60 });
+    const ones = new Uint8Array(256 * 1024).fill(0xff);
+    expect(checksumAdd(ones)).toBe(0xffff);
+    expect(checksumRange(ones, 1, ones.length - 1)).toBe(0xffff);
   });
 
   it("checksumAdd() chains over even-length chunks like one call over the whole", () => {
