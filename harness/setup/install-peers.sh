@@ -10,9 +10,10 @@ cd "$(dirname "$0")/../.."
 # differential test; it needs apt-get download, dpkg -x and gcc.
 trap 'node harness/fuzz/jazzer/prepare.mjs || true; bash harness/xenstore/real/prepare.sh || true' EXIT
 
+# chromium (headless) runs the library bundled for the browser (test/package/browser.test.ts).
 PACKAGES=(
   tshark tcpdump dnsmasq isc-dhcp-client busybox iperf3 curl iputils-ping ethtool
-  nftables iproute2 xenstore-utils libxen-dev gcc python3 procps
+  nftables iproute2 xenstore-utils libxen-dev gcc python3 procps chromium
 )
 
 if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
