@@ -353,6 +353,19 @@ function opRing(w: World, r: Reader): void {
     const g = gg.grantAccess(0, f);
     if (!g.ok) return;
     refs.push(g.value);
+    w.allocated.add(g.value);
+  }
+  const end = (ref: number): void => {
+    if (gg.endAccess(ref).ok) {
+      w.allocated.delete(ref);
+      if (!w.active.has(ref)) w.tainted.delete(ref);
+    }
+  };
+  // A ref the guest ended while another domain still maps it comes back from grantAccess still
+  // active for that domain: dom0's map is refused then (the model says so), and the ring is not built.
+  if (refs.some((ref) => predictPin(w, ref, 0, false).verdict !== true)) {
+    for (const ref of refs) if (!w.active.has(ref)) end(ref);
+    return;
   }
   const maps: GrantMapping[] = [];
   for (const ref of refs) {
@@ -414,7 +427,10 @@ function opRing(w: World, r: Reader): void {
     }
   }
   for (const m of maps) if (!dom0.unmap(m.handle).ok) fail("ring", "dom0 could not unmap a ring page", w.input);
-  for (const ref of refs) if (!gg.endAccess(ref).ok) fail("ring", `ring ref ${ref} stays busy after dom0 unmapped it`, w.input);
+  for (const ref of refs) {
+    if (!gg.endAccess(ref).ok) fail("ring", `ring ref ${ref} stays busy after dom0 unmapped it`, w.input);
+    w.allocated.delete(ref);
+  }
 }
 
 const OPS = [opRaw, opGrant, opMap, opUnmap, (w: World, r: Reader) => opCopy(w, r, false), (w: World, r: Reader) => opCopy(w, r, true), opCopyOps, opEndAccess, opFreePage, opRing];
