@@ -24,6 +24,9 @@ export interface CongestionControl {
   onTimeout(flightSize: number, mss: number, now: Instant): void;
   /** Recovery finished (full ACK). */
   onRecoveryEnd(mss: number, now: Instant): void;
+  /** The last reduction was spurious (D-SACK or timestamps showed nothing was lost): back to the
+   * window before it (Linux's undo_cwnd: max of the current and the prior values). */
+  undo(priorCwnd: number, priorSsthresh: number): void;
 }
 
 /** RFC 6928 §2: IW = min(10·MSS, max(2·MSS, 14600)). */

@@ -671,6 +671,9 @@ describe("TCP retransmission and recovery", () => {
     sack([[1, 4]], 2);
     const r1 = e.peer.drain();
     expect(r1.map((s) => s.seq - base)).toEqual([0]);
+    // from here the peer echoes the retransmission's timestamp, as a receiver whose hole it filled
+    // does (RFC 7323 §4.3): an older echo would show the retransmission spurious (RFC 3522)
+    e.lastTsVal = r1[0]!.options.tsVal!;
     sack([[5, 10], [1, 4]], 3);
     const r2 = e.peer.drain();
     expect(r2.map((s) => (s.seq - base) / mss)).toEqual([4]);

@@ -132,6 +132,9 @@ export class TcpConnection implements ByteStream {
       retransmits: c.retransmits,
       bytesInFlight: seqSub(c.sndNxt, c.sndUna),
       dsackSent: c.dsackSent,
+      dsackReceived: c.dsackReceived,
+      undos: c.undos,
+      reordering: c.reordering,
     };
   }
 

@@ -17,6 +17,8 @@ export class Cubic implements CongestionControl {
   cwnd: number;
   ssthresh = 0x7fffffff;
   #wMax = 0;
+  /** W_max before the last reduction (restored by undo). */
+  #priorWMax = 0;
   #k = 0;
   #epochStart = -1;
   #wEst = 0;
@@ -47,6 +49,7 @@ export class Cubic implements CongestionControl {
 
   #reduce(smss: number): void {
     const cwndSeg = this.cwnd / smss;
+    this.#priorWMax = this.#wMax;
     // §4.7 fast convergence
     this.#wMax = cwndSeg < this.#wMax ? cwndSeg * (1 + BETA) / 2 : cwndSeg;
     this.ssthresh = Math.max(Math.floor(this.cwnd * BETA), 2 * smss);
@@ -61,6 +64,13 @@ export class Cubic implements CongestionControl {
   onTimeout(_flight: number, smss: number): void {
     this.#reduce(smss);
     this.cwnd = smss;
+  }
+
+  undo(priorCwnd: number, priorSsthresh: number): void {
+    this.cwnd = Math.max(this.cwnd, priorCwnd);
+    this.ssthresh = Math.max(this.ssthresh, priorSsthresh);
+    this.#wMax = this.#priorWMax;
+    this.#epochStart = -1;
   }
 
   onRecoveryEnd(): void {

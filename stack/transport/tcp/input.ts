@@ -11,6 +11,7 @@ import { establish, inputSynSent, pathMss, sendSyn } from "./handshake.ts";
 import { challengeAck, enterQuickAck, noteDuplicate, receiveFin, receiveText } from "./receiver.ts";
 import { output, rttSampleFromTs } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
+import { checkTimestampUndo, noteSackedHigh, onDsack } from "./undo.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -182,8 +183,14 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   const blocks = seg.options.sackBlocks;
   let sackNews = false;
   if (c.sackOk && blocks !== undefined) {
+    // RFC 2883 §4: a first block below the cumulative ACK, or inside the second, reports a duplicate
+    const b0 = blocks[0], b1 = blocks[1];
+    if (b0 !== undefined && (seqLe(b0.right, ack) || (b1 !== undefined && seqGe(b0.left, b1.left) && seqLe(b0.right, b1.right)))) {
+      onDsack(c, b0.left, b0.right);
+    }
     if (c.scoreboard === null) c.scoreboard = new SackScoreboard();
     for (const b of blocks) if (c.scoreboard.add(b.left, b.right, seqMax(ack, c.sndUna), c.sndMax)) sackNews = true;
+    if (sackNews) noteSackedHigh(c, c.scoreboard.highest(c.sndUna));
   }
 
   if (seqGt(ack, c.sndUna)) {
@@ -214,6 +221,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
       c.rtt.sample(rttSample);
       c.rttTime = -1;
     }
+    checkTimestampUndo(c, ack, seg.options.tsEcr);
     c.retries = 0;
     c.rtt.resetBackoff();
     if (c.scoreboard !== null) {
@@ -267,7 +275,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   // (with SACK, once the post-timeout resend has caught up, SACK evidence suffices)
   if (!c.inRecovery && c.sndMax !== c.sndUna &&
       (seqGe(c.sndUna, c.recoverSeq) || (c.sackOk && c.sndNxt === c.sndMax)) &&
-      (c.dupAcks >= 3 || (c.sackOk && c.scoreboard !== null && c.scoreboard.unaLost(c.sndUna, mss)))) {
+      (c.dupAcks >= c.reordering || (c.sackOk && c.scoreboard !== null && c.scoreboard.unaLost(c.sndUna, mss, c.reordering)))) {
     c.recovery.enter(c, now);
   }
 

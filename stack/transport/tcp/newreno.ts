@@ -36,6 +36,12 @@ export class NewReno implements CongestionControl {
   }
 
   onRecoveryEnd(): void { this.cwnd = this.ssthresh; }
+
+  undo(priorCwnd: number, priorSsthresh: number): void {
+    this.cwnd = Math.max(this.cwnd, priorCwnd);
+    this.ssthresh = Math.max(this.ssthresh, priorSsthresh);
+    this.#caAcked = 0;
+  }
 }
 
 /** A NewReno controller starting with IW10. */

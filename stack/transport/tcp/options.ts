@@ -21,6 +21,7 @@ export interface ResolvedTcpOptions {
   readonly timestamps: boolean;
   readonly sack: boolean;
   readonly dsack: boolean;
+  readonly undo: boolean;
   readonly congestionControl: CongestionControlName;
   readonly synQueueSize: number;
   readonly backlog: number;
@@ -58,6 +59,7 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     timestamps: o.timestamps ?? true,
     sack: o.sack ?? true,
     dsack: o.dsack ?? true,
+    undo: o.undo ?? true,
     congestionControl: o.congestionControl ?? "cubic",
     synQueueSize: o.synQueueSize ?? 256,
     backlog: o.backlog ?? 128,

@@ -11,24 +11,34 @@ import type { TcpLayerOptions } from "./types.ts";
 const PEER_ISN = 1000;
 const MSS = 1000;
 
-interface Sender { peer: TcpTestPeer; conn: TcpConnection; base: number; ack(ack: number, sack?: [number, number][]): void }
+interface Sender {
+  peer: TcpTestPeer;
+  conn: TcpConnection;
+  base: number;
+  /** The peer ACKs `ack` (relative) with SACK blocks (relative), echoing `tsEcr` when timestamps are on. */
+  ack(ack: number, sack?: [number, number][], tsEcr?: number): void;
+}
 
-/** A listener's connection with a SACK-permitting peer (MSS 1000, no timestamps, window 257 << 7), 100 ms RTT. */
-function sender(opts: TcpLayerOptions = {}): Sender {
+/** A listener's connection with a SACK-permitting peer (MSS 1000, window 257 << 7, timestamps if asked), 100 ms RTT. */
+function sender(opts: TcpLayerOptions = {}, peerTimestamps = false): Sender {
   const peer = createTcpTestPeer(opts);
   const l = unwrap(peer.tcp.listen(80));
   let conn: TcpConnection | undefined;
   l.onConnection((s) => { conn = s as TcpConnection; });
-  peer.inject({ flags: S, seq: PEER_ISN, window: 32792, options: { mss: MSS, sackPermitted: true, windowScale: 7 } });
+  peer.inject({ flags: S, seq: PEER_ISN, window: 32792, options: { mss: MSS, sackPermitted: true, windowScale: 7, ...(peerTimestamps ? { tsVal: 1, tsEcr: 0 } : {}) } });
   const synAck = peer.next();
   peer.clock.advance(100);
-  peer.inject({ flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: 257 });
+  const synAckTs = synAck.options.tsVal ?? 0;
+  peer.inject({ flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: 257, options: peerTimestamps ? { tsVal: 2, tsEcr: synAckTs } : {} });
   const base = synAck.seq + 1;
   return {
     peer, conn: conn!, base,
-    ack(ack, sack) {
+    ack(ack, sack, tsEcr) {
       const sackBlocks: SackBlock[] | undefined = sack?.map(([l, r]) => ({ left: base + l, right: base + r }));
-      peer.inject({ flags: A, seq: PEER_ISN + 1, ack: base + ack, window: 257, options: sackBlocks === undefined ? {} : { sackBlocks } });
+      peer.inject({
+        flags: A, seq: PEER_ISN + 1, ack: base + ack, window: 257,
+        options: { ...(sackBlocks === undefined ? {} : { sackBlocks }), ...(peerTimestamps ? { tsVal: 3, tsEcr: tsEcr ?? synAckTs } : {}) },
+      });
     },
   };
 }
@@ -112,5 +122,101 @@ describe("a SACKed segment is never retransmitted", () => {
     s.peer.clock.advance(300);
     expect(emitted(s)).toEqual([["A", 3 * MSS, MSS]]);
     expect(s.peer.tcp.stats.tailLossProbes).toBe(1);
+  });
+});
+
+describe("undo of spurious reductions", () => {
+  it("D-SACKs for every retransmission of a fast recovery restore the window (as Linux's tcp_try_undo_dsack)", () => {
+    const s = sender();
+    s.conn.write(new Uint8Array(10 * MSS));
+    emitted(s);
+    s.ack(0, [[MSS, 2 * MSS]]);
+    s.ack(0, [[MSS, 3 * MSS]]);
+    s.ack(0, [[MSS, 4 * MSS]]);
+    expect(emitted(s)).toEqual([["A", 0, MSS]]);
+    expect(s.conn.info()).toMatchObject({ cwnd: 7 * MSS, ssthresh: 7 * MSS });
+    // the original was only delayed: everything is ACKed, then the retransmission is reported a duplicate
+    s.ack(10 * MSS);
+    expect(s.conn.info().cwnd).toBe(7 * MSS);
+    s.ack(10 * MSS, [[0, MSS]]);
+    expect(s.conn.info()).toMatchObject({ cwnd: 10 * MSS, dsackReceived: 1, undos: 1 });
+    expect(s.peer.tcp.stats).toMatchObject({ dsackReceived: 1, undos: 1, spuriousRtos: 0 });
+  });
+
+  it("an undo raises DupThresh to the reordering it measured: the same reordering then causes no retransmission", () => {
+    const s = sender();
+    s.conn.write(new Uint8Array(10 * MSS));
+    emitted(s);
+    for (const r of [2, 3, 4, 5]) s.ack(0, [[MSS, r * MSS]]);
+    expect(emitted(s)).toEqual([["A", 0, MSS]]);
+    // segment 0 arrives late, after 4 later segments (the fast retransmit's D-SACK follows)
+    s.ack(10 * MSS);
+    s.ack(10 * MSS, [[0, MSS]]);
+    expect(s.conn.info()).toMatchObject({ undos: 1, reordering: 5 });
+    s.conn.write(new Uint8Array(10 * MSS));
+    expect(emitted(s)).toHaveLength(10);
+    // the same reordering again: four SACKed segments above the hole are not enough now
+    for (const r of [12, 13, 14, 15]) s.ack(10 * MSS, [[11 * MSS, r * MSS]]);
+    expect(emitted(s).filter(([, off]) => off < 20 * MSS)).toEqual([]);
+    expect(s.peer.tcp.stats.fastRetransmits).toBe(1);
+    s.ack(16 * MSS);
+    expect(s.peer.tcp.stats.fastRetransmits).toBe(1);
+  });
+
+  it("with undo: false the D-SACK is counted and the window stays reduced", () => {
+    const s = sender({ undo: false });
+    s.conn.write(new Uint8Array(10 * MSS));
+    emitted(s);
+    for (const r of [2, 3, 4]) s.ack(0, [[MSS, r * MSS]]);
+    s.ack(10 * MSS);
+    s.ack(10 * MSS, [[0, MSS]]);
+    expect(s.conn.info()).toMatchObject({ cwnd: 7 * MSS, dsackReceived: 1, undos: 0 });
+  });
+
+  it("a D-SACK from a duplicating network, with no retransmission behind it, undoes nothing", () => {
+    const s = sender();
+    s.conn.write(new Uint8Array(10 * MSS));
+    emitted(s);
+    for (const r of [3, 4, 5]) s.ack(0, [[2 * MSS, r * MSS]]);
+    emitted(s);
+    s.ack(MSS, [[2 * MSS, 5 * MSS]]);
+    s.ack(MSS, [[2 * MSS, 3 * MSS], [2 * MSS, 5 * MSS]]);
+    expect(s.conn.info()).toMatchObject({ dsackReceived: 1, undos: 0 });
+  });
+
+  it("Eifel (RFC 3522): an ACK echoing the original's timestamp after an RTO undoes it and resumes with new data (RFC 4015)", () => {
+    const s = sender({ tailLossProbe: false }, true);
+    const mss = s.conn.info().sendMss;
+    s.peer.clock.advance(5);
+    s.conn.write(new Uint8Array(4 * mss));
+    const first = s.peer.drain();
+    expect(first).toHaveLength(4);
+    const originalTs = first[0]!.options.tsVal!;
+    s.peer.clock.advance(300);
+    expect(emitted(s)).toEqual([["A", 0, mss]]);
+    expect(s.conn.info().cwnd).toBe(mss);
+    s.ack(2 * mss, undefined, originalTs);
+    expect(s.peer.tcp.stats).toMatchObject({ timeouts: 1, undos: 1, spuriousRtos: 1 });
+    // IW10 restored, then slow start counts the two segments this ACK covers
+    expect(s.conn.info().cwnd).toBe(12 * mss);
+    // segments 2 and 3 were sent once and are not sent again
+    expect(emitted(s)).toEqual([]);
+    s.conn.write(new Uint8Array(mss));
+    expect(emitted(s)).toEqual([["PA", 4 * mss, mss]]);
+  });
+
+  it("an ACK echoing the retransmission's timestamp keeps the timeout's reduction", () => {
+    const s = sender({ tailLossProbe: false }, true);
+    const mss = s.conn.info().sendMss;
+    s.peer.clock.advance(5);
+    s.conn.write(new Uint8Array(4 * mss));
+    s.peer.drain();
+    s.peer.clock.advance(300);
+    const rtx = s.peer.drain();
+    expect(rtx).toHaveLength(1);
+    s.ack(mss, undefined, rtx[0]!.options.tsVal!);
+    expect(s.peer.tcp.stats).toMatchObject({ timeouts: 1, undos: 0, spuriousRtos: 0 });
+    // go-back-N goes on: slow start from one segment
+    expect(emitted(s).map(([, off]) => off)).toEqual([mss, 2 * mss]);
   });
 });

@@ -4,6 +4,7 @@
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { SackScoreboard } from "./scoreboard.ts";
 import { retransmit, sendOne } from "./sender.ts";
+import { prepareUndo } from "./undo.ts";
 import type { LossRecovery, Tcb } from "./state.ts";
 
 /** Most retransmissions tracked per recovery for lost-retransmission detection. */
@@ -12,6 +13,7 @@ const MAX_RTX_MARKS = 256;
 /** Shared entry into recovery: counts it, sets `recover` (RFC 6582 §3.2 step 2), reduces the window. */
 function beginRecovery(c: Tcb, now: number): void {
   c.ctx.stats.fastRetransmits++;
+  prepareUndo(c, false);
   c.inRecovery = true;
   c.recoverSeq = c.sndMax;
   const flight = seqSub(c.sndMax, c.sndUna) - (c.scoreboard?.sacked ?? 0);
@@ -68,7 +70,7 @@ function sendRecovery(c: Tcb): void {
   const mss = c.mss;
   let resent = 0;
   for (let guard = 0; guard < 10_000; guard++) {
-    const pipe = seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, mss) + resent;
+    const pipe = seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, mss, c.reordering) + resent;
     if (c.cc.cwnd - pipe < mss) break;
     const lost = c.lostRtx;
     if (lost !== null && lost.length > 0) {
@@ -85,7 +87,7 @@ function sendRecovery(c: Tcb): void {
       resent += len;
       continue;
     }
-    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss);
+    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss, c.reordering);
     if (hole !== undefined) {
       const len = Math.min(mss, seqSub(hole.right, hole.left));
       retransmit(c, hole.left, len);

@@ -4,8 +4,10 @@
 // nextSackedAbove/lastUnsackedBelow.
 import { seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from "./seq.ts";
 
-/** RFC 6675 §2 DupThresh. */
+/** RFC 6675 §2 DupThresh (the default; a connection raises its own when it sees reordering). */
 export const DUP_THRESH = 3;
+/** Highest DupThresh a connection adapts to (Linux's tcp_max_reordering). */
+export const MAX_REORDERING = 300;
 /** Most disjoint SACKed ranges tracked. */
 export const MAX_BLOCKS = 1024;
 
@@ -102,21 +104,21 @@ export class SackScoreboard {
   }
 
   /** RFC 6675 §4 IsLost for the hole below block `k`: DupThresh blocks or more than (DupThresh−1)·MSS bytes above it. */
-  isHoleLost(k: number, mss: number): boolean {
+  isHoleLost(k: number, mss: number, dupThresh = DUP_THRESH): boolean {
     const above = this.blocks.length - k;
-    if (above >= DUP_THRESH) return true;
+    if (above >= dupThresh) return true;
     let bytes = 0;
     for (let i = k; i < this.blocks.length; i++) bytes += seqSub(this.blocks[i]!.right, this.blocks[i]!.left);
-    return bytes > (DUP_THRESH - 1) * mss;
+    return bytes > (dupThresh - 1) * mss;
   }
 
   /** The first lost, un-SACKed range at or above `from` (clipped there), or undefined. */
-  nextLostHole(from: number, sndUna: number, mss: number): Block | undefined {
+  nextLostHole(from: number, sndUna: number, mss: number, dupThresh = DUP_THRESH): Block | undefined {
     let holeStart = sndUna;
     for (let k = 0; k < this.blocks.length; k++) {
       const b = this.blocks[k]!;
       if (seqGt(b.left, holeStart) && seqGt(b.left, from)) {
-        if (!this.isHoleLost(k, mss)) return undefined;
+        if (!this.isHoleLost(k, mss, dupThresh)) return undefined;
         return { left: seqMax(holeStart, from), right: b.left };
       }
       holeStart = b.right;
@@ -125,12 +127,12 @@ export class SackScoreboard {
   }
 
   /** Bytes in lost holes at or above `from` (not yet retransmitted when from = HighRxt). */
-  lostBytesFrom(from: number, sndUna: number, mss: number): number {
+  lostBytesFrom(from: number, sndUna: number, mss: number, dupThresh = DUP_THRESH): number {
     let n = 0;
     let holeStart = sndUna;
     for (let k = 0; k < this.blocks.length; k++) {
       const b = this.blocks[k]!;
-      if (seqGt(b.left, holeStart) && this.isHoleLost(k, mss)) {
+      if (seqGt(b.left, holeStart) && this.isHoleLost(k, mss, dupThresh)) {
         const l = seqMax(holeStart, from);
         if (seqGt(b.left, l)) n += seqSub(b.left, l);
       }
@@ -140,9 +142,9 @@ export class SackScoreboard {
   }
 
   /** RFC 6675 §5: is SND.UNA itself lost? */
-  unaLost(sndUna: number, mss: number): boolean {
+  unaLost(sndUna: number, mss: number, dupThresh = DUP_THRESH): boolean {
     const f = this.blocks[0];
-    return f !== undefined && seqGt(f.left, sndUna) && this.isHoleLost(0, mss);
+    return f !== undefined && seqGt(f.left, sndUna) && this.isHoleLost(0, mss, dupThresh);
   }
 }
 

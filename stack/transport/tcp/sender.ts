@@ -6,6 +6,7 @@ import { seqAdd, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { armTailLossProbe } from "./deadlines.ts";
 import { writeSegment, tsNow } from "./segment-writer.ts";
 import { NONE, State, type Tcb } from "./state.ts";
+import { noteRetransmission } from "./undo.ts";
 
 /** Sends what the windows, Nagle and the state allow, then a pure ACK if one is owed. */
 export function output(c: Tcb): void {
@@ -98,7 +99,7 @@ export function sendOne(c: Tcb, force: boolean): boolean {
 }
 
 export function advance(c: Tcb, n: number, retransmitting: boolean): void {
-  if (retransmitting) { c.retransmits++; c.ctx.stats.retransmits++; }
+  if (retransmitting) { c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c); }
   c.sndNxt = seqAdd(c.sndNxt, n);
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
   if (c.rtoAt === NONE) c.rtoAt = c.ctx.clock.now() + c.rtt.rto;
@@ -118,7 +119,7 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   if (len <= 0) {
     if (finInFlight && offset === buffered) {
       writeSegment(c, TCP_FLAG_FIN | TCP_FLAG_ACK, seq, offset, 0, undefined);
-      c.retransmits++; c.ctx.stats.retransmits++;
+      c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c);
     }
     return;
   }
@@ -128,6 +129,7 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   writeSegment(c, TCP_FLAG_ACK | (last ? TCP_FLAG_PSH : 0) | (fin ? TCP_FLAG_FIN : 0), seq, offset, len, undefined);
   c.retransmits++;
   c.ctx.stats.retransmits++;
+  noteRetransmission(c);
   c.rttTime = -1;
 }
 

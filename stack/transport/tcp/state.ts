@@ -150,6 +150,24 @@ export class Tcb {
   /** Retransmissions found lost: resent before other holes. */
   lostRtx: RtxMark[] | null = null;
   retransmits = 0;
+  // undo of spurious reductions (D-SACK, RFC 3522 timestamps)
+  /** A reduction may still be undone: SND.UNA when it happened is undoMarker. */
+  undoActive = false;
+  undoMarker = 0;
+  /** Retransmissions since the reduction not yet shown spurious by a D-SACK. */
+  undoRetrans = 0;
+  /** TSval of the first retransmission since the reduction (-1 = none yet, -2 = the timestamp test is done). */
+  undoTsVal = -1;
+  /** The reduction was a retransmission timeout. */
+  undoFromRto = false;
+  priorCwnd = 0;
+  priorSsthresh = 0;
+  /** Highest sequence SACKed since the reduction (the reordering extent an undo measures). */
+  undoHighSack = 0;
+  dsackReceived = 0;
+  undos = 0;
+  /** DupThresh of this connection in segments: 3, raised by undos to the reordering seen (Linux's tp->reordering). */
+  reordering = 3;
   // receiving
   ooo: ReassemblyQueue | null = null;
   /** A duplicate to report in the next ACK's first SACK block (RFC 2883), when dsackLeft !== dsackRight. */

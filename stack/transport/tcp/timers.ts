@@ -7,6 +7,8 @@ import { armTimer } from "./deadlines.ts";
 import { sendSyn } from "./handshake.ts";
 import { output, retransmit, sendOne, unsent } from "./sender.ts";
 import { writeSegment } from "./segment-writer.ts";
+import { prepareUndo } from "./undo.ts";
+import { DUP_THRESH } from "./scoreboard.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
 export function onTimer(c: Tcb): void {
@@ -49,6 +51,9 @@ function onRetransmitTimeout(c: Tcb, now: number): void {
   c.retries++;
   c.ctx.stats.timeouts++;
   const flight = seqSub(c.sndMax, c.sndUna);
+  // a timeout outside recovery with DupThresh segments SACKed: the reordering was over-estimated (as Linux's tcp_enter_loss)
+  if (!c.inRecovery && c.scoreboard !== null && c.scoreboard.sacked >= DUP_THRESH * c.mss) c.reordering = DUP_THRESH;
+  prepareUndo(c, true);
   c.cc.onTimeout(flight, c.mss, now);
   c.inRecovery = false;
   c.rtxMarks = c.lostRtx = null;

@@ -35,6 +35,9 @@ export interface TcpLayerOptions {
   readonly sack?: boolean;
   /** Report duplicate segments in the first SACK block (D-SACK, RFC 2883) when SACK is on [true, as Linux's tcp_dsack]. */
   readonly dsack?: boolean;
+  /** Undo a window reduction found spurious: by D-SACK (as Linux's tcp_try_undo_dsack) or by
+   * timestamps (Eifel detection, RFC 3522; response as RFC 4015) [true]. */
+  readonly undo?: boolean;
   /** Congestion control of new connections ["cubic"]. */
   readonly congestionControl?: CongestionControlName;
   /** Half-open connections per listener before SYN cookies (or drops) [256]. */
@@ -95,6 +98,12 @@ export interface TcpStats {
   pawsRejected: number;
   /** ACKs sent with a D-SACK block (RFC 2883). */
   dsackSent: number;
+  /** ACKs received with a D-SACK block. */
+  dsackReceived: number;
+  /** Window reductions undone (spurious fast retransmits or timeouts). */
+  undos: number;
+  /** Retransmission timeouts found spurious (undone). */
+  spuriousRtos: number;
 }
 
 /** A snapshot of one connection. */
@@ -115,4 +124,10 @@ export interface TcpInfo {
   readonly bytesInFlight: number;
   /** ACKs this connection sent with a D-SACK block (RFC 2883). */
   readonly dsackSent: number;
+  /** D-SACK blocks this connection received. */
+  readonly dsackReceived: number;
+  /** Window reductions this connection undid. */
+  readonly undos: number;
+  /** The reordering (in segments) loss detection tolerates: DupThresh, raised after undos. */
+  readonly reordering: number;
 }
