@@ -176,3 +176,6 @@ export type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters, Ping
 export * from "./app/dhcp/index.ts";
 export * from "./app/http/index.ts";
 export * as wire from "./wire/index.ts";
+export { createRouter, type Router, type RouterInterface, type RouterInterfaceOptions, type RouterOptions, type RouterRouteOptions } from "./router.ts";
+export { createRoutingTable, type Route, type RouteKind, type RouteSpec, type RoutingTable } from "./net/route.ts";
+export type { Forwarder, ForwarderOptions, ForwardingErrorKind } from "./net/forward.ts";

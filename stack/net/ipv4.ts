@@ -6,7 +6,7 @@
 import { type Result, ok, err } from "../result.ts";
 import type { FrameOffload } from "../link/types.ts";
 import type { Clock, Rng } from "../time.ts";
-import { BROADCAST_MAC, IPV4_BROADCAST, type Ipv4Address, type Ipv4Cidr, type MacAddress, prefixToMask, writeIpv4 } from "../wire/address.ts";
+import { BROADCAST_MAC, IPV4_BROADCAST, type Ipv4Address, type Ipv4Cidr, type MacAddress, isMulticastMac, prefixToMask, writeIpv4 } from "../wire/address.ts";
 import { writeU16 } from "../wire/bytes.ts";
 import { checksumAdd, checksumFinish, checksumRange } from "../wire/checksum.ts";
 import { ETHERTYPE_IPV4 } from "../wire/ethernet.ts";
@@ -28,6 +28,22 @@ export interface Ipv4Options {
   readonly pmtuTimeoutMs?: number;
   /** Most path MTU entries kept (default 256). */
   readonly maxPmtuEntries?: number;
+  /** Router hooks (see ../router.ts); a host leaves them unset. */
+  readonly forwarding?: Ipv4ForwardingHooks;
+}
+
+/** How an interface of a multi-interface stack hands datagrams to the forwarding plane. */
+export interface Ipv4ForwardingHooks {
+  /** Receives a valid datagram that is not addressed to this interface (instead of dropping it as
+   * not-for-us); `linkBroadcast` is true when its frame was a link-layer broadcast or multicast. */
+  readonly forward: (packet: Uint8Array, linkBroadcast: boolean) => void;
+  /** True for the addresses of the stack's other interfaces (what we send to them is delivered locally). */
+  readonly isOtherLocal: (dst: Ipv4Address) => boolean;
+  /** Receives this interface's input function, through which the forwarding plane delivers
+   * datagrams for this interface's address that arrived on another interface. */
+  readonly attach: (receive: (packet: Uint8Array) => void) => void;
+  /** Sends a datagram we originate whose destination is off-link (by the routing table, not the gateway). */
+  readonly output: (packet: Uint8Array) => Result<void, Ipv4SendError>;
 }
 
 export interface Ipv4Deps {
@@ -65,6 +81,7 @@ class Delivery implements Ipv4Delivery {
 /** Creates the IPv4 layer. */
 export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack {
   const { clock, rng, ethernet, arp } = deps;
+  const hooks = options.forwarding;
   const defaultTtl = options.defaultTtl ?? 64;
   const pmtuTimeout = options.pmtuTimeoutMs ?? 600_000;
   const maxPmtu = options.maxPmtuEntries ?? 256;
@@ -138,7 +155,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     return r.ok ? r : err(r.error);
   };
 
-  const receive = (bytes: Uint8Array, offload: FrameOffload | undefined): void => {
+  const receive = (bytes: Uint8Array, offload: FrameOffload | undefined, linkBroadcast = false): void => {
     c.rxPackets++;
     c.rxBytes += bytes.length;
     const p = new Ipv4Packet(bytes);
@@ -147,7 +164,10 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     const validated = offload?.dataValidated === true || offload?.csumBlank === true;
     if (!validated && !p.verifyChecksum()) return counters.drop("bad-checksum");
     const dst = p.dst;
-    if (!accepts(dst)) return counters.drop("not-for-us");
+    if (!accepts(dst)) {
+      if (hooks === undefined) return counters.drop("not-for-us");
+      return hooks.forward(bytes.subarray(0, p.totalLength), linkBroadcast);
+    }
     const src = p.src;
     if (src === IPV4_BROADCAST || isMulticast(src) || (cidr !== undefined && src === directed && cidr.prefixLength < 31)) return counters.drop("martian-source");
     const hl = p.headerLength;
@@ -179,7 +199,9 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     h(new Delivery(src, dst, protocol, ttl, payload, bytes, hl, header, deliveredOffload));
   };
 
-  ethernet.registerEthertype(ETHERTYPE_IPV4, (payload, frame) => receive(payload, frame.offload));
+  ethernet.registerEthertype(ETHERTYPE_IPV4, hooks === undefined
+    ? (payload, frame) => receive(payload, frame.offload)
+    : (payload, frame, _src, dstMac) => receive(payload, frame.offload, isMulticastMac(dstMac)));
 
   const layer: Ipv4Stack = {
     get cidr() { return cidr; },
@@ -199,6 +221,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
       let dstMac: MacAddress | undefined;
       let nextHop = dst;
       let local = false;
+      let routed = false;
       if (dst === IPV4_BROADCAST || (cidr !== undefined && cidr.prefixLength < 31 && dst === directed)) {
         dstMac = BROADCAST_MAC;
       } else if (isMulticast(dst)) {
@@ -207,21 +230,24 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
         return err("no-address");
       } else if (dst === cidr.address) {
         local = true;
+      } else if (hooks !== undefined && hooks.isOtherLocal(dst)) {
+        local = true;
       } else if (!onLink(dst)) {
-        if (gateway === undefined) return err("no-route");
-        nextHop = gateway;
+        if (hooks !== undefined) routed = true;
+        else if (gateway === undefined) return err("no-route");
+        else nextHop = gateway;
       }
       if (src === undefined) return err("no-address");
       const total = IPV4_HEADER_LEN + payload.length;
       let offload = opts?.offload;
-      const gso = offload?.gsoSize !== undefined && ethernet.offloads.tso && total <= IPV4_MAX_LEN && total + ethernet.headerLength <= ethernet.offloads.maxGsoFrame;
+      const gso = !routed && offload?.gsoSize !== undefined && ethernet.offloads.tso && total <= IPV4_MAX_LEN && total + ethernet.headerLength <= ethernet.offloads.maxGsoFrame;
       const mtu = local ? IPV4_MAX_LEN : pathMtu(dst);
-      const fragment = total > mtu && !gso;
+      const fragment = total > mtu && !gso && !routed;
       if (fragment && (opts?.dontFragment === true || total > IPV4_MAX_LEN)) {
         c.tooBig++;
         return err("too-big");
       }
-      if (offload?.csumBlank === true && (local || fragment || !ethernet.offloads.txChecksum)) {
+      if (offload?.csumBlank === true && (local || fragment || routed || !ethernet.offloads.txChecksum)) {
         completeChecksum(protocol, payload);
         const { csumBlank: _, ...rest } = offload;
         offload = Object.keys(rest).length === 0 ? undefined : rest;
@@ -252,6 +278,11 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
           const copy = packet.slice();
           clock.setTimer(clock.now(), () => receive(copy, undefined));
           return ok(undefined);
+        }
+        if (routed) {
+          c.txPackets++;
+          c.txBytes += packet.length;
+          return hooks!.output(packet);
         }
         // The payload's own buffer (no copy above): its recycling goes with the frame.
         return transmit(packet, dstMac, nextHop, offload, packet.buffer === payload.buffer ? opts?.release : undefined);
@@ -301,6 +332,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     reassemblyCounters: () => reassembler.counters(),
   };
   if (options.cidr !== undefined) layer.configure(options.cidr, options.gateway);
+  hooks?.attach((packet) => receive(packet, undefined));
   return layer;
 }
 

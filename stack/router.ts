@@ -1,0 +1,174 @@
+// createRouter(): a stack with several interfaces and forwarding on (ARCHITECTURE.md: "a router is
+// a stack with several NetDevices"). Each interface is assembled like createStack's one
+// (NetDevice -> Ethernet -> ARP -> IPv4 -> ICMP, so it answers pings and ARP for its address);
+// the interfaces share one routing table (a connected route per interface, plus the static and
+// default routes given) and one forwarding plane (net/forward.ts). Locally originated datagrams
+// to off-link destinations are routed by the table. With forwarding: false it is a multihomed host.
+import type { NetDevice } from "./link/types.ts";
+import type { Clock, Rng } from "./time.ts";
+import { type Ipv4Address, type Ipv4Cidr, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "./wire/address.ts";
+import { type ArpOptions, createArp } from "./net/arp.ts";
+import { type EthernetOptions, createEthernet } from "./net/ethernet.ts";
+import { type ForwarderOptions, type Forwarder, type ForwardingInterface, createForwarder } from "./net/forward.ts";
+import { type IcmpOptions, createIcmp } from "./net/icmp.ts";
+import { createIpv4 } from "./net/ipv4.ts";
+import { type RoutingTable, createRoutingTable } from "./net/route.ts";
+import type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters } from "./net/types.ts";
+
+/** One interface of a router. */
+export interface RouterInterfaceOptions {
+  readonly device: NetDevice;
+  readonly cidr: string | Ipv4Cidr;
+  /** A label (default eth0, eth1, ...), used by routes and reports. */
+  readonly name?: string;
+  readonly ethernet?: EthernetOptions;
+  readonly arp?: ArpOptions;
+}
+
+/** A static or default route. */
+export interface RouterRouteOptions {
+  /** "198.51.100.0/24", or "default" for 0.0.0.0/0. */
+  readonly destination: string;
+  /** Gateway on a connected subnet; omit for a route straight out of `interface`. */
+  readonly via?: string;
+  /** Interface name or index (default: the one whose subnet holds `via`). */
+  readonly interface?: string | number;
+  readonly metric?: number;
+}
+
+export interface RouterOptions {
+  readonly name?: string;
+  readonly interfaces: readonly RouterInterfaceOptions[];
+  readonly routes?: readonly RouterRouteOptions[];
+  /** Forwarding plane options (forwarding on by default, ICMP error rate limit). */
+  readonly forwarding?: ForwarderOptions;
+  /** ICMP of each interface (echo replies, errors about datagrams addressed to us). */
+  readonly icmp?: IcmpOptions;
+  /** TTL of datagrams the router originates (default 64). */
+  readonly defaultTtl?: number;
+}
+
+/** An assembled interface. */
+export interface RouterInterface {
+  readonly index: number;
+  readonly name: string;
+  readonly device: NetDevice;
+  readonly cidr: Ipv4Cidr;
+  readonly ethernet: EthernetLayer;
+  readonly arp: ArpLayer;
+  readonly ipv4: Ipv4Stack;
+  readonly icmp: IcmpLayer;
+}
+
+/** An assembled router. */
+export interface Router {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly interfaces: readonly RouterInterface[];
+  readonly table: RoutingTable;
+  readonly forwarder: Forwarder;
+  /** The interface by name or index. */
+  interface(which: string | number): RouterInterface;
+  /** Forwarding counters plus each interface's layers (`eth0.ipv4`, ...). */
+  counters(): Record<string, LayerCounters>;
+}
+
+function configError(msg: string): Error {
+  return Object.assign(new Error(msg), { code: "ERR_NETLAB_CONFIG" });
+}
+
+/** Assembles a router. Bad configuration (strings, an unreachable gateway) throws ERR_NETLAB_CONFIG. */
+export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng }, options: RouterOptions): Router {
+  const { clock, rng } = deps;
+  const table = createRoutingTable();
+  const forwardingIfaces: ForwardingInterface[] = [];
+  const interfaces: RouterInterface[] = [];
+  // The forwarder is created after the interfaces, whose hooks reach it through this binding.
+  let forwarder: Forwarder | undefined;
+  const isAnyLocal = (a: Ipv4Address): boolean => forwarder?.isLocal(a) ?? false;
+
+  options.interfaces.forEach((o, index) => {
+    const name = o.name ?? `eth${index}`;
+    if (interfaces.some((i) => i.name === name)) throw configError(`duplicate interface name ${name}`);
+    const cidr = typeof o.cidr === "string" ? unwrapCidr(o.cidr) : o.cidr;
+    const ethernet = createEthernet(o.device, o.ethernet);
+    const arp = createArp({ clock, rng, ethernet }, {
+      ...o.arp,
+      // RFC 1812 §5.2.7.1: host unreachable for the datagrams whose next hop never answered.
+      onResolutionFailed: (ip, packets) => {
+        for (const p of packets) forwarder?.sendError("host-unreachable", p);
+        o.arp?.onResolutionFailed?.(ip, packets);
+      },
+    });
+    let deliver: (packet: Uint8Array) => void = () => {};
+    const ipv4 = createIpv4({ clock, rng, ethernet, arp }, {
+      ...(options.defaultTtl === undefined ? {} : { defaultTtl: options.defaultTtl }),
+      forwarding: {
+        forward: (packet, linkBroadcast) => forwarder?.forward(packet, index, linkBroadcast),
+        isOtherLocal: (dst) => dst !== cidr.address && isAnyLocal(dst),
+        output: (packet) => forwarder!.output(packet),
+        attach: (receive) => { deliver = receive; },
+      },
+    });
+    const icmp = createIcmp({ clock, rng, ipv4 }, options.icmp);
+    ipv4.configure(cidr);
+    const mask = prefixToMask(cidr.prefixLength);
+    table.add({ destination: { address: (cidr.address & mask) >>> 0, prefixLength: cidr.prefixLength }, interfaceIndex: index, kind: "connected" });
+    interfaces.push({ index, name, device: o.device, cidr, ethernet, arp, ipv4, icmp });
+    forwardingIfaces.push({ name, ipv4, arp, ethernet, deliver: (p) => deliver(p) });
+  });
+  forwarder = createForwarder({ clock, rng, table, interfaces: forwardingIfaces }, options.forwarding);
+
+  const find = (which: string | number): RouterInterface => {
+    const i = typeof which === "number" ? interfaces[which] : interfaces.find((x) => x.name === which);
+    if (i === undefined) throw configError(`no interface ${which}`);
+    return i;
+  };
+
+  for (const r of options.routes ?? []) {
+    const destination = r.destination === "default" ? { address: 0, prefixLength: 0 } : unwrapCidr(r.destination);
+    const via = r.via === undefined ? undefined : unwrapAddress(r.via);
+    let iface: RouterInterface | undefined;
+    if (r.interface !== undefined) iface = find(r.interface);
+    else if (via !== undefined) iface = interfaces[table.lookup(via)?.interfaceIndex ?? -1];
+    if (iface === undefined) throw configError(`route to ${r.destination}: no interface reaches ${r.via === undefined ? "it" : r.via}`);
+    if (via !== undefined) {
+      const mask = prefixToMask(iface.cidr.prefixLength);
+      if (((via ^ iface.cidr.address) & mask) !== 0) throw configError(`route to ${r.destination}: gateway ${formatIpv4(via)} is not on ${iface.name}'s subnet`);
+    }
+    table.add(via === undefined
+      ? { destination, interfaceIndex: iface.index, ...(r.metric === undefined ? {} : { metric: r.metric }) }
+      : { destination, interfaceIndex: iface.index, nextHop: via, ...(r.metric === undefined ? {} : { metric: r.metric }) });
+  }
+
+  return {
+    name: options.name ?? "router",
+    clock,
+    interfaces,
+    table,
+    forwarder,
+    interface: find,
+    counters() {
+      const out: Record<string, LayerCounters> = { forwarding: forwarder!.counters() };
+      for (const i of interfaces) {
+        out[`${i.name}.ethernet`] = i.ethernet.counters();
+        out[`${i.name}.arp`] = i.arp.counters();
+        out[`${i.name}.ipv4`] = i.ipv4.counters();
+        out[`${i.name}.icmp`] = i.icmp.counters();
+      }
+      return out;
+    },
+  };
+}
+
+function unwrapCidr(s: string): Ipv4Cidr {
+  const r = parseCidr(s);
+  if (!r.ok) throw configError(`bad CIDR ${s}`);
+  return r.value;
+}
+
+function unwrapAddress(s: string): Ipv4Address {
+  const r = parseIpv4(s);
+  if (!r.ok) throw configError(`bad IPv4 address ${s}`);
+  return r.value;
+}
