@@ -675,4 +675,34 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
     expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("OK");
     expect(dom0.events.map((e) => e.strings![0])).toEqual(["/o/b", "/o/a"]);
   });
+
+  it("a domain's transaction may access maxTransactionNodes distinct nodes; the next is ENOSPC, changes nothing, and fails the commit", () => {
+    const server = createXenstoreServer({ quotas: { maxTransactionNodes: 3 } });
+    const dom0 = createRawPeer(server, 0);
+    home(dom0, 5);
+    const d5 = createRawPeer(server, 5);
+    for (const n of ["a", "b", "c", "d"]) expect(write(d5, n, "v")).toBe("OK");
+    const tx = Number(d5.call(XS_TRANSACTION_START, [""]));
+    for (const n of ["a", "b", "c"]) expect(d5.call(XS_READ, [n], tx)).toBe("v");
+    expect(d5.call(XS_READ, ["d"], tx)).toBe("ENOSPC");
+    expect(write(d5, "new", "x", tx)).toBe("ENOSPC");
+    expect(d5.call(XS_READ, ["a"], tx)).toBe("v");
+    expect(d5.request(XS_DIRECTORY, ["/local/domain/5"], tx).text).toBe("ENOSPC\0");
+    expect(d5.call(XS_TRANSACTION_END, ["T"], tx)).toBe("ENOMEM");
+    const t0 = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    for (const n of ["a", "b", "c", "d"]) expect(dom0.call(XS_READ, [`/local/domain/5/${n}`], t0)).toBe("v");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], t0)).toBe("OK");
+  });
+
+  it("DEBUG log off/on pauses and resumes the request log", () => {
+    const records: string[] = [];
+    const server = createXenstoreServer({ log: (r) => records.push(r.type) });
+    const dom0 = createRawPeer(server, 0);
+    expect(dom0.call(XS_DEBUG, ["log", "off"])).toBe("OK");
+    dom0.call(XS_READ, ["/tool/xenstored"]);
+    expect(dom0.call(XS_DEBUG, ["log", "on"])).toBe("OK");
+    dom0.call(XS_READ, ["/tool/xenstored"]);
+    expect(dom0.call(XS_DEBUG, ["log", "maybe"])).toBe("EINVAL");
+    expect(records).toEqual(["DEBUG", "READ", "DEBUG"]); // log on, the read, log maybe
+  });
 });

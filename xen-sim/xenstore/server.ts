@@ -72,6 +72,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     [RELEASE_DOMAIN, [{ domid: 0, perm: "n" }]],
   ]);
   let nextConnId = 1;
+  let logging = true;
   const counters = { requests: 0, errors: 0, droppedEvents: 0, closedForMalformed: 0 };
 
   const tree = createXenstoreTree(quotas, fireWatches, (domid) => privileged.has(domid));
@@ -386,7 +387,13 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         if (!c.privileged) return err("EACCES");
         if (args === null || args.length === 0) return err("EINVAL");
         if ((args[0] === "print" && args.length >= 2) || args[0] === "check") return ok(OK_PAYLOAD);
-        if (args[0] === "help") return ok(joinStrings(["print <text>\ncheck\nhelp\n"]));
+        if (args[0] === "log") {
+          // 4.17's trace switch: here it pauses and resumes the log option.
+          if (args.length !== 2 || (args[1] !== "on" && args[1] !== "off")) return err("EINVAL");
+          logging = args[1] === "on";
+          return ok(OK_PAYLOAD);
+        }
+        if (args[0] === "help") return ok(joinStrings(["print <text>\ncheck\nlog on|off\nhelp\n"]));
         return err("EINVAL");
       }
       default:
@@ -456,7 +463,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       deferredFires = null;
       for (const f of fires) fireWatches(f);
     }
-    options.log?.({
+    if (logging) options.log?.({
       conn: conn.id, domid: conn.domid, type: xsTypeName(msg.type), reqId: msg.reqId, txId: msg.txId,
       args: args ?? logArgs(msg),
       reply: reply.ok ? "OK" : reply.error,

@@ -56,6 +56,8 @@ interface TxState extends XsTransaction {
   ended: boolean;
   /** A quota failure inside the transaction: its commit fails with ENOMEM (xenstored's trans->fail). */
   failed: boolean;
+  /** Set when an operation needed one node more than maxTransactionNodes allows (reported as ENOSPC). */
+  overQuota: boolean;
   readonly overlay: Map<string, NodeRec | null>;
   /** The committed node as the transaction first saw it: later reads return this copy. */
   readonly snapshot: Map<string, NodeRec | null>;
@@ -174,6 +176,12 @@ export function createXenstoreTree(
     if (tx === undefined) return nodes.get(path);
     if (tx.overlay.has(path)) return tx.overlay.get(path) ?? undefined;
     if (tx.snapshot.has(path)) return tx.snapshot.get(path) ?? undefined;
+    // access_node(): an unprivileged transaction may touch quota_trans_nodes distinct nodes.
+    if (tx.accessed.size >= quotas.maxTransactionNodes && !tx.accessed.has(path) && !isPrivileged(tx.domid)) {
+      tx.overQuota = true;
+      tx.failed = true;
+      return undefined;
+    }
     const n = nodes.get(path);
     tx.snapshot.set(path, n ?? null);
     if (!tx.accessed.has(path)) tx.accessed.set(path, n ? n.gen : -1);
@@ -196,6 +204,7 @@ export function createXenstoreTree(
   }
 
   function put(tx: TxState | undefined, path: string, node: NodeRec | null, change?: WatchFire): void {
+    if (tx?.overQuota) return; // the operation is refused (ENOSPC): it changes nothing
     const old = lookup(tx, path);
     const counts = tx ? tx.ownerDelta : owners;
     const before = old?.perms[0]!.domid, after = node?.perms[0]!.domid;
@@ -291,7 +300,7 @@ export function createXenstoreTree(
     put(tx, path, null, { path, exact, oldPerms: node.perms });
   }
 
-  return {
+  const base: XenstoreTree = {
     get size() { return nodes.size; },
     read(c, path, tx) {
       const t = asState(tx);
@@ -371,7 +380,7 @@ export function createXenstoreTree(
     },
     startTransaction(domid) {
       const tx: TxState = {
-        domid, ended: false, failed: false, overlay: new Map(), snapshot: new Map(), accessed: new Map(), fires: new Map(), ownerDelta: new Map(),
+        domid, ended: false, failed: false, overQuota: false, overlay: new Map(), snapshot: new Map(), accessed: new Map(), fires: new Map(), ownerDelta: new Map(),
       };
       return tx;
     },
@@ -425,5 +434,31 @@ export function createXenstoreTree(
       };
       walk("/");
     },
+  };
+
+  // An operation that hit the transaction-nodes quota answers ENOSPC whatever it found.
+  function guard<T>(tx: XsTransaction | undefined, r: Result<T, XsErrno>): Result<T, XsErrno> {
+    const t = asState(tx);
+    if (!t?.overQuota) return r;
+    t.overQuota = false;
+    return err("ENOSPC");
+  }
+
+  return {
+    get size() { return nodes.size; },
+    read: (c, path, tx) => guard(tx, base.read(c, path, tx)),
+    write: (c, path, value, tx) => guard(tx, base.write(c, path, value, tx)),
+    mkdir: (c, path, tx) => guard(tx, base.mkdir(c, path, tx)),
+    rm: (c, path, tx) => guard(tx, base.rm(c, path, tx)),
+    directory: (c, path, tx) => guard(tx, base.directory(c, path, tx)),
+    getPerms: (c, path, tx) => guard(tx, base.getPerms(c, path, tx)),
+    setPerms: (c, path, perms, tx) => guard(tx, base.setPerms(c, path, perms, tx)),
+    startTransaction: base.startTransaction,
+    commit: base.commit,
+    abort: base.abort,
+    permsOf: base.permsOf,
+    peek: base.peek,
+    ownedBy: base.ownedBy,
+    removeOwnedBy: base.removeOwnedBy,
   };
 }

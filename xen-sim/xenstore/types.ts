@@ -37,6 +37,11 @@ export interface XenstoreQuotas {
   readonly maxTransactions: number;
   /** Permission entries per node a domain may set (ENOSPC beyond). Default 5. */
   readonly maxPermsPerNode: number;
+  /**
+   * Distinct nodes a domain's transaction may access (xenstored -Q transaction-nodes): the next
+   * one is ENOSPC and the transaction's commit then fails with ENOMEM. Default 1024.
+   */
+  readonly maxTransactionNodes: number;
 }
 
 export const DEFAULT_XENSTORE_QUOTAS: XenstoreQuotas = {
@@ -45,6 +50,7 @@ export const DEFAULT_XENSTORE_QUOTAS: XenstoreQuotas = {
   maxWatches: 128,
   maxTransactions: 10,
   maxPermsPerNode: 5,
+  maxTransactionNodes: 1024,
 };
 
 /** A log record (one per request when logging is enabled). */

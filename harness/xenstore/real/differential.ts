@@ -120,25 +120,26 @@ function renderPayload(p: Uint8Array): string {
 export async function runScript(target: DiffTarget, script: DiffScript): Promise<string[]> {
   const conns = new Map<string, RawXsConn>();
   const seen = new Map<RawXsConn, number>();
-  const txSym = new Map<number, string>();
+  // Transaction ids are per connection in both daemons: symbols are keyed by connection too.
+  const txSym = new Map<string, string>();
   const symTx = new Map<string, number>();
   const genSym = new Map<string, string>();
   let ping = 0;
   const out: string[] = [];
 
-  function render(m: XsMessage): string {
+  function render(conn: string, m: XsMessage): string {
     let payload = renderPayload(m.payload);
     if (m.type === XS_TRANSACTION_START && m.payload.length > 0) {
-      const id = Number(latin1(m.payload).replace(/\0$/, ""));
-      if (!txSym.has(id)) { const s = `T${txSym.size + 1}`; txSym.set(id, s); symTx.set(s, id); }
-      payload = `${txSym.get(id)}\\0`;
+      const key = `${conn}:${Number(latin1(m.payload).replace(/\0$/, ""))}`;
+      if (!txSym.has(key)) { const s = `T${txSym.size + 1}`; txSym.set(key, s); symTx.set(s, Number(key.split(":")[1])); }
+      payload = `${txSym.get(key)}\\0`;
     } else if (m.type === XS_DIRECTORY_PART) {
       const nul = m.payload.indexOf(0);
       const gen = latin1(m.payload.subarray(0, nul < 0 ? m.payload.length : nul));
       if (!genSym.has(gen)) genSym.set(gen, `G${genSym.size + 1}`);
       payload = `${genSym.get(gen)}${renderPayload(m.payload.subarray(nul < 0 ? m.payload.length : nul))}`;
     }
-    const tx = m.txId === 0 ? "0" : txSym.get(m.txId) ?? `?${m.txId}`;
+    const tx = m.txId === 0 ? "0" : txSym.get(`${conn}:${m.txId}`) ?? `?${m.txId}`;
     return `${m.type === XS_ERROR ? "ERROR" : xsTypeName(m.type)} r${m.reqId} t${tx} ${payload}`;
   }
 
@@ -153,7 +154,7 @@ export async function runScript(target: DiffTarget, script: DiffScript): Promise
       const from = seen.get(c) ?? 0;
       const msgs = c.inbox.slice(from).filter((m) => m.reqId < PING_BASE || m.reqId > PING_BASE + 0xffff);
       seen.set(c, c.inbox.length);
-      const lines = msgs.map(render);
+      const lines = msgs.map((m) => render(c.name, m));
       if (c.closed) lines.push("CLOSED");
       else if (!got) lines.push("NO-REPLY");
       if (lines.length > 0) parts.push(`${c.name}: ${lines.join(" | ")}`);
