@@ -146,6 +146,17 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return true;
 }
 
+/**
+ * The first index where two byte arrays differ (or where one ends), -1 when they are equal;
+ * compared natively first (a byte loop in a target is instrumented per byte under Jazzer.js).
+ */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  if (a.length === b.length && Buffer.compare(a, b) === 0) return -1;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return n;
+}
+
 /** A printable form of a value for messages (byte arrays in hex). */
 export function show(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (ArrayBuffer.isView(x) ? `<${Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("hex")}>` : typeof x === "bigint" ? String(x) : x));

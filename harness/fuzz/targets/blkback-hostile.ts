@@ -34,6 +34,7 @@ import { BLKIF_SLOT_SIZE, BLKIF_RSP_OKAY, BLKIF_MAX_SEGMENTS_PER_REQUEST } from 
 import { DEFAULT_MAX_INDIRECT_SEGMENTS } from "../../../xen-sim/blk/blkback.ts";
 import type { Blkback } from "../../../xen-sim/blk/types.ts";
 import type { VirtualClock } from "../../../stack/time.ts";
+import { firstDifference } from "../oracles.ts";
 
 const SECTORS = 64;
 /** Requests per input at most (each is answered before the next: a per-input time bound). */
@@ -216,7 +217,7 @@ export async function fuzz(data: Buffer): Promise<void> {
     const refused = (w.hv.refusals.byDomain.get(0) ?? 0) - refusedBefore;
     if (okay && refused > 0) fail(`request ${reqId} answered OKAY although ${refused} access(es) were refused`, input);
     if (!okay) {
-      if (storage.bytes.some((b, i) => b !== diskBefore[i])) fail(`request ${reqId} failed but changed the disk`, input);
+      if (firstDifference(storage.bytes, diskBefore) >= 0) fail(`request ${reqId} failed but changed the disk`, input);
       continue;
     }
     const rop = v.getUint8(0);
@@ -236,10 +237,10 @@ export async function fuzz(data: Buffer): Promise<void> {
         s += g.last - g.first + 1;
       }
     }
-    const d = storage.bytes.findIndex((b, i) => b !== disk[i]);
+    const d = firstDifference(storage.bytes, disk);
     if (d >= 0) fail(`request ${reqId} (op ${rop}, sector ${sector}) left disk byte ${d} (sector ${d >> 9}) = ${storage.bytes[d]}, expected ${disk[d]}`, input);
     for (let p = 0; p < 3; p++) {
-      const e = pages[p]!.findIndex((b, i) => b !== expectPages[p]![i]);
+      const e = firstDifference(pages[p]!, expectPages[p]!);
       if (e >= 0) fail(`request ${reqId} (op ${rop}) left guest page ${p} byte ${e} = ${pages[p]![e]}, expected ${expectPages[p]![e]}`, input);
     }
   }
