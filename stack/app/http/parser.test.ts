@@ -107,6 +107,16 @@ describe("request parser: accepted messages", () => {
     expect(parseRequests(enc(head)).error).toBe("incomplete");
   });
 
+  it("refuses framing fields in the trailers of a request or a response (RFC 9110 §6.5.1) and keeps other trailer fields", () => {
+    const head = "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n";
+    expect(parseRequests(enc(`${head}Content-Length: 3\r\n\r\n`)).error).toBe("framing-field-in-trailers");
+    expect(parseRequests(enc(`${head}content-length: 3\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n`)).heads).toHaveLength(1);
+    const kept = parseRequests(enc(`${head}Content-Lengthy: 3\r\nX-Transfer-Encoding: gzip\r\n\r\n`));
+    expect([kept.error, kept.trailers]).toEqual([null, [{ "content-lengthy": "3", "x-transfer-encoding": "gzip" }]]);
+    const response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n";
+    expect(parseResponses(enc(response)).error).toBe("framing-field-in-trailers");
+  });
+
   it("parses pipelined requests in order, skipping empty lines between them", () => {
     const r = parseRequests(enc(
       "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n" +
@@ -201,6 +211,8 @@ const REJECTED: [string, string, HttpParseError, number][] = [
   ["chunk extension with control byte", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n", "bad-chunk-extension", 400],
   ["chunk data longer than its size", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", "bad-chunk-terminator", 400],
   ["chunk data ended by bare LF", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", "bad-chunk-terminator", 400],
+  ["Content-Length in a chunked trailer", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 3\r\n\r\n", "framing-field-in-trailers", 400],
+  ["Transfer-Encoding in a chunked trailer", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Ok: 1\r\ntransfer-ENCODING: chunked\r\n\r\n", "framing-field-in-trailers", 400],
   ["chunk size line ended by bare LF", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", "bare-lf", 400],
   ["bare LF after a header", "GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n", "bare-lf", 400],
   ["bare LF after the request line", "GET / HTTP/1.1\nHost: h\r\n\r\n", "bare-lf", 400],

@@ -50,6 +50,7 @@ export type HttpParseError =
   | "bad-transfer-encoding" | "unsupported-transfer-coding" | "transfer-encoding-in-http10"
   | "missing-host" | "duplicate-host"
   | "bad-chunk-size" | "chunk-size-overflow" | "bad-chunk-extension" | "chunk-extension-too-long" | "bad-chunk-terminator"
+  | "framing-field-in-trailers"
   | "uri-too-long" | "headers-too-large" | "too-many-headers" | "body-too-large"
   | "incomplete";
 
@@ -126,6 +127,13 @@ const S_START = 0, S_HEADERS = 1, S_BODY_LENGTH = 2, S_CHUNK_SIZE = 3, S_CHUNK_D
 
 const CR = 13, LF = 10, SP = 32, HTAB = 9, COLON = 58;
 const MAX_LEADING_EMPTY_LINES = 8;
+
+/** Content-Length or Transfer-Encoding, in any case: the fields that frame a message (RFC 9112 §6). */
+function isFramingField(name: string): boolean {
+  if (name.length !== 14 && name.length !== 17) return false;
+  const lower = asciiLower(name);
+  return lower === "content-length" || lower === "transfer-encoding";
+}
 
 /** tchar (RFC 9110 §5.6.2) lookup. */
 const TCHAR = (() => {
@@ -667,7 +675,11 @@ function createParser(
           complete(fields.length > 0 ? new HttpHeaders(fields) : null);
           return null;
         }
-        return parseField(b, o, n);
+        const e = parseField(b, o, n);
+        if (e) return e;
+        // RFC 9110 §6.5.1: fields that frame the message are not processed from trailers; a
+        // sender must not generate them there (§6.5), so such a message is refused, as llhttp does.
+        return isFramingField(fields[fields.length - 1]![0]) ? "framing-field-in-trailers" : null;
       }
       default:
         return null;

@@ -348,12 +348,15 @@ describe("server: flow control and limits", () => {
     expect(p.text().endsWith("0\r\n\r\n")).toBe(true);
   });
 
-  it("resets connections beyond maxConnections", () => {
+  it("resets connections beyond maxConnections when none can be reclaimed", () => {
     const { clock, connect, server } = setup(hello, { maxConnections: 1 });
-    connect();
-    const second = connect();
+    const first = connect();
+    first.send("GET / HTTP/1.1\r\n");
     clock.run(10);
+    const second = connect();
+    clock.run(20);
     expect(second.closed).toBe("ECONNRESET");
+    expect([first.closed, first.ended]).toEqual([null, false]);
     expect(server.stats.rejectedConnections).toBe(1);
   });
 
@@ -366,6 +369,145 @@ describe("server: flow control and limits", () => {
     expect(p.text()).not.toContain("/3");
     expect(p.text()).toMatch(/Connection: close\r\n\r\nhello GET \/2$/);
     expect(p.ended).toBe(true);
+  });
+});
+
+describe("server: hostile clients (limits, reclaiming, pressure)", () => {
+  const from = (address: number) => ({ a: { address, port: 40000 }, b: { address: 0x0a000002, port: 80 } });
+
+  it("closes the oldest idle connection to admit a new one at maxConnections, and counts it", () => {
+    const { clock, connect, server } = setup(hello, { date: false, maxConnections: 2 });
+    const oldest = connect();
+    clock.run(10);
+    const served = connect();
+    served.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(20);
+    const newcomer = connect();
+    newcomer.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(30);
+    // The kept-alive connection became idle later than the one that never sent a byte.
+    expect([oldest.ended, served.ended, newcomer.ended]).toEqual([true, false, false]);
+    expect(newcomer.text()).toContain("hello GET /b");
+    expect(server.stats).toMatchObject({ reclaimedIdle: 1, rejectedConnections: 0, connections: 3 });
+    expect(server.connectionCount).toBe(2);
+  });
+
+  it("reclaims a connection reading its head for reclaimHeadsAfterMs with a 408, and refuses while heads are younger", () => {
+    const { clock, connect, server } = setup(hello, { date: false, maxConnections: 2, reclaimHeadsAfterMs: 1_000, pressureThreshold: 1 });
+    const slow = [connect(), connect()];
+    for (const p of slow) p.send("GET / HTTP/1.1\r\nHost: h\r\n");
+    clock.run(999);
+    const early = connect();
+    clock.run(1_000);
+    expect(early.closed).toBe("ECONNRESET");
+    const late = connect();
+    late.send("GET /c HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(1_010);
+    expect(slow[0]!.text()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect([slow[0]!.ended, slow[1]!.ended]).toEqual([true, false]);
+    expect(late.text()).toContain("hello GET /c");
+    expect(server.stats).toMatchObject({ reclaimedSlow: 1, rejectedConnections: 1, closedAfterError: 1 });
+  });
+
+  it("limits connections per source address, reclaiming within the source, and leaves other sources alone", () => {
+    const { clock, server } = setup(hello, { date: false, maxConnectionsPerSource: 2, pressureThreshold: 1 });
+    const open = (address: number, head: string): { closed: string | null } => {
+      const [client, srv] = createStreamPair(clock, from(address));
+      const state = { closed: null as string | null };
+      client.onClose((e) => { state.closed = e ?? "ok"; });
+      server.handleConnection(srv);
+      if (head !== "") client.write(enc(head));
+      return state;
+    };
+    const a1 = open(0x0a000001, "GET / HTTP/1.1\r\n");
+    const a2 = open(0x0a000001, "GET / HTTP/1.1\r\n");
+    clock.run(10);
+    const a3 = open(0x0a000001, "");
+    const b1 = open(0x0a000009, "");
+    const b2 = open(0x0a000009, "");
+    clock.run(20);
+    expect([a1.closed, a2.closed, a3.closed, b1.closed, b2.closed]).toEqual([null, null, "ECONNRESET", null, null]);
+    expect(server.stats).toMatchObject({ rejectedConnections: 1, rejectedPerSource: 1 });
+    // b's third connection takes the place of b's oldest idle one, not of a's.
+    const b3 = open(0x0a000009, "");
+    clock.run(3_000);
+    expect(server.stats.reclaimedIdle).toBe(1);
+    expect(server.connectionCount).toBe(4);
+    void b3;
+  });
+
+  it("shrinks header and keep-alive timeouts linearly above pressureThreshold and counts the timeouts that fired early", () => {
+    const { clock, connect, server } = setup(hello, { date: false, maxConnections: 4, headersTimeoutMs: 20_000, minHeadersTimeoutMs: 2_000, keepAliveTimeoutMs: 5_000, minKeepAliveTimeoutMs: 500, lingerMs: 1 });
+    const peers = [connect(), connect(), connect(), connect()];
+    // Load at accept: 1/4, 2/4 (no shrinking up to 0.5), 3/4 (halfway), 4/4 (the minimum).
+    const endedAt = peers.map(() => -1);
+    for (let t = 0; t <= 21_000; t += 100) {
+      clock.run(t);
+      peers.forEach((p, i) => { if (p.ended && endedAt[i] === -1) endedAt[i] = t; });
+    }
+    expect(endedAt).toEqual([20_000, 20_000, 11_000, 2_000]);
+    expect(server.stats).toMatchObject({ timeouts: 4, timeoutsUnderPressure: 2 });
+    // Keep-alive: at full load the idle timer is the minimum.
+    const full = [connect(), connect(), connect(), connect()];
+    for (const p of full) p.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(clock.now() + 499);
+    expect(full.map((p) => p.ended)).toEqual([false, false, false, false]);
+    clock.run(clock.now() + 5_000);
+    expect(full.filter((p) => p.ended).length).toBe(4);
+    expect(server.stats.timeoutsUnderPressure).toBeGreaterThan(2);
+  });
+
+  it("closes after an error answered before a 10 MB body instead of draining it (RFC 9112 §9.6), and drains a small one", () => {
+    const reject405: HttpHandler = (_req, res) => { res.statusCode = 405; res.end(); };
+    const { clock, connect, server } = setup(reject405, { date: false, lingerMs: 1_000, maxDrainBytes: 4096, maxDrainMs: 3_000 });
+    const big = connect();
+    big.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 10000000\r\n\r\n");
+    for (let i = 1; i <= 100; i++) clock.setTimer(i * 1_000, () => big.client.write(enc("x".repeat(10))));
+    clock.run(10);
+    expect(big.text()).toBe("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    expect(big.ended).toBe(true);
+    clock.run(1_100);
+    expect(big.closed).toBe("ECONNRESET");
+    expect(server.stats).toMatchObject({ closedUnreadBody: 1, closedAfterError: 1 });
+    const small = connect();
+    small.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n");
+    clock.run(clock.now() + 10);
+    small.send("y".repeat(1000) + "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    clock.run(clock.now() + 10);
+    expect(small.text().match(/HTTP\/1\.1 405/g)).toHaveLength(2);
+    expect([small.ended, server.stats.closedUnreadBody]).toEqual([false, 1]);
+    // A chunked body (length unknown) is drained up to maxDrainBytes, or for maxDrainMs.
+    const chunked = connect();
+    chunked.send("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+    clock.run(clock.now() + 10);
+    expect(chunked.ended).toBe(false);
+    chunked.send(`1000\r\n${"z".repeat(4096)}\r\n`);
+    clock.run(clock.now() + 10);
+    expect(chunked.ended).toBe(false);
+    chunked.send("1\r\nz\r\n");
+    clock.run(clock.now() + 10);
+    expect([chunked.ended, server.stats.closedUnreadBody]).toEqual([true, 2]);
+    const trickle = connect();
+    trickle.send("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+    const t0 = clock.now();
+    for (let i = 1; i <= 10; i++) clock.setTimer(t0 + i * 1_000, () => trickle.client.write(enc("1\r\nz\r\n")));
+    clock.run(t0 + 2_999);
+    expect(trickle.ended).toBe(false);
+    clock.run(t0 + 3_010);
+    expect([trickle.ended, server.stats.closedUnreadBody, server.stats.timeouts]).toEqual([true, 3, 0]);
+  });
+
+  it("counts parse errors by code", () => {
+    const { clock, connect, server } = setup(hello, { date: false });
+    connect().send("GET / HTTP/1.1\nHost: h\r\n\r\n");
+    connect().send("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n");
+    connect().send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n");  // drained, then refused
+    connect().send("GET /x HTTP/1.1\nHost: h\r\n\r\n");
+    clock.run(10);
+    expect(server.stats.parseErrors).toBe(4);
+    expect(server.stats.parseErrorsByCode).toEqual({ "bare-lf": 2, "obs-fold": 1, "framing-field-in-trailers": 1 });
+    // The trailer came after a 200 had been sent: closed, but not after an error response.
+    expect(server.stats.closedAfterError).toBe(3);
   });
 });
 

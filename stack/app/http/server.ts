@@ -4,6 +4,12 @@
 // HTTP/1.0), 100-continue, HEAD, error responses (400/413/414/431/501/505) followed by a
 // close, and header / request / idle / send timeouts on the injected Clock (slowloris and
 // slow-read defence). Date comes from the Clock (plus dateOffsetMs) or is omitted.
+// Hostile clients: connections are limited in all and per source address; at a limit the
+// oldest idle connection (or one still reading its head after minHeadersTimeoutMs) is closed
+// for the new one before it is refused, as nginx reuses its idle connections; header and
+// keep-alive timeouts shrink as connections approach a limit; a response that leaves a large
+// request body unread closes the connection instead of draining it (RFC 9112 §9.6). Every
+// limit is counted in `stats` when it bites.
 //
 // createHttpServer(deps, handler, options)  the server; attach listeners or hand it streams
 // HttpServerRequest / HttpServerResponse    what the handler receives
@@ -26,11 +32,11 @@ export interface HttpServerDeps {
 
 export interface HttpServerOptions {
   readonly limits?: Partial<HttpParserLimits>;
-  /** Time allowed from the first byte of a request (or from accept) to the end of its head; 408 after. */
+  /** Time allowed from the first byte of a request (or from accept) to the end of its head; 408 after [20000]. */
   readonly headersTimeoutMs?: number;
   /** Time allowed from the end of a head to the end of its body; 408 after. */
   readonly requestTimeoutMs?: number;
-  /** Idle time allowed between requests on a kept-alive connection; closed after. */
+  /** Idle time allowed between requests on a kept-alive connection; closed after [5000]. */
   readonly keepAliveTimeoutMs?: number;
   /** Time a response may stay blocked by a peer that does not read (slow-read defence); reset after. */
   readonly sendTimeoutMs?: number;
@@ -38,8 +44,39 @@ export interface HttpServerOptions {
   readonly maxPipelinedRequests?: number;
   /** Requests per connection (0 = unlimited); the last one is answered with Connection: close. */
   readonly maxRequestsPerConnection?: number;
-  /** Simultaneous connections; more are reset on arrival. */
+  /**
+   * Simultaneous connections [1024]. A connection arriving at the limit takes the place of the
+   * oldest reclaimable one (idle before its first request or between requests, or reading a
+   * head for reclaimHeadsAfterMs or longer), which is closed; with none it is reset.
+   */
   readonly maxConnections?: number;
+  /** Simultaneous connections from one source address, reclaimed the same way within the source [256]. */
+  readonly maxConnectionsPerSource?: number;
+  /**
+   * Load (connections over maxConnections, or the source's over maxConnectionsPerSource,
+   * whichever is higher) above which the header and keep-alive timeouts of newly armed timers
+   * shrink linearly, reaching minHeadersTimeoutMs / minKeepAliveTimeoutMs at full load [0.5].
+   */
+  readonly pressureThreshold?: number;
+  /** Header timeout at full load [2000]. */
+  readonly minHeadersTimeoutMs?: number;
+  /**
+   * At a limit, a connection that has been reading one head this long may be closed (408) for a
+   * new one [500]. An attacker refilling a limit L at R connections a second keeps every head
+   * younger than L/R: this must stay below that (256 per source at 500/s: 512 ms).
+   */
+  readonly reclaimHeadsAfterMs?: number;
+  /** Keep-alive timeout at full load [500]. */
+  readonly minKeepAliveTimeoutMs?: number;
+  /**
+   * A response sent while the handler has not read the request body and more than this many
+   * bytes of it are still to come closes the connection after the response instead of draining
+   * the body (RFC 9112 §9.6); a body of unknown length (chunked) is drained up to this many
+   * bytes, then the connection closes [65536].
+   */
+  readonly maxDrainBytes?: number;
+  /** Time allowed to drain (read and drop) an unread request body after its response; then the connection closes [5000]. */
+  readonly maxDrainMs?: number;
   /** Unread request-body bytes buffered before the connection pauses. */
   readonly highWaterMark?: number;
   /** Send a Date header computed as clock.now() + dateOffsetMs (false = omit). */
@@ -107,12 +144,29 @@ export interface HttpServer {
 }
 
 export interface HttpServerStats {
+  /** Connections accepted. */
   connections: number;
   requests: number;
   responses: number;
   parseErrors: number;
+  /** Parse errors by code (each answered with its status, then the connection closed). */
+  parseErrorsByCode: Partial<Record<HttpParseError, number>>;
+  /** Header, request-body and send timeouts that ended a connection. */
   timeouts: number;
+  /** Header and keep-alive timeouts that fired earlier than configured because of load. */
+  timeoutsUnderPressure: number;
+  /** Connections reset on arrival: the server was closed or a limit was reached with nothing to reclaim. */
   rejectedConnections: number;
+  /** Of rejectedConnections, those whose source was at maxConnectionsPerSource. */
+  rejectedPerSource: number;
+  /** Idle connections closed to admit a new one. */
+  reclaimedIdle: number;
+  /** Connections reading a head for reclaimHeadsAfterMs or longer closed (408) to admit a new one. */
+  reclaimedSlow: number;
+  /** Connections closed after an error response (status 400 and up). */
+  closedAfterError: number;
+  /** Connections closed after a response instead of draining an unread body (maxDrainBytes, maxDrainMs). */
+  closedUnreadBody: number;
 }
 
 /** The request the handler sees (a class: no closures per request). */
@@ -146,6 +200,13 @@ const DEFAULTS = {
   maxPipelinedRequests: 16,
   maxRequestsPerConnection: 0,
   maxConnections: 1024,
+  maxConnectionsPerSource: 256,
+  pressureThreshold: 0.5,
+  minHeadersTimeoutMs: 2_000,
+  reclaimHeadsAfterMs: 500,
+  minKeepAliveTimeoutMs: 500,
+  maxDrainBytes: 64 * 1024,
+  maxDrainMs: 5_000,
   highWaterMark: 64 * 1024,
   date: true,
   dateOffsetMs: 0,
@@ -156,22 +217,37 @@ const DEFAULTS = {
 /** Creates a server that runs `handler` for each request. */
 export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, options: HttpServerOptions = {}): HttpServer {
   const ctx = new ServerShared(deps.clock, handler, { ...DEFAULTS, ...options });
-  const { opts, connections, stats } = ctx;
+  const { opts, connections, sources, stats } = ctx;
   let closed = false;
+  const refuse = (stream: ByteStream): void => {
+    stats.rejectedConnections++;
+    stream.destroy();
+  };
 
   const server: HttpServer = {
     listen(listener) {
       listener.onConnection((s) => server.handleConnection(s));
     },
     handleConnection(stream) {
-      if (closed || connections.size >= opts.maxConnections) {
-        stats.rejectedConnections++;
-        stream.destroy();
+      if (closed) { refuse(stream); return; }
+      const address = stream.remoteAddress;
+      const known = sources.get(address);
+      if (known !== undefined && known.count >= opts.maxConnectionsPerSource && !ctx.reclaim(known.idle, known.heads)) {
+        stats.rejectedPerSource++;
+        refuse(stream);
         return;
       }
+      if (connections.size >= opts.maxConnections && !ctx.reclaim(ctx.idle, ctx.heads)) { refuse(stream); return; }
       stats.connections++;
-      const c = new Connection(ctx, stream);
+      let source = sources.get(address);
+      if (source === undefined) {
+        source = { count: 0, idle: new Set(), heads: new Set() };
+        sources.set(address, source);
+      }
+      source.count++;
+      const c = new Connection(ctx, stream, source);
       connections.add(c);
+      c.start();
     },
     close() {
       closed = true;
@@ -185,20 +261,68 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
 
 type ServerSettings = typeof DEFAULTS & HttpServerOptions;
 
+/** The connections of one source address; `idle` and `heads` are in the order they became so. */
+interface SourceEntry {
+  count: number;
+  readonly idle: Set<Connection>;
+  readonly heads: Set<Connection>;
+}
+
+/** Where a connection stands for reclaiming: neither, idle (no request in progress), or reading a head. */
+const PHASE_NONE = 0, PHASE_IDLE = 1, PHASE_HEAD = 2;
+type Phase = typeof PHASE_NONE | typeof PHASE_IDLE | typeof PHASE_HEAD;
+
 /**
  * What the connections of one server share. The classes below live at module level, not
  * inside createHttpServer: classes made per server would give every server its own hidden
  * classes, and the code all servers share would go polymorphic on them.
  */
 class ServerShared {
+  /** Connections counted against the limits (not those closing: FIN sent). */
   readonly connections = new Set<Connection>();
-  readonly stats: HttpServerStats = { connections: 0, requests: 0, responses: 0, parseErrors: 0, timeouts: 0, rejectedConnections: 0 };
+  /** Reclaimable connections of the whole server, oldest first. */
+  readonly idle = new Set<Connection>();
+  readonly heads = new Set<Connection>();
+  readonly sources = new Map<Ipv4Address, SourceEntry>();
+  readonly stats: HttpServerStats = {
+    connections: 0, requests: 0, responses: 0, parseErrors: 0, parseErrorsByCode: {}, timeouts: 0, timeoutsUnderPressure: 0,
+    rejectedConnections: 0, rejectedPerSource: 0, reclaimedIdle: 0, reclaimedSlow: 0, closedAfterError: 0, closedUnreadBody: 0,
+  };
   /** Buffers of response heads (with small bodies) are carved from shared blocks. */
   readonly allocate = createSlabAllocator();
   /** The Date value of the current second (formatted once per second, not per response). */
   #dateSecond = NaN;
   #dateValue = "";
   constructor(readonly clock: Clock, readonly handler: HttpHandler, readonly opts: ServerSettings) {}
+
+  /**
+   * Closes the oldest reclaimable connection of `idle` / `heads` (a head only once it has been
+   * read for reclaimHeadsAfterMs) so that a new one can take its place; false when there is none.
+   */
+  reclaim(idle: Set<Connection>, heads: Set<Connection>): boolean {
+    const quiet = first(idle);
+    let slow = first(heads);
+    if (slow !== undefined && this.clock.now() - slow.phaseSince < this.opts.reclaimHeadsAfterMs) slow = undefined;
+    if (quiet === undefined && slow === undefined) return false;
+    if (quiet !== undefined && (slow === undefined || quiet.phaseSince <= slow.phaseSince)) {
+      this.stats.reclaimedIdle++;
+      quiet.reclaim();
+    } else {
+      this.stats.reclaimedSlow++;
+      slow!.reclaim();
+    }
+    return true;
+  }
+
+  /** `base` shrunk linearly towards `min` as the load on `source`'s limits rises above pressureThreshold. */
+  timeout(base: number, min: number, source: SourceEntry): number {
+    const o = this.opts;
+    if (min >= base || o.pressureThreshold >= 1) return base;
+    const load = Math.max(this.connections.size / o.maxConnections, source.count / o.maxConnectionsPerSource);
+    if (load <= o.pressureThreshold) return base;
+    const f = Math.min(1, (load - o.pressureThreshold) / (1 - o.pressureThreshold));
+    return Math.round(base - (base - min) * f);
+  }
   httpDate(ms: number): string {
     const second = Math.floor(ms / 1000);
     if (second !== this.#dateSecond) {
@@ -208,6 +332,8 @@ class ServerShared {
     return this.#dateValue;
   }
 }
+
+const first = <T>(set: Set<T>): T | undefined => set.values().next().value;
 
 /** One request and its response, queued in arrival order; also the hooks of its request body. */
 class Exchange implements BodyHooks {
@@ -390,6 +516,11 @@ class Response implements HttpServerResponse {
     let close = this.closeAfter || !req.keepAlive || ex.conn.closing || (hasConnection && h.tokens("connection").includes("close"));
     // RFC 9110 §10.1.1: answering without reading a body the client may still send -> close.
     if (req.expectContinue && !this.#continueSent && !ex.body.complete) close = true;
+    // RFC 9112 §9.6: rather than drain a large unread body (a slow POST answered 405), close.
+    if (!close && ex.conn.bodyLeftUnread(ex)) {
+      close = true;
+      ctx.stats.closedUnreadBody++;
+    }
     const declared = contentLengths === 0 ? undefined : h.get("content-length");
     if (bodyForbidden) {
       this.#framing = "none";
@@ -445,18 +576,108 @@ class Connection {
   sendTimer: TimerId | null = null;
   pausedBy = new Set<string>();
   endSent = false;
+  /** Counted in ctx.connections and the source's count (until FIN sent or closed). */
+  counted = true;
+  phase: Phase = PHASE_NONE;
+  /** When the connection entered its phase. */
+  phaseSince = 0;
+  /** The header / keep-alive timer in force was shrunk by load. */
+  headersShrunk = false;
+  idleShrunk = false;
+  /** The answered exchange whose unread body is being drained, and its bytes received when draining began. */
+  draining: Exchange | null = null;
+  drainFrom = 0;
 
-  constructor(readonly ctx: ServerShared, readonly stream: ByteStream) {
+  constructor(readonly ctx: ServerShared, readonly stream: ByteStream, readonly source: SourceEntry) {
     this.parser = createRequestParser({
       onHead: (head) => this.onHead(head),
-      onBody: (data) => this.current?.body.push(data),
+      onBody: (data) => {
+        const cur = this.current;
+        if (cur === null) return;
+        cur.body.push(data);
+        if (this.draining === cur && cur.body.bytesReceived - this.drainFrom > this.ctx.opts.maxDrainBytes) this.abandonDrain();
+      },
       onComplete: (trailers) => this.onComplete(trailers),
     }, this.ctx.opts.limits ?? {});
     stream.onData((d) => this.onData(d));
     stream.onEnd(() => this.onPeerEnd());
     stream.onDrain(() => this.onDrain());
     stream.onClose(() => this.onClose());
-    this.headersTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.headersTimeoutMs, this.onHeadersTimeout);
+  }
+
+  /** Arms the header timer once the connection is counted (so its own slot counts in the load). */
+  start(): void {
+    if (this.destroyed) return;
+    this.updatePhase();
+    if (this.headersTimer === null && !this.stopped && this.current === null && this.exchanges.length === 0) this.armHeaders();
+  }
+
+  /** Moves the connection between the reclaimable sets of its server and source. */
+  setPhase(phase: Phase): void {
+    if (phase === this.phase) return;
+    const { ctx, source } = this;
+    if (this.phase === PHASE_IDLE) { ctx.idle.delete(this); source.idle.delete(this); }
+    else if (this.phase === PHASE_HEAD) { ctx.heads.delete(this); source.heads.delete(this); }
+    this.phase = phase;
+    this.phaseSince = ctx.clock.now();
+    if (phase === PHASE_IDLE) { ctx.idle.add(this); source.idle.add(this); }
+    else if (phase === PHASE_HEAD) { ctx.heads.add(this); source.heads.add(this); }
+  }
+
+  updatePhase(): void {
+    if (!this.counted || this.stopped || this.destroyed || this.exchanges.length > 0) this.setPhase(PHASE_NONE);
+    else if (!this.parser.inMessage) this.setPhase(PHASE_IDLE);
+    else this.setPhase(this.parser.inBody ? PHASE_NONE : PHASE_HEAD);
+  }
+
+  /** Stops counting against the limits (the connection is closing or gone). */
+  detach(): void {
+    if (!this.counted) return;
+    this.counted = false;
+    this.setPhase(PHASE_NONE);
+    this.ctx.connections.delete(this);
+    if (--this.source.count === 0 && this.ctx.sources.get(this.stream.remoteAddress) === this.source) this.ctx.sources.delete(this.stream.remoteAddress);
+  }
+
+  /** Closed to make room for a new connection: an idle one gets a FIN, a slow head a 408. */
+  reclaim(): void {
+    if (this.phase === PHASE_HEAD) this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head (reclaimed under load)"));
+    else this.shutdown();
+    this.detach();
+  }
+
+  /** The handler answered without reading a body of which more than maxDrainBytes are declared still to come. */
+  bodyLeftUnread(ex: Exchange): boolean {
+    const head = ex.head;
+    const body = ex.body;
+    if (head.bodyKind === "none" || body.complete || body.error !== null || body.reading) return false;
+    return head.bodyKind === "length" && head.contentLength !== null && head.contentLength - body.bytesReceived > this.ctx.opts.maxDrainBytes;
+  }
+
+  /** Reads and drops the rest of an answered exchange's body, within maxDrainBytes and maxDrainMs. */
+  startDrain(ex: Exchange): void {
+    ex.body.discard();
+    if (this.current !== ex || ex.body.complete) return;
+    this.draining = ex;
+    this.drainFrom = ex.body.bytesReceived;
+    this.cancel("requestTimer");
+    this.requestTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.maxDrainMs, this.onDrainTimeout);
+  }
+
+  readonly onDrainTimeout = (): void => {
+    this.requestTimer = null;
+    this.abandonDrain();
+  };
+
+  /** Draining would take too long or too many bytes: close instead (RFC 9112 §9.6). */
+  abandonDrain(): void {
+    const ex = this.draining;
+    if (ex === null || this.destroyed) return;
+    this.draining = null;
+    this.ctx.stats.closedUnreadBody++;
+    this.cancel("requestTimer");
+    ex.body.fail(new HttpStreamError("ERR_HTTP_ABORTED", "connection closed instead of draining the body"));
+    this.shutdown();
   }
 
   onData(chunk: Uint8Array): void {
@@ -498,6 +719,7 @@ class Connection {
   onComplete(trailers: HttpHeaders | null): void {
     const ex = this.current;
     this.current = null;
+    this.draining = null;
     this.cancel("requestTimer");
     if (!ex) return;
     ex.body.end(trailers);
@@ -518,12 +740,15 @@ class Connection {
   }
 
   onParseError(code: HttpParseError): void {
-    this.ctx.stats.parseErrors++;
+    const stats = this.ctx.stats;
+    stats.parseErrors++;
+    stats.parseErrorsByCode[code] = (stats.parseErrorsByCode[code] ?? 0) + 1;
     this.failRequest(statusForParseError(code), new HttpStreamError("ERR_HTTP_PARSE", code));
   }
 
   /** The request being read failed: answer `status` in order, then close. */
   failRequest(status: number, error: HttpStreamError): void {
+    this.draining = null;
     this.stopReading();
     this.cancel("headersTimer");
     this.cancel("requestTimer");
@@ -553,8 +778,11 @@ class Connection {
     if (ex.done) return;
     ex.done = true;
     this.ctx.stats.responses++;
-    if (ex.response.closeAfter) this.stopReading();
-    else if (!ex.body.complete && !ex.body.error) ex.body.discard();
+    if (ex.response.closeAfter) {
+      this.stopReading();
+      // No more of its body will be read.
+      if (!ex.body.complete && !ex.body.error) ex.body.fail(new HttpStreamError("ERR_HTTP_ABORTED", "connection closed after the response"));
+    } else if (!ex.body.complete && !ex.body.error) this.startDrain(ex);
     this.advance();
   }
 
@@ -565,6 +793,7 @@ class Connection {
       if (head.done) {
         this.exchanges.shift();
         if (head.response.closeAfter) {
+          if (head.response.statusCode >= 400) this.ctx.stats.closedAfterError++;
           this.finishConnection();
           return;
         }
@@ -630,12 +859,14 @@ class Connection {
   stopReading(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.setPhase(PHASE_NONE);
     this.parser.pause();
     this.cancel("headersTimer");
     this.cancel("idleTimer");
   }
 
   updateTimers(): void {
+    this.updatePhase();
     if (this.destroyed || this.stopped) return;
     const p = this.parser;
     if (p.inMessage && !p.inBody) {
@@ -644,7 +875,10 @@ class Connection {
     } else if (!p.inMessage && this.exchanges.length === 0) {
       this.cancel("headersTimer");
       if (this.idleTimer === null) {
-        this.idleTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.keepAliveTimeoutMs, this.onIdleTimeout);
+        const { ctx } = this;
+        const ms = ctx.timeout(ctx.opts.keepAliveTimeoutMs, ctx.opts.minKeepAliveTimeoutMs, this.source);
+        this.idleShrunk = ms < ctx.opts.keepAliveTimeoutMs;
+        this.idleTimer = ctx.clock.setTimer(ctx.clock.now() + ms, this.onIdleTimeout);
       }
     } else {
       this.cancel("idleTimer");
@@ -654,18 +888,23 @@ class Connection {
 
   armHeaders(): void {
     this.cancel("idleTimer");
-    this.headersTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.headersTimeoutMs, this.onHeadersTimeout);
+    const { ctx } = this;
+    const ms = ctx.timeout(ctx.opts.headersTimeoutMs, ctx.opts.minHeadersTimeoutMs, this.source);
+    this.headersShrunk = ms < ctx.opts.headersTimeoutMs;
+    this.headersTimer = ctx.clock.setTimer(ctx.clock.now() + ms, this.onHeadersTimeout);
   }
 
   /** Timer callbacks, bound once per connection (the timers are re-armed per request). */
   readonly onIdleTimeout = (): void => {
     this.idleTimer = null;
+    if (this.idleShrunk) this.ctx.stats.timeoutsUnderPressure++;
     this.shutdown();
   };
   readonly onHeadersTimeout = (): void => {
     this.headersTimer = null;
     if (this.stopped || this.destroyed) return;
     this.ctx.stats.timeouts++;
+    if (this.headersShrunk) this.ctx.stats.timeoutsUnderPressure++;
     if (!this.parser.inMessage && this.exchanges.length === 0) {
       this.shutdown();
       return;
@@ -717,6 +956,7 @@ class Connection {
     if (this.destroyed || this.endSent) return;
     this.endSent = true;
     this.stopReading();
+    this.detach();
     this.cancel("idleTimer");
     this.cancel("requestTimer");
     this.stream.end();
@@ -735,7 +975,7 @@ class Connection {
   onClose(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.ctx.connections.delete(this);
+    this.detach();
     for (const t of ["headersTimer", "requestTimer", "idleTimer", "lingerTimer", "sendTimer"] as const) this.cancel(t);
     for (const ex of this.exchanges) {
       ex.body.fail(new HttpStreamError("ECONNRESET", "connection closed"));
