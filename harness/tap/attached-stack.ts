@@ -3,7 +3,7 @@
 // composeAttachedStack(deps, options): builds it; ready resolves once an address is configured.
 import { createStack, type Stack } from "../../stack/index.ts";
 import { dhcpClientOnStack, type DhcpClient, type DhcpClientOptions } from "../../stack/app/dhcp/index.ts";
-import { createHttpServer, type HttpServer, type HttpServerOptions } from "../../stack/app/http/index.ts";
+import { createHttpServer, type HttpServer, type HttpServerOptions, type HttpServerStats } from "../../stack/app/http/index.ts";
 import type { TcpListener } from "../../stack/transport/types.ts";
 import { createStaticHandler } from "../http/static.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
@@ -51,6 +51,19 @@ export function flattenCounters(all: Readonly<Record<string, LayerCounters>>): R
   return flat;
 }
 
+/**
+ * The HTTP server's counters as "http.name" keys; parse errors also per code as
+ * "http.parseErrors.<code>" (the README's attach section says what each means).
+ */
+export function httpCounters(stats: Readonly<HttpServerStats>): Record<string, number> {
+  const flat: Record<string, number> = {};
+  for (const [name, value] of Object.entries(stats)) {
+    if (typeof value === "number") flat[`http.${name}`] = value;
+  }
+  for (const [code, n] of Object.entries(stats.parseErrorsByCode)) flat[`http.parseErrors.${code}`] = n ?? 0;
+  return flat;
+}
+
 function attachError(message: string): Error {
   return Object.assign(new Error(message), { code: "ATTACH_STACK" });
 }
@@ -94,7 +107,7 @@ export async function composeAttachedStack(
     counters: () => ({
       ...Object.fromEntries(Object.entries(stack.tcp.stats).map(([k, v]) => [`tcp.${k}`, v as number])),
       ...flattenCounters(stack.counters()),
-      ...(http !== undefined ? { "http.connections": http.stats.connections, "http.requests": http.stats.requests, "http.responses": http.stats.responses } : {}),
+      ...(http !== undefined ? { "http.open": http.connectionCount, ...httpCounters(http.stats) } : {}),
     }),
     ping(dst, seq, timeoutMs = 1000) {
       return new Promise((resolve, reject) => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { parseAttachArgs } from "./attach.ts";
+import { createVirtualClock } from "../../../stack/time.ts";
+import { createStreamPair } from "../../../stack/transport/stream-pair.ts";
+import type { ByteStream } from "../../../stack/transport/types.ts";
+import { createHttpServer } from "../../../stack/app/http/server.ts";
+import { httpCounters } from "../../tap/attached-stack.ts";
+import { formatCounters, parseAttachArgs } from "./attach.ts";
 
 describe("parseAttachArgs()", () => {
   it("reads a static address with gateway, namespace, peer, HTTP root and capture", () => {
@@ -37,5 +42,32 @@ describe("parseAttachArgs()", () => {
     } catch (e) {
       expect((e as { code?: string }).code).toBe("ATTACH_USAGE");
     }
+  });
+});
+
+describe("attach's counters of hostile HTTP clients", () => {
+  it("flattens the HTTP server's stats, parse errors per code, and prints the non-zero groups in the periodic line", () => {
+    const clock = createVirtualClock();
+    const server = createHttpServer({ clock }, (_req, res) => res.end("x"), { maxConnectionsPerSource: 1 });
+    const open = (): ByteStream => {
+      const [client, srv] = createStreamPair(clock);
+      server.handleConnection(srv);
+      return client;
+    };
+    open().write(Uint8Array.from("GET / HTTP/1.1\r\nHost: h\r\n", (ch) => ch.charCodeAt(0)));
+    clock.run(10);
+    open();
+    clock.run(600);
+    open().write(Uint8Array.from("GET / HTTP/1.1\nHost: h\r\n\r\n", (ch) => ch.charCodeAt(0)));
+    clock.run(700);
+    const c = httpCounters(server.stats);
+    expect(c).toMatchObject({
+      "http.connections": 2, "http.rejectedConnections": 1, "http.rejectedPerSource": 1, "http.reclaimedSlow": 1,
+      "http.parseErrors": 1, "http.parseErrors.bare-lf": 1, "http.closedAfterError": 2,
+    });
+    expect(formatCounters({ "http.requests": 0, "http.open": 0, ...c })).toBe(
+      "http req 0  http open/conn 0/2  http refused/per-source 1/1  http reclaimed idle/slow 0/1  " +
+      "http closed after-error/unread-body 2/0  http parse errors bare-lf:1",
+    );
   });
 });

@@ -325,16 +325,28 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
   ["udp rx/tx", ["udp.rxDatagrams", "udp.txDatagrams"]],
   ["tcp seg rx/tx", ["tcp.segmentsReceived", "tcp.segmentsSent"]],
   ["http req", ["http.requests"]],
+  ["http open/conn", ["http.open", "http.connections"]],
+  // What hostile clients cause (issue 19): printed once one of them is non-zero.
+  ["http refused/per-source", ["http.rejectedConnections", "http.rejectedPerSource"]],
+  ["http reclaimed idle/slow", ["http.reclaimedIdle", "http.reclaimedSlow"]],
+  ["http timeouts/under-load", ["http.timeouts", "http.timeoutsUnderPressure"]],
+  ["http closed after-error/unread-body", ["http.closedAfterError", "http.closedUnreadBody"]],
 ];
 
+/** Groups left out of the line while all their counters are zero. */
+const QUIET_WHILE_ZERO = new Set(["http refused/per-source", "http reclaimed idle/slow", "http timeouts/under-load", "http closed after-error/unread-body"]);
+
 /** One short line of the counters that matter most (all of them go to --json). */
-function formatCounters(c: Record<string, number>): string {
+export function formatCounters(c: Record<string, number>): string {
   const parts: string[] = [];
   for (const [label, keys] of COMPACT) {
     const values = keys.map((k) => c[k]);
     if (values.some((v) => v === undefined)) continue;
+    if (QUIET_WHILE_ZERO.has(label) && values.every((v) => v === 0)) continue;
     parts.push(`${label} ${values.join("/")}`);
   }
+  const parseErrors = Object.entries(c).filter(([k, v]) => k.startsWith("http.parseErrors.") && v > 0);
+  if (parseErrors.length > 0) parts.push(`http parse errors ${parseErrors.map(([k, v]) => `${k.slice("http.parseErrors.".length)}:${v}`).join(",")}`);
   return parts.join("  ");
 }
 
