@@ -179,6 +179,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   let newlyAcked = 0;
   let rttSample: number | undefined;
   const oldWnd = c.sndWnd;
+  const sackedBefore = c.scoreboard === null ? 0 : c.scoreboard.sacked;
+  const unaBefore = c.sndUna;
 
   const blocks = seg.options.sackBlocks;
   let sackNews = false;
@@ -277,6 +279,10 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
       (seqGe(c.sndUna, c.recoverSeq) || (c.sackOk && c.sndNxt === c.sndMax)) &&
       (c.dupAcks >= c.reordering || (c.sackOk && c.scoreboard !== null && c.scoreboard.unaLost(c.sndUna, mss, c.reordering)))) {
     c.recovery.enter(c, now);
+  }
+  if (c.inRecovery) {
+    // RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes
+    c.recovery.onDelivered(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore);
   }
 
   // our FIN acknowledged

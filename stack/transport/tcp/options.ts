@@ -22,6 +22,7 @@ export interface ResolvedTcpOptions {
   readonly sack: boolean;
   readonly dsack: boolean;
   readonly undo: boolean;
+  readonly prr: boolean;
   readonly congestionControl: CongestionControlName;
   readonly synQueueSize: number;
   readonly backlog: number;
@@ -60,6 +61,7 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     sack: o.sack ?? true,
     dsack: o.dsack ?? true,
     undo: o.undo ?? true,
+    prr: o.prr ?? true,
     congestionControl: o.congestionControl ?? "cubic",
     synQueueSize: o.synQueueSize ?? 256,
     backlog: o.backlog ?? 128,

@@ -220,3 +220,32 @@ describe("undo of spurious reductions", () => {
     expect(emitted(s).map(([, off]) => off)).toEqual([mss, 2 * mss]);
   });
 });
+
+describe("proportional rate reduction (RFC 6937)", () => {
+  /** cwnd 20 segments; the first of them lost, 40 more queued; the peer SACKs one more segment per ACK. What each ACK lets out. */
+  function recoveryPattern(prr: boolean): number[] {
+    const s = sender({ prr });
+    s.conn.write(new Uint8Array(70 * MSS));
+    expect(emitted(s)).toHaveLength(10);
+    s.ack(10 * MSS);
+    expect(emitted(s)).toHaveLength(20);
+    const perAck: number[] = [];
+    for (let r = 12; r <= 30; r++) {
+      s.ack(10 * MSS, [[11 * MSS, r * MSS]]);
+      perAck.push(emitted(s).length);
+    }
+    return perAck;
+  }
+
+  it("sends ssthresh/RecoverFS (0.7 with CUBIC) of what is delivered while pipe is above ssthresh, instead of nothing", () => {
+    const perAck = recoveryPattern(true);
+    // two ACKs of limited transmit, then from the fast retransmit on 7 segments per 10 delivered
+    expect(perAck.join("")).toBe("1110101101110011110");
+    expect(perAck.slice(2, 12).reduce((a, b) => a + b, 0)).toBe(7);
+  });
+
+  it("with prr: false the window drops to ssthresh at once: nothing is sent until pipe falls below it", () => {
+    const perAck = recoveryPattern(false);
+    expect(perAck.join("")).toBe("1110000011111111110");
+  });
+});

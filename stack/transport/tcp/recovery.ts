@@ -14,6 +14,9 @@ const MAX_RTX_MARKS = 256;
 function beginRecovery(c: Tcb, now: number): void {
   c.ctx.stats.fastRetransmits++;
   prepareUndo(c, false);
+  c.prrRecoverFs = Math.max(c.cc.cwnd, c.mss);
+  c.prrDelivered = 0;
+  c.prrOut = 0;
   c.inRecovery = true;
   c.recoverSeq = c.sndMax;
   const flight = seqSub(c.sndMax, c.sndUna) - (c.scoreboard?.sacked ?? 0);
@@ -41,6 +44,7 @@ export const NEWRENO_RECOVERY: LossRecovery = Object.freeze({
     c.cc.cwnd += c.mss;
   },
   afterAck(): void {},
+  onDelivered(): void {},
   send(): boolean { return false; },
 });
 
@@ -61,8 +65,34 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
   onPartialAck(): void {},
   onDuplicateAck(): void {},
   afterAck(c: Tcb): void { detectLostRetransmissions(c); },
+  onDelivered(c: Tcb, delivered: number): void { if (c.ctx.options.prr) proportionalRateReduction(c, delivered); },
   send(c: Tcb): boolean { sendRecovery(c); return true; },
 });
+
+/** RFC 6675 pipe: bytes in flight, SACKed and lost bytes not counted, retransmissions counted. */
+function pipe(c: Tcb, sb: SackScoreboard): number {
+  return seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, c.mss, c.reordering);
+}
+
+/**
+ * RFC 6937 PRR (as Linux's tcp_cwnd_reduction): during recovery the window follows what the
+ * peer reports delivered, proportionally (ssthresh/RecoverFS) while pipe is above ssthresh,
+ * then as slow start back up to ssthresh (PRR-SSRB), instead of dropping to ssthresh at once.
+ */
+function proportionalRateReduction(c: Tcb, delivered: number): void {
+  if (delivered <= 0) return;
+  const sb = c.scoreboard ?? (c.scoreboard = new SackScoreboard());
+  c.prrDelivered += delivered;
+  const ssthresh = c.cc.ssthresh;
+  const inFlight = pipe(c, sb);
+  let sndcnt: number;
+  if (inFlight > ssthresh) {
+    sndcnt = Math.ceil((c.prrDelivered * ssthresh) / c.prrRecoverFs) - c.prrOut;
+  } else {
+    sndcnt = Math.min(ssthresh - inFlight, Math.max(c.prrDelivered - c.prrOut, delivered) + c.mss);
+  }
+  c.cc.cwnd = inFlight + Math.max(sndcnt, 0);
+}
 
 /** RFC 6675 §5 (C): send while pipe < cwnd: lost retransmissions, lost holes, then new data. */
 function sendRecovery(c: Tcb): void {
@@ -70,8 +100,7 @@ function sendRecovery(c: Tcb): void {
   const mss = c.mss;
   let resent = 0;
   for (let guard = 0; guard < 10_000; guard++) {
-    const pipe = seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, mss, c.reordering) + resent;
-    if (c.cc.cwnd - pipe < mss) break;
+    if (c.cc.cwnd - (pipe(c, sb) + resent) < mss) break;
     const lost = c.lostRtx;
     if (lost !== null && lost.length > 0) {
       const r = lost[0]!;

@@ -100,6 +100,7 @@ export function sendOne(c: Tcb, force: boolean): boolean {
 
 export function advance(c: Tcb, n: number, retransmitting: boolean): void {
   if (retransmitting) { c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c); }
+  if (c.inRecovery) c.prrOut += n;
   c.sndNxt = seqAdd(c.sndNxt, n);
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
   if (c.rtoAt === NONE) c.rtoAt = c.ctx.clock.now() + c.rtt.rto;
@@ -130,6 +131,7 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   c.retransmits++;
   c.ctx.stats.retransmits++;
   noteRetransmission(c);
+  if (c.inRecovery) c.prrOut += len;
   c.rttTime = -1;
 }
 

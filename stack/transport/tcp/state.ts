@@ -76,6 +76,9 @@ export interface LossRecovery {
   onDuplicateAck(c: Tcb): void;
   /** Every ACK during recovery, after its SACK blocks were recorded. */
   afterAck(c: Tcb): void;
+  /** Every ACK during recovery (the entering one too), after loss detection: `delivered` bytes
+   * newly acknowledged or SACKed; sets the window for what may be sent now. */
+  onDelivered(c: Tcb, delivered: number): void;
   /** Sends what recovery allows; false when ordinary transmission applies instead. */
   send(c: Tcb): boolean;
 }
@@ -150,6 +153,11 @@ export class Tcb {
   /** Retransmissions found lost: resent before other holes. */
   lostRtx: RtxMark[] | null = null;
   retransmits = 0;
+  // RFC 6937 proportional rate reduction during SACK recovery (bytes)
+  prrDelivered = 0;
+  prrOut = 0;
+  /** The window when recovery began (RFC 6937's RecoverFS, as Linux's prior_cwnd). */
+  prrRecoverFs = 0;
   // undo of spurious reductions (D-SACK, RFC 3522 timestamps)
   /** A reduction may still be undone: SND.UNA when it happened is undoMarker. */
   undoActive = false;

@@ -38,6 +38,9 @@ export interface TcpLayerOptions {
   /** Undo a window reduction found spurious: by D-SACK (as Linux's tcp_try_undo_dsack) or by
    * timestamps (Eifel detection, RFC 3522; response as RFC 4015) [true]. */
   readonly undo?: boolean;
+  /** Proportional rate reduction (RFC 6937) for the window during SACK recovery, as Linux;
+   * false: the window drops to ssthresh when recovery starts [true]. */
+  readonly prr?: boolean;
   /** Congestion control of new connections ["cubic"]. */
   readonly congestionControl?: CongestionControlName;
   /** Half-open connections per listener before SYN cookies (or drops) [256]. */
