@@ -15,6 +15,10 @@
 import type { Clock, Rng } from "../time.ts";
 import { type DeviceCounters, type Frame, type NetDevice, withoutRelease } from "./types.ts";
 import { completeChecksum } from "./checksum-offload.ts";
+import { markCongestionExperienced } from "./ecn.ts";
+import { type QueueDiscipline, type QueueDisciplineSpec, type QueueStatsSnapshot, type QueuedItem, createQueueDiscipline } from "./qdisc/index.ts";
+
+export { markCongestionExperienced };
 
 /** Impairments of one direction. Probabilities are in [0, 1]; times in ms. */
 export interface ImpairmentOptions {
@@ -45,6 +49,9 @@ export interface ImpairmentOptions {
   readonly ecnMarkFrames?: number;
   /** IP MTU of the wire: frames longer than mtu + 14 (+ 4 with an 802.1Q tag) are dropped. */
   readonly mtu?: number;
+  /** With a rate limit: the queue discipline frames wait in (default: drop-tail of queueLimitFrames
+   * packets with the ecnMarkFrames threshold; giving both queue and those two is a misuse). */
+  readonly queue?: QueueDisciplineSpec;
 }
 
 /** Gilbert-Elliott loss: mean burst length 1/leaveBad frames, long-run loss enterBad/(enterBad+leaveBad)·lossInBad. */
@@ -94,6 +101,8 @@ export interface ImpairedChannel {
   readonly stats: Readonly<ImpairmentStats>;
   /** Frames accepted but not yet delivered. */
   inFlight(): number;
+  /** Statistics of the rate limiter's queue discipline (undefined without a rate limit). */
+  queueStats(): QueueStatsSnapshot | undefined;
   /** Takes the link down (frames offered while down are dropped and counted; frames already on
    * the wire still arrive) or back up. */
   setLinkUp(up: boolean): void;
@@ -121,35 +130,6 @@ export function emptyImpairmentStats(): ImpairmentStats {
   };
 }
 
-/**
- * The frame with its IPv4 ECN field set to CE (RFC 3168 §5) and the header checksum updated
- * incrementally (RFC 1624 eqn. 3), or undefined when it is not an ECN-capable IPv4 packet (or
- * is too short to tell). A copy: the original may be held elsewhere (captures, duplicates).
- */
-export function markCongestionExperienced(frame: Uint8Array): Uint8Array | undefined {
-  let ip = ETHERNET_HEADER_LEN;
-  let type = frame.length >= ETHERNET_HEADER_LEN ? (frame[12]! << 8) | frame[13]! : -1;
-  if (type === ETHERTYPE_VLAN && frame.length >= ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
-    type = (frame[16]! << 8) | frame[17]!;
-    ip += VLAN_TAG_LEN;
-  }
-  if (type !== ETHERTYPE_IPV4 || frame.length < ip + 20 || frame[ip]! >> 4 !== 4) return undefined;
-  const tos = frame[ip + 1]!;
-  if ((tos & 3) === 0 || (tos & 3) === 3) return undefined;
-  const out = frame.slice();
-  out[ip + 1] = tos | 3;
-  // HC' = ~(~HC + ~m + m') over the 16-bit word holding the TOS byte
-  const oldWord = (frame[ip]! << 8) | tos;
-  const newWord = (frame[ip]! << 8) | (tos | 3);
-  let sum = (~((out[ip + 10]! << 8) | out[ip + 11]!) & 0xffff) + (~oldWord & 0xffff) + newWord;
-  sum = (sum & 0xffff) + (sum >>> 16);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  const check = ~sum & 0xffff;
-  out[ip + 10] = check >>> 8;
-  out[ip + 11] = check & 0xff;
-  return out;
-}
-
 /** Largest Ethernet frame (without FCS) a wire with IP MTU `mtu` carries, given the frame's tag. */
 export function maxFrameLength(mtu: number, frame: Uint8Array): number {
   const tagged = frame.length >= ETHERNET_HEADER_LEN && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_VLAN;
@@ -160,6 +140,11 @@ interface Pending {
   at: number;
   offeredAt: number;
   frame: Frame;
+}
+
+/** A frame in the rate limiter's queue discipline. */
+interface Queued extends QueuedItem {
+  readonly frame: Frame;
 }
 
 /** How a channel treats offload metadata. */
@@ -191,10 +176,19 @@ export function createImpairedChannel(
   const reorderDelayMs = options.reorderDelayMs ?? Math.max(1, delayMs);
   const corrupt = options.corrupt ?? 0;
   const rate = options.rateBitsPerSecond ?? 0;
-  const queueLimit = options.queueLimitFrames ?? DEFAULT_QUEUE_LIMIT_FRAMES;
-  const ecnMark = options.ecnMarkFrames ?? Infinity;
   const mtu = options.mtu ?? Infinity;
   checkOptions(options);
+  const queue: QueueDiscipline<Queued> | undefined = rate > 0 ? createQueueDiscipline<Queued>(options.queue ?? {
+    kind: "drop-tail",
+    limitPackets: options.queueLimitFrames ?? DEFAULT_QUEUE_LIMIT_FRAMES,
+    ...(options.ecnMarkFrames === undefined ? {} : { ecnMarkPackets: options.ecnMarkFrames }),
+  }, { rng }) : undefined;
+  // A discipline that serves FIFO and decides everything at enqueue (drop-tail, RED) lets the
+  // channel compute a frame's departure when it arrives and dequeue it lazily once that time has
+  // passed (no timer per frame); the others (CoDel, FQ-CoDel) are served by a transmit timer that
+  // dequeues the next frame whenever the line falls idle.
+  const fifoAtEnqueue = queue?.decidesAtEnqueue ?? true;
+  let transmitting = false;
 
   const stats = emptyImpairmentStats();
   let fifo: (Pending | undefined)[] = [];
@@ -246,8 +240,9 @@ export function createImpairedChannel(
     arm();
   };
 
+  /** Lazily dequeues, at their departure times, the frames whose last bit has left. */
   const queueDepth = (now: number): number => {
-    while (depHead < departures.length && departures[depHead]! <= now) depHead++;
+    while (depHead < departures.length && departures[depHead]! <= now) queue!.dequeue(departures[depHead++]!);
     if (depHead > 1024 && depHead * 2 > departures.length) {
       departures = departures.slice(depHead);
       depHead = 0;
@@ -255,28 +250,8 @@ export function createImpairedChannel(
     return departures.length - depHead;
   };
 
-  const schedule = (offered: Frame, offeredAt: number): void => {
-    const now = clock.now();
-    let departure = now;
-    let frame = offered;
-    if (rate > 0) {
-      const depth = queueDepth(now);
-      if (depth >= queueLimit) {
-        stats.queueDrops++;
-        return;
-      }
-      if (depth >= ecnMark) {
-        const marked = markCongestionExperienced(frame.data);
-        if (marked !== undefined) {
-          stats.ceMarked++;
-          frame = { ...frame, data: marked };
-        }
-      }
-      departure = Math.max(now, busyUntil) + (frame.data.length * 8 * 1000) / rate;
-      busyUntil = departure;
-      departures.push(departure);
-      if (depth + 1 > stats.maxQueueFrames) stats.maxQueueFrames = depth + 1;
-    }
+  /** A frame's trip after its last bit left at `departure`: delay and jitter, or reordering. */
+  const propagate = (frame: Frame, offeredAt: number, departure: number): void => {
     let latency = delayMs;
     if (jitterMs > 0) latency = Math.max(0, latency + (rng.nextFloat() * 2 - 1) * jitterMs);
     if (reorder > 0 && rng.nextFloat() < reorder) {
@@ -293,6 +268,52 @@ export function createImpairedChannel(
     lastFifoAt = at;
     fifo.push({ at, offeredAt, frame });
     arm();
+  };
+
+  const syncQueueCounters = (q: QueueDiscipline<Queued>): void => {
+    stats.queueDrops = q.counters.dropped;
+    stats.ceMarked = q.counters.marked;
+  };
+
+  /** Event-driven service: the line takes the next frame the discipline gives at `now`. */
+  const transmitNext = (q: QueueDiscipline<Queued>, now: number): void => {
+    const item = q.dequeue(now);
+    syncQueueCounters(q);
+    if (item === undefined) {
+      transmitting = false;
+      return;
+    }
+    transmitting = true;
+    const departure = now + (item.data.length * 8 * 1000) / rate;
+    const frame = item.data === item.frame.data ? item.frame : { ...item.frame, data: item.data };
+    clock.setTimer(departure, () => {
+      propagate(frame, item.enqueuedAt, departure);
+      transmitNext(q, departure);
+    });
+  };
+
+  const schedule = (offered: Frame, offeredAt: number): void => {
+    const now = clock.now();
+    if (queue === undefined) return propagate(offered, offeredAt, now);
+    const item: Queued = { data: offered.data, enqueuedAt: now, frame: offered };
+    if (!fifoAtEnqueue) {
+      queue.enqueue(item, now);
+      syncQueueCounters(queue);
+      const backlog = queue.packets + (transmitting ? 1 : 0);
+      if (backlog > stats.maxQueueFrames) stats.maxQueueFrames = backlog;
+      if (!transmitting) transmitNext(queue, now);
+      return;
+    }
+    const depth = queueDepth(now);
+    const accepted = queue.enqueue(item, now);
+    syncQueueCounters(queue);
+    if (!accepted) return;
+    const frame = item.data === offered.data ? offered : { ...offered, data: item.data };
+    const departure = Math.max(now, busyUntil) + (frame.data.length * 8 * 1000) / rate;
+    busyUntil = departure;
+    departures.push(departure);
+    if (depth + 1 > stats.maxQueueFrames) stats.maxQueueFrames = depth + 1;
+    propagate(frame, offeredAt, departure);
   };
 
   const offer = (offered: Frame): void => {
@@ -352,7 +373,12 @@ export function createImpairedChannel(
   return {
     offer,
     stats,
-    inFlight: () => fifo.length - head + heldBack,
+    inFlight: () => fifo.length - head + heldBack + (fifoAtEnqueue ? 0 : (queue?.packets ?? 0) + (transmitting ? 1 : 0)),
+    queueStats() {
+      if (queue === undefined) return undefined;
+      if (fifoAtEnqueue) queueDepth(clock.now());
+      return queue.stats();
+    },
     setLinkUp(value) {
       up = value;
     },
@@ -380,6 +406,9 @@ function checkOptions(o: ImpairmentOptions): void {
   }
   if (o.ecnMarkFrames !== undefined && !(Number.isInteger(o.ecnMarkFrames) && o.ecnMarkFrames >= 0)) {
     throw misuse(`ecnMarkFrames must be an integer >= 0, got ${o.ecnMarkFrames}`);
+  }
+  if (o.queue !== undefined && (o.queueLimitFrames !== undefined || o.ecnMarkFrames !== undefined)) {
+    throw misuse("give either queue or queueLimitFrames/ecnMarkFrames, not both");
   }
 }
 

@@ -1,7 +1,8 @@
 // Public surface of stack/link: the NetDevice interface and the devices that are not
 // hardware (simulated wire and switch, impairments, capture, loopback) plus capture codecs.
 export * from "./types.ts";
-export { createImpairedChannel, emptyImpairmentStats, maxFrameLength, withImpairments } from "./impairments.ts";
+export { createImpairedChannel, emptyImpairmentStats, markCongestionExperienced, maxFrameLength, withImpairments } from "./impairments.ts";
+export * from "./qdisc/index.ts";
 export type { BurstLossOptions, ChannelBehaviour, DeviceImpairments, ImpairedChannel, ImpairedDevice, ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
 export { createPointToPointLink, offloadsOf } from "./point-to-point.ts";
 export { completeChecksum } from "./checksum-offload.ts";

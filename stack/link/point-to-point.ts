@@ -7,6 +7,7 @@ import type { DeviceCounters, Frame, NetDevice, Offloads } from "./types.ts";
 import type { MacAddress } from "../wire/address.ts";
 import { countersOf, createImpairedChannel, misuse } from "./impairments.ts";
 import type { ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
+import type { QueueStatsSnapshot } from "./qdisc/types.ts";
 
 /** One end of the wire. */
 export interface LinkEndOptions {
@@ -24,6 +25,8 @@ export interface LinkEnd extends NetDevice {
   counters(): DeviceCounters;
   /** Stats of the direction this end sends into. */
   readonly txStats: Readonly<ImpairmentStats>;
+  /** Statistics of the queue discipline of the direction this end sends into (with a rate limit). */
+  queueStats(): QueueStatsSnapshot | undefined;
 }
 
 /** A two-ended wire. */
@@ -62,6 +65,7 @@ export function createPointToPointLink(deps: LinkDeps, options: { a: LinkEndOpti
     },
     counters: () => countersOf(aToB.stats, bToA.stats),
     txStats: aToB.stats,
+    queueStats: () => aToB.queueStats(),
   };
   const b: LinkEnd = {
     mac: options.b.mac,
@@ -73,6 +77,7 @@ export function createPointToPointLink(deps: LinkDeps, options: { a: LinkEndOpti
     },
     counters: () => countersOf(bToA.stats, aToB.stats),
     txStats: bToA.stats,
+    queueStats: () => bToA.queueStats(),
   };
   return {
     a,
