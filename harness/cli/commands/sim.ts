@@ -16,6 +16,7 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   transfer: () => import("../../sim/transfer.ts") as Promise<Scenario>,
   dhcp: () => import("../../sim/dhcp.ts") as Promise<Scenario>,
   http: () => import("../../sim/http.ts") as Promise<Scenario>,
+  "http-hostile": () => import("../../sim/http-hostile.ts") as Promise<Scenario>,
 };
 
 export async function run(args: string[]): Promise<number> {
