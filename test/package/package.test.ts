@@ -61,7 +61,7 @@ describe("the packed package", () => {
     const pkg = join(app, "node_modules/netlab");
     const manifest = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as { dependencies?: object };
     expect(manifest.dependencies).toBeUndefined();
-    for (const f of ["dist/stack/index.js", "dist/stack/index.d.ts", "dist/xen-sim/index.js", "dist/harness/index.js", "dist/harness/cli/main.js", "bin/netlab.mjs"]) {
+    for (const f of ["dist/stack/index.js", "dist/stack/index.d.ts", "dist/xen-sim/index.js", "dist/harness/index.js", "dist/harness/cli/main.js", "dist/build.json", "bin/netlab.mjs"]) {
       expect(existsSync(join(pkg, f)), f).toBe(true);
     }
     expect(existsSync(join(pkg, "stack"))).toBe(false);

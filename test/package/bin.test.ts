@@ -1,0 +1,44 @@
+// bin/netlab.mjs picks the compiled CLI only when dist/ holds a build newer than every source,
+// so a stale build never hides an edit, and the package (no sources) always runs dist/.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const DIR = mkdtempSync(join(tmpdir(), "netlab-bin-"));
+afterAll(() => rmSync(DIR, { recursive: true, force: true }));
+
+function write(path: string, text: string): void {
+  mkdirSync(join(DIR, path, ".."), { recursive: true });
+  writeFileSync(join(DIR, path), text);
+}
+const run = (env: Record<string, string> = {}): string =>
+  spawnSync(process.execPath, [join(DIR, "bin/netlab.mjs")], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 }).stdout;
+
+describe("bin/netlab.mjs", () => {
+  it("runs dist/ while its build is newer than every source, the sources otherwise", () => {
+    mkdirSync(join(DIR, "bin"));
+    copyFileSync(join(ROOT, "bin/netlab.mjs"), join(DIR, "bin/netlab.mjs"));
+    symlinkSync(join(ROOT, "node_modules"), join(DIR, "node_modules"));
+    write("package.json", JSON.stringify({ type: "module" }));
+    write("harness/cli/main.ts", "export async function main(): Promise<number> { process.stdout.write(\"source\"); return 0; }\n");
+    write("stack/index.ts", "export {};\n");
+    write("dist/harness/cli/main.js", "export async function main() { process.stdout.write(\"compiled\"); return 0; }\n");
+    const past = new Date(Date.now() - 3_600_000);
+    for (const f of ["harness/cli/main.ts", "stack/index.ts"]) utimesSync(join(DIR, f), past, past);
+    write("dist/build.json", JSON.stringify({ startedAtMs: Date.now() - 60_000 }));
+    expect(run()).toBe("compiled");
+    expect(run({ NETLAB_FROM_SOURCE: "1" })).toBe("source");
+    write("stack/index.ts", "export const edited = 1;\n"); // an edit after the build
+    expect(run()).toBe("source");
+    rmSync(join(DIR, "dist/build.json"));
+    expect(run()).toBe("source");
+    // the installed package: no sources, a build
+    rmSync(join(DIR, "harness"), { recursive: true });
+    rmSync(join(DIR, "stack"), { recursive: true });
+    write("dist/build.json", JSON.stringify({ startedAtMs: 0 }));
+    expect(run()).toBe("compiled");
+  });
+});
