@@ -408,6 +408,10 @@ class NetlabRun {
 
   #attach(s: Socket, stream: ByteStream): void {
     s.stream = stream;
+    // Received data stays in TCP's receive queue until the script reads it (as in the kernel's
+    // socket): the stream is paused, and a read takes what is queued (resume, then pause again),
+    // so the advertised window and Linux's ACK-on-read follow the script's reads.
+    stream.pause();
     stream.onData((data) => { s.unread += data.length; });
     stream.onEnd(() => { s.eof = true; });
     stream.onClose((error) => { s.error = error; s.eof = true; });
@@ -490,6 +494,7 @@ class NetlabRun {
       case "recv": {
         const s = this.#socket(event, a[0]);
         const n = a[2]?.kind === "number" ? a[2].value : unsupported(`${call.name}() without a numeric length`);
+        takeQueued(s);
         if (s.unread > 0) {
           const got = Math.min(n, s.unread);
           s.unread -= got;
@@ -508,6 +513,7 @@ class NetlabRun {
         s.listener?.close();
         if (s.stream !== undefined && s.error === undefined) {
           // Linux: close() with unread data, or with SO_LINGER {on, 0}, resets (RFC 2525 §2.17).
+          takeQueued(s);
           if (s.linger0 || s.unread > 0) s.stream.destroy();
           else s.stream.end();
         }
@@ -625,6 +631,13 @@ class NetlabRun {
 }
 
 /** Linux's TCP state numbers (include/net/tcp_states.h), as tcpi_state reports them. */
+/** Moves what TCP holds for the socket into its unread count (a read() of everything queued). */
+function takeQueued(s: Socket): void {
+  if (s.stream === undefined) return;
+  s.stream.resume();
+  s.stream.pause();
+}
+
 const LINUX_TCP_STATES = {
   ESTABLISHED: 1, "SYN-SENT": 2, "SYN-RECEIVED": 3, "FIN-WAIT-1": 4, "FIN-WAIT-2": 5, "TIME-WAIT": 6,
   CLOSED: 7, "CLOSE-WAIT": 8, "LAST-ACK": 9, LISTEN: 10, CLOSING: 11,

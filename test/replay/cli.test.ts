@@ -39,8 +39,8 @@ describe("netlab replay", () => {
   it("--mode runs one mode; the text report ends with a summary line", async () => {
     const r = await cli(["pcaps/sim-tcp-echo.pcapng.gz", "--mode", "golden", "--out", OUT]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("ok   golden       scenario tcp-echo seed 1: 65/65 frames identical");
-    expect(r.stdout).toMatch(/^ok: 1\/1 captures, 65 frames replayed in \d+ ms$/m);
+    expect(r.stdout).toContain("ok   golden       scenario tcp-echo seed 1: 66/66 frames identical");
+    expect(r.stdout).toMatch(/^ok: 1\/1 captures, 66 frames replayed in \d+ ms$/m);
   });
 
   it("exits 2 on usage errors", async () => {

@@ -34,7 +34,7 @@ describe("a behaviour change shows up as a readable diff", () => {
     expect(text).toContain("frame 5 (capture #6): ipv4.ttl: expected 64, got 32");
     expect(text).toContain(`netlab's side: ${mode.netlabPcap}`);
     const side = readCaptureFile(mode.netlabPcap!);
-    expect(side.ok && side.value.packets.length).toBe(65);
+    expect(side.ok && side.value.packets.length).toBe(66);
   });
 
   it("golden: another window scale is reported as tcp.option.wscale at frame 5, then the scaled windows", async () => {

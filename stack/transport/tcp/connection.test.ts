@@ -24,13 +24,19 @@ interface Established {
 }
 
 /** Listens on 80, completes a handshake from the peer with Linux's options (or none). */
-function establishPassive(opts: TcpLayerOptions & { withOptions?: boolean; peerWindow?: number; mtu?: number } = {}): Established {
+/**
+ * Listens on 80, completes a handshake from the peer with Linux's options (or none). `unread`: the
+ * application does not read (the stream is paused, data stays queued), so ACKs follow the
+ * delayed-ACK timer rather than Linux's ACK-on-read.
+ */
+function establishPassive(opts: TcpLayerOptions & { withOptions?: boolean; peerWindow?: number; mtu?: number; unread?: boolean } = {}): Established {
   const peer = createTcpTestPeer(opts);
   const l = unwrap(peer.tcp.listen(80));
   let stream: ByteStream | undefined;
   const events: string[] = [];
   l.onConnection((s) => {
     stream = s;
+    if (opts.unread === true) s.pause();
     s.onData((d) => events.push(`data:${d.length}`));
     s.onEnd(() => events.push("end"));
     s.onClose((e) => events.push(`close:${e ?? ""}`));
@@ -129,9 +135,8 @@ describe("TCP handshake", () => {
     s.write(new Uint8Array(20_000));
     const sent: number[] = [];
     while (peer.sent.length > 0) sent.push(peer.next().payload.length);
-    // 2 full segments (the 1176 bytes left of the window are less than half of it: sender SWS
-    // avoidance), not IW10 against a window of 4096 << 7
-    expect(sent).toEqual([1460, 1460]);
+    // the window's 4096 bytes (the last 1176 fill it to its right edge), not IW10 against 4096 << 7
+    expect(sent).toEqual([1460, 1460, 1176]);
     expect(s.info().sendWindow).toBe(4096);
   });
 
@@ -226,7 +231,7 @@ describe("TCP data transfer", () => {
   });
 
   it("without quick-ack mode, acknowledges every second full segment at once and a lone segment after the 40 ms delayed-ACK timer", () => {
-    const e = establishPassive({ quickAck: false });
+    const e = establishPassive({ quickAck: false, unread: true });
     const seg = new Uint8Array(1448);
     e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: seg, options: ts(e, 200) });
     expect(e.peer.sent).toEqual([]);
@@ -238,7 +243,40 @@ describe("TCP data transfer", () => {
     expect(e.peer.sent).toEqual([]);
     e.peer.clock.advance(1);
     expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 2906, at: 41 });
+    expect(e.events).toEqual([]);
+    e.stream.resume();
     expect(e.events).toEqual(["data:1448", "data:1448", "data:10"]);
+  });
+
+  it("ACK-on-read (Linux's tcp_cleanup_rbuf): a short segment the application reads at once is ACKed at once, past the quick-ack phase; a lone full segment still waits for the delayed-ACK timer", () => {
+    const e = establishPassive({ quickAck: false });
+    e.peer.inject({ flags: A | P, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 200) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 10, at: 1 });
+    e.peer.inject({ flags: A, seq: e.peerSeq + 10, ack: e.localSeq, payload: new Uint8Array(1448), options: ts(e, 201) });
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.advance(40);
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 1458, at: 41 });
+    // an unread short segment waits; reading it later sends the ACK then
+    const u = establishPassive({ quickAck: false, unread: true });
+    u.peer.inject({ flags: A | P, seq: u.peerSeq, ack: u.localSeq, payload: new Uint8Array(10), options: ts(u, 200) });
+    u.peer.clock.advance(20);
+    expect(u.peer.sent).toEqual([]);
+    u.stream.resume();
+    expect(u.peer.next()).toMatchObject({ flags: A, ack: u.peerSeq + 10, at: 21 });
+  });
+
+  it("a retransmission of data already ACKed up to Last.ACK.sent updates TS.Recent, so the duplicate ACK echoes it (RFC 7323 §4.3, as Linux's tcp_sequence with rcv_wup); an older one does not", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: A | P, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 200) });
+    expect(e.peer.next()).toMatchObject({ ack: e.peerSeq + 100, options: { tsEcr: 200 } });
+    e.peer.inject({ flags: A | P, seq: e.peerSeq + 100, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 201) });
+    expect(e.peer.next()).toMatchObject({ ack: e.peerSeq + 200, options: { tsEcr: 201 } });
+    // the peer lost that ACK and retransmits [100, 200) (end = Last.ACK.sent): echoed
+    e.peer.inject({ flags: A | P, seq: e.peerSeq + 100, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 900) });
+    expect(e.peer.next()).toMatchObject({ ack: e.peerSeq + 200, options: { tsEcr: 900 } });
+    // [0, 100) ends before Last.ACK.sent: the ACK keeps echoing TS.Recent
+    e.peer.inject({ flags: A | P, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 950) });
+    expect(e.peer.next()).toMatchObject({ ack: e.peerSeq + 200, options: { tsEcr: 900 } });
   });
 
   it("a small receive buffer the application has emptied is reopened at once when the sender's window falls under one segment (as Linux's tcp_cleanup_rbuf), not after the delayed-ACK timer", () => {
@@ -482,7 +520,7 @@ describe("TCP quick-ack mode (as Linux: tcp_incr_quickack, TCP_MAX_QUICKACKS)", 
   const acks = (e: Established): [string, number, number][] => e.peer.drain().map((x) => [flagString(x.flags), x.ack - e.peerSeq, x.at]);
 
   it("the first 16 data segments of a connection are ACKed at once, the 17th after the 40 ms delayed-ACK timer", () => {
-    const e = establishPassive();
+    const e = establishPassive({ unread: true });
     const t0 = e.peer.clock.now();
     send(e, 0, 17, 1);
     expect(acks(e)).toEqual(Array.from({ length: 16 }, (_, i) => ["A", 100 * (i + 1), t0 + i]));
@@ -493,7 +531,7 @@ describe("TCP quick-ack mode (as Linux: tcp_incr_quickack, TCP_MAX_QUICKACKS)", 
   });
 
   it("the quick ACKs are half the advertised window in full segments: 8192 / (2 · 1448) = 2", () => {
-    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0 });
+    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0, unread: true });
     const t0 = e.peer.clock.now();
     send(e, 0, 3, 1);
     e.peer.clock.run(t0 + 100);
@@ -501,7 +539,7 @@ describe("TCP quick-ack mode (as Linux: tcp_incr_quickack, TCP_MAX_QUICKACKS)", 
   });
 
   it("data after a silence longer than the RTO earns quick ACKs again; a shorter silence does not", () => {
-    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0 });
+    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0, unread: true });
     send(e, 0, 3, 1);
     e.peer.clock.advance(100);
     e.peer.drain();
@@ -520,12 +558,13 @@ describe("TCP quick-ack mode (as Linux: tcp_incr_quickack, TCP_MAX_QUICKACKS)", 
   });
 
   it("a duplicate data segment is ACKed at once and re-enters quick-ack mode", () => {
-    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0 });
+    const e = establishPassive({ receiveBufferSize: 8192, windowScaleShift: 0, unread: true });
     send(e, 0, 3, 1);
     e.peer.clock.advance(100);
     e.peer.drain();
     const t1 = e.peer.clock.now();
-    e.peer.inject({ flags: A | P, seq: e.peerSeq + 200, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 210) });
+    // (a retransmission reaching Last.ACK.sent updates TS.Recent: its TSval stays below the next data's)
+    e.peer.inject({ flags: A | P, seq: e.peerSeq + 200, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 202) });
     expect(acks(e)).toEqual([["A", 300, t1]]);
     e.peer.clock.advance(1);
     send(e, 300, 3, 1);

@@ -10,7 +10,7 @@ import type { CongestionControlName } from "./congestion.ts";
 import { close, remove } from "./close.ts";
 import { armTimer } from "./deadlines.ts";
 import { NEWRENO_RECOVERY } from "./recovery.ts";
-import { flushReceived, maybeWindowUpdate } from "./receiver.ts";
+import { ackAfterRead, flushReceived, maybeWindowUpdate } from "./receiver.ts";
 import { output } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
 import { seqSub } from "./seq.ts";
@@ -85,8 +85,11 @@ export class TcpConnection implements ByteStream {
     const c = this.#c;
     if (!c.paused) return;
     c.paused = false;
+    // a window update or an ACK-on-read only when the reader took something (Linux's
+    // tcp_cleanup_rbuf acts on copied > 0)
+    const queued = c.recvQueued;
     flushReceived(c);
-    if (c.state !== State.CLOSED) { maybeWindowUpdate(c); output(c); armTimer(c); }
+    if (c.state !== State.CLOSED && c.recvQueued < queued) { maybeWindowUpdate(c); ackAfterRead(c); output(c); armTimer(c); }
   }
 
   onData(handler: DataHandler): void {

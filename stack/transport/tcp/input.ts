@@ -97,6 +97,13 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
           if (seqLt(seg.seq, c.rcvNxt) && c.state !== State.TIME_WAIT) {
             const end = seqAdd(seg.seq, segLen);
             noteDuplicate(c, seg.seq, seqLt(end, c.rcvNxt) ? end : c.rcvNxt);
+            // a retransmission reaching Last.ACK.sent (Linux's rcv_wup: tcp_sequence accepts it)
+            // updates TS.Recent, so the ACK echoes it: echoing the original, whose ACK was lost,
+            // would time the lost ACK and the sender's RTO as one round trip (RFC 7323 §4.3)
+            if (c.tsOk && tsVal !== undefined && seqGe(tsVal, c.tsRecent) && seqLe(seg.seq, c.lastAckSent) && seqGe(end, c.lastAckSent)) {
+              c.tsRecent = tsVal;
+              c.tsRecentTime = now;
+            }
           }
         }
         c.ackNow = true;

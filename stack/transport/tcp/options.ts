@@ -35,6 +35,7 @@ export interface ResolvedTcpOptions {
   readonly txChecksumOffload: boolean;
   readonly tsoMaxFrame: number;
   readonly tailLossProbe: boolean;
+  readonly fillWindowEdge: boolean;
   readonly windowScaleShift: number;
 }
 
@@ -74,6 +75,7 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     txChecksumOffload: o.txChecksumOffload ?? false,
     tsoMaxFrame: o.tsoMaxFrame ?? 0,
     tailLossProbe: o.tailLossProbe ?? true,
+    fillWindowEdge: o.fillWindowEdge ?? false,
     windowScaleShift: Math.min(14, Math.max(o.windowScaleShift ?? 7, needShift)),
   };
 }

@@ -66,6 +66,7 @@ export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
       // delayed-ACK timer (Linux's tcp_cleanup_rbuf; matters with small receive buffers)
       if (seqSub(c.rcvAdvRight, c.rcvNxt) < c.rcvMss) maybeWindowUpdate(c);
       if (!c.ackNow && c.delackAt === NONE) c.delackAt = c.ctx.clock.now() + c.ctx.options.delayedAckMs;
+      ackAfterRead(c);
     }
   } else {
     if (c.ooo === null) c.ooo = new ReassemblyQueue(c.ctx.options.outOfOrderBudget);
@@ -158,11 +159,24 @@ export function receiveFin(c: Tcb, now: number): void {
   if (c.state === s && ((s === State.FIN_WAIT_1 && c.finAcked) || s === State.FIN_WAIT_2)) enterTimeWait(c, now);
 }
 
+/**
+ * Linux's ACK-on-read (tcp_cleanup_rbuf): once the application has taken everything received,
+ * an ACK still owed goes out at once if more than a segment is unacknowledged, or if what is
+ * unacknowledged is a short (pushed) segment and the connection is not interactive; the
+ * delayed-ACK timer is for data the reader has not taken yet, or for replies to ride on.
+ */
+export function ackAfterRead(c: Tcb): void {
+  if (c.ackNow || c.delackAt === NONE || c.recvQueued > 0 || c.paused) return;
+  if (c.rcvUnacked > c.rcvMss || (c.rcvUnacked > 0 && c.rcvUnacked < c.rcvMss && !c.interactive)) c.ackNow = true;
+}
+
 export function maybeWindowUpdate(c: Tcb): void {
   if (c.state < State.ESTABLISHED || c.finReceived) return;
   const advertised = Math.max(0, seqSub(c.rcvAdvRight, c.rcvNxt));
   const free = Math.max(0, c.ctx.options.receiveBufferSize - c.recvQueued);
-  if (free - advertised >= Math.min(c.ctx.options.receiveBufferSize / 2, 2 * c.rcvMss)) c.ackNow = true;
+  // RFC 1122 §4.2.3.3 receiver SWS avoidance: the window opened by min(buffer/2, 2·MSS); and, as
+  // Linux's tcp_cleanup_rbuf, only a window at least twice the one the sender has left
+  if (free - advertised >= Math.min(c.ctx.options.receiveBufferSize / 2, 2 * c.rcvMss) && free >= 2 * advertised) c.ackNow = true;
 }
 
 export function challengeAck(c: Tcb): void {

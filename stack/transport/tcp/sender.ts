@@ -87,7 +87,12 @@ export function sendOne(c: Tcb, force: boolean): boolean {
     // Minshall's variant (as Linux): hold a small segment only while another small one is unacknowledged
     const nagleOk = all && (c.noDelay || c.finQueued || seqLe(c.smallEnd, c.sndUna));
     const swsOk = c.maxSndWnd > 0 && len >= c.maxSndWnd / 2;
-    if (!nagleOk && !swsOk) return false;
+    // fillWindowEdge (off by default, as Linux): the rest of a fully open window that is not a
+    // multiple of the MSS (a small receive buffer): it fills the window to its right edge, the
+    // window is the largest the peer has offered (nothing silly about it), cwnd has room, and no
+    // other small segment is out, so it cannot recur within a round trip.
+    const edgeOk = c.ctx.options.fillWindowEdge && len === wndRoom && cwndRoom > len && c.sndWnd >= c.maxSndWnd && seqLe(c.smallEnd, c.sndUna);
+    if (!nagleOk && !swsOk && !edgeOk) return false;
   }
   const fin = c.finQueued && len === pending;
   const flags = TCP_FLAG_ACK | (len === pending ? TCP_FLAG_PSH : 0) | (fin ? TCP_FLAG_FIN : 0);

@@ -63,6 +63,10 @@ export interface TcpLayerOptions {
   readonly tsoMaxFrame?: number;
   /** Send a tail loss probe before the RTO (RFC 8985 §7) [true]. */
   readonly tailLossProbe?: boolean;
+  /** Send the rest of a fully open peer window that is smaller than an MSS (a small receive
+   * buffer's last bytes), as smoltcp and lwIP do; Linux and BSD hold it by sender SWS avoidance
+   * (RFC 9293 §3.8.6.2.1, Fs = 1/2) and so send 2 segments per round trip into a 4 KiB window [false]. */
+  readonly fillWindowEdge?: boolean;
   /** Window scale shift we offer [7, or more if the receive buffer needs it]. */
   readonly windowScaleShift?: number;
   /** Fill each released segment buffer with 0xA5 (tests: a device that releases too early shows up) [false]. */
