@@ -13,6 +13,7 @@ import type { ClientLeaseStore, DhcpClient, DhcpHost, DhcpServer, DhcpServerConf
 export * from "./types.ts";
 export { createDhcpClient, type DhcpClientDeps, type DhcpClientOptions } from "./client.ts";
 export { createDhcpServer, createMemoryLeaseStore, clientKeyOf, type DhcpServerDeps, type DhcpServerArp } from "./server.ts";
+export { createDhcpRelay, type DhcpRelay, type DhcpRelayDeps, type DhcpRelayOptions, type DhcpRelayStats } from "./relay.ts";
 
 /** The parts of a Stack (stack/index.ts) DHCP uses. */
 export interface DhcpStackView {
