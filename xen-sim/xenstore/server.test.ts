@@ -705,4 +705,77 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
     expect(dom0.call(XS_DEBUG, ["log", "maybe"])).toBe("EINVAL");
     expect(records).toEqual(["DEBUG", "READ", "DEBUG"]); // log on, the read, log maybe
   });
+
+  it("a change gives a connection one event per distinct (path, token), however many of its watches match", () => {
+    const { server, dom0 } = setup();
+    const w = createRawPeer(server, 0);
+    for (const [p, t] of [["/p", "t1"], ["/p/q", "t1"], ["/p/q", "t2"]]) expect(w.call(XS_WATCH, [p!, t!])).toBe("OK");
+    w.events.length = 0;
+    write(dom0, "/p/q/r", "v");
+    expect(w.events.map((e) => e.strings)).toEqual([["/p/q/r", "t1"], ["/p/q/r", "t2"]]);
+  });
+
+  it("a commit fires in the order the transaction first accessed the nodes", () => {
+    const { dom0 } = setup();
+    write(dom0, "/o/a", "1");
+    write(dom0, "/o/b", "1");
+    expect(dom0.call(XS_WATCH, ["/o", "w"])).toBe("OK");
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.call(XS_READ, ["/o/a"], tx)).toBe("1");
+    expect(write(dom0, "/o/b", "2", tx)).toBe("OK");
+    expect(write(dom0, "/o/a", "2", tx)).toBe("OK");
+    dom0.events.length = 0;
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("OK");
+    expect(dom0.events.map((e) => e.strings![0])).toEqual(["/o/a", "/o/b"]);
+  });
+
+  it("a node written in a transaction has its own generation, stable for the transaction's DIRECTORY_PART", () => {
+    const { server, dom0 } = setup();
+    const other = createRawPeer(server, 0);
+    const gen = (peer: typeof dom0, p: string, tx = 0) => peer.request(XS_DIRECTORY_PART, [p, "0"], tx).text.split("\0")[0];
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.call(XS_MKDIR, ["/n"], tx)).toBe("OK");
+    const g = gen(dom0, "/n", tx);
+    write(other, "/o", "v");
+    expect(gen(dom0, "/n", tx)).toBe(g);
+    expect(gen(other, "/o")).not.toBe(g);
+  });
+
+  it("rm inside a transaction whose copies disagree with the store: missing parent EINVAL, unlisted node or missing child EIO", () => {
+    const { server, dom0 } = setup();
+    const other = createRawPeer(server, 0);
+    write(dom0, "/a/b", "v");
+    const t1 = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.call(XS_READ, ["/a/b"], t1)).toBe("v");
+    expect(other.call(XS_RM, ["/a"])).toBe("OK");
+    expect(dom0.call(XS_RM, ["/a/b"], t1)).toBe("EINVAL");
+    write(dom0, "/c", "");
+    const t2 = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.request(XS_DIRECTORY, ["/c"], t2).text).toBe("");
+    write(other, "/c/d", "v");
+    expect(dom0.call(XS_RM, ["/c/d"], t2)).toBe("EIO");
+    const t3 = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.request(XS_DIRECTORY, ["/c"], t3).text).toBe("d\0");
+    expect(other.call(XS_RM, ["/c/d"])).toBe("OK");
+    expect(dom0.call(XS_RM, ["/c"], t3)).toBe("EIO");
+  });
+
+  it("a removal reaches a domU watcher that can read the removed node's parent, but not when fired at a commit", () => {
+    const { server, dom0 } = setup();
+    home(dom0, 5);
+    const d5 = createRawPeer(server, 5);
+    write(dom0, "/local/domain/5/x", "v");
+    dom0.call(XS_SET_PERMS, ["/local/domain/5/x", "n0"]);
+    expect(d5.call(XS_WATCH, ["x", "t"])).toBe("OK");
+    d5.events.length = 0;
+    expect(dom0.call(XS_RM, ["/local/domain/5/x"])).toBe("OK");
+    expect(d5.events.map((e) => e.strings)).toEqual([["x", "t"]]);
+    write(dom0, "/local/domain/5/x", "v");
+    dom0.call(XS_SET_PERMS, ["/local/domain/5/x", "n0"]);
+    d5.events.length = 0;
+    const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
+    expect(dom0.call(XS_RM, ["/local/domain/5/x"], tx)).toBe("OK");
+    expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("OK");
+    expect(d5.events).toEqual([]);
+  });
 });

@@ -86,16 +86,24 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     conn.sink.send(emitXsMessage(type, reqId, txId, payload));
   }
 
-  function sendEvent(conn: ConnState, watch: Watch, path: string): void {
+  /** Queues one watch event; `sent` holds the events this change already gave the connection. */
+  function sendEvent(conn: ConnState, watch: Watch, path: string, sent?: Set<string>): void {
     if (conn.closed) return;
-    if ((conn.sink.queued?.() ?? 0) > maxQueued) {
-      counters.droppedEvents++;
-      return;
-    }
     let shown = path;
     if (watch.relativePrefix !== null && path.startsWith(watch.relativePrefix)) {
       shown = path.slice(watch.relativePrefix.length);
       if (shown.startsWith("/")) shown = shown.slice(1);
+    }
+    // 4.17 gives a connection one event per change for each distinct (path, token), however many
+    // of its watches match.
+    const key = `${shown}\0${watch.token}`;
+    if (sent) {
+      if (sent.has(key)) return;
+      sent.add(key);
+    }
+    if ((conn.sink.queued?.() ?? 0) > maxQueued) {
+      counters.droppedEvents++;
+      return;
     }
     const payload = joinStrings([shown, watch.token]);
     if (payload.length > XS_PAYLOAD_MAX) return;
@@ -103,13 +111,14 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
   }
 
   // xenstored watch_permitted(): the watcher must be able to read the node (its old
-  // permissions for a removal or permission change), the node now, or its parent.
+  // permissions for a removal or permission change), the node now, or its parent (for a removed
+  // node, the parent it had: removals fire children first, while the parent is still there).
   function watchPermitted(c: XsCaller, fire: WatchFire): boolean {
     if (c.privileged) return true;
     if (fire.oldPerms && permFor(c, fire.oldPerms) & PERM_READ) return true;
     const now = tree.permsOf(fire.path);
-    if (now === undefined) return false;
-    if (permFor(c, now) & PERM_READ) return true;
+    if (now === undefined && (fire.oldPerms === undefined || fire.atCommit)) return false;
+    if (now !== undefined && permFor(c, now) & PERM_READ) return true;
     const parent = tree.permsOf(parentPath(fire.path));
     return parent !== undefined && (permFor(c, parent) & PERM_READ) !== 0;
   }
@@ -127,6 +136,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       if (conn.closed) continue;
       const c = caller(conn.domid);
       let permitted: boolean | undefined;
+      const sent = new Set<string>();
       for (const w of conn.watches) {
         const match = fire.exact ? w.path === fire.path : isSelfOrDescendant(fire.path, w.path);
         if (!match) continue;
@@ -135,7 +145,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
             ? c.privileged || (permFor(c, specialPerms.get(fire.path) ?? [{ domid: 0, perm: "n" }]) & PERM_READ) !== 0
             : watchPermitted(c, fire);
         }
-        if (permitted) sendEvent(conn, w, fire.path);
+        if (permitted) sendEvent(conn, w, fire.path, sent);
       }
     }
   }

@@ -35,13 +35,18 @@ export interface WatchFire {
   readonly exact: boolean;
   /** Permissions of the node before the change (undefined for a creation). */
   readonly oldPerms: readonly XsPerm[] | undefined;
+  /**
+   * Fired at a transaction's commit: a node it removed is gone by then, so (as 4.17) a watcher
+   * that could not read it is not let in through its parent.
+   */
+  readonly atCommit?: boolean;
 }
 
 interface NodeRec {
   readonly value: Uint8Array;
   readonly perms: readonly XsPerm[];
   readonly children: readonly string[];
-  /** Generation of the last change (−2 for a node changed inside a transaction). */
+  /** Generation of the last change (in a transaction's copy: of the change in the transaction). */
   readonly gen: number;
 }
 
@@ -63,8 +68,8 @@ interface TxState extends XsTransaction {
   readonly snapshot: Map<string, NodeRec | null>;
   readonly accessed: Map<string, number>;
   /**
-   * Changes for watches, once per path in the order first changed (xenstored fires one event
-   * per accessed node at commit): the first change's old permissions, the last one's exactness.
+   * Changes for watches, once per path (xenstored fires one event per changed node at commit, in
+   * the order of first access): the first change's old permissions, the last one's exactness.
    */
   readonly fires: Map<string, { exact: boolean; oldPerms: readonly XsPerm[] | undefined; existed: boolean }>;
   readonly ownerDelta: Map<number, number>;
@@ -213,7 +218,9 @@ export function createXenstoreTree(
       if (after !== undefined) addOwner(counts, after, 1);
     }
     if (tx) {
-      tx.overlay.set(path, node === null ? null : { ...node, gen: -2 });
+      // A node written in a transaction takes the next generation too (what DIRECTORY_PART
+      // reports for the transaction's copy), as 4.17 numbers them.
+      tx.overlay.set(path, node === null ? null : { ...node, gen: ++generation });
       if (change) {
         const seen = tx.fires.get(path);
         if (seen) seen.exact = change.exact;
@@ -291,13 +298,16 @@ export function createXenstoreTree(
     return ok(undefined);
   }
 
-  function removeSubtree(tx: TxState | undefined, path: string, node: NodeRec, exact: boolean): void {
+  // xenstored delete_node(): children first, then the node; a listed child that cannot be found
+  // (a transaction's copy of the node outlived a child removed outside) stops it: false.
+  function removeSubtree(tx: TxState | undefined, path: string, node: NodeRec, exact: boolean): boolean {
     for (const name of node.children) {
       const cp = childPath(path, name);
       const child = lookup(tx, cp);
-      if (child) removeSubtree(tx, cp, child, true);
+      if (!child || !removeSubtree(tx, cp, child, true)) return false;
     }
     put(tx, path, null, { path, exact, oldPerms: node.perms });
+    return true;
   }
 
   const base: XenstoreTree = {
@@ -342,11 +352,16 @@ export function createXenstoreTree(
         return n;
       }
       if (path === "/") return err("EINVAL");
+      // A transaction's copies can disagree with nodes changed outside since: as xenstored's _rm()
+      // and delete_node(), a missing parent is EINVAL, a missing child or a parent whose copy
+      // does not list the node is EIO (the store looks corrupt from inside the transaction).
       const parent = parentPath(path);
-      const pn = lookup(t, parent)!;
+      const pn = lookup(t, parent);
+      if (!pn) return err("EINVAL");
+      if (!removeSubtree(t, path, n.value, false)) return err("EIO");
       const name = baseName(path);
+      if (!pn.children.includes(name)) return err("EIO");
       put(t, parent, { ...pn, children: pn.children.filter((x) => x !== name) });
-      removeSubtree(t, path, n.value, false);
       return ok(undefined);
     },
     directory(c, path, tx) {
@@ -354,7 +369,7 @@ export function createXenstoreTree(
       const bad = checkTx(t);
       if (bad) return err(bad);
       const n = getNode(c, t, path, PERM_READ);
-      return n.ok ? ok({ children: n.value.children, gen: n.value.gen === -2 ? generation : n.value.gen }) : n;
+      return n.ok ? ok({ children: n.value.children, gen: n.value.gen }) : n;
     },
     getPerms(c, path, tx) {
       const t = asState(tx);
@@ -399,10 +414,12 @@ export function createXenstoreTree(
         if (!isPrivileged(domid) && (owners.get(domid) ?? 0) + delta >= quotas.maxEntries) return err("ENOSPC");
       }
       for (const [path, node] of t.overlay) put(undefined, path, node);
-      for (const [path, f] of t.fires) {
+      // In the order the transaction first accessed each node (xenstored's accessed list).
+      for (const path of t.accessed.keys()) {
+        const f = t.fires.get(path);
         // A node the transaction created and removed again was never there for anyone.
-        if (!f.existed && t.overlay.get(path) === null) continue;
-        fire({ path, exact: f.exact, oldPerms: f.oldPerms });
+        if (f === undefined || (!f.existed && t.overlay.get(path) === null)) continue;
+        fire({ path, exact: f.exact, oldPerms: f.oldPerms, atCommit: true });
       }
       return ok(undefined);
     },
@@ -427,7 +444,7 @@ export function createXenstoreTree(
           const pn = nodes.get(parent)!;
           const name = baseName(path);
           put(undefined, parent, { ...pn, children: pn.children.filter((x) => x !== name) });
-          removeSubtree(undefined, path, n, false);
+          removeSubtree(undefined, path, n, false); // committed nodes are consistent
           return;
         }
         for (const name of n.children) walk(childPath(path, name));

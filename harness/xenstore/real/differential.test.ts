@@ -13,7 +13,7 @@ import { createXenstoreServer } from "../../../xen-sim/xenstore/server.ts";
 import { listenXenstoreSocket } from "../socket-transport.ts";
 import { compareScripts, netlabTarget, realTarget, type DiffDifference } from "./differential.ts";
 import { realXenstoredStatus } from "./real-xenstored.ts";
-import { DIFF_SCRIPTS, KNOWN_DIFFERENCES, scriptLimits } from "./scripts.ts";
+import { DIFF_SCRIPTS, KNOWN_DIFFERENCES, RANDOM_SCRIPTS, scriptLimits } from "./scripts.ts";
 
 const status = realXenstoredStatus();
 if (!status.ok) console.warn(`skipping the xenstored differential test: ${status.reason}`);
@@ -29,20 +29,21 @@ describe.skipIf(!status.ok)("netlab's xenstored against Debian's real xenstored 
   it("answers every script step as the real daemon does, apart from the documented differences", async () => {
     let checks = 0, agree = 0;
     const differences: DiffDifference[] = [];
-    for (const script of DIFF_SCRIPTS) {
+    const scripts = [...DIFF_SCRIPTS, ...RANDOM_SCRIPTS];
+    for (const script of scripts) {
       const limits = scriptLimits(script.name);
       const r = await compareScripts([script], () => netlabTarget({ quotas: limits.netlab }), () => realTarget(limits.real));
       checks += r.checks;
       agree += r.agree;
       differences.push(...r.differences);
     }
-    console.log(`xenstored differential: ${agree} of ${checks} steps agree with Debian's xenstored 4.17 (${DIFF_SCRIPTS.length} scripts)`);
+    console.log(`xenstored differential: ${agree} of ${checks} steps agree with Debian's xenstored 4.17 (${DIFF_SCRIPTS.length} scripts, ${RANDOM_SCRIPTS.length} seeded random sessions)`);
     const known = (d: DiffDifference) => KNOWN_DIFFERENCES.some((k) => k.script === d.script && k.request === d.request);
     const unexpected = differences.filter((d) => !known(d));
     const gone = KNOWN_DIFFERENCES.filter((k) => !differences.some((d) => d.script === k.script && d.request === k.request));
     expect(unexpected.map(show).join("\n"), "differences not listed in scripts.ts KNOWN_DIFFERENCES").toBe("");
     expect(gone.map((k) => `[${k.script}] ${k.request}`), "listed differences that no longer occur").toEqual([]);
-    expect(checks).toBeGreaterThan(400);
+    expect(checks).toBeGreaterThan(1500);
   }, 120_000);
 
   it.skipIf(!existsSync(TEST_XENSTORE))("Xen's test-xenstore passes all its tests and a random run against netlab's socket server", async () => {

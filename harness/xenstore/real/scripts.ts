@@ -711,6 +711,65 @@ export const DIFF_SCRIPTS: readonly DiffScript[] = [
   },
 ];
 
+/** mulberry32: a small seeded generator, so a random script is the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A seeded random session: two dom0 connections and domU 5 write, read, remove, list, change
+ * permissions, watch and run transactions (committed, aborted, conflicting) over a small set
+ * of paths, so that the operations collide.
+ */
+export function randomScript(seed: number, length: number): DiffScript {
+  const rnd = seeded(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const dom0Paths = ["/r", "/r/a", "/r/a/b", "/r/c", "/local/domain/5/x", "/local/domain/5/x/y", "/local/domain/5", "/s"];
+  const domUPaths = ["x", "x/y", "z", "/r/a", "/r/c", "/local/domain/5/z/w", "/s"];
+  const conns = ["a", "b", "u"] as const;
+  const openTx: Record<string, string[]> = { a: [], b: [], u: [] };
+  let nextTx = 0;
+  const steps: DiffStep[] = [open("a", 0), open("b", 0), ...domU(5)];
+  while (steps.length < length) {
+    const c = pick(conns);
+    const paths = c === "u" ? domUPaths : dom0Paths;
+    const p = pick(paths);
+    const inTx = openTx[c]!.length > 0 && rnd() < 0.5 ? pick(openTx[c]!) : undefined;
+    const r = rnd();
+    if (r < 0.22) steps.push(write(c, p, pick(["", "v", "w", x(40 + Math.floor(rnd() * 40), "q")]), inTx));
+    else if (r < 0.36) steps.push(read(c, p, inTx));
+    else if (r < 0.44) steps.push(rm(c, p, inTx));
+    else if (r < 0.48) steps.push(mkdir(c, p, inTx));
+    else if (r < 0.56) steps.push(dir(c, p, inTx));
+    else if (r < 0.6) steps.push(getPerms(c, p, inTx));
+    else if (r < 0.66) steps.push(send(c, XS_SET_PERMS, z(p, pick(["n0", "n5", "b0", "r5"]), ...(rnd() < 0.5 ? [pick(["r5", "w5", "b5", "n5", "r0"])] : [])), inTx));
+    else if (r < 0.72) steps.push(watch(c, pick([...paths, "@releaseDomain", "@introduceDomain"]), pick(["t1", "t2"])));
+    else if (r < 0.75) steps.push(unwatch(c, pick(paths), pick(["t1", "t2"])));
+    else if (r < 0.84) {
+      if (openTx[c]!.length < 2) {
+        steps.push(start(c));
+        openTx[c]!.push(`T${++nextTx}`);
+      }
+    } else if (r < 0.97) {
+      const t = openTx[c]!.shift();
+      if (t !== undefined) steps.push(rnd() < 0.75 ? commit(c, t) : abort(c, t));
+    } else {
+      steps.push(send(c, XS_DIRECTORY_PART, z(p, pick(["0", "1", "3"])), inTx));
+    }
+  }
+  return { name: `random session ${seed}`, steps };
+}
+
+/** The random sessions the test runs (seeds fixed: the same steps every time). */
+export const RANDOM_SCRIPTS: readonly DiffScript[] = [1, 2, 3, 4, 5, 6, 7, 8].map((seed) => randomScript(seed, 150));
+
 /** A difference the differential test expects, with the reason netlab differs on purpose. */
 export interface KnownDifference {
   readonly script: string;
