@@ -34,6 +34,8 @@ export interface TransferOptions {
   /** Send and receive buffer of both sockets in bytes (TcpLayerOptions.sendBufferSize and
    * receiveBufferSize of both stacks); the sender also writes at most this much at a time. */
   readonly bufferBytes?: number;
+  /** TcpLayerOptions.fillWindowEdge on both stacks (send the sub-MSS rest of a small open window, as smoltcp). */
+  readonly fillWindowEdge?: boolean;
   readonly seed?: number;
   /** Write a pcapng of the sender's interface here. */
   readonly pcap?: string;
@@ -111,7 +113,12 @@ export function runTransfer(options: TransferOptions): TransferReport {
     capture = createCaptureFile(options.pcap);
     devA = withCapture(link.a, capture.sink, { clock, name: "sender" });
   }
-  const tcp = options.bufferBytes === undefined ? {} : { tcp: { sendBufferSize: options.bufferBytes, receiveBufferSize: options.bufferBytes } };
+  const tcp = {
+    tcp: {
+      ...(options.bufferBytes === undefined ? {} : { sendBufferSize: options.bufferBytes, receiveBufferSize: options.bufferBytes }),
+      ...(options.fillWindowEdge === undefined ? {} : { fillWindowEdge: options.fillWindowEdge }),
+    },
+  };
   const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "sender", ipv4: { cidr: "192.0.2.1/24" }, ...tcp });
   const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "receiver", ipv4: { cidr: "192.0.2.2/24" }, ...tcp });
   const writeSize = Math.min(CHUNK, options.bufferBytes ?? CHUNK);
@@ -286,6 +293,7 @@ export function parseTransferArgs(args: string[]): TransferArgs | string {
       case "--seed": r = number(0); if (typeof r === "number") { if (!Number.isInteger(r)) return "--seed needs an integer"; o.seed = r; } break;
       case "--pcap": { const v = value(); if (v === undefined) return "--pcap needs a file name"; o.pcap = v; break; }
       case "--max-virtual-seconds": r = number(0.001); if (typeof r === "number") o.maxVirtualSeconds = r; break;
+      case "--fill-window-edge": o.fillWindowEdge = true; break;
       case "--json": o.json = true; break;
       case "--quiet": case "-q": o.quiet = true; break;
       case "--help": case "-h": o.help = true; break;
@@ -297,7 +305,7 @@ export function parseTransferArgs(args: string[]): TransferArgs | string {
 }
 
 const USAGE = "usage: netlab sim transfer --bytes N [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-  "                            [--rate BPS] [--mtu N] [--buffer BYTES] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
+  "                            [--rate BPS] [--mtu N] [--buffer BYTES] [--fill-window-edge] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
   "                            [--max-virtual-seconds S] [--quiet] [--json]\n" +
   "sizes and rates take k/M/G (decimal) or Ki/Mi/Gi suffixes; probabilities are fractions or percentages (5%)\n";
 
