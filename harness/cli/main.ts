@@ -9,7 +9,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const COMMAND_NAMES = ["demo", "sim", "attach", "replay", "fuzz", "bench", "xenstored", "drill"] as const;
+const COMMAND_NAMES = ["demo", "sim", "attach", "replay", "fuzz", "bench", "xenstored", "drill", "lab"] as const;
 
 const COMMANDS: Record<string, () => Promise<Command>> = Object.fromEntries(
   COMMAND_NAMES.map((n) => [n, () => import(`./commands/${n}.ts`) as Promise<Command>]),

@@ -1,0 +1,117 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { TOPOLOGY_SCHEMA, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
+
+const example = (name: string): Topology => {
+  const r = loadTopology(name);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.topology;
+};
+
+const errorsOf = (t: unknown): string[] => {
+  const v = validateTopology(t);
+  return v.ok ? [] : v.errors.map((e) => `${e.path}: ${e.message}`);
+};
+
+/** The smallest valid topology: two hosts on one wire. */
+const pair = (): Record<string, any> => ({
+  name: "pair",
+  durationMs: 1000,
+  nodes: [
+    { name: "a", kind: "host", interfaces: [{ name: "eth0", address: "10.0.0.1/24" }] },
+    { name: "b", kind: "host", interfaces: [{ name: "eth0", address: "10.0.0.2/24" }] },
+  ],
+  links: [{ endpoints: ["a:eth0", "b:eth0"] }],
+});
+
+describe("topology files", () => {
+  it("validateTopology() names the JSON path of each bad field", () => {
+    expect(errorsOf(pair())).toEqual([]);
+    const t = pair();
+    t.links[0].rateBitsPerSecond = -1;
+    t.links[0].colour = "red";
+    t.nodes[1].kind = "bridge";
+    delete t.durationMs;
+    expect(errorsOf(t)).toEqual([
+      "/durationMs: is required",
+      "/nodes/1/kind: must be one of \"host\", \"router\", \"switch\"",
+      "/links/0/rateBitsPerSecond: must be >= 0",
+      "/links/0/colour: is not a known field",
+    ]);
+  });
+
+  it("refuses address overlaps, routes to nowhere, unknown endpoints, flows from routers and nodes it cannot run yet", () => {
+    const t = pair();
+    t.nodes[1].interfaces[0].address = "10.0.0.1/24";
+    t.nodes[0].routes = [{ destination: "default", via: "10.9.9.9" }];
+    t.links.push({ endpoints: ["a:eth1", "c:eth0"] });
+    t.nodes.push({ name: "l", kind: "host", implementation: "linux", interfaces: [{ name: "eth0", address: "10.0.0.3/24" }] });
+    t.flows = [{ kind: "bulk-tcp", from: "a", to: "zz", durationMs: 10 }];
+    expect(errorsOf(t)).toEqual([
+      "/nodes/0/routes/0/via: gateway 10.9.9.9 is on none of a's subnets (a route to nowhere)",
+      "/nodes/1/interfaces/0/address: address 10.0.0.1 is also a:eth0's",
+      "/nodes/2/implementation: linux nodes are not supported by this runner yet (netlab only, virtual time)",
+      "/links/1/endpoints/0: a has no interface eth1",
+      "/links/1/endpoints/1: unknown node c",
+      "/flows/0/to: unknown node zz",
+    ]);
+  });
+
+  it("topology.schema.json is TOPOLOGY_SCHEMA", () => {
+    expect(JSON.parse(readFileSync(new URL("./topology.schema.json", import.meta.url), "utf8"))).toEqual(TOPOLOGY_SCHEMA);
+  });
+
+  it("every shipped example is valid", () => {
+    const names = listExamples().map((e) => e.name);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel"]);
+    for (const n of names) expect(loadTopology(n).ok).toBe(true);
+  });
+
+  it("jainIndex() is 1 for equal shares and 1/n when one flow takes everything", () => {
+    expect(jainIndex([3, 3, 3, 3])).toBe(1);
+    expect(jainIndex([4, 0, 0, 0])).toBe(0.25);
+    expect(jainIndex([])).toBeNull();
+  });
+});
+
+describe("lab run (virtual time, netlab nodes)", () => {
+  it("dumbbell-fq-codel: four CUBIC flows share the bottleneck fairly with a short queue", () => {
+    const r = runLab(example("dumbbell-fq-codel"), { durationMs: 8000 });
+    expect(r.flows.every((f) => f.connected && f.bytesReceived > 0)).toBe(true);
+    expect(r.jainIndex!).toBeGreaterThan(0.95);
+    const q = r.queues.find((x) => x.name === "bottleneck r1:core->r2:core")!;
+    expect(q.stats.kind).toBe("fq-codel");
+    expect(q.stats.sojournMs.p50).toBeLessThan(15);
+    const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+    expect(total).toBeGreaterThan(8.5e6);
+    expect(r.routers.r1!.forwarded).toBeGreaterThan(1000);
+  });
+
+  it("dumbbell-drop-tail: the same flows build a standing queue of hundreds of ms", () => {
+    const r = runLab(example("dumbbell-drop-tail"), { durationMs: 8000 });
+    const q = r.queues.find((x) => x.name === "bottleneck r1:core->r2:core")!;
+    expect(q.stats.kind).toBe("drop-tail");
+    expect(q.stats.sojournMs.p50).toBeGreaterThan(300);
+    expect(q.stats.dropped).toBeGreaterThan(0);
+  });
+
+  it("writes a pcapng per link and the same bytes from the same seed", () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-lab-"));
+    try {
+      const t = example("dumbbell-fq-codel");
+      const a = runLab(t, { durationMs: 1500, outDir: join(dir, "a") });
+      runLab(t, { durationMs: 1500, outDir: join(dir, "b") });
+      runLab(t, { durationMs: 1500, outDir: join(dir, "c"), seed: 2 });
+      expect(a.links.map((l) => l.pcap?.endsWith(`${l.name}.pcapng`))).toEqual(t.links.map(() => true));
+      const bytes = (d: string) => readFileSync(join(dir, d, "bottleneck.pcapng"));
+      expect(bytes("a").length).toBeGreaterThan(100_000);
+      expect(bytes("a").equals(bytes("b"))).toBe(true);
+      expect(bytes("a").equals(bytes("c"))).toBe(false);
+      expect(readFileSync(join(dir, "a", "summary.txt"), "utf8")).toMatch(/Jain's fairness index/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

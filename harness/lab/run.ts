@@ -1,0 +1,341 @@
+// runLab(): builds a validated topology of netlab nodes (hosts are createStack, routers are
+// createRouter) joined by point-to-point links with impairments and queue disciplines, runs its
+// flows on one VirtualClock from a seed, and reports per-flow goodput over time, RTT and cwnd
+// samples, retransmissions, per-queue statistics and Jain's fairness index; with outDir it writes
+// a pcapng per link (seen from its first endpoint: both directions), report.json and summary.txt.
+// Same topology and seed -> same report and the same capture bytes.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createStack, type Stack } from "../../stack/index.ts";
+import { createRouter, type Router } from "../../stack/router.ts";
+import { createPointToPointLink, withCapture, type ImpairmentOptions, type PointToPointLink } from "../../stack/link/index.ts";
+import type { NetDevice } from "../../stack/link/types.ts";
+import type { QueueStatsSnapshot } from "../../stack/link/qdisc/types.ts";
+import { createRng, createVirtualClock } from "../../stack/time.ts";
+import type { TcpStream } from "../../stack/transport/types.ts";
+import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
+import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
+
+export interface LabRunOptions {
+  /** Overrides the file's seed (default 1). */
+  readonly seed?: number;
+  /** Write pcapng per link, report.json and summary.txt here. */
+  readonly outDir?: string;
+  /** Overrides the file's durationMs (tests use shorter runs). */
+  readonly durationMs?: number;
+  /** Called about once per wall second with a progress line. */
+  readonly onProgress?: (line: string) => void;
+}
+
+/** One sample of a flow, per sample interval. */
+export interface FlowSample {
+  /** End of the interval, ms since the flow started. */
+  readonly t: number;
+  readonly goodputBitsPerSecond: number;
+  readonly cwnd: number;
+  readonly srttMs: number;
+}
+
+export interface FlowReport {
+  readonly name: string;
+  readonly kind: "bulk-tcp";
+  readonly from: string;
+  readonly to: string;
+  readonly congestionControl: "cubic" | "newreno";
+  readonly startMs: number;
+  readonly durationMs: number;
+  readonly connected: boolean;
+  readonly bytesReceived: number;
+  /** Over the flow's whole duration. */
+  readonly goodputBitsPerSecond: number;
+  /** After the warm-up fraction of its duration. */
+  readonly steadyGoodputBitsPerSecond: number;
+  readonly retransmits: number;
+  readonly samples: readonly FlowSample[];
+}
+
+export interface QueueReport {
+  /** "link name a->b". */
+  readonly name: string;
+  readonly link: string;
+  readonly from: string;
+  readonly to: string;
+  readonly rateBitsPerSecond: number;
+  readonly stats: QueueStatsSnapshot;
+}
+
+export interface LinkReport {
+  readonly name: string;
+  readonly endpoints: readonly [string, string];
+  readonly framesDelivered: number;
+  readonly queueDrops: number;
+  readonly ceMarked: number;
+  readonly pcap?: string;
+}
+
+export interface LabReport {
+  readonly name: string;
+  readonly seed: number;
+  readonly virtualSeconds: number;
+  readonly wallSeconds: number;
+  readonly cpuSeconds: number;
+  readonly flows: readonly FlowReport[];
+  readonly queues: readonly QueueReport[];
+  readonly links: readonly LinkReport[];
+  /** Jain's fairness index over the flows' steady-state goodputs (1 = equal shares). */
+  readonly jainIndex: number | null;
+  readonly routers: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  readonly outDir?: string;
+}
+
+function configError(message: string): Error {
+  return Object.assign(new Error(message), { code: "ERR_NETLAB_TOPOLOGY" });
+}
+
+/** Jain's fairness index (Σx)² / (n·Σx²); null for no values, 1 when all are zero. */
+export function jainIndex(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sum = values.reduce((a, b) => a + b, 0);
+  const squares = values.reduce((a, b) => a + b * b, 0);
+  return squares === 0 ? 1 : (sum * sum) / (values.length * squares);
+}
+
+const MAX_EVENTS_PER_SLICE = 2_000_000;
+
+const linkName = (l: TopologyLink, i: number): string => l.name ?? `link${i}`;
+
+/** Builds and runs a topology that validateTopology() accepted. */
+export function runLab(topology: Topology, options: LabRunOptions = {}): LabReport {
+  const seed = options.seed ?? topology.seed ?? 1;
+  const duration = options.durationMs ?? topology.durationMs;
+  const interval = topology.sampleIntervalMs ?? 100;
+  const warmup = topology.warmupFraction ?? 0.2;
+  const clock = createVirtualClock();
+  const master = createRng(seed);
+  const wall0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  if (options.outDir !== undefined) makeDirectory(options.outDir);
+
+  // Links: one device per endpoint, the first endpoint's wrapped with the link's capture.
+  const devices = new Map<string, NetDevice>();
+  const links: { spec: TopologyLink; name: string; link: PointToPointLink; capture?: CaptureFile }[] = [];
+  const nodeIndex = new Map(topology.nodes.map((n, i) => [n.name, i]));
+  const macOf = (endpoint: string): number => {
+    const [node, iface] = endpoint.split(":") as [string, string];
+    const n = topology.nodes[nodeIndex.get(node)!]!;
+    return 0x020000000000 + nodeIndex.get(node)! * 256 + n.interfaces.findIndex((f) => f.name === iface) + 1;
+  };
+  topology.links.forEach((spec, i) => {
+    const name = linkName(spec, i);
+    const impairments: ImpairmentOptions = {
+      ...(spec.rateBitsPerSecond === undefined ? {} : { rateBitsPerSecond: spec.rateBitsPerSecond }),
+      ...(spec.delayMs === undefined ? {} : { delayMs: spec.delayMs }),
+      ...(spec.jitterMs === undefined ? {} : { jitterMs: spec.jitterMs }),
+      ...(spec.loss === undefined ? {} : { loss: spec.loss }),
+      ...(spec.reorder === undefined ? {} : { reorder: spec.reorder }),
+      ...(spec.queue === undefined ? {} : { queue: spec.queue }),
+    };
+    const mtu = spec.mtu ?? 1500;
+    const link = createPointToPointLink({ clock, rng: createRng(master.nextU32()) }, {
+      a: { mac: macOf(spec.endpoints[0]), mtu, impairments },
+      b: { mac: macOf(spec.endpoints[1]), mtu, impairments },
+    });
+    let a: NetDevice = link.a;
+    let capture: CaptureFile | undefined;
+    if (options.outDir !== undefined) {
+      capture = createCaptureFile(join(options.outDir, `${name}.pcapng`));
+      a = withCapture(link.a, capture.sink, { clock, name: spec.endpoints[0], description: `${name}: ${spec.endpoints[0]} <-> ${spec.endpoints[1]}` });
+    }
+    devices.set(spec.endpoints[0], a);
+    devices.set(spec.endpoints[1], link.b);
+    links.push(capture === undefined ? { spec, name, link } : { spec, name, link, capture });
+  });
+
+  const deviceOf = (node: string, iface: string): NetDevice => {
+    const d = devices.get(`${node}:${iface}`);
+    if (d === undefined) throw configError(`${node}:${iface} is on no link`);
+    return d;
+  };
+
+  const hosts = new Map<string, Stack>();
+  const routers = new Map<string, Router>();
+  for (const n of topology.nodes) {
+    const rng = createRng(master.nextU32());
+    if (n.kind === "host") {
+      const f = n.interfaces[0]!;
+      const gateway = n.routes?.[0]?.via;
+      hosts.set(n.name, createStack({ device: deviceOf(n.name, f.name), clock, rng }, {
+        name: n.name,
+        ipv4: gateway === undefined ? { cidr: f.address } : { cidr: f.address, gateway },
+      }));
+    } else {
+      routers.set(n.name, createRouter({ clock, rng }, {
+        name: n.name,
+        interfaces: n.interfaces.map((f) => ({ device: deviceOf(n.name, f.name), cidr: f.address, name: f.name })),
+        routes: (n.routes ?? []).map((r) => ({ destination: r.destination, via: r.via })),
+      }));
+    }
+  }
+
+  // Flows.
+  const chunk = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
+  interface FlowState {
+    spec: TopologyFlow;
+    name: string;
+    start: number;
+    end: number;
+    cc: "cubic" | "newreno";
+    received: number;
+    steadyReceived: number;
+    bins: number[];
+    samples: FlowSample[];
+    stream?: TcpStream;
+    connected: boolean;
+  }
+  const flows: FlowState[] = (topology.flows ?? []).map((spec, i) => {
+    const start = spec.startMs ?? 0;
+    return { spec, name: spec.name ?? `flow${i}`, start, end: Math.min(start + spec.durationMs, duration), cc: spec.congestionControl ?? "cubic", received: 0, steadyReceived: 0, bins: [], samples: [], connected: false };
+  });
+  flows.forEach((f, i) => {
+    const src = hosts.get(f.spec.from)!;
+    const dst = hosts.get(f.spec.to)!;
+    const port = f.spec.port ?? 5001 + i;
+    const listener = dst.tcp.listen(port);
+    if (!listener.ok) throw configError(`flow ${f.name}: cannot listen on ${f.spec.to}:${port} (${listener.error})`);
+    const steadyFrom = f.start + warmup * (f.end - f.start);
+    listener.value.onConnection((s) => {
+      s.onData((d) => {
+        const now = clock.now();
+        if (now > f.end) return;
+        f.received += d.length;
+        if (now >= steadyFrom) f.steadyReceived += d.length;
+        const bin = Math.floor((now - f.start) / interval);
+        f.bins[bin] = (f.bins[bin] ?? 0) + d.length;
+      });
+    });
+    clock.setTimer(f.start, () => {
+      const dstAddress = dst.ipv4.cidr!.address;
+      const r = src.tcp.connect(dstAddress, port, { congestionControl: f.cc });
+      if (!r.ok) throw configError(`flow ${f.name}: connect failed (${r.error})`);
+      const s = r.value;
+      f.stream = s;
+      const pump = (): void => {
+        while (clock.now() < f.end && s.write(chunk)) { /* fill the send buffer */ }
+      };
+      s.onConnect(() => {
+        f.connected = true;
+        pump();
+      });
+      s.onDrain(pump);
+      clock.setTimer(f.end, () => s.end());
+      for (let t = f.start + interval; t <= f.end + 1e-9; t += interval) {
+        clock.setTimer(t, () => {
+          const bin = Math.round((t - f.start) / interval) - 1;
+          const info = f.connected ? s.info() : undefined;
+          f.samples.push({ t: t - f.start, goodputBitsPerSecond: ((f.bins[bin] ?? 0) * 8 * 1000) / interval, cwnd: info?.cwnd ?? 0, srttMs: info?.srttMs ?? 0 });
+        });
+      }
+    });
+  });
+
+  // Run in slices of virtual time so long runs can show progress.
+  let lastProgress = performance.now();
+  for (let t = 0; t < duration;) {
+    t = Math.min(duration, t + 1000);
+    // A bound on events per virtual second: a timer loop that never lets time advance is a bug to report, not to wait on.
+    if (clock.run(t, MAX_EVENTS_PER_SLICE) >= MAX_EVENTS_PER_SLICE) throw Object.assign(new Error(`more than ${MAX_EVENTS_PER_SLICE} events before ${t} ms (virtual time stuck at ${clock.now()} ms)`), { code: "ERR_NETLAB_LAB_STUCK" });
+    if (options.onProgress !== undefined && performance.now() - lastProgress > 1000) {
+      lastProgress = performance.now();
+      options.onProgress(`${topology.name}: ${(t / 1000).toFixed(0)}/${(duration / 1000).toFixed(0)} virtual s`);
+    }
+  }
+  for (const l of links) l.capture?.close();
+
+  const flowReports: FlowReport[] = flows.map((f) => {
+    const span = Math.max(1e-9, f.end - f.start);
+    const steadySpan = Math.max(1e-9, (1 - warmup) * span);
+    return {
+      name: f.name, kind: "bulk-tcp", from: f.spec.from, to: f.spec.to, congestionControl: f.cc, startMs: f.start, durationMs: f.end - f.start,
+      connected: f.connected, bytesReceived: f.received,
+      goodputBitsPerSecond: (f.received * 8 * 1000) / span,
+      steadyGoodputBitsPerSecond: (f.steadyReceived * 8 * 1000) / steadySpan,
+      retransmits: f.stream !== undefined && f.connected ? f.stream.info().retransmits : 0,
+      samples: f.samples,
+    };
+  });
+  const queues: QueueReport[] = [];
+  const linkReports: LinkReport[] = [];
+  for (const l of links) {
+    const [a, b] = l.spec.endpoints;
+    for (const [end, from, to] of [[l.link.a, a, b], [l.link.b, b, a]] as const) {
+      const stats = end.queueStats();
+      if (stats !== undefined) queues.push({ name: `${l.name} ${from}->${to}`, link: l.name, from, to, rateBitsPerSecond: l.spec.rateBitsPerSecond ?? 0, stats });
+    }
+    const s1 = l.link.a.txStats;
+    const s2 = l.link.b.txStats;
+    linkReports.push({
+      name: l.name, endpoints: [a, b], framesDelivered: s1.delivered + s2.delivered, queueDrops: s1.queueDrops + s2.queueDrops, ceMarked: s1.ceMarked + s2.ceMarked,
+      ...(l.capture === undefined ? {} : { pcap: l.capture.path }),
+    });
+  }
+  const routerCounters: Record<string, Record<string, number>> = {};
+  for (const [name, r] of routers) {
+    const c = r.forwarder.counters();
+    const flat: Record<string, number> = {};
+    for (const [k, v] of Object.entries(c)) if (typeof v === "number") flat[k] = v;
+    for (const [k, v] of Object.entries(c.drops)) flat[`drop.${k}`] = v;
+    routerCounters[name] = flat;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const report: LabReport = {
+    name: topology.name,
+    seed,
+    virtualSeconds: duration / 1000,
+    wallSeconds: (performance.now() - wall0) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    flows: flowReports,
+    queues,
+    links: linkReports,
+    jainIndex: jainIndex(flowReports.map((f) => f.steadyGoodputBitsPerSecond)),
+    routers: routerCounters,
+    ...(options.outDir === undefined ? {} : { outDir: options.outDir }),
+  };
+  if (options.outDir !== undefined) {
+    writeFileSync(join(options.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(options.outDir, "summary.txt"), formatLabSummary(report));
+  }
+  return report;
+}
+
+const mbps = (bps: number): string => `${(bps / 1e6).toFixed(2)} Mb/s`;
+
+/** The readable summary of a run. */
+export function formatLabSummary(r: LabReport): string {
+  const lines: string[] = [];
+  lines.push(`${r.name} (seed ${r.seed}): ${r.virtualSeconds} virtual s in ${r.wallSeconds.toFixed(2)} wall s (${r.cpuSeconds.toFixed(2)} CPU s)`);
+  if (r.flows.length > 0) {
+    lines.push("", "flows:");
+    for (const f of r.flows) {
+      lines.push(`  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
+        `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}`);
+    }
+    lines.push(`  Jain's fairness index (steady state): ${r.jainIndex === null ? "-" : r.jainIndex.toFixed(4)}`);
+  }
+  // Queues that never held more than a few packets nor dropped or marked any are left to --json.
+  const busy = r.queues.filter((q) => q.stats.dropped > 0 || q.stats.marked > 0 || q.stats.maxBacklogPackets >= 10);
+  if (busy.length > 0) {
+    lines.push("", `queues (${r.queues.length - busy.length} quiet ones omitted):`);
+    for (const q of busy) {
+      const s = q.stats;
+      lines.push(`  ${q.name} [${s.kind}, ${mbps(q.rateBitsPerSecond)}]: ${s.enqueued} enqueued, ${s.dropped} dropped, ${s.marked} marked; ` +
+        `sojourn p50 ${s.sojournMs.p50.toFixed(2)} ms, p90 ${s.sojournMs.p90.toFixed(2)} ms, p99 ${s.sojournMs.p99.toFixed(2)} ms; max backlog ${s.maxBacklogPackets} packets`);
+    }
+  }
+  for (const [name, c] of Object.entries(r.routers)) {
+    const drops = Object.entries(c).filter(([k]) => k.startsWith("drop.")).map(([k, v]) => `${k.slice(5)} ${v}`);
+    lines.push("", `router ${name}: ${c.forwarded ?? 0} forwarded${drops.length === 0 ? "" : `, dropped: ${drops.join(", ")}`}`);
+  }
+  if (r.outDir !== undefined) lines.push("", `written to ${r.outDir} (a pcapng per link, report.json, summary.txt)`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,330 @@
+// Topology files: the JSON Schema (TOPOLOGY_SCHEMA, written out as topology.schema.json), the
+// types it describes, and validateTopology(), which checks a parsed file against the schema and
+// then the graph (names, endpoints, address overlaps, routes to nowhere, flows between known
+// hosts). Every error names the JSON path of the bad field ("/links/2/rateBitsPerSecond: ...").
+// This first runner builds netlab nodes in virtual time; other kinds are refused before anything runs.
+import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
+
+/** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
+export type TopologyQueue =
+  | { readonly kind: "drop-tail"; readonly limitPackets?: number; readonly limitBytes?: number; readonly ecnMarkPackets?: number }
+  | { readonly kind: "red"; readonly minThreshold: number; readonly maxThreshold: number; readonly unit?: "packets" | "bytes"; readonly limit?: number; readonly maxProbability?: number; readonly weight?: number; readonly gentle?: boolean; readonly ecn?: boolean }
+  | { readonly kind: "codel"; readonly targetMs?: number; readonly intervalMs?: number; readonly limitPackets?: number; readonly ecn?: boolean }
+  | { readonly kind: "fq-codel"; readonly flows?: number; readonly quantum?: number; readonly limitPackets?: number; readonly targetMs?: number; readonly intervalMs?: number; readonly ecn?: boolean };
+
+export interface TopologyInterface {
+  readonly name: string;
+  /** "10.0.1.2/24". */
+  readonly address: string;
+}
+
+export interface TopologyRoute {
+  /** "10.0.2.0/24" or "default". */
+  readonly destination: string;
+  readonly via: string;
+}
+
+export interface TopologyNode {
+  readonly name: string;
+  readonly kind: "host" | "router" | "switch";
+  /** What runs the node (default netlab); "xen" and "linux" are described but not yet run. */
+  readonly implementation?: "netlab" | "xen" | "linux";
+  readonly interfaces: readonly TopologyInterface[];
+  readonly routes?: readonly TopologyRoute[];
+}
+
+export interface TopologyLink {
+  readonly name?: string;
+  /** Two "node:interface" endpoints. */
+  readonly endpoints: readonly [string, string];
+  readonly rateBitsPerSecond?: number;
+  readonly delayMs?: number;
+  readonly jitterMs?: number;
+  readonly loss?: number;
+  readonly reorder?: number;
+  readonly mtu?: number;
+  /** The queue of both directions (with a rate). */
+  readonly queue?: TopologyQueue;
+}
+
+export interface TopologyFlow {
+  readonly name?: string;
+  readonly kind: "bulk-tcp";
+  readonly from: string;
+  readonly to: string;
+  readonly port?: number;
+  readonly startMs?: number;
+  readonly durationMs: number;
+  readonly congestionControl?: "cubic" | "newreno";
+}
+
+export interface Topology {
+  readonly name: string;
+  readonly description?: string;
+  readonly seed?: number;
+  /** Virtual time the run lasts (flows still open are then reported as they are). */
+  readonly durationMs: number;
+  /** Goodput and backlog sample interval (default 100 ms). */
+  readonly sampleIntervalMs?: number;
+  /** Steady state for fairness: the part of each flow after this fraction of its duration (default 0.2). */
+  readonly warmupFraction?: number;
+  readonly nodes: readonly TopologyNode[];
+  readonly links: readonly TopologyLink[];
+  readonly flows?: readonly TopologyFlow[];
+}
+
+const num = (extra: Record<string, unknown> = {}) => ({ type: "number", ...extra });
+const int = (extra: Record<string, unknown> = {}) => ({ type: "integer", ...extra });
+const probability = num({ minimum: 0, maximum: 1 });
+const NAME = { type: "string", pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,31}$" };
+
+/** The JSON Schema (draft 2020-12) of a topology file. */
+export const TOPOLOGY_SCHEMA = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://netlab.invalid/topology.schema.json",
+  title: "netlab topology",
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "durationMs", "nodes", "links"],
+  properties: {
+    $schema: { type: "string" },
+    name: NAME,
+    description: { type: "string" },
+    seed: int({ minimum: 0 }),
+    durationMs: num({ exclusiveMinimum: 0, maximum: 3_600_000 }),
+    sampleIntervalMs: num({ exclusiveMinimum: 0 }),
+    warmupFraction: num({ minimum: 0, exclusiveMaximum: 1 }),
+    nodes: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "kind", "interfaces"],
+        properties: {
+          name: NAME,
+          kind: { enum: ["host", "router", "switch"] },
+          implementation: { enum: ["netlab", "xen", "linux"] },
+          interfaces: {
+            type: "array",
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["name", "address"],
+              properties: { name: NAME, address: { type: "string", format: "ipv4-cidr" } },
+            },
+          },
+          routes: {
+            type: "array",
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["destination", "via"],
+              properties: { destination: { type: "string", format: "ipv4-cidr-or-default" }, via: { type: "string", format: "ipv4" } },
+            },
+          },
+        },
+      },
+    },
+    links: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["endpoints"],
+        properties: {
+          name: NAME,
+          endpoints: { type: "array", minItems: 2, maxItems: 2, items: { type: "string", pattern: "^[^:]+:[^:]+$" } },
+          rateBitsPerSecond: num({ minimum: 0 }),
+          delayMs: num({ minimum: 0 }),
+          jitterMs: num({ minimum: 0 }),
+          loss: probability,
+          reorder: probability,
+          mtu: int({ minimum: 68, maximum: 65535 }),
+          queue: {
+            type: "object",
+            required: ["kind"],
+            properties: {
+              kind: { enum: ["drop-tail", "red", "codel", "fq-codel"] },
+              limitPackets: int({ minimum: 1 }),
+              limitBytes: int({ minimum: 1 }),
+              ecnMarkPackets: int({ minimum: 0 }),
+              minThreshold: num({ minimum: 0 }),
+              maxThreshold: num({ exclusiveMinimum: 0 }),
+              unit: { enum: ["packets", "bytes"] },
+              limit: num({ exclusiveMinimum: 0 }),
+              maxProbability: probability,
+              weight: num({ exclusiveMinimum: 0, maximum: 1 }),
+              gentle: { type: "boolean" },
+              ecn: { type: "boolean" },
+              targetMs: num({ exclusiveMinimum: 0 }),
+              intervalMs: num({ exclusiveMinimum: 0 }),
+              flows: int({ minimum: 1, maximum: 65536 }),
+              quantum: int({ minimum: 64 }),
+            },
+            additionalProperties: false,
+          },
+        },
+      },
+    },
+    flows: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["kind", "from", "to", "durationMs"],
+        properties: {
+          name: NAME,
+          kind: { enum: ["bulk-tcp"] },
+          from: NAME,
+          to: NAME,
+          port: int({ minimum: 1, maximum: 65535 }),
+          startMs: num({ minimum: 0 }),
+          durationMs: num({ exclusiveMinimum: 0 }),
+          congestionControl: { enum: ["cubic", "newreno"] },
+        },
+      },
+    },
+  },
+} as const;
+
+/** One problem with a topology file: where, and what. */
+export interface TopologyError {
+  readonly path: string;
+  readonly message: string;
+}
+
+type Schema = Record<string, unknown>;
+
+const FORMATS: Record<string, (s: string) => boolean> = {
+  ipv4: (s) => parseIpv4(s).ok,
+  "ipv4-cidr": (s) => parseCidr(s).ok,
+  "ipv4-cidr-or-default": (s) => s === "default" || parseCidr(s).ok,
+};
+
+/** Checks a value against the subset of JSON Schema TOPOLOGY_SCHEMA uses. */
+function checkSchema(value: unknown, schema: Schema, path: string, errors: TopologyError[]): void {
+  const at = path === "" ? "/" : path;
+  if (schema.enum !== undefined) {
+    const allowed = schema.enum as readonly unknown[];
+    if (!allowed.includes(value)) errors.push({ path: at, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}` });
+    return;
+  }
+  switch (schema.type) {
+    case "object": {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) return void errors.push({ path: at, message: "must be an object" });
+      const o = value as Record<string, unknown>;
+      const props = (schema.properties ?? {}) as Record<string, Schema>;
+      for (const key of (schema.required ?? []) as string[]) if (!(key in o)) errors.push({ path: `${path}/${key}`, message: "is required" });
+      for (const [key, v] of Object.entries(o)) {
+        const sub = props[key];
+        if (sub === undefined) {
+          if (schema.additionalProperties === false) errors.push({ path: `${path}/${key}`, message: "is not a known field" });
+          continue;
+        }
+        checkSchema(v, sub, `${path}/${key}`, errors);
+      }
+      return;
+    }
+    case "array": {
+      if (!Array.isArray(value)) return void errors.push({ path: at, message: "must be an array" });
+      if (typeof schema.minItems === "number" && value.length < schema.minItems) errors.push({ path: at, message: `must have at least ${schema.minItems} items` });
+      if (typeof schema.maxItems === "number" && value.length > schema.maxItems) errors.push({ path: at, message: `must have at most ${schema.maxItems} items` });
+      value.forEach((v, i) => checkSchema(v, schema.items as Schema, `${path}/${i}`, errors));
+      return;
+    }
+    case "string": {
+      if (typeof value !== "string") return void errors.push({ path: at, message: "must be a string" });
+      if (typeof schema.pattern === "string" && !new RegExp(schema.pattern).test(value)) errors.push({ path: at, message: `must match ${schema.pattern}` });
+      const format = typeof schema.format === "string" ? FORMATS[schema.format] : undefined;
+      if (format !== undefined && !format(value)) errors.push({ path: at, message: `must be ${String(schema.format)}` });
+      return;
+    }
+    case "boolean":
+      if (typeof value !== "boolean") errors.push({ path: at, message: "must be a boolean" });
+      return;
+    case "number":
+    case "integer": {
+      if (typeof value !== "number" || !Number.isFinite(value)) return void errors.push({ path: at, message: `must be a ${String(schema.type)}` });
+      if (schema.type === "integer" && !Number.isInteger(value)) errors.push({ path: at, message: "must be an integer" });
+      if (typeof schema.minimum === "number" && value < schema.minimum) errors.push({ path: at, message: `must be >= ${schema.minimum}` });
+      if (typeof schema.maximum === "number" && value > schema.maximum) errors.push({ path: at, message: `must be <= ${schema.maximum}` });
+      if (typeof schema.exclusiveMinimum === "number" && value <= schema.exclusiveMinimum) errors.push({ path: at, message: `must be > ${schema.exclusiveMinimum}` });
+      if (typeof schema.exclusiveMaximum === "number" && value >= schema.exclusiveMaximum) errors.push({ path: at, message: `must be < ${schema.exclusiveMaximum}` });
+      return;
+    }
+  }
+}
+
+/** Validates a parsed topology file: the schema first, then the graph. */
+export function validateTopology(value: unknown): { ok: true; topology: Topology } | { ok: false; errors: TopologyError[] } {
+  const errors: TopologyError[] = [];
+  checkSchema(value, TOPOLOGY_SCHEMA as unknown as Schema, "", errors);
+  if (errors.length > 0) return { ok: false, errors };
+  const t = value as Topology;
+  const nodes = new Map<string, TopologyNode>();
+  const owners = new Map<Ipv4Address, string>();
+  t.nodes.forEach((n, i) => {
+    if (nodes.has(n.name)) errors.push({ path: `/nodes/${i}/name`, message: `duplicate node name ${n.name}` });
+    nodes.set(n.name, n);
+    const impl = n.implementation ?? "netlab";
+    if (impl !== "netlab") errors.push({ path: `/nodes/${i}/implementation`, message: `${impl} nodes are not supported by this runner yet (netlab only, virtual time)` });
+    if (n.kind === "switch") errors.push({ path: `/nodes/${i}/kind`, message: "switch nodes are not supported by this runner yet" });
+    if (n.kind === "host" && n.interfaces.length !== 1) errors.push({ path: `/nodes/${i}/interfaces`, message: "a host has exactly one interface in this runner" });
+    if (n.kind === "router" && n.interfaces.length < 1) errors.push({ path: `/nodes/${i}/interfaces`, message: "a router needs at least one interface" });
+    const names = new Set<string>();
+    n.interfaces.forEach((f, k) => {
+      if (names.has(f.name)) errors.push({ path: `/nodes/${i}/interfaces/${k}/name`, message: `duplicate interface ${f.name}` });
+      names.add(f.name);
+      const cidr = parseCidr(f.address);
+      if (!cidr.ok) return;
+      const other = owners.get(cidr.value.address);
+      if (other !== undefined) errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: `address ${formatIpv4(cidr.value.address)} is also ${other}'s` });
+      owners.set(cidr.value.address, `${n.name}:${f.name}`);
+    });
+    if (n.kind === "host" && (n.routes?.length ?? 0) > 1) errors.push({ path: `/nodes/${i}/routes`, message: "a host takes one (default) route in this runner" });
+    (n.routes ?? []).forEach((r, k) => {
+      if (n.kind === "host" && r.destination !== "default") errors.push({ path: `/nodes/${i}/routes/${k}/destination`, message: "a host's route must be the default route in this runner" });
+      const via = parseIpv4(r.via);
+      if (!via.ok) return;
+      const onLink = n.interfaces.some((f) => {
+        const c = parseCidr(f.address);
+        if (!c.ok) return false;
+        const mask = prefixToMask(c.value.prefixLength);
+        return ((c.value.address ^ via.value) & mask) === 0 && c.value.address !== via.value;
+      });
+      if (!onLink) errors.push({ path: `/nodes/${i}/routes/${k}/via`, message: `gateway ${r.via} is on none of ${n.name}'s subnets (a route to nowhere)` });
+    });
+  });
+  const used = new Map<string, string>();
+  t.links.forEach((l, i) => {
+    l.endpoints.forEach((e, k) => {
+      const [node, iface] = e.split(":") as [string, string];
+      const n = nodes.get(node);
+      if (n === undefined) return void errors.push({ path: `/links/${i}/endpoints/${k}`, message: `unknown node ${node}` });
+      if (!n.interfaces.some((f) => f.name === iface)) return void errors.push({ path: `/links/${i}/endpoints/${k}`, message: `${node} has no interface ${iface}` });
+      const prev = used.get(e);
+      if (prev !== undefined) errors.push({ path: `/links/${i}/endpoints/${k}`, message: `${e} is already on ${prev}` });
+      used.set(e, l.name ?? `link ${i}`);
+    });
+    if (l.endpoints[0] === l.endpoints[1]) errors.push({ path: `/links/${i}/endpoints`, message: "a link joins two different interfaces" });
+    if (l.queue !== undefined && !(l.rateBitsPerSecond! > 0)) errors.push({ path: `/links/${i}/queue`, message: "a queue needs rateBitsPerSecond > 0" });
+    if (l.queue?.kind === "red" && !(l.queue.minThreshold !== undefined && l.queue.maxThreshold !== undefined && l.queue.minThreshold < l.queue.maxThreshold)) {
+      errors.push({ path: `/links/${i}/queue`, message: "red needs minThreshold < maxThreshold" });
+    }
+  });
+  (t.flows ?? []).forEach((f, i) => {
+    for (const end of ["from", "to"] as const) {
+      const n = nodes.get(f[end]);
+      if (n === undefined) errors.push({ path: `/flows/${i}/${end}`, message: `unknown node ${f[end]}` });
+      else if (n.kind !== "host") errors.push({ path: `/flows/${i}/${end}`, message: `${f[end]} is a ${n.kind}; flows run between hosts` });
+    }
+    if (f.from === f.to) errors.push({ path: `/flows/${i}/to`, message: "a flow needs two different hosts" });
+  });
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, topology: t };
+}
+
+/** The errors as lines ("/links/2/rateBitsPerSecond: must be >= 0"). */
+export function formatTopologyErrors(errors: readonly TopologyError[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join("\n");
+}
