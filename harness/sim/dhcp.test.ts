@@ -14,4 +14,20 @@ describe("netlab sim dhcp", () => {
     const r = runDhcpSim({ clients: 10, seed: 1 });
     expect(r).toMatchObject({ ok: true, bound: 10, discovers: 10, requests: 10, server: { offers: 10, acks: 10, naks: 0 } });
   });
+  it("splits clients over segments behind relay agents: frame deliveries grow linearly, not as N²", () => {
+    const r = runDhcpSim({ clients: 60, seed: 2, segmentSize: 20 });
+    expect(r).toMatchObject({ ok: true, bound: 60, uniqueAddresses: 60, segments: 3, relays: { requestsRelayed: 120, repliesRelayed: 120, dropped: 0 } });
+    const twice = runDhcpSim({ clients: 120, seed: 2, segmentSize: 20 });
+    expect(twice).toMatchObject({ ok: true, bound: 120, segments: 6 });
+    expect(twice.frameDeliveries / r.frameDeliveries).toBeLessThan(2.3);
+    const flat = runDhcpSim({ clients: 60, seed: 2, segmentSize: 0 });
+    expect(flat).toMatchObject({ ok: true, segments: 1 });
+    expect(flat.relays).toBeUndefined();
+    expect(flat.frameDeliveries).toBeGreaterThan(2 * r.frameDeliveries);
+  });
+
+  it("a lossy segmented network still binds every client once", () => {
+    const r = runDhcpSim({ clients: 90, loss: 0.05, seed: 4, segmentSize: 30 });
+    expect(r).toMatchObject({ ok: true, bound: 90, uniqueAddresses: 90, duplicates: [], misconfigured: 0, serverLeases: 90, segments: 3 });
+  });
 });

@@ -7,12 +7,12 @@
 //   run(args)             the CLI entry (exit 0 on success, 1 otherwise)
 import { performance } from "node:perf_hooks";
 import { createStack, type Stack } from "../../stack/index.ts";
-import { createSwitch } from "../../stack/link/switch.ts";
+import { createSwitch, type Switch } from "../../stack/link/switch.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { formatIpv4 } from "../../stack/wire/address.ts";
-import { createMemoryLeaseStore, dhcpClientOnStack, dhcpServerOnStack, type DhcpClient } from "../../stack/app/dhcp/index.ts";
+import { createDhcpRelay, createMemoryLeaseStore, dhcpClientOnStack, dhcpServerOnStack, type DhcpClient, type DhcpRelay } from "../../stack/app/dhcp/index.ts";
 
-export const summary = "N DHCP clients and a server on a lossy simulated switch; every client bound, no address twice (--clients N --loss P --json)";
+export const summary = "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
 
 /** Options of runDhcpSim. */
 export interface DhcpSimOptions {
@@ -21,6 +21,14 @@ export interface DhcpSimOptions {
   readonly seed?: number;
   /** Give up after this much virtual time [600 s]. */
   readonly maxVirtualSeconds?: number;
+  /**
+   * Clients per broadcast domain [64]; 0 puts every client on the server's switch. More clients
+   * than this are split over segments of their own, each joined to the server's backbone switch
+   * by a DHCP relay agent, as a campus network bounds its VLANs: every broadcast (DISCOVER,
+   * REQUEST, RFC 5227 ARP probes and announcements) reaches every port of its domain, so one
+   * domain of N clients costs N² frame deliveries and segments of K cost N·K.
+   */
+  readonly segmentSize?: number;
 }
 
 /** What runDhcpSim found. */
@@ -46,6 +54,10 @@ export interface DhcpSimReport {
    *  with N clients broadcasting DISCOVER, REQUEST and RFC 5227's ARP probes and
    *  announcements this grows as N² (the simulation's wall time with it). */
   readonly frameDeliveries: number;
+  /** Broadcast domains the clients were split over (1: all on the server's switch). */
+  readonly segments: number;
+  /** What the relay agents did, summed (absent with one segment). */
+  readonly relays?: { readonly requestsRelayed: number; readonly repliesRelayed: number; readonly dropped: number };
   /** Virtual time until the last client bound. */
   readonly virtualSeconds: number;
   readonly wallSeconds: number;
@@ -55,6 +67,8 @@ export interface DhcpSimReport {
 }
 
 const SERVER_ADDR = 0x0a0a0001; // 10.10.0.1/16 (a simulated subnet large enough for thousands of clients)
+const BACKBONE_SERVER_ADDR = 0x0a000001; // 10.0.0.1/8, with relayed segments
+const DEFAULT_SEGMENT_SIZE = 64;
 
 /** Runs the scenario synchronously on a VirtualClock. */
 export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
@@ -62,26 +76,53 @@ export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
   const loss = options.loss ?? 0;
   const n = options.clients;
   if (!Number.isInteger(n) || n < 1 || n > 60_000) throw Object.assign(new RangeError("clients must be in 1..60000"), { code: "ERR_NETLAB_SIM" });
+  const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  if (!Number.isInteger(segmentSize) || segmentSize < 0 || segmentSize > 250) throw Object.assign(new RangeError("segmentSize must be in 0..250"), { code: "ERR_NETLAB_SIM" });
+  const segments = segmentSize === 0 || n <= segmentSize ? 1 : Math.ceil(n / segmentSize);
   const clock = createVirtualClock(0);
   const sw = createSwitch({ clock, rng: createRng(seed ^ 0x0dcb) });
+  const switches = [sw];
   const impair = { delayMs: 0.2, jitterMs: 0.05, loss };
   let hostIndex = 0;
-  const host = (name: string, cidr?: string): Stack => {
+  const host = (name: string, cidr?: string, on: Switch = sw): Stack => {
     const i = hostIndex++;
-    const port = sw.addPort({ mac: 0x020000000000 + i + 1, name, toSwitch: impair, fromSwitch: impair });
+    const port = on.addPort({ mac: 0x020000000000 + i + 1, name, toSwitch: impair, fromSwitch: impair });
     return createStack({ device: port, clock, rng: createRng(seed * 65_537 + i) }, { name, ...(cidr === undefined ? {} : { ipv4: { cidr } }) });
   };
-  const serverStack = host("server", `${formatIpv4(SERVER_ADDR)}/16`);
   const store = createMemoryLeaseStore();
-  const server = dhcpServerOnStack(serverStack, {
-    pools: [{ subnet: { address: 0x0a0a0000, prefixLength: 16 }, rangeStart: 0x0a0a0100, rangeEnd: 0x0a0afffe, gateway: SERVER_ADDR, leaseTime: 3600 }],
-    maxLeases: Math.max(4096, 2 * n),
-  }, store);
+  const maxLeases = Math.max(4096, 2 * n);
+  // One segment: the clients share the server's switch and its 10.10.0.0/16. Several: the server
+  // is 10.0.0.1/8 on a backbone switch, segment s is 10.a.b.0/24 (a.b = 1 + s as two octets)
+  // with its relay agent at .1 on both of its sides.
+  const relayAddress = (s: number): number => (0x0a000001 | ((1 + s) << 8)) >>> 0;
+  const serverStack = segments === 1 ? host("server", `${formatIpv4(SERVER_ADDR)}/16`) : host("server", `${formatIpv4(BACKBONE_SERVER_ADDR)}/8`);
+  const server = dhcpServerOnStack(serverStack, segments === 1
+    ? { pools: [{ subnet: { address: 0x0a0a0000, prefixLength: 16 }, rangeStart: 0x0a0a0100, rangeEnd: 0x0a0afffe, gateway: SERVER_ADDR, leaseTime: 3600 }], maxLeases }
+    : {
+      pools: Array.from({ length: segments }, (_, s) => {
+        const base = (relayAddress(s) & 0xffffff00) >>> 0;
+        return { subnet: { address: base, prefixLength: 24 }, rangeStart: base + 2, rangeEnd: base + 254, gateway: relayAddress(s), leaseTime: 3600 };
+      }),
+      maxLeases,
+    }, store);
+  const segmentSwitches: Switch[] = [sw];
+  const relays: DhcpRelay[] = [];
+  for (let s = 0; segments > 1 && s < segments; s++) {
+    const segment = createSwitch({ clock, rng: createRng((seed ^ 0x0dcb) + 1 + s) });
+    switches.push(segment);
+    segmentSwitches[s] = segment;
+    const address = relayAddress(s);
+    const clientSide = host(`relay${s}-segment`, `${formatIpv4(address)}/24`, segment);
+    const serverSide = host(`relay${s}-backbone`, `${formatIpv4(address)}/8`);
+    const relay = createDhcpRelay({ clientSide: { udp: clientSide.udp, address, arp: clientSide.arp }, serverSide: { udp: serverSide.udp } }, { servers: [BACKBONE_SERVER_ADDR] });
+    if (!relay.ok) throw Object.assign(new Error(`relay ${s}: ${relay.error}`), { code: "ERR_NETLAB_SIM" });
+    relays.push(relay.value);
+  }
   const clients: { stack: Stack; client: DhcpClient }[] = [];
   let boundCount = 0;
   let lastBoundAt = 0;
   for (let i = 0; i < n; i++) {
-    const stack = host(`client${i}`);
+    const stack = host(`client${i}`, undefined, segmentSwitches[segments === 1 ? 0 : Math.floor(i / segmentSize)]);
     // Without the broadcast flag, as Linux's dhclient: the server unicasts OFFER and ACK to the
     // offered address (RFC 2131 §4.1), so they are not flooded to, and parsed by, every client.
     const client = dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 2000, broadcastFlag: false });
@@ -112,7 +153,8 @@ export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
   }
   const duplicates = [...holders].filter(([, k]) => k > 1).map(([a]) => formatIpv4(a));
   const serverLeases = server.leases().filter((l) => l.state === "bound" && l.expiresAt > clock.now()).length;
-  const framesLost = sw.ports.reduce((s, p) => { const ps = p.stats(); return s + ps.toSwitch.lost + ps.fromSwitch.lost; }, 0);
+  const ports = switches.flatMap((x) => x.ports);
+  const framesLost = ports.reduce((s, p) => { const ps = p.stats(); return s + ps.toSwitch.lost + ps.fromSwitch.lost; }, 0);
   const ok = bound === n && duplicates.length === 0 && misconfigured === 0 && serverLeases === n;
   void boundCount;
   const st = server.stats;
@@ -121,8 +163,16 @@ export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
     discovers, requests, declines,
     server: { offers: st.offers, acks: st.acks, naks: st.naks },
     framesLost,
-    framesFlooded: sw.stats.flooded,
-    frameDeliveries: sw.ports.reduce((sum, p) => sum + p.stats().fromSwitch.offered, 0),
+    framesFlooded: switches.reduce((sum, x) => sum + x.stats.flooded, 0),
+    frameDeliveries: ports.reduce((sum, p) => sum + p.stats().fromSwitch.offered, 0),
+    segments,
+    ...(relays.length === 0 ? {} : {
+      relays: {
+        requestsRelayed: relays.reduce((sum, r) => sum + r.stats.requestsRelayed, 0),
+        repliesRelayed: relays.reduce((sum, r) => sum + r.stats.repliesRelayed, 0),
+        dropped: relays.reduce((sum, r) => sum + r.stats.dropped, 0),
+      },
+    }),
     virtualSeconds: lastBoundAt / 1000,
     wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     seed, loss,
@@ -130,8 +180,8 @@ export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
   };
 }
 
-function parseArgs(args: string[]): { clients: number; loss: number; seed: number; json: boolean; help: boolean; maxVirtualSeconds?: number } | string {
-  const o: { clients: number; loss: number; seed: number; json: boolean; help: boolean; maxVirtualSeconds?: number } = { clients: 50, loss: 0, seed: 1, json: false, help: false };
+function parseArgs(args: string[]): { clients: number; loss: number; seed: number; json: boolean; help: boolean; maxVirtualSeconds?: number; segmentSize?: number } | string {
+  const o: { clients: number; loss: number; seed: number; json: boolean; help: boolean; maxVirtualSeconds?: number; segmentSize?: number } = { clients: 50, loss: 0, seed: 1, json: false, help: false };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
     const raw = (): string | undefined => args[++i];
@@ -145,6 +195,7 @@ function parseArgs(args: string[]): { clients: number; loss: number; seed: numbe
         break;
       }
       case "--seed": { const v = Number(raw()); if (!Number.isInteger(v)) return "--seed needs an integer"; o.seed = v; break; }
+      case "--segment-size": { const v = Number(raw()); if (!Number.isInteger(v) || v < 0 || v > 250) return "--segment-size needs an integer in 0..250 (0: one broadcast domain)"; o.segmentSize = v; break; }
       case "--max-virtual-seconds": { const v = Number(raw()); if (!(v > 0)) return "--max-virtual-seconds needs a positive number"; o.maxVirtualSeconds = v; break; }
       case "--json": o.json = true; break;
       case "--help": case "-h": o.help = true; break;
@@ -161,14 +212,20 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   if (o.help) {
-    process.stdout.write(`usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--max-virtual-seconds S] [--json]\n${summary}\n`);
+    process.stdout.write(`usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json]\n${summary}\n` +
+      `  --segment-size K  clients per broadcast domain (default ${DEFAULT_SEGMENT_SIZE}); more clients are split over segments joined to\n` +
+      `                    the server's switch by DHCP relay agents; 0 puts all on one switch (N² frame deliveries)\n`);
     return 0;
   }
-  const r = runDhcpSim({ clients: o.clients, loss: o.loss, seed: o.seed, ...(o.maxVirtualSeconds === undefined ? {} : { maxVirtualSeconds: o.maxVirtualSeconds }) });
+  const r = runDhcpSim({
+    clients: o.clients, loss: o.loss, seed: o.seed,
+    ...(o.maxVirtualSeconds === undefined ? {} : { maxVirtualSeconds: o.maxVirtualSeconds }),
+    ...(o.segmentSize === undefined ? {} : { segmentSize: o.segmentSize }),
+  });
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
-      `dhcp: ${r.bound}/${r.clients} clients bound, ${r.uniqueAddresses} distinct addresses${r.duplicates.length > 0 ? `, DUPLICATES ${r.duplicates.join(" ")}` : ""}, ` +
+      `dhcp: ${r.bound}/${r.clients} clients bound${r.segments > 1 ? ` on ${r.segments} segments behind relay agents` : ""}, ${r.uniqueAddresses} distinct addresses${r.duplicates.length > 0 ? `, DUPLICATES ${r.duplicates.join(" ")}` : ""}, ` +
       `${r.serverLeases} server leases, ${r.discovers} DISCOVER / ${r.requests} REQUEST sent, ${r.framesLost} frames lost, ` +
       `${r.framesFlooded} frames flooded (${r.frameDeliveries} deliveries), last bound at ${r.virtualSeconds.toFixed(3)} s virtual, wall ${r.wallSeconds.toFixed(3)} s${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );

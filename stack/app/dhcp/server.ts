@@ -88,8 +88,29 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   const authoritative = config.authoritative ?? false;
   if (pools.length === 0) throw misuse("a DHCP server needs at least one pool");
 
+  // The lease database, indexed by address and by client (so that per-message questions such as
+  // "what does this client hold" cost the client's leases, not the whole database's).
   const leases = new Map<Ipv4Address, ServerLease>();
-  for (const l of store.load()) leases.set(l.address, l);
+  const byClient = new Map<string, Set<Ipv4Address>>();
+  const putLease = (l: ServerLease): void => {
+    const old = leases.get(l.address);
+    if (old !== undefined && old.client !== l.client) byClient.get(old.client)?.delete(l.address);
+    leases.set(l.address, l);
+    let set = byClient.get(l.client);
+    if (set === undefined) byClient.set(l.client, set = new Set());
+    set.add(l.address);
+  };
+  const dropLease = (a: Ipv4Address): void => {
+    const old = leases.get(a);
+    if (old === undefined) return;
+    leases.delete(a);
+    const set = byClient.get(old.client);
+    set?.delete(a);
+    if (set?.size === 0) byClient.delete(old.client);
+  };
+  /** The leases `client` holds (any state). */
+  const leasesOf = (client: string): ServerLease[] => [...(byClient.get(client) ?? [])].map((a) => leases.get(a)!);
+  for (const l of store.load()) putLease(l);
   const offers = new Map<Ipv4Address, { client: string; expiresAt: number }>();
   const stats: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, offers: 0, acks: 0, naks: 0, declines: 0, releases: 0, informs: 0, exhausted: 0 };
 
@@ -121,6 +142,8 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     for (const o of offers.values()) if (o.expiresAt > now) n++;
     return n;
   };
+  /** maxLeases active leases and offers (counted only when the entries could reach it). */
+  const atCapacity = (now: number): boolean => leases.size + offers.size >= maxLeases && activeCount(now) >= maxLeases;
 
   /** True when `a` may be given to `client` now. */
   const available = (a: Ipv4Address, client: string, pool: DhcpPool, res: DhcpReservation | undefined, now: number): boolean => {
@@ -150,7 +173,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     };
     if (res) return tryAddr(res.address);
     for (const [a, o] of offers) if (o.client === client && o.expiresAt > now) { const c = tryAddr(a); if (c) return c; }
-    for (const l of leases.values()) if (l.client === client && l.state === "bound") { const c = tryAddr(l.address); if (c) return c; }
+    for (const l of leasesOf(client)) if (l.state === "bound") { const c = tryAddr(l.address); if (c) return c; }
     const hint = tryAddr(requestedIp(m));
     if (hint) return hint;
     let oldest: { address: Ipv4Address; pool: DhcpPool; expiredAt: number } | undefined;
@@ -239,11 +262,11 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
       ...(host ?? clientHost ? { hostName: (host ?? clientHost)! } : {}),
     };
     // A client holds one lease per subnet: forget its other bindings there.
-    for (const l of leases.values()) {
-      if (l.client === client && l.address !== address && inSubnet(l.address, pool)) { leases.delete(l.address); store.remove(l.address); }
+    for (const l of leasesOf(client)) {
+      if (l.address !== address && inSubnet(l.address, pool)) { dropLease(l.address); store.remove(l.address); }
     }
     store.put(record);
-    leases.set(address, record);
+    putLease(record);
     offers.delete(address);
     stats.acks++;
     return reply(m, DhcpMessageType.ACK, address, replyOptions(m, DhcpMessageType.ACK, pool, true, host));
@@ -252,9 +275,9 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   const onDiscover = (m: DhcpRepr, client: string, now: number): Reply | undefined => {
     const candidates = poolsFor(m.giaddr);
     if (candidates.length === 0) { stats.ignored++; return undefined; }
-    const known = [...leases.values()].some((l) => l.client === client && l.state === "bound" && l.expiresAt > now) ||
+    const known = leasesOf(client).some((l) => l.state === "bound" && l.expiresAt > now) ||
       [...offers.values()].some((o) => o.client === client && o.expiresAt > now);
-    if (!known && activeCount(now) >= maxLeases) { stats.exhausted++; return undefined; }
+    if (!known && atCapacity(now)) { stats.exhausted++; return undefined; }
     const chosen = chooseAddress(m, client, candidates, now);
     if (!chosen) { stats.exhausted++; return undefined; }
     for (const [a, o] of offers) if (o.client === client || o.expiresAt <= now) offers.delete(a);
@@ -281,7 +304,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
       const offered = offers.get(requested);
       const lease = leases.get(requested);
       if (!(offered?.client === client || lease?.client === client || res?.address === requested)) {
-        if (activeCount(now) >= maxLeases) return nak(m, "no free leases");
+        if (atCapacity(now)) return nak(m, "no free leases");
       }
       return commit(m, client, requested, pool, now);
     }
@@ -292,11 +315,11 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
       if (!pool || !available(requested, client, pool, res, now)) return nak(m, "address not available");
       if (res && res.address !== requested) return nak(m, "address reserved elsewhere");
       const lease = leases.get(requested);
-      const knownClient = [...leases.values()].some((l) => l.client === client && l.state === "bound");
+      const knownClient = leasesOf(client).some((l) => l.state === "bound");
       if (lease?.client === client && lease.state === "bound") return commit(m, client, requested, pool, now);
       if (knownClient) return nak(m, "not your address");
       if (res?.address === requested || authoritative) {
-        if (activeCount(now) >= maxLeases) return nak(m, "no free leases");
+        if (atCapacity(now)) return nak(m, "no free leases");
         return commit(m, client, requested, pool, now);
       }
       // §4.3.2: no record of this client: remain silent.
@@ -313,9 +336,9 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
       const lease = leases.get(a);
       // A client bound to another address cannot renew this one into a second lease: its real
       // binding is the other (found by the lease property test).
-      const boundElsewhere = [...leases.values()].some((l) => l.client === client && l.state === "bound" && l.address !== a && l.expiresAt > now);
+      const boundElsewhere = leasesOf(client).some((l) => l.state === "bound" && l.address !== a && l.expiresAt > now);
       if (!(lease?.client === client) && boundElsewhere) return nak(m, "not your address");
-      if (!(lease?.client === client) && activeCount(now) >= maxLeases) return nak(m, "no free leases");
+      if (!(lease?.client === client) && atCapacity(now)) return nak(m, "no free leases");
       return commit(m, client, a, pool, now);
     }
     stats.ignored++;
@@ -332,7 +355,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     stats.declines++;
     const record: ServerLease = { address: a, client: "", state: "declined", expiresAt: now + declineHold };
     store.put(record);
-    leases.set(a, record);
+    putLease(record);
     offers.delete(a);
   };
 
@@ -345,7 +368,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     // Keep the record, expired, so the client gets the same address back if it is still free.
     const record: ServerLease = { ...l, expiresAt: Math.min(l.expiresAt, now) };
     store.put(record);
-    leases.set(l.address, record);
+    putLease(record);
   };
 
   const onInform = (m: DhcpRepr): Reply | undefined => {
