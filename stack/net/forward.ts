@@ -66,6 +66,8 @@ export interface Forwarder {
   sendError(kind: ForwardingErrorKind, datagram: Uint8Array, nextHopMtu?: number): boolean;
   /** True when `a` is the address of one of the interfaces. */
   isLocal(a: Ipv4Address): boolean;
+  /** Re-reads the interfaces' addresses after one was reconfigured. */
+  refresh(): void;
   counters(): LayerCounters;
 }
 
@@ -106,18 +108,34 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
   ] as const);
   const c = counters.c;
 
-  const isLocal = (a: Ipv4Address): boolean => {
-    for (const i of interfaces) if (i.ipv4.cidr?.address === a) return true;
-    return false;
+  // The interfaces' addresses and directed broadcasts, cached (refresh() after reconfiguring one).
+  let localAddresses: Ipv4Address[] = [];
+  let localIndexes: number[] = [];
+  let broadcasts: Ipv4Address[] = [];
+  const refresh = (): void => {
+    localAddresses = [];
+    localIndexes = [];
+    broadcasts = [];
+    interfaces.forEach((i, index) => {
+      const cidr = i.ipv4.cidr;
+      if (cidr === undefined) return;
+      localAddresses.push(cidr.address);
+      localIndexes.push(index);
+      if (cidr.prefixLength >= 31) return;
+      const mask = prefixToMask(cidr.prefixLength);
+      broadcasts.push(((cidr.address & mask) | ~mask) >>> 0);
+    });
   };
+  refresh();
+  /** The index of the interface whose address `a` is, or -1. */
+  const localIndex = (a: Ipv4Address): number => {
+    for (let k = 0; k < localAddresses.length; k++) if (localAddresses[k] === a) return localIndexes[k]!;
+    return -1;
+  };
+  const isLocal = (a: Ipv4Address): boolean => localIndex(a) >= 0;
   /** The directed broadcast address of a connected subnet of one of our interfaces. */
   const isDirectedBroadcast = (a: Ipv4Address): boolean => {
-    for (const i of interfaces) {
-      const cidr = i.ipv4.cidr;
-      if (cidr === undefined || cidr.prefixLength >= 31) continue;
-      const mask = prefixToMask(cidr.prefixLength);
-      if (((cidr.address & mask) | ~mask) >>> 0 === a) return true;
-    }
+    for (let k = 0; k < broadcasts.length; k++) if (broadcasts[k] === a) return true;
     return false;
   };
 
@@ -218,11 +236,10 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
   const forward = (received: Uint8Array, _inIndex: number, linkBroadcast: boolean): void => {
     const dst = readIpv4(received, 16);
     // RFC 1122 §3.3.4.2 / RFC 1812 §4.2.2.11: any of our addresses is ours, whatever interface it came in by.
-    for (const i of interfaces) {
-      if (i.ipv4.cidr?.address === dst) {
-        c.deliveredAcross++;
-        return i.deliver(received);
-      }
+    const local = localIndex(dst);
+    if (local >= 0) {
+      c.deliveredAcross++;
+      return interfaces[local]!.deliver(received);
     }
     if (!forwarding) return counters.drop("forwarding-disabled");
     // RFC 1812 §5.3.4: a datagram that came as a link-layer broadcast or multicast is not forwarded.
@@ -286,6 +303,7 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
     },
     sendError,
     isLocal,
+    refresh,
     counters: () => counters.snapshot(),
   };
 }
