@@ -65,7 +65,7 @@ describe("topology files", () => {
 
   it("every shipped example is valid", () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "parking-lot", "pmtu-1280"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 
@@ -95,6 +95,20 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(q.stats.kind).toBe("drop-tail");
     expect(q.stats.sojournMs.p50).toBeGreaterThan(300);
     expect(q.stats.dropped).toBeGreaterThan(0);
+  });
+
+  it("pmtu-1280: the router answers DF segments with fragmentation-needed and the flow goes on with smaller ones", () => {
+    const r = runLab(example("pmtu-1280"), { durationMs: 3000 });
+    expect(r.routers.r1!["drop.frag-needed"]).toBeGreaterThan(0);
+    expect(r.flows[0]!.goodputBitsPerSecond).toBeGreaterThan(10e6);
+    expect(r.links.find((l) => l.name === "narrow")!.framesDelivered).toBeGreaterThan(1000);
+  });
+
+  it("parking-lot: flows over 3, 2 and 1 hops share the last link evenly under FQ-CoDel", () => {
+    const r = runLab(example("parking-lot"), { durationMs: 6000 });
+    expect(r.flows.map((f) => f.name)).toEqual(["hops3", "hops2", "hops1"]);
+    expect(r.jainIndex!).toBeGreaterThan(0.95);
+    expect(r.routers.r4!.forwarded).toBeGreaterThan(r.routers.r1!.forwarded);
   });
 
   it("writes a pcapng per link and the same bytes from the same seed", () => {
