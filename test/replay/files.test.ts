@@ -54,7 +54,7 @@ describe("replay input files", () => {
     ["an empty file", () => file("empty.pcap", new Uint8Array(0)), "ERR_REPLAY_BAD_CAPTURE", "empty.pcap: unknown-format at byte offset 0: file of 0 bytes is too short to identify"],
     ["a text file", () => file("notes.pcap", "this is not a capture\n"), "ERR_REPLAY_BAD_CAPTURE", "neither a pcap magic nor a pcapng Section Header Block"],
     ["a corrupt gzip stream", () => file("broken.pcapng.gz", Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3)), "ERR_REPLAY_BAD_CAPTURE", "bad-gzip"],
-    ["a pcapng cut inside a block", () => file("cut.pcapng", gunzipSync(readFileSync("pcaps/kernel-tcp-closes.pcapng.gz")).subarray(0, 700)), "ERR_REPLAY_BAD_CAPTURE", "at byte offset"],
+    ["a pcapng cut inside its section header", () => file("cut-shb.pcapng", gunzipSync(readFileSync("pcaps/kernel-tcp-closes.pcapng.gz")).subarray(0, 20)), "ERR_REPLAY_BAD_CAPTURE", "truncated-block at byte offset 0"],
     ["a gzip of garbage", () => file("garbage.pcap.gz", gzipSync(Buffer.from("garbage garbage"))), "ERR_REPLAY_BAD_CAPTURE", "unknown-format"],
   ])("%s gives a clear error", async (_what, make, code, message) => {
     const report = await replayFile(make(), { outDir: OUT });
@@ -62,6 +62,15 @@ describe("replay input files", () => {
     expect(report.error?.code).toBe(code);
     expect(report.error?.message).toContain(message);
     expect(formatReport(report)).toContain(`error [${code}]`);
+  });
+
+  it("a pcapng cut inside a later block is read up to the cut, with a warning (as tshark)", async () => {
+    const whole = gunzipSync(readFileSync("pcaps/kernel-tcp-closes.pcapng.gz"));
+    const report = await replayFile(file("cut.pcapng", whole.subarray(0, 700)), { outDir: OUT });
+    expect(report.ok).toBe(true);
+    expect(report.warnings).toHaveLength(1);
+    expect(report.warnings![0]).toMatch(/^the file appears to have been cut short \(truncated-block at byte offset \d+: block of \d+ bytes, \d+ left\); read \d+ packets before the cut$/);
+    expect(formatReport(report)).toContain("warning: the file appears to have been cut short");
   });
 
   it("an expectation that is not JSON, or names a bad field, is reported with its path", async () => {
