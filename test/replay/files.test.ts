@@ -69,7 +69,7 @@ describe("replay input files", () => {
     const report = await replayFile(file("cut.pcapng", whole.subarray(0, 700)), { outDir: OUT });
     expect(report.ok).toBe(true);
     expect(report.warnings).toHaveLength(1);
-    expect(report.warnings![0]).toMatch(/^the file appears to have been cut short \(truncated-block at byte offset \d+: block of \d+ bytes, \d+ left\); read \d+ packets before the cut$/);
+    expect(report.warnings![0]).toMatch(/^the file appears to have been cut short \(truncated-block at byte offset \d+: [^)]+\); read 5 packets before the cut$/);
     expect(formatReport(report)).toContain("warning: the file appears to have been cut short");
   });
 
