@@ -5,7 +5,11 @@
 // lines over the wall time between them (start-up and the seed corpus replay excluded). Targets:
 // the wire parsers at least 20,000 exec/s, the Xen targets (a whole simulated machine per input)
 // at least 1,000. Skipped in quick mode (seconds per target). `netlab bench --suite fuzz` also
-// writes benchmarks/results/fuzz-latest.md (harness/bench/fuzz-report.ts).
+// writes benchmarks/results/fuzz-latest.md (harness/bench/fuzz-report.ts). Each case also reports
+// executions per CPU second of the engine process over the same span (the machine is shared: a
+// busy neighbour lowers exec/s, much less exec per CPU second) and the load average at its start.
+// NETLAB_BENCH_FUZZ_SECONDS sets the seconds per target (default 10), NETLAB_BENCH_FUZZ_TARGETS
+// (a,b,...) picks targets.
 import { readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
