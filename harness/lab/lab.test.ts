@@ -108,7 +108,15 @@ describe("lab run (virtual time, netlab nodes)", () => {
     const r = runLab(example("parking-lot"), { durationMs: 6000 });
     expect(r.flows.map((f) => f.name)).toEqual(["hops3", "hops2", "hops1"]);
     expect(r.jainIndex!).toBeGreaterThan(0.95);
-    expect(r.routers.r4!.forwarded).toBeGreaterThan(r.routers.r1!.forwarded);
+    expect(r.routers.r4!.forwarded!).toBeGreaterThan(r.routers.r1!.forwarded!);
+    expect(r.flows[0]!.path).toEqual([
+      "src1-r1 src1:eth0->r1:lan", "r1-r2 r1:east->r2:west", "r2-r3 r2:east->r3:west", "r3-r4 r3:east->r4:west", "r4-dst1 r4:sink1->dst1:eth0",
+    ]);
+    expect(r.sharedLinks.map((l) => [l.name, l.flows])).toEqual([
+      ["r2-r3 r2:east->r3:west", ["hops3", "hops2"]],
+      ["r3-r4 r3:east->r4:west", ["hops3", "hops2", "hops1"]],
+    ]);
+    expect(r.sharedLinks[1]!.jainIndex).toBeGreaterThan(0.95);
   });
 
   it("writes a pcapng per link and the same bytes from the same seed", () => {

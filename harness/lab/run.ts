@@ -52,7 +52,17 @@ export interface FlowReport {
   /** After the warm-up fraction of its duration. */
   readonly steadyGoodputBitsPerSecond: number;
   readonly retransmits: number;
+  /** The link directions the flow's data crosses ("link a->b"), traced through the routing tables. */
+  readonly path: readonly string[];
   readonly samples: readonly FlowSample[];
+}
+
+/** Fairness among the flows whose data share one link direction. */
+export interface SharedLinkReport {
+  /** "link a->b", as in QueueReport.name. */
+  readonly name: string;
+  readonly flows: readonly string[];
+  readonly jainIndex: number;
 }
 
 export interface QueueReport {
@@ -85,6 +95,8 @@ export interface LabReport {
   readonly links: readonly LinkReport[];
   /** Jain's fairness index over the flows' steady-state goodputs (1 = equal shares). */
   readonly jainIndex: number | null;
+  /** Jain's index per link direction that two or more flows cross. */
+  readonly sharedLinks: readonly SharedLinkReport[];
   readonly routers: Readonly<Record<string, Readonly<Record<string, number>>>>;
   readonly outDir?: string;
 }
@@ -178,6 +190,37 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     }
   }
 
+  // Which link (and direction) each endpoint sends into, and who owns each address.
+  const sendsInto = new Map<string, { name: string; peer: string }>();
+  for (const l of links) {
+    const [a, b] = l.spec.endpoints;
+    sendsInto.set(a, { name: `${l.name} ${a}->${b}`, peer: b });
+    sendsInto.set(b, { name: `${l.name} ${b}->${a}`, peer: a });
+  }
+  /** The link directions from host `from` to host `to`, following gateways and routing tables. */
+  const tracePath = (from: string, to: string): string[] => {
+    const dst = hosts.get(to)!.ipv4.cidr!.address;
+    const path: string[] = [];
+    let node = from;
+    for (let hop = 0; hop < 64 && node !== to; hop++) {
+      let endpoint: string;
+      const host = hosts.get(node);
+      if (host !== undefined) {
+        endpoint = `${node}:${topology.nodes[nodeIndex.get(node)!]!.interfaces[0]!.name}`;
+      } else {
+        const r = routers.get(node)!;
+        const route = r.table.lookup(dst);
+        if (route === undefined) return path;
+        endpoint = `${node}:${r.interfaces[route.interfaceIndex]!.name}`;
+      }
+      const link = sendsInto.get(endpoint);
+      if (link === undefined) return path;
+      path.push(link.name);
+      node = link.peer.split(":")[0]!;
+    }
+    return path;
+  };
+
   // Flows.
   const chunk = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
   interface FlowState {
@@ -261,6 +304,7 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
       goodputBitsPerSecond: (f.received * 8 * 1000) / span,
       steadyGoodputBitsPerSecond: (f.steadyReceived * 8 * 1000) / steadySpan,
       retransmits: f.stream !== undefined && f.connected ? f.stream.info().retransmits : 0,
+      path: tracePath(f.spec.from, f.spec.to),
       samples: f.samples,
     };
   });
@@ -298,6 +342,7 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     queues,
     links: linkReports,
     jainIndex: jainIndex(flowReports.map((f) => f.steadyGoodputBitsPerSecond)),
+    sharedLinks: sharedLinks(flowReports),
     routers: routerCounters,
     ...(options.outDir === undefined ? {} : { outDir: options.outDir }),
   };
@@ -306,6 +351,18 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     writeFileSync(join(options.outDir, "summary.txt"), formatLabSummary(report));
   }
   return report;
+}
+
+/** Jain's index per link direction crossed by two or more flows. */
+function sharedLinks(flows: readonly FlowReport[]): SharedLinkReport[] {
+  const by = new Map<string, FlowReport[]>();
+  for (const f of flows) for (const l of f.path) by.set(l, [...(by.get(l) ?? []), f]);
+  const out: SharedLinkReport[] = [];
+  for (const [name, fs] of by) {
+    if (fs.length < 2) continue;
+    out.push({ name, flows: fs.map((f) => f.name), jainIndex: jainIndex(fs.map((f) => f.steadyGoodputBitsPerSecond))! });
+  }
+  return out;
 }
 
 const mbps = (bps: number): string => `${(bps / 1e6).toFixed(2)} Mb/s`;
@@ -320,7 +377,8 @@ export function formatLabSummary(r: LabReport): string {
       lines.push(`  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
         `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}`);
     }
-    lines.push(`  Jain's fairness index (steady state): ${r.jainIndex === null ? "-" : r.jainIndex.toFixed(4)}`);
+    lines.push(`  Jain's fairness index (steady state): ${r.jainIndex === null ? "-" : r.jainIndex.toFixed(4)} over all flows`);
+    for (const l of r.sharedLinks) lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.join(", ")})`);
   }
   // Queues that never held more than a few packets nor dropped or marked any are left to --json.
   const busy = r.queues.filter((q) => q.stats.dropped > 0 || q.stats.marked > 0 || q.stats.maxBacklogPackets >= 10);
