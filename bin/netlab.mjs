@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// netlab command-line entry. It runs the compiled CLI in dist/ when there is one that is not
-// older than any source (the installed package ships no sources; in the repository
-// `npm run build` makes one, and it starts in a third of the time), and otherwise the
-// TypeScript sources through tsx's ESM loader, so the repository needs no build step and an
-// edit is never hidden behind a stale build. NETLAB_FROM_SOURCE=1 always runs the sources.
+// netlab command-line entry. The installed package ships no sources: it runs the compiled CLI
+// in dist/. The repository runs the TypeScript sources through tsx's ESM loader, so it needs
+// no build step; with NETLAB_COMPILED=1 it runs dist/ instead (`npm run build`; it starts in
+// a third of the time) as long as no source is newer than the build, so a stale build never
+// hides an edit. (Opt-in: a test run that builds the package half-way must not switch the
+// CLI under the tests that spawn it.)
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 
 // A reader that goes away (`netlab demo | head`) is not an error of ours.
@@ -28,18 +29,17 @@ function newestSource() {
   return newest;
 }
 
-/** True when dist/ holds a build that started after the last source change. */
-function compiledIsCurrent() {
+/** True for the installed package, or when asked for a dist/ build newer than every source. */
+function useCompiled() {
+  if (!existsSync(new URL("../harness/cli/main.ts", import.meta.url))) return true;
   const stamp = new URL("../dist/build.json", import.meta.url);
-  if (!existsSync(stamp) || process.env.NETLAB_FROM_SOURCE === "1") return false;
-  const sources = new URL("../harness/cli/main.ts", import.meta.url);
-  if (!existsSync(sources)) return true;
+  if (process.env.NETLAB_COMPILED !== "1" || !existsSync(stamp)) return false;
   const { startedAtMs } = JSON.parse(readFileSync(stamp, "utf8"));
   return typeof startedAtMs === "number" && newestSource() < startedAtMs;
 }
 
 let main;
-if (compiledIsCurrent()) {
+if (useCompiled()) {
   ({ main } = await import("../dist/harness/cli/main.js"));
 } else {
   const { register } = await import("tsx/esm/api");

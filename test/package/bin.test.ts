@@ -1,5 +1,5 @@
-// bin/netlab.mjs picks the compiled CLI only when dist/ holds a build newer than every source,
-// so a stale build never hides an edit, and the package (no sources) always runs dist/.
+// bin/netlab.mjs runs the sources in the repository, dist/ in the package (no sources), and
+// dist/ in the repository only when NETLAB_COMPILED=1 and the build is newer than every source.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,11 +14,14 @@ function write(path: string, text: string): void {
   mkdirSync(join(DIR, path, ".."), { recursive: true });
   writeFileSync(join(DIR, path), text);
 }
-const run = (env: Record<string, string> = {}): string =>
-  spawnSync(process.execPath, [join(DIR, "bin/netlab.mjs")], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 }).stdout;
+const run = (env: Record<string, string> = {}): string => {
+  const base = { ...process.env };
+  delete base["NETLAB_COMPILED"];
+  return spawnSync(process.execPath, [join(DIR, "bin/netlab.mjs")], { encoding: "utf8", env: { ...base, ...env }, timeout: 60_000 }).stdout;
+};
 
 describe("bin/netlab.mjs", () => {
-  it("runs dist/ while its build is newer than every source, the sources otherwise", () => {
+  it("runs the sources in the repository, dist/ on request while it is current, and dist/ in the package", () => {
     mkdirSync(join(DIR, "bin"));
     copyFileSync(join(ROOT, "bin/netlab.mjs"), join(DIR, "bin/netlab.mjs"));
     symlinkSync(join(ROOT, "node_modules"), join(DIR, "node_modules"));
@@ -29,12 +32,12 @@ describe("bin/netlab.mjs", () => {
     const past = new Date(Date.now() - 3_600_000);
     for (const f of ["harness/cli/main.ts", "stack/index.ts"]) utimesSync(join(DIR, f), past, past);
     write("dist/build.json", JSON.stringify({ startedAtMs: Date.now() - 60_000 }));
-    expect(run()).toBe("compiled");
-    expect(run({ NETLAB_FROM_SOURCE: "1" })).toBe("source");
+    expect(run()).toBe("source");
+    expect(run({ NETLAB_COMPILED: "1" })).toBe("compiled");
     write("stack/index.ts", "export const edited = 1;\n"); // an edit after the build
-    expect(run()).toBe("source");
+    expect(run({ NETLAB_COMPILED: "1" })).toBe("source");
     rmSync(join(DIR, "dist/build.json"));
-    expect(run()).toBe("source");
+    expect(run({ NETLAB_COMPILED: "1" })).toBe("source");
     // the installed package: no sources, a build
     rmSync(join(DIR, "harness"), { recursive: true });
     rmSync(join(DIR, "stack"), { recursive: true });
