@@ -132,6 +132,9 @@ describe("lab run (virtual time, netlab nodes)", () => {
       expect(bytes("a").equals(bytes("b"))).toBe(true);
       expect(bytes("a").equals(bytes("c"))).toBe(false);
       expect(readFileSync(join(dir, "a", "summary.txt"), "utf8")).toMatch(/Jain's fairness index/);
+      const chart = readFileSync(join(dir, "a", "goodput.svg"), "utf8");
+      expect(chart.match(/<polyline /g)).toHaveLength(4);
+      expect(readFileSync(join(dir, "a", "queue-delay.svg"), "utf8")).toMatch(/<svg [^>]*>[\s\S]*bottleneck[\s\S]*<\/svg>/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

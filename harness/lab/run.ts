@@ -2,7 +2,8 @@
 // createRouter) joined by point-to-point links with impairments and queue disciplines, runs its
 // flows on one VirtualClock from a seed, and reports per-flow goodput over time, RTT and cwnd
 // samples, retransmissions, per-queue statistics and Jain's fairness index; with outDir it writes
-// a pcapng per link (seen from its first endpoint: both directions), report.json and summary.txt.
+// a pcapng per link (seen from its first endpoint: both directions), report.json, summary.txt
+// and two SVG charts (goodput per flow, queueing delay per busy queue over time).
 // Same topology and seed -> same report and the same capture bytes.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import type { QueueStatsSnapshot } from "../../stack/link/qdisc/types.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
+import { lineChart } from "./svg.ts";
 import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
 
 export interface LabRunOptions {
@@ -349,6 +351,14 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
   if (options.outDir !== undefined) {
     writeFileSync(join(options.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(options.outDir, "summary.txt"), formatLabSummary(report));
+    writeFileSync(join(options.outDir, "goodput.svg"), lineChart({
+      title: `${report.name}: goodput per flow`, xLabel: "time since the flow started (s)", yLabel: "goodput (Mb/s)",
+      series: report.flows.map((f) => ({ name: f.name, points: f.samples.map((p) => [p.t / 1000, p.goodputBitsPerSecond / 1e6] as const) })),
+    }));
+    writeFileSync(join(options.outDir, "queue-delay.svg"), lineChart({
+      title: `${report.name}: mean queueing delay per ${interval} ms`, xLabel: "time (s)", yLabel: "sojourn time (ms)",
+      series: busyQueues(report.queues).map((q) => ({ name: q.name.split(" ")[0]!, points: q.stats.backlog.map((b) => [b.at / 1000, b.sojournMeanMs] as const) })),
+    }));
   }
   return report;
 }
@@ -363,6 +373,11 @@ function sharedLinks(flows: readonly FlowReport[]): SharedLinkReport[] {
     out.push({ name, flows: fs.map((f) => f.name), jainIndex: jainIndex(fs.map((f) => f.steadyGoodputBitsPerSecond))! });
   }
   return out;
+}
+
+/** Queues that dropped or marked anything or held 10 packets at once (the rest are left to --json). */
+function busyQueues(queues: readonly QueueReport[]): QueueReport[] {
+  return queues.filter((q) => q.stats.dropped > 0 || q.stats.marked > 0 || q.stats.maxBacklogPackets >= 10);
 }
 
 const mbps = (bps: number): string => `${(bps / 1e6).toFixed(2)} Mb/s`;
@@ -380,8 +395,7 @@ export function formatLabSummary(r: LabReport): string {
     lines.push(`  Jain's fairness index (steady state): ${r.jainIndex === null ? "-" : r.jainIndex.toFixed(4)} over all flows`);
     for (const l of r.sharedLinks) lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.join(", ")})`);
   }
-  // Queues that never held more than a few packets nor dropped or marked any are left to --json.
-  const busy = r.queues.filter((q) => q.stats.dropped > 0 || q.stats.marked > 0 || q.stats.maxBacklogPackets >= 10);
+  const busy = busyQueues(r.queues);
   if (busy.length > 0) {
     lines.push("", `queues (${r.queues.length - busy.length} quiet ones omitted):`);
     for (const q of busy) {
@@ -394,6 +408,6 @@ export function formatLabSummary(r: LabReport): string {
     const drops = Object.entries(c).filter(([k]) => k.startsWith("drop.")).map(([k, v]) => `${k.slice(5)} ${v}`);
     lines.push("", `router ${name}: ${c.forwarded ?? 0} forwarded${drops.length === 0 ? "" : `, dropped: ${drops.join(", ")}`}`);
   }
-  if (r.outDir !== undefined) lines.push("", `written to ${r.outDir} (a pcapng per link, report.json, summary.txt)`);
+  if (r.outDir !== undefined) lines.push("", `written to ${r.outDir} (a pcapng per link, report.json, summary.txt, goodput.svg, queue-delay.svg)`);
   return `${lines.join("\n")}\n`;
 }

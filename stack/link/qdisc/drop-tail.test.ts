@@ -41,9 +41,9 @@ describe("drop-tail", () => {
     expect(Math.abs(s.sojournMs.p50 - 50) / 50).toBeLessThan(0.02);
     expect(Math.abs(s.sojournMs.p90 - 90) / 90).toBeLessThan(0.02);
     expect(s.backlog.slice(0, 3)).toEqual([
-      { at: 10, packets: 91, bytes: 9100, maxPackets: 100, maxBytes: 10000 },
-      { at: 20, packets: 81, bytes: 8100, maxPackets: 91, maxBytes: 9100 },
-      { at: 30, packets: 71, bytes: 7100, maxPackets: 81, maxBytes: 8100 },
+      { at: 10, packets: 91, bytes: 9100, maxPackets: 100, maxBytes: 10000, dequeued: 9, sojournMeanMs: 5 },
+      { at: 20, packets: 81, bytes: 8100, maxPackets: 91, maxBytes: 9100, dequeued: 10, sojournMeanMs: 14.5 },
+      { at: 30, packets: 71, bytes: 7100, maxPackets: 81, maxBytes: 8100, dequeued: 10, sojournMeanMs: 24.5 },
     ]);
   });
 });

@@ -37,6 +37,8 @@ export function createQueueStats(kind: string, options: QueueStatsOptions = {}):
   let curMaxBytes = 0;
   let lastPackets = 0;
   let lastBytes = 0;
+  let curDequeued = 0;
+  let curSojournSum = 0;
 
   const advance = (now: number): void => {
     const index = Math.floor(now / sampleWidth);
@@ -44,8 +46,14 @@ export function createQueueStats(kind: string, options: QueueStatsOptions = {}):
     // Close the interval that was open, then idle ones (same backlog) up to now.
     const closeUpTo = Math.min(index, current + maxSamples);
     for (let k = current; k < closeUpTo; k++) {
-      samples.push({ at: (k + 1) * sampleWidth, packets: lastPackets, bytes: lastBytes, maxPackets: k === current ? curMaxPackets : lastPackets, maxBytes: k === current ? curMaxBytes : lastBytes });
+      const open = k === current;
+      samples.push({
+        at: (k + 1) * sampleWidth, packets: lastPackets, bytes: lastBytes, maxPackets: open ? curMaxPackets : lastPackets, maxBytes: open ? curMaxBytes : lastBytes,
+        dequeued: open ? curDequeued : 0, sojournMeanMs: open && curDequeued > 0 ? curSojournSum / curDequeued : 0,
+      });
     }
+    curDequeued = 0;
+    curSojournSum = 0;
     current = index;
     curMaxPackets = lastPackets;
     curMaxBytes = lastBytes;
@@ -55,7 +63,11 @@ export function createQueueStats(kind: string, options: QueueStatsOptions = {}):
       for (let i = 1; i < samples.length; i += 2) {
         const a = samples[i - 1]!;
         const b = samples[i]!;
-        merged.push({ at: b.at, packets: b.packets, bytes: b.bytes, maxPackets: Math.max(a.maxPackets, b.maxPackets), maxBytes: Math.max(a.maxBytes, b.maxBytes) });
+        const dequeued = a.dequeued + b.dequeued;
+        merged.push({
+          at: b.at, packets: b.packets, bytes: b.bytes, maxPackets: Math.max(a.maxPackets, b.maxPackets), maxBytes: Math.max(a.maxBytes, b.maxBytes),
+          dequeued, sojournMeanMs: dequeued === 0 ? 0 : (a.sojournMeanMs * a.dequeued + b.sojournMeanMs * b.dequeued) / dequeued,
+        });
       }
       samples = merged;
       sampleWidth *= 2;
@@ -102,6 +114,8 @@ export function createQueueStats(kind: string, options: QueueStatsOptions = {}):
       if (sojourn < sojournMin) sojournMin = sojourn;
       if (sojourn > sojournMax) sojournMax = sojourn;
       observe(now, packets, bytes);
+      curDequeued++;
+      curSojournSum += sojourn;
     },
     dropped(reason, size, now, packets, bytes) {
       counters.dropped++;

@@ -30,6 +30,9 @@ export interface BacklogSample {
   readonly bytes: number;
   readonly maxPackets: number;
   readonly maxBytes: number;
+  /** Packets dequeued in the interval, and their mean sojourn time (0 when none). */
+  readonly dequeued: number;
+  readonly sojournMeanMs: number;
 }
 
 /** Statistics of a queue at one moment. Sojourn times are from enqueue to dequeue, in ms. */
