@@ -11,6 +11,7 @@ import type { Frame, NetDevice, Offloads } from "../../stack/link/types.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import type { TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
 import type { ByteStream } from "../../stack/transport/types.ts";
+import { PerformanceObserver } from "node:perf_hooks";
 import { writeAll } from "../../stack/transport/write-all.ts";
 
 export const ADDR_A = 0xc0000201;
@@ -87,6 +88,8 @@ export interface BulkResult {
   readonly virtualMs: number;
   readonly retransmits: number;
   readonly segmentsSent: number;
+  /** TCP segments both stacks sent per segment the sender sent (data and ACKs: 1.5 with an ACK every second segment). */
+  readonly framesPerDataSegment: number;
 }
 
 /**
@@ -111,18 +114,36 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
   o.onClient?.(c);
   writeAll(c, total, chunk);
   const v0 = net.clock.now();
-  const retx0 = net.a.tcp.stats.retransmits, seg0 = net.a.tcp.stats.segmentsSent;
+  const retx0 = net.a.tcp.stats.retransmits, seg0 = net.a.tcp.stats.segmentsSent, segB0 = net.b.tcp.stats.segmentsSent;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   net.clock.run(v0 + 600_000);
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+
   lr.value.close();
   if (received !== total) throw new Error(`bulk transfer: received ${received} of ${total} bytes`);
   return {
     bytes: total, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, virtualMs: doneAt - v0,
     retransmits: net.a.tcp.stats.retransmits - retx0, segmentsSent: net.a.tcp.stats.segmentsSent - seg0,
+    framesPerDataSegment: (net.a.tcp.stats.segmentsSent - seg0 + net.b.tcp.stats.segmentsSent - segB0) / Math.max(1, net.a.tcp.stats.segmentsSent - seg0),
   };
+}
+
+/**
+ * Runs `fn` and returns its result with the milliseconds V8 spent in garbage collection meanwhile
+ * (perf_hooks 'gc' entries, which Node delivers on a later turn of the event loop).
+ */
+export async function withGcTime<T>(fn: () => T): Promise<{ result: T; gcMs: number }> {
+  let gcMs = 0;
+  const observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
+  observer.observe({ entryTypes: ["gc"] });
+  const result = fn();
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 10));
+  for (const e of observer.takeRecords()) gcMs += e.duration;
+  observer.disconnect();
+  return { result, gcMs };
 }
 
 /** bytes over ms as Gbit/s. */

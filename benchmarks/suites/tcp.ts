@@ -3,7 +3,7 @@
 // (the simulation's real throughput); connection setup + teardown rate; and the
 // time-sequence / congestion-window chart of one transfer (tcp-trace.svg).
 import type { BenchCase, BenchSuite } from "../../harness/bench/types.ts";
-import { ADDR_B, bulk, cpuMsSince, gbits, twoStacks, type TwoStacksOptions } from "../lib/sim.ts";
+import { ADDR_B, bulk, cpuMsSince, gbits, twoStacks, withGcTime, type TwoStacksOptions } from "../lib/sim.ts";
 import { formatTraceSvg, recordTcpTrace } from "../lib/trace.ts";
 
 const KERNEL = "Linux TCP over veth (iperf3)";
@@ -13,13 +13,15 @@ function bulkCase(name: string, o: TwoStacksOptions, target?: number): BenchCase
   return {
     suite: "tcp", name, unit: "Gbit/s", higherIsBetter: true, baseline: KERNEL,
     ...(target === undefined ? {} : { target: { value: target, kind: "min" as const } }),
-    measure(ctx) {
+    async measure(ctx) {
       const total = ctx.quick ? 4_000_000 : 100_000_000;
       const net = twoStacks(o);
-      const r = bulk(net, total);
+      const { result: r, gcMs } = await withGcTime(() => bulk(net, total));
       details = {
         bytes: r.bytes, wallMs: Math.round(r.wallMs), cpuMs: Math.round(r.cpuMs), perCpuSecond: gbits(r.bytes, r.cpuMs),
         virtualMs: +r.virtualMs.toFixed(3), segmentsSent: r.segmentsSent, retransmits: r.retransmits,
+        // issue 23: frames per data segment (ACK policy) and the share of the run spent in GC
+        framesPerDataSegment: +r.framesPerDataSegment.toFixed(3), gcShare: +(gcMs / r.wallMs).toFixed(3),
       };
       return gbits(r.bytes, r.wallMs);
     },
