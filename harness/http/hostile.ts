@@ -1,6 +1,6 @@
 // Hostile HTTP clients against netlab's HTTP server in virtual time (issue 19, item 5): an
 // attacker on a simulated switch opens connections that hold server slots (idle, slowloris,
-// slow POST after an error answer) while a legitimate client fetches once in a while on a new
+// slow POST after an error answer, slow upload to a handler that reads it) while a legitimate client fetches once in a while on a new
 // connection each time, as curl does. The figures are what the legitimate client got.
 //
 //   runHostileHttp(options)   one run; returns the figures
@@ -12,7 +12,7 @@ import { createRng, createVirtualClock, type VirtualClock } from "../../stack/ti
 import { createHttpServer, type HttpServer, type HttpServerOptions, type HttpServerStats } from "../../stack/app/http/server.ts";
 import type { ByteStream } from "../../stack/transport/types.ts";
 
-export type HostileAttack = "idle" | "slowloris" | "slow-post";
+export type HostileAttack = "idle" | "slowloris" | "slow-post" | "slow-body";
 
 /** Options of runHostileHttp. */
 export interface HostileHttpOptions {
@@ -25,7 +25,7 @@ export interface HostileHttpOptions {
   readonly perWave?: number;
   /** A new wave starts every waveMs. */
   readonly waveMs?: number;
-  /** Slowloris: one more header line per connection this often; slow POST: 10 body bytes this often. */
+  /** Slowloris: one more header line per connection this often; slow POST and slow body: 10 body bytes this often. */
   readonly trickleMs?: number;
   /** The attack comes from the legitimate client's own address (true) or from another host. */
   readonly sameSource?: boolean;
@@ -68,6 +68,8 @@ export const HOSTILE_ATTACKS: Readonly<Record<string, HostileHttpOptions>> = {
   "slowloris": { attack: "slowloris", maxOpen: 1_100, openRate: 500, trickleMs: 10_000, durationMs: 60_000 },
   // ~9-10 slow POSTs a second (just over maxConnections / requestTimeoutMs = 8.5) with Content-Length: 10000000, each answered 405 at once.
   "slow-post": { attack: "slow-post", maxOpen: Infinity, openRate: 10, trickleMs: 5_000, durationMs: 180_000, fetchStartMs: 100_000 },
+  // Not in the issue: 1,100 uploads of 10 MB at 2 bytes a second to a handler that reads them (R-U-Dead-Yet).
+  "slow-body": { attack: "slow-body", maxOpen: 1_100, openRate: 500, trickleMs: 5_000, durationMs: 60_000 },
 };
 
 const SERVER_IP = 0xc0000202;
@@ -92,10 +94,15 @@ function world(seed: number): { clock: VirtualClock; host(name: string, n: numbe
   return { clock, host };
 }
 
-/** GET answers 200 with a small body; any other method 405 at once, body unread. */
+/** GET answers 200 with a small body; PUT reads the body, then answers 201; any other method 405 at once, body unread. */
 function handler(): Parameters<typeof createHttpServer>[1] {
   const body = enc("hello\n".repeat(20));
   return (req, res) => {
+    if (req.method === "PUT") {
+      req.body.onData(() => {});
+      req.body.onEnd(() => { res.statusCode = 201; res.end(); });
+      return;
+    }
     if (req.method !== "GET") {
       res.statusCode = 405;
       res.setHeader("Allow", "GET");
@@ -143,12 +150,13 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
       trickle = null;
       if (closed) return;
       if (options.attack === "slowloris") s.write(enc(`X-a: ${clock.now()}\r\n`));
-      else if (options.attack === "slow-post") s.write(enc("aaaaaaaaaa"));
+      else s.write(enc("aaaaaaaaaa"));
       trickle = clock.setTimer(clock.now() + trickleMs, tick);
     };
     s.onConnect(() => {
       if (options.attack === "slowloris") s.write(enc(`GET /?${attackOpened} HTTP/1.1\r\nHost: s\r\n`));
       else if (options.attack === "slow-post") s.write(enc("POST /upload HTTP/1.1\r\nHost: s\r\nContent-Length: 10000000\r\n\r\n"));
+      else if (options.attack === "slow-body") s.write(enc(`PUT /file/${attackOpened} HTTP/1.1\r\nHost: s\r\nContent-Length: 10000000\r\n\r\n`));
       if (options.attack !== "idle") trickle = clock.setTimer(clock.now() + trickleMs, tick);
     });
     s.onData((d) => {

@@ -1,4 +1,4 @@
-// `netlab sim http-hostile --attack idle|slowloris|slow-post [--same-source] [--seconds S]
+// `netlab sim http-hostile --attack idle|slowloris|slow-post|slow-body [--same-source] [--seconds S]
 //  [--per-source N|inf] [--max-connections N] [--seed S] [--json]`: one of issue 19's attacks on
 // netlab's HTTP server (harness/http/hostile.ts, at the issue's size) with a curl-like client
 // beside it, over netlab TCP on a simulated switch in virtual time; prints what the client got
@@ -8,7 +8,7 @@ import { HOSTILE_ATTACKS, runHostileHttp, type HostileHttpFigures, type HostileH
 
 export const summary = "an attack on the HTTP server (idle connections, slowloris, slow POST) beside a curl-like client, in virtual time (--attack A --same-source --json)";
 
-const USAGE = "usage: netlab sim http-hostile --attack idle|slowloris|slow-post [--same-source] [--seconds S] [--per-source N|inf] [--max-connections N] [--seed S] [--json]\n";
+const USAGE = "usage: netlab sim http-hostile --attack idle|slowloris|slow-post|slow-body [--same-source] [--seconds S] [--per-source N|inf] [--max-connections N] [--seed S] [--json]\n";
 
 function usage(message: string): number {
   process.stderr.write(`netlab sim http-hostile: ${message}\n${USAGE}`);
@@ -47,7 +47,7 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   const base = attack === undefined ? undefined : HOSTILE_ATTACKS[attack];
-  if (base === undefined) return usage("--attack needs idle, slowloris or slow-post");
+  if (base === undefined) return usage("--attack needs idle, slowloris, slow-post or slow-body");
   for (const [flag, v] of [["--seconds", seconds], ["--per-source", perSource], ["--max-connections", maxConnections], ["--seed", seed]] as const) {
     if (v !== undefined && !(v > 0)) return usage(`${flag} needs a positive number`);
   }

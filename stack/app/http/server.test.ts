@@ -392,8 +392,8 @@ describe("server: hostile clients (limits, reclaiming, pressure)", () => {
     expect(server.connectionCount).toBe(2);
   });
 
-  it("reclaims a connection reading its head for reclaimHeadsAfterMs with a 408, and refuses while heads are younger", () => {
-    const { clock, connect, server } = setup(hello, { date: false, maxConnections: 2, reclaimHeadsAfterMs: 1_000, pressureThreshold: 1 });
+  it("reclaims a connection reading its head for reclaimSlowAfterMs with a 408, and refuses while heads are younger", () => {
+    const { clock, connect, server } = setup(hello, { date: false, maxConnections: 2, reclaimSlowAfterMs: 1_000, pressureThreshold: 1 });
     const slow = [connect(), connect()];
     for (const p of slow) p.send("GET / HTTP/1.1\r\nHost: h\r\n");
     clock.run(999);
@@ -455,6 +455,56 @@ describe("server: hostile clients (limits, reclaiming, pressure)", () => {
     clock.run(clock.now() + 5_000);
     expect(full.filter((p) => p.ended).length).toBe(4);
     expect(server.stats.timeoutsUnderPressure).toBeGreaterThan(2);
+  });
+
+  it("at a limit with nothing idle, reclaims the oldest upload slower than minBodyRate, never a faster one", () => {
+    const reader: HttpHandler = (req, res) => { req.body.onData(() => {}); req.body.onEnd(() => res.end("done")); };
+    const { clock, connect, server } = setup(reader, { date: false, maxConnections: 2, pressureThreshold: 1, reclaimSlowAfterMs: 500, minBodyRate: 500 });
+    const upload = (bytesPer100Ms: number): ReturnType<typeof connect> => {
+      const p = connect();
+      p.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n");
+      for (let t = 100; t <= 5_000; t += 100) clock.setTimer(t, () => p.client.write(new Uint8Array(bytesPer100Ms)));
+      return p;
+    };
+    const slow = upload(10); // 100 B/s
+    const fast = upload(1_000); // 10 kB/s
+    clock.run(400);
+    const tooEarly = connect();
+    clock.run(1_000);
+    expect([tooEarly.closed, slow.text()]).toEqual(["ECONNRESET", ""]);
+    const newcomer = connect();
+    newcomer.send("GET / HTTP/1.1\r\nHost: h\r\n");
+    clock.run(1_010);
+    expect(slow.text()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect([fast.text(), fast.closed, newcomer.closed]).toEqual(["", null, null]);
+    const third = connect();
+    clock.run(2_000);
+    expect(third.closed).toBe("ECONNRESET");
+    expect(server.stats).toMatchObject({ reclaimedSlow: 1, rejectedConnections: 2 });
+  });
+
+  it("checks running timers against the shrunk timeouts while loaded: an upload armed with 120 s is cut 10 s into full load", () => {
+    const reader: HttpHandler = (req, res) => { req.body.onData(() => {}); req.body.onEnd(() => res.end("done")); };
+    const { clock, connect, server } = setup(reader, {
+      date: false, maxConnections: 4, requestTimeoutMs: 120_000, minRequestTimeoutMs: 10_000, pressureCheckIntervalMs: 1_000, lingerMs: 1,
+    });
+    const upload = (): ReturnType<typeof connect> => {
+      const p = connect();
+      p.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n");
+      return p;
+    };
+    const early = upload();
+    clock.run(30_000);
+    expect(early.text()).toBe("");
+    const late = [upload(), upload(), upload()];
+    clock.run(30_999);
+    expect(early.text()).toBe("");
+    clock.run(31_000);
+    // At full load the request timeout is 10 s: 31 s of upload is past it.
+    expect(early.text()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(server.stats).toMatchObject({ timeouts: 1, timeoutsUnderPressure: 1 });
+    clock.run(200_000);
+    expect(late.map((p) => p.ended)).toEqual([true, true, true]);
   });
 
   it("closes after an error answered before a 10 MB body instead of draining it (RFC 9112 §9.6), and drains a small one", () => {

@@ -6,10 +6,10 @@
 // slow-read defence). Date comes from the Clock (plus dateOffsetMs) or is omitted.
 // Hostile clients: connections are limited in all and per source address; at a limit the
 // oldest idle connection (or one still reading its head after minHeadersTimeoutMs) is closed
-// for the new one before it is refused, as nginx reuses its idle connections; header and
-// keep-alive timeouts shrink as connections approach a limit; a response that leaves a large
-// request body unread closes the connection instead of draining it (RFC 9112 §9.6). Every
-// limit is counted in `stats` when it bites.
+// for the new one before it is refused, as nginx reuses its idle connections; header,
+// request-body and keep-alive timeouts shrink as connections approach a limit, running timers
+// included; a response that leaves a large request body unread closes the connection instead
+// of draining it (RFC 9112 §9.6). Every limit is counted in `stats` when it bites.
 //
 // createHttpServer(deps, handler, options)  the server; attach listeners or hand it streams
 // HttpServerRequest / HttpServerResponse    what the handler receives
@@ -34,7 +34,7 @@ export interface HttpServerOptions {
   readonly limits?: Partial<HttpParserLimits>;
   /** Time allowed from the first byte of a request (or from accept) to the end of its head; 408 after [20000]. */
   readonly headersTimeoutMs?: number;
-  /** Time allowed from the end of a head to the end of its body; 408 after. */
+  /** Time allowed from the end of a head to the end of its body; 408 after [120000]. */
   readonly requestTimeoutMs?: number;
   /** Idle time allowed between requests on a kept-alive connection; closed after [5000]. */
   readonly keepAliveTimeoutMs?: number;
@@ -47,25 +47,35 @@ export interface HttpServerOptions {
   /**
    * Simultaneous connections [1024]. A connection arriving at the limit takes the place of the
    * oldest reclaimable one (idle before its first request or between requests, or reading a
-   * head for reclaimHeadsAfterMs or longer), which is closed; with none it is reset.
+   * head for reclaimSlowAfterMs or longer; failing those, reading a body slower than
+   * minBodyRate for that long), which is closed; with none it is reset.
    */
   readonly maxConnections?: number;
   /** Simultaneous connections from one source address, reclaimed the same way within the source [256]. */
   readonly maxConnectionsPerSource?: number;
   /**
    * Load (connections over maxConnections, or the source's over maxConnectionsPerSource,
-   * whichever is higher) above which the header and keep-alive timeouts of newly armed timers
-   * shrink linearly, reaching minHeadersTimeoutMs / minKeepAliveTimeoutMs at full load [0.5].
+   * whichever is higher) above which the header, request-body and keep-alive timeouts shrink
+   * linearly, reaching their minimums at full load [0.5]. Timers are armed with the timeout of
+   * the load at the time, and while a connection's load is past the threshold its running
+   * timers are checked against the timeout of the current load every pressureCheckIntervalMs.
    */
   readonly pressureThreshold?: number;
+  /** How often running timers are checked against the shrunk timeouts while under load [1000]. */
+  readonly pressureCheckIntervalMs?: number;
   /** Header timeout at full load [2000]. */
   readonly minHeadersTimeoutMs?: number;
+  /** Request-body timeout at full load (slow uploads to a handler that reads them) [10000]. */
+  readonly minRequestTimeoutMs?: number;
   /**
-   * At a limit, a connection that has been reading one head this long may be closed (408) for a
-   * new one [500]. An attacker refilling a limit L at R connections a second keeps every head
-   * younger than L/R: this must stay below that (256 per source at 500/s: 512 ms).
+   * At a limit, a connection that has been reading one head this long (or one body, slower
+   * than minBodyRate) may be closed (408) for a new one [500]. An attacker refilling a limit L
+   * at R connections a second keeps every head younger than L/R: this must stay below that
+   * (256 per source at 500/s: 512 ms).
    */
-  readonly reclaimHeadsAfterMs?: number;
+  readonly reclaimSlowAfterMs?: number;
+  /** Average bytes a second below which a request body being read counts as slow (Apache mod_reqtimeout's MinRate) [500]. */
+  readonly minBodyRate?: number;
   /** Keep-alive timeout at full load [500]. */
   readonly minKeepAliveTimeoutMs?: number;
   /**
@@ -153,7 +163,7 @@ export interface HttpServerStats {
   parseErrorsByCode: Partial<Record<HttpParseError, number>>;
   /** Header, request-body and send timeouts that ended a connection. */
   timeouts: number;
-  /** Header and keep-alive timeouts that fired earlier than configured because of load. */
+  /** Header, request-body and keep-alive timeouts that fired earlier than configured because of load. */
   timeoutsUnderPressure: number;
   /** Connections reset on arrival: the server was closed or a limit was reached with nothing to reclaim. */
   rejectedConnections: number;
@@ -161,7 +171,7 @@ export interface HttpServerStats {
   rejectedPerSource: number;
   /** Idle connections closed to admit a new one. */
   reclaimedIdle: number;
-  /** Connections reading a head for reclaimHeadsAfterMs or longer closed (408) to admit a new one. */
+  /** Connections reading a head (or a body slower than minBodyRate) for reclaimSlowAfterMs or longer closed (408) to admit a new one. */
   reclaimedSlow: number;
   /** Connections closed after an error response (status 400 and up). */
   closedAfterError: number;
@@ -202,8 +212,11 @@ const DEFAULTS = {
   maxConnections: 1024,
   maxConnectionsPerSource: 256,
   pressureThreshold: 0.5,
+  pressureCheckIntervalMs: 1_000,
+  minRequestTimeoutMs: 10_000,
   minHeadersTimeoutMs: 2_000,
-  reclaimHeadsAfterMs: 500,
+  reclaimSlowAfterMs: 500,
+  minBodyRate: 500,
   minKeepAliveTimeoutMs: 500,
   maxDrainBytes: 64 * 1024,
   maxDrainMs: 5_000,
@@ -232,22 +245,23 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       if (closed) { refuse(stream); return; }
       const address = stream.remoteAddress;
       const known = sources.get(address);
-      if (known !== undefined && known.count >= opts.maxConnectionsPerSource && !ctx.reclaim(known.idle, known.heads)) {
+      if (known !== undefined && known.count >= opts.maxConnectionsPerSource && !ctx.reclaim(known)) {
         stats.rejectedPerSource++;
         refuse(stream);
         return;
       }
-      if (connections.size >= opts.maxConnections && !ctx.reclaim(ctx.idle, ctx.heads)) { refuse(stream); return; }
+      if (connections.size >= opts.maxConnections && !ctx.reclaim(ctx)) { refuse(stream); return; }
       stats.connections++;
       let source = sources.get(address);
       if (source === undefined) {
-        source = { count: 0, idle: new Set(), heads: new Set() };
+        source = { count: 0, idle: new Set(), heads: new Set(), bodies: new Set() };
         sources.set(address, source);
       }
       source.count++;
       const c = new Connection(ctx, stream, source);
       connections.add(c);
       c.start();
+      ctx.notePressure(source);
     },
     close() {
       closed = true;
@@ -261,28 +275,37 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
 
 type ServerSettings = typeof DEFAULTS & HttpServerOptions;
 
-/** The connections of one source address; `idle` and `heads` are in the order they became so. */
-interface SourceEntry {
-  count: number;
+/** Reclaimable connections of a server or a source, each set in the order its members entered it. */
+interface Reclaimable {
   readonly idle: Set<Connection>;
   readonly heads: Set<Connection>;
+  readonly bodies: Set<Connection>;
 }
 
-/** Where a connection stands for reclaiming: neither, idle (no request in progress), or reading a head. */
-const PHASE_NONE = 0, PHASE_IDLE = 1, PHASE_HEAD = 2;
-type Phase = typeof PHASE_NONE | typeof PHASE_IDLE | typeof PHASE_HEAD;
+/** The connections of one source address. */
+interface SourceEntry extends Reclaimable {
+  count: number;
+}
+
+/** Where a connection stands for reclaiming: none, idle (no request in progress), reading a head, reading a body. */
+const PHASE_NONE = 0, PHASE_IDLE = 1, PHASE_HEAD = 2, PHASE_BODY = 3;
+type Phase = typeof PHASE_NONE | typeof PHASE_IDLE | typeof PHASE_HEAD | typeof PHASE_BODY;
+
+/** Bodies looked at, oldest first, for one slower than minBodyRate (nginx drains at most 32 connections at a time). */
+const BODIES_SCANNED = 32;
 
 /**
  * What the connections of one server share. The classes below live at module level, not
  * inside createHttpServer: classes made per server would give every server its own hidden
  * classes, and the code all servers share would go polymorphic on them.
  */
-class ServerShared {
+class ServerShared implements Reclaimable {
   /** Connections counted against the limits (not those closing: FIN sent). */
   readonly connections = new Set<Connection>();
   /** Reclaimable connections of the whole server, oldest first. */
   readonly idle = new Set<Connection>();
   readonly heads = new Set<Connection>();
+  readonly bodies = new Set<Connection>();
   readonly sources = new Map<Ipv4Address, SourceEntry>();
   readonly stats: HttpServerStats = {
     connections: 0, requests: 0, responses: 0, parseErrors: 0, parseErrorsByCode: {}, timeouts: 0, timeoutsUnderPressure: 0,
@@ -296,29 +319,61 @@ class ServerShared {
   constructor(readonly clock: Clock, readonly handler: HttpHandler, readonly opts: ServerSettings) {}
 
   /**
-   * Closes the oldest reclaimable connection of `idle` / `heads` (a head only once it has been
-   * read for reclaimHeadsAfterMs) so that a new one can take its place; false when there is none.
+   * Closes the oldest reclaimable connection of `scope` so that a new one can take its place:
+   * idle, or reading a head for reclaimSlowAfterMs; failing those, the oldest body that has been
+   * read for that long slower than minBodyRate. False when there is none.
    */
-  reclaim(idle: Set<Connection>, heads: Set<Connection>): boolean {
-    const quiet = first(idle);
-    let slow = first(heads);
-    if (slow !== undefined && this.clock.now() - slow.phaseSince < this.opts.reclaimHeadsAfterMs) slow = undefined;
-    if (quiet === undefined && slow === undefined) return false;
+  reclaim(scope: Reclaimable): boolean {
+    const now = this.clock.now();
+    const quiet = first(scope.idle);
+    let slow = first(scope.heads);
+    if (slow !== undefined && now - slow.phaseSince < this.opts.reclaimSlowAfterMs) slow = undefined;
     if (quiet !== undefined && (slow === undefined || quiet.phaseSince <= slow.phaseSince)) {
       this.stats.reclaimedIdle++;
       quiet.reclaim();
-    } else {
-      this.stats.reclaimedSlow++;
-      slow!.reclaim();
+      return true;
     }
+    if (slow === undefined) {
+      let scanned = 0;
+      for (const c of scope.bodies) {
+        const age = now - c.phaseSince;
+        if (age < this.opts.reclaimSlowAfterMs || ++scanned > BODIES_SCANNED) break;
+        if (c.pausedBy.size === 0 && (c.current?.body.bytesReceived ?? 0) * 1000 < this.opts.minBodyRate * age) {
+          slow = c;
+          break;
+        }
+      }
+      if (slow === undefined) return false;
+    }
+    this.stats.reclaimedSlow++;
+    slow.reclaim();
     return true;
   }
+
+  /** The load on the limits a connection from `source` counts against (0..1). */
+  load(source: SourceEntry): number {
+    return Math.max(this.connections.size / this.opts.maxConnections, source.count / this.opts.maxConnectionsPerSource);
+  }
+
+  /** Starts checking running timers against the shrunk timeouts once `source`'s load passes the threshold. */
+  notePressure(source: SourceEntry): void {
+    if (this.#pressureTimer !== null || this.opts.pressureThreshold >= 1 || this.load(source) <= this.opts.pressureThreshold) return;
+    this.#pressureTimer = this.clock.setTimer(this.clock.now() + this.opts.pressureCheckIntervalMs, this.#checkPressure);
+  }
+
+  #pressureTimer: TimerId | null = null;
+  readonly #checkPressure = (): void => {
+    this.#pressureTimer = null;
+    let loaded = false;
+    for (const c of [...this.connections]) if (c.applyPressure()) loaded = true;
+    if (loaded) this.#pressureTimer = this.clock.setTimer(this.clock.now() + this.opts.pressureCheckIntervalMs, this.#checkPressure);
+  };
 
   /** `base` shrunk linearly towards `min` as the load on `source`'s limits rises above pressureThreshold. */
   timeout(base: number, min: number, source: SourceEntry): number {
     const o = this.opts;
     if (min >= base || o.pressureThreshold >= 1) return base;
-    const load = Math.max(this.connections.size / o.maxConnections, source.count / o.maxConnectionsPerSource);
+    const load = this.load(source);
     if (load <= o.pressureThreshold) return base;
     const f = Math.min(1, (load - o.pressureThreshold) / (1 - o.pressureThreshold));
     return Math.round(base - (base - min) * f);
@@ -584,6 +639,11 @@ class Connection {
   /** The header / keep-alive timer in force was shrunk by load. */
   headersShrunk = false;
   idleShrunk = false;
+  requestShrunk = false;
+  /** When the header, keep-alive and request timers were armed. */
+  headersArmedAt = 0;
+  idleArmedAt = 0;
+  requestArmedAt = 0;
   /** The answered exchange whose unread body is being drained, and its bytes received when draining began. */
   draining: Exchange | null = null;
   drainFrom = 0;
@@ -618,14 +678,18 @@ class Connection {
     const { ctx, source } = this;
     if (this.phase === PHASE_IDLE) { ctx.idle.delete(this); source.idle.delete(this); }
     else if (this.phase === PHASE_HEAD) { ctx.heads.delete(this); source.heads.delete(this); }
+    else if (this.phase === PHASE_BODY) { ctx.bodies.delete(this); source.bodies.delete(this); }
     this.phase = phase;
     this.phaseSince = ctx.clock.now();
     if (phase === PHASE_IDLE) { ctx.idle.add(this); source.idle.add(this); }
     else if (phase === PHASE_HEAD) { ctx.heads.add(this); source.heads.add(this); }
+    else if (phase === PHASE_BODY) { ctx.bodies.add(this); source.bodies.add(this); }
   }
 
   updatePhase(): void {
-    if (!this.counted || this.stopped || this.destroyed || this.exchanges.length > 0) this.setPhase(PHASE_NONE);
+    if (!this.counted || this.stopped || this.destroyed) this.setPhase(PHASE_NONE);
+    else if (this.current !== null && this.parser.inBody && this.draining === null && !this.current.done) this.setPhase(PHASE_BODY);
+    else if (this.exchanges.length > 0) this.setPhase(PHASE_NONE);
     else if (!this.parser.inMessage) this.setPhase(PHASE_IDLE);
     else this.setPhase(this.parser.inBody ? PHASE_NONE : PHASE_HEAD);
   }
@@ -639,9 +703,10 @@ class Connection {
     if (--this.source.count === 0 && this.ctx.sources.get(this.stream.remoteAddress) === this.source) this.ctx.sources.delete(this.stream.remoteAddress);
   }
 
-  /** Closed to make room for a new connection: an idle one gets a FIN, a slow head a 408. */
+  /** Closed to make room for a new connection: an idle one gets a FIN, a slow head or body a 408. */
   reclaim(): void {
     if (this.phase === PHASE_HEAD) this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head (reclaimed under load)"));
+    else if (this.phase === PHASE_BODY) this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request body (reclaimed under load)"));
     else this.shutdown();
     this.detach();
   }
@@ -698,7 +763,11 @@ class Connection {
     this.current = ex;
     if (this.ctx.opts.maxRequestsPerConnection > 0 && this.requests >= this.ctx.opts.maxRequestsPerConnection) ex.response.closeAfter = true;
     if (head.bodyKind !== "none") {
-      this.requestTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.requestTimeoutMs, () => this.onRequestTimeout());
+      const { ctx } = this;
+      const ms = ctx.timeout(ctx.opts.requestTimeoutMs, ctx.opts.minRequestTimeoutMs, this.source);
+      this.requestShrunk = ms < ctx.opts.requestTimeoutMs;
+      this.requestArmedAt = ctx.clock.now();
+      this.requestTimer = ctx.clock.setTimer(this.requestArmedAt + ms, this.onRequestTimeout);
     }
     if (this.exchanges.length >= this.ctx.opts.maxPipelinedRequests) this.setPausedBy("pipeline", true);
     if (head.unsupportedExpect !== null) {
@@ -878,7 +947,8 @@ class Connection {
         const { ctx } = this;
         const ms = ctx.timeout(ctx.opts.keepAliveTimeoutMs, ctx.opts.minKeepAliveTimeoutMs, this.source);
         this.idleShrunk = ms < ctx.opts.keepAliveTimeoutMs;
-        this.idleTimer = ctx.clock.setTimer(ctx.clock.now() + ms, this.onIdleTimeout);
+        this.idleArmedAt = ctx.clock.now();
+        this.idleTimer = ctx.clock.setTimer(this.idleArmedAt + ms, this.onIdleTimeout);
       }
     } else {
       this.cancel("idleTimer");
@@ -891,7 +961,33 @@ class Connection {
     const { ctx } = this;
     const ms = ctx.timeout(ctx.opts.headersTimeoutMs, ctx.opts.minHeadersTimeoutMs, this.source);
     this.headersShrunk = ms < ctx.opts.headersTimeoutMs;
-    this.headersTimer = ctx.clock.setTimer(ctx.clock.now() + ms, this.onHeadersTimeout);
+    this.headersArmedAt = ctx.clock.now();
+    this.headersTimer = ctx.clock.setTimer(this.headersArmedAt + ms, this.onHeadersTimeout);
+  }
+
+  /**
+   * Fires a running header, keep-alive or request timer early when the timeout of the current
+   * load has passed (counted under pressure); true while this connection's load is past the threshold.
+   */
+  applyPressure(): boolean {
+    const { ctx } = this;
+    const o = ctx.opts;
+    if (this.destroyed || ctx.load(this.source) <= o.pressureThreshold) return false;
+    const now = ctx.clock.now();
+    if (this.headersTimer !== null && now - this.headersArmedAt >= ctx.timeout(o.headersTimeoutMs, o.minHeadersTimeoutMs, this.source)) {
+      this.cancel("headersTimer");
+      this.headersShrunk = true;
+      this.onHeadersTimeout();
+    } else if (this.idleTimer !== null && now - this.idleArmedAt >= ctx.timeout(o.keepAliveTimeoutMs, o.minKeepAliveTimeoutMs, this.source)) {
+      this.cancel("idleTimer");
+      this.idleShrunk = true;
+      this.onIdleTimeout();
+    } else if (this.requestTimer !== null && this.draining === null && now - this.requestArmedAt >= ctx.timeout(o.requestTimeoutMs, o.minRequestTimeoutMs, this.source)) {
+      this.cancel("requestTimer");
+      this.requestShrunk = true;
+      this.onRequestTimeout();
+    }
+    return true;
   }
 
   /** Timer callbacks, bound once per connection (the timers are re-armed per request). */
@@ -912,12 +1008,13 @@ class Connection {
     this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head"));
   };
 
-  onRequestTimeout(): void {
+  readonly onRequestTimeout = (): void => {
     this.requestTimer = null;
     if (this.destroyed) return;
     this.ctx.stats.timeouts++;
+    if (this.requestShrunk) this.ctx.stats.timeoutsUnderPressure++;
     this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request body"));
-  }
+  };
 
   onPeerEnd(): void {
     this.peerEnded = true;
