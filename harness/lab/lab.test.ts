@@ -59,6 +59,13 @@ describe("topology files", () => {
     ]);
   });
 
+  it("refuses before running a flow whose packets would loop between routers", () => {
+    const t = JSON.parse(JSON.stringify(example("pmtu-1280"))) as any;
+    t.nodes[2].routes.push({ destination: "10.2.0.2/32", via: "10.0.0.1" }); // r2 sends b's traffic back to r1
+    expect(errorsOf(t)).toEqual([]);
+    expect(() => runLab(t, { durationMs: 100 })).toThrow("/flows/0: the way from a to b loops (a -> r1 -> r2 -> r1)");
+  });
+
   it("topology.schema.json is TOPOLOGY_SCHEMA", () => {
     expect(JSON.parse(readFileSync(new URL("./topology.schema.json", import.meta.url), "utf8"))).toEqual(TOPOLOGY_SCHEMA);
   });

@@ -199,29 +199,42 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     sendsInto.set(a, { name: `${l.name} ${a}->${b}`, peer: b });
     sendsInto.set(b, { name: `${l.name} ${b}->${a}`, peer: a });
   }
-  /** The link directions from host `from` to host `to`, following gateways and routing tables. */
-  const tracePath = (from: string, to: string): string[] => {
+  /** The link directions from host `from` to host `to`, following gateways and routing tables, and how the walk ended. */
+  const trace = (from: string, to: string): { path: string[]; nodes: string[]; outcome: "reached" | "no-route" | "loop" | "dead-end" } => {
     const dst = hosts.get(to)!.ipv4.cidr!.address;
     const path: string[] = [];
+    const nodes = [from];
     let node = from;
-    for (let hop = 0; hop < 64 && node !== to; hop++) {
+    while (node !== to) {
       let endpoint: string;
-      const host = hosts.get(node);
-      if (host !== undefined) {
+      if (hosts.has(node)) {
+        if (node !== from) return { path, nodes, outcome: "dead-end" };
         endpoint = `${node}:${topology.nodes[nodeIndex.get(node)!]!.interfaces[0]!.name}`;
       } else {
         const r = routers.get(node)!;
         const route = r.table.lookup(dst);
-        if (route === undefined) return path;
+        if (route === undefined) return { path, nodes, outcome: "no-route" };
         endpoint = `${node}:${r.interfaces[route.interfaceIndex]!.name}`;
       }
       const link = sendsInto.get(endpoint);
-      if (link === undefined) return path;
+      if (link === undefined) return { path, nodes, outcome: "dead-end" };
       path.push(link.name);
       node = link.peer.split(":")[0]!;
+      if (nodes.includes(node)) return { path, nodes: [...nodes, node], outcome: "loop" };
+      nodes.push(node);
     }
-    return path;
+    return { path, nodes, outcome: "reached" };
   };
+  const tracePath = (from: string, to: string): string[] => trace(from, to).path;
+  // Refused before anything runs: a flow whose packets (either way) would loop or find no route.
+  (topology.flows ?? []).forEach((f, i) => {
+    for (const [a, b] of [[f.from, f.to], [f.to, f.from]] as const) {
+      const t = trace(a, b);
+      if (t.outcome !== "reached") {
+        throw configError(`/flows/${i}: the way from ${a} to ${b} ${t.outcome === "loop" ? "loops" : t.outcome === "no-route" ? "has no route" : "ends nowhere"} (${t.nodes.join(" -> ")})`);
+      }
+    }
+  });
 
   // Flows.
   const chunk = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
