@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { type Topology, type TopologyError, validateTopology } from "./topology.ts";
 
 export * from "./topology.ts";
+export { describeTopology } from "./describe.ts";
 export { formatLabSummary, jainIndex, runLab, type FlowReport, type FlowSample, type LabReport, type LabRunOptions, type LinkReport, type QueueReport } from "./run.ts";
 
 /** The folder of the shipped examples. */

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TOPOLOGY_SCHEMA, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
+import { TOPOLOGY_SCHEMA, describeTopology, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
 
 const example = (name: string): Topology => {
   const r = loadTopology(name);
@@ -74,6 +74,15 @@ describe("topology files", () => {
     const names = listExamples().map((e) => e.name);
     expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "parking-lot", "pmtu-1280"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
+  });
+
+  it("describeTopology() lists each node's composition, interfaces, routing table, and the links", () => {
+    const text = describeTopology(example("pmtu-1280"));
+    expect(text).toContain("  r1 (router, netlab): createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)");
+    expect(text).toContain("    eth1     10.0.0.1/30        device: end of link narrow to r2:eth0");
+    expect(text).toContain("    route 10.2.0.0/24 via 10.0.0.2 dev eth1 static");
+    expect(text).toContain("    route 10.0.0.0/30 dev eth1 connected");
+    expect(text).toContain("  narrow       r1:eth1 <-> r2:eth0: 20 Mb/s, 10 ms delay, MTU 1280, queue drop-tail (limitPackets 1000)");
   });
 
   it("jainIndex() is 1 for equal shares and 1/n when one flow takes everything", () => {

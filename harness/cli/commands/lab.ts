@@ -2,13 +2,15 @@
 // file's network of netlab hosts and routers in virtual time, runs its flows and reports goodput,
 // queues and fairness (harness/lab). `netlab lab list [--json]`: the shipped examples.
 // `netlab lab schema`: the topology file's JSON Schema. `netlab lab check FILE`: validation only.
+// `netlab lab describe FILE`: the configuration graph (nodes, what each is composed of, routes, links).
 // Exit code: 0 done, 1 an invalid file or a failed run, 2 usage errors.
-import { TOPOLOGY_SCHEMA, formatLabSummary, formatTopologyErrors, listExamples, loadTopology, runLab } from "../../lab/index.ts";
+import { TOPOLOGY_SCHEMA, describeTopology, formatLabSummary, formatTopologyErrors, listExamples, loadTopology, runLab } from "../../lab/index.ts";
 
-export const summary = "routed topologies in virtual time: lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab schema";
+export const summary = "routed topologies in virtual time: lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab describe, lab schema";
 
 const USAGE = `usage: netlab lab run FILE|EXAMPLE [--seed S] [--duration MS] [--json] [--out DIR]
        netlab lab check FILE|EXAMPLE
+       netlab lab describe FILE|EXAMPLE
        netlab lab list [--json]
        netlab lab schema
   FILE        a topology file (JSON; see netlab lab schema), or the name of a shipped example
@@ -40,7 +42,7 @@ export async function run(args: string[]): Promise<number> {
     else for (const e of examples) process.stdout.write(`${e.name.padEnd(24)} ${e.path}\n`);
     return 0;
   }
-  if (verb !== "run" && verb !== "check") return usage(`unknown subcommand '${verb}'`);
+  if (verb !== "run" && verb !== "check" && verb !== "describe") return usage(`unknown subcommand '${verb}'`);
   let file: string | undefined, seed: number | undefined, duration: number | undefined, outDir: string | undefined, json = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
@@ -76,6 +78,10 @@ export async function run(args: string[]): Promise<number> {
   if (!loaded.ok) {
     process.stderr.write(`netlab lab: ${loaded.path} is not a valid topology:\n${formatTopologyErrors(loaded.errors)}\n`);
     return 1;
+  }
+  if (verb === "describe") {
+    process.stdout.write(describeTopology(loaded.topology));
+    return 0;
   }
   if (verb === "check") {
     process.stdout.write(`${loaded.path}: valid (${loaded.topology.nodes.length} nodes, ${loaded.topology.links.length} links, ${loaded.topology.flows?.length ?? 0} flows)\n`);

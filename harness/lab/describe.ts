@@ -1,0 +1,76 @@
+// describeTopology(): the configuration graph of a topology as text (what `netlab lab describe`
+// prints, like `mirage describe`): each node with the implementations composed for it and its
+// routing table, then each link with its impairments and queue discipline.
+import { createRoutingTable } from "../../stack/net/route.ts";
+import { parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
+import type { Topology, TopologyLink } from "./topology.ts";
+
+const rate = (bps: number): string => (bps >= 1e9 ? `${bps / 1e9} Gb/s` : bps >= 1e6 ? `${bps / 1e6} Mb/s` : bps >= 1e3 ? `${bps / 1e3} kb/s` : `${bps} b/s`);
+
+/** One line of a link's properties. */
+function linkProperties(l: TopologyLink): string {
+  const parts: string[] = [];
+  parts.push(l.rateBitsPerSecond === undefined || l.rateBitsPerSecond === 0 ? "unlimited rate" : rate(l.rateBitsPerSecond));
+  if (l.delayMs !== undefined) parts.push(`${l.delayMs} ms delay`);
+  if (l.jitterMs !== undefined) parts.push(`±${l.jitterMs} ms jitter`);
+  if (l.loss !== undefined) parts.push(`${l.loss * 100}% loss`);
+  if (l.reorder !== undefined) parts.push(`${l.reorder * 100}% reordered`);
+  parts.push(`MTU ${l.mtu ?? 1500}`);
+  if (l.rateBitsPerSecond !== undefined && l.rateBitsPerSecond > 0) {
+    const q = l.queue ?? { kind: "drop-tail" as const, limitPackets: 1000 };
+    const params = Object.entries(q).filter(([k]) => k !== "kind").map(([k, v]) => `${k} ${String(v)}`);
+    parts.push(`queue ${q.kind}${params.length === 0 ? "" : ` (${params.join(", ")})`}`);
+  }
+  return parts.join(", ");
+}
+
+/** The topology's configuration graph as text. */
+export function describeTopology(t: Topology): string {
+  const lines: string[] = [`${t.name}${t.description === undefined ? "" : `: ${t.description}`}`, ""];
+  const linkOf = new Map<string, { name: string; peer: string }>();
+  t.links.forEach((l, i) => {
+    const name = l.name ?? `link${i}`;
+    linkOf.set(l.endpoints[0], { name, peer: l.endpoints[1] });
+    linkOf.set(l.endpoints[1], { name, peer: l.endpoints[0] });
+  });
+  lines.push("nodes:");
+  for (const n of t.nodes) {
+    const impl = n.implementation ?? "netlab";
+    const layers = n.kind === "router"
+      ? "createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)"
+      : "createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP";
+    lines.push(`  ${n.name} (${n.kind}, ${impl}): ${layers}`);
+    for (const f of n.interfaces) {
+      const l = linkOf.get(`${n.name}:${f.name}`);
+      lines.push(`    ${f.name.padEnd(8)} ${f.address.padEnd(18)} device: ${l === undefined ? "(none)" : `end of link ${l.name} to ${l.peer}`}`);
+    }
+    if (n.kind === "router") {
+      const table = createRoutingTable();
+      const names: string[] = [];
+      n.interfaces.forEach((f, index) => {
+        names.push(f.name);
+        const c = parseCidr(f.address);
+        if (!c.ok) return;
+        const mask = prefixToMask(c.value.prefixLength);
+        table.add({ destination: { address: (c.value.address & mask) >>> 0, prefixLength: c.value.prefixLength }, interfaceIndex: index, kind: "connected" });
+      });
+      for (const r of n.routes ?? []) {
+        const via = parseIpv4(r.via);
+        const dst = r.destination === "default" ? { ok: true as const, value: { address: 0, prefixLength: 0 } } : parseCidr(r.destination);
+        if (!via.ok || !dst.ok) continue;
+        const out = table.lookup(via.value);
+        if (out !== undefined) table.add({ destination: dst.value, interfaceIndex: out.interfaceIndex, nextHop: via.value });
+      }
+      for (const line of table.format((i) => names[i] ?? `if${i}`)) lines.push(`    route ${line}`);
+    } else {
+      for (const r of n.routes ?? []) lines.push(`    route ${r.destination} via ${r.via}`);
+    }
+  }
+  lines.push("", "links:");
+  t.links.forEach((l, i) => lines.push(`  ${(l.name ?? `link${i}`).padEnd(12)} ${l.endpoints[0]} <-> ${l.endpoints[1]}: ${linkProperties(l)}`));
+  if ((t.flows ?? []).length > 0) {
+    lines.push("", "flows:");
+    (t.flows ?? []).forEach((f, i) => lines.push(`  ${(f.name ?? `flow${i}`).padEnd(12)} ${f.kind} ${f.from} -> ${f.to}, ${f.congestionControl ?? "cubic"}, from ${f.startMs ?? 0} ms for ${f.durationMs} ms`));
+  }
+  return `${lines.join("\n")}\n`;
+}
