@@ -114,6 +114,25 @@ describe("router forwarding (RFC 1812)", () => {
     expect(t.router.forwarder.counters()).toMatchObject({ fragmentedDatagrams: 1, fragmentsSent: 3, forwarded: 1 });
   });
 
+  it("copies only options with the copied flag into fragments after the first (RFC 791 §3.1), and refragments a fragment keeping its offset", () => {
+    const t = lab({ rightMtu: 576 });
+    // Record Route (7, not copied) and a copied option (0x82, security), padded to 12 bytes.
+    const options = Uint8Array.from([7, 3, 4, 0x82, 4, 0xaa, 0xbb, 1, 0, 0, 0, 0]);
+    t.inject({ ttl: 10, options }, udp(A_IP, B_IP, new Uint8Array(1100)));
+    const frags = ipSent(t.right, "a");
+    expect(frags.map((f) => [f.ip.options.length, f.ip.fragmentOffset, f.ip.moreFragments, f.ip.payloadLength])).toEqual([
+      [12, 0, true, 544], [4, 544, true, 552], [4, 1096, false, 12],
+    ]);
+    expect([...frags[1]!.ip.options]).toEqual([0x82, 4, 0xaa, 0xbb]);
+    for (const f of frags) expect(internetChecksum(f.bytes.subarray(0, 20 + f.ip.options.length))).toBe(0);
+    // A fragment (offset 800, MF) is split again: offsets continue from 800, MF stays on the last.
+    t.right.log.length = 0;
+    t.inject({ ttl: 10, ident: 9, moreFragments: true, fragmentOffset: 800 }, new Uint8Array(1000));
+    expect(ipSent(t.right, "a").map((f) => [f.ip.fragmentOffset, f.ip.moreFragments, f.ip.payloadLength])).toEqual([
+      [800, true, 552], [1352, true, 448],
+    ]);
+  });
+
   it("answers DF with fragmentation needed carrying the next-hop MTU (RFC 1191 §4)", () => {
     const t = lab({ rightMtu: 1280 });
     const sent = t.inject({ dontFragment: true }, udp(A_IP, B_IP, new Uint8Array(1400)));
