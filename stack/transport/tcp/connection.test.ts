@@ -135,9 +135,25 @@ describe("TCP handshake", () => {
     s.write(new Uint8Array(20_000));
     const sent: number[] = [];
     while (peer.sent.length > 0) sent.push(peer.next().payload.length);
-    // the window's 4096 bytes (the last 1176 fill it to its right edge), not IW10 against 4096 << 7
-    expect(sent).toEqual([1460, 1460, 1176]);
+    // 2 full segments, not IW10 against 4096 << 7 (the 1176 bytes left of the window are less
+    // than half of it: sender SWS avoidance holds them, as Linux does)
+    expect(sent).toEqual([1460, 1460]);
     expect(s.info().sendWindow).toBe(4096);
+  });
+
+  it("with fillWindowEdge the rest of a fully open window smaller than an MSS goes out too, once per window (as smoltcp)", () => {
+    const peer = createTcpTestPeer({ fillWindowEdge: true });
+    const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 })) as TcpConnection;
+    const syn = peer.next();
+    peer.inject({ flags: S | A, srcPort: 40000, dstPort: 5000, seq: 7000, ack: syn.seq + 1, window: 4096, options: { mss: 1460, windowScale: 7 } });
+    expect(flagString(peer.next().flags)).toBe("A");
+    s.write(new Uint8Array(20_000));
+    const sent: number[] = [];
+    while (peer.sent.length > 0) sent.push(peer.next().payload.length);
+    expect(sent).toEqual([1460, 1460, 1176]);
+    // the peer ACKs the first segment only: the window's edge moves 1460 on, a full segment fits
+    peer.inject({ flags: A, srcPort: 40000, dstPort: 5000, seq: 7001, ack: syn.seq + 1 + 1460, window: 32 });
+    expect(peer.drain().map((x) => x.payload.length)).toEqual([1460]);
   });
 
   it("simultaneous open: SYN crossing SYN goes through SYN-RECEIVED to ESTABLISHED (RFC 9293 Figure 8)", () => {
