@@ -70,7 +70,8 @@ export function describeTopology(t: Topology): string {
   t.links.forEach((l, i) => lines.push(`  ${(l.name ?? `link${i}`).padEnd(12)} ${l.endpoints[0]} <-> ${l.endpoints[1]}: ${linkProperties(l)}`));
   if ((t.flows ?? []).length > 0) {
     lines.push("", "flows:");
-    (t.flows ?? []).forEach((f, i) => lines.push(`  ${(f.name ?? `flow${i}`).padEnd(12)} ${f.kind} ${f.from} -> ${f.to}, ${f.congestionControl ?? "cubic"}, from ${f.startMs ?? 0} ms for ${f.durationMs} ms`));
+    (t.flows ?? []).forEach((f, i) => lines.push(`  ${(f.name ?? `flow${i}`).padEnd(12)} ${f.kind} ${f.from} -> ${f.to}, ` +
+      (f.kind === "traceroute" ? `up to ${f.maxHops ?? 30} hops, from ${f.startMs ?? 0} ms` : `${f.congestionControl ?? "cubic"}, from ${f.startMs ?? 0} ms for ${f.durationMs} ms`)));
   }
   return `${lines.join("\n")}\n`;
 }

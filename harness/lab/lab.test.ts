@@ -72,7 +72,7 @@ describe("topology files", () => {
 
   it("every shipped example is valid", () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "parking-lot", "pmtu-1280"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "parking-lot", "pmtu-1280", "traceroute-chain"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 
@@ -118,6 +118,20 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(r.routers.r1!["drop.frag-needed"]).toBeGreaterThan(0);
     expect(r.flows[0]!.goodputBitsPerSecond).toBeGreaterThan(10e6);
     expect(r.links.find((l) => l.name === "narrow")!.framesDelivered).toBeGreaterThan(1000);
+  });
+
+  it("traceroute-chain: time exceeded from each of five routers by the interface facing the source, then the echo reply", () => {
+    const r = runLab(example("traceroute-chain"), { durationMs: 1500 });
+    expect(r.traceroutes).toHaveLength(1);
+    const t = r.traceroutes[0]!;
+    expect(t.reached).toBe(true);
+    expect(t.hops.map((h) => [h.ttl, h.from, h.reached])).toEqual([
+      [1, "10.1.0.1", false], [2, "10.0.1.2", false], [3, "10.0.2.2", false], [4, "10.0.3.2", false], [5, "10.0.4.2", false], [6, "10.2.0.2", true],
+    ]);
+    // Each further router adds two 2 ms link crossings (and serialization) to the round trip.
+    for (let i = 2; i < 5; i++) expect(t.hops[i]!.rttMs! - t.hops[i - 1]!.rttMs!).toBeCloseTo(4.18, 1);
+    for (const name of ["r1", "r2", "r3", "r4", "r5"]) expect(r.routers[name]!["drop.ttl-exceeded"]).toBe(1);
+    expect(r.flows[0]!.goodputBitsPerSecond).toBeGreaterThan(5e6);
   });
 
   it("parking-lot: flows over 3, 2 and 1 hops share the last link evenly under FQ-CoDel", () => {

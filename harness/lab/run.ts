@@ -14,6 +14,7 @@ import { createPointToPointLink, withCapture, type ImpairmentOptions, type Point
 import type { NetDevice } from "../../stack/link/types.ts";
 import type { QueueStatsSnapshot } from "../../stack/link/qdisc/types.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { formatIpv4 } from "../../stack/wire/address.ts";
 import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
 import { lineChart } from "./svg.ts";
@@ -59,6 +60,22 @@ export interface FlowReport {
   readonly samples: readonly FlowSample[];
 }
 
+/** One hop of a traceroute: who answered TTL `ttl` (undefined: nobody within the timeout). */
+export interface TracerouteHop {
+  readonly ttl: number;
+  readonly from?: string;
+  readonly rttMs?: number;
+  readonly reached: boolean;
+}
+
+export interface TracerouteReport {
+  readonly name: string;
+  readonly from: string;
+  readonly to: string;
+  readonly hops: readonly TracerouteHop[];
+  readonly reached: boolean;
+}
+
 /** Fairness among the flows whose data share one link direction. */
 export interface SharedLinkReport {
   /** "link a->b", as in QueueReport.name. */
@@ -93,6 +110,7 @@ export interface LabReport {
   readonly wallSeconds: number;
   readonly cpuSeconds: number;
   readonly flows: readonly FlowReport[];
+  readonly traceroutes: readonly TracerouteReport[];
   readonly queues: readonly QueueReport[];
   readonly links: readonly LinkReport[];
   /** Jain's fairness index over the flows' steady-state goodputs (1 = equal shares). */
@@ -251,9 +269,35 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     stream?: TcpStream;
     connected: boolean;
   }
-  const flows: FlowState[] = (topology.flows ?? []).map((spec, i) => {
+  const traceroutes: { name: string; from: string; to: string; hops: TracerouteHop[]; reached: boolean }[] = [];
+  (topology.flows ?? []).forEach((spec, i) => {
+    if (spec.kind !== "traceroute") return;
+    const t = { name: spec.name ?? `flow${i}`, from: spec.from, to: spec.to, hops: [] as TracerouteHop[], reached: false };
+    traceroutes.push(t);
+    const src = hosts.get(spec.from)!;
+    const target = hosts.get(spec.to)!.ipv4.cidr!.address;
+    const maxHops = spec.maxHops ?? 30;
+    // One probe at a time, as traceroute -q 1 does: TTL n, wait for its answer, then n + 1.
+    const probe = (ttl: number): void => {
+      const sentAt = clock.now();
+      src.icmp.ping(target, { ttl, timeoutMs: 1000 }, (r) => {
+        const rttMs = clock.now() - sentAt;
+        if (r.ok) {
+          t.hops.push({ ttl, from: formatIpv4(r.value.from), rttMs, reached: true });
+          t.reached = true;
+          return;
+        }
+        const from = /from (\d+)$/.exec(r.detail ?? "")?.[1];
+        t.hops.push(from === undefined ? { ttl, reached: false } : { ttl, from: formatIpv4(Number(from)), rttMs, reached: false });
+        if (ttl < maxHops) probe(ttl + 1);
+      });
+    };
+    clock.setTimer(spec.startMs ?? 0, () => probe(1));
+  });
+  const flows: FlowState[] = (topology.flows ?? []).flatMap((spec, i) => {
+    if (spec.kind !== "bulk-tcp") return [];
     const start = spec.startMs ?? 0;
-    return { spec, name: spec.name ?? `flow${i}`, start, end: Math.min(start + spec.durationMs, duration), cc: spec.congestionControl ?? "cubic", received: 0, steadyReceived: 0, bins: [], samples: [], connected: false };
+    return [{ spec, name: spec.name ?? `flow${i}`, start, end: Math.min(start + spec.durationMs!, duration), cc: spec.congestionControl ?? "cubic", received: 0, steadyReceived: 0, bins: [], samples: [], connected: false }];
   });
   flows.forEach((f, i) => {
     const src = hosts.get(f.spec.from)!;
@@ -354,6 +398,7 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     wallSeconds: (performance.now() - wall0) / 1000,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     flows: flowReports,
+    traceroutes,
     queues,
     links: linkReports,
     jainIndex: jainIndex(flowReports.map((f) => f.steadyGoodputBitsPerSecond)),
@@ -409,6 +454,10 @@ export function formatLabSummary(r: LabReport): string {
     for (const l of r.sharedLinks) lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.join(", ")})`);
   }
   const busy = busyQueues(r.queues);
+  for (const t of r.traceroutes) {
+    lines.push("", `traceroute ${t.name}: ${t.from} -> ${t.to}${t.reached ? "" : " (not reached)"}`);
+    for (const h of t.hops) lines.push(`  ${String(h.ttl).padStart(2)}  ${h.from === undefined ? "*" : `${h.from}  ${h.rttMs!.toFixed(3)} ms`}`);
+  }
   if (busy.length > 0) {
     lines.push("", `queues (${r.queues.length - busy.length} quiet ones omitted):`);
     for (const q of busy) {

@@ -47,15 +47,18 @@ export interface TopologyLink {
   readonly queue?: TopologyQueue;
 }
 
+/** A bulk TCP transfer (durationMs required) or a traceroute (ICMP echo with TTL 1, 2, ... until the target answers). */
 export interface TopologyFlow {
   readonly name?: string;
-  readonly kind: "bulk-tcp";
+  readonly kind: "bulk-tcp" | "traceroute";
   readonly from: string;
   readonly to: string;
   readonly port?: number;
   readonly startMs?: number;
-  readonly durationMs: number;
+  readonly durationMs?: number;
   readonly congestionControl?: "cubic" | "newreno";
+  /** Traceroute: the largest TTL tried (default 30). */
+  readonly maxHops?: number;
 }
 
 export interface Topology {
@@ -172,16 +175,17 @@ export const TOPOLOGY_SCHEMA = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: ["kind", "from", "to", "durationMs"],
+        required: ["kind", "from", "to"],
         properties: {
           name: NAME,
-          kind: { enum: ["bulk-tcp"] },
+          kind: { enum: ["bulk-tcp", "traceroute"] },
           from: NAME,
           to: NAME,
           port: int({ minimum: 1, maximum: 65535 }),
           startMs: num({ minimum: 0 }),
           durationMs: num({ exclusiveMinimum: 0 }),
           congestionControl: { enum: ["cubic", "newreno"] },
+          maxHops: int({ minimum: 1, maximum: 255 }),
         },
       },
     },
@@ -320,6 +324,7 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
       else if (n.kind !== "host") errors.push({ path: `/flows/${i}/${end}`, message: `${f[end]} is a ${n.kind}; flows run between hosts` });
     }
     if (f.from === f.to) errors.push({ path: `/flows/${i}/to`, message: "a flow needs two different hosts" });
+    if (f.kind === "bulk-tcp" && f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for a bulk-tcp flow" });
   });
   return errors.length > 0 ? { ok: false, errors } : { ok: true, topology: t };
 }
