@@ -109,7 +109,7 @@ export async function realTarget(args: readonly string[] = []): Promise<DiffTarg
 }
 
 const PING_BASE = 0x7e570000;
-const STEP_TIMEOUT_MS = 5000;
+const STEP_TIMEOUT_MS = Number(process.env.XSD_STEP_TIMEOUT ?? 5000);
 
 function renderPayload(p: Uint8Array): string {
   const s = latin1(p).replace(/\0/g, "\\0");

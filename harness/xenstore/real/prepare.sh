@@ -32,6 +32,6 @@ if ! command -v gcc >/dev/null 2>&1; then
   exit 0
 fi
 if [ ! -f "$OUT/xsd-shim.so" ] || [ harness/xenstore/real/xsd-shim.c -nt "$OUT/xsd-shim.so" ]; then
-  gcc -shared -fPIC -O2 -Wall -Wextra -o "$OUT/xsd-shim.so" harness/xenstore/real/xsd-shim.c -ldl || { say "shim build failed"; exit 0; }
+  gcc -shared -fPIC -O2 -Wall -Wextra -pthread -o "$OUT/xsd-shim.so" harness/xenstore/real/xsd-shim.c -ldl || { say "shim build failed"; exit 0; }
   say "built $OUT/xsd-shim.so"
 fi

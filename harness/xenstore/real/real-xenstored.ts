@@ -93,8 +93,9 @@ export async function connectRawSocket(name: string, path: string): Promise<RawX
         s.once("connect", () => { s.off("error", fail); ok(socketConn(name, s)); });
       });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN" || attempt >= 200) throw e;
-      await new Promise((r) => setTimeout(r, 5));
+      // xenstored listens with a tiny backlog: on a busy machine it may take a while to accept.
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN" || attempt >= 1000) throw e;
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 }

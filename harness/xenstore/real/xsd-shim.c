@@ -14,12 +14,15 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +59,33 @@ static const char *shim_dir(void)
 static void shim_path(char *out, size_t len, const char *name)
 {
 	snprintf(out, len, "%s/%s", shim_dir(), name);
+}
+
+/* The daemon dies with the process that started it (a test runner killed mid-run leaves no
+ * xenstored behind): a thread of ours polls for the parent's exit. PR_SET_PDEATHSIG alone is
+ * not enough: it follows the thread that forked, not the process. */
+static pid_t shim_parent;
+
+static void *watch_parent(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		if (getppid() != shim_parent)
+			_exit(0);
+		sleep(1);
+	}
+	return NULL;
+}
+
+__attribute__((constructor)) static void die_with_parent(void)
+{
+	pthread_t t;
+	if (!getenv("XSD_SHIM_DIR"))
+		return;
+	shim_parent = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (pthread_create(&t, NULL, watch_parent, NULL) == 0)
+		pthread_detach(t);
 }
 
 /* --- libxenctrl ------------------------------------------------------------------- */
