@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { unwrap } from "../result.ts";
+import { formatIpv6, ipv6, ipv6MulticastMac, isIpv6LinkLocal, linkLocalFromMac, parseIpv6Address, solicitedNodeAddress } from "./ipv6-address.ts";
+import { toHex } from "./test-helpers.ts";
+
+describe("ipv6 addresses", () => {
+  it("formatIpv6() writes the RFC 5952 canonical form", () => {
+    const cases: Array<[string, string]> = [
+      // RFC 5952 §4.1 / §4.2.1 / §4.2.2 / §4.2.3 / §4.3 examples
+      ["2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"],
+      ["2001:db8:0:0:0:0:2:1", "2001:db8::2:1"],
+      ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
+      ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1"],
+      ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+      ["2001:DB8::AAAA", "2001:db8::aaaa"],
+      ["0:0:0:0:0:0:0:0", "::"],
+      ["0:0:0:0:0:0:0:1", "::1"],
+      ["fe80:0:0:0:0:0:0:0", "fe80::"],
+      ["0:0:0:0:0:ffff:c000:0201", "::ffff:192.0.2.1"],
+      ["ff02::1:ff00:1", "ff02::1:ff00:1"],
+      ["1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"],
+    ];
+    for (const [input, canonical] of cases) expect(formatIpv6(unwrap(parseIpv6Address(input)))).toBe(canonical);
+  });
+
+  it("parseIpv6Address() reads an embedded dotted quad and refuses malformed text", () => {
+    expect(toHex(ipv6("::ffff:192.0.2.1"))).toBe("00000000000000000000ffffc0000201");
+    expect(toHex(ipv6("64:ff9b::192.0.2.33"))).toBe("0064ff9b0000000000000000c0000221");
+    for (const bad of ["", ":", ":::", "1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "12345::", "g::", "::1.2.3", "::256.1.1.1",
+      "::01.2.3.4", "1.2.3.4::", ":1::", "1::2:", "fe80::1%eth0", "2001:db8::/32"]) {
+      expect(parseIpv6Address(bad)).toMatchObject({ ok: false, error: "bad-ipv6" });
+    }
+  });
+
+  it("formatIpv6() and parseIpv6Address() round-trip every address", () => {
+    // Addresses with runs of zero groups are the interesting ones.
+    const group = fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+    fc.assert(fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (g) => {
+      const a = new Uint8Array(16);
+      g.forEach((x, i) => { a[2 * i] = x >>> 8; a[2 * i + 1] = x & 0xff; });
+      const text = formatIpv6(a);
+      expect(unwrap(parseIpv6Address(text))).toEqual(a);
+      expect(text).not.toMatch(/(^|:)0[0-9a-f]/);
+      // Two zero groups left uncompressed only when a run at least as long is compressed (§4.2.3).
+      if (/(^|:)0:0(:|$)/.test(text)) expect(text).toContain("::");
+    }));
+  });
+
+  it("parseIpv6Address() never throws on arbitrary text", () => {
+    fc.assert(fc.property(fc.string({ maxLength: 50 }), (s) => { parseIpv6Address(s); }));
+    fc.assert(fc.property(fc.stringMatching(/^[0-9a-f:.]{0,45}$/), (s) => { parseIpv6Address(s); }));
+  });
+
+  it("derives the solicited-node group, its Ethernet MAC and an EUI-64 link-local address", () => {
+    expect(formatIpv6(solicitedNodeAddress(ipv6("2001:db8::abcd:1234:5678")))).toBe("ff02::1:ff34:5678");
+    expect(ipv6MulticastMac(ipv6("ff02::1:ff34:5678"))).toBe(0x3333ff345678);
+    const ll = linkLocalFromMac(0x020000000001);
+    expect(formatIpv6(ll)).toBe("fe80::ff:fe00:1");
+    expect(isIpv6LinkLocal(ll)).toBe(true);
+  });
+});
