@@ -22,6 +22,8 @@ export interface CodelState {
   count: number;
   lastCount: number;
   dropping: boolean;
+  /** Scratch: what the last doDequeue() decided. */
+  okToDrop: boolean;
 }
 
 /** What codelDequeue needs from the queue it controls. */
@@ -38,7 +40,7 @@ export interface CodelQueue<T extends QueuedItem> {
 
 /** Fresh CoDel variables. */
 export function createCodelState(): CodelState {
-  return { firstAboveTime: 0, dropNext: 0, count: 0, lastCount: 0, dropping: false };
+  return { firstAboveTime: 0, dropNext: 0, count: 0, lastCount: 0, dropping: false, okToDrop: false };
 }
 
 /** RFC 8289 §5.5: the time of the next drop. */
@@ -55,35 +57,34 @@ function tryMark<T extends QueuedItem>(params: CodelParams, item: T): boolean {
   return true;
 }
 
-/** RFC 8289 §5.4-5.5 dequeue: the packet to send (undefined when the queue ran empty). */
-export function codelDequeue<T extends QueuedItem>(s: CodelState, params: CodelParams, q: CodelQueue<T>, now: number): T | undefined {
-  // dodequeue(): the head packet, and whether the delay has been above target for an interval.
-  let okToDrop = false;
-  const doDequeue = (): T | undefined => {
-    okToDrop = false;
-    const p = q.pop();
-    if (p === undefined) {
-      s.firstAboveTime = 0;
-      return undefined;
-    }
-    const sojourn = now - p.enqueuedAt;
-    if (sojourn < params.target || q.backlogBytes() <= params.maxPacket) {
-      s.firstAboveTime = 0;
-    } else if (s.firstAboveTime === 0) {
-      s.firstAboveTime = now + params.interval;
-    } else if (now >= s.firstAboveTime) {
-      okToDrop = true;
-    }
-    return p;
-  };
+/** RFC 8289 §5.4 dodequeue(): the head packet; s.okToDrop says whether the delay has been above target for an interval. */
+function doDequeue<T extends QueuedItem>(s: CodelState, params: CodelParams, q: CodelQueue<T>, now: number): T | undefined {
+  s.okToDrop = false;
+  const p = q.pop();
+  if (p === undefined) {
+    s.firstAboveTime = 0;
+    return undefined;
+  }
+  const sojourn = now - p.enqueuedAt;
+  if (sojourn < params.target || q.backlogBytes() <= params.maxPacket) {
+    s.firstAboveTime = 0;
+  } else if (s.firstAboveTime === 0) {
+    s.firstAboveTime = now + params.interval;
+  } else if (now >= s.firstAboveTime) {
+    s.okToDrop = true;
+  }
+  return p;
+}
 
-  let p = doDequeue();
+/** RFC 8289 §5.5 dequeue: the packet to send (undefined when the queue ran empty). */
+export function codelDequeue<T extends QueuedItem>(s: CodelState, params: CodelParams, q: CodelQueue<T>, now: number): T | undefined {
+  let p = doDequeue(s, params, q, now);
   if (p === undefined) {
     s.dropping = false;
     return undefined;
   }
   if (s.dropping) {
-    if (!okToDrop) s.dropping = false;
+    if (!s.okToDrop) s.dropping = false;
     while (p !== undefined && now >= s.dropNext && s.dropping) {
       s.count++;
       if (tryMark(params, p)) {
@@ -93,15 +94,15 @@ export function codelDequeue<T extends QueuedItem>(s: CodelState, params: CodelP
         return p;
       }
       q.drop(p);
-      p = doDequeue();
-      if (!okToDrop) s.dropping = false;
+      p = doDequeue(s, params, q, now);
+      if (!s.okToDrop) s.dropping = false;
       else s.dropNext = controlLaw(s.dropNext, s.count, params.interval);
     }
-  } else if (okToDrop) {
+  } else if (s.okToDrop) {
     if (tryMark(params, p)) q.mark(p);
     else {
       q.drop(p);
-      p = doDequeue();
+      p = doDequeue(s, params, q, now);
     }
     s.dropping = true;
     // RFC 8289 §5.5: restart near the previous drop rate if the last drop state was recent.

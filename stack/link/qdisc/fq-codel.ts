@@ -10,7 +10,7 @@ import { Fifo } from "./fifo.ts";
 import { createQueueStats } from "./stats.ts";
 import type { FqCodelSpec, QueueDiscipline, QueuedItem } from "./types.ts";
 
-interface Flow<T> {
+interface Flow<T extends QueuedItem> {
   readonly index: number;
   readonly queue: Fifo<T>;
   bytes: number;
@@ -18,6 +18,8 @@ interface Flow<T> {
   readonly codel: CodelState;
   /** Which list the flow is on. */
   list: "new" | "old" | "none";
+  /** The flow's queue as its CoDel sees it. */
+  source: CodelQueue<T> | undefined;
 }
 
 /**
@@ -26,25 +28,21 @@ interface Flow<T> {
  */
 export function flowHash(frame: Uint8Array, perturbation: number): number {
   let h = (0x811c9dc5 ^ perturbation) >>> 0;
-  const mix = (b: number): void => {
-    h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  };
   let ip = 14;
   let type = frame.length >= 14 ? (frame[12]! << 8) | frame[13]! : 0;
   if (type === 0x8100 && frame.length >= 18) {
     type = (frame[16]! << 8) | frame[17]!;
     ip = 18;
   }
-  mix(type >>> 8);
-  mix(type & 0xff);
+  h = fnv(fnv(h, type >>> 8), type & 0xff);
   if (type === 0x0800 && frame.length >= ip + 20) {
-    for (let i = 12; i < 20; i++) mix(frame[ip + i]!);
+    for (let i = 12; i < 20; i++) h = fnv(h, frame[ip + i]!);
     const protocol = frame[ip + 9]!;
-    mix(protocol);
+    h = fnv(h, protocol);
     const hl = (frame[ip]! & 0x0f) * 4;
     const fragOffset = ((frame[ip + 6]! << 8) | frame[ip + 7]!) & 0x1fff;
     if ((protocol === 6 || protocol === 17) && fragOffset === 0 && frame.length >= ip + hl + 4) {
-      for (let i = 0; i < 4; i++) mix(frame[ip + hl + i]!);
+      for (let i = 0; i < 4; i++) h = fnv(h, frame[ip + hl + i]!);
     }
   }
   h ^= h >>> 16;
@@ -53,6 +51,11 @@ export function flowHash(frame: Uint8Array, perturbation: number): number {
   h = Math.imul(h, 0xc2b2ae35) >>> 0;
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** One FNV-1a step. */
+function fnv(h: number, byte: number): number {
+  return Math.imul(h ^ byte, 0x01000193) >>> 0;
 }
 
 /** Creates an FQ-CoDel discipline; rng draws the hash perturbation. */
@@ -74,7 +77,7 @@ export function createFqCodel<T extends QueuedItem>(deps: { readonly rng: Rng },
     const index = flowHash(item.data, perturbation) % flowCount;
     let f = flows[index];
     if (f === undefined) {
-      f = { index, queue: new Fifo<T>(), bytes: 0, deficit: 0, codel: createCodelState(), list: "none" };
+      f = { index, queue: new Fifo<T>(), bytes: 0, deficit: 0, codel: createCodelState(), list: "none", source: undefined };
       flows[index] = f;
     }
     return f;
@@ -89,19 +92,11 @@ export function createFqCodel<T extends QueuedItem>(deps: { readonly rng: Rng },
     return item;
   };
 
-  const sources = new Map<Flow<T>, CodelQueue<T>>();
-  const sourceOf = (f: Flow<T>): CodelQueue<T> => {
-    let s = sources.get(f);
-    if (s === undefined) {
-      s = {
-        pop: () => take(f),
-        backlogBytes: () => bytes,
-        drop: (item) => stats.dropped("codel", item.data.length, clock, packets, bytes),
-        mark: () => stats.marked(),
-      };
-      sources.set(f, s);
-    }
-    return s;
+  const sourceOf = (f: Flow<T>): CodelQueue<T> => f.source ??= {
+    pop: () => take(f),
+    backlogBytes: () => bytes,
+    drop: (item) => stats.dropped("codel", item.data.length, clock, packets, bytes),
+    mark: () => stats.marked(),
   };
 
   /** RFC 8290 §4.1.2: drop from the head of the flow with the largest byte backlog. */
