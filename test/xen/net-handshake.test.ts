@@ -115,8 +115,9 @@ describe("vif handshake", () => {
       ...writesTo(w.log, `${dev.frontendPath}/state`).map((x, i) => ({ ...x, who: "front", i })),
       ...writesTo(w.log, `${dev.backendPath}/state`).map((x, i) => ({ ...x, who: "back", i })),
     ];
-    const seq = w.log.filter((r) => r.type === "WRITE" && r.reply === "OK" && /\/state\0[56]$/.test(r.args[0] ?? ""))
-      .map((r) => `${r.domid === 0 ? "back" : "front"}:${r.args[0]!.slice(-1)}`);
+    // The server logs a WRITE as [path, value].
+    const seq = w.log.filter((r) => r.type === "WRITE" && r.reply === "OK" && /\/state$/.test(r.args[0] ?? "") && /^[56]$/.test(r.args[1] ?? ""))
+      .map((r) => `${r.domid === 0 ? "back" : "front"}:${r.args[1]}`);
     expect(order.length).toBeGreaterThan(4);
     expect(seq).toEqual(["front:5", "back:5", "front:6", "back:6"]);
     expect(w.ts.dom0.grants.mappingCount).toBe(0);
