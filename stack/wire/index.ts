@@ -8,6 +8,12 @@ export * from "./arp.ts";
 export * from "./ipv4.ts";
 export * from "./icmp.ts";
 export * from "./udp.ts";
+export * from "./ipv6-address.ts";
+export * from "./ipv6.ts";
+export * from "./ipv6-ext.ts";
+export * from "./icmpv6.ts";
+export * from "./ndp.ts";
+export * from "./mld.ts";
 // address.ts's parseIpv4 parses dotted-quad text; here it is parseIpv4Address, and parseIpv4 is the packet parser.
 export { parseIpv4 } from "./ipv4.ts";
 export { parseIpv4 as parseIpv4Address } from "./address.ts";
