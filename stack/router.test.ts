@@ -249,3 +249,38 @@ describe("router forwarding (RFC 1812)", () => {
     expect(new Ipv4Packet(new Uint8Array(20)).bytes.length).toBe(20);
   });
 });
+
+describe("a stack with several interfaces and transports", () => {
+  it("serves TCP and UDP on each interface's address to hosts on both sides, forwarding off", () => {
+    const clock = createVirtualClock();
+    const left = createDevicePair(clock);
+    const right = createDevicePair(clock);
+    const m = createRouter({ clock, rng: createRng(1) }, {
+      interfaces: [{ device: left.b, cidr: "192.0.2.1/24" }, { device: right.a, cidr: "198.51.100.1/24" }],
+      forwarding: { forwarding: false },
+      transport: {},
+    });
+    const a = createStack({ device: left.a, clock, rng: createRng(2) }, { ipv4: { cidr: "192.0.2.10/24", gateway: "192.0.2.1" } });
+    const b = createStack({ device: right.b, clock, rng: createRng(3) }, { ipv4: { cidr: "198.51.100.10/24", gateway: "198.51.100.1" } });
+    clock.run();
+    const server = unwrap(m.tcp!.listen(7));
+    server.onConnection((s) => s.onData((d) => s.write(d)));
+    const echoed: string[] = [];
+    for (const [host, address, text] of [[a, "192.0.2.1", "from a"], [b, "198.51.100.1", "from b"]] as const) {
+      const s = unwrap(host.tcp.connect(ip(address), 7));
+      s.onConnect(() => s.write(new TextEncoder().encode(text)));
+      s.onData((d) => echoed.push(`${new TextDecoder().decode(d)} via ${address}`));
+    }
+    const udp = unwrap(m.udp!.bind(53));
+    udp.onMessage((d) => { udp.sendTo(d.src, d.srcPort, d.payload); });
+    const answers: string[] = [];
+    const client = unwrap(b.udp.bind(4000));
+    client.onMessage((d) => answers.push(`${new TextDecoder().decode(d.payload)} from ${d.src === ip("198.51.100.1") ? "eth1" : "?"}`));
+    client.sendTo(ip("198.51.100.1"), 53, new TextEncoder().encode("query"));
+    clock.run(clock.now() + 1000);
+    expect(echoed.sort()).toEqual(["from a via 192.0.2.1", "from b via 198.51.100.1"]);
+    expect(answers).toEqual(["query from eth1"]);
+    expect(m.ipv4.sourceFor(A_IP)).toBe(ip("192.0.2.1"));
+    expect(m.ipv4.sourceFor(B_IP)).toBe(ip("198.51.100.1"));
+  });
+});

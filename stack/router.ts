@@ -4,6 +4,10 @@
 // the interfaces share one routing table (a connected route per interface, plus the static and
 // default routes given) and one forwarding plane (net/forward.ts). Locally originated datagrams
 // to off-link destinations are routed by the table. With forwarding: false it is a multihomed host.
+// With options.transport it also gets UDP and TCP over one IPv4 facade (output by the table, input
+// from every interface). Known limit: TCP does not pass its local address to ip.send, so a
+// connection to one interface's address from a host routed via another interface gets the
+// outgoing interface's source address (and a wrong checksum); see the report of issue 21.
 import type { NetDevice } from "./link/types.ts";
 import type { Clock, Rng } from "./time.ts";
 import { type Ipv4Address, type Ipv4Cidr, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "./wire/address.ts";
@@ -14,6 +18,9 @@ import { type IcmpOptions, createIcmp } from "./net/icmp.ts";
 import { createIpv4 } from "./net/ipv4.ts";
 import { type RoutingTable, createRoutingTable } from "./net/route.ts";
 import type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters } from "./net/types.ts";
+import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
+import { type TcpLayerOptions, createTcpLayer } from "./transport/tcp/index.ts";
+import type { StackTcpLayer } from "./index.ts";
 
 /** One interface of a router. */
 export interface RouterInterfaceOptions {
@@ -46,6 +53,8 @@ export interface RouterOptions {
   readonly icmp?: IcmpOptions;
   /** TTL of datagrams the router originates (default 64). */
   readonly defaultTtl?: number;
+  /** Give the stack UDP and TCP over all its interfaces (a multihomed host, or a router that serves). */
+  readonly transport?: { readonly udp?: UdpOptions; readonly tcp?: TcpLayerOptions };
 }
 
 /** An assembled interface. */
@@ -69,6 +78,13 @@ export interface Router {
   readonly forwarder: Forwarder;
   /** The interface by name or index. */
   interface(which: string | number): RouterInterface;
+  /** IPv4 over all interfaces: sends by the routing table, delivers what any interface receives. */
+  readonly ipv4: Ipv4Stack;
+  /** ICMP over all interfaces (errors go out of the interface towards their destination). */
+  readonly icmp: IcmpLayer;
+  /** With options.transport: UDP and TCP bound to every interface's address. */
+  readonly udp?: UdpStack;
+  readonly tcp?: StackTcpLayer;
   /** Forwarding counters plus each interface's layers (`eth0.ipv4`, ...). */
   counters(): Record<string, LayerCounters>;
 }
@@ -141,6 +157,15 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
       : { destination, interfaceIndex: iface.index, nextHop: via, ...(r.metric === undefined ? {} : { metric: r.metric }) });
   }
 
+  const ipv4 = createMultiInterfaceIpv4(interfaces, table, forwarder);
+  const icmp = createMultiInterfaceIcmp(interfaces, table);
+  let udp: UdpStack | undefined;
+  let tcp: StackTcpLayer | undefined;
+  if (options.transport !== undefined) {
+    udp = createUdp({ ipv4, icmp, rng }, options.transport.udp);
+    tcp = createTcpLayer({ ip: ipv4, clock, rng, icmp }, options.transport.tcp) as StackTcpLayer;
+  }
+
   return {
     name: options.name ?? "router",
     clock,
@@ -148,6 +173,10 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
     table,
     forwarder,
     interface: find,
+    ipv4,
+    icmp,
+    ...(udp === undefined ? {} : { udp }),
+    ...(tcp === undefined ? {} : { tcp }),
     counters() {
       const out: Record<string, LayerCounters> = { forwarding: forwarder!.counters() };
       for (const i of interfaces) {
@@ -158,6 +187,71 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
       }
       return out;
     },
+  };
+}
+
+/** The interface a datagram to dst leaves by (undefined: no route). */
+function outgoing(interfaces: readonly RouterInterface[], table: RoutingTable, dst: Ipv4Address): RouterInterface | undefined {
+  const own = interfaces.find((i) => i.cidr.address === dst);
+  if (own !== undefined) return own;
+  const route = table.lookup(dst);
+  return route === undefined ? undefined : interfaces[route.interfaceIndex];
+}
+
+function sumCounters(all: readonly LayerCounters[]): LayerCounters {
+  const out: Record<string, number> = {};
+  const drops: Record<string, number> = {};
+  for (const c of all) {
+    for (const [k, v] of Object.entries(c)) if (typeof v === "number") out[k] = (out[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(c.drops)) drops[k] = (drops[k] ?? 0) + v;
+  }
+  return { ...out, drops };
+}
+
+/** One IPv4 layer over several interfaces, for transports: output by the routing table, input from all. */
+function createMultiInterfaceIpv4(interfaces: readonly RouterInterface[], table: RoutingTable, forwarder: Forwarder): Ipv4Stack {
+  const first = interfaces[0]!;
+  return {
+    get cidr() { return first.ipv4.cidr; },
+    get gateway() { return undefined; },
+    configure() {
+      throw configError("a multi-interface stack is configured per interface (interface(i).ipv4.configure)");
+    },
+    send(dst, protocol, payload, opts) {
+      const out = outgoing(interfaces, table, dst);
+      if (out === undefined) return { ok: false, error: "no-route" };
+      return out.ipv4.send(dst, protocol, payload, opts);
+    },
+    registerProtocol(protocol, handler) {
+      for (const i of interfaces) i.ipv4.registerProtocol(protocol, handler);
+    },
+    mtuTo: (dst) => outgoing(interfaces, table, dst)?.ipv4.mtuTo(dst) ?? first.ipv4.mtuTo(dst),
+    sourceFor: (dst) => outgoing(interfaces, table, dst)?.cidr.address,
+    setErrorReporter(reporter) {
+      for (const i of interfaces) i.ipv4.setErrorReporter(reporter);
+    },
+    updatePathMtu(dst, mtu) {
+      for (const i of interfaces) i.ipv4.updatePathMtu(dst, mtu);
+    },
+    isLocal: (a) => forwarder.isLocal(a) || interfaces.some((i) => i.ipv4.isLocal(a)),
+    isBroadcast: (a) => interfaces.some((i) => i.ipv4.isBroadcast(a)),
+    counters: () => sumCounters(interfaces.map((i) => i.ipv4.counters())),
+    reassemblyCounters: () => sumCounters(interfaces.map((i) => i.ipv4.reassemblyCounters())),
+  };
+}
+
+/** One ICMP layer over several interfaces: each call goes to the interface towards the address concerned. */
+function createMultiInterfaceIcmp(interfaces: readonly RouterInterface[], table: RoutingTable): IcmpLayer {
+  const first = interfaces[0]!;
+  const sourceOf = (header: Uint8Array): Ipv4Address => (((header[12] ?? 0) << 24) | ((header[13] ?? 0) << 16) | ((header[14] ?? 0) << 8) | (header[15] ?? 0)) >>> 0;
+  return {
+    ping: (dst, o, cb) => (outgoing(interfaces, table, dst) ?? first).icmp.ping(dst, o, cb),
+    sendError: (kind, header, payload, nextHopMtu) => (outgoing(interfaces, table, sourceOf(header)) ?? first).icmp.sendError(kind, header, payload, nextHopMtu),
+    reportLocalError: (kind, datagram) => first.icmp.reportLocalError(kind, datagram),
+    onError(protocol, handler) {
+      for (const i of interfaces) i.icmp.onError(protocol, handler);
+    },
+    counters: () => sumCounters(interfaces.map((i) => i.icmp.counters())),
   };
 }
 
