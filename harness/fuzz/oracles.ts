@@ -57,6 +57,35 @@ export function unwrapGuarded<T>(v: T): T {
 }
 
 /**
+ * The guarded view's get trap, made with `new Function`: it runs on every read of a guarded view,
+ * and Jazzer.js instruments code as modules load, so written here it would call a comparison
+ * hook for each of its tests (the harness's tests, not the target's, costing more than the read).
+ * Code made by `new Function` is not instrumented. The logic: an integer key at or past the
+ * length, "-1", "NaN" or "undefined" is an out-of-bounds read; subarray and slice check their
+ * range first (subarray's result is guarded too); anything else is the typed array's own,
+ * methods bound to it.
+ */
+const makeGetTrap = new Function("length", "oob", "checkRange", "wrap", `
+  return function get(target, key) {
+    if (typeof key === "string") {
+      const c = key.charCodeAt(0);
+      if (c >= 48 && c <= 57) {
+        const i = Number(key);
+        if (Number.isInteger(i)) {
+          if (i >= length) oob(key, true);
+          return target[i];
+        }
+      }
+      if (key === "-1" || key === "NaN" || key === "undefined") oob(key, false);
+      if (key === "subarray") return (begin, end) => { checkRange("subarray", begin, end); return wrap(target.subarray(begin, end)); };
+      if (key === "slice") return (begin, end) => { checkRange("slice", begin, end); return target.slice(begin, end); };
+    }
+    const v = Reflect.get(target, key, target);
+    return typeof v === "function" ? v.bind(target) : v;
+  };
+`) as (length: number, oob: (key: string, index: boolean) => never, checkRange: (method: string, begin: unknown, end: unknown) => void, wrap: (sub: Uint8Array) => Uint8Array) => unknown;
+
+/**
  * `guardedView(bytes, label)` for the inputs sampledForCostlyChecks chooses, else `bytes` itself
  * (see the cost note at the top). Targets call this one.
  */
@@ -91,33 +120,12 @@ export function guardedView(bytes: Uint8Array, label = "input"): Uint8Array {
     }
   };
   const proxy: Uint8Array = new Proxy(bytes, {
-    get(target, key) {
-      if (typeof key === "string") {
-        const c = key.charCodeAt(0);
-        if (c >= 48 && c <= 57) {
-          const i = Number(key);
-          if (Number.isInteger(i)) {
-            if (i >= length) fail("out-of-bounds", `read of ${label}[${i}] on ${length} bytes`);
-            return target[i];
-          }
-        }
-        if (key === "-1" || key === "NaN" || key === "undefined") fail("out-of-bounds", `read of ${label}[${key}]`);
-        if (key === "subarray") {
-          return (begin?: number, end?: number): Uint8Array => {
-            checkRange("subarray", begin, end);
-            return guardedView(target.subarray(begin, end), label);
-          };
-        }
-        if (key === "slice") {
-          return (begin?: number, end?: number): Uint8Array => {
-            checkRange("slice", begin, end);
-            return target.slice(begin, end);
-          };
-        }
-      }
-      const v = Reflect.get(target, key, target) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
+    get: makeGetTrap(
+      length,
+      (key: string, index: boolean) => fail("out-of-bounds", index ? `read of ${label}[${key}] on ${length} bytes` : `read of ${label}[${key}]`),
+      (method: string, begin: unknown, end: unknown) => { checkRange(method, begin, end); },
+      (sub: Uint8Array) => guardedView(sub, label),
+    ) as NonNullable<ProxyHandler<Uint8Array>["get"]>,
   });
   unguard.set(proxy, bytes);
   return proxy;
