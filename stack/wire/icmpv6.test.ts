@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { unwrap } from "../result.ts";
 import { formatIpv6, ipv6 } from "./ipv6-address.ts";
-import { type Icmpv6Repr, emitIcmpv6, icmpv6ReprLength, parseIcmpv6, verifyIcmpv6Checksum } from "./icmpv6.ts";
+import { type Icmpv6Repr, emitIcmpv6, icmpv6ReprLength, parseIcmpv6, parseIcmpv6Quote, verifyIcmpv6Checksum } from "./icmpv6.ts";
 import { parseIpv6 } from "./ipv6.ts";
 import { guard } from "./test-guard.ts";
 import { hex, toHex } from "./test-helpers.ts";
@@ -51,6 +51,29 @@ describe("icmpv6", () => {
     expect(reemit(PARAM)).toMatchObject({ kind: "parameter-problem", code: 1, pointer: 40 });
   });
 
+  it("parseIcmpv6Quote() finds the quoted addresses and UDP ports, also in a quote cut short", () => {
+    const r = unwrap(parseIcmpv6(split(UNREACH).msg, split(UNREACH).src, split(UNREACH).dst));
+    if (r.kind !== "dst-unreachable") throw new Error(r.kind);
+    const q = unwrap(parseIcmpv6Quote(r.original));
+    expect([formatIpv6(q.src), formatIpv6(q.dst), q.nextHeader, toHex(q.transport.subarray(0, 4))]).toEqual(["2001:db8::1", "2001:db8::fe", 17, "03e807d0"]);
+    expect(unwrap(parseIcmpv6Quote(r.original.subarray(0, 44))).transport.length).toBe(4);
+    expect(parseIcmpv6Quote(r.original.subarray(0, 39))).toMatchObject({ ok: false, error: "truncated" });
+    const v4 = r.original.slice(); v4[0] = 0x45;
+    expect(parseIcmpv6Quote(v4)).toMatchObject({ ok: false, error: "bad-version" });
+  });
+
+  it("parseIcmpv6() keeps an error of unknown type for the upper layer and drops unknown informational types (RFC 4443 §2.4(b))", () => {
+    const { src, dst, msg } = split(TIME_EXCEEDED);
+    const odd = msg.slice(); odd[0] = 42; odd[4] = 7;
+    const r = unwrap(parseIcmpv6(odd, src, dst, { verifyChecksum: false }));
+    expect(r).toMatchObject({ kind: "unknown-error", type: 42, code: 0, rest: 0x07000000 });
+    const out = new Uint8Array(icmpv6ReprLength(r));
+    emitIcmpv6(r, out, 0, src, dst);
+    expect(toHex(out.subarray(4))).toBe(toHex(odd.subarray(4)));
+    const info = msg.slice(); info[0] = 200;
+    expect(parseIcmpv6(info, src, dst, { verifyChecksum: false })).toMatchObject({ ok: false, error: "unsupported-type" });
+  });
+
   it("emitIcmpv6() writes an echo reply in place without copying the data", () => {
     const { src, dst, msg } = split(ECHO);
     const buf = msg.slice();
@@ -84,6 +107,7 @@ describe("icmpv6", () => {
       fc.record({ kind: fc.constant("packet-too-big" as const), mtu: u32, original: bytes, code: fc.integer({ min: 1, max: 255 }) }),
       fc.record({ kind: fc.constant("time-exceeded" as const), code: fc.integer({ min: 0, max: 255 }), original: bytes }),
       fc.record({ kind: fc.constant("parameter-problem" as const), code: fc.integer({ min: 0, max: 255 }), pointer: u32, original: bytes }),
+      fc.record({ kind: fc.constant("unknown-error" as const), type: fc.integer({ min: 5, max: 126 }), code: fc.integer({ min: 0, max: 255 }), rest: u32, original: bytes }),
     );
     fc.assert(fc.property(repr, addr, addr, (r, src, dst) => {
       const buf = new Uint8Array(icmpv6ReprLength(r));
@@ -97,6 +121,10 @@ describe("icmpv6", () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
       parseIcmpv6(guard(b), src, dst);
       parseIcmpv6(guard(b), src, dst, { verifyChecksum: false });
+      parseIcmpv6Quote(guard(b));
     }));
+    const quoteish = fc.tuple(fc.uint8Array({ minLength: 40, maxLength: 40 }), fc.uint8Array({ maxLength: 60 }), fc.constantFrom(0, 43, 44, 60, 17))
+      .map(([h, rest, nh]) => { const b = new Uint8Array(40 + rest.length); b.set(h); b.set(rest, 40); b[0] = 0x60; b[6] = nh; return b; });
+    fc.assert(fc.property(quoteish, (b) => { parseIcmpv6Quote(guard(b)); }));
   });
 });

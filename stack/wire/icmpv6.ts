@@ -6,8 +6,9 @@
 import { type Result, ok, err } from "../result.ts";
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { checksumFinish, checksumRange } from "./checksum.ts";
-import { type Ipv6Address } from "./ipv6-address.ts";
-import { IPV6_NEXT_HEADER_ICMPV6, ipv6PseudoHeaderSum } from "./ipv6.ts";
+import { type Ipv6Address, readIpv6 } from "./ipv6-address.ts";
+import { IPV6_DST, IPV6_HEADER_LEN, IPV6_NEXT_HEADER_ICMPV6, IPV6_SRC, ipv6PseudoHeaderSum } from "./ipv6.ts";
+import { IPV6_DEFAULT_MAX_HEADERS, walkIpv6Chain } from "./ipv6-ext.ts";
 
 export const ICMPV6_TYPE = 0;
 export const ICMPV6_CODE = 1;
@@ -56,7 +57,12 @@ export type Icmpv6Repr =
   | { readonly kind: "dst-unreachable"; readonly code: number; readonly original: Uint8Array }
   | { readonly kind: "packet-too-big"; readonly mtu: number; readonly original: Uint8Array; /** Present only when nonzero (RFC 4443 §3.2 sends 0). */ readonly code?: number }
   | { readonly kind: "time-exceeded"; readonly code: number; readonly original: Uint8Array }
-  | { readonly kind: "parameter-problem"; readonly code: number; readonly pointer: number; readonly original: Uint8Array };
+  | { readonly kind: "parameter-problem"; readonly code: number; readonly pointer: number; readonly original: Uint8Array }
+  /**
+   * RFC 4443 §2.4(b): an error message (type below 128) of an unknown type must still reach the
+   * upper layer of the packet it quotes. rest: the 32-bit word after the checksum.
+   */
+  | { readonly kind: "unknown-error"; readonly type: number; readonly code: number; readonly rest: number; readonly original: Uint8Array };
 
 /** Options: skip the checksum when the link already validated it. */
 export interface Icmpv6ParseOptions {
@@ -130,8 +136,34 @@ export function parseIcmpv6(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Addres
     case ICMPV6_TYPE_PARAMETER_PROBLEM:
       return ok({ kind: "parameter-problem", code: p.code, pointer: p.pointer, original: data });
     default:
+      // RFC 4443 §2.4(b): unknown informational messages are discarded; unknown errors are not.
+      if (p.type < 128 && p.type !== 0 && p.type !== 127) return ok({ kind: "unknown-error", type: p.type, code: p.code, rest: readU32(bytes, 4), original: data });
       return err("unsupported-type");
   }
+}
+
+/** What an ICMPv6 error tells about the packet it quotes (RFC 4443 §2.4(c): as much as fits). */
+export interface Icmpv6Quote {
+  readonly src: Ipv6Address;
+  readonly dst: Ipv6Address;
+  /** The upper-layer protocol, found by walking the quoted extension headers. */
+  readonly nextHeader: number;
+  /** The quoted upper-layer bytes (the ports, for UDP/TCP, when present). */
+  readonly transport: Uint8Array;
+}
+
+/**
+ * Reads the quoted IPv6 header and walks its extension headers as far as the quote goes. The
+ * quoted payload length may exceed the quote (that is normal). Unknown options do not matter
+ * here, only the lengths; a type 0 routing header or a chain over the limits is "bad-chain".
+ */
+export function parseIcmpv6Quote(original: Uint8Array): Result<Icmpv6Quote, "truncated" | "bad-version" | "bad-chain"> {
+  if (original.length < IPV6_HEADER_LEN) return err("truncated");
+  if (original[0]! >>> 4 !== 6) return err("bad-version");
+  const chain = walkIpv6Chain(original, { knownOption: () => true, maxHeaders: IPV6_DEFAULT_MAX_HEADERS });
+  if (!chain.ok) return chain.error === "truncated" ? err("truncated") : err("bad-chain", chain.error);
+  const upper = chain.value;
+  return ok({ src: readIpv6(original, IPV6_SRC), dst: readIpv6(original, IPV6_DST), nextHeader: upper.upperLayer, transport: original.subarray(upper.offset) });
 }
 
 /** Bytes the repr emits (8 + data/original). */
@@ -177,6 +209,12 @@ export function emitIcmpv6(repr: Icmpv6Repr, buf: Uint8Array, offset: number, sr
       buf[offset + ICMPV6_TYPE] = ICMPV6_TYPE_PARAMETER_PROBLEM;
       buf[offset + ICMPV6_CODE] = repr.code;
       writeU32(buf, offset + ICMPV6_POINTER, repr.pointer >>> 0);
+      body = repr.original;
+      break;
+    case "unknown-error":
+      buf[offset + ICMPV6_TYPE] = repr.type;
+      buf[offset + ICMPV6_CODE] = repr.code;
+      writeU32(buf, offset + 4, repr.rest >>> 0);
       body = repr.original;
       break;
   }
