@@ -7,6 +7,7 @@ import { NO_OFFLOADS, type Frame, type NetDevice } from "../../stack/link/types.
 import { createQueueDiscipline, type QueueDisciplineSpec, type QueuedItem } from "../../stack/link/qdisc/index.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { emitEthernet, emitIpv4, emitUdp, ETHERTYPE_IPV4 } from "../../stack/wire/index.ts";
+import { runLab, validateTopology, type Topology } from "../../harness/lab/index.ts";
 
 const SRC = 0xc000020a; // 192.0.2.10, behind eth0
 const DST = 0xc633640a; // 198.51.100.10, behind eth1
@@ -77,6 +78,62 @@ function queueCase(spec: QueueDisciplineSpec, label: string): BenchCase {
   };
 }
 
+/**
+ * 100 nodes: ten routers in a chain (20 Mb/s, 2 ms, FQ-CoDel between them) with nine hosts each
+ * (2 Mb/s, 1 ms access links), 45 CUBIC flows from the hosts of router k to those of router 11 - k.
+ */
+export function hundredNodeTopology(durationMs: number): Topology {
+  const nodes: Record<string, unknown>[] = [];
+  const links: Record<string, unknown>[] = [];
+  const flows: Record<string, unknown>[] = [];
+  const R = 10, H = 9;
+  for (let k = 1; k <= R; k++) {
+    const interfaces: { name: string; address: string }[] = [];
+    const routes: { destination: string; via: string }[] = [];
+    if (k > 1) {
+      interfaces.push({ name: "west", address: `10.0.${k - 1}.2/30` });
+      for (let j = 1; j < k; j++) routes.push({ destination: `10.${j}.0.0/16`, via: `10.0.${k - 1}.1` });
+    }
+    if (k < R) {
+      interfaces.push({ name: "east", address: `10.0.${k}.1/30` });
+      for (let j = k + 1; j <= R; j++) routes.push({ destination: `10.${j}.0.0/16`, via: `10.0.${k}.2` });
+      links.push({ name: `r${k}-r${k + 1}`, endpoints: [`r${k}:east`, `r${k + 1}:west`], rateBitsPerSecond: 20e6, delayMs: 2, queue: { kind: "fq-codel" } });
+    }
+    for (let h = 1; h <= H; h++) {
+      interfaces.push({ name: `lan${h}`, address: `10.${k}.${h}.1/24` });
+      nodes.push({ name: `h${k}-${h}`, kind: "host", interfaces: [{ name: "eth0", address: `10.${k}.${h}.2/24` }], routes: [{ destination: "default", via: `10.${k}.${h}.1` }] });
+      links.push({ name: `h${k}-${h}`, endpoints: [`h${k}-${h}:eth0`, `r${k}:lan${h}`], rateBitsPerSecond: 2e6, delayMs: 1 });
+    }
+    nodes.push({ name: `r${k}`, kind: "router", interfaces, routes });
+  }
+  for (let k = 1; k <= R / 2; k++) {
+    for (let h = 1; h <= H; h++) flows.push({ kind: "bulk-tcp", from: `h${k}-${h}`, to: `h${R + 1 - k}-${h}`, startMs: h * 10, durationMs });
+  }
+  const v = validateTopology({ name: "hundred-nodes", durationMs, nodes, links, flows });
+  if (!v.ok) throw new Error(JSON.stringify(v.errors));
+  return v.topology;
+}
+
+function hundredNodeCase(): BenchCase {
+  let details: Record<string, unknown> = {};
+  return {
+    suite: "router", name: "100-node topology, 45 TCP flows, 60 virtual s (frames delivered per wall s)", unit: "pkt/s", higherIsBetter: true,
+    runs: 1, warmup: 0,
+    measure(ctx) {
+      const durationMs = ctx.quick ? 200 : 60_000;
+      const heap0 = process.memoryUsage().heapUsed;
+      const r = runLab(hundredNodeTopology(durationMs), { seed: 1, onProgress: (line) => ctx.progress(line) });
+      const frames = r.links.reduce((a, l) => a + l.framesDelivered, 0);
+      details = {
+        virtualSeconds: r.virtualSeconds, wallSeconds: r.wallSeconds, cpuSeconds: r.cpuSeconds, framesDelivered: frames,
+        perCpuSecond: frames / r.cpuSeconds, heapGrowthMB: (process.memoryUsage().heapUsed - heap0) / 2 ** 20, jainIndex: r.jainIndex,
+      };
+      return frames / r.wallSeconds;
+    },
+    details: () => details,
+  };
+}
+
 export const suite: BenchSuite = {
   name: "router",
   description: "frames forwarded per second by one router; queue discipline rates",
@@ -87,5 +144,6 @@ export const suite: BenchSuite = {
     queueCase({ kind: "red", minThreshold: 50, maxThreshold: 150 }, "red"),
     queueCase({ kind: "codel" }, "codel"),
     queueCase({ kind: "fq-codel" }, "fq-codel"),
+    hundredNodeCase(),
   ],
 };

@@ -451,7 +451,7 @@ export function formatLabSummary(r: LabReport): string {
         `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}`);
     }
     lines.push(`  Jain's fairness index (steady state): ${r.jainIndex === null ? "-" : r.jainIndex.toFixed(4)} over all flows`);
-    for (const l of r.sharedLinks) lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.join(", ")})`);
+    for (const l of r.sharedLinks) lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.length <= 8 ? l.flows.join(", ") : `${l.flows.length} flows`})`);
   }
   const busy = busyQueues(r.queues);
   for (const t of r.traceroutes) {
