@@ -4,7 +4,7 @@ import { unwrap } from "../result.ts";
 import { formatIpv6, ipv6 } from "./ipv6-address.ts";
 import { parseIpv6 } from "./ipv6.ts";
 import {
-  NDP_PREFIX_FLAG_AUTONOMOUS, NDP_PREFIX_FLAG_ON_LINK, NDP_RA_FLAG_OTHER, type NdpOption, type NdpRepr, emitNdp, ndpMacOption,
+  checkNdpValidity, NDP_PREFIX_FLAG_AUTONOMOUS, NDP_PREFIX_FLAG_ON_LINK, NDP_RA_FLAG_OTHER, type NdpOption, type NdpRepr, emitNdp, ndpMacOption,
   ndpOptionMac, ndpReprLength, parseNdp,
 } from "./ndp.ts";
 import { guard } from "./test-guard.ts";
@@ -111,6 +111,26 @@ describe("ndp", () => {
     expect(parseNdp(msg.subarray(0, 23), src, dst)).toMatchObject({ ok: false, error: "truncated" });
     const echo = msg.slice(); echo[0] = 128;
     expect(parseNdp(echo, src, dst)).toMatchObject({ ok: false, error: "unsupported-type" });
+  });
+
+  it("checkNdpValidity() passes scapy's messages and refuses what RFC 4861 §6.1/§7.1/§8.1 discards", () => {
+    const valid = (packet: Uint8Array, hopLimit = 255, tweak?: (ip: { src: Uint8Array; dst: Uint8Array }) => void) => {
+      const { src, dst, msg } = split(packet);
+      const ip = { src, dst };
+      tweak?.(ip);
+      return checkNdpValidity(unwrap(parseNdp(msg, src, dst)), { ...ip, hopLimit });
+    };
+    for (const p of [RS, RA, NS_DAD, NS, NA, REDIRECT]) expect(valid(p).ok).toBe(true);
+    expect(valid(NA, 64)).toMatchObject({ ok: false, error: "hop-limit" });
+    expect(valid(RA, 255, (ip) => { ip.src = ipv6("2001:db8::1"); })).toMatchObject({ ok: false, error: "source-not-link-local" });
+    expect(valid(NS_DAD, 255, (ip) => { ip.dst = ipv6("ff02::1"); })).toMatchObject({ ok: false, error: "unspecified-source" });
+    expect(valid(NS, 255, (ip) => { ip.src = ipv6("::"); })).toMatchObject({ ok: false, error: "unspecified-source" });
+    expect(valid(NA, 255, (ip) => { ip.dst = ipv6("ff02::1"); })).toMatchObject({ ok: false, error: "solicited-to-multicast" });
+    const { src, dst } = split(NS);
+    const mcast: NdpRepr = { kind: "neighbor-solicitation", target: ipv6("ff02::1"), options: [] };
+    expect(checkNdpValidity(mcast, { src, dst, hopLimit: 255 })).toMatchObject({ ok: false, error: "multicast-target" });
+    const offLink: NdpRepr = { kind: "redirect", target: ipv6("2001:db8::5"), destination: ipv6("2001:db8::6"), options: [] };
+    expect(checkNdpValidity(offLink, { src, dst, hopLimit: 255 })).toMatchObject({ ok: false, error: "bad-redirect-target" });
   });
 
   it("keeps unknown options (RFC 4861 §4.6: skipped, not refused)", () => {

@@ -1,12 +1,15 @@
 // Neighbor Discovery (RFC 4861 §4): Router Solicitation and Advertisement, Neighbor
 // Solicitation and Advertisement, Redirect, and their options: source/target link-layer
 // address, prefix information, redirected header, MTU (§4.6) and RDNSS (RFC 8106 §5.1).
-// Unknown options are kept ("unknown") as RFC 4861 §4.6 asks receivers to skip them. Checks on
-// the IPv6 header (hop limit 255, §6.1) and on addresses are the neighbour layer's.
+// Unknown options are kept ("unknown") as RFC 4861 §4.6 asks receivers to skip them. parseNdp
+// checks the message's own bytes; checkNdpValidity adds the rules that involve the IPv6 header
+// (hop limit 255, source and destination addresses), for the neighbour layer to call.
 import { type Result, ok, err } from "../result.ts";
 import { type MacAddress, readMac, writeMac } from "./address.ts";
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
-import { type Ipv6Address, readIpv6, writeIpv6 } from "./ipv6-address.ts";
+import {
+  type Ipv6Address, ipv6Equal, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified, readIpv6, solicitedNodeAddress, writeIpv6,
+} from "./ipv6-address.ts";
 import {
   ICMPV6_CODE, ICMPV6_TYPE, ICMPV6_TYPE_NEIGHBOR_ADVERTISEMENT, ICMPV6_TYPE_NEIGHBOR_SOLICITATION, ICMPV6_TYPE_REDIRECT,
   ICMPV6_TYPE_ROUTER_ADVERTISEMENT, ICMPV6_TYPE_ROUTER_SOLICITATION, fillIcmpv6Checksum, verifyIcmpv6Checksum,
@@ -302,4 +305,46 @@ export function emitNdp(repr: NdpRepr, buf: Uint8Array, offset: number, src: Ipv
   for (const o of repr.options) at += emitNdpOption(o, buf, at);
   fillIcmpv6Checksum(buf, src, dst, offset, at);
   return at - offset;
+}
+
+/**
+ * What RFC 4861 asks of a received ND message beyond its own bytes (§6.1.1, §6.1.2, §7.1.1,
+ * §7.1.2, §8.1): a message failing them is silently discarded.
+ * - "hop-limit": the IPv6 hop limit is not 255 (the message came from off-link);
+ * - "source-not-link-local": an RA or redirect not from a link-local address;
+ * - "multicast-target": an NS/NA target, or a redirect destination, that is multicast;
+ * - "unspecified-source": from :: an NS not to a solicited-node group, or an RS/NS with a source link-layer address;
+ * - "solicited-to-multicast": an NA to a multicast destination with the Solicited flag;
+ * - "bad-redirect-target": a redirect target neither link-local nor the destination itself.
+ */
+export type NdpValidityError = "hop-limit" | "source-not-link-local" | "multicast-target" | "unspecified-source" | "solicited-to-multicast" | "bad-redirect-target";
+
+/** Checks a parsed ND message against its IPv6 header (src, dst, hop limit). */
+export function checkNdpValidity(repr: NdpRepr, ip: { readonly src: Ipv6Address; readonly dst: Ipv6Address; readonly hopLimit: number }): Result<NdpRepr, NdpValidityError> {
+  if (ip.hopLimit !== 255) return err("hop-limit");
+  const fromUnspecified = isIpv6Unspecified(ip.src);
+  const hasSourceLla = repr.options.some((o) => o.kind === "source-link-layer-address");
+  switch (repr.kind) {
+    case "router-solicitation":
+      if (fromUnspecified && hasSourceLla) return err("unspecified-source");
+      break;
+    case "router-advertisement":
+      if (!isIpv6LinkLocal(ip.src)) return err("source-not-link-local");
+      break;
+    case "neighbor-solicitation":
+      if (isIpv6Multicast(repr.target)) return err("multicast-target");
+      // RFC 4861 §7.1.1: DAD probes go to the target's solicited-node group and carry no SLLA.
+      if (fromUnspecified && (hasSourceLla || !ipv6Equal(ip.dst, solicitedNodeAddress(repr.target)))) return err("unspecified-source");
+      break;
+    case "neighbor-advertisement":
+      if (isIpv6Multicast(repr.target)) return err("multicast-target");
+      if (repr.solicited && isIpv6Multicast(ip.dst)) return err("solicited-to-multicast");
+      break;
+    case "redirect":
+      if (!isIpv6LinkLocal(ip.src)) return err("source-not-link-local");
+      if (isIpv6Multicast(repr.destination)) return err("multicast-target");
+      if (!isIpv6LinkLocal(repr.target) && !ipv6Equal(repr.target, repr.destination)) return err("bad-redirect-target");
+      break;
+  }
+  return ok(repr);
 }
