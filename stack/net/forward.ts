@@ -206,6 +206,8 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
     if (dst === IPV4_BROADCAST || dst >>> 28 === 14 || isDirectedBroadcast(dst)) return (counters.drop("no-error-about-broadcast"), false);
     if ((readU16(datagram, IPV4_FLAGS_FRAG) & IPV4_FRAG_MASK) !== 0) return (counters.drop("no-error-about-fragment"), false);
     if (isMartian(src) || isDirectedBroadcast(src)) return (counters.drop("no-error-to-bad-source"), false);
+    // Our own datagrams (ARP failed for one we originated): nobody to tell but ourselves.
+    if (isLocal(src)) return (counters.drop("no-error-to-self"), false);
     const route = table.lookup(src);
     if (route === undefined) return (counters.drop("no-route-for-error"), false);
     const out = interfaces[route.interfaceIndex];
