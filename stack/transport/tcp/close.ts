@@ -6,7 +6,7 @@ import { NONE, State, type Tcb } from "./state.ts";
 export function enterTimeWait(c: Tcb, now: number): void {
   c.state = State.TIME_WAIT;
   c.wasTimeWait = true;
-  c.rtoAt = c.tlpAt = c.persistAt = c.keepAliveAt = NONE;
+  c.rtoAt = c.tlpAt = c.rackAt = c.persistAt = c.keepAliveAt = NONE;
   c.timeWaitAt = now + 2 * c.ctx.options.mslMs;
   c.sendBuf = null;
   c.ooo = null;

@@ -9,7 +9,7 @@ const WORST_CASE_DELAYED_ACK_MS = 200;
 
 export function armTimer(c: Tcb): void {
   if (c.state === State.CLOSED) return;
-  const at = Math.min(c.rtoAt, c.tlpAt, c.delackAt, c.persistAt, c.keepAliveAt, c.timeWaitAt);
+  const at = Math.min(c.rtoAt, c.tlpAt, c.rackAt, c.delackAt, c.persistAt, c.keepAliveAt, c.timeWaitAt);
   if (at === NONE) return;
   if (c.timerId !== 0 && c.timerAt <= at) return;
   if (c.timerId !== 0) c.ctx.clock.cancel(c.timerId);

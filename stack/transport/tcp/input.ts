@@ -12,6 +12,8 @@ import { challengeAck, enterQuickAck, noteDuplicate, receiveFin, receiveText } f
 import { output, rttSampleFromTs } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
 import { checkTimestampUndo, noteSackedHigh, onDsack } from "./undo.ts";
+import { rackOnAck, rackOnRecoveryEnd } from "./rack.ts";
+import { detectLoss } from "./recovery.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -188,6 +190,10 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   const oldWnd = c.sndWnd;
   const sackedBefore = c.scoreboard === null ? 0 : c.scoreboard.sacked;
   const unaBefore = c.sndUna;
+  const highBefore = c.scoreboard === null ? c.sndUna : c.scoreboard.highest(c.sndUna);
+  // RFC 8985 §6.2 step 3: data delivered below data delivered earlier, with no retransmission
+  // in between (not in recovery, no timeout), arrived reordered
+  let reordered = false;
 
   const blocks = seg.options.sackBlocks;
   let sackNews = false;
@@ -198,13 +204,20 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
       onDsack(c, b0.left, b0.right);
     }
     if (c.scoreboard === null) c.scoreboard = new SackScoreboard();
-    for (const b of blocks) if (c.scoreboard.add(b.left, b.right, seqMax(ack, c.sndUna), c.sndMax)) sackNews = true;
+    for (const b of blocks) {
+      if (c.scoreboard.add(b.left, b.right, seqMax(ack, c.sndUna), c.sndMax)) {
+        sackNews = true;
+        if (seqLt(b.right, highBefore)) reordered = true;
+      }
+    }
     if (sackNews) noteSackedHigh(c, c.scoreboard.highest(c.sndUna));
   }
 
   if (seqGt(ack, c.sndUna)) {
     const acked = seqSub(ack, c.sndUna);
     const buffered = c.bufferedAmount;
+    // a hole filled by its first transmission
+    if (seqGt(highBefore, c.sndUna)) reordered = true;
     let dataAcked = acked;
     if (c.finQueued && !c.finAcked && acked > buffered) { c.finAcked = true; dataAcked = buffered; }
     if (c.sendBuf !== null) {
@@ -243,6 +256,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
         c.dupAcks = 0;
         c.rtxMarks = c.lostRtx = null;
         c.cc.onRecoveryEnd(mss, now);
+        rackOnRecoveryEnd(c);
       } else {
         c.recovery.onPartialAck(c, dataAcked);
       }
@@ -279,14 +293,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   }
 
   if (c.inRecovery) c.recovery.afterAck(c);
-
-  // loss detection: RFC 6582 §3.2 step 2 (not again before `recover`), RFC 6675 §5
-  // (with SACK, once the post-timeout resend has caught up, SACK evidence suffices)
-  if (!c.inRecovery && c.sndMax !== c.sndUna &&
-      (seqGe(c.sndUna, c.recoverSeq) || (c.sackOk && c.sndNxt === c.sndMax)) &&
-      (c.dupAcks >= c.reordering || (c.sackOk && c.scoreboard !== null && c.scoreboard.unaLost(c.sndUna, mss, c.reordering)))) {
-    c.recovery.enter(c, now);
-  }
+  rackOnAck(c, now, reordered && !c.inRecovery && c.retries === 0);
+  detectLoss(c, now);
   if (c.inRecovery) {
     // RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes
     c.recovery.onDelivered(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore);

@@ -23,6 +23,7 @@ export interface ResolvedTcpOptions {
   readonly dsack: boolean;
   readonly undo: boolean;
   readonly prr: boolean;
+  readonly rack: boolean;
   readonly congestionControl: CongestionControlName;
   readonly synQueueSize: number;
   readonly backlog: number;
@@ -63,6 +64,7 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     dsack: o.dsack ?? true,
     undo: o.undo ?? true,
     prr: o.prr ?? true,
+    rack: o.rack ?? true,
     congestionControl: o.congestionControl ?? "cubic",
     synQueueSize: o.synQueueSize ?? 256,
     backlog: o.backlog ?? 128,

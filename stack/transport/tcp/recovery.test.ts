@@ -98,10 +98,11 @@ describe("duplicate ACKs with SACK (RFC 6675 §2)", () => {
 
 describe("a SACKed segment is never retransmitted", () => {
   it("after an RTO, go-back-N stops at the SACKed block and skips it", () => {
-    const s = sender({ tailLossProbe: false });
+    // (without RACK, which would find [0, 500) lost 25 ms after the SACK: see the RACK tests)
+    const s = sender({ tailLossProbe: false, rack: false });
     s.conn.write(new Uint8Array(4 * MSS));
     emitted(s);
-    // one SACKed block [500, 1700): too little for loss detection; the RTO fires
+    // one SACKed block [500, 1700): too little for DupThresh; the RTO fires
     s.ack(0, [[500, 1700]]);
     expect(emitted(s)).toEqual([]);
     s.peer.clock.advance(300);
@@ -111,7 +112,8 @@ describe("a SACKed segment is never retransmitted", () => {
   });
 
   it("a tail loss probe resends the last segment not SACKed", () => {
-    const s = sender();
+    // (without RACK, which would find the segments before the SACKed one lost first)
+    const s = sender({ rack: false });
     s.conn.write(new Uint8Array(MSS));
     emitted(s);
     s.peer.clock.advance(100);
@@ -227,8 +229,11 @@ describe("proportional rate reduction (RFC 6937)", () => {
     const s = sender({ prr });
     s.conn.write(new Uint8Array(70 * MSS));
     expect(emitted(s)).toHaveLength(10);
+    s.peer.clock.advance(100);
     s.ack(10 * MSS);
     expect(emitted(s)).toHaveLength(20);
+    // the SACKs come one RTT later, all within RACK's reordering window: DupThresh decides
+    s.peer.clock.advance(100);
     const perAck: number[] = [];
     for (let r = 12; r <= 30; r++) {
       s.ack(10 * MSS, [[11 * MSS, r * MSS]]);
@@ -247,5 +252,58 @@ describe("proportional rate reduction (RFC 6937)", () => {
   it("with prr: false the window drops to ssthresh at once: nothing is sent until pipe falls below it", () => {
     const perAck = recoveryPattern(false);
     expect(perAck.join("")).toBe("1110000011111111110");
+  });
+});
+
+describe("RACK (RFC 8985 §6)", () => {
+  /** Two segments sent one RTT after the handshake; the peer SACKs the second one RTT later. */
+  function smallWindowLoss(opts: TcpLayerOptions): Sender {
+    const s = sender(opts);
+    s.conn.setNoDelay(true);
+    s.conn.write(new Uint8Array(2 * MSS));
+    expect(emitted(s)).toEqual([["A", 0, MSS], ["PA", MSS, MSS]]);
+    s.peer.clock.advance(100);
+    s.ack(0, [[MSS, 2 * MSS]]);
+    return s;
+  }
+
+  it("a hole below SACKed data is lost once RACK.rtt + min_rtt/4 passed since it was sent: retransmitted by the reorder timer", () => {
+    const s = smallWindowLoss({});
+    s.peer.clock.advance(24);
+    expect(emitted(s)).toEqual([]);
+    s.peer.clock.advance(1);
+    expect(s.peer.drain().map((x) => [x.seq - s.base, x.payload.length, x.at])).toEqual([[0, MSS, 225]]);
+    expect(s.peer.tcp.stats).toMatchObject({ rackRecoveries: 1, fastRetransmits: 1, tailLossProbes: 0, timeouts: 0 });
+  });
+
+  it("with rack: false the same loss waits for the tail loss probe", () => {
+    const s = smallWindowLoss({ rack: false });
+    s.peer.clock.advance(200);
+    const out = s.peer.drain();
+    expect(out.map((x) => [x.seq - s.base, x.payload.length])).toEqual([[0, MSS]]);
+    expect(out[0]!.at).toBe(300);
+    expect(s.peer.tcp.stats).toMatchObject({ rackRecoveries: 0, tailLossProbes: 1 });
+  });
+
+  it("once reordering was seen, a D-SACK widens the window: the same hole waits 2·min_rtt/4", () => {
+    const s = sender();
+    s.conn.setNoDelay(true);
+    // reordering seen: a hole filled by its first transmission
+    s.conn.write(new Uint8Array(2 * MSS));
+    emitted(s);
+    s.peer.clock.advance(100);
+    s.ack(0, [[MSS, 2 * MSS]]);
+    s.ack(2 * MSS);
+    // a D-SACK (for data the peer got twice)
+    s.ack(2 * MSS, [[0, MSS]]);
+    expect(s.conn.info().dsackReceived).toBe(1);
+    s.conn.write(new Uint8Array(2 * MSS));
+    emitted(s);
+    s.peer.clock.advance(100);
+    s.ack(2 * MSS, [[3 * MSS, 4 * MSS]]);
+    s.peer.clock.advance(49);
+    expect(emitted(s)).toEqual([]);
+    s.peer.clock.advance(1);
+    expect(emitted(s)).toEqual([["A", 2 * MSS, MSS]]);
   });
 });

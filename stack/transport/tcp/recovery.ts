@@ -5,18 +5,38 @@ import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { SackScoreboard } from "./scoreboard.ts";
 import { retransmit, sendOne } from "./sender.ts";
 import { prepareUndo } from "./undo.ts";
-import type { LossRecovery, Tcb } from "./state.ts";
+import { recoveryRecord, type LossRecovery, type Tcb } from "./state.ts";
+import { rackLostTo } from "./rack.ts";
 
 /** Most retransmissions tracked per recovery for lost-retransmission detection. */
 const MAX_RTX_MARKS = 256;
+
+/**
+ * Loss detection after an ACK or the RACK timer: RFC 6582 §3.2 step 2 (not again before
+ * `recover`), RFC 6675 §5 (with SACK, once the post-timeout resend has caught up, SACK evidence
+ * suffices): DupThresh duplicate ACKs, SND.UNA lost by IsLost, or by RACK's time test.
+ */
+export function detectLoss(c: Tcb, now: number): void {
+  if (c.inRecovery || c.sndMax === c.sndUna) return;
+  if (!seqGe(c.sndUna, c.recoverSeq) && !(c.sackOk && c.sndNxt === c.sndMax)) return;
+  if (c.dupAcks >= c.reordering) { c.recovery.enter(c, now); return; }
+  const sb = c.scoreboard;
+  if (!c.sackOk || sb === null) return;
+  if (sb.unaLost(c.sndUna, c.mss, c.reordering)) { c.recovery.enter(c, now); return; }
+  if (seqLt(c.sndUna, rackLostTo(c)) && sb.unaLost(c.sndUna, c.mss, c.reordering, rackLostTo(c))) {
+    c.ctx.stats.rackRecoveries++;
+    c.recovery.enter(c, now);
+  }
+}
 
 /** Shared entry into recovery: counts it, sets `recover` (RFC 6582 §3.2 step 2), reduces the window. */
 function beginRecovery(c: Tcb, now: number): void {
   c.ctx.stats.fastRetransmits++;
   prepareUndo(c, false);
-  c.prrRecoverFs = Math.max(c.cc.cwnd, c.mss);
-  c.prrDelivered = 0;
-  c.prrOut = 0;
+  const r = recoveryRecord(c);
+  r.prrRecoverFs = Math.max(c.cc.cwnd, c.mss);
+  r.prrDelivered = 0;
+  r.prrOut = 0;
   c.inRecovery = true;
   c.recoverSeq = c.sndMax;
   const flight = seqSub(c.sndMax, c.sndUna) - (c.scoreboard?.sacked ?? 0);
@@ -71,7 +91,7 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
 
 /** RFC 6675 pipe: bytes in flight, SACKed and lost bytes not counted, retransmissions counted. */
 function pipe(c: Tcb, sb: SackScoreboard): number {
-  return seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, c.mss, c.reordering);
+  return seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, c.mss, c.reordering, rackLostTo(c));
 }
 
 /**
@@ -82,14 +102,15 @@ function pipe(c: Tcb, sb: SackScoreboard): number {
 function proportionalRateReduction(c: Tcb, delivered: number): void {
   if (delivered <= 0) return;
   const sb = c.scoreboard ?? (c.scoreboard = new SackScoreboard());
-  c.prrDelivered += delivered;
+  const r = recoveryRecord(c);
+  r.prrDelivered += delivered;
   const ssthresh = c.cc.ssthresh;
   const inFlight = pipe(c, sb);
   let sndcnt: number;
   if (inFlight > ssthresh) {
-    sndcnt = Math.ceil((c.prrDelivered * ssthresh) / c.prrRecoverFs) - c.prrOut;
+    sndcnt = Math.ceil((r.prrDelivered * ssthresh) / r.prrRecoverFs) - r.prrOut;
   } else {
-    sndcnt = Math.min(ssthresh - inFlight, Math.max(c.prrDelivered - c.prrOut, delivered) + c.mss);
+    sndcnt = Math.min(ssthresh - inFlight, Math.max(r.prrDelivered - r.prrOut, delivered) + c.mss);
   }
   c.cc.cwnd = inFlight + Math.max(sndcnt, 0);
 }
@@ -116,7 +137,7 @@ function sendRecovery(c: Tcb): void {
       resent += len;
       continue;
     }
-    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss, c.reordering);
+    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss, c.reordering, rackLostTo(c));
     if (hole !== undefined) {
       const len = Math.min(mss, seqSub(hole.right, hole.left));
       retransmit(c, hole.left, len);

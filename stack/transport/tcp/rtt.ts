@@ -8,6 +8,8 @@ export class RttEstimator {
   rttvar = 0;
   /** True after the first sample. */
   hasSample = false;
+  /** Smallest sample seen (Infinity before the first). */
+  minRtt = Infinity;
   /** Number of consecutive backoffs. */
   backoffs = 0;
   #baseRto: number;
@@ -18,6 +20,7 @@ export class RttEstimator {
   /** Feeds one RTT measurement (RFC 6298 §2.2–2.3, alpha 1/8, beta 1/4). */
   sample(r: number): void {
     if (r < 0) return;
+    if (r < this.minRtt) this.minRtt = r;
     if (!this.hasSample) {
       this.srtt = r;
       this.rttvar = r / 2;

@@ -112,14 +112,19 @@ export class SackScoreboard {
     return bytes > (dupThresh - 1) * mss;
   }
 
-  /** The first lost, un-SACKed range at or above `from` (clipped there), or undefined. */
-  nextLostHole(from: number, sndUna: number, mss: number, dupThresh = DUP_THRESH): Block | undefined {
+  /**
+   * The first lost, un-SACKed range at or above `from` (clipped there), or undefined. A hole is
+   * lost by RFC 6675 IsLost (DupThresh) or, below `timeLostTo`, by RACK's time test (RFC 8985).
+   */
+  nextLostHole(from: number, sndUna: number, mss: number, dupThresh = DUP_THRESH, timeLostTo = sndUna): Block | undefined {
     let holeStart = sndUna;
     for (let k = 0; k < this.blocks.length; k++) {
       const b = this.blocks[k]!;
       if (seqGt(b.left, holeStart) && seqGt(b.left, from)) {
-        if (!this.isHoleLost(k, mss, dupThresh)) return undefined;
-        return { left: seqMax(holeStart, from), right: b.left };
+        const left = seqMax(holeStart, from);
+        if (this.isHoleLost(k, mss, dupThresh)) return { left, right: b.left };
+        if (seqLt(left, timeLostTo)) return { left, right: seqMin(b.left, timeLostTo) };
+        return undefined;
       }
       holeStart = b.right;
     }
@@ -127,24 +132,25 @@ export class SackScoreboard {
   }
 
   /** Bytes in lost holes at or above `from` (not yet retransmitted when from = HighRxt). */
-  lostBytesFrom(from: number, sndUna: number, mss: number, dupThresh = DUP_THRESH): number {
+  lostBytesFrom(from: number, sndUna: number, mss: number, dupThresh = DUP_THRESH, timeLostTo = sndUna): number {
     let n = 0;
     let holeStart = sndUna;
     for (let k = 0; k < this.blocks.length; k++) {
       const b = this.blocks[k]!;
-      if (seqGt(b.left, holeStart) && this.isHoleLost(k, mss, dupThresh)) {
+      if (seqGt(b.left, holeStart)) {
         const l = seqMax(holeStart, from);
-        if (seqGt(b.left, l)) n += seqSub(b.left, l);
+        const r = this.isHoleLost(k, mss, dupThresh) ? b.left : seqMin(b.left, timeLostTo);
+        if (seqGt(r, l)) n += seqSub(r, l);
       }
       holeStart = b.right;
     }
     return n;
   }
 
-  /** RFC 6675 §5: is SND.UNA itself lost? */
-  unaLost(sndUna: number, mss: number, dupThresh = DUP_THRESH): boolean {
+  /** RFC 6675 §5 / RFC 8985: is SND.UNA itself lost? */
+  unaLost(sndUna: number, mss: number, dupThresh = DUP_THRESH, timeLostTo = sndUna): boolean {
     const f = this.blocks[0];
-    return f !== undefined && seqGt(f.left, sndUna) && this.isHoleLost(0, mss, dupThresh);
+    return f !== undefined && seqGt(f.left, sndUna) && (seqLt(sndUna, timeLostTo) || this.isHoleLost(0, mss, dupThresh));
   }
 }
 

@@ -5,8 +5,9 @@ import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, type TcpRepr } from "../../wi
 import { seqAdd, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { armTailLossProbe } from "./deadlines.ts";
 import { writeSegment, tsNow } from "./segment-writer.ts";
-import { NONE, State, type Tcb } from "./state.ts";
+import { NONE, State, recoveryRecord, type Tcb } from "./state.ts";
 import { noteRetransmission } from "./undo.ts";
+import { rackOnSend } from "./rack.ts";
 
 /** Sends what the windows, Nagle and the state allow, then a pure ACK if one is owed. */
 export function output(c: Tcb): void {
@@ -105,8 +106,9 @@ export function sendOne(c: Tcb, force: boolean): boolean {
 
 export function advance(c: Tcb, n: number, retransmitting: boolean): void {
   if (retransmitting) { c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c); }
-  if (c.inRecovery) c.prrOut += n;
+  if (c.inRecovery) recoveryRecord(c).prrOut += n;
   c.sndNxt = seqAdd(c.sndNxt, n);
+  if (!retransmitting) rackOnSend(c, c.sndNxt, c.ctx.clock.now());
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
   if (c.rtoAt === NONE) c.rtoAt = c.ctx.clock.now() + c.rtt.rto;
   // RFC 8985 §7.2: the probe timer restarts with every new transmission
@@ -136,7 +138,7 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   c.retransmits++;
   c.ctx.stats.retransmits++;
   noteRetransmission(c);
-  if (c.inRecovery) c.prrOut += len;
+  if (c.inRecovery) recoveryRecord(c).prrOut += len;
   c.rttTime = -1;
 }
 

@@ -13,6 +13,7 @@ import type { ReassemblyQueue } from "./reassembly.ts";
 import { RttEstimator } from "./rtt.ts";
 import type { SackScoreboard } from "./scoreboard.ts";
 import type { SendBuffer } from "./send-buffer.ts";
+import type { RackState } from "./rack.ts";
 import { DEFAULT_MSS, type ResolvedTcpOptions } from "./options.ts";
 import type { TcpStateName, TcpStats } from "./types.ts";
 
@@ -89,6 +90,34 @@ export type CloseHandler = (error?: StreamErrorCode) => void;
 /** A retransmitted range and SND.MAX when it was sent (lost-retransmission detection). */
 export interface RtxMark { start: number; end: number; marker: number }
 
+/** A connection's loss-recovery bookkeeping: RFC 6937 PRR and the undo of a reduction. */
+export class RecoveryRecord {
+  // RFC 6937 proportional rate reduction during SACK recovery (bytes)
+  prrDelivered = 0;
+  prrOut = 0;
+  /** The window when recovery began (RFC 6937's RecoverFS, as Linux's prior_cwnd). */
+  prrRecoverFs = 0;
+  // undo of spurious reductions (D-SACK, RFC 3522 timestamps)
+  /** A reduction may still be undone: SND.UNA when it happened is undoMarker. */
+  undoActive = false;
+  undoMarker = 0;
+  /** Retransmissions since the reduction not yet shown spurious by a D-SACK. */
+  undoRetrans = 0;
+  /** TSval of the first retransmission since the reduction (-1 = none yet, -2 = the timestamp test is done). */
+  undoTsVal = -1;
+  /** The reduction was a retransmission timeout. */
+  undoFromRto = false;
+  priorCwnd = 0;
+  priorSsthresh = 0;
+  /** Highest sequence SACKed since the reduction (the reordering extent an undo measures). */
+  undoHighSack = 0;
+}
+
+/** The connection's RecoveryRecord, made on first use. */
+export function recoveryRecord(c: Tcb): RecoveryRecord {
+  return c.rec ?? (c.rec = new RecoveryRecord());
+}
+
 /** The state record of one connection. Create through createConnection (connection.ts). */
 export class Tcb {
   state: number = State.CLOSED;
@@ -153,27 +182,14 @@ export class Tcb {
   /** Retransmissions found lost: resent before other holes. */
   lostRtx: RtxMark[] | null = null;
   retransmits = 0;
-  // RFC 6937 proportional rate reduction during SACK recovery (bytes)
-  prrDelivered = 0;
-  prrOut = 0;
-  /** The window when recovery began (RFC 6937's RecoverFS, as Linux's prior_cwnd). */
-  prrRecoverFs = 0;
-  // undo of spurious reductions (D-SACK, RFC 3522 timestamps)
-  /** A reduction may still be undone: SND.UNA when it happened is undoMarker. */
-  undoActive = false;
-  undoMarker = 0;
-  /** Retransmissions since the reduction not yet shown spurious by a D-SACK. */
-  undoRetrans = 0;
-  /** TSval of the first retransmission since the reduction (-1 = none yet, -2 = the timestamp test is done). */
-  undoTsVal = -1;
-  /** The reduction was a retransmission timeout. */
-  undoFromRto = false;
-  priorCwnd = 0;
-  priorSsthresh = 0;
-  /** Highest sequence SACKed since the reduction (the reordering extent an undo measures). */
-  undoHighSack = 0;
+  /** Recovery bookkeeping (PRR, undo), made at the first window reduction: an idle connection has none. */
+  rec: RecoveryRecord | null = null;
   dsackReceived = 0;
   undos = 0;
+  /** RACK state (RFC 8985 §6) while data is in flight with SACK, or reordering was seen. */
+  rack: RackState | null = null;
+  /** Reorder timer deadline. */
+  rackAt = NONE;
   /** DupThresh of this connection in segments: 3, raised by undos to the reordering seen (Linux's tp->reordering). */
   reordering = 3;
   // receiving

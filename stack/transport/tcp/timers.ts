@@ -8,6 +8,8 @@ import { sendSyn } from "./handshake.ts";
 import { output, retransmit, sendOne, unsent } from "./sender.ts";
 import { writeSegment } from "./segment-writer.ts";
 import { prepareUndo } from "./undo.ts";
+import { rackDetect, rackOnTimeout } from "./rack.ts";
+import { detectLoss } from "./recovery.ts";
 import { DUP_THRESH } from "./scoreboard.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
@@ -22,6 +24,8 @@ export function onTimer(c: Tcb): void {
   if (c.tlpAt <= now && c.tlpAt <= c.rtoAt) { c.tlpAt = NONE; onTailLossProbe(c, now); }
   // (a probe due after a due RTO is dropped by it: the RTO retransmits anyway)
   if (c.rtoAt <= now) { c.rtoAt = c.tlpAt = NONE; onRetransmitTimeout(c, now); if (c.state === State.CLOSED) return; }
+  // RFC 8985 §6.2 step 5: the reorder timer, when the next segment's reordering window ran out
+  if (c.rackAt <= now) { c.rackAt = NONE; rackDetect(c, now); detectLoss(c, now); }
   if (c.persistAt <= now) { c.persistAt = NONE; onPersist(c); }
   if (c.keepAliveAt <= now) { c.keepAliveAt = NONE; onKeepAlive(c, now); if (c.state === State.CLOSED) return; }
   // a delayed ACK that no reply carried: not interactive after all (Linux's tcp_delack_timer_handler)
@@ -54,6 +58,7 @@ function onRetransmitTimeout(c: Tcb, now: number): void {
   // a timeout outside recovery with DupThresh segments SACKed: the reordering was over-estimated (as Linux's tcp_enter_loss)
   if (!c.inRecovery && c.scoreboard !== null && c.scoreboard.sacked >= DUP_THRESH * c.mss) c.reordering = DUP_THRESH;
   prepareUndo(c, true);
+  rackOnTimeout(c);
   c.cc.onTimeout(flight, c.mss, now);
   c.inRecovery = false;
   c.rtxMarks = c.lostRtx = null;

@@ -41,6 +41,8 @@ export interface TcpLayerOptions {
   /** Proportional rate reduction (RFC 6937) for the window during SACK recovery, as Linux;
    * false: the window drops to ssthresh when recovery starts [true]. */
   readonly prr?: boolean;
+  /** RACK time-based loss detection (RFC 8985 §6) alongside DupThresh when SACK is on, as Linux [true]. */
+  readonly rack?: boolean;
   /** Congestion control of new connections ["cubic"]. */
   readonly congestionControl?: CongestionControlName;
   /** Half-open connections per listener before SYN cookies (or drops) [256]. */
@@ -111,6 +113,8 @@ export interface TcpStats {
   undos: number;
   /** Retransmission timeouts found spurious (undone). */
   spuriousRtos: number;
+  /** Recoveries started by RACK's time test before DupThresh was reached. */
+  rackRecoveries: number;
 }
 
 /** A snapshot of one connection. */

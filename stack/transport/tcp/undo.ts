@@ -3,11 +3,12 @@
 // the reduction is undone when D-SACKs show every retransmission since was a duplicate (as
 // Linux's tcp_try_undo_dsack) or when the ACK of the first retransmitted segment echoes a
 // timestamp older than that retransmission (Eifel detection, RFC 3522; response RFC 4015).
-// prepareUndo/noteRetransmission/onDsack/checkTimestampUndo: the hooks the sender calls.
+// prepareUndo/noteRetransmission/onDsack/checkTimestampUndo/noteSackedHigh: the sender's hooks.
 import { seqGt, seqLt, seqSub } from "./seq.ts";
 import { tsNow } from "./segment-writer.ts";
 import { MAX_REORDERING } from "./scoreboard.ts";
-import type { Tcb } from "./state.ts";
+import { rackOnDsack, rackReorderingSeen } from "./rack.ts";
+import { recoveryRecord, type Tcb } from "./state.ts";
 
 /** undoTsVal before the first retransmission, and once the timestamp test was made. */
 const TS_NONE = -1;
@@ -16,32 +17,42 @@ const TS_CHECKED = -2;
 /** Remembers the window before a reduction. A timeout in recovery or after another timeout keeps the first window. */
 export function prepareUndo(c: Tcb, fromRto: boolean): void {
   if (!c.ctx.options.undo) return;
-  if (fromRto && c.undoActive && (c.inRecovery || c.retries > 1)) { c.undoFromRto = true; return; }
-  c.undoActive = true;
-  c.undoMarker = c.sndUna;
-  c.undoRetrans = 0;
-  c.undoTsVal = TS_NONE;
-  c.undoFromRto = fromRto;
-  c.undoHighSack = c.sndUna;
-  c.priorCwnd = c.cc.cwnd;
-  c.priorSsthresh = c.cc.ssthresh;
+  const r = recoveryRecord(c);
+  if (fromRto && r.undoActive && (c.inRecovery || c.retries > 1)) { r.undoFromRto = true; return; }
+  r.undoActive = true;
+  r.undoMarker = c.sndUna;
+  r.undoRetrans = 0;
+  r.undoTsVal = TS_NONE;
+  r.undoFromRto = fromRto;
+  r.undoHighSack = c.sndUna;
+  r.priorCwnd = c.cc.cwnd;
+  r.priorSsthresh = c.cc.ssthresh;
 }
 
 /** One segment was retransmitted: one more duplicate a D-SACK must account for. */
 export function noteRetransmission(c: Tcb): void {
-  if (!c.undoActive) return;
-  c.undoRetrans++;
-  if (c.undoTsVal === TS_NONE && c.tsOk) c.undoTsVal = tsNow(c);
+  const r = c.rec;
+  if (r === null || !r.undoActive) return;
+  r.undoRetrans++;
+  if (r.undoTsVal === TS_NONE && c.tsOk) r.undoTsVal = tsNow(c);
+}
+
+/** Notes the highest SACKed sequence while a reduction may be undone. */
+export function noteSackedHigh(c: Tcb, high: number): void {
+  const r = c.rec;
+  if (r !== null && r.undoActive && seqGt(high, r.undoHighSack)) r.undoHighSack = high;
 }
 
 /** A D-SACK arrived for [left, right) (RFC 2883 §4): counted; one retransmission since the reduction shown spurious. */
 export function onDsack(c: Tcb, left: number, right: number): void {
   c.dsackReceived++;
   c.ctx.stats.dsackReceived++;
-  if (!c.undoActive || c.undoRetrans <= 0 || seqLt(left, c.undoMarker)) return;
+  rackOnDsack(c);
+  const r = c.rec;
+  if (r === null || !r.undoActive || r.undoRetrans <= 0 || seqLt(left, r.undoMarker)) return;
   const segments = Math.max(1, Math.round(seqSub(right, left) / c.mss));
-  c.undoRetrans = Math.max(0, c.undoRetrans - segments);
-  if (c.undoRetrans === 0) undo(c);
+  r.undoRetrans = Math.max(0, r.undoRetrans - segments);
+  if (r.undoRetrans === 0) undo(c);
 }
 
 /**
@@ -49,27 +60,25 @@ export function onDsack(c: Tcb, left: number, right: number): void {
  * the first retransmission, the original arrived and the retransmission was spurious.
  */
 export function checkTimestampUndo(c: Tcb, ack: number, tsEcr: number | undefined): void {
-  if (!c.undoActive || c.undoTsVal < 0 || tsEcr === undefined || tsEcr === 0 || !seqGt(ack, c.undoMarker)) return;
+  const r = c.rec;
+  if (r === null || !r.undoActive || r.undoTsVal < 0 || tsEcr === undefined || tsEcr === 0 || !seqGt(ack, r.undoMarker)) return;
   // one test per reduction: later retransmissions (a probe, the next hole) do not re-arm it
-  if (seqLt(tsEcr, c.undoTsVal)) undo(c);
-  else c.undoTsVal = TS_CHECKED;
-}
-
-/** Notes the highest SACKed sequence while a reduction may be undone. */
-export function noteSackedHigh(c: Tcb, high: number): void {
-  if (c.undoActive && seqGt(high, c.undoHighSack)) c.undoHighSack = high;
+  if (seqLt(tsEcr, r.undoTsVal)) undo(c);
+  else r.undoTsVal = TS_CHECKED;
 }
 
 function undo(c: Tcb): void {
-  c.undoActive = false;
+  const r = c.rec!;
+  r.undoActive = false;
   // the reduction came from reordering, not loss: tolerate as much of it from now on (as Linux
   // raises tp->reordering on an undo), so the same reordering no longer looks like loss
-  const extent = Math.ceil(seqSub(c.undoHighSack, c.undoMarker) / c.mss);
+  rackReorderingSeen(c);
+  const extent = Math.ceil(seqSub(r.undoHighSack, r.undoMarker) / c.mss);
   if (extent > c.reordering) c.reordering = Math.min(MAX_REORDERING, extent);
-  c.cc.undo(c.priorCwnd, c.priorSsthresh);
+  c.cc.undo(r.priorCwnd, r.priorSsthresh);
   c.undos++;
   c.ctx.stats.undos++;
-  if (c.undoFromRto) {
+  if (r.undoFromRto) {
     c.ctx.stats.spuriousRtos++;
     // RFC 4015 §3.2 step (4): resume with data not yet sent instead of going back
     c.sndNxt = c.sndMax;

@@ -1,0 +1,192 @@
+// RACK (RFC 8985 §6): loss detection by time. A segment is lost once a segment sent after it
+// has been delivered (ACKed or SACKed) and more than RACK.rtt + the reordering window has
+// passed since it was sent. Original transmissions are logged as (end sequence, time), both
+// increasing, so "every un-SACKed byte sent at or before T is lost" is one binary search: the
+// result is RackState.lostTo, which the SACK scoreboard's hole tests honour alongside RFC 6675's
+// DupThresh. The reordering window (§6.2 step 4) is 0 until reordering is seen, then
+// min_rtt/4 times a multiplier that D-SACKs raise (once per round trip, decaying after 16
+// recoveries). A reorder timer (Tcb.rackAt) re-runs the test when the next segment would expire.
+// TransmitLog, RackState; rackOnSend/rackOnAck/rackOnDsack/rackOnRecoveryEnd/rackOnTimeout/rackDetect/
+// rackLostTo/rackReorderingSeen.
+import { seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+import { NONE, type Tcb } from "./state.ts";
+
+const INITIAL_CAPACITY = 16;
+const TIME_SLACK_MS = 0.001;
+
+/** Original transmissions of one connection in send order: (end sequence, send time) pairs. */
+export class TransmitLog {
+  #end = new Float64Array(INITIAL_CAPACITY);
+  #time = new Float64Array(INITIAL_CAPACITY);
+  #head = 0;
+  #count = 0;
+
+  get empty(): boolean { return this.#count === 0; }
+
+  /** Appends a transmission ending at `end`, sent at `time`. */
+  push(end: number, time: number): void {
+    const cap = this.#end.length;
+    if (this.#count === cap) {
+      const e = new Float64Array(cap * 2), t = new Float64Array(cap * 2);
+      for (let i = 0; i < this.#count; i++) { e[i] = this.#end[(this.#head + i) % cap]!; t[i] = this.#time[(this.#head + i) % cap]!; }
+      this.#end = e; this.#time = t; this.#head = 0;
+    }
+    const i = (this.#head + this.#count) % this.#end.length;
+    this.#end[i] = end;
+    this.#time[i] = time;
+    this.#count++;
+  }
+
+  /** Drops transmissions wholly at or below `seq` (cumulatively acknowledged). */
+  dropTo(seq: number): void {
+    const cap = this.#end.length;
+    while (this.#count > 0 && seqLe(this.#end[this.#head]!, seq)) { this.#head = (this.#head + 1) % cap; this.#count--; }
+  }
+
+  #at(k: number, arr: Float64Array): number { return arr[(this.#head + k) % arr.length]!; }
+
+  /** Send time of the transmission holding `seq`, or -1. */
+  timeOf(seq: number): number {
+    let lo = 0, hi = this.#count;
+    while (lo < hi) { const m = (lo + hi) >>> 1; if (seqLe(this.#at(m, this.#end), seq)) lo = m + 1; else hi = m; }
+    return lo < this.#count ? this.#at(lo, this.#time) : -1;
+  }
+
+  /** End of the last transmission sent at or before `t`, or undefined. */
+  endSentBy(t: number): number | undefined {
+    let lo = 0, hi = this.#count;
+    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.#at(m, this.#time) <= t) lo = m + 1; else hi = m; }
+    return lo === 0 ? undefined : this.#at(lo - 1, this.#end);
+  }
+
+  /** Send time of the first transmission after `t`, or -1. */
+  firstSentAfter(t: number): number {
+    let lo = 0, hi = this.#count;
+    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.#at(m, this.#time) <= t) lo = m + 1; else hi = m; }
+    return lo < this.#count ? this.#at(lo, this.#time) : -1;
+  }
+}
+
+/** RACK variables of one connection (RFC 8985 §5.2). */
+export class RackState {
+  readonly log = new TransmitLog();
+  /** Send time of the most recently sent data delivered (-1 = none). */
+  xmitTs = -1;
+  rtt = 0;
+  reorderingSeen = false;
+  reoWndMult = 1;
+  reoWndPersist = 0;
+  dsackRound = false;
+  dsackRoundEnd = 0;
+  /** Un-SACKed data below this is lost by the time test. */
+  lostTo: number;
+  constructor(sndUna: number) { this.lostTo = sndUna; }
+  /** Nothing worth keeping once the log is empty. */
+  get idle(): boolean { return this.log.empty && !this.reorderingSeen && this.reoWndMult === 1 && !this.dsackRound; }
+}
+
+function rackState(c: Tcb): RackState {
+  return c.rack ?? (c.rack = new RackState(c.sndUna));
+}
+
+/** Un-SACKed data below this is lost by RACK's time test (SND.UNA: nothing). */
+export function rackLostTo(c: Tcb): number {
+  return c.rack === null ? c.sndUna : c.rack.lostTo;
+}
+
+/** An original transmission of data ending at `end` left now. */
+export function rackOnSend(c: Tcb, end: number, now: number): void {
+  if (!c.sackOk || !c.ctx.options.rack) return;
+  rackState(c).log.push(end, now);
+}
+
+/** Reordering was seen (an undo): the reordering window stays open from now on. */
+export function rackReorderingSeen(c: Tcb): void {
+  if (c.sackOk && c.ctx.options.rack) rackState(c).reorderingSeen = true;
+}
+
+/** RFC 8985 §6.2 step 4: the reordering window. */
+function reorderWindow(c: Tcb, r: RackState): number {
+  // min_rtt from the RTT estimator's samples (cumulative ACKs, timestamps), as Linux's tcp_min_rtt
+  const minRtt = Math.min(c.rtt.minRtt, c.rtt.srtt);
+  if (!r.reorderingSeen) {
+    if (c.inRecovery || c.retries > 0) return 0;
+    if (c.scoreboard !== null && c.scoreboard.sacked >= c.reordering * c.mss) return 0;
+  }
+  return Math.min((r.reoWndMult * minRtt) / 4, c.rtt.srtt);
+}
+
+/**
+ * After an ACK was processed (scoreboard and SND.UNA updated): RACK.xmit_ts / RACK.rtt from the
+ * most recently sent data delivered (§6.2 step 2), reordering seen (step 3), then the loss test.
+ */
+export function rackOnAck(c: Tcb, now: number, reordered: boolean): void {
+  const r = c.rack;
+  if (r === null) return;
+  if (seqLt(r.lostTo, c.sndUna)) r.lostTo = c.sndUna;
+  if (r.dsackRound && seqGe(c.sndUna, r.dsackRoundEnd)) r.dsackRound = false;
+  r.log.dropTo(c.sndUna);
+  const sb = c.scoreboard;
+  if (r.log.empty || sb === null || sb.empty) {
+    c.rackAt = NONE;
+    if (r.idle) c.rack = null;
+    return;
+  }
+  if (reordered) r.reorderingSeen = true;
+  const t = r.log.timeOf(sb.highest(c.sndUna) - 1 >>> 0);
+  if (t > r.xmitTs) {
+    r.xmitTs = t;
+    r.rtt = now - t;
+  }
+  rackDetect(c, now);
+}
+
+/** RFC 8985 §6.2 step 5: marks what is lost by now (RackState.lostTo) and arms the reorder timer. */
+export function rackDetect(c: Tcb, now: number): void {
+  const r = c.rack;
+  const sb = c.scoreboard;
+  c.rackAt = NONE;
+  if (r === null || sb === null || sb.empty || r.xmitTs < 0) return;
+  const reo = reorderWindow(c, r);
+  // (a microsecond of slack: the reorder timer fires at exactly xmit + rtt + reo, which floating
+  // point may put a hair below `now - rtt - reo`, and would then re-arm for the same instant)
+  const threshold = Math.min(r.xmitTs, now - r.rtt - reo + TIME_SLACK_MS);
+  const lostTo = r.log.endSentBy(threshold);
+  if (lostTo !== undefined && seqGt(lostTo, r.lostTo)) r.lostTo = seqLt(lostTo, c.sndMax) ? lostTo : c.sndMax;
+  const next = r.log.firstSentAfter(threshold);
+  // a hole above what is lost, sent no later than the newest delivered data, expires later
+  if (next >= 0 && next <= r.xmitTs && seqLt(r.lostTo, sb.highest(c.sndUna))) {
+    const at = next + r.rtt + reo;
+    c.rackAt = at > now ? at : NONE;
+  }
+}
+
+/** A D-SACK arrived (§6.2 step 4): widen the reordering window once per round trip, for 16 recoveries. */
+export function rackOnDsack(c: Tcb): void {
+  if (!c.sackOk || !c.ctx.options.rack) return;
+  const r = rackState(c);
+  if (r.dsackRound) return;
+  r.dsackRound = true;
+  r.dsackRoundEnd = c.sndMax;
+  r.reoWndMult = Math.min(r.reoWndMult + 1, 64);
+  r.reoWndPersist = 16;
+}
+
+/** A recovery ended: the widened window decays after 16 of them. */
+export function rackOnRecoveryEnd(c: Tcb): void {
+  const r = c.rack;
+  if (r !== null && r.reoWndPersist > 0 && --r.reoWndPersist === 0) r.reoWndMult = 1;
+}
+
+/** A retransmission timeout: the log and the time test start again with what is sent next. */
+export function rackOnTimeout(c: Tcb): void {
+  c.rackAt = NONE;
+  const r = c.rack;
+  if (r === null) return;
+  if (!r.reorderingSeen && r.reoWndMult === 1 && !r.dsackRound) { c.rack = null; return; }
+  const fresh = new RackState(c.sndUna);
+  fresh.reorderingSeen = r.reorderingSeen;
+  fresh.reoWndMult = r.reoWndMult;
+  fresh.reoWndPersist = r.reoWndPersist;
+  c.rack = fresh;
+}
