@@ -158,6 +158,21 @@ describe("router forwarding (RFC 1812)", () => {
     expect(out.map((f) => [f.eth.dst, f.ip.dst, f.ip.ttl])).toEqual([[MAC_B, far, 63]]);
   });
 
+  it("answers with host unreachable once ARP gives up on the next hop (RFC 1812 §5.2.7.1)", () => {
+    const t = lab();
+    const ghost = ip("198.51.100.99");
+    const sent = t.inject({ dst: ghost }, udp(A_IP, ghost, new Uint8Array(4)));
+    const arps = t.right.log.filter((l) => l.from === "a" && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0806);
+    expect(arps).toHaveLength(3);
+    const back = ipSent(t.left, "b");
+    expect(back).toHaveLength(1);
+    expect(back[0]!.ip).toMatchObject({ src: R0_IP, dst: A_IP, protocol: 1 });
+    // The quote is the datagram as it waited for ARP: TTL already decremented.
+    const icmp = unwrap(parseIcmp(back[0]!.bytes.subarray(20)));
+    expect(icmp).toMatchObject({ kind: "dst-unreachable", code: 1 });
+    expect((icmp as { original: Uint8Array }).original[8]).toBe(sent[8]! - 1);
+  });
+
   it("does not forward link-local, broadcast, multicast, martian sources or link-layer broadcasts, and counts each", () => {
     const t = lab();
     const p = new Uint8Array(4);
