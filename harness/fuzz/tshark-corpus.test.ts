@@ -1,7 +1,8 @@
 // A batch differential against tshark over the wire-decode corpus: every frame whose headers
 // netlab's decoders accept (Ethernet, IPv4 with a good header checksum, and a TCP/UDP/ICMP body
 // with a good checksum) is written to one pcap, and tshark, with checksum validation on, must find
-// none of them malformed, in expert error or with a bad checksum. Frames netlab refuses are not
+// none of them malformed, in expert error or with a bad checksum. IPv6 frames count when their
+// extension chain walks to an ICMPv6, NDP or MLD message that parses with a good checksum. Frames netlab refuses are not
 // compared (tshark dissects what it can of anything). Known differences, each with its reason,
 // are in TSHARK_STRICTER. Skips without tshark.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -12,7 +13,8 @@ import { describe, expect, it } from "vitest";
 import { createByteCollector, createPcapWriter } from "../../stack/link/pcap/index.ts";
 import {
   ETHERTYPE_IPV4, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, ethernetHeaderLength, ipv4HeaderLength,
-  parseEthernet, parseIcmp, parseIpv4, parseUdp,
+  parseEthernet, parseIcmp, parseIpv4, parseUdp, ETHERTYPE_IPV6, parseIpv6, walkIpv6Chain, IPV6_NEXT_HEADER_ICMPV6,
+  IPV6_OPTION_ROUTER_ALERT, isNdpType, parseNdp, parseMld, parseIcmpv6, ICMPV6_TYPE_MLD_QUERY, ICMPV6_TYPE_MLDV2_REPORT,
 } from "../../stack/wire/index.ts";
 import { parseTcp } from "../../stack/wire/tcp.ts";
 import { fixChecksums } from "./fixup.ts";
@@ -31,6 +33,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 /** True when netlab's decoders accept the whole frame, checksums included. */
 function netlabAccepts(frame: Uint8Array): boolean {
   const eth = parseEthernet(frame);
+  if (eth.ok && eth.value.ethertype === ETHERTYPE_IPV6) return netlabAcceptsIpv6(frame.subarray(ethernetHeaderLength(eth.value)));
   if (!eth.ok || eth.value.ethertype !== ETHERTYPE_IPV4) return false;
   const ipBytes = frame.subarray(ethernetHeaderLength(eth.value));
   const ip = parseIpv4(ipBytes);
@@ -43,6 +46,20 @@ function netlabAccepts(frame: Uint8Array): boolean {
     case IP_PROTOCOL_ICMP: return parseIcmp(body).ok;
     default: return false;
   }
+}
+
+/** True when netlab's v6 decoders accept the packet down to an ICMPv6/NDP/MLD message. */
+function netlabAcceptsIpv6(packet: Uint8Array): boolean {
+  const ip = parseIpv6(packet);
+  if (!ip.ok) return false;
+  const chain = walkIpv6Chain(packet.subarray(0, 40 + ip.value.payloadLength), { knownOption: (t) => t === IPV6_OPTION_ROUTER_ALERT });
+  if (!chain.ok || chain.value.fragment || chain.value.upperLayer !== IPV6_NEXT_HEADER_ICMPV6) return false;
+  const body = packet.subarray(chain.value.offset, 40 + ip.value.payloadLength);
+  const { src, dst } = ip.value;
+  const type = body[0] ?? 0;
+  if (isNdpType(type)) return parseNdp(body, src, dst).ok;
+  if (type === ICMPV6_TYPE_MLD_QUERY || type === ICMPV6_TYPE_MLDV2_REPORT) return parseMld(body, src, dst).ok;
+  return parseIcmpv6(body, src, dst).ok;
 }
 
 function corpusFrames(): Array<{ name: string; frame: Uint8Array }> {
@@ -67,6 +84,7 @@ describe("wire-decode corpus against tshark", () => {
   it.skipIf(skip !== undefined)(`tshark finds nothing wrong in a frame netlab accepts${skip ? ` (skipped: ${skip})` : ""}`, () => {
     const accepted = corpusFrames().filter((x) => netlabAccepts(x.frame));
     expect(accepted.length).toBeGreaterThan(10);
+    expect(accepted.filter((x) => x.frame[12] === 0x86 && x.frame[13] === 0xdd).length, "IPv6 frames accepted").toBeGreaterThan(10);
     const bytes = createByteCollector();
     const w = createPcapWriter(bytes.write, {});
     const id = w.addInterface({});
@@ -75,13 +93,13 @@ describe("wire-decode corpus against tshark", () => {
     try {
       const file = path.join(dir, "accepted.pcap");
       writeFileSync(file, bytes.bytes());
-      const fields = ["frame.number", "_ws.col.Info", "_ws.malformed", "ip.checksum.status", "tcp.checksum.status", "udp.checksum.status", "_ws.expert.message", "_ws.expert.severity"];
-      const bad = tsharkFields(file, fields, TSHARK_WELLFORMED_FILTER).filter(([, , malformed, ipSum, tcpSum, udpSum, messages, severities]) => {
-        if ((malformed ?? "") !== "" || [ipSum, tcpSum, udpSum].some((x) => x === "0" || x === "Bad")) return true;
+      const fields = ["frame.number", "_ws.col.Info", "_ws.malformed", "ip.checksum.status", "tcp.checksum.status", "udp.checksum.status", "icmpv6.checksum.status", "_ws.expert.message", "_ws.expert.severity"];
+      const bad = tsharkFields(file, fields, `${TSHARK_WELLFORMED_FILTER} || icmpv6.checksum.status == "Bad"`).filter(([, , malformed, ipSum, tcpSum, udpSum, icmpv6Sum, messages, severities]) => {
+        if ((malformed ?? "") !== "" || [ipSum, tcpSum, udpSum, icmpv6Sum].some((x) => x === "0" || x === "Bad")) return true;
         const sev = (severities ?? "").split(",").map(Number);
         return (messages ?? "").split(",").some((m, k) => sev[k] !== undefined && sev[k]! >= EXPERT_ERROR && !TSHARK_STRICTER.has(m));
       });
-      const named = bad.map(([n, info, , , , , messages]) => `${accepted[Number(n) - 1]?.name ?? n}: ${info ?? ""} [${messages ?? ""}]`);
+      const named = bad.map(([n, info, , , , , , messages]) => `${accepted[Number(n) - 1]?.name ?? n}: ${info ?? ""} [${messages ?? ""}]`);
       expect(named, "frames netlab accepts that tshark calls malformed or bad").toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
