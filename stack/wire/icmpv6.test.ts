@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { unwrap } from "../result.ts";
 import { formatIpv6, ipv6 } from "./ipv6-address.ts";
-import { type Icmpv6Repr, emitIcmpv6, icmpv6ReprLength, parseIcmpv6, parseIcmpv6Quote, verifyIcmpv6Checksum } from "./icmpv6.ts";
+import { type Icmpv6Repr, emitIcmpv6, icmpv6Checksum, icmpv6ReprLength, parseIcmpv6, parseIcmpv6Quote, verifyIcmpv6Checksum } from "./icmpv6.ts";
 import { parseIpv6 } from "./ipv6.ts";
 import { guard } from "./test-guard.ts";
 import { hex, toHex } from "./test-helpers.ts";
@@ -34,6 +34,16 @@ describe("icmpv6", () => {
   it("parseIcmpv6() deconstructs scapy's echo request and emitIcmpv6() constructs it with the v6 pseudo-header checksum", () => {
     const r = reemit(ECHO);
     expect(r).toEqual({ kind: "echo-request", ident: 0x1234, seq: 1, data: new TextEncoder().encode("abcdefgh") });
+  });
+
+  it("icmpv6Checksum() computes the field scapy wrote, whatever the field holds now", () => {
+    for (const p of [ECHO, PTB, UNREACH, TIME_EXCEEDED, PARAM]) {
+      const { src, dst, msg } = split(p);
+      const want = (msg[2]! << 8) | msg[3]!;
+      expect(icmpv6Checksum(msg, src, dst)).toBe(want);
+      const zeroed = msg.slice(); zeroed[2] = 0x12; zeroed[3] = 0x34;
+      expect(icmpv6Checksum(zeroed, src, dst)).toBe(want);
+    }
   });
 
   it("reads Packet Too Big with its MTU and the quoted packet", () => {
