@@ -11,6 +11,7 @@
 import { seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { NONE, type Tcb } from "./state.ts";
 
+/** A power of two (indices wrap with a mask). */
 const INITIAL_CAPACITY = 16;
 const TIME_SLACK_MS = 0.001;
 
@@ -23,15 +24,20 @@ export class TransmitLog {
 
   get empty(): boolean { return this.#count === 0; }
 
-  /** Appends a transmission ending at `end`, sent at `time`. */
+  /** Appends a transmission ending at `end`, sent at `time` (one sent at the same time extends the last). */
   push(end: number, time: number): void {
-    const cap = this.#end.length;
-    if (this.#count === cap) {
+    const mask = this.#end.length - 1;
+    if (this.#count > 0) {
+      const last = (this.#head + this.#count - 1) & mask;
+      if (this.#time[last] === time) { this.#end[last] = end; return; }
+    }
+    if (this.#count === this.#end.length) {
+      const cap = this.#end.length;
       const e = new Float64Array(cap * 2), t = new Float64Array(cap * 2);
-      for (let i = 0; i < this.#count; i++) { e[i] = this.#end[(this.#head + i) % cap]!; t[i] = this.#time[(this.#head + i) % cap]!; }
+      for (let i = 0; i < this.#count; i++) { e[i] = this.#end[(this.#head + i) & mask]!; t[i] = this.#time[(this.#head + i) & mask]!; }
       this.#end = e; this.#time = t; this.#head = 0;
     }
-    const i = (this.#head + this.#count) % this.#end.length;
+    const i = (this.#head + this.#count) & (this.#end.length - 1);
     this.#end[i] = end;
     this.#time[i] = time;
     this.#count++;
@@ -39,11 +45,11 @@ export class TransmitLog {
 
   /** Drops transmissions wholly at or below `seq` (cumulatively acknowledged). */
   dropTo(seq: number): void {
-    const cap = this.#end.length;
-    while (this.#count > 0 && seqLe(this.#end[this.#head]!, seq)) { this.#head = (this.#head + 1) % cap; this.#count--; }
+    const mask = this.#end.length - 1;
+    while (this.#count > 0 && seqLe(this.#end[this.#head]!, seq)) { this.#head = (this.#head + 1) & mask; this.#count--; }
   }
 
-  #at(k: number, arr: Float64Array): number { return arr[(this.#head + k) % arr.length]!; }
+  #at(k: number, arr: Float64Array): number { return arr[(this.#head + k) & (arr.length - 1)]!; }
 
   /** Send time of the transmission holding `seq`, or -1. */
   timeOf(seq: number): number {

@@ -108,11 +108,12 @@ export function advance(c: Tcb, n: number, retransmitting: boolean): void {
   if (retransmitting) { c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c); }
   if (c.inRecovery) recoveryRecord(c).prrOut += n;
   c.sndNxt = seqAdd(c.sndNxt, n);
-  if (!retransmitting) rackOnSend(c, c.sndNxt, c.ctx.clock.now());
+  const now = c.ctx.clock.now();
+  if (!retransmitting && c.sackOk) rackOnSend(c, c.sndNxt, now);
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
-  if (c.rtoAt === NONE) c.rtoAt = c.ctx.clock.now() + c.rtt.rto;
+  if (c.rtoAt === NONE) c.rtoAt = now + c.rtt.rto;
   // RFC 8985 §7.2: the probe timer restarts with every new transmission
-  if (!retransmitting) armTailLossProbe(c, c.ctx.clock.now());
+  if (!retransmitting) armTailLossProbe(c, now);
   c.persistAt = NONE;
 }
 
