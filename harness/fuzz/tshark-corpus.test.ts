@@ -14,7 +14,7 @@ import { createByteCollector, createPcapWriter } from "../../stack/link/pcap/ind
 import {
   ETHERTYPE_IPV4, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, ethernetHeaderLength, ipv4HeaderLength,
   parseEthernet, parseIcmp, parseIpv4, parseUdp, ETHERTYPE_IPV6, parseIpv6, walkIpv6Chain, IPV6_NEXT_HEADER_ICMPV6,
-  IPV6_OPTION_ROUTER_ALERT, isNdpType, parseNdp, parseMld, parseIcmpv6, ICMPV6_TYPE_MLD_QUERY, ICMPV6_TYPE_MLDV2_REPORT,
+  IPV6_OPTION_ROUTER_ALERT, isNdpType, parseNdp, parseMld, parseIcmpv6, isMldType,
 } from "../../stack/wire/index.ts";
 import { parseTcp } from "../../stack/wire/tcp.ts";
 import { fixChecksums } from "./fixup.ts";
@@ -58,7 +58,7 @@ function netlabAcceptsIpv6(packet: Uint8Array): boolean {
   const { src, dst } = ip.value;
   const type = body[0] ?? 0;
   if (isNdpType(type)) return parseNdp(body, src, dst).ok;
-  if (type === ICMPV6_TYPE_MLD_QUERY || type === ICMPV6_TYPE_MLDV2_REPORT) return parseMld(body, src, dst).ok;
+  if (isMldType(type)) return parseMld(body, src, dst).ok;
   return parseIcmpv6(body, src, dst).ok;
 }
 

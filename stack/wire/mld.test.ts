@@ -55,9 +55,24 @@ describe("mld", () => {
     expect(parseMld(more, src, dst, { verifyChecksum: false })).toMatchObject({ ok: false, error: "truncated" });
     expect(parseMld(msg, src, ipv6("ff02::2"))).toMatchObject({ ok: false, error: "bad-checksum" });
     const q = split(QUERY);
-    expect(parseMld(q.msg.subarray(0, 24), q.src, q.dst, { verifyChecksum: false })).toMatchObject({ ok: false, error: "unsupported-type" });
+    expect(parseMld(q.msg.subarray(0, 26), q.src, q.dst, { verifyChecksum: false })).toMatchObject({ ok: false, error: "truncated" });
     const echo = msg.slice(); echo[0] = 128;
     expect(parseMld(echo, src, dst)).toMatchObject({ ok: false, error: "unsupported-type" });
+  });
+
+  it("parseMld() reads MLDv1 (RFC 2710) query, report and done; a 24-byte query is v1 (RFC 3810 §8.1)", () => {
+    // scapy: ICMPv6MLReport(mladdr="ff02::1:ff00:1") from fe80::1 to ff02::1:ff00:1 (no Hop-by-Hop here).
+    const src = ipv6("fe80::1"), dst = ipv6("ff02::1:ff00:1");
+    const v1 = hex("8300821f00000000ff0200000000000000000001ff000001");
+    const r = unwrap(parseMld(v1, src, dst));
+    expect(r.kind === "v1-report" && formatIpv6(r.multicastAddress)).toBe("ff02::1:ff00:1");
+    const out = new Uint8Array(mldReprLength(r));
+    emitMld(r, out, 0, src, dst);
+    expect(toHex(out)).toBe(toHex(v1));
+    const q = split(QUERY);
+    const v1q = q.msg.slice(0, 24); v1q[2] = 0; v1q[3] = 0;
+    const query = unwrap(parseMld(v1q, q.src, q.dst, { verifyChecksum: false }));
+    expect(query).toMatchObject({ kind: "v1-query", maxResponseDelay: 10000 });
   });
 
   it("parseMld(emitMld(repr)) gives back repr", () => {
@@ -72,6 +87,7 @@ describe("mld", () => {
         kind: fc.constant("query" as const), maxResponseCode: fc.integer({ min: 0, max: 0xffff }), multicastAddress: addr, suppress: fc.boolean(),
         robustness: fc.integer({ min: 0, max: 7 }), qqic: fc.integer({ min: 0, max: 255 }), sources: fc.array(addr, { maxLength: 3 }),
       }),
+      fc.record({ kind: fc.constantFrom("v1-query" as const, "v1-report" as const, "v1-done" as const), maxResponseDelay: fc.integer({ min: 0, max: 0xffff }), multicastAddress: addr }),
     );
     fc.assert(fc.property(repr, addr, addr, (r, src, dst) => {
       const buf = new Uint8Array(mldReprLength(r));
@@ -82,7 +98,7 @@ describe("mld", () => {
 
   it("parseMld() never throws nor reads outside its input on arbitrary bytes", () => {
     const src = ipv6("fe80::1"), dst = ipv6("ff02::16");
-    const mldish = fc.tuple(fc.constantFrom(130, 143), fc.uint8Array({ maxLength: 120 })).map(([t, b]) => Uint8Array.of(t, 0, 0, 0, 0, 0, 0, b.length % 4, ...b));
+    const mldish = fc.tuple(fc.constantFrom(130, 131, 132, 143), fc.uint8Array({ maxLength: 120 })).map(([t, b]) => Uint8Array.of(t, 0, 0, 0, 0, 0, 0, b.length % 4, ...b));
     fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 80 }), mldish), (b) => {
       parseMld(guard(b), src, dst);
       parseMld(guard(b), src, dst, { verifyChecksum: false });

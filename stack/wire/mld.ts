@@ -1,5 +1,7 @@
 // Multicast Listener Discovery v2 (RFC 3810 §5): the Version 2 Multicast Listener Report
-// (type 143) and the Multicast Listener Query (type 130, v2 form of at least 28 bytes).
+// (type 143) and the Multicast Listener Query (type 130, v2 form of at least 28 bytes); and
+// MLDv1 (RFC 2710 §3) query, report (131) and done (132), which a v2 node must understand
+// (RFC 3810 §8).
 // The checksum is ICMPv6's (pseudo-header included). The IPv6 layer's rules (link-local
 // source, hop limit 1, Router Alert) are the caller's.
 import { type Result, ok, err } from "../result.ts";
@@ -25,6 +27,10 @@ export const MLD_QUERY_QQIC = 25;
 export const MLD_QUERY_SOURCE_COUNT = 26;
 export const MLD_QUERY_SOURCES = 28;
 export const MLDV2_QUERY_MIN_LEN = 28;
+/** RFC 2710 §3: every MLDv1 message. */
+export const MLDV1_LEN = 24;
+export const ICMPV6_TYPE_MLDV1_REPORT = 131;
+export const ICMPV6_TYPE_MLDV1_DONE = 132;
 
 /** RFC 3810 §5.2.12 record types. */
 export const MLD_MODE_IS_INCLUDE = 1;
@@ -36,7 +42,8 @@ export const MLD_BLOCK_OLD_SOURCES = 6;
 
 /**
  * - "truncated": shorter than its fixed part, or a record/source list runs past the message.
- * - "unsupported-type": not 130 or 143 (or a 24-byte MLDv1 query).
+ * - "unsupported-type": not an MLD type (130, 131, 132, 143).
+ * RFC 3810 §8.1: a query of 24 bytes is MLDv1, of 28 or more MLDv2; 25 to 27 bytes: "truncated".
  */
 export type MldError = "truncated" | "bad-checksum" | "unsupported-type";
 
@@ -64,7 +71,14 @@ export type MldRepr =
     /** Querier's query interval code. */
     readonly qqic: number;
     readonly sources: readonly Ipv6Address[];
-  };
+  }
+  /** MLDv1 (RFC 2710 §3): maxResponseDelay in milliseconds (queries; 0 in reports and done). */
+  | { readonly kind: "v1-query" | "v1-report" | "v1-done"; readonly maxResponseDelay: number; readonly multicastAddress: Ipv6Address };
+
+/** True for the ICMPv6 types parseMld decodes. */
+export function isMldType(type: number): boolean {
+  return type === ICMPV6_TYPE_MLD_QUERY || type === ICMPV6_TYPE_MLDV1_REPORT || type === ICMPV6_TYPE_MLDV1_DONE || type === ICMPV6_TYPE_MLDV2_REPORT;
+}
 
 /** RFC 3810 §5.1.3: the Maximum Response Delay in milliseconds from its code. */
 export function mldMaxResponseDelay(code: number): number {
@@ -77,8 +91,9 @@ export function parseMld(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Address, 
   if (bytes.length < MLD_REPORT_HEADER_LEN) return err("truncated");
   const type = bytes[ICMPV6_TYPE]!;
   if (type === ICMPV6_TYPE_MLD_QUERY) {
-    if (bytes.length < MLDV2_QUERY_MIN_LEN) return bytes.length === 24 ? err("unsupported-type", "an MLDv1 query") : err("truncated");
+    if (bytes.length < MLDV2_QUERY_MIN_LEN && bytes.length !== MLDV1_LEN) return err("truncated");
     if (options?.verifyChecksum !== false && !verifyIcmpv6Checksum(bytes, src, dst)) return err("bad-checksum");
+    if (bytes.length === MLDV1_LEN) return ok({ kind: "v1-query", maxResponseDelay: readU16(bytes, MLD_QUERY_MAX_RESPONSE), multicastAddress: readIpv6(bytes, MLD_QUERY_ADDRESS) });
     const n = readU16(bytes, MLD_QUERY_SOURCE_COUNT);
     if (MLD_QUERY_SOURCES + 16 * n > bytes.length) return err("truncated");
     const sources: Ipv6Address[] = [];
@@ -87,6 +102,14 @@ export function parseMld(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Address, 
     return ok({
       kind: "query", maxResponseCode: readU16(bytes, MLD_QUERY_MAX_RESPONSE), multicastAddress: readIpv6(bytes, MLD_QUERY_ADDRESS),
       suppress: (flags & 0x08) !== 0, robustness: flags & 0x07, qqic: bytes[MLD_QUERY_QQIC]!, sources,
+    });
+  }
+  if (type === ICMPV6_TYPE_MLDV1_REPORT || type === ICMPV6_TYPE_MLDV1_DONE) {
+    if (bytes.length < MLDV1_LEN) return err("truncated");
+    if (options?.verifyChecksum !== false && !verifyIcmpv6Checksum(bytes, src, dst)) return err("bad-checksum");
+    return ok({
+      kind: type === ICMPV6_TYPE_MLDV1_REPORT ? "v1-report" : "v1-done", maxResponseDelay: readU16(bytes, MLD_QUERY_MAX_RESPONSE),
+      multicastAddress: readIpv6(bytes, MLD_QUERY_ADDRESS),
     });
   }
   if (type !== ICMPV6_TYPE_MLDV2_REPORT) return err("unsupported-type");
@@ -113,6 +136,7 @@ export function parseMld(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Address, 
 
 /** Bytes the repr emits. */
 export function mldReprLength(repr: MldRepr): number {
+  if ("maxResponseDelay" in repr) return MLDV1_LEN;
   if (repr.kind === "query") return MLD_QUERY_SOURCES + 16 * repr.sources.length;
   return repr.records.reduce((n, r) => n + MLD_RECORD_HEADER_LEN + 16 * r.sources.length + ((r.auxData.length + 3) & ~3), MLD_REPORT_HEADER_LEN);
 }
@@ -121,7 +145,11 @@ export function mldReprLength(repr: MldRepr): number {
 export function emitMld(repr: MldRepr, buf: Uint8Array, offset: number, src: Ipv6Address, dst: Ipv6Address): number {
   const len = mldReprLength(repr);
   buf.fill(0, offset, offset + len);
-  if (repr.kind === "query") {
+  if ("maxResponseDelay" in repr) {
+    buf[offset + ICMPV6_TYPE] = repr.kind === "v1-query" ? ICMPV6_TYPE_MLD_QUERY : repr.kind === "v1-report" ? ICMPV6_TYPE_MLDV1_REPORT : ICMPV6_TYPE_MLDV1_DONE;
+    writeU16(buf, offset + MLD_QUERY_MAX_RESPONSE, repr.maxResponseDelay);
+    writeIpv6(buf, offset + MLD_QUERY_ADDRESS, repr.multicastAddress);
+  } else if (repr.kind === "query") {
     buf[offset + ICMPV6_TYPE] = ICMPV6_TYPE_MLD_QUERY;
     writeU16(buf, offset + MLD_QUERY_MAX_RESPONSE, repr.maxResponseCode);
     writeIpv6(buf, offset + MLD_QUERY_ADDRESS, repr.multicastAddress);

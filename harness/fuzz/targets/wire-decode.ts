@@ -22,7 +22,7 @@ import {
   ipv6OptionsHeaderLength, parseIpv6Routing, emitIpv6Routing, ipv6RoutingHeaderLength, parseIpv6Fragment, emitIpv6Fragment,
   parseIcmpv6, emitIcmpv6, icmpv6ReprLength, parseNdp, emitNdp, ndpReprLength, isNdpType, parseMld, emitMld, mldReprLength,
   fillIcmpv6Checksum, ipv6, ndpMacOption,
-  IPV6_NEXT_HEADER_ICMPV6, IPV6_OPTION_ROUTER_ALERT, ICMPV6_TYPE_MLD_QUERY, ICMPV6_TYPE_MLDV2_REPORT,
+  IPV6_NEXT_HEADER_ICMPV6, IPV6_OPTION_ROUTER_ALERT, isMldType,
   type Ipv6Repr,
 } from "../../../stack/wire/index.ts";
 import { parseTcp, emitTcp, tcpHeaderLength, type TcpRepr } from "../../../stack/wire/tcp.ts";
@@ -179,7 +179,7 @@ function checkIcmpv6(body: Uint8Array, ip: Ipv6Repr, input: Uint8Array): void {
   if (isNdpType(type)) {
     const r = parseNdp(guarded(body, "ndp"), src, dst);
     if (r.ok) roundTrip("ndp", r.value, (b) => emitNdp(r.value, b, 0, src, dst), ndpReprLength(r.value), (b) => parseNdp(b, src, dst));
-  } else if (type === ICMPV6_TYPE_MLD_QUERY || type === ICMPV6_TYPE_MLDV2_REPORT) {
+  } else if (isMldType(type)) {
     const r = parseMld(guarded(body, "mld"), src, dst);
     if (r.ok) roundTrip("mld", r.value, (b) => emitMld(r.value, b, 0, src, dst), mldReprLength(r.value), (b) => parseMld(b, src, dst));
   } else {
