@@ -298,4 +298,29 @@ describe("a stack with several interfaces and transports", () => {
     expect(m.ipv4.sourceFor(A_IP)).toBe(ip("192.0.2.1"));
     expect(m.ipv4.sourceFor(B_IP)).toBe(ip("198.51.100.1"));
   });
+
+  it("a TCP connection to the other interface's address answers from that address through the interface toward the client (weak host)", () => {
+    const clock = createVirtualClock();
+    const left = createDevicePair(clock);
+    const right = createDevicePair(clock);
+    const m = createRouter({ clock, rng: createRng(1) }, {
+      interfaces: [{ device: left.b, cidr: "192.0.2.1/24" }, { device: right.a, cidr: "198.51.100.1/24" }],
+      forwarding: { forwarding: false },
+      transport: {},
+    });
+    const a = createStack({ device: left.a, clock, rng: createRng(2) }, { ipv4: { cidr: "192.0.2.10/24", gateway: "192.0.2.1" } });
+    clock.run();
+    const server = unwrap(m.tcp!.listen(7));
+    server.onConnection((s) => s.onData((d) => s.write(d)));
+    const s = unwrap(a.tcp.connect(ip("198.51.100.1"), 7));
+    const echoed: string[] = [];
+    s.onConnect(() => s.write(new TextEncoder().encode("hello")));
+    s.onData((d) => echoed.push(new TextDecoder().decode(d)));
+    clock.run(clock.now() + 1000);
+    expect(echoed).toEqual(["hello"]);
+    // every segment m sent left through eth0 with the connection's address, 198.51.100.1
+    const fromM = ipSent(left, "b").filter((p) => p.ip.protocol === 6);
+    expect(fromM.length).toBeGreaterThan(0);
+    expect(fromM.every((p) => p.ip.src === ip("198.51.100.1"))).toBe(true);
+  });
 });

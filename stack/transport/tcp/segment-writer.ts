@@ -19,8 +19,6 @@ export interface SegmentSink {
   allocate(n: number): Uint8Array;
 }
 
-const OFFLOAD_DF_OPTS = Object.freeze({ dontFragment: true, offload: Object.freeze({ csumBlank: true }) });
-const DF_OPTS = Object.freeze({ dontFragment: true });
 
 /** Writes and sends one segment. `synOptions` set means a SYN or SYN-ACK. */
 export function writeSegment(c: Tcb, flags: number, seq: number, offset: number, len: number, synOptions: TcpOptions | undefined, gso = false): void {
@@ -94,8 +92,8 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   ctx.stats.segmentsSent++;
   ctx.stats.bytesSent += len;
   // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
-  ctx.ip.send(c.remoteAddress, 6, b, gso ? { dontFragment: true, offload: { csumBlank: true, gsoSize: c.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
-    : offload ? OFFLOAD_DF_OPTS : DF_OPTS);
+  ctx.ip.send(c.remoteAddress, 6, b, gso ? { dontFragment: true, src: c.localAddress, offload: { csumBlank: true, gsoSize: c.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
+    : offload ? c.offloadSendOptions : c.sendOptions);
 }
 
 /** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */
@@ -138,7 +136,7 @@ export function writeReset(sink: SegmentSink, src: number, dst: number, srcPort:
   const csum = checksumFinish(checksumAdd(s, pseudoHeaderSum(src, dst, 6, 20)));
   s[16] = csum >>> 8; s[17] = csum & 0xff;
   sink.stats.segmentsSent++;
-  sink.ip.send(dst, 6, s);
+  sink.ip.send(dst, 6, s, { src });
 }
 
 /** Writes and sends a segment no connection owns (the layer's SYN-cookie SYN-ACK). */
@@ -146,5 +144,5 @@ export function writeStatelessSegment(sink: SegmentSink, src: number, dst: numbe
   const b = sink.allocate(tcpHeaderLength(repr) + repr.payload.length);
   emitTcp(repr, b, 0, { src, dst });
   sink.stats.segmentsSent++;
-  sink.ip.send(dst, 6, b);
+  sink.ip.send(dst, 6, b, { src });
 }

@@ -5,7 +5,7 @@
 // Tcb: the record; TcpContext: what a connection needs from its layer; LossRecovery: the
 // interface of a recovery algorithm; State, stateName, NONE: state numbers, names, "no deadline".
 import type { Clock, Rng } from "../../time.ts";
-import type { Ipv4Layer } from "../../net/types.ts";
+import type { Ipv4Layer, Ipv4SendOptions } from "../../net/types.ts";
 import type { BufferLoan } from "../../link/recycler.ts";
 import type { ByteStream, StreamErrorCode } from "../types.ts";
 import { type CongestionControl, type CongestionControlName, createCongestionControl } from "./congestion.ts";
@@ -251,6 +251,10 @@ export class Tcb {
   fireTimer!: () => void;
   /** The loss recovery algorithm (NewReno until SACK is negotiated). */
   recovery: LossRecovery;
+  /** IPv4 send options of the connection's segments, made once: DF, and the connection's own source
+   * address (a multihomed stack would otherwise pick the outgoing interface's). */
+  readonly sendOptions: Readonly<Ipv4SendOptions>;
+  readonly offloadSendOptions: Readonly<Ipv4SendOptions>;
 
   constructor(
     readonly ctx: TcpContext,
@@ -267,6 +271,8 @@ export class Tcb {
     this.rtt = new RttEstimator(o.initialRtoMs, o.minRtoMs, o.maxRtoMs);
     this.cc = createCongestionControl(congestionControl, DEFAULT_MSS);
     this.recovery = recovery;
+    this.sendOptions = Object.freeze({ dontFragment: true, src: localAddress });
+    this.offloadSendOptions = Object.freeze({ dontFragment: true, src: localAddress, offload: Object.freeze({ csumBlank: true }) });
   }
 
   /** Queued and unacknowledged bytes. */
