@@ -1,7 +1,8 @@
 // After `tsc -p tsconfig.build.json` (npm run build): makes dist/ a package plain Node imports.
 //   - .d.ts files: relative `.ts` specifiers become `.js` (tsc rewrites them in the JavaScript
 //     it emits, rewriteRelativeImportExtensions, but leaves declarations as written);
-//   - copies the runtime files tsc does not emit (worker bootstraps: *.mjs, *.cjs).
+//   - copies the runtime files tsc does not emit (worker bootstraps: *.mjs, *.cjs; the lab's
+//     example topologies and JSON Schema under harness/lab/).
 // Usage: node harness/package/postbuild.mjs [root]   (root defaults to the repository)
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -27,7 +28,8 @@ for (const file of walk(dist).filter((f) => f.endsWith(".d.ts"))) {
 let assets = 0;
 for (const top of ["stack", "xen-sim", "harness"]) {
   for (const file of walk(join(root, top))) {
-    if (!/\.(mjs|cjs)$/.test(file) || file.includes(`${join("harness", "package")}`) || file.includes(join("harness", "fuzz"))) continue;
+    const labData = file.includes(join("harness", "lab")) && file.endsWith(".json");
+    if ((!/\.(mjs|cjs)$/.test(file) && !labData) || file.includes(`${join("harness", "package")}`) || file.includes(join("harness", "fuzz"))) continue;
     const target = join(dist, relative(root, file));
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(file, target);

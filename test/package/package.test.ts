@@ -110,5 +110,8 @@ describe("the packed package", () => {
   it("runs the compiled CLI through the package's bin", () => {
     const out = execFileSync(join(app, "node_modules/.bin/netlab"), ["sim", "transfer", "--bytes", "65536", "--json"], { cwd: app, encoding: "utf8", timeout: 60_000 });
     expect(JSON.parse(out)).toMatchObject({ ok: true, sha256Match: true });
+    // the lab's example topologies ship with the package
+    const labs = JSON.parse(execFileSync(join(app, "node_modules/.bin/netlab"), ["lab", "list", "--json"], { cwd: app, encoding: "utf8", timeout: 60_000 })) as unknown;
+    expect(JSON.stringify(labs)).toContain("dumbbell-fq-codel");
   });
 });
