@@ -1,7 +1,7 @@
 // Opening a connection (RFC 9293 §3.10.1, §3.10.7.2–3): active and passive opens, SYN-cookie
 // completions, the options of the peer's SYN (RFC 7323, RFC 2018, MSS), our SYN / SYN-ACK,
 // the SYN-SENT input and TIME_WAIT reuse.
-import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_WSCALE, type TcpRepr } from "../../wire/tcp.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_WSCALE, type TcpRepr } from "../../wire/tcp.ts";
 import { seqAdd, seqGt, seqLe, seqSub } from "./seq.ts";
 import { createCongestionControl } from "./congestion.ts";
 import { armTimer } from "./deadlines.ts";
@@ -30,6 +30,8 @@ export function openPassive(c: Tcb, syn: TcpRepr, iss: number): void {
   c.state = State.SYN_RECEIVED;
   c.sndNxt = c.sndMax = seqAdd(iss, 1);
   acceptSynOptions(c, syn, true);
+  // RFC 3168 §6.1.1: an ECN-setup SYN (ECE and CWR) is answered with ECE unless ECN is off
+  c.ecnOk = c.ctx.options.ecn !== "off" && (syn.flags & (TCP_FLAG_ECE | TCP_FLAG_CWR)) === (TCP_FLAG_ECE | TCP_FLAG_CWR);
   c.ctx.stats.passiveOpens++;
   sendSyn(c);
   // RFC 6298 §2 / Karn: the ACK of this SYN-ACK gives the first RTT sample unless it is resent
@@ -108,7 +110,11 @@ export function sendSyn(c: Tcb): void {
   if (active ? o.sack : c.sackOk) opts.sackPermitted = true;
   if (active ? o.timestamps : c.tsOk) { opts.tsVal = tsNow(c); opts.tsEcr = active ? 0 : c.tsRecent; }
   if (active ? o.windowScaling : c.wsOk) opts.windowScale = c.rcvWscale;
-  const flags = active ? TCP_FLAG_SYN : TCP_FLAG_SYN | TCP_FLAG_ACK;
+  let flags = active ? TCP_FLAG_SYN : TCP_FLAG_SYN | TCP_FLAG_ACK;
+  // RFC 3168 §6.1.1: an ECN-setup SYN; a retransmitted SYN goes without (Linux's ECN fallback,
+  // tcp_ecn_clear_syn: a middlebox may drop SYNs with ECN flags)
+  if (active && o.ecn === "on" && c.retries === 0) flags |= TCP_FLAG_ECE | TCP_FLAG_CWR;
+  if (!active && c.ecnOk) flags |= TCP_FLAG_ECE;
   writeSegment(c, flags, c.iss, 0, 0, opts);
 }
 
@@ -144,6 +150,8 @@ export function inputSynSent(c: Tcb, seg: TcpRepr): void {
   acceptSynOptions(c, seg, true);
   c.rcvAdvRight = c.rcvNxt;
   if (hasAck) {
+    // RFC 3168 §6.1.1: an ECN-setup SYN-ACK has ECE and not CWR (and answers a SYN that asked)
+    c.ecnOk = c.ctx.options.ecn === "on" && (f & (TCP_FLAG_ECE | TCP_FLAG_CWR)) === TCP_FLAG_ECE && c.retries === 0;
     c.sndUna = seg.ack;
     rttSampleFromTs(c, seg);
     establish(c, seg);

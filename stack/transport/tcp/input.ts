@@ -2,13 +2,13 @@
 // and SYN checks (RFC 5961), ACK processing (cumulative and SACK, window update, duplicate
 // ACKs, loss detection), then the receiver's text and FIN checks; ICMP errors (RFC 5927).
 import type { IcmpErrorReport } from "../../net/types.ts";
-import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, type TcpRepr } from "../../wire/tcp.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, type TcpRepr } from "../../wire/tcp.ts";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { SackScoreboard } from "./scoreboard.ts";
 import { close, enterTimeWait, emitConnect } from "./close.ts";
 import { armTailLossProbe, armTimer } from "./deadlines.ts";
 import { establish, inputSynSent, pathMss, sendSyn } from "./handshake.ts";
-import { challengeAck, enterQuickAck, noteDuplicate, receiveFin, receiveText } from "./receiver.ts";
+import { challengeAck, enterQuickAck, noteDuplicate, noteEcn, receiveFin, receiveText } from "./receiver.ts";
 import { output, rttSampleFromTs } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
 import { checkTimestampUndo, noteSackedHigh, onDsack } from "./undo.ts";
@@ -168,6 +168,7 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   // seventh check: segment text
   const s = c.state;
   if (payload.length > 0 && (s === State.ESTABLISHED || s === State.FIN_WAIT_1 || s === State.FIN_WAIT_2)) {
+    if (c.ecnOk) noteEcn(c, (f & TCP_FLAG_CWR) !== 0);
     receiveText(c, seg.seq, payload);
     if (c.state === State.CLOSED) return;
   }
@@ -194,6 +195,19 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   // RFC 8985 §6.2 step 3: data delivered below data delivered earlier, with no retransmission
   // in between (not in recovery, no timeout), arrived reordered
   let reordered = false;
+
+  // RFC 3168 §6.1.2: ECE reduces the window as a loss would, once per window of data and not
+  // in loss recovery (Linux's tcp_enter_cwr); the next new data segment carries CWR
+  if (c.ecnOk && (f & TCP_FLAG_ECE) !== 0 && (f & TCP_FLAG_SYN) === 0) {
+    c.ctx.stats.ecnEceReceived++;
+    if (!c.inRecovery && (!c.ecnReduced || seqGe(ack, c.ecnRecover)) && seqGt(c.sndMax, c.sndUna)) {
+      c.cc.onCongestion(seqSub(c.sndMax, c.sndUna), mss, now);
+      c.ecnReduced = true;
+      c.ecnRecover = c.sndMax;
+      c.cwrPending = true;
+      c.ctx.stats.ecnReductions++;
+    }
+  }
 
   const blocks = seg.options.sackBlocks;
   let sackNews = false;

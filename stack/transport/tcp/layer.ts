@@ -102,6 +102,7 @@ function newStats(): TcpStats {
     segmentBuffersReused: 0, segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, lostRetransmits: 0, tailLossProbes: 0, timeouts: 0,
     resetsSent: 0, resetsReceived: 0, challengeAcks: 0, badSegments: 0, synCookiesSent: 0, synCookiesAccepted: 0,
     synDropped: 0, activeOpens: 0, passiveOpens: 0, outOfOrderDropped: 0, pawsRejected: 0, dsackSent: 0, dsackReceived: 0, undos: 0, spuriousRtos: 0, rackRecoveries: 0,
+    ecnCeReceived: 0, ecnEceReceived: 0, ecnReductions: 0, ecnCwrSent: 0,
   };
 }
 
@@ -303,6 +304,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && acceptsReuse(conn, seg)) {
         remove(conn);
       } else {
+        // RFC 3168 §5: the IP header's ECN field, for the receiver's CE echo
+        conn.rxCe = d.header.length > 1 && (d.header[1]! & 3) === 3;
         input(conn, seg);
         return;
       }

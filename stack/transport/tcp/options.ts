@@ -37,6 +37,7 @@ export interface ResolvedTcpOptions {
   readonly tsoMaxFrame: number;
   readonly tailLossProbe: boolean;
   readonly fillWindowEdge: boolean;
+  readonly ecn: "on" | "passive" | "off";
   readonly windowScaleShift: number;
 }
 
@@ -78,6 +79,7 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     tsoMaxFrame: o.tsoMaxFrame ?? 0,
     tailLossProbe: o.tailLossProbe ?? true,
     fillWindowEdge: o.fillWindowEdge ?? false,
+    ecn: o.ecn ?? "passive",
     windowScaleShift: Math.min(14, Math.max(o.windowScaleShift ?? 7, needShift)),
   };
 }

@@ -19,6 +19,22 @@ export function noteDuplicate(c: Tcb, left: number, right: number): void {
   c.dsackRight = right;
 }
 
+/**
+ * RFC 3168 §6.1.3 for a data segment of an ECN connection: the peer's CWR ends the echo of an
+ * earlier CE; a CE mark (the layer set rxCe from the IP header) starts it, acknowledged at once
+ * (as Linux's tcp_ecn_check_ce enters quick-ack mode), and ECE then rides on every ACK.
+ */
+export function noteEcn(c: Tcb, cwr: boolean): void {
+  if (cwr) c.ecnEchoing = false;
+  if (!c.rxCe) return;
+  c.ctx.stats.ecnCeReceived++;
+  if (!c.ecnEchoing) {
+    c.ecnEchoing = true;
+    enterQuickAck(c);
+    c.ackNow = true;
+  }
+}
+
 export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
   const right = c.rcvAdvRight;
   c.ackScheduled = true;

@@ -5,10 +5,10 @@
 // SYN-cookie SYN-ACKs (writeStatelessSegment).
 import type { Ipv4Layer } from "../../net/types.ts";
 import {
-  TCP_FLAG_ACK, TCP_FLAG_RST, emitTcp, emitTcpOptions, tcpHeaderLength, tcpOptionsLength, type SackBlock, type TcpOptions, type TcpRepr,
+  TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, emitTcp, emitTcpOptions, tcpHeaderLength, tcpOptionsLength, type SackBlock, type TcpOptions, type TcpRepr,
 } from "../../wire/tcp.ts";
 import { checksumAdd, checksumFinish, pseudoHeaderSum } from "../../wire/checksum.ts";
-import { seqAdd, seqGt, seqSub } from "./seq.ts";
+import { seqAdd, seqGt, seqLt, seqSub } from "./seq.ts";
 import { NONE, type Tcb } from "./state.ts";
 import type { TcpStats } from "./types.ts";
 
@@ -23,6 +23,17 @@ export interface SegmentSink {
 /** Writes and sends one segment. `synOptions` set means a SYN or SYN-ACK. */
 export function writeSegment(c: Tcb, flags: number, seq: number, offset: number, len: number, synOptions: TcpOptions | undefined, gso = false): void {
   const ctx = c.ctx;
+  // RFC 3168 §6.1: new data of an ECN connection is ECT(0) and the first carries CWR after a
+  // reduction; retransmissions, pure ACKs and SYNs are not ECT; every ACK echoes CE with ECE
+  // until the peer's CWR
+  let ect = false;
+  if (c.ecnOk && synOptions === undefined) {
+    if (c.ecnEchoing && (flags & TCP_FLAG_ACK) !== 0) flags |= TCP_FLAG_ECE;
+    if (len > 0 && !seqLt(seq, c.sndMax)) {
+      ect = true;
+      if (c.cwrPending) { flags |= TCP_FLAG_CWR; c.cwrPending = false; ctx.stats.ecnCwrSent++; }
+    }
+  }
   let sackBlocks: SackBlock[] | undefined;
   let optLen: number;
   if (synOptions !== undefined) optLen = tcpOptionsLength(synOptions);
@@ -92,8 +103,8 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   ctx.stats.segmentsSent++;
   ctx.stats.bytesSent += len;
   // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
-  ctx.ip.send(c.remoteAddress, 6, b, gso ? { dontFragment: true, src: c.localAddress, offload: { csumBlank: true, gsoSize: c.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
-    : offload ? c.offloadSendOptions : c.sendOptions);
+  ctx.ip.send(c.remoteAddress, 6, b, gso ? { dontFragment: true, src: c.localAddress, ...(ect ? { tos: 2 } : {}), offload: { csumBlank: true, gsoSize: c.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
+    : offload ? (ect ? c.ectOffloadSendOptions : c.offloadSendOptions) : ect ? c.ectSendOptions : c.sendOptions);
 }
 
 /** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */

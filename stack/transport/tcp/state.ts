@@ -6,6 +6,9 @@
 // interface of a recovery algorithm; State, stateName, NONE: state numbers, names, "no deadline".
 import type { Clock, Rng } from "../../time.ts";
 import type { Ipv4Layer, Ipv4SendOptions } from "../../net/types.ts";
+
+/** The IP ECN codepoint ECT(0) (RFC 3168 §5). */
+const ECT0 = 2;
 import type { BufferLoan } from "../../link/recycler.ts";
 import type { ByteStream, StreamErrorCode } from "../types.ts";
 import { type CongestionControl, type CongestionControlName, createCongestionControl } from "./congestion.ts";
@@ -255,6 +258,20 @@ export class Tcb {
    * address (a multihomed stack would otherwise pick the outgoing interface's). */
   readonly sendOptions: Readonly<Ipv4SendOptions>;
   readonly offloadSendOptions: Readonly<Ipv4SendOptions>;
+  /** The same with ECT(0) in the IP header (RFC 3168 §6.1.2: new data of an ECN connection). */
+  readonly ectSendOptions: Readonly<Ipv4SendOptions>;
+  readonly ectOffloadSendOptions: Readonly<Ipv4SendOptions>;
+  /** ECN (RFC 3168 §6.1.1) was negotiated on the handshake. */
+  ecnOk = false;
+  /** The segment being processed arrived with CE in its IP header (set by the layer per segment). */
+  rxCe = false;
+  /** Receiver: a CE mark is being echoed with ECE on every ACK until the peer's CWR (§6.1.3). */
+  ecnEchoing = false;
+  /** Sender: the next new data segment carries CWR (§6.1.2). */
+  cwrPending = false;
+  /** Sender: after an ECE reduction (ecnReduced), no other before an ACK reaches ecnRecover (one per window of data). */
+  ecnReduced = false;
+  ecnRecover = 0;
 
   constructor(
     readonly ctx: TcpContext,
@@ -273,6 +290,8 @@ export class Tcb {
     this.recovery = recovery;
     this.sendOptions = Object.freeze({ dontFragment: true, src: localAddress });
     this.offloadSendOptions = Object.freeze({ dontFragment: true, src: localAddress, offload: Object.freeze({ csumBlank: true }) });
+    this.ectSendOptions = Object.freeze({ dontFragment: true, src: localAddress, tos: ECT0 });
+    this.ectOffloadSendOptions = Object.freeze({ dontFragment: true, src: localAddress, tos: ECT0, offload: Object.freeze({ csumBlank: true }) });
   }
 
   /** Queued and unacknowledged bytes. */

@@ -32,11 +32,11 @@ export class TestIpv4 implements Ipv4Layer {
   registerProtocol(_p: number, handler: (d: Ipv4Delivery) => void): void { this.handler = handler; }
   mtuTo(): number { return this.mtu; }
   sourceFor(): number | undefined { return this.cidr?.address; }
-  deliver(src: number, payload: Uint8Array, offload?: Ipv4Delivery["offload"]): void {
+  deliver(src: number, payload: Uint8Array, offload?: Ipv4Delivery["offload"], header: Uint8Array = EMPTY): void {
     const dst = this.cidr?.address ?? 0;
     const d: Ipv4Delivery = offload === undefined
-      ? { src, dst, protocol: 6, ttl: 64, payload, header: EMPTY }
-      : { src, dst, protocol: 6, ttl: 64, payload, header: EMPTY, offload };
+      ? { src, dst, protocol: 6, ttl: 64, payload, header }
+      : { src, dst, protocol: 6, ttl: 64, payload, header, offload };
     this.handler?.(d);
   }
 }
@@ -46,6 +46,8 @@ const EMPTY = new Uint8Array(0);
 export interface Captured extends TcpRepr {
   readonly raw: Uint8Array;
   readonly at: number;
+  /** The IPv4 TOS byte the stack asked for (its low 2 bits: the ECN field). */
+  readonly tos: number;
 }
 
 /** One TCP layer under test and a scripted peer at PEER_ADDR. */
@@ -60,8 +62,9 @@ export interface TcpTestPeer {
   next(): Captured;
   /** Takes every emitted segment. */
   drain(): Captured[];
-  /** Injects a segment from the peer (defaults: ports from the last connection, window 65535, no options). */
-  inject(seg: Partial<TcpRepr> & { flags: number }): void;
+  /** Injects a segment from the peer (defaults: ports from the last connection, window 65535, no
+   * options); `tos` is the IPv4 TOS byte it arrives with (3 in the low bits: CE). */
+  inject(seg: Partial<TcpRepr> & { flags: number; tos?: number }): void;
   /** Injects raw bytes as the TCP payload of a datagram from the peer. */
   injectRaw(bytes: Uint8Array): void;
   /** Delivers an ICMP error about one of the stack's segments (as the ICMP layer would). */
@@ -73,11 +76,11 @@ export function createTcpTestPeer(options: TcpLayerOptions & { mtu?: number; see
   const clock = createVirtualClock(0);
   const rng = createRng(options.seed ?? 1);
   const sent: Captured[] = [];
-  const ip = new TestIpv4(LOCAL_ADDR, options.mtu ?? 1500, (dst, payload) => {
+  const ip = new TestIpv4(LOCAL_ADDR, options.mtu ?? 1500, (dst, payload, opts) => {
     if (dst !== PEER_ADDR) throw new Error(`segment to unexpected address ${dst}`);
     const r = parseTcp(payload, { src: LOCAL_ADDR, dst: PEER_ADDR });
     if (!r.ok) throw new Error(`stack emitted a bad segment: ${r.error}`);
-    sent.push({ ...r.value, payload: r.value.payload.slice(), raw: payload.slice(), at: clock.now() });
+    sent.push({ ...r.value, payload: r.value.payload.slice(), raw: payload.slice(), at: clock.now(), tos: opts?.tos ?? 0 });
   });
   let icmpHandler: ((e: IcmpErrorReport) => void) | undefined;
   const icmp = { onError: (_p: number, h: (e: IcmpErrorReport) => void) => { icmpHandler = h; } };
@@ -98,7 +101,7 @@ export function createTcpTestPeer(options: TcpLayerOptions & { mtu?: number; see
       };
       const b = new Uint8Array(tcpHeaderLength(repr) + repr.payload.length);
       emitTcp(repr, b, 0, { src: PEER_ADDR, dst: LOCAL_ADDR });
-      ip.deliver(PEER_ADDR, b);
+      ip.deliver(PEER_ADDR, b, undefined, seg.tos === undefined ? undefined : Uint8Array.of(0x45, seg.tos));
     },
     injectRaw(bytes) { ip.deliver(PEER_ADDR, bytes); },
     icmpError(kind, code, quoted, nextHopMtu = 0) {

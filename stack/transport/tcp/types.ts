@@ -69,6 +69,9 @@ export interface TcpLayerOptions {
    * buffer's last bytes), as smoltcp and lwIP do; Linux and BSD hold it by sender SWS avoidance
    * (RFC 9293 §3.8.6.2.1, Fs = 1/2) and so send 2 segments per round trip into a 4 KiB window [false]. */
   readonly fillWindowEdge?: boolean;
+  /** ECN (RFC 3168): "on" asks for it in SYNs and accepts it, "passive" accepts it when a peer
+   * asks, "off" neither ["passive", as Linux's net.ipv4.tcp_ecn = 2]. */
+  readonly ecn?: "on" | "passive" | "off";
   /** Window scale shift we offer [7, or more if the receive buffer needs it]. */
   readonly windowScaleShift?: number;
   /** Fill each released segment buffer with 0xA5 (tests: a device that releases too early shows up) [false]. */
@@ -115,6 +118,12 @@ export interface TcpStats {
   spuriousRtos: number;
   /** Recoveries started by RACK's time test before DupThresh was reached. */
   rackRecoveries: number;
+  /** ECN (RFC 3168): data segments received marked CE; ACKs received with ECE; window reductions
+   * they caused (at most one per window of data); segments sent with CWR. */
+  ecnCeReceived: number;
+  ecnEceReceived: number;
+  ecnReductions: number;
+  ecnCwrSent: number;
 }
 
 /** A snapshot of one connection. */
