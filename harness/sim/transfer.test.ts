@@ -35,6 +35,22 @@ describe("netlab sim transfer", () => {
     });
   }
 
+  it("with ECN on a bottleneck that marks CE at 20 queued frames, the sender backs off without a loss; drop-tail at 50 frames loses and retransmits", () => {
+    const base = { bytes: 4_000_000, delayMs: 10, rateBitsPerSecond: 50_000_000, queueFrames: 50 } as const;
+    const ecn = runTransfer({ ...base, ecn: true, ecnMarkFrames: 20 });
+    expect(ecn).toMatchObject({ ok: true, retransmits: 0, link: { queueDrops: 0 } });
+    expect(ecn.link.ceMarked).toBeGreaterThan(0);
+    expect(ecn.tcpStats.sender["ecnReductions"]).toBeGreaterThan(0);
+    expect(ecn.tcpStats.sender["ecnCwrSent"]).toBe(ecn.tcpStats.sender["ecnReductions"]);
+    expect(ecn.tcpStats.receiver["ecnCeReceived"]).toBeGreaterThan(0);
+    const dropTail = runTransfer(base);
+    expect(dropTail.ok).toBe(true);
+    expect(dropTail.link.queueDrops).toBeGreaterThan(0);
+    expect(dropTail.retransmits).toBeGreaterThan(0);
+    expect(parseTransferArgs(["--ecn", "--ecn-mark", "20", "--queue", "50"])).toMatchObject({ ecn: true, ecnMarkFrames: 20, queueFrames: 50 });
+    expect(parseTransferArgs(["--queue", "0"])).toMatch(/--queue/);
+  });
+
   it("50 MB arrive with matching sha256 at 10% loss with reordering, duplication and corruption", () => {
     const r = runTransfer({ bytes: 50_000_000, ...LOSSY, loss: 0.1, seed: 7 });
     expect(r).toMatchObject({ ok: true, received: 50_000_000, sha256Match: true });

@@ -36,6 +36,12 @@ export interface TransferOptions {
   readonly bufferBytes?: number;
   /** TcpLayerOptions.fillWindowEdge on both stacks (send the sub-MSS rest of a small open window, as smoltcp). */
   readonly fillWindowEdge?: boolean;
+  /** ECN on both stacks (TcpLayerOptions.ecn "on"). */
+  readonly ecn?: boolean;
+  /** With a rate limit: ECN-capable packets that find this many frames queued are marked CE (ImpairmentOptions.ecnMarkFrames). */
+  readonly ecnMarkFrames?: number;
+  /** With a rate limit: frames queued before tail drop (ImpairmentOptions.queueLimitFrames, default 1000). */
+  readonly queueFrames?: number;
   readonly seed?: number;
   /** Write a pcapng of the sender's interface here. */
   readonly pcap?: string;
@@ -78,7 +84,7 @@ export interface TransferReport {
   /** Every counter of both TCP layers at the end (recoveries, TLPs, D-SACKs... as the layer has them). */
   readonly tcpStats: { readonly sender: Readonly<Record<string, number>>; readonly receiver: Readonly<Record<string, number>> };
   /** Frames offered to the wire and what the impairments did to them (both directions). */
-  readonly link: { readonly mtu: number; readonly framesOffered: number; readonly lost: number; readonly duplicated: number; readonly corrupted: number };
+  readonly link: { readonly mtu: number; readonly framesOffered: number; readonly lost: number; readonly duplicated: number; readonly corrupted: number; readonly queueDrops: number; readonly ceMarked: number };
   readonly pcap?: string;
   readonly error?: string;
 }
@@ -102,6 +108,8 @@ export function runTransfer(options: TransferOptions): TransferReport {
     ...(options.duplicate === undefined ? {} : { duplicate: options.duplicate }),
     ...(options.corrupt === undefined ? {} : { corrupt: options.corrupt }),
     ...(options.rateBitsPerSecond === undefined ? {} : { rateBitsPerSecond: options.rateBitsPerSecond }),
+    ...(options.ecnMarkFrames === undefined ? {} : { ecnMarkFrames: options.ecnMarkFrames }),
+    ...(options.queueFrames === undefined ? {} : { queueLimitFrames: options.queueFrames }),
   };
   const link = createPointToPointLink({ clock, rng: createRng(seed ^ 0x7a3b9c1d) }, {
     a: { mac: 0x020000000001, mtu, impairments },
@@ -117,6 +125,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
     tcp: {
       ...(options.bufferBytes === undefined ? {} : { sendBufferSize: options.bufferBytes, receiveBufferSize: options.bufferBytes }),
       ...(options.fillWindowEdge === undefined ? {} : { fillWindowEdge: options.fillWindowEdge }),
+      ...(options.ecn === true ? { ecn: "on" as const } : {}),
     },
   };
   const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "sender", ipv4: { cidr: "192.0.2.1/24" }, ...tcp });
@@ -233,7 +242,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
     bufferBytes: options.bufferBytes ?? null,
     seed,
     tcpStats: { sender: { ...st }, receiver: { ...b.tcp.stats } },
-    link: { mtu, framesOffered: sum((s) => s.offered), lost: sum((s) => s.lost + s.burstLost), duplicated: sum((s) => s.duplicated), corrupted: sum((s) => s.corrupted) },
+    link: { mtu, framesOffered: sum((s) => s.offered), lost: sum((s) => s.lost + s.burstLost), duplicated: sum((s) => s.duplicated), corrupted: sum((s) => s.corrupted), queueDrops: sum((s) => s.queueDrops), ceMarked: sum((s) => s.ceMarked) },
     ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
     ...(error === undefined ? {} : { error }),
   };
@@ -294,6 +303,9 @@ export function parseTransferArgs(args: string[]): TransferArgs | string {
       case "--pcap": { const v = value(); if (v === undefined) return "--pcap needs a file name"; o.pcap = v; break; }
       case "--max-virtual-seconds": r = number(0.001); if (typeof r === "number") o.maxVirtualSeconds = r; break;
       case "--fill-window-edge": o.fillWindowEdge = true; break;
+      case "--ecn": o.ecn = true; break;
+      case "--queue": r = number(1); if (typeof r === "number") { if (!Number.isInteger(r)) return "--queue needs a whole number of frames"; o.queueFrames = r; } break;
+      case "--ecn-mark": r = number(0); if (typeof r === "number") { if (!Number.isInteger(r)) return "--ecn-mark needs a whole number of frames"; o.ecnMarkFrames = r; } break;
       case "--json": o.json = true; break;
       case "--quiet": case "-q": o.quiet = true; break;
       case "--help": case "-h": o.help = true; break;
@@ -305,7 +317,7 @@ export function parseTransferArgs(args: string[]): TransferArgs | string {
 }
 
 const USAGE = "usage: netlab sim transfer --bytes N [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-  "                            [--rate BPS] [--mtu N] [--buffer BYTES] [--fill-window-edge] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
+  "                            [--rate BPS] [--mtu N] [--buffer BYTES] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
   "                            [--max-virtual-seconds S] [--quiet] [--json]\n" +
   "sizes and rates take k/M/G (decimal) or Ki/Mi/Gi suffixes; probabilities are fractions or percentages (5%)\n";
 
