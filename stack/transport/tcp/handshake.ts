@@ -10,7 +10,7 @@ import { DEFAULT_MSS, clampMss, localMss } from "./options.ts";
 import { NEWRENO_RECOVERY, SACK_RECOVERY } from "./recovery.ts";
 import { emitReset, tsNow, writeSegment } from "./segment-writer.ts";
 import { rttSampleFromTs } from "./sender.ts";
-import { NONE, State, type Tcb } from "./state.ts";
+import { EcnState, NONE, State, type Tcb } from "./state.ts";
 
 /** Active open: sends the SYN (RFC 9293 §3.10.1). */
 export function openActive(c: Tcb, iss: number): void {
@@ -31,7 +31,7 @@ export function openPassive(c: Tcb, syn: TcpRepr, iss: number): void {
   c.sndNxt = c.sndMax = seqAdd(iss, 1);
   acceptSynOptions(c, syn, true);
   // RFC 3168 §6.1.1: an ECN-setup SYN (ECE and CWR) is answered with ECE unless ECN is off
-  c.ecnOk = c.ctx.options.ecn !== "off" && (syn.flags & (TCP_FLAG_ECE | TCP_FLAG_CWR)) === (TCP_FLAG_ECE | TCP_FLAG_CWR);
+  if (c.ctx.options.ecn !== "off" && (syn.flags & (TCP_FLAG_ECE | TCP_FLAG_CWR)) === (TCP_FLAG_ECE | TCP_FLAG_CWR)) c.ecn = new EcnState();
   c.ctx.stats.passiveOpens++;
   sendSyn(c);
   // RFC 6298 §2 / Karn: the ACK of this SYN-ACK gives the first RTT sample unless it is resent
@@ -114,7 +114,7 @@ export function sendSyn(c: Tcb): void {
   // RFC 3168 §6.1.1: an ECN-setup SYN; a retransmitted SYN goes without (Linux's ECN fallback,
   // tcp_ecn_clear_syn: a middlebox may drop SYNs with ECN flags)
   if (active && o.ecn === "on" && c.retries === 0) flags |= TCP_FLAG_ECE | TCP_FLAG_CWR;
-  if (!active && c.ecnOk) flags |= TCP_FLAG_ECE;
+  if (!active && c.ecn !== null) flags |= TCP_FLAG_ECE;
   writeSegment(c, flags, c.iss, 0, 0, opts);
 }
 
@@ -151,7 +151,7 @@ export function inputSynSent(c: Tcb, seg: TcpRepr): void {
   c.rcvAdvRight = c.rcvNxt;
   if (hasAck) {
     // RFC 3168 §6.1.1: an ECN-setup SYN-ACK has ECE and not CWR (and answers a SYN that asked)
-    c.ecnOk = c.ctx.options.ecn === "on" && (f & (TCP_FLAG_ECE | TCP_FLAG_CWR)) === TCP_FLAG_ECE && c.retries === 0;
+    if (c.ctx.options.ecn === "on" && (f & (TCP_FLAG_ECE | TCP_FLAG_CWR)) === TCP_FLAG_ECE && c.retries === 0) c.ecn = new EcnState();
     c.sndUna = seg.ack;
     rttSampleFromTs(c, seg);
     establish(c, seg);

@@ -168,7 +168,7 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   // seventh check: segment text
   const s = c.state;
   if (payload.length > 0 && (s === State.ESTABLISHED || s === State.FIN_WAIT_1 || s === State.FIN_WAIT_2)) {
-    if (c.ecnOk) noteEcn(c, (f & TCP_FLAG_CWR) !== 0);
+    if (c.ecn !== null) noteEcn(c, c.ecn, (f & TCP_FLAG_CWR) !== 0);
     receiveText(c, seg.seq, payload);
     if (c.state === State.CLOSED) return;
   }
@@ -198,13 +198,14 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
 
   // RFC 3168 §6.1.2: ECE reduces the window as a loss would, once per window of data and not
   // in loss recovery (Linux's tcp_enter_cwr); the next new data segment carries CWR
-  if (c.ecnOk && (f & TCP_FLAG_ECE) !== 0 && (f & TCP_FLAG_SYN) === 0) {
+  const ecn = c.ecn;
+  if (ecn !== null && (f & TCP_FLAG_ECE) !== 0 && (f & TCP_FLAG_SYN) === 0) {
     c.ctx.stats.ecnEceReceived++;
-    if (!c.inRecovery && (!c.ecnReduced || seqGe(ack, c.ecnRecover)) && seqGt(c.sndMax, c.sndUna)) {
+    if (!c.inRecovery && (!ecn.reduced || seqGe(ack, ecn.recover)) && seqGt(c.sndMax, c.sndUna)) {
       c.cc.onCongestion(seqSub(c.sndMax, c.sndUna), mss, now);
-      c.ecnReduced = true;
-      c.ecnRecover = c.sndMax;
-      c.cwrPending = true;
+      ecn.reduced = true;
+      ecn.recover = c.sndMax;
+      ecn.cwrPending = true;
       c.ctx.stats.ecnReductions++;
     }
   }

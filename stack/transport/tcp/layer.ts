@@ -17,7 +17,7 @@ import { acceptsReuse, openActive, openFromCookie, openPassive } from "./handsha
 import { icmpError, input } from "./input.ts";
 import { localMss as mssForMtu, resolveTcpOptions, type ResolvedTcpOptions } from "./options.ts";
 import { writeReset, writeStatelessSegment } from "./segment-writer.ts";
-import { State, type Tcb, type TcpContext } from "./state.ts";
+import { State, createSegmentSendOptions, type SegmentSendOptions, type Tcb, type TcpContext } from "./state.ts";
 import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
 import { decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
@@ -125,6 +125,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   /** Drained send buffers, reused by the next connection that writes (bounded). */
   readonly freeSendBuffers: SendBuffer[] = [];
   challengeWindowStart = -Infinity;
+  /** Send options per local address (a handful of addresses; one record shared by their connections). */
+  readonly sendOptionsByAddress = new Map<number, SegmentSendOptions>();
   challengeCount = 0;
 
   constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions, icmp: TcpLayerDeps["icmp"]) {
@@ -153,6 +155,15 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   get connectionCount(): number { return this.total; }
 
   // ------------------------------------------------------------ TcpContext
+  sendOptionsFor(localAddress: number): SegmentSendOptions {
+    let o = this.sendOptionsByAddress.get(localAddress);
+    if (o === undefined) {
+      o = createSegmentSendOptions(localAddress);
+      this.sendOptionsByAddress.set(localAddress, o);
+    }
+    return o;
+  }
+
   allowChallengeAck(): boolean {
     const now = this.clock.now();
     if (now - this.challengeWindowStart >= 1000) { this.challengeWindowStart = now; this.challengeCount = 0; }
@@ -305,7 +316,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
         remove(conn);
       } else {
         // RFC 3168 §5: the IP header's ECN field, for the receiver's CE echo
-        conn.rxCe = d.header.length > 1 && (d.header[1]! & 3) === 3;
+        if (conn.ecn !== null) conn.ecn.rxCe = d.header.length > 1 && (d.header[1]! & 3) === 3;
         input(conn, seg);
         return;
       }

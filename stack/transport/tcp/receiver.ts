@@ -4,7 +4,7 @@
 import { ReassemblyQueue } from "./reassembly.ts";
 import { seqAdd, seqLt, seqSub } from "./seq.ts";
 import { enterTimeWait, notifyClose } from "./close.ts";
-import { NONE, State, type Tcb } from "./state.ts";
+import { NONE, State, type EcnState, type Tcb } from "./state.ts";
 
 /** Most ACKs one entry into quick-ack mode sends at once (Linux's TCP_MAX_QUICKACKS). */
 const MAX_QUICKACKS = 16;
@@ -21,15 +21,15 @@ export function noteDuplicate(c: Tcb, left: number, right: number): void {
 
 /**
  * RFC 3168 §6.1.3 for a data segment of an ECN connection: the peer's CWR ends the echo of an
- * earlier CE; a CE mark (the layer set rxCe from the IP header) starts it, acknowledged at once
+ * earlier CE; a CE mark (the layer set ecn.rxCe from the IP header) starts it, acknowledged at once
  * (as Linux's tcp_ecn_check_ce enters quick-ack mode), and ECE then rides on every ACK.
  */
-export function noteEcn(c: Tcb, cwr: boolean): void {
-  if (cwr) c.ecnEchoing = false;
-  if (!c.rxCe) return;
+export function noteEcn(c: Tcb, ecn: EcnState, cwr: boolean): void {
+  if (cwr) ecn.echoing = false;
+  if (!ecn.rxCe) return;
   c.ctx.stats.ecnCeReceived++;
-  if (!c.ecnEchoing) {
-    c.ecnEchoing = true;
+  if (!ecn.echoing) {
+    ecn.echoing = true;
     enterQuickAck(c);
     c.ackNow = true;
   }

@@ -27,11 +27,12 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   // reduction; retransmissions, pure ACKs and SYNs are not ECT; every ACK echoes CE with ECE
   // until the peer's CWR
   let ect = false;
-  if (c.ecnOk && synOptions === undefined) {
-    if (c.ecnEchoing && (flags & TCP_FLAG_ACK) !== 0) flags |= TCP_FLAG_ECE;
+  const ecn = c.ecn;
+  if (ecn !== null && synOptions === undefined) {
+    if (ecn.echoing && (flags & TCP_FLAG_ACK) !== 0) flags |= TCP_FLAG_ECE;
     if (len > 0 && !seqLt(seq, c.sndMax)) {
       ect = true;
-      if (c.cwrPending) { flags |= TCP_FLAG_CWR; c.cwrPending = false; ctx.stats.ecnCwrSent++; }
+      if (ecn.cwrPending) { flags |= TCP_FLAG_CWR; ecn.cwrPending = false; ctx.stats.ecnCwrSent++; }
     }
   }
   let sackBlocks: SackBlock[] | undefined;
@@ -104,7 +105,7 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   ctx.stats.bytesSent += len;
   // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
   ctx.ip.send(c.remoteAddress, 6, b, gso ? { dontFragment: true, src: c.localAddress, ...(ect ? { tos: 2 } : {}), offload: { csumBlank: true, gsoSize: c.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
-    : offload ? (ect ? c.ectOffloadSendOptions : c.offloadSendOptions) : ect ? c.ectSendOptions : c.sendOptions);
+    : offload ? (ect ? c.sendOptions.ectOffload : c.sendOptions.offload) : ect ? c.sendOptions.ect : c.sendOptions.plain);
 }
 
 /** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */

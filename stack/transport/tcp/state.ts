@@ -6,9 +6,6 @@
 // interface of a recovery algorithm; State, stateName, NONE: state numbers, names, "no deadline".
 import type { Clock, Rng } from "../../time.ts";
 import type { Ipv4Layer, Ipv4SendOptions } from "../../net/types.ts";
-
-/** The IP ECN codepoint ECT(0) (RFC 3168 §5). */
-const ECT0 = 2;
 import type { BufferLoan } from "../../link/recycler.ts";
 import type { ByteStream, StreamErrorCode } from "../types.ts";
 import { type CongestionControl, type CongestionControlName, createCongestionControl } from "./congestion.ts";
@@ -64,6 +61,45 @@ export interface TcpContext {
   takeSendBuffer(): SendBuffer;
   /** Gives back a send buffer that drained: an idle connection holds none. */
   releaseSendBuffer(buffer: SendBuffer): void;
+  /** The IPv4 send options of segments from `localAddress` (shared by its connections: none of
+   * them holds objects of its own for this). */
+  sendOptionsFor(localAddress: number): SegmentSendOptions;
+}
+
+/** One ECN connection's state (RFC 3168 §6.1). */
+export class EcnState {
+  /** The segment being processed arrived with CE in its IP header (the layer sets it per segment). */
+  rxCe = false;
+  /** Receiver: a CE mark is echoed with ECE on every ACK until the peer's CWR (§6.1.3). */
+  echoing = false;
+  /** Sender: the next new data segment carries CWR (§6.1.2). */
+  cwrPending = false;
+  /** Sender: after an ECE reduction, no other before an ACK reaches `recover` (one per window of data). */
+  reduced = false;
+  recover = 0;
+}
+
+/** IPv4 send options of a connection's segments: DF and its own source address (a multihomed
+ * stack would otherwise pick the outgoing interface's); ECT(0) for an ECN connection's new data. */
+export interface SegmentSendOptions {
+  readonly plain: Readonly<Ipv4SendOptions>;
+  readonly offload: Readonly<Ipv4SendOptions>;
+  readonly ect: Readonly<Ipv4SendOptions>;
+  readonly ectOffload: Readonly<Ipv4SendOptions>;
+}
+
+/** The IP ECN codepoint ECT(0) (RFC 3168 §5). */
+const ECT0 = 2;
+
+/** Builds the four option objects for one source address (the layer caches them per address). */
+export function createSegmentSendOptions(src: number): SegmentSendOptions {
+  const csumBlank = Object.freeze({ csumBlank: true });
+  return Object.freeze({
+    plain: Object.freeze({ dontFragment: true, src }),
+    offload: Object.freeze({ dontFragment: true, src, offload: csumBlank }),
+    ect: Object.freeze({ dontFragment: true, src, tos: ECT0 }),
+    ectOffload: Object.freeze({ dontFragment: true, src, tos: ECT0, offload: csumBlank }),
+  });
 }
 
 /**
@@ -254,24 +290,10 @@ export class Tcb {
   fireTimer!: () => void;
   /** The loss recovery algorithm (NewReno until SACK is negotiated). */
   recovery: LossRecovery;
-  /** IPv4 send options of the connection's segments, made once: DF, and the connection's own source
-   * address (a multihomed stack would otherwise pick the outgoing interface's). */
-  readonly sendOptions: Readonly<Ipv4SendOptions>;
-  readonly offloadSendOptions: Readonly<Ipv4SendOptions>;
-  /** The same with ECT(0) in the IP header (RFC 3168 §6.1.2: new data of an ECN connection). */
-  readonly ectSendOptions: Readonly<Ipv4SendOptions>;
-  readonly ectOffloadSendOptions: Readonly<Ipv4SendOptions>;
-  /** ECN (RFC 3168 §6.1.1) was negotiated on the handshake. */
-  ecnOk = false;
-  /** The segment being processed arrived with CE in its IP header (set by the layer per segment). */
-  rxCe = false;
-  /** Receiver: a CE mark is being echoed with ECE on every ACK until the peer's CWR (§6.1.3). */
-  ecnEchoing = false;
-  /** Sender: the next new data segment carries CWR (§6.1.2). */
-  cwrPending = false;
-  /** Sender: after an ECE reduction (ecnReduced), no other before an ACK reaches ecnRecover (one per window of data). */
-  ecnReduced = false;
-  ecnRecover = 0;
+  /** IPv4 send options of the connection's segments (shared per local address). */
+  readonly sendOptions: SegmentSendOptions;
+  /** ECN state (RFC 3168), made when ECN is negotiated on the handshake; null otherwise. */
+  ecn: EcnState | null = null;
 
   constructor(
     readonly ctx: TcpContext,
@@ -288,10 +310,7 @@ export class Tcb {
     this.rtt = new RttEstimator(o.initialRtoMs, o.minRtoMs, o.maxRtoMs);
     this.cc = createCongestionControl(congestionControl, DEFAULT_MSS);
     this.recovery = recovery;
-    this.sendOptions = Object.freeze({ dontFragment: true, src: localAddress });
-    this.offloadSendOptions = Object.freeze({ dontFragment: true, src: localAddress, offload: Object.freeze({ csumBlank: true }) });
-    this.ectSendOptions = Object.freeze({ dontFragment: true, src: localAddress, tos: ECT0 });
-    this.ectOffloadSendOptions = Object.freeze({ dontFragment: true, src: localAddress, tos: ECT0, offload: Object.freeze({ csumBlank: true }) });
+    this.sendOptions = ctx.sendOptionsFor(localAddress);
   }
 
   /** Queued and unacknowledged bytes. */
