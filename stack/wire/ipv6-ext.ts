@@ -296,7 +296,7 @@ export type Ipv6ChainFailure = Err<Ipv6ChainError> & {
   readonly action: Exclude<Ipv6OptionAction, "skip">;
   /** RFC 4443 §3.4 Parameter Problem code (0 header field, 1 next header, 2 option) when action asks for ICMP. */
   readonly icmpCode: number;
-  /** Offset from the start of the IPv6 header of the byte at fault. */
+  /** Offset from the start of the IPv6 header of the byte at fault (always inside the packet). */
   readonly pointer: number;
 };
 
@@ -322,7 +322,8 @@ export function walkIpv6Chain(packet: Uint8Array, limits?: Ipv6ChainLimits): Ok<
   while (isIpv6ExtensionHeader(next)) {
     if (next === IPV6_NEXT_HEADER_HOP_BY_HOP && at !== IPV6_HEADER_LEN) return fail("hop-by-hop-not-first", "discard-icmp", 1, nextAt);
     if (headers.length >= maxHeaders) return fail("too-many-headers", "discard", 0, nextAt);
-    if (at + IPV6_EXT_MIN_LEN > packet.length) return fail("truncated", "discard", 0, at);
+    // a header that does not even begin inside the payload: the fault is the Next Header field naming it
+    if (at + IPV6_EXT_MIN_LEN > packet.length) return fail("truncated", "discard", 0, at < packet.length ? at : nextAt);
     let length: number;
     if (next === IPV6_NEXT_HEADER_FRAGMENT) length = IPV6_FRAGMENT_HEADER_LEN;
     else if (next === IPV6_NEXT_HEADER_AH) length = (packet[at + IPV6_EXT_LENGTH]! + 2) * 4; // RFC 4302 §2.2: 4-octet units, minus 2

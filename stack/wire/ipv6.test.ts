@@ -168,6 +168,11 @@ describe("ipv6 extension headers", () => {
     const late = UNKNOWN_OPT.slice(); late[42] = 1; late[43] = 0; late[40] = 0;
     expect(walkIpv6Chain(late)).toMatchObject({ ok: false, error: "hop-by-hop-not-first", icmpCode: 1, pointer: 40 });
     expect(walkIpv6Chain(CHAIN.subarray(0, 70))).toMatchObject({ ok: false, error: "truncated" });
+    // a chain that names a header the payload has no room for at all (payload length 0, next header
+    // AH): the fault is the fixed header's Next Header field, inside the packet (a fuzzing finding)
+    const empty = Uint8Array.from(CHAIN.subarray(0, 40));
+    empty[4] = 0; empty[5] = 0; empty[6] = 51;
+    expect(walkIpv6Chain(empty)).toMatchObject({ ok: false, error: "truncated", pointer: 6 });
     const known = { knownOption: (t: number) => t === 0xc9 };
     expect(walkIpv6Chain(CHAIN, { ...known, maxHeaders: 2 })).toMatchObject({ ok: false, error: "too-many-headers" });
     expect(walkIpv6Chain(CHAIN, { ...known, maxChainLength: 16 })).toMatchObject({ ok: false, error: "chain-too-long" });
