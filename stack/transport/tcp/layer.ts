@@ -42,33 +42,6 @@ export interface ExtendedTcpLayer extends TcpLayer {
   readonly connectionCount: number;
 }
 
-/**
- * One's-complement sum of a 4-byte-aligned segment inside a slab, read as native
- * (little-endian) 32-bit words through one Uint32Array per slab: the sum of byte-swapped
- * words is the byte-swapped sum (RFC 1071 §2(B)), so one swap at the end gives the
- * big-endian sum without a DataView per segment. Returns a folded 16-bit partial sum.
- */
-function sumAligned(words: Uint32Array, segment: Uint8Array, initial: number): number {
-  const len = segment.length;
-  // A segment at 2 mod 4 (HEADROOM 42 in a slab) sums its first 16-bit word apart; the pairing
-  // of bytes into 16-bit words is the same either way.
-  const skip = (segment.byteOffset & 2) !== 0 && len >= 2 ? 2 : 0;
-  let sum = skip === 0 ? initial : initial + ((segment[0]! << 8) | segment[1]!);
-  const first = (segment.byteOffset + skip) >>> 2;
-  const n = (len - skip) >>> 2;
-  let acc = 0;
-  for (let i = first, end = first + n; i < end; i++) {
-    const w = words[i]!;
-    acc += (w & 0xffff) + (w >>> 16);
-  }
-  acc = fold(acc);
-  sum += ((acc & 0xff) << 8) | (acc >>> 8);
-  let i = skip + (n << 2);
-  if (i + 2 <= len) { sum += (segment[i]! << 8) | segment[i + 1]!; i += 2; }
-  if (i < len) sum += segment[i]! << 8;
-  return fold(sum);
-}
-
 /** Drained send buffers a layer keeps for reuse (each holds at most a 4 KiB block). */
 const FREE_SEND_BUFFERS_MAX = 64;
 /** Outgoing datagrams are carved from slabs of this size (one allocation per ~40 segments). */
@@ -118,7 +91,6 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   active = 0;
   total = 0;
   slab = new Uint8Array(0);
-  slab32 = new Uint32Array(0);
   slabOffset = 0;
   /** Buffers of segments too large for the slab (GSO), reused once the device has copied them out. */
   readonly recycler: BufferRecycler;
@@ -190,9 +162,6 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   onTimeWait(_conn: Tcb): void { this.active--; }
 
   checksum(segment: Uint8Array, initial: number): number {
-    if (segment.buffer === this.slab.buffer && (segment.byteOffset & 1) === 0) {
-      return checksumFinish(sumAligned(this.slab32, segment, initial));
-    }
     return checksumFinish(checksumAdd(segment, initial));
   }
 
@@ -209,7 +178,6 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     if (this.slabOffset + n > this.slab.length) {
       if (n > SLAB_SIZE / 4) return new Uint8Array(n).subarray(HEADROOM);
       this.slab = new Uint8Array(SLAB_SIZE);
-      this.slab32 = new Uint32Array(this.slab.buffer);
       this.slabOffset = 0;
     }
     const v = this.slab.subarray(this.slabOffset + HEADROOM, this.slabOffset + n);

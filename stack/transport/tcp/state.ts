@@ -55,7 +55,7 @@ export interface TcpContext {
    * (its release goes with the frame: Frame.release); undefined when n is not such a size. The
    * buffer may hold an earlier segment's bytes. */
   lend(n: number): BufferLoan | undefined;
-  /** The finished Internet checksum of `segment` plus the partial sum `initial` (fast for slab buffers). */
+  /** The finished Internet checksum of `segment` plus the partial sum `initial`. */
   checksum(segment: Uint8Array, initial: number): number;
   /** An empty send buffer (a drained one from the layer's free list, or a new one). */
   takeSendBuffer(): SendBuffer;
