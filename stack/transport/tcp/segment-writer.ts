@@ -104,7 +104,7 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   ctx.stats.segmentsSent++;
   ctx.stats.bytesSent += len;
   // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
-  ctx.ip.send(c.remoteAddress, 6, b, gso ? { dontFragment: true, src: c.localAddress, ...(ect ? { tos: 2 } : {}), offload: { csumBlank: true, gsoSize: c.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
+  ctx.ip.send(c.remoteAddress, 6, b, gso ? { dontFragment: true, src: c.localAddress, tos: ect ? 2 : 0, offload: { csumBlank: true, gsoSize: c.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
     : offload ? (ect ? c.sendOptions.ectOffload : c.sendOptions.offload) : ect ? c.sendOptions.ect : c.sendOptions.plain);
 }
 
