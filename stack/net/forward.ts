@@ -22,6 +22,7 @@ import {
 import { createCounters } from "./counters.ts";
 import type { RoutingTable } from "./route.ts";
 import type { ArpLayer, EthernetLayer, Ipv4SendError, Ipv4Stack, LayerCounters } from "./types.ts";
+import { createTokenBucket } from "./rate-limit.ts";
 
 /** One interface as the forwarding plane sees it. */
 export interface ForwardingInterface {
@@ -100,8 +101,7 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
   const burst = options.errorBurst ?? 50;
   const maxErrorDatagram = options.maxErrorDatagram ?? 576;
   const errorTtl = options.errorTtl ?? 64;
-  let tokens = burst;
-  let refilledAt = clock.now();
+  const errorTokens = createTokenBucket(clock, rate, burst);
   let ident = rng.nextU32() & 0xffff;
   const counters = createCounters([
     "forwarded", "forwardedBytes", "deliveredAcross", "fragmentedDatagrams", "fragmentsSent", "originated", "icmpErrorsSent", "icmpRateLimited",
@@ -139,14 +139,7 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
     return false;
   };
 
-  const takeToken = (): boolean => {
-    const now = clock.now();
-    tokens = Math.min(burst, tokens + ((now - refilledAt) * rate) / 1000);
-    refilledAt = now;
-    if (tokens < 1) return false;
-    tokens -= 1;
-    return true;
-  };
+  const takeToken = (): boolean => errorTokens.take();
 
   /** Hands a complete datagram to the outgoing interface, fragmenting it when it allows. */
   const transmit = (packet: Uint8Array, out: ForwardingInterface, nextHop: Ipv4Address): Result<void, Ipv4SendError> => {

@@ -15,6 +15,7 @@ import { IP_PROTOCOL_ICMP } from "../wire/ipv4.ts";
 import { createCounters } from "./counters.ts";
 import { HEADROOM } from "./types.ts";
 import type { IcmpErrorKind, IcmpErrorReport, IcmpLayer, Ipv4Delivery, Ipv4Stack, PingError, PingReply } from "./types.ts";
+import { createTokenBucket } from "./rate-limit.ts";
 
 export interface IcmpOptions {
   /** Error messages per second (token refill rate, default 100). */
@@ -67,8 +68,7 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
   const burst = options.errorBurst ?? 50;
   const maxErrorDatagram = options.maxErrorDatagram ?? 576;
   const maxPings = options.maxOutstandingPings ?? 1024;
-  let tokens = burst;
-  let refilledAt = clock.now();
+  const errorTokens = createTokenBucket(clock, rate, burst);
   const defaultIdent = rng.nextU32() & 0xffff;
   let nextSeq = 1;
   const pings = new Map<number, OutstandingPing>();
@@ -76,14 +76,7 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
   const counters = createCounters(["rx", "echoRequestsReceived", "echoRepliesSent", "echoRequestsSent", "echoRepliesReceived", "errorsSent", "errorsReceived", "rateLimited", "pingTimeouts", "localErrors"] as const);
   const c = counters.c;
 
-  const takeToken = (): boolean => {
-    const now = clock.now();
-    tokens = Math.min(burst, tokens + ((now - refilledAt) * rate) / 1000);
-    refilledAt = now;
-    if (tokens < 1) return false;
-    tokens -= 1;
-    return true;
-  };
+  const takeToken = (): boolean => errorTokens.take();
 
   const sendMessage = (dst: Ipv4Address, repr: IcmpRepr, length: number, opts?: { ttl?: number; dontFragment?: boolean }) => {
     const buf = new Uint8Array(HEADROOM + length);
