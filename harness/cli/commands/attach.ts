@@ -369,15 +369,17 @@ export async function run(args: string[]): Promise<number> {
   if (process.getuid?.() !== 0) {
     out.line("warning: not running as root; opening the tap will probably fail", { event: "warning", message: "not root" });
   }
-  const session = await startAttach(options, out);
+  // The handlers go in before the tap opens: the address line can reach a watcher before
+  // startAttach returns, and a SIGTERM sent on seeing it must still unwind the namespace.
   const timers: NodeJS.Timeout[] = [];
-  const stopped = new Promise<string>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => resolve(signal);
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
-    session.tap.onError((e) => resolve(`device error: ${e.message}`));
-    if (options.durationS !== undefined) timers.push(setTimeout(() => resolve("duration elapsed"), options.durationS * 1000));
-  });
+  let stop!: (reason: string) => void;
+  const stopped = new Promise<string>((resolve) => { stop = resolve; });
+  const onSignal = (signal: NodeJS.Signals): void => stop(signal);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const session = await startAttach(options, out);
+  session.tap.onError((e) => stop(`device error: ${e.message}`));
+  if (options.durationS !== undefined) timers.push(setTimeout(() => stop("duration elapsed"), options.durationS * 1000));
   session.ready.catch((e: Error) => out.line(`no address: ${e.message}`, { event: "error", message: e.message }));
   if (options.statsIntervalS > 0) {
     timers.push(setInterval(() => {
