@@ -118,6 +118,30 @@ describe("TCP SYN cookies", () => {
     expect(peer.next()).toMatchObject({ seq: sa.seq + 1, ack: 5001, dstPort: 50000 });
   });
 
+  it("a cookie SYN-ACK's TSval is never ahead of the connection's later TSvals, whatever the clock's low bits (a Linux client would drop them as PAWS-old)", () => {
+    const { peer, accepted } = floodThenClient(true);
+    const start = peer.clock.now();
+    for (let i = 0; i < 64; i++) {
+      peer.clock.run(start + i);
+      peer.drain();
+      const port = 50000 + i;
+      peer.inject({ flags: S, srcPort: port, seq: 5000, options: linuxSynOptions(100 + i) });
+      const sa = peer.next();
+      expect(sa.seq).not.toBe(0);
+      peer.inject({ flags: A, srcPort: port, seq: 5001, ack: sa.seq + 1, options: { tsVal: 101 + i, tsEcr: sa.options.tsVal! } });
+      const c = accepted.at(-1)!;
+      expect(c.remotePort).toBe(port);
+      c.write(new Uint8Array(1));
+      const data = peer.next();
+      expect(data.dstPort).toBe(port);
+      // RFC 7323 §5.3: the peer rejects a TSval older than its TS.Recent (the SYN-ACK's)
+      expect((data.options.tsVal! - sa.options.tsVal!) | 0).toBeGreaterThanOrEqual(0);
+      c.destroy();
+      peer.drain();
+    }
+    expect(peer.tcp.stats.synCookiesAccepted).toBe(64);
+  });
+
   it("a SYN cookie without timestamps still connects (MSS only, no window scale or SACK)", () => {
     const { peer, accepted } = floodThenClient(true);
     peer.inject({ flags: S, srcPort: 50000, seq: 5000, options: { mss: 1460 } });

@@ -19,11 +19,11 @@ import { localMss as mssForMtu, resolveTcpOptions, type ResolvedTcpOptions } fro
 import { writeReset, writeStatelessSegment } from "./segment-writer.ts";
 import { State, createSegmentSendOptions, type SegmentSendOptions, type Tcb, type TcpContext } from "./state.ts";
 import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
-import { decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
+import { cookieTimestamp, decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
 import { SendBuffer } from "./send-buffer.ts";
 import { createBufferRecycler, type BufferLoan, type BufferRecycler } from "../../link/recycler.ts";
-import { checksumAdd, checksumFinish, fold } from "../../wire/checksum.ts";
+import { checksumAdd, checksumFinish } from "../../wire/checksum.ts";
 import type { TcpLayerOptions, TcpStats } from "./types.ts";
 
 /** What the TCP layer needs. */
@@ -329,7 +329,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     if (o.timestamps && seg.options.tsVal !== undefined) {
       const tsOffset = halfSipHash(this.secrets.isnKey[1], this.secrets.isnKey[0], [d.dst, d.src, ((seg.dstPort << 16) | seg.srcPort) >>> 0]);
       const now = (Math.floor(this.clock.now()) + tsOffset) >>> 0;
-      opts.tsVal = ((now & ~63) | encodeCookieOptions(o.windowScaling ? seg.options.windowScale : undefined, o.sack && seg.options.sackPermitted === true)) >>> 0;
+      opts.tsVal = cookieTimestamp(now, encodeCookieOptions(o.windowScaling ? seg.options.windowScale : undefined, o.sack && seg.options.sackPermitted === true));
       opts.tsEcr = seg.options.tsVal;
       if (o.sack && seg.options.sackPermitted === true) opts.sackPermitted = true;
       if (o.windowScaling && seg.options.windowScale !== undefined) opts.windowScale = o.windowScaleShift;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createRng } from "../../time.ts";
 import { createTcpSecrets, halfSipHash, initialSequenceNumber } from "./isn.ts";
-import { COOKIE_SLOT_MS, decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
+import { COOKIE_SLOT_MS, cookieTimestamp, decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 
 const tuple = { localAddr: 0xc0000201, localPort: 80, remoteAddr: 0xc0000202, remotePort: 40000 };
 
@@ -35,5 +35,18 @@ describe("ISN and SYN cookies", () => {
     expect(decodeCookieOptions(encodeCookieOptions(7, true))).toEqual({ windowScale: 7, sackPermitted: true });
     expect(decodeCookieOptions(encodeCookieOptions(undefined, false))).toEqual({ windowScale: undefined, sackPermitted: false });
     expect(decodeCookieOptions(0)).toBeUndefined();
+  });
+
+  it("the cookie TSval carries the bits, is never ahead of the clock and at most 64 ticks behind (as Linux's cookie_init_timestamp)", () => {
+    fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.nat({ max: 63 }), (now, bits) => {
+      const ts = cookieTimestamp(now, bits);
+      expect(ts & 63).toBe(bits);
+      const behind = (now - ts) >>> 0;
+      expect(behind).toBeGreaterThanOrEqual(0);
+      expect(behind).toBeLessThan(64);
+    }), { numRuns: 500 });
+    expect(cookieTimestamp(0x1000, 0x2f)).toBe(0x0fef);
+    expect(cookieTimestamp(0x1030, 0x2f)).toBe(0x102f);
+    expect(cookieTimestamp(5, 0x2f)).toBe(0xffffffef);
   });
 });

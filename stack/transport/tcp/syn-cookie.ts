@@ -3,7 +3,8 @@
 // client real. Layout of the cookie: time slot (5 bits) | MSS index (3) | keyed hash (24).
 // The peer's window scale and SACK-permitted travel in the low 6 bits of our TSval and
 // come back in its TSecr (as Linux does); without timestamps they are not negotiated.
-// encodeSynCookie/decodeSynCookie: the ISN; encodeCookieOptions/decodeCookieOptions: the TS bits.
+// encodeSynCookie/decodeSynCookie: the ISN; encodeCookieOptions/decodeCookieOptions: the TS bits;
+// cookieTimestamp: the SYN-ACK's TSval carrying them.
 import { halfSipHash, type TcpSecrets } from "./isn.ts";
 
 /** MSS values a cookie can carry (the largest not above the peer's is chosen). */
@@ -55,4 +56,15 @@ export function decodeCookieOptions(tsEcr: number): { windowScale: number | unde
   if ((tsEcr & 32) === 0) return undefined;
   const ws = tsEcr & 15;
   return { windowScale: ws === 15 ? undefined : ws, sackPermitted: (tsEcr & 16) !== 0 };
+}
+
+/**
+ * The TSval of a cookie SYN-ACK: the clock `now` (already offset) with its low 6 bits replaced by
+ * `bits`, moved back one 64-tick step when that lands ahead of `now` (Linux's cookie_init_timestamp):
+ * a TSval from the future becomes the peer's TS.Recent, and our next segments, stamped from the
+ * clock, would then be PAWS-old to it (RFC 7323 §5).
+ */
+export function cookieTimestamp(now: number, bits: number): number {
+  const ts = ((now & ~63) | bits) >>> 0;
+  return ts > now >>> 0 ? (ts - 64) >>> 0 : ts;
 }
