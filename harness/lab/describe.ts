@@ -38,17 +38,20 @@ export function describeTopology(t: Topology): string {
     const impl = n.implementation ?? "netlab";
     const layers = n.kind === "router"
       ? "createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)"
-      : "createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP";
+      : n.kind === "switch"
+        ? "createBridge: learning Ethernet bridge (802.1D without STP) joining the links on its ports"
+        : "createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP";
     lines.push(`  ${n.name} (${n.kind}, ${impl}): ${layers}`);
     for (const f of n.interfaces) {
       const l = linkOf.get(`${n.name}:${f.name}`);
-      lines.push(`    ${f.name.padEnd(8)} ${f.address.padEnd(18)} device: ${l === undefined ? "(none)" : `end of link ${l.name} to ${l.peer}`}`);
+      lines.push(`    ${f.name.padEnd(8)} ${(f.address ?? "-").padEnd(18)} device: ${l === undefined ? "(none)" : `end of link ${l.name} to ${l.peer}`}`);
     }
     if (n.kind === "router") {
       const table = createRoutingTable();
       const names: string[] = [];
       n.interfaces.forEach((f, index) => {
         names.push(f.name);
+        if (f.address === undefined) return;
         const c = parseCidr(f.address);
         if (!c.ok) return;
         const mask = prefixToMask(c.value.prefixLength);

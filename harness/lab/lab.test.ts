@@ -66,13 +66,27 @@ describe("topology files", () => {
     expect(() => runLab(t, { durationMs: 100 })).toThrow("/flows/0: the way from a to b loops (a -> r1 -> r2 -> r1)");
   });
 
+  it("refuses a loop of switches, addresses on switch ports and hosts or routers without one", () => {
+    const t = pair();
+    t.nodes.push({ name: "s1", kind: "switch", interfaces: [{ name: "p1" }, { name: "p2" }, { name: "p3", address: "10.0.0.9/24" }] });
+    t.nodes.push({ name: "s2", kind: "switch", interfaces: [{ name: "p1" }, { name: "p2" }], routes: [] });
+    t.nodes.push({ name: "c", kind: "host", interfaces: [{ name: "eth0" }] });
+    t.links.push({ endpoints: ["s1:p1", "s2:p1"] }, { endpoints: ["s2:p2", "s1:p2"] });
+    expect(errorsOf(t)).toEqual([
+      "/nodes/2/interfaces/2/address: a switch port has no address",
+      "/nodes/3/routes: a switch has no routes",
+      "/nodes/4/interfaces/0/address: is required on a host",
+      "/links/2/endpoints: closes a loop of switches (s2, s1): frames would circle for ever (no spanning tree, no TTL on Ethernet)",
+    ]);
+  });
+
   it("topology.schema.json is TOPOLOGY_SCHEMA", () => {
     expect(JSON.parse(readFileSync(new URL("./topology.schema.json", import.meta.url), "utf8"))).toEqual(TOPOLOGY_SCHEMA);
   });
 
   it("every shipped example is valid", () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "parking-lot", "pmtu-1280", "traceroute-chain"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 
@@ -147,6 +161,17 @@ describe("lab run (virtual time, netlab nodes)", () => {
       ["r3-r4 r3:east->r4:west", ["hops3", "hops2", "hops1"]],
     ]);
     expect(r.sharedLinks[1]!.jainIndex).toBeGreaterThan(0.95);
+  });
+
+  it("lan-switch: hosts behind two learning switches reach the server through the router and each other without it", () => {
+    const r = runLab(example("lan-switch"), { durationMs: 3000 });
+    expect(r.flows.every((f) => f.connected && f.goodputBitsPerSecond > 1e6)).toBe(true);
+    const path = (name: string) => r.flows.find((f) => f.name === name)!.path;
+    expect(path("h4-h1")).toEqual(["h4 h4:eth0->sw2:p2", "trunk sw2:trunk->sw1:trunk", "h1 sw1:p1->h1:eth0"]);
+    expect(path("h3-srv")).toEqual(["h3 h3:eth0->sw2:p1", "trunk sw2:trunk->sw1:trunk", "r1-sw1 sw1:p0->r1:lan", "uplink r1:wan->srv:eth0"]);
+    // The LAN flow is switched, never routed: the router forwards fewer frames than that flow alone carries.
+    expect(r.routers.r1!.forwarded! * 2).toBeLessThan(r.links.find((l) => l.name === "h4")!.framesDelivered);
+    expect(r.sharedLinks.find((l) => l.name === "uplink r1:wan->srv:eth0")!.jainIndex).toBeGreaterThan(0.9);
   });
 
   it("writes a pcapng per link and the same bytes from the same seed", () => {

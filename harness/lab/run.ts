@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createStack, type Stack } from "../../stack/index.ts";
 import { createRouter, type Router } from "../../stack/router.ts";
+import { createBridge, type Bridge } from "../../xen-sim/net/bridge.ts";
 import { createPointToPointLink, withCapture, type ImpairmentOptions, type PointToPointLink } from "../../stack/link/index.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
 import type { QueueStatsSnapshot } from "../../stack/link/qdisc/types.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
-import { formatIpv4 } from "../../stack/wire/address.ts";
+import { formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
 import { lineChart } from "./svg.ts";
@@ -192,6 +193,7 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
 
   const hosts = new Map<string, Stack>();
   const routers = new Map<string, Router>();
+  const switches = new Map<string, Bridge>();
   for (const n of topology.nodes) {
     const rng = createRng(master.nextU32());
     if (n.kind === "host") {
@@ -199,12 +201,20 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
       const gateway = n.routes?.[0]?.via;
       hosts.set(n.name, createStack({ device: deviceOf(n.name, f.name), clock, rng }, {
         name: n.name,
-        ipv4: gateway === undefined ? { cidr: f.address } : { cidr: f.address, gateway },
+        ipv4: gateway === undefined ? { cidr: f.address! } : { cidr: f.address!, gateway },
       }));
+    } else if (n.kind === "switch") {
+      // A learning bridge (802.1D without STP) joining the link ends on its ports; ports on no link stay empty.
+      const bridge = createBridge({ clock }, { name: n.name });
+      for (const f of n.interfaces) {
+        const d = devices.get(`${n.name}:${f.name}`);
+        if (d !== undefined) bridge.attach(d, { name: f.name });
+      }
+      switches.set(n.name, bridge);
     } else {
       routers.set(n.name, createRouter({ clock, rng }, {
         name: n.name,
-        interfaces: n.interfaces.map((f) => ({ device: deviceOf(n.name, f.name), cidr: f.address, name: f.name })),
+        interfaces: n.interfaces.map((f) => ({ device: deviceOf(n.name, f.name), cidr: f.address!, name: f.name })),
         routes: (n.routes ?? []).map((r) => ({ destination: r.destination, via: r.via })),
       }));
     }
@@ -217,7 +227,35 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     sendsInto.set(a, { name: `${l.name} ${a}->${b}`, peer: b });
     sendsInto.set(b, { name: `${l.name} ${b}->${a}`, peer: a });
   }
-  /** The link directions from host `from` to host `to`, following gateways and routing tables, and how the walk ended. */
+  const nodeOf = (endpoint: string): string => endpoint.split(":")[0]!;
+  const kindOf = (node: string): string => topology.nodes[nodeIndex.get(node)!]!.kind;
+  const ownerOf = new Map<number, string>();
+  for (const n of topology.nodes) {
+    for (const f of n.interfaces) {
+      const c = f.address === undefined ? undefined : parseCidr(f.address);
+      if (c?.ok === true) ownerOf.set(c.value.address, n.name);
+    }
+  }
+  /** From a switch entered at `ingress`: the link directions to the node `target` through this and further switches (none: not on this LAN). */
+  const acrossSwitches = (ingress: string, target: string, seen: Set<string>): string[] | undefined => {
+    const sw = nodeOf(ingress);
+    if (seen.has(sw)) return undefined;
+    seen.add(sw);
+    for (const f of topology.nodes[nodeIndex.get(sw)!]!.interfaces) {
+      const port = `${sw}:${f.name}`;
+      if (port === ingress) continue;
+      const link = sendsInto.get(port);
+      if (link === undefined) continue;
+      const peer = nodeOf(link.peer);
+      if (peer === target) return [link.name];
+      if (kindOf(peer) === "switch") {
+        const rest = acrossSwitches(link.peer, target, seen);
+        if (rest !== undefined) return [link.name, ...rest];
+      }
+    }
+    return undefined;
+  };
+  /** The link directions from host `from` to host `to`, following gateways, routing tables and switches, and how the walk ended. */
   const trace = (from: string, to: string): { path: string[]; nodes: string[]; outcome: "reached" | "no-route" | "loop" | "dead-end" } => {
     const dst = hosts.get(to)!.ipv4.cidr!.address;
     const path: string[] = [];
@@ -225,19 +263,39 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     let node = from;
     while (node !== to) {
       let endpoint: string;
+      let hop: number;
       if (hosts.has(node)) {
         if (node !== from) return { path, nodes, outcome: "dead-end" };
-        endpoint = `${node}:${topology.nodes[nodeIndex.get(node)!]!.interfaces[0]!.name}`;
+        const spec = topology.nodes[nodeIndex.get(node)!]!;
+        endpoint = `${node}:${spec.interfaces[0]!.name}`;
+        const own = parseCidr(spec.interfaces[0]!.address!);
+        const gateway = spec.routes?.[0]?.via;
+        const mask = own.ok ? prefixToMask(own.value.prefixLength) : 0;
+        if (own.ok && ((own.value.address ^ dst) & mask) === 0) hop = dst;
+        else {
+          const g = gateway === undefined ? undefined : parseIpv4(gateway);
+          if (g?.ok !== true) return { path, nodes, outcome: "no-route" };
+          hop = g.value;
+        }
       } else {
         const r = routers.get(node)!;
         const route = r.table.lookup(dst);
         if (route === undefined) return { path, nodes, outcome: "no-route" };
         endpoint = `${node}:${r.interfaces[route.interfaceIndex]!.name}`;
+        hop = route.nextHop ?? dst;
       }
+      const target = ownerOf.get(hop);
       const link = sendsInto.get(endpoint);
-      if (link === undefined) return { path, nodes, outcome: "dead-end" };
+      if (link === undefined || target === undefined) return { path, nodes, outcome: "dead-end" };
       path.push(link.name);
-      node = link.peer.split(":")[0]!;
+      if (kindOf(nodeOf(link.peer)) === "switch") {
+        const lan = acrossSwitches(link.peer, target, new Set());
+        if (lan === undefined) return { path, nodes: [...nodes, nodeOf(link.peer)], outcome: "dead-end" };
+        path.push(...lan);
+      } else if (nodeOf(link.peer) !== target) {
+        return { path, nodes: [...nodes, nodeOf(link.peer)], outcome: "dead-end" };
+      }
+      node = target;
       if (nodes.includes(node)) return { path, nodes: [...nodes, node], outcome: "loop" };
       nodes.push(node);
     }

@@ -2,7 +2,9 @@
 // types it describes, and validateTopology(), which checks a parsed file against the schema and
 // then the graph (names, endpoints, address overlaps, routes to nowhere, flows between known
 // hosts). Every error names the JSON path of the bad field ("/links/2/rateBitsPerSecond: ...").
-// This first runner builds netlab nodes in virtual time; other kinds are refused before anything runs.
+// A switch is a learning bridge joining the links that end on its ports; a loop of switches (no STP,
+// no TTL on Ethernet) is refused. This runner builds netlab nodes in virtual time; xen and linux
+// implementations are refused before anything runs.
 import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 
 /** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
@@ -14,8 +16,8 @@ export type TopologyQueue =
 
 export interface TopologyInterface {
   readonly name: string;
-  /** "10.0.1.2/24". */
-  readonly address: string;
+  /** "10.0.1.2/24"; required on hosts and routers, absent on a switch's ports. */
+  readonly address?: string;
 }
 
 export interface TopologyRoute {
@@ -113,7 +115,7 @@ export const TOPOLOGY_SCHEMA = {
             items: {
               type: "object",
               additionalProperties: false,
-              required: ["name", "address"],
+              required: ["name"],
               properties: { name: NAME, address: { type: "string", format: "ipv4-cidr" } },
             },
           },
@@ -273,13 +275,24 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     nodes.set(n.name, n);
     const impl = n.implementation ?? "netlab";
     if (impl !== "netlab") errors.push({ path: `/nodes/${i}/implementation`, message: `${impl} nodes are not supported by this runner yet (netlab only, virtual time)` });
-    if (n.kind === "switch") errors.push({ path: `/nodes/${i}/kind`, message: "switch nodes are not supported by this runner yet" });
+    if (n.kind === "switch") {
+      if (n.interfaces.length < 2) errors.push({ path: `/nodes/${i}/interfaces`, message: "a switch needs at least two ports" });
+      n.interfaces.forEach((f, k) => {
+        if (f.address !== undefined) errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: "a switch port has no address" });
+      });
+      if (n.routes !== undefined) errors.push({ path: `/nodes/${i}/routes`, message: "a switch has no routes" });
+    } else {
+      n.interfaces.forEach((f, k) => {
+        if (f.address === undefined) errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: `is required on a ${n.kind}` });
+      });
+    }
     if (n.kind === "host" && n.interfaces.length !== 1) errors.push({ path: `/nodes/${i}/interfaces`, message: "a host has exactly one interface in this runner" });
     if (n.kind === "router" && n.interfaces.length < 1) errors.push({ path: `/nodes/${i}/interfaces`, message: "a router needs at least one interface" });
     const names = new Set<string>();
     n.interfaces.forEach((f, k) => {
       if (names.has(f.name)) errors.push({ path: `/nodes/${i}/interfaces/${k}/name`, message: `duplicate interface ${f.name}` });
       names.add(f.name);
+      if (f.address === undefined) return;
       const cidr = parseCidr(f.address);
       if (!cidr.ok) return;
       const other = owners.get(cidr.value.address);
@@ -292,6 +305,7 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
       const via = parseIpv4(r.via);
       if (!via.ok) return;
       const onLink = n.interfaces.some((f) => {
+        if (f.address === undefined) return false;
         const c = parseCidr(f.address);
         if (!c.ok) return false;
         const mask = prefixToMask(c.value.prefixLength);
@@ -316,6 +330,20 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     if (l.queue?.kind === "red" && !(l.queue.minThreshold !== undefined && l.queue.maxThreshold !== undefined && l.queue.minThreshold < l.queue.maxThreshold)) {
       errors.push({ path: `/links/${i}/queue`, message: "red needs minThreshold < maxThreshold" });
     }
+  });
+  // Switches joined into a cycle would pass a flooded frame round for ever: refused (union-find over switch-to-switch links).
+  const parent = new Map<string, string>();
+  const root = (x: string): string => {
+    let r = x;
+    while (parent.has(r)) r = parent.get(r)!;
+    return r;
+  };
+  t.links.forEach((l, i) => {
+    const [a, b] = l.endpoints.map((e) => e.split(":")[0]!) as [string, string];
+    if (nodes.get(a)?.kind !== "switch" || nodes.get(b)?.kind !== "switch") return;
+    const ra = root(a), rb = root(b);
+    if (ra === rb) errors.push({ path: `/links/${i}/endpoints`, message: `closes a loop of switches (${a}, ${b}): frames would circle for ever (no spanning tree, no TTL on Ethernet)` });
+    else parent.set(ra, rb);
   });
   (t.flows ?? []).forEach((f, i) => {
     for (const end of ["from", "to"] as const) {
