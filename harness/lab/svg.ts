@@ -19,7 +19,7 @@ export interface ChartOptions {
 
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-const escape = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** Tick step of about `count` ticks over [0, max]: 1, 2 or 5 times a power of ten. */
 function niceStep(max: number, count: number): number {
@@ -52,7 +52,7 @@ export function lineChart(o: ChartOptions): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escape(o.title)}</text>`);
+  out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(o.title)}</text>`);
   for (let y = 0; y <= yMax + 1e-9; y += yStep) {
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${py(y).toFixed(1)}" y2="${py(y).toFixed(1)}" stroke="#ddd"/>`);
     out.push(`<text x="${left - 6}" y="${(py(y) + 4).toFixed(1)}" text-anchor="end">${label(y)}</text>`);
@@ -62,15 +62,15 @@ export function lineChart(o: ChartOptions): string {
     out.push(`<text x="${px(x).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle">${label(x)}</text>`);
   }
   out.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
-  out.push(`<text x="${left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escape(o.xLabel)}</text>`);
-  out.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(o.yLabel)}</text>`);
+  out.push(`<text x="${left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(o.yLabel)}</text>`);
   o.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
     const points = s.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ");
     out.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${points}"/>`);
     const ly = top + 10 + i * 18;
     out.push(`<line x1="${left + plotW + 12}" x2="${left + plotW + 32}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"/>`);
-    out.push(`<text x="${left + plotW + 38}" y="${ly + 4}">${escape(s.name)}</text>`);
+    out.push(`<text x="${left + plotW + 38}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
   });
   out.push("</svg>");
   return `${out.join("\n")}\n`;

@@ -118,7 +118,6 @@ export interface LinkDeps {
 const ETHERNET_HEADER_LEN = 14;
 const VLAN_TAG_LEN = 4;
 const ETHERTYPE_VLAN = 0x8100;
-const ETHERTYPE_IPV4 = 0x0800;
 const DEFAULT_QUEUE_LIMIT_FRAMES = 1000;
 
 /** Fresh zeroed stats. */

@@ -20,7 +20,6 @@ import { createHttpServer, type HttpHandler } from "../../stack/app/http/server.
 import { settle } from "../../harness/http/testing.ts";
 import { byteStreamToDuplex } from "./byte-stream-duplex.ts";
 
-const CLIENT_IP = 0xc0000201; // 192.0.2.1
 const SERVER_IP = 0xc0000202; // 192.0.2.2
 
 /** Two stacks on an impaired wire; the client's device is captured, and the capture is saved when the test fails. */

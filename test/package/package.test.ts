@@ -11,7 +11,7 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
 
 /** The first ```js block of the README's library section. */
-export function readmeLibraryExample(): string {
+function readmeLibraryExample(): string {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("## Using netlab as a library"));
   const m = /```js\n([\s\S]*?)```/.exec(section);

@@ -12,7 +12,7 @@
 // unknown protocol or bad ring keys disconnect the frontend and are reported, never trusted.
 //   createBlkback   one backend instance for one vbd, serving a BlockStorage
 
-import { err, ok, type Result } from "../../stack/result.ts";
+import { err, ok } from "../../stack/result.ts";
 import type { Clock, TimerId } from "../../stack/time.ts";
 import {
   BLKIF_DISCARD_SECURE, BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST, BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP_DISCARD,

@@ -29,7 +29,7 @@ import { createFrontRing, initSharedRing } from "../ring/ring.ts";
 import type { FrontRing } from "../ring/types.ts";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.ts";
 import type {
-  BlkCallback, BlkError, BlkFault, Blkfront, BlkfrontFeatures, BlkfrontState, BlkfrontStats,
+  BlkCallback, BlkError, BlkFault, Blkfront, BlkfrontFeatures, BlkfrontState,
 } from "./types.ts";
 import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts";
 import { XenbusState } from "../xenbus/types.ts";

@@ -13,7 +13,7 @@ import { formatMac } from "../../stack/wire/address.ts";
 import { GNTTAB_RESERVED_XENSTORE } from "../abi/grant-table.ts";
 import type { DomainId } from "../abi/xen.ts";
 import { createHypervisor } from "../hypervisor/hypervisor.ts";
-import { connectInProcess, createXenstoreClient, type XenstoreClient, type XsOps } from "../xenstore/client.ts";
+import { connectInProcess, createXenstoreClient, type XsOps } from "../xenstore/client.ts";
 import { connectGuestXenstore, createXenstoreDaemon, prepareGuestXenstore, type GuestXenstoreSetup } from "../xenstore/domain.ts";
 import type { VcpuMode } from "../event-channel/types.ts";
 import type { Domain } from "../hypervisor/types.ts";

@@ -212,7 +212,8 @@ export function createXenstoreTree(
     if (tx?.overQuota) return; // the operation is refused (ENOSPC): it changes nothing
     const old = lookup(tx, path);
     const counts = tx ? tx.ownerDelta : owners;
-    const before = old?.perms[0]!.domid, after = node?.perms[0]!.domid;
+    const before = old === undefined ? undefined : old.perms[0]!.domid;
+    const after = node === null ? undefined : node.perms[0]!.domid;
     if (before !== after) {
       if (before !== undefined) addOwner(counts, before, -1);
       if (after !== undefined) addOwner(counts, after, 1);
@@ -399,7 +400,7 @@ export function createXenstoreTree(
       };
       return tx;
     },
-    commit(c, tx) {
+    commit(_c, tx) {
       const t = tx as TxState;
       if (t.ended) return err("ENOENT");
       t.ended = true;

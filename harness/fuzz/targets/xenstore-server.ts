@@ -16,7 +16,7 @@ import {
   XS_WATCH, XS_WATCH_EVENT, XS_WRITE, createXsDecoder, emitXsMessage, fromLatin1, joinStrings,
 } from "../../../xen-sim/xenstore/wire.ts";
 import { XENSTORE_REQ_PROD } from "../../../xen-sim/abi/xenstore.ts";
-import { checkChunkInvariant, fail, show } from "../oracles.ts";
+import { checkChunkInvariant, fail } from "../oracles.ts";
 
 const QUOTAS = { maxEntries: 50, maxWatches: 8, maxTransactions: 4 };
 

@@ -57,7 +57,7 @@ export function createRed<T extends QueuedItem>(deps: { readonly rng: Rng }, spe
       // The average, decayed over an idle period as if m small packets had left meanwhile.
       if (idleSince !== undefined) {
         const m = Math.max(0, (now - idleSince) / idlePacketTime);
-        avg *= Math.pow(1 - weight, m);
+        avg *= (1 - weight) ** m;
         idleSince = undefined;
       }
       avg = (1 - weight) * avg + weight * size();

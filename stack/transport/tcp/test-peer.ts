@@ -144,8 +144,6 @@ export function createTcpPathPair(o: { seed?: number; mtu?: number; impair?: Pat
   const imp = o.impair ?? {};
   const counters = { aToB: 0, bToA: 0, dropped: 0, corrupted: 0 };
   const mtu = o.mtu ?? 1500;
-  let ipA!: TestIpv4;
-  let ipB!: TestIpv4;
   const busyUntil = new Map<TestIpv4, number>();
   const pair: { tap: TcpPathPair["tap"] } = { tap: null };
   const path = (from: TestIpv4, to: TestIpv4) => (_dst: number, payload: Uint8Array, opts?: Ipv4SendOptions) => {
@@ -175,8 +173,8 @@ export function createTcpPathPair(o: { seed?: number; mtu?: number; impair?: Pat
     else clock.setTimer(at, deliver(data));
     if (imp.duplicate !== undefined && pathRng.nextFloat() < imp.duplicate) clock.setTimer(at + pathRng.nextFloat() * 2, deliver(data.slice()));
   };
-  ipA = new TestIpv4(0xc0000201, mtu, () => undefined);
-  ipB = new TestIpv4(0xc0000202, mtu, () => undefined);
+  const ipA = new TestIpv4(0xc0000201, mtu, () => undefined);
+  const ipB = new TestIpv4(0xc0000202, mtu, () => undefined);
   ipA.out = path(ipA, ipB);
   ipB.out = path(ipB, ipA);
   const a = createTcpLayer({ ip: ipA, clock, rng: createRng((o.seed ?? 1) * 3 + 1) }, o.a ?? {});
