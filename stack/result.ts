@@ -1,4 +1,5 @@
 // Result: how every parser of untrusted bytes reports failure. No throw on bad input.
+import { NetlabError } from "./error.ts";
 
 /** Success carrying a value. */
 export interface Ok<T> { readonly ok: true; readonly value: T }
@@ -20,7 +21,5 @@ export function err<E>(error: E, detail?: string): Err<E> {
 /** Returns the value of a Result known to be Ok, or throws (tests and programmer misuse only). */
 export function unwrap<T, E>(r: Result<T, E>): T {
   if (r.ok) return r.value;
-  const e = new Error(`unwrap of Err(${String(r.error)}${r.detail ? `: ${r.detail}` : ""})`);
-  (e as Error & { code: string }).code = "ERR_NETLAB_UNWRAP";
-  throw e;
+  throw new NetlabError("ERR_NETLAB_UNWRAP", `unwrap of Err(${String(r.error)}${r.detail ? `: ${r.detail}` : ""})`);
 }

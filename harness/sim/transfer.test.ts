@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkCaptureWithTshark, tsharkMissingReason } from "../oracle/tshark.ts";
 import { parseTransferArgs, run, runTransfer } from "./transfer.ts";
+import { UsageError } from "../cli/args.ts";
 
 const LOSSY = { delayMs: 5, jitterMs: 1, loss: 0.05, reorder: 0.05, duplicate: 0.01, corrupt: 0.01 } as const;
 
@@ -47,8 +48,8 @@ describe("netlab sim transfer", () => {
     expect(dropTail.ok).toBe(true);
     expect(dropTail.link.queueDrops).toBeGreaterThan(0);
     expect(dropTail.retransmits).toBeGreaterThan(0);
-    expect(parseTransferArgs(["--ecn", "--ecn-mark", "20", "--queue", "50"])).toMatchObject({ ecn: true, ecnMarkFrames: 20, queueFrames: 50 });
-    expect(parseTransferArgs(["--queue", "0"])).toMatch(/--queue/);
+    expect(parseTransferArgs(["--bytes", "1M", "--ecn", "--ecn-mark", "20", "--queue=50"])).toMatchObject({ ecn: true, ecnMarkFrames: 20, queueFrames: 50 });
+    expect(() => parseTransferArgs(["--bytes", "1M", "--queue", "0"])).toThrow(/--queue/);
   });
 
   it("50 MB arrive with matching sha256 at 10% loss with reordering, duplication and corruption", () => {
@@ -99,9 +100,12 @@ describe("netlab sim transfer", () => {
     expect(parseTransferArgs(["--bytes", "50M", "--loss", "5%", "--rate", "1G", "--cc", "newreno", "--mtu", "9000", "--dup", "0.01"]))
       .toMatchObject({ bytes: 50_000_000, loss: 0.05, rateBitsPerSecond: 1_000_000_000, congestionControl: "newreno", mtu: 9000, duplicate: 0.01 });
     expect(parseTransferArgs(["--bytes", "1Mi"])).toMatchObject({ bytes: 1_048_576 });
-    expect(parseTransferArgs(["--loss", "1.5"])).toMatch(/--loss needs a probability/);
-    expect(parseTransferArgs(["--cc", "bbr"])).toBe("--cc needs cubic or newreno");
-    expect(parseTransferArgs(["--frobnicate"])).toBe("unknown option --frobnicate");
+    expect(parseTransferArgs(["--bytes=64k", "--delay=1.5s", "--seed=4294967295"])).toMatchObject({ bytes: 64_000, delayMs: 1500, seed: 4294967295 });
+    expect(() => parseTransferArgs(["--bytes", "1M", "--loss", "1.5"])).toThrow(/--loss needs a probability/);
+    expect(() => parseTransferArgs(["--bytes", "1M", "--cc", "bbr"])).toThrow("--cc needs one of cubic, newreno, got 'bbr'");
+    expect(() => parseTransferArgs(["--bytes", "1M", "--seed", "4294967296"])).toThrow(/--seed needs a seed in 0\.\.4294967295/);
+    expect(() => parseTransferArgs(["--bytes", "1M", "--frobnicate"])).toThrow(UsageError);
+    expect(() => parseTransferArgs(["--loss", "0.1"])).toThrow("--bytes is required");
   });
 
   it("run() --json prints one object with ok, bytes, sha256Match, virtualSeconds, wallSeconds, goodputBitsPerSecond, retransmits and exits 0; failures exit 1, bad options 2", async () => {
@@ -115,6 +119,6 @@ describe("netlab sim transfer", () => {
     const bad = await captureStdout(() => run(["--bytes", "10000", "--loss", "1", "--max-virtual-seconds", "2", "--json"]));
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.out) as Record<string, unknown>).toMatchObject({ ok: false, sha256Match: false });
-    expect((await captureStdout(() => run(["--bytes"]))).code).toBe(2);
+    await expect(run(["--bytes"])).rejects.toThrow(UsageError);
   });
 });

@@ -7,7 +7,8 @@
 // and wall time, goodput over each, and retransmissions; progress goes to stderr.
 //   runTransfer(options)   the scenario as a function (tests, bench)
 //   parseTransferArgs()    the CLI options
-//   run(args)              the CLI entry: exit 0 when intact, 1 on any mismatch or failure
+//   run(args)              the CLI entry: exit 0 when intact, 1 on any mismatch or failure; a
+//                          usage error throws UsageError (the dispatcher prints it and exits 2)
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { createStack } from "../../stack/index.ts";
@@ -15,6 +16,9 @@ import { createPointToPointLink, withCapture, type ImpairmentOptions } from "../
 import type { NetDevice } from "../../stack/link/types.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { createCaptureFile, type CaptureFile } from "../pcap/files.ts";
+import {
+  choice, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseProbability, parseRate, parseSeed, parseSize,
+} from "../cli/args.ts";
 
 export const summary = "TCP bulk transfer between two stacks over an impaired wire, sha256-checked (--bytes N [--loss P --delay MS ... --json])";
 
@@ -255,80 +259,55 @@ export interface TransferArgs extends TransferOptions {
   readonly help: boolean;
 }
 
-const SIZE_SUFFIX: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9, ki: 1024, mi: 1024 ** 2, gi: 1024 ** 3 };
+/** The command line of `netlab sim transfer` (args.ts's rules). */
+export const TRANSFER_SPEC = {
+  command: "sim transfer",
+  usage: "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
+    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
+    "                            [--max-virtual-seconds S] [--quiet] [--json]\n" +
+    `${summary}\n` +
+    "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n",
+  options: {
+    bytes: { type: "string" }, loss: { type: "string" }, delay: { type: "string" }, jitter: { type: "string" },
+    reorder: { type: "string" }, dup: { type: "string" }, corrupt: { type: "string" }, rate: { type: "string" },
+    mtu: { type: "string" }, buffer: { type: "string" }, "fill-window-edge": { type: "boolean" }, ecn: { type: "boolean" },
+    "ecn-mark": { type: "string" }, queue: { type: "string" }, cc: { type: "string" }, seed: { type: "string" },
+    pcap: { type: "string" }, "max-virtual-seconds": { type: "string" }, quiet: { type: "boolean", short: "q" }, json: { type: "boolean" },
+  },
+  required: ["bytes"],
+} as const;
 
-function parseSize(v: string | undefined): number | undefined {
-  const m = v === undefined ? null : /^([0-9]+(?:\.[0-9]+)?)(k|m|g|ki|mi|gi)?$/i.exec(v);
-  if (m === null) return undefined;
-  const n = Number(m[1]) * SIZE_SUFFIX[(m[2] ?? "").toLowerCase()]!;
-  return Number.isFinite(n) ? Math.round(n) : undefined;
-}
-
-function parseProbability(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const pct = v.endsWith("%");
-  const n = Number(pct ? v.slice(0, -1) : v) / (pct ? 100 : 1);
-  return Number.isFinite(n) && n >= 0 && n <= 1 ? n : undefined;
-}
-
-/** Parses argv; returns an error message for bad input. */
-export function parseTransferArgs(args: string[]): TransferArgs | string {
-  const o: { -readonly [K in keyof TransferArgs]: TransferArgs[K] } = { bytes: 10_000_000, json: false, quiet: false, help: false };
-  for (let i = 0; i < args.length; i++) {
-    const flag = args[i]!;
-    const value = (): string | undefined => args[++i];
-    const number = (min: number): number | string => {
-      const raw = value();
-      const n = Number(raw);
-      return raw !== undefined && Number.isFinite(n) && n >= min ? n : `${flag} needs a number >= ${min}, got ${raw}`;
-    };
-    const prob = (): number | string => {
-      const raw = value();
-      return parseProbability(raw) ?? `${flag} needs a probability in [0, 1] (or a percentage), got ${raw}`;
-    };
-    let r: number | string | undefined;
-    switch (flag) {
-      case "--bytes": { const n = parseSize(value()); if (n === undefined || n < 0) return `--bytes needs a size (e.g. 1000000, 50M, 1G)`; o.bytes = n; break; }
-      case "--loss": r = prob(); if (typeof r === "number") o.loss = r; break;
-      case "--reorder": r = prob(); if (typeof r === "number") o.reorder = r; break;
-      case "--dup": r = prob(); if (typeof r === "number") o.duplicate = r; break;
-      case "--corrupt": r = prob(); if (typeof r === "number") o.corrupt = r; break;
-      case "--delay": r = number(0); if (typeof r === "number") o.delayMs = r; break;
-      case "--jitter": r = number(0); if (typeof r === "number") o.jitterMs = r; break;
-      case "--rate": { const n = parseSize(value()); if (n === undefined) return `--rate needs bits per second (e.g. 100M)`; o.rateBitsPerSecond = n; break; }
-      case "--mtu": r = number(576); if (typeof r === "number") { if (!Number.isInteger(r) || r > 65535) return "--mtu needs an integer in 576..65535"; o.mtu = r; } break;
-      case "--buffer": { const n = parseSize(value()); if (n === undefined || n < 536 || n > 1 << 30) return "--buffer needs a size in 536..1Gi bytes (e.g. 32768, 64Ki)"; o.bufferBytes = n; break; }
-      case "--cc": { const v = value(); if (v !== "cubic" && v !== "newreno") return "--cc needs cubic or newreno"; o.congestionControl = v; break; }
-      case "--seed": r = number(0); if (typeof r === "number") { if (!Number.isInteger(r)) return "--seed needs an integer"; o.seed = r; } break;
-      case "--pcap": { const v = value(); if (v === undefined) return "--pcap needs a file name"; o.pcap = v; break; }
-      case "--max-virtual-seconds": r = number(0.001); if (typeof r === "number") o.maxVirtualSeconds = r; break;
-      case "--fill-window-edge": o.fillWindowEdge = true; break;
-      case "--ecn": o.ecn = true; break;
-      case "--queue": r = number(1); if (typeof r === "number") { if (!Number.isInteger(r)) return "--queue needs a whole number of frames"; o.queueFrames = r; } break;
-      case "--ecn-mark": r = number(0); if (typeof r === "number") { if (!Number.isInteger(r)) return "--ecn-mark needs a whole number of frames"; o.ecnMarkFrames = r; } break;
-      case "--json": o.json = true; break;
-      case "--quiet": case "-q": o.quiet = true; break;
-      case "--help": case "-h": o.help = true; break;
-      default: return `unknown option ${flag}`;
-    }
-    if (typeof r === "string") return r;
-  }
+/** Parses argv (args.ts's rules); throws UsageError for bad input. */
+export function parseTransferArgs(args: readonly string[]): TransferArgs {
+  const { values: v, help } = parseCommandLine(TRANSFER_SPEC, args);
+  const get = flagReader(TRANSFER_SPEC.command, v);
+  const o: { -readonly [K in keyof TransferArgs]: TransferArgs[K] } = { bytes: get("bytes", (t) => parseSize(t)) ?? 0, json: v.json === true, quiet: v.quiet === true, help };
+  const set = <K extends keyof TransferArgs>(key: K, value: TransferArgs[K] | undefined): void => { if (value !== undefined) o[key] = value; };
+  set("loss", get("loss", parseProbability));
+  set("reorder", get("reorder", parseProbability));
+  set("duplicate", get("dup", parseProbability));
+  set("corrupt", get("corrupt", parseProbability));
+  set("delayMs", get("delay", (t) => parseDuration(t, "ms")));
+  set("jitterMs", get("jitter", (t) => parseDuration(t, "ms")));
+  set("rateBitsPerSecond", get("rate", (t) => parseRate(t)));
+  set("mtu", get("mtu", (t) => parseInteger(t, 576, 65535)));
+  set("bufferBytes", get("buffer", (t) => parseSize(t, 536, 2 ** 30)));
+  set("congestionControl", get("cc", choice("cubic", "newreno")));
+  set("seed", get("seed", parseSeed));
+  set("pcap", v.pcap);
+  const maxMs = get("max-virtual-seconds", (t) => parseDuration(t, "s", 1));
+  set("maxVirtualSeconds", maxMs === undefined ? undefined : maxMs / 1000);
+  if (v["fill-window-edge"] === true) o.fillWindowEdge = true;
+  if (v.ecn === true) o.ecn = true;
+  set("queueFrames", get("queue", (t) => parseInteger(t, 1)));
+  set("ecnMarkFrames", get("ecn-mark", (t) => parseInteger(t, 0)));
   return o;
 }
 
-const USAGE = "usage: netlab sim transfer --bytes N [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-  "                            [--rate BPS] [--mtu N] [--buffer BYTES] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
-  "                            [--max-virtual-seconds S] [--quiet] [--json]\n" +
-  "sizes and rates take k/M/G (decimal) or Ki/Mi/Gi suffixes; probabilities are fractions or percentages (5%)\n";
-
 export async function run(args: string[]): Promise<number> {
   const o = parseTransferArgs(args);
-  if (typeof o === "string") {
-    process.stderr.write(`netlab sim transfer: ${o}\n${USAGE}`);
-    return 2;
-  }
   if (o.help) {
-    process.stdout.write(`${USAGE}${summary}\n`);
+    process.stdout.write(helpText(TRANSFER_SPEC));
     return 0;
   }
   const { json, quiet, help: _help, ...options } = o;

@@ -1,6 +1,8 @@
 // `netlab sim <name> [options]`: runs a simulation scenario. Each scenario is a module
 // harness/sim/<name>.ts exporting `summary` and `run(args): Promise<number>`; add one by
-// adding its name to SCENARIOS.
+// adding its name to SCENARIOS. Each scenario parses its own flags with the shared argument
+// layer (../args.ts); `netlab sim SCENARIO --help` prints its usage.
+import { UsageError } from "../args.ts";
 
 export const summary = "run a simulation scenario: sim <scenario> [options] (sim help lists them)";
 
@@ -22,18 +24,17 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
 export async function run(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write("usage: netlab sim <scenario> [options]\n\nscenarios:\n");
+    const out = name === undefined ? process.stderr : process.stdout;
+    out.write("usage: netlab sim <scenario> [options]   (netlab sim <scenario> --help)\n\nscenarios:\n");
     for (const [n, load] of Object.entries(SCENARIOS)) {
       const s = await load().then((m) => m.summary, () => "(not available in this build)");
-      process.stdout.write(`  ${n.padEnd(14)} ${s}\n`);
+      out.write(`  ${n.padEnd(14)} ${s}\n`);
     }
     return name === undefined ? 2 : 0;
   }
+  if (name.startsWith("-")) throw new UsageError("sim", `unknown option '${name}' (the scenario comes first)`);
   const load = SCENARIOS[name];
-  if (load === undefined) {
-    process.stderr.write(`netlab sim: unknown scenario '${name}' (try 'netlab sim help')\n`);
-    return 2;
-  }
+  if (load === undefined) throw new UsageError("sim", `unknown scenario '${name}'`);
   let scenario: Scenario;
   try {
     scenario = await load();
