@@ -1016,14 +1016,57 @@ describe("TCP RST processing (RFC 5961)", () => {
     expect(e.events).toEqual([]);
   });
 
-  it("challenge ACKs are limited to challengeAckLimit per second", () => {
-    const e = establishPassive({ challengeAckLimit: 3 });
+  it("a connection sends at most one challenge ACK per 500 ms (as Linux's tcp_invalid_ratelimit); the rest are counted as suppressed", () => {
+    const e = establishPassive();
     for (let i = 0; i < 10; i++) e.peer.inject({ flags: R, seq: e.peerSeq + 1 + i, options: ts(e, 160) });
-    expect(e.peer.drain().length).toBe(3);
-    e.peer.clock.advance(1000);
+    expect(e.peer.drain().map((x) => flagString(x.flags))).toEqual(["A"]);
+    e.peer.clock.advance(499);
     e.peer.inject({ flags: R, seq: e.peerSeq + 1, options: ts(e, 161) });
-    expect(e.peer.drain().length).toBe(1);
-    expect(e.peer.tcp.stats.challengeAcks).toBe(4);
+    expect(e.peer.drain()).toEqual([]);
+    e.peer.clock.advance(1);
+    e.peer.inject({ flags: R, seq: e.peerSeq + 1, options: ts(e, 162) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq });
+    expect(e.peer.tcp.stats).toMatchObject({ challengeAcks: 2, challengeAcksSuppressed: 10 });
+    expect(e.conn.stateName).toBe("ESTABLISHED");
+  });
+
+  it("the layer's challenge ACK budget per second is challengeAckLimit/2 plus a random part below challengeAckLimit, so its size tells an off-path host nothing (CVE-2016-5696)", () => {
+    const limit = 20;
+    const peer = createTcpTestPeer({ challengeAckLimit: limit, seed: 5 });
+    const l = unwrap(peer.tcp.listen(80));
+    l.onConnection(() => undefined);
+    const N = 60;
+    const isn: number[] = [];
+    for (let i = 0; i < N; i++) {
+      peer.inject({ flags: S, srcPort: 30000 + i, seq: PEER_ISN, options: linuxSynOptions(100) });
+      const sa = peer.next();
+      peer.inject({ flags: A, srcPort: 30000 + i, seq: PEER_ISN + 1, ack: sa.seq + 1, options: { tsVal: 101, tsEcr: sa.options.tsVal! } });
+      isn.push(sa.seq);
+    }
+    const perSecond: number[] = [];
+    for (let round = 0; round < 8; round++) {
+      peer.clock.advance(1000);
+      // one in-window RST not at RCV.NXT on every connection: one challenge ACK each, budget allowing
+      for (let i = 0; i < N; i++) peer.inject({ flags: R, srcPort: 30000 + i, seq: PEER_ISN + 5, options: { tsVal: 200 + round, tsEcr: 0 } });
+      perSecond.push(peer.drain().length);
+    }
+    for (const n of perSecond) {
+      expect(n).toBeGreaterThanOrEqual(limit / 2);
+      expect(n).toBeLessThan(limit / 2 + limit);
+    }
+    expect(new Set(perSecond).size).toBeGreaterThan(1);
+    expect(peer.tcp.stats.challengeAcks).toBe(perSecond.reduce((a, b) => a + b, 0));
+    expect(peer.tcp.stats.challengeAcksSuppressed).toBe(8 * N - peer.tcp.stats.challengeAcks);
+  });
+
+  it("an out-of-window SYN in a synchronized state draws a challenge ACK, rate limited as one (RFC 5961 §4.2)", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: S, seq: e.peerSeq + 10_000_000, options: linuxSynOptions(170) });
+    expect(e.peer.next()).toMatchObject({ flags: A, seq: e.localSeq, ack: e.peerSeq });
+    e.peer.inject({ flags: S, seq: e.peerSeq - 10_000_000, options: linuxSynOptions(171) });
+    expect(e.peer.sent).toEqual([]);
+    expect(e.peer.tcp.stats).toMatchObject({ challengeAcks: 1, challengeAcksSuppressed: 1 });
+    expect(e.conn.stateName).toBe("ESTABLISHED");
   });
 });
 

@@ -14,13 +14,12 @@ import { emitReset } from "./segment-writer.ts";
 import { checkTimestampUndo, noteSackedHigh, onDsack } from "./undo.ts";
 import { rackOnAck, rackOnRecoveryEnd } from "./rack.ts";
 import { detectLoss } from "./recovery.ts";
+import { FRTO_OFF, frtoBeginAck, frtoNoteSack, frtoOnAck } from "./frto.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
 const EMPTY = new Uint8Array(0);
 /** RFC 7323 §5.5: timestamps older than 24 days are not used for PAWS. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
-/** Least interval between ACKs answering out-of-window pure ACKs. */
-const OOW_ACK_INTERVAL_MS = 500;
 
 /** Processes one segment addressed to this connection (RFC 9293 §3.10.7). */
 export function input(c: Tcb, seg: TcpRepr): void {
@@ -88,9 +87,12 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
       segLen = 0;
       c.ackNow = true;
     } else {
+      // RFC 5961 §4.2: a SYN, whatever its sequence number, draws a challenge ACK (as Linux's
+      // tcp_validate_incoming: syn_challenge)
+      if (!isRst && (f & TCP_FLAG_SYN) !== 0) { challengeAck(c); return; }
       // duplicate ACKs for out-of-window pure ACKs are rate limited (as Linux's
       // tcp_invalid_ratelimit), so two confused ends cannot ping-pong ACKs forever
-      if (!isRst && (segLen > 0 || now - c.lastOowAckAt >= OOW_ACK_INTERVAL_MS)) {
+      if (!isRst && (segLen > 0 || now - c.lastOowAckAt >= c.ctx.options.invalidRateLimitMs)) {
         if (segLen === 0) c.lastOowAckAt = now;
         // data outside the window: quick-ack mode again; the ACK itself uses none (Linux's tcp_send_dupack)
         else {
@@ -210,6 +212,10 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     }
   }
 
+  // F-RTO (RFC 5682) after a timeout: the ACK is tested for data never retransmitted
+  const frto = c.rec !== null && c.rec.frto !== FRTO_OFF;
+  if (frto) frtoBeginAck(c, ack);
+
   const blocks = seg.options.sackBlocks;
   let sackNews = false;
   if (c.sackOk && blocks !== undefined) {
@@ -222,6 +228,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     for (const b of blocks) {
       if (c.scoreboard.add(b.left, b.right, seqMax(ack, c.sndUna), c.sndMax)) {
         sackNews = true;
+        if (frto) frtoNoteSack(c, b.left, b.right);
         if (seqLt(b.right, highBefore)) reordered = true;
       }
     }
@@ -244,6 +251,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
       }
     }
     c.sndUna = ack;
+    // Forward progress: the peer got what we sent, so its neighbour entry is reachable (Linux dst_confirm).
+    c.ctx.ip.confirmReachable?.(c.remoteAddress);
     if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
     if (seqLt(c.highRxt, ack)) c.highRxt = ack;
     // Markers behind the cumulative ACK move up with it: compared with 32-bit sequence
@@ -277,7 +286,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
       }
     } else {
       c.dupAcks = 0;
-      c.cc.onAck(dataAcked, mss, now, rttSample);
+      c.cc.onAck(dataAcked, mss, now, rttSample, ack, c.sndMax);
     }
     c.rtoAt = c.sndUna === c.sndMax ? NONE : now + c.rtt.rto;
     armTailLossProbe(c, now);
@@ -296,6 +305,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     c.sndWl2 = ack;
     if (c.sndWnd > 0) { c.persistAt = NONE; c.persistBackoff = 0; }
   }
+
+  if (frto && c.rec!.frto !== FRTO_OFF) frtoOnAck(c, seqGt(c.sndUna, unaBefore));
 
   // duplicate ACK: with SACK, RFC 6675 §2: an ACK whose SACK blocks report new data, whatever
   // else it does (a duplicated segment alone never counts); without, RFC 5681 §2

@@ -1,7 +1,7 @@
 // Listener, SYN-cookie, queue and limit behaviour of the TCP layer, segment by segment.
 import { describe, expect, it } from "vitest";
 import { unwrap } from "../../result.ts";
-import { TCP_FLAG_ACK as A, TCP_FLAG_RST as R, TCP_FLAG_SYN as S } from "../../wire/tcp.ts";
+import { TCP_FLAG_ACK as A, TCP_FLAG_FIN as F, TCP_FLAG_RST as R, TCP_FLAG_SYN as S } from "../../wire/tcp.ts";
 import type { ByteStream } from "../types.ts";
 import { PEER_ADDR, createTcpTestPeer, createTcpPathPair, flagString, linuxSynOptions } from "./test-peer.ts";
 import type { TcpConnection } from "./connection.ts";
@@ -65,6 +65,21 @@ describe("TCP listeners", () => {
     expect(rtx).toMatchObject({ flags: S | A, dstPort: 41001, seq: sa1!.seq });
     peer.inject({ flags: A, srcPort: 41001, seq: 101, ack: rtx.seq + 1, options: { tsVal: 3, tsEcr: rtx.options.tsVal! } });
     expect(got.map((s) => s.remotePort)).toEqual([41000, 41001]);
+  });
+
+  it("a SYN with FIN set is dropped and counted, not answered as a SYN (as Linux)", () => {
+    const peer = createTcpTestPeer();
+    const l = unwrap(peer.tcp.listen(80));
+    let accepted = 0;
+    l.onConnection(() => accepted++);
+    peer.inject({ flags: S | F, seq: 100, options: linuxSynOptions(1) });
+    peer.clock.run(5000);
+    expect(peer.sent).toEqual([]);
+    expect(peer.tcp.connectionCount).toBe(0);
+    expect(peer.tcp.stats.synFinDropped).toBe(1);
+    peer.inject({ flags: S, seq: 100, options: linuxSynOptions(1) });
+    expect(peer.next()).toMatchObject({ flags: S | A, ack: 101 });
+    expect(accepted).toBe(0);
   });
 
   it("an embryonic connection whose SYN-ACKs go unanswered is dropped after synAckRetries", () => {

@@ -73,8 +73,9 @@ class Listener implements TcpListener {
 function newStats(): TcpStats {
   return {
     segmentBuffersReused: 0, segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, lostRetransmits: 0, tailLossProbes: 0, timeouts: 0,
-    resetsSent: 0, resetsReceived: 0, challengeAcks: 0, badSegments: 0, synCookiesSent: 0, synCookiesAccepted: 0,
+    resetsSent: 0, resetsReceived: 0, challengeAcks: 0, challengeAcksSuppressed: 0, badSegments: 0, synFinDropped: 0, synCookiesSent: 0, synCookiesAccepted: 0,
     synDropped: 0, activeOpens: 0, passiveOpens: 0, outOfOrderDropped: 0, pawsRejected: 0, dsackSent: 0, dsackReceived: 0, undos: 0, spuriousRtos: 0, rackRecoveries: 0,
+    hystartExits: 0, hystartResumes: 0, hystartCssRounds: 0, frtoProbes: 0, frtoSpurious: 0,
     ecnCeReceived: 0, ecnEceReceived: 0, ecnReductions: 0, ecnCwrSent: 0,
   };
 }
@@ -99,7 +100,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   challengeWindowStart = -Infinity;
   /** Send options per local address (a handful of addresses; one record shared by their connections). */
   readonly sendOptionsByAddress = new Map<number, SegmentSendOptions>();
-  challengeCount = 0;
+  /** Challenge ACKs the layer may still send in the current second. */
+  challengeBudget = 0;
 
   constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions, icmp: TcpLayerDeps["icmp"]) {
     this.options = resolveTcpOptions(o);
@@ -138,9 +140,14 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
   allowChallengeAck(): boolean {
     const now = this.clock.now();
-    if (now - this.challengeWindowStart >= 1000) { this.challengeWindowStart = now; this.challengeCount = 0; }
-    if (this.challengeCount >= this.options.challengeAckLimit) return false;
-    this.challengeCount++;
+    if (now - this.challengeWindowStart >= 1000) {
+      // Linux's tcp_send_challenge_ack: each second's budget is limit/2 + a random part below limit
+      const limit = this.options.challengeAckLimit;
+      this.challengeWindowStart = now;
+      this.challengeBudget = limit <= 0 ? 0 : ((limit + 1) >>> 1) + this.rng.nextInt(limit);
+    }
+    if (this.challengeBudget <= 0) return false;
+    this.challengeBudget--;
     return true;
   }
 
@@ -260,7 +267,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
 
   // ------------------------------------------------------------ input
   newConnection(src: number, srcPort: number, dst: number, dstPort: number, o: TcpConnectionOptions): Tcb {
-    const conn = createConnection(this, src, srcPort, dst, dstPort, o.congestionControl ?? this.options.congestionControl, o.noDelay ?? false);
+    const conn = createConnection(this, src, srcPort, dst, dstPort, o.congestionControl ?? this.options.congestionControl, o.noDelay ?? false, o.hystart ?? this.options.hystart);
     conn.tsOffset = halfSipHash(this.secrets.isnKey[1], this.secrets.isnKey[0], [src, dst, ((srcPort << 16) | dstPort) >>> 0]);
     let m = this.table.get(srcPort);
     if (m === undefined) { m = new Map(); this.table.set(srcPort, m); }
@@ -298,6 +305,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   listenInput(l: Listener, d: Ipv4Delivery, seg: TcpRepr): void {
     const f = seg.flags;
     if ((f & TCP_FLAG_RST) !== 0) return;
+    // a SYN with FIN opens nothing (Linux's tcp_rcv_state_process discards it in LISTEN)
+    if ((f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === (TCP_FLAG_SYN | TCP_FLAG_FIN)) { this.stats.synFinDropped++; return; }
     if ((f & TCP_FLAG_ACK) !== 0) {
       if ((f & TCP_FLAG_SYN) === 0 && this.options.synCookies && this.tryCookie(l, d, seg)) return;
       this.resetFor(d, seg);

@@ -24,12 +24,15 @@ export interface ResolvedTcpOptions {
   readonly undo: boolean;
   readonly prr: boolean;
   readonly rack: boolean;
+  readonly hystart: boolean;
+  readonly frto: boolean;
   readonly congestionControl: CongestionControlName;
   readonly synQueueSize: number;
   readonly backlog: number;
   readonly synCookies: boolean;
   readonly maxConnections: number;
   readonly challengeAckLimit: number;
+  readonly invalidRateLimitMs: number;
   readonly keepAliveIdleMs: number;
   readonly keepAliveIntervalMs: number;
   readonly keepAliveProbes: number;
@@ -66,12 +69,15 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     undo: o.undo ?? true,
     prr: o.prr ?? true,
     rack: o.rack ?? true,
+    hystart: o.hystart ?? true,
+    frto: o.frto ?? true,
     congestionControl: o.congestionControl ?? "cubic",
     synQueueSize: o.synQueueSize ?? 256,
     backlog: o.backlog ?? 128,
     synCookies: o.synCookies ?? true,
     maxConnections: o.maxConnections ?? 65536,
     challengeAckLimit: o.challengeAckLimit ?? 1000,
+    invalidRateLimitMs: o.invalidRateLimitMs ?? 500,
     keepAliveIdleMs: o.keepAliveIdleMs ?? 7_200_000,
     keepAliveIntervalMs: o.keepAliveIntervalMs ?? 75_000,
     keepAliveProbes: o.keepAliveProbes ?? 9,

@@ -196,8 +196,13 @@ export function maybeWindowUpdate(c: Tcb): void {
 }
 
 export function challengeAck(c: Tcb): void {
-  if (c.ctx.allowChallengeAck()) {
-    c.ctx.stats.challengeAcks++;
-    c.ackNow = true;
-  }
+  const ctx = c.ctx;
+  const now = ctx.clock.now();
+  // Linux's tcp_send_challenge_ack: the connection's own interval first (it shares it with the
+  // ACKs answering out-of-window segments), then the layer's randomised budget
+  if (now - c.lastOowAckAt < ctx.options.invalidRateLimitMs) { ctx.stats.challengeAcksSuppressed++; return; }
+  c.lastOowAckAt = now;
+  if (!ctx.allowChallengeAck()) { ctx.stats.challengeAcksSuppressed++; return; }
+  ctx.stats.challengeAcks++;
+  c.ackNow = true;
 }

@@ -2,6 +2,7 @@
 // TcpLayerOptions: every limit and timer, with its default; TcpStats: layer counters;
 // TcpInfo: one connection's state (like Linux's TCP_INFO); TcpStateName: RFC 9293 states.
 import type { CongestionControlName } from "./congestion.ts";
+import type { HyStartPhase } from "./hystart.ts";
 
 /** Limits and timers of one TCP layer; every field is optional (defaults in brackets). */
 export interface TcpLayerOptions {
@@ -43,6 +44,14 @@ export interface TcpLayerOptions {
   readonly prr?: boolean;
   /** RACK time-based loss detection (RFC 8985 §6) alongside DupThresh when SACK is on, as Linux [true]. */
   readonly rack?: boolean;
+  /** HyStart++ (RFC 9406) in CUBIC's initial slow start: leave it when the RTT rises, through
+   * Conservative Slow Start (Linux's tcp_cubic has HyStart on by default) [true]. A connection
+   * may override it (TcpConnectionOptions.hystart). */
+  readonly hystart?: boolean;
+  /** F-RTO (RFC 5682, the SACK-enhanced variant as Linux's tcp_frto): after a timeout, new data
+   * goes out on the first ACK instead of retransmissions; an ACK then (S)ACKing data that was
+   * never retransmitted shows the timeout spurious and undoes it (needs `undo`) [true]. */
+  readonly frto?: boolean;
   /** Congestion control of new connections ["cubic"]. */
   readonly congestionControl?: CongestionControlName;
   /** Half-open connections per listener before SYN cookies (or drops) [256]. */
@@ -53,8 +62,13 @@ export interface TcpLayerOptions {
   readonly synCookies?: boolean;
   /** Connections per stack, TIME_WAIT excluded [65536]. */
   readonly maxConnections?: number;
-  /** RFC 5961 §7 challenge ACKs per second for the whole layer [1000]. */
+  /** RFC 5961 §7 challenge ACKs per second for the whole layer, randomised as Linux's
+   * tcp_challenge_ack_limit: each second allows limit/2 + a random part below limit, so an
+   * off-path host cannot count the layer's budget to learn which 4-tuples exist (CVE-2016-5696) [1000]. */
   readonly challengeAckLimit?: number;
+  /** Least interval between a connection's challenge ACKs, and between its ACKs answering
+   * out-of-window segments without data (Linux's tcp_invalid_ratelimit) [500 ms]. */
+  readonly invalidRateLimitMs?: number;
   /** Keepalive idle time, probe interval and probe count [7200000 ms, 75000 ms, 9]. */
   readonly keepAliveIdleMs?: number;
   readonly keepAliveIntervalMs?: number;
@@ -99,8 +113,13 @@ export interface TcpStats {
   timeouts: number;
   resetsSent: number;
   resetsReceived: number;
+  /** RFC 5961 challenge ACKs sent; and not sent, held back by the connection's interval
+   * (invalidRateLimitMs) or the layer's per-second budget (challengeAckLimit). */
   challengeAcks: number;
+  challengeAcksSuppressed: number;
   badSegments: number;
+  /** SYNs with FIN set, dropped (as Linux: a SYN+FIN opens nothing). */
+  synFinDropped: number;
   synCookiesSent: number;
   synCookiesAccepted: number;
   synDropped: number;
@@ -118,6 +137,15 @@ export interface TcpStats {
   spuriousRtos: number;
   /** Recoveries started by RACK's time test before DupThresh was reached. */
   rackRecoveries: number;
+  /** HyStart++ (RFC 9406): slow starts left for CSS on an RTT rise; CSS left back to slow start
+   * (the RTT fell again); rounds spent in CSS. */
+  hystartExits: number;
+  hystartResumes: number;
+  hystartCssRounds: number;
+  /** F-RTO (RFC 5682): timeouts after which new data was sent to test them; of those, found
+   * spurious (also counted in spuriousRtos and undos). */
+  frtoProbes: number;
+  frtoSpurious: number;
   /** ECN (RFC 3168): data segments received marked CE; ACKs received with ECE; window reductions
    * they caused (at most one per window of data); segments sent with CWR. */
   ecnCeReceived: number;
@@ -150,4 +178,12 @@ export interface TcpInfo {
   readonly undos: number;
   /** The reordering (in segments) loss detection tolerates: DupThresh, raised after undos. */
   readonly reordering: number;
+  /** Retransmission timeouts this connection found spurious (Eifel, D-SACK or F-RTO) and undid. */
+  readonly spuriousRtos: number;
+  /** HyStart++ (RFC 9406): "off" (not on for this connection, or not CUBIC); "slow-start" until
+   * it leaves (also before its first full round); "css" in Conservative Slow Start; "done". */
+  readonly hystart: "off" | HyStartPhase;
+  /** HyStart++ exits to CSS and rounds spent in CSS. */
+  readonly hystartExits: number;
+  readonly hystartCssRounds: number;
 }
