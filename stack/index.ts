@@ -11,6 +11,11 @@ import { createIpv4 } from "./net/ipv4.ts";
 import type { ReassemblyOptions } from "./net/reassembly.ts";
 import type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters } from "./net/types.ts";
 import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
+import { type NdpOptions, type RouterAdvertiserOptions, createNdp } from "./net/ndp.ts";
+import { type Ipv6Options, createIpv6 } from "./net/ipv6.ts";
+import { type Icmpv6Options, createIcmpv6 } from "./net/icmpv6.ts";
+import type { DadResult, Icmpv6Layer, Ipv6Stack } from "./net/ipv6-types.ts";
+import { parseIpv6Address } from "./wire/ipv6-address.ts";
 import { type ExtendedTcpLayer, type TcpLayerOptions, type TcpConnection, createTcpLayer } from "./transport/tcp/index.ts";
 import type { TcpConnectError, TcpConnectionOptions, TcpListenError, TcpStream, TcpStreamListener } from "./transport/types.ts";
 import type { Result } from "./result.ts";
@@ -32,10 +37,27 @@ export interface StackIpv4Options {
   readonly pmtuTimeoutMs?: number;
 }
 
+/**
+ * IPv6 configuration; omit it for a v4-only stack (nothing of v6 is sent or accepted then).
+ * The link-local address (modified EUI-64 of the MAC) is always configured, with DAD.
+ */
+export interface StackIpv6Options extends Omit<NdpOptions, "advertise" | "slaac">, Ipv6Options {
+  /** Static addresses, "2001:db8::2/64" (the prefix is then on-link); DAD runs on each. */
+  readonly addresses?: readonly string[];
+  /** Autoconfigure addresses from Router Advertisements (RFC 4862; default false). */
+  readonly slaac?: boolean;
+  /** Act as a router on the link: send RAs for these prefixes ("2001:db8:1::/64") and answer RSs. */
+  readonly advertise?: Omit<RouterAdvertiserOptions, "prefixes"> & { readonly prefixes: readonly string[] };
+  readonly icmpv6?: Icmpv6Options;
+  /** Called once per static address with the outcome of its DAD. */
+  readonly onAddressReady?: (r: DadResult) => void;
+}
+
 export interface StackOptions {
   /** A label for logs and reports. */
   readonly name?: string;
   readonly ipv4?: StackIpv4Options;
+  readonly ipv6?: StackIpv6Options;
   readonly ethernet?: EthernetOptions;
   readonly arp?: ArpOptions;
   readonly reassembly?: ReassemblyOptions;
@@ -67,6 +89,9 @@ export interface Stack {
   readonly icmp: IcmpLayer;
   readonly udp: UdpStack;
   readonly tcp: StackTcpLayer;
+  /** Present when options.ipv6 was given. */
+  readonly ipv6: Ipv6Stack | undefined;
+  readonly icmpv6: Icmpv6Layer | undefined;
   counters(): StackCounters;
 }
 
@@ -112,6 +137,29 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
     ...options.tcp,
   }) as StackTcpLayer;
 
+  let ipv6: Ipv6Stack | undefined;
+  let icmpv6: Icmpv6Layer | undefined;
+  if (options.ipv6 !== undefined) {
+    const v6 = options.ipv6;
+    const { addresses: staticAddresses, advertise, icmpv6: icmpv6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, ...ndpOptions } = v6;
+    const ndp = createNdp({ clock, rng, ethernet }, {
+      ...ndpOptions,
+      slaac: slaac ?? false,
+      ...(advertise === undefined ? {} : { advertise: { ...advertise, prefixes: advertise.prefixes.map((p) => { const x = toIpv6Cidr(p); return { prefix: x.address, prefixLength: x.prefixLength }; }) } }),
+    });
+    ipv6 = createIpv6({ clock, ethernet, ndp }, {
+      ...(maxExtensionHeaders === undefined ? {} : { maxExtensionHeaders }),
+      ...(maxChainLength === undefined ? {} : { maxChainLength }),
+      ...(pmtuTimeoutMs === undefined ? {} : { pmtuTimeoutMs }),
+      ...(maxPmtuEntries === undefined ? {} : { maxPmtuEntries }),
+    });
+    icmpv6 = createIcmpv6({ clock, rng, ipv6 }, icmpv6Options);
+    for (const a of staticAddresses ?? []) {
+      const x = toIpv6Cidr(a);
+      ndp.addAddress(x.address, x.prefixLength, onAddressReady);
+    }
+  }
+
   if (options.ipv4 !== undefined) {
     const cfg = options.ipv4;
     ipv4.configure(toCidr(cfg.cidr), cfg.gateway === undefined ? undefined : toAddress(cfg.gateway));
@@ -128,6 +176,8 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
     icmp,
     udp,
     tcp,
+    ipv6,
+    icmpv6,
     counters: () => ({
       ethernet: ethernet.counters(),
       arp: arp.counters(),
@@ -135,6 +185,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
       reassembly: ipv4.reassemblyCounters(),
       icmp: icmp.counters(),
       udp: udp.counters(),
+      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6: ipv6.counters(), ndp: ipv6.ndp.counters(), icmpv6: icmpv6.counters() }),
     }),
   };
 }
@@ -150,6 +201,15 @@ function toCidr(c: string | Ipv4Cidr): Ipv4Cidr {
   return r.value;
 }
 
+/** "2001:db8::1/64" (no prefix: /128). */
+function toIpv6Cidr(s: string): { address: Uint8Array; prefixLength: number } {
+  const [addr = "", len] = s.split("/");
+  const r = parseIpv6Address(addr);
+  const prefixLength = len === undefined ? 128 : Number(len);
+  if (!r.ok || !Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 128 || (len !== undefined && !/^\d{1,3}$/.test(len))) throw configError(`bad IPv6 CIDR ${s}`);
+  return { address: r.value, prefixLength };
+}
+
 function toAddress(a: string | Ipv4Address): Ipv4Address {
   if (typeof a !== "string") return a;
   const r = parseIpv4(a);
@@ -157,7 +217,7 @@ function toAddress(a: string | Ipv4Address): Ipv4Address {
   return r.value;
 }
 
-export type { ArpOptions, EthernetOptions, IcmpOptions, ReassemblyOptions, UdpOptions, TcpLayerOptions };
+export type { ArpOptions, EthernetOptions, IcmpOptions, ReassemblyOptions, UdpOptions, TcpLayerOptions, NdpOptions, Icmpv6Options, Ipv6Options };
 
 // ---------------------------------------------------------------------------------------------
 // The package's top-level surface (`import { ... } from "netlab"`): everything needed to build
@@ -174,6 +234,11 @@ export {
 export * from "./link/index.ts";
 export * from "./transport/index.ts";
 export type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters, PingOptions, PingReply, PingError } from "./net/types.ts";
+export type {
+  DadResult, Icmpv6Layer, Ipv6Delivery, Ipv6InterfaceAddress, Ipv6Layer, Ipv6SendError, Ipv6SendOptions, Ipv6Stack, NdpLayer, NeighborEntry,
+  Ping6Error, Ping6Options, Ping6Reply,
+} from "./net/ipv6-types.ts";
+export { type Ipv6Address, formatIpv6, parseIpv6Address } from "./wire/ipv6-address.ts";
 export * from "./app/dhcp/index.ts";
 export * from "./app/http/index.ts";
 export * as wire from "./wire/index.ts";

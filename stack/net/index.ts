@@ -9,3 +9,7 @@ export { createCounters, type CounterBag } from "./counters.ts";
 export { createRoutingTable, type Route, type RouteKind, type RouteSpec, type RoutingTable } from "./route.ts";
 export { createForwarder, type Forwarder, type ForwarderDeps, type ForwarderOptions, type ForwardingErrorKind, type ForwardingInterface } from "./forward.ts";
 export type { Ipv4ForwardingHooks } from "./ipv4.ts";
+export * from "./ipv6-types.ts";
+export { createNdp, type AdvertisedPrefix, type NdpDeps, type NdpOptions, type RouterAdvertiserOptions } from "./ndp.ts";
+export { createIpv6, type Ipv6Deps, type Ipv6Options } from "./ipv6.ts";
+export { createIcmpv6, type Icmpv6Deps, type Icmpv6Options } from "./icmpv6.ts";

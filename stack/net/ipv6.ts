@@ -1,0 +1,201 @@
+// The IPv6 layer (RFC 8200) of a host with one interface: input validation (version, payload
+// length, source, destination: our unicast addresses and the groups we listen to), the
+// extension header chain walked with explicit limits (wire/ipv6-ext.ts; unknown options by the
+// two high bits of their type, RFC 8200 §4.2; routing type 0 refused, RFC 5095), upper-layer
+// dispatch by Next Header with Parameter Problem for an unknown one (RFC 8200 §4), output with
+// the hop limit (an RA's Cur Hop Limit) and next hop from Neighbor Discovery, local delivery,
+// a bounded path MTU cache lowered by Packet Too Big (RFC 8201), and counters per drop reason.
+// Not here yet: fragmentation and reassembly (fragments are dropped and counted) and jumbograms.
+// createIpv6(deps, options) -> Ipv6Stack; it registers itself for EtherType 0x86dd.
+import { type Result, ok, err } from "../result.ts";
+import type { Clock } from "../time.ts";
+import type { FrameOffload } from "../link/types.ts";
+import { isMulticastMac } from "../wire/address.ts";
+import { ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
+import { type Ipv6Address, isIpv6Multicast, ipv6MulticastMac } from "../wire/ipv6-address.ts";
+import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER, IPV6_NEXT_HEADER_NONE, Ipv6Packet, emitIpv6 } from "../wire/ipv6.ts";
+import { type Ipv6ChainLimits, IPV6_OPTION_ROUTER_ALERT, walkIpv6Chain } from "../wire/ipv6-ext.ts";
+import { createCounters } from "./counters.ts";
+import type { EthernetLayer } from "./types.ts";
+import type { Ipv6Delivery, Ipv6ErrorReport, Ipv6SendError, Ipv6SendOptions, Ipv6Stack, NdpLayer } from "./ipv6-types.ts";
+
+export interface Ipv6Options {
+  /** Extension header limits (defaults 8 headers, 1024 bytes; RFC 8504 §5.3). */
+  readonly maxExtensionHeaders?: number;
+  readonly maxChainLength?: number;
+  /** Lifetime of a learned path MTU (default 600 000 ms; RFC 8201 §4 suggests 10 minutes). */
+  readonly pmtuTimeoutMs?: number;
+  /** Most path MTU entries (default 256; the oldest goes). */
+  readonly maxPmtuEntries?: number;
+}
+
+export interface Ipv6Deps {
+  readonly clock: Clock;
+  readonly ethernet: EthernetLayer;
+  readonly ndp: NdpLayer;
+}
+
+/** Hop-by-hop options this node implements (Router Alert is understood and otherwise ignored by a host). */
+const knownOption = (type: number): boolean => type === IPV6_OPTION_ROUTER_ALERT;
+
+function keyOf(a: Ipv6Address): string {
+  let s = "";
+  for (let i = 0; i < 16; i++) s += String.fromCharCode(a[i] ?? 0);
+  return s;
+}
+
+/** Creates the IPv6 layer over Ethernet and Neighbor Discovery. */
+export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack {
+  const { clock, ethernet, ndp } = deps;
+  const limits: Ipv6ChainLimits = {
+    knownOption,
+    ...(options.maxExtensionHeaders === undefined ? {} : { maxHeaders: options.maxExtensionHeaders }),
+    ...(options.maxChainLength === undefined ? {} : { maxChainLength: options.maxChainLength }),
+  };
+  const pmtuTimeout = options.pmtuTimeoutMs ?? 600_000;
+  const maxPmtu = options.maxPmtuEntries ?? 256;
+  const pmtu = new Map<string, { mtu: number; expiresAt: number }>();
+  const handlers = new Map<number, (d: Ipv6Delivery) => void>();
+  let reporter: Parameters<Ipv6Stack["setErrorReporter"]>[0] | undefined;
+  const counters = createCounters(["rxPackets", "rxBytes", "delivered", "txPackets", "txBytes", "localDelivered", "copies", "tooBig", "pmtuUpdates"] as const);
+  const c = counters.c;
+
+  const pathMtu = (dst: Ipv6Address): number => {
+    const link = ndp.linkMtu;
+    const k = keyOf(dst);
+    const e = pmtu.get(k);
+    if (e === undefined) return link;
+    if (e.expiresAt <= clock.now()) {
+      pmtu.delete(k);
+      return link;
+    }
+    return Math.min(e.mtu, link);
+  };
+
+  const receive = (bytes: Uint8Array, offload: FrameOffload | undefined, linkMulticast: boolean): void => {
+    c.rxPackets++;
+    c.rxBytes += bytes.length;
+    const p = new Ipv6Packet(bytes);
+    const chk = p.checkLen();
+    if (!chk.ok) return counters.drop(chk.error);
+    const src = p.src;
+    const dst = p.dst;
+    // RFC 4291 §2.7: a multicast address is never a source.
+    if (isIpv6Multicast(src)) return counters.drop("multicast-source");
+    if (isIpv6Multicast(dst)) {
+      if (!ndp.isListening(dst)) return counters.drop("not-listening");
+    } else if (!ndp.isOurAddress(dst)) {
+      // RFC 4862 §5.4: packets to a tentative address are discarded (DAD uses multicast).
+      return counters.drop(ndp.isTentative(dst) ? "tentative-destination" : "not-for-us");
+    }
+    const packet = bytes.subarray(0, IPV6_HEADER_LEN + p.payloadLength);
+    const chain = walkIpv6Chain(packet, limits);
+    if (!chain.ok) {
+      counters.drop(chain.error);
+      // RFC 8200 §4.2: "10" options always answer; "11" only when the destination was not multicast.
+      const icmp = chain.action === "discard-icmp" || (chain.action === "discard-icmp-unless-multicast" && !isIpv6Multicast(dst));
+      if (icmp) reporter?.({ kind: "parameter-problem", code: chain.icmpCode, pointer: chain.pointer }, { packet, dst, linkMulticast });
+      return;
+    }
+    const { upperLayer, offset, headers, fragment } = chain.value;
+    // RFC 8200 §4.4: a routing header of a type we do not know (every type, for a host) with
+    // segments left: Parameter Problem code 0 at its type field.
+    for (const x of headers) {
+      if (x.kind === "routing" && x.segmentsLeft > 0) {
+        counters.drop("routing-segments-left");
+        reporter?.({ kind: "parameter-problem", code: 0, pointer: x.offset + 2 }, { packet, dst, linkMulticast });
+        return;
+      }
+    }
+    if (fragment !== undefined) return counters.drop("fragment-not-supported");
+    if (upperLayer === IPV6_NEXT_HEADER_NONE) return counters.drop("no-next-header");
+    const h = handlers.get(upperLayer);
+    if (h === undefined) {
+      counters.drop("unknown-next-header");
+      // RFC 8200 §4: Parameter Problem code 1, pointing at the Next Header field that named it.
+      const last = headers[headers.length - 1];
+      reporter?.({ kind: "parameter-problem", code: 1, pointer: last === undefined ? IPV6_NEXT_HEADER : last.offset }, { packet, dst, linkMulticast });
+      return;
+    }
+    c.delivered++;
+    const d: Ipv6Delivery = {
+      src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload: packet.subarray(offset), packet, linkMulticast,
+      ...(offload?.dataValidated === true ? { offload: { dataValidated: true } } : {}),
+    };
+    h(d);
+  };
+
+  ethernet.registerEthertype(ETHERTYPE_IPV6, (payload, frame, _src, dstMac) => receive(payload, frame.offload, isMulticastMac(dstMac)));
+
+  const layer: Ipv6Stack = {
+    ndp,
+    send(dst, nextHeader, payload, opts?: Ipv6SendOptions): Result<void, Ipv6SendError> {
+      const src = opts?.src ?? ndp.sourceFor(dst);
+      if (src === undefined) return err("no-address");
+      const multicast = isIpv6Multicast(dst);
+      const local = !multicast && ndp.isOurAddress(dst);
+      let nextHop: Ipv6Address | undefined;
+      if (!local) {
+        nextHop = ndp.nextHop(dst);
+        if (nextHop === undefined) return err("no-route");
+      }
+      const total = IPV6_HEADER_LEN + payload.length;
+      // No fragmentation yet: a datagram over the path MTU fails (RFC 8200 §5 lets the source fragment; not done).
+      if (total - IPV6_HEADER_LEN > 0xffff || (!local && total > pathMtu(dst))) {
+        c.tooBig++;
+        return err("too-big");
+      }
+      const hl = ethernet.headerLength;
+      let packet: Uint8Array;
+      if (payload.byteOffset >= IPV6_HEADER_LEN + hl) {
+        packet = new Uint8Array(payload.buffer, payload.byteOffset - IPV6_HEADER_LEN, total);
+      } else {
+        const buf = new Uint8Array(hl + total);
+        buf.set(payload, hl + IPV6_HEADER_LEN);
+        packet = buf.subarray(hl);
+        c.copies++;
+      }
+      const hopLimit = opts?.hopLimit ?? (multicast ? 1 : ndp.hopLimit);
+      emitIpv6({ src, dst, nextHeader, hopLimit, trafficClass: opts?.trafficClass ?? 0, flowLabel: 0, payloadLength: payload.length }, packet);
+      if (local) {
+        c.localDelivered++;
+        const copy = packet.slice();
+        clock.setTimer(clock.now(), () => receive(copy, undefined, false));
+        return ok(undefined);
+      }
+      c.txPackets++;
+      c.txBytes += packet.length;
+      // Offloads of the v4 path (csum_blank, GSO) are not used here: transports give finished checksums.
+      if (multicast) {
+        // Our own multicast is not looped back to us (Linux's IPV6_MULTICAST_LOOP default is on; not here).
+        ethernet.send(ipv6MulticastMac(dst), ETHERTYPE_IPV6, packet);
+        return ok(undefined);
+      }
+      const r = ndp.output(nextHop!, packet);
+      return r.ok ? r : err(r.error);
+    },
+    registerProtocol(nextHeader, handler) {
+      handlers.set(nextHeader, handler);
+    },
+    mtuTo: pathMtu,
+    sourceFor: (dst) => ndp.sourceFor(dst),
+    isLocal: (dst) => ndp.isOurAddress(dst),
+    setErrorReporter(r) {
+      reporter = r;
+    },
+    updatePathMtu(dst, mtu) {
+      // RFC 8201 §4: never below the IPv6 minimum link MTU; a PTB never raises the estimate.
+      const m = Math.max(IPV6_MIN_MTU, Math.min(mtu, ndp.linkMtu));
+      if (m >= pathMtu(dst)) return;
+      const k = keyOf(dst);
+      if (!pmtu.has(k) && pmtu.size >= maxPmtu) {
+        const first = pmtu.keys().next();
+        if (!first.done) pmtu.delete(first.value);
+      }
+      c.pmtuUpdates++;
+      pmtu.set(k, { mtu: m, expiresAt: clock.now() + pmtuTimeout });
+    },
+    counters: () => counters.snapshot(),
+  };
+  return layer;
+}
