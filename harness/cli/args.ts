@@ -76,6 +76,12 @@ export function parseProbability(text: string): ValueResult<number> {
   return n >= 0 && n <= 1 ? ok(n) : err("out-of-range", `needs a probability in [0, 1] or 0%..100%, got '${text}'`);
 }
 
+/** A probability below 1 (a loss rate under which a run can still finish): [0, 1) or 0%..<100%. */
+export function parseLossProbability(text: string): ValueResult<number> {
+  const r = parseProbability(text);
+  return r.ok && r.value === 1 ? err("out-of-range", `needs a probability in [0, 1) (nothing would arrive at 1), got '${text}'`) : r;
+}
+
 /** Units a duration may carry, in milliseconds. */
 const DURATION_UNITS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3, min: 60e3, h: 3600e3 };
 

@@ -13,6 +13,9 @@ import { createMemoryStorage } from "../../xen-sim/blk/memory-storage.ts";
 import { createBlkWorld } from "../../xen-sim/blk/sim-world.ts";
 import type { BlkfrontFeatures, BlkfrontStats, BlkbackStats, BlockStorage } from "../../xen-sim/blk/types.ts";
 import { createFileStorage } from "../blk/file-backend.ts";
+import { flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseNumber, parseSeed, parseSize, UsageError, type ValueResult } from "../cli/args.ts";
+import { NetlabError } from "../../stack/error.ts";
+import { err, ok } from "../../stack/result.ts";
 
 export const summary = "random block I/O from a domU through blkfront/blkback, checked against a model (--image FILE --ops N --mix r:w:f --json)";
 
@@ -78,8 +81,8 @@ export interface SimBlkReport {
 
 const MAX_SIZE_MIB = 1024;
 
-function misuse(message: string): Error {
-  return Object.assign(new Error(message), { code: "ERR_NETLAB_SIM_ARGS" });
+function misuse(message: string): NetlabError {
+  return new NetlabError("ERR_NETLAB_SIM_ARGS", message);
 }
 
 /** Runs the scenario in one thread on a VirtualClock. */
@@ -274,69 +277,52 @@ interface Parsed extends SimBlkOptions {
   readonly help: boolean;
 }
 
-function parseArgs(args: string[]): Parsed | string {
-  const o: { -readonly [K in keyof Parsed]?: Parsed[K] } = {};
-  let json = false;
-  let help = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const value = (): string | undefined => args[++i];
-    const num = (name: string): number | string => {
-      const v = value();
-      const n = v === undefined ? NaN : Number(v);
-      return Number.isFinite(n) ? n : `${name} needs a number`;
-    };
-    const set = <K extends keyof SimBlkOptions>(k: K, name: string): string | undefined => {
-      const n = num(name);
-      if (typeof n === "string") return n;
-      (o as Record<string, unknown>)[k] = n;
-      return undefined;
-    };
-    let e: string | undefined;
-    switch (a) {
-      case "--image": {
-        const v = value();
-        if (v === undefined) return "--image needs a file";
-        o.image = v;
-        break;
-      }
-      case "--ops": e = set("ops", a); break;
-      case "--bs": e = set("blockSize", a); break;
-      case "--qd": e = set("queueDepth", a); break;
-      case "--seed": e = set("seed", a); break;
-      case "--size-mb": e = set("sizeMiB", a); break;
-      case "--latency-us": e = set("latencyUs", a); break;
-      case "--upcall-us": e = set("upcallUs", a); break;
-      case "--ring-order": e = set("ringPageOrder", a); break;
-      case "--indirect": e = set("indirectSegments", a); break;
-      case "--no-persistent": o.persistent = false; break;
-      case "--mix": {
-        const v = value() ?? "";
-        const parts = v.split(":").map(Number);
-        if (parts.length < 3 || parts.length > 4 || parts.some((p) => !Number.isFinite(p) || p < 0)) return "--mix is read:write:flush[:discard]";
-        o.mix = [parts[0]!, parts[1]!, parts[2]!, parts[3] ?? 0];
-        break;
-      }
-      case "--json": json = true; break;
-      case "--help": case "-h": help = true; break;
-      default: return `unknown option ${a}`;
-    }
-    if (e !== undefined) return e;
-  }
-  return { ...o, json, help };
+/** The command line of `netlab sim blk` (args.ts's rules). */
+const BLK_SPEC = {
+  command: "sim blk",
+  usage: "usage: netlab sim blk [--image FILE] [--size-mb N] [--ops N] [--mix read:write:flush[:discard]] [--bs SIZE] [--qd N]\n" +
+    "                     [--seed S] [--latency-us US] [--upcall-us US] [--ring-order N] [--indirect N] [--no-persistent] [--json]\n" +
+    `${summary}\n`,
+  options: {
+    image: { type: "string" }, "size-mb": { type: "string" }, ops: { type: "string" }, mix: { type: "string" }, bs: { type: "string" },
+    qd: { type: "string" }, seed: { type: "string" }, "latency-us": { type: "string" }, "upcall-us": { type: "string" },
+    "ring-order": { type: "string" }, indirect: { type: "string" }, "no-persistent": { type: "boolean" }, json: { type: "boolean" },
+  },
+} as const;
+
+/** The read:write:flush[:discard] weights of --mix. */
+function parseMix(text: string): ValueResult<readonly [number, number, number, number]> {
+  const parts = text.split(":").map((p) => parseNumber(p, 0));
+  if (parts.length < 3 || parts.length > 4 || parts.some((p) => !p.ok)) return err("bad-value", `needs read:write:flush[:discard] weights (5:4:1), got '${text}'`);
+  const w = parts.map((p) => (p.ok ? p.value : 0));
+  return ok([w[0]!, w[1]!, w[2]!, w[3] ?? 0]);
 }
 
-const USAGE = "usage: netlab sim blk [--image FILE] [--size-mb N] [--ops N] [--mix read:write:flush[:discard]] [--bs BYTES] [--qd N]\n" +
-  "                     [--seed S] [--latency-us N] [--upcall-us N] [--ring-order N] [--indirect N] [--no-persistent] [--json]\n";
+function parseArgs(args: string[]): Parsed {
+  const { values: v, help } = parseCommandLine(BLK_SPEC, args);
+  const get = flagReader(BLK_SPEC.command, v);
+  const o: { -readonly [K in keyof Parsed]?: Parsed[K] } = {};
+  const set = <K extends keyof SimBlkOptions>(key: K, value: SimBlkOptions[K] | undefined): void => { if (value !== undefined) o[key] = value; };
+  const micros = (flag: string): number | undefined => { const ms = get(flag, (t) => parseDuration(t, "us")); return ms === undefined ? undefined : ms * 1000; };
+  set("image", v.image);
+  set("sizeMiB", get("size-mb", (t) => parseNumber(t, Number.MIN_VALUE, MAX_SIZE_MIB)));
+  set("ops", get("ops", (t) => parseInteger(t, 0)));
+  set("mix", get("mix", parseMix));
+  set("blockSize", get("bs", (t) => parseSize(t, 1)));
+  set("queueDepth", get("qd", (t) => parseInteger(t, 1)));
+  set("seed", get("seed", parseSeed));
+  set("latencyUs", micros("latency-us"));
+  set("upcallUs", micros("upcall-us"));
+  set("ringPageOrder", get("ring-order", (t) => parseInteger(t, 0)));
+  set("indirectSegments", get("indirect", (t) => parseInteger(t, 0)));
+  if (v["no-persistent"] === true) o.persistent = false;
+  return { ...o, json: v.json === true, help };
+}
 
 export async function run(args: string[]): Promise<number> {
   const o = parseArgs(args);
-  if (typeof o === "string") {
-    process.stderr.write(`netlab sim blk: ${o}\n${USAGE}`);
-    return 2;
-  }
   if (o.help) {
-    process.stdout.write(`${USAGE}${summary}\n`);
+    process.stdout.write(helpText(BLK_SPEC));
     return 0;
   }
   const progress = o.json ? undefined : (n: number, t: number) => process.stderr.write(`  ${n}/${t} operations\n`);
@@ -344,12 +330,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     r = await runSimBlk({ ...o, ...(progress === undefined ? {} : { progress }) });
   } catch (e) {
-    const error = e as Error & { code?: string };
-    if (error.code === "ERR_NETLAB_SIM_ARGS") {
-      if (o.json) process.stdout.write(`${JSON.stringify({ ok: false, error: error.message })}\n`);
-      else process.stderr.write(`netlab sim blk: ${error.message}\n`);
-      return 2;
-    }
+    if (e instanceof NetlabError && e.code === "ERR_NETLAB_SIM_ARGS") throw new UsageError(BLK_SPEC.command, e.message);
     throw e;
   }
   if (o.json) {

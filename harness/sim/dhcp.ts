@@ -11,6 +11,7 @@ import { createSwitch, type Switch } from "../../stack/link/switch.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { formatIpv4 } from "../../stack/wire/address.ts";
 import { createDhcpRelay, createMemoryLeaseStore, dhcpClientOnStack, dhcpServerOnStack, type DhcpClient, type DhcpRelay } from "../../stack/app/dhcp/index.ts";
+import { flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseLossProbability, parseSeed } from "../cli/args.ts";
 
 export const summary = "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
 
@@ -180,43 +181,36 @@ export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
   };
 }
 
-function parseArgs(args: string[]): { clients: number; loss: number; seed: number; json: boolean; help: boolean; maxVirtualSeconds?: number; segmentSize?: number } | string {
-  const o: { clients: number; loss: number; seed: number; json: boolean; help: boolean; maxVirtualSeconds?: number; segmentSize?: number } = { clients: 50, loss: 0, seed: 1, json: false, help: false };
-  for (let i = 0; i < args.length; i++) {
-    const flag = args[i]!;
-    const raw = (): string | undefined => args[++i];
-    switch (flag) {
-      case "--clients": { const v = Number(raw()); if (!Number.isInteger(v) || v < 1 || v > 60_000) return "--clients needs an integer in 1..60000"; o.clients = v; break; }
-      case "--loss": {
-        const r = raw();
-        const v = r?.endsWith("%") === true ? Number(r.slice(0, -1)) / 100 : Number(r);
-        if (r === undefined || !(v >= 0 && v < 1)) return "--loss needs a probability in [0, 1)";
-        o.loss = v;
-        break;
-      }
-      case "--seed": { const v = Number(raw()); if (!Number.isInteger(v)) return "--seed needs an integer"; o.seed = v; break; }
-      case "--segment-size": { const v = Number(raw()); if (!Number.isInteger(v) || v < 0 || v > 250) return "--segment-size needs an integer in 0..250 (0: one broadcast domain)"; o.segmentSize = v; break; }
-      case "--max-virtual-seconds": { const v = Number(raw()); if (!(v > 0)) return "--max-virtual-seconds needs a positive number"; o.maxVirtualSeconds = v; break; }
-      case "--json": o.json = true; break;
-      case "--help": case "-h": o.help = true; break;
-      default: return `unknown option ${flag}`;
-    }
-  }
-  return o;
-}
+/** The command line of `netlab sim dhcp` (args.ts's rules). */
+const DHCP_SPEC = {
+  command: "sim dhcp",
+  usage: `usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json]\n${summary}\n` +
+    "  --clients N       1..60000 (default 50); --loss P below 1 (default 0); --seed S (default 1)\n" +
+    `  --segment-size K  clients per broadcast domain, 0..250 (default ${DEFAULT_SEGMENT_SIZE}); more clients are split over segments joined to\n` +
+    "                    the server's switch by DHCP relay agents; 0 puts all on one switch (N² frame deliveries)\n",
+  options: {
+    clients: { type: "string" }, loss: { type: "string" }, seed: { type: "string" }, "segment-size": { type: "string" },
+    "max-virtual-seconds": { type: "string" }, json: { type: "boolean" },
+  },
+} as const;
 
 export async function run(args: string[]): Promise<number> {
-  const o = parseArgs(args);
-  if (typeof o === "string") {
-    process.stderr.write(`netlab sim dhcp: ${o}\n`);
-    return 2;
-  }
-  if (o.help) {
-    process.stdout.write(`usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json]\n${summary}\n` +
-      `  --segment-size K  clients per broadcast domain (default ${DEFAULT_SEGMENT_SIZE}); more clients are split over segments joined to\n` +
-      `                    the server's switch by DHCP relay agents; 0 puts all on one switch (N² frame deliveries)\n`);
+  const { values: v, help } = parseCommandLine(DHCP_SPEC, args);
+  if (help) {
+    process.stdout.write(helpText(DHCP_SPEC));
     return 0;
   }
+  const get = flagReader(DHCP_SPEC.command, v);
+  const maxMs = get("max-virtual-seconds", (t) => parseDuration(t, "s", 1));
+  const segmentSize = get("segment-size", (t) => parseInteger(t, 0, 250));
+  const o = {
+    clients: get("clients", (t) => parseInteger(t, 1, 60_000)) ?? 50,
+    loss: get("loss", parseLossProbability) ?? 0,
+    seed: get("seed", parseSeed) ?? 1,
+    json: v.json === true,
+    ...(maxMs === undefined ? {} : { maxVirtualSeconds: maxMs / 1000 }),
+    ...(segmentSize === undefined ? {} : { segmentSize }),
+  };
   const r = runDhcpSim({
     clients: o.clients, loss: o.loss, seed: o.seed,
     ...(o.maxVirtualSeconds === undefined ? {} : { maxVirtualSeconds: o.maxVirtualSeconds }),

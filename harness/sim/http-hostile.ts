@@ -4,15 +4,27 @@
 // beside it, over netlab TCP on a simulated switch in virtual time; prints what the client got
 // and what the server counted. Exit 0 when at least 95% of the client's fetches succeeded.
 //   run(args)   the CLI entry
+import { choice, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseSeed, type ValueResult } from "../cli/args.ts";
+import { ok } from "../../stack/result.ts";
 import { HOSTILE_ATTACKS, runHostileHttp, type HostileHttpFigures, type HostileHttpOptions } from "../http/hostile.ts";
 
 export const summary = "an attack on the HTTP server (idle connections, slowloris, slow POST) beside a curl-like client, in virtual time (--attack A --same-source --json)";
 
-const USAGE = "usage: netlab sim http-hostile --attack idle|slowloris|slow-post|slow-body [--same-source] [--seconds S] [--per-source N|inf] [--max-connections N] [--seed S] [--json]\n";
+/** The command line of `netlab sim http-hostile` (args.ts's rules). */
+const HOSTILE_SPEC = {
+  command: "sim http-hostile",
+  usage: "usage: netlab sim http-hostile --attack idle|slowloris|slow-post|slow-body [--same-source] [--seconds S] [--per-source N|inf] [--max-connections N] [--seed S] [--json]\n" +
+    `${summary}\n  --attack is required; the other flags default to the attack's own figures (harness/http/hostile.ts)\n`,
+  options: {
+    attack: { type: "string" }, "same-source": { type: "boolean" }, seconds: { type: "string" }, "per-source": { type: "string" },
+    "max-connections": { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
+  },
+  required: ["attack"],
+} as const;
 
-function usage(message: string): number {
-  process.stderr.write(`netlab sim http-hostile: ${message}\n${USAGE}`);
-  return 2;
+/** A positive count, or "inf" for no limit. */
+function countOrInf(text: string): ValueResult<number> {
+  return text === "inf" ? ok(Infinity) : parseInteger(text, 1);
 }
 
 function line(f: HostileHttpFigures): string {
@@ -27,30 +39,20 @@ function line(f: HostileHttpFigures): string {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let attack: string | undefined;
-  let json = false, sameSource = false;
-  let seconds: number | undefined, perSource: number | undefined, maxConnections: number | undefined, seed: number | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const value = (): string | undefined => args[++i];
-    const number = (v: string | undefined): number => (v === "inf" ? Infinity : Number(v));
-    switch (a) {
-      case "--attack": attack = value(); break;
-      case "--same-source": sameSource = true; break;
-      case "--seconds": seconds = number(value()); break;
-      case "--per-source": perSource = number(value()); break;
-      case "--max-connections": maxConnections = number(value()); break;
-      case "--seed": seed = number(value()); break;
-      case "--json": json = true; break;
-      case "--help": case "-h": process.stdout.write(USAGE); return 0;
-      default: return usage(`unknown option '${a}'`);
-    }
+  const { values: v, help } = parseCommandLine(HOSTILE_SPEC, args);
+  if (help) {
+    process.stdout.write(helpText(HOSTILE_SPEC));
+    return 0;
   }
-  const base = attack === undefined ? undefined : HOSTILE_ATTACKS[attack];
-  if (base === undefined) return usage("--attack needs idle, slowloris, slow-post or slow-body");
-  for (const [flag, v] of [["--seconds", seconds], ["--per-source", perSource], ["--max-connections", maxConnections], ["--seed", seed]] as const) {
-    if (v !== undefined && !(v > 0)) return usage(`${flag} needs a positive number`);
-  }
+  const get = flagReader(HOSTILE_SPEC.command, v);
+  const attack = get("attack", choice(...(Object.keys(HOSTILE_ATTACKS) as string[])))!;
+  const base = HOSTILE_ATTACKS[attack]!;
+  const secondsMs = get("seconds", (t) => parseDuration(t, "s", 1));
+  const seconds = secondsMs === undefined ? undefined : secondsMs / 1000;
+  const perSource = get("per-source", countOrInf);
+  const maxConnections = get("max-connections", countOrInf);
+  const seed = get("seed", parseSeed);
+  const json = v.json === true, sameSource = v["same-source"] === true;
   const options: HostileHttpOptions = {
     ...base,
     sameSource,

@@ -13,6 +13,7 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { createHttpClient } from "../../stack/app/http/client.ts";
 import { createHttpServer, type HttpHandler } from "../../stack/app/http/server.ts";
 import { settle } from "../http/testing.ts";
+import { flagReader, helpText, parseCommandLine, parseInteger, parseLossProbability, parseSeed, parseSize } from "../cli/args.ts";
 
 export const summary = "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
 
@@ -152,51 +153,33 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   };
 }
 
-interface HttpArgs { requests: number; concurrency: number; pipeline: number; bytes: number; loss: number; seed: number; json: boolean; help: boolean }
-
-function parseArgs(args: string[]): HttpArgs | string {
-  const o: HttpArgs = { requests: 100, concurrency: 4, pipeline: 1, bytes: 10_000, loss: 0, seed: 1, json: false, help: false };
-  for (let i = 0; i < args.length; i++) {
-    const flag = args[i]!;
-    const raw = args[i + 1];
-    const int = (min: number, max: number): number | string => {
-      i++;
-      const v = Number(raw);
-      return Number.isInteger(v) && v >= min && v <= max ? v : `${flag} needs an integer in ${min}..${max}, got ${raw}`;
-    };
-    let r: number | string | undefined;
-    switch (flag) {
-      case "--requests": r = int(1, 10_000_000); if (typeof r === "number") o.requests = r; break;
-      case "--concurrency": r = int(1, 10_000); if (typeof r === "number") o.concurrency = r; break;
-      case "--pipeline": r = int(1, 1000); if (typeof r === "number") o.pipeline = r; break;
-      case "--bytes": r = int(0, 1 << 30); if (typeof r === "number") o.bytes = r; break;
-      case "--seed": r = int(-(2 ** 31), 2 ** 32); if (typeof r === "number") o.seed = r; break;
-      case "--loss": {
-        i++;
-        const v = raw?.endsWith("%") === true ? Number(raw.slice(0, -1)) / 100 : Number(raw);
-        if (raw === undefined || !(v >= 0 && v < 1)) return "--loss needs a probability in [0, 1)";
-        o.loss = v;
-        break;
-      }
-      case "--json": o.json = true; break;
-      case "--help": case "-h": o.help = true; break;
-      default: return `unknown option ${flag}`;
-    }
-    if (typeof r === "string") return r;
-  }
-  return o;
-}
+/** The command line of `netlab sim http` (args.ts's rules). */
+const HTTP_SPEC = {
+  command: "sim http",
+  usage: `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--json]\n${summary}\n` +
+    "  defaults: --requests 100 (1..10000000), --concurrency 4 (1..10000), --pipeline 1 (1..1000), --bytes 10000 (0..1Gi), --loss 0 (below 1), --seed 1\n",
+  options: {
+    requests: { type: "string" }, concurrency: { type: "string" }, pipeline: { type: "string" }, bytes: { type: "string" },
+    loss: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
+  },
+} as const;
 
 export async function run(args: string[]): Promise<number> {
-  const o = parseArgs(args);
-  if (typeof o === "string") {
-    process.stderr.write(`netlab sim http: ${o}\n`);
-    return 2;
-  }
-  if (o.help) {
-    process.stdout.write(`usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes B] [--loss P] [--seed S] [--json]\n${summary}\n`);
+  const { values: v, help } = parseCommandLine(HTTP_SPEC, args);
+  if (help) {
+    process.stdout.write(helpText(HTTP_SPEC));
     return 0;
   }
+  const get = flagReader(HTTP_SPEC.command, v);
+  const o = {
+    requests: get("requests", (t) => parseInteger(t, 1, 10_000_000)) ?? 100,
+    concurrency: get("concurrency", (t) => parseInteger(t, 1, 10_000)) ?? 4,
+    pipeline: get("pipeline", (t) => parseInteger(t, 1, 1000)) ?? 1,
+    bytes: get("bytes", (t) => parseSize(t, 0, 2 ** 30)) ?? 10_000,
+    loss: get("loss", parseLossProbability) ?? 0,
+    seed: get("seed", parseSeed) ?? 1,
+    json: v.json === true,
+  };
   const r = await runHttpSim({ requests: o.requests, concurrency: o.concurrency, pipeline: o.pipeline, bytes: o.bytes, loss: o.loss, seed: o.seed });
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {

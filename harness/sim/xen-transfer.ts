@@ -4,7 +4,7 @@
 // checks their sha256 (--threads: compares every byte with the payload). Reports goodput over wall time (the simulation runs as fast as the CPU
 // allows, virtual time is reported too). Single-threaded and deterministic for a seed.
 //   runXenTransfer(options)   the scenario as a function (tests, bench)
-//   run(args)                 the CLI entry
+//   run(args)                 the CLI entry (usage errors throw UsageError: exit 2)
 
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -14,8 +14,9 @@ import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { memmoveTunablesEnv, probeMemmove } from "../bench/memmove.ts";
 import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS, type SteadyGoodput } from "../xen/transfer-measure.ts";
 import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
+import { flagReader, helpText, parseCommandLine, parseSeed, parseSize, UsageError } from "../cli/args.ts";
 
-export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes N [--gso] [--threads] [--omit N] [--socket-buffer N] [--seed S] [--json])";
+export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes SIZE [--gso] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json])";
 
 /** Options of runXenTransfer. */
 export interface XenTransferOptions {
@@ -211,69 +212,37 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   };
 }
 
-/** Parses 10M / 64k / 1g / 12345 as bytes (binary multiples); undefined when malformed. */
-function parseBytes(v: string | undefined): number | undefined {
-  const m = v === undefined ? null : /^([0-9]+)([kKmMgG]?)$/.exec(v);
-  if (m === null) return undefined;
-  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
-  const n = Number(m[1]) * mult;
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-interface XenTransferArgs {
-  bytes: number; gso: boolean; csum: boolean; threads: boolean; seed: number; json: boolean; help: boolean;
-  omit: number; socketBuffer: number;
-}
-
-function parseArgs(args: string[]): XenTransferArgs | string {
-  const o: XenTransferArgs = { bytes: 10 * 1024 * 1024, gso: false, csum: true, threads: false, seed: 1, json: false, help: false, omit: 0, socketBuffer: 0 };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const next = (): string | undefined => args[++i];
-    switch (a) {
-      case "--bytes": case "--omit": case "--socket-buffer": {
-        const v = next();
-        const n = parseBytes(v);
-        if (n === undefined) return `${a} needs a number of bytes (e.g. 10M), got ${v}`;
-        if (a === "--bytes") o.bytes = n;
-        else if (a === "--omit") o.omit = n;
-        else if (n < 4096 || n > 1024 ** 3) return `--socket-buffer must be between 4k and 1g, got ${v}`;
-        else o.socketBuffer = n;
-        break;
-      }
-      case "--seed": {
-        const v = Number(next());
-        if (!Number.isInteger(v)) return "--seed needs an integer";
-        o.seed = v;
-        break;
-      }
-      case "--gso": o.gso = true; break;
-      case "--no-csum": o.csum = false; break;
-      case "--threads": o.threads = true; break;
-      case "--json": o.json = true; break;
-      case "--help": case "-h": o.help = true; break;
-      default: return `unknown option ${a}`;
-    }
-  }
-  if (o.omit >= o.bytes && o.omit > 0) return `--omit (${o.omit}) must be less than --bytes (${o.bytes})`;
-  return o;
-}
+/** The command line of `netlab sim xen-transfer` (args.ts's rules). */
+const XEN_TRANSFER_SPEC = {
+  command: "sim xen-transfer",
+  usage: "usage: netlab sim xen-transfer --bytes SIZE [--gso] [--no-csum] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json]\n" +
+    `${summary}\n` +
+    "  --bytes SIZE          required (10Mi = 10 MiB, 10M = 10^7 bytes)\n" +
+    "  --omit SIZE           also report goodput without the first SIZE bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
+    `  --socket-buffer SIZE  both domUs' TCP send and receive buffers, 4Ki..1Gi (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}Mi, with --threads --gso ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}Mi)\n` +
+    "  --seed S              default 1\n",
+  options: {
+    bytes: { type: "string" }, omit: { type: "string" }, "socket-buffer": { type: "string" }, seed: { type: "string" },
+    gso: { type: "boolean" }, "no-csum": { type: "boolean" }, threads: { type: "boolean" }, json: { type: "boolean" },
+  },
+  required: ["bytes"],
+} as const;
 
 export async function run(args: string[]): Promise<number> {
-  const o = parseArgs(args);
-  if (typeof o === "string") {
-    process.stderr.write(`netlab sim xen-transfer: ${o}\n`);
-    return 2;
-  }
-  if (o.help) {
-    process.stdout.write(
-      "usage: netlab sim xen-transfer --bytes N [--gso] [--no-csum] [--threads] [--omit N] [--socket-buffer N] [--seed S] [--json]\n" +
-      `${summary}\n` +
-      "  --omit N           also report goodput without the first N bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
-      `  --socket-buffer N  both domUs' TCP send and receive buffers (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}M, with --threads --gso ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}M)\n`,
-    );
+  const { values: v, help } = parseCommandLine(XEN_TRANSFER_SPEC, args);
+  if (help) {
+    process.stdout.write(helpText(XEN_TRANSFER_SPEC));
     return 0;
   }
+  const get = flagReader(XEN_TRANSFER_SPEC.command, v);
+  const o = {
+    bytes: get("bytes", (t) => parseSize(t, 1))!,
+    omit: get("omit", (t) => parseSize(t)) ?? 0,
+    socketBuffer: get("socket-buffer", (t) => parseSize(t, 4096, 1024 ** 3)) ?? 0,
+    seed: get("seed", parseSeed) ?? 1,
+    gso: v.gso === true, csum: v["no-csum"] !== true, threads: v.threads === true, json: v.json === true,
+  };
+  if (o.omit >= o.bytes && o.omit > 0) throw new UsageError(XEN_TRANSFER_SPEC.command, `--omit (${o.omit}) must be less than --bytes (${o.bytes})`);
   const common = { bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed, omitBytes: o.omit, ...(o.socketBuffer > 0 ? { socketBufferBytes: o.socketBuffer } : {}) };
   const r = o.threads ? await runXenTransferThreads(common) : { ...(await runXenTransfer(common)), threads: false as const };
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);

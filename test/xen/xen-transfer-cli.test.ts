@@ -5,7 +5,7 @@ const cli = (args: string[]) => spawnSync(process.execPath, ["bin/netlab.mjs", "
 
 describe("netlab sim xen-transfer on the command line", () => {
   it("--json prints one object with ok, bytes, sha256Match and goodput, the same sha256 for the same seed", () => {
-    const runs = [cli(["--bytes", "1M", "--gso", "--seed", "4", "--json"]), cli(["--bytes", "1M", "--seed", "4", "--json"])];
+    const runs = [cli(["--bytes", "1Mi", "--gso", "--seed", "4", "--json"]), cli(["--bytes=1Mi", "--seed=4", "--json"])];
     const reports = runs.map((r) => {
       expect(r.status, r.stderr).toBe(0);
       return JSON.parse(r.stdout) as { ok: boolean; bytes: number; sha256Match: boolean; goodputBitsPerSecond: number; sha256: string; gso: boolean };
@@ -19,22 +19,25 @@ describe("netlab sim xen-transfer on the command line", () => {
   it("rejects a bad --bytes with exit code 2", () => {
     const r = cli(["--bytes", "lots"]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--bytes needs a number/);
+    expect(r.stderr).toBe("netlab sim xen-transfer: [ERR_USAGE] --bytes needs bytes (a number with an optional k/M/G/T or Ki/Mi/Gi/Ti suffix), got 'lots' (see 'netlab sim xen-transfer --help')\n");
+    const missing = cli(["--gso"]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--bytes is required/);
   });
 
   it("--omit adds steady-state goodput; --socket-buffer sets the domUs' TCP buffers; bad values exit 2", () => {
-    const r = cli(["--bytes", "2M", "--gso", "--omit", "512k", "--socket-buffer", "1M", "--json"]);
+    const r = cli(["--bytes", "2Mi", "--gso", "--omit", "512Ki", "--socket-buffer", "1Mi", "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout) as { ok: boolean; socketBufferBytes: number; steady?: { omittedBytes: number; bytes: number; goodputBitsPerSecond: number } };
     expect(rep).toMatchObject({ ok: true, socketBufferBytes: 1 << 20 });
     expect(rep.steady!.omittedBytes).toBeGreaterThanOrEqual(512 * 1024);
     expect(rep.steady!.omittedBytes + rep.steady!.bytes).toBe(2 << 20);
     expect(rep.steady!.goodputBitsPerSecond).toBeGreaterThan(0);
-    const tooMuch = cli(["--bytes", "1M", "--omit", "1M"]);
+    const tooMuch = cli(["--bytes", "1Mi", "--omit", "1Mi"]);
     expect(tooMuch.status).toBe(2);
     expect(tooMuch.stderr).toMatch(/--omit .* must be less than --bytes/);
-    const tiny = cli(["--bytes", "1M", "--socket-buffer", "100"]);
+    const tiny = cli(["--bytes", "1Mi", "--socket-buffer", "100"]);
     expect(tiny.status).toBe(2);
-    expect(tiny.stderr).toMatch(/--socket-buffer must be between/);
+    expect(tiny.stderr).toMatch(/--socket-buffer needs bytes in 4096\.\.1073741824/);
   });
 });
