@@ -85,11 +85,34 @@ describe("arp", () => {
     expect(t.arp.counters().drops).toEqual({ "queue-full": 1 });
   });
 
-  it("bounds the number of destinations being resolved at once", () => {
-    const t = setup({ maxPendingDestinations: 2 });
+  it("bounds the destinations being resolved at once: a new one abandons the oldest, whose packets are dropped and counted", () => {
+    const failed: number[] = [];
+    const t = setup({ maxPendingDestinations: 2, onResolutionFailed: (ip) => failed.push(ip) });
     expect(t.arp.output(PEER_IP, t.ipPacket(1)).ok).toBe(true);
-    expect(t.arp.output(PEER_IP + 1, t.ipPacket(1)).ok).toBe(true);
-    expect(t.arp.output(PEER_IP + 2, t.ipPacket(1))).toEqual({ ok: false, error: "unresolved-queue-full" });
+    expect(t.arp.output(PEER_IP + 1, t.ipPacket(2)).ok).toBe(true);
+    expect(t.arp.output(PEER_IP + 2, t.ipPacket(3)).ok).toBe(true);
+    expect(failed).toEqual([PEER_IP]);
+    expect([PEER_IP, PEER_IP + 1, PEER_IP + 2].map((ip) => t.arp.state(ip))).toEqual(["failed", "incomplete", "incomplete"]);
+    t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP + 2, targetMac: MAC_B, targetIp: B_IP });
+    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => [f.dst, f.data[0]])).toEqual([[MAC_A, 3]]);
+    expect(t.arp.counters()).toMatchObject({ pendingEvicted: 1, pendingDrops: 1, failedEntries: 1, drops: { "pending-evicted": 1 } });
+  });
+
+  it("drops packets to a next hop whose resolution just failed without a new request for failedHoldMs, then tries again", () => {
+    const t = setup({ failedHoldMs: 3000 });
+    t.arp.output(PEER_IP, t.ipPacket(1));
+    t.clock.advance(3000);
+    expect(t.arp.state(PEER_IP)).toBe("failed");
+    expect(t.arp.output(PEER_IP, t.ipPacket(2))).toEqual({ ok: false, error: "unresolved-queue-full" });
+    t.clock.advance(2999);
+    expect(t.arp.output(PEER_IP, t.ipPacket(3)).ok).toBe(false);
+    expect(t.arpFromB().length).toBe(3);
+    t.clock.advance(1);
+    expect(t.arp.output(PEER_IP, t.ipPacket(4)).ok).toBe(true);
+    expect(t.arpFromB().map((r) => r.at)).toEqual([0, 1000, 2000, 6000]);
+    t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
+    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => f.data[0])).toEqual([4]);
+    expect(t.arp.counters()).toMatchObject({ pendingDrops: 3, failedEntries: 1, drops: { "resolution-failed": 1, "failed-hold": 2 } });
   });
 
   it("expires learned entries after cacheTimeoutMs and re-resolves", () => {
@@ -103,22 +126,57 @@ describe("arp", () => {
     expect(t.arpFromB().at(-1)!.arp).toMatchObject({ operation: "request", targetIp: PEER_IP });
   });
 
-  it("re-validates an entry in use shortly before it expires with a unicast request, so traffic never stalls", () => {
-    const t = setup({ cacheTimeoutMs: 60_000, refreshBeforeMs: 5000 });
+  it("re-validates a stale entry in use: DELAY, then a unicast request after delayFirstProbeMs, traffic flowing meanwhile (RFC 4861 §7.3.3)", () => {
+    const t = setup({ delayFirstProbeMs: 5000 });
     t.inject({ operation: "request", senderMac: MAC_A, senderIp: PEER_IP, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
     t.pair.log.length = 0;
-    t.clock.advance(54_000);
+    expect(t.arp.state(PEER_IP)).toBe("stale");
+    t.clock.advance(10_000);
     t.arp.output(PEER_IP, t.ipPacket(1));
-    expect(t.arpFromB()).toEqual([]);
-    t.clock.advance(2000);
+    expect(t.arp.state(PEER_IP)).toBe("delay");
+    t.clock.advance(4999);
     t.arp.output(PEER_IP, t.ipPacket(2));
+    expect(t.arpFromB()).toEqual([]);
+    t.clock.advance(1);
+    expect(t.arp.state(PEER_IP)).toBe("probe");
     t.arp.output(PEER_IP, t.ipPacket(3));
-    expect(t.arpFromB()).toEqual([{ at: 56_000, dst: MAC_A, arp: { operation: "request", senderMac: MAC_B, senderIp: B_IP, targetMac: 0, targetIp: PEER_IP } }]);
+    expect(t.arpFromB()).toEqual([{ at: 15_000, dst: MAC_A, arp: { operation: "request", senderMac: MAC_B, senderIp: B_IP, targetMac: 0, targetIp: PEER_IP } }]);
     t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
+    expect(t.arp.state(PEER_IP)).toBe("reachable");
     t.clock.advance(10_000);
     t.arp.output(PEER_IP, t.ipPacket(4));
     expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => f.data[0])).toEqual([1, 2, 3, 4]);
-    expect(t.arp.counters()).toMatchObject({ refreshesSent: 1, queued: 0 });
+    expect(t.arp.counters()).toMatchObject({ unicastProbesSent: 1, queued: 0 });
+  });
+
+  it("an upper-layer confirmation during DELAY makes the entry REACHABLE without any probe", () => {
+    const t = setup();
+    t.inject({ operation: "request", senderMac: MAC_A, senderIp: PEER_IP, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
+    t.pair.log.length = 0;
+    t.arp.output(PEER_IP, t.ipPacket(1));
+    t.clock.advance(2000);
+    t.arp.confirm(PEER_IP);
+    expect(t.arp.state(PEER_IP)).toBe("reachable");
+    t.clock.advance(10_000);
+    t.arp.output(PEER_IP, t.ipPacket(2));
+    expect(t.arpFromB()).toEqual([]);
+    expect(t.arp.counters()).toMatchObject({ reachabilityConfirmed: 1, unicastProbesSent: 0 });
+  });
+
+  it("when unicast probes go unanswered, re-resolves by broadcast, holding packets, and fails after the broadcast requests", () => {
+    const failed: [number, number][] = [];
+    const t = setup({ onResolutionFailed: (ip, p) => failed.push([ip, p.length]) });
+    t.inject({ operation: "request", senderMac: MAC_A, senderIp: PEER_IP, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
+    t.pair.log.length = 0;
+    t.arp.output(PEER_IP, t.ipPacket(1));
+    t.clock.advance(8000);
+    expect(t.arp.state(PEER_IP)).toBe("incomplete");
+    expect(t.arp.output(PEER_IP, t.ipPacket(2)).ok).toBe(true);
+    t.clock.advance(10_000);
+    expect(t.arpFromB().map((r) => [r.at, r.dst])).toEqual([[5000, MAC_A], [6000, MAC_A], [7000, MAC_A], [8000, 0xffffffffffff], [9000, 0xffffffffffff], [10_000, 0xffffffffffff]]);
+    expect(t.arp.state(PEER_IP)).toBe("failed");
+    expect(failed).toEqual([[PEER_IP, 1]]);
+    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => f.data[0])).toEqual([1]);
   });
 
   it("keeps static entries forever and never overwrites them from the wire", () => {
@@ -127,7 +185,7 @@ describe("arp", () => {
     t.inject({ operation: "request", senderMac: MAC_A, senderIp: PEER_IP, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
     t.clock.advance(1_000_000);
     expect(t.arp.lookup(PEER_IP)).toBe(0x02000000aaaa);
-    expect(t.arp.entries()).toEqual([{ ip: PEER_IP, mac: 0x02000000aaaa, expiresAt: Infinity, static: true }]);
+    expect(t.arp.entries()).toEqual([{ ip: PEER_IP, mac: 0x02000000aaaa, state: "permanent", expiresAt: Infinity, static: true }]);
     t.arp.remove(PEER_IP);
     expect(t.arp.lookup(PEER_IP)).toBeUndefined();
   });
@@ -203,11 +261,36 @@ describe("arp", () => {
     expect(t.arpFromB()).toEqual([0, 2000].map((at) => ({ at, dst: 0xffffffffffff, arp: { operation: "request", senderMac: MAC_B, senderIp: B_IP, targetMac: 0, targetIp: B_IP } })));
   });
 
-  it("a gratuitous ARP updates an existing entry of the peer (address moved to a new MAC)", () => {
-    const t = setup();
+  it("a gratuitous ARP moves a known address to a new MAC once the lock time has passed; the change is counted, reported and left STALE", () => {
+    const changes: [number, number, number][] = [];
+    const t = setup({ lockTimeMs: 1000, onAddressChange: (ip, from, to) => changes.push([ip, from, to]) });
     t.inject({ operation: "request", senderMac: MAC_A, senderIp: PEER_IP, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
+    t.clock.advance(999);
+    t.inject({ operation: "request", senderMac: 0x02000000beef, senderIp: PEER_IP, targetMac: 0, targetIp: PEER_IP }, 0xffffffffffff);
+    expect(t.arp.lookup(PEER_IP)).toBe(MAC_A);
+    t.clock.advance(1);
     t.inject({ operation: "request", senderMac: 0x02000000beef, senderIp: PEER_IP, targetMac: 0, targetIp: PEER_IP }, 0xffffffffffff);
     expect(t.arp.lookup(PEER_IP)).toBe(0x02000000beef);
+    expect(t.arp.state(PEER_IP)).toBe("stale");
+    expect(changes).toEqual([[PEER_IP, MAC_A, 0x02000000beef]]);
+    expect(t.arp.counters()).toMatchObject({ addressChanges: 1, lockRefused: 1 });
+  });
+
+  it("refuses a new MAC for an address whose traffic was confirmed within the lock time, and an unsolicited unicast reply never makes it REACHABLE", () => {
+    const t = setup({ lockTimeMs: 1000 });
+    t.arp.output(PEER_IP, t.ipPacket(1));
+    t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
+    expect(t.arp.state(PEER_IP)).toBe("reachable");
+    t.clock.advance(5000);
+    t.arp.confirm(PEER_IP);
+    t.clock.advance(500);
+    t.inject({ operation: "reply", senderMac: 0x02000000beef, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
+    expect(t.arp.lookup(PEER_IP)).toBe(MAC_A);
+    t.clock.advance(500);
+    t.inject({ operation: "reply", senderMac: 0x02000000beef, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
+    expect(t.arp.lookup(PEER_IP)).toBe(0x02000000beef);
+    expect(t.arp.state(PEER_IP)).toBe("stale");
+    expect(t.arp.counters()).toMatchObject({ addressChanges: 1, lockRefused: 1 });
   });
 
   it("configuring an address on a stack sends a gratuitous ARP, and two stacks resolve each other", () => {

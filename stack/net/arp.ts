@@ -1,6 +1,10 @@
-// ARP (RFC 826) for one Ethernet interface: a cache with expiry and a size bound, a bounded
-// queue of packets per unresolved next hop, request retries then drop, replies for our
-// address, static entries, and RFC 5227 probe/announce (used by DHCP and on address change).
+// ARP (RFC 826) for one Ethernet interface over a NUD neighbour cache (neighbour.ts): bounded
+// queues and a bounded table of resolutions in progress (the oldest is abandoned for a new one,
+// so spoofed on-link sources cannot lock out legitimate clients), FAILED entries that hold no
+// packets, reachability confirmation from upper layers (confirm) and unicast probes of stale
+// entries, a lock time against spoofed changes of a known address, counted and reported
+// changes of a known address's MAC; replies for our address, static entries, and RFC 5227
+// probe/announce (used by DHCP and on address change).
 // createArp(deps, options) -> ArpLayer; it registers itself for EtherType 0x0806.
 import { type Result, ok, err } from "../result.ts";
 import type { FrameOffload } from "../link/types.ts";
@@ -9,20 +13,31 @@ import { BROADCAST_MAC, IPV4_ANY, type Ipv4Address, type MacAddress, ZERO_MAC } 
 import { ARP_PACKET_LEN, type ArpRepr, emitArp, parseArp } from "../wire/arp.ts";
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet.ts";
 import { createCounters } from "./counters.ts";
+import { createNeighbourCache } from "./neighbour.ts";
 import type { ArpCacheEntry, ArpLayer, ArpOutputError, ArpTask, EthernetLayer } from "./types.ts";
 
 export interface ArpOptions {
-  /** Lifetime of a learned entry (default 60 000 ms). */
+  /** An entry neither used nor confirmed for this long is removed (default 60 000 ms, Linux gc_staletime). */
   readonly cacheTimeoutMs?: number;
-  /** An entry used within this long of its expiry is re-validated by a unicast request (default 5000 ms, RFC 1122 §2.3.2.1). */
-  readonly refreshBeforeMs?: number;
-  /** Most entries kept; the oldest dynamic one is evicted (default 512). */
+  /** Base reachable time after a confirmation (default 30 000 ms; each address gets 0.5–1.5 times it). */
+  readonly reachableMs?: number;
+  /** A stale entry in use waits this long for a confirmation before unicast probes (default 5000 ms). */
+  readonly delayFirstProbeMs?: number;
+  /** Unicast probes of a stale entry before it is re-resolved by broadcast (default 3). */
+  readonly unicastProbes?: number;
+  /** A change of a known address's MAC is refused this soon after its last change or confirmation (default 1000 ms, Linux locktime). */
+  readonly lockTimeMs?: number;
+  /** Packets to a next hop whose resolution failed are dropped at once for this long (default 3000 ms). */
+  readonly failedHoldMs?: number;
+  /** Most resolved entries kept; the oldest not known reachable is evicted (default 512). */
   readonly maxEntries?: number;
   /** Packets queued per unresolved next hop; more are dropped (default 48: the 45 fragments of a 64 KiB datagram fit). */
   readonly queuePerDestination?: number;
-  /** Next hops being resolved at once; more fail with unresolved-queue-full (default 32). */
+  /** Next hops being resolved at once; a new one abandons the oldest (default 256). */
   readonly maxPendingDestinations?: number;
-  /** Requests sent before giving up (default 3). */
+  /** FAILED entries kept (default 512). */
+  readonly maxFailedEntries?: number;
+  /** Broadcast requests sent before giving up (default 3). */
   readonly requests?: number;
   /** Time between requests, and after the last before dropping (default 1000 ms). */
   readonly requestIntervalMs?: number;
@@ -36,6 +51,8 @@ export interface ArpOptions {
   readonly announceIntervalMs?: number;
   /** Called with the packets dropped when resolution of `ip` failed (e.g. to send ICMP host unreachable). */
   readonly onResolutionFailed?: (ip: Ipv4Address, packets: readonly Uint8Array[]) => void;
+  /** Called when a known address moves to another MAC (a failover, or a spoofer); counted as addressChanges. */
+  readonly onAddressChange?: (ip: Ipv4Address, from: MacAddress, to: MacAddress) => void;
   /** Called when another host uses our address (RFC 5227 §2.4), e.g. for DHCP to decline it. */
   readonly onAddressConflict?: (ip: Ipv4Address, mac: MacAddress) => void;
 }
@@ -46,18 +63,9 @@ export interface ArpDeps {
   readonly ethernet: EthernetLayer;
 }
 
-interface Entry {
-  mac: MacAddress;
-  expiresAt: number;
-  readonly static: boolean;
-  /** Time of the last unicast refresh request, or -Infinity. */
-  refreshedAt: number;
-}
-
-interface Pending {
-  readonly queue: { packet: Uint8Array; offload: FrameOffload | undefined }[];
-  sent: number;
-  timer: TimerId;
+interface Queued {
+  readonly packet: Uint8Array;
+  readonly offload: FrameOffload | undefined;
 }
 
 interface Probe {
@@ -70,13 +78,6 @@ interface Probe {
 /** Creates ARP over an Ethernet layer. */
 export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
   const { clock, rng, ethernet } = deps;
-  const cacheTimeout = options.cacheTimeoutMs ?? 60_000;
-  const refreshBefore = Math.min(options.refreshBeforeMs ?? 5000, cacheTimeout / 2);
-  const maxEntries = options.maxEntries ?? 512;
-  const queueLimit = options.queuePerDestination ?? 48;
-  const maxPending = options.maxPendingDestinations ?? 32;
-  const requests = options.requests ?? 3;
-  const requestInterval = options.requestIntervalMs ?? 1000;
   const probeWait = options.probeWaitMs ?? 1000;
   const probeNum = options.probeNum ?? 3;
   const probeMin = options.probeMinMs ?? 1000;
@@ -85,11 +86,9 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
   const announceNum = options.announceNum ?? 2;
   const announceInterval = options.announceIntervalMs ?? 2000;
   const mac = ethernet.mac;
-  const cache = new Map<Ipv4Address, Entry>();
-  const pending = new Map<Ipv4Address, Pending>();
   const probes = new Set<Probe>();
   let address: Ipv4Address | undefined;
-  const counters = createCounters(["rx", "requestsSent", "repliesSent", "requestsReceived", "repliesReceived", "resolved", "queued", "evicted", "conflicts", "probesSent", "announcementsSent", "refreshesSent"] as const);
+  const counters = createCounters(["rx", "requestsSent", "repliesSent", "requestsReceived", "repliesReceived", "conflicts", "probesSent", "announcementsSent"] as const);
   const c = counters.c;
 
   const sendArp = (dstMac: MacAddress, repr: ArpRepr): void => {
@@ -99,64 +98,35 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
     ethernet.send(dstMac, ETHERTYPE_ARP, buf.subarray(hl));
   };
 
-  const sendRequest = (target: Ipv4Address): void => {
-    c.requestsSent++;
-    sendArp(BROADCAST_MAC, { operation: "request", senderMac: mac, senderIp: address ?? IPV4_ANY, targetMac: ZERO_MAC, targetIp: target });
-  };
-
-  const fresh = (ip: Ipv4Address): Entry | undefined => {
-    const e = cache.get(ip);
-    if (e === undefined) return undefined;
-    if (e.expiresAt <= clock.now()) {
-      cache.delete(ip);
-      return undefined;
-    }
-    return e;
-  };
-
-  const learn = (ip: Ipv4Address, hw: MacAddress, create: boolean): void => {
-    const e = cache.get(ip);
-    if (e !== undefined) {
-      if (e.static) return;
-      e.mac = hw;
-      e.expiresAt = clock.now() + cacheTimeout;
-    } else if (create) {
-      if (cache.size >= maxEntries) {
-        for (const [k, v] of cache) {
-          if (!v.static) {
-            cache.delete(k);
-            c.evicted++;
-            break;
-          }
-        }
-        if (cache.size >= maxEntries) return;
-      }
-      cache.set(ip, { mac: hw, expiresAt: clock.now() + cacheTimeout, static: false, refreshedAt: -Infinity });
-    } else {
-      return;
-    }
-    const p = pending.get(ip);
-    if (p !== undefined) {
-      pending.delete(ip);
-      clock.cancel(p.timer);
-      c.resolved++;
-      for (const q of p.queue) ethernet.send(hw, ETHERTYPE_IPV4, q.packet, q.offload);
-    }
-  };
-
-  const retry = (ip: Ipv4Address): void => {
-    const p = pending.get(ip);
-    if (p === undefined) return;
-    if (p.sent < requests) {
-      p.sent++;
-      sendRequest(ip);
-      p.timer = clock.setTimer(clock.now() + requestInterval, () => retry(ip));
-      return;
-    }
-    pending.delete(ip);
-    for (let i = 0; i < p.queue.length; i++) counters.drop("resolution-failed");
-    options.onResolutionFailed?.(ip, p.queue.map((q) => q.packet));
-  };
+  const neighbours = createNeighbourCache<Ipv4Address, MacAddress, Queued>({
+    clock,
+    // RFC 1122 §2.3.2.1: a unicast request re-validates a cached address (a NUD probe).
+    solicit(target, to) {
+      c.requestsSent++;
+      sendArp(to ?? BROADCAST_MAC, { operation: "request", senderMac: mac, senderIp: address ?? IPV4_ANY, targetMac: ZERO_MAC, targetIp: target });
+    },
+    transmit: (hw, q) => ethernet.send(hw, ETHERTYPE_IPV4, q.packet, q.offload),
+    onFailed: (ip, queued) => {
+      if (queued.length > 0) options.onResolutionFailed?.(ip, queued.map((q) => q.packet));
+    },
+    onChange: (ip, from, to) => options.onAddressChange?.(ip, from, to),
+    // A fixed spread per address (Knuth's multiplicative hash): reachable times differ between
+    // neighbours without drawing from the stack's Rng.
+    jitter: (ip) => (Math.imul(ip, 0x9e3779b1) >>> 0) / 2 ** 32,
+  }, {
+    ...(options.cacheTimeoutMs === undefined ? {} : { staleTimeoutMs: options.cacheTimeoutMs }),
+    ...(options.reachableMs === undefined ? {} : { reachableMs: options.reachableMs }),
+    ...(options.delayFirstProbeMs === undefined ? {} : { delayFirstProbeMs: options.delayFirstProbeMs }),
+    ...(options.unicastProbes === undefined ? {} : { unicastSolicits: options.unicastProbes }),
+    ...(options.lockTimeMs === undefined ? {} : { lockTimeMs: options.lockTimeMs }),
+    ...(options.failedHoldMs === undefined ? {} : { failedHoldMs: options.failedHoldMs }),
+    ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+    ...(options.queuePerDestination === undefined ? {} : { queuePerDestination: options.queuePerDestination }),
+    ...(options.maxPendingDestinations === undefined ? {} : { maxIncomplete: options.maxPendingDestinations }),
+    ...(options.maxFailedEntries === undefined ? {} : { maxFailed: options.maxFailedEntries }),
+    ...(options.requests === undefined ? {} : { multicastSolicits: options.requests }),
+    ...(options.requestIntervalMs === undefined ? {} : { retransMs: options.requestIntervalMs }),
+  });
 
   const finishProbe = (pr: Probe, conflict: boolean): void => {
     if (pr.done) return;
@@ -166,7 +136,7 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
     pr.cb(conflict);
   };
 
-  ethernet.registerEthertype(ETHERTYPE_ARP, (payload) => {
+  ethernet.registerEthertype(ETHERTYPE_ARP, (payload, _frame, _src, dst) => {
     c.rx++;
     const r = parseArp(payload);
     if (!r.ok) return counters.drop(r.error);
@@ -195,9 +165,11 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
       options.onAddressConflict?.(address, a.senderMac);
       return;
     }
-    // RFC 826 "merge": update a known sender; add it when the packet is for us or answers our request.
+    // RFC 826 "merge": update a known sender; add it when the packet is for us. Only a reply
+    // unicast to us confirms reachability (Linux arp_process: requests and broadcast replies
+    // leave an entry STALE); the cache refuses a new MAC within the lock time.
     const forUs = address !== undefined && a.targetIp === address;
-    learn(a.senderIp, a.senderMac, forUs || pending.has(a.senderIp));
+    neighbours.update(a.senderIp, a.senderMac, { reply: a.operation === "reply" && dst === mac, create: forUs });
     if (forUs && a.operation === "request") {
       c.repliesSent++;
       sendArp(a.senderMac, { operation: "reply", senderMac: mac, senderIp: address!, targetMac: a.senderMac, targetIp: a.senderIp });
@@ -206,52 +178,25 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
 
   const layer: ArpLayer = {
     output(nextHop, packet, offload, release): Result<void, ArpOutputError> {
-      const e = fresh(nextHop);
-      if (e !== undefined) {
-        const now = clock.now();
-        if (e.expiresAt - now <= refreshBefore && now - e.refreshedAt >= requestInterval) {
-          e.refreshedAt = now;
-          c.refreshesSent++;
-          sendArp(e.mac, { operation: "request", senderMac: mac, senderIp: address ?? IPV4_ANY, targetMac: ZERO_MAC, targetIp: nextHop });
-        }
-        ethernet.send(e.mac, ETHERTYPE_IPV4, packet, offload, release);
+      const hw = neighbours.resolve(nextHop);
+      if (hw !== undefined) {
+        ethernet.send(hw, ETHERTYPE_IPV4, packet, offload, release);
         return ok(undefined);
       }
       // A packet that waits for resolution is kept here: its buffer is not recycled.
-      const p = pending.get(nextHop);
-      if (p !== undefined) {
-        if (p.queue.length >= queueLimit) {
-          counters.drop("queue-full");
-          return err("unresolved-queue-full");
-        }
-        p.queue.push({ packet, offload });
-        c.queued++;
-        return ok(undefined);
-      }
-      if (pending.size >= maxPending) {
-        counters.drop("too-many-pending");
-        return err("unresolved-queue-full");
-      }
-      const np: Pending = { queue: [{ packet, offload }], sent: 1, timer: 0 };
-      c.queued++;
-      pending.set(nextHop, np);
-      sendRequest(nextHop);
-      np.timer = clock.setTimer(clock.now() + requestInterval, () => retry(nextHop));
-      return ok(undefined);
+      const r = neighbours.enqueue(nextHop, { packet, offload });
+      return r.ok ? r : err("unresolved-queue-full");
     },
-    lookup: (ip) => fresh(ip)?.mac,
-    addStatic(ip, hw) {
-      cache.delete(ip);
-      cache.set(ip, { mac: hw, expiresAt: Infinity, static: true, refreshedAt: -Infinity });
-      learn(ip, hw, false);
-    },
-    remove(ip) {
-      cache.delete(ip);
-    },
+    confirm: (ip) => neighbours.confirm(ip),
+    lookup: (ip) => neighbours.lookup(ip),
+    state: (ip) => neighbours.state(ip),
+    addStatic: (ip, hw) => neighbours.addPermanent(ip, hw),
+    remove: (ip) => neighbours.remove(ip),
     entries(): ArpCacheEntry[] {
-      const now = clock.now();
       const out: ArpCacheEntry[] = [];
-      for (const [ip, e] of cache) if (e.expiresAt > now) out.push({ ip, mac: e.mac, expiresAt: e.expiresAt, static: e.static });
+      for (const e of neighbours.entries()) {
+        if (e.lladdr !== undefined) out.push({ ip: e.key, mac: e.lladdr, state: e.state, expiresAt: e.expiresAt, static: e.state === "permanent" });
+      }
       return out;
     },
     setAddress(ip) {
@@ -290,7 +235,11 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
       step();
       return { cancel: () => { if (timer !== undefined) clock.cancel(timer); } };
     },
-    counters: () => counters.snapshot(),
+    counters() {
+      const own = counters.snapshot();
+      const cache = neighbours.counters();
+      return { ...own, ...cache, drops: { ...own.drops, ...cache.drops } };
+    },
   };
   return layer;
 }

@@ -313,6 +313,13 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     sourceFor(_dst) {
       return cidr?.address;
     },
+    confirmReachable(dst) {
+      // The neighbour that carries traffic to dst: dst itself on-link, else the gateway
+      // (a router's off-link destinations belong to the forwarding plane, not confirmed here).
+      if (cidr === undefined) return;
+      if (onLink(dst)) arp.confirm(dst);
+      else if (hooks === undefined && gateway !== undefined) arp.confirm(gateway);
+    },
     setErrorReporter(r) {
       reporter = r;
     },

@@ -3,6 +3,7 @@ import type { Result } from "../result.ts";
 import type { Ipv4Address, Ipv4Cidr, MacAddress } from "../wire/address.ts";
 import type { Frame, FrameOffload, Offloads } from "../link/types.ts";
 import type { IcmpQuote } from "../wire/icmp.ts";
+import type { NudState } from "./neighbour.ts";
 
 /**
  * Bytes reserved in front of a transport payload so lower layers write their headers in place
@@ -64,6 +65,8 @@ export interface Ipv4Layer {
   mtuTo(dst: Ipv4Address): number;
   /** Source address that would be used towards dst. */
   sourceFor(dst: Ipv4Address): Ipv4Address | undefined;
+  /** Tells the neighbour cache that traffic to dst makes forward progress (RFC 4861 §7.3.1; Linux dst_confirm). */
+  confirmReachable?(dst: Ipv4Address): void;
 }
 
 // ---- Layers below IPv4 and ICMP (added by the net layer implementation) ----
@@ -105,7 +108,9 @@ export interface ArpTask {
 export interface ArpCacheEntry {
   readonly ip: Ipv4Address;
   readonly mac: MacAddress;
-  /** Absolute expiry time (Infinity for static entries). */
+  /** NUD state (RFC 4861 §7.3.2 applied to ARP); "permanent" for static entries. */
+  readonly state: NudState;
+  /** When the entry is removed if nothing uses or confirms it (Infinity for static entries). */
   readonly expiresAt: number;
   readonly static: boolean;
 }
@@ -115,8 +120,12 @@ export interface ArpLayer {
   /** Sends an IPv4 packet to nextHop, resolving its MAC first (packets wait in a bounded queue). */
   /** `release` (Frame.release) goes with the frame when it is sent at once; a queued packet drops it. */
   output(nextHop: Ipv4Address, packet: Uint8Array, offload?: FrameOffload, release?: () => void): Result<void, ArpOutputError>;
+  /** Upper-layer reachability confirmation of ip (e.g. TCP forward progress): its entry becomes REACHABLE. */
+  confirm(ip: Ipv4Address): void;
   /** The cached MAC of ip, if known and fresh. */
   lookup(ip: Ipv4Address): MacAddress | undefined;
+  /** The NUD state of ip's entry, if any. */
+  state(ip: Ipv4Address): NudState | undefined;
   /** Adds a permanent entry. */
   addStatic(ip: Ipv4Address, mac: MacAddress): void;
   /** Removes an entry (static or dynamic). */
