@@ -23,20 +23,21 @@ export interface RawPeer {
   readonly pair: DevicePair;
   readonly stack: Stack;
   /** Frames the stack sent, as IPv6 packets (Ethernet header removed). */
-  sent(): { readonly dstMac: MacAddress; readonly packet: Uint8Array; readonly ip: Ipv6Repr }[];
+  sent(): { readonly dstMac: MacAddress; readonly packet: Uint8Array; readonly ip: Ipv6Repr; readonly at: number }[];
   /** Injects an IPv6 packet from the peer's MAC. */
   inject(packet: Uint8Array, dstMac?: MacAddress): void;
 }
 
 /** A stack on pair.a with IPv6 on (DAD off unless asked), and nothing on pair.b but the test. */
-export function createRawPeer(options: StackOptions = {}): RawPeer {
+export function createRawPeer(options: StackOptions = {}, startup: { readonly keep?: boolean; readonly run?: boolean } = {}): RawPeer {
   const clock = createVirtualClock();
   const pair = createDevicePair(clock, { macA: A_MAC, macB: PEER_MAC });
   const stack = createStack({ device: pair.a, clock, rng: createRng(7) }, { name: "a", ipv6: { dadTransmits: 0, routerSolicitations: false }, ...options });
   pair.b.onReceive(() => {});
-  // The start-up MLD report (and DAD, when on) are the NDP tests' business: start from a quiet wire.
-  clock.run(options.ipv6?.dadTransmits === undefined || options.ipv6.dadTransmits === 0 ? 0 : undefined);
-  pair.log.length = 0;
+  // The start-up MLD report (and DAD, when on) are the NDP tests' business: start from a quiet wire
+  // unless asked to keep them; run: false leaves the start-up timers pending.
+  if (startup.run !== false) clock.run(options.ipv6?.dadTransmits === undefined || options.ipv6.dadTransmits === 0 ? 0 : undefined);
+  if (startup.keep !== true) pair.log.length = 0;
   return {
     clock, pair, stack,
     sent: () => pair.log.filter((l) => l.from === "a" && readU16(l.frame.data, 12) === 0x86dd).map((l) => {
@@ -45,7 +46,7 @@ export function createRawPeer(options: StackOptions = {}): RawPeer {
       if (!ip.ok) throw new Error(`the stack sent a bad IPv6 packet: ${ip.error}`);
       let dstMac = 0;
       for (let i = 0; i < 6; i++) dstMac = dstMac * 256 + l.frame.data[i]!;
-      return { dstMac, packet, ip: ip.value };
+      return { dstMac, packet, ip: ip.value, at: l.at };
     }),
     inject(packet, dstMac = A_MAC) {
       const f = new Uint8Array(14 + packet.length);
