@@ -119,10 +119,10 @@ function hundredNodeCase(): BenchCase {
   return {
     suite: "router", name: "100-node topology, 45 TCP flows, 60 virtual s (frames delivered per wall s)", unit: "pkt/s", higherIsBetter: true,
     runs: 1, warmup: 0,
-    measure(ctx) {
+    async measure(ctx) {
       const durationMs = ctx.quick ? 200 : 60_000;
       const heap0 = process.memoryUsage().heapUsed;
-      const r = runLab(hundredNodeTopology(durationMs), { seed: 1, onProgress: (line) => ctx.progress(line) });
+      const r = await runLab(hundredNodeTopology(durationMs), { seed: 1, onProgress: (line) => ctx.progress(line) });
       const frames = r.links.reduce((a, l) => a + l.framesDelivered, 0);
       details = {
         virtualSeconds: r.virtualSeconds, wallSeconds: r.wallSeconds, cpuSeconds: r.cpuSeconds, framesDelivered: frames,

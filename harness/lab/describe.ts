@@ -3,7 +3,7 @@
 // routing table, then each link with its impairments and queue discipline.
 import { createRoutingTable } from "../../stack/net/route.ts";
 import { parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
-import type { Topology, TopologyLink } from "./topology.ts";
+import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
 
 const rate = (bps: number): string => (bps >= 1e9 ? `${bps / 1e9} Gb/s` : bps >= 1e6 ? `${bps / 1e6} Mb/s` : bps >= 1e3 ? `${bps / 1e3} kb/s` : `${bps} b/s`);
 
@@ -22,6 +22,17 @@ function linkProperties(l: TopologyLink): string {
     parts.push(`queue ${q.kind}${params.length === 0 ? "" : ` (${params.join(", ")})`}`);
   }
   return parts.join(", ");
+}
+
+/** What a flow does, in a few words. */
+function flowDetails(f: TopologyFlow): string {
+  switch (f.kind) {
+    case "bulk-tcp": return f.congestionControl ?? "cubic";
+    case "traceroute": return `up to ${f.maxHops ?? 30} hops`;
+    case "ping": return `every ${f.intervalMs ?? 1000} ms, ${f.payloadBytes ?? 56} B`;
+    case "udp-cbr": return `${rate(f.rateBitsPerSecond ?? 0)} in ${f.payloadBytes ?? 1200} B datagrams`;
+    case "http": return `${f.requests ?? 1} x GET of ${f.responseBytes ?? 100_000} B`;
+  }
 }
 
 /** The topology's configuration graph as text. */
@@ -74,7 +85,7 @@ export function describeTopology(t: Topology): string {
   if ((t.flows ?? []).length > 0) {
     lines.push("", "flows:");
     (t.flows ?? []).forEach((f, i) => lines.push(`  ${(f.name ?? `flow${i}`).padEnd(12)} ${f.kind} ${f.from} -> ${f.to}, ` +
-      (f.kind === "traceroute" ? `up to ${f.maxHops ?? 30} hops, from ${f.startMs ?? 0} ms` : `${f.congestionControl ?? "cubic"}, from ${f.startMs ?? 0} ms for ${f.durationMs} ms`)));
+      `${flowDetails(f)}, from ${f.startMs ?? 0} ms${f.durationMs === undefined ? (f.kind === "traceroute" ? "" : " to the end") : ` for ${f.durationMs} ms`}`));
   }
   return `${lines.join("\n")}\n`;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TOPOLOGY_SCHEMA, describeTopology, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
+import { TOPOLOGY_SCHEMA, describeTopology, formatLabSummary, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
 
 const example = (name: string): Topology => {
   const r = loadTopology(name);
@@ -27,7 +27,7 @@ const pair = (): Record<string, any> => ({
 });
 
 describe("topology files", () => {
-  it("validateTopology() names the JSON path of each bad field", () => {
+  it("validateTopology() names the JSON path of each bad field", async () => {
     expect(errorsOf(pair())).toEqual([]);
     const t = pair();
     t.links[0].rateBitsPerSecond = -1;
@@ -42,7 +42,7 @@ describe("topology files", () => {
     ]);
   });
 
-  it("refuses address overlaps, routes to nowhere, unknown endpoints, flows from routers and nodes it cannot run yet", () => {
+  it("refuses address overlaps, routes to nowhere, unknown endpoints, flows from routers and nodes it cannot run yet", async () => {
     const t = pair();
     t.nodes[1].interfaces[0].address = "10.0.0.1/24";
     t.nodes[0].routes = [{ destination: "default", via: "10.9.9.9" }];
@@ -59,14 +59,14 @@ describe("topology files", () => {
     ]);
   });
 
-  it("refuses before running a flow whose packets would loop between routers", () => {
+  it("refuses before running a flow whose packets would loop between routers", async () => {
     const t = JSON.parse(JSON.stringify(example("pmtu-1280"))) as any;
     t.nodes[2].routes.push({ destination: "10.2.0.2/32", via: "10.0.0.1" }); // r2 sends b's traffic back to r1
     expect(errorsOf(t)).toEqual([]);
-    expect(() => runLab(t, { durationMs: 100 })).toThrow("/flows/0: the way from a to b loops (a -> r1 -> r2 -> r1)");
+    await expect(runLab(t, { durationMs: 100 })).rejects.toThrow("/flows/0: the way from a to b loops (a -> r1 -> r2 -> r1)");
   });
 
-  it("refuses a loop of switches, addresses on switch ports and hosts or routers without one", () => {
+  it("refuses a loop of switches, addresses on switch ports and hosts or routers without one", async () => {
     const t = pair();
     t.nodes.push({ name: "s1", kind: "switch", interfaces: [{ name: "p1" }, { name: "p2" }, { name: "p3", address: "10.0.0.9/24" }] });
     t.nodes.push({ name: "s2", kind: "switch", interfaces: [{ name: "p1" }, { name: "p2" }], routes: [] });
@@ -80,17 +80,33 @@ describe("topology files", () => {
     ]);
   });
 
-  it("topology.schema.json is TOPOLOGY_SCHEMA", () => {
+  it("refuses flow fields that do not apply to the flow's kind and a udp-cbr flow without a rate", async () => {
+    const t = pair();
+    t.flows = [
+      { kind: "ping", from: "a", to: "b", congestionControl: "cubic", intervalMs: 0.5 },
+      { kind: "udp-cbr", from: "a", to: "b", payloadBytes: 8 },
+      { kind: "http", from: "a", to: "b", maxHops: 3, requests: 2 },
+    ];
+    expect(errorsOf(t)).toEqual([
+      "/flows/0/intervalMs: must be >= 1 for a ping flow",
+      "/flows/0/congestionControl: does not apply to a ping flow",
+      "/flows/1/rateBitsPerSecond: is required for a udp-cbr flow",
+      "/flows/1/payloadBytes: must be >= 12 for a udp-cbr flow (sequence number and send time)",
+      "/flows/2/maxHops: does not apply to a http flow",
+    ]);
+  });
+
+  it("topology.schema.json is TOPOLOGY_SCHEMA", async () => {
     expect(JSON.parse(readFileSync(new URL("./topology.schema.json", import.meta.url), "utf8"))).toEqual(TOPOLOGY_SCHEMA);
   });
 
-  it("every shipped example is valid", () => {
+  it("every shipped example is valid", async () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 
-  it("describeTopology() lists each node's composition, interfaces, routing table, and the links", () => {
+  it("describeTopology() lists each node's composition, interfaces, routing table, and the links", async () => {
     const text = describeTopology(example("pmtu-1280"));
     expect(text).toContain("  r1 (router, netlab): createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)");
     expect(text).toContain("    eth1     10.0.0.1/30        device: end of link narrow to r2:eth0");
@@ -99,7 +115,7 @@ describe("topology files", () => {
     expect(text).toContain("  narrow       r1:eth1 <-> r2:eth0: 20 Mb/s, 10 ms delay, MTU 1280, queue drop-tail (limitPackets 1000)");
   });
 
-  it("jainIndex() is 1 for equal shares and 1/n when one flow takes everything", () => {
+  it("jainIndex() is 1 for equal shares and 1/n when one flow takes everything", async () => {
     expect(jainIndex([3, 3, 3, 3])).toBe(1);
     expect(jainIndex([4, 0, 0, 0])).toBe(0.25);
     expect(jainIndex([])).toBeNull();
@@ -107,8 +123,8 @@ describe("topology files", () => {
 });
 
 describe("lab run (virtual time, netlab nodes)", () => {
-  it("dumbbell-fq-codel: four CUBIC flows share the bottleneck fairly with a short queue", () => {
-    const r = runLab(example("dumbbell-fq-codel"), { durationMs: 8000 });
+  it("dumbbell-fq-codel: four CUBIC flows share the bottleneck fairly with a short queue", async () => {
+    const r = await runLab(example("dumbbell-fq-codel"), { durationMs: 8000 });
     expect(r.flows.every((f) => f.connected && f.bytesReceived > 0)).toBe(true);
     expect(r.jainIndex!).toBeGreaterThan(0.95);
     const q = r.queues.find((x) => x.name === "bottleneck r1:core->r2:core")!;
@@ -119,23 +135,23 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(r.routers.r1!.forwarded).toBeGreaterThan(1000);
   });
 
-  it("dumbbell-drop-tail: the same flows build a standing queue of hundreds of ms", () => {
-    const r = runLab(example("dumbbell-drop-tail"), { durationMs: 8000 });
+  it("dumbbell-drop-tail: the same flows build a standing queue of hundreds of ms", async () => {
+    const r = await runLab(example("dumbbell-drop-tail"), { durationMs: 8000 });
     const q = r.queues.find((x) => x.name === "bottleneck r1:core->r2:core")!;
     expect(q.stats.kind).toBe("drop-tail");
     expect(q.stats.sojournMs.p50).toBeGreaterThan(300);
-    expect(q.stats.dropped).toBeGreaterThan(0);
+    expect(q.stats.maxBacklogPackets).toBeGreaterThan(500);
   });
 
-  it("pmtu-1280: the router answers DF segments with fragmentation-needed and the flow goes on with smaller ones", () => {
-    const r = runLab(example("pmtu-1280"), { durationMs: 3000 });
+  it("pmtu-1280: the router answers DF segments with fragmentation-needed and the flow goes on with smaller ones", async () => {
+    const r = await runLab(example("pmtu-1280"), { durationMs: 3000 });
     expect(r.routers.r1!["drop.frag-needed"]).toBeGreaterThan(0);
     expect(r.flows[0]!.goodputBitsPerSecond).toBeGreaterThan(10e6);
     expect(r.links.find((l) => l.name === "narrow")!.framesDelivered).toBeGreaterThan(1000);
   });
 
-  it("traceroute-chain: time exceeded from each of five routers by the interface facing the source, then the echo reply", () => {
-    const r = runLab(example("traceroute-chain"), { durationMs: 1500 });
+  it("traceroute-chain: time exceeded from each of five routers by the interface facing the source, then the echo reply", async () => {
+    const r = await runLab(example("traceroute-chain"), { durationMs: 1500 });
     expect(r.traceroutes).toHaveLength(1);
     const t = r.traceroutes[0]!;
     expect(t.reached).toBe(true);
@@ -148,8 +164,8 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(r.flows[0]!.goodputBitsPerSecond).toBeGreaterThan(5e6);
   });
 
-  it("parking-lot: flows over 3, 2 and 1 hops share the last link evenly under FQ-CoDel", () => {
-    const r = runLab(example("parking-lot"), { durationMs: 6000 });
+  it("parking-lot: flows over 3, 2 and 1 hops share the last link evenly under FQ-CoDel", async () => {
+    const r = await runLab(example("parking-lot"), { durationMs: 6000 });
     expect(r.flows.map((f) => f.name)).toEqual(["hops3", "hops2", "hops1"]);
     expect(r.jainIndex!).toBeGreaterThan(0.95);
     expect(r.routers.r4!.forwarded!).toBeGreaterThan(r.routers.r1!.forwarded!);
@@ -163,8 +179,8 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(r.sharedLinks[1]!.jainIndex).toBeGreaterThan(0.95);
   });
 
-  it("lan-switch: hosts behind two learning switches reach the server through the router and each other without it", () => {
-    const r = runLab(example("lan-switch"), { durationMs: 3000 });
+  it("lan-switch: hosts behind two learning switches reach the server through the router and each other without it", async () => {
+    const r = await runLab(example("lan-switch"), { durationMs: 3000 });
     expect(r.flows.every((f) => f.connected && f.goodputBitsPerSecond > 1e6)).toBe(true);
     const path = (name: string) => r.flows.find((f) => f.name === name)!.path;
     expect(path("h4-h1")).toEqual(["h4 h4:eth0->sw2:p2", "trunk sw2:trunk->sw1:trunk", "h1 sw1:p1->h1:eth0"]);
@@ -174,13 +190,64 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(r.sharedLinks.find((l) => l.name === "uplink r1:wan->srv:eth0")!.jainIndex).toBeGreaterThan(0.9);
   });
 
-  it("writes a pcapng per link and the same bytes from the same seed", () => {
+  it("ping, udp-cbr and http flows on one 10 ms wire: exact RTTs, every datagram with its delay, every fetch complete", async () => {
+    const t = pair();
+    t.durationMs = 2000;
+    t.links[0] = { endpoints: ["a:eth0", "b:eth0"], delayMs: 10, rateBitsPerSecond: 100e6 };
+    // One after the other, so that no flow's frames wait behind another's: pings, then fetches, then datagrams.
+    t.flows = [
+      { name: "p", kind: "ping", from: "a", to: "b", intervalMs: 100, startMs: 100, durationMs: 400 },
+      { name: "h", kind: "http", from: "a", to: "b", responseBytes: 50_000, requests: 3, startMs: 500, durationMs: 500 },
+      { name: "u", kind: "udp-cbr", from: "b", to: "a", rateBitsPerSecond: 1e6, payloadBytes: 1000, startMs: 1000, durationMs: 960 },
+    ];
+    const v = validateTopology(t);
+    if (!v.ok) throw new Error(JSON.stringify(v.errors));
+    const r = await runLab(v.topology);
+    const p = r.pings[0]!;
+    expect([p.sent, p.received, p.lost, p.unanswered]).toEqual([4, 4, 0, 0]);
+    expect(p.samples.map((x) => x.t)).toEqual([0, 100, 200, 300]);
+    // Two 10 ms crossings and the 98-byte frame's serialization both ways at 100 Mb/s (the first waits for ARP).
+    for (const x of p.samples.slice(1)) expect(x.rttMs).toBeCloseTo(20 + (2 * 98 * 8) / 1e5, 6);
+    const u = r.udpCbr[0]!;
+    expect([u.sent, u.received, u.lost, u.missingAtEnd, u.reordered, u.duplicates, u.sendErrors]).toEqual([120, 120, 0, 0, 0, 0, 0]);
+    expect(u.oneWayDelayMs!.max).toBeCloseTo(10 + (1042 * 8) / 1e5, 6);
+    expect(u.jitterMs).toBeLessThan(1e-9);
+    expect(u.goodputBitsPerSecond).toBeCloseTo(1e6, -3);
+    const h = r.http[0]!;
+    expect([h.requests, h.completed, h.failed]).toEqual([3, 3, 0]);
+    for (const f of h.fetches) expect([f.status, f.bytes, f.error]).toEqual([200, 50_000, undefined]);
+    expect(h.fetches[1]!.t).toBeGreaterThan(h.fetches[0]!.t + h.fetches[0]!.doneMs! - 1e-9);
+    // Keep-alive: the second fetch needs no handshake, one round trip (20 ms) and its bytes.
+    expect(h.fetches[1]!.doneMs!).toBeLessThan(h.fetches[0]!.doneMs!);
+    expect(h.fetches[1]!.headMs!).toBeGreaterThanOrEqual(20);
+    expect(formatLabSummary(r)).toMatch(/ping p: a -> b every 100 ms: 4 sent, 4 received, 0 lost, 0 unanswered/);
+  });
+
+  it("home-drop-tail vs home-fq-codel: a download inflates the drop-tail queue's ping RTT, voice delay and page times; FQ-CoDel keeps them short", async () => {
+    const bloat = await runLab(example("home-drop-tail"), { durationMs: 6000 });
+    const fq = await runLab(example("home-fq-codel"), { durationMs: 6000 });
+    for (const r of [bloat, fq]) {
+      expect(r.flows[0]!.connected).toBe(true);
+      expect(r.pings[0]!.sent).toBe(60);
+      expect(r.udpCbr[0]!.received).toBeGreaterThan(250);
+      expect(r.http[0]!.completed).toBeGreaterThan(5);
+    }
+    // After the download started (2 s), the ping samples:
+    const late = (r: typeof fq) => r.pings[0]!.samples.filter((x) => x.t >= 3000 && x.rttMs !== undefined).map((x) => x.rttMs!);
+    expect(Math.min(...late(bloat))).toBeGreaterThan(150);
+    expect(Math.max(...late(fq))).toBeLessThan(60);
+    expect(bloat.udpCbr[0]!.oneWayDelayMs!.p90).toBeGreaterThan(150);
+    expect(fq.udpCbr[0]!.oneWayDelayMs!.p90).toBeLessThan(30);
+    expect(fq.http[0]!.completionMs!.p90).toBeLessThan(bloat.http[0]!.completionMs!.p90);
+  });
+
+  it("writes a pcapng per link and the same bytes from the same seed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "netlab-lab-"));
     try {
       const t = example("dumbbell-fq-codel");
-      const a = runLab(t, { durationMs: 1500, outDir: join(dir, "a") });
-      runLab(t, { durationMs: 1500, outDir: join(dir, "b") });
-      runLab(t, { durationMs: 1500, outDir: join(dir, "c"), seed: 2 });
+      const a = await runLab(t, { durationMs: 1500, outDir: join(dir, "a") });
+      await runLab(t, { durationMs: 1500, outDir: join(dir, "b") });
+      await runLab(t, { durationMs: 1500, outDir: join(dir, "c"), seed: 2 });
       expect(a.links.map((l) => l.pcap?.endsWith(`${l.name}.pcapng`))).toEqual(t.links.map(() => true));
       const bytes = (d: string) => readFileSync(join(dir, d, "bottleneck.pcapng"));
       expect(bytes("a").length).toBeGreaterThan(100_000);

@@ -19,6 +19,7 @@ import { formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire
 import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
 import { lineChart } from "./svg.ts";
+import { type HttpFlowReport, type HttpServers, type PingReport, type UdpCbrReport, startHttpFlow, startPingFlow, startUdpCbrFlow } from "./flows.ts";
 import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
 
 export interface LabRunOptions {
@@ -112,6 +113,9 @@ export interface LabReport {
   readonly cpuSeconds: number;
   readonly flows: readonly FlowReport[];
   readonly traceroutes: readonly TracerouteReport[];
+  readonly pings: readonly PingReport[];
+  readonly udpCbr: readonly UdpCbrReport[];
+  readonly http: readonly HttpFlowReport[];
   readonly queues: readonly QueueReport[];
   readonly links: readonly LinkReport[];
   /** Jain's fairness index over the flows' steady-state goodputs (1 = equal shares). */
@@ -135,11 +139,13 @@ export function jainIndex(values: readonly number[]): number | null {
 }
 
 const MAX_EVENTS_PER_SLICE = 2_000_000;
+/** Microtask turns let run after each instant with events when HTTP flows exist (the client's callback is one turn away). */
+const MICROTASK_TURNS = 4;
 
 const linkName = (l: TopologyLink, i: number): string => l.name ?? `link${i}`;
 
-/** Builds and runs a topology that validateTopology() accepted. */
-export function runLab(topology: Topology, options: LabRunOptions = {}): LabReport {
+/** Builds and runs a topology that validateTopology() accepted (a promise: HTTP flows need the microtask queue between events). */
+export async function runLab(topology: Topology, options: LabRunOptions = {}): Promise<LabReport> {
   const seed = options.seed ?? topology.seed ?? 1;
   const duration = options.durationMs ?? topology.durationMs;
   const interval = topology.sampleIntervalMs ?? 100;
@@ -399,12 +405,42 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     });
   });
 
-  // Run in slices of virtual time so long runs can show progress.
+  // Ping, constant-rate UDP and HTTP flows (harness/lab/flows.ts).
+  const pingFlows: { report(): PingReport }[] = [];
+  const udpFlows: { report(): UdpCbrReport }[] = [];
+  const httpFlows: { report(): HttpFlowReport; pending(): number }[] = [];
+  const httpServers: HttpServers = new Map();
+  (topology.flows ?? []).forEach((spec, i) => {
+    const startMs = spec.startMs ?? 0;
+    const window = { name: spec.name ?? `flow${i}`, from: spec.from, to: spec.to, startMs, endMs: Math.min(duration, spec.durationMs === undefined ? Infinity : startMs + spec.durationMs) };
+    const deps = { clock, src: hosts.get(spec.from)!, dst: hosts.get(spec.to)! };
+    if (spec.kind === "ping") {
+      pingFlows.push(startPingFlow(deps, window, { intervalMs: spec.intervalMs ?? 1000, ...(spec.payloadBytes === undefined ? {} : { payloadBytes: spec.payloadBytes }) }));
+    } else if (spec.kind === "udp-cbr") {
+      udpFlows.push(startUdpCbrFlow(deps, window, { rateBitsPerSecond: spec.rateBitsPerSecond!, payloadBytes: spec.payloadBytes ?? 1200, port: spec.port ?? 6001 + i, sampleIntervalMs: interval }));
+    } else if (spec.kind === "http") {
+      httpFlows.push(startHttpFlow(deps, httpServers, window, { port: spec.port ?? 80, responseBytes: spec.responseBytes ?? 100_000, requests: spec.requests ?? 1, intervalMs: spec.intervalMs ?? 0 }));
+    }
+  });
+
+  // Run in slices of virtual time so long runs can show progress. With HTTP flows the client's
+  // callbacks are microtasks: the queue is let run after each instant of virtual time that had events.
+  const stuck = (t: number): Error => Object.assign(new Error(`more than ${MAX_EVENTS_PER_SLICE} events before ${t} ms (virtual time stuck at ${clock.now()} ms)`), { code: "ERR_NETLAB_LAB_STUCK" });
   let lastProgress = performance.now();
   for (let t = 0; t < duration;) {
     t = Math.min(duration, t + 1000);
     // A bound on events per virtual second: a timer loop that never lets time advance is a bug to report, not to wait on.
-    if (clock.run(t, MAX_EVENTS_PER_SLICE) >= MAX_EVENTS_PER_SLICE) throw Object.assign(new Error(`more than ${MAX_EVENTS_PER_SLICE} events before ${t} ms (virtual time stuck at ${clock.now()} ms)`), { code: "ERR_NETLAB_LAB_STUCK" });
+    if (httpFlows.length === 0) {
+      if (clock.run(t, MAX_EVENTS_PER_SLICE) >= MAX_EVENTS_PER_SLICE) throw stuck(t);
+    } else {
+      let events = 0;
+      for (let next = clock.nextDeadline(); next !== undefined && next <= t; next = clock.nextDeadline()) {
+        events += clock.run(next, MAX_EVENTS_PER_SLICE - events);
+        if (events >= MAX_EVENTS_PER_SLICE) throw stuck(t);
+        for (let k = 0; k < MICROTASK_TURNS; k++) await null;
+      }
+      clock.run(t);
+    }
     if (options.onProgress !== undefined && performance.now() - lastProgress > 1000) {
       lastProgress = performance.now();
       options.onProgress(`${topology.name}: ${(t / 1000).toFixed(0)}/${(duration / 1000).toFixed(0)} virtual s`);
@@ -457,6 +493,9 @@ export function runLab(topology: Topology, options: LabRunOptions = {}): LabRepo
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     flows: flowReports,
     traceroutes,
+    pings: pingFlows.map((f) => f.report()),
+    udpCbr: udpFlows.map((f) => f.report()),
+    http: httpFlows.map((f) => f.report()),
     queues,
     links: linkReports,
     jainIndex: jainIndex(flowReports.map((f) => f.steadyGoodputBitsPerSecond)),
@@ -512,6 +551,23 @@ export function formatLabSummary(r: LabReport): string {
     for (const l of r.sharedLinks) lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.length <= 8 ? l.flows.join(", ") : `${l.flows.length} flows`})`);
   }
   const busy = busyQueues(r.queues);
+  const ms = (x: number): string => `${x.toFixed(2)} ms`;
+  for (const p of r.pings) {
+    const s = p.rttMs;
+    lines.push("", `ping ${p.name}: ${p.from} -> ${p.to} every ${p.intervalMs} ms: ${p.sent} sent, ${p.received} received, ${p.lost} lost, ${p.unanswered} unanswered at the end` +
+      (s === null ? "" : `; rtt min ${ms(s.min)}, median ${ms(s.p50)}, p90 ${ms(s.p90)}, max ${ms(s.max)}`));
+  }
+  for (const u of r.udpCbr) {
+    const d = u.oneWayDelayMs;
+    lines.push("", `udp-cbr ${u.name}: ${u.from} -> ${u.to} at ${mbps(u.rateBitsPerSecond)} (${u.payloadBytes} B datagrams): ${u.sent} sent, ${u.received} received, ` +
+      `${u.lost} lost (${(u.lossFraction * 100).toFixed(2)}%), ${u.missingAtEnd} missing at the end, ${u.reordered} reordered, ${u.duplicates} duplicated; jitter ${ms(u.jitterMs)}; goodput ${mbps(u.goodputBitsPerSecond)}` +
+      (d === null ? "" : `; one-way delay median ${ms(d.p50)}, p90 ${ms(d.p90)}`));
+  }
+  for (const h of r.http) {
+    const c = h.completionMs;
+    lines.push("", `http ${h.name}: ${h.from} -> ${h.to}, ${h.responseBytes} B each: ${h.completed} of ${h.requests} fetches completed, ${h.failed} failed` +
+      (c === null ? "" : `; time to last byte median ${ms(c.p50)}, p90 ${ms(c.p90)}, max ${ms(c.max)}; ${mbps(h.goodputBitsPerSecond)} while fetching`));
+  }
   for (const t of r.traceroutes) {
     lines.push("", `traceroute ${t.name}: ${t.from} -> ${t.to}${t.reached ? "" : " (not reached)"}`);
     for (const h of t.hops) lines.push(`  ${String(h.ttl).padStart(2)}  ${h.from === undefined ? "*" : `${h.from}  ${h.rttMs!.toFixed(3)} ms`}`);

@@ -49,10 +49,16 @@ export interface TopologyLink {
   readonly queue?: TopologyQueue;
 }
 
-/** A bulk TCP transfer (durationMs required) or a traceroute (ICMP echo with TTL 1, 2, ... until the target answers). */
+/**
+ * A flow between two hosts: a bulk TCP transfer (durationMs required), a traceroute (ICMP echo with
+ * TTL 1, 2, ... until the target answers), ping (echo every intervalMs), udp-cbr (datagrams of
+ * payloadBytes at rateBitsPerSecond) or http (GET of responseBytes from a
+ * netlab HTTP server on `to`, `requests` times one after another). Without durationMs a flow lasts
+ * until the run ends.
+ */
 export interface TopologyFlow {
   readonly name?: string;
-  readonly kind: "bulk-tcp" | "traceroute";
+  readonly kind: "bulk-tcp" | "traceroute" | "ping" | "udp-cbr" | "http";
   readonly from: string;
   readonly to: string;
   readonly port?: number;
@@ -61,6 +67,16 @@ export interface TopologyFlow {
   readonly congestionControl?: "cubic" | "newreno";
   /** Traceroute: the largest TTL tried (default 30). */
   readonly maxHops?: number;
+  /** Ping: time between requests (default 1000 ms, as ping(8)); http: least time between fetch starts (default 0). */
+  readonly intervalMs?: number;
+  /** Ping: echo data bytes (default 56); udp-cbr: UDP payload bytes per datagram (default 1200). */
+  readonly payloadBytes?: number;
+  /** Udp-cbr: payload bits per second. */
+  readonly rateBitsPerSecond?: number;
+  /** Http: body bytes of each response (default 100000). */
+  readonly responseBytes?: number;
+  /** Http: fetches made (default 1). */
+  readonly requests?: number;
 }
 
 export interface Topology {
@@ -180,7 +196,7 @@ export const TOPOLOGY_SCHEMA = {
         required: ["kind", "from", "to"],
         properties: {
           name: NAME,
-          kind: { enum: ["bulk-tcp", "traceroute"] },
+          kind: { enum: ["bulk-tcp", "traceroute", "ping", "udp-cbr", "http"] },
           from: NAME,
           to: NAME,
           port: int({ minimum: 1, maximum: 65535 }),
@@ -188,6 +204,11 @@ export const TOPOLOGY_SCHEMA = {
           durationMs: num({ exclusiveMinimum: 0 }),
           congestionControl: { enum: ["cubic", "newreno"] },
           maxHops: int({ minimum: 1, maximum: 255 }),
+          intervalMs: num({ minimum: 0, maximum: 3_600_000 }),
+          payloadBytes: int({ minimum: 0, maximum: 65507 }),
+          rateBitsPerSecond: num({ exclusiveMinimum: 0, maximum: 100e9 }),
+          responseBytes: int({ minimum: 0, maximum: 2 ** 30 }),
+          requests: int({ minimum: 1, maximum: 100_000 }),
         },
       },
     },
@@ -353,6 +374,19 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     }
     if (f.from === f.to) errors.push({ path: `/flows/${i}/to`, message: "a flow needs two different hosts" });
     if (f.kind === "bulk-tcp" && f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for a bulk-tcp flow" });
+    if (f.kind === "udp-cbr" && f.rateBitsPerSecond === undefined) errors.push({ path: `/flows/${i}/rateBitsPerSecond`, message: "is required for a udp-cbr flow" });
+    if (f.kind === "udp-cbr" && f.payloadBytes !== undefined && f.payloadBytes < 12) errors.push({ path: `/flows/${i}/payloadBytes`, message: "must be >= 12 for a udp-cbr flow (sequence number and send time)" });
+    if (f.kind === "ping" && f.intervalMs !== undefined && f.intervalMs < 1) errors.push({ path: `/flows/${i}/intervalMs`, message: "must be >= 1 for a ping flow" });
+    const allowed: Record<TopologyFlow["kind"], readonly string[]> = {
+      "bulk-tcp": ["port", "congestionControl"],
+      traceroute: ["maxHops"],
+      ping: ["intervalMs", "payloadBytes"],
+      "udp-cbr": ["port", "payloadBytes", "rateBitsPerSecond"],
+      http: ["port", "intervalMs", "responseBytes", "requests"],
+    };
+    for (const key of ["port", "congestionControl", "maxHops", "intervalMs", "payloadBytes", "rateBitsPerSecond", "responseBytes", "requests"] as const) {
+      if (f[key] !== undefined && !allowed[f.kind].includes(key)) errors.push({ path: `/flows/${i}/${key}`, message: `does not apply to a ${f.kind} flow` });
+    }
   });
   return errors.length > 0 ? { ok: false, errors } : { ok: true, topology: t };
 }

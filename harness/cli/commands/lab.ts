@@ -87,7 +87,7 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`${loaded.path}: valid (${loaded.topology.nodes.length} nodes, ${loaded.topology.links.length} links, ${loaded.topology.flows?.length ?? 0} flows)\n`);
     return 0;
   }
-  const report = runLab(loaded.topology, {
+  const report = await runLab(loaded.topology, {
     ...(seed === undefined ? {} : { seed }),
     ...(duration === undefined ? {} : { durationMs: duration }),
     ...(outDir === undefined ? {} : { outDir }),
