@@ -180,6 +180,49 @@ describe("TCP SYN cookies", () => {
     expect(accepted.length).toBe(0);
   });
 
+  it("300 spoofed SYNs a minute do not fill the SYN queue: retransmitted half-opens are pruned once it is more than half full (as Linux), so no cookies are needed", () => {
+    const peer = createTcpTestPeer();
+    const l = unwrap(peer.tcp.listen(80));
+    const accepted: ByteStream[] = [];
+    l.onConnection((s) => accepted.push(s));
+    let most = 0;
+    for (let i = 0; i < 600; i++) {
+      peer.clock.run(i * 200);
+      peer.inject({ flags: S, srcPort: 1024 + i, seq: i * 7919, options: linuxSynOptions(i) });
+      most = Math.max(most, peer.tcp.connectionCount);
+    }
+    peer.drain();
+    // without pruning each would stay 63 s (6 SYN-ACKs): 256 in the queue after 51 s, cookies after
+    expect(most).toBeLessThanOrEqual(256 / 2 + 2);
+    expect(peer.tcp.stats.synQueuePruned).toBeGreaterThan(100);
+    expect(peer.tcp.stats.synCookiesSent).toBe(0);
+    // a legitimate client gets an ordinary (queued) handshake
+    peer.inject({ flags: S, srcPort: 50000, seq: 5000, options: linuxSynOptions(9) });
+    const sa = peer.next();
+    peer.inject({ flags: A, srcPort: 50000, seq: 5001, ack: sa.seq + 1, options: { tsVal: 10, tsEcr: sa.options.tsVal! } });
+    expect(accepted.map((c) => c.remotePort)).toEqual([50000]);
+    expect(peer.tcp.stats.synCookiesAccepted).toBe(0);
+  });
+
+  it("a half-open retransmitted twice survives while the SYN queue is at most half full, and gets all its SYN-ACK retries", () => {
+    const peer = createTcpTestPeer({ synQueueSize: 8 });
+    unwrap(peer.tcp.listen(80));
+    for (let i = 0; i < 4; i++) peer.inject({ flags: S, srcPort: 1024 + i, seq: i, options: linuxSynOptions(i) });
+    peer.clock.run(100_000);
+    expect(peer.drain().filter((x) => x.dstPort === 1024).map((x) => x.at)).toEqual([0, 1000, 3000, 7000, 15000, 31000]);
+    expect(peer.tcp.stats.synQueuePruned).toBe(0);
+    // five of eight is more than half: with nothing young left, the first is pruned after 2
+    // retransmissions (at its third timeout, 7 s); the queue is then half full and the rest keep theirs
+    for (let i = 0; i < 5; i++) peer.inject({ flags: S, srcPort: 2024 + i, seq: i, options: linuxSynOptions(i) });
+    const t = peer.clock.now();
+    peer.clock.run(t + 100_000);
+    const sent = peer.drain();
+    expect(sent.filter((x) => x.dstPort === 2024).map((x) => x.at - t)).toEqual([0, 1000, 3000]);
+    expect(sent.filter((x) => x.dstPort === 2025).map((x) => x.at - t)).toEqual([0, 1000, 3000, 7000, 15000, 31000]);
+    expect(peer.tcp.stats.synQueuePruned).toBe(1);
+    expect(peer.tcp.connectionCount).toBe(0);
+  });
+
   it("without SYN cookies, SYNs beyond the SYN queue are dropped", () => {
     const { peer } = floodThenClient(false);
     expect(peer.tcp.stats.synDropped).toBe(992);

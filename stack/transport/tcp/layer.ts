@@ -51,7 +51,10 @@ const EPHEMERAL_HIGH = 65535;
 
 class Listener implements TcpListener {
   handler: ((s: ByteStream) => void) | null = null;
+  /** Half-open connections in the SYN queue, and those of them whose SYN-ACK was not yet
+   * retransmitted (Linux's qlen and qlen_young). */
   synQueue = 0;
+  young = 0;
   acceptQueue: Tcb[] = [];
   closed = false;
   constructor(readonly layer: LayerImpl, readonly localPort: number, readonly backlog: number, readonly connOptions: TcpConnectionOptions) {}
@@ -73,7 +76,7 @@ class Listener implements TcpListener {
 function newStats(): TcpStats {
   return {
     segmentBuffersReused: 0, segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, lostRetransmits: 0, tailLossProbes: 0, timeouts: 0,
-    resetsSent: 0, resetsReceived: 0, challengeAcks: 0, challengeAcksSuppressed: 0, badSegments: 0, synFinDropped: 0, synCookiesSent: 0, synCookiesAccepted: 0,
+    resetsSent: 0, resetsReceived: 0, challengeAcks: 0, challengeAcksSuppressed: 0, badSegments: 0, synFinDropped: 0, synCookiesSent: 0, synCookiesAccepted: 0, synQueuePruned: 0, synQueueDropped: 0,
     synDropped: 0, activeOpens: 0, passiveOpens: 0, outOfOrderDropped: 0, pawsRejected: 0, dsackSent: 0, dsackReceived: 0, undos: 0, spuriousRtos: 0, rackRecoveries: 0,
     hystartExits: 0, hystartResumes: 0, hystartCssRounds: 0, frtoProbes: 0, frtoSpurious: 0,
     ecnCeReceived: 0, ecnEceReceived: 0, ecnReductions: 0, ecnCwrSent: 0,
@@ -160,7 +163,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   onEstablished(conn: Tcb): void {
     const l = this.owner.get(conn);
     if (l === undefined) return;
-    if (conn.inSynQueue) { l.synQueue--; conn.inSynQueue = false; }
+    if (conn.inSynQueue) this.leaveSynQueue(l, conn);
     this.owner.delete(conn);
     if (l.handler !== null) l.handler(conn.stream);
     else l.acceptQueue.push(conn);
@@ -212,9 +215,35 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     }
     const l = this.owner.get(conn);
     if (l !== undefined) {
-      if (conn.inSynQueue) { l.synQueue--; conn.inSynQueue = false; }
+      if (conn.inSynQueue) this.leaveSynQueue(l, conn);
       this.owner.delete(conn);
     }
+  }
+
+  leaveSynQueue(l: Listener, conn: Tcb): void {
+    l.synQueue--;
+    if (conn.retransmits === 0) l.young--;
+    conn.inSynQueue = false;
+  }
+
+  /**
+   * Linux's reqsk_timer_handler: with the SYN queue more than half full, half-opens that have
+   * been retransmitted are given fewer SYN-ACK retries (down to 2) the fewer young (not yet
+   * retransmitted) ones there are, so spoofed SYNs cannot hold the queue for the full series.
+   */
+  synAckExpired(conn: Tcb): boolean {
+    const o = this.options;
+    if (conn.retries >= o.synAckRetries) return true;
+    const l = this.owner.get(conn);
+    if (l === undefined || !conn.inSynQueue) return false;
+    let max = o.synAckRetries;
+    if (l.synQueue * 2 > Math.max(8, o.synQueueSize)) {
+      let young = l.young * 2;
+      while (max > 2 && l.synQueue >= young) { max--; young *= 2; }
+    }
+    if (conn.retries >= max) { this.stats.synQueuePruned++; return true; }
+    if (conn.retransmits === 0) l.young--;
+    return false;
   }
 
   // ------------------------------------------------------------ TcpLayer
@@ -317,12 +346,13 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     if (this.active >= this.options.maxConnections || (l.handler === null && l.acceptQueue.length >= l.backlog)) { this.stats.synDropped++; return; }
     if (l.synQueue >= this.options.synQueueSize) {
       if (this.options.synCookies) this.sendCookieSynAck(d, seg);
-      else this.stats.synDropped++;
+      else { this.stats.synDropped++; this.stats.synQueueDropped++; }
       return;
     }
     const conn = this.newConnection(d.dst, seg.dstPort, d.src, seg.srcPort, l.connOptions);
     this.owner.set(conn, l);
     l.synQueue++;
+    l.young++;
     conn.inSynQueue = true;
     if (l.connOptions.keepAliveMs !== undefined && l.connOptions.keepAliveMs > 0) conn.stream.setKeepAlive(true, l.connOptions.keepAliveMs);
     openPassive(conn, seg, initialSequenceNumber(this.secrets, this.clock.now(), d.dst, seg.dstPort, d.src, seg.srcPort));

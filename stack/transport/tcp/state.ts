@@ -46,6 +46,9 @@ export interface TcpContext {
   onEstablished(conn: Tcb): void;
   /** The connection entered TIME_WAIT (no longer counts toward the limit). */
   onTimeWait(conn: Tcb): void;
+  /** A passive connection's SYN-ACK timer fired: true when it is to be dropped (out of retries,
+   * or pruned from a SYN queue under pressure); false when it is retransmitted. */
+  synAckExpired(conn: Tcb): boolean;
   /** The connection is gone: remove it from the demultiplexing table. */
   onRemoved(conn: Tcb): void;
   /** A fresh n-byte view for one outgoing segment with HEADROOM free bytes before it in its
@@ -150,6 +153,20 @@ export class RecoveryRecord {
   priorSsthresh = 0;
   /** Highest sequence SACKed since the reduction (the reordering extent an undo measures). */
   undoHighSack = 0;
+  /** Retransmission timeouts of this connection found spurious and undone. */
+  spuriousRtos = 0;
+  // F-RTO (RFC 5682, frto.ts)
+  /** FRTO_OFF, FRTO_ARMED (waiting for the first ACK advancing SND.UNA), FRTO_PROBING (new data out). */
+  frto = 0;
+  /** SND.MAX at the timeout (Linux's high_seq). */
+  frtoHigh = 0;
+  /** End of what the timeout's go-back-N retransmitted (from SND.UNA at the timeout). */
+  frtoRtxEnd = 0;
+  /** The ACK being processed covers data sent before the timeout and never retransmitted. */
+  frtoOrig = false;
+  /** The last tail loss probe's retransmitted range (not "never retransmitted"). */
+  tlpRtxStart = 0;
+  tlpRtxEnd = 0;
 }
 
 /** The connection's RecoveryRecord, made on first use. */
@@ -304,11 +321,12 @@ export class Tcb {
     congestionControl: CongestionControlName,
     noDelay: boolean,
     recovery: LossRecovery,
+    hystart: boolean,
   ) {
     this.noDelay = noDelay;
     const o = ctx.options;
     this.rtt = new RttEstimator(o.initialRtoMs, o.minRtoMs, o.maxRtoMs);
-    this.cc = createCongestionControl(congestionControl, DEFAULT_MSS);
+    this.cc = createCongestionControl(congestionControl, DEFAULT_MSS, hystart, ctx.stats);
     this.recovery = recovery;
     this.sendOptions = ctx.sendOptionsFor(localAddress);
   }

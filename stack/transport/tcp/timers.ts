@@ -8,6 +8,7 @@ import { sendSyn } from "./handshake.ts";
 import { output, retransmit, sendOne, unsent } from "./sender.ts";
 import { writeSegment } from "./segment-writer.ts";
 import { prepareUndo } from "./undo.ts";
+import { frtoOnTailLossProbe, frtoOnTimeout } from "./frto.ts";
 import { rackDetect, rackOnTimeout } from "./rack.ts";
 import { detectLoss } from "./recovery.ts";
 import { DUP_THRESH } from "./scoreboard.ts";
@@ -39,8 +40,8 @@ function onRetransmitTimeout(c: Tcb, now: number): void {
   const o = c.ctx.options;
   const s = c.state;
   if (s === State.SYN_SENT || s === State.SYN_RECEIVED) {
-    const limit = s === State.SYN_SENT ? o.synRetries : o.synAckRetries;
-    if (c.retries >= limit) { close(c, c.passive ? undefined : c.softError ?? "ETIMEDOUT"); return; }
+    const expired = s === State.SYN_RECEIVED && c.passive ? c.ctx.synAckExpired(c) : c.retries >= (s === State.SYN_SENT ? o.synRetries : o.synAckRetries);
+    if (expired) { close(c, c.passive ? undefined : c.softError ?? "ETIMEDOUT"); return; }
     c.retries++;
     c.rtt.backoff();
     c.ctx.stats.retransmits++;
@@ -60,13 +61,16 @@ function onRetransmitTimeout(c: Tcb, now: number): void {
   prepareUndo(c, true);
   rackOnTimeout(c);
   c.cc.onTimeout(flight, c.mss, now);
+  const wasInRecovery = c.inRecovery;
   c.inRecovery = false;
   c.rtxMarks = c.lostRtx = null;
   c.dupAcks = 0;
   c.recoverSeq = c.sndMax;
   // RFC 6675 §5.1: SACK information is kept across a first timeout (only unSACKed data
   // is resent); a second consecutive timeout suspects reneging (RFC 2018 §8) and drops it
+  const sackDropped = c.retries > 1 && c.scoreboard !== null && !c.scoreboard.empty;
   if (c.retries > 1) c.scoreboard?.clear();
+  frtoOnTimeout(c, wasInRecovery, sackDropped);
   c.sndNxt = c.sndUna;
   c.highRxt = c.sndUna;
   c.rttTime = -1;
@@ -90,6 +94,7 @@ function onTailLossProbe(c: Tcb, now: number): void {
       if (range !== undefined) {
         const len = Math.min(c.mss, seqSub(range.right, range.left));
         retransmit(c, seqSub(range.right, len) >>> 0, len);
+        frtoOnTailLossProbe(c, seqSub(range.right, len) >>> 0, range.right);
       }
     } else if (finInFlight) {
       retransmit(c, seqAdd(c.sndUna, buffered), 0);

@@ -120,8 +120,15 @@ export interface TcpStats {
   badSegments: number;
   /** SYNs with FIN set, dropped (as Linux: a SYN+FIN opens nothing). */
   synFinDropped: number;
+  /** SYN-ACKs sent with a cookie (SYN queue full) and cookie ACKs that opened a connection. */
   synCookiesSent: number;
   synCookiesAccepted: number;
+  /** Half-open connections dropped early because the SYN queue was more than half full of
+   * retransmitted ones (as Linux's reqsk_timer_handler). */
+  synQueuePruned: number;
+  /** SYNs dropped because the SYN queue was full and SYN cookies are off. */
+  synQueueDropped: number;
+  /** SYNs dropped for any reason (SYN queue, accept queue or connection limit full). */
   synDropped: number;
   activeOpens: number;
   passiveOpens: number;
