@@ -85,11 +85,16 @@ describe("netlab demo on the command line", () => {
     expect(r.stdout).toMatch(/--no-xen +bare stacks on the switch ports/);
   });
 
-  it("rejects a bad seed or an unknown flag with exit code 2 and the usage", () => {
-    for (const args of [["--seed", "x"], ["--frobnicate"], ["--pcap"]]) {
-      const r = cli(args);
+  it("rejects a bad seed or an unknown flag with exit code 2 and one usage-error line", () => {
+    for (const [args, message] of [
+      [["--seed", "x"], "--seed needs a seed, an integer in 0..4294967295, got 'x'"],
+      [["--seed=4294967296"], "--seed needs a seed in 0..4294967295 (the Rng's 32 bits), got '4294967296'"],
+      [["--frobnicate"], "unknown option '--frobnicate'"],
+      [["--pcap"], "--pcap needs a value"],
+    ] as const) {
+      const r = cli([...args]);
       expect(r.status).toBe(2);
-      expect(r.stderr).toContain("usage: netlab demo [--seed N] [--pcap FILE] [--json]");
+      expect(r.stderr).toBe(`netlab demo: [ERR_USAGE] ${message} (see 'netlab demo --help')\n`);
     }
   });
   it("fails at once with the reason when the capture's directory cannot be created (/proc)", () => {

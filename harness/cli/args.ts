@@ -43,6 +43,16 @@ export const VALUE_RULES =
   "values: sizes in bytes, rates in bit/s: k/M/G/T decimal (10^3...), Ki/Mi/Gi/Ti binary (2^10...); P: fraction or percentage (5%);\n" +
   "        durations: a number in the flag's unit or with us/ms/s/min/h; seeds 0..4294967295; --flag VALUE or --flag=VALUE\n";
 
+/** "in 1..10", ">= 1" or "<= 10" for a range whose open ends are the type's own limits. */
+function range(min: number, max: number, unit = ""): string {
+  const u = unit === "" ? "" : ` ${unit}`;
+  const lowOpen = min <= Number.MIN_SAFE_INTEGER || min === -Number.MAX_VALUE, highOpen = max >= Number.MAX_SAFE_INTEGER;
+  if (lowOpen && highOpen) return "";
+  if (highOpen) return min === Number.MIN_VALUE ? `> 0${u}` : `>= ${min}${u}`;
+  if (lowOpen) return `<= ${max}${u}`;
+  return min === Number.MIN_VALUE ? `in (0, ${max}]${u}` : `in ${min}..${max}${u}`;
+}
+
 const DECIMAL: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
 const BINARY: Record<string, number> = { ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
 const SCALED = /^([0-9]+(?:\.[0-9]+)?)(k|m|g|t|ki|mi|gi|ti)?$/i;
@@ -53,7 +63,7 @@ function scaled(text: string, what: string, min: number, max: number): ValueResu
   const suffix = (m[2] ?? "").toLowerCase();
   const n = Number(m[1]) * (DECIMAL[suffix] ?? BINARY[suffix]!);
   if (!Number.isInteger(n)) return err("bad-value", `needs a whole number of ${what}, got '${text}' (${n})`);
-  if (!Number.isSafeInteger(n) || n < min || n > max) return err("out-of-range", `needs ${what} in ${min}..${max}, got '${text}'`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) return err("out-of-range", `needs ${what} ${range(min, max)}, got '${text}'`);
   return ok(n);
 }
 
@@ -86,13 +96,13 @@ export function parseLossProbability(text: string): ValueResult<number> {
 const DURATION_UNITS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3, min: 60e3, h: 3600e3 };
 
 /** A duration in milliseconds; a bare number is in `bareUnit` (the flag's own). Bounds in ms, inclusive. */
-export function parseDuration(text: string, bareUnit: "us" | "ms" | "s", minMs = 0, maxMs = Number.MAX_SAFE_INTEGER): ValueResult<number> {
+export function parseDuration(text: string, bareUnit: "us" | "ms" | "s" | "min" | "h", minMs = 0, maxMs = Number.MAX_SAFE_INTEGER): ValueResult<number> {
   const m = /^([0-9]+(?:\.[0-9]+)?)(us|ms|s|min|h)?$/.exec(text);
   if (m === null) return err("bad-value", `needs a duration (a number of ${bareUnit}, or with us/ms/s/min/h), got '${text}'`);
   const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? bareUnit]!;
   if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
     const unit = DURATION_UNITS[bareUnit]!;
-    return err("out-of-range", `needs a duration in ${minMs / unit}..${maxMs / unit} ${bareUnit}, got '${text}'`);
+    return err("out-of-range", `needs a duration ${range(minMs / unit, maxMs >= Number.MAX_SAFE_INTEGER ? maxMs : maxMs / unit, bareUnit)}, got '${text}'`);
   }
   return ok(ms);
 }
@@ -104,14 +114,14 @@ export function parseInteger(text: string, min = Number.MIN_SAFE_INTEGER, max = 
   const magnitude = negative ? text.slice(1) : text;
   const n = (negative ? -1 : 1) * Number(magnitude);
   if (!Number.isSafeInteger(n)) return err("out-of-range", `needs a safe integer (|n| <= 2^53 - 1), got '${text}'`);
-  return n >= min && n <= max ? ok(n) : err("out-of-range", `needs an integer in ${min}..${max}, got '${text}'`);
+  return n >= min && n <= max ? ok(n) : err("out-of-range", `needs an integer ${range(min, max)}, got '${text}'`);
 }
 
 /** A finite decimal number in min..max inclusive. */
 export function parseNumber(text: string, min = -Number.MAX_VALUE, max = Number.MAX_VALUE): ValueResult<number> {
   if (!/^-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)$/.test(text)) return err("bad-value", `needs a number, got '${text}'`);
   const n = Number(text);
-  return n >= min && n <= max ? ok(n) : err("out-of-range", `needs a number in ${min}..${max}, got '${text}'`);
+  return n >= min && n <= max ? ok(n) : err("out-of-range", `needs a number ${range(min, max)}, got '${text}'`);
 }
 
 /** Largest seed: createRng() keeps a 32-bit seed, so 0..2^32-1 is the full range it takes. */

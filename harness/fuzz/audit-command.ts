@@ -3,7 +3,7 @@
 // to write benchmarks/results/fuzz-audit.md.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { flagValue, helpText, parseCommandLine, parseDuration, UsageError } from "../cli/args.ts";
 import { auditBugs, auditTable, listPlantedBugs, type BugAudit } from "./audit.ts";
 
 const DEFAULT_SECONDS = 300;
@@ -14,24 +14,19 @@ export const USAGE = `usage: netlab fuzz audit [--bug ID[,ID...]] [--time SECOND
   ${DEFAULT_SECONDS}), and checks the finding's input passes without the bug. --record writes the table
   to benchmarks/results/fuzz-audit.md. Exits 0 when at least 80% of the bugs are found.`;
 
-/** Runs the audit; resolves to the exit code. */
+/** The command line of `netlab fuzz audit` (harness/cli/args.ts's rules). */
+const AUDIT_SPEC = {
+  command: "fuzz audit",
+  usage: USAGE,
+  options: { bug: { type: "string" }, time: { type: "string" }, record: { type: "boolean" }, json: { type: "boolean" }, list: { type: "boolean" } },
+} as const;
+
+/** Runs the audit; resolves to the exit code (usage errors throw UsageError). */
 export async function runAudit(root: string, args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args, allowPositionals: false, strict: true,
-      options: {
-        bug: { type: "string" }, time: { type: "string" }, record: { type: "boolean" }, json: { type: "boolean" },
-        list: { type: "boolean" }, help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`netlab fuzz audit: ${(e as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) { process.stdout.write(USAGE + "\n"); return 0; }
-  const seconds = values.time === undefined ? DEFAULT_SECONDS : Number(values.time);
-  if (!(Number.isFinite(seconds) && seconds > 0)) { process.stderr.write(`netlab fuzz audit: --time must be a positive number of seconds\n`); return 2; }
+  const { values, help } = parseCommandLine(AUDIT_SPEC, args);
+  if (help) { process.stdout.write(helpText(AUDIT_SPEC)); return 0; }
+  const secondsMs = flagValue(AUDIT_SPEC.command, "time", values.time, (t) => parseDuration(t, "s", 1));
+  const seconds = secondsMs === undefined ? DEFAULT_SECONDS : secondsMs / 1000;
   const all = listPlantedBugs(path.join(root, "harness/fuzz/bugs"));
   if (values.list) {
     for (const b of all) process.stdout.write(`${b.id.padEnd(36)} ${b.target.padEnd(18)} ${b.description}\n`);
@@ -39,10 +34,7 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
   }
   const wanted = values.bug?.split(",").filter((x) => x !== "");
   const bugs = wanted === undefined ? all : all.filter((b) => wanted.some((w) => b.id === w || b.id.startsWith(`${w}-`)));
-  if (wanted !== undefined && bugs.length !== wanted.length) {
-    process.stderr.write(`netlab fuzz audit: unknown bug(s) in ${wanted.join(",")}; known: ${all.map((b) => b.id).join(", ")}\n`);
-    return 2;
-  }
+  if (wanted !== undefined && bugs.length !== wanted.length) throw new UsageError(AUDIT_SPEC.command, `unknown bug(s) in ${wanted.join(",")}; known: ${all.map((b) => b.id).join(", ")}`);
   const json = values.json === true;
   const say = (s: string): void => { if (!json) process.stderr.write(s + "\n"); };
   const controller = new AbortController();

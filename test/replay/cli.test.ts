@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { run } from "../../harness/cli/commands/replay.ts";
+import { main } from "../../harness/cli/main.ts";
 import { readCaptureFile } from "../../harness/pcap/files.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -16,7 +16,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => { stdout += String(s); return true; });
   const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => { stderr += String(s); return true; });
   try {
-    const code = await run(args);
+    const code = await main(["replay", ...args]);
     return { code, stdout, stderr };
   } finally {
     o.mockRestore();
@@ -45,7 +45,7 @@ describe("netlab replay", () => {
 
   it("exits 2 on usage errors", async () => {
     expect((await cli([])).code).toBe(2);
-    expect((await cli(["x.pcap", "--mode", "fast"])).stderr).toContain("--mode must be decode, conversation or golden");
+    expect((await cli(["x.pcap", "--mode", "fast"])).stderr).toBe("netlab replay: [ERR_USAGE] --mode needs one of decode, conversation, golden, got 'fast' (see 'netlab replay --help')\n");
     expect((await cli(["x.pcap", "--update", "--mode", "decode"])).code).toBe(2);
     expect((await cli(["x.pcap", "--all"])).code).toBe(2);
     expect((await cli(["--record", "--only", "no-such-recording"])).code).toBe(2);
@@ -92,6 +92,7 @@ describe("netlab replay", () => {
       const r = await cli(["pcaps/kernel-tcp-closes.pcapng.gz", "--as", bad]);
       expect(r.code, bad).toBe(2);
       expect(r.stderr).toContain(`--as needs an IPv4 address (192.0.2.1) or a MAC (02:00:00:00:00:01), not '${bad}'`);
+      expect(r.stderr.split("\n")).toHaveLength(2);
     }
   });
 

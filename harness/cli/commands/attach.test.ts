@@ -18,29 +18,31 @@ describe("parseAttachArgs()", () => {
 
   it("reads --dhcp, --xen, --mac, --ping, --duration and --json", () => {
     expect(parseAttachArgs(["--tap", "nl0", "--dhcp", "--xen", "--mac", "02:00:00:00:00:07", "--ping", "192.0.2.1",
-      "--duration", "2.5", "--json", "--http-port", "8080", "--offloads"])).toEqual({
+      "--duration=2.5", "--json", "--http-port", "8080", "--offloads"])).toEqual({
       tap: "nl0", address: { kind: "dhcp" }, xen: true, mac: 0x020000000007, ping: 0xc0000201, durationS: 2.5,
       json: true, httpPort: 8080, offloads: true, statsIntervalS: 1,
     });
   });
 
   it.each([
-    [["--ip", "192.0.2.2/24"], "--tap NAME is required"],
+    [["--ip", "192.0.2.2/24"], "--tap is required"],
     [["--tap", "nl0"], "exactly one of --ip CIDR and --dhcp"],
     [["--tap", "nl0", "--ip", "192.0.2.2/24", "--dhcp"], "exactly one of --ip CIDR and --dhcp"],
     [["--tap", "nl0", "--dhcp", "--gateway", "192.0.2.1"], "--gateway goes with --ip"],
-    [["--tap", "nl0", "--ip", "192.0.2.300/24"], "is not an IPv4 CIDR"],
+    [["--tap", "nl0", "--ip", "192.0.2.300/24"], "--ip needs ADDRESS/PREFIX (192.0.2.10/24), got '192.0.2.300/24'"],
     [["--tap", "nl0", "--ip", "192.0.2.2/24", "--http-port", "70000"], "--http-port"],
-    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--netns", "a/b"], "bad namespace name"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--netns", "a/b"], "--netns needs a namespace name"],
     [["--tap", "--ip", "192.0.2.2/24"], "--tap needs a value"],
     [["--tap", "nl0", "--dhcp", "--frobnicate"], "unknown option '--frobnicate'"],
-    [["--tap", "nl0", "--dhcp", "--duration", "-1"], "--duration needs a positive number"],
+    [["--tap", "nl0", "--dhcp", "--duration=-1"], "--duration needs a duration"],
+    [["--tap", "nl0", "--dhcp", "--duration", "0"], "--duration needs a duration >= 0.001 s, got '0'"],
+    [["--tap", "nl0", "--dhcp", "--mac", "02:00"], "--mac needs a MAC address"],
   ])("rejects %j with a usage error naming the problem", (args, message) => {
     expect(() => parseAttachArgs(args)).toThrow(message);
     try {
       parseAttachArgs(args);
     } catch (e) {
-      expect((e as { code?: string }).code).toBe("ATTACH_USAGE");
+      expect((e as { code?: string }).code).toBe("ERR_USAGE");
     }
   });
 });

@@ -7,12 +7,17 @@
 // With --xen the stack runs in a domU of the simulated hypervisor behind netfront; dom0 runs
 // netback and a bridge whose ports are the vif and the tap (harness/xen/attach-xen.ts).
 //   summary, run        the CLI entry
-//   parseAttachArgs     argv -> AttachOptions (or a usage error)
+//   parseAttachArgs     argv -> AttachOptions (throws UsageError)
 //   startAttach         everything run() does up to "running"; returns a session to stop
 import { accessSync, constants, statSync } from "node:fs";
 import type { NetDevice } from "../../../stack/link/types.ts";
 import { withCapture } from "../../../stack/link/capture.ts";
-import { formatIpv4, formatMac, parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ipv4Cidr, type MacAddress } from "../../../stack/wire/address.ts";
+import { formatIpv4, formatMac, type Ipv4Address, type Ipv4Cidr, type MacAddress } from "../../../stack/wire/address.ts";
+import { NetlabError } from "../../../stack/error.ts";
+import { err, ok } from "../../../stack/result.ts";
+import {
+  flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr, parseMacAddress, UsageError, type ValueResult,
+} from "../args.ts";
 import { createCaptureFile, type CaptureFile } from "../../pcap/files.ts";
 import { listNetns, run as runCommand, runChecked } from "../../netns/index.ts";
 import { openTap, type TapDevice } from "../../tap/index.ts";
@@ -65,97 +70,60 @@ export interface AttachOptions {
   readonly json: boolean;
 }
 
-/** An error with a stable code. */
-export class AttachError extends Error {
-  constructor(readonly code: "ATTACH_USAGE" | "ATTACH_XEN" | "ATTACH_NOT_ROOT" | "ATTACH_NETNS" | "ATTACH_HTTP_ROOT" | "ATTACH_PEER" | "ATTACH_STACK", message: string) {
-    super(message);
+/** An error of attach with a stable code (usage errors are UsageError, ERR_USAGE). */
+export class AttachError extends NetlabError {
+  declare readonly code: "ATTACH_XEN" | "ATTACH_NOT_ROOT" | "ATTACH_NETNS" | "ATTACH_HTTP_ROOT" | "ATTACH_PEER" | "ATTACH_STACK";
+  constructor(code: AttachError["code"], message: string) {
+    super(code, message);
     this.name = "AttachError";
   }
 }
 
-const usageError = (message: string): AttachError => new AttachError("ATTACH_USAGE", message);
+/** The command line of `netlab attach` (args.ts's rules). */
+const ATTACH_SPEC = {
+  command: "attach",
+  usage: USAGE,
+  options: {
+    tap: { type: "string" }, netns: { type: "string" }, ip: { type: "string" }, gateway: { type: "string" }, dhcp: { type: "boolean" },
+    peer: { type: "string" }, "http-root": { type: "string" }, "http-port": { type: "string" }, pcap: { type: "string" },
+    xen: { type: "boolean" }, mac: { type: "string" }, offloads: { type: "boolean" }, ping: { type: "string" },
+    duration: { type: "string" }, "stats-interval": { type: "string" }, json: { type: "boolean" },
+  },
+  required: ["tap"],
+} as const;
 
-function positiveNumber(flag: string, value: string | undefined, allowZero = false): number {
-  const n = Number(value);
-  if (value === undefined || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw usageError(`${flag} needs a ${allowZero ? "non-negative" : "positive"} number`);
-  return n;
+/** A namespace name as ip-netns takes it. */
+function namespaceName(text: string): ValueResult<string> {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(text) ? ok(text) : err("bad-value", `needs a namespace name (1..64 of A-Z a-z 0-9 _ . -), got '${text}'`);
 }
 
-/** Parses attach's arguments; throws AttachError ATTACH_USAGE. */
+/** Parses attach's arguments; throws UsageError (ERR_USAGE). */
 export function parseAttachArgs(args: readonly string[]): AttachOptions {
-  let tap: string | undefined, netns: string | undefined, ip: string | undefined, gateway: string | undefined;
-  let dhcp = false, xen = false, json = false, offloads = false;
-  let peer: string | undefined, httpRoot: string | undefined, pcap: string | undefined, mac: string | undefined, ping: string | undefined;
-  let httpPort = 80, statsIntervalS = 1;
-  let durationS: number | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined || v.startsWith("--")) throw usageError(`${a} needs a value`);
-      return v;
-    };
-    switch (a) {
-      case "--tap": tap = value(); break;
-      case "--netns": netns = value(); break;
-      case "--ip": ip = value(); break;
-      case "--gateway": gateway = value(); break;
-      case "--dhcp": dhcp = true; break;
-      case "--peer": peer = value(); break;
-      case "--http-root": httpRoot = value(); break;
-      case "--http-port": httpPort = positiveNumber(a, value()); break;
-      case "--pcap": pcap = value(); break;
-      case "--xen": xen = true; break;
-      case "--mac": mac = value(); break;
-      case "--offloads": offloads = true; break;
-      case "--ping": ping = value(); break;
-      case "--duration": durationS = positiveNumber(a, value()); break;
-      case "--stats-interval": statsIntervalS = positiveNumber(a, value(), true); break;
-      case "--json": json = true; break;
-      default: throw usageError(`unknown option '${a}'`);
-    }
-  }
-  if (tap === undefined) throw usageError("--tap NAME is required");
-  if ((ip === undefined) === !dhcp) throw usageError("give exactly one of --ip CIDR and --dhcp");
-  if (gateway !== undefined && ip === undefined) throw usageError("--gateway goes with --ip");
-  if (!Number.isInteger(httpPort) || httpPort > 65535) throw usageError("--http-port needs a port number (1..65535)");
-  if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw usageError(`bad namespace name '${netns}'`);
-  let address: AttachOptions["address"];
-  if (ip !== undefined) {
-    const cidr = parseCidr(ip);
-    if (!cidr.ok) throw usageError(`--ip: '${ip}' is not an IPv4 CIDR like 192.0.2.2/24`);
-    if (gateway !== undefined) {
-      const gw = parseIpv4(gateway);
-      if (!gw.ok) throw usageError(`--gateway: '${gateway}' is not an IPv4 address`);
-      address = { kind: "static", cidr: cidr.value, gateway: gw.value };
-    } else {
-      address = { kind: "static", cidr: cidr.value };
-    }
-  } else {
-    address = { kind: "dhcp" };
-  }
-  if (peer !== undefined && !parseCidr(peer).ok) throw usageError(`--peer: '${peer}' is not an IPv4 CIDR`);
-  let macValue: MacAddress | undefined;
-  if (mac !== undefined) {
-    const m = parseMac(mac);
-    if (!m.ok) throw usageError(`--mac: '${mac}' is not a MAC address`);
-    macValue = m.value;
-  }
-  let pingValue: Ipv4Address | undefined;
-  if (ping !== undefined) {
-    const p = parseIpv4(ping);
-    if (!p.ok) throw usageError(`--ping: '${ping}' is not an IPv4 address`);
-    pingValue = p.value;
-  }
+  const { values: v } = parseCommandLine(ATTACH_SPEC, args);
+  const get = flagReader(ATTACH_SPEC.command, v);
+  const usage = (message: string): UsageError => new UsageError(ATTACH_SPEC.command, message);
+  const dhcp = v.dhcp === true;
+  if ((v.ip === undefined) === !dhcp) throw usage("give exactly one of --ip CIDR and --dhcp");
+  if (v.gateway !== undefined && v.ip === undefined) throw usage("--gateway goes with --ip");
+  const cidr = get("ip", parseIpv4Cidr);
+  const gateway = get("gateway", parseIpv4Address);
+  const address: AttachOptions["address"] = cidr === undefined ? { kind: "dhcp" } : gateway === undefined ? { kind: "static", cidr } : { kind: "static", cidr, gateway };
+  get("peer", parseIpv4Cidr);
+  const netns = get("netns", namespaceName);
+  const mac = get("mac", parseMacAddress);
+  const ping = get("ping", parseIpv4Address);
+  const durationMs = get("duration", (t) => parseDuration(t, "s", 1));
+  const statsMs = get("stats-interval", (t) => parseDuration(t, "s"));
   return {
-    tap, address, httpPort, xen, offloads, statsIntervalS, json,
+    tap: v.tap!, address, httpPort: get("http-port", (t) => parseInteger(t, 1, 65535)) ?? 80, xen: v.xen === true, offloads: v.offloads === true,
+    statsIntervalS: statsMs === undefined ? 1 : statsMs / 1000, json: v.json === true,
     ...(netns !== undefined ? { netns } : {}),
-    ...(peer !== undefined ? { peer } : {}),
-    ...(httpRoot !== undefined ? { httpRoot } : {}),
-    ...(pcap !== undefined ? { pcap } : {}),
-    ...(macValue !== undefined ? { mac: macValue } : {}),
-    ...(pingValue !== undefined ? { ping: pingValue } : {}),
-    ...(durationS !== undefined ? { durationS } : {}),
+    ...(v.peer !== undefined ? { peer: v.peer } : {}),
+    ...(v["http-root"] !== undefined ? { httpRoot: v["http-root"] } : {}),
+    ...(v.pcap !== undefined ? { pcap: v.pcap } : {}),
+    ...(mac !== undefined ? { mac } : {}),
+    ...(ping !== undefined ? { ping } : {}),
+    ...(durationMs !== undefined ? { durationS: durationMs / 1000 } : {}),
   };
 }
 
@@ -352,17 +320,11 @@ export function formatCounters(c: Record<string, number>): string {
 
 /** Runs attach until a signal or --duration; resolves to the exit code. */
 export async function run(args: string[]): Promise<number> {
-  let options: AttachOptions;
-  try {
-    if (args.includes("--help") || args.includes("-h")) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    options = parseAttachArgs(args);
-  } catch (e) {
-    process.stderr.write(`netlab attach: ${(e as Error).message}\n${USAGE}`);
-    return 2;
+  if (parseCommandLine(ATTACH_SPEC, args).help) {
+    process.stdout.write(helpText(ATTACH_SPEC));
+    return 0;
   }
+  const options = parseAttachArgs(args);
   const out: AttachOutput = {
     line: (text, json) => process.stdout.write(options.json ? `${JSON.stringify({ t: new Date().toISOString(), ...json })}\n` : `${text}\n`),
   };

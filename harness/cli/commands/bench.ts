@@ -9,6 +9,7 @@ import { formatFuzzMarkdown } from "../../bench/fuzz-report.ts";
 import type { BenchResult } from "../../bench/types.ts";
 import { memmoveTunablesEnv, probeMemmove } from "../../bench/memmove.ts";
 import { spawn } from "node:child_process";
+import { helpText, parseCommandLine, UsageError } from "../args.ts";
 import { constants as osConstants } from "node:os";
 
 export const summary = "benchmark suites with baselines (kernel, Node net, Buffer.copy) and targets";
@@ -20,31 +21,27 @@ const USAGE = `usage: netlab bench [--suite NAME[,NAME...]] [--quick] [--json] [
   --out     results folder (default benchmarks/results; --quick writes nothing unless --out is given;
             without --out, a run of some suites writes only its stamped JSON, latest.* stays the full run's)`;
 
+/** The command line of `netlab bench` (args.ts's rules). */
+const BENCH_SPEC = {
+  command: "bench",
+  usage: USAGE,
+  options: {
+    suite: { type: "string" }, quick: { type: "boolean" }, json: { type: "boolean" }, out: { type: "string" },
+    list: { type: "boolean" }, "keep-memmove": { type: "boolean" },
+  },
+} as const;
+
 export async function run(args: string[]): Promise<number> {
-  let quick = false, json = false, list = false, keepMemmove = false;
-  let only: string[] | undefined, out: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const next = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw Object.assign(new Error(`${a} needs a value\n${USAGE}`), { code: "ERR_USAGE" });
-      return v;
-    };
-    if (a === "--quick") quick = true;
-    else if (a === "--json") json = true;
-    else if (a === "--list") list = true;
-    else if (a === "--keep-memmove") keepMemmove = true;
-    else if (a === "--suite") only = next().split(",");
-    else if (a === "--out") out = next();
-    else if (a === "--help" || a === "-h") { process.stdout.write(USAGE + "\n"); return 0; }
-    else throw Object.assign(new Error(`unknown option ${a}\n${USAGE}`), { code: "ERR_USAGE" });
-  }
+  const { values: v, help } = parseCommandLine(BENCH_SPEC, args);
+  if (help) { process.stdout.write(helpText(BENCH_SPEC)); return 0; }
+  const quick = v.quick === true, json = v.json === true, list = v.list === true, keepMemmove = v["keep-memmove"] === true;
+  const only = v.suite?.split(",").filter((n) => n !== ""), out = v.out;
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
   const suites = await loadSuites(path.join(root, "benchmarks/suites"));
   if (list) { for (const s of suites) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`); return 0; }
   const chosen = only === undefined ? suites : suites.filter((s) => only!.includes(s.name));
   const unknown = (only ?? []).filter((n) => !suites.some((s) => s.name === n));
-  if (unknown.length > 0) throw Object.assign(new Error(`unknown suite(s) ${unknown.join(", ")}; known: ${suites.map((s) => s.name).join(", ")}`), { code: "ERR_USAGE" });
+  if (unknown.length > 0) throw new UsageError(BENCH_SPEC.command, `unknown suite(s) ${unknown.join(", ")}; known: ${suites.map((s) => s.name).join(", ")}`);
 
   // Copy-bound figures are a lottery where memmove has the rep movsb short-distance penalty:
   // run again with the tunable that avoids it (read by glibc at process start only).

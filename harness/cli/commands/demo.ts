@@ -33,6 +33,7 @@ import type { HttpClient, HttpHandler, HttpServer, HttpServerStats } from "../..
 import { makeParentDirectory, writeCaptureFile } from "../../pcap/files.ts";
 import { createXenDemoGuests, type XenDemoDisk, type XenDemoGuests } from "../../xen/demo-guests.ts";
 import { createDiskSite, type DiskSite, type DiskSiteStats } from "../../xen/demo-disk.ts";
+import { flagReader, helpText, parseCommandLine, parseSeed, UsageError } from "../args.ts";
 
 export const summary = "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk; writes a pcapng";
 
@@ -852,8 +853,11 @@ interface DemoArgs {
   json: boolean;
 }
 
-const USAGE = "usage: netlab demo [--seed N] [--pcap FILE] [--json] [--no-xen]\n";
-const HELP = `${USAGE}
+/** The command line of `netlab demo` (args.ts's rules). */
+const DEMO_SPEC = {
+  command: "demo",
+  usage: `usage: netlab demo [--seed N] [--pcap FILE] [--json] [--no-xen]
+
 Three hosts on a simulated switch with impairments, in virtual time: DHCP, ping, UDP echo, a
 fragmented datagram, TCP and HTTP, every result checked; exits 1 if a check fails.
   --seed N     seed of the run (default 1); the same seed writes the same capture bytes
@@ -861,28 +865,15 @@ fragmented datagram, TCP and HTTP, every result checked; exits 1 if a check fail
   --json       one JSON object on stdout instead of the tables
   --no-xen     bare stacks on the switch ports; by default (--xen) the hosts are Xen domUs behind
                netfront on dom0 bridges, and h1 serves its pages from a blkfront disk (xvda)
-`;
+`,
+  options: { seed: { type: "string" }, pcap: { type: "string" }, json: { type: "boolean" }, xen: { type: "boolean" }, "no-xen": { type: "boolean" } },
+} as const;
 
-function parseArgs(args: string[]): DemoArgs | string {
-  const out: DemoArgs = { seed: 1, pcapPath: DEFAULT_PCAP, json: false, xen: true };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = (): string | undefined => inline ?? args[++i];
-    if (flag === "--json") out.json = true;
-    else if (flag === "--xen") out.xen = true;
-    else if (flag === "--no-xen") out.xen = false;
-    else if (flag === "--seed") {
-      const v = value();
-      if (v === undefined || !/^\d+$/.test(v) || Number(v) > 0xffffffff) return `--seed needs an integer in 0..4294967295, got ${v ?? "nothing"}`;
-      out.seed = Number(v);
-    } else if (flag === "--pcap") {
-      const v = value();
-      if (v === undefined || v === "") return "--pcap needs a file name";
-      out.pcapPath = v;
-    } else return `unknown argument '${a}'`;
-  }
-  return out;
+function parseDemoArgs(args: string[]): DemoArgs & { help: boolean } {
+  const { values: v, help } = parseCommandLine(DEMO_SPEC, args);
+  const get = flagReader(DEMO_SPEC.command, v);
+  if (v.pcap === "") throw new UsageError(DEMO_SPEC.command, "--pcap needs a file name");
+  return { seed: get("seed", parseSeed) ?? 1, pcapPath: v.pcap ?? DEFAULT_PCAP, json: v.json === true, xen: v["no-xen"] !== true, help };
 }
 
 const pad = (s: string | number, n: number): string => String(s).padStart(n);
@@ -951,14 +942,10 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
 
 /** `netlab demo [--seed N] [--pcap FILE] [--json] [--no-xen]` */
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    process.stdout.write(HELP);
+  const parsed = parseDemoArgs(args);
+  if (parsed.help) {
+    process.stdout.write(helpText(DEMO_SPEC));
     return 0;
-  }
-  const parsed = parseArgs(args);
-  if (typeof parsed === "string") {
-    process.stderr.write(`netlab demo: ${parsed}\n${USAGE}`);
-    return 2;
   }
   // fail before the run, not after it, when the capture cannot be written there
   makeParentDirectory(resolve(parsed.pcapPath));

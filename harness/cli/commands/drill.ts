@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { choice, flagReader, helpText, parseCommandLine, parseInteger } from "../args.ts";
 import type { DrillResult, DrillScript, DrillTarget } from "../../drill/model.ts";
 import { createNetlabDrillTarget } from "../../drill/netlab-target.ts";
 import { formatParseError, parseDrillScript } from "../../drill/parser.ts";
@@ -13,6 +13,14 @@ import { formatParseError, parseDrillScript } from "../../drill/parser.ts";
 export const summary = "run packetdrill scripts against netlab (virtual time) and/or the Linux kernel";
 
 const USAGE = "usage: netlab drill [--target netlab|kernel|both] [--tolerance-usecs N] [--json] [--pcap DIR] FILE|DIR...";
+
+/** The command line of `netlab drill` (args.ts's rules). */
+const DRILL_SPEC = {
+  command: "drill",
+  usage: `${USAGE}\n  --target T           where the scripts run (default netlab)\n  --tolerance-usecs N  timing tolerance in microseconds (default 4000)\n`,
+  options: { target: { type: "string" }, "tolerance-usecs": { type: "string" }, json: { type: "boolean" }, pcap: { type: "string" } },
+  positionals: { min: 1, max: Number.POSITIVE_INFINITY, name: "a script (FILE or DIR)" },
+} as const;
 
 /** Every .pkt file under the given paths (directories: their *.pkt files, sorted). */
 function collect(paths: readonly string[]): string[] {
@@ -45,42 +53,14 @@ async function kernelTarget(): Promise<DrillTarget | string> {
 
 /** Runs the command. */
 export async function run(args: string[]): Promise<number> {
-  let values: { target?: string; "tolerance-usecs"?: string; json?: boolean; pcap?: string; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        target: { type: "string" },
-        "tolerance-usecs": { type: "string" },
-        json: { type: "boolean" },
-        pcap: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`netlab drill: ${(e as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+  const { values, positionals, help } = parseCommandLine(DRILL_SPEC, args);
+  if (help) {
+    process.stdout.write(helpText(DRILL_SPEC));
     return 0;
   }
-  const target = values.target ?? "netlab";
-  if (target !== "netlab" && target !== "kernel" && target !== "both") {
-    process.stderr.write(`netlab drill: --target must be netlab, kernel or both\n${USAGE}\n`);
-    return 2;
-  }
-  const tolText = values["tolerance-usecs"] ?? "4000";
-  if (!/^\d+$/.test(tolText)) {
-    process.stderr.write(`netlab drill: --tolerance-usecs takes a number of microseconds\n${USAGE}\n`);
-    return 2;
-  }
-  if (positionals.length === 0) {
-    process.stderr.write(`netlab drill: no scripts given\n${USAGE}\n`);
-    return 2;
-  }
+  const get = flagReader(DRILL_SPEC.command, values);
+  const target = get("target", choice("netlab", "kernel", "both")) ?? "netlab";
+  const toleranceUsecs = get("tolerance-usecs", (t) => parseInteger(t, 0)) ?? 4000;
   let files: string[];
   try {
     files = collect(positionals);
@@ -118,7 +98,7 @@ export async function run(args: string[]): Promise<number> {
     targets.push(k);
   }
 
-  const options = { toleranceUsecs: Number(tolText), scriptTimeoutMs: 10 * 60_000, ...(values.pcap === undefined ? {} : { pcapDir: values.pcap }) };
+  const options = { toleranceUsecs, scriptTimeoutMs: 10 * 60_000, ...(values.pcap === undefined ? {} : { pcapDir: values.pcap }) };
   const results: DrillResult[] = [];
   try {
     for (const script of scripts) {

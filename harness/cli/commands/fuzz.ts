@@ -3,6 +3,7 @@
 // more runs than `npm test` uses; or a long campaign (--hours) that runs the targets round-robin
 // in slices, resumable from build/fuzz/campaign.json.
 import { runAudit } from "../../fuzz/audit-command.ts";
+import { choice as oneOf, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, UsageError } from "../args.ts";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,10 +39,6 @@ const USAGE = `usage: netlab fuzz audit [...]: the planted-bug campaign (netlab 
   --repro FILE  runs one input through --target in a child (exit 1 if it throws, rejects, exits or hangs).
   Usage errors exit 2.`;
 
-class UsageError extends Error {
-  readonly code = "ERR_USAGE";
-}
-
 interface Options {
   seconds: number | undefined;
   json: boolean;
@@ -61,69 +58,51 @@ interface Options {
   help: boolean;
 }
 
+/** The command line of `netlab fuzz` (args.ts's rules). */
+const FUZZ_SPEC = {
+  command: "fuzz",
+  usage: USAGE,
+  options: {
+    seconds: { type: "string" }, time: { type: "string" }, workers: { type: "string" }, jobs: { type: "string" }, timeout: { type: "string" },
+    "rss-limit-mb": { type: "string" }, hours: { type: "string" }, fresh: { type: "boolean" }, engine: { type: "string" }, repro: { type: "string" },
+    target: { type: "string" }, json: { type: "boolean" }, "no-properties": { type: "boolean" }, "no-distill": { type: "boolean" },
+    "property-runs": { type: "string" }, list: { type: "boolean" },
+  },
+} as const;
+
 function parse(args: string[]): Options {
+  const { values: v, help } = parseCommandLine(FUZZ_SPEC, args);
+  const get = flagReader(FUZZ_SPEC.command, v);
+  const seconds = (flag: string): number | undefined => { const ms = get(flag, (t) => parseDuration(t, "s", 1)); return ms === undefined ? undefined : ms / 1000; };
+  const count = (flag: string): number | undefined => get(flag, (t) => parseInteger(t, 1));
+  const hoursMs = get("hours", (t) => parseDuration(t, "h", 1));
   const o: Options = {
-    seconds: undefined, json: false, properties: true, propertyRuns: DEFAULT_PROPERTY_RUNS, list: false, workers: 1, jobs: 2,
-    engine: undefined, timeout: 10, rss: 2048, distill: true, hours: undefined, fresh: false, repro: undefined, only: undefined, help: false,
+    seconds: seconds("time") ?? seconds("seconds"),
+    json: v.json === true, properties: v["no-properties"] !== true, propertyRuns: count("property-runs") ?? DEFAULT_PROPERTY_RUNS,
+    list: v.list === true, workers: count("workers") ?? 1, jobs: count("jobs") ?? 2,
+    engine: get("engine", oneOf("jazzer", "jsfuzz")), timeout: seconds("timeout") ?? 10, rss: count("rss-limit-mb") ?? 2048,
+    distill: v["no-distill"] !== true,
+    hours: hoursMs === undefined ? undefined : hoursMs / 3_600_000,
+    fresh: v.fresh === true, repro: v.repro, only: v.target?.split(",").filter((t) => t !== ""), help,
   };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const next = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    const positive = (what: string, integer = false): number => {
-      const v = Number(next());
-      if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) throw new UsageError(`${what} must be a positive ${integer ? "integer" : "number"}`);
-      return v;
-    };
-    if (a === "--seconds" || a === "--time") o.seconds = positive(a);
-    else if (a === "--workers") o.workers = positive(a, true);
-    else if (a === "--jobs") o.jobs = positive(a, true);
-    else if (a === "--timeout") o.timeout = positive(a);
-    else if (a === "--rss-limit-mb") o.rss = positive(a, true);
-    else if (a === "--hours") o.hours = positive(a);
-    else if (a === "--fresh") o.fresh = true;
-    else if (a === "--engine") {
-      const e = next();
-      if (e !== "jazzer" && e !== "jsfuzz") throw new UsageError("--engine is jazzer or jsfuzz");
-      o.engine = e;
-    } else if (a === "--repro") o.repro = next();
-    else if (a === "--target") o.only = next().split(",").filter((t) => t !== "");
-    else if (a === "--json") o.json = true;
-    else if (a === "--no-properties") o.properties = false;
-    else if (a === "--no-distill") o.distill = false;
-    else if (a === "--property-runs") o.propertyRuns = positive(a, true);
-    else if (a === "--list") o.list = true;
-    else if (a === "--help" || a === "-h") o.help = true;
-    else throw new UsageError(`unknown option ${a}`);
-  }
-  if (o.fresh && o.hours === undefined) throw new UsageError("--fresh goes with --hours");
+  if (o.fresh && o.hours === undefined) throw new UsageError(FUZZ_SPEC.command, "--fresh goes with --hours");
   return o;
 }
 
 export async function run(args: string[]): Promise<number> {
-  let o: Options;
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
   if (args[0] === "audit") return runAudit(root, args.slice(1));
   const paths = defaultFuzzPaths(root);
   const all = listTargets(paths);
-  let targets: string[];
-  try {
-    o = parse(args);
-    if (o.help) { process.stdout.write(USAGE + "\n"); return 0; }
-    if (o.list) { process.stdout.write(all.join("\n") + "\n"); return 0; }
-    targets = o.only ?? all;
-    const unknown = targets.filter((t) => !all.includes(t));
-    if (unknown.length > 0) throw new UsageError(`unknown target(s): ${unknown.join(", ")}; known: ${all.join(", ")}`);
-    if (o.repro !== undefined && targets.length !== 1) throw new UsageError("--repro needs exactly one --target");
-    if (o.repro !== undefined && !existsSync(o.repro)) throw new UsageError(`--repro: no such file ${o.repro}`);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`netlab fuzz: ${e.message}\n${USAGE}\n`);
-    return 2;
-  }
+  const o = parse(args);
+  if (o.help) { process.stdout.write(helpText(FUZZ_SPEC)); return 0; }
+  if (o.list) { process.stdout.write(all.join("\n") + "\n"); return 0; }
+  const targets = o.only ?? all;
+  const usage = (message: string): UsageError => new UsageError(FUZZ_SPEC.command, message);
+  const unknown = targets.filter((t) => !all.includes(t));
+  if (unknown.length > 0) throw usage(`unknown target(s): ${unknown.join(", ")}; known: ${all.join(", ")}`);
+  if (o.repro !== undefined && targets.length !== 1) throw usage("--repro needs exactly one --target");
+  if (o.repro !== undefined && !existsSync(o.repro)) throw usage(`--repro: no such file ${o.repro}`);
 
   if (o.repro !== undefined) {
     const bundle = await bundleTarget(paths, targets[0]!);

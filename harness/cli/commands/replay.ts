@@ -7,6 +7,8 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseIpv4Address, parseMac } from "../../../stack/wire/index.ts";
+import { err, ok } from "../../../stack/result.ts";
+import { choice, flagReader, helpText, parseCommandLine, UsageError, type ValueResult } from "../args.ts";
 import { formatReport, replayAll, replayFile, type FileReport, type ReplayMode } from "../../replay/index.ts";
 
 /** The repository's pcaps/ (found from this module, so --all works from any directory), else ./pcaps. */
@@ -34,64 +36,43 @@ const USAGE = `usage: netlab replay FILE [--mode decode|conversation|golden] [--
   --out DIR   where netlab's side of each replay is written (default out/replay)
 `;
 
+/** The command line of `netlab replay` (args.ts's rules). */
+const REPLAY_SPEC = {
+  command: "replay",
+  usage: USAGE,
+  options: {
+    mode: { type: "string" }, as: { type: "string" }, update: { type: "boolean" }, json: { type: "boolean" }, all: { type: "boolean" },
+    dir: { type: "string" }, out: { type: "string" }, record: { type: "boolean" }, only: { type: "string" },
+  },
+  positionals: { min: 0, max: 1, name: "FILE" },
+} as const;
+
+/** An IPv4 address or a MAC, as text (replayFile parses it again). */
+function ipOrMac(text: string): ValueResult<string> {
+  return parseIpv4Address(text).ok || parseMac(text).ok ? ok(text) : err("bad-value", `needs an IPv4 address (192.0.2.1) or a MAC (02:00:00:00:00:01), not '${text}'`);
+}
+
 /** Runs the replay command. */
 export async function run(args: string[]): Promise<number> {
-  let file: string | undefined, mode: ReplayMode | undefined, as: string | undefined, dir = defaultPcapsDir(), outDir = "out/replay";
-  let all = false, update = false, json = false, record = false;
-  let only: string[] | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined || v.startsWith("--")) throw Object.assign(new Error(`${a} needs a value\n${USAGE}`), { code: "ERR_REPLAY_USAGE" });
-      return v;
-    };
-    switch (a) {
-      case "--mode": {
-        const m = value();
-        if (m !== "decode" && m !== "conversation" && m !== "golden") {
-          process.stderr.write(`netlab replay: --mode must be decode, conversation or golden\n${USAGE}`);
-          return 2;
-        }
-        mode = m;
-        break;
-      }
-      case "--as": {
-        as = value();
-        if (!parseIpv4Address(as).ok && !parseMac(as).ok) {
-          process.stderr.write(`netlab replay: --as needs an IPv4 address (192.0.2.1) or a MAC (02:00:00:00:00:01), not '${as}'\n${USAGE}`);
-          return 2;
-        }
-        break;
-      }
-      case "--update": update = true; break;
-      case "--json": json = true; break;
-      case "--all": all = true; break;
-      case "--dir": dir = value(); break;
-      case "--out": outDir = value(); break;
-      case "--record": record = true; break;
-      case "--only": only = value().split(","); break;
-      case "--help": case "-h": process.stdout.write(USAGE); return 0;
-      default:
-        if (a.startsWith("--") || file !== undefined) {
-          process.stderr.write(`netlab replay: unexpected argument '${a}'\n${USAGE}`);
-          return 2;
-        }
-        file = a;
-    }
+  const { values: v, positionals, help } = parseCommandLine(REPLAY_SPEC, args);
+  if (help) {
+    process.stdout.write(helpText(REPLAY_SPEC));
+    return 0;
   }
+  const get = flagReader(REPLAY_SPEC.command, v);
+  const file = positionals[0];
+  const mode: ReplayMode | undefined = get("mode", choice("decode", "conversation", "golden"));
+  const as = get("as", ipOrMac);
+  const dir = v.dir ?? defaultPcapsDir(), outDir = v.out ?? "out/replay";
+  const all = v.all === true, update = v.update === true, json = v.json === true, record = v.record === true;
+  const only = v.only?.split(",");
+  const usage = (message: string): UsageError => new UsageError(REPLAY_SPEC.command, message);
   if (record) {
     const { recordAll } = await import("../../replay/record.ts");
     return recordAll({ dir, ...(only !== undefined ? { only } : {}) });
   }
-  if (all === (file !== undefined)) {
-    process.stderr.write(`netlab replay: give one FILE or --all\n${USAGE}`);
-    return 2;
-  }
-  if (update && mode !== undefined && mode !== "golden") {
-    process.stderr.write(`netlab replay: --update only applies to golden mode\n${USAGE}`);
-    return 2;
-  }
+  if (all === (file !== undefined)) throw usage("give one FILE or --all");
+  if (update && mode !== undefined && mode !== "golden") throw usage("--update only applies to golden mode");
   const started = performance.now();
   let reports: FileReport[];
   if (all) {

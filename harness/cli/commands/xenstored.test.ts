@@ -32,12 +32,12 @@ describe("netlab xenstored arguments", () => {
     });
     expect(parseXenstoredArgs(["--socket", "/s", "--trace"])).toMatchObject({ trace: "text" });
     expect(parseXenstoredArgs(["--socket", "/s", "--json-log"])).toMatchObject({ trace: "json" });
-    expect(parseXenstoredArgs(["--socket", "/s", "--domain-socket", "0=/d"])).toContain("0 < DOMID");
-    expect(parseXenstoredArgs(["--socket", "/s", "--domain-socket", "5"])).toContain("DOMID=PATH");
-    expect(parseXenstoredArgs(["--socket", "/s", "--domain-socket", "5=/a", "--domain-socket", "5=/b"])).toContain("given twice");
-    expect(parseXenstoredArgs(["--socket", "/s", "--domain-socket", "5=/s"])).toContain("own path");
-    expect(parseXenstoredArgs(["--socket", "/s", "--json"])).toContain("--json goes with --trace");
-    expect(parseXenstoredArgs(["--domain-socket", "5=/d"])).toContain("--socket PATH is required");
+    expect(() => parseXenstoredArgs(["--socket", "/s", "--domain-socket", "0=/d"])).toThrow("0 < DOMID");
+    expect(() => parseXenstoredArgs(["--socket", "/s", "--domain-socket", "5"])).toThrow("DOMID=PATH");
+    expect(() => parseXenstoredArgs(["--socket", "/s", "--domain-socket", "5=/a", "--domain-socket", "5=/b"])).toThrow("given twice");
+    expect(() => parseXenstoredArgs(["--socket", "/s", "--domain-socket", "5=/s"])).toThrow("own path");
+    expect(() => parseXenstoredArgs(["--socket", "/s", "--json"])).toThrow("--json goes with --trace");
+    expect(() => parseXenstoredArgs(["--domain-socket", "5=/d"])).toThrow("--socket is required");
   });
 });
 

@@ -4,13 +4,14 @@
 // clients speak as that domain (unprivileged, relative paths under /local/domain/DOMID), so a
 // program outside the process can act as a domU.
 //   summary, run
-//   parseXenstoredArgs   the command line → options, or a usage error
+//   parseXenstoredArgs   the command line → options (throws UsageError)
 //   startXenstored       server + listeners (what run() serves; tests drive it directly)
 
 import { createXenstoreServer } from "../../../xen-sim/xenstore/server.ts";
 import type { XenstoreLogRecord, XenstoreQuotas, XenstoreServer } from "../../../xen-sim/xenstore/types.ts";
 import { XS_MKDIR, XS_SET_PERMS, emitXsMessage, joinStrings } from "../../../xen-sim/xenstore/wire.ts";
 import { listenXenstoreSocket, type XenstoreSocketServer } from "../../xenstore/socket-transport.ts";
+import { flagReader, helpText, parseCommandLine, parseInteger, UsageError } from "../args.ts";
 
 export const summary = "serve a simulated xenstore on a Unix socket (for xenstore-utils), optionally one per domain";
 
@@ -25,13 +26,26 @@ const USAGE = `usage: netlab xenstored --socket PATH [--domain-socket DOMID=PATH
 `;
 
 const QUOTA_FLAGS: Record<string, keyof XenstoreQuotas> = {
-  "--quota-entries": "maxEntries",
-  "--quota-node-size": "maxNodeSize",
-  "--quota-value-size": "maxNodeSize",
-  "--quota-watches": "maxWatches",
-  "--quota-transactions": "maxTransactions",
-  "--quota-perms": "maxPermsPerNode",
+  "quota-entries": "maxEntries",
+  "quota-node-size": "maxNodeSize",
+  "quota-value-size": "maxNodeSize",
+  "quota-watches": "maxWatches",
+  "quota-transactions": "maxTransactions",
+  "quota-perms": "maxPermsPerNode",
 };
+
+/** The command line of `netlab xenstored` (args.ts's rules). */
+const XENSTORED_SPEC = {
+  command: "xenstored",
+  usage: USAGE,
+  options: {
+    socket: { type: "string" }, "domain-socket": { type: "string", multiple: true }, trace: { type: "boolean" }, json: { type: "boolean" },
+    "json-log": { type: "boolean" }, "keep-orphans": { type: "boolean" }, "max-clients": { type: "string" },
+    "quota-entries": { type: "string" }, "quota-node-size": { type: "string" }, "quota-value-size": { type: "string" },
+    "quota-watches": { type: "string" }, "quota-transactions": { type: "string" }, "quota-perms": { type: "string" },
+  },
+  required: ["socket"],
+} as const;
 
 /** What the command line asks for. */
 export interface XenstoredOptions {
@@ -43,50 +57,33 @@ export interface XenstoredOptions {
   readonly quotas: Partial<XenstoreQuotas>;
 }
 
-/** Parses the arguments; a string is a usage error to print. "help" asks for the usage. */
-export function parseXenstoredArgs(args: readonly string[]): XenstoredOptions | "help" | string {
-  let socket: string | undefined;
+/** Parses the arguments; throws UsageError for a usage error. "help" asks for the usage. */
+export function parseXenstoredArgs(args: readonly string[]): XenstoredOptions | "help" {
+  const { values: v, help } = parseCommandLine(XENSTORED_SPEC, args);
+  if (help) return "help";
+  const usage = (message: string): UsageError => new UsageError(XENSTORED_SPEC.command, message);
+  const get = flagReader(XENSTORED_SPEC.command, v);
   const domainSockets: { domid: number; path: string }[] = [];
-  let trace = false, json = false, keepOrphans = false;
-  let maxClients: number | undefined;
-  const quotas: Partial<Record<keyof XenstoreQuotas, number>> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--help" || a === "-h") return "help";
-    if (a === "--socket") {
-      socket = args[++i];
-    } else if (a === "--domain-socket") {
-      const m = /^(\d{1,5})=(.+)$/.exec(args[++i] ?? "");
-      const domid = m ? Number(m[1]) : NaN;
-      if (!m || domid === 0 || domid >= 0x7ff0) return "--domain-socket needs DOMID=PATH with 0 < DOMID < 32752";
-      if (domainSockets.some((d) => d.domid === domid)) return `--domain-socket: domain ${domid} given twice`;
-      domainSockets.push({ domid, path: m[2]! });
-    } else if (a === "--trace") {
-      trace = true;
-    } else if (a === "--json") {
-      json = true;
-    } else if (a === "--json-log") {
-      trace = true;
-      json = true;
-    } else if (a === "--keep-orphans") {
-      keepOrphans = true;
-    } else if (a === "--max-clients") {
-      const n = Number(args[++i]);
-      if (!Number.isInteger(n) || n < 1) return "--max-clients needs a positive integer";
-      maxClients = n;
-    } else if (a in QUOTA_FLAGS) {
-      const n = Number(args[++i]);
-      if (!Number.isInteger(n) || n < 0) return `${a} needs a non-negative integer`;
-      quotas[QUOTA_FLAGS[a]!] = n;
-    } else {
-      return `unknown option '${a}'`;
-    }
+  for (const text of v["domain-socket"] ?? []) {
+    const m = /^(\d{1,5})=(.+)$/.exec(text);
+    const domid = m ? Number(m[1]) : NaN;
+    if (!m || domid === 0 || domid >= 0x7ff0) throw usage("--domain-socket needs DOMID=PATH with 0 < DOMID < 32752");
+    if (domainSockets.some((d) => d.domid === domid)) throw usage(`--domain-socket: domain ${domid} given twice`);
+    domainSockets.push({ domid, path: m[2]! });
   }
-  if (socket === undefined || socket === "") return "--socket PATH is required";
-  if (json && !trace) return "--json goes with --trace";
+  const trace = v.trace === true || v["json-log"] === true, json = v.json === true || v["json-log"] === true;
+  const maxClients = get("max-clients", (t) => parseInteger(t, 1));
+  const quotas: Partial<Record<keyof XenstoreQuotas, number>> = {};
+  for (const [flag, key] of Object.entries(QUOTA_FLAGS)) {
+    const n = get(flag, (t) => parseInteger(t, 0));
+    if (n !== undefined) quotas[key] = n;
+  }
+  const socket = v.socket!;
+  if (socket === "") throw usage("--socket needs a path");
+  if (json && !trace) throw usage("--json goes with --trace");
   const paths = [socket, ...domainSockets.map((d) => d.path)];
-  if (new Set(paths).size !== paths.length) return "every socket needs its own path";
-  return { socket, domainSockets, trace: trace ? (json ? "json" : "text") : "off", maxClients, keepOrphans, quotas };
+  if (new Set(paths).size !== paths.length) throw usage("every socket needs its own path");
+  return { socket, domainSockets, trace: trace ? (json ? "json" : "text") : "off", maxClients, keepOrphans: v["keep-orphans"] === true, quotas };
 }
 
 /** A running daemon. */
@@ -167,22 +164,12 @@ function emitRequest(type: number, args: readonly string[]): Uint8Array {
 export async function run(args: string[]): Promise<number> {
   const parsed = parseXenstoredArgs(args);
   if (parsed === "help") {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpText(XENSTORED_SPEC));
     return 0;
   }
-  if (typeof parsed === "string") {
-    process.stderr.write(`netlab xenstored: ${parsed}\n${USAGE}`);
-    return 2;
-  }
   const note = (line: string) => void process.stderr.write(`netlab xenstored: ${line}\n`);
-  let running: RunningXenstored;
-  try {
-    running = await startXenstored(parsed, { note });
-  } catch (e) {
-    const error = e as Error & { code?: string };
-    note(`${error.message}${error.code ? ` [${error.code}]` : ""}`);
-    return 1;
-  }
+  // a failure to listen throws (XenstoreSocketError): printed as `netlab xenstored: [CODE] message`, exit 1
+  const running = await startXenstored(parsed, { note });
   note(`listening on ${parsed.socket} (XENSTORED_PATH=${parsed.socket})`);
   for (const d of parsed.domainSockets) note(`dom${d.domid} on ${d.path} (XENSTORED_PATH=${d.path} acts as domain ${d.domid})`);
   const signal = await new Promise<string>((resolve) => {
