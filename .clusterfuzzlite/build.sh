@@ -21,8 +21,10 @@ while read -r name mode; do
   sync_flag=""
   if [ "$mode" = sync ]; then sync_flag="--sync"; fi
   # The harness checks prototype pollution after each input itself (harness/fuzz/replay.ts), at a
-  # fraction of the cost of Jazzer.js's detector.
-  compile_javascript_fuzzer netlab "fuzz-build/$name.js" $sync_flag --timeout=10000 --disable_bug_detectors=prototype-pollution
+  # fraction of the cost of Jazzer.js's detector. Modules named *.noinst.cjs (the world around a
+  # target's code under test, harness/fuzz/runner.ts bundleTarget) are not instrumented.
+  compile_javascript_fuzzer netlab "fuzz-build/$name.js" $sync_flag --timeout=10000 --disable_bug_detectors=prototype-pollution \
+    --excludes=node_modules --excludes=.noinst.cjs
   if [ -f "harness/fuzz/dicts/$name.dict" ]; then cp "harness/fuzz/dicts/$name.dict" "$OUT/$name.dict"; fi
   seeds=()
   for f in "corpora/$name"/* "corpora/$name"/regressions/*; do

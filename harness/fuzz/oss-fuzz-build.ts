@@ -1,5 +1,6 @@
 // Prepares every fuzz target for ClusterFuzzLite / OSS-Fuzz (run by .clusterfuzzlite/build.sh):
-// each target bundled with esbuild to <out>/lib/<name>.cjs, a harness <out>/<name>.js that
+// each target bundled with esbuild to <out>/lib/<name>.cjs (the Xen targets: one file per module in
+// <out>/lib/<name>.tree/, see bundleTarget), a harness <out>/<name>.js that
 // Jazzer.js loads (the same rules as `netlab fuzz`: process.exit and stray rejections are
 // findings), <out>/package.json marking the folder CommonJS (the repository is "type": "module"),
 // and <out>/targets.txt with one "<name> <sync|async>" line per target for build.sh.

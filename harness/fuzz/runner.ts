@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readdirSync, existsSync, readFileSync, rmSync, statSync, writeFileSync, mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { build } from "esbuild";
+import { build, transform } from "esbuild";
 import { harnessSource, replayInputs, type ReplayInput, type ReplayOutcome } from "./replay.ts";
 
 /** Where targets, bundles and corpora live (relative to the repository root). */
@@ -61,21 +61,83 @@ export async function ensureSeeds(paths: FuzzPaths, name: string): Promise<numbe
   return seeds.length;
 }
 
-/** Bundles one target to CommonJS (default build/fuzz/<name>.cjs); returns the bundle path. */
+/**
+ * Files whose names end so are loaded but not instrumented by Jazzer.js (JAZZER_ENGINE_ARGS):
+ * the world around the code under test, for targets that name that code (`instrumentOnly`).
+ */
+export const UNINSTRUMENTED_SUFFIX = ".noinst.cjs";
+
+/**
+ * Bundles one target to CommonJS (default build/fuzz/<name>.cjs); returns the path to require.
+ *
+ * A target that exports `instrumentOnly` (repository-relative path prefixes of the code under
+ * test) is instead laid out as one CommonJS file per module in `<outfile>.tree/`, the modules
+ * outside those prefixes named `*.noinst.cjs`, and `<outfile>` requires its entry. Jazzer.js then
+ * counts edges only in the code under test: the Xen targets spend most of each input in the
+ * simulated hypervisor, xenstore and toolstack, whose instrumentation cost 3-6x per input and
+ * whose coverage says nothing about the driver under attack. Every module exists once, as in
+ * the bundle. Targets with npm dependencies keep the single bundle.
+ */
 export async function bundleTarget(paths: FuzzPaths, name: string, outfile = path.join(paths.buildDir, `${name}.cjs`)): Promise<string> {
   mkdirSync(path.dirname(outfile), { recursive: true });
-  await build({
-    entryPoints: [path.join(paths.targetsDir, `${name}.ts`)],
+  const entry = path.join(paths.targetsDir, `${name}.ts`);
+  const only = await instrumentOnly(entry);
+  const result = await build({
+    entryPoints: [entry],
     bundle: true,
     format: "cjs",
     platform: "node",
     target: "node20",
     outfile,
     logLevel: "silent",
+    metafile: true,
+    write: only === undefined,
+    absWorkingDir: paths.root,
     // Fuzzing runs in one process; keep the bundle free of optional native deps.
     external: ["koffi", "esbuild"],
   });
+  if (only === undefined) return outfile;
+  const inputs = Object.keys(result.metafile.inputs);
+  if (inputs.some((i) => !i.endsWith(".ts") || i.includes("node_modules"))) {
+    // Per-module files would require() packages from node_modules, which a copied build lacks.
+    for (const f of result.outputFiles ?? []) writeFileSync(f.path, f.contents);
+    return outfile;
+  }
+  const tree = `${outfile.replace(/\.cjs$/, "")}.tree`;
+  rmSync(tree, { recursive: true, force: true });
+  const entryRel = path.relative(paths.root, entry).split(path.sep).join("/");
+  // The target itself is instrumented too: its branches on the input's bytes are coverage.
+  const instrumented = (rel: string): boolean => rel === entryRel || only.some((prefix) => rel.startsWith(prefix));
+  const outName = (rel: string): string => rel.replace(/\.ts$/, instrumented(rel) ? ".cjs" : UNINSTRUMENTED_SUFFIX);
+  for (const rel of inputs) {
+    const source = readFileSync(path.join(paths.root, rel), "utf8");
+    const { code } = await transform(source, { loader: "ts", format: "cjs", platform: "node", target: "node20", sourcefile: rel });
+    const dir = path.posix.dirname(rel);
+    const linked = code.replace(/require\("(\.{1,2}\/[^"]*)\.ts"\)/g, (_, spec: string) => {
+      const target = path.posix.normalize(path.posix.join(dir, `${spec}.ts`));
+      const out = path.posix.relative(dir, outName(target));
+      return `require(${JSON.stringify(out.startsWith(".") ? out : `./${out}`)})`;
+    });
+    const file = path.join(tree, outName(rel));
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, linked);
+  }
+  writeFileSync(path.join(tree, "package.json"), JSON.stringify({ type: "commonjs", private: true }) + "\n");
+  const main = path.relative(path.dirname(outfile), path.join(tree, outName(entryRel)));
+  writeFileSync(outfile, `module.exports = require(${JSON.stringify(`./${main.split(path.sep).join("/")}`)});\n`);
   return outfile;
+}
+
+/** A target's `instrumentOnly` export (path prefixes of the code under test), if it has one. */
+async function instrumentOnly(entry: string): Promise<readonly string[] | undefined> {
+  const source = readFileSync(entry, "utf8");
+  if (!/export const instrumentOnly\b/.test(source)) return undefined;
+  const mod = (await import(entry)) as { instrumentOnly?: readonly string[] };
+  const only = mod.instrumentOnly;
+  if (!Array.isArray(only) || only.length === 0 || !only.every((p) => typeof p === "string" && p.length > 0)) {
+    throw new Error(`${entry}: instrumentOnly must be a non-empty list of path prefixes`);
+  }
+  return only;
 }
 
 /**
@@ -412,7 +474,7 @@ export const HARNESS_SUFFIX = ".fuzz-harness.cjs";
  * prototype-pollution detector is replaced by the harness's own check after each input
  * (replay.ts checkPrototypes: the same prototypes, without copying every property per input).
  */
-export const JAZZER_ENGINE_ARGS = ["--includes=*", "--excludes=node_modules", `--excludes=${HARNESS_SUFFIX}`, "--disable_bug_detectors=prototype-pollution"];
+export const JAZZER_ENGINE_ARGS = ["--includes=*", "--excludes=node_modules", `--excludes=${HARNESS_SUFFIX}`, `--excludes=${UNINSTRUMENTED_SUFFIX}`, "--disable_bug_detectors=prototype-pollution"];
 
 async function jazzerSegment(
   choice: EngineChoice, harness: string, work: string, extraDirs: string[], artifacts: string,

@@ -33,6 +33,12 @@ import type { Netback, NetbackVif, NetPeerError } from "../../../xen-sim/net/typ
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { connectFakeFrontend, txRequest, type FakeFrontend } from "../../xen/fake-frontend.ts";
 
+/**
+ * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
+ * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
+ */
+export const instrumentOnly = ["xen-sim/net/netback.ts", "xen-sim/net/netif-ctrl.ts", "xen-sim/net/frame-pool.ts", "xen-sim/net/gso.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+
 /** One guest with one connected vif of a given shape. */
 interface Shape {
   readonly guest: GuestDomain;
