@@ -17,7 +17,7 @@ export { createEventChannelSystem, type EventChannelSystem } from "./event-chann
 export type * from "./hypervisor/types.ts";
 export { createHypervisor, DEFAULT_MAX_DOMAINS } from "./hypervisor/hypervisor.ts";
 export type * from "./ring/types.ts";
-export { createBackRing, createFrontRing, initSharedRing, ringSlots, shouldNotify } from "./ring/ring.ts";
+export { createBackRing, createFrontRing, initSharedRing, ringSlots, sharedResponseProducer, shouldNotify } from "./ring/ring.ts";
 export * from "./xenstore/index.ts";
 export { kickVcpu, setPending2l, sharedInfoView, takeEvents2l, unmask2l, upcallMasked, waitForUpcall, type SharedInfoView } from "./event-channel/two-level.ts";
 export * from "./xenbus/index.ts";

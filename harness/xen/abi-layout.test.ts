@@ -1,6 +1,8 @@
 // Cross-checks xen-sim's Xen ABI constants and ring behaviour against the C compiler and the
-// public Xen headers of this machine (Debian libxen-dev). Skips, saying why, when gcc or the
-// headers are missing.
+// public Xen headers of this machine (Debian libxen-dev), and the slot views the four split
+// drivers read and write rings through (Netif*View, Blkif*View): C fills each struct field by
+// field, the views must read the same values from its bytes and write the same bytes. Skips,
+// saying why, when gcc or the headers are missing.
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -71,6 +73,7 @@ const layoutChecks: Check[] = [
   [off("struct netif_tx_response", "status"), abi.NETIF_TX_RESPONSE_STATUS],
   [size("struct netif_rx_request"), abi.NETIF_RX_REQUEST_SIZE],
   [off("struct netif_rx_request", "id"), abi.NETIF_RX_REQUEST_ID],
+  [off("struct netif_rx_request", "pad"), abi.NETIF_RX_REQUEST_PAD],
   [off("struct netif_rx_request", "gref"), abi.NETIF_RX_REQUEST_GREF],
   [size("struct netif_rx_response"), abi.NETIF_RX_RESPONSE_SIZE],
   [off("struct netif_rx_response", "id"), abi.NETIF_RX_RESPONSE_ID],
@@ -222,6 +225,137 @@ const constantChecks: Check[] = [
   ...Object.entries(abi.EVTCHNSTAT).map(([k, v]): Check => [`EVTCHNSTAT_${k}`, v]),
 ];
 
+/**
+ * A struct filled field by field in C (after memset 0) and through a driver's view in TypeScript:
+ * [C member, value, read through the view, write through the view].
+ */
+interface StructCase {
+  readonly name: string;
+  readonly cType: string;
+  readonly size: number;
+  readonly fields: readonly (readonly [string, number, (b: Uint8Array) => number, (b: Uint8Array, v: number) => void])[];
+}
+
+/** Field values drawn once from a seeded Rng, each within its C type (signed where the field is). */
+function structCases(): StructCase[] {
+  const rng = createRng(0x51075);
+  const u8 = (): number => rng.nextInt(256);
+  const u16 = (): number => rng.nextInt(65536);
+  const s16 = (): number => rng.nextInt(65536) - 32768;
+  const u32 = (): number => rng.nextU32();
+  const tx = (b: Uint8Array) => new abi.NetifTxRequestView(b);
+  const txr = (b: Uint8Array) => new abi.NetifTxResponseView(b);
+  const rx = (b: Uint8Array) => new abi.NetifRxRequestView(b);
+  const rxr = (b: Uint8Array) => new abi.NetifRxResponseView(b);
+  const ex = (b: Uint8Array) => new abi.NetifExtraInfoView(b);
+  const rq = (b: Uint8Array) => new abi.BlkifRequestView(b);
+  const rs = (b: Uint8Array) => new abi.BlkifResponseView(b);
+  const segs = (b: Uint8Array) => new abi.BlkifSegmentsView(b);
+  // A segment as its three members: the view writes a segment whole.
+  const segFields = (prefix: string, view: (b: Uint8Array) => abi.BlkifSegmentsView, i: number): StructCase["fields"] => {
+    const [g, f, l] = [u32(), u8(), u8()];
+    return [
+      [`${prefix}.gref`, g, (b) => view(b).gref(i), (b) => view(b).set(i, g, f, l)],
+      [`${prefix}.first_sect`, f, (b) => view(b).firstSect(i), () => {}],
+      [`${prefix}.last_sect`, l, (b) => view(b).lastSect(i), () => {}],
+    ];
+  };
+  const sector = (): number => rng.nextU32() * 0x100000 + rng.nextInt(0x100000);
+  return [
+    { name: "netif_tx_request", cType: "struct netif_tx_request", size: abi.NETIF_TX_REQUEST_SIZE, fields: [
+      ["gref", u32(), (b) => tx(b).gref, (b, v) => { tx(b).gref = v; }],
+      ["offset", u16(), (b) => tx(b).offset, (b, v) => { tx(b).offset = v; }],
+      ["flags", u16(), (b) => tx(b).flags, (b, v) => { tx(b).flags = v; }],
+      ["id", u16(), (b) => tx(b).id, (b, v) => { tx(b).id = v; }],
+      ["size", u16(), (b) => tx(b).size, (b, v) => { tx(b).size = v; }],
+    ] },
+    { name: "netif_tx_response", cType: "struct netif_tx_response", size: abi.NETIF_TX_RESPONSE_SIZE, fields: [
+      ["id", u16(), (b) => txr(b).id, (b, v) => { txr(b).id = v; }],
+      ["status", s16(), (b) => txr(b).status, (b, v) => { txr(b).status = v; }],
+    ] },
+    { name: "netif_rx_request", cType: "struct netif_rx_request", size: abi.NETIF_RX_REQUEST_SIZE, fields: [
+      ["id", u16(), (b) => rx(b).id, (b, v) => { rx(b).id = v; }],
+      ["pad", u16(), (b) => rx(b).pad, (b, v) => { rx(b).pad = v; }],
+      ["gref", u32(), (b) => rx(b).gref, (b, v) => { rx(b).gref = v; }],
+    ] },
+    { name: "netif_rx_response", cType: "struct netif_rx_response", size: abi.NETIF_RX_RESPONSE_SIZE, fields: [
+      ["id", u16(), (b) => rxr(b).id, (b, v) => { rxr(b).id = v; }],
+      ["offset", u16(), (b) => rxr(b).offset, (b, v) => { rxr(b).offset = v; }],
+      ["flags", u16(), (b) => rxr(b).flags, (b, v) => { rxr(b).flags = v; }],
+      ["status", s16(), (b) => rxr(b).status, (b, v) => { rxr(b).status = v; }],
+    ] },
+    { name: "netif_extra_info (gso)", cType: "struct netif_extra_info", size: abi.NETIF_EXTRA_INFO_SIZE, fields: [
+      ["type", abi.XEN_NETIF_EXTRA_TYPE_GSO, (b) => ex(b).type, (b, v) => { ex(b).type = v; }],
+      ["flags", u8(), (b) => ex(b).flags, (b, v) => { ex(b).flags = v; }],
+      ["u.gso.size", u16(), (b) => ex(b).gsoSize, (b, v) => { ex(b).gsoSize = v; }],
+      ["u.gso.type", u8(), (b) => ex(b).gsoType, (b, v) => { ex(b).gsoType = v; }],
+      ["u.gso.features", u16(), (b) => ex(b).gsoFeatures, (b, v) => { ex(b).gsoFeatures = v; }],
+    ] },
+    { name: "netif_extra_info (hash)", cType: "struct netif_extra_info", size: abi.NETIF_EXTRA_INFO_SIZE, fields: [
+      ["type", abi.XEN_NETIF_EXTRA_TYPE_HASH, (b) => ex(b).type, (b, v) => { ex(b).type = v; }],
+      ["u.hash.type", u8(), (b) => ex(b).hashType, (b, v) => { ex(b).hashType = v; }],
+      ["u.hash.algorithm", u8(), (b) => ex(b).hashAlgorithm, (b, v) => { ex(b).hashAlgorithm = v; }],
+      // value is uint8_t[4]; Linux netback stores the hash through a uint32_t pointer (host order).
+      ["*(uint32_t *)s.u.hash.value", u32(), (b) => ex(b).hashValue, (b, v) => { ex(b).hashValue = v; }],
+    ] },
+    { name: "blkif_request (11 segments)", cType: "struct blkif_request", size: abi.BLKIF_REQUEST_SIZE, fields: [
+      ["operation", u8(), (b) => rq(b).operation, (b, v) => { rq(b).operation = v; }],
+      ["nr_segments", 11, (b) => rq(b).nrSegments, (b, v) => { rq(b).nrSegments = v; }],
+      ["handle", u16(), (b) => rq(b).handle, (b, v) => { rq(b).handle = v; }],
+      // id is a u64: its two halves as C sees them on x86_64.
+      ["id", u32(), (b) => rq(b).idLow, (b, v) => { rq(b).idLow = v; }],
+      ["*((uint32_t *)&s.id + 1)", u32(), (b) => rq(b).idHigh, (b, v) => { rq(b).idHigh = v; }],
+      ["sector_number", sector(), (b) => rq(b).sectorNumber, (b, v) => { rq(b).sectorNumber = v; }],
+      ...Array.from({ length: 11 }, (_, i) => segFields(`seg[${i}]`, (b) => rq(b).segments, i)).flat(),
+    ] },
+    { name: "blkif_request_discard", cType: "struct blkif_request_discard", size: abi.BLKIF_DISCARD_SIZE, fields: [
+      ["operation", abi.BLKIF_OP_DISCARD, (b) => rq(b).operation, (b, v) => { rq(b).operation = v; }],
+      ["flag", abi.BLKIF_DISCARD_SECURE, (b) => rq(b).discardFlag, (b, v) => { rq(b).discardFlag = v; }],
+      ["handle", u16(), (b) => rq(b).handle, (b, v) => { rq(b).handle = v; }],
+      ["id", u32(), (b) => rq(b).idLow, (b, v) => { rq(b).idLow = v; }],
+      ["sector_number", sector(), (b) => rq(b).sectorNumber, (b, v) => { rq(b).sectorNumber = v; }],
+      ["nr_sectors", sector(), (b) => rq(b).discardNrSectors, (b, v) => { rq(b).discardNrSectors = v; }],
+    ] },
+    { name: "blkif_request_indirect", cType: "struct blkif_request_indirect", size: abi.BLKIF_INDIRECT_SIZE, fields: [
+      ["operation", abi.BLKIF_OP_INDIRECT, (b) => rq(b).operation, (b, v) => { rq(b).operation = v; }],
+      ["indirect_op", abi.BLKIF_OP_WRITE, (b) => rq(b).indirectOp, (b, v) => { rq(b).indirectOp = v; }],
+      ["nr_segments", u16(), (b) => rq(b).indirectNrSegments, (b, v) => { rq(b).indirectNrSegments = v; }],
+      ["id", u32(), (b) => rq(b).idLow, (b, v) => { rq(b).idLow = v; }],
+      ["sector_number", sector(), (b) => rq(b).sectorNumber, (b, v) => { rq(b).sectorNumber = v; }],
+      ["handle", u16(), (b) => rq(b).indirectHandle, (b, v) => { rq(b).indirectHandle = v; }],
+      ...Array.from({ length: 8 }, (_, i): StructCase["fields"][number] =>
+        [`indirect_grefs[${i}]`, u32(), (b) => rq(b).indirectGref(i), (b, v) => rq(b).setIndirectGref(i, v)]),
+    ] },
+    // An indirect page's segment table: entries 0, 1 and the last of a page.
+    { name: "indirect page (blkif_request_segment[512])", cType: "struct blkif_request_segment[512]", size: 4096, fields: [
+      ...[0, 1, 511].flatMap((i) => segFields(`[${i}]`, segs, i)),
+    ] },
+    { name: "blkif_response", cType: "struct blkif_response", size: abi.BLKIF_RESPONSE_SIZE, fields: [
+      ["id", u32(), (b) => rs(b).idLow, (b, v) => { rs(b).idLow = v; }],
+      ["*((uint32_t *)&s.id + 1)", u32(), (b) => rs(b).idHigh, (b, v) => { rs(b).idHigh = v; }],
+      ["operation", u8(), (b) => rs(b).operation, (b, v) => { rs(b).operation = v; }],
+      ["status", s16(), (b) => rs(b).status, (b, v) => { rs(b).status = v; }],
+    ] },
+  ];
+}
+
+/** C statements that fill one struct case and print `struct <i> <hex bytes>`. */
+function cStruct(c: StructCase, i: number): string {
+  const assign = (member: string, v: number): string => {
+    const lhs = member.startsWith("*") ? member : member.startsWith("[") ? `s${member}` : `s.${member}`;
+    return `${lhs} = ${v < 0 ? `(${v})` : `${v}ull`};`;
+  };
+  const decl = c.cType.endsWith("]") ? `${c.cType.replace(/\[\d+\]$/, "")} s${c.cType.match(/\[\d+\]$/)![0]}` : `${c.cType} s`;
+  return `  {
+    ${decl};
+    memset(&s, 0, sizeof s);
+    ${c.fields.map(([m, v]) => assign(m, v)).join("\n    ")}
+    printf("struct ${i}");
+    for (size_t k = 0; k < ${c.size}; k++) printf(" %d", ((unsigned char *)&s)[k]);
+    printf("\\n");
+  }`;
+}
+
 /** Ring behaviour cases, drawn once from a seeded Rng: [start, pushed, consumed, event]. */
 function ringCases(): [number, number, number, number][] {
   const rng = createRng(0x5e1f);
@@ -237,7 +371,7 @@ function ringCases(): [number, number, number, number][] {
   return cases;
 }
 
-function cProgram(cases: [number, number, number, number][]): string {
+function cProgram(cases: [number, number, number, number][], structs: StructCase[]): string {
   const line = ([expr]: Check, i: number): string => `  printf("%d %lld\\n", ${i}, (long long)(${expr}));`;
   return `#define __XEN_TOOLS__ 1
 #define XEN_NETIF_DEFINE_TOEPLITZ 1
@@ -264,6 +398,7 @@ ${cases.map((c) => `  {${c.map((x) => `${x}u`).join(", ")}},`).join("\n")}
 int main(void) {
 ${layoutChecks.map(line).join("\n")}
 ${constantChecks.map((c, i) => line(c, i + layoutChecks.length)).join("\n")}
+${structs.map(cStruct).join("\n")}
   netif_tx_sring_t *s = aligned_alloc(4096, 4096);
   memset(s, 0xff, 4096);
   SHARED_RING_INIT(s);
@@ -303,11 +438,12 @@ describe("Xen ABI cross-check against gcc and /usr/include/xen", () => {
     return;
   }
   const cases = ringCases();
+  const structs = structCases();
   let dir = "";
   let lines: string[] = [];
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "netlab-xen-abi-"));
-    writeFileSync(join(dir, "probe.c"), cProgram(cases));
+    writeFileSync(join(dir, "probe.c"), cProgram(cases, structs));
     execFileSync("gcc", ["-std=gnu11", "-O0", "-Wall", "-Werror", "-o", join(dir, "probe"), join(dir, "probe.c")]);
     lines = execFileSync(join(dir, "probe"), { encoding: "utf8" }).trim().split("\n");
   });
@@ -330,6 +466,24 @@ describe("Xen ABI cross-check against gcc and /usr/include/xen", () => {
       .map(([expr, want], i) => ({ expr, want, got: got.get(i + layoutChecks.length) }))
       .filter((m) => m.got !== m.want);
     expect(mismatches).toEqual([]);
+  });
+
+  it("the drivers' slot views read every field C wrote, and write the same bytes C does", () => {
+    const wrong: string[] = [];
+    structs.forEach((c, i) => {
+      const cBytes = lines.find((l) => l.startsWith(`struct ${i} `))?.split(" ").slice(2).map(Number);
+      if (cBytes?.length !== c.size) { wrong.push(`${c.name}: no C bytes`); return; }
+      const fromC = Uint8Array.from(cBytes);
+      const ours = new Uint8Array(c.size);
+      for (const [member, value, read, write] of c.fields) {
+        const got = read(fromC);
+        if (got !== value) wrong.push(`${c.name}.${member}: view reads ${got}, C wrote ${value}`);
+        write(ours, value);
+      }
+      if (ours.some((b, k) => b !== fromC[k])) wrong.push(`${c.name}: view bytes ${[...ours]} vs C ${[...fromC]}`);
+    });
+    expect(wrong).toEqual([]);
+    expect(structs.reduce((n, c) => n + c.fields.length, 0)).toBeGreaterThan(90);
   });
 
   it("initSharedRing() leaves the same 64 header bytes as SHARED_RING_INIT", () => {

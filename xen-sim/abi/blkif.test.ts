@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import {
   BLKIF_OP_DISCARD, BLKIF_OP_INDIRECT, BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_RSP_EOPNOTSUPP, emitBlkifRequest,
-  emitBlkifResponse, parseBlkifRequest, parseBlkifResponse, type BlkifRequest,
+  emitBlkifResponse, parseBlkifRequest, parseBlkifResponse, type BlkifRequest, BlkifRequestView, BlkifResponseView,
+  BlkifSegmentsView,
 } from "./blkif.ts";
 
 describe("blkif structs", () => {
@@ -68,5 +69,41 @@ describe("blkif structs", () => {
     emitBlkifResponse({ id: 0xffffffffffffffffn, operation: 3, status: BLKIF_RSP_EOPNOTSUPP }, b);
     expect([...b]).toEqual([255, 255, 255, 255, 255, 255, 255, 255, 3, 0, 0xfe, 0xff, 0, 0, 0, 0]);
     expect(unwrap(parseBlkifResponse(b))).toEqual({ id: 0xffffffffffffffffn, operation: 3, status: -2 });
+  });
+
+  it("the views read what emitBlkifRequest wrote and write the same bytes; sectors above 2^53 - 1 read as Infinity", () => {
+    const req: BlkifRequest = {
+      kind: "direct", operation: BLKIF_OP_READ, handle: 7, id: 0x0000000500000006n, sectorNumber: 2 ** 40 + 3,
+      segments: [{ gref: 0xfedcba98, firstSect: 1, lastSect: 6 }],
+    };
+    const want = new Uint8Array(112);
+    emitBlkifRequest(req, want);
+    const v = new BlkifRequestView(want);
+    expect(unwrap(v.checkLen())).toBe(v);
+    expect([v.operation, v.nrSegments, v.handle, v.idLow, v.idHigh, v.sectorNumber]).toEqual([BLKIF_OP_READ, 1, 7, 6, 5, 2 ** 40 + 3]);
+    expect([v.segments.gref(0), v.segments.firstSect(0), v.segments.lastSect(0)]).toEqual([0xfedcba98, 1, 6]);
+    const b = new Uint8Array(112).fill(0xaa);
+    const w = new BlkifRequestView(b);
+    w.clear();
+    w.operation = BLKIF_OP_READ; w.nrSegments = 1; w.handle = 7; w.idLow = 6; w.idHigh = 5; w.sectorNumber = 2 ** 40 + 3;
+    w.segments.set(0, 0xfedcba98, 1, 6);
+    expect([...b]).toEqual([...want]);
+    b.fill(0xff, 16, 24);
+    expect(w.sectorNumber).toBe(Infinity);
+    expect(new BlkifRequestView(b.subarray(0, 111)).checkLen()).toMatchObject({ ok: false, error: "truncated" });
+  });
+
+  it("an indirect page view addresses entry i at 8i; the response view writes id, operation and status with zeroed padding", () => {
+    const page = new Uint8Array(4096).fill(0xcc);
+    new BlkifSegmentsView(page).set(511, 0x01020304, 0, 7);
+    expect([...page.subarray(4088)]).toEqual([4, 3, 2, 1, 0, 7, 0, 0]);
+    expect(new BlkifSegmentsView(page).checkLen(513)).toMatchObject({ ok: false, error: "truncated" });
+    const want = new Uint8Array(16);
+    emitBlkifResponse({ id: 0x0000000900000008n, operation: BLKIF_OP_INDIRECT, status: BLKIF_RSP_EOPNOTSUPP }, want);
+    const b = new Uint8Array(16).fill(0x55);
+    const r = new BlkifResponseView(b);
+    r.clear(); r.idLow = 8; r.idHigh = 9; r.operation = BLKIF_OP_INDIRECT; r.status = BLKIF_RSP_EOPNOTSUPP;
+    expect([...b]).toEqual([...want]);
+    expect([r.idLow, r.idHigh, r.operation, r.status]).toEqual([8, 9, BLKIF_OP_INDIRECT, -2]);
   });
 });

@@ -1,6 +1,9 @@
 // blkif ABI (xen/io/blkif.h): request (direct, discard, indirect), segment and response structs.
-// BLKIF_*: offsets, sizes and constants. parseBlkifRequest: decodes a slot copy by operation and
-// validates what the struct itself bounds (segment count, sector range in a page); emit*: encoders.
+// BLKIF_*: offsets, sizes and constants. BlkifRequestView / BlkifSegmentsView / BlkifResponseView:
+// packet views over a slot copy or an indirect segment page, the only way the drivers read or
+// write these structs (accessors safe once checkLen() succeeded). parseBlkifRequest: decodes a
+// slot copy by operation and validates what the struct itself bounds (segment count, sector
+// range in a page); emit*: encoders.
 
 import { err, ok, type Result } from "../../stack/result.ts";
 
@@ -69,6 +72,103 @@ export type BlkifRequest = BlkifDirectRequest | BlkifDiscardRequest | BlkifIndir
 export interface BlkifResponse { id: bigint; operation: number; status: number }
 
 const view = (b: Uint8Array, n: number): DataView => new DataView(b.buffer, b.byteOffset, n);
+const whole = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+const TWO32 = 0x1_0000_0000;
+
+/** A u64 as a number; values beyond 2^53 − 1 read as Infinity (out of range for any disk). */
+function getU64(v: DataView, at: number): number {
+  const hi = v.getUint32(at + 4, true);
+  return hi >= 0x200000 ? Infinity : hi * TWO32 + v.getUint32(at, true);
+}
+function setU64(v: DataView, at: number, x: number): void {
+  v.setUint32(at, x % TWO32, true);
+  v.setUint32(at + 4, Math.floor(x / TWO32), true);
+}
+
+/**
+ * An array of struct blkif_request_segment: a direct request's seg[] or an indirect page.
+ * Accessors take the segment's index; checkLen(n) says whether n segments fit.
+ */
+export class BlkifSegmentsView {
+  readonly #v: DataView;
+  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
+  checkLen(count: number): Result<this, "truncated"> { return this.bytes.length < count * BLKIF_SEGMENT_SIZE ? err("truncated") : ok(this); }
+  gref(i: number): number { return this.#v.getUint32(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_GREF, true); }
+  firstSect(i: number): number { return this.#v.getUint8(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_FIRST_SECT); }
+  lastSect(i: number): number { return this.#v.getUint8(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_LAST_SECT); }
+  /** Writes segment i whole (its two padding bytes zeroed). */
+  set(i: number, gref: number, firstSect: number, lastSect: number): void {
+    const at = BLKIF_SEGMENT_SIZE * i;
+    this.#v.setUint32(at + BLKIF_SEGMENT_GREF, gref >>> 0, true);
+    this.#v.setUint8(at + BLKIF_SEGMENT_FIRST_SECT, firstSect);
+    this.#v.setUint8(at + BLKIF_SEGMENT_LAST_SECT, lastSect);
+    this.#v.setUint16(at + BLKIF_SEGMENT_LAST_SECT + 1, 0, true);
+  }
+}
+
+/**
+ * struct blkif_request over a slot copy, with the members of its discard and indirect variants
+ * (which share operation, id and sector_number). Sector fields are numbers: Infinity above 2^53 − 1.
+ */
+export class BlkifRequestView {
+  readonly #v: DataView;
+  /** seg[] of a direct request. */
+  readonly segments: BlkifSegmentsView;
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+    this.segments = new BlkifSegmentsView(bytes.subarray(Math.min(BLKIF_REQUEST_SEG, bytes.length)));
+  }
+  checkLen(): Result<this, "truncated"> { return this.bytes.length < BLKIF_REQUEST_SIZE ? err("truncated") : ok(this); }
+  /** Zeroes the whole struct (unused members and padding). */
+  clear(): void { this.bytes.fill(0, 0, BLKIF_REQUEST_SIZE); }
+  get operation(): number { return this.#v.getUint8(BLKIF_REQUEST_OPERATION); }
+  set operation(x: number) { this.#v.setUint8(BLKIF_REQUEST_OPERATION, x); }
+  get nrSegments(): number { return this.#v.getUint8(BLKIF_REQUEST_NR_SEGMENTS); }
+  set nrSegments(x: number) { this.#v.setUint8(BLKIF_REQUEST_NR_SEGMENTS, x); }
+  get handle(): number { return this.#v.getUint16(BLKIF_REQUEST_HANDLE, true); }
+  set handle(x: number) { this.#v.setUint16(BLKIF_REQUEST_HANDLE, x, true); }
+  /** Low and high 32 bits of the u64 id (kept apart: ids are echoed, never computed with). */
+  get idLow(): number { return this.#v.getUint32(BLKIF_REQUEST_ID, true); }
+  set idLow(x: number) { this.#v.setUint32(BLKIF_REQUEST_ID, x >>> 0, true); }
+  get idHigh(): number { return this.#v.getUint32(BLKIF_REQUEST_ID + 4, true); }
+  set idHigh(x: number) { this.#v.setUint32(BLKIF_REQUEST_ID + 4, x >>> 0, true); }
+  get sectorNumber(): number { return getU64(this.#v, BLKIF_REQUEST_SECTOR_NUMBER); }
+  set sectorNumber(x: number) { setU64(this.#v, BLKIF_REQUEST_SECTOR_NUMBER, x); }
+  /** blkif_request_discard.flag (BLKIF_DISCARD_SECURE). */
+  get discardFlag(): number { return this.#v.getUint8(BLKIF_DISCARD_FLAG); }
+  set discardFlag(x: number) { this.#v.setUint8(BLKIF_DISCARD_FLAG, x); }
+  get discardNrSectors(): number { return getU64(this.#v, BLKIF_DISCARD_NR_SECTORS); }
+  set discardNrSectors(x: number) { setU64(this.#v, BLKIF_DISCARD_NR_SECTORS, x); }
+  /** blkif_request_indirect.indirect_op. */
+  get indirectOp(): number { return this.#v.getUint8(BLKIF_INDIRECT_OP); }
+  set indirectOp(x: number) { this.#v.setUint8(BLKIF_INDIRECT_OP, x); }
+  /** blkif_request_indirect.nr_segments (u16). */
+  get indirectNrSegments(): number { return this.#v.getUint16(BLKIF_INDIRECT_NR_SEGMENTS, true); }
+  set indirectNrSegments(x: number) { this.#v.setUint16(BLKIF_INDIRECT_NR_SEGMENTS, x, true); }
+  get indirectHandle(): number { return this.#v.getUint16(BLKIF_INDIRECT_HANDLE, true); }
+  set indirectHandle(x: number) { this.#v.setUint16(BLKIF_INDIRECT_HANDLE, x, true); }
+  /** indirect_grefs[i], i < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST. */
+  indirectGref(i: number): number { return this.#v.getUint32(BLKIF_INDIRECT_GREFS + 4 * i, true); }
+  setIndirectGref(i: number, gref: number): void { this.#v.setUint32(BLKIF_INDIRECT_GREFS + 4 * i, gref >>> 0, true); }
+}
+
+/** struct blkif_response over a slot copy. */
+export class BlkifResponseView {
+  readonly #v: DataView;
+  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
+  checkLen(): Result<this, "truncated"> { return this.bytes.length < BLKIF_RESPONSE_SIZE ? err("truncated") : ok(this); }
+  /** Zeroes the struct (its padding bytes included). */
+  clear(): void { this.bytes.fill(0, 0, BLKIF_RESPONSE_SIZE); }
+  get idLow(): number { return this.#v.getUint32(BLKIF_RESPONSE_ID, true); }
+  set idLow(x: number) { this.#v.setUint32(BLKIF_RESPONSE_ID, x >>> 0, true); }
+  get idHigh(): number { return this.#v.getUint32(BLKIF_RESPONSE_ID + 4, true); }
+  set idHigh(x: number) { this.#v.setUint32(BLKIF_RESPONSE_ID + 4, x >>> 0, true); }
+  get operation(): number { return this.#v.getUint8(BLKIF_RESPONSE_OPERATION); }
+  set operation(x: number) { this.#v.setUint8(BLKIF_RESPONSE_OPERATION, x); }
+  /** BLKIF_RSP_* (signed). */
+  get status(): number { return this.#v.getInt16(BLKIF_RESPONSE_STATUS, true); }
+  set status(x: number) { this.#v.setInt16(BLKIF_RESPONSE_STATUS, x, true); }
+}
 
 function readSector(v: DataView, at: number): number | undefined {
   const x = v.getBigUint64(at, true);

@@ -17,7 +17,8 @@ import type { Clock, TimerId } from "../../stack/time.ts";
 import {
   BLKIF_DISCARD_SECURE, BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST, BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP_DISCARD,
   BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_INDIRECT, BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_WRITE_BARRIER, BLKIF_RSP_EOPNOTSUPP,
-  BLKIF_RSP_ERROR, BLKIF_RSP_OKAY, BLKIF_SEGMENTS_PER_INDIRECT_PAGE, BLKIF_SLOT_SIZE, VDISK_READONLY, XEN_IO_PROTO_ABI_X86_64,
+  BLKIF_RSP_ERROR, BLKIF_RSP_OKAY, BLKIF_RESPONSE_SIZE, BLKIF_SEGMENTS_PER_INDIRECT_PAGE, BLKIF_SLOT_SIZE, BlkifRequestView,
+  BlkifResponseView, BlkifSegmentsView, VDISK_READONLY, XEN_IO_PROTO_ABI_X86_64,
 } from "../abi/blkif.ts";
 import type { EvtchnPort } from "../event-channel/types.ts";
 import type { GrantMapping } from "../grant-table/types.ts";
@@ -109,11 +110,12 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
   const faultHandlers: ((f: BlkFault) => void)[] = [];
   const stats = { requests: 0, errors: 0, notSupported: 0, sectorsRead: 0, sectorsWritten: 0, persistentGrants: 0, connects: 0 };
 
-  // Scratch, allocated once: the request copy, the response image, segment lists.
+  // Scratch, allocated once: the request copy, the response image (each through its xen-sim/abi
+  // view), segment lists.
   const reqBuf = new Uint8Array(BLKIF_SLOT_SIZE);
-  const req = new DataView(reqBuf.buffer);
-  const rspBuf = new Uint8Array(16);
-  const rsp = new DataView(rspBuf.buffer);
+  const req = new BlkifRequestView(reqBuf);
+  const rspBuf = new Uint8Array(BLKIF_RESPONSE_SIZE);
+  const rsp = new BlkifResponseView(rspBuf);
   const maxSegs = Math.max(BLKIF_MAX_SEGMENTS_PER_REQUEST, maxIndirect);
   const segGref = new Uint32Array(maxSegs);
   const segFirst = new Uint8Array(maxSegs);
@@ -121,7 +123,7 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
   const segPage: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(maxSegs).fill(undefined);
   const transient: GrantMapping[] = [];
   const indirectBytes = new Uint8Array(BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * 4096);
-  const indirectView = new DataView(indirectBytes.buffer);
+  const indirectSegments = new BlkifSegmentsView(indirectBytes);
 
   const report = (reason: string, detail?: string): void => {
     const f: BlkFault = detail === undefined ? { side: "backend", peer: feId, reason } : { side: "backend", peer: feId, reason, detail };
@@ -162,21 +164,14 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
   };
 
   const respond = (c: Connection, idLo: number, idHi: number, operation: number, status: number): void => {
-    rsp.setUint32(0, idLo, true);
-    rsp.setUint32(4, idHi, true);
-    rsp.setUint8(8, operation);
-    rsp.setUint8(9, 0);
-    rsp.setInt16(10, status, true);
-    rsp.setUint32(12, 0, true);
+    rsp.clear();
+    rsp.idLow = idLo;
+    rsp.idHigh = idHi;
+    rsp.operation = operation;
+    rsp.status = status;
     c.ring.queueResponse(rspBuf);
     if (status === BLKIF_RSP_ERROR) stats.errors++;
     else if (status === BLKIF_RSP_EOPNOTSUPP) stats.notSupported++;
-  };
-
-  /** Reads a u64 sector field; values beyond 2^53 read as Infinity (out of range for any disk). */
-  const u64 = (at: number): number => {
-    const hi = req.getUint32(at + 4, true);
-    return hi >= 0x200000 ? Infinity : hi * TWO32 + req.getUint32(at, true);
   };
 
   /** Serves READ/WRITE (and the data part of FLUSH/BARRIER) over segs parsed into seg*. */
@@ -212,16 +207,17 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
 
   const handleRequest = (c: Connection): void => {
     stats.requests++;
-    const op = req.getUint8(0);
-    const idLo = req.getUint32(8, true);
-    const idHi = req.getUint32(12, true);
+    const op = req.operation;
+    const idLo = req.idLow;
+    const idHi = req.idHigh;
     switch (op) {
       case BLKIF_OP_READ:
       case BLKIF_OP_WRITE:
       case BLKIF_OP_FLUSH_DISKCACHE:
       case BLKIF_OP_WRITE_BARRIER: {
-        const nseg = req.getUint8(1);
-        const sector = u64(16);
+        const nseg = req.nrSegments;
+        // Sector fields beyond 2^53 read as Infinity (out of range for any disk).
+        const sector = req.sectorNumber;
         const needsData = op === BLKIF_OP_READ || op === BLKIF_OP_WRITE;
         if ((op === BLKIF_OP_FLUSH_DISKCACHE || op === BLKIF_OP_WRITE_BARRIER) && !storage.canFlush) {
           respond(c, idLo, idHi, op, BLKIF_RSP_EOPNOTSUPP);
@@ -231,11 +227,11 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
           respond(c, idLo, idHi, op, BLKIF_RSP_ERROR);
           return;
         }
+        const segs = req.segments;
         for (let i = 0; i < nseg; i++) {
-          const at = 24 + 8 * i;
-          segGref[i] = req.getUint32(at, true);
-          segFirst[i] = req.getUint8(at + 4);
-          segLast[i] = req.getUint8(at + 5);
+          segGref[i] = segs.gref(i);
+          segFirst[i] = segs.firstSect(i);
+          segLast[i] = segs.lastSect(i);
         }
         let status: number = BLKIF_RSP_OKAY;
         if (op === BLKIF_OP_WRITE_BARRIER && !storage.flush().ok) status = BLKIF_RSP_ERROR;
@@ -248,9 +244,9 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
         return;
       }
       case BLKIF_OP_INDIRECT: {
-        const indirectOp = req.getUint8(1);
-        const nseg = req.getUint16(2, true);
-        const sector = u64(16);
+        const indirectOp = req.indirectOp;
+        const nseg = req.indirectNrSegments;
+        const sector = req.sectorNumber;
         const echo = indirectOp === BLKIF_OP_READ || indirectOp === BLKIF_OP_WRITE ? indirectOp : op;
         if (maxIndirect === 0) {
           respond(c, idLo, idHi, echo, BLKIF_RSP_EOPNOTSUPP);
@@ -263,7 +259,7 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
         const pages = Math.ceil(nseg / BLKIF_SEGMENTS_PER_INDIRECT_PAGE);
         // Copy the segment table out of the frontend's pages once; validate the copy.
         for (let p = 0; p < pages; p++) {
-          const page = mapGrant(c, req.getUint32(28 + 4 * p, true), true);
+          const page = mapGrant(c, req.indirectGref(p), true);
           if (page === undefined) {
             unmapTransient();
             respond(c, idLo, idHi, echo, BLKIF_RSP_ERROR);
@@ -274,10 +270,9 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
         }
         unmapTransient();
         for (let i = 0; i < nseg; i++) {
-          const at = 8 * i;
-          segGref[i] = indirectView.getUint32(at, true);
-          segFirst[i] = indirectView.getUint8(at + 4);
-          segLast[i] = indirectView.getUint8(at + 5);
+          segGref[i] = indirectSegments.gref(i);
+          segFirst[i] = indirectSegments.firstSect(i);
+          segLast[i] = indirectSegments.lastSect(i);
         }
         const status = doRw(c, indirectOp === BLKIF_OP_WRITE, sector, nseg);
         unmapTransient();
@@ -285,13 +280,13 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
         return;
       }
       case BLKIF_OP_DISCARD: {
-        const secure = (req.getUint8(1) & BLKIF_DISCARD_SECURE) !== 0;
+        const secure = (req.discardFlag & BLKIF_DISCARD_SECURE) !== 0;
         if (!storage.canDiscard || !discardEnabled || (secure && !storage.canSecureDiscard)) {
           respond(c, idLo, idHi, op, BLKIF_RSP_EOPNOTSUPP);
           return;
         }
-        const sector = u64(16);
-        const count = u64(24);
+        const sector = req.sectorNumber;
+        const count = req.discardNrSectors;
         if (!(sector + count <= storage.sectors) || readOnly) {
           respond(c, idLo, idHi, op, BLKIF_RSP_ERROR);
           return;

@@ -20,7 +20,8 @@ import { err, ok, type Result } from "../../stack/result.ts";
 import {
   BLKIF_DISCARD_SECURE, BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP_DISCARD, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_INDIRECT,
   BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_WRITE_BARRIER, BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_OKAY,
-  BLKIF_SEGMENTS_PER_INDIRECT_PAGE, BLKIF_SLOT_SIZE, VDISK_READONLY, XEN_IO_PROTO_ABI_X86_64,
+  BLKIF_SEGMENTS_PER_INDIRECT_PAGE, BLKIF_SLOT_SIZE, VDISK_READONLY, XEN_IO_PROTO_ABI_X86_64, BlkifRequestView,
+  BlkifResponseView, BlkifSegmentsView,
 } from "../abi/blkif.ts";
 import type { EvtchnPort } from "../event-channel/types.ts";
 import type { Domain } from "../hypervisor/types.ts";
@@ -171,10 +172,11 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
   const data: PagePool = { pages: [], frames: [], grefs: [], ro: [], free: [] };
   const ind: PagePool = { pages: [], frames: [], grefs: [], ro: [], free: [] };
 
+  // The request built for the ring and the response copied out of it, through their xen-sim/abi views.
   const reqBuf = new Uint8Array(BLKIF_SLOT_SIZE);
-  const req = new DataView(reqBuf.buffer);
+  const req = new BlkifRequestView(reqBuf);
   const rspBuf = new Uint8Array(BLKIF_SLOT_SIZE);
-  const rsp = new DataView(rspBuf.buffer);
+  const rsp = new BlkifResponseView(rspBuf);
 
   // --- page pools -------------------------------------------------------------------------------
 
@@ -397,24 +399,23 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     s.nIndirect = nInd;
     s.dataOp = dataOp;
     s.reqOp = indirect ? BLKIF_OP_INDIRECT : dataOp;
-    reqBuf.fill(0);
-    req.setUint32(8, id, true);
-    req.setUint32(16, sector % 0x100000000, true);
-    req.setUint32(20, Math.floor(sector / 0x100000000), true);
+    req.clear();
+    req.idLow = id;
+    req.sectorNumber = sector;
     if (op.kind === K_DISCARD) {
-      req.setUint8(0, BLKIF_OP_DISCARD);
-      req.setUint8(1, op.secure ? BLKIF_DISCARD_SECURE : 0);
-      req.setUint32(24, count % 0x100000000, true);
-      req.setUint32(28, Math.floor(count / 0x100000000), true);
+      req.operation = BLKIF_OP_DISCARD;
+      req.discardFlag = op.secure ? BLKIF_DISCARD_SECURE : 0;
+      req.discardNrSectors = count;
     } else if (indirect) {
-      req.setUint8(0, BLKIF_OP_INDIRECT);
-      req.setUint8(1, dataOp);
-      req.setUint16(2, nseg, true);
-      for (let i = 0; i < nInd; i++) req.setUint32(28 + 4 * i, ind.grefs[s.indirect[i]!]!, true);
+      req.operation = BLKIF_OP_INDIRECT;
+      req.indirectOp = dataOp;
+      req.indirectNrSegments = nseg;
+      for (let i = 0; i < nInd; i++) req.setIndirectGref(i, ind.grefs[s.indirect[i]!]!);
     } else {
-      req.setUint8(0, dataOp);
-      req.setUint8(1, nseg);
+      req.operation = dataOp;
+      req.nrSegments = nseg;
     }
+    let segs = req.segments;
     let left = count;
     let off = offset;
     const src = op.data;
@@ -426,23 +427,9 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
         page.set(src.subarray(off, off + n * 512));
       }
       const gref = data.grefs[pi]!;
-      if (indirect) {
-        const ipage = ind.pages[s.indirect[i >>> 9]!]!;
-        const at = (i & 511) * 8;
-        ipage[at] = gref & 0xff;
-        ipage[at + 1] = (gref >>> 8) & 0xff;
-        ipage[at + 2] = (gref >>> 16) & 0xff;
-        ipage[at + 3] = gref >>> 24;
-        ipage[at + 4] = 0;
-        ipage[at + 5] = n - 1;
-        ipage[at + 6] = 0;
-        ipage[at + 7] = 0;
-      } else {
-        const at = 24 + 8 * i;
-        req.setUint32(at, gref, true);
-        req.setUint8(at + 4, 0);
-        req.setUint8(at + 5, n - 1);
-      }
+      // Indirect: segment i is entry i % 512 of indirect page i / 512 (one view per page).
+      if (indirect && (i & (BLKIF_SEGMENTS_PER_INDIRECT_PAGE - 1)) === 0) segs = new BlkifSegmentsView(ind.pages[s.indirect[i >>> 9]!]!);
+      segs.set(indirect ? i & (BLKIF_SEGMENTS_PER_INDIRECT_PAGE - 1) : i, gref, 0, n - 1);
       left -= n;
       off += n * 512;
     }
@@ -582,10 +569,10 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
       if (t.error !== "empty") fatal("ring-overflow", "rsp_prod beyond the requests sent");
       return false;
     }
-    const idLo = rsp.getUint32(0, true);
-    const idHi = rsp.getUint32(4, true);
-    const rop = rsp.getUint8(8);
-    const status = rsp.getInt16(10, true);
+    const idLo = rsp.idLow;
+    const idHi = rsp.idHigh;
+    const rop = rsp.operation;
+    const status = rsp.status;
     const s = idHi === 0 && idLo < shadows.length ? shadows[idLo]! : undefined;
     if (s === undefined) {
       fatal("bad-response-id", `id ${idHi * 2 ** 32 + idLo} is not a request slot`);

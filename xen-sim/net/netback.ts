@@ -19,18 +19,18 @@ import { err, ok, type Result } from "../../stack/result.ts";
 import type { Frame, FrameOffload, NetDevice, Offloads } from "../../stack/link/types.ts";
 import type { Clock } from "../../stack/time.ts";
 import {
-  NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETIF_RX_SLOT_SIZE, NETIF_TX_SLOT_SIZE, NETRXF_csum_blank,
-  NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, NETTXF_csum_blank, NETTXF_data_validated, NETTXF_extra_info,
-  NETTXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4,
-  XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, XEN_NETIF_EXTRA_TYPE_HASH, NETIF_EXTRA_TYPE,
-  NETIF_EXTRA_HASH_TYPE, NETIF_EXTRA_HASH_ALGORITHM, NETIF_EXTRA_HASH_VALUE,
+  NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETIF_RX_RESPONSE_SIZE, NETIF_RX_SLOT_SIZE, NETIF_TX_RESPONSE_SIZE,
+  NETIF_TX_SLOT_SIZE, NETRXF_csum_blank, NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, NETTXF_csum_blank,
+  NETTXF_data_validated, NETTXF_extra_info, NETTXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO,
+  XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN,
+  XEN_NETIF_EXTRA_TYPE_HASH, NetifExtraInfoView, NetifRxRequestView, NetifRxResponseView, NetifTxRequestView,
+  NetifTxResponseView,
 } from "../abi/netif.ts";
-import { RING_REQ_EVENT, RING_REQ_PROD, RING_RSP_PROD } from "../abi/ring.ts";
 import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
 import type { EvtchnPort } from "../event-channel/types.ts";
 import type { GrantMapping } from "../grant-table/types.ts";
 import type { Domain } from "../hypervisor/types.ts";
-import { createBackRing } from "../ring/ring.ts";
+import { createBackRing, sharedResponseProducer } from "../ring/ring.ts";
 import type { BackRing } from "../ring/types.ts";
 import type { XenstoreClient } from "../xenstore/client.ts";
 import { XenbusState, type StateWatch, type XenbusStateValue } from "../xenbus/types.ts";
@@ -54,7 +54,6 @@ interface Connection {
   rx: BackRing;
   readonly txMap: GrantMapping;
   readonly rxMap: GrantMapping;
-  readonly rxIndex: Uint32Array;
   readonly txPort: EvtchnPort;
   readonly rxPort: EvtchnPort;
   readonly gso: boolean;
@@ -243,12 +242,17 @@ export function createNetback(
     // plus the frames queued behind it for a slow receiver hold a few dozen more.
     const recycler = createBufferRecycler({ capacity: 65536, keep: 64, poison: options.poisonReleasedBuffers === true });
 
+    // The request copied out of a ring (tx: a request or an extra-info slot; rx: a request) and
+    // the response built for one, each seen through its xen-sim/abi view.
     const slot = new Uint8Array(NETIF_TX_SLOT_SIZE);
-    const slotView = new DataView(slot.buffer);
-    const out = new Uint8Array(NETIF_TX_SLOT_SIZE);
-    const outView = new DataView(out.buffer);
-    const txResponse = out.subarray(0, 4);
-    const rxResponse = out.subarray(0, NETIF_RX_SLOT_SIZE);
+    const txReq = new NetifTxRequestView(slot);
+    const txExtra = new NetifExtraInfoView(slot);
+    const rxReq = new NetifRxRequestView(slot.subarray(0, NETIF_RX_SLOT_SIZE));
+    const txResponse = new Uint8Array(NETIF_TX_RESPONSE_SIZE);
+    const txRsp = new NetifTxResponseView(txResponse);
+    const rxResponse = new Uint8Array(NETIF_RX_RESPONSE_SIZE);
+    const rxRsp = new NetifRxResponseView(rxResponse);
+    const rxExtra = new NetifExtraInfoView(rxResponse);
     const txReqs: number[] = []; // per data slot: gref, offset, size, id (flattened)
 
     const offloads: Offloads = {
@@ -330,18 +334,18 @@ export function createNetback(
     };
 
     const respondTx = (c: Connection, id: number, status: number): void => {
-      outView.setUint16(0, id, true);
-      outView.setInt16(2, status, true);
+      txRsp.id = id;
+      txRsp.status = status;
       c.tx.queueResponse(txResponse);
     };
 
     /** Handles one frame whose first slot is in `slot`; false when the frontend was disconnected. */
     const txFrame = (c: Connection): boolean => {
-      const firstGref = slotView.getUint32(0, true);
-      const firstOffset = slotView.getUint16(4, true);
-      const firstFlags = slotView.getUint16(6, true);
-      const firstId = slotView.getUint16(8, true);
-      const frameSize = slotView.getUint16(10, true);
+      const firstGref = txReq.gref;
+      const firstOffset = txReq.offset;
+      const firstFlags = txReq.flags;
+      const firstId = txReq.id;
+      const frameSize = txReq.size;
       let gsoSize = 0;
       let extras = 0;
       if (firstFlags & NETTXF_extra_info) {
@@ -350,15 +354,15 @@ export function createNetback(
           if (t === "broken") return false;
           if (t === "empty") { report("missing-extra-info", true); return false; }
           extras++;
-          const type = slot[0]!;
-          const xflags = slot[1]!;
+          const type = txExtra.type;
+          const xflags = txExtra.flags;
           if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX || extras >= XEN_NETIF_EXTRA_TYPE_MAX) {
             report("bad-extra-info", true, `type ${type}`);
             return false;
           }
           if (type === XEN_NETIF_EXTRA_TYPE_GSO) {
-            const size = slotView.getUint16(2, true);
-            const gtype = slot[4]!;
+            const size = txExtra.gsoSize;
+            const gtype = txExtra.gsoType;
             if (size === 0) { report("bad-gso", true, "size 0"); return false; }
             if (gtype !== XEN_NETIF_GSO_TYPE_TCPV4 && gtype !== XEN_NETIF_GSO_TYPE_TCPV6) { report("bad-gso", true, `type ${gtype}`); return false; }
             gsoSize = gtype === XEN_NETIF_GSO_TYPE_TCPV4 ? size : -1;
@@ -375,11 +379,11 @@ export function createNetback(
         const t = take(c);
         if (t === "broken") return false;
         if (t === "empty") { report("missing-slots", true, "more_data beyond req_prod"); return false; }
-        const size = slotView.getUint16(10, true);
+        const size = txReq.size;
         if (size > rest) { report("frame-size", true, "slots exceed the first slot's size"); return false; }
         rest -= size;
-        txReqs.push(slotView.getUint32(0, true), slotView.getUint16(4, true), size, slotView.getUint16(8, true));
-        more = (slotView.getUint16(6, true) & NETTXF_more_data) !== 0;
+        txReqs.push(txReq.gref, txReq.offset, size, txReq.id);
+        more = (txReq.flags & NETTXF_more_data) !== 0;
       }
       txReqs[2] = rest;
       for (let i = 0; i < txReqs.length; i += 4) {
@@ -490,15 +494,8 @@ export function createNetback(
 
     /** Requests available on the rx ring; arms req_event (Linux xenvif_rx_ring_slots_available) when short. */
     const rxAvailable = (c: Connection, need: number): number | null => {
-      for (let i = 0; i < 4; i++) {
-        const a = c.rx.unconsumedRequests();
-        if (!a.ok) return null;
-        if (a.value >= need) return a.value;
-        const prod = Atomics.load(c.rxIndex, RING_REQ_PROD / 4);
-        Atomics.store(c.rxIndex, RING_REQ_EVENT / 4, (prod + 1) >>> 0);
-        if (Atomics.load(c.rxIndex, RING_REQ_PROD / 4) === prod) return a.value;
-      }
-      return 0;
+      const a = c.rx.requestsAvailable(need);
+      return a.ok ? a.value : null;
     };
 
     const takeRx = (c: Connection): boolean => {
@@ -536,8 +533,8 @@ export function createNetback(
         let failed = false;
         for (let k = 0; k < dataSlots; k++) {
           takeRx(c);
-          const id = slotView.getUint16(0, true);
-          const gref = slotView.getUint32(4, true);
+          const id = rxReq.id;
+          const gref = rxReq.gref;
           const n = Math.min(PAGE_SIZE, len - pos);
           const r = dom0.grants.copyToGrant(data, pos, n, fe, gref, 0);
           if (!r.ok && !failed) {
@@ -545,27 +542,27 @@ export function createNetback(
             report("bad-grant", false, `rx copy ${r.error} ref ${gref}`);
           }
           pos += n;
-          outView.setUint16(0, id, true);
-          outView.setUint16(2, 0, true);
-          outView.setUint16(4, (k === 0 ? flags : 0) | (pos < len ? NETRXF_more_data : 0), true);
-          outView.setInt16(6, r.ok ? n : NETIF_RSP_ERROR, true);
+          rxRsp.id = id;
+          rxRsp.offset = 0;
+          rxRsp.flags = (k === 0 ? flags : 0) | (pos < len ? NETRXF_more_data : 0);
+          rxRsp.status = r.ok ? n : NETIF_RSP_ERROR;
           c.rx.queueResponse(rxResponse);
           if (k === 0 && gso) {
             takeRx(c);
-            out.fill(0, 0, NETIF_RX_SLOT_SIZE);
-            out[0] = XEN_NETIF_EXTRA_TYPE_GSO;
-            out[1] = hash === undefined ? 0 : XEN_NETIF_EXTRA_FLAG_MORE;
-            outView.setUint16(2, off!.gsoSize!, true);
-            out[4] = XEN_NETIF_GSO_TYPE_TCPV4;
+            rxExtra.clear();
+            rxExtra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+            rxExtra.flags = hash === undefined ? 0 : XEN_NETIF_EXTRA_FLAG_MORE;
+            rxExtra.gsoSize = off!.gsoSize!;
+            rxExtra.gsoType = XEN_NETIF_GSO_TYPE_TCPV4;
             c.rx.queueResponse(rxResponse);
           }
           if (k === 0 && hash !== undefined) {
             takeRx(c);
-            out.fill(0, 0, NETIF_RX_SLOT_SIZE);
-            out[NETIF_EXTRA_TYPE] = XEN_NETIF_EXTRA_TYPE_HASH;
-            out[NETIF_EXTRA_HASH_TYPE] = hash.type;
-            out[NETIF_EXTRA_HASH_ALGORITHM] = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
-            outView.setUint32(NETIF_EXTRA_HASH_VALUE, hash.value, true);
+            rxExtra.clear();
+            rxExtra.type = XEN_NETIF_EXTRA_TYPE_HASH;
+            rxExtra.hashType = hash.type;
+            rxExtra.hashAlgorithm = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+            rxExtra.hashValue = hash.value;
             c.rx.queueResponse(rxResponse);
             stats.rxHashes++;
           }
@@ -710,13 +707,11 @@ export function createNetback(
       if (!rxPort.ok) { dom0.events.close(txPort.value); unmapBoth(); return err("bad-event-channel"); }
       const txPage = txMap.value.page;
       const rxPage = rxMap.value.page;
-      const txIdx = new Uint32Array(txPage.buffer, txPage.byteOffset, 4);
-      const rxIdx = new Uint32Array(rxPage.buffer, rxPage.byteOffset, 4);
       // BACK_RING_ATTACH at the response producer the page shows.
       const c: Connection = {
-        tx: createBackRing([txPage], { slotSize: NETIF_TX_SLOT_SIZE, startIndex: Atomics.load(txIdx, RING_RSP_PROD / 4) }),
-        rx: createBackRing([rxPage], { slotSize: NETIF_RX_SLOT_SIZE, startIndex: Atomics.load(rxIdx, RING_RSP_PROD / 4) }),
-        txMap: txMap.value, rxMap: rxMap.value, rxIndex: rxIdx,
+        tx: createBackRing([txPage], { slotSize: NETIF_TX_SLOT_SIZE, startIndex: sharedResponseProducer(txPage) }),
+        rx: createBackRing([rxPage], { slotSize: NETIF_RX_SLOT_SIZE, startIndex: sharedResponseProducer(rxPage) }),
+        txMap: txMap.value, rxMap: rxMap.value,
         txPort: txPort.value, rxPort: rxPort.value, gso, sg, csum, scheduled: false, live: true, rxQueue: [], rxHead: 0,
       };
       dom0.events.onEvent(c.txPort, () => kick(c));
@@ -737,7 +732,7 @@ export function createNetback(
 
     /** A control ring server attached at the response producer the page shows (no hash settings yet). */
     const ctrlServer = (page: Uint8Array, queues: number): CtrlServer => createCtrlServer({
-      page, startIndex: Atomics.load(new Uint32Array(page.buffer, page.byteOffset, 4), RING_RSP_PROD / 4),
+      page, startIndex: sharedResponseProducer(page),
       queues,
       copyFromGrant: (gref, offset, len, dst) => dom0.grants.copyFromGrant(fe, gref, offset, len, dst, 0),
     });
@@ -829,9 +824,8 @@ export function createNetback(
       reattachRings() {
         if (conns.length === 0 || state !== XenbusState.Connected) return false;
         for (const c of conns) {
-          const txIdx = new Uint32Array(c.txMap.page.buffer, c.txMap.page.byteOffset, 4);
-          c.tx = createBackRing([c.txMap.page], { slotSize: NETIF_TX_SLOT_SIZE, startIndex: Atomics.load(txIdx, RING_RSP_PROD / 4) });
-          c.rx = createBackRing([c.rxMap.page], { slotSize: NETIF_RX_SLOT_SIZE, startIndex: Atomics.load(c.rxIndex, RING_RSP_PROD / 4) });
+          c.tx = createBackRing([c.txMap.page], { slotSize: NETIF_TX_SLOT_SIZE, startIndex: sharedResponseProducer(c.txMap.page) });
+          c.rx = createBackRing([c.rxMap.page], { slotSize: NETIF_RX_SLOT_SIZE, startIndex: sharedResponseProducer(c.rxMap.page) });
           for (let i = c.rxHead; i < c.rxQueue.length; i++) c.rxQueue[i]!.release?.();
           c.rxQueue.length = 0;
           c.rxHead = 0;

@@ -21,7 +21,8 @@ import { parseMac, type MacAddress } from "../../stack/wire/address.ts";
 import {
   NETIF_RSP_NULL, NETIF_TX_SLOT_SIZE, NETIF_RX_SLOT_SIZE, NETRXF_csum_blank, NETRXF_data_validated, NETRXF_extra_info,
   NETRXF_more_data, NETTXF_csum_blank, NETTXF_data_validated, NETTXF_extra_info, NETTXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE,
-  XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE,
+  XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE, NetifExtraInfoView,
+  NetifRxRequestView, NetifRxResponseView, NetifTxRequestView, NetifTxResponseView,
 } from "../abi/netif.ts";
 import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
 import type { EvtchnPort } from "../event-channel/types.ts";
@@ -109,12 +110,16 @@ function netfront(
   let queueHead = 0;
   const deferred: Buf[] = [];
 
+  // Requests built for the rings and responses copied out of them, each through its xen-sim/abi view.
   const txSlot = new Uint8Array(NETIF_TX_SLOT_SIZE);
-  const txView = new DataView(txSlot.buffer);
+  const txReq = new NetifTxRequestView(txSlot);
+  const txExtra = new NetifExtraInfoView(txSlot);
   const rxSlot = new Uint8Array(NETIF_RX_SLOT_SIZE);
-  const rxView = new DataView(rxSlot.buffer);
+  const rxReq = new NetifRxRequestView(rxSlot);
   const rspCopy = new Uint8Array(NETIF_TX_SLOT_SIZE);
-  const rspView = new DataView(rspCopy.buffer);
+  const txRsp = new NetifTxResponseView(rspCopy);
+  const rxRsp = new NetifRxResponseView(rspCopy.subarray(0, NETIF_RX_SLOT_SIZE));
+  const rxExtra = new NetifExtraInfoView(rspCopy.subarray(0, NETIF_RX_SLOT_SIZE));
   const parts: number[] = [];
   const taken: number[] = [];
   const pool = createFramePool();
@@ -244,9 +249,9 @@ function netfront(
           r.rxBufs[id] = b;
         }
       }
-      rxView.setUint16(0, id, true);
-      rxView.setUint16(2, 0, true);
-      rxView.setUint32(4, b.ref >>> 0, true);
+      rxReq.id = id;
+      rxReq.pad = 0;
+      rxReq.gref = b.ref;
       if (!r.rx.queueRequest(rxSlot).ok) break;
       posted = true;
     }
@@ -321,18 +326,18 @@ function netfront(
       pos += chunk;
       const more = pos < len;
       const first = k === 0;
-      txView.setUint32(0, b.ref >>> 0, true);
-      txView.setUint16(4, 0, true);
-      txView.setUint16(6, (first ? flags | (gso ? NETTXF_extra_info : 0) : 0) | (more ? NETTXF_more_data : 0), true);
-      txView.setUint16(8, id, true);
-      txView.setUint16(10, first ? len : chunk, true);
+      txReq.gref = b.ref;
+      txReq.offset = 0;
+      txReq.flags = (first ? flags | (gso ? NETTXF_extra_info : 0) : 0) | (more ? NETTXF_more_data : 0);
+      txReq.id = id;
+      txReq.size = first ? len : chunk;
       r.tx.queueRequest(txSlot);
       stats.txSlots++;
       if (first && gso) {
-        txSlot.fill(0);
-        txSlot[0] = XEN_NETIF_EXTRA_TYPE_GSO;
-        txView.setUint16(2, gsoSize, true);
-        txSlot[4] = XEN_NETIF_GSO_TYPE_TCPV4;
+        txExtra.clear();
+        txExtra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+        txExtra.gsoSize = gsoSize;
+        txExtra.gsoType = XEN_NETIF_GSO_TYPE_TCPV4;
         r.tx.queueRequest(txSlot);
         stats.txSlots++;
       }
@@ -380,8 +385,8 @@ function netfront(
           report("ill-behaved-peer", true, "tx rsp_prod");
           return false;
         }
-        const id = rspView.getUint16(0, true);
-        const status = rspView.getInt16(2, true);
+        const id = txRsp.id;
+        const status = txRsp.status;
         if (status === NETIF_RSP_NULL) continue;
         const b = id < r.txBufs.length ? r.txBufs[id] : undefined;
         if (b === undefined || b.ref < 0) {
@@ -433,12 +438,12 @@ function netfront(
       let slots = 1;
       let gsoSize = 0;
       consumed.push(slot);
-      const id0 = rspView.getUint16(0, true);
-      const flags = rspView.getUint16(4, true);
+      const id0 = rxRsp.id;
+      const flags = rxRsp.flags;
       if (id0 !== slot) { report("bad-rx-response-id", true, `id ${id0} in slot ${slot}`); broken = true; break; }
       const pushPart = (s: number): void => {
-        const offset = rspView.getUint16(2, true);
-        const status = rspView.getInt16(6, true);
+        const offset = rxRsp.offset;
+        const status = rxRsp.status;
         if (status < 0 || offset + status > PAGE_SIZE) {
           good = false;
           why = status < 0 ? "error-status" : "beyond-page";
@@ -451,12 +456,12 @@ function netfront(
           if (slot === -2) { broken = true; break outer; }
           if (slot === -1) { good = false; why = "missing-extra"; break; }
           consumed.push(slot);
-          const type = rspCopy[0]!;
-          const xflags = rspCopy[1]!;
+          const type = rxExtra.type;
+          const xflags = rxExtra.flags;
           if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX || n >= MAX_EXTRAS) { good = false; why = "bad-extra"; }
           else if (type === XEN_NETIF_EXTRA_TYPE_GSO) {
-            const size = rspView.getUint16(2, true);
-            if (rspCopy[4] !== XEN_NETIF_GSO_TYPE_TCPV4 || size === 0) { good = false; why = "bad-gso"; }
+            const size = rxExtra.gsoSize;
+            if (rxExtra.gsoType !== XEN_NETIF_GSO_TYPE_TCPV4 || size === 0) { good = false; why = "bad-gso"; }
             else gsoSize = size;
           }
           if (!(xflags & XEN_NETIF_EXTRA_FLAG_MORE) || n >= MAX_EXTRAS) break;
@@ -468,11 +473,11 @@ function netfront(
         if (slot === -2) { broken = true; break outer; }
         if (slot === -1) { good = false; why = "missing-slots"; break; }
         consumed.push(slot);
-        if (rspView.getUint16(0, true) !== slot) { report("bad-rx-response-id", true, `slot ${slot}`); broken = true; break outer; }
+        if (rxRsp.id !== slot) { report("bad-rx-response-id", true, `slot ${slot}`); broken = true; break outer; }
         slots++;
         if (slots > maxRxSlots) { good = false; why = "too-many-slots"; }
         else pushPart(slot);
-        more = (rspView.getUint16(4, true) & NETRXF_more_data) !== 0;
+        more = (rxRsp.flags & NETRXF_more_data) !== 0;
       }
       if (!good) {
         stats.rxDropped++;

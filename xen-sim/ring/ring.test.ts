@@ -306,4 +306,21 @@ describe("shared rings", () => {
     expect(code(() => r.back.takeRequest(new Uint8Array(4)))).toBe("ERR_NETLAB_RING_ARGS");
     expect(code(() => r.front.takeResponse(new Uint8Array(4)))).toBe("ERR_NETLAB_RING_ARGS");
   });
+
+  it("requestsAvailable() arms req_event at req_prod + 1 only while fewer requests than needed are published", () => {
+    const { page, front, back } = ringAt(0xfffffffe, NETIF_RX_SLOT_SIZE);
+    for (let i = 0; i < 3; i++) unwrap(front.queueRequest(slot(i)));
+    front.pushRequests();
+    const before = u32(page, 4);
+    expect(unwrap(back.requestsAvailable(3))).toBe(3);
+    expect(u32(page, 4)).toBe(before);
+    expect(unwrap(back.requestsAvailable(4))).toBe(3);
+    // req_prod wrapped to 1: the next request (index 1) must notify.
+    expect(u32(page, 4)).toBe(2);
+    unwrap(front.queueRequest(slot(3)));
+    expect(front.pushRequests()).toBe(true);
+    expect(unwrap(back.requestsAvailable(4))).toBe(4);
+    setU32(page, 0, 0xfffffffe + 300);
+    expect(back.requestsAvailable(1)).toEqual(err("ill-behaved-peer"));
+  });
 });

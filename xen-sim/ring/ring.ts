@@ -5,6 +5,7 @@
 // the barrier ring.h places there; the comments name which barrier it stands for.
 // initSharedRing: SHARED_RING_INIT. createFrontRing / createBackRing: the two halves.
 // shouldNotify: the notify rule. ringSlots: slot count for a ring of n pages.
+// sharedResponseProducer: the rsp_prod a page shows (where BACK_RING_ATTACH starts).
 
 import { err, ok, type Result } from "../../stack/result.ts";
 import {
@@ -39,6 +40,11 @@ export function initSharedRing(firstPage: Uint8Array): void {
   Atomics.store(idx, RSP_EVENT, 1);
   Atomics.store(idx, REQ_PROD, 0);
   Atomics.store(idx, RSP_PROD, 0);
+}
+
+/** The response producer index published in a ring page (a backend re-attaching starts there). */
+export function sharedResponseProducer(firstPage: Uint8Array): number {
+  return Atomics.load(indexView(firstPage), RSP_PROD);
 }
 
 function indexView(firstPage: Uint8Array): Uint32Array {
@@ -221,6 +227,19 @@ export function createBackRing(pages: readonly Uint8Array[], options: RingOption
       rspPublished = newIndex;
       // Full barrier (mb): rsp_event is read after rsp_prod is visible.
       return shouldNotify(oldIndex, newIndex, Atomics.load(idx, RSP_EVENT));
+    },
+    requestsAvailable(needed) {
+      // Linux xenvif_rx_ring_slots_available: while short, ask to be woken at the next request
+      // (req_event = req_prod + 1) and look again unless req_prod moved meanwhile.
+      for (let round = 0; round < 4; round++) {
+        const a = unconsumedRequests();
+        if (!a.ok || a.value >= needed) return a;
+        const prod = Atomics.load(idx, REQ_PROD);
+        Atomics.store(idx, REQ_EVENT, (prod + 1) >>> 0);
+        // Full barrier (mb): req_prod is re-read after req_event is visible.
+        if (Atomics.load(idx, REQ_PROD) === prod) return a;
+      }
+      return ok(0);
     },
     finalCheckForRequests() {
       const first = unconsumedRequests();

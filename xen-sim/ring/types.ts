@@ -58,6 +58,11 @@ export interface BackRing {
   queueResponse(response: Uint8Array): Result<void, "ring-full">;
   /** Publishes queued responses; returns whether to notify (RING_PUSH_RESPONSES_AND_CHECK_NOTIFY). */
   pushResponses(): boolean;
+  /**
+   * Unconsumed requests; when fewer than `needed`, arms req_event = req_prod + 1 so the next push
+   * notifies, and re-checks (Linux xenvif_rx_ring_slots_available). 0 if req_prod keeps moving.
+   */
+  requestsAvailable(needed: number): Result<number, RingError>;
   /** RING_FINAL_CHECK_FOR_REQUESTS: true if work remains; otherwise req_event = req_cons + 1 is armed. */
   finalCheckForRequests(): Result<boolean, RingError>;
 }
