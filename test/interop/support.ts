@@ -47,6 +47,8 @@ export interface TapLabOptions {
   readonly offloadsOff?: boolean;
   /** Capture on both sides (default true). */
   readonly capture?: boolean;
+  /** Leave IPv6 on on the kernel's interface (default false: a quiet wire without its RS and DAD). */
+  readonly ipv6?: boolean;
 }
 
 /** What a lab gives the test body. */
@@ -96,7 +98,7 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
   try {
     tap = await openTap({ name: ifname, ...options.tap });
     await ns.adoptLink(ifname);
-    await ns.configureLink(ifname, { addresses: options.kernelCidr === null ? [] : [options.kernelCidr ?? "192.0.2.1/24"], offloadsOff: options.offloadsOff ?? true });
+    await ns.configureLink(ifname, { addresses: options.kernelCidr === null ? [] : [options.kernelCidr ?? "192.0.2.1/24"], offloadsOff: options.offloadsOff ?? true, disableIpv6: options.ipv6 !== true });
     const link = JSON.parse(await ns.ip("-j", "link", "show", "dev", ifname)) as Array<{ address: string }>;
     let device: NetDevice = tap;
     if (capture) {
