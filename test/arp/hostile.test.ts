@@ -8,7 +8,7 @@ import { type ArpOptions, createStack, type Stack } from "../../stack/index.ts";
 import { createSwitch, type SwitchPort } from "../../stack/link/switch.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import { unwrap } from "../../stack/result.ts";
-import type { TcpStream } from "../../stack/transport/tcp/index.ts";
+import type { TcpStream } from "../../stack/transport/types.ts";
 import { BROADCAST_MAC, type MacAddress, parseIpv4 } from "../../stack/wire/address.ts";
 import { type ArpRepr, emitArp } from "../../stack/wire/arp.ts";
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, emitEthernet } from "../../stack/wire/ethernet.ts";
