@@ -4,6 +4,7 @@
 // `netlab lab schema`: the topology file's JSON Schema. `netlab lab check FILE`: validation only.
 // `netlab lab describe FILE`: the configuration graph (nodes, what each is composed of, routes, links).
 // Exit code: 0 done, 1 an invalid file or a failed run, 2 usage errors.
+import { flagReader, helpText, parseCommandLine, parseDuration, parseSeed, UsageError } from "../args.ts";
 import { TOPOLOGY_SCHEMA, describeTopology, formatLabSummary, formatTopologyErrors, listExamples, loadTopology, runLab } from "../../lab/index.ts";
 
 export const summary = "routed topologies in virtual time: lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab describe, lab schema";
@@ -20,60 +21,46 @@ const USAGE = `usage: netlab lab run FILE|EXAMPLE [--seed S] [--duration MS] [--
   --json      prints the report as JSON instead of the summary
 `;
 
-function usage(message?: string): number {
-  process.stderr.write(`${message === undefined ? "" : `netlab lab: ${message}\n`}${USAGE}`);
-  return 2;
-}
+/** The command lines of `netlab lab VERB` (args.ts's rules); each verb takes the flags it uses. */
+const FILE = { min: 1, max: 1, name: "a topology FILE or EXAMPLE" } as const;
+const LAB_SPECS = {
+  run: { command: "lab run", usage: USAGE, options: { seed: { type: "string" }, duration: { type: "string" }, json: { type: "boolean" }, out: { type: "string" } }, positionals: FILE },
+  check: { command: "lab check", usage: USAGE, options: {}, positionals: FILE },
+  describe: { command: "lab describe", usage: USAGE, options: {}, positionals: FILE },
+  list: { command: "lab list", usage: USAGE, options: { json: { type: "boolean" } } },
+  schema: { command: "lab schema", usage: USAGE, options: {} },
+} as const;
 
 /** Runs the lab command. */
 export async function run(args: string[]): Promise<number> {
   const [verb, ...rest] = args;
   if (verb === undefined || verb === "help" || verb === "--help" || verb === "-h") {
-    process.stdout.write(USAGE);
+    (verb === undefined ? process.stderr : process.stdout).write(helpText(LAB_SPECS.run));
     return verb === undefined ? 2 : 0;
   }
+  if (!Object.hasOwn(LAB_SPECS, verb)) throw new UsageError("lab", verb.startsWith("-") ? `unknown option '${verb}' (the subcommand comes first)` : `unknown subcommand '${verb}'`);
+  const spec = LAB_SPECS[verb as keyof typeof LAB_SPECS];
+  const { values, positionals, help } = parseCommandLine<Record<string, { type: "string" | "boolean" }>>(spec, rest);
+  if (help) {
+    process.stdout.write(helpText(spec));
+    return 0;
+  }
+  const json = values["json"] === true;
   if (verb === "schema") {
     process.stdout.write(`${JSON.stringify(TOPOLOGY_SCHEMA, null, 2)}\n`);
     return 0;
   }
   if (verb === "list") {
     const examples = listExamples();
-    if (rest.includes("--json")) process.stdout.write(`${JSON.stringify(examples, null, 2)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify(examples, null, 2)}\n`);
     else for (const e of examples) process.stdout.write(`${e.name.padEnd(24)} ${e.path}\n`);
     return 0;
   }
-  if (verb !== "run" && verb !== "check" && verb !== "describe") return usage(`unknown subcommand '${verb}'`);
-  let file: string | undefined, seed: number | undefined, duration: number | undefined, outDir: string | undefined, json = false;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    const value = (): string | undefined => rest[++i];
-    switch (a) {
-      case "--seed": {
-        const v = Number(value());
-        if (!Number.isInteger(v) || v < 0) return usage("--seed needs a non-negative integer");
-        seed = v;
-        break;
-      }
-      case "--duration": {
-        const v = Number(value());
-        if (!(v > 0)) return usage("--duration needs a positive number of ms");
-        duration = v;
-        break;
-      }
-      case "--out": {
-        outDir = value();
-        if (outDir === undefined) return usage("--out needs a directory");
-        break;
-      }
-      case "--json":
-        json = true;
-        break;
-      default:
-        if (a.startsWith("--") || file !== undefined) return usage(`unexpected argument '${a}'`);
-        file = a;
-    }
-  }
-  if (file === undefined) return usage("a topology file is needed");
+  const get = flagReader(spec.command, values);
+  const seed = get("seed", parseSeed);
+  const duration = get("duration", (t) => parseDuration(t, "ms", 1));
+  const outDir = typeof values["out"] === "string" ? values["out"] : undefined;
+  const file = positionals[0]!;
   const loaded = loadTopology(file);
   if (!loaded.ok) {
     process.stderr.write(`netlab lab: ${loaded.path} is not a valid topology:\n${formatTopologyErrors(loaded.errors)}\n`);
