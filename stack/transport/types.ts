@@ -81,6 +81,8 @@ export interface TcpStreamListener extends TcpListener {
 export interface TcpConnectionOptions {
   readonly noDelay?: boolean;
   readonly congestionControl?: "cubic" | "newreno";
+  /** HyStart++ (RFC 9406) in CUBIC's slow start [the TCP layer's `hystart` option]. */
+  readonly hystart?: boolean;
   readonly keepAliveMs?: number;
 }
 

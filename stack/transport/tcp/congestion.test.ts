@@ -13,11 +13,11 @@ describe("congestion control", () => {
 
   it("NewReno: slow start doubles per RTT, loss halves, congestion avoidance adds one MSS per RTT", () => {
     const cc = createCongestionControl("newreno", MSS);
-    cc.onAck(cc.cwnd, MSS, 0, 10);
+    cc.onAck(cc.cwnd, MSS, 0, 10, 0, 0);
     expect(cc.cwnd).toBe(28960);
     cc.onCongestion(28960, MSS, 10);
     expect([cc.ssthresh, cc.cwnd]).toEqual([14480, 14480]);
-    cc.onAck(14480, MSS, 20, 10);
+    cc.onAck(14480, MSS, 20, 10, 0, 0);
     expect(cc.cwnd).toBe(14480 + MSS);
     cc.onTimeout(20000, MSS, 30);
     expect([cc.ssthresh, cc.cwnd]).toEqual([10000, MSS]);
@@ -36,9 +36,9 @@ describe("congestion control", () => {
     for (let rtt = 0; rtt < 100; rtt++) {
       t += 50;
       const w = cc.cwnd;
-      for (let i = 0; i < w / MSS; i++) cc.onAck(MSS, MSS, t, 50);
+      for (let i = 0; i < w / MSS; i++) cc.onAck(MSS, MSS, t, 50, 0, 0);
       const wr = reno.cwnd;
-      for (let i = 0; i < wr / MSS; i++) reno.onAck(MSS, MSS, t, 50);
+      for (let i = 0; i < wr / MSS; i++) reno.onAck(MSS, MSS, t, 50, 0, 0);
     }
     // after 5 s CUBIC is past W_max = 100 segments (convex probing after K)
     expect(cc.cwnd / MSS).toBeGreaterThan(100);
@@ -57,7 +57,7 @@ describe("congestion control", () => {
     for (let rtt = 0; rtt < 21; rtt++) {
       t += 200;
       const w = cc.cwnd;
-      for (let i = 0; i < w / MSS; i++) cc.onAck(MSS, MSS, t, 200);
+      for (let i = 0; i < w / MSS; i++) cc.onAck(MSS, MSS, t, 200, 0, 0);
       samples.push(cc.cwnd / MSS);
     }
     // around K ≈ 4.2 s (21 RTTs of 200 ms) the window is within a few segments of W_max = 100

@@ -4,6 +4,7 @@
 // initialWindow: RFC 6928 IW10.
 import type { Instant } from "../../time.ts";
 import { createCubic } from "./cubic.ts";
+import type { HyStart, HyStartCounters } from "./hystart.ts";
 import { createNewReno } from "./newreno.ts";
 
 /** Congestion-control algorithm names a socket can select. */
@@ -16,8 +17,13 @@ export interface CongestionControl {
   cwnd: number;
   /** Slow-start threshold (bytes). */
   ssthresh: number;
-  /** New data was cumulatively acknowledged outside recovery (`rttMs` when measured). */
-  onAck(acked: number, mss: number, now: Instant, rttMs: number | undefined): void;
+  /** HyStart++ (RFC 9406) of this connection's slow start: null when off (or not begun yet,
+   * `hystartEnabled` says which). */
+  readonly hystart: HyStart | null;
+  readonly hystartEnabled: boolean;
+  /** New data was cumulatively acknowledged outside recovery, up to `ack` with `sndMax` the
+   * highest sequence sent (`rttMs` when measured). */
+  onAck(acked: number, mss: number, now: Instant, rttMs: number | undefined, ack: number, sndMax: number): void;
   /** Loss detected by duplicate ACKs or SACK: sets ssthresh (and cwnd) for recovery. */
   onCongestion(flightSize: number, mss: number, now: Instant): void;
   /** The retransmission timer fired (RFC 5681 §3.1 eq. 4, cwnd to the loss window). */
@@ -34,7 +40,8 @@ export function initialWindow(mss: number): number {
   return Math.min(10 * mss, Math.max(2 * mss, 14600));
 }
 
-/** Creates a controller by name. */
-export function createCongestionControl(name: CongestionControlName, mss: number): CongestionControl {
-  return name === "newreno" ? createNewReno(mss) : createCubic(mss);
+/** Creates a controller by name; `hystart` turns HyStart++ on for CUBIC's slow start (it counts
+ * into `counters`). */
+export function createCongestionControl(name: CongestionControlName, mss: number, hystart = false, counters?: HyStartCounters): CongestionControl {
+  return name === "newreno" ? createNewReno(mss) : createCubic(mss, hystart ? counters ?? null : null);
 }

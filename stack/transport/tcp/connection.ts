@@ -21,9 +21,9 @@ import type { TcpInfo, TcpStateName } from "./types.ts";
 /** Creates a connection's state record with its ByteStream facade (state CLOSED, not yet opened). */
 export function createConnection(
   ctx: TcpContext, localAddress: number, localPort: number, remoteAddress: number, remotePort: number,
-  congestionControl: CongestionControlName, noDelay: boolean,
+  congestionControl: CongestionControlName, noDelay: boolean, hystart: boolean = ctx.options.hystart,
 ): Tcb {
-  const c = new Tcb(ctx, localAddress, localPort, remoteAddress, remotePort, congestionControl, noDelay, NEWRENO_RECOVERY);
+  const c = new Tcb(ctx, localAddress, localPort, remoteAddress, remotePort, congestionControl, noDelay, NEWRENO_RECOVERY, hystart);
   c.fireTimer = () => onTimer(c);
   c.stream = new TcpConnection(c);
   return c;
@@ -138,6 +138,10 @@ export class TcpConnection implements ByteStream {
       dsackReceived: c.dsackReceived,
       undos: c.undos,
       reordering: c.reordering,
+      spuriousRtos: c.rec?.spuriousRtos ?? 0,
+      hystart: !c.cc.hystartEnabled ? "off" : c.cc.hystart?.phase ?? "slow-start",
+      hystartExits: c.cc.hystart?.exits ?? 0,
+      hystartCssRounds: c.cc.hystart?.cssRounds ?? 0,
     };
   }
 

@@ -8,6 +8,8 @@ import { initialWindow } from "./congestion.ts";
 /** A NewReno controller starting with IW10. */
 export class NewReno implements CongestionControl {
   readonly name = "newreno" as const;
+  get hystart(): null { return null; }
+  get hystartEnabled(): boolean { return false; }
   cwnd: number;
   ssthresh = 0x7fffffff;
   #caAcked = 0;

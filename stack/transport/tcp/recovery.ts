@@ -7,6 +7,7 @@ import { retransmit, sendOne } from "./sender.ts";
 import { prepareUndo } from "./undo.ts";
 import { recoveryRecord, type LossRecovery, type Tcb } from "./state.ts";
 import { rackLostTo } from "./rack.ts";
+import { FRTO_PROBING } from "./frto.ts";
 
 /** Most retransmissions tracked per recovery for lost-retransmission detection. */
 const MAX_RTX_MARKS = 256;
@@ -18,6 +19,8 @@ const MAX_RTX_MARKS = 256;
  */
 export function detectLoss(c: Tcb, now: number): void {
   if (c.inRecovery || c.sndMax === c.sndUna) return;
+  // F-RTO's new data is out (RFC 5682 §2 step 2b): the next ACK decides, not SACK evidence
+  if (c.rec !== null && c.rec.frto === FRTO_PROBING) return;
   if (!seqGe(c.sndUna, c.recoverSeq) && !(c.sackOk && c.sndNxt === c.sndMax)) return;
   if (c.dupAcks >= c.reordering) { c.recovery.enter(c, now); return; }
   const sb = c.scoreboard;

@@ -3,7 +3,8 @@
 // the reduction is undone when D-SACKs show every retransmission since was a duplicate (as
 // Linux's tcp_try_undo_dsack) or when the ACK of the first retransmitted segment echoes a
 // timestamp older than that retransmission (Eifel detection, RFC 3522; response RFC 4015).
-// prepareUndo/noteRetransmission/onDsack/checkTimestampUndo/noteSackedHigh: the sender's hooks.
+// prepareUndo/noteRetransmission/onDsack/checkTimestampUndo/noteSackedHigh: the sender's hooks;
+// undoSpuriousTimeout: F-RTO's verdict (frto.ts).
 import { seqGt, seqLt, seqSub } from "./seq.ts";
 import { tsNow } from "./segment-writer.ts";
 import { MAX_REORDERING } from "./scoreboard.ts";
@@ -67,9 +68,19 @@ export function checkTimestampUndo(c: Tcb, ack: number, tsEcr: number | undefine
   else r.undoTsVal = TS_CHECKED;
 }
 
+/** F-RTO found the timeout spurious (RFC 5682 §3 step 3b): undo it (Linux's tcp_try_undo_loss). */
+export function undoSpuriousTimeout(c: Tcb): void {
+  const r = c.rec;
+  if (r === null || !r.undoActive || !r.undoFromRto) return;
+  undo(c);
+  // (as Linux's icsk_retransmits = 0: the timeout is forgotten, RACK's window opens again)
+  c.retries = 0;
+}
+
 function undo(c: Tcb): void {
   const r = c.rec!;
   r.undoActive = false;
+  r.frto = 0;
   // the reduction came from reordering, not loss: tolerate as much of it from now on (as Linux
   // raises tp->reordering on an undo), so the same reordering no longer looks like loss
   rackReorderingSeen(c);
@@ -80,6 +91,7 @@ function undo(c: Tcb): void {
   c.ctx.stats.undos++;
   if (r.undoFromRto) {
     c.ctx.stats.spuriousRtos++;
+    r.spuriousRtos++;
     // RFC 4015 §3.2 step (4): resume with data not yet sent instead of going back
     c.sndNxt = c.sndMax;
     c.highRxt = c.sndUna;
