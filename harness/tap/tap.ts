@@ -20,7 +20,7 @@ const IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
 const TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02;
 const IFNAMSIZ = 16, IFREQ_LEN = 40;
 const ENOENT = 2, EIO = 5, EAGAIN = 11, EACCES = 13, EBUSY = 16, ENODEV = 19, EINVAL = 22, EPERM = 1, EBADFD = 77;
-const HEAD = 0, TAIL = 1, STOP = 2, MAIN_IDLE = 3;
+const HEAD = 0, TAIL = 1, STOP = 2, MAIN_IDLE = 3, SHED_SYN = 4;
 /** Largest frame (with Ethernet header) accepted with gsoSize when tx offloads are on. */
 export const TAP_MAX_GSO_FRAME = 65535;
 
@@ -57,6 +57,17 @@ export interface TapOptions {
   readonly deliverBudget?: number;
   /** Upper bound of one poll(2) wait in the reader thread, ms (default 250). */
   readonly pollTimeoutMs?: number;
+  /**
+   * Frames that may wait in the ring before the reader thread drops TCP SYNs from sources it has
+   * not seen complete a handshake (default a quarter of ringSlots; ringSlots turns shedding off).
+   */
+  readonly synSlots?: number;
+}
+
+/** A tap's counters: a device's, and the SYNs the reader thread shed under a flood. */
+export interface TapCounters extends DeviceCounters {
+  /** TCP SYNs from unknown sources dropped because the ring held synSlots frames or more. */
+  readonly shedSyns: number;
 }
 
 /** A tap device: a NetDevice with a kernel interface on the other end. */
@@ -64,7 +75,7 @@ export interface TapDevice extends NetDevice {
   /** The kernel interface name. */
   readonly name: string;
   /** Counters since open (dropped: frames the kernel refused or the ring had no room for). */
-  readonly counters: Readonly<DeviceCounters>;
+  readonly counters: Readonly<TapCounters>;
   /** True once close() was called or the kernel removed the interface. */
   readonly closed: boolean;
   /** Keeps the process alive while open (the default). */
@@ -101,6 +112,9 @@ export async function openTap(options: TapOptions = {}): Promise<TapDevice> {
   const nameBytes = new TextEncoder().encode(requested);
   if (nameBytes.length >= IFNAMSIZ || /[\s/:]/.test(requested)) {
     throw new TapError("TAP_BAD_NAME", `bad interface name '${requested}' (1..15 bytes, no space, '/' or ':')`);
+  }
+  for (const [key, value] of [["ringSlots", options.ringSlots], ["synSlots", options.synSlots]] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new TapError("TAP_OPEN_FAILED", `${key} must be a positive integer (got ${value})`);
   }
   const libc = loadLibc();
   const vnetHdr = options.vnetHdr ?? true;
@@ -154,7 +168,11 @@ function createTapDevice(
   const lengths = new Int32Array(lengthsBuffer);
   ctl[MAIN_IDLE] = 1;
 
-  const counters: DeviceCounters = { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, dropped: 0 };
+  const synSlots = options.synSlots ?? Math.max(1, slots >>> 2);
+  const counters = {
+    txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, dropped: 0,
+    get shedSyns(): number { return Atomics.load(ctl, SHED_SYN); },
+  };
   const offloads: Offloads = mode.txOffloads
     ? Object.freeze({ txChecksum: true, tso: true, maxGsoFrame: TAP_MAX_GSO_FRAME })
     : NO_OFFLOADS;
@@ -170,7 +188,7 @@ function createTapDevice(
 
   const worker = new Worker(new URL("./reader-worker.cjs", import.meta.url), {
     workerData: {
-      koffiPath: koffiPath(), fd, wakeFd: wakeRead, slots, slotSize, batch: 32,
+      koffiPath: koffiPath(), fd, wakeFd: wakeRead, slots, slotSize, batch: 32, hdrLen, synSlots,
       pollTimeoutMs: options.pollTimeoutMs ?? 250, ctl: ctlBuffer, ring: ringBuffer, lengths: lengthsBuffer,
     },
   });

@@ -252,6 +252,7 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     const counters = (): Record<string, number> => ({
       rxFrames: tap.counters.rxFrames, rxBytes: tap.counters.rxBytes,
       txFrames: tap.counters.txFrames, txBytes: tap.counters.txBytes, dropped: tap.counters.dropped,
+      shedSyns: tap.counters.shedSyns,
       ...stack.counters(),
       ...(xen !== undefined ? xen.counters() : {}),
       ...(capture !== undefined ? { captureBytes: capture.bytesWritten } : {}),
@@ -286,6 +287,8 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
   ["rx", ["rxFrames", "rxBytes"]],
   ["tx", ["txFrames", "txBytes"]],
   ["dropped", ["dropped"]],
+  // SYNs from unknown sources the tap's reader dropped under a flood (issue 19 item 9).
+  ["shed syn", ["shedSyns"]],
   ["netfront tx/rx", ["netfront.txFrames", "netfront.rxFrames"]],
   ["arp req/rep", ["arp.requestsReceived", "arp.repliesSent"]],
   ["ip rx/tx", ["ipv4.rxPackets", "ipv4.txPackets"]],
@@ -302,7 +305,7 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
 ];
 
 /** Groups left out of the line while all their counters are zero. */
-const QUIET_WHILE_ZERO = new Set(["http refused/per-source", "http reclaimed idle/slow", "http timeouts/under-load", "http closed after-error/unread-body"]);
+const QUIET_WHILE_ZERO = new Set(["shed syn", "http refused/per-source", "http reclaimed idle/slow", "http timeouts/under-load", "http closed after-error/unread-body"]);
 
 /** One short line of the counters that matter most (all of them go to --json). */
 export function formatCounters(c: Record<string, number>): string {
