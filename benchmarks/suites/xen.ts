@@ -6,7 +6,7 @@
 import type { BenchCase, BenchSuite } from "../../harness/bench/types.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { buildXenNetwork } from "../../xen-sim/net/index.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil } from "../../stack/settle.ts";
 import { cpuMsSince, gbits } from "../lib/sim.ts";
 import { writeAll } from "../../stack/transport/write-all.ts";
 import { runXenTransferThreads } from "../../harness/xen/xen-transfer-threads.ts";

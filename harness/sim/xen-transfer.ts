@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil } from "../../stack/settle.ts";
 import { memmoveTunablesEnv, probeMemmove } from "../bench/memmove.ts";
 import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS, type SteadyGoodput } from "../xen/transfer-measure.ts";
 import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";

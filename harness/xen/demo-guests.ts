@@ -17,7 +17,7 @@ import { createNetback } from "../../xen-sim/net/netback.ts";
 import { createNetfront } from "../../xen-sim/net/netfront.ts";
 import type { Netback, Netfront, NetPeerError } from "../../xen-sim/net/types.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil } from "../../stack/settle.ts";
 import type { DeviceInfo, GuestDomain, Toolstack } from "../../xen-sim/toolstack/types.ts";
 
 /** The disk one guest gets. */

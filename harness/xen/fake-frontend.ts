@@ -9,7 +9,7 @@ import { unwrap } from "../../stack/result.ts";
 import type { VirtualClock } from "../../stack/time.ts";
 import { initSharedRing } from "../../xen-sim/ring/ring.ts";
 import type { GuestDomain, Toolstack, DeviceInfo } from "../../xen-sim/toolstack/types.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping } from "../../stack/settle.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
 import { readState, switchState, writeKeys } from "../../xen-sim/xenbus/xenbus.ts";
 
@@ -59,15 +59,7 @@ export interface FakeFrontendOptions {
   readonly numQueuesKey?: string;
 }
 
-async function settle<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
-  let done = false;
-  let value!: T;
-  void p.then((v) => { value = v; done = true; });
-  if (!(await pumpUntil(clock, () => done))) {
-    throw Object.assign(new Error("fake frontend: a xenstore operation did not settle on the virtual clock"), { code: "ERR_NETLAB_SETTLE" });
-  }
-  return value;
-}
+const settle = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { what: "fake frontend: a xenstore operation" });
 
 export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g: GuestDomain, dev: DeviceInfo, options: FakeFrontendOptions = {}): Promise<FakeFrontend> {
   await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x32);

@@ -1,22 +1,11 @@
 // Shared fixtures of the Xen network tests: a toolstack with a logged xenstore, a bridge,
-// netback, and helpers to settle promises on the VirtualClock.
-import { expect } from "vitest";
-import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
+// netback (settle promises with settleByPumping from stack/settle.ts).
+import { createRng, createVirtualClock } from "../../stack/time.ts";
 import type { XenstoreLogRecord } from "../../xen-sim/xenstore/types.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
 import { createBridge } from "../../xen-sim/net/bridge.ts";
 import { createNetback } from "../../xen-sim/net/netback.ts";
 import type { Netback, NetPeerError } from "../../xen-sim/net/types.ts";
-
-export async function settle<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
-  let done = false;
-  let value!: T;
-  void p.then((v) => { value = v; done = true; });
-  await pumpUntil(clock, () => done);
-  expect(done, "promise settled on the virtual clock").toBe(true);
-  return value;
-}
 
 export function dom0World(seed = 1) {
   const clock = createVirtualClock();

@@ -12,10 +12,10 @@ import {
   XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS as SET_FLAGS, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY as SET_KEY, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING as SET_MAP,
   XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE as SET_MAP_SIZE,
 } from "../../xen-sim/net/netif-ctrl.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
 import { connectFakeFrontend } from "./fake-frontend.ts";
-import { dom0World, settle } from "./helpers.ts";
+import { dom0World } from "./helpers.ts";
 
 /** Microsoft's RSS verification key and its published IPv4 and IPv4+TCP results. */
 const MS_KEY = Uint8Array.from("6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa".match(/../g)!.map((h) => parseInt(h, 16)));

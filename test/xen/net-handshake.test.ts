@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { ok, unwrap } from "../../stack/result.ts";
 import { GTF_permit_access, GTF_readonly, GTF_reading, GTF_writing } from "../../xen-sim/abi/grant-table.ts";
 import { createNetfront } from "../../xen-sim/net/netfront.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
-import { dom0World, settle, writesTo } from "./helpers.ts";
+import { dom0World, writesTo } from "./helpers.ts";
 
 const te = new TextDecoder();
 

@@ -5,11 +5,11 @@ import { createRng } from "../../stack/time.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { NETTXF_more_data } from "../../xen-sim/abi/netif.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { createVirtualClock } from "../../stack/time.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
 import { connectFakeFrontend, txRequest } from "./fake-frontend.ts";
-import { dom0World, settle } from "./helpers.ts";
+import { dom0World } from "./helpers.ts";
 
 async function hostileWorld(seed = 1) {
   const w = dom0World(seed);

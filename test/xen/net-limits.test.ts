@@ -5,8 +5,8 @@ import { parseIpv4 } from "../../stack/wire/address.ts";
 import { createNetback } from "../../xen-sim/net/netback.ts";
 import { createNetfront } from "../../xen-sim/net/netfront.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
-import { dom0World, settle } from "./helpers.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
+import { dom0World } from "./helpers.ts";
 
 const frame = (n: number) => {
   const f = new Uint8Array(60);

@@ -7,10 +7,10 @@ import type { Frame } from "../../stack/link/types.ts";
 import { createNetback } from "../../xen-sim/net/netback.ts";
 import type { NetPeerError } from "../../xen-sim/net/types.ts";
 import { HASH_TYPE_IPV4_TCP, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, XEN_NETIF_CTRL_STATUS_SUCCESS, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE } from "../../xen-sim/net/netif-ctrl.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
 import { connectFakeFrontend, txRequest, type FakeFrontendOptions, type FakeQueue } from "./fake-frontend.ts";
-import { dom0World, settle } from "./helpers.ts";
+import { dom0World } from "./helpers.ts";
 
 async function mqWorld(options: FakeFrontendOptions, maxQueues = 4) {
   const w = dom0World(9);

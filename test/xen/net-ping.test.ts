@@ -3,7 +3,7 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { unwrap } from "../../stack/result.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil } from "../../stack/settle.ts";
 
 describe("netfront/netback ping", () => {
   it("two domUs ping each other across netfront, netback and the dom0 bridge", async () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
 import { createNetfront } from "../../xen-sim/net/netfront.ts";
 import { connectFakeFrontend, txRequest } from "./fake-frontend.ts";
-import { dom0World, settle } from "./helpers.ts";
+import { dom0World } from "./helpers.ts";
 
 describe("NetbackVif.reattachRings()", () => {
   it("serves re-initialised ring pages from slot 0 again, as after a reconnect, and refuses a disconnected vif", async () => {

@@ -6,7 +6,7 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { runXenTransfer } from "../../harness/sim/xen-transfer.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil } from "../../stack/settle.ts";
 import { checksumAdd, pseudoHeaderSum } from "../../stack/wire/checksum.ts";
 
 /** True when an Ethernet/IPv4/TCP frame's TCP checksum verifies (the sum folds to 0xffff). */

@@ -4,9 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import { createNetfront } from "../../xen-sim/net/netfront.ts";
-import { pumpUntil } from "../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
-import { dom0World, settle } from "./helpers.ts";
+import { dom0World } from "./helpers.ts";
 
 const root = "/local/domain/0/backend/vif";
 

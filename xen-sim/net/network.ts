@@ -7,7 +7,7 @@
 import { createStack, type Stack, type StackOptions } from "../../stack/index.ts";
 import { err, ok, type Result } from "../../stack/result.ts";
 import type { Rng, VirtualClock } from "../../stack/time.ts";
-import { pumpUntil } from "../toolstack/pump.ts";
+import { pumpUntil, settleByPumping } from "../../stack/settle.ts";
 import { createToolstack } from "../toolstack/toolstack.ts";
 import type { DeviceInfo, GuestDomain, Toolstack } from "../toolstack/types.ts";
 import { createBridge, type Bridge } from "./bridge.ts";
@@ -99,11 +99,6 @@ export async function buildXenNetwork(
   });
 }
 
-async function settle<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
-  let done = false;
-  let value!: T;
-  void p.then((v) => { value = v; done = true; });
-  await pumpUntil(clock, () => done);
-  if (!done) throw Object.assign(new Error("xen network setup stalled"), { code: "ERR_NETLAB_XEN_SETUP" });
-  return value;
+function settle<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
+  return settleByPumping(clock, p, { what: "xen network setup", code: "ERR_NETLAB_XEN_SETUP" });
 }

@@ -2,16 +2,8 @@ import { describe, expect, it } from "vitest";
 import { ok, unwrap } from "../../stack/result.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { createToolstack, vbdNumber } from "./toolstack.ts";
-import { pumpUntil } from "./pump.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 
-async function settle<T>(clock: ReturnType<typeof createVirtualClock>, p: Promise<T>): Promise<T> {
-  let done = false;
-  let value!: T;
-  void p.then((v) => { value = v; done = true; });
-  await pumpUntil(clock, () => done);
-  expect(done).toBe(true);
-  return value;
-}
 
 function world() {
   const clock = createVirtualClock();

@@ -2,17 +2,10 @@ import { describe, expect, it } from "vitest";
 import { err, ok, unwrap } from "../../stack/result.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { createToolstack } from "../toolstack/toolstack.ts";
-import { pumpUntil } from "../toolstack/pump.ts";
+import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { XenbusState, type XenbusStateValue } from "./types.ts";
 import { parseState, readKeys, stateName, switchState, waitForState, watchState, writeKeys } from "./xenbus.ts";
 
-async function settle<T>(clock: ReturnType<typeof createVirtualClock>, p: Promise<T>): Promise<T> {
-  let done = false;
-  let value!: T;
-  void p.then((v) => { value = v; done = true; });
-  await pumpUntil(clock, () => done);
-  return value;
-}
 
 async function world() {
   const clock = createVirtualClock();

@@ -21,7 +21,7 @@ import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
 import { createBlkfront } from "../../../xen-sim/blk/blkfront.ts";
 import { createBlkWorld, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
 import { rawBackend, responseBytes, type RawBackend } from "../../../xen-sim/blk/test-support.ts";
-import { pumpUntil } from "../../../xen-sim/toolstack/pump.ts";
+import { pumpUntil } from "../../../stack/settle.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { BLKIF_OP_READ, BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from "../../../xen-sim/abi/blkif.ts";

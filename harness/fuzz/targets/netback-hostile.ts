@@ -24,7 +24,7 @@ import { unwrap } from "../../../stack/result.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createToolstack } from "../../../xen-sim/toolstack/index.ts";
 import type { GuestDomain, Toolstack } from "../../../xen-sim/toolstack/types.ts";
-import { pumpUntil } from "../../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping } from "../../../stack/settle.ts";
 import { createBridge } from "../../../xen-sim/net/bridge.ts";
 import { ringSize } from "../../../xen-sim/abi/ring.ts";
 import { NETIF_TX_SLOT_SIZE } from "../../../xen-sim/abi/netif.ts";
@@ -84,12 +84,7 @@ function runClock(clock: VirtualClock, until: number, cap: number): void {
   }
 }
 
-async function settled<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
-  let done = false, value!: T;
-  void p.then((v) => { value = v; done = true; });
-  if (!(await pumpUntil(clock, () => done))) throw new Error("netback-hostile: setup step did not settle");
-  return value;
-}
+const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { what: "netback-hostile: a setup step" });
 
 async function buildWorld(): Promise<World> {
   const clock = createVirtualClock();

@@ -21,7 +21,7 @@
 import { unwrap } from "../../../stack/result.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createToolstack } from "../../../xen-sim/toolstack/index.ts";
-import { pumpUntil } from "../../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping } from "../../../stack/settle.ts";
 import { createNetfront } from "../../../xen-sim/net/netfront.ts";
 import type { Netfront, NetPeerError } from "../../../xen-sim/net/types.ts";
 import type { GrantMapping } from "../../../xen-sim/grant-table/types.ts";
@@ -46,12 +46,7 @@ function fail(what: string, input: Uint8Array): never {
   throw new Error(`netfront-hostile: ${what}\n  in: ${Buffer.from(input).toString("hex")}`);
 }
 
-async function settle<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
-  let done = false, value!: T;
-  void p.then((v) => { value = v; done = true; });
-  if (!(await pumpUntil(clock, () => done, { maxIterations: 20_000 }))) throw new Error("netfront-hostile: setup step did not settle");
-  return value;
-}
+const settle = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { maxIterations: 20_000, what: "netfront-hostile: a setup step" });
 
 /** Fires the clock's timers up to `until` synchronously (at most `cap`); time stops at the last timer, as pumpUntil leaves it. */
 function runClock(clock: VirtualClock, until: number, cap: number): void {

@@ -22,7 +22,7 @@ import { unwrap } from "../../../stack/result.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createToolstack } from "../../../xen-sim/toolstack/index.ts";
 import type { DeviceInfo, GuestDomain, Toolstack } from "../../../xen-sim/toolstack/types.ts";
-import { pumpUntil } from "../../../xen-sim/toolstack/pump.ts";
+import { pumpUntil, settleByPumping } from "../../../stack/settle.ts";
 import { createBridge } from "../../../xen-sim/net/bridge.ts";
 import { createNetback } from "../../../xen-sim/net/netback.ts";
 import type { Netback, NetPeerError } from "../../../xen-sim/net/types.ts";
@@ -64,12 +64,7 @@ interface World {
 let world: Promise<World> | undefined;
 let outcome = "";
 
-async function settled<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
-  let done = false, value!: T;
-  void p.then((v) => { value = v; done = true; });
-  if (!(await pumpUntil(clock, () => done, { maxIterations: 5000 }))) throw new Error("xenbus-hostile: a xenstore operation did not settle");
-  return value;
-}
+const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-hostile: a xenstore operation" });
 
 async function buildWorld(): Promise<World> {
   const clock = createVirtualClock();
