@@ -14,6 +14,7 @@ import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
 import { type NdpOptions, type RouterAdvertiserOptions, createNdp } from "./net/ndp.ts";
 import { type Ipv6Options, createIpv6 } from "./net/ipv6.ts";
 import { type Icmpv6Options, createIcmpv6 } from "./net/icmpv6.ts";
+import { type Udp6Options, type Udp6Stack, createUdp6 } from "./transport/udp6.ts";
 import type { DadResult, Icmpv6Layer, Ipv6Stack } from "./net/ipv6-types.ts";
 import { parseIpv6Address } from "./wire/ipv6-address.ts";
 import { type ExtendedTcpLayer, type TcpLayerOptions, type TcpConnection, createTcpLayer } from "./transport/tcp/index.ts";
@@ -49,6 +50,8 @@ export interface StackIpv6Options extends Omit<NdpOptions, "advertise" | "slaac"
   /** Act as a router on the link: send RAs for these prefixes ("2001:db8:1::/64") and answer RSs. */
   readonly advertise?: Omit<RouterAdvertiserOptions, "prefixes"> & { readonly prefixes: readonly string[] };
   readonly icmpv6?: Icmpv6Options;
+  /** UDP over IPv6 (v6-only sockets, a port space apart from the v4 UDP layer's). */
+  readonly udp?: Udp6Options;
   /** Called once per static address with the outcome of its DAD. */
   readonly onAddressReady?: (r: DadResult) => void;
 }
@@ -92,6 +95,7 @@ export interface Stack {
   /** Present when options.ipv6 was given. */
   readonly ipv6: Ipv6Stack | undefined;
   readonly icmpv6: Icmpv6Layer | undefined;
+  readonly udp6: Udp6Stack | undefined;
   counters(): StackCounters;
 }
 
@@ -139,9 +143,10 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
 
   let ipv6: Ipv6Stack | undefined;
   let icmpv6: Icmpv6Layer | undefined;
+  let udp6: Udp6Stack | undefined;
   if (options.ipv6 !== undefined) {
     const v6 = options.ipv6;
-    const { addresses: staticAddresses, advertise, icmpv6: icmpv6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, ...ndpOptions } = v6;
+    const { addresses: staticAddresses, advertise, icmpv6: icmpv6Options, udp: udp6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, ...ndpOptions } = v6;
     const ndp = createNdp({ clock, rng, ethernet }, {
       ...ndpOptions,
       slaac: slaac ?? false,
@@ -154,6 +159,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
       ...(maxPmtuEntries === undefined ? {} : { maxPmtuEntries }),
     });
     icmpv6 = createIcmpv6({ clock, rng, ipv6 }, icmpv6Options);
+    udp6 = createUdp6({ ipv6, icmpv6, rng }, udp6Options);
     for (const a of staticAddresses ?? []) {
       const x = toIpv6Cidr(a);
       ndp.addAddress(x.address, x.prefixLength, onAddressReady);
@@ -178,6 +184,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
     tcp,
     ipv6,
     icmpv6,
+    udp6,
     counters: () => ({
       ethernet: ethernet.counters(),
       arp: arp.counters(),
@@ -185,7 +192,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
       reassembly: ipv4.reassemblyCounters(),
       icmp: icmp.counters(),
       udp: udp.counters(),
-      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6: ipv6.counters(), ndp: ipv6.ndp.counters(), icmpv6: icmpv6.counters() }),
+      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6: ipv6.counters(), ndp: ipv6.ndp.counters(), icmpv6: icmpv6.counters(), ...(udp6 === undefined ? {} : { udp6: udp6.counters() }) }),
     }),
   };
 }
@@ -239,6 +246,7 @@ export type {
   Ping6Error, Ping6Options, Ping6Reply,
 } from "./net/ipv6-types.ts";
 export { type Ipv6Address, formatIpv6, parseIpv6Address } from "./wire/ipv6-address.ts";
+export type { Udp6Datagram, Udp6Options, Udp6SendError, Udp6Socket, Udp6Stack } from "./transport/udp6.ts";
 export * from "./app/dhcp/index.ts";
 export * from "./app/http/index.ts";
 export * as wire from "./wire/index.ts";

@@ -1,0 +1,160 @@
+// UDP over IPv6 (RFC 768, RFC 8200 §8.1): v6-only sockets in a port space of their own (a port
+// bound here and the same port bound on the IPv4 UDP layer are two sockets, as Linux with
+// IPV6_V6ONLY=1; no v4-mapped addresses), RFC 6335 ephemeral ports from the Rng, the mandatory
+// v6 checksum, ICMPv6 port unreachable for closed ports (not for multicast destinations,
+// RFC 4443 §2.4(e)), and ICMPv6 errors handed to the socket that sent the datagram.
+// createUdp6(deps, options) -> Udp6Stack; it registers Next Header 17 with the IPv6 layer.
+import { type Result, ok, err } from "../result.ts";
+import type { Rng } from "../time.ts";
+import type { Ipv6Address } from "../wire/ipv6-address.ts";
+import { IPV6_HEADER_LEN, IPV6_NEXT_HEADER_UDP } from "../wire/ipv6.ts";
+import { UDP_HEADER_LEN } from "../wire/udp.ts";
+import { emitUdp6, parseUdp6 } from "../wire/udp6.ts";
+import { createCounters } from "../net/counters.ts";
+import { HEADROOM, type LayerCounters } from "../net/types.ts";
+import type { Icmpv6ErrorReport, Icmpv6Layer, Ipv6Delivery, Ipv6SendError, Ipv6Stack } from "../net/ipv6-types.ts";
+import type { UdpBindError } from "./types.ts";
+
+export interface Udp6Options {
+  /** Sockets bound at once (default 1024). */
+  readonly maxSockets?: number;
+  /** Ephemeral range (default 49152–65535, RFC 6335 §6). */
+  readonly ephemeralLow?: number;
+  readonly ephemeralHigh?: number;
+  /** Send ICMPv6 port unreachable for datagrams to closed ports (default true). */
+  readonly portUnreachable?: boolean;
+}
+
+export interface Udp6Deps {
+  readonly ipv6: Ipv6Stack;
+  readonly icmpv6?: Icmpv6Layer;
+  readonly rng: Rng;
+}
+
+/** A received datagram. */
+export interface Udp6Datagram {
+  readonly src: Ipv6Address;
+  readonly srcPort: number;
+  readonly dst: Ipv6Address;
+  readonly dstPort: number;
+  readonly payload: Uint8Array;
+}
+
+export type Udp6SendError = Ipv6SendError | "closed" | "bad-port";
+
+/** A bound v6 UDP socket. */
+export interface Udp6Socket {
+  readonly localPort: number;
+  sendTo(dst: Ipv6Address, dstPort: number, payload: Uint8Array, options?: { readonly src?: Ipv6Address; readonly hopLimit?: number }): Result<void, Udp6SendError>;
+  onMessage(handler: (d: Udp6Datagram) => void): void;
+  /** ICMPv6 errors about datagrams this socket sent. */
+  onError(handler: (e: Icmpv6ErrorReport) => void): void;
+  close(): void;
+}
+
+export interface Udp6Stack {
+  /** Binds a port (0 = ephemeral). */
+  bind(port: number): Result<Udp6Socket, UdpBindError>;
+  counters(): LayerCounters;
+}
+
+/** Largest payload of one datagram without a jumbogram (payload length 65535 minus the UDP header). */
+export const UDP6_MAX_PAYLOAD = 65535 - UDP_HEADER_LEN;
+
+interface SocketState {
+  handler: ((d: Udp6Datagram) => void) | undefined;
+  errorHandler: ((e: Icmpv6ErrorReport) => void) | undefined;
+  closed: boolean;
+}
+
+/** Creates UDP over an IPv6 layer. */
+export function createUdp6(deps: Udp6Deps, options: Udp6Options = {}): Udp6Stack {
+  const { ipv6, icmpv6, rng } = deps;
+  const maxSockets = options.maxSockets ?? 1024;
+  const low = options.ephemeralLow ?? 49152;
+  const high = options.ephemeralHigh ?? 65535;
+  const sockets = new Map<number, SocketState>();
+  const counters = createCounters(["rxDatagrams", "rxBytes", "txDatagrams", "txBytes", "delivered", "portUnreachableSent", "icmpErrors"] as const);
+  const c = counters.c;
+
+  ipv6.registerProtocol(IPV6_NEXT_HEADER_UDP, (d: Ipv6Delivery) => {
+    c.rxDatagrams++;
+    c.rxBytes += d.payload.length;
+    const r = parseUdp6(d.payload, d.src, d.dst, { verifyChecksum: d.offload?.dataValidated !== true });
+    if (!r.ok) return counters.drop(r.error);
+    const u = r.value;
+    const s = sockets.get(u.dstPort);
+    if (s === undefined) {
+      counters.drop("closed-port");
+      if (options.portUnreachable !== false && icmpv6 !== undefined && icmpv6.sendError("port-unreachable", d.packet, d)) c.portUnreachableSent++;
+      return;
+    }
+    if (s.handler === undefined) return counters.drop("no-handler");
+    c.delivered++;
+    s.handler({ src: d.src, srcPort: u.srcPort, dst: d.dst, dstPort: u.dstPort, payload: u.payload });
+  });
+
+  icmpv6?.onError(IPV6_NEXT_HEADER_UDP, (e) => {
+    c.icmpErrors++;
+    if (e.quote.transport.length < 4) return;
+    const srcPort = (e.quote.transport[0]! << 8) | e.quote.transport[1]!;
+    sockets.get(srcPort)?.errorHandler?.(e);
+  });
+
+  const pickEphemeral = (): number | undefined => {
+    const span = high - low + 1;
+    const start = rng.nextInt(span);
+    for (let i = 0; i < span; i++) {
+      const p = low + ((start + i) % span);
+      if (!sockets.has(p)) return p;
+    }
+    return undefined;
+  };
+
+  return {
+    bind(port) {
+      if (!Number.isInteger(port) || port < 0 || port > 65535) return err("bad-port");
+      if (sockets.size >= maxSockets) return err(port === 0 ? "no-ephemeral" : "in-use", "socket limit");
+      let p = port;
+      if (p === 0) {
+        const e = pickEphemeral();
+        if (e === undefined) return err("no-ephemeral");
+        p = e;
+      } else if (sockets.has(p)) {
+        return err("in-use");
+      }
+      const st: SocketState = { handler: undefined, errorHandler: undefined, closed: false };
+      sockets.set(p, st);
+      return ok({
+        localPort: p,
+        sendTo(dst, dstPort, payload, opts) {
+          if (st.closed) return err("closed");
+          if (!Number.isInteger(dstPort) || dstPort <= 0 || dstPort > 65535) return err("bad-port");
+          if (payload.length > UDP6_MAX_PAYLOAD) return err("too-big");
+          const src = opts?.src ?? ipv6.sourceFor(dst);
+          if (src === undefined) return err("no-address");
+          const len = UDP_HEADER_LEN + payload.length;
+          // Room in front for the IPv6 and Ethernet headers, so they are written in place.
+          const front = Math.max(HEADROOM, IPV6_HEADER_LEN + 18);
+          const buf = new Uint8Array(front + len);
+          const dgram = buf.subarray(front);
+          dgram.set(payload, UDP_HEADER_LEN);
+          emitUdp6({ srcPort: p, dstPort, payload: dgram.subarray(UDP_HEADER_LEN) }, dgram, 0, src, dst);
+          const r = ipv6.send(dst, IPV6_NEXT_HEADER_UDP, dgram, opts?.hopLimit === undefined ? { src } : { src, hopLimit: opts.hopLimit });
+          if (!r.ok) return err(r.error);
+          c.txDatagrams++;
+          c.txBytes += len;
+          return ok(undefined);
+        },
+        onMessage(handler) { st.handler = handler; },
+        onError(handler) { st.errorHandler = handler; },
+        close() {
+          if (st.closed) return;
+          st.closed = true;
+          if (sockets.get(p) === st) sockets.delete(p);
+        },
+      });
+    },
+    counters: () => counters.snapshot(),
+  };
+}
