@@ -17,7 +17,7 @@ import { createNetback } from "../../xen-sim/net/netback.ts";
 import { createNetfront } from "../../xen-sim/net/netfront.ts";
 import type { Netback, Netfront, NetPeerError } from "../../xen-sim/net/types.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
-import { pumpUntil } from "../../stack/settle.ts";
+import { pumpUntil, settleByPumping } from "../../stack/settle.ts";
 import type { DeviceInfo, GuestDomain, Toolstack } from "../../xen-sim/toolstack/types.ts";
 
 /** The disk one guest gets. */
@@ -65,14 +65,7 @@ export async function createXenDemoGuests(
   const peerErrors: NetPeerError[] = [];
   netback.onPeerError((e) => peerErrors.push(e));
   const netfronts: Netfront[] = [];
-  const settle = async <T>(p: Promise<T>): Promise<T> => {
-    let done = false;
-    let value!: T;
-    void p.then((v) => { value = v; done = true; });
-    await pumpUntil(clock, () => done);
-    if (!done) throw Object.assign(new Error("xen demo setup stalled"), { code: "ERR_NETLAB_XEN_SETUP" });
-    return value;
-  };
+  const settle = <T>(p: Promise<T>): Promise<T> => settleByPumping(clock, p, { what: "xen demo setup", code: "ERR_NETLAB_XEN_SETUP" });
   const fail = (what: string, e: string): never => { throw Object.assign(new Error(`xen demo: ${what}: ${e}`), { code: "ERR_NETLAB_XEN_SETUP" }); };
   const guests: GuestDomain[] = [];
   for (let i = 0; i < count; i++) {

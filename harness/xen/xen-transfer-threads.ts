@@ -14,7 +14,7 @@ import { GRANT_ENTRIES_PER_PAGE } from "../../xen-sim/abi/grant-table.ts";
 import { createBridge } from "../../xen-sim/net/bridge.ts";
 import { createNetback } from "../../xen-sim/net/netback.ts";
 import type { NetPeerError } from "../../xen-sim/net/types.ts";
-import { pumpUntil } from "../../stack/settle.ts";
+import { pumpUntil, settleByPumping } from "../../stack/settle.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import type { ThreadGuestDomain } from "../../xen-sim/toolstack/types.ts";
 import type { XenTransferReport } from "../sim/xen-transfer.ts";
@@ -78,14 +78,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const netback = createNetback({ dom0: ts.dom0, xs: ts.xs, clock, bridges: (n) => (n === bridge.name ? bridge : undefined) });
   const peerErrors: NetPeerError[] = [];
   netback.onPeerError((e) => peerErrors.push(e));
-  const settle = async <T>(p: Promise<T>): Promise<T> => {
-    let done = false;
-    let v!: T;
-    void p.then((x) => { v = x; done = true; });
-    await pumpUntil(clock, () => done);
-    if (!done) throw Object.assign(new Error("setup stalled"), { code: "ERR_NETLAB_XEN_SETUP" });
-    return v;
-  };
+  const settle = <T>(p: Promise<T>): Promise<T> => settleByPumping(clock, p, { what: "xen-transfer setup", code: "ERR_NETLAB_XEN_SETUP" });
   const control = new Int32Array(new SharedArrayBuffer(16));
   // The payload pattern, shared by both guests: the sender cycles it, the receiver compares with it.
   const patternBytes = Math.max(1, Math.min(o.bytes, o.patternBytes ?? PAYLOAD_PATTERN_MAX));

@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { err, ok, unwrap } from "../../stack/result.ts";
-import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
+import { settleByPumping as pump } from "../../stack/settle.ts";
+import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { createHypervisor } from "../hypervisor/hypervisor.ts";
 import { connectInProcess, createXenstoreClient } from "./client.ts";
 import { connectGuestXenstore, createXenstoreDaemon, prepareGuestXenstore } from "./domain.ts";
-
-/** Runs the virtual clock (event-channel upcalls) and the microtask queue until p settles. */
-async function pump<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
-  let done = false;
-  const q = p.finally(() => { done = true; });
-  for (let i = 0; i < 10_000 && !done; i++) {
-    clock.run();
-    await new Promise((r) => setImmediate(r));
-  }
-  return q;
-}
 
 function world() {
   const clock = createVirtualClock();

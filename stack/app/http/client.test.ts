@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ok } from "../../result.ts";
-import { createVirtualClock, type VirtualClock } from "../../time.ts";
+import { settle } from "../../settle.ts";
+import { createVirtualClock } from "../../time.ts";
 import { createStreamPair } from "../../transport/stream-pair.ts";
 import type { ByteStream } from "../../transport/types.ts";
 import { createHttpClient, type HttpClientOptions } from "./client.ts";
@@ -9,19 +10,6 @@ import { createHttpServer, type HttpHandler, type HttpServerOptions } from "./se
 const HOST = 0x0a000002;
 const enc = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const dec = (b: Uint8Array): string => String.fromCharCode(...b);
-
-/** Lets promise callbacks run, then advances virtual time one deadline at a time, until `p` settles. */
-async function settle<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
-  let done = false;
-  p.then(() => { done = true; }, () => { done = true; });
-  for (let i = 0; i < 100_000 && !done; i++) {
-    await new Promise((r) => setImmediate(r));
-    if (done) break;
-    const next = clock.nextDeadline();
-    if (next !== undefined) clock.run(next);
-  }
-  return p;
-}
 
 function setup(handler: HttpHandler, clientOptions: HttpClientOptions = {}, serverOptions: HttpServerOptions = {}) {
   const clock = createVirtualClock();
