@@ -146,13 +146,14 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
   let udp6: Udp6Stack | undefined;
   if (options.ipv6 !== undefined) {
     const v6 = options.ipv6;
-    const { addresses: staticAddresses, advertise, icmpv6: icmpv6Options, udp: udp6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, ...ndpOptions } = v6;
+    const { addresses: staticAddresses, advertise, icmpv6: icmpv6Options, udp: udp6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, reassembly: reassembly6, ...ndpOptions } = v6;
     const ndp = createNdp({ clock, rng, ethernet }, {
       ...ndpOptions,
       slaac: slaac ?? false,
       ...(advertise === undefined ? {} : { advertise: { ...advertise, prefixes: advertise.prefixes.map((p) => { const x = toIpv6Cidr(p); return { prefix: x.address, prefixLength: x.prefixLength }; }) } }),
     });
-    ipv6 = createIpv6({ clock, ethernet, ndp }, {
+    ipv6 = createIpv6({ clock, rng, ethernet, ndp }, {
+      ...(reassembly6 === undefined ? {} : { reassembly: reassembly6 }),
       ...(maxExtensionHeaders === undefined ? {} : { maxExtensionHeaders }),
       ...(maxChainLength === undefined ? {} : { maxChainLength }),
       ...(pmtuTimeoutMs === undefined ? {} : { pmtuTimeoutMs }),
@@ -192,7 +193,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
       reassembly: ipv4.reassemblyCounters(),
       icmp: icmp.counters(),
       udp: udp.counters(),
-      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6: ipv6.counters(), ndp: ipv6.ndp.counters(), icmpv6: icmpv6.counters(), ...(udp6 === undefined ? {} : { udp6: udp6.counters() }) }),
+      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6: ipv6.counters(), reassembly6: ipv6.reassemblyCounters(), ndp: ipv6.ndp.counters(), icmpv6: icmpv6.counters(), ...(udp6 === undefined ? {} : { udp6: udp6.counters() }) }),
     }),
   };
 }

@@ -32,6 +32,8 @@ export interface Ipv6SendOptions {
   /** Source address (must be one of ours, or :: where RFC 4861/4862 allow it). */
   readonly src?: Ipv6Address;
   readonly offload?: FrameOffload;
+  /** Fail with "too-big" rather than fragment (what TCP and PMTU probes want). */
+  readonly dontFragment?: boolean;
 }
 
 export type Ipv6SendError = "no-route" | "too-big" | "unresolved-queue-full" | "no-address";
@@ -119,7 +121,7 @@ export interface NdpLayer {
 /** Reasons IPv6 asks ICMPv6 to report back to a packet's source. */
 export type Ipv6ErrorReport =
   | { readonly kind: "parameter-problem"; readonly code: number; readonly pointer: number }
-  | { readonly kind: "port-unreachable" };
+  | { readonly kind: "port-unreachable" | "reassembly-timeout" };
 
 /** The IPv6 layer as seen from above. */
 export interface Ipv6Layer {
@@ -140,6 +142,7 @@ export interface Ipv6Stack extends Ipv6Layer {
   /** RFC 8201: lowers the path MTU to dst (never below 1280); expires after pmtuTimeoutMs. */
   updatePathMtu(dst: Ipv6Address, mtu: number): void;
   counters(): LayerCounters;
+  reassemblyCounters(): LayerCounters;
 }
 
 /** ICMPv6 errors this host sends. */

@@ -99,20 +99,17 @@ describe("ipv6 layer", () => {
     expect(t.stack.counters().ipv6!.drops).toEqual({ "routing-type-0": 1 });
   });
 
-  it("drops fragments (no reassembly yet) and No Next Header, counted", () => {
+  it("drops No Next Header, counted", () => {
     const t = createRawPeer();
-    const frag = new Uint8Array(16);
-    frag[0] = 58; frag[3] = 1; // offset 0, M=1
-    t.inject(ipv6Packet(PEER_LL, A_LL, 44, 64, frag));
     t.inject(ipv6Packet(PEER_LL, A_LL, 59, 64, new Uint8Array(0)));
     t.clock.run();
-    expect(t.stack.counters().ipv6!.drops).toEqual({ "fragment-not-supported": 1, "no-next-header": 1 });
+    expect(t.stack.counters().ipv6!.drops).toEqual({ "no-next-header": 1 });
   });
 
   it("sends with the RA's hop limit and refuses datagrams over the path MTU", () => {
     const t = createRawPeer();
     resolvePeer(t);
-    const r = t.stack.ipv6!.send(PEER_LL, 253, new Uint8Array(1461));
+    const r = t.stack.ipv6!.send(PEER_LL, 253, new Uint8Array(1461), { dontFragment: true });
     expect(r).toEqual({ ok: false, error: "too-big" });
     expect(t.stack.ipv6!.send(PEER_LL, 253, new Uint8Array(1460))).toEqual({ ok: true, value: undefined });
     t.clock.run();
@@ -133,7 +130,7 @@ describe("ipv6 layer", () => {
     t.inject(icmpPacket(PEER_LL, A_LL, { kind: "packet-too-big", mtu: 600, original: quoted }));
     t.clock.run();
     expect(v6.mtuTo(PEER_LL)).toBe(1280);
-    expect(v6.send(PEER_LL, 253, new Uint8Array(1241))).toEqual({ ok: false, error: "too-big" });
+    expect(v6.send(PEER_LL, 253, new Uint8Array(1241), { dontFragment: true })).toEqual({ ok: false, error: "too-big" });
     t.clock.advance(600_001);
     expect(v6.mtuTo(PEER_LL)).toBe(1500);
   });

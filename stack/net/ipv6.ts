@@ -4,17 +4,23 @@
 // two high bits of their type, RFC 8200 §4.2; routing type 0 refused, RFC 5095), upper-layer
 // dispatch by Next Header with Parameter Problem for an unknown one (RFC 8200 §4), output with
 // the hop limit (an RA's Cur Hop Limit) and next hop from Neighbor Discovery, local delivery,
-// a bounded path MTU cache lowered by Packet Too Big (RFC 8201), and counters per drop reason.
-// Not here yet: fragmentation and reassembly (fragments are dropped and counted) and jumbograms.
+// a bounded path MTU cache lowered by Packet Too Big (RFC 8201), fragmentation of what we send
+// over the path MTU (RFC 8200 §4.5, random identification, RFC 7739), reassembly with bounded
+// memory (reassembly.ts: overlaps drop the datagram, RFC 5722; atomic fragments delivered at
+// once, RFC 6946; Time Exceeded code 1 on timeout), and counters per drop reason. No jumbograms.
 // createIpv6(deps, options) -> Ipv6Stack; it registers itself for EtherType 0x86dd.
 import { type Result, ok, err } from "../result.ts";
-import type { Clock } from "../time.ts";
+import type { Clock, Rng } from "../time.ts";
 import type { FrameOffload } from "../link/types.ts";
 import { isMulticastMac } from "../wire/address.ts";
 import { ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
 import { type Ipv6Address, isIpv6Multicast, ipv6MulticastMac } from "../wire/ipv6-address.ts";
-import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER, IPV6_NEXT_HEADER_NONE, Ipv6Packet, emitIpv6 } from "../wire/ipv6.ts";
-import { type Ipv6ChainLimits, IPV6_OPTION_ROUTER_ALERT, walkIpv6Chain } from "../wire/ipv6-ext.ts";
+import { writeU16 } from "../wire/bytes.ts";
+import {
+  IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER, IPV6_NEXT_HEADER_FRAGMENT, IPV6_NEXT_HEADER_NONE, IPV6_PAYLOAD_LENGTH, Ipv6Packet, emitIpv6,
+} from "../wire/ipv6.ts";
+import { type Ipv6ChainLimits, IPV6_FRAGMENT_HEADER_LEN, IPV6_FRAGMENT_OFFSET_FLAGS, IPV6_OPTION_ROUTER_ALERT, emitIpv6Fragment, walkIpv6Chain } from "../wire/ipv6-ext.ts";
+import { type ReassemblyOptions, createReassembler } from "./reassembly.ts";
 import { createCounters } from "./counters.ts";
 import type { EthernetLayer } from "./types.ts";
 import type { Ipv6Delivery, Ipv6ErrorReport, Ipv6SendError, Ipv6SendOptions, Ipv6Stack, NdpLayer } from "./ipv6-types.ts";
@@ -27,10 +33,13 @@ export interface Ipv6Options {
   readonly pmtuTimeoutMs?: number;
   /** Most path MTU entries (default 256; the oldest goes). */
   readonly maxPmtuEntries?: number;
+  /** Reassembly limits (timeout default 60 000 ms, RFC 8200 §4.5). */
+  readonly reassembly?: ReassemblyOptions;
 }
 
 export interface Ipv6Deps {
   readonly clock: Clock;
+  readonly rng: Rng;
   readonly ethernet: EthernetLayer;
   readonly ndp: NdpLayer;
 }
@@ -46,7 +55,7 @@ function keyOf(a: Ipv6Address): string {
 
 /** Creates the IPv6 layer over Ethernet and Neighbor Discovery. */
 export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack {
-  const { clock, ethernet, ndp } = deps;
+  const { clock, rng, ethernet, ndp } = deps;
   const limits: Ipv6ChainLimits = {
     knownOption,
     ...(options.maxExtensionHeaders === undefined ? {} : { maxHeaders: options.maxExtensionHeaders }),
@@ -57,8 +66,22 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
   const pmtu = new Map<string, { mtu: number; expiresAt: number }>();
   const handlers = new Map<number, (d: Ipv6Delivery) => void>();
   let reporter: Parameters<Ipv6Stack["setErrorReporter"]>[0] | undefined;
-  const counters = createCounters(["rxPackets", "rxBytes", "delivered", "txPackets", "txBytes", "localDelivered", "copies", "tooBig", "pmtuUpdates"] as const);
+  const counters = createCounters([
+    "rxPackets", "rxBytes", "delivered", "txPackets", "txBytes", "localDelivered", "copies", "tooBig", "pmtuUpdates",
+    "rxFragments", "reassembled", "atomicFragments", "txFragments", "fragmentedDatagrams",
+  ] as const);
   const c = counters.c;
+  const reassembler = createReassembler({
+    clock,
+    // RFC 8200 §4.5: Time Exceeded code 1 when the first fragment came but the datagram did not complete.
+    onTimeout: (unfragmentable, first) => {
+      const quote = new Uint8Array(unfragmentable.length + first.length);
+      quote.set(unfragmentable);
+      quote.set(first, unfragmentable.length);
+      writeU16(quote, IPV6_PAYLOAD_LENGTH, quote.length - IPV6_HEADER_LEN);
+      reporter?.({ kind: "reassembly-timeout" }, { packet: quote, dst: quote.subarray(24, 40), linkMulticast: false });
+    },
+  }, { timeoutMs: 60_000, ...options.reassembly });
 
   const pathMtu = (dst: Ipv6Address): number => {
     const link = ndp.linkMtu;
@@ -72,9 +95,11 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     return Math.min(e.mtu, link);
   };
 
-  const receive = (bytes: Uint8Array, offload: FrameOffload | undefined, linkMulticast: boolean): void => {
-    c.rxPackets++;
-    c.rxBytes += bytes.length;
+  const receive = (bytes: Uint8Array, offload: FrameOffload | undefined, linkMulticast: boolean, reassembled = false): void => {
+    if (!reassembled) {
+      c.rxPackets++;
+      c.rxBytes += bytes.length;
+    }
     const p = new Ipv6Packet(bytes);
     const chk = p.checkLen();
     if (!chk.ok) return counters.drop(chk.error);
@@ -107,7 +132,42 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
         return;
       }
     }
-    if (fragment !== undefined) return counters.drop("fragment-not-supported");
+    if (fragment !== undefined) {
+      const at = headers.findIndex((x) => x.kind === "fragment");
+      const fh = headers[at]!.offset;
+      const data = packet.subarray(fh + IPV6_FRAGMENT_HEADER_LEN);
+      // RFC 6946: an atomic fragment (offset 0, M clear) is delivered at once, outside reassembly.
+      if (fragment.fragmentOffset === 0 && !fragment.moreFragments) {
+        c.atomicFragments++;
+      } else {
+        c.rxFragments++;
+        // RFC 8200 §4.5: a non-final fragment whose length is not a multiple of 8, or a fragment
+        // reaching past 65535 bytes: Parameter Problem code 0 (at the payload length, at the offset).
+        if (fragment.moreFragments && (data.length === 0 || (data.length & 7) !== 0)) {
+          counters.drop("bad-fragment-length");
+          reporter?.({ kind: "parameter-problem", code: 0, pointer: IPV6_PAYLOAD_LENGTH }, { packet, dst, linkMulticast });
+          return;
+        }
+        if (fragment.fragmentOffset + data.length > 0xffff) {
+          counters.drop("fragment-too-long");
+          reporter?.({ kind: "parameter-problem", code: 0, pointer: fh + IPV6_FRAGMENT_OFFSET_FLAGS }, { packet, dst, linkMulticast });
+          return;
+        }
+        // The unfragmentable part, with the Next Header that named the fragment header now naming what follows it.
+        const unfragmentable = packet.slice(0, fh);
+        unfragmentable[at === 0 ? IPV6_NEXT_HEADER : headers[at - 1]!.offset] = fragment.nextHeader;
+        const r = reassembler.add(unfragmentable, keyOf(src), keyOf(dst), 0, fragment.ident, fragment.fragmentOffset, fragment.moreFragments, data);
+        if (r === undefined) return;
+        if (r.header.length + r.payload.length - IPV6_HEADER_LEN > 0xffff) return counters.drop("reassembled-too-long");
+        c.reassembled++;
+        const whole = new Uint8Array(r.header.length + r.payload.length);
+        whole.set(r.header);
+        whole.set(r.payload, r.header.length);
+        writeU16(whole, IPV6_PAYLOAD_LENGTH, whole.length - IPV6_HEADER_LEN);
+        receive(whole, undefined, linkMulticast, true);
+        return;
+      }
+    }
     if (upperLayer === IPV6_NEXT_HEADER_NONE) return counters.drop("no-next-header");
     const h = handlers.get(upperLayer);
     if (h === undefined) {
@@ -125,6 +185,32 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     h(d);
   };
 
+  /** RFC 8200 §4.5: the source fragments; every fragment but the last carries a multiple of 8 bytes. */
+  const sendFragments = (src: Ipv6Address, dst: Ipv6Address, nextHeader: number, payload: Uint8Array, hopLimit: number, trafficClass: number, multicast: boolean, nextHop: Ipv6Address): Result<void, Ipv6SendError> => {
+    const per = (pathMtu(dst) - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN) & ~7;
+    // RFC 7739: an unpredictable identification per datagram.
+    const ident = rng.nextU32();
+    const hl = ethernet.headerLength;
+    c.fragmentedDatagrams++;
+    for (let off = 0; off < payload.length; off += per) {
+      const n = Math.min(per, payload.length - off);
+      const buf = new Uint8Array(hl + IPV6_HEADER_LEN + IPV6_FRAGMENT_HEADER_LEN + n);
+      const packet = buf.subarray(hl);
+      emitIpv6({ src, dst, nextHeader: IPV6_NEXT_HEADER_FRAGMENT, hopLimit, trafficClass, flowLabel: 0, payloadLength: IPV6_FRAGMENT_HEADER_LEN + n }, packet);
+      emitIpv6Fragment({ nextHeader, fragmentOffset: off, moreFragments: off + n < payload.length, ident }, packet, IPV6_HEADER_LEN);
+      packet.set(payload.subarray(off, off + n), IPV6_HEADER_LEN + IPV6_FRAGMENT_HEADER_LEN);
+      c.txFragments++;
+      c.txPackets++;
+      c.txBytes += packet.length;
+      if (multicast) ethernet.send(ipv6MulticastMac(dst), ETHERTYPE_IPV6, packet);
+      else {
+        const r = ndp.output(nextHop, packet);
+        if (!r.ok) return err(r.error);
+      }
+    }
+    return ok(undefined);
+  };
+
   ethernet.registerEthertype(ETHERTYPE_IPV6, (payload, frame, _src, dstMac) => receive(payload, frame.offload, isMulticastMac(dstMac)));
 
   const layer: Ipv6Stack = {
@@ -140,11 +226,12 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
         if (nextHop === undefined) return err("no-route");
       }
       const total = IPV6_HEADER_LEN + payload.length;
-      // No fragmentation yet: a datagram over the path MTU fails (RFC 8200 §5 lets the source fragment; not done).
-      if (total - IPV6_HEADER_LEN > 0xffff || (!local && total > pathMtu(dst))) {
+      if (payload.length > 0xffff || (opts?.dontFragment === true && !local && total > pathMtu(dst))) {
         c.tooBig++;
         return err("too-big");
       }
+      const hopLimitOut = opts?.hopLimit ?? (multicast ? 1 : ndp.hopLimit);
+      if (!local && total > pathMtu(dst)) return sendFragments(src, dst, nextHeader, payload, hopLimitOut, opts?.trafficClass ?? 0, multicast, nextHop!);
       const hl = ethernet.headerLength;
       let packet: Uint8Array;
       if (payload.byteOffset >= IPV6_HEADER_LEN + hl) {
@@ -155,8 +242,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
         packet = buf.subarray(hl);
         c.copies++;
       }
-      const hopLimit = opts?.hopLimit ?? (multicast ? 1 : ndp.hopLimit);
-      emitIpv6({ src, dst, nextHeader, hopLimit, trafficClass: opts?.trafficClass ?? 0, flowLabel: 0, payloadLength: payload.length }, packet);
+      emitIpv6({ src, dst, nextHeader, hopLimit: hopLimitOut, trafficClass: opts?.trafficClass ?? 0, flowLabel: 0, payloadLength: payload.length }, packet);
       if (local) {
         c.localDelivered++;
         const copy = packet.slice();
@@ -196,6 +282,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
       pmtu.set(k, { mtu: m, expiresAt: clock.now() + pmtuTimeout });
     },
     counters: () => counters.snapshot(),
+    reassemblyCounters: () => reassembler.counters(),
   };
   return layer;
 }

@@ -1,4 +1,6 @@
-// IPv4 fragment reassembly (RFC 791 §3.2, RFC 815) with explicit memory bounds.
+// IPv4 fragment reassembly (RFC 791 §3.2, RFC 815) with explicit memory bounds; IPv6 uses it
+// too (RFC 8200 §4.5), with its addresses as strings and protocol 0 (a v6 datagram is keyed by
+// source, destination and identification only; the header kept is its unfragmentable part).
 // Fragments are keyed by (src, dst, protocol, ident). Any overlap that is not an exact,
 // byte-identical duplicate discards the whole datagram and every later fragment of it until
 // the timeout (RFC 5722 applied to IPv4); identical duplicates are ignored. A completed
@@ -8,6 +10,9 @@
 // createReassembler(deps, options) -> Reassembler.
 import type { Clock, TimerId } from "../time.ts";
 import type { Ipv4Address } from "../wire/address.ts";
+
+/** An IPv4 address, or any string naming an address of another family (IPv6). */
+export type ReassemblyAddress = Ipv4Address | string;
 import { createCounters } from "./counters.ts";
 import type { LayerCounters } from "./types.ts";
 
@@ -37,7 +42,7 @@ export interface Reassembler {
    * Adds one fragment (header bytes and payload of a datagram with MF set or a nonzero offset).
    * Returns the datagram when this fragment completed it. Bytes are copied; the caller keeps its buffers.
    */
-  add(header: Uint8Array, src: Ipv4Address, dst: Ipv4Address, protocol: number, ident: number, offset: number, moreFragments: boolean, payload: Uint8Array): Reassembled | undefined;
+  add(header: Uint8Array, src: ReassemblyAddress, dst: ReassemblyAddress, protocol: number, ident: number, offset: number, moreFragments: boolean, payload: Uint8Array): Reassembled | undefined;
   /** Datagrams currently held (complete-pending and discarded). */
   size(): number;
   /** Payload bytes currently held. */
@@ -59,7 +64,7 @@ interface Fragment {
 
 interface Datagram {
   readonly key: string;
-  readonly src: Ipv4Address;
+  readonly src: ReassemblyAddress;
   readonly frags: Fragment[];
   total: number;
   held: number;
@@ -79,7 +84,7 @@ export function createReassembler(deps: ReassemblyDeps, options: ReassemblyOptio
   const maxCompleted = options.maxCompletedRemembered ?? 1024;
   const table = new Map<string, Datagram>();
   const completed = new Map<string, number>();
-  const perSource = new Map<Ipv4Address, number>();
+  const perSource = new Map<ReassemblyAddress, number>();
   let held = 0;
   const counters = createCounters(["fragments", "reassembled", "duplicates", "timeouts", "evicted", "discarded"] as const);
   const c = counters.c;
