@@ -1,42 +1,10 @@
-// Helpers for TCP scenario tests: two full stacks (createStack) on a simulated wire, a
-// bulk sender with backpressure, and an incremental FNV-1a/32 ×2 digest of what arrived.
-import { createStack, type Stack } from "../../stack/index.ts";
-import { createPointToPointLink, createDevicePair, withCapture, type ImpairmentOptions, type PacketSink } from "../../stack/link/index.ts";
-import type { NetDevice } from "../../stack/link/types.ts";
-import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
+// Helpers for TCP scenario tests between two full stacks (createTwoStacks / createTwoStacksOnLink
+// in stack/net/test-net.ts): a bulk sender with backpressure and a checker of what arrived.
+import type { Stack } from "../../stack/index.ts";
+import { B_IP } from "../../stack/net/test-net.ts";
+import type { VirtualClock } from "../../stack/time.ts";
 import type { ByteStream } from "../../stack/transport/types.ts";
-import type { TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
 import { unwrap } from "../../stack/result.ts";
-
-export interface TwoStacks {
-  readonly clock: VirtualClock;
-  readonly a: Stack;
-  readonly b: Stack;
-  readonly addrA: number;
-  readonly addrB: number;
-}
-
-/** Two stacks 192.0.2.1 and 192.0.2.2 on a point-to-point wire with impairments both ways. */
-export function twoStacks(o: { seed?: number; impair?: ImpairmentOptions; mtu?: number; tcpA?: TcpLayerOptions; tcpB?: TcpLayerOptions; offload?: boolean; tso?: boolean; capture?: PacketSink } = {}): TwoStacks {
-  const clock = createVirtualClock(0);
-  const seed = o.seed ?? 1;
-  const mtu = o.mtu ?? 1500;
-  let devA: NetDevice, devB: NetDevice;
-  if (o.offload === true) {
-    const pair = createDevicePair(clock, { mtu, offloads: o.tso === true ? { txChecksum: true, tso: true, maxGsoFrame: 65536 } : { txChecksum: true, tso: false, maxGsoFrame: 0 } });
-    devA = pair.a; devB = pair.b;
-  } else {
-    const link = createPointToPointLink({ clock, rng: createRng(seed ^ 0x1234567) }, {
-      a: { mac: 0x020000000001, mtu, ...(o.impair ? { impairments: o.impair } : {}) },
-      b: { mac: 0x020000000002, mtu, ...(o.impair ? { impairments: o.impair } : {}) },
-    });
-    devA = link.a; devB = link.b;
-  }
-  if (o.capture !== undefined) devA = withCapture(devA, o.capture, { clock, name: "a" });
-  const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, ...(o.tcpA ? { tcp: o.tcpA } : {}) });
-  const b = createStack({ device: devB, clock, rng: createRng(seed * 2 + 2) }, { name: "b", ipv4: { cidr: "192.0.2.2/24" }, ...(o.tcpB ? { tcp: o.tcpB } : {}) });
-  return { clock, a, b, addrA: 0xc0000201, addrB: 0xc0000202 };
-}
 
 /** Deterministic pattern byte i of a test stream. */
 export function patternByte(i: number): number {
@@ -79,8 +47,8 @@ export function patternChecker(): { onData: (d: Uint8Array) => void; readonly re
   };
 }
 
-/** Runs a one-way bulk transfer a -> b of `total` bytes; returns what happened. */
-export function bulkTransfer(net: { clock: VirtualClock; a: { tcp: Stack["tcp"] }; b: { tcp: Stack["tcp"] }; addrB: number }, total: number, opts: { port?: number; cc?: "cubic" | "newreno"; maxVirtualMs?: number } = {}) {
+/** Runs a one-way bulk transfer a -> b (at `opts.to`, default B_IP) of `total` bytes; returns what happened. */
+export function bulkTransfer(net: { clock: VirtualClock; a: { tcp: Stack["tcp"] }; b: { tcp: Stack["tcp"] } }, total: number, opts: { port?: number; cc?: "cubic" | "newreno"; maxVirtualMs?: number; to?: number } = {}) {
   const port = opts.port ?? 5001;
   const listener = unwrap(net.b.tcp.listen(port));
   const check = patternChecker();
@@ -93,7 +61,7 @@ export function bulkTransfer(net: { clock: VirtualClock; a: { tcp: Stack["tcp"] 
     s.onEnd(() => { ended = true; doneAt = net.clock.now(); s.end(); });
     s.onClose((e) => { serverClosed = e; });
   });
-  const c = unwrap(net.a.tcp.connect(net.addrB, port, opts.cc ? { congestionControl: opts.cc } : {}));
+  const c = unwrap(net.a.tcp.connect(opts.to ?? B_IP, port, opts.cc ? { congestionControl: opts.cc } : {}));
   const sender = sendPattern(c, total) as { sent: () => number; start: () => void };
   c.onConnect(() => sender.start());
   c.onClose((e) => { clientClosed = e; });

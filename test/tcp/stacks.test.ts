@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { bulkTransfer, twoStacks } from "./helpers.ts";
+import { createTwoStacks, createTwoStacksOnLink } from "../../stack/net/test-net.ts";
+import { bulkTransfer } from "./helpers.ts";
 
 describe("TCP between two full stacks", () => {
   it("two stacks on a clean point-to-point wire resolve ARP, transfer 2 MB intact and both close cleanly", () => {
-    const net = twoStacks({ impair: { delayMs: 1 } });
+    const net = createTwoStacksOnLink({ impairments: { delayMs: 1 } });
     const r = bulkTransfer(net, 2_000_000, { maxVirtualMs: 30_000 });
     expect(r).toMatchObject({ received: 2_000_000, mismatchAt: -1, ended: true, serverClosed: undefined, clientClosed: undefined });
     expect(net.a.tcp.stats.retransmits).toBe(0);
@@ -13,13 +14,13 @@ describe("TCP between two full stacks", () => {
   });
 
   it("two stacks on a device pair with checksum offload transfer intact without computing checksums", () => {
-    const net = twoStacks({ offload: true });
+    const net = createTwoStacks({ pair: { offloads: { txChecksum: true, tso: false, maxGsoFrame: 0 } } });
     const r = bulkTransfer(net, 1_000_000);
     expect(r).toMatchObject({ received: 1_000_000, mismatchAt: -1, ended: true });
   });
 
   it("with a TSO-capable device the sender emits large frames marked csumBlank with gsoSize = MSS, and the data arrives intact", () => {
-    const net = twoStacks({ tso: true, offload: true });
+    const net = createTwoStacks({ pair: { offloads: { txChecksum: true, tso: true, maxGsoFrame: 65536 } } });
     const sizes: { len: number; gso: number | undefined; blank: boolean | undefined }[] = [];
     const dev = net.a.device;
     const send = dev.send.bind(dev);
