@@ -19,6 +19,9 @@ import { createCaptureFile, type CaptureFile } from "../pcap/files.ts";
 import {
   choice, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseProbability, parseRate, parseSeed, parseSize,
 } from "../cli/args.ts";
+import { NetlabError } from "../../stack/error.ts";
+import { transferReportPage } from "./transfer-report.ts";
+import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 
 export const summary = "TCP bulk transfer between two stacks over an impaired wire, sha256-checked (--bytes N [--loss P --delay MS ... --json])";
 
@@ -54,6 +57,29 @@ export interface TransferOptions {
   /** Called about every `progressEveryMs` of wall time with a progress line. */
   readonly onProgress?: (line: string) => void;
   readonly progressEveryMs?: number;
+  /** Sample the sender every this many virtual ms (iperf3's --interval, on the virtual clock);
+   * the samples go to `onInterval` as they are taken and to the report's `intervals`. */
+  readonly intervalMs?: number;
+  readonly onInterval?: (sample: TransferInterval) => void;
+}
+
+/** One interval of the transfer, on the virtual clock (iperf3's interval report). */
+export interface TransferInterval {
+  /** Virtual seconds since connect() at the interval's start and end. */
+  readonly startSeconds: number;
+  readonly endSeconds: number;
+  /** Bytes the receiver got in the interval, and that over the interval's virtual length. */
+  readonly bytes: number;
+  readonly virtualGoodputBitsPerSecond: number;
+  /** Bytes received since connect(), at the interval's end. */
+  readonly receivedTotal: number;
+  /** Retransmitted segments in the interval. */
+  readonly retransmits: number;
+  /** The sender's connection at the interval's end (TcpInfo): cwnd and ssthresh in bytes, smoothed RTT. */
+  readonly cwndBytes: number;
+  readonly ssthreshBytes: number;
+  readonly srttMs: number;
+  readonly bytesInFlight: number;
 }
 
 /** What runTransfer measured. */
@@ -90,6 +116,8 @@ export interface TransferReport {
   /** Frames offered to the wire and what the impairments did to them (both directions). */
   readonly link: { readonly mtu: number; readonly framesOffered: number; readonly lost: number; readonly duplicated: number; readonly corrupted: number; readonly queueDrops: number; readonly ceMarked: number };
   readonly pcap?: string;
+  /** The samples, when intervalMs was given. */
+  readonly intervals?: readonly TransferInterval[];
   readonly error?: string;
 }
 
@@ -166,7 +194,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
   let error: string | undefined;
 
   const listener = b.tcp.listen(PORT);
-  if (!listener.ok) throw Object.assign(new Error(`listen: ${listener.error}`), { code: "ERR_NETLAB_SIM" });
+  if (!listener.ok) throw new NetlabError("ERR_NETLAB_SIM", `listen: ${listener.error}`);
   listener.value.onConnection((s) => {
     s.onData((d) => { got.update(d); received += d.length; if (received === total) lastByteAt = clock.now(); });
     s.onEnd(() => { ended = true; endedAt = clock.now(); s.end(); });
@@ -174,7 +202,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
   });
   const t0 = clock.now();
   const c = a.tcp.connect(ADDR_B, PORT, { congestionControl: cc });
-  if (!c.ok) throw Object.assign(new Error(`connect: ${c.error}`), { code: "ERR_NETLAB_SIM" });
+  if (!c.ok) throw new NetlabError("ERR_NETLAB_SIM", `connect: ${c.error}`);
   const stream = c.value;
   let queued = 0;
   const pushData = (): void => {
@@ -195,10 +223,36 @@ export function runTransfer(options: TransferOptions): TransferReport {
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   let nextProgress = wall0 + every;
+  // Sampling steps the clock to each interval's end; no stack code runs there (only timers run
+  // code), so a run with intervals is the same run, byte for byte.
+  const intervalMs = options.intervalMs;
+  const intervals: TransferInterval[] = [];
+  let nextSample = intervalMs === undefined ? Infinity : t0 + intervalMs;
+  let sampledBytes = 0, sampledRetransmits = 0, sampledAt = t0;
+  const sample = (at: number): void => {
+    const info = stream.info();
+    const s: TransferInterval = {
+      startSeconds: (sampledAt - t0) / 1000, endSeconds: (at - t0) / 1000,
+      bytes: received - sampledBytes,
+      virtualGoodputBitsPerSecond: at > sampledAt ? Math.round(((received - sampledBytes) * 8 * 1000) / (at - sampledAt)) : 0,
+      receivedTotal: received,
+      retransmits: a.tcp.stats.retransmits - sampledRetransmits,
+      cwndBytes: info.cwnd, ssthreshBytes: info.ssthresh, srttMs: info.srttMs, bytesInFlight: info.bytesInFlight,
+    };
+    intervals.push(s);
+    options.onInterval?.(s);
+    sampledAt = at;
+    sampledBytes = received;
+    sampledRetransmits = a.tcp.stats.retransmits;
+  };
   try {
     while (!ended && error === undefined && clock.now() < limit) {
-      const fired = clock.run(limit, 20_000);
-      if (fired === 0) break;
+      const fired = clock.run(Math.min(limit, nextSample), 20_000);
+      if (ended) break;
+      if (clock.now() >= nextSample) {
+        sample(nextSample);
+        nextSample += intervalMs!;
+      } else if (fired === 0 && (intervalMs === undefined || clock.nextDeadline() === undefined)) break;
       if (options.onProgress !== undefined && !ended) {
         const now = performance.now();
         if (now >= nextProgress) {
@@ -213,6 +267,9 @@ export function runTransfer(options: TransferOptions): TransferReport {
   } finally {
     capture?.close();
   }
+  // The last, partial interval (iperf3 reports it too).
+  const endAt = ended ? endedAt : clock.now();
+  if (intervalMs !== undefined && endAt > sampledAt) sample(endAt);
   const wallSeconds = (performance.now() - wall0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -248,12 +305,15 @@ export function runTransfer(options: TransferOptions): TransferReport {
     tcpStats: { sender: { ...st }, receiver: { ...b.tcp.stats } },
     link: { mtu, framesOffered: sum((s) => s.offered), lost: sum((s) => s.lost + s.burstLost), duplicated: sum((s) => s.duplicated), corrupted: sum((s) => s.corrupted), queueDrops: sum((s) => s.queueDrops), ceMarked: sum((s) => s.ceMarked) },
     ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
+    ...(intervalMs === undefined ? {} : { intervals }),
     ...(error === undefined ? {} : { error }),
   };
 }
 
 /** Parsed CLI options. */
 export interface TransferArgs extends TransferOptions {
+  /** Where --report writes its page. */
+  readonly report?: string;
   readonly json: boolean;
   readonly quiet: boolean;
   readonly help: boolean;
@@ -264,15 +324,18 @@ export const TRANSFER_SPEC = {
   command: "sim transfer",
   usage: "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
     "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
-    "                            [--max-virtual-seconds S] [--quiet] [--json]\n" +
+    "                            [--max-virtual-seconds S] [--interval S] [--report FILE.html] [--quiet] [--json]\n" +
     `${summary}\n` +
-    "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n",
+    "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n" +
+    "  --interval S        a line per S virtual seconds, as iperf3's (bytes, goodput, retransmissions, cwnd, srtt); --json: \"intervals\"\n" +
+    "  --report FILE.html  one self-contained page: summary, impairments, charts over time (goodput, cwnd, srtt, bytes), counters\n",
   options: {
     bytes: { type: "string" }, loss: { type: "string" }, delay: { type: "string" }, jitter: { type: "string" },
     reorder: { type: "string" }, dup: { type: "string" }, corrupt: { type: "string" }, rate: { type: "string" },
     mtu: { type: "string" }, buffer: { type: "string" }, "fill-window-edge": { type: "boolean" }, ecn: { type: "boolean" },
     "ecn-mark": { type: "string" }, queue: { type: "string" }, cc: { type: "string" }, seed: { type: "string" },
-    pcap: { type: "string" }, "max-virtual-seconds": { type: "string" }, quiet: { type: "boolean", short: "q" }, json: { type: "boolean" },
+    pcap: { type: "string" }, "max-virtual-seconds": { type: "string" }, interval: { type: "string" }, report: { type: "string" },
+    quiet: { type: "boolean", short: "q" }, json: { type: "boolean" },
   },
   required: ["bytes"],
 } as const;
@@ -297,6 +360,8 @@ export function parseTransferArgs(args: readonly string[]): TransferArgs {
   set("pcap", v.pcap);
   const maxMs = get("max-virtual-seconds", (t) => parseDuration(t, "s", 1));
   set("maxVirtualSeconds", maxMs === undefined ? undefined : maxMs / 1000);
+  set("intervalMs", get("interval", (t) => parseDuration(t, "s", 1)));
+  set("report", v.report);
   if (v["fill-window-edge"] === true) o.fillWindowEdge = true;
   if (v.ecn === true) o.ecn = true;
   set("queueFrames", get("queue", (t) => parseInteger(t, 1)));
@@ -310,9 +375,21 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(helpText(TRANSFER_SPEC));
     return 0;
   }
-  const { json, quiet, help: _help, ...options } = o;
-  const r = runTransfer({ ...options, ...(quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }) });
-  if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  const { json, quiet, help: _help, report, ...options } = o;
+  if (report !== undefined) checkReportPath(report);
+  const r = runTransfer({
+    ...options,
+    // The report's charts need samples: 100 virtual ms unless --interval says otherwise.
+    ...(report !== undefined && options.intervalMs === undefined ? { intervalMs: 100 } : {}),
+    ...(quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
+    ...(options.intervalMs !== undefined && !json ? { onInterval: (i: TransferInterval) => process.stdout.write(`${formatInterval(i)}\n`) } : {}),
+  });
+  if (report !== undefined) {
+    writeHtmlReport(report, transferReportPage(r, `netlab sim transfer ${args.join(" ")}`, options));
+    if (!quiet) process.stderr.write(`report: ${report}\n`);
+  }
+  const shown = options.intervalMs === undefined && r.intervals !== undefined ? (({ intervals: _i, ...rest }) => rest)(r) : r;
+  if (json) process.stdout.write(`${JSON.stringify(shown)}\n`);
   else {
     process.stdout.write(
       `transfer: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"} (${r.sha256Received.slice(0, 16)}…), ` +
@@ -324,4 +401,11 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   return r.ok ? 0 : 1;
+}
+
+/** One iperf3-style interval line: "[  0.00-  1.00 s]  1.25 MB  10.0 Mbit/s  retr 0  cwnd 64.0 KB  srtt 20.1 ms". */
+export function formatInterval(i: TransferInterval): string {
+  return `[${i.startSeconds.toFixed(2).padStart(7)}-${i.endSeconds.toFixed(2).padStart(7)} s]  ${(i.bytes / 1e6).toFixed(2).padStart(8)} MB  ` +
+    `${(i.virtualGoodputBitsPerSecond / 1e6).toFixed(1).padStart(8)} Mbit/s  retr ${String(i.retransmits).padStart(4)}  ` +
+    `cwnd ${(i.cwndBytes / 1e3).toFixed(1).padStart(7)} KB  srtt ${i.srttMs.toFixed(1)} ms`;
 }

@@ -1,0 +1,80 @@
+// The HTML report: one self-contained page (no script, nothing fetched), every text escaped, and
+// `sim transfer --report` rendered by headless Chromium (Debian's, from npm run setup) with its
+// charts drawn and no console error.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { isNetlabError } from "../../stack/error.ts";
+import { lineChart } from "../lab/svg.ts";
+import { runTransfer } from "../sim/transfer.ts";
+import { transferReportPage } from "../sim/transfer-report.ts";
+import { checkReportPath, renderHtmlReport, writeHtmlReport } from "./html.ts";
+
+const DIR = mkdtempSync(join(tmpdir(), "netlab-report-"));
+afterAll(() => rmSync(DIR, { recursive: true, force: true }));
+
+function findChromium(): string | undefined {
+  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
+    const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
+    if (r.status === 0 && r.stdout.trim() !== "") return r.stdout.trim();
+  }
+  return undefined;
+}
+const CHROMIUM = findChromium();
+
+describe("the HTML report", () => {
+  it("escapes every text, inlines charts, links files relative to the page, and carries no script or external reference", () => {
+    const page = renderHtmlReport({
+      title: "<b>t</b>", command: "netlab x --a '<script>'", when: "2026-12-07T00:00:00Z",
+      sections: [{
+        heading: "A & B", text: "x < y", table: { columns: ["k", "v"], rows: [["<i>", 3], ["n", null]] },
+        charts: [lineChart({ title: "c", xLabel: "x", yLabel: "y", series: [{ name: "s", points: [[0, 1], [1, 2]] }] })],
+        files: [{ label: "capture", path: join(DIR, "sub", "a b.pcapng") }],
+      }],
+    }, DIR);
+    expect(page).toContain("&lt;b&gt;t&lt;/b&gt;");
+    expect(page).toContain("&#39;&lt;script&gt;&#39;");
+    expect(page).toContain("A &amp; B");
+    expect(page).toContain('<td class="num">3</td>');
+    expect(page).toContain('href="sub/a%20b.pcapng"');
+    expect(page).toContain("<polyline");
+    expect(page).not.toMatch(/<script|<link|src=|@import|url\(/i);
+    expect(() => renderHtmlReport({ title: "t", command: "c", when: "w", sections: [{ heading: "h", charts: ["<svg><script>alert(1)</script></svg>"] }] }))
+      .toThrow(/script/);
+  });
+
+  it("refuses a path whose folder does not exist before anything runs, with a coded error", () => {
+    let caught: unknown;
+    try { checkReportPath(join(DIR, "missing", "r.html")); } catch (e) { caught = e; }
+    expect(isNetlabError(caught) && caught.code === "ERR_REPORT_PATH").toBe(true);
+    expect(() => checkReportPath(DIR)).toThrow(/is a folder/);
+  });
+
+  it.skipIf(CHROMIUM === undefined)(`renders sim transfer's report in headless Chromium: tables, five drawn charts, no console error${CHROMIUM === undefined ? " (skipped: no chromium; npm run setup installs it)" : ""}`, () => {
+    const options = { bytes: 2_000_000, delayMs: 10, loss: 0.01, rateBitsPerSecond: 50e6, intervalMs: 200, seed: 3 };
+    const r = runTransfer(options);
+    expect(r.ok).toBe(true);
+    expect(r.intervals!.length).toBeGreaterThan(3);
+    expect(r.intervals!.reduce((n, i) => n + i.bytes, 0)).toBe(r.received);
+    const file = join(DIR, "transfer.html");
+    writeHtmlReport(file, transferReportPage(r, "netlab sim transfer --bytes 2M ...", options));
+    const base = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--user-data-dir=${join(DIR, "profile")}`];
+    const dom = spawnSync(CHROMIUM!, [...base, "--enable-logging=stderr", "--v=0", "--dump-dom", `file://${file}`], { encoding: "utf8", timeout: 60_000 });
+    expect(dom.status).toBe(0);
+    const svgs = dom.stdout.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+    expect(svgs.length).toBe(5);
+    for (const svg of svgs) expect(svg).toMatch(/<polyline[^>]*points="[\d.]+,[\d.]+ [\d.]+,[\d.]+/);
+    expect(dom.stdout).toContain("Every byte arrived intact");
+    // Chromium logs page console messages as CONSOLE lines when logging to stderr.
+    expect(dom.stderr.split("\n").filter((l) => /CONSOLE/.test(l))).toEqual([]);
+    const png = join(DIR, "transfer.png");
+    const shot = spawnSync(CHROMIUM!, [...base, "--window-size=1200,3000", `--screenshot=${png}`, `file://${file}`], { encoding: "utf8", timeout: 60_000 });
+    expect(shot.status).toBe(0);
+    const bytes = readFileSync(png);
+    expect(bytes.subarray(1, 4).toString("latin1")).toBe("PNG");
+    // A page of tables and five line charts compresses to well over 50 KB; a blank one to a few.
+    expect(statSync(png).size).toBeGreaterThan(50_000);
+  }, 120_000);
+});
