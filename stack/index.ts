@@ -20,6 +20,7 @@ import { parseIpv6Address } from "./wire/ipv6-address.ts";
 import { type ExtendedTcpLayer, type TcpLayerOptions, type TcpConnection, createTcpLayer } from "./transport/tcp/index.ts";
 import type { TcpConnectError, TcpConnectionOptions, TcpListenError, TcpStream, TcpStreamListener } from "./transport/types.ts";
 import type { Result } from "./result.ts";
+import { NetlabError } from "./error.ts";
 
 /** What the world gives a stack. */
 export interface StackDeps {
@@ -199,7 +200,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
 }
 
 function configError(msg: string): Error {
-  return Object.assign(new Error(msg), { code: "ERR_NETLAB_CONFIG" });
+  return new NetlabError("ERR_NETLAB_CONFIG", msg);
 }
 
 function toCidr(c: string | Ipv4Cidr): Ipv4Cidr {

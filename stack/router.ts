@@ -21,6 +21,7 @@ import type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters } fro
 import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
 import { type TcpLayerOptions, createTcpLayer } from "./transport/tcp/index.ts";
 import type { StackTcpLayer } from "./index.ts";
+import { NetlabError } from "./error.ts";
 
 /** One interface of a router. */
 export interface RouterInterfaceOptions {
@@ -90,7 +91,7 @@ export interface Router {
 }
 
 function configError(msg: string): Error {
-  return Object.assign(new Error(msg), { code: "ERR_NETLAB_CONFIG" });
+  return new NetlabError("ERR_NETLAB_CONFIG", msg);
 }
 
 /** Assembles a router. Bad configuration (strings, an unreachable gateway) throws ERR_NETLAB_CONFIG. */

@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import { type Result, ok, err } from "../../stack/result.ts";
 import { type Ipv4Address, parseIpv4, parseCidr, parseMac, prefixToMask } from "../../stack/wire/address.ts";
 import type { DhcpPool, DhcpReservation, DhcpServerConfig } from "../../stack/app/dhcp/types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** The file's meaning: the server configuration plus where the harness keeps leases. */
 export interface DhcpServerFileConfig {
@@ -178,10 +179,10 @@ export function loadDhcpServerConfig(path: string): DhcpServerFileConfig {
   try {
     json = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw Object.assign(new Error(`${path}: ${(e as Error).message}`), { code: "ERR_DHCP_CONFIG" });
+    throw new NetlabError("ERR_DHCP_CONFIG", `${path}: ${(e as Error).message}`);
   }
   const r = parseDhcpServerConfig(json);
-  if (!r.ok) throw Object.assign(new Error(`${path}: ${r.detail}`), { code: "ERR_DHCP_CONFIG" });
+  if (!r.ok) throw new NetlabError("ERR_DHCP_CONFIG", `${path}: ${r.detail}`);
   const leaseFile = r.value.leaseFile;
   return leaseFile === undefined ? r.value : { ...r.value, leaseFile: resolve(dirname(path), leaseFile) };
 }

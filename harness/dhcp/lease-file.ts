@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import { type Result, ok, err } from "../../stack/result.ts";
 import { formatIpv4, parseIpv4, type Ipv4Address } from "../../stack/wire/address.ts";
 import type { LeaseStore, ServerLease } from "../../stack/app/dhcp/types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Format marker of the file. */
 export const LEASE_FILE_VERSION = 1;
@@ -71,7 +72,7 @@ export function createLeaseFile(path: string): LeaseStore & { readonly path: str
   if (existsSync(path)) {
     const parsed = parseLeaseFile(readFileSync(path, "utf8"));
     if (!parsed.ok) {
-      throw Object.assign(new Error(`${path}: ${parsed.error}${parsed.detail ? `: ${parsed.detail}` : ""}`), { code: "ERR_DHCP_LEASE_FILE" });
+      throw new NetlabError("ERR_DHCP_LEASE_FILE", `${path}: ${parsed.error}${parsed.detail ? `: ${parsed.detail}` : ""}`);
     }
     for (const l of parsed.value) records.set(l.address, l);
   }

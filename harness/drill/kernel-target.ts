@@ -27,6 +27,7 @@ import {
   buildInboundFrame, createDrillMapping, decodeTcpFrame, describeOutboundFrame, matchOutboundFrame, unsupportedOption,
   type DrillMapping,
 } from "./packets.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT_PATH = join(HERE, "kernel-agent.py");
@@ -46,9 +47,10 @@ const CALL_LATENCY_MS = 100;
 const OBSERVE_SLACK_USECS = 10_000;
 
 /** An error of this module, with a stable code. */
-export class KernelTargetError extends Error {
-  constructor(readonly code: "KERNEL_TARGET_UNAVAILABLE" | "KERNEL_TARGET_SETUP", message: string) {
-    super(message);
+export class KernelTargetError extends NetlabError {
+  declare readonly code: "KERNEL_TARGET_UNAVAILABLE" | "KERNEL_TARGET_SETUP";
+  constructor(code: KernelTargetError["code"], message: string) {
+    super(code, message);
     this.name = "KernelTargetError";
   }
 }

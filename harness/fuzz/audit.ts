@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { bundleTarget, defaultFuzzPaths, replayCorpus, runFuzzer, type FuzzPaths } from "./runner.ts";
 import { replayInputs } from "./replay.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** One planted bug: a patch whose header names it and the target that should find it. */
 export interface PlantedBug {
@@ -52,7 +53,7 @@ export function listPlantedBugs(dir: string): PlantedBug[] {
     const description = /^Planted bug: (.+)$/m.exec(text)?.[1]?.trim();
     const target = /^target: (\S+)$/m.exec(text)?.[1];
     if (description === undefined || target === undefined) {
-      throw Object.assign(new Error(`${f}: a bug patch starts with "Planted bug: ..." and "target: NAME" lines`), { code: "ERR_BAD_BUG_PATCH" });
+      throw new NetlabError("ERR_BAD_BUG_PATCH", `${f}: a bug patch starts with "Planted bug: ..." and "target: NAME" lines`);
     }
     return { id: f.slice(0, -".patch".length), file: path.join(dir, f), target, description };
   });

@@ -20,12 +20,14 @@
 // (corpus replay in npm test sets it). The cheap oracles (shadow lengths, tail independence,
 // chunking by a split, round trips) run on every input.
 import { crc32 } from "node:zlib";
+import { NetlabError } from "../../stack/error.ts";
 
 /** A finding of an oracle (never thrown by the stack itself). */
-export class OracleError extends Error {
-  readonly code = "ERR_FUZZ_ORACLE";
+export class OracleError extends NetlabError {
+  declare readonly code: "ERR_FUZZ_ORACLE";
   constructor(readonly oracle: string, message: string) {
-    super(`${oracle}: ${message}`);
+    super("ERR_FUZZ_ORACLE", `${oracle}: ${message}`);
+    this.name = "OracleError";
   }
 }
 

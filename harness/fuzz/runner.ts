@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { build, transform } from "esbuild";
 import { harnessSource, replayInputs, type ReplayInput, type ReplayOutcome } from "./replay.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Where targets, bundles and corpora live (relative to the repository root). */
 export interface FuzzPaths {
@@ -191,7 +192,7 @@ export function chooseEngine(paths: FuzzPaths, prefer?: "jazzer" | "jsfuzz"): Pr
     check = probeJazzer(paths);
     engineChecks.set(key, check);
   }
-  return check.then((c) => (prefer === "jazzer" && c.engine !== "jazzer" ? Promise.reject(Object.assign(new Error(`Jazzer.js does not run here: ${c.note}`), { code: "ERR_NO_JAZZER" })) : c));
+  return check.then((c) => (prefer === "jazzer" && c.engine !== "jazzer" ? Promise.reject(new NetlabError("ERR_NO_JAZZER", `Jazzer.js does not run here: ${c.note}`)) : c));
 }
 
 async function probeJazzer(paths: FuzzPaths): Promise<EngineChoice> {

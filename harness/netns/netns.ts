@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Default namespace name prefix of netlab's tests. */
 export const NETNS_PREFIX = "nl-test-";
@@ -32,9 +33,10 @@ export interface RunOptions {
 }
 
 /** An error of this module, with a stable code. */
-export class NetnsError extends Error {
-  constructor(readonly code: "NETNS_COMMAND_FAILED" | "NETNS_TIMEOUT" | "NETNS_REMOVED", message: string) {
-    super(message);
+export class NetnsError extends NetlabError {
+  declare readonly code: "NETNS_COMMAND_FAILED" | "NETNS_TIMEOUT" | "NETNS_REMOVED";
+  constructor(code: NetnsError["code"], message: string) {
+    super(code, message);
     this.name = "NetnsError";
   }
 }

@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Display filter matching every packet tshark considers wrong. */
 export const TSHARK_WELLFORMED_FILTER =
@@ -43,15 +44,13 @@ export interface TsharkVerdict {
 function runTshark(args: string[], timeoutMs: number): string {
   const tshark = findTshark();
   if (tshark === undefined) {
-    const e = new Error(tsharkMissingReason()) as Error & { code: string };
-    e.code = "ERR_NETLAB_TSHARK_MISSING";
+    const e = new NetlabError("ERR_NETLAB_TSHARK_MISSING", tsharkMissingReason() ?? "tshark is not available");
     throw e;
   }
   const r = spawnSync(tshark, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 });
   if (r.error !== undefined || r.status !== 0) {
     const stderr = (r.stderr ?? "").split("\n").filter((l) => l !== "" && !/running as user "root"/i.test(l)).join("\n");
-    const e = new Error(`tshark ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${stderr}`) as Error & { code: string };
-    e.code = "ERR_NETLAB_TSHARK_FAILED";
+    const e = new NetlabError("ERR_NETLAB_TSHARK_FAILED", `tshark ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${stderr}`);
     throw e;
   }
   return r.stdout;

@@ -8,6 +8,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { createPcapngWriter, createPcapWriter, parseCapture, pcapErr } from "../../stack/link/pcap/index.ts";
 import type { ParsedCapture, PcapResult, PcapngWriterOptions, PcapWriterOptions } from "../../stack/link/pcap/index.ts";
 import type { PacketSink } from "../../stack/link/capture.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 const GZIP_MAGIC_0 = 0x1f, GZIP_MAGIC_1 = 0x8b;
 
@@ -31,7 +32,7 @@ export function makeDirectory(dir: string): void {
       d = up;
       continue;
     }
-    if (!isDirectory) throw Object.assign(new Error(`cannot create directory ${dir}: ${d} is not a directory`), { code: "ENOTDIR" });
+    if (!isDirectory) throw new NetlabError("ENOTDIR", `cannot create directory ${dir}: ${d} is not a directory`);
     break;
   }
   for (const m of missing.reverse()) {
@@ -48,9 +49,9 @@ export function makeParentDirectory(path: string): void {
   makeDirectory(dirname(path));
 }
 
-function ioError(e: unknown, what: string): Error {
+function ioError(e: unknown, what: string): NetlabError {
   const cause = e as NodeJS.ErrnoException;
-  return Object.assign(new Error(`${what}: ${cause.message}`), { code: cause.code ?? "ERR_NETLAB_IO" });
+  return new NetlabError(cause.code ?? "ERR_NETLAB_IO", `${what}: ${cause.message}`, { cause: e });
 }
 
 /** True when bytes start with the gzip magic. */
@@ -135,8 +136,7 @@ export function createCaptureFile(path: string, options: CaptureFileOptions = { 
   };
   const write = (chunk: Uint8Array): void => {
     if (closed) {
-      const e = new Error(`capture file ${path} is closed`) as Error & { code: string };
-      e.code = "ERR_NETLAB_CAPTURE_CLOSED";
+      const e = new NetlabError("ERR_NETLAB_CAPTURE_CLOSED", `capture file ${path} is closed`);
       throw e;
     }
     pending.push(chunk);

@@ -34,6 +34,7 @@ import { buildEndpoint } from "./endpoint.ts";
 import type { Expectation } from "./expect.ts";
 import { isDhcpPorts } from "./decode.ts";
 import type { ModeReport, ReplayDiff } from "./report.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Options of replayConversation. */
 export interface ConversationOptions {
@@ -93,7 +94,7 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   const maxDiffs = options.maxDiffs ?? 50;
   const norm = new Set(conv.normalise);
   const macR = parseMac(ep.mac);
-  if (!macR.ok) throw Object.assign(new Error(`bad endpoint MAC ${ep.mac}`), { code: "ERR_REPLAY_EXPECTATION" });
+  if (!macR.ok) throw new NetlabError("ERR_REPLAY_EXPECTATION", `bad endpoint MAC ${ep.mac}`);
   const mac = macR.value;
 
   // Split the capture into what the endpoint sent (to compare) and what it received (to feed).

@@ -15,6 +15,7 @@ import type { Clock, Rng } from "../../stack/time.ts";
 import { parseIpv4, parseMac } from "../../stack/wire/address.ts";
 import { parseDhcpServerConfig } from "../dhcp/config.ts";
 import type { AppConfig, EndpointConfig, HttpFileConfig } from "./expect.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** A running endpoint. */
 export interface ReplayEndpoint {
@@ -39,7 +40,7 @@ export function httpFileBytes(file: HttpFileConfig): Uint8Array {
 }
 
 function configError(message: string): Error {
-  return Object.assign(new Error(message), { code: "ERR_REPLAY_ENDPOINT" });
+  return new NetlabError("ERR_REPLAY_ENDPOINT", message);
 }
 
 const must = <T>(r: { ok: true; value: T } | { ok: false; error: string }, what: string): T => {

@@ -32,6 +32,7 @@ import { decodeCapture } from "./decode.ts";
 import { buildEndpoint, type ReplayEndpoint } from "./endpoint.ts";
 import type { AppConfig, EndpointConfig, Normalisation } from "./expect.ts";
 import { formatReport, replayFile } from "./index.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 const NETLAB_MAC = "02:6e:6c:00:00:02";
 const KERNEL_MAC = "02:6e:6c:00:00:01";
@@ -71,7 +72,7 @@ async function python(ctx: PlanContext, script: string, timeoutMs = 20_000): Pro
 }
 
 function recordError(message: string): Error {
-  return Object.assign(new Error(message), { code: "ERR_REPLAY_RECORD" });
+  return new NetlabError("ERR_REPLAY_RECORD", message);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

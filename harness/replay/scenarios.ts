@@ -15,6 +15,7 @@ import { createByteCollector, createPcapngWriter } from "../../stack/link/pcap/i
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import { dhcpClientOnStack, dhcpServerOnStack } from "../../stack/app/dhcp/index.ts";
 import { createHttpClient, createHttpServer } from "../../stack/app/http/index.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Changes a test applies to the stack under test, to change behaviour on purpose (e.g. another TTL). */
 export interface ScenarioOverrides {
@@ -30,7 +31,7 @@ const SUBNET = 0xc0000200; // 192.0.2.0/24
 const host = (n: number): number => (SUBNET | n) >>> 0;
 
 function scenarioError(message: string): Error {
-  return Object.assign(new Error(message), { code: "ERR_REPLAY_SCENARIO" });
+  return new NetlabError("ERR_REPLAY_SCENARIO", message);
 }
 
 function pattern(n: number): Uint8Array {

@@ -12,6 +12,7 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { formatIpv4 } from "../../stack/wire/address.ts";
 import { createDhcpRelay, createMemoryLeaseStore, dhcpClientOnStack, dhcpServerOnStack, type DhcpClient, type DhcpRelay } from "../../stack/app/dhcp/index.ts";
 import { flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseLossProbability, parseSeed } from "../cli/args.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 export const summary = "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
 
@@ -116,7 +117,7 @@ export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
     const clientSide = host(`relay${s}-segment`, `${formatIpv4(address)}/24`, segment);
     const serverSide = host(`relay${s}-backbone`, `${formatIpv4(address)}/8`);
     const relay = createDhcpRelay({ clientSide: { udp: clientSide.udp, address, arp: clientSide.arp }, serverSide: { udp: serverSide.udp } }, { servers: [BACKBONE_SERVER_ADDR] });
-    if (!relay.ok) throw Object.assign(new Error(`relay ${s}: ${relay.error}`), { code: "ERR_NETLAB_SIM" });
+    if (!relay.ok) throw new NetlabError("ERR_NETLAB_SIM", `relay ${s}: ${relay.error}`);
     relays.push(relay.value);
   }
   const clients: { stack: Stack; client: DhcpClient }[] = [];

@@ -14,6 +14,7 @@ import { createHttpClient } from "../../stack/app/http/client.ts";
 import { createHttpServer, type HttpHandler } from "../../stack/app/http/server.ts";
 import { settle } from "../http/testing.ts";
 import { flagReader, helpText, parseCommandLine, parseInteger, parseLossProbability, parseSeed, parseSize } from "../cli/args.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 export const summary = "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
 
@@ -98,7 +99,7 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   };
   const server = createHttpServer({ clock }, handler);
   const listener = b.tcp.listen(PORT, { backlog: Math.max(128, concurrency) });
-  if (!listener.ok) throw Object.assign(new Error(`listen: ${listener.error}`), { code: "ERR_NETLAB_SIM" });
+  if (!listener.ok) throw new NetlabError("ERR_NETLAB_SIM", `listen: ${listener.error}`);
   server.listen(listener.value);
   const client = createHttpClient({ clock, tcp: a.tcp }, { keepAlive: true, maxConnectionsPerHost: concurrency, pipeline, timeoutMs: 600_000 });
 

@@ -1,6 +1,7 @@
 // The few libc calls a tap needs, bound through koffi on first use (one binding per process).
 // loadLibc(): the bound functions and errno helpers; throws TapError TAP_UNSUPPORTED off Linux.
 import { createRequire } from "node:module";
+import { NetlabError } from "../../stack/error.ts";
 
 /** libc entry points used by the tap device. */
 export interface Libc {
@@ -24,7 +25,7 @@ let cached: Libc | undefined;
 export function loadLibc(): Libc {
   if (cached) return cached;
   if (process.platform !== "linux") {
-    throw Object.assign(new Error("tap devices need Linux"), { code: "TAP_UNSUPPORTED" });
+    throw new NetlabError("TAP_UNSUPPORTED", "tap devices need Linux");
   }
   // koffi is an optional peer of the package, loaded on first use: importing netlab/harness
   // without it works, and only opening a tap needs it.
@@ -32,7 +33,7 @@ export function loadLibc(): Libc {
   try {
     koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
   } catch {
-    throw Object.assign(new Error("tap devices need the koffi package (npm install koffi)"), { code: "TAP_UNSUPPORTED" });
+    throw new NetlabError("TAP_UNSUPPORTED", "tap devices need the koffi package (npm install koffi)");
   }
   const lib = koffi.load("libc.so.6");
   cached = {

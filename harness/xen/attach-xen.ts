@@ -17,6 +17,7 @@ import type { Netback, Netfront, NetfrontOptions, NetPeerError } from "../../xen
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import type { DeviceInfo, GuestDomain, Toolstack } from "../../xen-sim/toolstack/types.ts";
 import type { RealClock } from "../time/real-clock.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Wraps a real clock: timers due now (or in the past) run from setImmediate, later ones from `clock`. */
 export function withImmediateTimers(clock: RealClock): RealClock {
@@ -102,8 +103,8 @@ export interface XenAttachment {
 /** Stable codes of startXenAttachment's errors. */
 export type XenAttachErrorCode = "XEN_ATTACH_SETUP" | "XEN_ATTACH_HANDSHAKE";
 
-function xenError(code: XenAttachErrorCode, message: string): Error {
-  return Object.assign(new Error(message), { code });
+function xenError(code: XenAttachErrorCode, message: string): NetlabError {
+  return new NetlabError(code, message);
 }
 
 function prefixed(prefix: string, record: object): Record<string, number> {

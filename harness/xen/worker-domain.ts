@@ -5,6 +5,7 @@
 // value its module's `run(data)` returns; rejects with code ERR_NETLAB_WORKER on failure or timeout.
 
 import { Worker } from "node:worker_threads";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Options of runInWorker. */
 export interface RunInWorkerOptions {
@@ -13,8 +14,7 @@ export interface RunInWorkerOptions {
 }
 
 function workerError(message: string): Error {
-  const e = new Error(message);
-  (e as Error & { code: string }).code = "ERR_NETLAB_WORKER";
+  const e = new NetlabError("ERR_NETLAB_WORKER", message);
   return e;
 }
 

@@ -8,14 +8,17 @@ import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
 import type { XenstoreServer, XsByteTransport } from "../../xen-sim/xenstore/types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** sizeof(sockaddr_un.sun_path) − 1 on Linux. */
 const UNIX_PATH_MAX = 107;
 
 /** Harness I/O failure with a stable code. */
-export class XenstoreSocketError extends Error {
-  constructor(readonly code: "ERR_XENSTORED_SOCKET_IN_USE" | "ERR_XENSTORED_PATH_NOT_SOCKET" | "ERR_XENSTORED_LISTEN" | "ERR_XENSTORED_CONNECT", message: string) {
-    super(message);
+export class XenstoreSocketError extends NetlabError {
+  declare readonly code: "ERR_XENSTORED_SOCKET_IN_USE" | "ERR_XENSTORED_PATH_NOT_SOCKET" | "ERR_XENSTORED_LISTEN" | "ERR_XENSTORED_CONNECT";
+  constructor(code: XenstoreSocketError["code"], message: string) {
+    super(code, message);
+    this.name = "XenstoreSocketError";
   }
 }
 

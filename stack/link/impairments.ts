@@ -17,6 +17,7 @@ import { type DeviceCounters, type Frame, type NetDevice, withoutRelease } from 
 import { completeChecksum } from "./checksum-offload.ts";
 import { markCongestionExperienced } from "./ecn.ts";
 import { type QueueDiscipline, type QueueDisciplineSpec, type QueueStatsSnapshot, type QueuedItem, createQueueDiscipline } from "./qdisc/index.ts";
+import { NetlabError } from "../error.ts";
 
 export { markCongestionExperienced };
 
@@ -413,8 +414,7 @@ function checkOptions(o: ImpairmentOptions): void {
 
 /** An Error with a stable code for programmer misuse of link factories. */
 export function misuse(message: string): Error {
-  const e = new Error(message) as Error & { code: string };
-  e.code = "ERR_NETLAB_LINK_OPTIONS";
+  const e = new NetlabError("ERR_NETLAB_LINK_OPTIONS", message);
   return e;
 }
 

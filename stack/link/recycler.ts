@@ -7,6 +7,7 @@
 // its own generation. poison fills a returned buffer with 0xA5 (tests: a use after release
 // shows up as wrong bytes).
 //   createBufferRecycler({ capacity, keep, poison })   take(n) -> { data, release } | undefined
+import { NetlabError } from "../error.ts";
 
 /** One loan: `data` is n bytes at the start of a recycled buffer. */
 export interface BufferLoan {
@@ -49,7 +50,7 @@ interface Slot {
 
 export function createBufferRecycler(options: BufferRecyclerOptions): BufferRecycler {
   const { capacity } = options;
-  if (!Number.isInteger(capacity) || capacity <= 0) throw Object.assign(new Error(`bad recycler capacity ${capacity}`), { code: "ERR_NETLAB_RECYCLER_ARGS" });
+  if (!Number.isInteger(capacity) || capacity <= 0) throw new NetlabError("ERR_NETLAB_RECYCLER_ARGS", `bad recycler capacity ${capacity}`);
   const keep = options.keep ?? 32;
   const poison = options.poison === true;
   const free: Slot[] = [];

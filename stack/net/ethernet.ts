@@ -11,6 +11,7 @@ import {
 } from "../wire/ethernet.ts";
 import { createCounters } from "./counters.ts";
 import type { EthernetLayer, EthertypeHandler } from "./types.ts";
+import { NetlabError } from "../error.ts";
 
 export interface EthernetOptions {
   /** 802.1Q VLAN id (1..4094) to send and accept; undefined: untagged only. */
@@ -84,7 +85,7 @@ export function createEthernet(device: NetDevice, options: EthernetOptions = {})
       else device.send(offload === undefined ? { data: frame } : { data: frame, offload });
     },
     registerEthertype(ethertype: number, handler: EthertypeHandler): void {
-      if (ethertype < ETHERTYPE_MIN || ethertype > 0xffff) throw Object.assign(new Error(`bad ethertype ${ethertype}`), { code: "ERR_NETLAB_ETHERTYPE" });
+      if (ethertype < ETHERTYPE_MIN || ethertype > 0xffff) throw new NetlabError("ERR_NETLAB_ETHERTYPE", `bad ethertype ${ethertype}`);
       handlers.set(ethertype, handler);
     },
     counters: () => counters.snapshot(),

@@ -4,6 +4,7 @@
 // at most 33 hash lookups, whatever the table's size.
 // createRoutingTable() -> RoutingTable.
 import { type Ipv4Address, type Ipv4Cidr, formatCidr, formatIpv4, prefixToMask } from "../wire/address.ts";
+import { NetlabError } from "../error.ts";
 
 /** Where a route came from. */
 export type RouteKind = "connected" | "static" | "default";
@@ -56,7 +57,7 @@ export function createRoutingTable(): RoutingTable {
   return {
     add(spec) {
       const len = spec.destination.prefixLength;
-      if (!Number.isInteger(len) || len < 0 || len > 32) throw Object.assign(new Error(`bad prefix length ${len}`), { code: "ERR_NETLAB_CONFIG" });
+      if (!Number.isInteger(len) || len < 0 || len > 32) throw new NetlabError("ERR_NETLAB_CONFIG", `bad prefix length ${len}`);
       const prefix = (spec.destination.address & prefixToMask(len)) >>> 0;
       const kind: RouteKind = spec.kind ?? (len === 0 ? "default" : spec.nextHop === undefined ? "connected" : "static");
       const route: Route = spec.nextHop === undefined

@@ -4,6 +4,7 @@
 // §2.2 on input, RFC 5952 canonical form on output.
 import { type Result, ok, err } from "../result.ts";
 import { type MacAddress, writeMac } from "./address.ts";
+import { NetlabError } from "../error.ts";
 
 /** An IPv6 address: exactly 16 bytes, network order. */
 export type Ipv6Address = Uint8Array;
@@ -130,6 +131,6 @@ export function parseIpv6Address(s: string): Result<Ipv6Address, Ipv6TextError> 
 /** parseIpv6Address for literals the programmer wrote; throws (code ERR_BAD_IPV6) on a typo. */
 export function ipv6(s: string): Ipv6Address {
   const r = parseIpv6Address(s);
-  if (!r.ok) throw Object.assign(new Error(`not an IPv6 address: ${s}`), { code: "ERR_BAD_IPV6" });
+  if (!r.ok) throw new NetlabError("ERR_BAD_IPV6", `not an IPv6 address: ${s}`);
   return r.value;
 }

@@ -30,6 +30,7 @@ import type { Blkback, BlkbackState, BlkFault, BlockStorage } from "./types.ts";
 import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts";
 import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
 import { createSerialTask, readUint } from "./serial-task.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Linux xen_blkif_max_ring_order default. */
 export const DEFAULT_MAX_RING_PAGE_ORDER = 4;
@@ -78,8 +79,7 @@ const SECTOR = 512;
 const TWO32 = 2 ** 32;
 
 function misuse(message: string): Error {
-  const e = new Error(message);
-  (e as Error & { code: string }).code = "ERR_NETLAB_BLK_ARGS";
+  const e = new NetlabError("ERR_NETLAB_BLK_ARGS", message);
   return e;
 }
 

@@ -35,6 +35,7 @@ import type {
 import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts";
 import { XenbusState } from "../xenbus/types.ts";
 import { createSerialTask, readUint } from "./serial-task.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Linux xen_blkif_max_segments default. */
 export const DEFAULT_FRONT_INDIRECT_SEGMENTS = 32;
@@ -116,8 +117,7 @@ interface PagePool {
 }
 
 function misuse(message: string): Error {
-  const e = new Error(message);
-  (e as Error & { code: string }).code = "ERR_NETLAB_BLK_ARGS";
+  const e = new NetlabError("ERR_NETLAB_BLK_ARGS", message);
   return e;
 }
 

@@ -3,6 +3,7 @@
 
 import { err, ok } from "../../stack/result.ts";
 import type { BlockStorage } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Largest memory image by default: 1 GiB. */
 export const DEFAULT_MAX_MEMORY_IMAGE = 1 << 30;
@@ -27,8 +28,7 @@ export interface MemoryStorageOptions {
 }
 
 function misuse(message: string): Error {
-  const e = new Error(message);
-  (e as Error & { code: string }).code = "ERR_NETLAB_BLK_ARGS";
+  const e = new NetlabError("ERR_NETLAB_BLK_ARGS", message);
   return e;
 }
 

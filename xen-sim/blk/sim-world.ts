@@ -14,6 +14,7 @@ import type { XenstoreClient } from "../xenstore/client.ts";
 import { createBlkback, type BlkbackOptions } from "./blkback.ts";
 import { createBlkfront, type BlkfrontOptions } from "./blkfront.ts";
 import type { Blkback, Blkfront, BlockStorage } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** xvda: major 202, minor 0. */
 export const XVDA = 51712;
@@ -27,8 +28,7 @@ export async function settle<T>(clock: VirtualClock, p: Promise<T>, maxTurns = 1
     await Promise.resolve();
   }
   if (!done) {
-    const e = new Error("settle: the promise did not settle");
-    (e as Error & { code: string }).code = "ERR_NETLAB_SETTLE";
+    const e = new NetlabError("ERR_NETLAB_SETTLE", "settle: the promise did not settle");
     throw e;
   }
   return q;

@@ -23,6 +23,7 @@ import {
 import type {
   ChannelEndpoint, DomainEvents, EventChannelOptions, EvtchnError, EvtchnPort, PortStatus, VcpuMode,
 } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 type Channel =
   | { state: "unbound"; remoteDom: DomainId }
@@ -223,8 +224,7 @@ export function createEventChannelSystem(
     forDomain(domid) {
       const api = apis.get(domid);
       if (api === undefined) {
-        const e = new Error(`no domain ${domid}`);
-        (e as Error & { code: string }).code = "ERR_NETLAB_NO_DOMAIN";
+        const e = new NetlabError("ERR_NETLAB_NO_DOMAIN", `no domain ${domid}`);
         throw e;
       }
       return api;

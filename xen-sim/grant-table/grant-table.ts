@@ -14,6 +14,7 @@ import {
 import { DOMID_SELF, PAGE_SIZE, type DomainId } from "../abi/xen.ts";
 import type { DomainMemoryInternal, Frame, RefusalSink } from "../memory/types.ts";
 import type { DomainGrants, GrantEntry, GrantMapping, GrantRef, GrantTableOptions } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Default grant table frames per domain. */
 export const DEFAULT_GRANT_FRAMES = 32;
@@ -374,8 +375,7 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
     forDomain(domid) {
       const api = apis.get(domid);
       if (api === undefined) {
-        const e = new Error(`no domain ${domid}`);
-        (e as Error & { code: string }).code = "ERR_NETLAB_NO_DOMAIN";
+        const e = new NetlabError("ERR_NETLAB_NO_DOMAIN", `no domain ${domid}`);
         throw e;
       }
       return api;

@@ -9,6 +9,7 @@ import { createGrantSystem } from "../grant-table/grant-table.ts";
 import { createDomainMemory, DEFAULT_MAX_PAGES } from "../memory/memory.ts";
 import type { DomainMemoryInternal, RefusedAccess } from "../memory/types.ts";
 import type { Domain, DomainOptions, Hypervisor, HypervisorOptions } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Default most live domains. */
 export const DEFAULT_MAX_DOMAINS = 64;
@@ -21,8 +22,7 @@ interface Entry {
 /** Creates a hypervisor. Throws ERR_NETLAB_BIG_ENDIAN on a big-endian host (the ABI bytes would be wrong). */
 export function createHypervisor(deps: { clock: Clock; rng: Rng }, options: HypervisorOptions = {}): Hypervisor {
   if (!isLittleEndianHost()) {
-    const e = new Error("xen-sim needs a little-endian host");
-    (e as Error & { code: string }).code = "ERR_NETLAB_BIG_ENDIAN";
+    const e = new NetlabError("ERR_NETLAB_BIG_ENDIAN", "xen-sim needs a little-endian host");
     throw e;
   }
   const maxDomains = options.maxDomains ?? DEFAULT_MAX_DOMAINS;

@@ -13,6 +13,7 @@ import {
 } from "../abi/ring.ts";
 import { PAGE_SIZE } from "../abi/xen.ts";
 import type { BackRing, FrontRing, RingError, RingOptions } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 const REQ_PROD = RING_REQ_PROD / 4;
 const REQ_EVENT = RING_REQ_EVENT / 4;
@@ -52,8 +53,7 @@ function indexView(firstPage: Uint8Array): Uint32Array {
 }
 
 function misuse(message: string): Error {
-  const e = new Error(message);
-  (e as Error & { code: string }).code = "ERR_NETLAB_RING_ARGS";
+  const e = new NetlabError("ERR_NETLAB_RING_ARGS", message);
   return e;
 }
 

@@ -21,6 +21,7 @@ import { domainPath } from "../xenstore/paths.ts";
 import type { XsClientError, XsPerm } from "../xenstore/types.ts";
 import { XenbusState } from "../xenbus/types.ts";
 import type { CreateDomainError, DeviceError, DeviceInfo, GuestDomain, ThreadGuestDomain, Toolstack, ToolstackOptions, VbdOptions, VifOptions } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Default page limit of a guest (16 MiB). */
 export const DEFAULT_GUEST_MAX_PAGES = 4096;
@@ -43,7 +44,7 @@ async function mknod(tx: XsOps, path: string, perms: readonly XsPerm[], value?: 
 export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng }, options: ToolstackOptions = {}): Toolstack {
   const hypervisor = createHypervisor(deps, options.hypervisor);
   const d0 = hypervisor.createDomain({ id: 0 });
-  if (!d0.ok) throw Object.assign(new Error(`cannot create dom0: ${d0.error}`), { code: "ERR_NETLAB_TOOLSTACK" });
+  if (!d0.ok) throw new NetlabError("ERR_NETLAB_TOOLSTACK", `cannot create dom0: ${d0.error}`);
   const dom0 = d0.value;
   const daemon = createXenstoreDaemon({ hypervisor, host: dom0 }, options.xenstore);
   const xs = createXenstoreClient(connectInProcess(daemon.server, 0));

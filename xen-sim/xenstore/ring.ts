@@ -14,6 +14,7 @@ import {
 } from "../abi/xenstore.ts";
 import { isLittleEndianHost } from "../abi/xen.ts";
 import type { XenstoreConnection, XenstoreServer, XsByteTransport } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 export const XENSTORE_SERVER_FEATURE_RECONNECTION = 1;
 export const XENSTORE_SERVER_FEATURE_ERROR = 2;
@@ -33,8 +34,7 @@ interface Indices {
 
 function indices(page: Uint8Array): Indices {
   if (page.length < XENSTORE_ERROR + 4) {
-    const e = new Error(`xenstore ring page of ${page.length} bytes is smaller than xenstore_domain_interface`);
-    (e as Error & { code: string }).code = "ERR_XS_RING_PAGE";
+    const e = new NetlabError("ERR_XS_RING_PAGE", `xenstore ring page of ${page.length} bytes is smaller than xenstore_domain_interface`);
     throw e;
   }
   if (page.buffer instanceof SharedArrayBuffer && page.byteOffset % 4 === 0 && isLittleEndianHost()) {

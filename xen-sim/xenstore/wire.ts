@@ -10,6 +10,7 @@
 //   splitStrings / joinStrings / latin1 helpers for NUL-separated payloads
 
 import { err, ok, type Result } from "../../stack/result.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 export const XS_DEBUG = 0;
 export const XS_DIRECTORY = 1;
@@ -88,8 +89,7 @@ export function parseXsHeader(bytes: Uint8Array): Result<XsHeader, "truncated"> 
 /** Emits a message into a fresh buffer (header + payload). Programmer error if payload > 4096. */
 export function emitXsMessage(type: number, reqId: number, txId: number, payload: Uint8Array): Uint8Array {
   if (payload.length > XS_PAYLOAD_MAX) {
-    const e = new Error(`xenstore payload of ${payload.length} bytes exceeds ${XS_PAYLOAD_MAX}`);
-    (e as Error & { code: string }).code = "ERR_XS_PAYLOAD_TOO_LONG";
+    const e = new NetlabError("ERR_XS_PAYLOAD_TOO_LONG", `xenstore payload of ${payload.length} bytes exceeds ${XS_PAYLOAD_MAX}`);
     throw e;
   }
   const out = new Uint8Array(XS_HEADER_SIZE + payload.length);

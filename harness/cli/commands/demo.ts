@@ -34,6 +34,7 @@ import { makeParentDirectory, writeCaptureFile } from "../../pcap/files.ts";
 import { createXenDemoGuests, type XenDemoDisk, type XenDemoGuests } from "../../xen/demo-guests.ts";
 import { createDiskSite, type DiskSite, type DiskSiteStats } from "../../xen/demo-disk.ts";
 import { flagReader, helpText, parseCommandLine, parseSeed, UsageError } from "../args.ts";
+import { NetlabError } from "../../../stack/error.ts";
 
 export const summary = "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk; writes a pcapng";
 
@@ -631,7 +632,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
       break;
     }
     fired += clock.run(next, MAX_EVENTS);
-    if (fired > MAX_EVENTS) throw Object.assign(new Error(`demo: more than ${MAX_EVENTS} events by virtual time ${next} ms`), { code: "ERR_DEMO_RUNAWAY" });
+    if (fired > MAX_EVENTS) throw new NetlabError("ERR_DEMO_RUNAWAY", `demo: more than ${MAX_EVENTS} events by virtual time ${next} ms`);
     if (awaitingHeads > 0) for (let i = 0; i < 4; i++) await Promise.resolve();
     if (options.onProgress !== undefined && (steps & 1023) === 0) {
       const now = performance.now();

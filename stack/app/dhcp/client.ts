@@ -19,6 +19,7 @@ import { HEADROOM } from "../../net/types.ts";
 import type {
   AddressProber, ClientLeaseStore, DhcpClient, DhcpClientState, DhcpClientStats, DhcpHost, DhcpLease, LeaseLostReason,
 } from "./types.ts";
+import { NetlabError } from "../../error.ts";
 
 /** What the client needs from the stack. */
 export interface DhcpClientDeps {
@@ -342,8 +343,7 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
       if (state !== "stopped") return;
       const bound = udp.bind(DHCP_CLIENT_PORT);
       if (!bound.ok) {
-        const e = new Error(`DHCP client cannot bind UDP port 68: ${bound.error}`);
-        (e as Error & { code: string }).code = "ERR_DHCP_CLIENT_BIND";
+        const e = new NetlabError("ERR_DHCP_CLIENT_BIND", `DHCP client cannot bind UDP port 68: ${bound.error}`);
         throw e;
       }
       socket = bound.value;

@@ -17,6 +17,7 @@ import {
 } from "../../wire/dhcp.ts";
 import { HEADROOM } from "../../net/types.ts";
 import type { DhcpHost, DhcpPool, DhcpServer, DhcpServerConfig, DhcpServerStats, LeaseStore, ServerLease, DhcpReservation } from "./types.ts";
+import { NetlabError } from "../../error.ts";
 
 /** What the server needs from the stack. */
 export interface DhcpServerDeps {
@@ -115,7 +116,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   const stats: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, offers: 0, acks: 0, naks: 0, declines: 0, releases: 0, informs: 0, exhausted: 0 };
 
   const bound = udp.bind(DHCP_SERVER_PORT);
-  if (!bound.ok) throw Object.assign(new Error(`DHCP server cannot bind UDP port 67: ${bound.error}`), { code: "ERR_DHCP_SERVER_BIND" });
+  if (!bound.ok) throw new NetlabError("ERR_DHCP_SERVER_BIND", `DHCP server cannot bind UDP port 67: ${bound.error}`);
   const socket: UdpSocket = bound.value;
 
   const ownAddress = (): Ipv4Address => config.serverId ?? ipv4.cidr?.address ?? IPV4_ANY;
@@ -430,6 +431,6 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function misuse(message: string): Error {
-  return Object.assign(new Error(message), { code: "ERR_DHCP_CONFIG" });
+  return new NetlabError("ERR_DHCP_CONFIG", message);
 }
 

@@ -9,18 +9,18 @@
 import type { StreamErrorCode } from "../../transport/types.ts";
 import type { HttpHeaders } from "./headers.ts";
 import { utf8Decode } from "./utf8.ts";
+import { NetlabError } from "../../error.ts";
 
 export type BodyErrorCode =
   | StreamErrorCode | "ERR_HTTP_PARSE" | "ERR_HTTP_BODY_TOO_LARGE" | "ERR_HTTP_ABORTED" | "ERR_HTTP_CONNECT" | "ERR_HTTP_CLIENT_CLOSED";
 
 /** A body, request or connection failure; `code` is stable, `detail` names the cause (e.g. a parse error). */
-export class HttpStreamError extends Error {
-  readonly code: BodyErrorCode;
+export class HttpStreamError extends NetlabError {
+  declare readonly code: BodyErrorCode;
   readonly detail: string | undefined;
   constructor(code: BodyErrorCode, detail?: string) {
-    super(detail === undefined ? code : `${code}: ${detail}`);
+    super(code, detail === undefined ? code : `${code}: ${detail}`);
     this.name = "HttpStreamError";
-    this.code = code;
     this.detail = detail;
   }
 }

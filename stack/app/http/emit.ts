@@ -11,13 +11,12 @@
 // HttpUsageError                       thrown for programmer misuse, with a stable `code`
 import { isToken, isTokenChar, type HttpVersion } from "./parser.ts";
 import type { HttpHeader } from "./headers.ts";
+import { NetlabError } from "../../error.ts";
 
 /** Thrown on programmer misuse (bad header from application code, write after end...). */
-export class HttpUsageError extends Error {
-  readonly code: string;
+export class HttpUsageError extends NetlabError {
   constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.name = "HttpUsageError";
   }
 }

@@ -8,6 +8,7 @@ import type { CaptureInterface, CapturedPacket, PacketSink } from "../capture.ts
 import { LINKTYPE_ETHERNET } from "../capture.ts";
 import { createChunkAllocator, nsToMs, pcapErr, splitTimestamp, timestampWords } from "./types.ts";
 import type { ByteSink, ParsedCapture, ParsedInterface, ParsedPacket, PcapErr, PcapResult } from "./types.ts";
+import { NetlabError } from "../../error.ts";
 
 export const BLOCK_SHB = 0x0a0d0d0a;
 export const BLOCK_IDB = 0x00000001;
@@ -117,8 +118,7 @@ export function createPcapngWriter(write: ByteSink, options: PcapngWriterOptions
     record(p: CapturedPacket): void {
       const snaplen = snaplens[p.interfaceId];
       if (snaplen === undefined) {
-        const e = new Error(`pcapng: unknown interface id ${p.interfaceId}`) as Error & { code: string };
-        e.code = "ERR_NETLAB_PCAP_INTERFACE";
+        const e = new NetlabError("ERR_NETLAB_PCAP_INTERFACE", `pcapng: unknown interface id ${p.interfaceId}`);
         throw e;
       }
       const caplen = Math.min(p.data.length, snaplen);
