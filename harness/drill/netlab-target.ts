@@ -98,6 +98,9 @@ function configure(script: DrillScript): { tcp: TcpLayerOptions; tolerance?: num
       else if (key === "tcp_window_scaling" && (v === "0" || v === "1")) tcp.windowScaling = v === "1";
       else if (key === "tcp_syncookies" && (v === "0" || v === "1")) tcp.synCookies = v === "1";
       else if (key === "tcp_congestion_control" && (v === "cubic" || v === "reno")) tcp.congestionControl = v === "reno" ? "newreno" : "cubic";
+      // 0 turns off the tail loss probe (RACK-TLP's early retransmit); 3 and 4 keep it
+      else if (key === "tcp_early_retrans" && /^[034]$/.test(v)) tcp.tailLossProbe = v !== "0";
+      else if (key === "tcp_frto" && /^[012]$/.test(v)) tcp.frto = v !== "0";
       else throw new Stop("skip", `sysctl ${m[1]}=${v} has no netlab equivalent`, e.pos);
     }
   }

@@ -8,7 +8,7 @@
 // is the SACK-enhanced one of Linux's tcp_process_loss (FLAG_ORIG_SACK_ACKED): it is made on
 // every ACK while F-RTO runs, the first included. Off for a first timeout during fast recovery
 // (§3 step 1, as Linux: recovery's retransmissions would make the test ambiguous).
-// frtoOnTimeout / frtoBeginAck / frtoNoteSack / frtoOnAck / frtoOnTailLossProbe: the hooks.
+// frtoOnTimeout / frtoBeginAck / frtoNoteSack / frtoSpurious / frtoOnAck / frtoOnTailLossProbe: the hooks.
 import { seqAdd, seqGe, seqGt, seqLt, seqMax, seqMin, seqSub } from "./seq.ts";
 import { sendOne, unsent } from "./sender.ts";
 import { undoSpuriousTimeout } from "./undo.ts";
@@ -64,17 +64,22 @@ export function frtoNoteSack(c: Tcb, left: number, right: number): void {
   if (seqGt(to, from) && seqSub(to, from) > overlap(from, to, r.tlpRtxStart, r.tlpRtxEnd)) r.frtoOrig = true;
 }
 
-/** After the ACK was recorded (SND.UNA, SACKs, window): steps 2 and 3. `advanced`: SND.UNA moved. */
+/** After the ACK's SACK blocks were recorded, before its cumulative part moves the window
+ * (as Linux: the undo first, then slow start counts what the ACK covers): step 3b. */
+export function frtoSpurious(c: Tcb): void {
+  const r = c.rec!;
+  if (!r.frtoOrig) return;
+  // data never retransmitted arrived: the originals were delayed, the timeout spurious
+  r.frto = FRTO_OFF;
+  if (!r.undoActive) return;
+  c.ctx.stats.frtoSpurious++;
+  undoSpuriousTimeout(c);
+}
+
+/** After the ACK was recorded (SND.UNA, SACKs, window): steps 2 and 3a. `advanced`: SND.UNA moved. */
 export function frtoOnAck(c: Tcb, advanced: boolean): void {
   const r = c.rec!;
   if (!r.undoActive) { r.frto = FRTO_OFF; return; }
-  if (r.frtoOrig) {
-    // step 3b (SACK-enhanced): data never retransmitted arrived: the originals were delayed
-    r.frto = FRTO_OFF;
-    c.ctx.stats.frtoSpurious++;
-    undoSpuriousTimeout(c);
-    return;
-  }
   if (seqGe(c.sndUna, r.frtoHigh)) { r.frto = FRTO_OFF; return; }
   if (r.frto === FRTO_PROBING) {
     // step 3a: an ACK without originals: the loss was real; go back to the oldest unacknowledged data

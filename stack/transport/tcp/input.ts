@@ -14,7 +14,7 @@ import { emitReset } from "./segment-writer.ts";
 import { checkTimestampUndo, noteSackedHigh, onDsack } from "./undo.ts";
 import { rackOnAck, rackOnRecoveryEnd } from "./rack.ts";
 import { detectLoss } from "./recovery.ts";
-import { FRTO_OFF, frtoBeginAck, frtoNoteSack, frtoOnAck } from "./frto.ts";
+import { FRTO_OFF, frtoBeginAck, frtoNoteSack, frtoOnAck, frtoSpurious } from "./frto.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -234,6 +234,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     }
     if (sackNews) noteSackedHigh(c, c.scoreboard.highest(c.sndUna));
   }
+  if (frto) frtoSpurious(c);
 
   if (seqGt(ack, c.sndUna)) {
     const acked = seqSub(ack, c.sndUna);
