@@ -70,6 +70,48 @@ describe.skipIf(skip)("IPv6 between netlab and the kernel", () => {
     });
   });
 
+  it("fragments both ways: the kernel's 3000-byte ping6 reassembles in netlab, and a 4000-byte UDP datagram from netlab reassembles in the kernel, which echoes it back in fragments", async () => {
+    await withTapLab("ipv6 fragments both ways", { ipv6: true }, async (lab) => {
+      await lab.ns.ip("-6", "addr", "add", "2001:db8:1::1/64", "dev", lab.ifname, "nodad");
+      const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: { addresses: ["2001:db8:1::2/64"] } });
+      await waitUntil(addressReady(stack, "static"), 5000, "netlab's DAD");
+      const big = await lab.ns.exec("ping", ["-6", "-n", "-c", "3", "-i", "0.1", "-W", "2", "-s", "3000", "2001:db8:1::2"], { timeoutMs: 10_000 });
+      expect(big.stdout).toMatch(/3 packets transmitted, 3 received/);
+      expect(big.stdout).toMatch(/3008 bytes from 2001:db8:1::2/);
+      const echo = lab.spawn("/usr/bin/python3", ["-u", "-c", [
+        "import socket",
+        "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)",
+        "s.bind(('2001:db8:1::1', 7777))",
+        "print('ready', flush=True)",
+        "d, a = s.recvfrom(70000)",
+        "s.sendto(d, a)",
+        "print('echoed', len(d), a[0], flush=True)",
+      ].join("\n")]);
+      await echo.waitFor(/ready/, 5000);
+      const sock = stack.udp6!.bind(0);
+      if (!sock.ok) throw new Error(sock.error);
+      const payload = new Uint8Array(4000);
+      for (let i = 0; i < payload.length; i++) payload[i] = (i * 31 + 7) & 0xff;
+      const back = new Promise<Uint8Array>((resolve) => sock.value.onMessage((d) => resolve(d.payload.slice())));
+      expect(sock.value.sendTo(ipv6("2001:db8:1::1"), 7777, payload)).toEqual({ ok: true, value: undefined });
+      await echo.waitFor(/echoed 4000 2001:db8:1::2/, 5000);
+      const got = await Promise.race([back, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no echo")), 5000))]);
+      expect(Buffer.from(got).equals(Buffer.from(payload))).toBe(true);
+      const c = stack.counters();
+      expect(c.ipv6).toMatchObject({ fragmentedDatagrams: 4, txFragments: 12 });
+      expect(c.ipv6!["reassembled"]).toBe(4);
+      expect(tsharkOffending(lab)).toEqual([]);
+      if (lab.netlabCapture !== undefined) {
+        expect(tsharkFields(lab.netlabCapture, ["frame.number"], 'icmpv6.checksum.status == "Bad" || udp.checksum.status == "Bad"')).toEqual([]);
+        // netlab cuts its datagrams where the kernel cuts its own (offsets in 8-byte units, M flags).
+        const cuts = (src: string) => tsharkFields(lab.netlabCapture!, ["ipv6.fraghdr.offset", "ipv6.fraghdr.more"], `ipv6.fraghdr && ipv6.src == ${src}`).map((f) => f.join("/"));
+        expect(cuts("2001:db8:1::2")).toEqual(Array.from({ length: 4 }, () => ["0/1", "181/1", "362/0"]).flat());
+        expect(cuts("2001:db8:1::1")).toEqual(Array.from({ length: 4 }, () => ["0/1", "181/1", "362/0"]).flat());
+      }
+      report(`v6 fragments: kernel 3000-byte ping6 ${/rtt [^\n]*/.exec(big.stdout)?.[0] ?? "?"}; 4000-byte UDP echo ok`);
+    });
+  });
+
   it.skipIf(skipRa)("netlab autoconfigures from dnsmasq's router advertisements (SLAAC) and is reachable on the address it formed", async () => {
     await withTapLab("ipv6 slaac from dnsmasq", { ipv6: true }, async (lab) => {
       await lab.ns.ip("-6", "addr", "add", "2001:db8:1::1/64", "dev", lab.ifname, "nodad");
