@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NetlabError } from "../../stack/error.ts";
 import {
-  choice, flagValue, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr,
+  choice, flagValue, formatCliError, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr,
   parseMacAddress, parseNumber, parseProbability, parseRate, parseSeed, parseSize, UsageError, type ValueResult,
 } from "./args.ts";
 
@@ -126,5 +126,14 @@ describe("parseCommandLine()", () => {
     expect(flagValue("sim x", "loss", "0.1", parseProbability)).toBe(0.1);
     expect(flagValue("sim x", "loss", undefined, parseProbability)).toBeUndefined();
     expect(() => flagValue("sim x", "loss", "2", parseProbability)).toThrow("--loss needs a probability in [0, 1] or 0%..100%, got '2'");
+  });
+});
+
+describe("formatCliError()", () => {
+  it("prints one line with the code, the usage error's own command and a pointer to its --help", () => {
+    expect(formatCliError("sim", new UsageError("sim transfer", "--bytes is required"))).toBe("netlab sim transfer: [ERR_USAGE] --bytes is required (see 'netlab sim transfer --help')");
+    expect(formatCliError("attach", new NetlabError("TAP_PERMISSION", "opening /dev/net/tun:\n  permission denied"))).toBe("netlab attach: [TAP_PERMISSION] opening /dev/net/tun:; permission denied");
+    expect(formatCliError("demo", Object.assign(new Error("no such file"), { code: "ENOENT" }))).toBe("netlab demo: [ENOENT] no such file");
+    expect(formatCliError("demo", new Error("boom"))).toBe("netlab demo: [ERR_UNEXPECTED] boom");
   });
 });

@@ -31,6 +31,19 @@ export class UsageError extends NetlabError {
   }
 }
 
+/**
+ * The one-line form of an error: `netlab CMD: [CODE] message` (ERR_UNEXPECTED for an error without
+ * a code); a usage error names its own (sub)command and points at its --help.
+ */
+export function formatCliError(command: string, e: unknown): string {
+  const error = e instanceof Error ? e : new Error(String(e));
+  const code = (error as { code?: unknown }).code;
+  const where = e instanceof UsageError ? e.command : command;
+  const message = error.message.trim().replace(/\s*\n\s*/g, "; ");
+  const hint = e instanceof UsageError ? ` (see 'netlab ${where} --help')` : "";
+  return `netlab ${where}: [${typeof code === "string" ? code : "ERR_UNEXPECTED"}] ${message}${hint}`;
+}
+
 /** Why a value was refused: not of the flag's form, or outside its range. */
 export type ValueError = "bad-value" | "out-of-range";
 /** Outcome of a validator; `detail` says what was expected. */

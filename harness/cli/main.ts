@@ -5,7 +5,7 @@
 // line `netlab CMD: [CODE] message`: usage errors (ERR_USAGE) exit 2, other errors 1.
 import { readFileSync } from "node:fs";
 import { NetlabError } from "../../stack/error.ts";
-import { UsageError } from "./args.ts";
+import { formatCliError as formatError, UsageError } from "./args.ts";
 
 /** A CLI command module. */
 export interface Command {
@@ -33,16 +33,6 @@ export function netlabVersion(): string {
     }
   }
   return "unknown";
-}
-
-/** The one-line form of an error: `netlab CMD: [CODE] message`. */
-export function formatError(command: string, e: unknown): string {
-  const error = e instanceof Error ? e : new Error(String(e));
-  const code = (error as { code?: unknown }).code;
-  const where = e instanceof UsageError ? e.command : command;
-  const message = error.message.trim().replace(/\s*\n\s*/g, "; ");
-  const hint = e instanceof UsageError ? ` (see 'netlab ${where} --help')` : "";
-  return `netlab ${where}: [${typeof code === "string" ? code : "ERR_UNEXPECTED"}] ${message}${hint}`;
 }
 
 /** Runs the CLI with argv (without node and script); returns the exit code. */

@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { choice, flagReader, helpText, parseCommandLine, parseInteger } from "../args.ts";
+import { choice, flagReader, formatCliError, helpText, parseCommandLine, parseInteger } from "../args.ts";
 import type { DrillResult, DrillScript, DrillTarget } from "../../drill/model.ts";
 import { createNetlabDrillTarget } from "../../drill/netlab-target.ts";
 import { formatParseError, parseDrillScript } from "../../drill/parser.ts";
@@ -65,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     files = collect(positionals);
   } catch (e) {
-    process.stderr.write(`netlab drill: ${(e as Error).message}\n`);
+    process.stderr.write(`${formatCliError(DRILL_SPEC.command, e)}\n`);
     return 2;
   }
   const scripts: DrillScript[] = [];
@@ -75,7 +75,7 @@ export async function run(args: string[]): Promise<number> {
     try {
       text = readFileSync(file, "utf8");
     } catch (e) {
-      process.stderr.write(`netlab drill: ${(e as Error).message}\n`);
+      process.stderr.write(`${formatCliError(DRILL_SPEC.command, e)}\n`);
       return 2;
     }
     const r = parseDrillScript(text, file);
@@ -92,7 +92,7 @@ export async function run(args: string[]): Promise<number> {
   if (target === "kernel" || target === "both") {
     const k = await kernelTarget();
     if (typeof k === "string") {
-      process.stderr.write(`netlab drill: ${k}\n`);
+      process.stderr.write(`netlab drill: [KERNEL_TARGET_UNAVAILABLE] ${k}\n`);
       return 2;
     }
     targets.push(k);

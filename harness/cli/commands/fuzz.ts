@@ -3,7 +3,7 @@
 // more runs than `npm test` uses; or a long campaign (--hours) that runs the targets round-robin
 // in slices, resumable from build/fuzz/campaign.json.
 import { runAudit } from "../../fuzz/audit-command.ts";
-import { choice as oneOf, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, UsageError } from "../args.ts";
+import { choice as oneOf, flagReader, formatCliError, helpText, parseCommandLine, parseDuration, parseInteger, UsageError } from "../args.ts";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,7 +112,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const choice = await chooseEngine(paths, o.engine).catch((e: Error) => e);
-  if (choice instanceof Error) { process.stderr.write(`netlab fuzz: ${choice.message}\n`); return 1; }
+  if (choice instanceof Error) { process.stderr.write(`${formatCliError(FUZZ_SPEC.command, choice)}\n`); return 1; }
   if (choice.note !== undefined && !o.json) process.stderr.write(`netlab fuzz: ${choice.note}\n`);
   const ui = createUi(o.json);
   if (o.hours !== undefined) return campaign(paths, targets, o, ui, choice.engine);
