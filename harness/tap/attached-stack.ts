@@ -1,7 +1,7 @@
 // The stack `netlab attach` runs on a device: createStack plus the applications attach offers
 // (ICMP echo both ways, a DHCP client, an HTTP file server), behind one small interface.
 // composeAttachedStack(deps, options): builds it; ready resolves once an address is configured.
-import { createStack, type Stack } from "../../stack/index.ts";
+import { type ArpOptions, createStack, type Stack } from "../../stack/index.ts";
 import { dhcpClientOnStack, type DhcpClient, type DhcpClientOptions } from "../../stack/app/dhcp/index.ts";
 import { createHttpServer, type HttpServer, type HttpServerOptions, type HttpServerStats } from "../../stack/app/http/index.ts";
 import type { TcpListener } from "../../stack/transport/types.ts";
@@ -37,6 +37,8 @@ export interface AttachedStackOptions {
   readonly dhcp?: DhcpClientOptions;
   /** Probe a DHCP-offered address with ARP before using it (RFC 5227; default true). */
   readonly dhcpProbe?: boolean;
+  /** ARP options (attach passes onAddressChange to log a known address moving to another MAC). */
+  readonly arp?: ArpOptions;
 }
 
 /** Flattens layer counters into "layer.name" keys. */
@@ -74,9 +76,10 @@ export async function composeAttachedStack(
   options: AttachedStackOptions,
 ): Promise<AttachedStack> {
   const address = options.address;
+  const arp = options.arp === undefined ? {} : { arp: options.arp };
   const stack = createStack(deps, address.kind === "static"
-    ? { name: "attach", ipv4: address.gateway === undefined ? { cidr: address.cidr } : { cidr: address.cidr, gateway: address.gateway } }
-    : { name: "attach" });
+    ? { name: "attach", ipv4: address.gateway === undefined ? { cidr: address.cidr } : { cidr: address.cidr, gateway: address.gateway }, ...arp }
+    : { name: "attach", ...arp });
   let http: HttpServer | undefined;
   let listener: TcpListener | undefined;
   if (options.http !== undefined) {

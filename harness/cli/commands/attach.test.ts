@@ -3,7 +3,12 @@ import { createVirtualClock } from "../../../stack/time.ts";
 import { createStreamPair } from "../../../stack/transport/stream-pair.ts";
 import type { ByteStream } from "../../../stack/transport/types.ts";
 import { createHttpServer } from "../../../stack/app/http/server.ts";
-import { httpCounters } from "../../tap/attached-stack.ts";
+import { flattenCounters, httpCounters } from "../../tap/attached-stack.ts";
+import { createStack } from "../../../stack/index.ts";
+import { createDevicePair } from "../../../stack/link/pair.ts";
+import { createRng } from "../../../stack/time.ts";
+import { emitArp } from "../../../stack/wire/arp.ts";
+import { emitEthernet } from "../../../stack/wire/ethernet.ts";
 import { formatCounters, parseAttachArgs } from "./attach.ts";
 
 describe("parseAttachArgs()", () => {
@@ -71,5 +76,27 @@ describe("attach's counters of hostile HTTP clients", () => {
       "http req 0  http open/conn 0/2  http refused/per-source 1/1  http reclaimed idle/slow 0/1  " +
       "http closed after-error/unread-body 2/0  http parse errors bare-lf:1",
     );
+  });
+
+  it("shows the ARP groups once a spoofed ARP moved a known address and packets waited for a host that never answered", () => {
+    const clock = createVirtualClock();
+    const pair = createDevicePair(clock);
+    const stack = createStack({ device: pair.b, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.2/24" } });
+    pair.a.onReceive(() => {});
+    const arpGroups = (): string[] => formatCounters(flattenCounters(stack.counters())).split("  ").filter((g) => /^arp (pending|changed)/.test(g));
+    clock.run(5000);
+    expect(arpGroups()).toEqual([]);
+    const arpFrame = (senderMac: number): Uint8Array => {
+      const f = new Uint8Array(42);
+      emitEthernet({ dst: 0xffffffffffff, src: senderMac, ethertype: 0x0806 }, f);
+      emitArp({ operation: "request", senderMac, senderIp: 0xc0000201, targetMac: 0, targetIp: 0xc0000202 }, f, 14);
+      return f;
+    };
+    pair.a.send({ data: arpFrame(0x020000000001) });
+    clock.run(clock.now() + 2000);
+    pair.a.send({ data: arpFrame(0x02000000bad0) });
+    stack.ipv4.send(0xc0000263, 253, new Uint8Array(8));
+    clock.run(clock.now() + 10_000);
+    expect(arpGroups()).toEqual(["arp pending-drops/failed 1/1", "arp changed/lock-refused 1/0"]);
   });
 });

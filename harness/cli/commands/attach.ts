@@ -246,6 +246,11 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     const stack = await composeAttachedStack({ device, clock, rng }, {
       address: options.address,
       ...(options.httpRoot !== undefined ? { http: { root: options.httpRoot, port: options.httpPort } } : {}),
+      // A known address moving to another MAC is a failover or a spoofer: say so when it happens.
+      arp: {
+        onAddressChange: (ip, from, to) => out.line(`arp: ${formatIpv4(ip)} moved from ${formatMac(from)} to ${formatMac(to)}`,
+          { event: "arp-address-change", ip: formatIpv4(ip), from: formatMac(from), to: formatMac(to) }),
+      },
     });
     cleanups.push(() => stack.stop());
 
@@ -291,6 +296,11 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
   ["shed syn", ["shedSyns"]],
   ["netfront tx/rx", ["netfront.txFrames", "netfront.rxFrames"]],
   ["arp req/rep", ["arp.requestsReceived", "arp.repliesSent"]],
+  // Hostile hosts on the segment (issue 19 items 3, 7): packets dropped waiting for (or after
+  // failing) resolution and the resolutions that failed; a known address moving to another MAC
+  // and such moves refused by the lock time.
+  ["arp pending-drops/failed", ["arp.pendingDrops", "arp.failedEntries"]],
+  ["arp changed/lock-refused", ["arp.addressChanges", "arp.lockRefused"]],
   ["ip rx/tx", ["ipv4.rxPackets", "ipv4.txPackets"]],
   ["echo in/out", ["icmp.echoRequestsReceived", "icmp.echoRequestsSent"]],
   ["udp rx/tx", ["udp.rxDatagrams", "udp.txDatagrams"]],
@@ -305,7 +315,7 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
 ];
 
 /** Groups left out of the line while all their counters are zero. */
-const QUIET_WHILE_ZERO = new Set(["shed syn", "http refused/per-source", "http reclaimed idle/slow", "http timeouts/under-load", "http closed after-error/unread-body"]);
+const QUIET_WHILE_ZERO = new Set(["shed syn", "arp pending-drops/failed", "arp changed/lock-refused", "http refused/per-source", "http reclaimed idle/slow", "http timeouts/under-load", "http closed after-error/unread-body"]);
 
 /** One short line of the counters that matter most (all of them go to --json). */
 export function formatCounters(c: Record<string, number>): string {
