@@ -6,9 +6,7 @@
 // checks what the legitimate client gets and what the server counted.
 import { describe, expect, it } from "vitest";
 import { runHostileHttp } from "../../harness/http/hostile.ts";
-import { createStack } from "../../stack/index.ts";
-import { createPointToPointLink } from "../../stack/link/point-to-point.ts";
-import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { B_IP, createTwoStacksOnLink } from "../../stack/net/test-net.ts";
 import { createHttpServer } from "../../stack/app/http/server.ts";
 import { unwrap } from "../../stack/result.ts";
 
@@ -80,10 +78,7 @@ describe("HTTP server under hostile clients (virtual time, simulated switch)", (
   });
 
   it("refuses a Content-Length in a chunked trailer with 400 and reads nothing after it (RFC 9110 §6.5.1)", () => {
-    const clock = createVirtualClock();
-    const link = createPointToPointLink({ clock, rng: createRng(5) }, { a: { mac: 0x020000000001, impairments: { delayMs: 1 } }, b: { mac: 0x020000000002, impairments: { delayMs: 1 } } });
-    const a = createStack({ device: link.a, clock, rng: createRng(6) }, { name: "client", ipv4: { cidr: "192.0.2.1/24" } });
-    const b = createStack({ device: link.b, clock, rng: createRng(7) }, { name: "server", ipv4: { cidr: "192.0.2.2/24" } });
+    const { clock, a, b } = createTwoStacksOnLink({ seed: 5, impairments: { delayMs: 1 }, a: { name: "client" }, b: { name: "server" } });
     const seen: string[] = [];
     const server = createHttpServer({ clock }, (req, res) => {
       seen.push(`${req.method} ${req.target}`);
@@ -92,7 +87,7 @@ describe("HTTP server under hostile clients (virtual time, simulated switch)", (
       req.body.onData(() => {});
     }, { date: false });
     server.listen(unwrap(b.tcp.listen(80)));
-    const s = unwrap(a.tcp.connect(0xc0000202, 80));
+    const s = unwrap(a.tcp.connect(B_IP, 80));
     let got = "";
     s.onConnect(() => s.write(Uint8Array.from(
       "POST /upload HTTP/1.1\r\nHost: s\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 38\r\n\r\n" +

@@ -6,14 +6,11 @@ import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { withCapture } from "../../stack/link/capture.ts";
 import { createPcapWriter } from "../../stack/link/pcap/pcap.ts";
 import { createByteCollector } from "../../stack/link/pcap/types.ts";
 import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../../harness/oracle/tshark.ts";
-import { createPointToPointLink } from "../../stack/link/point-to-point.ts";
 import type { ImpairmentOptions } from "../../stack/link/impairments.ts";
-import { createStack } from "../../stack/index.ts";
-import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { createTwoStacksOnLink } from "../../stack/net/test-net.ts";
 import { unwrap } from "../../stack/result.ts";
 import { createHttpClient } from "../../stack/app/http/client.ts";
 import { createHttpServer, type HttpHandler } from "../../stack/app/http/server.ts";
@@ -24,15 +21,14 @@ const SERVER_IP = 0xc0000202; // 192.0.2.2
 
 /** Two stacks on an impaired wire; the client's device is captured, and the capture is saved when the test fails. */
 function twoStacks(seed: number, impairments: ImpairmentOptions = {}) {
-  const clock = createVirtualClock();
-  const link = createPointToPointLink({ clock, rng: createRng(seed) }, {
-    a: { mac: 0x020000000001, impairments: { delayMs: 1, ...impairments } },
-    b: { mac: 0x020000000002, impairments: { delayMs: 1, ...impairments } },
-  });
   const capture = createByteCollector();
-  const device = withCapture(link.a, createPcapWriter((c) => capture.write(c)), { clock, name: "client" });
-  const a = createStack({ device, clock, rng: createRng(seed + 1) }, { name: "client", ipv4: { cidr: "192.0.2.1/24" } });
-  const b = createStack({ device: link.b, clock, rng: createRng(seed + 2) }, { name: "server", ipv4: { cidr: "192.0.2.2/24" } });
+  const { clock, a, b } = createTwoStacksOnLink({
+    seed,
+    impairments: { delayMs: 1, ...impairments },
+    captureA: createPcapWriter((c) => capture.write(c)),
+    a: { name: "client", ipv4: { cidr: "192.0.2.1/24" } },
+    b: { name: "server", ipv4: { cidr: "192.0.2.2/24" } },
+  });
   const savePcap = (name: string): string => {
     const dir = mkdtempSync(join(tmpdir(), "netlab-http-"));
     const file = join(dir, `${name}.pcap`);
