@@ -1,17 +1,19 @@
-// How a connection ends for the application and for its layer: TIME_WAIT, CLOSED, and the
+// How a connection ends for the application and for its layer: TIME_WAIT (handed to the
+// layer's compact record), CLOSED, and the
 // onConnect / onClose notifications (onClose exactly once, after a paused reader's onEnd).
 import type { StreamErrorCode } from "../types.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
+/** Enters TIME-WAIT: the layer keeps a compact record of the 4-tuple (time-wait.ts) and lets the
+ * connection go (its timer is cancelled, it leaves the table); a pending ACK still goes out. */
 export function enterTimeWait(c: Tcb, now: number): void {
   c.state = State.TIME_WAIT;
-  c.wasTimeWait = true;
-  c.rtoAt = c.tlpAt = c.rackAt = c.persistAt = c.keepAliveAt = NONE;
-  c.timeWaitAt = now + 2 * c.ctx.options.mslMs;
+  c.rtoAt = c.tlpAt = c.rackAt = c.persistAt = c.keepAliveAt = c.delackAt = NONE;
+  if (c.timerId !== 0) { c.ctx.clock.cancel(c.timerId); c.timerId = 0; c.timerAt = NONE; }
   c.sendBuf = null;
   c.ooo = null;
   c.scoreboard = null;
-  c.ctx.onTimeWait(c);
+  c.ctx.onTimeWait(c, now);
   notifyClose(c, undefined);
 }
 

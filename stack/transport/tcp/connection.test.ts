@@ -882,6 +882,62 @@ describe("TCP close paths", () => {
     expect(e.peer.tcp.connectionCount).toBe(0);
   });
 
+  it("TIME-WAIT is a record in the layer: it re-ACKs with timestamps, challenges an old SYN and an in-window RST off RCV.NXT, and reads CLOSED once 2·MSL ran out", () => {
+    const e = establishPassive({ mslMs: 1000 });
+    e.stream.end();
+    e.peer.drain();
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 200) });
+    const lastAck = e.peer.next();
+    expect(e.conn.stateName).toBe("TIME-WAIT");
+    expect(e.peer.tcp.timeWaitCount).toBe(1);
+    expect(e.peer.tcp.stats.timeWaitCount).toBe(1);
+    e.peer.clock.advance(10);
+    // a SYN without timestamps below RCV.NXT is not a reuse: challenge ACK (RFC 5961 §4.2)
+    e.peer.inject({ flags: S, seq: e.peerSeq - 100_000, options: { mss: 1460 } });
+    expect(e.peer.next()).toMatchObject({ flags: A, seq: e.localSeq + 1, ack: e.peerSeq + 1, window: lastAck.window, options: { tsVal: lastAck.options.tsVal! + 10, tsEcr: 200 } });
+    e.peer.clock.advance(500);
+    e.peer.inject({ flags: R, seq: e.peerSeq + 3, options: ts(e, 201) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 1 });
+    // PAWS: an old TSval is answered (rate limited) and changes nothing
+    e.peer.inject({ flags: A, seq: e.peerSeq + 1, ack: e.localSeq + 1, options: ts(e, 100) });
+    expect(e.peer.sent).toEqual([]);
+    expect(e.peer.tcp.stats).toMatchObject({ challengeAcks: 2, pawsRejected: 1 });
+    e.peer.clock.advance(2000);
+    expect(e.conn.stateName).toBe("CLOSED");
+    expect(e.conn.info().state).toBe("CLOSED");
+    expect(e.peer.tcp.connectionCount).toBe(0);
+    expect(e.peer.tcp.timeWaitCount).toBe(0);
+    expect(e.peer.clock.pending()).toBe(0);
+    expect(e.events).toEqual(["end", "close:"]);
+  });
+
+  it("maxTimeWait caps the TIME-WAIT records (as Linux's tcp_max_tw_buckets): beyond it a connection closes at once, counted", () => {
+    const peer = createTcpTestPeer({ maxTimeWait: 2 });
+    const l = unwrap(peer.tcp.listen(80));
+    const streams: ByteStream[] = [];
+    l.onConnection((s) => { streams.push(s); s.end(); });
+    for (let i = 0; i < 4; i++) {
+      const port = 41000 + i;
+      peer.inject({ flags: S, srcPort: port, seq: PEER_ISN, options: linuxSynOptions(100) });
+      const sa = peer.next();
+      peer.inject({ flags: A, srcPort: port, seq: PEER_ISN + 1, ack: sa.seq + 1, options: { tsVal: 101, tsEcr: sa.options.tsVal! } });
+      expect(peer.next()).toMatchObject({ flags: F | A, dstPort: port });
+      peer.inject({ flags: F | A, srcPort: port, seq: PEER_ISN + 1, ack: sa.seq + 2, options: { tsVal: 102, tsEcr: sa.options.tsVal! } });
+      expect(peer.next()).toMatchObject({ flags: A, dstPort: port, ack: PEER_ISN + 2 });
+    }
+    expect(peer.tcp.timeWaitCount).toBe(2);
+    expect(peer.tcp.connectionCount).toBe(2);
+    expect(peer.tcp.stats.timeWaitDropped).toBe(2);
+    expect(streams.map((s) => (s as TcpConnection).stateName)).toEqual(["TIME-WAIT", "TIME-WAIT", "CLOSED", "CLOSED"]);
+    // a retransmitted FIN to one that had no room finds no connection: RST
+    peer.inject({ flags: F | A, srcPort: 41003, seq: PEER_ISN + 1, ack: 1, options: { tsVal: 103, tsEcr: 0 } });
+    expect(peer.next()).toMatchObject({ flags: R, dstPort: 41003 });
+    // one ends early (destroy): room for the next
+    streams[0]!.destroy();
+    expect(peer.tcp.timeWaitCount).toBe(1);
+    expect(peer.sent).toEqual([]);
+  });
+
   it("passive close: CLOSE-WAIT after the peer's FIN, LAST-ACK after end(), CLOSED when the FIN is ACKed", () => {
     const e = establishPassive();
     e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 200) });

@@ -7,7 +7,7 @@
 // createConnection: the Tcb and its facade, for the layer; TcpConnection: the facade.
 import type { ByteStream } from "../types.ts";
 import type { CongestionControlName } from "./congestion.ts";
-import { close, remove } from "./close.ts";
+import { close } from "./close.ts";
 import { armTimer } from "./deadlines.ts";
 import { NEWRENO_RECOVERY } from "./recovery.ts";
 import { ackAfterRead, flushReceived, maybeWindowUpdate } from "./receiver.ts";
@@ -71,7 +71,7 @@ export class TcpConnection implements ByteStream {
     c.recvQueued = 0;
     const s = c.state;
     if (s === State.CLOSED) return;
-    if (s === State.TIME_WAIT) { remove(c); return; }
+    if (s === State.TIME_WAIT) { c.ctx.endTimeWaitOf(c); c.state = State.CLOSED; return; }
     if (s !== State.SYN_SENT) {
       // RFC 9293 §3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>
       emitReset(c, c.sndMax, c.rcvNxt, true);
@@ -120,7 +120,7 @@ export class TcpConnection implements ByteStream {
   info(): TcpInfo {
     const c = this.#c;
     return {
-      state: stateName(c.state),
+      state: stateName(currentState(c)),
       congestionControl: c.cc.name,
       cwnd: Math.floor(c.cc.cwnd),
       ssthresh: c.cc.ssthresh,
@@ -146,5 +146,10 @@ export class TcpConnection implements ByteStream {
   }
 
   /** The RFC 9293 state name. */
-  get stateName(): TcpStateName { return stateName(this.#c.state); }
+  get stateName(): TcpStateName { return stateName(currentState(this.#c)); }
+}
+
+/** The connection's state; TIME-WAIT lives on in the layer's record until it expires. */
+function currentState(c: Tcb): number {
+  return c.state === State.TIME_WAIT && !c.ctx.inTimeWait(c) ? State.CLOSED : c.state;
 }

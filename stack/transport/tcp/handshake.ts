@@ -1,6 +1,6 @@
 // Opening a connection (RFC 9293 §3.10.1, §3.10.7.2–3): active and passive opens, SYN-cookie
 // completions, the options of the peer's SYN (RFC 7323, RFC 2018, MSS), our SYN / SYN-ACK,
-// the SYN-SENT input and TIME_WAIT reuse.
+// the SYN-SENT input.
 import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_WSCALE, type TcpRepr } from "../../wire/tcp.ts";
 import { seqAdd, seqGt, seqLe, seqSub } from "./seq.ts";
 import { createCongestionControl } from "./congestion.ts";
@@ -162,11 +162,4 @@ export function inputSynSent(c: Tcb, seg: TcpRepr): void {
     c.state = State.SYN_RECEIVED;
     sendSyn(c);
   }
-}
-
-/** RFC 6191-style reuse: a new SYN may end TIME_WAIT when its sequence (or timestamp) is newer. */
-export function acceptsReuse(c: Tcb, syn: TcpRepr): boolean {
-  if (c.state !== State.TIME_WAIT) return false;
-  if (c.tsOk && syn.options.tsVal !== undefined) return seqGt(syn.options.tsVal, c.tsRecent);
-  return seqGt(syn.seq, c.rcvNxt);
 }

@@ -50,13 +50,6 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
     return;
   }
 
-  if (c.state === State.TIME_WAIT && (f & TCP_FLAG_SYN) === 0 && !isRst && hasFin && seqAdd(seg.seq, payload.length + 1) === c.rcvNxt) {
-    // RFC 9293 §3.10.7.4: a retransmitted FIN restarts the 2·MSL timer
-    c.timeWaitAt = now + 2 * c.ctx.options.mslMs;
-    c.ackNow = true;
-    return;
-  }
-
   // a retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again (as Linux)
   if (c.state === State.SYN_RECEIVED && c.passive && (f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && seg.seq === c.irs) {
     // RFC 7323 §4.3: echo this SYN's TSval, so the client's RTT sample is not the SYN timeout

@@ -1,7 +1,8 @@
 // The TCP layer of one stack: demultiplexes segments to connections by 4-tuple, runs the
 // listeners (bounded SYN queue, accept queue, SYN cookies when the SYN queue is full),
-// answers segments for no connection with RST (RFC 9293 §3.10.7.1), allocates ephemeral
-// ports (RFC 6335 range) and enforces the per-stack connection limit.
+// answers segments for no connection with RST (RFC 9293 §3.10.7.1), keeps TIME-WAIT as compact
+// records (time-wait.ts) expiring in order from one timer, at most maxTimeWait of them,
+// allocates ephemeral ports (RFC 6335 range) and enforces the per-stack connection limit.
 // createTcpLayer: the factory; TcpLayerDeps: what it needs; ExtendedTcpLayer: TcpLayer plus stats.
 import type { Clock, Rng } from "../../time.ts";
 import type { IcmpErrorReport, Ipv4Delivery, Ipv4Layer } from "../../net/types.ts";
@@ -12,12 +13,12 @@ import {
   TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, parseTcp, type TcpRepr,
 } from "../../wire/tcp.ts";
 import { createConnection } from "./connection.ts";
-import { remove } from "./close.ts";
-import { acceptsReuse, openActive, openFromCookie, openPassive } from "./handshake.ts";
+import { openActive, openFromCookie, openPassive } from "./handshake.ts";
+import { TimeWaitRecord, acceptsReuse, recordTimeWait, timeWaitInput, type TimeWaitHost } from "./time-wait.ts";
 import { icmpError, input } from "./input.ts";
 import { localMss as mssForMtu, resolveTcpOptions, type ResolvedTcpOptions } from "./options.ts";
 import { writeReset, writeStatelessSegment } from "./segment-writer.ts";
-import { State, createSegmentSendOptions, type SegmentSendOptions, type Tcb, type TcpContext } from "./state.ts";
+import { createSegmentSendOptions, type SegmentSendOptions, type Tcb, type TcpContext } from "./state.ts";
 import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
 import { cookieTimestamp, decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
@@ -38,8 +39,10 @@ export interface TcpLayerDeps {
 /** The TCP layer with its counters. */
 export interface ExtendedTcpLayer extends TcpLayer {
   readonly stats: TcpStats;
-  /** Connections in the table (TIME_WAIT included). */
+  /** Connections in the table, TIME-WAIT records included. */
   readonly connectionCount: number;
+  /** TIME-WAIT records held. */
+  readonly timeWaitCount: number;
 }
 
 /** Drained send buffers a layer keeps for reuse (each holds at most a 4 KiB block). */
@@ -76,14 +79,14 @@ class Listener implements TcpListener {
 function newStats(): TcpStats {
   return {
     segmentBuffersReused: 0, segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, lostRetransmits: 0, tailLossProbes: 0, timeouts: 0,
-    resetsSent: 0, resetsReceived: 0, challengeAcks: 0, challengeAcksSuppressed: 0, badSegments: 0, synFinDropped: 0, synCookiesSent: 0, synCookiesAccepted: 0, synQueuePruned: 0, synQueueDropped: 0,
+    resetsSent: 0, resetsReceived: 0, challengeAcks: 0, challengeAcksSuppressed: 0, badSegments: 0, synFinDropped: 0, synCookiesSent: 0, synCookiesAccepted: 0, synQueuePruned: 0, synQueueDropped: 0, timeWaitCount: 0, timeWaitDropped: 0,
     synDropped: 0, activeOpens: 0, passiveOpens: 0, outOfOrderDropped: 0, pawsRejected: 0, dsackSent: 0, dsackReceived: 0, undos: 0, spuriousRtos: 0, rackRecoveries: 0,
     hystartExits: 0, hystartResumes: 0, hystartCssRounds: 0, frtoProbes: 0, frtoSpurious: 0,
     ecnCeReceived: 0, ecnEceReceived: 0, ecnReductions: 0, ecnCwrSent: 0,
   };
 }
 
-class LayerImpl implements ExtendedTcpLayer, TcpContext {
+class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   readonly options: ResolvedTcpOptions;
   readonly stats: TcpStats = newStats();
   readonly secrets: TcpSecrets;
@@ -93,7 +96,17 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   readonly owner = new WeakMap<Tcb, Listener>();
   /** Connections that count toward the limit (not TIME_WAIT, not CLOSED). */
   active = 0;
+  /** Connections and TIME-WAIT records in the tables. */
   total = 0;
+  /** TIME-WAIT records: localPort -> (remoteAddr·65536 + remotePort) -> record. */
+  readonly timeWait = new Map<number, Map<number, TimeWaitRecord>>();
+  /** Records in expiry order with the deadline each slot was queued for (a restarted record
+   * is queued again; its older slot is then stale and skipped). */
+  twQueue: TimeWaitRecord[] = [];
+  twQueueAt: number[] = [];
+  twHead = 0;
+  twTimerId = 0;
+  readonly fireTimeWaitTimer = (): void => this.onTimeWaitTimer();
   slab = new Uint8Array(0);
   slabOffset = 0;
   /** Buffers of segments too large for the slab (GSO), reused once the device has copied them out. */
@@ -130,6 +143,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
   }
 
   get connectionCount(): number { return this.total; }
+  get timeWaitCount(): number { return this.stats.timeWaitCount; }
 
   // ------------------------------------------------------------ TcpContext
   sendOptionsFor(localAddress: number): SegmentSendOptions {
@@ -169,7 +183,95 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     else l.acceptQueue.push(conn);
   }
 
-  onTimeWait(_conn: Tcb): void { this.active--; }
+  onTimeWait(conn: Tcb, now: number): void {
+    const m = this.table.get(conn.localPort);
+    const key = conn.remoteAddress * 65536 + conn.remotePort;
+    if (m === undefined || m.get(key) !== conn) return;
+    m.delete(key);
+    if (m.size === 0) this.table.delete(conn.localPort);
+    this.total--;
+    this.active--;
+    // as Linux's tcp_max_tw_buckets: beyond the cap the connection just closes
+    if (this.stats.timeWaitCount >= this.options.maxTimeWait) { this.stats.timeWaitDropped++; return; }
+    const r = recordTimeWait(conn, now);
+    let t = this.timeWait.get(conn.localPort);
+    if (t === undefined) { t = new Map(); this.timeWait.set(conn.localPort, t); }
+    t.set(key, r);
+    this.total++;
+    this.stats.timeWaitCount++;
+    this.queueTimeWait(r);
+  }
+
+  timeWaitOf(conn: Tcb): TimeWaitRecord | undefined {
+    const r = this.timeWait.get(conn.localPort)?.get(conn.remoteAddress * 65536 + conn.remotePort);
+    return r !== undefined && r.sndNxt === conn.sndMax && r.rcvNxt === conn.rcvNxt ? r : undefined;
+  }
+
+  inTimeWait(conn: Tcb): boolean { return this.timeWaitOf(conn) !== undefined; }
+
+  endTimeWaitOf(conn: Tcb): void {
+    const r = this.timeWaitOf(conn);
+    if (r !== undefined) this.endTimeWait(r);
+  }
+
+  restartTimeWait(r: TimeWaitRecord, now: number): void {
+    r.expiresAt = Math.ceil(now + 2 * this.options.mslMs);
+    const last = this.twQueue.length - 1;
+    if (last >= this.twHead && this.twQueue[last] === r) this.twQueueAt[last] = r.expiresAt;
+    else this.queueTimeWait(r);
+  }
+
+  endTimeWait(r: TimeWaitRecord): void {
+    if (r.ended) return;
+    r.markEnded();
+    const t = this.timeWait.get(r.localPort);
+    const key = r.remoteAddress * 65536 + r.remotePort;
+    if (t !== undefined && t.get(key) === r) {
+      t.delete(key);
+      if (t.size === 0) this.timeWait.delete(r.localPort);
+      this.total--;
+      this.stats.timeWaitCount--;
+    }
+  }
+
+  queueTimeWait(r: TimeWaitRecord): void {
+    const q = this.twQueue;
+    // stale slots (ended or restarted records) are dropped once they outnumber the live ones
+    if (q.length - this.twHead > 2 * this.stats.timeWaitCount + 1024) {
+      const keepQ: TimeWaitRecord[] = [];
+      const keepAt: number[] = [];
+      for (let i = this.twHead; i < q.length; i++) {
+        const s = q[i]!;
+        if (!s.ended && this.twQueueAt[i] === s.expiresAt) { keepQ.push(s); keepAt.push(s.expiresAt); }
+      }
+      this.twQueue = keepQ;
+      this.twQueueAt = keepAt;
+      this.twHead = 0;
+    }
+    this.twQueue.push(r);
+    this.twQueueAt.push(r.expiresAt);
+    if (this.twTimerId === 0) this.twTimerId = this.clock.setTimer(this.twQueueAt[this.twHead]!, this.fireTimeWaitTimer);
+  }
+
+  /** Ends the records whose 2·MSL ran out (in queue order) and re-arms for the next. */
+  onTimeWaitTimer(): void {
+    this.twTimerId = 0;
+    const now = this.clock.now();
+    const q = this.twQueue, at = this.twQueueAt;
+    let h = this.twHead;
+    while (h < q.length) {
+      const r = q[h]!;
+      if (!r.ended && at[h] === r.expiresAt) {
+        if (r.expiresAt > now) break;
+        this.endTimeWait(r);
+      }
+      h++;
+    }
+    if (h === q.length) { this.twQueue = []; this.twQueueAt = []; h = 0; }
+    else if (h > 1024 && h * 2 > q.length) { q.splice(0, h); at.splice(0, h); h = 0; }
+    this.twHead = h;
+    if (h < this.twQueue.length) this.twTimerId = this.clock.setTimer(this.twQueueAt[h]!, this.fireTimeWaitTimer);
+  }
 
   checksum(segment: Uint8Array, initial: number): number {
     return checksumFinish(checksumAdd(segment, initial));
@@ -211,7 +313,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       m.delete(key);
       if (m.size === 0) this.table.delete(conn.localPort);
       this.total--;
-      if (!conn.wasTimeWait) this.active--;
+      this.active--;
     }
     const l = this.owner.get(conn);
     if (l !== undefined) {
@@ -261,15 +363,13 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       const start = this.rng.nextInt(span);
       for (let i = 0; i < span; i++) {
         const p = EPHEMERAL_LOW + ((start + i) % span);
-        if (!this.listeners.has(p) && !(this.table.get(p)?.has(key) ?? false)) { port = p; break; }
+        if (!this.listeners.has(p) && !(this.table.get(p)?.has(key) ?? false) && !(this.timeWait.get(p)?.has(key) ?? false)) { port = p; break; }
       }
       if (port === 0) return err("no-ephemeral");
     } else {
-      const existing = this.table.get(port)?.get(key);
-      if (existing !== undefined) {
-        if (existing.state === State.TIME_WAIT) remove(existing);
-        else return err("no-ephemeral", "4-tuple in use");
-      }
+      if (this.table.get(port)?.has(key) ?? false) return err("no-ephemeral", "4-tuple in use");
+      const tw = this.timeWait.get(port)?.get(key);
+      if (tw !== undefined) this.endTimeWait(tw);
     }
     const conn = this.newConnection(src, port, dst, dstPort, options);
     if (options.keepAliveMs !== undefined && options.keepAliveMs > 0) conn.stream.setKeepAlive(true, options.keepAliveMs);
@@ -284,7 +384,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
       const start = this.rng.nextInt(span);
       for (let i = 0; i < span; i++) {
         const p = EPHEMERAL_LOW + ((start + i) % span);
-        if (!this.listeners.has(p) && !this.table.has(p)) { port = p; break; }
+        if (!this.listeners.has(p) && !this.table.has(p) && !this.timeWait.has(p)) { port = p; break; }
       }
       if (port === 0) return err("in-use", "no free port");
     }
@@ -314,14 +414,20 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext {
     const seg = r.value;
     this.stats.segmentsReceived++;
     if (seg.srcPort === 0 || seg.dstPort === 0) { this.stats.badSegments++; return; }
-    const conn = this.table.get(seg.dstPort)?.get(d.src * 65536 + seg.srcPort);
+    const key = d.src * 65536 + seg.srcPort;
+    const conn = this.table.get(seg.dstPort)?.get(key);
     if (conn !== undefined) {
-      if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && acceptsReuse(conn, seg)) {
-        remove(conn);
+      // RFC 3168 §5: the IP header's ECN field, for the receiver's CE echo
+      if (conn.ecn !== null) conn.ecn.rxCe = d.header.length > 1 && (d.header[1]! & 3) === 3;
+      input(conn, seg);
+      return;
+    }
+    const tw = this.timeWait.size === 0 ? undefined : this.timeWait.get(seg.dstPort)?.get(key);
+    if (tw !== undefined) {
+      if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN)) === TCP_FLAG_SYN && acceptsReuse(tw, seg)) {
+        this.endTimeWait(tw);
       } else {
-        // RFC 3168 §5: the IP header's ECN field, for the receiver's CE echo
-        if (conn.ecn !== null) conn.ecn.rxCe = d.header.length > 1 && (d.header[1]! & 3) === 3;
-        input(conn, seg);
+        timeWaitInput(this, tw, seg, this.clock.now());
         return;
       }
     }

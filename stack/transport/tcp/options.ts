@@ -31,6 +31,7 @@ export interface ResolvedTcpOptions {
   readonly backlog: number;
   readonly synCookies: boolean;
   readonly maxConnections: number;
+  readonly maxTimeWait: number;
   readonly challengeAckLimit: number;
   readonly invalidRateLimitMs: number;
   readonly keepAliveIdleMs: number;
@@ -76,6 +77,7 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     backlog: o.backlog ?? 128,
     synCookies: o.synCookies ?? true,
     maxConnections: o.maxConnections ?? 65536,
+    maxTimeWait: o.maxTimeWait ?? 65536,
     challengeAckLimit: o.challengeAckLimit ?? 1000,
     invalidRateLimitMs: o.invalidRateLimitMs ?? 500,
     keepAliveIdleMs: o.keepAliveIdleMs ?? 7_200_000,

@@ -2,8 +2,8 @@
 // connection's segments (writeSegment: data, ACKs, SYNs, FINs, probes, with its timestamps,
 // SACK blocks and advertised window), resets with no connection state (writeReset, for a
 // connection's ABORT and the layer's answers to segments for no connection) and the layer's
-// SYN-cookie SYN-ACKs (writeStatelessSegment).
-import type { Ipv4Layer } from "../../net/types.ts";
+// SYN-cookie SYN-ACKs and TIME-WAIT records' ACKs (writeStatelessSegment).
+import type { Ipv4Layer, Ipv4SendOptions } from "../../net/types.ts";
 import {
   TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, emitTcp, emitTcpOptions, tcpHeaderLength, tcpOptionsLength, type SackBlock, type TcpOptions, type TcpRepr,
 } from "../../wire/tcp.ts";
@@ -151,10 +151,10 @@ export function writeReset(sink: SegmentSink, src: number, dst: number, srcPort:
   sink.ip.send(dst, 6, s, { src });
 }
 
-/** Writes and sends a segment no connection owns (the layer's SYN-cookie SYN-ACK). */
-export function writeStatelessSegment(sink: SegmentSink, src: number, dst: number, repr: TcpRepr): void {
+/** Writes and sends a segment no connection owns (the layer's SYN-cookie SYN-ACK, a TIME-WAIT record's ACK). */
+export function writeStatelessSegment(sink: SegmentSink, src: number, dst: number, repr: TcpRepr, sendOptions: Ipv4SendOptions = { src }): void {
   const b = sink.allocate(tcpHeaderLength(repr) + repr.payload.length);
   emitTcp(repr, b, 0, { src, dst });
   sink.stats.segmentsSent++;
-  sink.ip.send(dst, 6, b, { src });
+  sink.ip.send(dst, 6, b, sendOptions);
 }

@@ -44,8 +44,13 @@ export interface TcpContext {
   canAccept(conn: Tcb): boolean;
   /** A passive connection completed its handshake: hand it to its listener. */
   onEstablished(conn: Tcb): void;
-  /** The connection entered TIME_WAIT (no longer counts toward the limit). */
-  onTimeWait(conn: Tcb): void;
+  /** The connection entered TIME_WAIT at `now`: the layer keeps a compact record of it (or
+   * drops it at its cap) and takes the connection out of its table. */
+  onTimeWait(conn: Tcb, now: number): void;
+  /** Is the TIME-WAIT this connection entered still held by the layer? */
+  inTimeWait(conn: Tcb): boolean;
+  /** Ends the TIME-WAIT this connection entered (the application destroyed it). */
+  endTimeWaitOf(conn: Tcb): void;
   /** A passive connection's SYN-ACK timer fired: true when it is to be dropped (out of retries,
    * or pruned from a SYN queue under pressure); false when it is retransmitted. */
   synAckExpired(conn: Tcb): boolean;
@@ -181,8 +186,6 @@ export class Tcb {
   passive = false;
   /** Counted in its listener's SYN queue. */
   inSynQueue = false;
-  /** Entered TIME_WAIT (no longer counted toward the connection limit). */
-  wasTimeWait = false;
 
   // send sequence space (RFC 9293 §3.3.1)
   iss = 0;
@@ -283,7 +286,6 @@ export class Tcb {
   keepAliveAt = NONE;
   keepAliveProbes = 0;
   lastRecv = 0;
-  timeWaitAt = NONE;
   timerId = 0;
   timerAt = NONE;
   /** When we last answered an out-of-window pure ACK. */

@@ -1,8 +1,8 @@
 // What the connection does when its timer fires (RFC 6298 §5 retransmission timeout, RFC 8985
-// §7 tail loss probe, RFC 9293 §3.8.6.1 persist, §3.8.4 keepalive, delayed ACK, TIME_WAIT).
+// §7 tail loss probe, RFC 9293 §3.8.6.1 persist, §3.8.4 keepalive, delayed ACK).
 import { TCP_FLAG_ACK } from "../../wire/tcp.ts";
 import { seqAdd, seqSub } from "./seq.ts";
-import { close, remove } from "./close.ts";
+import { close } from "./close.ts";
 import { armTimer } from "./deadlines.ts";
 import { sendSyn } from "./handshake.ts";
 import { output, retransmit, sendOne, unsent } from "./sender.ts";
@@ -17,9 +17,8 @@ import { NONE, State, type Tcb } from "./state.ts";
 export function onTimer(c: Tcb): void {
   c.timerId = 0;
   c.timerAt = NONE;
-  if (c.state === State.CLOSED) return;
+  if (c.state === State.CLOSED || c.state === State.TIME_WAIT) return;
   const now = c.ctx.clock.now();
-  if (c.timeWaitAt <= now) { remove(c); return; }
   // RFC 8985 §7.2: a probe due no later than the RTO goes first (PTO ≤ RTO by construction)
   // and re-arms the RTO from its own transmission, as Linux's shared timer does
   if (c.tlpAt <= now && c.tlpAt <= c.rtoAt) { c.tlpAt = NONE; onTailLossProbe(c, now); }

@@ -62,6 +62,9 @@ export interface TcpLayerOptions {
   readonly synCookies?: boolean;
   /** Connections per stack, TIME_WAIT excluded [65536]. */
   readonly maxConnections?: number;
+  /** TIME-WAIT records per stack, as Linux's tcp_max_tw_buckets: beyond it a connection that
+   * would enter TIME-WAIT closes at once (counted in timeWaitDropped) [65536]. */
+  readonly maxTimeWait?: number;
   /** RFC 5961 §7 challenge ACKs per second for the whole layer, randomised as Linux's
    * tcp_challenge_ack_limit: each second allows limit/2 + a random part below limit, so an
    * off-path host cannot count the layer's budget to learn which 4-tuples exist (CVE-2016-5696) [1000]. */
@@ -130,6 +133,10 @@ export interface TcpStats {
   synQueueDropped: number;
   /** SYNs dropped for any reason (SYN queue, accept queue or connection limit full). */
   synDropped: number;
+  /** TIME-WAIT records held now (a gauge; each is a compact record, not a connection). */
+  timeWaitCount: number;
+  /** Connections that closed without TIME-WAIT because maxTimeWait records were held. */
+  timeWaitDropped: number;
   activeOpens: number;
   passiveOpens: number;
   outOfOrderDropped: number;
