@@ -46,6 +46,8 @@ export interface StackIpv4Options {
 export interface StackIpv6Options extends Omit<NdpOptions, "advertise" | "slaac">, Ipv6Options {
   /** Static addresses, "2001:db8::2/64" (the prefix is then on-link); DAD runs on each. */
   readonly addresses?: readonly string[];
+  /** A default router configured by hand ("fe80::1" or an on-link global address). */
+  readonly gateway?: string;
   /** Autoconfigure addresses from Router Advertisements (RFC 4862; default false). */
   readonly slaac?: boolean;
   /** Act as a router on the link: send RAs for these prefixes ("2001:db8:1::/64") and answer RSs. */
@@ -147,10 +149,11 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
   let udp6: Udp6Stack | undefined;
   if (options.ipv6 !== undefined) {
     const v6 = options.ipv6;
-    const { addresses: staticAddresses, advertise, icmpv6: icmpv6Options, udp: udp6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, reassembly: reassembly6, ...ndpOptions } = v6;
+    const { addresses: staticAddresses, gateway: gateway6, advertise, icmpv6: icmpv6Options, udp: udp6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, reassembly: reassembly6, ...ndpOptions } = v6;
     const ndp = createNdp({ clock, rng, ethernet }, {
       ...ndpOptions,
       slaac: slaac ?? false,
+      ...(gateway6 === undefined ? {} : { staticRouters: [toIpv6Cidr(gateway6).address] }),
       ...(advertise === undefined ? {} : { advertise: { ...advertise, prefixes: advertise.prefixes.map((p) => { const x = toIpv6Cidr(p); return { prefix: x.address, prefixLength: x.prefixLength }; }) } }),
     });
     ipv6 = createIpv6({ clock, rng, ethernet, ndp }, {

@@ -226,6 +226,16 @@ describe("ndp: router advertisements and SLAAC", () => {
     expect(ndp.routers().length).toBe(7);
   });
 
+  it("a default router configured by hand is used for off-link destinations and survives an RA with lifetime 0", () => {
+    const t = createRawPeer({ ipv6: { dadTransmits: 0, routerSolicitations: false, addresses: ["2001:db8::1/64"], gateway: "fe80::ff:fe00:2" } });
+    const ndp = t.stack.ipv6!.ndp;
+    expect(formatIpv6(ndp.nextHop(ipv6("2001:db8:7::1"))!)).toBe("fe80::ff:fe00:2");
+    expect(formatIpv6(ndp.nextHop(ipv6("2001:db8::7"))!)).toBe("2001:db8::7");
+    t.inject(ra({ lifetime: 0, options: [] }));
+    t.clock.run();
+    expect(ndp.routers().map((r) => [formatIpv6(r.address), r.expiresAt])).toEqual([["fe80::ff:fe00:2", Infinity]]);
+  });
+
   it("sends up to three Router Solicitations once the link-local address is usable, and stops at the first RA", () => {
     const t = createRawPeerKeepLog({ ipv6: { dadTransmits: 0 } }, false);
     t.clock.run(5000);

@@ -88,6 +88,8 @@ export interface NdpOptions {
   readonly maxMulticastSolicit?: number;
   readonly maxUnicastSolicit?: number;
   readonly maxRtrSolicitations?: number;
+  /** Default routers configured by hand (on-link addresses); RAs neither refresh nor remove them. */
+  readonly staticRouters?: readonly Ipv6Address[];
   /** Act as a router on this link: advertise these prefixes. */
   readonly advertise?: RouterAdvertiserOptions;
   /** Called when DAD finds an address taken (RFC 4862 §5.4.5). */
@@ -125,7 +127,7 @@ interface Neighbor {
   reachableUntil: number;
 }
 
-interface RouterState { readonly address: Ipv6Address; expiresAt: number }
+interface RouterState { readonly address: Ipv6Address; expiresAt: number; readonly static: boolean }
 interface PrefixState { readonly prefix: Ipv6Address; readonly prefixLength: number; expiresAt: number }
 
 const ALL_NODES = ipv6("ff02::1");
@@ -627,12 +629,12 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     if (repr.retransTimer !== 0) retransTimer = repr.retransTimer;
     const k = keyOf(src);
     const r = routers.get(k);
-    if (repr.routerLifetime === 0) routers.delete(k);
+    if (r?.static === true) { /* configured by hand: kept as it is */ } else if (repr.routerLifetime === 0) routers.delete(k);
     else if (r !== undefined) r.expiresAt = now + repr.routerLifetime * 1000;
     else if (routers.size >= maxRouters) counters.drop("router-list-full");
     else {
       c.routersAdded++;
-      routers.set(k, { address: src.slice(), expiresAt: now + repr.routerLifetime * 1000 });
+      routers.set(k, { address: src.slice(), expiresAt: now + repr.routerLifetime * 1000, static: false });
     }
     for (const o of repr.options) {
       if (o.kind === "source-link-layer-address") {
@@ -861,6 +863,7 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   };
 
   joinGroup(ALL_NODES);
+  for (const r of options.staticRouters ?? []) routers.set(keyOf(r), { address: r.slice(), expiresAt: Infinity, static: true });
   addAddress(linkLocalFromMac(mac), 64, "link-local", Infinity, Infinity);
   return layer;
 }

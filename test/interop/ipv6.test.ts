@@ -6,6 +6,7 @@ import { createStack, type Stack } from "../../stack/index.ts";
 import { type Ipv6Address, formatIpv6, ipv6, linkLocalFromMac } from "../../stack/wire/ipv6-address.ts";
 import { createSeededRng } from "../../harness/time/real-clock.ts";
 import { tsharkFields } from "../../harness/oracle/tshark.ts";
+import { createNetns } from "../../harness/netns/index.ts";
 import { announceSkip, interopSkipReason, tsharkOffending, waitUntil, withTapLab, type TapLab } from "./support.ts";
 
 const skip = announceSkip("IPv6 interop", interopSkipReason(["ping", "tcpdump", "tshark"]));
@@ -15,9 +16,9 @@ function report(line: string): void {
   process.stderr.write(`[interop] ${line}\n`);
 }
 
-function ping6(stack: Stack, dst: Ipv6Address, seq: number): Promise<number> {
+function ping6(stack: Stack, dst: Ipv6Address, seq: number, size = 56): Promise<number> {
   return new Promise((resolve, reject) => {
-    stack.icmpv6!.ping(dst, { seq, timeoutMs: 3000 }, (r) => (r.ok ? resolve(r.value.rttMs) : reject(new Error(`ping6 ${formatIpv6(dst)} seq ${seq}: ${r.error}`))));
+    stack.icmpv6!.ping(dst, { seq, size, timeoutMs: 3000 }, (r) => (r.ok ? resolve(r.value.rttMs) : reject(new Error(`ping6 ${formatIpv6(dst)} seq ${seq}: ${r.error}`))));
   });
 }
 
@@ -109,6 +110,43 @@ describe.skipIf(skip)("IPv6 between netlab and the kernel", () => {
         expect(cuts("2001:db8:1::1")).toEqual(Array.from({ length: 4 }, () => ["0/1", "181/1", "362/0"]).flat());
       }
       report(`v6 fragments: kernel 3000-byte ping6 ${/rtt [^\n]*/.exec(big.stdout)?.[0] ?? "?"}; 4000-byte UDP echo ok`);
+    });
+  });
+
+  it("path MTU discovery: the kernel, routing to a 1300-byte link, sends Packet Too Big; netlab lowers its path MTU (RFC 8201) and its next datagrams fit", async () => {
+    await withTapLab("ipv6 pmtu from kernel router", { ipv6: true }, async (lab) => {
+      // netlab -- tap -- [kernel ns: router] -- veth, MTU 1300 -- [far ns: 2001:db8:2::2]
+      const far = await createNetns();
+      try {
+        await lab.ns.ip("-6", "addr", "add", "2001:db8:1::1/64", "dev", lab.ifname, "nodad");
+        await lab.ns.execChecked("sysctl", ["-qw", "net.ipv6.conf.all.forwarding=1"]);
+        await lab.ns.ip("link", "add", "pmtu0", "type", "veth", "peer", "name", "pmtu1", "netns", far.name);
+        await lab.ns.ip("link", "set", "pmtu0", "mtu", "1300", "up");
+        await lab.ns.ip("-6", "addr", "add", "2001:db8:2::1/64", "dev", "pmtu0", "nodad");
+        await far.ip("link", "set", "pmtu1", "mtu", "1300", "up");
+        await far.ip("-6", "addr", "add", "2001:db8:2::2/64", "dev", "pmtu1", "nodad");
+        await far.ip("-6", "route", "add", "default", "via", "2001:db8:2::1");
+        const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: { addresses: ["2001:db8:1::2/64"], gateway: "2001:db8:1::1" } });
+        await waitUntil(addressReady(stack, "static"), 5000, "netlab's DAD");
+        const farAddress = ipv6("2001:db8:2::2");
+        expect(stack.ipv6!.mtuTo(farAddress)).toBe(1500);
+        // 1400 bytes of echo data: 1448 on the wire, over the far link's 1300.
+        const first = await new Promise<string>((resolve) => stack.icmpv6!.ping(farAddress, { seq: 1, size: 1400, timeoutMs: 3000 }, (r) => resolve(r.ok ? "reply" : r.error)));
+        expect(first).toBe("packet-too-big");
+        expect(stack.ipv6!.mtuTo(farAddress)).toBe(1300);
+        expect(stack.counters().ipv6).toMatchObject({ pmtuUpdates: 1 });
+        const rtt = await ping6(stack, farAddress, 2, 1400);
+        expect(stack.counters().ipv6).toMatchObject({ fragmentedDatagrams: 1 });
+        expect(tsharkOffending(lab)).toEqual([]);
+        if (lab.netlabCapture !== undefined) {
+          // ipv6.src lists the outer source first, then the quoted packet's.
+          const ptb = tsharkFields(lab.netlabCapture, ["ipv6.src", "icmpv6.mtu"], "icmpv6.type == 2").map(([src, mtu]) => [src?.split(",")[0], mtu]);
+          expect(ptb).toEqual([["2001:db8:1::1", "1300"]]);
+        }
+        report(`PMTU: Packet Too Big from the kernel router (MTU 1300), then a fragmented 1400-byte ping6 in ${rtt.toFixed(3)} ms`);
+      } finally {
+        await far.remove();
+      }
     });
   });
 
