@@ -12,6 +12,7 @@
 // Neither reads a host clock nor sets a host timer: virtual time stays deterministic. Code that
 // also waits for real I/O (files, node:http) needs withClockPump() in netlab/harness instead.
 import type { VirtualClock } from "./time.ts";
+import { NetlabError } from "./error.ts";
 
 /** Options of settle(). */
 export interface SettleOptions {
@@ -37,7 +38,7 @@ export async function settle<T>(clock: VirtualClock, p: Promise<T> | (() => Prom
     const next = clock.nextDeadline();
     if (next === undefined || next > deadline) {
       const why = next === undefined ? "no timer is left" : `virtual time would pass ${deadline} ms`;
-      throw Object.assign(new Error(`settle: the promise is still pending and ${why} (now ${clock.now()} ms)`), { code: "ERR_NETLAB_SETTLE" });
+      throw new NetlabError("ERR_NETLAB_SETTLE", `settle: the promise is still pending and ${why} (now ${clock.now()} ms)`);
     }
     clock.run(next);
   }
@@ -108,9 +109,7 @@ export async function settleByPumping<T>(clock: VirtualClock, p: Promise<T>, opt
   let done = false;
   p.then(() => { done = true; }, () => { done = true; });
   if (!(await pumpUntil(clock, () => done, options))) {
-    throw Object.assign(new Error(`${options.what ?? "settleByPumping"}: the promise did not settle on the virtual clock (now ${clock.now()} ms)`), {
-      code: options.code ?? "ERR_NETLAB_SETTLE",
-    });
+    throw new NetlabError(options.code ?? "ERR_NETLAB_SETTLE", `${options.what ?? "settleByPumping"}: the promise did not settle on the virtual clock (now ${clock.now()} ms)`);
   }
   return p;
 }

@@ -4,6 +4,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { BenchCase, BenchContext, BenchResult, BenchSuite } from "./types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Loads every suite module in `dir` (files exporting `suite`). */
 export async function loadSuites(dir: string): Promise<BenchSuite[]> {
@@ -39,7 +40,7 @@ export async function runCase(c: BenchCase, ctx: BenchContext): Promise<BenchRes
     for (let i = 0; i < n; i++) {
       ctx.progress(`${c.suite} / ${c.name}: run ${i + 1}/${n}`);
       const v = await c.measure(ctx);
-      if (!Number.isFinite(v)) throw new Error(`measured ${v}`);
+      if (!Number.isFinite(v)) throw new NetlabError("ERR_BENCH_MEASURE", `${c.suite} / ${c.name} measured ${v}`);
       runs.push(v);
       const cpu = c.details?.()["perCpuSecond"];
       if (typeof cpu === "number" && Number.isFinite(cpu)) perCpu.push(cpu);

@@ -274,13 +274,13 @@ function startAgent(netns: string, inheritedCc: string, pinnedCc: string): Promi
     pending.clear();
   };
   return new Promise((resolveAgent, rejectAgent) => {
-    const timer = setTimeout(() => rejectAgent(new Error(`agent did not start: ${stderr.trim()}`)), 10_000);
+    const timer = setTimeout(() => rejectAgent(new KernelTargetError("KERNEL_TARGET_SETUP", `agent did not start: ${stderr.trim()}`)), 10_000);
     child.stderr!.setEncoding("utf8").on("data", (d: string) => { if (stderr.length < 65536) stderr += d; });
     child.stdin!.on("error", () => undefined);
     child.on("exit", () => {
       exited = true;
       clearTimeout(timer);
-      rejectAgent(new Error(`agent exited: ${stderr.trim()}`));
+      rejectAgent(new KernelTargetError("KERNEL_TARGET_SETUP", `agent exited: ${stderr.trim()}`));
       failAll();
     });
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {

@@ -136,7 +136,7 @@ async function instrumentOnly(entry: string): Promise<readonly string[] | undefi
   const mod = (await import(entry)) as { instrumentOnly?: readonly string[] };
   const only = mod.instrumentOnly;
   if (!Array.isArray(only) || only.length === 0 || !only.every((p) => typeof p === "string" && p.length > 0)) {
-    throw new Error(`${entry}: instrumentOnly must be a non-empty list of path prefixes`);
+    throw new NetlabError("ERR_FUZZ_TARGET_CONFIG", `${entry}: instrumentOnly must be a non-empty list of path prefixes`);
   }
   return only;
 }

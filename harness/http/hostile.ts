@@ -11,6 +11,7 @@ import { createSwitch } from "../../stack/link/switch.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import { createHttpServer, type HttpServer, type HttpServerOptions, type HttpServerStats } from "../../stack/app/http/server.ts";
 import type { ByteStream } from "../../stack/transport/types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 export type HostileAttack = "idle" | "slowloris" | "slow-post" | "slow-body";
 
@@ -123,7 +124,7 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
   const attackerStack = options.sameSource === true ? clientStack : host("attacker", ATTACKER_IP & 0xff);
   const server: HttpServer = createHttpServer({ clock }, handler(), { date: false, ...options.server });
   const listening = serverStack.tcp.listen(PORT);
-  if (!listening.ok) throw new Error(`listen: ${listening.error}`);
+  if (!listening.ok) throw new NetlabError("ERR_NETLAB_SIM", `listen: ${listening.error}`);
   server.listen(listening.value);
 
   // The attacker.

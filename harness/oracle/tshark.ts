@@ -74,7 +74,7 @@ const DOTTED_QUAD = /^(?:\d{1,3}\.){3}\d{1,3}$/;
 export function wellformedFilter(options: TsharkCheckOptions = {}): string {
   const from = options.acceptTcpChecksumFfffFrom ?? [];
   if (from.length === 0) return TSHARK_WELLFORMED_FILTER;
-  for (const a of from) if (!DOTTED_QUAD.test(a)) throw new Error(`acceptTcpChecksumFfffFrom: ${JSON.stringify(a)} is not a dotted-quad IPv4 address`);
+  for (const a of from) if (!DOTTED_QUAD.test(a)) throw new NetlabError("ERR_NETLAB_ARGS", `acceptTcpChecksumFfffFrom: ${JSON.stringify(a)} is not a dotted-quad IPv4 address`);
   const forgiven = `ip.src in {${from.join(" ")}} && tcp.checksum == 0xffff && tcp.checksum_calculated == 0x0000 && !_ws.malformed && !(ip.checksum.status == "Bad")`;
   return `(${TSHARK_WELLFORMED_FILTER}) && !(${forgiven})`;
 }

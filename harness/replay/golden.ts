@@ -10,6 +10,7 @@ import { describeFrame, diffFields, dissect } from "./compare.ts";
 import type { Expectation } from "./expect.ts";
 import type { ModeReport, ReplayDiff } from "./report.ts";
 import { SCENARIOS, type ScenarioOverrides } from "./scenarios.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Options of replayGolden. */
 export interface GoldenOptions {
@@ -22,8 +23,8 @@ export interface GoldenOptions {
   readonly maxDiffs?: number;
 }
 
-function replayError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code });
+function replayError(code: string, message: string): NetlabError {
+  return new NetlabError(code, message);
 }
 
 /** Re-runs the scenario and compares (or, with updatePath, rewrites) the committed capture. */

@@ -15,6 +15,7 @@ import { memmoveTunablesEnv, probeMemmove } from "../bench/memmove.ts";
 import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS, type SteadyGoodput } from "../xen/transfer-measure.ts";
 import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
 import { flagReader, helpText, parseCommandLine, parseSeed, parseSize, UsageError } from "../cli/args.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes SIZE [--gso] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json])";
 
@@ -136,7 +137,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   let restarts = 0;
 
   const listener = b.stack.tcp.listen(PORT);
-  if (!listener.ok) throw Object.assign(new Error(`listen: ${listener.error}`), { code: "ERR_NETLAB_SIM" });
+  if (!listener.ok) throw new NetlabError("ERR_NETLAB_SIM", `listen: ${listener.error}`);
   listener.value.onConnection((s) => {
     s.onData((d) => {
       if (sink !== undefined) {
@@ -155,7 +156,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   });
   const t0v = clock.now();
   const c = a.stack.tcp.connect(b.stack.ipv4.cidr?.address ?? 0, PORT);
-  if (!c.ok) throw Object.assign(new Error(`connect: ${c.error}`), { code: "ERR_NETLAB_SIM" });
+  if (!c.ok) throw new NetlabError("ERR_NETLAB_SIM", `connect: ${c.error}`);
   const stream = c.value;
   let queued = 0;
   const buf = new Uint8Array(CHUNK);

@@ -12,6 +12,7 @@ import { NO_OFFLOADS } from "../../stack/link/types.ts";
 import type { MacAddress } from "../../stack/wire/address.ts";
 import { koffiPath, loadLibc, type Libc } from "./libc.ts";
 import { parseVnetReceive, VNET_HDR_LEN, writeVnetHeader } from "./vnet-header.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 const TUN_PATH = "/dev/net/tun";
 const O_RDWR = 2, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
@@ -30,9 +31,10 @@ export type TapErrorCode =
   | "TAP_UNSUPPORTED" | "TAP_OPEN_FAILED" | "TAP_CLOSED";
 
 /** An Error with a stable `code` (and the errno behind it, when there is one). */
-export class TapError extends Error {
-  constructor(readonly code: TapErrorCode, message: string, readonly errno?: number) {
-    super(message);
+export class TapError extends NetlabError {
+  declare readonly code: TapErrorCode;
+  constructor(code: TapErrorCode, message: string, readonly errno?: number) {
+    super(code, message);
     this.name = "TapError";
   }
 }

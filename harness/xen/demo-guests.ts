@@ -19,6 +19,7 @@ import type { Netback, Netfront, NetPeerError } from "../../xen-sim/net/types.ts
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import { pumpUntil, settleByPumping } from "../../stack/settle.ts";
 import type { DeviceInfo, GuestDomain, Toolstack } from "../../xen-sim/toolstack/types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** The disk one guest gets. */
 export interface XenDemoDiskOptions {
@@ -66,7 +67,7 @@ export async function createXenDemoGuests(
   netback.onPeerError((e) => peerErrors.push(e));
   const netfronts: Netfront[] = [];
   const settle = <T>(p: Promise<T>): Promise<T> => settleByPumping(clock, p, { what: "xen demo setup", code: "ERR_NETLAB_XEN_SETUP" });
-  const fail = (what: string, e: string): never => { throw Object.assign(new Error(`xen demo: ${what}: ${e}`), { code: "ERR_NETLAB_XEN_SETUP" }); };
+  const fail = (what: string, e: string): never => { throw new NetlabError("ERR_NETLAB_XEN_SETUP", `xen demo: ${what}: ${e}`); };
   const guests: GuestDomain[] = [];
   for (let i = 0; i < count; i++) {
     const g = await settle(toolstack.createDomain({ name: `h${i + 1}` }));

@@ -23,6 +23,7 @@ import { threadCpuMs } from "../time/thread-cpu.ts";
 import { createPayloadFiller } from "./payload.ts";
 import type { ThreadDomainData, ThreadDomainReport } from "./thread-domain.ts";
 import { runInWorker } from "./worker-domain.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Atomics.waitAsync (ES2024; present in Node 20, missing from this project's lib setting). */
 interface AtomicsWaitAsync {
@@ -93,10 +94,10 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const guests: { g: ThreadGuestDomain; data: ThreadDomainData }[] = [];
   for (const [role, ip, peer] of [["receiver", "192.0.2.2", "192.0.2.1"], ["sender", "192.0.2.1", "192.0.2.2"]] as const) {
     const r = await settle(ts.createThreadDomain({ name: role }));
-    if (!r.ok) throw Object.assign(new Error(`createThreadDomain: ${r.error}`), { code: "ERR_NETLAB_XEN_SETUP" });
+    if (!r.ok) throw new NetlabError("ERR_NETLAB_XEN_SETUP", `createThreadDomain: ${r.error}`);
     const g = r.value;
     const vif = await settle(ts.addVif(g.id, { mac: 0x00163e000000 + g.id }));
-    if (!vif.ok) throw Object.assign(new Error(`addVif: ${vif.error}`), { code: "ERR_NETLAB_XEN_SETUP" });
+    if (!vif.ok) throw new NetlabError("ERR_NETLAB_XEN_SETUP", `addVif: ${vif.error}`);
     const mem = g.domain.memory;
     const pages: { frame: number; page: Uint8Array }[] = [];
     for (let i = 0; i < GUEST_POOL_PAGES; i++) {
@@ -107,7 +108,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     }
     const table = g.domain.grants.tableFrames.map((f) => {
       const p = mem.page(f);
-      if (!p.ok) throw Object.assign(new Error("grant table page"), { code: "ERR_NETLAB_XEN_SETUP" });
+      if (!p.ok) throw new NetlabError("ERR_NETLAB_XEN_SETUP", "grant table page");
       return p.value;
     });
     // Reserve refs in the hypervisor's allocator, then leave their entries invalid for the guest to fill.
@@ -125,7 +126,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
       if (p.ok) ports.push(p.value);
     }
     const xsPage = mem.page(g.xenstore.frame);
-    if (!xsPage.ok) throw Object.assign(new Error("xenstore page"), { code: "ERR_NETLAB_XEN_SETUP" });
+    if (!xsPage.ok) throw new NetlabError("ERR_NETLAB_XEN_SETUP", "xenstore page");
     const data: ThreadDomainData = {
       role, domid: g.id, pages, xenstore: { ...g.xenstore, page: xsPage.value }, grantTable: table, refs, ports,
       portDir: new Int32Array(new SharedArrayBuffer(4096 * 4)).fill(-1),

@@ -407,7 +407,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
 
   // UDP echo service on h2 (RFC 862).
   const echo = h2.stack.udp.bind(UDP_ECHO_PORT);
-  if (!echo.ok) throw new Error(`demo: cannot bind UDP ${UDP_ECHO_PORT} on h2: ${echo.error}`);
+  if (!echo.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot bind UDP ${UDP_ECHO_PORT} on h2: ${echo.error}`);
   echo.value.onMessage((d: UdpDatagram) => {
     echo.value.sendTo(d.src, d.srcPort, d.payload.slice());
   });
@@ -447,7 +447,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   const udpSentAt = new Map<number, number>();
   const udpRtts: number[] = [];
   const udpClient = h1.stack.udp.bind(0);
-  if (!udpClient.ok) throw new Error(`demo: cannot bind a UDP port on h1: ${udpClient.error}`);
+  if (!udpClient.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot bind a UDP port on h1: ${udpClient.error}`);
   udpClient.value.onMessage((d) => {
     if (d.payload.length !== UDP_ECHO_SIZE) return;
     const index = new DataView(d.payload.buffer, d.payload.byteOffset).getUint32(0);
@@ -472,7 +472,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
 
   // Phase 3, a datagram larger than the MTU from h3: fragmented on the way out and on the echo back.
   const big = h3.stack.udp.bind(0);
-  if (!big.ok) throw new Error(`demo: cannot bind a UDP port on h3: ${big.error}`);
+  if (!big.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot bind a UDP port on h3: ${big.error}`);
   const expected = new Uint8Array(FRAGMENTED_SIZE);
   for (let i = 0; i < expected.length; i++) expected[i] = (i * 7 + 3) & 0xff;
   let bigSent = 0, bigEchoed = 0, bigIntact = 0;
@@ -493,7 +493,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   const pattern = (i: number): number => (i * 31 + 7) & 0xff;
   const tcp = { received: 0, intact: true, startAt: -1, endAt: -1, error: undefined as string | undefined };
   const sink = h3.stack.tcp.listen(TCP_PORT);
-  if (!sink.ok) throw new Error(`demo: cannot listen on TCP ${TCP_PORT} on h3: ${sink.error}`);
+  if (!sink.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot listen on TCP ${TCP_PORT} on h3: ${sink.error}`);
   sink.value.onConnection((s) => {
     s.onData((d) => {
       for (let i = 0; i < d.length; i++) if (d[i] !== pattern(tcp.received + i)) tcp.intact = false;
@@ -548,7 +548,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   const httpServer: HttpServer = createHttpServer({ clock }, siteHandler(site, diskSite), { dateOffsetMs: DEMO_EPOCH_MS, serverName: "netlab" });
   const startHttp = (): void => {
     const httpListener = h1.stack.tcp.listen(HTTP_PORT);
-    if (!httpListener.ok) throw new Error(`demo: cannot listen on TCP ${HTTP_PORT} on h1: ${httpListener.error}`);
+    if (!httpListener.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot listen on TCP ${HTTP_PORT} on h1: ${httpListener.error}`);
     httpServer.listen(httpListener.value);
   };
   if (diskSite === undefined) startHttp();
