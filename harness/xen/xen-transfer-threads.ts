@@ -14,7 +14,7 @@ import { GRANT_ENTRIES_PER_PAGE } from "../../xen-sim/abi/grant-table.ts";
 import { createBridge } from "../../xen-sim/net/bridge.ts";
 import { createNetback } from "../../xen-sim/net/netback.ts";
 import type { NetPeerError } from "../../xen-sim/net/types.ts";
-import { pumpUntil, settleByPumping } from "../../stack/settle.ts";
+import { settleByPumping } from "../../stack/settle.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import type { ThreadGuestDomain } from "../../xen-sim/toolstack/types.ts";
 import type { XenTransferReport } from "../sim/xen-transfer.ts";
