@@ -23,7 +23,7 @@ import { type Ipv6ChainLimits, IPV6_FRAGMENT_HEADER_LEN, IPV6_FRAGMENT_OFFSET_FL
 import { type ReassemblyOptions, createReassembler } from "./reassembly.ts";
 import { createCounters } from "./counters.ts";
 import type { EthernetLayer } from "./types.ts";
-import type { Ipv6Delivery, Ipv6ErrorReport, Ipv6SendError, Ipv6SendOptions, Ipv6Stack, NdpLayer } from "./ipv6-types.ts";
+import type { Ipv6Delivery, Ipv6SendError, Ipv6SendOptions, Ipv6Stack, NdpLayer } from "./ipv6-types.ts";
 
 export interface Ipv6Options {
   /** Extension header limits (defaults 8 headers, 1024 bytes; RFC 8504 §5.3). */

@@ -14,7 +14,7 @@ import {
 } from "../../wire/tcp.ts";
 import { createConnection } from "./connection.ts";
 import { openActive, openFromCookie, openPassive } from "./handshake.ts";
-import { TimeWaitRecord, acceptsReuse, recordTimeWait, timeWaitInput, type TimeWaitHost } from "./time-wait.ts";
+import { type TimeWaitRecord, acceptsReuse, recordTimeWait, timeWaitInput, type TimeWaitHost } from "./time-wait.ts";
 import { icmpError, input } from "./input.ts";
 import { localMss as mssForMtu, resolveTcpOptions, type ResolvedTcpOptions } from "./options.ts";
 import { writeReset, writeStatelessSegment } from "./segment-writer.ts";
