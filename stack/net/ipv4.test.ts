@@ -164,6 +164,25 @@ describe("ipv4", () => {
     expect(t.b.counters().ipv4.drops).toEqual({ "not-for-us": 1, "martian-source": 1, truncated: 1 });
   });
 
+  it("refuses source-routed datagrams (LSRR, SSRR) and drops malformed option lists, counting each (RFC 1812 §5.2.4, as Linux's accept_source_route = 0)", () => {
+    const t = rawPeer();
+    const got: number[][] = [];
+    t.b.ipv4.registerProtocol(253, (d) => got.push([...d.header.subarray(20)]));
+    const lsrr = Uint8Array.of(0x83, 7, 4, 192, 0, 2, 99, 1);
+    const ssrr = Uint8Array.of(0x89, 7, 4, 192, 0, 2, 99, 0);
+    t.inject({ protocol: 253, options: lsrr }, new Uint8Array(4));
+    t.inject({ protocol: 253, options: ssrr }, new Uint8Array(4));
+    // malformed: a source route too short for its pointer, a pointer below 4, a length past the header
+    t.inject({ protocol: 253, options: Uint8Array.of(0x83, 2, 1, 1) }, new Uint8Array(4));
+    t.inject({ protocol: 253, options: Uint8Array.of(0x83, 3, 2, 0) }, new Uint8Array(4));
+    t.inject({ protocol: 253, options: Uint8Array.of(1, 0x44, 12, 5) }, new Uint8Array(4));
+    expect(got).toEqual([]);
+    expect(t.b.counters().ipv4.drops).toEqual({ "source-route": 2, "bad-source-route": 2, "bad-option-length": 1 });
+    // other well-formed options still pass (record route, NOPs, end of list)
+    t.inject({ protocol: 253, options: Uint8Array.of(7, 7, 4, 0, 0, 0, 0, 0) }, new Uint8Array(4));
+    expect(got).toEqual([[7, 7, 4, 0, 0, 0, 0, 0]]);
+  });
+
   it("never hands TCP a segment addressed to the subnet or limited broadcast (RFC 1122 §4.2.3.10)", () => {
     const t = rawPeer();
     const got: number[] = [];

@@ -1,7 +1,7 @@
 // The IPv4 layer (RFC 791, RFC 1122 §3.2.1) of a host with one interface: local subnet plus
 // default gateway routing, limited/directed broadcast, output fragmentation honouring DF,
 // reassembly (see reassembly.ts), path MTU cache (RFC 1191), local (self-addressed) delivery,
-// checksum offload handling, and counters.
+// checksum offload handling, source-routed and malformed-option datagrams refused, and counters.
 // createIpv4(deps, options) -> Ipv4Stack; it registers itself for EtherType 0x0800.
 import { type Result, ok, err } from "../result.ts";
 import type { FrameOffload } from "../link/types.ts";
@@ -12,7 +12,7 @@ import { checksumAdd, checksumFinish, checksumRange } from "../wire/checksum.ts"
 import { ETHERTYPE_IPV4 } from "../wire/ethernet.ts";
 import {
   IPV4_CHECKSUM, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FLAGS_FRAG, IPV4_HEADER_LEN, IPV4_IDENT, IPV4_LENGTH, IPV4_MAX_LEN,
-  IPV4_PROTOCOL, IPV4_TOS, IPV4_TTL, IPV4_VER_IHL, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, Ipv4Packet,
+  IPV4_PROTOCOL, IPV4_TOS, IPV4_TTL, IPV4_VER_IHL, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, Ipv4Packet, scanIpv4Options,
 } from "../wire/ipv4.ts";
 import { createCounters } from "./counters.ts";
 import { type ReassemblyOptions, createReassembler } from "./reassembly.ts";
@@ -163,6 +163,14 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     if (!chk.ok) return counters.drop(chk.error);
     const validated = offload?.dataValidated === true || offload?.csumBlank === true;
     if (!validated && !p.verifyChecksum()) return counters.drop("bad-checksum");
+    const hl = p.headerLength;
+    if (hl > IPV4_HEADER_LEN) {
+      // RFC 1812 §4.2.2.1 / §5.2.4: source routes are refused entirely, as Linux with
+      // accept_source_route = 0 (the default for hosts); a malformed option list is dropped
+      const o = scanIpv4Options(bytes.subarray(IPV4_HEADER_LEN, hl));
+      if (!o.ok) return counters.drop(o.error);
+      if (o.value.sourceRoute) return counters.drop("source-route");
+    }
     const dst = p.dst;
     if (!accepts(dst)) {
       if (hooks === undefined) return counters.drop("not-for-us");
@@ -170,7 +178,6 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     }
     const src = p.src;
     if (src === IPV4_BROADCAST || isMulticast(src) || (cidr !== undefined && src === directed && cidr.prefixLength < 31)) return counters.drop("martian-source");
-    const hl = p.headerLength;
     // The header view is made only when someone asks for it (ICMP errors quoting it).
     let header: Uint8Array | null = null;
     let payload = bytes.subarray(hl, p.totalLength);

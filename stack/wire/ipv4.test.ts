@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { unwrap } from "../result.ts";
-import { IPV4_HEADER_LEN, Ipv4Packet, type Ipv4Repr, emitIpv4, ipv4HeaderLength, parseIpv4 } from "./ipv4.ts";
+import { IPV4_HEADER_LEN, Ipv4Packet, type Ipv4Repr, emitIpv4, ipv4HeaderLength, parseIpv4, scanIpv4Options } from "./ipv4.ts";
 import { hex, toHex } from "./test-helpers.ts";
 
 // 192.0.2.1 -> 192.0.2.2, UDP, id 0xabcd, DF, TTL 64, carrying a 13-byte UDP datagram.
@@ -119,5 +119,27 @@ describe("parseIpv4() and the reserved flag", () => {
     const view = new Ipv4Packet(b);
     view.fillChecksum();
     expect(parseIpv4(b)).toEqual({ ok: false, error: "reserved-flag" });
+  });
+
+  it("scanIpv4Options() finds a source route, accepts other options, and rejects bad lengths, short source routes and a second one", () => {
+    expect(scanIpv4Options(WITH_OPTIONS.subarray(20, 24))).toEqual({ ok: true, value: { sourceRoute: false } });
+    expect(scanIpv4Options(Uint8Array.of(1, 0x83, 7, 4, 10, 0, 0, 1))).toEqual({ ok: true, value: { sourceRoute: true } });
+    expect(scanIpv4Options(Uint8Array.of(0x89, 3, 4, 0))).toEqual({ ok: true, value: { sourceRoute: true } });
+    expect(scanIpv4Options(Uint8Array.of(0, 0x83, 1, 1))).toEqual({ ok: true, value: { sourceRoute: false } });
+    expect(scanIpv4Options(Uint8Array.of(1, 1, 1, 0x44))).toMatchObject({ ok: false, error: "bad-option-length" });
+    expect(scanIpv4Options(Uint8Array.of(0x44, 1, 0, 0))).toMatchObject({ ok: false, error: "bad-option-length" });
+    expect(scanIpv4Options(Uint8Array.of(0x44, 5, 0, 0))).toMatchObject({ ok: false, error: "bad-option-length" });
+    expect(scanIpv4Options(Uint8Array.of(0x83, 2, 1, 1))).toMatchObject({ ok: false, error: "bad-source-route" });
+    expect(scanIpv4Options(Uint8Array.of(0x83, 3, 3, 0))).toMatchObject({ ok: false, error: "bad-source-route" });
+    expect(scanIpv4Options(Uint8Array.of(0x83, 3, 4, 0x89, 3, 4, 0, 0))).toMatchObject({ ok: false, error: "bad-source-route" });
+  });
+
+  it("scanIpv4Options() never throws and reads nothing past the option bytes", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+      const buf = new Uint8Array(bytes.length + 8).fill(0x83);
+      buf.set(bytes);
+      const inside = scanIpv4Options(buf.subarray(0, bytes.length));
+      expect(scanIpv4Options(Uint8Array.from(bytes))).toEqual(inside);
+    }), { numRuns: 2000 });
   });
 });

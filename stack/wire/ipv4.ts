@@ -1,6 +1,6 @@
 // IPv4 header (RFC 791) with options kept as raw bytes, and its header checksum (RFC 1071).
 // Ipv4Packet: view with getters/setters; Ipv4Repr: meaning; parseIpv4/emitIpv4 convert;
-// ipv4HeaderLength(repr) is the emitted header size.
+// ipv4HeaderLength(repr) is the emitted header size; scanIpv4Options walks the option bytes.
 import { type Result, ok, err } from "../result.ts";
 import { type Ipv4Address, readIpv4, writeIpv4 } from "./address.ts";
 import { readU16, writeU16 } from "./bytes.ts";
@@ -175,4 +175,45 @@ export function emitIpv4(repr: Ipv4Repr, buf: Uint8Array, offset = 0): number {
   }
   writeU16(buf, offset + IPV4_CHECKSUM, checksumFinish(checksumRange(buf, offset, offset + hl)));
   return hl;
+}
+
+/** RFC 791 option types: end of list, no-operation, loose and strict source route. */
+export const IPV4_OPT_EOL = 0;
+export const IPV4_OPT_NOP = 1;
+export const IPV4_OPT_LSRR = 0x83;
+export const IPV4_OPT_SSRR = 0x89;
+
+/** What scanIpv4Options found: whether a source route (LSRR or SSRR) is present. */
+export interface Ipv4OptionsSummary {
+  readonly sourceRoute: boolean;
+}
+
+/** Why an option list is malformed. */
+export type Ipv4OptionError = "bad-option-length" | "bad-source-route";
+
+/**
+ * Walks the option bytes of a header (`options` = header[20, IHL·4)): every option but EOL and
+ * NOP needs a length of at least 2 that stays inside the list; a source route (RFC 791 §3.1,
+ * LSRR/SSRR) at least 3 with a pointer of at least 4 (as Linux's ip_options_compile), and only
+ * one. Reads nothing past `options`.
+ */
+export function scanIpv4Options(options: Uint8Array): Result<Ipv4OptionsSummary, Ipv4OptionError> {
+  let sourceRoute = false;
+  let i = 0;
+  while (i < options.length) {
+    const type = options[i]!;
+    if (type === IPV4_OPT_EOL) break;
+    if (type === IPV4_OPT_NOP) { i++; continue; }
+    if (i + 1 >= options.length) return err("bad-option-length");
+    const len = options[i + 1]!;
+    if (len < 2 || i + len > options.length) return err("bad-option-length");
+    if (type === IPV4_OPT_LSRR || type === IPV4_OPT_SSRR) {
+      if (len < 3) return err("bad-source-route");
+      if (options[i + 2]! < 4) return err("bad-source-route");
+      if (sourceRoute) return err("bad-source-route");
+      sourceRoute = true;
+    }
+    i += len;
+  }
+  return ok({ sourceRoute });
 }
