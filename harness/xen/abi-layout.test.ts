@@ -92,14 +92,14 @@ const layoutChecks: Check[] = [
   [off("struct netif_extra_info", "u.hash.algorithm"), abi.NETIF_EXTRA_HASH_ALGORITHM],
   [off("struct netif_extra_info", "u.hash.value"), abi.NETIF_EXTRA_HASH_VALUE],
   [size("struct xen_netif_ctrl_request"), ctrl.CTRL_REQUEST_SIZE],
-  [off("struct xen_netif_ctrl_request", "id"), 0],
-  [off("struct xen_netif_ctrl_request", "type"), 2],
-  [off("struct xen_netif_ctrl_request", "data"), 4],
+  [off("struct xen_netif_ctrl_request", "id"), abi.NETIF_CTRL_REQUEST_ID],
+  [off("struct xen_netif_ctrl_request", "type"), abi.NETIF_CTRL_REQUEST_TYPE],
+  [off("struct xen_netif_ctrl_request", "data"), abi.NETIF_CTRL_REQUEST_DATA],
   [size("struct xen_netif_ctrl_response"), ctrl.CTRL_RESPONSE_SIZE],
-  [off("struct xen_netif_ctrl_response", "id"), 0],
-  [off("struct xen_netif_ctrl_response", "type"), 2],
-  [off("struct xen_netif_ctrl_response", "status"), 4],
-  [off("struct xen_netif_ctrl_response", "data"), 8],
+  [off("struct xen_netif_ctrl_response", "id"), abi.NETIF_CTRL_RESPONSE_ID],
+  [off("struct xen_netif_ctrl_response", "type"), abi.NETIF_CTRL_RESPONSE_TYPE],
+  [off("struct xen_netif_ctrl_response", "status"), abi.NETIF_CTRL_RESPONSE_STATUS],
+  [off("struct xen_netif_ctrl_response", "data"), abi.NETIF_CTRL_RESPONSE_DATA],
   ...(["TYPE_INVALID", "TYPE_GET_HASH_FLAGS", "TYPE_SET_HASH_FLAGS", "TYPE_SET_HASH_KEY", "TYPE_GET_HASH_MAPPING_SIZE",
     "TYPE_SET_HASH_MAPPING_SIZE", "TYPE_SET_HASH_MAPPING", "TYPE_SET_HASH_ALGORITHM", "STATUS_SUCCESS", "STATUS_NOT_SUPPORTED",
     "STATUS_INVALID_PARAMETER", "STATUS_BUFFER_OVERFLOW", "HASH_ALGORITHM_NONE", "HASH_ALGORITHM_TOEPLITZ"] as const)
@@ -251,6 +251,8 @@ function structCases(): StructCase[] {
   const rq = (b: Uint8Array) => new abi.BlkifRequestView(b);
   const rs = (b: Uint8Array) => new abi.BlkifResponseView(b);
   const segs = (b: Uint8Array) => new abi.BlkifSegmentsView(b);
+  const cq = (b: Uint8Array) => new abi.NetifCtrlRequestView(b);
+  const cr = (b: Uint8Array) => new abi.NetifCtrlResponseView(b);
   // A segment as its three members: the view writes a segment whole.
   const segFields = (prefix: string, view: (b: Uint8Array) => abi.BlkifSegmentsView, i: number): StructCase["fields"] => {
     const [g, f, l] = [u32(), u8(), u8()];
@@ -297,6 +299,17 @@ function structCases(): StructCase[] {
       ["u.hash.algorithm", u8(), (b) => ex(b).hashAlgorithm, (b, v) => { ex(b).hashAlgorithm = v; }],
       // value is uint8_t[4]; Linux netback stores the hash through a uint32_t pointer (host order).
       ["*(uint32_t *)s.u.hash.value", u32(), (b) => ex(b).hashValue, (b, v) => { ex(b).hashValue = v; }],
+    ] },
+    { name: "xen_netif_ctrl_request", cType: "struct xen_netif_ctrl_request", size: abi.NETIF_CTRL_REQUEST_SIZE, fields: [
+      ["id", u16(), (b) => cq(b).id, (b, v) => { cq(b).id = v; }],
+      ["type", u16(), (b) => cq(b).type, (b, v) => { cq(b).type = v; }],
+      ...[0, 1, 2].map((i): StructCase["fields"][number] => [`data[${i}]`, u32(), (b) => cq(b).data(i), (b, v) => cq(b).setData(i, v)]),
+    ] },
+    { name: "xen_netif_ctrl_response", cType: "struct xen_netif_ctrl_response", size: abi.NETIF_CTRL_RESPONSE_SIZE, fields: [
+      ["id", u16(), (b) => cr(b).id, (b, v) => { cr(b).id = v; }],
+      ["type", u16(), (b) => cr(b).type, (b, v) => { cr(b).type = v; }],
+      ["status", u32(), (b) => cr(b).status, (b, v) => { cr(b).status = v; }],
+      ["data", u32(), (b) => cr(b).data, (b, v) => { cr(b).data = v; }],
     ] },
     { name: "blkif_request (11 segments)", cType: "struct blkif_request", size: abi.BLKIF_REQUEST_SIZE, fields: [
       ["operation", u8(), (b) => rq(b).operation, (b, v) => { rq(b).operation = v; }],

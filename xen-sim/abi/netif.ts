@@ -39,6 +39,16 @@ export const NETIF_EXTRA_HASH_VALUE = 4;
 export const NETIF_TX_SLOT_SIZE = 12;
 export const NETIF_RX_SLOT_SIZE = 8;
 export const NETIF_CTRL_SLOT_SIZE = 16;
+/** struct xen_netif_ctrl_request: id u16, type u16, data[3] u32; and xen_netif_ctrl_response. */
+export const NETIF_CTRL_REQUEST_SIZE = 16;
+export const NETIF_CTRL_REQUEST_ID = 0;
+export const NETIF_CTRL_REQUEST_TYPE = 2;
+export const NETIF_CTRL_REQUEST_DATA = 4;
+export const NETIF_CTRL_RESPONSE_SIZE = 12;
+export const NETIF_CTRL_RESPONSE_ID = 0;
+export const NETIF_CTRL_RESPONSE_TYPE = 2;
+export const NETIF_CTRL_RESPONSE_STATUS = 4;
+export const NETIF_CTRL_RESPONSE_DATA = 8;
 
 export const NETTXF_csum_blank = 1;
 export const NETTXF_data_validated = 2;
@@ -142,6 +152,39 @@ export class NetifRxResponseView {
   /** Bytes received (>= 0) or NETIF_RSP_* (< 0). */
   get status(): number { return this.#v.getInt16(NETIF_RX_RESPONSE_STATUS, true); }
   set status(x: number) { this.#v.setInt16(NETIF_RX_RESPONSE_STATUS, x, true); }
+}
+
+/** struct xen_netif_ctrl_request over a slot copy. */
+export class NetifCtrlRequestView {
+  readonly #v: DataView;
+  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
+  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_CTRL_REQUEST_SIZE ? err("truncated") : ok(this); }
+  get id(): number { return this.#v.getUint16(NETIF_CTRL_REQUEST_ID, true); }
+  set id(x: number) { this.#v.setUint16(NETIF_CTRL_REQUEST_ID, x, true); }
+  /** XEN_NETIF_CTRL_TYPE_*. */
+  get type(): number { return this.#v.getUint16(NETIF_CTRL_REQUEST_TYPE, true); }
+  set type(x: number) { this.#v.setUint16(NETIF_CTRL_REQUEST_TYPE, x, true); }
+  /** data[i], i < 3. */
+  data(i: number): number { return this.#v.getUint32(NETIF_CTRL_REQUEST_DATA + 4 * i, true); }
+  setData(i: number, x: number): void { this.#v.setUint32(NETIF_CTRL_REQUEST_DATA + 4 * i, x >>> 0, true); }
+}
+
+/** struct xen_netif_ctrl_response over a slot copy. */
+export class NetifCtrlResponseView {
+  readonly #v: DataView;
+  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
+  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_CTRL_RESPONSE_SIZE ? err("truncated") : ok(this); }
+  /** Zeroes every byte of the view. */
+  clear(): void { this.bytes.fill(0); }
+  get id(): number { return this.#v.getUint16(NETIF_CTRL_RESPONSE_ID, true); }
+  set id(x: number) { this.#v.setUint16(NETIF_CTRL_RESPONSE_ID, x, true); }
+  get type(): number { return this.#v.getUint16(NETIF_CTRL_RESPONSE_TYPE, true); }
+  set type(x: number) { this.#v.setUint16(NETIF_CTRL_RESPONSE_TYPE, x, true); }
+  /** XEN_NETIF_CTRL_STATUS_*. */
+  get status(): number { return this.#v.getUint32(NETIF_CTRL_RESPONSE_STATUS, true); }
+  set status(x: number) { this.#v.setUint32(NETIF_CTRL_RESPONSE_STATUS, x >>> 0, true); }
+  get data(): number { return this.#v.getUint32(NETIF_CTRL_RESPONSE_DATA, true); }
+  set data(x: number) { this.#v.setUint32(NETIF_CTRL_RESPONSE_DATA, x >>> 0, true); }
 }
 
 /** struct netif_extra_info over a slot copy (tx or rx ring): the union's members by type. */

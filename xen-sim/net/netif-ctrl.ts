@@ -9,7 +9,9 @@
 //                            scratch buffer per module, so not reentrant (netback calls it synchronously)
 
 import { err, ok, type Result } from "../../stack/result.ts";
-import { NETIF_CTRL_SLOT_SIZE } from "../abi/netif.ts";
+import {
+  NETIF_CTRL_REQUEST_SIZE, NETIF_CTRL_RESPONSE_SIZE, NETIF_CTRL_SLOT_SIZE, NetifCtrlRequestView, NetifCtrlResponseView,
+} from "../abi/netif.ts";
 import { createBackRing } from "../ring/ring.ts";
 import type { BackRing } from "../ring/types.ts";
 
@@ -38,8 +40,8 @@ export const HASH_TYPES_SUPPORTED = (1 << HASH_TYPE_IPV4) | (1 << HASH_TYPE_IPV4
 export const MAX_HASH_KEY_SIZE = 40;
 export const MAX_HASH_MAPPING_SIZE = 128;
 /** Request: id u16 @0, type u16 @2, data[3] u32 @4; response: id u16 @0, type u16 @2, status u32 @4, data u32 @8. */
-export const CTRL_REQUEST_SIZE = 16;
-export const CTRL_RESPONSE_SIZE = 12;
+export const CTRL_REQUEST_SIZE = NETIF_CTRL_REQUEST_SIZE;
+export const CTRL_RESPONSE_SIZE = NETIF_CTRL_RESPONSE_SIZE;
 
 /** The hash configuration the frontend set (all of it starts off: algorithm none). */
 export interface HashState {
@@ -88,9 +90,9 @@ export function createCtrlServer(deps: CtrlServerDeps): CtrlServer {
   const ring: BackRing = createBackRing([deps.page], { slotSize: NETIF_CTRL_SLOT_SIZE, startIndex: deps.startIndex });
   const hash = createHashState();
   const req = new Uint8Array(NETIF_CTRL_SLOT_SIZE);
-  const reqView = new DataView(req.buffer);
+  const reqView = new NetifCtrlRequestView(req);
   const rsp = new Uint8Array(NETIF_CTRL_SLOT_SIZE);
-  const rspView = new DataView(rsp.buffer);
+  const rspView = new NetifCtrlResponseView(rsp);
   const staging = new Uint8Array(4096);
   let answered = 0;
 
@@ -153,14 +155,14 @@ export function createCtrlServer(deps: CtrlServerDeps): CtrlServer {
             if (r.error === "empty") break;
             return err("ill-behaved-peer");
           }
-          const id = reqView.getUint16(0, true);
-          const type = reqView.getUint16(2, true);
-          const [status, data] = answer(type, reqView.getUint32(4, true), reqView.getUint32(8, true), reqView.getUint32(12, true));
-          rsp.fill(0);
-          rspView.setUint16(0, id, true);
-          rspView.setUint16(2, type, true);
-          rspView.setUint32(4, status, true);
-          rspView.setUint32(8, data, true);
+          const id = reqView.id;
+          const type = reqView.type;
+          const [status, data] = answer(type, reqView.data(0), reqView.data(1), reqView.data(2));
+          rspView.clear();
+          rspView.id = id;
+          rspView.type = type;
+          rspView.status = status;
+          rspView.data = data;
           // A request slot was taken, so its response slot is free.
           ring.queueResponse(rsp);
           answered++;
