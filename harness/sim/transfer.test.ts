@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkCaptureWithTshark, tsharkMissingReason } from "../oracle/tshark.ts";
 import { parseTransferArgs, run, runTransfer } from "./transfer.ts";
+import { readCaptureFile } from "../pcap/files.ts";
 import { UsageError } from "../cli/args.ts";
 
 const LOSSY = { delayMs: 5, jitterMs: 1, loss: 0.05, reorder: 0.05, duplicate: 0.01, corrupt: 0.01 } as const;
@@ -121,4 +122,42 @@ describe("netlab sim transfer", () => {
     expect(JSON.parse(bad.out) as Record<string, unknown>).toMatchObject({ ok: false, sha256Match: false });
     await expect(run(["--bytes"])).rejects.toThrow(UsageError);
   });
+});
+
+describe("netlab sim transfer interrupted", () => {
+  it("on SIGINT prints the partial summary, leaves a capture tshark reads, and exits 130; progress comes at least once a second", async () => {
+    const { spawn } = await import("node:child_process");
+    const dir = mkdtempSync(join(tmpdir(), "netlab-transfer-int-"));
+    const pcap = join(dir, "t.pcapng");
+    try {
+      const cli = join(import.meta.dirname, "../../bin/netlab.mjs");
+      const child = spawn(process.execPath, [cli, "sim", "transfer", "--bytes", "20G", "--delay", "1", "--rate", "200M", "--interval", "0.5", "--pcap", pcap, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "", stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const started = Date.now();
+      while (!/transfer: .* MB/.test(stderr) && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50));
+      expect(stderr).toMatch(/transfer: .* MB/);
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      const report = JSON.parse(stdout) as { ok: boolean; interrupted: string; error: string; received: number; intervals: unknown[] };
+      expect(report).toMatchObject({ ok: false, interrupted: "SIGINT", error: "interrupted (SIGINT)" });
+      expect(report.received).toBeGreaterThan(0);
+      expect(report.intervals.length).toBeGreaterThan(0);
+      // Progress lines came at most about a second apart.
+      expect((stderr.match(/transfer: /g) ?? []).length).toBeGreaterThanOrEqual(2);
+      // The capture is whole: every block complete (a run cut inside a write would leave a torn
+      // last block), and as many data frames as the report's segments and more.
+      const capture = readCaptureFile(pcap);
+      expect(capture.ok).toBe(true);
+      if (capture.ok) {
+        expect(capture.value.truncated).toBeUndefined();
+        expect(capture.value.packets.length).toBeGreaterThan(100);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -7,8 +7,10 @@
 // and wall time, goodput over each, and retransmissions; progress goes to stderr.
 //   runTransfer(options)   the scenario as a function (tests, bench)
 //   parseTransferArgs()    the CLI options
-//   run(args)              the CLI entry: exit 0 when intact, 1 on any mismatch or failure; a
-//                          usage error throws UsageError (the dispatcher prints it and exits 2)
+//   runTransferInterruptible(options, signal)   the same in slices, stoppable by an AbortSignal
+//   run(args)              the CLI entry: exit 0 when intact, 1 on any mismatch or failure, 130 / 143
+//                          after SIGINT / SIGTERM (with the partial summary); a usage error throws
+//                          UsageError (the dispatcher prints it and exits 2)
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { createStack } from "../../stack/index.ts";
@@ -19,7 +21,6 @@ import { createCaptureFile, type CaptureFile } from "../pcap/files.ts";
 import {
   choice, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseProbability, parseRate, parseSeed, parseSize,
 } from "../cli/args.ts";
-import { NetlabError } from "../../stack/error.ts";
 import { transferReportPage } from "./transfer-report.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 
@@ -118,6 +119,8 @@ export interface TransferReport {
   readonly pcap?: string;
   /** The samples, when intervalMs was given. */
   readonly intervals?: readonly TransferInterval[];
+  /** What stopped the run before its end (e.g. "SIGINT"); the figures are then partial. */
+  readonly interrupted?: string;
   readonly error?: string;
 }
 
@@ -127,6 +130,33 @@ const ADDR_B = 0xc0000202;
 
 /** Runs the transfer on a VirtualClock; synchronous apart from progress callbacks. */
 export function runTransfer(options: TransferOptions): TransferReport {
+  const run = startTransfer(options);
+  while (!run.step(Infinity)) { /* one step runs to the end */ }
+  return run.finish();
+}
+
+/**
+ * Runs the transfer in slices of about 50 ms of wall time, yielding to the event loop between
+ * them, so a signal can stop it: once `signal` is aborted the run ends where it is and the report
+ * says so (`interrupted`, with the abort reason), the capture closed and valid.
+ */
+export async function runTransferInterruptible(options: TransferOptions, signal: AbortSignal): Promise<TransferReport> {
+  const run = startTransfer(options);
+  while (!run.step(50)) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signal.aborted) return run.finish(String(signal.reason ?? "aborted"));
+  }
+  return run.finish();
+}
+
+/** A transfer under way: step() runs it for about budgetMs of wall time (true once it is over). */
+interface TransferRun {
+  step(budgetMs: number): boolean;
+  /** Closes the capture and measures; `interrupted` names what stopped an unfinished run. */
+  finish(interrupted?: string): TransferReport;
+}
+
+function startTransfer(options: TransferOptions): TransferRun {
   const seed = options.seed ?? 1;
   const mtu = options.mtu ?? 1500;
   const cc = options.congestionControl ?? "cubic";
@@ -194,7 +224,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
   let error: string | undefined;
 
   const listener = b.tcp.listen(PORT);
-  if (!listener.ok) throw new NetlabError("ERR_NETLAB_SIM", `listen: ${listener.error}`);
+  if (!listener.ok) throw Object.assign(new Error(`listen: ${listener.error}`), { code: "ERR_NETLAB_SIM" });
   listener.value.onConnection((s) => {
     s.onData((d) => { got.update(d); received += d.length; if (received === total) lastByteAt = clock.now(); });
     s.onEnd(() => { ended = true; endedAt = clock.now(); s.end(); });
@@ -202,7 +232,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
   });
   const t0 = clock.now();
   const c = a.tcp.connect(ADDR_B, PORT, { congestionControl: cc });
-  if (!c.ok) throw new NetlabError("ERR_NETLAB_SIM", `connect: ${c.error}`);
+  if (!c.ok) throw Object.assign(new Error(`connect: ${c.error}`), { code: "ERR_NETLAB_SIM" });
   const stream = c.value;
   let queued = 0;
   const pushData = (): void => {
@@ -219,7 +249,7 @@ export function runTransfer(options: TransferOptions): TransferReport {
   stream.onClose((e) => { if (e !== undefined && error === undefined) error = `sender: ${e}`; });
 
   const limit = t0 + (options.maxVirtualSeconds ?? 3600) * 1000;
-  const every = options.progressEveryMs ?? 2000;
+  const every = options.progressEveryMs ?? 1000;
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   let nextProgress = wall0 + every;
@@ -245,9 +275,11 @@ export function runTransfer(options: TransferOptions): TransferReport {
     sampledBytes = received;
     sampledRetransmits = a.tcp.stats.retransmits;
   };
-  try {
+  let over = false;
+  const step = (budgetMs: number): boolean => {
+    const stopAt = performance.now() + budgetMs;
     while (!ended && error === undefined && clock.now() < limit) {
-      const fired = clock.run(Math.min(limit, nextSample), 20_000);
+      const fired = clock.run(Math.min(limit, nextSample), budgetMs === Infinity ? 20_000 : 2000);
       if (ended) break;
       if (clock.now() >= nextSample) {
         sample(nextSample);
@@ -263,51 +295,59 @@ export function runTransfer(options: TransferOptions): TransferReport {
             `${a.tcp.stats.retransmits} retransmissions`);
         }
       }
+      if (performance.now() >= stopAt) return false;
     }
-  } finally {
-    capture?.close();
-  }
-  // The last, partial interval (iperf3 reports it too).
-  const endAt = ended ? endedAt : clock.now();
-  if (intervalMs !== undefined && endAt > sampledAt) sample(endAt);
-  const wallSeconds = (performance.now() - wall0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  if (!ended && error === undefined) error = clock.now() >= limit ? "virtual time limit reached" : "transfer stalled (no timers left)";
-  const virtualSeconds = ((ended ? endedAt : clock.now()) - t0) / 1000;
-  const sha256Sent = sent.digest("hex");
-  const sha256Received = got.digest("hex");
-  const sha256Match = queued === total && received === total && sha256Sent === sha256Received;
-  const st = a.tcp.stats;
-  const txStats = [link.a.txStats, link.b.txStats];
-  const sum = (f: (s: (typeof txStats)[number]) => number): number => txStats.reduce((n, s) => n + f(s), 0);
-  return {
-    ok: sha256Match && ended && error === undefined,
-    bytes: total,
-    received,
-    sha256Match,
-    sha256Sent,
-    sha256Received,
-    virtualSeconds,
-    lastByteVirtualSeconds: lastByteAt === undefined ? null : (lastByteAt - t0) / 1000,
-    wallSeconds: Math.round(wallSeconds * 1000) / 1000,
-    cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
-    goodputBitsPerSecond: virtualSeconds > 0 ? Math.round((received * 8) / virtualSeconds) : null,
-    wallGoodputBitsPerSecond: wallSeconds > 0 ? Math.round((received * 8) / wallSeconds) : 0,
-    cpuGoodputBitsPerSecond: cpuSeconds > 0 ? Math.round((received * 8) / cpuSeconds) : 0,
-    retransmits: st.retransmits,
-    fastRetransmits: st.fastRetransmits,
-    timeouts: st.timeouts,
-    segmentsSent: st.segmentsSent,
-    congestionControl: cc,
-    bufferBytes: options.bufferBytes ?? null,
-    seed,
-    tcpStats: { sender: { ...st }, receiver: { ...b.tcp.stats } },
-    link: { mtu, framesOffered: sum((s) => s.offered), lost: sum((s) => s.lost + s.burstLost), duplicated: sum((s) => s.duplicated), corrupted: sum((s) => s.corrupted), queueDrops: sum((s) => s.queueDrops), ceMarked: sum((s) => s.ceMarked) },
-    ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
-    ...(intervalMs === undefined ? {} : { intervals }),
-    ...(error === undefined ? {} : { error }),
+    over = true;
+    return true;
   };
+  const finish = (interrupted?: string): TransferReport => {
+    capture?.close();
+    // The last, partial interval (iperf3 reports it too).
+    const endAt = ended ? endedAt : clock.now();
+    if (intervalMs !== undefined && endAt > sampledAt) sample(endAt);
+    const wallSeconds = (performance.now() - wall0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    if (!ended && error === undefined) {
+      error = interrupted !== undefined && !over ? `interrupted (${interrupted})` : clock.now() >= limit ? "virtual time limit reached" : "transfer stalled (no timers left)";
+    }
+    const virtualSeconds = ((ended ? endedAt : clock.now()) - t0) / 1000;
+    const sha256Sent = sent.digest("hex");
+    const sha256Received = got.digest("hex");
+    const sha256Match = queued === total && received === total && sha256Sent === sha256Received;
+    const st = a.tcp.stats;
+    const txStats = [link.a.txStats, link.b.txStats];
+    const sum = (f: (s: (typeof txStats)[number]) => number): number => txStats.reduce((n, s) => n + f(s), 0);
+    return {
+      ok: sha256Match && ended && error === undefined,
+      bytes: total,
+      received,
+      sha256Match,
+      sha256Sent,
+      sha256Received,
+      virtualSeconds,
+      lastByteVirtualSeconds: lastByteAt === undefined ? null : (lastByteAt - t0) / 1000,
+      wallSeconds: Math.round(wallSeconds * 1000) / 1000,
+      cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
+      goodputBitsPerSecond: virtualSeconds > 0 ? Math.round((received * 8) / virtualSeconds) : null,
+      wallGoodputBitsPerSecond: wallSeconds > 0 ? Math.round((received * 8) / wallSeconds) : 0,
+      cpuGoodputBitsPerSecond: cpuSeconds > 0 ? Math.round((received * 8) / cpuSeconds) : 0,
+      retransmits: st.retransmits,
+      fastRetransmits: st.fastRetransmits,
+      timeouts: st.timeouts,
+      segmentsSent: st.segmentsSent,
+      congestionControl: cc,
+      bufferBytes: options.bufferBytes ?? null,
+      seed,
+      tcpStats: { sender: { ...st }, receiver: { ...b.tcp.stats } },
+      link: { mtu, framesOffered: sum((s) => s.offered), lost: sum((s) => s.lost + s.burstLost), duplicated: sum((s) => s.duplicated), corrupted: sum((s) => s.corrupted), queueDrops: sum((s) => s.queueDrops), ceMarked: sum((s) => s.ceMarked) },
+      ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
+      ...(intervalMs === undefined ? {} : { intervals }),
+      ...(interrupted !== undefined && !over ? { interrupted } : {}),
+      ...(error === undefined ? {} : { error }),
+    };
+  };
+  return { step, finish };
 }
 
 /** Parsed CLI options. */
@@ -377,12 +417,20 @@ export async function run(args: string[]): Promise<number> {
   }
   const { json, quiet, help: _help, report, ...options } = o;
   if (report !== undefined) checkReportPath(report);
-  const r = runTransfer({
+  // SIGINT / SIGTERM end the run where it is: the partial summary, a closed capture, exit 130 / 143.
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => abort.abort(sig);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const r = await runTransferInterruptible({
     ...options,
     // The report's charts need samples: 100 virtual ms unless --interval says otherwise.
     ...(report !== undefined && options.intervalMs === undefined ? { intervalMs: 100 } : {}),
     ...(quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
     ...(options.intervalMs !== undefined && !json ? { onInterval: (i: TransferInterval) => process.stdout.write(`${formatInterval(i)}\n`) } : {}),
+  }, abort.signal).finally(() => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   });
   if (report !== undefined) {
     writeHtmlReport(report, transferReportPage(r, `netlab sim transfer ${args.join(" ")}`, options));
@@ -400,6 +448,7 @@ export async function run(args: string[]): Promise<number> {
       `${r.pcap === undefined ? "" : `, capture ${r.pcap}`}${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
   }
+  if (r.interrupted !== undefined) return r.interrupted === "SIGTERM" ? 143 : 130;
   return r.ok ? 0 : 1;
 }
 
