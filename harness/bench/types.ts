@@ -1,7 +1,7 @@
 // Benchmark model: a suite is a list of cases; a case measures one figure per run.
 
 /** Units a figure is reported in. */
-export type BenchUnit = "B/s" | "Gbit/s" | "GB/s" | "Mpkt/s" | "pkt/s" | "req/s" | "conn/s" | "IOPS" | "MB/s" | "B/conn" | "op/s" | "lease/s" | "exec/s";
+export type BenchUnit = "B/s" | "Gbit/s" | "GB/s" | "Mpkt/s" | "pkt/s" | "req/s" | "conn/s" | "IOPS" | "MB/s" | "B/conn" | "op/s" | "lease/s" | "exec/s" | "ms" | "index" | "µs" | "MiB";
 
 /** How a run is configured. */
 export interface BenchContext {
@@ -26,7 +26,8 @@ export interface BenchCase {
   readonly higherIsBetter: boolean;
   /** Name of another case (same run) this one is compared with as a ratio. */
   readonly baseline?: string;
-  readonly target?: BenchTarget;
+  /** Read when the case starts: a getter may derive it from an earlier case of the same run. */
+  readonly target?: BenchTarget | undefined;
   /** Runs (default 5; quick: 1) and warm-up runs (default 1; quick: 0). */
   readonly runs?: number;
   readonly warmup?: number;

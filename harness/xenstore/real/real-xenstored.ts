@@ -179,6 +179,8 @@ export interface RealXenstoredOptions {
 /** A running real xenstored. */
 export interface RealXenstored {
   readonly dir: string;
+  /** The daemon's process id (for its /proc/PID/status). */
+  readonly pid: number;
   readonly socketPath: string;
   /** A new dom0 connection on its Unix socket. */
   connectDom0(name: string): Promise<RawXsConn>;
@@ -226,6 +228,7 @@ export async function startRealXenstored(options: RealXenstoredOptions = {}): Pr
   const conns: RawXsConn[] = [];
   return {
     dir,
+    pid: child.pid ?? -1,
     socketPath,
     async connectDom0(name) {
       const c = await connectRawSocket(name, socketPath);
