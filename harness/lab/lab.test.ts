@@ -102,7 +102,7 @@ describe("topology files", () => {
 
   it("every shipped example is valid", async () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 

@@ -28,7 +28,7 @@ import { MLD_CHANGE_TO_EXCLUDE, MLD_MODE_IS_EXCLUDE, type MldRecord, emitMld, ml
 import { createCounters } from "./counters.ts";
 import type { EthernetLayer } from "./types.ts";
 import type {
-  DadResult, Ipv6AddressOrigin, Ipv6AddressState, Ipv6Delivery, Ipv6InterfaceAddress, NdpLayer, NeighborEntry, NeighborState,
+  DadResult, Ipv6AddressOrigin, Ipv6AddressState, Ipv6Delivery, NdpLayer, NeighborEntry, NeighborState,
   PrefixEntry, RouterEntry,
 } from "./ipv6-types.ts";
 

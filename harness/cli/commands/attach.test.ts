@@ -10,6 +10,9 @@ import { createRng } from "../../../stack/time.ts";
 import { emitArp } from "../../../stack/wire/arp.ts";
 import { emitEthernet } from "../../../stack/wire/ethernet.ts";
 import { formatCounters, parseAttachArgs } from "./attach.ts";
+import { createTcpTestPeer, linuxSynOptions } from "../../../stack/transport/tcp/test-peer.ts";
+import { TCP_FLAG_SYN } from "../../../stack/wire/tcp.ts";
+import { unwrap } from "../../../stack/result.ts";
 
 describe("parseAttachArgs()", () => {
   it("reads a static address with gateway, namespace, peer, HTTP root and capture", () => {
@@ -98,5 +101,21 @@ describe("attach's counters of hostile HTTP clients", () => {
     stack.ipv4.send(0xc0000263, 253, new Uint8Array(8));
     clock.run(clock.now() + 10_000);
     expect(arpGroups()).toEqual(["arp pending-drops/failed 1/1", "arp changed/lock-refused 1/0"]);
+  });
+
+  it("shows the TCP groups only once a SYN flood, TIME-WAITs or challenge ACKs made them non-zero", () => {
+    const tcpGroups = (c: Record<string, number>): string[] => formatCounters(c).split("  ").filter((g) => g.startsWith("tcp ") && !g.startsWith("tcp seg"));
+    const zero = {
+      "tcp.segmentsReceived": 0, "tcp.segmentsSent": 0, "tcp.synCookiesSent": 0, "tcp.synCookiesAccepted": 0, "tcp.synQueueDropped": 0,
+      "tcp.synQueuePruned": 0, "tcp.timeWaitCount": 0, "tcp.timeWaitDropped": 0, "tcp.challengeAcks": 0, "tcp.challengeAcksSuppressed": 0,
+    };
+    expect(tcpGroups(zero)).toEqual([]);
+    const peer = createTcpTestPeer({ synQueueSize: 8, maxTimeWait: 1 });
+    const l = unwrap(peer.tcp.listen(80));
+    l.onConnection((s) => s.end());
+    for (let i = 0; i < 10; i++) peer.inject({ flags: TCP_FLAG_SYN, srcPort: 1000 + i, seq: 1, options: linuxSynOptions(1) });
+    peer.clock.run(100_000);
+    const counters = Object.fromEntries(Object.entries(peer.tcp.stats).map(([k, v]) => [`tcp.${k}`, v as number]));
+    expect(tcpGroups(counters)).toEqual(["tcp syn-cookies sent/accepted 2/0", "tcp syn-queue drops/pruned 0/4"]);
   });
 });

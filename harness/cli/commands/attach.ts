@@ -305,6 +305,12 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
   ["echo in/out", ["icmp.echoRequestsReceived", "icmp.echoRequestsSent"]],
   ["udp rx/tx", ["udp.rxDatagrams", "udp.txDatagrams"]],
   ["tcp seg rx/tx", ["tcp.segmentsReceived", "tcp.segmentsSent"]],
+  // Hostile TCP peers (issue 19 items 1, 2, 4, 6): SYN floods (cookies, a full or pruned SYN
+  // queue), TIME-WAIT records held and refused at the cap, RFC 5961 challenge ACKs and those held back.
+  ["tcp syn-cookies sent/accepted", ["tcp.synCookiesSent", "tcp.synCookiesAccepted"]],
+  ["tcp syn-queue drops/pruned", ["tcp.synQueueDropped", "tcp.synQueuePruned"]],
+  ["tcp time-wait/dropped", ["tcp.timeWaitCount", "tcp.timeWaitDropped"]],
+  ["tcp challenge-acks sent/suppressed", ["tcp.challengeAcks", "tcp.challengeAcksSuppressed"]],
   ["http req", ["http.requests"]],
   ["http open/conn", ["http.open", "http.connections"]],
   // What hostile clients cause (issue 19): printed once one of them is non-zero.
@@ -315,7 +321,7 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
 ];
 
 /** Groups left out of the line while all their counters are zero. */
-const QUIET_WHILE_ZERO = new Set(["shed syn", "arp pending-drops/failed", "arp changed/lock-refused", "http refused/per-source", "http reclaimed idle/slow", "http timeouts/under-load", "http closed after-error/unread-body"]);
+const QUIET_WHILE_ZERO = new Set(["tcp syn-cookies sent/accepted", "tcp syn-queue drops/pruned", "tcp time-wait/dropped", "tcp challenge-acks sent/suppressed", "shed syn", "arp pending-drops/failed", "arp changed/lock-refused", "http refused/per-source", "http reclaimed idle/slow", "http timeouts/under-load", "http closed after-error/unread-body"]);
 
 /** One short line of the counters that matter most (all of them go to --json). */
 export function formatCounters(c: Record<string, number>): string {
