@@ -15,6 +15,8 @@ import { type NdpOptions, type RouterAdvertiserOptions, createNdp } from "./net/
 import { type Ipv6Options, createIpv6 } from "./net/ipv6.ts";
 import { type Icmpv6Options, createIcmpv6 } from "./net/icmpv6.ts";
 import { type Udp6Options, type Udp6Stack, createUdp6 } from "./transport/udp6.ts";
+import { type Ipv6TransportAdapter, createIpv6TransportAdapter } from "./net/ipv6-transport-adapter.ts";
+import type { Ipv6Address } from "./wire/ipv6-address.ts";
 import type { DadResult, Icmpv6Layer, Ipv6Stack } from "./net/ipv6-types.ts";
 import { parseIpv6Address } from "./wire/ipv6-address.ts";
 import { type ExtendedTcpLayer, type TcpLayerOptions, type TcpConnection, createTcpLayer } from "./transport/tcp/index.ts";
@@ -99,7 +101,22 @@ export interface Stack {
   readonly ipv6: Ipv6Stack | undefined;
   readonly icmpv6: Icmpv6Layer | undefined;
   readonly udp6: Udp6Stack | undefined;
+  /** TCP over IPv6 (present with options.ipv6). */
+  readonly tcp6: StackTcp6Layer | undefined;
   counters(): StackCounters;
+}
+
+/**
+ * TCP over IPv6: the same TCP layer, a second instance, run over the IPv6 layer through
+ * net/ipv6-transport-adapter.ts. Sockets are v6-only (a port space apart from v4's). A stream's
+ * localAddress/remoteAddress are the adapter's 32-bit handles: addressOf() gives the address.
+ * No checksum offload or TSO on this path.
+ */
+export interface StackTcp6Layer {
+  readonly layer: StackTcpLayer;
+  connect(dst: Ipv6Address, dstPort: number, options?: TcpConnectionOptions & { localPort?: number }): Result<TcpStream, TcpConnectError>;
+  listen(port: number, options?: TcpConnectionOptions & { backlog?: number }): Result<TcpStreamListener, TcpListenError>;
+  addressOf(handle: number): Ipv6Address | undefined;
 }
 
 /** The TCP layer of an assembled stack: its connections are TcpStreams (info() included). */
@@ -147,6 +164,8 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
   let ipv6: Ipv6Stack | undefined;
   let icmpv6: Icmpv6Layer | undefined;
   let udp6: Udp6Stack | undefined;
+  let tcp6: StackTcp6Layer | undefined;
+  let tcpAdapter: Ipv6TransportAdapter | undefined;
   if (options.ipv6 !== undefined) {
     const v6 = options.ipv6;
     const { addresses: staticAddresses, gateway: gateway6, advertise, icmpv6: icmpv6Options, udp: udp6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, reassembly: reassembly6, ...ndpOptions } = v6;
@@ -165,6 +184,15 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
     });
     icmpv6 = createIcmpv6({ clock, rng, ipv6 }, icmpv6Options);
     udp6 = createUdp6({ ipv6, icmpv6, rng }, udp6Options);
+    const adapter = createIpv6TransportAdapter({ ipv6, icmpv6 }, { checksumOffset: 16 });
+    tcpAdapter = adapter;
+    const layer6 = createTcpLayer({ ip: adapter.ip, clock, rng, icmp: adapter.icmp }, { ...options.tcp, txChecksumOffload: false, tsoMaxFrame: 0 }) as StackTcpLayer;
+    tcp6 = {
+      layer: layer6,
+      connect: (dst, dstPort, o) => layer6.connect(adapter.handleOf(dst), dstPort, o),
+      listen: (port, o) => layer6.listen(port, o),
+      addressOf: (h) => adapter.addressOf(h),
+    };
     for (const a of staticAddresses ?? []) {
       const x = toIpv6Cidr(a);
       ndp.addAddress(x.address, x.prefixLength, onAddressReady);
@@ -190,6 +218,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
     ipv6,
     icmpv6,
     udp6,
+    tcp6,
     counters: () => ({
       ethernet: ethernet.counters(),
       arp: arp.counters(),
@@ -197,7 +226,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
       reassembly: ipv4.reassemblyCounters(),
       icmp: icmp.counters(),
       udp: udp.counters(),
-      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6: ipv6.counters(), reassembly6: ipv6.reassemblyCounters(), ndp: ipv6.ndp.counters(), icmpv6: icmpv6.counters(), ...(udp6 === undefined ? {} : { udp6: udp6.counters() }) }),
+      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6: ipv6.counters(), reassembly6: ipv6.reassemblyCounters(), ndp: ipv6.ndp.counters(), icmpv6: icmpv6.counters(), ...(udp6 === undefined ? {} : { udp6: udp6.counters() }), ...(tcpAdapter === undefined ? {} : { tcp6Adapter: tcpAdapter.counters() }) }),
     }),
   };
 }

@@ -22,7 +22,7 @@ import {
 import { type Ipv6ChainLimits, IPV6_FRAGMENT_HEADER_LEN, IPV6_FRAGMENT_OFFSET_FLAGS, IPV6_OPTION_ROUTER_ALERT, emitIpv6Fragment, walkIpv6Chain } from "../wire/ipv6-ext.ts";
 import { type ReassemblyOptions, createReassembler } from "./reassembly.ts";
 import { createCounters } from "./counters.ts";
-import type { EthernetLayer } from "./types.ts";
+import { type EthernetLayer, HEADROOM } from "./types.ts";
 import type { Ipv6Delivery, Ipv6SendError, Ipv6SendOptions, Ipv6Stack, NdpLayer } from "./ipv6-types.ts";
 
 export interface Ipv6Options {
@@ -234,7 +234,9 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
       if (!local && total > pathMtu(dst)) return sendFragments(src, dst, nextHeader, payload, hopLimitOut, opts?.trafficClass ?? 0, multicast, nextHop!);
       const hl = ethernet.headerLength;
       let packet: Uint8Array;
-      if (payload.byteOffset >= IPV6_HEADER_LEN + hl) {
+      // In place only within the HEADROOM callers reserve (types.ts): byteOffset alone does not
+      // prove the bytes before a payload are free (TCP packs segments into one slab, 42 apart).
+      if (IPV6_HEADER_LEN + hl <= HEADROOM && payload.byteOffset >= IPV6_HEADER_LEN + hl) {
         packet = new Uint8Array(payload.buffer, payload.byteOffset - IPV6_HEADER_LEN, total);
       } else {
         const buf = new Uint8Array(hl + total);
