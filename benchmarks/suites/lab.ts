@@ -1,12 +1,15 @@
 // Lab suite: the measures of issue 21 on the shipped eight-flow dumbbells (harness/lab/examples:
 // eight CUBIC flows of equal RTT through a 20 Mb/s, 20 ms bottleneck, 30 virtual s, fairness over
-// the last two thirds). Each run is the whole experiment with another seed (run k: seed k), so
-// the spread is the spread over seeds. Figures: Jain's index over the flows' steady-state
+// the last two thirds). Each run is the whole experiment with another seed (run k: seed k): the
+// seed draws the flows' start times in [0, 1 s) (the lossless, jitter-free dumbbell is otherwise
+// the same from any seed), so the spread is the spread over start orders. Figures: Jain's index over the flows' steady-state
 // goodputs (target >= 0.95), the bottleneck's median queueing delay (FQ-CoDel: target < 10 ms;
 // drop-tail with a 1000-packet buffer: "hundreds"). lab-measures.md tabulates every run.
 // Frames forwarded per CPU-second by one router and the 100-node topology are in the router suite.
 import type { BenchArtifact, BenchCase, BenchSuite } from "../../harness/bench/types.ts";
-import { type LabReport, loadTopology, runLab } from "../../harness/lab/index.ts";
+import { type LabReport, loadTopology, runLab, type Topology } from "../../harness/lab/index.ts";
+import { createRng } from "../../stack/time.ts";
+import { linuxSkipReason } from "../../harness/lab/linux.ts";
 
 const EXPERIMENTS = {
   "dumbbell8-drop-tail-bdp": "drop-tail, 100 packets (about 1 BDP)",
@@ -27,9 +30,18 @@ async function experiment(name: Experiment, seed: number, quick: boolean, progre
   if (cached !== undefined) return cached;
   const loaded = loadTopology(name);
   if (!loaded.ok) throw new Error(`${name}: ${JSON.stringify(loaded.errors)}`);
-  const r = await runLab(loaded.topology, { seed, ...(quick ? { durationMs: 1500 } : {}), onProgress: progress });
+  const r = await runLab(withStartTimes(loaded.topology, seed), { seed, ...(quick ? { durationMs: 1500 } : {}), onProgress: progress });
   runs.set(key, r);
   return r;
+}
+
+/** The topology with each flow's start drawn from the seed in [0, 1000) ms, each flow ending at the run's end. */
+function withStartTimes(t: Topology, seed: number): Topology {
+  const rng = createRng(seed);
+  return { ...t, flows: (t.flows ?? []).map((f) => {
+    const startMs = rng.nextU32() % 1000;
+    return { ...f, startMs, durationMs: t.durationMs - startMs };
+  }) };
 }
 
 function bottleneckOf(r: LabReport) {
@@ -65,13 +77,48 @@ function labCase(name: Experiment, figure: "jain" | "delay"): BenchCase {
   };
 }
 
+/**
+ * The mixed dumbbell (root, real time): two Linux kernel senders and two netlab senders through
+ * one netlab bottleneck; the figure is the Linux senders' share of the steady goodput in percent
+ * (50 = even), each stack's goodput and retransmissions side by side in the details.
+ */
+function mixedCase(): BenchCase {
+  let details: Record<string, unknown> = {};
+  return {
+    suite: "lab",
+    name: "dumbbell-mixed: Linux senders' share of the bottleneck (2 Linux CUBIC + 2 netlab CUBIC, 10 Mb/s, 100-packet drop-tail)",
+    unit: "%",
+    higherIsBetter: false,
+    realPeer: true,
+    runs: RUNS,
+    warmup: 0,
+    available: () => linuxSkipReason(),
+    async measure(ctx) {
+      const loaded = loadTopology("dumbbell-mixed");
+      if (!loaded.ok) throw new Error(`dumbbell-mixed: ${JSON.stringify(loaded.errors)}`);
+      const r = await runLab(loaded.topology, { ...(ctx.quick ? { durationMs: 3000 } : {}), onProgress: (line) => ctx.progress(line) });
+      const by = (s: "linux" | "netlab") => {
+        const f = r.flows.filter((x) => x.sender === s);
+        return { flows: f.length, steadyGoodputMbps: f.map((x) => Number((x.steadyGoodputBitsPerSecond / 1e6).toFixed(3))), retransmits: f.map((x) => x.retransmits) };
+      };
+      const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+      const linux = r.flows.filter((f) => f.sender === "linux").reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+      const q = bottleneckOf(r);
+      details = { realSeconds: r.virtualSeconds, jainIndex: r.jainIndex, linux: by("linux"), netlab: by("netlab"), bottleneckDropped: q.dropped, sojournMs: q.sojournMs };
+      return total > 0 ? (100 * linux) / total : 0;
+    },
+    details: () => details,
+  };
+}
+
 /** Every run of the suite as a Markdown table. */
 function measuresTable(): string {
   const lines = [
     "# Issue 21 measures: the eight-flow dumbbells",
     "",
-    "`node bin/netlab.mjs bench --suite lab` (each run one seed; the shipped examples `dumbbell8-*`: eight CUBIC flows of",
-    "equal RTT, 100 Mb/s 1 ms access links, a 20 Mb/s 20 ms bottleneck, 30 virtual s, steady state = the last two thirds).",
+    "`node bin/netlab.mjs bench --suite lab` (the shipped examples `dumbbell8-*`: eight CUBIC flows of equal RTT, 100 Mb/s",
+    "1 ms access links, a 20 Mb/s 20 ms bottleneck, 30 virtual s, steady state = the last two thirds; each run one seed,",
+    "which draws the flows' start times in [0, 1 s)).",
     "",
     "| experiment | seed | steady goodput per flow (Mb/s) | Jain | bottleneck delay p50 / p90 / p99 (ms) | dropped | CPU s |",
     "|---|---|---|---|---|---|---|",
@@ -95,6 +142,7 @@ export const suite: BenchSuite = {
     labCase("dumbbell8-drop-tail-bdp", "delay"),
     labCase("dumbbell8-drop-tail", "delay"),
     labCase("dumbbell8-fq-codel", "delay"),
+    mixedCase(),
   ],
   artifacts(ctx): BenchArtifact[] {
     return ctx.quick || runs.size === 0 ? [] : [{ file: "lab-measures.md", content: measuresTable() }];

@@ -122,11 +122,21 @@ function hundredNodeCase(): BenchCase {
     async measure(ctx) {
       const durationMs = ctx.quick ? 200 : 60_000;
       const heap0 = process.memoryUsage().heapUsed;
-      const r = await runLab(hundredNodeTopology(durationMs), { seed: 1, onProgress: (line) => ctx.progress(line) });
+      // Peak heap and RSS, sampled with each progress line (about once per wall second) while the 100 nodes are alive.
+      let heapPeak = heap0, rssPeak = process.memoryUsage().rss;
+      const r = await runLab(hundredNodeTopology(durationMs), {
+        seed: 1,
+        onProgress: (line) => {
+          const m = process.memoryUsage();
+          heapPeak = Math.max(heapPeak, m.heapUsed);
+          rssPeak = Math.max(rssPeak, m.rss);
+          ctx.progress(line);
+        },
+      });
       const frames = r.links.reduce((a, l) => a + l.framesDelivered, 0);
       details = {
         virtualSeconds: r.virtualSeconds, wallSeconds: r.wallSeconds, cpuSeconds: r.cpuSeconds, framesDelivered: frames,
-        perCpuSecond: frames / r.cpuSeconds, heapGrowthMB: (process.memoryUsage().heapUsed - heap0) / 2 ** 20, jainIndex: r.jainIndex,
+        perCpuSecond: frames / r.cpuSeconds, heapBeforeMB: heap0 / 2 ** 20, heapPeakMB: heapPeak / 2 ** 20, rssPeakMB: rssPeak / 2 ** 20, jainIndex: r.jainIndex,
       };
       return frames / r.wallSeconds;
     },

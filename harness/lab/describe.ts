@@ -47,7 +47,9 @@ export function describeTopology(t: Topology): string {
   lines.push("nodes:");
   for (const n of t.nodes) {
     const impl = n.implementation ?? "netlab";
-    const layers = n.kind === "router"
+    const layers = impl === "linux"
+      ? "the Linux kernel's stack in a network namespace (harness/lab/linux.ts), attached by a tap to its link end; real time, root"
+      : n.kind === "router"
       ? "createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)"
       : n.kind === "switch"
         ? "createBridge: learning Ethernet bridge (802.1D without STP) joining the links on its ports"

@@ -9,13 +9,13 @@
 // A flow does nothing after its end (startMs + durationMs, or the run's end); what is still under
 // way then is reported as unanswered / unfinished.
 import type { Stack } from "../../stack/index.ts";
-import type { VirtualClock } from "../../stack/time.ts";
+import type { Clock } from "../../stack/time.ts";
 import { createHttpClient, type HttpClient } from "../../stack/app/http/client.ts";
 import { createHttpServer, type HttpServer } from "../../stack/app/http/server.ts";
 
 /** What every flow starter gets. */
 export interface FlowDeps {
-  readonly clock: VirtualClock;
+  readonly clock: Clock;
   readonly src: Stack;
   readonly dst: Stack;
 }

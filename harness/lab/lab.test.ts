@@ -47,15 +47,20 @@ describe("topology files", () => {
     t.nodes[1].interfaces[0].address = "10.0.0.1/24";
     t.nodes[0].routes = [{ destination: "default", via: "10.9.9.9" }];
     t.links.push({ endpoints: ["a:eth1", "c:eth0"] });
-    t.nodes.push({ name: "l", kind: "host", implementation: "linux", interfaces: [{ name: "eth0", address: "10.0.0.3/24" }] });
-    t.flows = [{ kind: "bulk-tcp", from: "a", to: "zz", durationMs: 10 }];
+    t.nodes.push({ name: "l", kind: "router", implementation: "linux", interfaces: [{ name: "eth0", address: "10.0.0.3/24" }] });
+    t.nodes.push({ name: "x", kind: "host", implementation: "xen", interfaces: [{ name: "eth0", address: "10.0.0.4/24" }] });
+    t.nodes.push({ name: "k", kind: "host", implementation: "linux", interfaces: [{ name: "eth0", address: "10.0.0.5/24" }] });
+    t.flows = [{ kind: "bulk-tcp", from: "a", to: "zz", durationMs: 10 }, { kind: "ping", from: "k", to: "a" }, { kind: "bulk-tcp", from: "a", to: "k", durationMs: 10 }];
     expect(errorsOf(t)).toEqual([
       "/nodes/0/routes/0/via: gateway 10.9.9.9 is on none of a's subnets (a route to nowhere)",
       "/nodes/1/interfaces/0/address: address 10.0.0.1 is also a:eth0's",
-      "/nodes/2/implementation: linux nodes are not supported by this runner yet (netlab only, virtual time)",
+      "/nodes/2/implementation: a linux router is not supported by this runner yet (linux hosts only)",
+      "/nodes/3/implementation: xen nodes are not supported by this runner yet",
       "/links/1/endpoints/0: a has no interface eth1",
       "/links/1/endpoints/1: unknown node c",
       "/flows/0/to: unknown node zz",
+      "/flows/1/from: a linux host takes part only as the sender of a bulk-tcp flow to a netlab host in this runner",
+      "/flows/2/to: a linux host takes part only as the sender of a bulk-tcp flow to a netlab host in this runner",
     ]);
   });
 
@@ -102,7 +107,7 @@ describe("topology files", () => {
 
   it("every shipped example is valid", async () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-mixed", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 

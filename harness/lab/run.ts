@@ -14,13 +14,17 @@ import { createBridge, type Bridge } from "../../xen-sim/net/bridge.ts";
 import { createPointToPointLink, withCapture, type ImpairmentOptions, type PointToPointLink } from "../../stack/link/index.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
 import type { QueueStatsSnapshot } from "../../stack/link/qdisc/types.ts";
-import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { type Clock, createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import { formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
 import { lineChart } from "./svg.ts";
 import { type HttpFlowReport, type HttpServers, type PingReport, type UdpCbrReport, startHttpFlow, startPingFlow, startUdpCbrFlow } from "./flows.ts";
 import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
+import { createRealClock } from "../time/real-clock.ts";
+import type { NetnsProcess } from "../netns/index.ts";
+import { attachLinuxHost, linuxSkipReason, startLinuxBulkSender, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 export interface LabRunOptions {
   /** Overrides the file's seed (default 1). */
@@ -31,6 +35,8 @@ export interface LabRunOptions {
   readonly durationMs?: number;
   /** Called about once per wall second with a progress line. */
   readonly onProgress?: (line: string) => void;
+  /** Ends a real-time run early (Ctrl-C): namespaces and taps are removed, then runLab rejects with ERR_NETLAB_LAB_INTERRUPTED. */
+  readonly signal?: AbortSignal;
 }
 
 /** One sample of a flow, per sample interval. */
@@ -47,7 +53,13 @@ export interface FlowReport {
   readonly kind: "bulk-tcp";
   readonly from: string;
   readonly to: string;
+  /** The sender's stack: netlab's TCP, or the Linux kernel's (a linux host). */
+  readonly sender: "netlab" | "linux";
+  /** As asked for; a Linux sender reports what its socket used in linuxCongestionControl. */
   readonly congestionControl: "cubic" | "newreno";
+  readonly linuxCongestionControl?: string;
+  /** Why a Linux sender failed (its last stderr line). */
+  readonly error?: string;
   readonly startMs: number;
   readonly durationMs: number;
   readonly connected: boolean;
@@ -108,6 +120,8 @@ export interface LinkReport {
 export interface LabReport {
   readonly name: string;
   readonly seed: number;
+  /** Real time (a linux node in the graph) or virtual time. */
+  readonly realTime: boolean;
   readonly virtualSeconds: number;
   readonly wallSeconds: number;
   readonly cpuSeconds: number;
@@ -144,13 +158,45 @@ const MICROTASK_TURNS = 4;
 
 const linkName = (l: TopologyLink, i: number): string => l.name ?? `link${i}`;
 
-/** Builds and runs a topology that validateTopology() accepted (a promise: HTTP flows need the microtask queue between events). */
+/** What a run holds outside the process (linux nodes), owned by runLab so that every exit releases it. */
+interface RealWorld {
+  readonly linuxHosts: Map<string, LinuxHost>;
+  readonly processes: NetnsProcess[];
+  /** Makes now time 0 of the run. */
+  restartClock(): void;
+}
+
+/**
+ * Builds and runs a topology that validateTopology() accepted (a promise: HTTP flows need the
+ * microtask queue between events, linux nodes real time). With no linux node the run is in
+ * virtual time; with one it is in real time and needs root (ERR_NETLAB_LAB_NEEDS_ROOT otherwise,
+ * before anything is built); its namespaces and taps are removed on every exit.
+ */
 export async function runLab(topology: Topology, options: LabRunOptions = {}): Promise<LabReport> {
+  if (!topology.nodes.some((n) => n.implementation === "linux")) return runIn(topology, options, createVirtualClock(), undefined);
+  const reason = linuxSkipReason();
+  if (reason !== undefined) throw new NetlabError("ERR_NETLAB_LAB_NEEDS_ROOT", `${topology.name}: ${reason}`);
+  const real = createRealClock();
+  // Time 0 of the run is now: the runner schedules flows at their startMs as in virtual time.
+  let t0 = real.now();
+  const clock: Clock = { now: () => real.now() - t0, setTimer: (at, fn) => real.setTimer(at + t0, fn), cancel: (id) => real.cancel(id) };
+  // Namespaces and taps take a while to set up: time 0 is set again once they are (before any stack exists).
+  const world: RealWorld = { linuxHosts: new Map(), processes: [], restartClock: () => { t0 = real.now(); } };
+  try {
+    return await runIn(topology, options, clock, world);
+  } finally {
+    real.close();
+    await Promise.all(world.processes.map((p) => p.stop("SIGKILL", 500).catch(() => undefined)));
+    await Promise.all([...world.linuxHosts.values()].map((h) => h.close()));
+  }
+}
+
+async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, world: RealWorld | undefined): Promise<LabReport> {
+  const virtual = world === undefined ? (clock as VirtualClock) : undefined;
   const seed = options.seed ?? topology.seed ?? 1;
   const duration = options.durationMs ?? topology.durationMs;
   const interval = topology.sampleIntervalMs ?? 100;
   const warmup = topology.warmupFraction ?? 0.2;
-  const clock = createVirtualClock();
   const master = createRng(seed);
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
@@ -200,8 +246,21 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
   const hosts = new Map<string, Stack>();
   const routers = new Map<string, Router>();
   const switches = new Map<string, Bridge>();
+  let linuxIndex = 0;
+  for (const n of topology.nodes) {
+    if (n.implementation !== "linux") continue;
+    const f = n.interfaces[0]!;
+    const gateway = n.routes?.[0]?.via;
+    const mtu = topology.links.find((l) => l.endpoints.includes(`${n.name}:${f.name}`))?.mtu ?? 1500;
+    options.onProgress?.(`${topology.name}: attaching linux host ${n.name} (namespace and tap)`);
+    world!.linuxHosts.set(n.name, await attachLinuxHost({
+      name: n.name, device: deviceOf(n.name, f.name), address: f.address!, mtu, index: linuxIndex++, ...(gateway === undefined ? {} : { gateway }),
+    }));
+  }
+  world?.restartClock();
   for (const n of topology.nodes) {
     const rng = createRng(master.nextU32());
+    if (n.implementation === "linux") continue;
     if (n.kind === "host") {
       const f = n.interfaces[0]!;
       const gateway = n.routes?.[0]?.via;
@@ -234,6 +293,10 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
     sendsInto.set(b, { name: `${l.name} ${b}->${a}`, peer: a });
   }
   const nodeOf = (endpoint: string): string => endpoint.split(":")[0]!;
+  const hostAddress = (host: string): number => {
+    const c = parseCidr(topology.nodes[nodeIndex.get(host)!]!.interfaces[0]!.address!);
+    return c.ok ? c.value.address : 0;
+  };
   const kindOf = (node: string): string => topology.nodes[nodeIndex.get(node)!]!.kind;
   const ownerOf = new Map<number, string>();
   for (const n of topology.nodes) {
@@ -263,14 +326,14 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
   };
   /** The link directions from host `from` to host `to`, following gateways, routing tables and switches, and how the walk ended. */
   const trace = (from: string, to: string): { path: string[]; nodes: string[]; outcome: "reached" | "no-route" | "loop" | "dead-end" } => {
-    const dst = hosts.get(to)!.ipv4.cidr!.address;
+    const dst = hostAddress(to);
     const path: string[] = [];
     const nodes = [from];
     let node = from;
     while (node !== to) {
       let endpoint: string;
       let hop: number;
-      if (hosts.has(node)) {
+      if (kindOf(node) === "host") {
         if (node !== from) return { path, nodes, outcome: "dead-end" };
         const spec = topology.nodes[nodeIndex.get(node)!]!;
         endpoint = `${node}:${spec.interfaces[0]!.name}`;
@@ -331,6 +394,7 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
     bins: number[];
     samples: FlowSample[];
     stream?: TcpStream;
+    linux?: { result(): LinuxSenderResult };
     connected: boolean;
   }
   const traceroutes: { name: string; from: string; to: string; hops: TracerouteHop[]; reached: boolean }[] = [];
@@ -364,13 +428,13 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
     return [{ spec, name: spec.name ?? `flow${i}`, start, end: Math.min(start + spec.durationMs!, duration), cc: spec.congestionControl ?? "cubic", received: 0, steadyReceived: 0, bins: [], samples: [], connected: false }];
   });
   flows.forEach((f, i) => {
-    const src = hosts.get(f.spec.from)!;
     const dst = hosts.get(f.spec.to)!;
     const port = f.spec.port ?? 5001 + i;
     const listener = dst.tcp.listen(port);
     if (!listener.ok) throw configError(`flow ${f.name}: cannot listen on ${f.spec.to}:${port} (${listener.error})`);
     const steadyFrom = f.start + warmup * (f.end - f.start);
     listener.value.onConnection((s) => {
+      if (f.linux !== undefined) f.connected = true;
       s.onData((d) => {
         const now = clock.now();
         if (now > f.end) return;
@@ -380,6 +444,22 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
         f.bins[bin] = (f.bins[bin] ?? 0) + d.length;
       });
     });
+    const linuxHost = world?.linuxHosts.get(f.spec.from);
+    if (linuxHost !== undefined) {
+      // Started now so that the interpreter is up by the flow's start; it sleeps until then.
+      const sender = startLinuxBulkSender(linuxHost, { dst: formatIpv4(dst.ipv4.cidr!.address), port, inMs: f.start - clock.now(), seconds: (f.end - f.start) / 1000, congestionControl: f.cc, intervalMs: interval });
+      world!.processes.push(sender.process);
+      f.linux = sender;
+    }
+    for (let t = f.start + interval; t <= f.end + 1e-9; t += interval) {
+      clock.setTimer(t, () => {
+        const bin = Math.round((t - f.start) / interval) - 1;
+        const info = f.connected && f.stream !== undefined ? f.stream.info() : undefined;
+        f.samples.push({ t: t - f.start, goodputBitsPerSecond: ((f.bins[bin] ?? 0) * 8 * 1000) / interval, cwnd: info?.cwnd ?? 0, srttMs: info?.srttMs ?? 0 });
+      });
+    }
+    if (linuxHost !== undefined) return;
+    const src = hosts.get(f.spec.from)!;
     clock.setTimer(f.start, () => {
       const dstAddress = dst.ipv4.cidr!.address;
       const r = src.tcp.connect(dstAddress, port, { congestionControl: f.cc });
@@ -395,13 +475,6 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
       });
       s.onDrain(pump);
       clock.setTimer(f.end, () => s.end());
-      for (let t = f.start + interval; t <= f.end + 1e-9; t += interval) {
-        clock.setTimer(t, () => {
-          const bin = Math.round((t - f.start) / interval) - 1;
-          const info = f.connected ? s.info() : undefined;
-          f.samples.push({ t: t - f.start, goodputBitsPerSecond: ((f.bins[bin] ?? 0) * 8 * 1000) / interval, cwnd: info?.cwnd ?? 0, srttMs: info?.srttMs ?? 0 });
-        });
-      }
     });
   });
 
@@ -427,19 +500,35 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
   // callbacks are microtasks: the queue is let run after each instant of virtual time that had events.
   const stuck = (t: number): Error => Object.assign(new Error(`more than ${MAX_EVENTS_PER_SLICE} events before ${t} ms (virtual time stuck at ${clock.now()} ms)`), { code: "ERR_NETLAB_LAB_STUCK" });
   let lastProgress = performance.now();
-  for (let t = 0; t < duration;) {
+  if (virtual === undefined) {
+    // Real time: wait for the end (or an abort), with a progress line each second.
+    await new Promise<void>((resolve, reject) => {
+      const progress = setInterval(() => options.onProgress?.(`${topology.name}: ${(clock.now() / 1000).toFixed(0)}/${(duration / 1000).toFixed(0)} real s`), 1000);
+      const finish = (e?: Error): void => {
+        clearInterval(progress);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (e === undefined) resolve();
+        else reject(e);
+      };
+      const onAbort = (): void => finish(new NetlabError("ERR_NETLAB_LAB_INTERRUPTED", `${topology.name}: interrupted after ${(clock.now() / 1000).toFixed(1)} s; namespaces and taps removed`));
+      if (options.signal?.aborted === true) return onAbort();
+      options.signal?.addEventListener("abort", onAbort);
+      clock.setTimer(duration, () => finish());
+    });
+  }
+  for (let t = 0; virtual !== undefined && t < duration;) {
     t = Math.min(duration, t + 1000);
     // A bound on events per virtual second: a timer loop that never lets time advance is a bug to report, not to wait on.
     if (httpFlows.length === 0) {
-      if (clock.run(t, MAX_EVENTS_PER_SLICE) >= MAX_EVENTS_PER_SLICE) throw stuck(t);
+      if (virtual.run(t, MAX_EVENTS_PER_SLICE) >= MAX_EVENTS_PER_SLICE) throw stuck(t);
     } else {
       let events = 0;
-      for (let next = clock.nextDeadline(); next !== undefined && next <= t; next = clock.nextDeadline()) {
-        events += clock.run(next, MAX_EVENTS_PER_SLICE - events);
+      for (let next = virtual.nextDeadline(); next !== undefined && next <= t; next = virtual.nextDeadline()) {
+        events += virtual.run(next, MAX_EVENTS_PER_SLICE - events);
         if (events >= MAX_EVENTS_PER_SLICE) throw stuck(t);
         for (let k = 0; k < MICROTASK_TURNS; k++) await null;
       }
-      clock.run(t);
+      virtual.run(t);
     }
     if (options.onProgress !== undefined && performance.now() - lastProgress > 1000) {
       lastProgress = performance.now();
@@ -451,14 +540,23 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
   const flowReports: FlowReport[] = flows.map((f) => {
     const span = Math.max(1e-9, f.end - f.start);
     const steadySpan = Math.max(1e-9, (1 - warmup) * span);
+    const linux = f.linux?.result();
+    // A Linux sender's cwnd and RTT come from its TCP_INFO samples (the nearest at or before each interval's end).
+    const samples = linux === undefined ? f.samples : f.samples.map((x) => {
+      const k = linux.samples.findLast((l) => l.t <= x.t);
+      return k === undefined ? x : { ...x, cwnd: k.cwnd, srttMs: k.srttMs };
+    });
     return {
-      name: f.name, kind: "bulk-tcp", from: f.spec.from, to: f.spec.to, congestionControl: f.cc, startMs: f.start, durationMs: f.end - f.start,
+      name: f.name, kind: "bulk-tcp", from: f.spec.from, to: f.spec.to, sender: linux === undefined ? "netlab" : "linux", congestionControl: f.cc,
+      ...(linux === undefined ? {} : { linuxCongestionControl: linux.congestionControl }),
+      ...(linux?.error === undefined ? {} : { error: linux.error }),
+      startMs: f.start, durationMs: f.end - f.start,
       connected: f.connected, bytesReceived: f.received,
       goodputBitsPerSecond: (f.received * 8 * 1000) / span,
       steadyGoodputBitsPerSecond: (f.steadyReceived * 8 * 1000) / steadySpan,
-      retransmits: f.stream !== undefined && f.connected ? f.stream.info().retransmits : 0,
+      retransmits: linux !== undefined ? linux.retransmits : f.stream !== undefined && f.connected ? f.stream.info().retransmits : 0,
       path: tracePath(f.spec.from, f.spec.to),
-      samples: f.samples,
+      samples,
     };
   });
   const queues: QueueReport[] = [];
@@ -488,6 +586,7 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
   const report: LabReport = {
     name: topology.name,
     seed,
+    realTime: virtual === undefined,
     virtualSeconds: duration / 1000,
     wallSeconds: (performance.now() - wall0) / 1000,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
@@ -540,15 +639,27 @@ const mbps = (bps: number): string => `${(bps / 1e6).toFixed(2)} Mb/s`;
 /** The readable summary of a run. */
 export function formatLabSummary(r: LabReport): string {
   const lines: string[] = [];
-  lines.push(`${r.name} (seed ${r.seed}): ${r.virtualSeconds} virtual s in ${r.wallSeconds.toFixed(2)} wall s (${r.cpuSeconds.toFixed(2)} CPU s)`);
+  lines.push(`${r.name} (seed ${r.seed}): ${r.virtualSeconds} ${r.realTime ? "real" : "virtual"} s in ${r.wallSeconds.toFixed(2)} wall s (${r.cpuSeconds.toFixed(2)} CPU s)`);
   if (r.flows.length > 0) {
     lines.push("", "flows:");
     for (const f of r.flows) {
-      lines.push(`  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
-        `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}`);
+      lines.push(`  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
+        `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}${f.error === undefined ? "" : ` [${f.error}]`}`);
     }
     lines.push(`  Jain's fairness index (steady state): ${r.jainIndex === null ? "-" : r.jainIndex.toFixed(4)} over all flows`);
     for (const l of r.sharedLinks) lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.length <= 8 ? l.flows.join(", ") : `${l.flows.length} flows`})`);
+    // A mixed run (linux and netlab senders on one network): each stack's share, side by side.
+    const stacks = [...new Set(r.flows.map((f) => f.sender))];
+    if (stacks.length > 1) {
+      const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+      const shares = stacks.map((s) => {
+        const mine = r.flows.filter((f) => f.sender === s);
+        const g = mine.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+        const rtx = mine.reduce((a, f) => a + f.retransmits, 0);
+        return `${s} ${mine.length} flows ${mbps(g)} (${total > 0 ? ((100 * g) / total).toFixed(1) : "0.0"}%, ${rtx} retransmits)`;
+      });
+      lines.push(`  share of the steady goodput by sender stack: ${shares.join("  |  ")}`);
+    }
   }
   const busy = busyQueues(r.queues);
   const ms = (x: number): string => `${x.toFixed(2)} ms`;

@@ -3,8 +3,8 @@
 // then the graph (names, endpoints, address overlaps, routes to nowhere, flows between known
 // hosts). Every error names the JSON path of the bad field ("/links/2/rateBitsPerSecond: ...").
 // A switch is a learning bridge joining the links that end on its ports; a loop of switches (no STP,
-// no TTL on Ethernet) is refused. This runner builds netlab nodes in virtual time; xen and linux
-// implementations are refused before anything runs.
+// no TTL on Ethernet) is refused. Netlab nodes run in virtual time; a linux host (the kernel in a
+// namespace, attached by a tap) makes the run real time; xen nodes are refused before anything runs.
 import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 
 /** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
@@ -295,7 +295,8 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     if (nodes.has(n.name)) errors.push({ path: `/nodes/${i}/name`, message: `duplicate node name ${n.name}` });
     nodes.set(n.name, n);
     const impl = n.implementation ?? "netlab";
-    if (impl !== "netlab") errors.push({ path: `/nodes/${i}/implementation`, message: `${impl} nodes are not supported by this runner yet (netlab only, virtual time)` });
+    if (impl === "xen") errors.push({ path: `/nodes/${i}/implementation`, message: "xen nodes are not supported by this runner yet" });
+    if (impl === "linux" && n.kind !== "host") errors.push({ path: `/nodes/${i}/implementation`, message: `a linux ${n.kind} is not supported by this runner yet (linux hosts only)` });
     if (n.kind === "switch") {
       if (n.interfaces.length < 2) errors.push({ path: `/nodes/${i}/interfaces`, message: "a switch needs at least two ports" });
       n.interfaces.forEach((f, k) => {
@@ -373,6 +374,10 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
       else if (n.kind !== "host") errors.push({ path: `/flows/${i}/${end}`, message: `${f[end]} is a ${n.kind}; flows run between hosts` });
     }
     if (f.from === f.to) errors.push({ path: `/flows/${i}/to`, message: "a flow needs two different hosts" });
+    const linuxEnd = (["from", "to"] as const).find((end) => nodes.get(f[end])?.implementation === "linux");
+    if (linuxEnd !== undefined && !(f.kind === "bulk-tcp" && linuxEnd === "from" && nodes.get(f.to)?.implementation !== "linux")) {
+      errors.push({ path: `/flows/${i}/${linuxEnd}`, message: "a linux host takes part only as the sender of a bulk-tcp flow to a netlab host in this runner" });
+    }
     if (f.kind === "bulk-tcp" && f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for a bulk-tcp flow" });
     if (f.kind === "udp-cbr" && f.rateBitsPerSecond === undefined) errors.push({ path: `/flows/${i}/rateBitsPerSecond`, message: "is required for a udp-cbr flow" });
     if (f.kind === "udp-cbr" && f.payloadBytes !== undefined && f.payloadBytes < 12) errors.push({ path: `/flows/${i}/payloadBytes`, message: "must be >= 12 for a udp-cbr flow (sequence number and send time)" });

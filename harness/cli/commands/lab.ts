@@ -7,7 +7,7 @@
 import { flagReader, helpText, parseCommandLine, parseDuration, parseSeed, UsageError } from "../args.ts";
 import { TOPOLOGY_SCHEMA, describeTopology, formatLabSummary, formatTopologyErrors, listExamples, loadTopology, runLab } from "../../lab/index.ts";
 
-export const summary = "routed topologies in virtual time: lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab describe, lab schema";
+export const summary = "routed topologies (virtual time; real time with linux hosts): lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab describe, lab schema";
 
 const USAGE = `usage: netlab lab run FILE|EXAMPLE [--seed S] [--duration MS] [--json] [--out DIR]
        netlab lab check FILE|EXAMPLE
@@ -74,11 +74,20 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`${loaded.path}: valid (${loaded.topology.nodes.length} nodes, ${loaded.topology.links.length} links, ${loaded.topology.flows?.length ?? 0} flows)\n`);
     return 0;
   }
+  // Ctrl-C or SIGTERM ends a real-time run (linux nodes) after its namespaces and taps are removed.
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const report = await runLab(loaded.topology, {
     ...(seed === undefined ? {} : { seed }),
     ...(duration === undefined ? {} : { durationMs: duration }),
     ...(outDir === undefined ? {} : { outDir }),
     onProgress: (line) => process.stderr.write(`${line}\n`),
+    signal: abort.signal,
+  }).finally(() => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   });
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatLabSummary(report));
   return 0;

@@ -1,0 +1,83 @@
+// Linux hosts in a lab topology (issue 21 items 3, 5, 7): the shipped mixed dumbbell, two Linux
+// kernel senders (namespaces attached by taps to netlab's simulated access links) and two netlab
+// senders sharing one netlab bottleneck router pair, in real time; and the cleanup on every exit:
+// an interrupted run removes its namespaces and taps, a run without root is refused before anything
+// is built.
+import { execFileSync } from "node:child_process";
+import { describe, expect, it, vi } from "vitest";
+import { describeTopology, formatLabSummary, loadTopology, runLab, type Topology } from "../../harness/lab/index.ts";
+import { linuxSkipReason } from "../../harness/lab/linux.ts";
+import { isNetlabError } from "../../stack/error.ts";
+import { announceSkip } from "./support.ts";
+
+const skip = announceSkip("linux hosts in a lab", linuxSkipReason());
+
+function mixed(): Topology {
+  const r = loadTopology("dumbbell-mixed");
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.topology;
+}
+
+/** Namespaces and tap devices a lab run leaves behind. */
+function leftovers(): string[] {
+  const ns = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith("nl-lab-"));
+  const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).split("\n").filter((l) => / nll[0-9a-z]+x/.test(l));
+  return [...ns, ...links];
+}
+
+describe("lab run with linux hosts, refused without root", () => {
+  it("lab describe names a linux host's composition: the kernel in a namespace behind a tap", () => {
+    expect(describeTopology(mixed())).toContain("  src1 (host, linux): the Linux kernel's stack in a network namespace (harness/lab/linux.ts), attached by a tap to its link end");
+  });
+
+  it("refuses a topology with a linux node before building anything when not root", async () => {
+    const spy = vi.spyOn(process, "getuid").mockReturnValue(1000);
+    try {
+      const e = await runLab(mixed(), { durationMs: 1000 }).then(() => undefined, (x: unknown) => x);
+      expect(isNetlabError(e) && e.code).toBe("ERR_NETLAB_LAB_NEEDS_ROOT");
+      expect(String((e as Error).message)).toContain("linux nodes need root");
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
+  it("dumbbell-mixed: Linux's CUBIC and netlab's share the bottleneck; the summary gives each stack's share; nothing is left behind", async () => {
+    const before = leftovers();
+    const r = await runLab(mixed(), { durationMs: 5000 });
+    expect(r.realTime).toBe(true);
+    const linux = r.flows.filter((f) => f.sender === "linux");
+    const netlab = r.flows.filter((f) => f.sender === "netlab");
+    expect(linux.map((f) => f.from)).toEqual(["src1", "src2"]);
+    expect(netlab.map((f) => f.from)).toEqual(["src3", "src4"]);
+    for (const f of r.flows) {
+      expect(f.error).toBeUndefined();
+      expect(f.connected).toBe(true);
+      // 10 Mb/s shared by four for 5 s: each gets well over 100 kB.
+      expect(f.bytesReceived).toBeGreaterThan(100_000);
+    }
+    for (const f of linux) expect(f.linuxCongestionControl).toBe("cubic");
+    // The kernel's cwnd and RTT come from TCP_INFO: an RTT at least the path's 2 x (1 + 20 + 1) ms.
+    const rtts = linux.flatMap((f) => f.samples.map((s) => s.srttMs)).filter((x) => x > 0);
+    expect(rtts.length).toBeGreaterThan(10);
+    expect(Math.min(...rtts)).toBeGreaterThan(40);
+    const bottleneck = r.queues.find((q) => q.name === "bottleneck r1:core->r2:core")!;
+    const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+    expect(total).toBeGreaterThan(7e6);
+    expect(total).toBeLessThan(10.5e6);
+    expect(bottleneck.stats.enqueued).toBeGreaterThan(1000);
+    const text = formatLabSummary(r);
+    expect(text).toMatch(/share of the steady goodput by sender stack: linux 2 flows [\d.]+ Mb\/s \([\d.]+%, \d+ retransmits\) {2}\| {2}netlab 2 flows/);
+    expect(leftovers()).toEqual(before);
+  }, 60_000);
+
+  it("an interrupted run (Ctrl-C) rejects with ERR_NETLAB_LAB_INTERRUPTED after removing its namespaces and taps", async () => {
+    const before = leftovers();
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 2500);
+    const e = await runLab(mixed(), { durationMs: 20_000, signal: abort.signal }).then(() => undefined, (x: unknown) => x);
+    expect(isNetlabError(e) && e.code).toBe("ERR_NETLAB_LAB_INTERRUPTED");
+    expect(leftovers()).toEqual(before);
+  }, 60_000);
+});
