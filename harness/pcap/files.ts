@@ -120,20 +120,40 @@ export interface CaptureFile {
 
 const FLUSH_BYTES = 1 << 20;
 
-/** Opens path for writing (creating directories) and returns a sink that streams into it. */
+/** writeSync of all of bytes; a pipe that is full (EAGAIN on a non-blocking stdout) is waited for. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += writeSync(fd, bytes, off, bytes.length - off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+  }
+}
+
+/**
+ * Opens path for writing (creating directories) and returns a sink that streams into it; "-" is
+ * standard output (`netlab sim transfer --pcap - | wireshark -k -i -`), flushed in pieces as it
+ * grows and not closed by close().
+ */
 export function createCaptureFile(path: string, options: CaptureFileOptions = { format: "pcapng" }): CaptureFile {
-  makeParentDirectory(path);
-  const fd = openSync(path, "w");
+  const toStdout = path === "-";
+  if (!toStdout) makeParentDirectory(path);
+  const fd = toStdout ? 1 : openSync(path, "w");
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let total = 0;
   let closed = false;
   const flush = (): void => {
     if (pendingBytes === 0) return;
-    writeSync(fd, Buffer.concat(pending, pendingBytes));
+    writeAll(fd, Buffer.concat(pending, pendingBytes));
     pending = [];
     pendingBytes = 0;
   };
+  // A reader on a pipe (Wireshark) should see frames as they come, not per megabyte.
+  const flushAt = toStdout ? 64 * 1024 : FLUSH_BYTES;
   const write = (chunk: Uint8Array): void => {
     if (closed) {
       const e = new NetlabError("ERR_NETLAB_CAPTURE_CLOSED", `capture file ${path} is closed`);
@@ -142,7 +162,7 @@ export function createCaptureFile(path: string, options: CaptureFileOptions = { 
     pending.push(chunk);
     pendingBytes += chunk.length;
     total += chunk.length;
-    if (pendingBytes >= FLUSH_BYTES) flush();
+    if (pendingBytes >= flushAt) flush();
   };
   const sink = options.format === "pcap" ? createPcapWriter(write, options) : createPcapngWriter(write, options);
   return {
@@ -155,7 +175,7 @@ export function createCaptureFile(path: string, options: CaptureFileOptions = { 
       if (closed) return;
       flush();
       closed = true;
-      closeSync(fd);
+      if (!toStdout) closeSync(fd);
     },
   };
 }

@@ -1,12 +1,12 @@
 // `netlab sim transfer`: sha256-checked bulk transfers over impaired wires, determinism,
 // a tshark-clean capture, and the CLI's JSON and exit codes.
 import { describe, expect, it, vi } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkCaptureWithTshark, tsharkMissingReason } from "../oracle/tshark.ts";
 import { parseTransferArgs, run, runTransfer } from "./transfer.ts";
-import { readCaptureFile } from "../pcap/files.ts";
+import { parseCaptureBytes, readCaptureFile } from "../pcap/files.ts";
 import { UsageError } from "../cli/args.ts";
 
 const LOSSY = { delayMs: 5, jitterMs: 1, loss: 0.05, reorder: 0.05, duplicate: 0.01, corrupt: 0.01 } as const;
@@ -156,6 +156,33 @@ describe("netlab sim transfer interrupted", () => {
         expect(capture.value.truncated).toBeUndefined();
         expect(capture.value.packets.length).toBeGreaterThan(100);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe("netlab sim transfer --pcap - (the capture on standard output, as tcpdump -w -)", () => {
+  it("streams a pcapng that parses whole, byte-identical to --pcap FILE, with the summary on stderr; --pcap - with --json is a usage error", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const cli = join(import.meta.dirname, "../../bin/netlab.mjs");
+    const dir = mkdtempSync(join(tmpdir(), "netlab-transfer-stdout-"));
+    try {
+      const args = ["sim", "transfer", "--bytes", "300k", "--loss", "2%", "--seed", "7", "--quiet"];
+      const piped = spawnSync(process.execPath, [cli, ...args, "--pcap", "-"], { timeout: 60_000 });
+      expect(piped.status).toBe(0);
+      expect(piped.stderr.toString()).toMatch(/^transfer: 300000\/300000 bytes, sha256 matches/m);
+      const file = join(dir, "t.pcapng");
+      expect(spawnSync(process.execPath, [cli, ...args, "--pcap", file], { timeout: 60_000 }).status).toBe(0);
+      const out = new Uint8Array(piped.stdout);
+      const parsed = parseCaptureBytes(out);
+      expect(parsed.ok).toBe(true);
+      if (parsed.ok) expect(parsed.value.packets.length).toBeGreaterThan(200);
+      expect(Buffer.from(out).equals(readFileSync(file))).toBe(true);
+      const both = spawnSync(process.execPath, [cli, ...args, "--pcap", "-", "--json"], { encoding: "utf8", timeout: 60_000 });
+      expect(both.status).toBe(2);
+      expect(both.stdout).toBe("");
+      expect(both.stderr).toMatch(/--pcap - and --json both write to standard output/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

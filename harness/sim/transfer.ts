@@ -20,6 +20,7 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { createCaptureFile, type CaptureFile } from "../pcap/files.ts";
 import {
   choice, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseProbability, parseRate, parseSeed, parseSize,
+  UsageError,
 } from "../cli/args.ts";
 import { transferReportPage } from "./transfer-report.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
@@ -363,7 +364,7 @@ export interface TransferArgs extends TransferOptions {
 export const TRANSFER_SPEC = {
   command: "sim transfer",
   usage: "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE]\n" +
+    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE|-]\n" +
     "                            [--max-virtual-seconds S] [--interval S] [--report FILE.html] [--quiet] [--json]\n" +
     `${summary}\n` +
     "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n" +
@@ -416,6 +417,10 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const { json, quiet, help: _help, report, ...options } = o;
+  // --pcap - streams the capture to stdout: the summary and interval lines go to stderr then.
+  const toStdout = options.pcap === "-";
+  if (toStdout && json) throw new UsageError("sim transfer", "--pcap - and --json both write to standard output; give --pcap a file");
+  const print = (text: string): void => { (toStdout ? process.stderr : process.stdout).write(text); };
   if (report !== undefined) checkReportPath(report);
   // SIGINT / SIGTERM end the run where it is: the partial summary, a closed capture, exit 130 / 143.
   const abort = new AbortController();
@@ -427,7 +432,7 @@ export async function run(args: string[]): Promise<number> {
     // The report's charts need samples: 100 virtual ms unless --interval says otherwise.
     ...(report !== undefined && options.intervalMs === undefined ? { intervalMs: 100 } : {}),
     ...(quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
-    ...(options.intervalMs !== undefined && !json ? { onInterval: (i: TransferInterval) => process.stdout.write(`${formatInterval(i)}\n`) } : {}),
+    ...(options.intervalMs !== undefined && !json ? { onInterval: (i: TransferInterval) => print(`${formatInterval(i)}\n`) } : {}),
   }, abort.signal).finally(() => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -439,7 +444,7 @@ export async function run(args: string[]): Promise<number> {
   const shown = options.intervalMs === undefined && r.intervals !== undefined ? (({ intervals: _i, ...rest }) => rest)(r) : r;
   if (json) process.stdout.write(`${JSON.stringify(shown)}\n`);
   else {
-    process.stdout.write(
+    print(
       `transfer: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"} (${r.sha256Received.slice(0, 16)}…), ` +
       `virtual ${r.virtualSeconds.toFixed(3)} s (${r.goodputBitsPerSecond === null ? "no virtual time passed: zero-delay unlimited wire" : `${(r.goodputBitsPerSecond / 1e6).toFixed(1)} Mbit/s`}), ` +
       `wall ${r.wallSeconds.toFixed(3)} s (${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
