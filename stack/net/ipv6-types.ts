@@ -34,6 +34,10 @@ export interface Ipv6SendOptions {
   readonly offload?: FrameOffload;
   /** Fail with "too-big" rather than fragment (what TCP and PMTU probes want). */
   readonly dontFragment?: boolean;
+  /** Bytes in front of the payload, in its buffer, that are the caller's to overwrite (default
+   * HEADROOM, 42: too few for the IPv6 and Ethernet headers, so the datagram is copied once).
+   * A caller that reserved IPV6_HEADER_LEN + 14 or more has the headers written in place. */
+  readonly headroom?: number;
 }
 
 export type Ipv6SendError = "no-route" | "too-big" | "unresolved-queue-full" | "no-address";

@@ -234,9 +234,10 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
       if (!local && total > pathMtu(dst)) return sendFragments(src, dst, nextHeader, payload, hopLimitOut, opts?.trafficClass ?? 0, multicast, nextHop!);
       const hl = ethernet.headerLength;
       let packet: Uint8Array;
-      // In place only within the HEADROOM callers reserve (types.ts): byteOffset alone does not
-      // prove the bytes before a payload are free (TCP packs segments into one slab, 42 apart).
-      if (IPV6_HEADER_LEN + hl <= HEADROOM && payload.byteOffset >= IPV6_HEADER_LEN + hl) {
+      // In place only within the headroom the caller reserved (HEADROOM unless it says more):
+      // byteOffset alone does not prove the bytes before a payload free (TCP packs segments into
+      // one slab, 42 bytes apart: writing 54 overwrote the previous segment's tail).
+      if (IPV6_HEADER_LEN + hl <= (opts?.headroom ?? HEADROOM) && payload.byteOffset >= IPV6_HEADER_LEN + hl) {
         packet = new Uint8Array(payload.buffer, payload.byteOffset - IPV6_HEADER_LEN, total);
       } else {
         const buf = new Uint8Array(hl + total);

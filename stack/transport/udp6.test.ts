@@ -58,13 +58,16 @@ describe("udp over ipv6", () => {
     expect(t.b.counters().udp6).toMatchObject({ portUnreachableSent: 1, drops: { "closed-port": 1 } });
   });
 
-  it("send errors: no route off-link without a router, too big over the MTU, bad port", () => {
+  it("send errors: no route off-link without a router, too big past 65527 bytes, bad port; over the MTU it fragments", () => {
     const t = twoStacks();
     const s = t.a.udp6!.bind(0);
     if (!s.ok) throw new Error("bind");
     expect(s.value.sendTo(ipv6("2001:db8:9::1"), 53, new Uint8Array(1))).toEqual({ ok: false, error: "no-route" });
-    expect(s.value.sendTo(ipv6("2001:db8::b"), 53, new Uint8Array(1453))).toEqual({ ok: false, error: "too-big" });
+    expect(s.value.sendTo(ipv6("2001:db8::b"), 53, new Uint8Array(65528))).toEqual({ ok: false, error: "too-big" });
     expect(s.value.sendTo(ipv6("2001:db8::b"), 53, new Uint8Array(1452)).ok).toBe(true);
+    const fragmentsBefore = t.a.counters().ipv6?.["txFragments"];
+    expect(s.value.sendTo(ipv6("2001:db8::b"), 53, new Uint8Array(1453)).ok).toBe(true);
+    expect(t.a.counters().ipv6?.["txFragments"]).toBe(Number(fragmentsBefore) + 2);
     expect(s.value.sendTo(ipv6("2001:db8::b"), 0, new Uint8Array(1))).toEqual({ ok: false, error: "bad-port" });
   });
 });

@@ -140,7 +140,7 @@ export function createUdp6(deps: Udp6Deps, options: Udp6Options = {}): Udp6Stack
           const dgram = buf.subarray(front);
           dgram.set(payload, UDP_HEADER_LEN);
           emitUdp6({ srcPort: p, dstPort, payload: dgram.subarray(UDP_HEADER_LEN) }, dgram, 0, src, dst);
-          const r = ipv6.send(dst, IPV6_NEXT_HEADER_UDP, dgram, opts?.hopLimit === undefined ? { src } : { src, hopLimit: opts.hopLimit });
+          const r = ipv6.send(dst, IPV6_NEXT_HEADER_UDP, dgram, opts?.hopLimit === undefined ? { src, headroom: front } : { src, hopLimit: opts.hopLimit, headroom: front });
           if (!r.ok) return err(r.error);
           c.txDatagrams++;
           c.txBytes += len;
