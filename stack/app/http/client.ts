@@ -3,6 +3,8 @@
 // Expect: 100-continue, HTTP/1.0, streamed response bodies, and inactivity / connect timeouts
 // on the injected Clock. A request whose reused connection closes before any response byte
 // is retried once on a fresh connection (RFC 9112 §9.3.1) when its body can be replayed.
+// Dual stack: a host is an IPv4 address (a number, opened through tcp/connect) or an IPv6
+// address (16 bytes, opened through tcp6/connect6; Host is the bracketed IP-literal).
 //
 // createHttpClient(deps, options)   the client; request() resolves at the response head
 // HttpClientResponse                status, headers and a readable body
@@ -10,6 +12,7 @@ import { err, type Result } from "../../result.ts";
 import type { Clock, TimerId } from "../../time.ts";
 import type { ByteStream, StreamErrorCode, TcpLayer } from "../../transport/types.ts";
 import { formatIpv4, type Ipv4Address } from "../../wire/address.ts";
+import { formatIpv6, type Ipv6Address } from "../../wire/ipv6-address.ts";
 import { HttpStreamError, IncomingBody, type BodyHooks } from "./body.ts";
 import { createSlabAllocator, emitChunk, emitLastChunk, emitRequestHead } from "./emit.ts";
 import { HttpHeaders, type HttpHeader } from "./headers.ts";
@@ -21,7 +24,14 @@ export interface HttpClientDeps {
   readonly tcp?: TcpLayer;
   /** Opens a stream to host:port; defaults to tcp.connect. */
   readonly connect?: (host: Ipv4Address, port: number) => Result<ByteStream, string>;
+  /** TCP over IPv6 (stack.tcp6) for hosts given as IPv6 addresses. */
+  readonly tcp6?: { connect(dst: Ipv6Address, dstPort: number): Result<ByteStream, string> };
+  /** Opens a stream to an IPv6 host; defaults to tcp6.connect. */
+  readonly connect6?: (host: Ipv6Address, port: number) => Result<ByteStream, string>;
 }
+
+/** An HTTP host: an IPv4 address or an IPv6 address. */
+export type HttpHost = Ipv4Address | Ipv6Address;
 
 export interface HttpClientOptions {
   /** Reuse connections between requests. */
@@ -45,7 +55,7 @@ export interface HttpClientOptions {
 export type HttpRequestBody = Uint8Array | string | AsyncIterable<Uint8Array | string>;
 
 export interface HttpRequestOptions {
-  readonly host: Ipv4Address;
+  readonly host: HttpHost;
   readonly port?: number;
   readonly method?: string;
   readonly path?: string;
@@ -133,7 +143,11 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
     if (!deps.tcp) return err("no-transport");
     return deps.tcp.connect(host, port);
   });
-  const ctx = new ClientShared(deps.clock, open, { ...DEFAULTS, ...options });
+  const open6 = deps.connect6 ?? ((host: Ipv6Address, port: number): Result<ByteStream, string> => {
+    if (!deps.tcp6) return err("no-transport");
+    return deps.tcp6.connect(host, port);
+  });
+  const ctx = new ClientShared(deps.clock, open, open6, { ...DEFAULTS, ...options });
   const client: HttpClient = {
     request(o: HttpRequestOptions, callback?: (e: HttpStreamError | null, res?: HttpClientResponse) => void): Promise<HttpClientResponse> | undefined {
       if (callback === undefined) return new Promise<HttpClientResponse>((resolve, reject) => ctx.start(o, { resolve, reject }));
@@ -155,7 +169,7 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
 type ClientSettings = typeof DEFAULTS & HttpClientOptions;
 
 interface Pool {
-  readonly host: Ipv4Address;
+  readonly host: HttpHost;
   readonly port: number;
   readonly conns: Set<Conn>;
   idle: Conn[];
@@ -169,34 +183,42 @@ interface Pool {
  * polymorphic on them.
  */
 class ClientShared {
-  /** Pools by host · 65536 + port. */
-  readonly pools = new Map<number, Pool>();
+  /** Pools by host · 65536 + port (IPv4) or "[address]:port" (IPv6). */
+  readonly pools = new Map<number | string, Pool>();
   /** Buffers of request heads are carved from shared blocks. */
   readonly allocate = createSlabAllocator();
   readonly stats: HttpClientStats = { requests: 0, connectionsOpened: 0, reusedConnections: 0, retries: 0 };
   closed = false;
   /** The Host value of the last host:port asked for (requests mostly go to one host), and
    * the field list holding only it (frozen, so it is shared by requests). */
-  #lastHost = -1;
+  #lastHost: HttpHost = -1;
   #lastPort = -1;
   #lastHostValue = "";
   #lastHostOnly: readonly HttpHeader[] = NO_HEADERS;
   constructor(
     readonly clock: Clock,
-    readonly open: (host: Ipv4Address, port: number) => Result<ByteStream, string>,
+    readonly open4: (host: Ipv4Address, port: number) => Result<ByteStream, string>,
+    readonly open6: (host: Ipv6Address, port: number) => Result<ByteStream, string>,
     readonly opts: ClientSettings,
   ) {}
 
-  hostValue(host: Ipv4Address, port: number): string {
+  open(host: HttpHost, port: number): Result<ByteStream, string> {
+    return typeof host === "number" ? this.open4(host, port) : this.open6(host, port);
+  }
+
+  hostValue(host: HttpHost, port: number): string {
+    // An IPv6 host is compared by identity: a caller reusing one array hits the cache.
     if (host !== this.#lastHost || port !== this.#lastPort) {
       this.#lastHost = host;
       this.#lastPort = port;
-      this.#lastHostValue = port === 80 ? formatIpv4(host) : `${formatIpv4(host)}:${port}`;
+      // RFC 9110 §7.2, RFC 3986 §3.2.2: an IPv6 address in Host is an IP-literal in brackets.
+      const name = typeof host === "number" ? formatIpv4(host) : `[${formatIpv6(host)}]`;
+      this.#lastHostValue = port === 80 ? name : `${name}:${port}`;
       this.#lastHostOnly = Object.freeze([Object.freeze(["Host", this.#lastHostValue] as const)]);
     }
     return this.#lastHostValue;
   }
-  hostOnly(host: Ipv4Address, port: number): readonly HttpHeader[] {
+  hostOnly(host: HttpHost, port: number): readonly HttpHeader[] {
     this.hostValue(host, port);
     return this.#lastHostOnly;
   }
@@ -249,10 +271,10 @@ class ClientShared {
       }
       this.stats.requests++;
       const port = o.port ?? 80;
-      const key = o.host * 65536 + port;
+      const key = typeof o.host === "number" ? o.host * 65536 + port : `[${formatIpv6(o.host)}]:${port}`;
       let pool = this.pools.get(key);
       if (!pool) {
-        pool = { host: o.host, port, conns: new Set(), idle: [], waiting: [] };
+        pool = { host: typeof o.host === "number" ? o.host : o.host.slice(), port, conns: new Set(), idle: [], waiting: [] };
         this.pools.set(key, pool);
       }
       pool.waiting.push(p);

@@ -14,6 +14,6 @@ export {
 } from "./server.ts";
 export {
   createHttpClient, type HttpClient, type HttpClientDeps, type HttpClientOptions, type HttpRequestOptions,
-  type HttpClientResponse, type HttpRequestBody, type HttpClientStats,
+  type HttpClientResponse, type HttpRequestBody, type HttpClientStats, type HttpHost,
 } from "./client.ts";
 export { utf8Encode, utf8Decode } from "./utf8.ts";

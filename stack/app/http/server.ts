@@ -10,6 +10,8 @@
 // request-body and keep-alive timeouts shrink as connections approach a limit, running timers
 // included; a response that leaves a large request body unread closes the connection instead
 // of draining it (RFC 9112 §9.6). Every limit is counted in `stats` when it bites.
+// Over IPv6 (a listener of stack.tcp6) sources are the transport adapter's handles, one per
+// IPv6 address: the per-source limit counts addresses, not /64 prefixes.
 //
 // createHttpServer(deps, handler, options)  the server; attach listeners or hand it streams
 // HttpServerRequest / HttpServerResponse    what the handler receives
@@ -105,6 +107,7 @@ export interface HttpServerRequest {
   readonly target: string;
   readonly version: HttpVersion;
   readonly headers: HttpHeaders;
+  /** The stream's remote address: over stack.tcp6 a handle, whose address is stack.tcp6.addressOf(remoteAddress). */
   readonly remoteAddress: Ipv4Address;
   readonly remotePort: number;
   readonly body: IncomingBody;
