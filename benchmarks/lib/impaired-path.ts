@@ -40,7 +40,7 @@ export interface ImpairedTransferReport {
   readonly bytes: number;
   /** From connect() until the sender saw the receiver close after the last byte. */
   readonly seconds: number;
-  readonly goodputBitsPerSecond: number;
+  readonly wallGoodputBitsPerSecond: number;
   /** What the kernel socket reported (TCP_CONGESTION) or netlab's connection used. */
   readonly congestionControl: string;
   /** Segments retransmitted by the sender (tcpi_total_retrans, or the netlab layer's count). */
@@ -210,7 +210,7 @@ function report(o: ImpairedTransferOptions, seconds: number, cc: string, retrans
   if (received !== o.bytes) throw new Error(`receiver got ${received} of ${o.bytes} bytes`);
   const stats = [link.a.txStats, link.b.txStats];
   return {
-    sender: o.sender, receiver: o.receiver, bytes: o.bytes, seconds, goodputBitsPerSecond: (o.bytes * 8) / seconds,
+    sender: o.sender, receiver: o.receiver, bytes: o.bytes, seconds, wallGoodputBitsPerSecond: (o.bytes * 8) / seconds,
     congestionControl: cc, retransmits, timeouts,
     framesLost: stats.reduce((n, s) => n + s.lost + s.burstLost, 0), framesReordered: stats.reduce((n, s) => n + s.reordered, 0),
   };

@@ -117,7 +117,7 @@ function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint): Bench
     async measure() {
       const r = await impairedTransfer({ sender, receiver, bytes: PATH_BYTES, delayMs: 5, loss: c.loss, reorder: c.reorder, congestionControl: "cubic" });
       details = { ...r };
-      return r.goodputBitsPerSecond / 1e9;
+      return r.wallGoodputBitsPerSecond / 1e9;
     },
     details: () => details,
   };

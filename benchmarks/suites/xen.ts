@@ -86,11 +86,11 @@ function twoThreadsCase(): BenchCase {
       if (!r.ok) throw new Error(`two-thread transfer failed: ${r.error ?? `received ${r.received} of ${bytes}, verified ${r.sha256Match}`}`);
       if (r.steady === undefined) throw new Error("two-thread transfer: no steady-state figure (the omitted start was not passed)");
       details = {
-        bytes, omittedBytes: r.steady.omittedBytes, steadySeconds: r.steady.seconds, wholeRunGbits: +(r.goodputBitsPerSecond / 1e9).toFixed(3),
+        bytes, omittedBytes: r.steady.omittedBytes, steadySeconds: r.steady.seconds, wholeRunGbits: +(r.wallGoodputBitsPerSecond / 1e9).toFixed(3),
         socketBufferBytes: r.socketBufferBytes, wallSeconds: r.wallSeconds, retransmits: r.retransmits, frames: r.frames, notifications: r.notifications,
         peerErrors: r.peerErrors, ...(r.threadCpuMs === undefined ? {} : { threadCpuMs: r.threadCpuMs }),
       };
-      return r.steady.goodputBitsPerSecond / 1e9;
+      return r.steady.wallGoodputBitsPerSecond / 1e9;
     },
     details: () => details,
   };

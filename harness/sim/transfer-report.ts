@@ -40,7 +40,7 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
         ["bytes sent / received", `${r.bytes} / ${r.received}`],
         ["sha256", r.sha256Match ? `matches (${r.sha256Received.slice(0, 16)}…)` : "MISMATCH"],
         ["virtual time (connect to FIN)", `${r.virtualSeconds.toFixed(3)} s`],
-        ["virtual goodput", mbit(r.goodputBitsPerSecond)],
+        ["virtual goodput", mbit(r.virtualGoodputBitsPerSecond)],
         ["wall time, goodput", `${r.wallSeconds.toFixed(3)} s, ${mbit(r.wallGoodputBitsPerSecond)}`],
         ["CPU time, goodput", `${r.cpuSeconds.toFixed(3)} s, ${mbit(r.cpuGoodputBitsPerSecond)}`],
         ["retransmissions (fast, timeouts)", `${r.retransmits} (${r.fastRetransmits}, ${r.timeouts})`],

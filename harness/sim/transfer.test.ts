@@ -33,7 +33,7 @@ describe("netlab sim transfer", () => {
       expect(r.link.lost).toBeGreaterThan(0);
       expect(r.link.corrupted).toBeGreaterThan(0);
       expect(r.virtualSeconds).toBeGreaterThan(0);
-      expect(r.goodputBitsPerSecond).toBeCloseTo((2_000_000 * 8) / r.virtualSeconds, -1);
+      expect(r.virtualGoodputBitsPerSecond).toBeCloseTo((2_000_000 * 8) / r.virtualSeconds, -1);
     });
   }
 
@@ -70,8 +70,8 @@ describe("netlab sim transfer", () => {
   it("a rate-limited wire bounds the goodput over virtual time by the line rate", () => {
     const r = runTransfer({ bytes: 3_000_000, rateBitsPerSecond: 50_000_000, delayMs: 2 });
     expect(r.ok).toBe(true);
-    expect(r.goodputBitsPerSecond).toBeLessThan(50_000_000);
-    expect(r.goodputBitsPerSecond).toBeGreaterThan(35_000_000);
+    expect(r.virtualGoodputBitsPerSecond).toBeLessThan(50_000_000);
+    expect(r.virtualGoodputBitsPerSecond).toBeGreaterThan(35_000_000);
   });
 
   it("a transfer that cannot finish reports ok false with the reason: ARP never resolves on a dead wire, time runs out on a slow one", () => {
@@ -109,14 +109,14 @@ describe("netlab sim transfer", () => {
     expect(() => parseTransferArgs(["--loss", "0.1"])).toThrow("--bytes is required");
   });
 
-  it("run() --json prints one object with ok, bytes, sha256Match, virtualSeconds, wallSeconds, goodputBitsPerSecond, retransmits and exits 0; failures exit 1, bad options 2", async () => {
+  it("run() --json prints one object with ok, bytes, sha256Match, virtualSeconds, wallSeconds, virtualGoodputBitsPerSecond, wallGoodputBitsPerSecond, retransmits and exits 0; failures exit 1, bad options 2", async () => {
     const good = await captureStdout(() => run(["--bytes", "300000", "--loss", "0.02", "--delay", "2", "--seed", "9", "--json"]));
     expect(good.code).toBe(0);
     const lines = good.out.trim().split("\n");
     expect(lines).toHaveLength(1);
     const o = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(o).toMatchObject({ ok: true, bytes: 300_000, sha256Match: true });
-    for (const k of ["virtualSeconds", "wallSeconds", "goodputBitsPerSecond", "retransmits"]) expect(typeof o[k]).toBe("number");
+    for (const k of ["virtualSeconds", "wallSeconds", "virtualGoodputBitsPerSecond", "wallGoodputBitsPerSecond", "cpuGoodputBitsPerSecond", "retransmits"]) expect(typeof o[k]).toBe("number");
     const bad = await captureStdout(() => run(["--bytes", "10000", "--loss", "1", "--max-virtual-seconds", "2", "--json"]));
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.out) as Record<string, unknown>).toMatchObject({ ok: false, sha256Match: false });

@@ -1,8 +1,8 @@
 // `netlab sim transfer --bytes N [--loss P --delay MS --jitter MS --reorder P --dup P
-// --corrupt P --rate BPS --mtu N --buffer BYTES --cc cubic|newreno --seed S --pcap FILE --json]`:
-// two full stacks (192.0.2.1 sends, 192.0.2.2 receives) on a point-to-point wire impaired
-// the same way in both directions; N seeded pseudo-random bytes cross one TCP connection in
-// virtual time. Data are generated and hashed (sha256, node:crypto) in 64 KiB chunks on both
+// --corrupt P --rate BPS --mtu N --buffer BYTES --cc cubic|newreno --seed S --pcap FILE --ipv6 --json]`:
+// two full stacks (192.0.2.1 sends, 192.0.2.2 receives; with --ipv6 2001:db8::1 and 2001:db8::2,
+// v6 only, TCP over stack.tcp6) on a point-to-point wire impaired the same way in both
+// directions; N seeded pseudo-random bytes cross one TCP connection in virtual time. Data are generated and hashed (sha256, node:crypto) in 64 KiB chunks on both
 // sides, so N may exceed memory. Reports whether what arrived equals what was sent, virtual
 // and wall time, goodput over each, and retransmissions; progress goes to stderr.
 //   runTransfer(options)   the scenario as a function (tests, bench)
@@ -17,6 +17,7 @@ import { createStack } from "../../stack/index.ts";
 import { createPointToPointLink, withCapture, type ImpairmentOptions } from "../../stack/link/index.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { ipv6 } from "../../stack/wire/ipv6-address.ts";
 import { createCaptureFile, type CaptureFile } from "../pcap/files.ts";
 import {
   choice, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseProbability, parseRate, parseSeed, parseSize,
@@ -40,6 +41,8 @@ export interface TransferOptions {
   readonly rateBitsPerSecond?: number;
   readonly mtu?: number;
   readonly congestionControl?: "cubic" | "newreno";
+  /** Run TCP over IPv6 (2001:db8::1 -> 2001:db8::2, addresses set by hand, DAD off) instead of IPv4. */
+  readonly ipv6?: boolean;
   /** Send and receive buffer of both sockets in bytes (TcpLayerOptions.sendBufferSize and
    * receiveBufferSize of both stacks); the sender also writes at most this much at a time. */
   readonly bufferBytes?: number;
@@ -87,6 +90,8 @@ export interface TransferInterval {
 /** What runTransfer measured. */
 export interface TransferReport {
   readonly ok: boolean;
+  /** The network layer the connection ran over. */
+  readonly family: "ipv4" | "ipv6";
   readonly bytes: number;
   readonly received: number;
   readonly sha256Match: boolean;
@@ -101,7 +106,7 @@ export interface TransferReport {
   readonly cpuSeconds: number;
   /** bytes·8 / virtualSeconds: how well TCP uses the simulated wire; null when virtual time did not
    * advance (a wire without delay or rate limit delivers everything at the same instant). */
-  readonly goodputBitsPerSecond: number | null;
+  readonly virtualGoodputBitsPerSecond: number | null;
   /** bytes·8 / wallSeconds and bytes·8 / cpuSeconds: how fast the simulation runs. */
   readonly wallGoodputBitsPerSecond: number;
   readonly cpuGoodputBitsPerSecond: number;
@@ -128,6 +133,7 @@ export interface TransferReport {
 const PORT = 5001;
 const CHUNK = 64 * 1024;
 const ADDR_B = 0xc0000202;
+const ADDR_B6 = "2001:db8::2";
 
 /** Runs the transfer on a VirtualClock; synchronous apart from progress callbacks. */
 export function runTransfer(options: TransferOptions): TransferReport {
@@ -191,8 +197,15 @@ function startTransfer(options: TransferOptions): TransferRun {
       ...(options.ecn === true ? { ecn: "on" as const } : {}),
     },
   };
-  const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "sender", ipv4: { cidr: "192.0.2.1/24" }, ...tcp });
-  const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "receiver", ipv4: { cidr: "192.0.2.2/24" }, ...tcp });
+  const v6 = options.ipv6 === true;
+  // Over IPv6 the addresses are set by hand on a two-host link: no DAD, no router solicitations.
+  const net = (v4: string, v6addr: string) => v6
+    ? { ipv6: { addresses: [`${v6addr}/64`], dadTransmits: 0, routerSolicitations: false } }
+    : { ipv4: { cidr: `${v4}/24` } };
+  const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "sender", ...net("192.0.2.1", "2001:db8::1"), ...tcp });
+  const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "receiver", ...net("192.0.2.2", ADDR_B6), ...tcp });
+  const tcpA = v6 ? a.tcp6!.layer : a.tcp;
+  const tcpB = v6 ? b.tcp6!.layer : b.tcp;
   const writeSize = Math.min(CHUNK, options.bufferBytes ?? CHUNK);
 
   // Payload: chunk k is a 64 KiB window of a 1 MiB seeded xorshift32 pool at offset k·4099 mod 1 MiB
@@ -224,7 +237,7 @@ function startTransfer(options: TransferOptions): TransferRun {
   let lastByteAt: number | undefined;
   let error: string | undefined;
 
-  const listener = b.tcp.listen(PORT);
+  const listener = tcpB.listen(PORT);
   if (!listener.ok) throw Object.assign(new Error(`listen: ${listener.error}`), { code: "ERR_NETLAB_SIM" });
   listener.value.onConnection((s) => {
     s.onData((d) => { got.update(d); received += d.length; if (received === total) lastByteAt = clock.now(); });
@@ -232,7 +245,7 @@ function startTransfer(options: TransferOptions): TransferRun {
     s.onClose((e) => { if (e !== undefined && error === undefined) error = `receiver: ${e}`; });
   });
   const t0 = clock.now();
-  const c = a.tcp.connect(ADDR_B, PORT, { congestionControl: cc });
+  const c = v6 ? a.tcp6!.connect(ipv6(ADDR_B6), PORT, { congestionControl: cc }) : a.tcp.connect(ADDR_B, PORT, { congestionControl: cc });
   if (!c.ok) throw Object.assign(new Error(`connect: ${c.error}`), { code: "ERR_NETLAB_SIM" });
   const stream = c.value;
   let queued = 0;
@@ -267,14 +280,14 @@ function startTransfer(options: TransferOptions): TransferRun {
       bytes: received - sampledBytes,
       virtualGoodputBitsPerSecond: at > sampledAt ? Math.round(((received - sampledBytes) * 8 * 1000) / (at - sampledAt)) : 0,
       receivedTotal: received,
-      retransmits: a.tcp.stats.retransmits - sampledRetransmits,
+      retransmits: tcpA.stats.retransmits - sampledRetransmits,
       cwndBytes: info.cwnd, ssthreshBytes: info.ssthresh, srttMs: info.srttMs, bytesInFlight: info.bytesInFlight,
     };
     intervals.push(s);
     options.onInterval?.(s);
     sampledAt = at;
     sampledBytes = received;
-    sampledRetransmits = a.tcp.stats.retransmits;
+    sampledRetransmits = tcpA.stats.retransmits;
   };
   let over = false;
   const step = (budgetMs: number): boolean => {
@@ -293,7 +306,7 @@ function startTransfer(options: TransferOptions): TransferRun {
           const wallS = (now - wall0) / 1000;
           options.onProgress(`transfer: ${(received / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB (${((100 * received) / Math.max(1, total)).toFixed(1)}%), ` +
             `virtual ${((clock.now() - t0) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / wallS / 1e9).toFixed(3)} Gbit/s wall, ` +
-            `${a.tcp.stats.retransmits} retransmissions`);
+            `${tcpA.stats.retransmits} retransmissions`);
         }
       }
       if (performance.now() >= stopAt) return false;
@@ -316,11 +329,12 @@ function startTransfer(options: TransferOptions): TransferRun {
     const sha256Sent = sent.digest("hex");
     const sha256Received = got.digest("hex");
     const sha256Match = queued === total && received === total && sha256Sent === sha256Received;
-    const st = a.tcp.stats;
+    const st = tcpA.stats;
     const txStats = [link.a.txStats, link.b.txStats];
     const sum = (f: (s: (typeof txStats)[number]) => number): number => txStats.reduce((n, s) => n + f(s), 0);
     return {
       ok: sha256Match && ended && error === undefined,
+      family: v6 ? "ipv6" : "ipv4",
       bytes: total,
       received,
       sha256Match,
@@ -330,7 +344,7 @@ function startTransfer(options: TransferOptions): TransferRun {
       lastByteVirtualSeconds: lastByteAt === undefined ? null : (lastByteAt - t0) / 1000,
       wallSeconds: Math.round(wallSeconds * 1000) / 1000,
       cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
-      goodputBitsPerSecond: virtualSeconds > 0 ? Math.round((received * 8) / virtualSeconds) : null,
+      virtualGoodputBitsPerSecond: virtualSeconds > 0 ? Math.round((received * 8) / virtualSeconds) : null,
       wallGoodputBitsPerSecond: wallSeconds > 0 ? Math.round((received * 8) / wallSeconds) : 0,
       cpuGoodputBitsPerSecond: cpuSeconds > 0 ? Math.round((received * 8) / cpuSeconds) : 0,
       retransmits: st.retransmits,
@@ -340,7 +354,7 @@ function startTransfer(options: TransferOptions): TransferRun {
       congestionControl: cc,
       bufferBytes: options.bufferBytes ?? null,
       seed,
-      tcpStats: { sender: { ...st }, receiver: { ...b.tcp.stats } },
+      tcpStats: { sender: { ...st }, receiver: { ...tcpB.stats } },
       link: { mtu, framesOffered: sum((s) => s.offered), lost: sum((s) => s.lost + s.burstLost), duplicated: sum((s) => s.duplicated), corrupted: sum((s) => s.corrupted), queueDrops: sum((s) => s.queueDrops), ceMarked: sum((s) => s.ceMarked) },
       ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
       ...(intervalMs === undefined ? {} : { intervals }),
@@ -364,10 +378,11 @@ export interface TransferArgs extends TransferOptions {
 export const TRANSFER_SPEC = {
   command: "sim transfer",
   usage: "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE|-]\n" +
+    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE|-] [--ipv6]\n" +
     "                            [--max-virtual-seconds S] [--interval S] [--report FILE.html] [--quiet] [--json]\n" +
     `${summary}\n` +
     "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n" +
+    "  --ipv6              TCP over IPv6 (2001:db8::1 -> 2001:db8::2) instead of IPv4; --json: \"family\"\n" +
     "  --interval S        a line per S virtual seconds, as iperf3's (bytes, goodput, retransmissions, cwnd, srtt); --json: \"intervals\"\n" +
     "  --report FILE.html  one self-contained page: summary, impairments, charts over time (goodput, cwnd, srtt, bytes), counters\n",
   options: {
@@ -376,7 +391,7 @@ export const TRANSFER_SPEC = {
     mtu: { type: "string" }, buffer: { type: "string" }, "fill-window-edge": { type: "boolean" }, ecn: { type: "boolean" },
     "ecn-mark": { type: "string" }, queue: { type: "string" }, cc: { type: "string" }, seed: { type: "string" },
     pcap: { type: "string" }, "max-virtual-seconds": { type: "string" }, interval: { type: "string" }, report: { type: "string" },
-    quiet: { type: "boolean", short: "q" }, json: { type: "boolean" },
+    ipv6: { type: "boolean" }, quiet: { type: "boolean", short: "q" }, json: { type: "boolean" },
   },
   required: ["bytes"],
 } as const;
@@ -405,6 +420,11 @@ export function parseTransferArgs(args: readonly string[]): TransferArgs {
   set("report", v.report);
   if (v["fill-window-edge"] === true) o.fillWindowEdge = true;
   if (v.ecn === true) o.ecn = true;
+  if (v.ipv6 === true) {
+    o.ipv6 = true;
+    // RFC 8200 §5: every IPv6 link has an MTU of at least 1280.
+    if (o.mtu !== undefined && o.mtu < 1280) throw new UsageError(TRANSFER_SPEC.command, `--mtu ${o.mtu} is below IPv6's minimum link MTU of 1280`);
+  }
   set("queueFrames", get("queue", (t) => parseInteger(t, 1)));
   set("ecnMarkFrames", get("ecn-mark", (t) => parseInteger(t, 0)));
   return o;
@@ -445,8 +465,8 @@ export async function run(args: string[]): Promise<number> {
   if (json) process.stdout.write(`${JSON.stringify(shown)}\n`);
   else {
     print(
-      `transfer: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"} (${r.sha256Received.slice(0, 16)}…), ` +
-      `virtual ${r.virtualSeconds.toFixed(3)} s (${r.goodputBitsPerSecond === null ? "no virtual time passed: zero-delay unlimited wire" : `${(r.goodputBitsPerSecond / 1e6).toFixed(1)} Mbit/s`}), ` +
+      `transfer${r.family === "ipv6" ? " over IPv6" : ""}: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"} (${r.sha256Received.slice(0, 16)}…), ` +
+      `virtual ${r.virtualSeconds.toFixed(3)} s (${r.virtualGoodputBitsPerSecond === null ? "no virtual time passed: zero-delay unlimited wire" : `${(r.virtualGoodputBitsPerSecond / 1e6).toFixed(1)} Mbit/s`}), ` +
       `wall ${r.wallSeconds.toFixed(3)} s (${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
       `cpu ${r.cpuSeconds.toFixed(3)} s (${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
       `${r.retransmits} retransmissions (${r.fastRetransmits} fast, ${r.timeouts} timeouts), ${r.congestionControl}, seed ${r.seed}` +

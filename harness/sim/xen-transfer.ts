@@ -50,12 +50,12 @@ export interface XenTransferReport {
   readonly received: number;
   readonly sha256Match: boolean;
   readonly sha256: string;
-  readonly goodputBitsPerSecond: number;
+  readonly wallGoodputBitsPerSecond: number;
   readonly wallSeconds: number;
   /** CPU time of this process during the transfer (stable on a loaded machine, unlike wall time). */
   readonly cpuSeconds: number;
   /** received * 8 / cpuSeconds. */
-  readonly goodputPerCpuBitsPerSecond: number;
+  readonly cpuGoodputBitsPerSecond: number;
   readonly virtualSeconds: number;
   readonly gso: boolean;
   readonly checksumOffload: boolean;
@@ -100,7 +100,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   });
   const base = { bytes: options.bytes, gso, checksumOffload, seed };
   if (!built.ok) {
-    return { ...base, ok: false, received: 0, sha256Match: false, sha256: "", goodputBitsPerSecond: 0, wallSeconds: 0, cpuSeconds: 0, goodputPerCpuBitsPerSecond: 0, virtualSeconds: 0, retransmits: 0, backendRestarts: 0, peerErrors: 0, frames: { tx: 0, rx: 0 }, notifications: { netfront: 0, netback: 0 }, error: built.error };
+    return { ...base, ok: false, received: 0, sha256Match: false, sha256: "", wallGoodputBitsPerSecond: 0, wallSeconds: 0, cpuSeconds: 0, cpuGoodputBitsPerSecond: 0, virtualSeconds: 0, retransmits: 0, backendRestarts: 0, peerErrors: 0, frames: { tx: 0, rx: 0 }, notifications: { netfront: 0, netback: 0 }, error: built.error };
   }
   const net = built.value;
   const [a, b] = net.guests as [typeof net.guests[0], typeof net.guests[0]];
@@ -196,10 +196,10 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     received,
     sha256Match: match,
     sha256: sha,
-    goodputBitsPerSecond: wallSeconds > 0 ? Math.round((received * 8) / wallSeconds) : 0,
+    wallGoodputBitsPerSecond: wallSeconds > 0 ? Math.round((received * 8) / wallSeconds) : 0,
     wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
-    goodputPerCpuBitsPerSecond: cpuSeconds > 0 ? Math.round((received * 8) / cpuSeconds) : 0,
+    cpuGoodputBitsPerSecond: cpuSeconds > 0 ? Math.round((received * 8) / cpuSeconds) : 0,
     virtualSeconds: Math.round(virtualSeconds * 1e6) / 1e6,
     retransmits: a.stack.tcp.stats.retransmits,
     backendRestarts: restarts,
@@ -250,12 +250,12 @@ export async function run(args: string[]): Promise<number> {
   else {
     process.stdout.write(
       `xen-transfer: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"}, ` +
-      `goodput ${(r.goodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${(r.goodputPerCpuBitsPerSecond / 1e9).toFixed(3)} Gbit/s per cpu-second${"virtualSeconds" in r ? `, virtual ${r.virtualSeconds} s` : ", worker threads"}), ` +
+      `goodput ${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s per cpu-second${"virtualSeconds" in r ? `, virtual ${r.virtualSeconds} s` : ", worker threads"}), ` +
       `gso ${r.gso ? "on" : "off"}, csum offload ${r.checksumOffload ? "on" : "off"}, ${r.retransmits} retransmissions, ` +
       `${r.frames.tx} frames${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
     if (r.steady !== undefined) {
-      process.stdout.write(`  steady: ${(r.steady.goodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s over the last ${r.steady.bytes} bytes (${r.steady.seconds} s), the first ${r.steady.omittedBytes} omitted\n`);
+      process.stdout.write(`  steady: ${(r.steady.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s over the last ${r.steady.bytes} bytes (${r.steady.seconds} s), the first ${r.steady.omittedBytes} omitted\n`);
     }
     const cpu = "threadCpuMs" in r ? r.threadCpuMs : undefined;
     if (cpu !== undefined) {

@@ -24,7 +24,7 @@ export interface SteadyGoodput {
   /** Bytes and wall seconds from then to the end of the stream. */
   readonly bytes: number;
   readonly seconds: number;
-  readonly goodputBitsPerSecond: number;
+  readonly wallGoodputBitsPerSecond: number;
 }
 
 /** SteadyGoodput from the receiver's marks (undefined when nothing was omitted, or nothing came after the mark). */
@@ -32,5 +32,5 @@ export function steadyGoodput(omitBytes: number, mark: { bytes: number; at: numb
   if (omitBytes <= 0 || mark === undefined || endAt <= mark.at || mark.bytes >= endBytes) return undefined;
   const bytes = endBytes - mark.bytes;
   const seconds = (endAt - mark.at) / 1000;
-  return { omittedBytes: mark.bytes, bytes, seconds: Math.round(seconds * 1e6) / 1e6, goodputBitsPerSecond: Math.round((bytes * 8) / seconds) };
+  return { omittedBytes: mark.bytes, bytes, seconds: Math.round(seconds * 1e6) / 1e6, wallGoodputBitsPerSecond: Math.round((bytes * 8) / seconds) };
 }

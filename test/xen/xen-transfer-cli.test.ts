@@ -8,11 +8,11 @@ describe("netlab sim xen-transfer on the command line", () => {
     const runs = [cli(["--bytes", "1Mi", "--gso", "--seed", "4", "--json"]), cli(["--bytes=1Mi", "--seed=4", "--json"])];
     const reports = runs.map((r) => {
       expect(r.status, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { ok: boolean; bytes: number; sha256Match: boolean; goodputBitsPerSecond: number; sha256: string; gso: boolean };
+      return JSON.parse(r.stdout) as { ok: boolean; bytes: number; sha256Match: boolean; wallGoodputBitsPerSecond: number; sha256: string; gso: boolean };
     });
     expect(reports[0]).toMatchObject({ ok: true, bytes: 1 << 20, sha256Match: true, gso: true });
     expect(reports[1]).toMatchObject({ ok: true, bytes: 1 << 20, sha256Match: true, gso: false });
-    expect(reports[0]!.goodputBitsPerSecond).toBeGreaterThan(0);
+    expect(reports[0]!.wallGoodputBitsPerSecond).toBeGreaterThan(0);
     expect(reports[0]!.sha256).toBe(reports[1]!.sha256);
   });
 
@@ -28,11 +28,11 @@ describe("netlab sim xen-transfer on the command line", () => {
   it("--omit adds steady-state goodput; --socket-buffer sets the domUs' TCP buffers; bad values exit 2", () => {
     const r = cli(["--bytes", "2Mi", "--gso", "--omit", "512Ki", "--socket-buffer", "1Mi", "--json"]);
     expect(r.status, r.stderr).toBe(0);
-    const rep = JSON.parse(r.stdout) as { ok: boolean; socketBufferBytes: number; steady?: { omittedBytes: number; bytes: number; goodputBitsPerSecond: number } };
+    const rep = JSON.parse(r.stdout) as { ok: boolean; socketBufferBytes: number; steady?: { omittedBytes: number; bytes: number; wallGoodputBitsPerSecond: number } };
     expect(rep).toMatchObject({ ok: true, socketBufferBytes: 1 << 20 });
     expect(rep.steady!.omittedBytes).toBeGreaterThanOrEqual(512 * 1024);
     expect(rep.steady!.omittedBytes + rep.steady!.bytes).toBe(2 << 20);
-    expect(rep.steady!.goodputBitsPerSecond).toBeGreaterThan(0);
+    expect(rep.steady!.wallGoodputBitsPerSecond).toBeGreaterThan(0);
     const tooMuch = cli(["--bytes", "1Mi", "--omit", "1Mi"]);
     expect(tooMuch.status).toBe(2);
     expect(tooMuch.stderr).toMatch(/--omit .* must be less than --bytes/);
