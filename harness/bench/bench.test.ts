@@ -14,11 +14,17 @@ describe("bench runner", () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 
-  it("runCase() reports runs, spread, target and skips with the reason given", async () => {
+  it("runCase() reports runs, spread, target (judged only from full runs, not --quick's single one) and skips with the reason given", async () => {
     let v = 0;
     const c: BenchCase = { suite: "s", name: "n", unit: "op/s", higherIsBetter: true, runs: 3, warmup: 0, target: { value: 2, kind: "min" }, measure: () => ++v };
     const r = await runCase(c, { quick: false, progress: () => {} });
     expect(r).toMatchObject({ status: "ok", runs: [1, 2, 3], median: 2, min: 1, max: 3, spread: 1, targetMet: true });
+    const quick = await runCase({ ...c, target: { value: 100, kind: "min" } }, quiet);
+    expect(quick).toMatchObject({ status: "ok", runs: [4] });
+    expect(quick.targetMet).toBeUndefined();
+    expect(formatTable([quick])).not.toMatch(/MISSED|met/);
+    expect(formatTable([quick])).toContain("not judged");
+    expect(formatTable([{ ...quick, targetMet: false }])).toContain("MISSED");
     const skipped = await runCase({ ...c, available: () => "no tool" }, quiet);
     expect(skipped).toMatchObject({ status: "skipped", reason: "no tool", runs: [] });
     const failed = await runCase({ ...c, measure: () => { throw new Error("boom"); } }, quiet);

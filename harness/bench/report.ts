@@ -12,7 +12,7 @@ export function formatFigure(v: number | undefined): string {
 }
 
 function row(r: BenchResult): string[] {
-  const target = r.target === undefined ? "" : `${r.target.kind === "min" ? "≥" : "≤"} ${formatFigure(r.target.value)} ${r.targetMet ? "met" : r.status === "ok" ? "MISSED" : ""}`;
+  const target = r.target === undefined ? "" : `${r.target.kind === "min" ? "≥" : "≤"} ${formatFigure(r.target.value)} ${r.targetMet === undefined ? "(not judged: one quick run)" : r.targetMet ? "met" : "MISSED"}`;
   return [
     r.suite, r.name,
     r.status === "ok" ? `${formatFigure(r.median)} ${r.unit}` : r.status.toUpperCase(),
