@@ -59,8 +59,8 @@ describe("topology files", () => {
       "/links/1/endpoints/0: a has no interface eth1",
       "/links/1/endpoints/1: unknown node c",
       "/flows/0/to: unknown node zz",
-      "/flows/1/from: a linux host takes part only as the sender of a bulk-tcp flow to a netlab host in this runner",
-      "/flows/2/to: a linux host takes part only as the sender of a bulk-tcp flow to a netlab host in this runner",
+      "/flows/1/from: a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner",
+      "/flows/2/to: a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner",
     ]);
   });
 
@@ -107,7 +107,7 @@ describe("topology files", () => {
 
   it("every shipped example is valid", async () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-mixed", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-mixed", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain", "traceroute-linux"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 

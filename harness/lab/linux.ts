@@ -138,3 +138,35 @@ export function startLinuxBulkSender(host: LinuxHost, o: { dst: string; port: nu
     },
   };
 }
+
+/**
+ * Starts the kernel's traceroute(8) in the host's namespace: `inMs` from now, UDP probes (the
+ * classic kind, to ports from 33434, so the last hop answers port unreachable), one probe per TTL
+ * and one at a time (-q 1 -N 1), 1 s wait, numeric. result() reads its output when the run ends.
+ */
+export function startLinuxTraceroute(host: LinuxHost, o: { dst: string; inMs: number; maxHops: number }): {
+  process: NetnsProcess;
+  result(): { hops: { ttl: number; from?: string; rttMs?: number; reached: boolean }[]; reached: boolean; error?: string };
+} {
+  const delay = (Math.max(0, o.inMs) / 1000).toFixed(3);
+  const p = host.ns.spawn("sh", ["-c", `sleep ${delay}; exec traceroute -n -q 1 -N 1 -w 1 -m ${o.maxHops} ${o.dst}`]);
+  return {
+    process: p,
+    result() {
+      const hops = parseTracerouteOutput(p.output().stdout, o.dst);
+      const err = p.output().stderr.trim().split("\n").pop();
+      return { hops, reached: hops.some((h) => h.reached), ...(err === undefined || err === "" ? {} : { error: err }) };
+    },
+  };
+}
+
+/** traceroute -n -q 1 lines (" 3  10.0.1.2  0.412 ms", " 4  *") as hops; the hop that is dst is reached. */
+export function parseTracerouteOutput(out: string, dst: string): { ttl: number; from?: string; rttMs?: number; reached: boolean }[] {
+  const hops: { ttl: number; from?: string; rttMs?: number; reached: boolean }[] = [];
+  for (const m of out.matchAll(/^\s*(\d+)\s+(?:(\d+\.\d+\.\d+\.\d+)\s+([\d.]+) ms|\*)/gm)) {
+    const ttl = Number(m[1]);
+    if (m[2] === undefined) hops.push({ ttl, reached: false });
+    else hops.push({ ttl, from: m[2], rttMs: Number(m[3]), reached: m[2] === dst });
+  }
+  return hops;
+}

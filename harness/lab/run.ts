@@ -23,7 +23,7 @@ import { type HttpFlowReport, type HttpServers, type PingReport, type UdpCbrRepo
 import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
 import { createRealClock } from "../time/real-clock.ts";
 import type { NetnsProcess } from "../netns/index.ts";
-import { attachLinuxHost, linuxSkipReason, startLinuxBulkSender, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
+import { attachLinuxHost, linuxSkipReason, startLinuxBulkSender, startLinuxTraceroute, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
 import { NetlabError } from "../../stack/error.ts";
 
 export interface LabRunOptions {
@@ -88,6 +88,8 @@ export interface TracerouteReport {
   readonly to: string;
   readonly hops: readonly TracerouteHop[];
   readonly reached: boolean;
+  /** "linux traceroute" when the kernel's traceroute(8) ran it from a linux host; netlab's ICMP echo otherwise. */
+  readonly tool?: string;
 }
 
 /** Fairness among the flows whose data share one link direction. */
@@ -397,14 +399,23 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     linux?: { result(): LinuxSenderResult };
     connected: boolean;
   }
-  const traceroutes: { name: string; from: string; to: string; hops: TracerouteHop[]; reached: boolean }[] = [];
+  const traceroutes: { name: string; from: string; to: string; hops: TracerouteHop[]; reached: boolean; tool?: string }[] = [];
+  const linuxTraceroutes: { report: (typeof traceroutes)[number]; result(): { hops: TracerouteHop[]; reached: boolean } }[] = [];
   (topology.flows ?? []).forEach((spec, i) => {
     if (spec.kind !== "traceroute") return;
     const t = { name: spec.name ?? `flow${i}`, from: spec.from, to: spec.to, hops: [] as TracerouteHop[], reached: false };
     traceroutes.push(t);
-    const src = hosts.get(spec.from)!;
-    const target = hosts.get(spec.to)!.ipv4.cidr!.address;
+    const target = hostAddress(spec.to);
     const maxHops = spec.maxHops ?? 30;
+    const linuxFrom = world?.linuxHosts.get(spec.from);
+    if (linuxFrom !== undefined) {
+      // The kernel's own traceroute (UDP probes, one at a time), read back when the run ends.
+      const tr = startLinuxTraceroute(linuxFrom, { dst: formatIpv4(target), inMs: (spec.startMs ?? 0) - clock.now(), maxHops });
+      world!.processes.push(tr.process);
+      linuxTraceroutes.push({ report: t, result: tr.result });
+      return;
+    }
+    const src = hosts.get(spec.from)!;
     // One probe at a time, as traceroute -q 1 does: TTL n, wait for its answer, then n + 1.
     const probe = (ttl: number): void => {
       const sentAt = clock.now();
@@ -537,6 +548,12 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   }
   for (const l of links) l.capture?.close();
 
+  for (const l of linuxTraceroutes) {
+    const r = l.result();
+    l.report.hops.push(...r.hops);
+    l.report.reached = r.reached;
+    l.report.tool = "linux traceroute";
+  }
   const flowReports: FlowReport[] = flows.map((f) => {
     const span = Math.max(1e-9, f.end - f.start);
     const steadySpan = Math.max(1e-9, (1 - warmup) * span);
@@ -680,7 +697,7 @@ export function formatLabSummary(r: LabReport): string {
       (c === null ? "" : `; time to last byte median ${ms(c.p50)}, p90 ${ms(c.p90)}, max ${ms(c.max)}; ${mbps(h.goodputBitsPerSecond)} while fetching`));
   }
   for (const t of r.traceroutes) {
-    lines.push("", `traceroute ${t.name}: ${t.from} -> ${t.to}${t.reached ? "" : " (not reached)"}`);
+    lines.push("", `traceroute ${t.name}: ${t.from} -> ${t.to}${t.tool === undefined ? "" : ` (${t.tool})`}${t.reached ? "" : " (not reached)"}`);
     for (const h of t.hops) lines.push(`  ${String(h.ttl).padStart(2)}  ${h.from === undefined ? "*" : `${h.from}  ${h.rttMs!.toFixed(3)} ms`}`);
   }
   if (busy.length > 0) {

@@ -375,8 +375,10 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     }
     if (f.from === f.to) errors.push({ path: `/flows/${i}/to`, message: "a flow needs two different hosts" });
     const linuxEnd = (["from", "to"] as const).find((end) => nodes.get(f[end])?.implementation === "linux");
-    if (linuxEnd !== undefined && !(f.kind === "bulk-tcp" && linuxEnd === "from" && nodes.get(f.to)?.implementation !== "linux")) {
-      errors.push({ path: `/flows/${i}/${linuxEnd}`, message: "a linux host takes part only as the sender of a bulk-tcp flow to a netlab host in this runner" });
+    const bothLinux = nodes.get(f.from)?.implementation === "linux" && nodes.get(f.to)?.implementation === "linux";
+    const linuxOk = !bothLinux && (f.kind === "traceroute" || (f.kind === "bulk-tcp" && linuxEnd === "from"));
+    if (linuxEnd !== undefined && !linuxOk) {
+      errors.push({ path: `/flows/${i}/${linuxEnd}`, message: "a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner" });
     }
     if (f.kind === "bulk-tcp" && f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for a bulk-tcp flow" });
     if (f.kind === "udp-cbr" && f.rateBitsPerSecond === undefined) errors.push({ path: `/flows/${i}/rateBitsPerSecond`, message: "is required for a udp-cbr flow" });

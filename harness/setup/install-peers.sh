@@ -12,11 +12,12 @@ trap 'node harness/fuzz/jazzer/prepare.mjs || true; bash harness/xenstore/real/p
 
 # chromium (headless) runs the library bundled for the browser (test/package/browser.test.ts).
 # hping3 floods the stack over a tap (test/interop/syn-flood.test.ts).
+# traceroute is the kernel's traceroute(8) across netlab routers (harness/lab/examples/traceroute-linux.json).
 # python3-scapy builds reference packets (the IPv6 wire tests' golden bytes came from it; run it
 # as /usr/bin/python3 where another python3 is first on PATH).
 PACKAGES=(
   tshark tcpdump dnsmasq isc-dhcp-client busybox iperf3 curl iputils-ping ethtool
-  nftables iproute2 xenstore-utils libxen-dev gcc python3 procps chromium python3-scapy hping3
+  nftables iproute2 xenstore-utils libxen-dev gcc python3 procps chromium python3-scapy hping3 traceroute
 )
 
 if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -9,8 +9,15 @@ import { describeTopology, formatLabSummary, loadTopology, runLab, type Topology
 import { linuxSkipReason } from "../../harness/lab/linux.ts";
 import { isNetlabError } from "../../stack/error.ts";
 import { announceSkip } from "./support.ts";
+import { missingTools } from "../../harness/netns/index.ts";
 
-const skip = announceSkip("linux hosts in a lab", linuxSkipReason());
+const skip = announceSkip("linux hosts in a lab", linuxSkipReason() ?? (missingTools(["traceroute"]).length > 0 ? "traceroute is missing (npm run setup installs it)" : undefined));
+
+function example(name: string): Topology {
+  const r = loadTopology(name);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.topology;
+}
 
 function mixed(): Topology {
   const r = loadTopology("dumbbell-mixed");
@@ -70,6 +77,18 @@ describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
     const text = formatLabSummary(r);
     expect(text).toMatch(/share of the steady goodput by sender stack: linux 2 flows [\d.]+ Mb\/s \([\d.]+%, \d+ retransmits\) {2}\| {2}netlab 2 flows/);
     expect(leftovers()).toEqual(before);
+  }, 60_000);
+
+  it("traceroute-linux: the kernel's traceroute(8) finds netlab's five routers and netlab host b (port unreachable), and b traces back to the kernel", async () => {
+    const r = await runLab(example("traceroute-linux"));
+    const forth = r.traceroutes.find((t) => t.name === "from-linux")!;
+    expect(forth.tool).toBe("linux traceroute");
+    expect(forth.hops.map((h) => h.from)).toEqual(["10.1.0.1", "10.0.1.2", "10.0.2.2", "10.0.3.2", "10.0.4.2", "10.2.0.2"]);
+    expect(forth.reached).toBe(true);
+    const back = r.traceroutes.find((t) => t.name === "back")!;
+    expect(back.hops.map((h) => h.from)).toEqual(["10.2.0.1", "10.0.4.1", "10.0.3.1", "10.0.2.1", "10.0.1.1", "10.1.0.2"]);
+    expect(back.reached).toBe(true);
+    expect(formatLabSummary(r)).toContain("traceroute from-linux: a -> b (linux traceroute)");
   }, 60_000);
 
   it("an interrupted run (Ctrl-C) rejects with ERR_NETLAB_LAB_INTERRUPTED after removing its namespaces and taps", async () => {
