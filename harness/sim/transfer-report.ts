@@ -44,6 +44,7 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
         ["wall time, goodput", `${r.wallSeconds.toFixed(3)} s, ${mbit(r.wallGoodputBitsPerSecond)}`],
         ["CPU time, goodput", `${r.cpuSeconds.toFixed(3)} s, ${mbit(r.cpuGoodputBitsPerSecond)}`],
         ["retransmissions (fast, timeouts)", `${r.retransmits} (${r.fastRetransmits}, ${r.timeouts})`],
+        ["network", r.family === "ipv6" ? "IPv6 (2001:db8::1 -> 2001:db8::2)" : "IPv4 (192.0.2.1 -> 192.0.2.2)"],
         ["congestion control, socket buffers", `${r.congestionControl}, ${r.bufferBytes === null ? "layer default" : `${r.bufferBytes} bytes`}`],
         ["seed", r.seed],
       ],

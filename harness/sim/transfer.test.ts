@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkCaptureWithTshark, tsharkMissingReason } from "../oracle/tshark.ts";
+import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
 import { parseTransferArgs, run, runTransfer } from "./transfer.ts";
 import { parseCaptureBytes, readCaptureFile } from "../pcap/files.ts";
 import { UsageError } from "../cli/args.ts";
@@ -103,7 +103,7 @@ describe("netlab sim transfer", () => {
     expect(parseTransferArgs(["--bytes", "1Mi"])).toMatchObject({ bytes: 1_048_576 });
     expect(parseTransferArgs(["--bytes=64k", "--delay=1.5s", "--seed=4294967295"])).toMatchObject({ bytes: 64_000, delayMs: 1500, seed: 4294967295 });
     expect(() => parseTransferArgs(["--bytes", "1M", "--loss", "1.5"])).toThrow(/--loss needs a probability/);
-    expect(() => parseTransferArgs(["--bytes", "1M", "--cc", "bbr"])).toThrow("--cc needs one of cubic, newreno, got 'bbr'");
+    expect(() => parseTransferArgs(["--bytes", "1M", "--cc", "vegas"])).toThrow("--cc needs one of cubic, newreno, bbr, got 'vegas'");
     expect(() => parseTransferArgs(["--bytes", "1M", "--seed", "4294967296"])).toThrow(/--seed needs a seed in 0\.\.4294967295/);
     expect(() => parseTransferArgs(["--bytes", "1M", "--frobnicate"])).toThrow(UsageError);
     expect(() => parseTransferArgs(["--loss", "0.1"])).toThrow("--bytes is required");
@@ -187,4 +187,32 @@ describe("netlab sim transfer --pcap - (the capture on standard output, as tcpdu
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("netlab sim transfer --ipv6", () => {
+  it("carries the bytes over TCP over IPv6 (v6 frames only, MSS 1440, tshark-clean), --json names the family, the v4 run says ipv4; an MTU under 1280 is a usage error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-transfer-v6-"));
+    try {
+      const pcap = join(dir, "t6.pcapng");
+      const six = await captureStdout(() => run(["--bytes", "600000", "--ipv6", "--loss", "0.02", "--delay", "2", "--seed", "9", "--pcap", pcap, "--json"]));
+      expect(six.code).toBe(0);
+      const o = JSON.parse(six.out) as { ok: boolean; family: string; received: number; retransmits: number; tcpStats: { sender: Record<string, number> } };
+      expect(o).toMatchObject({ ok: true, family: "ipv6", received: 600_000 });
+      expect(o.retransmits).toBeGreaterThan(0);
+      const capture = readCaptureFile(pcap);
+      if (!capture.ok) throw new Error(capture.error);
+      const etherTypes = new Set(capture.value.packets.map((p) => (p.data[12]! << 8) | p.data[13]!));
+      expect(etherTypes).toEqual(new Set([0x86dd]));
+      if (tsharkMissingReason() === undefined) {
+        expect(checkCaptureWithTshark(pcap).offending).toEqual([]);
+        const syns = tsharkFields(pcap, ["ipv6.src", "ipv6.dst", "tcp.options.mss_val"], "tcp.flags.syn == 1");
+        expect(syns).toEqual([["2001:db8::1", "2001:db8::2", "1440"], ["2001:db8::2", "2001:db8::1", "1440"]]);
+      }
+      expect(runTransfer({ bytes: 10_000 }).family).toBe("ipv4");
+      expect(() => parseTransferArgs(["--bytes", "1M", "--ipv6", "--mtu", "1000"])).toThrow(/minimum link MTU of 1280/);
+      expect(parseTransferArgs(["--bytes", "1M", "--ipv6", "--mtu", "1280"])).toMatchObject({ ipv6: true, mtu: 1280 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,5 +1,5 @@
 // `netlab sim transfer --bytes N [--loss P --delay MS --jitter MS --reorder P --dup P
-// --corrupt P --rate BPS --mtu N --buffer BYTES --cc cubic|newreno --seed S --pcap FILE --ipv6 --json]`:
+// --corrupt P --rate BPS --mtu N --buffer BYTES --cc cubic|newreno|bbr --seed S --pcap FILE --ipv6 --json]`:
 // two full stacks (192.0.2.1 sends, 192.0.2.2 receives; with --ipv6 2001:db8::1 and 2001:db8::2,
 // v6 only, TCP over stack.tcp6) on a point-to-point wire impaired the same way in both
 // directions; N seeded pseudo-random bytes cross one TCP connection in virtual time. Data are generated and hashed (sha256, node:crypto) in 64 KiB chunks on both
@@ -40,7 +40,7 @@ export interface TransferOptions {
   /** Line rate in bit/s (0 = unlimited). */
   readonly rateBitsPerSecond?: number;
   readonly mtu?: number;
-  readonly congestionControl?: "cubic" | "newreno";
+  readonly congestionControl?: "cubic" | "newreno" | "bbr";
   /** Run TCP over IPv6 (2001:db8::1 -> 2001:db8::2, addresses set by hand, DAD off) instead of IPv4. */
   readonly ipv6?: boolean;
   /** Send and receive buffer of both sockets in bytes (TcpLayerOptions.sendBufferSize and
@@ -114,7 +114,7 @@ export interface TransferReport {
   readonly fastRetransmits: number;
   readonly timeouts: number;
   readonly segmentsSent: number;
-  readonly congestionControl: "cubic" | "newreno";
+  readonly congestionControl: "cubic" | "newreno" | "bbr";
   /** The socket buffer size given (null: the layer defaults, 1 MiB). */
   readonly bufferBytes: number | null;
   readonly seed: number;
@@ -378,7 +378,7 @@ export interface TransferArgs extends TransferOptions {
 export const TRANSFER_SPEC = {
   command: "sim transfer",
   usage: "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno] [--seed S] [--pcap FILE|-] [--ipv6]\n" +
+    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno|bbr] [--seed S] [--pcap FILE|-] [--ipv6]\n" +
     "                            [--max-virtual-seconds S] [--interval S] [--report FILE.html] [--quiet] [--json]\n" +
     `${summary}\n` +
     "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n" +
@@ -411,7 +411,7 @@ export function parseTransferArgs(args: readonly string[]): TransferArgs {
   set("rateBitsPerSecond", get("rate", (t) => parseRate(t)));
   set("mtu", get("mtu", (t) => parseInteger(t, 576, 65535)));
   set("bufferBytes", get("buffer", (t) => parseSize(t, 536, 2 ** 30)));
-  set("congestionControl", get("cc", choice("cubic", "newreno")));
+  set("congestionControl", get("cc", choice("cubic", "newreno", "bbr")));
   set("seed", get("seed", parseSeed));
   set("pcap", v.pcap);
   const maxMs = get("max-virtual-seconds", (t) => parseDuration(t, "s", 1));
