@@ -93,3 +93,38 @@ describe("a wire end offering checksum offload", () => {
     expect(link.b.txStats).toMatchObject({ checksumsCompleted: 0, offloadDrops: 1 });
   });
 });
+
+describe("a veth-like wire end (checksumUnnecessary)", () => {
+  it("advertises txChecksum, passes csumBlank frames uncompleted and delivers every frame marked dataValidated", () => {
+    const clock = createVirtualClock();
+    const link = createPointToPointLink({ clock, rng: createRng(1) }, { a: { mac: 1, checksumUnnecessary: true }, b: { mac: 2 } });
+    expect(link.a.offloads.txChecksum).toBe(true);
+    const got: { data: Uint8Array; offload?: unknown }[] = [];
+    link.b.onReceive((f) => got.push(f));
+    const udp = blankFrame(17, Uint8Array.of(1, 2, 3));
+    const sent = udp.frame.slice();
+    link.a.send({ data: udp.frame, offload: { csumBlank: true } });
+    const plain = blankFrame(6, Uint8Array.of(9)).frame;
+    link.a.send({ data: plain });
+    link.a.send({ data: blankFrame(6, new Uint8Array(100)).frame, offload: { csumBlank: true, gsoSize: 40 } });
+    clock.run();
+    expect(got).toHaveLength(2);
+    // the checksum field still holds the pseudo-header sum, byte for byte what was sent
+    expect(got[0]!.data).toEqual(sent);
+    expect(verifies(got[0]!.data, udp.l4, 17)).toBe(false);
+    expect(got[0]!.offload).toEqual({ dataValidated: true });
+    expect(got[1]!.offload).toEqual({ dataValidated: true });
+    expect(link.a.txStats).toMatchObject({ checksumsCompleted: 0, offloadDrops: 1, delivered: 2 });
+  });
+
+  it("takes the mark off a frame it corrupts, so the receiver checks (and drops) it", () => {
+    const clock = createVirtualClock();
+    const link = createPointToPointLink({ clock, rng: createRng(1) }, { a: { mac: 1, checksumUnnecessary: true, impairments: { corrupt: 1 } }, b: { mac: 2 } });
+    const got: { data: Uint8Array; offload?: { dataValidated?: boolean } }[] = [];
+    link.b.onReceive((f) => got.push(f));
+    link.a.send({ data: blankFrame(17, Uint8Array.of(1, 2, 3)).frame, offload: { csumBlank: true } });
+    clock.run();
+    expect(got).toHaveLength(1);
+    expect(got[0]!.offload?.dataValidated).toBe(false);
+  });
+});

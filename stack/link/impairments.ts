@@ -9,11 +9,15 @@
 // with csumBlank or gsoSize reaching it is dropped and counted (offloadDrops): completing
 // checksums and segmenting belong to the sender or its device. With completeChecksums (the
 // end offers txChecksum) the channel completes csumBlank checksums on entry, as a NIC does on
-// transmit, so the wire carries correct checksums. Offload metadata never crosses a wire.
+// transmit, so the wire carries correct checksums. Offload metadata never crosses a wire,
+// except with checksumUnnecessary (a veth-like wire, Linux's CHECKSUM_UNNECESSARY): csumBlank
+// frames cross as they are (their checksum field holds only the pseudo-header sum, as a capture
+// of a real veth shows) and every frame is delivered marked dataValidated, so neither end pays
+// for checksums; a frame the channel corrupts loses the mark, and the receiver's check drops it.
 // A "pass-through" channel (withImpairments around a device) keeps the metadata, except that a
 // corrupted frame loses dataValidated so the receiver checks it.
 import type { Clock, Rng } from "../time.ts";
-import { type DeviceCounters, type Frame, type NetDevice, withoutRelease } from "./types.ts";
+import { type DeviceCounters, type Frame, type FrameOffload, type NetDevice, withoutRelease } from "./types.ts";
 import { completeChecksum } from "./checksum-offload.ts";
 import { markCongestionExperienced } from "./ecn.ts";
 import { type QueueDiscipline, type QueueDisciplineSpec, type QueueStatsSnapshot, type QueuedItem, createQueueDiscipline } from "./qdisc/index.ts";
@@ -153,7 +157,13 @@ export interface ChannelBehaviour {
   readonly mode?: "wire" | "pass-through";
   /** Wire mode: complete the checksum of csumBlank frames instead of dropping them. */
   readonly completeChecksums?: boolean;
+  /** Wire mode, veth-like: pass csumBlank frames without completing them and deliver every
+   * frame marked dataValidated (Linux veth's CHECKSUM_UNNECESSARY). */
+  readonly checksumUnnecessary?: boolean;
 }
+
+/** What a veth-like channel marks its frames with. */
+const VALIDATED: FrameOffload = Object.freeze({ dataValidated: true });
 
 /** Creates one direction of a wire delivering to `deliver`. */
 export function createImpairedChannel(
@@ -164,6 +174,7 @@ export function createImpairedChannel(
 ): ImpairedChannel {
   const mode = behaviour.mode ?? "wire";
   const completeChecksums = behaviour.completeChecksums ?? false;
+  const checksumUnnecessary = mode === "wire" && behaviour.checksumUnnecessary === true;
   const { clock, rng } = deps;
   const delayMs = options.delayMs ?? 0;
   const jitterMs = options.jitterMs ?? 0;
@@ -328,11 +339,17 @@ export function createImpairedChannel(
     }
     const off = frame.offload;
     if (mode === "wire" && off !== undefined && (off.csumBlank === true || (off.gsoSize ?? 0) > 0)) {
-      if (!completeChecksums || (off.gsoSize ?? 0) > 0 || !completeChecksum(data).ok) {
+      if ((off.gsoSize ?? 0) > 0) {
         stats.offloadDrops++;
         return;
       }
-      stats.checksumsCompleted++;
+      if (!checksumUnnecessary) {
+        if (!completeChecksums || !completeChecksum(data).ok) {
+          stats.offloadDrops++;
+          return;
+        }
+        stats.checksumsCompleted++;
+      }
     }
     if (data.length > maxFrameLength(mtu, data)) {
       stats.mtuDrops++;
@@ -350,7 +367,7 @@ export function createImpairedChannel(
         return;
       }
     }
-    let out: Frame = mode === "wire" && off !== undefined ? { data } : frame;
+    let out: Frame = checksumUnnecessary ? { data, offload: VALIDATED } : mode === "wire" && off !== undefined ? { data } : frame;
     if (corrupt > 0 && data.length > 0 && rng.nextFloat() < corrupt) {
       stats.corrupted++;
       const copy = data.slice();

@@ -1,12 +1,14 @@
 // A simulated point-to-point Ethernet wire between two NetDevices, each direction with its
 // own impairments. The wire offers no offloads unless an end asks for txChecksum, in which
 // case it completes checksums on entry (see impairments.ts): the bytes crossing it always
-// carry correct checksums, exactly what a capture of a real wire shows.
+// carry correct checksums, exactly what a capture of a real wire shows. An end with
+// checksumUnnecessary is a veth instead: nobody computes the checksums of the frames it sends,
+// and the other end receives every frame marked as validated (CHECKSUM_UNNECESSARY).
 import { NO_OFFLOADS } from "./types.ts";
 import type { DeviceCounters, Frame, NetDevice, Offloads } from "./types.ts";
 import type { MacAddress } from "../wire/address.ts";
 import { countersOf, createImpairedChannel, misuse } from "./impairments.ts";
-import type { ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
+import type { ChannelBehaviour, ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
 import type { QueueStatsSnapshot } from "./qdisc/types.ts";
 
 /** One end of the wire. */
@@ -18,6 +20,10 @@ export interface LinkEndOptions {
   readonly impairments?: ImpairmentOptions;
   /** Offer checksum offload: the wire completes csumBlank checksums of frames this end sends. */
   readonly txChecksum?: boolean;
+  /** veth-like (implies txChecksum): csumBlank frames this end sends are not completed, and the
+   * other end receives every frame marked dataValidated, as Linux's veth does; for simulations
+   * that do not study checksums (a capture then shows pseudo-header sums in the checksum fields). */
+  readonly checksumUnnecessary?: boolean;
 }
 
 /** An end of the wire as a device, with its counters. */
@@ -42,8 +48,13 @@ export interface PointToPointLink {
 const CHECKSUM_OFFLOAD: Offloads = Object.freeze({ txChecksum: true, tso: false, maxGsoFrame: 0 });
 
 /** Offloads a wire end offers: none, or checksum completion. */
-export function offloadsOf(o: { readonly txChecksum?: boolean }): Offloads {
-  return o.txChecksum === true ? CHECKSUM_OFFLOAD : NO_OFFLOADS;
+export function offloadsOf(o: { readonly txChecksum?: boolean; readonly checksumUnnecessary?: boolean }): Offloads {
+  return o.txChecksum === true || o.checksumUnnecessary === true ? CHECKSUM_OFFLOAD : NO_OFFLOADS;
+}
+
+/** How the channel an end sends into treats checksums. */
+function behaviourOf(o: LinkEndOptions): ChannelBehaviour {
+  return { completeChecksums: o.txChecksum === true, checksumUnnecessary: o.checksumUnnecessary === true };
 }
 
 /** Creates a wire between ends a and b. */
@@ -53,8 +64,8 @@ export function createPointToPointLink(deps: LinkDeps, options: { a: LinkEndOpti
   const mtuA = options.a.mtu ?? 1500;
   const mtuB = options.b.mtu ?? 1500;
   if (!(mtuA >= 68) || !(mtuB >= 68)) throw misuse("link MTU must be >= 68 (RFC 791)");
-  const aToB = createImpairedChannel(deps, { mtu: mtuA, ...options.a.impairments }, (f) => handlerB(f), { completeChecksums: options.a.txChecksum === true });
-  const bToA = createImpairedChannel(deps, { mtu: mtuB, ...options.b.impairments }, (f) => handlerA(f), { completeChecksums: options.b.txChecksum === true });
+  const aToB = createImpairedChannel(deps, { mtu: mtuA, ...options.a.impairments }, (f) => handlerB(f), behaviourOf(options.a));
+  const bToA = createImpairedChannel(deps, { mtu: mtuB, ...options.b.impairments }, (f) => handlerA(f), behaviourOf(options.b));
   const a: LinkEnd = {
     mac: options.a.mac,
     mtu: mtuA,

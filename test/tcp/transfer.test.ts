@@ -30,6 +30,16 @@ describe("TCP bulk transfer between two stacks", () => {
     });
   }
 
+  it("1 MB arrives intact over veth-like ends (no checksums computed) with loss and corruption: corrupted frames lose the validated mark and fail the receiver's check", () => {
+    const net = createTwoStacksOnLink({ seed: 5, impairments: LOSSY, checksumUnnecessary: true });
+    const r = bulkTransfer(net, 1_000_000);
+    expect(r).toMatchObject({ received: 1_000_000, mismatchAt: -1, ended: true, clientClosed: undefined, serverClosed: undefined });
+    expect(net.link.a.offloads.txChecksum).toBe(true);
+    expect(net.link.a.txStats.corrupted + net.link.b.txStats.corrupted).toBeGreaterThan(0);
+    expect(net.a.tcp.stats.badSegments + net.b.tcp.stats.badSegments).toBeGreaterThan(0);
+    expect(net.link.a.txStats.checksumsCompleted + net.link.b.txStats.checksumsCompleted).toBe(0);
+  });
+
   it("50 MB arrive intact at 10% loss with reordering, duplication and corruption", () => {
     const net = createTwoStacksOnLink({ seed: 7, impairments: { ...LOSSY, loss: 0.1 } });
     const r = bulkTransfer(net, 50_000_000);
