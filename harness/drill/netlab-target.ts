@@ -97,7 +97,7 @@ function configure(script: DrillScript): { tcp: TcpLayerOptions; tolerance?: num
       else if (key === "tcp_timestamps" && (v === "0" || v === "1")) tcp.timestamps = v === "1";
       else if (key === "tcp_window_scaling" && (v === "0" || v === "1")) tcp.windowScaling = v === "1";
       else if (key === "tcp_syncookies" && (v === "0" || v === "1")) tcp.synCookies = v === "1";
-      else if (key === "tcp_congestion_control" && (v === "cubic" || v === "reno")) tcp.congestionControl = v === "reno" ? "newreno" : "cubic";
+      else if (key === "tcp_congestion_control" && (v === "cubic" || v === "reno" || v === "bbr")) tcp.congestionControl = v === "reno" ? "newreno" : v;
       // 0 turns off the tail loss probe (RACK-TLP's early retransmit); 3 and 4 keep it
       else if (key === "tcp_early_retrans" && /^[034]$/.test(v)) tcp.tailLossProbe = v !== "0";
       else if (key === "tcp_frto" && /^[012]$/.test(v)) tcp.frto = v !== "0";
@@ -545,9 +545,9 @@ class NetlabRun {
           if (on === 0) { s.linger0 = false; return { ret: 0 }; }
           if (on === 1 && secs === 0) { s.linger0 = true; return { ret: 0 }; }
         }
-        if (name === "TCP_CONGESTION" && value?.kind === "string" && (value.value === "cubic" || value.value === "reno")) {
+        if (name === "TCP_CONGESTION" && value?.kind === "string" && (value.value === "cubic" || value.value === "reno" || value.value === "bbr")) {
           if (s.stream !== undefined) unsupported("TCP_CONGESTION on a connected socket");
-          s.congestionControl = value.value === "reno" ? "newreno" : "cubic";
+          s.congestionControl = value.value === "reno" ? "newreno" : value.value;
           return { ret: 0 };
         }
         return unsupported(`setsockopt ${name || valueText(a[2])}${value === undefined ? "" : ` ${valueText(value)}`}`);

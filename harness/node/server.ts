@@ -16,7 +16,7 @@ export interface NodeServerOptions extends NodeSocketOptions {
   /** Enable keepalive on accepted sockets. */
   readonly keepAlive?: boolean;
   readonly keepAliveInitialDelay?: number;
-  readonly congestionControl?: "cubic" | "newreno";
+  readonly congestionControl?: "cubic" | "newreno" | "bbr";
 }
 
 const LISTEN_ERROR_CODES: Record<TcpListenError, string> = {

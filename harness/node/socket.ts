@@ -51,7 +51,7 @@ export interface NodeConnectOptions extends NodeSocketOptions {
   readonly keepAliveInitialDelay?: number;
   /** Idle timeout in ms (socket.setTimeout) [0 = none]. */
   readonly timeout?: number;
-  readonly congestionControl?: "cubic" | "newreno";
+  readonly congestionControl?: "cubic" | "newreno" | "bbr";
 }
 
 /** Node's address() shape. */

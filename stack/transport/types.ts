@@ -80,7 +80,7 @@ export interface TcpStreamListener extends TcpListener {
 /** Per-connection TCP options. */
 export interface TcpConnectionOptions {
   readonly noDelay?: boolean;
-  readonly congestionControl?: "cubic" | "newreno";
+  readonly congestionControl?: "cubic" | "newreno" | "bbr";
   /** HyStart++ (RFC 9406) in CUBIC's slow start [the TCP layer's `hystart` option]. */
   readonly hystart?: boolean;
   readonly keepAliveMs?: number;

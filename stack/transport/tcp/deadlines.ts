@@ -1,5 +1,5 @@
 // The connection's deadlines and its one Clock timer: armTimer re-arms the timer lazily to the
-// earliest deadline (retransmission, tail loss probe, delayed ACK, persist, keepalive); armTailLossProbe computes the probe deadline (RFC 8985 §7.2).
+// earliest deadline (retransmission, tail loss probe, reorder, delayed ACK, persist, keepalive, pacing); armTailLossProbe computes the probe deadline (RFC 8985 §7.2).
 import { seqSub } from "./seq.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
@@ -9,7 +9,7 @@ const WORST_CASE_DELAYED_ACK_MS = 200;
 export function armTimer(c: Tcb): void {
   // (a connection in TIME-WAIT has handed it to its layer's record: no timer of its own)
   if (c.state === State.CLOSED || c.state === State.TIME_WAIT) return;
-  const at = Math.min(c.rtoAt, c.tlpAt, c.rackAt, c.delackAt, c.persistAt, c.keepAliveAt);
+  const at = Math.min(c.rtoAt, c.tlpAt, c.rackAt, c.delackAt, c.persistAt, c.keepAliveAt, c.rate === null ? NONE : c.rate.waitAt);
   if (at === NONE) return;
   if (c.timerId !== 0 && c.timerAt <= at) return;
   if (c.timerId !== 0) c.ctx.clock.cancel(c.timerId);

@@ -96,7 +96,7 @@ function acceptSynOptions(c: Tcb, syn: TcpRepr, fromSynOnly: boolean): void {
   const peerMss = clampMss(so.mss ?? DEFAULT_MSS);
   c.mss = Math.max(1, Math.min(peerMss, pathMss(c)) - (c.tsOk ? 12 : 0));
   c.rcvMss = Math.max(1, pathMss(c) - (c.tsOk ? 12 : 0));
-  c.cc = createCongestionControl(c.cc.name, c.mss, c.cc.hystartEnabled, c.ctx.stats);
+  c.cc = createCongestionControl(c.cc.name, c.mss, c.cc.hystartEnabled, c.ctx.stats, c.ctx.rng);
   // SYN windows are never scaled (RFC 7323 §2.2)
   c.sndWnd = syn.window;
   c.maxSndWnd = c.sndWnd;

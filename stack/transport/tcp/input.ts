@@ -190,6 +190,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   // RFC 8985 §6.2 step 3: data delivered below data delivered earlier, with no retransmission
   // in between (not in recovery, no timeout), arrived reordered
   let reordered = false;
+  let dupAck = false;
 
   // RFC 3168 §6.1.2: ECE reduces the window as a loss would, once per window of data and not
   // in loss recovery (Linux's tcp_enter_cwr); the next new data segment carries CWR
@@ -309,6 +310,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     : ack === c.sndUna && newlyAcked === 0 && payloadLen === 0 && (f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 &&
       c.sndMax !== c.sndUna && c.sndWnd === oldWnd) {
     c.dupAcks++;
+    dupAck = true;
     if (c.inRecovery) c.recovery.onDuplicateAck(c);
   }
 
@@ -319,6 +321,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     // RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes
     c.recovery.onDelivered(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore);
   }
+  if (c.rate !== null && c.cc.control !== undefined) controlByRate(c, blocks, sackNews, unaBefore, sackedBefore, dupAck, now);
 
   // our FIN acknowledged
   if (c.finAcked) {
@@ -327,6 +330,34 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     else if (s === State.CLOSING) enterTimeWait(c, now);
     else if (s === State.LAST_ACK) close(c, undefined);
   }
+}
+
+/**
+ * A model-based controller's step (Linux's tcp_cong_control with cong_control): the ACK's
+ * delivery-rate sample, sampled on the most recently sent data it delivered: the first SACK block
+ * that is not a D-SACK (RFC 2018 §4: it holds the segment that triggered the ACK), or the
+ * cumulative ACK when nothing was SACKed. Without SACK a duplicate ACK counts one segment
+ * delivered (as Linux's tcp_add_reno_sack).
+ */
+function controlByRate(c: Tcb, blocks: TcpRepr["options"]["sackBlocks"], sackNews: boolean, unaBefore: number, sackedBefore: number,
+  dupAck: boolean, now: number): void {
+  const sacked = c.scoreboard === null ? 0 : c.scoreboard.sacked;
+  let delivered = seqSub(c.sndUna, unaBefore) + sacked - sackedBefore;
+  if (!c.sackOk && dupAck) delivered += c.mss;
+  let newest: number | undefined;
+  if (sackNews && blocks !== undefined) {
+    const b0 = blocks[0], b1 = blocks[1];
+    const first = b0 !== undefined && seqLe(b0.right, c.sndUna) ? b1 : b0;
+    if (first !== undefined && seqGt(first.right, c.sndUna) && seqLe(first.right, c.sndMax)) newest = first.right;
+  } else if (seqGt(c.sndUna, unaBefore) && sackedBefore === 0) {
+    newest = c.sndUna;
+  }
+  const priorInflight = seqSub(c.sndMax, unaBefore) - sackedBefore;
+  const inflight = seqSub(c.sndMax, c.sndUna) - sacked;
+  const rs = c.rate!.onAck(Math.max(delivered, 0), newest, c.sndUna, now, priorInflight, inflight);
+  // after a timeout, until what was out at that time is acknowledged (Linux's TCP_CA_Loss)
+  const phase = c.inRecovery ? 1 : seqLt(c.sndUna, c.recoverSeq) ? 2 : 0;
+  c.cc.control!(rs, phase, c.mss, c.rtt.hasSample ? c.rtt.srtt : 0, now);
 }
 
 /** Handles an ICMP error quoting one of our segments with sequence `seq` (RFC 5927 §4.1, RFC 1122 §4.2.3.9, RFC 1191). */

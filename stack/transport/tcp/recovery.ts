@@ -53,18 +53,19 @@ export const NEWRENO_RECOVERY: LossRecovery = Object.freeze({
     beginRecovery(c, now);
     retransmit(c, c.sndUna, c.mss);
     // RFC 6582 §3.2 step 3: inflate by the three segments that left the network
-    c.cc.cwnd = c.cc.ssthresh + 3 * c.mss;
+    // (a model-based controller sets the window itself)
+    if (c.cc.control === undefined) c.cc.cwnd = c.cc.ssthresh + 3 * c.mss;
     c.rtoAt = now + c.rtt.rto;
   },
   onPartialAck(c: Tcb, acked: number): void {
     // RFC 6582 §3.2 step 5: retransmit the next hole, deflate by the amount acknowledged
     const mss = c.mss;
     retransmit(c, c.sndUna, mss);
-    c.cc.cwnd = Math.max(mss, c.cc.cwnd - acked + mss);
+    if (c.cc.control === undefined) c.cc.cwnd = Math.max(mss, c.cc.cwnd - acked + mss);
   },
   onDuplicateAck(c: Tcb): void {
     // RFC 6582 §3.2 step 4: each further duplicate ACK inflates the window by one segment
-    c.cc.cwnd += c.mss;
+    if (c.cc.control === undefined) c.cc.cwnd += c.mss;
   },
   afterAck(): void {},
   onDelivered(): void {},
@@ -88,7 +89,8 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
   onPartialAck(): void {},
   onDuplicateAck(): void {},
   afterAck(c: Tcb): void { detectLostRetransmissions(c); },
-  onDelivered(c: Tcb, delivered: number): void { if (c.ctx.options.prr) proportionalRateReduction(c, delivered); },
+  // (a model-based controller sets the window itself, as Linux skips tcp_cwnd_reduction for BBR)
+  onDelivered(c: Tcb, delivered: number): void { if (c.ctx.options.prr && c.cc.control === undefined) proportionalRateReduction(c, delivered); },
   send(c: Tcb): boolean { sendRecovery(c); return true; },
 });
 
@@ -125,6 +127,7 @@ function sendRecovery(c: Tcb): void {
   let resent = 0;
   for (let guard = 0; guard < 10_000; guard++) {
     if (c.cc.cwnd - (pipe(c, sb) + resent) < mss) break;
+    if (c.rate !== null && c.rate.held(c.ctx.clock.now())) break;
     const lost = c.lostRtx;
     if (lost !== null && lost.length > 0) {
       const r = lost[0]!;

@@ -8,6 +8,7 @@ import { writeSegment, tsNow } from "./segment-writer.ts";
 import { NONE, State, recoveryRecord, type Tcb } from "./state.ts";
 import { noteRetransmission } from "./undo.ts";
 import { rackOnSend } from "./rack.ts";
+import { DeliveryRate } from "./delivery-rate.ts";
 
 /** Sends what the windows, Nagle and the state allow, then a pure ACK if one is owed. */
 export function output(c: Tcb): void {
@@ -18,6 +19,13 @@ export function output(c: Tcb): void {
     return;
   }
   if (!c.inRecovery || !c.recovery.send(c)) for (let guard = 0; guard < 100_000 && sendOne(c, false); guard++);
+  // delivery-rate samples taken while the application has nothing more to send do not lower
+  // the estimate (Linux's tcp_rate_check_app_limited)
+  const rate = c.rate;
+  if (rate !== null && !c.inRecovery && unsent(c) < c.mss) {
+    const inflight = seqSub(c.sndMax, c.sndUna) - (c.scoreboard === null ? 0 : c.scoreboard.sacked);
+    if (inflight < c.cc.cwnd) rate.markAppLimited(inflight);
+  }
   // a pure ACK carries the highest sequence sent (RFC 9293's SND.NXT; ours moves back on
   // a timeout): an older one would be unacceptable to the peer and could start an ACK war
   if (c.ackNow) writeSegment(c, TCP_FLAG_ACK, c.sndMax, 0, 0, undefined);
@@ -48,6 +56,8 @@ export function sendOne(c: Tcb, force: boolean): boolean {
   const finSeq = seqAdd(c.sndUna, buffered);
   const wantFin = c.finQueued && !c.finAcked && c.sndNxt === finSeq;
   if (pending <= 0 && !wantFin) return false;
+  // pacing (model-based congestion control): not before the previous segment's time is up
+  if (c.rate !== null && !force && c.rate.held(c.ctx.clock.now())) return false;
 
   let flight = offset;
   if (c.scoreboard !== null && !c.scoreboard.empty) flight -= c.scoreboard.sackedBetween(c.sndUna, c.sndNxt);
@@ -73,7 +83,10 @@ export function sendOne(c: Tcb, force: boolean): boolean {
   if (tsoMax > 0 && !retransmitting && !force && !c.inRecovery && len === mss && pending > mss && usable > mss && mss === c.mss) {
     // segmentation offload: several MSS-sized segments in one datagram the device splits
     const room = Math.min(tsoMax - 18 - 20 - 20 - (c.tsOk ? 12 : 0), 65535 - 20 - 20 - (c.tsOk ? 12 : 0));
-    const big = Math.min(pending, usable, Math.floor(room / mss) * mss);
+    let big = Math.min(pending, usable, Math.floor(room / mss) * mss);
+    // paced: about a millisecond's worth per datagram, at least two segments (Linux's tcp_tso_autosize)
+    const paceRate = c.cc.pacingRate;
+    if (paceRate !== undefined && paceRate > 0) big = Math.min(big, Math.max(2 * mss, Math.floor(paceRate / mss) * mss));
     if (big > mss) { len = big === pending ? big : Math.floor(big / mss) * mss; gso = true; }
   }
   if (retransmitting) {
@@ -107,8 +120,14 @@ export function sendOne(c: Tcb, force: boolean): boolean {
 export function advance(c: Tcb, n: number, retransmitting: boolean): void {
   if (retransmitting) { c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c); }
   if (c.inRecovery) recoveryRecord(c).prrOut += n;
+  const idle = c.sndUna === c.sndMax;
   c.sndNxt = seqAdd(c.sndNxt, n);
   const now = c.ctx.clock.now();
+  if (c.cc.control !== undefined) {
+    const rate = c.rate ?? (c.rate = new DeliveryRate());
+    if (!retransmitting) rate.onSend(c.sndNxt, now, idle);
+    rate.paced(n, now, c.cc.pacingRate ?? 0);
+  }
   if (!retransmitting && c.sackOk) rackOnSend(c, c.sndNxt, now);
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
   if (c.rtoAt === NONE) c.rtoAt = now + c.rtt.rto;
@@ -141,6 +160,7 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   noteRetransmission(c);
   if (c.inRecovery) recoveryRecord(c).prrOut += len;
   c.rttTime = -1;
+  if (c.rate !== null) c.rate.paced(len, c.ctx.clock.now(), c.cc.pacingRate ?? 0);
 }
 
 /** Payload room of the next segment: MSS less the SACK option when one is due (RFC 2018 §3). */

@@ -14,6 +14,7 @@ import { RttEstimator } from "./rtt.ts";
 import type { SackScoreboard } from "./scoreboard.ts";
 import type { SendBuffer } from "./send-buffer.ts";
 import type { RackState } from "./rack.ts";
+import type { DeliveryRate } from "./delivery-rate.ts";
 import { DEFAULT_MSS, type ResolvedTcpOptions } from "./options.ts";
 import type { TcpStateName, TcpStats } from "./types.ts";
 
@@ -249,6 +250,8 @@ export class Tcb {
   rack: RackState | null = null;
   /** Reorder timer deadline. */
   rackAt = NONE;
+  /** Delivery-rate estimation and pacing, for a model-based controller (BBR); made on its first send. */
+  rate: DeliveryRate | null = null;
   /** DupThresh of this connection in segments: 3, raised by undos to the reordering seen (Linux's tp->reordering). */
   reordering = 3;
   // receiving
@@ -328,7 +331,7 @@ export class Tcb {
     this.noDelay = noDelay;
     const o = ctx.options;
     this.rtt = new RttEstimator(o.initialRtoMs, o.minRtoMs, o.maxRtoMs);
-    this.cc = createCongestionControl(congestionControl, DEFAULT_MSS, hystart, ctx.stats);
+    this.cc = createCongestionControl(congestionControl, DEFAULT_MSS, hystart, ctx.stats, ctx.rng);
     this.recovery = recovery;
     this.sendOptions = ctx.sendOptionsFor(localAddress);
   }

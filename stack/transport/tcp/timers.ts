@@ -30,6 +30,8 @@ export function onTimer(c: Tcb): void {
   if (c.keepAliveAt <= now) { c.keepAliveAt = NONE; onKeepAlive(c, now); if (c.state === State.CLOSED) return; }
   // a delayed ACK that no reply carried: not interactive after all (Linux's tcp_delack_timer_handler)
   if (c.delackAt <= now) { c.delackAt = NONE; c.ackNow = true; c.interactive = false; }
+  // pacing released the next segment (output sends it)
+  if (c.rate !== null && c.rate.waitAt <= now) c.rate.waitAt = NONE;
   output(c);
   armTimer(c);
 }
