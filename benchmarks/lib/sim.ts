@@ -1,7 +1,8 @@
 // Simulation fixtures shared by the benchmark suites: two full stacks (createStack) on a
 // simulated wire in one thread and virtual time, a bulk sender that measures wall and CPU
 // time, and the figure conversions.
-// twoStacks(options)       two stacks 192.0.2.1 / 192.0.2.2 on a point-to-point wire (optionally veth-like) or a TSO pair
+// twoStacks(options)       two stacks 192.0.2.1 / 192.0.2.2 on a point-to-point wire (optionally veth-like) or a TSO pair;
+//                          with ipv6 also 2001:db8::1 / 2001:db8::2, and bulk() runs over TCP over IPv6
 // createOffloadWire()      a NetDevice pair passing GSO frames (no frame log, unlike createDevicePair)
 // bulk(net, bytes)         one-way transfer a -> b; wall ms, CPU ms, virtual ms, retransmits
 // gbits(bytes, ms)         bytes over milliseconds as Gbit/s
@@ -13,14 +14,18 @@ import type { TcpLayerOptions } from "../../stack/transport/tcp/index.ts";
 import type { ByteStream } from "../../stack/transport/types.ts";
 import { PerformanceObserver } from "node:perf_hooks";
 import { writeAll } from "../../stack/transport/write-all.ts";
+import { ipv6 } from "../../stack/wire/ipv6-address.ts";
 
 export const ADDR_A = 0xc0000201;
 export const ADDR_B = 0xc0000202;
+export const ADDR_B6 = "2001:db8::2";
 
 export interface TwoStacks {
   readonly clock: VirtualClock;
   readonly a: Stack;
   readonly b: Stack;
+  /** bulk() goes over TCP over IPv6 (stack.tcp6). */
+  readonly ipv6?: boolean;
 }
 
 export interface TwoStacksOptions {
@@ -38,6 +43,8 @@ export interface TwoStacksOptions {
   /** Wraps device a (e.g. a capture tap). */
   readonly wrapA?: (d: NetDevice, clock: VirtualClock) => NetDevice;
   readonly seed?: number;
+  /** Also give the stacks IPv6 (2001:db8::1 / ::2, set by hand, DAD and RS off) and run bulk() over it. */
+  readonly ipv6?: boolean;
 }
 
 /** A NetDevice pair with TSO and checksum offload: frames (up to maxGsoFrame) are handed over whole after delayMs. */
@@ -78,9 +85,11 @@ export function twoStacks(o: TwoStacksOptions = {}): TwoStacks {
   if (o.wrapA !== undefined) devA = o.wrapA(devA, clock);
   const seed = o.seed ?? 1;
   const tcp = o.tcp === undefined ? {} : { tcp: o.tcp };
-  const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, ...tcp });
-  const b = createStack({ device: devB, clock, rng: createRng(seed * 2 + 2) }, { name: "b", ipv4: { cidr: "192.0.2.2/24" }, ...tcp });
-  return { clock, a, b };
+  const v6 = (addr: string) => o.ipv6 === true ? { ipv6: { addresses: [`${addr}/64`], dadTransmits: 0, routerSolicitations: false } } : {};
+  const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, ...v6("2001:db8::1"), ...tcp });
+  const b = createStack({ device: devB, clock, rng: createRng(seed * 2 + 2) }, { name: "b", ipv4: { cidr: "192.0.2.2/24" }, ...v6(ADDR_B6), ...tcp });
+  if (o.ipv6 === true) clock.run(clock.now());
+  return { clock, a, b, ...(o.ipv6 === true ? { ipv6: true } : {}) };
 }
 
 /** What one bulk transfer did. */
@@ -103,7 +112,9 @@ export interface BulkResult {
 export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient?: (s: ByteStream) => void; onDone?: () => void } = {}): BulkResult {
   const port = o.port ?? 5001;
   const chunk = new Uint8Array(65536).fill(0x5a);
-  const lr = net.b.tcp.listen(port);
+  const tcpA = net.ipv6 === true ? net.a.tcp6!.layer : net.a.tcp;
+  const tcpB = net.ipv6 === true ? net.b.tcp6!.layer : net.b.tcp;
+  const lr = tcpB.listen(port);
   if (!lr.ok) throw new Error(`listen: ${lr.error}`);
   let received = 0;
   let doneAt = -1;
@@ -111,13 +122,13 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
     s.onData((d) => { received += d.length; });
     s.onEnd(() => { doneAt = net.clock.now(); o.onDone?.(); s.end(); });
   });
-  const cr = net.a.tcp.connect(ADDR_B, port);
+  const cr = net.ipv6 === true ? net.a.tcp6!.connect(ipv6(ADDR_B6), port) : net.a.tcp.connect(ADDR_B, port);
   if (!cr.ok) throw new Error(`connect: ${cr.error}`);
   const c = cr.value;
   o.onClient?.(c);
   writeAll(c, total, chunk);
   const v0 = net.clock.now();
-  const retx0 = net.a.tcp.stats.retransmits, seg0 = net.a.tcp.stats.segmentsSent, segB0 = net.b.tcp.stats.segmentsSent;
+  const retx0 = tcpA.stats.retransmits, seg0 = tcpA.stats.segmentsSent, segB0 = tcpB.stats.segmentsSent;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   net.clock.run(v0 + 600_000);
@@ -128,8 +139,8 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
   if (received !== total) throw new Error(`bulk transfer: received ${received} of ${total} bytes`);
   return {
     bytes: total, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, virtualMs: doneAt - v0,
-    retransmits: net.a.tcp.stats.retransmits - retx0, segmentsSent: net.a.tcp.stats.segmentsSent - seg0,
-    framesPerDataSegment: (net.a.tcp.stats.segmentsSent - seg0 + net.b.tcp.stats.segmentsSent - segB0) / Math.max(1, net.a.tcp.stats.segmentsSent - seg0),
+    retransmits: tcpA.stats.retransmits - retx0, segmentsSent: tcpA.stats.segmentsSent - seg0,
+    framesPerDataSegment: (tcpA.stats.segmentsSent - seg0 + tcpB.stats.segmentsSent - segB0) / Math.max(1, tcpA.stats.segmentsSent - seg0),
   };
 }
 
