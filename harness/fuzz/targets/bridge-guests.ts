@@ -15,7 +15,12 @@
 // original's, FIN/PSH only on the last, IPv4 and TCP checksums verified with an RFC 1071 sum
 // written here) and a csum_blank frame with its checksum completed (only the checksum field
 // changed, and it verifies); a frame that cannot be segmented or completed arrives nowhere that
-// needs it. Nothing arrives that no input frame explains. No peer error. Nothing throws.
+// needs it, and then that port's `dropped` counter (and only it) counts it: every frame is
+// delivered intact (adapted) or dropped with a counted reason. The counters agree with what was
+// seen: each bridge port's txFrames grows by the frames it handed its device, a receiving
+// guest's vif by the frames its netfront got (rxDropped unchanged), a sending guest's vif takes
+// exactly its one frame (txErrors unchanged). Nothing arrives that no input frame explains. No
+// peer error. Nothing throws.
 // Speed: the hypervisor, dom0, netback, the bridge and both guests are built once per process on
 // the first input; each input starts 301 s of virtual time later, so every MAC the bridge learned
 // before has aged out (802.1D: 300 s) and the bridge forwards as a fresh one would.
@@ -41,6 +46,8 @@ interface World {
   readonly eth0In: (f: Frame) => void;
   readonly macs: Record<PortName, number>;
   readonly offloads: Record<PortName, Offloads>;
+  /** The bridge's name of each port (the guests' are netback's vifs). */
+  readonly portNames: Record<PortName, string>;
 }
 
 let world: Promise<World> | undefined;
@@ -75,7 +82,34 @@ async function buildWorld(): Promise<World> {
     clock, net, got, eth0In: (f) => eth0.handler(f),
     macs: { A: net.guests[0]!.netfront.mac, B: net.guests[1]!.netfront.mac, eth0: ETH0_HOSTS[0]!, tso0: 0x020000000f01 },
     offloads: { A: net.guests[0]!.netfront.offloads, B: net.guests[1]!.netfront.offloads, eth0: eth0.offloads, tso0: tso0.offloads },
+    portNames: { A: vifName(net, 0), B: vifName(net, 1), eth0: "eth0", tso0: "tso0" },
   };
+}
+
+const vifName = (net: XenNetwork, i: number): string => `vif${net.guests[i]!.guest.id}.${net.guests[i]!.vif.devid}`;
+
+/** The counters the oracles read: each bridge port's tx and drops, each guest vif's netback counters. */
+interface Counts {
+  readonly port: Record<PortName, { readonly tx: number; readonly dropped: number }>;
+  readonly vif: Record<"A" | "B", { readonly tx: number; readonly txErrors: number; readonly rx: number; readonly rxDropped: number }>;
+}
+
+function counts(w: World): Counts {
+  const byName = new Map(w.net.bridge.ports().map((p) => [p.name, p.stats()]));
+  const port = {} as Record<PortName, { tx: number; dropped: number }>;
+  for (const p of PORTS) {
+    const st = byName.get(w.portNames[p]);
+    if (st === undefined) throw new Error(`bridge-guests: no bridge port ${w.portNames[p]}`);
+    port[p] = { tx: st.txFrames, dropped: st.dropped };
+  }
+  const vif = {} as Counts["vif"];
+  for (const [i, g] of (["A", "B"] as const).entries()) {
+    const guest = w.net.guests[i]!;
+    const st = w.net.netback.vif(guest.guest.id, guest.vif.devid)?.stats();
+    if (st === undefined) throw new Error(`bridge-guests: netback serves no vif for guest ${g}`);
+    vif[g] = { tx: st.txFrames, txErrors: st.txErrors, rx: st.rxFrames, rxDropped: st.rxDropped };
+  }
+  return { port, vif };
 }
 
 /** Runs the clock until nothing is due (bounded). */
@@ -239,37 +273,41 @@ function send(w: World, s: Sent): void {
   else w.net.guests[s.from === "A" ? 0 : 1]!.netfront.send({ data: s.frame.data.slice(), ...(s.frame.offload === undefined ? {} : { offload: s.frame.offload }) });
 }
 
-/** What `port` must receive of `s` (a frame it accepts as is, segments, a completed copy) or nothing. */
-function checkArrival(w: World, s: Sent, port: PortName, arrived: Frame[], input: Uint8Array): void {
+/**
+ * What `port` must receive of `s` (a frame it accepts as is, segments, a completed copy) or
+ * nothing; "dropped" when the frame cannot be adapted to the port (it must count the drop).
+ */
+function checkArrival(w: World, s: Sent, port: PortName, arrived: Frame[], input: Uint8Array): "delivered" | "dropped" {
   const orig = s.frame.data, gso = s.frame.offload?.gsoSize ?? 0, blank = s.frame.offload?.csumBlank === true;
   const off = w.offloads[port];
   const where = `frame from ${s.from} (${orig.length} bytes${gso ? `, gso ${gso}` : ""}${blank ? ", csum_blank" : ""}) on ${port}`;
   if (gso > 0 && !(off.tso && orig.length <= off.maxGsoFrame)) {
     if (segmentable(orig) === undefined) {
       if (arrived.length > 0) fail("bridge", `${where}: cannot be segmented, yet ${arrived.length} frame(s) arrived`, input);
-      return;
+      return "dropped";
     }
     const why = checkSegments(orig, gso, arrived.map((f) => f.data));
     if (why !== undefined) fail("gso", `${where}: ${why}`, input);
-    return;
+    return "delivered";
   }
   if (blank && !off.txChecksum) {
     const ip = ipv4Of(orig);
     // RFC 791: a fragment's L4 checksum spans other frames; it cannot be completed here.
     if (ip === undefined || (ip.proto !== 6 && ip.proto !== 17) || (u16(orig, 20) & 0x3fff) !== 0) {
       if (arrived.length > 0) fail("bridge", `${where}: cannot be completed, yet it arrived`, input);
-      return;
+      return "dropped";
     }
     if (arrived.length !== 1) fail("bridge", `${where}: ${arrived.length} copies arrived`, input);
     const why = checkCompleted(orig, arrived[0]!.data);
     if (why !== undefined) fail("checksum", `${where}: ${why}`, input);
-    return;
+    return "delivered";
   }
   if (arrived.length !== 1) fail("bridge", `${where}: ${arrived.length} copies arrived`, input);
   if (Buffer.compare(arrived[0]!.data, orig) !== 0) fail("bridge", `${where}: bytes changed`, input);
   const ao = arrived[0]!.offload;
   if ((ao?.gsoSize ?? 0) !== gso) fail("bridge", `${where}: arrived with gso ${ao?.gsoSize ?? 0}`, input);
   if (blank && ao?.csumBlank !== true) fail("checksum", `${where}: arrived without csum_blank and with its checksum still partial`, input);
+  return "delivered";
 }
 
 export const mode = "async";
@@ -286,6 +324,7 @@ export async function fuzz(data: Buffer): Promise<void> {
   const r = new Reader(input);
   for (let n = 0; n < 12 && !r.done; n++) {
     const s = decode(w, r);
+    const before = counts(w);
     send(w, s);
     settle(w.clock);
     // Shadow 802.1D: learn the source, forward to a learned destination, else flood.
@@ -295,14 +334,28 @@ export async function fuzz(data: Buffer): Promise<void> {
     const known = multicast(dst) ? undefined : learned.get(dst);
     const targets = new Set<PortName>(known === undefined ? PORTS.filter((p) => p !== s.from) : known === s.from ? [] : [known]);
     const arrivals = w.got.splice(0);
+    const after = counts(w);
     for (const port of PORTS) {
       if (port === s.from) continue;
       const arrived = arrivals.filter((g) => g.port === port).map((g) => g.frame);
+      let verdict: "delivered" | "dropped" | "not sent" = "not sent";
       if (!targets.has(port)) {
         if (arrived.length > 0) fail("learning", `frame ${n} from ${s.from} to ${dst.toString(16)} (learned on ${known ?? "-"}) reached ${port}`, input);
-        continue;
+      } else verdict = checkArrival(w, s, port, arrived, input);
+      // Delivered intact or dropped with a counted reason, and the counters say what happened.
+      const dropped = after.port[port].dropped - before.port[port].dropped, tx = after.port[port].tx - before.port[port].tx;
+      const wantDropped = verdict === "dropped" ? 1 : 0;
+      if (dropped !== wantDropped) fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${dropped} drop(s), expected ${wantDropped}`, input);
+      const handed = port === "A" || port === "B" ? (verdict === "delivered" ? 1 : 0) : arrived.length;
+      if (tx !== handed) fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${tx} frame(s) sent, its device got ${handed}`, input);
+      if (port === "A" || port === "B") {
+        const rx = after.vif[port].rx - before.vif[port].rx, rxDropped = after.vif[port].rxDropped - before.vif[port].rxDropped;
+        if (rx !== arrived.length || rxDropped !== 0) fail("counters", `frame ${n} from ${s.from} to guest ${port}: netback counted ${rx} delivered and ${rxDropped} dropped, the guest got ${arrived.length}`, input);
       }
-      checkArrival(w, s, port, arrived, input);
+    }
+    if (s.from === "A" || s.from === "B") {
+      const tx = after.vif[s.from].tx - before.vif[s.from].tx, txErrors = after.vif[s.from].txErrors - before.vif[s.from].txErrors;
+      if (tx !== 1 || txErrors !== 0) fail("counters", `frame ${n} from guest ${s.from}: netback counted ${tx} frame(s) taken and ${txErrors} error(s)`, input);
     }
     const back = arrivals.filter((g) => g.port === s.from);
     if (back.length > 0) fail("learning", `frame ${n} from ${s.from} came back out of its own port`, input);
