@@ -171,7 +171,7 @@ describe.skipIf(missing.length > 0)("netlab xenstored command", () => {
       expect(r.stderr).toContain("is not a socket");
       const none = spawnSync(process.execPath, [bin, "xenstored"], { encoding: "utf8" });
       expect(none.status).toBe(2);
-      expect(none.stderr).toContain("--socket PATH is required");
+      expect(none.stderr).toContain("netlab xenstored: [ERR_USAGE] --socket is required");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
