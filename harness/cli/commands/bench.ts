@@ -14,7 +14,8 @@ import { constants as osConstants } from "node:os";
 
 export const summary = "benchmark suites with baselines (kernel, Node net, Buffer.copy) and targets";
 
-const USAGE = `usage: netlab bench [--suite NAME[,NAME...]] [--quick] [--json] [--out DIR] [--list] [--keep-memmove]
+const USAGE = `usage: netlab bench [--suite NAME[,NAME...]] [--case TEXT[,TEXT...]] [--quick] [--json] [--out DIR] [--list] [--keep-memmove]
+  --case    only the cases whose name contains one of the texts (e.g. --suite tcp --case IPv6)
   --quick   tiny workloads, one run each (under a minute; what npm test runs)
   --keep-memmove  do not re-run with glibc's rep movsb threshold raised where memmove has the
             short-distance penalty (see harness/bench/memmove.ts; the machine line shows both)
@@ -26,7 +27,7 @@ const BENCH_SPEC = {
   command: "bench",
   usage: USAGE,
   options: {
-    suite: { type: "string" }, quick: { type: "boolean" }, json: { type: "boolean" }, out: { type: "string" },
+    suite: { type: "string" }, case: { type: "string" }, quick: { type: "boolean" }, json: { type: "boolean" }, out: { type: "string" },
     list: { type: "boolean" }, "keep-memmove": { type: "boolean" },
   },
 } as const;
@@ -36,6 +37,7 @@ export async function run(args: string[]): Promise<number> {
   if (help) { process.stdout.write(helpText(BENCH_SPEC)); return 0; }
   const quick = v.quick === true, json = v.json === true, list = v.list === true, keepMemmove = v["keep-memmove"] === true;
   const only = v.suite?.split(",").filter((n) => n !== ""), out = v.out;
+  const caseTexts = v.case?.split(",").filter((n) => n !== "");
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
   const suites = await loadSuites(path.join(root, "benchmarks/suites"));
   if (list) { for (const s of suites) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`); return 0; }
@@ -61,14 +63,16 @@ export async function run(args: string[]): Promise<number> {
     },
   };
   let results: BenchResult[] = [];
-  for (const s of chosen) for (const c of s.cases()) results.push(await runCase(c, ctx));
+  for (const s of chosen) {
+    for (const c of s.cases()) if (caseTexts === undefined || caseTexts.some((t) => c.name.includes(t))) results.push(await runCase(c, ctx));
+  }
   if (interactive) process.stderr.write("\r\x1b[K");
   results = attachRatios(results);
   const machine = { ...describeMachine(), memmove: `${memmove.alignedGBps}/${memmove.shortDistanceGBps} GB/s at distance 0/16 (${memmove.penalty}x)`, glibcTunables: process.env["GLIBC_TUNABLES"] ?? "none",
     ...(process.env["NETLAB_BENCH_MEMMOVE_BEFORE"] === undefined ? {} : { memmovePenaltyWithoutTunables: process.env["NETLAB_BENCH_MEMMOVE_BEFORE"] }) };
   const when = new Date().toISOString();
   const dir = out ?? (quick ? undefined : path.join(root, "benchmarks/results"));
-  const full = only === undefined || out !== undefined;
+  const full = (only === undefined && caseTexts === undefined) || out !== undefined;
   const stampFile = `${when.replace(/[:.]/g, "-")}${full ? "" : `-${chosen.map((c) => c.name).join("+")}`}.json`;
   if (dir !== undefined) {
     mkdirSync(dir, { recursive: true });
