@@ -29,7 +29,7 @@ import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.ts";
 import type { Blkback, BlkbackState, BlkFault, BlockStorage } from "./types.ts";
 import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts";
 import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
-import { createSerialTask, readUint } from "./serial-task.ts";
+import { createSerialTask, readUint } from "../xenbus/serial-task.ts";
 import { NetlabError } from "../../stack/error.ts";
 
 /** Linux xen_blkif_max_ring_order default. */
@@ -359,9 +359,9 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
     report(reason, detail);
     teardown();
     state = "faulted";
-    // Linux xenbus_dev_fatal: error node under the domain's error/ tree, then Closing.
-    void xs.write(`${be.replace(/\/backend\/.*/, "")}/error${be.replace(/^\/local\/domain\/\d+/, "")}/error`, `${reason}: ${detail}`)
-      .then(() => switchState(XenbusState.Closing));
+    // Linux xenbus_dev_fatal: error node under the domain's error/ tree, then Closing (on the device's task).
+    const node = `${be.replace(/\/backend\/.*/, "")}/error${be.replace(/^\/local\/domain\/\d+/, "")}/error`;
+    void task.run(async () => { await xs.write(node, `${reason}: ${detail}`); await switchState(XenbusState.Closing); });
   };
 
   /** connect_ring + connect: map, bind, advertise, Connected. */
@@ -557,7 +557,7 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
       if (!dead) {
         teardown();
         state = "closed";
-        await switchState(XenbusState.Closed);
+        await task.run(() => switchState(XenbusState.Closed));
       }
       dead = true;
       task.stop();

@@ -34,7 +34,7 @@ import type {
 } from "./types.ts";
 import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts";
 import { XenbusState } from "../xenbus/types.ts";
-import { createSerialTask, readUint } from "./serial-task.ts";
+import { createSerialTask, readUint } from "../xenbus/serial-task.ts";
 import { NetlabError } from "../../stack/error.ts";
 
 /** Linux xen_blkif_max_segments default. */
@@ -555,9 +555,12 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     state = "error";
     failEverything("disconnected");
     for (const h of faultHandlers) h(f);
-    void xs.write(`${fe.replace(/\/device\/.*/, "")}/error${fe.replace(/^\/local\/domain\/\d+/, "")}/error`, `${reason}: ${detail}`)
-      .then(() => switchXenbusState(xs, fe, XenbusState.Closing));
+    // Linux xenbus_dev_fatal: error node under the domain's error/ tree, then Closing (on the device's task).
     xbState = XenbusState.Closing;
+    void task.run(async () => {
+      await xs.write(`${fe.replace(/\/device\/.*/, "")}/error${fe.replace(/^\/local\/domain\/\d+/, "")}/error`, `${reason}: ${detail}`);
+      await switchXenbusState(xs, fe, XenbusState.Closing);
+    });
     for (const w of readyWaiters.splice(0)) w(err("disconnected"));
   };
 
@@ -922,8 +925,10 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
         failEverything("closed");
       } else {
         const done = new Promise<void>((r) => closeWaiters.push(r));
-        xbState = XenbusState.Closing;
-        await switchXenbusState(xs, fe, XenbusState.Closing);
+        await task.run(async () => {
+          xbState = XenbusState.Closing;
+          await switchXenbusState(xs, fe, XenbusState.Closing);
+        });
         task.trigger();
         await done;
       }

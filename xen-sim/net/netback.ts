@@ -33,8 +33,9 @@ import type { Domain } from "../hypervisor/types.ts";
 import { createBackRing, sharedResponseProducer } from "../ring/ring.ts";
 import type { BackRing } from "../ring/types.ts";
 import type { XenstoreClient } from "../xenstore/client.ts";
-import { XenbusState, type StateWatch, type XenbusStateValue } from "../xenbus/types.ts";
-import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.ts";
+import { createSerialTask } from "../xenbus/serial-task.ts";
+import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
+import { readKeys, readState, switchState, writeKeys } from "../xenbus/xenbus.ts";
 import type { Bridge, BridgePort } from "./bridge.ts";
 import { createFramePool } from "./frame-pool.ts";
 import { createBufferRecycler } from "../../stack/link/recycler.ts";
@@ -113,8 +114,6 @@ export function createNetback(
   let peerHandler: (e: NetPeerError) => void = () => {};
   let stateHandler: (v: NetbackVif, s: XenbusStateValue) => void = () => {};
   let stopped = false;
-  let chain: Promise<void> = Promise.resolve();
-  const serial = (fn: () => Promise<void>): Promise<void> => (chain = chain.then(fn, fn));
   let rootWatch: (() => void) | undefined;
 
 
@@ -187,21 +186,25 @@ export function createNetback(
     serveIfPresent(fe, id, ids.ok && ids.value.includes(id));
   };
 
+  // The bus's own serial task (xen-sim/xenbus/serial-task): its step is the full rescan, so
+  // root events that need one while one is queued coalesce; narrower rescans are queued actions.
+  const bus = createSerialTask(rescan, () => {});
+
   /** Routes a root-watch event: to its device, its frontend domain's dir, or (root itself, anything else) a full rescan. */
-  const onRootEvent = (p: string): Promise<void> => {
+  const onRootEvent = (p: string): void => {
     if (p.startsWith(`${root}/`)) {
       const parts = p.slice(root.length + 1).split("/");
       const fe = parts[0]!;
       if (/^[0-9]{1,5}$/.test(fe)) {
-        if (parts.length === 1) return serial(() => rescanFrontend(fe));
+        if (parts.length === 1) { void bus.run(() => rescanFrontend(fe)); return; }
         const id = parts[1]!;
-        if (/^[0-9]{1,9}$/.test(id)) return serial(() => rescanDevice(fe, id));
+        if (/^[0-9]{1,9}$/.test(id)) { void bus.run(() => rescanDevice(fe, id)); return; }
       }
     }
-    return serial(rescan);
+    bus.trigger();
   };
 
-  void xs.watch(root, (p) => void onRootEvent(p)).then((r) => {
+  void xs.watch(root, (p) => onRootEvent(p)).then((r) => {
     if (r.ok) {
       if (stopped) void r.value.unwatch();
       else rootWatch = () => void r.value.unwatch();
@@ -229,12 +232,12 @@ export function createNetback(
     let frontendPath = "";
     let receive: (f: Frame) => void = () => {};
     let port: BridgePort | undefined;
-    let frontWatch: StateWatch | undefined;
+    let frontUnwatch: (() => void) | undefined;
     let hotplugWatch: (() => void) | undefined;
     let gone = false;
     let firstFrontEvent = true;
-    let vchain: Promise<void> = Promise.resolve();
-    const vserial = (fn: () => Promise<void>): Promise<void> => (vchain = vchain.then(fn, fn));
+    /** Called by the first run of frontendChanged (or a failed watch): probe goes on. */
+    let firstFrontRun: () => void = () => {};
     const pool = createFramePool();
     // Large tx frames (GSO) come from buffers that the consumer gives back once it has copied
     // them out (Frame.release: another vif's rx or a tap; a simulated link port never gives them back), so they stay hot in cache.
@@ -284,7 +287,7 @@ export function createNetback(
       peerHandler({ domid: fe, devid, reason, fatal, ...(detail === undefined ? {} : { detail }) });
       if (fatal) {
         disconnect();
-        void vserial(async () => {
+        void task.run(async () => {
           await setState(XenbusState.Closing);
           await setState(XenbusState.Closed);
         });
@@ -671,7 +674,7 @@ export function createNetback(
       pollCtrl(c0);
       if (!c0.live) return;
       // Write Connected once the hotplug script has reported the vif connected.
-      const hp = await xs.watch(`${path}/hotplug-status`, () => void vserial(async () => {
+      const hp = await xs.watch(`${path}/hotplug-status`, () => void task.run(async () => {
         if (!c0.live || state === XenbusState.Connected) return;
         const s = await xs.read(`${path}/hotplug-status`);
         if (s.ok && s.value === "connected" && c0.live && (state as XenbusStateValue) !== XenbusState.Connected) {
@@ -747,11 +750,16 @@ export function createNetback(
       if (r.value.more) clock.setTimer(clock.now(), () => pollCtrl(c));
     };
 
-    const onFrontend = async (s: XenbusStateValue): Promise<void> => {
+    /** Linux netback frontend_changed(), run by the vif's serial task with the frontend's state as it is now. */
+    const frontendChanged = async (): Promise<void> => {
+      if (gone) return;
+      const s = await readState(xs, frontendPath);
       if (gone) return;
       if (firstFrontEvent) {
-        // The state found at start may be a previous backend's Connected: wait for a change.
+        // The run the watch's registration event brings: the state found at start may be a
+        // previous backend's Connected, so wait for a change.
         firstFrontEvent = false;
+        firstFrontRun();
         return;
       }
       switch (s) {
@@ -781,10 +789,15 @@ export function createNetback(
       }
     };
 
+    // Every piece of this vif's xenbus work runs on this task, one at a time.
+    const task = createSerialTask(frontendChanged, (e) => report("internal", false, String(e)));
+
     const detach = (): void => {
       gone = true;
       disconnect();
-      frontWatch?.cancel();
+      task.stop();
+      frontUnwatch?.();
+      frontUnwatch = undefined;
       port?.detach();
       port = undefined;
     };
@@ -806,10 +819,12 @@ export function createNetback(
         const bridge = deps.bridges(k.value.bridge ?? "xenbr0");
         if (bridge !== undefined) port = bridge.attach(device, { name: `vif${fe}.${devid}` });
         await new Promise<void>((resolve) => {
-          frontWatch = watchState(xs, frontendPath, (s) => {
-            resolve();
-            void vserial(() => onFrontend(s));
-          }, () => resolve());
+          firstFrontRun = resolve;
+          void xs.watch(`${frontendPath}/state`, () => task.trigger(), `netback:${path}`).then((r) => {
+            if (!r.ok) { resolve(); return; }
+            if (gone) void r.value.unwatch();
+            else frontUnwatch = () => void r.value.unwatch();
+          });
         });
         if (gone) return;
         const values: Record<string, string | number> = {
@@ -819,7 +834,7 @@ export function createNetback(
         };
         const w = await writeKeys(xs, path, values);
         if (!w.ok || gone) return;
-        await vserial(() => setState(XenbusState.InitWait));
+        await task.run(() => setState(XenbusState.InitWait));
       },
       reattachRings() {
         if (conns.length === 0 || state !== XenbusState.Connected) return false;
@@ -836,7 +851,7 @@ export function createNetback(
       remove: detach,
       crash: detach,
       async shutdown() {
-        await vserial(async () => {
+        await task.run(async () => {
           disconnect();
           await setState(XenbusState.Closing);
           await setState(XenbusState.Closed);
@@ -854,12 +869,14 @@ export function createNetback(
     onVifState(h) { stateHandler = h; },
     crash() {
       stopped = true;
+      bus.stop();
       rootWatch?.();
       for (const v of vifs.values()) v.crash();
       vifs.clear();
     },
     async shutdown() {
       stopped = true;
+      bus.stop();
       rootWatch?.();
       for (const v of vifs.values()) await v.shutdown();
       vifs.clear();

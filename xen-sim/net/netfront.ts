@@ -33,7 +33,8 @@ import type { FrontRing } from "../ring/types.ts";
 import type { XenstoreClient } from "../xenstore/client.ts";
 import type { XsClientError } from "../xenstore/types.ts";
 import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
-import { readKeys, switchState, watchState, writeKeys } from "../xenbus/xenbus.ts";
+import { createSerialTask } from "../xenbus/serial-task.ts";
+import { readKeys, readState, switchState, writeKeys } from "../xenbus/xenbus.ts";
 import { createFramePool } from "./frame-pool.ts";
 import { segmentTcpv4 } from "./gso.ts";
 import type { NetfrontOptions, NetfrontStats, Netfront, NetPeerError } from "./types.ts";
@@ -529,8 +530,6 @@ function netfront(
   };
 
   // ---- handshake --------------------------------------------------------------------------
-  let chain: Promise<void> = Promise.resolve();
-  const serial = (fn: () => Promise<void>): Promise<void> => (chain = chain.then(fn, fn));
 
   const setState = async (s: XenbusStateValue): Promise<void> => {
     const r = await switchState(xs, frontendPath, s);
@@ -579,7 +578,10 @@ function netfront(
     flushQueue(r);
   };
 
-  const onBackend = async (s: XenbusStateValue): Promise<void> => {
+  /** Linux netback_changed(), run by the device's serial task with the backend's state as it is now. */
+  const backendChanged = async (): Promise<void> => {
+    if (closed) return;
+    const s = await readState(xs, backendPath);
     if (closed) return;
     switch (s) {
       case XenbusState.InitWait:
@@ -620,7 +622,13 @@ function netfront(
     }
   };
 
-  const watch = watchState(xs, backendPath, (s) => void serial(() => onBackend(s)));
+  const task = createSerialTask(backendChanged, (e) => report("internal", false, String(e)));
+  let unwatch: (() => void) | undefined;
+  void xs.watch(`${backendPath}/state`, () => task.trigger(), `netfront:${frontendPath}`).then((r) => {
+    if (!r.ok) return;
+    if (closed) void r.value.unwatch();
+    else unwatch = () => void r.value.unwatch();
+  });
 
   /** Fresh front rings over the same pages, ports and rx buffers (see Netfront.resetRings). */
   const resetRings = (): boolean => {
@@ -677,11 +685,12 @@ function netfront(
     resetRings,
     async close() {
       if (closed) return;
-      await serial(async () => { await setState(XenbusState.Closing); });
-      // The backend answers Closing; onBackend then writes Closed (xenbus_frontend_closed).
+      await task.run(() => setState(XenbusState.Closing));
+      // The backend answers Closing; backendChanged then writes Closed (xenbus_frontend_closed).
       for (let i = 0; i < 1000 && state !== XenbusState.Closed; i++) await new Promise<void>((res) => clock.setTimer(clock.now() + 10, res));
       closed = true;
-      watch.cancel();
+      task.stop();
+      unwatch?.();
       teardown();
       if (state !== XenbusState.Closed) await setState(XenbusState.Closed);
     },

@@ -40,7 +40,7 @@ import { firstDifference } from "../oracles.ts";
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
  * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
  */
-export const instrumentOnly = ["xen-sim/blk/blkback.ts", "xen-sim/blk/serial-task.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+export const instrumentOnly = ["xen-sim/blk/blkback.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
 
 const SECTORS = 64;
 /** Requests per input at most (each is answered before the next: a per-input time bound). */

@@ -32,7 +32,7 @@ import { firstDifference } from "../oracles.ts";
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
  * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
  */
-export const instrumentOnly = ["xen-sim/blk/blkfront.ts", "xen-sim/blk/serial-task.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+export const instrumentOnly = ["xen-sim/blk/blkfront.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
 
 const SECTORS = 256;
 const byteOf = (sector: number, i: number): number => (sector * 37 + i * 11 + (i >> 8)) & 255;
