@@ -1,6 +1,6 @@
 // describeTopology(): the configuration graph of a topology as text (what `netlab lab describe`
-// prints, like `mirage describe`): each node with the implementations composed for it and its
-// routing table, then each link with its impairments and queue discipline.
+// prints, like `mirage describe`): each node with the implementations composed for it (a xen host:
+// stack on netfront, netback and a bridge in dom0) and its routing table, then each link with its impairments and queue discipline.
 import { createRoutingTable } from "../../stack/net/route.ts";
 import { parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
@@ -49,6 +49,9 @@ export function describeTopology(t: Topology): string {
     const impl = n.implementation ?? "netlab";
     const layers = impl === "linux"
       ? "the Linux kernel's stack in a network namespace (harness/lab/linux.ts), attached by a tap to its link end; real time, root"
+      : impl === "xen"
+      ? `a Xen domU: createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP on netfront -> netback -> bridge xenbr-${n.name} -> its link ` +
+        "(netback's vif and the bridge in dom0; tx/rx rings in granted pages, an event channel; simulated hypervisor, virtual time)"
       : n.kind === "router"
       ? "createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)"
       : n.kind === "switch"
@@ -57,7 +60,9 @@ export function describeTopology(t: Topology): string {
     lines.push(`  ${n.name} (${n.kind}, ${impl}): ${layers}`);
     for (const f of n.interfaces) {
       const l = linkOf.get(`${n.name}:${f.name}`);
-      lines.push(`    ${f.name.padEnd(8)} ${(f.address ?? "-").padEnd(18)} device: ${l === undefined ? "(none)" : `end of link ${l.name} to ${l.peer}`}`);
+      const end = l === undefined ? "(none)" : `end of link ${l.name} to ${l.peer}`;
+      const device = impl === "xen" ? `netfront; dom0's bridge xenbr-${n.name} has port ${f.name}: ${end}` : end;
+      lines.push(`    ${f.name.padEnd(8)} ${(f.address ?? "-").padEnd(18)} device: ${device}`);
     }
     if (n.kind === "router") {
       const table = createRoutingTable();

@@ -55,7 +55,7 @@ describe("topology files", () => {
       "/nodes/0/routes/0/via: gateway 10.9.9.9 is on none of a's subnets (a route to nowhere)",
       "/nodes/1/interfaces/0/address: address 10.0.0.1 is also a:eth0's",
       "/nodes/2/implementation: a linux router is not supported by this runner yet (linux hosts only)",
-      "/nodes/3/implementation: xen nodes are not supported by this runner yet",
+      "/nodes/3/implementation: a xen host runs in virtual time; a topology with linux hosts (real time) cannot have one in this runner",
       "/links/1/endpoints/0: a has no interface eth1",
       "/links/1/endpoints/1: unknown node c",
       "/flows/0/to: unknown node zz",
@@ -69,6 +69,17 @@ describe("topology files", () => {
     t.nodes[2].routes.push({ destination: "10.2.0.2/32", via: "10.0.0.1" }); // r2 sends b's traffic back to r1
     expect(errorsOf(t)).toEqual([]);
     await expect(runLab(t, { durationMs: 100 })).rejects.toThrow("/flows/0: the way from a to b loops (a -> r1 -> r2 -> r1)");
+  });
+
+  it("refuses xen routers and switches and a xen host on a link narrower than netfront's 1500-byte MTU", async () => {
+    const t = pair();
+    t.nodes[0].implementation = "xen";
+    t.links[0].mtu = 1280;
+    t.nodes.push({ name: "xr", kind: "router", implementation: "xen", interfaces: [{ name: "eth0", address: "10.0.1.1/24" }] });
+    expect(errorsOf(t)).toEqual([
+      "/nodes/2/implementation: a xen router is not supported by this runner (xen hosts only: a domU behind netfront)",
+      "/links/0/mtu: a:eth0 is a xen host's netfront, whose MTU is 1500 (endpoint 0)",
+    ]);
   });
 
   it("refuses a loop of switches, addresses on switch ports and hosts or routers without one", async () => {
@@ -107,7 +118,7 @@ describe("topology files", () => {
 
   it("every shipped example is valid", async () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-mixed", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain", "traceroute-linux"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-mixed", "dumbbell-xen", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain", "traceroute-linux"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 
@@ -118,6 +129,13 @@ describe("topology files", () => {
     expect(text).toContain("    route 10.2.0.0/24 via 10.0.0.2 dev eth1 static");
     expect(text).toContain("    route 10.0.0.0/30 dev eth1 connected");
     expect(text).toContain("  narrow       r1:eth1 <-> r2:eth0: 20 Mb/s, 10 ms delay, MTU 1280, queue drop-tail (limitPackets 1000)");
+  });
+
+  it("describeTopology() names a xen host's composition: stack on netfront -> netback -> dom0's bridge -> its link", async () => {
+    const text = describeTopology(example("dumbbell-xen"));
+    expect(text).toContain("  src1 (host, xen): a Xen domU: createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP on netfront -> netback -> bridge xenbr-src1 -> its link");
+    expect(text).toContain("    eth0     10.1.2.2/24        device: netfront; dom0's bridge xenbr-src2 has port eth0: end of link src2-r1 to r1:eth2");
+    expect(text).toContain("  src3 (host, netlab): createStack:");
   });
 
   it("jainIndex() is 1 for equal shares and 1/n when one flow takes everything", async () => {
@@ -244,6 +262,45 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(bloat.udpCbr[0]!.oneWayDelayMs!.p90).toBeGreaterThan(150);
     expect(fq.udpCbr[0]!.oneWayDelayMs!.p90).toBeLessThan(30);
     expect(fq.http[0]!.completionMs!.p90).toBeLessThan(bloat.http[0]!.completionMs!.p90);
+  });
+
+  it("dumbbell-xen: two senders are domUs behind netfront, bridged by dom0 onto their links; flows connect, bytes arrive, the same seed gives the same pcap", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-lab-xen-"));
+    try {
+      const t = example("dumbbell-xen");
+      const r = await runLab(t, { durationMs: 2500, outDir: join(dir, "a") });
+      await runLab(t, { durationMs: 2500, outDir: join(dir, "b") });
+      await runLab(t, { durationMs: 2500, outDir: join(dir, "c"), seed: 2 });
+      expect(r.flows.map((f) => [f.name, f.sender, f.connected])).toEqual([["flow1", "xen", true], ["flow2", "xen", true], ["flow3", "netlab", true], ["flow4", "netlab", true]]);
+      for (const f of r.flows) expect(f.bytesReceived).toBeGreaterThan(200_000);
+      const xen = r.xen!;
+      expect(xen.peerErrors).toEqual([]);
+      expect(xen.hosts.map((h) => [h.name, h.domid, h.vif, h.bridge, h.mac])).toEqual([
+        ["src1", 1, "vif1.0", "xenbr-src1", "00:16:3e:00:00:01"], ["src2", 2, "vif2.0", "xenbr-src2", "00:16:3e:00:00:02"],
+      ]);
+      for (const h of xen.hosts) {
+        // Every frame the domU sent crossed the rings into its vif; the bridge port splits GSO frames into MTU-sized ones for the link.
+        expect(h.netfront.txFrames).toBeGreaterThan(100);
+        expect(h.netback.txFrames).toBe(h.netfront.txFrames);
+        expect(h.netback.txBytes).toBe(h.netfront.txBytes);
+        expect(h.linkPort.txFrames).toBeGreaterThanOrEqual(h.netback.txFrames);
+        // The other way: what came in from the link went through the vif into the domU.
+        expect(h.netfront.rxFrames).toBe(h.netback.rxFrames);
+        expect(h.netback.rxFrames).toBe(h.linkPort.rxFrames);
+        expect([h.netfront.txDropped, h.netback.txErrors, h.linkPort.dropped]).toEqual([0, 0, 0]);
+      }
+      expect(formatLabSummary(r)).toMatch(/share of the steady goodput by sender stack: xen 2 flows .* \| {2}netlab 2 flows/);
+      const bytes = (d: string, link: string) => readFileSync(join(dir, d, `${link}.pcapng`));
+      // On src1's access link, the frames are the domU's: its Xen MAC is their source (bytes 6..11 of each frame).
+      expect(bytes("a", "src1-r1").includes(Buffer.from([0x00, 0x16, 0x3e, 0x00, 0x00, 0x01]))).toBe(true);
+      for (const link of ["src1-r1", "bottleneck"]) {
+        expect(bytes("a", link).length).toBeGreaterThan(100_000);
+        expect(bytes("a", link).equals(bytes("b", link))).toBe(true);
+        expect(bytes("a", link).equals(bytes("c", link))).toBe(false);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("writes a pcapng per link and the same bytes from the same seed", async () => {

@@ -1,5 +1,5 @@
 // runLab(): builds a validated topology of netlab nodes (hosts are createStack, routers are
-// createRouter) joined by point-to-point links with impairments and queue disciplines, runs its
+// createRouter; xen hosts are domUs with netlab's stack on a netfront, see xen.ts) joined by point-to-point links with impairments and queue disciplines, runs its
 // flows on one VirtualClock from a seed, and reports per-flow goodput over time, RTT and cwnd
 // samples, retransmissions, per-queue statistics and Jain's fairness index; with outDir it writes
 // a pcapng per link (seen from its first endpoint: both directions), report.json, summary.txt
@@ -25,6 +25,7 @@ import { createRealClock } from "../time/real-clock.ts";
 import type { NetnsProcess } from "../netns/index.ts";
 import { attachLinuxHost, linuxSkipReason, startLinuxBulkSender, startLinuxTraceroute, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
 import { NetlabError } from "../../stack/error.ts";
+import { buildLabXenHosts, type LabXenHosts, type XenReport } from "./xen.ts";
 
 export interface LabRunOptions {
   /** Overrides the file's seed (default 1). */
@@ -53,8 +54,8 @@ export interface FlowReport {
   readonly kind: "bulk-tcp";
   readonly from: string;
   readonly to: string;
-  /** The sender's stack: netlab's TCP, or the Linux kernel's (a linux host). */
-  readonly sender: "netlab" | "linux";
+  /** The sender's stack: netlab's TCP ("xen": in a domU behind netfront), or the Linux kernel's (a linux host). */
+  readonly sender: "netlab" | "xen" | "linux";
   /** As asked for; a Linux sender reports what its socket used in linuxCongestionControl. */
   readonly congestionControl: "cubic" | "newreno";
   readonly linuxCongestionControl?: string;
@@ -139,6 +140,8 @@ export interface LabReport {
   /** Jain's index per link direction that two or more flows cross. */
   readonly sharedLinks: readonly SharedLinkReport[];
   readonly routers: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** With xen hosts: each domU's netfront, its vif in dom0 and the bridge port of its lab link. */
+  readonly xen?: XenReport;
   readonly outDir?: string;
 }
 
@@ -260,9 +263,25 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     }));
   }
   world?.restartClock();
+  // Xen hosts: one simulated Xen machine whose dom0 bridges each domU's vif onto that host's link.
+  const xenNodes = topology.nodes.filter((n) => n.implementation === "xen");
+  let xen: LabXenHosts | undefined;
+  if (xenNodes.length > 0) {
+    if (virtual === undefined) throw configError("xen hosts run in virtual time only (not with linux hosts in one topology)");
+    options.onProgress?.(`${topology.name}: booting ${xenNodes.length} xen domU(s) and connecting their netfronts`);
+    xen = await buildLabXenHosts({ clock: virtual, rng: createRng(master.nextU32()) }, xenNodes.map((n) => {
+      const f = n.interfaces[0]!;
+      const gateway = n.routes?.[0]?.via;
+      return { name: n.name, interfaceName: f.name, device: deviceOf(n.name, f.name), cidr: f.address!, ...(gateway === undefined ? {} : { gateway }) };
+    }));
+  }
   for (const n of topology.nodes) {
     const rng = createRng(master.nextU32());
     if (n.implementation === "linux") continue;
+    if (n.implementation === "xen") {
+      hosts.set(n.name, xen!.stacks.get(n.name)!);
+      continue;
+    }
     if (n.kind === "host") {
       const f = n.interfaces[0]!;
       const gateway = n.routes?.[0]?.via;
@@ -564,7 +583,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       return k === undefined ? x : { ...x, cwnd: k.cwnd, srttMs: k.srttMs };
     });
     return {
-      name: f.name, kind: "bulk-tcp", from: f.spec.from, to: f.spec.to, sender: linux === undefined ? "netlab" : "linux", congestionControl: f.cc,
+      name: f.name, kind: "bulk-tcp", from: f.spec.from, to: f.spec.to, sender: linux !== undefined ? "linux" : xen?.stacks.has(f.spec.from) === true ? "xen" : "netlab", congestionControl: f.cc,
       ...(linux === undefined ? {} : { linuxCongestionControl: linux.congestionControl }),
       ...(linux?.error === undefined ? {} : { error: linux.error }),
       startMs: f.start, durationMs: f.end - f.start,
@@ -617,6 +636,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     jainIndex: jainIndex(flowReports.map((f) => f.steadyGoodputBitsPerSecond)),
     sharedLinks: sharedLinks(flowReports),
     routers: routerCounters,
+    ...(xen === undefined ? {} : { xen: xen.report() }),
     ...(options.outDir === undefined ? {} : { outDir: options.outDir }),
   };
   if (options.outDir !== undefined) {
@@ -707,6 +727,15 @@ export function formatLabSummary(r: LabReport): string {
       lines.push(`  ${q.name} [${s.kind}, ${mbps(q.rateBitsPerSecond)}]: ${s.enqueued} enqueued, ${s.dropped} dropped, ${s.marked} marked; ` +
         `sojourn p50 ${s.sojournMs.p50.toFixed(2)} ms, p90 ${s.sojournMs.p90.toFixed(2)} ms, p99 ${s.sojournMs.p99.toFixed(2)} ms; max backlog ${s.maxBacklogPackets} packets`);
     }
+  }
+  if (r.xen !== undefined) {
+    lines.push("", "xen hosts (domU netfront -> netback vif in dom0 -> bridge -> link):");
+    for (const h of r.xen.hosts) {
+      lines.push(`  ${h.name} dom${h.domid} ${h.mac}: netfront tx ${h.netfront.txFrames} frames / rx ${h.netfront.rxFrames}, ${h.vif} tx ${h.netback.txFrames} / rx ${h.netback.rxFrames}, ` +
+        `${h.bridge} link port out ${h.linkPort.txFrames} (${h.linkPort.segmented} GSO segmented, ${h.linkPort.checksumsCompleted} checksums completed) / in ${h.linkPort.rxFrames}` +
+        `${h.netfront.txDropped + h.netfront.rxDropped + h.netback.rxDropped + h.linkPort.dropped > 0 ? `; dropped: netfront ${h.netfront.txDropped} tx ${h.netfront.rxDropped} rx, vif ${h.netback.rxDropped}, port ${h.linkPort.dropped}` : ""}`);
+    }
+    if (r.xen.peerErrors.length > 0) lines.push(`  peer errors: ${r.xen.peerErrors.join("; ")}`);
   }
   for (const [name, c] of Object.entries(r.routers)) {
     const drops = Object.entries(c).filter(([k]) => k.startsWith("drop.")).map(([k, v]) => `${k.slice(5)} ${v}`);

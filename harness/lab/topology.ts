@@ -4,7 +4,9 @@
 // hosts). Every error names the JSON path of the bad field ("/links/2/rateBitsPerSecond: ...").
 // A switch is a learning bridge joining the links that end on its ports; a loop of switches (no STP,
 // no TTL on Ethernet) is refused. Netlab nodes run in virtual time; a linux host (the kernel in a
-// namespace, attached by a tap) makes the run real time; xen nodes are refused before anything runs.
+// namespace, attached by a tap) makes the run real time; a xen host (a domU running netlab's stack
+// behind netfront, dom0's netback and a bridge onto its link) runs in virtual time, so it is refused
+// in a topology with linux hosts.
 import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 
 /** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
@@ -29,7 +31,7 @@ export interface TopologyRoute {
 export interface TopologyNode {
   readonly name: string;
   readonly kind: "host" | "router" | "switch";
-  /** What runs the node (default netlab); "xen" and "linux" are described but not yet run. */
+  /** What runs the node (default netlab): "xen" a domU behind netfront (hosts), "linux" the kernel in a namespace (hosts, real time). */
   readonly implementation?: "netlab" | "xen" | "linux";
   readonly interfaces: readonly TopologyInterface[];
   readonly routes?: readonly TopologyRoute[];
@@ -295,7 +297,10 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     if (nodes.has(n.name)) errors.push({ path: `/nodes/${i}/name`, message: `duplicate node name ${n.name}` });
     nodes.set(n.name, n);
     const impl = n.implementation ?? "netlab";
-    if (impl === "xen") errors.push({ path: `/nodes/${i}/implementation`, message: "xen nodes are not supported by this runner yet" });
+    if (impl === "xen" && n.kind !== "host") errors.push({ path: `/nodes/${i}/implementation`, message: `a xen ${n.kind} is not supported by this runner (xen hosts only: a domU behind netfront)` });
+    if (impl === "xen" && t.nodes.some((m) => m.implementation === "linux")) {
+      errors.push({ path: `/nodes/${i}/implementation`, message: "a xen host runs in virtual time; a topology with linux hosts (real time) cannot have one in this runner" });
+    }
     if (impl === "linux" && n.kind !== "host") errors.push({ path: `/nodes/${i}/implementation`, message: `a linux ${n.kind} is not supported by this runner yet (linux hosts only)` });
     if (n.kind === "switch") {
       if (n.interfaces.length < 2) errors.push({ path: `/nodes/${i}/interfaces`, message: "a switch needs at least two ports" });
@@ -346,6 +351,11 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
       const prev = used.get(e);
       if (prev !== undefined) errors.push({ path: `/links/${i}/endpoints/${k}`, message: `${e} is already on ${prev}` });
       used.set(e, l.name ?? `link ${i}`);
+    });
+    l.endpoints.forEach((e, k) => {
+      if (nodes.get(e.split(":")[0]!)?.implementation === "xen" && (l.mtu ?? 1500) < 1500) {
+        errors.push({ path: `/links/${i}/mtu`, message: `${e} is a xen host's netfront, whose MTU is 1500 (endpoint ${k})` });
+      }
     });
     if (l.endpoints[0] === l.endpoints[1]) errors.push({ path: `/links/${i}/endpoints`, message: "a link joins two different interfaces" });
     if (l.queue !== undefined && !(l.rateBitsPerSecond! > 0)) errors.push({ path: `/links/${i}/queue`, message: "a queue needs rateBitsPerSecond > 0" });

@@ -2,7 +2,8 @@
 // with a vif on that bridge, a netfront and a protocol stack on it (192.0.2.<i+1>/24 by
 // default). Used by tests, `netlab sim xen-transfer` and the demo's --xen mode.
 //   buildXenNetwork(deps, options)   creates everything and waits (on the VirtualClock) for every
-//                                    netfront to be connected
+//                                    netfront to be connected; options.bridge puts a guest's vif on
+//                                    a bridge of its own (dom0 with a NIC per network), as the lab does
 
 import { createStack, type Stack, type StackOptions } from "../../stack/index.ts";
 import { err, ok, type Result } from "../../stack/result.ts";
@@ -27,6 +28,10 @@ export interface XenNetworkOptions {
   readonly stack?: (index: number, guest: GuestDomain) => StackOptions;
   /** Give up the handshake after this much virtual time (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /** Domain name per guest index (default "domU-<i+1>"). */
+  readonly guestName?: (index: number) => string;
+  /** Name of the bridge a guest's vif joins (default "xenbr0"); a bridge is created per name. */
+  readonly bridge?: (index: number) => string;
 }
 
 /** One guest of the network. */
@@ -40,7 +45,10 @@ export interface XenNetworkGuest {
 /** The assembled network. */
 export interface XenNetwork {
   readonly toolstack: Toolstack;
+  /** xenbr0, the default bridge. */
   readonly bridge: Bridge;
+  /** Every bridge by name (xenbr0 and those options.bridge named). */
+  readonly bridges: ReadonlyMap<string, Bridge>;
   /** The current netback driver (replaced by restartNetback). */
   readonly netback: Netback;
   readonly guests: readonly XenNetworkGuest[];
@@ -60,9 +68,10 @@ export async function buildXenNetwork(
   const { clock, rng } = deps;
   const toolstack = createToolstack({ clock, rng });
   const bridge = createBridge({ clock }, { name: "xenbr0" });
+  const bridges = new Map<string, Bridge>([[bridge.name, bridge]]);
   const peerErrors: NetPeerError[] = [];
   const startNetback = (): Netback => {
-    const nb = createNetback({ dom0: toolstack.dom0, xs: toolstack.xs, clock, bridges: (n) => (n === bridge.name ? bridge : undefined) }, options.netback);
+    const nb = createNetback({ dom0: toolstack.dom0, xs: toolstack.xs, clock, bridges: (n) => bridges.get(n) }, options.netback);
     nb.onPeerError((e) => peerErrors.push(e));
     return nb;
   };
@@ -70,10 +79,12 @@ export async function buildXenNetwork(
   const guests: XenNetworkGuest[] = [];
   const count = options.guests ?? 2;
   for (let i = 0; i < count; i++) {
-    const settled = await settle(clock, toolstack.createDomain({ name: `domU-${i + 1}` }));
+    const settled = await settle(clock, toolstack.createDomain({ name: options.guestName?.(i) ?? `domU-${i + 1}` }));
     if (!settled.ok) return err(`createDomain: ${settled.error}`);
     const guest = settled.value;
-    const vif = await settle(clock, toolstack.addVif(guest.id, { mac: 0x00163e000000 + guest.id }));
+    const bridgeName = options.bridge?.(i) ?? bridge.name;
+    if (!bridges.has(bridgeName)) bridges.set(bridgeName, createBridge({ clock }, { name: bridgeName }));
+    const vif = await settle(clock, toolstack.addVif(guest.id, { mac: 0x00163e000000 + guest.id, bridge: bridgeName }));
     if (!vif.ok) return err(`addVif: ${vif.error}`);
     const nf = await settle(clock, createNetfront({ domain: guest.domain, xs: guest.xs, clock }, options.netfront));
     if (!nf.ok) return err(`createNetfront: ${nf.error}`);
@@ -88,7 +99,7 @@ export async function buildXenNetwork(
   };
   if (!(await waitConnected())) return err("handshake did not complete");
   return ok({
-    toolstack, bridge,
+    toolstack, bridge, bridges,
     get netback() { return netback; },
     guests, peerErrors,
     restartNetback() {

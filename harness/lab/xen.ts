@@ -1,0 +1,101 @@
+// Xen hosts of a lab topology ("implementation": "xen"): one simulated Xen machine for the whole
+// run, built by buildXenNetwork (xen-sim/net/network.ts), on the run's VirtualClock. Each xen host
+// is a domU running netlab's stack on a netfront; dom0 runs netback and, per xen host, a bridge
+// (xenbr-<node>) joining the domU's vif with the host's end of its lab link (dom0's NIC on that
+// network). Frames go stack -> netfront -> grant-table rings and event channels -> netback (vif) ->
+// bridge -> lab link, and back. Same seed, same events: the handshake and the data path run on the
+// virtual clock only.
+import type { Stack } from "../../stack/index.ts";
+import type { NetDevice } from "../../stack/link/types.ts";
+import type { Rng, VirtualClock } from "../../stack/time.ts";
+import { NetlabError } from "../../stack/error.ts";
+import { buildXenNetwork, type XenNetwork } from "../../xen-sim/net/network.ts";
+import type { BridgePort } from "../../xen-sim/net/bridge.ts";
+
+/** A xen host to build: its node name, lab link end and addresses. */
+export interface LabXenHostSpec {
+  readonly name: string;
+  /** The node's interface name: the bridge port of the lab link end carries it. */
+  readonly interfaceName: string;
+  /** The node's end of its lab link (dom0's NIC on the bridge). */
+  readonly device: NetDevice;
+  readonly cidr: string;
+  readonly gateway?: string;
+}
+
+/** Counters of one xen host after a run. */
+export interface XenHostReport {
+  readonly name: string;
+  readonly domid: number;
+  /** "vif<domid>.<devid>", the backend device as dom0 names it. */
+  readonly vif: string;
+  readonly bridge: string;
+  readonly mac: string;
+  /** Frames and bytes the domU's netfront sent (tx) and took in (rx), and its drops. */
+  readonly netfront: { readonly txFrames: number; readonly txBytes: number; readonly rxFrames: number; readonly rxBytes: number; readonly txDropped: number; readonly rxDropped: number };
+  /** The vif in dom0: frames taken from the guest (tx) and delivered into it (rx). */
+  readonly netback: { readonly txFrames: number; readonly txBytes: number; readonly rxFrames: number; readonly rxBytes: number; readonly txErrors: number; readonly rxDropped: number };
+  /** The lab link's bridge port: frames into the lab (tx) and from it (rx); GSO frames segmented and checksums completed for the link. */
+  readonly linkPort: { readonly rxFrames: number; readonly txFrames: number; readonly segmented: number; readonly checksumsCompleted: number; readonly dropped: number };
+}
+
+/** The xen part of a lab report. */
+export interface XenReport {
+  readonly hosts: readonly XenHostReport[];
+  /** Protocol violations either driver reported ("dom<id> vif <devid>: reason"); none in a healthy run. */
+  readonly peerErrors: readonly string[];
+}
+
+/** The built xen hosts. */
+export interface LabXenHosts {
+  /** The domU's stack per node name. */
+  readonly stacks: ReadonlyMap<string, Stack>;
+  readonly network: XenNetwork;
+  report(): XenReport;
+}
+
+const hexMac = (mac: number): string => Array.from({ length: 6 }, (_, i) => Math.floor(mac / 2 ** (8 * (5 - i))) % 256).map((b) => b.toString(16).padStart(2, "0")).join(":");
+
+/**
+ * Builds dom0 (netback, a bridge per xen host with its lab link end as a port) and a domU per
+ * xen host with a connected netfront and a stack on it. Throws ERR_NETLAB_LAB_XEN when the
+ * toolstack or the xenbus handshake fails.
+ */
+export async function buildLabXenHosts(deps: { readonly clock: VirtualClock; readonly rng: Rng }, specs: readonly LabXenHostSpec[]): Promise<LabXenHosts> {
+  const built = await buildXenNetwork(deps, {
+    guests: specs.length,
+    guestName: (i) => specs[i]!.name,
+    bridge: (i) => `xenbr-${specs[i]!.name}`,
+    stack: (i) => {
+      const s = specs[i]!;
+      return { name: s.name, ipv4: s.gateway === undefined ? { cidr: s.cidr } : { cidr: s.cidr, gateway: s.gateway } };
+    },
+  });
+  if (!built.ok) throw new NetlabError("ERR_NETLAB_LAB_XEN", `building the xen hosts (${specs.map((s) => s.name).join(", ")}) failed: ${built.error}`);
+  const network = built.value;
+  const ports: BridgePort[] = specs.map((s) => network.bridges.get(`xenbr-${s.name}`)!.attach(s.device, { name: s.interfaceName }));
+  const stacks = new Map(specs.map((s, i) => [s.name, network.guests[i]!.stack] as const));
+  return {
+    stacks,
+    network,
+    report() {
+      const hosts = specs.map((s, i): XenHostReport => {
+        const g = network.guests[i]!;
+        const nf = g.netfront.stats();
+        const nb = network.netback.vif(g.guest.id, g.vif.devid)?.stats();
+        const port = ports[i]!.stats();
+        return {
+          name: s.name,
+          domid: g.guest.id,
+          vif: `vif${g.guest.id}.${g.vif.devid}`,
+          bridge: `xenbr-${s.name}`,
+          mac: hexMac(g.netfront.mac),
+          netfront: { txFrames: nf.txFrames, txBytes: nf.txBytes, rxFrames: nf.rxFrames, rxBytes: nf.rxBytes, txDropped: nf.txDropped, rxDropped: nf.rxDropped },
+          netback: { txFrames: nb?.txFrames ?? 0, txBytes: nb?.txBytes ?? 0, rxFrames: nb?.rxFrames ?? 0, rxBytes: nb?.rxBytes ?? 0, txErrors: nb?.txErrors ?? 0, rxDropped: nb?.rxDropped ?? 0 },
+          linkPort: { rxFrames: port.rxFrames, txFrames: port.txFrames, segmented: port.segmented, checksumsCompleted: port.checksumsCompleted, dropped: port.dropped },
+        };
+      });
+      return { hosts, peerErrors: network.peerErrors.map((e) => `dom${e.domid} vif ${e.devid}: ${e.reason}${e.detail === undefined ? "" : ` (${e.detail})`}${e.fatal ? ", disconnected" : ""}`) };
+    },
+  };
+}
