@@ -1,6 +1,7 @@
 // `netlab lab run FILE|EXAMPLE [--seed S] [--duration MS] [--json] [--out DIR]`: builds a topology
-// file's network of netlab hosts and routers in virtual time, runs its flows and reports goodput,
-// queues and fairness (harness/lab). `netlab lab list [--json]`: the shipped examples.
+// file's network of netlab hosts and routers and Xen domUs (netfront, dom0's netback and bridge) in
+// virtual time, or with linux hosts in real time, runs its flows and reports goodput, queues and
+// fairness (harness/lab). `netlab lab list [--json]`: the shipped examples.
 // `netlab lab schema`: the topology file's JSON Schema. `netlab lab check FILE`: validation only.
 // `netlab lab describe FILE`: the configuration graph (nodes, what each is composed of, routes, links).
 // Exit code: 0 done, 1 an invalid file or a failed run, 2 usage errors.
