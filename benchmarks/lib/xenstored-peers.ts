@@ -1,6 +1,7 @@
 // The two xenstoreds of the xenstored suite, each in its own process behind a Unix socket, and
 // the one client that measures both the same way (so its own cost is the same on both sides).
 //   bundleNetlabDaemon()       esbuild bundle of xenstored-daemon.ts (build/bench/netlab-xenstored.mjs)
+//   bundleFloorDaemon()        the same for xenstored-floor-daemon.ts (framing only: the runtime's floor)
 //   startNetlabDaemon(how, b)  "compiled": plain node on bundle b; "cli": `node bin/netlab.mjs
 //                              xenstored --socket` as the repository runs it (TypeScript through tsx)
 //   startRealDaemon()          Debian's xenstored 4.17 under the shim (harness/xenstore/real)
@@ -25,6 +26,7 @@ import {
 
 const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
 const BUNDLE = join(ROOT, "build/bench/netlab-xenstored.mjs");
+const FLOOR_BUNDLE = join(ROOT, "build/bench/xenstored-floor.mjs");
 
 /** A daemon under measurement. */
 export interface Daemon {
@@ -33,14 +35,23 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Bundles the stand-alone daemon with esbuild (tsx's own dependency); returns the file. */
-export function bundleNetlabDaemon(): string {
+function bundle(entry: string, outfile: string): string {
   mkdirSync(join(ROOT, "build/bench"), { recursive: true });
   const esbuild = join(ROOT, "node_modules/.bin/esbuild");
-  const r = spawnSync(esbuild, [join(ROOT, "benchmarks/lib/xenstored-daemon.ts"), "--bundle", "--platform=node", "--format=esm",
-    "--target=node20", `--outfile=${BUNDLE}`, "--log-level=warning"], { encoding: "utf8" });
+  const r = spawnSync(esbuild, [join(ROOT, entry), "--bundle", "--platform=node", "--format=esm",
+    "--target=node20", `--outfile=${outfile}`, "--log-level=warning"], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`esbuild: ${r.error?.message ?? r.stderr}`);
-  return BUNDLE;
+  return outfile;
+}
+
+/** Bundles the stand-alone daemon with esbuild (tsx's own dependency); returns the file. */
+export function bundleNetlabDaemon(): string {
+  return bundle("benchmarks/lib/xenstored-daemon.ts", BUNDLE);
+}
+
+/** Bundles the framing-only floor daemon; returns the file (run it with startNetlabDaemon("compiled", file)). */
+export function bundleFloorDaemon(): string {
+  return bundle("benchmarks/lib/xenstored-floor-daemon.ts", FLOOR_BUNDLE);
 }
 
 function waitForLine(child: ChildProcess, what: string, timeoutMs: number): Promise<void> {

@@ -9,13 +9,15 @@
 //   daemon CPU per request: the daemon's utime + stime over the workload / requests (wall
 //   latency on a loaded machine is mostly waiting for a core; this is what the code costs);
 //   memory: VmRSS after the workload (details: RssAnon = private, RssFile = mapped binaries),
-//   and a node process that loads nothing, the runtime's floor.
+//   and a node process that loads nothing, the runtime's floor;
+//   the floor of CPU per request: a node daemon that only frames requests and answers each with
+//   a constant (benchmarks/lib/xenstored-floor-daemon.ts), through the same socket path.
 // Targets (issue 22): latency within 1.5x of the real daemon's (measured first in the same
 // run), resident memory under 40 MiB. The real daemon's cases need root and `npm run setup`.
 import type { BenchCase, BenchContext, BenchSuite, BenchTarget } from "../../harness/bench/types.ts";
 import { realXenstoredStatus } from "../../harness/xenstore/real/real-xenstored.ts";
 import {
-  bareNodeMemory, bundleNetlabDaemon, connect, cpuMicros, KINDS, medianOf, percentile, populate, residentMemory, runWorkload,
+  bareNodeMemory, bundleFloorDaemon, bundleNetlabDaemon, connect, cpuMicros, KINDS, medianOf, percentile, populate, residentMemory, runWorkload,
   startNetlabDaemon, startRealDaemon, type Daemon,
 } from "../lib/xenstored-peers.ts";
 
@@ -25,7 +27,7 @@ const NETLAB = "netlab xenstored";
 const LATENCY_FACTOR = 1.5;
 const MEMORY_TARGET_MIB = 40;
 
-type Which = "real" | "netlab" | "netlab-cli";
+type Which = "real" | "netlab" | "netlab-cli" | "floor";
 
 function realUnavailable(): string | undefined {
   const s = realXenstoredStatus();
@@ -35,12 +37,14 @@ function realUnavailable(): string | undefined {
 /** The suite's shared facts: the bundle (built once per run) and the real daemon's medians so far. */
 function createSuiteState() {
   let bundle: string | undefined;
+  let floorBundle: string | undefined;
   const realMedian: { latency?: number; cpu?: number } = {};
   return {
     realMedian,
     start(which: Which): Promise<Daemon> {
       if (which === "real") return startRealDaemon();
       if (which === "netlab-cli") return startNetlabDaemon("cli");
+      if (which === "floor") return startNetlabDaemon("compiled", (floorBundle ??= bundleFloorDaemon()));
       bundle ??= bundleNetlabDaemon();
       return startNetlabDaemon("compiled", bundle);
     },
@@ -95,11 +99,12 @@ function latencyCase(state: SuiteState, which: "real" | "netlab"): BenchCase {
   };
 }
 
-function cpuCase(state: SuiteState, which: "real" | "netlab"): BenchCase {
+function cpuCase(state: SuiteState, which: "real" | "netlab" | "floor"): BenchCase {
   let details: Record<string, unknown> = {};
   const runs: number[] = [];
+  const label = which === "real" ? REAL : which === "netlab" ? NETLAB : "node framing requests, answering a constant (the runtime's floor)";
   return {
-    suite: "xenstored", name: `daemon CPU per request, ${which === "real" ? REAL : NETLAB}`, unit: "µs", higherIsBetter: false,
+    suite: "xenstored", name: `daemon CPU per request, ${label}`, unit: "µs", higherIsBetter: false,
     ...(which === "real" ? { realPeer: true } : { baseline: `daemon CPU per request, ${REAL}` }),
     get target(): BenchTarget | undefined {
       const r = state.realMedian.cpu;
@@ -146,7 +151,7 @@ export const suite: BenchSuite = {
     // The real daemon's cases come first: netlab's targets are relative to them.
     return [
       latencyCase(state, "real"), latencyCase(state, "netlab"),
-      cpuCase(state, "real"), cpuCase(state, "netlab"),
+      cpuCase(state, "real"), cpuCase(state, "netlab"), cpuCase(state, "floor"),
       memoryCase(state, "real"), memoryCase(state, "netlab"), memoryCase(state, "netlab-cli"), memoryCase(state, "bare-node"),
     ];
   },
