@@ -77,13 +77,23 @@ export interface XsHeader { type: number; reqId: number; txId: number; len: numb
 /** Reads the 16-byte header at the start of bytes. */
 export function parseXsHeader(bytes: Uint8Array): Result<XsHeader, "truncated"> {
   if (bytes.length < XS_HEADER_SIZE) return err("truncated");
-  const v = new DataView(bytes.buffer, bytes.byteOffset, XS_HEADER_SIZE);
+  // Byte arithmetic, not a DataView: reading `.buffer` of a small typed array makes V8 move its
+  // bytes off the heap (an allocation per message on the hot path of every xenstore request).
   return ok({
-    type: v.getUint32(XS_HEADER_TYPE, true),
-    reqId: v.getUint32(XS_HEADER_REQ_ID, true),
-    txId: v.getUint32(XS_HEADER_TX_ID, true),
-    len: v.getUint32(XS_HEADER_LEN, true),
+    type: u32le(bytes, XS_HEADER_TYPE),
+    reqId: u32le(bytes, XS_HEADER_REQ_ID),
+    txId: u32le(bytes, XS_HEADER_TX_ID),
+    len: u32le(bytes, XS_HEADER_LEN),
   });
+}
+
+const u32le = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+
+function putU32le(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = v >>> 24;
 }
 
 /** Emits a message into a fresh buffer (header + payload). Programmer error if payload > 4096. */
@@ -93,11 +103,10 @@ export function emitXsMessage(type: number, reqId: number, txId: number, payload
     throw e;
   }
   const out = new Uint8Array(XS_HEADER_SIZE + payload.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(XS_HEADER_TYPE, type >>> 0, true);
-  v.setUint32(XS_HEADER_REQ_ID, reqId >>> 0, true);
-  v.setUint32(XS_HEADER_TX_ID, txId >>> 0, true);
-  v.setUint32(XS_HEADER_LEN, payload.length, true);
+  putU32le(out, XS_HEADER_TYPE, type >>> 0);
+  putU32le(out, XS_HEADER_REQ_ID, reqId >>> 0);
+  putU32le(out, XS_HEADER_TX_ID, txId >>> 0);
+  putU32le(out, XS_HEADER_LEN, payload.length);
   out.set(payload, XS_HEADER_SIZE);
   return out;
 }
@@ -116,12 +125,15 @@ export interface XsDecoder {
   readonly buffered: number;
 }
 
+/** The body of no message (a decoder between messages). */
+const NO_BODY = new Uint8Array(0);
+
 /** Creates a decoder; messages whose len exceeds maxPayload (default 4096) are fatal. */
 export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder {
   const header = new Uint8Array(XS_HEADER_SIZE);
   let headerFill = 0;
   let hdr: XsHeader | null = null;
-  let body: Uint8Array = new Uint8Array(0);
+  let body: Uint8Array = NO_BODY;
   let bodyFill = 0;
   let failed = false;
   return {
@@ -157,7 +169,7 @@ export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder 
         hdr = null;
         headerFill = 0;
         bodyFill = 0;
-        body = new Uint8Array(0);
+        body = NO_BODY;
         if (pos >= chunk.length) return ok(out);
       }
     },
