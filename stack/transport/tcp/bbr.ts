@@ -12,6 +12,7 @@ import type { Instant, Rng } from "../../time.ts";
 import type { CongestionControl, RecoveryPhase } from "./congestion.ts";
 import { initialWindow } from "./congestion.ts";
 import type { RateSample } from "./delivery-rate.ts";
+import type { BbrInfo } from "./types.ts";
 
 /** 2/ln(2): the smallest gain that doubles the delivery rate each round (tcp_bbr.c bbr_high_gain). */
 const HIGH_GAIN = 2885 / 1000;
@@ -110,6 +111,15 @@ export class Bbr implements CongestionControl {
   /** The min RTT estimate (ms; Infinity before a sample). */
   get minRtt(): number { return this.#minRtt; }
   get pacingGain(): number { return this.#pacingGain; }
+
+  /** The model as TcpInfo shows it (rates per second). */
+  info(): BbrInfo {
+    return {
+      mode: this.mode, bandwidthBytesPerSecond: this.bandwidth * 1000, minRttMs: this.#minRtt,
+      pacingRateBytesPerSecond: this.pacingRate * 1000, pacingGain: this.#pacingGain, rounds: this.rounds,
+      probeRtts: this.probeRtts, fullBandwidthReached: this.fullBandwidthReached,
+    };
+  }
 
   // window-based hooks: BBR sets the window in control(), from the model
   onAck(): void {}

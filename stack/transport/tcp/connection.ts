@@ -7,6 +7,7 @@
 // createConnection: the Tcb and its facade, for the layer; TcpConnection: the facade.
 import type { ByteStream } from "../types.ts";
 import type { CongestionControlName } from "./congestion.ts";
+import { Bbr } from "./bbr.ts";
 import { close } from "./close.ts";
 import { armTimer } from "./deadlines.ts";
 import { NEWRENO_RECOVERY } from "./recovery.ts";
@@ -142,6 +143,7 @@ export class TcpConnection implements ByteStream {
       hystart: !c.cc.hystartEnabled ? "off" : c.cc.hystart?.phase ?? "slow-start",
       hystartExits: c.cc.hystart?.exits ?? 0,
       hystartCssRounds: c.cc.hystart?.cssRounds ?? 0,
+      ...(c.cc instanceof Bbr ? { bbr: c.cc.info() } : {}),
     };
   }
 
