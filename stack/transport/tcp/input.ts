@@ -13,7 +13,7 @@ import { output, rttSampleFromTs } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
 import { checkTimestampUndo, noteSackedHigh, onDsack } from "./undo.ts";
 import { rackOnAck, rackOnRecoveryEnd } from "./rack.ts";
-import { detectLoss } from "./recovery.ts";
+import { detectLoss, keepRetransmissionsAbove } from "./recovery.ts";
 import { FRTO_OFF, frtoBeginAck, frtoNoteSack, frtoOnAck, frtoSpurious } from "./frto.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
@@ -273,7 +273,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
       if (seqGe(ack, c.recoverSeq)) {
         c.inRecovery = false;
         c.dupAcks = 0;
-        c.rtxMarks = c.lostRtx = null;
+        keepRetransmissionsAbove(c, ack);
         c.cc.onRecoveryEnd(mss, now);
         rackOnRecoveryEnd(c);
       } else {

@@ -307,3 +307,56 @@ describe("RACK (RFC 8985 §6)", () => {
     expect(emitted(s)).toEqual([["A", 2 * MSS, MSS]]);
   });
 });
+
+describe("a recovery that begins with the ACK ending the previous one", () => {
+  // 0, 5, 10 and 12 lost (timestamps on: 988-byte segments); 10 and 12 were sent after the first
+  // recovery began and are retransmitted in it; the ACK of 10's retransmission ends that recovery
+  // with 12 still missing, so the same ACK starts the next one
+  const run = () => {
+    const s = sender({ rack: false, tailLossProbe: false }, true);
+    const SEG = 988;
+    const tsOf = new Map<number, number>();
+    const out = (): number[] => s.peer.drain().map((x) => {
+      const n = (x.seq - s.base) / SEG;
+      tsOf.set(n, x.options.tsVal ?? 0);
+      return n;
+    });
+    const ack = (a: number, sack: [number, number][], ts?: number) => s.ack(a * SEG, sack.map(([l, r]) => [l * SEG, r * SEG]), ts);
+    s.conn.write(new Uint8Array(40 * SEG));
+    out();
+    s.peer.clock.advance(100);
+    ack(0, [[1, 2]]); ack(0, [[1, 3]]); ack(0, [[1, 4]]);
+    ack(0, [[1, 5]]); ack(0, [[6, 7], [1, 5]]); ack(0, [[6, 8], [1, 5]]); ack(0, [[6, 9], [1, 5]]); ack(0, [[6, 10], [1, 5]]);
+    expect(out()).toEqual([10, 11, 0, 12, 5, 13, 14]);
+    s.peer.clock.advance(50);
+    ack(10, [[11, 12]], tsOf.get(5));
+    ack(10, [[13, 14], [11, 12]]); ack(10, [[13, 15], [11, 12]]);
+    s.peer.clock.advance(10);
+    ack(10, [[13, 16], [11, 12]]);
+    s.peer.clock.advance(10);
+    ack(10, [[13, 17], [11, 12]]);
+    expect(out()).toEqual([15, 16, 17, 18, 10, 19, 12, 20, 21]);
+    expect(s.peer.tcp.stats.fastRetransmits).toBe(1);
+    const firstRtx12 = tsOf.get(12)!;
+    s.peer.clock.advance(40);
+    ack(12, [[13, 17]], tsOf.get(10));
+    return { s, out, ack, firstRtx12 };
+  };
+
+  it("does not resend the hole the previous recovery retransmitted (in flight, not found lost)", () => {
+    const { s, out } = run();
+    expect(s.peer.tcp.stats.fastRetransmits).toBe(2);
+    expect(out()).toEqual([]);
+    expect(s.peer.tcp.stats.retransmits).toBe(4);
+  });
+
+  it("an ACK echoing the previous recovery's retransmission does not undo the new reduction (Eifel needs this episode's first retransmission)", () => {
+    const { s, out, ack, firstRtx12 } = run();
+    const cwnd = s.conn.info().cwnd;
+    s.peer.clock.advance(40);
+    ack(22, [], firstRtx12);
+    expect(s.peer.tcp.stats.undos).toBe(0);
+    expect(s.conn.info().cwnd).toBeLessThan(cwnd);
+    expect(out()).toEqual([22, 23, 24, 25]);
+  });
+});

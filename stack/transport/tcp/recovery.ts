@@ -5,7 +5,7 @@ import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "./seq.ts";
 import { SackScoreboard } from "./scoreboard.ts";
 import { retransmit, sendOne } from "./sender.ts";
 import { prepareUndo } from "./undo.ts";
-import { recoveryRecord, type LossRecovery, type Tcb } from "./state.ts";
+import { recoveryRecord, type LossRecovery, type RtxMark, type Tcb } from "./state.ts";
 import { rackLostTo } from "./rack.ts";
 import { FRTO_PROBING } from "./frto.ts";
 
@@ -35,7 +35,7 @@ export function detectLoss(c: Tcb, now: number): void {
 /** Shared entry into recovery: counts it, sets `recover` (RFC 6582 §3.2 step 2), reduces the window. */
 function beginRecovery(c: Tcb, now: number): void {
   c.ctx.stats.fastRetransmits++;
-  prepareUndo(c, false);
+  prepareUndo(c, false, retransmittedInFlight(c));
   const r = recoveryRecord(c);
   r.prrRecoverFs = Math.max(c.cc.cwnd, c.mss);
   r.prrDelivered = 0;
@@ -75,7 +75,13 @@ export const NEWRENO_RECOVERY: LossRecovery = Object.freeze({
 /** RFC 6675 SACK-based loss recovery with lost-retransmission detection. */
 export const SACK_RECOVERY: LossRecovery = Object.freeze({
   enter(c: Tcb, now: number): void {
+    // The ACK that ended the previous recovery may open the next at once (losses sent after its
+    // start): holes that recovery retransmitted are still in flight (HighRxt above SND.UNA) and
+    // are not resent, as Linux keeps TCPCB_SACKED_RETRANS across episodes; lost-retransmission
+    // detection still covers them. The window is reduced; PRR sends what it allows.
+    const carried = seqGt(c.highRxt, c.sndUna);
     beginRecovery(c, now);
+    if (carried) { c.rtoAt = now + c.rtt.rto; return; }
     const mss = c.mss;
     // RFC 6675 §5 step 4.3: retransmit the first segment at once
     c.highRxt = c.sndUna;
@@ -153,6 +159,26 @@ function sendRecovery(c: Tcb): void {
     }
     if (!sendOne(c, false)) break;
   }
+}
+
+/** Segments retransmitted by an earlier recovery and still unacknowledged (Linux's retrans_out at tcp_init_undo). */
+function retransmittedInFlight(c: Tcb): number {
+  const marks = c.rtxMarks;
+  if (marks === null || !seqGt(c.highRxt, c.sndUna)) return 0;
+  let n = 0;
+  for (const m of marks) if (seqGt(m.end, c.sndUna)) n += Math.ceil(seqSub(m.end, seqMax(m.start, c.sndUna)) / c.mss);
+  return n;
+}
+
+/** Recovery ended at `ack`: retransmissions above it stay tracked (the next loss episode may begin at once). */
+export function keepRetransmissionsAbove(c: Tcb, ack: number): void {
+  const keep = (marks: RtxMark[] | null): RtxMark[] | null => {
+    if (marks === null) return null;
+    const above = marks.filter((m) => seqGt(m.end, ack));
+    return above.length === 0 ? null : above;
+  };
+  c.rtxMarks = keep(c.rtxMarks);
+  c.lostRtx = keep(c.lostRtx);
 }
 
 function markRetransmission(c: Tcb, start: number, len: number): void {

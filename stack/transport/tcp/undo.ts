@@ -15,15 +15,20 @@ import { recoveryRecord, type Tcb } from "./state.ts";
 const TS_NONE = -1;
 const TS_CHECKED = -2;
 
-/** Remembers the window before a reduction. A timeout in recovery or after another timeout keeps the first window. */
-export function prepareUndo(c: Tcb, fromRto: boolean): void {
+/**
+ * Remembers the window before a reduction. A timeout in recovery or after another timeout keeps
+ * the first window. `retransOut`: segments an earlier recovery retransmitted that are still in
+ * flight (as Linux's undo_retrans = retrans_out): D-SACKs must show them spurious too, and the
+ * timestamp test is off (the first ACK may echo one of them, older than this episode's first).
+ */
+export function prepareUndo(c: Tcb, fromRto: boolean, retransOut = 0): void {
   if (!c.ctx.options.undo) return;
   const r = recoveryRecord(c);
   if (fromRto && r.undoActive && (c.inRecovery || c.retries > 1)) { r.undoFromRto = true; return; }
   r.undoActive = true;
   r.undoMarker = c.sndUna;
-  r.undoRetrans = 0;
-  r.undoTsVal = TS_NONE;
+  r.undoRetrans = retransOut;
+  r.undoTsVal = retransOut > 0 ? TS_CHECKED : TS_NONE;
   r.undoFromRto = fromRto;
   r.undoHighSack = c.sndUna;
   r.priorCwnd = c.cc.cwnd;
