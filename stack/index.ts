@@ -127,6 +127,9 @@ export interface StackTcpLayer extends Omit<ExtendedTcpLayer, "connect" | "liste
   listen(port: number, options?: TcpConnectionOptions & { backlog?: number }): Result<TcpStreamListener, TcpListenError>;
 }
 
+/** Bytes TCP over IPv6 leaves before each segment: Ethernet (14) and IPv6 (40) headers, rounded up to 8. */
+const TCP6_HEADROOM = 62;
+
 // Every stream the TCP layer hands out is a TcpConnection, which is a TcpStream:
 // that is what makes the StackTcpLayer view of createTcpLayer() below sound.
 const tcpConnectionIsTcpStream: (c: TcpConnection) => TcpStream = (c) => c;
@@ -184,9 +187,10 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
     });
     icmpv6 = createIcmpv6({ clock, rng, ipv6 }, icmpv6Options);
     udp6 = createUdp6({ ipv6, icmpv6, rng }, udp6Options);
-    const adapter = createIpv6TransportAdapter({ ipv6, icmpv6 }, { checksumOffset: 16 });
+    // TCP leaves 20 bytes more before each segment than for IPv4 (62, 8-aligned): IPv6 and Ethernet (54) then write their headers in place.
+    const adapter = createIpv6TransportAdapter({ ipv6, icmpv6 }, { checksumOffset: 16, headroom: TCP6_HEADROOM });
     tcpAdapter = adapter;
-    const layer6 = createTcpLayer({ ip: adapter.ip, clock, rng, icmp: adapter.icmp }, { ...options.tcp, txChecksumOffload: false, tsoMaxFrame: 0 }) as StackTcpLayer;
+    const layer6 = createTcpLayer({ ip: adapter.ip, clock, rng, icmp: adapter.icmp }, { ...options.tcp, txChecksumOffload: false, tsoMaxFrame: 0, headroom: TCP6_HEADROOM }) as StackTcpLayer;
     tcp6 = {
       layer: layer6,
       connect: (dst, dstPort, o) => layer6.connect(adapter.handleOf(dst), dstPort, o),

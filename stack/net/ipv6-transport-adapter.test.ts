@@ -51,6 +51,9 @@ describe("TCP over IPv6 (the v4-typed TCP layer through the transport adapter)",
     expect(t.a.tcp6!.layer.stats.retransmits).toBe(0);
     expect(t.b.tcp6!.layer.stats.retransmits).toBe(0);
     expect(t.b.counters().tcp6Adapter?.drops ?? {}).toEqual({});
+    // TCP leaves room for the v6 and Ethernet headers (TCP6_HEADROOM): IPv6 writes its header in place, no segment is copied.
+    expect([t.a.counters().ipv6?.["copies"] ?? 0, t.b.counters().ipv6?.["copies"] ?? 0]).toEqual([0, 0]);
+    expect(t.a.counters().ipv6?.["txPackets"]).toBeGreaterThan(700);
     let segments = 0;
     const mss: number[] = [];
     for (const l of t.pair.log) {
@@ -93,5 +96,24 @@ describe("TCP over IPv6 (the v4-typed TCP layer through the transport adapter)",
     expect(adapter.counters()).toMatchObject({ handles: 3, evicted: 1 });
     // A send to an evicted handle finds no route instead of reaching someone else.
     expect(adapter.ip.send(h2, 6, new Uint8Array(20))).toEqual({ ok: false, error: "no-route" });
+  });
+
+  it("a flood of new addresses does not evict one in use (second chance), and the recent-address shortcut gives the same handles as the table", () => {
+    const t = twoStacks();
+    const adapter = createIpv6TransportAdapter({ ipv6: t.a.ipv6!, icmpv6: t.a.icmpv6! }, { checksumOffset: 16, maxHandles: 4 });
+    const peer = ipv6("2001:db8::b");
+    const hPeer = adapter.handleOf(peer);
+    const flood: number[] = [];
+    for (let i = 1; i <= 40; i++) {
+      flood.push(adapter.handleOf(ipv6(`2001:db8:f::${i.toString(16)}`)));
+      // A fresh array each time: the shortcut compares bytes, not identity.
+      expect(adapter.handleOf(ipv6("2001:db8::b"))).toBe(hPeer);
+    }
+    expect(formatIpv6(adapter.addressOf(hPeer)!)).toBe("2001:db8::b");
+    expect(new Set(flood).size).toBe(40);
+    expect(adapter.counters()).toMatchObject({ handles: 41, evicted: 37 });
+    // The last three flood addresses are still held, under the handles they were given.
+    for (const i of [38, 39, 40]) expect(adapter.handleOf(ipv6(`2001:db8:f::${i.toString(16)}`))).toBe(flood[i - 1]);
+    expect(adapter.addressOf(flood[0]!)).toBeUndefined();
   });
 });

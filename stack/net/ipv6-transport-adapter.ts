@@ -7,14 +7,15 @@
 // header is 20 bytes longer, so an MSS computed as mtu - 40 comes out as mtu - 60), the traffic
 // class goes where the v4 TOS byte was (ECN), and ICMPv6 errors come up as ICMP ones (Packet Too
 // Big as fragmentation-needed). Sockets over it are v6-only, in a port space of their own.
-// Limit: maxHandles distinct addresses (default 65536); an address evicted while a connection
-// to it is idle loses that connection (its next segment finds no route).
+// Limit: maxHandles distinct addresses (default 65536), evicted by second chance (an address
+// used since the eviction hand last passed stays); an address evicted while a connection to it
+// is idle loses that connection (its next segment finds no route).
 // createIpv6TransportAdapter(deps, options) -> Ipv6TransportAdapter.
 import { type Result, ok, err } from "../result.ts";
 import { NetlabError } from "../error.ts";
 import { readU16, writeU16 } from "../wire/bytes.ts";
 import { checksumAdd, checksumFinish, fold, pseudoHeaderSum } from "../wire/checksum.ts";
-import { type Ipv6Address, isIpv6Multicast } from "../wire/ipv6-address.ts";
+import { type Ipv6Address, ipv6Key, isIpv6Multicast } from "../wire/ipv6-address.ts";
 import { ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
 import { createCounters } from "./counters.ts";
 import type { Icmpv6Layer, Ipv6Delivery, Ipv6Stack } from "./ipv6-types.ts";
@@ -25,6 +26,8 @@ export interface Ipv6TransportAdapterOptions {
   readonly maxHandles?: number;
   /** Offset of the transport's checksum field (16 for TCP). */
   readonly checksumOffset: number;
+  /** Free bytes the transport leaves before each payload (Ipv6SendOptions.headroom): 54 or more lets IPv6 write its header in place. */
+  readonly headroom?: number;
 }
 
 export interface Ipv6TransportAdapterDeps {
@@ -46,10 +49,19 @@ export interface Ipv6TransportAdapter {
 /** ICMPv6 Destination Unreachable codes (RFC 4443 §3.1) as ICMPv4 ones: no route -> net, admin -> admin (13), address -> host, port -> port. */
 const UNREACHABLE_CODES: Readonly<Record<number, number>> = { 0: 0, 1: 13, 2: 1, 3: 1, 4: 3 };
 
-function keyOf(a: Ipv6Address): string {
-  let s = "";
-  for (let i = 0; i < 16; i++) s += String.fromCharCode(a[i] ?? 0);
-  return s;
+const keyOf = ipv6Key;
+
+interface HandleEntry {
+  readonly handle: number;
+  readonly address: Ipv6Address;
+  readonly key: string;
+  used: boolean;
+}
+
+/** Compared from the end: addresses of one link differ in their interface identifiers. */
+function sameAddress(a: Ipv6Address, b: Ipv6Address): boolean {
+  for (let i = 15; i >= 0; i--) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Creates the adapter for one upper-layer protocol (6 for TCP). */
@@ -57,37 +69,71 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
   const { ipv6, icmpv6 } = deps;
   const maxHandles = options.maxHandles ?? 65536;
   const at = options.checksumOffset;
-  const byKey = new Map<string, number>();
-  const byHandle = new Map<number, Ipv6Address>();
+  // Entries in insertion order; `used` marks a use since the eviction hand last passed.
+  const byKey = new Map<string, HandleEntry>();
+  const byHandle = new Map<number, HandleEntry>();
+  // The two entries used last (a connection's segments name the same two addresses over and
+  // over): compared byte by byte, no key is built for them.
+  let recent0: HandleEntry | undefined;
+  let recent1: HandleEntry | undefined;
   let next = 1;
   const counters = createCounters(["handles", "evicted", "rx", "tx"] as const);
   const c = counters.c;
 
-  const handleOf = (a: Ipv6Address): number => {
-    const k = keyOf(a);
-    const h = byKey.get(k);
-    if (h !== undefined) {
-      // Least recently used first out: a use moves the entry to the end.
-      byKey.delete(k);
-      byKey.set(k, h);
-      return h;
-    }
-    if (byKey.size >= maxHandles) {
-      const oldest = byKey.entries().next();
-      if (!oldest.done) {
-        byKey.delete(oldest.value[0]);
-        byHandle.delete(oldest.value[1]);
-        c.evicted++;
+  // Second chance (CLOCK, an approximation of least recently used): the oldest entry goes unless
+  // it was used since it last came round, in which case it moves to the end with its mark cleared.
+  const evictOne = (): void => {
+    for (;;) {
+      const first = byKey.values().next();
+      if (first.done) return;
+      const e = first.value;
+      byKey.delete(e.key);
+      if (e.used) {
+        e.used = false;
+        byKey.set(e.key, e);
+        continue;
       }
+      byHandle.delete(e.handle);
+      if (recent0 === e) recent0 = undefined;
+      if (recent1 === e) recent1 = undefined;
+      c.evicted++;
+      return;
     }
-    // Handles are never reused while the counter lasts (2^32 - 1 of them).
-    const fresh = next;
-    next = next >= 0xfffffffe ? 1 : next + 1;
-    byKey.set(k, fresh);
-    byHandle.set(fresh, a.slice());
-    c.handles++;
-    return fresh;
   };
+
+  const handleOf = (a: Ipv6Address): number => {
+    const r0 = recent0;
+    if (r0 !== undefined && sameAddress(r0.address, a)) {
+      r0.used = true;
+      return r0.handle;
+    }
+    const r1 = recent1;
+    if (r1 !== undefined && sameAddress(r1.address, a)) {
+      r1.used = true;
+      recent1 = r0;
+      recent0 = r1;
+      return r1.handle;
+    }
+    const k = keyOf(a);
+    let e = byKey.get(k);
+    if (e === undefined) {
+      if (byKey.size >= maxHandles) evictOne();
+      // Handles are never reused while the counter lasts (2^32 - 1 of them).
+      e = { handle: next, address: a.slice(), key: k, used: false };
+      next = next >= 0xfffffffe ? 1 : next + 1;
+      byKey.set(k, e);
+      byHandle.set(e.handle, e);
+      c.handles++;
+    } else {
+      e.used = true;
+    }
+    recent1 = recent0;
+    recent0 = e;
+    return e.handle;
+  };
+  const addressOf = (handle: number): Ipv6Address | undefined => byHandle.get(handle)?.address;
+  // What the transport reads of a v4 header (the TOS byte at offset 1, for ECN), one per traffic class.
+  const headers: (Uint8Array | undefined)[] = [];
 
   const ip: Ipv6TransportAdapter["ip"] = {
     get cidr() {
@@ -99,10 +145,10 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
       throw new NetlabError("ERR_NETLAB_MISUSE", "the IPv6 transport adapter has no IPv4 configuration");
     },
     send(dstHandle, protocol, payload, opts?: Ipv4SendOptions): Result<void, Ipv4SendError> {
-      const dst = byHandle.get(dstHandle);
+      const dst = addressOf(dstHandle);
       if (dst === undefined) return err("no-route");
       const srcHandle = opts?.src;
-      const src = srcHandle === undefined ? ipv6.sourceFor(dst) : byHandle.get(srcHandle);
+      const src = srcHandle === undefined ? ipv6.sourceFor(dst) : addressOf(srcHandle);
       if (src === undefined) return err("no-address");
       if (payload.length >= at + 2) {
         const len = payload.length;
@@ -122,6 +168,7 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
       c.tx++;
       const r = ipv6.send(dst, protocol, payload, {
         src, trafficClass: opts?.tos ?? 0,
+        ...(options.headroom === undefined ? {} : { headroom: options.headroom }),
         ...(opts?.ttl === undefined ? {} : { hopLimit: opts.ttl }),
         ...(opts?.dontFragment === true ? { dontFragment: true } : {}),
       });
@@ -137,22 +184,22 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
         handler({
           src: handleOf(d.src), dst: handleOf(d.dst), protocol, ttl: d.hopLimit, payload: d.payload,
           // Only the traffic class byte is read above (ECN); it sits where IPv4 keeps its TOS.
-          header: Uint8Array.of(0x60, d.trafficClass),
+          header: headers[d.trafficClass] ??= Uint8Array.of(0x60, d.trafficClass),
           offload: { dataValidated: true },
         });
       });
     },
     mtuTo(dstHandle) {
-      const dst = byHandle.get(dstHandle);
+      const dst = addressOf(dstHandle);
       return (dst === undefined ? ipv6.ndp.linkMtu : ipv6.mtuTo(dst)) - 20;
     },
     sourceFor(dstHandle) {
-      const dst = byHandle.get(dstHandle);
+      const dst = addressOf(dstHandle);
       const src = dst === undefined ? undefined : ipv6.sourceFor(dst);
       return src === undefined ? undefined : handleOf(src);
     },
     confirmReachable(dstHandle) {
-      const dst = byHandle.get(dstHandle);
+      const dst = addressOf(dstHandle);
       if (dst !== undefined) ipv6.ndp.confirmReachable(dst);
     },
   };
@@ -175,7 +222,7 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
       },
     },
     handleOf,
-    addressOf: (h) => byHandle.get(h),
+    addressOf,
     counters: () => counters.snapshot(),
   };
 }

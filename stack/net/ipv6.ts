@@ -14,12 +14,12 @@ import type { Clock, Rng } from "../time.ts";
 import type { FrameOffload } from "../link/types.ts";
 import { isMulticastMac } from "../wire/address.ts";
 import { ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
-import { type Ipv6Address, isIpv6Multicast, ipv6MulticastMac } from "../wire/ipv6-address.ts";
+import { type Ipv6Address, ipv6Key, isIpv6Multicast, ipv6MulticastMac } from "../wire/ipv6-address.ts";
 import { writeU16 } from "../wire/bytes.ts";
 import {
   IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER, IPV6_NEXT_HEADER_FRAGMENT, IPV6_NEXT_HEADER_NONE, IPV6_PAYLOAD_LENGTH, Ipv6Packet, emitIpv6,
 } from "../wire/ipv6.ts";
-import { type Ipv6ChainLimits, IPV6_FRAGMENT_HEADER_LEN, IPV6_FRAGMENT_OFFSET_FLAGS, IPV6_OPTION_ROUTER_ALERT, emitIpv6Fragment, walkIpv6Chain } from "../wire/ipv6-ext.ts";
+import { type Ipv6ChainLimits, IPV6_FRAGMENT_HEADER_LEN, IPV6_FRAGMENT_OFFSET_FLAGS, IPV6_OPTION_ROUTER_ALERT, emitIpv6Fragment, isIpv6ExtensionHeader, walkIpv6Chain, type Ipv6Chain, type Ipv6ExtSummary } from "../wire/ipv6-ext.ts";
 import { type ReassemblyOptions, createReassembler } from "./reassembly.ts";
 import { createCounters } from "./counters.ts";
 import { type EthernetLayer, HEADROOM } from "./types.ts";
@@ -47,11 +47,9 @@ export interface Ipv6Deps {
 /** Hop-by-hop options this node implements (Router Alert is understood and otherwise ignored by a host). */
 const knownOption = (type: number): boolean => type === IPV6_OPTION_ROUTER_ALERT;
 
-function keyOf(a: Ipv6Address): string {
-  let s = "";
-  for (let i = 0; i < 16; i++) s += String.fromCharCode(a[i] ?? 0);
-  return s;
-}
+const keyOf = ipv6Key;
+
+const NO_HEADERS: readonly Ipv6ExtSummary[] = Object.freeze([]);
 
 /** Creates the IPv6 layer over Ethernet and Neighbor Discovery. */
 export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack {
@@ -85,6 +83,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
 
   const pathMtu = (dst: Ipv6Address): number => {
     const link = ndp.linkMtu;
+    if (pmtu.size === 0) return link;
     const k = keyOf(dst);
     const e = pmtu.get(k);
     if (e === undefined) return link;
@@ -114,7 +113,9 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
       return counters.drop(ndp.isTentative(dst) ? "tentative-destination" : "not-for-us");
     }
     const packet = bytes.subarray(0, IPV6_HEADER_LEN + p.payloadLength);
-    const chain = walkIpv6Chain(packet, limits);
+    // Most packets carry no extension header: the walker (and what it allocates) only for those that do.
+    const firstNext = packet[IPV6_NEXT_HEADER]!;
+    const chain = isIpv6ExtensionHeader(firstNext) ? walkIpv6Chain(packet, limits) : ok<Ipv6Chain>({ upperLayer: firstNext, offset: IPV6_HEADER_LEN, headers: NO_HEADERS });
     if (!chain.ok) {
       counters.drop(chain.error);
       // RFC 8200 §4.2: "10" options always answer; "11" only when the destination was not multicast.

@@ -15,7 +15,7 @@ import type { Clock, Rng, TimerId } from "../time.ts";
 import type { MacAddress } from "../wire/address.ts";
 import { ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
 import {
-  type Ipv6Address, ipv6, ipv6Equal, ipv6MulticastMac, ipv6Unspecified, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified,
+  type Ipv6Address, ipv6, ipv6Equal, ipv6Key, ipv6MulticastMac, ipv6Unspecified, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified,
   linkLocalFromMac, solicitedNodeAddress,
 } from "../wire/ipv6-address.ts";
 import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER_HOP_BY_HOP, IPV6_NEXT_HEADER_ICMPV6, emitIpv6 } from "../wire/ipv6.ts";
@@ -140,11 +140,7 @@ const MAX_RA_DELAY_MS = 500;
 const MIN_DELAY_BETWEEN_RAS_MS = 3000;
 
 /** Latin-1 string of the 16 bytes: a cheap Map key. */
-function keyOf(a: Ipv6Address): string {
-  let s = "";
-  for (let i = 0; i < 16; i++) s += String.fromCharCode(a[i] ?? 0);
-  return s;
-}
+const keyOf = ipv6Key;
 
 /** True when the first `len` bits of a and b agree. */
 export function ipv6PrefixMatch(a: Ipv6Address, b: Ipv6Address, len: number): boolean {
@@ -382,9 +378,11 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   };
 
   const findAddress = (x: Ipv6Address): AddressEntry | undefined => {
-    const a = addresses.get(keyOf(x));
-    if (a !== undefined) refresh(a, clock.now());
-    return a !== undefined && addresses.has(keyOf(x)) ? a : undefined;
+    const k = keyOf(x);
+    const a = addresses.get(k);
+    if (a === undefined) return undefined;
+    refresh(a, clock.now());
+    return addresses.has(k) ? a : undefined;
   };
 
   const sourceFor = (dst: Ipv6Address): Ipv6Address | undefined => {

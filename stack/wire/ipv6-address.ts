@@ -25,6 +25,12 @@ export function writeIpv6(b: Uint8Array, off: number, a: Ipv6Address): void {
 }
 
 /** True when both addresses hold the same 16 bytes. */
+/** A Map key for an address: its eight 16-bit groups as eight UTF-16 code units (one call, no concatenation). */
+export function ipv6Key(a: Ipv6Address): string {
+  return String.fromCharCode((a[0]! << 8) | a[1]!, (a[2]! << 8) | a[3]!, (a[4]! << 8) | a[5]!, (a[6]! << 8) | a[7]!,
+    (a[8]! << 8) | a[9]!, (a[10]! << 8) | a[11]!, (a[12]! << 8) | a[13]!, (a[14]! << 8) | a[15]!);
+}
+
 export function ipv6Equal(a: Ipv6Address, b: Ipv6Address): boolean {
   if (a.length !== 16 || b.length !== 16) return false;
   for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;

@@ -119,12 +119,16 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   /** Challenge ACKs the layer may still send in the current second. */
   challengeBudget = 0;
 
+  /** Free bytes before each segment buffer (TcpLayerOptions.headroom). */
+  readonly headroom: number;
+
   constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions, icmp: TcpLayerDeps["icmp"]) {
     this.options = resolveTcpOptions(o);
     // Keep as many free buffers as one send buffer's worth of GSO segments can have out at once
     // (a device that queues a whole window holds them all), at least 16, at most 128 (8 MiB).
     const keep = Math.min(128, Math.max(16, Math.ceil(this.options.sendBufferSize / 65536)));
-    this.recycler = createBufferRecycler({ capacity: HEADROOM + 65536, keep, poison: o.poisonReleasedBuffers === true });
+    this.headroom = o.headroom ?? HEADROOM;
+    this.recycler = createBufferRecycler({ capacity: this.headroom + 65536, keep, poison: o.poisonReleasedBuffers === true });
     this.secrets = createTcpSecrets(rng);
     ip.registerProtocol(6, (d) => this.receive(d));
     icmp?.onError(6, (e) => this.icmpError(e));
@@ -286,24 +290,24 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   }
 
   allocate(len: number): Uint8Array {
-    const n = HEADROOM + len;
+    const n = this.headroom + len;
     if (this.slabOffset + n > this.slab.length) {
-      if (n > SLAB_SIZE / 4) return new Uint8Array(n).subarray(HEADROOM);
+      if (n > SLAB_SIZE / 4) return new Uint8Array(n).subarray(this.headroom);
       this.slab = new Uint8Array(SLAB_SIZE);
       this.slabOffset = 0;
     }
-    const v = this.slab.subarray(this.slabOffset + HEADROOM, this.slabOffset + n);
+    const v = this.slab.subarray(this.slabOffset + this.headroom, this.slabOffset + n);
     this.slabOffset += (n + 7) & ~7;
     return v;
   }
 
   lend(len: number): BufferLoan | undefined {
-    const n = HEADROOM + len;
+    const n = this.headroom + len;
     if (n <= SLAB_SIZE / 4) return undefined;
     const loan = this.recycler.take(n);
     if (loan === undefined) return undefined;
     if (loan.reused) this.stats.segmentBuffersReused++;
-    return { data: loan.data.subarray(HEADROOM), release: loan.release, reused: loan.reused };
+    return { data: loan.data.subarray(this.headroom), release: loan.release, reused: loan.reused };
   }
 
   onRemoved(conn: Tcb): void {
