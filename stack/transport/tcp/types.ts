@@ -202,4 +202,21 @@ export interface TcpInfo {
   /** HyStart++ exits to CSS and rounds spent in CSS. */
   readonly hystartExits: number;
   readonly hystartCssRounds: number;
+  /** BBR's model, when the connection runs BBR. */
+  readonly bbr?: BbrInfo;
+}
+
+/** A BBR connection's model (as Linux's tcp_bbr_info, plus the state). */
+export interface BbrInfo {
+  readonly mode: "startup" | "drain" | "probe-bw" | "probe-rtt";
+  /** The windowed max of the delivery rate (bytes per second). */
+  readonly bandwidthBytesPerSecond: number;
+  /** The min RTT filter's value (ms; Infinity before a sample). */
+  readonly minRttMs: number;
+  readonly pacingRateBytesPerSecond: number;
+  readonly pacingGain: number;
+  /** Round trips counted by delivery; PROBE_RTT entries. */
+  readonly rounds: number;
+  readonly probeRtts: number;
+  readonly fullBandwidthReached: boolean;
 }
