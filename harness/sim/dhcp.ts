@@ -13,6 +13,7 @@ import { formatIpv4 } from "../../stack/wire/address.ts";
 import { createDhcpRelay, createMemoryLeaseStore, dhcpClientOnStack, dhcpServerOnStack, type DhcpClient, type DhcpRelay } from "../../stack/app/dhcp/index.ts";
 import { flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseLossProbability, parseSeed } from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
+import { everyWallSecond, exitStatusOf, interruptible, yieldToEventLoop } from "../cli/run-control.ts";
 
 export const summary = "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
 
@@ -65,6 +66,8 @@ export interface DhcpSimReport {
   readonly wallSeconds: number;
   readonly seed: number;
   readonly loss: number;
+  /** What stopped the run before its end (e.g. "SIGINT"); the figures are then partial. */
+  readonly interrupted?: string;
   readonly error?: string;
 }
 
@@ -74,6 +77,37 @@ const DEFAULT_SEGMENT_SIZE = 64;
 
 /** Runs the scenario synchronously on a VirtualClock. */
 export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
+  const sim = startDhcpSim(options);
+  sim.step(Infinity);
+  return sim.finish();
+}
+
+/**
+ * The same run in slices of about 50 ms of wall time with the event loop between them, so that
+ * `signal` (SIGINT, SIGTERM) can end it (the report is then partial, with `interrupted`) and
+ * `onProgress` gets a line every second of wall time. Same seed, same run as runDhcpSim().
+ */
+export async function runDhcpSimInterruptible(options: DhcpSimOptions, signal?: AbortSignal, onProgress?: (line: string) => void): Promise<DhcpSimReport> {
+  const sim = startDhcpSim(options);
+  const stopProgress = everyWallSecond(onProgress === undefined ? undefined : () => onProgress(sim.progressLine()));
+  try {
+    while (!sim.step(50) && signal?.aborted !== true) await yieldToEventLoop();
+  } finally {
+    stopProgress();
+  }
+  return sim.finish(signal?.aborted === true ? String(signal.reason ?? "aborted") : undefined);
+}
+
+/** A run under way: step() until it says done, then finish(). */
+interface DhcpSimRun {
+  /** Runs for about `budgetMs` of wall time; true when the run is over (all bound, limit, no timers). */
+  step(budgetMs: number): boolean;
+  progressLine(): string;
+  /** The report; `interrupted` names what stopped the run early. */
+  finish(interrupted?: string): DhcpSimReport;
+}
+
+function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
   const seed = options.seed ?? 1;
   const loss = options.loss ?? 0;
   const n = options.clients;
@@ -123,75 +157,110 @@ export function runDhcpSim(options: DhcpSimOptions): DhcpSimReport {
   const clients: { stack: Stack; client: DhcpClient }[] = [];
   let boundCount = 0;
   let lastBoundAt = 0;
-  for (let i = 0; i < n; i++) {
-    const stack = host(`client${i}`, undefined, segmentSwitches[segments === 1 ? 0 : Math.floor(i / segmentSize)]);
-    // Without the broadcast flag, as Linux's dhclient: the server unicasts OFFER and ACK to the
-    // offered address (RFC 2131 §4.1), so they are not flooded to, and parsed by, every client.
-    const client = dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 2000, broadcastFlag: false });
-    client.onBound(() => { boundCount++; lastBoundAt = clock.now(); });
-    clients.push({ stack, client });
-  }
   const wall0 = performance.now();
-  for (const c of clients) c.client.start();
-  const limit = (options.maxVirtualSeconds ?? 600) * 1000;
-  while (clock.now() < limit && clients.some((c) => c.client.state !== "bound")) {
-    if (clock.run(Math.min(limit, clock.now() + 1000), 1_000_000) === 0 && clock.pending() === 0) break;
-  }
-  const wallSeconds = (performance.now() - wall0) / 1000;
-
-  const holders = new Map<number, number>();
-  let bound = 0;
-  let misconfigured = 0;
-  let discovers = 0, requests = 0, declines = 0;
-  for (const { stack, client } of clients) {
-    discovers += client.stats.discovers;
-    requests += client.stats.requests;
-    declines += client.stats.declines;
-    const lease = client.lease;
-    if (client.state !== "bound" || lease === undefined) continue;
-    bound++;
-    holders.set(lease.address, (holders.get(lease.address) ?? 0) + 1);
-    if (stack.ipv4.cidr?.address !== lease.address) misconfigured++;
-  }
-  const duplicates = [...holders].filter(([, k]) => k > 1).map(([a]) => formatIpv4(a));
-  const serverLeases = server.leases().filter((l) => l.state === "bound" && l.expiresAt > clock.now()).length;
-  const ports = switches.flatMap((x) => x.ports);
-  const framesLost = ports.reduce((s, p) => { const ps = p.stats(); return s + ps.toSwitch.lost + ps.fromSwitch.lost; }, 0);
-  const ok = bound === n && duplicates.length === 0 && misconfigured === 0 && serverLeases === n;
-  void boundCount;
-  const st = server.stats;
-  return {
-    ok, clients: n, bound, uniqueAddresses: holders.size, duplicates, misconfigured, serverLeases,
-    discovers, requests, declines,
-    server: { offers: st.offers, acks: st.acks, naks: st.naks },
-    framesLost,
-    framesFlooded: switches.reduce((sum, x) => sum + x.stats.flooded, 0),
-    frameDeliveries: ports.reduce((sum, p) => sum + p.stats().fromSwitch.offered, 0),
-    segments,
-    ...(relays.length === 0 ? {} : {
-      relays: {
-        requestsRelayed: relays.reduce((sum, r) => sum + r.stats.requestsRelayed, 0),
-        repliesRelayed: relays.reduce((sum, r) => sum + r.stats.repliesRelayed, 0),
-        dropped: relays.reduce((sum, r) => sum + r.stats.dropped, 0),
-      },
-    }),
-    virtualSeconds: lastBoundAt / 1000,
-    wallSeconds: Math.round(wallSeconds * 1000) / 1000,
-    seed, loss,
-    ...(ok ? {} : { error: bound < n ? `${n - bound} clients not bound after ${(clock.now() / 1000).toFixed(1)} s` : "inconsistent leases" }),
+  // The clients' stacks are built in the first slices (60,000 of them take seconds), then all start at once.
+  const addClients = (stopAt: number): boolean => {
+    for (let i = clients.length; i < n; i++) {
+      if (i % 16 === 0 && performance.now() >= stopAt) return false;
+      const stack = host(`client${i}`, undefined, segmentSwitches[segments === 1 ? 0 : Math.floor(i / segmentSize)]);
+      // Without the broadcast flag, as Linux's dhclient: the server unicasts OFFER and ACK to the
+      // offered address (RFC 2131 §4.1), so they are not flooded to, and parsed by, every client.
+      const client = dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 2000, broadcastFlag: false });
+      client.onBound(() => { boundCount++; lastBoundAt = clock.now(); });
+      clients.push({ stack, client });
+    }
+    for (const c of clients) c.client.start();
+    started = true;
+    return true;
   };
+  let started = false;
+  const limit = (options.maxVirtualSeconds ?? 600) * 1000;
+  // The run moves in windows of 1 s of virtual time (at most 1e6 timers each), and checks whether
+  // every client is bound only between windows; a slice of wall time may end inside a window,
+  // so a run gives the same figures however it is sliced.
+  const WINDOW_EVENTS = 1_000_000;
+  let windowEnd: number | undefined;
+  let windowFired = 0;
+  const step = (budgetMs: number): boolean => {
+    const stopAt = budgetMs === Infinity ? Infinity : performance.now() + budgetMs;
+    if (!started && !addClients(stopAt)) return false;
+    for (;;) {
+      if (windowEnd === undefined) {
+        if (!(clock.now() < limit && clients.some((c) => c.client.state !== "bound"))) return true;
+        windowEnd = Math.min(limit, clock.now() + 1000);
+        windowFired = 0;
+      }
+      const batch = Math.min(budgetMs === Infinity ? WINDOW_EVENTS : 2000, WINDOW_EVENTS - windowFired);
+      const fired = clock.run(windowEnd, batch);
+      windowFired += fired;
+      if (fired < batch || windowFired >= WINDOW_EVENTS) {
+        windowEnd = undefined;
+        if (windowFired === 0 && clock.pending() === 0) return true;
+      }
+      if (performance.now() >= stopAt) return false;
+    }
+  };
+  const progressLine = (): string => !started ? `dhcp: building client stacks, ${clients.length}/${n}, wall ${((performance.now() - wall0) / 1000).toFixed(1)} s` : `dhcp: ${boundCount}/${n} clients bound (${((100 * boundCount) / n).toFixed(1)}%), ` +
+    `virtual ${(clock.now() / 1000).toFixed(3)} s, wall ${((performance.now() - wall0) / 1000).toFixed(1)} s`;
+  const finish = (interrupted?: string): DhcpSimReport => {
+    const wallSeconds = (performance.now() - wall0) / 1000;
+
+    const holders = new Map<number, number>();
+    let bound = 0;
+    let misconfigured = 0;
+    let discovers = 0, requests = 0, declines = 0;
+    for (const { stack, client } of clients) {
+      discovers += client.stats.discovers;
+      requests += client.stats.requests;
+      declines += client.stats.declines;
+      const lease = client.lease;
+      if (client.state !== "bound" || lease === undefined) continue;
+      bound++;
+      holders.set(lease.address, (holders.get(lease.address) ?? 0) + 1);
+      if (stack.ipv4.cidr?.address !== lease.address) misconfigured++;
+    }
+    const duplicates = [...holders].filter(([, k]) => k > 1).map(([a]) => formatIpv4(a));
+    const serverLeases = server.leases().filter((l) => l.state === "bound" && l.expiresAt > clock.now()).length;
+    const ports = switches.flatMap((x) => x.ports);
+    const framesLost = ports.reduce((s, p) => { const ps = p.stats(); return s + ps.toSwitch.lost + ps.fromSwitch.lost; }, 0);
+    const ok = bound === n && duplicates.length === 0 && misconfigured === 0 && serverLeases === n;
+    const st = server.stats;
+    return {
+      ok, clients: n, bound, uniqueAddresses: holders.size, duplicates, misconfigured, serverLeases,
+      discovers, requests, declines,
+      server: { offers: st.offers, acks: st.acks, naks: st.naks },
+      framesLost,
+      framesFlooded: switches.reduce((sum, x) => sum + x.stats.flooded, 0),
+      frameDeliveries: ports.reduce((sum, p) => sum + p.stats().fromSwitch.offered, 0),
+      segments,
+      ...(relays.length === 0 ? {} : {
+        relays: {
+          requestsRelayed: relays.reduce((sum, r) => sum + r.stats.requestsRelayed, 0),
+          repliesRelayed: relays.reduce((sum, r) => sum + r.stats.repliesRelayed, 0),
+          dropped: relays.reduce((sum, r) => sum + r.stats.dropped, 0),
+        },
+      }),
+      virtualSeconds: lastBoundAt / 1000,
+      wallSeconds: Math.round(wallSeconds * 1000) / 1000,
+      seed, loss,
+      ...(interrupted === undefined ? {} : { interrupted }),
+      ...(ok ? {} : { error: bound < n ? `${interrupted === undefined ? "" : `interrupted (${interrupted}): `}${n - bound} clients not bound after ${(clock.now() / 1000).toFixed(1)} s` : "inconsistent leases" }),
+    };
+  };
+  return { step, progressLine, finish };
 }
 
 /** The command line of `netlab sim dhcp` (args.ts's rules). */
 const DHCP_SPEC = {
   command: "sim dhcp",
-  usage: `usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json]\n${summary}\n` +
+  usage: `usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json] [--quiet]\n${summary}\n` +
     "  --clients N       1..60000 (default 50); --loss P below 1 (default 0); --seed S (default 1)\n" +
     `  --segment-size K  clients per broadcast domain, 0..250 (default ${DEFAULT_SEGMENT_SIZE}); more clients are split over segments joined to\n` +
-    "                    the server's switch by DHCP relay agents; 0 puts all on one switch (N² frame deliveries)\n",
+    "                    the server's switch by DHCP relay agents; 0 puts all on one switch (N² frame deliveries)\n" +
+    "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n",
   options: {
     clients: { type: "string" }, loss: { type: "string" }, seed: { type: "string" }, "segment-size": { type: "string" },
-    "max-virtual-seconds": { type: "string" }, json: { type: "boolean" },
+    "max-virtual-seconds": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
   },
 } as const;
 
@@ -212,11 +281,12 @@ export async function run(args: string[]): Promise<number> {
     ...(maxMs === undefined ? {} : { maxVirtualSeconds: maxMs / 1000 }),
     ...(segmentSize === undefined ? {} : { segmentSize }),
   };
-  const r = runDhcpSim({
+  // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
+  const { value: r, interrupted } = await interruptible((signal) => runDhcpSimInterruptible({
     clients: o.clients, loss: o.loss, seed: o.seed,
     ...(o.maxVirtualSeconds === undefined ? {} : { maxVirtualSeconds: o.maxVirtualSeconds }),
     ...(o.segmentSize === undefined ? {} : { segmentSize: o.segmentSize }),
-  });
+  }, signal, v.quiet === true ? undefined : (line) => process.stderr.write(`${line}\n`)));
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
@@ -225,5 +295,6 @@ export async function run(args: string[]): Promise<number> {
       `${r.framesFlooded} frames flooded (${r.frameDeliveries} deliveries), last bound at ${r.virtualSeconds.toFixed(3)} s virtual, wall ${r.wallSeconds.toFixed(3)} s${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
   }
+  if (interrupted !== undefined) return exitStatusOf(interrupted);
   return r.ok ? 0 : 1;
 }

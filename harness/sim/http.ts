@@ -15,6 +15,7 @@ import { createHttpServer, type HttpHandler } from "../../stack/app/http/server.
 import { settle } from "../http/testing.ts";
 import { flagReader, helpText, parseCommandLine, parseInteger, parseLossProbability, parseSeed, parseSize } from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
+import { everyWallSecond, exitStatusOf, interruptible, whenAborted } from "../cli/run-control.ts";
 
 export const summary = "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
 
@@ -29,6 +30,11 @@ export interface HttpSimOptions {
   readonly seed?: number;
   /** Give up after this much virtual time [3600 s]. */
   readonly maxVirtualSeconds?: number;
+  /** Ends the run where it is (the report is then partial, with `interrupted`). */
+  readonly signal?: AbortSignal;
+  /** Called with a progress line every `progressEveryMs` [1000] of wall time. */
+  readonly onProgress?: (line: string) => void;
+  readonly progressEveryMs?: number;
 }
 
 /** What runHttpSim found. */
@@ -51,6 +57,8 @@ export interface HttpSimReport {
   readonly pipeline: number;
   readonly loss: number;
   readonly seed: number;
+  /** What stopped the run before its end (e.g. "SIGINT"); the figures are then partial. */
+  readonly interrupted?: string;
   readonly error?: string;
 }
 
@@ -136,8 +144,16 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   let error: string | undefined;
   const all = Promise.all(workers);
   const watchdog = new Promise<"timeout">((resolve) => clock.setTimer(limitMs, () => resolve("timeout")));
-  const outcome = await settle(clock, Promise.race([all.then(() => "done" as const), watchdog]), Infinity, 50_000_000);
+  const stopProgress = everyWallSecond(options.onProgress === undefined ? undefined : () => {
+    const wallS = (performance.now() - wall0) / 1000;
+    options.onProgress!(`http: ${okCount + failureCount}/${total} responses (${((100 * (okCount + failureCount)) / total).toFixed(1)}%), ${failureCount} failures, ` +
+      `virtual ${(clock.now() / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${a.tcp.stats.retransmits + b.tcp.stats.retransmits} retransmissions`);
+  }, options.progressEveryMs);
+  const outcome = await settle(clock, Promise.race([all.then(() => "done" as const), watchdog, whenAborted(options.signal)]), Infinity, 50_000_000)
+    .finally(stopProgress);
+  const interrupted = outcome === "aborted" ? String(options.signal?.reason ?? "aborted") : undefined;
   if (outcome === "timeout") error = `virtual time limit of ${limitMs / 1000} s reached`;
+  if (interrupted !== undefined) error = `interrupted (${interrupted}) after ${okCount + failureCount} of ${total} responses`;
   const virtualSeconds = clock.now() / 1000;
   const wallSeconds = (performance.now() - wall0) / 1000;
   client.close();
@@ -150,6 +166,7 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
     retransmits: a.tcp.stats.retransmits + b.tcp.stats.retransmits,
     virtualSeconds, wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     concurrency, pipeline, loss, seed,
+    ...(interrupted === undefined ? {} : { interrupted }),
     ...(error === undefined ? {} : { error }),
   };
 }
@@ -157,11 +174,12 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
 /** The command line of `netlab sim http` (args.ts's rules). */
 const HTTP_SPEC = {
   command: "sim http",
-  usage: `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--json]\n${summary}\n` +
-    "  defaults: --requests 100 (1..10000000), --concurrency 4 (1..10000), --pipeline 1 (1..1000), --bytes 10000 (0..1Gi), --loss 0 (below 1), --seed 1\n",
+  usage: `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--json] [--quiet]\n${summary}\n` +
+    "  defaults: --requests 100 (1..10000000), --concurrency 4 (1..10000), --pipeline 1 (1..1000), --bytes 10000 (0..1Gi), --loss 0 (below 1), --seed 1\n" +
+    "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n",
   options: {
     requests: { type: "string" }, concurrency: { type: "string" }, pipeline: { type: "string" }, bytes: { type: "string" },
-    loss: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
+    loss: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
   },
 } as const;
 
@@ -180,8 +198,13 @@ export async function run(args: string[]): Promise<number> {
     loss: get("loss", parseLossProbability) ?? 0,
     seed: get("seed", parseSeed) ?? 1,
     json: v.json === true,
+    quiet: v.quiet === true,
   };
-  const r = await runHttpSim({ requests: o.requests, concurrency: o.concurrency, pipeline: o.pipeline, bytes: o.bytes, loss: o.loss, seed: o.seed });
+  // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
+  const { value: r, interrupted } = await interruptible((signal) => runHttpSim({
+    requests: o.requests, concurrency: o.concurrency, pipeline: o.pipeline, bytes: o.bytes, loss: o.loss, seed: o.seed, signal,
+    ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
+  }));
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
@@ -191,5 +214,6 @@ export async function run(args: string[]): Promise<number> {
       `${r.failureSamples.length > 0 ? `\n  ${r.failureSamples.join("\n  ")}` : ""}${r.error === undefined ? "" : `\n  error: ${r.error}`}\n`,
     );
   }
+  if (interrupted !== undefined) return exitStatusOf(interrupted);
   return r.ok ? 0 : 1;
 }

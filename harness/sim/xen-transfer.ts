@@ -16,6 +16,7 @@ import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_T
 import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
 import { flagReader, helpText, parseCommandLine, parseSeed, parseSize, UsageError } from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
+import { everyWallSecond, exitStatusOf, interruptible } from "../cli/run-control.ts";
 
 export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes SIZE [--gso] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json])";
 
@@ -40,6 +41,15 @@ export interface XenTransferOptions {
   readonly socketBufferBytes?: number;
   /** Leave the first N received bytes out of `steady` (slow start, JIT warm-up; iperf3's --omit, in bytes). Default 0. */
   readonly omitBytes?: number;
+  /** Timers fired between two turns of the event loop (pumpUntil's batch, default 4096). At
+   * virtual time 0 each moves a ring's worth of frames: 4096 of them hold the loop for seconds on
+   * a loaded machine, so the CLI takes 256 for its progress lines and Ctrl-C. */
+  readonly pumpBatch?: number;
+  /** Ends the run where it is (the report is then partial, with `interrupted`). */
+  readonly signal?: AbortSignal;
+  /** Called with a progress line every `progressEveryMs` [1000] of wall time. */
+  readonly onProgress?: (line: string) => void;
+  readonly progressEveryMs?: number;
 }
 
 
@@ -72,6 +82,8 @@ export interface XenTransferReport {
   readonly socketBufferBytes?: number;
   /** Goodput without the first omitBytes (present when omitBytes was given and passed). */
   readonly steady?: SteadyGoodput;
+  /** What stopped the run before its end (e.g. "SIGINT"); the figures are then partial. */
+  readonly interrupted?: string;
   readonly error?: string;
 }
 
@@ -180,7 +192,16 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   stream.onClose((e) => { if (e !== undefined) error = `sender: ${e}`; });
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
-  await pumpUntil(clock, () => ended || error !== undefined, { untilMs: t0v + (options.maxVirtualMs ?? 600_000), maxIterations: 1e8 });
+  const stopProgress = everyWallSecond(options.onProgress === undefined ? undefined : () => {
+    const wallS = (performance.now() - wallStart) / 1000;
+    options.onProgress!(`xen-transfer: ${(received / 1e6).toFixed(1)}/${(options.bytes / 1e6).toFixed(1)} MB (${((100 * received) / options.bytes).toFixed(1)}%), ` +
+      `virtual ${((clock.now() - t0v) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / Math.max(wallS, 1e-9) / 1e9).toFixed(3)} Gbit/s wall, ` +
+      `${a.stack.tcp.stats.retransmits} retransmissions`);
+  }, options.progressEveryMs);
+  await pumpUntil(clock, () => ended || error !== undefined || options.signal?.aborted === true, { untilMs: t0v + (options.maxVirtualMs ?? 600_000), maxIterations: 1e9, ...(options.pumpBatch === undefined ? {} : { batch: options.pumpBatch }) })
+    .finally(stopProgress);
+  const interrupted = !ended && error === undefined && options.signal?.aborted === true ? String(options.signal.reason ?? "aborted") : undefined;
+  if (interrupted !== undefined) error = `interrupted (${interrupted})`;
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -209,6 +230,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     buffersReused: { tcpSegments: a.stack.tcp.stats.segmentBuffersReused, netbackTx: net.netback.vifs().reduce((n, v) => n + v.stats().txBuffersReused, 0) },
     socketBufferBytes,
     ...(steady === undefined ? {} : { steady }),
+    ...(interrupted === undefined ? {} : { interrupted }),
     ...(error === undefined ? (ended ? {} : { error: "transfer did not finish" }) : { error }),
   };
 }
@@ -216,15 +238,17 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
 /** The command line of `netlab sim xen-transfer` (args.ts's rules). */
 const XEN_TRANSFER_SPEC = {
   command: "sim xen-transfer",
-  usage: "usage: netlab sim xen-transfer --bytes SIZE [--gso] [--no-csum] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json]\n" +
+  usage: "usage: netlab sim xen-transfer --bytes SIZE [--gso] [--no-csum] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json] [--quiet]\n" +
     `${summary}\n` +
     "  --bytes SIZE          required (10Mi = 10 MiB, 10M = 10^7 bytes)\n" +
     "  --omit SIZE           also report goodput without the first SIZE bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
     `  --socket-buffer SIZE  both domUs' TCP send and receive buffers, 4Ki..1Gi (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}Mi, with --threads --gso ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}Mi)\n` +
-    "  --seed S              default 1\n",
+    "  --seed S              default 1\n" +
+    "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary\n" +
+    "  (exit 130 / 143); --threads runs to its end\n",
   options: {
     bytes: { type: "string" }, omit: { type: "string" }, "socket-buffer": { type: "string" }, seed: { type: "string" },
-    gso: { type: "boolean" }, "no-csum": { type: "boolean" }, threads: { type: "boolean" }, json: { type: "boolean" },
+    gso: { type: "boolean" }, "no-csum": { type: "boolean" }, threads: { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" },
   },
   required: ["bytes"],
 } as const;
@@ -241,11 +265,14 @@ export async function run(args: string[]): Promise<number> {
     omit: get("omit", (t) => parseSize(t)) ?? 0,
     socketBuffer: get("socket-buffer", (t) => parseSize(t, 4096, 1024 ** 3)) ?? 0,
     seed: get("seed", parseSeed) ?? 1,
-    gso: v.gso === true, csum: v["no-csum"] !== true, threads: v.threads === true, json: v.json === true,
+    gso: v.gso === true, csum: v["no-csum"] !== true, threads: v.threads === true, json: v.json === true, quiet: v.quiet === true,
   };
   if (o.omit >= o.bytes && o.omit > 0) throw new UsageError(XEN_TRANSFER_SPEC.command, `--omit (${o.omit}) must be less than --bytes (${o.bytes})`);
   const common = { bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed, omitBytes: o.omit, ...(o.socketBuffer > 0 ? { socketBufferBytes: o.socketBuffer } : {}) };
-  const r = o.threads ? await runXenTransferThreads(common) : { ...(await runXenTransfer(common)), threads: false as const };
+  // One thread: progress on stderr each second of wall time, and SIGINT / SIGTERM end the run with
+  // the partial summary (exit 130 / 143). --threads runs its domUs in workers to the end.
+  const { value: r, interrupted } = await interruptible(async (signal) => o.threads ? await runXenTransferThreads(common)
+    : { ...(await runXenTransfer({ ...common, pumpBatch: 256, signal, ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }) })), threads: false as const });
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
@@ -268,5 +295,6 @@ export async function run(args: string[]): Promise<number> {
       if (m.penalty >= 3) process.stdout.write(`  note: memmove is ${m.penalty}x slower at short distances on this machine; for figures comparable with \`netlab bench\` run with GLIBC_TUNABLES=${tunables}\n`);
     }
   }
+  if (interrupted !== undefined) return exitStatusOf(interrupted);
   return r.ok ? 0 : 1;
 }
