@@ -798,6 +798,7 @@ export function createNetback(
       task.stop();
       frontUnwatch?.();
       frontUnwatch = undefined;
+      firstFrontRun(); // a probe still waiting for the first run goes on, sees the vif gone and stops
       port?.detach();
       port = undefined;
     };
