@@ -8,7 +8,7 @@ import type { FrameOffload } from "../link/types.ts";
 import type { Clock, Rng } from "../time.ts";
 import { BROADCAST_MAC, IPV4_BROADCAST, type Ipv4Address, type Ipv4Cidr, type MacAddress, isMulticastMac, prefixToMask, writeIpv4 } from "../wire/address.ts";
 import { writeU16 } from "../wire/bytes.ts";
-import { checksumAdd, checksumFinish, checksumRange } from "../wire/checksum.ts";
+import { checksumAdd, checksumFinish } from "../wire/checksum.ts";
 import { ETHERTYPE_IPV4 } from "../wire/ethernet.ts";
 import {
   IPV4_CHECKSUM, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FLAGS_FRAG, IPV4_HEADER_LEN, IPV4_IDENT, IPV4_LENGTH, IPV4_MAX_LEN,
@@ -138,10 +138,11 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     writeU16(b, IPV4_FLAGS_FRAG, flagsFrag);
     b[IPV4_TTL] = ttl;
     b[IPV4_PROTOCOL] = protocol;
-    writeU16(b, IPV4_CHECKSUM, 0);
     writeIpv4(b, 12, src);
     writeIpv4(b, 16, dst);
-    writeU16(b, IPV4_CHECKSUM, checksumFinish(checksumRange(b, 0, IPV4_HEADER_LEN)));
+    // RFC 1071 over the ten header words, from the values rather than read back from the bytes
+    const sum = (0x4500 | tos) + total + id + flagsFrag + ((ttl << 8) | protocol) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    writeU16(b, IPV4_CHECKSUM, checksumFinish(sum));
   };
 
   const transmit = (packet: Uint8Array, dstMac: MacAddress | undefined, nextHop: Ipv4Address, offload: FrameOffload | undefined, release?: () => void): Result<void, Ipv4SendError> => {

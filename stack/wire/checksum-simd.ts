@@ -10,6 +10,8 @@
 
 /** Bytes summed per call of the module: 4096 turns of 16 bytes keep each u32 lane below 2^32. */
 const CHUNK = 65536;
+/** The module's linear memory (2 pages): a range up to this long is copied in with one set(). */
+const MEMORY_BYTES = 131072;
 
 function leb128(n: number): number[] {
   const out: number[] = [];
@@ -96,10 +98,18 @@ export function simdPartialSum(bytes: Uint8Array, start: number, end: number): n
   if (summer === null) return -1;
   const covered = (end - start) & ~63;
   let sum = 0;
-  for (let off = 0; off < covered; off += CHUNK) {
-    const n = Math.min(CHUNK, covered - off);
-    summer.memory.set(bytes.subarray(start + off, start + off + n), 0);
-    sum += summer.sum(0, n) >>> 0;
+  if (covered <= MEMORY_BYTES) {
+    // one copy, of the array itself when the range is all of it (no view to make: a segment
+    // checksummed whole); the bytes past `covered` are copied and left alone
+    if (start === 0 && end === bytes.length && end <= MEMORY_BYTES) summer.memory.set(bytes, 0);
+    else summer.memory.set(bytes.subarray(start, start + covered), 0);
+    for (let off = 0; off < covered; off += CHUNK) sum += summer.sum(off, Math.min(CHUNK, covered - off)) >>> 0;
+  } else {
+    for (let off = 0; off < covered; off += CHUNK) {
+      const n = Math.min(CHUNK, covered - off);
+      summer.memory.set(bytes.subarray(start + off, start + off + n), 0);
+      sum += summer.sum(0, n) >>> 0;
+    }
   }
   while (sum > 0xffff) sum = (sum % 65536) + Math.floor(sum / 65536);
   // little-endian words summed: swap the folded sum's bytes (RFC 1071 §2(B))

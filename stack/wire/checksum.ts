@@ -22,6 +22,14 @@ export function checksumRange(bytes: Uint8Array, start: number, end: number, ini
   const len = end - start;
   let sum = initial;
   let i = start;
+  if (len === 20) {
+    // an IPv4 header without options or a bare TCP header: ten words, unrolled
+    sum += ((bytes[i]! << 8) | bytes[i + 1]!) + ((bytes[i + 2]! << 8) | bytes[i + 3]!) + ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
+      ((bytes[i + 6]! << 8) | bytes[i + 7]!) + ((bytes[i + 8]! << 8) | bytes[i + 9]!) + ((bytes[i + 10]! << 8) | bytes[i + 11]!) +
+      ((bytes[i + 12]! << 8) | bytes[i + 13]!) + ((bytes[i + 14]! << 8) | bytes[i + 15]!) + ((bytes[i + 16]! << 8) | bytes[i + 17]!) +
+      ((bytes[i + 18]! << 8) | bytes[i + 19]!);
+    return fold(sum);
+  }
   if (len < SMALL) {
     // Headers: creating a DataView costs more than summing 16-bit words directly (measured ~4x on 20 bytes).
     for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
