@@ -303,6 +303,7 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     const k = keyOf(a.address);
     if (addresses.get(k) !== a) return;
     addresses.delete(k);
+    if (lastFound === a) lastFound = undefined;
     if (a.dadTimer !== undefined) clock.cancel(a.dadTimer);
     if (a.state !== "duplicate") leaveGroup(solicitedNodeAddress(a.address));
   };
@@ -354,7 +355,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       }
       return old;
     }
-    if (old !== undefined) addresses.delete(k);
+    if (old !== undefined) {
+      addresses.delete(k);
+      if (lastFound === old) lastFound = undefined;
+    }
     if (addresses.size >= maxAddresses) {
       counters.drop("address-list-full");
       cb?.(err("duplicate", "address list full"));
@@ -377,12 +381,22 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     return a;
   };
 
+  // The entry found last (every packet of a connection asks about the same address): compared
+  // byte by byte; forgotten when it leaves the list.
+  let lastFound: AddressEntry | undefined;
   const findAddress = (x: Ipv6Address): AddressEntry | undefined => {
+    const last = lastFound;
+    if (last !== undefined && ipv6Equal(last.address, x)) {
+      refresh(last, clock.now());
+      return lastFound;
+    }
     const k = keyOf(x);
     const a = addresses.get(k);
     if (a === undefined) return undefined;
     refresh(a, clock.now());
-    return addresses.has(k) ? a : undefined;
+    if (!addresses.has(k)) return undefined;
+    lastFound = a;
+    return a;
   };
 
   const sourceFor = (dst: Ipv6Address): Ipv6Address | undefined => {

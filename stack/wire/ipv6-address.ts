@@ -21,20 +21,20 @@ export function readIpv6(b: Uint8Array, off: number): Ipv6Address {
 
 /** Writes a 16-byte address at b[off..]. */
 export function writeIpv6(b: Uint8Array, off: number, a: Ipv6Address): void {
-  b.set(a.subarray(0, 16), off);
+  b.set(a.length === 16 ? a : a.subarray(0, 16), off);
 }
 
 /** True when both addresses hold the same 16 bytes. */
-/** A Map key for an address: its eight 16-bit groups as eight UTF-16 code units (one call, no concatenation). */
-export function ipv6Key(a: Ipv6Address): string {
-  return String.fromCharCode((a[0]! << 8) | a[1]!, (a[2]! << 8) | a[3]!, (a[4]! << 8) | a[5]!, (a[6]! << 8) | a[7]!,
-    (a[8]! << 8) | a[9]!, (a[10]! << 8) | a[11]!, (a[12]! << 8) | a[13]!, (a[14]! << 8) | a[15]!);
-}
-
 export function ipv6Equal(a: Ipv6Address, b: Ipv6Address): boolean {
   if (a.length !== 16 || b.length !== 16) return false;
   for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** A Map key for an address: its eight 16-bit groups as eight UTF-16 code units (one call, no concatenation). */
+export function ipv6Key(a: Ipv6Address): string {
+  return String.fromCharCode((a[0]! << 8) | a[1]!, (a[2]! << 8) | a[3]!, (a[4]! << 8) | a[5]!, (a[6]! << 8) | a[7]!,
+    (a[8]! << 8) | a[9]!, (a[10]! << 8) | a[11]!, (a[12]! << 8) | a[13]!, (a[14]! << 8) | a[15]!);
 }
 
 /** ff00::/8 (RFC 4291 §2.7). */
