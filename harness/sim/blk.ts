@@ -80,6 +80,7 @@ export interface SimBlkReport {
 }
 
 const MAX_SIZE_MIB = 1024;
+const DEFAULT_SIZE_MIB = 64;
 
 function misuse(message: string): NetlabError {
   return new NetlabError("ERR_NETLAB_SIM_ARGS", message);
@@ -91,7 +92,7 @@ export async function runSimBlk(options: SimBlkOptions = {}): Promise<SimBlkRepo
   const bs = options.blockSize ?? 4096;
   const qd = options.queueDepth ?? 32;
   const seed = options.seed ?? 1;
-  const sizeMiB = options.sizeMiB ?? 64;
+  const sizeMiB = options.sizeMiB ?? DEFAULT_SIZE_MIB;
   const [wr, ww, wf, wd] = options.mix ?? [70, 25, 5, 0];
   if (!Number.isSafeInteger(ops) || ops < 0) throw misuse("--ops must be a non-negative integer");
   if (!Number.isSafeInteger(bs) || bs <= 0 || bs % 512 !== 0 || bs > 4 << 20) throw misuse("--bs must be a multiple of 512 up to 4 MiB");
@@ -274,17 +275,21 @@ export async function runSimBlk(options: SimBlkOptions = {}): Promise<SimBlkRepo
 
 interface Parsed extends SimBlkOptions {
   readonly json: boolean;
+  /** --overwrite: an existing --image may be written into. */
+  readonly overwrite: boolean;
   readonly help: boolean;
 }
 
 /** The command line of `netlab sim blk` (args.ts's rules). */
 const BLK_SPEC = {
   command: "sim blk",
-  usage: "usage: netlab sim blk [--image FILE] [--size-mb N] [--ops N] [--mix read:write:flush[:discard]] [--bs SIZE] [--qd N]\n" +
+  usage: "usage: netlab sim blk [--image FILE [--overwrite]] [--size-mb N] [--ops N] [--mix read:write:flush[:discard]] [--bs SIZE] [--qd N]\n" +
     "                     [--seed S] [--latency-us US] [--upcall-us US] [--ring-order N] [--indirect N] [--no-persistent] [--json]\n" +
-    `${summary}\n`,
+    `${summary}\n` +
+    "  --image FILE   a raw disk image: a new file of --size-mb MiB (default 64; said on stderr), or with --overwrite an\n" +
+    "                 existing one, whose contents are the disk's starting state and are written into (refused without it)\n",
   options: {
-    image: { type: "string" }, "size-mb": { type: "string" }, ops: { type: "string" }, mix: { type: "string" }, bs: { type: "string" },
+    image: { type: "string" }, overwrite: { type: "boolean" }, "size-mb": { type: "string" }, ops: { type: "string" }, mix: { type: "string" }, bs: { type: "string" },
     qd: { type: "string" }, seed: { type: "string" }, "latency-us": { type: "string" }, "upcall-us": { type: "string" },
     "ring-order": { type: "string" }, indirect: { type: "string" }, "no-persistent": { type: "boolean" }, json: { type: "boolean" },
   },
@@ -316,7 +321,7 @@ function parseArgs(args: string[]): Parsed {
   set("ringPageOrder", get("ring-order", (t) => parseInteger(t, 0)));
   set("indirectSegments", get("indirect", (t) => parseInteger(t, 0)));
   if (v["no-persistent"] === true) o.persistent = false;
-  return { ...o, json: v.json === true, help };
+  return { ...o, json: v.json === true, overwrite: v.overwrite === true, help };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -325,6 +330,12 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(helpText(BLK_SPEC));
     return 0;
   }
+  if (o.image !== undefined) {
+    if (existsSync(o.image) && !o.overwrite) {
+      throw new UsageError(BLK_SPEC.command, `--image ${o.image} exists and the run would write into it; give --overwrite to use it as the disk`);
+    }
+    if (!existsSync(o.image)) process.stderr.write(`sim blk: creating ${o.image}, ${o.sizeMiB ?? DEFAULT_SIZE_MIB} MiB (--size-mb)\n`);
+  } else if (o.overwrite) throw new UsageError(BLK_SPEC.command, "--overwrite needs --image FILE");
   const progress = o.json ? undefined : (n: number, t: number) => process.stderr.write(`  ${n}/${t} operations\n`);
   let r: SimBlkReport;
   try {

@@ -1,6 +1,6 @@
 // `netlab sim blk`: the scenario function over memory and a raw image, and the CLI's --json line.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -33,6 +33,27 @@ describe("sim blk", () => {
     expect(statSync(image).size).toBe(2 << 20);
     // A second run starts from the image's current contents.
     expect((await runSimBlk({ image, ops: 300, seed: 4 })).ok).toBe(true);
+  });
+
+  it("the CLI refuses to write into an existing --image without --overwrite, and says when it creates one", () => {
+    const d = mkdtempSync(join(tmpdir(), "netlab-simblk-cli-"));
+    dirs.push(d);
+    const image = join(d, "disk.img");
+    const created = spawnSync("node", ["bin/netlab.mjs", "sim", "blk", "--image", image, "--size-mb", "1", "--ops", "50", "--json"], { encoding: "utf8" });
+    expect(created.status).toBe(0);
+    expect(created.stderr).toContain(`sim blk: creating ${image}, 1 MiB`);
+    const before = readFileSync(image);
+    const refused = spawnSync("node", ["bin/netlab.mjs", "sim", "blk", "--image", image, "--ops", "50", "--seed", "5", "--json"], { encoding: "utf8" });
+    expect(refused.status).toBe(2);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(/^netlab sim blk: \[ERR_USAGE\] --image .* exists and the run would write into it; give --overwrite/);
+    expect(readFileSync(image).equals(before)).toBe(true);
+    const over = spawnSync("node", ["bin/netlab.mjs", "sim", "blk", "--image", image, "--overwrite", "--ops", "50", "--seed", "5", "--json"], { encoding: "utf8" });
+    expect(over.status).toBe(0);
+    expect(over.stderr).not.toContain("creating");
+    expect(JSON.parse(over.stdout)).toMatchObject({ ok: true, backend: "file", sizeBytes: 1 << 20 });
+    expect(readFileSync(image).equals(before)).toBe(false);
+    expect(spawnSync("node", ["bin/netlab.mjs", "sim", "blk", "--overwrite"], { encoding: "utf8" }).status).toBe(2);
   });
 
   it("the CLI prints one JSON object with ok, and rejects a bad mix with exit code 2", () => {
