@@ -40,7 +40,7 @@ import { fail, firstDifference } from "../oracles.ts";
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
  * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
  */
-export const instrumentOnly = ["xen-sim/blk/blkback.ts", "xen-sim/blk/serial-task.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+export const instrumentOnly = ["xen-sim/blk/blkback.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
 
 /** The backend's max-ring-page-order: orders up to 3 (8 pages) connect, 4 must not. */
 const MAX_ORDER = 3;
