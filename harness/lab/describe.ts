@@ -32,6 +32,7 @@ function flowDetails(f: TopologyFlow): string {
     case "ping": return `every ${f.intervalMs ?? 1000} ms, ${f.payloadBytes ?? 56} B`;
     case "udp-cbr": return `${rate(f.rateBitsPerSecond ?? 0)} in ${f.payloadBytes ?? 1200} B datagrams`;
     case "http": return `${f.requests ?? 1} x GET of ${f.responseBytes ?? 100_000} B`;
+    case "iperf3": return `${f.congestionControl ?? "cubic"}, iperf3 -c -J -> iperf3 -s -J (linux hosts)`;
   }
 }
 

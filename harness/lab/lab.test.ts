@@ -59,8 +59,8 @@ describe("topology files", () => {
       "/links/1/endpoints/0: a has no interface eth1",
       "/links/1/endpoints/1: unknown node c",
       "/flows/0/to: unknown node zz",
-      "/flows/1/from: a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner",
-      "/flows/2/to: a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner",
+      "/flows/1/from: a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner (between two linux hosts: iperf3)",
+      "/flows/2/to: a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner (between two linux hosts: iperf3)",
     ]);
   });
 
@@ -69,6 +69,35 @@ describe("topology files", () => {
     t.nodes[2].routes.push({ destination: "10.2.0.2/32", via: "10.0.0.1" }); // r2 sends b's traffic back to r1
     expect(errorsOf(t)).toEqual([]);
     await expect(runLab(t, { durationMs: 100 })).rejects.toThrow("/flows/0: the way from a to b loops (a -> r1 -> r2 -> r1)");
+  });
+
+  it("refuses an iperf3 flow with a netlab end, without a whole number of seconds, or with fields it does not take", async () => {
+    const t = pair();
+    t.nodes[0].implementation = "linux";
+    t.nodes.push({ name: "k", kind: "host", implementation: "linux", interfaces: [{ name: "eth0", address: "10.0.0.5/24" }] });
+    t.links.push({ endpoints: ["k:eth0", "b:eth1"] });
+    t.nodes[1].interfaces.push({ name: "eth1", address: "10.0.1.1/24" });
+    t.nodes[1].kind = "router";
+    t.flows = [
+      { kind: "iperf3", from: "a", to: "k", durationMs: 2000, congestionControl: "newreno", port: 5301 },
+      { kind: "iperf3", from: "a", to: "b", durationMs: 1500, payloadBytes: 100 },
+      { kind: "iperf3", from: "k", to: "a" },
+    ];
+    expect(errorsOf(t)).toEqual([
+      "/flows/1/to: b is a router; flows run between hosts",
+      "/flows/1/durationMs: must be whole seconds for an iperf3 flow (iperf3 -t)",
+      "/flows/1/payloadBytes: does not apply to a iperf3 flow",
+      "/flows/2/durationMs: is required for an iperf3 flow",
+    ]);
+    t.nodes[1].kind = "host";
+    t.nodes[1].interfaces.pop();
+    t.links.pop();
+    t.nodes[2].interfaces[0].address = "10.0.0.6/24";
+    t.links.push({ endpoints: ["k:eth0", "b:eth0"] });
+    t.links.splice(0, 1, { endpoints: ["a:eth0", "c:eth0"] });
+    t.nodes.push({ name: "c", kind: "host", interfaces: [{ name: "eth0", address: "10.0.0.7/24" }] });
+    t.flows = [{ kind: "iperf3", from: "a", to: "c", durationMs: 1000 }];
+    expect(errorsOf(t)).toEqual(["/flows/0/to: an iperf3 flow runs between two linux hosts; c is netlab"]);
   });
 
   it("refuses xen routers and switches and a xen host on a link narrower than netfront's 1500-byte MTU", async () => {
@@ -118,7 +147,7 @@ describe("topology files", () => {
 
   it("every shipped example is valid", async () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-mixed", "dumbbell-xen", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain", "traceroute-linux"]);
+    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-mixed", "dumbbell-xen", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "iperf3-linux", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain", "traceroute-linux"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 

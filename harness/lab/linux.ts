@@ -7,10 +7,15 @@
 //   attachLinuxHost(options)     namespace + tap + addresses + default route
 //   startLinuxBulkSender(...)    a python3 TCP sender in the namespace (congestion control pinned
 //                                with TCP_CONGESTION), sampling cwnd and RTT from TCP_INFO
+//   startIperf3Server(...)       iperf3 -s -1 -J in one namespace (ready() once it listens)
+//   startIperf3Client(...)       iperf3 -c -J --get-server-output in another; parseIperf3Json()
+//                                reads both ends' intervals from its output
+//   linuxCongestionControl(cc)   the kernel's name of a topology's algorithm (newreno is "reno")
 import { existsSync } from "node:fs";
 import { createNetns, missingTools, type Netns, type NetnsProcess } from "../netns/index.ts";
 import { openTap, type TapDevice } from "../tap/index.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 /** Why linux nodes cannot be built here, or undefined. */
 export function linuxSkipReason(): string | undefined {
@@ -114,6 +119,11 @@ export interface LinuxSenderResult {
   readonly error?: string;
 }
 
+/** The kernel's name of a topology file's congestion control: Linux's "reno" is NewReno (RFC 6582 recovery). */
+export function linuxCongestionControl(cc: string): string {
+  return cc === "newreno" ? "reno" : cc;
+}
+
 /** Debian's python3 (pyenv's shim, first on PATH here, takes seconds to start under load). */
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
@@ -123,7 +133,7 @@ export function startLinuxBulkSender(host: LinuxHost, o: { dst: string; port: nu
   result(): LinuxSenderResult;
 } {
   const startAt = Number(process.hrtime.bigint()) / 1e9 + Math.max(0, o.inMs) / 1000;
-  const p = host.ns.spawn(PYTHON, ["-c", SENDER, o.dst, String(o.port), String(o.seconds), o.congestionControl, String(o.intervalMs), startAt.toFixed(6)]);
+  const p = host.ns.spawn(PYTHON, ["-c", SENDER, o.dst, String(o.port), String(o.seconds), linuxCongestionControl(o.congestionControl), String(o.intervalMs), startAt.toFixed(6)]);
   return {
     process: p,
     result() {
@@ -169,4 +179,136 @@ export function parseTracerouteOutput(out: string, dst: string): { ttl: number; 
     else hops.push({ ttl, from: m[2], rttMs: Number(m[3]), reached: m[2] === dst });
   }
   return hops;
+}
+
+/** One interval of an iperf3 test: both ends' view of the same time span. */
+export interface Iperf3Interval {
+  /** End of the interval, ms since the test started (the receiver's clock). */
+  readonly t: number;
+  /** Bits per second the receiver (iperf3 -s) read in the interval. */
+  readonly receivedBitsPerSecond: number;
+  readonly receivedBytes: number;
+  /** The sender's cwnd (bytes) and smoothed RTT (ms) at the nearest sender interval end (TCP_INFO). */
+  readonly cwnd: number;
+  readonly srttMs: number;
+}
+
+/** What an iperf3 client's -J --get-server-output says about its test. */
+export interface Iperf3Result {
+  readonly connected: boolean;
+  /** iperf3's own error message, or why its output could not be read. */
+  readonly error?: string;
+  readonly version?: string;
+  /** Sender and receiver algorithms as the sockets reported them. */
+  readonly senderCongestionControl?: string;
+  readonly seconds: number;
+  readonly sentBytes: number;
+  readonly receivedBytes: number;
+  readonly senderBitsPerSecond: number;
+  readonly receiverBitsPerSecond: number;
+  readonly retransmits: number;
+  readonly intervals: readonly Iperf3Interval[];
+}
+
+const EMPTY_IPERF3: Iperf3Result = { connected: false, seconds: 0, sentBytes: 0, receivedBytes: 0, senderBitsPerSecond: 0, receiverBitsPerSecond: 0, retransmits: 0, intervals: [] };
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const numOf = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+
+/**
+ * Reads iperf3 -c -J --get-server-output (iperf3 3.x): totals from `end`, per interval the
+ * receiver's bytes from `server_output_json.intervals` (the server ran with -J and the same -i)
+ * and the sender's cwnd and RTT from the client's own intervals (first stream). Never throws.
+ */
+export function parseIperf3Json(text: string): Iperf3Result {
+  let d: Json;
+  try {
+    d = obj(JSON.parse(text));
+  } catch {
+    const first = text.trim().split("\n")[0] ?? "";
+    return { ...EMPTY_IPERF3, error: text.trim() === "" ? "iperf3 printed nothing" : `iperf3 output is not JSON: ${first.slice(0, 200)}` };
+  }
+  const start = obj(d.start);
+  const end = obj(d.end);
+  const sent = obj(end.sum_sent);
+  const received = obj(end.sum_received);
+  const senderIntervals = arr(d.intervals).map((i) => {
+    const stream = obj(arr(obj(i).streams)[0]);
+    return { end: numOf(obj(obj(i).sum).end), cwnd: numOf(stream.snd_cwnd), srttMs: numOf(stream.rtt) / 1000 };
+  });
+  const server = obj(d.server_output_json);
+  const intervals = arr(server.intervals).map((i): Iperf3Interval => {
+    const sum = obj(obj(i).sum);
+    const endS = numOf(sum.end);
+    const near = senderIntervals.findLast((x) => x.end <= endS + 1e-3) ?? senderIntervals[0];
+    // iperf3 prints microseconds.
+    return { t: Math.round(endS * 1e6) / 1e3, receivedBitsPerSecond: numOf(sum.bits_per_second), receivedBytes: numOf(sum.bytes), cwnd: near?.cwnd ?? 0, srttMs: near?.srttMs ?? 0 };
+  });
+  const error = typeof d.error === "string" ? d.error : undefined;
+  const version = typeof start.version === "string" ? start.version : undefined;
+  const cc = typeof end.sender_tcp_congestion === "string" ? end.sender_tcp_congestion : undefined;
+  return {
+    connected: arr(start.connected).length > 0,
+    ...(error === undefined ? {} : { error }),
+    ...(version === undefined ? {} : { version }),
+    ...(cc === undefined ? {} : { senderCongestionControl: cc }),
+    seconds: numOf(received.seconds) || numOf(sent.seconds),
+    sentBytes: numOf(sent.bytes),
+    receivedBytes: numOf(received.bytes),
+    senderBitsPerSecond: numOf(sent.bits_per_second),
+    receiverBitsPerSecond: numOf(received.bits_per_second),
+    retransmits: numOf(sent.retransmits),
+    intervals,
+  };
+}
+
+/** Starts `iperf3 -s -1 -J` (one test, then it exits) in the host's namespace, bound to `address`; ready() resolves once it listens. */
+export function startIperf3Server(host: LinuxHost, o: { address: string; port: number; intervalMs: number }): { process: NetnsProcess; ready(timeoutMs: number): Promise<void> } {
+  const p = host.ns.spawn("iperf3", ["-s", "-1", "-J", "-B", o.address, "-p", String(o.port), "-i", (o.intervalMs / 1000).toFixed(3)]);
+  return {
+    process: p,
+    async ready(timeoutMs) {
+      // With -J the server prints nothing until its test ends: its listening socket is the sign.
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await host.ns.exec("ss", ["-Hltn", `sport = :${o.port}`]);
+        if (r.stdout.trim() !== "") return;
+        if (p.child.exitCode !== null || Date.now() > deadline) {
+          throw new NetlabError("ERR_NETLAB_LAB_IPERF3", `iperf3 -s on ${host.name} port ${o.port} did not listen within ${timeoutMs} ms: ${p.output().stdout.trim().slice(0, 300)}${p.output().stderr.trim()}`);
+        }
+        await new Promise((r2) => setTimeout(r2, 20));
+      }
+    },
+  };
+}
+
+/**
+ * Starts an iperf3 client in the host's namespace: `inMs` from now it sends to dst:port for
+ * `seconds` (whole seconds, iperf3's -t) with the congestion control pinned (-C), intervals of
+ * `intervalMs`, and prints one JSON report that includes the server's (--get-server-output).
+ * finished() waits for it to exit (bounded); result() parses what it printed.
+ */
+export function startIperf3Client(host: LinuxHost, o: { dst: string; port: number; inMs: number; seconds: number; congestionControl: string; intervalMs: number }): {
+  process: NetnsProcess;
+  finished(timeoutMs: number): Promise<void>;
+  result(): Iperf3Result;
+} {
+  const delay = (Math.max(0, o.inMs) / 1000).toFixed(3);
+  const args = ["-c", o.dst, "-p", String(o.port), "-t", String(o.seconds), "-i", (o.intervalMs / 1000).toFixed(3), "-J", "--get-server-output", "-C", linuxCongestionControl(o.congestionControl)];
+  const p = host.ns.spawn("sh", ["-c", `sleep ${delay}; exec iperf3 ${args.join(" ")}`]);
+  const exited = new Promise<void>((resolve) => {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) resolve();
+    else p.child.once("exit", () => resolve());
+  });
+  return {
+    process: p,
+    finished: (timeoutMs) => Promise.race([exited, new Promise<void>((r) => setTimeout(r, timeoutMs).unref())]),
+    result() {
+      const r = parseIperf3Json(p.output().stdout);
+      const stderr = p.output().stderr.trim().split("\n").pop();
+      return r.error === undefined && stderr !== undefined && stderr !== "" && !r.connected ? { ...r, error: stderr } : r;
+    },
+  };
 }

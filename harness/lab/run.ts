@@ -23,7 +23,8 @@ import { type HttpFlowReport, type HttpServers, type PingReport, type UdpCbrRepo
 import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
 import { createRealClock } from "../time/real-clock.ts";
 import type { NetnsProcess } from "../netns/index.ts";
-import { attachLinuxHost, linuxSkipReason, startLinuxBulkSender, startLinuxTraceroute, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
+import { attachLinuxHost, linuxSkipReason, startIperf3Client, startIperf3Server, startLinuxBulkSender, startLinuxTraceroute, type Iperf3Result, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
+import { missingTools } from "../netns/index.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { buildLabXenHosts, type LabXenHosts, type XenReport } from "./xen.ts";
 
@@ -49,9 +50,20 @@ export interface FlowSample {
   readonly srttMs: number;
 }
 
+/** What iperf3 itself reported for an iperf3 flow (its -J output, both ends). */
+export interface Iperf3FlowDetails {
+  readonly version?: string;
+  /** The test's length as iperf3 measured it. */
+  readonly seconds: number;
+  readonly sentBytes: number;
+  readonly senderBitsPerSecond: number;
+  readonly receiverBitsPerSecond: number;
+}
+
+/** A TCP flow: bulk-tcp (netlab's sender, or a linux host's python3 socket) or iperf3 (between two linux hosts). */
 export interface FlowReport {
   readonly name: string;
-  readonly kind: "bulk-tcp";
+  readonly kind: "bulk-tcp" | "iperf3";
   readonly from: string;
   readonly to: string;
   /** The sender's stack: netlab's TCP ("xen": in a domU behind netfront), or the Linux kernel's (a linux host). */
@@ -73,6 +85,8 @@ export interface FlowReport {
   /** The link directions the flow's data crosses ("link a->b"), traced through the routing tables. */
   readonly path: readonly string[];
   readonly samples: readonly FlowSample[];
+  /** An iperf3 flow: iperf3's own totals (the samples are the server's intervals, cwnd and RTT the client's). */
+  readonly iperf3?: Iperf3FlowDetails;
 }
 
 /** One hop of a traceroute: who answered TTL `ttl` (undefined: nobody within the timeout). */
@@ -181,6 +195,8 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
   if (!topology.nodes.some((n) => n.implementation === "linux")) return runIn(topology, options, createVirtualClock(), undefined);
   const reason = linuxSkipReason();
   if (reason !== undefined) throw new NetlabError("ERR_NETLAB_LAB_NEEDS_ROOT", `${topology.name}: ${reason}`);
+  const missing = (topology.flows ?? []).some((f) => f.kind === "iperf3") ? missingTools(["iperf3", "ss"]) : [];
+  if (missing.length > 0) throw new NetlabError("ERR_NETLAB_LAB_NEEDS_IPERF3", `${topology.name}: iperf3 flows need ${missing.join(" and ")} (npm run setup installs them)`);
   const real = createRealClock();
   // Time 0 of the run is now: the runner schedules flows at their startMs as in virtual time.
   let t0 = real.now();
@@ -261,6 +277,18 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     world!.linuxHosts.set(n.name, await attachLinuxHost({
       name: n.name, device: deviceOf(n.name, f.name), address: f.address!, mtu, index: linuxIndex++, ...(gateway === undefined ? {} : { gateway }),
     }));
+  }
+  const addressOf = (host: string): number => {
+    const c = parseCidr(topology.nodes[nodeIndex.get(host)!]!.interfaces[0]!.address!);
+    return c.ok ? c.value.address : 0;
+  };
+  // iperf3 servers (one test each, then they exit) listen before time 0.
+  const iperf3Port = (spec: TopologyFlow, i: number): number => spec.port ?? 5201 + i;
+  for (const [i, spec] of (topology.flows ?? []).entries()) {
+    if (spec.kind !== "iperf3") continue;
+    const server = startIperf3Server(world!.linuxHosts.get(spec.to)!, { address: formatIpv4(addressOf(spec.to)), port: iperf3Port(spec, i), intervalMs: Math.max(100, interval) });
+    world!.processes.push(server.process);
+    await server.ready(5000);
   }
   world?.restartClock();
   // Xen hosts: one simulated Xen machine whose dom0 bridges each domU's vif onto that host's link.
@@ -508,6 +536,20 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     });
   });
 
+  // iperf3 flows: the client starts in its namespace now and sleeps until the flow's start.
+  const iperf3Flows: { spec: TopologyFlow; name: string; start: number; end: number; seconds: number; cc: "cubic" | "newreno"; client: ReturnType<typeof startIperf3Client> }[] = [];
+  (topology.flows ?? []).forEach((spec, i) => {
+    if (spec.kind !== "iperf3") return;
+    const start = spec.startMs ?? 0;
+    const end = Math.min(start + spec.durationMs!, duration);
+    // iperf3 -t takes whole seconds: a run shortened below the flow's length cuts it to whole seconds, at least one.
+    const seconds = Math.max(1, Math.floor((end - start) / 1000));
+    const cc = spec.congestionControl ?? "cubic";
+    const client = startIperf3Client(world!.linuxHosts.get(spec.from)!, { dst: formatIpv4(hostAddress(spec.to)), port: iperf3Port(spec, i), inMs: start - clock.now(), seconds, congestionControl: cc, intervalMs: Math.max(100, interval) });
+    world!.processes.push(client.process);
+    iperf3Flows.push({ spec, name: spec.name ?? `flow${i}`, start, end: start + seconds * 1000, seconds, cc, client });
+  });
+
   // Ping, constant-rate UDP and HTTP flows (harness/lab/flows.ts).
   const pingFlows: { report(): PingReport }[] = [];
   const udpFlows: { report(): UdpCbrReport }[] = [];
@@ -567,6 +609,8 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   }
   for (const l of links) l.capture?.close();
 
+  // An iperf3 client prints its report after the test and the exchange with the server: waited for, a few seconds at most.
+  await Promise.all(iperf3Flows.map((f) => f.client.finished(Math.max(0, f.end - clock.now()) + 5000)));
   for (const l of linuxTraceroutes) {
     const r = l.result();
     l.report.hops.push(...r.hops);
@@ -595,6 +639,9 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       samples,
     };
   });
+  for (const f of iperf3Flows) flowReports.push(iperf3FlowReport(f, f.client.result(), warmup, tracePath(f.spec.from, f.spec.to)));
+  const flowOrder = new Map((topology.flows ?? []).map((spec, i) => [spec.name ?? `flow${i}`, i]));
+  flowReports.sort((a, b) => flowOrder.get(a.name)! - flowOrder.get(b.name)!);
   const queues: QueueReport[] = [];
   const linkReports: LinkReport[] = [];
   for (const l of links) {
@@ -654,6 +701,34 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   return report;
 }
 
+/** An iperf3 flow's report: goodput from the server's intervals, cwnd and RTT from the client's, totals from iperf3's end summary. */
+function iperf3FlowReport(f: { spec: TopologyFlow; name: string; start: number; seconds: number; cc: "cubic" | "newreno" }, r: Iperf3Result, warmup: number, path: string[]): FlowReport {
+  const steadyFrom = warmup * r.seconds * 1000;
+  let steadyBytes = 0;
+  let steadyMs = 0;
+  let previous = 0;
+  for (const x of r.intervals) {
+    if (previous >= steadyFrom - 1e-6) {
+      steadyBytes += x.receivedBytes;
+      steadyMs += x.t - previous;
+    }
+    previous = x.t;
+  }
+  return {
+    name: f.name, kind: "iperf3", from: f.spec.from, to: f.spec.to, sender: "linux", congestionControl: f.cc,
+    ...(r.senderCongestionControl === undefined ? {} : { linuxCongestionControl: r.senderCongestionControl }),
+    ...(r.error === undefined ? {} : { error: r.error }),
+    startMs: f.start, durationMs: f.seconds * 1000,
+    connected: r.connected, bytesReceived: r.receivedBytes,
+    goodputBitsPerSecond: r.receiverBitsPerSecond,
+    steadyGoodputBitsPerSecond: steadyMs > 0 ? (steadyBytes * 8 * 1000) / steadyMs : 0,
+    retransmits: r.retransmits,
+    path,
+    samples: r.intervals.map((x) => ({ t: x.t, goodputBitsPerSecond: x.receivedBitsPerSecond, cwnd: x.cwnd, srttMs: x.srttMs })),
+    iperf3: { ...(r.version === undefined ? {} : { version: r.version }), seconds: r.seconds, sentBytes: r.sentBytes, senderBitsPerSecond: r.senderBitsPerSecond, receiverBitsPerSecond: r.receiverBitsPerSecond },
+  };
+}
+
 /** Jain's index per link direction crossed by two or more flows. */
 function sharedLinks(flows: readonly FlowReport[]): SharedLinkReport[] {
   const by = new Map<string, FlowReport[]>();
@@ -680,7 +755,7 @@ export function formatLabSummary(r: LabReport): string {
   if (r.flows.length > 0) {
     lines.push("", "flows:");
     for (const f of r.flows) {
-      lines.push(`  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
+      lines.push(`  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.kind === "iperf3" ? "iperf3 " : ""}${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
         `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}${f.error === undefined ? "" : ` [${f.error}]`}`);
     }
     lines.push(`  Jain's fairness index (steady state): ${r.jainIndex === null ? "-" : r.jainIndex.toFixed(4)} over all flows`);

@@ -54,13 +54,14 @@ export interface TopologyLink {
 /**
  * A flow between two hosts: a bulk TCP transfer (durationMs required), a traceroute (ICMP echo with
  * TTL 1, 2, ... until the target answers), ping (echo every intervalMs), udp-cbr (datagrams of
- * payloadBytes at rateBitsPerSecond) or http (GET of responseBytes from a
- * netlab HTTP server on `to`, `requests` times one after another). Without durationMs a flow lasts
+ * payloadBytes at rateBitsPerSecond), http (GET of responseBytes from a
+ * netlab HTTP server on `to`, `requests` times one after another) or iperf3 (between two linux
+ * hosts: iperf3 -s on `to`, iperf3 -c on `from`, whole seconds). Without durationMs a flow lasts
  * until the run ends.
  */
 export interface TopologyFlow {
   readonly name?: string;
-  readonly kind: "bulk-tcp" | "traceroute" | "ping" | "udp-cbr" | "http";
+  readonly kind: "bulk-tcp" | "traceroute" | "ping" | "udp-cbr" | "http" | "iperf3";
   readonly from: string;
   readonly to: string;
   readonly port?: number;
@@ -198,7 +199,7 @@ export const TOPOLOGY_SCHEMA = {
         required: ["kind", "from", "to"],
         properties: {
           name: NAME,
-          kind: { enum: ["bulk-tcp", "traceroute", "ping", "udp-cbr", "http"] },
+          kind: { enum: ["bulk-tcp", "traceroute", "ping", "udp-cbr", "http", "iperf3"] },
           from: NAME,
           to: NAME,
           port: int({ minimum: 1, maximum: 65535 }),
@@ -387,8 +388,15 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     const linuxEnd = (["from", "to"] as const).find((end) => nodes.get(f[end])?.implementation === "linux");
     const bothLinux = nodes.get(f.from)?.implementation === "linux" && nodes.get(f.to)?.implementation === "linux";
     const linuxOk = !bothLinux && (f.kind === "traceroute" || (f.kind === "bulk-tcp" && linuxEnd === "from"));
-    if (linuxEnd !== undefined && !linuxOk) {
-      errors.push({ path: `/flows/${i}/${linuxEnd}`, message: "a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner" });
+    if (f.kind === "iperf3") {
+      for (const end of ["from", "to"] as const) {
+        const n = nodes.get(f[end]);
+        if (n !== undefined && n.kind === "host" && n.implementation !== "linux") errors.push({ path: `/flows/${i}/${end}`, message: `an iperf3 flow runs between two linux hosts; ${f[end]} is ${n.implementation ?? "netlab"}` });
+      }
+      if (f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for an iperf3 flow" });
+      else if (f.durationMs % 1000 !== 0) errors.push({ path: `/flows/${i}/durationMs`, message: "must be whole seconds for an iperf3 flow (iperf3 -t)" });
+    } else if (linuxEnd !== undefined && !linuxOk) {
+      errors.push({ path: `/flows/${i}/${linuxEnd}`, message: "a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner (between two linux hosts: iperf3)" });
     }
     if (f.kind === "bulk-tcp" && f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for a bulk-tcp flow" });
     if (f.kind === "udp-cbr" && f.rateBitsPerSecond === undefined) errors.push({ path: `/flows/${i}/rateBitsPerSecond`, message: "is required for a udp-cbr flow" });
@@ -400,6 +408,7 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
       ping: ["intervalMs", "payloadBytes"],
       "udp-cbr": ["port", "payloadBytes", "rateBitsPerSecond"],
       http: ["port", "intervalMs", "responseBytes", "requests"],
+      iperf3: ["port", "congestionControl"],
     };
     for (const key of ["port", "congestionControl", "maxHops", "intervalMs", "payloadBytes", "rateBitsPerSecond", "responseBytes", "requests"] as const) {
       if (f[key] !== undefined && !allowed[f.kind].includes(key)) errors.push({ path: `/flows/${i}/${key}`, message: `does not apply to a ${f.kind} flow` });

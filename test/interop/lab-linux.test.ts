@@ -1,6 +1,7 @@
 // Linux hosts in a lab topology (issue 21 items 3, 5, 7): the shipped mixed dumbbell, two Linux
 // kernel senders (namespaces attached by taps to netlab's simulated access links) and two netlab
-// senders sharing one netlab bottleneck router pair, in real time; and the cleanup on every exit:
+// senders sharing one netlab bottleneck router pair, in real time; iperf3 between two linux hosts
+// (iperf3-linux, its -J report parsed into the flow's); and the cleanup on every exit:
 // an interrupted run removes its namespaces and taps, a run without root is refused before anything
 // is built.
 import { execFileSync } from "node:child_process";
@@ -89,6 +90,29 @@ describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
     expect(back.hops.map((h) => h.from)).toEqual(["10.2.0.1", "10.0.4.1", "10.0.3.1", "10.0.2.1", "10.0.1.1", "10.1.0.2"]);
     expect(back.reached).toBe(true);
     expect(formatLabSummary(r)).toContain("traceroute from-linux: a -> b (linux traceroute)");
+  }, 60_000);
+
+  it.skipIf(missingTools(["iperf3", "ss"]).length > 0)("iperf3-linux: iperf3 -c in one namespace and -s in another across netlab's routers, its -J report in the flow's, beside a netlab flow; nothing left behind", async () => {
+    const before = leftovers();
+    const r = await runLab(example("iperf3-linux"), { durationMs: 3000 });
+    expect(r.flows.map((f) => [f.name, f.kind, f.sender])).toEqual([["iperf3", "iperf3", "linux"], ["netlab", "bulk-tcp", "netlab"]]);
+    const f = r.flows[0]!;
+    expect([f.connected, f.error, f.linuxCongestionControl, f.durationMs]).toEqual([true, undefined, "cubic", 3000]);
+    expect(f.iperf3!.version).toMatch(/^iperf 3\./);
+    expect(f.iperf3!.seconds).toBeGreaterThan(2.9);
+    // The 10 Mb/s bottleneck, shared with the netlab flow, for 3 s: what the server read, never more than the client wrote.
+    expect(f.bytesReceived).toBeGreaterThan(300_000);
+    expect(f.bytesReceived).toBeLessThanOrEqual(f.iperf3!.sentBytes);
+    expect(f.goodputBitsPerSecond).toBeLessThan(10.5e6);
+    expect(f.path).toEqual(["client-r1 client:eth0->r1:eth1", "bottleneck r1:core->r2:core", "r2-server r2:eth1->server:eth0"]);
+    // One sample per 100 ms interval of the server; the client's RTT is at least the path's 2 x (1 + 10 + 1) ms.
+    expect(f.samples.length).toBeGreaterThanOrEqual(25);
+    const rtts = f.samples.map((x) => x.srttMs).filter((x) => x > 0);
+    expect(Math.min(...rtts)).toBeGreaterThan(24);
+    expect(f.samples.every((x) => x.cwnd > 0)).toBe(true);
+    expect(r.flows[1]!.connected && r.flows[1]!.bytesReceived > 100_000).toBe(true);
+    expect(formatLabSummary(r)).toMatch(/iperf3 {3}client -> server iperf3 linux cubic goodput [\d.]+ Mb\/s/);
+    expect(leftovers()).toEqual(before);
   }, 60_000);
 
   it("an interrupted run (Ctrl-C) rejects with ERR_NETLAB_LAB_INTERRUPTED after removing its namespaces and taps", async () => {
