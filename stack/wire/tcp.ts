@@ -133,6 +133,14 @@ export function parseTcpOptions(b: Uint8Array): Result<TcpOptions, "bad-option">
 /** parseTcpOptions over b[start, end) (the options inside a segment, without a view of them). */
 function parseOptionsIn(b: Uint8Array, start: number, end: number): Result<TcpOptions, "bad-option"> {
   if (end === start) return ok(NO_OPTIONS);
+  if (end - start === 12 && b[start] === TCP_OPT_NOP && b[start + 1] === TCP_OPT_NOP && b[start + 2] === TCP_OPT_TIMESTAMP && b[start + 3] === 10) {
+    // NOP NOP timestamp, the options of nearly every segment of a connection (Linux's layout):
+    // the same object the loop below builds for them, without the loop
+    const o: { -readonly [K in keyof TcpOptions]: TcpOptions[K] } = {};
+    o.tsVal = rd32(b, start + 4);
+    o.tsEcr = rd32(b, start + 8);
+    return ok(o);
+  }
   let mss: number | undefined;
   let windowScale: number | undefined;
   let sackPermitted = false;
@@ -193,23 +201,26 @@ export function parseTcp(
   bytes: Uint8Array,
   addresses?: { src: Ipv4Address; dst: Ipv4Address; verifyChecksum?: boolean },
 ): Result<TcpRepr, TcpError> {
-  const p = new TcpPacket(bytes);
-  const c = p.checkLen();
-  if (!c.ok) return c;
-  if (addresses !== undefined && addresses.verifyChecksum !== false && !verifyTcpChecksum(bytes, addresses.src, addresses.dst)) {
-    return err("bad-checksum");
-  }
-  const hl = p.headerLength;
+  return addresses === undefined ? parseTcpSegment(bytes, 0, 0, false) : parseTcpSegment(bytes, addresses.src, addresses.dst, addresses.verifyChecksum !== false);
+}
+
+/** parseTcp with the addresses as arguments (the receive path: no options object per segment). */
+export function parseTcpSegment(bytes: Uint8Array, src: Ipv4Address, dst: Ipv4Address, verifyChecksum: boolean): Result<TcpRepr, TcpError> {
+  if (bytes.length < TCP_HEADER_LEN) return err("truncated");
+  const hl = (bytes[TCP_DATA_OFFSET]! >>> 4) * 4;
+  if (hl < TCP_HEADER_LEN) return err("bad-data-offset");
+  if (hl > bytes.length) return err("truncated");
+  if (verifyChecksum && !verifyTcpChecksum(bytes, src, dst)) return err("bad-checksum");
   const opts = hl > TCP_HEADER_LEN ? parseOptionsIn(bytes, TCP_OPTIONS, hl) : ok(NO_OPTIONS);
   if (!opts.ok) return opts;
   return ok({
-    srcPort: p.srcPort,
-    dstPort: p.dstPort,
-    seq: p.seq,
-    ack: p.ack,
-    flags: p.flags,
-    window: p.window,
-    urgent: p.urgent,
+    srcPort: rd16(bytes, TCP_SRC_PORT),
+    dstPort: rd16(bytes, TCP_DST_PORT),
+    seq: rd32(bytes, TCP_SEQ),
+    ack: rd32(bytes, TCP_ACK),
+    flags: bytes[TCP_FLAGS]!,
+    window: rd16(bytes, TCP_WINDOW),
+    urgent: rd16(bytes, TCP_URGENT),
     options: opts.value,
     payload: bytes.subarray(hl),
   });

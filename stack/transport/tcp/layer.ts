@@ -10,7 +10,7 @@ import { HEADROOM } from "../../net/types.ts";
 import { type Result, ok, err } from "../../result.ts";
 import type { ByteStream, TcpConnectError, TcpConnectionOptions, TcpLayer, TcpListenError, TcpListener } from "../types.ts";
 import {
-  TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, parseTcp, type TcpRepr,
+  TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, parseTcpSegment, type TcpRepr,
 } from "../../wire/tcp.ts";
 import { createConnection } from "./connection.ts";
 import { openActive, openFromCookie, openPassive } from "./handshake.ts";
@@ -413,7 +413,7 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   receive(d: Ipv4Delivery): void {
     const off = d.offload;
     const verify = !(off !== undefined && (off.dataValidated === true || off.csumBlank === true));
-    const r = parseTcp(d.payload, { src: d.src, dst: d.dst, verifyChecksum: verify });
+    const r = parseTcpSegment(d.payload, d.src, d.dst, verify);
     if (!r.ok) { this.stats.badSegments++; return; }
     const seg = r.value;
     this.stats.segmentsReceived++;
