@@ -5,10 +5,11 @@
 // discard-granularity, discard-alignment, feature-persistent) one input byte picks: absent, the
 // right value (max-ring-page-order 0..4 from the byte), or a hostile one (empty, negative,
 // hexadecimal, padded, trailing garbage, 2^32, 20 digits, 2^53 + 1, a long string, bytes above
-// 0x7f, a number from the input); the keys and InitWait go in one transaction. A new blkfront
-// (ring-page-order wanted: 3, 32 indirect segments, persistent grants) connects; once it is
-// Initialised dom0 checks its keys, maps its ring and binds its port as blkback does, then
-// writes a backend state (Connected mostly, or Closing, or nonsense).
+// 0x7f, a number near the right one, a power of two, a number from the input); the keys and
+// InitWait go in one transaction. A new blkfront (ring-page-order wanted: 3, 32 indirect
+// segments, persistent grants) connects; once it is Initialised dom0 checks its keys, maps its
+// ring and binds its port as blkback does, then writes a backend state (Connected mostly, or
+// Closing, or nonsense).
 // Oracles: nothing throws; the frontend's ring-page-order is at most the 3 it wants and at most
 // the backend's max-ring-page-order under any reading of the digits (exactly min(3, n) when the
 // value is a plain number n), with ring-page-order absent and ring-ref for one page, else
@@ -104,7 +105,7 @@ function valueFor(right: string, pick: number, next: () => number): string | und
     case 7: return "7".repeat(20 + next());
     case 8: return String.fromCharCode(0xe9, next() | 0x80, 0x31);
     case 9: return "9007199254740993";
-    case 10: return String(next());
+    case 10: return String(Math.max(0, Number(good) + next() - 128));
     case 11: return String(next() * 256 + next());
     case 12: return `${good}\u0000`;
     case 13: return "0";
