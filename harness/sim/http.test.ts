@@ -1,4 +1,4 @@
-// `netlab sim http`: concurrent, pipelined requests over netlab TCP, every response checked.
+// `netlab sim http`: concurrent, pipelined requests over netlab TCP (IPv4 or IPv6), every response checked.
 import { describe, expect, it } from "vitest";
 import { runHttpSim } from "./http.ts";
 
@@ -8,5 +8,13 @@ describe("netlab sim http", () => {
     expect(r).toMatchObject({ ok: true, requests: 60, responsesOk: 60, failures: 0, serverRequests: 60, bytesReceived: 60 * 20_000 });
     expect(r.connectionsOpened).toBeLessThanOrEqual(3);
     expect(r.retransmits).toBeGreaterThan(0);
+  });
+
+  it("--ipv6: the same over TCP over IPv6 (2% loss, pipelined), and the report names the family", async () => {
+    const r = await runHttpSim({ requests: 40, concurrency: 2, pipeline: 2, bytes: 15_000, loss: 0.02, seed: 3, ipv6: true });
+    expect(r).toMatchObject({ ok: true, family: "ipv6", responsesOk: 40, failures: 0, serverRequests: 40, bytesReceived: 40 * 15_000 });
+    expect(r.connectionsOpened).toBeLessThanOrEqual(2);
+    expect(r.retransmits).toBeGreaterThan(0);
+    expect((await runHttpSim({ requests: 2, bytes: 100 })).family).toBe("ipv4");
   });
 });

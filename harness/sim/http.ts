@@ -1,15 +1,17 @@
-// `netlab sim http [--requests N --concurrency C --pipeline D --bytes B --loss P --seed S --json]`:
+// `netlab sim http [--requests N --concurrency C --pipeline D --bytes B --loss P --seed S --ipv6 --json]`:
 // netlab's HTTP client (stack/app/http) on one stack fetches N resources of B bytes from
 // netlab's HTTP server on another, over netlab TCP on a wire losing frames with probability P,
 // through at most C keep-alive connections with up to D pipelined requests each; in virtual
 // time. Every response is checked: status 200 and the exact bytes the server derives from the
 // request's number. Odd-numbered resources are sent chunked, even ones with Content-Length.
+// With --ipv6 the stacks have only 2001:db8::1 and ::2 and HTTP runs over stack.tcp6.
 //   runHttpSim(options)   the scenario as a function
 //   run(args)             the CLI entry (exit 0 when every response is right)
 import { performance } from "node:perf_hooks";
 import { createStack } from "../../stack/index.ts";
 import { createPointToPointLink } from "../../stack/link/index.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
+import { ipv6 } from "../../stack/wire/ipv6-address.ts";
 import { createHttpClient } from "../../stack/app/http/client.ts";
 import { createHttpServer, type HttpHandler } from "../../stack/app/http/server.ts";
 import { settle } from "../http/testing.ts";
@@ -28,6 +30,8 @@ export interface HttpSimOptions {
   readonly loss?: number;
   readonly delayMs?: number;
   readonly seed?: number;
+  /** HTTP over TCP over IPv6 (2001:db8::1 -> 2001:db8::2, set by hand, DAD off) instead of IPv4. */
+  readonly ipv6?: boolean;
   /** Give up after this much virtual time [3600 s]. */
   readonly maxVirtualSeconds?: number;
   /** Ends the run where it is (the report is then partial, with `interrupted`). */
@@ -40,6 +44,8 @@ export interface HttpSimOptions {
 /** What runHttpSim found. */
 export interface HttpSimReport {
   readonly ok: boolean;
+  /** The network layer the connections ran over. */
+  readonly family: "ipv4" | "ipv6";
   readonly requests: number;
   readonly responsesOk: number;
   readonly failures: number;
@@ -63,6 +69,7 @@ export interface HttpSimReport {
 }
 
 const SERVER_IP = 0xc0000202;
+const SERVER_IP6 = "2001:db8::2";
 const PORT = 80;
 
 /** Byte i of resource n under `seed`. */
@@ -84,8 +91,15 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
     a: { mac: 0x020000000001, impairments },
     b: { mac: 0x020000000002, impairments },
   });
-  const a = createStack({ device: link.a, clock, rng: createRng(seed * 2 + 1) }, { name: "client", ipv4: { cidr: "192.0.2.1/24" } });
-  const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "server", ipv4: { cidr: "192.0.2.2/24" } });
+  const v6 = options.ipv6 === true;
+  const net = (v4: string, v6addr: string) => v6
+    ? { ipv6: { addresses: [`${v6addr}/64`], dadTransmits: 0, routerSolicitations: false } }
+    : { ipv4: { cidr: `${v4}/24` } };
+  const a = createStack({ device: link.a, clock, rng: createRng(seed * 2 + 1) }, { name: "client", ...net("192.0.2.1", "2001:db8::1") });
+  const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "server", ...net("192.0.2.2", SERVER_IP6) });
+  const tcpA = v6 ? a.tcp6!.layer : a.tcp;
+  const tcpB = v6 ? b.tcp6!.layer : b.tcp;
+  const host = v6 ? ipv6(SERVER_IP6) : SERVER_IP;
 
   const handler: HttpHandler = (req, res) => {
     const m = /^\/r\/(\d+)$/.exec(req.target);
@@ -106,10 +120,10 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
     pump();
   };
   const server = createHttpServer({ clock }, handler);
-  const listener = b.tcp.listen(PORT, { backlog: Math.max(128, concurrency) });
+  const listener = tcpB.listen(PORT, { backlog: Math.max(128, concurrency) });
   if (!listener.ok) throw new NetlabError("ERR_NETLAB_SIM", `listen: ${listener.error}`);
   server.listen(listener.value);
-  const client = createHttpClient({ clock, tcp: a.tcp }, { keepAlive: true, maxConnectionsPerHost: concurrency, pipeline, timeoutMs: 600_000 });
+  const client = createHttpClient(v6 ? { clock, tcp6: a.tcp6! } : { clock, tcp: a.tcp }, { keepAlive: true, maxConnectionsPerHost: concurrency, pipeline, timeoutMs: 600_000 });
 
   let next = 0;
   let okCount = 0;
@@ -124,7 +138,7 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
     while (next < total) {
       const n = next++;
       try {
-        const res = await client.request({ host: SERVER_IP, port: PORT, path: `/r/${n}` });
+        const res = await client.request({ host, port: PORT, path: `/r/${n}` });
         const got = await res.body.bytes(size + 1);
         bytesReceived += got.length;
         if (res.status !== 200) { fail(n, `status ${res.status}`); continue; }
@@ -147,7 +161,7 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   const stopProgress = everyWallSecond(options.onProgress === undefined ? undefined : () => {
     const wallS = (performance.now() - wall0) / 1000;
     options.onProgress!(`http: ${okCount + failureCount}/${total} responses (${((100 * (okCount + failureCount)) / total).toFixed(1)}%), ${failureCount} failures, ` +
-      `virtual ${(clock.now() / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${a.tcp.stats.retransmits + b.tcp.stats.retransmits} retransmissions`);
+      `virtual ${(clock.now() / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${tcpA.stats.retransmits + tcpB.stats.retransmits} retransmissions`);
   }, options.progressEveryMs);
   const outcome = await settle(clock, Promise.race([all.then(() => "done" as const), watchdog, whenAborted(options.signal)]), Infinity, 50_000_000)
     .finally(stopProgress);
@@ -159,11 +173,11 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   client.close();
   const ok = error === undefined && okCount === total && failureCount === 0;
   return {
-    ok, requests: total, responsesOk: okCount, failures: failureCount, failureSamples: failures,
+    ok, family: v6 ? "ipv6" : "ipv4", requests: total, responsesOk: okCount, failures: failureCount, failureSamples: failures,
     bytesPerResponse: size, bytesReceived,
     connectionsOpened: client.stats.connectionsOpened, reusedConnections: client.stats.reusedConnections,
     serverRequests: server.stats.requests,
-    retransmits: a.tcp.stats.retransmits + b.tcp.stats.retransmits,
+    retransmits: tcpA.stats.retransmits + tcpB.stats.retransmits,
     virtualSeconds, wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     concurrency, pipeline, loss, seed,
     ...(interrupted === undefined ? {} : { interrupted }),
@@ -174,12 +188,13 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
 /** The command line of `netlab sim http` (args.ts's rules). */
 const HTTP_SPEC = {
   command: "sim http",
-  usage: `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--json] [--quiet]\n${summary}\n` +
+  usage: `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--ipv6] [--json] [--quiet]\n${summary}\n` +
     "  defaults: --requests 100 (1..10000000), --concurrency 4 (1..10000), --pipeline 1 (1..1000), --bytes 10000 (0..1Gi), --loss 0 (below 1), --seed 1\n" +
+    "  --ipv6: over TCP over IPv6 (2001:db8::1 -> 2001:db8::2); --json names the family (\"family\": \"ipv6\" or \"ipv4\")\n" +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n",
   options: {
     requests: { type: "string" }, concurrency: { type: "string" }, pipeline: { type: "string" }, bytes: { type: "string" },
-    loss: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
+    loss: { type: "string" }, seed: { type: "string" }, ipv6: { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" },
   },
 } as const;
 
@@ -197,18 +212,20 @@ export async function run(args: string[]): Promise<number> {
     bytes: get("bytes", (t) => parseSize(t, 0, 2 ** 30)) ?? 10_000,
     loss: get("loss", parseLossProbability) ?? 0,
     seed: get("seed", parseSeed) ?? 1,
+    ipv6: v.ipv6 === true,
     json: v.json === true,
     quiet: v.quiet === true,
   };
   // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
   const { value: r, interrupted } = await interruptible((signal) => runHttpSim({
     requests: o.requests, concurrency: o.concurrency, pipeline: o.pipeline, bytes: o.bytes, loss: o.loss, seed: o.seed, signal,
+    ...(o.ipv6 ? { ipv6: true } : {}),
     ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
   }));
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
-      `http: ${r.responsesOk}/${r.requests} responses correct (${r.bytesPerResponse} bytes each), ${r.failures} failures, ` +
+      `http${r.family === "ipv6" ? " over IPv6" : ""}: ${r.responsesOk}/${r.requests} responses correct (${r.bytesPerResponse} bytes each), ${r.failures} failures, ` +
       `${r.connectionsOpened} connections (${r.reusedConnections} reuses), ${r.retransmits} TCP retransmissions, ` +
       `virtual ${r.virtualSeconds.toFixed(3)} s, wall ${r.wallSeconds.toFixed(3)} s` +
       `${r.failureSamples.length > 0 ? `\n  ${r.failureSamples.join("\n  ")}` : ""}${r.error === undefined ? "" : `\n  error: ${r.error}`}\n`,
