@@ -96,8 +96,8 @@ describe("topology files", () => {
     t.links.push({ endpoints: ["k:eth0", "b:eth0"] });
     t.links.splice(0, 1, { endpoints: ["a:eth0", "c:eth0"] });
     t.nodes.push({ name: "c", kind: "host", interfaces: [{ name: "eth0", address: "10.0.0.7/24" }] });
-    t.flows = [{ kind: "iperf3", from: "a", to: "c", durationMs: 1000 }];
-    expect(errorsOf(t)).toEqual(["/flows/0/to: an iperf3 flow runs between two linux hosts; c is netlab"]);
+    t.flows = [{ kind: "iperf3", from: "a", to: "c", durationMs: 1000 }, { kind: "iperf3", from: "a", to: "k", durationMs: 1000 }, { kind: "iperf3", from: "a", to: "k", durationMs: 1000, port: 5202 }];
+    expect(errorsOf(t)).toEqual(["/flows/0/to: an iperf3 flow runs between two linux hosts; c is netlab", "/flows/2/port: iperf3 flow 1 already listens on k:5202"]);
   });
 
   it("refuses xen routers and switches and a xen host on a link narrower than netfront's 1500-byte MTU", async () => {

@@ -378,7 +378,15 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     if (ra === rb) errors.push({ path: `/links/${i}/endpoints`, message: `closes a loop of switches (${a}, ${b}): frames would circle for ever (no spanning tree, no TTL on Ethernet)` });
     else parent.set(ra, rb);
   });
+  const iperf3Servers = new Map<string, number>();
   (t.flows ?? []).forEach((f, i) => {
+    if (f.kind === "iperf3") {
+      // One iperf3 -s per flow: two on one host and port could not both listen.
+      const key = `${f.to}:${f.port ?? 5201 + i}`;
+      const other = iperf3Servers.get(key);
+      if (other !== undefined) errors.push({ path: `/flows/${i}/port`, message: `iperf3 flow ${other} already listens on ${key}` });
+      iperf3Servers.set(key, i);
+    }
     for (const end of ["from", "to"] as const) {
       const n = nodes.get(f[end]);
       if (n === undefined) errors.push({ path: `/flows/${i}/${end}`, message: `unknown node ${f[end]}` });
