@@ -28,7 +28,7 @@ export interface ImpairedTransferOptions {
   /** Probability a frame is held back one delay, letting later frames pass (each direction). */
   readonly reorder?: number;
   /** Congestion control of the sender, pinned on the kernel socket (TCP_CONGESTION) or netlab's. */
-  readonly congestionControl: "cubic" | "newreno";
+  readonly congestionControl: "cubic" | "newreno" | "bbr";
   readonly seed?: number;
   /** Give up after this many wall seconds. */
   readonly timeoutSeconds?: number;

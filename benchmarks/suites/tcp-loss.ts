@@ -8,7 +8,8 @@
 // Against Linux: the same impairment element (netlab's link on the real clock, 10 ms RTT, loss
 // 0.5 / 1 / 3%, and 1% with 25% reordering) between a Linux or netlab sender and a Linux or netlab
 // receiver over taps (benchmarks/lib/impaired-path.ts); both senders run CUBIC (pinned on the
-// kernel socket with TCP_CONGESTION: this kernel defaults to BBR). Targets (issue 17): netlab's
+// kernel socket with TCP_CONGESTION: this kernel defaults to BBR), and again both BBR (netlab's
+// BBR v1 against the kernel's tcp_bbr). Targets (issue 17): netlab's
 // sender ≥ 0.95× Linux's in every condition with no more RTOs, and Linux -> netlab within 0.95×
 // of Linux -> Linux under reordering (ratios in the "vs baseline" column, RTOs in the details).
 import type { BenchArtifact, BenchCase, BenchSuite } from "../../harness/bench/types.ts";
@@ -107,15 +108,15 @@ const PATH_CONDITIONS: readonly PathCondition[] = [
 ];
 const PATH_BYTES = 20_000_000;
 
-function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint): BenchCase {
-  const name = (s: Endpoint, r: Endpoint): string => `${s} -> ${r} cubic, 10 ms RTT, ${c.label}`;
+function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint, cc: "cubic" | "bbr" = "cubic"): BenchCase {
+  const name = (s: Endpoint, r: Endpoint): string => `${s} -> ${r} ${cc}, 10 ms RTT, ${c.label}`;
   let details: Record<string, unknown> = {};
   return {
     suite: "tcp-loss", name: name(sender, receiver), unit: "Gbit/s", higherIsBetter: true, realPeer: true, runs: 3,
     ...(sender === "linux" && receiver === "linux" ? {} : { baseline: name("linux", "linux") }),
     available: (ctx) => (ctx.quick ? "real-time transfers over taps (minutes): not in quick mode" : impairedPathSkipReason()),
     async measure() {
-      const r = await impairedTransfer({ sender, receiver, bytes: PATH_BYTES, delayMs: 5, loss: c.loss, reorder: c.reorder, congestionControl: "cubic" });
+      const r = await impairedTransfer({ sender, receiver, bytes: PATH_BYTES, delayMs: 5, loss: c.loss, reorder: c.reorder, congestionControl: cc });
       details = { ...r };
       return r.wallGoodputBitsPerSecond / 1e9;
     },
@@ -125,12 +126,14 @@ function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint): Bench
 
 export const suite: BenchSuite = {
   name: "tcp-loss",
-  description: "TCP under random loss: smoltcp's netsim grid on the virtual clock (10 MiB, 100 ms RTT, buffers 2–32 KiB, loss 0–30%; target smoltcp's figure per cell); netlab and Linux CUBIC senders through one impaired path over taps (10 ms RTT, 0.5–3% loss, reordering; root)",
+  description: "TCP under random loss: smoltcp's netsim grid on the virtual clock (10 MiB, 100 ms RTT, buffers 2–32 KiB, loss 0–30%; target smoltcp's figure per cell); netlab and Linux CUBIC senders through one impaired path over taps (10 ms RTT, 0.5–3% loss, reordering; root), and both senders on BBR",
   cases: () => [
     ...NETSIM_BUFFERS.flatMap((buffer) => NETSIM_LOSSES.map((_, i) => netsimCase(buffer, i))),
     ...PATH_CONDITIONS.flatMap((c) => [
       pathCase(c, "linux", "linux"), pathCase(c, "netlab", "linux"),
       ...(c.reorder > 0 ? [pathCase(c, "linux", "netlab")] : []),
+      // BBR against BBR (netlab's BBR v1 against the kernel's tcp_bbr)
+      pathCase(c, "linux", "linux", "bbr"), pathCase(c, "netlab", "linux", "bbr"),
     ]),
   ],
   artifacts(ctx): BenchArtifact[] {

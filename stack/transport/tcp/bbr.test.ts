@@ -6,7 +6,7 @@ import { unwrap } from "../../result.ts";
 import { createRng } from "../../time.ts";
 import { TCP_FLAG_ACK as A, TCP_FLAG_SYN as S } from "../../wire/tcp.ts";
 import { Bbr, WindowedMax } from "./bbr.ts";
-import type { RateSample } from "./delivery-rate.ts";
+import { DeliveryRate, type RateSample } from "./delivery-rate.ts";
 import type { TcpConnection } from "./connection.ts";
 import { createTcpPathPair, createTcpTestPeer } from "./test-peer.ts";
 import type { TcpLayerOptions } from "./types.ts";
@@ -45,6 +45,22 @@ function driver(bbr: Bbr, bw: number, rtt: number) {
     },
   };
 }
+
+describe("DeliveryRate pacing", () => {
+  it("a timer up to 4 ms late keeps the schedule (what it owes goes at once); after a longer pause it restarts from now", () => {
+    const r = new DeliveryRate();
+    r.paced(1000, 0, 1); // 1 byte per ms: the next segment at 1000
+    expect(r.held(999)).toBe(true);
+    expect(r.waitAt).toBe(1000);
+    // fired 3 ms late: the next departure is still due at 2000, not 2003
+    expect(r.held(1003)).toBe(false);
+    r.paced(1000, 1003, 1);
+    expect(r.paceAt).toBe(2000);
+    // 10 ms late: a pause, not timer slack
+    r.paced(1000, 2010, 1);
+    expect(r.paceAt).toBe(3010);
+  });
+});
 
 describe("BBR state machine (tcp_bbr.c)", () => {
   it("STARTUP paces at 2/ln2 of the bandwidth and doubles the window each round until the bandwidth stops growing", () => {

@@ -5,12 +5,16 @@
 // sender was application-limited); an ACK that newly delivers data sent at P gives the sample
 // (delivered − P.delivered) / max(send interval, ACK interval). Pacing: each transmission
 // pushes the earliest time of the next one by len / pacing rate; the connection's timer waits
-// for it on the Clock.
+// for it on the Clock, and a late timer releases what the schedule owes (PACING_CATCH_UP_MS).
 // DeliveryRate: one connection's state; RateSample: what an ACK yields.
 import { seqLe, seqLt } from "./seq.ts";
 import { NONE } from "./state.ts";
 
 const INITIAL_CAPACITY = 16;
+/** Pacing keeps its schedule when the timer fires up to this late (ms): the segments it owes go
+ * at once. A real clock's timers fire a millisecond or more late, far coarser than a segment's
+ * time at hundreds of Mbit/s; after a longer pause the schedule restarts from now. */
+const PACING_CATCH_UP_MS = 4;
 
 /** One ACK's delivery-rate sample and the connection's figures the controller reads with it. */
 export interface RateSample {
@@ -145,7 +149,7 @@ export class DeliveryRate {
 
   /** A transmission of `bytes` at `now` with the pacing rate `rate` (bytes per ms; 0: unpaced). */
   paced(bytes: number, now: number, rate: number): void {
-    if (rate > 0) this.paceAt = Math.max(this.paceAt, now) + bytes / rate;
+    if (rate > 0) this.paceAt = (this.paceAt >= now - PACING_CATCH_UP_MS ? this.paceAt : now) + bytes / rate;
   }
 
   /** Index (from the oldest) of the transmission holding the byte before `end`, or −1. */
