@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
 import { TOPOLOGY_SCHEMA, describeTopology, formatLabSummary, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
 
 const example = (name: string): Topology => {
@@ -322,6 +323,12 @@ describe("lab run (virtual time, netlab nodes)", () => {
       const bytes = (d: string, link: string) => readFileSync(join(dir, d, `${link}.pcapng`));
       // On src1's access link, the frames are the domU's: its Xen MAC is their source (bytes 6..11 of each frame).
       expect(bytes("a", "src1-r1").includes(Buffer.from([0x00, 0x16, 0x3e, 0x00, 0x00, 0x01]))).toBe(true);
+      if (tsharkMissingReason() === undefined) {
+        // What dom0's bridge put on the link is plain Ethernet: TSO frames cut to the MTU, csum_blank checksums filled in.
+        const pcap = join(dir, "a", "src1-r1.pcapng");
+        expect(checkCaptureWithTshark(pcap).offending).toEqual([]);
+        expect(Math.max(...tsharkFields(pcap, ["frame.len"]).map(([len]) => Number(len)))).toBe(1514);
+      }
       for (const link of ["src1-r1", "bottleneck"]) {
         expect(bytes("a", link).length).toBeGreaterThan(100_000);
         expect(bytes("a", link).equals(bytes("b", link))).toBe(true);
