@@ -13,6 +13,7 @@ import {
   XENSTORE_RSP, XENSTORE_RSP_CONS, XENSTORE_RSP_PROD, XENSTORE_SERVER_FEATURES,
 } from "../abi/xenstore.ts";
 import { isLittleEndianHost } from "../abi/xen.ts";
+import { copyBytes } from "./wire.ts";
 import type { XenstoreConnection, XenstoreServer, XsByteTransport } from "./types.ts";
 import { NetlabError } from "../../stack/error.ts";
 
@@ -64,8 +65,8 @@ function copyOut(page: Uint8Array, base: number, idx: number, n: number): Uint8A
   const out = new Uint8Array(n);
   const start = idx & MASK;
   const first = Math.min(n, XENSTORE_RING_SIZE - start);
-  out.set(page.subarray(base + start, base + start + first), 0);
-  if (first < n) out.set(page.subarray(base, base + n - first), first);
+  copyBytes(out, 0, page, base + start, first);
+  if (first < n) copyBytes(out, first, page, base, n - first);
   return out;
 }
 
@@ -73,8 +74,8 @@ function copyOut(page: Uint8Array, base: number, idx: number, n: number): Uint8A
 function copyIn(page: Uint8Array, base: number, idx: number, bytes: Uint8Array): void {
   const start = idx & MASK;
   const first = Math.min(bytes.length, XENSTORE_RING_SIZE - start);
-  page.set(bytes.subarray(0, first), base + start);
-  if (first < bytes.length) page.set(bytes.subarray(first), base);
+  copyBytes(page, base + start, bytes, 0, first);
+  if (first < bytes.length) copyBytes(page, base, bytes, first, bytes.length - first);
 }
 
 /** A byte queue of pending output (chunks, consumed from the front). */
@@ -90,7 +91,7 @@ function createOutQueue() {
       while (moved < max && chunks.length > 0) {
         const head = chunks[0]!;
         const take = Math.min(head.length, max - moved);
-        put(head.subarray(0, take));
+        put(take === head.length ? head : head.subarray(0, take));
         moved += take;
         if (take === head.length) chunks.shift();
         else chunks[0] = head.subarray(take);

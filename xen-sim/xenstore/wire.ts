@@ -8,6 +8,7 @@
 //   parseXsHeader         header view over 16 bytes
 //   createXsDecoder       byte-stream framing (partial headers, many messages per chunk)
 //   splitStrings / joinStrings / latin1 helpers for NUL-separated payloads
+//   copyBytes             small copies without subarray views
 
 import { err, ok, type Result } from "../../stack/result.ts";
 import { NetlabError } from "../../stack/error.ts";
@@ -146,7 +147,7 @@ export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder 
       for (;;) {
         if (hdr === null) {
           const take = Math.min(XS_HEADER_SIZE - headerFill, chunk.length - pos);
-          header.set(chunk.subarray(pos, pos + take), headerFill);
+          copyBytes(header, headerFill, chunk, pos, take);
           headerFill += take;
           pos += take;
           if (headerFill < XS_HEADER_SIZE) return ok(out);
@@ -161,7 +162,7 @@ export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder 
           bodyFill = 0;
         }
         const take = Math.min(hdr.len - bodyFill, chunk.length - pos);
-        body.set(chunk.subarray(pos, pos + take), bodyFill);
+        copyBytes(body, bodyFill, chunk, pos, take);
         bodyFill += take;
         pos += take;
         if (bodyFill < hdr.len) return ok(out);
@@ -174,6 +175,19 @@ export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder 
       }
     },
   };
+}
+
+/**
+ * Copies `n` bytes of `src` from `srcAt` into `dst` at `dstAt`: a byte loop below 64 bytes, where
+ * subarray() + set() costs more (a view object, and for a small array V8 keeps on its own heap,
+ * moving the bytes off it first).
+ */
+export function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, n: number): void {
+  if (n < 64) {
+    for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]!;
+    return;
+  }
+  dst.set(src.subarray(srcAt, srcAt + n), dstAt);
 }
 
 /** Bytes → string, one char per byte (lossless for arbitrary bytes). */
