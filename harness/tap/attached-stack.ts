@@ -4,7 +4,7 @@
 import { type ArpOptions, createStack, type Stack } from "../../stack/index.ts";
 import { dhcpClientOnStack, type DhcpClient, type DhcpClientOptions } from "../../stack/app/dhcp/index.ts";
 import { createHttpServer, type HttpServer, type HttpServerOptions, type HttpServerStats } from "../../stack/app/http/index.ts";
-import type { TcpListener } from "../../stack/transport/types.ts";
+import type { ByteStream, TcpListener, TcpStream } from "../../stack/transport/types.ts";
 import { createStaticHandler } from "../http/static.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
 import type { LayerCounters } from "../../stack/net/types.ts";
@@ -25,8 +25,21 @@ export interface AttachedStack {
   counters(): Record<string, number>;
   /** One echo request; resolves with the round-trip time in ms, rejects with the PingError code. */
   ping(dst: Ipv4Address, seq: number, timeoutMs?: number): Promise<number>;
-  /** Releases the DHCP lease (if any), stops the HTTP server; the device stays open. */
-  stop(): Promise<void>;
+  /**
+   * Releases the DHCP lease (if any) and stops the HTTP server, so that no peer is left with a
+   * half-open connection: idle connections get a FIN, and those still open after `finWaitMs`
+   * [100 ms] an RST (as Linux does for the sockets of a process that exits). The device stays open.
+   */
+  stop(finWaitMs?: number): Promise<StopReport>;
+}
+
+/** What stop() did to the connections still open. */
+export interface StopReport {
+  /** Connections that were open when stop() began. */
+  readonly open: number;
+  /** Of those, the ones that ended with a FIN exchange in finWaitMs, and the ones reset. */
+  readonly closed: number;
+  readonly reset: number;
 }
 
 /** Options of composeAttachedStack(). */
@@ -70,6 +83,31 @@ function attachError(message: string): Error {
   return Object.assign(new Error(message), { code: "ATTACH_STACK" });
 }
 
+/** A connection not yet CLOSED or in TIME-WAIT (its peer still holds it open). */
+function isOpen(s: ByteStream): boolean {
+  const state = (s as Partial<TcpStream>).info?.().state;
+  return state !== undefined && state !== "CLOSED" && state !== "TIME-WAIT";
+}
+
+/** `listener` whose accepted connections are also kept in `accepted` (closed ones pruned as new ones come). */
+function trackingListener(listener: TcpListener, accepted: Set<ByteStream>): TcpListener {
+  let pruneAt = 64;
+  return {
+    localPort: listener.localPort,
+    onConnection(handler) {
+      listener.onConnection((s) => {
+        accepted.add(s);
+        if (accepted.size >= pruneAt) {
+          for (const x of accepted) if (!isOpen(x)) accepted.delete(x);
+          pruneAt = Math.max(64, 2 * accepted.size);
+        }
+        handler(s);
+      });
+    },
+    close: () => listener.close(),
+  };
+}
+
 /** Builds the stack on `device`. */
 export async function composeAttachedStack(
   deps: { device: NetDevice; clock: Clock; rng: Rng },
@@ -82,12 +120,13 @@ export async function composeAttachedStack(
     : { name: "attach", ...arp });
   let http: HttpServer | undefined;
   let listener: TcpListener | undefined;
+  const accepted = new Set<ByteStream>();
   if (options.http !== undefined) {
     const listening = stack.tcp.listen(options.http.port);
     if (!listening.ok) throw attachError(`cannot listen on TCP port ${options.http.port}: ${listening.error}`);
     listener = listening.value;
     http = createHttpServer({ clock: deps.clock }, createStaticHandler({ root: options.http.root }), { serverName: "netlab", ...options.http.options });
-    http.listen(listener);
+    http.listen(trackingListener(listening.value, accepted));
   }
   let dhcp: DhcpClient | undefined;
   let ready: Promise<Ipv4Cidr>;
@@ -120,14 +159,22 @@ export async function composeAttachedStack(
         });
       });
     },
-    async stop() {
+    async stop(finWaitMs = 100) {
+      const open = [...accepted].filter(isOpen);
       http?.close();
       listener?.close();
+      const waits: Promise<unknown>[] = [];
+      if (open.length > 0) waits.push(new Promise((r) => setTimeout(r, finWaitMs)));
       if (dhcp !== undefined && dhcp.state !== "stopped") {
         dhcp.stop({ release: true });
         // The RELEASE is unicast to the server; give ARP a moment if it had to resolve first.
-        await new Promise((r) => setTimeout(r, 100));
+        waits.push(new Promise((r) => setTimeout(r, 100)));
       }
+      await Promise.all(waits);
+      const left = open.filter(isOpen);
+      for (const s of left) s.destroy();
+      accepted.clear();
+      return { open: open.length, closed: open.length - left.length, reset: left.length };
     },
   };
 }

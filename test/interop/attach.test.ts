@@ -107,6 +107,56 @@ describe.skipIf(skip)("netlab attach", () => {
     });
   });
 
+  it("--ping --count --interval ends by itself with ping's summary and exit status (0 with replies, 1 without); --seed is the stack's seed", async () => {
+    await withNetns(async (ns) => {
+      const run = (target: string): Promise<{ code: number | null; stdout: string }> => new Promise((resolve) => {
+        const child = spawn(process.execPath, [CLI, "attach", "--tap", tapName(), "--netns", ns.name, "--peer", "192.0.2.1/24", "--ip", "192.0.2.2/24",
+          "--ping", target, "--count", "3", "--interval", "0.2", "--seed", "7", "--stats-interval", "0"], { cwd: ROOT });
+        let stdout = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+        const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+        child.once("exit", (code) => { clearTimeout(killer); resolve({ code, stdout }); });
+      });
+      const up = await run("192.0.2.1");
+      expect(up.code).toBe(0);
+      expect(up.stdout).toContain("rng seed 7");
+      expect(up.stdout).toMatch(/stopped \(ping count reached\)/);
+      expect(up.stdout).toMatch(/--- 192\.0\.2\.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time \d+ms\nrtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms\n$/);
+      const down = await run("192.0.2.99");
+      expect(down.code).toBe(1);
+      expect(down.stdout).toMatch(/3 packets transmitted, 0 received, 100% packet loss, time \d+ms\n$/);
+    });
+  });
+
+  it("on SIGINT ends the connections peers still hold open (FIN, then RST) before the tap closes", async () => {
+    const tap = tapName();
+    await withNetns(async (ns) => {
+      const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--ip", "192.0.2.2/24",
+        "--http-root", ROOT, "--stats-interval", "0", "--json"], { cwd: ROOT });
+      let stdout = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      try {
+        await waitUntil(() => stdout.includes(`"event":"address"`), 10_000, "attach to come up");
+        // A client that sent half a request and waits: what does it get when attach stops?
+        const client = ns.spawn("python3", ["-u", "-c", [
+          "import socket", "s = socket.create_connection(('192.0.2.2', 80), timeout=10)", "s.sendall(b'GET / HTTP/1.1\\r\\nHost: x\\r\\n')", "print('connected')",
+          "try:", "  d = s.recv(100)", "  print('eof' if d == b'' else 'data')", "except ConnectionResetError:", "  print('reset')", "except socket.timeout:", "  print('timeout')",
+        ].join("\n")]);
+        await client.waitFor(/connected/, 10_000);
+        child.kill("SIGINT");
+        expect(await exited).toBe(0);
+        await client.waitFor(/eof|reset|timeout/, 10_000);
+        expect(client.output().stdout).toMatch(/eof|reset/);
+        const stopped = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e["event"] === "stopped");
+        expect(stopped).toMatchObject({ reason: "SIGINT", connectionsOpen: 1 });
+        expect((stopped!["connectionsClosed"] as number) + (stopped!["connectionsReset"] as number)).toBe(1);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    });
+  });
+
   it("exits with a coded error for a taken name, and with usage for bad arguments", () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, "attach", ...args], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
     const taken = run("--tap", "lo", "--ip", "192.0.2.2/24");

@@ -9,7 +9,7 @@ import { createDevicePair } from "../../../stack/link/pair.ts";
 import { createRng } from "../../../stack/time.ts";
 import { emitArp } from "../../../stack/wire/arp.ts";
 import { emitEthernet } from "../../../stack/wire/ethernet.ts";
-import { formatCounters, parseAttachArgs } from "./attach.ts";
+import { formatCounters, formatPingSummary, parseAttachArgs, pingSummary } from "./attach.ts";
 import { createTcpTestPeer, linuxSynOptions } from "../../../stack/transport/tcp/test-peer.ts";
 import { TCP_FLAG_SYN } from "../../../stack/wire/tcp.ts";
 import { unwrap } from "../../../stack/result.ts";
@@ -32,7 +32,17 @@ describe("parseAttachArgs()", () => {
     });
   });
 
+  it("reads --count, --interval and --seed (ping -c / -i, the stack's Rng seed)", () => {
+    expect(parseAttachArgs(["--tap", "nl0", "--ip", "192.0.2.2/24", "--ping", "192.0.2.1", "--count=5", "--interval", "0.2", "--seed", "0xffffffff"]))
+      .toMatchObject({ ping: 0xc0000201, count: 5, pingIntervalS: 0.2, seed: 0xffffffff });
+  });
+
   it.each([
+    [["--tap", "nl0", "--dhcp", "--count", "3"], "--count goes with --ping"],
+    [["--tap", "nl0", "--dhcp", "--interval", "1"], "--interval goes with --ping"],
+    [["--tap", "nl0", "--dhcp", "--ping", "192.0.2.1", "--count", "0"], "--count"],
+    [["--tap", "nl0", "--dhcp", "--ping", "192.0.2.1", "--interval", "1ms"], "--interval"],
+    [["--tap", "nl0", "--dhcp", "--seed", "4294967296"], "--seed"],
     [["--ip", "192.0.2.2/24"], "--tap is required"],
     [["--tap", "nl0"], "exactly one of --ip CIDR and --dhcp"],
     [["--tap", "nl0", "--ip", "192.0.2.2/24", "--dhcp"], "exactly one of --ip CIDR and --dhcp"],
@@ -52,6 +62,21 @@ describe("parseAttachArgs()", () => {
     } catch (e) {
       expect((e as { code?: string }).code).toBe("ERR_USAGE");
     }
+  });
+});
+
+describe("attach --ping's summary", () => {
+  it("counts, loss and rtt min/avg/max/mdev as ping prints them; no rtt line without a reply", () => {
+    const s = pingSummary(4, [1, 2, 3], 3004.4);
+    expect(s).toEqual({ transmitted: 4, received: 3, lossPercent: 25, timeMs: 3004, rtt: { minMs: 1, avgMs: 2, maxMs: 3, mdevMs: 0.816 } });
+    expect(formatPingSummary("192.0.2.1", s)).toEqual([
+      "--- 192.0.2.1 ping statistics ---",
+      "4 packets transmitted, 3 received, 25% packet loss, time 3004ms",
+      "rtt min/avg/max/mdev = 1.000/2.000/3.000/0.816 ms",
+    ]);
+    const none = pingSummary(2, [], 1000);
+    expect(none).toEqual({ transmitted: 2, received: 0, lossPercent: 100, timeMs: 1000 });
+    expect(formatPingSummary("192.0.2.9", none)).toEqual(["--- 192.0.2.9 ping statistics ---", "2 packets transmitted, 0 received, 100% packet loss, time 1000ms"]);
   });
 });
 

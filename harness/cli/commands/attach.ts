@@ -16,20 +16,21 @@ import { formatIpv4, formatMac, type Ipv4Address, type Ipv4Cidr, type MacAddress
 import { NetlabError } from "../../../stack/error.ts";
 import { err, ok } from "../../../stack/result.ts";
 import {
-  flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr, parseMacAddress, UsageError, type ValueResult,
+  flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr, parseMacAddress, parseSeed, UsageError, type ValueResult,
 } from "../args.ts";
 import { createCaptureFile, type CaptureFile } from "../../pcap/files.ts";
 import { listNetns, run as runCommand, runChecked } from "../../netns/index.ts";
 import { openTap, type TapDevice } from "../../tap/index.ts";
 import { createRealClock, createSeededRng, type RealClock, type SeededRng } from "../../time/real-clock.ts";
-import { composeAttachedStack, type AttachedStack } from "../../tap/attached-stack.ts";
+import { composeAttachedStack, type AttachedStack, type StopReport } from "../../tap/attached-stack.ts";
 import { startXenAttachment, withImmediateTimers, type XenAttachment } from "../../xen/attach-xen.ts";
 
 export const summary = "attach the stack to a Linux tap device (the kernel is the peer)";
 
 const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gateway IP] | --dhcp)
                      [--peer CIDR] [--http-root DIR] [--http-port N] [--pcap FILE] [--xen]
-                     [--mac MAC] [--offloads] [--ping IP] [--duration S] [--stats-interval S] [--json]
+                     [--mac MAC] [--offloads] [--ping IP [--count N] [--interval S]] [--seed S]
+                     [--duration S] [--stats-interval S] [--json]
   --tap NAME        tap interface to create or attach to (1..15 characters)
   --netns NS        move the tap's kernel end into namespace NS (created if missing, then removed on exit)
   --ip CIDR         the stack's address, e.g. 192.0.2.2/24; --gateway IP sets its default route
@@ -45,8 +46,14 @@ const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gatewa
   --offloads        exchange checksum/TSO/GRO metadata with the kernel (virtio_net_hdr): the stack
                     sends 64 KB TSO frames with partial checksums and receives GRO'd ones (with --xen:
                     carried over the rings as csum_blank/data_validated flags and GSO extra info)
-  --ping IP         ping IP from the stack once a second and print the round-trip times
-  --duration S      stop by itself after S seconds (default: run until SIGINT/SIGTERM)
+  --ping IP         ping IP from the stack once a second and print the round-trip times; at the end
+                    ping's summary (transmitted, received, loss, rtt min/avg/max/mdev), and the exit
+                    status is ping's: 0 when a reply came, 1 when none did
+  --count N         stop after N pings (the last one answered or timed out after 1 s), as ping -c
+  --interval S      seconds between pings (default 1; 0.01 at least), as ping -i
+  --seed S          the stack's Rng seed (ISNs, ports, DHCP xids; default: random, printed)
+  --duration S      stop by itself after S seconds (default: run until SIGINT/SIGTERM); on stopping,
+                    connections still open get a FIN, and an RST after 100 ms, before the tap closes
   --stats-interval S  print counters every S seconds (default 1; 0 = only at exit)
   --json            one JSON object per line instead of text
 Runs as root (tap devices need CAP_NET_ADMIN).
@@ -65,6 +72,12 @@ export interface AttachOptions {
   readonly mac?: MacAddress;
   readonly offloads: boolean;
   readonly ping?: Ipv4Address;
+  /** With ping: stop after this many echo requests (ping -c). */
+  readonly count?: number;
+  /** With ping: seconds between echo requests [1] (ping -i). */
+  readonly pingIntervalS?: number;
+  /** The stack's Rng seed (default: drawn at random and printed). */
+  readonly seed?: number;
   readonly durationS?: number;
   readonly statsIntervalS: number;
   readonly json: boolean;
@@ -87,6 +100,7 @@ const ATTACH_SPEC = {
     tap: { type: "string" }, netns: { type: "string" }, ip: { type: "string" }, gateway: { type: "string" }, dhcp: { type: "boolean" },
     peer: { type: "string" }, "http-root": { type: "string" }, "http-port": { type: "string" }, pcap: { type: "string" },
     xen: { type: "boolean" }, mac: { type: "string" }, offloads: { type: "boolean" }, ping: { type: "string" },
+    count: { type: "string" }, interval: { type: "string" }, seed: { type: "string" },
     duration: { type: "string" }, "stats-interval": { type: "string" }, json: { type: "boolean" },
   },
   required: ["tap"],
@@ -112,6 +126,11 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
   const netns = get("netns", namespaceName);
   const mac = get("mac", parseMacAddress);
   const ping = get("ping", parseIpv4Address);
+  const count = get("count", (t) => parseInteger(t, 1));
+  const intervalMs = get("interval", (t) => parseDuration(t, "s", 10));
+  const seed = get("seed", parseSeed);
+  if (ping === undefined && count !== undefined) throw usage("--count goes with --ping");
+  if (ping === undefined && intervalMs !== undefined) throw usage("--interval goes with --ping");
   const durationMs = get("duration", (t) => parseDuration(t, "s", 1));
   const statsMs = get("stats-interval", (t) => parseDuration(t, "s"));
   return {
@@ -123,6 +142,9 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
     ...(v.pcap !== undefined ? { pcap: v.pcap } : {}),
     ...(mac !== undefined ? { mac } : {}),
     ...(ping !== undefined ? { ping } : {}),
+    ...(count !== undefined ? { count } : {}),
+    ...(intervalMs !== undefined ? { pingIntervalS: intervalMs / 1000 } : {}),
+    ...(seed !== undefined ? { seed } : {}),
     ...(durationMs !== undefined ? { durationS: durationMs / 1000 } : {}),
   };
 }
@@ -144,8 +166,9 @@ export interface AttachSession {
   readonly ready: Promise<Ipv4Cidr>;
   /** Counters of device and stack as one flat record. */
   counters(): Record<string, number>;
-  /** Releases the lease, stops the stack, closes device and capture, removes a namespace we created. */
-  stop(): Promise<void>;
+  /** Releases the lease, ends open connections (FIN, then RST), closes device and capture, removes a
+   * namespace we created; says what happened to the connections (undefined if the stack never came up). */
+  stop(): Promise<StopReport | undefined>;
 }
 
 function formatCidr(c: Ipv4Cidr): string {
@@ -218,7 +241,7 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     // Event-channel upcalls and ring kicks are timers due "now": run them on setImmediate.
     const clock = options.xen ? withImmediateTimers(realClock) : realClock;
     if (options.xen) cleanups.push(() => clock.close());
-    const rng = createSeededRng();
+    const rng = createSeededRng(...(options.seed === undefined ? [] : [options.seed]));
     let device: NetDevice = tap;
     let capture: CaptureFile | undefined;
     if (options.pcap !== undefined) {
@@ -252,7 +275,8 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
           { event: "arp-address-change", ip: formatIpv4(ip), from: formatMac(from), to: formatMac(to) }),
       },
     });
-    cleanups.push(() => stack.stop());
+    let stopReport: StopReport | undefined;
+    cleanups.push(async () => { stopReport = await stack.stop(); });
 
     const counters = (): Record<string, number> => ({
       rxFrames: tap.counters.rxFrames, rxBytes: tap.counters.rxBytes,
@@ -280,6 +304,7 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       tap, stack, xen, clock, rng, ready, counters,
       async stop() {
         await unwind();
+        return stopReport;
       },
     };
   } catch (e) {
@@ -368,25 +393,75 @@ export async function run(args: string[]): Promise<number> {
       out.line(formatCounters(c), { event: "counters", ...c });
     }, options.statsIntervalS * 1000));
   }
-  if (options.ping !== undefined) {
-    const target = options.ping;
-    let seq = 0;
+  const pings = options.ping === undefined ? undefined : { target: options.ping, transmitted: 0, rtts: [] as number[], startedAt: 0 };
+  if (pings !== undefined) {
+    const target = pings.target;
+    let answered = 0;
+    const settled = (): void => {
+      if (options.count !== undefined && ++answered === options.count) stop("ping count reached");
+    };
     const pingOnce = (): void => {
-      const n = ++seq;
+      if (options.count !== undefined && pings.transmitted >= options.count) return;
+      const n = ++pings.transmitted;
       session.stack.ping(target, n).then(
-        (rttMs) => out.line(`ping ${formatIpv4(target)} seq=${n} time=${rttMs.toFixed(3)} ms`, { event: "ping", target: formatIpv4(target), seq: n, rttMs }),
-        (e: Error) => out.line(`ping ${formatIpv4(target)} seq=${n}: ${e.message}`, { event: "ping", target: formatIpv4(target), seq: n, error: e.message }),
+        (rttMs) => {
+          pings.rtts.push(rttMs);
+          out.line(`ping ${formatIpv4(target)} seq=${n} time=${rttMs.toFixed(3)} ms`, { event: "ping", target: formatIpv4(target), seq: n, rttMs });
+          settled();
+        },
+        (e: Error) => {
+          out.line(`ping ${formatIpv4(target)} seq=${n}: ${e.message}`, { event: "ping", target: formatIpv4(target), seq: n, error: e.message });
+          settled();
+        },
       );
     };
     void session.ready.then(() => {
+      pings.startedAt = performance.now();
       pingOnce();
-      timers.push(setInterval(pingOnce, 1000));
+      timers.push(setInterval(pingOnce, (options.pingIntervalS ?? 1) * 1000));
     }, () => undefined);
   }
   const reason = await stopped;
   for (const t of timers) clearTimeout(t);
   const final = session.counters();
-  await session.stop();
-  out.line(`stopped (${reason}); ${formatCounters(final)}`, { event: "stopped", reason, ...final });
-  return 0;
+  const closed = await session.stop();
+  const connections = closed === undefined || closed.open === 0 ? "" : `; ${closed.open} open connection(s) ended: ${closed.closed} with FIN, ${closed.reset} reset`;
+  out.line(`stopped (${reason})${connections}; ${formatCounters(final)}`,
+    { event: "stopped", reason, ...(closed === undefined ? {} : { connectionsOpen: closed.open, connectionsClosed: closed.closed, connectionsReset: closed.reset }), ...final });
+  if (pings === undefined) return 0;
+  const summary = pingSummary(pings.transmitted, pings.rtts, pings.startedAt === 0 ? 0 : performance.now() - pings.startedAt);
+  out.line(formatPingSummary(formatIpv4(pings.target), summary).join("\n"), { event: "ping-summary", target: formatIpv4(pings.target), ...summary });
+  return summary.received > 0 ? 0 : 1;
+}
+
+/** ping's closing statistics. */
+export interface PingSummary {
+  readonly transmitted: number;
+  readonly received: number;
+  /** Percent of echo requests without a reply (a request still out at the end counts as lost, as ping counts it). */
+  readonly lossPercent: number;
+  /** Wall time from the first request to the end, ms. */
+  readonly timeMs: number;
+  /** Round-trip times in ms (absent without a reply); mdev is the population standard deviation, as ping's. */
+  readonly rtt?: { readonly minMs: number; readonly avgMs: number; readonly maxMs: number; readonly mdevMs: number };
+}
+
+/** The summary of `transmitted` echo requests answered in `rtts` ms. */
+export function pingSummary(transmitted: number, rtts: readonly number[], timeMs: number): PingSummary {
+  const received = rtts.length;
+  const base = { transmitted, received, lossPercent: transmitted === 0 ? 0 : Math.round(((transmitted - received) * 100) / transmitted), timeMs: Math.round(timeMs) };
+  if (received === 0) return base;
+  const avg = rtts.reduce((a, b) => a + b, 0) / received;
+  const mdev = Math.sqrt(rtts.reduce((a, b) => a + (b - avg) ** 2, 0) / received);
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+  return { ...base, rtt: { minMs: r3(Math.min(...rtts)), avgMs: r3(avg), maxMs: r3(Math.max(...rtts)), mdevMs: r3(mdev) } };
+}
+
+/** The summary as ping (iputils) prints it. */
+export function formatPingSummary(target: string, s: PingSummary): string[] {
+  return [
+    `--- ${target} ping statistics ---`,
+    `${s.transmitted} packets transmitted, ${s.received} received, ${s.lossPercent}% packet loss, time ${s.timeMs}ms`,
+    ...(s.rtt === undefined ? [] : [`rtt min/avg/max/mdev = ${s.rtt.minMs.toFixed(3)}/${s.rtt.avgMs.toFixed(3)}/${s.rtt.maxMs.toFixed(3)}/${s.rtt.mdevMs.toFixed(3)} ms`]),
+  ];
 }
