@@ -111,7 +111,9 @@ export function simdPartialSum(bytes: Uint8Array, start: number, end: number): n
       sum += summer.sum(0, n) >>> 0;
     }
   }
-  while (sum > 0xffff) sum = (sum % 65536) + Math.floor(sum / 65536);
+  while (sum > 0xffffffff) sum = (sum % 65536) + Math.floor(sum / 65536);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
   // little-endian words summed: swap the folded sum's bytes (RFC 1071 §2(B))
   return ((sum & 0xff) << 8) | (sum >>> 8);
 }

@@ -37,6 +37,14 @@ describe("checksum", () => {
     expect(fold(0x1fffe)).toBe(0xffff);
   });
 
+  it("fold() gives what folding 16 bits at a time in a loop gives, for any sum up to 2^53", () => {
+    const loop = (x: number): number => { while (x > 0xffff) x = (x % 65536) + Math.floor(x / 65536); return x; };
+    fc.assert(fc.property(fc.oneof(fc.integer({ min: 0, max: 0x3ffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeNat()), (x) => {
+      expect(fold(x)).toBe(loop(x));
+    }), { numRuns: 5000 });
+    for (const x of [0, 0xffff, 0x10000, 0x1fffe, 0xffffffff, 0x100000000, Number.MAX_SAFE_INTEGER]) expect(fold(x)).toBe(loop(x));
+  });
+
   it("the WebAssembly SIMD bulk sum is available here and agrees with the RFC 1071 reference at any offset and length (also past its 64 KiB chunks)", () => {
     expect(simdPartialSum(new Uint8Array(64), 0, 64)).toBeGreaterThanOrEqual(0);
     fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 140_000 }), fc.nat(63), (b, skip) => {

@@ -73,8 +73,11 @@ export function checksumRange(bytes: Uint8Array, start: number, end: number, ini
 
 /** Folds a sum to 16 bits with end-around carries. */
 export function fold(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 65536) + Math.floor(sum / 65536);
-  return sum;
+  // above 32 bits (sums of many megabytes) in floating point; then twice in 32-bit integers,
+  // which brings any 32-bit value to 16 bits (the same steps, so the same result, as looping)
+  while (sum > 0xffffffff) sum = (sum % 65536) + Math.floor(sum / 65536);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return (sum & 0xffff) + (sum >>> 16);
 }
 
 /** Complements a partial sum into the checksum field value. */
