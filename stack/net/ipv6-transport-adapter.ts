@@ -18,7 +18,8 @@ import { checksumAdd, checksumFinish, fold, pseudoHeaderSum } from "../wire/chec
 import { type Ipv6Address, ipv6Key, isIpv6Multicast } from "../wire/ipv6-address.ts";
 import { ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
 import { createCounters } from "./counters.ts";
-import type { Icmpv6Layer, Ipv6Delivery, Ipv6Stack } from "./ipv6-types.ts";
+import type { Icmpv6Layer, Ipv6Delivery, Ipv6SendOptions, Ipv6Stack } from "./ipv6-types.ts";
+import { HEADROOM } from "./types.ts";
 import type { IcmpErrorReport, Ipv4Delivery, Ipv4Layer, Ipv4SendError, Ipv4SendOptions, LayerCounters } from "./types.ts";
 
 export interface Ipv6TransportAdapterOptions {
@@ -50,6 +51,9 @@ export interface Ipv6TransportAdapter {
 const UNREACHABLE_CODES: Readonly<Record<number, number>> = { 0: 0, 1: 13, 2: 1, 3: 1, 4: 3 };
 
 const keyOf = ipv6Key;
+
+/** Segments handed up are verified here (the v6 checksum): the transport does not check again. */
+const VALIDATED = Object.freeze({ dataValidated: true });
 
 interface HandleEntry {
   readonly handle: number;
@@ -134,6 +138,7 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
   const addressOf = (handle: number): Ipv6Address | undefined => byHandle.get(handle)?.address;
   // What the transport reads of a v4 header (the TOS byte at offset 1, for ECN), one per traffic class.
   const headers: (Uint8Array | undefined)[] = [];
+  const headroom = options.headroom ?? HEADROOM;
 
   const ip: Ipv6TransportAdapter["ip"] = {
     get cidr() {
@@ -166,12 +171,11 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
         }
       }
       c.tx++;
-      const r = ipv6.send(dst, protocol, payload, {
-        src, trafficClass: opts?.tos ?? 0,
-        ...(options.headroom === undefined ? {} : { headroom: options.headroom }),
-        ...(opts?.ttl === undefined ? {} : { hopLimit: opts.ttl }),
-        ...(opts?.dontFragment === true ? { dontFragment: true } : {}),
-      });
+      // One object shape per call in the common case (no TTL given): no spreads on the per-segment path.
+      const sendOptions: Ipv6SendOptions = opts?.ttl === undefined
+        ? { src, trafficClass: opts?.tos ?? 0, headroom, dontFragment: opts?.dontFragment === true }
+        : { src, trafficClass: opts.tos ?? 0, headroom, dontFragment: opts.dontFragment === true, hopLimit: opts.ttl };
+      const r = ipv6.send(dst, protocol, payload, sendOptions);
       return r.ok ? ok(undefined) : err(r.error === "unresolved-queue-full" ? "unresolved-queue-full" : r.error);
     },
     registerProtocol(protocol, handler: (d: Ipv4Delivery) => void) {
@@ -185,7 +189,7 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
           src: handleOf(d.src), dst: handleOf(d.dst), protocol, ttl: d.hopLimit, payload: d.payload,
           // Only the traffic class byte is read above (ECN); it sits where IPv4 keeps its TOS.
           header: headers[d.trafficClass] ??= Uint8Array.of(0x60, d.trafficClass),
-          offload: { dataValidated: true },
+          offload: VALIDATED,
         });
       });
     },

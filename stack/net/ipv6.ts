@@ -50,6 +50,7 @@ const knownOption = (type: number): boolean => type === IPV6_OPTION_ROUTER_ALERT
 const keyOf = ipv6Key;
 
 const NO_HEADERS: readonly Ipv6ExtSummary[] = Object.freeze([]);
+const VALIDATED = Object.freeze({ dataValidated: true });
 
 /** Creates the IPv6 layer over Ethernet and Neighbor Discovery. */
 export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack {
@@ -126,7 +127,8 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     const { upperLayer, offset, headers, fragment } = chain.value;
     // RFC 8200 §4.4: a routing header of a type we do not know (every type, for a host) with
     // segments left: Parameter Problem code 0 at its type field.
-    for (const x of headers) {
+    for (let i = 0; i < headers.length; i++) {
+      const x = headers[i]!;
       if (x.kind === "routing" && x.segmentsLeft > 0) {
         counters.drop("routing-segments-left");
         reporter?.({ kind: "parameter-problem", code: 0, pointer: x.offset + 2 }, { packet, dst, linkMulticast });
@@ -179,11 +181,10 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
       return;
     }
     c.delivered++;
-    const d: Ipv6Delivery = {
-      src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload: packet.subarray(offset), packet, linkMulticast,
-      ...(offload?.dataValidated === true ? { offload: { dataValidated: true } } : {}),
-    };
-    h(d);
+    const payload = packet.subarray(offset);
+    h(offload?.dataValidated === true
+      ? { src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload, packet, linkMulticast, offload: VALIDATED }
+      : { src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload, packet, linkMulticast });
   };
 
   /** RFC 8200 §4.5: the source fragments; every fragment but the last carries a multiple of 8 bytes. */
