@@ -43,7 +43,25 @@ export interface Ipv6SendOptions {
 export type Ipv6SendError = "no-route" | "too-big" | "unresolved-queue-full" | "no-address";
 
 /** Why an address is on the interface. */
-export type Ipv6AddressOrigin = "link-local" | "static" | "slaac";
+export type Ipv6AddressOrigin = "link-local" | "static" | "slaac" | "dhcpv6";
+
+/** How an address given to NdpLayer.addAddress is kept (default: static, never expiring). */
+export interface AddAddressOptions {
+  readonly origin?: "static" | "dhcpv6";
+  /** Absolute Clock times (default Infinity); adding an address we hold again updates them. */
+  readonly preferredUntil?: number;
+  readonly validUntil?: number;
+}
+
+/** What the last Router Advertisement said about DHCPv6 (RFC 4861 §4.2 M and O flags). */
+export interface RaConfigFlags {
+  /** M: addresses are available from DHCPv6 (RFC 8415 §18.2). */
+  readonly managed: boolean;
+  /** O: other configuration (DNS servers, ...) is available from DHCPv6. */
+  readonly other: boolean;
+  /** The router that sent it. */
+  readonly router: Ipv6Address;
+}
 
 /** RFC 4862 §2 address states; "duplicate" when DAD found the address taken. */
 export type Ipv6AddressState = "tentative" | "preferred" | "deprecated" | "duplicate";
@@ -100,9 +118,13 @@ export interface NdpLayer {
   /** True for an address of ours whose DAD is running. */
   isTentative(a: Ipv6Address): boolean;
   /** Adds an address; DAD runs unless disabled; cb reports the outcome. */
-  addAddress(address: Ipv6Address, prefixLength: number, cb?: (r: DadResult) => void): void;
+  addAddress(address: Ipv6Address, prefixLength: number, cb?: (r: DadResult) => void, options?: AddAddressOptions): void;
   removeAddress(address: Ipv6Address): void;
   addresses(): Ipv6InterfaceAddress[];
+  /** M and O flags of the last RA accepted (undefined before any). */
+  readonly raFlags: RaConfigFlags | undefined;
+  /** Called on every RA accepted, after it was processed. */
+  onRouterAdvertisement(handler: (flags: RaConfigFlags) => void): void;
   /** Joins a multicast group (MLDv2 report sent). */
   joinGroup(group: Ipv6Address): void;
   leaveGroup(group: Ipv6Address): void;

@@ -3,7 +3,8 @@
 // static ones, SLAAC ones from Router Advertisements) with DAD; the neighbour cache with NUD
 // (INCOMPLETE, REACHABLE, STALE, DELAY, PROBE) and a bounded queue per pending neighbour;
 // NS/NA handling (hop limit 255 required); the default router list and the prefix list from
-// RAs (both bounded), the RA's MTU, hop limit, reachable time and retransmission timer; router
+// RAs (both bounded), the RA's MTU, hop limit, reachable time, retransmission timer and M/O flags
+// (exposed for DHCPv6, with addresses of origin "dhcpv6" whose lifetimes a renewal moves); router
 // solicitation; MLDv2 reports for the groups it listens to (RFC 3810); and, when asked to,
 // advertising itself as a router (periodic RAs, answers to RS) so a simulated link can
 // autoconfigure without a kernel. ND messages are built here (IPv6 header included) and go
@@ -21,6 +22,7 @@ import {
 import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER_HOP_BY_HOP, IPV6_NEXT_HEADER_ICMPV6, emitIpv6 } from "../wire/ipv6.ts";
 import { IPV6_OPTION_ROUTER_ALERT, emitIpv6OptionsHeader } from "../wire/ipv6-ext.ts";
 import {
+  NDP_RA_FLAG_MANAGED, NDP_RA_FLAG_OTHER,
   type NdpOption, type NdpRepr, NDP_INFINITE_LIFETIME, NDP_PREFIX_FLAG_AUTONOMOUS, NDP_PREFIX_FLAG_ON_LINK, checkNdpValidity,
   emitNdp, ndpMacOption, ndpOptionMac, ndpReprLength, parseNdp,
 } from "../wire/ndp.ts";
@@ -28,7 +30,7 @@ import { MLD_CHANGE_TO_EXCLUDE, MLD_MODE_IS_EXCLUDE, type MldRecord, emitMld, ml
 import { createCounters } from "./counters.ts";
 import type { EthernetLayer } from "./types.ts";
 import type {
-  DadResult, Ipv6AddressOrigin, Ipv6AddressState, Ipv6Delivery, NdpLayer, NeighborEntry, NeighborState,
+  AddAddressOptions, DadResult, Ipv6AddressOrigin, RaConfigFlags, Ipv6AddressState, Ipv6Delivery, NdpLayer, NeighborEntry, NeighborState,
   PrefixEntry, RouterEntry,
 } from "./ipv6-types.ts";
 
@@ -204,6 +206,8 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   let rsTimer: TimerId | undefined;
   let rsSent = 0;
   let raReceived = false;
+  let raFlags: RaConfigFlags | undefined;
+  const raHandlers: ((flags: RaConfigFlags) => void)[] = [];
   let raTimer: TimerId | undefined;
   let lastRaAt = -Infinity;
   let mldTimer: TimerId | undefined;
@@ -662,6 +666,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     }
     const n = cache.get(k);
     if (n !== undefined) n.isRouter = true;
+    // RFC 4861 §4.2: M (managed address configuration) and O (other configuration), for DHCPv6.
+    const flags: RaConfigFlags = { managed: (repr.flags & NDP_RA_FLAG_MANAGED) !== 0, other: (repr.flags & NDP_RA_FLAG_OTHER) !== 0, router: src.slice() };
+    raFlags = flags;
+    for (const h of raHandlers) h(flags);
   };
 
   // ---- input --------------------------------------------------------------------------------
@@ -833,8 +841,19 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       const a = addresses.get(keyOf(x));
       return a !== undefined && a.state === "tentative";
     },
-    addAddress(address, prefixLength, cb) {
-      addAddress(address, prefixLength, isIpv6LinkLocal(address) && prefixLength === 64 ? "link-local" : "static", Infinity, Infinity, cb);
+    addAddress(address, prefixLength, cb, opts?: AddAddressOptions) {
+      const origin = opts?.origin ?? (isIpv6LinkLocal(address) && prefixLength === 64 ? "link-local" : "static");
+      const preferredUntil = opts?.preferredUntil ?? Infinity;
+      const validUntil = opts?.validUntil ?? Infinity;
+      const held = addresses.get(keyOf(address));
+      if (opts !== undefined && held !== undefined && held.state !== "duplicate" && held.origin === origin) {
+        // Held already (a DHCPv6 renewal): new lifetimes (RFC 8415 §18.2.10.1), no second DAD.
+        held.preferredUntil = preferredUntil;
+        held.validUntil = validUntil;
+        if (held.state === "deprecated" && clock.now() < preferredUntil) held.state = "preferred";
+        refresh(held, clock.now());
+      }
+      addAddress(address, prefixLength, origin, preferredUntil, validUntil, cb);
     },
     removeAddress(address) {
       const a = addresses.get(keyOf(address));
@@ -847,6 +866,8 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
         address: a.address.slice(), prefixLength: a.prefixLength, origin: a.origin, state: a.state, preferredUntil: a.preferredUntil, validUntil: a.validUntil,
       }));
     },
+    get raFlags() { return raFlags; },
+    onRouterAdvertisement(h) { raHandlers.push(h); },
     joinGroup,
     leaveGroup,
     neighbors(): NeighborEntry[] {
