@@ -10,6 +10,14 @@
 // Limit: maxHandles distinct addresses (default 65536), evicted by second chance (an address
 // used since the eviction hand last passed stays); an address evicted while a connection to it
 // is idle loses that connection (its next segment finds no route).
+// TCP's ISNs (RFC 6528) and SYN cookies hash the handles, not the addresses. ISNs stay
+// unguessable (the key is secret; a handle is as good an input as an address) and distinct tuples
+// never share handles, but a peer whose handle was evicted and made again gets a new ISN offset
+// (as after a key change). SYN cookies are weaker: a cookie is bound to the handle the SYN got,
+// so when a flood from more than maxHandles sources (one /64 has 2^64) evicts a legitimate
+// client's handle before its ACK returns, the ACK gets a new handle and its cookie fails. The same
+// churn can evict idle connections' peers, and TIME-WAIT records keyed by an evicted handle no
+// longer match their peer. A TCP on 128-bit addresses (or handles pinned while in use) removes this.
 // createIpv6TransportAdapter(deps, options) -> Ipv6TransportAdapter.
 import { type Result, ok, err } from "../result.ts";
 import { NetlabError } from "../error.ts";
