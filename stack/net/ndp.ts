@@ -373,6 +373,7 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       preferredUntil, validUntil, dadTimer: undefined, dadSent: 0, callbacks: cb === undefined ? [] : [cb],
     };
     addresses.set(k, a);
+    lastMiss = undefined;
     joinGroup(solicitedNodeAddress(address));
     if (dadTransmits > 0) {
       c.dadStarted++;
@@ -388,15 +389,22 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   // The entry found last (every packet of a connection asks about the same address): compared
   // byte by byte; forgotten when it leaves the list.
   let lastFound: AddressEntry | undefined;
+  // And the address asked about last that is not ours (a sender asks about its peer each
+  // segment); forgotten when an address is added.
+  let lastMiss: Ipv6Address | undefined;
   const findAddress = (x: Ipv6Address): AddressEntry | undefined => {
     const last = lastFound;
     if (last !== undefined && ipv6Equal(last.address, x)) {
       refresh(last, clock.now());
       return lastFound;
     }
+    if (lastMiss !== undefined && ipv6Equal(lastMiss, x)) return undefined;
     const k = keyOf(x);
     const a = addresses.get(k);
-    if (a === undefined) return undefined;
+    if (a === undefined) {
+      lastMiss = x.slice();
+      return undefined;
+    }
     refresh(a, clock.now());
     if (!addresses.has(k)) return undefined;
     lastFound = a;
