@@ -52,7 +52,7 @@ export function describeTopology(t: Topology): string {
       ? "the Linux kernel's stack in a network namespace (harness/lab/linux.ts), attached by a tap to its link end; real time, root"
       : impl === "xen"
       ? `a Xen domU: createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP on netfront -> netback -> bridge xenbr-${n.name} -> its link ` +
-        "(netback's vif and the bridge in dom0; tx/rx rings in granted pages, an event channel; simulated hypervisor, virtual time)"
+        "(netback's vif and the bridge in dom0; tx/rx rings in granted pages, an event channel; simulated hypervisor, in virtual time, or real time beside linux hosts)"
       : n.kind === "router"
       ? "createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)"
       : n.kind === "switch"

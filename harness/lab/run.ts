@@ -26,7 +26,7 @@ import type { NetnsProcess } from "../netns/index.ts";
 import { attachLinuxHost, linuxSkipReason, startIperf3Client, startIperf3Server, startLinuxBulkSender, startLinuxTraceroute, type Iperf3Result, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
 import { missingTools } from "../netns/index.ts";
 import { NetlabError } from "../../stack/error.ts";
-import { buildLabXenHosts, type LabXenHosts, type XenReport } from "./xen.ts";
+import { attachLabXenHosts, buildLabXenHosts, type LabXenHosts, type XenReport } from "./xen.ts";
 
 export interface LabRunOptions {
   /** Overrides the file's seed (default 1). */
@@ -181,6 +181,8 @@ const linkName = (l: TopologyLink, i: number): string => l.name ?? `link${i}`;
 interface RealWorld {
   readonly linuxHosts: Map<string, LinuxHost>;
   readonly processes: NetnsProcess[];
+  /** In-process parts to close first (the xen hosts' machines). */
+  readonly closers: (() => Promise<void>)[];
   /** Makes now time 0 of the run. */
   restartClock(): void;
 }
@@ -202,10 +204,11 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
   let t0 = real.now();
   const clock: Clock = { now: () => real.now() - t0, setTimer: (at, fn) => real.setTimer(at + t0, fn), cancel: (id) => real.cancel(id) };
   // Namespaces and taps take a while to set up: time 0 is set again once they are (before any stack exists).
-  const world: RealWorld = { linuxHosts: new Map(), processes: [], restartClock: () => { t0 = real.now(); } };
+  const world: RealWorld = { linuxHosts: new Map(), processes: [], closers: [], restartClock: () => { t0 = real.now(); } };
   try {
     return await runIn(topology, options, clock, world);
   } finally {
+    await Promise.all(world.closers.map((c) => c().catch(() => undefined)));
     real.close();
     await Promise.all(world.processes.map((p) => p.stop("SIGKILL", 500).catch(() => undefined)));
     await Promise.all([...world.linuxHosts.values()].map((h) => h.close()));
@@ -291,17 +294,24 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     await server.ready(5000);
   }
   world?.restartClock();
-  // Xen hosts: one simulated Xen machine whose dom0 bridges each domU's vif onto that host's link.
+  // Xen hosts: a simulated Xen machine whose dom0 bridges each domU's vif onto that host's link.
   const xenNodes = topology.nodes.filter((n) => n.implementation === "xen");
   let xen: LabXenHosts | undefined;
   if (xenNodes.length > 0) {
-    if (virtual === undefined) throw configError("xen hosts run in virtual time only (not with linux hosts in one topology)");
     options.onProgress?.(`${topology.name}: booting ${xenNodes.length} xen domU(s) and connecting their netfronts`);
-    xen = await buildLabXenHosts({ clock: virtual, rng: createRng(master.nextU32()) }, xenNodes.map((n) => {
+    const specs = xenNodes.map((n) => {
       const f = n.interfaces[0]!;
       const gateway = n.routes?.[0]?.via;
       return { name: n.name, interfaceName: f.name, device: deviceOf(n.name, f.name), cidr: f.address!, ...(gateway === undefined ? {} : { gateway }) };
-    }));
+    });
+    const deps = { rng: createRng(master.nextU32()) };
+    if (virtual !== undefined) xen = await buildLabXenHosts({ ...deps, clock: virtual }, specs);
+    else {
+      // Beside linux hosts, in real time: closed on every exit, as the namespaces are.
+      const attached = await attachLabXenHosts({ ...deps, clock }, specs);
+      world!.closers.push(() => attached.close());
+      xen = attached;
+    }
   }
   for (const n of topology.nodes) {
     const rng = createRng(master.nextU32());

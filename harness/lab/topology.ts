@@ -5,8 +5,7 @@
 // A switch is a learning bridge joining the links that end on its ports; a loop of switches (no STP,
 // no TTL on Ethernet) is refused. Netlab nodes run in virtual time; a linux host (the kernel in a
 // namespace, attached by a tap) makes the run real time; a xen host (a domU running netlab's stack
-// behind netfront, dom0's netback and a bridge onto its link) runs in virtual time, so it is refused
-// in a topology with linux hosts.
+// behind netfront, dom0's netback and a bridge onto its link) runs in either.
 import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 
 /** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
@@ -299,9 +298,6 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     nodes.set(n.name, n);
     const impl = n.implementation ?? "netlab";
     if (impl === "xen" && n.kind !== "host") errors.push({ path: `/nodes/${i}/implementation`, message: `a xen ${n.kind} is not supported by this runner (xen hosts only: a domU behind netfront)` });
-    if (impl === "xen" && t.nodes.some((m) => m.implementation === "linux")) {
-      errors.push({ path: `/nodes/${i}/implementation`, message: "a xen host runs in virtual time; a topology with linux hosts (real time) cannot have one in this runner" });
-    }
     if (impl === "linux" && n.kind !== "host") errors.push({ path: `/nodes/${i}/implementation`, message: `a linux ${n.kind} is not supported by this runner yet (linux hosts only)` });
     if (n.kind === "switch") {
       if (n.interfaces.length < 2) errors.push({ path: `/nodes/${i}/interfaces`, message: "a switch needs at least two ports" });

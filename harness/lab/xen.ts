@@ -1,16 +1,23 @@
-// Xen hosts of a lab topology ("implementation": "xen"): one simulated Xen machine for the whole
-// run, built by buildXenNetwork (xen-sim/net/network.ts), on the run's VirtualClock. Each xen host
+// Xen hosts of a lab topology ("implementation": "xen"): in virtual time one simulated Xen machine
+// for the whole run, built by buildXenNetwork (xen-sim/net/network.ts), on the run's VirtualClock
+// (in real time, beside linux hosts, one per host on the real clock). Each xen host
 // is a domU running netlab's stack on a netfront; dom0 runs netback and, per xen host, a bridge
 // (xenbr-<node>) joining the domU's vif with the host's end of its lab link (dom0's NIC on that
 // network). Frames go stack -> netfront -> grant-table rings and event channels -> netback (vif) ->
 // bridge -> lab link, and back. Same seed, same events: the handshake and the data path run on the
 // virtual clock only.
-import type { Stack } from "../../stack/index.ts";
+//   buildLabXenHosts(deps, specs)    virtual time: one Xen machine (buildXenNetwork) for all
+//   attachLabXenHosts(deps, specs)   real time (a topology with linux hosts): a Xen machine per
+//                                    host on the real clock (startXenAttachment, as attach --xen)
+import { createStack, type Stack } from "../../stack/index.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
-import type { Rng, VirtualClock } from "../../stack/time.ts";
+import type { Clock, Rng, VirtualClock } from "../../stack/time.ts";
 import { NetlabError } from "../../stack/error.ts";
-import { buildXenNetwork, type XenNetwork } from "../../xen-sim/net/network.ts";
+import { buildXenNetwork } from "../../xen-sim/net/network.ts";
 import type { BridgePort } from "../../xen-sim/net/bridge.ts";
+import type { Netfront, NetbackVif } from "../../xen-sim/net/types.ts";
+import { startXenAttachment, withImmediateTimers, type XenAttachment } from "../xen/attach-xen.ts";
+import { createRealClock } from "../time/real-clock.ts";
 
 /** A xen host to build: its node name, lab link end and addresses. */
 export interface LabXenHostSpec {
@@ -50,9 +57,40 @@ export interface XenReport {
 export interface LabXenHosts {
   /** The domU's stack per node name. */
   readonly stacks: ReadonlyMap<string, Stack>;
-  readonly network: XenNetwork;
   report(): XenReport;
+  /** Closes the netfronts and netbacks and destroys the domains (real time; nothing to do in virtual time). */
+  close(): Promise<void>;
 }
+
+/** One host's parts, as either builder has them. */
+interface HostParts {
+  readonly domid: number;
+  readonly devid: number;
+  readonly netfront: Netfront;
+  vif(): NetbackVif | undefined;
+  readonly port: BridgePort;
+}
+
+function hostReport(s: LabXenHostSpec, h: HostParts): XenHostReport {
+  const nf = h.netfront.stats();
+  const nb = h.vif()?.stats();
+  const port = h.port.stats();
+  return {
+    name: s.name,
+    domid: h.domid,
+    vif: `vif${h.domid}.${h.devid}`,
+    bridge: `xenbr-${s.name}`,
+    mac: hexMac(h.netfront.mac),
+    netfront: { txFrames: nf.txFrames, txBytes: nf.txBytes, rxFrames: nf.rxFrames, rxBytes: nf.rxBytes, txDropped: nf.txDropped, rxDropped: nf.rxDropped },
+    netback: { txFrames: nb?.txFrames ?? 0, txBytes: nb?.txBytes ?? 0, rxFrames: nb?.rxFrames ?? 0, rxBytes: nb?.rxBytes ?? 0, txErrors: nb?.txErrors ?? 0, rxDropped: nb?.rxDropped ?? 0 },
+    linkPort: { rxFrames: port.rxFrames, txFrames: port.txFrames, segmented: port.segmented, checksumsCompleted: port.checksumsCompleted, dropped: port.dropped },
+  };
+}
+
+const formatPeerError = (e: { domid: number; devid: number; reason: string; detail?: string; fatal: boolean }): string =>
+  `dom${e.domid} vif ${e.devid}: ${e.reason}${e.detail === undefined ? "" : ` (${e.detail})`}${e.fatal ? ", disconnected" : ""}`;
+
+const stackOptions = (s: LabXenHostSpec) => ({ name: s.name, ipv4: s.gateway === undefined ? { cidr: s.cidr } : { cidr: s.cidr, gateway: s.gateway } });
 
 const hexMac = (mac: number): string => Array.from({ length: 6 }, (_, i) => Math.floor(mac / 2 ** (8 * (5 - i))) % 256).map((b) => b.toString(16).padStart(2, "0")).join(":");
 
@@ -66,36 +104,59 @@ export async function buildLabXenHosts(deps: { readonly clock: VirtualClock; rea
     guests: specs.length,
     guestName: (i) => specs[i]!.name,
     bridge: (i) => `xenbr-${specs[i]!.name}`,
-    stack: (i) => {
-      const s = specs[i]!;
-      return { name: s.name, ipv4: s.gateway === undefined ? { cidr: s.cidr } : { cidr: s.cidr, gateway: s.gateway } };
-    },
+    stack: (i) => stackOptions(specs[i]!),
   });
   if (!built.ok) throw new NetlabError("ERR_NETLAB_LAB_XEN", `building the xen hosts (${specs.map((s) => s.name).join(", ")}) failed: ${built.error}`);
   const network = built.value;
   const ports: BridgePort[] = specs.map((s) => network.bridges.get(`xenbr-${s.name}`)!.attach(s.device, { name: s.interfaceName }));
   const stacks = new Map(specs.map((s, i) => [s.name, network.guests[i]!.stack] as const));
+  const parts = specs.map((_, i): HostParts => {
+    const g = network.guests[i]!;
+    return { domid: g.guest.id, devid: g.vif.devid, netfront: g.netfront, vif: () => network.netback.vif(g.guest.id, g.vif.devid), port: ports[i]! };
+  });
   return {
     stacks,
-    network,
-    report() {
-      const hosts = specs.map((s, i): XenHostReport => {
-        const g = network.guests[i]!;
-        const nf = g.netfront.stats();
-        const nb = network.netback.vif(g.guest.id, g.vif.devid)?.stats();
-        const port = ports[i]!.stats();
-        return {
-          name: s.name,
-          domid: g.guest.id,
-          vif: `vif${g.guest.id}.${g.vif.devid}`,
-          bridge: `xenbr-${s.name}`,
-          mac: hexMac(g.netfront.mac),
-          netfront: { txFrames: nf.txFrames, txBytes: nf.txBytes, rxFrames: nf.rxFrames, rxBytes: nf.rxBytes, txDropped: nf.txDropped, rxDropped: nf.rxDropped },
-          netback: { txFrames: nb?.txFrames ?? 0, txBytes: nb?.txBytes ?? 0, rxFrames: nb?.rxFrames ?? 0, rxBytes: nb?.rxBytes ?? 0, txErrors: nb?.txErrors ?? 0, rxDropped: nb?.rxDropped ?? 0 },
-          linkPort: { rxFrames: port.rxFrames, txFrames: port.txFrames, segmented: port.segmented, checksumsCompleted: port.checksumsCompleted, dropped: port.dropped },
-        };
-      });
-      return { hosts, peerErrors: network.peerErrors.map((e) => `dom${e.domid} vif ${e.devid}: ${e.reason}${e.detail === undefined ? "" : ` (${e.detail})`}${e.fatal ? ", disconnected" : ""}`) };
-    },
+    report: () => ({ hosts: specs.map((s, i) => hostReport(s, parts[i]!)), peerErrors: network.peerErrors.map(formatPeerError) }),
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Real time (a topology that also has linux hosts): per xen host a Xen machine on the real clock
+ * (startXenAttachment: dom0 with netback and the bridge xenbr-<node> holding the lab link end,
+ * a domU with a connected netfront), the stack on the netfront on the run's `clock`. The domUs'
+ * MACs are 00:16:3e:00:00:<index+1>, distinct across the machines. Throws ERR_NETLAB_LAB_XEN (after
+ * closing what was built) when a handshake fails.
+ */
+export async function attachLabXenHosts(deps: { readonly clock: Clock; readonly rng: Rng }, specs: readonly LabXenHostSpec[]): Promise<LabXenHosts> {
+  const attached: { att: XenAttachment; close(): void }[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(attached.map(async (a) => {
+      await a.att.close().catch(() => undefined);
+      a.close();
+    }));
+  };
+  try {
+    for (const [i, s] of specs.entries()) {
+      const real = createRealClock();
+      const clock = withImmediateTimers(real);
+      const att = await startXenAttachment({ clock, rng: deps.rng, link: s.device }, { mac: 0x00163e000000 + i + 1, bridgeName: `xenbr-${s.name}`, linkPortName: s.interfaceName })
+        .catch((e: unknown) => {
+          clock.close();
+          real.close();
+          throw e;
+        });
+      attached.push({ att, close: () => { clock.close(); real.close(); } });
+    }
+  } catch (e) {
+    await closeAll();
+    throw new NetlabError("ERR_NETLAB_LAB_XEN", `attaching the xen hosts (${specs.map((s) => s.name).join(", ")}) failed: ${(e as Error).message}`);
+  }
+  const stacks = new Map(specs.map((s, i) => [s.name, createStack({ device: attached[i]!.att.netfront, clock: deps.clock, rng: deps.rng }, stackOptions(s))] as const));
+  const parts = attached.map(({ att }): HostParts => ({ domid: att.guest.id, devid: att.vif.devid, netfront: att.netfront, vif: () => att.netback.vif(att.guest.id, att.vif.devid), port: att.linkPort }));
+  return {
+    stacks,
+    report: () => ({ hosts: specs.map((s, i) => hostReport(s, parts[i]!)), peerErrors: attached.flatMap(({ att }) => att.peerErrors.map(formatPeerError)) }),
+    close: closeAll,
   };
 }

@@ -115,6 +115,28 @@ describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
     expect(leftovers()).toEqual(before);
   }, 60_000);
 
+  it("dumbbell-linux-xen: a Linux kernel sender, a Xen domU behind netfront (real-time dom0) and two netlab senders share the bottleneck; nothing is left behind", async () => {
+    const before = leftovers();
+    const r = await runLab(example("dumbbell-linux-xen"), { durationMs: 5000 });
+    expect(r.flows.map((f) => [f.from, f.sender])).toEqual([["src1", "linux"], ["src2", "xen"], ["src3", "netlab"], ["src4", "netlab"]]);
+    for (const f of r.flows) {
+      expect(f.error).toBeUndefined();
+      expect(f.connected).toBe(true);
+      expect(f.bytesReceived).toBeGreaterThan(100_000);
+    }
+    const xen = r.xen!;
+    expect(xen.peerErrors).toEqual([]);
+    expect(xen.hosts.map((h) => [h.name, h.bridge, h.mac])).toEqual([["src2", "xenbr-src2", "00:16:3e:00:00:01"]]);
+    const h = xen.hosts[0]!;
+    // Every frame of the domU crossed the rings into its vif and left dom0's bridge onto the access link (TSO frames cut to the MTU).
+    expect(h.netfront.txFrames).toBeGreaterThan(100);
+    expect(h.netback.txFrames).toBe(h.netfront.txFrames);
+    expect(h.linkPort.txFrames).toBeGreaterThanOrEqual(h.netback.txFrames);
+    expect(h.netfront.rxFrames).toBe(h.linkPort.rxFrames);
+    expect(formatLabSummary(r)).toMatch(/share of the steady goodput by sender stack: linux 1 flows .* {2}\| {2}xen 1 flows .* {2}\| {2}netlab 2 flows/);
+    expect(leftovers()).toEqual(before);
+  }, 60_000);
+
   it("an interrupted run (Ctrl-C) rejects with ERR_NETLAB_LAB_INTERRUPTED after removing its namespaces and taps", async () => {
     const before = leftovers();
     const abort = new AbortController();
