@@ -11,7 +11,8 @@ export function formatFigure(v: number | undefined): string {
   return v.toPrecision(3);
 }
 
-function row(r: BenchResult): string[] {
+/** One result as the table's cells (BENCH_COLUMNS). */
+export function benchRow(r: BenchResult): string[] {
   const target = r.target === undefined ? "" : `${r.target.kind === "min" ? "≥" : "≤"} ${formatFigure(r.target.value)} ${r.targetMet === undefined ? "(not judged: one quick run)" : r.targetMet ? "met" : "MISSED"}`;
   return [
     r.suite, r.name,
@@ -24,13 +25,15 @@ function row(r: BenchResult): string[] {
   ];
 }
 
-const HEAD = ["suite", "case", "median", "spread", "per CPU-s", "runs", "vs baseline", "target / note"];
+/** The columns of the results table. */
+export const BENCH_COLUMNS = ["suite", "case", "median", "spread", "per CPU-s", "runs", "vs baseline", "target / note"] as const;
+const HEAD: readonly string[] = BENCH_COLUMNS;
 
 /** A fixed-width table for the terminal. */
 export function formatTable(results: BenchResult[]): string {
-  const rows = results.map(row);
+  const rows = results.map(benchRow);
   const widths = HEAD.map((h, c) => Math.max(h.length, ...rows.map((x) => x[c]!.length)));
-  const fmt = (x: string[]): string => x.map((v, c) => v.padEnd(widths[c]!)).join("  ").trimEnd();
+  const fmt = (x: readonly string[]): string => x.map((v, c) => v.padEnd(widths[c]!)).join("  ").trimEnd();
   return [fmt(HEAD), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n") + "\n";
 }
 
@@ -41,7 +44,7 @@ export function formatMarkdown(results: BenchResult[], machine: Record<string, u
     `# netlab benchmarks, ${when}`, "",
     `Machine: ${Object.entries(machine).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join("/") : String(v)}`).join(", ")}`, "",
     `| ${HEAD.join(" | ")} |`, `|${HEAD.map(() => "---").join("|")}|`,
-    ...results.map((r) => `| ${row(r).map(esc).join(" | ")} |`), "",
+    ...results.map((r) => `| ${benchRow(r).map(esc).join(" | ")} |`), "",
     "spread = ±half of (max − min) / median over the runs; ratios are median / baseline median in the same run.",
     "Figures are over wall time. \"per CPU-s\" is the same figure over this process's CPU time (single-threaded in-process cases):",
     "on a shared, loaded machine (see the load average) it shows what the code does with one core.", "",

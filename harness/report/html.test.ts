@@ -1,5 +1,5 @@
 // The HTML report: one self-contained page (no script, nothing fetched), every text escaped, and
-// `sim transfer --report` rendered by headless Chromium (Debian's, from npm run setup) with its
+// `sim transfer --report` and `bench --report` rendered by headless Chromium (Debian's, from npm run setup) with its
 // charts drawn and no console error.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -11,6 +11,8 @@ import { lineChart } from "../lab/svg.ts";
 import { runTransfer } from "../sim/transfer.ts";
 import { transferReportPage } from "../sim/transfer-report.ts";
 import { checkReportPath, renderHtmlReport, writeHtmlReport } from "./html.ts";
+import { attachRatios, runCase } from "../bench/runner.ts";
+import { benchReportPage } from "../bench/report-page.ts";
 
 const DIR = mkdtempSync(join(tmpdir(), "netlab-report-"));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
@@ -76,5 +78,27 @@ describe("the HTML report", () => {
     expect(bytes.subarray(1, 4).toString("latin1")).toBe("PNG");
     // A page of tables and five line charts compresses to well over 50 KB; a blank one to a few.
     expect(statSync(png).size).toBeGreaterThan(50_000);
+  }, 120_000);
+
+  it.skipIf(CHROMIUM === undefined)(`renders bench's report in headless Chromium: the results table, the bar chart drawn, no console error${CHROMIUM === undefined ? " (skipped)" : ""}`, async () => {
+    let v = 0;
+    const base = { suite: "s", unit: "op/s", higherIsBetter: true, runs: 3, warmup: 0 } as const;
+    const results = attachRatios([
+      await runCase({ ...base, name: "base", measure: () => 10 + ++v }, { quick: false, progress: () => {} }),
+      await runCase({ ...base, name: "x", baseline: "base", target: { value: 5, kind: "min" }, measure: () => 4 + ++v }, { quick: false, progress: () => {} }),
+      await runCase({ ...base, name: "skipped", available: () => "no tool here", measure: () => 1 }, { quick: false, progress: () => {} }),
+    ]);
+    const file = join(DIR, "bench.html");
+    writeHtmlReport(file, benchReportPage(results, { cpu: "test", cores: 2 }, "2026-12-07T00:00:00Z", "netlab bench --suite s", false, [{ label: "results (JSON)", path: join(DIR, "r.json") }]));
+    const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--user-data-dir=${join(DIR, "profile")}`];
+    const dom = spawnSync(CHROMIUM!, [...flags, "--enable-logging=stderr", "--v=0", "--dump-dom", `file://${file}`], { encoding: "utf8", timeout: 60_000 });
+    expect(dom.status).toBe(0);
+    const svgs = dom.stdout.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+    expect(svgs.length).toBe(1);
+    expect((svgs[0]!.match(/<rect x="260"[^>]*width="[1-9]/g) ?? []).length).toBe(2);
+    expect(dom.stdout).toContain("targets met: 1 of 1");
+    expect(dom.stdout).toContain("no tool here");
+    expect(dom.stdout).toContain('href="r.json"');
+    expect(dom.stderr.split("\n").filter((l) => /CONSOLE/.test(l))).toEqual([]);
   }, 120_000);
 });
