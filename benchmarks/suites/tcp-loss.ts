@@ -35,9 +35,9 @@ export const SMOLTCP_NETSIM: Readonly<Record<number, readonly number[]>> = {
   32768: [322945, 314780, 219671, 166588, 76626, 37775, 6079, 1156],
 };
 
-/** One cell: the same scenario as the CLI command above (fillWindowEdge: `--fill-window-edge`). */
-export function runNetsimCell(buffer: number, loss: number, bytes = NETSIM_BYTES, seed = 1, fillWindowEdge = false): TransferReport {
-  return runTransfer({ bytes, delayMs: 50, bufferBytes: buffer, loss, seed, maxVirtualSeconds: 24 * 3600, ...(fillWindowEdge ? { fillWindowEdge } : {}) });
+/** One cell: the same scenario as the CLI command above (fillWindowEdge: `--fill-window-edge`; `--cc`). */
+export function runNetsimCell(buffer: number, loss: number, bytes = NETSIM_BYTES, seed = 1, fillWindowEdge = false, congestionControl: "cubic" | "bbr" = "cubic"): TransferReport {
+  return runTransfer({ bytes, delayMs: 50, bufferBytes: buffer, loss, seed, maxVirtualSeconds: 24 * 3600, congestionControl, ...(fillWindowEdge ? { fillWindowEdge } : {}) });
 }
 
 /** Bytes per virtual second to the last byte (the netsim figure); 0 when the transfer failed. */
@@ -79,7 +79,7 @@ function netsimCase(buffer: number, lossIndex: number): BenchCase {
 }
 
 /** The grid as a Markdown table: netlab / smoltcp and their ratio per cell. */
-export function formatNetsimTable(cells: ReadonlyMap<string, TransferReport>, variant?: ReadonlyMap<string, TransferReport>): string {
+export function formatNetsimTable(cells: ReadonlyMap<string, TransferReport>, variant?: ReadonlyMap<string, TransferReport>, bbr?: ReadonlyMap<string, TransferReport>): string {
   const head = `| buffer \\ loss | ${NETSIM_LOSSES.map(pct).join(" | ")} |\n|---|${NETSIM_LOSSES.map(() => "---:").join("|")}|\n`;
   const rowsOf = (cells: ReadonlyMap<string, TransferReport>): string[] => NETSIM_BUFFERS.map((buffer) => {
     const cols = NETSIM_LOSSES.map((loss, i) => {
@@ -96,7 +96,8 @@ export function formatNetsimTable(cells: ReadonlyMap<string, TransferReport>, va
     `10 MiB one way, 100 ms RTT, socket buffers as the row, random loss on both directions as the column, seed 1.\n` +
     `Cell: netlab / smoltcp (ratio; ✗ where netlab is below). A cell: \`netlab sim transfer --bytes 10Mi --delay 50 --buffer BUF --loss LOSS --json\`, field bytes / lastByteVirtualSeconds.\n` +
     `The whole grid: \`npm run bench -- --suite tcp-loss\`.\n\n## netlab's defaults (CUBIC, Linux's sender SWS avoidance)\n\n${table(cells)}` +
-    (variant === undefined ? "" : `\n## With fillWindowEdge (\`--fill-window-edge\`: the sub-MSS rest of a small open window is sent, as smoltcp does)\n\n${table(variant)}`);
+    (variant === undefined ? "" : `\n## With fillWindowEdge (\`--fill-window-edge\`: the sub-MSS rest of a small open window is sent, as smoltcp does)\n\n${table(variant)}`) +
+    (bbr === undefined ? "" : `\n## BBR (\`--cc bbr\`: \`netlab sim transfer --bytes 10Mi --delay 50 --buffer BUF --loss LOSS --cc bbr --json\`)\n\n${table(bbr)}`);
 }
 
 interface PathCondition { readonly label: string; readonly loss: number; readonly reorder: number }
@@ -141,6 +142,9 @@ export const suite: BenchSuite = {
     ctx.progress("tcp-loss: the grid again with fillWindowEdge");
     const variant = new Map<string, TransferReport>();
     for (const buffer of NETSIM_BUFFERS) for (const loss of NETSIM_LOSSES) variant.set(`${buffer}/${loss}`, runNetsimCell(buffer, loss, NETSIM_BYTES, 1, true));
-    return [{ file: "tcp-loss-grid.md", content: formatNetsimTable(measured, variant) }];
+    ctx.progress("tcp-loss: the grid again with BBR");
+    const bbr = new Map<string, TransferReport>();
+    for (const buffer of NETSIM_BUFFERS) for (const loss of NETSIM_LOSSES) bbr.set(`${buffer}/${loss}`, runNetsimCell(buffer, loss, NETSIM_BYTES, 1, false, "bbr"));
+    return [{ file: "tcp-loss-grid.md", content: formatNetsimTable(measured, variant, bbr) }];
   },
 };
