@@ -128,11 +128,14 @@ describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
     expect(xen.peerErrors).toEqual([]);
     expect(xen.hosts.map((h) => [h.name, h.bridge, h.mac])).toEqual([["src2", "xenbr-src2", "00:16:3e:00:00:01"]]);
     const h = xen.hosts[0]!;
-    // Every frame of the domU crossed the rings into its vif and left dom0's bridge onto the access link (TSO frames cut to the MTU).
+    // The domU's frames crossed the rings into its vif and left dom0's bridge onto the access link (TSO frames cut to the MTU);
+    // the counters are read while the run's last frames may still be on a ring (256 slots): the vif is at most a ring behind.
     expect(h.netfront.txFrames).toBeGreaterThan(100);
-    expect(h.netback.txFrames).toBe(h.netfront.txFrames);
+    expect(h.netback.txFrames).toBeLessThanOrEqual(h.netfront.txFrames);
+    expect(h.netback.txFrames).toBeGreaterThan(h.netfront.txFrames - 256);
     expect(h.linkPort.txFrames).toBeGreaterThanOrEqual(h.netback.txFrames);
-    expect(h.netfront.rxFrames).toBe(h.linkPort.rxFrames);
+    expect(h.netfront.rxFrames).toBeLessThanOrEqual(h.linkPort.rxFrames);
+    expect(h.netfront.rxFrames).toBeGreaterThan(h.linkPort.rxFrames - 256);
     expect(formatLabSummary(r)).toMatch(/share of the steady goodput by sender stack: linux 1 flows .* {2}\| {2}xen 1 flows .* {2}\| {2}netlab 2 flows/);
     expect(leftovers()).toEqual(before);
   }, 60_000);
