@@ -1,6 +1,7 @@
 // runLab(): builds a validated topology of netlab nodes (hosts are createStack, routers are
-// createRouter; xen hosts are domUs with netlab's stack on a netfront, see xen.ts) joined by point-to-point links with impairments and queue disciplines, runs its
-// flows on one VirtualClock from a seed, and reports per-flow goodput over time, RTT and cwnd
+// createRouter; xen hosts are domUs with netlab's stack on a netfront, see xen.ts) joined by
+// point-to-point links with impairments and queue disciplines, runs its flows on one VirtualClock
+// from a seed (linux hosts: real time, see linux.ts), and reports per-flow goodput over time, RTT and cwnd
 // samples, retransmissions, per-queue statistics and Jain's fairness index; with outDir it writes
 // a pcapng per link (seen from its first endpoint: both directions), report.json, summary.txt
 // and two SVG charts (goodput per flow, queueing delay per busy queue over time).
@@ -281,38 +282,33 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       name: n.name, device: deviceOf(n.name, f.name), address: f.address!, mtu, index: linuxIndex++, ...(gateway === undefined ? {} : { gateway }),
     }));
   }
-  const addressOf = (host: string): number => {
+  const hostAddress = (host: string): number => {
     const c = parseCidr(topology.nodes[nodeIndex.get(host)!]!.interfaces[0]!.address!);
     return c.ok ? c.value.address : 0;
   };
+  // Xen hosts: a simulated Xen machine whose dom0 bridges each domU's vif onto that host's link
+  // (in real time booted before time 0, their stacks made after it).
+  const xenNodes = topology.nodes.filter((n) => n.implementation === "xen");
+  const xenSpecs = xenNodes.map((n) => {
+    const f = n.interfaces[0]!;
+    const gateway = n.routes?.[0]?.via;
+    return { name: n.name, interfaceName: f.name, device: deviceOf(n.name, f.name), cidr: f.address!, ...(gateway === undefined ? {} : { gateway }) };
+  });
+  const xenRng = xenNodes.length > 0 ? createRng(master.nextU32()) : undefined;
+  if (xenNodes.length > 0) options.onProgress?.(`${topology.name}: booting ${xenNodes.length} xen domU(s) and connecting their netfronts`);
+  const realXen = world === undefined || xenRng === undefined ? undefined : await attachLabXenHosts({ rng: xenRng }, xenSpecs);
+  if (realXen !== undefined) world!.closers.push(() => realXen.close());
   // iperf3 servers (one test each, then they exit) listen before time 0.
   const iperf3Port = (spec: TopologyFlow, i: number): number => spec.port ?? 5201 + i;
   for (const [i, spec] of (topology.flows ?? []).entries()) {
     if (spec.kind !== "iperf3") continue;
-    const server = startIperf3Server(world!.linuxHosts.get(spec.to)!, { address: formatIpv4(addressOf(spec.to)), port: iperf3Port(spec, i), intervalMs: Math.max(100, interval) });
+    const server = startIperf3Server(world!.linuxHosts.get(spec.to)!, { address: formatIpv4(hostAddress(spec.to)), port: iperf3Port(spec, i), intervalMs: Math.max(100, interval) });
     world!.processes.push(server.process);
     await server.ready(5000);
   }
   world?.restartClock();
-  // Xen hosts: a simulated Xen machine whose dom0 bridges each domU's vif onto that host's link.
-  const xenNodes = topology.nodes.filter((n) => n.implementation === "xen");
-  let xen: LabXenHosts | undefined;
-  if (xenNodes.length > 0) {
-    options.onProgress?.(`${topology.name}: booting ${xenNodes.length} xen domU(s) and connecting their netfronts`);
-    const specs = xenNodes.map((n) => {
-      const f = n.interfaces[0]!;
-      const gateway = n.routes?.[0]?.via;
-      return { name: n.name, interfaceName: f.name, device: deviceOf(n.name, f.name), cidr: f.address!, ...(gateway === undefined ? {} : { gateway }) };
-    });
-    const deps = { rng: createRng(master.nextU32()) };
-    if (virtual !== undefined) xen = await buildLabXenHosts({ ...deps, clock: virtual }, specs);
-    else {
-      // Beside linux hosts, in real time: closed on every exit, as the namespaces are.
-      const attached = await attachLabXenHosts({ ...deps, clock }, specs);
-      world!.closers.push(() => attached.close());
-      xen = attached;
-    }
-  }
+  const xen: LabXenHosts | undefined = xenRng === undefined ? undefined
+    : realXen !== undefined ? realXen.withStacks(clock) : await buildLabXenHosts({ rng: xenRng, clock: virtual! }, xenSpecs);
   for (const n of topology.nodes) {
     const rng = createRng(master.nextU32());
     if (n.implementation === "linux") continue;
@@ -352,10 +348,6 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     sendsInto.set(b, { name: `${l.name} ${b}->${a}`, peer: a });
   }
   const nodeOf = (endpoint: string): string => endpoint.split(":")[0]!;
-  const hostAddress = (host: string): number => {
-    const c = parseCidr(topology.nodes[nodeIndex.get(host)!]!.interfaces[0]!.address!);
-    return c.ok ? c.value.address : 0;
-  };
   const kindOf = (node: string): string => topology.nodes[nodeIndex.get(node)!]!.kind;
   const ownerOf = new Map<number, string>();
   for (const n of topology.nodes) {

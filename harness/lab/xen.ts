@@ -124,11 +124,12 @@ export async function buildLabXenHosts(deps: { readonly clock: VirtualClock; rea
 /**
  * Real time (a topology that also has linux hosts): per xen host a Xen machine on the real clock
  * (startXenAttachment: dom0 with netback and the bridge xenbr-<node> holding the lab link end,
- * a domU with a connected netfront), the stack on the netfront on the run's `clock`. The domUs'
- * MACs are 00:16:3e:00:00:<index+1>, distinct across the machines. Throws ERR_NETLAB_LAB_XEN (after
- * closing what was built) when a handshake fails.
+ * a domU with a connected netfront). withStacks(clock) then puts the stacks on the netfronts, on the
+ * run's clock once its time 0 is set (the machines take a while to boot, the stacks must not see
+ * time go back). The domUs' MACs are 00:16:3e:00:00:<index+1>, distinct across the machines.
+ * Throws ERR_NETLAB_LAB_XEN (after closing what was built) when a handshake fails.
  */
-export async function attachLabXenHosts(deps: { readonly clock: Clock; readonly rng: Rng }, specs: readonly LabXenHostSpec[]): Promise<LabXenHosts> {
+export async function attachLabXenHosts(deps: { readonly rng: Rng }, specs: readonly LabXenHostSpec[]): Promise<{ close(): Promise<void>; withStacks(clock: Clock): LabXenHosts }> {
   const attached: { att: XenAttachment; close(): void }[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.all(attached.map(async (a) => {
@@ -152,11 +153,13 @@ export async function attachLabXenHosts(deps: { readonly clock: Clock; readonly 
     await closeAll();
     throw new NetlabError("ERR_NETLAB_LAB_XEN", `attaching the xen hosts (${specs.map((s) => s.name).join(", ")}) failed: ${(e as Error).message}`);
   }
-  const stacks = new Map(specs.map((s, i) => [s.name, createStack({ device: attached[i]!.att.netfront, clock: deps.clock, rng: deps.rng }, stackOptions(s))] as const));
   const parts = attached.map(({ att }): HostParts => ({ domid: att.guest.id, devid: att.vif.devid, netfront: att.netfront, vif: () => att.netback.vif(att.guest.id, att.vif.devid), port: att.linkPort }));
   return {
-    stacks,
-    report: () => ({ hosts: specs.map((s, i) => hostReport(s, parts[i]!)), peerErrors: attached.flatMap(({ att }) => att.peerErrors.map(formatPeerError)) }),
     close: closeAll,
+    withStacks: (clock) => ({
+      stacks: new Map(specs.map((s, i) => [s.name, createStack({ device: attached[i]!.att.netfront, clock, rng: deps.rng }, stackOptions(s))] as const)),
+      report: () => ({ hosts: specs.map((s, i) => hostReport(s, parts[i]!)), peerErrors: attached.flatMap(({ att }) => att.peerErrors.map(formatPeerError)) }),
+      close: closeAll,
+    }),
   };
 }
