@@ -57,6 +57,9 @@ export interface RouterAdvertiserOptions {
   readonly mtu?: number;
   /** Cur Hop Limit (default 64). */
   readonly curHopLimit?: number;
+  /** The M and O flags (RFC 4861 §4.2: addresses / other configuration from DHCPv6; default off). */
+  readonly managed?: boolean;
+  readonly other?: boolean;
 }
 
 export interface NdpOptions {
@@ -558,7 +561,8 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     }
     c.raSent++;
     sendNd(ipv6MulticastMac(ALL_NODES), ll.address, ALL_NODES, {
-      kind: "router-advertisement", curHopLimit: advertise.curHopLimit ?? 64, flags: 0, routerLifetime: advertise.routerLifetime ?? 1800,
+      kind: "router-advertisement", curHopLimit: advertise.curHopLimit ?? 64,
+      flags: (advertise.managed === true ? NDP_RA_FLAG_MANAGED : 0) | (advertise.other === true ? NDP_RA_FLAG_OTHER : 0), routerLifetime: advertise.routerLifetime ?? 1800,
       reachableTime: 0, retransTimer: 0, options: opts,
     });
   };
