@@ -9,7 +9,7 @@ export * from "./topology.ts";
 export { describeTopology } from "./describe.ts";
 export { delayStats, type DelayStats, type HttpFetch, type HttpFlowReport, type PingReport, type PingSample, type UdpCbrReport, type UdpCbrSample } from "./flows.ts";
 export type { XenHostReport, XenReport } from "./xen.ts";
-export { formatLabSummary, jainIndex, runLab, type FlowReport, type FlowSample, type LabReport, type LabRunOptions, type LinkReport, type QueueReport } from "./run.ts";
+export { formatLabSummary, jainIndex, runLab, type FlowReport, type FlowSample, type Iperf3FlowDetails, type LabReport, type LabRunOptions, type LinkReport, type QueueReport } from "./run.ts";
 
 /** The folder of the shipped examples. */
 export const EXAMPLES_DIR = fileURLToPath(new URL("./examples/", import.meta.url));
