@@ -1,5 +1,5 @@
 // The HTML report: one self-contained page (no script, nothing fetched), every text escaped, and
-// `sim transfer --report` and `bench --report` rendered by headless Chromium (Debian's, from npm run setup) with its
+// `sim transfer --report`, `bench --report` and `demo --report` rendered by headless Chromium (Debian's, from npm run setup) with its
 // charts drawn and no console error.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -13,6 +13,8 @@ import { transferReportPage } from "../sim/transfer-report.ts";
 import { checkReportPath, renderHtmlReport, writeHtmlReport } from "./html.ts";
 import { attachRatios, runCase } from "../bench/runner.ts";
 import { benchReportPage } from "../bench/report-page.ts";
+import { runDemo } from "../cli/commands/demo.ts";
+import { demoReportPage } from "../cli/commands/demo-report.ts";
 
 const DIR = mkdtempSync(join(tmpdir(), "netlab-report-"));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
@@ -99,6 +101,23 @@ describe("the HTML report", () => {
     expect(dom.stdout).toContain("targets met: 1 of 1");
     expect(dom.stdout).toContain("no tool here");
     expect(dom.stdout).toContain('href="r.json"');
+    expect(dom.stderr.split("\n").filter((l) => /CONSOLE/.test(l))).toEqual([]);
+  }, 120_000);
+
+  it.skipIf(CHROMIUM === undefined)(`renders the demo's report in headless Chromium: checks, hosts, HTTP requests and their chart, the capture's link${CHROMIUM === undefined ? " (skipped)" : ""}`, async () => {
+    const { pcap: _bytes, ...r } = await runDemo({ seed: 1, xen: false });
+    expect(r.ok).toBe(true);
+    const file = join(DIR, "demo.html");
+    writeHtmlReport(file, demoReportPage(r, "netlab demo --no-xen", "2026-12-07T00:00:00Z", join(DIR, "demo.pcapng")));
+    const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--user-data-dir=${join(DIR, "profile")}`];
+    const dom = spawnSync(CHROMIUM!, [...flags, "--enable-logging=stderr", "--v=0", "--dump-dom", `file://${file}`], { encoding: "utf8", timeout: 60_000 });
+    expect(dom.status).toBe(0);
+    expect(dom.stdout).toContain(`${r.checks.length} of ${r.checks.length} checks passed`);
+    expect((dom.stdout.match(/<tr><td>GET \/|<td>h[23]<\/td><td>GET /g) ?? []).length).toBe(r.http.requests.length);
+    const svgs = dom.stdout.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+    expect(svgs.length).toBe(1);
+    expect(svgs[0]).toMatch(/<polyline[^>]*points="[\d.]+,[\d.]+ [\d.]+,[\d.]+/);
+    expect(dom.stdout).toContain('href="demo.pcapng"');
     expect(dom.stderr.split("\n").filter((l) => /CONSOLE/.test(l))).toEqual([]);
   }, 120_000);
 });

@@ -12,6 +12,8 @@
 // in virtual time. Every NIC is captured into one pcapng (one interface per host). runDemo() is
 // deterministic in its seed (same seed, same pcapng bytes); run() adds arguments, files, printing.
 import { createHash } from "node:crypto";
+import { checkReportPath, writeHtmlReport } from "../../report/html.ts";
+import { demoReportPage } from "./demo-report.ts";
 import { performance } from "node:perf_hooks";
 import { resolve } from "node:path";
 import { createStack } from "../../../stack/index.ts";
@@ -852,12 +854,13 @@ interface DemoArgs {
   seed: number;
   pcapPath: string;
   json: boolean;
+  report: string | undefined;
 }
 
 /** The command line of `netlab demo` (args.ts's rules). */
 const DEMO_SPEC = {
   command: "demo",
-  usage: `usage: netlab demo [--seed N] [--pcap FILE] [--json] [--no-xen]
+  usage: `usage: netlab demo [--seed N] [--pcap FILE] [--json] [--no-xen] [--report FILE.html]
 
 Three hosts on a simulated switch with impairments, in virtual time: DHCP, ping, UDP echo, a
 fragmented datagram, TCP and HTTP, every result checked; exits 1 if a check fails.
@@ -866,15 +869,17 @@ fragmented datagram, TCP and HTTP, every result checked; exits 1 if a check fail
   --json       one JSON object on stdout instead of the tables
   --no-xen     bare stacks on the switch ports; by default (--xen) the hosts are Xen domUs behind
                netfront on dom0 bridges, and h1 serves its pages from a blkfront disk (xvda)
+  --report FILE.html  also write one self-contained page: the checks, hosts, leases, pings, TCP, every
+               HTTP request with a chart of their times, the impairments per port, a link to the capture
 `,
-  options: { seed: { type: "string" }, pcap: { type: "string" }, json: { type: "boolean" }, xen: { type: "boolean" }, "no-xen": { type: "boolean" } },
+  options: { seed: { type: "string" }, pcap: { type: "string" }, json: { type: "boolean" }, xen: { type: "boolean" }, "no-xen": { type: "boolean" }, report: { type: "string" } },
 } as const;
 
 function parseDemoArgs(args: string[]): DemoArgs & { help: boolean } {
   const { values: v, help } = parseCommandLine(DEMO_SPEC, args);
   const get = flagReader(DEMO_SPEC.command, v);
   if (v.pcap === "") throw new UsageError(DEMO_SPEC.command, "--pcap needs a file name");
-  return { seed: get("seed", parseSeed) ?? 1, pcapPath: v.pcap ?? DEFAULT_PCAP, json: v.json === true, xen: v["no-xen"] !== true, help };
+  return { seed: get("seed", parseSeed) ?? 1, pcapPath: v.pcap ?? DEFAULT_PCAP, json: v.json === true, xen: v["no-xen"] !== true, report: v.report, help };
 }
 
 const pad = (s: string | number, n: number): string => String(s).padStart(n);
@@ -950,6 +955,7 @@ export async function run(args: string[]): Promise<number> {
   }
   // fail before the run, not after it, when the capture cannot be written there
   makeParentDirectory(resolve(parsed.pcapPath));
+  if (parsed.report !== undefined) checkReportPath(parsed.report);
   const started = performance.now();
   const report = await runDemo({ seed: parsed.seed, xen: parsed.xen, onProgress: (line) => void process.stderr.write(`${line}\n`) });
   const wallMs = performance.now() - started;
@@ -958,5 +964,9 @@ export async function run(args: string[]): Promise<number> {
   const { pcap: _bytes, ...rest } = report;
   if (parsed.json) process.stdout.write(`${JSON.stringify({ ...rest, pcapPath, wallTimeMs: Math.round(wallMs) })}\n`);
   else printReport(rest, parsed.pcapPath, wallMs);
+  if (parsed.report !== undefined) {
+    writeHtmlReport(parsed.report, demoReportPage(rest, `netlab demo ${args.join(" ")}`.trim(), new Date().toISOString(), pcapPath));
+    process.stderr.write(`report: ${parsed.report}\n`);
+  }
   return report.ok ? 0 : 1;
 }
