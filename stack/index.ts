@@ -286,6 +286,7 @@ export type {
 export { type Ipv6Address, formatIpv6, parseIpv6Address } from "./wire/ipv6-address.ts";
 export type { Udp6Datagram, Udp6Options, Udp6SendError, Udp6Socket, Udp6Stack } from "./transport/udp6.ts";
 export * from "./app/dhcp/index.ts";
+export * from "./app/dhcp6/index.ts";
 export * from "./app/http/index.ts";
 export * as wire from "./wire/index.ts";
 export { createRouter, type Router, type RouterInterface, type RouterInterfaceOptions, type RouterOptions, type RouterRouteOptions } from "./router.ts";

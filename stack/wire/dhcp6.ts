@@ -187,8 +187,8 @@ export function parseDhcp6(bytes: Uint8Array): Result<Dhcp6Repr, Dhcp6ParseError
 function optionBodyLength(o: Dhcp6Option): number {
   switch (o.kind) {
     case "client-id": case "server-id": return o.duid.length;
-    case "ia-na": return DHCP6_IA_NA_LEN + optionsLength(o.options);
-    case "ia-addr": return DHCP6_IAADDR_LEN + optionsLength(o.options);
+    case "ia-na": return DHCP6_IA_NA_LEN + dhcp6OptionsLength(o.options);
+    case "ia-addr": return DHCP6_IAADDR_LEN + dhcp6OptionsLength(o.options);
     case "oro": return 2 * o.codes.length;
     case "preference": return 1;
     case "elapsed-time": return 2;
@@ -201,7 +201,7 @@ function optionBodyLength(o: Dhcp6Option): number {
 }
 
 /** Bytes a list of options takes on the wire. */
-export function optionsLength(options: readonly Dhcp6Option[]): number {
+export function dhcp6OptionsLength(options: readonly Dhcp6Option[]): number {
   let n = 0;
   for (const o of options) n += DHCP6_OPTION_HEADER_LEN + optionBodyLength(o);
   return n;
@@ -248,7 +248,7 @@ function emitOptions(options: readonly Dhcp6Option[], b: Uint8Array, offset: num
 
 /** Bytes the message takes on the wire. */
 export function dhcp6ReprLength(repr: Dhcp6Repr): number {
-  return (repr.kind === "relay" ? DHCP6_RELAY_HEADER_LEN : DHCP6_HEADER_LEN) + optionsLength(repr.options);
+  return (repr.kind === "relay" ? DHCP6_RELAY_HEADER_LEN : DHCP6_HEADER_LEN) + dhcp6OptionsLength(repr.options);
 }
 
 /**

@@ -19,3 +19,4 @@ export { parseIpv4 } from "./ipv4.ts";
 export { parseIpv4 as parseIpv4Address } from "./address.ts";
 // --- other wire formats ---
 export * from "./dhcp.ts";
+export * from "./dhcp6.ts";
