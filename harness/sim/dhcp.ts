@@ -14,6 +14,8 @@ import { createDhcpRelay, createMemoryLeaseStore, dhcpClientOnStack, dhcpServerO
 import { flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseLossProbability, parseSeed } from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { everyWallSecond, exitStatusOf, interruptible, yieldToEventLoop } from "../cli/run-control.ts";
+import { checkReportPath, writeHtmlReport } from "../report/html.ts";
+import { summaryReportPage } from "../report/summary-page.ts";
 
 export const summary = "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
 
@@ -253,14 +255,15 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
 /** The command line of `netlab sim dhcp` (args.ts's rules). */
 const DHCP_SPEC = {
   command: "sim dhcp",
-  usage: `usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json] [--quiet]\n${summary}\n` +
+  usage: `usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json] [--quiet] [--report FILE.html]\n${summary}\n` +
     "  --clients N       1..60000 (default 50); --loss P below 1 (default 0); --seed S (default 1)\n" +
     `  --segment-size K  clients per broadcast domain, 0..250 (default ${DEFAULT_SEGMENT_SIZE}); more clients are split over segments joined to\n` +
     "                    the server's switch by DHCP relay agents; 0 puts all on one switch (N² frame deliveries)\n" +
-    "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n",
+    "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n" +
+    "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
     clients: { type: "string" }, loss: { type: "string" }, seed: { type: "string" }, "segment-size": { type: "string" },
-    "max-virtual-seconds": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
+    "max-virtual-seconds": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" }, report: { type: "string" },
   },
 } as const;
 
@@ -281,6 +284,7 @@ export async function run(args: string[]): Promise<number> {
     ...(maxMs === undefined ? {} : { maxVirtualSeconds: maxMs / 1000 }),
     ...(segmentSize === undefined ? {} : { segmentSize }),
   };
+  if (v.report !== undefined) checkReportPath(v.report);
   // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
   const { value: r, interrupted } = await interruptible((signal) => runDhcpSimInterruptible({
     clients: o.clients, loss: o.loss, seed: o.seed,
@@ -294,6 +298,11 @@ export async function run(args: string[]): Promise<number> {
       `${r.serverLeases} server leases, ${r.discovers} DISCOVER / ${r.requests} REQUEST sent, ${r.framesLost} frames lost, ` +
       `${r.framesFlooded} frames flooded (${r.frameDeliveries} deliveries), last bound at ${r.virtualSeconds.toFixed(3)} s virtual, wall ${r.wallSeconds.toFixed(3)} s${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
+  }
+  if (v.report !== undefined) {
+    const verdict = r.ok ? `All ${r.clients} clients bound, no address twice, every stack configured with its lease.` : `${r.bound} of ${r.clients} clients bound${r.error === undefined ? "" : `: ${r.error}`}.`;
+    writeHtmlReport(v.report, summaryReportPage("netlab sim dhcp", `netlab sim dhcp ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }));
+    if (v.quiet !== true) process.stderr.write(`report: ${v.report}\n`);
   }
   if (interrupted !== undefined) return exitStatusOf(interrupted);
   return r.ok ? 0 : 1;

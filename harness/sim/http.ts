@@ -18,6 +18,8 @@ import { settle } from "../http/testing.ts";
 import { flagReader, helpText, parseCommandLine, parseInteger, parseLossProbability, parseSeed, parseSize } from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { everyWallSecond, exitStatusOf, interruptible, whenAborted } from "../cli/run-control.ts";
+import { checkReportPath, writeHtmlReport } from "../report/html.ts";
+import { summaryReportPage } from "../report/summary-page.ts";
 
 export const summary = "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
 
@@ -188,13 +190,14 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
 /** The command line of `netlab sim http` (args.ts's rules). */
 const HTTP_SPEC = {
   command: "sim http",
-  usage: `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--ipv6] [--json] [--quiet]\n${summary}\n` +
+  usage: `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--ipv6] [--json] [--quiet] [--report FILE.html]\n${summary}\n` +
     "  defaults: --requests 100 (1..10000000), --concurrency 4 (1..10000), --pipeline 1 (1..1000), --bytes 10000 (0..1Gi), --loss 0 (below 1), --seed 1\n" +
     "  --ipv6: over TCP over IPv6 (2001:db8::1 -> 2001:db8::2); --json names the family (\"family\": \"ipv6\" or \"ipv4\")\n" +
-    "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n",
+    "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n" +
+    "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
     requests: { type: "string" }, concurrency: { type: "string" }, pipeline: { type: "string" }, bytes: { type: "string" },
-    loss: { type: "string" }, seed: { type: "string" }, ipv6: { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" },
+    loss: { type: "string" }, seed: { type: "string" }, ipv6: { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, report: { type: "string" },
   },
 } as const;
 
@@ -216,6 +219,7 @@ export async function run(args: string[]): Promise<number> {
     json: v.json === true,
     quiet: v.quiet === true,
   };
+  if (v.report !== undefined) checkReportPath(v.report);
   // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
   const { value: r, interrupted } = await interruptible((signal) => runHttpSim({
     requests: o.requests, concurrency: o.concurrency, pipeline: o.pipeline, bytes: o.bytes, loss: o.loss, seed: o.seed, signal,
@@ -230,6 +234,11 @@ export async function run(args: string[]): Promise<number> {
       `virtual ${r.virtualSeconds.toFixed(3)} s, wall ${r.wallSeconds.toFixed(3)} s` +
       `${r.failureSamples.length > 0 ? `\n  ${r.failureSamples.join("\n  ")}` : ""}${r.error === undefined ? "" : `\n  error: ${r.error}`}\n`,
     );
+  }
+  if (v.report !== undefined) {
+    const verdict = r.ok ? `Every one of the ${r.requests} responses was correct.` : `${r.responsesOk} of ${r.requests} responses correct${r.error === undefined ? "" : `: ${r.error}`}.`;
+    writeHtmlReport(v.report, summaryReportPage("netlab sim http", `netlab sim http ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }));
+    if (!o.quiet) process.stderr.write(`report: ${v.report}\n`);
   }
   if (interrupted !== undefined) return exitStatusOf(interrupted);
   return r.ok ? 0 : 1;

@@ -17,6 +17,8 @@ import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
 import { flagReader, helpText, parseCommandLine, parseSeed, parseSize, UsageError } from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { everyWallSecond, exitStatusOf, interruptible } from "../cli/run-control.ts";
+import { checkReportPath, writeHtmlReport } from "../report/html.ts";
+import { summaryReportPage } from "../report/summary-page.ts";
 
 export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes SIZE [--gso] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json])";
 
@@ -239,16 +241,18 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
 const XEN_TRANSFER_SPEC = {
   command: "sim xen-transfer",
   usage: "usage: netlab sim xen-transfer --bytes SIZE [--gso] [--no-csum] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json] [--quiet]\n" +
+    "                              [--report FILE.html]\n" +
     `${summary}\n` +
     "  --bytes SIZE          required (10Mi = 10 MiB, 10M = 10^7 bytes)\n" +
     "  --omit SIZE           also report goodput without the first SIZE bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
     `  --socket-buffer SIZE  both domUs' TCP send and receive buffers, 4Ki..1Gi (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}Mi, with --threads --gso ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}Mi)\n` +
     "  --seed S              default 1\n" +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary\n" +
-    "  (exit 130 / 143); --threads runs to its end\n",
+    "  (exit 130 / 143); --threads runs to its end\n" +
+    "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
     bytes: { type: "string" }, omit: { type: "string" }, "socket-buffer": { type: "string" }, seed: { type: "string" },
-    gso: { type: "boolean" }, "no-csum": { type: "boolean" }, threads: { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" },
+    gso: { type: "boolean" }, "no-csum": { type: "boolean" }, threads: { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, report: { type: "string" },
   },
   required: ["bytes"],
 } as const;
@@ -269,6 +273,7 @@ export async function run(args: string[]): Promise<number> {
   };
   if (o.omit >= o.bytes && o.omit > 0) throw new UsageError(XEN_TRANSFER_SPEC.command, `--omit (${o.omit}) must be less than --bytes (${o.bytes})`);
   const common = { bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed, omitBytes: o.omit, ...(o.socketBuffer > 0 ? { socketBufferBytes: o.socketBuffer } : {}) };
+  if (v.report !== undefined) checkReportPath(v.report);
   // One thread: progress on stderr each second of wall time, and SIGINT / SIGTERM end the run with
   // the partial summary (exit 130 / 143). --threads runs its domUs in workers to the end.
   const { value: r, interrupted } = await interruptible(async (signal) => o.threads ? await runXenTransferThreads(common)
@@ -294,6 +299,11 @@ export async function run(args: string[]): Promise<number> {
       const m = probeMemmove();
       if (m.penalty >= 3) process.stdout.write(`  note: memmove is ${m.penalty}x slower at short distances on this machine; for figures comparable with \`netlab bench\` run with GLIBC_TUNABLES=${tunables}\n`);
     }
+  }
+  if (v.report !== undefined) {
+    const verdict = r.ok ? `Every byte arrived intact (${r.received} bytes, sha256 checked).` : `The transfer did not complete intact${r.error === undefined ? "" : `: ${r.error}`}.`;
+    writeHtmlReport(v.report, summaryReportPage("netlab sim xen-transfer", `netlab sim xen-transfer ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }));
+    if (!o.quiet) process.stderr.write(`report: ${v.report}\n`);
   }
   if (interrupted !== undefined) return exitStatusOf(interrupted);
   return r.ok ? 0 : 1;
