@@ -147,7 +147,7 @@ describe("topology files", () => {
 
   it("every shipped example is valid", async () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-linux-xen", "dumbbell-mixed", "dumbbell-xen", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "iperf3-linux", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain", "traceroute-linux"]);
+    expect(names).toEqual(["dumbbell-cc", "dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-linux-xen", "dumbbell-mixed", "dumbbell-xen", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "iperf3-linux", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain", "traceroute-linux"]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 
@@ -193,6 +193,27 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(q.stats.kind).toBe("drop-tail");
     expect(q.stats.sojournMs.p50).toBeGreaterThan(300);
     expect(q.stats.maxBacklogPackets).toBeGreaterThan(500);
+  });
+
+  it("dumbbell-cc: cubic, newreno and bbr all connect; alone, BBR keeps the drop-tail bottleneck's queue short where CUBIC fills it", async () => {
+    const t = example("dumbbell-cc");
+    const sojourn = (r: Awaited<ReturnType<typeof runLab>>) => r.queues.find((x) => x.name === "bottleneck r1:core->r2:core")!.stats;
+    const together = await runLab(t, { durationMs: 10000 });
+    expect(together.flows.map((f) => [f.name, f.congestionControl, f.connected, f.bytesReceived > 0])).toEqual([
+      ["cubic", "cubic", true, true], ["newreno", "newreno", true, true], ["bbr", "bbr", true, true],
+    ]);
+    // The loss-based flows keep the 1000-packet queue near full; BBR v1's window (2 BDP at its 40 ms min RTT) then gets it little.
+    expect(sojourn(together).sojournMs.p50).toBeGreaterThan(300);
+    const bbr = together.flows.find((f) => f.name === "bbr")!;
+    expect(bbr.steadyGoodputBitsPerSecond).toBeLessThan(Math.min(...together.flows.filter((f) => f !== bbr).map((f) => f.steadyGoodputBitsPerSecond)));
+    const alone = async (name: string) => runLab({ ...t, flows: t.flows!.filter((f) => f.name === name).map((f) => ({ ...f, startMs: 0 })) }, { durationMs: 10000 });
+    const [cubic, bbrAlone] = [await alone("cubic"), await alone("bbr")];
+    for (const r of [cubic, bbrAlone]) expect(r.flows[0]!.steadyGoodputBitsPerSecond).toBeGreaterThan(9e6);
+    expect(sojourn(cubic).sojournMs.p50).toBeGreaterThan(300);
+    expect(sojourn(cubic).maxBacklogPackets).toBeGreaterThan(500);
+    expect(sojourn(bbrAlone).sojournMs.p50).toBeLessThan(20);
+    expect(sojourn(bbrAlone).maxBacklogPackets).toBeLessThan(200);
+    expect(bbrAlone.flows[0]!.samples.at(-1)!.srttMs).toBeLessThan(100);
   });
 
   it("pmtu-1280: the router answers DF segments with fragmentation-needed and the flow goes on with smaller ones", async () => {

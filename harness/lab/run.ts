@@ -70,7 +70,7 @@ export interface FlowReport {
   /** The sender's stack: netlab's TCP ("xen": in a domU behind netfront), or the Linux kernel's (a linux host). */
   readonly sender: "netlab" | "xen" | "linux";
   /** As asked for; a Linux sender reports what its socket used in linuxCongestionControl. */
-  readonly congestionControl: "cubic" | "newreno";
+  readonly congestionControl: "cubic" | "newreno" | "bbr";
   readonly linuxCongestionControl?: string;
   /** Why a Linux sender failed (its last stderr line). */
   readonly error?: string;
@@ -439,7 +439,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     name: string;
     start: number;
     end: number;
-    cc: "cubic" | "newreno";
+    cc: "cubic" | "newreno" | "bbr";
     received: number;
     steadyReceived: number;
     bins: number[];
@@ -539,7 +539,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   });
 
   // iperf3 flows: the client starts in its namespace now and sleeps until the flow's start.
-  const iperf3Flows: { spec: TopologyFlow; name: string; start: number; end: number; seconds: number; cc: "cubic" | "newreno"; client: ReturnType<typeof startIperf3Client> }[] = [];
+  const iperf3Flows: { spec: TopologyFlow; name: string; start: number; end: number; seconds: number; cc: "cubic" | "newreno" | "bbr"; client: ReturnType<typeof startIperf3Client> }[] = [];
   (topology.flows ?? []).forEach((spec, i) => {
     if (spec.kind !== "iperf3") return;
     const start = spec.startMs ?? 0;
@@ -704,7 +704,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
 }
 
 /** An iperf3 flow's report: goodput from the server's intervals, cwnd and RTT from the client's, totals from iperf3's end summary. */
-function iperf3FlowReport(f: { spec: TopologyFlow; name: string; start: number; seconds: number; cc: "cubic" | "newreno" }, r: Iperf3Result, warmup: number, path: string[]): FlowReport {
+function iperf3FlowReport(f: { spec: TopologyFlow; name: string; start: number; seconds: number; cc: "cubic" | "newreno" | "bbr" }, r: Iperf3Result, warmup: number, path: string[]): FlowReport {
   const steadyFrom = warmup * r.seconds * 1000;
   let steadyBytes = 0;
   let steadyMs = 0;

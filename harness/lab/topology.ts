@@ -66,7 +66,8 @@ export interface TopologyFlow {
   readonly port?: number;
   readonly startMs?: number;
   readonly durationMs?: number;
-  readonly congestionControl?: "cubic" | "newreno";
+  /** Bulk-tcp and iperf3: the sender's congestion control (default cubic; a linux sender maps newreno to the kernel's reno, bbr to its bbr). */
+  readonly congestionControl?: "cubic" | "newreno" | "bbr";
   /** Traceroute: the largest TTL tried (default 30). */
   readonly maxHops?: number;
   /** Ping: time between requests (default 1000 ms, as ping(8)); http: least time between fetch starts (default 0). */
@@ -204,7 +205,7 @@ export const TOPOLOGY_SCHEMA = {
           port: int({ minimum: 1, maximum: 65535 }),
           startMs: num({ minimum: 0 }),
           durationMs: num({ exclusiveMinimum: 0 }),
-          congestionControl: { enum: ["cubic", "newreno"] },
+          congestionControl: { enum: ["cubic", "newreno", "bbr"] },
           maxHops: int({ minimum: 1, maximum: 255 }),
           intervalMs: num({ minimum: 0, maximum: 3_600_000 }),
           payloadBytes: int({ minimum: 0, maximum: 65507 }),
