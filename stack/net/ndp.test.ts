@@ -248,6 +248,27 @@ describe("ndp: router advertisements and SLAAC", () => {
     expect(t.sent().filter((s) => icmpType(s) === 133).length).toBe(2);
   });
 
+  it("a router joins all-routers (RFC 4861 §6.2.2) and answers a Router Solicitation sent to ff02::2 after its first RA, no sooner than 3 s after it", () => {
+    const t = createRawPeerKeepLog({ ipv6: { dadTransmits: 0, advertise: { prefixes: ["2001:db8:1::/64"], intervalMs: 600_000 } } }, false);
+    t.clock.run(1000);
+    const ras = () => t.sent().filter((s) => icmpType(s) === 134);
+    expect(ras().length).toBe(1);
+    expect(t.stack.ipv6!.ndp.isListening(ipv6("ff02::2"))).toBe(true);
+    const reported = t.sent().filter((s) => icmpType(s) === 143).flatMap((s) => {
+      const m = asMld(s);
+      return m.kind === "report" ? m.records.map((r) => formatIpv6(r.multicastAddress)) : [];
+    });
+    expect(reported).toContain("ff02::2");
+    const firstAt = ras()[0]!.at;
+    t.inject(ndPacket(PEER_LL, ipv6("ff02::2"), { kind: "router-solicitation", options: [sllaPeer] }), 0x333300000002);
+    t.clock.run(firstAt + 2999);
+    expect(ras().length).toBe(1);
+    t.clock.run(firstAt + 3001);
+    expect(ras().length).toBe(2);
+    expect(formatIpv6(ras()[1]!.ip.dst)).toBe("ff02::1");
+    expect(t.stack.counters().ndp).toMatchObject({ rsReceived: 1, raSent: 2 });
+  });
+
   it("answers an MLD general query with a report of its groups (not all-nodes)", () => {
     const t = createRawPeer();
     const buf = new Uint8Array(28);

@@ -910,5 +910,7 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   joinGroup(ALL_NODES);
   for (const r of options.staticRouters ?? []) routers.set(keyOf(r), { address: r.slice(), expiresAt: Infinity, static: true });
   addAddress(linkLocalFromMac(mac), 64, "link-local", Infinity, Infinity);
+  // RFC 4861 §6.2.2: a router joins the all-routers group, where Router Solicitations are sent.
+  if (advertise !== undefined) joinGroup(ALL_ROUTERS);
   return layer;
 }
