@@ -4,6 +4,7 @@
 import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_WSCALE, type TcpRepr } from "../../wire/tcp.ts";
 import { seqAdd, seqGt, seqLe, seqSub } from "./seq.ts";
 import { createCongestionControl } from "./congestion.ts";
+import { DeliveryRate } from "./delivery-rate.ts";
 import { armTimer } from "./deadlines.ts";
 import { close, emitConnect } from "./close.ts";
 import { DEFAULT_MSS, clampMss, localMss } from "./options.ts";
@@ -97,6 +98,8 @@ function acceptSynOptions(c: Tcb, syn: TcpRepr, fromSynOnly: boolean): void {
   c.mss = Math.max(1, Math.min(peerMss, pathMss(c)) - (c.tsOk ? 12 : 0));
   c.rcvMss = Math.max(1, pathMss(c) - (c.tsOk ? 12 : 0));
   c.cc = createCongestionControl(c.cc.name, c.mss, c.cc.hystartEnabled, c.ctx.stats, c.ctx.rng);
+  // a model-based controller (BBR) samples the delivery rate and paces: only its connections pay for it
+  c.rate = c.cc.control === undefined ? null : new DeliveryRate();
   // SYN windows are never scaled (RFC 7323 §2.2)
   c.sndWnd = syn.window;
   c.maxSndWnd = c.sndWnd;

@@ -321,7 +321,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     // RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes
     c.recovery.onDelivered(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore);
   }
-  if (c.rate !== null && c.cc.control !== undefined) controlByRate(c, blocks, sackNews, unaBefore, sackedBefore, dupAck, now);
+  if (c.rate !== null) controlByRate(c, blocks, sackNews, unaBefore, sackedBefore, dupAck, now);
 
   // our FIN acknowledged
   if (c.finAcked) {
@@ -343,6 +343,8 @@ function controlByRate(c: Tcb, blocks: TcpRepr["options"]["sackBlocks"], sackNew
   dupAck: boolean, now: number): void {
   const sacked = c.scoreboard === null ? 0 : c.scoreboard.sacked;
   let delivered = seqSub(c.sndUna, unaBefore) + sacked - sackedBefore;
+  // (the ACK of our SYN-ACK delivers no data, but starts the pacing rate from the handshake's RTT)
+  if (unaBefore === c.iss && delivered > 0) delivered--;
   if (!c.sackOk && dupAck) delivered += c.mss;
   let newest: number | undefined;
   if (sackNews && blocks !== undefined) {

@@ -8,7 +8,6 @@ import { writeSegment, tsNow } from "./segment-writer.ts";
 import { NONE, State, recoveryRecord, type Tcb } from "./state.ts";
 import { noteRetransmission } from "./undo.ts";
 import { rackOnSend } from "./rack.ts";
-import { DeliveryRate } from "./delivery-rate.ts";
 
 /** Sends what the windows, Nagle and the state allow, then a pure ACK if one is owed. */
 export function output(c: Tcb): void {
@@ -85,8 +84,10 @@ export function sendOne(c: Tcb, force: boolean): boolean {
     const room = Math.min(tsoMax - 18 - 20 - 20 - (c.tsOk ? 12 : 0), 65535 - 20 - 20 - (c.tsOk ? 12 : 0));
     let big = Math.min(pending, usable, Math.floor(room / mss) * mss);
     // paced: about a millisecond's worth per datagram, at least two segments (Linux's tcp_tso_autosize)
-    const paceRate = c.cc.pacingRate;
-    if (paceRate !== undefined && paceRate > 0) big = Math.min(big, Math.max(2 * mss, Math.floor(paceRate / mss) * mss));
+    if (c.rate !== null) {
+      const paceRate = c.cc.pacingRate ?? 0;
+      if (paceRate > 0) big = Math.min(big, Math.max(2 * mss, Math.floor(paceRate / mss) * mss));
+    }
     if (big > mss) { len = big === pending ? big : Math.floor(big / mss) * mss; gso = true; }
   }
   if (retransmitting) {
@@ -120,12 +121,12 @@ export function sendOne(c: Tcb, force: boolean): boolean {
 export function advance(c: Tcb, n: number, retransmitting: boolean): void {
   if (retransmitting) { c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c); }
   if (c.inRecovery) recoveryRecord(c).prrOut += n;
-  const idle = c.sndUna === c.sndMax;
   c.sndNxt = seqAdd(c.sndNxt, n);
   const now = c.ctx.clock.now();
-  if (c.cc.control !== undefined) {
-    const rate = c.rate ?? (c.rate = new DeliveryRate());
-    if (!retransmitting) rate.onSend(c.sndNxt, now, idle);
+  const rate = c.rate;
+  if (rate !== null) {
+    // (SND.MAX is still the one before this transmission)
+    if (!retransmitting) rate.onSend(c.sndNxt, now, c.sndUna === c.sndMax);
     rate.paced(n, now, c.cc.pacingRate ?? 0);
   }
   if (!retransmitting && c.sackOk) rackOnSend(c, c.sndNxt, now);

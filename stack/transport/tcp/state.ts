@@ -250,7 +250,7 @@ export class Tcb {
   rack: RackState | null = null;
   /** Reorder timer deadline. */
   rackAt = NONE;
-  /** Delivery-rate estimation and pacing, for a model-based controller (BBR); made on its first send. */
+  /** Delivery-rate estimation and pacing, for a model-based controller (BBR); made with it on the handshake. */
   rate: DeliveryRate | null = null;
   /** DupThresh of this connection in segments: 3, raised by undos to the reordering seen (Linux's tp->reordering). */
   reordering = 3;
