@@ -1,5 +1,5 @@
 // The HTML report: one self-contained page (no script, nothing fetched), every text escaped, and
-// `sim transfer --report`, `bench --report` and `demo --report` rendered by headless Chromium (Debian's, from npm run setup) with its
+// `sim transfer --report`, `bench`, `demo` and `replay --report` rendered by headless Chromium (Debian's, from npm run setup) with its
 // charts drawn and no console error.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -15,6 +15,8 @@ import { attachRatios, runCase } from "../bench/runner.ts";
 import { benchReportPage } from "../bench/report-page.ts";
 import { runDemo } from "../cli/commands/demo.ts";
 import { demoReportPage } from "../cli/commands/demo-report.ts";
+import { replayAll } from "../replay/index.ts";
+import { replayReportPage } from "../replay/report-page.ts";
 
 const DIR = mkdtempSync(join(tmpdir(), "netlab-report-"));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
@@ -118,6 +120,21 @@ describe("the HTML report", () => {
     expect(svgs.length).toBe(1);
     expect(svgs[0]).toMatch(/<polyline[^>]*points="[\d.]+,[\d.]+ [\d.]+,[\d.]+/);
     expect(dom.stdout).toContain('href="demo.pcapng"');
+    expect(dom.stderr.split("\n").filter((l) => /CONSOLE/.test(l))).toEqual([]);
+  }, 120_000);
+
+  it.skipIf(CHROMIUM === undefined)(`renders replay's report in headless Chromium: a row per capture and mode, the captures linked${CHROMIUM === undefined ? " (skipped)" : ""}`, async () => {
+    const reports = await replayAll(join(import.meta.dirname, "../../pcaps"), { outDir: join(DIR, "replay") });
+    expect(reports.length).toBeGreaterThan(0);
+    const file = join(DIR, "replay.html");
+    writeHtmlReport(file, replayReportPage(reports, "netlab replay --all", "2026-12-07T00:00:00Z"));
+    const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--user-data-dir=${join(DIR, "profile")}`];
+    const dom = spawnSync(CHROMIUM!, [...flags, "--enable-logging=stderr", "--v=0", "--dump-dom", `file://${file}`], { encoding: "utf8", timeout: 60_000 });
+    expect(dom.status).toBe(0);
+    const modes = reports.reduce((n, r) => n + Math.max(1, r.modes.length), 0);
+    expect((dom.stdout.match(/<td>(ok|FAILED)<\/td>/g) ?? []).length).toBe(modes);
+    expect(dom.stdout).toContain(`${reports.filter((r) => r.ok).length} of ${reports.length} captures replayed as expected`);
+    expect((dom.stdout.match(/<a href="[^"]*\.pcapng?(\.gz)?">capture /g) ?? []).length).toBe(reports.length);
     expect(dom.stderr.split("\n").filter((l) => /CONSOLE/.test(l))).toEqual([]);
   }, 120_000);
 });

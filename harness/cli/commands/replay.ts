@@ -10,6 +10,8 @@ import { parseIpv4Address, parseMac } from "../../../stack/wire/index.ts";
 import { err, ok } from "../../../stack/result.ts";
 import { choice, flagReader, helpText, parseCommandLine, UsageError, type ValueResult } from "../args.ts";
 import { formatReport, replayAll, replayFile, type FileReport, type ReplayMode } from "../../replay/index.ts";
+import { replayReportPage } from "../../replay/report-page.ts";
+import { checkReportPath, writeHtmlReport } from "../../report/html.ts";
 
 /** The repository's pcaps/ (found from this module, so --all works from any directory), else ./pcaps. */
 function defaultPcapsDir(): string {
@@ -22,8 +24,8 @@ function defaultPcapsDir(): string {
 
 export const summary = "replay captures in pcaps/ against netlab (decode, conversation, golden); --record makes them";
 
-const USAGE = `usage: netlab replay FILE [--mode decode|conversation|golden] [--as IP|MAC] [--update] [--json]
-       netlab replay --all [--dir DIR] [--json]
+const USAGE = `usage: netlab replay FILE [--mode decode|conversation|golden] [--as IP|MAC] [--update] [--json] [--report FILE.html]
+       netlab replay --all [--dir DIR] [--json] [--report FILE.html]
        netlab replay --record [--only NAME,...] [--dir DIR]     (root: records real-peer captures)
   FILE        a capture: .pcap, .pcapng, optionally .gz; its expectation is FILE's stem + .expect.json
   --mode M    run only mode M (default: the modes the expectation lists; decode without one)
@@ -34,6 +36,8 @@ const USAGE = `usage: netlab replay FILE [--mode decode|conversation|golden] [--
   --all       replay every capture with an expectation in --dir (default: the repository's pcaps/)
   --json      one JSON report per capture (an array with --all)
   --out DIR   where netlab's side of each replay is written (default out/replay)
+  --report FILE.html  also write one self-contained page: a row per capture and mode, the first
+              differences of a failing mode, warnings, links to the captures and netlab's side
 `;
 
 /** The command line of `netlab replay` (args.ts's rules). */
@@ -42,7 +46,7 @@ const REPLAY_SPEC = {
   usage: USAGE,
   options: {
     mode: { type: "string" }, as: { type: "string" }, update: { type: "boolean" }, json: { type: "boolean" }, all: { type: "boolean" },
-    dir: { type: "string" }, out: { type: "string" }, record: { type: "boolean" }, only: { type: "string" },
+    dir: { type: "string" }, out: { type: "string" }, record: { type: "boolean" }, only: { type: "string" }, report: { type: "string" },
   },
   positionals: { min: 0, max: 1, name: "FILE" },
 } as const;
@@ -73,6 +77,7 @@ export async function run(args: string[]): Promise<number> {
   }
   if (all === (file !== undefined)) throw usage("give one FILE or --all");
   if (update && mode !== undefined && mode !== "golden") throw usage("--update only applies to golden mode");
+  if (v.report !== undefined) checkReportPath(v.report);
   const started = performance.now();
   let reports: FileReport[];
   if (all) {
@@ -85,6 +90,10 @@ export async function run(args: string[]): Promise<number> {
     reports = [await replayFile(file!, { outDir, update, ...(mode !== undefined ? { mode } : {}), ...(as !== undefined ? { as } : {}) })];
   }
   const ok = reports.every((r) => r.ok);
+  if (v.report !== undefined) {
+    writeHtmlReport(v.report, replayReportPage(reports, `netlab replay ${args.join(" ")}`.trim(), new Date().toISOString()));
+    process.stderr.write(`report: ${v.report}\n`);
+  }
   if (json) {
     process.stdout.write(`${JSON.stringify(all ? reports : reports[0], null, 2)}\n`);
   } else {
