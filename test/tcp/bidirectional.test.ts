@@ -37,7 +37,7 @@ describe("TCP bidirectional property", () => {
       receiveBufferSize: fc.constantFrom(4096, 16_384, 1 << 20),
       delayMs: fc.integer({ min: 0, max: 20 }),
       sack: fc.boolean(),
-      cc: fc.constantFrom("cubic" as const, "newreno" as const),
+      cc: fc.constantFrom("cubic" as const, "newreno" as const, "bbr" as const),
       writesA: fc.array(fc.tuple(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 1, max: 40_000 })), { maxLength: 8 }),
       writesB: fc.array(fc.tuple(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 1, max: 40_000 })), { maxLength: 8 }),
       pausesB: fc.array(fc.tuple(fc.integer({ min: 0, max: 800 }), fc.integer({ min: 1, max: 300 })), { maxLength: 3 }),
