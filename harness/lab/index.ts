@@ -7,6 +7,7 @@ import { type Topology, type TopologyError, validateTopology } from "./topology.
 
 export * from "./topology.ts";
 export { describeTopology } from "./describe.ts";
+export { describeTopologySvg } from "./describe-svg.ts";
 export { delayStats, type DelayStats, type HttpFetch, type HttpFlowReport, type PingReport, type PingSample, type UdpCbrReport, type UdpCbrSample } from "./flows.ts";
 export type { XenHostReport, XenReport } from "./xen.ts";
 export { formatLabSummary, jainIndex, runLab, type FlowReport, type FlowSample, type Iperf3FlowDetails, type LabReport, type LabRunOptions, type LinkReport, type QueueReport } from "./run.ts";

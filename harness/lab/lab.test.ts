@@ -1,9 +1,11 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
-import { TOPOLOGY_SCHEMA, describeTopology, formatLabSummary, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
+import { TOPOLOGY_SCHEMA, describeTopology, describeTopologySvg, formatLabSummary, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
 
 const example = (name: string): Topology => {
   const r = loadTopology(name);
@@ -165,6 +167,51 @@ describe("topology files", () => {
     expect(text).toContain("  src1 (host, xen): a Xen domU: createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP on netfront -> netback -> bridge xenbr-src1 -> its link");
     expect(text).toContain("    eth0     10.1.2.2/24        device: netfront; dom0's bridge xenbr-src2 has port eth0: end of link src2-r1 to r1:eth2");
     expect(text).toContain("  src3 (host, netlab): createStack:");
+  });
+
+  it("describeTopologySvg() draws every example as well-formed SVG: a box per node naming it, kind and implementation, a line per link with its rate, delay and queue", async () => {
+    // Python's XML parser (expat) is the judge of well-formedness; it prints what it found per group.
+    const parse = (svg: string): { nodes: { name: string; texts: string[] }[]; links: { name: string; lines: number; texts: string[] }[] } => {
+      const script = [
+        "import json, sys, xml.etree.ElementTree as E",
+        "S = '{http://www.w3.org/2000/svg}'",
+        "root = E.fromstring(sys.stdin.read())",
+        "assert root.tag == S + 'svg'",
+        "groups = root.findall(S + 'g')",
+        "texts = lambda g: [''.join(t.itertext()) for t in g.iter(S + 'text')]",
+        "print(json.dumps({'nodes': [{'name': g.get('data-node'), 'texts': texts(g)} for g in groups if g.get('class') == 'node'],",
+        "  'links': [{'name': g.get('data-link'), 'lines': len(g.findall(S + 'line')), 'texts': texts(g)} for g in groups if g.get('class') == 'link']}))",
+      ].join("\n");
+      const r = spawnSync("python3", ["-c", script], { input: svg, encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`not well-formed: ${r.stderr}`);
+      return JSON.parse(r.stdout);
+    };
+    for (const { name } of listExamples()) {
+      const t = example(name);
+      const g = parse(describeTopologySvg(t));
+      expect(g.nodes.map((n) => n.name)).toEqual(t.nodes.map((n) => n.name));
+      t.nodes.forEach((n, i) => expect(g.nodes[i]!.texts.slice(0, 2)).toEqual([n.name, `${n.kind} · ${n.implementation ?? "netlab"}`]));
+      expect(g.links.map((l) => [l.name, l.lines])).toEqual(t.links.map((l, i) => [l.name ?? `link${i}`, 1]));
+    }
+    const dumbbell = parse(describeTopologySvg(example("dumbbell-cc")));
+    expect(dumbbell.links.find((l) => l.name === "bottleneck")!.texts).toEqual(["bottleneck", "10 Mb/s, 20 ms", "drop-tail 1000 pkts"]);
+    expect(dumbbell.nodes.find((n) => n.name === "r1")!.texts).toEqual(["r1", "router · netlab", "core 10.0.0.1/30", "eth1 10.1.1.1/24", "eth2 10.1.2.1/24", "eth3 10.1.3.1/24"]);
+    const fq = parse(describeTopologySvg(example("pmtu-1280")));
+    expect(fq.links.find((l) => l.name === "narrow")!.texts).toEqual(["narrow", "20 Mb/s, 10 ms", "drop-tail 1000 pkts, MTU 1280"]);
+    expect(parse(describeTopologySvg(example("dumbbell-xen"))).nodes.find((n) => n.name === "src1")!.texts[1]).toBe("host · xen");
+  });
+
+  it("netlab lab describe FILE --svg OUT.svg prints the text and writes the drawing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-describe-"));
+    try {
+      const out = join(dir, "graph.svg");
+      const r = spawnSync(process.execPath, [fileURLToPath(new URL("../../bin/netlab.mjs", import.meta.url)), "lab", "describe", "lan-switch", "--svg", out], { encoding: "utf8" });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`${describeTopology(example("lan-switch"))}\nconfiguration graph drawn to ${out}\n`);
+      expect(readFileSync(out, "utf8")).toBe(describeTopologySvg(example("lan-switch")));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("jainIndex() is 1 for equal shares and 1/n when one flow takes everything", async () => {

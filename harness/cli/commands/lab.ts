@@ -3,16 +3,18 @@
 // virtual time, or with linux hosts in real time, runs its flows and reports goodput, queues and
 // fairness (harness/lab). `netlab lab list [--json]`: the shipped examples.
 // `netlab lab schema`: the topology file's JSON Schema. `netlab lab check FILE`: validation only.
-// `netlab lab describe FILE`: the configuration graph (nodes, what each is composed of, routes, links).
+// `netlab lab describe FILE [--svg OUT.svg]`: the configuration graph (nodes, what each is composed
+// of, routes, links) as text, and with --svg drawn as an SVG too.
 // Exit code: 0 done, 1 an invalid file or a failed run, 2 usage errors.
 import { flagReader, helpText, parseCommandLine, parseDuration, parseSeed, UsageError } from "../args.ts";
-import { TOPOLOGY_SCHEMA, describeTopology, formatLabSummary, formatTopologyErrors, listExamples, loadTopology, runLab } from "../../lab/index.ts";
+import { writeFileSync } from "node:fs";
+import { TOPOLOGY_SCHEMA, describeTopology, describeTopologySvg, formatLabSummary, formatTopologyErrors, listExamples, loadTopology, runLab } from "../../lab/index.ts";
 
 export const summary = "routed topologies (virtual time; real time with linux hosts): lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab describe, lab schema";
 
 const USAGE = `usage: netlab lab run FILE|EXAMPLE [--seed S] [--duration MS] [--json] [--out DIR]
        netlab lab check FILE|EXAMPLE
-       netlab lab describe FILE|EXAMPLE
+       netlab lab describe FILE|EXAMPLE [--svg OUT.svg]
        netlab lab list [--json]
        netlab lab schema
   FILE        a topology file (JSON; see netlab lab schema), or the name of a shipped example
@@ -20,6 +22,7 @@ const USAGE = `usage: netlab lab run FILE|EXAMPLE [--seed S] [--duration MS] [--
   --duration  overrides the file's durationMs
   --out DIR   writes a pcapng per link, report.json and summary.txt there
   --json      prints the report as JSON instead of the summary
+  --svg OUT   (describe) also draws the configuration graph (nodes, links with rate, delay, queue) to OUT
 `;
 
 /** The command lines of `netlab lab VERB` (args.ts's rules); each verb takes the flags it uses. */
@@ -27,7 +30,7 @@ const FILE = { min: 1, max: 1, name: "a topology FILE or EXAMPLE" } as const;
 const LAB_SPECS = {
   run: { command: "lab run", usage: USAGE, options: { seed: { type: "string" }, duration: { type: "string" }, json: { type: "boolean" }, out: { type: "string" } }, positionals: FILE },
   check: { command: "lab check", usage: USAGE, options: {}, positionals: FILE },
-  describe: { command: "lab describe", usage: USAGE, options: {}, positionals: FILE },
+  describe: { command: "lab describe", usage: USAGE, options: { svg: { type: "string" } }, positionals: FILE },
   list: { command: "lab list", usage: USAGE, options: { json: { type: "boolean" } } },
   schema: { command: "lab schema", usage: USAGE, options: {} },
 } as const;
@@ -69,6 +72,11 @@ export async function run(args: string[]): Promise<number> {
   }
   if (verb === "describe") {
     process.stdout.write(describeTopology(loaded.topology));
+    const svg = values["svg"];
+    if (typeof svg === "string") {
+      writeFileSync(svg, describeTopologySvg(loaded.topology));
+      process.stdout.write(`\nconfiguration graph drawn to ${svg}\n`);
+    }
     return 0;
   }
   if (verb === "check") {
