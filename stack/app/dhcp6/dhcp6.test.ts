@@ -7,6 +7,8 @@ import { createRng, createVirtualClock } from "../../time.ts";
 import { createStack, type Stack } from "../../index.ts";
 import { readU16 } from "../../wire/bytes.ts";
 import { formatIpv6, ipv6 } from "../../wire/ipv6-address.ts";
+import { parseIpv6 } from "../../wire/ipv6.ts";
+import { asMld, upper } from "../../net/ipv6-test-net.ts";
 import { type Dhcp6Repr, Dhcp6MessageType, duidLlt, emitDhcp6, findDhcp6Option, parseDhcp6 } from "../../wire/dhcp6.ts";
 import {
   type Dhcp6ServerConfig, type Dhcp6LeaseLostReason, createMemoryLease6Store, dhcp6ClientOnStack, dhcp6ServerOnStack,
@@ -262,5 +264,49 @@ describe("dhcpv6 between two stacks", () => {
     t.clock.run(t.clock.now() + 1000);
     expect(got.map((r) => (r.kind === "message" ? [r.msgType, r.transactionId, findDhcp6Option(r.options, "status-code")?.status] : []))).toEqual([[7, 7, 5]]);
     expect(srv.stats).toMatchObject({ useMulticast: 1, ignored: 1 });
+  });
+
+  it("the server joins ff02::1:2 with an MLDv2 report, receives there, and leaves the group on close", () => {
+    const t = lab();
+    const srv = dhcp6ServerOnStack(t.server, POOL);
+    expect(t.server.ipv6!.ndp.isListening(ipv6("ff02::1:2"))).toBe(true);
+    srv.close();
+    expect(t.server.ipv6!.ndp.isListening(ipv6("ff02::1:2"))).toBe(false);
+    t.clock.run(t.clock.now() + 100);
+    const reports = t.pair.log.filter((l) => l.from === "a" && readU16(l.frame.data, 12) === 0x86dd).map((l) => {
+      const packet = l.frame.data.subarray(14);
+      const ip = parseIpv6(packet);
+      if (!ip.ok || upper(packet).nextHeader !== 58) return undefined;
+      const m = asMld({ packet, ip: ip.value });
+      return m.kind === "report" ? m.records.map((r) => `${r.recordType} ${formatIpv6(r.multicastAddress)}`).join(",") : undefined;
+    }).filter((x) => x !== undefined);
+    // CHANGE_TO_EXCLUDE {} (4) joins, CHANGE_TO_INCLUDE {} (3) leaves (RFC 3810 §6.1).
+    expect(reports).toEqual(["4 ff02::1:2", "3 ff02::1:2"]);
+  });
+
+  it("the client ignores a REPLY with another transaction id, another client's DUID or no server id", () => {
+    const t = lab();
+    const sock = t.server.udp6!.bind(547);
+    if (!sock.ok) throw new Error("bind");
+    t.server.ipv6!.ndp.joinGroup(ipv6("ff02::1:2"));
+    const c = dhcp6ClientOnStack(t.client);
+    const server = { kind: "server-id" as const, duid: duidLlt(SERVER_MAC, 1) };
+    const ia = { kind: "ia-na" as const, iaid: Number(BigInt(CLIENT_MAC) & 0xffffffffn), t1: 0, t2: 0, options: [{ kind: "ia-addr" as const, address: ipv6("2001:db8::9"), preferredLifetime: 100, validLifetime: 200, options: [] }] };
+    sock.value.onMessage((d) => {
+      const m = parseDhcp6(d.payload);
+      if (!m.ok || m.value.kind !== "message") return;
+      const xid = m.value.transactionId;
+      const answer = (transactionId: number, options: Dhcp6Repr["options"]) =>
+        sock.value.sendTo(d.src, 546, emitDhcp6({ kind: "message", msgType: Dhcp6MessageType.REPLY, transactionId, options: [{ kind: "rapid-commit" }, ...options, ia] }));
+      answer((xid + 1) & 0xffffff, [server, { kind: "client-id", duid: c.duid }]);
+      answer(xid, [server, { kind: "client-id", duid: Uint8Array.of(0, 3, 0, 1, 2, 0, 0, 0, 0, 9) }]);
+      answer(xid, [{ kind: "client-id", duid: c.duid }]);
+    });
+    c.start();
+    t.clock.run(t.clock.now() + 5000);
+    expect(c.state).toBe("soliciting");
+    expect(c.lease).toBeUndefined();
+    expect(c.stats.received).toBe(0);
+    expect(c.stats.ignored).toBe(3 * c.stats.solicits);
   });
 });
