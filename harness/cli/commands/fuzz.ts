@@ -3,6 +3,7 @@
 // more runs than `npm test` uses; or a long campaign (--hours) that runs the targets round-robin
 // in slices, resumable from build/fuzz/campaign.json.
 import { runAudit } from "../../fuzz/audit-command.ts";
+import { exitStatusOf, type StopSignal } from "../run-control.ts";
 import { choice as oneOf, flagReader, formatCliError, helpText, parseCommandLine, parseDuration, parseInteger, UsageError } from "../args.ts";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -118,6 +119,18 @@ export async function run(args: string[]): Promise<number> {
   if (o.hours !== undefined) return campaign(paths, targets, o, ui, choice.engine);
 
   const seconds = o.seconds ?? DEFAULT_SECONDS;
+  // SIGINT / SIGTERM: the engines' process groups are killed, their new corpus entries saved as at
+  // a run's end, no further target starts; the summary so far, exit 130 / 143.
+  const abort = new AbortController();
+  let interrupted: StopSignal | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted !== undefined) return;
+    interrupted = sig === "SIGTERM" ? "SIGTERM" : "SIGINT";
+    ui.say(`fuzz: ${sig}, stopping the engines and saving what they found`);
+    abort.abort(sig);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const results: FuzzerRun[] = [];
   const distilled = new Map<string, DistillResult>();
   const fuzzOne = async (name: string, index: number): Promise<void> => {
@@ -129,7 +142,7 @@ export async function run(args: string[]): Promise<number> {
       const key = `${name}#${w}`;
       ui.status.set(key, `${name}${o.workers > 1 ? ` w${w}` : ""}: starting`);
       return runFuzzer(paths, name, bundle, {
-        seconds, engine: choice.engine, perInputTimeoutSeconds: o.timeout, rssLimitMb: o.rss,
+        seconds, engine: choice.engine, perInputTimeoutSeconds: o.timeout, rssLimitMb: o.rss, signal: abort.signal,
         onLine: statusLine(ui, key, `${name}${o.workers > 1 ? ` w${w}` : ""}`),
       }).finally(() => ui.status.delete(key));
     }));
@@ -141,15 +154,20 @@ export async function run(args: string[]): Promise<number> {
     ui.say(`${label}: done, ${runs.reduce((n, r) => n + r.executions, 0)} execs, coverage ${best.coverageFirst}→${best.coverageLast}, ${runs.reduce((n, r) => n + r.findings.length, 0)} finding(s)`);
   };
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(o.jobs, targets.length) }, async () => {
-    while (next < targets.length) {
-      const i = next++;
-      await fuzzOne(targets[i]!, i);
-    }
-  }));
+  try {
+    await Promise.all(Array.from({ length: Math.min(o.jobs, targets.length) }, async () => {
+      while (next < targets.length && interrupted === undefined) {
+        const i = next++;
+        await fuzzOne(targets[i]!, i);
+      }
+    }));
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
   ui.clear();
   // Keep every corpus small enough for npm test's replay, choosing inputs by coverage.
-  if (o.distill) {
+  if (o.distill && interrupted === undefined) {
     for (const name of targets) {
       ui.progress(`${name}: trimming the corpus by coverage`);
       const d = await distillCorpus(paths, name, { engine: choice.engine });
@@ -160,7 +178,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   let propertiesOk = true;
-  if (o.properties) {
+  if (o.properties && interrupted === undefined) {
     if (!o.json) process.stderr.write(`fast-check properties with ${o.propertyRuns} runs each\n`);
     const vitest = spawnSync(process.execPath, [path.join(root, "node_modules/vitest/vitest.mjs"), "run", "-t", "property|never throw|arbitrary"], {
       cwd: root, env: { ...process.env, NETLAB_FC_RUNS: String(o.propertyRuns) }, stdio: o.json ? "ignore" : "inherit",
@@ -174,7 +192,8 @@ export async function run(args: string[]): Promise<number> {
   const avg = (r: FuzzerRun): number => Math.round(r.executions / Math.max(r.seconds, 0.001));
   if (o.json) {
     process.stdout.write(JSON.stringify({
-      ok: failed.length === 0 && propertiesOk, propertiesOk, seconds, jobs: o.jobs, workers: o.workers, engine: choice.engine,
+      ok: failed.length === 0 && propertiesOk && interrupted === undefined, propertiesOk, seconds, jobs: o.jobs, workers: o.workers, engine: choice.engine,
+      ...(interrupted === undefined ? {} : { interrupted }),
       ...(choice.note === undefined ? {} : { engineNote: choice.note }),
       targets: results.map((r) => {
         const { findingInputs: _inputs, findings, ...rest } = r;
@@ -197,9 +216,11 @@ export async function run(args: string[]): Promise<number> {
     });
     process.stdout.write(`engine: ${choice.engine}${choice.note === undefined ? "" : ` (${choice.note})`}\n`);
     process.stdout.write(table(["target", "mode", "execs", "exec/s", "coverage", "corpus (saved → kept)", "findings"], rows));
-    process.stdout.write(`properties: ${o.properties ? (propertiesOk ? "passed" : "FAILED") : "skipped"}\n`);
+    process.stdout.write(`properties: ${o.properties && interrupted === undefined ? (propertiesOk ? "passed" : "FAILED") : "skipped"}\n`);
     for (const r of results) for (const c of r.crashes) process.stdout.write(`repro: npx netlab fuzz --target ${r.target} --repro ${rel(c)}\n`);
+    if (interrupted !== undefined) process.stdout.write(`interrupted (${interrupted}) after ${results.length} run(s); new corpus entries saved, distillation and properties skipped\n`);
   }
+  if (interrupted !== undefined) return exitStatusOf(interrupted);
   return failed.length === 0 && propertiesOk ? 0 : 1;
 }
 
