@@ -16,6 +16,8 @@ import { createFileStorage } from "../blk/file-backend.ts";
 import { flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseNumber, parseSeed, parseSize, UsageError, type ValueResult } from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { err, ok } from "../../stack/result.ts";
+import { checkReportPath, writeHtmlReport } from "../report/html.ts";
+import { summaryReportPage } from "../report/summary-page.ts";
 
 export const summary = "random block I/O from a domU through blkfront/blkback, checked against a model (--image FILE --ops N --mix r:w:f --json)";
 
@@ -277,6 +279,7 @@ interface Parsed extends SimBlkOptions {
   readonly json: boolean;
   /** --overwrite: an existing --image may be written into. */
   readonly overwrite: boolean;
+  readonly report: string | undefined;
   readonly help: boolean;
 }
 
@@ -285,11 +288,13 @@ const BLK_SPEC = {
   command: "sim blk",
   usage: "usage: netlab sim blk [--image FILE [--overwrite]] [--size-mb N] [--ops N] [--mix read:write:flush[:discard]] [--bs SIZE] [--qd N]\n" +
     "                     [--seed S] [--latency-us US] [--upcall-us US] [--ring-order N] [--indirect N] [--no-persistent] [--json]\n" +
+    "                     [--report FILE.html]\n" +
     `${summary}\n` +
     "  --image FILE   a raw disk image: a new file of --size-mb MiB (default 64; said on stderr), or with --overwrite an\n" +
-    "                 existing one, whose contents are the disk's starting state and are written into (refused without it)\n",
+    "                 existing one, whose contents are the disk's starting state and are written into (refused without it)\n" +
+    "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
-    image: { type: "string" }, overwrite: { type: "boolean" }, "size-mb": { type: "string" }, ops: { type: "string" }, mix: { type: "string" }, bs: { type: "string" },
+    image: { type: "string" }, overwrite: { type: "boolean" }, report: { type: "string" }, "size-mb": { type: "string" }, ops: { type: "string" }, mix: { type: "string" }, bs: { type: "string" },
     qd: { type: "string" }, seed: { type: "string" }, "latency-us": { type: "string" }, "upcall-us": { type: "string" },
     "ring-order": { type: "string" }, indirect: { type: "string" }, "no-persistent": { type: "boolean" }, json: { type: "boolean" },
   },
@@ -321,7 +326,7 @@ function parseArgs(args: string[]): Parsed {
   set("ringPageOrder", get("ring-order", (t) => parseInteger(t, 0)));
   set("indirectSegments", get("indirect", (t) => parseInteger(t, 0)));
   if (v["no-persistent"] === true) o.persistent = false;
-  return { ...o, json: v.json === true, overwrite: v.overwrite === true, help };
+  return { ...o, json: v.json === true, overwrite: v.overwrite === true, report: v.report, help };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -336,6 +341,7 @@ export async function run(args: string[]): Promise<number> {
     }
     if (!existsSync(o.image)) process.stderr.write(`sim blk: creating ${o.image}, ${o.sizeMiB ?? DEFAULT_SIZE_MIB} MiB (--size-mb)\n`);
   } else if (o.overwrite) throw new UsageError(BLK_SPEC.command, "--overwrite needs --image FILE");
+  if (o.report !== undefined) checkReportPath(o.report);
   const progress = o.json ? undefined : (n: number, t: number) => process.stderr.write(`  ${n}/${t} operations\n`);
   let r: SimBlkReport;
   try {
@@ -343,6 +349,12 @@ export async function run(args: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof NetlabError && e.code === "ERR_NETLAB_SIM_ARGS") throw new UsageError(BLK_SPEC.command, e.message);
     throw e;
+  }
+  if (o.report !== undefined) {
+    const verdict = r.ok ? `All ${r.completed} operations completed; every read matched the model, and so does the image.` : `The run did not check out${r.error === undefined ? "" : `: ${r.error}`}.`;
+    writeHtmlReport(o.report, summaryReportPage("netlab sim blk", `netlab sim blk ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r },
+      r.image === undefined ? [] : [{ label: "disk image", path: r.image }]));
+    process.stderr.write(`report: ${o.report}\n`);
   }
   if (o.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -35,7 +35,7 @@ describe("sim blk", () => {
     expect((await runSimBlk({ image, ops: 300, seed: 4 })).ok).toBe(true);
   });
 
-  it("the CLI refuses to write into an existing --image without --overwrite, and says when it creates one", () => {
+  it("the CLI refuses to write into an existing --image without --overwrite, says when it creates one, and writes --report's page", () => {
     const d = mkdtempSync(join(tmpdir(), "netlab-simblk-cli-"));
     dirs.push(d);
     const image = join(d, "disk.img");
@@ -48,11 +48,17 @@ describe("sim blk", () => {
     expect(refused.stdout).toBe("");
     expect(refused.stderr).toMatch(/^netlab sim blk: \[ERR_USAGE\] --image .* exists and the run would write into it; give --overwrite/);
     expect(readFileSync(image).equals(before)).toBe(true);
-    const over = spawnSync("node", ["bin/netlab.mjs", "sim", "blk", "--image", image, "--overwrite", "--ops", "50", "--seed", "5", "--json"], { encoding: "utf8" });
+    const page = join(d, "blk.html");
+    const over = spawnSync("node", ["bin/netlab.mjs", "sim", "blk", "--image", image, "--overwrite", "--ops", "50", "--seed", "5", "--json", "--report", page], { encoding: "utf8" });
     expect(over.status).toBe(0);
     expect(over.stderr).not.toContain("creating");
     expect(JSON.parse(over.stdout)).toMatchObject({ ok: true, backend: "file", sizeBytes: 1 << 20 });
     expect(readFileSync(image).equals(before)).toBe(false);
+    // --report: the verdict, the figures, and the image linked from the page
+    const html = readFileSync(page, "utf8");
+    expect(html).toContain("All 50 operations completed");
+    expect(html).toContain(`<tr><td>completed</td><td class="num">50</td></tr>`);
+    expect(html).toContain('href="disk.img"');
     expect(spawnSync("node", ["bin/netlab.mjs", "sim", "blk", "--overwrite"], { encoding: "utf8" }).status).toBe(2);
   });
 
