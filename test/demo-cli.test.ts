@@ -81,7 +81,7 @@ describe("netlab demo on the command line", () => {
   it("documents --no-xen in --help", () => {
     const r = cli(["--help"]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^usage: netlab demo \[--seed N\] \[--pcap FILE\] \[--json\] \[--no-xen\]$/m);
+    expect(r.stdout).toMatch(/^usage: netlab demo \[--seed N\] \[--pcap FILE\] \[--json\] \[--no-xen\] \[--report FILE\.html\]$/m);
     expect(r.stdout).toMatch(/--no-xen +bare stacks on the switch ports/);
   });
 
