@@ -62,6 +62,31 @@ describe.skipIf(skip)("DHCPv6 between netlab and real implementations", () => {
     });
   });
 
+  it.skipIf(missing("dnsmasq"))("netlab's client sees dnsmasq's RA set O only (ra-stateless) and gets the DNS servers with INFORMATION-REQUEST", async () => {
+    await withTapLab("netlab dhcpv6 stateless vs dnsmasq", { ipv6: true }, async (lab) => {
+      await lab.ns.ip("-6", "addr", "add", "2001:db8:1::1/64", "dev", lab.ifname, "nodad");
+      const dnsmasq = lab.spawn("dnsmasq", [
+        "--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${lab.ifname}`, "--bind-interfaces", "--enable-ra",
+        "--dhcp-range=2001:db8:1::,ra-stateless,64,1h", "--dhcp-option=option6:dns-server,[2001:db8:1::53],[2001:db8:1::54]",
+        `--pid-file=${join(lab.dir, "dnsmasq.pid")}`, "--log-dhcp", "--log-facility=-", "--user=root",
+      ]);
+      await dnsmasq.waitFor(/DHCPv6 stateless on 2001:db8:1::/, 5000);
+      const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: { slaac: true } });
+      const client = dhcp6ClientOnStack(stack, { mode: "from-ra" });
+      client.start();
+      await waitUntil(() => client.state === "informed", 30_000, "a REPLY to INFORMATION-REQUEST from dnsmasq");
+      expect(stack.ipv6!.ndp.raFlags).toMatchObject({ managed: false, other: true });
+      expect(client.information!.dnsServers.map(formatIpv6)).toEqual(["2001:db8:1::53", "2001:db8:1::54"]);
+      expect(client.lease).toBeUndefined();
+      expect(client.stats).toMatchObject({ solicits: 0, informationRequests: 1 });
+      await dnsmasq.waitFor(new RegExp(`DHCPINFORMATION-REQUEST\\(${lab.ifname}\\)`), 2000);
+      client.stop();
+      await dnsmasq.stop();
+      expect(tsharkOffending(lab)).toEqual([]);
+      report(`netlab DHCPv6 stateless from dnsmasq: DNS ${client.information!.dnsServers.map(formatIpv6).join(", ")}, refresh in ${((client.information!.refreshAt - client.information!.receivedAt) / 1000).toFixed(0)} s`);
+    });
+  });
+
   it.skipIf(missing("dhclient"))("dhclient -6 obtains a lease from netlab's DHCPv6 server", async () => {
     await withTapLab("dhclient -6 vs netlab dhcpv6 server", { ipv6: true, kernelCidr: null }, async (lab) => {
       const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: { addresses: ["2001:db8:1::2/64"], routerSolicitations: false } });

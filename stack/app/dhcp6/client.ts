@@ -93,6 +93,13 @@ interface Exchange {
   count: number;
 }
 
+/** The counter of each message type the client sends. */
+const SENT_COUNTER: Partial<Record<number, "solicits" | "requests" | "renews" | "rebinds" | "releases" | "declines" | "informationRequests">> = {
+  [Dhcp6MessageType.SOLICIT]: "solicits", [Dhcp6MessageType.REQUEST]: "requests", [Dhcp6MessageType.RENEW]: "renews",
+  [Dhcp6MessageType.REBIND]: "rebinds", [Dhcp6MessageType.RELEASE]: "releases", [Dhcp6MessageType.DECLINE]: "declines",
+  [Dhcp6MessageType.INFORMATION_REQUEST]: "informationRequests",
+};
+
 /** Creates a DHCPv6 client; call start(). */
 export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOptions = {}): Dhcp6Client {
   const { clock, rng, udp6, host, mac } = deps;
@@ -152,7 +159,11 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
       kind: "message", msgType: ex.msgType, transactionId: ex.xid,
       options: [{ kind: "client-id", duid }, { kind: "elapsed-time", centiseconds: elapsed }, ...ex.options()],
     }, { headroom: 62 });
-    if (socket.sendTo(ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_SERVER_PORT, bytes).ok) stats.sent++;
+    // Counted when sent: a transmission without a usable link-local address yet (DAD) fails, and the next one covers it.
+    if (!socket.sendTo(ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_SERVER_PORT, bytes).ok) return;
+    stats.sent++;
+    const counter = SENT_COUNTER[ex.msgType];
+    if (counter !== undefined) stats[counter]++;
   };
 
   const transmit = (ex: Exchange): void => {
@@ -212,10 +223,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     collecting = true;
     startExchange({
       msgType: Dhcp6MessageType.SOLICIT, irt: t.solTimeout, mrt: t.solMaxRt, delayMaxS: t.solMaxDelay,
-      options: () => {
-        stats.solicits++;
-        return [...(rapidCommit ? [{ kind: "rapid-commit" } as const] : []), iaNa(lease?.address), oro()];
-      },
+      options: () => [...(rapidCommit ? [{ kind: "rapid-commit" } as const] : []), iaNa(lease?.address), oro()],
       onGiveUp: solicit,
     });
   };
@@ -228,10 +236,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     setState("requesting");
     startExchange({
       msgType: Dhcp6MessageType.REQUEST, irt: t.reqTimeout, mrt: t.reqMaxRt, mrc: t.reqMaxRc,
-      options: () => {
-        stats.requests++;
-        return [{ kind: "server-id", duid: chosen!.serverId }, iaNa(chosen!.address), oro()];
-      },
+      options: () => [{ kind: "server-id", duid: chosen!.serverId }, iaNa(chosen!.address), oro()],
       onGiveUp: solicit,
     });
   };
@@ -252,7 +257,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     // §18.2.4: MRD is the time until T2.
     startExchange({
       msgType: Dhcp6MessageType.RENEW, irt: t.renTimeout, mrt: t.renMaxRt, mrdMs: Math.max(0, l.rebindAt - clock.now()),
-      options: () => { stats.renews++; return [{ kind: "server-id", duid: l.serverId }, iaNa(l.address, true), oro()]; },
+      options: () => [{ kind: "server-id", duid: l.serverId }, iaNa(l.address, true), oro()],
       onGiveUp: () => { /* T2's timer starts REBIND */ },
     });
   };
@@ -264,7 +269,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     // §18.2.5: to any server; MRD is the time until the valid lifetimes end.
     startExchange({
       msgType: Dhcp6MessageType.REBIND, irt: t.rebTimeout, mrt: t.rebMaxRt, mrdMs: Math.max(0, l.validUntil - clock.now()),
-      options: () => { stats.rebinds++; return [iaNa(l.address, true), oro()]; },
+      options: () => [iaNa(l.address, true), oro()],
       onGiveUp: () => { /* the expiry timer restarts SOLICIT */ },
     });
   };
@@ -274,10 +279,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     setState("declining");
     startExchange({
       msgType: Dhcp6MessageType.DECLINE, irt: t.decTimeout, mrt: 0, mrc: t.decMaxRc,
-      options: () => {
-        stats.declines++;
-        return [{ kind: "server-id", duid: serverId }, { kind: "ia-na", iaid, t1: 0, t2: 0, options: [{ kind: "ia-addr", address, preferredLifetime: 0, validLifetime: 0, options: [] }] }];
-      },
+      options: () => [{ kind: "server-id", duid: serverId }, { kind: "ia-na", iaid, t1: 0, t2: 0, options: [{ kind: "ia-addr", address, preferredLifetime: 0, validLifetime: 0, options: [] }] }],
       onGiveUp: solicit,
     });
   };
@@ -371,7 +373,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     setState("informing");
     startExchange({
       msgType: Dhcp6MessageType.INFORMATION_REQUEST, irt: t.infTimeout, mrt: t.infMaxRt, delayMaxS: t.infMaxDelay,
-      options: () => { stats.informationRequests++; return [oro([OPTION_INFORMATION_REFRESH_TIME])]; },
+      options: () => [oro([OPTION_INFORMATION_REFRESH_TIME])],
       onGiveUp: informationRequest,
     });
   };
@@ -498,7 +500,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
         lose("released");
         startExchange({
           msgType: Dhcp6MessageType.RELEASE, irt: t.relTimeout, mrt: 0, mrc: t.relMaxRc,
-          options: () => { stats.releases++; return [{ kind: "server-id", duid: l.serverId }, iaNa(l.address)]; },
+          options: () => [{ kind: "server-id", duid: l.serverId }, iaNa(l.address)],
           onGiveUp: finishStop,
         });
         // The socket stays open until the RELEASE exchange ends (REPLY or REL_MAX_RC).
