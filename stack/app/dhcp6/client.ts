@@ -315,8 +315,9 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
       return;
     }
     if (iaStatus !== Dhcp6Status.SUCCESS) {
-      // NoAddrsAvail and the rest: this server has nothing for us; SOLICIT again unless we hold a lease.
-      if (state === "requesting" || state === "soliciting") { stopExchange(); solicit(); } else stats.ignored++;
+      // NoAddrsAvail and the rest: this server has nothing for us. To a REQUEST: SOLICIT again; to a
+      // rapid-commit SOLICIT: keep soliciting on the backoff (a restart would skip it); else keep the lease.
+      if (state === "requesting") { stopExchange(); solicit(); } else stats.ignored++;
       return;
     }
     // §21.4: an IA_NA with T1 > T2 (T2 non-zero) is discarded.

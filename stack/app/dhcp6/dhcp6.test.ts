@@ -309,4 +309,19 @@ describe("dhcpv6 between two stacks", () => {
     expect(c.stats.received).toBe(0);
     expect(c.stats.ignored).toBe(3 * c.stats.solicits);
   });
+
+  it("keeps soliciting on the backoff when the only server has no address left (NoAddrsAvail to a rapid-commit SOLICIT)", () => {
+    const t = lab();
+    // A one-address pool whose address another client holds.
+    const store = createMemoryLease6Store([{ address: ipv6("2001:db8::100"), duid: "ff", iaid: 1, state: "bound", preferredUntil: Infinity, validUntil: Infinity }]);
+    const full = dhcp6ServerOnStack(t.server, { ...POOL, rangeEnd: ipv6("2001:db8::100") }, store);
+    const c = dhcp6ClientOnStack(t.client);
+    c.start();
+    t.clock.run(t.clock.now() + 20_000);
+    expect(c.state).toBe("soliciting");
+    expect(full.stats.noAddrsAvail).toBe(c.stats.solicits);
+    // 0..1 s, then RT 1, 2, 4, 8 s (+-10 %): five or six SOLICITs in 20 s, not one every second.
+    expect(c.stats.solicits).toBeGreaterThanOrEqual(4);
+    expect(c.stats.solicits).toBeLessThanOrEqual(6);
+  });
 });
