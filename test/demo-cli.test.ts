@@ -19,14 +19,22 @@ describe("netlab demo on the command line", () => {
         disk: { device: string; sizeBytes: number; sectorSize: number; requests: number; reads: number; writes: number; flushes: number; bytesRead: number; bytesWritten: number; ok: boolean; verdict: string };
         dhcp: { leases: { host: string; mac: string; address: string; leaseTime: number; server: string }[] };
         http: { requests: { client: string; path: string; status: number; bytes: number; sha256: string; sha256Ok: boolean; durationMs: number }[] };
+        ipv6: { family: string; hosts: { name: string; address: string; origin: string }[]; tcp: { received: number; intact: boolean }; http: { totals: { requests: number; correct: number } } };
       };
       expect(report).toMatchObject({ seed: 3, ok: true, xen: true, pcapPath: path });
       expect(report.checks.length).toBeGreaterThanOrEqual(10);
       expect(report.checks.find((c) => c.name === "Xen: h1's pages on xvda through blkfront")).toMatchObject({ ok: true });
-      expect(report.disk).toMatchObject({ device: "xvda", sizeBytes: 4194304, sectorSize: 512, reads: 6, writes: 3, flushes: 1, ok: true });
+      // Six 200 bodies read from the disk per family.
+      expect(report.disk).toMatchObject({ device: "xvda", sizeBytes: 4194304, sectorSize: 512, reads: 12, writes: 3, flushes: 1, ok: true });
       expect(report.disk.requests).toBeGreaterThanOrEqual(10);
       expect(report.disk.bytesWritten).toBeGreaterThan(262144);
-      expect(report.disk.bytesRead).toBeGreaterThan(2 * 262144);
+      expect(report.disk.bytesRead).toBeGreaterThan(4 * 262144);
+      // The IPv6 half, and every check that is about one family names it.
+      expect(report.ipv6).toMatchObject({ family: "ipv6", tcp: { received: 262144, intact: true }, http: { totals: { requests: 8, correct: 8 } } });
+      expect(report.ipv6.hosts.map((h) => [h.name, h.address, h.origin])).toEqual([["h1", "2001:db8::1", "static"], ["h2", "2001:db8::ff:fe00:2", "slaac"], ["h3", "2001:db8::ff:fe00:3", "slaac"]]);
+      const families = (report.checks as { name: string; family?: string }[]).map((c) => c.family);
+      expect(families.filter((f) => f === "ipv6")).toHaveLength(4);
+      expect(families.filter((f) => f === "ipv4").length).toBeGreaterThanOrEqual(8);
       expect(report.dhcp.leases.map((l) => [l.host, l.mac, l.leaseTime, l.server])).toEqual([["h2", "02:00:00:00:00:02", 3600, "192.0.2.1"], ["h3", "02:00:00:00:00:03", 3600, "192.0.2.1"]]);
       expect(report.dhcp.leases.every((l) => /^192\.0\.2\.1\d\d$/.test(l.address))).toBe(true);
       expect(report.http.requests).toHaveLength(8);
@@ -48,7 +56,7 @@ describe("netlab demo on the command line", () => {
       expect(r.stdout).toMatch(/^netlab demo — seed 1, [\d.]+ s of virtual time/);
       expect(r.stdout).toMatch(/^hosts: Xen domUs, each NIC a netfront joined to its switch port by a dom0 bridge/m);
       // h1's disk: size, sector size, ring requests, operations, bytes, verdict.
-      expect(r.stdout).toMatch(/^ {2}h1 disk xvda: 4 MiB, 512-byte sectors \(blkback in dom0, memory image\); \d+ ring requests: 3 writes \+ 1 flush at boot, 6 reads; \d+ bytes written, \d+ read; ok$/m);
+      expect(r.stdout).toMatch(/^ {2}h1 disk xvda: 4 MiB, 512-byte sectors \(blkback in dom0, memory image\); \d+ ring requests: 3 writes \+ 1 flush at boot, 12 reads; \d+ bytes written, \d+ read; ok$/m);
       expect(r.stdout).toMatch(/^ok {3}Xen: h1's pages on xvda through blkfront: /m);
       expect(r.stdout).toMatch(/^ {2}h1 +192\.0\.2\.1 +static +02:00:00:00:00:01 /m);
       expect(r.stdout).toMatch(/^ {2}h2 +192\.0\.2\.1\d\d +dhcp +02:00:00:00:00:02 /m);
@@ -58,6 +66,14 @@ describe("netlab demo on the command line", () => {
       expect(r.stdout).toMatch(/^ {2}h2 +GET \/data\/256k\.bin +200 +262144 93940ece6daa ok /m);
       expect(r.stdout).toMatch(/^ {2}h3 +GET \/missing\.html +404 +10 [0-9a-f]{12} ok /m);
       expect(r.stdout).toMatch(/^ {2}all +rtt min\/avg\/max [\d.]+\/[\d.]+\/[\d.]+ ms/m);
+      // IPv6: the SLAAC table, ping6, TCP and HTTP over IPv6, and the check lines naming the family.
+      expect(r.stdout).toMatch(/^IPv6: h1 advertises 2001:db8::\/64 \(RAs\); the others autoconfigure \(SLAAC\):$/m);
+      expect(r.stdout).toMatch(/^ {2}h2 +fe80::ff:fe00:2 +2001:db8::ff:fe00:2 +slaac +preferred +[\d.]+ ms +\d+ +0 +fe80::ff:fe00:1$/m);
+      expect(r.stdout).toMatch(/^TCP over IPv6 h1 -> h3:9: 262144\/262144 bytes intact, /m);
+      expect(r.stdout).toMatch(/^HTTP over IPv6: server h1 \[2001:db8::1\]:80, 2 connections, 8 requests, 8 responses$/m);
+      expect(r.stdout).toMatch(/^ok {3}IPv4 TCP transfer: /m);
+      expect(r.stdout).toMatch(/^ok {3}IPv6 SLAAC from h1's RA: h2 2001:db8::ff:fe00:2, h3 2001:db8::ff:fe00:3 /m);
+      expect(r.stdout).toMatch(/^ok {3}IPv6 HTTP over IPv6: every body correct: 8\/8 /m);
       expect(r.stdout).toContain(`capture: ${join(dir, "d.pcapng")}`);
       expect(r.stdout).toMatch(/demo passed\n$/);
     } finally {

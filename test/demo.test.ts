@@ -52,7 +52,11 @@ describe("netlab demo", () => {
     expect(first.checks.map((c) => c.name)).toEqual(expect.arrayContaining([
       "DHCP: every client bound", "DHCP: no address given twice", "HTTP: every body correct",
       "Xen: netfronts connected, no peer errors", "Xen: h1's pages on xvda through blkfront",
+      "SLAAC from h1's RA", "ping6: every pair reachable", "TCP over IPv6 transfer", "HTTP over IPv6: every body correct",
     ]));
+    // Every check about one family names it.
+    expect(first.checks.filter((c) => c.family === "ipv6").map((c) => c.name)).toEqual(["SLAAC from h1's RA", "ping6: every pair reachable", "TCP over IPv6 transfer", "HTTP over IPv6: every body correct"]);
+    expect(first.checks.filter((c) => c.family === "ipv4").map((c) => c.name)).toEqual(expect.arrayContaining(["ping replies", "TCP transfer", "HTTP: every body correct"]));
     expect(first.ping.rtt.count).toBeGreaterThan(50);
     // Fastest path h1<->h2: (1 - 0.5) + (2 - 1) ms each way.
     expect(first.ping.rtt.minMs).toBeGreaterThanOrEqual(3);
@@ -101,6 +105,34 @@ describe("netlab demo", () => {
     expect(first.http.totals).toEqual({ requests: 8, correct: 8, bytes: 2 * (347 + 262144 + 67 + 10) });
   });
 
+  it("IPv6 beside IPv4: h1 advertises 2001:db8::/64, h2 and h3 autoconfigure (SLAAC, EUI-64) with h1 as default router, then ping6, TCP and HTTP over IPv6 all succeed", () => {
+    const v = first.ipv6;
+    expect(v.family).toBe("ipv6");
+    expect(v.hosts.map((h) => [h.name, h.linkLocal, h.address, h.origin, h.state])).toEqual([
+      ["h1", "fe80::ff:fe00:1", "2001:db8::1", "static", "preferred"],
+      ["h2", "fe80::ff:fe00:2", "2001:db8::ff:fe00:2", "slaac", "preferred"],
+      ["h3", "fe80::ff:fe00:3", "2001:db8::ff:fe00:3", "slaac", "preferred"],
+    ]);
+    for (const h of v.hosts.slice(1)) {
+      expect(h.routers).toEqual(["fe80::ff:fe00:1"]);
+      expect(h.firstRaAtMs).toBeGreaterThan(0);
+      expect(h.rsSent).toBeGreaterThanOrEqual(1);
+    }
+    expect(v.hosts[0]!.raSent).toBeGreaterThanOrEqual(1);
+    expect(v.ping.pairs).toHaveLength(6);
+    expect(v.ping.pairs.every((p) => p.sent === 10 && p.replies > 0)).toBe(true);
+    // Fastest path h1<->h2 as for v4.
+    expect(v.ping.rtt.minMs).toBeGreaterThanOrEqual(3);
+    expect(v.tcp).toMatchObject({ bytes: 262144, received: 262144, intact: true });
+    expect(v.tcp.virtualGoodputBitsPerSecond).toBeGreaterThan(0);
+    expect(v.http.requests.map((r) => [r.client, r.path, r.status, r.bytes, r.sha256Ok, r.reused, r.pipelined])).toEqual(
+      first.http.requests.map((r) => [r.client, r.path, r.status, r.bytes, r.sha256Ok, r.reused, r.pipelined]));
+    expect(v.http.server).toMatchObject({ host: "h1", address: "2001:db8::1", port: 80, stats: { connections: 2, requests: 8, responses: 8, parseErrors: 0 } });
+    expect(v.http.totals).toEqual(first.http.totals);
+    // Each family's figures stand apart: the v4 server saw only v4 connections.
+    expect(first.http.server.stats).toMatchObject({ connections: 2, requests: 8 });
+  });
+
   it("writes byte-identical pcapng for the same seed and a different capture for another seed", async () => {
     const again = await runDemo({ seed: 1 });
     expect(Buffer.from(again.pcap).equals(Buffer.from(first.pcap))).toBe(true);
@@ -137,7 +169,7 @@ describe("netlab demo", () => {
       const verdict = checkCaptureWithTshark(path);
       expect(verdict.packets).toBe(first.capture.packets);
       expect(unexplained(path, verdict.offending), `capture kept at ${path}`).toEqual([]);
-      const badChecksums = tsharkFields(path, ["frame.number"], 'ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad"');
+      const badChecksums = tsharkFields(path, ["frame.number"], 'ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmpv6.checksum.status == "Bad"');
       expect(badChecksums).toEqual([]);
       const fragments = tsharkFields(path, ["frame.number"], "ip.flags.mf == 1 || ip.frag_offset > 0");
       expect(fragments.length).toBeGreaterThan(0);
@@ -146,11 +178,21 @@ describe("netlab demo", () => {
       for (const host of ["h2", "h3"]) expect(dhcp.filter(([i]) => i === host).map(([, t]) => t)).toEqual(expect.arrayContaining(["1", "3"]));
       expect(dhcp.filter(([i]) => i === "h1").map(([, t]) => t)).toEqual(expect.arrayContaining(["2", "5"]));
       // HTTP as each side sent it (out copies; pipelined requests or responses may share a segment).
-      const uris = tsharkFields(path, ["frame.interface_name", "http.request.uri"], "http.request && frame.p2p_dir == 0")
-        .flatMap(([i, v]) => v!.split(",").map((u) => `${i} ${u}`));
-      expect(uris.sort()).toEqual(["h2 /", "h2 /data/256k.bin", "h2 /hello.txt", "h2 /missing.html", "h3 /", "h3 /data/256k.bin", "h3 /hello.txt", "h3 /missing.html"]);
-      const codes = tsharkFields(path, ["http.response.code"], 'http.response && frame.p2p_dir == 0 && frame.interface_name == "h1"').flatMap(([v]) => v!.split(","));
-      expect(codes.sort()).toEqual(["200", "200", "200", "200", "200", "200", "404", "404"]);
+      // ... over each family (the same requests and answers over IPv4 and over IPv6).
+      for (const family of ["ip", "ipv6"]) {
+        const uris = tsharkFields(path, ["frame.interface_name", "http.request.uri"], `${family} && http.request && frame.p2p_dir == 0`)
+          .flatMap(([i, v]) => v!.split(",").map((u) => `${i} ${u}`));
+        expect(uris.sort()).toEqual(["h2 /", "h2 /data/256k.bin", "h2 /hello.txt", "h2 /missing.html", "h3 /", "h3 /data/256k.bin", "h3 /hello.txt", "h3 /missing.html"]);
+        const codes = tsharkFields(path, ["http.response.code"], `${family} && http.response && frame.p2p_dir == 0 && frame.interface_name == "h1"`).flatMap(([v]) => v!.split(","));
+        expect(codes.sort()).toEqual(["200", "200", "200", "200", "200", "200", "404", "404"]);
+      }
+      // IPv6: h1's RA and the hosts' RSs, DAD and neighbour discovery, MLD, echo request and reply, TCP over IPv6.
+      const icmpv6 = new Set(tsharkFields(path, ["icmpv6.type"], "icmpv6").map(([t]) => Number(t)));
+      for (const t of [128, 129, 133, 134, 135, 136, 143]) expect(icmpv6).toContain(t);
+      const ras = tsharkFields(path, ["frame.interface_name", "icmpv6.opt.prefix"], "icmpv6.type == 134 && frame.p2p_dir == 0");
+      expect(ras.length).toBeGreaterThan(0);
+      expect(ras.every(([i, p]) => i === "h1" && p === "2001:db8::")).toBe(true);
+      expect(tsharkFields(path, ["frame.number"], "ipv6 && tcp.port == 9 && tcp.len > 0").length).toBeGreaterThan(100);
       rmSync(dir, { recursive: true, force: true });
     } catch (e) {
       process.stderr.write(`demo capture kept at ${path}\n`);

@@ -9,7 +9,9 @@
 // and h3 fetch pages from h1 over HTTP/1.1 (keep-alive, a pipelined pair), checked by sha256. As
 // a Xen guest h1 keeps its pages on xvda: written through blkfront and flushed at boot (the
 // server listens only after the flush), each body read back through blkfront per request. All
-// in virtual time. Every NIC is captured into one pcapng (one interface per host). runDemo() is
+// in virtual time. Every host is dual-stack (demo-ipv6.ts): h1 sends Router Advertisements, h2
+// and h3 autoconfigure (SLAAC), and after the IPv4 phases ping6, TCP and HTTP run over IPv6.
+// Every NIC is captured into one pcapng (one interface per host). runDemo() is
 // deterministic in its seed (same seed, same pcapng bytes); run() adds arguments, files, printing.
 import { createHash } from "node:crypto";
 import { checkReportPath, writeHtmlReport } from "../../report/html.ts";
@@ -37,8 +39,10 @@ import { createXenDemoGuests, type XenDemoDisk, type XenDemoGuests } from "../..
 import { createDiskSite, type DiskSite, type DiskSiteStats } from "../../xen/demo-disk.ts";
 import { flagReader, helpText, parseCommandLine, parseSeed, UsageError } from "../args.ts";
 import { NetlabError } from "../../../stack/error.ts";
+import type { Ipv6Address } from "../../../stack/wire/ipv6-address.ts";
+import { ipv6HostOptions, scheduleIpv6Demo, type DemoHttpRequestRecord, type DemoIpv6Report } from "./demo-ipv6.ts";
 
-export const summary = "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk; writes a pcapng";
+export const summary = "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk, and beside them IPv6 (SLAAC from h1's RAs, ping6, TCP and HTTP over v6); writes a pcapng";
 
 /** Virtual time 0 of the demo is placed at this date in the capture (reproducible timestamps). */
 export const DEMO_EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -62,8 +66,10 @@ const FRAGMENTED_ATTEMPTS = 5;
 const TCP_PORT = 9;
 const TCP_BYTES = 256 * 1024;
 const HTTP_PORT = 80;
-/** Offsets of the phases from the moment the network is configured. */
-const AT = { ping: 100, udpEcho: 3000, fragmented: 5000, tcp: 8000, http: 11_000, end: 20_000 } as const;
+/** Offsets of the phases from the moment the network is configured; the IPv6 phases (demo-ipv6.ts's
+ *  AT6) run from 13 s, and the end leaves their HTTP as long as the v4 one (a lost SYN costs 1 s, and
+ *  the first RTO after it 3 s, RFC 6298 §5.7). */
+const AT = { ping: 100, udpEcho: 3000, fragmented: 5000, tcp: 8000, http: 11_000, end: 26_000 } as const;
 /** h1's xvda: a 4 MiB memory image in dom0. */
 const DISK_SECTORS = 8192;
 /** blkback's service time per ring batch (virtual ms): a fast local disk. */
@@ -111,6 +117,8 @@ export interface RttReport {
 /** One check of the run; the demo fails when any check fails. */
 export interface DemoCheck {
   readonly name: string;
+  /** The address family the check is about (absent: neither in particular, e.g. Xen or DHCP's bookkeeping). */
+  readonly family?: "ipv4" | "ipv6";
   readonly ok: boolean;
   readonly detail: string;
 }
@@ -210,6 +218,8 @@ export interface DemoReport {
   readonly capture: { readonly packets: number; readonly bytes: number };
   /** h1's xvda (only when the hosts are Xen guests). */
   readonly disk?: DemoDiskReport;
+  /** The IPv6 phases: SLAAC from h1's RAs, ping6, TCP and HTTP over IPv6. */
+  readonly ipv6: DemoIpv6Report;
   readonly checks: DemoCheck[];
   readonly ok: boolean;
 }
@@ -231,7 +241,6 @@ function rttOf(samples: number[]): RttReport {
   return { count: samples.length, minMs: r3(min), avgMs: r3(sum / samples.length), maxMs: r3(max) };
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
@@ -287,7 +296,8 @@ function createDemoHost(net: DemoNetwork, spec: DemoHostSpec, index: number): De
   const options: StackOptions = spec.staticIp === undefined
     ? { name: spec.name, arp: CLIENT_ARP }
     : { name: spec.name, ipv4: { cidr: { address: spec.staticIp, prefixLength: 24 } } };
-  const stack = createStack({ device, clock: net.clock, rng: subRng(net.seed, index + 1) }, options);
+  const dualStack: StackOptions = { ...options, ipv6: ipv6HostOptions(index) };
+  const stack = createStack({ device, clock: net.clock, rng: subRng(net.seed, index + 1) }, dualStack);
   return { name: spec.name, mac, staticIp: spec.staticIp, port, stack, pingsSent: 0, pingReplies: 0 };
 }
 
@@ -552,29 +562,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     const httpListener = h1.stack.tcp.listen(HTTP_PORT);
     if (!httpListener.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot listen on TCP ${HTTP_PORT} on h1: ${httpListener.error}`);
     httpServer.listen(httpListener.value);
+    v6.startHttp();
   };
-  if (diskSite === undefined) startHttp();
-  else {
-    diskSite.site.install((r) => {
-      if (!r.ok) {
-        diskSite.error = r.error;
-        return;
-      }
-      diskSite.installedAt = clock.now();
-      startHttp();
-    });
-  }
-  const httpRequests: (Mutable<DemoHttpRequest> & { done: boolean })[] = [];
+  const httpRequests: DemoHttpRequestRecord[] = [];
   const httpClients = new Map<DemoHost, HttpClient>();
   /** Requests whose response head has not been delivered yet (their callbacks run as microtasks). */
   let awaitingHeads = 0;
-  const fetchPage = (who: DemoHost, client: HttpClient, path: string, pipelined: boolean, done: () => void): void => {
+  const fetchPage = (who: string, client: HttpClient, host: Ipv4Address | Ipv6Address, path: string, pipelined: boolean, into: DemoHttpRequestRecord[], done: () => void): void => {
     const expectedBody = site.get(path)?.body ?? NOT_FOUND;
-    const rec: Mutable<DemoHttpRequest> & { done: boolean } = {
-      client: who.name, method: "GET", path, expectedStatus: site.has(path) ? 200 : 404, status: 0, bytes: 0,
+    const rec: DemoHttpRequestRecord = {
+      client: who, method: "GET", path, expectedStatus: site.has(path) ? 200 : 404, status: 0, bytes: 0,
       sha256: "", sha256Ok: false, pipelined, reused: false, startMs: r3(clock.now()), durationMs: 0, done: false,
     };
-    httpRequests.push(rec);
+    into.push(rec);
     const finish = (error?: string): void => {
       if (rec.done) return;
       rec.done = true;
@@ -583,7 +583,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
       done();
     };
     awaitingHeads++;
-    client.request({ host: SERVER_IP, port: HTTP_PORT, path }, (e, res) => {
+    client.request({ host, port: HTTP_PORT, path }, (e, res) => {
       awaitingHeads--;
       if (e !== null || res === undefined) {
         finish(e?.code ?? "no response");
@@ -610,17 +610,36 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
       if (addressOf(who) === undefined) return;
       const client = createHttpClient({ clock, tcp: who.stack.tcp }, { pipeline: 2, maxConnectionsPerHost: 1, userAgent: "netlab-demo" });
       httpClients.set(who, client);
-      fetchPage(who, client, "/", false, () => {
+      const fetch = (path: string, pipelined: boolean, done: () => void): void => fetchPage(who.name, client, SERVER_IP, path, pipelined, httpRequests, done);
+      fetch("/", false, () => {
         let left = 2;
         const pairDone = (): void => {
           if (--left > 0) return;
-          fetchPage(who, client, "/missing.html", false, () => client.close());
+          fetch("/missing.html", false, () => client.close());
         };
-        fetchPage(who, client, "/data/256k.bin", false, pairDone);
-        fetchPage(who, client, "/hello.txt", true, pairDone);
+        fetch("/data/256k.bin", false, pairDone);
+        fetch("/hello.txt", true, pairDone);
       });
     });
   });
+
+  // Phases 6-8, IPv6 (SLAAC runs from the start): ping6, TCP and HTTP over IPv6 (demo-ipv6.ts).
+  const v6 = scheduleIpv6Demo({
+    clock, hosts, after, note: (text) => { note = text; }, fetchPage, handler: siteHandler(site, diskSite),
+    serverName: "netlab", dateOffsetMs: DEMO_EPOCH_MS, rtt: rttOf,
+  });
+  // h1's HTTP servers (both families) listen now, or, as a Xen guest, once its pages are on xvda.
+  if (diskSite === undefined) startHttp();
+  else {
+    diskSite.site.install((r) => {
+      if (!r.ok) {
+        diskSite.error = r.error;
+        return;
+      }
+      diskSite.installedAt = clock.now();
+      startHttp();
+    });
+  }
 
   // Run event by event. While an HTTP response head is on its way, let the microtask queue run
   // after each step, so the client's callback sees the response at the virtual time it arrived.
@@ -756,21 +775,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     totals: { requests: requests.length, correct: correct.length, bytes: requests.reduce((n, r) => n + r.bytes, 0) },
   };
   const checks: DemoCheck[] = [
-    { name: "DHCP: every client bound", ok: unbound.length === 0, detail: unbound.length === 0 ? leases.map((l) => `${l.host} ${l.address}`).join(", ") : `not bound: ${unbound.map((l) => `${l.host} (${l.state})`).join(", ")}` },
-    { name: "DHCP: no address given twice", ok: duplicates.length === 0, detail: duplicates.join("; ") || `${heldBy.size} distinct addresses, ${serverLeases.length} bound in the server's database` },
-    { name: "ping replies", ok: allRtts.length > 0, detail: `${allRtts.length}/${pingSent} echo requests answered` },
-    { name: "every pair reachable", ok: pairs.every((p) => p.replies > 0), detail: pairs.filter((p) => p.replies === 0).map((p) => `${p.from}->${p.to}`).join(", ") || "all 6 pairs answered" },
-    { name: "UDP echo", ok: udpRtts.length > 0, detail: `${udpRtts.length}/${udpSent} datagrams echoed` },
-    { name: "fragmented datagram", ok: bigIntact > 0 && fragmented.fragmentsSent > 0, detail: `${bigIntact}/${bigSent} ${FRAGMENTED_SIZE}-byte datagrams came back intact (${fragmented.fragmentsSent} fragments sent by h3)` },
-    { name: "TCP transfer", ok: tcpReport.intact && tcp.endAt >= 0, detail: `${tcp.received}/${TCP_BYTES} bytes ${tcpReport.intact ? "arrived intact" : "did not arrive intact"}${tcp.endAt >= 0 ? ` in ${tcpReport.durationMs} ms` : ""}${tcp.error === undefined ? "" : ` (error ${tcp.error})`}` },
+    { name: "DHCP: every client bound", family: "ipv4", ok: unbound.length === 0, detail: unbound.length === 0 ? leases.map((l) => `${l.host} ${l.address}`).join(", ") : `not bound: ${unbound.map((l) => `${l.host} (${l.state})`).join(", ")}` },
+    { name: "DHCP: no address given twice", family: "ipv4", ok: duplicates.length === 0, detail: duplicates.join("; ") || `${heldBy.size} distinct addresses, ${serverLeases.length} bound in the server's database` },
+    { name: "ping replies", family: "ipv4", ok: allRtts.length > 0, detail: `${allRtts.length}/${pingSent} echo requests answered` },
+    { name: "every pair reachable", family: "ipv4", ok: pairs.every((p) => p.replies > 0), detail: pairs.filter((p) => p.replies === 0).map((p) => `${p.from}->${p.to}`).join(", ") || "all 6 pairs answered" },
+    { name: "UDP echo", family: "ipv4", ok: udpRtts.length > 0, detail: `${udpRtts.length}/${udpSent} datagrams echoed` },
+    { name: "fragmented datagram", family: "ipv4", ok: bigIntact > 0 && fragmented.fragmentsSent > 0, detail: `${bigIntact}/${bigSent} ${FRAGMENTED_SIZE}-byte datagrams came back intact (${fragmented.fragmentsSent} fragments sent by h3)` },
+    { name: "TCP transfer", family: "ipv4", ok: tcpReport.intact && tcp.endAt >= 0, detail: `${tcp.received}/${TCP_BYTES} bytes ${tcpReport.intact ? "arrived intact" : "did not arrive intact"}${tcp.endAt >= 0 ? ` in ${tcpReport.durationMs} ms` : ""}${tcp.error === undefined ? "" : ` (error ${tcp.error})`}` },
     {
       name: "HTTP: every body correct",
+      family: "ipv4",
       ok: requests.length === expectedRequests && correct.length === expectedRequests,
       detail: correct.length === expectedRequests && requests.length === expectedRequests
         ? `${correct.length}/${expectedRequests} responses with the expected status and sha256 (${http.totals.bytes} body bytes)`
         : `${correct.length}/${expectedRequests} correct; wrong: ${requests.filter((r) => !correct.includes(r)).map((r) => `${r.client} ${r.path} (${r.error ?? (r.status !== r.expectedStatus ? `status ${r.status}` : "sha256 mismatch")})`).join(", ") || "requests missing"}`,
     },
   ];
+  const six = v6.finish();
+  checks.push(...six.checks);
   if (xen !== undefined) {
     const down = xen.netfronts.filter((n) => !n.connected).length;
     checks.push({ name: "Xen: netfronts connected, no peer errors", ok: down === 0 && xen.peerErrors.length === 0, detail: `${xen.netfronts.length - down}/${xen.netfronts.length} netfronts connected through dom0 netback, ${xen.peerErrors.length} peer errors` });
@@ -801,6 +823,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     impairmentTotals: totals,
     capture: { packets: pcap.packets, bytes: pcapBytes.length },
     ...(disk === undefined ? {} : { disk }),
+    ipv6: six.report,
     checks,
     ok: checks.every((c) => c.ok),
     pcap: pcapBytes,
@@ -862,8 +885,9 @@ const DEMO_SPEC = {
   command: "demo",
   usage: `usage: netlab demo [--seed N] [--pcap FILE] [--json] [--no-xen] [--report FILE.html]
 
-Three hosts on a simulated switch with impairments, in virtual time: DHCP, ping, UDP echo, a
-fragmented datagram, TCP and HTTP, every result checked; exits 1 if a check fails.
+Three dual-stack hosts on a simulated switch with impairments, in virtual time: DHCP, ping, UDP
+echo, a fragmented datagram, TCP and HTTP over IPv4; SLAAC from h1's Router Advertisements,
+ping6, TCP and HTTP over IPv6; every result checked; exits 1 if a check fails.
   --seed N     seed of the run (default 1); the same seed writes the same capture bytes
   --pcap FILE  where to write the pcapng (default ${DEFAULT_PCAP})
   --json       one JSON object on stdout instead of the tables
@@ -928,6 +952,25 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   }
   for (const c of r.http.clients) w(`  ${c.host}: ${c.connectionsOpened} connection${c.connectionsOpened === 1 ? "" : "s"} opened, ${c.reusedConnections} reuses, ${c.retries} retries`);
   w("");
+  const v = r.ipv6;
+  w(`IPv6: ${v.router} advertises ${v.prefix} (RAs); the others autoconfigure (SLAAC):`);
+  w(`  ${"host".padEnd(5)} ${"link-local".padEnd(24)} ${"address".padEnd(24)} ${"via".padEnd(6)} ${"state".padEnd(9)} ${pad("first RA at", 11)} ${pad("RS", 3)} ${pad("RA", 3)}  default router`);
+  for (const h of v.hosts) {
+    w(`  ${h.name.padEnd(5)} ${(h.linkLocal || "-").padEnd(24)} ${(h.address || "-").padEnd(24)} ${(h.origin || "-").padEnd(6)} ${h.state.padEnd(9)} ${pad(h.firstRaAtMs < 0 ? "-" : `${h.firstRaAtMs.toFixed(1)} ms`, 11)} ${pad(h.rsSent, 3)} ${pad(h.raSent, 3)}  ${h.routers.join(" ") || "-"}`);
+  }
+  w("ping6:");
+  for (const p of v.ping.pairs) w(`  ${`${p.from} -> ${p.to}`.padEnd(10)} ${pad(p.replies, 2)}/${p.sent} replies  ${fmtRtt(p.rtt)}`);
+  w(`  all        rtt ${fmtRtt(v.ping.rtt)}`);
+  const t6 = v.tcp;
+  w(`TCP over IPv6 ${v.router} -> ${v.hosts[v.hosts.length - 1]?.name ?? "-"}:9: ${t6.received}/${t6.bytes} bytes ${t6.intact ? "intact" : "NOT intact"}, ${t6.durationMs} ms, goodput ${(t6.virtualGoodputBitsPerSecond / 1e6).toFixed(2)} Mbit/s (virtual), ${t6.retransmits} retransmissions${t6.error === undefined ? "" : `, error ${t6.error}`}`);
+  const hs6 = v.http.server;
+  w(`HTTP over IPv6: server ${hs6.host} [${hs6.address}]:${hs6.port}, ${hs6.stats.connections} connections, ${hs6.stats.requests} requests, ${hs6.stats.responses} responses`);
+  for (const q of v.http.requests) {
+    const conn = [q.reused ? "reused" : "new", ...(q.pipelined ? ["pipelined"] : [])].join(", ");
+    const verdict = q.error !== undefined ? `error ${q.error}` : `${q.sha256.slice(0, 12)} ${q.sha256Ok ? "ok" : "BAD"}`;
+    w(`  ${q.client.padEnd(6)} ${`${q.method} ${q.path}`.padEnd(24)} ${pad(q.status || "-", 6)} ${pad(q.bytes, 7)} ${verdict.padEnd(16)} ${conn.padEnd(17)} ${pad(`${q.durationMs.toFixed(1)} ms`, 10)}`);
+  }
+  w("");
   w("impairments per port and direction:");
   w(`  ${"port".padEnd(5)} ${"direction".padEnd(11)} ${pad("offered", 7)} ${pad("delivered", 9)} ${pad("lost", 5)} ${pad("dup", 4)} ${pad("q-drop", 6)} ${pad("latency min/avg/max ms", 24)}`);
   for (const { port, direction, stats: s } of r.impairments) {
@@ -942,7 +985,7 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   w("");
   const t = r.impairmentTotals;
   w(`wire: ${t.offered} frames offered, ${t.delivered} delivered, ${t.lost} lost, ${t.duplicated} duplicated, ${t.queueDrops} queue drops`);
-  for (const c of r.checks) w(`${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
+  for (const c of r.checks) w(`${c.ok ? "ok  " : "FAIL"} ${c.family === "ipv6" ? "IPv6 " : c.family === "ipv4" ? "IPv4 " : ""}${c.name}: ${c.detail}`);
   w(r.ok ? "demo passed" : "demo FAILED");
 }
 
