@@ -7,6 +7,12 @@ import {
 import { emitTcp, tcpHeaderLength, type TcpRepr } from "../../stack/wire/tcp.ts";
 import { hex } from "../../stack/wire/test-helpers.ts";
 import { decodeCapture, decodeFrame } from "./decode.ts";
+import { createTwoStacksOnLink } from "../../stack/net/test-net.ts";
+import { createPcapWriter } from "../../stack/link/pcap/pcap.ts";
+import { createByteCollector } from "../../stack/link/pcap/types.ts";
+import { parseCapture } from "../../stack/link/pcap/index.ts";
+import { ipv6 } from "../../stack/wire/ipv6-address.ts";
+import { unwrap } from "../../stack/result.ts";
 
 const A = 0xc0000201, B = 0xc0000202;
 
@@ -52,12 +58,13 @@ describe("decode mode", () => {
     expect(d.got).toBe(1);
   });
 
-  it("decodeFrame() classifies a bad IPv4 header checksum, a short frame and IPv6, and decodes a fragment up to IPv4", () => {
+  it("decodeFrame() classifies a bad IPv4 header checksum, a short frame, a truncated IPv6 header and an unknown ethertype, and decodes a fragment up to IPv4", () => {
     const f = tcpFrame(SYN);
     f[ETHERNET_HEADER_LEN + IPV4_CHECKSUM]! ^= 0xff;
     expect(decodeFrame(f)).toMatchObject({ status: "error", errorClass: "ipv4/bad-checksum" });
     expect(decodeFrame(hex("ffffffffffff0200000000"))).toMatchObject({ status: "error", errorClass: "ethernet/truncated" });
-    expect(decodeFrame(hex("333300000001020000000001 86dd 6000000000003aff"))).toMatchObject({ status: "error", errorClass: "ethernet/unsupported-ethertype-0x86dd" });
+    expect(decodeFrame(hex("333300000001020000000001 86dd 6000000000003aff"))).toMatchObject({ status: "error", errorClass: "ipv6/truncated" });
+    expect(decodeFrame(hex("0180c200000e020000000001 88cc 0000"))).toMatchObject({ status: "error", errorClass: "ethernet/unsupported-ethertype-0x88cc" });
     const frag = new Uint8Array(ETHERNET_HEADER_LEN + 28);
     emitEthernet({ dst: 0x020000000002, src: 0x020000000001, ethertype: ETHERTYPE_IPV4 }, frag, 0);
     emitIpv4({ src: A, dst: B, protocol: 17, ttl: 64, tos: 0, ident: 9, dontFragment: false, moreFragments: true, fragmentOffset: 0, payloadLength: 8, options: new Uint8Array(0) }, frag, ETHERNET_HEADER_LEN);
@@ -87,6 +94,49 @@ describe("decode mode", () => {
     expect(r.ok).toBe(2);
     expect(r.errors).toEqual({ "ipv4/bad-checksum": 1 });
     expect(r.reemitMismatches).toEqual({});
+  });
+});
+
+describe("decode mode over IPv6", () => {
+  /** The frames two dual-stack stacks exchange: DAD, MLD, NDP, ping6, UDP and TCP over IPv6 (a's side). */
+  function ipv6Frames(): Uint8Array[] {
+    const capture = createByteCollector();
+    const { clock, a, b } = createTwoStacksOnLink({
+      seed: 3, captureA: createPcapWriter((c) => capture.write(c)),
+      a: { ipv6: { addresses: ["2001:db8::a/64"] } }, b: { ipv6: { addresses: ["2001:db8::b/64"], advertise: { prefixes: ["2001:db8:1::/64"] } } },
+    });
+    clock.run(3000);
+    a.icmpv6!.ping(ipv6("2001:db8::b"), { size: 56, timeoutMs: 1000 }, () => {});
+    unwrap(unwrap(b.udp6!.bind(7)).sendTo(ipv6("2001:db8::a"), 9, new Uint8Array(100).fill(7)));
+    unwrap(b.tcp6!.listen(80)).onConnection((s) => s.onData(() => {}));
+    const c = unwrap(a.tcp6!.connect(ipv6("2001:db8::b"), 80));
+    c.onConnect(() => { c.write(new Uint8Array(5000).fill(1)); c.end(); });
+    clock.run(clock.now() + 2000);
+    const parsed = parseCapture(capture.bytes());
+    if (!parsed.ok) throw new Error(parsed.error);
+    return parsed.value.packets.map((p) => p.data);
+  }
+
+  it("decodeFrame() parses and re-emits IPv6 with its hop-by-hop header, NDP, MLD, ICMPv6 echo, UDP and TCP byte for byte", () => {
+    const frames = ipv6Frames();
+    const report = decodeCapture(frames);
+    expect(report.errors).toEqual({});
+    expect(report.reemitMismatches).toEqual({});
+    expect(report.ok).toBe(frames.length);
+    const stacks = new Set(report.perFrame.map((d) => d.layers.join("/")));
+    for (const l of ["ethernet/ipv6/ndp", "ethernet/ipv6/mld", "ethernet/ipv6/icmpv6", "ethernet/ipv6/udp", "ethernet/ipv6/tcp"]) expect(stacks).toContain(l);
+  });
+
+  it("decodeFrame() classifies a bad TCP-over-IPv6 checksum and a bad ICMPv6 checksum; a changed byte of the pseudo-header's address is a bad checksum too", () => {
+    const frames = ipv6Frames();
+    const report = decodeCapture(frames);
+    const firstOf = (layers: string): Uint8Array => frames[report.perFrame.findIndex((d) => d.layers.join("/") === layers)]!.slice();
+    const tcp = firstOf("ethernet/ipv6/tcp");
+    tcp[ETHERNET_HEADER_LEN + 40 + 16]! ^= 0x01;
+    expect(decodeFrame(tcp)).toMatchObject({ status: "error", errorClass: "tcp/bad-checksum" });
+    const echo = firstOf("ethernet/ipv6/icmpv6");
+    echo[ETHERNET_HEADER_LEN + 8 + 15]! ^= 0x01; // the source address's last byte
+    expect(decodeFrame(echo)).toMatchObject({ status: "error", errorClass: "icmpv6/bad-checksum" });
   });
 });
 

@@ -1,9 +1,10 @@
 // Decode mode: every frame of a capture is parsed layer by layer with stack/wire's parsers
-// (Ethernet, ARP, IPv4, ICMP, UDP, DHCP, TCP) and either fails with a classified error
-// ("<layer>/<code>", e.g. "ipv4/bad-checksum", "ethernet/unsupported-ethertype-0x86dd") or is
-// re-emitted with the emitters from its Reprs, and the re-emitted bytes must equal the captured
-// ones (link padding after the IPv4 total length / the ARP packet is not re-emitted). IPv4
-// fragments decode up to the IPv4 layer.
+// (Ethernet, ARP, IPv4, ICMP, UDP, DHCP, TCP; IPv6 with its extension headers, ICMPv6, NDP,
+// MLD, UDP and TCP over IPv6) and either fails with a classified error ("<layer>/<code>", e.g.
+// "ipv4/bad-checksum", "ethernet/unsupported-ethertype-0x88cc") or is re-emitted with the
+// emitters from its Reprs, and the re-emitted bytes must equal the captured ones (link padding
+// after the IPv4 total length / IPv6 payload length / the ARP packet is not re-emitted). IPv4
+// and IPv6 fragments decode up to the IP layer (and IPv6's extension headers).
 //   decodeFrame(data)          one frame -> FrameDecode
 //   decodeCapture(frames, lt)  all frames -> DecodeReport (counts by class and layer); frames of
 //                              non-Ethernet link types are classified "link/unsupported-linktype-N"
@@ -15,9 +16,19 @@ import {
   ICMP_CHECKSUM, UDP_CHECKSUM,
 } from "../../stack/wire/index.ts";
 import { emitTcp, parseTcp, TCP_CHECKSUM } from "../../stack/wire/tcp.ts";
+import { ETHERTYPE_IPV6 } from "../../stack/wire/ethernet.ts";
+import { checksumFinish, checksumRange } from "../../stack/wire/checksum.ts";
+import { writeU16 } from "../../stack/wire/bytes.ts";
+import type { Ipv6Address } from "../../stack/wire/ipv6-address.ts";
+import { IPV6_HEADER_LEN, IPV6_NEXT_HEADER_ICMPV6, IPV6_NEXT_HEADER_TCP, IPV6_NEXT_HEADER_UDP, emitIpv6, ipv6PseudoHeaderSum, parseIpv6 } from "../../stack/wire/ipv6.ts";
+import { emitIpv6Fragment, emitIpv6OptionsHeader, emitIpv6Routing, parseIpv6Fragment, parseIpv6OptionsHeader, parseIpv6Routing, walkIpv6Chain } from "../../stack/wire/ipv6-ext.ts";
+import { ICMPV6_CHECKSUM, emitIcmpv6, parseIcmpv6 } from "../../stack/wire/icmpv6.ts";
+import { emitNdp, isNdpType, parseNdp } from "../../stack/wire/ndp.ts";
+import { emitMld, isMldType, parseMld } from "../../stack/wire/mld.ts";
+import { emitUdp6, parseUdp6 } from "../../stack/wire/udp6.ts";
 
 /** The protocol layers decode mode knows. */
-export type DecodeLayer = "ethernet" | "arp" | "ipv4" | "icmp" | "udp" | "dhcp" | "tcp";
+export type DecodeLayer = "ethernet" | "arp" | "ipv4" | "icmp" | "udp" | "dhcp" | "tcp" | "ipv6" | "icmpv6" | "ndp" | "mld";
 
 /** Outcome of decoding one frame. */
 export type FrameDecode =
@@ -69,6 +80,7 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
     emitArp(arp.value, out, ethLen);
     return check("arp", ethLen, ethLen + ARP_PACKET_LEN) ?? { status: "ok", layers, padding: payload.length - ARP_PACKET_LEN };
   }
+  if (eth.value.ethertype === ETHERTYPE_IPV6) return decodeIpv6(data, payload, out, ethLen, layers, check);
   if (eth.value.ethertype !== ETHERTYPE_IPV4) {
     return errorOf(layers, "ethernet", `unsupported-ethertype-0x${eth.value.ethertype.toString(16).padStart(4, "0")}`);
   }
@@ -127,6 +139,100 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
     }
     default:
       return errorOf(layers, "ipv4", `unsupported-protocol-${ipr.protocol}`);
+  }
+}
+
+type Checker = (layer: DecodeLayer, from: number, to: number, checksumAt?: number) => FrameDecode | undefined;
+
+/** Writes the RFC 8200 §8.1 checksum of out[start, end) (upper layer `nextHeader`) at `at`. */
+function fillIpv6Checksum(out: Uint8Array, start: number, end: number, at: number, src: Ipv6Address, dst: Ipv6Address, nextHeader: number): void {
+  writeU16(out, at, 0);
+  writeU16(out, at, checksumFinish(checksumRange(out, start, end, ipv6PseudoHeaderSum(src, dst, nextHeader, end - start))));
+}
+
+/** The IPv6 part of decodeFrame: header, extension headers, then ICMPv6 (NDP, MLD), UDP or TCP. */
+function decodeIpv6(data: Uint8Array, payload: Uint8Array, out: Uint8Array, ethLen: number, layers: DecodeLayer[], check: Checker): FrameDecode {
+  layers.push("ipv6");
+  const ip = parseIpv6(payload);
+  if (!ip.ok) return errorOf(layers, "ipv6", ip.error);
+  const ipr = ip.value;
+  emitIpv6(ipr, out, ethLen);
+  const ipMismatch = check("ipv6", ethLen, ethLen + IPV6_HEADER_LEN);
+  if (ipMismatch) return ipMismatch;
+  const packet = payload.subarray(0, IPV6_HEADER_LEN + ipr.payloadLength);
+  const end = ethLen + packet.length;
+  const padding = data.length - end;
+  const chain = walkIpv6Chain(packet, { knownOption: () => true });
+  if (!chain.ok) return errorOf(layers, "ipv6", chain.error);
+  for (const h of chain.value.headers) {
+    const bytes = packet.subarray(h.offset, h.offset + h.length);
+    const at = ethLen + h.offset;
+    if (h.kind === "hop-by-hop" || h.kind === "destination") {
+      const r = parseIpv6OptionsHeader(bytes);
+      if (!r.ok) return errorOf(layers, "ipv6", `${h.kind}-${r.error}`);
+      emitIpv6OptionsHeader(r.value, out, at);
+    } else if (h.kind === "fragment") {
+      const r = parseIpv6Fragment(bytes);
+      if (!r.ok) return errorOf(layers, "ipv6", `fragment-${r.error}`);
+      emitIpv6Fragment(r.value, out, at);
+    } else if (h.kind === "routing") {
+      const r = parseIpv6Routing(bytes);
+      if (!r.ok) return errorOf(layers, "ipv6", `routing-${r.error}`);
+      emitIpv6Routing(r.value, out, at);
+    } else {
+      return errorOf(layers, "ipv6", "unsupported-extension-authentication");
+    }
+    const m = check("ipv6", at, at + h.length);
+    if (m) return m;
+  }
+  // A fragment decodes up to IPv6 and its extension headers, as tshark shows it before reassembly.
+  if (chain.value.fragment !== undefined) return { status: "ok", layers, padding };
+  const start = ethLen + chain.value.offset;
+  const body = data.subarray(start, end);
+  const { src, dst } = ipr;
+  switch (chain.value.upperLayer) {
+    case IPV6_NEXT_HEADER_ICMPV6: {
+      const type = body[0] ?? -1;
+      if (isNdpType(type)) {
+        layers.push("ndp");
+        const r = parseNdp(body, src, dst);
+        if (!r.ok) return errorOf(layers, "ndp", r.error);
+        emitNdp(r.value, out, start, src, dst);
+        return check("ndp", start, end, start + ICMPV6_CHECKSUM) ?? { status: "ok", layers, padding };
+      }
+      if (isMldType(type)) {
+        layers.push("mld");
+        const r = parseMld(body, src, dst);
+        if (!r.ok) return errorOf(layers, "mld", r.error);
+        emitMld(r.value, out, start, src, dst);
+        return check("mld", start, end, start + ICMPV6_CHECKSUM) ?? { status: "ok", layers, padding };
+      }
+      layers.push("icmpv6");
+      const r = parseIcmpv6(body, src, dst);
+      if (!r.ok) return errorOf(layers, "icmpv6", r.error);
+      emitIcmpv6(r.value, out, start, src, dst);
+      return check("icmpv6", start, end, start + ICMPV6_CHECKSUM) ?? { status: "ok", layers, padding };
+    }
+    case IPV6_NEXT_HEADER_UDP: {
+      layers.push("udp");
+      const r = parseUdp6(body, src, dst);
+      if (!r.ok) return errorOf(layers, "udp", r.error);
+      emitUdp6(r.value, out, start, src, dst);
+      return check("udp", start, end, start + UDP_CHECKSUM) ?? { status: "ok", layers, padding };
+    }
+    case IPV6_NEXT_HEADER_TCP: {
+      layers.push("tcp");
+      const r = parseTcp(body);
+      if (!r.ok) return errorOf(layers, "tcp", r.error, r.detail);
+      const verify = new Uint8Array(body);
+      fillIpv6Checksum(verify, 0, verify.length, TCP_CHECKSUM, src, dst, IPV6_NEXT_HEADER_TCP);
+      if (verify[TCP_CHECKSUM] !== body[TCP_CHECKSUM] || verify[TCP_CHECKSUM + 1] !== body[TCP_CHECKSUM + 1]) return errorOf(layers, "tcp", "bad-checksum");
+      emitTcp(r.value, out, start);
+      fillIpv6Checksum(out, start, end, start + TCP_CHECKSUM, src, dst, IPV6_NEXT_HEADER_TCP);
+      return check("tcp", start, end, start + TCP_CHECKSUM) ?? { status: "ok", layers, padding };
+    }
+    default:
+      return errorOf(layers, "ipv6", `unsupported-protocol-${chain.value.upperLayer}`);
   }
 }
 
