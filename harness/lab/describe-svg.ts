@@ -3,7 +3,7 @@
 // svg.ts's charts. Routers and switches (the infrastructure) are laid out in columns by their hop
 // distance from one end of the infrastructure's longest shortest path (the first flow's sender on
 // the left); hosts sit left of the first column, right of the last, or under the node they hang off. Each node is a <g class="node"> (a box:
-// name, kind and implementation, its interfaces' addresses), each link a <g class="link"> (a <line>
+// name, kind and implementation, its interfaces' addresses, "dhcp" or a DHCP server's pool), each link a <g class="link"> (a <line>
 // and its rate, delay, queue discipline and MTU).
 import { escapeXml } from "./svg.ts";
 import type { Topology, TopologyLink, TopologyNode } from "./topology.ts";
@@ -39,7 +39,10 @@ function linkLabel(l: TopologyLink, i: number): string[] {
 /** The lines of a node's box. */
 function nodeLines(n: TopologyNode): string[] {
   const lines = [n.name, `${n.kind} · ${n.implementation ?? "netlab"}`];
-  for (const f of n.interfaces) lines.push(`${f.name} ${f.address ?? "port"}`);
+  for (const f of n.interfaces) {
+    lines.push(`${f.name} ${f.address ?? "port"}`);
+    if (f.dhcpServer !== undefined) lines.push(`  DHCP server ${f.dhcpServer.pool.replace(/^(\d+\.\d+\.\d+\.)(\d+)-\1/, "$1$2-")}`);
+  }
   return lines;
 }
 

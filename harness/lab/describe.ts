@@ -3,7 +3,7 @@
 // stack on netfront, netback and a bridge in dom0) and its routing table, then each link with its impairments and queue discipline.
 import { createRoutingTable } from "../../stack/net/route.ts";
 import { parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
-import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
+import { planDhcp, type Topology, type TopologyFlow, type TopologyLink } from "./topology.ts";
 
 const rate = (bps: number): string => (bps >= 1e9 ? `${bps / 1e9} Gb/s` : bps >= 1e6 ? `${bps / 1e6} Mb/s` : bps >= 1e3 ? `${bps / 1e3} kb/s` : `${bps} b/s`);
 
@@ -45,6 +45,7 @@ export function describeTopology(t: Topology): string {
     linkOf.set(l.endpoints[0], { name, peer: l.endpoints[1] });
     linkOf.set(l.endpoints[1], { name, peer: l.endpoints[0] });
   });
+  const dhcp = planDhcp(t);
   lines.push("nodes:");
   for (const n of t.nodes) {
     const impl = n.implementation ?? "netlab";
@@ -64,6 +65,13 @@ export function describeTopology(t: Topology): string {
       const end = l === undefined ? "(none)" : `end of link ${l.name} to ${l.peer}`;
       const device = impl === "xen" ? `netfront; dom0's bridge xenbr-${n.name} has port ${f.name}: ${end}` : end;
       lines.push(`    ${f.name.padEnd(8)} ${(f.address ?? "-").padEnd(18)} device: ${device}`);
+      const d = f.dhcpServer;
+      if (d !== undefined) {
+        lines.push(`             DHCP server (stack/app/dhcp/server.ts) on UDP 67: pool ${d.pool}${d.gateway === undefined ? "" : `, gateway ${d.gateway}`}, lease ${d.leaseSeconds ?? 3600} s`);
+      }
+      if (f.address === "dhcp") {
+        lines.push(`             DHCP client (stack/app/dhcp/client.ts, ARP probe of the offer) leasing from ${dhcp.get(n.name)?.server ?? "(no server)"}; its flows start once it is bound`);
+      }
     }
     if (n.kind === "router") {
       const table = createRoutingTable();

@@ -21,7 +21,8 @@ import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
 import { lineChart } from "./svg.ts";
 import { type HttpFlowReport, type HttpServers, type PingReport, type UdpCbrReport, startHttpFlow, startPingFlow, startUdpCbrFlow } from "./flows.ts";
-import type { Topology, TopologyFlow, TopologyLink } from "./topology.ts";
+import { type DhcpPlan, planDhcp, type Topology, type TopologyFlow, type TopologyInterface, type TopologyLink } from "./topology.ts";
+import { type DhcpClient, type DhcpServer, dhcpClientOnStack, dhcpServerOnStack } from "../../stack/app/dhcp/index.ts";
 import { createRealClock } from "../time/real-clock.ts";
 import type { NetnsProcess } from "../netns/index.ts";
 import { attachLinuxHost, linuxSkipReason, startIperf3Client, startIperf3Server, startLinuxBulkSender, startLinuxTraceroute, type Iperf3Result, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
@@ -126,6 +127,22 @@ export interface QueueReport {
   readonly stats: QueueStatsSnapshot;
 }
 
+/** A host that leased its address by DHCP during the run. */
+export interface DhcpLeaseReport {
+  readonly host: string;
+  /** The serving "node:interface". */
+  readonly server: string;
+  /** Undefined: no lease by the end. */
+  readonly address?: string;
+  readonly gateway?: string;
+  /** When the lease's time began (the REQUEST, RFC 2131 §4.4.1). */
+  readonly acquiredAtMs?: number;
+  /** When the client configured the address (after its ARP probe, RFC 5227): its flows start then. */
+  readonly boundAtMs?: number;
+  readonly leaseSeconds?: number;
+  readonly state: string;
+}
+
 export interface LinkReport {
   readonly name: string;
   readonly endpoints: readonly [string, string];
@@ -157,6 +174,8 @@ export interface LabReport {
   readonly routers: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** With xen hosts: each domU's netfront, its vif in dom0 and the bridge port of its lab link. */
   readonly xen?: XenReport;
+  /** With dhcp hosts: each one's lease (flows from it start once it holds one). */
+  readonly dhcp?: readonly DhcpLeaseReport[];
   readonly outDir?: string;
 }
 
@@ -269,6 +288,8 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   };
 
   const hosts = new Map<string, Stack>();
+  const dhcpClients = new Map<string, DhcpClient>();
+  const dhcpServers = new Map<string, DhcpServer>();
   const routers = new Map<string, Router>();
   const switches = new Map<string, Bridge>();
   let linuxIndex = 0;
@@ -282,8 +303,11 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       name: n.name, device: deviceOf(n.name, f.name), address: f.address!, mtu, index: linuxIndex++, ...(gateway === undefined ? {} : { gateway }),
     }));
   }
+  // A dhcp host's address is known once leased: paths are traced before the run with one planned in its server's pool.
+  const dhcpPlans: Map<string, DhcpPlan> = planDhcp(topology);
+  const cidrOf = (node: string, f: TopologyInterface): string | undefined => (f.address === "dhcp" ? dhcpPlans.get(node)?.plannedCidr : f.address);
   const hostAddress = (host: string): number => {
-    const c = parseCidr(topology.nodes[nodeIndex.get(host)!]!.interfaces[0]!.address!);
+    const c = parseCidr(cidrOf(host, topology.nodes[nodeIndex.get(host)!]!.interfaces[0]!) ?? "");
     return c.ok ? c.value.address : 0;
   };
   // Xen hosts: a simulated Xen machine whose dom0 bridges each domU's vif onto that host's link
@@ -319,10 +343,32 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     if (n.kind === "host") {
       const f = n.interfaces[0]!;
       const gateway = n.routes?.[0]?.via;
-      hosts.set(n.name, createStack({ device: deviceOf(n.name, f.name), clock, rng }, {
+      if (f.address === "dhcp") {
+        const stack = createStack({ device: deviceOf(n.name, f.name), clock, rng }, { name: n.name });
+        hosts.set(n.name, stack);
+        // RFC 2131 §4.4.1 waits 1-10 s before DISCOVER; a lab run starts at most 0.5 s in. Offers are ARP-probed (RFC 5227).
+        dhcpClients.set(n.name, dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 500 }));
+        continue;
+      }
+      const stack = createStack({ device: deviceOf(n.name, f.name), clock, rng }, {
         name: n.name,
         ipv4: gateway === undefined ? { cidr: f.address! } : { cidr: f.address!, gateway },
-      }));
+      });
+      hosts.set(n.name, stack);
+      const d = f.dhcpServer;
+      if (d !== undefined) {
+        const own = parseCidr(f.address!);
+        const [first, last] = d.pool.split("-").map((a) => parseIpv4(a.trim())) as [ReturnType<typeof parseIpv4>, ReturnType<typeof parseIpv4>];
+        const gw = d.gateway === undefined ? undefined : parseIpv4(d.gateway);
+        if (!own.ok || !first.ok || !last.ok) throw configError(`${n.name}:${f.name}: bad dhcpServer`);
+        const mask = prefixToMask(own.value.prefixLength);
+        dhcpServers.set(`${n.name}:${f.name}`, dhcpServerOnStack(stack, {
+          pools: [{
+            subnet: { address: (own.value.address & mask) >>> 0, prefixLength: own.value.prefixLength }, rangeStart: first.value, rangeEnd: last.value,
+            ...(gw?.ok === true ? { gateway: gw.value } : {}), leaseTime: d.leaseSeconds ?? 3600,
+          }],
+        }));
+      }
     } else if (n.kind === "switch") {
       // A learning bridge (802.1D without STP) joining the link ends on its ports; ports on no link stay empty.
       const bridge = createBridge({ clock }, { name: n.name });
@@ -340,6 +386,29 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     }
   }
 
+  // DHCP clients start once every server exists; a flow from a dhcp host starts when it holds a lease.
+  const dhcpBoundAt = new Map<string, number>();
+  for (const [host, c] of dhcpClients) {
+    c.onBound(() => { if (!dhcpBoundAt.has(host)) dhcpBoundAt.set(host, clock.now()); });
+    c.start();
+  }
+  const whenLeased = (host: string, fn: () => void): void => {
+    const c = dhcpClients.get(host);
+    if (c === undefined || c.lease !== undefined) return fn();
+    let done = false;
+    c.onBound(() => {
+      if (done) return;
+      done = true;
+      fn();
+    });
+  };
+  /** A ping, udp-cbr or http flow, started at startMs or, from a dhcp host, at its lease; force() after the run gives an empty one if it never started. */
+  const deferred = <R>(from: string, startMs: number, endMs: number, start: (startMs: number) => R): { get(): R | undefined; force(): R } => {
+    let r: R | undefined = dhcpClients.has(from) ? undefined : start(startMs);
+    if (r === undefined) clock.setTimer(startMs, () => whenLeased(from, () => { r ??= start(Math.min(endMs, Math.max(startMs, clock.now()))); }));
+    return { get: () => r, force: () => (r ??= start(endMs)) };
+  };
+
   // Which link (and direction) each endpoint sends into, and who owns each address.
   const sendsInto = new Map<string, { name: string; peer: string }>();
   for (const l of links) {
@@ -352,7 +421,8 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   const ownerOf = new Map<number, string>();
   for (const n of topology.nodes) {
     for (const f of n.interfaces) {
-      const c = f.address === undefined ? undefined : parseCidr(f.address);
+      const address = cidrOf(n.name, f);
+      const c = address === undefined ? undefined : parseCidr(address);
       if (c?.ok === true) ownerOf.set(c.value.address, n.name);
     }
   }
@@ -388,8 +458,8 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
         if (node !== from) return { path, nodes, outcome: "dead-end" };
         const spec = topology.nodes[nodeIndex.get(node)!]!;
         endpoint = `${node}:${spec.interfaces[0]!.name}`;
-        const own = parseCidr(spec.interfaces[0]!.address!);
-        const gateway = spec.routes?.[0]?.via;
+        const own = parseCidr(cidrOf(node, spec.interfaces[0]!) ?? "");
+        const gateway = spec.routes?.[0]?.via ?? dhcpPlans.get(node)?.gateway;
         const mask = own.ok ? prefixToMask(own.value.prefixLength) : 0;
         if (own.ok && ((own.value.address ^ dst) & mask) === 0) hop = dst;
         else {
@@ -480,7 +550,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
         if (ttl < maxHops) probe(ttl + 1);
       });
     };
-    clock.setTimer(spec.startMs ?? 0, () => probe(1));
+    clock.setTimer(spec.startMs ?? 0, () => whenLeased(spec.from, () => probe(1)));
   });
   const flows: FlowState[] = (topology.flows ?? []).flatMap((spec, i) => {
     if (spec.kind !== "bulk-tcp") return [];
@@ -520,7 +590,8 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     }
     if (linuxHost !== undefined) return;
     const src = hosts.get(f.spec.from)!;
-    clock.setTimer(f.start, () => {
+    clock.setTimer(f.start, () => whenLeased(f.spec.from, () => {
+      if (clock.now() >= f.end) return;
       const dstAddress = dst.ipv4.cidr!.address;
       const r = src.tcp.connect(dstAddress, port, { congestionControl: f.cc });
       if (!r.ok) throw configError(`flow ${f.name}: connect failed (${r.error})`);
@@ -535,7 +606,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       });
       s.onDrain(pump);
       clock.setTimer(f.end, () => s.end());
-    });
+    }));
   });
 
   // iperf3 flows: the client starts in its namespace now and sleeps until the flow's start.
@@ -561,12 +632,16 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     const startMs = spec.startMs ?? 0;
     const window = { name: spec.name ?? `flow${i}`, from: spec.from, to: spec.to, startMs, endMs: Math.min(duration, spec.durationMs === undefined ? Infinity : startMs + spec.durationMs) };
     const deps = { clock, src: hosts.get(spec.from)!, dst: hosts.get(spec.to)! };
+    const later = <R>(start: (w: typeof window) => R) => deferred(spec.from, startMs, window.endMs, (at) => start({ ...window, startMs: at }));
     if (spec.kind === "ping") {
-      pingFlows.push(startPingFlow(deps, window, { intervalMs: spec.intervalMs ?? 1000, ...(spec.payloadBytes === undefined ? {} : { payloadBytes: spec.payloadBytes }) }));
+      const f = later((w) => startPingFlow(deps, w, { intervalMs: spec.intervalMs ?? 1000, ...(spec.payloadBytes === undefined ? {} : { payloadBytes: spec.payloadBytes }) }));
+      pingFlows.push({ report: () => f.force().report() });
     } else if (spec.kind === "udp-cbr") {
-      udpFlows.push(startUdpCbrFlow(deps, window, { rateBitsPerSecond: spec.rateBitsPerSecond!, payloadBytes: spec.payloadBytes ?? 1200, port: spec.port ?? 6001 + i, sampleIntervalMs: interval }));
+      const f = later((w) => startUdpCbrFlow(deps, w, { rateBitsPerSecond: spec.rateBitsPerSecond!, payloadBytes: spec.payloadBytes ?? 1200, port: spec.port ?? 6001 + i, sampleIntervalMs: interval }));
+      udpFlows.push({ report: () => f.force().report() });
     } else if (spec.kind === "http") {
-      httpFlows.push(startHttpFlow(deps, httpServers, window, { port: spec.port ?? 80, responseBytes: spec.responseBytes ?? 100_000, requests: spec.requests ?? 1, intervalMs: spec.intervalMs ?? 0 }));
+      const f = later((w) => startHttpFlow(deps, httpServers, w, { port: spec.port ?? 80, responseBytes: spec.responseBytes ?? 100_000, requests: spec.requests ?? 1, intervalMs: spec.intervalMs ?? 0 }));
+      httpFlows.push({ report: () => f.force().report(), pending: () => f.get()?.pending() ?? 0 });
     }
   });
 
@@ -686,6 +761,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     sharedLinks: sharedLinks(flowReports),
     routers: routerCounters,
     ...(xen === undefined ? {} : { xen: xen.report() }),
+    ...(dhcpClients.size === 0 ? {} : { dhcp: [...dhcpClients].map(([host, c]) => dhcpLeaseReport(host, dhcpPlans.get(host)!.server, c, dhcpBoundAt.get(host))) }),
     ...(options.outDir === undefined ? {} : { outDir: options.outDir }),
   };
   if (options.outDir !== undefined) {
@@ -728,6 +804,16 @@ function iperf3FlowReport(f: { spec: TopologyFlow; name: string; start: number; 
     path,
     samples: r.intervals.map((x) => ({ t: x.t, goodputBitsPerSecond: x.receivedBitsPerSecond, cwnd: x.cwnd, srttMs: x.srttMs })),
     iperf3: { ...(r.version === undefined ? {} : { version: r.version }), seconds: r.seconds, sentBytes: r.sentBytes, senderBitsPerSecond: r.senderBitsPerSecond, receiverBitsPerSecond: r.receiverBitsPerSecond },
+  };
+}
+
+/** A dhcp host's lease as the run ends. */
+function dhcpLeaseReport(host: string, server: string, c: DhcpClient, boundAtMs: number | undefined): DhcpLeaseReport {
+  const l = c.lease;
+  if (l === undefined) return { host, server, state: c.state };
+  return {
+    host, server, address: `${formatIpv4(l.address)}/${l.prefixLength}`, ...(l.gateway === undefined ? {} : { gateway: formatIpv4(l.gateway) }),
+    acquiredAtMs: l.acquiredAt, ...(boundAtMs === undefined ? {} : { boundAtMs }), leaseSeconds: l.leaseTime, state: c.state,
   };
 }
 
@@ -813,6 +899,13 @@ export function formatLabSummary(r: LabReport): string {
         `${h.netfront.txDropped + h.netfront.rxDropped + h.netback.rxDropped + h.linkPort.dropped > 0 ? `; dropped: netfront ${h.netfront.txDropped} tx ${h.netfront.rxDropped} rx, vif ${h.netback.rxDropped}, port ${h.linkPort.dropped}` : ""}`);
     }
     if (r.xen.peerErrors.length > 0) lines.push(`  peer errors: ${r.xen.peerErrors.join("; ")}`);
+  }
+  if (r.dhcp !== undefined) {
+    lines.push("", "dhcp leases:");
+    for (const d of r.dhcp) {
+      lines.push(`  ${d.host.padEnd(8)} from ${d.server}: ${d.address === undefined ? `no lease (${d.state})` : `${d.address}${d.gateway === undefined ? "" : ` via ${d.gateway}`}, requested at ${d.acquiredAtMs!.toFixed(1)} ms, ` +
+        `configured at ${d.boundAtMs === undefined ? "-" : d.boundAtMs.toFixed(1)} ms (after its ARP probe), ${d.leaseSeconds} s`}`);
+    }
   }
   for (const [name, c] of Object.entries(r.routers)) {
     const drops = Object.entries(c).filter(([k]) => k.startsWith("drop.")).map(([k, v]) => `${k.slice(5)} ${v}`);

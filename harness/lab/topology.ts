@@ -5,7 +5,8 @@
 // A switch is a learning bridge joining the links that end on its ports; a loop of switches (no STP,
 // no TTL on Ethernet) is refused. Netlab nodes run in virtual time; a linux host (the kernel in a
 // namespace, attached by a tap) makes the run real time; a xen host (a domU running netlab's stack
-// behind netfront, dom0's netback and a bridge onto its link) runs in either.
+// behind netfront, dom0's netback and a bridge onto its link) runs in either. A netlab host's
+// address may be "dhcp": it leases from the one dhcpServer on its segment (links and switches).
 import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 
 /** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
@@ -15,10 +16,21 @@ export type TopologyQueue =
   | { readonly kind: "codel"; readonly targetMs?: number; readonly intervalMs?: number; readonly limitPackets?: number; readonly ecn?: boolean }
   | { readonly kind: "fq-codel"; readonly flows?: number; readonly quantum?: number; readonly limitPackets?: number; readonly targetMs?: number; readonly intervalMs?: number; readonly ecn?: boolean };
 
+/** A DHCP server (stack/app/dhcp/server.ts) on a netlab host's interface, leasing on that interface's subnet. */
+export interface TopologyDhcpServer {
+  /** "10.1.1.100-10.1.1.200": the addresses it leases, inside the interface's subnet. */
+  readonly pool: string;
+  /** The router it hands out (option 3); none by default. */
+  readonly gateway?: string;
+  /** Seconds (default 3600). */
+  readonly leaseSeconds?: number;
+}
+
 export interface TopologyInterface {
   readonly name: string;
-  /** "10.0.1.2/24"; required on hosts and routers, absent on a switch's ports. */
+  /** "10.0.1.2/24", or "dhcp" (a netlab host leasing from a server on its segment); required on hosts and routers, absent on a switch's ports. */
   readonly address?: string;
+  readonly dhcpServer?: TopologyDhcpServer;
 }
 
 export interface TopologyRoute {
@@ -135,7 +147,20 @@ export const TOPOLOGY_SCHEMA = {
               type: "object",
               additionalProperties: false,
               required: ["name"],
-              properties: { name: NAME, address: { type: "string", format: "ipv4-cidr" } },
+              properties: {
+                name: NAME,
+                address: { type: "string", format: "ipv4-cidr-or-dhcp" },
+                dhcpServer: {
+                  type: "object",
+                  additionalProperties: false,
+                  required: ["pool"],
+                  properties: {
+                    pool: { type: "string", format: "ipv4-range" },
+                    gateway: { type: "string", format: "ipv4" },
+                    leaseSeconds: int({ minimum: 60, maximum: 86_400_000 }),
+                  },
+                },
+              },
             },
           },
           routes: {
@@ -230,7 +255,25 @@ const FORMATS: Record<string, (s: string) => boolean> = {
   ipv4: (s) => parseIpv4(s).ok,
   "ipv4-cidr": (s) => parseCidr(s).ok,
   "ipv4-cidr-or-default": (s) => s === "default" || parseCidr(s).ok,
+  "ipv4-cidr-or-dhcp": (s) => s === "dhcp" || parseCidr(s).ok,
+  "ipv4-range": (s) => parseIpv4Range(s) !== undefined,
 };
+
+/** "10.1.1.100-10.1.1.200" as its first and last address (undefined if malformed or backwards). */
+export function parseIpv4Range(s: string): { first: Ipv4Address; last: Ipv4Address } | undefined {
+  const [a, b, ...rest] = s.split("-");
+  if (a === undefined || b === undefined || rest.length > 0) return undefined;
+  const first = parseIpv4(a.trim());
+  const last = parseIpv4(b.trim());
+  return first.ok && last.ok && first.value <= last.value ? { first: first.value, last: last.value } : undefined;
+}
+
+/** The static address of an interface, parsed (undefined for "dhcp", a switch port or a bad one). */
+export function staticCidr(f: TopologyInterface): { address: Ipv4Address; prefixLength: number } | undefined {
+  if (f.address === undefined || f.address === "dhcp") return undefined;
+  const c = parseCidr(f.address);
+  return c.ok ? c.value : undefined;
+}
 
 /** Checks a value against the subset of JSON Schema TOPOLOGY_SCHEMA uses. */
 function checkSchema(value: unknown, schema: Schema, path: string, errors: TopologyError[]): void {
@@ -286,6 +329,52 @@ function checkSchema(value: unknown, schema: Schema, path: string, errors: Topol
   }
 }
 
+/** The Ethernet segment of each "node:interface" (joined by links and switches): a name per segment. */
+function segments(t: Topology): (endpoint: string) => string {
+  const parent = new Map<string, string>();
+  const root = (x: string): string => {
+    let r = x;
+    while (parent.has(r)) r = parent.get(r)!;
+    return r;
+  };
+  const join = (a: string, b: string): void => {
+    const ra = root(a), rb = root(b);
+    if (ra !== rb) parent.set(ra, rb);
+  };
+  for (const l of t.links) join(l.endpoints[0], l.endpoints[1]);
+  for (const n of t.nodes) if (n.kind === "switch") for (const f of n.interfaces.slice(1)) join(`${n.name}:${n.interfaces[0]!.name}`, `${n.name}:${f.name}`);
+  return root;
+}
+
+/** A dhcp host of a valid topology: its server ("node:interface"), and the address planned for tracing paths before the run (the pool's k-th for its k-th client). */
+export interface DhcpPlan {
+  readonly server: string;
+  readonly plannedCidr: string;
+  readonly gateway?: string;
+}
+
+/** Where each dhcp host of a validated topology leases from. */
+export function planDhcp(t: Topology): Map<string, DhcpPlan> {
+  const segmentOf = segments(t);
+  const servers = new Map<string, { endpoint: string; first: Ipv4Address; prefixLength: number; gateway?: string; next: number }>();
+  for (const n of t.nodes) {
+    for (const f of n.interfaces) {
+      const own = staticCidr(f);
+      const pool = f.dhcpServer === undefined ? undefined : parseIpv4Range(f.dhcpServer.pool);
+      if (own === undefined || pool === undefined) continue;
+      servers.set(segmentOf(`${n.name}:${f.name}`), { endpoint: `${n.name}:${f.name}`, first: pool.first, prefixLength: own.prefixLength, ...(f.dhcpServer?.gateway === undefined ? {} : { gateway: f.dhcpServer.gateway }), next: 0 });
+    }
+  }
+  const plans = new Map<string, DhcpPlan>();
+  for (const n of t.nodes) {
+    const f = n.interfaces.find((x) => x.address === "dhcp");
+    const s = f === undefined ? undefined : servers.get(segmentOf(`${n.name}:${f.name}`));
+    if (s === undefined) continue;
+    plans.set(n.name, { server: s.endpoint, plannedCidr: `${formatIpv4((s.first + s.next++) >>> 0)}/${s.prefixLength}`, ...(s.gateway === undefined ? {} : { gateway: s.gateway }) });
+  }
+  return plans;
+}
+
 /** Validates a parsed topology file: the schema first, then the graph. */
 export function validateTopology(value: unknown): { ok: true; topology: Topology } | { ok: false; errors: TopologyError[] } {
   const errors: TopologyError[] = [];
@@ -317,7 +406,7 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     n.interfaces.forEach((f, k) => {
       if (names.has(f.name)) errors.push({ path: `/nodes/${i}/interfaces/${k}/name`, message: `duplicate interface ${f.name}` });
       names.add(f.name);
-      if (f.address === undefined) return;
+      if (f.address === undefined || f.address === "dhcp") return;
       const cidr = parseCidr(f.address);
       if (!cidr.ok) return;
       const other = owners.get(cidr.value.address);
@@ -328,9 +417,9 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     (n.routes ?? []).forEach((r, k) => {
       if (n.kind === "host" && r.destination !== "default") errors.push({ path: `/nodes/${i}/routes/${k}/destination`, message: "a host's route must be the default route in this runner" });
       const via = parseIpv4(r.via);
-      if (!via.ok) return;
+      if (!via.ok || n.interfaces.some((f) => f.address === "dhcp")) return;
       const onLink = n.interfaces.some((f) => {
-        if (f.address === undefined) return false;
+        if (f.address === undefined || f.address === "dhcp") return false;
         const c = parseCidr(f.address);
         if (!c.ok) return false;
         const mask = prefixToMask(c.value.prefixLength);
@@ -374,6 +463,48 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     const ra = root(a), rb = root(b);
     if (ra === rb) errors.push({ path: `/links/${i}/endpoints`, message: `closes a loop of switches (${a}, ${b}): frames would circle for ever (no spanning tree, no TTL on Ethernet)` });
     else parent.set(ra, rb);
+  });
+  // DHCP: a "dhcp" interface leases from the one server on its segment (the links and switches it reaches without a router).
+  const segmentOf = segments(t);
+  const servers = new Map<string, { endpoint: string; pool: { first: Ipv4Address; last: Ipv4Address }; clients: number; path: string }>();
+  t.nodes.forEach((n, i) => n.interfaces.forEach((f, k) => {
+    if (f.dhcpServer === undefined) return;
+    const at = `/nodes/${i}/interfaces/${k}/dhcpServer`;
+    if (n.kind !== "host" || (n.implementation ?? "netlab") !== "netlab") {
+      return void errors.push({ path: at, message: `a DHCP server runs on a netlab host in this runner (${n.name} is a ${n.implementation ?? "netlab"} ${n.kind}; a router's interfaces share one UDP layer): put it on a host of the subnet` });
+    }
+    const own = staticCidr(f);
+    if (own === undefined) return void errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: "a DHCP server needs a static address" });
+    const pool = parseIpv4Range(f.dhcpServer.pool)!;
+    const mask = prefixToMask(own.prefixLength);
+    const inSubnet = (a: Ipv4Address): boolean => ((a ^ own.address) & mask) === 0;
+    if (!inSubnet(pool.first) || !inSubnet(pool.last)) errors.push({ path: `${at}/pool`, message: `${f.dhcpServer.pool} is not inside ${n.name}:${f.name}'s subnet ${f.address}` });
+    for (const [address, owner] of owners) {
+      if (address >= pool.first && address <= pool.last) errors.push({ path: `${at}/pool`, message: `${f.dhcpServer.pool} holds ${formatIpv4(address)}, ${owner}'s static address` });
+    }
+    const gateway = f.dhcpServer.gateway === undefined ? undefined : parseIpv4(f.dhcpServer.gateway);
+    if (gateway?.ok === true && !inSubnet(gateway.value)) errors.push({ path: `${at}/gateway`, message: `${f.dhcpServer.gateway} is not on ${f.address}` });
+    const seg = segmentOf(`${n.name}:${f.name}`);
+    const other = servers.get(seg);
+    if (other !== undefined) return void errors.push({ path: at, message: `${other.endpoint} already serves DHCP on this segment` });
+    servers.set(seg, { endpoint: `${n.name}:${f.name}`, pool, clients: 0, path: at });
+  }));
+  const dhcpHosts = new Set<string>();
+  t.nodes.forEach((n, i) => n.interfaces.forEach((f, k) => {
+    if (f.address !== "dhcp") return;
+    const at = `/nodes/${i}/interfaces/${k}/address`;
+    dhcpHosts.add(n.name);
+    if (n.kind !== "host" || (n.implementation ?? "netlab") !== "netlab") return void errors.push({ path: at, message: `"dhcp" is for netlab hosts in this runner (${n.name} is a ${n.implementation ?? "netlab"} ${n.kind})` });
+    if (n.routes !== undefined) errors.push({ path: `/nodes/${i}/routes`, message: "a dhcp host takes its gateway from the lease (the server's gateway)" });
+    const server = servers.get(segmentOf(`${n.name}:${f.name}`));
+    if (server === undefined) return void errors.push({ path: at, message: `no DHCP server on ${n.name}:${f.name}'s segment (give an interface there a dhcpServer)` });
+    server.clients++;
+  }));
+  for (const s of servers.values()) {
+    if (s.pool.last - s.pool.first + 1 < s.clients) errors.push({ path: `${s.path}/pool`, message: `${s.pool.last - s.pool.first + 1} addresses for ${s.clients} dhcp hosts` });
+  }
+  (t.flows ?? []).forEach((f, i) => {
+    if (dhcpHosts.has(f.to)) errors.push({ path: `/flows/${i}/to`, message: `${f.to} leases its address by DHCP during the run: it sends flows (from the lease on), it does not receive them in this runner` });
   });
   const iperf3Servers = new Map<string, number>();
   (t.flows ?? []).forEach((f, i) => {
