@@ -12,7 +12,7 @@
 //                    timers on the Clock); elapsed time in every message (§21.9).
 import type { Clock, Rng, TimerId } from "../../time.ts";
 import type { MacAddress } from "../../wire/address.ts";
-import { type Ipv6Address, ipv6Equal } from "../../wire/ipv6-address.ts";
+import { type Ipv6Address, ipv6Equal, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from "../../wire/ipv6-address.ts";
 import {
   ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_CLIENT_PORT, DHCP6_INFINITY, DHCP6_SERVER_PORT, type Dhcp6MessageTypeValue, type Dhcp6Option,
   Dhcp6MessageType, Dhcp6OptionCode, Dhcp6Status, dhcp6StatusOf, duidEqual, duidLl, emitDhcp6, findDhcp6Option, findDhcp6Options, parseDhcp6,
@@ -91,6 +91,12 @@ interface Exchange {
   readonly onGiveUp: () => void;
   rtMs: number;
   count: number;
+}
+
+/** A unicast address a server may lease: not multicast, ::, ::1 or link-local (RFC 4291 §2.4). */
+function usableAddress(a: Ipv6Address): boolean {
+  const loopback = a.every((x, i) => x === (i === 15 ? 1 : 0));
+  return !isIpv6Multicast(a) && !isIpv6Unspecified(a) && !loopback && !isIpv6LinkLocal(a);
 }
 
 /** The counter of each message type the client sends. */
@@ -328,7 +334,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
       lose("expired");
     }
     // §21.6: an address whose preferred lifetime exceeds its valid lifetime is discarded.
-    const addr = addrs.find((a) => a.validLifetime !== 0 && a.preferredLifetime <= a.validLifetime);
+    const addr = addrs.find((a) => a.validLifetime !== 0 && a.preferredLifetime <= a.validLifetime && usableAddress(a.address));
     if (addr === undefined) {
       if (lease === undefined) { stopExchange(); solicit(); } else stats.ignored++;
       return;
@@ -415,7 +421,7 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     if (m.msgType === Dhcp6MessageType.ADVERTISE && state === "soliciting") {
       stats.advertises++;
       const ia = findDhcp6Options(m.options, "ia-na").find((x) => x.iaid === iaid);
-      const addr = ia === undefined ? undefined : findDhcp6Option(ia.options, "ia-addr");
+      const addr = ia === undefined ? undefined : findDhcp6Options(ia.options, "ia-addr").find((a) => usableAddress(a.address));
       // §18.2.9: an ADVERTISE without addresses for us (NoAddrsAvail) is ignored.
       if (dhcp6StatusOf(m.options) !== Dhcp6Status.SUCCESS || ia === undefined || dhcp6StatusOf(ia.options) !== Dhcp6Status.SUCCESS || addr === undefined) {
         stats.ignored++;
