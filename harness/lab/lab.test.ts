@@ -214,11 +214,11 @@ describe("topology files", () => {
     }
   });
 
-  it("refuses a dhcp host on a segment without a DHCP server, DHCP on routers, pools outside the subnet or over static addresses, and flows to a dhcp host", async () => {
+  it("refuses a dhcp host on a segment without a DHCP server, two servers on one, dhcp routers, pools outside the subnet or over static addresses, and flows to a dhcp host", async () => {
     const lan = (): Record<string, any> => JSON.parse(readFileSync(listExamples().find((e) => e.name === "lan-dhcp")!.path, "utf8"));
     expect(errorsOf(lan())).toEqual([]);
     const noServer = lan();
-    delete noServer.nodes[2].interfaces[0].dhcpServer;
+    delete noServer.nodes[0].interfaces[0].dhcpServer;
     expect(errorsOf(noServer)).toEqual([
       "/nodes/3/interfaces/0/address: no DHCP server on laptop:eth0's segment (give an interface there a dhcpServer)",
       "/nodes/4/interfaces/0/address: no DHCP server on phone:eth0's segment (give an interface there a dhcpServer)",
@@ -226,37 +226,41 @@ describe("topology files", () => {
     // A server on the other side of the router is on another segment: DHCP broadcasts are not forwarded.
     const across = lan();
     across.nodes[5].interfaces[0].dhcpServer = { pool: "10.2.0.100-10.2.0.110" };
-    delete across.nodes[2].interfaces[0].dhcpServer;
+    delete across.nodes[0].interfaces[0].dhcpServer;
     expect(errorsOf(across)).toContain("/nodes/3/interfaces/0/address: no DHCP server on laptop:eth0's segment (give an interface there a dhcpServer)");
     const bad = lan();
-    bad.nodes[0].interfaces[0].dhcpServer = { pool: "10.1.1.50-10.1.1.60" };
+    bad.nodes[1].interfaces[0].dhcpServer = { pool: "10.1.1.50-10.1.1.60" };
     bad.nodes[0].interfaces[1].address = "dhcp";
+    delete bad.nodes[0].interfaces[0].dhcpServer;
     bad.nodes[2].interfaces[0].dhcpServer = { pool: "10.1.1.1-10.1.2.9", gateway: "10.9.9.9" };
     bad.nodes[3].routes = [{ destination: "default", via: "10.1.1.1" }];
     bad.flows.push({ kind: "ping", from: "srv", to: "laptop" });
     expect(errorsOf(bad)).toEqual([
-      "/nodes/0/interfaces/0/dhcpServer: a DHCP server runs on a netlab host in this runner (r1 is a netlab router; a router's interfaces share one UDP layer): put it on a host of the subnet",
-      "/nodes/2/interfaces/0/dhcpServer/pool: 10.1.1.1-10.1.2.9 is not inside dhcpd:eth0's subnet 10.1.1.2/24",
+      "/nodes/1/interfaces/0/dhcpServer: a DHCP server runs on a netlab host or router in this runner (sw is a netlab switch)",
+      "/nodes/2/interfaces/0/dhcpServer/pool: 10.1.1.1-10.1.2.9 is not inside nas:eth0's subnet 10.1.1.2/24",
       "/nodes/2/interfaces/0/dhcpServer/pool: 10.1.1.1-10.1.2.9 holds 10.1.1.1, r1:lan's static address",
-      "/nodes/2/interfaces/0/dhcpServer/pool: 10.1.1.1-10.1.2.9 holds 10.1.1.2, dhcpd:eth0's static address",
+      "/nodes/2/interfaces/0/dhcpServer/pool: 10.1.1.1-10.1.2.9 holds 10.1.1.2, nas:eth0's static address",
       "/nodes/2/interfaces/0/dhcpServer/gateway: 10.9.9.9 is not on 10.1.1.2/24",
       "/nodes/0/interfaces/1/address: \"dhcp\" is for netlab hosts in this runner (r1 is a netlab router)",
       "/nodes/3/routes: a dhcp host takes its gateway from the lease (the server's gateway)",
       "/flows/3/to: laptop leases its address by DHCP during the run: it sends flows (from the lease on), it does not receive them in this runner",
     ]);
+    const two = lan();
+    two.nodes[2].interfaces[0].dhcpServer = { pool: "10.1.1.200-10.1.1.209" };
+    expect(errorsOf(two)).toEqual(["/nodes/2/interfaces/0/dhcpServer: r1:lan already serves DHCP on this segment"]);
     const small = lan();
-    small.nodes[2].interfaces[0].dhcpServer.pool = "10.1.1.100-10.1.1.100";
-    expect(errorsOf(small)).toEqual(["/nodes/2/interfaces/0/dhcpServer/pool: 1 addresses for 2 dhcp hosts"]);
+    small.nodes[0].interfaces[0].dhcpServer.pool = "10.1.1.100-10.1.1.100";
+    expect(errorsOf(small)).toEqual(["/nodes/0/interfaces/0/dhcpServer/pool: 1 addresses for 2 dhcp hosts"]);
     const malformed = lan();
-    malformed.nodes[2].interfaces[0].dhcpServer.pool = "10.1.1.200-10.1.1.100";
+    malformed.nodes[0].interfaces[0].dhcpServer.pool = "10.1.1.200-10.1.1.100";
     malformed.nodes[4].interfaces[0].address = "auto";
-    expect(errorsOf(malformed)).toEqual(["/nodes/2/interfaces/0/dhcpServer/pool: must be ipv4-range", "/nodes/4/interfaces/0/address: must be ipv4-cidr-or-dhcp"]);
+    expect(errorsOf(malformed)).toEqual(["/nodes/0/interfaces/0/dhcpServer/pool: must be ipv4-range", "/nodes/4/interfaces/0/address: must be ipv4-cidr-or-dhcp"]);
   });
 
   it("describeTopology() shows a DHCP server's pool and each dhcp host's server", async () => {
     const text = describeTopology(example("lan-dhcp"));
-    expect(text).toContain("    eth0     10.1.1.2/24        device: end of link dhcpd-sw to sw:p1\n             DHCP server (stack/app/dhcp/server.ts) on UDP 67: pool 10.1.1.100-10.1.1.199, gateway 10.1.1.1, lease 3600 s\n");
-    expect(text).toContain("    eth0     dhcp               device: end of link phone-sw to sw:p3\n             DHCP client (stack/app/dhcp/client.ts, ARP probe of the offer) leasing from dhcpd:eth0; its flows start once it is bound\n");
+    expect(text).toContain("    lan      10.1.1.1/24        device: end of link uplink to sw:p0\n             DHCP server (stack/app/dhcp/server.ts) on UDP 67: pool 10.1.1.100-10.1.1.199, gateway 10.1.1.1, lease 3600 s\n");
+    expect(text).toContain("    eth0     dhcp               device: end of link phone-sw to sw:p3\n             DHCP client (stack/app/dhcp/client.ts, ARP probe of the offer) leasing from r1:lan; its flows start once it is bound\n");
   });
 
   it("jainIndex() is 1 for equal shares and 1/n when one flow takes everything", async () => {
@@ -308,12 +312,12 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(bbrAlone.flows[0]!.samples.at(-1)!.srttMs).toBeLessThan(100);
   });
 
-  it("lan-dhcp: laptop and phone lease distinct addresses from dhcpd through the switch; their flows start once bound and reach srv past the router", async () => {
+  it("lan-dhcp: laptop and phone lease distinct addresses from the router through the switch; their flows start once bound and reach srv past the router", async () => {
     const r = await runLab(example("lan-dhcp"));
     const leases = new Map(r.dhcp!.map((d) => [d.host, d]));
     expect([...leases.keys()]).toEqual(["laptop", "phone"]);
     for (const d of leases.values()) {
-      expect(d.server).toBe("dhcpd:eth0");
+      expect(d.server).toBe("r1:lan");
       expect(d.state).toBe("bound");
       expect(d.gateway).toBe("10.1.1.1");
       expect(d.leaseSeconds).toBe(3600);
@@ -331,18 +335,27 @@ describe("lab run (virtual time, netlab nodes)", () => {
     // The first 100 ms goodput bins before the lease are empty.
     const bound = leases.get("laptop")!.boundAtMs!;
     expect(download.samples.filter((x) => x.t <= bound).every((x) => x.goodputBitsPerSecond === 0)).toBe(true);
-    const [ping, pingDhcpd] = r.pings;
+    const [ping, pingNas] = r.pings;
     expect(ping!.startMs).toBe(leases.get("phone")!.boundAtMs);
     expect(ping!.sent).toBe(Math.ceil((10_000 - ping!.startMs) / 200));
     expect(ping!.received).toBe(ping!.sent - ping!.unanswered);
     expect(ping!.rttMs!.min).toBeGreaterThan(20);
     // Asked to start at 5 s, before the phone's lease: it starts at the lease.
-    expect(pingDhcpd!.startMs).toBe(Math.max(5000, leases.get("phone")!.boundAtMs!));
-    expect(pingDhcpd!.received).toBe(Math.ceil((10_000 - pingDhcpd!.startMs) / 1000) - pingDhcpd!.unanswered);
-    expect(formatLabSummary(r)).toContain(`  phone    from dhcpd:eth0: ${leases.get("phone")!.address} via 10.1.1.1, requested at`);
+    expect(pingNas!.startMs).toBe(Math.max(5000, leases.get("phone")!.boundAtMs!));
+    expect(pingNas!.received).toBe(Math.ceil((10_000 - pingNas!.startMs) / 1000) - pingNas!.unanswered);
+    expect(formatLabSummary(r)).toContain(`  phone    from r1:lan: ${leases.get("phone")!.address} via 10.1.1.1, requested at`);
     const again = await runLab(example("lan-dhcp"));
     expect(again.dhcp).toEqual(r.dhcp);
     expect(again.flows[0]!.bytesReceived).toBe(download.bytesReceived);
+    // The same server on a host of the LAN (nas) instead of the router: the same leases, from nas.
+    const t = example("lan-dhcp");
+    const { dhcpServer, ...lanInterface } = t.nodes[0]!.interfaces[0]!;
+    const onHost = await runLab({
+      ...t,
+      nodes: t.nodes.map((n) => n.name === "r1" ? { ...n, interfaces: [lanInterface, n.interfaces[1]!] } : n.name === "nas" ? { ...n, interfaces: [{ ...n.interfaces[0]!, dhcpServer: dhcpServer! }] } : n),
+    });
+    expect(onHost.dhcp!.map((d) => [d.host, d.server, d.address, d.state])).toEqual(r.dhcp!.map((d) => [d.host, "nas:eth0", d.address, "bound"]));
+    expect(onHost.flows[0]!.connected).toBe(true);
   });
 
   it("pmtu-1280: the router answers DF segments with fragmentation-needed and the flow goes on with smaller ones", async () => {

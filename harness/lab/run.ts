@@ -5,6 +5,8 @@
 // samples, retransmissions, per-queue statistics and Jain's fairness index; with outDir it writes
 // a pcapng per link (seen from its first endpoint: both directions), report.json, summary.txt
 // and two SVG charts (goodput per flow, queueing delay per busy queue over time).
+// A "dhcp" host leases from the DHCP server on an interface of its segment (a netlab host's stack,
+// or UDP over a router interface's own IPv4); its flows start once it is bound.
 // Same topology and seed -> same report and the same capture bytes.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,8 +23,9 @@ import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
 import { lineChart } from "./svg.ts";
 import { type HttpFlowReport, type HttpServers, type PingReport, type UdpCbrReport, startHttpFlow, startPingFlow, startUdpCbrFlow } from "./flows.ts";
-import { type DhcpPlan, planDhcp, type Topology, type TopologyFlow, type TopologyInterface, type TopologyLink } from "./topology.ts";
-import { type DhcpClient, type DhcpServer, dhcpClientOnStack, dhcpServerOnStack } from "../../stack/app/dhcp/index.ts";
+import { type DhcpPlan, parseIpv4Range, planDhcp, type Topology, type TopologyFlow, type TopologyInterface, type TopologyLink } from "./topology.ts";
+import { createDhcpServer, type DhcpClient, type DhcpServer, type DhcpServerConfig, dhcpClientOnStack, dhcpServerOnStack } from "../../stack/app/dhcp/index.ts";
+import { createUdp } from "../../stack/transport/udp.ts";
 import { createRealClock } from "../time/real-clock.ts";
 import type { NetnsProcess } from "../netns/index.ts";
 import { attachLinuxHost, linuxSkipReason, startIperf3Client, startIperf3Server, startLinuxBulkSender, startLinuxTraceroute, type Iperf3Result, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
@@ -355,20 +358,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
         ipv4: gateway === undefined ? { cidr: f.address! } : { cidr: f.address!, gateway },
       });
       hosts.set(n.name, stack);
-      const d = f.dhcpServer;
-      if (d !== undefined) {
-        const own = parseCidr(f.address!);
-        const [first, last] = d.pool.split("-").map((a) => parseIpv4(a.trim())) as [ReturnType<typeof parseIpv4>, ReturnType<typeof parseIpv4>];
-        const gw = d.gateway === undefined ? undefined : parseIpv4(d.gateway);
-        if (!own.ok || !first.ok || !last.ok) throw configError(`${n.name}:${f.name}: bad dhcpServer`);
-        const mask = prefixToMask(own.value.prefixLength);
-        dhcpServers.set(`${n.name}:${f.name}`, dhcpServerOnStack(stack, {
-          pools: [{
-            subnet: { address: (own.value.address & mask) >>> 0, prefixLength: own.value.prefixLength }, rangeStart: first.value, rangeEnd: last.value,
-            ...(gw?.ok === true ? { gateway: gw.value } : {}), leaseTime: d.leaseSeconds ?? 3600,
-          }],
-        }));
-      }
+      if (f.dhcpServer !== undefined) dhcpServers.set(`${n.name}:${f.name}`, dhcpServerOnStack(stack, dhcpServerConfig(f)));
     } else if (n.kind === "switch") {
       // A learning bridge (802.1D without STP) joining the link ends on its ports; ports on no link stay empty.
       const bridge = createBridge({ clock }, { name: n.name });
@@ -378,11 +368,19 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       }
       switches.set(n.name, bridge);
     } else {
-      routers.set(n.name, createRouter({ clock, rng }, {
+      const router = createRouter({ clock, rng }, {
         name: n.name,
         interfaces: n.interfaces.map((f) => ({ device: deviceOf(n.name, f.name), cidr: f.address!, name: f.name })),
         routes: (n.routes ?? []).map((r) => ({ destination: r.destination, via: r.via })),
-      }));
+      });
+      routers.set(n.name, router);
+      // A DHCP server on a router's interface: UDP over that interface's own IPv4 and ICMP (the router has no transport otherwise).
+      for (const f of n.interfaces) {
+        if (f.dhcpServer === undefined) continue;
+        const i = router.interface(f.name);
+        const udp = createUdp({ ipv4: i.ipv4, icmp: i.icmp, rng });
+        dhcpServers.set(`${n.name}:${f.name}`, createDhcpServer({ clock, udp, ipv4: i.ipv4, arp: i.arp }, dhcpServerConfig(f)));
+      }
     }
   }
 
@@ -804,6 +802,22 @@ function iperf3FlowReport(f: { spec: TopologyFlow; name: string; start: number; 
     path,
     samples: r.intervals.map((x) => ({ t: x.t, goodputBitsPerSecond: x.receivedBitsPerSecond, cwnd: x.cwnd, srttMs: x.srttMs })),
     iperf3: { ...(r.version === undefined ? {} : { version: r.version }), seconds: r.seconds, sentBytes: r.sentBytes, senderBitsPerSecond: r.senderBitsPerSecond, receiverBitsPerSecond: r.receiverBitsPerSecond },
+  };
+}
+
+/** The DHCP server of an interface with dhcpServer (validated: a static address, a pool in its subnet). */
+function dhcpServerConfig(f: TopologyInterface): DhcpServerConfig {
+  const d = f.dhcpServer!;
+  const own = parseCidr(f.address!);
+  const pool = parseIpv4Range(d.pool);
+  const gw = d.gateway === undefined ? undefined : parseIpv4(d.gateway);
+  if (!own.ok || pool === undefined) throw configError(`${f.name}: bad dhcpServer`);
+  const mask = prefixToMask(own.value.prefixLength);
+  return {
+    pools: [{
+      subnet: { address: (own.value.address & mask) >>> 0, prefixLength: own.value.prefixLength }, rangeStart: pool.first, rangeEnd: pool.last,
+      ...(gw?.ok === true ? { gateway: gw.value } : {}), leaseTime: d.leaseSeconds ?? 3600,
+    }],
   };
 }
 

@@ -470,8 +470,8 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
   t.nodes.forEach((n, i) => n.interfaces.forEach((f, k) => {
     if (f.dhcpServer === undefined) return;
     const at = `/nodes/${i}/interfaces/${k}/dhcpServer`;
-    if (n.kind !== "host" || (n.implementation ?? "netlab") !== "netlab") {
-      return void errors.push({ path: at, message: `a DHCP server runs on a netlab host in this runner (${n.name} is a ${n.implementation ?? "netlab"} ${n.kind}; a router's interfaces share one UDP layer): put it on a host of the subnet` });
+    if (n.kind === "switch" || (n.implementation ?? "netlab") !== "netlab") {
+      return void errors.push({ path: at, message: `a DHCP server runs on a netlab host or router in this runner (${n.name} is a ${n.implementation ?? "netlab"} ${n.kind})` });
     }
     const own = staticCidr(f);
     if (own === undefined) return void errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: "a DHCP server needs a static address" });
