@@ -1,11 +1,15 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
 import { TOPOLOGY_SCHEMA, describeTopology, describeTopologySvg, formatLabSummary, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
+
+/** A headless Chromium to render SVGs with, as harness/report/html.test.ts finds it. */
+const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"].map((name) => spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }))
+  .find((r) => r.status === 0 && r.stdout.trim() !== "")?.stdout.trim();
 
 const example = (name: string): Topology => {
   const r = loadTopology(name);
@@ -200,6 +204,31 @@ describe("topology files", () => {
     expect(fq.links.find((l) => l.name === "narrow")!.texts).toEqual(["narrow", "20 Mb/s, 10 ms", "drop-tail 1000 pkts, MTU 1280"]);
     expect(parse(describeTopologySvg(example("dumbbell-xen"))).nodes.find((n) => n.name === "src1")!.texts[1]).toBe("host · xen");
   });
+
+  it.skipIf(CHROMIUM === undefined)(`describeTopologySvg() renders in headless Chromium: no parser error, every node and link in the DOM, a drawn picture${CHROMIUM === undefined ? " (skipped: no chromium)" : ""}`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-describe-"));
+    try {
+      const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--user-data-dir=${join(dir, "profile")}`];
+      for (const name of ["lan-dhcp", "dumbbell-cc"]) {
+        const t = example(name);
+        const file = join(dir, `${name}.svg`);
+        writeFileSync(file, describeTopologySvg(t));
+        const dom = spawnSync(CHROMIUM!, [...flags, "--dump-dom", `file://${file}`], { encoding: "utf8", timeout: 60_000 });
+        expect(dom.status).toBe(0);
+        expect(dom.stdout).not.toContain("parsererror");
+        expect(dom.stdout.match(/<g class="node"/g)).toHaveLength(t.nodes.length);
+        expect(dom.stdout.match(/<g class="link"[^>]*>\s*<line /g)).toHaveLength(t.links.length);
+        const png = join(dir, `${name}.png`);
+        const shot = spawnSync(CHROMIUM!, [...flags, "--window-size=1400,500", `--screenshot=${png}`, `file://${file}`], { encoding: "utf8", timeout: 60_000 });
+        expect(shot.status).toBe(0);
+        expect(readFileSync(png).subarray(1, 4).toString("latin1")).toBe("PNG");
+        // Boxes, lines and labels compress to tens of KB; a blank page to a few.
+        expect(statSync(png).size).toBeGreaterThan(20_000);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("netlab lab describe FILE --svg OUT.svg prints the text and writes the drawing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "netlab-describe-"));
