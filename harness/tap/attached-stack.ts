@@ -1,7 +1,7 @@
 // The stack `netlab attach` runs on a device: createStack plus the applications attach offers
 // (ICMP echo both ways, a DHCP client, an HTTP file server), behind one small interface.
 // composeAttachedStack(deps, options): builds it; ready resolves once an address is configured.
-import { type ArpOptions, createStack, type Stack } from "../../stack/index.ts";
+import { type ArpOptions, createStack, type Stack, type StackIpv6Options } from "../../stack/index.ts";
 import { dhcpClientOnStack, type DhcpClient, type DhcpClientOptions } from "../../stack/app/dhcp/index.ts";
 import { createHttpServer, type HttpServer, type HttpServerOptions, type HttpServerStats } from "../../stack/app/http/index.ts";
 import type { ByteStream, TcpListener, TcpStream } from "../../stack/transport/types.ts";
@@ -18,7 +18,7 @@ export interface AttachedStack {
   readonly dhcp: DhcpClient | undefined;
   /** The HTTP server when serving files. */
   readonly http: HttpServer | undefined;
-  /** Resolves with the address once configured (static: at once; DHCP: first lease). */
+  /** Resolves with the IPv4 address once configured (static: at once; DHCP: first lease; never without IPv4). */
   readonly ready: Promise<Ipv4Cidr>;
   gateway(): Ipv4Address | undefined;
   /** Flat counters of the layers ("ipv4.rxPackets", "icmp.drops.bad-checksum", ...). */
@@ -44,7 +44,10 @@ export interface StopReport {
 
 /** Options of composeAttachedStack(). */
 export interface AttachedStackOptions {
-  readonly address: { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address } | { readonly kind: "dhcp" };
+  /** IPv4: static, DHCP, or none (v6 only). */
+  readonly address: { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address } | { readonly kind: "dhcp" } | { readonly kind: "none" };
+  /** IPv6 on the stack (absent: v4 only): static addresses, SLAAC, DAD callbacks. */
+  readonly ipv6?: StackIpv6Options;
   readonly http?: { readonly root: string; readonly port: number; readonly options?: HttpServerOptions };
   /** DHCP client behaviour (attach starts the first DISCOVER within 0..500 ms). */
   readonly dhcp?: DhcpClientOptions;
@@ -108,6 +111,11 @@ function trackingListener(listener: TcpListener, accepted: Set<ByteStream>): Tcp
   };
 }
 
+/** `options` with IPv6 on when `ipv6` is given. */
+function withIpv6<T extends object>(options: T, ipv6: StackIpv6Options | undefined): T & { ipv6?: StackIpv6Options } {
+  return ipv6 === undefined ? options : { ...options, ipv6 };
+}
+
 /** Builds the stack on `device`. */
 export async function composeAttachedStack(
   deps: { device: NetDevice; clock: Clock; rng: Rng },
@@ -115,11 +123,12 @@ export async function composeAttachedStack(
 ): Promise<AttachedStack> {
   const address = options.address;
   const arp = options.arp === undefined ? {} : { arp: options.arp };
-  const stack = createStack(deps, address.kind === "static"
+  const stack = createStack(deps, withIpv6(address.kind === "static"
     ? { name: "attach", ipv4: address.gateway === undefined ? { cidr: address.cidr } : { cidr: address.cidr, gateway: address.gateway }, ...arp }
-    : { name: "attach", ...arp });
+    : { name: "attach", ...arp }, options.ipv6));
   let http: HttpServer | undefined;
   let listener: TcpListener | undefined;
+  let listener6: TcpListener | undefined;
   const accepted = new Set<ByteStream>();
   if (options.http !== undefined) {
     const listening = stack.tcp.listen(options.http.port);
@@ -127,11 +136,20 @@ export async function composeAttachedStack(
     listener = listening.value;
     http = createHttpServer({ clock: deps.clock }, createStaticHandler({ root: options.http.root }), { serverName: "netlab", ...options.http.options });
     http.listen(trackingListener(listening.value, accepted));
+    // A dual-stack attach serves the same files over TCP over IPv6.
+    if (stack.tcp6 !== undefined) {
+      const six = stack.tcp6.listen(options.http.port);
+      if (!six.ok) throw attachError(`cannot listen on TCP6 port ${options.http.port}: ${six.error}`);
+      listener6 = six.value;
+      http.listen(trackingListener(six.value, accepted));
+    }
   }
   let dhcp: DhcpClient | undefined;
   let ready: Promise<Ipv4Cidr>;
   if (address.kind === "static") {
     ready = Promise.resolve(address.cidr);
+  } else if (address.kind === "none") {
+    ready = new Promise<Ipv4Cidr>(() => undefined);
   } else {
     const client = dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 500, ...options.dhcp }, { probe: options.dhcpProbe ?? true });
     dhcp = client;
@@ -163,6 +181,7 @@ export async function composeAttachedStack(
       const open = [...accepted].filter(isOpen);
       http?.close();
       listener?.close();
+      listener6?.close();
       const waits: Promise<unknown>[] = [];
       if (open.length > 0) waits.push(new Promise((r) => setTimeout(r, finWaitMs)));
       if (dhcp !== undefined && dhcp.state !== "stopped") {

@@ -2,7 +2,7 @@
 // namespace this test created; it answers ping, pings back, writes a valid capture, and
 // cleans up on SIGINT. Also its coded errors.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,6 +57,80 @@ describe.skipIf(skip)("netlab attach", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("dual stack: --ip takes a v4 and a v6 CIDR; the kernel pings the stack's v6 global and link-local addresses, curl -6 fetches from --http-root, and --json names each address's family", async () => {
+    const tap = tapName();
+    const root = mkdtempSync(join(tmpdir(), "netlab-attach6-"));
+    writeFileSync(join(root, "hello.txt"), "hello over IPv6\n");
+    await withNetns(async (ns) => {
+      const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24",
+        "--ip", "192.0.2.2/24", "--ip", "2001:db8::2/64", "--http-root", root, "--stats-interval", "0.2", "--json"], { cwd: ROOT });
+      let stdout = "", stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      try {
+        const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+        const addresses = () => events().filter((e) => e["event"] === "address");
+        await waitUntil(() => addresses().some((e) => e["address"] === "2001:db8::2/64"), 10_000, `attach to report its v6 address after DAD (stderr: ${stderr})`);
+        expect(addresses().find((e) => e["family"] === "ipv4")).toMatchObject({ address: "192.0.2.2/24" });
+        expect(addresses().find((e) => e["address"] === "2001:db8::2/64")).toMatchObject({ family: "ipv6", origin: "static" });
+        const linkLocal = addresses().find((e) => e["family"] === "ipv6" && e["origin"] === "link-local");
+        expect(linkLocal?.["address"]).toMatch(/^fe80::[0-9a-f:]+\/64$/);
+        expect((await ns.exec("ip", ["-6", "addr", "add", "2001:db8::1/64", "dev", tap, "nodad"])).code).toBe(0);
+        const global = await ns.exec("ping", ["-6", "-n", "-c", "3", "-i", "0.1", "-W", "2", "2001:db8::2"], { timeoutMs: 10_000 });
+        expect(global.stdout).toMatch(/3 packets transmitted, 3 received/);
+        const ll = String(linkLocal!["address"]).split("/")[0]!;
+        const viaLinkLocal = await ns.exec("ping", ["-6", "-n", "-c", "2", "-i", "0.1", "-W", "2", `${ll}%${tap}`], { timeoutMs: 10_000 });
+        expect(viaLinkLocal.stdout).toMatch(/2 packets transmitted, 2 received/);
+        await waitUntil(() => events().some((e) => e["event"] === "counters" && (e["icmpv6.echoRepliesSent"] as number) >= 5), 5000, "counters showing 5 ICMPv6 echo replies");
+        // The v4 side still answers beside it, and the same files are served over both families.
+        const v4 = await ns.exec("ping", ["-n", "-c", "1", "-W", "2", "192.0.2.2"], { timeoutMs: 10_000 });
+        expect(v4.stdout).toMatch(/1 packets transmitted, 1 received/);
+        for (const url of ["http://[2001:db8::2]/hello.txt", "http://192.0.2.2/hello.txt"]) {
+          const curl = await ns.exec("curl", ["-sS", "-g", "--max-time", "5", url], { timeoutMs: 10_000 });
+          expect(curl.stdout, curl.stderr).toBe("hello over IPv6\n");
+        }
+        child.kill("SIGINT");
+        expect(await exited).toBe(0);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    });
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("--slaac: a v6-only stack autoconfigures from dnsmasq's RAs on the kernel side, reports the address (family ipv6, origin slaac, the router) and answers ping6 on it", async () => {
+    const tap = tapName();
+    await withNetns(async (ns) => {
+      const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--slaac", "--stats-interval", "0", "--json"], { cwd: ROOT });
+      let stdout = "", stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      let dnsmasq: { stop(): Promise<unknown> } | undefined;
+      try {
+        const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+        await waitUntil(() => events().some((e) => e["event"] === "attached"), 10_000, `attach to come up (stderr: ${stderr})`);
+        // The tap is in the namespace and up (--peer) once attach says "attached".
+        expect((await ns.exec("ip", ["-6", "addr", "add", "2001:db8:1::1/64", "dev", tap, "nodad"])).code).toBe(0);
+        dnsmasq = ns.spawn("dnsmasq", ["--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${tap}`, "--bind-interfaces", "--enable-ra", "--dhcp-range=2001:db8:1::,ra-only,64,1h"]);
+        await waitUntil(() => events().some((e) => e["event"] === "address" && e["origin"] === "slaac"), 20_000, `a SLAAC address from dnsmasq's RA (stdout: ${stdout})`);
+        const slaac = events().find((e) => e["event"] === "address" && e["origin"] === "slaac")!;
+        expect(slaac).toMatchObject({ family: "ipv6" });
+        expect(slaac["address"]).toMatch(/^2001:db8:1:0:[0-9a-f:]+\/64$/);
+        expect(slaac["router"]).toMatch(/^fe80::/);
+        expect(events().some((e) => e["family"] === "ipv4")).toBe(false);
+        const ping = await ns.exec("ping", ["-6", "-n", "-c", "3", "-i", "0.1", "-W", "2", String(slaac["address"]).split("/")[0]!], { timeoutMs: 10_000 });
+        expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
+        child.kill("SIGINT");
+        expect(await exited).toBe(0);
+      } finally {
+        await dnsmasq?.stop();
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    });
   });
 
   it("creates a missing namespace for the tap and removes it again on SIGTERM", async () => {
@@ -164,6 +238,6 @@ describe.skipIf(skip)("netlab attach", () => {
     expect(taken.stderr).toContain("[TAP_NAME_TAKEN]");
     const usage = run("--tap", "x", "--ip", "192.0.2.2/24", "--dhcp");
     expect(usage.status).toBe(2);
-    expect(usage.stderr).toContain("give exactly one of --ip CIDR and --dhcp");
+    expect(usage.stderr).toContain("give only one of an IPv4 --ip and --dhcp");
   });
 });

@@ -32,6 +32,16 @@ describe("parseAttachArgs()", () => {
     });
   });
 
+  it("reads a dual stack from repeated --ip (one IPv4, any IPv6), a v6-only stack, and --slaac (with or without IPv4)", () => {
+    expect(parseAttachArgs(["--tap", "nl0", "--ip", "2001:db8::2/64", "--ip", "192.0.2.2/24", "--ip", "fd00::2/64"])).toMatchObject({
+      address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 } }, ipv6: { addresses: ["2001:db8::2/64", "fd00::2/64"], slaac: false },
+    });
+    expect(parseAttachArgs(["--tap", "nl0", "--ip", "2001:db8::2/64"])).toMatchObject({ address: { kind: "none" }, ipv6: { addresses: ["2001:db8::2/64"], slaac: false } });
+    expect(parseAttachArgs(["--tap", "nl0", "--slaac"])).toMatchObject({ address: { kind: "none" }, ipv6: { addresses: [], slaac: true } });
+    expect(parseAttachArgs(["--tap", "nl0", "--dhcp", "--slaac"])).toMatchObject({ address: { kind: "dhcp" }, ipv6: { addresses: [], slaac: true } });
+    expect(parseAttachArgs(["--tap", "nl0", "--dhcp"]).ipv6).toBeUndefined();
+  });
+
   it("reads --count, --interval and --seed (ping -c / -i, the stack's Rng seed)", () => {
     expect(parseAttachArgs(["--tap", "nl0", "--ip", "192.0.2.2/24", "--ping", "192.0.2.1", "--count=5", "--interval", "0.2", "--seed", "0xffffffff"]))
       .toMatchObject({ ping: 0xc0000201, count: 5, pingIntervalS: 0.2, seed: 0xffffffff });
@@ -44,9 +54,14 @@ describe("parseAttachArgs()", () => {
     [["--tap", "nl0", "--dhcp", "--ping", "192.0.2.1", "--interval", "1ms"], "--interval"],
     [["--tap", "nl0", "--dhcp", "--seed", "4294967296"], "--seed"],
     [["--ip", "192.0.2.2/24"], "--tap is required"],
-    [["--tap", "nl0"], "exactly one of --ip CIDR and --dhcp"],
-    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--dhcp"], "exactly one of --ip CIDR and --dhcp"],
-    [["--tap", "nl0", "--dhcp", "--gateway", "192.0.2.1"], "--gateway goes with --ip"],
+    [["--tap", "nl0"], "give --ip CIDR (IPv4 or IPv6), --dhcp or --slaac"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--dhcp"], "give only one of an IPv4 --ip and --dhcp"],
+    [["--tap", "nl0", "--dhcp", "--gateway", "192.0.2.1"], "--gateway goes with an IPv4 --ip"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--ip", "192.0.2.3/24"], "at most one IPv4 --ip"],
+    [["--tap", "nl0", "--ip", "2001:db8::2"], "--ip needs ADDRESS/PREFIX (192.0.2.10/24 or 2001:db8::2/64), got '2001:db8::2'"],
+    [["--tap", "nl0", "--ip", "2001:db8::g/64"], "got '2001:db8::g/64'"],
+    [["--tap", "nl0", "--ip", "2001:db8::2/129"], "got '2001:db8::2/129'"],
+    [["--tap", "nl0", "--slaac", "--ping", "192.0.2.1"], "--ping pings an IPv4 address"],
     [["--tap", "nl0", "--ip", "192.0.2.300/24"], "--ip needs ADDRESS/PREFIX (192.0.2.10/24), got '192.0.2.300/24'"],
     [["--tap", "nl0", "--ip", "192.0.2.2/24", "--http-port", "70000"], "--http-port"],
     [["--tap", "nl0", "--ip", "192.0.2.2/24", "--netns", "a/b"], "--netns needs a namespace name"],

@@ -1,5 +1,6 @@
-// `netlab attach --tap NAME [--netns NS] (--ip CIDR [--gateway IP] | --dhcp) [--http-root DIR]
-//  [--xen] [--pcap FILE] ...`: the stack on a real tap device, with the Linux kernel as its peer.
+// `netlab attach --tap NAME [--netns NS] (--ip CIDR [--gateway IP] | --dhcp) [--ip V6CIDR]...
+//  [--slaac] [--http-root DIR] [--xen] [--pcap FILE] ...`: the stack on a real tap device, with
+// the Linux kernel as its peer; dual-stack when given v6 addresses or --slaac.
 // Opens the tap, moves it into NS when given (creating NS if missing, removing it again on exit),
 // optionally configures the kernel end (--peer CIDR), brings up createStack on the real clock,
 // serves files over HTTP, prints its address and live counters, and runs until SIGINT/SIGTERM
@@ -13,10 +14,11 @@ import { accessSync, constants, statSync } from "node:fs";
 import type { NetDevice } from "../../../stack/link/types.ts";
 import { withCapture } from "../../../stack/link/capture.ts";
 import { formatIpv4, formatMac, type Ipv4Address, type Ipv4Cidr, type MacAddress } from "../../../stack/wire/address.ts";
+import { formatIpv6, parseIpv6Address } from "../../../stack/wire/ipv6-address.ts";
 import { NetlabError } from "../../../stack/error.ts";
 import { err, ok } from "../../../stack/result.ts";
 import {
-  flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr, parseMacAddress, parseSeed, UsageError, type ValueResult,
+  flagReader, flagValue, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr, parseMacAddress, parseSeed, UsageError, type ValueResult,
 } from "../args.ts";
 import { createCaptureFile, type CaptureFile } from "../../pcap/files.ts";
 import { listNetns, run as runCommand, runChecked } from "../../netns/index.ts";
@@ -27,14 +29,18 @@ import { startXenAttachment, withImmediateTimers, type XenAttachment } from "../
 
 export const summary = "attach the stack to a Linux tap device (the kernel is the peer)";
 
-const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gateway IP] | --dhcp)
+const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gateway IP] | --dhcp) [--ip V6CIDR]... [--slaac]
                      [--peer CIDR] [--http-root DIR] [--http-port N] [--pcap FILE] [--xen]
                      [--mac MAC] [--offloads] [--ping IP [--count N] [--interval S]] [--seed S]
                      [--duration S] [--stats-interval S] [--json]
   --tap NAME        tap interface to create or attach to (1..15 characters)
   --netns NS        move the tap's kernel end into namespace NS (created if missing, then removed on exit)
-  --ip CIDR         the stack's address, e.g. 192.0.2.2/24; --gateway IP sets its default route
+  --ip CIDR         the stack's address, e.g. 192.0.2.2/24; --gateway IP sets its default route. Repeatable
+                    with IPv6 CIDRs (2001:db8::2/64) for a dual stack (at most one IPv4 one); an IPv6
+                    --ip alone gives a v6-only stack (with its link-local address)
   --dhcp            obtain the address from a DHCP server on the link (released on exit)
+  --slaac           IPv6 on, addresses autoconfigured from Router Advertisements on the link (RFC 4862;
+                    the kernel side's radvd or dnsmasq enable-ra); each address is reported once usable
   --peer CIDR       also configure the kernel end with CIDR and bring it up (e.g. 192.0.2.1/24)
   --http-root DIR   serve DIR over HTTP (port --http-port, default 80)
   --pcap FILE       record every frame the stack sends and receives (.pcap or .pcapng)
@@ -63,7 +69,10 @@ Runs as root (tap devices need CAP_NET_ADMIN).
 export interface AttachOptions {
   readonly tap: string;
   readonly netns?: string;
-  readonly address: { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address } | { readonly kind: "dhcp" };
+  /** IPv4: a static address, DHCP, or none (a v6-only stack). */
+  readonly address: { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address } | { readonly kind: "dhcp" } | { readonly kind: "none" };
+  /** IPv6 (absent: v4 only): static addresses ("2001:db8::2/64") and SLAAC. */
+  readonly ipv6?: { readonly addresses: readonly string[]; readonly slaac: boolean };
   readonly peer?: string;
   readonly httpRoot?: string;
   readonly httpPort: number;
@@ -97,7 +106,7 @@ const ATTACH_SPEC = {
   command: "attach",
   usage: USAGE,
   options: {
-    tap: { type: "string" }, netns: { type: "string" }, ip: { type: "string" }, gateway: { type: "string" }, dhcp: { type: "boolean" },
+    tap: { type: "string" }, netns: { type: "string" }, ip: { type: "string", multiple: true }, gateway: { type: "string" }, dhcp: { type: "boolean" }, slaac: { type: "boolean" },
     peer: { type: "string" }, "http-root": { type: "string" }, "http-port": { type: "string" }, pcap: { type: "string" },
     xen: { type: "boolean" }, mac: { type: "string" }, offloads: { type: "boolean" }, ping: { type: "string" },
     count: { type: "string" }, interval: { type: "string" }, seed: { type: "string" },
@@ -117,11 +126,24 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
   const get = flagReader(ATTACH_SPEC.command, v);
   const usage = (message: string): UsageError => new UsageError(ATTACH_SPEC.command, message);
   const dhcp = v.dhcp === true;
-  if ((v.ip === undefined) === !dhcp) throw usage("give exactly one of --ip CIDR and --dhcp");
-  if (v.gateway !== undefined && v.ip === undefined) throw usage("--gateway goes with --ip");
-  const cidr = get("ip", parseIpv4Cidr);
+  const slaac = v.slaac === true;
+  // Each --ip is an IPv4 or an IPv6 CIDR (one with a colon is IPv6).
+  const ips = v.ip ?? [];
+  const v6Texts = ips.filter((t) => t.includes(":"));
+  const v4Texts = ips.filter((t) => !t.includes(":"));
+  for (const t of v6Texts) {
+    const [a, len, ...rest] = t.split("/");
+    const n = Number(len);
+    if (rest.length > 0 || a === undefined || !parseIpv6Address(a).ok || !/^\d{1,3}$/.test(len ?? "") || n > 128) throw usage(`--ip needs ADDRESS/PREFIX (192.0.2.10/24 or 2001:db8::2/64), got '${t}'`);
+  }
+  if (v4Texts.length > 1) throw usage("at most one IPv4 --ip (more --ip are IPv6 CIDRs)");
+  if (v4Texts.length === 1 && dhcp) throw usage("give only one of an IPv4 --ip and --dhcp");
+  if (v4Texts.length === 0 && !dhcp && v6Texts.length === 0 && !slaac) throw usage("give --ip CIDR (IPv4 or IPv6), --dhcp or --slaac");
+  if (v.gateway !== undefined && v4Texts.length === 0) throw usage("--gateway goes with an IPv4 --ip");
+  const cidr = flagValue(ATTACH_SPEC.command, "ip", v4Texts[0], parseIpv4Cidr);
   const gateway = get("gateway", parseIpv4Address);
-  const address: AttachOptions["address"] = cidr === undefined ? { kind: "dhcp" } : gateway === undefined ? { kind: "static", cidr } : { kind: "static", cidr, gateway };
+  const address: AttachOptions["address"] = cidr === undefined ? (dhcp ? { kind: "dhcp" } : { kind: "none" }) : gateway === undefined ? { kind: "static", cidr } : { kind: "static", cidr, gateway };
+  const ipv6 = v6Texts.length > 0 || slaac ? { addresses: v6Texts, slaac } : undefined;
   get("peer", parseIpv4Cidr);
   const netns = get("netns", namespaceName);
   const mac = get("mac", parseMacAddress);
@@ -129,12 +151,13 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
   const count = get("count", (t) => parseInteger(t, 1));
   const intervalMs = get("interval", (t) => parseDuration(t, "s", 10));
   const seed = get("seed", parseSeed);
+  if (ping !== undefined && address.kind === "none") throw usage("--ping pings an IPv4 address: give an IPv4 --ip or --dhcp");
   if (ping === undefined && count !== undefined) throw usage("--count goes with --ping");
   if (ping === undefined && intervalMs !== undefined) throw usage("--interval goes with --ping");
   const durationMs = get("duration", (t) => parseDuration(t, "s", 1));
   const statsMs = get("stats-interval", (t) => parseDuration(t, "s"));
   return {
-    tap: v.tap!, address, httpPort: get("http-port", (t) => parseInteger(t, 1, 65535)) ?? 80, xen: v.xen === true, offloads: v.offloads === true,
+    tap: v.tap!, address, ...(ipv6 === undefined ? {} : { ipv6 }), httpPort: get("http-port", (t) => parseInteger(t, 1, 65535)) ?? 80, xen: v.xen === true, offloads: v.offloads === true,
     statsIntervalS: statsMs === undefined ? 1 : statsMs / 1000, json: v.json === true,
     ...(netns !== undefined ? { netns } : {}),
     ...(v.peer !== undefined ? { peer: v.peer } : {}),
@@ -227,8 +250,9 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     const ipArgs = kernelNs === undefined ? [] : ["-n", kernelNs];
     if (options.peer !== undefined) {
       try {
+        // A v4-only stack: keep the kernel end's IPv6 chatter (DAD, RS, MLD) off the link.
         const sysctl = ["sysctl", "-qw", `net.ipv6.conf.${tap.name}.disable_ipv6=1`];
-        await runCommand(kernelNs === undefined ? sysctl[0]! : "ip", kernelNs === undefined ? sysctl.slice(1) : ["netns", "exec", kernelNs, ...sysctl]);
+        if (options.ipv6 === undefined) await runCommand(kernelNs === undefined ? sysctl[0]! : "ip", kernelNs === undefined ? sysctl.slice(1) : ["netns", "exec", kernelNs, ...sysctl]);
         await runChecked("ip", [...ipArgs, "addr", "add", options.peer, "dev", tap.name]);
         await runChecked("ip", [...ipArgs, "link", "set", tap.name, "up"]);
       } catch (e) {
@@ -266,8 +290,10 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       }
     }
 
+    const v6 = options.ipv6;
     const stack = await composeAttachedStack({ device, clock, rng }, {
       address: options.address,
+      ...(v6 === undefined ? {} : { ipv6: { ...(v6.addresses.length > 0 ? { addresses: v6.addresses } : {}), slaac: v6.slaac } }),
       ...(options.httpRoot !== undefined ? { http: { root: options.httpRoot, port: options.httpPort } } : {}),
       // A known address moving to another MAC is a failover or a spoofer: say so when it happens.
       arp: {
@@ -295,9 +321,31 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     const ready = stack.ready.then((cidr) => {
       out.line(`address ${formatCidr(cidr)}${stack.gateway() !== undefined ? ` gateway ${formatIpv4(stack.gateway()!)}` : ""}` +
         `${options.httpRoot !== undefined ? `, serving ${options.httpRoot} on http://${formatIpv4(cidr.address)}:${options.httpPort}/` : ""}`,
-      { event: "address", address: formatCidr(cidr), gateway: stack.gateway() !== undefined ? formatIpv4(stack.gateway()!) : null });
+      { event: "address", family: "ipv4", address: formatCidr(cidr), gateway: stack.gateway() !== undefined ? formatIpv4(stack.gateway()!) : null });
       return cidr;
     });
+    // IPv6: each address once usable (DAD passed; link-local, static or SLAAC), or found a duplicate.
+    const ndp = stack.stack.ipv6?.ndp;
+    if (ndp !== undefined) {
+      const told = new Set<string>();
+      const tell = (): void => {
+        for (const a of ndp.addresses()) {
+          const text = `${formatIpv6(a.address)}/${a.prefixLength}`;
+          const key = `${text} ${a.state === "duplicate" ? "duplicate" : "usable"}`;
+          if (a.state === "tentative" || told.has(key)) continue;
+          told.add(key);
+          if (a.state === "duplicate") out.line(`address ${text} (${a.origin}) is a duplicate (DAD), not used`, { event: "address-duplicate", family: "ipv6", address: text, origin: a.origin });
+          else {
+            const http = options.httpRoot !== undefined && a.origin !== "link-local" ? `, serving ${options.httpRoot} on http://[${formatIpv6(a.address)}]:${options.httpPort}/` : "";
+            const router = ndp.routers()[0];
+            out.line(`address ${text} (${a.origin})${router === undefined ? "" : ` router ${formatIpv6(router.address)}`}${http}`,
+              { event: "address", family: "ipv6", address: text, origin: a.origin, router: router === undefined ? null : formatIpv6(router.address) });
+          }
+        }
+      };
+      const poll = setInterval(tell, 100);
+      cleanups.push(() => clearInterval(poll));
+    }
     ready.catch(() => undefined);
 
     return {
