@@ -13,6 +13,7 @@ import { formatCounters, formatPingSummary, parseAttachArgs, pingSummary } from 
 import { createTcpTestPeer, linuxSynOptions } from "../../../stack/transport/tcp/test-peer.ts";
 import { TCP_FLAG_SYN } from "../../../stack/wire/tcp.ts";
 import { unwrap } from "../../../stack/result.ts";
+import { ipv6 } from "../../../stack/wire/ipv6-address.ts";
 
 describe("parseAttachArgs()", () => {
   it("reads a static address with gateway, namespace, peer, HTTP root and capture", () => {
@@ -119,6 +120,21 @@ describe("attach's counters of hostile HTTP clients", () => {
       "http req 0  http open/conn 0/2  http refused/per-source 1/1  http reclaimed idle/slow 0/1  " +
       "http closed after-error/unread-body 2/0  http parse errors bare-lf:1",
     );
+  });
+
+  it("shows the IPv6 groups (ip6 rx/tx, echo6 in/out) for a dual stack that answered a ping6, and not for a v4-only stack", () => {
+    const clock = createVirtualClock();
+    const pair = createDevicePair(clock);
+    const a = createStack({ device: pair.a, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.2/24" }, ipv6: { addresses: ["2001:db8::2/64"], dadTransmits: 0, routerSolicitations: false } });
+    const b = createStack({ device: pair.b, clock, rng: createRng(2) }, { ipv6: { addresses: ["2001:db8::1/64"], dadTransmits: 0, routerSolicitations: false } });
+    let replied = false;
+    b.icmpv6!.ping(ipv6("2001:db8::2"), { timeoutMs: 1000 }, (r) => { replied = r.ok; });
+    clock.run(100);
+    expect(replied).toBe(true);
+    const groups = formatCounters(flattenCounters(a.counters())).split("  ").filter((g) => /^(ip6|echo6) /.test(g));
+    expect(groups).toEqual([expect.stringMatching(/^ip6 rx\/tx [1-9]\d*\/[1-9]\d*$/), "echo6 in/out 1/0"]);
+    const v4only = createStack({ device: createDevicePair(clock).a, clock, rng: createRng(3) }, { ipv4: { cidr: "192.0.2.3/24" } });
+    expect(formatCounters(flattenCounters(v4only.counters()))).not.toMatch(/ip6|echo6/);
   });
 
   it("shows the ARP groups once a spoofed ARP moved a known address and packets waited for a host that never answered", () => {

@@ -376,6 +376,9 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
   ["arp changed/lock-refused", ["arp.addressChanges", "arp.lockRefused"]],
   ["ip rx/tx", ["ipv4.rxPackets", "ipv4.txPackets"]],
   ["echo in/out", ["icmp.echoRequestsReceived", "icmp.echoRequestsSent"]],
+  // With IPv6 on (absent from a v4-only stack's counters, so left out of its line).
+  ["ip6 rx/tx", ["ipv6.rxPackets", "ipv6.txPackets"]],
+  ["echo6 in/out", ["icmpv6.echoRequestsReceived", "icmpv6.echoRequestsSent"]],
   ["udp rx/tx", ["udp.rxDatagrams", "udp.txDatagrams"]],
   ["tcp seg rx/tx", ["tcp.segmentsReceived", "tcp.segmentsSent"]],
   // Hostile TCP peers (issue 19 items 1, 2, 4, 6): SYN floods (cookies, a full or pruned SYN
