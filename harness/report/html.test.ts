@@ -116,6 +116,11 @@ describe("the HTML report", () => {
     expect(dom.status).toBe(0);
     expect(dom.stdout).toContain(`${r.checks.length} of ${r.checks.length} checks passed`);
     expect((dom.stdout.match(/<tr><td>GET \/|<td>h[23]<\/td><td>GET /g) ?? []).length).toBe(r.http.requests.length);
+    // The IPv6 half: the SLAAC table (h2's address from h1's RA), ping6 rows, TCP over IPv6; v6 checks named by family.
+    expect(dom.stdout).toContain("<td>h2</td><td>fe80::ff:fe00:2</td><td>2001:db8::ff:fe00:2</td><td>slaac</td><td>preferred</td>");
+    expect((dom.stdout.match(/<td>ping6 h\d → h\d \(answered \/ sent\)<\/td>/g) ?? []).length).toBe(r.ipv6.ping.pairs.length);
+    expect(dom.stdout).toContain("<td>TCP over IPv6 intact</td><td>yes</td>");
+    expect((dom.stdout.match(/<td>IPv6<\/td><td>[^<]+<\/td><td>ok<\/td>/g) ?? []).length).toBe(r.checks.filter((c) => c.family === "ipv6").length);
     const svgs = dom.stdout.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
     expect(svgs.length).toBe(1);
     expect(svgs[0]).toMatch(/<polyline[^>]*points="[\d.]+,[\d.]+ [\d.]+,[\d.]+/);

@@ -1,7 +1,7 @@
-// The `--report FILE.html` page of `netlab demo`: the checks, the hosts, the DHCP leases, pings,
-// UDP echo, the fragmented datagram, the TCP transfer, every HTTP request (with a chart of their
-// times to complete over the run), the switch and the impairments per port, h1's disk with Xen,
-// and a link to the capture.
+// The `--report FILE.html` page of `netlab demo`: the checks (with their family), the hosts, the
+// DHCP leases, pings, UDP echo, the fragmented datagram, the TCP transfer, every HTTP request (with
+// a chart of their times to complete over the run), the IPv6 half (SLAAC, ping6, TCP and HTTP over
+// v6), the switch and the impairments per port, h1's disk with Xen, and a link to the capture.
 import { lineChart } from "../../lab/svg.ts";
 import type { HtmlReport, ReportSection } from "../../report/html.ts";
 import type { DemoReport, RttReport } from "./demo.ts";
@@ -16,7 +16,7 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
       heading: "Checks",
       text: `${r.checks.length - failed.length} of ${r.checks.length} checks passed; seed ${r.seed}, ${r.virtualTimeMs / 1000} s of virtual time, ` +
         `network ready at ${r.networkReadyMs} ms; hosts ${r.xen ? "as Xen domUs behind netfront on dom0 bridges" : "as bare stacks on the switch ports"}.`,
-      table: { columns: ["check", "result", "detail"], rows: r.checks.map((c) => [c.name, c.ok ? "ok" : "FAILED", c.detail]) },
+      table: { columns: ["family", "check", "result", "detail"], rows: r.checks.map((c) => [c.family === "ipv6" ? "IPv6" : c.family === "ipv4" ? "IPv4" : "", c.name, c.ok ? "ok" : "FAILED", c.detail]) },
     },
     {
       heading: "Hosts",
@@ -77,6 +77,31 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
         series: clients.map((c) => ({ name: c, points: r.http.requests.filter((q) => q.client === c).map((q) => [q.startMs - firstMs, q.durationMs] as const) })),
       })],
     }),
+  });
+  const v = r.ipv6;
+  sections.push({
+    heading: "IPv6: SLAAC",
+    text: `${v.router} advertises ${v.prefix} in Router Advertisements; the other hosts autoconfigure from them (RFC 4862, with DAD).`,
+    table: {
+      columns: ["host", "link-local", "address", "origin", "state", "first RA (ms)", "RS sent", "RA sent", "default router"],
+      rows: v.hosts.map((h) => [h.name, h.linkLocal, h.address || "none", h.origin, h.state, h.firstRaAtMs < 0 ? "" : h.firstRaAtMs, h.rsSent, h.raSent, h.routers.join(", ")]),
+    },
+  });
+  sections.push({
+    heading: "IPv6: ping6, TCP and HTTP",
+    text: `HTTP over IPv6: ${v.http.totals.correct} of ${v.http.totals.requests} requests answered correctly (${v.http.totals.bytes} bytes) by ${v.http.server.host} at [${v.http.server.address}]:${v.http.server.port}.`,
+    table: {
+      columns: ["measure", "value"],
+      rows: [
+        ...v.ping.pairs.map((p) => [`ping6 ${p.from} → ${p.to} (answered / sent)`, `${p.replies} / ${p.sent}${p.rtt.count === 0 ? "" : `, rtt ${p.rtt.minMs}/${p.rtt.avgMs}/${p.rtt.maxMs} ms`}`]),
+        ["TCP over IPv6 bytes sent / received", `${v.tcp.bytes} / ${v.tcp.received}`],
+        ["TCP over IPv6 intact", v.tcp.intact ? "yes" : "NO"],
+        ["TCP over IPv6 duration (virtual ms)", v.tcp.durationMs],
+        ["TCP over IPv6 goodput (virtual, Mbit/s)", Math.round(v.tcp.virtualGoodputBitsPerSecond / 1e4) / 100],
+        ["TCP over IPv6 retransmissions", v.tcp.retransmits],
+        ...(v.tcp.error === undefined ? [] : [["TCP over IPv6 error", v.tcp.error]]),
+      ],
+    },
   });
   sections.push({
     heading: "Switch and impairments",
