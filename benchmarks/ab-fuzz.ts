@@ -16,24 +16,35 @@ if (before === undefined || after === undefined || name === undefined) {
   process.exit(2);
 }
 
-interface Target { fuzz(data: Buffer): void | Promise<void>; seeds?: () => Uint8Array[] }
+interface Target {
+  fuzz(data: Buffer): void | Promise<void>;
+  seeds?: () => Uint8Array[];
+}
 const load = async (root: string): Promise<Target> => (await import(path.resolve(root, "harness/fuzz/targets", `${name}.ts`))) as Target;
 const A = await load(before);
 const B = await load(after);
 const dir = path.resolve(after, "corpora", name);
 const inputs = [
   ...(B.seeds?.() ?? []),
-  ...readdirSync(dir).filter((f) => statSync(path.join(dir, f)).isFile()).sort().map((f) => new Uint8Array(readFileSync(path.join(dir, f)))),
+  ...readdirSync(dir)
+    .filter((f) => statSync(path.join(dir, f)).isFile())
+    .sort()
+    .map((f) => new Uint8Array(readFileSync(path.join(dir, f)))),
 ].map((u) => Buffer.from(u));
 
 /** Runs the inputs round-robin for `ms` of wall time; executions per CPU-second and the throwing ones. */
 async function run(t: Target, ms: number): Promise<{ rate: number; failing: number }> {
   const cpu0 = process.cpuUsage();
   const end = performance.now() + ms;
-  let n = 0, failing = 0;
+  let n = 0,
+    failing = 0;
   while (performance.now() < end) {
     for (const d of inputs) {
-      try { await t.fuzz(d); } catch { failing++; }
+      try {
+        await t.fuzz(d);
+      } catch {
+        failing++;
+      }
       n++;
     }
   }
@@ -43,16 +54,24 @@ async function run(t: Target, ms: number): Promise<{ rate: number; failing: numb
 
 await run(A, 1000);
 await run(B, 1000);
-const a: number[] = [], b: number[] = [], ratio: number[] = [];
-let failA = 0, failB = 0;
+const a: number[] = [],
+  b: number[] = [],
+  ratio: number[] = [];
+let failA = 0,
+  failB = 0;
 for (let i = 0; i < Number(pairs); i++) {
   // alternate which tree runs first in a pair
   const first = i % 2 === 0 ? A : B;
   const r1 = await run(first, Number(seconds) * 1000);
   const r2 = await run(first === A ? B : A, Number(seconds) * 1000);
   const [x, y] = first === A ? [r1, r2] : [r2, r1];
-  a.push(x.rate); b.push(y.rate); ratio.push(y.rate / x.rate);
-  failA += x.failing; failB += y.failing;
+  a.push(x.rate);
+  b.push(y.rate);
+  ratio.push(y.rate / x.rate);
+  failA += x.failing;
+  failB += y.failing;
 }
 const med = (v: number[]): number => [...v].sort((p, q) => p - q)[v.length >> 1]!;
-console.log(`${name} (${inputs.length} inputs): before ${med(a).toFixed(0)} after ${med(b).toFixed(0)} exec per CPU-second; pairwise after/before median ${med(ratio).toFixed(3)} [${ratio.map((r) => r.toFixed(2)).join(" ")}]; throwing executions before ${failA}, after ${failB}`);
+console.log(
+  `${name} (${inputs.length} inputs): before ${med(a).toFixed(0)} after ${med(b).toFixed(0)} exec per CPU-second; pairwise after/before median ${med(ratio).toFixed(3)} [${ratio.map((r) => r.toFixed(2)).join(" ")}]; throwing executions before ${failA}, after ${failB}`,
+);

@@ -12,15 +12,34 @@ if (before === undefined || after === undefined) {
 type Sim = typeof import("./lib/sim.ts");
 const A = (await import(`${before}/benchmarks/lib/sim.ts`)) as Sim;
 const B = (await import(`${after}/benchmarks/lib/sim.ts`)) as Sim;
-const opts: import("./lib/sim.ts").TwoStacksOptions = kase === "1500" ? { mtu: 1500 } : kase === "9000" ? { mtu: 9000 } : kase === "gso" ? { mtu: 1500, gso: true } : JSON.parse(kase);
-const one = (sim: Sim): number => { const r = sim.bulk(sim.twoStacks(opts), Number(mb) * 1e6); return sim.gbits(r.bytes, r.cpuMs); };
-for (let i = 0; i < 3; i++) { one(A); one(B); }
-const a: number[] = [], b: number[] = [], ratio: number[] = [];
+const opts: import("./lib/sim.ts").TwoStacksOptions =
+  kase === "1500" ? { mtu: 1500 } : kase === "9000" ? { mtu: 9000 } : kase === "gso" ? { mtu: 1500, gso: true } : JSON.parse(kase);
+const one = (sim: Sim): number => {
+  const r = sim.bulk(sim.twoStacks(opts), Number(mb) * 1e6);
+  return sim.gbits(r.bytes, r.cpuMs);
+};
+for (let i = 0; i < 3; i++) {
+  one(A);
+  one(B);
+}
+const a: number[] = [],
+  b: number[] = [],
+  ratio: number[] = [];
 for (let i = 0; i < Number(pairs); i++) {
   // alternate which tree runs first in a pair
   let x: number, y: number;
-  if (i % 2 === 0) { x = one(A); y = one(B); } else { y = one(B); x = one(A); }
-  a.push(x); b.push(y); ratio.push(y / x);
+  if (i % 2 === 0) {
+    x = one(A);
+    y = one(B);
+  } else {
+    y = one(B);
+    x = one(A);
+  }
+  a.push(x);
+  b.push(y);
+  ratio.push(y / x);
 }
 const med = (v: number[]): number => [...v].sort((p, q) => p - q)[v.length >> 1]!;
-console.log(`${kase} before ${med(a).toFixed(2)} after ${med(b).toFixed(2)} Gbit/s per CPU-second; pairwise after/before median ${med(ratio).toFixed(3)} [${ratio.map((r) => r.toFixed(2)).join(" ")}]`);
+console.log(
+  `${kase} before ${med(a).toFixed(2)} after ${med(b).toFixed(2)} Gbit/s per CPU-second; pairwise after/before median ${med(ratio).toFixed(3)} [${ratio.map((r) => r.toFixed(2)).join(" ")}]`,
+);

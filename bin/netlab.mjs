@@ -9,7 +9,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 
 // A reader that goes away (`netlab demo | head`) is not an error of ours.
 for (const stream of [process.stdout, process.stderr]) {
-  stream.on("error", (e) => { if (e.code === "EPIPE") process.exit(process.exitCode ?? 0); else throw e; });
+  stream.on("error", (e) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    else throw e;
+  });
 }
 
 /** Latest modification time of the sources under the layer folders (0 when there are none). */

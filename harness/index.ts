@@ -3,8 +3,15 @@
 // Linux tap devices and network namespaces, pcap replay, the tshark oracle and the CLI's
 // main(). Everything here may use Node; the portable stack is `netlab`, Xen is `netlab/xen-sim`.
 export {
-  createCaptureFile, writeCaptureFile, readCaptureFile, parseCaptureBytes, isGzip, MAX_DECOMPRESSED_CAPTURE_BYTES,
-  type CaptureFile, type CaptureFileOptions, type ParseCaptureOptions,
+  createCaptureFile,
+  writeCaptureFile,
+  readCaptureFile,
+  parseCaptureBytes,
+  isGzip,
+  MAX_DECOMPRESSED_CAPTURE_BYTES,
+  type CaptureFile,
+  type CaptureFileOptions,
+  type ParseCaptureOptions,
 } from "./pcap/files.ts";
 export * from "./node/index.ts";
 export * from "./tap/index.ts";

@@ -9,12 +9,23 @@ describe("NetlabError", () => {
     expect(e).toBeInstanceOf(Error);
     expect(isNetlabError(e)).toBe(true);
     expect(isNetlabError(new Error("plain"))).toBe(false);
-    expect({ code: e.code, message: e.message, name: e.name, cause: e.cause }).toEqual({ code: "ERR_NETLAB_EXAMPLE", message: "could not do it", name: "NetlabError", cause });
+    expect({ code: e.code, message: e.message, name: e.name, cause: e.cause }).toEqual({
+      code: "ERR_NETLAB_EXAMPLE",
+      message: "could not do it",
+      name: "NetlabError",
+      cause,
+    });
     expect(new NetlabError("ERR_X", "m").cause).toBeUndefined();
   });
 
   it("is what unwrap() of an Err throws", () => {
-    expect(() => unwrap(err("bad-length", "3 bytes"))).toThrow(expect.objectContaining({ code: "ERR_NETLAB_UNWRAP", message: "unwrap of Err(bad-length: 3 bytes)" }));
-    try { unwrap(err("truncated")); } catch (e) { expect(e).toBeInstanceOf(NetlabError); }
+    expect(() => unwrap(err("bad-length", "3 bytes"))).toThrow(
+      expect.objectContaining({ code: "ERR_NETLAB_UNWRAP", message: "unwrap of Err(bad-length: 3 bytes)" }),
+    );
+    try {
+      unwrap(err("truncated"));
+    } catch (e) {
+      expect(e).toBeInstanceOf(NetlabError);
+    }
   });
 });

@@ -28,8 +28,12 @@ describe("createStack", () => {
   it("throws ERR_NETLAB_CONFIG on a malformed address string", () => {
     const clock = createVirtualClock();
     const pair = createDevicePair(clock);
-    expect(() => createStack({ device: pair.a, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.300/24" } })).toThrow(expect.objectContaining({ code: "ERR_NETLAB_CONFIG" }));
-    expect(() => createStack({ device: pair.b, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.3/24", gateway: "nope" } })).toThrow(expect.objectContaining({ code: "ERR_NETLAB_CONFIG" }));
+    expect(() => createStack({ device: pair.a, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.300/24" } })).toThrow(
+      expect.objectContaining({ code: "ERR_NETLAB_CONFIG" }),
+    );
+    expect(() => createStack({ device: pair.b, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.3/24", gateway: "nope" } })).toThrow(
+      expect.objectContaining({ code: "ERR_NETLAB_CONFIG" }),
+    );
   });
 
   it("two stacks in one process do not interfere", () => {

@@ -141,28 +141,37 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
   const ethernet = createEthernet(device, options.ethernet);
   let icmpLayer: IcmpLayer | undefined;
   const userResolutionFailed = options.arp?.onResolutionFailed;
-  const arp = createArp({ clock, rng, ethernet }, {
-    ...options.arp,
-    // RFC 1122 §3.3.1.4 / §2.3.2.2: tell local senders their next hop did not resolve.
-    onResolutionFailed: (ip, packets) => {
-      for (const p of packets) icmpLayer?.reportLocalError("host-unreachable", p);
-      userResolutionFailed?.(ip, packets);
+  const arp = createArp(
+    { clock, rng, ethernet },
+    {
+      ...options.arp,
+      // RFC 1122 §3.3.1.4 / §2.3.2.2: tell local senders their next hop did not resolve.
+      onResolutionFailed: (ip, packets) => {
+        for (const p of packets) icmpLayer?.reportLocalError("host-unreachable", p);
+        userResolutionFailed?.(ip, packets);
+      },
     },
-  });
-  const ipv4 = createIpv4({ clock, rng, ethernet, arp }, {
-    ...(options.reassembly === undefined ? {} : { reassembly: options.reassembly }),
-    ...(options.ipv4?.defaultTtl === undefined ? {} : { defaultTtl: options.ipv4.defaultTtl }),
-    ...(options.ipv4?.pmtuTimeoutMs === undefined ? {} : { pmtuTimeoutMs: options.ipv4.pmtuTimeoutMs }),
-  });
+  );
+  const ipv4 = createIpv4(
+    { clock, rng, ethernet, arp },
+    {
+      ...(options.reassembly === undefined ? {} : { reassembly: options.reassembly }),
+      ...(options.ipv4?.defaultTtl === undefined ? {} : { defaultTtl: options.ipv4.defaultTtl }),
+      ...(options.ipv4?.pmtuTimeoutMs === undefined ? {} : { pmtuTimeoutMs: options.ipv4.pmtuTimeoutMs }),
+    },
+  );
   const icmp = createIcmp({ clock, rng, ipv4 }, options.icmp);
   icmpLayer = icmp;
   const udp = createUdp({ ipv4, icmp, rng, txChecksumOffload: device.offloads.txChecksum }, options.udp);
 
-  const tcp = createTcpLayer({ ip: ipv4, clock, rng, icmp }, {
-    txChecksumOffload: device.offloads.txChecksum,
-    tsoMaxFrame: device.offloads.tso ? device.offloads.maxGsoFrame : 0,
-    ...options.tcp,
-  }) as StackTcpLayer;
+  const tcp = createTcpLayer(
+    { ip: ipv4, clock, rng, icmp },
+    {
+      txChecksumOffload: device.offloads.txChecksum,
+      tsoMaxFrame: device.offloads.tso ? device.offloads.maxGsoFrame : 0,
+      ...options.tcp,
+    },
+  ) as StackTcpLayer;
 
   let ipv6: Ipv6Stack | undefined;
   let icmpv6: Icmpv6Layer | undefined;
@@ -171,26 +180,59 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
   let tcpAdapter: Ipv6TransportAdapter | undefined;
   if (options.ipv6 !== undefined) {
     const v6 = options.ipv6;
-    const { addresses: staticAddresses, gateway: gateway6, advertise, icmpv6: icmpv6Options, udp: udp6Options, onAddressReady, slaac, maxExtensionHeaders, maxChainLength, pmtuTimeoutMs, maxPmtuEntries, reassembly: reassembly6, ...ndpOptions } = v6;
-    const ndp = createNdp({ clock, rng, ethernet }, {
-      ...ndpOptions,
-      slaac: slaac ?? false,
-      ...(gateway6 === undefined ? {} : { staticRouters: [toIpv6Cidr(gateway6).address] }),
-      ...(advertise === undefined ? {} : { advertise: { ...advertise, prefixes: advertise.prefixes.map((p) => { const x = toIpv6Cidr(p); return { prefix: x.address, prefixLength: x.prefixLength }; }) } }),
-    });
-    ipv6 = createIpv6({ clock, rng, ethernet, ndp }, {
-      ...(reassembly6 === undefined ? {} : { reassembly: reassembly6 }),
-      ...(maxExtensionHeaders === undefined ? {} : { maxExtensionHeaders }),
-      ...(maxChainLength === undefined ? {} : { maxChainLength }),
-      ...(pmtuTimeoutMs === undefined ? {} : { pmtuTimeoutMs }),
-      ...(maxPmtuEntries === undefined ? {} : { maxPmtuEntries }),
-    });
+    const {
+      addresses: staticAddresses,
+      gateway: gateway6,
+      advertise,
+      icmpv6: icmpv6Options,
+      udp: udp6Options,
+      onAddressReady,
+      slaac,
+      maxExtensionHeaders,
+      maxChainLength,
+      pmtuTimeoutMs,
+      maxPmtuEntries,
+      reassembly: reassembly6,
+      ...ndpOptions
+    } = v6;
+    const ndp = createNdp(
+      { clock, rng, ethernet },
+      {
+        ...ndpOptions,
+        slaac: slaac ?? false,
+        ...(gateway6 === undefined ? {} : { staticRouters: [toIpv6Cidr(gateway6).address] }),
+        ...(advertise === undefined
+          ? {}
+          : {
+              advertise: {
+                ...advertise,
+                prefixes: advertise.prefixes.map((p) => {
+                  const x = toIpv6Cidr(p);
+                  return { prefix: x.address, prefixLength: x.prefixLength };
+                }),
+              },
+            }),
+      },
+    );
+    ipv6 = createIpv6(
+      { clock, rng, ethernet, ndp },
+      {
+        ...(reassembly6 === undefined ? {} : { reassembly: reassembly6 }),
+        ...(maxExtensionHeaders === undefined ? {} : { maxExtensionHeaders }),
+        ...(maxChainLength === undefined ? {} : { maxChainLength }),
+        ...(pmtuTimeoutMs === undefined ? {} : { pmtuTimeoutMs }),
+        ...(maxPmtuEntries === undefined ? {} : { maxPmtuEntries }),
+      },
+    );
     icmpv6 = createIcmpv6({ clock, rng, ipv6 }, icmpv6Options);
     udp6 = createUdp6({ ipv6, icmpv6, rng }, udp6Options);
     // TCP leaves 20 bytes more before each segment than for IPv4 (62, 8-aligned): IPv6 and Ethernet (54) then write their headers in place.
     const adapter = createIpv6TransportAdapter({ ipv6, icmpv6 }, { checksumOffset: 16, headroom: TCP6_HEADROOM });
     tcpAdapter = adapter;
-    const layer6 = createTcpLayer({ ip: adapter.ip, clock, rng, icmp: adapter.icmp }, { ...options.tcp, txChecksumOffload: false, tsoMaxFrame: 0, headroom: TCP6_HEADROOM }) as StackTcpLayer;
+    const layer6 = createTcpLayer(
+      { ip: adapter.ip, clock, rng, icmp: adapter.icmp },
+      { ...options.tcp, txChecksumOffload: false, tsoMaxFrame: 0, headroom: TCP6_HEADROOM },
+    ) as StackTcpLayer;
     tcp6 = {
       layer: layer6,
       connect: (dst, dstPort, o) => layer6.connect(adapter.handleOf(dst), dstPort, o),
@@ -230,7 +272,16 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
       reassembly: ipv4.reassemblyCounters(),
       icmp: icmp.counters(),
       udp: udp.counters(),
-      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6: ipv6.counters(), reassembly6: ipv6.reassemblyCounters(), ndp: ipv6.ndp.counters(), icmpv6: icmpv6.counters(), ...(udp6 === undefined ? {} : { udp6: udp6.counters() }), ...(tcpAdapter === undefined ? {} : { tcp6Adapter: tcpAdapter.counters() }) }),
+      ...(ipv6 === undefined || icmpv6 === undefined
+        ? {}
+        : {
+            ipv6: ipv6.counters(),
+            reassembly6: ipv6.reassemblyCounters(),
+            ndp: ipv6.ndp.counters(),
+            icmpv6: icmpv6.counters(),
+            ...(udp6 === undefined ? {} : { udp6: udp6.counters() }),
+            ...(tcpAdapter === undefined ? {} : { tcp6Adapter: tcpAdapter.counters() }),
+          }),
     }),
   };
 }
@@ -251,7 +302,8 @@ function toIpv6Cidr(s: string): { address: Uint8Array; prefixLength: number } {
   const [addr = "", len] = s.split("/");
   const r = parseIpv6Address(addr);
   const prefixLength = len === undefined ? 128 : Number(len);
-  if (!r.ok || !Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 128 || (len !== undefined && !/^\d{1,3}$/.test(len))) throw configError(`bad IPv6 CIDR ${s}`);
+  if (!r.ok || !Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 128 || (len !== undefined && !/^\d{1,3}$/.test(len)))
+    throw configError(`bad IPv6 CIDR ${s}`);
   return { address: r.value, prefixLength };
 }
 
@@ -273,15 +325,37 @@ export { settle, type SettleOptions } from "./settle.ts";
 export { ok, err, unwrap, type Ok, type Err, type Result } from "./result.ts";
 export { NetlabError, isNetlabError } from "./error.ts";
 export {
-  type MacAddress, type Ipv4Address, type Ipv4Cidr, BROADCAST_MAC, IPV4_ANY, IPV4_BROADCAST,
-  formatMac, parseMac, formatIpv4, parseIpv4 as parseIpv4Address, parseCidr, formatCidr, prefixToMask,
+  type MacAddress,
+  type Ipv4Address,
+  type Ipv4Cidr,
+  BROADCAST_MAC,
+  IPV4_ANY,
+  IPV4_BROADCAST,
+  formatMac,
+  parseMac,
+  formatIpv4,
+  parseIpv4 as parseIpv4Address,
+  parseCidr,
+  formatCidr,
+  prefixToMask,
 } from "./wire/address.ts";
 export * from "./link/index.ts";
 export * from "./transport/index.ts";
 export type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters, PingOptions, PingReply, PingError } from "./net/types.ts";
 export type {
-  DadResult, Icmpv6Layer, Ipv6Delivery, Ipv6InterfaceAddress, Ipv6Layer, Ipv6SendError, Ipv6SendOptions, Ipv6Stack, NdpLayer, NeighborEntry,
-  Ping6Error, Ping6Options, Ping6Reply,
+  DadResult,
+  Icmpv6Layer,
+  Ipv6Delivery,
+  Ipv6InterfaceAddress,
+  Ipv6Layer,
+  Ipv6SendError,
+  Ipv6SendOptions,
+  Ipv6Stack,
+  NdpLayer,
+  NeighborEntry,
+  Ping6Error,
+  Ping6Options,
+  Ping6Reply,
 } from "./net/ipv6-types.ts";
 export { type Ipv6Address, formatIpv6, parseIpv6Address } from "./wire/ipv6-address.ts";
 export type { Udp6Datagram, Udp6Options, Udp6SendError, Udp6Socket, Udp6Stack } from "./transport/udp6.ts";

@@ -2,9 +2,16 @@
 import { NetlabError } from "./error.ts";
 
 /** Success carrying a value. */
-export interface Ok<T> { readonly ok: true; readonly value: T }
+export interface Ok<T> {
+  readonly ok: true;
+  readonly value: T;
+}
 /** Failure carrying a stable, string-literal error code (and optional detail). */
-export interface Err<E> { readonly ok: false; readonly error: E; readonly detail?: string }
+export interface Err<E> {
+  readonly ok: false;
+  readonly error: E;
+  readonly detail?: string;
+}
 /** The outcome of parsing or validating untrusted input. */
 export type Result<T, E> = Ok<T> | Err<E>;
 

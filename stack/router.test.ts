@@ -26,18 +26,37 @@ function lab(opts: { rightMtu?: number; forwarding?: ForwarderOptions; routes?: 
   const clock = createVirtualClock();
   const left = createDevicePair(clock, { macA: MAC_A, macB: MAC_R0 });
   const right = createDevicePair(clock, { macA: MAC_R1, macB: MAC_B, ...(opts.rightMtu === undefined ? {} : { mtu: opts.rightMtu }) });
-  const router = createRouter({ clock, rng: createRng(7) }, {
-    interfaces: [{ device: left.b, cidr: "192.0.2.1/24" }, { device: right.a, cidr: "198.51.100.1/24" }],
-    ...(opts.forwarding === undefined ? {} : { forwarding: opts.forwarding }),
-    ...(opts.routes === undefined ? {} : { routes: opts.routes }),
-  });
+  const router = createRouter(
+    { clock, rng: createRng(7) },
+    {
+      interfaces: [
+        { device: left.b, cidr: "192.0.2.1/24" },
+        { device: right.a, cidr: "198.51.100.1/24" },
+      ],
+      ...(opts.forwarding === undefined ? {} : { forwarding: opts.forwarding }),
+      ...(opts.routes === undefined ? {} : { routes: opts.routes }),
+    },
+  );
   const b = createStack({ device: right.b, clock, rng: createRng(8) }, { ipv4: { cidr: "198.51.100.10/24", gateway: "198.51.100.1" } });
   router.interface(0).arp.addStatic(A_IP, MAC_A);
   clock.run();
   left.log.length = 0;
   right.log.length = 0;
   const inject = (repr: Partial<Ipv4Repr>, payload: Uint8Array, linkDst = MAC_R0): Uint8Array => {
-    const full: Ipv4Repr = { src: A_IP, dst: B_IP, protocol: 17, ttl: 64, tos: 0, ident: 0x1234, dontFragment: false, moreFragments: false, fragmentOffset: 0, options: new Uint8Array(0), ...repr, payloadLength: payload.length };
+    const full: Ipv4Repr = {
+      src: A_IP,
+      dst: B_IP,
+      protocol: 17,
+      ttl: 64,
+      tos: 0,
+      ident: 0x1234,
+      dontFragment: false,
+      moreFragments: false,
+      fragmentOffset: 0,
+      options: new Uint8Array(0),
+      ...repr,
+      payloadLength: payload.length,
+    };
     const f = new Uint8Array(14 + 20 + full.options.length + payload.length);
     emitEthernet({ dst: linkDst, src: MAC_A, ethertype: 0x0800 }, f);
     const hl = emitIpv4(full, f, 14);
@@ -57,11 +76,13 @@ const udp = (src: number, dst: number, payload: Uint8Array): Uint8Array => {
 
 /** IPv4 frames one end of a pair sent. */
 function ipSent(pair: DevicePair, from: "a" | "b") {
-  return pair.log.filter((l) => l.from === from && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0800).map((l) => ({
-    eth: unwrap(parseEthernet(l.frame.data)),
-    ip: unwrap(parseIpv4(l.frame.data.subarray(14))),
-    bytes: l.frame.data.subarray(14),
-  }));
+  return pair.log
+    .filter((l) => l.from === from && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0800)
+    .map((l) => ({
+      eth: unwrap(parseEthernet(l.frame.data)),
+      ip: unwrap(parseIpv4(l.frame.data.subarray(14))),
+      bytes: l.frame.data.subarray(14),
+    }));
 }
 
 describe("router forwarding (RFC 1812)", () => {
@@ -108,7 +129,9 @@ describe("router forwarding (RFC 1812)", () => {
     t.inject({ ttl: 10 }, udp(A_IP, B_IP, data));
     const frags = ipSent(t.right, "a").map((f) => f.ip);
     expect(frags.map((f) => [f.fragmentOffset, f.moreFragments, f.payloadLength, f.ttl, f.ident])).toEqual([
-      [0, true, 552, 9, 0x1234], [552, true, 552, 9, 0x1234], [1104, false, 104, 9, 0x1234],
+      [0, true, 552, 9, 0x1234],
+      [552, true, 552, 9, 0x1234],
+      [1104, false, 104, 9, 0x1234],
     ]);
     expect(got).toEqual([data]);
     expect(t.router.forwarder.counters()).toMatchObject({ fragmentedDatagrams: 1, fragmentsSent: 3, forwarded: 1 });
@@ -121,7 +144,9 @@ describe("router forwarding (RFC 1812)", () => {
     t.inject({ ttl: 10, options }, udp(A_IP, B_IP, new Uint8Array(1100)));
     const frags = ipSent(t.right, "a");
     expect(frags.map((f) => [f.ip.options.length, f.ip.fragmentOffset, f.ip.moreFragments, f.ip.payloadLength])).toEqual([
-      [12, 0, true, 544], [4, 544, true, 552], [4, 1096, false, 12],
+      [12, 0, true, 544],
+      [4, 544, true, 552],
+      [4, 1096, false, 12],
     ]);
     expect([...frags[1]!.ip.options]).toEqual([0x82, 4, 0xaa, 0xbb]);
     for (const f of frags) expect(internetChecksum(f.bytes.subarray(0, 20 + f.ip.options.length))).toBe(0);
@@ -129,7 +154,8 @@ describe("router forwarding (RFC 1812)", () => {
     t.right.log.length = 0;
     t.inject({ ttl: 10, ident: 9, moreFragments: true, fragmentOffset: 800 }, new Uint8Array(1000));
     expect(ipSent(t.right, "a").map((f) => [f.ip.fragmentOffset, f.ip.moreFragments, f.ip.payloadLength])).toEqual([
-      [800, true, 552], [1352, true, 448],
+      [800, true, 552],
+      [1352, true, 448],
     ]);
   });
 
@@ -186,7 +212,10 @@ describe("router forwarding (RFC 1812)", () => {
     expect(ipSent(t.right, "a")).toHaveLength(0);
     expect(ipSent(t.left, "b")).toHaveLength(0);
     expect(t.router.forwarder.counters().drops).toEqual({
-      "link-local": 2, "martian-source": 2, "directed-broadcast": 1, "link-broadcast": 2,
+      "link-local": 2,
+      "martian-source": 2,
+      "directed-broadcast": 1,
+      "link-broadcast": 2,
     });
   });
 
@@ -213,9 +242,15 @@ describe("router forwarding (RFC 1812)", () => {
     const clock = createVirtualClock();
     const left = createDevicePair(clock);
     const right = createDevicePair(clock);
-    const router = createRouter({ clock, rng: createRng(1) }, {
-      interfaces: [{ device: left.b, cidr: "192.0.2.1/24" }, { device: right.a, cidr: "198.51.100.1/24" }],
-    });
+    const router = createRouter(
+      { clock, rng: createRng(1) },
+      {
+        interfaces: [
+          { device: left.b, cidr: "192.0.2.1/24" },
+          { device: right.a, cidr: "198.51.100.1/24" },
+        ],
+      },
+    );
     const a = createStack({ device: left.a, clock, rng: createRng(2) }, { ipv4: { cidr: "192.0.2.10/24", gateway: "192.0.2.1" } });
     const b = createStack({ device: right.b, clock, rng: createRng(3) }, { ipv4: { cidr: "198.51.100.10/24", gateway: "198.51.100.1" } });
     clock.run();
@@ -224,7 +259,11 @@ describe("router forwarding (RFC 1812)", () => {
     a.icmp.ping(B_IP, {}, (r) => replies.push(r.ok ? [r.value.from, r.value.ttl] : r.error));
     b.icmp.ping(A_IP, {}, (r) => replies.push(r.ok ? [r.value.from, r.value.ttl] : r.error));
     clock.run();
-    expect(replies).toEqual([[ip("198.51.100.1"), 64], [B_IP, 63], [A_IP, 63]]);
+    expect(replies).toEqual([
+      [ip("198.51.100.1"), 64],
+      [B_IP, 63],
+      [A_IP, 63],
+    ]);
     expect(router.table.format((i) => router.interfaces[i]!.name)).toEqual(["192.0.2.0/24 dev eth0 connected", "198.51.100.0/24 dev eth1 connected"]);
   });
 
@@ -233,14 +272,26 @@ describe("router forwarding (RFC 1812)", () => {
     const w1 = createDevicePair(clock);
     const w2 = createDevicePair(clock);
     const w3 = createDevicePair(clock);
-    createRouter({ clock, rng: createRng(1) }, {
-      interfaces: [{ device: w1.b, cidr: "10.0.1.1/24" }, { device: w2.a, cidr: "10.0.12.1/30" }],
-      routes: [{ destination: "default", via: "10.0.12.2" }],
-    });
-    createRouter({ clock, rng: createRng(2) }, {
-      interfaces: [{ device: w2.b, cidr: "10.0.12.2/30" }, { device: w3.a, cidr: "10.0.2.1/24" }],
-      routes: [{ destination: "10.0.1.0/24", via: "10.0.12.1" }],
-    });
+    createRouter(
+      { clock, rng: createRng(1) },
+      {
+        interfaces: [
+          { device: w1.b, cidr: "10.0.1.1/24" },
+          { device: w2.a, cidr: "10.0.12.1/30" },
+        ],
+        routes: [{ destination: "default", via: "10.0.12.2" }],
+      },
+    );
+    createRouter(
+      { clock, rng: createRng(2) },
+      {
+        interfaces: [
+          { device: w2.b, cidr: "10.0.12.2/30" },
+          { device: w3.a, cidr: "10.0.2.1/24" },
+        ],
+        routes: [{ destination: "10.0.1.0/24", via: "10.0.12.1" }],
+      },
+    );
     const a = createStack({ device: w1.a, clock, rng: createRng(3) }, { ipv4: { cidr: "10.0.1.10/24", gateway: "10.0.1.1" } });
     createStack({ device: w3.b, clock, rng: createRng(4) }, { ipv4: { cidr: "10.0.2.10/24", gateway: "10.0.2.1" } });
     clock.run();
@@ -270,24 +321,35 @@ describe("a stack with several interfaces and transports", () => {
     const clock = createVirtualClock();
     const left = createDevicePair(clock);
     const right = createDevicePair(clock);
-    const m = createRouter({ clock, rng: createRng(1) }, {
-      interfaces: [{ device: left.b, cidr: "192.0.2.1/24" }, { device: right.a, cidr: "198.51.100.1/24" }],
-      forwarding: { forwarding: false },
-      transport: {},
-    });
+    const m = createRouter(
+      { clock, rng: createRng(1) },
+      {
+        interfaces: [
+          { device: left.b, cidr: "192.0.2.1/24" },
+          { device: right.a, cidr: "198.51.100.1/24" },
+        ],
+        forwarding: { forwarding: false },
+        transport: {},
+      },
+    );
     const a = createStack({ device: left.a, clock, rng: createRng(2) }, { ipv4: { cidr: "192.0.2.10/24", gateway: "192.0.2.1" } });
     const b = createStack({ device: right.b, clock, rng: createRng(3) }, { ipv4: { cidr: "198.51.100.10/24", gateway: "198.51.100.1" } });
     clock.run();
     const server = unwrap(m.tcp!.listen(7));
     server.onConnection((s) => s.onData((d) => s.write(d)));
     const echoed: string[] = [];
-    for (const [host, address, text] of [[a, "192.0.2.1", "from a"], [b, "198.51.100.1", "from b"]] as const) {
+    for (const [host, address, text] of [
+      [a, "192.0.2.1", "from a"],
+      [b, "198.51.100.1", "from b"],
+    ] as const) {
       const s = unwrap(host.tcp.connect(ip(address), 7));
       s.onConnect(() => s.write(new TextEncoder().encode(text)));
       s.onData((d) => echoed.push(`${new TextDecoder().decode(d)} via ${address}`));
     }
     const udp = unwrap(m.udp!.bind(53));
-    udp.onMessage((d) => { udp.sendTo(d.src, d.srcPort, d.payload); });
+    udp.onMessage((d) => {
+      udp.sendTo(d.src, d.srcPort, d.payload);
+    });
     const answers: string[] = [];
     const client = unwrap(b.udp.bind(4000));
     client.onMessage((d) => answers.push(`${new TextDecoder().decode(d.payload)} from ${d.src === ip("198.51.100.1") ? "eth1" : "?"}`));
@@ -303,11 +365,17 @@ describe("a stack with several interfaces and transports", () => {
     const clock = createVirtualClock();
     const left = createDevicePair(clock);
     const right = createDevicePair(clock);
-    const m = createRouter({ clock, rng: createRng(1) }, {
-      interfaces: [{ device: left.b, cidr: "192.0.2.1/24" }, { device: right.a, cidr: "198.51.100.1/24" }],
-      forwarding: { forwarding: false },
-      transport: {},
-    });
+    const m = createRouter(
+      { clock, rng: createRng(1) },
+      {
+        interfaces: [
+          { device: left.b, cidr: "192.0.2.1/24" },
+          { device: right.a, cidr: "198.51.100.1/24" },
+        ],
+        forwarding: { forwarding: false },
+        transport: {},
+      },
+    );
     const a = createStack({ device: left.a, clock, rng: createRng(2) }, { ipv4: { cidr: "192.0.2.10/24", gateway: "192.0.2.1" } });
     clock.run();
     const server = unwrap(m.tcp!.listen(7));

@@ -109,24 +109,32 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
     if (interfaces.some((i) => i.name === name)) throw configError(`duplicate interface name ${name}`);
     const cidr = typeof o.cidr === "string" ? unwrapCidr(o.cidr) : o.cidr;
     const ethernet = createEthernet(o.device, o.ethernet);
-    const arp = createArp({ clock, rng, ethernet }, {
-      ...o.arp,
-      // RFC 1812 §5.2.7.1: host unreachable for the datagrams whose next hop never answered.
-      onResolutionFailed: (ip, packets) => {
-        for (const p of packets) forwarder?.sendError("host-unreachable", p);
-        o.arp?.onResolutionFailed?.(ip, packets);
+    const arp = createArp(
+      { clock, rng, ethernet },
+      {
+        ...o.arp,
+        // RFC 1812 §5.2.7.1: host unreachable for the datagrams whose next hop never answered.
+        onResolutionFailed: (ip, packets) => {
+          for (const p of packets) forwarder?.sendError("host-unreachable", p);
+          o.arp?.onResolutionFailed?.(ip, packets);
+        },
       },
-    });
+    );
     let deliver: (packet: Uint8Array) => void = () => {};
-    const ipv4 = createIpv4({ clock, rng, ethernet, arp }, {
-      ...(options.defaultTtl === undefined ? {} : { defaultTtl: options.defaultTtl }),
-      forwarding: {
-        forward: (packet, linkBroadcast) => forwarder?.forward(packet, index, linkBroadcast),
-        isOtherLocal: (dst) => dst !== cidr.address && isAnyLocal(dst),
-        output: (packet) => forwarder!.output(packet),
-        attach: (receive) => { deliver = receive; },
+    const ipv4 = createIpv4(
+      { clock, rng, ethernet, arp },
+      {
+        ...(options.defaultTtl === undefined ? {} : { defaultTtl: options.defaultTtl }),
+        forwarding: {
+          forward: (packet, linkBroadcast) => forwarder?.forward(packet, index, linkBroadcast),
+          isOtherLocal: (dst) => dst !== cidr.address && isAnyLocal(dst),
+          output: (packet) => forwarder!.output(packet),
+          attach: (receive) => {
+            deliver = receive;
+          },
+        },
       },
-    });
+    );
     const icmp = createIcmp({ clock, rng, ipv4 }, options.icmp);
     ipv4.configure(cidr);
     const mask = prefixToMask(cidr.prefixLength);
@@ -151,11 +159,14 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
     if (iface === undefined) throw configError(`route to ${r.destination}: no interface reaches ${r.via === undefined ? "it" : r.via}`);
     if (via !== undefined) {
       const mask = prefixToMask(iface.cidr.prefixLength);
-      if (((via ^ iface.cidr.address) & mask) !== 0) throw configError(`route to ${r.destination}: gateway ${formatIpv4(via)} is not on ${iface.name}'s subnet`);
+      if (((via ^ iface.cidr.address) & mask) !== 0)
+        throw configError(`route to ${r.destination}: gateway ${formatIpv4(via)} is not on ${iface.name}'s subnet`);
     }
-    table.add(via === undefined
-      ? { destination, interfaceIndex: iface.index, ...(r.metric === undefined ? {} : { metric: r.metric }) }
-      : { destination, interfaceIndex: iface.index, nextHop: via, ...(r.metric === undefined ? {} : { metric: r.metric }) });
+    table.add(
+      via === undefined
+        ? { destination, interfaceIndex: iface.index, ...(r.metric === undefined ? {} : { metric: r.metric }) }
+        : { destination, interfaceIndex: iface.index, nextHop: via, ...(r.metric === undefined ? {} : { metric: r.metric }) },
+    );
   }
 
   const ipv4 = createMultiInterfaceIpv4(interfaces, table, forwarder);
@@ -213,8 +224,12 @@ function sumCounters(all: readonly LayerCounters[]): LayerCounters {
 function createMultiInterfaceIpv4(interfaces: readonly RouterInterface[], table: RoutingTable, forwarder: Forwarder): Ipv4Stack {
   const first = interfaces[0]!;
   return {
-    get cidr() { return first.ipv4.cidr; },
-    get gateway() { return undefined; },
+    get cidr() {
+      return first.ipv4.cidr;
+    },
+    get gateway() {
+      return undefined;
+    },
     configure() {
       throw configError("a multi-interface stack is configured per interface (interface(i).ipv4.configure)");
     },
@@ -244,10 +259,12 @@ function createMultiInterfaceIpv4(interfaces: readonly RouterInterface[], table:
 /** One ICMP layer over several interfaces: each call goes to the interface towards the address concerned. */
 function createMultiInterfaceIcmp(interfaces: readonly RouterInterface[], table: RoutingTable): IcmpLayer {
   const first = interfaces[0]!;
-  const sourceOf = (header: Uint8Array): Ipv4Address => (((header[12] ?? 0) << 24) | ((header[13] ?? 0) << 16) | ((header[14] ?? 0) << 8) | (header[15] ?? 0)) >>> 0;
+  const sourceOf = (header: Uint8Array): Ipv4Address =>
+    (((header[12] ?? 0) << 24) | ((header[13] ?? 0) << 16) | ((header[14] ?? 0) << 8) | (header[15] ?? 0)) >>> 0;
   return {
     ping: (dst, o, cb) => (outgoing(interfaces, table, dst) ?? first).icmp.ping(dst, o, cb),
-    sendError: (kind, header, payload, nextHopMtu) => (outgoing(interfaces, table, sourceOf(header)) ?? first).icmp.sendError(kind, header, payload, nextHopMtu),
+    sendError: (kind, header, payload, nextHopMtu) =>
+      (outgoing(interfaces, table, sourceOf(header)) ?? first).icmp.sendError(kind, header, payload, nextHopMtu),
     reportLocalError: (kind, datagram) => first.icmp.reportLocalError(kind, datagram),
     onError(protocol, handler) {
       for (const i of interfaces) i.icmp.onError(protocol, handler);

@@ -64,7 +64,11 @@ describe("pumpUntil()", () => {
     const clock = createVirtualClock();
     let step = 0;
     const host = (): Promise<void> => new Promise((r) => setImmediate(r));
-    void (async () => { await host(); await host(); step = clock.now() === 0 ? 1 : -1; })();
+    void (async () => {
+      await host();
+      await host();
+      step = clock.now() === 0 ? 1 : -1;
+    })();
     clock.setTimer(1_000, () => {});
     expect(await pumpUntil(clock, () => step !== 0)).toBe(true);
     expect(step).toBe(1);

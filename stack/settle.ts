@@ -29,7 +29,14 @@ export interface SettleOptions {
 export async function settle<T>(clock: VirtualClock, p: Promise<T> | (() => Promise<T>), options: SettleOptions = {}): Promise<T> {
   const promise = typeof p === "function" ? p() : p;
   let done = false;
-  promise.then(() => { done = true; }, () => { done = true; });
+  promise.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
   const deadline = clock.now() + (options.maxVirtualMs ?? 600_000);
   const idleTurns = options.idleTurns ?? 16;
   for (;;) {
@@ -107,9 +114,19 @@ export interface SettleByPumpingOptions extends PumpOptions {
  */
 export async function settleByPumping<T>(clock: VirtualClock, p: Promise<T>, options: SettleByPumpingOptions = {}): Promise<T> {
   let done = false;
-  p.then(() => { done = true; }, () => { done = true; });
+  p.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
   if (!(await pumpUntil(clock, () => done, options))) {
-    throw new NetlabError(options.code ?? "ERR_NETLAB_SETTLE", `${options.what ?? "settleByPumping"}: the promise did not settle on the virtual clock (now ${clock.now()} ms)`);
+    throw new NetlabError(
+      options.code ?? "ERR_NETLAB_SETTLE",
+      `${options.what ?? "settleByPumping"}: the promise did not settle on the virtual clock (now ${clock.now()} ms)`,
+    );
   }
   return p;
 }

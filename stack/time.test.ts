@@ -49,13 +49,15 @@ describe("createVirtualClock()", () => {
   });
 
   it("fires any set of timers in sorted order (property)", () => {
-    fc.assert(fc.property(fc.array(fc.nat(1000)), (deadlines) => {
-      const clock = createVirtualClock();
-      const seen: number[] = [];
-      for (const d of deadlines) clock.setTimer(d, () => seen.push(clock.now()));
-      clock.run();
-      expect(seen).toEqual([...deadlines].sort((a, b) => a - b));
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.nat(1000)), (deadlines) => {
+        const clock = createVirtualClock();
+        const seen: number[] = [];
+        for (const d of deadlines) clock.setTimer(d, () => seen.push(clock.now()));
+        clock.run();
+        expect(seen).toEqual([...deadlines].sort((a, b) => a - b));
+      }),
+    );
   });
 
   it("fires exactly the timers not cancelled, in (time, insertion) order, whatever is cancelled when; stale ids do nothing (property)", () => {
@@ -65,45 +67,53 @@ describe("createVirtualClock()", () => {
       fc.record({ kind: fc.constant("stale" as const), pick: fc.nat() }),
       fc.record({ kind: fc.constant("run" as const), until: fc.nat(50) }),
     );
-    fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
-      const clock = createVirtualClock();
-      const fired: number[] = [];
-      const model: { at: number; n: number; id: number }[] = [];
-      const expected: number[] = [];
-      const gone: number[] = [];
-      let n = 0;
-      for (const o of ops) {
-        if (o.kind === "set") {
-          const k = n++;
-          const at = Math.max(o.at, clock.now());
-          model.push({ at, n: k, id: clock.setTimer(o.at, () => fired.push(k)) });
-        } else if (o.kind === "cancel") {
-          if (model.length === 0) continue;
-          const [m] = model.splice(o.pick % model.length, 1);
-          clock.cancel(m!.id);
-          gone.push(m!.id);
-        } else if (o.kind === "stale") {
-          // ids of fired or cancelled timers (their slots may hold newer timers) are ignored
-          if (gone.length > 0) clock.cancel(gone[o.pick % gone.length]!);
-          clock.cancel(0);
-          clock.cancel(-1);
-        } else {
-          model.sort((a, b) => a.at - b.at || a.n - b.n);
-          while (model.length > 0 && model[0]!.at <= o.until) { const m = model.shift()!; expected.push(m.n); gone.push(m.id); }
-          clock.run(o.until);
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const clock = createVirtualClock();
+        const fired: number[] = [];
+        const model: { at: number; n: number; id: number }[] = [];
+        const expected: number[] = [];
+        const gone: number[] = [];
+        let n = 0;
+        for (const o of ops) {
+          if (o.kind === "set") {
+            const k = n++;
+            const at = Math.max(o.at, clock.now());
+            model.push({ at, n: k, id: clock.setTimer(o.at, () => fired.push(k)) });
+          } else if (o.kind === "cancel") {
+            if (model.length === 0) continue;
+            const [m] = model.splice(o.pick % model.length, 1);
+            clock.cancel(m!.id);
+            gone.push(m!.id);
+          } else if (o.kind === "stale") {
+            // ids of fired or cancelled timers (their slots may hold newer timers) are ignored
+            if (gone.length > 0) clock.cancel(gone[o.pick % gone.length]!);
+            clock.cancel(0);
+            clock.cancel(-1);
+          } else {
+            model.sort((a, b) => a.at - b.at || a.n - b.n);
+            while (model.length > 0 && model[0]!.at <= o.until) {
+              const m = model.shift()!;
+              expected.push(m.n);
+              gone.push(m.id);
+            }
+            clock.run(o.until);
+          }
+          expect(clock.pending()).toBe(model.length);
         }
-        expect(clock.pending()).toBe(model.length);
-      }
-      expect(fired).toEqual(expected);
-      model.sort((a, b) => a.at - b.at || a.n - b.n);
-      expect(clock.nextDeadline()).toBe(model[0]?.at);
-    }));
+        expect(fired).toEqual(expected);
+        model.sort((a, b) => a.at - b.at || a.n - b.n);
+        expect(clock.nextDeadline()).toBe(model[0]?.at);
+      }),
+    );
   });
 });
 
 describe("createRng()", () => {
   it("reproduces the same stream from the same seed and differs across seeds", () => {
-    const a = createRng(42), b = createRng(42), c = createRng(43);
+    const a = createRng(42),
+      b = createRng(42),
+      c = createRng(43);
     const sa = Array.from({ length: 8 }, () => a.nextU32());
     const sb = Array.from({ length: 8 }, () => b.nextU32());
     const sc = Array.from({ length: 8 }, () => c.nextU32());
@@ -128,7 +138,8 @@ describe("createRng()", () => {
   });
 
   it("fills buffers of any length deterministically", () => {
-    const x = new Uint8Array(13), y = new Uint8Array(13);
+    const x = new Uint8Array(13),
+      y = new Uint8Array(13);
     createRng(1).fill(x);
     createRng(1).fill(y);
     expect(x).toEqual(y);

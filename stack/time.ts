@@ -153,15 +153,23 @@ export function createRng(seed: number): Rng {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  let a = splitmix(), b = splitmix(), c = splitmix(), d = splitmix();
+  let a = splitmix(),
+    b = splitmix(),
+    c = splitmix(),
+    d = splitmix();
   if ((a | b | c | d) === 0) a = 1;
   const nextU32 = (): number => {
     const result = Math.imul(rotl(Math.imul(b, 5) >>> 0, 7), 9) >>> 0;
     const t = (b << 9) >>> 0;
-    c ^= a; d ^= b; b ^= c; a ^= d;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
     c = (c ^ t) >>> 0;
     d = rotl(d, 11);
-    a >>>= 0; b >>>= 0; c >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
     return result;
   };
   return {
@@ -172,11 +180,17 @@ export function createRng(seed: number): Rng {
       let i = 0;
       for (; i + 4 <= bytes.length; i += 4) {
         const v = nextU32();
-        bytes[i] = v & 0xff; bytes[i + 1] = (v >>> 8) & 0xff; bytes[i + 2] = (v >>> 16) & 0xff; bytes[i + 3] = v >>> 24;
+        bytes[i] = v & 0xff;
+        bytes[i + 1] = (v >>> 8) & 0xff;
+        bytes[i + 2] = (v >>> 16) & 0xff;
+        bytes[i + 3] = v >>> 24;
       }
       if (i < bytes.length) {
         let v = nextU32();
-        for (; i < bytes.length; i++) { bytes[i] = v & 0xff; v >>>= 8; }
+        for (; i < bytes.length; i++) {
+          bytes[i] = v & 0xff;
+          v >>>= 8;
+        }
       }
     },
   };

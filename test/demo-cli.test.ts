@@ -15,11 +15,33 @@ describe("netlab demo on the command line", () => {
       const r = cli(["--seed", "3", "--json", "--pcap", path]);
       expect(r.status, r.stderr).toBe(0);
       const report = JSON.parse(r.stdout) as {
-        seed: number; ok: boolean; xen: boolean; pcapPath: string; capture: { packets: number; bytes: number }; checks: { name: string; ok: boolean }[];
-        disk: { device: string; sizeBytes: number; sectorSize: number; requests: number; reads: number; writes: number; flushes: number; bytesRead: number; bytesWritten: number; ok: boolean; verdict: string };
+        seed: number;
+        ok: boolean;
+        xen: boolean;
+        pcapPath: string;
+        capture: { packets: number; bytes: number };
+        checks: { name: string; ok: boolean }[];
+        disk: {
+          device: string;
+          sizeBytes: number;
+          sectorSize: number;
+          requests: number;
+          reads: number;
+          writes: number;
+          flushes: number;
+          bytesRead: number;
+          bytesWritten: number;
+          ok: boolean;
+          verdict: string;
+        };
         dhcp: { leases: { host: string; mac: string; address: string; leaseTime: number; server: string }[] };
         http: { requests: { client: string; path: string; status: number; bytes: number; sha256: string; sha256Ok: boolean; durationMs: number }[] };
-        ipv6: { family: string; hosts: { name: string; address: string; origin: string }[]; tcp: { received: number; intact: boolean }; http: { totals: { requests: number; correct: number } } };
+        ipv6: {
+          family: string;
+          hosts: { name: string; address: string; origin: string }[];
+          tcp: { received: number; intact: boolean };
+          http: { totals: { requests: number; correct: number } };
+        };
       };
       expect(report).toMatchObject({ seed: 3, ok: true, xen: true, pcapPath: path });
       expect(report.checks.length).toBeGreaterThanOrEqual(10);
@@ -31,15 +53,25 @@ describe("netlab demo on the command line", () => {
       expect(report.disk.bytesRead).toBeGreaterThan(4 * 262144);
       // The IPv6 half, and every check that is about one family names it.
       expect(report.ipv6).toMatchObject({ family: "ipv6", tcp: { received: 262144, intact: true }, http: { totals: { requests: 8, correct: 8 } } });
-      expect(report.ipv6.hosts.map((h) => [h.name, h.address, h.origin])).toEqual([["h1", "2001:db8::1", "static"], ["h2", "2001:db8::ff:fe00:2", "slaac"], ["h3", "2001:db8::ff:fe00:3", "slaac"]]);
+      expect(report.ipv6.hosts.map((h) => [h.name, h.address, h.origin])).toEqual([
+        ["h1", "2001:db8::1", "static"],
+        ["h2", "2001:db8::ff:fe00:2", "slaac"],
+        ["h3", "2001:db8::ff:fe00:3", "slaac"],
+      ]);
       const families = (report.checks as { name: string; family?: string }[]).map((c) => c.family);
       expect(families.filter((f) => f === "ipv6")).toHaveLength(4);
       expect(families.filter((f) => f === "ipv4").length).toBeGreaterThanOrEqual(8);
-      expect(report.dhcp.leases.map((l) => [l.host, l.mac, l.leaseTime, l.server])).toEqual([["h2", "02:00:00:00:00:02", 3600, "192.0.2.1"], ["h3", "02:00:00:00:00:03", 3600, "192.0.2.1"]]);
+      expect(report.dhcp.leases.map((l) => [l.host, l.mac, l.leaseTime, l.server])).toEqual([
+        ["h2", "02:00:00:00:00:02", 3600, "192.0.2.1"],
+        ["h3", "02:00:00:00:00:03", 3600, "192.0.2.1"],
+      ]);
       expect(report.dhcp.leases.every((l) => /^192\.0\.2\.1\d\d$/.test(l.address))).toBe(true);
       expect(report.http.requests).toHaveLength(8);
       expect(report.http.requests.every((q) => q.sha256Ok && /^[0-9a-f]{64}$/.test(q.sha256) && q.durationMs > 0)).toBe(true);
-      expect(report.http.requests.filter((q) => q.path === "/data/256k.bin").map((q) => [q.client, q.status, q.bytes])).toEqual([["h2", 200, 262144], ["h3", 200, 262144]]);
+      expect(report.http.requests.filter((q) => q.path === "/data/256k.bin").map((q) => [q.client, q.status, q.bytes])).toEqual([
+        ["h2", 200, 262144],
+        ["h3", 200, 262144],
+      ]);
       expect(existsSync(path)).toBe(true);
       const parsed = parseCapture(new Uint8Array(readFileSync(path)));
       expect(parsed.ok && parsed.value.packets.length).toBe(report.capture.packets);
@@ -56,7 +88,9 @@ describe("netlab demo on the command line", () => {
       expect(r.stdout).toMatch(/^netlab demo — seed 1, [\d.]+ s of virtual time/);
       expect(r.stdout).toMatch(/^hosts: Xen domUs, each NIC a netfront joined to its switch port by a dom0 bridge/m);
       // h1's disk: size, sector size, ring requests, operations, bytes, verdict.
-      expect(r.stdout).toMatch(/^ {2}h1 disk xvda: 4 MiB, 512-byte sectors \(blkback in dom0, memory image\); \d+ ring requests: 3 writes \+ 1 flush at boot, 12 reads; \d+ bytes written, \d+ read; ok$/m);
+      expect(r.stdout).toMatch(
+        /^ {2}h1 disk xvda: 4 MiB, 512-byte sectors \(blkback in dom0, memory image\); \d+ ring requests: 3 writes \+ 1 flush at boot, 12 reads; \d+ bytes written, \d+ read; ok$/m,
+      );
       expect(r.stdout).toMatch(/^ok {3}Xen: h1's pages on xvda through blkfront: /m);
       expect(r.stdout).toMatch(/^ {2}h1 +192\.0\.2\.1 +static +02:00:00:00:00:01 /m);
       expect(r.stdout).toMatch(/^ {2}h2 +192\.0\.2\.1\d\d +dhcp +02:00:00:00:00:02 /m);

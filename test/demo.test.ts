@@ -25,7 +25,11 @@ function unexplained(path: string, offending: string[]): string[] {
   for (const line of offending) frames.set(Number(line.trim().split(/\s+/)[0]), line);
   const flows = new Map<string, { data: number[]; seen: boolean[] }>();
   const bad: string[] = [];
-  for (const [no, stream, srcPort, seq, payload] of tsharkFields(path, ["frame.number", "tcp.stream", "tcp.srcport", "tcp.seq", "tcp.payload"], "tcp.len > 0")) {
+  for (const [no, stream, srcPort, seq, payload] of tsharkFields(
+    path,
+    ["frame.number", "tcp.stream", "tcp.srcport", "tcp.seq", "tcp.payload"],
+    "tcp.len > 0",
+  )) {
     const key = `${stream}:${srcPort}`;
     const flow = flows.get(key) ?? { data: [], seen: [] };
     flows.set(key, flow);
@@ -49,14 +53,29 @@ describe("netlab demo", () => {
   it("passes every check with the default seed: Xen guests with h1's disk, DHCP, pings, UDP echo, a fragmented datagram, TCP, HTTP, impairments at work", () => {
     expect(first.xen).toBe(true);
     expect(first.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(first.checks.map((c) => c.name)).toEqual(expect.arrayContaining([
-      "DHCP: every client bound", "DHCP: no address given twice", "HTTP: every body correct",
-      "Xen: netfronts connected, no peer errors", "Xen: h1's pages on xvda through blkfront",
-      "SLAAC from h1's RA", "ping6: every pair reachable", "TCP over IPv6 transfer", "HTTP over IPv6: every body correct",
-    ]));
+    expect(first.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining([
+        "DHCP: every client bound",
+        "DHCP: no address given twice",
+        "HTTP: every body correct",
+        "Xen: netfronts connected, no peer errors",
+        "Xen: h1's pages on xvda through blkfront",
+        "SLAAC from h1's RA",
+        "ping6: every pair reachable",
+        "TCP over IPv6 transfer",
+        "HTTP over IPv6: every body correct",
+      ]),
+    );
     // Every check about one family names it.
-    expect(first.checks.filter((c) => c.family === "ipv6").map((c) => c.name)).toEqual(["SLAAC from h1's RA", "ping6: every pair reachable", "TCP over IPv6 transfer", "HTTP over IPv6: every body correct"]);
-    expect(first.checks.filter((c) => c.family === "ipv4").map((c) => c.name)).toEqual(expect.arrayContaining(["ping replies", "TCP transfer", "HTTP: every body correct"]));
+    expect(first.checks.filter((c) => c.family === "ipv6").map((c) => c.name)).toEqual([
+      "SLAAC from h1's RA",
+      "ping6: every pair reachable",
+      "TCP over IPv6 transfer",
+      "HTTP over IPv6: every body correct",
+    ]);
+    expect(first.checks.filter((c) => c.family === "ipv4").map((c) => c.name)).toEqual(
+      expect.arrayContaining(["ping replies", "TCP transfer", "HTTP: every body correct"]),
+    );
     expect(first.ping.rtt.count).toBeGreaterThan(50);
     // Fastest path h1<->h2: (1 - 0.5) + (2 - 1) ms each way.
     expect(first.ping.rtt.minMs).toBeGreaterThanOrEqual(3);
@@ -69,12 +88,26 @@ describe("netlab demo", () => {
   });
 
   it("gives h2 and h3 distinct leases from h1's pool, with the server's gateway, DNS and lease time", () => {
-    expect(first.hosts.map((h) => [h.name, h.config])).toEqual([["h1", "static"], ["h2", "dhcp"], ["h3", "dhcp"]]);
+    expect(first.hosts.map((h) => [h.name, h.config])).toEqual([
+      ["h1", "static"],
+      ["h2", "dhcp"],
+      ["h3", "dhcp"],
+    ]);
     expect(first.hosts[0]!.ip).toBe("192.0.2.1");
-    expect(first.dhcp.leases.map((l) => [l.host, l.mac, l.state])).toEqual([["h2", "02:00:00:00:00:02", "bound"], ["h3", "02:00:00:00:00:03", "bound"]]);
+    expect(first.dhcp.leases.map((l) => [l.host, l.mac, l.state])).toEqual([
+      ["h2", "02:00:00:00:00:02", "bound"],
+      ["h3", "02:00:00:00:00:03", "bound"],
+    ]);
     for (const l of first.dhcp.leases) {
       expect(l.address).toMatch(POOL);
-      expect(l).toMatchObject({ prefixLength: 24, gateway: "192.0.2.1", dnsServers: ["192.0.2.1"], domainName: "lab.example", leaseTime: 3600, server: "192.0.2.1" });
+      expect(l).toMatchObject({
+        prefixLength: 24,
+        gateway: "192.0.2.1",
+        dnsServers: ["192.0.2.1"],
+        domainName: "lab.example",
+        leaseTime: 3600,
+        server: "192.0.2.1",
+      });
       expect(first.hosts.find((h) => h.name === l.host)!.ip).toBe(l.address);
       // Bound in the DHCP phase, before the other phases began.
       expect(l.boundAtMs).toBeGreaterThan(0);
@@ -126,7 +159,8 @@ describe("netlab demo", () => {
     expect(v.tcp).toMatchObject({ bytes: 262144, received: 262144, intact: true });
     expect(v.tcp.virtualGoodputBitsPerSecond).toBeGreaterThan(0);
     expect(v.http.requests.map((r) => [r.client, r.path, r.status, r.bytes, r.sha256Ok, r.reused, r.pipelined])).toEqual(
-      first.http.requests.map((r) => [r.client, r.path, r.status, r.bytes, r.sha256Ok, r.reused, r.pipelined]));
+      first.http.requests.map((r) => [r.client, r.path, r.status, r.bytes, r.sha256Ok, r.reused, r.pipelined]),
+    );
     expect(v.http.server).toMatchObject({ host: "h1", address: "2001:db8::1", port: 80, stats: { connections: 2, requests: 8, responses: 8, parseErrors: 0 } });
     expect(v.http.totals).toEqual(first.http.totals);
     // Each family's figures stand apart: the v4 server saw only v4 connections.
@@ -161,42 +195,61 @@ describe("netlab demo", () => {
   });
 
   const missing = tsharkMissingReason();
-  it.skipIf(missing !== undefined)(`leaves a capture in which tshark finds nothing wrong and decodes DHCP and HTTP${missing ? ` (skipped: ${missing})` : ""}`, () => {
-    const dir = mkdtempSync(join(tmpdir(), "netlab-demo-"));
-    const path = join(dir, "demo.pcapng");
-    try {
-      writeCaptureFile(path, first.pcap);
-      const verdict = checkCaptureWithTshark(path);
-      expect(verdict.packets).toBe(first.capture.packets);
-      expect(unexplained(path, verdict.offending), `capture kept at ${path}`).toEqual([]);
-      const badChecksums = tsharkFields(path, ["frame.number"], 'ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmpv6.checksum.status == "Bad"');
-      expect(badChecksums).toEqual([]);
-      const fragments = tsharkFields(path, ["frame.number"], "ip.flags.mf == 1 || ip.frag_offset > 0");
-      expect(fragments.length).toBeGreaterThan(0);
-      // DHCP as sent by each client (out on its own interface): DISCOVER, REQUEST; the server's OFFER and ACK.
-      const dhcp = tsharkFields(path, ["frame.interface_name", "dhcp.option.dhcp"], 'dhcp && frame.p2p_dir == 0');
-      for (const host of ["h2", "h3"]) expect(dhcp.filter(([i]) => i === host).map(([, t]) => t)).toEqual(expect.arrayContaining(["1", "3"]));
-      expect(dhcp.filter(([i]) => i === "h1").map(([, t]) => t)).toEqual(expect.arrayContaining(["2", "5"]));
-      // HTTP as each side sent it (out copies; pipelined requests or responses may share a segment).
-      // ... over each family (the same requests and answers over IPv4 and over IPv6).
-      for (const family of ["ip", "ipv6"]) {
-        const uris = tsharkFields(path, ["frame.interface_name", "http.request.uri"], `${family} && http.request && frame.p2p_dir == 0`)
-          .flatMap(([i, v]) => v!.split(",").map((u) => `${i} ${u}`));
-        expect(uris.sort()).toEqual(["h2 /", "h2 /data/256k.bin", "h2 /hello.txt", "h2 /missing.html", "h3 /", "h3 /data/256k.bin", "h3 /hello.txt", "h3 /missing.html"]);
-        const codes = tsharkFields(path, ["http.response.code"], `${family} && http.response && frame.p2p_dir == 0 && frame.interface_name == "h1"`).flatMap(([v]) => v!.split(","));
-        expect(codes.sort()).toEqual(["200", "200", "200", "200", "200", "200", "404", "404"]);
+  it.skipIf(missing !== undefined)(
+    `leaves a capture in which tshark finds nothing wrong and decodes DHCP and HTTP${missing ? ` (skipped: ${missing})` : ""}`,
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "netlab-demo-"));
+      const path = join(dir, "demo.pcapng");
+      try {
+        writeCaptureFile(path, first.pcap);
+        const verdict = checkCaptureWithTshark(path);
+        expect(verdict.packets).toBe(first.capture.packets);
+        expect(unexplained(path, verdict.offending), `capture kept at ${path}`).toEqual([]);
+        const badChecksums = tsharkFields(
+          path,
+          ["frame.number"],
+          'ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmpv6.checksum.status == "Bad"',
+        );
+        expect(badChecksums).toEqual([]);
+        const fragments = tsharkFields(path, ["frame.number"], "ip.flags.mf == 1 || ip.frag_offset > 0");
+        expect(fragments.length).toBeGreaterThan(0);
+        // DHCP as sent by each client (out on its own interface): DISCOVER, REQUEST; the server's OFFER and ACK.
+        const dhcp = tsharkFields(path, ["frame.interface_name", "dhcp.option.dhcp"], "dhcp && frame.p2p_dir == 0");
+        for (const host of ["h2", "h3"]) expect(dhcp.filter(([i]) => i === host).map(([, t]) => t)).toEqual(expect.arrayContaining(["1", "3"]));
+        expect(dhcp.filter(([i]) => i === "h1").map(([, t]) => t)).toEqual(expect.arrayContaining(["2", "5"]));
+        // HTTP as each side sent it (out copies; pipelined requests or responses may share a segment).
+        // ... over each family (the same requests and answers over IPv4 and over IPv6).
+        for (const family of ["ip", "ipv6"]) {
+          const uris = tsharkFields(path, ["frame.interface_name", "http.request.uri"], `${family} && http.request && frame.p2p_dir == 0`).flatMap(([i, v]) =>
+            v!.split(",").map((u) => `${i} ${u}`),
+          );
+          expect(uris.sort()).toEqual([
+            "h2 /",
+            "h2 /data/256k.bin",
+            "h2 /hello.txt",
+            "h2 /missing.html",
+            "h3 /",
+            "h3 /data/256k.bin",
+            "h3 /hello.txt",
+            "h3 /missing.html",
+          ]);
+          const codes = tsharkFields(path, ["http.response.code"], `${family} && http.response && frame.p2p_dir == 0 && frame.interface_name == "h1"`).flatMap(
+            ([v]) => v!.split(","),
+          );
+          expect(codes.sort()).toEqual(["200", "200", "200", "200", "200", "200", "404", "404"]);
+        }
+        // IPv6: h1's RA and the hosts' RSs, DAD and neighbour discovery, MLD, echo request and reply, TCP over IPv6.
+        const icmpv6 = new Set(tsharkFields(path, ["icmpv6.type"], "icmpv6").map(([t]) => Number(t)));
+        for (const t of [128, 129, 133, 134, 135, 136, 143]) expect(icmpv6).toContain(t);
+        const ras = tsharkFields(path, ["frame.interface_name", "icmpv6.opt.prefix"], "icmpv6.type == 134 && frame.p2p_dir == 0");
+        expect(ras.length).toBeGreaterThan(0);
+        expect(ras.every(([i, p]) => i === "h1" && p === "2001:db8::")).toBe(true);
+        expect(tsharkFields(path, ["frame.number"], "ipv6 && tcp.port == 9 && tcp.len > 0").length).toBeGreaterThan(100);
+        rmSync(dir, { recursive: true, force: true });
+      } catch (e) {
+        process.stderr.write(`demo capture kept at ${path}\n`);
+        throw e;
       }
-      // IPv6: h1's RA and the hosts' RSs, DAD and neighbour discovery, MLD, echo request and reply, TCP over IPv6.
-      const icmpv6 = new Set(tsharkFields(path, ["icmpv6.type"], "icmpv6").map(([t]) => Number(t)));
-      for (const t of [128, 129, 133, 134, 135, 136, 143]) expect(icmpv6).toContain(t);
-      const ras = tsharkFields(path, ["frame.interface_name", "icmpv6.opt.prefix"], "icmpv6.type == 134 && frame.p2p_dir == 0");
-      expect(ras.length).toBeGreaterThan(0);
-      expect(ras.every(([i, p]) => i === "h1" && p === "2001:db8::")).toBe(true);
-      expect(tsharkFields(path, ["frame.number"], "ipv6 && tcp.port == 9 && tcp.len > 0").length).toBeGreaterThan(100);
-      rmSync(dir, { recursive: true, force: true });
-    } catch (e) {
-      process.stderr.write(`demo capture kept at ${path}\n`);
-      throw e;
-    }
-  });
+    },
+  );
 });

@@ -10,15 +10,24 @@ export function createFileStorage(path: string, sectors: number): BlockStorage {
   ftruncateSync(fd, sectors * 512);
   const inRange = (sector: number, bytes: number): boolean => sector >= 0 && sector * 512 + bytes <= sectors * 512;
   return {
-    sectors, sectorSize: 512, physicalSectorSize: 4096, readOnly: false, canFlush: true, canDiscard: false,
-    canSecureDiscard: false, discardGranularity: 0,
+    sectors,
+    sectorSize: 512,
+    physicalSectorSize: 4096,
+    readOnly: false,
+    canFlush: true,
+    canDiscard: false,
+    canSecureDiscard: false,
+    discardGranularity: 0,
     read(sector, into) {
       if (fd === undefined) return err("io-error");
       if (!inRange(sector, into.length)) return err("out-of-range");
       let done = 0;
       while (done < into.length) {
         const n = readSync(fd, into, done, into.length - done, sector * 512 + done);
-        if (n <= 0) { into.fill(0, done); break; }
+        if (n <= 0) {
+          into.fill(0, done);
+          break;
+        }
         done += n;
       }
       return ok(undefined);
@@ -35,7 +44,9 @@ export function createFileStorage(path: string, sectors: number): BlockStorage {
       fdatasyncSync(fd);
       return ok(undefined);
     },
-    discard() { return err("not-supported"); },
+    discard() {
+      return err("not-supported");
+    },
     close() {
       if (fd !== undefined) closeSync(fd);
       fd = undefined;

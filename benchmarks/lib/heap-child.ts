@@ -17,11 +17,15 @@ const sink = (): void => undefined;
 for (let p = 0; p < ports; p++) {
   const l = net.b.tcp.listen(8000 + p, { backlog: 4096 });
   if (!l.ok) throw new Error(`listen: ${l.error}`);
-  l.value.onConnection((s) => { streams.push(s); s.onData(sink); });
+  l.value.onConnection((s) => {
+    streams.push(s);
+    s.onData(sink);
+  });
 }
 // ARP and listeners settled before the baseline.
 net.clock.run(net.clock.now() + 10);
-gc(); gc();
+gc();
+gc();
 const before = process.memoryUsage().heapUsed;
 const t0 = performance.now();
 const BATCH = 1000;
@@ -38,10 +42,20 @@ net.clock.run(net.clock.now() + 1000);
 const payload = new Uint8Array(100);
 for (const s of streams) s.write(payload);
 net.clock.run(net.clock.now() + 5000);
-gc(); gc();
+gc();
+gc();
 const heapBytes = process.memoryUsage().heapUsed - before;
 const established = net.a.tcp.connectionCount + net.b.tcp.connectionCount;
 if (established !== 2 * n || net.b.tcp.stats.bytesReceived < 100 * n) {
   throw new Error(`expected ${2 * n} connections with 100 bytes each, have ${established} and ${net.b.tcp.stats.bytesReceived} bytes`);
 }
-process.stdout.write(JSON.stringify({ connections: n, ends: established, heapBytes, perConnection: heapBytes / established, setupMs: Math.round(performance.now() - t0), streams: streams.length }) + "\n");
+process.stdout.write(
+  JSON.stringify({
+    connections: n,
+    ends: established,
+    heapBytes,
+    perConnection: heapBytes / established,
+    setupMs: Math.round(performance.now() - t0),
+    streams: streams.length,
+  }) + "\n",
+);

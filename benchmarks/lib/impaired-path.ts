@@ -109,10 +109,13 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
   const seed = o.seed ?? 1;
   const clock = createRealClock();
   const impairments: ImpairmentOptions = { delayMs: o.delayMs, loss: o.loss, ...(o.reorder === undefined ? {} : { reorder: o.reorder }) };
-  const link = createPointToPointLink({ clock, rng: createRng(seed ^ 0x3c6ef372) }, {
-    a: { mac: 0x020000000a01, mtu: 1500, impairments },
-    b: { mac: 0x020000000a02, mtu: 1500, impairments },
-  });
+  const link = createPointToPointLink(
+    { clock, rng: createRng(seed ^ 0x3c6ef372) },
+    {
+      a: { mac: 0x020000000a01, mtu: 1500, impairments },
+      b: { mac: 0x020000000a02, mtu: 1500, impairments },
+    },
+  );
   const ends = [link.a, link.b] as const;
   const namespaces: Netns[] = [];
   const taps: TapDevice[] = [];
@@ -125,7 +128,10 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
       const kind = side === 0 ? o.sender : o.receiver;
       const end: NetDevice = ends[side];
       if (kind === "netlab") {
-        stacks[side] = createStack({ device: end, clock, rng: createRng(seed * 2 + side) }, { ipv4: { cidr: `${ADDR[side]}/24` }, tcp: { congestionControl: o.congestionControl } });
+        stacks[side] = createStack(
+          { device: end, clock, rng: createRng(seed * 2 + side) },
+          { ipv4: { cidr: `${ADDR[side]}/24` }, tcp: { congestionControl: o.congestionControl } },
+        );
         continue;
       }
       const ns = await createNetns();
@@ -149,14 +155,21 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
       const sink = receiverNs!.spawn("python3", ["-c", SINK, ADDR[1], String(PORT)]);
       processes.push(sink);
       await sink.waitFor(/ready/, 10_000);
-      receiverDone = sink.waitFor(/got \d+/, timeoutMs).then(() => { received = Number(/got (\d+)/.exec(sink.output().stdout)![1]); });
+      receiverDone = sink.waitFor(/got \d+/, timeoutMs).then(() => {
+        received = Number(/got (\d+)/.exec(sink.output().stdout)![1]);
+      });
     } else {
       const l = stacks[1]!.tcp.listen(PORT);
       if (!l.ok) throw new Error(`listen: ${l.error}`);
       receiverDone = new Promise((resolve) => {
         l.value.onConnection((s) => {
-          s.onData((d) => { received += d.length; });
-          s.onEnd(() => { s.end(); resolve(); });
+          s.onData((d) => {
+            received += d.length;
+          });
+          s.onEnd(() => {
+            s.end();
+            resolve();
+          });
         });
       });
     }
@@ -191,8 +204,16 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
     // Done when the receiver's FIN arrives after the last byte (Linux's sender: recv() returning 0).
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`netlab sender: no FIN from the receiver after ${timeoutMs} ms`)), timeoutMs);
-      s.onEnd(() => { clearTimeout(timer); resolve(); });
-      s.onClose((e) => { if (e !== undefined) { clearTimeout(timer); reject(new Error(`netlab sender: ${e}`)); } });
+      s.onEnd(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      s.onClose((e) => {
+        if (e !== undefined) {
+          clearTimeout(timer);
+          reject(new Error(`netlab sender: ${e}`));
+        }
+      });
     });
     const seconds = (performance.now() - t0) / 1000;
     await receiverDone;
@@ -205,13 +226,27 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
   }
 }
 
-function report(o: ImpairedTransferOptions, seconds: number, cc: string, retransmits: number, timeouts: number, received: number,
-  link: ReturnType<typeof createPointToPointLink>): ImpairedTransferReport {
+function report(
+  o: ImpairedTransferOptions,
+  seconds: number,
+  cc: string,
+  retransmits: number,
+  timeouts: number,
+  received: number,
+  link: ReturnType<typeof createPointToPointLink>,
+): ImpairedTransferReport {
   if (received !== o.bytes) throw new Error(`receiver got ${received} of ${o.bytes} bytes`);
   const stats = [link.a.txStats, link.b.txStats];
   return {
-    sender: o.sender, receiver: o.receiver, bytes: o.bytes, seconds, wallGoodputBitsPerSecond: (o.bytes * 8) / seconds,
-    congestionControl: cc, retransmits, timeouts,
-    framesLost: stats.reduce((n, s) => n + s.lost + s.burstLost, 0), framesReordered: stats.reduce((n, s) => n + s.reordered, 0),
+    sender: o.sender,
+    receiver: o.receiver,
+    bytes: o.bytes,
+    seconds,
+    wallGoodputBitsPerSecond: (o.bytes * 8) / seconds,
+    congestionControl: cc,
+    retransmits,
+    timeouts,
+    framesLost: stats.reduce((n, s) => n + s.lost + s.burstLost, 0),
+    framesReordered: stats.reduce((n, s) => n + s.reordered, 0),
   };
 }

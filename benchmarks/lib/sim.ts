@@ -52,7 +52,9 @@ export function createOffloadWire(clock: VirtualClock, mtu: number, delayMs: num
   const offloads: Offloads = { txChecksum: true, tso: true, maxGsoFrame: 65536 };
   const handlers: [(f: Frame) => void, (f: Frame) => void] = [() => {}, () => {}];
   const make = (self: 0 | 1, mac: number): NetDevice => ({
-    mac, mtu, offloads,
+    mac,
+    mtu,
+    offloads,
     send(frame) {
       const peer = handlers[self ^ 1]!;
       const off = frame.offload;
@@ -60,7 +62,9 @@ export function createOffloadWire(clock: VirtualClock, mtu: number, delayMs: num
       const delivered: Frame = off === undefined ? frame : { data: frame.data, offload: { ...off, csumBlank: false, dataValidated: true } };
       clock.setTimer(clock.now() + delayMs, () => peer(delivered));
     },
-    onReceive(h) { handlers[self] = h; },
+    onReceive(h) {
+      handlers[self] = h;
+    },
   });
   return { a: make(0, 0x020000000001), b: make(1, 0x020000000002) };
 }
@@ -73,19 +77,24 @@ export function twoStacks(o: TwoStacksOptions = {}): TwoStacks {
   let devA: NetDevice, devB: NetDevice;
   if (o.gso === true) {
     const w = createOffloadWire(clock, mtu, delayMs);
-    devA = w.a; devB = w.b;
+    devA = w.a;
+    devB = w.b;
   } else {
     const veth = o.checksumUnnecessary === true ? { checksumUnnecessary: true } : {};
-    const link = createPointToPointLink({ clock, rng: createRng(7) }, {
-      a: { mac: 0x020000000001, mtu, impairments: { delayMs, ...o.impair }, ...veth },
-      b: { mac: 0x020000000002, mtu, impairments: { delayMs, ...o.impair }, ...veth },
-    });
-    devA = link.a; devB = link.b;
+    const link = createPointToPointLink(
+      { clock, rng: createRng(7) },
+      {
+        a: { mac: 0x020000000001, mtu, impairments: { delayMs, ...o.impair }, ...veth },
+        b: { mac: 0x020000000002, mtu, impairments: { delayMs, ...o.impair }, ...veth },
+      },
+    );
+    devA = link.a;
+    devB = link.b;
   }
   if (o.wrapA !== undefined) devA = o.wrapA(devA, clock);
   const seed = o.seed ?? 1;
   const tcp = o.tcp === undefined ? {} : { tcp: o.tcp };
-  const v6 = (addr: string) => o.ipv6 === true ? { ipv6: { addresses: [`${addr}/64`], dadTransmits: 0, routerSolicitations: false } } : {};
+  const v6 = (addr: string) => (o.ipv6 === true ? { ipv6: { addresses: [`${addr}/64`], dadTransmits: 0, routerSolicitations: false } } : {});
   const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, ...v6("2001:db8::1"), ...tcp });
   const b = createStack({ device: devB, clock, rng: createRng(seed * 2 + 2) }, { name: "b", ipv4: { cidr: "192.0.2.2/24" }, ...v6(ADDR_B6), ...tcp });
   if (o.ipv6 === true) clock.run(clock.now());
@@ -119,8 +128,14 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
   let received = 0;
   let doneAt = -1;
   lr.value.onConnection((s) => {
-    s.onData((d) => { received += d.length; });
-    s.onEnd(() => { doneAt = net.clock.now(); o.onDone?.(); s.end(); });
+    s.onData((d) => {
+      received += d.length;
+    });
+    s.onEnd(() => {
+      doneAt = net.clock.now();
+      o.onDone?.();
+      s.end();
+    });
   });
   const cr = net.ipv6 === true ? net.a.tcp6!.connect(ipv6(ADDR_B6), port) : net.a.tcp.connect(ADDR_B, port);
   if (!cr.ok) throw new Error(`connect: ${cr.error}`);
@@ -128,7 +143,9 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
   o.onClient?.(c);
   writeAll(c, total, chunk);
   const v0 = net.clock.now();
-  const retx0 = tcpA.stats.retransmits, seg0 = tcpA.stats.segmentsSent, segB0 = tcpB.stats.segmentsSent;
+  const retx0 = tcpA.stats.retransmits,
+    seg0 = tcpA.stats.segmentsSent,
+    segB0 = tcpB.stats.segmentsSent;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   net.clock.run(v0 + 600_000);
@@ -138,8 +155,12 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
   lr.value.close();
   if (received !== total) throw new Error(`bulk transfer: received ${received} of ${total} bytes`);
   return {
-    bytes: total, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, virtualMs: doneAt - v0,
-    retransmits: tcpA.stats.retransmits - retx0, segmentsSent: tcpA.stats.segmentsSent - seg0,
+    bytes: total,
+    wallMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    virtualMs: doneAt - v0,
+    retransmits: tcpA.stats.retransmits - retx0,
+    segmentsSent: tcpA.stats.segmentsSent - seg0,
     framesPerDataSegment: (tcpA.stats.segmentsSent - seg0 + tcpB.stats.segmentsSent - segB0) / Math.max(1, tcpA.stats.segmentsSent - seg0),
   };
 }
@@ -150,7 +171,9 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
  */
 export async function withGcTime<T>(fn: () => T): Promise<{ result: T; gcMs: number }> {
   let gcMs = 0;
-  const observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
   observer.observe({ entryTypes: ["gc"] });
   const result = fn();
   await new Promise((r) => setImmediate(r));

@@ -31,6 +31,9 @@ const server = createServer((socket) => {
   socket.on("error", () => socket.destroy());
 });
 server.listen(path, () => process.stdout.write("ready\n"));
-const stop = (): void => { server.close(() => process.exit(0)); setTimeout(() => process.exit(0), 500).unref(); };
+const stop = (): void => {
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 500).unref();
+};
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -20,8 +20,18 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRealXenstored } from "../../harness/xenstore/real/real-xenstored.ts";
 import {
-  XS_DIRECTORY, XS_ERROR, XS_GET_PERMS, XS_READ, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_WRITE, createXsDecoder,
-  emitXsMessage, fromLatin1, latin1, type XsMessage,
+  XS_DIRECTORY,
+  XS_ERROR,
+  XS_GET_PERMS,
+  XS_READ,
+  XS_TRANSACTION_END,
+  XS_TRANSACTION_START,
+  XS_WRITE,
+  createXsDecoder,
+  emitXsMessage,
+  fromLatin1,
+  latin1,
+  type XsMessage,
 } from "../../xen-sim/xenstore/wire.ts";
 
 const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
@@ -38,8 +48,11 @@ export interface Daemon {
 function bundle(entry: string, outfile: string): string {
   mkdirSync(join(ROOT, "build/bench"), { recursive: true });
   const esbuild = join(ROOT, "node_modules/.bin/esbuild");
-  const r = spawnSync(esbuild, [join(ROOT, entry), "--bundle", "--platform=node", "--format=esm",
-    "--target=node20", `--outfile=${outfile}`, "--log-level=warning"], { encoding: "utf8" });
+  const r = spawnSync(
+    esbuild,
+    [join(ROOT, entry), "--bundle", "--platform=node", "--format=esm", "--target=node20", `--outfile=${outfile}`, "--log-level=warning"],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`esbuild: ${r.error?.message ?? r.stderr}`);
   return outfile;
 }
@@ -60,10 +73,18 @@ function waitForLine(child: ChildProcess, what: string, timeoutMs: number): Prom
     const t = setTimeout(() => fail(new Error(`${what}: not ready after ${timeoutMs} ms: ${out}`)), timeoutMs);
     child.stdout?.on("data", (b: Buffer) => {
       out += b.toString();
-      if (out.includes("ready") || out.includes("listening")) { clearTimeout(t); ok(); }
+      if (out.includes("ready") || out.includes("listening")) {
+        clearTimeout(t);
+        ok();
+      }
     });
-    child.stderr?.on("data", (b: Buffer) => { out += b.toString(); });
-    child.once("exit", (code) => { clearTimeout(t); fail(new Error(`${what} exited (${code}): ${out}`)); });
+    child.stderr?.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    child.once("exit", (code) => {
+      clearTimeout(t);
+      fail(new Error(`${what} exited (${code}): ${out}`));
+    });
   });
 }
 
@@ -74,7 +95,10 @@ async function waitForSocket(path: string, child: ChildProcess, what: string): P
     if (existsSync(path)) {
       const ok = await new Promise<boolean>((done) => {
         const s = createConnection(path);
-        s.once("connect", () => { s.destroy(); done(true); });
+        s.once("connect", () => {
+          s.destroy();
+          done(true);
+        });
         s.once("error", () => done(false));
       });
       if (ok) return;
@@ -88,8 +112,7 @@ async function waitForSocket(path: string, child: ChildProcess, what: string): P
 export async function startNetlabDaemon(how: "compiled" | "cli", bundle = BUNDLE, nodeFlags: readonly string[] = []): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), "netlab-xsd-bench-"));
   const socketPath = join(dir, "socket");
-  const args = how === "compiled" ? [bundle, socketPath]
-    : [join(ROOT, "bin/netlab.mjs"), "xenstored", "--socket", socketPath];
+  const args = how === "compiled" ? [bundle, socketPath] : [join(ROOT, "bin/netlab.mjs"), "xenstored", "--socket", socketPath];
   const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NETLAB_COMPILED: "" } });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const what = `netlab xenstored (${how})`;
@@ -128,7 +151,10 @@ export function connect(path: string): Promise<XsConn> {
     let reqId = 0;
     socket.on("data", (b: Buffer) => {
       const r = decoder.push(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-      if (!r.ok) { socket.destroy(new Error(`bad reply: ${r.error}`)); return; }
+      if (!r.ok) {
+        socket.destroy(new Error(`bad reply: ${r.error}`));
+        return;
+      }
       for (const m of r.value) {
         if (m.reqId !== reqId || waiting === undefined) continue; // watch events: none are set
         const w = waiting;
@@ -137,16 +163,18 @@ export function connect(path: string): Promise<XsConn> {
       }
     });
     socket.once("error", fail);
-    socket.once("connect", () => ok({
-      request(type, payload, txId = 0) {
-        reqId = (reqId + 1) >>> 0;
-        return new Promise((done) => {
-          waiting = done;
-          socket.write(emitXsMessage(type, reqId, txId, fromLatin1(payload)));
-        });
-      },
-      close: () => socket.destroy(),
-    }));
+    socket.once("connect", () =>
+      ok({
+        request(type, payload, txId = 0) {
+          reqId = (reqId + 1) >>> 0;
+          return new Promise((done) => {
+            waiting = done;
+            socket.write(emitXsMessage(type, reqId, txId, fromLatin1(payload)));
+          });
+        },
+        close: () => socket.destroy(),
+      }),
+    );
   });
 }
 
@@ -193,7 +221,12 @@ export async function runWorkload(c: XsConn, rounds: number): Promise<Latencies>
 }
 
 /** Memory of a process from /proc/PID/status, KiB. */
-export interface Resident { rss: number; hwm: number; anon: number; file: number }
+export interface Resident {
+  rss: number;
+  hwm: number;
+  anon: number;
+  file: number;
+}
 
 export function residentMemory(pid: number): Resident {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -213,7 +246,9 @@ export function cpuMicros(pid: number): number {
 
 /** The resident memory of a node process that loads nothing: the runtime's own floor on this machine. */
 export function bareNodeMemory(): Resident {
-  const r = spawnSync(process.execPath, ["-e", "setTimeout(() => process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8')), 300)"], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["-e", "setTimeout(() => process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8')), 300)"], {
+    encoding: "utf8",
+  });
   const kib = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(r.stdout)?.[1] ?? Number.NaN);
   return { rss: kib("VmRSS"), hwm: kib("VmHWM"), anon: kib("RssAnon"), file: kib("RssFile") };
 }

@@ -23,11 +23,15 @@ function blkCase(backend: Backend, pattern: Pattern): BenchCase {
   const random = pattern.startsWith("4KiB");
   const write = pattern.endsWith("write");
   return {
-    suite: "blk", name: `${pattern} (${backend})`, unit: random ? "IOPS" : "MB/s", higherIsBetter: true,
+    suite: "blk",
+    name: `${pattern} (${backend})`,
+    unit: random ? "IOPS" : "MB/s",
+    higherIsBetter: true,
     ...(random && backend === "memory" ? { target: { value: 100_000, kind: "min" as const } } : {}),
     async measure(ctx) {
       const dir = backend === "file" ? mkdtempSync(path.join(tmpdir(), "netlab-bench-blk-")) : undefined;
-      const storage: BlockStorage = dir === undefined ? createMemoryStorage({ sectors: IMAGE_SECTORS }) : createFileStorage(path.join(dir, "xvda.img"), IMAGE_SECTORS);
+      const storage: BlockStorage =
+        dir === undefined ? createMemoryStorage({ sectors: IMAGE_SECTORS }) : createFileStorage(path.join(dir, "xvda.img"), IMAGE_SECTORS);
       try {
         const world = await createBlkWorld(storage);
         await world.connect();
@@ -39,17 +43,26 @@ function blkCase(backend: Backend, pattern: Pattern): BenchCase {
         const rng = createRng(9);
         const buffers = Array.from({ length: depth }, () => new Uint8Array(ioBytes).fill(0xa5));
         const spanSectors = IMAGE_SECTORS - ioBytes / 512;
-        let issued = 0, completed = 0, errors = 0, seqSector = 0;
+        let issued = 0,
+          completed = 0,
+          errors = 0,
+          seqSector = 0;
         let firstError: string | undefined;
         const issue = (slot: number): void => {
           if (issued >= totalOps) return;
           issued++;
           let sector: number;
           if (random) sector = rng.nextInt(spanSectors / 8) * 8;
-          else { sector = seqSector; seqSector = (seqSector + ioBytes / 512) % (spanSectors + 1); }
+          else {
+            sector = seqSector;
+            seqSector = (seqSector + ioBytes / 512) % (spanSectors + 1);
+          }
           const done = (r: { ok: boolean; error?: string }): void => {
             completed++;
-            if (!r.ok) { errors++; firstError ??= r.error; }
+            if (!r.ok) {
+              errors++;
+              firstError ??= r.error;
+            }
             issue(slot);
           };
           if (write) front.submitWrite(sector, buffers[slot]!, done);
@@ -65,8 +78,16 @@ function blkCase(backend: Backend, pattern: Pattern): BenchCase {
         const wallMs = performance.now() - t0;
         if (completed < totalOps || errors > 0) throw new Error(`${completed} of ${totalOps} completed, ${errors} errors (${firstError ?? ""})`);
         const cpuMs = cpuMsSince(cpu0);
-        const rate = (ms: number): number => random ? totalOps / (ms / 1000) : (totalOps * ioBytes) / (ms / 1000) / 1e6;
-        details = { operations: totalOps, ioBytes, depth, wallMs: Math.round(wallMs), cpuMs: Math.round(cpuMs), perCpuSecond: rate(cpuMs), frontend: { ...front.stats } };
+        const rate = (ms: number): number => (random ? totalOps / (ms / 1000) : (totalOps * ioBytes) / (ms / 1000) / 1e6);
+        details = {
+          operations: totalOps,
+          ioBytes,
+          depth,
+          wallMs: Math.round(wallMs),
+          cpuMs: Math.round(cpuMs),
+          perCpuSecond: rate(cpuMs),
+          frontend: { ...front.stats },
+        };
         await world.settle(front.close()).catch(() => undefined);
         return rate(wallMs);
       } finally {
@@ -81,6 +102,8 @@ function blkCase(backend: Backend, pattern: Pattern): BenchCase {
 export const suite: BenchSuite = {
   name: "blk",
   description: "blkfront/blkback on the simulated hypervisor: sequential MB/s and 4 KiB random IOPS, memory and file images",
-  cases: () => (["memory", "file"] as const).flatMap((b) =>
-    (["sequential read", "sequential write", "4KiB random read", "4KiB random write"] as const).map((p) => blkCase(b, p))),
+  cases: () =>
+    (["memory", "file"] as const).flatMap((b) =>
+      (["sequential read", "sequential write", "4KiB random read", "4KiB random write"] as const).map((p) => blkCase(b, p)),
+    ),
 };

@@ -8,7 +8,11 @@ function checksumCase(size: number, label: string): BenchCase {
   let sink = 0;
   let perCpuSecond = 0;
   return {
-    suite: "checksum", name: `checksum ${label}`, unit: "GB/s", higherIsBetter: true, baseline: "Buffer.copy 64KiB",
+    suite: "checksum",
+    name: `checksum ${label}`,
+    unit: "GB/s",
+    higherIsBetter: true,
+    baseline: "Buffer.copy 64KiB",
     measure(ctx) {
       const bytes = ctx.quick ? 16 << 20 : 256 << 20;
       const n = Math.max(1, Math.floor(bytes / size));

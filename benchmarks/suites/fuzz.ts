@@ -21,7 +21,10 @@ import { runFuzzer } from "../../harness/fuzz/runner.ts";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SECONDS = Number(process.env["NETLAB_BENCH_FUZZ_SECONDS"] ?? 10);
 /** NETLAB_BENCH_FUZZ_TARGETS=a,b measures only those targets (default: all). */
-const ONLY = process.env["NETLAB_BENCH_FUZZ_TARGETS"]?.split(",").map((t) => t.trim()).filter((t) => t !== "");
+const ONLY = process.env["NETLAB_BENCH_FUZZ_TARGETS"]
+  ?.split(",")
+  .map((t) => t.trim())
+  .filter((t) => t !== "");
 const TICKS_PER_SECOND = 100;
 /** Parsers of bytes off a wire, a ring or a file: one input is microseconds of work. */
 export const WIRE_PARSERS = ["wire-decode", "dhcp-message", "pcap-readers", "http-server", "http-client", "xenstore-server"];
@@ -43,7 +46,11 @@ export function processTreeCpuSeconds(pid: number): number | undefined {
     if (seen.has(p)) return 0;
     seen.add(p);
     let stat: string;
-    try { stat = readFileSync(`/proc/${p}/stat`, "utf8"); } catch { return undefined; }
+    try {
+      stat = readFileSync(`/proc/${p}/stat`, "utf8");
+    } catch {
+      return undefined;
+    }
     // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     let total = (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
@@ -52,7 +59,9 @@ export function processTreeCpuSeconds(pid: number): number | undefined {
         const kids = readFileSync(`/proc/${p}/task/${task}/children`, "utf8").trim();
         for (const k of kids === "" ? [] : kids.split(" ")) total += walk(Number(k)) ?? 0;
       }
-    } catch { /* no children file: count the process alone */ }
+    } catch {
+      /* no children file: count the process alone */
+    }
     return total;
   };
   return walk(pid);
@@ -62,7 +71,12 @@ function fuzzCase(target: string): BenchCase {
   let details: Record<string, unknown> = {};
   const goal = fuzzTarget(target);
   return {
-    suite: "fuzz", name: `fuzz ${target}`, unit: "exec/s", higherIsBetter: true, runs: 1, warmup: 0,
+    suite: "fuzz",
+    name: `fuzz ${target}`,
+    unit: "exec/s",
+    higherIsBetter: true,
+    runs: 1,
+    warmup: 0,
     ...(goal === undefined ? {} : { target: goal }),
     available: (ctx) => (ctx.quick ? "not in quick mode (seconds of fuzzing per target)" : undefined),
     async measure(ctx) {
@@ -73,10 +87,13 @@ function fuzzCase(target: string): BenchCase {
       const loadAtStart = os.loadavg().map((x) => +x.toFixed(2));
       ctx.progress(`fuzz / ${target}: ${SECONDS} s under ${engine.engine}`);
       const r = await runFuzzer(paths, target, bundle, {
-        seconds: SECONDS, saveNewInputs: false, stopOnFirstFinding: true, engine: engine.engine,
+        seconds: SECONDS,
+        saveNewInputs: false,
+        stopOnFirstFinding: true,
+        engine: engine.engine,
         onLine: (line, pid) => {
           const st = parseStatLine(line);
-          if (st === undefined || st.coverage === 0 || st.kind === "INITED" && first !== undefined) return;
+          if (st === undefined || st.coverage === 0 || (st.kind === "INITED" && first !== undefined)) return;
           const point: [number, number, number | undefined] = [performance.now(), st.executions, pid === undefined ? undefined : processTreeCpuSeconds(pid)];
           if (first === undefined || st.kind === "INITED") first = point;
           else last = point;
@@ -88,11 +105,18 @@ function fuzzCase(target: string): BenchCase {
       const cpu = first?.[2] !== undefined && last?.[2] !== undefined && last[2] - first[2] > 0.2 ? last[2] - first[2] : undefined;
       const perCpu = cpu === undefined ? undefined : Math.round((last![1] - first![1]) / cpu);
       details = {
-        engine: r.engine, ...(perCpu === undefined ? {} : { perCpuSecond: perCpu, cpuShare: +(cpu! / ((last![0] - first![0]) / 1000)).toFixed(2) }), loadAtStart,
-        ...(r.engineNote === undefined ? {} : { engineNote: r.engineNote }), mode: r.mode,
-        seconds: +r.seconds.toFixed(1), startupSeconds: +r.startupSeconds.toFixed(1), executions: r.executions,
-        engineReportedExecPerSecond: r.execsPerSecond, averageExecPerSecond: Math.round(r.executions / Math.max(r.seconds, 0.001)),
-        coverage: `${r.coverageFirst}->${r.coverageLast}`, dictionary: r.dictionary === undefined ? null : path.relative(ROOT, r.dictionary),
+        engine: r.engine,
+        ...(perCpu === undefined ? {} : { perCpuSecond: perCpu, cpuShare: +(cpu! / ((last![0] - first![0]) / 1000)).toFixed(2) }),
+        loadAtStart,
+        ...(r.engineNote === undefined ? {} : { engineNote: r.engineNote }),
+        mode: r.mode,
+        seconds: +r.seconds.toFixed(1),
+        startupSeconds: +r.startupSeconds.toFixed(1),
+        executions: r.executions,
+        engineReportedExecPerSecond: r.execsPerSecond,
+        averageExecPerSecond: Math.round(r.executions / Math.max(r.seconds, 0.001)),
+        coverage: `${r.coverageFirst}->${r.coverageLast}`,
+        dictionary: r.dictionary === undefined ? null : path.relative(ROOT, r.dictionary),
         findings: r.findings.map((f) => `${f.kind} after ${f.seconds.toFixed(1)} s: ${f.message.split("\n")[0]}`),
       };
       if (r.executions === 0) throw new Error(`no executions in ${SECONDS} s (${r.findings[0]?.message.split("\n")[0] ?? "engine start-up"})`);
@@ -105,5 +129,8 @@ function fuzzCase(target: string): BenchCase {
 export const suite: BenchSuite = {
   name: "fuzz",
   description: `fuzz executions/s per target under Jazzer.js (${SECONDS} s each, seeded from corpora/, nothing written back)`,
-  cases: () => listTargets(defaultFuzzPaths(ROOT)).filter((t) => ONLY === undefined || ONLY.includes(t)).map(fuzzCase),
+  cases: () =>
+    listTargets(defaultFuzzPaths(ROOT))
+      .filter((t) => ONLY === undefined || ONLY.includes(t))
+      .map(fuzzCase),
 };

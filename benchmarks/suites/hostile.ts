@@ -52,7 +52,11 @@ const FETCHES = 20;
 function skipReason(): string | undefined {
   if (process.platform !== "linux") return "needs Linux";
   if (process.getuid?.() !== 0) return "needs root (tap device, network namespaces)";
-  try { accessSync("/dev/net/tun", constants.R_OK | constants.W_OK); } catch { return "/dev/net/tun is missing (modprobe tun)"; }
+  try {
+    accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
+  } catch {
+    return "/dev/net/tun is missing (modprobe tun)";
+  }
   const missing = missingTools(["ip", "curl", "hping3", "nstat", "timeout"]);
   return missing.length > 0 ? `missing tools: ${missing.join(", ")} (npm run setup)` : undefined;
 }
@@ -102,21 +106,29 @@ async function olderNetlab(tree: string, deps: { device: TapDevice; clock: Retur
   const { createHttpServer } = await importFrom<typeof import("../../stack/app/http/index.ts")>(tree, "stack/app/http/index.ts");
   const { createStaticHandler } = await importFrom<typeof import("../../harness/http/static.ts")>(tree, "harness/http/static.ts");
   const { createSeededRng: olderRng } = await importFrom<typeof import("../../harness/time/real-clock.ts")>(tree, "harness/time/real-clock.ts");
-  const stack = createStack({ device: deps.device, clock: deps.clock, rng: olderRng() },
-    { name: "attach", ipv4: { cidr: { address: 0xc0000202, prefixLength: 24 }, gateway: 0xc0000201 } });
+  const stack = createStack(
+    { device: deps.device, clock: deps.clock, rng: olderRng() },
+    { name: "attach", ipv4: { cidr: { address: 0xc0000202, prefixLength: 24 }, gateway: 0xc0000201 } },
+  );
   const l = stack.tcp.listen(80);
   if (!l.ok) throw new Error(`older netlab: listen: ${l.error}`);
   const http = createHttpServer({ clock: deps.clock }, createStaticHandler({ root }), { serverName: "netlab" });
   http.listen(l.value);
   return {
     counters: () => Object.fromEntries(Object.entries(stack.tcp.stats).map(([k, v]) => [`tcp.${k}`, v as number])),
-    async stop() { http.close(); l.value.close(); return { open: 0, closed: 0, reset: 0 }; },
+    async stop() {
+      http.close();
+      l.value.close();
+      return { open: 0, closed: 0, reset: 0 };
+    },
   };
 }
 
 async function withLab<T>(o: LabOptions, fn: (lab: Lab) => Promise<T>): Promise<T> {
   const id = randomBytes(3).toString("hex");
-  const tapName = `nlh${id}`, va = `nlha${id}`, vb = `nlhb${id}`;
+  const tapName = `nlh${id}`,
+    va = `nlha${id}`,
+    vb = `nlhb${id}`;
   const dir = join(tmpdir(), `netlab-hostile-${id}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "index.html"), BODY);
@@ -140,12 +152,16 @@ async function withLab<T>(o: LabOptions, fn: (lab: Lab) => Promise<T>): Promise<
     await kns.execChecked("sysctl", ["-qw", "net.ipv4.tcp_syncookies=1"]);
     const server = kns.spawn(process.execPath, ["-e", KERNEL_SERVER, String(o.kernelBacklog ?? 511)]);
     await server.waitFor(/ready/, 15_000);
-    netlab = o.tree !== undefined
-      ? await olderNetlab(o.tree, { device: tap, clock }, dir)
-      : await composeAttachedStack({ device: tap, clock, rng: createSeededRng() }, {
-        address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 }, gateway: 0xc0000201 },
-        http: { root: dir, port: 80 },
-      });
+    netlab =
+      o.tree !== undefined
+        ? await olderNetlab(o.tree, { device: tap, clock }, dir)
+        : await composeAttachedStack(
+            { device: tap, clock, rng: createSeededRng() },
+            {
+              address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 }, gateway: 0xc0000201 },
+              http: { root: dir, port: 80 },
+            },
+          );
     const lab: Lab = { ns, kns, tap, tapName, vethName: va, netlab };
     // Both servers answer once before any attack: ARP resolved, the client known to the tap's reader.
     for (const host of [NETLAB, KERNEL]) {
@@ -164,7 +180,11 @@ async function withLab<T>(o: LabOptions, fn: (lab: Lab) => Promise<T>): Promise<
 
 /** One curl fetch from the lab namespace: its time_total in ms, or undefined when it failed. */
 async function fetchMs(lab: Lab, host: string, maxTime: number): Promise<number | undefined> {
-  const r = await lab.ns.exec("curl", ["-sS", "--max-time", String(maxTime), "-o", "/dev/null", "-w", "%{http_code} %{time_total}", `http://${host}/index.html`], { timeoutMs: (maxTime + 5) * 1000 });
+  const r = await lab.ns.exec(
+    "curl",
+    ["-sS", "--max-time", String(maxTime), "-o", "/dev/null", "-w", "%{http_code} %{time_total}", `http://${host}/index.html`],
+    { timeoutMs: (maxTime + 5) * 1000 },
+  );
   const [code, seconds] = r.stdout.trim().split(" ");
   return code === "200" ? Number(seconds) * 1000 : undefined;
 }
@@ -180,8 +200,18 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
 /** The kernel namespace's SNMP/netstat counters of interest (nstat -asz). */
 async function kernelCounters(kns: Netns): Promise<Record<string, number>> {
   const out = (await kns.exec("nstat", ["-asz"])).stdout;
-  const want = ["TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtSyncookiesFailed", "TcpExtTCPReqQFullDoCookies", "TcpExtTCPReqQFullDrop",
-    "TcpExtListenDrops", "TcpExtListenOverflows", "TcpExtTCPChallengeACK", "TcpExtTCPSYNChallenge", "TcpPassiveOpens"];
+  const want = [
+    "TcpExtSyncookiesSent",
+    "TcpExtSyncookiesRecv",
+    "TcpExtSyncookiesFailed",
+    "TcpExtTCPReqQFullDoCookies",
+    "TcpExtTCPReqQFullDrop",
+    "TcpExtListenDrops",
+    "TcpExtListenOverflows",
+    "TcpExtTCPChallengeACK",
+    "TcpExtTCPSYNChallenge",
+    "TcpPassiveOpens",
+  ];
   const r: Record<string, number> = {};
   for (const line of out.split("\n")) {
     const [k, v] = line.trim().split(/\s+/);
@@ -197,8 +227,20 @@ function netlabCounters(lab: Lab, keys: readonly string[]): Record<string, numbe
 
 // ---------------------------------------------------------------- (a) items 1+2
 
-interface FetchSeries { latenciesMs: number[]; failed: number; slow: number; meanMs: number }
-interface SlowSynResult { netlab: FetchSeries; kernel: FetchSeries; fillSeconds: number; netlabCounters: Record<string, number>; kernelCounters: Record<string, number>; load: number[] }
+interface FetchSeries {
+  latenciesMs: number[];
+  failed: number;
+  slow: number;
+  meanMs: number;
+}
+interface SlowSynResult {
+  netlab: FetchSeries;
+  kernel: FetchSeries;
+  fillSeconds: number;
+  netlabCounters: Record<string, number>;
+  kernelCounters: Record<string, number>;
+  load: number[];
+}
 
 function series(xs: readonly (number | undefined)[], maxMs: number): FetchSeries {
   const latenciesMs = xs.map((x) => round1(x ?? maxMs));
@@ -214,7 +256,8 @@ async function slowSynFlood(ctx: BenchContext, tree: string | undefined): Promis
     try {
       ctx.progress(`(a) 5 spoofed SYNs/s at each server for ${fillSeconds} s before fetching`);
       await sleep(fillSeconds * 1000);
-      const n: (number | undefined)[] = [], k: (number | undefined)[] = [];
+      const n: (number | undefined)[] = [],
+        k: (number | undefined)[] = [];
       for (let i = 0; i < fetches; i++) {
         n.push(await fetchMs(lab, NETLAB, 5));
         k.push(await fetchMs(lab, KERNEL, 5));
@@ -222,8 +265,16 @@ async function slowSynFlood(ctx: BenchContext, tree: string | undefined): Promis
         await sleep(300);
       }
       return {
-        netlab: series(n, 5000), kernel: series(k, 5000), fillSeconds,
-        netlabCounters: netlabCounters(lab, ["tcp.synCookiesSent", "tcp.synCookiesAccepted", "tcp.synQueuePruned", "tcp.synQueueDropped", "tcp.segmentsReceived"]),
+        netlab: series(n, 5000),
+        kernel: series(k, 5000),
+        fillSeconds,
+        netlabCounters: netlabCounters(lab, [
+          "tcp.synCookiesSent",
+          "tcp.synCookiesAccepted",
+          "tcp.synQueuePruned",
+          "tcp.synQueueDropped",
+          "tcp.segmentsReceived",
+        ]),
         kernelCounters: await kernelCounters(lab.kns),
         load: loadavg().map(round1),
       };
@@ -236,7 +287,18 @@ async function slowSynFlood(ctx: BenchContext, tree: string | undefined): Promis
 // ---------------------------------------------------------------- (b) item 9
 
 type FloodTarget = "netlab" | "netlab-no-shedding" | "netlab-before" | "kernel";
-interface FullFloodResult { target: FloodTarget; seconds: number; attempted: number; ok: number; successPercent: number; medianMs: number; maxMs: number; latenciesMs: number[]; counters: Record<string, number>; load: number[] }
+interface FullFloodResult {
+  target: FloodTarget;
+  seconds: number;
+  attempted: number;
+  ok: number;
+  successPercent: number;
+  medianMs: number;
+  maxMs: number;
+  latenciesMs: number[];
+  counters: Record<string, number>;
+  load: number[];
+}
 
 async function fullFlood(ctx: BenchContext, target: FloodTarget): Promise<FullFloodResult> {
   const seconds = ctx.quick ? 3 : FLOOD_SECONDS;
@@ -256,14 +318,27 @@ async function fullFlood(ctx: BenchContext, target: FloodTarget): Promise<FullFl
         ctx.progress(`(b) ${target}: ${latencies.length}/${attempted} fetches ok`);
         await sleep(100);
       }
-      const counters = target === "kernel"
-        ? Object.fromEntries(Object.entries(await kernelCounters(lab.kns)).map(([k, v]) => [k, v - (kernelBefore[k] ?? 0)]))
-        : { ...netlabCounters(lab, ["tcp.segmentsReceived", "tcp.synCookiesSent", "tcp.synCookiesAccepted", "tcp.synQueuePruned"]),
-            "tap.rxFrames": lab.tap.counters.rxFrames, "tap.shedSyns": lab.tap.counters.shedSyns ?? 0, "tap.dropped": lab.tap.counters.dropped };
+      const counters =
+        target === "kernel"
+          ? Object.fromEntries(Object.entries(await kernelCounters(lab.kns)).map(([k, v]) => [k, v - (kernelBefore[k] ?? 0)]))
+          : {
+              ...netlabCounters(lab, ["tcp.segmentsReceived", "tcp.synCookiesSent", "tcp.synCookiesAccepted", "tcp.synQueuePruned"]),
+              "tap.rxFrames": lab.tap.counters.rxFrames,
+              "tap.shedSyns": lab.tap.counters.shedSyns ?? 0,
+              "tap.dropped": lab.tap.counters.dropped,
+            };
       return {
-        target, seconds, attempted, ok: latencies.length, successPercent: round1((100 * latencies.length) / Math.max(1, attempted)),
+        target,
+        seconds,
+        attempted,
+        ok: latencies.length,
+        successPercent: round1((100 * latencies.length) / Math.max(1, attempted)),
         // No fetch ok: the median is reported as curl's --max-time (3 s).
-        medianMs: latencies.length === 0 ? 3000 : round1(median(latencies)), maxMs: latencies.length === 0 ? 3000 : Math.max(...latencies), latenciesMs: latencies, counters, load: loadavg().map(round1),
+        medianMs: latencies.length === 0 ? 3000 : round1(median(latencies)),
+        maxMs: latencies.length === 0 ? 3000 : Math.max(...latencies),
+        latenciesMs: latencies,
+        counters,
+        load: loadavg().map(round1),
       };
     } finally {
       await flood.stop("SIGINT", 2000);
@@ -274,7 +349,8 @@ async function fullFlood(ctx: BenchContext, target: FloodTarget): Promise<FullFl
 // ---------------------------------------------------------------- (c) item 6
 
 const ROUNDS = 5;
-const GUESSES = 100, PROBES = 1000;
+const GUESSES = 100,
+  PROBES = 1000;
 
 /**
  * Two kernel sockets from fixed ports to host:80, held open (the prober's and the victim's). A
@@ -293,11 +369,19 @@ print("ready", flush=True)
 time.sleep(30)
 `;
 
-interface ProbeResult { connected: number[]; notConnected: number[]; difference: number; counters: Record<string, number>; load: number[] }
+interface ProbeResult {
+  connected: number[];
+  notConnected: number[];
+  difference: number;
+  counters: Record<string, number>;
+  load: number[];
+}
 
 /** hping3's count of replies to `count` SYNs from source port `port` (kept fixed). */
 async function synBurst(lab: Lab, host: string, port: number, count: number, intervalUs: number, seq: number): Promise<number> {
-  const r = await lab.ns.exec("hping3", ["-S", "-p", "80", "-s", String(port), "-k", "-M", String(seq), "-c", String(count), "-i", `u${intervalUs}`, host], { timeoutMs: 30_000 });
+  const r = await lab.ns.exec("hping3", ["-S", "-p", "80", "-s", String(port), "-k", "-M", String(seq), "-c", String(count), "-i", `u${intervalUs}`, host], {
+    timeoutMs: 30_000,
+  });
   const m = /(\d+) packets transmitted, (\d+) packets received/.exec(r.stdout + r.stderr);
   if (m === null) throw new Error(`hping3 printed no statistics: ${r.stderr.trim()}`);
   return Number(m[2]);
@@ -309,13 +393,24 @@ async function challengeAckProbe(ctx: BenchContext, target: ProbeTarget): Promis
   return withLab(target === "netlab-before" ? { tree: BEFORE_TREE! } : {}, async (lab) => {
     const host = target === "kernel" ? KERNEL : NETLAB;
     const kernelBefore = await kernelCounters(lab.kns);
-    const connected: number[] = [], notConnected: number[] = [];
+    const connected: number[] = [],
+      notConnected: number[] = [];
     for (let i = 0; i < (ctx.quick ? 1 : ROUNDS); i++) {
-      const prober = 40001 + 10 * i, victim = prober + 1, unused = prober + 2;
+      const prober = 40001 + 10 * i,
+        victim = prober + 1,
+        unused = prober + 2;
       // The holder's SYNs as the lab namespace sends them: their sequence numbers + 1 are the
       // connections' SND.NXT, so the prober's SYNs (and the guesses) are in the window.
-      const dump = lab.ns.spawn("tcpdump", ["-i", target === "kernel" ? lab.vethName : lab.tapName, "-n", "-S", "-l", "-c", "2",
-        `tcp[tcpflags] == tcp-syn and (src port ${prober} or src port ${victim})`]);
+      const dump = lab.ns.spawn("tcpdump", [
+        "-i",
+        target === "kernel" ? lab.vethName : lab.tapName,
+        "-n",
+        "-S",
+        "-l",
+        "-c",
+        "2",
+        `tcp[tcpflags] == tcp-syn and (src port ${prober} or src port ${victim})`,
+      ]);
       await dump.waitFor(/listening on/, 5000);
       const holder = lab.ns.spawn("python3", ["-c", HOLD_SOCKETS, host, String(prober), String(victim)]);
       try {
@@ -327,7 +422,8 @@ async function challengeAckProbe(ctx: BenchContext, target: ProbeTarget): Promis
           if (m === null) throw new Error(`no SYN from port ${port} in: ${dump.output().stdout}`);
           return (Number(m[1]) + 1) >>> 0;
         };
-        const proberSeq = sndNxt(prober), victimSeq = sndNxt(victim);
+        const proberSeq = sndNxt(prober),
+          victimSeq = sndNxt(victim);
         for (const guess of [victim, unused]) {
           await sleep(1100); // a fresh second of any per-second budget
           // The off-path host's guesses (spoofed from the victim's address and a guessed port)...
@@ -346,9 +442,10 @@ async function challengeAckProbe(ctx: BenchContext, target: ProbeTarget): Promis
         await holder.stop("SIGTERM", 1000);
       }
     }
-    const counters = target === "kernel"
-      ? Object.fromEntries(Object.entries(await kernelCounters(lab.kns)).map(([k, v]) => [k, v - (kernelBefore[k] ?? 0)]))
-      : netlabCounters(lab, ["tcp.challengeAcks", "tcp.challengeAcksSuppressed"]);
+    const counters =
+      target === "kernel"
+        ? Object.fromEntries(Object.entries(await kernelCounters(lab.kns)).map(([k, v]) => [k, v - (kernelBefore[k] ?? 0)]))
+        : netlabCounters(lab, ["tcp.challengeAcks", "tcp.challengeAcksSuppressed"]);
     return { connected, notConnected, difference: round1(mean(notConnected) - mean(connected)), counters, load: loadavg().map(round1) };
   });
 }
@@ -360,10 +457,14 @@ const experiments = new Map<string, Promise<unknown>>();
 function once<T>(key: string, quick: boolean, run: () => Promise<T>): Promise<T> {
   const k = `${key}/${quick}`;
   let p = experiments.get(k) as Promise<T> | undefined;
-  if (p === undefined) { p = run(); experiments.set(k, p); }
+  if (p === undefined) {
+    p = run();
+    experiments.set(k, p);
+  }
   return p;
 }
-const results: { a?: SlowSynResult; aBefore?: SlowSynResult; b: Partial<Record<FloodTarget, FullFloodResult>>; c: Partial<Record<ProbeTarget, ProbeResult>> } = { b: {}, c: {} };
+const results: { a?: SlowSynResult; aBefore?: SlowSynResult; b: Partial<Record<FloodTarget, FullFloodResult>>; c: Partial<Record<ProbeTarget, ProbeResult>> } =
+  { b: {}, c: {} };
 
 function baseCase(name: string, before = false): Pick<BenchCase, "suite" | "name" | "realPeer" | "runs" | "warmup" | "available"> {
   return { suite: "hostile", name, realPeer: true, runs: 1, warmup: 0, available: before ? beforeSkipReason : skipReason };
@@ -373,15 +474,23 @@ function beforeSkipReason(): string | undefined {
   if (BEFORE_TREE === undefined) {
     return `NETLAB_HOSTILE_BEFORE is not set (a worktree of ${BEFORE_COMMIT}: git worktree add --detach /tmp/h19-before ${BEFORE_COMMIT} && ln -s $PWD/node_modules /tmp/h19-before/node_modules)`;
   }
-  try { accessSync(join(BEFORE_TREE, "stack/index.ts"), constants.R_OK); } catch { return `NETLAB_HOSTILE_BEFORE=${BEFORE_TREE} holds no netlab checkout`; }
+  try {
+    accessSync(join(BEFORE_TREE, "stack/index.ts"), constants.R_OK);
+  } catch {
+    return `NETLAB_HOSTILE_BEFORE=${BEFORE_TREE} holds no netlab checkout`;
+  }
   return skipReason();
 }
 
 function slowSynCase(side: "netlab" | "kernel" | "netlab-before"): BenchCase {
   const before = side === "netlab-before";
   return {
-    ...baseCase(`(a) items 1+2: mean of ${FETCHES} fetches under 300 spoofed SYNs/min, SYN queue ${SYN_QUEUE}: ${before ? `netlab before the fixes (${BEFORE_COMMIT})` : side}`, before),
-    unit: "ms", higherIsBetter: false,
+    ...baseCase(
+      `(a) items 1+2: mean of ${FETCHES} fetches under 300 spoofed SYNs/min, SYN queue ${SYN_QUEUE}: ${before ? `netlab before the fixes (${BEFORE_COMMIT})` : side}`,
+      before,
+    ),
+    unit: "ms",
+    higherIsBetter: false,
     async measure(ctx) {
       const r = await once(before ? "a-before" : "a", ctx.quick, () => slowSynFlood(ctx, before ? BEFORE_TREE : undefined));
       if (before) results.aBefore = r;
@@ -391,20 +500,34 @@ function slowSynCase(side: "netlab" | "kernel" | "netlab-before"): BenchCase {
     details: () => {
       const r = before ? results.aBefore : results.a;
       const s = before || side === "netlab" ? "netlab" : "kernel";
-      return r === undefined ? {} : { ...r[s], fillSeconds: r.fillSeconds, counters: s === "netlab" ? r.netlabCounters : r.kernelCounters, load: r.load,
-        ...(before ? { kernelBesideIt: r.kernel } : {}) };
+      return r === undefined
+        ? {}
+        : {
+            ...r[s],
+            fillSeconds: r.fillSeconds,
+            counters: s === "netlab" ? r.netlabCounters : r.kernelCounters,
+            load: r.load,
+            ...(before ? { kernelBesideIt: r.kernel } : {}),
+          };
     },
   };
 }
 
 const TARGET_LABEL: Record<FloodTarget, string> = {
-  netlab: "netlab", "netlab-no-shedding": "netlab without the tap's SYN shedding (synSlots = ringSlots)", "netlab-before": `netlab before the fixes (${BEFORE_COMMIT})`, kernel: "kernel",
+  netlab: "netlab",
+  "netlab-no-shedding": "netlab without the tap's SYN shedding (synSlots = ringSlots)",
+  "netlab-before": `netlab before the fixes (${BEFORE_COMMIT})`,
+  kernel: "kernel",
 };
 
 function fullFloodCase(target: FloodTarget, figure: "success" | "median"): BenchCase {
   return {
-    ...baseCase(`(b) item 9: ${figure === "success" ? "fetches ok" : "median fetch"} under hping3 --flood -S --rand-source (${FLOOD_SECONDS} s): ${TARGET_LABEL[target]}`, target === "netlab-before"),
-    unit: figure === "success" ? "%" : "ms", higherIsBetter: figure === "success",
+    ...baseCase(
+      `(b) item 9: ${figure === "success" ? "fetches ok" : "median fetch"} under hping3 --flood -S --rand-source (${FLOOD_SECONDS} s): ${TARGET_LABEL[target]}`,
+      target === "netlab-before",
+    ),
+    unit: figure === "success" ? "%" : "ms",
+    higherIsBetter: figure === "success",
     ...(target === "netlab" ? { target: figure === "success" ? { value: 95, kind: "min" as const } : { value: 50, kind: "max" as const } } : {}),
     async measure(ctx) {
       const r = await once(`b-${target}`, ctx.quick, () => fullFlood(ctx, target));
@@ -417,8 +540,12 @@ function fullFloodCase(target: FloodTarget, figure: "success" | "median"): Bench
 
 function probeCase(target: ProbeTarget): BenchCase {
   return {
-    ...baseCase(`(c) item 6: prober's challenge ACKs, not-connected minus connected guess (mean of ${ROUNDS} rounds): ${target === "netlab-before" ? `netlab before the fixes (${BEFORE_COMMIT})` : target}`, target === "netlab-before"),
-    unit: "index", higherIsBetter: false,
+    ...baseCase(
+      `(c) item 6: prober's challenge ACKs, not-connected minus connected guess (mean of ${ROUNDS} rounds): ${target === "netlab-before" ? `netlab before the fixes (${BEFORE_COMMIT})` : target}`,
+      target === "netlab-before",
+    ),
+    unit: "index",
+    higherIsBetter: false,
     async measure(ctx) {
       const r = await once(`c-${target}`, ctx.quick, () => challengeAckProbe(ctx, target));
       results.c[target] = r;
@@ -433,7 +560,9 @@ function probeCase(target: ProbeTarget): BenchCase {
 const COMMAND = "sudo node bin/netlab.mjs bench --suite hostile";
 
 function fmtSeries(s: FetchSeries | undefined): string {
-  return s === undefined ? "not run" : `${s.slow} of ${s.latenciesMs.length} over 0.9 s, mean ${s.meanMs} ms${s.failed > 0 ? ` (${s.failed} failed, counted as 5 s)` : ""}`;
+  return s === undefined
+    ? "not run"
+    : `${s.slow} of ${s.latenciesMs.length} over 0.9 s, mean ${s.meanMs} ms${s.failed > 0 ? ` (${s.failed} failed, counted as 5 s)` : ""}`;
 }
 function fmtFlood(r: FullFloodResult | undefined): string {
   return r === undefined ? "not run" : `${r.ok}/${r.attempted} ok (${r.successPercent} %), median ${r.medianMs} ms, max ${r.maxMs} ms`;
@@ -447,7 +576,9 @@ function gitState(): string {
   try {
     const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
     const dirty = execFileSync("git", ["status", "--porcelain", "--", "stack", "harness"], { encoding: "utf8" })
-      .split("\n").map((l) => l.slice(3).trim()).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"));
+      .split("\n")
+      .map((l) => l.slice(3).trim())
+      .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"));
     return dirty.length === 0 ? head : `${head} with uncommitted changes (a shared working tree) to ${dirty.join(", ")}`;
   } catch {
     return "an unknown commit (git not available)";
@@ -455,18 +586,40 @@ function gitState(): string {
 }
 
 function measuresNote(): string {
-  const a = results.a, a0 = results.aBefore, b = results.b, c = results.c;
-  const loads = [a0?.load, a?.load, b["netlab-before"]?.load, b.netlab?.load, b["netlab-no-shedding"]?.load, b.kernel?.load, c["netlab-before"]?.load, c.netlab?.load, c.kernel?.load]
-    .filter((x) => x !== undefined).map((l) => l!.join(" "));
+  const a = results.a,
+    a0 = results.aBefore,
+    b = results.b,
+    c = results.c;
+  const loads = [
+    a0?.load,
+    a?.load,
+    b["netlab-before"]?.load,
+    b.netlab?.load,
+    b["netlab-no-shedding"]?.load,
+    b.kernel?.load,
+    c["netlab-before"]?.load,
+    c.netlab?.load,
+    c.kernel?.load,
+  ]
+    .filter((x) => x !== undefined)
+    .map((l) => l!.join(" "));
   const beforeNote = `this run, netlab at ${BEFORE_COMMIT} (the commit before the first fix, 14bb62f)`;
-  const aBefore = a0 === undefined ? "cited (issue 19, same attack): 16 of 20 fetches over 0.9 s, mean 822 ms (31 ms unloaded)"
-    : `${beforeNote}: ${fmtSeries(a0.netlab)}; ${a0.netlabCounters["tcp.synCookiesSent"]} SYN cookies sent / ${a0.netlabCounters["tcp.synCookiesAccepted"]} accepted (kernel beside it: ${fmtSeries(a0.kernel)}). Cited (issue 19, same attack): 16 of 20 over 0.9 s, mean 822 ms`;
+  const aBefore =
+    a0 === undefined
+      ? "cited (issue 19, same attack): 16 of 20 fetches over 0.9 s, mean 822 ms (31 ms unloaded)"
+      : `${beforeNote}: ${fmtSeries(a0.netlab)}; ${a0.netlabCounters["tcp.synCookiesSent"]} SYN cookies sent / ${a0.netlabCounters["tcp.synCookiesAccepted"]} accepted (kernel beside it: ${fmtSeries(a0.kernel)}). Cited (issue 19, same attack): 16 of 20 over 0.9 s, mean 822 ms`;
   const bBefore = [
-    b["netlab-before"] === undefined ? "cited (issue 19): 50-60 % of fetches ok" : `${beforeNote}: ${fmtFlood(b["netlab-before"])}; cited (issue 19): 50-60 % ok`,
-    b["netlab-no-shedding"] === undefined ? "" : `; this run, today's code with the tap reader's SYN shedding off (synSlots = ringSlots): ${fmtFlood(b["netlab-no-shedding"])}`,
+    b["netlab-before"] === undefined
+      ? "cited (issue 19): 50-60 % of fetches ok"
+      : `${beforeNote}: ${fmtFlood(b["netlab-before"])}; cited (issue 19): 50-60 % ok`,
+    b["netlab-no-shedding"] === undefined
+      ? ""
+      : `; this run, today's code with the tap reader's SYN shedding off (synSlots = ringSlots): ${fmtFlood(b["netlab-no-shedding"])}`,
   ].join("");
-  const cBefore = c["netlab-before"] === undefined ? "cited (issue 19): 998 vs 1,000 in every round (one global budget of 1,000/s)"
-    : `${beforeNote}: ${fmtProbe(c["netlab-before"])}; cited (issue 19): 998 vs 1,000 in every round`;
+  const cBefore =
+    c["netlab-before"] === undefined
+      ? "cited (issue 19): 998 vs 1,000 in every round (one global budget of 1,000/s)"
+      : `${beforeNote}: ${fmtProbe(c["netlab-before"])}; cited (issue 19): 998 vs 1,000 in every round`;
   const lines = [
     "# Issue 19 measures: netlab and the kernel under the same attacks",
     "",
@@ -482,7 +635,7 @@ function measuresNote(): string {
     `"Before" figures of this run come from a worktree of ${BEFORE_COMMIT} (\`NETLAB_HOSTILE_BEFORE=/tmp/h19-before\`, made with`,
     `\`git worktree add --detach /tmp/h19-before ${BEFORE_COMMIT} && ln -s $PWD/node_modules /tmp/h19-before/node_modules\`): its stack, HTTP server and`,
     "tap reader, composed by this suite as its `composeAttachedStack` did (which took no TCP options then); the lab, client and kernel side are this tree's.",
-    "\"Cited\" cells are the figures of issue 19 (measured before the fixes over a tap beside a Node server on kernel sockets behind a veth) or of the",
+    '"Cited" cells are the figures of issue 19 (measured before the fixes over a tap beside a Node server on kernel sockets behind a veth) or of the',
     "fix's commit and regression test, not re-measured by this suite.",
     "",
     "| attack | netlab before | netlab after | kernel | command |",
@@ -500,7 +653,11 @@ function measuresNote(): string {
     "The netlab-without-shedding figure in (b) is today's stack with the tap reader's shedding switched off, not the code before commit 8681384.",
     "",
   ];
-  for (const [name, r] of [["(a) netlab before", a0?.netlab], ["(a) netlab", a?.netlab], ["(a) kernel", a?.kernel]] as const) {
+  for (const [name, r] of [
+    ["(a) netlab before", a0?.netlab],
+    ["(a) netlab", a?.netlab],
+    ["(a) kernel", a?.kernel],
+  ] as const) {
     if (r !== undefined) lines.push(`${name} fetch times (ms): ${r.latenciesMs.join(", ")}  `);
   }
   for (const t of ["netlab-before", "netlab", "netlab-no-shedding", "kernel"] as const) {

@@ -18,37 +18,66 @@ const BODY = new TextEncoder().encode("hello, world\n");
 async function drive(clock: VirtualClock, done: () => boolean, maxSteps = 50_000_000): Promise<void> {
   for (let i = 0; i < maxSteps && !done(); i++) {
     const next = clock.nextDeadline();
-    if (next === undefined) { await new Promise((r) => setImmediate(r)); continue; }
+    if (next === undefined) {
+      await new Promise((r) => setImmediate(r));
+      continue;
+    }
     clock.run(next);
     for (let k = 0; k < 6; k++) await null;
   }
 }
 
-function httpCase(name: string, clientOptions: HttpClientOptions, outstanding: number, o: { target?: number; requests: number; quickRequests: number; shortTimeWait?: boolean }): BenchCase {
+function httpCase(
+  name: string,
+  clientOptions: HttpClientOptions,
+  outstanding: number,
+  o: { target?: number; requests: number; quickRequests: number; shortTimeWait?: boolean },
+): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "http", name, unit: "req/s", higherIsBetter: true,
+    suite: "http",
+    name,
+    unit: "req/s",
+    higherIsBetter: true,
     ...(o.target === undefined ? {} : { target: { value: o.target, kind: "min" as const } }),
     async measure(ctx) {
       const total = ctx.quick ? o.quickRequests : o.requests;
       const net = twoStacks(o.shortTimeWait === true ? { tcp: { mslMs: 5 } } : {});
-      const server = createHttpServer({ clock: net.clock }, (_req, res) => {
-        res.setHeader("Content-Type", "text/plain");
-        res.end(BODY);
-      }, { maxConnections: 4096 });
+      const server = createHttpServer(
+        { clock: net.clock },
+        (_req, res) => {
+          res.setHeader("Content-Type", "text/plain");
+          res.end(BODY);
+        },
+        { maxConnections: 4096 },
+      );
       const l = net.b.tcp.listen(80, { backlog: 1024 });
       if (!l.ok) throw new Error(`listen: ${l.error}`);
       server.listen(l.value);
       const client = createHttpClient({ clock: net.clock, tcp: net.a.tcp }, clientOptions);
-      let issued = 0, completed = 0, failed = 0, bodyBytes = 0;
+      let issued = 0,
+        completed = 0,
+        failed = 0,
+        bodyBytes = 0;
       let firstError: string | undefined;
       const issue = (): void => {
         if (issued >= total) return;
         issued++;
         client.request({ host: ADDR_B, path: "/" }, (e, res) => {
-          if (e !== null || res === undefined) { failed++; firstError ??= e?.message; completed++; issue(); return; }
-          res.body.onData((d) => { bodyBytes += d.length; });
-          res.body.onEnd(() => { completed++; issue(); });
+          if (e !== null || res === undefined) {
+            failed++;
+            firstError ??= e?.message;
+            completed++;
+            issue();
+            return;
+          }
+          res.body.onData((d) => {
+            bodyBytes += d.length;
+          });
+          res.body.onEnd(() => {
+            completed++;
+            issue();
+          });
         });
       };
       const cpu0 = process.cpuUsage();
@@ -62,8 +91,14 @@ function httpCase(name: string, clientOptions: HttpClientOptions, outstanding: n
       if (completed < total || failed > 0) throw new Error(`${completed} of ${total} completed, ${failed} failed (${firstError ?? ""})`);
       if (bodyBytes !== total * BODY.length) throw new Error(`body bytes ${bodyBytes}, expected ${total * BODY.length}`);
       details = {
-        requests: total, outstanding, wallMs: Math.round(wallMs), cpuMs: Math.round(cpuMs), perCpuSecond: total / (cpuMs / 1000),
-        connectionsOpened: client.stats.connectionsOpened, serverRequests: server.stats.requests, virtualMs: +net.clock.now().toFixed(1),
+        requests: total,
+        outstanding,
+        wallMs: Math.round(wallMs),
+        cpuMs: Math.round(cpuMs),
+        perCpuSecond: total / (cpuMs / 1000),
+        connectionsOpened: client.stats.connectionsOpened,
+        serverRequests: server.stats.requests,
+        virtualMs: +net.clock.now().toFixed(1),
       };
       return total / (wallMs / 1000);
     },
@@ -75,8 +110,16 @@ export const suite: BenchSuite = {
   name: "http",
   description: "HTTP/1.1 requests/s between two stacks (netlab client and server, one thread, virtual time)",
   cases: () => [
-    httpCase("keep-alive (16 connections)", { keepAlive: true, maxConnectionsPerHost: 16, pipeline: 1 }, 16, { target: 50_000, requests: 30_000, quickRequests: 500 }),
+    httpCase("keep-alive (16 connections)", { keepAlive: true, maxConnectionsPerHost: 16, pipeline: 1 }, 16, {
+      target: 50_000,
+      requests: 30_000,
+      quickRequests: 500,
+    }),
     httpCase("pipelined (1 connection, depth 16)", { keepAlive: true, maxConnectionsPerHost: 1, pipeline: 16 }, 16, { requests: 30_000, quickRequests: 500 }),
-    httpCase("new connection each (16 at a time)", { keepAlive: false, maxConnectionsPerHost: 16, pipeline: 1 }, 16, { requests: 5_000, quickRequests: 200, shortTimeWait: true }),
+    httpCase("new connection each (16 at a time)", { keepAlive: false, maxConnectionsPerHost: 16, pipeline: 1 }, 16, {
+      requests: 5_000,
+      quickRequests: 200,
+      shortTimeWait: true,
+    }),
   ],
 };

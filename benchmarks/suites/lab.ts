@@ -38,10 +38,13 @@ async function experiment(name: Experiment, seed: number, quick: boolean, progre
 /** The topology with each flow's start drawn from the seed in [0, 1000) ms, each flow ending at the run's end. */
 function withStartTimes(t: Topology, seed: number): Topology {
   const rng = createRng(seed);
-  return { ...t, flows: (t.flows ?? []).map((f) => {
-    const startMs = rng.nextU32() % 1000;
-    return { ...f, startMs, durationMs: t.durationMs - startMs };
-  }) };
+  return {
+    ...t,
+    flows: (t.flows ?? []).map((f) => {
+      const startMs = rng.nextU32() % 1000;
+      return { ...f, startMs, durationMs: t.durationMs - startMs };
+    }),
+  };
 }
 
 function bottleneckOf(r: LabReport) {
@@ -55,7 +58,8 @@ function labCase(name: Experiment, figure: "jain" | "delay"): BenchCase {
   let details: Record<string, unknown> = {};
   return {
     suite: "lab",
-    name: figure === "jain" ? `${name}: Jain's index, 8 CUBIC flows (${EXPERIMENTS[name]})` : `${name}: median bottleneck queueing delay (${EXPERIMENTS[name]})`,
+    name:
+      figure === "jain" ? `${name}: Jain's index, 8 CUBIC flows (${EXPERIMENTS[name]})` : `${name}: median bottleneck queueing delay (${EXPERIMENTS[name]})`,
     unit: figure === "jain" ? "index" : "ms",
     higherIsBetter: figure === "jain",
     runs: RUNS,
@@ -67,9 +71,15 @@ function labCase(name: Experiment, figure: "jain" | "delay"): BenchCase {
       const r = await experiment(name, seed, ctx.quick, (line) => ctx.progress(line));
       const q = bottleneckOf(r);
       details = {
-        seed, virtualSeconds: r.virtualSeconds, cpuSeconds: r.cpuSeconds, wallSeconds: r.wallSeconds, jainIndex: r.jainIndex,
+        seed,
+        virtualSeconds: r.virtualSeconds,
+        cpuSeconds: r.cpuSeconds,
+        wallSeconds: r.wallSeconds,
+        jainIndex: r.jainIndex,
         steadyGoodputMbps: r.flows.map((f) => Number((f.steadyGoodputBitsPerSecond / 1e6).toFixed(3))),
-        sojournMs: q.sojournMs, dropped: q.dropped, marked: q.marked,
+        sojournMs: q.sojournMs,
+        dropped: q.dropped,
+        marked: q.marked,
       };
       return figure === "jain" ? r.jainIndex! : q.sojournMs.p50;
     },
@@ -99,12 +109,23 @@ function mixedCase(): BenchCase {
       const r = await runLab(loaded.topology, { ...(ctx.quick ? { durationMs: 3000 } : {}), onProgress: (line) => ctx.progress(line) });
       const by = (s: "linux" | "netlab") => {
         const f = r.flows.filter((x) => x.sender === s);
-        return { flows: f.length, steadyGoodputMbps: f.map((x) => Number((x.steadyGoodputBitsPerSecond / 1e6).toFixed(3))), retransmits: f.map((x) => x.retransmits) };
+        return {
+          flows: f.length,
+          steadyGoodputMbps: f.map((x) => Number((x.steadyGoodputBitsPerSecond / 1e6).toFixed(3))),
+          retransmits: f.map((x) => x.retransmits),
+        };
       };
       const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
       const linux = r.flows.filter((f) => f.sender === "linux").reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
       const q = bottleneckOf(r);
-      details = { realSeconds: r.virtualSeconds, jainIndex: r.jainIndex, linux: by("linux"), netlab: by("netlab"), bottleneckDropped: q.dropped, sojournMs: q.sojournMs };
+      details = {
+        realSeconds: r.virtualSeconds,
+        jainIndex: r.jainIndex,
+        linux: by("linux"),
+        netlab: by("netlab"),
+        bottleneckDropped: q.dropped,
+        sojournMs: q.sojournMs,
+      };
       return total > 0 ? (100 * linux) / total : 0;
     },
     details: () => details,
@@ -126,8 +147,10 @@ function measuresTable(): string {
   for (const [key, r] of [...runs].sort(([a], [b]) => a.localeCompare(b))) {
     const [name, seed] = key.split("/") as [Experiment, string];
     const q = bottleneckOf(r);
-    lines.push(`| ${EXPERIMENTS[name]} | ${seed} | ${r.flows.map((f) => (f.steadyGoodputBitsPerSecond / 1e6).toFixed(2)).join(", ")} | ${r.jainIndex!.toFixed(4)} | ` +
-      `${q.sojournMs.p50.toFixed(1)} / ${q.sojournMs.p90.toFixed(1)} / ${q.sojournMs.p99.toFixed(1)} | ${q.dropped} | ${r.cpuSeconds.toFixed(2)} |`);
+    lines.push(
+      `| ${EXPERIMENTS[name]} | ${seed} | ${r.flows.map((f) => (f.steadyGoodputBitsPerSecond / 1e6).toFixed(2)).join(", ")} | ${r.jainIndex!.toFixed(4)} | ` +
+        `${q.sojournMs.p50.toFixed(1)} / ${q.sojournMs.p90.toFixed(1)} / ${q.sojournMs.p99.toFixed(1)} | ${q.dropped} | ${r.cpuSeconds.toFixed(2)} |`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -8,17 +8,30 @@ import type { BenchCase, BenchSuite } from "../../harness/bench/types.ts";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "../lib/heap-child.ts");
 /** tsx's loader, resolved from here so that the child does not depend on the working directory. */
-const TSX = ((): string => { try { return import.meta.resolve("tsx"); } catch { return "tsx"; } })();
+const TSX = ((): string => {
+  try {
+    return import.meta.resolve("tsx");
+  } catch {
+    return "tsx";
+  }
+})();
 
 function heapCase(connections: number, label: string): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "memory", name: `heap per idle connection (${label})`, unit: "B/conn", higherIsBetter: false,
-    target: { value: 2048, kind: "max" }, runs: 1, warmup: 0,
+    suite: "memory",
+    name: `heap per idle connection (${label})`,
+    unit: "B/conn",
+    higherIsBetter: false,
+    target: { value: 2048, kind: "max" },
+    runs: 1,
+    warmup: 0,
     measure(ctx) {
       const n = ctx.quick ? 1000 : connections;
       const out = execFileSync(process.execPath, ["--expose-gc", "--max-old-space-size=4096", "--import", TSX, CHILD, String(n)], {
-        encoding: "utf8", timeout: 300_000, stdio: ["ignore", "pipe", "pipe"],
+        encoding: "utf8",
+        timeout: 300_000,
+        stdio: ["ignore", "pipe", "pipe"],
       });
       const r = JSON.parse(out.trim().split("\n").pop()!) as { perConnection: number } & Record<string, unknown>;
       details = r;

@@ -11,13 +11,32 @@ import { runLab, validateTopology, type Topology } from "../../harness/lab/index
 
 const SRC = 0xc000020a; // 192.0.2.10, behind eth0
 const DST = 0xc633640a; // 198.51.100.10, behind eth1
-const MAC_R0 = 0x020000000100, MAC_R1 = 0x020000000101, MAC_A = 0x02000000000a, MAC_B = 0x02000000000b;
+const MAC_R0 = 0x020000000100,
+  MAC_R1 = 0x020000000101,
+  MAC_A = 0x02000000000a,
+  MAC_B = 0x02000000000b;
 
 function udpFrame(size: number, srcPort: number): Uint8Array {
   const f = new Uint8Array(size);
   const payload = new Uint8Array(size - 42);
   emitEthernet({ dst: MAC_R0, src: MAC_A, ethertype: ETHERTYPE_IPV4 }, f, 0);
-  emitIpv4({ src: SRC, dst: DST, protocol: 17, ttl: 64, tos: 0, ident: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: 8 + payload.length, options: new Uint8Array(0) }, f, 14);
+  emitIpv4(
+    {
+      src: SRC,
+      dst: DST,
+      protocol: 17,
+      ttl: 64,
+      tos: 0,
+      ident: 1,
+      dontFragment: true,
+      moreFragments: false,
+      fragmentOffset: 0,
+      payloadLength: 8 + payload.length,
+      options: new Uint8Array(0),
+    },
+    f,
+    14,
+  );
   emitUdp({ srcPort, dstPort: 9, payload }, f.subarray(34), 0, SRC, DST);
   return f;
 }
@@ -34,14 +53,41 @@ function timed(n: number, op: (i: number) => void): { perSecond: number; perCpuS
 function forwardCase(size: number): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "router", name: `forward ${size} B frames (one router, 2 interfaces)`, unit: "Mpkt/s", higherIsBetter: true,
+    suite: "router",
+    name: `forward ${size} B frames (one router, 2 interfaces)`,
+    unit: "Mpkt/s",
+    higherIsBetter: true,
     measure(ctx) {
       const clock = createVirtualClock();
       let receive: (f: Frame) => void = () => {};
       let sent = 0;
-      const left: NetDevice = { mac: MAC_R0, mtu: 1500, offloads: NO_OFFLOADS, send() {}, onReceive(h) { receive = h; } };
-      const right: NetDevice = { mac: MAC_R1, mtu: 1500, offloads: NO_OFFLOADS, send() { sent++; }, onReceive() {} };
-      const router = createRouter({ clock, rng: createRng(1) }, { interfaces: [{ device: left, cidr: "192.0.2.1/24" }, { device: right, cidr: "198.51.100.1/24" }] });
+      const left: NetDevice = {
+        mac: MAC_R0,
+        mtu: 1500,
+        offloads: NO_OFFLOADS,
+        send() {},
+        onReceive(h) {
+          receive = h;
+        },
+      };
+      const right: NetDevice = {
+        mac: MAC_R1,
+        mtu: 1500,
+        offloads: NO_OFFLOADS,
+        send() {
+          sent++;
+        },
+        onReceive() {},
+      };
+      const router = createRouter(
+        { clock, rng: createRng(1) },
+        {
+          interfaces: [
+            { device: left, cidr: "192.0.2.1/24" },
+            { device: right, cidr: "198.51.100.1/24" },
+          ],
+        },
+      );
       router.interface(0).arp.addStatic(SRC, MAC_A);
       router.interface(1).arp.addStatic(DST, MAC_B);
       const frame = udpFrame(size, 1);
@@ -59,7 +105,10 @@ function forwardCase(size: number): BenchCase {
 function queueCase(spec: QueueDisciplineSpec, label: string): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "router", name: `${label} enqueue+dequeue (100 packets queued, 16 flows)`, unit: "Mpkt/s", higherIsBetter: true,
+    suite: "router",
+    name: `${label} enqueue+dequeue (100 packets queued, 16 flows)`,
+    unit: "Mpkt/s",
+    higherIsBetter: true,
     measure(ctx) {
       const q = createQueueDiscipline<QueuedItem>(spec, { rng: createRng(1) });
       const frames = Array.from({ length: 16 }, (_, i) => udpFrame(1514, 1000 + i));
@@ -86,7 +135,8 @@ export function hundredNodeTopology(durationMs: number): Topology {
   const nodes: Record<string, unknown>[] = [];
   const links: Record<string, unknown>[] = [];
   const flows: Record<string, unknown>[] = [];
-  const R = 10, H = 9;
+  const R = 10,
+    H = 9;
   for (let k = 1; k <= R; k++) {
     const interfaces: { name: string; address: string }[] = [];
     const routes: { destination: string; via: string }[] = [];
@@ -101,7 +151,12 @@ export function hundredNodeTopology(durationMs: number): Topology {
     }
     for (let h = 1; h <= H; h++) {
       interfaces.push({ name: `lan${h}`, address: `10.${k}.${h}.1/24` });
-      nodes.push({ name: `h${k}-${h}`, kind: "host", interfaces: [{ name: "eth0", address: `10.${k}.${h}.2/24` }], routes: [{ destination: "default", via: `10.${k}.${h}.1` }] });
+      nodes.push({
+        name: `h${k}-${h}`,
+        kind: "host",
+        interfaces: [{ name: "eth0", address: `10.${k}.${h}.2/24` }],
+        routes: [{ destination: "default", via: `10.${k}.${h}.1` }],
+      });
       links.push({ name: `h${k}-${h}`, endpoints: [`h${k}-${h}:eth0`, `r${k}:lan${h}`], rateBitsPerSecond: 2e6, delayMs: 1 });
     }
     nodes.push({ name: `r${k}`, kind: "router", interfaces, routes });
@@ -117,13 +172,18 @@ export function hundredNodeTopology(durationMs: number): Topology {
 function hundredNodeCase(): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "router", name: "100-node topology, 45 TCP flows, 60 virtual s (frames delivered per wall s)", unit: "pkt/s", higherIsBetter: true,
-    runs: 1, warmup: 0,
+    suite: "router",
+    name: "100-node topology, 45 TCP flows, 60 virtual s (frames delivered per wall s)",
+    unit: "pkt/s",
+    higherIsBetter: true,
+    runs: 1,
+    warmup: 0,
     async measure(ctx) {
       const durationMs = ctx.quick ? 200 : 60_000;
       const heap0 = process.memoryUsage().heapUsed;
       // Peak heap and RSS, sampled with each progress line (about once per wall second) while the 100 nodes are alive.
-      let heapPeak = heap0, rssPeak = process.memoryUsage().rss;
+      let heapPeak = heap0,
+        rssPeak = process.memoryUsage().rss;
       const r = await runLab(hundredNodeTopology(durationMs), {
         seed: 1,
         onProgress: (line) => {
@@ -135,8 +195,15 @@ function hundredNodeCase(): BenchCase {
       });
       const frames = r.links.reduce((a, l) => a + l.framesDelivered, 0);
       details = {
-        virtualSeconds: r.virtualSeconds, wallSeconds: r.wallSeconds, cpuSeconds: r.cpuSeconds, framesDelivered: frames,
-        perCpuSecond: frames / r.cpuSeconds, heapBeforeMB: heap0 / 2 ** 20, heapPeakMB: heapPeak / 2 ** 20, rssPeakMB: rssPeak / 2 ** 20, jainIndex: r.jainIndex,
+        virtualSeconds: r.virtualSeconds,
+        wallSeconds: r.wallSeconds,
+        cpuSeconds: r.cpuSeconds,
+        framesDelivered: frames,
+        perCpuSecond: frames / r.cpuSeconds,
+        heapBeforeMB: heap0 / 2 ** 20,
+        heapPeakMB: heapPeak / 2 ** 20,
+        rssPeakMB: rssPeak / 2 ** 20,
+        jainIndex: r.jainIndex,
       };
       return frames / r.wallSeconds;
     },

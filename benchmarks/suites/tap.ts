@@ -18,7 +18,11 @@ const BASELINE = "Linux TCP over veth (iperf3)";
 function skipReason(): string | undefined {
   if (process.platform !== "linux") return "needs Linux";
   if (process.getuid?.() !== 0) return "needs root (tap device, network namespace)";
-  try { accessSync("/dev/net/tun", constants.R_OK | constants.W_OK); } catch { return "/dev/net/tun is missing (modprobe tun)"; }
+  try {
+    accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
+  } catch {
+    return "/dev/net/tun is missing (modprobe tun)";
+  }
   const missing = missingTools(["ip", "python3"]);
   return missing.length > 0 ? `missing tools: ${missing.join(", ")} (npm run setup)` : undefined;
 }
@@ -49,7 +53,11 @@ c.recv(16); c.close()
 print("sent", len(buf), flush=True)
 `;
 
-interface Lab { ns: Netns; tap: TapDevice; clock: ReturnType<typeof createRealClock> }
+interface Lab {
+  ns: Netns;
+  tap: TapDevice;
+  clock: ReturnType<typeof createRealClock>;
+}
 
 async function withLab<T>(offloads: boolean, fn: (lab: Lab) => Promise<T>): Promise<T> {
   const ifname = `nlb${randomBytes(4).toString("hex")}`;
@@ -71,15 +79,30 @@ async function withLab<T>(offloads: boolean, fn: (lab: Lab) => Promise<T>): Prom
 function until<T>(setup: (resolve: (v: T) => void, reject: (e: Error) => void) => void, timeoutMs: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms: ${what}`)), timeoutMs);
-    setup((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+    setup(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
   });
 }
 
 function tapCase(direction: "netlab -> kernel" | "kernel -> netlab", offloads: boolean): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "tap", name: `TCP ${direction}${offloads ? " (TSO/GRO offloads)" : ""}`, unit: "Gbit/s", higherIsBetter: true, runs: 3,
-    baseline: BASELINE, target: { value: 1, kind: "min" }, realPeer: true,
+    suite: "tap",
+    name: `TCP ${direction}${offloads ? " (TSO/GRO offloads)" : ""}`,
+    unit: "Gbit/s",
+    higherIsBetter: true,
+    runs: 3,
+    baseline: BASELINE,
+    target: { value: 1, kind: "min" },
+    realPeer: true,
     available: skipReason,
     async measure(ctx) {
       const bytes = ctx.quick ? 4 << 20 : 128 << 20;
@@ -92,12 +115,22 @@ function tapCase(direction: "netlab -> kernel" | "kernel -> netlab", offloads: b
           const cr = stack.tcp.connect(KERNEL, 5001);
           if (!cr.ok) throw new Error(`connect: ${cr.error}`);
           const s: ByteStream = cr.value;
-          await until<void>((res, rej) => { s.onConnect(() => res()); s.onClose((e) => rej(new Error(`closed: ${e}`))); }, 10_000, "connect");
+          await until<void>(
+            (res, rej) => {
+              s.onConnect(() => res());
+              s.onClose((e) => rej(new Error(`closed: ${e}`)));
+            },
+            10_000,
+            "connect",
+          );
           const chunk = new Uint8Array(65536).fill(0x5a);
           const t0 = performance.now();
           let sent = 0;
           const pump = (): void => {
-            while (sent < bytes) { sent += chunk.length; if (!s.write(chunk)) return; }
+            while (sent < bytes) {
+              sent += chunk.length;
+              if (!s.write(chunk)) return;
+            }
             s.end();
           };
           s.onDrain(pump);
@@ -109,13 +142,26 @@ function tapCase(direction: "netlab -> kernel" | "kernel -> netlab", offloads: b
         } else {
           const lr = stack.tcp.listen(5002);
           if (!lr.ok) throw new Error(`listen: ${lr.error}`);
-          let received = 0, firstAt = 0;
-          const done = until<number>((res) => {
-            lr.value.onConnection((s) => {
-              s.onData((d) => { if (received === 0) firstAt = performance.now(); received += d.length; });
-              s.onEnd(() => { const t = performance.now(); s.write(new Uint8Array([0x6f, 0x6b])); s.end(); res(t); });
-            });
-          }, 120_000, "end of the kernel's stream");
+          let received = 0,
+            firstAt = 0;
+          const done = until<number>(
+            (res) => {
+              lr.value.onConnection((s) => {
+                s.onData((d) => {
+                  if (received === 0) firstAt = performance.now();
+                  received += d.length;
+                });
+                s.onEnd(() => {
+                  const t = performance.now();
+                  s.write(new Uint8Array([0x6f, 0x6b]));
+                  s.end();
+                  res(t);
+                });
+              });
+            },
+            120_000,
+            "end of the kernel's stream",
+          );
           const source = ns.spawn("python3", ["-c", PY_SOURCE(bytes)]);
           const endAt = await done;
           await source.waitFor(/sent \d+\n/, 10_000);
@@ -133,10 +179,5 @@ function tapCase(direction: "netlab -> kernel" | "kernel -> netlab", offloads: b
 export const suite: BenchSuite = {
   name: "tap",
   description: "TCP between netlab and the Linux kernel over a tap device (real clock; namespace created and removed here)",
-  cases: () => [
-    tapCase("netlab -> kernel", false),
-    tapCase("kernel -> netlab", false),
-    tapCase("netlab -> kernel", true),
-    tapCase("kernel -> netlab", true),
-  ],
+  cases: () => [tapCase("netlab -> kernel", false), tapCase("kernel -> netlab", false), tapCase("netlab -> kernel", true), tapCase("kernel -> netlab", true)],
 };

@@ -36,8 +36,24 @@ export const SMOLTCP_NETSIM: Readonly<Record<number, readonly number[]>> = {
 };
 
 /** One cell: the same scenario as the CLI command above (fillWindowEdge: `--fill-window-edge`; `--cc`). */
-export function runNetsimCell(buffer: number, loss: number, bytes = NETSIM_BYTES, seed = 1, fillWindowEdge = false, congestionControl: "cubic" | "bbr" = "cubic"): TransferReport {
-  return runTransfer({ bytes, delayMs: 50, bufferBytes: buffer, loss, seed, maxVirtualSeconds: 24 * 3600, congestionControl, ...(fillWindowEdge ? { fillWindowEdge } : {}) });
+export function runNetsimCell(
+  buffer: number,
+  loss: number,
+  bytes = NETSIM_BYTES,
+  seed = 1,
+  fillWindowEdge = false,
+  congestionControl: "cubic" | "bbr" = "cubic",
+): TransferReport {
+  return runTransfer({
+    bytes,
+    delayMs: 50,
+    bufferBytes: buffer,
+    loss,
+    seed,
+    maxVirtualSeconds: 24 * 3600,
+    congestionControl,
+    ...(fillWindowEdge ? { fillWindowEdge } : {}),
+  });
 }
 
 /** Bytes per virtual second to the last byte (the netsim figure); 0 when the transfer failed. */
@@ -55,10 +71,14 @@ function netsimCase(buffer: number, lossIndex: number): BenchCase {
   const reference = SMOLTCP_NETSIM[buffer]![lossIndex]!;
   let details: Record<string, unknown> = {};
   return {
-    suite: "tcp-loss", name: `netsim buf ${buffer} loss ${pct(loss)}`, unit: "B/s", higherIsBetter: true,
+    suite: "tcp-loss",
+    name: `netsim buf ${buffer} loss ${pct(loss)}`,
+    unit: "B/s",
+    higherIsBetter: true,
     target: { value: reference, kind: "min" },
     // Deterministic on the virtual clock: one run is the figure.
-    runs: 1, warmup: 0,
+    runs: 1,
+    warmup: 0,
     available: (ctx) => (ctx.quick && !(buffer === 4096 && (loss === 0 || loss === 0.05)) ? "quick mode runs two cells" : undefined),
     measure(ctx) {
       const r = runNetsimCell(buffer, loss, ctx.quick ? 256 * 1024 : NETSIM_BYTES);
@@ -67,9 +87,14 @@ function netsimCase(buffer: number, lossIndex: number): BenchCase {
       const s = r.tcpStats.sender;
       details = {
         command: `netlab sim transfer --bytes 10Mi --delay 50 --buffer ${buffer} --loss ${loss} --seed 1 --json`,
-        smoltcp: reference, ratioToSmoltcp: +(netsimFigure(r) / reference).toFixed(3),
-        virtualSeconds: r.lastByteVirtualSeconds, cpuSeconds: r.cpuSeconds,
-        retransmits: s["retransmits"], fastRetransmits: s["fastRetransmits"], timeouts: s["timeouts"], tailLossProbes: s["tailLossProbes"],
+        smoltcp: reference,
+        ratioToSmoltcp: +(netsimFigure(r) / reference).toFixed(3),
+        virtualSeconds: r.lastByteVirtualSeconds,
+        cpuSeconds: r.cpuSeconds,
+        retransmits: s["retransmits"],
+        fastRetransmits: s["fastRetransmits"],
+        timeouts: s["timeouts"],
+        tailLossProbes: s["tailLossProbes"],
         framesLost: r.link.lost,
       };
       return netsimFigure(r);
@@ -79,28 +104,43 @@ function netsimCase(buffer: number, lossIndex: number): BenchCase {
 }
 
 /** The grid as a Markdown table: netlab / smoltcp and their ratio per cell. */
-export function formatNetsimTable(cells: ReadonlyMap<string, TransferReport>, variant?: ReadonlyMap<string, TransferReport>, bbr?: ReadonlyMap<string, TransferReport>): string {
+export function formatNetsimTable(
+  cells: ReadonlyMap<string, TransferReport>,
+  variant?: ReadonlyMap<string, TransferReport>,
+  bbr?: ReadonlyMap<string, TransferReport>,
+): string {
   const head = `| buffer \\ loss | ${NETSIM_LOSSES.map(pct).join(" | ")} |\n|---|${NETSIM_LOSSES.map(() => "---:").join("|")}|\n`;
-  const rowsOf = (cells: ReadonlyMap<string, TransferReport>): string[] => NETSIM_BUFFERS.map((buffer) => {
-    const cols = NETSIM_LOSSES.map((loss, i) => {
-      const r = cells.get(`${buffer}/${loss}`);
-      const ref = SMOLTCP_NETSIM[buffer]![i]!;
-      if (r === undefined) return `– / ${ref}`;
-      const f = netsimFigure(r);
-      return `${Math.round(f)} / ${ref} (${(f / ref).toFixed(2)}×${f >= ref ? "" : " ✗"})`;
+  const rowsOf = (cells: ReadonlyMap<string, TransferReport>): string[] =>
+    NETSIM_BUFFERS.map((buffer) => {
+      const cols = NETSIM_LOSSES.map((loss, i) => {
+        const r = cells.get(`${buffer}/${loss}`);
+        const ref = SMOLTCP_NETSIM[buffer]![i]!;
+        if (r === undefined) return `– / ${ref}`;
+        const f = netsimFigure(r);
+        return `${Math.round(f)} / ${ref} (${(f / ref).toFixed(2)}×${f >= ref ? "" : " ✗"})`;
+      });
+      return `| ${buffer} | ${cols.join(" | ")} |`;
     });
-    return `| ${buffer} | ${cols.join(" | ")} |`;
-  });
   const table = (grid: ReadonlyMap<string, TransferReport>): string => `${head}${rowsOf(grid).join("\n")}\n`;
-  return `# TCP netsim grid: netlab / smoltcp, bytes per virtual second\n\n` +
+  return (
+    `# TCP netsim grid: netlab / smoltcp, bytes per virtual second\n\n` +
     `10 MiB one way, 100 ms RTT, socket buffers as the row, random loss on both directions as the column, seed 1.\n` +
     `Cell: netlab / smoltcp (ratio; ✗ where netlab is below). A cell: \`netlab sim transfer --bytes 10Mi --delay 50 --buffer BUF --loss LOSS --json\`, field bytes / lastByteVirtualSeconds.\n` +
     `The whole grid: \`npm run bench -- --suite tcp-loss\`.\n\n## netlab's defaults (CUBIC, Linux's sender SWS avoidance)\n\n${table(cells)}` +
-    (variant === undefined ? "" : `\n## With fillWindowEdge (\`--fill-window-edge\`: the sub-MSS rest of a small open window is sent, as smoltcp does)\n\n${table(variant)}`) +
-    (bbr === undefined ? "" : `\n## BBR (\`--cc bbr\`: \`netlab sim transfer --bytes 10Mi --delay 50 --buffer BUF --loss LOSS --cc bbr --json\`)\n\n${table(bbr)}`);
+    (variant === undefined
+      ? ""
+      : `\n## With fillWindowEdge (\`--fill-window-edge\`: the sub-MSS rest of a small open window is sent, as smoltcp does)\n\n${table(variant)}`) +
+    (bbr === undefined
+      ? ""
+      : `\n## BBR (\`--cc bbr\`: \`netlab sim transfer --bytes 10Mi --delay 50 --buffer BUF --loss LOSS --cc bbr --json\`)\n\n${table(bbr)}`)
+  );
 }
 
-interface PathCondition { readonly label: string; readonly loss: number; readonly reorder: number }
+interface PathCondition {
+  readonly label: string;
+  readonly loss: number;
+  readonly reorder: number;
+}
 const PATH_CONDITIONS: readonly PathCondition[] = [
   { label: "loss 0.5%", loss: 0.005, reorder: 0 },
   { label: "loss 1%", loss: 0.01, reorder: 0 },
@@ -113,7 +153,12 @@ function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint, cc: "c
   const name = (s: Endpoint, r: Endpoint): string => `${s} -> ${r} ${cc}, 10 ms RTT, ${c.label}`;
   let details: Record<string, unknown> = {};
   return {
-    suite: "tcp-loss", name: name(sender, receiver), unit: "Gbit/s", higherIsBetter: true, realPeer: true, runs: 3,
+    suite: "tcp-loss",
+    name: name(sender, receiver),
+    unit: "Gbit/s",
+    higherIsBetter: true,
+    realPeer: true,
+    runs: 3,
     ...(sender === "linux" && receiver === "linux" ? {} : { baseline: name("linux", "linux") }),
     available: (ctx) => (ctx.quick ? "real-time transfers over taps (minutes): not in quick mode" : impairedPathSkipReason()),
     async measure() {
@@ -127,14 +172,17 @@ function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint, cc: "c
 
 export const suite: BenchSuite = {
   name: "tcp-loss",
-  description: "TCP under random loss: smoltcp's netsim grid on the virtual clock (10 MiB, 100 ms RTT, buffers 2–32 KiB, loss 0–30%; target smoltcp's figure per cell); netlab and Linux CUBIC senders through one impaired path over taps (10 ms RTT, 0.5–3% loss, reordering; root), and both senders on BBR",
+  description:
+    "TCP under random loss: smoltcp's netsim grid on the virtual clock (10 MiB, 100 ms RTT, buffers 2–32 KiB, loss 0–30%; target smoltcp's figure per cell); netlab and Linux CUBIC senders through one impaired path over taps (10 ms RTT, 0.5–3% loss, reordering; root), and both senders on BBR",
   cases: () => [
     ...NETSIM_BUFFERS.flatMap((buffer) => NETSIM_LOSSES.map((_, i) => netsimCase(buffer, i))),
     ...PATH_CONDITIONS.flatMap((c) => [
-      pathCase(c, "linux", "linux"), pathCase(c, "netlab", "linux"),
+      pathCase(c, "linux", "linux"),
+      pathCase(c, "netlab", "linux"),
       ...(c.reorder > 0 ? [pathCase(c, "linux", "netlab")] : []),
       // BBR against BBR (netlab's BBR v1 against the kernel's tcp_bbr)
-      pathCase(c, "linux", "linux", "bbr"), pathCase(c, "netlab", "linux", "bbr"),
+      pathCase(c, "linux", "linux", "bbr"),
+      pathCase(c, "netlab", "linux", "bbr"),
     ]),
   ],
   artifacts(ctx): BenchArtifact[] {
@@ -144,7 +192,8 @@ export const suite: BenchSuite = {
     for (const buffer of NETSIM_BUFFERS) for (const loss of NETSIM_LOSSES) variant.set(`${buffer}/${loss}`, runNetsimCell(buffer, loss, NETSIM_BYTES, 1, true));
     ctx.progress("tcp-loss: the grid again with BBR");
     const bbr = new Map<string, TransferReport>();
-    for (const buffer of NETSIM_BUFFERS) for (const loss of NETSIM_LOSSES) bbr.set(`${buffer}/${loss}`, runNetsimCell(buffer, loss, NETSIM_BYTES, 1, false, "bbr"));
+    for (const buffer of NETSIM_BUFFERS)
+      for (const loss of NETSIM_LOSSES) bbr.set(`${buffer}/${loss}`, runNetsimCell(buffer, loss, NETSIM_BYTES, 1, false, "bbr"));
     return [{ file: "tcp-loss-grid.md", content: formatNetsimTable(measured, variant, bbr) }];
   },
 };

@@ -13,17 +13,27 @@ const KERNEL = "Linux TCP over veth (iperf3)";
 function bulkCase(name: string, o: TwoStacksOptions, target?: number, baseline = KERNEL): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "tcp", name, unit: "Gbit/s", higherIsBetter: true, baseline,
+    suite: "tcp",
+    name,
+    unit: "Gbit/s",
+    higherIsBetter: true,
+    baseline,
     ...(target === undefined ? {} : { target: { value: target, kind: "min" as const } }),
     async measure(ctx) {
       const total = ctx.quick ? 4_000_000 : 100_000_000;
       const net = twoStacks(o);
       const { result: r, gcMs } = await withGcTime(() => bulk(net, total));
       details = {
-        bytes: r.bytes, wallMs: Math.round(r.wallMs), cpuMs: Math.round(r.cpuMs), perCpuSecond: gbits(r.bytes, r.cpuMs),
-        virtualMs: +r.virtualMs.toFixed(3), segmentsSent: r.segmentsSent, retransmits: r.retransmits,
+        bytes: r.bytes,
+        wallMs: Math.round(r.wallMs),
+        cpuMs: Math.round(r.cpuMs),
+        perCpuSecond: gbits(r.bytes, r.cpuMs),
+        virtualMs: +r.virtualMs.toFixed(3),
+        segmentsSent: r.segmentsSent,
+        retransmits: r.retransmits,
         // issue 23: frames per data segment (ACK policy) and the share of the run spent in GC
-        framesPerDataSegment: +r.framesPerDataSegment.toFixed(3), gcShare: +(gcMs / r.wallMs).toFixed(3),
+        framesPerDataSegment: +r.framesPerDataSegment.toFixed(3),
+        gcShare: +(gcMs / r.wallMs).toFixed(3),
       };
       return gbits(r.bytes, r.wallMs);
     },
@@ -40,7 +50,10 @@ const v6VersusV4Case = ((): BenchCase => {
   let details: Record<string, unknown> = {};
   let run = 0;
   return {
-    suite: "tcp", name: "bulk IPv6 / IPv4 per CPU-second", unit: "%", higherIsBetter: true,
+    suite: "tcp",
+    name: "bulk IPv6 / IPv4 per CPU-second",
+    unit: "%",
+    higherIsBetter: true,
     target: { value: 90, kind: "min" },
     async measure(ctx) {
       const total = ctx.quick ? 4_000_000 : 100_000_000;
@@ -49,11 +62,19 @@ const v6VersusV4Case = ((): BenchCase => {
       const first = await once(v6First);
       const second = await once(!v6First);
       const [v4, v6] = v6First ? [second, first] : [first, second];
-      const v4PerCpu = gbits(v4.bytes, v4.cpuMs), v6PerCpu = gbits(v6.bytes, v6.cpuMs);
+      const v4PerCpu = gbits(v4.bytes, v4.cpuMs),
+        v6PerCpu = gbits(v6.bytes, v6.cpuMs);
       details = {
-        bytes: total, v4PerCpuSecond: +v4PerCpu.toFixed(3), v6PerCpuSecond: +v6PerCpu.toFixed(3), v6First,
-        v4CpuMs: Math.round(v4.cpuMs), v6CpuMs: Math.round(v6.cpuMs), v4Segments: v4.segmentsSent, v6Segments: v6.segmentsSent,
-        v4Retransmits: v4.retransmits, v6Retransmits: v6.retransmits,
+        bytes: total,
+        v4PerCpuSecond: +v4PerCpu.toFixed(3),
+        v6PerCpuSecond: +v6PerCpu.toFixed(3),
+        v6First,
+        v4CpuMs: Math.round(v4.cpuMs),
+        v6CpuMs: Math.round(v6.cpuMs),
+        v4Segments: v4.segmentsSent,
+        v6Segments: v6.segmentsSent,
+        v4Retransmits: v4.retransmits,
+        v6Retransmits: v6.retransmits,
       };
       return (100 * v6PerCpu) / v4PerCpu;
     },
@@ -69,7 +90,10 @@ const v6VersusV4Case = ((): BenchCase => {
 const connectionRateCase = ((): BenchCase => {
   let details: Record<string, unknown> = {};
   return {
-    suite: "tcp", name: "connection setup + teardown", unit: "conn/s", higherIsBetter: true,
+    suite: "tcp",
+    name: "connection setup + teardown",
+    unit: "conn/s",
+    higherIsBetter: true,
     target: { value: 20_000, kind: "min" },
     measure(ctx) {
       const total = ctx.quick ? 500 : 20_000;
@@ -77,16 +101,27 @@ const connectionRateCase = ((): BenchCase => {
       const net = twoStacks({ tcp: { mslMs: 5 } });
       const lr = net.b.tcp.listen(80, { backlog: 1024 });
       if (!lr.ok) throw new Error(`listen: ${lr.error}`);
-      lr.value.onConnection((s) => { s.onEnd(() => s.end()); });
-      let started = 0, closed = 0, failed = 0;
+      lr.value.onConnection((s) => {
+        s.onEnd(() => s.end());
+      });
+      let started = 0,
+        closed = 0,
+        failed = 0;
       const open = (): void => {
         if (started >= total) return;
         started++;
         const r = net.a.tcp.connect(ADDR_B, 80);
-        if (!r.ok) { failed++; return; }
+        if (!r.ok) {
+          failed++;
+          return;
+        }
         const c = r.value;
         c.onConnect(() => c.end());
-        c.onClose((e) => { closed++; if (e !== undefined) failed++; open(); });
+        c.onClose((e) => {
+          closed++;
+          if (e !== undefined) failed++;
+          open();
+        });
       };
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -95,7 +130,15 @@ const connectionRateCase = ((): BenchCase => {
       const wallMs = performance.now() - t0;
       if (closed !== total || failed > 0) throw new Error(`${closed} of ${total} closed, ${failed} failed`);
       const cpuMs = cpuMsSince(cpu0);
-      details = { connections: total, concurrency, wallMs: Math.round(wallMs), cpuMs: Math.round(cpuMs), perCpuSecond: total / (cpuMs / 1000), virtualMs: +net.clock.now().toFixed(1), mslMs: 5 };
+      details = {
+        connections: total,
+        concurrency,
+        wallMs: Math.round(wallMs),
+        cpuMs: Math.round(cpuMs),
+        perCpuSecond: total / (cpuMs / 1000),
+        virtualMs: +net.clock.now().toFixed(1),
+        mslMs: 5,
+      };
       return total / (wallMs / 1000);
     },
     details: () => details,

@@ -1,17 +1,31 @@
 // Wire suite: parse and emit rates per protocol (packets/s) on typical packets.
 import {
-  parseEthernet, emitEthernet, parseArp, emitArp, parseIpv4, emitIpv4, parseIcmp, emitIcmp,
-  parseUdp, emitUdp, ETHERTYPE_IPV4, type Ipv4Repr,
+  parseEthernet,
+  emitEthernet,
+  parseArp,
+  emitArp,
+  parseIpv4,
+  emitIpv4,
+  parseIcmp,
+  emitIcmp,
+  parseUdp,
+  emitUdp,
+  ETHERTYPE_IPV4,
+  type Ipv4Repr,
 } from "../../stack/wire/index.ts";
 import { parseTcp, emitTcp, type TcpRepr } from "../../stack/wire/tcp.ts";
 import type { BenchCase, BenchSuite } from "../../harness/bench/types.ts";
 
-const SRC = 0xc0000201, DST = 0xc0000202;
+const SRC = 0xc0000201,
+  DST = 0xc0000202;
 
 function rateCase(name: string, op: () => unknown): BenchCase {
   let perCpuSecond = 0;
   return {
-    suite: "wire", name, unit: "Mpkt/s", higherIsBetter: true,
+    suite: "wire",
+    name,
+    unit: "Mpkt/s",
+    higherIsBetter: true,
     measure(ctx) {
       const n = ctx.quick ? 20_000 : 500_000;
       let keep: unknown;
@@ -31,9 +45,31 @@ function rateCase(name: string, op: () => unknown): BenchCase {
 function cases(): BenchCase[] {
   const frame = new Uint8Array(1514);
   emitEthernet({ dst: 0x020000000002, src: 0x020000000001, ethertype: ETHERTYPE_IPV4 }, frame, 0);
-  const ip: Ipv4Repr = { src: SRC, dst: DST, protocol: 6, ttl: 64, tos: 0, ident: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: 1480, options: new Uint8Array(0) };
+  const ip: Ipv4Repr = {
+    src: SRC,
+    dst: DST,
+    protocol: 6,
+    ttl: 64,
+    tos: 0,
+    ident: 1,
+    dontFragment: true,
+    moreFragments: false,
+    fragmentOffset: 0,
+    payloadLength: 1480,
+    options: new Uint8Array(0),
+  };
   emitIpv4(ip, frame, 14);
-  const tcp: TcpRepr = { srcPort: 40000, dstPort: 80, seq: 1, ack: 1, flags: 0x10, window: 500, urgent: 0, options: { tsVal: 1, tsEcr: 2 }, payload: new Uint8Array(1448) };
+  const tcp: TcpRepr = {
+    srcPort: 40000,
+    dstPort: 80,
+    seq: 1,
+    ack: 1,
+    flags: 0x10,
+    window: 500,
+    urgent: 0,
+    options: { tsVal: 1, tsEcr: 2 },
+    payload: new Uint8Array(1448),
+  };
   emitTcp(tcp, frame, 34, { src: SRC, dst: DST });
   const seg = frame.subarray(34);
   const arp = new Uint8Array(28);

@@ -16,7 +16,11 @@ const KERNEL = "Linux TCP over veth (iperf3)";
 function xenCase(gso: boolean): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "xen", name: `TCP domU -> domU, one thread${gso ? ", GSO" : ""}`, unit: "Gbit/s", higherIsBetter: true, baseline: KERNEL,
+    suite: "xen",
+    name: `TCP domU -> domU, one thread${gso ? ", GSO" : ""}`,
+    unit: "Gbit/s",
+    higherIsBetter: true,
+    baseline: KERNEL,
     async measure(ctx) {
       const total = ctx.quick ? 2_000_000 : gso ? 100_000_000 : 50_000_000;
       const clock = createVirtualClock();
@@ -26,19 +30,31 @@ function xenCase(gso: boolean): BenchCase {
       if (a === undefined || b === undefined) throw new Error("two guests expected");
       const lr = b.stack.tcp.listen(5001);
       if (!lr.ok) throw new Error(`listen: ${lr.error}`);
-      let received = 0, ended = false, doneAt = 0;
+      let received = 0,
+        ended = false,
+        doneAt = 0;
       let error: string | undefined;
       lr.value.onConnection((s) => {
-        s.onData((d) => { received += d.length; });
-        s.onEnd(() => { ended = true; doneAt = clock.now(); s.end(); });
-        s.onClose((e) => { if (e !== undefined) error = `receiver: ${e}`; });
+        s.onData((d) => {
+          received += d.length;
+        });
+        s.onEnd(() => {
+          ended = true;
+          doneAt = clock.now();
+          s.end();
+        });
+        s.onClose((e) => {
+          if (e !== undefined) error = `receiver: ${e}`;
+        });
       });
       const cr = a.stack.tcp.connect(b.stack.ipv4.cidr?.address ?? 0, 5001);
       if (!cr.ok) throw new Error(`connect: ${cr.error}`);
       const c = cr.value;
       const chunk = new Uint8Array(65536).fill(0x5a);
       writeAll(c, total, chunk);
-      c.onClose((e) => { if (e !== undefined) error = `sender: ${e}`; });
+      c.onClose((e) => {
+        if (e !== undefined) error = `sender: ${e}`;
+      });
       const v0 = clock.now();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -53,9 +69,15 @@ function xenCase(gso: boolean): BenchCase {
       const wallMs = performance.now() - t0;
       const cpuMs = cpuMsSince(cpu0);
       if (error !== undefined || received !== total) throw new Error(`received ${received} of ${total}${error === undefined ? "" : `, ${error}`}`);
-            details = {
-        bytes: total, wallMs: Math.round(wallMs), cpuMs: Math.round(cpuMs), perCpuSecond: gbits(total, cpuMs), virtualMs: +(doneAt - v0).toFixed(3),
-        retransmits: a.stack.tcp.stats.retransmits, segmentsSent: a.stack.tcp.stats.segmentsSent, peerErrors: built.value.peerErrors.length,
+      details = {
+        bytes: total,
+        wallMs: Math.round(wallMs),
+        cpuMs: Math.round(cpuMs),
+        perCpuSecond: gbits(total, cpuMs),
+        virtualMs: +(doneAt - v0).toFixed(3),
+        retransmits: a.stack.tcp.stats.retransmits,
+        segmentsSent: a.stack.tcp.stats.segmentsSent,
+        peerErrors: built.value.peerErrors.length,
         netfrontA: { ...a.netfront.stats() },
       };
       return gbits(total, wallMs);
@@ -76,7 +98,11 @@ function xenCase(gso: boolean): BenchCase {
 function twoThreadsCase(): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "xen", name: "TCP domU -> domU, two worker threads, GSO", unit: "Gbit/s", higherIsBetter: true, baseline: KERNEL,
+    suite: "xen",
+    name: "TCP domU -> domU, two worker threads, GSO",
+    unit: "Gbit/s",
+    higherIsBetter: true,
+    baseline: KERNEL,
     target: { value: 5, kind: "min" },
     runs: 3,
     async measure(ctx) {
@@ -86,9 +112,17 @@ function twoThreadsCase(): BenchCase {
       if (!r.ok) throw new Error(`two-thread transfer failed: ${r.error ?? `received ${r.received} of ${bytes}, verified ${r.sha256Match}`}`);
       if (r.steady === undefined) throw new Error("two-thread transfer: no steady-state figure (the omitted start was not passed)");
       details = {
-        bytes, omittedBytes: r.steady.omittedBytes, steadySeconds: r.steady.seconds, wholeRunGbits: +(r.wallGoodputBitsPerSecond / 1e9).toFixed(3),
-        socketBufferBytes: r.socketBufferBytes, wallSeconds: r.wallSeconds, retransmits: r.retransmits, frames: r.frames, notifications: r.notifications,
-        peerErrors: r.peerErrors, ...(r.threadCpuMs === undefined ? {} : { threadCpuMs: r.threadCpuMs }),
+        bytes,
+        omittedBytes: r.steady.omittedBytes,
+        steadySeconds: r.steady.seconds,
+        wholeRunGbits: +(r.wallGoodputBitsPerSecond / 1e9).toFixed(3),
+        socketBufferBytes: r.socketBufferBytes,
+        wallSeconds: r.wallSeconds,
+        retransmits: r.retransmits,
+        frames: r.frames,
+        notifications: r.notifications,
+        peerErrors: r.peerErrors,
+        ...(r.threadCpuMs === undefined ? {} : { threadCpuMs: r.threadCpuMs }),
       };
       return r.steady.wallGoodputBitsPerSecond / 1e9;
     },

@@ -11,7 +11,10 @@ const IN_FLIGHT = 32;
 function opsCase(name: string, op: (c: XenstoreClient, i: number, worker: number) => Promise<{ ok: boolean }>, opsPerCall: number): BenchCase {
   let details: Record<string, unknown> = {};
   return {
-    suite: "xenstore", name, unit: "op/s", higherIsBetter: true,
+    suite: "xenstore",
+    name,
+    unit: "op/s",
+    higherIsBetter: true,
     async measure(ctx) {
       const calls = ctx.quick ? 500 : 40_000 / opsPerCall;
       const server = createXenstoreServer();
@@ -21,7 +24,8 @@ function opsCase(name: string, op: (c: XenstoreClient, i: number, worker: number
         if (!r.ok) throw new Error(`setup write: ${r.error}`);
         if (i < IN_FLIGHT) for (const leaf of ["a", "b"]) await c.write(`/local/domain/2/tx/${i}/${leaf}`, "0");
       }
-      let next = 0, failed = 0;
+      let next = 0,
+        failed = 0;
       const worker = async (_: unknown, w: number): Promise<void> => {
         while (next < calls) {
           const i = next++;
@@ -36,7 +40,13 @@ function opsCase(name: string, op: (c: XenstoreClient, i: number, worker: number
       c.close();
       if (failed > 0) throw new Error(`${failed} of ${calls} calls failed`);
       const cpuMs = cpuMsSince(cpu0);
-      details = { operations: calls * opsPerCall, inFlight: IN_FLIGHT, wallMs: Math.round(wallMs), cpuMs: Math.round(cpuMs), perCpuSecond: (calls * opsPerCall) / (cpuMs / 1000) };
+      details = {
+        operations: calls * opsPerCall,
+        inFlight: IN_FLIGHT,
+        wallMs: Math.round(wallMs),
+        cpuMs: Math.round(cpuMs),
+        perCpuSecond: (calls * opsPerCall) / (cpuMs / 1000),
+      };
       return (calls * opsPerCall) / (wallMs / 1000);
     },
     details: () => details,
@@ -51,10 +61,15 @@ export const suite: BenchSuite = {
     opsCase("write", (c, i) => c.write(`/local/domain/1/device/vif/${i & 63}/state`, String(i & 7)), 1),
     opsCase("directory (64 children)", (c) => c.directory("/local/domain/1/device/vif"), 1),
     // Each worker touches its own nodes, so commits do not conflict; 4 messages per call.
-    opsCase("transaction (start, 2 writes, commit)", (c, i, w) => c.transaction(async (tx) => {
-      const a = await tx.write(`/local/domain/2/tx/${w}/a`, String(i & 7));
-      if (!a.ok) return a;
-      return tx.write(`/local/domain/2/tx/${w}/b`, "2");
-    }), 4),
+    opsCase(
+      "transaction (start, 2 writes, commit)",
+      (c, i, w) =>
+        c.transaction(async (tx) => {
+          const a = await tx.write(`/local/domain/2/tx/${w}/a`, String(i & 7));
+          if (!a.ok) return a;
+          return tx.write(`/local/domain/2/tx/${w}/b`, "2");
+        }),
+      4,
+    ),
   ],
 };

@@ -17,8 +17,20 @@
 import type { BenchCase, BenchContext, BenchSuite, BenchTarget } from "../../harness/bench/types.ts";
 import { realXenstoredStatus } from "../../harness/xenstore/real/real-xenstored.ts";
 import {
-  bareNodeMemory, bundleFloorDaemon, bundleNetlabDaemon, connect, cpuMicros, KINDS, medianOf, percentile, populate, residentMemory, runWorkload,
-  startNetlabDaemon, startRealDaemon, type Daemon,
+  bareNodeMemory,
+  bundleFloorDaemon,
+  bundleNetlabDaemon,
+  connect,
+  cpuMicros,
+  KINDS,
+  medianOf,
+  percentile,
+  populate,
+  residentMemory,
+  runWorkload,
+  startNetlabDaemon,
+  startRealDaemon,
+  type Daemon,
 } from "../lib/xenstored-peers.ts";
 
 const POPULATION = 2000;
@@ -74,7 +86,10 @@ function latencyCase(state: SuiteState, which: "real" | "netlab"): BenchCase {
   const runs: number[] = [];
   const name = `request latency, ${which === "real" ? REAL : NETLAB}`;
   return {
-    suite: "xenstored", name, unit: "µs", higherIsBetter: false,
+    suite: "xenstored",
+    name,
+    unit: "µs",
+    higherIsBetter: false,
     ...(which === "real" ? { realPeer: true } : { baseline: `request latency, ${REAL}` }),
     // Within 1.5x of the real daemon's median measured earlier in this run (when it could run).
     get target(): BenchTarget | undefined {
@@ -87,9 +102,12 @@ function latencyCase(state: SuiteState, which: "real" | "netlab"): BenchCase {
       const all = KINDS.flatMap((k) => lat[k]);
       const med = medianOf(all);
       details = {
-        requests: all.length, meanMicros: +(all.reduce((a, b) => a + b, 0) / all.length).toFixed(2),
-        p99Micros: +percentile(all, 0.99).toFixed(1), daemonCpuMicrosPerRequest: +(cpu / all.length).toFixed(2),
-        medianByKind: Object.fromEntries(KINDS.map((k) => [k, +medianOf(lat[k]).toFixed(2)])), population: ctx.quick ? 100 : POPULATION,
+        requests: all.length,
+        meanMicros: +(all.reduce((a, b) => a + b, 0) / all.length).toFixed(2),
+        p99Micros: +percentile(all, 0.99).toFixed(1),
+        daemonCpuMicrosPerRequest: +(cpu / all.length).toFixed(2),
+        medianByKind: Object.fromEntries(KINDS.map((k) => [k, +medianOf(lat[k]).toFixed(2)])),
+        population: ctx.quick ? 100 : POPULATION,
       };
       runs.push(med);
       if (which === "real") state.realMedian.latency = medianOf(runs);
@@ -104,14 +122,18 @@ function cpuCase(state: SuiteState, which: "real" | "netlab" | "floor"): BenchCa
   const runs: number[] = [];
   const label = which === "real" ? REAL : which === "netlab" ? NETLAB : "node framing requests, answering a constant (the runtime's floor)";
   return {
-    suite: "xenstored", name: `daemon CPU per request, ${label}`, unit: "µs", higherIsBetter: false,
+    suite: "xenstored",
+    name: `daemon CPU per request, ${label}`,
+    unit: "µs",
+    higherIsBetter: false,
     ...(which === "real" ? { realPeer: true } : { baseline: `daemon CPU per request, ${REAL}` }),
     get target(): BenchTarget | undefined {
       const r = state.realMedian.cpu;
       return which === "netlab" && r !== undefined ? { value: r * LATENCY_FACTOR, kind: "max" } : undefined;
     },
     // CPU time comes in clock ticks (10 ms): a quick run's few hundred requests may not last one.
-    available: (ctx: BenchContext) => (which === "real" ? realUnavailable() : ctx.quick ? "not in quick mode (needs more than a few clock ticks of CPU)" : undefined),
+    available: (ctx: BenchContext) =>
+      which === "real" ? realUnavailable() : ctx.quick ? "not in quick mode (needs more than a few clock ticks of CPU)" : undefined,
     async measure(ctx: BenchContext) {
       const { lat, cpu } = await workload(state, which, ctx.quick);
       const n = KINDS.reduce((a, k) => a + lat[k].length, 0);
@@ -126,14 +148,25 @@ function cpuCase(state: SuiteState, which: "real" | "netlab" | "floor"): BenchCa
 
 function memoryCase(state: SuiteState, which: Which | "bare-node"): BenchCase {
   let details: Record<string, unknown> = {};
-  const label = which === "real" ? REAL : which === "netlab" ? `${NETLAB} (compiled, plain node)`
-    : which === "netlab-cli" ? `${NETLAB} (CLI through tsx)` : "node with nothing loaded (the runtime's floor)";
+  const label =
+    which === "real"
+      ? REAL
+      : which === "netlab"
+        ? `${NETLAB} (compiled, plain node)`
+        : which === "netlab-cli"
+          ? `${NETLAB} (CLI through tsx)`
+          : "node with nothing loaded (the runtime's floor)";
   return {
-    suite: "xenstored", name: `resident memory, ${label}`, unit: "MiB", higherIsBetter: false, runs: 1, warmup: 0,
+    suite: "xenstored",
+    name: `resident memory, ${label}`,
+    unit: "MiB",
+    higherIsBetter: false,
+    runs: 1,
+    warmup: 0,
     ...(which === "real" ? { realPeer: true } : {}),
     ...(which === "netlab" ? { target: { value: MEMORY_TARGET_MIB, kind: "max" as const } } : {}),
-    available: (ctx: BenchContext) => (which === "real" ? realUnavailable()
-      : (which === "netlab-cli" || which === "bare-node") && ctx.quick ? "not in quick mode" : undefined),
+    available: (ctx: BenchContext) =>
+      which === "real" ? realUnavailable() : (which === "netlab-cli" || which === "bare-node") && ctx.quick ? "not in quick mode" : undefined,
     async measure(ctx: BenchContext) {
       const m = which === "bare-node" ? bareNodeMemory() : (await workload(state, which, ctx.quick)).memory;
       details = { rssKiB: m.rss, peakKiB: m.hwm, privateAnonKiB: m.anon, fileBackedKiB: m.file, population: which === "bare-node" ? 0 : POPULATION };
@@ -145,14 +178,21 @@ function memoryCase(state: SuiteState, which: Which | "bare-node"): BenchCase {
 
 export const suite: BenchSuite = {
   name: "xenstored",
-  description: "netlab's xenstored beside Debian's real xenstored 4.17 (same machine, Unix sockets, one request in flight): request latency, daemon CPU per request, resident memory",
+  description:
+    "netlab's xenstored beside Debian's real xenstored 4.17 (same machine, Unix sockets, one request in flight): request latency, daemon CPU per request, resident memory",
   cases: () => {
     const state = createSuiteState();
     // The real daemon's cases come first: netlab's targets are relative to them.
     return [
-      latencyCase(state, "real"), latencyCase(state, "netlab"),
-      cpuCase(state, "real"), cpuCase(state, "netlab"), cpuCase(state, "floor"),
-      memoryCase(state, "real"), memoryCase(state, "netlab"), memoryCase(state, "netlab-cli"), memoryCase(state, "bare-node"),
+      latencyCase(state, "real"),
+      latencyCase(state, "netlab"),
+      cpuCase(state, "real"),
+      cpuCase(state, "netlab"),
+      cpuCase(state, "floor"),
+      memoryCase(state, "real"),
+      memoryCase(state, "netlab"),
+      memoryCase(state, "netlab-cli"),
+      memoryCase(state, "bare-node"),
     ];
   },
 };

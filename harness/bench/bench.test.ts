@@ -16,7 +16,16 @@ describe("bench runner", () => {
 
   it("runCase() reports runs, spread, target (judged only from full runs, not --quick's single one) and skips with the reason given", async () => {
     let v = 0;
-    const c: BenchCase = { suite: "s", name: "n", unit: "op/s", higherIsBetter: true, runs: 3, warmup: 0, target: { value: 2, kind: "min" }, measure: () => ++v };
+    const c: BenchCase = {
+      suite: "s",
+      name: "n",
+      unit: "op/s",
+      higherIsBetter: true,
+      runs: 3,
+      warmup: 0,
+      target: { value: 2, kind: "min" },
+      measure: () => ++v,
+    };
     const r = await runCase(c, { quick: false, progress: () => {} });
     expect(r).toMatchObject({ status: "ok", runs: [1, 2, 3], median: 2, min: 1, max: 3, spread: 1, targetMet: true });
     const quick = await runCase({ ...c, target: { value: 100, kind: "min" } }, quiet);
@@ -27,13 +36,30 @@ describe("bench runner", () => {
     expect(formatTable([{ ...quick, targetMet: false }])).toContain("MISSED");
     const skipped = await runCase({ ...c, available: () => "no tool" }, quiet);
     expect(skipped).toMatchObject({ status: "skipped", reason: "no tool", runs: [] });
-    const failed = await runCase({ ...c, measure: () => { throw new Error("boom"); } }, quiet);
+    const failed = await runCase(
+      {
+        ...c,
+        measure: () => {
+          throw new Error("boom");
+        },
+      },
+      quiet,
+    );
     expect(failed).toMatchObject({ status: "failed", reason: "boom" });
   });
 
   it("runCase() reports the median of the runs' perCpuSecond details and the case's elapsed time", async () => {
     let v = 0;
-    const c: BenchCase = { suite: "s", name: "n", unit: "op/s", higherIsBetter: true, runs: 3, warmup: 0, measure: () => ++v, details: () => ({ perCpuSecond: v * 10 }) };
+    const c: BenchCase = {
+      suite: "s",
+      name: "n",
+      unit: "op/s",
+      higherIsBetter: true,
+      runs: 3,
+      warmup: 0,
+      measure: () => ++v,
+      details: () => ({ perCpuSecond: v * 10 }),
+    };
     const r = await runCase(c, { quick: false, progress: () => {} });
     expect(r).toMatchObject({ status: "ok", runs: [1, 2, 3], cpuMedian: 20, details: { perCpuSecond: 30 } });
     expect(r.elapsedMs).toBeGreaterThanOrEqual(0);
@@ -65,7 +91,9 @@ describe("bench runner", () => {
   describe("every suite's quick mode (cases that need no real peer; no timing assertions)", async () => {
     const all = await loadSuites(path.join(root, "benchmarks/suites"));
     it("finds the suites of the issue", () => {
-      expect(all.map((s) => s.name).sort()).toEqual(expect.arrayContaining(["baselines", "checksum", "dhcp", "fuzz", "http", "memory", "tap", "tcp", "wire", "xen", "xenstore"]));
+      expect(all.map((s) => s.name).sort()).toEqual(
+        expect.arrayContaining(["baselines", "checksum", "dhcp", "fuzz", "http", "memory", "tap", "tcp", "wire", "xen", "xenstore"]),
+      );
     });
     for (const s of all.filter((x) => x.name !== "checksum" && x.name !== "wire")) {
       it(`${s.name}: each case runs to a figure or skips with a reason`, async () => {

@@ -24,10 +24,16 @@ export function formatFuzzMarkdown(results: readonly BenchResult[], machine: Rec
   for (const r of fuzz) {
     const d = r.details ?? {};
     const name = r.name.replace(/^fuzz /, "");
-    const findings = Array.isArray(d["findings"]) && d["findings"].length > 0 ? (d["findings"] as string[]).map((f) => f.replace(/\|/g, "\\|").slice(0, 160)).join("; ") : "none";
-    lines.push(`| ${name} | ${r.status === "ok" ? Math.round(r.median ?? 0) : r.status} | ${d["perCpuSecond"] === undefined ? "–" : String(d["perCpuSecond"])} | ${d["cpuShare"] === undefined ? "–" : String(d["cpuShare"])} | ${r.target === undefined ? "–" : `≥ ${r.target.value.toLocaleString("en")}`} | ${r.targetMet === undefined ? "–" : r.targetMet ? "yes" : "**no**"} | ${String(d["mode"] ?? "")} | ${String(d["startupSeconds"] ?? "")} | ${String(d["executions"] ?? "")} | ${String(d["coverage"] ?? "")} | ${Array.isArray(d["loadAtStart"]) ? String((d["loadAtStart"] as number[])[0]) : "–"} | ${d["dictionary"] ? "yes" : "–"} | ${r.status === "ok" ? findings : (r.reason ?? "").replace(/\|/g, "\\|")} |`);
+    const findings =
+      Array.isArray(d["findings"]) && d["findings"].length > 0
+        ? (d["findings"] as string[]).map((f) => f.replace(/\|/g, "\\|").slice(0, 160)).join("; ")
+        : "none";
+    lines.push(
+      `| ${name} | ${r.status === "ok" ? Math.round(r.median ?? 0) : r.status} | ${d["perCpuSecond"] === undefined ? "–" : String(d["perCpuSecond"])} | ${d["cpuShare"] === undefined ? "–" : String(d["cpuShare"])} | ${r.target === undefined ? "–" : `≥ ${r.target.value.toLocaleString("en")}`} | ${r.targetMet === undefined ? "–" : r.targetMet ? "yes" : "**no**"} | ${String(d["mode"] ?? "")} | ${String(d["startupSeconds"] ?? "")} | ${String(d["executions"] ?? "")} | ${String(d["coverage"] ?? "")} | ${Array.isArray(d["loadAtStart"]) ? String((d["loadAtStart"] as number[])[0]) : "–"} | ${d["dictionary"] ? "yes" : "–"} | ${r.status === "ok" ? findings : (r.reason ?? "").replace(/\|/g, "\\|")} |`,
+    );
   }
-  const met = fuzz.filter((r) => r.targetMet === true).length, withTarget = fuzz.filter((r) => r.target !== undefined).length;
+  const met = fuzz.filter((r) => r.targetMet === true).length,
+    withTarget = fuzz.filter((r) => r.target !== undefined).length;
   lines.push("", `Targets met: ${met} of ${withTarget}.`, "");
   return lines.join("\n");
 }

@@ -40,7 +40,11 @@ export function probeMemmove(): MemmoveProbe {
   const alignedGBps = rate(0);
   const shortDistanceGBps = rate(16);
   const round2 = (x: number): number => Math.round(x * 100) / 100;
-  return { alignedGBps: round2(alignedGBps), shortDistanceGBps: round2(shortDistanceGBps), penalty: shortDistanceGBps > 0 ? round2(alignedGBps / shortDistanceGBps) : 0 };
+  return {
+    alignedGBps: round2(alignedGBps),
+    shortDistanceGBps: round2(shortDistanceGBps),
+    penalty: shortDistanceGBps > 0 ? round2(alignedGBps / shortDistanceGBps) : 0,
+  };
 }
 
 /** GLIBC_TUNABLES with the rep movsb threshold raised, or undefined when a threshold is already there. */

@@ -43,7 +43,9 @@ export function topSelfTime(profile: CpuProfile, n = 15): SelfTimeRow[] {
     self.set(key, (self.get(key) ?? 0) + dt);
     total += dt;
   }
-  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
     .map(([fn, us]) => ({ fn, selfPercent: total === 0 ? 0 : (100 * us) / total, selfMs: us / 1000 }));
 }
 

@@ -7,8 +7,14 @@ import { BENCH_COLUMNS, benchRow, formatSvg } from "./report.ts";
 import type { BenchResult } from "./types.ts";
 
 /** The page for one bench run; `files` are what the run wrote (absent with --quick and no --out). */
-export function benchReportPage(results: readonly BenchResult[], machine: Readonly<Record<string, unknown>>, when: string, command: string,
-  quick: boolean, files: readonly { readonly label: string; readonly path: string }[]): HtmlReport {
+export function benchReportPage(
+  results: readonly BenchResult[],
+  machine: Readonly<Record<string, unknown>>,
+  when: string,
+  command: string,
+  quick: boolean,
+  files: readonly { readonly label: string; readonly path: string }[],
+): HtmlReport {
   const ok = results.filter((r) => r.status === "ok");
   const failed = results.filter((r) => r.status === "failed");
   const skipped = results.filter((r) => r.status === "skipped");
@@ -16,7 +22,8 @@ export function benchReportPage(results: readonly BenchResult[], machine: Readon
   const sections: ReportSection[] = [
     {
       heading: "Summary",
-      text: `${ok.length} case(s) measured, ${failed.length} failed, ${skipped.length} skipped` +
+      text:
+        `${ok.length} case(s) measured, ${failed.length} failed, ${skipped.length} skipped` +
         (quick ? "; --quick: one run each, no target judged." : `; targets met: ${judged.filter((r) => r.targetMet).length} of ${judged.length}.`),
       table: { columns: ["machine", "value"], rows: Object.entries(machine).map(([k, v]) => [k, Array.isArray(v) ? v.join(" / ") : String(v)]) },
     },

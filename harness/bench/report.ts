@@ -13,15 +13,19 @@ export function formatFigure(v: number | undefined): string {
 
 /** One result as the table's cells (BENCH_COLUMNS). */
 export function benchRow(r: BenchResult): string[] {
-  const target = r.target === undefined ? "" : `${r.target.kind === "min" ? "≥" : "≤"} ${formatFigure(r.target.value)} ${r.targetMet === undefined ? "(not judged: one quick run)" : r.targetMet ? "met" : "MISSED"}`;
+  const target =
+    r.target === undefined
+      ? ""
+      : `${r.target.kind === "min" ? "≥" : "≤"} ${formatFigure(r.target.value)} ${r.targetMet === undefined ? "(not judged: one quick run)" : r.targetMet ? "met" : "MISSED"}`;
   return [
-    r.suite, r.name,
+    r.suite,
+    r.name,
     r.status === "ok" ? `${formatFigure(r.median)} ${r.unit}` : r.status.toUpperCase(),
     r.spread === undefined ? "" : `±${(r.spread * 50).toFixed(1)}%`,
     r.cpuMedian === undefined ? "" : `${formatFigure(r.cpuMedian)} ${r.unit}`,
     String(r.runs.length),
     r.ratio === undefined ? "" : `${r.ratio.toFixed(r.ratio < 0.1 ? 3 : 2)}× ${r.baseline}`,
-    r.status === "ok" ? target : r.reason ?? "",
+    r.status === "ok" ? target : (r.reason ?? ""),
   ];
 }
 
@@ -33,7 +37,11 @@ const HEAD: readonly string[] = BENCH_COLUMNS;
 export function formatTable(results: BenchResult[]): string {
   const rows = results.map(benchRow);
   const widths = HEAD.map((h, c) => Math.max(h.length, ...rows.map((x) => x[c]!.length)));
-  const fmt = (x: readonly string[]): string => x.map((v, c) => v.padEnd(widths[c]!)).join("  ").trimEnd();
+  const fmt = (x: readonly string[]): string =>
+    x
+      .map((v, c) => v.padEnd(widths[c]!))
+      .join("  ")
+      .trimEnd();
   return [fmt(HEAD), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n") + "\n";
 }
 
@@ -41,13 +49,20 @@ export function formatTable(results: BenchResult[]): string {
 export function formatMarkdown(results: BenchResult[], machine: Record<string, unknown>, when: string): string {
   const esc = (s: string): string => s.replace(/\|/g, "\\|");
   const lines = [
-    `# netlab benchmarks, ${when}`, "",
-    `Machine: ${Object.entries(machine).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join("/") : String(v)}`).join(", ")}`, "",
-    `| ${HEAD.join(" | ")} |`, `|${HEAD.map(() => "---").join("|")}|`,
-    ...results.map((r) => `| ${benchRow(r).map(esc).join(" | ")} |`), "",
+    `# netlab benchmarks, ${when}`,
+    "",
+    `Machine: ${Object.entries(machine)
+      .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join("/") : String(v)}`)
+      .join(", ")}`,
+    "",
+    `| ${HEAD.join(" | ")} |`,
+    `|${HEAD.map(() => "---").join("|")}|`,
+    ...results.map((r) => `| ${benchRow(r).map(esc).join(" | ")} |`),
+    "",
     "spread = ±half of (max − min) / median over the runs; ratios are median / baseline median in the same run.",
-    "Figures are over wall time. \"per CPU-s\" is the same figure over this process's CPU time (single-threaded in-process cases):",
-    "on a shared, loaded machine (see the load average) it shows what the code does with one core.", "",
+    'Figures are over wall time. "per CPU-s" is the same figure over this process\'s CPU time (single-threaded in-process cases):',
+    "on a shared, loaded machine (see the load average) it shows what the code does with one core.",
+    "",
   ];
   return lines.join("\n");
 }
@@ -56,7 +71,11 @@ export function formatMarkdown(results: BenchResult[], machine: Record<string, u
 export function formatSvg(results: BenchResult[]): string {
   const ok = results.filter((r) => r.status === "ok" && r.median !== undefined);
   const suites = [...new Set(ok.map((r) => r.suite))];
-  const barH = 18, gap = 6, left = 260, width = 820, chartW = width - left - 140;
+  const barH = 18,
+    gap = 6,
+    left = 260,
+    width = 820,
+    chartW = width - left - 140;
   let y = 30;
   const parts: string[] = [];
   for (const s of suites) {
@@ -78,9 +97,12 @@ export function formatSvg(results: BenchResult[]): string {
     }
     y += 20;
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif" font-size="12">` +
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif" font-size="12">` +
     `<rect width="100%" height="100%" fill="#fff"/><text x="10" y="16" font-size="14">netlab benchmarks (green: target met, red: missed, dashed: target)</text>` +
-    parts.join("") + "</svg>\n";
+    parts.join("") +
+    "</svg>\n"
+  );
 }
 
 function escapeXml(s: string): string {

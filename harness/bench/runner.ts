@@ -8,7 +8,9 @@ import { NetlabError } from "../../stack/error.ts";
 
 /** Loads every suite module in `dir` (files exporting `suite`). */
 export async function loadSuites(dir: string): Promise<BenchSuite[]> {
-  const files = readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts")).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+    .sort();
   const suites: BenchSuite[] = [];
   for (const f of files) {
     const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { suite?: BenchSuite };
@@ -26,16 +28,22 @@ export function median(xs: readonly number[]): number {
 
 /** Runs one case. */
 export async function runCase(c: BenchCase, ctx: BenchContext): Promise<BenchResult> {
-  const base = { suite: c.suite, name: c.name, unit: c.unit, higherIsBetter: c.higherIsBetter,
-    ...(c.baseline === undefined ? {} : { baseline: c.baseline }), ...(c.target === undefined ? {} : { target: c.target }) };
+  const base = {
+    suite: c.suite,
+    name: c.name,
+    unit: c.unit,
+    higherIsBetter: c.higherIsBetter,
+    ...(c.baseline === undefined ? {} : { baseline: c.baseline }),
+    ...(c.target === undefined ? {} : { target: c.target }),
+  };
   const reason = await c.available?.(ctx);
   if (reason !== undefined) return { ...base, status: "skipped", reason, runs: [] };
   const runs: number[] = [];
   const perCpu: number[] = [];
   const started = performance.now();
   try {
-    const warmup = ctx.quick ? 0 : c.warmup ?? 1;
-    const n = ctx.quick ? 1 : c.runs ?? 5;
+    const warmup = ctx.quick ? 0 : (c.warmup ?? 1);
+    const n = ctx.quick ? 1 : (c.runs ?? 5);
     for (let i = 0; i < warmup; i++) await c.measure(ctx);
     for (let i = 0; i < n; i++) {
       ctx.progress(`${c.suite} / ${c.name}: run ${i + 1}/${n}`);
@@ -49,14 +57,23 @@ export async function runCase(c: BenchCase, ctx: BenchContext): Promise<BenchRes
     return { ...base, status: "failed", reason: (e as Error).message, runs, elapsedMs: Math.round(performance.now() - started) };
   }
   const med = median(runs);
-  const min = Math.min(...runs), max = Math.max(...runs);
+  const min = Math.min(...runs),
+    max = Math.max(...runs);
   // One quick run is no evidence either way: --quick judges no target (no met / MISSED).
   const targetMet = c.target === undefined || ctx.quick ? undefined : c.target.kind === "min" ? med >= c.target.value : med <= c.target.value;
   const details = c.details?.();
   return {
-    ...base, status: "ok", runs, median: med, min, max, spread: med === 0 ? 0 : (max - min) / Math.abs(med),
-    ...(targetMet === undefined ? {} : { targetMet }), ...(perCpu.length === 0 ? {} : { cpuMedian: median(perCpu) }),
-    elapsedMs: Math.round(performance.now() - started), ...(details === undefined ? {} : { details }),
+    ...base,
+    status: "ok",
+    runs,
+    median: med,
+    min,
+    max,
+    spread: med === 0 ? 0 : (max - min) / Math.abs(med),
+    ...(targetMet === undefined ? {} : { targetMet }),
+    ...(perCpu.length === 0 ? {} : { cpuMedian: median(perCpu) }),
+    elapsedMs: Math.round(performance.now() - started),
+    ...(details === undefined ? {} : { details }),
   };
 }
 
@@ -74,8 +91,13 @@ export function attachRatios(results: BenchResult[]): BenchResult[] {
 export function describeMachine(): Record<string, unknown> {
   const cpus = os.cpus();
   return {
-    cpu: cpus[0]?.model ?? "unknown", cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version, v8: process.versions.v8, platform: `${os.platform()} ${os.release()}`, arch: os.arch(),
+    cpu: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.release()}`,
+    arch: os.arch(),
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }

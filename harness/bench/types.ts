@@ -1,7 +1,25 @@
 // Benchmark model: a suite is a list of cases; a case measures one figure per run.
 
 /** Units a figure is reported in. */
-export type BenchUnit = "B/s" | "Gbit/s" | "GB/s" | "Mpkt/s" | "pkt/s" | "req/s" | "conn/s" | "IOPS" | "MB/s" | "B/conn" | "op/s" | "lease/s" | "exec/s" | "ms" | "index" | "µs" | "MiB" | "%";
+export type BenchUnit =
+  | "B/s"
+  | "Gbit/s"
+  | "GB/s"
+  | "Mpkt/s"
+  | "pkt/s"
+  | "req/s"
+  | "conn/s"
+  | "IOPS"
+  | "MB/s"
+  | "B/conn"
+  | "op/s"
+  | "lease/s"
+  | "exec/s"
+  | "ms"
+  | "index"
+  | "µs"
+  | "MiB"
+  | "%";
 
 /** How a run is configured. */
 export interface BenchContext {

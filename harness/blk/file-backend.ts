@@ -83,7 +83,9 @@ export function createFileStorage(path: string, options: FileStorageOptions = {}
     canSecureDiscard: false,
     discardGranularity: 4096,
     discardStats,
-    get fsyncs() { return fsyncs; },
+    get fsyncs() {
+      return fsyncs;
+    },
     read(sector, into) {
       if (closed) return err("io-error");
       if (!inRange(sector, into.length)) return err("out-of-range");

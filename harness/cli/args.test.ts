@@ -1,8 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { NetlabError } from "../../stack/error.ts";
 import {
-  choice, flagValue, formatCliError, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr,
-  parseMacAddress, parseNumber, parseProbability, parseRate, parseSeed, parseSize, UsageError, type ValueResult,
+  choice,
+  flagValue,
+  formatCliError,
+  helpText,
+  parseCommandLine,
+  parseDuration,
+  parseInteger,
+  parseIpv4Address,
+  parseIpv4Cidr,
+  parseMacAddress,
+  parseNumber,
+  parseProbability,
+  parseRate,
+  parseSeed,
+  parseSize,
+  UsageError,
+  type ValueResult,
 } from "./args.ts";
 
 type Row = readonly [string, number | string];
@@ -14,53 +29,152 @@ function table(name: string, parse: (t: string) => ValueResult<unknown>, rows: r
       if (typeof expected === "number") expect(r).toEqual({ ok: true, value: expected });
       else {
         expect(r.ok).toBe(false);
-        if (!r.ok) { expect(r.error).toBe(expected); expect(r.detail).toContain(text); }
+        if (!r.ok) {
+          expect(r.error).toBe(expected);
+          expect(r.detail).toContain(text);
+        }
       }
     });
   });
 }
 
 table("parseSize() reads k/M/G/T as decimal and Ki/Mi/Gi/Ti as binary", (t) => parseSize(t), [
-  ["0", 0], ["1500", 1500], ["64k", 64_000], ["64K", 64_000], ["64Ki", 65_536], ["10M", 10_000_000], ["10m", 10_000_000],
-  ["1.5K", 1500], ["1.5Ki", 1536], ["2G", 2e9], ["2Gi", 2 ** 31], ["1T", 1e12], ["1Ti", 2 ** 40],
-  ["", "bad-value"], ["-1", "bad-value"], ["1.5", "bad-value"], ["1e6", "bad-value"], ["10MB", "bad-value"], ["0x10", "bad-value"],
-  ["12 k", "bad-value"], ["1.0001K", "bad-value"], ["9007199254740993", "out-of-range"], ["10000T", "out-of-range"],
+  ["0", 0],
+  ["1500", 1500],
+  ["64k", 64_000],
+  ["64K", 64_000],
+  ["64Ki", 65_536],
+  ["10M", 10_000_000],
+  ["10m", 10_000_000],
+  ["1.5K", 1500],
+  ["1.5Ki", 1536],
+  ["2G", 2e9],
+  ["2Gi", 2 ** 31],
+  ["1T", 1e12],
+  ["1Ti", 2 ** 40],
+  ["", "bad-value"],
+  ["-1", "bad-value"],
+  ["1.5", "bad-value"],
+  ["1e6", "bad-value"],
+  ["10MB", "bad-value"],
+  ["0x10", "bad-value"],
+  ["12 k", "bad-value"],
+  ["1.0001K", "bad-value"],
+  ["9007199254740993", "out-of-range"],
+  ["10000T", "out-of-range"],
 ]);
 
-table("parseSize() checks its bounds", (t) => parseSize(t, 536, 2 ** 30), [["536", 536], ["1Gi", 2 ** 30], ["535", "out-of-range"], ["2Gi", "out-of-range"]]);
+table("parseSize() checks its bounds", (t) => parseSize(t, 536, 2 ** 30), [
+  ["536", 536],
+  ["1Gi", 2 ** 30],
+  ["535", "out-of-range"],
+  ["2Gi", "out-of-range"],
+]);
 
-table("parseRate() uses the size suffixes for bits per second", (t) => parseRate(t), [["100M", 1e8], ["1G", 1e9], ["0", 0], ["1Gi", 2 ** 30], ["fast", "bad-value"]]);
+table("parseRate() uses the size suffixes for bits per second", (t) => parseRate(t), [
+  ["100M", 1e8],
+  ["1G", 1e9],
+  ["0", 0],
+  ["1Gi", 2 ** 30],
+  ["fast", "bad-value"],
+]);
 
 table("parseProbability() takes fractions and percentages", parseProbability, [
-  ["0", 0], ["1", 1], ["0.05", 0.05], [".5", 0.5], ["5%", 0.05], ["100%", 1], ["0%", 0],
-  ["1.5", "out-of-range"], ["101%", "out-of-range"], ["-0.1", "bad-value"], ["5%%", "bad-value"], ["", "bad-value"], ["NaN", "bad-value"], ["Infinity", "bad-value"],
+  ["0", 0],
+  ["1", 1],
+  ["0.05", 0.05],
+  [".5", 0.5],
+  ["5%", 0.05],
+  ["100%", 1],
+  ["0%", 0],
+  ["1.5", "out-of-range"],
+  ["101%", "out-of-range"],
+  ["-0.1", "bad-value"],
+  ["5%%", "bad-value"],
+  ["", "bad-value"],
+  ["NaN", "bad-value"],
+  ["Infinity", "bad-value"],
 ]);
 
 table("parseDuration() reads a bare number in the flag's unit and us/ms/s/min/h", (t) => parseDuration(t, "ms"), [
-  ["10", 10], ["0", 0], ["2.5", 2.5], ["250ms", 250], ["1.5s", 1500], ["2min", 120_000], ["1h", 3_600_000], ["500us", 0.5],
-  ["-1", "bad-value"], ["10 ms", "bad-value"], ["1d", "bad-value"], ["ms", "bad-value"], ["1e3", "bad-value"],
+  ["10", 10],
+  ["0", 0],
+  ["2.5", 2.5],
+  ["250ms", 250],
+  ["1.5s", 1500],
+  ["2min", 120_000],
+  ["1h", 3_600_000],
+  ["500us", 0.5],
+  ["-1", "bad-value"],
+  ["10 ms", "bad-value"],
+  ["1d", "bad-value"],
+  ["ms", "bad-value"],
+  ["1e3", "bad-value"],
 ]);
 
 table("parseDuration() of a seconds flag, with bounds", (t) => parseDuration(t, "s", 1, 86_400_000), [
-  ["40", 40_000], ["0.5s", 500], ["1ms", 1], ["0", "out-of-range"], ["2h", 7_200_000], ["25h", "out-of-range"],
+  ["40", 40_000],
+  ["0.5s", 500],
+  ["1ms", 1],
+  ["0", "out-of-range"],
+  ["2h", 7_200_000],
+  ["25h", "out-of-range"],
 ]);
 
 table("parseInteger() refuses fractions and unsafe integers", (t) => parseInteger(t), [
-  ["0", 0], ["42", 42], ["-7", -7], ["0x10", 16], ["0XfF", 255], ["9007199254740991", Number.MAX_SAFE_INTEGER],
-  ["9007199254740992", "out-of-range"], ["-9007199254740992", "out-of-range"], ["1.0", "bad-value"], ["1e3", "bad-value"], ["", "bad-value"], [" 1", "bad-value"], ["1_000", "bad-value"],
+  ["0", 0],
+  ["42", 42],
+  ["-7", -7],
+  ["0x10", 16],
+  ["0XfF", 255],
+  ["9007199254740991", Number.MAX_SAFE_INTEGER],
+  ["9007199254740992", "out-of-range"],
+  ["-9007199254740992", "out-of-range"],
+  ["1.0", "bad-value"],
+  ["1e3", "bad-value"],
+  ["", "bad-value"],
+  [" 1", "bad-value"],
+  ["1_000", "bad-value"],
 ]);
 
-table("parseInteger() checks its range", (t) => parseInteger(t, 576, 65535), [["576", 576], ["65535", 65535], ["575", "out-of-range"], ["65536", "out-of-range"]]);
+table("parseInteger() checks its range", (t) => parseInteger(t, 576, 65535), [
+  ["576", 576],
+  ["65535", 65535],
+  ["575", "out-of-range"],
+  ["65536", "out-of-range"],
+]);
 
-table("parseNumber() takes finite decimals", (t) => parseNumber(t, 0), [["0", 0], ["0.25", 0.25], ["12", 12], ["-1", "out-of-range"], ["Infinity", "bad-value"], ["1e3", "bad-value"], ["abc", "bad-value"]]);
+table("parseNumber() takes finite decimals", (t) => parseNumber(t, 0), [
+  ["0", 0],
+  ["0.25", 0.25],
+  ["12", 12],
+  ["-1", "out-of-range"],
+  ["Infinity", "bad-value"],
+  ["1e3", "bad-value"],
+  ["abc", "bad-value"],
+]);
 
 table("parseSeed() takes the Rng's whole 32-bit range and refuses the rest", parseSeed, [
-  ["0", 0], ["1", 1], ["4294967295", 4294967295], ["0xffffffff", 4294967295], ["123456789", 123456789],
-  ["4294967296", "out-of-range"], ["-1", "out-of-range"], ["99999999999999999999", "out-of-range"], ["1.5", "bad-value"], ["seed", "bad-value"],
+  ["0", 0],
+  ["1", 1],
+  ["4294967295", 4294967295],
+  ["0xffffffff", 4294967295],
+  ["123456789", 123456789],
+  ["4294967296", "out-of-range"],
+  ["-1", "out-of-range"],
+  ["99999999999999999999", "out-of-range"],
+  ["1.5", "bad-value"],
+  ["seed", "bad-value"],
 ]);
 
 table("parseIpv4Address() takes dotted quads", parseIpv4Address, [
-  ["192.0.2.1", 0xc0000201], ["0.0.0.0", 0], ["255.255.255.255", 0xffffffff], ["256.0.0.1", "bad-value"], ["192.0.2", "bad-value"], ["01.2.3.4", "bad-value"], ["::1", "bad-value"],
+  ["192.0.2.1", 0xc0000201],
+  ["0.0.0.0", 0],
+  ["255.255.255.255", 0xffffffff],
+  ["256.0.0.1", "bad-value"],
+  ["192.0.2", "bad-value"],
+  ["01.2.3.4", "bad-value"],
+  ["::1", "bad-value"],
 ]);
 
 describe("parseIpv4Cidr() and parseMacAddress()", () => {
@@ -89,7 +203,9 @@ describe("parseCommandLine()", () => {
     required: ["bytes"],
   } as const;
   const usage = (argv: string[]): string => {
-    try { parseCommandLine(spec, argv); } catch (e) {
+    try {
+      parseCommandLine(spec, argv);
+    } catch (e) {
       expect(e).toBeInstanceOf(UsageError);
       expect(e).toBeInstanceOf(NetlabError);
       expect((e as UsageError).code).toBe("ERR_USAGE");
@@ -131,8 +247,12 @@ describe("parseCommandLine()", () => {
 
 describe("formatCliError()", () => {
   it("prints one line with the code, the usage error's own command and a pointer to its --help", () => {
-    expect(formatCliError("sim", new UsageError("sim transfer", "--bytes is required"))).toBe("netlab sim transfer: [ERR_USAGE] --bytes is required (see 'netlab sim transfer --help')");
-    expect(formatCliError("attach", new NetlabError("TAP_PERMISSION", "opening /dev/net/tun:\n  permission denied"))).toBe("netlab attach: [TAP_PERMISSION] opening /dev/net/tun:; permission denied");
+    expect(formatCliError("sim", new UsageError("sim transfer", "--bytes is required"))).toBe(
+      "netlab sim transfer: [ERR_USAGE] --bytes is required (see 'netlab sim transfer --help')",
+    );
+    expect(formatCliError("attach", new NetlabError("TAP_PERMISSION", "opening /dev/net/tun:\n  permission denied"))).toBe(
+      "netlab attach: [TAP_PERMISSION] opening /dev/net/tun:; permission denied",
+    );
     expect(formatCliError("demo", Object.assign(new Error("no such file"), { code: "ENOENT" }))).toBe("netlab demo: [ENOENT] no such file");
     expect(formatCliError("demo", new Error("boom"))).toBe("netlab demo: [ERR_UNEXPECTED] boom");
   });

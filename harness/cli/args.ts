@@ -59,7 +59,8 @@ export const VALUE_RULES =
 /** "in 1..10", ">= 1" or "<= 10" for a range whose open ends are the type's own limits. */
 function range(min: number, max: number, unit = ""): string {
   const u = unit === "" ? "" : ` ${unit}`;
-  const lowOpen = min <= Number.MIN_SAFE_INTEGER || min === -Number.MAX_VALUE, highOpen = max >= Number.MAX_SAFE_INTEGER;
+  const lowOpen = min <= Number.MIN_SAFE_INTEGER || min === -Number.MAX_VALUE,
+    highOpen = max >= Number.MAX_SAFE_INTEGER;
   if (lowOpen && highOpen) return "";
   if (highOpen) return min === Number.MIN_VALUE ? `> 0${u}` : `>= ${min}${u}`;
   if (lowOpen) return `<= ${max}${u}`;
@@ -167,7 +168,7 @@ export function parseMacAddress(text: string): ValueResult<MacAddress> {
 
 /** A validator for one of a fixed set of words. */
 export function choice<const T extends string>(...choices: readonly T[]): Validator<T> {
-  return (text) => (choices as readonly string[]).includes(text) ? ok(text as T) : err("bad-value", `needs one of ${choices.join(", ")}, got '${text}'`);
+  return (text) => ((choices as readonly string[]).includes(text) ? ok(text as T) : err("bad-value", `needs one of ${choices.join(", ")}, got '${text}'`));
 }
 
 /** The options of parseArgs, minus what the layer fixes itself. */
@@ -229,14 +230,17 @@ export function parseCommandLine<const O extends Options>(spec: CommandSpec<O>, 
 function describeParseError(e: Error & { code?: string }): string {
   const option = /'(-[^' ]+)/.exec(e.message)?.[1];
   switch (e.code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": return `unknown option '${option ?? e.message}'`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL": return `unexpected argument '${/'([^']*)'/.exec(e.message)?.[1] ?? e.message}'`;
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option '${option ?? e.message}'`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument '${/'([^']*)'/.exec(e.message)?.[1] ?? e.message}'`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       if (/argument missing/.test(e.message)) return `${option ?? "an option"} needs a value`;
       if (/does not take an argument/.test(e.message)) return `${option ?? "an option"} takes no value`;
       if (/ambiguous/.test(e.message)) return `${option ?? "an option"} needs a value (a value starting with '-' goes as ${option ?? "--flag"}=VALUE)`;
       return e.message.split("\n")[0]!;
-    default: return e.message.split("\n")[0]!;
+    default:
+      return e.message.split("\n")[0]!;
   }
 }
 

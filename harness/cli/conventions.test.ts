@@ -5,9 +5,16 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { COMMAND_NAMES, main } from "./main.ts";
 
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "", stderr = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => { stdout += String(s); return true; });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => { stderr += String(s); return true; });
+  let stdout = "",
+    stderr = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+    stdout += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
+    stderr += String(s);
+    return true;
+  });
   try {
     return { code: await main(argv), stdout, stderr };
   } finally {
@@ -18,23 +25,24 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
 afterEach(() => vi.restoreAllMocks());
 
 /** Every command line: its words, a flag with a good value, and one with a value its validator refuses. */
-const COMMANDS: readonly { readonly words: readonly string[]; readonly good: readonly string[]; readonly bad: readonly string[]; readonly refusal: RegExp }[] = [
-  { words: ["demo"], good: ["--seed=3"], bad: ["--seed=x"], refusal: /--seed needs a seed/ },
-  { words: ["sim", "transfer"], good: ["--bytes=64Ki"], bad: ["--bytes=lots"], refusal: /--bytes needs bytes/ },
-  { words: ["sim", "xen-transfer"], good: ["--bytes=1Mi"], bad: ["--bytes=1Mi", "--seed=-1"], refusal: /--seed needs a seed in 0\.\.4294967295/ },
-  { words: ["sim", "blk"], good: ["--ops=5"], bad: ["--ops=1.5"], refusal: /--ops needs an integer/ },
-  { words: ["sim", "dhcp"], good: ["--clients=3"], bad: ["--clients=0"], refusal: /--clients needs an integer in 1\.\.60000/ },
-  { words: ["sim", "http"], good: ["--requests=3"], bad: ["--loss=100%"], refusal: /--loss needs a probability in \[0, 1\)/ },
-  { words: ["sim", "http-hostile"], good: ["--attack=idle"], bad: ["--attack=flood"], refusal: /--attack needs one of idle, slowloris/ },
-  { words: ["attach"], good: ["--tap=nl0", "--dhcp"], bad: ["--tap=nl0", "--dhcp", "--ping=192.0.2"], refusal: /--ping needs an IPv4 address/ },
-  { words: ["replay"], good: ["--mode=decode"], bad: ["--mode=fast", "x.pcap"], refusal: /--mode needs one of decode, conversation, golden/ },
-  { words: ["fuzz"], good: ["--time=5"], bad: ["--time=soon"], refusal: /--time needs a duration/ },
-  { words: ["fuzz", "audit"], good: ["--time=5"], bad: ["--time=0"], refusal: /--time needs a duration >= 0\.001 s/ },
-  { words: ["bench"], good: ["--suite=wire"], bad: ["--suite=nope"], refusal: /unknown suite\(s\) nope/ },
-  { words: ["xenstored"], good: ["--socket=/tmp/x"], bad: ["--socket=/tmp/x", "--max-clients=0"], refusal: /--max-clients needs an integer >= 1/ },
-  { words: ["drill"], good: ["--target=netlab"], bad: ["--target=bsd", "x.pkt"], refusal: /--target needs one of netlab, kernel, both/ },
-  { words: ["lab", "run"], good: ["--seed=2"], bad: ["--seed=4294967296", "dumbbell-drop-tail"], refusal: /--seed needs a seed in 0\.\.4294967295/ },
-];
+const COMMANDS: readonly { readonly words: readonly string[]; readonly good: readonly string[]; readonly bad: readonly string[]; readonly refusal: RegExp }[] =
+  [
+    { words: ["demo"], good: ["--seed=3"], bad: ["--seed=x"], refusal: /--seed needs a seed/ },
+    { words: ["sim", "transfer"], good: ["--bytes=64Ki"], bad: ["--bytes=lots"], refusal: /--bytes needs bytes/ },
+    { words: ["sim", "xen-transfer"], good: ["--bytes=1Mi"], bad: ["--bytes=1Mi", "--seed=-1"], refusal: /--seed needs a seed in 0\.\.4294967295/ },
+    { words: ["sim", "blk"], good: ["--ops=5"], bad: ["--ops=1.5"], refusal: /--ops needs an integer/ },
+    { words: ["sim", "dhcp"], good: ["--clients=3"], bad: ["--clients=0"], refusal: /--clients needs an integer in 1\.\.60000/ },
+    { words: ["sim", "http"], good: ["--requests=3"], bad: ["--loss=100%"], refusal: /--loss needs a probability in \[0, 1\)/ },
+    { words: ["sim", "http-hostile"], good: ["--attack=idle"], bad: ["--attack=flood"], refusal: /--attack needs one of idle, slowloris/ },
+    { words: ["attach"], good: ["--tap=nl0", "--dhcp"], bad: ["--tap=nl0", "--dhcp", "--ping=192.0.2"], refusal: /--ping needs an IPv4 address/ },
+    { words: ["replay"], good: ["--mode=decode"], bad: ["--mode=fast", "x.pcap"], refusal: /--mode needs one of decode, conversation, golden/ },
+    { words: ["fuzz"], good: ["--time=5"], bad: ["--time=soon"], refusal: /--time needs a duration/ },
+    { words: ["fuzz", "audit"], good: ["--time=5"], bad: ["--time=0"], refusal: /--time needs a duration >= 0\.001 s/ },
+    { words: ["bench"], good: ["--suite=wire"], bad: ["--suite=nope"], refusal: /unknown suite\(s\) nope/ },
+    { words: ["xenstored"], good: ["--socket=/tmp/x"], bad: ["--socket=/tmp/x", "--max-clients=0"], refusal: /--max-clients needs an integer >= 1/ },
+    { words: ["drill"], good: ["--target=netlab"], bad: ["--target=bsd", "x.pkt"], refusal: /--target needs one of netlab, kernel, both/ },
+    { words: ["lab", "run"], good: ["--seed=2"], bad: ["--seed=4294967296", "dumbbell-drop-tail"], refusal: /--seed needs a seed in 0\.\.4294967295/ },
+  ];
 
 describe("the CLI's conventions", () => {
   it("the table covers every command", () => {
@@ -81,7 +89,13 @@ describe("the CLI's conventions", () => {
   });
 
   it("flags marked required are required", async () => {
-    for (const [argv, flag] of [[["sim", "transfer"], "--bytes"], [["sim", "xen-transfer", "--gso"], "--bytes"], [["sim", "http-hostile"], "--attack"], [["attach", "--dhcp"], "--tap"], [["xenstored"], "--socket"]] as const) {
+    for (const [argv, flag] of [
+      [["sim", "transfer"], "--bytes"],
+      [["sim", "xen-transfer", "--gso"], "--bytes"],
+      [["sim", "http-hostile"], "--attack"],
+      [["attach", "--dhcp"], "--tap"],
+      [["xenstored"], "--socket"],
+    ] as const) {
       const r = await cli([...argv]);
       expect(r.code, argv.join(" ")).toBe(2);
       expect(r.stderr).toMatch(new RegExp(`\\[ERR_USAGE\\] ${flag} is required`));

@@ -47,7 +47,10 @@ export async function main(argv: string[]): Promise<number> {
     const out = name === undefined ? process.stderr : process.stdout;
     out.write("usage: netlab <command> [options]   (netlab help <command>, netlab <command> --help, netlab --version)\n\ncommands:\n");
     for (const [n, load] of Object.entries(COMMANDS)) {
-      const summary = await load().then((c) => c.summary, () => "(not available in this build)");
+      const summary = await load().then(
+        (c) => c.summary,
+        () => "(not available in this build)",
+      );
       out.write(`  ${n.padEnd(10)} ${summary}\n`);
     }
     return name === undefined ? 2 : 0;

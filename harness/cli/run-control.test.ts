@@ -9,11 +9,20 @@ import { exitStatusOf } from "./run-control.ts";
 const CLI = join(import.meta.dirname, "../../bin/netlab.mjs");
 
 /** Runs the CLI, waits for `progress` on stderr twice, sends `signal`, and returns what came out. */
-async function interruptCli(args: string[], progress: RegExp, signal: NodeJS.Signals): Promise<{ status: number | null; stdout: string; stderr: string; lines: number }> {
+async function interruptCli(
+  args: string[],
+  progress: RegExp,
+  signal: NodeJS.Signals,
+): Promise<{ status: number | null; stdout: string; stderr: string; lines: number }> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "", stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
-  child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+  let stdout = "",
+    stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const count = (): number => stderr.split("\n").filter((l) => progress.test(l)).length;
   const started = Date.now();

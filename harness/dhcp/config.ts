@@ -47,7 +47,9 @@ export const EXAMPLE_DHCP_CONFIG = {
 class ConfigError {
   constructor(readonly message: string) {}
 }
-const fail = (path: string, what: string): never => { throw new ConfigError(`${path}: ${what}`); };
+const fail = (path: string, what: string): never => {
+  throw new ConfigError(`${path}: ${what}`);
+};
 
 type Obj = Record<string, unknown>;
 function object(v: unknown, path: string, allowed: readonly string[]): Obj {
@@ -72,11 +74,16 @@ function string(v: unknown, path: string, maxLength: number): string {
 }
 function hexBytes(v: unknown, path: string): Uint8Array {
   if (typeof v !== "string" || !/^([0-9a-f]{2})([:-]?[0-9a-f]{2})+$/i.test(v)) return fail(path, "not hex bytes like 01:02:03");
-  return Uint8Array.from(v.replace(/[:-]/g, "").match(/../g)!.map((x) => parseInt(x, 16)));
+  return Uint8Array.from(
+    v
+      .replace(/[:-]/g, "")
+      .match(/../g)!
+      .map((x) => parseInt(x, 16)),
+  );
 }
 const inSubnet = (a: Ipv4Address, p: DhcpPool): boolean => {
   const m = prefixToMask(p.subnet.prefixLength);
-  return ((a & m) >>> 0) === ((p.subnet.address & m) >>> 0);
+  return (a & m) >>> 0 === (p.subnet.address & m) >>> 0;
 };
 
 function pool(v: unknown, path: string): DhcpPool {
@@ -132,7 +139,18 @@ function reservation(v: unknown, path: string, pools: readonly DhcpPool[]): Dhcp
 }
 
 function build(json: unknown): DhcpServerFileConfig {
-  const o = object(json, "", ["serverId", "authoritative", "maxLeases", "offerHoldSeconds", "declineHoldSeconds", "leaseFile", "pools", "reservations", "$schema", "comment"]);
+  const o = object(json, "", [
+    "serverId",
+    "authoritative",
+    "maxLeases",
+    "offerHoldSeconds",
+    "declineHoldSeconds",
+    "leaseFile",
+    "pools",
+    "reservations",
+    "$schema",
+    "comment",
+  ]);
   if (!Array.isArray(o.pools) || o.pools.length === 0) fail("pools", "needs a non-empty array");
   const pools = (o.pools as unknown[]).map((p, i) => pool(p, `pools[${i}]`));
   pools.forEach((p, i) => {

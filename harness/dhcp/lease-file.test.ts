@@ -12,11 +12,16 @@ import { createLeaseFile, parseLeaseFile } from "./lease-file.ts";
 const ip = (s: string): number => s.split(".").reduce((a, x) => a * 256 + Number(x), 0) >>> 0;
 const SERVER = ip("192.0.2.1");
 const CONFIG: DhcpServerConfig = {
-  pools: [{ subnet: { address: ip("192.0.2.0"), prefixLength: 24 }, rangeStart: ip("192.0.2.100"), rangeEnd: ip("192.0.2.119"), gateway: SERVER, leaseTime: 600 }],
+  pools: [
+    { subnet: { address: ip("192.0.2.0"), prefixLength: 24 }, rangeStart: ip("192.0.2.100"), rangeEnd: ip("192.0.2.119"), gateway: SERVER, leaseTime: 600 },
+  ],
 };
 
 let dir = "";
-afterEach(() => { if (dir) rmSync(dir, { recursive: true, force: true }); dir = ""; });
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = "";
+});
 const tmp = (): string => (dir = mkdtempSync(join(tmpdir(), "netlab-dhcp-leases-")));
 
 describe("createLeaseFile()", () => {
@@ -41,12 +46,16 @@ describe("createLeaseFile()", () => {
     const path = join(tmp(), "leases.json");
     createLeaseFile(path).put({ address: ip("192.0.2.100"), client: "hw:1:aa", state: "bound", expiresAt: 1 });
     writeFileSync(`${path}.tmp`, "{ half-writ");
-    expect(createLeaseFile(path).load().map((l) => l.client)).toEqual(["hw:1:aa"]);
+    expect(
+      createLeaseFile(path)
+        .load()
+        .map((l) => l.client),
+    ).toEqual(["hw:1:aa"]);
   });
 
   it("refuses a corrupt file with ERR_DHCP_LEASE_FILE instead of starting empty", () => {
     const path = join(tmp(), "leases.json");
-    writeFileSync(path, "{\"version\":1,\"leases\":[{\"address\":\"192.0.2\"}]}");
+    writeFileSync(path, '{"version":1,"leases":[{"address":"192.0.2"}]}');
     expect(() => createLeaseFile(path)).toThrow(expect.objectContaining({ code: "ERR_DHCP_LEASE_FILE" }));
   });
 });
@@ -54,9 +63,9 @@ describe("createLeaseFile()", () => {
 describe("parseLeaseFile()", () => {
   it.each([
     ["not JSON", "{", "bad-json"],
-    ["another version", "{\"version\":2,\"leases\":[]}", "bad-version"],
-    ["a bad state", "{\"version\":1,\"leases\":[{\"address\":\"192.0.2.1\",\"client\":\"x\",\"state\":\"free\",\"expiresAt\":1}]}", "bad-lease"],
-    ["a string expiry", "{\"version\":1,\"leases\":[{\"address\":\"192.0.2.1\",\"client\":\"x\",\"state\":\"bound\",\"expiresAt\":\"1\"}]}", "bad-lease"],
+    ["another version", '{"version":2,"leases":[]}', "bad-version"],
+    ["a bad state", '{"version":1,"leases":[{"address":"192.0.2.1","client":"x","state":"free","expiresAt":1}]}', "bad-lease"],
+    ["a string expiry", '{"version":1,"leases":[{"address":"192.0.2.1","client":"x","state":"bound","expiresAt":"1"}]}', "bad-lease"],
   ])("rejects %s", (_n, text, code) => {
     const r = parseLeaseFile(text);
     expect(!r.ok && r.error).toBe(code);
@@ -84,7 +93,12 @@ describe("a DHCP server restarted over the same lease file", () => {
     // Crash: the server object is dropped without any shutdown; a new one reads the file.
     server.close();
     server = createDhcpServer({ clock, udp: serverHost.udp, ipv4: serverHost.ipv4, store: createLeaseFile(path) }, CONFIG);
-    expect(server.leases().map((l) => l.address).sort()).toEqual([...before].sort());
+    expect(
+      server
+        .leases()
+        .map((l) => l.address)
+        .sort(),
+    ).toEqual([...before].sort());
 
     for (const c of clients.slice(3)) c.client.start();
     clock.run(clock.now() + 5_000);

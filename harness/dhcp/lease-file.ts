@@ -19,7 +19,11 @@ export type LeaseFileError = "bad-json" | "bad-version" | "bad-lease";
 /** Parses the text of a lease file. */
 export function parseLeaseFile(text: string): Result<ServerLease[], LeaseFileError> {
   let doc: unknown;
-  try { doc = JSON.parse(text); } catch (e) { return err("bad-json", (e as Error).message); }
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return err("bad-json", (e as Error).message);
+  }
   if (typeof doc !== "object" || doc === null || (doc as { version?: unknown }).version !== LEASE_FILE_VERSION) return err("bad-version");
   const list = (doc as { leases?: unknown }).leases;
   if (!Array.isArray(list)) return err("bad-lease", "leases: not an array");
@@ -34,7 +38,10 @@ export function parseLeaseFile(text: string): Result<ServerLease[], LeaseFileErr
     if (typeof r.expiresAt !== "number" || !Number.isFinite(r.expiresAt)) return err("bad-lease", `leases[${i}].expiresAt: not a number`);
     if (r.hostName !== undefined && typeof r.hostName !== "string") return err("bad-lease", `leases[${i}].hostName: not a string`);
     out.push({
-      address: address.value, client: r.client, state: r.state, expiresAt: r.expiresAt,
+      address: address.value,
+      client: r.client,
+      state: r.state,
+      expiresAt: r.expiresAt,
       ...(typeof r.hostName === "string" ? { hostName: r.hostName } : {}),
     });
   }
@@ -42,10 +49,15 @@ export function parseLeaseFile(text: string): Result<ServerLease[], LeaseFileErr
 }
 
 function serialize(leases: Iterable<ServerLease>): string {
-  const list = [...leases].sort((a, b) => a.address - b.address).map((l) => ({
-    address: formatIpv4(l.address), client: l.client, state: l.state, expiresAt: l.expiresAt,
-    ...(l.hostName !== undefined ? { hostName: l.hostName } : {}),
-  }));
+  const list = [...leases]
+    .sort((a, b) => a.address - b.address)
+    .map((l) => ({
+      address: formatIpv4(l.address),
+      client: l.client,
+      state: l.state,
+      expiresAt: l.expiresAt,
+      ...(l.hostName !== undefined ? { hostName: l.hostName } : {}),
+    }));
   return JSON.stringify({ version: LEASE_FILE_VERSION, leases: list }, null, 1) + "\n";
 }
 
@@ -63,7 +75,11 @@ export function writeFileAtomic(path: string, text: string): void {
   }
   renameSync(tmp, path);
   const dir = openSync(dirname(path), "r");
-  try { fsyncSync(dir); } finally { closeSync(dir); }
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 /** A LeaseStore persisted in `path`. */
@@ -80,7 +96,12 @@ export function createLeaseFile(path: string): LeaseStore & { readonly path: str
   return {
     path,
     load: () => [...records.values()],
-    put(lease) { records.set(lease.address, lease); flush(); },
-    remove(address) { if (records.delete(address)) flush(); },
+    put(lease) {
+      records.set(lease.address, lease);
+      flush();
+    },
+    remove(address) {
+      if (records.delete(address)) flush();
+    },
   };
 }

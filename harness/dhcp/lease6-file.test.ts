@@ -10,10 +10,20 @@ import { dhcp6ClientOnStack, dhcp6ServerOnStack, type Dhcp6ServerConfig } from "
 import { createLease6File, parseLease6File } from "./lease6-file.ts";
 
 let dir = "";
-afterEach(() => { if (dir) rmSync(dir, { recursive: true, force: true }); dir = ""; });
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = "";
+});
 const tmp = (): string => (dir = mkdtempSync(join(tmpdir(), "netlab-dhcp6-leases-")));
 
-const POOL: Dhcp6ServerConfig = { prefix: ipv6("2001:db8::"), prefixLength: 64, rangeStart: ipv6("2001:db8::100"), rangeEnd: ipv6("2001:db8::1ff"), preferredLifetime: 100, validLifetime: 200 };
+const POOL: Dhcp6ServerConfig = {
+  prefix: ipv6("2001:db8::"),
+  prefixLength: 64,
+  rangeStart: ipv6("2001:db8::100"),
+  rangeEnd: ipv6("2001:db8::1ff"),
+  preferredLifetime: 100,
+  validLifetime: 200,
+};
 
 describe("createLease6File()", () => {
   it("persists puts and removes as one JSON file (null for an infinite time), no temp file left", () => {
@@ -30,7 +40,11 @@ describe("createLease6File()", () => {
     });
     expect(existsSync(`${path}.tmp`)).toBe(false);
     store.remove(ipv6("2001:db8::100"));
-    expect(createLease6File(path).load().map((l) => [formatIpv6(l.address), l.validUntil])).toEqual([["2001:db8::101", Infinity]]);
+    expect(
+      createLease6File(path)
+        .load()
+        .map((l) => [formatIpv6(l.address), l.validUntil]),
+    ).toEqual([["2001:db8::101", Infinity]]);
   });
 
   it.each([
@@ -38,7 +52,11 @@ describe("createLease6File()", () => {
     ["another version", '{"version":2,"leases":[]}', "bad-version"],
     ["a v4 address", '{"version":1,"leases":[{"address":"192.0.2.1","duid":"","iaid":0,"state":"bound","preferredUntil":0,"validUntil":0}]}', "bad-lease"],
     ["an upper-case DUID", '{"version":1,"leases":[{"address":"::1","duid":"AB","iaid":0,"state":"bound","preferredUntil":0,"validUntil":0}]}', "bad-lease"],
-    ["an IAID over 32 bits", '{"version":1,"leases":[{"address":"::1","duid":"","iaid":4294967296,"state":"bound","preferredUntil":0,"validUntil":0}]}', "bad-lease"],
+    [
+      "an IAID over 32 bits",
+      '{"version":1,"leases":[{"address":"::1","duid":"","iaid":4294967296,"state":"bound","preferredUntil":0,"validUntil":0}]}',
+      "bad-lease",
+    ],
     ["a string time", '{"version":1,"leases":[{"address":"::1","duid":"","iaid":0,"state":"bound","preferredUntil":"0","validUntil":0}]}', "bad-lease"],
   ])("rejects %s", (_name, text, code) => {
     const r = parseLease6File(text);

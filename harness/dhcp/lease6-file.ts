@@ -23,7 +23,11 @@ const writeTime = (t: number): number | null => (Number.isFinite(t) ? t : null);
 /** Parses the text of a DHCPv6 lease file. */
 export function parseLease6File(text: string): Result<Dhcp6ServerLease[], Lease6FileError> {
   let doc: unknown;
-  try { doc = JSON.parse(text); } catch (e) { return err("bad-json", (e as Error).message); }
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return err("bad-json", (e as Error).message);
+  }
   if (typeof doc !== "object" || doc === null || (doc as { version?: unknown }).version !== LEASE6_FILE_VERSION) return err("bad-version");
   const list = (doc as { leases?: unknown }).leases;
   if (!Array.isArray(list)) return err("bad-lease", "leases: not an array");
@@ -45,9 +49,16 @@ export function parseLease6File(text: string): Result<Dhcp6ServerLease[], Lease6
 }
 
 function serialize(leases: Iterable<Dhcp6ServerLease>): string {
-  const list = [...leases].sort((a, b) => (ipv6Key(a.address) < ipv6Key(b.address) ? -1 : 1)).map((l) => ({
-    address: formatIpv6(l.address), duid: l.duid, iaid: l.iaid, state: l.state, preferredUntil: writeTime(l.preferredUntil), validUntil: writeTime(l.validUntil),
-  }));
+  const list = [...leases]
+    .sort((a, b) => (ipv6Key(a.address) < ipv6Key(b.address) ? -1 : 1))
+    .map((l) => ({
+      address: formatIpv6(l.address),
+      duid: l.duid,
+      iaid: l.iaid,
+      state: l.state,
+      preferredUntil: writeTime(l.preferredUntil),
+      validUntil: writeTime(l.validUntil),
+    }));
   return JSON.stringify({ version: LEASE6_FILE_VERSION, leases: list }, null, 1) + "\n";
 }
 
@@ -63,7 +74,12 @@ export function createLease6File(path: string): Dhcp6LeaseStore & { readonly pat
   return {
     path,
     load: () => [...records.values()],
-    put(lease) { records.set(ipv6Key(lease.address), lease); flush(); },
-    remove(address) { if (records.delete(ipv6Key(address))) flush(); },
+    put(lease) {
+      records.set(ipv6Key(lease.address), lease);
+      flush();
+    },
+    remove(address) {
+      if (records.delete(ipv6Key(address))) flush();
+    },
   };
 }

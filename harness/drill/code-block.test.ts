@@ -37,8 +37,9 @@ describe("%{ }% code blocks", () => {
   it("runAsserts() names the expression and the fields' values when an assert fails", () => {
     const p = program("assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd\nassert tcpi_state == 1");
     expect(runAsserts(p, (n) => ({ tcpi_snd_cwnd: 10, tcpi_state: 1 })[n])).toBeUndefined();
-    expect(runAsserts(p, (n) => ({ tcpi_snd_cwnd: 7, tcpi_state: 1 })[n]))
-      .toBe("assertion failed: assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd (tcpi_snd_cwnd=7): 7");
+    expect(runAsserts(p, (n) => ({ tcpi_snd_cwnd: 7, tcpi_state: 1 })[n])).toBe(
+      "assertion failed: assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd (tcpi_snd_cwnd=7): 7",
+    );
   });
 
   it("splits statements at newlines and semicolons and ignores # comments", () => {
@@ -46,7 +47,10 @@ describe("%{ }% code blocks", () => {
   });
 
   it("reports a syntax error at its offset in the block", () => {
-    expect(parseCodeBlock("assert 1 +")).toEqual({ ok: false, error: { offset: 10, message: "expected a number, a tcpi_* field or '(', found end of statement" } });
+    expect(parseCodeBlock("assert 1 +")).toEqual({
+      ok: false,
+      error: { offset: 10, message: "expected a number, a tcpi_* field or '(', found end of statement" },
+    });
     const r = parseCodeBlock("assert 1\nassert (2 $ 3)");
     expect(r.ok ? -1 : r.error.offset).toBe(19);
   });

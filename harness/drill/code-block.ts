@@ -44,17 +44,62 @@ export interface CodeSyntaxError {
 
 /** struct tcp_info (include/uapi/linux/tcp.h) field names, in order. */
 export const TCP_INFO_FIELDS: readonly string[] = [
-  "tcpi_state", "tcpi_ca_state", "tcpi_retransmits", "tcpi_probes", "tcpi_backoff", "tcpi_options",
-  "tcpi_snd_wscale", "tcpi_rcv_wscale", "tcpi_delivery_rate_app_limited", "tcpi_fastopen_client_fail",
-  "tcpi_rto", "tcpi_ato", "tcpi_snd_mss", "tcpi_rcv_mss", "tcpi_unacked", "tcpi_sacked", "tcpi_lost",
-  "tcpi_retrans", "tcpi_fackets", "tcpi_last_data_sent", "tcpi_last_ack_sent", "tcpi_last_data_recv",
-  "tcpi_last_ack_recv", "tcpi_pmtu", "tcpi_rcv_ssthresh", "tcpi_rtt", "tcpi_rttvar", "tcpi_snd_ssthresh",
-  "tcpi_snd_cwnd", "tcpi_advmss", "tcpi_reordering", "tcpi_rcv_rtt", "tcpi_rcv_space", "tcpi_total_retrans",
-  "tcpi_pacing_rate", "tcpi_max_pacing_rate", "tcpi_bytes_acked", "tcpi_bytes_received", "tcpi_segs_out",
-  "tcpi_segs_in", "tcpi_notsent_bytes", "tcpi_min_rtt", "tcpi_data_segs_in", "tcpi_data_segs_out",
-  "tcpi_delivery_rate", "tcpi_busy_time", "tcpi_rwnd_limited", "tcpi_sndbuf_limited", "tcpi_delivered",
-  "tcpi_delivered_ce", "tcpi_bytes_sent", "tcpi_bytes_retrans", "tcpi_dsack_dups", "tcpi_reord_seen",
-  "tcpi_rcv_ooopack", "tcpi_snd_wnd",
+  "tcpi_state",
+  "tcpi_ca_state",
+  "tcpi_retransmits",
+  "tcpi_probes",
+  "tcpi_backoff",
+  "tcpi_options",
+  "tcpi_snd_wscale",
+  "tcpi_rcv_wscale",
+  "tcpi_delivery_rate_app_limited",
+  "tcpi_fastopen_client_fail",
+  "tcpi_rto",
+  "tcpi_ato",
+  "tcpi_snd_mss",
+  "tcpi_rcv_mss",
+  "tcpi_unacked",
+  "tcpi_sacked",
+  "tcpi_lost",
+  "tcpi_retrans",
+  "tcpi_fackets",
+  "tcpi_last_data_sent",
+  "tcpi_last_ack_sent",
+  "tcpi_last_data_recv",
+  "tcpi_last_ack_recv",
+  "tcpi_pmtu",
+  "tcpi_rcv_ssthresh",
+  "tcpi_rtt",
+  "tcpi_rttvar",
+  "tcpi_snd_ssthresh",
+  "tcpi_snd_cwnd",
+  "tcpi_advmss",
+  "tcpi_reordering",
+  "tcpi_rcv_rtt",
+  "tcpi_rcv_space",
+  "tcpi_total_retrans",
+  "tcpi_pacing_rate",
+  "tcpi_max_pacing_rate",
+  "tcpi_bytes_acked",
+  "tcpi_bytes_received",
+  "tcpi_segs_out",
+  "tcpi_segs_in",
+  "tcpi_notsent_bytes",
+  "tcpi_min_rtt",
+  "tcpi_data_segs_in",
+  "tcpi_data_segs_out",
+  "tcpi_delivery_rate",
+  "tcpi_busy_time",
+  "tcpi_rwnd_limited",
+  "tcpi_sndbuf_limited",
+  "tcpi_delivered",
+  "tcpi_delivered_ce",
+  "tcpi_bytes_sent",
+  "tcpi_bytes_retrans",
+  "tcpi_dsack_dups",
+  "tcpi_reord_seen",
+  "tcpi_rcv_ooopack",
+  "tcpi_snd_wnd",
 ];
 
 const MAX_DEPTH = 64;
@@ -69,7 +114,10 @@ type Token =
 const OPERATORS = ["//", "<=", ">=", "==", "!=", "&&", "||", "<", ">", "+", "-", "*", "/", "%", "!", "(", ")", ","];
 
 class SyntaxFail {
-  constructor(readonly offset: number, readonly message: string) {}
+  constructor(
+    readonly offset: number,
+    readonly message: string,
+  ) {}
 }
 
 function tokenize(line: string, base: number): Token[] {
@@ -77,7 +125,10 @@ function tokenize(line: string, base: number): Token[] {
   let i = 0;
   while (i < line.length) {
     const c = line[i]!;
-    if (c === " " || c === "\t" || c === "\r") { i++; continue; }
+    if (c === " " || c === "\t" || c === "\r") {
+      i++;
+      continue;
+    }
     if (c === "#") break; // a Python comment runs to the end of the line
     const num = /^(?:0[xX][0-9a-fA-F]+|\d+)/.exec(line.slice(i, i + 40));
     if (num) {
@@ -105,7 +156,9 @@ class ExprParser {
   #k = 0;
   constructor(readonly tokens: readonly Token[]) {}
 
-  get #t(): Token { return this.tokens[this.#k]!; }
+  get #t(): Token {
+    return this.tokens[this.#k]!;
+  }
 
   #isOp(...ops: string[]): string | undefined {
     const t = this.#t;
@@ -119,7 +172,9 @@ class ExprParser {
     throw new SyntaxFail(t.offset, `expected ${what}, found ${t.kind === "end" ? t.text : `'${t.text}'`}`);
   }
 
-  atEnd(): boolean { return this.#t.kind === "end"; }
+  atEnd(): boolean {
+    return this.#t.kind === "end";
+  }
 
   comma(): boolean {
     if (this.#isOp(",") === undefined) return false;
@@ -274,11 +329,21 @@ export function fieldsOf(program: CodeProgram): string[] {
   const names = new Set<string>();
   const walk = (e: CodeExpr): void => {
     switch (e.kind) {
-      case "field": names.add(e.name); break;
-      case "unary": walk(e.operand); break;
-      case "binary": walk(e.left); walk(e.right); break;
-      case "compare": e.operands.forEach(walk); break;
-      case "number": break;
+      case "field":
+        names.add(e.name);
+        break;
+      case "unary":
+        walk(e.operand);
+        break;
+      case "binary":
+        walk(e.left);
+        walk(e.right);
+        break;
+      case "compare":
+        e.operands.forEach(walk);
+        break;
+      case "number":
+        break;
     }
   };
   for (const a of program.asserts) {
@@ -304,7 +369,8 @@ class EvalFail {
 
 function evalExpr(e: CodeExpr, lookup: (name: string) => number | undefined): number {
   switch (e.kind) {
-    case "number": return e.value;
+    case "number":
+      return e.value;
     case "field": {
       const v = lookup(e.name);
       if (v === undefined) throw new EvalFail(`unknown field ${e.name}`);
@@ -320,9 +386,12 @@ function evalExpr(e: CodeExpr, lookup: (name: string) => number | undefined): nu
       const a = evalExpr(e.left, lookup);
       const b = evalExpr(e.right, lookup);
       switch (e.op) {
-        case "+": return a + b;
-        case "-": return a - b;
-        case "*": return a * b;
+        case "+":
+          return a + b;
+        case "-":
+          return a - b;
+        case "*":
+          return a * b;
         case "/":
           if (b === 0) throw new EvalFail("division by zero");
           return Math.floor(a / b);
@@ -347,12 +416,18 @@ function evalExpr(e: CodeExpr, lookup: (name: string) => number | undefined): nu
 
 function compare(op: CompareOp, a: number, b: number): boolean {
   switch (op) {
-    case "<": return a < b;
-    case "<=": return a <= b;
-    case ">": return a > b;
-    case ">=": return a >= b;
-    case "==": return a === b;
-    case "!=": return a !== b;
+    case "<":
+      return a < b;
+    case "<=":
+      return a <= b;
+    case ">":
+      return a > b;
+    case ">=":
+      return a >= b;
+    case "==":
+      return a === b;
+    case "!=":
+      return a !== b;
   }
 }
 

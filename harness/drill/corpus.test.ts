@@ -9,17 +9,19 @@ import { createNetlabDrillTarget } from "./netlab-target.ts";
 import { formatParseError, parseDrillScript } from "./parser.ts";
 
 const DIR = fileURLToPath(new URL("../../corpora/drill/", import.meta.url));
-const files = readdirSync(DIR).filter((f) => f.endsWith(".pkt")).sort();
-const known = new Set(
-  [...readFileSync(join(DIR, "KNOWN-DIFFERENCES.md"), "utf8").matchAll(/^\|\s*([\w.-]+\.pkt)\s*\|/gm)].map((m) => m[1] ?? ""),
-);
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith(".pkt"))
+  .sort();
+const known = new Set([...readFileSync(join(DIR, "KNOWN-DIFFERENCES.md"), "utf8").matchAll(/^\|\s*([\w.-]+\.pkt)\s*\|/gm)].map((m) => m[1] ?? ""));
 
 const target = createNetlabDrillTarget();
-const results = await Promise.all(files.map(async (file) => {
-  const parsed = parseDrillScript(readFileSync(join(DIR, file), "utf8"), `corpora/drill/${file}`);
-  if (!parsed.ok) return { file, parseError: formatParseError(parsed.error) } as const;
-  return { file, result: await target.run(parsed.value, { toleranceUsecs: 4000, scriptTimeoutMs: 600_000 }) } as const;
-}));
+const results = await Promise.all(
+  files.map(async (file) => {
+    const parsed = parseDrillScript(readFileSync(join(DIR, file), "utf8"), `corpora/drill/${file}`);
+    if (!parsed.ok) return { file, parseError: formatParseError(parsed.error) } as const;
+    return { file, result: await target.run(parsed.value, { toleranceUsecs: 4000, scriptTimeoutMs: 600_000 }) } as const;
+  }),
+);
 
 describe("corpora/drill on the netlab target", () => {
   it("has scripts", () => {
@@ -27,7 +29,9 @@ describe("corpora/drill on the netlab target", () => {
   });
   for (const r of results) {
     if ("parseError" in r) {
-      it(`${r.file} parses`, () => { throw new Error(r.parseError); });
+      it(`${r.file} parses`, () => {
+        throw new Error(r.parseError);
+      });
       continue;
     }
     const { result } = r;

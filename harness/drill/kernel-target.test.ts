@@ -26,13 +26,19 @@ if (unavailable !== undefined) {
 } else {
   describe("kernel drill target", () => {
     let target: DrillTarget;
-    beforeAll(async () => { target = await createKernelDrillTarget(); });
-    afterAll(async () => { await target?.close(); });
+    beforeAll(async () => {
+      target = await createKernelDrillTarget();
+    });
+    afterAll(async () => {
+      await target?.close();
+    });
 
     // The whole corpus: every script in it must pass on the kernel (that is how the runner's
     // semantics are checked). Real time on a shared machine: a script gets one retry, so a
     // scheduling hiccup is not a failure but a script that fails twice is.
-    for (const name of readdirSync(CORPUS).filter((f) => f.endsWith(".pkt")).sort()) {
+    for (const name of readdirSync(CORPUS)
+      .filter((f) => f.endsWith(".pkt"))
+      .sort()) {
       it(`passes corpora/drill/${name} on the kernel`, { retry: 1, timeout: 30_000 }, async () => {
         const file = join(CORPUS, name);
         const r = await target.run(script(readFileSync(file, "utf8"), file), OPTIONS);
@@ -42,13 +48,18 @@ if (unavailable !== undefined) {
     }
 
     it("fails a script whose expected packet differs, naming the line", async () => {
-      const r = await target.run(script([
-        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3",
-        "+0 bind(3, ..., ...) = 0",
-        "+0 listen(3, 1) = 0",
-        "+0 < S 0:0(0) win 32792 <mss 1460>",
-        "+0 > S. 0:0(0) ack 1 <mss 1000>",
-      ].join("\n")), OPTIONS);
+      const r = await target.run(
+        script(
+          [
+            "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3",
+            "+0 bind(3, ..., ...) = 0",
+            "+0 listen(3, 1) = 0",
+            "+0 < S 0:0(0) win 32792 <mss 1460>",
+            "+0 > S. 0:0(0) ack 1 <mss 1000>",
+          ].join("\n"),
+        ),
+        OPTIONS,
+      );
       expect(r.result).toBe("fail");
       expect(r.pos?.line).toBe(5);
       expect(r.reason).toMatch(/mss 1460, expected 1000/);
@@ -63,7 +74,10 @@ if (unavailable !== undefined) {
     }, 30_000);
 
     it("compares errno names of failing calls", async () => {
-      const r = await target.run(script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 read(3, ..., 10) = -1 ENOTCONN (Transport endpoint is not connected)\n+0 close(3) = 0\n"), OPTIONS);
+      const r = await target.run(
+        script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 read(3, ..., 10) = -1 ENOTCONN (Transport endpoint is not connected)\n+0 close(3) = 0\n"),
+        OPTIONS,
+      );
       expect(r.reason ?? "").toBe("");
       expect(r.result).toBe("pass");
     }, 30_000);

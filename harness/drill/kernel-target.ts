@@ -18,13 +18,16 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createNetns, missingTools, run, type Netns } from "../netns/index.ts";
 import { openTap, type TapDevice } from "../tap/index.ts";
-import type {
-  DrillEvent, DrillResult, DrillRunOptions, DrillScript, DrillSyscall, DrillTarget, DrillTcpPacket, DrillValue, SourcePos,
-} from "./model.ts";
+import type { DrillEvent, DrillResult, DrillRunOptions, DrillScript, DrillSyscall, DrillTarget, DrillTcpPacket, DrillValue, SourcePos } from "./model.ts";
 import { toleranceFor } from "./model.ts";
 import { codeUnsupported, parseCodeBlock, runAsserts, TCP_INFO_FIELDS } from "./code-block.ts";
 import {
-  buildInboundFrame, createDrillMapping, decodeTcpFrame, describeOutboundFrame, matchOutboundFrame, unsupportedOption,
+  buildInboundFrame,
+  createDrillMapping,
+  decodeTcpFrame,
+  describeOutboundFrame,
+  matchOutboundFrame,
+  unsupportedOption,
   type DrillMapping,
 } from "./packets.ts";
 import { NetlabError } from "../../stack/error.ts";
@@ -114,8 +117,13 @@ type Outcome = { ok: true } | { ok: false; reason: string; pos?: SourcePos };
 
 function result(script: DrillScript, r: DrillResult["result"], started: number, reason?: string, pos?: SourcePos, pcap?: string): DrillResult {
   return {
-    file: script.file, target: "kernel", result: r, durationMs: Math.round(performance.now() - started),
-    ...(reason !== undefined ? { reason } : {}), ...(pos !== undefined ? { pos } : {}), ...(pcap !== undefined ? { pcap } : {}),
+    file: script.file,
+    target: "kernel",
+    result: r,
+    durationMs: Math.round(performance.now() - started),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(pos !== undefined ? { pos } : {}),
+    ...(pcap !== undefined ? { pcap } : {}),
   };
 }
 
@@ -136,7 +144,9 @@ function finish(sandbox: Sandbox, script: DrillScript, options: DrillRunOptions,
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
   let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<"timeout">((resolve) => { timer = setTimeout(resolve, ms, "timeout"); });
+  const t = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(resolve, ms, "timeout");
+  });
   try {
     return await Promise.race([p, t]);
   } finally {
@@ -155,12 +165,16 @@ function unsupported(script: DrillScript): { reason: string; pos: SourcePos } | 
     if (b.kind === "packet") {
       const p = b.packet;
       if (p.protocol !== "tcp") return { reason: `${p.protocol} packet lines are not supported by the kernel target`, pos: ev.pos };
-      const bad = p.direction === "inbound"
-        ? unsupportedOption(p.options)
-        : p.options?.find((o) => o.kind === "other") ? unsupportedOption(p.options?.filter((o) => o.kind === "other")) : null;
+      const bad =
+        p.direction === "inbound"
+          ? unsupportedOption(p.options)
+          : p.options?.find((o) => o.kind === "other")
+            ? unsupportedOption(p.options?.filter((o) => o.kind === "other"))
+            : null;
       if (bad !== null) return { reason: `${bad} is not supported`, pos: ev.pos };
     }
-    if (b.kind === "syscall" && !SYSCALLS.has(b.call.name)) return { reason: `system call ${b.call.name}() is not supported by the kernel target`, pos: ev.pos };
+    if (b.kind === "syscall" && !SYSCALLS.has(b.call.name))
+      return { reason: `system call ${b.call.name}() is not supported by the kernel target`, pos: ev.pos };
   }
   return undefined;
 }
@@ -168,7 +182,10 @@ function unsupported(script: DrillScript): { reason: string; pos: SourcePos } | 
 // ---------------------------------------------------------------------------------------------
 // The sandbox: namespace, tap, agent.
 
-interface Frame { readonly at: number; readonly data: Uint8Array }
+interface Frame {
+  readonly at: number;
+  readonly data: Uint8Array;
+}
 
 interface Sandbox {
   readonly ns: Netns;
@@ -222,12 +239,27 @@ async function createSandbox(): Promise<Sandbox> {
     });
     const t = tap;
     return {
-      ns, tap: t, kernelMac, agent, capture, inbox,
-      waitFrame: (ms) => new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { waiters = waiters.filter((w) => w !== done); resolve(); }, Math.max(0, ms));
-        const done = (): void => { clearTimeout(timer); resolve(); };
-        waiters.push(done);
-      }),
+      ns,
+      tap: t,
+      kernelMac,
+      agent,
+      capture,
+      inbox,
+      waitFrame: (ms) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(
+            () => {
+              waiters = waiters.filter((w) => w !== done);
+              resolve();
+            },
+            Math.max(0, ms),
+          );
+          const done = (): void => {
+            clearTimeout(timer);
+            resolve();
+          };
+          waiters.push(done);
+        }),
       send(frame) {
         capture.push({ at: performance.now(), data: frame.slice() });
         t.send({ data: frame });
@@ -241,7 +273,10 @@ async function createSandbox(): Promise<Sandbox> {
 }
 
 function formatMac(mac: number): string {
-  return mac.toString(16).padStart(12, "0").replace(/(..)(?!$)/g, "$1:");
+  return mac
+    .toString(16)
+    .padStart(12, "0")
+    .replace(/(..)(?!$)/g, "$1:");
 }
 
 /** The agent's reply to one request. */
@@ -275,7 +310,9 @@ function startAgent(netns: string, inheritedCc: string, pinnedCc: string): Promi
   };
   return new Promise((resolveAgent, rejectAgent) => {
     const timer = setTimeout(() => rejectAgent(new KernelTargetError("KERNEL_TARGET_SETUP", `agent did not start: ${stderr.trim()}`)), 10_000);
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => { if (stderr.length < 65536) stderr += d; });
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+      if (stderr.length < 65536) stderr += d;
+    });
     child.stdin!.on("error", () => undefined);
     child.on("exit", () => {
       exited = true;
@@ -327,13 +364,16 @@ function startAgent(netns: string, inheritedCc: string, pinnedCc: string): Promi
 function eventWindow(ev: DrillEvent, prevUsecs: number): { at: number; min: number; max: number } | undefined {
   const t = ev.time;
   switch (t.kind) {
-    case "absolute": return { at: t.usecs, min: t.usecs, max: t.usecs };
-    case "relative": return { at: prevUsecs + t.usecs, min: prevUsecs + t.usecs, max: prevUsecs + t.usecs };
+    case "absolute":
+      return { at: t.usecs, min: t.usecs, max: t.usecs };
+    case "relative":
+      return { at: prevUsecs + t.usecs, min: prevUsecs + t.usecs, max: prevUsecs + t.usecs };
     case "range": {
       const base = t.relative ? prevUsecs : 0;
       return { at: base + t.startUsecs, min: base + t.startUsecs, max: base + t.endUsecs };
     }
-    case "any": return undefined;
+    case "any":
+      return undefined;
   }
 }
 
@@ -347,15 +387,22 @@ interface PendingCall {
 }
 
 class ScriptFailure extends Error {
-  constructor(readonly pos: SourcePos, message: string) {
+  constructor(
+    readonly pos: SourcePos,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOptions): Promise<Outcome> {
   const mapping = createDrillMapping({
-    stackMac: sb.kernelMac, stackIp: ipv4(KERNEL_IP), scriptMac: sb.tap.mac, scriptIp: ipv4(REMOTE_IP),
-    scriptPort: 40000 + (randomBytes(2).readUInt16BE(0) % 20000), scriptIsn: randomBytes(4).readUInt32BE(0),
+    stackMac: sb.kernelMac,
+    stackIp: ipv4(KERNEL_IP),
+    scriptMac: sb.tap.mac,
+    scriptIp: ipv4(REMOTE_IP),
+    scriptPort: 40000 + (randomBytes(2).readUInt16BE(0) % 20000),
+    scriptIsn: randomBytes(4).readUInt32BE(0),
   });
   const codec = createCodec(mapping);
   const fds = new Map<number, number>();
@@ -388,9 +435,11 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
     const tol = toleranceFor(p.endUsecs - p.startUsecs, floor);
     const limitMs = (p.endUsecs + tol) / 1000 + CALL_LATENCY_MS - (performance.now() - base);
     const reply = await withTimeout(p.reply, Math.max(0, limitMs));
-    if (reply === "timeout") throw new ScriptFailure(p.event.pos, `${p.call.name}() still blocking ${fmt(nowUsecs())} (expected to return at ${fmt(p.endUsecs)} ±${fmt(tol)})`);
+    if (reply === "timeout")
+      throw new ScriptFailure(p.event.pos, `${p.call.name}() still blocking ${fmt(nowUsecs())} (expected to return at ${fmt(p.endUsecs)} ±${fmt(tol)})`);
     const ended = (reply.at - base) * 1000;
-    if (ended < p.endUsecs - tol) throw new ScriptFailure(p.event.pos, `${p.call.name}() returned at ${fmt(ended)}, expected at ${fmt(p.endUsecs)} ±${fmt(tol)}`);
+    if (ended < p.endUsecs - tol)
+      throw new ScriptFailure(p.event.pos, `${p.call.name}() returned at ${fmt(ended)}, expected at ${fmt(p.endUsecs)} ±${fmt(tol)}`);
     checkReply(p.event, p.call, p.request, reply, fds);
   };
   const unexpected = (pos: SourcePos): void => {
@@ -408,11 +457,14 @@ async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOpti
         const tol = win ? toleranceFor(win.at - prev, floor) : 0;
         const deadline = win ? win.max + tol + OBSERVE_SLACK_USECS : options.scriptTimeoutMs * 1000;
         let covered = 0;
-        for (let done = false; !done;) {
+        for (let done = false; !done; ) {
           while (sb.inbox.length === 0) {
             const left = (deadline - nowUsecs()) / 1000;
             if (left <= 0) {
-              throw new ScriptFailure(ev.pos, `expected ${codec.format(pkt)} at ${win ? `${fmt(win.at)} ±${fmt(tol)}` : "any time"}, nothing arrived by ${fmt(nowUsecs())}`);
+              throw new ScriptFailure(
+                ev.pos,
+                `expected ${codec.format(pkt)} at ${win ? `${fmt(win.at)} ±${fmt(tol)}` : "any time"}, nothing arrived by ${fmt(nowUsecs())}`,
+              );
             }
             await sb.waitFrame(left);
           }
@@ -522,7 +574,9 @@ function fmt(usecs: number): string {
 async function runShell(sb: Sandbox, script: DrillScript, ev: DrillEvent): Promise<Outcome | undefined> {
   if (ev.body.kind !== "shell") return undefined;
   const command = ev.body.command.replace(/(^|[\s;&|])(?:\S*\/)?common\/defaults\.sh\b/g, `$1sh ${KERNEL_DEFAULTS_SH}`);
-  const r = await run("ip", ["netns", "exec", sb.ns.name, "sh", "-c", `cd ${JSON.stringify(dirname(script.file))} 2>/dev/null; ${command}`], { timeoutMs: 10_000 });
+  const r = await run("ip", ["netns", "exec", sb.ns.name, "sh", "-c", `cd ${JSON.stringify(dirname(script.file))} 2>/dev/null; ${command}`], {
+    timeoutMs: 10_000,
+  });
   if (r.code === 0) return undefined;
   return { ok: false, reason: `shell command \`${ev.body.command}\` exited ${r.code ?? r.signal}: ${r.stderr.trim()}`, pos: ev.pos };
 }
@@ -531,8 +585,23 @@ async function runShell(sb: Sandbox, script: DrillScript, ev: DrillEvent): Promi
 // System calls: script form -> agent request, agent reply -> comparison with the script.
 
 const SYSCALLS = new Set([
-  "socket", "bind", "listen", "accept", "connect", "write", "send", "sendto", "read", "recv", "recvfrom",
-  "close", "shutdown", "setsockopt", "getsockopt", "fcntl", "poll",
+  "socket",
+  "bind",
+  "listen",
+  "accept",
+  "connect",
+  "write",
+  "send",
+  "sendto",
+  "read",
+  "recv",
+  "recvfrom",
+  "close",
+  "shutdown",
+  "setsockopt",
+  "getsockopt",
+  "fcntl",
+  "poll",
 ]);
 
 function num(v: DrillValue | undefined, pos: SourcePos, what: string): number {
@@ -583,11 +652,13 @@ function syscallRequest(call: DrillSyscall, fds: Map<number, number>, pos: Sourc
       return { op: "connect", fd: fd(), host: REMOTE_IP, port: m.scriptPort };
     case "write":
       return { op: "write", fd: fd(), len: num(a[2], pos, "length") };
-    case "send": case "sendto":
+    case "send":
+    case "sendto":
       return { op: "send", fd: fd(), len: num(a[2], pos, "length"), flags: name(a[3], 0) };
     case "read":
       return { op: "read", fd: fd(), len: num(a[2], pos, "length") };
-    case "recv": case "recvfrom":
+    case "recv":
+    case "recvfrom":
       return { op: "recv", fd: fd(), len: num(a[2], pos, "length"), flags: name(a[3], 0) };
     case "close":
       return { op: "close", fd: fd() };
@@ -632,9 +703,21 @@ function syscallRequest(call: DrillSyscall, fds: Map<number, number>, pos: Sourc
 
 /** Resolves names to numbers the way the agent does (for poll revents and fcntl flags). */
 const CONSTANTS: Record<string, number> = {
-  POLLIN: 0x1, POLLPRI: 0x2, POLLOUT: 0x4, POLLERR: 0x8, POLLHUP: 0x10, POLLNVAL: 0x20, POLLRDNORM: 0x40,
-  POLLRDBAND: 0x80, POLLWRNORM: 0x100, POLLWRBAND: 0x200, POLLRDHUP: 0x2000,
-  O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_NONBLOCK: 0o4000,
+  POLLIN: 0x1,
+  POLLPRI: 0x2,
+  POLLOUT: 0x4,
+  POLLERR: 0x8,
+  POLLHUP: 0x10,
+  POLLNVAL: 0x20,
+  POLLRDNORM: 0x40,
+  POLLRDBAND: 0x80,
+  POLLWRNORM: 0x100,
+  POLLWRBAND: 0x200,
+  POLLRDHUP: 0x2000,
+  O_RDONLY: 0,
+  O_WRONLY: 1,
+  O_RDWR: 2,
+  O_NONBLOCK: 0o4000,
 };
 
 function valueNumber(v: DrillValue): number | undefined {
@@ -706,7 +789,8 @@ function checkOptionValue(pos: SourcePos, opt: string, want: DrillValue, got: un
   }
   if (opt === "SO_LINGER" && want.kind === "struct") {
     const [onoff, linger] = got as [number, number];
-    const o = structField(want, "l_onoff", "onoff"), l = structField(want, "l_linger", "linger");
+    const o = structField(want, "l_onoff", "onoff"),
+      l = structField(want, "l_linger", "linger");
     if ((o && valueNumber(o) !== undefined && valueNumber(o) !== (onoff === 0 ? 0 : 1)) || (l && valueNumber(l) !== undefined && valueNumber(l) !== linger)) {
       throw new ScriptFailure(pos, `getsockopt(SO_LINGER) = {${onoff}, ${linger}}`);
     }

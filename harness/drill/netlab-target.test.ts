@@ -54,7 +54,9 @@ describe("netlab drill target", () => {
   });
 
   it("checks syscall results and errnos", async () => {
-    const r = await run(`${OPEN}   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n   +0 read(4, ..., 100) = -1 EAGAIN (Resource temporarily unavailable)\n   +0 read(4, ..., 100) = 0\n`);
+    const r = await run(
+      `${OPEN}   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n   +0 read(4, ..., 100) = -1 EAGAIN (Resource temporarily unavailable)\n   +0 read(4, ..., 100) = 0\n`,
+    );
     expect(r).toMatchObject({ result: "fail", reason: "read() = -1 EAGAIN, expected 0" });
   });
 
@@ -66,10 +68,22 @@ describe("netlab drill target", () => {
   });
 
   it("skips sysctls and constructs netlab has no equivalent for, naming them", async () => {
-    expect(await run("`sysctl -q net.ipv4.tcp_ecn=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")).toMatchObject({ result: "skip", reason: expect.stringContaining("tcp_ecn") });
-    expect(await run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_snd_cwnd == 10 }%\n")).toMatchObject({ result: "skip", reason: expect.stringContaining("%{ }%") });
-    expect(await run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 poll([], 0, 0) = 0\n")).toMatchObject({ result: "skip", reason: expect.stringContaining("poll") });
-    expect(await run("`sysctl -q net.ipv4.tcp_sack=0`\n0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n")).toMatchObject({ result: "skip", reason: expect.stringContaining("SOCK_DGRAM") });
+    expect(await run("`sysctl -q net.ipv4.tcp_ecn=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")).toMatchObject({
+      result: "skip",
+      reason: expect.stringContaining("tcp_ecn"),
+    });
+    expect(await run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_snd_cwnd == 10 }%\n")).toMatchObject({
+      result: "skip",
+      reason: expect.stringContaining("%{ }%"),
+    });
+    expect(await run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 poll([], 0, 0) = 0\n")).toMatchObject({
+      result: "skip",
+      reason: expect.stringContaining("poll"),
+    });
+    expect(await run("`sysctl -q net.ipv4.tcp_sack=0`\n0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n")).toMatchObject({
+      result: "skip",
+      reason: expect.stringContaining("SOCK_DGRAM"),
+    });
   });
 
   it("gives the same result on every run", async () => {

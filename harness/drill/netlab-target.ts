@@ -18,13 +18,26 @@ import type { ByteStream, StreamErrorCode, TcpListener } from "../../stack/trans
 import type { TcpInfo, TcpLayerOptions, TcpStateName } from "../../stack/transport/tcp/index.ts";
 import type { CongestionControlName } from "../../stack/transport/tcp/congestion.ts";
 import {
-  type DrillEvent, type DrillResult, type DrillRunOptions, type DrillScript, type DrillSyscall, type DrillTarget,
-  type DrillTcpPacket, type DrillValue, type SourcePos, toleranceFor,
+  type DrillEvent,
+  type DrillResult,
+  type DrillRunOptions,
+  type DrillScript,
+  type DrillSyscall,
+  type DrillTarget,
+  type DrillTcpPacket,
+  type DrillValue,
+  type SourcePos,
+  toleranceFor,
 } from "./model.ts";
 import { codeUnsupported, fieldsOf, parseCodeBlock, runAsserts } from "./code-block.ts";
 import {
-  buildInboundFrame, createDrillMapping, decodeTcpFrame, describeOutboundFrame, matchOutboundFrame,
-  unsupportedOption, type DrillMapping,
+  buildInboundFrame,
+  createDrillMapping,
+  decodeTcpFrame,
+  describeOutboundFrame,
+  matchOutboundFrame,
+  unsupportedOption,
+  type DrillMapping,
 } from "./packets.ts";
 
 /** Options of the netlab target. */
@@ -45,14 +58,30 @@ export function createNetlabDrillTarget(options: NetlabDrillOptions = {}): Drill
 }
 
 const SUPPORTED_SYSCALLS = new Set([
-  "socket", "bind", "listen", "accept", "connect", "write", "send", "read", "recv", "close", "shutdown",
-  "setsockopt", "getsockopt", "fcntl",
+  "socket",
+  "bind",
+  "listen",
+  "accept",
+  "connect",
+  "write",
+  "send",
+  "read",
+  "recv",
+  "close",
+  "shutdown",
+  "setsockopt",
+  "getsockopt",
+  "fcntl",
 ]);
 
 const GATEWAY = 0xc0a80002;
 
 class Stop {
-  constructor(readonly result: "fail" | "skip", readonly reason: string, readonly pos?: SourcePos) {}
+  constructor(
+    readonly result: "fail" | "skip",
+    readonly reason: string,
+    readonly pos?: SourcePos,
+  ) {}
 }
 
 /** Maps the script's shell lines and options onto TcpLayerOptions, or throws a Stop(skip). */
@@ -135,7 +164,10 @@ interface Pending {
   readonly tolUs: number;
 }
 
-interface Captured { readonly data: Uint8Array; readonly atUs: number }
+interface Captured {
+  readonly data: Uint8Array;
+  readonly atUs: number;
+}
 
 function runScript(script: DrillScript, runOptions: DrillRunOptions, targetOptions: NetlabDrillOptions): DrillResult {
   const started = performance.now();
@@ -205,12 +237,17 @@ class NetlabRun {
         this.#trace.push({ data, atUs });
         if (decodeTcpFrame(data) !== null) this.#sent.push({ data, atUs });
       },
-      onReceive: (handler) => { this.#receive = handler; },
+      onReceive: (handler) => {
+        this.#receive = handler;
+      },
     };
-    const stack = createStack({ device, clock: this.#clock, rng: createRng(this.#seed) }, {
-      ipv4: { cidr: "192.168.0.1/24", gateway: GATEWAY },
-      tcp: this.#tcpOptions,
-    });
+    const stack = createStack(
+      { device, clock: this.#clock, rng: createRng(this.#seed) },
+      {
+        ipv4: { cidr: "192.168.0.1/24", gateway: GATEWAY },
+        tcp: this.#tcpOptions,
+      },
+    );
     stack.arp.addStatic(GATEWAY, m.scriptMac);
     this.#stack = stack;
     return stack;
@@ -220,15 +257,23 @@ class NetlabRun {
     this.#stackFor();
     let prevUs = 0;
     for (const event of this.#script.events) {
-      const gapRelative = event.time.kind === "relative" ? event.time.usecs : event.time.kind === "range" && event.time.relative ? event.time.startUsecs : undefined;
+      const gapRelative =
+        event.time.kind === "relative" ? event.time.usecs : event.time.kind === "range" && event.time.relative ? event.time.startUsecs : undefined;
       let lo: number;
       let hi: number;
       if (event.time.kind === "absolute") lo = hi = event.time.usecs;
       else if (event.time.kind === "relative") lo = hi = prevUs + event.time.usecs;
-      else if (event.time.kind === "any") { lo = prevUs; hi = Number.POSITIVE_INFINITY; }
-      else if (event.time.relative) { lo = prevUs + event.time.startUsecs; hi = prevUs + event.time.endUsecs; }
-      else { lo = event.time.startUsecs; hi = event.time.endUsecs; }
-      const gap = (gapRelative ?? lo - prevUs);
+      else if (event.time.kind === "any") {
+        lo = prevUs;
+        hi = Number.POSITIVE_INFINITY;
+      } else if (event.time.relative) {
+        lo = prevUs + event.time.startUsecs;
+        hi = prevUs + event.time.endUsecs;
+      } else {
+        lo = event.time.startUsecs;
+        hi = event.time.endUsecs;
+      }
+      const gap = gapRelative ?? lo - prevUs;
       const tol = toleranceFor(gap, this.#floorUs);
       if (lo > this.#limitUs) throw new Stop("fail", `event time ${lo / 1e6}s is beyond the script time limit`, event.pos);
       const body = event.body;
@@ -304,7 +349,11 @@ class NetlabRun {
           this.#checkPending();
           if (this.#sent.length > 0) break;
           const when = hi === Number.POSITIVE_INFINITY ? "" : ` at ${fmt(lo)}s`;
-          throw new Stop("fail", `expected outbound ${packetText(expected)}${when}; nothing arrived by ${fmt(deadline)}s${covered > 0 ? ` (after ${covered} bytes of it)` : ""}`, event.pos);
+          throw new Stop(
+            "fail",
+            `expected outbound ${packetText(expected)}${when}; nothing arrived by ${fmt(deadline)}s${covered > 0 ? ` (after ${covered} bytes of it)` : ""}`,
+            event.pos,
+          );
         }
         this.#step(event);
         this.#clock.advance(Math.max(0, next - this.#clock.now()));
@@ -314,7 +363,11 @@ class NetlabRun {
       if (frame.atUs < lo - tol || frame.atUs > hi + tol) {
         const d = decodeTcpFrame(frame.data);
         const window = hi === lo ? `${fmt(lo)}s ±${fmt(tol)}s` : `${fmt(lo)}..${fmt(hi)}s ±${fmt(tol)}s`;
-        throw new Stop("fail", `outbound packet at ${fmt(frame.atUs)}s, expected at ${window}: ${d === null ? "" : describeOutboundFrame(d, this.#mapping)}`, event.pos);
+        throw new Stop(
+          "fail",
+          `outbound packet at ${fmt(frame.atUs)}s, expected at ${window}: ${d === null ? "" : describeOutboundFrame(d, this.#mapping)}`,
+          event.pos,
+        );
       }
       const r = matchOutboundFrame(frame.data, expected, this.#mapping, covered);
       if (r.kind === "mismatch") throw new Stop("fail", `outbound packet differs from ${packetText(expected)}: ${r.difference}`, event.pos);
@@ -358,7 +411,8 @@ class NetlabRun {
         this.#pending = { event, call, endUs, tolUs };
         return;
       }
-      if (Math.abs(startUs - endUs) > tolUs) throw new Stop("fail", `${call.name}() returned at once (${fmt(startUs)}s), expected to block until ${fmt(endUs)}s`, event.pos);
+      if (Math.abs(startUs - endUs) > tolUs)
+        throw new Stop("fail", `${call.name}() returned at once (${fmt(startUs)}s), expected to block until ${fmt(endUs)}s`, event.pos);
       this.#checkResult(event, call, outcome);
       return;
     }
@@ -373,11 +427,13 @@ class NetlabRun {
     const outcome = this.#perform(p.event, p.call);
     const nowUs = this.#nowUs();
     if (outcome === "block") {
-      if (nowUs > p.endUs + p.tolUs) throw new Stop("fail", `${p.call.name}() still blocked at ${fmt(nowUs)}s, expected to return at ${fmt(p.endUs)}s`, p.event.pos);
+      if (nowUs > p.endUs + p.tolUs)
+        throw new Stop("fail", `${p.call.name}() still blocked at ${fmt(nowUs)}s, expected to return at ${fmt(p.endUs)}s`, p.event.pos);
       return;
     }
     this.#pending = undefined;
-    if (Math.abs(nowUs - p.endUs) > p.tolUs) throw new Stop("fail", `${p.call.name}() returned at ${fmt(nowUs)}s, expected at ${fmt(p.endUs)}s ±${fmt(p.tolUs)}s`, p.event.pos);
+    if (Math.abs(nowUs - p.endUs) > p.tolUs)
+      throw new Stop("fail", `${p.call.name}() returned at ${fmt(nowUs)}s, expected at ${fmt(p.endUs)}s ±${fmt(p.tolUs)}s`, p.event.pos);
     this.#checkResult(p.event, p.call, outcome);
   }
 
@@ -402,8 +458,18 @@ class NetlabRun {
     let fd = 3;
     while (this.#sockets.has(fd)) fd++;
     const s: Socket = {
-      fd, nonblocking: false, port: undefined, acceptQueue: [], unread: 0, eof: false, connected: false,
-      error: undefined, errorReported: false, noDelay: false, linger0: false, congestionControl: undefined,
+      fd,
+      nonblocking: false,
+      port: undefined,
+      acceptQueue: [],
+      unread: 0,
+      eof: false,
+      connected: false,
+      error: undefined,
+      errorReported: false,
+      noDelay: false,
+      linger0: false,
+      congestionControl: undefined,
     };
     this.#sockets.set(fd, s);
     return s;
@@ -415,16 +481,27 @@ class NetlabRun {
     // socket): the stream is paused, and a read takes what is queued (resume, then pause again),
     // so the advertised window and Linux's ACK-on-read follow the script's reads.
     stream.pause();
-    stream.onData((data) => { s.unread += data.length; });
-    stream.onEnd(() => { s.eof = true; });
-    stream.onClose((error) => { s.error = error; s.eof = true; });
-    stream.onConnect(() => { s.connected = true; });
+    stream.onData((data) => {
+      s.unread += data.length;
+    });
+    stream.onEnd(() => {
+      s.eof = true;
+    });
+    stream.onClose((error) => {
+      s.error = error;
+      s.eof = true;
+    });
+    stream.onConnect(() => {
+      s.connected = true;
+    });
   }
 
   #perform(event: DrillEvent, call: DrillSyscall): CallOutcome {
     const a = call.args;
     const stack = this.#stackFor();
-    const unsupported = (what: string): never => { throw new Stop("skip", `${what} is not supported by the netlab target`, event.pos); };
+    const unsupported = (what: string): never => {
+      throw new Stop("skip", `${what} is not supported by the netlab target`, event.pos);
+    };
     switch (call.name) {
       case "socket": {
         if (!hasName(a[1], "SOCK_STREAM")) unsupported(`socket type ${valueText(a[1])}`);
@@ -442,7 +519,11 @@ class NetlabRun {
         const backlog = a[1]?.kind === "number" ? a[1].value : 128;
         const port = s.port ?? 8080;
         this.#mapping.stackPort = port;
-        const opts = { backlog: Math.max(1, backlog), noDelay: s.noDelay, ...(s.congestionControl === undefined ? {} : { congestionControl: s.congestionControl }) };
+        const opts = {
+          backlog: Math.max(1, backlog),
+          noDelay: s.noDelay,
+          ...(s.congestionControl === undefined ? {} : { congestionControl: s.congestionControl }),
+        };
         const r = stack.tcp.listen(port, opts);
         if (!r.ok) return { ret: -1, errno: r.error === "in-use" ? "EADDRINUSE" : "EINVAL" };
         s.listener = r.value;
@@ -468,7 +549,11 @@ class NetlabRun {
       case "connect": {
         const s = this.#socket(event, a[0]);
         if (s.stream === undefined) {
-          const opts = { noDelay: s.noDelay, ...(s.port === undefined ? {} : { localPort: s.port }), ...(s.congestionControl === undefined ? {} : { congestionControl: s.congestionControl }) };
+          const opts = {
+            noDelay: s.noDelay,
+            ...(s.port === undefined ? {} : { localPort: s.port }),
+            ...(s.congestionControl === undefined ? {} : { congestionControl: s.congestionControl }),
+          };
           const r = stack.tcp.connect(this.#mapping.scriptIp, this.#mapping.scriptPort, opts);
           if (!r.ok) return { ret: -1, errno: "ENETUNREACH" };
           this.#attach(s, r.value);
@@ -542,8 +627,14 @@ class NetlabRun {
         if (name === "SO_LINGER" && value?.kind === "struct") {
           const on = intOf(fieldOf(value, "l_onoff"));
           const secs = intOf(fieldOf(value, "l_linger"));
-          if (on === 0) { s.linger0 = false; return { ret: 0 }; }
-          if (on === 1 && secs === 0) { s.linger0 = true; return { ret: 0 }; }
+          if (on === 0) {
+            s.linger0 = false;
+            return { ret: 0 };
+          }
+          if (on === 1 && secs === 0) {
+            s.linger0 = true;
+            return { ret: 0 };
+          }
         }
         if (name === "TCP_CONGESTION" && value?.kind === "string" && (value.value === "cubic" || value.value === "reno" || value.value === "bbr")) {
           if (s.stream !== undefined) unsupported("TCP_CONGESTION on a connected socket");
@@ -557,7 +648,7 @@ class NetlabRun {
         const name = a[2]?.kind === "name" ? a[2].value : "";
         if (name === "SO_ERROR") {
           const want = a[3]?.kind === "list" ? a[3].items[0] : undefined;
-          const got = s.errorReported ? 0 : s.error ?? 0;
+          const got = s.errorReported ? 0 : (s.error ?? 0);
           s.errorReported = s.error !== undefined;
           if (want !== undefined && want.kind !== "ellipsis") {
             const ok = (want.kind === "number" && want.value === 0 && got === 0) || (want.kind === "name" && want.value === got);
@@ -567,7 +658,8 @@ class NetlabRun {
         }
         if (name === "TCP_NODELAY") {
           const want = a[3]?.kind === "list" ? intOf(a[3].items[0]) : undefined;
-          if (want !== undefined && (want !== 0) !== s.noDelay) throw new Stop("fail", `getsockopt TCP_NODELAY is ${s.noDelay ? 1 : 0}, expected ${want}`, event.pos);
+          if (want !== undefined && (want !== 0) !== s.noDelay)
+            throw new Stop("fail", `getsockopt TCP_NODELAY is ${s.noDelay ? 1 : 0}, expected ${want}`, event.pos);
           return { ret: 0 };
         }
         if (name === "TCP_MAXSEG" && s.stream !== undefined && "info" in s.stream) {
@@ -612,8 +704,18 @@ class NetlabRun {
 
   #blank(): Socket {
     return {
-      fd: -1, nonblocking: false, port: undefined, acceptQueue: [], unread: 0, eof: false, connected: false,
-      error: undefined, errorReported: false, noDelay: false, linger0: false, congestionControl: undefined,
+      fd: -1,
+      nonblocking: false,
+      port: undefined,
+      acceptQueue: [],
+      unread: 0,
+      eof: false,
+      connected: false,
+      error: undefined,
+      errorReported: false,
+      noDelay: false,
+      linger0: false,
+      congestionControl: undefined,
     };
   }
 
@@ -642,8 +744,17 @@ function takeQueued(s: Socket): void {
 }
 
 const LINUX_TCP_STATES = {
-  ESTABLISHED: 1, "SYN-SENT": 2, "SYN-RECEIVED": 3, "FIN-WAIT-1": 4, "FIN-WAIT-2": 5, "TIME-WAIT": 6,
-  CLOSED: 7, "CLOSE-WAIT": 8, "LAST-ACK": 9, LISTEN: 10, CLOSING: 11,
+  ESTABLISHED: 1,
+  "SYN-SENT": 2,
+  "SYN-RECEIVED": 3,
+  "FIN-WAIT-1": 4,
+  "FIN-WAIT-2": 5,
+  "TIME-WAIT": 6,
+  CLOSED: 7,
+  "CLOSE-WAIT": 8,
+  "LAST-ACK": 9,
+  LISTEN: 10,
+  CLOSING: 11,
 } as const satisfies Record<TcpStateName, number>;
 
 /** Linux's TCP_INFINITE_SSTHRESH. */
@@ -651,8 +762,15 @@ const INFINITE_SSTHRESH = 0x7fffffff;
 
 /** The struct tcp_info fields netlab's TcpInfo maps to (a script reading another is skipped). */
 export const NETLAB_TCP_INFO_FIELDS: readonly string[] = [
-  "tcpi_state", "tcpi_options", "tcpi_rto", "tcpi_rtt", "tcpi_snd_mss", "tcpi_snd_cwnd", "tcpi_snd_ssthresh",
-  "tcpi_total_retrans", "tcpi_snd_wnd",
+  "tcpi_state",
+  "tcpi_options",
+  "tcpi_rto",
+  "tcpi_rtt",
+  "tcpi_snd_mss",
+  "tcpi_snd_cwnd",
+  "tcpi_snd_ssthresh",
+  "tcpi_total_retrans",
+  "tcpi_snd_wnd",
 ];
 
 /** netlab's TcpInfo as Linux's TCP_INFO fields: cwnd and ssthresh in segments, times in µs. */
@@ -706,14 +824,22 @@ function portOf(v: DrillValue | undefined): number | undefined {
 export function valueText(v: DrillValue | undefined): string {
   if (v === undefined) return "(none)";
   switch (v.kind) {
-    case "number": return String(v.value);
-    case "string": return JSON.stringify(v.value);
-    case "name": return v.value;
-    case "ellipsis": return "...";
-    case "list": return `[${v.items.map(valueText).join(", ")}]`;
-    case "struct": return `{${v.fields.map(([n, x]) => (n === "..." ? "..." : `${n}=${valueText(x)}`)).join(", ")}}`;
-    case "or": return v.items.map(valueText).join("|");
-    case "call": return `${v.name}(${v.args.map(valueText).join(", ")})`;
+    case "number":
+      return String(v.value);
+    case "string":
+      return JSON.stringify(v.value);
+    case "name":
+      return v.value;
+    case "ellipsis":
+      return "...";
+    case "list":
+      return `[${v.items.map(valueText).join(", ")}]`;
+    case "struct":
+      return `{${v.fields.map(([n, x]) => (n === "..." ? "..." : `${n}=${valueText(x)}`)).join(", ")}}`;
+    case "or":
+      return v.items.map(valueText).join("|");
+    case "call":
+      return `${v.name}(${v.args.map(valueText).join(", ")})`;
   }
 }
 
@@ -724,16 +850,25 @@ export function packetText(p: DrillTcpPacket): string {
   if (p.ack !== undefined) s += ` ack ${p.ack}`;
   if (p.window !== undefined) s += ` win ${p.window}`;
   if (p.options !== undefined) {
-    s += ` <${p.options.map((o) => {
-      switch (o.kind) {
-        case "mss": case "wscale": return `${o.kind} ${o.value}`;
-        case "TS": return `TS val ${o.val} ecr ${o.ecr}`;
-        case "sack": return `sack ${o.blocks.map(([x, y]) => `${x}:${y}`).join(" ")}`;
-        case "any": return "...";
-        case "other": return o.text;
-        default: return o.kind;
-      }
-    }).join(",")}>`;
+    s += ` <${p.options
+      .map((o) => {
+        switch (o.kind) {
+          case "mss":
+          case "wscale":
+            return `${o.kind} ${o.value}`;
+          case "TS":
+            return `TS val ${o.val} ecr ${o.ecr}`;
+          case "sack":
+            return `sack ${o.blocks.map(([x, y]) => `${x}:${y}`).join(" ")}`;
+          case "any":
+            return "...";
+          case "other":
+            return o.text;
+          default:
+            return o.kind;
+        }
+      })
+      .join(",")}>`;
   }
   return s;
 }

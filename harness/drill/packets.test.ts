@@ -16,11 +16,38 @@ function packetOf(line: string): DrillTcpPacket {
 
 /** A frame the stack would send (stack -> script side). */
 function stackFrame(m: DrillMapping, t: Partial<TcpRepr>): Uint8Array {
-  const repr: TcpRepr = { srcPort: 8080, dstPort: m.scriptPort, seq: 0, ack: 0, flags: TCP_FLAG_ACK, window: 65535, urgent: 0, options: {}, payload: new Uint8Array(0), ...t };
+  const repr: TcpRepr = {
+    srcPort: 8080,
+    dstPort: m.scriptPort,
+    seq: 0,
+    ack: 0,
+    flags: TCP_FLAG_ACK,
+    window: 65535,
+    urgent: 0,
+    options: {},
+    payload: new Uint8Array(0),
+    ...t,
+  };
   const len = tcpHeaderLength(repr) + repr.payload.length;
   const f = new Uint8Array(ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + len);
   emitEthernet({ dst: m.scriptMac, src: m.stackMac, ethertype: ETHERTYPE_IPV4 }, f, 0);
-  emitIpv4({ src: m.stackIp, dst: m.scriptIp, protocol: IP_PROTOCOL_TCP, ttl: 64, tos: 0, ident: 0, dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: len, options: new Uint8Array(0) }, f, ETHERNET_HEADER_LEN);
+  emitIpv4(
+    {
+      src: m.stackIp,
+      dst: m.scriptIp,
+      protocol: IP_PROTOCOL_TCP,
+      ttl: 64,
+      tos: 0,
+      ident: 0,
+      dontFragment: true,
+      moreFragments: false,
+      fragmentOffset: 0,
+      payloadLength: len,
+      options: new Uint8Array(0),
+    },
+    f,
+    ETHERNET_HEADER_LEN,
+  );
   emitTcp(repr, f, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN, { src: m.stackIp, dst: m.scriptIp });
   return f;
 }
@@ -30,7 +57,15 @@ describe("drill packet mapping", () => {
     const m = createDrillMapping({ scriptIsn: 1_000_000, stackIsn: 5000, stackPort: 8080, tsOffset: 300 });
     const f = buildInboundFrame(packetOf("< P. 1:101(100) ack 1 win 257 <nop,nop,TS val 7 ecr 20>"), m);
     const d = decodeTcpFrame(f);
-    expect(d?.tcp).toMatchObject({ srcPort: 40000, dstPort: 8080, seq: 1_000_001, ack: 5001, flags: TCP_FLAG_PSH | TCP_FLAG_ACK, window: 257, options: { tsVal: 7, tsEcr: 320 } });
+    expect(d?.tcp).toMatchObject({
+      srcPort: 40000,
+      dstPort: 8080,
+      seq: 1_000_001,
+      ack: 5001,
+      flags: TCP_FLAG_PSH | TCP_FLAG_ACK,
+      window: 257,
+      options: { tsVal: 7, tsEcr: 320 },
+    });
     expect(d?.tcp.payload.length).toBe(100);
     expect(d?.ip).toMatchObject({ src: m.scriptIp, dst: m.stackIp, ttl: 64, tos: 0 });
   });
@@ -46,7 +81,12 @@ describe("drill packet mapping", () => {
 
   it("matchOutboundFrame() learns the stack's ISN, port and TS offset from its SYN-ACK", () => {
     const m = createDrillMapping({ scriptIsn: 100 });
-    const f = stackFrame(m, { seq: 777, ack: 101, flags: TCP_FLAG_SYN | TCP_FLAG_ACK, options: { mss: 1460, sackPermitted: true, tsVal: 9000, tsEcr: 5, windowScale: 8 } });
+    const f = stackFrame(m, {
+      seq: 777,
+      ack: 101,
+      flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
+      options: { mss: 1460, sackPermitted: true, tsVal: 9000, tsEcr: 5, windowScale: 8 },
+    });
     expect(matchOutboundFrame(f, packetOf("> S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 100 ecr 5,nop,wscale 8>"), m)).toEqual({ kind: "match" });
     expect(m).toMatchObject({ stackIsn: 777, stackPort: 8080, tsOffset: 8900 });
   });
@@ -66,8 +106,12 @@ describe("drill packet mapping", () => {
     const m = createDrillMapping({ scriptIsn: 0, stackIsn: 0, stackPort: 8080 });
     const syn = stackFrame(m, { seq: 0, flags: TCP_FLAG_SYN | TCP_FLAG_ACK, ack: 1, options: { mss: 1460, sackPermitted: true, windowScale: 7 } });
     expect(matchOutboundFrame(syn, packetOf("> S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 7>"), m).kind).toBe("match");
-    expect(matchOutboundFrame(syn, packetOf("> S. 0:0(0) ack 1 <mss 1460,sackOK,nop,nop,nop,wscale 7>"), m)).toMatchObject({ difference: expect.stringContaining("option layout") });
-    expect(matchOutboundFrame(syn, packetOf("> S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>"), m)).toMatchObject({ difference: expect.stringContaining("unexpected sackOK") });
+    expect(matchOutboundFrame(syn, packetOf("> S. 0:0(0) ack 1 <mss 1460,sackOK,nop,nop,nop,wscale 7>"), m)).toMatchObject({
+      difference: expect.stringContaining("option layout"),
+    });
+    expect(matchOutboundFrame(syn, packetOf("> S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>"), m)).toMatchObject({
+      difference: expect.stringContaining("unexpected sackOK"),
+    });
     expect(matchOutboundFrame(syn, packetOf("> S. 0:0(0) ack 1 <...>"), m).kind).toBe("match");
     expect(matchOutboundFrame(syn, packetOf("> S. 0:0(0) ack 1"), m).kind).toBe("match");
   });

@@ -13,9 +13,27 @@ import { formatIpv4 } from "../../stack/wire/address.ts";
 import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, emitEthernet, parseEthernet } from "../../stack/wire/ethernet.ts";
 import { IP_PROTOCOL_TCP, IPV4_HEADER_LEN, emitIpv4, parseIpv4, type Ipv4Repr } from "../../stack/wire/ipv4.ts";
 import {
-  TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_FLAG_URG,
-  TCP_HEADER_LEN, TCP_OPT_EOL, TCP_OPT_MSS, TCP_OPT_NOP, TCP_OPT_SACK, TCP_OPT_SACK_PERMITTED, TCP_OPT_TIMESTAMP, TCP_OPT_WSCALE,
-  emitTcp, parseTcp, tcpHeaderLength, type TcpOptions, type TcpRepr,
+  TCP_FLAG_ACK,
+  TCP_FLAG_CWR,
+  TCP_FLAG_ECE,
+  TCP_FLAG_FIN,
+  TCP_FLAG_PSH,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TCP_FLAG_URG,
+  TCP_HEADER_LEN,
+  TCP_OPT_EOL,
+  TCP_OPT_MSS,
+  TCP_OPT_NOP,
+  TCP_OPT_SACK,
+  TCP_OPT_SACK_PERMITTED,
+  TCP_OPT_TIMESTAMP,
+  TCP_OPT_WSCALE,
+  emitTcp,
+  parseTcp,
+  tcpHeaderLength,
+  type TcpOptions,
+  type TcpRepr,
 } from "../../stack/wire/tcp.ts";
 import type { DrillTcpOption, DrillTcpPacket } from "./model.ts";
 
@@ -55,8 +73,15 @@ export function createDrillMapping(init: Partial<DrillMapping> = {}): DrillMappi
 }
 
 const FLAG_BITS: Readonly<Record<string, number>> = {
-  S: TCP_FLAG_SYN, F: TCP_FLAG_FIN, R: TCP_FLAG_RST, P: TCP_FLAG_PSH, ".": TCP_FLAG_ACK,
-  E: TCP_FLAG_ECE, W: TCP_FLAG_CWR, U: TCP_FLAG_URG, "-": 0,
+  S: TCP_FLAG_SYN,
+  F: TCP_FLAG_FIN,
+  R: TCP_FLAG_RST,
+  P: TCP_FLAG_PSH,
+  ".": TCP_FLAG_ACK,
+  E: TCP_FLAG_ECE,
+  W: TCP_FLAG_CWR,
+  U: TCP_FLAG_URG,
+  "-": 0,
 };
 
 /** The TCP flag byte of a script's flag letters. */
@@ -98,9 +123,15 @@ function inboundOptions(options: readonly DrillTcpOption[], m: DrillMapping): Tc
   const o: { -readonly [K in keyof TcpOptions]: TcpOptions[K] } = {};
   for (const opt of options) {
     switch (opt.kind) {
-      case "mss": o.mss = opt.value; break;
-      case "wscale": o.windowScale = opt.value; break;
-      case "sackOK": o.sackPermitted = true; break;
+      case "mss":
+        o.mss = opt.value;
+        break;
+      case "wscale":
+        o.windowScale = opt.value;
+        break;
+      case "sackOK":
+        o.sackPermitted = true;
+        break;
       case "TS":
         o.tsVal = u32(opt.val);
         o.tsEcr = opt.ecr === 0 ? 0 : u32(opt.ecr + (m.tsOffset ?? 0));
@@ -108,7 +139,8 @@ function inboundOptions(options: readonly DrillTcpOption[], m: DrillMapping): Tc
       case "sack":
         o.sackBlocks = opt.blocks.map(([a, b]) => ({ left: u32(a + (m.stackIsn ?? 0)), right: u32(b + (m.stackIsn ?? 0)) }));
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return o;
@@ -139,8 +171,17 @@ export function buildInboundFrame(p: DrillTcpPacket, m: DrillMapping): Uint8Arra
   emitEthernet({ dst: m.stackMac, src: m.scriptMac, ethertype: ETHERTYPE_IPV4 }, frame, 0);
   const tos = ((p.tos ?? 0) & ~3) | (p.ecn !== undefined && p.ecn !== "ect01" ? ECN_BITS[p.ecn] : p.ecn === "ect01" ? 2 : (p.tos ?? 0) & 3);
   const ip: Ipv4Repr = {
-    src: m.scriptIp, dst: m.stackIp, protocol: IP_PROTOCOL_TCP, ttl: p.ttl ?? 64, tos, ident: 0,
-    dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: tcpLen, options: new Uint8Array(0),
+    src: m.scriptIp,
+    dst: m.stackIp,
+    protocol: IP_PROTOCOL_TCP,
+    ttl: p.ttl ?? 64,
+    tos,
+    ident: 0,
+    dontFragment: true,
+    moreFragments: false,
+    fragmentOffset: 0,
+    payloadLength: tcpLen,
+    options: new Uint8Array(0),
   };
   emitIpv4(ip, frame, ETHERNET_HEADER_LEN);
   emitTcp(repr, frame, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN, { src: m.scriptIp, dst: m.stackIp });
@@ -168,19 +209,27 @@ export function decodeTcpFrame(frame: Uint8Array): DecodedTcpFrame | null {
   if (!tcp.ok) return null;
   const kinds: number[] = [];
   const dataOffset = ((segment[12] ?? 0) >>> 4) * 4;
-  for (let i = TCP_HEADER_LEN; i < dataOffset;) {
+  for (let i = TCP_HEADER_LEN; i < dataOffset; ) {
     const k = segment[i] ?? TCP_OPT_EOL;
     kinds.push(k);
     if (k === TCP_OPT_EOL) break;
-    if (k === TCP_OPT_NOP) { i++; continue; }
+    if (k === TCP_OPT_NOP) {
+      i++;
+      continue;
+    }
     i += Math.max(2, segment[i + 1] ?? 2);
   }
   return { ip: ip.value, tcp: tcp.value, optionKinds: kinds };
 }
 
 const OPTION_KIND: Partial<Record<DrillTcpOption["kind"], number>> = {
-  mss: TCP_OPT_MSS, wscale: TCP_OPT_WSCALE, sackOK: TCP_OPT_SACK_PERMITTED, sack: TCP_OPT_SACK,
-  TS: TCP_OPT_TIMESTAMP, nop: TCP_OPT_NOP, eol: TCP_OPT_EOL,
+  mss: TCP_OPT_MSS,
+  wscale: TCP_OPT_WSCALE,
+  sackOK: TCP_OPT_SACK_PERMITTED,
+  sack: TCP_OPT_SACK,
+  TS: TCP_OPT_TIMESTAMP,
+  nop: TCP_OPT_NOP,
+  eol: TCP_OPT_EOL,
 };
 
 /** A frame as a script line, relative numbers first, absolute ones after. */
@@ -256,7 +305,8 @@ export function matchOutboundFrame(frame: Uint8Array, expected: DrillTcpPacket, 
   if (expected.ack !== undefined) {
     const relAck = u32(t.ack - m.scriptIsn);
     if ((t.flags & TCP_FLAG_ACK) === 0) problems.push(`no ACK, expected ack ${expected.ack}`);
-    else if (relAck !== u32(expected.ack)) problems.push(`ack ${relAck} (absolute ${t.ack}), expected ${expected.ack} (absolute ${u32(m.scriptIsn + expected.ack)})`);
+    else if (relAck !== u32(expected.ack))
+      problems.push(`ack ${relAck} (absolute ${t.ack}), expected ${expected.ack} (absolute ${u32(m.scriptIsn + expected.ack)})`);
   }
   if (expected.window !== undefined && t.window !== expected.window) problems.push(`win ${t.window}, expected ${expected.window}`);
   if (expected.urgent !== undefined && t.urgent !== expected.urgent) problems.push(`urg ${t.urgent}, expected ${expected.urgent}`);

@@ -42,7 +42,11 @@ describe("parseDrillScript", () => {
     expect(body(s.events[5])).toEqual({
       kind: "packet",
       packet: {
-        protocol: "tcp", direction: "inbound", flags: "S", seq: { start: 0, end: 0, length: 0 }, window: 32792,
+        protocol: "tcp",
+        direction: "inbound",
+        flags: "S",
+        seq: { start: 0, end: 0, length: 0 },
+        window: 32792,
         options: [{ kind: "mss", value: 1000 }, { kind: "sackOK" }, { kind: "nop" }, { kind: "nop" }, { kind: "nop" }, { kind: "wscale", value: 7 }],
       },
     });
@@ -57,23 +61,107 @@ describe("parseDrillScript", () => {
     expect(s.options.get("tolerance_usecs")).toBe("5000");
     const e = s.events;
     expect(body(e[0])).toEqual({ kind: "shell", command: "sysctl -q net.ipv4.tcp_timestamps=1" });
-    expect(body(e[2])).toMatchObject({ call: { args: [{ kind: "number", value: 3 }, { kind: "name", value: "F_SETFL" }, { kind: "or", items: [{ kind: "name", value: "O_RDWR" }, { kind: "name", value: "O_NONBLOCK" }] }] } });
+    expect(body(e[2])).toMatchObject({
+      call: {
+        args: [
+          { kind: "number", value: 3 },
+          { kind: "name", value: "F_SETFL" },
+          {
+            kind: "or",
+            items: [
+              { kind: "name", value: "O_RDWR" },
+              { kind: "name", value: "O_NONBLOCK" },
+            ],
+          },
+        ],
+      },
+    });
     expect(body(e[3])).toMatchObject({ call: { name: "connect", result: -1, errno: "EINPROGRESS" } });
-    expect(body(e[4])).toMatchObject({ packet: { options: [{ kind: "mss", value: 1460 }, { kind: "sackOK" }, { kind: "TS", val: 100, ecr: 0 }, { kind: "nop" }, { kind: "wscale", value: 8 }] } });
+    expect(body(e[4])).toMatchObject({
+      packet: { options: [{ kind: "mss", value: 1460 }, { kind: "sackOK" }, { kind: "TS", val: 100, ecr: 0 }, { kind: "nop" }, { kind: "wscale", value: 8 }] },
+    });
     expect(e[5]?.time).toEqual({ kind: "range", relative: true, startUsecs: 100_000, endUsecs: 110_000 });
     expect(e[6]?.time).toEqual({ kind: "any" });
-    expect(body(e[7])).toMatchObject({ call: { args: [{}, {}, {}, { kind: "struct", fields: [["l_onoff", { kind: "number", value: 1 }], ["l_linger", { kind: "number", value: 0 }]] }, {}] } });
+    expect(body(e[7])).toMatchObject({
+      call: {
+        args: [
+          {},
+          {},
+          {},
+          {
+            kind: "struct",
+            fields: [
+              ["l_onoff", { kind: "number", value: 1 }],
+              ["l_linger", { kind: "number", value: 0 }],
+            ],
+          },
+          {},
+        ],
+      },
+    });
     expect(body(e[8])).toMatchObject({ call: { name: "poll", result: 1, args: [{ kind: "list", items: [{ kind: "struct" }] }, {}, {}] } });
-    expect(body(e[9])).toMatchObject({ call: { args: [{}, {}, {}, { kind: "struct", fields: [["tcpi_state", { kind: "name", value: "TCP_ESTABLISHED" }], ["...", { kind: "ellipsis" }]] }, { kind: "list" }] } });
+    expect(body(e[9])).toMatchObject({
+      call: {
+        args: [
+          {},
+          {},
+          {},
+          {
+            kind: "struct",
+            fields: [
+              ["tcpi_state", { kind: "name", value: "TCP_ESTABLISHED" }],
+              ["...", { kind: "ellipsis" }],
+            ],
+          },
+          { kind: "list" },
+        ],
+      },
+    });
     expect(e[10]?.time).toEqual({ kind: "relative", usecs: 0 });
     expect(body(e[10])).toMatchObject({ call: { name: "read", result: 1000, blockingEndUsecs: { relative: true, usecs: 200_000 } } });
     expect(body(e[11])).toEqual({ kind: "code", source: "assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd" });
     expect(body(e[12])).toEqual({ kind: "code", source: "assert tcpi_rto == 200000" });
-    expect(body(e[13])).toMatchObject({ packet: { ecn: "ect0", options: [{ kind: "sack", blocks: [[1, 2], [3, 4]] }, { kind: "nop" }, { kind: "nop" }] } });
+    expect(body(e[13])).toMatchObject({
+      packet: {
+        ecn: "ect0",
+        options: [
+          {
+            kind: "sack",
+            blocks: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+          { kind: "nop" },
+          { kind: "nop" },
+        ],
+      },
+    });
     expect(body(e[14])).toMatchObject({ packet: { ecn: "ce", tos: 0x10, flags: ".E", window: 16, urgent: 0 } });
     expect(body(e[15])).toEqual({ kind: "packet", packet: { protocol: "udp", direction: "inbound", length: 1000 } });
-    expect(body(e[16])).toEqual({ kind: "packet", packet: { protocol: "icmp", direction: "inbound", words: ["unreachable", "frag_needed", "mtu", "1200", "[1:1461(1460)]"] } });
-    expect(body(e[17])).toMatchObject({ call: { args: [{}, {}, {}, {}, { kind: "struct", fields: [["sin_family", {}], ["sin_port", { kind: "call", name: "htons", args: [{ kind: "number", value: 8080 }] }], ["sin_addr", { kind: "call", name: "inet_addr", args: [{ kind: "string", value: "192.0.2.1" }] }]] }, {}] } });
+    expect(body(e[16])).toEqual({
+      kind: "packet",
+      packet: { protocol: "icmp", direction: "inbound", words: ["unreachable", "frag_needed", "mtu", "1200", "[1:1461(1460)]"] },
+    });
+    expect(body(e[17])).toMatchObject({
+      call: {
+        args: [
+          {},
+          {},
+          {},
+          {},
+          {
+            kind: "struct",
+            fields: [
+              ["sin_family", {}],
+              ["sin_port", { kind: "call", name: "htons", args: [{ kind: "number", value: 8080 }] }],
+              ["sin_addr", { kind: "call", name: "inet_addr", args: [{ kind: "string", value: "192.0.2.1" }] }],
+            ],
+          },
+          {},
+        ],
+      },
+    });
     expect(e[18]?.time).toEqual({ kind: "absolute", usecs: 1_500_000 });
   });
 
@@ -81,7 +169,9 @@ describe("parseDrillScript", () => {
     for (const f of ["S", "S.", ".", "P.", "F.", "FP.", "R", "R.", "-", "SEW", "S.E"]) {
       expect(body(parsed(`0 < ${f} 0:0(0) win 1\n`).events[0])).toMatchObject({ packet: { flags: f } });
     }
-    expect(body(parsed("0 < S 0:0(0) win 1 <mss 1460,FO abcd1234,nop>\n").events[0])).toMatchObject({ packet: { options: [{ kind: "mss" }, { kind: "other", text: "FO abcd1234" }, { kind: "nop" }] } });
+    expect(body(parsed("0 < S 0:0(0) win 1 <mss 1460,FO abcd1234,nop>\n").events[0])).toMatchObject({
+      packet: { options: [{ kind: "mss" }, { kind: "other", text: "FO abcd1234" }, { kind: "nop" }] },
+    });
     expect(body(parsed("0 > S. 0:0(0) ack 1 <>\n").events[0])).toMatchObject({ packet: { options: [] } });
   });
 
@@ -106,13 +196,75 @@ describe("parseDrillScript", () => {
   });
 
   it("never throws, whatever the input (property)", () => {
-    const pieces = ["0", "+0", "+.1", "*", "~", "...", "<", ">", "S", "S.", ".", "P.", "F.", "R", "-", "0:0(0)", "1:1001(1000)", "ack", "win", "urg", "1", "4294967296", "<mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>", "<...>", "<", "[ect0]", "(ce)", "udp", "icmp", "(", ")", "[", "]", "{", "}", ",", "=", "|", "-1", "EAGAIN", "socket", "close(3)", "\"s\"", "`", "%{", "}%", "//", "/*", "*/", "\n", " ", "--tolerance_usecs=1", "0x1f", "sack", "1:2"];
-    fc.assert(fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 40 }), (parts) => {
-      const r = parseDrillScript(parts.join(" "), "p.pkt");
-      if (!r.ok) expect(r.error.pos.line).toBeGreaterThan(0);
-    }), { numRuns: 3000 });
-    fc.assert(fc.property(fc.string({ maxLength: 200 }), (text) => {
-      parseDrillScript(text, "p.pkt");
-    }), { numRuns: 3000 });
+    const pieces = [
+      "0",
+      "+0",
+      "+.1",
+      "*",
+      "~",
+      "...",
+      "<",
+      ">",
+      "S",
+      "S.",
+      ".",
+      "P.",
+      "F.",
+      "R",
+      "-",
+      "0:0(0)",
+      "1:1001(1000)",
+      "ack",
+      "win",
+      "urg",
+      "1",
+      "4294967296",
+      "<mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>",
+      "<...>",
+      "<",
+      "[ect0]",
+      "(ce)",
+      "udp",
+      "icmp",
+      "(",
+      ")",
+      "[",
+      "]",
+      "{",
+      "}",
+      ",",
+      "=",
+      "|",
+      "-1",
+      "EAGAIN",
+      "socket",
+      "close(3)",
+      '"s"',
+      "`",
+      "%{",
+      "}%",
+      "//",
+      "/*",
+      "*/",
+      "\n",
+      " ",
+      "--tolerance_usecs=1",
+      "0x1f",
+      "sack",
+      "1:2",
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 40 }), (parts) => {
+        const r = parseDrillScript(parts.join(" "), "p.pkt");
+        if (!r.ok) expect(r.error.pos.line).toBeGreaterThan(0);
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => {
+        parseDrillScript(text, "p.pkt");
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -38,7 +38,10 @@ export function formatParseError(e: DrillParseError): string {
 }
 
 class ParseFail {
-  constructor(readonly pos: SourcePos, readonly message: string) {}
+  constructor(
+    readonly pos: SourcePos,
+    readonly message: string,
+  ) {}
 }
 
 const FLAG_CHARS = "SFRP.EWU-";
@@ -280,7 +283,10 @@ class Parser {
       const stop = nl < 0 ? this.#src.length : nl;
       const rest = this.#src.slice(this.#i, stop).replace(/\/\/.*$/, "");
       this.#i += rest.length;
-      const words = rest.trim().split(/\s+/).filter((w) => w !== "");
+      const words = rest
+        .trim()
+        .split(/\s+/)
+        .filter((w) => w !== "");
       if (words.length === 0) this.#fail(this.#i, "expected the ICMP type after 'icmp'");
       return { protocol: "icmp", direction, words };
     }
@@ -314,7 +320,8 @@ class Parser {
     const flagsAt = this.#i;
     let flags = "";
     while (!this.#eof() && FLAG_CHARS.includes(this.#peek())) flags += this.#src[this.#i++];
-    if (flags === "" || (flags.includes("-") && flags !== "-")) this.#fail(flagsAt, `expected TCP flags (S, S., ., P., F., R, R., -, with E/W), found ${this.#describeHere()}`);
+    if (flags === "" || (flags.includes("-") && flags !== "-"))
+      this.#fail(flagsAt, `expected TCP flags (S, S., ., P., F., R, R., -, with E/W), found ${this.#describeHere()}`);
     if (flags.includes(".") && flags.indexOf(".") !== flags.lastIndexOf(".")) this.#fail(flagsAt, `bad TCP flags '${flags}'`);
     const packet: { -readonly [K in keyof DrillTcpPacket]: DrillTcpPacket[K] } = { protocol: "tcp", direction, flags };
     if (ip.ecn !== undefined) packet.ecn = ip.ecn;
@@ -329,7 +336,7 @@ class Parser {
       this.#punct("(", "'(' in start:end(length)");
       const length = this.#uint("a payload length", 0xffffffff);
       this.#punct(")", "')' after the payload length");
-      if (((end - start) >>> 0) !== length) this.#fail(at, `sequence range ${start}:${end} does not match its length (${length})`);
+      if ((end - start) >>> 0 !== length) this.#fail(at, `sequence range ${start}:${end} does not match its length (${length})`);
       packet.seq = { start, end, length };
     }
     for (;;) {
@@ -504,7 +511,7 @@ class Parser {
       this.#i += 3;
       return { kind: "ellipsis" };
     }
-    if (c === "\"") return { kind: "string", value: this.#string() };
+    if (c === '"') return { kind: "string", value: this.#string() };
     if (c === "[") {
       this.#i++;
       return { kind: "list", items: this.#listItems("]", depth) };
@@ -528,7 +535,7 @@ class Parser {
       }
       return { kind: "name", value: name };
     }
-    this.#expected("a value (number, \"string\", NAME, ..., [list], {struct} or a|b)");
+    this.#expected('a value (number, "string", NAME, ..., [list], {struct} or a|b)');
   }
 
   #listItems(close: string, depth: number): DrillValue[] {
@@ -592,7 +599,7 @@ class Parser {
       const ch = this.#peek();
       if (ch === "" || ch === "\n") this.#fail(start, "unterminated string");
       this.#i++;
-      if (ch === "\"") return out;
+      if (ch === '"') return out;
       if (ch === "\\") {
         const e = this.#peek();
         this.#i++;

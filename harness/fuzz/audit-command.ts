@@ -24,7 +24,10 @@ const AUDIT_SPEC = {
 /** Runs the audit; resolves to the exit code (usage errors throw UsageError). */
 export async function runAudit(root: string, args: string[]): Promise<number> {
   const { values, help } = parseCommandLine(AUDIT_SPEC, args);
-  if (help) { process.stdout.write(helpText(AUDIT_SPEC)); return 0; }
+  if (help) {
+    process.stdout.write(helpText(AUDIT_SPEC));
+    return 0;
+  }
   const secondsMs = flagValue(AUDIT_SPEC.command, "time", values.time, (t) => parseDuration(t, "s", 1));
   const seconds = secondsMs === undefined ? DEFAULT_SECONDS : secondsMs / 1000;
   const all = listPlantedBugs(path.join(root, "harness/fuzz/bugs"));
@@ -34,11 +37,17 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
   }
   const wanted = values.bug?.split(",").filter((x) => x !== "");
   const bugs = wanted === undefined ? all : all.filter((b) => wanted.some((w) => b.id === w || b.id.startsWith(`${w}-`)));
-  if (wanted !== undefined && bugs.length !== wanted.length) throw new UsageError(AUDIT_SPEC.command, `unknown bug(s) in ${wanted.join(",")}; known: ${all.map((b) => b.id).join(", ")}`);
+  if (wanted !== undefined && bugs.length !== wanted.length)
+    throw new UsageError(AUDIT_SPEC.command, `unknown bug(s) in ${wanted.join(",")}; known: ${all.map((b) => b.id).join(", ")}`);
   const json = values.json === true;
-  const say = (s: string): void => { if (!json) process.stderr.write(s + "\n"); };
+  const say = (s: string): void => {
+    if (!json) process.stderr.write(s + "\n");
+  };
   const controller = new AbortController();
-  const onSigint = (): void => { say("\ninterrupted: finishing the current bug's summary"); controller.abort(); };
+  const onSigint = (): void => {
+    say("\ninterrupted: finishing the current bug's summary");
+    controller.abort();
+  };
   process.once("SIGINT", onSigint);
   process.once("SIGTERM", onSigint);
   const started = performance.now();
@@ -46,14 +55,18 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
   let audits: BugAudit[] = [];
   try {
     audits = await auditBugs(root, bugs, {
-      seconds, signal: controller.signal,
+      seconds,
+      signal: controller.signal,
       onStart: (b, k) => say(`[${k + 1}/${bugs.length}] ${b.id} (${b.target}): ${b.description}`),
       onLine: (b, line) => {
         if (json || !/^#\d+\s+(pulse|NEW)/.test(line) || performance.now() - lastStat < 15_000) return;
         lastStat = performance.now();
         say(`    ${b.id}: ${line.split(/\s+/).slice(0, 8).join(" ")}`);
       },
-      onDone: (a) => say(`    ${a.verdict.toUpperCase()}${a.seconds !== undefined ? ` after ${a.seconds.toFixed(1)} s` : ""} (${a.executions} execs, ${a.triggersRemoved} triggering corpus inputs removed)${a.message ? `: ${a.message.slice(0, 160)}` : ""}`),
+      onDone: (a) =>
+        say(
+          `    ${a.verdict.toUpperCase()}${a.seconds !== undefined ? ` after ${a.seconds.toFixed(1)} s` : ""} (${a.executions} execs, ${a.triggersRemoved} triggering corpus inputs removed)${a.message ? `: ${a.message.slice(0, 160)}` : ""}`,
+        ),
     });
   } finally {
     process.removeListener("SIGINT", onSigint);
@@ -66,16 +79,26 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
     const dir = path.join(root, "benchmarks/results");
     mkdirSync(dir, { recursive: true });
     const when = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-    writeFileSync(path.join(dir, "fuzz-audit.md"), [
-      "# Planted-bug audit", "",
-      `Recorded ${when} with \`npm run fuzz:audit -- --time ${seconds} --record\` (${minutes} min). Each bug is planted`,
-      "in a scratch copy, the corpus inputs that already trigger it are removed, and its target is fuzzed",
-      "until the first finding; a finding counts only when its input passes without the bug.", "",
-      table, "",
-    ].join("\n"));
+    writeFileSync(
+      path.join(dir, "fuzz-audit.md"),
+      [
+        "# Planted-bug audit",
+        "",
+        `Recorded ${when} with \`npm run fuzz:audit -- --time ${seconds} --record\` (${minutes} min). Each bug is planted`,
+        "in a scratch copy, the corpus inputs that already trigger it are removed, and its target is fuzzed",
+        "until the first finding; a finding counts only when its input passes without the bug.",
+        "",
+        table,
+        "",
+      ].join("\n"),
+    );
     say(`recorded benchmarks/results/fuzz-audit.md`);
   }
-  if (json) process.stdout.write(JSON.stringify({ ok: found >= 0.8 * audits.length, seconds, found, total: audits.length, interrupted: controller.signal.aborted, audits }, null, 2) + "\n");
+  if (json)
+    process.stdout.write(
+      JSON.stringify({ ok: found >= 0.8 * audits.length, seconds, found, total: audits.length, interrupted: controller.signal.aborted, audits }, null, 2) +
+        "\n",
+    );
   else process.stdout.write(table + "\n");
   for (const a of audits.filter((x) => x.verdict === "unrelated")) {
     say(`note: ${a.id}'s first finding fails without the bug too (a real finding on this tree): ${a.message ?? ""}`);

@@ -48,15 +48,18 @@ export interface BugAudit {
 /** The bug patches (sorted by file name), read from `dir`. */
 export function listPlantedBugs(dir: string): PlantedBug[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith(".patch")).sort().map((f) => {
-    const text = readFileSync(path.join(dir, f), "utf8");
-    const description = /^Planted bug: (.+)$/m.exec(text)?.[1]?.trim();
-    const target = /^target: (\S+)$/m.exec(text)?.[1];
-    if (description === undefined || target === undefined) {
-      throw new NetlabError("ERR_BAD_BUG_PATCH", `${f}: a bug patch starts with "Planted bug: ..." and "target: NAME" lines`);
-    }
-    return { id: f.slice(0, -".patch".length), file: path.join(dir, f), target, description };
-  });
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".patch"))
+    .sort()
+    .map((f) => {
+      const text = readFileSync(path.join(dir, f), "utf8");
+      const description = /^Planted bug: (.+)$/m.exec(text)?.[1]?.trim();
+      const target = /^target: (\S+)$/m.exec(text)?.[1];
+      if (description === undefined || target === undefined) {
+        throw new NetlabError("ERR_BAD_BUG_PATCH", `${f}: a bug patch starts with "Planted bug: ..." and "target: NAME" lines`);
+      }
+      return { id: f.slice(0, -".patch".length), file: path.join(dir, f), target, description };
+    });
 }
 
 const COPIED = ["stack", "xen-sim", "harness", "package.json", "tsconfig.json"];
@@ -65,7 +68,8 @@ const COPIED = ["stack", "xen-sim", "harness", "package.json", "tsconfig.json"];
 function scratchCopy(root: string, target: string): FuzzPaths {
   const dir = mkdtempSync(path.join(os.tmpdir(), "netlab-audit-"));
   for (const entry of COPIED) {
-    if (existsSync(path.join(root, entry))) cpSync(path.join(root, entry), path.join(dir, entry), { recursive: true, filter: (src) => !src.includes(`${path.sep}node_modules`) });
+    if (existsSync(path.join(root, entry)))
+      cpSync(path.join(root, entry), path.join(dir, entry), { recursive: true, filter: (src) => !src.includes(`${path.sep}node_modules`) });
   }
   cpSync(path.join(root, "corpora", target), path.join(dir, "corpora", target), { recursive: true });
   symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
@@ -91,38 +95,74 @@ async function removeTriggers(paths: FuzzPaths, target: string, bundle: string):
   const { outcomes } = await replayCorpus(paths, target, { bundle, files, degenerate: false, timeoutMs: 10_000 });
   let removed = 0;
   outcomes.forEach((o, k) => {
-    if (!o.ok) { rmSync(files[k]!, { force: true }); removed++; }
+    if (!o.ok) {
+      rmSync(files[k]!, { force: true });
+      removed++;
+    }
   });
   return { removed, kept: files.length - removed };
 }
 
 /** Audits one bug: see the module comment. `cleanBundle` is the target bundled from the tree without the patch. */
-export async function auditBug(root: string, bug: PlantedBug, cleanBundle: string, options: { seconds: number; onLine?: (line: string) => void; signal?: AbortSignal }): Promise<BugAudit> {
+export async function auditBug(
+  root: string,
+  bug: PlantedBug,
+  cleanBundle: string,
+  options: { seconds: number; onLine?: (line: string) => void; signal?: AbortSignal },
+): Promise<BugAudit> {
   const base = { id: bug.id, target: bug.target, description: bug.description };
   const paths = scratchCopy(root, bug.target);
   try {
     const applied = spawnSync("git", ["apply", "--whitespace=nowarn", bug.file], { cwd: paths.root, encoding: "utf8" });
     if (applied.status !== 0) {
-      return { ...base, verdict: "error", runSeconds: 0, executions: 0, execsPerSecond: 0, triggersRemoved: 0, corpusSize: 0, message: `patch does not apply: ${(applied.stderr || applied.stdout).trim().split("\n")[0]}` };
+      return {
+        ...base,
+        verdict: "error",
+        runSeconds: 0,
+        executions: 0,
+        execsPerSecond: 0,
+        triggersRemoved: 0,
+        corpusSize: 0,
+        message: `patch does not apply: ${(applied.stderr || applied.stdout).trim().split("\n")[0]}`,
+      };
     }
     const bundle = await bundleTarget(paths, bug.target);
     const { removed, kept } = await removeTriggers(paths, bug.target, bundle);
     const run = await runFuzzer(paths, bug.target, bundle, {
-      seconds: options.seconds, saveNewInputs: false, stopOnFirstFinding: true,
+      seconds: options.seconds,
+      saveNewInputs: false,
+      stopOnFirstFinding: true,
       ...(options.onLine ? { onLine: options.onLine } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    const common = { ...base, runSeconds: run.seconds, executions: run.executions, execsPerSecond: run.execsPerSecond, engine: run.engine, triggersRemoved: removed, corpusSize: kept };
+    const common = {
+      ...base,
+      runSeconds: run.seconds,
+      executions: run.executions,
+      execsPerSecond: run.execsPerSecond,
+      engine: run.engine,
+      triggersRemoved: removed,
+      corpusSize: kept,
+    };
     const finding = run.findings[0];
     if (finding === undefined) return { ...common, verdict: "missed" };
-    const lines = finding.message.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("INFO:"));
+    const lines = finding.message
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("INFO:"));
     const alarm = lines.map((l) => /working on the last Unit for (\d+) seconds/.exec(l)).find((m) => m !== null);
-    const message = alarm ? `timeout: an input ran past ${alarm[1]} s (a livelock)` :
-      (lines.find((l) => /Error|Exception|oracle|timeout|out-of-memory|leak/i.test(l)) ?? lines[0])?.replace(/^==\d+== (Uncaught Exception: )?/, "").slice(0, 200);
+    const message = alarm
+      ? `timeout: an input ran past ${alarm[1]} s (a livelock)`
+      : (lines.find((l) => /Error|Exception|oracle|timeout|out-of-memory|leak/i.test(l)) ?? lines[0])
+          ?.replace(/^==\d+== (Uncaught Exception: )?/, "")
+          .slice(0, 200);
     let unrelated = false;
     if (finding.input !== undefined) {
       // The same input on the tree without the patch: passing means the planted bug is what failed.
-      const [clean] = await replayInputs(cleanBundle, run.mode, [{ label: "finding", data: Buffer.from(finding.input) }], { timeoutMs: 10_000, workDir: path.dirname(cleanBundle) });
+      const [clean] = await replayInputs(cleanBundle, run.mode, [{ label: "finding", data: Buffer.from(finding.input) }], {
+        timeoutMs: 10_000,
+        workDir: path.dirname(cleanBundle),
+      });
       unrelated = clean === undefined || !clean.ok;
     }
     let saved: string | undefined;
@@ -134,11 +174,23 @@ export async function auditBug(root: string, bug: PlantedBug, cleanBundle: strin
       writeFileSync(saved, finding.input);
     }
     return {
-      ...common, verdict: unrelated ? "unrelated" : "found", seconds: finding.seconds,
-      ...(message !== undefined ? { message } : {}), ...(saved !== undefined ? { input: path.relative(root, saved) } : {}),
+      ...common,
+      verdict: unrelated ? "unrelated" : "found",
+      seconds: finding.seconds,
+      ...(message !== undefined ? { message } : {}),
+      ...(saved !== undefined ? { input: path.relative(root, saved) } : {}),
     };
   } catch (e) {
-    return { ...base, verdict: "error", runSeconds: 0, executions: 0, execsPerSecond: 0, triggersRemoved: 0, corpusSize: 0, message: (e as Error).message.split("\n")[0] ?? "" };
+    return {
+      ...base,
+      verdict: "error",
+      runSeconds: 0,
+      executions: 0,
+      execsPerSecond: 0,
+      triggersRemoved: 0,
+      corpusSize: 0,
+      message: (e as Error).message.split("\n")[0] ?? "",
+    };
   } finally {
     rmSync(paths.root, { recursive: true, force: true });
   }
@@ -146,8 +198,15 @@ export async function auditBug(root: string, bug: PlantedBug, cleanBundle: strin
 
 /** Audits `bugs` one after another (bundling each target once from the clean tree). */
 export async function auditBugs(
-  root: string, bugs: readonly PlantedBug[],
-  options: { seconds: number; onStart?: (bug: PlantedBug, index: number) => void; onDone?: (a: BugAudit, index: number) => void; onLine?: (bug: PlantedBug, line: string) => void; signal?: AbortSignal },
+  root: string,
+  bugs: readonly PlantedBug[],
+  options: {
+    seconds: number;
+    onStart?: (bug: PlantedBug, index: number) => void;
+    onDone?: (a: BugAudit, index: number) => void;
+    onLine?: (bug: PlantedBug, line: string) => void;
+    signal?: AbortSignal;
+  },
 ): Promise<BugAudit[]> {
   const paths = defaultFuzzPaths(root);
   const scratch = mkdtempSync(path.join(os.tmpdir(), "netlab-audit-clean-"));
@@ -179,7 +238,10 @@ export async function auditBugs(
 /** The audit as a Markdown table with a summary line. */
 export function auditTable(audits: readonly BugAudit[], seconds: number): string {
   const found = audits.filter((a) => a.verdict === "found").length;
-  const rows = audits.map((a) => `| ${a.id} | ${a.target} | ${a.verdict} | ${a.seconds !== undefined ? a.seconds.toFixed(1) : "-"} | ${a.executions} | ${a.execsPerSecond} | ${a.triggersRemoved} of ${a.triggersRemoved + a.corpusSize} | ${(a.message ?? "").replace(/\|/g, "\\|").slice(0, 110)} |`);
+  const rows = audits.map(
+    (a) =>
+      `| ${a.id} | ${a.target} | ${a.verdict} | ${a.seconds !== undefined ? a.seconds.toFixed(1) : "-"} | ${a.executions} | ${a.execsPerSecond} | ${a.triggersRemoved} of ${a.triggersRemoved + a.corpusSize} | ${(a.message ?? "").replace(/\|/g, "\\|").slice(0, 110)} |`,
+  );
   return [
     `Found ${found} of ${audits.length} planted bugs (${audits.length === 0 ? 0 : Math.round((100 * found) / audits.length)}%) within ${seconds} s each.`,
     "",

@@ -21,7 +21,8 @@ export function joinRecords(frames: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(total);
   let i = 0;
   for (const f of frames) {
-    out[i] = f.length >>> 8; out[i + 1] = f.length & 0xff;
+    out[i] = f.length >>> 8;
+    out[i + 1] = f.length & 0xff;
     out.set(f, i + 2);
     i += 2 + f.length;
   }
@@ -33,13 +34,18 @@ export function fixChecksums(frame: Uint8Array): void {
   let off = 14;
   if (frame.length < 14) return;
   let type = (frame[12]! << 8) | frame[13]!;
-  if (type === 0x8100 && frame.length >= 18) { type = (frame[16]! << 8) | frame[17]!; off = 18; }
+  if (type === 0x8100 && frame.length >= 18) {
+    type = (frame[16]! << 8) | frame[17]!;
+    off = 18;
+  }
   if (type !== 0x0800 || frame.length < off + 20) return;
   const ihl = (frame[off]! & 0x0f) * 4;
   if (ihl < 20 || frame.length < off + ihl) return;
-  frame[off + 10] = 0; frame[off + 11] = 0;
+  frame[off + 10] = 0;
+  frame[off + 11] = 0;
   const hc = internetChecksum(frame.subarray(off, off + ihl));
-  frame[off + 10] = hc >>> 8; frame[off + 11] = hc & 0xff;
+  frame[off + 10] = hc >>> 8;
+  frame[off + 11] = hc & 0xff;
   const total = (frame[off + 2]! << 8) | frame[off + 3]!;
   const fragment = ((frame[off + 6]! << 8) | frame[off + 7]!) & 0x3fff;
   if (fragment !== 0 || total < ihl || frame.length < off + total) return;
@@ -49,10 +55,10 @@ export function fixChecksums(frame: Uint8Array): void {
   const dst = ((frame[off + 16]! << 24) | (frame[off + 17]! << 16) | (frame[off + 18]! << 8) | frame[off + 19]!) >>> 0;
   const field = protocol === 1 ? 2 : protocol === 17 ? 6 : protocol === 6 ? 16 : -1;
   if (field < 0 || l4.length < field + 2) return;
-  l4[field] = 0; l4[field + 1] = 0;
-  let c = protocol === 1
-    ? internetChecksum(l4)
-    : checksumFinish(checksumAdd(l4, pseudoHeaderSum(src, dst, protocol, l4.length)));
+  l4[field] = 0;
+  l4[field + 1] = 0;
+  let c = protocol === 1 ? internetChecksum(l4) : checksumFinish(checksumAdd(l4, pseudoHeaderSum(src, dst, protocol, l4.length)));
   if (protocol === 17 && c === 0) c = 0xffff;
-  l4[field] = c >>> 8; l4[field + 1] = c & 0xff;
+  l4[field] = c >>> 8;
+  l4[field + 1] = c & 0xff;
 }

@@ -31,11 +31,23 @@ export function netlabFraming(pieces: Uint8Array[], limits: Partial<HttpParserLi
   const heads: string[] = [];
   let head: { method: string; target: string } | undefined;
   let body = "";
-  const p = createRequestParser({
-    onHead: (h) => { head = { method: h.method, target: h.target }; heads.push(h.method); body = ""; },
-    onBody: (d) => { body += hex(d); },
-    onComplete: () => { if (head) requests.push({ ...head, body }); head = undefined; },
-  }, limits);
+  const p = createRequestParser(
+    {
+      onHead: (h) => {
+        head = { method: h.method, target: h.target };
+        heads.push(h.method);
+        body = "";
+      },
+      onBody: (d) => {
+        body += hex(d);
+      },
+      onComplete: () => {
+        if (head) requests.push({ ...head, body });
+        head = undefined;
+      },
+    },
+    limits,
+  );
   for (const piece of pieces) {
     const r = p.push(piece);
     if (!r.ok) return { requests, heads, end: "error", error: r.error };
@@ -57,7 +69,12 @@ interface LlhttpModule {
 let llhttp: LlhttpModule | undefined;
 /** One llhttp parser, re-initialized per input as node:http does with its pooled parsers (a new native parser per input cost as much as the parse). */
 let shared: { parser: LlhttpParser; state: LlhttpState } | undefined;
-interface LlhttpState { requests: FramedRequest[]; head: { method: string; target: string } | undefined; body: string; flushedUrl: string }
+interface LlhttpState {
+  requests: FramedRequest[];
+  head: { method: string; target: string } | undefined;
+  body: string;
+  flushedUrl: string;
+}
 
 /** llhttp (node:http's parser, strict mode) fed `bytes`. */
 export function llhttpFraming(bytes: Uint8Array): Framing {
@@ -68,16 +85,24 @@ export function llhttpFraming(bytes: Uint8Array): Framing {
     const st: LlhttpState = { requests: [], head: undefined, body: "", flushedUrl: "" };
     // As in node:http: when the head spans more than one execute() or is long, llhttp hands the
     // URL over early through kOnHeaders and kOnHeadersComplete gets none.
-    p[HTTPParser.kOnHeaders] = (_headers: string[], url: string | undefined) => { st.flushedUrl += url ?? ""; };
+    p[HTTPParser.kOnHeaders] = (_headers: string[], url: string | undefined) => {
+      st.flushedUrl += url ?? "";
+    };
     p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, _headers: string[], method: number, url: string | undefined) => {
       st.head = { method: methods[method] ?? String(method), target: url || st.flushedUrl };
       st.flushedUrl = "";
       st.body = "";
       return 0;
     };
-    p[HTTPParser.kOnBody] = (b: Buffer) => { st.body += b.toString("latin1"); };
+    p[HTTPParser.kOnBody] = (b: Buffer) => {
+      st.body += b.toString("latin1");
+    };
     // Trailer fields arrive through kOnHeaders too (with a stale URL): node:http drops both when the message completes.
-    p[HTTPParser.kOnMessageComplete] = () => { if (st.head) st.requests.push({ ...st.head, body: st.body }); st.head = undefined; st.flushedUrl = ""; };
+    p[HTTPParser.kOnMessageComplete] = () => {
+      if (st.head) st.requests.push({ ...st.head, body: st.body });
+      st.head = undefined;
+      st.flushedUrl = "";
+    };
     shared = { parser: p, state: st };
   }
   const { parser: p, state: st } = shared;
@@ -102,12 +127,22 @@ export function llhttpFraming(bytes: Uint8Array): Framing {
  */
 export function netlabBodyEnds(bytes: Uint8Array, limits: Partial<HttpParserLimits>): number[] {
   const ends: number[] = [];
-  let at = 0, last = 0;
-  const p = createRequestParser({
-    onHead: () => { last = at + 1; },
-    onBody: (d) => { if (d.length > 0) last = at + 1; },
-    onComplete: () => { ends.push(last); },
-  }, limits);
+  let at = 0,
+    last = 0;
+  const p = createRequestParser(
+    {
+      onHead: () => {
+        last = at + 1;
+      },
+      onBody: (d) => {
+        if (d.length > 0) last = at + 1;
+      },
+      onComplete: () => {
+        ends.push(last);
+      },
+    },
+    limits,
+  );
   for (; at < bytes.length; at++) if (!p.push(bytes.subarray(at, at + 1)).ok) break;
   return ends;
 }

@@ -25,7 +25,10 @@ import { NetlabError } from "../../stack/error.ts";
 /** A finding of an oracle (never thrown by the stack itself). */
 export class OracleError extends NetlabError {
   declare readonly code: "ERR_FUZZ_ORACLE";
-  constructor(readonly oracle: string, message: string) {
+  constructor(
+    readonly oracle: string,
+    message: string,
+  ) {
     super("ERR_FUZZ_ORACLE", `${oracle}: ${message}`);
     this.name = "OracleError";
   }
@@ -47,7 +50,7 @@ const CHECK_ALL = typeof process !== "undefined" && process.env["NETLAB_FUZZ_CHE
  */
 export function sampledForCostlyChecks(bytes: Uint8Array, salt = 0): boolean {
   if (CHECK_ALL) return true;
-  return ((crc32(bytes, salt) >>> 0) % SAMPLE_ONE_IN) === 0;
+  return (crc32(bytes, salt) >>> 0) % SAMPLE_ONE_IN === 0;
 }
 
 const unguard = new WeakMap<object, Uint8Array>();
@@ -67,7 +70,12 @@ export function unwrapGuarded<T>(v: T): T {
  * range first (subarray's result is guarded too); anything else is the typed array's own,
  * methods bound to it.
  */
-const makeGetTrap = new Function("length", "oob", "checkRange", "wrap", `
+const makeGetTrap = new Function(
+  "length",
+  "oob",
+  "checkRange",
+  "wrap",
+  `
   return function get(target, key) {
     if (typeof key === "string") {
       const c = key.charCodeAt(0);
@@ -85,7 +93,13 @@ const makeGetTrap = new Function("length", "oob", "checkRange", "wrap", `
     const v = Reflect.get(target, key, target);
     return typeof v === "function" ? v.bind(target) : v;
   };
-`) as (length: number, oob: (key: string, index: boolean) => never, checkRange: (method: string, begin: unknown, end: unknown) => void, wrap: (sub: Uint8Array) => Uint8Array) => unknown;
+`,
+) as (
+  length: number,
+  oob: (key: string, index: boolean) => never,
+  checkRange: (method: string, begin: unknown, end: unknown) => void,
+  wrap: (sub: Uint8Array) => Uint8Array,
+) => unknown;
 
 /**
  * `guardedView(bytes, label)` for the inputs sampledForCostlyChecks chooses, else `bytes` itself
@@ -125,7 +139,9 @@ export function guardedView(bytes: Uint8Array, label = "input"): Uint8Array {
     get: makeGetTrap(
       length,
       (key: string, index: boolean) => fail("out-of-bounds", index ? `read of ${label}[${key}] on ${length} bytes` : `read of ${label}[${key}]`),
-      (method: string, begin: unknown, end: unknown) => { checkRange(method, begin, end); },
+      (method: string, begin: unknown, end: unknown) => {
+        checkRange(method, begin, end);
+      },
       (sub: Uint8Array) => guardedView(sub, label),
     ) as NonNullable<ProxyHandler<Uint8Array>["get"]>,
   });
@@ -150,7 +166,8 @@ export function sameValue(a: unknown, b: unknown): boolean {
     for (const [k, v] of a) if (!b.has(k) || !sameValue(v, b.get(k))) return false;
     return true;
   }
-  const ka = Object.keys(a), kb = Object.keys(b);
+  const ka = Object.keys(a),
+    kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
   for (const k of ka) if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   return true;
@@ -169,7 +186,9 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
 
 /** A printable form of a value for messages (byte arrays in hex). */
 export function show(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (ArrayBuffer.isView(x) ? `<${Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("hex")}>` : typeof x === "bigint" ? String(x) : x));
+  return JSON.stringify(v, (_k, x: unknown) =>
+    ArrayBuffer.isView(x) ? `<${Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("hex")}>` : typeof x === "bigint" ? String(x) : x,
+  );
 }
 
 /**
@@ -178,8 +197,12 @@ export function show(v: unknown): string {
  * A parser that read past the header's declared end (into payload or padding) is caught here.
  */
 export function checkTailIndependent<T>(
-  what: string, bytes: Uint8Array, end: number, first: T,
-  parse: (b: Uint8Array) => T | undefined, project: (v: T) => unknown,
+  what: string,
+  bytes: Uint8Array,
+  end: number,
+  first: T,
+  parse: (b: Uint8Array) => T | undefined,
+  project: (v: T) => unknown,
 ): void {
   if (end < 0 || end > bytes.length) fail("bounds", `${what}: declared end ${end} outside ${bytes.length} bytes`, bytes);
   if (end === bytes.length) return;
@@ -187,14 +210,19 @@ export function checkTailIndependent<T>(
   for (let i = end; i < copy.length; i++) copy[i] = ~copy[i]! & 0xff;
   const second = parse(copy);
   if (second === undefined || !sameValue(project(first), project(second))) {
-    fail("tail-independence", `${what}: changing bytes ${end}..${bytes.length} (past the declared end) changed the parse\n  was: ${show(project(first))}\n  now: ${second === undefined ? "error" : show(project(second))}`, bytes);
+    fail(
+      "tail-independence",
+      `${what}: changing bytes ${end}..${bytes.length} (past the declared end) changed the parse\n  was: ${show(project(first))}\n  now: ${second === undefined ? "error" : show(project(second))}`,
+      bytes,
+    );
   }
 }
 
 /** Splits `bytes` into pieces at cut points derived from `seed` (deterministic; 1..n pieces). */
 export function chunks(bytes: Uint8Array, seed: number, maxPieces = 6): Uint8Array[] {
   const out: Uint8Array[] = [];
-  let at = 0, s = seed >>> 0 || 1;
+  let at = 0,
+    s = seed >>> 0 || 1;
   for (let k = 1; k < maxPieces && at < bytes.length; k++) {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     const next = at + 1 + (s % Math.max(1, bytes.length - at));
@@ -218,7 +246,11 @@ export function checkChunkInvariant<T>(what: string, bytes: Uint8Array, run: (pi
   for (const [how, pieces] of splits) {
     const other = run(pieces);
     if (!sameValue(whole, other)) {
-      fail("chunking", `${what}: fed ${how} (${pieces.map((p) => p.length).join("+")}) the result differs\n  whole: ${show(whole).slice(0, 400)}\n  ${how}: ${show(other).slice(0, 400)}`, bytes);
+      fail(
+        "chunking",
+        `${what}: fed ${how} (${pieces.map((p) => p.length).join("+")}) the result differs\n  whole: ${show(whole).slice(0, 400)}\n  ${how}: ${show(other).slice(0, 400)}`,
+        bytes,
+      );
     }
   }
   return whole;

@@ -29,7 +29,9 @@ describe(".clusterfuzzlite/build.sh", () => {
   it("installs one runnable fuzzer per target with its dictionary and seed corpus zip", () => {
     const tmp = mkdtempSync(path.join(tmpdir(), "netlab-cflite-"));
     try {
-      const src = path.join(tmp, "src"), out = path.join(tmp, "out"), bin = path.join(tmp, "bin");
+      const src = path.join(tmp, "src"),
+        out = path.join(tmp, "out"),
+        bin = path.join(tmp, "bin");
       const project = path.join(src, "netlab");
       for (const d of [project, out, bin]) mkdirSync(d, { recursive: true });
       // The checkout, by symlinks (build.sh writes fuzz-build/ inside the project folder).
@@ -37,10 +39,14 @@ describe(".clusterfuzzlite/build.sh", () => {
         if (existsSync(path.join(root, f))) symlinkSync(path.join(root, f), path.join(project, f));
       }
       // `jazzer` on PATH, as in the OSS-Fuzz runner image.
-      writeFileSync(path.join(bin, "jazzer"), `#!/bin/sh\nexec node ${JSON.stringify(path.join(root, "node_modules/@jazzer.js/core/dist/cli.js"))} "$@"\n`, { mode: 0o755 });
+      writeFileSync(path.join(bin, "jazzer"), `#!/bin/sh\nexec node ${JSON.stringify(path.join(root, "node_modules/@jazzer.js/core/dist/cli.js"))} "$@"\n`, {
+        mode: 0o755,
+      });
       const haveReal = spawnSync("bash", ["-c", "type compile_javascript_fuzzer"], { stdio: "ignore" }).status === 0;
       const build = spawnSync("bash", ["-c", `${haveReal ? "" : STUB}\nbash ${JSON.stringify(path.join(root, ".clusterfuzzlite/build.sh"))}`], {
-        env: { ...process.env, SRC: src, OUT: out, PATH: `${bin}:${process.env["PATH"]}` }, encoding: "utf8", timeout: 120_000,
+        env: { ...process.env, SRC: src, OUT: out, PATH: `${bin}:${process.env["PATH"]}` },
+        encoding: "utf8",
+        timeout: 120_000,
       });
       expect(build.status, build.stderr).toBe(0);
       const targets = listTargets(defaultFuzzPaths(root));
@@ -54,15 +60,26 @@ describe(".clusterfuzzlite/build.sh", () => {
         expect(listing.stdout.split("\n").length).toBeGreaterThan(2);
         if (existsSync(path.join(root, "harness/fuzz/dicts", `${name}.dict`))) expect(existsSync(path.join(out, `${name}.dict`))).toBe(true);
       }
-      for (const name of ["http-server", "http-client", "dhcp-message", "dhcp-client", "xenstore-server", "pcap-readers"]) expect(existsSync(path.join(out, `${name}.dict`))).toBe(true);
+      for (const name of ["http-server", "http-client", "dhcp-message", "dhcp-client", "xenstore-server", "pcap-readers"])
+        expect(existsSync(path.join(out, `${name}.dict`))).toBe(true);
       // Every installed harness loads and exports fuzz (one node process for all)...
-      const load = spawnSync(process.execPath, ["-e", `for (const n of ${JSON.stringify(targets)}) { const m = require(${JSON.stringify(path.join(out, "netlab/fuzz-build"))} + "/" + n + ".js"); if (typeof m.fuzz !== "function") throw new Error(n); } console.log("loaded")`], { encoding: "utf8", timeout: 60_000 });
+      const load = spawnSync(
+        process.execPath,
+        [
+          "-e",
+          `for (const n of ${JSON.stringify(targets)}) { const m = require(${JSON.stringify(path.join(out, "netlab/fuzz-build"))} + "/" + n + ".js"); if (typeof m.fuzz !== "function") throw new Error(n); } console.log("loaded")`,
+        ],
+        { encoding: "utf8", timeout: 60_000 },
+      );
       expect(load.stdout + load.stderr).toContain("loaded");
       // ...and one installed fuzzer runs under Jazzer.js the way ClusterFuzzLite starts it.
       const corpus = path.join(tmp, "corpus");
       mkdirSync(corpus);
       const runFuzzer = spawnSync(path.join(out, "dhcp-message"), ["-runs=200", `-dict=${path.join(out, "dhcp-message.dict")}`, corpus], {
-        cwd: out, env: { ...jazzerEnv(defaultFuzzPaths(root)), PATH: `${bin}:${process.env["PATH"]}` }, encoding: "utf8", timeout: 60_000,
+        cwd: out,
+        env: { ...jazzerEnv(defaultFuzzPaths(root)), PATH: `${bin}:${process.env["PATH"]}` },
+        encoding: "utf8",
+        timeout: 60_000,
       });
       expect(runFuzzer.status, runFuzzer.stderr.slice(-2000)).toBe(0);
       expect(runFuzzer.stderr).toMatch(/Done 200 runs/);

@@ -28,8 +28,12 @@ describe("fuzz corpora regression", () => {
     }
     it(`replays every saved input of ${name} without an exception, a hang or an exit`, async () => {
       const { outcomes } = await replayCorpus(paths, name, { timeoutMs: TIMEOUT_MS });
-      const failed = outcomes.filter((o) => !o.ok).map((o) =>
-        `${name}: ${o.label} ${o.kind === "timeout" ? `hangs (no result within ${TIMEOUT_MS} ms)` : o.kind === "exit" ? "ends the process" : "fails"}: ${o.error ?? ""}\n  repro: npx netlab fuzz --target ${name} --repro ${o.label}`);
+      const failed = outcomes
+        .filter((o) => !o.ok)
+        .map(
+          (o) =>
+            `${name}: ${o.label} ${o.kind === "timeout" ? `hangs (no result within ${TIMEOUT_MS} ms)` : o.kind === "exit" ? "ends the process" : "fails"}: ${o.error ?? ""}\n  repro: npx netlab fuzz --target ${name} --repro ${o.label}`,
+        );
       expect(failed, failed.join("\n\n")).toEqual([]);
     }, 180_000);
   }

@@ -23,7 +23,13 @@ describe("replayInputs", () => {
         const t0 = performance.now();
         const out = await replayInputs(bundle, mode, inputs, { timeoutMs: 1000 });
         expect(out.map((o) => [o.label, o.ok ? "ok" : o.kind])).toEqual([
-          ["fine", "ok"], ["LOOP", "timeout"], ["fine again", "ok"], ["THROW", "crash"], ["EXIT", "crash"], ["REJECT", "crash"], ["last", "ok"],
+          ["fine", "ok"],
+          ["LOOP", "timeout"],
+          ["fine again", "ok"],
+          ["THROW", "crash"],
+          ["EXIT", "crash"],
+          ["REJECT", "crash"],
+          ["last", "ok"],
         ]);
         expect(out[4]!.error).toContain("process.exit(3)");
         expect(out[5]!.error).toContain("stray rejection");
@@ -39,8 +45,19 @@ describe("replayInputs", () => {
     try {
       const paths = { ...defaultFuzzPaths(root), targetsDir: path.join(root, "harness/fuzz/fixtures"), buildDir: dir };
       const bundle = await bundleTarget(paths, "misbehaving-sync");
-      const out = await replayInputs(bundle, "sync", [{ label: "fine", data: Buffer.from("fine") }, { label: "POLLUTE", data: Buffer.from("POLLUTE") }], { timeoutMs: 5000 });
-      expect(out.map((o) => [o.label, o.ok ? "ok" : o.kind])).toEqual([["fine", "ok"], ["POLLUTE", "crash"]]);
+      const out = await replayInputs(
+        bundle,
+        "sync",
+        [
+          { label: "fine", data: Buffer.from("fine") },
+          { label: "POLLUTE", data: Buffer.from("POLLUTE") },
+        ],
+        { timeoutMs: 5000 },
+      );
+      expect(out.map((o) => [o.label, o.ok ? "ok" : o.kind])).toEqual([
+        ["fine", "ok"],
+        ["POLLUTE", "crash"],
+      ]);
       expect(out[1]!.error).toContain("Prototype Pollution: Object.prototype.polluted was added");
     } finally {
       rmSync(dir, { recursive: true, force: true });

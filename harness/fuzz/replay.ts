@@ -55,7 +55,9 @@ function checkPrototypes() {
   }
 }
 exports.checkPrototypes = checkPrototypes;
-${mode === "async" ? `exports.fuzz = async function fuzz(data) {
+${
+  mode === "async"
+    ? `exports.fuzz = async function fuzz(data) {
   process.exit = guardExit;
   try {
     await target.fuzz(data);
@@ -63,7 +65,8 @@ ${mode === "async" ? `exports.fuzz = async function fuzz(data) {
   } finally { process.exit = realExit; }
   takeRejection();
   checkPrototypes();
-};` : `exports.fuzz = function fuzz(data) {
+};`
+    : `exports.fuzz = function fuzz(data) {
   process.exit = guardExit;
   let r;
   try { r = target.fuzz(data); } finally { process.exit = realExit; }
@@ -73,7 +76,8 @@ ${mode === "async" ? `exports.fuzz = async function fuzz(data) {
   }
   takeRejection();
   checkPrototypes();
-};`}
+};`
+}
 `;
 }
 
@@ -143,24 +147,62 @@ export async function replayInputs(
     writeFileSync(childFile, CHILD);
     writeFileSync(listFile, JSON.stringify(inputs.map((x) => (x.data !== undefined ? { hex: Buffer.from(x.data).toString("hex") } : { file: x.file }))));
     const outcomes: ReplayOutcome[] = [];
-    const record = (o: ReplayOutcome): void => { options.onOutcome?.(o, outcomes.length); outcomes.push(o); };
+    const record = (o: ReplayOutcome): void => {
+      options.onOutcome?.(o, outcomes.length);
+      outcomes.push(o);
+    };
     while (outcomes.length < inputs.length) {
       const first = outcomes.length;
       await new Promise<void>((resolve) => {
         const child = spawn(process.execPath, [childFile, harnessFile, listFile], {
-          stdio: ["ignore", "ignore", "pipe", "pipe"], env: { NETLAB_FUZZ_CHECK_ALL: "1", ...process.env, NETLAB_REPLAY_FIRST: String(first) }, detached: true,
+          stdio: ["ignore", "ignore", "pipe", "pipe"],
+          env: { NETLAB_FUZZ_CHECK_ALL: "1", ...process.env, NETLAB_REPLAY_FIRST: String(first) },
+          detached: true,
         });
-        let running: number | undefined, runningSince = 0, stderr = "", pending = "", settled = false;
-        const kill = (): void => { try { if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ } };
-        let timer = setTimeout(() => { timedOut(startupMs, "start-up"); }, startupMs);
-        const arm = (ms: number): void => { clearTimeout(timer); timer = setTimeout(() => { timedOut(ms, "input"); }, ms); };
-        const finish = (): void => { if (settled) return; settled = true; clearTimeout(timer); kill(); resolve(); };
+        let running: number | undefined,
+          runningSince = 0,
+          stderr = "",
+          pending = "",
+          settled = false;
+        const kill = (): void => {
+          try {
+            if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+          } catch {
+            /* gone */
+          }
+        };
+        let timer = setTimeout(() => {
+          timedOut(startupMs, "start-up");
+        }, startupMs);
+        const arm = (ms: number): void => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            timedOut(ms, "input");
+          }, ms);
+        };
+        const finish = (): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          kill();
+          resolve();
+        };
         const timedOut = (ms: number, what: string): void => {
-          if (running !== undefined) record({ label: inputs[running]!.label, ok: false, ms, kind: "timeout", error: `no result within ${ms} ms (killed from outside)` });
-          else if (outcomes.length < inputs.length) record({ label: inputs[outcomes.length]!.label, ok: false, ms, kind: "timeout", error: `replay child did not start within ${ms} ms (${what})\n${stderr.slice(-2000)}` });
+          if (running !== undefined)
+            record({ label: inputs[running]!.label, ok: false, ms, kind: "timeout", error: `no result within ${ms} ms (killed from outside)` });
+          else if (outcomes.length < inputs.length)
+            record({
+              label: inputs[outcomes.length]!.label,
+              ok: false,
+              ms,
+              kind: "timeout",
+              error: `replay child did not start within ${ms} ms (${what})\n${stderr.slice(-2000)}`,
+            });
           finish();
         };
-        child.stderr!.on("data", (c: Buffer) => { stderr = (stderr + c.toString("utf8")).slice(-8000); });
+        child.stderr!.on("data", (c: Buffer) => {
+          stderr = (stderr + c.toString("utf8")).slice(-8000);
+        });
         (child.stdio[3] as NodeJS.ReadableStream).on("data", (c: Buffer) => {
           pending += c.toString("utf8");
           let nl: number;
@@ -168,13 +210,25 @@ export async function replayInputs(
             const line = pending.slice(0, nl);
             pending = pending.slice(nl + 1);
             const m = /^(start|ok|fail) (\d+)(?: ([\d.]+))?(?: (.*))?$/.exec(line);
-            if (line === "done") { finish(); return; }
+            if (line === "done") {
+              finish();
+              return;
+            }
             if (m === null) continue;
             const i = Number(m[2]);
-            if (m[1] === "start") { running = i; runningSince = performance.now(); arm(timeoutMs); continue; }
+            if (m[1] === "start") {
+              running = i;
+              runningSince = performance.now();
+              arm(timeoutMs);
+              continue;
+            }
             running = undefined;
             const ms = Number(m[3]);
-            record(m[1] === "ok" ? { label: inputs[i]!.label, ok: true, ms } : { label: inputs[i]!.label, ok: false, ms, kind: "crash", error: JSON.parse(m[4] ?? '""') as string });
+            record(
+              m[1] === "ok"
+                ? { label: inputs[i]!.label, ok: true, ms }
+                : { label: inputs[i]!.label, ok: false, ms, kind: "crash", error: JSON.parse(m[4] ?? '""') as string },
+            );
             arm(startupMs);
           }
         });
@@ -183,7 +237,13 @@ export async function replayInputs(
           // The child ended on its own (process.exit outside the guard, a fatal error): the running input's finding.
           const i = running ?? outcomes.length;
           if (i < inputs.length && outcomes.length <= i) {
-            record({ label: inputs[i]!.label, ok: false, ms: running === undefined ? 0 : performance.now() - runningSince, kind: "exit", error: `replay child exited (${signal ?? `code ${code}`}) while running this input\n${stderr.slice(-2000)}` });
+            record({
+              label: inputs[i]!.label,
+              ok: false,
+              ms: running === undefined ? 0 : performance.now() - runningSince,
+              kind: "exit",
+              error: `replay child exited (${signal ?? `code ${code}`}) while running this input\n${stderr.slice(-2000)}`,
+            });
           }
           finish();
         });

@@ -24,83 +24,102 @@ describe("runFuzzer under Jazzer.js", () => {
     { fixture: "misbehaving-sync", seed: "EXIT", kind: "crash" },
   ] as const;
   for (const c of cases) {
-    withJazzer(`reports ${c.seed} of ${c.fixture} as a ${c.kind} with its input, leaving corpora/ alone`, async () => {
+    withJazzer(
+      `reports ${c.seed} of ${c.fixture} as a ${c.kind} with its input, leaving corpora/ alone`,
+      async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "netlab-runner-test-"));
+        try {
+          const paths = fixturePaths(dir);
+          const seeds = path.join(dir, "seeds");
+          mkdirSync(seeds, { recursive: true });
+          writeFileSync(path.join(seeds, "a"), "fine");
+          writeFileSync(path.join(seeds, "b"), c.seed);
+          const bundle = await bundleTarget(paths, c.fixture);
+          const r = await runFuzzer(paths, c.fixture, bundle, {
+            seconds: 20,
+            corpusDirs: [seeds],
+            saveNewInputs: false,
+            stopOnFirstFinding: true,
+            perInputTimeoutSeconds: 1,
+          });
+          expect(r.engine).toBe("jazzer");
+          expect(r.findings.map((f) => f.kind)).toEqual([c.kind]);
+          expect(Buffer.from(r.findingInputs[0]!).toString()).toBe(c.seed);
+          expect(r.firstFindingSeconds).toBeGreaterThanOrEqual(0);
+          expect(r.firstFindingSeconds).toBeLessThan(15);
+          expect(existsSync(paths.corporaDir)).toBe(false);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+      60_000,
+    );
+  }
+
+  withJazzer(
+    "fuzzes a real target, saves new inputs to its corpus, and trims it by coverage",
+    async () => {
       const dir = mkdtempSync(path.join(tmpdir(), "netlab-runner-test-"));
       try {
-        const paths = fixturePaths(dir);
-        const seeds = path.join(dir, "seeds");
-        mkdirSync(seeds, { recursive: true });
-        writeFileSync(path.join(seeds, "a"), "fine");
-        writeFileSync(path.join(seeds, "b"), c.seed);
-        const bundle = await bundleTarget(paths, c.fixture);
-        const r = await runFuzzer(paths, c.fixture, bundle, { seconds: 20, corpusDirs: [seeds], saveNewInputs: false, stopOnFirstFinding: true, perInputTimeoutSeconds: 1 });
-        expect(r.engine).toBe("jazzer");
-        expect(r.findings.map((f) => f.kind)).toEqual([c.kind]);
-        expect(Buffer.from(r.findingInputs[0]!).toString()).toBe(c.seed);
-        expect(r.firstFindingSeconds).toBeGreaterThanOrEqual(0);
-        expect(r.firstFindingSeconds).toBeLessThan(15);
-        expect(existsSync(paths.corporaDir)).toBe(false);
+        const paths: FuzzPaths = { ...defaultFuzzPaths(root), buildDir: path.join(dir, "build"), corporaDir: path.join(dir, "corpora") };
+        const own = path.join(root, "corpora/pcap-readers");
+        mkdirSync(path.join(paths.corporaDir, "pcap-readers"), { recursive: true });
+        for (const f of readdirSync(own)) if (!["regressions", "open"].includes(f)) cpSync(path.join(own, f), path.join(paths.corporaDir, "pcap-readers", f));
+        const bundle = await bundleTarget(paths, "pcap-readers");
+        const r = await runFuzzer(paths, "pcap-readers", bundle, { seconds: 4 });
+        expect(r.findings).toEqual([]);
+        expect(r.executions).toBeGreaterThan(100);
+        expect(r.coverageLast).toBeGreaterThan(0);
+        expect(r.dictionary).toMatch(/pcap-readers\.dict$/);
+        const d = await distillCorpus(paths, "pcap-readers", { maxReplayMs: 100_000 });
+        expect(d.method).toBe("coverage");
+        expect(d.failing).toEqual([]);
+        // Within an unbinding budget nothing that adds coverage is lost.
+        expect(d.features!.kept).toBe(d.features!.before);
+        expect(d.kept).toBeLessThanOrEqual(r.corpusFiles);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
-    }, 60_000);
-  }
+    },
+    120_000,
+  );
 
-  withJazzer("fuzzes a real target, saves new inputs to its corpus, and trims it by coverage", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "netlab-runner-test-"));
-    try {
-      const paths: FuzzPaths = { ...defaultFuzzPaths(root), buildDir: path.join(dir, "build"), corporaDir: path.join(dir, "corpora") };
-      const own = path.join(root, "corpora/pcap-readers");
-      mkdirSync(path.join(paths.corporaDir, "pcap-readers"), { recursive: true });
-      for (const f of readdirSync(own)) if (!["regressions", "open"].includes(f)) cpSync(path.join(own, f), path.join(paths.corporaDir, "pcap-readers", f));
-      const bundle = await bundleTarget(paths, "pcap-readers");
-      const r = await runFuzzer(paths, "pcap-readers", bundle, { seconds: 4 });
-      expect(r.findings).toEqual([]);
-      expect(r.executions).toBeGreaterThan(100);
-      expect(r.coverageLast).toBeGreaterThan(0);
-      expect(r.dictionary).toMatch(/pcap-readers\.dict$/);
-      const d = await distillCorpus(paths, "pcap-readers", { maxReplayMs: 100_000 });
-      expect(d.method).toBe("coverage");
-      expect(d.failing).toEqual([]);
-      // Within an unbinding budget nothing that adds coverage is lost.
-      expect(d.features!.kept).toBe(d.features!.before);
-      expect(d.kept).toBeLessThanOrEqual(r.corpusFiles);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 120_000);
-
-  withJazzer("instruments only the code a Xen target names: one module per file, the world around it left out", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "netlab-runner-test-"));
-    try {
-      const paths: FuzzPaths = { ...defaultFuzzPaths(root), buildDir: path.join(dir, "build"), corporaDir: path.join(dir, "corpora") };
-      const bundle = await bundleTarget(paths, "blkfront-hostile");
-      const tree = path.join(paths.buildDir, "blkfront-hostile.tree");
-      expect(existsSync(path.join(tree, "xen-sim/blk/blkfront.cjs"))).toBe(true);
-      expect(existsSync(path.join(tree, "xen-sim/ring/ring.cjs"))).toBe(true);
-      expect(existsSync(path.join(tree, "harness/fuzz/targets/blkfront-hostile.cjs"))).toBe(true);
-      expect(existsSync(path.join(tree, "xen-sim/xenstore/server.noinst.cjs"))).toBe(true);
-      expect(existsSync(path.join(tree, "xen-sim/hypervisor/hypervisor.noinst.cjs"))).toBe(true);
-      mkdirSync(path.join(paths.corporaDir, "blkfront-hostile"), { recursive: true });
-      writeFileSync(path.join(paths.corporaDir, "blkfront-hostile", "seed"), Uint8Array.from([1, 0, 0, 8, 0, 16, 4, 0, 0, 0, 1, 0, 0]));
-      const r = await runFuzzer(paths, "blkfront-hostile", bundle, { seconds: 3, saveNewInputs: false });
-      expect(r.findings).toEqual([]);
-      expect(r.executions).toBeGreaterThan(10);
-      // The whole bundle has ~1,650 edges reached by this seed's neighbourhood; the driver, ring,
-      // ABI and xenbus code alone a third of that.
-      expect(r.coverageLast).toBeGreaterThan(100);
-      expect(r.coverageLast).toBeLessThan(1000);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 90_000);
+  withJazzer(
+    "instruments only the code a Xen target names: one module per file, the world around it left out",
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "netlab-runner-test-"));
+      try {
+        const paths: FuzzPaths = { ...defaultFuzzPaths(root), buildDir: path.join(dir, "build"), corporaDir: path.join(dir, "corpora") };
+        const bundle = await bundleTarget(paths, "blkfront-hostile");
+        const tree = path.join(paths.buildDir, "blkfront-hostile.tree");
+        expect(existsSync(path.join(tree, "xen-sim/blk/blkfront.cjs"))).toBe(true);
+        expect(existsSync(path.join(tree, "xen-sim/ring/ring.cjs"))).toBe(true);
+        expect(existsSync(path.join(tree, "harness/fuzz/targets/blkfront-hostile.cjs"))).toBe(true);
+        expect(existsSync(path.join(tree, "xen-sim/xenstore/server.noinst.cjs"))).toBe(true);
+        expect(existsSync(path.join(tree, "xen-sim/hypervisor/hypervisor.noinst.cjs"))).toBe(true);
+        mkdirSync(path.join(paths.corporaDir, "blkfront-hostile"), { recursive: true });
+        writeFileSync(path.join(paths.corporaDir, "blkfront-hostile", "seed"), Uint8Array.from([1, 0, 0, 8, 0, 16, 4, 0, 0, 0, 1, 0, 0]));
+        const r = await runFuzzer(paths, "blkfront-hostile", bundle, { seconds: 3, saveNewInputs: false });
+        expect(r.findings).toEqual([]);
+        expect(r.executions).toBeGreaterThan(10);
+        // The whole bundle has ~1,650 edges reached by this seed's neighbourhood; the driver, ring,
+        // ABI and xenbus code alone a third of that.
+        expect(r.coverageLast).toBeGreaterThan(100);
+        expect(r.coverageLast).toBeLessThan(1000);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    90_000,
+  );
 });
 
 describe("fuzz dictionaries", () => {
   const dir = path.join(root, "harness/fuzz/dicts");
   for (const f of readdirSync(dir)) {
     it(`${f} is in libFuzzer's dictionary format`, () => {
-      const bad = readFileSync(path.join(dir, f), "utf8").split("\n")
+      const bad = readFileSync(path.join(dir, f), "utf8")
+        .split("\n")
         .filter((l) => l.trim() !== "" && !l.startsWith("#") && !/^([A-Za-z0-9_]+=)?"([^"\\]|\\\\|\\"|\\x[0-9a-fA-F]{2})*"$/.test(l));
       expect(bad).toEqual([]);
     });

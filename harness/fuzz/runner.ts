@@ -147,7 +147,8 @@ async function instrumentOnly(entry: string): Promise<readonly string[] | undefi
  * Promise (checked in a child process), else "sync".
  */
 export function targetMode(bundle: string, probe: Uint8Array = new Uint8Array(0)): "sync" | "async" {
-  const script = `const t=require(${JSON.stringify(path.resolve(bundle))});let m=t.mode;` +
+  const script =
+    `const t=require(${JSON.stringify(path.resolve(bundle))});let m=t.mode;` +
     `if(m!=="sync"&&m!=="async"){if(t.fuzz&&t.fuzz.constructor&&t.fuzz.constructor.name==="AsyncFunction")m="async";` +
     `else{let r;try{r=t.fuzz(Buffer.from(require("fs").readFileSync(0)))}catch{}` +
     `m=r!==null&&typeof r==="object"&&typeof r.then==="function"?"async":"sync";if(m==="async")r.then(undefined,()=>{})}}` +
@@ -192,7 +193,9 @@ export function chooseEngine(paths: FuzzPaths, prefer?: "jazzer" | "jsfuzz"): Pr
     check = probeJazzer(paths);
     engineChecks.set(key, check);
   }
-  return check.then((c) => (prefer === "jazzer" && c.engine !== "jazzer" ? Promise.reject(new NetlabError("ERR_NO_JAZZER", `Jazzer.js does not run here: ${c.note}`)) : c));
+  return check.then((c) =>
+    prefer === "jazzer" && c.engine !== "jazzer" ? Promise.reject(new NetlabError("ERR_NO_JAZZER", `Jazzer.js does not run here: ${c.note}`)) : c,
+  );
 }
 
 async function probeJazzer(paths: FuzzPaths): Promise<EngineChoice> {
@@ -211,7 +214,12 @@ async function probeJazzer(paths: FuzzPaths): Promise<EngineChoice> {
     const env = jazzerEnv(paths);
     const r = await runChild(process.execPath, [cli, target, "--sync", "--", "-runs=20", `-artifact_prefix=${dir}/`], { cwd: dir, env, timeoutMs: 60_000 });
     if (r.code === 0 && /Done 20 runs/.test(r.output)) return { engine: "jazzer", env, jazzerCli: cli };
-    const why = r.output.split("\n").map((l) => l.trim()).filter((l) => /error|GLIBC|cannot|not found|undefined symbol/i.test(l)).slice(-1)[0] ?? `exit ${r.code ?? r.signal}`;
+    const why =
+      r.output
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => /error|GLIBC|cannot|not found|undefined symbol/i.test(l))
+        .slice(-1)[0] ?? `exit ${r.code ?? r.signal}`;
     const hint = jazzerShim(paths) === undefined ? " (npm run setup builds a glibc shim for it)" : "";
     return { engine: "jsfuzz", note: `falling back to jsfuzz: Jazzer.js does not load here${hint}: ${why.slice(0, 200)}`, env: process.env };
   } finally {
@@ -219,15 +227,30 @@ async function probeJazzer(paths: FuzzPaths): Promise<EngineChoice> {
   }
 }
 
-function runChild(cmd: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; signal: string | null; output: string }> {
+function runChild(
+  cmd: string,
+  args: string[],
+  o: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+): Promise<{ code: number | null; signal: string | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: o.cwd, env: o.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let output = "";
-    const add = (c: Buffer): void => { output = (output + c.toString("utf8")).slice(-20_000); };
+    const add = (c: Buffer): void => {
+      output = (output + c.toString("utf8")).slice(-20_000);
+    };
     child.stdout.on("data", add);
     child.stderr.on("data", add);
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* gone */ } }, o.timeoutMs);
-    child.on("close", (code, signal) => { clearTimeout(timer); resolve({ code, signal, output }); });
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }, o.timeoutMs);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
   });
 }
 
@@ -341,7 +364,10 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir)) {
       const p = path.join(dir, f);
-      if (statSync(p).isFile() && !copiedIn.has(f)) { copyFileSync(p, path.join(work, f)); copiedIn.add(f); }
+      if (statSync(p).isFile() && !copiedIn.has(f)) {
+        copyFileSync(p, path.join(work, f));
+        copiedIn.add(f);
+      }
     }
     // Minimized findings are seeds too, from a copy (a finding's input is dropped before a restart).
     const reg = path.join(dir, "regressions");
@@ -366,16 +392,38 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
   // loaded and instrumented; jsfuzz: its spawn), so that start-up is not fuzzing time.
   const clock: EngineClock = {};
   const elapsed = (): number => (clock.start === undefined ? 0 : (performance.now() - clock.start) / 1000);
-  let executions = 0, coverageFirst = -1, coverageLast = 0, lastRate = 0, startupSeconds = -1;
+  let executions = 0,
+    coverageFirst = -1,
+    coverageLast = 0,
+    lastRate = 0,
+    startupSeconds = -1;
   const findings: Omit<FuzzFinding, "file">[] = [];
   const signatures = new Set<string>();
   let restarts = 0;
   for (;;) {
     const remaining = options.seconds - elapsed();
     if ((remaining < 1 && restarts > 0) || options.signal?.aborted === true) break;
-    const seg = choice.engine === "jazzer"
-      ? await jazzerSegment(choice, harness, work, extraDirs, artifacts, { seconds: Math.max(1, Math.round(remaining)), perInput, rss, mode, ...(dictionary === undefined ? {} : { dictionary }), extra: options.libFuzzerArgs ?? [], onLine: options.onLine, clock, signal: options.signal })
-      : await jsfuzzSegment(paths, harness, work, artifacts, { seconds: Math.max(1, remaining), perInput, rss, onLine: options.onLine, clock, signal: options.signal });
+    const seg =
+      choice.engine === "jazzer"
+        ? await jazzerSegment(choice, harness, work, extraDirs, artifacts, {
+            seconds: Math.max(1, Math.round(remaining)),
+            perInput,
+            rss,
+            mode,
+            ...(dictionary === undefined ? {} : { dictionary }),
+            extra: options.libFuzzerArgs ?? [],
+            onLine: options.onLine,
+            clock,
+            signal: options.signal,
+          })
+        : await jsfuzzSegment(paths, harness, work, artifacts, {
+            seconds: Math.max(1, remaining),
+            perInput,
+            rss,
+            onLine: options.onLine,
+            clock,
+            signal: options.signal,
+          });
     restarts++;
     executions += seg.executions;
     if (seg.coverageFirst > 0 && coverageFirst < 0) coverageFirst = seg.coverageFirst;
@@ -386,7 +434,8 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     // libFuzzer replays the corpus first: drop the inputs that failed so a restart gets past them.
     const failed = new Set(seg.findings.flatMap((f) => (f.input === undefined ? [] : [sha1(f.input)])));
     if (failed.size > 0) {
-      for (const d of [work, ...extraDirs]) for (const f of readdirSync(d)) if (failed.has(sha1(readFileSync(path.join(d, f))))) rmSync(path.join(d, f), { force: true });
+      for (const d of [work, ...extraDirs])
+        for (const f of readdirSync(d)) if (failed.has(sha1(readFileSync(path.join(d, f))))) rmSync(path.join(d, f), { force: true });
     }
     for (const f of seg.findings) {
       const sig = findingSignature(f);
@@ -397,7 +446,7 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     }
     if (seg.findings.length === 0 || options.stopOnFirstFinding === true) break;
     // The same bug again and again (or an engine that cannot start): stop rather than spin.
-    if (!fresh || restarts >= 12 || seg.executions === 0 && seg.findings.every((f) => f.input === undefined)) break;
+    if (!fresh || restarts >= 12 || (seg.executions === 0 && seg.findings.every((f) => f.input === undefined))) break;
   }
   const seconds = elapsed();
 
@@ -415,7 +464,10 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
       writeFileSync(file, f.input);
       return { ...f, file };
     }
-    const small = f.kind === "oom" ? f.input : minimize(harness, f.input, f.kind === "timeout" ? "hang" : "crash", f.kind === "timeout" ? 8 : 150, Math.min(perInput * 1000, 3000));
+    const small =
+      f.kind === "oom"
+        ? f.input
+        : minimize(harness, f.input, f.kind === "timeout" ? "hang" : "crash", f.kind === "timeout" ? 8 : 150, Math.min(perInput * 1000, 3000));
     const file = `${kindWord}-${createHash("sha256").update(small).digest("hex").slice(0, 16)}`;
     const known = path.join(corpus, "open", file);
     if (existsSync(known)) return { ...f, file: known };
@@ -432,15 +484,24 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
   const corpusFiles = save && existsSync(corpus) ? countFiles(corpus) : countFilesSafe(work) || before;
   const first = unique.reduce<number | undefined>((a, f) => (a === undefined || f.seconds < a ? f.seconds : a), undefined);
   return {
-    target: name, seconds, executions, newInputs: save ? corpusFiles - before : 0,
+    target: name,
+    seconds,
+    executions,
+    newInputs: save ? corpusFiles - before : 0,
     execsPerSecond: lastRate || Math.round(executions / Math.max(seconds, 0.001)),
-    coverageFirst: Math.max(coverageFirst, 0), coverageLast, corpusFiles,
+    coverageFirst: Math.max(coverageFirst, 0),
+    coverageLast,
+    corpusFiles,
     crashes: unique.map((f) => f.file).filter((f): f is string => f !== undefined),
     hang: unique.some((f) => f.kind === "timeout"),
-    engine: choice.engine, ...(first === undefined ? {} : { firstFindingSeconds: first }),
+    engine: choice.engine,
+    ...(first === undefined ? {} : { firstFindingSeconds: first }),
     findingInputs: unique.map((f) => f.input).filter((x): x is Uint8Array => x !== undefined),
-    findings: unique.map(({ duplicate: _d, ...f }: FuzzFinding & { duplicate?: boolean }) => f), startupSeconds: Math.max(0, startupSeconds), mode,
-    ...(choice.note === undefined ? {} : { engineNote: choice.note }), ...(dictionary === undefined || choice.engine !== "jazzer" ? {} : { dictionary }),
+    findings: unique.map(({ duplicate: _d, ...f }: FuzzFinding & { duplicate?: boolean }) => f),
+    startupSeconds: Math.max(0, startupSeconds),
+    mode,
+    ...(choice.note === undefined ? {} : { engineNote: choice.note }),
+    ...(dictionary === undefined || choice.engine !== "jazzer" ? {} : { dictionary }),
   };
 }
 
@@ -455,7 +516,9 @@ function findingSignature(f: Omit<FuzzFinding, "file">): string {
 }
 
 /** When the first engine process of a run started fuzzing (performance.now()). */
-interface EngineClock { start?: number }
+interface EngineClock {
+  start?: number;
+}
 
 interface Segment {
   executions: number;
@@ -475,48 +538,131 @@ export const HARNESS_SUFFIX = ".fuzz-harness.cjs";
  * prototype-pollution detector is replaced by the harness's own check after each input
  * (replay.ts checkPrototypes: the same prototypes, without copying every property per input).
  */
-export const JAZZER_ENGINE_ARGS = ["--includes=*", "--excludes=node_modules", `--excludes=${HARNESS_SUFFIX}`, `--excludes=${UNINSTRUMENTED_SUFFIX}`, "--disable_bug_detectors=prototype-pollution"];
+export const JAZZER_ENGINE_ARGS = [
+  "--includes=*",
+  "--excludes=node_modules",
+  `--excludes=${HARNESS_SUFFIX}`,
+  `--excludes=${UNINSTRUMENTED_SUFFIX}`,
+  "--disable_bug_detectors=prototype-pollution",
+];
 
 async function jazzerSegment(
-  choice: EngineChoice, harness: string, work: string, extraDirs: string[], artifacts: string,
-  o: { seconds: number; perInput: number; rss: number; mode: "sync" | "async"; dictionary?: string; extra: string[]; onLine: ((line: string, pid?: number) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
+  choice: EngineChoice,
+  harness: string,
+  work: string,
+  extraDirs: string[],
+  artifacts: string,
+  o: {
+    seconds: number;
+    perInput: number;
+    rss: number;
+    mode: "sync" | "async";
+    dictionary?: string;
+    extra: string[];
+    onLine: ((line: string, pid?: number) => void) | undefined;
+    clock: EngineClock;
+    signal: AbortSignal | undefined;
+  },
 ): Promise<Segment> {
   const args = [
-    choice.jazzerCli!, harness, work, ...extraDirs, ...(o.mode === "sync" ? ["--sync"] : []), `--timeout=${o.perInput * 1000}`, ...JAZZER_ENGINE_ARGS, "--",
-    `-max_total_time=${o.seconds}`, `-rss_limit_mb=${o.rss}`, `-malloc_limit_mb=${o.rss}`, `-artifact_prefix=${artifacts}/`,
-    "-print_final_stats=1", ...(o.dictionary === undefined ? [] : [`-dict=${o.dictionary}`]), ...o.extra,
+    choice.jazzerCli!,
+    harness,
+    work,
+    ...extraDirs,
+    ...(o.mode === "sync" ? ["--sync"] : []),
+    `--timeout=${o.perInput * 1000}`,
+    ...JAZZER_ENGINE_ARGS,
+    "--",
+    `-max_total_time=${o.seconds}`,
+    `-rss_limit_mb=${o.rss}`,
+    `-malloc_limit_mb=${o.rss}`,
+    `-artifact_prefix=${artifacts}/`,
+    "-print_final_stats=1",
+    ...(o.dictionary === undefined ? [] : [`-dict=${o.dictionary}`]),
+    ...o.extra,
   ];
   // Hard stop from outside: the run, start-up, one input's timeout and libFuzzer's report.
-  return engineSegment(process.execPath, args, choice.env, path.dirname(harness), (o.seconds + o.perInput + 60) * 1000, artifacts, o.onLine, o.clock, "jazzer", undefined, o.signal);
+  return engineSegment(
+    process.execPath,
+    args,
+    choice.env,
+    path.dirname(harness),
+    (o.seconds + o.perInput + 60) * 1000,
+    artifacts,
+    o.onLine,
+    o.clock,
+    "jazzer",
+    undefined,
+    o.signal,
+  );
 }
 
 async function jsfuzzSegment(
-  paths: FuzzPaths, harness: string, work: string, artifacts: string,
-  o: { seconds: number; perInput: number; rss: number; onLine: ((line: string, pid?: number) => void) | undefined; clock: EngineClock; signal: AbortSignal | undefined },
+  paths: FuzzPaths,
+  harness: string,
+  work: string,
+  artifacts: string,
+  o: {
+    seconds: number;
+    perInput: number;
+    rss: number;
+    onLine: ((line: string, pid?: number) => void) | undefined;
+    clock: EngineClock;
+    signal: AbortSignal | undefined;
+  },
 ): Promise<Segment> {
   const require = createRequire(import.meta.url);
   const jsfuzzMain = require.resolve("jsfuzz/build/src/index.js");
   const crashPath = path.join(artifacts, "crash-jsfuzz");
   rmSync(crashPath, { force: true });
   const args = [
-    jsfuzzMain, path.relative(paths.root, harness), work,
+    jsfuzzMain,
+    path.relative(paths.root, harness),
+    work,
     // jsfuzz counts the worker's start-up (instrumenting the bundle) against the first input.
-    "--timeout", String(Math.max(o.perInput, 30)), "--rss-limit-mb", String(o.rss), "--exact-artifact-path", crashPath,
+    "--timeout",
+    String(Math.max(o.perInput, 30)),
+    "--rss-limit-mb",
+    String(o.rss),
+    "--exact-artifact-path",
+    crashPath,
   ];
   return engineSegment(process.execPath, args, process.env, paths.root, o.seconds * 1000, artifacts, o.onLine, o.clock, "jsfuzz", crashPath, o.signal);
 }
 
 /** Runs one engine process in its own process group until it ends or `killAfterMs`; parses its output. */
 function engineSegment(
-  cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, killAfterMs: number, artifacts: string,
-  onLine: ((line: string, pid?: number) => void) | undefined, clock: EngineClock, engine: "jazzer" | "jsfuzz", jsfuzzCrash?: string, abortSignal?: AbortSignal,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  killAfterMs: number,
+  artifacts: string,
+  onLine: ((line: string, pid?: number) => void) | undefined,
+  clock: EngineClock,
+  engine: "jazzer" | "jsfuzz",
+  jsfuzzCrash?: string,
+  abortSignal?: AbortSignal,
 ): Promise<Segment> {
   return new Promise((resolve) => {
     const spawnedAt = performance.now();
     if (engine === "jsfuzz") clock.start ??= spawnedAt;
     const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const killGroup = (): void => { try { if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL"); } catch { /* already gone */ } };
-    let executions = 0, coverageFirst = -1, coverageLast = 0, rate = 0, startupSeconds = -1, killedByUs = false, jsfuzzTimeout = false, finalExecs = -1;
+    const killGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    };
+    let executions = 0,
+      coverageFirst = -1,
+      coverageLast = 0,
+      rate = 0,
+      startupSeconds = -1,
+      killedByUs = false,
+      jsfuzzTimeout = false,
+      finalExecs = -1;
     const findings: Omit<FuzzFinding, "file">[] = [];
     const tail: string[] = [];
     let pending = "";
@@ -549,7 +695,13 @@ function engineSegment(
         if (art) {
           const file = art[1]!;
           const base = path.basename(file);
-          const kind = base.startsWith("timeout-") ? "timeout" : base.startsWith("oom-") ? "oom" : /fuzz target exited/.test(tail.join("\n")) ? "exit" : "crash";
+          const kind = base.startsWith("timeout-")
+            ? "timeout"
+            : base.startsWith("oom-")
+              ? "oom"
+              : /fuzz target exited/.test(tail.join("\n"))
+                ? "exit"
+                : "crash";
           const input = existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
           findings.push({ kind, seconds: now(), message: reportOf(tail), ...(input === undefined ? {} : { input }) });
         }
@@ -557,8 +709,14 @@ function engineSegment(
     };
     child.stdout.on("data", onChunk);
     child.stderr.on("data", onChunk);
-    const timer = setTimeout(() => { killedByUs = true; killGroup(); }, killAfterMs);
-    const abort = (): void => { killedByUs = true; killGroup(); };
+    const timer = setTimeout(() => {
+      killedByUs = true;
+      killGroup();
+    }, killAfterMs);
+    const abort = (): void => {
+      killedByUs = true;
+      killGroup();
+    };
     if (abortSignal?.aborted === true) abort();
     abortSignal?.addEventListener("abort", abort);
     process.once("exit", killGroup);
@@ -573,7 +731,11 @@ function engineSegment(
         rmSync(jsfuzzCrash, { force: true });
       } else if (findings.length === 0 && !killedByUs && (code !== 0 || signal !== null) && !(engine === "jsfuzz" && signal === "SIGKILL")) {
         // The engine ended on its own with no artifact: a worker death is a finding, not a quiet end.
-        findings.push({ kind: "exit", seconds: now(), message: `${engine} exited on its own (${signal ?? `code ${code}`}) without writing an input\n${tail.slice(-20).join("\n")}` });
+        findings.push({
+          kind: "exit",
+          seconds: now(),
+          message: `${engine} exited on its own (${signal ?? `code ${code}`}) without writing an input\n${tail.slice(-20).join("\n")}`,
+        });
       }
       void artifacts;
       resolve({ executions, coverageFirst, coverageLast, execsPerSecond: rate, startupSeconds, findings });
@@ -583,7 +745,11 @@ function engineSegment(
 
 function reportOf(tail: string[]): string {
   const start = tail.findIndex((l) => /Uncaught Exception|ERROR:|==\d+==|Error:|Crash|crash/.test(l));
-  return tail.slice(start < 0 ? Math.max(0, tail.length - 20) : start).filter((l) => !/^0x[0-9a-f]{2},/.test(l)).slice(0, 30).join("\n");
+  return tail
+    .slice(start < 0 ? Math.max(0, tail.length - 20) : start)
+    .filter((l) => !/^0x[0-9a-f]{2},/.test(l))
+    .slice(0, 30)
+    .join("\n");
 }
 
 /**
@@ -591,11 +757,21 @@ function reportOf(tail: string[]): string {
  * new inputs and findings.
  */
 export async function runJsfuzz(
-  paths: FuzzPaths, name: string, bundle: string,
-  options: { seconds: number; perInputTimeoutSeconds?: number; rssLimitMb?: number; worker?: number; onLine?: (line: string) => void; engine?: "jazzer" | "jsfuzz" },
+  paths: FuzzPaths,
+  name: string,
+  bundle: string,
+  options: {
+    seconds: number;
+    perInputTimeoutSeconds?: number;
+    rssLimitMb?: number;
+    worker?: number;
+    onLine?: (line: string) => void;
+    engine?: "jazzer" | "jsfuzz";
+  },
 ): Promise<FuzzRunResult> {
   return runFuzzer(paths, name, bundle, {
-    seconds: options.seconds, engine: options.engine ?? "jsfuzz",
+    seconds: options.seconds,
+    engine: options.engine ?? "jsfuzz",
     ...(options.perInputTimeoutSeconds === undefined ? {} : { perInputTimeoutSeconds: options.perInputTimeoutSeconds }),
     ...(options.rssLimitMb === undefined ? {} : { rssLimitMb: options.rssLimitMb }),
     ...(options.onLine === undefined ? {} : { onLine: options.onLine }),
@@ -606,11 +782,13 @@ export async function runJsfuzz(
 export function savedInputs(paths: FuzzPaths, name: string): string[] {
   const walk = (dir: string): string[] => {
     if (!existsSync(dir)) return [];
-    return readdirSync(dir).sort().flatMap((f) => {
-      const p = path.join(dir, f);
-      if (statSync(p).isDirectory()) return f === "open" ? [] : walk(p);
-      return [p];
-    });
+    return readdirSync(dir)
+      .sort()
+      .flatMap((f) => {
+        const p = path.join(dir, f);
+        if (statSync(p).isDirectory()) return f === "open" ? [] : walk(p);
+        return [p];
+      });
   };
   return walk(path.join(paths.corporaDir, name));
 }
@@ -619,13 +797,23 @@ export function savedInputs(paths: FuzzPaths, name: string): string[] {
  * Replays every saved input of a target (and a few fixed degenerate inputs) in a child process
  * with `timeoutMs` per input enforced from outside; see replay.ts.
  */
-export async function replayCorpus(paths: FuzzPaths, name: string, options: { timeoutMs?: number; bundle?: string; files?: string[]; degenerate?: boolean } = {}): Promise<{ mode: "sync" | "async"; outcomes: ReplayOutcome[] }> {
-  const bundle = options.bundle ?? await bundleTarget(paths, name, path.join(mkdtempSync(path.join(paths.buildDir, `replay-${name}-`)), `${name}.cjs`));
+export async function replayCorpus(
+  paths: FuzzPaths,
+  name: string,
+  options: { timeoutMs?: number; bundle?: string; files?: string[]; degenerate?: boolean } = {},
+): Promise<{ mode: "sync" | "async"; outcomes: ReplayOutcome[] }> {
+  const bundle = options.bundle ?? (await bundleTarget(paths, name, path.join(mkdtempSync(path.join(paths.buildDir, `replay-${name}-`)), `${name}.cjs`)));
   try {
     const files = options.files ?? savedInputs(paths, name);
     const inputs: ReplayInput[] = files.map((f) => ({ label: path.relative(paths.root, f), file: f }));
     if (options.degenerate !== false) {
-      for (const [label, data] of [["(empty input)", Buffer.alloc(0)], ["(1 zero byte)", Buffer.alloc(1)], ["(64 x 0xff)", Buffer.alloc(64, 0xff)], ["(2000 zero bytes)", Buffer.alloc(2000, 0)]] as const) inputs.push({ label, data });
+      for (const [label, data] of [
+        ["(empty input)", Buffer.alloc(0)],
+        ["(1 zero byte)", Buffer.alloc(1)],
+        ["(64 x 0xff)", Buffer.alloc(64, 0xff)],
+        ["(2000 zero bytes)", Buffer.alloc(2000, 0)],
+      ] as const)
+        inputs.push({ label, data });
     }
     const mode = targetMode(bundle, files[0] === undefined ? undefined : readFileSync(files[0]));
     const outcomes = await replayInputs(bundle, mode, inputs, { timeoutMs: options.timeoutMs ?? 10_000, workDir: path.dirname(bundle) });
@@ -657,7 +845,11 @@ export interface DistillResult {
  * Jazzer.js: seeds and the oldest inputs first. Inputs that fail on replay (exceptions, hangs) are
  * kept and returned. corpora/<name>/regressions/ and open/ are never touched.
  */
-export async function distillCorpus(paths: FuzzPaths, name: string, options: { maxBytes?: number; maxReplayMs?: number; timeoutMs?: number; engine?: "jazzer" | "jsfuzz" } = {}): Promise<DistillResult> {
+export async function distillCorpus(
+  paths: FuzzPaths,
+  name: string,
+  options: { maxBytes?: number; maxReplayMs?: number; timeoutMs?: number; engine?: "jazzer" | "jsfuzz" } = {},
+): Promise<DistillResult> {
   const maxBytes = options.maxBytes ?? 400_000;
   const maxReplayMs = options.maxReplayMs ?? 700;
   const dir = path.join(paths.corporaDir, name);
@@ -677,12 +869,21 @@ export async function distillCorpus(paths: FuzzPaths, name: string, options: { m
     let keep: Set<string>;
     let method: "coverage" | "age" = "age";
     let features: { before: number; kept: number } | undefined;
-    const features0 = choice.engine === "jazzer" ? await mergeFeatures(choice, bundle, files.map((x) => x.p).filter((p) => !failing.includes(p)), scratch) : undefined;
+    const features0 =
+      choice.engine === "jazzer"
+        ? await mergeFeatures(
+            choice,
+            bundle,
+            files.map((x) => x.p).filter((p) => !failing.includes(p)),
+            scratch,
+          )
+        : undefined;
     if (features0 !== undefined) {
       method = "coverage";
       keep = new Set(failing);
       const covered = new Set<number>();
-      let replay = 0, bytes = 0;
+      let replay = 0,
+        bytes = 0;
       const take = (p: string): void => {
         keep.add(p);
         for (const ft of features0.get(p) ?? []) covered.add(ft);
@@ -694,7 +895,9 @@ export async function distillCorpus(paths: FuzzPaths, name: string, options: { m
       for (const fts of features0.values()) for (const ft of fts) all.add(ft);
       const candidates = files.filter((x) => !keep.has(x.p) && features0.has(x.p));
       for (;;) {
-        let best: (typeof candidates)[number] | undefined, bestScore = 0, bestGain = 0;
+        let best: (typeof candidates)[number] | undefined,
+          bestScore = 0,
+          bestGain = 0;
         const tight = replay > maxReplayMs / 2;
         for (const x of candidates) {
           if (keep.has(x.p)) continue;
@@ -704,7 +907,11 @@ export async function distillCorpus(paths: FuzzPaths, name: string, options: { m
           const cost = ms.get(x.p) ?? 1;
           if (replay + cost > maxReplayMs || bytes + x.st.size > maxBytes) continue;
           const score = tight ? gain / Math.max(cost, 0.05) : gain;
-          if (score > bestScore || (score === bestScore && best !== undefined && x.st.size < best.st.size)) { best = x; bestScore = score; bestGain = gain; }
+          if (score > bestScore || (score === bestScore && best !== undefined && x.st.size < best.st.size)) {
+            best = x;
+            bestScore = score;
+            bestGain = gain;
+          }
         }
         if (best === undefined || bestGain === 0) break;
         take(best.p);
@@ -712,7 +919,8 @@ export async function distillCorpus(paths: FuzzPaths, name: string, options: { m
       features = { before: all.size, kept: covered.size };
     } else {
       keep = new Set(failing);
-      let replay = 0, bytes = 0;
+      let replay = 0,
+        bytes = 0;
       for (const x of files) {
         if (keep.has(x.p)) continue;
         if (replay > maxReplayMs || bytes + x.st.size > maxBytes) continue;
@@ -721,9 +929,15 @@ export async function distillCorpus(paths: FuzzPaths, name: string, options: { m
         bytes += x.st.size;
       }
     }
-    let removed = 0, bytes = 0, replayMs = 0;
+    let removed = 0,
+      bytes = 0,
+      replayMs = 0;
     for (const x of files) {
-      if (keep.has(x.p)) { bytes += x.st.size; replayMs += ms.get(x.p) ?? 0; continue; }
+      if (keep.has(x.p)) {
+        bytes += x.st.size;
+        replayMs += ms.get(x.p) ?? 0;
+        continue;
+      }
       rmSync(x.p, { force: true });
       removed++;
     }
@@ -739,20 +953,43 @@ export async function distillCorpus(paths: FuzzPaths, name: string, options: { m
  */
 export async function mergeFeatures(choice: EngineChoice, bundle: string, files: string[], scratch: string): Promise<Map<string, number[]> | undefined> {
   if (files.length === 0) return new Map();
-  const inputDir = path.join(scratch, "merge-in"), outDir = path.join(scratch, "merge-out"), control = path.join(scratch, "merge.control");
+  const inputDir = path.join(scratch, "merge-in"),
+    outDir = path.join(scratch, "merge-out"),
+    control = path.join(scratch, "merge.control");
   rmSync(inputDir, { recursive: true, force: true });
   mkdirSync(inputDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const byCopy = new Map<string, string>();
-  files.forEach((f, i) => { const c = path.join(inputDir, `${String(i).padStart(6, "0")}`); copyFileSync(f, c); byCopy.set(c, f); });
+  files.forEach((f, i) => {
+    const c = path.join(inputDir, `${String(i).padStart(6, "0")}`);
+    copyFileSync(f, c);
+    byCopy.set(c, f);
+  });
   const mode = targetMode(bundle, readFileSync(files[0]!));
   const harness = path.join(scratch, `merge${HARNESS_SUFFIX}`);
   writeFileSync(harness, harnessSource(bundle, mode));
-  const r = await runChild(process.execPath, [
-    choice.jazzerCli!, harness, outDir, inputDir, ...(mode === "sync" ? ["--sync"] : []), "--timeout=10000", ...JAZZER_ENGINE_ARGS, "--",
-    "-merge=1", `-merge_control_file=${control}`, "-rss_limit_mb=2048", `-artifact_prefix=${scratch}/`,
-  ], { cwd: scratch, env: choice.env, timeoutMs: 300_000 });
-  if (!existsSync(control)) { void r; return undefined; }
+  const r = await runChild(
+    process.execPath,
+    [
+      choice.jazzerCli!,
+      harness,
+      outDir,
+      inputDir,
+      ...(mode === "sync" ? ["--sync"] : []),
+      "--timeout=10000",
+      ...JAZZER_ENGINE_ARGS,
+      "--",
+      "-merge=1",
+      `-merge_control_file=${control}`,
+      "-rss_limit_mb=2048",
+      `-artifact_prefix=${scratch}/`,
+    ],
+    { cwd: scratch, env: choice.env, timeoutMs: 300_000 },
+  );
+  if (!existsSync(control)) {
+    void r;
+    return undefined;
+  }
   const lines = readFileSync(control, "utf8").split("\n");
   const n = Number(lines[0]);
   const names = lines.slice(2, 2 + n);
@@ -788,10 +1025,16 @@ export function reproduces(bundle: string, input: Uint8Array, timeoutMs = 5000):
       h = path.join(dir, "harness.cjs");
       writeFileSync(h, harnessSource(file, targetMode(file, input)));
     }
-    const script = `const t=require(${JSON.stringify(h)});` +
+    const script =
+      `const t=require(${JSON.stringify(h)});` +
       `const d=Buffer.from(require("fs").readFileSync(0));Promise.resolve().then(()=>t.fuzz(d)).then(()=>new Promise((r)=>setImmediate(r))).then(()=>{if(t.takeRejection)t.takeRejection()}).then(()=>process.exit(0),(e)=>{console.error(e&&e.stack||e);process.exit(1)})`;
     // Every costly oracle on (the fuzzing run samples them by input; a shrunk input must not escape them).
-    const r = spawnSync(process.execPath, ["-e", script], { input, timeout: timeoutMs, stdio: ["pipe", "ignore", "ignore"], env: { NETLAB_FUZZ_CHECK_ALL: "1", ...process.env } });
+    const r = spawnSync(process.execPath, ["-e", script], {
+      input,
+      timeout: timeoutMs,
+      stdio: ["pipe", "ignore", "ignore"],
+      env: { NETLAB_FUZZ_CHECK_ALL: "1", ...process.env },
+    });
     return r.status !== 0;
   } finally {
     rmSync(dir, { recursive: true, force: true });

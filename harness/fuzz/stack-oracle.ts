@@ -6,8 +6,18 @@ import { createRng, createVirtualClock, type VirtualClock } from "../../stack/ti
 import type { Frame, NetDevice } from "../../stack/link/types.ts";
 import { NO_OFFLOADS } from "../../stack/link/types.ts";
 import {
-  parseEthernet, ethernetHeaderLength, ETHERTYPE_ARP, ETHERTYPE_IPV4, parseArp, parseIpv4, parseIcmp,
-  parseUdp, IP_PROTOCOL_ICMP, IP_PROTOCOL_UDP, IP_PROTOCOL_TCP, ipv4HeaderLength,
+  parseEthernet,
+  ethernetHeaderLength,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  parseArp,
+  parseIpv4,
+  parseIcmp,
+  parseUdp,
+  IP_PROTOCOL_ICMP,
+  IP_PROTOCOL_UDP,
+  IP_PROTOCOL_TCP,
+  ipv4HeaderLength,
 } from "../../stack/wire/index.ts";
 import { parseTcp } from "../../stack/wire/tcp.ts";
 import { HOST_A_MAC, HOST_B_MAC } from "./samples.ts";
@@ -32,18 +42,34 @@ export function createFuzzStack(seed = 1): FuzzStack {
   const sent: Frame[] = [];
   let receive: (f: Frame) => void = () => {};
   const device: NetDevice = {
-    mac: HOST_B_MAC, mtu: 1500, offloads: NO_OFFLOADS,
-    send: (f) => { sent.push(f); checkEmitted(f.data); },
-    onReceive: (h) => { receive = h; },
+    mac: HOST_B_MAC,
+    mtu: 1500,
+    offloads: NO_OFFLOADS,
+    send: (f) => {
+      sent.push(f);
+      checkEmitted(f.data);
+    },
+    onReceive: (h) => {
+      receive = h;
+    },
   };
   const stack = createStack({ device, clock, rng: createRng(seed) }, { ipv4: { cidr: "192.0.2.2/24", gateway: "192.0.2.1" } });
   stack.arp.addStatic(0xc0000201, HOST_A_MAC);
   const echo = stack.udp.bind(7);
-  if (echo.ok) echo.value.onMessage((d) => { echo.value.sendTo(d.src, d.srcPort, d.payload); });
+  if (echo.ok)
+    echo.value.onMessage((d) => {
+      echo.value.sendTo(d.src, d.srcPort, d.payload);
+    });
   const listener = stack.tcp.listen(80);
-  if (listener.ok) listener.value.onConnection((s) => { s.onData((d) => s.write(d)); s.onEnd(() => s.end()); });
+  if (listener.ok)
+    listener.value.onConnection((s) => {
+      s.onData((d) => s.write(d));
+      s.onEnd(() => s.end());
+    });
   return {
-    stack, clock, sent,
+    stack,
+    clock,
+    sent,
     inject: (frame) => receive({ data: frame }),
     run(ms) {
       const until = clock.now() + ms;
@@ -55,7 +81,9 @@ export function createFuzzStack(seed = 1): FuzzStack {
 
 /** Throws if an emitted frame is malformed or carries a bad checksum. */
 export function checkEmitted(frame: Uint8Array): void {
-  const fail = (what: string): never => { throw new Error(`stack emitted a bad frame (${what}): ${Buffer.from(frame).toString("hex")}`); };
+  const fail = (what: string): never => {
+    throw new Error(`stack emitted a bad frame (${what}): ${Buffer.from(frame).toString("hex")}`);
+  };
   const eth = parseEthernet(frame);
   if (!eth.ok) fail(`ethernet ${eth.error}`);
   const ethValue = eth.ok ? eth.value : undefined;
@@ -73,7 +101,14 @@ export function checkEmitted(frame: Uint8Array): void {
   const ihl = ipv4HeaderLength(ip.value);
   const body = payload.subarray(ihl, ihl + ip.value.payloadLength);
   const { src, dst, protocol } = ip.value;
-  if (protocol === IP_PROTOCOL_ICMP) { const r = parseIcmp(body); if (!r.ok && r.error !== "unsupported-type") fail(`icmp ${r.error}`); }
-  else if (protocol === IP_PROTOCOL_UDP) { const r = parseUdp(body, src, dst); if (!r.ok) fail(`udp ${r.error}`); }
-  else if (protocol === IP_PROTOCOL_TCP) { const r = parseTcp(body, { src, dst }); if (!r.ok) fail(`tcp ${r.error}`); }
+  if (protocol === IP_PROTOCOL_ICMP) {
+    const r = parseIcmp(body);
+    if (!r.ok && r.error !== "unsupported-type") fail(`icmp ${r.error}`);
+  } else if (protocol === IP_PROTOCOL_UDP) {
+    const r = parseUdp(body, src, dst);
+    if (!r.ok) fail(`udp ${r.error}`);
+  } else if (protocol === IP_PROTOCOL_TCP) {
+    const r = parseTcp(body, { src, dst });
+    if (!r.ok) fail(`tcp ${r.error}`);
+  }
 }

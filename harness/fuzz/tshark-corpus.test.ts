@@ -12,9 +12,26 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createByteCollector, createPcapWriter } from "../../stack/link/pcap/index.ts";
 import {
-  ETHERTYPE_IPV4, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, ethernetHeaderLength, ipv4HeaderLength,
-  parseEthernet, parseIcmp, parseIpv4, parseUdp, ETHERTYPE_IPV6, parseIpv6, walkIpv6Chain, IPV6_NEXT_HEADER_ICMPV6,
-  IPV6_OPTION_ROUTER_ALERT, isNdpType, parseNdp, parseMld, parseIcmpv6, isMldType,
+  ETHERTYPE_IPV4,
+  IP_PROTOCOL_ICMP,
+  IP_PROTOCOL_TCP,
+  IP_PROTOCOL_UDP,
+  ethernetHeaderLength,
+  ipv4HeaderLength,
+  parseEthernet,
+  parseIcmp,
+  parseIpv4,
+  parseUdp,
+  ETHERTYPE_IPV6,
+  parseIpv6,
+  walkIpv6Chain,
+  IPV6_NEXT_HEADER_ICMPV6,
+  IPV6_OPTION_ROUTER_ALERT,
+  isNdpType,
+  parseNdp,
+  parseMld,
+  parseIcmpv6,
+  isMldType,
 } from "../../stack/wire/index.ts";
 import { parseTcp } from "../../stack/wire/tcp.ts";
 import { fixChecksums } from "./fixup.ts";
@@ -41,10 +58,14 @@ function netlabAccepts(frame: Uint8Array): boolean {
   const hl = ipv4HeaderLength(ip.value);
   const body = ipBytes.subarray(hl, hl + ip.value.payloadLength);
   switch (ip.value.protocol) {
-    case IP_PROTOCOL_TCP: return parseTcp(body, { src: ip.value.src, dst: ip.value.dst }).ok;
-    case IP_PROTOCOL_UDP: return parseUdp(body, ip.value.src, ip.value.dst).ok;
-    case IP_PROTOCOL_ICMP: return parseIcmp(body).ok;
-    default: return false;
+    case IP_PROTOCOL_TCP:
+      return parseTcp(body, { src: ip.value.src, dst: ip.value.dst }).ok;
+    case IP_PROTOCOL_UDP:
+      return parseUdp(body, ip.value.src, ip.value.dst).ok;
+    case IP_PROTOCOL_ICMP:
+      return parseIcmp(body).ok;
+    default:
+      return false;
   }
 }
 
@@ -67,7 +88,10 @@ function corpusFrames(): Array<{ name: string; frame: Uint8Array }> {
   const walk = (dir: string): void => {
     for (const f of readdirSync(dir)) {
       const p = path.join(dir, f);
-      if (statSync(p).isDirectory()) { if (f !== "open") walk(p); continue; }
+      if (statSync(p).isDirectory()) {
+        if (f !== "open") walk(p);
+        continue;
+      }
       const raw = new Uint8Array(readFileSync(p));
       // As the target does: the frame as is and with its checksums repaired.
       const fixed = raw.slice();
@@ -93,12 +117,24 @@ describe("wire-decode corpus against tshark", () => {
     try {
       const file = path.join(dir, "accepted.pcap");
       writeFileSync(file, bytes.bytes());
-      const fields = ["frame.number", "_ws.col.Info", "_ws.malformed", "ip.checksum.status", "tcp.checksum.status", "udp.checksum.status", "icmpv6.checksum.status", "_ws.expert.message", "_ws.expert.severity"];
-      const bad = tsharkFields(file, fields, `${TSHARK_WELLFORMED_FILTER} || icmpv6.checksum.status == "Bad"`).filter(([, , malformed, ipSum, tcpSum, udpSum, icmpv6Sum, messages, severities]) => {
-        if ((malformed ?? "") !== "" || [ipSum, tcpSum, udpSum, icmpv6Sum].some((x) => x === "0" || x === "Bad")) return true;
-        const sev = (severities ?? "").split(",").map(Number);
-        return (messages ?? "").split(",").some((m, k) => sev[k] !== undefined && sev[k]! >= EXPERT_ERROR && !TSHARK_STRICTER.has(m));
-      });
+      const fields = [
+        "frame.number",
+        "_ws.col.Info",
+        "_ws.malformed",
+        "ip.checksum.status",
+        "tcp.checksum.status",
+        "udp.checksum.status",
+        "icmpv6.checksum.status",
+        "_ws.expert.message",
+        "_ws.expert.severity",
+      ];
+      const bad = tsharkFields(file, fields, `${TSHARK_WELLFORMED_FILTER} || icmpv6.checksum.status == "Bad"`).filter(
+        ([, , malformed, ipSum, tcpSum, udpSum, icmpv6Sum, messages, severities]) => {
+          if ((malformed ?? "") !== "" || [ipSum, tcpSum, udpSum, icmpv6Sum].some((x) => x === "0" || x === "Bad")) return true;
+          const sev = (severities ?? "").split(",").map(Number);
+          return (messages ?? "").split(",").some((m, k) => sev[k] !== undefined && sev[k]! >= EXPERT_ERROR && !TSHARK_STRICTER.has(m));
+        },
+      );
       const named = bad.map(([n, info, , , , , , messages]) => `${accepted[Number(n) - 1]?.name ?? n}: ${info ?? ""} [${messages ?? ""}]`);
       expect(named, "frames netlab accepts that tshark calls malformed or bad").toEqual([]);
     } finally {

@@ -101,7 +101,10 @@ function handler(): Parameters<typeof createHttpServer>[1] {
   return (req, res) => {
     if (req.method === "PUT") {
       req.body.onData(() => {});
-      req.body.onEnd(() => { res.statusCode = 201; res.end(); });
+      req.body.onEnd(() => {
+        res.statusCode = 201;
+        res.end();
+      });
       return;
     }
     if (req.method !== "GET") {
@@ -131,7 +134,10 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
   const perWave = options.perWave ?? Infinity;
   const waveMs = options.waveMs ?? Infinity;
   const trickleMs = options.trickleMs ?? 10_000;
-  let open = 0, openedThisWave = 0, attackOpened = 0, credit = 0;
+  let open = 0,
+    openedThisWave = 0,
+    attackOpened = 0,
+    credit = 0;
   const afterError: number[] = [];
   /** Error-answer times of attack connections still open. */
   const openAfterError = new Set<{ at: number }>();
@@ -203,9 +209,16 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
     const s = r.value;
     let got = "";
     let done = false;
-    const deadline = clock.setTimer(t0 + fetchTimeoutMs, () => { if (!done) { done = true; s.destroy(); } });
+    const deadline = clock.setTimer(t0 + fetchTimeoutMs, () => {
+      if (!done) {
+        done = true;
+        s.destroy();
+      }
+    });
     s.onConnect(() => s.write(enc("GET / HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n")));
-    s.onData((d) => { got += String.fromCharCode(...d); });
+    s.onData((d) => {
+      got += String.fromCharCode(...d);
+    });
     s.onEnd(() => {
       s.end();
       if (done) return;
@@ -213,7 +226,12 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
       clock.cancel(deadline);
       if (got.startsWith("HTTP/1.1 200 ") && got.endsWith("hello\n".repeat(20))) latencies.push(clock.now() - t0);
     });
-    s.onClose(() => { if (!done) { done = true; clock.cancel(deadline); } });
+    s.onClose(() => {
+      if (!done) {
+        done = true;
+        clock.cancel(deadline);
+      }
+    });
   };
   clock.setTimer(options.fetchStartMs ?? 1_000, fetchOnce);
 

@@ -49,7 +49,11 @@ const patternByte = (n: number, i: number): number => (i * 131 + n * 17 + (i >>>
 
 const handler: HttpHandler = (req, res) => {
   const m = /^\/obj\/(\d+)\?bytes=(\d+)$/.exec(req.target);
-  if (!m) { res.statusCode = 404; res.end(); return; }
+  if (!m) {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
   const n = Number(m[1]);
   const size = Number(m[2]);
   // Even objects go out with Content-Length, odd ones chunked, so both framings are exercised.
@@ -60,7 +64,10 @@ const handler: HttpHandler = (req, res) => {
       const piece = new Uint8Array(Math.min(16 * 1024, size - at));
       for (let i = 0; i < piece.length; i++) piece[i] = patternByte(n, at + i);
       at += piece.length;
-      if (!res.write(piece)) { res.onDrain(pump); return; }
+      if (!res.write(piece)) {
+        res.onDrain(pump);
+        return;
+      }
     }
     res.end();
   };
@@ -70,7 +77,14 @@ const handler: HttpHandler = (req, res) => {
 /** Lets promise chains settle between virtual-time steps until `done` resolves. */
 async function drive(clock: VirtualClock, done: Promise<unknown>, maxSteps: number): Promise<void> {
   let finished = false;
-  void done.then(() => { finished = true; }, () => { finished = true; });
+  void done.then(
+    () => {
+      finished = true;
+    },
+    () => {
+      finished = true;
+    },
+  );
   for (let step = 0; step < maxSteps && !finished; step++) {
     for (let k = 0; k < 8 && !finished; k++) await Promise.resolve();
     if (finished) break;
@@ -90,9 +104,13 @@ export async function runHttpSimulation(o: HttpSimOptions = {}): Promise<HttpSim
   const impairments = { delayMs: o.delayMs ?? 1, loss: o.loss ?? 0 };
   const started = performance.now();
   const clock = createVirtualClock();
-  const link = createPointToPointLink({ clock, rng: createRng(seed) }, {
-    a: { mac: 0x020000000001, impairments }, b: { mac: 0x020000000002, impairments },
-  });
+  const link = createPointToPointLink(
+    { clock, rng: createRng(seed) },
+    {
+      a: { mac: 0x020000000001, impairments },
+      b: { mac: 0x020000000002, impairments },
+    },
+  );
   const a = createStack({ device: link.a, clock, rng: createRng(seed + 1) }, { name: "client", ipv4: { cidr: "192.0.2.1/24" } });
   const b = createStack({ device: link.b, clock, rng: createRng(seed + 2) }, { name: "server", ipv4: { cidr: "192.0.2.2/24" } });
   const server = createHttpServer({ clock }, handler, { maxPipelinedRequests: Math.max(16, pipeline) });
@@ -136,7 +154,11 @@ export async function runHttpSimulation(o: HttpSimOptions = {}): Promise<HttpSim
   clock.run(clock.now() + 10_000);
   return {
     ok: correct === requests,
-    requests, responses, correct, errors, bodyBytes,
+    requests,
+    responses,
+    correct,
+    errors,
+    bodyBytes,
     connections: server.stats.connections,
     retransmits: a.tcp.stats.retransmits + b.tcp.stats.retransmits,
     virtualMs: clock.now(),

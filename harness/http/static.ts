@@ -29,10 +29,22 @@ export interface StaticOptions {
 }
 
 const TYPES: Record<string, string> = {
-  html: "text/html; charset=utf-8", htm: "text/html; charset=utf-8", txt: "text/plain; charset=utf-8",
-  css: "text/css; charset=utf-8", js: "text/javascript; charset=utf-8", mjs: "text/javascript; charset=utf-8",
-  json: "application/json", svg: "image/svg+xml", png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg",
-  gif: "image/gif", ico: "image/x-icon", wasm: "application/wasm", pdf: "application/pdf", pcap: "application/vnd.tcpdump.pcap",
+  html: "text/html; charset=utf-8",
+  htm: "text/html; charset=utf-8",
+  txt: "text/plain; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  json: "application/json",
+  svg: "image/svg+xml",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  ico: "image/x-icon",
+  wasm: "application/wasm",
+  pdf: "application/pdf",
+  pcap: "application/vnd.tcpdump.pcap",
 };
 
 interface FileInfo {
@@ -55,7 +67,10 @@ export function parseRange(value: string, size: number): Range[] | "unsatisfiabl
     const spec = part.trim();
     if (spec === "") continue;
     const r = /^(\d*)-(\d*)$/.exec(spec);
-    if (!r || (r[1] === "" && r[2] === "")) { syntaxOk = false; break; }
+    if (!r || (r[1] === "" && r[2] === "")) {
+      syntaxOk = false;
+      break;
+    }
     if (r[1] === "") {
       const n = Number(r[2]);
       if (n > 0 && size > 0) out.push({ start: Math.max(0, size - n), end: size - 1 });
@@ -63,7 +78,10 @@ export function parseRange(value: string, size: number): Range[] | "unsatisfiabl
     }
     const start = Number(r[1]);
     const end = r[2] === "" ? size - 1 : Math.min(Number(r[2]), size - 1);
-    if (r[2] !== "" && Number(r[2]) < start) { syntaxOk = false; break; }
+    if (r[2] !== "" && Number(r[2]) < start) {
+      syntaxOk = false;
+      break;
+    }
     if (start < size) out.push({ start, end });
   }
   if (!syntaxOk) return null;
@@ -140,7 +158,9 @@ export function createStaticHandler(options: StaticOptions): HttpHandler {
     if (!st || !st.isFile()) return 404;
     const mtimeMs = Math.floor(st.mtimeMs);
     return {
-      path: real, size: st.size, mtimeMs,
+      path: real,
+      size: st.size,
+      mtimeMs,
       etag: `"${st.size.toString(16)}-${mtimeMs.toString(16)}"`,
       lastModified: formatHttpDate(mtimeMs),
     };
@@ -166,11 +186,15 @@ export function createStaticHandler(options: StaticOptions): HttpHandler {
     const lastModSec = Math.floor(f.mtimeMs / 1000);
     // RFC 9110 §13.2.2: evaluate preconditions in this order.
     const ifMatch = h.get("if-match");
-    if (ifMatch !== undefined ? !etagMatches(ifMatch, f.etag, false) : (() => {
-      const ius = h.get("if-unmodified-since");
-      const t = ius === undefined ? null : parseHttpDate(ius);
-      return t !== null && lastModSec > t / 1000;
-    })()) {
+    if (
+      ifMatch !== undefined
+        ? !etagMatches(ifMatch, f.etag, false)
+        : (() => {
+            const ius = h.get("if-unmodified-since");
+            const t = ius === undefined ? null : parseHttpDate(ius);
+            return t !== null && lastModSec > t / 1000;
+          })()
+    ) {
       plain(res, 412, "precondition failed");
       return;
     }
@@ -199,9 +223,7 @@ export function createStaticHandler(options: StaticOptions): HttpHandler {
       let honour = true;
       if (ifRange !== undefined) {
         // RFC 9110 §13.1.5: a strong ETag match, or an exact Last-Modified date.
-        honour = ifRange.trim().startsWith("\"") || ifRange.trim().startsWith("W/")
-          ? etagMatches(ifRange, f.etag, false)
-          : ifRange.trim() === f.lastModified;
+        honour = ifRange.trim().startsWith('"') || ifRange.trim().startsWith("W/") ? etagMatches(ifRange, f.etag, false) : ifRange.trim() === f.lastModified;
       }
       const ranges = honour ? parseRange(rangeHeader, f.size) : null;
       if (ranges === "unsatisfiable") {
@@ -237,10 +259,16 @@ export function createStaticHandler(options: StaticOptions): HttpHandler {
     const fh = await open(f.path, "r");
     let aborted = false;
     let wake: (() => void) | null = null;
-    res.onAbort(() => { aborted = true; wake?.(); });
+    res.onAbort(() => {
+      aborted = true;
+      wake?.();
+    });
     const send = async (bytes: Uint8Array): Promise<void> => {
       if (!res.write(bytes) && !aborted) {
-        await new Promise<void>((r) => { wake = r; res.onDrain(r); });
+        await new Promise<void>((r) => {
+          wake = r;
+          res.onDrain(r);
+        });
         wake = null;
       }
     };

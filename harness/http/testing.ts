@@ -19,7 +19,14 @@ import { createHttpServer, type HttpHandler, type HttpServer, type HttpServerOpt
  */
 export async function settle<T>(clock: VirtualClock, p: Promise<T>, maxStepMs = 0, maxTurns = 2_000_000): Promise<T> {
   let done = false;
-  p.then(() => { done = true; }, () => { done = true; });
+  p.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
   for (let i = 0; i < maxTurns && !done; i++) {
     await new Promise((r) => setImmediate(r));
     if (done) break;
@@ -49,14 +56,17 @@ export function createHttpPair(
   const clock = createVirtualClock();
   const server = createHttpServer({ clock }, handler, serverOptions);
   const serverSides: ByteStream[] = [];
-  const client = createHttpClient({
-    clock,
-    connect: () => {
-      const [c, s] = createStreamPair(clock, pairOptions);
-      serverSides.push(s);
-      server.handleConnection(s);
-      return ok(c);
+  const client = createHttpClient(
+    {
+      clock,
+      connect: () => {
+        const [c, s] = createStreamPair(clock, pairOptions);
+        serverSides.push(s);
+        server.handleConnection(s);
+        return ok(c);
+      },
     },
-  }, clientOptions);
+    clientOptions,
+  );
   return { clock, server, client, serverSides };
 }

@@ -122,10 +122,15 @@ export function describeTopologySvg(t: Topology): string {
   const width = MARGIN * 2 + (Math.max(...column.values()) - firstColumn + 1) * (BOX_W + COLUMN_GAP) - COLUMN_GAP;
   const svgHeight = Math.max(...columnHeights) + MARGIN;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${svgHeight}" viewBox="0 0 ${width} ${svgHeight}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${svgHeight}" viewBox="0 0 ${width} ${svgHeight}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${width}" height="${svgHeight}" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(`${t.name}: configuration graph`)}</text>`);
-  if (t.description !== undefined) out.push(`<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">${escapeXml(t.description.length > width / 6 ? `${t.description.slice(0, Math.floor(width / 6) - 3)}...` : t.description)}</text>`);
+  if (t.description !== undefined)
+    out.push(
+      `<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">${escapeXml(t.description.length > width / 6 ? `${t.description.slice(0, Math.floor(width / 6) - 3)}...` : t.description)}</text>`,
+    );
   const centre = (name: string): [number, number] => {
     const p = position.get(name)!;
     return [p.x + BOX_W / 2, p.y + p.h / 2];
@@ -139,18 +144,25 @@ export function describeTopologySvg(t: Topology): string {
     out.push(`<g class="link" data-link="${escapeXml(l.name ?? `link${i}`)}">`);
     out.push(`<line x1="${x1.toFixed(1)}" y1="${y1.toFixed(1)}" x2="${x2.toFixed(1)}" y2="${y2.toFixed(1)}" stroke="${colour}" stroke-width="${widthPx}"/>`);
     const label = linkLabel(l, i);
-    const mx = (x1 + x2) / 2, my = (y1 + y2) / 2 - (label.length * 12) / 2 + 9;
+    const mx = (x1 + x2) / 2,
+      my = (y1 + y2) / 2 - (label.length * 12) / 2 + 9;
     label.forEach((text, k) => {
-      out.push(`<text x="${mx.toFixed(1)}" y="${(my + k * 12).toFixed(1)}" text-anchor="middle" font-size="10" stroke="white" stroke-width="3" paint-order="stroke"${k === 0 ? ' font-weight="bold"' : ""}>${escapeXml(text)}</text>`);
+      out.push(
+        `<text x="${mx.toFixed(1)}" y="${(my + k * 12).toFixed(1)}" text-anchor="middle" font-size="10" stroke="white" stroke-width="3" paint-order="stroke"${k === 0 ? ' font-weight="bold"' : ""}>${escapeXml(text)}</text>`,
+      );
     });
     out.push("</g>");
   });
   for (const n of t.nodes) {
     const p = position.get(n.name)!;
     out.push(`<g class="node" data-node="${escapeXml(n.name)}" data-kind="${n.kind}">`);
-    out.push(`<rect x="${p.x}" y="${p.y}" width="${BOX_W}" height="${p.h}" rx="${n.kind === "router" ? 12 : 3}" fill="${FILL[n.kind]}" stroke="${STROKE[n.kind]}" stroke-width="1.5"/>`);
+    out.push(
+      `<rect x="${p.x}" y="${p.y}" width="${BOX_W}" height="${p.h}" rx="${n.kind === "router" ? 12 : 3}" fill="${FILL[n.kind]}" stroke="${STROKE[n.kind]}" stroke-width="1.5"/>`,
+    );
     nodeLines(n).forEach((text, k) => {
-      out.push(`<text x="${p.x + 8}" y="${p.y + (k + 1) * LINE_H + 2}"${k === 0 ? ' font-weight="bold" font-size="12"' : k === 1 ? ' fill="#555"' : ""}>${escapeXml(text)}</text>`);
+      out.push(
+        `<text x="${p.x + 8}" y="${p.y + (k + 1) * LINE_H + 2}"${k === 0 ? ' font-weight="bold" font-size="12"' : k === 1 ? ' fill="#555"' : ""}>${escapeXml(text)}</text>`,
+      );
     });
     out.push("</g>");
   }

@@ -18,7 +18,9 @@ function linkProperties(l: TopologyLink): string {
   parts.push(`MTU ${l.mtu ?? 1500}`);
   if (l.rateBitsPerSecond !== undefined && l.rateBitsPerSecond > 0) {
     const q = l.queue ?? { kind: "drop-tail" as const, limitPackets: 1000 };
-    const params = Object.entries(q).filter(([k]) => k !== "kind").map(([k, v]) => `${k} ${String(v)}`);
+    const params = Object.entries(q)
+      .filter(([k]) => k !== "kind")
+      .map(([k, v]) => `${k} ${String(v)}`);
     parts.push(`queue ${q.kind}${params.length === 0 ? "" : ` (${params.join(", ")})`}`);
   }
   return parts.join(", ");
@@ -27,12 +29,18 @@ function linkProperties(l: TopologyLink): string {
 /** What a flow does, in a few words. */
 function flowDetails(f: TopologyFlow): string {
   switch (f.kind) {
-    case "bulk-tcp": return f.congestionControl ?? "cubic";
-    case "traceroute": return `up to ${f.maxHops ?? 30} hops`;
-    case "ping": return `every ${f.intervalMs ?? 1000} ms, ${f.payloadBytes ?? 56} B`;
-    case "udp-cbr": return `${rate(f.rateBitsPerSecond ?? 0)} in ${f.payloadBytes ?? 1200} B datagrams`;
-    case "http": return `${f.requests ?? 1} x GET of ${f.responseBytes ?? 100_000} B`;
-    case "iperf3": return `${f.congestionControl ?? "cubic"}, iperf3 -c -J -> iperf3 -s -J (linux hosts)`;
+    case "bulk-tcp":
+      return f.congestionControl ?? "cubic";
+    case "traceroute":
+      return `up to ${f.maxHops ?? 30} hops`;
+    case "ping":
+      return `every ${f.intervalMs ?? 1000} ms, ${f.payloadBytes ?? 56} B`;
+    case "udp-cbr":
+      return `${rate(f.rateBitsPerSecond ?? 0)} in ${f.payloadBytes ?? 1200} B datagrams`;
+    case "http":
+      return `${f.requests ?? 1} x GET of ${f.responseBytes ?? 100_000} B`;
+    case "iperf3":
+      return `${f.congestionControl ?? "cubic"}, iperf3 -c -J -> iperf3 -s -J (linux hosts)`;
   }
 }
 
@@ -49,16 +57,17 @@ export function describeTopology(t: Topology): string {
   lines.push("nodes:");
   for (const n of t.nodes) {
     const impl = n.implementation ?? "netlab";
-    const layers = impl === "linux"
-      ? "the Linux kernel's stack in a network namespace (harness/lab/linux.ts), attached by a tap to its link end; real time, root"
-      : impl === "xen"
-      ? `a Xen domU: createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP on netfront -> netback -> bridge xenbr-${n.name} -> its link ` +
-        "(netback's vif and the bridge in dom0; tx/rx rings in granted pages, an event channel; simulated hypervisor, in virtual time, or real time beside linux hosts)"
-      : n.kind === "router"
-      ? "createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)"
-      : n.kind === "switch"
-        ? "createBridge: learning Ethernet bridge (802.1D without STP) joining the links on its ports"
-        : "createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP";
+    const layers =
+      impl === "linux"
+        ? "the Linux kernel's stack in a network namespace (harness/lab/linux.ts), attached by a tap to its link end; real time, root"
+        : impl === "xen"
+          ? `a Xen domU: createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP on netfront -> netback -> bridge xenbr-${n.name} -> its link ` +
+            "(netback's vif and the bridge in dom0; tx/rx rings in granted pages, an event channel; simulated hypervisor, in virtual time, or real time beside linux hosts)"
+          : n.kind === "router"
+            ? "createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)"
+            : n.kind === "switch"
+              ? "createBridge: learning Ethernet bridge (802.1D without STP) joining the links on its ports"
+              : "createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP";
     lines.push(`  ${n.name} (${n.kind}, ${impl}): ${layers}`);
     for (const f of n.interfaces) {
       const l = linkOf.get(`${n.name}:${f.name}`);
@@ -67,10 +76,14 @@ export function describeTopology(t: Topology): string {
       lines.push(`    ${f.name.padEnd(8)} ${(f.address ?? "-").padEnd(18)} device: ${device}`);
       const d = f.dhcpServer;
       if (d !== undefined) {
-        lines.push(`             DHCP server (stack/app/dhcp/server.ts) on UDP 67: pool ${d.pool}${d.gateway === undefined ? "" : `, gateway ${d.gateway}`}, lease ${d.leaseSeconds ?? 3600} s`);
+        lines.push(
+          `             DHCP server (stack/app/dhcp/server.ts) on UDP 67: pool ${d.pool}${d.gateway === undefined ? "" : `, gateway ${d.gateway}`}, lease ${d.leaseSeconds ?? 3600} s`,
+        );
       }
       if (f.address === "dhcp") {
-        lines.push(`             DHCP client (stack/app/dhcp/client.ts, ARP probe of the offer) leasing from ${dhcp.get(n.name)?.server ?? "(no server)"}; its flows start once it is bound`);
+        lines.push(
+          `             DHCP client (stack/app/dhcp/client.ts, ARP probe of the offer) leasing from ${dhcp.get(n.name)?.server ?? "(no server)"}; its flows start once it is bound`,
+        );
       }
     }
     if (n.kind === "router") {
@@ -100,8 +113,12 @@ export function describeTopology(t: Topology): string {
   t.links.forEach((l, i) => lines.push(`  ${(l.name ?? `link${i}`).padEnd(12)} ${l.endpoints[0]} <-> ${l.endpoints[1]}: ${linkProperties(l)}`));
   if ((t.flows ?? []).length > 0) {
     lines.push("", "flows:");
-    (t.flows ?? []).forEach((f, i) => lines.push(`  ${(f.name ?? `flow${i}`).padEnd(12)} ${f.kind} ${f.from} -> ${f.to}, ` +
-      `${flowDetails(f)}, from ${f.startMs ?? 0} ms${f.durationMs === undefined ? (f.kind === "traceroute" ? "" : " to the end") : ` for ${f.durationMs} ms`}`));
+    (t.flows ?? []).forEach((f, i) =>
+      lines.push(
+        `  ${(f.name ?? `flow${i}`).padEnd(12)} ${f.kind} ${f.from} -> ${f.to}, ` +
+          `${flowDetails(f)}, from ${f.startMs ?? 0} ms${f.durationMs === undefined ? (f.kind === "traceroute" ? "" : " to the end") : ` for ${f.durationMs} ms`}`,
+      ),
+    );
   }
   return `${lines.join("\n")}\n`;
 }

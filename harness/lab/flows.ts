@@ -111,7 +111,13 @@ export function startPingFlow(deps: FlowDeps, w: FlowWindow, o: PingFlowOptions)
   send(0);
   return {
     report: () => ({
-      ...w, kind: "ping", intervalMs: o.intervalMs, sent, received, lost, unanswered: sent - received - lost,
+      ...w,
+      kind: "ping",
+      intervalMs: o.intervalMs,
+      sent,
+      received,
+      lost,
+      unanswered: sent - received - lost,
       rttMs: delayStats(samples.flatMap((s) => (s.rttMs === undefined ? [] : [s.rttMs]))),
       samples,
     }),
@@ -121,7 +127,9 @@ export function startPingFlow(deps: FlowDeps, w: FlowWindow, o: PingFlowOptions)
 // ---------------------------------------------------------------------------------------------
 // udp-cbr
 
-const SEQ = 0, SENT_AT = 4, CBR_HEADER_LEN = 12;
+const SEQ = 0,
+  SENT_AT = 4,
+  CBR_HEADER_LEN = 12;
 /** Smallest datagram payload a CBR flow sends (its sequence number and send time). */
 export const UDP_CBR_MIN_PAYLOAD = CBR_HEADER_LEN;
 
@@ -183,7 +191,12 @@ export function startUdpCbrFlow(deps: FlowDeps, w: FlowWindow, o: UdpCbrFlowOpti
   if (!sender.ok) throw configError(`flow ${w.name}: cannot bind a port on ${w.from} (${sender.error})`);
   const target = dst.ipv4.cidr!.address;
   const seen = new Uint8Array(total);
-  let sent = 0, sendErrors = 0, received = 0, duplicates = 0, reordered = 0, bytes = 0;
+  let sent = 0,
+    sendErrors = 0,
+    received = 0,
+    duplicates = 0,
+    reordered = 0,
+    bytes = 0;
   let highest = -1;
   let jitter = 0;
   let previousTransit: number | undefined;
@@ -240,9 +253,22 @@ export function startUdpCbrFlow(deps: FlowDeps, w: FlowWindow, o: UdpCbrFlowOpti
         samples.push({ t: (k + 1) * o.sampleIntervalMs, goodputBitsPerSecond: ((bins[k] ?? 0) * 8 * 1000) / o.sampleIntervalMs, received: binCounts[k] ?? 0 });
       }
       return {
-        ...w, kind: "udp-cbr", rateBitsPerSecond: o.rateBitsPerSecond, payloadBytes: o.payloadBytes,
-        sent, sendErrors, received, lost, missingAtEnd, lossFraction: sent - missingAtEnd === 0 ? 0 : lost / (sent - missingAtEnd), duplicates, reordered, jitterMs: jitter,
-        oneWayDelayMs: delayStats(delays), goodputBitsPerSecond: (bytes * 8 * 1000) / span, samples,
+        ...w,
+        kind: "udp-cbr",
+        rateBitsPerSecond: o.rateBitsPerSecond,
+        payloadBytes: o.payloadBytes,
+        sent,
+        sendErrors,
+        received,
+        lost,
+        missingAtEnd,
+        lossFraction: sent - missingAtEnd === 0 ? 0 : lost / (sent - missingAtEnd),
+        duplicates,
+        reordered,
+        jitterMs: jitter,
+        oneWayDelayMs: delayStats(delays),
+        goodputBitsPerSecond: (bytes * 8 * 1000) / span,
+        samples,
       };
     },
   };
@@ -363,7 +389,9 @@ export function startHttpFlow(deps: FlowDeps, servers: HttpServers, w: FlowWindo
           fetches[index] = { t, status: res.status, bytes, headMs, error: "unfinished" };
         });
         res.body.onError((x) => finish({ t, status: res.status, bytes, headMs, error: x.code }));
-        res.body.onEnd(() => finish({ t, status: res.status, bytes, headMs, doneMs: clock.now() - startAt, ...(res.status === 200 ? {} : { error: `status ${res.status}` }) }));
+        res.body.onEnd(() =>
+          finish({ t, status: res.status, bytes, headMs, doneMs: clock.now() - startAt, ...(res.status === 200 ? {} : { error: `status ${res.status}` }) }),
+        );
       });
     });
   };
@@ -378,7 +406,11 @@ export function startHttpFlow(deps: FlowDeps, servers: HttpServers, w: FlowWindo
       const completed = fetches.filter((f) => f.doneMs !== undefined && f.error === undefined);
       const busy = completed.reduce((a, f) => a + f.doneMs!, 0);
       return {
-        ...w, kind: "http", responseBytes: o.responseBytes, requests: fetches.length, completed: completed.length,
+        ...w,
+        kind: "http",
+        responseBytes: o.responseBytes,
+        requests: fetches.length,
+        completed: completed.length,
         failed: fetches.filter((f) => f.error !== undefined && f.error !== "unfinished").length,
         completionMs: delayStats(completed.map((f) => f.doneMs!)),
         goodputBitsPerSecond: busy === 0 ? 0 : (completed.reduce((a, f) => a + f.bytes, 0) * 8 * 1000) / busy,

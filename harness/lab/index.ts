@@ -8,16 +8,39 @@ import { type Topology, type TopologyError, validateTopology } from "./topology.
 export * from "./topology.ts";
 export { describeTopology } from "./describe.ts";
 export { describeTopologySvg } from "./describe-svg.ts";
-export { delayStats, type DelayStats, type HttpFetch, type HttpFlowReport, type PingReport, type PingSample, type UdpCbrReport, type UdpCbrSample } from "./flows.ts";
+export {
+  delayStats,
+  type DelayStats,
+  type HttpFetch,
+  type HttpFlowReport,
+  type PingReport,
+  type PingSample,
+  type UdpCbrReport,
+  type UdpCbrSample,
+} from "./flows.ts";
 export type { XenHostReport, XenReport } from "./xen.ts";
-export { formatLabSummary, jainIndex, runLab, type FlowReport, type FlowSample, type Iperf3FlowDetails, type LabReport, type LabRunOptions, type LinkReport, type QueueReport } from "./run.ts";
+export {
+  formatLabSummary,
+  jainIndex,
+  runLab,
+  type FlowReport,
+  type FlowSample,
+  type Iperf3FlowDetails,
+  type LabReport,
+  type LabRunOptions,
+  type LinkReport,
+  type QueueReport,
+} from "./run.ts";
 
 /** The folder of the shipped examples. */
 export const EXAMPLES_DIR = fileURLToPath(new URL("./examples/", import.meta.url));
 
 /** The shipped examples: name and path. */
 export function listExamples(): { name: string; path: string }[] {
-  return readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith(".json")).sort().map((f) => ({ name: basename(f, ".json"), path: join(EXAMPLES_DIR, f) }));
+  return readdirSync(EXAMPLES_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => ({ name: basename(f, ".json"), path: join(EXAMPLES_DIR, f) }));
 }
 
 /** Reads and validates a topology file (a path, or the name of a shipped example). */

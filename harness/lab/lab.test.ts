@@ -5,11 +5,24 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
-import { TOPOLOGY_SCHEMA, describeTopology, describeTopologySvg, formatLabSummary, jainIndex, listExamples, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
+import {
+  TOPOLOGY_SCHEMA,
+  describeTopology,
+  describeTopologySvg,
+  formatLabSummary,
+  jainIndex,
+  listExamples,
+  loadTopology,
+  runLab,
+  validateTopology,
+  type Topology,
+} from "./index.ts";
 
 /** A headless Chromium to render SVGs with, as harness/report/html.test.ts finds it. */
-const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"].map((name) => spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }))
-  .find((r) => r.status === 0 && r.stdout.trim() !== "")?.stdout.trim();
+const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"]
+  .map((name) => spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }))
+  .find((r) => r.status === 0 && r.stdout.trim() !== "")
+  ?.stdout.trim();
 
 const example = (name: string): Topology => {
   const r = loadTopology(name);
@@ -43,7 +56,7 @@ describe("topology files", () => {
     delete t.durationMs;
     expect(errorsOf(t)).toEqual([
       "/durationMs: is required",
-      "/nodes/1/kind: must be one of \"host\", \"router\", \"switch\"",
+      '/nodes/1/kind: must be one of "host", "router", "switch"',
       "/links/0/rateBitsPerSecond: must be >= 0",
       "/links/0/colour: is not a known field",
     ]);
@@ -57,7 +70,11 @@ describe("topology files", () => {
     t.nodes.push({ name: "l", kind: "router", implementation: "linux", interfaces: [{ name: "eth0", address: "10.0.0.3/24" }] });
     t.nodes.push({ name: "x", kind: "host", implementation: "xen", interfaces: [{ name: "eth0", address: "10.0.0.4/24" }] });
     t.nodes.push({ name: "k", kind: "host", implementation: "linux", interfaces: [{ name: "eth0", address: "10.0.0.5/24" }] });
-    t.flows = [{ kind: "bulk-tcp", from: "a", to: "zz", durationMs: 10 }, { kind: "ping", from: "k", to: "a" }, { kind: "bulk-tcp", from: "a", to: "k", durationMs: 10 }];
+    t.flows = [
+      { kind: "bulk-tcp", from: "a", to: "zz", durationMs: 10 },
+      { kind: "ping", from: "k", to: "a" },
+      { kind: "bulk-tcp", from: "a", to: "k", durationMs: 10 },
+    ];
     expect(errorsOf(t)).toEqual([
       "/nodes/0/routes/0/via: gateway 10.9.9.9 is on none of a's subnets (a route to nowhere)",
       "/nodes/1/interfaces/0/address: address 10.0.0.1 is also a:eth0's",
@@ -102,8 +119,15 @@ describe("topology files", () => {
     t.links.push({ endpoints: ["k:eth0", "b:eth0"] });
     t.links.splice(0, 1, { endpoints: ["a:eth0", "c:eth0"] });
     t.nodes.push({ name: "c", kind: "host", interfaces: [{ name: "eth0", address: "10.0.0.7/24" }] });
-    t.flows = [{ kind: "iperf3", from: "a", to: "c", durationMs: 1000 }, { kind: "iperf3", from: "a", to: "k", durationMs: 1000 }, { kind: "iperf3", from: "a", to: "k", durationMs: 1000, port: 5202 }];
-    expect(errorsOf(t)).toEqual(["/flows/0/to: an iperf3 flow runs between two linux hosts; c is netlab", "/flows/2/port: iperf3 flow 1 already listens on k:5202"]);
+    t.flows = [
+      { kind: "iperf3", from: "a", to: "c", durationMs: 1000 },
+      { kind: "iperf3", from: "a", to: "k", durationMs: 1000 },
+      { kind: "iperf3", from: "a", to: "k", durationMs: 1000, port: 5202 },
+    ];
+    expect(errorsOf(t)).toEqual([
+      "/flows/0/to: an iperf3 flow runs between two linux hosts; c is netlab",
+      "/flows/2/port: iperf3 flow 1 already listens on k:5202",
+    ]);
   });
 
   it("refuses xen routers and switches and a xen host on a link narrower than netfront's 1500-byte MTU", async () => {
@@ -153,13 +177,34 @@ describe("topology files", () => {
 
   it("every shipped example is valid", async () => {
     const names = listExamples().map((e) => e.name);
-    expect(names).toEqual(["dumbbell-cc", "dumbbell-drop-tail", "dumbbell-fq-codel", "dumbbell-linux-xen", "dumbbell-mixed", "dumbbell-xen", "dumbbell8-drop-tail-bdp", "dumbbell8-drop-tail", "dumbbell8-fq-codel", "home-drop-tail", "home-fq-codel", "iperf3-linux", "lan-dhcp", "lan-switch", "parking-lot", "pmtu-1280", "traceroute-chain", "traceroute-linux"]);
+    expect(names).toEqual([
+      "dumbbell-cc",
+      "dumbbell-drop-tail",
+      "dumbbell-fq-codel",
+      "dumbbell-linux-xen",
+      "dumbbell-mixed",
+      "dumbbell-xen",
+      "dumbbell8-drop-tail-bdp",
+      "dumbbell8-drop-tail",
+      "dumbbell8-fq-codel",
+      "home-drop-tail",
+      "home-fq-codel",
+      "iperf3-linux",
+      "lan-dhcp",
+      "lan-switch",
+      "parking-lot",
+      "pmtu-1280",
+      "traceroute-chain",
+      "traceroute-linux",
+    ]);
     for (const n of names) expect(loadTopology(n).ok).toBe(true);
   });
 
   it("describeTopology() lists each node's composition, interfaces, routing table, and the links", async () => {
     const text = describeTopology(example("pmtu-1280"));
-    expect(text).toContain("  r1 (router, netlab): createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)");
+    expect(text).toContain(
+      "  r1 (router, netlab): createRouter: per interface Ethernet -> ARP -> IPv4 -> ICMP; one routing table; forwarding plane (RFC 1812)",
+    );
     expect(text).toContain("    eth1     10.0.0.1/30        device: end of link narrow to r2:eth0");
     expect(text).toContain("    route 10.2.0.0/24 via 10.0.0.2 dev eth1 static");
     expect(text).toContain("    route 10.0.0.0/30 dev eth1 connected");
@@ -168,7 +213,9 @@ describe("topology files", () => {
 
   it("describeTopology() names a xen host's composition: stack on netfront -> netback -> dom0's bridge -> its link", async () => {
     const text = describeTopology(example("dumbbell-xen"));
-    expect(text).toContain("  src1 (host, xen): a Xen domU: createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP on netfront -> netback -> bridge xenbr-src1 -> its link");
+    expect(text).toContain(
+      "  src1 (host, xen): a Xen domU: createStack: Ethernet -> ARP -> IPv4 (+ reassembly) -> ICMP -> UDP -> TCP on netfront -> netback -> bridge xenbr-src1 -> its link",
+    );
     expect(text).toContain("    eth0     10.1.2.2/24        device: netfront; dom0's bridge xenbr-src2 has port eth0: end of link src2-r1 to r1:eth2");
     expect(text).toContain("  src3 (host, netlab): createStack:");
   });
@@ -199,42 +246,58 @@ describe("topology files", () => {
     }
     const dumbbell = parse(describeTopologySvg(example("dumbbell-cc")));
     expect(dumbbell.links.find((l) => l.name === "bottleneck")!.texts).toEqual(["bottleneck", "10 Mb/s, 20 ms", "drop-tail 1000 pkts"]);
-    expect(dumbbell.nodes.find((n) => n.name === "r1")!.texts).toEqual(["r1", "router · netlab", "core 10.0.0.1/30", "eth1 10.1.1.1/24", "eth2 10.1.2.1/24", "eth3 10.1.3.1/24"]);
+    expect(dumbbell.nodes.find((n) => n.name === "r1")!.texts).toEqual([
+      "r1",
+      "router · netlab",
+      "core 10.0.0.1/30",
+      "eth1 10.1.1.1/24",
+      "eth2 10.1.2.1/24",
+      "eth3 10.1.3.1/24",
+    ]);
     const fq = parse(describeTopologySvg(example("pmtu-1280")));
     expect(fq.links.find((l) => l.name === "narrow")!.texts).toEqual(["narrow", "20 Mb/s, 10 ms", "drop-tail 1000 pkts, MTU 1280"]);
     expect(parse(describeTopologySvg(example("dumbbell-xen"))).nodes.find((n) => n.name === "src1")!.texts[1]).toBe("host · xen");
   });
 
-  it.skipIf(CHROMIUM === undefined)(`describeTopologySvg() renders in headless Chromium: no parser error, every node and link in the DOM, a drawn picture${CHROMIUM === undefined ? " (skipped: no chromium)" : ""}`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "netlab-describe-"));
-    try {
-      const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--user-data-dir=${join(dir, "profile")}`];
-      for (const name of ["lan-dhcp", "dumbbell-cc"]) {
-        const t = example(name);
-        const file = join(dir, `${name}.svg`);
-        writeFileSync(file, describeTopologySvg(t));
-        const dom = spawnSync(CHROMIUM!, [...flags, "--dump-dom", `file://${file}`], { encoding: "utf8", timeout: 60_000 });
-        expect(dom.status).toBe(0);
-        expect(dom.stdout).not.toContain("parsererror");
-        expect(dom.stdout.match(/<g class="node"/g)).toHaveLength(t.nodes.length);
-        expect(dom.stdout.match(/<g class="link"[^>]*>\s*<line /g)).toHaveLength(t.links.length);
-        const png = join(dir, `${name}.png`);
-        const shot = spawnSync(CHROMIUM!, [...flags, "--window-size=1400,500", `--screenshot=${png}`, `file://${file}`], { encoding: "utf8", timeout: 60_000 });
-        expect(shot.status).toBe(0);
-        expect(readFileSync(png).subarray(1, 4).toString("latin1")).toBe("PNG");
-        // Boxes, lines and labels compress to tens of KB; a blank page to a few.
-        expect(statSync(png).size).toBeGreaterThan(20_000);
+  it.skipIf(CHROMIUM === undefined)(
+    `describeTopologySvg() renders in headless Chromium: no parser error, every node and link in the DOM, a drawn picture${CHROMIUM === undefined ? " (skipped: no chromium)" : ""}`,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "netlab-describe-"));
+      try {
+        const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--user-data-dir=${join(dir, "profile")}`];
+        for (const name of ["lan-dhcp", "dumbbell-cc"]) {
+          const t = example(name);
+          const file = join(dir, `${name}.svg`);
+          writeFileSync(file, describeTopologySvg(t));
+          const dom = spawnSync(CHROMIUM!, [...flags, "--dump-dom", `file://${file}`], { encoding: "utf8", timeout: 60_000 });
+          expect(dom.status).toBe(0);
+          expect(dom.stdout).not.toContain("parsererror");
+          expect(dom.stdout.match(/<g class="node"/g)).toHaveLength(t.nodes.length);
+          expect(dom.stdout.match(/<g class="link"[^>]*>\s*<line /g)).toHaveLength(t.links.length);
+          const png = join(dir, `${name}.png`);
+          const shot = spawnSync(CHROMIUM!, [...flags, "--window-size=1400,500", `--screenshot=${png}`, `file://${file}`], {
+            encoding: "utf8",
+            timeout: 60_000,
+          });
+          expect(shot.status).toBe(0);
+          expect(readFileSync(png).subarray(1, 4).toString("latin1")).toBe("PNG");
+          // Boxes, lines and labels compress to tens of KB; a blank page to a few.
+          expect(statSync(png).size).toBeGreaterThan(20_000);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 
   it("netlab lab describe FILE --svg OUT.svg prints the text and writes the drawing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "netlab-describe-"));
     try {
       const out = join(dir, "graph.svg");
-      const r = spawnSync(process.execPath, [fileURLToPath(new URL("../../bin/netlab.mjs", import.meta.url)), "lab", "describe", "lan-switch", "--svg", out], { encoding: "utf8" });
+      const r = spawnSync(process.execPath, [fileURLToPath(new URL("../../bin/netlab.mjs", import.meta.url)), "lab", "describe", "lan-switch", "--svg", out], {
+        encoding: "utf8",
+      });
       expect(r.status).toBe(0);
       expect(r.stdout).toBe(`${describeTopology(example("lan-switch"))}\nconfiguration graph drawn to ${out}\n`);
       expect(readFileSync(out, "utf8")).toBe(describeTopologySvg(example("lan-switch")));
@@ -270,7 +333,7 @@ describe("topology files", () => {
       "/nodes/2/interfaces/0/dhcpServer/pool: 10.1.1.1-10.1.2.9 holds 10.1.1.1, r1:lan's static address",
       "/nodes/2/interfaces/0/dhcpServer/pool: 10.1.1.1-10.1.2.9 holds 10.1.1.2, nas:eth0's static address",
       "/nodes/2/interfaces/0/dhcpServer/gateway: 10.9.9.9 is not on 10.1.1.2/24",
-      "/nodes/0/interfaces/1/address: \"dhcp\" is for netlab hosts in this runner (r1 is a netlab router)",
+      '/nodes/0/interfaces/1/address: "dhcp" is for netlab hosts in this runner (r1 is a netlab router)',
       "/nodes/3/routes: a dhcp host takes its gateway from the lease (the server's gateway)",
       "/flows/3/to: laptop leases its address by DHCP during the run: it sends flows (from the lease on), it does not receive them in this runner",
     ]);
@@ -283,13 +346,20 @@ describe("topology files", () => {
     const malformed = lan();
     malformed.nodes[0].interfaces[0].dhcpServer.pool = "10.1.1.200-10.1.1.100";
     malformed.nodes[4].interfaces[0].address = "auto";
-    expect(errorsOf(malformed)).toEqual(["/nodes/0/interfaces/0/dhcpServer/pool: must be ipv4-range", "/nodes/4/interfaces/0/address: must be ipv4-cidr-or-dhcp"]);
+    expect(errorsOf(malformed)).toEqual([
+      "/nodes/0/interfaces/0/dhcpServer/pool: must be ipv4-range",
+      "/nodes/4/interfaces/0/address: must be ipv4-cidr-or-dhcp",
+    ]);
   });
 
   it("describeTopology() shows a DHCP server's pool and each dhcp host's server", async () => {
     const text = describeTopology(example("lan-dhcp"));
-    expect(text).toContain("    lan      10.1.1.1/24        device: end of link uplink to sw:p0\n             DHCP server (stack/app/dhcp/server.ts) on UDP 67: pool 10.1.1.100-10.1.1.199, gateway 10.1.1.1, lease 3600 s\n");
-    expect(text).toContain("    eth0     dhcp               device: end of link phone-sw to sw:p3\n             DHCP client (stack/app/dhcp/client.ts, ARP probe of the offer) leasing from r1:lan; its flows start once it is bound\n");
+    expect(text).toContain(
+      "    lan      10.1.1.1/24        device: end of link uplink to sw:p0\n             DHCP server (stack/app/dhcp/server.ts) on UDP 67: pool 10.1.1.100-10.1.1.199, gateway 10.1.1.1, lease 3600 s\n",
+    );
+    expect(text).toContain(
+      "    eth0     dhcp               device: end of link phone-sw to sw:p3\n             DHCP client (stack/app/dhcp/client.ts, ARP probe of the offer) leasing from r1:lan; its flows start once it is bound\n",
+    );
   });
 
   it("jainIndex() is 1 for equal shares and 1/n when one flow takes everything", async () => {
@@ -325,13 +395,16 @@ describe("lab run (virtual time, netlab nodes)", () => {
     const sojourn = (r: Awaited<ReturnType<typeof runLab>>) => r.queues.find((x) => x.name === "bottleneck r1:core->r2:core")!.stats;
     const together = await runLab(t, { durationMs: 10000 });
     expect(together.flows.map((f) => [f.name, f.congestionControl, f.connected, f.bytesReceived > 0])).toEqual([
-      ["cubic", "cubic", true, true], ["newreno", "newreno", true, true], ["bbr", "bbr", true, true],
+      ["cubic", "cubic", true, true],
+      ["newreno", "newreno", true, true],
+      ["bbr", "bbr", true, true],
     ]);
     // The loss-based flows keep the 1000-packet queue near full; BBR v1's window (2 BDP at its 40 ms min RTT) then gets it little.
     expect(sojourn(together).sojournMs.p50).toBeGreaterThan(300);
     const bbr = together.flows.find((f) => f.name === "bbr")!;
     expect(bbr.steadyGoodputBitsPerSecond).toBeLessThan(Math.min(...together.flows.filter((f) => f !== bbr).map((f) => f.steadyGoodputBitsPerSecond)));
-    const alone = async (name: string) => runLab({ ...t, flows: t.flows!.filter((f) => f.name === name).map((f) => ({ ...f, startMs: 0 })) }, { durationMs: 10000 });
+    const alone = async (name: string) =>
+      runLab({ ...t, flows: t.flows!.filter((f) => f.name === name).map((f) => ({ ...f, startMs: 0 })) }, { durationMs: 10000 });
     const [cubic, bbrAlone] = [await alone("cubic"), await alone("bbr")];
     for (const r of [cubic, bbrAlone]) expect(r.flows[0]!.steadyGoodputBitsPerSecond).toBeGreaterThan(9e6);
     expect(sojourn(cubic).sojournMs.p50).toBeGreaterThan(300);
@@ -381,7 +454,13 @@ describe("lab run (virtual time, netlab nodes)", () => {
     const { dhcpServer, ...lanInterface } = t.nodes[0]!.interfaces[0]!;
     const onHost = await runLab({
       ...t,
-      nodes: t.nodes.map((n) => n.name === "r1" ? { ...n, interfaces: [lanInterface, n.interfaces[1]!] } : n.name === "nas" ? { ...n, interfaces: [{ ...n.interfaces[0]!, dhcpServer: dhcpServer! }] } : n),
+      nodes: t.nodes.map((n) =>
+        n.name === "r1"
+          ? { ...n, interfaces: [lanInterface, n.interfaces[1]!] }
+          : n.name === "nas"
+            ? { ...n, interfaces: [{ ...n.interfaces[0]!, dhcpServer: dhcpServer! }] }
+            : n,
+      ),
     });
     expect(onHost.dhcp!.map((d) => [d.host, d.server, d.address, d.state])).toEqual(r.dhcp!.map((d) => [d.host, "nas:eth0", d.address, "bound"]));
     expect(onHost.flows[0]!.connected).toBe(true);
@@ -400,7 +479,12 @@ describe("lab run (virtual time, netlab nodes)", () => {
     const t = r.traceroutes[0]!;
     expect(t.reached).toBe(true);
     expect(t.hops.map((h) => [h.ttl, h.from, h.reached])).toEqual([
-      [1, "10.1.0.1", false], [2, "10.0.1.2", false], [3, "10.0.2.2", false], [4, "10.0.3.2", false], [5, "10.0.4.2", false], [6, "10.2.0.2", true],
+      [1, "10.1.0.1", false],
+      [2, "10.0.1.2", false],
+      [3, "10.0.2.2", false],
+      [4, "10.0.3.2", false],
+      [5, "10.0.4.2", false],
+      [6, "10.2.0.2", true],
     ]);
     // Each further router adds two 2 ms link crossings (and serialization) to the round trip.
     for (let i = 2; i < 5; i++) expect(t.hops[i]!.rttMs! - t.hops[i - 1]!.rttMs!).toBeCloseTo(4.18, 1);
@@ -414,7 +498,11 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(r.jainIndex!).toBeGreaterThan(0.95);
     expect(r.routers.r4!.forwarded!).toBeGreaterThan(r.routers.r1!.forwarded!);
     expect(r.flows[0]!.path).toEqual([
-      "src1-r1 src1:eth0->r1:lan", "r1-r2 r1:east->r2:west", "r2-r3 r2:east->r3:west", "r3-r4 r3:east->r4:west", "r4-dst1 r4:sink1->dst1:eth0",
+      "src1-r1 src1:eth0->r1:lan",
+      "r1-r2 r1:east->r2:west",
+      "r2-r3 r2:east->r3:west",
+      "r3-r4 r3:east->r4:west",
+      "r4-dst1 r4:sink1->dst1:eth0",
     ]);
     expect(r.sharedLinks.map((l) => [l.name, l.flows])).toEqual([
       ["r2-r3 r2:east->r3:west", ["hops3", "hops2"]],
@@ -492,12 +580,18 @@ describe("lab run (virtual time, netlab nodes)", () => {
       const r = await runLab(t, { durationMs: 2500, outDir: join(dir, "a") });
       await runLab(t, { durationMs: 2500, outDir: join(dir, "b") });
       await runLab(t, { durationMs: 2500, outDir: join(dir, "c"), seed: 2 });
-      expect(r.flows.map((f) => [f.name, f.sender, f.connected])).toEqual([["flow1", "xen", true], ["flow2", "xen", true], ["flow3", "netlab", true], ["flow4", "netlab", true]]);
+      expect(r.flows.map((f) => [f.name, f.sender, f.connected])).toEqual([
+        ["flow1", "xen", true],
+        ["flow2", "xen", true],
+        ["flow3", "netlab", true],
+        ["flow4", "netlab", true],
+      ]);
       for (const f of r.flows) expect(f.bytesReceived).toBeGreaterThan(200_000);
       const xen = r.xen!;
       expect(xen.peerErrors).toEqual([]);
       expect(xen.hosts.map((h) => [h.name, h.domid, h.vif, h.bridge, h.mac])).toEqual([
-        ["src1", 1, "vif1.0", "xenbr-src1", "00:16:3e:00:00:01"], ["src2", 2, "vif2.0", "xenbr-src2", "00:16:3e:00:00:02"],
+        ["src1", 1, "vif1.0", "xenbr-src1", "00:16:3e:00:00:01"],
+        ["src2", 2, "vif2.0", "xenbr-src2", "00:16:3e:00:00:02"],
       ]);
       for (const h of xen.hosts) {
         // Every frame the domU sent crossed the rings into its vif; the bridge port splits GSO frames into MTU-sized ones for the link.

@@ -128,12 +128,24 @@ export function linuxCongestionControl(cc: string): string {
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
 /** Starts a kernel TCP sender in the host's namespace now; it connects to dst:port `inMs` from now and sends for `seconds`. */
-export function startLinuxBulkSender(host: LinuxHost, o: { dst: string; port: number; inMs: number; seconds: number; congestionControl: string; intervalMs: number }): {
+export function startLinuxBulkSender(
+  host: LinuxHost,
+  o: { dst: string; port: number; inMs: number; seconds: number; congestionControl: string; intervalMs: number },
+): {
   process: NetnsProcess;
   result(): LinuxSenderResult;
 } {
   const startAt = Number(process.hrtime.bigint()) / 1e9 + Math.max(0, o.inMs) / 1000;
-  const p = host.ns.spawn(PYTHON, ["-c", SENDER, o.dst, String(o.port), String(o.seconds), linuxCongestionControl(o.congestionControl), String(o.intervalMs), startAt.toFixed(6)]);
+  const p = host.ns.spawn(PYTHON, [
+    "-c",
+    SENDER,
+    o.dst,
+    String(o.port),
+    String(o.seconds),
+    linuxCongestionControl(o.congestionControl),
+    String(o.intervalMs),
+    startAt.toFixed(6),
+  ]);
   return {
     process: p,
     result() {
@@ -142,7 +154,10 @@ export function startLinuxBulkSender(host: LinuxHost, o: { dst: string; port: nu
       const samples = [...out.matchAll(/^s (\d+) (\d+) (\d+)$/gm)].map((m) => ({ t: Number(m[1]), cwnd: Number(m[2]), srttMs: Number(m[3]) / 1000 }));
       const error = p.output().stderr.trim().split("\n").pop();
       return {
-        connected: /^connected$/m.test(out), retransmits: done === null ? 0 : Number(done[1]), congestionControl: done?.[2] ?? o.congestionControl, samples,
+        connected: /^connected$/m.test(out),
+        retransmits: done === null ? 0 : Number(done[1]),
+        congestionControl: done?.[2] ?? o.congestionControl,
+        samples,
         ...(error === undefined || error === "" ? {} : { error }),
       };
     },
@@ -154,7 +169,10 @@ export function startLinuxBulkSender(host: LinuxHost, o: { dst: string; port: nu
  * classic kind, to ports from 33434, so the last hop answers port unreachable), one probe per TTL
  * and one at a time (-q 1 -N 1), 1 s wait, numeric. result() reads its output when the run ends.
  */
-export function startLinuxTraceroute(host: LinuxHost, o: { dst: string; inMs: number; maxHops: number }): {
+export function startLinuxTraceroute(
+  host: LinuxHost,
+  o: { dst: string; inMs: number; maxHops: number },
+): {
   process: NetnsProcess;
   result(): { hops: { ttl: number; from?: string; rttMs?: number; reached: boolean }[]; reached: boolean; error?: string };
 } {
@@ -210,7 +228,16 @@ export interface Iperf3Result {
   readonly intervals: readonly Iperf3Interval[];
 }
 
-const EMPTY_IPERF3: Iperf3Result = { connected: false, seconds: 0, sentBytes: 0, receivedBytes: 0, senderBitsPerSecond: 0, receiverBitsPerSecond: 0, retransmits: 0, intervals: [] };
+const EMPTY_IPERF3: Iperf3Result = {
+  connected: false,
+  seconds: 0,
+  sentBytes: 0,
+  receivedBytes: 0,
+  senderBitsPerSecond: 0,
+  receiverBitsPerSecond: 0,
+  retransmits: 0,
+  intervals: [],
+};
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {});
@@ -244,7 +271,13 @@ export function parseIperf3Json(text: string): Iperf3Result {
     const endS = numOf(sum.end);
     const near = senderIntervals.findLast((x) => x.end <= endS + 1e-3) ?? senderIntervals[0];
     // iperf3 prints microseconds.
-    return { t: Math.round(endS * 1e6) / 1e3, receivedBitsPerSecond: numOf(sum.bits_per_second), receivedBytes: numOf(sum.bytes), cwnd: near?.cwnd ?? 0, srttMs: near?.srttMs ?? 0 };
+    return {
+      t: Math.round(endS * 1e6) / 1e3,
+      receivedBitsPerSecond: numOf(sum.bits_per_second),
+      receivedBytes: numOf(sum.bytes),
+      cwnd: near?.cwnd ?? 0,
+      srttMs: near?.srttMs ?? 0,
+    };
   });
   const error = typeof d.error === "string" ? d.error : undefined;
   const version = typeof start.version === "string" ? start.version : undefined;
@@ -265,7 +298,10 @@ export function parseIperf3Json(text: string): Iperf3Result {
 }
 
 /** Starts `iperf3 -s -1 -J` (one test, then it exits) in the host's namespace, bound to `address`; ready() resolves once it listens. */
-export function startIperf3Server(host: LinuxHost, o: { address: string; port: number; intervalMs: number }): { process: NetnsProcess; ready(timeoutMs: number): Promise<void> } {
+export function startIperf3Server(
+  host: LinuxHost,
+  o: { address: string; port: number; intervalMs: number },
+): { process: NetnsProcess; ready(timeoutMs: number): Promise<void> } {
   const p = host.ns.spawn("iperf3", ["-s", "-1", "-J", "-B", o.address, "-p", String(o.port), "-i", (o.intervalMs / 1000).toFixed(3)]);
   return {
     process: p,
@@ -276,7 +312,10 @@ export function startIperf3Server(host: LinuxHost, o: { address: string; port: n
         const r = await host.ns.exec("ss", ["-Hltn", `sport = :${o.port}`]);
         if (r.stdout.trim() !== "") return;
         if (p.child.exitCode !== null || Date.now() > deadline) {
-          throw new NetlabError("ERR_NETLAB_LAB_IPERF3", `iperf3 -s on ${host.name} port ${o.port} did not listen within ${timeoutMs} ms: ${p.output().stdout.trim().slice(0, 300)}${p.output().stderr.trim()}`);
+          throw new NetlabError(
+            "ERR_NETLAB_LAB_IPERF3",
+            `iperf3 -s on ${host.name} port ${o.port} did not listen within ${timeoutMs} ms: ${p.output().stdout.trim().slice(0, 300)}${p.output().stderr.trim()}`,
+          );
         }
         await new Promise((r2) => setTimeout(r2, 20));
       }
@@ -290,13 +329,29 @@ export function startIperf3Server(host: LinuxHost, o: { address: string; port: n
  * `intervalMs`, and prints one JSON report that includes the server's (--get-server-output).
  * finished() waits for it to exit (bounded); result() parses what it printed.
  */
-export function startIperf3Client(host: LinuxHost, o: { dst: string; port: number; inMs: number; seconds: number; congestionControl: string; intervalMs: number }): {
+export function startIperf3Client(
+  host: LinuxHost,
+  o: { dst: string; port: number; inMs: number; seconds: number; congestionControl: string; intervalMs: number },
+): {
   process: NetnsProcess;
   finished(timeoutMs: number): Promise<void>;
   result(): Iperf3Result;
 } {
   const delay = (Math.max(0, o.inMs) / 1000).toFixed(3);
-  const args = ["-c", o.dst, "-p", String(o.port), "-t", String(o.seconds), "-i", (o.intervalMs / 1000).toFixed(3), "-J", "--get-server-output", "-C", linuxCongestionControl(o.congestionControl)];
+  const args = [
+    "-c",
+    o.dst,
+    "-p",
+    String(o.port),
+    "-t",
+    String(o.seconds),
+    "-i",
+    (o.intervalMs / 1000).toFixed(3),
+    "-J",
+    "--get-server-output",
+    "-C",
+    linuxCongestionControl(o.congestionControl),
+  ];
   const p = host.ns.spawn("sh", ["-c", `sleep ${delay}; exec iperf3 ${args.join(" ")}`]);
   const exited = new Promise<void>((resolve) => {
     if (p.child.exitCode !== null || p.child.signalCode !== null) resolve();

@@ -28,7 +28,17 @@ import { createDhcpServer, type DhcpClient, type DhcpServer, type DhcpServerConf
 import { createUdp } from "../../stack/transport/udp.ts";
 import { createRealClock } from "../time/real-clock.ts";
 import type { NetnsProcess } from "../netns/index.ts";
-import { attachLinuxHost, linuxSkipReason, startIperf3Client, startIperf3Server, startLinuxBulkSender, startLinuxTraceroute, type Iperf3Result, type LinuxHost, type LinuxSenderResult } from "./linux.ts";
+import {
+  attachLinuxHost,
+  linuxSkipReason,
+  startIperf3Client,
+  startIperf3Server,
+  startLinuxBulkSender,
+  startLinuxTraceroute,
+  type Iperf3Result,
+  type LinuxHost,
+  type LinuxSenderResult,
+} from "./linux.ts";
 import { missingTools } from "../netns/index.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { attachLabXenHosts, buildLabXenHosts, type LabXenHosts, type XenReport } from "./xen.ts";
@@ -221,13 +231,21 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
   const reason = linuxSkipReason();
   if (reason !== undefined) throw new NetlabError("ERR_NETLAB_LAB_NEEDS_ROOT", `${topology.name}: ${reason}`);
   const missing = (topology.flows ?? []).some((f) => f.kind === "iperf3") ? missingTools(["iperf3", "ss"]) : [];
-  if (missing.length > 0) throw new NetlabError("ERR_NETLAB_LAB_NEEDS_IPERF3", `${topology.name}: iperf3 flows need ${missing.join(" and ")} (npm run setup installs them)`);
+  if (missing.length > 0)
+    throw new NetlabError("ERR_NETLAB_LAB_NEEDS_IPERF3", `${topology.name}: iperf3 flows need ${missing.join(" and ")} (npm run setup installs them)`);
   const real = createRealClock();
   // Time 0 of the run is now: the runner schedules flows at their startMs as in virtual time.
   let t0 = real.now();
   const clock: Clock = { now: () => real.now() - t0, setTimer: (at, fn) => real.setTimer(at + t0, fn), cancel: (id) => real.cancel(id) };
   // Namespaces and taps take a while to set up: time 0 is set again once they are (before any stack exists).
-  const world: RealWorld = { linuxHosts: new Map(), processes: [], closers: [], restartClock: () => { t0 = real.now(); } };
+  const world: RealWorld = {
+    linuxHosts: new Map(),
+    processes: [],
+    closers: [],
+    restartClock: () => {
+      t0 = real.now();
+    },
+  };
   try {
     return await runIn(topology, options, clock, world);
   } finally {
@@ -269,10 +287,13 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       ...(spec.queue === undefined ? {} : { queue: spec.queue }),
     };
     const mtu = spec.mtu ?? 1500;
-    const link = createPointToPointLink({ clock, rng: createRng(master.nextU32()) }, {
-      a: { mac: macOf(spec.endpoints[0]), mtu, impairments },
-      b: { mac: macOf(spec.endpoints[1]), mtu, impairments },
-    });
+    const link = createPointToPointLink(
+      { clock, rng: createRng(master.nextU32()) },
+      {
+        a: { mac: macOf(spec.endpoints[0]), mtu, impairments },
+        b: { mac: macOf(spec.endpoints[1]), mtu, impairments },
+      },
+    );
     let a: NetDevice = link.a;
     let capture: CaptureFile | undefined;
     if (options.outDir !== undefined) {
@@ -302,9 +323,17 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     const gateway = n.routes?.[0]?.via;
     const mtu = topology.links.find((l) => l.endpoints.includes(`${n.name}:${f.name}`))?.mtu ?? 1500;
     options.onProgress?.(`${topology.name}: attaching linux host ${n.name} (namespace and tap)`);
-    world!.linuxHosts.set(n.name, await attachLinuxHost({
-      name: n.name, device: deviceOf(n.name, f.name), address: f.address!, mtu, index: linuxIndex++, ...(gateway === undefined ? {} : { gateway }),
-    }));
+    world!.linuxHosts.set(
+      n.name,
+      await attachLinuxHost({
+        name: n.name,
+        device: deviceOf(n.name, f.name),
+        address: f.address!,
+        mtu,
+        index: linuxIndex++,
+        ...(gateway === undefined ? {} : { gateway }),
+      }),
+    );
   }
   // A dhcp host's address is known once leased: paths are traced before the run with one planned in its server's pool.
   const dhcpPlans: Map<string, DhcpPlan> = planDhcp(topology);
@@ -329,13 +358,17 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   const iperf3Port = (spec: TopologyFlow, i: number): number => spec.port ?? 5201 + i;
   for (const [i, spec] of (topology.flows ?? []).entries()) {
     if (spec.kind !== "iperf3") continue;
-    const server = startIperf3Server(world!.linuxHosts.get(spec.to)!, { address: formatIpv4(hostAddress(spec.to)), port: iperf3Port(spec, i), intervalMs: Math.max(100, interval) });
+    const server = startIperf3Server(world!.linuxHosts.get(spec.to)!, {
+      address: formatIpv4(hostAddress(spec.to)),
+      port: iperf3Port(spec, i),
+      intervalMs: Math.max(100, interval),
+    });
     world!.processes.push(server.process);
     await server.ready(5000);
   }
   world?.restartClock();
-  const xen: LabXenHosts | undefined = xenRng === undefined ? undefined
-    : realXen !== undefined ? realXen.withStacks(clock) : await buildLabXenHosts({ rng: xenRng, clock: virtual! }, xenSpecs);
+  const xen: LabXenHosts | undefined =
+    xenRng === undefined ? undefined : realXen !== undefined ? realXen.withStacks(clock) : await buildLabXenHosts({ rng: xenRng, clock: virtual! }, xenSpecs);
   for (const n of topology.nodes) {
     const rng = createRng(master.nextU32());
     if (n.implementation === "linux") continue;
@@ -353,10 +386,13 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
         dhcpClients.set(n.name, dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 500 }));
         continue;
       }
-      const stack = createStack({ device: deviceOf(n.name, f.name), clock, rng }, {
-        name: n.name,
-        ipv4: gateway === undefined ? { cidr: f.address! } : { cidr: f.address!, gateway },
-      });
+      const stack = createStack(
+        { device: deviceOf(n.name, f.name), clock, rng },
+        {
+          name: n.name,
+          ipv4: gateway === undefined ? { cidr: f.address! } : { cidr: f.address!, gateway },
+        },
+      );
       hosts.set(n.name, stack);
       if (f.dhcpServer !== undefined) dhcpServers.set(`${n.name}:${f.name}`, dhcpServerOnStack(stack, dhcpServerConfig(f)));
     } else if (n.kind === "switch") {
@@ -368,11 +404,14 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       }
       switches.set(n.name, bridge);
     } else {
-      const router = createRouter({ clock, rng }, {
-        name: n.name,
-        interfaces: n.interfaces.map((f) => ({ device: deviceOf(n.name, f.name), cidr: f.address!, name: f.name })),
-        routes: (n.routes ?? []).map((r) => ({ destination: r.destination, via: r.via })),
-      });
+      const router = createRouter(
+        { clock, rng },
+        {
+          name: n.name,
+          interfaces: n.interfaces.map((f) => ({ device: deviceOf(n.name, f.name), cidr: f.address!, name: f.name })),
+          routes: (n.routes ?? []).map((r) => ({ destination: r.destination, via: r.via })),
+        },
+      );
       routers.set(n.name, router);
       // A DHCP server on a router's interface: UDP over that interface's own IPv4 and ICMP (the router has no transport otherwise).
       for (const f of n.interfaces) {
@@ -387,7 +426,9 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   // DHCP clients start once every server exists; a flow from a dhcp host starts when it holds a lease.
   const dhcpBoundAt = new Map<string, number>();
   for (const [host, c] of dhcpClients) {
-    c.onBound(() => { if (!dhcpBoundAt.has(host)) dhcpBoundAt.set(host, clock.now()); });
+    c.onBound(() => {
+      if (!dhcpBoundAt.has(host)) dhcpBoundAt.set(host, clock.now());
+    });
     c.start();
   }
   const whenLeased = (host: string, fn: () => void): void => {
@@ -403,7 +444,12 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   /** A ping, udp-cbr or http flow, started at startMs or, from a dhcp host, at its lease; force() after the run gives an empty one if it never started. */
   const deferred = <R>(from: string, startMs: number, endMs: number, start: (startMs: number) => R): { get(): R | undefined; force(): R } => {
     let r: R | undefined = dhcpClients.has(from) ? undefined : start(startMs);
-    if (r === undefined) clock.setTimer(startMs, () => whenLeased(from, () => { r ??= start(Math.min(endMs, Math.max(startMs, clock.now()))); }));
+    if (r === undefined)
+      clock.setTimer(startMs, () =>
+        whenLeased(from, () => {
+          r ??= start(Math.min(endMs, Math.max(startMs, clock.now())));
+        }),
+      );
     return { get: () => r, force: () => (r ??= start(endMs)) };
   };
 
@@ -492,10 +538,15 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   const tracePath = (from: string, to: string): string[] => trace(from, to).path;
   // Refused before anything runs: a flow whose packets (either way) would loop or find no route.
   (topology.flows ?? []).forEach((f, i) => {
-    for (const [a, b] of [[f.from, f.to], [f.to, f.from]] as const) {
+    for (const [a, b] of [
+      [f.from, f.to],
+      [f.to, f.from],
+    ] as const) {
       const t = trace(a, b);
       if (t.outcome !== "reached") {
-        throw configError(`/flows/${i}: the way from ${a} to ${b} ${t.outcome === "loop" ? "loops" : t.outcome === "no-route" ? "has no route" : "ends nowhere"} (${t.nodes.join(" -> ")})`);
+        throw configError(
+          `/flows/${i}: the way from ${a} to ${b} ${t.outcome === "loop" ? "loops" : t.outcome === "no-route" ? "has no route" : "ends nowhere"} (${t.nodes.join(" -> ")})`,
+        );
       }
     }
   });
@@ -553,7 +604,20 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   const flows: FlowState[] = (topology.flows ?? []).flatMap((spec, i) => {
     if (spec.kind !== "bulk-tcp") return [];
     const start = spec.startMs ?? 0;
-    return [{ spec, name: spec.name ?? `flow${i}`, start, end: Math.min(start + spec.durationMs!, duration), cc: spec.congestionControl ?? "cubic", received: 0, steadyReceived: 0, bins: [], samples: [], connected: false }];
+    return [
+      {
+        spec,
+        name: spec.name ?? `flow${i}`,
+        start,
+        end: Math.min(start + spec.durationMs!, duration),
+        cc: spec.congestionControl ?? "cubic",
+        received: 0,
+        steadyReceived: 0,
+        bins: [],
+        samples: [],
+        connected: false,
+      },
+    ];
   });
   flows.forEach((f, i) => {
     const dst = hosts.get(f.spec.to)!;
@@ -575,7 +639,14 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     const linuxHost = world?.linuxHosts.get(f.spec.from);
     if (linuxHost !== undefined) {
       // Started now so that the interpreter is up by the flow's start; it sleeps until then.
-      const sender = startLinuxBulkSender(linuxHost, { dst: formatIpv4(dst.ipv4.cidr!.address), port, inMs: f.start - clock.now(), seconds: (f.end - f.start) / 1000, congestionControl: f.cc, intervalMs: interval });
+      const sender = startLinuxBulkSender(linuxHost, {
+        dst: formatIpv4(dst.ipv4.cidr!.address),
+        port,
+        inMs: f.start - clock.now(),
+        seconds: (f.end - f.start) / 1000,
+        congestionControl: f.cc,
+        intervalMs: interval,
+      });
       world!.processes.push(sender.process);
       f.linux = sender;
     }
@@ -588,27 +659,39 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     }
     if (linuxHost !== undefined) return;
     const src = hosts.get(f.spec.from)!;
-    clock.setTimer(f.start, () => whenLeased(f.spec.from, () => {
-      if (clock.now() >= f.end) return;
-      const dstAddress = dst.ipv4.cidr!.address;
-      const r = src.tcp.connect(dstAddress, port, { congestionControl: f.cc });
-      if (!r.ok) throw configError(`flow ${f.name}: connect failed (${r.error})`);
-      const s = r.value;
-      f.stream = s;
-      const pump = (): void => {
-        while (clock.now() < f.end && s.write(chunk)) { /* fill the send buffer */ }
-      };
-      s.onConnect(() => {
-        f.connected = true;
-        pump();
-      });
-      s.onDrain(pump);
-      clock.setTimer(f.end, () => s.end());
-    }));
+    clock.setTimer(f.start, () =>
+      whenLeased(f.spec.from, () => {
+        if (clock.now() >= f.end) return;
+        const dstAddress = dst.ipv4.cidr!.address;
+        const r = src.tcp.connect(dstAddress, port, { congestionControl: f.cc });
+        if (!r.ok) throw configError(`flow ${f.name}: connect failed (${r.error})`);
+        const s = r.value;
+        f.stream = s;
+        const pump = (): void => {
+          while (clock.now() < f.end && s.write(chunk)) {
+            /* fill the send buffer */
+          }
+        };
+        s.onConnect(() => {
+          f.connected = true;
+          pump();
+        });
+        s.onDrain(pump);
+        clock.setTimer(f.end, () => s.end());
+      }),
+    );
   });
 
   // iperf3 flows: the client starts in its namespace now and sleeps until the flow's start.
-  const iperf3Flows: { spec: TopologyFlow; name: string; start: number; end: number; seconds: number; cc: "cubic" | "newreno" | "bbr"; client: ReturnType<typeof startIperf3Client> }[] = [];
+  const iperf3Flows: {
+    spec: TopologyFlow;
+    name: string;
+    start: number;
+    end: number;
+    seconds: number;
+    cc: "cubic" | "newreno" | "bbr";
+    client: ReturnType<typeof startIperf3Client>;
+  }[] = [];
   (topology.flows ?? []).forEach((spec, i) => {
     if (spec.kind !== "iperf3") return;
     const start = spec.startMs ?? 0;
@@ -616,7 +699,14 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     // iperf3 -t takes whole seconds: a run shortened below the flow's length cuts it to whole seconds, at least one.
     const seconds = Math.max(1, Math.floor((end - start) / 1000));
     const cc = spec.congestionControl ?? "cubic";
-    const client = startIperf3Client(world!.linuxHosts.get(spec.from)!, { dst: formatIpv4(hostAddress(spec.to)), port: iperf3Port(spec, i), inMs: start - clock.now(), seconds, congestionControl: cc, intervalMs: Math.max(100, interval) });
+    const client = startIperf3Client(world!.linuxHosts.get(spec.from)!, {
+      dst: formatIpv4(hostAddress(spec.to)),
+      port: iperf3Port(spec, i),
+      inMs: start - clock.now(),
+      seconds,
+      congestionControl: cc,
+      intervalMs: Math.max(100, interval),
+    });
     world!.processes.push(client.process);
     iperf3Flows.push({ spec, name: spec.name ?? `flow${i}`, start, end: start + seconds * 1000, seconds, cc, client });
   });
@@ -628,42 +718,76 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   const httpServers: HttpServers = new Map();
   (topology.flows ?? []).forEach((spec, i) => {
     const startMs = spec.startMs ?? 0;
-    const window = { name: spec.name ?? `flow${i}`, from: spec.from, to: spec.to, startMs, endMs: Math.min(duration, spec.durationMs === undefined ? Infinity : startMs + spec.durationMs) };
+    const window = {
+      name: spec.name ?? `flow${i}`,
+      from: spec.from,
+      to: spec.to,
+      startMs,
+      endMs: Math.min(duration, spec.durationMs === undefined ? Infinity : startMs + spec.durationMs),
+    };
     const deps = { clock, src: hosts.get(spec.from)!, dst: hosts.get(spec.to)! };
     const later = <R>(start: (w: typeof window) => R) => deferred(spec.from, startMs, window.endMs, (at) => start({ ...window, startMs: at }));
     if (spec.kind === "ping") {
-      const f = later((w) => startPingFlow(deps, w, { intervalMs: spec.intervalMs ?? 1000, ...(spec.payloadBytes === undefined ? {} : { payloadBytes: spec.payloadBytes }) }));
+      const f = later((w) =>
+        startPingFlow(deps, w, { intervalMs: spec.intervalMs ?? 1000, ...(spec.payloadBytes === undefined ? {} : { payloadBytes: spec.payloadBytes }) }),
+      );
       pingFlows.push({ report: () => f.force().report() });
     } else if (spec.kind === "udp-cbr") {
-      const f = later((w) => startUdpCbrFlow(deps, w, { rateBitsPerSecond: spec.rateBitsPerSecond!, payloadBytes: spec.payloadBytes ?? 1200, port: spec.port ?? 6001 + i, sampleIntervalMs: interval }));
+      const f = later((w) =>
+        startUdpCbrFlow(deps, w, {
+          rateBitsPerSecond: spec.rateBitsPerSecond!,
+          payloadBytes: spec.payloadBytes ?? 1200,
+          port: spec.port ?? 6001 + i,
+          sampleIntervalMs: interval,
+        }),
+      );
       udpFlows.push({ report: () => f.force().report() });
     } else if (spec.kind === "http") {
-      const f = later((w) => startHttpFlow(deps, httpServers, w, { port: spec.port ?? 80, responseBytes: spec.responseBytes ?? 100_000, requests: spec.requests ?? 1, intervalMs: spec.intervalMs ?? 0 }));
+      const f = later((w) =>
+        startHttpFlow(deps, httpServers, w, {
+          port: spec.port ?? 80,
+          responseBytes: spec.responseBytes ?? 100_000,
+          requests: spec.requests ?? 1,
+          intervalMs: spec.intervalMs ?? 0,
+        }),
+      );
       httpFlows.push({ report: () => f.force().report(), pending: () => f.get()?.pending() ?? 0 });
     }
   });
 
   // Run in slices of virtual time so long runs can show progress. With HTTP flows the client's
   // callbacks are microtasks: the queue is let run after each instant of virtual time that had events.
-  const stuck = (t: number): Error => Object.assign(new Error(`more than ${MAX_EVENTS_PER_SLICE} events before ${t} ms (virtual time stuck at ${clock.now()} ms)`), { code: "ERR_NETLAB_LAB_STUCK" });
+  const stuck = (t: number): Error =>
+    Object.assign(new Error(`more than ${MAX_EVENTS_PER_SLICE} events before ${t} ms (virtual time stuck at ${clock.now()} ms)`), {
+      code: "ERR_NETLAB_LAB_STUCK",
+    });
   let lastProgress = performance.now();
   if (virtual === undefined) {
     // Real time: wait for the end (or an abort), with a progress line each second.
     await new Promise<void>((resolve, reject) => {
-      const progress = setInterval(() => options.onProgress?.(`${topology.name}: ${(clock.now() / 1000).toFixed(0)}/${(duration / 1000).toFixed(0)} real s`), 1000);
+      const progress = setInterval(
+        () => options.onProgress?.(`${topology.name}: ${(clock.now() / 1000).toFixed(0)}/${(duration / 1000).toFixed(0)} real s`),
+        1000,
+      );
       const finish = (e?: Error): void => {
         clearInterval(progress);
         options.signal?.removeEventListener("abort", onAbort);
         if (e === undefined) resolve();
         else reject(e);
       };
-      const onAbort = (): void => finish(new NetlabError("ERR_NETLAB_LAB_INTERRUPTED", `${topology.name}: interrupted after ${(clock.now() / 1000).toFixed(1)} s; namespaces and taps removed`));
+      const onAbort = (): void =>
+        finish(
+          new NetlabError(
+            "ERR_NETLAB_LAB_INTERRUPTED",
+            `${topology.name}: interrupted after ${(clock.now() / 1000).toFixed(1)} s; namespaces and taps removed`,
+          ),
+        );
       if (options.signal?.aborted === true) return onAbort();
       options.signal?.addEventListener("abort", onAbort);
       clock.setTimer(duration, () => finish());
     });
   }
-  for (let t = 0; virtual !== undefined && t < duration;) {
+  for (let t = 0; virtual !== undefined && t < duration; ) {
     t = Math.min(duration, t + 1000);
     // A bound on events per virtual second: a timer loop that never lets time advance is a bug to report, not to wait on.
     if (httpFlows.length === 0) {
@@ -697,16 +821,26 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     const steadySpan = Math.max(1e-9, (1 - warmup) * span);
     const linux = f.linux?.result();
     // A Linux sender's cwnd and RTT come from its TCP_INFO samples (the nearest at or before each interval's end).
-    const samples = linux === undefined ? f.samples : f.samples.map((x) => {
-      const k = linux.samples.findLast((l) => l.t <= x.t);
-      return k === undefined ? x : { ...x, cwnd: k.cwnd, srttMs: k.srttMs };
-    });
+    const samples =
+      linux === undefined
+        ? f.samples
+        : f.samples.map((x) => {
+            const k = linux.samples.findLast((l) => l.t <= x.t);
+            return k === undefined ? x : { ...x, cwnd: k.cwnd, srttMs: k.srttMs };
+          });
     return {
-      name: f.name, kind: "bulk-tcp", from: f.spec.from, to: f.spec.to, sender: linux !== undefined ? "linux" : xen?.stacks.has(f.spec.from) === true ? "xen" : "netlab", congestionControl: f.cc,
+      name: f.name,
+      kind: "bulk-tcp",
+      from: f.spec.from,
+      to: f.spec.to,
+      sender: linux !== undefined ? "linux" : xen?.stacks.has(f.spec.from) === true ? "xen" : "netlab",
+      congestionControl: f.cc,
       ...(linux === undefined ? {} : { linuxCongestionControl: linux.congestionControl }),
       ...(linux?.error === undefined ? {} : { error: linux.error }),
-      startMs: f.start, durationMs: f.end - f.start,
-      connected: f.connected, bytesReceived: f.received,
+      startMs: f.start,
+      durationMs: f.end - f.start,
+      connected: f.connected,
+      bytesReceived: f.received,
       goodputBitsPerSecond: (f.received * 8 * 1000) / span,
       steadyGoodputBitsPerSecond: (f.steadyReceived * 8 * 1000) / steadySpan,
       retransmits: linux !== undefined ? linux.retransmits : f.stream !== undefined && f.connected ? f.stream.info().retransmits : 0,
@@ -721,14 +855,22 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   const linkReports: LinkReport[] = [];
   for (const l of links) {
     const [a, b] = l.spec.endpoints;
-    for (const [end, from, to] of [[l.link.a, a, b], [l.link.b, b, a]] as const) {
+    for (const [end, from, to] of [
+      [l.link.a, a, b],
+      [l.link.b, b, a],
+    ] as const) {
       const stats = end.queueStats();
-      if (stats !== undefined) queues.push({ name: `${l.name} ${from}->${to}`, link: l.name, from, to, rateBitsPerSecond: l.spec.rateBitsPerSecond ?? 0, stats });
+      if (stats !== undefined)
+        queues.push({ name: `${l.name} ${from}->${to}`, link: l.name, from, to, rateBitsPerSecond: l.spec.rateBitsPerSecond ?? 0, stats });
     }
     const s1 = l.link.a.txStats;
     const s2 = l.link.b.txStats;
     linkReports.push({
-      name: l.name, endpoints: [a, b], framesDelivered: s1.delivered + s2.delivered, queueDrops: s1.queueDrops + s2.queueDrops, ceMarked: s1.ceMarked + s2.ceMarked,
+      name: l.name,
+      endpoints: [a, b],
+      framesDelivered: s1.delivered + s2.delivered,
+      queueDrops: s1.queueDrops + s2.queueDrops,
+      ceMarked: s1.ceMarked + s2.ceMarked,
       ...(l.capture === undefined ? {} : { pcap: l.capture.path }),
     });
   }
@@ -759,26 +901,46 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     sharedLinks: sharedLinks(flowReports),
     routers: routerCounters,
     ...(xen === undefined ? {} : { xen: xen.report() }),
-    ...(dhcpClients.size === 0 ? {} : { dhcp: [...dhcpClients].map(([host, c]) => dhcpLeaseReport(host, dhcpPlans.get(host)!.server, c, dhcpBoundAt.get(host))) }),
+    ...(dhcpClients.size === 0
+      ? {}
+      : { dhcp: [...dhcpClients].map(([host, c]) => dhcpLeaseReport(host, dhcpPlans.get(host)!.server, c, dhcpBoundAt.get(host))) }),
     ...(options.outDir === undefined ? {} : { outDir: options.outDir }),
   };
   if (options.outDir !== undefined) {
     writeFileSync(join(options.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(options.outDir, "summary.txt"), formatLabSummary(report));
-    writeFileSync(join(options.outDir, "goodput.svg"), lineChart({
-      title: `${report.name}: goodput per flow`, xLabel: "time since the flow started (s)", yLabel: "goodput (Mb/s)",
-      series: report.flows.map((f) => ({ name: f.name, points: f.samples.map((p) => [p.t / 1000, p.goodputBitsPerSecond / 1e6] as const) })),
-    }));
-    writeFileSync(join(options.outDir, "queue-delay.svg"), lineChart({
-      title: `${report.name}: mean queueing delay per ${interval} ms`, xLabel: "time (s)", yLabel: "sojourn time (ms)",
-      series: busyQueues(report.queues).map((q) => ({ name: q.name.split(" ")[0]!, points: q.stats.backlog.map((b) => [b.at / 1000, b.sojournMeanMs] as const) })),
-    }));
+    writeFileSync(
+      join(options.outDir, "goodput.svg"),
+      lineChart({
+        title: `${report.name}: goodput per flow`,
+        xLabel: "time since the flow started (s)",
+        yLabel: "goodput (Mb/s)",
+        series: report.flows.map((f) => ({ name: f.name, points: f.samples.map((p) => [p.t / 1000, p.goodputBitsPerSecond / 1e6] as const) })),
+      }),
+    );
+    writeFileSync(
+      join(options.outDir, "queue-delay.svg"),
+      lineChart({
+        title: `${report.name}: mean queueing delay per ${interval} ms`,
+        xLabel: "time (s)",
+        yLabel: "sojourn time (ms)",
+        series: busyQueues(report.queues).map((q) => ({
+          name: q.name.split(" ")[0]!,
+          points: q.stats.backlog.map((b) => [b.at / 1000, b.sojournMeanMs] as const),
+        })),
+      }),
+    );
   }
   return report;
 }
 
 /** An iperf3 flow's report: goodput from the server's intervals, cwnd and RTT from the client's, totals from iperf3's end summary. */
-function iperf3FlowReport(f: { spec: TopologyFlow; name: string; start: number; seconds: number; cc: "cubic" | "newreno" | "bbr" }, r: Iperf3Result, warmup: number, path: string[]): FlowReport {
+function iperf3FlowReport(
+  f: { spec: TopologyFlow; name: string; start: number; seconds: number; cc: "cubic" | "newreno" | "bbr" },
+  r: Iperf3Result,
+  warmup: number,
+  path: string[],
+): FlowReport {
   const steadyFrom = warmup * r.seconds * 1000;
   let steadyBytes = 0;
   let steadyMs = 0;
@@ -791,17 +953,30 @@ function iperf3FlowReport(f: { spec: TopologyFlow; name: string; start: number; 
     previous = x.t;
   }
   return {
-    name: f.name, kind: "iperf3", from: f.spec.from, to: f.spec.to, sender: "linux", congestionControl: f.cc,
+    name: f.name,
+    kind: "iperf3",
+    from: f.spec.from,
+    to: f.spec.to,
+    sender: "linux",
+    congestionControl: f.cc,
     ...(r.senderCongestionControl === undefined ? {} : { linuxCongestionControl: r.senderCongestionControl }),
     ...(r.error === undefined ? {} : { error: r.error }),
-    startMs: f.start, durationMs: f.seconds * 1000,
-    connected: r.connected, bytesReceived: r.receivedBytes,
+    startMs: f.start,
+    durationMs: f.seconds * 1000,
+    connected: r.connected,
+    bytesReceived: r.receivedBytes,
     goodputBitsPerSecond: r.receiverBitsPerSecond,
     steadyGoodputBitsPerSecond: steadyMs > 0 ? (steadyBytes * 8 * 1000) / steadyMs : 0,
     retransmits: r.retransmits,
     path,
     samples: r.intervals.map((x) => ({ t: x.t, goodputBitsPerSecond: x.receivedBitsPerSecond, cwnd: x.cwnd, srttMs: x.srttMs })),
-    iperf3: { ...(r.version === undefined ? {} : { version: r.version }), seconds: r.seconds, sentBytes: r.sentBytes, senderBitsPerSecond: r.senderBitsPerSecond, receiverBitsPerSecond: r.receiverBitsPerSecond },
+    iperf3: {
+      ...(r.version === undefined ? {} : { version: r.version }),
+      seconds: r.seconds,
+      sentBytes: r.sentBytes,
+      senderBitsPerSecond: r.senderBitsPerSecond,
+      receiverBitsPerSecond: r.receiverBitsPerSecond,
+    },
   };
 }
 
@@ -814,10 +989,15 @@ function dhcpServerConfig(f: TopologyInterface): DhcpServerConfig {
   if (!own.ok || pool === undefined) throw configError(`${f.name}: bad dhcpServer`);
   const mask = prefixToMask(own.value.prefixLength);
   return {
-    pools: [{
-      subnet: { address: (own.value.address & mask) >>> 0, prefixLength: own.value.prefixLength }, rangeStart: pool.first, rangeEnd: pool.last,
-      ...(gw?.ok === true ? { gateway: gw.value } : {}), leaseTime: d.leaseSeconds ?? 3600,
-    }],
+    pools: [
+      {
+        subnet: { address: (own.value.address & mask) >>> 0, prefixLength: own.value.prefixLength },
+        rangeStart: pool.first,
+        rangeEnd: pool.last,
+        ...(gw?.ok === true ? { gateway: gw.value } : {}),
+        leaseTime: d.leaseSeconds ?? 3600,
+      },
+    ],
   };
 }
 
@@ -826,8 +1006,14 @@ function dhcpLeaseReport(host: string, server: string, c: DhcpClient, boundAtMs:
   const l = c.lease;
   if (l === undefined) return { host, server, state: c.state };
   return {
-    host, server, address: `${formatIpv4(l.address)}/${l.prefixLength}`, ...(l.gateway === undefined ? {} : { gateway: formatIpv4(l.gateway) }),
-    acquiredAtMs: l.acquiredAt, ...(boundAtMs === undefined ? {} : { boundAtMs }), leaseSeconds: l.leaseTime, state: c.state,
+    host,
+    server,
+    address: `${formatIpv4(l.address)}/${l.prefixLength}`,
+    ...(l.gateway === undefined ? {} : { gateway: formatIpv4(l.gateway) }),
+    acquiredAtMs: l.acquiredAt,
+    ...(boundAtMs === undefined ? {} : { boundAtMs }),
+    leaseSeconds: l.leaseTime,
+    state: c.state,
   };
 }
 
@@ -853,15 +1039,20 @@ const mbps = (bps: number): string => `${(bps / 1e6).toFixed(2)} Mb/s`;
 /** The readable summary of a run. */
 export function formatLabSummary(r: LabReport): string {
   const lines: string[] = [];
-  lines.push(`${r.name} (seed ${r.seed}): ${r.virtualSeconds} ${r.realTime ? "real" : "virtual"} s in ${r.wallSeconds.toFixed(2)} wall s (${r.cpuSeconds.toFixed(2)} CPU s)`);
+  lines.push(
+    `${r.name} (seed ${r.seed}): ${r.virtualSeconds} ${r.realTime ? "real" : "virtual"} s in ${r.wallSeconds.toFixed(2)} wall s (${r.cpuSeconds.toFixed(2)} CPU s)`,
+  );
   if (r.flows.length > 0) {
     lines.push("", "flows:");
     for (const f of r.flows) {
-      lines.push(`  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.kind === "iperf3" ? "iperf3 " : ""}${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
-        `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}${f.error === undefined ? "" : ` [${f.error}]`}`);
+      lines.push(
+        `  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.kind === "iperf3" ? "iperf3 " : ""}${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
+          `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}${f.error === undefined ? "" : ` [${f.error}]`}`,
+      );
     }
     lines.push(`  Jain's fairness index (steady state): ${r.jainIndex === null ? "-" : r.jainIndex.toFixed(4)} over all flows`);
-    for (const l of r.sharedLinks) lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.length <= 8 ? l.flows.join(", ") : `${l.flows.length} flows`})`);
+    for (const l of r.sharedLinks)
+      lines.push(`    ${l.jainIndex.toFixed(4)} on ${l.name} (${l.flows.length <= 8 ? l.flows.join(", ") : `${l.flows.length} flows`})`);
     // A mixed run (linux and netlab senders on one network): each stack's share, side by side.
     const stacks = [...new Set(r.flows.map((f) => f.sender))];
     if (stacks.length > 1) {
@@ -879,19 +1070,28 @@ export function formatLabSummary(r: LabReport): string {
   const ms = (x: number): string => `${x.toFixed(2)} ms`;
   for (const p of r.pings) {
     const s = p.rttMs;
-    lines.push("", `ping ${p.name}: ${p.from} -> ${p.to} every ${p.intervalMs} ms: ${p.sent} sent, ${p.received} received, ${p.lost} lost, ${p.unanswered} unanswered at the end` +
-      (s === null ? "" : `; rtt min ${ms(s.min)}, median ${ms(s.p50)}, p90 ${ms(s.p90)}, max ${ms(s.max)}`));
+    lines.push(
+      "",
+      `ping ${p.name}: ${p.from} -> ${p.to} every ${p.intervalMs} ms: ${p.sent} sent, ${p.received} received, ${p.lost} lost, ${p.unanswered} unanswered at the end` +
+        (s === null ? "" : `; rtt min ${ms(s.min)}, median ${ms(s.p50)}, p90 ${ms(s.p90)}, max ${ms(s.max)}`),
+    );
   }
   for (const u of r.udpCbr) {
     const d = u.oneWayDelayMs;
-    lines.push("", `udp-cbr ${u.name}: ${u.from} -> ${u.to} at ${mbps(u.rateBitsPerSecond)} (${u.payloadBytes} B datagrams): ${u.sent} sent, ${u.received} received, ` +
-      `${u.lost} lost (${(u.lossFraction * 100).toFixed(2)}%), ${u.missingAtEnd} missing at the end, ${u.reordered} reordered, ${u.duplicates} duplicated; jitter ${ms(u.jitterMs)}; goodput ${mbps(u.goodputBitsPerSecond)}` +
-      (d === null ? "" : `; one-way delay median ${ms(d.p50)}, p90 ${ms(d.p90)}`));
+    lines.push(
+      "",
+      `udp-cbr ${u.name}: ${u.from} -> ${u.to} at ${mbps(u.rateBitsPerSecond)} (${u.payloadBytes} B datagrams): ${u.sent} sent, ${u.received} received, ` +
+        `${u.lost} lost (${(u.lossFraction * 100).toFixed(2)}%), ${u.missingAtEnd} missing at the end, ${u.reordered} reordered, ${u.duplicates} duplicated; jitter ${ms(u.jitterMs)}; goodput ${mbps(u.goodputBitsPerSecond)}` +
+        (d === null ? "" : `; one-way delay median ${ms(d.p50)}, p90 ${ms(d.p90)}`),
+    );
   }
   for (const h of r.http) {
     const c = h.completionMs;
-    lines.push("", `http ${h.name}: ${h.from} -> ${h.to}, ${h.responseBytes} B each: ${h.completed} of ${h.requests} fetches completed, ${h.failed} failed` +
-      (c === null ? "" : `; time to last byte median ${ms(c.p50)}, p90 ${ms(c.p90)}, max ${ms(c.max)}; ${mbps(h.goodputBitsPerSecond)} while fetching`));
+    lines.push(
+      "",
+      `http ${h.name}: ${h.from} -> ${h.to}, ${h.responseBytes} B each: ${h.completed} of ${h.requests} fetches completed, ${h.failed} failed` +
+        (c === null ? "" : `; time to last byte median ${ms(c.p50)}, p90 ${ms(c.p90)}, max ${ms(c.max)}; ${mbps(h.goodputBitsPerSecond)} while fetching`),
+    );
   }
   for (const t of r.traceroutes) {
     lines.push("", `traceroute ${t.name}: ${t.from} -> ${t.to}${t.tool === undefined ? "" : ` (${t.tool})`}${t.reached ? "" : " (not reached)"}`);
@@ -901,28 +1101,40 @@ export function formatLabSummary(r: LabReport): string {
     lines.push("", `queues (${r.queues.length - busy.length} quiet ones omitted):`);
     for (const q of busy) {
       const s = q.stats;
-      lines.push(`  ${q.name} [${s.kind}, ${mbps(q.rateBitsPerSecond)}]: ${s.enqueued} enqueued, ${s.dropped} dropped, ${s.marked} marked; ` +
-        `sojourn p50 ${s.sojournMs.p50.toFixed(2)} ms, p90 ${s.sojournMs.p90.toFixed(2)} ms, p99 ${s.sojournMs.p99.toFixed(2)} ms; max backlog ${s.maxBacklogPackets} packets`);
+      lines.push(
+        `  ${q.name} [${s.kind}, ${mbps(q.rateBitsPerSecond)}]: ${s.enqueued} enqueued, ${s.dropped} dropped, ${s.marked} marked; ` +
+          `sojourn p50 ${s.sojournMs.p50.toFixed(2)} ms, p90 ${s.sojournMs.p90.toFixed(2)} ms, p99 ${s.sojournMs.p99.toFixed(2)} ms; max backlog ${s.maxBacklogPackets} packets`,
+      );
     }
   }
   if (r.xen !== undefined) {
     lines.push("", "xen hosts (domU netfront -> netback vif in dom0 -> bridge -> link):");
     for (const h of r.xen.hosts) {
-      lines.push(`  ${h.name} dom${h.domid} ${h.mac}: netfront tx ${h.netfront.txFrames} frames / rx ${h.netfront.rxFrames}, ${h.vif} tx ${h.netback.txFrames} / rx ${h.netback.rxFrames}, ` +
-        `${h.bridge} link port out ${h.linkPort.txFrames} (${h.linkPort.segmented} GSO segmented, ${h.linkPort.checksumsCompleted} checksums completed) / in ${h.linkPort.rxFrames}` +
-        `${h.netfront.txDropped + h.netfront.rxDropped + h.netback.rxDropped + h.linkPort.dropped > 0 ? `; dropped: netfront ${h.netfront.txDropped} tx ${h.netfront.rxDropped} rx, vif ${h.netback.rxDropped}, port ${h.linkPort.dropped}` : ""}`);
+      lines.push(
+        `  ${h.name} dom${h.domid} ${h.mac}: netfront tx ${h.netfront.txFrames} frames / rx ${h.netfront.rxFrames}, ${h.vif} tx ${h.netback.txFrames} / rx ${h.netback.rxFrames}, ` +
+          `${h.bridge} link port out ${h.linkPort.txFrames} (${h.linkPort.segmented} GSO segmented, ${h.linkPort.checksumsCompleted} checksums completed) / in ${h.linkPort.rxFrames}` +
+          `${h.netfront.txDropped + h.netfront.rxDropped + h.netback.rxDropped + h.linkPort.dropped > 0 ? `; dropped: netfront ${h.netfront.txDropped} tx ${h.netfront.rxDropped} rx, vif ${h.netback.rxDropped}, port ${h.linkPort.dropped}` : ""}`,
+      );
     }
     if (r.xen.peerErrors.length > 0) lines.push(`  peer errors: ${r.xen.peerErrors.join("; ")}`);
   }
   if (r.dhcp !== undefined) {
     lines.push("", "dhcp leases:");
     for (const d of r.dhcp) {
-      lines.push(`  ${d.host.padEnd(8)} from ${d.server}: ${d.address === undefined ? `no lease (${d.state})` : `${d.address}${d.gateway === undefined ? "" : ` via ${d.gateway}`}, requested at ${d.acquiredAtMs!.toFixed(1)} ms, ` +
-        `configured at ${d.boundAtMs === undefined ? "-" : d.boundAtMs.toFixed(1)} ms (after its ARP probe), ${d.leaseSeconds} s`}`);
+      lines.push(
+        `  ${d.host.padEnd(8)} from ${d.server}: ${
+          d.address === undefined
+            ? `no lease (${d.state})`
+            : `${d.address}${d.gateway === undefined ? "" : ` via ${d.gateway}`}, requested at ${d.acquiredAtMs!.toFixed(1)} ms, ` +
+              `configured at ${d.boundAtMs === undefined ? "-" : d.boundAtMs.toFixed(1)} ms (after its ARP probe), ${d.leaseSeconds} s`
+        }`,
+      );
     }
   }
   for (const [name, c] of Object.entries(r.routers)) {
-    const drops = Object.entries(c).filter(([k]) => k.startsWith("drop.")).map(([k, v]) => `${k.slice(5)} ${v}`);
+    const drops = Object.entries(c)
+      .filter(([k]) => k.startsWith("drop."))
+      .map(([k, v]) => `${k.slice(5)} ${v}`);
     lines.push("", `router ${name}: ${c.forwarded ?? 0} forwarded${drops.length === 0 ? "" : `, dropped: ${drops.join(", ")}`}`);
   }
   if (r.outDir !== undefined) lines.push("", `written to ${r.outDir} (a pcapng per link, report.json, summary.txt, goodput.svg, queue-delay.svg)`);

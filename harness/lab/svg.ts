@@ -36,14 +36,19 @@ const label = (v: number): string => (Math.abs(v) >= 1000 || Number.isInteger(v)
 export function lineChart(o: ChartOptions): string {
   const width = o.width ?? 800;
   const height = o.height ?? 400;
-  const left = 70, right = 170, top = 40, bottom = 50;
+  const left = 70,
+    right = 170,
+    top = 40,
+    bottom = 50;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
-  let maxX = 0, maxY = 0;
-  for (const s of o.series) for (const [x, y] of s.points) {
-    if (x > maxX) maxX = x;
-    if (y > maxY) maxY = y;
-  }
+  let maxX = 0,
+    maxY = 0;
+  for (const s of o.series)
+    for (const [x, y] of s.points) {
+      if (x > maxX) maxX = x;
+      if (y > maxY) maxY = y;
+    }
   const xStep = niceStep(maxX || 1, 8);
   const yStep = niceStep(maxY || 1, 5);
   const xMax = Math.ceil((maxX || 1) / xStep) * xStep;
@@ -51,7 +56,9 @@ export function lineChart(o: ChartOptions): string {
   const px = (x: number): number => left + (x / xMax) * plotW;
   const py = (y: number): number => top + plotH - (y / yMax) * plotH;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(o.title)}</text>`);
   for (let y = 0; y <= yMax + 1e-9; y += yStep) {

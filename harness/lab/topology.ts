@@ -12,9 +12,27 @@ import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from
 /** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
 export type TopologyQueue =
   | { readonly kind: "drop-tail"; readonly limitPackets?: number; readonly limitBytes?: number; readonly ecnMarkPackets?: number }
-  | { readonly kind: "red"; readonly minThreshold: number; readonly maxThreshold: number; readonly unit?: "packets" | "bytes"; readonly limit?: number; readonly maxProbability?: number; readonly weight?: number; readonly gentle?: boolean; readonly ecn?: boolean }
+  | {
+      readonly kind: "red";
+      readonly minThreshold: number;
+      readonly maxThreshold: number;
+      readonly unit?: "packets" | "bytes";
+      readonly limit?: number;
+      readonly maxProbability?: number;
+      readonly weight?: number;
+      readonly gentle?: boolean;
+      readonly ecn?: boolean;
+    }
   | { readonly kind: "codel"; readonly targetMs?: number; readonly intervalMs?: number; readonly limitPackets?: number; readonly ecn?: boolean }
-  | { readonly kind: "fq-codel"; readonly flows?: number; readonly quantum?: number; readonly limitPackets?: number; readonly targetMs?: number; readonly intervalMs?: number; readonly ecn?: boolean };
+  | {
+      readonly kind: "fq-codel";
+      readonly flows?: number;
+      readonly quantum?: number;
+      readonly limitPackets?: number;
+      readonly targetMs?: number;
+      readonly intervalMs?: number;
+      readonly ecn?: boolean;
+    };
 
 /** A DHCP server (stack/app/dhcp/server.ts) on a netlab host's interface, leasing on that interface's subnet. */
 export interface TopologyDhcpServer {
@@ -301,8 +319,10 @@ function checkSchema(value: unknown, schema: Schema, path: string, errors: Topol
     }
     case "array": {
       if (!Array.isArray(value)) return void errors.push({ path: at, message: "must be an array" });
-      if (typeof schema.minItems === "number" && value.length < schema.minItems) errors.push({ path: at, message: `must have at least ${schema.minItems} items` });
-      if (typeof schema.maxItems === "number" && value.length > schema.maxItems) errors.push({ path: at, message: `must have at most ${schema.maxItems} items` });
+      if (typeof schema.minItems === "number" && value.length < schema.minItems)
+        errors.push({ path: at, message: `must have at least ${schema.minItems} items` });
+      if (typeof schema.maxItems === "number" && value.length > schema.maxItems)
+        errors.push({ path: at, message: `must have at most ${schema.maxItems} items` });
       value.forEach((v, i) => checkSchema(v, schema.items as Schema, `${path}/${i}`, errors));
       return;
     }
@@ -322,8 +342,10 @@ function checkSchema(value: unknown, schema: Schema, path: string, errors: Topol
       if (schema.type === "integer" && !Number.isInteger(value)) errors.push({ path: at, message: "must be an integer" });
       if (typeof schema.minimum === "number" && value < schema.minimum) errors.push({ path: at, message: `must be >= ${schema.minimum}` });
       if (typeof schema.maximum === "number" && value > schema.maximum) errors.push({ path: at, message: `must be <= ${schema.maximum}` });
-      if (typeof schema.exclusiveMinimum === "number" && value <= schema.exclusiveMinimum) errors.push({ path: at, message: `must be > ${schema.exclusiveMinimum}` });
-      if (typeof schema.exclusiveMaximum === "number" && value >= schema.exclusiveMaximum) errors.push({ path: at, message: `must be < ${schema.exclusiveMaximum}` });
+      if (typeof schema.exclusiveMinimum === "number" && value <= schema.exclusiveMinimum)
+        errors.push({ path: at, message: `must be > ${schema.exclusiveMinimum}` });
+      if (typeof schema.exclusiveMaximum === "number" && value >= schema.exclusiveMaximum)
+        errors.push({ path: at, message: `must be < ${schema.exclusiveMaximum}` });
       return;
     }
   }
@@ -338,7 +360,8 @@ function segments(t: Topology): (endpoint: string) => string {
     return r;
   };
   const join = (a: string, b: string): void => {
-    const ra = root(a), rb = root(b);
+    const ra = root(a),
+      rb = root(b);
     if (ra !== rb) parent.set(ra, rb);
   };
   for (const l of t.links) join(l.endpoints[0], l.endpoints[1]);
@@ -362,7 +385,13 @@ export function planDhcp(t: Topology): Map<string, DhcpPlan> {
       const own = staticCidr(f);
       const pool = f.dhcpServer === undefined ? undefined : parseIpv4Range(f.dhcpServer.pool);
       if (own === undefined || pool === undefined) continue;
-      servers.set(segmentOf(`${n.name}:${f.name}`), { endpoint: `${n.name}:${f.name}`, first: pool.first, prefixLength: own.prefixLength, ...(f.dhcpServer?.gateway === undefined ? {} : { gateway: f.dhcpServer.gateway }), next: 0 });
+      servers.set(segmentOf(`${n.name}:${f.name}`), {
+        endpoint: `${n.name}:${f.name}`,
+        first: pool.first,
+        prefixLength: own.prefixLength,
+        ...(f.dhcpServer?.gateway === undefined ? {} : { gateway: f.dhcpServer.gateway }),
+        next: 0,
+      });
     }
   }
   const plans = new Map<string, DhcpPlan>();
@@ -370,7 +399,11 @@ export function planDhcp(t: Topology): Map<string, DhcpPlan> {
     const f = n.interfaces.find((x) => x.address === "dhcp");
     const s = f === undefined ? undefined : servers.get(segmentOf(`${n.name}:${f.name}`));
     if (s === undefined) continue;
-    plans.set(n.name, { server: s.endpoint, plannedCidr: `${formatIpv4((s.first + s.next++) >>> 0)}/${s.prefixLength}`, ...(s.gateway === undefined ? {} : { gateway: s.gateway }) });
+    plans.set(n.name, {
+      server: s.endpoint,
+      plannedCidr: `${formatIpv4((s.first + s.next++) >>> 0)}/${s.prefixLength}`,
+      ...(s.gateway === undefined ? {} : { gateway: s.gateway }),
+    });
   }
   return plans;
 }
@@ -387,8 +420,10 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     if (nodes.has(n.name)) errors.push({ path: `/nodes/${i}/name`, message: `duplicate node name ${n.name}` });
     nodes.set(n.name, n);
     const impl = n.implementation ?? "netlab";
-    if (impl === "xen" && n.kind !== "host") errors.push({ path: `/nodes/${i}/implementation`, message: `a xen ${n.kind} is not supported by this runner (xen hosts only: a domU behind netfront)` });
-    if (impl === "linux" && n.kind !== "host") errors.push({ path: `/nodes/${i}/implementation`, message: `a linux ${n.kind} is not supported by this runner yet (linux hosts only)` });
+    if (impl === "xen" && n.kind !== "host")
+      errors.push({ path: `/nodes/${i}/implementation`, message: `a xen ${n.kind} is not supported by this runner (xen hosts only: a domU behind netfront)` });
+    if (impl === "linux" && n.kind !== "host")
+      errors.push({ path: `/nodes/${i}/implementation`, message: `a linux ${n.kind} is not supported by this runner yet (linux hosts only)` });
     if (n.kind === "switch") {
       if (n.interfaces.length < 2) errors.push({ path: `/nodes/${i}/interfaces`, message: "a switch needs at least two ports" });
       n.interfaces.forEach((f, k) => {
@@ -400,7 +435,8 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
         if (f.address === undefined) errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: `is required on a ${n.kind}` });
       });
     }
-    if (n.kind === "host" && n.interfaces.length !== 1) errors.push({ path: `/nodes/${i}/interfaces`, message: "a host has exactly one interface in this runner" });
+    if (n.kind === "host" && n.interfaces.length !== 1)
+      errors.push({ path: `/nodes/${i}/interfaces`, message: "a host has exactly one interface in this runner" });
     if (n.kind === "router" && n.interfaces.length < 1) errors.push({ path: `/nodes/${i}/interfaces`, message: "a router needs at least one interface" });
     const names = new Set<string>();
     n.interfaces.forEach((f, k) => {
@@ -410,12 +446,15 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
       const cidr = parseCidr(f.address);
       if (!cidr.ok) return;
       const other = owners.get(cidr.value.address);
-      if (other !== undefined) errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: `address ${formatIpv4(cidr.value.address)} is also ${other}'s` });
+      if (other !== undefined)
+        errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: `address ${formatIpv4(cidr.value.address)} is also ${other}'s` });
       owners.set(cidr.value.address, `${n.name}:${f.name}`);
     });
-    if (n.kind === "host" && (n.routes?.length ?? 0) > 1) errors.push({ path: `/nodes/${i}/routes`, message: "a host takes one (default) route in this runner" });
+    if (n.kind === "host" && (n.routes?.length ?? 0) > 1)
+      errors.push({ path: `/nodes/${i}/routes`, message: "a host takes one (default) route in this runner" });
     (n.routes ?? []).forEach((r, k) => {
-      if (n.kind === "host" && r.destination !== "default") errors.push({ path: `/nodes/${i}/routes/${k}/destination`, message: "a host's route must be the default route in this runner" });
+      if (n.kind === "host" && r.destination !== "default")
+        errors.push({ path: `/nodes/${i}/routes/${k}/destination`, message: "a host's route must be the default route in this runner" });
       const via = parseIpv4(r.via);
       if (!via.ok || n.interfaces.some((f) => f.address === "dhcp")) return;
       const onLink = n.interfaces.some((f) => {
@@ -434,7 +473,8 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
       const [node, iface] = e.split(":") as [string, string];
       const n = nodes.get(node);
       if (n === undefined) return void errors.push({ path: `/links/${i}/endpoints/${k}`, message: `unknown node ${node}` });
-      if (!n.interfaces.some((f) => f.name === iface)) return void errors.push({ path: `/links/${i}/endpoints/${k}`, message: `${node} has no interface ${iface}` });
+      if (!n.interfaces.some((f) => f.name === iface))
+        return void errors.push({ path: `/links/${i}/endpoints/${k}`, message: `${node} has no interface ${iface}` });
       const prev = used.get(e);
       if (prev !== undefined) errors.push({ path: `/links/${i}/endpoints/${k}`, message: `${e} is already on ${prev}` });
       used.set(e, l.name ?? `link ${i}`);
@@ -460,51 +500,72 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
   t.links.forEach((l, i) => {
     const [a, b] = l.endpoints.map((e) => e.split(":")[0]!) as [string, string];
     if (nodes.get(a)?.kind !== "switch" || nodes.get(b)?.kind !== "switch") return;
-    const ra = root(a), rb = root(b);
-    if (ra === rb) errors.push({ path: `/links/${i}/endpoints`, message: `closes a loop of switches (${a}, ${b}): frames would circle for ever (no spanning tree, no TTL on Ethernet)` });
+    const ra = root(a),
+      rb = root(b);
+    if (ra === rb)
+      errors.push({
+        path: `/links/${i}/endpoints`,
+        message: `closes a loop of switches (${a}, ${b}): frames would circle for ever (no spanning tree, no TTL on Ethernet)`,
+      });
     else parent.set(ra, rb);
   });
   // DHCP: a "dhcp" interface leases from the one server on its segment (the links and switches it reaches without a router).
   const segmentOf = segments(t);
   const servers = new Map<string, { endpoint: string; pool: { first: Ipv4Address; last: Ipv4Address }; clients: number; path: string }>();
-  t.nodes.forEach((n, i) => n.interfaces.forEach((f, k) => {
-    if (f.dhcpServer === undefined) return;
-    const at = `/nodes/${i}/interfaces/${k}/dhcpServer`;
-    if (n.kind === "switch" || (n.implementation ?? "netlab") !== "netlab") {
-      return void errors.push({ path: at, message: `a DHCP server runs on a netlab host or router in this runner (${n.name} is a ${n.implementation ?? "netlab"} ${n.kind})` });
-    }
-    const own = staticCidr(f);
-    if (own === undefined) return void errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: "a DHCP server needs a static address" });
-    const pool = parseIpv4Range(f.dhcpServer.pool)!;
-    const mask = prefixToMask(own.prefixLength);
-    const inSubnet = (a: Ipv4Address): boolean => ((a ^ own.address) & mask) === 0;
-    if (!inSubnet(pool.first) || !inSubnet(pool.last)) errors.push({ path: `${at}/pool`, message: `${f.dhcpServer.pool} is not inside ${n.name}:${f.name}'s subnet ${f.address}` });
-    for (const [address, owner] of owners) {
-      if (address >= pool.first && address <= pool.last) errors.push({ path: `${at}/pool`, message: `${f.dhcpServer.pool} holds ${formatIpv4(address)}, ${owner}'s static address` });
-    }
-    const gateway = f.dhcpServer.gateway === undefined ? undefined : parseIpv4(f.dhcpServer.gateway);
-    if (gateway?.ok === true && !inSubnet(gateway.value)) errors.push({ path: `${at}/gateway`, message: `${f.dhcpServer.gateway} is not on ${f.address}` });
-    const seg = segmentOf(`${n.name}:${f.name}`);
-    const other = servers.get(seg);
-    if (other !== undefined) return void errors.push({ path: at, message: `${other.endpoint} already serves DHCP on this segment` });
-    servers.set(seg, { endpoint: `${n.name}:${f.name}`, pool, clients: 0, path: at });
-  }));
+  t.nodes.forEach((n, i) =>
+    n.interfaces.forEach((f, k) => {
+      if (f.dhcpServer === undefined) return;
+      const at = `/nodes/${i}/interfaces/${k}/dhcpServer`;
+      if (n.kind === "switch" || (n.implementation ?? "netlab") !== "netlab") {
+        return void errors.push({
+          path: at,
+          message: `a DHCP server runs on a netlab host or router in this runner (${n.name} is a ${n.implementation ?? "netlab"} ${n.kind})`,
+        });
+      }
+      const own = staticCidr(f);
+      if (own === undefined) return void errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: "a DHCP server needs a static address" });
+      const pool = parseIpv4Range(f.dhcpServer.pool)!;
+      const mask = prefixToMask(own.prefixLength);
+      const inSubnet = (a: Ipv4Address): boolean => ((a ^ own.address) & mask) === 0;
+      if (!inSubnet(pool.first) || !inSubnet(pool.last))
+        errors.push({ path: `${at}/pool`, message: `${f.dhcpServer.pool} is not inside ${n.name}:${f.name}'s subnet ${f.address}` });
+      for (const [address, owner] of owners) {
+        if (address >= pool.first && address <= pool.last)
+          errors.push({ path: `${at}/pool`, message: `${f.dhcpServer.pool} holds ${formatIpv4(address)}, ${owner}'s static address` });
+      }
+      const gateway = f.dhcpServer.gateway === undefined ? undefined : parseIpv4(f.dhcpServer.gateway);
+      if (gateway?.ok === true && !inSubnet(gateway.value)) errors.push({ path: `${at}/gateway`, message: `${f.dhcpServer.gateway} is not on ${f.address}` });
+      const seg = segmentOf(`${n.name}:${f.name}`);
+      const other = servers.get(seg);
+      if (other !== undefined) return void errors.push({ path: at, message: `${other.endpoint} already serves DHCP on this segment` });
+      servers.set(seg, { endpoint: `${n.name}:${f.name}`, pool, clients: 0, path: at });
+    }),
+  );
   const dhcpHosts = new Set<string>();
-  t.nodes.forEach((n, i) => n.interfaces.forEach((f, k) => {
-    if (f.address !== "dhcp") return;
-    const at = `/nodes/${i}/interfaces/${k}/address`;
-    dhcpHosts.add(n.name);
-    if (n.kind !== "host" || (n.implementation ?? "netlab") !== "netlab") return void errors.push({ path: at, message: `"dhcp" is for netlab hosts in this runner (${n.name} is a ${n.implementation ?? "netlab"} ${n.kind})` });
-    if (n.routes !== undefined) errors.push({ path: `/nodes/${i}/routes`, message: "a dhcp host takes its gateway from the lease (the server's gateway)" });
-    const server = servers.get(segmentOf(`${n.name}:${f.name}`));
-    if (server === undefined) return void errors.push({ path: at, message: `no DHCP server on ${n.name}:${f.name}'s segment (give an interface there a dhcpServer)` });
-    server.clients++;
-  }));
+  t.nodes.forEach((n, i) =>
+    n.interfaces.forEach((f, k) => {
+      if (f.address !== "dhcp") return;
+      const at = `/nodes/${i}/interfaces/${k}/address`;
+      dhcpHosts.add(n.name);
+      if (n.kind !== "host" || (n.implementation ?? "netlab") !== "netlab")
+        return void errors.push({ path: at, message: `"dhcp" is for netlab hosts in this runner (${n.name} is a ${n.implementation ?? "netlab"} ${n.kind})` });
+      if (n.routes !== undefined) errors.push({ path: `/nodes/${i}/routes`, message: "a dhcp host takes its gateway from the lease (the server's gateway)" });
+      const server = servers.get(segmentOf(`${n.name}:${f.name}`));
+      if (server === undefined)
+        return void errors.push({ path: at, message: `no DHCP server on ${n.name}:${f.name}'s segment (give an interface there a dhcpServer)` });
+      server.clients++;
+    }),
+  );
   for (const s of servers.values()) {
-    if (s.pool.last - s.pool.first + 1 < s.clients) errors.push({ path: `${s.path}/pool`, message: `${s.pool.last - s.pool.first + 1} addresses for ${s.clients} dhcp hosts` });
+    if (s.pool.last - s.pool.first + 1 < s.clients)
+      errors.push({ path: `${s.path}/pool`, message: `${s.pool.last - s.pool.first + 1} addresses for ${s.clients} dhcp hosts` });
   }
   (t.flows ?? []).forEach((f, i) => {
-    if (dhcpHosts.has(f.to)) errors.push({ path: `/flows/${i}/to`, message: `${f.to} leases its address by DHCP during the run: it sends flows (from the lease on), it does not receive them in this runner` });
+    if (dhcpHosts.has(f.to))
+      errors.push({
+        path: `/flows/${i}/to`,
+        message: `${f.to} leases its address by DHCP during the run: it sends flows (from the lease on), it does not receive them in this runner`,
+      });
   });
   const iperf3Servers = new Map<string, number>();
   (t.flows ?? []).forEach((f, i) => {
@@ -527,17 +588,25 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
     if (f.kind === "iperf3") {
       for (const end of ["from", "to"] as const) {
         const n = nodes.get(f[end]);
-        if (n !== undefined && n.kind === "host" && n.implementation !== "linux") errors.push({ path: `/flows/${i}/${end}`, message: `an iperf3 flow runs between two linux hosts; ${f[end]} is ${n.implementation ?? "netlab"}` });
+        if (n !== undefined && n.kind === "host" && n.implementation !== "linux")
+          errors.push({ path: `/flows/${i}/${end}`, message: `an iperf3 flow runs between two linux hosts; ${f[end]} is ${n.implementation ?? "netlab"}` });
       }
       if (f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for an iperf3 flow" });
       else if (f.durationMs % 1000 !== 0) errors.push({ path: `/flows/${i}/durationMs`, message: "must be whole seconds for an iperf3 flow (iperf3 -t)" });
     } else if (linuxEnd !== undefined && !linuxOk) {
-      errors.push({ path: `/flows/${i}/${linuxEnd}`, message: "a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner (between two linux hosts: iperf3)" });
+      errors.push({
+        path: `/flows/${i}/${linuxEnd}`,
+        message:
+          "a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner (between two linux hosts: iperf3)",
+      });
     }
     if (f.kind === "bulk-tcp" && f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for a bulk-tcp flow" });
-    if (f.kind === "udp-cbr" && f.rateBitsPerSecond === undefined) errors.push({ path: `/flows/${i}/rateBitsPerSecond`, message: "is required for a udp-cbr flow" });
-    if (f.kind === "udp-cbr" && f.payloadBytes !== undefined && f.payloadBytes < 12) errors.push({ path: `/flows/${i}/payloadBytes`, message: "must be >= 12 for a udp-cbr flow (sequence number and send time)" });
-    if (f.kind === "ping" && f.intervalMs !== undefined && f.intervalMs < 1) errors.push({ path: `/flows/${i}/intervalMs`, message: "must be >= 1 for a ping flow" });
+    if (f.kind === "udp-cbr" && f.rateBitsPerSecond === undefined)
+      errors.push({ path: `/flows/${i}/rateBitsPerSecond`, message: "is required for a udp-cbr flow" });
+    if (f.kind === "udp-cbr" && f.payloadBytes !== undefined && f.payloadBytes < 12)
+      errors.push({ path: `/flows/${i}/payloadBytes`, message: "must be >= 12 for a udp-cbr flow (sequence number and send time)" });
+    if (f.kind === "ping" && f.intervalMs !== undefined && f.intervalMs < 1)
+      errors.push({ path: `/flows/${i}/intervalMs`, message: "must be >= 1 for a ping flow" });
     const allowed: Record<TopologyFlow["kind"], readonly string[]> = {
       "bulk-tcp": ["port", "congestionControl"],
       traceroute: ["maxHops"],

@@ -39,11 +39,31 @@ export interface XenHostReport {
   readonly bridge: string;
   readonly mac: string;
   /** Frames and bytes the domU's netfront sent (tx) and took in (rx), and its drops. */
-  readonly netfront: { readonly txFrames: number; readonly txBytes: number; readonly rxFrames: number; readonly rxBytes: number; readonly txDropped: number; readonly rxDropped: number };
+  readonly netfront: {
+    readonly txFrames: number;
+    readonly txBytes: number;
+    readonly rxFrames: number;
+    readonly rxBytes: number;
+    readonly txDropped: number;
+    readonly rxDropped: number;
+  };
   /** The vif in dom0: frames taken from the guest (tx) and delivered into it (rx). */
-  readonly netback: { readonly txFrames: number; readonly txBytes: number; readonly rxFrames: number; readonly rxBytes: number; readonly txErrors: number; readonly rxDropped: number };
+  readonly netback: {
+    readonly txFrames: number;
+    readonly txBytes: number;
+    readonly rxFrames: number;
+    readonly rxBytes: number;
+    readonly txErrors: number;
+    readonly rxDropped: number;
+  };
   /** The lab link's bridge port: frames into the lab (tx) and from it (rx); GSO frames segmented and checksums completed for the link. */
-  readonly linkPort: { readonly rxFrames: number; readonly txFrames: number; readonly segmented: number; readonly checksumsCompleted: number; readonly dropped: number };
+  readonly linkPort: {
+    readonly rxFrames: number;
+    readonly txFrames: number;
+    readonly segmented: number;
+    readonly checksumsCompleted: number;
+    readonly dropped: number;
+  };
 }
 
 /** The xen part of a lab report. */
@@ -82,8 +102,21 @@ function hostReport(s: LabXenHostSpec, h: HostParts): XenHostReport {
     bridge: `xenbr-${s.name}`,
     mac: hexMac(h.netfront.mac),
     netfront: { txFrames: nf.txFrames, txBytes: nf.txBytes, rxFrames: nf.rxFrames, rxBytes: nf.rxBytes, txDropped: nf.txDropped, rxDropped: nf.rxDropped },
-    netback: { txFrames: nb?.txFrames ?? 0, txBytes: nb?.txBytes ?? 0, rxFrames: nb?.rxFrames ?? 0, rxBytes: nb?.rxBytes ?? 0, txErrors: nb?.txErrors ?? 0, rxDropped: nb?.rxDropped ?? 0 },
-    linkPort: { rxFrames: port.rxFrames, txFrames: port.txFrames, segmented: port.segmented, checksumsCompleted: port.checksumsCompleted, dropped: port.dropped },
+    netback: {
+      txFrames: nb?.txFrames ?? 0,
+      txBytes: nb?.txBytes ?? 0,
+      rxFrames: nb?.rxFrames ?? 0,
+      rxBytes: nb?.rxBytes ?? 0,
+      txErrors: nb?.txErrors ?? 0,
+      rxDropped: nb?.rxDropped ?? 0,
+    },
+    linkPort: {
+      rxFrames: port.rxFrames,
+      txFrames: port.txFrames,
+      segmented: port.segmented,
+      checksumsCompleted: port.checksumsCompleted,
+      dropped: port.dropped,
+    },
   };
 }
 
@@ -92,7 +125,10 @@ const formatPeerError = (e: { domid: number; devid: number; reason: string; deta
 
 const stackOptions = (s: LabXenHostSpec) => ({ name: s.name, ipv4: s.gateway === undefined ? { cidr: s.cidr } : { cidr: s.cidr, gateway: s.gateway } });
 
-const hexMac = (mac: number): string => Array.from({ length: 6 }, (_, i) => Math.floor(mac / 2 ** (8 * (5 - i))) % 256).map((b) => b.toString(16).padStart(2, "0")).join(":");
+const hexMac = (mac: number): string =>
+  Array.from({ length: 6 }, (_, i) => Math.floor(mac / 2 ** (8 * (5 - i))) % 256)
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join(":");
 
 /**
  * Builds dom0 (netback, a bridge per xen host with its lab link end as a port) and a domU per
@@ -129,31 +165,52 @@ export async function buildLabXenHosts(deps: { readonly clock: VirtualClock; rea
  * time go back). The domUs' MACs are 00:16:3e:00:00:<index+1>, distinct across the machines.
  * Throws ERR_NETLAB_LAB_XEN (after closing what was built) when a handshake fails.
  */
-export async function attachLabXenHosts(deps: { readonly rng: Rng }, specs: readonly LabXenHostSpec[]): Promise<{ close(): Promise<void>; withStacks(clock: Clock): LabXenHosts }> {
+export async function attachLabXenHosts(
+  deps: { readonly rng: Rng },
+  specs: readonly LabXenHostSpec[],
+): Promise<{ close(): Promise<void>; withStacks(clock: Clock): LabXenHosts }> {
   const attached: { att: XenAttachment; close(): void }[] = [];
   const closeAll = async (): Promise<void> => {
-    await Promise.all(attached.map(async (a) => {
-      await a.att.close().catch(() => undefined);
-      a.close();
-    }));
+    await Promise.all(
+      attached.map(async (a) => {
+        await a.att.close().catch(() => undefined);
+        a.close();
+      }),
+    );
   };
   try {
     for (const [i, s] of specs.entries()) {
       const real = createRealClock();
       const clock = withImmediateTimers(real);
-      const att = await startXenAttachment({ clock, rng: deps.rng, link: s.device }, { mac: 0x00163e000000 + i + 1, bridgeName: `xenbr-${s.name}`, linkPortName: s.interfaceName })
-        .catch((e: unknown) => {
+      const att = await startXenAttachment(
+        { clock, rng: deps.rng, link: s.device },
+        { mac: 0x00163e000000 + i + 1, bridgeName: `xenbr-${s.name}`, linkPortName: s.interfaceName },
+      ).catch((e: unknown) => {
+        clock.close();
+        real.close();
+        throw e;
+      });
+      attached.push({
+        att,
+        close: () => {
           clock.close();
           real.close();
-          throw e;
-        });
-      attached.push({ att, close: () => { clock.close(); real.close(); } });
+        },
+      });
     }
   } catch (e) {
     await closeAll();
     throw new NetlabError("ERR_NETLAB_LAB_XEN", `attaching the xen hosts (${specs.map((s) => s.name).join(", ")}) failed: ${(e as Error).message}`);
   }
-  const parts = attached.map(({ att }): HostParts => ({ domid: att.guest.id, devid: att.vif.devid, netfront: att.netfront, vif: () => att.netback.vif(att.guest.id, att.vif.devid), port: att.linkPort }));
+  const parts = attached.map(
+    ({ att }): HostParts => ({
+      domid: att.guest.id,
+      devid: att.vif.devid,
+      netfront: att.netfront,
+      vif: () => att.netback.vif(att.guest.id, att.vif.devid),
+      port: att.linkPort,
+    }),
+  );
   return {
     close: closeAll,
     withStacks: (clock) => ({

@@ -14,25 +14,37 @@ describe("importsOf()", () => {
       'import { a } from "./a.ts";',
       'import type { B } from "../b.ts";',
       'export { c } from "./c.ts";',
-      "// import { x } from \"node:fs\";",
-      'const s = "import { y } from \'node:os\'";',
+      '// import { x } from "node:fs";',
+      "const s = \"import { y } from 'node:os'\";",
       'const m = await import("node:path");',
     ].join("\n");
-    expect(importsOf("stack/x.ts", text).map((e) => [e.specifier, e.line]).sort()).toEqual(
-      [["node:", 1], ["./a.ts", 2], ["../b.ts", 3], ["./c.ts", 4], ["node:path", 7]].sort(),
+    expect(
+      importsOf("stack/x.ts", text)
+        .map((e) => [e.specifier, e.line])
+        .sort(),
+    ).toEqual(
+      [
+        ["node:", 1],
+        ["./a.ts", 2],
+        ["../b.ts", 3],
+        ["./c.ts", 4],
+        ["node:path", 7],
+      ].sort(),
     );
   });
 });
 
 describe("checkImports()", () => {
   it("lets each layer import its own layer and the layers below", () => {
-    expect(rulesOf([
-      edge("stack/net/ipv4.ts", "../wire/ipv4.ts"),
-      edge("xen-sim/net/netfront.ts", "../../stack/link/types.ts"),
-      edge("harness/sim/transfer.ts", "../../xen-sim/index.ts"),
-      edge("harness/sim/transfer.ts", "node:fs"),
-      edge("benchmarks/suites/tcp.ts", "../../harness/index.ts"),
-    ])).toEqual([]);
+    expect(
+      rulesOf([
+        edge("stack/net/ipv4.ts", "../wire/ipv4.ts"),
+        edge("xen-sim/net/netfront.ts", "../../stack/link/types.ts"),
+        edge("harness/sim/transfer.ts", "../../xen-sim/index.ts"),
+        edge("harness/sim/transfer.ts", "node:fs"),
+        edge("benchmarks/suites/tcp.ts", "../../harness/index.ts"),
+      ]),
+    ).toEqual([]);
   });
 
   it("refuses an import that points up", () => {
@@ -49,12 +61,14 @@ describe("checkImports()", () => {
   it("lets only tests import from test/ (the upward import issue 18 found in a fuzz target)", () => {
     expect(rulesOf([edge("harness/fuzz/targets/netback-hostile.ts", "../../../test/xen/helpers.ts")])).toEqual(["test-only"]);
     expect(rulesOf([edge("stack/net/test-net.ts", "../../test/kit.ts")])).toEqual(["test-only"]);
-    expect(rulesOf([
-      edge("harness/fuzz/targets/netback-hostile.test.ts", "../../../test/xen/helpers.ts"),
-      edge("stack/net/ipv4.test.ts", "../../test/kit.ts"),
-      edge("test/xen/net-tcp.test.ts", "./helpers.ts"),
-      edge("test/xen/helpers.ts", "../../harness/index.ts"),
-    ])).toEqual([]);
+    expect(
+      rulesOf([
+        edge("harness/fuzz/targets/netback-hostile.test.ts", "../../../test/xen/helpers.ts"),
+        edge("stack/net/ipv4.test.ts", "../../test/kit.ts"),
+        edge("test/xen/net-tcp.test.ts", "./helpers.ts"),
+        edge("test/xen/helpers.ts", "../../harness/index.ts"),
+      ]),
+    ).toEqual([]);
   });
 
   it("keeps Node built-ins and packages out of stack/ and xen-sim/, but not out of their tests", () => {
@@ -78,7 +92,10 @@ describe("checkImports()", () => {
 
 describe("checkTree()", () => {
   let root: string | undefined;
-  afterEach(() => { if (root !== undefined) rmSync(root, { recursive: true, force: true }); root = undefined; });
+  afterEach(() => {
+    if (root !== undefined) rmSync(root, { recursive: true, force: true });
+    root = undefined;
+  });
 
   const plant = (files: Record<string, string>): string => {
     root = mkdtempSync(join(tmpdir(), "netlab-layering-"));
@@ -90,14 +107,17 @@ describe("checkTree()", () => {
   };
 
   it("finds planted violations in a tree, with their lines", () => {
-    const r = checkTree(plant({
-      "stack/wire/ipv4.ts": 'import { x } from "./checksum.ts";\nimport { readFileSync } from "node:fs";\n',
-      "stack/wire/checksum.ts": "export const x = 1;\n",
-      "xen-sim/net/netback.ts": 'import { run } from "../../harness/cli/main.ts";\n',
-      "harness/fuzz/targets/netback-hostile.ts": '\n\nimport { settle } from "../../../test/xen/helpers.ts";\n',
-      "harness/cli/main.ts": "export const run = 1;\n",
-      "test/xen/helpers.ts": 'import { x } from "../../stack/wire/checksum.ts";\n',
-    }), []);
+    const r = checkTree(
+      plant({
+        "stack/wire/ipv4.ts": 'import { x } from "./checksum.ts";\nimport { readFileSync } from "node:fs";\n',
+        "stack/wire/checksum.ts": "export const x = 1;\n",
+        "xen-sim/net/netback.ts": 'import { run } from "../../harness/cli/main.ts";\n',
+        "harness/fuzz/targets/netback-hostile.ts": '\n\nimport { settle } from "../../../test/xen/helpers.ts";\n',
+        "harness/cli/main.ts": "export const run = 1;\n",
+        "test/xen/helpers.ts": 'import { x } from "../../stack/wire/checksum.ts";\n',
+      }),
+      [],
+    );
     expect(r.files).toBe(6);
     expect(r.violations.map(formatViolation)).toEqual([
       "harness/fuzz/targets/netback-hostile.ts:3: [test-only] only tests may import from test/ ('test/xen/helpers.ts'); move what is shared below the layers that use it",

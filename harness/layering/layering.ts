@@ -56,8 +56,13 @@ export function importsOf(file: string, text: string): ImportEdge[] {
   const newlines: number[] = [];
   for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) newlines.push(i);
   const lineOf = (pos: number): number => {
-    let lo = 0, hi = newlines.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (newlines[mid]! < pos) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (newlines[mid]! < pos) lo = mid + 1;
+      else hi = mid;
+    }
     return lo + 1;
   };
   const refs = [...info.importedFiles, ...info.typeReferenceDirectives.map((r) => ({ ...r, fileName: r.fileName === "node" ? "node:" : r.fileName }))];
@@ -87,9 +92,13 @@ function violationOf(e: ImportEdge): LayeringViolation | undefined {
   const portable = PORTABLE.has(fromTop) && !test;
   if (!e.specifier.startsWith(".")) {
     if (isNodeBuiltin(e.specifier)) {
-      return portable ? { ...e, rule: "node-builtin", message: `${fromTop}/ must run in a browser; it may not import the Node built-in '${e.specifier}'` } : undefined;
+      return portable
+        ? { ...e, rule: "node-builtin", message: `${fromTop}/ must run in a browser; it may not import the Node built-in '${e.specifier}'` }
+        : undefined;
     }
-    return portable ? { ...e, rule: "package", message: `${fromTop}/ takes what it needs from the world as arguments; it may not import the package '${e.specifier}'` } : undefined;
+    return portable
+      ? { ...e, rule: "package", message: `${fromTop}/ takes what it needs from the world as arguments; it may not import the package '${e.specifier}'` }
+      : undefined;
   }
   const target = posix.normalize(posix.join(posix.dirname(e.file), e.specifier));
   if (target.startsWith("../")) return { ...e, rule: "outside-repo", message: `'${e.specifier}' leaves the repository` };
@@ -99,7 +108,11 @@ function violationOf(e: ImportEdge): LayeringViolation | undefined {
   }
   const toRank = LAYERS[toTop];
   if (fromRank !== undefined && toRank !== undefined && toRank > fromRank && toTop !== "test") {
-    return { ...e, rule: "points-up", message: `${fromTop}/ may not import from ${toTop}/ ('${target}'): imports only point down (stack <- xen-sim <- harness)` };
+    return {
+      ...e,
+      rule: "points-up",
+      message: `${fromTop}/ may not import from ${toTop}/ ('${target}'): imports only point down (stack <- xen-sim <- harness)`,
+    };
   }
   return undefined;
 }
@@ -112,17 +125,26 @@ export function sourceFiles(root: string): string[] {
   const walk = (rel: string): void => {
     for (const d of readdirSync(join(root, rel), { withFileTypes: true })) {
       const p = `${rel}/${d.name}`;
-      if (d.isDirectory()) { if (d.name !== "node_modules") walk(p); } else if (SOURCE.test(d.name) && !d.name.endsWith(".d.ts")) out.push(p);
+      if (d.isDirectory()) {
+        if (d.name !== "node_modules") walk(p);
+      } else if (SOURCE.test(d.name) && !d.name.endsWith(".d.ts")) out.push(p);
     }
   };
   for (const top of Object.keys(LAYERS)) {
-    try { walk(top); } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; }
+    try {
+      walk(top);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
   }
   return out.sort();
 }
 
 /** Checks every source file under `root`'s layer folders. */
-export function checkTree(root: string, exceptions: readonly LayeringException[] = LAYERING_EXCEPTIONS): { files: number; imports: number; violations: LayeringViolation[] } {
+export function checkTree(
+  root: string,
+  exceptions: readonly LayeringException[] = LAYERING_EXCEPTIONS,
+): { files: number; imports: number; violations: LayeringViolation[] } {
   const files = sourceFiles(root);
   const edges = files.flatMap((f) => importsOf(f, readFileSync(join(root, f), "utf8")));
   return { files: files.length, imports: edges.length, violations: checkImports(edges, exceptions) };

@@ -23,13 +23,15 @@ describe.skipIf(skipReason)("network namespaces", () => {
   it("withNetns() removes the namespace and the processes started in it even when the body throws", async () => {
     let name = "";
     let pid: number | undefined;
-    await expect(withNetns(async (ns) => {
-      name = ns.name;
-      const sleeper = ns.spawn("sleep", ["30"]);
-      pid = sleeper.child.pid;
-      expect(await ns.execChecked("ip", ["-br", "link", "show", "lo"])).toMatch(/^lo\s+UNKNOWN/);
-      throw new Error("body failed");
-    })).rejects.toThrow("body failed");
+    await expect(
+      withNetns(async (ns) => {
+        name = ns.name;
+        const sleeper = ns.spawn("sleep", ["30"]);
+        pid = sleeper.child.pid;
+        expect(await ns.execChecked("ip", ["-br", "link", "show", "lo"])).toMatch(/^lo\s+UNKNOWN/);
+        throw new Error("body failed");
+      }),
+    ).rejects.toThrow("body failed");
     expect(name).toMatch(/^nl-test-\d+-[0-9a-f]{6}$/);
     expect(await listNetns()).not.toContain(name);
     expect(spawnSync("kill", ["-0", String(pid)]).status).not.toBe(0);

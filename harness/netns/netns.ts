@@ -45,12 +45,27 @@ export class NetnsError extends NetlabError {
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: options.env ?? process.env });
-    let stdout = "", stderr = "", timedOut = false;
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => { if (stdout.length < 1 << 20) stdout += d; });
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => { if (stderr.length < 1 << 20) stderr += d; });
-    const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    child.on("error", (e) => { clearTimeout(timer); resolve({ code: 127, signal: null, stdout, stderr: stderr + e.message, timedOut }); });
-    child.on("close", (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr, timedOut }); });
+    let stdout = "",
+      stderr = "",
+      timedOut = false;
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      if (stdout.length < 1 << 20) stdout += d;
+    });
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+      if (stderr.length < 1 << 20) stderr += d;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      resolve({ code: 127, signal: null, stdout, stderr: stderr + e.message, timedOut });
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
     if (child.stdin) {
       child.stdin.on("error", () => undefined);
       child.stdin.end(options.input);
@@ -69,14 +84,17 @@ export async function runChecked(command: string, args: readonly string[], optio
 /** Executables among `tools` that are not found on PATH (plus /usr/sbin and /sbin). */
 export function missingTools(tools: readonly string[]): string[] {
   const dirs = [...(process.env["PATH"] ?? "").split(delimiter), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
-  return tools.filter((tool) => !dirs.some((dir) => {
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  }));
+  return tools.filter(
+    (tool) =>
+      !dirs.some((dir) => {
+        try {
+          accessSync(join(dir, tool), constants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+  );
 }
 
 /** A background process started inside a namespace. */
@@ -132,12 +150,18 @@ function pidAlive(pid: number): boolean {
 /** Lists namespace names (`ip netns list`). */
 export async function listNetns(): Promise<string[]> {
   const out = await runChecked("ip", ["netns", "list"]);
-  return out.split("\n").map((l) => l.trim().split(/\s+/)[0] ?? "").filter((n) => n.length > 0);
+  return out
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter((n) => n.length > 0);
 }
 
 async function deleteNetns(name: string): Promise<void> {
   const pids = await run("ip", ["netns", "pids", name], { timeoutMs: 5000 });
-  for (const pid of pids.stdout.split(/\s+/).map(Number).filter((p) => Number.isInteger(p) && p > 0)) {
+  for (const pid of pids.stdout
+    .split(/\s+/)
+    .map(Number)
+    .filter((p) => Number.isInteger(p) && p > 0)) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -208,17 +232,27 @@ function netnsHandle(name: string): Netns {
     spawn(command, args) {
       guard();
       const child = spawn("ip", ["netns", "exec", name, command, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "", stderr = "";
+      let stdout = "",
+        stderr = "";
       const listeners = new Set<() => void>();
-      child.stdout!.setEncoding("utf8").on("data", (d: string) => { if (stdout.length < 1 << 20) stdout += d; listeners.forEach((l) => l()); });
-      child.stderr!.setEncoding("utf8").on("data", (d: string) => { if (stderr.length < 1 << 20) stderr += d; listeners.forEach((l) => l()); });
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+        if (stdout.length < 1 << 20) stdout += d;
+        listeners.forEach((l) => l());
+      });
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+        if (stderr.length < 1 << 20) stderr += d;
+        listeners.forEach((l) => l());
+      });
       const exited = new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) resolve();
         child.once("exit", () => resolve());
         child.once("error", () => resolve());
       });
       let exitedFlag = false;
-      void exited.then(() => { exitedFlag = true; listeners.forEach((l) => l()); });
+      void exited.then(() => {
+        exitedFlag = true;
+        listeners.forEach((l) => l());
+      });
       const proc: NetnsProcess = {
         child,
         output: () => ({ stdout, stderr }),
@@ -228,7 +262,10 @@ function netnsHandle(name: string): Netns {
               if (pattern.test(stdout) || pattern.test(stderr)) done(null);
               else if (exitedFlag) done(new NetnsError("NETNS_COMMAND_FAILED", `${command} exited before printing ${pattern}: ${stderr.trim()}`));
             };
-            const timer = setTimeout(() => done(new NetnsError("NETNS_TIMEOUT", `${command} did not print ${pattern} within ${timeoutMs} ms: ${stderr.trim()}`)), timeoutMs);
+            const timer = setTimeout(
+              () => done(new NetnsError("NETNS_TIMEOUT", `${command} did not print ${pattern} within ${timeoutMs} ms: ${stderr.trim()}`)),
+              timeoutMs,
+            );
             const done = (e: Error | null): void => {
               clearTimeout(timer);
               listeners.delete(check);

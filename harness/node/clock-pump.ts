@@ -39,7 +39,10 @@ export function startClockPump(clock: VirtualClock, options: ClockPumpOptions = 
     if (stopped) return;
     turns++;
     const next = clock.nextDeadline();
-    if (next === undefined) { handle = setTimeout(turn, 1); return; }
+    if (next === undefined) {
+      handle = setTimeout(turn, 1);
+      return;
+    }
     const limit = clock.now() + stepMs;
     if (next <= limit) clock.run(next, maxEvents);
     else clock.run(limit, maxEvents);
@@ -49,9 +52,14 @@ export function startClockPump(clock: VirtualClock, options: ClockPumpOptions = 
   return {
     stop() {
       stopped = true;
-      if (handle !== undefined) { clearImmediate(handle as NodeJS.Immediate); clearTimeout(handle as NodeJS.Timeout); }
+      if (handle !== undefined) {
+        clearImmediate(handle as NodeJS.Immediate);
+        clearTimeout(handle as NodeJS.Timeout);
+      }
     },
-    get turns() { return turns; },
+    get turns() {
+      return turns;
+    },
   };
 }
 
@@ -59,7 +67,11 @@ export function startClockPump(clock: VirtualClock, options: ClockPumpOptions = 
  * Pumps `clock` until `p` settles, then stops; rejects with ERR_NETLAB_PUMP_TIMEOUT after
  * `maxVirtualMs` of virtual time [600000] or `maxWallMs` of real time [30000].
  */
-export async function withClockPump<T>(clock: VirtualClock, p: Promise<T> | (() => Promise<T>), options: ClockPumpOptions & { maxVirtualMs?: number; maxWallMs?: number } = {}): Promise<T> {
+export async function withClockPump<T>(
+  clock: VirtualClock,
+  p: Promise<T> | (() => Promise<T>),
+  options: ClockPumpOptions & { maxVirtualMs?: number; maxWallMs?: number } = {},
+): Promise<T> {
   const pump = startClockPump(clock, options);
   const deadline = clock.now() + (options.maxVirtualMs ?? 600_000);
   const wallDeadline = performance.now() + (options.maxWallMs ?? 30_000);
@@ -68,8 +80,15 @@ export async function withClockPump<T>(clock: VirtualClock, p: Promise<T> | (() 
     const promise = typeof p === "function" ? p() : p;
     const timeout = new Promise<never>((_, reject) => {
       const check = (): void => {
-        if (clock.now() > deadline) reject(Object.assign(new Error(`virtual time passed ${deadline} ms before the promise settled`), { code: "ERR_NETLAB_PUMP_TIMEOUT" }));
-        else if (performance.now() > wallDeadline) reject(Object.assign(new Error(`still unsettled after ${options.maxWallMs ?? 30_000} ms of real time (virtual ${clock.now()} ms, ${clock.pending()} timers pending)`), { code: "ERR_NETLAB_PUMP_TIMEOUT" }));
+        if (clock.now() > deadline)
+          reject(Object.assign(new Error(`virtual time passed ${deadline} ms before the promise settled`), { code: "ERR_NETLAB_PUMP_TIMEOUT" }));
+        else if (performance.now() > wallDeadline)
+          reject(
+            Object.assign(
+              new Error(`still unsettled after ${options.maxWallMs ?? 30_000} ms of real time (virtual ${clock.now()} ms, ${clock.pending()} timers pending)`),
+              { code: "ERR_NETLAB_PUMP_TIMEOUT" },
+            ),
+          );
         else watchdog = setTimeout(check, 5);
       };
       watchdog = setTimeout(check, 5);

@@ -31,11 +31,17 @@ async function startNodeHttpServer(net: NodeTestNet): Promise<{ http: http.Serve
     }
     const h = createHash("sha256");
     let len = 0;
-    req.on("data", (d: Buffer) => { h.update(d); len += d.length; });
+    req.on("data", (d: Buffer) => {
+      h.update(d);
+      len += d.length;
+    });
     req.on("end", () => res.end(`${len} ${h.digest("hex")}`));
   });
   let sockets = 0;
-  const netlab = createNodeServer(net.b, (s) => { sockets++; server.emit("connection", s); });
+  const netlab = createNodeServer(net.b, (s) => {
+    sockets++;
+    server.emit("connection", s);
+  });
   await once(netlab.listen(80), "listening");
   return {
     http: server,
@@ -47,17 +53,29 @@ async function startNodeHttpServer(net: NodeTestNet): Promise<{ http: http.Serve
   };
 }
 
-function request(agent: http.Agent | undefined, net: NodeTestNet, method: string, path: string, upload?: Buffer): Promise<{ status: number; body: Buffer; reused: boolean }> {
+function request(
+  agent: http.Agent | undefined,
+  net: NodeTestNet,
+  method: string,
+  path: string,
+  upload?: Buffer,
+): Promise<{ status: number; body: Buffer; reused: boolean }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      method, path, host: "192.0.2.2", port: 80,
-      ...(agent === undefined ? { createConnection: () => connect(net.a, { host: "192.0.2.2", port: 80 }) } : { agent }),
-    }, (res) => {
-      const parts: Buffer[] = [];
-      res.on("data", (d: Buffer) => parts.push(d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), reused: req.reusedSocket }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      {
+        method,
+        path,
+        host: "192.0.2.2",
+        port: 80,
+        ...(agent === undefined ? { createConnection: () => connect(net.a, { host: "192.0.2.2", port: 80 }) } : { agent }),
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (d: Buffer) => parts.push(d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), reused: req.reusedSocket }));
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end(upload);
   });
@@ -80,21 +98,25 @@ describe("node:http over netlab sockets", () => {
 
   it("a keep-alive http.Agent whose createConnection returns netlab sockets reuses one connection for sequential requests under 2% loss", async () => {
     const net = createNodeTestNet({ seed: 4, impair: { delayMs: 3, jitterMs: 1, loss: 0.02, reorder: 0.02 } });
-    await withClockPump(net.clock, async () => {
-      const server = await startNodeHttpServer(net);
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      (agent as unknown as { createConnection: () => unknown }).createConnection = () => connect(net.a, { host: "192.0.2.2", port: 80 });
-      const results = [];
-      for (let i = 0; i < 5; i++) results.push(await request(agent, net, "GET", `/n/${50_000 * (i + 1)}/${i}`));
-      for (let i = 0; i < 5; i++) {
-        const r = results[i]!;
-        expect([r.status, r.body.length, sha(r.body), r.reused]).toEqual([200, 50_000 * (i + 1), sha(body(50_000 * (i + 1), i)), i > 0]);
-      }
-      expect(server.sockets()).toBe(1);
-      expect(net.a.tcp.stats.retransmits + net.b.tcp.stats.retransmits).toBeGreaterThan(0);
-      agent.destroy();
-      await server.close();
-    }, { stepMs: 5 });
+    await withClockPump(
+      net.clock,
+      async () => {
+        const server = await startNodeHttpServer(net);
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        (agent as unknown as { createConnection: () => unknown }).createConnection = () => connect(net.a, { host: "192.0.2.2", port: 80 });
+        const results = [];
+        for (let i = 0; i < 5; i++) results.push(await request(agent, net, "GET", `/n/${50_000 * (i + 1)}/${i}`));
+        for (let i = 0; i < 5; i++) {
+          const r = results[i]!;
+          expect([r.status, r.body.length, sha(r.body), r.reused]).toEqual([200, 50_000 * (i + 1), sha(body(50_000 * (i + 1), i)), i > 0]);
+        }
+        expect(server.sockets()).toBe(1);
+        expect(net.a.tcp.stats.retransmits + net.b.tcp.stats.retransmits).toBeGreaterThan(0);
+        agent.destroy();
+        await server.close();
+      },
+      { stepMs: 5 },
+    );
   });
 
   it("http.request to a port nobody listens on fails with ECONNREFUSED from the netlab socket", async () => {

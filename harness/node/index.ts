@@ -8,6 +8,15 @@
 //   ...; pump.stop();
 // Node's own timers (http's request timeouts) stay real; the sockets' timers (setTimeout,
 // keepalive, TCP's RTO) are virtual. For a stack on a real clock (tap) no pump is needed.
-export { NetlabSocket, connect, createNodeSocket, errnoError, type NodeAddressInfo, type NodeConnectOptions, type NodeSocketOptions, type NodeStack } from "./socket.ts";
+export {
+  NetlabSocket,
+  connect,
+  createNodeSocket,
+  errnoError,
+  type NodeAddressInfo,
+  type NodeConnectOptions,
+  type NodeSocketOptions,
+  type NodeStack,
+} from "./socket.ts";
 export { NetlabServer, createNodeServer, type NodeServerOptions } from "./server.ts";
 export { startClockPump, withClockPump, type ClockPump, type ClockPumpOptions } from "./clock-pump.ts";

@@ -42,14 +42,17 @@ export class NetlabServer extends EventEmitter {
     if (connectionListener !== undefined) this.on("connection", connectionListener);
   }
 
-  get listening(): boolean { return this.#listener !== null; }
+  get listening(): boolean {
+    return this.#listener !== null;
+  }
 
   /** Listens on `port` (0 = ephemeral) on every address of the stack; 'listening' follows on the next tick. */
   listen(port?: number, callback?: () => void): this;
   listen(options: { port?: number; backlog?: number }, callback?: () => void): this;
   listen(portOrOptions: number | { port?: number; backlog?: number } = 0, callback?: () => void): this {
     const { port = 0, backlog } = typeof portOrOptions === "number" ? { port: portOrOptions } : portOrOptions;
-    if (this.#listener !== null) throw Object.assign(new Error("Listen method has been called more than once without closing."), { code: "ERR_SERVER_ALREADY_LISTEN" });
+    if (this.#listener !== null)
+      throw Object.assign(new Error("Listen method has been called more than once without closing."), { code: "ERR_SERVER_ALREADY_LISTEN" });
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw Object.assign(new RangeError(`bad port ${port}`), { code: "ERR_SOCKET_BAD_PORT" });
     const r = this.#stack.tcp.listen(port, {
       ...(backlog === undefined ? {} : { backlog }),
@@ -66,7 +69,10 @@ export class NetlabServer extends EventEmitter {
     const listener = r.value;
     this.#listener = listener;
     listener.onConnection((stream) => {
-      if (this.#sockets.size >= this.maxConnections) { stream.destroy(); return; }
+      if (this.#sockets.size >= this.maxConnections) {
+        stream.destroy();
+        return;
+      }
       const socket = createNodeSocket(stream, this.#stack.clock, this.#options);
       if (this.#options.keepAlive === true) socket.setKeepAlive(true, this.#options.keepAliveInitialDelay ?? 0);
       this.#sockets.add(socket);
@@ -114,12 +120,20 @@ export class NetlabServer extends EventEmitter {
     return this;
   }
 
-  ref(): this { return this; }
-  unref(): this { return this; }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
 }
 
 /** Creates a server on a stack, like net.createServer(). */
-export function createNodeServer(stack: NodeStack, options?: NodeServerOptions | ((socket: NetlabSocket) => void), connectionListener?: (socket: NetlabSocket) => void): NetlabServer {
+export function createNodeServer(
+  stack: NodeStack,
+  options?: NodeServerOptions | ((socket: NetlabSocket) => void),
+  connectionListener?: (socket: NetlabSocket) => void,
+): NetlabServer {
   if (typeof options === "function") return new NetlabServer(stack, {}, options);
   return new NetlabServer(stack, options ?? {}, connectionListener);
 }

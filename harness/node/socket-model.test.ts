@@ -17,8 +17,18 @@ import type { ImpairmentOptions } from "../../stack/link/index.ts";
 type Side = "c" | "s";
 const other = (x: Side): Side => (x === "c" ? "s" : "c");
 
-interface SideModel { sent: number; ended: boolean; destroyed: boolean; paused: boolean; reset: boolean }
-interface Model { c: SideModel; s: SideModel; serverClosed: boolean }
+interface SideModel {
+  sent: number;
+  ended: boolean;
+  destroyed: boolean;
+  paused: boolean;
+  reset: boolean;
+}
+interface Model {
+  c: SideModel;
+  s: SideModel;
+  serverClosed: boolean;
+}
 
 interface SideReal {
   sock: NetlabSocket;
@@ -50,9 +60,16 @@ function observe(sock: NetlabSocket): SideReal {
     r.recv.push(d);
     r.recvBytes += d.length;
   });
-  sock.on("end", () => { r.gotEnd = true; });
-  sock.on("error", (e: NodeJS.ErrnoException) => { r.errors.push(e.code ?? e.message); });
-  sock.on("close", (hadError: boolean) => { r.closed = true; r.hadError = hadError; });
+  sock.on("end", () => {
+    r.gotEnd = true;
+  });
+  sock.on("error", (e: NodeJS.ErrnoException) => {
+    r.errors.push(e.code ?? e.message);
+  });
+  sock.on("close", (hadError: boolean) => {
+    r.closed = true;
+    r.hadError = hadError;
+  });
   return r;
 }
 
@@ -87,9 +104,13 @@ function checkInvariants(m: Model, r: Real): void {
     if (m[x].reset) expect([r[x].closed, r[x].hadError, r[x].errors]).toEqual([true, true, ["ECONNRESET"]]);
     else expect(r[x].errors).toEqual([]);
   }
-  const cleanlyDone = !m.c.reset && !m.s.reset
-    && (m.c.ended || m.c.destroyed) && (m.s.ended || m.s.destroyed)
-    && (!m.c.paused || m.c.destroyed) && (!m.s.paused || m.s.destroyed);
+  const cleanlyDone =
+    !m.c.reset &&
+    !m.s.reset &&
+    (m.c.ended || m.c.destroyed) &&
+    (m.s.ended || m.s.destroyed) &&
+    (!m.c.paused || m.c.destroyed) &&
+    (!m.s.paused || m.s.destroyed);
   if (cleanlyDone) {
     expect([r.c.closed, r.c.hadError, r.s.closed, r.s.hadError]).toEqual([true, false, true, false]);
   }
@@ -101,8 +122,13 @@ const alive = (m: Model, x: Side): boolean => !m[x].destroyed && !m[x].reset;
 const connectionUsable = (m: Model): boolean => !m.c.reset && !m.s.reset && !m.c.destroyed && !m.s.destroyed;
 
 class Write implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly side: Side, readonly size: number) {}
-  check(m: Readonly<Model>): boolean { return connectionUsable(m) && !m[this.side].ended; }
+  constructor(
+    readonly side: Side,
+    readonly size: number,
+  ) {}
+  check(m: Readonly<Model>): boolean {
+    return connectionUsable(m) && !m[this.side].ended;
+  }
   async run(m: Model, r: Real): Promise<void> {
     const b = Buffer.allocUnsafe(this.size);
     for (let i = 0; i < b.length; i++) b[i] = (r.nextByte++ * 97) & 0xff;
@@ -112,24 +138,35 @@ class Write implements fc.AsyncCommand<Model, Real> {
     await settle(r.net, r.stepMs);
     checkInvariants(m, r);
   }
-  toString(): string { return `${this.side}.write(${this.size})`; }
+  toString(): string {
+    return `${this.side}.write(${this.size})`;
+  }
 }
 
 class End implements fc.AsyncCommand<Model, Real> {
   constructor(readonly side: Side) {}
-  check(m: Readonly<Model>): boolean { return alive(m, this.side) && !m.c.reset && !m.s.reset && !m[this.side].ended; }
+  check(m: Readonly<Model>): boolean {
+    return alive(m, this.side) && !m.c.reset && !m.s.reset && !m[this.side].ended;
+  }
   async run(m: Model, r: Real): Promise<void> {
     r[this.side].sock.end();
     m[this.side].ended = true;
     await settle(r.net, r.stepMs);
     checkInvariants(m, r);
   }
-  toString(): string { return `${this.side}.end()`; }
+  toString(): string {
+    return `${this.side}.end()`;
+  }
 }
 
 class Pause implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly side: Side, readonly pause: boolean) {}
-  check(m: Readonly<Model>): boolean { return alive(m, this.side) && m[this.side].paused !== this.pause; }
+  constructor(
+    readonly side: Side,
+    readonly pause: boolean,
+  ) {}
+  check(m: Readonly<Model>): boolean {
+    return alive(m, this.side) && m[this.side].paused !== this.pause;
+  }
   async run(m: Model, r: Real): Promise<void> {
     if (this.pause) r[this.side].sock.pause();
     else r[this.side].sock.resume();
@@ -137,14 +174,19 @@ class Pause implements fc.AsyncCommand<Model, Real> {
     await settle(r.net, r.stepMs);
     checkInvariants(m, r);
   }
-  toString(): string { return `${this.side}.${this.pause ? "pause" : "resume"}()`; }
+  toString(): string {
+    return `${this.side}.${this.pause ? "pause" : "resume"}()`;
+  }
 }
 
 class Destroy implements fc.AsyncCommand<Model, Real> {
   constructor(readonly side: Side) {}
-  check(m: Readonly<Model>): boolean { return alive(m, this.side); }
+  check(m: Readonly<Model>): boolean {
+    return alive(m, this.side);
+  }
   async run(m: Model, r: Real): Promise<void> {
-    const x = this.side, y = other(x);
+    const x = this.side,
+      y = other(x);
     // data x has not read: close(2) answers it with an RST (net.Socket over a kernel does the same)
     const unread = m[y].sent - r[x].recvBytes;
     const peerOpen = !r[y].closed;
@@ -157,43 +199,64 @@ class Destroy implements fc.AsyncCommand<Model, Real> {
     await settle(r.net, r.stepMs);
     checkInvariants(m, r);
   }
-  toString(): string { return `${this.side}.destroy()`; }
+  toString(): string {
+    return `${this.side}.destroy()`;
+  }
 }
 
 class CloseServer implements fc.AsyncCommand<Model, Real> {
-  check(m: Readonly<Model>): boolean { return !m.serverClosed; }
+  check(m: Readonly<Model>): boolean {
+    return !m.serverClosed;
+  }
   async run(m: Model, r: Real): Promise<void> {
-    r.server.close(() => { r.serverCloseEmitted = true; });
+    r.server.close(() => {
+      r.serverCloseEmitted = true;
+    });
     m.serverClosed = true;
     await settle(r.net, r.stepMs);
     checkInvariants(m, r);
   }
-  toString(): string { return "server.close()"; }
+  toString(): string {
+    return "server.close()";
+  }
 }
 
 class Probe implements fc.AsyncCommand<Model, Real> {
-  check(): boolean { return true; }
+  check(): boolean {
+    return true;
+  }
   async run(m: Model, r: Real): Promise<void> {
     const p = connect(r.net.a, { host: "192.0.2.2", port: 8000 });
     let outcome = "pending";
-    p.on("connect", () => { outcome = "connected"; p.destroy(); });
-    p.on("error", (e: NodeJS.ErrnoException) => { outcome = e.code ?? "error"; });
+    p.on("connect", () => {
+      outcome = "connected";
+      p.destroy();
+    });
+    p.on("error", (e: NodeJS.ErrnoException) => {
+      outcome = e.code ?? "error";
+    });
     await settle(r.net, r.stepMs);
     const expected = m.serverClosed ? "ECONNREFUSED" : "connected";
     if (outcome !== expected) r.probeFailures.push(`probe: ${outcome}, expected ${expected}`);
     checkInvariants(m, r);
   }
-  toString(): string { return "connect()"; }
+  toString(): string {
+    return "connect()";
+  }
 }
 
 class Wait implements fc.AsyncCommand<Model, Real> {
   constructor(readonly ms: number) {}
-  check(): boolean { return true; }
+  check(): boolean {
+    return true;
+  }
   async run(m: Model, r: Real): Promise<void> {
     await settle(r.net, this.ms);
     checkInvariants(m, r);
   }
-  toString(): string { return `wait(${this.ms})`; }
+  toString(): string {
+    return `wait(${this.ms})`;
+  }
 }
 
 const side = fc.constantFrom<Side>("c", "s");
@@ -211,7 +274,10 @@ async function setup(seed: number, impair: ImpairmentOptions, stepMs: number): P
   const net = createNodeTestNet({ seed, impair });
   let first: NetlabSocket | undefined;
   const server = createNodeServer(net.b, { allowHalfOpen: true }, (s) => {
-    if (first === undefined) { first = s; return; }
+    if (first === undefined) {
+      first = s;
+      return;
+    }
     // probe connections: close when the prober does
     s.resume();
     s.on("end", () => s.end());
@@ -246,7 +312,10 @@ describe("NetlabSocket against a reference model", () => {
             if (!model[x].destroyed && !model[x].reset) {
               model[x].paused = false;
               real[x].sock.resume();
-              if (!model[x].ended) { model[x].ended = true; real[x].sock.end(); }
+              if (!model[x].ended) {
+                model[x].ended = true;
+                real[x].sock.end();
+              }
             }
           }
           await settle(real.net, 5 * wire.stepMs);

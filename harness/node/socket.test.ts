@@ -32,7 +32,14 @@ describe("NetlabSocket and NetlabServer", () => {
       expect([c.connecting, c.pending, c.readyState]).toEqual([true, true, "opening"]);
       await once(c, "connect");
       const [s] = (await accepted) as [NetlabSocket];
-      expect([c.connecting, c.readyState, c.remoteAddress, c.remotePort, c.remoteFamily, c.localAddress]).toEqual([false, "open", "192.0.2.2", 7000, "IPv4", "192.0.2.1"]);
+      expect([c.connecting, c.readyState, c.remoteAddress, c.remotePort, c.remoteFamily, c.localAddress]).toEqual([
+        false,
+        "open",
+        "192.0.2.2",
+        7000,
+        "IPv4",
+        "192.0.2.1",
+      ]);
       expect(c.address()).toEqual({ address: "192.0.2.1", family: "IPv4", port: c.localPort });
       expect(c.localPort).toBeGreaterThanOrEqual(49152);
       expect([s.remoteAddress, s.remotePort, s.localAddress, s.localPort]).toEqual(["192.0.2.1", c.localPort, "192.0.2.2", 7000]);
@@ -53,7 +60,14 @@ describe("NetlabSocket and NetlabServer", () => {
     await withClockPump(net.clock, async () => {
       const c = connect(net.a, { host: "192.0.2.2", port: 81 });
       const [e] = (await once(c, "error").catch((x: unknown) => [x])) as [NodeJS.ErrnoException & { address: string; port: number }];
-      expect([e.code, e.errno, e.syscall, e.address, e.port, e.message]).toEqual(["ECONNREFUSED", -111, "connect", "192.0.2.2", 81, "connect ECONNREFUSED 192.0.2.2:81"]);
+      expect([e.code, e.errno, e.syscall, e.address, e.port, e.message]).toEqual([
+        "ECONNREFUSED",
+        -111,
+        "connect",
+        "192.0.2.2",
+        81,
+        "connect ECONNREFUSED 192.0.2.2:81",
+      ]);
       const [hadError] = (await once(c, "close")) as [boolean];
       expect([hadError, c.destroyed, c.connecting]).toEqual([true, true, false]);
     });
@@ -75,19 +89,23 @@ describe("NetlabSocket and NetlabServer", () => {
 
   it("keepalive probes on a cut wire end the connection with ETIMEDOUT after idle + probes x interval of virtual time", async () => {
     const net = createNodeTestNet({ tcp: { keepAliveIntervalMs: 1000, keepAliveProbes: 3 } });
-    await withClockPump(net.clock, async () => {
-      const server = createNodeServer(net.b, () => undefined);
-      await once(server.listen(7002), "listening");
-      const c = connect(net.a, { host: "192.0.2.2", port: 7002, keepAlive: true, keepAliveInitialDelay: 5000 });
-      await once(c, "connect");
-      net.link.setLinkUp(false);
-      const t0 = net.clock.now();
-      const [e] = (await once(c, "error").catch((x: unknown) => [x])) as [NodeJS.ErrnoException];
-      expect(e.code).toBe("ETIMEDOUT");
-      const elapsed = net.clock.now() - t0;
-      expect(elapsed).toBeGreaterThanOrEqual(5000 + 3 * 1000 - 5);
-      expect(elapsed).toBeLessThan(5000 + 4 * 1000 + 5);
-    }, { stepMs: 50 });
+    await withClockPump(
+      net.clock,
+      async () => {
+        const server = createNodeServer(net.b, () => undefined);
+        await once(server.listen(7002), "listening");
+        const c = connect(net.a, { host: "192.0.2.2", port: 7002, keepAlive: true, keepAliveInitialDelay: 5000 });
+        await once(c, "connect");
+        net.link.setLinkUp(false);
+        const t0 = net.clock.now();
+        const [e] = (await once(c, "error").catch((x: unknown) => [x])) as [NodeJS.ErrnoException];
+        expect(e.code).toBe("ETIMEDOUT");
+        const elapsed = net.clock.now() - t0;
+        expect(elapsed).toBeGreaterThanOrEqual(5000 + 3 * 1000 - 5);
+        expect(elapsed).toBeLessThan(5000 + 4 * 1000 + 5);
+      },
+      { stepMs: 50 },
+    );
   });
 
   it("after the peer's FIN a socket without allowHalfOpen answers write() with EPIPE; with allowHalfOpen it keeps writing", async () => {
@@ -95,7 +113,9 @@ describe("NetlabSocket and NetlabServer", () => {
     await withClockPump(net.clock, async () => {
       let serverGot = Buffer.alloc(0);
       const server = createNodeServer(net.b, { allowHalfOpen: true }, (s) => {
-        s.on("data", (d: Buffer) => { serverGot = Buffer.concat([serverGot, d]); });
+        s.on("data", (d: Buffer) => {
+          serverGot = Buffer.concat([serverGot, d]);
+        });
         s.end("bye");
       });
       await once(server.listen(7003), "listening");
@@ -121,80 +141,97 @@ describe("NetlabSocket and NetlabServer", () => {
 
   it("a paused reader closes the receive window to zero, the writer sees write() false, and 'drain' follows resume() with every byte intact", async () => {
     const net = createNodeTestNet();
-    await withClockPump(net.clock, async () => {
-      const accepted = once(createNodeServer(net.b).listen(7004), "connection");
-      const c = connect(net.a, { host: "192.0.2.2", port: 7004 });
-      await once(c, "connect");
-      const [s] = (await accepted) as [NetlabSocket];
-      s.pause();
-      const parts: Buffer[] = [];
-      s.on("data", (d: Buffer) => parts.push(d));
-      s.pause();
-      const total = 4 << 20;
-      const data = pattern(total, 3);
-      const accepted64k: boolean[] = [];
-      for (let offset = 0; offset < total; offset += 65536) accepted64k.push(c.write(data.subarray(offset, offset + 65536)));
-      expect(accepted64k[0]).toBe(true);
-      expect(accepted64k.at(-1)).toBe(false);
-      // let the transfer run into the closed window (the persist timer keeps virtual time moving)
-      const until = net.clock.now() + 3000;
-      for (let i = 0; i < 1_000_000 && net.clock.now() < until && net.clock.pending() > 0; i++) await new Promise((r) => setImmediate(r));
-      const conn = s.byteStream as TcpConnection;
-      expect(conn.info().receiveWindow).toBe(0);
-      expect((c.byteStream as TcpConnection).info().sendWindow).toBe(0);
-      expect(c.writableNeedDrain).toBe(true);
-      expect(s.bytesRead).toBeLessThan(total - (2 << 20));
-      const drained = once(c, "drain");
-      s.resume();
-      await drained;
-      c.end();
-      await once(s, "end");
-      expect(Buffer.concat(parts).equals(data)).toBe(true);
-    }, { stepMs: 5 });
+    await withClockPump(
+      net.clock,
+      async () => {
+        const accepted = once(createNodeServer(net.b).listen(7004), "connection");
+        const c = connect(net.a, { host: "192.0.2.2", port: 7004 });
+        await once(c, "connect");
+        const [s] = (await accepted) as [NetlabSocket];
+        s.pause();
+        const parts: Buffer[] = [];
+        s.on("data", (d: Buffer) => parts.push(d));
+        s.pause();
+        const total = 4 << 20;
+        const data = pattern(total, 3);
+        const accepted64k: boolean[] = [];
+        for (let offset = 0; offset < total; offset += 65536) accepted64k.push(c.write(data.subarray(offset, offset + 65536)));
+        expect(accepted64k[0]).toBe(true);
+        expect(accepted64k.at(-1)).toBe(false);
+        // let the transfer run into the closed window (the persist timer keeps virtual time moving)
+        const until = net.clock.now() + 3000;
+        for (let i = 0; i < 1_000_000 && net.clock.now() < until && net.clock.pending() > 0; i++) await new Promise((r) => setImmediate(r));
+        const conn = s.byteStream as TcpConnection;
+        expect(conn.info().receiveWindow).toBe(0);
+        expect((c.byteStream as TcpConnection).info().sendWindow).toBe(0);
+        expect(c.writableNeedDrain).toBe(true);
+        expect(s.bytesRead).toBeLessThan(total - (2 << 20));
+        const drained = once(c, "drain");
+        s.resume();
+        await drained;
+        c.end();
+        await once(s, "end");
+        expect(Buffer.concat(parts).equals(data)).toBe(true);
+      },
+      { stepMs: 5 },
+    );
   });
 
   it("a write waiting for 'drain' fails with ECONNRESET when the paused peer resets, and 'error' comes once", async () => {
     const net = createNodeTestNet();
-    await withClockPump(net.clock, async () => {
-      const accepted = once(createNodeServer(net.b).listen(7009), "connection");
-      const c = connect(net.a, { host: "192.0.2.2", port: 7009 });
-      const errors: string[] = [];
-      c.on("error", (e: NodeJS.ErrnoException) => errors.push(e.code ?? "?"));
-      await once(c, "connect");
-      const [s] = (await accepted) as [NetlabSocket];
-      s.pause();
-      const callbacks: (string | null)[] = [];
-      for (let i = 0; i < 64; i++) c.write(Buffer.alloc(65536, i), (e) => callbacks.push(e ? ((e as NodeJS.ErrnoException).code ?? "?") : null));
-      for (let i = 0; i < 2000 && (s.byteStream as TcpConnection).info().receiveWindow > 0; i++) await new Promise((r) => setImmediate(r));
-      expect(c.writableNeedDrain).toBe(true);
-      s.resetAndDestroy();
-      await new Promise<void>((r) => c.once("close", () => r()));
-      expect(errors).toEqual(["ECONNRESET"]);
-      expect(callbacks.filter((x) => x === null).length).toBeGreaterThan(0);
-      expect(callbacks.length).toBe(64);
-      expect(callbacks.filter((x) => x !== null).every((x) => x === "ECONNRESET" || x === "ERR_STREAM_DESTROYED")).toBe(true);
-      expect(callbacks).toContain("ECONNRESET");
-    }, { stepMs: 5 });
+    await withClockPump(
+      net.clock,
+      async () => {
+        const accepted = once(createNodeServer(net.b).listen(7009), "connection");
+        const c = connect(net.a, { host: "192.0.2.2", port: 7009 });
+        const errors: string[] = [];
+        c.on("error", (e: NodeJS.ErrnoException) => errors.push(e.code ?? "?"));
+        await once(c, "connect");
+        const [s] = (await accepted) as [NetlabSocket];
+        s.pause();
+        const callbacks: (string | null)[] = [];
+        for (let i = 0; i < 64; i++) c.write(Buffer.alloc(65536, i), (e) => callbacks.push(e ? ((e as NodeJS.ErrnoException).code ?? "?") : null));
+        for (let i = 0; i < 2000 && (s.byteStream as TcpConnection).info().receiveWindow > 0; i++) await new Promise((r) => setImmediate(r));
+        expect(c.writableNeedDrain).toBe(true);
+        s.resetAndDestroy();
+        await new Promise<void>((r) => c.once("close", () => r()));
+        expect(errors).toEqual(["ECONNRESET"]);
+        expect(callbacks.filter((x) => x === null).length).toBeGreaterThan(0);
+        expect(callbacks.length).toBe(64);
+        expect(callbacks.filter((x) => x !== null).every((x) => x === "ECONNRESET" || x === "ERR_STREAM_DESTROYED")).toBe(true);
+        expect(callbacks).toContain("ECONNRESET");
+      },
+      { stepMs: 5 },
+    );
   });
 
   it("setTimeout() emits 'timeout' after exactly the idle time on the stack's clock, and activity pushes it back", async () => {
     const net = createNodeTestNet();
-    await withClockPump(net.clock, async () => {
-      const server = createNodeServer(net.b, (s) => s.on("data", () => undefined));
-      await once(server.listen(7005), "listening");
-      const c = connect(net.a, { host: "192.0.2.2", port: 7005 });
-      await once(c, "connect");
-      const t0 = net.clock.now();
-      c.setTimeout(1000);
-      expect(c.timeout).toBe(1000);
-      await new Promise<void>((r) => net.clock.setTimer(t0 + 600, () => { c.write("x"); r(); }));
-      await once(c, "timeout");
-      expect(net.clock.now()).toBe(t0 + 1600);
-      c.setTimeout(0);
-      c.destroy();
-      await once(c, "close");
-      await once(server.close(), "close");
-    }, { stepMs: 20 });
+    await withClockPump(
+      net.clock,
+      async () => {
+        const server = createNodeServer(net.b, (s) => s.on("data", () => undefined));
+        await once(server.listen(7005), "listening");
+        const c = connect(net.a, { host: "192.0.2.2", port: 7005 });
+        await once(c, "connect");
+        const t0 = net.clock.now();
+        c.setTimeout(1000);
+        expect(c.timeout).toBe(1000);
+        await new Promise<void>((r) =>
+          net.clock.setTimer(t0 + 600, () => {
+            c.write("x");
+            r();
+          }),
+        );
+        await once(c, "timeout");
+        expect(net.clock.now()).toBe(t0 + 1600);
+        c.setTimeout(0);
+        c.destroy();
+        await once(c, "close");
+        await once(server.close(), "close");
+      },
+      { stepMs: 20 },
+    );
   });
 
   it("setNoDelay(true) sends two small writes at once, while Nagle holds the second until the first is acknowledged", async () => {
@@ -205,14 +242,17 @@ describe("NetlabSocket and NetlabServer", () => {
       const nagle = connect(net.a, { host: "192.0.2.2", port: 7006 });
       await once(nagle, "connect");
       let before = net.a.tcp.stats.segmentsSent;
-      nagle.write("a"); nagle.write("b");
+      nagle.write("a");
+      nagle.write("b");
       expect(net.a.tcp.stats.segmentsSent - before).toBe(1);
       const quick = connect(net.a, { host: "192.0.2.2", port: 7006 }).setNoDelay(true);
       await once(quick, "connect");
       before = net.a.tcp.stats.segmentsSent;
-      quick.write("a"); quick.write("b");
+      quick.write("a");
+      quick.write("b");
       expect(net.a.tcp.stats.segmentsSent - before).toBe(2);
-      nagle.destroy(); quick.destroy();
+      nagle.destroy();
+      quick.destroy();
       await once(server.close(), "close");
     });
   });
@@ -221,13 +261,19 @@ describe("NetlabSocket and NetlabServer", () => {
     const net = createNodeTestNet();
     await withClockPump(net.clock, async () => {
       let accepted = 0;
-      const server = createNodeServer(net.b, { allowHalfOpen: true }, (s) => { accepted++; s.resume(); s.on("end", () => s.end()); });
+      const server = createNodeServer(net.b, { allowHalfOpen: true }, (s) => {
+        accepted++;
+        s.resume();
+        s.on("end", () => s.end());
+      });
       await once(server.listen(7007), "listening");
       const c = connect(net.a, { host: "192.0.2.2", port: 7007 });
       await once(c, "connect");
       while (accepted < 1) await new Promise((r) => setImmediate(r));
       let closed = false;
-      server.close(() => { closed = true; });
+      server.close(() => {
+        closed = true;
+      });
       const refused = connect(net.a, { host: "192.0.2.2", port: 7007 });
       const [e] = (await once(refused, "error").catch((x: unknown) => [x])) as [NodeJS.ErrnoException];
       expect(e.code).toBe("ECONNREFUSED");
@@ -246,7 +292,9 @@ describe("NetlabSocket and NetlabServer", () => {
     const net = createNodeTestNet();
     await withClockPump(net.clock, async () => {
       const sockets: NetlabSocket[] = [];
-      const server = createNodeServer(net.b, (s) => { sockets.push(s); });
+      const server = createNodeServer(net.b, (s) => {
+        sockets.push(s);
+      });
       await once(server.listen(7008), "listening");
       const [e] = (await once(createNodeServer(net.b).listen(7008), "error")) as [NodeJS.ErrnoException];
       expect([e.code, e.syscall]).toEqual(["EADDRINUSE", "listen"]);

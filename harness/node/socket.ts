@@ -140,7 +140,10 @@ export class NetlabSocket extends Duplex {
       this.emit("ready");
     });
     stream.onData((data) => {
-      if (this.destroyed) { stream.destroy(); return; }
+      if (this.destroyed) {
+        stream.destroy();
+        return;
+      }
       this.bytesRead += data.length;
       this.#touch();
       // a copy: the stack may hand out views of frames; a net.Socket's buffers belong to the reader
@@ -185,7 +188,10 @@ export class NetlabSocket extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const s = this.#stream;
-    if (s === null || this.#streamClosed) { callback(errnoError("EPIPE", "write")); return; }
+    if (s === null || this.#streamClosed) {
+      callback(errnoError("EPIPE", "write"));
+      return;
+    }
     this.#bytesWritten += chunk.length;
     this.#touch();
     if (s.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) callback();
@@ -194,7 +200,10 @@ export class NetlabSocket extends Duplex {
 
   override _final(callback: (error?: Error | null) => void): void {
     const s = this.#stream;
-    if (s === null || this.#streamClosed) { callback(); return; }
+    if (s === null || this.#streamClosed) {
+      callback();
+      return;
+    }
     s.end();
     // net.Socket finishes when the shutdown request completes, a later turn of the loop
     setImmediate(callback);
@@ -227,9 +236,15 @@ export class NetlabSocket extends Duplex {
     s.onEnd(NOOP);
     s.onDrain(NOOP);
     let timer: TimerId | 0 = 0;
-    s.onClose(() => { if (timer !== 0) this.#clock.cancel(timer); });
+    s.onClose(() => {
+      if (timer !== 0) this.#clock.cancel(timer);
+    });
     s.end();
-    if (!this.#streamClosed) timer = this.#clock.setTimer(this.#clock.now() + this.#orphanTimeoutMs, () => { timer = 0; s.destroy(); });
+    if (!this.#streamClosed)
+      timer = this.#clock.setTimer(this.#clock.now() + this.#orphanTimeoutMs, () => {
+        timer = 0;
+        s.destroy();
+      });
   }
 
   #writeAfterFin = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
@@ -302,7 +317,10 @@ export class NetlabSocket extends Duplex {
   }
 
   #cancelTimer(): void {
-    if (this.#timerId !== 0) { this.#clock.cancel(this.#timerId); this.#timerId = 0; }
+    if (this.#timerId !== 0) {
+      this.#clock.cancel(this.#timerId);
+      this.#timerId = 0;
+    }
   }
 
   address(): NodeAddressInfo | Record<string, never> {
@@ -310,15 +328,31 @@ export class NetlabSocket extends Duplex {
     return s === null ? {} : { address: formatIpv4(s.localAddress), family: "IPv4", port: s.localPort };
   }
 
-  get remoteAddress(): string | undefined { return this.#remote?.address; }
-  get remotePort(): number | undefined { return this.#remote?.port; }
-  get remoteFamily(): "IPv4" | undefined { return this.#remote === undefined ? undefined : "IPv4"; }
-  get localAddress(): string | undefined { return this.#stream === null ? undefined : formatIpv4(this.#stream.localAddress); }
-  get localPort(): number | undefined { return this.#stream?.localPort; }
-  get localFamily(): "IPv4" | undefined { return this.#stream === null ? undefined : "IPv4"; }
-  get bytesWritten(): number { return this.#bytesWritten; }
+  get remoteAddress(): string | undefined {
+    return this.#remote?.address;
+  }
+  get remotePort(): number | undefined {
+    return this.#remote?.port;
+  }
+  get remoteFamily(): "IPv4" | undefined {
+    return this.#remote === undefined ? undefined : "IPv4";
+  }
+  get localAddress(): string | undefined {
+    return this.#stream === null ? undefined : formatIpv4(this.#stream.localAddress);
+  }
+  get localPort(): number | undefined {
+    return this.#stream?.localPort;
+  }
+  get localFamily(): "IPv4" | undefined {
+    return this.#stream === null ? undefined : "IPv4";
+  }
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
   /** True while not yet connected (net.Socket.pending). */
-  get pending(): boolean { return this.#stream === null || this.connecting; }
+  get pending(): boolean {
+    return this.#stream === null || this.connecting;
+  }
   get readyState(): "opening" | "open" | "readOnly" | "writeOnly" | "closed" {
     if (this.connecting) return "opening";
     if (this.destroyed) return "closed";
@@ -328,10 +362,16 @@ export class NetlabSocket extends Duplex {
     return "closed";
   }
   /** The underlying ByteStream (null before attach). */
-  get byteStream(): ByteStream | null { return this.#stream; }
+  get byteStream(): ByteStream | null {
+    return this.#stream;
+  }
 
-  ref(): this { return this; }
-  unref(): this { return this; }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
 }
 
 /** Wraps a ByteStream; `connecting` true when it came from connect() and has not yet reported onConnect. */

@@ -17,10 +17,13 @@ export function createNodeTestNet(o: { seed?: number; impair?: ImpairmentOptions
   const seed = o.seed ?? 1;
   const clock = createVirtualClock(0);
   const impairments = o.impair ?? { delayMs: 1 };
-  const link = createPointToPointLink({ clock, rng: createRng(seed ^ 0x5eed) }, {
-    a: { mac: 0x020000000001, impairments },
-    b: { mac: 0x020000000002, impairments },
-  });
+  const link = createPointToPointLink(
+    { clock, rng: createRng(seed ^ 0x5eed) },
+    {
+      a: { mac: 0x020000000001, impairments },
+      b: { mac: 0x020000000002, impairments },
+    },
+  );
   const tcp = o.tcp === undefined ? {} : { tcp: o.tcp };
   const a = createStack({ device: link.a, clock, rng: createRng(seed * 2 + 1) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, ...tcp });
   const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "b", ipv4: { cidr: "192.0.2.2/24" }, ...tcp });

@@ -35,7 +35,8 @@ describe.skipIf(missing !== undefined)(`tshark oracle${missing ? ` (skipped: ${m
   it("forgives a TCP checksum of 0xFFFF only from the sources named, and never a wrong one", () => {
     const dir = mkdtempSync(join(tmpdir(), "netlab-tshark-"));
     try {
-      const kernel = 0xc0000201, netlab = 0xc0000203;
+      const kernel = 0xc0000201,
+        netlab = 0xc0000203;
       const file = createCaptureFile(join(dir, "ffff.pcapng"));
       const id = file.sink.addInterface({ name: "sim0" });
       file.sink.record({ interfaceId: id, timestampMs: 1, data: tcpAckChecksumFfff(kernel) });

@@ -49,7 +49,10 @@ function runTshark(args: string[], timeoutMs: number): string {
   }
   const r = spawnSync(tshark, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 });
   if (r.error !== undefined || r.status !== 0) {
-    const stderr = (r.stderr ?? "").split("\n").filter((l) => l !== "" && !/running as user "root"/i.test(l)).join("\n");
+    const stderr = (r.stderr ?? "")
+      .split("\n")
+      .filter((l) => l !== "" && !/running as user "root"/i.test(l))
+      .join("\n");
     const e = new NetlabError("ERR_NETLAB_TSHARK_FAILED", `tshark ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${stderr}`);
     throw e;
   }
@@ -74,7 +77,8 @@ const DOTTED_QUAD = /^(?:\d{1,3}\.){3}\d{1,3}$/;
 export function wellformedFilter(options: TsharkCheckOptions = {}): string {
   const from = options.acceptTcpChecksumFfffFrom ?? [];
   if (from.length === 0) return TSHARK_WELLFORMED_FILTER;
-  for (const a of from) if (!DOTTED_QUAD.test(a)) throw new NetlabError("ERR_NETLAB_ARGS", `acceptTcpChecksumFfffFrom: ${JSON.stringify(a)} is not a dotted-quad IPv4 address`);
+  for (const a of from)
+    if (!DOTTED_QUAD.test(a)) throw new NetlabError("ERR_NETLAB_ARGS", `acceptTcpChecksumFfffFrom: ${JSON.stringify(a)} is not a dotted-quad IPv4 address`);
   const forgiven = `ip.src in {${from.join(" ")}} && tcp.checksum == 0xffff && tcp.checksum_calculated == 0x0000 && !_ws.malformed && !(ip.checksum.status == "Bad")`;
   return `(${TSHARK_WELLFORMED_FILTER}) && !(${forgiven})`;
 }
@@ -92,5 +96,8 @@ export function checkCaptureWithTshark(path: string, options: TsharkCheckOptions
 export function tsharkFields(path: string, fields: string[], filter?: string, options: { timeoutMs?: number } = {}): string[][] {
   const args = ["-n", "-r", path, ...CHECKSUM_PREFS, "-T", "fields", "-E", "separator=\t", ...fields.flatMap((f) => ["-e", f])];
   if (filter !== undefined) args.push("-Y", filter);
-  return runTshark(args, options.timeoutMs ?? 120_000).split("\n").filter((l) => l !== "").map((l) => l.split("\t"));
+  return runTshark(args, options.timeoutMs ?? 120_000)
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.split("\t"));
 }

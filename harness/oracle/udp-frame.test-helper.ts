@@ -20,7 +20,8 @@ function ethernetIpv4(protocol: number, src: number, dst: number, transportBytes
 
 /** A 192.0.2.1:1000 -> 192.0.2.2:7 UDP frame; `badChecksum` breaks the UDP checksum. */
 export function udpFrame(payload: Uint8Array, options: { badChecksum?: boolean } = {}): Uint8Array {
-  const src = 0xc0000201, dst = 0xc0000202;
+  const src = 0xc0000201,
+    dst = 0xc0000202;
   const { f, v } = ethernetIpv4(17, src, dst, 8 + payload.length, 0x1234);
   const udp = 14 + 20;
   v.setUint16(udp, 1000);

@@ -11,7 +11,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const startedAt = Date.now();
 rmSync(join(root, "dist"), { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-for (const args of [[tsc, "-p", join(root, "tsconfig.build.json")], [join(root, "harness/package/postbuild.mjs"), root]]) {
+for (const args of [
+  [tsc, "-p", join(root, "tsconfig.build.json")],
+  [join(root, "harness/package/postbuild.mjs"), root],
+]) {
   const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
   if (r.status !== 0) {
     rmSync(join(root, "dist"), { recursive: true, force: true });

@@ -22,7 +22,10 @@ let declarations = 0;
 for (const file of walk(dist).filter((f) => f.endsWith(".d.ts"))) {
   const text = readFileSync(file, "utf8");
   const rewritten = text.replace(SPECIFIER, (_m, head, path, kind, quote) => `${head}${path}.${kind ?? ""}js${quote}`);
-  if (rewritten !== text) { writeFileSync(file, rewritten); declarations++; }
+  if (rewritten !== text) {
+    writeFileSync(file, rewritten);
+    declarations++;
+  }
 }
 
 let assets = 0;

@@ -41,7 +41,9 @@ describe("capture files", () => {
       expect(r.value.format).toBe("pcapng");
       expect(r.value.packets.map((p) => p.data)).toEqual(frames);
     }
-    expect(() => file.sink.record({ interfaceId: id, timestampMs: 9, data: frames[0]! })).toThrow(expect.objectContaining({ code: "ERR_NETLAB_CAPTURE_CLOSED" }));
+    expect(() => file.sink.record({ interfaceId: id, timestampMs: 9, data: frames[0]! })).toThrow(
+      expect.objectContaining({ code: "ERR_NETLAB_CAPTURE_CLOSED" }),
+    );
   });
 
   it("names the file and the byte offset when the contents are malformed", () => {
@@ -70,7 +72,13 @@ describe("capture files", () => {
     const pcapParser = require("pcap-parser") as { parse(input: Readable): NodeJS.EventEmitter };
     for (const byteOrder of ["little", "big"] as const) {
       const bytes = classic({ byteOrder });
-      const ours = readCaptureFile(((): string => { const p = join(dir, `x-${byteOrder}.pcap`); writeFileSync(p, bytes); return p; })());
+      const ours = readCaptureFile(
+        ((): string => {
+          const p = join(dir, `x-${byteOrder}.pcap`);
+          writeFileSync(p, bytes);
+          return p;
+        })(),
+      );
       expect(ours.ok).toBe(true);
       if (!ours.ok) return;
       const theirs = await new Promise<{ header: Record<string, number>; data: Buffer }[]>((resolve, reject) => {
@@ -81,7 +89,12 @@ describe("capture files", () => {
         parser.on("end", () => resolve(packets));
       });
       expect(theirs.map((p) => [p.header["timestampSeconds"], p.header["timestampMicroseconds"], p.header["originalLength"], p.data.toString("hex")])).toEqual(
-        ours.value.packets.map((p) => [Number(p.timestampNs / 1_000_000_000n), Number((p.timestampNs % 1_000_000_000n) / 1000n), p.originalLength, Buffer.from(p.data).toString("hex")]),
+        ours.value.packets.map((p) => [
+          Number(p.timestampNs / 1_000_000_000n),
+          Number((p.timestampNs % 1_000_000_000n) / 1000n),
+          p.originalLength,
+          Buffer.from(p.data).toString("hex"),
+        ]),
       );
     }
   });
@@ -109,24 +122,33 @@ describe("capture files", () => {
   });
 
   const editcap = spawnSync("editcap", ["-h"], { encoding: "utf8" }).status === 0;
-  it.skipIf(!editcap)(`reads what Wireshark's editcap writes (pcap, nanosecond pcap, pcapng)${editcap ? "" : " (skipped: editcap is not installed; it comes with tshark)"}`, () => {
-    const ours = createCaptureFile(join(dir, "ours.pcapng"));
-    const a = ours.sink.addInterface({ name: "a" });
-    frames.forEach((data, i) => ours.sink.record({ interfaceId: a, timestampMs: 1_763_856_000_000 + i * 1.000123, data, direction: "out" }));
-    ours.close();
-    const expected = readCaptureFile(ours.path);
-    expect(expected.ok).toBe(true);
-    if (!expected.ok) return;
-    for (const [format, usPrecision] of [["pcap", true], ["nsecpcap", false], ["pcapng", false]] as const) {
-      const out = join(dir, `editcap-${format}`);
-      const r = spawnSync("editcap", ["-F", format, ours.path, out], { encoding: "utf8" });
-      expect(r.status, r.stderr).toBe(0);
-      const theirs = readCaptureFile(out);
-      expect(theirs.ok, theirs.ok ? "" : theirs.detail).toBe(true);
-      if (!theirs.ok) return;
-      expect(theirs.value.format).toBe(format === "pcapng" ? "pcapng" : "pcap");
-      expect(theirs.value.packets.map((p) => p.data)).toEqual(expected.value.packets.map((p) => p.data));
-      expect(theirs.value.packets.map((p) => p.timestampNs)).toEqual(expected.value.packets.map((p) => (usPrecision ? (p.timestampNs / 1000n) * 1000n : p.timestampNs)));
-    }
-  });
+  it.skipIf(!editcap)(
+    `reads what Wireshark's editcap writes (pcap, nanosecond pcap, pcapng)${editcap ? "" : " (skipped: editcap is not installed; it comes with tshark)"}`,
+    () => {
+      const ours = createCaptureFile(join(dir, "ours.pcapng"));
+      const a = ours.sink.addInterface({ name: "a" });
+      frames.forEach((data, i) => ours.sink.record({ interfaceId: a, timestampMs: 1_763_856_000_000 + i * 1.000123, data, direction: "out" }));
+      ours.close();
+      const expected = readCaptureFile(ours.path);
+      expect(expected.ok).toBe(true);
+      if (!expected.ok) return;
+      for (const [format, usPrecision] of [
+        ["pcap", true],
+        ["nsecpcap", false],
+        ["pcapng", false],
+      ] as const) {
+        const out = join(dir, `editcap-${format}`);
+        const r = spawnSync("editcap", ["-F", format, ours.path, out], { encoding: "utf8" });
+        expect(r.status, r.stderr).toBe(0);
+        const theirs = readCaptureFile(out);
+        expect(theirs.ok, theirs.ok ? "" : theirs.detail).toBe(true);
+        if (!theirs.ok) return;
+        expect(theirs.value.format).toBe(format === "pcapng" ? "pcapng" : "pcap");
+        expect(theirs.value.packets.map((p) => p.data)).toEqual(expected.value.packets.map((p) => p.data));
+        expect(theirs.value.packets.map((p) => p.timestampNs)).toEqual(
+          expected.value.packets.map((p) => (usPrecision ? (p.timestampNs / 1000n) * 1000n : p.timestampNs)),
+        );
+      }
+    },
+  );
 });

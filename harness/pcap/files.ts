@@ -10,7 +10,8 @@ import type { ParsedCapture, PcapResult, PcapngWriterOptions, PcapWriterOptions 
 import type { PacketSink } from "../../stack/link/capture.ts";
 import { NetlabError } from "../../stack/error.ts";
 
-const GZIP_MAGIC_0 = 0x1f, GZIP_MAGIC_1 = 0x8b;
+const GZIP_MAGIC_0 = 0x1f,
+  GZIP_MAGIC_1 = 0x8b;
 
 /**
  * Creates `dir` and its missing parents, one level at a time. Node's recursive mkdir never
@@ -105,9 +106,7 @@ export function writeCaptureFile(path: string, bytes: Uint8Array): void {
 }
 
 /** Which writer a streamed capture file uses. */
-export type CaptureFileOptions =
-  | ({ readonly format: "pcapng" } & PcapngWriterOptions)
-  | ({ readonly format: "pcap" } & PcapWriterOptions);
+export type CaptureFileOptions = ({ readonly format: "pcapng" } & PcapngWriterOptions) | ({ readonly format: "pcap" } & PcapWriterOptions);
 
 /** A capture streamed to a file: a PacketSink plus close(). */
 export interface CaptureFile {

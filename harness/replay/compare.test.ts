@@ -6,7 +6,23 @@ function ping(ttl: number, seq: number, data: string): Uint8Array {
   const body = new TextEncoder().encode(data);
   const f = new Uint8Array(ETHERNET_HEADER_LEN + 20 + 8 + body.length);
   emitEthernet({ dst: 0x020000000002, src: 0x020000000001, ethertype: ETHERTYPE_IPV4 }, f, 0);
-  emitIpv4({ src: 0xc0000201, dst: 0xc0000202, protocol: IP_PROTOCOL_ICMP, ttl, tos: 0, ident: 1, dontFragment: false, moreFragments: false, fragmentOffset: 0, payloadLength: 8 + body.length, options: new Uint8Array(0) }, f, ETHERNET_HEADER_LEN);
+  emitIpv4(
+    {
+      src: 0xc0000201,
+      dst: 0xc0000202,
+      protocol: IP_PROTOCOL_ICMP,
+      ttl,
+      tos: 0,
+      ident: 1,
+      dontFragment: false,
+      moreFragments: false,
+      fragmentOffset: 0,
+      payloadLength: 8 + body.length,
+      options: new Uint8Array(0),
+    },
+    f,
+    ETHERNET_HEADER_LEN,
+  );
   emitIcmp({ kind: "echo-request", ident: 5, seq, data: body }, f, ETHERNET_HEADER_LEN + 20);
   return f;
 }
@@ -17,12 +33,13 @@ describe("field-by-field comparison", () => {
     expect(d).toEqual([
       { field: "ipv4.ttl", expected: "64", got: "32" },
       { field: "icmp.seq", expected: "1", got: "2" },
-      { field: "icmp.data[3]", expected: "\"def\"", got: "\"Xef\"" },
+      { field: "icmp.data[3]", expected: '"def"', got: '"Xef"' },
     ]);
   });
 
   it("diffFields() accepts a numeric field within its tolerance and reports one outside it", () => {
-    const e = dissect(ping(64, 1, "x")), g = dissect(ping(63, 1, "x"));
+    const e = dissect(ping(64, 1, "x")),
+      g = dissect(ping(63, 1, "x"));
     expect(diffFields(e, g, new Map([["ipv4.ttl", 1]]))).toEqual([]);
     expect(diffFields(e, dissect(ping(61, 1, "x")), new Map([["ipv4.ttl", 2]]))).toEqual([{ field: "ipv4.ttl", expected: "64", got: "61" }]);
   });

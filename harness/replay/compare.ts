@@ -16,8 +16,23 @@
 //   diffFields(exp, got, tol) -> FieldDiff[]
 //   describeFrame(d)          one line ("tcp 192.0.2.2:80 > 192.0.2.1:41000 [S.] seq 1 ack 2 len 0")
 import {
-  ETHERTYPE_ARP, ETHERTYPE_IPV4, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, formatIpv4, formatMac, parseArp,
-  parseDhcp, parseEthernet, parseIcmp, parseIpv4, parseUdp, ethernetHeaderLength, ipv4HeaderLength, Ipv4Packet, UdpPacket,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  IP_PROTOCOL_ICMP,
+  IP_PROTOCOL_TCP,
+  IP_PROTOCOL_UDP,
+  formatIpv4,
+  formatMac,
+  parseArp,
+  parseDhcp,
+  parseEthernet,
+  parseIcmp,
+  parseIpv4,
+  parseUdp,
+  ethernetHeaderLength,
+  ipv4HeaderLength,
+  Ipv4Packet,
+  UdpPacket,
   IcmpPacket,
 } from "../../stack/wire/index.ts";
 import { parseTcp, verifyTcpChecksum, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_FLAG_URG } from "../../stack/wire/tcp.ts";
@@ -71,7 +86,10 @@ export function dissect(data: Uint8Array): Dissection {
   const l3 = data.subarray(ethernetHeaderLength(eth.value));
   if (eth.value.ethertype === ETHERTYPE_ARP) {
     const arp = parseArp(l3);
-    if (!arp.ok) { f.set("arp.bytes", l3); return { fields: f, kind: "arp" }; }
+    if (!arp.ok) {
+      f.set("arp.bytes", l3);
+      return { fields: f, kind: "arp" };
+    }
     const a = arp.value;
     f.set("arp.op", a.operation);
     f.set("arp.sender-mac", formatMac(a.senderMac));
@@ -85,7 +103,10 @@ export function dissect(data: Uint8Array): Dissection {
     return { fields: f, kind: "other" };
   }
   const ip = parseIpv4(l3, { verifyChecksum: false });
-  if (!ip.ok) { f.set("ipv4.bytes", l3); return { fields: f, kind: "ipv4" }; }
+  if (!ip.ok) {
+    f.set("ipv4.bytes", l3);
+    return { fields: f, kind: "ipv4" };
+  }
   const r = ip.value;
   const hl = ipv4HeaderLength(r);
   f.set("ipv4.tos", r.tos);
@@ -105,10 +126,14 @@ export function dissect(data: Uint8Array): Dissection {
     f.set("ipv4.payload", body);
     return { fields: f, kind: "ipv4" };
   }
-  const src = formatIpv4(r.src), dst = formatIpv4(r.dst);
+  const src = formatIpv4(r.src),
+    dst = formatIpv4(r.dst);
   if (r.protocol === IP_PROTOCOL_ICMP) {
     const icmp = parseIcmp(body, { verifyChecksum: false });
-    if (!icmp.ok) { f.set("icmp.bytes", body); return { fields: f, kind: "icmp" }; }
+    if (!icmp.ok) {
+      f.set("icmp.bytes", body);
+      return { fields: f, kind: "icmp" };
+    }
     const p = new IcmpPacket(body);
     f.set("icmp.type", p.type);
     f.set("icmp.code", p.code);
@@ -125,7 +150,10 @@ export function dissect(data: Uint8Array): Dissection {
   }
   if (r.protocol === IP_PROTOCOL_UDP) {
     const udp = parseUdp(body, r.src, r.dst, { verifyChecksum: false });
-    if (!udp.ok) { f.set("udp.bytes", body); return { fields: f, kind: "udp" }; }
+    if (!udp.ok) {
+      f.set("udp.bytes", body);
+      return { fields: f, kind: "udp" };
+    }
     const u = udp.value;
     const p = new UdpPacket(body);
     f.set("udp.src-port", u.srcPort);
@@ -161,7 +189,10 @@ export function dissect(data: Uint8Array): Dissection {
   }
   if (r.protocol === IP_PROTOCOL_TCP) {
     const tcp = parseTcp(body);
-    if (!tcp.ok) { f.set("tcp.bytes", body); return { fields: f, kind: "tcp" }; }
+    if (!tcp.ok) {
+      f.set("tcp.bytes", body);
+      return { fields: f, kind: "tcp" };
+    }
     const t = tcp.value;
     f.set("tcp.src-port", t.srcPort);
     f.set("tcp.dst-port", t.dstPort);
@@ -176,7 +207,11 @@ export function dissect(data: Uint8Array): Dissection {
     if (o.sackPermitted) f.set("tcp.option.sack-permitted", true);
     if (o.tsVal !== undefined) f.set("tcp.option.tsval", o.tsVal);
     if (o.tsEcr !== undefined) f.set("tcp.option.tsecr", o.tsEcr);
-    if (o.sackBlocks !== undefined) o.sackBlocks.forEach((b, i) => { f.set(`tcp.option.sack.${i}.left`, b.left); f.set(`tcp.option.sack.${i}.right`, b.right); });
+    if (o.sackBlocks !== undefined)
+      o.sackBlocks.forEach((b, i) => {
+        f.set(`tcp.option.sack.${i}.left`, b.left);
+        f.set(`tcp.option.sack.${i}.right`, b.right);
+      });
     f.set("tcp.payload.length", t.payload.length);
     f.set("tcp.payload", t.payload);
     f.set("tcp.checksum", verifyTcpChecksum(body, r.src, r.dst) ? "valid" : "bad");
@@ -214,7 +249,8 @@ export function diffFields(expected: Dissection, got: Dissection, tolerances: To
   const keys = [...expected.fields.keys()];
   for (const k of got.fields.keys()) if (!expected.fields.has(k)) keys.push(k);
   for (const k of keys) {
-    const a = expected.fields.get(k), b = got.fields.get(k);
+    const a = expected.fields.get(k),
+      b = got.fields.get(k);
     if (a instanceof Uint8Array && b instanceof Uint8Array) {
       const d = bytesDiff(k, a, b);
       if (d) out.push(d);
@@ -222,7 +258,7 @@ export function diffFields(expected: Dissection, got: Dissection, tolerances: To
     }
     if (a === b) continue;
     const tol = tolerances.get(k);
-    if (tol !== undefined && typeof a === "number" && typeof b === "number" && Math.abs(((a - b) | 0)) <= tol) continue;
+    if (tol !== undefined && typeof a === "number" && typeof b === "number" && Math.abs((a - b) | 0) <= tol) continue;
     out.push({ field: k, expected: show(a), got: show(b) });
   }
   return out;

@@ -24,8 +24,22 @@ import type { Frame, NetDevice } from "../../stack/link/types.ts";
 import { NO_OFFLOADS } from "../../stack/link/types.ts";
 import { createByteCollector, createPcapngWriter, type ParsedCapture } from "../../stack/link/pcap/index.ts";
 import {
-  ETHERTYPE_IPV4, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, UDP_HEADER_LEN, UdpPacket, ethernetHeaderLength, formatIpv4, parseEthernet,
-  parseIpv4, parseMac, readMac, ipv4HeaderLength, DHCP_XID, checksumAdd, checksumFinish, pseudoHeaderSum,
+  ETHERTYPE_IPV4,
+  IP_PROTOCOL_TCP,
+  IP_PROTOCOL_UDP,
+  UDP_HEADER_LEN,
+  UdpPacket,
+  ethernetHeaderLength,
+  formatIpv4,
+  parseEthernet,
+  parseIpv4,
+  parseMac,
+  readMac,
+  ipv4HeaderLength,
+  DHCP_XID,
+  checksumAdd,
+  checksumFinish,
+  pseudoHeaderSum,
 } from "../../stack/wire/index.ts";
 import { TcpPacket, TCP_FLAG_ACK, TCP_OPT_EOL, TCP_OPT_NOP, TCP_OPT_SACK, TCP_OPT_TIMESTAMP, tcpChecksum } from "../../stack/wire/tcp.ts";
 import { writeCaptureFile } from "../pcap/files.ts";
@@ -47,7 +61,10 @@ export interface ConversationOptions {
 const MAX_TIMERS_PER_GAP = 100_000;
 
 /** Per connection: offsets (netlab - captured) of the ISN and of the SYN's TSval. */
-interface Offsets { isn: number; ts: number | undefined }
+interface Offsets {
+  isn: number;
+  ts: number | undefined;
+}
 
 const u32 = (n: number): number => n >>> 0;
 
@@ -73,7 +90,10 @@ function rewriteTcpOptions(opts: Uint8Array, delta: number, mapEcr: ((ecr: numbe
   while (i < opts.length) {
     const kind = opts[i]!;
     if (kind === TCP_OPT_EOL) return;
-    if (kind === TCP_OPT_NOP) { i++; continue; }
+    if (kind === TCP_OPT_NOP) {
+      i++;
+      continue;
+    }
     const len = opts[i + 1];
     if (len === undefined || len < 2 || i + len > opts.length) return;
     if (kind === TCP_OPT_SACK) {
@@ -163,13 +183,17 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   };
   let receive: (f: Frame) => void = () => undefined;
   const device: NetDevice = {
-    mac, mtu: 1500, offloads: NO_OFFLOADS,
+    mac,
+    mtu: 1500,
+    offloads: NO_OFFLOADS,
     send(frame) {
       const data = frame.data.slice();
       sent.push({ at: clock.now(), data });
       learn(data);
     },
-    onReceive(handler) { receive = handler; },
+    onReceive(handler) {
+      receive = handler;
+    },
   };
   const endpoint = buildEndpoint({ device, clock, rng: createRng(ep.seed) }, ep, { epochMs: conv.epochMs });
 
@@ -253,7 +277,8 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
   const n = Math.max(outbound.length, sent.length);
   const tsFixed = tsClockOffsets(outbound, sent);
   for (let i = 0; i < n; i++) {
-    const exp = outbound[i], got = sent[i];
+    const exp = outbound[i],
+      got = sent[i];
     const e = exp === undefined ? undefined : dissect(exp.data);
     const g = got === undefined ? undefined : dissect(got.data);
     let frameDiffs;
@@ -263,13 +288,19 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
       normalise(e, g, { expectedAt: exp!.at, gotAt: got!.at }, norm, offsets, tsFixed, xidMap);
       frameDiffs = diffFields(e, g, tolerances);
     }
-    if (frameDiffs.length === 0) { matched++; continue; }
+    if (frameDiffs.length === 0) {
+      matched++;
+      continue;
+    }
     diffCount += frameDiffs.length;
     for (const d of frameDiffs) {
       if (diffs.length >= maxDiffs) break;
       diffs.push({
-        frame: i, ...(exp !== undefined ? { captureFrame: exp.index + 1 } : {}), ...d,
-        ...(e !== undefined ? { expectedFrame: describeFrame(e) } : {}), ...(g !== undefined ? { gotFrame: describeFrame(g) } : {}),
+        frame: i,
+        ...(exp !== undefined ? { captureFrame: exp.index + 1 } : {}),
+        ...d,
+        ...(e !== undefined ? { expectedFrame: describeFrame(e) } : {}),
+        ...(g !== undefined ? { gotFrame: describeFrame(g) } : {}),
       });
     }
   }
@@ -288,8 +319,15 @@ export async function replayConversation(capture: ParsedCapture, exp: Expectatio
     dhcpXids: Object.fromEntries([...xidMap].map(([mine, captured]) => [`0x${mine.toString(16)}`, `0x${captured.toString(16)}`])),
   };
   return {
-    mode: "conversation", ok, frames: inbound.length + outbound.length, diffs, diffCount, netlabPcap: options.netlabPcap, details,
-    summary: `${inbound.length} frames fed, ${matched}/${outbound.length} of netlab's frames match` +
+    mode: "conversation",
+    ok,
+    frames: inbound.length + outbound.length,
+    diffs,
+    diffCount,
+    netlabPcap: options.netlabPcap,
+    details,
+    summary:
+      `${inbound.length} frames fed, ${matched}/${outbound.length} of netlab's frames match` +
       `${sent.length !== outbound.length ? ` (netlab sent ${sent.length})` : ""}${ok ? "" : `, ${diffCount} field diffs`}` +
       `${norm.size > 0 ? ` [normalised: ${[...norm].join(", ")}]` : ""}`,
     durationMs: performance.now() - started,
@@ -304,7 +342,15 @@ function maskHttpDate(f: Map<string, FieldValue>): void {
   const s = Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString("latin1");
   if (!DATE_RE.test(s)) return;
   DATE_RE.lastIndex = 0;
-  f.set("tcp.payload", new Uint8Array(Buffer.from(s.replace(DATE_RE, (m) => `\r\nDate: ${"x".repeat(m.length - 10)}\r\n`), "latin1")));
+  f.set(
+    "tcp.payload",
+    new Uint8Array(
+      Buffer.from(
+        s.replace(DATE_RE, (m) => `\r\nDate: ${"x".repeat(m.length - 10)}\r\n`),
+        "latin1",
+      ),
+    ),
+  );
 }
 
 /** Applies the declared normalisations to a captured (e) and a netlab (g) dissection. */
@@ -316,8 +362,10 @@ function maskHttpDate(f: Map<string, FieldValue>): void {
 function tsClockOffsets(expected: readonly { at: number; data: Uint8Array }[], got: readonly { at: number; data: Uint8Array }[]): Map<string, number> {
   const votes = new Map<string, Map<number, number>>();
   for (let i = 0; i < Math.min(expected.length, got.length); i++) {
-    const e = dissect(expected[i]!.data), g = dissect(got[i]!.data);
-    const te = e.fields.get("tcp.option.tsval"), tg = g.fields.get("tcp.option.tsval");
+    const e = dissect(expected[i]!.data),
+      g = dissect(got[i]!.data);
+    const te = e.fields.get("tcp.option.tsval"),
+      tg = g.fields.get("tcp.option.tsval");
     if (g.flow === undefined || g.flow !== e.flow || typeof te !== "number" || typeof tg !== "number") continue;
     const d = u32(tg - Math.floor(got[i]!.at) - (te - Math.floor(expected[i]!.at)));
     const flowVotes = votes.get(g.flow) ?? new Map<number, number>();
@@ -326,20 +374,39 @@ function tsClockOffsets(expected: readonly { at: number; data: Uint8Array }[], g
   }
   const out = new Map<string, number>();
   for (const [flow, flowVotes] of votes) {
-    let best = 0, bestCount = -1;
-    for (const [d, c] of flowVotes) if (c > bestCount) { best = d; bestCount = c; }
+    let best = 0,
+      bestCount = -1;
+    for (const [d, c] of flowVotes)
+      if (c > bestCount) {
+        best = d;
+        bestCount = c;
+      }
     out.set(flow, best);
   }
   return out;
 }
 
-function normalise(e: Dissection, g: Dissection, times: { expectedAt: number; gotAt: number }, norm: ReadonlySet<string>, offsets: ReadonlyMap<string, Offsets>, tsFixed: ReadonlyMap<string, number>, xidMap: ReadonlyMap<number, number>): void {
-  const drop = (k: string): void => { e.fields.delete(k); g.fields.delete(k); };
+function normalise(
+  e: Dissection,
+  g: Dissection,
+  times: { expectedAt: number; gotAt: number },
+  norm: ReadonlySet<string>,
+  offsets: ReadonlyMap<string, Offsets>,
+  tsFixed: ReadonlyMap<string, number>,
+  xidMap: ReadonlyMap<number, number>,
+): void {
+  const drop = (k: string): void => {
+    e.fields.delete(k);
+    g.fields.delete(k);
+  };
   if (norm.has("ip-id")) drop("ipv4.ident");
   if (norm.has("tcp-window")) drop("tcp.window");
   if (norm.has("dhcp-secs")) drop("dhcp.secs");
   if (norm.has("offload-checksums")) for (const k of ["ipv4.checksum", "icmp.checksum", "udp.checksum", "tcp.checksum"]) drop(k);
-  if (norm.has("http-date")) { maskHttpDate(e.fields); maskHttpDate(g.fields); }
+  if (norm.has("http-date")) {
+    maskHttpDate(e.fields);
+    maskHttpDate(g.fields);
+  }
   if (g.kind === "tcp" && g.flow !== undefined) {
     const o = offsets.get(g.flow);
     if (o !== undefined) {
@@ -358,4 +425,3 @@ function normalise(e: Dissection, g: Dissection, times: { expectedAt: number; go
     if (mapped !== undefined) g.fields.set("dhcp.xid", mapped);
   }
 }
-

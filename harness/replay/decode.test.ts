@@ -1,9 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  ETHERTYPE_IPV4, IP_PROTOCOL_TCP, emitEthernet, emitIpv4, IPV4_CHECKSUM, ETHERNET_HEADER_LEN, emitArp,
-  ETHERTYPE_ARP,
-} from "../../stack/wire/index.ts";
+import { ETHERTYPE_IPV4, IP_PROTOCOL_TCP, emitEthernet, emitIpv4, IPV4_CHECKSUM, ETHERNET_HEADER_LEN, emitArp, ETHERTYPE_ARP } from "../../stack/wire/index.ts";
 import { emitTcp, tcpHeaderLength, type TcpRepr } from "../../stack/wire/tcp.ts";
 import { hex } from "../../stack/wire/test-helpers.ts";
 import { decodeCapture, decodeFrame } from "./decode.ts";
@@ -14,20 +11,44 @@ import { parseCapture } from "../../stack/link/pcap/index.ts";
 import { ipv6 } from "../../stack/wire/ipv6-address.ts";
 import { unwrap } from "../../stack/result.ts";
 
-const A = 0xc0000201, B = 0xc0000202;
+const A = 0xc0000201,
+  B = 0xc0000202;
 
 function tcpFrame(repr: TcpRepr): Uint8Array {
   const tcpLen = tcpHeaderLength(repr) + repr.payload.length;
   const f = new Uint8Array(ETHERNET_HEADER_LEN + 20 + tcpLen);
   emitEthernet({ dst: 0x020000000002, src: 0x020000000001, ethertype: ETHERTYPE_IPV4 }, f, 0);
-  emitIpv4({ src: A, dst: B, protocol: IP_PROTOCOL_TCP, ttl: 64, tos: 0, ident: 7, dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: tcpLen, options: new Uint8Array(0) }, f, ETHERNET_HEADER_LEN);
+  emitIpv4(
+    {
+      src: A,
+      dst: B,
+      protocol: IP_PROTOCOL_TCP,
+      ttl: 64,
+      tos: 0,
+      ident: 7,
+      dontFragment: true,
+      moreFragments: false,
+      fragmentOffset: 0,
+      payloadLength: tcpLen,
+      options: new Uint8Array(0),
+    },
+    f,
+    ETHERNET_HEADER_LEN,
+  );
   emitTcp(repr, f, ETHERNET_HEADER_LEN + 20, { src: A, dst: B });
   return f;
 }
 
 const SYN: TcpRepr = {
-  srcPort: 40000, dstPort: 80, seq: 1000, ack: 0, flags: 0x02, window: 65535, urgent: 0,
-  options: { mss: 1460, sackPermitted: true, tsVal: 1, tsEcr: 0, windowScale: 7 }, payload: new Uint8Array(0),
+  srcPort: 40000,
+  dstPort: 80,
+  seq: 1000,
+  ack: 0,
+  flags: 0x02,
+  window: 65535,
+  urgent: 0,
+  options: { mss: 1460, sackPermitted: true, tsVal: 1, tsEcr: 0, windowScale: 7 },
+  payload: new Uint8Array(0),
 };
 
 describe("decode mode", () => {
@@ -42,13 +63,15 @@ describe("decode mode", () => {
     const opt = ETHERNET_HEADER_LEN + 20 + 20;
     f.set([3, 3, 7, 1], opt);
     const tcpStart = ETHERNET_HEADER_LEN + 20;
-    f[tcpStart + 16] = 0; f[tcpStart + 17] = 0;
+    f[tcpStart + 16] = 0;
+    f[tcpStart + 17] = 0;
     // fix the checksum so only the layout differs
     let sum = 0xc000 + 0x0201 + 0xc000 + 0x0202 + 6 + (f.length - tcpStart);
     for (let i = tcpStart; i < f.length; i += 2) sum += (f[i]! << 8) | (f[i + 1] ?? 0);
     while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
     const c = ~sum & 0xffff;
-    f[tcpStart + 16] = c >>> 8; f[tcpStart + 17] = c & 0xff;
+    f[tcpStart + 16] = c >>> 8;
+    f[tcpStart + 17] = c & 0xff;
     const d = decodeFrame(f);
     expect(d.status).toBe("reemit-mismatch");
     if (d.status !== "reemit-mismatch") return;
@@ -67,7 +90,23 @@ describe("decode mode", () => {
     expect(decodeFrame(hex("0180c200000e020000000001 88cc 0000"))).toMatchObject({ status: "error", errorClass: "ethernet/unsupported-ethertype-0x88cc" });
     const frag = new Uint8Array(ETHERNET_HEADER_LEN + 28);
     emitEthernet({ dst: 0x020000000002, src: 0x020000000001, ethertype: ETHERTYPE_IPV4 }, frag, 0);
-    emitIpv4({ src: A, dst: B, protocol: 17, ttl: 64, tos: 0, ident: 9, dontFragment: false, moreFragments: true, fragmentOffset: 0, payloadLength: 8, options: new Uint8Array(0) }, frag, ETHERNET_HEADER_LEN);
+    emitIpv4(
+      {
+        src: A,
+        dst: B,
+        protocol: 17,
+        ttl: 64,
+        tos: 0,
+        ident: 9,
+        dontFragment: false,
+        moreFragments: true,
+        fragmentOffset: 0,
+        payloadLength: 8,
+        options: new Uint8Array(0),
+      },
+      frag,
+      ETHERNET_HEADER_LEN,
+    );
     expect(decodeFrame(frag)).toEqual({ status: "ok", layers: ["ethernet", "ipv4"], padding: 0 });
   });
 
@@ -79,11 +118,13 @@ describe("decode mode", () => {
   });
 
   it("decodeFrame() never throws and classifies every arbitrary frame", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-      const d = decodeFrame(bytes);
-      if (d.status === "error") expect(d.errorClass).toMatch(/^(ethernet|arp|ipv4|icmp|udp|dhcp|tcp)\//);
-      return true;
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const d = decodeFrame(bytes);
+        if (d.status === "error") expect(d.errorClass).toMatch(/^(ethernet|arp|ipv4|icmp|udp|dhcp|tcp)\//);
+        return true;
+      }),
+    );
   });
 
   it("decodeCapture() counts classes and mismatches", () => {
@@ -102,15 +143,20 @@ describe("decode mode over IPv6", () => {
   function ipv6Frames(): Uint8Array[] {
     const capture = createByteCollector();
     const { clock, a, b } = createTwoStacksOnLink({
-      seed: 3, captureA: createPcapWriter((c) => capture.write(c)),
-      a: { ipv6: { addresses: ["2001:db8::a/64"] } }, b: { ipv6: { addresses: ["2001:db8::b/64"], advertise: { prefixes: ["2001:db8:1::/64"] } } },
+      seed: 3,
+      captureA: createPcapWriter((c) => capture.write(c)),
+      a: { ipv6: { addresses: ["2001:db8::a/64"] } },
+      b: { ipv6: { addresses: ["2001:db8::b/64"], advertise: { prefixes: ["2001:db8:1::/64"] } } },
     });
     clock.run(3000);
     a.icmpv6!.ping(ipv6("2001:db8::b"), { size: 56, timeoutMs: 1000 }, () => {});
     unwrap(unwrap(b.udp6!.bind(7)).sendTo(ipv6("2001:db8::a"), 9, new Uint8Array(100).fill(7)));
     unwrap(b.tcp6!.listen(80)).onConnection((s) => s.onData(() => {}));
     const c = unwrap(a.tcp6!.connect(ipv6("2001:db8::b"), 80));
-    c.onConnect(() => { c.write(new Uint8Array(5000).fill(1)); c.end(); });
+    c.onConnect(() => {
+      c.write(new Uint8Array(5000).fill(1));
+      c.end();
+    });
     clock.run(clock.now() + 2000);
     const parsed = parseCapture(capture.bytes());
     if (!parsed.ok) throw new Error(parsed.error);

@@ -10,18 +10,54 @@
 //                              non-Ethernet link types are classified "link/unsupported-linktype-N"
 //   summariseLayers(decode)    "eth/ipv4/tcp" style stack of a decoded frame
 import {
-  ETHERTYPE_ARP, ETHERTYPE_IPV4, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, UDP_HEADER_LEN,
-  emitArp, emitEthernet, emitIcmp, emitIpv4, emitUdp, parseArp, parseEthernet,
-  parseIcmp, parseIpv4, parseUdp, ARP_PACKET_LEN, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, emitDhcp, parseDhcp, IPV4_CHECKSUM,
-  ICMP_CHECKSUM, UDP_CHECKSUM,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  IP_PROTOCOL_ICMP,
+  IP_PROTOCOL_TCP,
+  IP_PROTOCOL_UDP,
+  UDP_HEADER_LEN,
+  emitArp,
+  emitEthernet,
+  emitIcmp,
+  emitIpv4,
+  emitUdp,
+  parseArp,
+  parseEthernet,
+  parseIcmp,
+  parseIpv4,
+  parseUdp,
+  ARP_PACKET_LEN,
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
+  emitDhcp,
+  parseDhcp,
+  IPV4_CHECKSUM,
+  ICMP_CHECKSUM,
+  UDP_CHECKSUM,
 } from "../../stack/wire/index.ts";
 import { emitTcp, parseTcp, TCP_CHECKSUM } from "../../stack/wire/tcp.ts";
 import { ETHERTYPE_IPV6 } from "../../stack/wire/ethernet.ts";
 import { checksumFinish, checksumRange } from "../../stack/wire/checksum.ts";
 import { writeU16 } from "../../stack/wire/bytes.ts";
 import type { Ipv6Address } from "../../stack/wire/ipv6-address.ts";
-import { IPV6_HEADER_LEN, IPV6_NEXT_HEADER_ICMPV6, IPV6_NEXT_HEADER_TCP, IPV6_NEXT_HEADER_UDP, emitIpv6, ipv6PseudoHeaderSum, parseIpv6 } from "../../stack/wire/ipv6.ts";
-import { emitIpv6Fragment, emitIpv6OptionsHeader, emitIpv6Routing, parseIpv6Fragment, parseIpv6OptionsHeader, parseIpv6Routing, walkIpv6Chain } from "../../stack/wire/ipv6-ext.ts";
+import {
+  IPV6_HEADER_LEN,
+  IPV6_NEXT_HEADER_ICMPV6,
+  IPV6_NEXT_HEADER_TCP,
+  IPV6_NEXT_HEADER_UDP,
+  emitIpv6,
+  ipv6PseudoHeaderSum,
+  parseIpv6,
+} from "../../stack/wire/ipv6.ts";
+import {
+  emitIpv6Fragment,
+  emitIpv6OptionsHeader,
+  emitIpv6Routing,
+  parseIpv6Fragment,
+  parseIpv6OptionsHeader,
+  parseIpv6Routing,
+  walkIpv6Chain,
+} from "../../stack/wire/ipv6-ext.ts";
 import { ICMPV6_CHECKSUM, emitIcmpv6, parseIcmpv6 } from "../../stack/wire/icmpv6.ts";
 import { emitNdp, isNdpType, parseNdp } from "../../stack/wire/ndp.ts";
 import { emitMld, isMldType, parseMld } from "../../stack/wire/mld.ts";
@@ -34,7 +70,14 @@ export type DecodeLayer = "ethernet" | "arp" | "ipv4" | "icmp" | "udp" | "dhcp" 
 export type FrameDecode =
   | { readonly status: "ok"; readonly layers: readonly DecodeLayer[]; readonly padding: number }
   | { readonly status: "error"; readonly layers: readonly DecodeLayer[]; readonly errorClass: string; readonly detail?: string }
-  | { readonly status: "reemit-mismatch"; readonly layers: readonly DecodeLayer[]; readonly layer: DecodeLayer; readonly offset: number; readonly expected: number; readonly got: number };
+  | {
+      readonly status: "reemit-mismatch";
+      readonly layers: readonly DecodeLayer[];
+      readonly layer: DecodeLayer;
+      readonly offset: number;
+      readonly expected: number;
+      readonly got: number;
+    };
 
 /** Summary of decode mode over a capture. */
 export interface DecodeReport {
@@ -65,8 +108,10 @@ export function decodeFrame(data: Uint8Array): FrameDecode {
   const ethLen = emitEthernet(eth.value, out, 0);
   // The first differing byte outside the checksum field (at checksumAt, 2 bytes), else the checksum.
   const check = (layer: DecodeLayer, from: number, to: number, checksumAt = -1): FrameDecode | undefined => {
-    let at = checksumAt < 0 ? firstDifference(data, out, from, to)
-      : [firstDifference(data, out, from, checksumAt), firstDifference(data, out, checksumAt + 2, to)].find((x) => x >= 0) ?? -1;
+    let at =
+      checksumAt < 0
+        ? firstDifference(data, out, from, to)
+        : ([firstDifference(data, out, from, checksumAt), firstDifference(data, out, checksumAt + 2, to)].find((x) => x >= 0) ?? -1);
     if (at < 0 && checksumAt >= 0) at = firstDifference(data, out, checksumAt, checksumAt + 2);
     return at < 0 ? undefined : { status: "reemit-mismatch", layers, layer, offset: at, expected: data[at]!, got: out[at]! };
   };
@@ -251,7 +296,8 @@ export function decodeCapture(frames: readonly Uint8Array[], linkTypes?: readonl
   let ok = 0;
   for (const [i, f] of frames.entries()) {
     const linkType = linkTypes?.[i] ?? LINKTYPE_ETHERNET;
-    const d: FrameDecode = linkType === LINKTYPE_ETHERNET ? decodeFrame(f) : { status: "error", layers: [], errorClass: `link/unsupported-linktype-${linkType}` };
+    const d: FrameDecode =
+      linkType === LINKTYPE_ETHERNET ? decodeFrame(f) : { status: "error", layers: [], errorClass: `link/unsupported-linktype-${linkType}` };
     perFrame.push(d);
     if (d.status === "ok") ok++;
     else if (d.status === "error") errors[d.errorClass] = (errors[d.errorClass] ?? 0) + 1;

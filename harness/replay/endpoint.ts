@@ -52,13 +52,15 @@ const must = <T>(r: { ok: true; value: T } | { ok: false; error: string }, what:
 export function buildEndpoint(deps: { device: NetDevice; clock: Clock; rng: Rng }, config: EndpointConfig, options: { epochMs: number }): ReplayEndpoint {
   const stack = createStack(deps, {
     name: "replay",
-    ...(config.cidr !== undefined ? {
-      ipv4: {
-        cidr: config.cidr,
-        ...(config.gateway !== undefined ? { gateway: config.gateway } : {}),
-        ...(config.defaultTtl !== undefined ? { defaultTtl: config.defaultTtl } : {}),
-      },
-    } : {}),
+    ...(config.cidr !== undefined
+      ? {
+          ipv4: {
+            cidr: config.cidr,
+            ...(config.gateway !== undefined ? { gateway: config.gateway } : {}),
+            ...(config.defaultTtl !== undefined ? { defaultTtl: config.defaultTtl } : {}),
+          },
+        }
+      : {}),
     ...(config.tcp !== undefined ? { tcp: config.tcp as TcpLayerOptions } : {}),
   });
   for (const [ip, mac] of Object.entries(config.staticArp ?? {})) stack.arp.addStatic(must(parseIpv4(ip), ip), must(parseMac(mac), mac));
@@ -78,18 +80,22 @@ export function buildEndpoint(deps: { device: NetDevice; clock: Clock; rng: Rng 
     switch (app.kind) {
       case "http": {
         const files = new Map(app.files.map((f) => [f.path, { type: f.contentType, body: httpFileBytes(f) }]));
-        http = createHttpServer({ clock: deps.clock }, (req, res) => {
-          const file = files.get(req.target.split("?")[0] ?? "");
-          if (file === undefined) {
-            res.statusCode = 404;
-            res.setHeader("Content-Type", "text/plain");
-            res.end("not found\n");
-            return;
-          }
-          res.setHeader("Content-Type", file.type);
-          res.setHeader("Content-Length", file.body.length);
-          res.end(req.method === "HEAD" ? undefined : file.body);
-        }, { serverName: "netlab", date: app.date, dateOffsetMs: options.epochMs });
+        http = createHttpServer(
+          { clock: deps.clock },
+          (req, res) => {
+            const file = files.get(req.target.split("?")[0] ?? "");
+            if (file === undefined) {
+              res.statusCode = 404;
+              res.setHeader("Content-Type", "text/plain");
+              res.end("not found\n");
+              return;
+            }
+            res.setHeader("Content-Type", file.type);
+            res.setHeader("Content-Length", file.body.length);
+            res.end(req.method === "HEAD" ? undefined : file.body);
+          },
+          { serverName: "netlab", date: app.date, dateOffsetMs: options.epochMs },
+        );
         http.listen(listen(app.port));
         break;
       }
@@ -112,27 +118,37 @@ export function buildEndpoint(deps: { device: NetDevice; clock: Clock; rng: Rng 
         });
         break;
       case "dhcp-client":
-        dhcpClient = dhcpClientOnStack(stack, {
-          initDelayMinMs: app.initDelayMinMs, initDelayMaxMs: app.initDelayMaxMs,
-          ...(app.hostName !== undefined ? { hostName: app.hostName } : {}),
-        }, { probe: app.probe });
+        dhcpClient = dhcpClientOnStack(
+          stack,
+          {
+            initDelayMinMs: app.initDelayMinMs,
+            initDelayMaxMs: app.initDelayMaxMs,
+            ...(app.hostName !== undefined ? { hostName: app.hostName } : {}),
+          },
+          { probe: app.probe },
+        );
         dhcpClient.start();
         break;
       case "http-get": {
         const host = must(parseIpv4(app.host), app.host);
-        const client = createHttpClient({ clock: deps.clock, connect: (h, p) => stack.tcp.connect(h, p, { localPort: app.localPort }) }, { keepAlive: false, userAgent: "netlab" });
+        const client = createHttpClient(
+          { clock: deps.clock, connect: (h, p) => stack.tcp.connect(h, p, { localPort: app.localPort }) },
+          { keepAlive: false, userAgent: "netlab" },
+        );
         closers.push(() => client.close());
-        clients.push(new Promise<number | string>((resolve) => {
-          const index = clientStarts.length;
-          clientStarts.push(Number.NaN);
-          deps.clock.setTimer(deps.clock.now() + app.atMs, () => {
-            clientStarts[index] = deps.clock.now();
-            client.request({ host, port: app.port, path: app.path }).then(
-              async (res) => resolve((await res.body.text()).length),
-              (e: Error & { code?: string }) => resolve(e.code ?? e.message),
-            );
-          });
-        }));
+        clients.push(
+          new Promise<number | string>((resolve) => {
+            const index = clientStarts.length;
+            clientStarts.push(Number.NaN);
+            deps.clock.setTimer(deps.clock.now() + app.atMs, () => {
+              clientStarts[index] = deps.clock.now();
+              client.request({ host, port: app.port, path: app.path }).then(
+                async (res) => resolve((await res.body.text()).length),
+                (e: Error & { code?: string }) => resolve(e.code ?? e.message),
+              );
+            });
+          }),
+        );
         break;
       }
       case "dhcp-server": {
@@ -144,7 +160,10 @@ export function buildEndpoint(deps: { device: NetDevice; clock: Clock; rng: Rng 
     }
   }
   return {
-    stack, dhcpClient, dhcpServer, http,
+    stack,
+    dhcpClient,
+    dhcpServer,
+    http,
     clientsDone: Promise.all(clients),
     clientStarts,
     stop() {

@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { parseExpectation } from "./expect.ts";
 
 const BASE = {
-  capture: "x.pcapng.gz", source: "kernel", modes: ["decode", "conversation"],
+  capture: "x.pcapng.gz",
+  source: "kernel",
+  modes: ["decode", "conversation"],
   decode: { frames: 3 },
   endpoint: { mac: "02:00:00:00:00:02", cidr: "192.0.2.2/24", seed: 1, apps: [{ kind: "echo", port: 7 }] },
   conversation: { clockStartMs: 10, epochMs: 1e12, normalise: ["tcp-isn"] },

@@ -107,9 +107,11 @@ const fail = (field: string, what: string): never => {
 const obj = (v: unknown, field: string): Json => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : fail(field, "must be an object"));
 const str = (v: unknown, field: string): string => (typeof v === "string" && v.length <= 4096 ? v : fail(field, "must be a string"));
 const num = (v: unknown, field: string, min = -Infinity, max = Infinity): number =>
-  (typeof v === "number" && Number.isFinite(v) && v >= min && v <= max ? v : fail(field, `must be a number in [${min}, ${max}]`));
-const int = (v: unknown, field: string, min: number, max: number): number => (Number.isInteger(num(v, field, min, max)) ? (v as number) : fail(field, "must be an integer"));
-const bool = (v: unknown, field: string, dflt: boolean): boolean => (v === undefined ? dflt : typeof v === "boolean" ? v : fail(field, "must be true or false"));
+  typeof v === "number" && Number.isFinite(v) && v >= min && v <= max ? v : fail(field, `must be a number in [${min}, ${max}]`);
+const int = (v: unknown, field: string, min: number, max: number): number =>
+  Number.isInteger(num(v, field, min, max)) ? (v as number) : fail(field, "must be an integer");
+const bool = (v: unknown, field: string, dflt: boolean): boolean =>
+  v === undefined ? dflt : typeof v === "boolean" ? v : fail(field, "must be true or false");
 const arr = (v: unknown, field: string): unknown[] => (Array.isArray(v) && v.length <= 10_000 ? v : fail(field, "must be an array"));
 const counts = (v: unknown, field: string): Record<string, number> => {
   const o = v === undefined ? {} : obj(v, field);
@@ -124,7 +126,9 @@ function app(v: unknown, field: string): AppConfig {
   switch (kind) {
     case "http":
       return {
-        kind, port: int(o["port"], `${field}.port`, 1, 65535), date: bool(o["date"], `${field}.date`, true),
+        kind,
+        port: int(o["port"], `${field}.port`, 1, 65535),
+        date: bool(o["date"], `${field}.date`, true),
         files: arr(o["files"], `${field}.files`).map((f, i) => {
           const fo = obj(f, `${field}.files[${i}]`);
           const path = str(fo["path"], `${field}.files[${i}].path`);
@@ -132,7 +136,9 @@ function app(v: unknown, field: string): AppConfig {
           const pattern = fo["pattern"] === undefined ? "netlab replay payload\n" : str(fo["pattern"], `${field}.files[${i}].pattern`);
           if (pattern.length === 0) fail(`${field}.files[${i}].pattern`, "must not be empty");
           return {
-            path, pattern, size: int(fo["size"], `${field}.files[${i}].size`, 0, 64 << 20),
+            path,
+            pattern,
+            size: int(fo["size"], `${field}.files[${i}].size`, 0, 64 << 20),
             contentType: fo["contentType"] === undefined ? "application/octet-stream" : str(fo["contentType"], `${field}.files[${i}].contentType`),
           };
         }),
@@ -143,7 +149,8 @@ function app(v: unknown, field: string): AppConfig {
       return { kind, port: int(o["port"], `${field}.port`, 1, 65535) };
     case "dhcp-client": {
       const base = {
-        kind, probe: bool(o["probe"], `${field}.probe`, true),
+        kind,
+        probe: bool(o["probe"], `${field}.probe`, true),
         initDelayMinMs: o["initDelayMinMs"] === undefined ? 0 : num(o["initDelayMinMs"], `${field}.initDelayMinMs`, 0, 60_000),
         initDelayMaxMs: o["initDelayMaxMs"] === undefined ? 500 : num(o["initDelayMaxMs"], `${field}.initDelayMaxMs`, 0, 60_000),
       } as const;
@@ -160,7 +167,11 @@ function app(v: unknown, field: string): AppConfig {
       const path = str(o["path"], `${field}.path`);
       if (!path.startsWith("/")) fail(`${field}.path`, "must start with /");
       return {
-        kind, host, path, port: int(o["port"], `${field}.port`, 1, 65535), atMs: num(o["atMs"] ?? 0, `${field}.atMs`, 0, 600_000),
+        kind,
+        host,
+        path,
+        port: int(o["port"], `${field}.port`, 1, 65535),
+        atMs: num(o["atMs"] ?? 0, `${field}.atMs`, 0, 600_000),
         localPort: int(o["localPort"], `${field}.localPort`, 1, 65535),
       };
     }
@@ -174,7 +185,8 @@ function endpoint(v: unknown): EndpointConfig {
   const mac = str(o["mac"], "endpoint.mac");
   if (!parseMac(mac).ok) fail("endpoint.mac", `'${mac}' is not a MAC address`);
   const out: { -readonly [K in keyof EndpointConfig]: EndpointConfig[K] } = {
-    mac, seed: int(o["seed"], "endpoint.seed", 0, 0xffffffff),
+    mac,
+    seed: int(o["seed"], "endpoint.seed", 0, 0xffffffff),
     apps: arr(o["apps"] ?? [], "endpoint.apps").map((a, i) => app(a, `endpoint.apps[${i}]`)),
   };
   if (o["cidr"] !== undefined) {
@@ -220,7 +232,11 @@ function build(json: unknown): Expectation {
     description: o["description"] === undefined ? "" : str(o["description"], "description"),
     source: source as "kernel" | "simulation",
     modes,
-    decode: { frames: int(d["frames"], "decode.frames", 0, 1e9), errors: counts(d["errors"], "decode.errors"), reemitMismatches: counts(d["reemitMismatches"], "decode.reemitMismatches") },
+    decode: {
+      frames: int(d["frames"], "decode.frames", 0, 1e9),
+      errors: counts(d["errors"], "decode.errors"),
+      reemitMismatches: counts(d["reemitMismatches"], "decode.reemitMismatches"),
+    },
   };
   if (/[/\\]/.test(out.capture)) fail("capture", "must be a file name next to the expectation file");
   if (o["endpoint"] !== undefined) out.endpoint = endpoint(o["endpoint"]);
@@ -231,7 +247,8 @@ function build(json: unknown): Expectation {
       epochMs: num(c["epochMs"], "conversation.epochMs", 0),
       normalise: arr(c["normalise"] ?? [], "conversation.normalise").map((n, i) => {
         const s = str(n, `conversation.normalise[${i}]`);
-        if (!(NORMALISATIONS as readonly string[]).includes(s)) fail(`conversation.normalise[${i}]`, `unknown normalisation '${s}' (${NORMALISATIONS.join(", ")})`);
+        if (!(NORMALISATIONS as readonly string[]).includes(s))
+          fail(`conversation.normalise[${i}]`, `unknown normalisation '${s}' (${NORMALISATIONS.join(", ")})`);
         return s as Normalisation;
       }),
       tsToleranceMs: c["tsToleranceMs"] === undefined ? 2 : num(c["tsToleranceMs"], "conversation.tsToleranceMs", 0, 1000),

@@ -40,18 +40,29 @@ export async function replayGolden(capture: ParsedCapture, exp: Expectation, opt
   if (options.updatePath !== undefined) {
     writeCaptureFile(options.updatePath, bytes);
     return {
-      mode: "golden", ok: true, frames: fresh.value.packets.length, diffs: [], diffCount: 0, netlabPcap: options.netlabPcap,
-      summary: `updated ${options.updatePath} (${fresh.value.packets.length} frames)`, durationMs: performance.now() - started,
+      mode: "golden",
+      ok: true,
+      frames: fresh.value.packets.length,
+      diffs: [],
+      diffCount: 0,
+      netlabPcap: options.netlabPcap,
+      summary: `updated ${options.updatePath} (${fresh.value.packets.length} frames)`,
+      durationMs: performance.now() - started,
     };
   }
   const diffs: ReplayDiff[] = [];
-  let diffCount = 0, matched = 0;
+  let diffCount = 0,
+    matched = 0;
   const maxDiffs = options.maxDiffs ?? 50;
-  const want = capture.packets, got = fresh.value.packets;
+  const want = capture.packets,
+    got = fresh.value.packets;
   const n = Math.max(want.length, got.length);
   for (let i = 0; i < n; i++) {
     const frameDiffs = compareGoldenFrame(want[i], got[i]);
-    if (frameDiffs.length === 0) { matched++; continue; }
+    if (frameDiffs.length === 0) {
+      matched++;
+      continue;
+    }
     diffCount += frameDiffs.length;
     const e = want[i] === undefined ? undefined : describeFrame(dissect(want[i]!.data));
     const gd = got[i] === undefined ? undefined : describeFrame(dissect(got[i]!.data));
@@ -62,7 +73,12 @@ export async function replayGolden(capture: ParsedCapture, exp: Expectation, opt
   }
   const ok = diffCount === 0;
   return {
-    mode: "golden", ok, frames: n, diffs, diffCount, netlabPcap: options.netlabPcap,
+    mode: "golden",
+    ok,
+    frames: n,
+    diffs,
+    diffCount,
+    netlabPcap: options.netlabPcap,
     summary: `scenario ${g.scenario} seed ${g.seed}: ${matched}/${want.length} frames identical${got.length !== want.length ? ` (run produced ${got.length})` : ""}`,
     durationMs: performance.now() - started,
   };
@@ -70,11 +86,18 @@ export async function replayGolden(capture: ParsedCapture, exp: Expectation, opt
 
 function compareGoldenFrame(want: ParsedPacket | undefined, got: ParsedPacket | undefined): { field: string; expected: string; got: string }[] {
   if (want === undefined || got === undefined) {
-    return [{ field: "frame", expected: want === undefined ? "(no frame)" : describeFrame(dissect(want.data)), got: got === undefined ? "(no frame)" : describeFrame(dissect(got.data)) }];
+    return [
+      {
+        field: "frame",
+        expected: want === undefined ? "(no frame)" : describeFrame(dissect(want.data)),
+        got: got === undefined ? "(no frame)" : describeFrame(dissect(got.data)),
+      },
+    ];
   }
   const out: { field: string; expected: string; got: string }[] = [];
   if (want.interfaceId !== got.interfaceId) out.push({ field: "interface", expected: String(want.interfaceId), got: String(got.interfaceId) });
-  const wb = want.data, gb = got.data;
+  const wb = want.data,
+    gb = got.data;
   let same = wb.length === gb.length;
   for (let j = 0; same && j < wb.length; j++) if (wb[j] !== gb[j]) same = false;
   if (!same) {

@@ -52,14 +52,21 @@ function failed(capture: string, code: string, message: string, expectation?: st
 
 function decodeMode(capture: ParsedCapture, exp: Expectation | undefined): ModeReport {
   const started = performance.now();
-  const report = decodeCapture(capture.packets.map((p) => p.data), capture.packets.map((p) => capture.interfaces[p.interfaceId]?.linkType ?? -1));
+  const report = decodeCapture(
+    capture.packets.map((p) => p.data),
+    capture.packets.map((p) => capture.interfaces[p.interfaceId]?.linkType ?? -1),
+  );
   const diffs: ReplayDiff[] = [];
   const want = exp?.decode;
   if (want !== undefined) {
     if (want.frames !== report.frames) diffs.push({ frame: -1, field: "decode.frames", expected: String(want.frames), got: String(report.frames) });
-    for (const [table, wantCounts, gotCounts] of [["errors", want.errors, report.errors], ["reemitMismatches", want.reemitMismatches, report.reemitMismatches]] as const) {
+    for (const [table, wantCounts, gotCounts] of [
+      ["errors", want.errors, report.errors],
+      ["reemitMismatches", want.reemitMismatches, report.reemitMismatches],
+    ] as const) {
       for (const k of new Set([...Object.keys(wantCounts), ...Object.keys(gotCounts)])) {
-        if ((wantCounts[k] ?? 0) !== (gotCounts[k] ?? 0)) diffs.push({ frame: -1, field: `decode.${table}.${k}`, expected: String(wantCounts[k] ?? 0), got: String(gotCounts[k] ?? 0) });
+        if ((wantCounts[k] ?? 0) !== (gotCounts[k] ?? 0))
+          diffs.push({ frame: -1, field: `decode.${table}.${k}`, expected: String(wantCounts[k] ?? 0), got: String(gotCounts[k] ?? 0) });
       }
     }
   }
@@ -69,17 +76,32 @@ function decodeMode(capture: ParsedCapture, exp: Expectation | undefined): ModeR
   report.perFrame.forEach((d, i) => {
     if (details.length >= 20) return;
     if (d.status === "reemit-mismatch" && (want === undefined || differing.has(`decode.reemitMismatches.${d.layer}`))) {
-      details.push({ frame: i, captureFrame: i + 1, field: `${d.layer} re-emit byte ${d.offset}`, expected: `0x${d.expected.toString(16)}`, got: d.got < 0 ? "(end)" : `0x${d.got.toString(16)}`, expectedFrame: summariseLayers(d) });
+      details.push({
+        frame: i,
+        captureFrame: i + 1,
+        field: `${d.layer} re-emit byte ${d.offset}`,
+        expected: `0x${d.expected.toString(16)}`,
+        got: d.got < 0 ? "(end)" : `0x${d.got.toString(16)}`,
+        expectedFrame: summariseLayers(d),
+      });
     } else if (d.status === "error" && differing.has(`decode.errors.${d.errorClass}`)) {
       details.push({ frame: i, captureFrame: i + 1, field: "decode", expected: "(parses)", got: `${d.errorClass}${d.detail ? ` (${d.detail})` : ""}` });
     }
   });
   diffs.push(...details);
-  const errs = Object.entries(report.errors).map(([k, v]) => `${k} ${v}`).join(", ");
-  const mism = Object.entries(report.reemitMismatches).map(([k, v]) => `${k} ${v}`).join(", ");
+  const errs = Object.entries(report.errors)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  const mism = Object.entries(report.reemitMismatches)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
   const ok = want !== undefined ? diffs.length === 0 : Object.keys(report.reemitMismatches).length === 0;
   return {
-    mode: "decode", ok, frames: report.frames, diffs, diffCount: diffs.length,
+    mode: "decode",
+    ok,
+    frames: report.frames,
+    diffs,
+    diffCount: diffs.length,
     summary: `${report.ok}/${report.frames} frames parse and re-emit byte-identical${errs ? `; classified: ${errs}` : ""}${mism ? `; re-emit mismatches: ${mism}` : ""}`,
     durationMs: performance.now() - started,
   };
@@ -87,7 +109,8 @@ function decodeMode(capture: ParsedCapture, exp: Expectation | undefined): ModeR
 
 /** Builds an ad-hoc expectation for `--as` on a capture without an expectation file. */
 function adHocExpectation(capture: ParsedCapture, as: string, path: string): Expectation | string {
-  const mac = parseMac(as), ip = parseIpv4Address(as);
+  const mac = parseMac(as),
+    ip = parseIpv4Address(as);
   for (const p of capture.packets) {
     const d = dissect(p.data);
     const src = d.fields.get("ipv4.src") ?? d.fields.get("arp.sender-ip");
@@ -101,7 +124,8 @@ function adHocExpectation(capture: ParsedCapture, as: string, path: string): Exp
       return {
         capture: basename(path),
         description: `ad hoc: netlab as ${srcMac} ${src}${oneView ? "" : ` (decode only: the capture has ${capture.interfaces.length} interfaces)`}`,
-        source: "kernel", modes: oneView ? ["decode", "conversation"] : ["decode"],
+        source: "kernel",
+        modes: oneView ? ["decode", "conversation"] : ["decode"],
         decode: { frames: capture.packets.length, errors: {}, reemitMismatches: {} },
         endpoint: { mac: srcMac, cidr: `${src}/24`, seed: 1, apps: [] },
         conversation: { clockStartMs: 0, epochMs: first.timestampMs, normalise: [...NORMALISATIONS], tsToleranceMs: 2, tailMs: 0 },
@@ -114,7 +138,8 @@ function adHocExpectation(capture: ParsedCapture, as: string, path: string): Exp
 function endpointMatches(exp: Expectation, as: string): boolean {
   const ep = exp.endpoint;
   if (ep === undefined) return false;
-  const mac = parseMac(as), epMac = parseMac(ep.mac);
+  const mac = parseMac(as),
+    epMac = parseMac(ep.mac);
   if (mac.ok) return epMac.ok && mac.value === epMac.value;
   return ep.cidr !== undefined && ep.cidr.split("/")[0] === as;
 }
@@ -125,13 +150,14 @@ export async function replayFile(path: string, options: ReplayOptions = {}): Pro
   const creating = !existsSync(path) && options.update === true && existsSync(expectationPathFor(path));
   if (!existsSync(path) && !creating) return failed(path, "ERR_REPLAY_NO_FILE", `${path}: no such file`);
   let capture: ParsedCapture = { format: "pcapng", byteOrder: "little", interfaces: [], packets: [], skippedBlocks: 0 };
-  if (!creating) try {
-    const r = readCaptureFile(path);
-    if (!r.ok) return failed(path, "ERR_REPLAY_BAD_CAPTURE", r.detail);
-    capture = r.value;
-  } catch (e) {
-    return failed(path, "ERR_REPLAY_IO", (e as Error).message);
-  }
+  if (!creating)
+    try {
+      const r = readCaptureFile(path);
+      if (!r.ok) return failed(path, "ERR_REPLAY_BAD_CAPTURE", r.detail);
+      capture = r.value;
+    } catch (e) {
+      return failed(path, "ERR_REPLAY_IO", (e as Error).message);
+    }
   const expPath = expectationPathFor(path);
   let exp = options.expectation;
   if (exp === undefined && existsSync(expPath)) {
@@ -151,31 +177,51 @@ export async function replayFile(path: string, options: ReplayOptions = {}): Pro
       if (typeof adHoc === "string") return failed(path, "ERR_REPLAY_NO_ENDPOINT", adHoc);
       exp = adHoc;
     } else if (!endpointMatches(exp, options.as)) {
-      return failed(path, "ERR_REPLAY_NO_ENDPOINT", `${expPath} declares netlab as ${exp.endpoint?.mac ?? "(no endpoint)"} ${exp.endpoint?.cidr ?? ""}, not ${options.as}`, expPath);
+      return failed(
+        path,
+        "ERR_REPLAY_NO_ENDPOINT",
+        `${expPath} declares netlab as ${exp.endpoint?.mac ?? "(no endpoint)"} ${exp.endpoint?.cidr ?? ""}, not ${options.as}`,
+        expPath,
+      );
     }
   }
-  const modes: ReplayMode[] = options.update === true && exp?.golden !== undefined ? ["golden"]
-    : options.mode !== undefined ? [options.mode] : exp?.modes.slice() ?? ["decode"];
+  const modes: ReplayMode[] =
+    options.update === true && exp?.golden !== undefined ? ["golden"] : options.mode !== undefined ? [options.mode] : (exp?.modes.slice() ?? ["decode"]);
   const stem = basename(path).replace(CAPTURE_SUFFIX, "");
   const reports: ModeReport[] = [];
   for (const mode of modes) {
     try {
       if (mode === "decode") reports.push(decodeMode(capture, exp));
       else if (mode === "conversation") {
-        if (exp?.conversation === undefined) return failed(path, "ERR_REPLAY_NO_ENDPOINT", "conversation mode needs an expectation with an endpoint and conversation section, or --as IP|MAC");
-        reports.push(await replayConversation(capture, exp, { netlabPcap: resolve(outDir, `${stem}.conversation.pcapng`), ...(options.maxDiffs !== undefined ? { maxDiffs: options.maxDiffs } : {}) }));
+        if (exp?.conversation === undefined)
+          return failed(path, "ERR_REPLAY_NO_ENDPOINT", "conversation mode needs an expectation with an endpoint and conversation section, or --as IP|MAC");
+        reports.push(
+          await replayConversation(capture, exp, {
+            netlabPcap: resolve(outDir, `${stem}.conversation.pcapng`),
+            ...(options.maxDiffs !== undefined ? { maxDiffs: options.maxDiffs } : {}),
+          }),
+        );
       } else {
-        if (exp?.golden === undefined) return failed(path, "ERR_REPLAY_NOT_GOLDEN", "golden mode needs an expectation with a golden section (a simulation scenario)");
-        reports.push(await replayGolden(capture, exp, {
-          netlabPcap: resolve(outDir, `${stem}.golden.pcapng${path.endsWith(".gz") ? ".gz" : ""}`),
-          ...(options.update ? { updatePath: path } : {}),
-          ...(options.overrides !== undefined ? { overrides: options.overrides } : {}),
-          ...(options.maxDiffs !== undefined ? { maxDiffs: options.maxDiffs } : {}),
-        }));
+        if (exp?.golden === undefined)
+          return failed(path, "ERR_REPLAY_NOT_GOLDEN", "golden mode needs an expectation with a golden section (a simulation scenario)");
+        reports.push(
+          await replayGolden(capture, exp, {
+            netlabPcap: resolve(outDir, `${stem}.golden.pcapng${path.endsWith(".gz") ? ".gz" : ""}`),
+            ...(options.update ? { updatePath: path } : {}),
+            ...(options.overrides !== undefined ? { overrides: options.overrides } : {}),
+            ...(options.maxDiffs !== undefined ? { maxDiffs: options.maxDiffs } : {}),
+          }),
+        );
       }
     } catch (e) {
       const err = e as Error & { code?: string };
-      return { capture: path, ...(exp ? { expectation: expPath } : {}), ok: false, error: { code: err.code ?? "ERR_REPLAY_INTERNAL", message: err.message }, modes: reports };
+      return {
+        capture: path,
+        ...(exp ? { expectation: expPath } : {}),
+        ok: false,
+        error: { code: err.code ?? "ERR_REPLAY_INTERNAL", message: err.message },
+        modes: reports,
+      };
     }
   }
   if (options.update === true && exp?.golden !== undefined && options.expectation === undefined) {
@@ -190,8 +236,11 @@ export async function replayFile(path: string, options: ReplayOptions = {}): Pro
   }
   const warnings = capture.truncated === undefined ? [] : [truncationWarning(capture)];
   return {
-    capture: path, ...(exp && options.expectation === undefined && existsSync(expPath) ? { expectation: expPath } : {}),
-    ok: reports.every((m) => m.ok), ...(warnings.length > 0 ? { warnings } : {}), modes: reports,
+    capture: path,
+    ...(exp && options.expectation === undefined && existsSync(expPath) ? { expectation: expPath } : {}),
+    ok: reports.every((m) => m.ok),
+    ...(warnings.length > 0 ? { warnings } : {}),
+    modes: reports,
   };
 }
 
@@ -219,4 +268,3 @@ export async function replayAll(dir: string, options: Omit<ReplayOptions, "as" |
   for (const path of listCaptures(dir)) out.push(await replayFile(path, options));
   return out;
 }
-

@@ -88,21 +88,36 @@ export const PLANS: Readonly<Record<string, RecordingPlan>> = {
   "kernel-arp-icmp": {
     description: "the kernel (192.0.2.1) pings netlab (192.0.2.2) three times: its ARP request and netlab's reply, echo requests and netlab's replies",
     endpoint: { mac: NETLAB_MAC, cidr: `${NETLAB_IP}/24`, seed: 101, apps: [] },
-    kernelCidr: "192.0.2.1/24", tools: ["ping"], normalise: [],
+    kernelCidr: "192.0.2.1/24",
+    tools: ["ping"],
+    normalise: [],
     async drive(ctx) {
       const r = await ctx.ns.exec("ping", ["-n", "-c", "3", "-i", "0.2", "-W", "2", NETLAB_IP], { timeoutMs: 10_000 });
       if (!/3 received/.test(r.stdout)) throw recordError(`ping: ${r.stdout}${r.stderr}`);
     },
   },
   "kernel-dhcp-dnsmasq": {
-    description: "netlab's DHCP client (RFC 5227 ARP probe on) leases 192.0.2.x from dnsmasq (DISCOVER/OFFER/REQUEST/ACK, probes, announcement), then the kernel pings the leased address",
+    description:
+      "netlab's DHCP client (RFC 5227 ARP probe on) leases 192.0.2.x from dnsmasq (DISCOVER/OFFER/REQUEST/ACK, probes, announcement), then the kernel pings the leased address",
     endpoint: { mac: NETLAB_MAC, seed: 102, apps: [{ kind: "dhcp-client", probe: true, initDelayMinMs: 0, initDelayMaxMs: 500 }] },
-    kernelCidr: "192.0.2.1/24", tools: ["dnsmasq", "ping"], normalise: ["dhcp-xid", "dhcp-secs"],
+    kernelCidr: "192.0.2.1/24",
+    tools: ["dnsmasq", "ping"],
+    normalise: ["dhcp-xid", "dhcp-secs"],
     async prepare(ns, ifname, dir) {
       const dnsmasq = ns.spawn("dnsmasq", [
-        "--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${ifname}`, "--bind-interfaces",
-        "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h", "--dhcp-option=option:router,192.0.2.1",
-        `--dhcp-leasefile=${join(dir, "dnsmasq.leases")}`, "--pid-file", "--log-dhcp", "--log-facility=-", "--user=root", "--no-ping",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0",
+        `--interface=${ifname}`,
+        "--bind-interfaces",
+        "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+        "--dhcp-option=option:router,192.0.2.1",
+        `--dhcp-leasefile=${join(dir, "dnsmasq.leases")}`,
+        "--pid-file",
+        "--log-dhcp",
+        "--log-facility=-",
+        "--user=root",
+        "--no-ping",
       ]);
       await dnsmasq.waitFor(/DHCP, IP range 192\.0\.2\.100/, 5000);
       return [dnsmasq];
@@ -124,22 +139,56 @@ export const PLANS: Readonly<Record<string, RecordingPlan>> = {
   "kernel-dhcp-dhclient": {
     description: "ISC dhclient (kernel side, no address) obtains a lease from netlab's DHCP server at 192.0.2.2 (pool .100-.150)",
     endpoint: {
-      mac: NETLAB_MAC, cidr: `${NETLAB_IP}/24`, seed: 103,
-      apps: [{ kind: "dhcp-server", config: { pools: [{ subnet: "192.0.2.0/24", range: { start: "192.0.2.100", end: "192.0.2.150" }, gateway: "192.0.2.2", leaseTime: 600 }] } }],
+      mac: NETLAB_MAC,
+      cidr: `${NETLAB_IP}/24`,
+      seed: 103,
+      apps: [
+        {
+          kind: "dhcp-server",
+          config: { pools: [{ subnet: "192.0.2.0/24", range: { start: "192.0.2.100", end: "192.0.2.150" }, gateway: "192.0.2.2", leaseTime: 600 }] },
+        },
+      ],
     },
-    kernelCidr: null, tools: ["dhclient"], normalise: [],
+    kernelCidr: null,
+    tools: ["dhclient"],
+    normalise: [],
     async drive(ctx) {
-      const dhclient = ctx.spawn("dhclient", ["-d", "-1", "-v", "-sf", "/bin/true", "-lf", join(ctx.dir, "dhclient.leases"), "-pf", join(ctx.dir, "dhclient.pid"), ctx.ifname]);
+      const dhclient = ctx.spawn("dhclient", [
+        "-d",
+        "-1",
+        "-v",
+        "-sf",
+        "/bin/true",
+        "-lf",
+        join(ctx.dir, "dhclient.leases"),
+        "-pf",
+        join(ctx.dir, "dhclient.pid"),
+        ctx.ifname,
+      ]);
       await dhclient.waitFor(/bound to 192\.0\.2\.\d+/, 20_000);
       await dhclient.stop("SIGKILL", 1000);
     },
   },
   "kernel-tcp-closes": {
-    description: "Linux TCP clients against netlab's listeners: handshake, data through the echo on 7 and FIN both ways; kernel RST (SO_LINGER 0) on discard 9; netlab RST (reset app on 8) on data; netlab RST to a SYN for closed port 10",
-    endpoint: { mac: NETLAB_MAC, cidr: `${NETLAB_IP}/24`, seed: 104, apps: [{ kind: "echo", port: 7 }, { kind: "reset", port: 8 }, { kind: "discard", port: 9 }] },
-    kernelCidr: "192.0.2.1/24", tools: ["python3"], normalise: TCP_NORMALISE,
+    description:
+      "Linux TCP clients against netlab's listeners: handshake, data through the echo on 7 and FIN both ways; kernel RST (SO_LINGER 0) on discard 9; netlab RST (reset app on 8) on data; netlab RST to a SYN for closed port 10",
+    endpoint: {
+      mac: NETLAB_MAC,
+      cidr: `${NETLAB_IP}/24`,
+      seed: 104,
+      apps: [
+        { kind: "echo", port: 7 },
+        { kind: "reset", port: 8 },
+        { kind: "discard", port: 9 },
+      ],
+    },
+    kernelCidr: "192.0.2.1/24",
+    tools: ["python3"],
+    normalise: TCP_NORMALISE,
     async drive(ctx) {
-      await python(ctx, `${PY_HEAD}
+      await python(
+        ctx,
+        `${PY_HEAD}
 s = conn(7); s.sendall(b"hello netlab\\n"); d = b""
 while len(d) < 13: d += s.recv(100)
 s.shutdown(socket.SHUT_WR)
@@ -156,30 +205,42 @@ try:
     conn(10)
 except ConnectionRefusedError: pass
 print("done")
-`);
+`,
+      );
     },
   },
   "kernel-tcp-bulk": {
-    description: "a Linux TCP client sends 256 KiB to netlab's discard on 9 and half-closes; netlab acknowledges, advertises its window, and closes after the FIN",
+    description:
+      "a Linux TCP client sends 256 KiB to netlab's discard on 9 and half-closes; netlab acknowledges, advertises its window, and closes after the FIN",
     endpoint: { mac: NETLAB_MAC, cidr: `${NETLAB_IP}/24`, seed: 105, apps: [{ kind: "discard", port: 9 }] },
-    kernelCidr: "192.0.2.1/24", tools: ["python3"], normalise: TCP_NORMALISE,
+    kernelCidr: "192.0.2.1/24",
+    tools: ["python3"],
+    normalise: TCP_NORMALISE,
     async drive(ctx) {
-      await python(ctx, `${PY_HEAD}
+      await python(
+        ctx,
+        `${PY_HEAD}
 data = (b"netlab bulk transfer 0123456789abcdef\\n" * 8000)[:262144]
 s = conn(9); s.sendall(data); s.shutdown(socket.SHUT_WR)
 while s.recv(4096): pass
 s.close()
 print("done")
-`);
+`,
+      );
     },
   },
   "kernel-http-client": {
-    description: "netlab's HTTP client (active open from port 40000, ARP request for the server) fetches 64 KiB from python3 http.server on the kernel side (HTTP/1.0, the server closes)",
+    description:
+      "netlab's HTTP client (active open from port 40000, ARP request for the server) fetches 64 KiB from python3 http.server on the kernel side (HTTP/1.0, the server closes)",
     endpoint: {
-      mac: NETLAB_MAC, cidr: `${NETLAB_IP}/24`, seed: 107,
+      mac: NETLAB_MAC,
+      cidr: `${NETLAB_IP}/24`,
+      seed: 107,
       apps: [{ kind: "http-get", host: "192.0.2.1", port: 8000, path: "/file.txt", atMs: 300, localPort: 40000 }],
     },
-    kernelCidr: "192.0.2.1/24", tools: ["python3"], normalise: TCP_NORMALISE,
+    kernelCidr: "192.0.2.1/24",
+    tools: ["python3"],
+    normalise: TCP_NORMALISE,
     async prepare(ns, _ifname, dir) {
       writeFileSync(join(dir, "file.txt"), "served by python3 http.server to netlab\n".repeat(1700).slice(0, 65536));
       const server = ns.spawn("python3", ["-u", "-m", "http.server", "8000", "--bind", "192.0.2.1", "--directory", dir]);
@@ -193,21 +254,49 @@ print("done")
     },
   },
   "kernel-http-curl": {
-    description: "curl (Linux TCP) fetches /index.html, a 256 KiB /bulk.bin and a missing page from netlab's HTTP server on one keep-alive connection, then closes",
+    description:
+      "curl (Linux TCP) fetches /index.html, a 256 KiB /bulk.bin and a missing page from netlab's HTTP server on one keep-alive connection, then closes",
     endpoint: {
-      mac: NETLAB_MAC, cidr: `${NETLAB_IP}/24`, seed: 106,
-      apps: [{
-        kind: "http", port: 80, date: true, files: [
-          { path: "/index.html", size: 120, pattern: "<!doctype html><title>netlab</title><p>hello from netlab\n", contentType: "text/html; charset=utf-8" },
-          { path: "/bulk.bin", size: 262144, pattern: "netlab bulk payload 0123456789abcdefghijklmnopqrstuvwxyz\n", contentType: "application/octet-stream" },
-        ],
-      }],
+      mac: NETLAB_MAC,
+      cidr: `${NETLAB_IP}/24`,
+      seed: 106,
+      apps: [
+        {
+          kind: "http",
+          port: 80,
+          date: true,
+          files: [
+            { path: "/index.html", size: 120, pattern: "<!doctype html><title>netlab</title><p>hello from netlab\n", contentType: "text/html; charset=utf-8" },
+            { path: "/bulk.bin", size: 262144, pattern: "netlab bulk payload 0123456789abcdefghijklmnopqrstuvwxyz\n", contentType: "application/octet-stream" },
+          ],
+        },
+      ],
     },
-    kernelCidr: "192.0.2.1/24", tools: ["curl"], normalise: TCP_NORMALISE,
+    kernelCidr: "192.0.2.1/24",
+    tools: ["curl"],
+    normalise: TCP_NORMALISE,
     async drive(ctx) {
       const url = (p: string): string => `http://${NETLAB_IP}${p}`;
-      const r = await ctx.ns.exec("curl", ["-s", "--max-time", "10", "-w", "%{http_code} %{size_download}\\n",
-        "-o", "/dev/null", url("/index.html"), "-o", "/dev/null", url("/bulk.bin"), "-o", "/dev/null", url("/missing")], { timeoutMs: 15_000 });
+      const r = await ctx.ns.exec(
+        "curl",
+        [
+          "-s",
+          "--max-time",
+          "10",
+          "-w",
+          "%{http_code} %{size_download}\\n",
+          "-o",
+          "/dev/null",
+          url("/index.html"),
+          "-o",
+          "/dev/null",
+          url("/bulk.bin"),
+          "-o",
+          "/dev/null",
+          url("/missing"),
+        ],
+        { timeoutMs: 15_000 },
+      );
       if (r.stdout.trim() !== "200 120\n200 262144\n404 10".replace(/\n/g, "\n")) throw recordError(`curl: ${JSON.stringify(r.stdout)} ${r.stderr}`);
     },
   },
@@ -226,15 +315,24 @@ function eventTimeClock(real: RealClock): EventTimeClock {
     frozen = real.now();
     if (!resetQueued) {
       resetQueued = true;
-      queueMicrotask(() => { frozen = undefined; resetQueued = false; });
+      queueMicrotask(() => {
+        frozen = undefined;
+        resetQueued = false;
+      });
     }
     return frozen;
   };
   return {
     epochMs: real.epochMs,
     now: () => frozen ?? read(),
-    mark: () => { read(); },
-    setTimer: (at, fn) => real.setTimer(at, () => { read(); fn(); }),
+    mark: () => {
+      read();
+    },
+    setTimer: (at, fn) =>
+      real.setTimer(at, () => {
+        read();
+        fn();
+      }),
     cancel: (id) => real.cancel(id),
     pending: () => real.pending(),
     close: () => real.close(),
@@ -246,11 +344,18 @@ function eventTimeClock(real: RealClock): EventTimeClock {
  * on the clock; frames the tap delivers in one synchronous run (no microtask turn between them)
  * share a batch number, recorded as the comment "batch N" (replay feeds a batch back to back).
  */
-function capturing(device: NetDevice, clock: EventTimeClock, record: (data: Uint8Array, direction: "in" | "out", comment?: string) => void): NetDevice & { stop(): void } {
+function capturing(
+  device: NetDevice,
+  clock: EventTimeClock,
+  record: (data: Uint8Array, direction: "in" | "out", comment?: string) => void,
+): NetDevice & { stop(): void } {
   let on = true;
-  let batch = 0, inTurn = false;
+  let batch = 0,
+    inTurn = false;
   return {
-    mac: device.mac, mtu: device.mtu, offloads: device.offloads,
+    mac: device.mac,
+    mtu: device.mtu,
+    offloads: device.offloads,
     send(frame: Frame) {
       if (on) record(frame.data, "out");
       device.send(withoutRelease(frame));
@@ -261,13 +366,17 @@ function capturing(device: NetDevice, clock: EventTimeClock, record: (data: Uint
         if (!inTurn) {
           batch++;
           inTurn = true;
-          queueMicrotask(() => { inTurn = false; });
+          queueMicrotask(() => {
+            inTurn = false;
+          });
         }
         if (on) record(frame.data, "in", `batch ${batch}`);
         handler(withoutRelease(frame));
       });
     },
-    stop() { on = false; },
+    stop() {
+      on = false;
+    },
   };
 }
 
@@ -290,7 +399,7 @@ async function recordOne(name: string, plan: RecordingPlan, dir: string): Promis
     await ns.ip("link", "set", "dev", ifname, "address", KERNEL_MAC);
     await ns.configureLink(ifname, { addresses: plan.kernelCidr === null ? [] : [plan.kernelCidr], offloadsOff: true });
     await ns.execChecked("sysctl", ["-qw", "net.ipv4.tcp_ecn=0"]);
-    if (plan.prepare) servers.push(...await plan.prepare(ns, ifname, work));
+    if (plan.prepare) servers.push(...(await plan.prepare(ns, ifname, work)));
     await sleep(300);
 
     const collector = createByteCollector();
@@ -299,9 +408,11 @@ async function recordOne(name: string, plan: RecordingPlan, dir: string): Promis
     let lastAt = 0;
     const device = capturing(tap, clock, (data, direction, comment) => {
       lastAt = clock.now();
-      writer.record(comment === undefined
-        ? { interfaceId: iface, timestampMs: lastAt, data, direction }
-        : { interfaceId: iface, timestampMs: lastAt, data, direction, comment });
+      writer.record(
+        comment === undefined
+          ? { interfaceId: iface, timestampMs: lastAt, data, direction }
+          : { interfaceId: iface, timestampMs: lastAt, data, direction, comment },
+      );
     });
     const clockStartMs = clock.now();
     endpoint = buildEndpoint({ device, clock, rng: createSeededRng(plan.endpoint.seed) }, plan.endpoint, { epochMs: clock.epochMs });
@@ -312,7 +423,7 @@ async function recordOne(name: string, plan: RecordingPlan, dir: string): Promis
 
     const starts = [...endpoint.clientStarts];
     const startedAt = (app: AppConfig): number => {
-      const k = plan.endpoint.apps.filter((a) => a.kind === "http-get").indexOf(app as typeof plan.endpoint.apps[number] & { kind: "http-get" });
+      const k = plan.endpoint.apps.filter((a) => a.kind === "http-get").indexOf(app as (typeof plan.endpoint.apps)[number] & { kind: "http-get" });
       const t = starts[k];
       return t === undefined || Number.isNaN(t) ? (app as { atMs: number }).atMs : t - clockStartMs;
     };
@@ -333,7 +444,10 @@ async function recordOne(name: string, plan: RecordingPlan, dir: string): Promis
       endpoint: { ...plan.endpoint, apps: plan.endpoint.apps.map((app) => (app.kind === "http-get" ? { ...app, atMs: startedAt(app) } : app)) },
       kernel: { mac: KERNEL_MAC, cidr: plan.kernelCidr },
       conversation: {
-        clockStartMs, epochMs: clock.epochMs, normalise: plan.normalise, tsToleranceMs: 2,
+        clockStartMs,
+        epochMs: clock.epochMs,
+        normalise: plan.normalise,
+        tsToleranceMs: 2,
         tailMs: Math.max(0, Math.floor(endAt - lastAt) - 5),
       },
     };
@@ -352,7 +466,9 @@ async function recordOne(name: string, plan: RecordingPlan, dir: string): Promis
 /** Records every plan (or `only`) into dir, replays each; resolves to an exit code. */
 export async function recordAll(options: { dir: string; only?: readonly string[] }): Promise<number> {
   if (process.getuid?.() !== 0) {
-    process.stderr.write("netlab replay --record: recording needs root (a tap device and network namespaces); run it as root, e.g. sudo npm run pcaps:record\n");
+    process.stderr.write(
+      "netlab replay --record: recording needs root (a tap device and network namespaces); run it as root, e.g. sudo npm run pcaps:record\n",
+    );
     return 2;
   }
   const names = options.only ?? Object.keys(PLANS);

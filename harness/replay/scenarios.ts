@@ -47,7 +47,10 @@ function tcpEcho(seed: number, overrides: ScenarioOverrides = {}): Uint8Array {
   const writer = createPcapngWriter(collector.write, { timeOffsetMs: SCENARIO_EPOCH_MS });
   const deviceA = withCapture(pair.a, writer, { clock, name: "a", description: "client 192.0.2.1" });
   const a = createStack({ device: deviceA, clock, rng: createRng(seed) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" } });
-  const b = createStack({ device: pair.b, clock, rng: createRng(seed + 1) }, { name: "b", ...overrides.stack, ipv4: { cidr: "192.0.2.2/24", ...overrides.stack?.ipv4 } });
+  const b = createStack(
+    { device: pair.b, clock, rng: createRng(seed + 1) },
+    { name: "b", ...overrides.stack, ipv4: { cidr: "192.0.2.2/24", ...overrides.stack?.ipv4 } },
+  );
   const listener = b.tcp.listen(7);
   if (!listener.ok) throw scenarioError(`listen: ${listener.error}`);
   listener.value.onConnection((s) => {
@@ -62,7 +65,9 @@ function tcpEcho(seed: number, overrides: ScenarioOverrides = {}): Uint8Array {
     conn.value.write(data);
     conn.value.end();
   });
-  conn.value.onData((d) => { echoed += d.length; });
+  conn.value.onData((d) => {
+    echoed += d.length;
+  });
   clock.run(2000);
   const probe = a.tcp.connect(host(2), 9);
   if (!probe.ok) throw scenarioError(`connect: ${probe.error}`);
@@ -92,25 +97,38 @@ async function dhcpHttpLossy(seed: number, overrides: ScenarioOverrides = {}): P
   const deviceA = withCapture(portA, writer, { clock, name: "client", description: "DHCP + HTTP client" });
   const client = createStack({ device: deviceA, clock, rng: createRng(seed) }, { name: "client", ...overrides.stack });
   const server = createStack({ device: portB, clock, rng: createRng(seed + 1) }, { name: "server", ipv4: { cidr: "192.0.2.1/24" } });
-  dhcpServerOnStack(server, { pools: [{ subnet: { address: SUBNET, prefixLength: 24 }, rangeStart: host(100), rangeEnd: host(150), gateway: host(1), leaseTime: 3600 }] });
+  dhcpServerOnStack(server, {
+    pools: [{ subnet: { address: SUBNET, prefixLength: 24 }, rangeStart: host(100), rangeEnd: host(150), gateway: host(1), leaseTime: 3600 }],
+  });
   const body = pattern(48 * 1024);
   const listener = server.tcp.listen(80);
   if (!listener.ok) throw scenarioError(`listen: ${listener.error}`);
-  createHttpServer({ clock }, (_req, res) => {
-    res.setHeader("Content-Type", "application/octet-stream");
-    res.end(body);
-  }, { serverName: "netlab", date: true, dateOffsetMs: SCENARIO_EPOCH_MS }).listen(listener.value);
+  createHttpServer(
+    { clock },
+    (_req, res) => {
+      res.setHeader("Content-Type", "application/octet-stream");
+      res.end(body);
+    },
+    { serverName: "netlab", date: true, dateOffsetMs: SCENARIO_EPOCH_MS },
+  ).listen(listener.value);
   const dhcp = dhcpClientOnStack(client, { initDelayMinMs: 0, initDelayMaxMs: 200 }, { probe: true });
   let bound = false;
-  dhcp.onBound(() => { bound = true; });
+  dhcp.onBound(() => {
+    bound = true;
+  });
   dhcp.start();
   await runFor(clock, 30_000, () => bound);
   if (!bound) throw scenarioError("dhcp-http-lossy: no lease");
   const http = createHttpClient({ clock, tcp: client.tcp }, { keepAlive: false });
   let received = -1;
-  void http.request({ host: host(1), path: "/file" }).then(async (res) => {
-    received = (await res.body.text()).length;
-  }, () => { received = -2; });
+  void http.request({ host: host(1), path: "/file" }).then(
+    async (res) => {
+      received = (await res.body.text()).length;
+    },
+    () => {
+      received = -2;
+    },
+  );
   await runFor(clock, 60_000, () => received !== -1);
   await runFor(clock, 1000, () => false);
   http.close();

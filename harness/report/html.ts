@@ -34,8 +34,7 @@ export interface HtmlReport {
   readonly sections: readonly ReportSection[];
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+const escapeHtml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 
 /** An SVG document without its XML declaration, ready to inline; refuses anything that is not one SVG element. */
 function inlineSvg(svg: string): string {
@@ -60,9 +59,17 @@ figure{margin:1em 0}svg{max-width:100%;height:auto}`;
 /** The page. */
 export function renderHtmlReport(report: HtmlReport, pageDir?: string): string {
   const out: string[] = [];
-  out.push("<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-    `<meta name="viewport" content="width=device-width, initial-scale=1">`, `<title>${escapeHtml(report.title)}</title>`,
-    `<style>${STYLE}</style>`, "</head>", "<body>");
+  out.push(
+    "<!DOCTYPE html>",
+    '<html lang="en">',
+    "<head>",
+    '<meta charset="utf-8">',
+    `<meta name="viewport" content="width=device-width, initial-scale=1">`,
+    `<title>${escapeHtml(report.title)}</title>`,
+    `<style>${STYLE}</style>`,
+    "</head>",
+    "<body>",
+  );
   out.push(`<h1>${escapeHtml(report.title)}</h1>`);
   out.push(`<p class="meta"><code>${escapeHtml(report.command)}</code><br>${escapeHtml(report.when)}</p>`);
   for (const s of report.sections) {

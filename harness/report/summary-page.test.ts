@@ -15,8 +15,15 @@ afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 describe("summaryReportPage()", () => {
   it("shows the verdict, every scalar figure with nested ones as a.b, and each list of objects as its own table", () => {
     const r = runDhcpSim({ clients: 12, seed: 5 });
-    const page = renderHtmlReport(summaryReportPage("netlab sim dhcp", "netlab sim dhcp --clients 12", "2026-12-07T00:00:00Z", "all bound",
-      { ...r, perHost: [{ host: "a", frames: 3 }, { host: "b", frames: 4, note: "late" }] }));
+    const page = renderHtmlReport(
+      summaryReportPage("netlab sim dhcp", "netlab sim dhcp --clients 12", "2026-12-07T00:00:00Z", "all bound", {
+        ...r,
+        perHost: [
+          { host: "a", frames: 3 },
+          { host: "b", frames: 4, note: "late" },
+        ],
+      }),
+    );
     expect(page).toContain("<p>all bound</p>");
     expect(page).toContain(`<tr><td>bound</td><td class="num">${r.bound}</td></tr>`);
     expect(page).toContain(`<tr><td>server.offers</td><td class="num">${r.server.offers}</td></tr>`);
@@ -32,7 +39,10 @@ describe("summaryReportPage()", () => {
     const ok = spawnSync(process.execPath, [cli, "sim", "dhcp", "--clients", "8", "--quiet", "--report", file], { encoding: "utf8", timeout: 60_000 });
     expect(ok.status).toBe(0);
     expect(readFileSync(file, "utf8")).toContain("All 8 clients bound, no address twice");
-    const bad = spawnSync(process.execPath, [cli, "sim", "dhcp", "--clients", "8", "--report", join(DIR, "missing", "x.html")], { encoding: "utf8", timeout: 60_000 });
+    const bad = spawnSync(process.execPath, [cli, "sim", "dhcp", "--clients", "8", "--report", join(DIR, "missing", "x.html")], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(bad.status).toBe(1);
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toMatch(/^netlab sim: \[ERR_REPORT_PATH\] cannot write the report .*is not a folder/);

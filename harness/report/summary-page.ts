@@ -31,18 +31,32 @@ function listTables(o: Readonly<Record<string, unknown>>): { name: string; table
   for (const [k, v] of Object.entries(o)) {
     if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "object" && x !== null && !Array.isArray(x))) continue;
     const columns = [...new Set(v.flatMap((x) => Object.keys(x as object)))];
-    out.push({ name: k, table: { columns, rows: v.map((x) => columns.map((c) => {
-      const value = (x as Record<string, unknown>)[c];
-      const cell = scalar(value);
-      return cell === undefined ? JSON.stringify(value) : cell;
-    })) } });
+    out.push({
+      name: k,
+      table: {
+        columns,
+        rows: v.map((x) =>
+          columns.map((c) => {
+            const value = (x as Record<string, unknown>)[c];
+            const cell = scalar(value);
+            return cell === undefined ? JSON.stringify(value) : cell;
+          }),
+        ),
+      },
+    });
   }
   return out;
 }
 
 /** The page: `verdict` first, the figures of `result`, its lists, then `files`. */
-export function summaryReportPage(title: string, command: string, when: string, verdict: string, result: Readonly<Record<string, unknown>>,
-  files: readonly { readonly label: string; readonly path: string }[] = []): HtmlReport {
+export function summaryReportPage(
+  title: string,
+  command: string,
+  when: string,
+  verdict: string,
+  result: Readonly<Record<string, unknown>>,
+  files: readonly { readonly label: string; readonly path: string }[] = [],
+): HtmlReport {
   const sections: ReportSection[] = [{ heading: "Result", text: verdict, table: { columns: ["figure", "value"], rows: figureRows(result) } }];
   for (const l of listTables(result)) sections.push({ heading: l.name, table: l.table });
   if (files.length > 0) sections.push({ heading: "Files", files });

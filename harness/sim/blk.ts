@@ -13,7 +13,18 @@ import { createMemoryStorage } from "../../xen-sim/blk/memory-storage.ts";
 import { createBlkWorld } from "../../xen-sim/blk/sim-world.ts";
 import type { BlkfrontFeatures, BlkfrontStats, BlkbackStats, BlockStorage } from "../../xen-sim/blk/types.ts";
 import { createFileStorage } from "../blk/file-backend.ts";
-import { flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseNumber, parseSeed, parseSize, UsageError, type ValueResult } from "../cli/args.ts";
+import {
+  flagReader,
+  helpText,
+  parseCommandLine,
+  parseDuration,
+  parseInteger,
+  parseNumber,
+  parseSeed,
+  parseSize,
+  UsageError,
+  type ValueResult,
+} from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { err, ok } from "../../stack/result.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
@@ -153,12 +164,16 @@ export async function runSimBlk(options: SimBlkOptions = {}): Promise<SimBlkRepo
     }
   };
   // memcmp through Buffer views (the check must not dominate what is measured).
-  const same = (a: Uint8Array, b: Uint8Array): boolean =>
-    Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+  const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
 
   let issued = 0;
   let completed = 0;
-  let reads = 0, writes = 0, flushes = 0, discards = 0, errors = 0, mismatches = 0;
+  let reads = 0,
+    writes = 0,
+    flushes = 0,
+    discards = 0,
+    errors = 0,
+    mismatches = 0;
   let firstError: string | undefined;
   const note = (what: string): void => {
     if (firstError === undefined) firstError = what;
@@ -258,15 +273,29 @@ export async function runSimBlk(options: SimBlkOptions = {}): Promise<SimBlkRepo
     backend: options.image === undefined ? "memory" : "file",
     ...(options.image === undefined ? {} : { image: options.image }),
     sizeBytes: storage.sectors * 512,
-    ops, completed, reads, writes, flushes, discards, errors, mismatches, imageMatches, bytesRead, bytesWritten,
+    ops,
+    completed,
+    reads,
+    writes,
+    flushes,
+    discards,
+    errors,
+    mismatches,
+    imageMatches,
+    bytesRead,
+    bytesWritten,
     // rounded for reading (rates from the unrounded figures): wall and CPU time to the
     // millisecond, virtual time to the microsecond, operation rates to whole numbers
-    wallSeconds: roundTo(wallSeconds, 3), cpuSeconds: roundTo(cpuSeconds, 3), virtualSeconds: roundTo(virtualSeconds, 6),
+    wallSeconds: roundTo(wallSeconds, 3),
+    cpuSeconds: roundTo(cpuSeconds, 3),
+    virtualSeconds: roundTo(virtualSeconds, 6),
     iops: wallSeconds > 0 ? Math.round(completed / wallSeconds) : 0,
     iopsPerCpuSecond: cpuSeconds > 0 ? Math.round(completed / cpuSeconds) : 0,
     mbPerSecond: wallSeconds > 0 ? roundTo((bytesRead + bytesWritten) / 1e6 / wallSeconds, 2) : 0,
     virtualIops: virtualSeconds > 0 ? Math.round(completed / virtualSeconds) : 0,
-    blockSize: bs, queueDepth: qd, seed,
+    blockSize: bs,
+    queueDepth: qd,
+    seed,
     features: front.features,
     frontend: { ...front.stats },
     backendStats: { ...w.back.stats },
@@ -286,7 +315,8 @@ interface Parsed extends SimBlkOptions {
 /** The command line of `netlab sim blk` (args.ts's rules). */
 const BLK_SPEC = {
   command: "sim blk",
-  usage: "usage: netlab sim blk [--image FILE [--overwrite]] [--size-mb N] [--ops N] [--mix read:write:flush[:discard]] [--bs SIZE] [--qd N]\n" +
+  usage:
+    "usage: netlab sim blk [--image FILE [--overwrite]] [--size-mb N] [--ops N] [--mix read:write:flush[:discard]] [--bs SIZE] [--qd N]\n" +
     "                     [--seed S] [--latency-us US] [--upcall-us US] [--ring-order N] [--indirect N] [--no-persistent] [--json]\n" +
     "                     [--report FILE.html]\n" +
     `${summary}\n` +
@@ -294,16 +324,29 @@ const BLK_SPEC = {
     "                 existing one, whose contents are the disk's starting state and are written into (refused without it)\n" +
     "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
-    image: { type: "string" }, overwrite: { type: "boolean" }, report: { type: "string" }, "size-mb": { type: "string" }, ops: { type: "string" }, mix: { type: "string" }, bs: { type: "string" },
-    qd: { type: "string" }, seed: { type: "string" }, "latency-us": { type: "string" }, "upcall-us": { type: "string" },
-    "ring-order": { type: "string" }, indirect: { type: "string" }, "no-persistent": { type: "boolean" }, json: { type: "boolean" },
+    image: { type: "string" },
+    overwrite: { type: "boolean" },
+    report: { type: "string" },
+    "size-mb": { type: "string" },
+    ops: { type: "string" },
+    mix: { type: "string" },
+    bs: { type: "string" },
+    qd: { type: "string" },
+    seed: { type: "string" },
+    "latency-us": { type: "string" },
+    "upcall-us": { type: "string" },
+    "ring-order": { type: "string" },
+    indirect: { type: "string" },
+    "no-persistent": { type: "boolean" },
+    json: { type: "boolean" },
   },
 } as const;
 
 /** The read:write:flush[:discard] weights of --mix. */
 function parseMix(text: string): ValueResult<readonly [number, number, number, number]> {
   const parts = text.split(":").map((p) => parseNumber(p, 0));
-  if (parts.length < 3 || parts.length > 4 || parts.some((p) => !p.ok)) return err("bad-value", `needs read:write:flush[:discard] weights (5:4:1), got '${text}'`);
+  if (parts.length < 3 || parts.length > 4 || parts.some((p) => !p.ok))
+    return err("bad-value", `needs read:write:flush[:discard] weights (5:4:1), got '${text}'`);
   const w = parts.map((p) => (p.ok ? p.value : 0));
   return ok([w[0]!, w[1]!, w[2]!, w[3] ?? 0]);
 }
@@ -312,19 +355,42 @@ function parseArgs(args: string[]): Parsed {
   const { values: v, help } = parseCommandLine(BLK_SPEC, args);
   const get = flagReader(BLK_SPEC.command, v);
   const o: { -readonly [K in keyof Parsed]?: Parsed[K] } = {};
-  const set = <K extends keyof SimBlkOptions>(key: K, value: SimBlkOptions[K] | undefined): void => { if (value !== undefined) o[key] = value; };
-  const micros = (flag: string): number | undefined => { const ms = get(flag, (t) => parseDuration(t, "us")); return ms === undefined ? undefined : ms * 1000; };
+  const set = <K extends keyof SimBlkOptions>(key: K, value: SimBlkOptions[K] | undefined): void => {
+    if (value !== undefined) o[key] = value;
+  };
+  const micros = (flag: string): number | undefined => {
+    const ms = get(flag, (t) => parseDuration(t, "us"));
+    return ms === undefined ? undefined : ms * 1000;
+  };
   set("image", v.image);
-  set("sizeMiB", get("size-mb", (t) => parseNumber(t, Number.MIN_VALUE, MAX_SIZE_MIB)));
-  set("ops", get("ops", (t) => parseInteger(t, 0)));
+  set(
+    "sizeMiB",
+    get("size-mb", (t) => parseNumber(t, Number.MIN_VALUE, MAX_SIZE_MIB)),
+  );
+  set(
+    "ops",
+    get("ops", (t) => parseInteger(t, 0)),
+  );
   set("mix", get("mix", parseMix));
-  set("blockSize", get("bs", (t) => parseSize(t, 1)));
-  set("queueDepth", get("qd", (t) => parseInteger(t, 1)));
+  set(
+    "blockSize",
+    get("bs", (t) => parseSize(t, 1)),
+  );
+  set(
+    "queueDepth",
+    get("qd", (t) => parseInteger(t, 1)),
+  );
   set("seed", get("seed", parseSeed));
   set("latencyUs", micros("latency-us"));
   set("upcallUs", micros("upcall-us"));
-  set("ringPageOrder", get("ring-order", (t) => parseInteger(t, 0)));
-  set("indirectSegments", get("indirect", (t) => parseInteger(t, 0)));
+  set(
+    "ringPageOrder",
+    get("ring-order", (t) => parseInteger(t, 0)),
+  );
+  set(
+    "indirectSegments",
+    get("indirect", (t) => parseInteger(t, 0)),
+  );
   if (v["no-persistent"] === true) o.persistent = false;
   return { ...o, json: v.json === true, overwrite: v.overwrite === true, report: v.report, help };
 }
@@ -351,9 +417,20 @@ export async function run(args: string[]): Promise<number> {
     throw e;
   }
   if (o.report !== undefined) {
-    const verdict = r.ok ? `All ${r.completed} operations completed; every read matched the model, and so does the image.` : `The run did not check out${r.error === undefined ? "" : `: ${r.error}`}.`;
-    writeHtmlReport(o.report, summaryReportPage("netlab sim blk", `netlab sim blk ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r },
-      r.image === undefined ? [] : [{ label: "disk image", path: r.image }]));
+    const verdict = r.ok
+      ? `All ${r.completed} operations completed; every read matched the model, and so does the image.`
+      : `The run did not check out${r.error === undefined ? "" : `: ${r.error}`}.`;
+    writeHtmlReport(
+      o.report,
+      summaryReportPage(
+        "netlab sim blk",
+        `netlab sim blk ${args.join(" ")}`.trim(),
+        new Date().toISOString(),
+        verdict,
+        { ...r },
+        r.image === undefined ? [] : [{ label: "disk image", path: r.image }],
+      ),
+    );
     process.stderr.write(`report: ${o.report}\n`);
   }
   if (o.json) {
@@ -362,15 +439,15 @@ export async function run(args: string[]): Promise<number> {
     const f = r.features;
     process.stdout.write(
       `sim blk: ${r.backend}${r.image === undefined ? "" : ` ${r.image}`} ${(r.sizeBytes / 1048576).toFixed(0)} MiB, ` +
-      `${r.completed}/${r.ops} ops (${r.reads} read, ${r.writes} write, ${r.flushes} flush, ${r.discards} discard), ` +
-      `${r.blockSize} B blocks, queue depth ${r.queueDepth}\n` +
-      `  ${Math.round(r.iops).toLocaleString("en-US")} IOPS, ${r.mbPerSecond.toFixed(1)} MB/s over ${r.wallSeconds.toFixed(3)} s wall ` +
-      `(${r.cpuSeconds.toFixed(3)} s CPU: ${Math.round(r.iopsPerCpuSecond).toLocaleString("en-US")} IOPS per CPU second); ` +
-      `${r.virtualSeconds.toFixed(4)} s virtual (${Math.round(r.virtualIops).toLocaleString("en-US")} IOPS)\n` +
-      `  ring ${1 << f.ringPageOrder} page(s), persistent grants ${f.persistent ? "on" : "off"}, indirect ${f.indirectSegments || "off"}, ` +
-      `${r.frontend.requests} ring requests, ${r.frontend.grantsIssued} grants issued\n` +
-      `  reads checked against the model: ${r.mismatches} mismatches, ${r.errors} errors; image ${r.imageMatches ? "matches" : "DIFFERS from"} the model\n` +
-      `  ${r.ok ? "ok" : `FAILED: ${r.error ?? "unknown"}`}\n`,
+        `${r.completed}/${r.ops} ops (${r.reads} read, ${r.writes} write, ${r.flushes} flush, ${r.discards} discard), ` +
+        `${r.blockSize} B blocks, queue depth ${r.queueDepth}\n` +
+        `  ${Math.round(r.iops).toLocaleString("en-US")} IOPS, ${r.mbPerSecond.toFixed(1)} MB/s over ${r.wallSeconds.toFixed(3)} s wall ` +
+        `(${r.cpuSeconds.toFixed(3)} s CPU: ${Math.round(r.iopsPerCpuSecond).toLocaleString("en-US")} IOPS per CPU second); ` +
+        `${r.virtualSeconds.toFixed(4)} s virtual (${Math.round(r.virtualIops).toLocaleString("en-US")} IOPS)\n` +
+        `  ring ${1 << f.ringPageOrder} page(s), persistent grants ${f.persistent ? "on" : "off"}, indirect ${f.indirectSegments || "off"}, ` +
+        `${r.frontend.requests} ring requests, ${r.frontend.grantsIssued} grants issued\n` +
+        `  reads checked against the model: ${r.mismatches} mismatches, ${r.errors} errors; image ${r.imageMatches ? "matches" : "DIFFERS from"} the model\n` +
+        `  ${r.ok ? "ok" : `FAILED: ${r.error ?? "unknown"}`}\n`,
     );
   }
   return r.ok ? 0 : 1;

@@ -17,7 +17,8 @@ import { everyWallSecond, exitStatusOf, interruptible, yieldToEventLoop } from "
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
 
-export const summary = "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
+export const summary =
+  "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
 
 /** Options of runDhcpSim. */
 export interface DhcpSimOptions {
@@ -115,7 +116,8 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
   const n = options.clients;
   if (!Number.isInteger(n) || n < 1 || n > 60_000) throw Object.assign(new RangeError("clients must be in 1..60000"), { code: "ERR_NETLAB_SIM" });
   const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-  if (!Number.isInteger(segmentSize) || segmentSize < 0 || segmentSize > 250) throw Object.assign(new RangeError("segmentSize must be in 0..250"), { code: "ERR_NETLAB_SIM" });
+  if (!Number.isInteger(segmentSize) || segmentSize < 0 || segmentSize > 250)
+    throw Object.assign(new RangeError("segmentSize must be in 0..250"), { code: "ERR_NETLAB_SIM" });
   const segments = segmentSize === 0 || n <= segmentSize ? 1 : Math.ceil(n / segmentSize);
   const clock = createVirtualClock(0);
   const sw = createSwitch({ clock, rng: createRng(seed ^ 0x0dcb) });
@@ -134,15 +136,22 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
   // with its relay agent at .1 on both of its sides.
   const relayAddress = (s: number): number => (0x0a000001 | ((1 + s) << 8)) >>> 0;
   const serverStack = segments === 1 ? host("server", `${formatIpv4(SERVER_ADDR)}/16`) : host("server", `${formatIpv4(BACKBONE_SERVER_ADDR)}/8`);
-  const server = dhcpServerOnStack(serverStack, segments === 1
-    ? { pools: [{ subnet: { address: 0x0a0a0000, prefixLength: 16 }, rangeStart: 0x0a0a0100, rangeEnd: 0x0a0afffe, gateway: SERVER_ADDR, leaseTime: 3600 }], maxLeases }
-    : {
-      pools: Array.from({ length: segments }, (_, s) => {
-        const base = (relayAddress(s) & 0xffffff00) >>> 0;
-        return { subnet: { address: base, prefixLength: 24 }, rangeStart: base + 2, rangeEnd: base + 254, gateway: relayAddress(s), leaseTime: 3600 };
-      }),
-      maxLeases,
-    }, store);
+  const server = dhcpServerOnStack(
+    serverStack,
+    segments === 1
+      ? {
+          pools: [{ subnet: { address: 0x0a0a0000, prefixLength: 16 }, rangeStart: 0x0a0a0100, rangeEnd: 0x0a0afffe, gateway: SERVER_ADDR, leaseTime: 3600 }],
+          maxLeases,
+        }
+      : {
+          pools: Array.from({ length: segments }, (_, s) => {
+            const base = (relayAddress(s) & 0xffffff00) >>> 0;
+            return { subnet: { address: base, prefixLength: 24 }, rangeStart: base + 2, rangeEnd: base + 254, gateway: relayAddress(s), leaseTime: 3600 };
+          }),
+          maxLeases,
+        },
+    store,
+  );
   const segmentSwitches: Switch[] = [sw];
   const relays: DhcpRelay[] = [];
   for (let s = 0; segments > 1 && s < segments; s++) {
@@ -152,7 +161,10 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
     const address = relayAddress(s);
     const clientSide = host(`relay${s}-segment`, `${formatIpv4(address)}/24`, segment);
     const serverSide = host(`relay${s}-backbone`, `${formatIpv4(address)}/8`);
-    const relay = createDhcpRelay({ clientSide: { udp: clientSide.udp, address, arp: clientSide.arp }, serverSide: { udp: serverSide.udp } }, { servers: [BACKBONE_SERVER_ADDR] });
+    const relay = createDhcpRelay(
+      { clientSide: { udp: clientSide.udp, address, arp: clientSide.arp }, serverSide: { udp: serverSide.udp } },
+      { servers: [BACKBONE_SERVER_ADDR] },
+    );
     if (!relay.ok) throw new NetlabError("ERR_NETLAB_SIM", `relay ${s}: ${relay.error}`);
     relays.push(relay.value);
   }
@@ -168,7 +180,10 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
       // Without the broadcast flag, as Linux's dhclient: the server unicasts OFFER and ACK to the
       // offered address (RFC 2131 §4.1), so they are not flooded to, and parsed by, every client.
       const client = dhcpClientOnStack(stack, { initDelayMinMs: 0, initDelayMaxMs: 2000, broadcastFlag: false });
-      client.onBound(() => { boundCount++; lastBoundAt = clock.now(); });
+      client.onBound(() => {
+        boundCount++;
+        lastBoundAt = clock.now();
+      });
       clients.push({ stack, client });
     }
     for (const c of clients) c.client.start();
@@ -202,15 +217,20 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
       if (performance.now() >= stopAt) return false;
     }
   };
-  const progressLine = (): string => !started ? `dhcp: building client stacks, ${clients.length}/${n}, wall ${((performance.now() - wall0) / 1000).toFixed(1)} s` : `dhcp: ${boundCount}/${n} clients bound (${((100 * boundCount) / n).toFixed(1)}%), ` +
-    `virtual ${(clock.now() / 1000).toFixed(3)} s, wall ${((performance.now() - wall0) / 1000).toFixed(1)} s`;
+  const progressLine = (): string =>
+    !started
+      ? `dhcp: building client stacks, ${clients.length}/${n}, wall ${((performance.now() - wall0) / 1000).toFixed(1)} s`
+      : `dhcp: ${boundCount}/${n} clients bound (${((100 * boundCount) / n).toFixed(1)}%), ` +
+        `virtual ${(clock.now() / 1000).toFixed(3)} s, wall ${((performance.now() - wall0) / 1000).toFixed(1)} s`;
   const finish = (interrupted?: string): DhcpSimReport => {
     const wallSeconds = (performance.now() - wall0) / 1000;
 
     const holders = new Map<number, number>();
     let bound = 0;
     let misconfigured = 0;
-    let discovers = 0, requests = 0, declines = 0;
+    let discovers = 0,
+      requests = 0,
+      declines = 0;
     for (const { stack, client } of clients) {
       discovers += client.stats.discovers;
       requests += client.stats.requests;
@@ -224,29 +244,50 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
     const duplicates = [...holders].filter(([, k]) => k > 1).map(([a]) => formatIpv4(a));
     const serverLeases = server.leases().filter((l) => l.state === "bound" && l.expiresAt > clock.now()).length;
     const ports = switches.flatMap((x) => x.ports);
-    const framesLost = ports.reduce((s, p) => { const ps = p.stats(); return s + ps.toSwitch.lost + ps.fromSwitch.lost; }, 0);
+    const framesLost = ports.reduce((s, p) => {
+      const ps = p.stats();
+      return s + ps.toSwitch.lost + ps.fromSwitch.lost;
+    }, 0);
     const ok = bound === n && duplicates.length === 0 && misconfigured === 0 && serverLeases === n;
     const st = server.stats;
     return {
-      ok, clients: n, bound, uniqueAddresses: holders.size, duplicates, misconfigured, serverLeases,
-      discovers, requests, declines,
+      ok,
+      clients: n,
+      bound,
+      uniqueAddresses: holders.size,
+      duplicates,
+      misconfigured,
+      serverLeases,
+      discovers,
+      requests,
+      declines,
       server: { offers: st.offers, acks: st.acks, naks: st.naks },
       framesLost,
       framesFlooded: switches.reduce((sum, x) => sum + x.stats.flooded, 0),
       frameDeliveries: ports.reduce((sum, p) => sum + p.stats().fromSwitch.offered, 0),
       segments,
-      ...(relays.length === 0 ? {} : {
-        relays: {
-          requestsRelayed: relays.reduce((sum, r) => sum + r.stats.requestsRelayed, 0),
-          repliesRelayed: relays.reduce((sum, r) => sum + r.stats.repliesRelayed, 0),
-          dropped: relays.reduce((sum, r) => sum + r.stats.dropped, 0),
-        },
-      }),
+      ...(relays.length === 0
+        ? {}
+        : {
+            relays: {
+              requestsRelayed: relays.reduce((sum, r) => sum + r.stats.requestsRelayed, 0),
+              repliesRelayed: relays.reduce((sum, r) => sum + r.stats.repliesRelayed, 0),
+              dropped: relays.reduce((sum, r) => sum + r.stats.dropped, 0),
+            },
+          }),
       virtualSeconds: lastBoundAt / 1000,
       wallSeconds: Math.round(wallSeconds * 1000) / 1000,
-      seed, loss,
+      seed,
+      loss,
       ...(interrupted === undefined ? {} : { interrupted }),
-      ...(ok ? {} : { error: bound < n ? `${interrupted === undefined ? "" : `interrupted (${interrupted}): `}${n - bound} clients not bound after ${(clock.now() / 1000).toFixed(1)} s` : "inconsistent leases" }),
+      ...(ok
+        ? {}
+        : {
+            error:
+              bound < n
+                ? `${interrupted === undefined ? "" : `interrupted (${interrupted}): `}${n - bound} clients not bound after ${(clock.now() / 1000).toFixed(1)} s`
+                : "inconsistent leases",
+          }),
     };
   };
   return { step, progressLine, finish };
@@ -255,15 +296,22 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
 /** The command line of `netlab sim dhcp` (args.ts's rules). */
 const DHCP_SPEC = {
   command: "sim dhcp",
-  usage: `usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json] [--quiet] [--report FILE.html]\n${summary}\n` +
+  usage:
+    `usage: netlab sim dhcp [--clients N] [--loss P] [--seed S] [--segment-size K] [--max-virtual-seconds S] [--json] [--quiet] [--report FILE.html]\n${summary}\n` +
     "  --clients N       1..60000 (default 50); --loss P below 1 (default 0); --seed S (default 1)\n" +
     `  --segment-size K  clients per broadcast domain, 0..250 (default ${DEFAULT_SEGMENT_SIZE}); more clients are split over segments joined to\n` +
     "                    the server's switch by DHCP relay agents; 0 puts all on one switch (N² frame deliveries)\n" +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n" +
     "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
-    clients: { type: "string" }, loss: { type: "string" }, seed: { type: "string" }, "segment-size": { type: "string" },
-    "max-virtual-seconds": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" }, report: { type: "string" },
+    clients: { type: "string" },
+    loss: { type: "string" },
+    seed: { type: "string" },
+    "segment-size": { type: "string" },
+    "max-virtual-seconds": { type: "string" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean" },
+    report: { type: "string" },
   },
 } as const;
 
@@ -286,21 +334,31 @@ export async function run(args: string[]): Promise<number> {
   };
   if (v.report !== undefined) checkReportPath(v.report);
   // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
-  const { value: r, interrupted } = await interruptible((signal) => runDhcpSimInterruptible({
-    clients: o.clients, loss: o.loss, seed: o.seed,
-    ...(o.maxVirtualSeconds === undefined ? {} : { maxVirtualSeconds: o.maxVirtualSeconds }),
-    ...(o.segmentSize === undefined ? {} : { segmentSize: o.segmentSize }),
-  }, signal, v.quiet === true ? undefined : (line) => process.stderr.write(`${line}\n`)));
+  const { value: r, interrupted } = await interruptible((signal) =>
+    runDhcpSimInterruptible(
+      {
+        clients: o.clients,
+        loss: o.loss,
+        seed: o.seed,
+        ...(o.maxVirtualSeconds === undefined ? {} : { maxVirtualSeconds: o.maxVirtualSeconds }),
+        ...(o.segmentSize === undefined ? {} : { segmentSize: o.segmentSize }),
+      },
+      signal,
+      v.quiet === true ? undefined : (line) => process.stderr.write(`${line}\n`),
+    ),
+  );
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
       `dhcp: ${r.bound}/${r.clients} clients bound${r.segments > 1 ? ` on ${r.segments} segments behind relay agents` : ""}, ${r.uniqueAddresses} distinct addresses${r.duplicates.length > 0 ? `, DUPLICATES ${r.duplicates.join(" ")}` : ""}, ` +
-      `${r.serverLeases} server leases, ${r.discovers} DISCOVER / ${r.requests} REQUEST sent, ${r.framesLost} frames lost, ` +
-      `${r.framesFlooded} frames flooded (${r.frameDeliveries} deliveries), last bound at ${r.virtualSeconds.toFixed(3)} s virtual, wall ${r.wallSeconds.toFixed(3)} s${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
+        `${r.serverLeases} server leases, ${r.discovers} DISCOVER / ${r.requests} REQUEST sent, ${r.framesLost} frames lost, ` +
+        `${r.framesFlooded} frames flooded (${r.frameDeliveries} deliveries), last bound at ${r.virtualSeconds.toFixed(3)} s virtual, wall ${r.wallSeconds.toFixed(3)} s${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
   }
   if (v.report !== undefined) {
-    const verdict = r.ok ? `All ${r.clients} clients bound, no address twice, every stack configured with its lease.` : `${r.bound} of ${r.clients} clients bound${r.error === undefined ? "" : `: ${r.error}`}.`;
+    const verdict = r.ok
+      ? `All ${r.clients} clients bound, no address twice, every stack configured with its lease.`
+      : `${r.bound} of ${r.clients} clients bound${r.error === undefined ? "" : `: ${r.error}`}.`;
     writeHtmlReport(v.report, summaryReportPage("netlab sim dhcp", `netlab sim dhcp ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }));
     if (v.quiet !== true) process.stderr.write(`report: ${v.report}\n`);
   }

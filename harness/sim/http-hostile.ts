@@ -8,16 +8,23 @@ import { choice, flagReader, helpText, parseCommandLine, parseDuration, parseInt
 import { ok } from "../../stack/result.ts";
 import { HOSTILE_ATTACKS, runHostileHttp, type HostileHttpFigures, type HostileHttpOptions } from "../http/hostile.ts";
 
-export const summary = "an attack on the HTTP server (idle connections, slowloris, slow POST) beside a curl-like client, in virtual time (--attack A --same-source --json)";
+export const summary =
+  "an attack on the HTTP server (idle connections, slowloris, slow POST) beside a curl-like client, in virtual time (--attack A --same-source --json)";
 
 /** The command line of `netlab sim http-hostile` (args.ts's rules). */
 const HOSTILE_SPEC = {
   command: "sim http-hostile",
-  usage: "usage: netlab sim http-hostile --attack idle|slowloris|slow-post|slow-body [--same-source] [--seconds S] [--per-source N|inf] [--max-connections N] [--seed S] [--json]\n" +
+  usage:
+    "usage: netlab sim http-hostile --attack idle|slowloris|slow-post|slow-body [--same-source] [--seconds S] [--per-source N|inf] [--max-connections N] [--seed S] [--json]\n" +
     `${summary}\n  --attack is required; the other flags default to the attack's own figures (harness/http/hostile.ts)\n`,
   options: {
-    attack: { type: "string" }, "same-source": { type: "boolean" }, seconds: { type: "string" }, "per-source": { type: "string" },
-    "max-connections": { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
+    attack: { type: "string" },
+    "same-source": { type: "boolean" },
+    seconds: { type: "string" },
+    "per-source": { type: "string" },
+    "max-connections": { type: "string" },
+    seed: { type: "string" },
+    json: { type: "boolean" },
   },
   required: ["attack"],
 } as const;
@@ -30,12 +37,14 @@ function countOrInf(text: string): ValueResult<number> {
 function line(f: HostileHttpFigures): string {
   const s = f.server;
   const ms = (v: number | null): string => (v === null ? "-" : `${v} ms`);
-  return `${f.attack}: client ${f.succeeded}/${f.fetches} fetches ok (median ${ms(f.medianMs)}, p90 ${ms(f.p90Ms)}); ` +
+  return (
+    `${f.attack}: client ${f.succeeded}/${f.fetches} fetches ok (median ${ms(f.medianMs)}, p90 ${ms(f.p90Ms)}); ` +
     `attacker opened ${f.attackOpened}, server peak ${f.peakServerConnections} connections; ` +
     `refused ${s.rejectedConnections} (per source ${s.rejectedPerSource}), reclaimed idle/slow ${s.reclaimedIdle}/${s.reclaimedSlow}, ` +
     `timeouts ${s.timeouts} (under load ${s.timeoutsUnderPressure}), closed after error ${s.closedAfterError} (unread body ${s.closedUnreadBody})` +
     (f.afterErrorMaxMs === null ? "" : `; after its 405 a slow POST stayed open ${ms(f.afterErrorMedianMs)} (median), ${ms(f.afterErrorMaxMs)} (longest)`) +
-    `; ${f.virtualSeconds} s virtual in ${f.wallSeconds.toFixed(1)} s`;
+    `; ${f.virtualSeconds} s virtual in ${f.wallSeconds.toFixed(1)} s`
+  );
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -52,7 +61,8 @@ export async function run(args: string[]): Promise<number> {
   const perSource = get("per-source", countOrInf);
   const maxConnections = get("max-connections", countOrInf);
   const seed = get("seed", parseSeed);
-  const json = v.json === true, sameSource = v["same-source"] === true;
+  const json = v.json === true,
+    sameSource = v["same-source"] === true;
   const options: HostileHttpOptions = {
     ...base,
     sameSource,

@@ -21,7 +21,8 @@ import { everyWallSecond, exitStatusOf, interruptible, whenAborted } from "../cl
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
 
-export const summary = "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
+export const summary =
+  "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
 
 /** Options of runHttpSim. */
 export interface HttpSimOptions {
@@ -89,14 +90,16 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   const total = options.requests;
   const clock = createVirtualClock(0);
   const impairments = { delayMs: options.delayMs ?? 1, loss };
-  const link = createPointToPointLink({ clock, rng: createRng(seed ^ 0x4711) }, {
-    a: { mac: 0x020000000001, impairments },
-    b: { mac: 0x020000000002, impairments },
-  });
+  const link = createPointToPointLink(
+    { clock, rng: createRng(seed ^ 0x4711) },
+    {
+      a: { mac: 0x020000000001, impairments },
+      b: { mac: 0x020000000002, impairments },
+    },
+  );
   const v6 = options.ipv6 === true;
-  const net = (v4: string, v6addr: string) => v6
-    ? { ipv6: { addresses: [`${v6addr}/64`], dadTransmits: 0, routerSolicitations: false } }
-    : { ipv4: { cidr: `${v4}/24` } };
+  const net = (v4: string, v6addr: string) =>
+    v6 ? { ipv6: { addresses: [`${v6addr}/64`], dadTransmits: 0, routerSolicitations: false } } : { ipv4: { cidr: `${v4}/24` } };
   const a = createStack({ device: link.a, clock, rng: createRng(seed * 2 + 1) }, { name: "client", ...net("192.0.2.1", "2001:db8::1") });
   const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "server", ...net("192.0.2.2", SERVER_IP6) });
   const tcpA = v6 ? a.tcp6!.layer : a.tcp;
@@ -105,17 +108,27 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
 
   const handler: HttpHandler = (req, res) => {
     const m = /^\/r\/(\d+)$/.exec(req.target);
-    if (m === null) { res.statusCode = 404; res.end(); return; }
+    if (m === null) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
     const n = Number(m[1]);
     const body = new Uint8Array(size);
     for (let i = 0; i < size; i++) body[i] = resourceByte(seed, n, i);
-    if (n % 2 === 0) { res.end(body); return; }
+    if (n % 2 === 0) {
+      res.end(body);
+      return;
+    }
     let at = 0;
     const pump = (): void => {
       while (at < body.length) {
         const piece = body.subarray(at, at + 4000);
         at += piece.length;
-        if (!res.write(piece)) { res.onDrain(pump); return; }
+        if (!res.write(piece)) {
+          res.onDrain(pump);
+          return;
+        }
       }
       res.end();
     };
@@ -125,7 +138,12 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   const listener = tcpB.listen(PORT, { backlog: Math.max(128, concurrency) });
   if (!listener.ok) throw new NetlabError("ERR_NETLAB_SIM", `listen: ${listener.error}`);
   server.listen(listener.value);
-  const client = createHttpClient(v6 ? { clock, tcp6: a.tcp6! } : { clock, tcp: a.tcp }, { keepAlive: true, maxConnectionsPerHost: concurrency, pipeline, timeoutMs: 600_000 });
+  const client = createHttpClient(v6 ? { clock, tcp6: a.tcp6! } : { clock, tcp: a.tcp }, {
+    keepAlive: true,
+    maxConnectionsPerHost: concurrency,
+    pipeline,
+    timeoutMs: 600_000,
+  });
 
   let next = 0;
   let okCount = 0;
@@ -143,11 +161,24 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
         const res = await client.request({ host, port: PORT, path: `/r/${n}` });
         const got = await res.body.bytes(size + 1);
         bytesReceived += got.length;
-        if (res.status !== 200) { fail(n, `status ${res.status}`); continue; }
-        if (got.length !== size) { fail(n, `${got.length} bytes instead of ${size}`); continue; }
+        if (res.status !== 200) {
+          fail(n, `status ${res.status}`);
+          continue;
+        }
+        if (got.length !== size) {
+          fail(n, `${got.length} bytes instead of ${size}`);
+          continue;
+        }
         let bad = -1;
-        for (let i = 0; i < size; i++) if (got[i] !== resourceByte(seed, n, i)) { bad = i; break; }
-        if (bad >= 0) { fail(n, `wrong byte at ${bad}`); continue; }
+        for (let i = 0; i < size; i++)
+          if (got[i] !== resourceByte(seed, n, i)) {
+            bad = i;
+            break;
+          }
+        if (bad >= 0) {
+          fail(n, `wrong byte at ${bad}`);
+          continue;
+        }
         okCount++;
       } catch (e) {
         fail(n, `${(e as { code?: string }).code ?? "error"}: ${(e as Error).message}`);
@@ -160,13 +191,21 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   let error: string | undefined;
   const all = Promise.all(workers);
   const watchdog = new Promise<"timeout">((resolve) => clock.setTimer(limitMs, () => resolve("timeout")));
-  const stopProgress = everyWallSecond(options.onProgress === undefined ? undefined : () => {
-    const wallS = (performance.now() - wall0) / 1000;
-    options.onProgress!(`http: ${okCount + failureCount}/${total} responses (${((100 * (okCount + failureCount)) / total).toFixed(1)}%), ${failureCount} failures, ` +
-      `virtual ${(clock.now() / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${tcpA.stats.retransmits + tcpB.stats.retransmits} retransmissions`);
-  }, options.progressEveryMs);
-  const outcome = await settle(clock, Promise.race([all.then(() => "done" as const), watchdog, whenAborted(options.signal)]), Infinity, 50_000_000)
-    .finally(stopProgress);
+  const stopProgress = everyWallSecond(
+    options.onProgress === undefined
+      ? undefined
+      : () => {
+          const wallS = (performance.now() - wall0) / 1000;
+          options.onProgress!(
+            `http: ${okCount + failureCount}/${total} responses (${((100 * (okCount + failureCount)) / total).toFixed(1)}%), ${failureCount} failures, ` +
+              `virtual ${(clock.now() / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${tcpA.stats.retransmits + tcpB.stats.retransmits} retransmissions`,
+          );
+        },
+    options.progressEveryMs,
+  );
+  const outcome = await settle(clock, Promise.race([all.then(() => "done" as const), watchdog, whenAborted(options.signal)]), Infinity, 50_000_000).finally(
+    stopProgress,
+  );
   const interrupted = outcome === "aborted" ? String(options.signal?.reason ?? "aborted") : undefined;
   if (outcome === "timeout") error = `virtual time limit of ${limitMs / 1000} s reached`;
   if (interrupted !== undefined) error = `interrupted (${interrupted}) after ${okCount + failureCount} of ${total} responses`;
@@ -175,13 +214,24 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   client.close();
   const ok = error === undefined && okCount === total && failureCount === 0;
   return {
-    ok, family: v6 ? "ipv6" : "ipv4", requests: total, responsesOk: okCount, failures: failureCount, failureSamples: failures,
-    bytesPerResponse: size, bytesReceived,
-    connectionsOpened: client.stats.connectionsOpened, reusedConnections: client.stats.reusedConnections,
+    ok,
+    family: v6 ? "ipv6" : "ipv4",
+    requests: total,
+    responsesOk: okCount,
+    failures: failureCount,
+    failureSamples: failures,
+    bytesPerResponse: size,
+    bytesReceived,
+    connectionsOpened: client.stats.connectionsOpened,
+    reusedConnections: client.stats.reusedConnections,
     serverRequests: server.stats.requests,
     retransmits: tcpA.stats.retransmits + tcpB.stats.retransmits,
-    virtualSeconds, wallSeconds: Math.round(wallSeconds * 1000) / 1000,
-    concurrency, pipeline, loss, seed,
+    virtualSeconds,
+    wallSeconds: Math.round(wallSeconds * 1000) / 1000,
+    concurrency,
+    pipeline,
+    loss,
+    seed,
     ...(interrupted === undefined ? {} : { interrupted }),
     ...(error === undefined ? {} : { error }),
   };
@@ -190,14 +240,23 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
 /** The command line of `netlab sim http` (args.ts's rules). */
 const HTTP_SPEC = {
   command: "sim http",
-  usage: `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--ipv6] [--json] [--quiet] [--report FILE.html]\n${summary}\n` +
+  usage:
+    `usage: netlab sim http [--requests N] [--concurrency C] [--pipeline D] [--bytes SIZE] [--loss P] [--seed S] [--ipv6] [--json] [--quiet] [--report FILE.html]\n${summary}\n` +
     "  defaults: --requests 100 (1..10000000), --concurrency 4 (1..10000), --pipeline 1 (1..1000), --bytes 10000 (0..1Gi), --loss 0 (below 1), --seed 1\n" +
-    "  --ipv6: over TCP over IPv6 (2001:db8::1 -> 2001:db8::2); --json names the family (\"family\": \"ipv6\" or \"ipv4\")\n" +
+    '  --ipv6: over TCP over IPv6 (2001:db8::1 -> 2001:db8::2); --json names the family ("family": "ipv6" or "ipv4")\n' +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n" +
     "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
-    requests: { type: "string" }, concurrency: { type: "string" }, pipeline: { type: "string" }, bytes: { type: "string" },
-    loss: { type: "string" }, seed: { type: "string" }, ipv6: { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, report: { type: "string" },
+    requests: { type: "string" },
+    concurrency: { type: "string" },
+    pipeline: { type: "string" },
+    bytes: { type: "string" },
+    loss: { type: "string" },
+    seed: { type: "string" },
+    ipv6: { type: "boolean" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean" },
+    report: { type: "string" },
   },
 } as const;
 
@@ -221,22 +280,32 @@ export async function run(args: string[]): Promise<number> {
   };
   if (v.report !== undefined) checkReportPath(v.report);
   // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
-  const { value: r, interrupted } = await interruptible((signal) => runHttpSim({
-    requests: o.requests, concurrency: o.concurrency, pipeline: o.pipeline, bytes: o.bytes, loss: o.loss, seed: o.seed, signal,
-    ...(o.ipv6 ? { ipv6: true } : {}),
-    ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
-  }));
+  const { value: r, interrupted } = await interruptible((signal) =>
+    runHttpSim({
+      requests: o.requests,
+      concurrency: o.concurrency,
+      pipeline: o.pipeline,
+      bytes: o.bytes,
+      loss: o.loss,
+      seed: o.seed,
+      signal,
+      ...(o.ipv6 ? { ipv6: true } : {}),
+      ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
+    }),
+  );
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
       `http${r.family === "ipv6" ? " over IPv6" : ""}: ${r.responsesOk}/${r.requests} responses correct (${r.bytesPerResponse} bytes each), ${r.failures} failures, ` +
-      `${r.connectionsOpened} connections (${r.reusedConnections} reuses), ${r.retransmits} TCP retransmissions, ` +
-      `virtual ${r.virtualSeconds.toFixed(3)} s, wall ${r.wallSeconds.toFixed(3)} s` +
-      `${r.failureSamples.length > 0 ? `\n  ${r.failureSamples.join("\n  ")}` : ""}${r.error === undefined ? "" : `\n  error: ${r.error}`}\n`,
+        `${r.connectionsOpened} connections (${r.reusedConnections} reuses), ${r.retransmits} TCP retransmissions, ` +
+        `virtual ${r.virtualSeconds.toFixed(3)} s, wall ${r.wallSeconds.toFixed(3)} s` +
+        `${r.failureSamples.length > 0 ? `\n  ${r.failureSamples.join("\n  ")}` : ""}${r.error === undefined ? "" : `\n  error: ${r.error}`}\n`,
     );
   }
   if (v.report !== undefined) {
-    const verdict = r.ok ? `Every one of the ${r.requests} responses was correct.` : `${r.responsesOk} of ${r.requests} responses correct${r.error === undefined ? "" : `: ${r.error}`}.`;
+    const verdict = r.ok
+      ? `Every one of the ${r.requests} responses was correct.`
+      : `${r.responsesOk} of ${r.requests} responses correct${r.error === undefined ? "" : `: ${r.error}`}.`;
     writeHtmlReport(v.report, summaryReportPage("netlab sim http", `netlab sim http ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }));
     if (!o.quiet) process.stderr.write(`report: ${v.report}\n`);
   }

@@ -16,11 +16,17 @@ function decimate(all: readonly TransferInterval[]): TransferInterval[] {
   const out: TransferInterval[] = [];
   for (let i = 0; i < all.length; i += per) {
     const group = all.slice(i, i + per);
-    const first = group[0]!, last = group.at(-1)!;
+    const first = group[0]!,
+      last = group.at(-1)!;
     const bytes = group.reduce((n, g) => n + g.bytes, 0);
     const seconds = last.endSeconds - first.startSeconds;
-    out.push({ ...last, startSeconds: first.startSeconds, bytes, retransmits: group.reduce((n, g) => n + g.retransmits, 0),
-      virtualGoodputBitsPerSecond: seconds > 0 ? Math.round((bytes * 8) / seconds) : 0 });
+    out.push({
+      ...last,
+      startSeconds: first.startSeconds,
+      bytes,
+      retransmits: group.reduce((n, g) => n + g.retransmits, 0),
+      virtualGoodputBitsPerSecond: seconds > 0 ? Math.round((bytes * 8) / seconds) : 0,
+    });
   }
   return out;
 }
@@ -32,7 +38,8 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
   const sections: ReportSection[] = [];
   sections.push({
     heading: "Result",
-    text: r.ok ? "Every byte arrived intact (sha256 of what was sent equals that of what was received)."
+    text: r.ok
+      ? "Every byte arrived intact (sha256 of what was sent equals that of what was received)."
       : `The transfer did not complete intact${r.error === undefined ? "" : `: ${r.error}`}.`,
     table: {
       columns: ["measure", "value"],
@@ -54,7 +61,12 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
   if (o.delayMs !== undefined) imp.push(["delay (each way)", `${o.delayMs} ms`]);
   if (o.jitterMs !== undefined) imp.push(["jitter", `${o.jitterMs} ms`]);
   if (o.rateBitsPerSecond !== undefined) imp.push(["rate", mbit(o.rateBitsPerSecond)!]);
-  for (const [k, v] of [["loss", o.loss], ["reordering", o.reorder], ["duplication", o.duplicate], ["corruption", o.corrupt]] as const) {
+  for (const [k, v] of [
+    ["loss", o.loss],
+    ["reordering", o.reorder],
+    ["duplication", o.duplicate],
+    ["corruption", o.corrupt],
+  ] as const) {
     if (v !== undefined) imp.push([k, `${(v * 100).toPrecision(3)}%`]);
   }
   if (o.queueFrames !== undefined) imp.push(["queue limit", `${o.queueFrames} frames`]);
@@ -64,8 +76,15 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
     text: "The same impairments in both directions; what they did to the frames offered (both directions).",
     table: {
       columns: ["setting or effect", "value"],
-      rows: [...imp, ["frames offered", r.link.framesOffered], ["lost", r.link.lost], ["duplicated", r.link.duplicated],
-        ["corrupted", r.link.corrupted], ["queue drops", r.link.queueDrops], ["CE marked", r.link.ceMarked]],
+      rows: [
+        ...imp,
+        ["frames offered", r.link.framesOffered],
+        ["lost", r.link.lost],
+        ["duplicated", r.link.duplicated],
+        ["corrupted", r.link.corrupted],
+        ["queue drops", r.link.queueDrops],
+        ["CE marked", r.link.ceMarked],
+      ],
     },
   });
   const iv = decimate(r.intervals ?? []);
@@ -73,13 +92,26 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
     const at = (f: (i: TransferInterval) => number): [number, number][] => iv.map((i) => [i.endSeconds, f(i)]);
     sections.push({
       heading: "Over time",
-      text: `The sender's connection sampled every ${((r.intervals![0]!.endSeconds - r.intervals![0]!.startSeconds) * 1000).toFixed(0)} virtual ms` +
+      text:
+        `The sender's connection sampled every ${((r.intervals![0]!.endSeconds - r.intervals![0]!.startSeconds) * 1000).toFixed(0)} virtual ms` +
         `${iv.length < r.intervals!.length ? ` (${r.intervals!.length} samples merged into ${iv.length} points)` : ""}.`,
       charts: [
-        lineChart({ title: "Goodput per interval", xLabel: "virtual time (s)", yLabel: "Mbit/s", series: [{ name: "goodput", points: at((i) => i.virtualGoodputBitsPerSecond / 1e6) }] }),
-        lineChart({ title: "Bytes delivered (time-sequence)", xLabel: "virtual time (s)", yLabel: "MB", series: [{ name: "received", points: [[0, 0], ...at((i) => i.receivedTotal / 1e6)] }] }),
         lineChart({
-          title: "Congestion window", xLabel: "virtual time (s)", yLabel: "KB",
+          title: "Goodput per interval",
+          xLabel: "virtual time (s)",
+          yLabel: "Mbit/s",
+          series: [{ name: "goodput", points: at((i) => i.virtualGoodputBitsPerSecond / 1e6) }],
+        }),
+        lineChart({
+          title: "Bytes delivered (time-sequence)",
+          xLabel: "virtual time (s)",
+          yLabel: "MB",
+          series: [{ name: "received", points: [[0, 0], ...at((i) => i.receivedTotal / 1e6)] }],
+        }),
+        lineChart({
+          title: "Congestion window",
+          xLabel: "virtual time (s)",
+          yLabel: "KB",
           series: [
             { name: "cwnd", points: at((i) => i.cwndBytes / 1e3) },
             { name: "in flight", points: at((i) => i.bytesInFlight / 1e3) },
@@ -88,12 +120,18 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
           ],
         }),
         lineChart({ title: "Smoothed RTT", xLabel: "virtual time (s)", yLabel: "ms", series: [{ name: "srtt", points: at((i) => i.srttMs) }] }),
-        lineChart({ title: "Retransmissions per interval", xLabel: "virtual time (s)", yLabel: "segments", series: [{ name: "retransmitted", points: at((i) => i.retransmits) }] }),
+        lineChart({
+          title: "Retransmissions per interval",
+          xLabel: "virtual time (s)",
+          yLabel: "segments",
+          series: [{ name: "retransmitted", points: at((i) => i.retransmits) }],
+        }),
       ],
     });
   }
   const names = [...new Set([...Object.keys(r.tcpStats.sender), ...Object.keys(r.tcpStats.receiver)])]
-    .filter((k) => (r.tcpStats.sender[k] ?? 0) !== 0 || (r.tcpStats.receiver[k] ?? 0) !== 0).sort();
+    .filter((k) => (r.tcpStats.sender[k] ?? 0) !== 0 || (r.tcpStats.receiver[k] ?? 0) !== 0)
+    .sort();
   sections.push({
     heading: "TCP counters",
     text: "Every counter of the two TCP layers that is not zero.",

@@ -13,7 +13,10 @@ const LOSSY = { delayMs: 5, jitterMs: 1, loss: 0.05, reorder: 0.05, duplicate: 0
 
 async function captureStdout(f: () => Promise<number>): Promise<{ code: number; out: string }> {
   let out = "";
-  const w = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
+  const w = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
   const e = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
   try {
     return { code: await f(), out };
@@ -24,7 +27,12 @@ async function captureStdout(f: () => Promise<number>): Promise<{ code: number; 
 }
 
 describe("netlab sim transfer", () => {
-  for (const [seed, cc] of [[1, "cubic"], [2, "newreno"], [3, "cubic"], [4, "newreno"]] as const) {
+  for (const [seed, cc] of [
+    [1, "cubic"],
+    [2, "newreno"],
+    [3, "cubic"],
+    [4, "newreno"],
+  ] as const) {
     it(`2 MB arrive with matching sha256 at 5% loss with reordering, duplication and corruption (${cc}, seed ${seed})`, () => {
       const r = runTransfer({ bytes: 2_000_000, ...LOSSY, congestionControl: cc, seed });
       expect(r).toMatchObject({ ok: true, bytes: 2_000_000, received: 2_000_000, sha256Match: true, congestionControl: cc });
@@ -83,23 +91,32 @@ describe("netlab sim transfer", () => {
     expect(slow.received).toBeLessThan(300_000);
   });
 
-  it.skipIf(tsharkMissingReason() !== undefined)("tshark finds nothing malformed or mis-checksummed in the --pcap capture of a lossy, reordered, duplicated transfer", () => {
-    const dir = mkdtempSync(join(tmpdir(), "netlab-sim-transfer-"));
-    try {
-      const pcap = join(dir, "transfer.pcapng");
-      const r = runTransfer({ bytes: 400_000, ...LOSSY, corrupt: 0, seed: 5, pcap });
-      expect(r.ok).toBe(true);
-      const verdict = checkCaptureWithTshark(pcap);
-      expect(verdict.packets).toBeGreaterThan(400);
-      expect(verdict.offending).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(tsharkMissingReason() !== undefined)(
+    "tshark finds nothing malformed or mis-checksummed in the --pcap capture of a lossy, reordered, duplicated transfer",
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "netlab-sim-transfer-"));
+      try {
+        const pcap = join(dir, "transfer.pcapng");
+        const r = runTransfer({ bytes: 400_000, ...LOSSY, corrupt: 0, seed: 5, pcap });
+        expect(r.ok).toBe(true);
+        const verdict = checkCaptureWithTshark(pcap);
+        expect(verdict.packets).toBeGreaterThan(400);
+        expect(verdict.offending).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("parses sizes, rates and percentages, and rejects bad options with a message", () => {
-    expect(parseTransferArgs(["--bytes", "50M", "--loss", "5%", "--rate", "1G", "--cc", "newreno", "--mtu", "9000", "--dup", "0.01"]))
-      .toMatchObject({ bytes: 50_000_000, loss: 0.05, rateBitsPerSecond: 1_000_000_000, congestionControl: "newreno", mtu: 9000, duplicate: 0.01 });
+    expect(parseTransferArgs(["--bytes", "50M", "--loss", "5%", "--rate", "1G", "--cc", "newreno", "--mtu", "9000", "--dup", "0.01"])).toMatchObject({
+      bytes: 50_000_000,
+      loss: 0.05,
+      rateBitsPerSecond: 1_000_000_000,
+      congestionControl: "newreno",
+      mtu: 9000,
+      duplicate: 0.01,
+    });
     expect(parseTransferArgs(["--bytes", "1Mi"])).toMatchObject({ bytes: 1_048_576 });
     expect(parseTransferArgs(["--bytes=64k", "--delay=1.5s", "--seed=4294967295"])).toMatchObject({ bytes: 64_000, delayMs: 1500, seed: 4294967295 });
     expect(() => parseTransferArgs(["--bytes", "1M", "--loss", "1.5"])).toThrow(/--loss needs a probability/);
@@ -116,7 +133,8 @@ describe("netlab sim transfer", () => {
     expect(lines).toHaveLength(1);
     const o = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(o).toMatchObject({ ok: true, bytes: 300_000, sha256Match: true });
-    for (const k of ["virtualSeconds", "wallSeconds", "virtualGoodputBitsPerSecond", "wallGoodputBitsPerSecond", "cpuGoodputBitsPerSecond", "retransmits"]) expect(typeof o[k]).toBe("number");
+    for (const k of ["virtualSeconds", "wallSeconds", "virtualGoodputBitsPerSecond", "wallGoodputBitsPerSecond", "cpuGoodputBitsPerSecond", "retransmits"])
+      expect(typeof o[k]).toBe("number");
     const bad = await captureStdout(() => run(["--bytes", "10000", "--loss", "1", "--max-virtual-seconds", "2", "--json"]));
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.out) as Record<string, unknown>).toMatchObject({ ok: false, sha256Match: false });
@@ -131,10 +149,19 @@ describe("netlab sim transfer interrupted", () => {
     const pcap = join(dir, "t.pcapng");
     try {
       const cli = join(import.meta.dirname, "../../bin/netlab.mjs");
-      const child = spawn(process.execPath, [cli, "sim", "transfer", "--bytes", "20G", "--delay", "1", "--rate", "200M", "--interval", "0.5", "--pcap", pcap, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "", stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+      const child = spawn(
+        process.execPath,
+        [cli, "sim", "transfer", "--bytes", "20G", "--delay", "1", "--rate", "200M", "--interval", "0.5", "--pcap", pcap, "--json"],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let stdout = "",
+        stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        stdout += d;
+      });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d;
+      });
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       const started = Date.now();
       while (!/transfer: .* MB/.test(stderr) && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50));
@@ -206,7 +233,10 @@ describe("netlab sim transfer --ipv6", () => {
       if (tsharkMissingReason() === undefined) {
         expect(checkCaptureWithTshark(pcap).offending).toEqual([]);
         const syns = tsharkFields(pcap, ["ipv6.src", "ipv6.dst", "tcp.options.mss_val"], "tcp.flags.syn == 1");
-        expect(syns).toEqual([["2001:db8::1", "2001:db8::2", "1440"], ["2001:db8::2", "2001:db8::1", "1440"]]);
+        expect(syns).toEqual([
+          ["2001:db8::1", "2001:db8::2", "1440"],
+          ["2001:db8::2", "2001:db8::1", "1440"],
+        ]);
       }
       expect(runTransfer({ bytes: 10_000 }).family).toBe("ipv4");
       expect(() => parseTransferArgs(["--bytes", "1M", "--ipv6", "--mtu", "1000"])).toThrow(/minimum link MTU of 1280/);

@@ -20,7 +20,16 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { ipv6 } from "../../stack/wire/ipv6-address.ts";
 import { createCaptureFile, type CaptureFile } from "../pcap/files.ts";
 import {
-  choice, flagReader, helpText, parseCommandLine, parseDuration, parseInteger, parseProbability, parseRate, parseSeed, parseSize,
+  choice,
+  flagReader,
+  helpText,
+  parseCommandLine,
+  parseDuration,
+  parseInteger,
+  parseProbability,
+  parseRate,
+  parseSeed,
+  parseSize,
   UsageError,
 } from "../cli/args.ts";
 import { transferReportPage } from "./transfer-report.ts";
@@ -121,7 +130,15 @@ export interface TransferReport {
   /** Every counter of both TCP layers at the end (recoveries, TLPs, D-SACKs... as the layer has them). */
   readonly tcpStats: { readonly sender: Readonly<Record<string, number>>; readonly receiver: Readonly<Record<string, number>> };
   /** Frames offered to the wire and what the impairments did to them (both directions). */
-  readonly link: { readonly mtu: number; readonly framesOffered: number; readonly lost: number; readonly duplicated: number; readonly corrupted: number; readonly queueDrops: number; readonly ceMarked: number };
+  readonly link: {
+    readonly mtu: number;
+    readonly framesOffered: number;
+    readonly lost: number;
+    readonly duplicated: number;
+    readonly corrupted: number;
+    readonly queueDrops: number;
+    readonly ceMarked: number;
+  };
   readonly pcap?: string;
   /** The samples, when intervalMs was given. */
   readonly intervals?: readonly TransferInterval[];
@@ -138,7 +155,9 @@ const ADDR_B6 = "2001:db8::2";
 /** Runs the transfer on a VirtualClock; synchronous apart from progress callbacks. */
 export function runTransfer(options: TransferOptions): TransferReport {
   const run = startTransfer(options);
-  while (!run.step(Infinity)) { /* one step runs to the end */ }
+  while (!run.step(Infinity)) {
+    /* one step runs to the end */
+  }
   return run.finish();
 }
 
@@ -180,10 +199,13 @@ function startTransfer(options: TransferOptions): TransferRun {
     ...(options.ecnMarkFrames === undefined ? {} : { ecnMarkFrames: options.ecnMarkFrames }),
     ...(options.queueFrames === undefined ? {} : { queueLimitFrames: options.queueFrames }),
   };
-  const link = createPointToPointLink({ clock, rng: createRng(seed ^ 0x7a3b9c1d) }, {
-    a: { mac: 0x020000000001, mtu, impairments },
-    b: { mac: 0x020000000002, mtu, impairments },
-  });
+  const link = createPointToPointLink(
+    { clock, rng: createRng(seed ^ 0x7a3b9c1d) },
+    {
+      a: { mac: 0x020000000001, mtu, impairments },
+      b: { mac: 0x020000000002, mtu, impairments },
+    },
+  );
   let capture: CaptureFile | undefined;
   let devA: NetDevice = link.a;
   if (options.pcap !== undefined) {
@@ -199,9 +221,8 @@ function startTransfer(options: TransferOptions): TransferRun {
   };
   const v6 = options.ipv6 === true;
   // Over IPv6 the addresses are set by hand on a two-host link: no DAD, no router solicitations.
-  const net = (v4: string, v6addr: string) => v6
-    ? { ipv6: { addresses: [`${v6addr}/64`], dadTransmits: 0, routerSolicitations: false } }
-    : { ipv4: { cidr: `${v4}/24` } };
+  const net = (v4: string, v6addr: string) =>
+    v6 ? { ipv6: { addresses: [`${v6addr}/64`], dadTransmits: 0, routerSolicitations: false } } : { ipv4: { cidr: `${v4}/24` } };
   const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "sender", ...net("192.0.2.1", "2001:db8::1"), ...tcp });
   const b = createStack({ device: link.b, clock, rng: createRng(seed * 2 + 2) }, { name: "receiver", ...net("192.0.2.2", ADDR_B6), ...tcp });
   const tcpA = v6 ? a.tcp6!.layer : a.tcp;
@@ -240,9 +261,19 @@ function startTransfer(options: TransferOptions): TransferRun {
   const listener = tcpB.listen(PORT);
   if (!listener.ok) throw Object.assign(new Error(`listen: ${listener.error}`), { code: "ERR_NETLAB_SIM" });
   listener.value.onConnection((s) => {
-    s.onData((d) => { got.update(d); received += d.length; if (received === total) lastByteAt = clock.now(); });
-    s.onEnd(() => { ended = true; endedAt = clock.now(); s.end(); });
-    s.onClose((e) => { if (e !== undefined && error === undefined) error = `receiver: ${e}`; });
+    s.onData((d) => {
+      got.update(d);
+      received += d.length;
+      if (received === total) lastByteAt = clock.now();
+    });
+    s.onEnd(() => {
+      ended = true;
+      endedAt = clock.now();
+      s.end();
+    });
+    s.onClose((e) => {
+      if (e !== undefined && error === undefined) error = `receiver: ${e}`;
+    });
   });
   const t0 = clock.now();
   const c = v6 ? a.tcp6!.connect(ipv6(ADDR_B6), PORT, { congestionControl: cc }) : a.tcp.connect(ADDR_B, PORT, { congestionControl: cc });
@@ -260,7 +291,9 @@ function startTransfer(options: TransferOptions): TransferRun {
   };
   stream.onConnect(pushData);
   stream.onDrain(pushData);
-  stream.onClose((e) => { if (e !== undefined && error === undefined) error = `sender: ${e}`; });
+  stream.onClose((e) => {
+    if (e !== undefined && error === undefined) error = `sender: ${e}`;
+  });
 
   const limit = t0 + (options.maxVirtualSeconds ?? 3600) * 1000;
   const every = options.progressEveryMs ?? 1000;
@@ -272,16 +305,22 @@ function startTransfer(options: TransferOptions): TransferRun {
   const intervalMs = options.intervalMs;
   const intervals: TransferInterval[] = [];
   let nextSample = intervalMs === undefined ? Infinity : t0 + intervalMs;
-  let sampledBytes = 0, sampledRetransmits = 0, sampledAt = t0;
+  let sampledBytes = 0,
+    sampledRetransmits = 0,
+    sampledAt = t0;
   const sample = (at: number): void => {
     const info = stream.info();
     const s: TransferInterval = {
-      startSeconds: (sampledAt - t0) / 1000, endSeconds: (at - t0) / 1000,
+      startSeconds: (sampledAt - t0) / 1000,
+      endSeconds: (at - t0) / 1000,
       bytes: received - sampledBytes,
       virtualGoodputBitsPerSecond: at > sampledAt ? Math.round(((received - sampledBytes) * 8 * 1000) / (at - sampledAt)) : 0,
       receivedTotal: received,
       retransmits: tcpA.stats.retransmits - sampledRetransmits,
-      cwndBytes: info.cwnd, ssthreshBytes: info.ssthresh, srttMs: info.srttMs, bytesInFlight: info.bytesInFlight,
+      cwndBytes: info.cwnd,
+      ssthreshBytes: info.ssthresh,
+      srttMs: info.srttMs,
+      bytesInFlight: info.bytesInFlight,
     };
     intervals.push(s);
     options.onInterval?.(s);
@@ -304,9 +343,11 @@ function startTransfer(options: TransferOptions): TransferRun {
         if (now >= nextProgress) {
           nextProgress = now + every;
           const wallS = (now - wall0) / 1000;
-          options.onProgress(`transfer: ${(received / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB (${((100 * received) / Math.max(1, total)).toFixed(1)}%), ` +
-            `virtual ${((clock.now() - t0) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / wallS / 1e9).toFixed(3)} Gbit/s wall, ` +
-            `${tcpA.stats.retransmits} retransmissions`);
+          options.onProgress(
+            `transfer: ${(received / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB (${((100 * received) / Math.max(1, total)).toFixed(1)}%), ` +
+              `virtual ${((clock.now() - t0) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / wallS / 1e9).toFixed(3)} Gbit/s wall, ` +
+              `${tcpA.stats.retransmits} retransmissions`,
+          );
         }
       }
       if (performance.now() >= stopAt) return false;
@@ -323,7 +364,12 @@ function startTransfer(options: TransferOptions): TransferRun {
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     if (!ended && error === undefined) {
-      error = interrupted !== undefined && !over ? `interrupted (${interrupted})` : clock.now() >= limit ? "virtual time limit reached" : "transfer stalled (no timers left)";
+      error =
+        interrupted !== undefined && !over
+          ? `interrupted (${interrupted})`
+          : clock.now() >= limit
+            ? "virtual time limit reached"
+            : "transfer stalled (no timers left)";
     }
     const virtualSeconds = ((ended ? endedAt : clock.now()) - t0) / 1000;
     const sha256Sent = sent.digest("hex");
@@ -355,7 +401,15 @@ function startTransfer(options: TransferOptions): TransferRun {
       bufferBytes: options.bufferBytes ?? null,
       seed,
       tcpStats: { sender: { ...st }, receiver: { ...tcpB.stats } },
-      link: { mtu, framesOffered: sum((s) => s.offered), lost: sum((s) => s.lost + s.burstLost), duplicated: sum((s) => s.duplicated), corrupted: sum((s) => s.corrupted), queueDrops: sum((s) => s.queueDrops), ceMarked: sum((s) => s.ceMarked) },
+      link: {
+        mtu,
+        framesOffered: sum((s) => s.offered),
+        lost: sum((s) => s.lost + s.burstLost),
+        duplicated: sum((s) => s.duplicated),
+        corrupted: sum((s) => s.corrupted),
+        queueDrops: sum((s) => s.queueDrops),
+        ceMarked: sum((s) => s.ceMarked),
+      },
       ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
       ...(intervalMs === undefined ? {} : { intervals }),
       ...(interrupted !== undefined && !over ? { interrupted } : {}),
@@ -377,21 +431,39 @@ export interface TransferArgs extends TransferOptions {
 /** The command line of `netlab sim transfer` (args.ts's rules). */
 export const TRANSFER_SPEC = {
   command: "sim transfer",
-  usage: "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
+  usage:
+    "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
     "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno|bbr] [--seed S] [--pcap FILE|-] [--ipv6]\n" +
     "                            [--max-virtual-seconds S] [--interval S] [--report FILE.html] [--quiet] [--json]\n" +
     `${summary}\n` +
     "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n" +
-    "  --ipv6              TCP over IPv6 (2001:db8::1 -> 2001:db8::2) instead of IPv4; --json: \"family\"\n" +
-    "  --interval S        a line per S virtual seconds, as iperf3's (bytes, goodput, retransmissions, cwnd, srtt); --json: \"intervals\"\n" +
+    '  --ipv6              TCP over IPv6 (2001:db8::1 -> 2001:db8::2) instead of IPv4; --json: "family"\n' +
+    '  --interval S        a line per S virtual seconds, as iperf3\'s (bytes, goodput, retransmissions, cwnd, srtt); --json: "intervals"\n' +
     "  --report FILE.html  one self-contained page: summary, impairments, charts over time (goodput, cwnd, srtt, bytes), counters\n",
   options: {
-    bytes: { type: "string" }, loss: { type: "string" }, delay: { type: "string" }, jitter: { type: "string" },
-    reorder: { type: "string" }, dup: { type: "string" }, corrupt: { type: "string" }, rate: { type: "string" },
-    mtu: { type: "string" }, buffer: { type: "string" }, "fill-window-edge": { type: "boolean" }, ecn: { type: "boolean" },
-    "ecn-mark": { type: "string" }, queue: { type: "string" }, cc: { type: "string" }, seed: { type: "string" },
-    pcap: { type: "string" }, "max-virtual-seconds": { type: "string" }, interval: { type: "string" }, report: { type: "string" },
-    ipv6: { type: "boolean" }, quiet: { type: "boolean", short: "q" }, json: { type: "boolean" },
+    bytes: { type: "string" },
+    loss: { type: "string" },
+    delay: { type: "string" },
+    jitter: { type: "string" },
+    reorder: { type: "string" },
+    dup: { type: "string" },
+    corrupt: { type: "string" },
+    rate: { type: "string" },
+    mtu: { type: "string" },
+    buffer: { type: "string" },
+    "fill-window-edge": { type: "boolean" },
+    ecn: { type: "boolean" },
+    "ecn-mark": { type: "string" },
+    queue: { type: "string" },
+    cc: { type: "string" },
+    seed: { type: "string" },
+    pcap: { type: "string" },
+    "max-virtual-seconds": { type: "string" },
+    interval: { type: "string" },
+    report: { type: "string" },
+    ipv6: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+    json: { type: "boolean" },
   },
   required: ["bytes"],
 } as const;
@@ -400,23 +472,48 @@ export const TRANSFER_SPEC = {
 export function parseTransferArgs(args: readonly string[]): TransferArgs {
   const { values: v, help } = parseCommandLine(TRANSFER_SPEC, args);
   const get = flagReader(TRANSFER_SPEC.command, v);
-  const o: { -readonly [K in keyof TransferArgs]: TransferArgs[K] } = { bytes: get("bytes", (t) => parseSize(t)) ?? 0, json: v.json === true, quiet: v.quiet === true, help };
-  const set = <K extends keyof TransferArgs>(key: K, value: TransferArgs[K] | undefined): void => { if (value !== undefined) o[key] = value; };
+  const o: { -readonly [K in keyof TransferArgs]: TransferArgs[K] } = {
+    bytes: get("bytes", (t) => parseSize(t)) ?? 0,
+    json: v.json === true,
+    quiet: v.quiet === true,
+    help,
+  };
+  const set = <K extends keyof TransferArgs>(key: K, value: TransferArgs[K] | undefined): void => {
+    if (value !== undefined) o[key] = value;
+  };
   set("loss", get("loss", parseProbability));
   set("reorder", get("reorder", parseProbability));
   set("duplicate", get("dup", parseProbability));
   set("corrupt", get("corrupt", parseProbability));
-  set("delayMs", get("delay", (t) => parseDuration(t, "ms")));
-  set("jitterMs", get("jitter", (t) => parseDuration(t, "ms")));
-  set("rateBitsPerSecond", get("rate", (t) => parseRate(t)));
-  set("mtu", get("mtu", (t) => parseInteger(t, 576, 65535)));
-  set("bufferBytes", get("buffer", (t) => parseSize(t, 536, 2 ** 30)));
+  set(
+    "delayMs",
+    get("delay", (t) => parseDuration(t, "ms")),
+  );
+  set(
+    "jitterMs",
+    get("jitter", (t) => parseDuration(t, "ms")),
+  );
+  set(
+    "rateBitsPerSecond",
+    get("rate", (t) => parseRate(t)),
+  );
+  set(
+    "mtu",
+    get("mtu", (t) => parseInteger(t, 576, 65535)),
+  );
+  set(
+    "bufferBytes",
+    get("buffer", (t) => parseSize(t, 536, 2 ** 30)),
+  );
   set("congestionControl", get("cc", choice("cubic", "newreno", "bbr")));
   set("seed", get("seed", parseSeed));
   set("pcap", v.pcap);
   const maxMs = get("max-virtual-seconds", (t) => parseDuration(t, "s", 1));
   set("maxVirtualSeconds", maxMs === undefined ? undefined : maxMs / 1000);
-  set("intervalMs", get("interval", (t) => parseDuration(t, "s", 1)));
+  set(
+    "intervalMs",
+    get("interval", (t) => parseDuration(t, "s", 1)),
+  );
   set("report", v.report);
   if (v["fill-window-edge"] === true) o.fillWindowEdge = true;
   if (v.ecn === true) o.ecn = true;
@@ -425,8 +522,14 @@ export function parseTransferArgs(args: readonly string[]): TransferArgs {
     // RFC 8200 §5: every IPv6 link has an MTU of at least 1280.
     if (o.mtu !== undefined && o.mtu < 1280) throw new UsageError(TRANSFER_SPEC.command, `--mtu ${o.mtu} is below IPv6's minimum link MTU of 1280`);
   }
-  set("queueFrames", get("queue", (t) => parseInteger(t, 1)));
-  set("ecnMarkFrames", get("ecn-mark", (t) => parseInteger(t, 0)));
+  set(
+    "queueFrames",
+    get("queue", (t) => parseInteger(t, 1)),
+  );
+  set(
+    "ecnMarkFrames",
+    get("ecn-mark", (t) => parseInteger(t, 0)),
+  );
   return o;
 }
 
@@ -440,20 +543,25 @@ export async function run(args: string[]): Promise<number> {
   // --pcap - streams the capture to stdout: the summary and interval lines go to stderr then.
   const toStdout = options.pcap === "-";
   if (toStdout && json) throw new UsageError("sim transfer", "--pcap - and --json both write to standard output; give --pcap a file");
-  const print = (text: string): void => { (toStdout ? process.stderr : process.stdout).write(text); };
+  const print = (text: string): void => {
+    (toStdout ? process.stderr : process.stdout).write(text);
+  };
   if (report !== undefined) checkReportPath(report);
   // SIGINT / SIGTERM end the run where it is: the partial summary, a closed capture, exit 130 / 143.
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => abort.abort(sig);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const r = await runTransferInterruptible({
-    ...options,
-    // The report's charts need samples: 100 virtual ms unless --interval says otherwise.
-    ...(report !== undefined && options.intervalMs === undefined ? { intervalMs: 100 } : {}),
-    ...(quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
-    ...(options.intervalMs !== undefined && !json ? { onInterval: (i: TransferInterval) => print(`${formatInterval(i)}\n`) } : {}),
-  }, abort.signal).finally(() => {
+  const r = await runTransferInterruptible(
+    {
+      ...options,
+      // The report's charts need samples: 100 virtual ms unless --interval says otherwise.
+      ...(report !== undefined && options.intervalMs === undefined ? { intervalMs: 100 } : {}),
+      ...(quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
+      ...(options.intervalMs !== undefined && !json ? { onInterval: (i: TransferInterval) => print(`${formatInterval(i)}\n`) } : {}),
+    },
+    abort.signal,
+  ).finally(() => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   });
@@ -466,11 +574,11 @@ export async function run(args: string[]): Promise<number> {
   else {
     print(
       `transfer${r.family === "ipv6" ? " over IPv6" : ""}: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"} (${r.sha256Received.slice(0, 16)}…), ` +
-      `virtual ${r.virtualSeconds.toFixed(3)} s (${r.virtualGoodputBitsPerSecond === null ? "no virtual time passed: zero-delay unlimited wire" : `${(r.virtualGoodputBitsPerSecond / 1e6).toFixed(1)} Mbit/s`}), ` +
-      `wall ${r.wallSeconds.toFixed(3)} s (${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
-      `cpu ${r.cpuSeconds.toFixed(3)} s (${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
-      `${r.retransmits} retransmissions (${r.fastRetransmits} fast, ${r.timeouts} timeouts), ${r.congestionControl}, seed ${r.seed}` +
-      `${r.pcap === undefined ? "" : `, capture ${r.pcap}`}${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
+        `virtual ${r.virtualSeconds.toFixed(3)} s (${r.virtualGoodputBitsPerSecond === null ? "no virtual time passed: zero-delay unlimited wire" : `${(r.virtualGoodputBitsPerSecond / 1e6).toFixed(1)} Mbit/s`}), ` +
+        `wall ${r.wallSeconds.toFixed(3)} s (${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
+        `cpu ${r.cpuSeconds.toFixed(3)} s (${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
+        `${r.retransmits} retransmissions (${r.fastRetransmits} fast, ${r.timeouts} timeouts), ${r.congestionControl}, seed ${r.seed}` +
+        `${r.pcap === undefined ? "" : `, capture ${r.pcap}`}${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
   }
   if (r.interrupted !== undefined) return r.interrupted === "SIGTERM" ? 143 : 130;
@@ -479,7 +587,9 @@ export async function run(args: string[]): Promise<number> {
 
 /** One iperf3-style interval line: "[  0.00-  1.00 s]  1.25 MB  10.0 Mbit/s  retr 0  cwnd 64.0 KB  srtt 20.1 ms". */
 export function formatInterval(i: TransferInterval): string {
-  return `[${i.startSeconds.toFixed(2).padStart(7)}-${i.endSeconds.toFixed(2).padStart(7)} s]  ${(i.bytes / 1e6).toFixed(2).padStart(8)} MB  ` +
+  return (
+    `[${i.startSeconds.toFixed(2).padStart(7)}-${i.endSeconds.toFixed(2).padStart(7)} s]  ${(i.bytes / 1e6).toFixed(2).padStart(8)} MB  ` +
     `${(i.virtualGoodputBitsPerSecond / 1e6).toFixed(1).padStart(8)} Mbit/s  retr ${String(i.retransmits).padStart(4)}  ` +
-    `cwnd ${(i.cwndBytes / 1e3).toFixed(1).padStart(7)} KB  srtt ${i.srttMs.toFixed(1)} ms`;
+    `cwnd ${(i.cwndBytes / 1e3).toFixed(1).padStart(7)} KB  srtt ${i.srttMs.toFixed(1)} ms`
+  );
 }

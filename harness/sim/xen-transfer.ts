@@ -20,7 +20,8 @@ import { everyWallSecond, exitStatusOf, interruptible } from "../cli/run-control
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
 
-export const summary = "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes SIZE [--gso] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json])";
+export const summary =
+  "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes SIZE [--gso] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json])";
 
 /** Options of runXenTransfer. */
 export interface XenTransferOptions {
@@ -53,7 +54,6 @@ export interface XenTransferOptions {
   readonly onProgress?: (line: string) => void;
   readonly progressEveryMs?: number;
 }
-
 
 /** What runXenTransfer measured. */
 export interface XenTransferReport {
@@ -104,20 +104,42 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   const poison = options.poisonReleasedBuffers === true;
   const socketBufferBytes = options.socketBufferBytes ?? XEN_TRANSFER_SOCKET_BUFFER;
   const omitBytes = options.omitBytes ?? 0;
-  const built = await buildXenNetwork({ clock, rng }, {
-    guests: 2, netfront: { gso, checksumOffload, ...(options.rxBuffers === undefined ? {} : { rxBuffers: options.rxBuffers }) },
-    ...(poison ? { netback: { poisonReleasedBuffers: true } } : {}),
-    stack: (i: number, g: { name: string }) => ({
-      name: g.name, ipv4: { cidr: `192.0.2.${i + 1}/24` },
-      tcp: { receiveBufferSize: socketBufferBytes, sendBufferSize: socketBufferBytes, ...(poison ? { poisonReleasedBuffers: true } : {}) },
-    }),
-  });
+  const built = await buildXenNetwork(
+    { clock, rng },
+    {
+      guests: 2,
+      netfront: { gso, checksumOffload, ...(options.rxBuffers === undefined ? {} : { rxBuffers: options.rxBuffers }) },
+      ...(poison ? { netback: { poisonReleasedBuffers: true } } : {}),
+      stack: (i: number, g: { name: string }) => ({
+        name: g.name,
+        ipv4: { cidr: `192.0.2.${i + 1}/24` },
+        tcp: { receiveBufferSize: socketBufferBytes, sendBufferSize: socketBufferBytes, ...(poison ? { poisonReleasedBuffers: true } : {}) },
+      }),
+    },
+  );
   const base = { bytes: options.bytes, gso, checksumOffload, seed };
   if (!built.ok) {
-    return { ...base, ok: false, received: 0, sha256Match: false, sha256: "", wallGoodputBitsPerSecond: 0, wallSeconds: 0, cpuSeconds: 0, cpuGoodputBitsPerSecond: 0, virtualSeconds: 0, retransmits: 0, backendRestarts: 0, peerErrors: 0, frames: { tx: 0, rx: 0 }, notifications: { netfront: 0, netback: 0 }, error: built.error };
+    return {
+      ...base,
+      ok: false,
+      received: 0,
+      sha256Match: false,
+      sha256: "",
+      wallGoodputBitsPerSecond: 0,
+      wallSeconds: 0,
+      cpuSeconds: 0,
+      cpuGoodputBitsPerSecond: 0,
+      virtualSeconds: 0,
+      retransmits: 0,
+      backendRestarts: 0,
+      peerErrors: 0,
+      frames: { tx: 0, rx: 0 },
+      notifications: { netfront: 0, netback: 0 },
+      error: built.error,
+    };
   }
   const net = built.value;
-  const [a, b] = net.guests as [typeof net.guests[0], typeof net.guests[0]];
+  const [a, b] = net.guests as [(typeof net.guests)[0], (typeof net.guests)[0]];
   // Payload: xorshift32 words, seeded. Up to PREGENERATE_MAX it is generated and hashed before
   // the clock starts and the receiver hashes after it stops, so goodput measures the transfer only.
   let x = (createRng(seed ^ 0x5a5a5a5a).nextU32() | 1) >>> 0;
@@ -165,8 +187,14 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
         net.restartNetback();
       }
     });
-    s.onEnd(() => { ended = true; endAt = performance.now(); s.end(); });
-    s.onClose((e) => { if (e !== undefined) error = `receiver: ${e}`; });
+    s.onEnd(() => {
+      ended = true;
+      endAt = performance.now();
+      s.end();
+    });
+    s.onClose((e) => {
+      if (e !== undefined) error = `receiver: ${e}`;
+    });
   });
   const t0v = clock.now();
   const c = a.stack.tcp.connect(b.stack.ipv4.cidr?.address ?? 0, PORT);
@@ -191,17 +219,29 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   };
   stream.onConnect(pushData);
   stream.onDrain(pushData);
-  stream.onClose((e) => { if (e !== undefined) error = `sender: ${e}`; });
+  stream.onClose((e) => {
+    if (e !== undefined) error = `sender: ${e}`;
+  });
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
-  const stopProgress = everyWallSecond(options.onProgress === undefined ? undefined : () => {
-    const wallS = (performance.now() - wallStart) / 1000;
-    options.onProgress!(`xen-transfer: ${(received / 1e6).toFixed(1)}/${(options.bytes / 1e6).toFixed(1)} MB (${((100 * received) / options.bytes).toFixed(1)}%), ` +
-      `virtual ${((clock.now() - t0v) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / Math.max(wallS, 1e-9) / 1e9).toFixed(3)} Gbit/s wall, ` +
-      `${a.stack.tcp.stats.retransmits} retransmissions`);
-  }, options.progressEveryMs);
-  await pumpUntil(clock, () => ended || error !== undefined || options.signal?.aborted === true, { untilMs: t0v + (options.maxVirtualMs ?? 600_000), maxIterations: 1e9, ...(options.pumpBatch === undefined ? {} : { batch: options.pumpBatch }) })
-    .finally(stopProgress);
+  const stopProgress = everyWallSecond(
+    options.onProgress === undefined
+      ? undefined
+      : () => {
+          const wallS = (performance.now() - wallStart) / 1000;
+          options.onProgress!(
+            `xen-transfer: ${(received / 1e6).toFixed(1)}/${(options.bytes / 1e6).toFixed(1)} MB (${((100 * received) / options.bytes).toFixed(1)}%), ` +
+              `virtual ${((clock.now() - t0v) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / Math.max(wallS, 1e-9) / 1e9).toFixed(3)} Gbit/s wall, ` +
+              `${a.stack.tcp.stats.retransmits} retransmissions`,
+          );
+        },
+    options.progressEveryMs,
+  );
+  await pumpUntil(clock, () => ended || error !== undefined || options.signal?.aborted === true, {
+    untilMs: t0v + (options.maxVirtualMs ?? 600_000),
+    maxIterations: 1e9,
+    ...(options.pumpBatch === undefined ? {} : { batch: options.pumpBatch }),
+  }).finally(stopProgress);
   const interrupted = !ended && error === undefined && options.signal?.aborted === true ? String(options.signal.reason ?? "aborted") : undefined;
   if (interrupted !== undefined) error = `interrupted (${interrupted})`;
   const wallSeconds = (performance.now() - wallStart) / 1000;
@@ -240,7 +280,8 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
 /** The command line of `netlab sim xen-transfer` (args.ts's rules). */
 const XEN_TRANSFER_SPEC = {
   command: "sim xen-transfer",
-  usage: "usage: netlab sim xen-transfer --bytes SIZE [--gso] [--no-csum] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json] [--quiet]\n" +
+  usage:
+    "usage: netlab sim xen-transfer --bytes SIZE [--gso] [--no-csum] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json] [--quiet]\n" +
     "                              [--report FILE.html]\n" +
     `${summary}\n` +
     "  --bytes SIZE          required (10Mi = 10 MiB, 10M = 10^7 bytes)\n" +
@@ -251,8 +292,16 @@ const XEN_TRANSFER_SPEC = {
     "  (exit 130 / 143); --threads runs to its end\n" +
     "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
-    bytes: { type: "string" }, omit: { type: "string" }, "socket-buffer": { type: "string" }, seed: { type: "string" },
-    gso: { type: "boolean" }, "no-csum": { type: "boolean" }, threads: { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, report: { type: "string" },
+    bytes: { type: "string" },
+    omit: { type: "string" },
+    "socket-buffer": { type: "string" },
+    seed: { type: "string" },
+    gso: { type: "boolean" },
+    "no-csum": { type: "boolean" },
+    threads: { type: "boolean" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean" },
+    report: { type: "string" },
   },
   required: ["bytes"],
 } as const;
@@ -269,40 +318,74 @@ export async function run(args: string[]): Promise<number> {
     omit: get("omit", (t) => parseSize(t)) ?? 0,
     socketBuffer: get("socket-buffer", (t) => parseSize(t, 4096, 1024 ** 3)) ?? 0,
     seed: get("seed", parseSeed) ?? 1,
-    gso: v.gso === true, csum: v["no-csum"] !== true, threads: v.threads === true, json: v.json === true, quiet: v.quiet === true,
+    gso: v.gso === true,
+    csum: v["no-csum"] !== true,
+    threads: v.threads === true,
+    json: v.json === true,
+    quiet: v.quiet === true,
   };
   if (o.omit >= o.bytes && o.omit > 0) throw new UsageError(XEN_TRANSFER_SPEC.command, `--omit (${o.omit}) must be less than --bytes (${o.bytes})`);
-  const common = { bytes: o.bytes, gso: o.gso, checksumOffload: o.csum, seed: o.seed, omitBytes: o.omit, ...(o.socketBuffer > 0 ? { socketBufferBytes: o.socketBuffer } : {}) };
+  const common = {
+    bytes: o.bytes,
+    gso: o.gso,
+    checksumOffload: o.csum,
+    seed: o.seed,
+    omitBytes: o.omit,
+    ...(o.socketBuffer > 0 ? { socketBufferBytes: o.socketBuffer } : {}),
+  };
   if (v.report !== undefined) checkReportPath(v.report);
   // One thread: progress on stderr each second of wall time, and SIGINT / SIGTERM end the run with
   // the partial summary (exit 130 / 143). --threads runs its domUs in workers to the end.
-  const { value: r, interrupted } = await interruptible(async (signal) => o.threads ? await runXenTransferThreads(common)
-    : { ...(await runXenTransfer({ ...common, pumpBatch: 256, signal, ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }) })), threads: false as const });
+  const { value: r, interrupted } = await interruptible(async (signal) =>
+    o.threads
+      ? await runXenTransferThreads(common)
+      : {
+          ...(await runXenTransfer({
+            ...common,
+            pumpBatch: 256,
+            signal,
+            ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
+          })),
+          threads: false as const,
+        },
+  );
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
       `xen-transfer: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"}, ` +
-      `goodput ${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s per cpu-second${"virtualSeconds" in r ? `, virtual ${r.virtualSeconds} s` : ", worker threads"}), ` +
-      `gso ${r.gso ? "on" : "off"}, csum offload ${r.checksumOffload ? "on" : "off"}, ${r.retransmits} retransmissions, ` +
-      `${r.frames.tx} frames${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
+        `goodput ${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s per cpu-second${"virtualSeconds" in r ? `, virtual ${r.virtualSeconds} s` : ", worker threads"}), ` +
+        `gso ${r.gso ? "on" : "off"}, csum offload ${r.checksumOffload ? "on" : "off"}, ${r.retransmits} retransmissions, ` +
+        `${r.frames.tx} frames${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
     if (r.steady !== undefined) {
-      process.stdout.write(`  steady: ${(r.steady.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s over the last ${r.steady.bytes} bytes (${r.steady.seconds} s), the first ${r.steady.omittedBytes} omitted\n`);
+      process.stdout.write(
+        `  steady: ${(r.steady.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s over the last ${r.steady.bytes} bytes (${r.steady.seconds} s), the first ${r.steady.omittedBytes} omitted\n`,
+      );
     }
     const cpu = "threadCpuMs" in r ? r.threadCpuMs : undefined;
     if (cpu !== undefined) {
       const perMb = (ms: number): string => (r.received > 0 ? `${((ms * 1e6) / r.received).toFixed(2)} ms/MB` : "-");
-      process.stdout.write(`  cpu per thread: dom0 ${cpu.dom0} ms (${perMb(cpu.dom0)}), sender ${cpu.sender} ms (${perMb(cpu.sender)}), receiver ${cpu.receiver} ms (${perMb(cpu.receiver)})\n`);
+      process.stdout.write(
+        `  cpu per thread: dom0 ${cpu.dom0} ms (${perMb(cpu.dom0)}), sender ${cpu.sender} ms (${perMb(cpu.sender)}), receiver ${cpu.receiver} ms (${perMb(cpu.receiver)})\n`,
+      );
     }
     const tunables = memmoveTunablesEnv(process.env["GLIBC_TUNABLES"]);
     if (tunables !== undefined) {
       const m = probeMemmove();
-      if (m.penalty >= 3) process.stdout.write(`  note: memmove is ${m.penalty}x slower at short distances on this machine; for figures comparable with \`netlab bench\` run with GLIBC_TUNABLES=${tunables}\n`);
+      if (m.penalty >= 3)
+        process.stdout.write(
+          `  note: memmove is ${m.penalty}x slower at short distances on this machine; for figures comparable with \`netlab bench\` run with GLIBC_TUNABLES=${tunables}\n`,
+        );
     }
   }
   if (v.report !== undefined) {
-    const verdict = r.ok ? `Every byte arrived intact (${r.received} bytes, sha256 checked).` : `The transfer did not complete intact${r.error === undefined ? "" : `: ${r.error}`}.`;
-    writeHtmlReport(v.report, summaryReportPage("netlab sim xen-transfer", `netlab sim xen-transfer ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }));
+    const verdict = r.ok
+      ? `Every byte arrived intact (${r.received} bytes, sha256 checked).`
+      : `The transfer did not complete intact${r.error === undefined ? "" : `: ${r.error}`}.`;
+    writeHtmlReport(
+      v.report,
+      summaryReportPage("netlab sim xen-transfer", `netlab sim xen-transfer ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }),
+    );
     if (!o.quiet) process.stderr.write(`report: ${v.report}\n`);
   }
   if (interrupted !== undefined) return exitStatusOf(interrupted);

@@ -45,7 +45,10 @@ export interface StopReport {
 /** Options of composeAttachedStack(). */
 export interface AttachedStackOptions {
   /** IPv4: static, DHCP, or none (v6 only). */
-  readonly address: { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address } | { readonly kind: "dhcp" } | { readonly kind: "none" };
+  readonly address:
+    | { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address }
+    | { readonly kind: "dhcp" }
+    | { readonly kind: "none" };
   /** IPv6 on the stack (absent: v4 only): static addresses, SLAAC, DAD callbacks. */
   readonly ipv6?: StackIpv6Options;
   readonly http?: { readonly root: string; readonly port: number; readonly options?: HttpServerOptions };
@@ -117,15 +120,18 @@ function withIpv6<T extends object>(options: T, ipv6: StackIpv6Options | undefin
 }
 
 /** Builds the stack on `device`. */
-export async function composeAttachedStack(
-  deps: { device: NetDevice; clock: Clock; rng: Rng },
-  options: AttachedStackOptions,
-): Promise<AttachedStack> {
+export async function composeAttachedStack(deps: { device: NetDevice; clock: Clock; rng: Rng }, options: AttachedStackOptions): Promise<AttachedStack> {
   const address = options.address;
   const arp = options.arp === undefined ? {} : { arp: options.arp };
-  const stack = createStack(deps, withIpv6(address.kind === "static"
-    ? { name: "attach", ipv4: address.gateway === undefined ? { cidr: address.cidr } : { cidr: address.cidr, gateway: address.gateway }, ...arp }
-    : { name: "attach", ...arp }, options.ipv6));
+  const stack = createStack(
+    deps,
+    withIpv6(
+      address.kind === "static"
+        ? { name: "attach", ipv4: address.gateway === undefined ? { cidr: address.cidr } : { cidr: address.cidr, gateway: address.gateway }, ...arp }
+        : { name: "attach", ...arp },
+      options.ipv6,
+    ),
+  );
   let http: HttpServer | undefined;
   let listener: TcpListener | undefined;
   let listener6: TcpListener | undefined;

@@ -16,8 +16,13 @@ const libc = koffi.load("libc.so.6");
 const read = libc.func("long read(int fd, void *buf, unsigned long n)");
 const poll = libc.func("int poll(void *fds, unsigned long n, int timeout)");
 
-const HEAD = 0, TAIL = 1, STOP = 2, MAIN_IDLE = 3, SHED_SYN = 4;
-const EAGAIN = 11, EINTR = 4;
+const HEAD = 0,
+  TAIL = 1,
+  STOP = 2,
+  MAIN_IDLE = 3,
+  SHED_SYN = 4;
+const EAGAIN = 11,
+  EINTR = 4;
 const { fd, wakeFd, slots, slotSize, pollTimeoutMs, batch, hdrLen } = workerData;
 const synSlots = Math.max(1, Math.min(slots, workerData.synSlots ?? slots));
 const ctl = new Int32Array(workerData.ctl);
@@ -25,8 +30,10 @@ const ring = new Uint8Array(workerData.ring);
 const lengths = new Int32Array(workerData.lengths);
 const pfds = new Uint8Array(16);
 const pv = new DataView(pfds.buffer);
-pv.setInt32(0, fd, true); pv.setInt16(4, 1, true);
-pv.setInt32(8, wakeFd, true); pv.setInt16(12, 1, true);
+pv.setInt32(0, fd, true);
+pv.setInt16(4, 1, true);
+pv.setInt32(8, wakeFd, true);
+pv.setInt16(12, 1, true);
 const scratch = new Uint8Array(64);
 
 const { unknownSyn } = createSynClassifier(hdrLen);
@@ -41,7 +48,10 @@ for (;;) {
   const head = Atomics.load(ctl, HEAD);
   const tail = Atomics.load(ctl, TAIL);
   if (((head - tail) | 0) >= slots) {
-    if (produced > 0) { signal(); produced = 0; }
+    if (produced > 0) {
+      signal();
+      produced = 0;
+    }
     Atomics.wait(ctl, TAIL, tail, pollTimeoutMs);
     continue;
   }
@@ -56,7 +66,10 @@ for (;;) {
     }
     lengths[slot] = n;
     Atomics.store(ctl, HEAD, (head + 1) | 0);
-    if (++produced >= batch) { signal(); produced = 0; }
+    if (++produced >= batch) {
+      signal();
+      produced = 0;
+    }
     continue;
   }
   const e = n < 0 ? koffi.errno() : 0;
@@ -64,8 +77,12 @@ for (;;) {
     parentPort.postMessage({ error: e });
     break;
   }
-  if (produced > 0) { signal(); produced = 0; }
-  pv.setInt16(6, 0, true); pv.setInt16(14, 0, true);
+  if (produced > 0) {
+    signal();
+    produced = 0;
+  }
+  pv.setInt16(6, 0, true);
+  pv.setInt16(14, 0, true);
   const r = poll(pfds, 2, pollTimeoutMs);
   if (r > 0 && pv.getInt16(14, true) !== 0) read(wakeFd, scratch, scratch.length);
 }

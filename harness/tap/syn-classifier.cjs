@@ -36,16 +36,23 @@ function createSynClassifier(hdrLen) {
       let tcp, src, srcLen;
       if (type === 0x0800) {
         if (l3 + 20 > end || buf[l3 + 9] !== 6 || (((buf[l3 + 6] & 0x1f) << 8) | buf[l3 + 7]) !== 0) return 0;
-        tcp = l3 + (buf[l3] & 15) * 4; src = l3 + 12; srcLen = 4;
+        tcp = l3 + (buf[l3] & 15) * 4;
+        src = l3 + 12;
+        srcLen = 4;
       } else if (type === 0x86dd) {
         if (l3 + 40 > end || buf[l3 + 6] !== 6) return 0;
-        tcp = l3 + 40; src = l3 + 8; srcLen = 16;
+        tcp = l3 + 40;
+        src = l3 + 8;
+        srcLen = 16;
       } else return 0;
       if (tcp + 14 > end) return 0;
       const flags = buf[tcp + 13];
       const h = sourceHash(buf, src, srcLen);
       const i = h >>> (32 - KNOWN_BITS);
-      if ((flags & 0x12) === 0x10) { known[i] = h; return 0; }
+      if ((flags & 0x12) === 0x10) {
+        known[i] = h;
+        return 0;
+      }
       return (flags & 0x12) === 0x02 && known[i] !== h ? 1 : 0;
     },
   };

@@ -8,7 +8,9 @@ const { createSynClassifier } = createRequire(import.meta.url)("./syn-classifier
   createSynClassifier(hdrLen: number): { unknownSyn(buf: Uint8Array, base: number, n: number): 0 | 1 };
 };
 
-const SYN = 0x02, ACK = 0x10, RST = 0x04;
+const SYN = 0x02,
+  ACK = 0x10,
+  RST = 0x04;
 
 /** Ethernet + IPv4 (IHL 5) + 20-byte TCP header with `flags` from src, optionally VLAN-tagged. */
 function v4(src: readonly number[], flags: number, o: { vlan?: boolean; fragOffset?: number; proto?: number } = {}): Uint8Array {
@@ -66,7 +68,12 @@ describe("the tap reader's SYN classifier", () => {
       const cut = new Uint8Array(syn.length);
       cut.set(syn.subarray(0, n));
       cut.fill(0xff, n);
-      const guarded = new Proxy(cut, { get: (t, k) => { if (typeof k === "string" && /^\d+$/.test(k) && Number(k) >= n) throw new Error(`read byte ${k} of ${n}`); return Reflect.get(t, k); } });
+      const guarded = new Proxy(cut, {
+        get: (t, k) => {
+          if (typeof k === "string" && /^\d+$/.test(k) && Number(k) >= n) throw new Error(`read byte ${k} of ${n}`);
+          return Reflect.get(t, k);
+        },
+      });
       const r = c.unknownSyn(guarded, 0, n);
       expect(r).toBe(n >= 14 + 20 + 14 ? 1 : 0);
     }

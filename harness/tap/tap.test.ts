@@ -44,25 +44,22 @@ describe("openTap() errors", () => {
     await expect(openTap({ name: "a/b" })).rejects.toBeInstanceOf(TapError);
   });
 
-  it.skipIf(skipReason !== undefined || spawnSync("which", ["setpriv"]).status !== 0)(
-    "reports TAP_PERMISSION to an unprivileged user",
-    () => {
-      const r = runChild(`import { openTap } from ${JSON.stringify(TAP_MODULE)};
-        try { await openTap({ name: "nlperm0" }); console.log("opened"); } catch (e) { console.log("code=" + e.code); }`, 65534);
-      expect(r.stdout).toContain("code=TAP_PERMISSION");
-    },
-  );
+  it.skipIf(skipReason !== undefined || spawnSync("which", ["setpriv"]).status !== 0)("reports TAP_PERMISSION to an unprivileged user", () => {
+    const r = runChild(
+      `import { openTap } from ${JSON.stringify(TAP_MODULE)};
+        try { await openTap({ name: "nlperm0" }); console.log("opened"); } catch (e) { console.log("code=" + e.code); }`,
+      65534,
+    );
+    expect(r.stdout).toContain("code=TAP_PERMISSION");
+  });
 
-  it.skipIf(skipReason !== undefined || spawnSync("which", ["unshare"]).status !== 0)(
-    "reports TAP_NO_DEVICE when /dev/net/tun is missing",
-    () => {
-      const source = `import { openTap } from ${JSON.stringify(TAP_MODULE)};
+  it.skipIf(skipReason !== undefined || spawnSync("which", ["unshare"]).status !== 0)("reports TAP_NO_DEVICE when /dev/net/tun is missing", () => {
+    const source = `import { openTap } from ${JSON.stringify(TAP_MODULE)};
         try { await openTap({ name: "nlnodev0" }); console.log("opened"); } catch (e) { console.log("code=" + e.code + " " + e.message); }`;
-      // A private mount namespace where an empty tmpfs hides /dev/net.
-      const r = runChild(source, undefined, ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$@"', "sh"]);
-      expect(r.stdout).toContain("code=TAP_NO_DEVICE /dev/net/tun is missing");
-    },
-  );
+    // A private mount namespace where an empty tmpfs hides /dev/net.
+    const r = runChild(source, undefined, ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$@"', "sh"]);
+    expect(r.stdout).toContain("code=TAP_NO_DEVICE /dev/net/tun is missing");
+  });
 });
 
 describe.skipIf(skipReason)("a tap device on this kernel", () => {
@@ -110,10 +107,20 @@ describe.skipIf(skipReason)("a tap device on this kernel", () => {
     try {
       let released = 0;
       // Interface down: the write fails with EIO and the frame is dropped, still released.
-      tap.send({ data: new Uint8Array(60), release: () => { released++; } });
+      tap.send({
+        data: new Uint8Array(60),
+        release: () => {
+          released++;
+        },
+      });
       expect(released).toBe(1);
       // Larger than the tap's buffer: dropped before any copy, still released.
-      tap.send({ data: new Uint8Array(1 << 20), release: () => { released++; } });
+      tap.send({
+        data: new Uint8Array(1 << 20),
+        release: () => {
+          released++;
+        },
+      });
       expect(released).toBe(2);
       expect(tap.counters.dropped).toBe(2);
     } finally {
@@ -125,8 +132,9 @@ describe.skipIf(skipReason)("a tap device on this kernel", () => {
     const taps = await Promise.all(Array.from({ length: 8 }, () => openTap({ name: uniqueName() })));
     try {
       const start = performance.now();
-      await Promise.all(Array.from({ length: 8 }, () => new Promise<void>((resolve, reject) =>
-        pbkdf2("x", "y", 1, 32, "sha256", (e) => (e ? reject(e) : resolve())))));
+      await Promise.all(
+        Array.from({ length: 8 }, () => new Promise<void>((resolve, reject) => pbkdf2("x", "y", 1, 32, "sha256", (e) => (e ? reject(e) : resolve())))),
+      );
       expect(performance.now() - start).toBeLessThan(1000);
     } finally {
       await Promise.all(taps.map((t) => t.close()));

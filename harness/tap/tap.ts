@@ -15,25 +15,46 @@ import { parseVnetReceive, VNET_HDR_LEN, writeVnetHeader } from "./vnet-header.t
 import { NetlabError } from "../../stack/error.ts";
 
 const TUN_PATH = "/dev/net/tun";
-const O_RDWR = 2, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
-const TUNSETIFF = 0x400454ca, TUNSETOFFLOAD = 0x400454d0;
-const IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
-const TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02;
-const IFNAMSIZ = 16, IFREQ_LEN = 40;
-const ENOENT = 2, EIO = 5, EAGAIN = 11, EACCES = 13, EBUSY = 16, ENODEV = 19, EINVAL = 22, EPERM = 1, EBADFD = 77;
-const HEAD = 0, TAIL = 1, STOP = 2, MAIN_IDLE = 3, SHED_SYN = 4;
+const O_RDWR = 2,
+  O_NONBLOCK = 0o4000,
+  O_CLOEXEC = 0o2000000;
+const TUNSETIFF = 0x400454ca,
+  TUNSETOFFLOAD = 0x400454d0;
+const IFF_TAP = 0x0002,
+  IFF_NO_PI = 0x1000,
+  IFF_VNET_HDR = 0x4000;
+const TUN_F_CSUM = 0x01,
+  TUN_F_TSO4 = 0x02;
+const IFNAMSIZ = 16,
+  IFREQ_LEN = 40;
+const ENOENT = 2,
+  EIO = 5,
+  EAGAIN = 11,
+  EACCES = 13,
+  EBUSY = 16,
+  ENODEV = 19,
+  EINVAL = 22,
+  EPERM = 1,
+  EBADFD = 77;
+const HEAD = 0,
+  TAIL = 1,
+  STOP = 2,
+  MAIN_IDLE = 3,
+  SHED_SYN = 4;
 /** Largest frame (with Ethernet header) accepted with gsoSize when tx offloads are on. */
 export const TAP_MAX_GSO_FRAME = 65535;
 
 /** Stable codes of the errors openTap() and TapDevice throw. */
-export type TapErrorCode =
-  | "TAP_NO_DEVICE" | "TAP_PERMISSION" | "TAP_NAME_TAKEN" | "TAP_BAD_NAME"
-  | "TAP_UNSUPPORTED" | "TAP_OPEN_FAILED" | "TAP_CLOSED";
+export type TapErrorCode = "TAP_NO_DEVICE" | "TAP_PERMISSION" | "TAP_NAME_TAKEN" | "TAP_BAD_NAME" | "TAP_UNSUPPORTED" | "TAP_OPEN_FAILED" | "TAP_CLOSED";
 
 /** An Error with a stable `code` (and the errno behind it, when there is one). */
 export class TapError extends NetlabError {
   declare readonly code: TapErrorCode;
-  constructor(code: TapErrorCode, message: string, readonly errno?: number) {
+  constructor(
+    code: TapErrorCode,
+    message: string,
+    readonly errno?: number,
+  ) {
     super(code, message);
     this.name = "TapError";
   }
@@ -99,7 +120,8 @@ function randomMac(): MacAddress {
 function openError(errno: number, name: string, step: "open" | "ioctl"): TapError {
   if (step === "open") {
     if (errno === ENOENT || errno === ENODEV) return new TapError("TAP_NO_DEVICE", `${TUN_PATH} is missing (load the tun module: modprobe tun)`, errno);
-    if (errno === EACCES || errno === EPERM) return new TapError("TAP_PERMISSION", `no permission to open ${TUN_PATH} (run as root or with CAP_NET_ADMIN)`, errno);
+    if (errno === EACCES || errno === EPERM)
+      return new TapError("TAP_PERMISSION", `no permission to open ${TUN_PATH} (run as root or with CAP_NET_ADMIN)`, errno);
     return new TapError("TAP_OPEN_FAILED", `open(${TUN_PATH}) failed with errno ${errno}`, errno);
   }
   if (errno === EPERM || errno === EACCES) return new TapError("TAP_PERMISSION", `creating tap '${name}' needs CAP_NET_ADMIN (run as root)`, errno);
@@ -115,8 +137,12 @@ export async function openTap(options: TapOptions = {}): Promise<TapDevice> {
   if (nameBytes.length >= IFNAMSIZ || /[\s/:]/.test(requested)) {
     throw new TapError("TAP_BAD_NAME", `bad interface name '${requested}' (1..15 bytes, no space, '/' or ':')`);
   }
-  for (const [key, value] of [["ringSlots", options.ringSlots], ["synSlots", options.synSlots]] as const) {
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new TapError("TAP_OPEN_FAILED", `${key} must be a positive integer (got ${value})`);
+  for (const [key, value] of [
+    ["ringSlots", options.ringSlots],
+    ["synSlots", options.synSlots],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1))
+      throw new TapError("TAP_OPEN_FAILED", `${key} must be a positive integer (got ${value})`);
   }
   const libc = loadLibc();
   const vnetHdr = options.vnetHdr ?? true;
@@ -153,7 +179,12 @@ export async function openTap(options: TapOptions = {}): Promise<TapDevice> {
 }
 
 function createTapDevice(
-  libc: Libc, fd: number, wakeRead: number, wakeWrite: number, name: string, options: TapOptions,
+  libc: Libc,
+  fd: number,
+  wakeRead: number,
+  wakeWrite: number,
+  name: string,
+  options: TapOptions,
   mode: { vnetHdr: boolean; txOffloads: boolean; rxOffloads: boolean },
 ): TapDevice {
   const mtu = options.mtu ?? 1500;
@@ -172,12 +203,16 @@ function createTapDevice(
 
   const synSlots = options.synSlots ?? Math.max(1, slots >>> 2);
   const counters = {
-    txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, dropped: 0,
-    get shedSyns(): number { return Atomics.load(ctl, SHED_SYN); },
+    txFrames: 0,
+    txBytes: 0,
+    rxFrames: 0,
+    rxBytes: 0,
+    dropped: 0,
+    get shedSyns(): number {
+      return Atomics.load(ctl, SHED_SYN);
+    },
   };
-  const offloads: Offloads = mode.txOffloads
-    ? Object.freeze({ txChecksum: true, tso: true, maxGsoFrame: TAP_MAX_GSO_FRAME })
-    : NO_OFFLOADS;
+  const offloads: Offloads = mode.txOffloads ? Object.freeze({ txChecksum: true, tso: true, maxGsoFrame: TAP_MAX_GSO_FRAME }) : NO_OFFLOADS;
   const txBuffer = new Uint8Array(hdrLen + TAP_MAX_GSO_FRAME + 64);
   const txHeader = txBuffer.subarray(0, hdrLen);
   let handler: ((frame: Frame) => void) | undefined;
@@ -190,8 +225,18 @@ function createTapDevice(
 
   const worker = new Worker(new URL("./reader-worker.cjs", import.meta.url), {
     workerData: {
-      koffiPath: koffiPath(), fd, wakeFd: wakeRead, slots, slotSize, batch: 32, hdrLen, synSlots,
-      pollTimeoutMs: options.pollTimeoutMs ?? 250, ctl: ctlBuffer, ring: ringBuffer, lengths: lengthsBuffer,
+      koffiPath: koffiPath(),
+      fd,
+      wakeFd: wakeRead,
+      slots,
+      slotSize,
+      batch: 32,
+      hdrLen,
+      synSlots,
+      pollTimeoutMs: options.pollTimeoutMs ?? 250,
+      ctl: ctlBuffer,
+      ring: ringBuffer,
+      lengths: lengthsBuffer,
     },
   });
 

@@ -10,12 +10,17 @@ function frame(protocol: 6 | 17, payloadLen: number): Uint8Array {
   const ipLen = 20 + l4 + payloadLen;
   const f = new Uint8Array(14 + ipLen);
   f.set(Buffer.from("02000000000102000000000208004500", "hex"), 0);
-  f[16] = ipLen >>> 8; f[17] = ipLen & 0xff;
-  f[22] = 64; f[23] = protocol;
+  f[16] = ipLen >>> 8;
+  f[17] = ipLen & 0xff;
+  f[22] = 64;
+  f[23] = protocol;
   f.set(Buffer.from("c0000202c0000201", "hex"), 26);
   f.set(Buffer.from("c0010050", "hex"), 34);
   if (protocol === 6) f[46] = 0x50;
-  else { f[38] = (8 + payloadLen) >>> 8; f[39] = (8 + payloadLen) & 0xff; }
+  else {
+    f[38] = (8 + payloadLen) >>> 8;
+    f[39] = (8 + payloadLen) & 0xff;
+  }
   return f;
 }
 
@@ -62,7 +67,8 @@ describe("writeVnetHeader()", () => {
   it("asks for GSO_TCPV4 with hdr_len and gso_size, turning a full checksum back into the pseudo-header sum", () => {
     const hdr = new Uint8Array(VNET_HDR_LEN);
     const f = frame(6, 4000);
-    f[50] = 0x12; f[51] = 0x34;
+    f[50] = 0x12;
+    f[51] = 0x34;
     expect(writeVnetHeader(hdr, f, { gsoSize: 1448 }).ok).toBe(true);
     expect(hex(hdr)).toBe("01013600a80522001000");
     const expected = pseudoHeaderSum(0xc0000202, 0xc0000201, 6, 20 + 4000);
@@ -72,7 +78,8 @@ describe("writeVnetHeader()", () => {
   it("keeps the stack's partial checksum when a GSO frame is also csumBlank", () => {
     const hdr = new Uint8Array(VNET_HDR_LEN);
     const f = frame(6, 3000);
-    f[50] = 0xab; f[51] = 0xcd;
+    f[50] = 0xab;
+    f[51] = 0xcd;
     expect(writeVnetHeader(hdr, f, { csumBlank: true, gsoSize: 1000 }).ok).toBe(true);
     expect(hex(hdr)).toBe("01013600e80322001000");
     expect(hex(f.subarray(50, 52))).toBe("abcd");
@@ -81,7 +88,8 @@ describe("writeVnetHeader()", () => {
   it("refuses offload requests it cannot express", () => {
     const hdr = new Uint8Array(VNET_HDR_LEN);
     const arp = new Uint8Array(42);
-    arp[12] = 0x08; arp[13] = 0x06;
+    arp[12] = 0x08;
+    arp[13] = 0x06;
     expect(writeVnetHeader(hdr, arp, { csumBlank: true })).toMatchObject({ ok: false, error: "not-ipv4" });
     const icmp = frame(6, 0);
     icmp[23] = 1;

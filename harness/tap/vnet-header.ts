@@ -10,7 +10,12 @@ import { fold, pseudoHeaderSum } from "../../stack/wire/checksum.ts";
 /** Size of struct virtio_net_hdr (without num_buffers). */
 export const VNET_HDR_LEN = 10;
 
-const FLAGS = 0, GSO_TYPE = 1, HDR_LEN = 2, GSO_SIZE = 4, CSUM_START = 6, CSUM_OFFSET = 8;
+const FLAGS = 0,
+  GSO_TYPE = 1,
+  HDR_LEN = 2,
+  GSO_SIZE = 4,
+  CSUM_START = 6,
+  CSUM_OFFSET = 8;
 /** VIRTIO_NET_HDR_F_NEEDS_CSUM: checksum from csum_start is partial (pseudo-header only). */
 export const VNET_F_NEEDS_CSUM = 1;
 /** VIRTIO_NET_HDR_F_DATA_VALID: checksums were verified. */
@@ -18,7 +23,10 @@ export const VNET_F_DATA_VALID = 2;
 /** VIRTIO_NET_HDR_GSO_TCPV4. */
 export const VNET_GSO_TCPV4 = 1;
 
-const ETH_HEADER = 14, ETHERTYPE_IPV4 = 0x0800, PROTO_TCP = 6, PROTO_UDP = 17;
+const ETH_HEADER = 14,
+  ETHERTYPE_IPV4 = 0x0800,
+  PROTO_TCP = 6,
+  PROTO_UDP = 17;
 
 /** Reads the offload metadata of a received frame's header. */
 export function readVnetHeader(hdr: Uint8Array): FrameOffload | undefined {

@@ -34,14 +34,17 @@ export function createRealClock(options: RealClockOptions = {}): RealClock {
       const id = nextId++;
       // Node timers have 1 ms granularity and may fire up to 1 ms early: re-arm until `at` has passed.
       const arm = (): void => {
-        const handle = setTimeout(() => {
-          if (performance.now() < at) {
-            arm();
-            return;
-          }
-          timers.delete(id);
-          fn();
-        }, Math.max(0, Math.ceil(at - performance.now())));
+        const handle = setTimeout(
+          () => {
+            if (performance.now() < at) {
+              arm();
+              return;
+            }
+            timers.delete(id);
+            fn();
+          },
+          Math.max(0, Math.ceil(at - performance.now())),
+        );
         if (options.unref) handle.unref();
         timers.set(id, handle);
       };

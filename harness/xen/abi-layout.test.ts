@@ -32,7 +32,14 @@ function toeplitzCases(): [Uint8Array, Uint8Array][] {
   const rng = createRng(0x7e0b);
   const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => rng.nextInt(256));
   // The last two: a key shorter than the input plus 4 bytes (the header pads it with zeroes).
-  return [[40, 8], [40, 12], [40, 36], [40, 12], [16, 36], [4, 12]].map(([k, n]): [Uint8Array, Uint8Array] => [bytes(k!), bytes(n!)]);
+  return [
+    [40, 8],
+    [40, 12],
+    [40, 36],
+    [40, 12],
+    [16, 36],
+    [4, 12],
+  ].map(([k, n]): [Uint8Array, Uint8Array] => [bytes(k!), bytes(n!)]);
 }
 
 /** [C expression, expected value from the TypeScript side]. */
@@ -100,19 +107,35 @@ const layoutChecks: Check[] = [
   [off("struct xen_netif_ctrl_response", "type"), abi.NETIF_CTRL_RESPONSE_TYPE],
   [off("struct xen_netif_ctrl_response", "status"), abi.NETIF_CTRL_RESPONSE_STATUS],
   [off("struct xen_netif_ctrl_response", "data"), abi.NETIF_CTRL_RESPONSE_DATA],
-  ...(["TYPE_INVALID", "TYPE_GET_HASH_FLAGS", "TYPE_SET_HASH_FLAGS", "TYPE_SET_HASH_KEY", "TYPE_GET_HASH_MAPPING_SIZE",
-    "TYPE_SET_HASH_MAPPING_SIZE", "TYPE_SET_HASH_MAPPING", "TYPE_SET_HASH_ALGORITHM", "STATUS_SUCCESS", "STATUS_NOT_SUPPORTED",
-    "STATUS_INVALID_PARAMETER", "STATUS_BUFFER_OVERFLOW", "HASH_ALGORITHM_NONE", "HASH_ALGORITHM_TOEPLITZ"] as const)
-    .map((n): Check => [`XEN_NETIF_CTRL_${n}`, (ctrl as unknown as Record<string, number>)[`XEN_NETIF_CTRL_${n}`]!]),
+  ...(
+    [
+      "TYPE_INVALID",
+      "TYPE_GET_HASH_FLAGS",
+      "TYPE_SET_HASH_FLAGS",
+      "TYPE_SET_HASH_KEY",
+      "TYPE_GET_HASH_MAPPING_SIZE",
+      "TYPE_SET_HASH_MAPPING_SIZE",
+      "TYPE_SET_HASH_MAPPING",
+      "TYPE_SET_HASH_ALGORITHM",
+      "STATUS_SUCCESS",
+      "STATUS_NOT_SUPPORTED",
+      "STATUS_INVALID_PARAMETER",
+      "STATUS_BUFFER_OVERFLOW",
+      "HASH_ALGORITHM_NONE",
+      "HASH_ALGORITHM_TOEPLITZ",
+    ] as const
+  ).map((n): Check => [`XEN_NETIF_CTRL_${n}`, (ctrl as unknown as Record<string, number>)[`XEN_NETIF_CTRL_${n}`]!]),
   ["_XEN_NETIF_CTRL_HASH_TYPE_IPV4", ctrl.HASH_TYPE_IPV4],
   ["_XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP", ctrl.HASH_TYPE_IPV4_TCP],
   ["_XEN_NETIF_CTRL_HASH_TYPE_IPV6", ctrl.HASH_TYPE_IPV6],
   ["_XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP", ctrl.HASH_TYPE_IPV6_TCP],
   // The header's own Toeplitz function against xen-sim's, on seeded keys and inputs of 8, 12 and 36 bytes.
-  ...toeplitzCases().map(([key, data]): Check => [
-    `xen_netif_toeplitz_hash((const uint8_t[]){${key.join(",")}}, ${key.length}, (const uint8_t[]){${data.join(",")}}, ${data.length})`,
-    ctrl.toeplitzHash(key, data),
-  ]),
+  ...toeplitzCases().map(
+    ([key, data]): Check => [
+      `xen_netif_toeplitz_hash((const uint8_t[]){${key.join(",")}}, ${key.length}, (const uint8_t[]){${data.join(",")}}, ${data.length})`,
+      ctrl.toeplitzHash(key, data),
+    ],
+  ),
 
   [size("struct blkif_request"), abi.BLKIF_REQUEST_SIZE],
   [off("struct blkif_request", "operation"), abi.BLKIF_REQUEST_OPERATION],
@@ -203,20 +226,65 @@ const layoutChecks: Check[] = [
 ];
 
 const constantNames = [
-  "NETTXF_csum_blank", "NETTXF_data_validated", "NETTXF_more_data", "NETTXF_extra_info", "XEN_NETIF_MAX_TX_SIZE",
-  "NETRXF_data_validated", "NETRXF_csum_blank", "NETRXF_more_data", "NETRXF_extra_info", "NETRXF_gso_prefix",
-  "XEN_NETIF_EXTRA_TYPE_NONE", "XEN_NETIF_EXTRA_TYPE_GSO", "XEN_NETIF_EXTRA_TYPE_MCAST_ADD",
-  "XEN_NETIF_EXTRA_TYPE_MCAST_DEL", "XEN_NETIF_EXTRA_TYPE_HASH", "XEN_NETIF_EXTRA_TYPE_MAX",
-  "XEN_NETIF_EXTRA_FLAG_MORE", "XEN_NETIF_GSO_TYPE_NONE", "XEN_NETIF_GSO_TYPE_TCPV4", "XEN_NETIF_GSO_TYPE_TCPV6",
-  "NETIF_RSP_DROPPED", "NETIF_RSP_ERROR", "NETIF_RSP_OKAY", "NETIF_RSP_NULL", "XEN_NETIF_NR_SLOTS_MIN",
-  "BLKIF_OP_READ", "BLKIF_OP_WRITE", "BLKIF_OP_WRITE_BARRIER", "BLKIF_OP_FLUSH_DISKCACHE", "BLKIF_OP_RESERVED_1",
-  "BLKIF_OP_DISCARD", "BLKIF_OP_INDIRECT", "BLKIF_RSP_EOPNOTSUPP", "BLKIF_RSP_ERROR", "BLKIF_RSP_OKAY",
-  "BLKIF_MAX_SEGMENTS_PER_REQUEST", "BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST", "BLKIF_DISCARD_SECURE",
-  "VDISK_CDROM", "VDISK_REMOVABLE", "VDISK_READONLY",
-  "GTF_invalid", "GTF_permit_access", "GTF_accept_transfer", "GTF_transitive", "GTF_type_mask", "GTF_readonly",
-  "GTF_reading", "GTF_writing", "GTF_sub_page", "GNTMAP_readonly", "GNTMAP_host_map",
-  "GNTCOPY_source_gref", "GNTCOPY_dest_gref", "GNTTAB_NR_RESERVED_ENTRIES", "GNTTAB_RESERVED_CONSOLE",
-  "GNTTAB_RESERVED_XENSTORE", "DOMID_SELF", "DOMID_FIRST_RESERVED",
+  "NETTXF_csum_blank",
+  "NETTXF_data_validated",
+  "NETTXF_more_data",
+  "NETTXF_extra_info",
+  "XEN_NETIF_MAX_TX_SIZE",
+  "NETRXF_data_validated",
+  "NETRXF_csum_blank",
+  "NETRXF_more_data",
+  "NETRXF_extra_info",
+  "NETRXF_gso_prefix",
+  "XEN_NETIF_EXTRA_TYPE_NONE",
+  "XEN_NETIF_EXTRA_TYPE_GSO",
+  "XEN_NETIF_EXTRA_TYPE_MCAST_ADD",
+  "XEN_NETIF_EXTRA_TYPE_MCAST_DEL",
+  "XEN_NETIF_EXTRA_TYPE_HASH",
+  "XEN_NETIF_EXTRA_TYPE_MAX",
+  "XEN_NETIF_EXTRA_FLAG_MORE",
+  "XEN_NETIF_GSO_TYPE_NONE",
+  "XEN_NETIF_GSO_TYPE_TCPV4",
+  "XEN_NETIF_GSO_TYPE_TCPV6",
+  "NETIF_RSP_DROPPED",
+  "NETIF_RSP_ERROR",
+  "NETIF_RSP_OKAY",
+  "NETIF_RSP_NULL",
+  "XEN_NETIF_NR_SLOTS_MIN",
+  "BLKIF_OP_READ",
+  "BLKIF_OP_WRITE",
+  "BLKIF_OP_WRITE_BARRIER",
+  "BLKIF_OP_FLUSH_DISKCACHE",
+  "BLKIF_OP_RESERVED_1",
+  "BLKIF_OP_DISCARD",
+  "BLKIF_OP_INDIRECT",
+  "BLKIF_RSP_EOPNOTSUPP",
+  "BLKIF_RSP_ERROR",
+  "BLKIF_RSP_OKAY",
+  "BLKIF_MAX_SEGMENTS_PER_REQUEST",
+  "BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST",
+  "BLKIF_DISCARD_SECURE",
+  "VDISK_CDROM",
+  "VDISK_REMOVABLE",
+  "VDISK_READONLY",
+  "GTF_invalid",
+  "GTF_permit_access",
+  "GTF_accept_transfer",
+  "GTF_transitive",
+  "GTF_type_mask",
+  "GTF_readonly",
+  "GTF_reading",
+  "GTF_writing",
+  "GTF_sub_page",
+  "GNTMAP_readonly",
+  "GNTMAP_host_map",
+  "GNTCOPY_source_gref",
+  "GNTCOPY_dest_gref",
+  "GNTTAB_NR_RESERVED_ENTRIES",
+  "GNTTAB_RESERVED_CONSOLE",
+  "GNTTAB_RESERVED_XENSTORE",
+  "DOMID_SELF",
+  "DOMID_FIRST_RESERVED",
 ] as const;
 
 const constantChecks: Check[] = [
@@ -264,91 +332,515 @@ function structCases(): StructCase[] {
   };
   const sector = (): number => rng.nextU32() * 0x100000 + rng.nextInt(0x100000);
   return [
-    { name: "netif_tx_request", cType: "struct netif_tx_request", size: abi.NETIF_TX_REQUEST_SIZE, fields: [
-      ["gref", u32(), (b) => tx(b).gref, (b, v) => { tx(b).gref = v; }],
-      ["offset", u16(), (b) => tx(b).offset, (b, v) => { tx(b).offset = v; }],
-      ["flags", u16(), (b) => tx(b).flags, (b, v) => { tx(b).flags = v; }],
-      ["id", u16(), (b) => tx(b).id, (b, v) => { tx(b).id = v; }],
-      ["size", u16(), (b) => tx(b).size, (b, v) => { tx(b).size = v; }],
-    ] },
-    { name: "netif_tx_response", cType: "struct netif_tx_response", size: abi.NETIF_TX_RESPONSE_SIZE, fields: [
-      ["id", u16(), (b) => txr(b).id, (b, v) => { txr(b).id = v; }],
-      ["status", s16(), (b) => txr(b).status, (b, v) => { txr(b).status = v; }],
-    ] },
-    { name: "netif_rx_request", cType: "struct netif_rx_request", size: abi.NETIF_RX_REQUEST_SIZE, fields: [
-      ["id", u16(), (b) => rx(b).id, (b, v) => { rx(b).id = v; }],
-      ["pad", u16(), (b) => rx(b).pad, (b, v) => { rx(b).pad = v; }],
-      ["gref", u32(), (b) => rx(b).gref, (b, v) => { rx(b).gref = v; }],
-    ] },
-    { name: "netif_rx_response", cType: "struct netif_rx_response", size: abi.NETIF_RX_RESPONSE_SIZE, fields: [
-      ["id", u16(), (b) => rxr(b).id, (b, v) => { rxr(b).id = v; }],
-      ["offset", u16(), (b) => rxr(b).offset, (b, v) => { rxr(b).offset = v; }],
-      ["flags", u16(), (b) => rxr(b).flags, (b, v) => { rxr(b).flags = v; }],
-      ["status", s16(), (b) => rxr(b).status, (b, v) => { rxr(b).status = v; }],
-    ] },
-    { name: "netif_extra_info (gso)", cType: "struct netif_extra_info", size: abi.NETIF_EXTRA_INFO_SIZE, fields: [
-      ["type", abi.XEN_NETIF_EXTRA_TYPE_GSO, (b) => ex(b).type, (b, v) => { ex(b).type = v; }],
-      ["flags", u8(), (b) => ex(b).flags, (b, v) => { ex(b).flags = v; }],
-      ["u.gso.size", u16(), (b) => ex(b).gsoSize, (b, v) => { ex(b).gsoSize = v; }],
-      ["u.gso.type", u8(), (b) => ex(b).gsoType, (b, v) => { ex(b).gsoType = v; }],
-      ["u.gso.features", u16(), (b) => ex(b).gsoFeatures, (b, v) => { ex(b).gsoFeatures = v; }],
-    ] },
-    { name: "netif_extra_info (hash)", cType: "struct netif_extra_info", size: abi.NETIF_EXTRA_INFO_SIZE, fields: [
-      ["type", abi.XEN_NETIF_EXTRA_TYPE_HASH, (b) => ex(b).type, (b, v) => { ex(b).type = v; }],
-      ["u.hash.type", u8(), (b) => ex(b).hashType, (b, v) => { ex(b).hashType = v; }],
-      ["u.hash.algorithm", u8(), (b) => ex(b).hashAlgorithm, (b, v) => { ex(b).hashAlgorithm = v; }],
-      // value is uint8_t[4]; Linux netback stores the hash through a uint32_t pointer (host order).
-      ["*(uint32_t *)s.u.hash.value", u32(), (b) => ex(b).hashValue, (b, v) => { ex(b).hashValue = v; }],
-    ] },
-    { name: "xen_netif_ctrl_request", cType: "struct xen_netif_ctrl_request", size: abi.NETIF_CTRL_REQUEST_SIZE, fields: [
-      ["id", u16(), (b) => cq(b).id, (b, v) => { cq(b).id = v; }],
-      ["type", u16(), (b) => cq(b).type, (b, v) => { cq(b).type = v; }],
-      ...[0, 1, 2].map((i): StructCase["fields"][number] => [`data[${i}]`, u32(), (b) => cq(b).data(i), (b, v) => cq(b).setData(i, v)]),
-    ] },
-    { name: "xen_netif_ctrl_response", cType: "struct xen_netif_ctrl_response", size: abi.NETIF_CTRL_RESPONSE_SIZE, fields: [
-      ["id", u16(), (b) => cr(b).id, (b, v) => { cr(b).id = v; }],
-      ["type", u16(), (b) => cr(b).type, (b, v) => { cr(b).type = v; }],
-      ["status", u32(), (b) => cr(b).status, (b, v) => { cr(b).status = v; }],
-      ["data", u32(), (b) => cr(b).data, (b, v) => { cr(b).data = v; }],
-    ] },
-    { name: "blkif_request (11 segments)", cType: "struct blkif_request", size: abi.BLKIF_REQUEST_SIZE, fields: [
-      ["operation", u8(), (b) => rq(b).operation, (b, v) => { rq(b).operation = v; }],
-      ["nr_segments", 11, (b) => rq(b).nrSegments, (b, v) => { rq(b).nrSegments = v; }],
-      ["handle", u16(), (b) => rq(b).handle, (b, v) => { rq(b).handle = v; }],
-      // id is a u64: its two halves as C sees them on x86_64.
-      ["id", u32(), (b) => rq(b).idLow, (b, v) => { rq(b).idLow = v; }],
-      ["*((uint32_t *)&s.id + 1)", u32(), (b) => rq(b).idHigh, (b, v) => { rq(b).idHigh = v; }],
-      ["sector_number", sector(), (b) => rq(b).sectorNumber, (b, v) => { rq(b).sectorNumber = v; }],
-      ...Array.from({ length: 11 }, (_, i) => segFields(`seg[${i}]`, (b) => rq(b).segments, i)).flat(),
-    ] },
-    { name: "blkif_request_discard", cType: "struct blkif_request_discard", size: abi.BLKIF_DISCARD_SIZE, fields: [
-      ["operation", abi.BLKIF_OP_DISCARD, (b) => rq(b).operation, (b, v) => { rq(b).operation = v; }],
-      ["flag", abi.BLKIF_DISCARD_SECURE, (b) => rq(b).discardFlag, (b, v) => { rq(b).discardFlag = v; }],
-      ["handle", u16(), (b) => rq(b).handle, (b, v) => { rq(b).handle = v; }],
-      ["id", u32(), (b) => rq(b).idLow, (b, v) => { rq(b).idLow = v; }],
-      ["sector_number", sector(), (b) => rq(b).sectorNumber, (b, v) => { rq(b).sectorNumber = v; }],
-      ["nr_sectors", sector(), (b) => rq(b).discardNrSectors, (b, v) => { rq(b).discardNrSectors = v; }],
-    ] },
-    { name: "blkif_request_indirect", cType: "struct blkif_request_indirect", size: abi.BLKIF_INDIRECT_SIZE, fields: [
-      ["operation", abi.BLKIF_OP_INDIRECT, (b) => rq(b).operation, (b, v) => { rq(b).operation = v; }],
-      ["indirect_op", abi.BLKIF_OP_WRITE, (b) => rq(b).indirectOp, (b, v) => { rq(b).indirectOp = v; }],
-      ["nr_segments", u16(), (b) => rq(b).indirectNrSegments, (b, v) => { rq(b).indirectNrSegments = v; }],
-      ["id", u32(), (b) => rq(b).idLow, (b, v) => { rq(b).idLow = v; }],
-      ["sector_number", sector(), (b) => rq(b).sectorNumber, (b, v) => { rq(b).sectorNumber = v; }],
-      ["handle", u16(), (b) => rq(b).indirectHandle, (b, v) => { rq(b).indirectHandle = v; }],
-      ...Array.from({ length: 8 }, (_, i): StructCase["fields"][number] =>
-        [`indirect_grefs[${i}]`, u32(), (b) => rq(b).indirectGref(i), (b, v) => rq(b).setIndirectGref(i, v)]),
-    ] },
+    {
+      name: "netif_tx_request",
+      cType: "struct netif_tx_request",
+      size: abi.NETIF_TX_REQUEST_SIZE,
+      fields: [
+        [
+          "gref",
+          u32(),
+          (b) => tx(b).gref,
+          (b, v) => {
+            tx(b).gref = v;
+          },
+        ],
+        [
+          "offset",
+          u16(),
+          (b) => tx(b).offset,
+          (b, v) => {
+            tx(b).offset = v;
+          },
+        ],
+        [
+          "flags",
+          u16(),
+          (b) => tx(b).flags,
+          (b, v) => {
+            tx(b).flags = v;
+          },
+        ],
+        [
+          "id",
+          u16(),
+          (b) => tx(b).id,
+          (b, v) => {
+            tx(b).id = v;
+          },
+        ],
+        [
+          "size",
+          u16(),
+          (b) => tx(b).size,
+          (b, v) => {
+            tx(b).size = v;
+          },
+        ],
+      ],
+    },
+    {
+      name: "netif_tx_response",
+      cType: "struct netif_tx_response",
+      size: abi.NETIF_TX_RESPONSE_SIZE,
+      fields: [
+        [
+          "id",
+          u16(),
+          (b) => txr(b).id,
+          (b, v) => {
+            txr(b).id = v;
+          },
+        ],
+        [
+          "status",
+          s16(),
+          (b) => txr(b).status,
+          (b, v) => {
+            txr(b).status = v;
+          },
+        ],
+      ],
+    },
+    {
+      name: "netif_rx_request",
+      cType: "struct netif_rx_request",
+      size: abi.NETIF_RX_REQUEST_SIZE,
+      fields: [
+        [
+          "id",
+          u16(),
+          (b) => rx(b).id,
+          (b, v) => {
+            rx(b).id = v;
+          },
+        ],
+        [
+          "pad",
+          u16(),
+          (b) => rx(b).pad,
+          (b, v) => {
+            rx(b).pad = v;
+          },
+        ],
+        [
+          "gref",
+          u32(),
+          (b) => rx(b).gref,
+          (b, v) => {
+            rx(b).gref = v;
+          },
+        ],
+      ],
+    },
+    {
+      name: "netif_rx_response",
+      cType: "struct netif_rx_response",
+      size: abi.NETIF_RX_RESPONSE_SIZE,
+      fields: [
+        [
+          "id",
+          u16(),
+          (b) => rxr(b).id,
+          (b, v) => {
+            rxr(b).id = v;
+          },
+        ],
+        [
+          "offset",
+          u16(),
+          (b) => rxr(b).offset,
+          (b, v) => {
+            rxr(b).offset = v;
+          },
+        ],
+        [
+          "flags",
+          u16(),
+          (b) => rxr(b).flags,
+          (b, v) => {
+            rxr(b).flags = v;
+          },
+        ],
+        [
+          "status",
+          s16(),
+          (b) => rxr(b).status,
+          (b, v) => {
+            rxr(b).status = v;
+          },
+        ],
+      ],
+    },
+    {
+      name: "netif_extra_info (gso)",
+      cType: "struct netif_extra_info",
+      size: abi.NETIF_EXTRA_INFO_SIZE,
+      fields: [
+        [
+          "type",
+          abi.XEN_NETIF_EXTRA_TYPE_GSO,
+          (b) => ex(b).type,
+          (b, v) => {
+            ex(b).type = v;
+          },
+        ],
+        [
+          "flags",
+          u8(),
+          (b) => ex(b).flags,
+          (b, v) => {
+            ex(b).flags = v;
+          },
+        ],
+        [
+          "u.gso.size",
+          u16(),
+          (b) => ex(b).gsoSize,
+          (b, v) => {
+            ex(b).gsoSize = v;
+          },
+        ],
+        [
+          "u.gso.type",
+          u8(),
+          (b) => ex(b).gsoType,
+          (b, v) => {
+            ex(b).gsoType = v;
+          },
+        ],
+        [
+          "u.gso.features",
+          u16(),
+          (b) => ex(b).gsoFeatures,
+          (b, v) => {
+            ex(b).gsoFeatures = v;
+          },
+        ],
+      ],
+    },
+    {
+      name: "netif_extra_info (hash)",
+      cType: "struct netif_extra_info",
+      size: abi.NETIF_EXTRA_INFO_SIZE,
+      fields: [
+        [
+          "type",
+          abi.XEN_NETIF_EXTRA_TYPE_HASH,
+          (b) => ex(b).type,
+          (b, v) => {
+            ex(b).type = v;
+          },
+        ],
+        [
+          "u.hash.type",
+          u8(),
+          (b) => ex(b).hashType,
+          (b, v) => {
+            ex(b).hashType = v;
+          },
+        ],
+        [
+          "u.hash.algorithm",
+          u8(),
+          (b) => ex(b).hashAlgorithm,
+          (b, v) => {
+            ex(b).hashAlgorithm = v;
+          },
+        ],
+        // value is uint8_t[4]; Linux netback stores the hash through a uint32_t pointer (host order).
+        [
+          "*(uint32_t *)s.u.hash.value",
+          u32(),
+          (b) => ex(b).hashValue,
+          (b, v) => {
+            ex(b).hashValue = v;
+          },
+        ],
+      ],
+    },
+    {
+      name: "xen_netif_ctrl_request",
+      cType: "struct xen_netif_ctrl_request",
+      size: abi.NETIF_CTRL_REQUEST_SIZE,
+      fields: [
+        [
+          "id",
+          u16(),
+          (b) => cq(b).id,
+          (b, v) => {
+            cq(b).id = v;
+          },
+        ],
+        [
+          "type",
+          u16(),
+          (b) => cq(b).type,
+          (b, v) => {
+            cq(b).type = v;
+          },
+        ],
+        ...[0, 1, 2].map((i): StructCase["fields"][number] => [`data[${i}]`, u32(), (b) => cq(b).data(i), (b, v) => cq(b).setData(i, v)]),
+      ],
+    },
+    {
+      name: "xen_netif_ctrl_response",
+      cType: "struct xen_netif_ctrl_response",
+      size: abi.NETIF_CTRL_RESPONSE_SIZE,
+      fields: [
+        [
+          "id",
+          u16(),
+          (b) => cr(b).id,
+          (b, v) => {
+            cr(b).id = v;
+          },
+        ],
+        [
+          "type",
+          u16(),
+          (b) => cr(b).type,
+          (b, v) => {
+            cr(b).type = v;
+          },
+        ],
+        [
+          "status",
+          u32(),
+          (b) => cr(b).status,
+          (b, v) => {
+            cr(b).status = v;
+          },
+        ],
+        [
+          "data",
+          u32(),
+          (b) => cr(b).data,
+          (b, v) => {
+            cr(b).data = v;
+          },
+        ],
+      ],
+    },
+    {
+      name: "blkif_request (11 segments)",
+      cType: "struct blkif_request",
+      size: abi.BLKIF_REQUEST_SIZE,
+      fields: [
+        [
+          "operation",
+          u8(),
+          (b) => rq(b).operation,
+          (b, v) => {
+            rq(b).operation = v;
+          },
+        ],
+        [
+          "nr_segments",
+          11,
+          (b) => rq(b).nrSegments,
+          (b, v) => {
+            rq(b).nrSegments = v;
+          },
+        ],
+        [
+          "handle",
+          u16(),
+          (b) => rq(b).handle,
+          (b, v) => {
+            rq(b).handle = v;
+          },
+        ],
+        // id is a u64: its two halves as C sees them on x86_64.
+        [
+          "id",
+          u32(),
+          (b) => rq(b).idLow,
+          (b, v) => {
+            rq(b).idLow = v;
+          },
+        ],
+        [
+          "*((uint32_t *)&s.id + 1)",
+          u32(),
+          (b) => rq(b).idHigh,
+          (b, v) => {
+            rq(b).idHigh = v;
+          },
+        ],
+        [
+          "sector_number",
+          sector(),
+          (b) => rq(b).sectorNumber,
+          (b, v) => {
+            rq(b).sectorNumber = v;
+          },
+        ],
+        ...Array.from({ length: 11 }, (_, i) => segFields(`seg[${i}]`, (b) => rq(b).segments, i)).flat(),
+      ],
+    },
+    {
+      name: "blkif_request_discard",
+      cType: "struct blkif_request_discard",
+      size: abi.BLKIF_DISCARD_SIZE,
+      fields: [
+        [
+          "operation",
+          abi.BLKIF_OP_DISCARD,
+          (b) => rq(b).operation,
+          (b, v) => {
+            rq(b).operation = v;
+          },
+        ],
+        [
+          "flag",
+          abi.BLKIF_DISCARD_SECURE,
+          (b) => rq(b).discardFlag,
+          (b, v) => {
+            rq(b).discardFlag = v;
+          },
+        ],
+        [
+          "handle",
+          u16(),
+          (b) => rq(b).handle,
+          (b, v) => {
+            rq(b).handle = v;
+          },
+        ],
+        [
+          "id",
+          u32(),
+          (b) => rq(b).idLow,
+          (b, v) => {
+            rq(b).idLow = v;
+          },
+        ],
+        [
+          "sector_number",
+          sector(),
+          (b) => rq(b).sectorNumber,
+          (b, v) => {
+            rq(b).sectorNumber = v;
+          },
+        ],
+        [
+          "nr_sectors",
+          sector(),
+          (b) => rq(b).discardNrSectors,
+          (b, v) => {
+            rq(b).discardNrSectors = v;
+          },
+        ],
+      ],
+    },
+    {
+      name: "blkif_request_indirect",
+      cType: "struct blkif_request_indirect",
+      size: abi.BLKIF_INDIRECT_SIZE,
+      fields: [
+        [
+          "operation",
+          abi.BLKIF_OP_INDIRECT,
+          (b) => rq(b).operation,
+          (b, v) => {
+            rq(b).operation = v;
+          },
+        ],
+        [
+          "indirect_op",
+          abi.BLKIF_OP_WRITE,
+          (b) => rq(b).indirectOp,
+          (b, v) => {
+            rq(b).indirectOp = v;
+          },
+        ],
+        [
+          "nr_segments",
+          u16(),
+          (b) => rq(b).indirectNrSegments,
+          (b, v) => {
+            rq(b).indirectNrSegments = v;
+          },
+        ],
+        [
+          "id",
+          u32(),
+          (b) => rq(b).idLow,
+          (b, v) => {
+            rq(b).idLow = v;
+          },
+        ],
+        [
+          "sector_number",
+          sector(),
+          (b) => rq(b).sectorNumber,
+          (b, v) => {
+            rq(b).sectorNumber = v;
+          },
+        ],
+        [
+          "handle",
+          u16(),
+          (b) => rq(b).indirectHandle,
+          (b, v) => {
+            rq(b).indirectHandle = v;
+          },
+        ],
+        ...Array.from({ length: 8 }, (_, i): StructCase["fields"][number] => [
+          `indirect_grefs[${i}]`,
+          u32(),
+          (b) => rq(b).indirectGref(i),
+          (b, v) => rq(b).setIndirectGref(i, v),
+        ]),
+      ],
+    },
     // An indirect page's segment table: entries 0, 1 and the last of a page.
-    { name: "indirect page (blkif_request_segment[512])", cType: "struct blkif_request_segment[512]", size: 4096, fields: [
-      ...[0, 1, 511].flatMap((i) => segFields(`[${i}]`, segs, i)),
-    ] },
-    { name: "blkif_response", cType: "struct blkif_response", size: abi.BLKIF_RESPONSE_SIZE, fields: [
-      ["id", u32(), (b) => rs(b).idLow, (b, v) => { rs(b).idLow = v; }],
-      ["*((uint32_t *)&s.id + 1)", u32(), (b) => rs(b).idHigh, (b, v) => { rs(b).idHigh = v; }],
-      ["operation", u8(), (b) => rs(b).operation, (b, v) => { rs(b).operation = v; }],
-      ["status", s16(), (b) => rs(b).status, (b, v) => { rs(b).status = v; }],
-    ] },
+    {
+      name: "indirect page (blkif_request_segment[512])",
+      cType: "struct blkif_request_segment[512]",
+      size: 4096,
+      fields: [...[0, 1, 511].flatMap((i) => segFields(`[${i}]`, segs, i))],
+    },
+    {
+      name: "blkif_response",
+      cType: "struct blkif_response",
+      size: abi.BLKIF_RESPONSE_SIZE,
+      fields: [
+        [
+          "id",
+          u32(),
+          (b) => rs(b).idLow,
+          (b, v) => {
+            rs(b).idLow = v;
+          },
+        ],
+        [
+          "*((uint32_t *)&s.id + 1)",
+          u32(),
+          (b) => rs(b).idHigh,
+          (b, v) => {
+            rs(b).idHigh = v;
+          },
+        ],
+        [
+          "operation",
+          u8(),
+          (b) => rs(b).operation,
+          (b, v) => {
+            rs(b).operation = v;
+          },
+        ],
+        [
+          "status",
+          s16(),
+          (b) => rs(b).status,
+          (b, v) => {
+            rs(b).status = v;
+          },
+        ],
+      ],
+    },
   ];
 }
 
@@ -466,26 +958,29 @@ describe("Xen ABI cross-check against gcc and /usr/include/xen", () => {
 
   it("every struct size and field offset xen-sim encodes equals the compiler's", () => {
     const got = new Map(lines.filter((l) => /^\d+ /.test(l)).map((l) => l.split(" ").map(Number) as [number, number]));
-    const mismatches = layoutChecks
-      .map(([expr, want], i) => ({ expr, want, got: got.get(i) }))
-      .filter((m) => m.got !== m.want);
+    const mismatches = layoutChecks.map(([expr, want], i) => ({ expr, want, got: got.get(i) })).filter((m) => m.got !== m.want);
     expect(mismatches).toEqual([]);
     expect(layoutChecks.length).toBeGreaterThan(100);
   });
 
   it("every constant xen-sim uses equals the header's", () => {
     const got = new Map(lines.filter((l) => /^\d+ /.test(l)).map((l) => l.split(" ").map(Number) as [number, number]));
-    const mismatches = constantChecks
-      .map(([expr, want], i) => ({ expr, want, got: got.get(i + layoutChecks.length) }))
-      .filter((m) => m.got !== m.want);
+    const mismatches = constantChecks.map(([expr, want], i) => ({ expr, want, got: got.get(i + layoutChecks.length) })).filter((m) => m.got !== m.want);
     expect(mismatches).toEqual([]);
   });
 
   it("the drivers' slot views read every field C wrote, and write the same bytes C does", () => {
     const wrong: string[] = [];
     structs.forEach((c, i) => {
-      const cBytes = lines.find((l) => l.startsWith(`struct ${i} `))?.split(" ").slice(2).map(Number);
-      if (cBytes?.length !== c.size) { wrong.push(`${c.name}: no C bytes`); return; }
+      const cBytes = lines
+        .find((l) => l.startsWith(`struct ${i} `))
+        ?.split(" ")
+        .slice(2)
+        .map(Number);
+      if (cBytes?.length !== c.size) {
+        wrong.push(`${c.name}: no C bytes`);
+        return;
+      }
       const fromC = Uint8Array.from(cBytes);
       const ours = new Uint8Array(c.size);
       for (const [member, value, read, write] of c.fields) {
@@ -502,7 +997,11 @@ describe("Xen ABI cross-check against gcc and /usr/include/xen", () => {
   it("initSharedRing() leaves the same 64 header bytes as SHARED_RING_INIT", () => {
     const page = new Uint8Array(new SharedArrayBuffer(4096)).fill(0xff);
     initSharedRing(page);
-    const c = lines.find((l) => l.startsWith("header "))!.split(" ").slice(1).map(Number);
+    const c = lines
+      .find((l) => l.startsWith("header "))!
+      .split(" ")
+      .slice(1)
+      .map(Number);
     expect([...page.subarray(0, 64)]).toEqual(c);
   });
 
@@ -515,7 +1014,9 @@ describe("Xen ABI cross-check against gcc and /usr/include/xen", () => {
       const page = new Uint8Array(new SharedArrayBuffer(4096));
       const idx = new Uint32Array(page.buffer);
       initSharedRing(page);
-      idx[0] = start; idx[2] = start; idx[1] = ev;
+      idx[0] = start;
+      idx[2] = start;
+      idx[1] = ev;
       const front = createFrontRing([page], { slotSize: abi.NETIF_TX_SLOT_SIZE, startIndex: start });
       const back = createBackRing([page], { slotSize: abi.NETIF_TX_SLOT_SIZE, startIndex: start });
       expect(shouldNotify(start, (start + pushed) >>> 0, ev)).toBe(notify === 1);

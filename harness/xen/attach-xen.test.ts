@@ -6,7 +6,8 @@ import { createRng } from "../../stack/time.ts";
 import { createRealClock } from "../time/real-clock.ts";
 import { startXenAttachment, withImmediateTimers } from "./attach-xen.ts";
 
-const KERNEL = 0xc0000201, DOMU = 0xc0000202;
+const KERNEL = 0xc0000201,
+  DOMU = 0xc0000202;
 
 function ping(stack: ReturnType<typeof createStack>, dst: number, seq: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -18,7 +19,12 @@ describe("withImmediateTimers", () => {
   it("runs timers already due on setImmediate, before a 1 ms setTimeout, in the order they were set", async () => {
     const clock = withImmediateTimers(createRealClock());
     const order: string[] = [];
-    const timeout = new Promise<void>((r) => setTimeout(() => { order.push("setTimeout"); r(); }, 1));
+    const timeout = new Promise<void>((r) =>
+      setTimeout(() => {
+        order.push("setTimeout");
+        r();
+      }, 1),
+    );
     clock.setTimer(clock.now(), () => order.push("due-1"));
     clock.setTimer(clock.now() - 5, () => order.push("past"));
     const cancelled = clock.setTimer(clock.now(), () => order.push("cancelled"));
@@ -33,7 +39,9 @@ describe("withImmediateTimers", () => {
     const clock = withImmediateTimers(createRealClock());
     const start = clock.now();
     let firedAt = 0;
-    clock.setTimer(start + 15, () => { firedAt = clock.now(); });
+    clock.setTimer(start + 15, () => {
+      firedAt = clock.now();
+    });
     await new Promise((r) => setTimeout(r, 40));
     expect(firedAt - start).toBeGreaterThanOrEqual(15);
     let fired = 0;

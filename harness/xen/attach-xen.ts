@@ -30,15 +30,21 @@ export function withImmediateTimers(clock: RealClock): RealClock {
     setTimer(at, fn) {
       const id = nextId++;
       if (at <= clock.now()) {
-        immediates.set(id, setImmediate(() => {
-          immediates.delete(id);
-          fn();
-        }));
+        immediates.set(
+          id,
+          setImmediate(() => {
+            immediates.delete(id);
+            fn();
+          }),
+        );
       } else {
-        inner.set(id, clock.setTimer(at, () => {
-          inner.delete(id);
-          fn();
-        }));
+        inner.set(
+          id,
+          clock.setTimer(at, () => {
+            inner.delete(id);
+            fn();
+          }),
+        );
       }
       return id;
     },
@@ -130,10 +136,21 @@ export async function startXenAttachment(
   const teardown = async (): Promise<void> => {
     const bounded = <T>(p: Promise<T>, ms: number): Promise<T | undefined> =>
       Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
-    if (netfront !== undefined) await bounded(netfront.close().catch(() => undefined), 3000);
-    await bounded(netback.shutdown().catch(() => undefined), 3000);
+    if (netfront !== undefined)
+      await bounded(
+        netfront.close().catch(() => undefined),
+        3000,
+      );
+    await bounded(
+      netback.shutdown().catch(() => undefined),
+      3000,
+    );
     linkPort.detach();
-    if (guest !== undefined) await bounded(toolstack.destroyDomain(guest.id).catch(() => undefined), 2000);
+    if (guest !== undefined)
+      await bounded(
+        toolstack.destroyDomain(guest.id).catch(() => undefined),
+        2000,
+      );
   };
   try {
     const created = await toolstack.createDomain({ name: "netlab-domU" });
@@ -148,13 +165,21 @@ export async function startXenAttachment(
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
     const deadline = clock.now() + timeoutMs;
     while (!netfront.connected) {
-      if (clock.now() > deadline) throw xenError("XEN_ATTACH_HANDSHAKE", `the netfront/netback handshake did not complete within ${timeoutMs} ms (frontend state ${netfront.state})`);
+      if (clock.now() > deadline)
+        throw xenError("XEN_ATTACH_HANDSHAKE", `the netfront/netback handshake did not complete within ${timeoutMs} ms (frontend state ${netfront.state})`);
       await new Promise((r) => setTimeout(r, 2));
     }
     const front = netfront;
     const domU = guest;
     return {
-      toolstack, bridge, netback, guest: domU, vif: vif.value, netfront: front, linkPort, peerErrors,
+      toolstack,
+      bridge,
+      netback,
+      guest: domU,
+      vif: vif.value,
+      netfront: front,
+      linkPort,
+      peerErrors,
       counters() {
         const v = netback.vif(domU.id, vif.value.devid);
         return {

@@ -25,7 +25,11 @@ const extentsOf = (site: DiskSite) => site.extents.map((e) => [e.path, e.sector,
 describe("createDiskSite()", () => {
   it("lays the files out at 4 KiB-aligned extents, writes them through blkfront, flushes, and leaves them in the backend's image", async () => {
     const { w, storage, site, install } = await world();
-    expect(extentsOf(site)).toEqual([["/a.txt", 0, 11], ["/big.bin", 8, 70_000], ["/c.txt", 8 + 144, 6]]);
+    expect(extentsOf(site)).toEqual([
+      ["/a.txt", 0, 11],
+      ["/big.bin", 8, 70_000],
+      ["/c.txt", 8 + 144, 6],
+    ]);
     expect(site.installed).toBe(false);
     expect(await install()).toEqual({ ok: true, value: undefined });
     expect(site.installed).toBe(true);

@@ -65,7 +65,9 @@ export function createDiskSite(device: BlockDevice, files: ReadonlyMap<string, U
 
   return {
     extents,
-    get installed() { return installed; },
+    get installed() {
+      return installed;
+    },
     stats,
     install(done) {
       if (end > device.capacity) {
@@ -138,14 +140,16 @@ export function createDiskSite(device: BlockDevice, files: ReadonlyMap<string, U
       });
     },
     mismatches(image) {
-      return extents.filter((e) => {
-        const want = files.get(e.path)!;
-        const at = e.sector * SECTOR;
-        if (at + want.length > image.length) return true;
-        const got = image.subarray(at, at + want.length);
-        for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return true;
-        return false;
-      }).map((e) => e.path);
+      return extents
+        .filter((e) => {
+          const want = files.get(e.path)!;
+          const at = e.sector * SECTOR;
+          if (at + want.length > image.length) return true;
+          const got = image.subarray(at, at + want.length);
+          for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return true;
+          return false;
+        })
+        .map((e) => e.path);
     },
   };
 }

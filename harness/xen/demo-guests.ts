@@ -57,7 +57,10 @@ export interface XenDemoGuests {
 
 /** Creates `count` domUs (MACs 02:00:00:00:00:01 + i) with netfronts connected through dom0, and the disk if asked. */
 export async function createXenDemoGuests(
-  clock: VirtualClock, seed: number, count: number, options: { readonly disk?: XenDemoDiskOptions } = {},
+  clock: VirtualClock,
+  seed: number,
+  count: number,
+  options: { readonly disk?: XenDemoDiskOptions } = {},
 ): Promise<XenDemoGuests> {
   const toolstack = createToolstack({ clock, rng: createRng((seed ^ 0x78656e) >>> 0) });
   const bridges = new Map<string, Bridge>();
@@ -67,7 +70,9 @@ export async function createXenDemoGuests(
   netback.onPeerError((e) => peerErrors.push(e));
   const netfronts: Netfront[] = [];
   const settle = <T>(p: Promise<T>): Promise<T> => settleByPumping(clock, p, { what: "xen demo setup", code: "ERR_NETLAB_XEN_SETUP" });
-  const fail = (what: string, e: string): never => { throw new NetlabError("ERR_NETLAB_XEN_SETUP", `xen demo: ${what}: ${e}`); };
+  const fail = (what: string, e: string): never => {
+    throw new NetlabError("ERR_NETLAB_XEN_SETUP", `xen demo: ${what}: ${e}`);
+  };
   const guests: GuestDomain[] = [];
   for (let i = 0; i < count; i++) {
     const g = await settle(toolstack.createDomain({ name: `h${i + 1}` }));
@@ -91,9 +96,13 @@ export async function createXenDemoGuests(
     const vbd = await settle(toolstack.addVbd(guest.id, { virtualDevice: "xvda", params: "memory" }));
     if (!vbd.ok) return fail("addVbd", vbd.error);
     const storage = createMemoryStorage({ sectors: d.sectors });
-    const back = createBlkback({ domain: toolstack.dom0, xs: toolstack.xs, storage, clock }, {
-      backendPath: vbd.value.backendPath, ...(d.serviceDelayMs === undefined ? {} : { serviceDelayMs: d.serviceDelayMs }),
-    });
+    const back = createBlkback(
+      { domain: toolstack.dom0, xs: toolstack.xs, storage, clock },
+      {
+        backendPath: vbd.value.backendPath,
+        ...(d.serviceDelayMs === undefined ? {} : { serviceDelayMs: d.serviceDelayMs }),
+      },
+    );
     const front = createBlkfront({ domain: guest.domain, xs: guest.xs }, { frontendPath: vbd.value.frontendPath });
     const faults: BlkFault[] = [];
     back.onFault((f) => faults.push(f));
@@ -105,7 +114,11 @@ export async function createXenDemoGuests(
     disk = { host: d.host, name: "xvda", device: vbd.value, front, back, image: storage.bytes, faults };
   }
   return {
-    toolstack, netback, netfronts, peerErrors, disk,
+    toolstack,
+    netback,
+    netfronts,
+    peerErrors,
+    disk,
     attach(index, port) {
       bridges.get(`xenbr${index}`)!.attach(port, { name: `wire${index}` });
       return netfronts[index]!;

@@ -61,7 +61,13 @@ export interface FakeFrontendOptions {
 
 const settle = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { what: "fake frontend: a xenstore operation" });
 
-export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g: GuestDomain, dev: DeviceInfo, options: FakeFrontendOptions = {}): Promise<FakeFrontend> {
+export async function connectFakeFrontend(
+  clock: VirtualClock,
+  ts: Toolstack,
+  g: GuestDomain,
+  dev: DeviceInfo,
+  options: FakeFrontendOptions = {},
+): Promise<FakeFrontend> {
   await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x32);
   const alloc = () => {
     const f = unwrap(g.domain.memory.allocPage());
@@ -94,14 +100,26 @@ export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g:
     queueKeys[`${prefix}rx-ring-ref`] = rxRef;
     queueKeys[`${prefix}event-channel`] = qport;
     queues.push({
-      txPage: tx.page, rxPage: rx.page, port: qport,
-      writeTxSlots(at, slots) { slots.forEach((sl, i) => tx.page.set(sl.subarray(0, 12), 64 + (((at + i) & 255) * 12))); },
-      writeRxSlots(at, slots) { slots.forEach((sl, i) => rx.page.set(sl.subarray(0, 8), 64 + (((at + i) & 255) * 8))); },
-      setTxReqProd(v) { Atomics.store(u32(tx.page), 0, v >>> 0); },
-      setRxReqProd(v) { Atomics.store(u32(rx.page), 0, v >>> 0); },
+      txPage: tx.page,
+      rxPage: rx.page,
+      port: qport,
+      writeTxSlots(at, slots) {
+        slots.forEach((sl, i) => tx.page.set(sl.subarray(0, 12), 64 + ((at + i) & 255) * 12));
+      },
+      writeRxSlots(at, slots) {
+        slots.forEach((sl, i) => rx.page.set(sl.subarray(0, 8), 64 + ((at + i) & 255) * 8));
+      },
+      setTxReqProd(v) {
+        Atomics.store(u32(tx.page), 0, v >>> 0);
+      },
+      setRxReqProd(v) {
+        Atomics.store(u32(rx.page), 0, v >>> 0);
+      },
       txRspProd: () => Atomics.load(u32(tx.page), 2),
       rxRspProd: () => Atomics.load(u32(rx.page), 2),
-      kick() { g.domain.events.send(qport); },
+      kick() {
+        g.domain.events.send(qport);
+      },
     });
   }
   if (n > 1 || options.numQueuesKey !== undefined) queueKeys["multi-queue-num-queues"] = options.numQueuesKey ?? n;
@@ -114,18 +132,39 @@ export async function connectFakeFrontend(clock: VirtualClock, ts: Toolstack, g:
     rings.push(c.page);
     const ctrlPort = unwrap(g.domain.events.allocUnbound(0));
     ctrlKeys = { "ctrl-ring-ref": grant(c.frame), "event-channel-ctrl": ctrlPort, ...ctrlKeys };
-    ctrl = { page: c.page, port: ctrlPort, kick: () => { g.domain.events.send(ctrlPort); } };
+    ctrl = {
+      page: c.page,
+      port: ctrlPort,
+      kick: () => {
+        g.domain.events.send(ctrlPort);
+      },
+    };
   }
-  unwrap(await settle(clock, writeKeys(g.xs, fe, {
-    ...queueKeys, "request-rx-copy": 1, "feature-rx-notify": 1, "feature-sg": 1, "feature-gso-tcpv4": 1,
-    ...ctrlKeys,
-  })));
+  unwrap(
+    await settle(
+      clock,
+      writeKeys(g.xs, fe, {
+        ...queueKeys,
+        "request-rx-copy": 1,
+        "feature-rx-notify": 1,
+        "feature-sg": 1,
+        "feature-gso-tcpv4": 1,
+        ...ctrlKeys,
+      }),
+    ),
+  );
   unwrap(await settle(clock, switchState(g.xs, fe, XenbusState.Connected)));
   let st = 0;
   await pumpUntil(clock, () => st === XenbusState.Connected, { maxIterations: 200 });
   st = await settle(clock, readState(g.xs, dev.backendPath));
-  if (options.ctrlKeys === undefined && options.numQueuesKey === undefined) await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x34);
-  const resetRings = (): void => { for (const p of rings) { p.fill(0); initSharedRing(p); } };
+  if (options.ctrlKeys === undefined && options.numQueuesKey === undefined)
+    await pumpUntil(clock, () => ts.daemon.server.peek(`${dev.backendPath}/state`)?.[0] === 0x34);
+  const resetRings = (): void => {
+    for (const p of rings) {
+      p.fill(0);
+      initSharedRing(p);
+    }
+  };
   return {
     queues,
     txPage: q0.txPage,

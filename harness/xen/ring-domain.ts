@@ -5,7 +5,13 @@
 
 import { createRng } from "../../stack/time.ts";
 import {
-  createBackRing, createFrontRing, kickVcpu, setPending2l, sharedInfoView, takeEvents2l, waitForUpcall,
+  createBackRing,
+  createFrontRing,
+  kickVcpu,
+  setPending2l,
+  sharedInfoView,
+  takeEvents2l,
+  waitForUpcall,
   type ChannelEndpoint,
 } from "../../xen-sim/index.ts";
 
@@ -49,7 +55,15 @@ function loop(data: RingDomainData): RingDomainReport {
   const peer = sharedInfoView(data.channel.peerSharedInfo);
   const rng = createRng(data.seed);
   const report: RingDomainReport = {
-    role: data.role, handled: 0, outOfOrder: 0, notifies: 0, suppressed: 0, waits: 0, timeouts: 0, illBehaved: 0, elapsedMs: 0,
+    role: data.role,
+    handled: 0,
+    outOfOrder: 0,
+    notifies: 0,
+    suppressed: 0,
+    waits: 0,
+    timeouts: 0,
+    illBehaved: 0,
+    elapsedMs: 0,
   };
   const notifyPeer = (notify: boolean): void => {
     if (!notify) {

@@ -22,10 +22,18 @@ async function runPair(count: number, seed: number): Promise<[RingDomainReport, 
   const common = { count, waitTimeoutMs: 10_000 };
   const reports = await Promise.all([
     runInWorker<RingDomainReport>(ENTRY, {
-      ...common, role: "front", seed, ringPage: page, channel: unwrap(front.events.endpoint(fport)),
+      ...common,
+      role: "front",
+      seed,
+      ringPage: page,
+      channel: unwrap(front.events.endpoint(fport)),
     } satisfies RingDomainData),
     runInWorker<RingDomainReport>(ENTRY, {
-      ...common, role: "back", seed: seed + 1, ringPage: mapping.page, channel: unwrap(back.events.endpoint(bport)),
+      ...common,
+      role: "back",
+      seed: seed + 1,
+      ringPage: mapping.page,
+      channel: unwrap(back.events.endpoint(bport)),
     } satisfies RingDomainData),
   ]);
   unwrap(back.grants.unmap(mapping.handle));

@@ -77,7 +77,10 @@ export interface ThreadDomainReport {
 function guestShim(d: ThreadDomainData, handlers: Map<number, (port: number) => void>): Domain {
   const pages = new Map<number, Uint8Array>();
   const free: number[] = [];
-  for (const p of d.pages) { pages.set(p.frame, p.page); free.push(p.frame); }
+  for (const p of d.pages) {
+    pages.set(p.frame, p.page);
+    free.push(p.frame);
+  }
   pages.set(d.xenstore.frame, d.xenstore.page);
   const u16 = d.grantTable.map((p) => new Uint16Array(p.buffer, p.byteOffset, 2048));
   const u32 = d.grantTable.map((p) => new Uint32Array(p.buffer, p.byteOffset, 1024));
@@ -90,10 +93,21 @@ function guestShim(d: ThreadDomainData, handlers: Map<number, (port: number) => 
     privileged: false,
     memory: {
       domid: d.domid,
-      allocPage: () => { const f = free.pop(); return f === undefined ? err("out-of-memory" as const) : ok(f); },
-      freePage: (f: number) => { if (pages.has(f)) free.push(f); return ok(undefined); },
-      page: (f: number) => { const p = pages.get(f); return p === undefined ? err("bad-frame" as const) : ok(p); },
-      get pageCount() { return pages.size - free.length; },
+      allocPage: () => {
+        const f = free.pop();
+        return f === undefined ? err("out-of-memory" as const) : ok(f);
+      },
+      freePage: (f: number) => {
+        if (pages.has(f)) free.push(f);
+        return ok(undefined);
+      },
+      page: (f: number) => {
+        const p = pages.get(f);
+        return p === undefined ? err("bad-frame" as const) : ok(p);
+      },
+      get pageCount() {
+        return pages.size - free.length;
+      },
       maxPages: pages.size,
     },
     grants: {
@@ -118,13 +132,19 @@ function guestShim(d: ThreadDomainData, handlers: Map<number, (port: number) => 
       },
     },
     events: {
-      allocUnbound: () => { const p = ports.pop(); return p === undefined ? err("ENOSPC" as const) : ok(p); },
+      allocUnbound: () => {
+        const p = ports.pop();
+        return p === undefined ? err("ENOSPC" as const) : ok(p);
+      },
       send(port: number) {
         const peer = Atomics.load(d.portDir, port);
         if (peer >= 0 && setPending2l(dom0, peer)) kickVcpu(dom0);
         return ok(undefined);
       },
-      close: (port: number) => { handlers.delete(port); return ok(undefined); },
+      close: (port: number) => {
+        handlers.delete(port);
+        return ok(undefined);
+      },
       onEvent(port: number, h: ((p: number) => void) | undefined) {
         if (h === undefined) handlers.delete(port);
         else handlers.set(port, h);
@@ -179,12 +199,17 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
   if (!conn.ok) throw new Error(`xenstore: ${conn.error}`);
   const xs = conn.value.client;
   let nfResult: Awaited<ReturnType<typeof createNetfront>> | undefined;
-  void createNetfront({ domain, xs, clock }, { gso: d.gso, checksumOffload: d.checksumOffload }).then((r) => { nfResult = r; });
-  if (!(await loop(() => nfResult !== undefined)) || nfResult === undefined || !nfResult.ok) throw new Error(`netfront: ${nfResult && !nfResult.ok ? nfResult.error : "timeout"}`);
+  void createNetfront({ domain, xs, clock }, { gso: d.gso, checksumOffload: d.checksumOffload }).then((r) => {
+    nfResult = r;
+  });
+  if (!(await loop(() => nfResult !== undefined)) || nfResult === undefined || !nfResult.ok)
+    throw new Error(`netfront: ${nfResult && !nfResult.ok ? nfResult.error : "timeout"}`);
   const nf = nfResult.value;
   if (!(await loop(() => nf.connected))) throw new Error("netfront did not connect");
-  const stack = createStack({ device: nf, clock, rng: createRng(d.seed + d.domid) }, { name: `domU-${d.domid}`, ipv4: { cidr: d.cidr },
-    tcp: { receiveBufferSize: d.socketBufferBytes, sendBufferSize: d.socketBufferBytes } });
+  const stack = createStack(
+    { device: nf, clock, rng: createRng(d.seed + d.domid) },
+    { name: `domU-${d.domid}`, ipv4: { cidr: d.cidr }, tcp: { receiveBufferSize: d.socketBufferBytes, sendBufferSize: d.socketBufferBytes } },
+  );
   // Tell dom0 this guest is up: its data path needs no more promise work.
   dataPhase = true;
   Atomics.add(d.control, 1, 1);
@@ -228,7 +253,9 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
         Atomics.store(d.control, 0, 1);
         s.end();
       });
-      s.onClose((e) => { if (e !== undefined) error = e; });
+      s.onClose((e) => {
+        if (e !== undefined) error = e;
+      });
     });
     await loop(() => done || error !== undefined);
     // Let the FIN exchange finish so the sender sees its close.
@@ -250,8 +277,13 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     const s = c.value;
     cpuStart = threadCpuMs();
     const queued = writeAll(s, d.bytes, payload, { sliceBytes: 65536 });
-    s.onClose((e) => { if (e !== undefined) error = e; done = true; });
-    s.onEnd(() => { done = true; });
+    s.onClose((e) => {
+      if (e !== undefined) error = e;
+      done = true;
+    });
+    s.onEnd(() => {
+      done = true;
+    });
     await loop(() => done || Atomics.load(d.control, 0) === 1 || error !== undefined);
     cpuEnd = threadCpuMs();
     bytes = queued();

@@ -35,7 +35,8 @@ export function runInWorker<T>(entry: URL | string, data: unknown, options: RunI
     };
     const timer = setTimeout(() => finish(() => reject(workerError(`worker ${entry.toString()} timed out after ${timeoutMs} ms`))), timeoutMs);
     worker.on("message", (m: { ok: boolean; value?: T; error?: string }) =>
-      finish(() => (m.ok ? resolve(m.value as T) : reject(workerError(m.error ?? "worker failed")))));
+      finish(() => (m.ok ? resolve(m.value as T) : reject(workerError(m.error ?? "worker failed")))),
+    );
     worker.on("error", (e) => finish(() => reject(workerError(e.message))));
     worker.on("exit", (code) => finish(() => reject(workerError(`worker exited with code ${code} before reporting`))));
   });

@@ -30,8 +30,19 @@ describe("xen-transfer with domUs in worker threads", () => {
   }, 120_000);
 
   it("cycles a shorter payload pattern byte for byte and reports goodput without the omitted start", async () => {
-    const bytes = 3 << 20, patternBytes = 1_000_000, omitBytes = 1 << 20;
-    const r = await runXenTransferThreads({ bytes, gso: true, checksumOffload: true, seed: 5, timeoutMs: 60_000, patternBytes, omitBytes, socketBufferBytes: 2 << 20 });
+    const bytes = 3 << 20,
+      patternBytes = 1_000_000,
+      omitBytes = 1 << 20;
+    const r = await runXenTransferThreads({
+      bytes,
+      gso: true,
+      checksumOffload: true,
+      seed: 5,
+      timeoutMs: 60_000,
+      patternBytes,
+      omitBytes,
+      socketBufferBytes: 2 << 20,
+    });
     expect(r.error).toBeUndefined();
     expect(r).toMatchObject({ ok: true, received: bytes, sha256Match: true, socketBufferBytes: 2 << 20 });
     // The stream is the pattern repeated: its hash is that of 3 patterns and the start of a 4th.
@@ -48,7 +59,15 @@ describe("xen-transfer with domUs in worker threads", () => {
   }, 120_000);
 
   it("catches a flipped bit in a later cycle of the pattern", async () => {
-    const r = await runXenTransferThreads({ bytes: 3 << 20, gso: true, checksumOffload: true, seed: 5, timeoutMs: 60_000, patternBytes: 1_000_000, corruptAt: 2_500_000 });
+    const r = await runXenTransferThreads({
+      bytes: 3 << 20,
+      gso: true,
+      checksumOffload: true,
+      seed: 5,
+      timeoutMs: 60_000,
+      patternBytes: 1_000_000,
+      corruptAt: 2_500_000,
+    });
     expect(r).toMatchObject({ ok: false, sha256Match: false });
     // The flip lands at 500_000 of every cycle: the first cycle shows it first.
     const at = Number(/after byte (\d+)/.exec(r.error ?? "")![1]);

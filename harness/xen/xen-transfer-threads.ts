@@ -92,7 +92,10 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const socketBufferBytes = o.socketBufferBytes ?? (o.gso ? XEN_TRANSFER_SOCKET_BUFFER_THREADS : XEN_TRANSFER_SOCKET_BUFFER);
   const omitBytes = o.omitBytes ?? 0;
   const guests: { g: ThreadGuestDomain; data: ThreadDomainData }[] = [];
-  for (const [role, ip, peer] of [["receiver", "192.0.2.2", "192.0.2.1"], ["sender", "192.0.2.1", "192.0.2.2"]] as const) {
+  for (const [role, ip, peer] of [
+    ["receiver", "192.0.2.2", "192.0.2.1"],
+    ["sender", "192.0.2.1", "192.0.2.2"],
+  ] as const) {
     const r = await settle(ts.createThreadDomain({ name: role }));
     if (!r.ok) throw new NetlabError("ERR_NETLAB_XEN_SETUP", `createThreadDomain: ${r.error}`);
     const g = r.value;
@@ -128,10 +131,28 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     const xsPage = mem.page(g.xenstore.frame);
     if (!xsPage.ok) throw new NetlabError("ERR_NETLAB_XEN_SETUP", "xenstore page");
     const data: ThreadDomainData = {
-      role, domid: g.id, pages, xenstore: { ...g.xenstore, page: xsPage.value }, grantTable: table, refs, ports,
+      role,
+      domid: g.id,
+      pages,
+      xenstore: { ...g.xenstore, page: xsPage.value },
+      grantTable: table,
+      refs,
+      ports,
       portDir: new Int32Array(new SharedArrayBuffer(4096 * 4)).fill(-1),
-      sharedInfo: g.domain.events.sharedInfo, dom0SharedInfo: ts.dom0.events.sharedInfo, control,
-      cidr: `${ip}/24`, peer, port: 5001, bytes: o.bytes, payload, socketBufferBytes, omitBytes, ...(role === "sender" && o.corruptAt !== undefined ? { corruptAt: o.corruptAt } : {}), gso: o.gso, checksumOffload: o.checksumOffload, seed: o.seed,
+      sharedInfo: g.domain.events.sharedInfo,
+      dom0SharedInfo: ts.dom0.events.sharedInfo,
+      control,
+      cidr: `${ip}/24`,
+      peer,
+      port: 5001,
+      bytes: o.bytes,
+      payload,
+      socketBufferBytes,
+      omitBytes,
+      ...(role === "sender" && o.corruptAt !== undefined ? { corruptAt: o.corruptAt } : {}),
+      gso: o.gso,
+      checksumOffload: o.checksumOffload,
+      seed: o.seed,
       timeoutMs: o.timeoutMs ?? 120_000,
     };
     guests.push({ g, data });
@@ -150,8 +171,16 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const cpu0 = process.cpuUsage();
   const results: (ThreadDomainReport | Error | undefined)[] = [undefined, undefined];
   guests.forEach(({ data }, i) => {
-    runInWorker<ThreadDomainReport>(new URL(`./thread-domain.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url), data, { timeoutMs: (o.timeoutMs ?? 120_000) + 30_000 })
-      .then((r) => { results[i] = r; }, (e: Error) => { results[i] = e; });
+    runInWorker<ThreadDomainReport>(new URL(`./thread-domain.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url), data, {
+      timeoutMs: (o.timeoutMs ?? 120_000) + 30_000,
+    }).then(
+      (r) => {
+        results[i] = r;
+      },
+      (e: Error) => {
+        results[i] = e;
+      },
+    );
   });
   // dom0's vcpu. While the guests set up (xenstore, handshakes: promise work on both sides) it
   // waits asynchronously; once both report their stacks up (control[1] === 2) the data path is
@@ -195,17 +224,20 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const [rx, tx] = results as [ThreadDomainReport | Error, ThreadDomainReport | Error];
   const errorOf = (r: ThreadDomainReport | Error): string | undefined => (r instanceof Error ? r.message : r.error);
   const verified = rx instanceof Error ? 0 : rx.verifiedBytes;
-  const error = errorOf(rx) ?? errorOf(tx)
-    ?? (!(rx instanceof Error) && verified < rx.bytes ? `receiver: the bytes differ from the payload in the chunk after byte ${verified}` : undefined);
+  const error =
+    errorOf(rx) ??
+    errorOf(tx) ??
+    (!(rx instanceof Error) && verified < rx.bytes ? `receiver: the bytes differ from the payload in the chunk after byte ${verified}` : undefined);
   const rxr = rx instanceof Error ? undefined : rx;
   const txr = tx instanceof Error ? undefined : tx;
   const received = rxr?.bytes ?? 0;
   const match = rxr !== undefined && txr !== undefined && received === o.bytes && rxr.verifiedBytes === o.bytes && txr.bytes === o.bytes;
   const seconds = (rxr?.transferMs ?? 0) / 1000;
-  const steady = rxr === undefined || !match ? undefined
-    : steadyGoodput(omitBytes, rxr.omitMark, received, rxr.transferMs);
-  const threadCpu = dom0CpuStart === undefined || dom0CpuEnd === undefined || rxr?.transferCpuMs === undefined || txr?.transferCpuMs === undefined
-    ? undefined : { dom0: dom0CpuEnd - dom0CpuStart, sender: txr.transferCpuMs, receiver: rxr.transferCpuMs };
+  const steady = rxr === undefined || !match ? undefined : steadyGoodput(omitBytes, rxr.omitMark, received, rxr.transferMs);
+  const threadCpu =
+    dom0CpuStart === undefined || dom0CpuEnd === undefined || rxr?.transferCpuMs === undefined || txr?.transferCpuMs === undefined
+      ? undefined
+      : { dom0: dom0CpuEnd - dom0CpuStart, sender: txr.transferCpuMs, receiver: rxr.transferCpuMs };
   // CPU of the transfer: the three threads' own times where Linux has them (the process's time
   // also counts worker start-up, the payload and its hash), else the process's.
   const processCpu = process.cpuUsage(cpu0);

@@ -16,7 +16,11 @@ const missing = TOOLS.filter((t) => spawnSync("which", [t]).status !== 0);
 const skipReason = missing.length ? `xenstore-utils missing (${missing.join(", ")}); run npm run setup` : "";
 if (skipReason) console.warn(`skipping xenstore-utils interop: ${skipReason}`);
 
-interface Out { code: number; stdout: string; stderr: string }
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function tool(sock: string, name: string, args: string[], timeoutMs = 5000): Promise<Out> {
   return new Promise((resolve) => {
@@ -115,7 +119,10 @@ describe.skipIf(missing.length > 0)("xenstore-utils against the in-process serve
       });
       s.on("close", () => resolve(true));
       s.on("error", () => {});
-      setTimeout(() => { s.destroy(); resolve(false); }, 3000);
+      setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, 3000);
     });
     expect(closed).toBe(true);
     expect(await xs("xenstore-read", "/a")).toMatchObject({ code: 0, stdout: "b\n" });
@@ -129,12 +136,19 @@ describe.skipIf(missing.length > 0)("netlab xenstored command", () => {
     const proc = spawn(process.execPath, [bin, "xenstored", "--socket", sock], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     let onReady: (s: string) => void = () => {};
-    const ready = new Promise<string>((r) => { onReady = r; });
+    const ready = new Promise<string>((r) => {
+      onReady = r;
+    });
     proc.stderr!.on("data", (b: Buffer) => {
       stderr += b.toString();
       if (stderr.includes("listening on") || stderr.includes("\n")) onReady(stderr);
     });
-    const exit = new Promise<{ code: number | null; stderr: string }>((r) => proc.on("exit", (code) => { onReady(stderr); r({ code, stderr }); }));
+    const exit = new Promise<{ code: number | null; stderr: string }>((r) =>
+      proc.on("exit", (code) => {
+        onReady(stderr);
+        r({ code, stderr });
+      }),
+    );
     return { proc, ready, exit };
   }
 

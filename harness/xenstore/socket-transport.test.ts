@@ -81,7 +81,11 @@ describe("xenstore Unix-socket transport", () => {
     await new Promise<void>((r) => live.close(() => r()));
     // A listener killed with SIGKILL leaves its socket file behind: the stale case.
     const sock = tempSock();
-    const killed = spawnSync(process.execPath, ["-e", "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", sock]);
+    const killed = spawnSync(process.execPath, [
+      "-e",
+      "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))",
+      sock,
+    ]);
     expect(killed.signal).toBe("SIGKILL");
     expect(existsSync(sock)).toBe(true);
     const l = await listenXenstoreSocket(createXenstoreServer(), sock);
@@ -117,10 +121,12 @@ describe("xenstore Unix-socket transport", () => {
 
   it("explains a missing directory and an over-long socket path", async () => {
     await expect(listenXenstoreSocket(createXenstoreServer(), "/nonexistent-netlab-dir/socket")).rejects.toMatchObject({
-      code: "ERR_XENSTORED_LISTEN", message: expect.stringContaining("directory /nonexistent-netlab-dir does not exist"),
+      code: "ERR_XENSTORED_LISTEN",
+      message: expect.stringContaining("directory /nonexistent-netlab-dir does not exist"),
     });
     await expect(listenXenstoreSocket(createXenstoreServer(), join(tmpdir(), "x".repeat(120)))).rejects.toMatchObject({
-      code: "ERR_XENSTORED_LISTEN", message: expect.stringContaining("limited to 107 bytes"),
+      code: "ERR_XENSTORED_LISTEN",
+      message: expect.stringContaining("limited to 107 bytes"),
     });
   });
 });

@@ -65,11 +65,7 @@ function probe(path: string): Promise<boolean> {
  * Serves `server` on a Unix socket at `path`. A stale socket file (nobody listening) is replaced;
  * a live one or a non-socket file is an error.
  */
-export async function listenXenstoreSocket(
-  server: XenstoreServer,
-  path: string,
-  options: XenstoreSocketOptions = {},
-): Promise<XenstoreSocketServer> {
+export async function listenXenstoreSocket(server: XenstoreServer, path: string, options: XenstoreSocketOptions = {}): Promise<XenstoreSocketServer> {
   const domid = options.domid ?? 0;
   const highWater = options.highWaterMark ?? 1 << 20;
   if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
@@ -89,7 +85,7 @@ export async function listenXenstoreSocket(
   const limit = options.maxConnections ?? Infinity;
   let refused = 0;
   const net: Server = createServer((socket) => {
-    const reason = sockets.size >= limit ? "limit" : options.admit?.() ?? null;
+    const reason = sockets.size >= limit ? "limit" : (options.admit?.() ?? null);
     if (reason !== null) {
       refused++;
       options.onRefused?.({ connections: sockets.size, limit, reason });
@@ -160,8 +156,12 @@ export function connectXenstoreSocket(path: string): Promise<XsByteTransport> {
       socket.on("error", () => socket.destroy());
       resolve({
         send: (bytes) => void socket.write(bytes),
-        onReceive: (h) => { receive = h; },
-        onClose: (h) => { closeHandlers.push(h); },
+        onReceive: (h) => {
+          receive = h;
+        },
+        onClose: (h) => {
+          closeHandlers.push(h);
+        },
         close: () => socket.end(),
       });
     });

@@ -21,10 +21,16 @@ describe("xenstore between two worker threads", () => {
     const common = { guestId: guest.id, count: 300, waitTimeoutMs: 10_000 };
     const [server, client] = await Promise.all([
       runInWorker<XenstoreDomainReport>(ENTRY, {
-        ...common, role: "server", page: serverPage, channel: unwrap(dom0.events.endpoint(sport)),
+        ...common,
+        role: "server",
+        page: serverPage,
+        channel: unwrap(dom0.events.endpoint(sport)),
       } satisfies XenstoreDomainData),
       runInWorker<XenstoreDomainReport>(ENTRY, {
-        ...common, role: "guest", page: guestPage, channel: unwrap(guest.events.endpoint(gport)),
+        ...common,
+        role: "guest",
+        page: guestPage,
+        channel: unwrap(guest.events.endpoint(gport)),
       } satisfies XenstoreDomainData),
     ]);
     expect(client).toMatchObject({ role: "guest", done: 300, mismatches: 0, timeouts: 0, fault: null });

@@ -5,8 +5,17 @@
 
 import { ok } from "../../stack/result.ts";
 import {
-  connectInProcess, createXenstoreClient, createXenstoreRingBackend, createXenstoreRingFrontend, createXenstoreServer,
-  kickVcpu, setPending2l, sharedInfoView, takeEvents2l, waitForUpcall, type ChannelEndpoint,
+  connectInProcess,
+  createXenstoreClient,
+  createXenstoreRingBackend,
+  createXenstoreRingFrontend,
+  createXenstoreServer,
+  kickVcpu,
+  setPending2l,
+  sharedInfoView,
+  takeEvents2l,
+  waitForUpcall,
+  type ChannelEndpoint,
 } from "../../xen-sim/index.ts";
 
 /** What the main thread passes to each side. */
@@ -70,7 +79,10 @@ export async function run(data: XenstoreDomainData): Promise<XenstoreDomainRepor
   const settle = async <T>(p: Promise<T>): Promise<T | undefined> => {
     let settled = false;
     let value: T | undefined;
-    void p.then((v) => { settled = true; value = v; });
+    void p.then((v) => {
+      settled = true;
+      value = v;
+    });
     for (let i = 0; i < 1_000_000; i++) {
       takeEvents2l(self, () => {});
       front.kick();
@@ -84,13 +96,19 @@ export async function run(data: XenstoreDomainData): Promise<XenstoreDomainRepor
     return undefined;
   };
 
-  await settle(client.watch("data", () => { report.watchEvents++; }));
+  await settle(
+    client.watch("data", () => {
+      report.watchEvents++;
+    }),
+  );
   for (let i = 0; i < data.count && report.timeouts === 0; i++) {
     const value = `${i}:`.padEnd(100 + ((i * 131) % 800), String.fromCharCode(97 + (i % 26)));
-    const w = await settle(client.transaction(async (tx) => {
-      const r = await tx.write(`data/${i % 16}`, value);
-      return r.ok ? ok(undefined) : r;
-    }));
+    const w = await settle(
+      client.transaction(async (tx) => {
+        const r = await tx.write(`data/${i % 16}`, value);
+        return r.ok ? ok(undefined) : r;
+      }),
+    );
     const r = await settle(client.read(`data/${i % 16}`));
     if (!w?.ok || !r?.ok || r.value !== value) report.mismatches++;
     report.done++;

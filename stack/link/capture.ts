@@ -59,9 +59,11 @@ export function withCapture(device: NetDevice, sink: PacketSink, options: Captur
   const interfaceId = sink.addInterface(iface);
   const rec = (frame: Frame, direction: CaptureDirection): void => {
     const comment = annotate?.(frame, direction);
-    sink.record(comment === undefined
-      ? { interfaceId, timestampMs: clock.now(), data: frame.data, direction }
-      : { interfaceId, timestampMs: clock.now(), data: frame.data, direction, comment });
+    sink.record(
+      comment === undefined
+        ? { interfaceId, timestampMs: clock.now(), data: frame.data, direction }
+        : { interfaceId, timestampMs: clock.now(), data: frame.data, direction, comment },
+    );
   };
   return {
     mac: device.mac,

@@ -5,10 +5,15 @@ import { createPointToPointLink } from "./point-to-point.ts";
 import { createRng, createVirtualClock } from "../time.ts";
 import { checksumAdd, checksumFinish, fold, pseudoHeaderSum } from "../wire/checksum.ts";
 
-const SRC = 0xc0000201, DST = 0xc0000202;
+const SRC = 0xc0000201,
+  DST = 0xc0000202;
 
 /** Ethernet (+ optional 802.1Q tag) / IPv4 / UDP or TCP frame; L4 checksum field = pseudo-header sum (csumBlank). */
-function blankFrame(protocol: 6 | 17, payload: Uint8Array, options: { vlan?: boolean; flagsFrag?: number } = {}): { frame: Uint8Array; l4: number; field: number } {
+function blankFrame(
+  protocol: 6 | 17,
+  payload: Uint8Array,
+  options: { vlan?: boolean; flagsFrag?: number } = {},
+): { frame: Uint8Array; l4: number; field: number } {
   const l2 = options.vlan === true ? 18 : 14;
   const l4Len = (protocol === 6 ? 20 : 8) + payload.length;
   const f = new Uint8Array(l2 + 20 + l4Len);
@@ -42,11 +47,14 @@ function verifies(frame: Uint8Array, l4: number, protocol: number): boolean {
 
 describe("completeChecksum()", () => {
   it("completes UDP and TCP checksums, tagged or not, for any payload", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 1400 }), fc.constantFrom(6 as const, 17 as const), fc.boolean(), (payload, protocol, vlan) => {
-      const { frame, l4 } = blankFrame(protocol, payload, { vlan });
-      expect(completeChecksum(frame).ok).toBe(true);
-      expect(verifies(frame, l4, protocol)).toBe(true);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1400 }), fc.constantFrom(6 as const, 17 as const), fc.boolean(), (payload, protocol, vlan) => {
+        const { frame, l4 } = blankFrame(protocol, payload, { vlan });
+        expect(completeChecksum(frame).ok).toBe(true);
+        expect(verifies(frame, l4, protocol)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("writes a UDP checksum that computes to zero as 0xffff (RFC 768)", () => {
@@ -64,7 +72,8 @@ describe("completeChecksum()", () => {
   it("refuses fragments, non-IPv4, other protocols and truncated frames", () => {
     expect(completeChecksum(blankFrame(17, new Uint8Array(10), { flagsFrag: 0x2000 }).frame)).toMatchObject({ ok: false, error: "fragment" });
     const arp = blankFrame(17, new Uint8Array(10)).frame;
-    arp[12] = 0x08; arp[13] = 0x06;
+    arp[12] = 0x08;
+    arp[13] = 0x06;
     expect(completeChecksum(arp)).toMatchObject({ ok: false, error: "not-ipv4" });
     const icmp = blankFrame(17, new Uint8Array(10)).frame;
     icmp[14 + 9] = 1;

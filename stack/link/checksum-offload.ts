@@ -7,8 +7,10 @@ import { checksumAdd, checksumFinish } from "../wire/checksum.ts";
 
 export type ChecksumCompletionError = "not-ipv4" | "truncated" | "fragment" | "unsupported-protocol";
 
-const ETHERTYPE_IPV4 = 0x0800, ETHERTYPE_VLAN = 0x8100;
-const TCP_CHECKSUM = 16, UDP_CHECKSUM = 6;
+const ETHERTYPE_IPV4 = 0x0800,
+  ETHERTYPE_VLAN = 0x8100;
+const TCP_CHECKSUM = 16,
+  UDP_CHECKSUM = 6;
 
 /** Completes the L4 checksum of a csumBlank frame in place. */
 export function completeChecksum(frame: Uint8Array): Result<void, ChecksumCompletionError> {

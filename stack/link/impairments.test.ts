@@ -18,14 +18,21 @@ function frame(seq: number, len = 100): Uint8Array {
   return f;
 }
 
-interface Arrival { seq: number; at: number; data: Uint8Array; offload: Frame["offload"] }
+interface Arrival {
+  seq: number;
+  at: number;
+  data: Uint8Array;
+  offload: Frame["offload"];
+}
 
 function run(impairments: ImpairmentOptions, count: number, opts: { seed?: number; spacingMs?: number; len?: number } = {}) {
   const clock = createVirtualClock();
   const rng = createRng(opts.seed ?? 7);
   const link = createPointToPointLink({ clock, rng }, { a: { mac: MAC_A, impairments }, b: { mac: MAC_B } });
   const arrivals: Arrival[] = [];
-  link.b.onReceive((f) => arrivals.push({ seq: new DataView(f.data.buffer, f.data.byteOffset).getUint32(14), at: clock.now(), data: f.data, offload: f.offload }));
+  link.b.onReceive((f) =>
+    arrivals.push({ seq: new DataView(f.data.buffer, f.data.byteOffset).getUint32(14), at: clock.now(), data: f.data, offload: f.offload }),
+  );
   const spacing = opts.spacingMs ?? 1;
   for (let i = 0; i < count; i++) clock.setTimer(i * spacing, () => link.a.send({ data: frame(i, opts.len) }));
   clock.run();
@@ -171,18 +178,41 @@ describe("impaired wire", () => {
     // IPv4 frames with ECN field ecn[i] (0 Not-ECT, 2 ECT(0), 1 ECT(1)), 1000 bytes at 1 Mbit/s, offered at once
     const ecn = [2, 2, 2, 0, 1, 2];
     const clock = createVirtualClock();
-    const link = createPointToPointLink({ clock, rng: createRng(1) }, { a: { mac: MAC_A, impairments: { rateBitsPerSecond: 1_000_000, ecnMarkFrames: 2 } }, b: { mac: MAC_B } });
+    const link = createPointToPointLink(
+      { clock, rng: createRng(1) },
+      { a: { mac: MAC_A, impairments: { rateBitsPerSecond: 1_000_000, ecnMarkFrames: 2 } }, b: { mac: MAC_B } },
+    );
     const got: Uint8Array[] = [];
     link.b.onReceive((f) => got.push(f.data));
     const sent = ecn.map((e, i) => {
       const f = new Uint8Array(1000);
       f.set([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
-      emitIpv4({ src: 0xc0000201, dst: 0xc0000202, protocol: 253, ttl: 64, tos: 0xb8 | e, ident: i, dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: 1000 - 34, options: new Uint8Array(0) }, f, 14);
+      emitIpv4(
+        {
+          src: 0xc0000201,
+          dst: 0xc0000202,
+          protocol: 253,
+          ttl: 64,
+          tos: 0xb8 | e,
+          ident: i,
+          dontFragment: true,
+          moreFragments: false,
+          fragmentOffset: 0,
+          payloadLength: 1000 - 34,
+          options: new Uint8Array(0),
+        },
+        f,
+        14,
+      );
       link.a.send({ data: f });
       return f;
     });
     clock.run();
-    const tos = got.map((f) => { const r = parseIpv4(f.subarray(14)); if (!r.ok) throw new Error(r.error); return r.value.tos; });
+    const tos = got.map((f) => {
+      const r = parseIpv4(f.subarray(14));
+      if (!r.ok) throw new Error(r.error);
+      return r.value.tos;
+    });
     // the first two found fewer than 2 queued; from the third on, ECT packets become CE (3), Not-ECT stays 0
     expect(tos).toEqual([0xba, 0xba, 0xbb, 0xb8, 0xbb, 0xbb]);
     expect(link.a.txStats.ceMarked).toBe(3);
@@ -195,7 +225,23 @@ describe("impaired wire", () => {
     expect(markCongestionExperienced(new Uint8Array(20))).toBeUndefined();
     const tagged = new Uint8Array(60);
     tagged.set([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x81, 0x00, 0, 5, 0x08, 0x00]);
-    emitIpv4({ src: 1, dst: 2, protocol: 17, ttl: 1, tos: 1, ident: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, payloadLength: 60 - 38, options: new Uint8Array(0) }, tagged, 18);
+    emitIpv4(
+      {
+        src: 1,
+        dst: 2,
+        protocol: 17,
+        ttl: 1,
+        tos: 1,
+        ident: 0,
+        dontFragment: false,
+        moreFragments: false,
+        fragmentOffset: 0,
+        payloadLength: 60 - 38,
+        options: new Uint8Array(0),
+      },
+      tagged,
+      18,
+    );
     const marked = markCongestionExperienced(tagged)!;
     expect(marked[19]).toBe(3);
     expect(parseIpv4(marked.subarray(18)).ok).toBe(true);
@@ -244,17 +290,24 @@ describe("impaired wire", () => {
 
   it("reproduces the same arrivals from the same seed and different ones from another seed", () => {
     const imp: ImpairmentOptions = { loss: 0.05, duplicate: 0.02, reorder: 0.05, corrupt: 0.01, delayMs: 3, jitterMs: 1 };
-    const sig = (seed: number) => run(imp, 2_000, { seed }).arrivals.map((a) => `${a.seq}@${a.at}`).join(",");
+    const sig = (seed: number) =>
+      run(imp, 2_000, { seed })
+        .arrivals.map((a) => `${a.seq}@${a.at}`)
+        .join(",");
     expect(sig(11)).toBe(sig(11));
     expect(sig(11)).not.toBe(sig(12));
   });
 
   it("rejects impossible options with ERR_NETLAB_LINK_OPTIONS", () => {
     const deps = { clock: createVirtualClock(), rng: createRng(1) };
-    expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, impairments: { loss: 1.5 } }, b: { mac: MAC_B } })).toThrow(expect.objectContaining({ code: "ERR_NETLAB_LINK_OPTIONS" }));
+    expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, impairments: { loss: 1.5 } }, b: { mac: MAC_B } })).toThrow(
+      expect.objectContaining({ code: "ERR_NETLAB_LINK_OPTIONS" }),
+    );
     expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, impairments: { queueLimitFrames: 0 } }, b: { mac: MAC_B } })).toThrow(/queueLimitFrames/);
     expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, mtu: 20 }, b: { mac: MAC_B } })).toThrow(/MTU/);
-    expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, impairments: { burstLoss: { enterBad: 0.1, leaveBad: 2 } } }, b: { mac: MAC_B } })).toThrow(/burstLoss.leaveBad/);
+    expect(() => createPointToPointLink(deps, { a: { mac: MAC_A, impairments: { burstLoss: { enterBad: 0.1, leaveBad: 2 } } }, b: { mac: MAC_B } })).toThrow(
+      /burstLoss.leaveBad/,
+    );
   });
 });
 
@@ -263,8 +316,15 @@ describe("withImpairments()", () => {
     let handler: (f: Frame) => void = () => {};
     const sent: Frame[] = [];
     return {
-      mac: MAC_A, mtu: 1500, offloads: { txChecksum: true, tso: true, maxGsoFrame: 65536 },
-      send: (f) => sent.push(f), onReceive: (h) => { handler = h; }, sent, deliver: (f) => handler(f),
+      mac: MAC_A,
+      mtu: 1500,
+      offloads: { txChecksum: true, tso: true, maxGsoFrame: 65536 },
+      send: (f) => sent.push(f),
+      onReceive: (h) => {
+        handler = h;
+      },
+      sent,
+      deliver: (f) => handler(f),
     };
   }
 

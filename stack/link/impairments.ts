@@ -128,9 +128,25 @@ const DEFAULT_QUEUE_LIMIT_FRAMES = 1000;
 /** Fresh zeroed stats. */
 export function emptyImpairmentStats(): ImpairmentStats {
   return {
-    offered: 0, offeredBytes: 0, delivered: 0, deliveredBytes: 0, lost: 0, burstLost: 0, linkDownDrops: 0, duplicated: 0, corrupted: 0,
-    reordered: 0, mtuDrops: 0, queueDrops: 0, ceMarked: 0, offloadDrops: 0, checksumsCompleted: 0, maxQueueFrames: 0,
-    latencySumMs: 0, latencyMinMs: Infinity, latencyMaxMs: 0,
+    offered: 0,
+    offeredBytes: 0,
+    delivered: 0,
+    deliveredBytes: 0,
+    lost: 0,
+    burstLost: 0,
+    linkDownDrops: 0,
+    duplicated: 0,
+    corrupted: 0,
+    reordered: 0,
+    mtuDrops: 0,
+    queueDrops: 0,
+    ceMarked: 0,
+    offloadDrops: 0,
+    checksumsCompleted: 0,
+    maxQueueFrames: 0,
+    latencySumMs: 0,
+    latencyMinMs: Infinity,
+    latencyMaxMs: 0,
   };
 }
 
@@ -189,11 +205,17 @@ export function createImpairedChannel(
   const rate = options.rateBitsPerSecond ?? 0;
   const mtu = options.mtu ?? Infinity;
   checkOptions(options);
-  const queue: QueueDiscipline<Queued> | undefined = rate > 0 ? createQueueDiscipline<Queued>(options.queue ?? {
-    kind: "drop-tail",
-    limitPackets: options.queueLimitFrames ?? DEFAULT_QUEUE_LIMIT_FRAMES,
-    ...(options.ecnMarkFrames === undefined ? {} : { ecnMarkPackets: options.ecnMarkFrames }),
-  }, { rng }) : undefined;
+  const queue: QueueDiscipline<Queued> | undefined =
+    rate > 0
+      ? createQueueDiscipline<Queued>(
+          options.queue ?? {
+            kind: "drop-tail",
+            limitPackets: options.queueLimitFrames ?? DEFAULT_QUEUE_LIMIT_FRAMES,
+            ...(options.ecnMarkFrames === undefined ? {} : { ecnMarkPackets: options.ecnMarkFrames }),
+          },
+          { rng },
+        )
+      : undefined;
   // A discipline that serves FIFO and decides everything at enqueue (drop-tail, RED) lets the
   // channel compute a frame's departure when it arrives and dequeue it lazily once that time has
   // passed (no timer per frame); the others (CoDel, FQ-CoDel) are served by a transmit timer that
@@ -415,7 +437,8 @@ function checkOptions(o: ImpairmentOptions): void {
   if (o.burstLoss !== undefined) {
     for (const key of ["enterBad", "leaveBad", "lossInBad"] as const) {
       const v = o.burstLoss[key];
-      if ((v !== undefined || key !== "lossInBad") && !(v !== undefined && v >= 0 && v <= 1)) throw misuse(`burstLoss.${key} must be a probability in [0, 1], got ${v}`);
+      if ((v !== undefined || key !== "lossInBad") && !(v !== undefined && v >= 0 && v <= 1))
+        throw misuse(`burstLoss.${key} must be a probability in [0, 1], got ${v}`);
     }
   }
   if (o.queueLimitFrames !== undefined && !(Number.isInteger(o.queueLimitFrames) && o.queueLimitFrames >= 1)) {

@@ -3,7 +3,16 @@
 export * from "./types.ts";
 export { createImpairedChannel, emptyImpairmentStats, markCongestionExperienced, maxFrameLength, withImpairments } from "./impairments.ts";
 export * from "./qdisc/index.ts";
-export type { BurstLossOptions, ChannelBehaviour, DeviceImpairments, ImpairedChannel, ImpairedDevice, ImpairmentOptions, ImpairmentStats, LinkDeps } from "./impairments.ts";
+export type {
+  BurstLossOptions,
+  ChannelBehaviour,
+  DeviceImpairments,
+  ImpairedChannel,
+  ImpairedDevice,
+  ImpairmentOptions,
+  ImpairmentStats,
+  LinkDeps,
+} from "./impairments.ts";
 export { createPointToPointLink, offloadsOf } from "./point-to-point.ts";
 export { completeChecksum } from "./checksum-offload.ts";
 export type { ChecksumCompletionError } from "./checksum-offload.ts";

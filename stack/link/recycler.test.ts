@@ -32,7 +32,8 @@ describe("buffer recycler", () => {
 
   it("poisons released buffers when asked, keeps at most `keep`, refuses sizes beyond capacity", () => {
     const r = createBufferRecycler({ capacity: 16, keep: 1, poison: true });
-    const a = r.take(16)!, b = r.take(16)!;
+    const a = r.take(16)!,
+      b = r.take(16)!;
     a.data.fill(7);
     a.release();
     b.release(); // beyond keep: left to the GC

@@ -13,7 +13,15 @@ const frameWithRelease = (): { frame: Frame; released: () => number } => {
   let n = 0;
   const data = new Uint8Array(60);
   data.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5]);
-  return { frame: { data, release: () => { n++; } }, released: () => n };
+  return {
+    frame: {
+      data,
+      release: () => {
+        n++;
+      },
+    },
+    released: () => n,
+  };
 };
 
 /** A device that, like netfront, releases every frame it is given (it "copied" it). */
@@ -21,10 +29,20 @@ function releasingDevice(): NetDevice & { got: Frame[]; inject(f: Frame): void }
   let handler: (f: Frame) => void = () => {};
   const got: Frame[] = [];
   return {
-    mac: 2, mtu: 1500, offloads: NO_OFFLOADS, got,
-    send(f) { got.push(f); f.release?.(); },
-    onReceive(h) { handler = h; },
-    inject(f) { handler(f); },
+    mac: 2,
+    mtu: 1500,
+    offloads: NO_OFFLOADS,
+    got,
+    send(f) {
+      got.push(f);
+      f.release?.();
+    },
+    onReceive(h) {
+      handler = h;
+    },
+    inject(f) {
+      handler(f);
+    },
   };
 }
 

@@ -43,7 +43,15 @@ describe("learning switch", () => {
     clock.run();
     expect(got).toEqual([[2], [1, 3], [1]]);
     expect(sw.stats).toMatchObject({ received: 3, flooded: 1, forwarded: 2, learned: 2 });
-    expect(sw.macTable().map((e) => [e.mac, e.port]).sort()).toEqual([[MAC[0], 0], [MAC[1], 1]]);
+    expect(
+      sw
+        .macTable()
+        .map((e) => [e.mac, e.port])
+        .sort(),
+    ).toEqual([
+      [MAC[0], 0],
+      [MAC[1], 1],
+    ]);
   });
 
   it("floods broadcast even to learned hosts and never learns a group source address", () => {
@@ -92,7 +100,12 @@ describe("learning switch", () => {
     clock.advance(1);
     devs[2]!.send({ data: ethernet(BROADCAST_MAC, MAC[2]!) });
     clock.run();
-    expect(sw.macTable().map((e) => e.mac).sort()).toEqual([MAC[1], MAC[2]]);
+    expect(
+      sw
+        .macTable()
+        .map((e) => e.mac)
+        .sort(),
+    ).toEqual([MAC[1], MAC[2]]);
     expect(sw.stats.evicted).toBe(1);
   });
 
@@ -148,7 +161,9 @@ describe("learning switch", () => {
     const a = sw.addPort({ mac: MAC[0]!, toSwitch: { delayMs: 2 } });
     const b = sw.addPort({ mac: MAC[1]!, fromSwitch: { delayMs: 3 } });
     let at = -1;
-    b.onReceive(() => { at = clock.now(); });
+    b.onReceive(() => {
+      at = clock.now();
+    });
     a.send({ data: ethernet(MAC[1]!, MAC[0]!) });
     clock.run();
     expect(at).toBe(5);

@@ -198,7 +198,14 @@ export function createSwitch(deps: LinkDeps, options: SwitchOptions = {}): Switc
           toSwitch.setLinkUp(up);
           fromSwitch.setLinkUp(up);
         },
-        stats: () => ({ name, index, flooded: state.flooded, ...countersOf(toSwitch.stats, fromSwitch.stats), toSwitch: toSwitch.stats, fromSwitch: fromSwitch.stats }),
+        stats: () => ({
+          name,
+          index,
+          flooded: state.flooded,
+          ...countersOf(toSwitch.stats, fromSwitch.stats),
+          toSwitch: toSwitch.stats,
+          fromSwitch: fromSwitch.stats,
+        }),
       },
     };
     ports.push(state);

@@ -22,11 +22,17 @@ function setup(options: ArpOptions = {}) {
   ethernet.registerEthertype(0x0800, () => {});
   const arp = createArp({ clock, rng: createRng(3), ethernet }, options);
   arp.setAddress(B_IP);
-  const fromB = () => pair.log.filter((l) => l.from === "b").map((l) => {
-    const eth = unwrap(parseEthernet(l.frame.data));
-    return { at: l.at, dst: eth.dst, ethertype: eth.ethertype, data: l.frame.data.subarray(14) };
-  });
-  const arpFromB = () => fromB().filter((f) => f.ethertype === 0x0806).map((f) => ({ at: f.at, dst: f.dst, arp: unwrap(parseArp(f.data)) }));
+  const fromB = () =>
+    pair.log
+      .filter((l) => l.from === "b")
+      .map((l) => {
+        const eth = unwrap(parseEthernet(l.frame.data));
+        return { at: l.at, dst: eth.dst, ethertype: eth.ethertype, data: l.frame.data.subarray(14) };
+      });
+  const arpFromB = () =>
+    fromB()
+      .filter((f) => f.ethertype === 0x0806)
+      .map((f) => ({ at: f.at, dst: f.dst, arp: unwrap(parseArp(f.data)) }));
   const inject = (repr: ArpRepr, dst = MAC_B): void => {
     const f = new Uint8Array(42);
     emitEthernet({ dst, src: repr.senderMac, ethertype: 0x0806 }, f);
@@ -34,7 +40,11 @@ function setup(options: ArpOptions = {}) {
     pair.a.send({ data: f });
     clock.run(clock.now());
   };
-  const ipPacket = (n: number) => { const b = new Uint8Array(14 + 20); b[14] = n; return b.subarray(14); };
+  const ipPacket = (n: number) => {
+    const b = new Uint8Array(14 + 20);
+    b[14] = n;
+    return b.subarray(14);
+  };
   return { clock, pair, ethernet, arp, fromB, arpFromB, inject, ipPacket, sentIp };
 }
 
@@ -81,7 +91,12 @@ describe("arp", () => {
     expect(t.arp.output(PEER_IP, t.ipPacket(2)).ok).toBe(true);
     expect(t.arp.output(PEER_IP, t.ipPacket(3))).toEqual({ ok: false, error: "unresolved-queue-full" });
     t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
-    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => f.data[0])).toEqual([1, 2]);
+    expect(
+      t
+        .fromB()
+        .filter((f) => f.ethertype === 0x0800)
+        .map((f) => f.data[0]),
+    ).toEqual([1, 2]);
     expect(t.arp.counters().drops).toEqual({ "queue-full": 1 });
   });
 
@@ -94,7 +109,12 @@ describe("arp", () => {
     expect(failed).toEqual([PEER_IP]);
     expect([PEER_IP, PEER_IP + 1, PEER_IP + 2].map((ip) => t.arp.state(ip))).toEqual(["failed", "incomplete", "incomplete"]);
     t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP + 2, targetMac: MAC_B, targetIp: B_IP });
-    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => [f.dst, f.data[0]])).toEqual([[MAC_A, 3]]);
+    expect(
+      t
+        .fromB()
+        .filter((f) => f.ethertype === 0x0800)
+        .map((f) => [f.dst, f.data[0]]),
+    ).toEqual([[MAC_A, 3]]);
     expect(t.arp.counters()).toMatchObject({ pendingEvicted: 1, pendingDrops: 1, failedEntries: 1, drops: { "pending-evicted": 1 } });
   });
 
@@ -111,7 +131,12 @@ describe("arp", () => {
     expect(t.arp.output(PEER_IP, t.ipPacket(4)).ok).toBe(true);
     expect(t.arpFromB().map((r) => r.at)).toEqual([0, 1000, 2000, 6000]);
     t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
-    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => f.data[0])).toEqual([4]);
+    expect(
+      t
+        .fromB()
+        .filter((f) => f.ethertype === 0x0800)
+        .map((f) => f.data[0]),
+    ).toEqual([4]);
     expect(t.arp.counters()).toMatchObject({ pendingDrops: 3, failedEntries: 1, drops: { "resolution-failed": 1, "failed-hold": 2 } });
   });
 
@@ -140,12 +165,19 @@ describe("arp", () => {
     t.clock.advance(1);
     expect(t.arp.state(PEER_IP)).toBe("probe");
     t.arp.output(PEER_IP, t.ipPacket(3));
-    expect(t.arpFromB()).toEqual([{ at: 15_000, dst: MAC_A, arp: { operation: "request", senderMac: MAC_B, senderIp: B_IP, targetMac: 0, targetIp: PEER_IP } }]);
+    expect(t.arpFromB()).toEqual([
+      { at: 15_000, dst: MAC_A, arp: { operation: "request", senderMac: MAC_B, senderIp: B_IP, targetMac: 0, targetIp: PEER_IP } },
+    ]);
     t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP, targetMac: MAC_B, targetIp: B_IP });
     expect(t.arp.state(PEER_IP)).toBe("reachable");
     t.clock.advance(10_000);
     t.arp.output(PEER_IP, t.ipPacket(4));
-    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => f.data[0])).toEqual([1, 2, 3, 4]);
+    expect(
+      t
+        .fromB()
+        .filter((f) => f.ethertype === 0x0800)
+        .map((f) => f.data[0]),
+    ).toEqual([1, 2, 3, 4]);
     expect(t.arp.counters()).toMatchObject({ unicastProbesSent: 1, queued: 0 });
   });
 
@@ -173,10 +205,22 @@ describe("arp", () => {
     expect(t.arp.state(PEER_IP)).toBe("incomplete");
     expect(t.arp.output(PEER_IP, t.ipPacket(2)).ok).toBe(true);
     t.clock.advance(10_000);
-    expect(t.arpFromB().map((r) => [r.at, r.dst])).toEqual([[5000, MAC_A], [6000, MAC_A], [7000, MAC_A], [8000, 0xffffffffffff], [9000, 0xffffffffffff], [10_000, 0xffffffffffff]]);
+    expect(t.arpFromB().map((r) => [r.at, r.dst])).toEqual([
+      [5000, MAC_A],
+      [6000, MAC_A],
+      [7000, MAC_A],
+      [8000, 0xffffffffffff],
+      [9000, 0xffffffffffff],
+      [10_000, 0xffffffffffff],
+    ]);
     expect(t.arp.state(PEER_IP)).toBe("failed");
     expect(failed).toEqual([[PEER_IP, 1]]);
-    expect(t.fromB().filter((f) => f.ethertype === 0x0800).map((f) => f.data[0])).toEqual([1]);
+    expect(
+      t
+        .fromB()
+        .filter((f) => f.ethertype === 0x0800)
+        .map((f) => f.data[0]),
+    ).toEqual([1]);
   });
 
   it("keeps static entries forever and never overwrites them from the wire", () => {
@@ -192,7 +236,8 @@ describe("arp", () => {
 
   it("evicts the oldest dynamic entry when the cache is full", () => {
     const t = setup({ maxEntries: 2 });
-    for (let i = 1; i <= 3; i++) t.inject({ operation: "request", senderMac: 0x02000000a000 + i, senderIp: PEER_IP + i, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
+    for (let i = 1; i <= 3; i++)
+      t.inject({ operation: "request", senderMac: 0x02000000a000 + i, senderIp: PEER_IP + i, targetMac: 0, targetIp: B_IP }, 0xffffffffffff);
     expect(t.arp.entries().map((e) => e.ip)).toEqual([PEER_IP + 2, PEER_IP + 3]);
     expect(t.arp.counters().evicted).toBe(1);
   });
@@ -213,7 +258,10 @@ describe("arp", () => {
     const t = setup();
     let result: boolean | undefined;
     let doneAt = -1;
-    t.arp.probe(PEER_IP, (c) => { result = c; doneAt = t.clock.now(); });
+    t.arp.probe(PEER_IP, (c) => {
+      result = c;
+      doneAt = t.clock.now();
+    });
     t.clock.run();
     const probes = t.arpFromB();
     expect(probes.map((p) => p.arp)).toEqual(Array(3).fill({ operation: "request", senderMac: MAC_B, senderIp: 0, targetMac: 0, targetIp: PEER_IP }));
@@ -227,13 +275,17 @@ describe("arp", () => {
   it("probe() reports a conflict when the address answers, or another host probes it too", () => {
     const t = setup();
     let result: boolean | undefined;
-    t.arp.probe(PEER_IP, (c) => { result = c; });
+    t.arp.probe(PEER_IP, (c) => {
+      result = c;
+    });
     t.clock.run(1500);
     t.inject({ operation: "reply", senderMac: MAC_A, senderIp: PEER_IP, targetMac: MAC_B, targetIp: 0 });
     expect(result).toBe(true);
     const u = setup();
     let r2: boolean | undefined;
-    u.arp.probe(PEER_IP, (c) => { r2 = c; });
+    u.arp.probe(PEER_IP, (c) => {
+      r2 = c;
+    });
     u.inject({ operation: "request", senderMac: MAC_A, senderIp: 0, targetMac: 0, targetIp: PEER_IP }, 0xffffffffffff);
     expect(r2).toBe(true);
   });
@@ -258,7 +310,9 @@ describe("arp", () => {
     const t = setup();
     t.arp.announce();
     t.clock.run();
-    expect(t.arpFromB()).toEqual([0, 2000].map((at) => ({ at, dst: 0xffffffffffff, arp: { operation: "request", senderMac: MAC_B, senderIp: B_IP, targetMac: 0, targetIp: B_IP } })));
+    expect(t.arpFromB()).toEqual(
+      [0, 2000].map((at) => ({ at, dst: 0xffffffffffff, arp: { operation: "request", senderMac: MAC_B, senderIp: B_IP, targetMac: 0, targetIp: B_IP } })),
+    );
   });
 
   it("a gratuitous ARP moves a known address to a new MAC once the lock time has passed; the change is counted, reported and left STALE", () => {

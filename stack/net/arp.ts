@@ -88,7 +88,16 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
   const mac = ethernet.mac;
   const probes = new Set<Probe>();
   let address: Ipv4Address | undefined;
-  const counters = createCounters(["rx", "requestsSent", "repliesSent", "requestsReceived", "repliesReceived", "conflicts", "probesSent", "announcementsSent"] as const);
+  const counters = createCounters([
+    "rx",
+    "requestsSent",
+    "repliesSent",
+    "requestsReceived",
+    "repliesReceived",
+    "conflicts",
+    "probesSent",
+    "announcementsSent",
+  ] as const);
   const c = counters.c;
 
   const sendArp = (dstMac: MacAddress, repr: ArpRepr): void => {
@@ -98,35 +107,42 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
     ethernet.send(dstMac, ETHERTYPE_ARP, buf.subarray(hl));
   };
 
-  const neighbours = createNeighbourCache<Ipv4Address, MacAddress, Queued>({
-    clock,
-    // RFC 1122 §2.3.2.1: a unicast request re-validates a cached address (a NUD probe).
-    solicit(target, to) {
-      c.requestsSent++;
-      sendArp(to ?? BROADCAST_MAC, { operation: "request", senderMac: mac, senderIp: address ?? IPV4_ANY, targetMac: ZERO_MAC, targetIp: target });
+  const neighbours = createNeighbourCache<Ipv4Address, MacAddress, Queued>(
+    {
+      clock,
+      // RFC 1122 §2.3.2.1: a unicast request re-validates a cached address (a NUD probe).
+      solicit(target, to) {
+        c.requestsSent++;
+        sendArp(to ?? BROADCAST_MAC, { operation: "request", senderMac: mac, senderIp: address ?? IPV4_ANY, targetMac: ZERO_MAC, targetIp: target });
+      },
+      transmit: (hw, q) => ethernet.send(hw, ETHERTYPE_IPV4, q.packet, q.offload),
+      onFailed: (ip, queued) => {
+        if (queued.length > 0)
+          options.onResolutionFailed?.(
+            ip,
+            queued.map((q) => q.packet),
+          );
+      },
+      onChange: (ip, from, to) => options.onAddressChange?.(ip, from, to),
+      // A fixed spread per address (Knuth's multiplicative hash): reachable times differ between
+      // neighbours without drawing from the stack's Rng.
+      jitter: (ip) => (Math.imul(ip, 0x9e3779b1) >>> 0) / 2 ** 32,
     },
-    transmit: (hw, q) => ethernet.send(hw, ETHERTYPE_IPV4, q.packet, q.offload),
-    onFailed: (ip, queued) => {
-      if (queued.length > 0) options.onResolutionFailed?.(ip, queued.map((q) => q.packet));
+    {
+      ...(options.cacheTimeoutMs === undefined ? {} : { staleTimeoutMs: options.cacheTimeoutMs }),
+      ...(options.reachableMs === undefined ? {} : { reachableMs: options.reachableMs }),
+      ...(options.delayFirstProbeMs === undefined ? {} : { delayFirstProbeMs: options.delayFirstProbeMs }),
+      ...(options.unicastProbes === undefined ? {} : { unicastSolicits: options.unicastProbes }),
+      ...(options.lockTimeMs === undefined ? {} : { lockTimeMs: options.lockTimeMs }),
+      ...(options.failedHoldMs === undefined ? {} : { failedHoldMs: options.failedHoldMs }),
+      ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+      ...(options.queuePerDestination === undefined ? {} : { queuePerDestination: options.queuePerDestination }),
+      ...(options.maxPendingDestinations === undefined ? {} : { maxIncomplete: options.maxPendingDestinations }),
+      ...(options.maxFailedEntries === undefined ? {} : { maxFailed: options.maxFailedEntries }),
+      ...(options.requests === undefined ? {} : { multicastSolicits: options.requests }),
+      ...(options.requestIntervalMs === undefined ? {} : { retransMs: options.requestIntervalMs }),
     },
-    onChange: (ip, from, to) => options.onAddressChange?.(ip, from, to),
-    // A fixed spread per address (Knuth's multiplicative hash): reachable times differ between
-    // neighbours without drawing from the stack's Rng.
-    jitter: (ip) => (Math.imul(ip, 0x9e3779b1) >>> 0) / 2 ** 32,
-  }, {
-    ...(options.cacheTimeoutMs === undefined ? {} : { staleTimeoutMs: options.cacheTimeoutMs }),
-    ...(options.reachableMs === undefined ? {} : { reachableMs: options.reachableMs }),
-    ...(options.delayFirstProbeMs === undefined ? {} : { delayFirstProbeMs: options.delayFirstProbeMs }),
-    ...(options.unicastProbes === undefined ? {} : { unicastSolicits: options.unicastProbes }),
-    ...(options.lockTimeMs === undefined ? {} : { lockTimeMs: options.lockTimeMs }),
-    ...(options.failedHoldMs === undefined ? {} : { failedHoldMs: options.failedHoldMs }),
-    ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
-    ...(options.queuePerDestination === undefined ? {} : { queuePerDestination: options.queuePerDestination }),
-    ...(options.maxPendingDestinations === undefined ? {} : { maxIncomplete: options.maxPendingDestinations }),
-    ...(options.maxFailedEntries === undefined ? {} : { maxFailed: options.maxFailedEntries }),
-    ...(options.requests === undefined ? {} : { multicastSolicits: options.requests }),
-    ...(options.requestIntervalMs === undefined ? {} : { retransMs: options.requestIntervalMs }),
-  });
+  );
 
   const finishProbe = (pr: Probe, conflict: boolean): void => {
     if (pr.done) return;
@@ -219,7 +235,13 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
         }
       };
       pr.timer = clock.setTimer(clock.now() + rng.nextFloat() * probeWait, step);
-      return { cancel: () => { pr.done = true; if (pr.timer !== undefined) clock.cancel(pr.timer); probes.delete(pr); } };
+      return {
+        cancel: () => {
+          pr.done = true;
+          if (pr.timer !== undefined) clock.cancel(pr.timer);
+          probes.delete(pr);
+        },
+      };
     },
     announce(ip?: Ipv4Address): ArpTask {
       const target = ip ?? address;
@@ -233,7 +255,11 @@ export function createArp(deps: ArpDeps, options: ArpOptions = {}): ArpLayer {
         if (sent < announceNum) timer = clock.setTimer(clock.now() + announceInterval, step);
       };
       step();
-      return { cancel: () => { if (timer !== undefined) clock.cancel(timer); } };
+      return {
+        cancel: () => {
+          if (timer !== undefined) clock.cancel(timer);
+        },
+      };
     },
     counters() {
       const own = counters.snapshot();

@@ -17,7 +17,10 @@ function setup(vlanB?: number) {
   for (const t of [0x0800, 0x0806]) b.registerEthertype(t, (p, _f, src) => got.push({ type: t, payload: toHex(p), src }));
   const inject = (dst: number, type: number, payload: number[], vlan?: number): void => {
     const f = new Uint8Array(18 + payload.length);
-    const hl = emitEthernet(vlan === undefined ? { dst, src: MAC_A, ethertype: type } : { dst, src: MAC_A, ethertype: type, vlan: { pcp: 0, dei: false, vid: vlan } }, f);
+    const hl = emitEthernet(
+      vlan === undefined ? { dst, src: MAC_A, ethertype: type } : { dst, src: MAC_A, ethertype: type, vlan: { pcp: 0, dei: false, vid: vlan } },
+      f,
+    );
     f.set(payload, hl);
     pair.a.send({ data: f.subarray(0, hl + payload.length) });
     clock.run();

@@ -6,8 +6,16 @@ import type { NetDevice, Frame, FrameOffload } from "../link/types.ts";
 import { type MacAddress, isMulticastMac, writeMac } from "../wire/address.ts";
 import { writeU16 } from "../wire/bytes.ts";
 import {
-  ETHERNET_HEADER_LEN, ETHERNET_VLAN_HEADER_LEN, ETHERTYPE_MIN, ETHERTYPE_VLAN, EthernetPacket,
-  ETH_DST, ETH_ETHERTYPE, ETH_SRC, ETH_VLAN_ETHERTYPE, ETH_VLAN_TCI,
+  ETHERNET_HEADER_LEN,
+  ETHERNET_VLAN_HEADER_LEN,
+  ETHERTYPE_MIN,
+  ETHERTYPE_VLAN,
+  EthernetPacket,
+  ETH_DST,
+  ETH_ETHERTYPE,
+  ETH_SRC,
+  ETH_VLAN_ETHERTYPE,
+  ETH_VLAN_TCI,
 } from "../wire/ethernet.ts";
 import { createCounters } from "./counters.ts";
 import type { EthernetLayer, EthertypeHandler } from "./types.ts";

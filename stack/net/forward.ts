@@ -13,11 +13,27 @@ import { IPV4_BROADCAST, type Ipv4Address, prefixToMask, readIpv4 } from "../wir
 import { readU16, writeU16 } from "../wire/bytes.ts";
 import { checksumFinish, checksumRange, checksumUpdate16 } from "../wire/checksum.ts";
 import {
-  ICMP_HEADER_LEN, ICMP_TIME_EXCEEDED_TTL, ICMP_TYPE_DST_UNREACHABLE, ICMP_TYPE_PARAMETER_PROBLEM, ICMP_TYPE_REDIRECT,
-  ICMP_TYPE_TIME_EXCEEDED, ICMP_UNREACH_FRAG_NEEDED, ICMP_UNREACH_HOST, ICMP_UNREACH_NET, emitIcmp,
+  ICMP_HEADER_LEN,
+  ICMP_TIME_EXCEEDED_TTL,
+  ICMP_TYPE_DST_UNREACHABLE,
+  ICMP_TYPE_PARAMETER_PROBLEM,
+  ICMP_TYPE_REDIRECT,
+  ICMP_TYPE_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_HOST,
+  ICMP_UNREACH_NET,
+  emitIcmp,
 } from "../wire/icmp.ts";
 import {
-  IPV4_CHECKSUM, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FLAGS_FRAG, IPV4_FRAG_MASK, IPV4_HEADER_LEN, IPV4_LENGTH, IPV4_TTL, IP_PROTOCOL_ICMP,
+  IPV4_CHECKSUM,
+  IPV4_FLAG_DF,
+  IPV4_FLAG_MF,
+  IPV4_FLAGS_FRAG,
+  IPV4_FRAG_MASK,
+  IPV4_HEADER_LEN,
+  IPV4_LENGTH,
+  IPV4_TTL,
+  IP_PROTOCOL_ICMP,
 } from "../wire/ipv4.ts";
 import { createCounters } from "./counters.ts";
 import type { RoutingTable } from "./route.ts";
@@ -104,7 +120,14 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
   const errorTokens = createTokenBucket(clock, rate, burst);
   let ident = rng.nextU32() & 0xffff;
   const counters = createCounters([
-    "forwarded", "forwardedBytes", "deliveredAcross", "fragmentedDatagrams", "fragmentsSent", "originated", "icmpErrorsSent", "icmpRateLimited",
+    "forwarded",
+    "forwardedBytes",
+    "deliveredAcross",
+    "fragmentedDatagrams",
+    "fragmentsSent",
+    "originated",
+    "icmpErrorsSent",
+    "icmpRateLimited",
   ] as const);
   const c = counters.c;
 
@@ -163,7 +186,7 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
     const headroom = out.ethernet.headerLength;
     const mtu = out.ethernet.mtu;
     c.fragmentedDatagrams++;
-    for (let off = 0; off < payload.length;) {
+    for (let off = 0; off < payload.length; ) {
       const fhl = off === 0 ? hl : IPV4_HEADER_LEN + laterOptions.length;
       const per = (mtu - fhl) & ~7;
       if (per < 8) return err("too-big");
@@ -217,9 +240,13 @@ export function createForwarder(deps: ForwarderDeps, options: ForwarderOptions =
     const packet = buf.subarray(headroom);
     const original = datagram.subarray(0, quoteLen);
     const [type, code] = ERROR_TYPES[kind];
-    emitIcmp(type === ICMP_TYPE_TIME_EXCEEDED
-      ? { kind: "time-exceeded", code, original }
-      : { kind: "dst-unreachable", code, nextHopMtu: kind === "frag-needed" ? nextHopMtu : 0, original }, packet, IPV4_HEADER_LEN);
+    emitIcmp(
+      type === ICMP_TYPE_TIME_EXCEEDED
+        ? { kind: "time-exceeded", code, original }
+        : { kind: "dst-unreachable", code, nextHopMtu: kind === "frag-needed" ? nextHopMtu : 0, original },
+      packet,
+      IPV4_HEADER_LEN,
+    );
     writeHeader(packet, total, ident, ERROR_TOS, errorTtl, IP_PROTOCOL_ICMP, from, src);
     ident = (ident + 1) & 0xffff;
     const r = out.arp.output(route.nextHop ?? src, packet);
@@ -322,7 +349,7 @@ function writeHeader(b: Uint8Array, total: number, id: number, tos: number, ttl:
 /** RFC 791 §3.1: the options whose copied flag is set, padded to a multiple of 4 with end-of-list. */
 function copiedOptions(options: Uint8Array): Uint8Array {
   const kept: number[] = [];
-  for (let i = 0; i < options.length;) {
+  for (let i = 0; i < options.length; ) {
     const type = options[i]!;
     if (type === 0) break;
     if (type === 1) {

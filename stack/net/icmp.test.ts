@@ -10,7 +10,8 @@ import { HEADROOM } from "./types.ts";
 import { A_IP, B_IP, createTwoStacks } from "./test-net.ts";
 
 function icmpFrom(t: ReturnType<typeof createTwoStacks>, from: "a" | "b") {
-  return t.pair.log.filter((l) => l.from === from && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0800)
+  return t.pair.log
+    .filter((l) => l.from === from && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0800)
     .map((l) => new Ipv4Packet(l.frame.data.subarray(14)))
     .filter((p) => p.protocol === 1)
     .map((p) => ({ ip: unwrap(parseIpv4(p.bytes)), icmp: unwrap(parseIcmp(p.payload)), bytes: p.payload }));
@@ -142,9 +143,18 @@ describe("icmp", () => {
     const t = createTwoStacks();
     const hdr = (dst: number, fragOffset8: number, protocol: number): Uint8Array => {
       const h = new Uint8Array(20);
-      h[0] = 0x45; h[9] = protocol; h[6] = fragOffset8 >> 8; h[7] = fragOffset8 & 0xff;
-      h[12] = 192; h[13] = 0; h[14] = 2; h[15] = 11; // src 192.0.2.11
-      h[16] = dst >>> 24; h[17] = (dst >>> 16) & 0xff; h[18] = (dst >>> 8) & 0xff; h[19] = dst & 0xff;
+      h[0] = 0x45;
+      h[9] = protocol;
+      h[6] = fragOffset8 >> 8;
+      h[7] = fragOffset8 & 0xff;
+      h[12] = 192;
+      h[13] = 0;
+      h[14] = 2;
+      h[15] = 11; // src 192.0.2.11
+      h[16] = dst >>> 24;
+      h[17] = (dst >>> 16) & 0xff;
+      h[18] = (dst >>> 8) & 0xff;
+      h[19] = dst & 0xff;
       return h;
     };
     const icmpErr = new Uint8Array(8 + 28);
@@ -174,7 +184,8 @@ describe("icmp", () => {
     const reports: unknown[] = [];
     t.a.icmp.onError(6, (e) => reports.push({ kind: e.kind, code: e.code, mtu: e.nextHopMtu, dst: e.quote.dst, from: e.from }));
     const dgram = new Uint8Array(20 + 8);
-    dgram[0] = 0x45; dgram[9] = 6;
+    dgram[0] = 0x45;
+    dgram[9] = 6;
     dgram.set([192, 0, 2, 10], 12);
     dgram.set([192, 0, 2, 11], 16);
     t.b.icmp.sendError("frag-needed", dgram.subarray(0, 20), dgram.subarray(20), 1280);

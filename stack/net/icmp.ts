@@ -7,9 +7,23 @@ import type { Clock, Rng, TimerId } from "../time.ts";
 import { IPV4_ANY, IPV4_BROADCAST, type Ipv4Address } from "../wire/address.ts";
 import { readU16 } from "../wire/bytes.ts";
 import {
-  ICMP_HEADER_LEN, ICMP_TIME_EXCEEDED_REASSEMBLY, ICMP_TIME_EXCEEDED_TTL, ICMP_TYPE_DST_UNREACHABLE, ICMP_TYPE_ECHO_REQUEST,
-  ICMP_TYPE_PARAMETER_PROBLEM, ICMP_TYPE_REDIRECT, ICMP_TYPE_TIME_EXCEEDED, ICMP_UNREACH_FRAG_NEEDED, ICMP_UNREACH_HOST,
-  ICMP_UNREACH_NET, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL, type IcmpRepr, emitIcmp, parseIcmp, parseIcmpQuote,
+  ICMP_HEADER_LEN,
+  ICMP_TIME_EXCEEDED_REASSEMBLY,
+  ICMP_TIME_EXCEEDED_TTL,
+  ICMP_TYPE_DST_UNREACHABLE,
+  ICMP_TYPE_ECHO_REQUEST,
+  ICMP_TYPE_PARAMETER_PROBLEM,
+  ICMP_TYPE_REDIRECT,
+  ICMP_TYPE_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_HOST,
+  ICMP_UNREACH_NET,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
+  type IcmpRepr,
+  emitIcmp,
+  parseIcmp,
+  parseIcmpQuote,
 } from "../wire/icmp.ts";
 import { IP_PROTOCOL_ICMP } from "../wire/ipv4.ts";
 import { createCounters } from "./counters.ts";
@@ -73,7 +87,18 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
   let nextSeq = 1;
   const pings = new Map<number, OutstandingPing>();
   const errorHandlers = new Map<number, (e: IcmpErrorReport) => void>();
-  const counters = createCounters(["rx", "echoRequestsReceived", "echoRepliesSent", "echoRequestsSent", "echoRepliesReceived", "errorsSent", "errorsReceived", "rateLimited", "pingTimeouts", "localErrors"] as const);
+  const counters = createCounters([
+    "rx",
+    "echoRequestsReceived",
+    "echoRepliesSent",
+    "echoRequestsSent",
+    "echoRepliesReceived",
+    "errorsSent",
+    "errorsReceived",
+    "rateLimited",
+    "pingTimeouts",
+    "localErrors",
+  ] as const);
   const c = counters.c;
 
   const takeToken = (): boolean => errorTokens.take();
@@ -177,7 +202,15 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
         c.pingTimeouts++;
         finishPing(key, err("timeout"));
       });
-      return { cancel: () => { const q = pings.get(key); if (q === p) { pings.delete(key); clock.cancel(p.timer); } } };
+      return {
+        cancel: () => {
+          const q = pings.get(key);
+          if (q === p) {
+            pings.delete(key);
+            clock.cancel(p.timer);
+          }
+        },
+      };
     },
     sendError(kind, header, payload, nextHopMtu = 0) {
       if (header.length < 20) return false;
@@ -189,7 +222,8 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
       // or a datagram whose source is not a unicast host.
       if (protocol === IP_PROTOCOL_ICMP && (payload.length < 1 || isErrorType(payload[0]!))) return (counters.drop("error-about-error"), false);
       if (ipv4.isBroadcast(dst) || fragOffset !== 0) return (counters.drop("error-about-broadcast-or-fragment"), false);
-      if (src === IPV4_ANY || src === IPV4_BROADCAST || src >>> 28 >= 14 || src >>> 24 === 127 || ipv4.isBroadcast(src)) return (counters.drop("error-bad-source"), false);
+      if (src === IPV4_ANY || src === IPV4_BROADCAST || src >>> 28 >= 14 || src >>> 24 === 127 || ipv4.isBroadcast(src))
+        return (counters.drop("error-bad-source"), false);
       if (!takeToken()) {
         c.rateLimited++;
         return false;
@@ -201,9 +235,10 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
       original.set(header.subarray(0, quoteLen));
       if (quoteLen > header.length) original.set(payload.subarray(0, quoteLen - header.length), header.length);
       const [type, code] = ERROR_CODES[kind];
-      const repr: IcmpRepr = type === ICMP_TYPE_TIME_EXCEEDED
-        ? { kind: "time-exceeded", code, original }
-        : { kind: "dst-unreachable", code, nextHopMtu: kind === "frag-needed" ? nextHopMtu : 0, original };
+      const repr: IcmpRepr =
+        type === ICMP_TYPE_TIME_EXCEEDED
+          ? { kind: "time-exceeded", code, original }
+          : { kind: "dst-unreachable", code, nextHopMtu: kind === "frag-needed" ? nextHopMtu : 0, original };
       emitIcmp(repr, msg);
       const r = ipv4.send(src, IP_PROTOCOL_ICMP, msg);
       if (!r.ok) return (counters.drop(`error-${r.error}`), false);
@@ -219,6 +254,8 @@ export function createIcmp(deps: IcmpDeps, options: IcmpOptions = {}): IcmpLayer
     },
     counters: () => counters.snapshot(),
   };
-  ipv4.setErrorReporter((kind, header, payload) => { layer.sendError(kind, header, payload); });
+  ipv4.setErrorReporter((kind, header, payload) => {
+    layer.sendError(kind, header, payload);
+  });
   return layer;
 }

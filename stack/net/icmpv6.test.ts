@@ -18,7 +18,16 @@ function twoStacks(a: StackOptions = {}, b: StackOptions = {}, latencyMs = 5) {
 
 function resolvePeer(t: ReturnType<typeof createRawPeer>): void {
   t.stack.ipv6!.send(PEER_LL, 59, new Uint8Array(0));
-  t.inject(ndPacket(PEER_LL, A_LL, { kind: "neighbor-advertisement", router: false, solicited: true, override: true, target: PEER_LL, options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 2) }] }));
+  t.inject(
+    ndPacket(PEER_LL, A_LL, {
+      kind: "neighbor-advertisement",
+      router: false,
+      solicited: true,
+      override: true,
+      target: PEER_LL,
+      options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 2) }],
+    }),
+  );
   t.clock.run();
 }
 
@@ -63,7 +72,10 @@ describe("icmpv6", () => {
     t.a.icmpv6!.ping(ipv6("2001:db8::b"), { timeoutMs: 500 }, (r) => results.push(r));
     t.a.icmpv6!.ping(ipv6("2001:db8:5::1"), {}, (r) => results.push(r));
     t.clock.run();
-    expect(results).toEqual([{ ok: false, error: "no-route" }, { ok: false, error: "timeout" }]);
+    expect(results).toEqual([
+      { ok: false, error: "no-route" },
+      { ok: false, error: "timeout" },
+    ]);
     expect(t.b.counters().icmpv6!.drops).toEqual({ "echo-disabled": 1 });
   });
 
@@ -90,7 +102,10 @@ describe("icmpv6", () => {
     t.inject(ipv6Packet(PEER_LL, ipv6("ff02::1"), 253, 64, new Uint8Array(8)), 0x333300000001);
     t.clock.advance(10_000);
     const before = icmpMessages(t).length;
-    t.stack.icmpv6!.sendError("port-unreachable", icmpPacket(PEER_LL, A_LL, { kind: "dst-unreachable", code: 4, original: new Uint8Array(48) }), { dst: A_LL, linkMulticast: false });
+    t.stack.icmpv6!.sendError("port-unreachable", icmpPacket(PEER_LL, A_LL, { kind: "dst-unreachable", code: 4, original: new Uint8Array(48) }), {
+      dst: A_LL,
+      linkMulticast: false,
+    });
     t.clock.run();
     expect(icmpMessages(t).length).toBe(before);
     expect(t.stack.counters().icmpv6!.drops).toMatchObject({ "error-about-multicast": 1, "error-about-error": 1 });

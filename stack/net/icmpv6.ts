@@ -10,8 +10,18 @@ import { readU16 } from "../wire/bytes.ts";
 import { type Ipv6Address, ipv6Equal, isIpv6Multicast, isIpv6Unspecified } from "../wire/ipv6-address.ts";
 import { IPV6_HEADER_LEN, IPV6_NEXT_HEADER_ICMPV6 } from "../wire/ipv6.ts";
 import {
-  ICMPV6_ERROR_MAX_LEN, ICMPV6_HEADER_LEN, ICMPV6_TIME_EXCEEDED_HOP_LIMIT, ICMPV6_TIME_EXCEEDED_REASSEMBLY, ICMPV6_TYPE_ECHO_REQUEST,
-  ICMPV6_UNREACH_ADDRESS, ICMPV6_UNREACH_NO_ROUTE, ICMPV6_UNREACH_PORT, type Icmpv6Repr, emitIcmpv6, parseIcmpv6, parseIcmpv6Quote,
+  ICMPV6_ERROR_MAX_LEN,
+  ICMPV6_HEADER_LEN,
+  ICMPV6_TIME_EXCEEDED_HOP_LIMIT,
+  ICMPV6_TIME_EXCEEDED_REASSEMBLY,
+  ICMPV6_TYPE_ECHO_REQUEST,
+  ICMPV6_UNREACH_ADDRESS,
+  ICMPV6_UNREACH_NO_ROUTE,
+  ICMPV6_UNREACH_PORT,
+  type Icmpv6Repr,
+  emitIcmpv6,
+  parseIcmpv6,
+  parseIcmpv6Quote,
 } from "../wire/icmpv6.ts";
 import { isNdpType } from "../wire/ndp.ts";
 import { isMldType } from "../wire/mld.ts";
@@ -64,7 +74,17 @@ export function createIcmpv6(deps: Icmpv6Deps, options: Icmpv6Options = {}): Icm
   let nextSeq = 1;
   const pings = new Map<number, OutstandingPing>();
   const errorHandlers = new Map<number, (e: Icmpv6ErrorReport) => void>();
-  const counters = createCounters(["rx", "echoRequestsReceived", "echoRepliesSent", "echoRequestsSent", "echoRepliesReceived", "errorsSent", "errorsReceived", "rateLimited", "pingTimeouts"] as const);
+  const counters = createCounters([
+    "rx",
+    "echoRequestsReceived",
+    "echoRepliesSent",
+    "echoRequestsSent",
+    "echoRepliesReceived",
+    "errorsSent",
+    "errorsReceived",
+    "rateLimited",
+    "pingTimeouts",
+  ] as const);
   const c = counters.c;
 
   const send = (dst: Ipv6Address, repr: Icmpv6Repr, length: number, src: Ipv6Address | undefined, hopLimit?: number) => {
@@ -101,7 +121,12 @@ export function createIcmpv6(deps: Icmpv6Deps, options: Icmpv6Options = {}): Icm
         if (multicast && options.replyToMulticastEcho === false) return counters.drop("multicast-echo");
         if (isIpv6Unspecified(d.src)) return counters.drop("bad-source");
         // RFC 4443 §4.2: the reply's source is the request's destination, or one of ours when that was multicast.
-        const sent = send(d.src, { kind: "echo-reply", ident: m.ident, seq: m.seq, data: m.data }, ICMPV6_HEADER_LEN + m.data.length, multicast ? undefined : d.dst);
+        const sent = send(
+          d.src,
+          { kind: "echo-reply", ident: m.ident, seq: m.seq, data: m.data },
+          ICMPV6_HEADER_LEN + m.data.length,
+          multicast ? undefined : d.dst,
+        );
         if (sent.ok) c.echoRepliesSent++;
         else counters.drop(`reply-${sent.error}`);
         return;
@@ -166,14 +191,22 @@ export function createIcmpv6(deps: Icmpv6Deps, options: Icmpv6Options = {}): Icm
         c.pingTimeouts++;
         finishPing(key, err("timeout"));
       });
-      return { cancel: () => { if (pings.get(key) === p) { pings.delete(key); clock.cancel(p.timer); } } };
+      return {
+        cancel: () => {
+          if (pings.get(key) === p) {
+            pings.delete(key);
+            clock.cancel(p.timer);
+          }
+        },
+      };
     },
     sendError(kind, packet, d, extra) {
       if (packet.length < IPV6_HEADER_LEN) return false;
       const src = packet.subarray(8, 24);
       const nextHeader = packet[6]!;
       // RFC 4443 §2.4(e): never about an ICMPv6 error (walk not needed for the common case of no extension headers).
-      if (nextHeader === IPV6_NEXT_HEADER_ICMPV6 && (packet.length <= IPV6_HEADER_LEN || packet[IPV6_HEADER_LEN]! < 128)) return (counters.drop("error-about-error"), false);
+      if (nextHeader === IPV6_NEXT_HEADER_ICMPV6 && (packet.length <= IPV6_HEADER_LEN || packet[IPV6_HEADER_LEN]! < 128))
+        return (counters.drop("error-about-error"), false);
       // §2.4(e.2, e.3): not about a packet to a multicast address or sent as link-layer multicast,
       // except Packet Too Big and Parameter Problem code 2 about an option.
       const exempt = kind === "packet-too-big" || (kind === "parameter-problem" && extra?.code === 2);

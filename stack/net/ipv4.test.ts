@@ -17,8 +17,14 @@ const MAC_B = 0x020000000002;
 
 /** IPv4 packets a stack sent, parsed. */
 function ipFrom(log: ReturnType<typeof createTwoStacks>["pair"]["log"], from: "a" | "b") {
-  return log.filter((l) => l.from === from && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0800)
-    .map((l) => ({ ip: unwrap(parseIpv4(l.frame.data.subarray(14))), packet: new Ipv4Packet(l.frame.data.subarray(14)), frame: l.frame, dst: unwrap(parseEthernet(l.frame.data)).dst }));
+  return log
+    .filter((l) => l.from === from && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0800)
+    .map((l) => ({
+      ip: unwrap(parseIpv4(l.frame.data.subarray(14))),
+      packet: new Ipv4Packet(l.frame.data.subarray(14)),
+      frame: l.frame,
+      dst: unwrap(parseEthernet(l.frame.data)).dst,
+    }));
 }
 
 /** Stack b alone; the test plays the peer (MAC_A, 192.0.2.10) on device a. */
@@ -30,7 +36,20 @@ function rawPeer(offload?: FrameOffload) {
   clock.run();
   pair.log.length = 0;
   const inject = (repr: Partial<Ipv4Repr>, payload: Uint8Array, mutate?: (ip: Uint8Array) => void): void => {
-    const full: Ipv4Repr = { src: A_IP, dst: B_IP, protocol: 17, ttl: 64, tos: 0, ident: 7, dontFragment: false, moreFragments: false, fragmentOffset: 0, options: new Uint8Array(0), ...repr, payloadLength: payload.length };
+    const full: Ipv4Repr = {
+      src: A_IP,
+      dst: B_IP,
+      protocol: 17,
+      ttl: 64,
+      tos: 0,
+      ident: 7,
+      dontFragment: false,
+      moreFragments: false,
+      fragmentOffset: 0,
+      options: new Uint8Array(0),
+      ...repr,
+      payloadLength: payload.length,
+    };
     const f = new Uint8Array(14 + 20 + full.options.length + payload.length);
     emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: 0x0800 }, f);
     const hl = emitIpv4(full, f, 14);
@@ -54,7 +73,9 @@ describe("ipv4", () => {
     t.clock.run();
     const rx = unwrap(t.b.udp.bind(9));
     let got: Uint8Array | undefined;
-    rx.onMessage((d) => { got = d.payload; });
+    rx.onMessage((d) => {
+      got = d.payload;
+    });
     const tx = unwrap(t.a.udp.bind(1234));
     const data = Uint8Array.from({ length: 4000 }, (_, i) => (i * 13) & 0xff);
     t.pair.log.length = 0;
@@ -62,7 +83,9 @@ describe("ipv4", () => {
     t.clock.run();
     const frags = ipFrom(t.pair.log, "a");
     expect(frags.map((f) => [f.packet.totalLength, f.ip.fragmentOffset, f.ip.moreFragments, f.ip.dontFragment])).toEqual([
-      [1500, 0, true, false], [1500, 1480, true, false], [1068, 2960, false, false],
+      [1500, 0, true, false],
+      [1500, 1480, true, false],
+      [1068, 2960, false, false],
     ]);
     expect(new Set(frags.map((f) => f.ip.ident)).size).toBe(1);
     expect(got).toEqual(data);
@@ -135,7 +158,23 @@ describe("ipv4", () => {
     s.ipv4.registerProtocol(253, (d) => got.push(d.dst));
     const f = new Uint8Array(34);
     emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: 0x0800 }, f);
-    emitIpv4({ src: A_IP, dst: 0xc0000263, protocol: 253, ttl: 64, tos: 0, ident: 1, dontFragment: false, moreFragments: false, fragmentOffset: 0, payloadLength: 0, options: new Uint8Array(0) }, f, 14);
+    emitIpv4(
+      {
+        src: A_IP,
+        dst: 0xc0000263,
+        protocol: 253,
+        ttl: 64,
+        tos: 0,
+        ident: 1,
+        dontFragment: false,
+        moreFragments: false,
+        fragmentOffset: 0,
+        payloadLength: 0,
+        options: new Uint8Array(0),
+      },
+      f,
+      14,
+    );
     pair.a.send({ data: f });
     clock.run();
     expect(got).toEqual([0xc0000263]);
@@ -145,22 +184,33 @@ describe("ipv4", () => {
     const t = rawPeer();
     const got: number[] = [];
     t.b.ipv4.registerProtocol(253, (d) => got.push(d.ttl));
-    t.inject({ protocol: 253, ttl: 9 }, new Uint8Array(4), (ip) => { ip[10] = ip[10]! ^ 0xff; });
+    t.inject({ protocol: 253, ttl: 9 }, new Uint8Array(4), (ip) => {
+      ip[10] = ip[10]! ^ 0xff;
+    });
     expect(got).toEqual([]);
     expect(t.b.counters().ipv4.drops).toEqual({ "bad-checksum": 1 });
     const v = rawPeer({ dataValidated: true });
     const got2: number[] = [];
     v.b.ipv4.registerProtocol(253, (d) => got2.push(d.ttl));
-    v.inject({ protocol: 253, ttl: 9 }, new Uint8Array(4), (ip) => { ip[10] = ip[10]! ^ 0xff; });
+    v.inject({ protocol: 253, ttl: 9 }, new Uint8Array(4), (ip) => {
+      ip[10] = ip[10]! ^ 0xff;
+    });
     expect(got2).toEqual([9]);
   });
 
   it("drops datagrams for other hosts, truncated ones and martian sources, counting reasons", () => {
     const t = rawPeer();
-    t.b.ipv4.registerProtocol(253, () => { throw new Error("delivered"); });
+    t.b.ipv4.registerProtocol(253, () => {
+      throw new Error("delivered");
+    });
     t.inject({ protocol: 253, dst: 0xc0000263 }, new Uint8Array(4));
     t.inject({ protocol: 253, src: 0xe0000001 }, new Uint8Array(4));
-    t.inject({ protocol: 253 }, new Uint8Array(4), (ip) => { ip[3] = 80; ip[10] = 0; ip[11] = 0; new Ipv4Packet(ip).fillChecksum(); });
+    t.inject({ protocol: 253 }, new Uint8Array(4), (ip) => {
+      ip[3] = 80;
+      ip[10] = 0;
+      ip[11] = 0;
+      new Ipv4Packet(ip).fillChecksum();
+    });
     expect(t.b.counters().ipv4.drops).toEqual({ "not-for-us": 1, "martian-source": 1, truncated: 1 });
   });
 

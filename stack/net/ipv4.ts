@@ -11,8 +11,22 @@ import { writeU16 } from "../wire/bytes.ts";
 import { checksumAdd, checksumFinish } from "../wire/checksum.ts";
 import { ETHERTYPE_IPV4 } from "../wire/ethernet.ts";
 import {
-  IPV4_CHECKSUM, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FLAGS_FRAG, IPV4_HEADER_LEN, IPV4_IDENT, IPV4_LENGTH, IPV4_MAX_LEN,
-  IPV4_PROTOCOL, IPV4_TOS, IPV4_TTL, IPV4_VER_IHL, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, Ipv4Packet, scanIpv4Options,
+  IPV4_CHECKSUM,
+  IPV4_FLAG_DF,
+  IPV4_FLAG_MF,
+  IPV4_FLAGS_FRAG,
+  IPV4_HEADER_LEN,
+  IPV4_IDENT,
+  IPV4_LENGTH,
+  IPV4_MAX_LEN,
+  IPV4_PROTOCOL,
+  IPV4_TOS,
+  IPV4_TTL,
+  IPV4_VER_IHL,
+  IP_PROTOCOL_TCP,
+  IP_PROTOCOL_UDP,
+  Ipv4Packet,
+  scanIpv4Options,
 } from "../wire/ipv4.ts";
 import { createCounters } from "./counters.ts";
 import { type ReassemblyOptions, createReassembler } from "./reassembly.ts";
@@ -65,8 +79,15 @@ class Delivery implements Ipv4Delivery {
   readonly #headerLength: number;
   #header: Uint8Array | null;
   constructor(
-    readonly src: Ipv4Address, readonly dst: Ipv4Address, readonly protocol: number, readonly ttl: number, readonly payload: Uint8Array,
-    bytes: Uint8Array, headerLength: number, header: Uint8Array | null, offload: FrameOffload | undefined,
+    readonly src: Ipv4Address,
+    readonly dst: Ipv4Address,
+    readonly protocol: number,
+    readonly ttl: number,
+    readonly payload: Uint8Array,
+    bytes: Uint8Array,
+    headerLength: number,
+    header: Uint8Array | null,
+    offload: FrameOffload | undefined,
   ) {
     this.#bytes = bytes;
     this.#headerLength = headerLength;
@@ -74,7 +95,7 @@ class Delivery implements Ipv4Delivery {
     if (offload !== undefined) (this as { offload?: FrameOffload }).offload = offload;
   }
   get header(): Uint8Array {
-    return this.#header ??= this.#bytes.subarray(0, this.#headerLength);
+    return (this.#header ??= this.#bytes.subarray(0, this.#headerLength));
   }
 }
 
@@ -95,16 +116,33 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
   let directed = IPV4_BROADCAST;
   let ident = rng.nextU32() & 0xffff;
   let reporter: ((kind: Ipv4ErrorReport, header: Uint8Array, payload: Uint8Array) => void) | undefined;
-  const counters = createCounters(["rxPackets", "rxBytes", "delivered", "txPackets", "txBytes", "txFragments", "fragmentedDatagrams", "rxFragments", "reassembled", "tooBig", "localDelivered", "checksumsCompleted", "copies"] as const);
+  const counters = createCounters([
+    "rxPackets",
+    "rxBytes",
+    "delivered",
+    "txPackets",
+    "txBytes",
+    "txFragments",
+    "fragmentedDatagrams",
+    "rxFragments",
+    "reassembled",
+    "tooBig",
+    "localDelivered",
+    "checksumsCompleted",
+    "copies",
+  ] as const);
   const c = counters.c;
-  const reassembler = createReassembler({
-    clock,
-    onTimeout: (header, first) => reporter?.("reassembly-timeout", header, first),
-  }, options.reassembly);
+  const reassembler = createReassembler(
+    {
+      clock,
+      onTimeout: (header, first) => reporter?.("reassembly-timeout", header, first),
+    },
+    options.reassembly,
+  );
 
   const isMulticast = (a: Ipv4Address): boolean => a >>> 28 === 14;
   const isBroadcast = (a: Ipv4Address): boolean => a === IPV4_BROADCAST || (cidr !== undefined && cidr.prefixLength < 31 && a === directed) || isMulticast(a);
-  const onLink = (a: Ipv4Address): boolean => cidr !== undefined && ((a & mask) >>> 0) === network;
+  const onLink = (a: Ipv4Address): boolean => cidr !== undefined && (a & mask) >>> 0 === network;
   const accepts = (a: Ipv4Address): boolean => {
     if (cidr === undefined) return true; // unconfigured (e.g. DHCP in progress): accept everything
     return a === cidr.address || a === IPV4_BROADCAST || (cidr.prefixLength < 31 && a === directed) || a === 0xe0000001;
@@ -130,7 +168,17 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     c.checksumsCompleted++;
   };
 
-  const writeHeader = (b: Uint8Array, total: number, id: number, flagsFrag: number, ttl: number, tos: number, protocol: number, src: Ipv4Address, dst: Ipv4Address): void => {
+  const writeHeader = (
+    b: Uint8Array,
+    total: number,
+    id: number,
+    flagsFrag: number,
+    ttl: number,
+    tos: number,
+    protocol: number,
+    src: Ipv4Address,
+    dst: Ipv4Address,
+  ): void => {
     b[IPV4_VER_IHL] = 0x45;
     b[IPV4_TOS] = tos;
     writeU16(b, IPV4_LENGTH, total);
@@ -145,7 +193,13 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     writeU16(b, IPV4_CHECKSUM, checksumFinish(sum));
   };
 
-  const transmit = (packet: Uint8Array, dstMac: MacAddress | undefined, nextHop: Ipv4Address, offload: FrameOffload | undefined, release?: () => void): Result<void, Ipv4SendError> => {
+  const transmit = (
+    packet: Uint8Array,
+    dstMac: MacAddress | undefined,
+    nextHop: Ipv4Address,
+    offload: FrameOffload | undefined,
+    release?: () => void,
+  ): Result<void, Ipv4SendError> => {
     c.txPackets++;
     c.txBytes += packet.length;
     if (dstMac !== undefined) {
@@ -178,7 +232,8 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
       return hooks.forward(bytes.subarray(0, p.totalLength), linkBroadcast);
     }
     const src = p.src;
-    if (src === IPV4_BROADCAST || isMulticast(src) || (cidr !== undefined && src === directed && cidr.prefixLength < 31)) return counters.drop("martian-source");
+    if (src === IPV4_BROADCAST || isMulticast(src) || (cidr !== undefined && src === directed && cidr.prefixLength < 31))
+      return counters.drop("martian-source");
     // The header view is made only when someone asks for it (ICMP errors quoting it).
     let header: Uint8Array | null = null;
     let payload = bytes.subarray(hl, p.totalLength);
@@ -207,13 +262,20 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     h(new Delivery(src, dst, protocol, ttl, payload, bytes, hl, header, deliveredOffload));
   };
 
-  ethernet.registerEthertype(ETHERTYPE_IPV4, hooks === undefined
-    ? (payload, frame) => receive(payload, frame.offload)
-    : (payload, frame, _src, dstMac) => receive(payload, frame.offload, isMulticastMac(dstMac)));
+  ethernet.registerEthertype(
+    ETHERTYPE_IPV4,
+    hooks === undefined
+      ? (payload, frame) => receive(payload, frame.offload)
+      : (payload, frame, _src, dstMac) => receive(payload, frame.offload, isMulticastMac(dstMac)),
+  );
 
   const layer: Ipv4Stack = {
-    get cidr() { return cidr; },
-    get gateway() { return gateway; },
+    get cidr() {
+      return cidr;
+    },
+    get gateway() {
+      return gateway;
+    },
     configure(newCidr, newGateway) {
       cidr = newCidr;
       gateway = newCidr === undefined ? undefined : newGateway;
@@ -248,7 +310,12 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
       if (src === undefined) return err("no-address");
       const total = IPV4_HEADER_LEN + payload.length;
       let offload = opts?.offload;
-      const gso = !routed && offload?.gsoSize !== undefined && ethernet.offloads.tso && total <= IPV4_MAX_LEN && total + ethernet.headerLength <= ethernet.offloads.maxGsoFrame;
+      const gso =
+        !routed &&
+        offload?.gsoSize !== undefined &&
+        ethernet.offloads.tso &&
+        total <= IPV4_MAX_LEN &&
+        total + ethernet.headerLength <= ethernet.offloads.maxGsoFrame;
       const mtu = local ? IPV4_MAX_LEN : pathMtu(dst);
       const fragment = total > mtu && !gso && !routed;
       if (fragment && (opts?.dontFragment === true || total > IPV4_MAX_LEN)) {
@@ -296,7 +363,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
         return transmit(packet, dstMac, nextHop, offload, packet.buffer === payload.buffer ? opts?.release : undefined);
       }
       // RFC 791 §3.2 fragmentation: every fragment but the last carries a multiple of 8 bytes.
-      const per = ((mtu - IPV4_HEADER_LEN) & ~7);
+      const per = (mtu - IPV4_HEADER_LEN) & ~7;
       if (per < 8) return err("too-big");
       c.fragmentedDatagrams++;
       for (let off = 0; off < payload.length; off += per) {
@@ -350,4 +417,3 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
   hooks?.attach((packet) => receive(packet, undefined));
   return layer;
 }
-

@@ -12,7 +12,16 @@ import { A_LL, PEER_LL, createRawPeer, icmpMessages, icmpPacket, ipv6Packet, ndP
 
 function resolvePeer(t: ReturnType<typeof createRawPeer>): void {
   t.stack.ipv6!.send(PEER_LL, 59, new Uint8Array(0));
-  t.inject(ndPacket(PEER_LL, A_LL, { kind: "neighbor-advertisement", router: false, solicited: true, override: true, target: PEER_LL, options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 2) }] }));
+  t.inject(
+    ndPacket(PEER_LL, A_LL, {
+      kind: "neighbor-advertisement",
+      router: false,
+      solicited: true,
+      override: true,
+      target: PEER_LL,
+      options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 2) }],
+    }),
+  );
   t.clock.run();
 }
 
@@ -43,13 +52,19 @@ describe("ipv6 fragmentation and reassembly", () => {
     a.icmpv6!.ping(ipv6("2001:db8::b"), { size: 3000 }, (r) => results.push(r));
     clock.run();
     expect(results).toMatchObject([{ ok: true, value: { bytes: 3000 } }]);
-    const frags = pair.log.filter((l) => l.from === "a" && readU16(l.frame.data, 12) === 0x86dd && l.frame.data[20] === 44).map((l) => {
-      const p = l.frame.data.subarray(14);
-      const w = walkIpv6Chain(p);
-      if (!w.ok || w.value.fragment === undefined) throw new Error("not a fragment");
-      return { len: p.length, ...w.value.fragment };
-    });
-    expect(frags.map((f) => [f.len, f.fragmentOffset, f.moreFragments])).toEqual([[1496, 0, true], [1496, 1448, true], [40 + 8 + 3008 - 2896, 2896, false]]);
+    const frags = pair.log
+      .filter((l) => l.from === "a" && readU16(l.frame.data, 12) === 0x86dd && l.frame.data[20] === 44)
+      .map((l) => {
+        const p = l.frame.data.subarray(14);
+        const w = walkIpv6Chain(p);
+        if (!w.ok || w.value.fragment === undefined) throw new Error("not a fragment");
+        return { len: p.length, ...w.value.fragment };
+      });
+    expect(frags.map((f) => [f.len, f.fragmentOffset, f.moreFragments])).toEqual([
+      [1496, 0, true],
+      [1496, 1448, true],
+      [40 + 8 + 3008 - 2896, 2896, false],
+    ]);
     expect(new Set(frags.map((f) => f.ident)).size).toBe(1);
     expect(b.counters().ipv6).toMatchObject({ rxFragments: 3, reassembled: 1 });
     expect(a.counters().ipv6).toMatchObject({ fragmentedDatagrams: 1, txFragments: 3, rxFragments: 3, reassembled: 1 });
@@ -59,7 +74,12 @@ describe("ipv6 fragmentation and reassembly", () => {
     const t = createRawPeer();
     resolvePeer(t);
     const m = echo(100);
-    for (const f of fragments(58, m, [[104, 4], [0, 48], [48, 56]])) t.inject(f);
+    for (const f of fragments(58, m, [
+      [104, 4],
+      [0, 48],
+      [48, 56],
+    ]))
+      t.inject(f);
     t.inject(fragments(58, echo(20), [[0, 28]], 0x99)[0]!);
     t.clock.run();
     expect(icmpMessages(t).map((x) => x.kind === "echo-reply" && x.data.length)).toEqual([100, 20]);
@@ -70,7 +90,12 @@ describe("ipv6 fragmentation and reassembly", () => {
     const t = createRawPeer();
     resolvePeer(t);
     const m = echo(100);
-    for (const f of fragments(58, m, [[0, 56], [48, 16], [64, 44]])) t.inject(f);
+    for (const f of fragments(58, m, [
+      [0, 56],
+      [48, 16],
+      [64, 44],
+    ]))
+      t.inject(f);
     t.clock.run();
     expect(icmpMessages(t)).toEqual([]);
     expect(t.stack.counters().reassembly6!.drops).toMatchObject({ overlap: 1, "discarded-datagram": 1 });
@@ -101,7 +126,9 @@ describe("ipv6 fragmentation and reassembly", () => {
   });
 
   it("a fragment flood stays within the reassembly memory limit", () => {
-    const t = createRawPeer({ ipv6: { dadTransmits: 0, routerSolicitations: false, reassembly: { maxBytes: 64 * 1024, maxDatagrams: 1000, maxBytesPerSource: 1 << 20 } } });
+    const t = createRawPeer({
+      ipv6: { dadTransmits: 0, routerSolicitations: false, reassembly: { maxBytes: 64 * 1024, maxDatagrams: 1000, maxBytesPerSource: 1 << 20 } },
+    });
     for (let i = 0; i < 200; i++) t.inject(fragments(58, echo(2000), [[0, 1000]], i)[0]!);
     t.clock.run(t.clock.now() + 1);
     const c = t.stack.counters().reassembly6!;

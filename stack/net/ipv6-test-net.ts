@@ -39,15 +39,20 @@ export function createRawPeer(options: StackOptions = {}, startup: { readonly ke
   if (startup.run !== false) clock.run(options.ipv6?.dadTransmits === undefined || options.ipv6.dadTransmits === 0 ? 0 : undefined);
   if (startup.keep !== true) pair.log.length = 0;
   return {
-    clock, pair, stack,
-    sent: () => pair.log.filter((l) => l.from === "a" && readU16(l.frame.data, 12) === 0x86dd).map((l) => {
-      const packet = l.frame.data.subarray(14);
-      const ip = parseIpv6(packet);
-      if (!ip.ok) throw new Error(`the stack sent a bad IPv6 packet: ${ip.error}`);
-      let dstMac = 0;
-      for (let i = 0; i < 6; i++) dstMac = dstMac * 256 + l.frame.data[i]!;
-      return { dstMac, packet, ip: ip.value, at: l.at };
-    }),
+    clock,
+    pair,
+    stack,
+    sent: () =>
+      pair.log
+        .filter((l) => l.from === "a" && readU16(l.frame.data, 12) === 0x86dd)
+        .map((l) => {
+          const packet = l.frame.data.subarray(14);
+          const ip = parseIpv6(packet);
+          if (!ip.ok) throw new Error(`the stack sent a bad IPv6 packet: ${ip.error}`);
+          let dstMac = 0;
+          for (let i = 0; i < 6; i++) dstMac = dstMac * 256 + l.frame.data[i]!;
+          return { dstMac, packet, ip: ip.value, at: l.at };
+        }),
     inject(packet, dstMac = A_MAC) {
       const f = new Uint8Array(14 + packet.length);
       writeMac(f, 0, dstMac);
@@ -114,8 +119,11 @@ export function icmpType(p: { packet: Uint8Array }): number | undefined {
 
 /** The echo and error messages (not ND, not MLD) among what the stack sent. */
 export function icmpMessages(t: RawPeer): Icmpv6Repr[] {
-  return t.sent().filter((s) => {
-    const type = icmpType(s);
-    return type !== undefined && (type < 128 || type === 128 || type === 129);
-  }).map(asIcmp);
+  return t
+    .sent()
+    .filter((s) => {
+      const type = icmpType(s);
+      return type !== undefined && (type < 128 || type === 128 || type === 129);
+    })
+    .map(asIcmp);
 }

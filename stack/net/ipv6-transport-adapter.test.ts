@@ -29,16 +29,26 @@ describe("TCP over IPv6 (the v4-typed TCP layer through the transport adapter)",
     let serverRemote = "";
     listener.value.onConnection((s) => {
       serverRemote = formatIpv6(t.b.tcp6!.addressOf(s.remoteAddress)!);
-      s.onData((d) => { atServer += d.length; });
-      s.onEnd(() => { s.write(data); s.end(); });
+      s.onData((d) => {
+        atServer += d.length;
+      });
+      s.onEnd(() => {
+        s.write(data);
+        s.end();
+      });
     });
     const conn = t.a.tcp6!.connect(ipv6("2001:db8::b"), 8080);
     if (!conn.ok) throw new Error(conn.error);
     const back: Uint8Array[] = [];
     let closed = false;
-    conn.value.onConnect(() => { conn.value.write(data); conn.value.end(); });
+    conn.value.onConnect(() => {
+      conn.value.write(data);
+      conn.value.end();
+    });
     conn.value.onData((d) => back.push(d.slice()));
-    conn.value.onClose(() => { closed = true; });
+    conn.value.onClose(() => {
+      closed = true;
+    });
     t.clock.run(t.clock.now() + 60_000);
     expect(atServer).toBe(data.length);
     expect(serverRemote).toBe("2001:db8::a");
@@ -78,7 +88,9 @@ describe("TCP over IPv6 (the v4-typed TCP layer through the transport adapter)",
     const conn = t.a.tcp6!.connect(ipv6("2001:db8::b"), 9000);
     if (!conn.ok) throw new Error(conn.error);
     let error: string | undefined;
-    conn.value.onClose((e) => { error = e; });
+    conn.value.onClose((e) => {
+      error = e;
+    });
     t.clock.run(t.clock.now() + 5000);
     expect(error).toBe("ECONNREFUSED");
   });

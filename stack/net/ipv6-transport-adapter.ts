@@ -180,9 +180,10 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
       }
       c.tx++;
       // One object shape per call in the common case (no TTL given): no spreads on the per-segment path.
-      const sendOptions: Ipv6SendOptions = opts?.ttl === undefined
-        ? { src, trafficClass: opts?.tos ?? 0, headroom, dontFragment: opts?.dontFragment === true }
-        : { src, trafficClass: opts.tos ?? 0, headroom, dontFragment: opts.dontFragment === true, hopLimit: opts.ttl };
+      const sendOptions: Ipv6SendOptions =
+        opts?.ttl === undefined
+          ? { src, trafficClass: opts?.tos ?? 0, headroom, dontFragment: opts?.dontFragment === true }
+          : { src, trafficClass: opts.tos ?? 0, headroom, dontFragment: opts.dontFragment === true, hopLimit: opts.ttl };
       const r = ipv6.send(dst, protocol, payload, sendOptions);
       return r.ok ? ok(undefined) : err(r.error === "unresolved-queue-full" ? "unresolved-queue-full" : r.error);
     },
@@ -192,11 +193,16 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
         if (isIpv6Multicast(d.dst)) return counters.drop("multicast-destination");
         const len = d.payload.length;
         if (len < at + 2) return counters.drop("truncated");
-        if (d.offload?.dataValidated !== true && checksumFinish(checksumAdd(d.payload, ipv6PseudoHeaderSum(d.src, d.dst, protocol, len))) !== 0) return counters.drop("bad-checksum");
+        if (d.offload?.dataValidated !== true && checksumFinish(checksumAdd(d.payload, ipv6PseudoHeaderSum(d.src, d.dst, protocol, len))) !== 0)
+          return counters.drop("bad-checksum");
         handler({
-          src: handleOf(d.src), dst: handleOf(d.dst), protocol, ttl: d.hopLimit, payload: d.payload,
+          src: handleOf(d.src),
+          dst: handleOf(d.dst),
+          protocol,
+          ttl: d.hopLimit,
+          payload: d.payload,
           // Only the traffic class byte is read above (ECN); it sits where IPv4 keeps its TOS.
-          header: headers[d.trafficClass] ??= Uint8Array.of(0x60, d.trafficClass),
+          header: (headers[d.trafficClass] ??= Uint8Array.of(0x60, d.trafficClass)),
           offload: VALIDATED,
         });
       });
@@ -223,7 +229,13 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
         icmpv6.onError(protocol, (e) => {
           const tooBig = e.kind === "packet-too-big";
           handler({
-            kind: tooBig ? "dst-unreachable" : e.kind === "time-exceeded" ? "time-exceeded" : e.kind === "parameter-problem" ? "parameter-problem" : "dst-unreachable",
+            kind: tooBig
+              ? "dst-unreachable"
+              : e.kind === "time-exceeded"
+                ? "time-exceeded"
+                : e.kind === "parameter-problem"
+                  ? "parameter-problem"
+                  : "dst-unreachable",
             // Packet Too Big reads as fragmentation needed (code 4), with the MTU as the v4 path would see it.
             code: tooBig ? 4 : e.kind === "dst-unreachable" ? (UNREACHABLE_CODES[e.code] ?? 1) : e.code,
             from: handleOf(e.from),

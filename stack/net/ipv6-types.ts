@@ -164,7 +164,9 @@ export interface Ipv6Layer {
 /** The concrete IPv6 layer: what the stack wires between layers. */
 export interface Ipv6Stack extends Ipv6Layer {
   readonly ndp: NdpLayer;
-  setErrorReporter(reporter: (report: Ipv6ErrorReport, d: { readonly packet: Uint8Array; readonly dst: Ipv6Address; readonly linkMulticast: boolean }) => void): void;
+  setErrorReporter(
+    reporter: (report: Ipv6ErrorReport, d: { readonly packet: Uint8Array; readonly dst: Ipv6Address; readonly linkMulticast: boolean }) => void,
+  ): void;
   /** RFC 8201: lowers the path MTU to dst (never below 1280); expires after pmtuTimeoutMs. */
   updatePathMtu(dst: Ipv6Address, mtu: number): void;
   counters(): LayerCounters;
@@ -172,7 +174,14 @@ export interface Ipv6Stack extends Ipv6Layer {
 }
 
 /** ICMPv6 errors this host sends. */
-export type Icmpv6ErrorKind = "no-route" | "address-unreachable" | "port-unreachable" | "packet-too-big" | "hop-limit-exceeded" | "reassembly-timeout" | "parameter-problem";
+export type Icmpv6ErrorKind =
+  | "no-route"
+  | "address-unreachable"
+  | "port-unreachable"
+  | "packet-too-big"
+  | "hop-limit-exceeded"
+  | "reassembly-timeout"
+  | "parameter-problem";
 
 /** An ICMPv6 error received about a packet we sent, as handed to transports. */
 export interface Icmpv6ErrorReport {
@@ -212,7 +221,12 @@ export interface Icmpv6Layer {
   /** One echo request; cb is called exactly once unless cancelled. To a multicast dst, the first reply wins. */
   ping(dst: Ipv6Address, options: Ping6Options, cb: (r: Result<Ping6Reply, Ping6Error>) => void): { cancel(): void };
   /** Sends an error about a received packet, subject to RFC 4443 §2.4(e) and the rate limit; true when sent. */
-  sendError(kind: Icmpv6ErrorKind, packet: Uint8Array, d: { readonly dst: Ipv6Address; readonly linkMulticast: boolean }, extra?: { readonly code?: number; readonly pointer?: number; readonly mtu?: number }): boolean;
+  sendError(
+    kind: Icmpv6ErrorKind,
+    packet: Uint8Array,
+    d: { readonly dst: Ipv6Address; readonly linkMulticast: boolean },
+    extra?: { readonly code?: number; readonly pointer?: number; readonly mtu?: number },
+  ): boolean;
   /** Subscribes to errors about packets of an upper-layer protocol we sent. */
   onError(nextHeader: number, handler: (e: Icmpv6ErrorReport) => void): void;
   counters(): LayerCounters;

@@ -19,7 +19,9 @@ function withOption(type: number, dst = A_LL): Uint8Array {
 describe("ipv6 layer", () => {
   it("configures the link-local address from the MAC's modified EUI-64 (RFC 4291 App. A)", () => {
     const t = createRawPeer();
-    expect(t.stack.ipv6!.ndp.addresses().map((a) => [formatIpv6(a.address), a.prefixLength, a.origin, a.state])).toEqual([["fe80::ff:fe00:1", 64, "link-local", "preferred"]]);
+    expect(t.stack.ipv6!.ndp.addresses().map((a) => [formatIpv6(a.address), a.prefixLength, a.origin, a.state])).toEqual([
+      ["fe80::ff:fe00:1", 64, "link-local", "preferred"],
+    ]);
   });
 
   it("a v4-only stack has no IPv6 layer and counts v6 frames as an unknown ethertype", () => {
@@ -37,7 +39,16 @@ describe("ipv6 layer", () => {
     t.clock.run(50);
     // The peer's MAC is not known: an NS to its solicited-node group, the reply waits in the queue.
     expect(t.sent().map((s) => formatIpv6(s.ip.dst))).toEqual(["ff02::1:ff00:2"]);
-    t.inject(ndPacket(PEER_LL, A_LL, { kind: "neighbor-advertisement", router: false, solicited: true, override: true, target: PEER_LL, options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 2) }] }));
+    t.inject(
+      ndPacket(PEER_LL, A_LL, {
+        kind: "neighbor-advertisement",
+        router: false,
+        solicited: true,
+        override: true,
+        target: PEER_LL,
+        options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 2) }],
+      }),
+    );
     t.clock.run(100);
     const reply = t.sent()[1]!;
     expect(reply.dstMac).toBe(0x020000000002);
@@ -72,8 +83,10 @@ describe("ipv6 layer", () => {
     expect(t.stack.counters().icmpv6).toMatchObject({ echoRequestsReceived: 1, echoRepliesSent: 1, errorsSent: 2 });
     expect(t.stack.counters().ipv6!.drops).toEqual({ "unknown-option": 4 });
     const out = icmpMessages(t).slice(before);
-    expect(out.map((m) => m.kind === "parameter-problem" ? [m.kind, m.code, m.pointer] : [m.kind])).toEqual([
-      ["echo-reply"], ["parameter-problem", 2, 42], ["parameter-problem", 2, 42],
+    expect(out.map((m) => (m.kind === "parameter-problem" ? [m.kind, m.code, m.pointer] : [m.kind]))).toEqual([
+      ["echo-reply"],
+      ["parameter-problem", 2, 42],
+      ["parameter-problem", 2, 42],
     ]);
   });
 
@@ -139,6 +152,15 @@ describe("ipv6 layer", () => {
 /** Teaches the stack the peer's MAC with an unsolicited-override NA answering a first NS. */
 function resolvePeer(t: ReturnType<typeof createRawPeer>): void {
   t.stack.ipv6!.send(PEER_LL, 59, new Uint8Array(0));
-  t.inject(ndPacket(PEER_LL, A_LL, { kind: "neighbor-advertisement", router: false, solicited: true, override: true, target: PEER_LL, options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 2) }] }));
+  t.inject(
+    ndPacket(PEER_LL, A_LL, {
+      kind: "neighbor-advertisement",
+      router: false,
+      solicited: true,
+      override: true,
+      target: PEER_LL,
+      options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 2) }],
+    }),
+  );
   t.clock.run();
 }

@@ -17,9 +17,26 @@ import { ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
 import { type Ipv6Address, ipv6Key, isIpv6Multicast, ipv6MulticastMac } from "../wire/ipv6-address.ts";
 import { writeU16 } from "../wire/bytes.ts";
 import {
-  IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER, IPV6_NEXT_HEADER_FRAGMENT, IPV6_NEXT_HEADER_NONE, IPV6_PAYLOAD_LENGTH, Ipv6Packet, emitIpv6,
+  IPV6_HEADER_LEN,
+  IPV6_MIN_MTU,
+  IPV6_NEXT_HEADER,
+  IPV6_NEXT_HEADER_FRAGMENT,
+  IPV6_NEXT_HEADER_NONE,
+  IPV6_PAYLOAD_LENGTH,
+  Ipv6Packet,
+  emitIpv6,
 } from "../wire/ipv6.ts";
-import { type Ipv6ChainLimits, IPV6_FRAGMENT_HEADER_LEN, IPV6_FRAGMENT_OFFSET_FLAGS, IPV6_OPTION_ROUTER_ALERT, emitIpv6Fragment, isIpv6ExtensionHeader, walkIpv6Chain, type Ipv6Chain, type Ipv6ExtSummary } from "../wire/ipv6-ext.ts";
+import {
+  type Ipv6ChainLimits,
+  IPV6_FRAGMENT_HEADER_LEN,
+  IPV6_FRAGMENT_OFFSET_FLAGS,
+  IPV6_OPTION_ROUTER_ALERT,
+  emitIpv6Fragment,
+  isIpv6ExtensionHeader,
+  walkIpv6Chain,
+  type Ipv6Chain,
+  type Ipv6ExtSummary,
+} from "../wire/ipv6-ext.ts";
 import { type ReassemblyOptions, createReassembler } from "./reassembly.ts";
 import { createCounters } from "./counters.ts";
 import { type EthernetLayer, HEADROOM } from "./types.ts";
@@ -66,21 +83,36 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
   const handlers = new Map<number, (d: Ipv6Delivery) => void>();
   let reporter: Parameters<Ipv6Stack["setErrorReporter"]>[0] | undefined;
   const counters = createCounters([
-    "rxPackets", "rxBytes", "delivered", "txPackets", "txBytes", "localDelivered", "copies", "tooBig", "pmtuUpdates",
-    "rxFragments", "reassembled", "atomicFragments", "txFragments", "fragmentedDatagrams",
+    "rxPackets",
+    "rxBytes",
+    "delivered",
+    "txPackets",
+    "txBytes",
+    "localDelivered",
+    "copies",
+    "tooBig",
+    "pmtuUpdates",
+    "rxFragments",
+    "reassembled",
+    "atomicFragments",
+    "txFragments",
+    "fragmentedDatagrams",
   ] as const);
   const c = counters.c;
-  const reassembler = createReassembler({
-    clock,
-    // RFC 8200 §4.5: Time Exceeded code 1 when the first fragment came but the datagram did not complete.
-    onTimeout: (unfragmentable, first) => {
-      const quote = new Uint8Array(unfragmentable.length + first.length);
-      quote.set(unfragmentable);
-      quote.set(first, unfragmentable.length);
-      writeU16(quote, IPV6_PAYLOAD_LENGTH, quote.length - IPV6_HEADER_LEN);
-      reporter?.({ kind: "reassembly-timeout" }, { packet: quote, dst: quote.subarray(24, 40), linkMulticast: false });
+  const reassembler = createReassembler(
+    {
+      clock,
+      // RFC 8200 §4.5: Time Exceeded code 1 when the first fragment came but the datagram did not complete.
+      onTimeout: (unfragmentable, first) => {
+        const quote = new Uint8Array(unfragmentable.length + first.length);
+        quote.set(unfragmentable);
+        quote.set(first, unfragmentable.length);
+        writeU16(quote, IPV6_PAYLOAD_LENGTH, quote.length - IPV6_HEADER_LEN);
+        reporter?.({ kind: "reassembly-timeout" }, { packet: quote, dst: quote.subarray(24, 40), linkMulticast: false });
+      },
     },
-  }, { timeoutMs: 60_000, ...options.reassembly });
+    { timeoutMs: 60_000, ...options.reassembly },
+  );
 
   const pathMtu = (dst: Ipv6Address): number => {
     const link = ndp.linkMtu;
@@ -116,7 +148,9 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     const packet = bytes.subarray(0, IPV6_HEADER_LEN + p.payloadLength);
     // Most packets carry no extension header: the walker (and what it allocates) only for those that do.
     const firstNext = packet[IPV6_NEXT_HEADER]!;
-    const chain = isIpv6ExtensionHeader(firstNext) ? walkIpv6Chain(packet, limits) : ok<Ipv6Chain>({ upperLayer: firstNext, offset: IPV6_HEADER_LEN, headers: NO_HEADERS });
+    const chain = isIpv6ExtensionHeader(firstNext)
+      ? walkIpv6Chain(packet, limits)
+      : ok<Ipv6Chain>({ upperLayer: firstNext, offset: IPV6_HEADER_LEN, headers: NO_HEADERS });
     if (!chain.ok) {
       counters.drop(chain.error);
       // RFC 8200 §4.2: "10" options always answer; "11" only when the destination was not multicast.
@@ -182,13 +216,24 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     }
     c.delivered++;
     const payload = packet.subarray(offset);
-    h(offload?.dataValidated === true
-      ? { src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload, packet, linkMulticast, offload: VALIDATED }
-      : { src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload, packet, linkMulticast });
+    h(
+      offload?.dataValidated === true
+        ? { src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload, packet, linkMulticast, offload: VALIDATED }
+        : { src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload, packet, linkMulticast },
+    );
   };
 
   /** RFC 8200 §4.5: the source fragments; every fragment but the last carries a multiple of 8 bytes. */
-  const sendFragments = (src: Ipv6Address, dst: Ipv6Address, nextHeader: number, payload: Uint8Array, hopLimit: number, trafficClass: number, multicast: boolean, nextHop: Ipv6Address): Result<void, Ipv6SendError> => {
+  const sendFragments = (
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    nextHeader: number,
+    payload: Uint8Array,
+    hopLimit: number,
+    trafficClass: number,
+    multicast: boolean,
+    nextHop: Ipv6Address,
+  ): Result<void, Ipv6SendError> => {
     const per = (pathMtu(dst) - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN) & ~7;
     // RFC 7739: an unpredictable identification per datagram.
     const ident = rng.nextU32();

@@ -5,9 +5,21 @@ import { formatIpv6, ipv6 } from "../wire/ipv6-address.ts";
 import type { RaConfigFlags } from "./ipv6-types.ts";
 import { PEER_LL, asNd, createRawPeer, ndPacket } from "./ipv6-test-net.ts";
 
-const raWithFlags = (flags: number) => ndPacket(PEER_LL, ipv6("ff02::1"), {
-  kind: "router-advertisement", curHopLimit: 0, flags, routerLifetime: 1800, reachableTime: 0, retransTimer: 0, options: [],
-}, 255);
+const raWithFlags = (flags: number) =>
+  ndPacket(
+    PEER_LL,
+    ipv6("ff02::1"),
+    {
+      kind: "router-advertisement",
+      curHopLimit: 0,
+      flags,
+      routerLifetime: 1800,
+      reachableTime: 0,
+      retransTimer: 0,
+      options: [],
+    },
+    255,
+  );
 
 describe("ndp for DHCPv6", () => {
   it("exposes the M and O flags of each RA accepted and tells the handlers", () => {
@@ -19,15 +31,31 @@ describe("ndp for DHCPv6", () => {
     t.clock.run(10);
     t.inject(raWithFlags(0x40));
     t.clock.run(10);
-    expect(seen.map((f) => [f.managed, f.other, formatIpv6(f.router)])).toEqual([[true, true, "fe80::ff:fe00:2"], [false, true, "fe80::ff:fe00:2"]]);
+    expect(seen.map((f) => [f.managed, f.other, formatIpv6(f.router)])).toEqual([
+      [true, true, "fe80::ff:fe00:2"],
+      [false, true, "fe80::ff:fe00:2"],
+    ]);
     expect(t.stack.ipv6!.ndp.raFlags).toMatchObject({ managed: false, other: true });
   });
 
   it("ignores the flags of an RA from off-link (hop limit 254)", () => {
     const t = createRawPeer();
-    t.inject(ndPacket(PEER_LL, ipv6("ff02::1"), {
-      kind: "router-advertisement", curHopLimit: 0, flags: 0x80, routerLifetime: 1800, reachableTime: 0, retransTimer: 0, options: [],
-    }, 254));
+    t.inject(
+      ndPacket(
+        PEER_LL,
+        ipv6("ff02::1"),
+        {
+          kind: "router-advertisement",
+          curHopLimit: 0,
+          flags: 0x80,
+          routerLifetime: 1800,
+          reachableTime: 0,
+          retransTimer: 0,
+          options: [],
+        },
+        254,
+      ),
+    );
     t.clock.run(10);
     expect(t.stack.ipv6!.ndp.raFlags).toBeUndefined();
   });

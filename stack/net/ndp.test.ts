@@ -17,13 +17,29 @@ const nsFromPeer = (hopLimit = 255) => ndPacket(PEER_LL, A_LL, { kind: "neighbor
 
 function ra(opts: { src?: Uint8Array; lifetime?: number; hopLimit?: number; curHopLimit?: number; options?: NdpOption[] } = {}) {
   const src = opts.src ?? PEER_LL;
-  return ndPacket(src, ipv6("ff02::1"), {
-    kind: "router-advertisement", curHopLimit: opts.curHopLimit ?? 0, flags: 0, routerLifetime: opts.lifetime ?? 1800, reachableTime: 0, retransTimer: 0,
-    options: opts.options ?? [sllaPeer],
-  }, opts.hopLimit ?? 255);
+  return ndPacket(
+    src,
+    ipv6("ff02::1"),
+    {
+      kind: "router-advertisement",
+      curHopLimit: opts.curHopLimit ?? 0,
+      flags: 0,
+      routerLifetime: opts.lifetime ?? 1800,
+      reachableTime: 0,
+      retransTimer: 0,
+      options: opts.options ?? [sllaPeer],
+    },
+    opts.hopLimit ?? 255,
+  );
 }
-const pio = (prefix: string, valid = 86400, preferred = 14400, flags = 0xc0, prefixLength = 64): NdpOption =>
-  ({ kind: "prefix-information", prefixLength, flags, validLifetime: valid, preferredLifetime: preferred, prefix: ipv6(prefix) });
+const pio = (prefix: string, valid = 86400, preferred = 14400, flags = 0xc0, prefixLength = 64): NdpOption => ({
+  kind: "prefix-information",
+  prefixLength,
+  flags,
+  validLifetime: valid,
+  preferredLifetime: preferred,
+  prefix: ipv6(prefix),
+});
 
 describe("ndp: DAD and MLD at start-up", () => {
   it("reports the solicited-node group (MLDv2, Router Alert, hop limit 1, from ::), probes with an NS from ::, then uses the address", () => {
@@ -48,14 +64,37 @@ describe("ndp: DAD and MLD at start-up", () => {
   it("an NA for the tentative address is a DAD failure, reported once, and the address is not used (RFC 4862 §5.4.5)", () => {
     const failures: string[] = [];
     const results: unknown[] = [];
-    const t = createRawPeerKeepLog({ ipv6: { dadTransmits: 1, routerSolicitations: false, onDadFailure: (a) => failures.push(formatIpv6(a)), addresses: ["2001:db8::1/64"], onAddressReady: (r) => results.push(r) } }, false);
+    const t = createRawPeerKeepLog(
+      {
+        ipv6: {
+          dadTransmits: 1,
+          routerSolicitations: false,
+          onDadFailure: (a) => failures.push(formatIpv6(a)),
+          addresses: ["2001:db8::1/64"],
+          onAddressReady: (r) => results.push(r),
+        },
+      },
+      false,
+    );
     t.clock.run(1); // DAD under way (both addresses tentative)
-    t.inject(ndPacket(PEER_LL, ipv6("ff02::1"), { kind: "neighbor-advertisement", router: false, solicited: false, override: true, target: ipv6("2001:db8::1"), options: [tllaPeer] }));
+    t.inject(
+      ndPacket(PEER_LL, ipv6("ff02::1"), {
+        kind: "neighbor-advertisement",
+        router: false,
+        solicited: false,
+        override: true,
+        target: ipv6("2001:db8::1"),
+        options: [tllaPeer],
+      }),
+    );
     t.clock.run();
     expect(failures).toEqual(["2001:db8::1"]);
     expect(results).toEqual([{ ok: false, error: "duplicate", detail: "another node uses this address (RFC 4862 §5.4.5)" }]);
     const states = t.stack.ipv6!.ndp.addresses().map((a) => [formatIpv6(a.address), a.state]);
-    expect(states).toEqual([["fe80::ff:fe00:1", "preferred"], ["2001:db8::1", "duplicate"]]);
+    expect(states).toEqual([
+      ["fe80::ff:fe00:1", "preferred"],
+      ["2001:db8::1", "duplicate"],
+    ]);
     expect(t.stack.ipv6!.sourceFor(ipv6("2001:db8::9"))).toEqual(A_LL);
     expect(t.stack.ipv6!.isLocal(ipv6("2001:db8::1"))).toBe(false);
   });
@@ -78,7 +117,14 @@ describe("ndp: neighbour solicitation and advertisement", () => {
     const [na] = t.sent();
     expect(na!.dstMac).toBe(0x020000000002);
     expect(na!.ip).toMatchObject({ hopLimit: 255 });
-    expect(asNd(na!)).toEqual({ kind: "neighbor-advertisement", router: false, solicited: true, override: true, target: A_LL, options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 1) }] });
+    expect(asNd(na!)).toEqual({
+      kind: "neighbor-advertisement",
+      router: false,
+      solicited: true,
+      override: true,
+      target: A_LL,
+      options: [{ kind: "target-link-layer-address", address: Uint8Array.of(2, 0, 0, 0, 0, 1) }],
+    });
     expect(t.stack.ipv6!.ndp.neighbors()).toEqual([{ address: PEER_LL, mac: 0x020000000002, state: "stale", isRouter: false, queued: 0 }]);
   });
 
@@ -109,7 +155,11 @@ describe("ndp: neighbour solicitation and advertisement", () => {
     expect(t.stack.ipv6!.send(PEER_LL, 59, new Uint8Array(0))).toEqual({ ok: false, error: "unresolved-queue-full" });
     t.clock.run();
     const ns = t.sent().filter((s) => icmpType(s) === 135);
-    expect(ns.map((s) => [s.at, formatIpv6(s.ip.dst)])).toEqual([[0, "ff02::1:ff00:2"], [1000, "ff02::1:ff00:2"], [2000, "ff02::1:ff00:2"]]);
+    expect(ns.map((s) => [s.at, formatIpv6(s.ip.dst)])).toEqual([
+      [0, "ff02::1:ff00:2"],
+      [1000, "ff02::1:ff00:2"],
+      [2000, "ff02::1:ff00:2"],
+    ]);
     expect(failed).toEqual([16]);
     expect(t.stack.counters().ndp!.drops).toMatchObject({ "queue-full": 1, "resolution-failed": 16 });
     expect(t.stack.ipv6!.ndp.neighbors()).toEqual([]);
@@ -167,7 +217,8 @@ describe("ndp: router advertisements and SLAAC", () => {
     t.clock.run(t.clock.now() + 1);
     const ndp = t.stack.ipv6!.ndp;
     expect(ndp.addresses().map((a) => [formatIpv6(a.address), a.origin, a.state])).toEqual([
-      ["fe80::ff:fe00:1", "link-local", "preferred"], ["2001:db8:1::ff:fe00:1", "slaac", "tentative"],
+      ["fe80::ff:fe00:1", "link-local", "preferred"],
+      ["2001:db8:1::ff:fe00:1", "slaac", "tentative"],
     ]);
     t.clock.run();
     expect(ndp.addresses()[1]!.state).toBe("preferred");
@@ -254,10 +305,13 @@ describe("ndp: router advertisements and SLAAC", () => {
     const ras = () => t.sent().filter((s) => icmpType(s) === 134);
     expect(ras().length).toBe(1);
     expect(t.stack.ipv6!.ndp.isListening(ipv6("ff02::2"))).toBe(true);
-    const reported = t.sent().filter((s) => icmpType(s) === 143).flatMap((s) => {
-      const m = asMld(s);
-      return m.kind === "report" ? m.records.map((r) => formatIpv6(r.multicastAddress)) : [];
-    });
+    const reported = t
+      .sent()
+      .filter((s) => icmpType(s) === 143)
+      .flatMap((s) => {
+        const m = asMld(s);
+        return m.kind === "report" ? m.records.map((r) => formatIpv6(r.multicastAddress)) : [];
+      });
     expect(reported).toContain("ff02::2");
     const firstAt = ras()[0]!.at;
     t.inject(ndPacket(PEER_LL, ipv6("ff02::2"), { kind: "router-solicitation", options: [sllaPeer] }), 0x333300000002);
@@ -272,11 +326,16 @@ describe("ndp: router advertisements and SLAAC", () => {
   it("answers an MLD general query with a report of its groups (not all-nodes)", () => {
     const t = createRawPeer();
     const buf = new Uint8Array(28);
-    emitMld({ kind: "query", maxResponseCode: 100, multicastAddress: ipv6("::"), suppress: false, robustness: 2, qqic: 125, sources: [] }, buf, 0, PEER_LL, ipv6("ff02::1"));
+    emitMld(
+      { kind: "query", maxResponseCode: 100, multicastAddress: ipv6("::"), suppress: false, robustness: 2, qqic: 125, sources: [] },
+      buf,
+      0,
+      PEER_LL,
+      ipv6("ff02::1"),
+    );
     t.inject(ipv6Packet(PEER_LL, ipv6("ff02::1"), 58, 1, buf));
     t.clock.run();
     const reports = t.sent().map(asMld);
     expect(reports).toMatchObject([{ kind: "report", records: [{ recordType: 2 }] }]);
   });
 });
-

@@ -16,22 +16,50 @@ import type { Clock, Rng, TimerId } from "../time.ts";
 import type { MacAddress } from "../wire/address.ts";
 import { ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
 import {
-  type Ipv6Address, ipv6, ipv6Equal, ipv6Key, ipv6MulticastMac, ipv6Unspecified, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified,
-  linkLocalFromMac, solicitedNodeAddress,
+  type Ipv6Address,
+  ipv6,
+  ipv6Equal,
+  ipv6Key,
+  ipv6MulticastMac,
+  ipv6Unspecified,
+  isIpv6LinkLocal,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  linkLocalFromMac,
+  solicitedNodeAddress,
 } from "../wire/ipv6-address.ts";
 import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER_HOP_BY_HOP, IPV6_NEXT_HEADER_ICMPV6, emitIpv6 } from "../wire/ipv6.ts";
 import { IPV6_OPTION_ROUTER_ALERT, emitIpv6OptionsHeader } from "../wire/ipv6-ext.ts";
 import {
-  NDP_RA_FLAG_MANAGED, NDP_RA_FLAG_OTHER,
-  type NdpOption, type NdpRepr, NDP_INFINITE_LIFETIME, NDP_PREFIX_FLAG_AUTONOMOUS, NDP_PREFIX_FLAG_ON_LINK, checkNdpValidity,
-  emitNdp, ndpMacOption, ndpOptionMac, ndpReprLength, parseNdp,
+  NDP_RA_FLAG_MANAGED,
+  NDP_RA_FLAG_OTHER,
+  type NdpOption,
+  type NdpRepr,
+  NDP_INFINITE_LIFETIME,
+  NDP_PREFIX_FLAG_AUTONOMOUS,
+  NDP_PREFIX_FLAG_ON_LINK,
+  checkNdpValidity,
+  emitNdp,
+  ndpMacOption,
+  ndpOptionMac,
+  ndpReprLength,
+  parseNdp,
 } from "../wire/ndp.ts";
 import { MLD_CHANGE_TO_EXCLUDE, MLD_MODE_IS_EXCLUDE, type MldRecord, emitMld, mldMaxResponseDelay, mldReprLength, parseMld } from "../wire/mld.ts";
 import { createCounters } from "./counters.ts";
 import type { EthernetLayer } from "./types.ts";
 import type {
-  AddAddressOptions, DadResult, Ipv6AddressOrigin, RaConfigFlags, Ipv6AddressState, Ipv6Delivery, NdpLayer, NeighborEntry, NeighborState,
-  PrefixEntry, RouterEntry,
+  AddAddressOptions,
+  DadResult,
+  Ipv6AddressOrigin,
+  RaConfigFlags,
+  Ipv6AddressState,
+  Ipv6Delivery,
+  NdpLayer,
+  NeighborEntry,
+  NeighborState,
+  PrefixEntry,
+  RouterEntry,
 } from "./ipv6-types.ts";
 
 /** A prefix this stack advertises when it acts as a router. */
@@ -132,8 +160,16 @@ interface Neighbor {
   reachableUntil: number;
 }
 
-interface RouterState { readonly address: Ipv6Address; expiresAt: number; readonly static: boolean }
-interface PrefixState { readonly prefix: Ipv6Address; readonly prefixLength: number; expiresAt: number }
+interface RouterState {
+  readonly address: Ipv6Address;
+  expiresAt: number;
+  readonly static: boolean;
+}
+interface PrefixState {
+  readonly prefix: Ipv6Address;
+  readonly prefixLength: number;
+  expiresAt: number;
+}
 
 const ALL_NODES = ipv6("ff02::1");
 const ALL_ROUTERS = ipv6("ff02::2");
@@ -215,9 +251,28 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   let lastRaAt = -Infinity;
   let mldTimer: TimerId | undefined;
   const counters = createCounters([
-    "rx", "nsReceived", "naReceived", "rsReceived", "raReceived", "nsSent", "naSent", "rsSent", "raSent", "mldReportsSent",
-    "mldQueriesReceived", "dadStarted", "dadSucceeded", "dadFailed", "slaacAddresses", "resolved", "queued", "evicted",
-    "unreachable", "routersAdded", "prefixesAdded", "duplicateSeen",
+    "rx",
+    "nsReceived",
+    "naReceived",
+    "rsReceived",
+    "raReceived",
+    "nsSent",
+    "naSent",
+    "rsSent",
+    "raSent",
+    "mldReportsSent",
+    "mldQueriesReceived",
+    "dadStarted",
+    "dadSucceeded",
+    "dadFailed",
+    "slaacAddresses",
+    "resolved",
+    "queued",
+    "evicted",
+    "unreachable",
+    "routersAdded",
+    "prefixesAdded",
+    "duplicateSeen",
   ] as const);
   const c = counters.c;
   const iid = linkLocalFromMac(mac).subarray(8);
@@ -225,21 +280,47 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   // ---- sending -----------------------------------------------------------------------------
 
   /** Sends an ND or MLD message: IPv6 header (+ Router Alert hop-by-hop for MLD) + message. */
-  const sendIcmp = (dstMac: MacAddress, src: Ipv6Address, dst: Ipv6Address, hops: number, msgLen: number, emit: (buf: Uint8Array, at: number) => void, routerAlert = false): void => {
+  const sendIcmp = (
+    dstMac: MacAddress,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    hops: number,
+    msgLen: number,
+    emit: (buf: Uint8Array, at: number) => void,
+    routerAlert = false,
+  ): void => {
     const hl = ethernet.headerLength;
     const ext = routerAlert ? 8 : 0;
     const buf = new Uint8Array(hl + IPV6_HEADER_LEN + ext + msgLen);
     const packet = buf.subarray(hl);
-    emitIpv6({ src, dst, nextHeader: routerAlert ? IPV6_NEXT_HEADER_HOP_BY_HOP : IPV6_NEXT_HEADER_ICMPV6, hopLimit: hops, trafficClass: 0, flowLabel: 0, payloadLength: ext + msgLen }, packet);
+    emitIpv6(
+      {
+        src,
+        dst,
+        nextHeader: routerAlert ? IPV6_NEXT_HEADER_HOP_BY_HOP : IPV6_NEXT_HEADER_ICMPV6,
+        hopLimit: hops,
+        trafficClass: 0,
+        flowLabel: 0,
+        payloadLength: ext + msgLen,
+      },
+      packet,
+    );
     // RFC 2711 / RFC 3810 §5: MLD messages carry a Router Alert (value 0: MLD) in a hop-by-hop header.
-    if (routerAlert) emitIpv6OptionsHeader({ nextHeader: IPV6_NEXT_HEADER_ICMPV6, options: [{ type: IPV6_OPTION_ROUTER_ALERT, data: new Uint8Array(2) }] }, packet, IPV6_HEADER_LEN);
+    if (routerAlert)
+      emitIpv6OptionsHeader(
+        { nextHeader: IPV6_NEXT_HEADER_ICMPV6, options: [{ type: IPV6_OPTION_ROUTER_ALERT, data: new Uint8Array(2) }] },
+        packet,
+        IPV6_HEADER_LEN,
+      );
     emit(packet, IPV6_HEADER_LEN + ext);
     ethernet.send(dstMac, ETHERTYPE_IPV6, packet);
   };
 
   const sendNd = (dstMac: MacAddress, src: Ipv6Address, dst: Ipv6Address, repr: NdpRepr): void => {
     // RFC 4861: every ND message is sent with hop limit 255.
-    sendIcmp(dstMac, src, dst, 255, ndpReprLength(repr), (b, at) => { emitNdp(repr, b, at, src, dst); });
+    sendIcmp(dstMac, src, dst, 255, ndpReprLength(repr), (b, at) => {
+      emitNdp(repr, b, at, src, dst);
+    });
   };
 
   const linkLocal = (): AddressEntry | undefined => {
@@ -259,7 +340,11 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   const sendNa = (target: Ipv6Address, dst: Ipv6Address, dstMac: MacAddress, solicited: boolean): void => {
     c.naSent++;
     sendNd(dstMac, target, dst, {
-      kind: "neighbor-advertisement", router: advertise !== undefined, solicited, override: true, target,
+      kind: "neighbor-advertisement",
+      router: advertise !== undefined,
+      solicited,
+      override: true,
+      target,
       options: [ndpMacOption("target-link-layer-address", mac)],
     });
   };
@@ -278,13 +363,26 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     // RFC 3810 §5.2.13: a report is sent from the link-local address, or from :: while it is tentative.
     const src = ll !== undefined && usable(ll) ? ll.address : ipv6Unspecified();
     const repr = { kind: "report" as const, records };
-    sendIcmp(ipv6MulticastMac(ALL_MLDV2_ROUTERS), src, ALL_MLDV2_ROUTERS, 1, mldReprLength(repr), (b, at) => { emitMld(repr, b, at, src, ALL_MLDV2_ROUTERS); }, true);
+    sendIcmp(
+      ipv6MulticastMac(ALL_MLDV2_ROUTERS),
+      src,
+      ALL_MLDV2_ROUTERS,
+      1,
+      mldReprLength(repr),
+      (b, at) => {
+        emitMld(repr, b, at, src, ALL_MLDV2_ROUTERS);
+      },
+      true,
+    );
   };
 
   const joinGroup = (g: Ipv6Address): void => {
     const k = keyOf(g);
     const e = groups.get(k);
-    if (e !== undefined) { e.refs++; return; }
+    if (e !== undefined) {
+      e.refs++;
+      return;
+    }
     groups.set(k, { group: g.slice(), refs: 1 });
     if (!ipv6Equal(g, ALL_NODES)) sendMldReport([{ recordType: MLD_CHANGE_TO_EXCLUDE, multicastAddress: g, sources: [], auxData: new Uint8Array(0) }]);
   };
@@ -352,7 +450,14 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     becameUsable(a);
   };
 
-  const addAddress = (address: Ipv6Address, prefixLength: number, origin: Ipv6AddressOrigin, preferredUntil: number, validUntil: number, cb?: (r: DadResult) => void): AddressEntry | undefined => {
+  const addAddress = (
+    address: Ipv6Address,
+    prefixLength: number,
+    origin: Ipv6AddressOrigin,
+    preferredUntil: number,
+    validUntil: number,
+    cb?: (r: DadResult) => void,
+  ): AddressEntry | undefined => {
     const k = keyOf(address);
     const old = addresses.get(k);
     if (old !== undefined && old.state !== "duplicate") {
@@ -372,8 +477,15 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       return undefined;
     }
     const a: AddressEntry = {
-      address: address.slice(), prefixLength, origin, state: dadTransmits > 0 ? "tentative" : "preferred",
-      preferredUntil, validUntil, dadTimer: undefined, dadSent: 0, callbacks: cb === undefined ? [] : [cb],
+      address: address.slice(),
+      prefixLength,
+      origin,
+      state: dadTransmits > 0 ? "tentative" : "preferred",
+      preferredUntil,
+      validUntil,
+      dadTimer: undefined,
+      dadSent: 0,
+      callbacks: cb === undefined ? [] : [cb],
     };
     addresses.set(k, a);
     lastMiss = undefined;
@@ -425,7 +537,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       const ll = a.origin === "link-local" || isIpv6LinkLocal(a.address);
       // RFC 6724 §5, simplified: the right scope first, then preferred over deprecated, then longest match.
       const score = (ll === linkScope ? 1000 : 0) + (a.state === "preferred" ? 500 : 0) + commonPrefixLength(a.address, dst);
-      if (score > bestScore) { best = a; bestScore = score; }
+      if (score > bestScore) {
+        best = a;
+        bestScore = score;
+      }
     }
     return best?.address;
   };
@@ -439,7 +554,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   };
 
   const setState = (n: Neighbor, s: NeighborState): void => {
-    if (n.timer !== undefined) { clock.cancel(n.timer); n.timer = undefined; }
+    if (n.timer !== undefined) {
+      clock.cancel(n.timer);
+      n.timer = undefined;
+    }
     if (n.state === "incomplete" && s !== "incomplete") pendingCount--;
     n.state = s;
     if (s === "reachable") n.reachableUntil = clock.now() + reachableTime;
@@ -538,7 +656,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       if (ll === undefined || !usable(ll)) return;
       rsSent++;
       c.rsSent++;
-      sendNd(ipv6MulticastMac(ALL_ROUTERS), ll.address, ALL_ROUTERS, { kind: "router-solicitation", options: [ndpMacOption("source-link-layer-address", mac)] });
+      sendNd(ipv6MulticastMac(ALL_ROUTERS), ll.address, ALL_ROUTERS, {
+        kind: "router-solicitation",
+        options: [ndpMacOption("source-link-layer-address", mac)],
+      });
       rsTimer = clock.setTimer(clock.now() + rsInterval, step);
     };
     // RFC 4861 §6.3.7: the first RS after a random delay in [0, MAX_RTR_SOLICITATION_DELAY).
@@ -554,16 +675,23 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     if (advertise.mtu !== undefined) opts.push({ kind: "mtu", mtu: advertise.mtu });
     for (const p of advertise.prefixes) {
       opts.push({
-        kind: "prefix-information", prefixLength: p.prefixLength,
+        kind: "prefix-information",
+        prefixLength: p.prefixLength,
         flags: (p.onLink === false ? 0 : NDP_PREFIX_FLAG_ON_LINK) | (p.autonomous === false ? 0 : NDP_PREFIX_FLAG_AUTONOMOUS),
-        validLifetime: p.validLifetime ?? 2_592_000, preferredLifetime: p.preferredLifetime ?? 604_800, prefix: p.prefix,
+        validLifetime: p.validLifetime ?? 2_592_000,
+        preferredLifetime: p.preferredLifetime ?? 604_800,
+        prefix: p.prefix,
       });
     }
     c.raSent++;
     sendNd(ipv6MulticastMac(ALL_NODES), ll.address, ALL_NODES, {
-      kind: "router-advertisement", curHopLimit: advertise.curHopLimit ?? 64,
-      flags: (advertise.managed === true ? NDP_RA_FLAG_MANAGED : 0) | (advertise.other === true ? NDP_RA_FLAG_OTHER : 0), routerLifetime: advertise.routerLifetime ?? 1800,
-      reachableTime: 0, retransTimer: 0, options: opts,
+      kind: "router-advertisement",
+      curHopLimit: advertise.curHopLimit ?? 64,
+      flags: (advertise.managed === true ? NDP_RA_FLAG_MANAGED : 0) | (advertise.other === true ? NDP_RA_FLAG_OTHER : 0),
+      routerLifetime: advertise.routerLifetime ?? 1800,
+      reachableTime: 0,
+      retransTimer: 0,
+      options: opts,
     });
   };
 
@@ -581,7 +709,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     for (const a of addresses.values()) if (a.origin === "static" && a.prefixLength < 128 && ipv6PrefixMatch(a.address, dst, a.prefixLength)) return true;
     if (advertise !== undefined) for (const p of advertise.prefixes) if (p.onLink !== false && ipv6PrefixMatch(p.prefix, dst, p.prefixLength)) return true;
     for (const [k, p] of prefixes) {
-      if (p.expiresAt <= now) { prefixes.delete(k); continue; }
+      if (p.expiresAt <= now) {
+        prefixes.delete(k);
+        continue;
+      }
       if (ipv6PrefixMatch(p.prefix, dst, p.prefixLength)) return true;
     }
     return false;
@@ -592,7 +723,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     const now = clock.now();
     let fallback: Ipv6Address | undefined;
     for (const [k, r] of routers) {
-      if (r.expiresAt <= now) { routers.delete(k); continue; }
+      if (r.expiresAt <= now) {
+        routers.delete(k);
+        continue;
+      }
       const n = cache.get(k);
       if (n !== undefined && n.state !== "incomplete") return r.address;
       fallback ??= r.address;
@@ -647,7 +781,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   const processRa = (repr: Extract<NdpRepr, { kind: "router-advertisement" }>, src: Ipv6Address): void => {
     if (!acceptRa || advertise !== undefined) return counters.drop("ra-ignored");
     raReceived = true;
-    if (rsTimer !== undefined) { clock.cancel(rsTimer); rsTimer = undefined; }
+    if (rsTimer !== undefined) {
+      clock.cancel(rsTimer);
+      rsTimer = undefined;
+    }
     const now = clock.now();
     if (repr.curHopLimit !== 0) hopLimit = repr.curHopLimit;
     if (repr.reachableTime !== 0 && repr.reachableTime !== baseReachable) {
@@ -657,7 +794,9 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     if (repr.retransTimer !== 0) retransTimer = repr.retransTimer;
     const k = keyOf(src);
     const r = routers.get(k);
-    if (r?.static === true) { /* configured by hand: kept as it is */ } else if (repr.routerLifetime === 0) routers.delete(k);
+    if (r?.static === true) {
+      /* configured by hand: kept as it is */
+    } else if (repr.routerLifetime === 0) routers.delete(k);
     else if (r !== undefined) r.expiresAt = now + repr.routerLifetime * 1000;
     else if (routers.size >= maxRouters) counters.drop("router-list-full");
     else {
@@ -728,7 +867,10 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
         const mine = addresses.get(keyOf(m.target));
         if (mine !== undefined) {
           if (mine.state === "tentative") dadFailed(mine);
-          else { c.duplicateSeen++; counters.drop("na-for-our-address"); }
+          else {
+            c.duplicateSeen++;
+            counters.drop("na-for-our-address");
+          }
           return;
         }
         const n = cache.get(keyOf(m.target));
@@ -832,7 +974,16 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
         counters.drop("too-many-pending");
         return err("unresolved-queue-full");
       }
-      n = { address: nextHop.slice(), mac: undefined, state: "incomplete", isRouter: false, queue: [{ packet, offload }], probes: 0, timer: undefined, reachableUntil: 0 };
+      n = {
+        address: nextHop.slice(),
+        mac: undefined,
+        state: "incomplete",
+        isRouter: false,
+        queue: [{ packet, offload }],
+        probes: 0,
+        timer: undefined,
+        reachableUntil: 0,
+      };
       pendingCount++;
       c.queued++;
       cache.set(k, n);
@@ -875,11 +1026,20 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       const now = clock.now();
       for (const a of [...addresses.values()]) refresh(a, now);
       return [...addresses.values()].map((a) => ({
-        address: a.address.slice(), prefixLength: a.prefixLength, origin: a.origin, state: a.state, preferredUntil: a.preferredUntil, validUntil: a.validUntil,
+        address: a.address.slice(),
+        prefixLength: a.prefixLength,
+        origin: a.origin,
+        state: a.state,
+        preferredUntil: a.preferredUntil,
+        validUntil: a.validUntil,
       }));
     },
-    get raFlags() { return raFlags; },
-    onRouterAdvertisement(h) { raHandlers.push(h); },
+    get raFlags() {
+      return raFlags;
+    },
+    onRouterAdvertisement(h) {
+      raHandlers.push(h);
+    },
     joinGroup,
     leaveGroup,
     neighbors(): NeighborEntry[] {
@@ -900,8 +1060,12 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       const n = cache.get(keyOf(x));
       if (n !== undefined && n.mac !== undefined) setState(n, "reachable");
     },
-    get hopLimit() { return hopLimit; },
-    get linkMtu() { return linkMtu; },
+    get hopLimit() {
+      return hopLimit;
+    },
+    get linkMtu() {
+      return linkMtu;
+    },
     receiveNdp,
     receiveMld,
     counters: () => counters.snapshot(),

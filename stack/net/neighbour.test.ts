@@ -9,13 +9,16 @@ function setup(options: NeighbourOptions = {}) {
   const sent: [string, string][] = [];
   const failed: [string, string[]][] = [];
   const changes: [string, string, string][] = [];
-  const cache = createNeighbourCache<string, string, string>({
-    clock,
-    solicit: (k, to) => solicits.push([clock.now(), k, to]),
-    transmit: (l, p) => sent.push([l, p]),
-    onFailed: (k, p) => failed.push([k, [...p]]),
-    onChange: (k, from, to) => changes.push([k, from, to]),
-  }, options);
+  const cache = createNeighbourCache<string, string, string>(
+    {
+      clock,
+      solicit: (k, to) => solicits.push([clock.now(), k, to]),
+      transmit: (l, p) => sent.push([l, p]),
+      onFailed: (k, p) => failed.push([k, [...p]]),
+      onChange: (k, from, to) => changes.push([k, from, to]),
+    },
+    options,
+  );
   return { clock, cache, solicits, sent, failed, changes };
 }
 
@@ -27,7 +30,10 @@ describe("neighbour cache (NUD)", () => {
     expect(t.cache.enqueue("fe80::1", "p2").ok).toBe(true);
     expect(t.cache.enqueue("fe80::1", "p3")).toEqual({ ok: false, error: "queue-full" });
     expect(t.cache.update("fe80::1", "aa", { reply: true, create: false })).toBe("resolved");
-    expect(t.sent).toEqual([["aa", "p1"], ["aa", "p2"]]);
+    expect(t.sent).toEqual([
+      ["aa", "p1"],
+      ["aa", "p2"],
+    ]);
     expect(t.cache.state("fe80::1")).toBe("reachable");
     expect(t.solicits).toEqual([[0, "fe80::1", undefined]]);
     expect(t.cache.counters()).toMatchObject({ pendingDrops: 1, queued: 2, resolved: 1, drops: { "queue-full": 1 } });
@@ -50,7 +56,11 @@ describe("neighbour cache (NUD)", () => {
     for (const k of ["a", "b", "c"]) t.cache.enqueue(k, `p-${k}`);
     t.clock.advance(1000);
     expect(["a", "b", "c"].map((k) => t.cache.state(k))).toEqual([undefined, "failed", "failed"]);
-    expect(t.failed).toEqual([["a", ["p-a"]], ["b", ["p-b"]], ["c", ["p-c"]]]);
+    expect(t.failed).toEqual([
+      ["a", ["p-a"]],
+      ["b", ["p-b"]],
+      ["c", ["p-c"]],
+    ]);
     expect(t.cache.counters()).toMatchObject({ failedEntries: 3, pendingDrops: 3 });
   });
 
@@ -60,7 +70,10 @@ describe("neighbour cache (NUD)", () => {
     t.cache.update("b", "bb", { reply: false, create: true });
     t.cache.confirm("a");
     t.cache.update("c", "cc", { reply: false, create: true });
-    expect(t.cache.entries().map((e) => [e.key, e.state])).toEqual([["a", "reachable"], ["c", "stale"]]);
+    expect(t.cache.entries().map((e) => [e.key, e.state])).toEqual([
+      ["a", "reachable"],
+      ["c", "stale"],
+    ]);
     expect(t.cache.counters()).toMatchObject({ evicted: 1 });
   });
 

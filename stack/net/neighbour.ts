@@ -144,16 +144,24 @@ export function createNeighbourCache<K extends string | number, L, P>(deps: Neig
   const failed = new Set<K>();
   let resolvedCount = 0;
   const counters = createCounters([
-    "resolved", "queued", "evicted", "pendingEvicted", "pendingDrops", "failedEntries", "unicastProbesSent",
-    "reachabilityConfirmed", "addressChanges", "lockRefused",
+    "resolved",
+    "queued",
+    "evicted",
+    "pendingEvicted",
+    "pendingDrops",
+    "failedEntries",
+    "unicastProbesSent",
+    "reachabilityConfirmed",
+    "addressChanges",
+    "lockRefused",
   ] as const);
   const c = counters.c;
 
   const reachableFor = (key: K): number => reachableMs * (0.5 + (deps.jitter?.(key) ?? 0.5));
   const valid = (s: NudState): boolean => s === "reachable" || s === "stale" || s === "delay" || s === "probe" || s === "permanent";
-  const removalTime = (e: Entry<L, P>): number => e.state === "permanent" ? Infinity : Math.max(e.usedAt, e.confirmedAt, e.updatedAt) + staleTimeout;
+  const removalTime = (e: Entry<L, P>): number => (e.state === "permanent" ? Infinity : Math.max(e.usedAt, e.confirmedAt, e.updatedAt) + staleTimeout);
   /** REACHABLE ends without a timer: it reads as STALE once reachableUntil passed. */
-  const current = (e: Entry<L, P>, now: number): NudState => e.state === "reachable" && now >= e.reachableUntil ? "stale" : e.state;
+  const current = (e: Entry<L, P>, now: number): NudState => (e.state === "reachable" && now >= e.reachableUntil ? "stale" : e.state);
 
   const stopTimer = (e: Entry<L, P>): void => {
     if (e.timer !== undefined) clock.cancel(e.timer);
@@ -185,7 +193,10 @@ export function createNeighbourCache<K extends string | number, L, P>(deps: Neig
     for (const [k, e] of table) {
       if (k === keep || !valid(e.state) || e.state === "permanent") continue;
       fallback ??= k;
-      if (current(e, now) !== "reachable") { victim = k; break; }
+      if (current(e, now) !== "reachable") {
+        victim = k;
+        break;
+      }
     }
     victim ??= fallback;
     if (victim === undefined) return;
@@ -293,8 +304,16 @@ export function createNeighbourCache<K extends string | number, L, P>(deps: Neig
   };
 
   const newEntry = (state: NudState, lladdr: L | undefined, now: number): Entry<L, P> => ({
-    state, lladdr, updatedAt: now, confirmedAt: -Infinity, usedAt: now, reachableUntil: -Infinity,
-    sent: 0, timer: undefined, queue: undefined, failedAt: -Infinity,
+    state,
+    lladdr,
+    updatedAt: now,
+    confirmedAt: -Infinity,
+    usedAt: now,
+    reachableUntil: -Infinity,
+    sent: 0,
+    timer: undefined,
+    queue: undefined,
+    failedAt: -Infinity,
   });
 
   /** The entry of key, after removing it when it has gone unused past staleTimeout. */

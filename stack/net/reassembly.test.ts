@@ -157,32 +157,43 @@ describe("reassembly", () => {
       extras: fc.array(fc.record({ start: fc.nat(74), units: fc.integer({ min: 1, max: 10 }), last: fc.boolean() }), { maxLength: 3 }),
       order: fc.array(fc.nat(), { minLength: 30, maxLength: 30 }),
     });
-    fc.assert(fc.property(scenario, ({ len, cuts, dupes, extras, order }) => {
-      const t = setup();
-      const p = bytes(len, len);
-      const bounds = [0, ...cuts.map((c) => c * 8).filter((c) => c < len).sort((a, b) => a - b), len];
-      const frags = [];
-      for (let i = 0; i + 1 < bounds.length; i++) if (bounds[i]! < bounds[i + 1]!) frags.push({ off: bounds[i]!, more: i + 2 < bounds.length, data: p.slice(bounds[i], bounds[i + 1]) });
-      const all = [...frags];
-      for (const d of dupes) all.push(frags[d % frags.length]!);
-      for (const e of extras) {
-        const off = Math.min(e.start * 8, Math.max(0, len - 8) & ~7);
-        const end = e.last ? len : Math.min(len, off + e.units * 8);
-        const data = p.slice(off, end);
-        all.push({ off, more: !e.last && end < len, data });
-      }
-      for (let i = all.length - 1; i > 0; i--) {
-        const j = order[i % order.length]! % (i + 1);
-        [all[i], all[j]] = [all[j]!, all[i]!];
-      }
-      const results = [];
-      for (const f of all) {
-        if (f.off === 0 && !f.more) continue; // not a fragment
-        const r = t.add(f.off, f.more, f.data);
-        if (r !== undefined) results.push(r.payload);
-      }
-      for (const r of results) expect(r).toEqual(p);
-      if (extras.length === 0 && frags.length > 1) expect(results.length).toBeGreaterThanOrEqual(1);
-    }), { numRuns: Math.max(300, fc.readConfigureGlobal().numRuns ?? 0) });
+    fc.assert(
+      fc.property(scenario, ({ len, cuts, dupes, extras, order }) => {
+        const t = setup();
+        const p = bytes(len, len);
+        const bounds = [
+          0,
+          ...cuts
+            .map((c) => c * 8)
+            .filter((c) => c < len)
+            .sort((a, b) => a - b),
+          len,
+        ];
+        const frags = [];
+        for (let i = 0; i + 1 < bounds.length; i++)
+          if (bounds[i]! < bounds[i + 1]!) frags.push({ off: bounds[i]!, more: i + 2 < bounds.length, data: p.slice(bounds[i], bounds[i + 1]) });
+        const all = [...frags];
+        for (const d of dupes) all.push(frags[d % frags.length]!);
+        for (const e of extras) {
+          const off = Math.min(e.start * 8, Math.max(0, len - 8) & ~7);
+          const end = e.last ? len : Math.min(len, off + e.units * 8);
+          const data = p.slice(off, end);
+          all.push({ off, more: !e.last && end < len, data });
+        }
+        for (let i = all.length - 1; i > 0; i--) {
+          const j = order[i % order.length]! % (i + 1);
+          [all[i], all[j]] = [all[j]!, all[i]!];
+        }
+        const results = [];
+        for (const f of all) {
+          if (f.off === 0 && !f.more) continue; // not a fragment
+          const r = t.add(f.off, f.more, f.data);
+          if (r !== undefined) results.push(r.payload);
+        }
+        for (const r of results) expect(r).toEqual(p);
+        if (extras.length === 0 && frags.length > 1) expect(results.length).toBeGreaterThanOrEqual(1);
+      }),
+      { numRuns: Math.max(300, fc.readConfigureGlobal().numRuns ?? 0) },
+    );
   });
 });

@@ -42,7 +42,16 @@ export interface Reassembler {
    * Adds one fragment (header bytes and payload of a datagram with MF set or a nonzero offset).
    * Returns the datagram when this fragment completed it. Bytes are copied; the caller keeps its buffers.
    */
-  add(header: Uint8Array, src: ReassemblyAddress, dst: ReassemblyAddress, protocol: number, ident: number, offset: number, moreFragments: boolean, payload: Uint8Array): Reassembled | undefined;
+  add(
+    header: Uint8Array,
+    src: ReassemblyAddress,
+    dst: ReassemblyAddress,
+    protocol: number,
+    ident: number,
+    offset: number,
+    moreFragments: boolean,
+    payload: Uint8Array,
+  ): Reassembled | undefined;
   /** Datagrams currently held (complete-pending and discarded). */
   size(): number;
   /** Payload bytes currently held. */

@@ -60,9 +60,10 @@ export function createRoutingTable(): RoutingTable {
       if (!Number.isInteger(len) || len < 0 || len > 32) throw new NetlabError("ERR_NETLAB_CONFIG", `bad prefix length ${len}`);
       const prefix = (spec.destination.address & prefixToMask(len)) >>> 0;
       const kind: RouteKind = spec.kind ?? (len === 0 ? "default" : spec.nextHop === undefined ? "connected" : "static");
-      const route: Route = spec.nextHop === undefined
-        ? { prefix, prefixLength: len, interfaceIndex: spec.interfaceIndex, kind, metric: spec.metric ?? 0 }
-        : { prefix, prefixLength: len, interfaceIndex: spec.interfaceIndex, nextHop: spec.nextHop, kind, metric: spec.metric ?? 0 };
+      const route: Route =
+        spec.nextHop === undefined
+          ? { prefix, prefixLength: len, interfaceIndex: spec.interfaceIndex, kind, metric: spec.metric ?? 0 }
+          : { prefix, prefixLength: len, interfaceIndex: spec.interfaceIndex, nextHop: spec.nextHop, kind, metric: spec.metric ?? 0 };
       const map = byLength[len]!;
       const list = map.get(prefix) ?? [];
       let i = list.length;

@@ -72,7 +72,12 @@ export interface TwoStacksOnLink {
 /** Stacks a (192.0.2.10/24, MAC A_MAC) and b (192.0.2.11/24, B_MAC) on a point-to-point link. */
 export function createTwoStacksOnLink(opts: TwoStacksOnLinkOptions = {}): TwoStacksOnLink {
   const clock = createVirtualClock();
-  const end = (mac: number) => ({ mac, ...(opts.mtu === undefined ? {} : { mtu: opts.mtu }), ...(opts.impairments === undefined ? {} : { impairments: opts.impairments }), ...(opts.checksumUnnecessary === true ? { checksumUnnecessary: true } : {}) });
+  const end = (mac: number) => ({
+    mac,
+    ...(opts.mtu === undefined ? {} : { mtu: opts.mtu }),
+    ...(opts.impairments === undefined ? {} : { impairments: opts.impairments }),
+    ...(opts.checksumUnnecessary === true ? { checksumUnnecessary: true } : {}),
+  });
   const link = createPointToPointLink({ clock, rng: createRng((opts.seed ?? 1) ^ 0x1234567) }, { a: end(A_MAC), b: end(B_MAC) });
   const devA = opts.captureA === undefined ? link.a : withCapture(link.a, opts.captureA, { clock, name: "a" });
   return { clock, link, ...stacksOn(clock, devA, link.b, opts) };

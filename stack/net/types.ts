@@ -158,7 +158,14 @@ export interface Ipv4Stack extends Ipv4Layer {
 }
 
 /** ICMP errors this host sends about a datagram it received. */
-export type IcmpErrorKind = "net-unreachable" | "host-unreachable" | "protocol-unreachable" | "port-unreachable" | "frag-needed" | "ttl-exceeded" | "reassembly-timeout";
+export type IcmpErrorKind =
+  | "net-unreachable"
+  | "host-unreachable"
+  | "protocol-unreachable"
+  | "port-unreachable"
+  | "frag-needed"
+  | "ttl-exceeded"
+  | "reassembly-timeout";
 
 /** An ICMP error received about a datagram we sent, as handed to transports. */
 export interface IcmpErrorReport {

@@ -25,8 +25,12 @@ describe("createStreamPair()", () => {
     const [a, b] = createStreamPair(clock, { highWaterMark: 100 });
     let received = 0;
     let drains = 0;
-    b.onData((d) => { received += d.length; });
-    a.onDrain(() => { drains++; });
+    b.onData((d) => {
+      received += d.length;
+    });
+    a.onDrain(() => {
+      drains++;
+    });
     b.pause();
     expect(a.write(bytes(60))).toBe(true);
     expect(a.write(bytes(60))).toBe(false);
@@ -43,7 +47,11 @@ describe("createStreamPair()", () => {
     const [a, b] = createStreamPair(clock);
     const log: string[] = [];
     b.onData((d) => log.push(`b data ${d.length}`));
-    b.onEnd(() => { log.push("b end"); b.write(bytes(2)); b.end(); });
+    b.onEnd(() => {
+      log.push("b end");
+      b.write(bytes(2));
+      b.end();
+    });
     a.onData((d) => log.push(`a data ${d.length}`));
     a.onEnd(() => log.push("a end"));
     a.onClose((e) => log.push(`a close ${e ?? "ok"}`));

@@ -48,8 +48,19 @@ export function createStreamPair(clock: Clock, options: StreamPairOptions = {}):
   const makeEnd = (local: { address: Ipv4Address; port: number }, remote: { address: Ipv4Address; port: number }): End => {
     const end = {} as End;
     Object.assign(end, {
-      queue: [], queued: 0, ended: false, finDelivered: false, paused: false, closed: false, wantDrain: false, timer: null,
-      onData: [], onEnd: [], onDrain: [], onClose: [], onConnect: [],
+      queue: [],
+      queued: 0,
+      ended: false,
+      finDelivered: false,
+      paused: false,
+      closed: false,
+      wantDrain: false,
+      timer: null,
+      onData: [],
+      onEnd: [],
+      onDrain: [],
+      onClose: [],
+      onConnect: [],
     });
     end.stream = {
       localAddress: local.address,
@@ -78,18 +89,32 @@ export function createStreamPair(clock: Clock, options: StreamPairOptions = {}):
         if (end.closed) return;
         abort(end);
       },
-      get bufferedAmount() { return end.queued; },
-      pause() { end.paused = true; },
+      get bufferedAmount() {
+        return end.queued;
+      },
+      pause() {
+        end.paused = true;
+      },
       resume() {
         if (!end.paused) return;
         end.paused = false;
         schedule(end.peer);
       },
-      onData(h) { end.onData.push(h); },
-      onEnd(h) { end.onEnd.push(h); },
-      onDrain(h) { end.onDrain.push(h); },
-      onClose(h) { end.onClose.push(h); },
-      onConnect(h) { end.onConnect.push(h); },
+      onData(h) {
+        end.onData.push(h);
+      },
+      onEnd(h) {
+        end.onEnd.push(h);
+      },
+      onDrain(h) {
+        end.onDrain.push(h);
+      },
+      onClose(h) {
+        end.onClose.push(h);
+      },
+      onConnect(h) {
+        end.onConnect.push(h);
+      },
       setNoDelay() {},
       setKeepAlive() {},
     };
@@ -151,7 +176,9 @@ export function createStreamPair(clock: Clock, options: StreamPairOptions = {}):
     end.queued = 0;
     if (end.timer !== null) clock.cancel(end.timer);
     const peer = end.peer;
-    clock.setTimer(clock.now(), () => { for (const h of end.onClose) h(); });
+    clock.setTimer(clock.now(), () => {
+      for (const h of end.onClose) h();
+    });
     if (peer.closed) return;
     clock.setTimer(clock.now() + latency, () => {
       if (peer.closed) return;

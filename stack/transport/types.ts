@@ -19,7 +19,12 @@ export type UdpBindError = "in-use" | "bad-port" | "no-ephemeral";
 export interface UdpSocket {
   readonly localPort: number;
   /** Sends one datagram. `src` overrides the source address (e.g. 0.0.0.0 for DHCP). */
-  sendTo(dst: Ipv4Address, dstPort: number, payload: Uint8Array, options?: { src?: Ipv4Address; broadcast?: boolean; ttl?: number }): Result<void, UdpSendError>;
+  sendTo(
+    dst: Ipv4Address,
+    dstPort: number,
+    payload: Uint8Array,
+    options?: { src?: Ipv4Address; broadcast?: boolean; ttl?: number },
+  ): Result<void, UdpSendError>;
   onMessage(handler: (d: UdpDatagram) => void): void;
   close(): void;
 }

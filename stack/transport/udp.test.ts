@@ -12,7 +12,8 @@ import type { UdpDatagram } from "./types.ts";
 const text = (s: string) => new TextEncoder().encode(s);
 
 function ipFrom(t: ReturnType<typeof createTwoStacks>, from: "a" | "b") {
-  return t.pair.log.filter((l) => l.from === from && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0800)
+  return t.pair.log
+    .filter((l) => l.from === from && unwrap(parseEthernet(l.frame.data)).ethertype === 0x0800)
     .map((l) => new Ipv4Packet(l.frame.data.subarray(14)));
 }
 
@@ -20,7 +21,9 @@ describe("udp", () => {
   it("echoes a datagram between two stacks with exact header fields on the wire", () => {
     const t = createTwoStacks();
     const server = unwrap(t.b.udp.bind(7));
-    server.onMessage((d) => { server.sendTo(d.src, d.srcPort, d.payload); });
+    server.onMessage((d) => {
+      server.sendTo(d.src, d.srcPort, d.payload);
+    });
     const client = unwrap(t.a.udp.bind(40000));
     const got: UdpDatagram[] = [];
     client.onMessage((d) => got.push(d));
@@ -82,7 +85,9 @@ describe("udp", () => {
     client.onError((e) => errors.push({ code: e.code, port: (e.quote.transport[2]! << 8) | e.quote.transport[3]! }));
     client.sendTo(B_IP, 9999, text("anyone?"));
     t.clock.run();
-    const icmp = ipFrom(t, "b").filter((p) => p.protocol === 1).map((p) => unwrap(parseIcmp(p.payload)));
+    const icmp = ipFrom(t, "b")
+      .filter((p) => p.protocol === 1)
+      .map((p) => unwrap(parseIcmp(p.payload)));
     expect(icmp.length).toBe(1);
     const m = icmp[0]!;
     if (m.kind !== "dst-unreachable") throw new Error(m.kind);
@@ -135,11 +140,15 @@ describe("udp", () => {
   });
 
   it("drops datagrams with a bad checksum", () => {
-    const t = createTwoStacks({ pair: { filter: (f, from) => {
-      const d = f.data;
-      if (from === "a" && d.length > 42 && d[23] === 17) d[d.length - 1]! ^= 0xff;
-      return true;
-    } } });
+    const t = createTwoStacks({
+      pair: {
+        filter: (f, from) => {
+          const d = f.data;
+          if (from === "a" && d.length > 42 && d[23] === 17) d[d.length - 1]! ^= 0xff;
+          return true;
+        },
+      },
+    });
     const server = unwrap(t.b.udp.bind(7));
     const got: UdpDatagram[] = [];
     server.onMessage((d) => got.push(d));
@@ -154,13 +163,17 @@ describe("udp", () => {
     t.clock.run();
     const server = unwrap(t.b.udp.bind(7));
     let got: Uint8Array | undefined;
-    server.onMessage((d) => { got = d.payload; });
+    server.onMessage((d) => {
+      got = d.payload;
+    });
     const client = unwrap(t.a.udp.bind(0));
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 9000 }), (p) => {
-      got = undefined;
-      expect(client.sendTo(B_IP, 7, p).ok).toBe(true);
-      t.clock.run();
-      expect(got).toEqual(p);
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 9000 }), (p) => {
+        got = undefined;
+        expect(client.sendTo(B_IP, 7, p).ok).toBe(true);
+        t.clock.run();
+        expect(got).toEqual(p);
+      }),
+    );
   });
 });

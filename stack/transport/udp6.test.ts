@@ -11,8 +11,14 @@ import type { Icmpv6ErrorReport } from "../net/ipv6-types.ts";
 function twoStacks() {
   const clock = createVirtualClock();
   const pair = createDevicePair(clock, { latencyMs: 1 });
-  const a = createStack({ device: pair.a, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.10/24" }, ipv6: { addresses: ["2001:db8::a/64"], routerSolicitations: false } });
-  const b = createStack({ device: pair.b, clock, rng: createRng(2) }, { ipv4: { cidr: "192.0.2.11/24" }, ipv6: { addresses: ["2001:db8::b/64"], routerSolicitations: false } });
+  const a = createStack(
+    { device: pair.a, clock, rng: createRng(1) },
+    { ipv4: { cidr: "192.0.2.10/24" }, ipv6: { addresses: ["2001:db8::a/64"], routerSolicitations: false } },
+  );
+  const b = createStack(
+    { device: pair.b, clock, rng: createRng(2) },
+    { ipv4: { cidr: "192.0.2.11/24" }, ipv6: { addresses: ["2001:db8::b/64"], routerSolicitations: false } },
+  );
   clock.run();
   return { clock, pair, a, b };
 }
@@ -25,11 +31,16 @@ describe("udp over ipv6", () => {
     if (!sa.ok || !sb.ok) throw new Error("bind");
     const atB: Udp6Datagram[] = [];
     const atA: Udp6Datagram[] = [];
-    sb.value.onMessage((d) => { atB.push(d); sb.value.sendTo(d.src, d.srcPort, Uint8Array.of(9, 9)); });
+    sb.value.onMessage((d) => {
+      atB.push(d);
+      sb.value.sendTo(d.src, d.srcPort, Uint8Array.of(9, 9));
+    });
     sa.value.onMessage((d) => atA.push(d));
     expect(sa.value.sendTo(ipv6("2001:db8::b"), 5353, Uint8Array.of(1, 2, 3))).toEqual({ ok: true, value: undefined });
     t.clock.run();
-    expect(atB.map((d) => [formatIpv6(d.src), d.srcPort, formatIpv6(d.dst), d.dstPort, [...d.payload]])).toEqual([["2001:db8::a", sa.value.localPort, "2001:db8::b", 5353, [1, 2, 3]]]);
+    expect(atB.map((d) => [formatIpv6(d.src), d.srcPort, formatIpv6(d.dst), d.dstPort, [...d.payload]])).toEqual([
+      ["2001:db8::a", sa.value.localPort, "2001:db8::b", 5353, [1, 2, 3]],
+    ]);
     expect(atA.map((d) => [formatIpv6(d.src), [...d.payload]])).toEqual([["2001:db8::b", [9, 9]]]);
     expect(sa.value.localPort).toBeGreaterThanOrEqual(49152);
     // The datagram on the wire: next header 17, 8 + 3 bytes.

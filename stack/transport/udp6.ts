@@ -45,7 +45,12 @@ export type Udp6SendError = Ipv6SendError | "closed" | "bad-port";
 /** A bound v6 UDP socket. */
 export interface Udp6Socket {
   readonly localPort: number;
-  sendTo(dst: Ipv6Address, dstPort: number, payload: Uint8Array, options?: { readonly src?: Ipv6Address; readonly hopLimit?: number }): Result<void, Udp6SendError>;
+  sendTo(
+    dst: Ipv6Address,
+    dstPort: number,
+    payload: Uint8Array,
+    options?: { readonly src?: Ipv6Address; readonly hopLimit?: number },
+  ): Result<void, Udp6SendError>;
   onMessage(handler: (d: Udp6Datagram) => void): void;
   /** ICMPv6 errors about datagrams this socket sent. */
   onError(handler: (e: Icmpv6ErrorReport) => void): void;
@@ -140,14 +145,23 @@ export function createUdp6(deps: Udp6Deps, options: Udp6Options = {}): Udp6Stack
           const dgram = buf.subarray(front);
           dgram.set(payload, UDP_HEADER_LEN);
           emitUdp6({ srcPort: p, dstPort, payload: dgram.subarray(UDP_HEADER_LEN) }, dgram, 0, src, dst);
-          const r = ipv6.send(dst, IPV6_NEXT_HEADER_UDP, dgram, opts?.hopLimit === undefined ? { src, headroom: front } : { src, hopLimit: opts.hopLimit, headroom: front });
+          const r = ipv6.send(
+            dst,
+            IPV6_NEXT_HEADER_UDP,
+            dgram,
+            opts?.hopLimit === undefined ? { src, headroom: front } : { src, hopLimit: opts.hopLimit, headroom: front },
+          );
           if (!r.ok) return err(r.error);
           c.txDatagrams++;
           c.txBytes += len;
           return ok(undefined);
         },
-        onMessage(handler) { st.handler = handler; },
-        onError(handler) { st.errorHandler = handler; },
+        onMessage(handler) {
+          st.handler = handler;
+        },
+        onError(handler) {
+          st.errorHandler = handler;
+        },
         close() {
           if (st.closed) return;
           st.closed = true;

@@ -14,16 +14,19 @@ export const IPV4_BROADCAST: Ipv4Address = 0xffffffff;
 
 /** Reads a MAC at offset. Caller guarantees 6 bytes are present. */
 export function readMac(b: Uint8Array, off: number): MacAddress {
-  return (b[off]! * 0x10000000000) + (b[off + 1]! * 0x100000000) +
-    ((b[off + 2]! << 24) >>> 0) + (b[off + 3]! << 16) + (b[off + 4]! << 8) + b[off + 5]!;
+  return b[off]! * 0x10000000000 + b[off + 1]! * 0x100000000 + ((b[off + 2]! << 24) >>> 0) + (b[off + 3]! << 16) + (b[off + 4]! << 8) + b[off + 5]!;
 }
 
 /** Writes a MAC at offset. */
 export function writeMac(b: Uint8Array, off: number, mac: MacAddress): void {
   const hi = Math.floor(mac / 0x100000000);
   const lo = mac >>> 0;
-  b[off] = hi >>> 8; b[off + 1] = hi & 0xff;
-  b[off + 2] = lo >>> 24; b[off + 3] = (lo >>> 16) & 0xff; b[off + 4] = (lo >>> 8) & 0xff; b[off + 5] = lo & 0xff;
+  b[off] = hi >>> 8;
+  b[off + 1] = hi & 0xff;
+  b[off + 2] = lo >>> 24;
+  b[off + 3] = (lo >>> 16) & 0xff;
+  b[off + 4] = (lo >>> 8) & 0xff;
+  b[off + 5] = lo & 0xff;
 }
 
 /** Reads a big-endian IPv4 address at offset. */
@@ -33,7 +36,10 @@ export function readIpv4(b: Uint8Array, off: number): Ipv4Address {
 
 /** Writes a big-endian IPv4 address at offset. */
 export function writeIpv4(b: Uint8Array, off: number, a: Ipv4Address): void {
-  b[off] = a >>> 24; b[off + 1] = (a >>> 16) & 0xff; b[off + 2] = (a >>> 8) & 0xff; b[off + 3] = a & 0xff;
+  b[off] = a >>> 24;
+  b[off + 1] = (a >>> 16) & 0xff;
+  b[off + 2] = (a >>> 8) & 0xff;
+  b[off + 3] = a & 0xff;
 }
 
 /** True for group (multicast/broadcast) MACs. */
@@ -70,7 +76,7 @@ export function parseIpv4(s: string): Result<Ipv4Address, "bad-ipv4"> {
     if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return err("bad-ipv4", s);
     const n = Number(p);
     if (n > 255) return err("bad-ipv4", s);
-    a = (a * 256) + n;
+    a = a * 256 + n;
   }
   return ok(a >>> 0);
 }

@@ -21,7 +21,11 @@ describe("arp", () => {
 
   it("parseArp() rejects truncated packets and foreign hardware, protocol, lengths and opcodes", () => {
     expect(parseArp(REQUEST.subarray(0, 27))).toEqual({ ok: false, error: "truncated" });
-    const bad = (i: number, v: number): Uint8Array => { const b = REQUEST.slice(); b[i] = v; return b; };
+    const bad = (i: number, v: number): Uint8Array => {
+      const b = REQUEST.slice();
+      b[i] = v;
+      return b;
+    };
     expect(parseArp(bad(1, 6))).toEqual({ ok: false, error: "unsupported-hardware" });
     expect(parseArp(bad(2, 0x86))).toEqual({ ok: false, error: "unsupported-protocol" });
     expect(parseArp(bad(4, 8))).toEqual({ ok: false, error: "bad-address-length" });
@@ -32,17 +36,24 @@ describe("arp", () => {
   it("parseArp(emitArp(repr)) gives back repr", () => {
     const mac = fc.integer({ min: 0, max: 2 ** 48 - 1 });
     const ip = fc.integer({ min: 0, max: 0xffffffff });
-    fc.assert(fc.property(fc.record({ operation: fc.constantFrom("request" as const, "reply" as const), senderMac: mac, senderIp: ip, targetMac: mac, targetIp: ip }), (r) => {
-      const buf = new Uint8Array(ARP_PACKET_LEN);
-      emitArp(r, buf);
-      expect(unwrap(parseArp(buf))).toEqual(r);
-    }));
+    fc.assert(
+      fc.property(
+        fc.record({ operation: fc.constantFrom("request" as const, "reply" as const), senderMac: mac, senderIp: ip, targetMac: mac, targetIp: ip }),
+        (r) => {
+          const buf = new Uint8Array(ARP_PACKET_LEN);
+          emitArp(r, buf);
+          expect(unwrap(parseArp(buf))).toEqual(r);
+        },
+      ),
+    );
   });
 
   it("parseArp() never throws on arbitrary bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
-      const r = parseArp(b);
-      if (r.ok) expect(b.length).toBeGreaterThanOrEqual(ARP_PACKET_LEN);
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
+        const r = parseArp(b);
+        if (r.ok) expect(b.length).toBeGreaterThanOrEqual(ARP_PACKET_LEN);
+      }),
+    );
   });
 });

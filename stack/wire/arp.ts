@@ -42,16 +42,36 @@ export class ArpPacket {
     return this.bytes.length < ARP_PACKET_LEN ? err("truncated") : ok(this);
   }
 
-  get htype(): number { return readU16(this.bytes, ARP_HTYPE); }
-  get ptype(): number { return readU16(this.bytes, ARP_PTYPE); }
-  get hlen(): number { return this.bytes[ARP_HLEN]!; }
-  get plen(): number { return this.bytes[ARP_PLEN]!; }
-  get oper(): number { return readU16(this.bytes, ARP_OPER); }
-  set oper(v: number) { writeU16(this.bytes, ARP_OPER, v); }
-  get senderMac(): MacAddress { return readMac(this.bytes, ARP_SHA); }
-  get senderIp(): Ipv4Address { return readIpv4(this.bytes, ARP_SPA); }
-  get targetMac(): MacAddress { return readMac(this.bytes, ARP_THA); }
-  get targetIp(): Ipv4Address { return readIpv4(this.bytes, ARP_TPA); }
+  get htype(): number {
+    return readU16(this.bytes, ARP_HTYPE);
+  }
+  get ptype(): number {
+    return readU16(this.bytes, ARP_PTYPE);
+  }
+  get hlen(): number {
+    return this.bytes[ARP_HLEN]!;
+  }
+  get plen(): number {
+    return this.bytes[ARP_PLEN]!;
+  }
+  get oper(): number {
+    return readU16(this.bytes, ARP_OPER);
+  }
+  set oper(v: number) {
+    writeU16(this.bytes, ARP_OPER, v);
+  }
+  get senderMac(): MacAddress {
+    return readMac(this.bytes, ARP_SHA);
+  }
+  get senderIp(): Ipv4Address {
+    return readIpv4(this.bytes, ARP_SPA);
+  }
+  get targetMac(): MacAddress {
+    return readMac(this.bytes, ARP_THA);
+  }
+  get targetIp(): Ipv4Address {
+    return readIpv4(this.bytes, ARP_TPA);
+  }
 }
 
 /** Parses and validates an Ethernet/IPv4 ARP packet (trailing padding is ignored). */

@@ -34,29 +34,93 @@ function moduleBytes(): Uint8Array {
   const section = (id: number, body: number[]): number[] => [id, ...leb128(body.length), ...body];
   const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
   const simd = (op: number): number[] => [0xfd, ...leb128(op)];
-  const V128_LOAD = 0x00, I32X4_EXTRACT_LANE = 0x1b, I32X4_EXTADD_PAIRWISE_I16X8_U = 0x7f, I32X4_ADD = 0xae;
+  const V128_LOAD = 0x00,
+    I32X4_EXTRACT_LANE = 0x1b,
+    I32X4_EXTADD_PAIRWISE_I16X8_U = 0x7f,
+    I32X4_ADD = 0xae;
   const get = (i: number): number[] => [0x20, i];
   const set = (i: number): number[] => [0x21, i];
-  const PTR = 0, LEN = 1, END = 2, ACC = 3;
+  const PTR = 0,
+    LEN = 1,
+    END = 2,
+    ACC = 3;
   const turn = (k: number): number[] => [
-    ...get(ACC + k), ...get(PTR), ...simd(V128_LOAD), 4, ...leb128(16 * k),
-    ...simd(I32X4_EXTADD_PAIRWISE_I16X8_U), ...simd(I32X4_ADD), ...set(ACC + k),
+    ...get(ACC + k),
+    ...get(PTR),
+    ...simd(V128_LOAD),
+    4,
+    ...leb128(16 * k),
+    ...simd(I32X4_EXTADD_PAIRWISE_I16X8_U),
+    ...simd(I32X4_ADD),
+    ...set(ACC + k),
   ];
   const code = [
-    2, 1, 0x7f, 4, 0x7b, // locals: $end i32, four v128 accumulators (zeroed)
-    ...get(PTR), ...get(LEN), 0x6a, ...set(END),
-    0x02, 0x40, 0x03, 0x40, // block, loop
-    ...get(PTR), ...get(END), 0x4f, 0x0d, 1, // br_if out when $ptr >= $end
-    ...turn(0), ...turn(1), ...turn(2), ...turn(3),
-    ...get(PTR), 0x41, 0xc0, 0x00, 0x6a, ...set(PTR), // $ptr += 64 (i32.const 64: signed LEB128 c0 00)
-    0x0c, 0, 0x0b, 0x0b, // br loop, end, end
-    ...get(ACC), ...get(ACC + 1), ...simd(I32X4_ADD), ...get(ACC + 2), ...simd(I32X4_ADD), ...get(ACC + 3), ...simd(I32X4_ADD), ...set(ACC),
-    ...get(ACC), ...simd(I32X4_EXTRACT_LANE), 0, ...get(ACC), ...simd(I32X4_EXTRACT_LANE), 1, 0x6a,
-    ...get(ACC), ...simd(I32X4_EXTRACT_LANE), 2, 0x6a, ...get(ACC), ...simd(I32X4_EXTRACT_LANE), 3, 0x6a,
+    2,
+    1,
+    0x7f,
+    4,
+    0x7b, // locals: $end i32, four v128 accumulators (zeroed)
+    ...get(PTR),
+    ...get(LEN),
+    0x6a,
+    ...set(END),
+    0x02,
+    0x40,
+    0x03,
+    0x40, // block, loop
+    ...get(PTR),
+    ...get(END),
+    0x4f,
+    0x0d,
+    1, // br_if out when $ptr >= $end
+    ...turn(0),
+    ...turn(1),
+    ...turn(2),
+    ...turn(3),
+    ...get(PTR),
+    0x41,
+    0xc0,
+    0x00,
+    0x6a,
+    ...set(PTR), // $ptr += 64 (i32.const 64: signed LEB128 c0 00)
+    0x0c,
+    0,
+    0x0b,
+    0x0b, // br loop, end, end
+    ...get(ACC),
+    ...get(ACC + 1),
+    ...simd(I32X4_ADD),
+    ...get(ACC + 2),
+    ...simd(I32X4_ADD),
+    ...get(ACC + 3),
+    ...simd(I32X4_ADD),
+    ...set(ACC),
+    ...get(ACC),
+    ...simd(I32X4_EXTRACT_LANE),
+    0,
+    ...get(ACC),
+    ...simd(I32X4_EXTRACT_LANE),
+    1,
+    0x6a,
+    ...get(ACC),
+    ...simd(I32X4_EXTRACT_LANE),
+    2,
+    0x6a,
+    ...get(ACC),
+    ...simd(I32X4_EXTRACT_LANE),
+    3,
+    0x6a,
     0x0b,
   ];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
     ...section(1, [1, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]), // type: (i32, i32) -> i32
     ...section(3, [1, 0]), // one function of type 0
     ...section(5, [1, 0, 2]), // memory: 2 pages (128 KiB)

@@ -38,53 +38,80 @@ describe("checksum", () => {
   });
 
   it("fold() gives what folding 16 bits at a time in a loop gives, for any sum up to 2^53", () => {
-    const loop = (x: number): number => { while (x > 0xffff) x = (x % 65536) + Math.floor(x / 65536); return x; };
-    fc.assert(fc.property(fc.oneof(fc.integer({ min: 0, max: 0x3ffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeNat()), (x) => {
-      expect(fold(x)).toBe(loop(x));
-    }), { numRuns: 5000 });
+    const loop = (x: number): number => {
+      while (x > 0xffff) x = (x % 65536) + Math.floor(x / 65536);
+      return x;
+    };
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 0x3ffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeNat()), (x) => {
+        expect(fold(x)).toBe(loop(x));
+      }),
+      { numRuns: 5000 },
+    );
     for (const x of [0, 0xffff, 0x10000, 0x1fffe, 0xffffffff, 0x100000000, Number.MAX_SAFE_INTEGER]) expect(fold(x)).toBe(loop(x));
   });
 
   it("the WebAssembly SIMD bulk sum is available here and agrees with the RFC 1071 reference at any offset and length (also past its 64 KiB chunks)", () => {
     expect(simdPartialSum(new Uint8Array(64), 0, 64)).toBeGreaterThanOrEqual(0);
-    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 140_000 }), fc.nat(63), (b, skip) => {
-      const start = Math.min(skip, b.length);
-      expect(checksumRange(b, start, b.length)).toBe(reference(b.subarray(start)));
-      const bulk = (b.length - start) & ~63;
-      expect(simdPartialSum(b, start, b.length)).toBe(reference(b.subarray(start, start + bulk)));
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 140_000 }), fc.nat(63), (b, skip) => {
+        const start = Math.min(skip, b.length);
+        expect(checksumRange(b, start, b.length)).toBe(reference(b.subarray(start)));
+        const bulk = (b.length - start) & ~63;
+        expect(simdPartialSum(b, start, b.length)).toBe(reference(b.subarray(start, start + bulk)));
+      }),
+      { numRuns: 60 },
+    );
     const ones = new Uint8Array(256 * 1024).fill(0xff);
     expect(checksumAdd(ones)).toBe(0xffff);
     expect(checksumRange(ones, 1, ones.length - 1)).toBe(0xffff);
   });
 
   it("checksumAdd() chains over even-length chunks like one call over the whole", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(150), (b, cut) => {
-      const c = Math.min(b.length, cut * 2);
-      expect(checksumAdd(b.subarray(c), checksumAdd(b.subarray(0, c)))).toBe(checksumAdd(b));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(150), (b, cut) => {
+        const c = Math.min(b.length, cut * 2);
+        expect(checksumAdd(b.subarray(c), checksumAdd(b.subarray(0, c)))).toBe(checksumAdd(b));
+      }),
+    );
   });
 
   it("checksumAdd() equals the plain 16-bit reference on any bytes, offset and initial sum", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(7), fc.integer({ min: 0, max: 0xffff }), (b, off, init) => {
-      const view = b.subarray(Math.min(off, b.length));
-      expect(checksumAdd(view, init)).toBe(reference(view, init));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(7), fc.integer({ min: 0, max: 0xffff }), (b, off, init) => {
+        const view = b.subarray(Math.min(off, b.length));
+        expect(checksumAdd(view, init)).toBe(reference(view, init));
+      }),
+    );
   });
 
   it("checksumUpdate16() and checksumUpdate32() equal recomputation (RFC 1624)", () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 20, maxLength: 60 }).map((b) => b.subarray(0, b.length & ~1)), fc.nat(), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffffffff }), (b, at, w16, w32) => {
-      const words = b.length / 2;
-      const i = (at % (words - 1)) * 2;
-      const c0 = internetChecksum(b);
-      const old16 = (b[i]! << 8) | b[i + 1]!;
-      const b16 = b.slice(); b16[i] = w16 >>> 8; b16[i + 1] = w16 & 0xff;
-      // One's complement has two zeros; recomputation and update agree modulo 0xffff.
-      expect(checksumUpdate16(c0, old16, w16) % 0xffff).toBe(internetChecksum(b16) % 0xffff);
-      const old32 = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
-      const b32 = b.slice(); b32[i] = w32 >>> 24; b32[i + 1] = (w32 >>> 16) & 0xff; b32[i + 2] = (w32 >>> 8) & 0xff; b32[i + 3] = w32 & 0xff;
-      expect(checksumUpdate32(c0, old32, w32) % 0xffff).toBe(internetChecksum(b32) % 0xffff);
-    }));
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 20, maxLength: 60 }).map((b) => b.subarray(0, b.length & ~1)),
+        fc.nat(),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (b, at, w16, w32) => {
+          const words = b.length / 2;
+          const i = (at % (words - 1)) * 2;
+          const c0 = internetChecksum(b);
+          const old16 = (b[i]! << 8) | b[i + 1]!;
+          const b16 = b.slice();
+          b16[i] = w16 >>> 8;
+          b16[i + 1] = w16 & 0xff;
+          // One's complement has two zeros; recomputation and update agree modulo 0xffff.
+          expect(checksumUpdate16(c0, old16, w16) % 0xffff).toBe(internetChecksum(b16) % 0xffff);
+          const old32 = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+          const b32 = b.slice();
+          b32[i] = w32 >>> 24;
+          b32[i + 1] = (w32 >>> 16) & 0xff;
+          b32[i + 2] = (w32 >>> 8) & 0xff;
+          b32[i + 3] = w32 & 0xff;
+          expect(checksumUpdate32(c0, old32, w32) % 0xffff).toBe(internetChecksum(b32) % 0xffff);
+        },
+      ),
+    );
   });
 
   it("pseudoHeaderSum() matches summing the 12-byte pseudo-header", () => {

@@ -24,9 +24,16 @@ export function checksumRange(bytes: Uint8Array, start: number, end: number, ini
   let i = start;
   if (len === 20) {
     // an IPv4 header without options or a bare TCP header: ten words, unrolled
-    sum += ((bytes[i]! << 8) | bytes[i + 1]!) + ((bytes[i + 2]! << 8) | bytes[i + 3]!) + ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
-      ((bytes[i + 6]! << 8) | bytes[i + 7]!) + ((bytes[i + 8]! << 8) | bytes[i + 9]!) + ((bytes[i + 10]! << 8) | bytes[i + 11]!) +
-      ((bytes[i + 12]! << 8) | bytes[i + 13]!) + ((bytes[i + 14]! << 8) | bytes[i + 15]!) + ((bytes[i + 16]! << 8) | bytes[i + 17]!) +
+    sum +=
+      ((bytes[i]! << 8) | bytes[i + 1]!) +
+      ((bytes[i + 2]! << 8) | bytes[i + 3]!) +
+      ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
+      ((bytes[i + 6]! << 8) | bytes[i + 7]!) +
+      ((bytes[i + 8]! << 8) | bytes[i + 9]!) +
+      ((bytes[i + 10]! << 8) | bytes[i + 11]!) +
+      ((bytes[i + 12]! << 8) | bytes[i + 13]!) +
+      ((bytes[i + 14]! << 8) | bytes[i + 15]!) +
+      ((bytes[i + 16]! << 8) | bytes[i + 17]!) +
       ((bytes[i + 18]! << 8) | bytes[i + 19]!);
     return fold(sum);
   }
@@ -59,7 +66,7 @@ export function checksumRange(bytes: Uint8Array, start: number, end: number, ini
       }
       for (; j < stop; j += 4) acc += view.getUint32(j);
       // 32-bit words summed: fold high and low halves (end-around carry, RFC 1071 §2(C)).
-      sum += (acc % 65536) + Math.floor(acc / 65536) % 65536 + Math.floor(acc / 4294967296);
+      sum += (acc % 65536) + (Math.floor(acc / 65536) % 65536) + Math.floor(acc / 4294967296);
     }
     i += j;
   }
@@ -106,7 +113,6 @@ export function checksumUpdate16(oldChecksum: number, oldWord: number, newWord: 
 
 /** RFC 1624 update for a 32-bit field (e.g. an address rewritten by NAT). */
 export function checksumUpdate32(oldChecksum: number, oldValue: number, newValue: number): number {
-  const sum = (~oldChecksum & 0xffff) + (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) +
-    (newValue >>> 16) + (newValue & 0xffff);
+  const sum = (~oldChecksum & 0xffff) + (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) + (newValue >>> 16) + (newValue & 0xffff);
   return ~fold(sum) & 0xffff;
 }

@@ -2,10 +2,39 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { unwrap } from "../result.ts";
 import {
-  parseDhcp, emitDhcp, type DhcpRepr, DhcpOption, DhcpMessageType, DHCP_FLAG_BROADCAST, BOOTREQUEST, BOOTREPLY,
-  messageType, subnetMask, routers, dnsServers, hostName, domainName, broadcastAddress, requestedIp, leaseTime,
-  serverId, renewalTime, rebindingTime, clientId, parameterRequestList, maxMessageSize, chaddrMac, findOption,
-  optionMessageType, optionIpv4, optionU32, optionIpv4List, optionString, optionBytes, macToChaddr, readOptionU32,
+  parseDhcp,
+  emitDhcp,
+  type DhcpRepr,
+  DhcpOption,
+  DhcpMessageType,
+  DHCP_FLAG_BROADCAST,
+  BOOTREQUEST,
+  BOOTREPLY,
+  messageType,
+  subnetMask,
+  routers,
+  dnsServers,
+  hostName,
+  domainName,
+  broadcastAddress,
+  requestedIp,
+  leaseTime,
+  serverId,
+  renewalTime,
+  rebindingTime,
+  clientId,
+  parameterRequestList,
+  maxMessageSize,
+  chaddrMac,
+  findOption,
+  optionMessageType,
+  optionIpv4,
+  optionU32,
+  optionIpv4List,
+  optionString,
+  optionBytes,
+  macToChaddr,
+  readOptionU32,
 } from "./dhcp.ts";
 
 const hex = (s: string): Uint8Array => Uint8Array.from((s.replace(/\s+/g, "").match(/../g) ?? []).map((x) => parseInt(x, 16)));
@@ -27,21 +56,65 @@ const MAC = "02005e0010aa";
 // dhclient-style DISCOVER: broadcast flag clear, client id, requested ip, host name, PRL.
 const DISCOVER = padTo300(
   header("01", "3903f326", "0000", "0000", zeros(4), zeros(4), zeros(4), zeros(4), MAC) +
-  "350101" + "3d0701" + MAC + "3204c0000264" + "0c056e6f646531" + "3709 01031c060f0c1a792a" + "39020240" + "ff");
+    "350101" +
+    "3d0701" +
+    MAC +
+    "3204c0000264" +
+    "0c056e6f646531" +
+    "3709 01031c060f0c1a792a" +
+    "39020240" +
+    "ff",
+);
 // OFFER of 192.0.2.100 from server 192.0.2.1, lease 3600 s.
 const OFFER = padTo300(
   header("02", "3903f326", "0000", "0000", zeros(4), "c0000264", "c0000201", zeros(4), MAC) +
-  "350102" + "3604c0000201" + "330400000e10" + "3a0400000708" + "3b0400000c4e" + "0104ffffff00" +
-  "1c04c00002ff" + "0304c0000201" + "0608c0000235c0000236" + "0f076578616d706c65" + "ff");
+    "350102" +
+    "3604c0000201" +
+    "330400000e10" +
+    "3a0400000708" +
+    "3b0400000c4e" +
+    "0104ffffff00" +
+    "1c04c00002ff" +
+    "0304c0000201" +
+    "0608c0000235c0000236" +
+    "0f076578616d706c65" +
+    "ff",
+);
 // REQUEST in SELECTING: server id + requested ip, broadcast flag set, secs 3.
 const REQUEST = padTo300(
   header("01", "3903f326", "0003", "8000", zeros(4), zeros(4), zeros(4), zeros(4), MAC) +
-  "350103" + "3d0701" + MAC + "3204c0000264" + "3604c0000201" + "0c056e6f646531" + "3704010306" + "0f" + "ff");
+    "350103" +
+    "3d0701" +
+    MAC +
+    "3204c0000264" +
+    "3604c0000201" +
+    "0c056e6f646531" +
+    "3704010306" +
+    "0f" +
+    "ff",
+);
 // ACK relayed through 198.51.100.1 (giaddr), hops 1.
 const ACK = padTo300(
-  "02010601" + "3903f326" + "0003" + "8000" + zeros(4) + "c0000264" + "c0000201" + "c6336401" + MAC + zeros(10) +
-  zeros(64) + zeros(128) + "63825363" +
-  "350105" + "3604c0000201" + "330400000e10" + "0104ffffff00" + "0304c0000201" + "ff");
+  "02010601" +
+    "3903f326" +
+    "0003" +
+    "8000" +
+    zeros(4) +
+    "c0000264" +
+    "c0000201" +
+    "c6336401" +
+    MAC +
+    zeros(10) +
+    zeros(64) +
+    zeros(128) +
+    "63825363" +
+    "350105" +
+    "3604c0000201" +
+    "330400000e10" +
+    "0104ffffff00" +
+    "0304c0000201" +
+    "ff",
+);
 
 describe("parseDhcp() on golden messages", () => {
   it("parses a DISCOVER field by field, including the client id, requested address and PRL", () => {
@@ -100,27 +173,44 @@ describe("parseDhcp() on golden messages", () => {
     expect(r.yiaddr).toBe(0xc0000264);
   });
 
-  it.each([["DISCOVER", DISCOVER], ["OFFER", OFFER], ["REQUEST", REQUEST], ["ACK", ACK]])(
-    "re-emits the golden %s byte for byte", (_name, golden) => {
-      expect(toHex(emitDhcp(unwrap(parseDhcp(golden))))).toBe(toHex(golden));
-    });
+  it.each([
+    ["DISCOVER", DISCOVER],
+    ["OFFER", OFFER],
+    ["REQUEST", REQUEST],
+    ["ACK", ACK],
+  ])("re-emits the golden %s byte for byte", (_name, golden) => {
+    expect(toHex(emitDhcp(unwrap(parseDhcp(golden))))).toBe(toHex(golden));
+  });
 });
 
 function baseRepr(options: DhcpRepr["options"], extra: Partial<DhcpRepr> = {}): DhcpRepr {
   return {
-    op: BOOTREQUEST, htype: 1, hops: 0, xid: 0x11223344, secs: 0, flags: 0,
-    ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: macToChaddr(0x02005e0010aa), sname: "", file: "",
-    options, ...extra,
+    op: BOOTREQUEST,
+    htype: 1,
+    hops: 0,
+    xid: 0x11223344,
+    secs: 0,
+    flags: 0,
+    ciaddr: 0,
+    yiaddr: 0,
+    siaddr: 0,
+    giaddr: 0,
+    chaddr: macToChaddr(0x02005e0010aa),
+    sname: "",
+    file: "",
+    options,
+    ...extra,
   };
 }
 
 describe("emitDhcp()", () => {
   it("builds a DISCOVER from option constructors and pads it to 300 bytes", () => {
-    const bytes = emitDhcp(baseRepr([
-      optionMessageType(DhcpMessageType.DISCOVER),
-      optionBytes(DhcpOption.CLIENT_ID, hex("01" + MAC)),
-      optionIpv4(DhcpOption.REQUESTED_IP, 0xc0000264),
-    ], { xid: 0x3903f326, flags: DHCP_FLAG_BROADCAST }));
+    const bytes = emitDhcp(
+      baseRepr(
+        [optionMessageType(DhcpMessageType.DISCOVER), optionBytes(DhcpOption.CLIENT_ID, hex("01" + MAC)), optionIpv4(DhcpOption.REQUESTED_IP, 0xc0000264)],
+        { xid: 0x3903f326, flags: DHCP_FLAG_BROADCAST },
+      ),
+    );
     expect(bytes.length).toBe(300);
     expect(toHex(bytes.subarray(0, 12))).toBe("010106003903f32600008000");
     expect(toHex(bytes.subarray(28, 34))).toBe(MAC);
@@ -225,10 +315,38 @@ describe("parseDhcp() options", () => {
 
   it.each([
     ["a message shorter than the fixed header", hex(zeros(239)), "truncated"],
-    ["a wrong magic cookie", (() => { const b = padTo300(header("01", "00000001", "0000", "0000", zeros(4), zeros(4), zeros(4), zeros(4), MAC) + "ff"); b[239] = 0x64; return b; })(), "bad-magic"],
-    ["op 3", (() => { const b = withOptions("ff"); b[0] = 3; return b; })(), "bad-op"],
-    ["hlen 17", (() => { const b = withOptions("ff"); b[2] = 17; return b; })(), "bad-hlen"],
-    ["an option running past the message", hex(header("01", "00000001", "0000", "0000", zeros(4), zeros(4), zeros(4), zeros(4), MAC) + "0c0541"), "truncated-option"],
+    [
+      "a wrong magic cookie",
+      (() => {
+        const b = padTo300(header("01", "00000001", "0000", "0000", zeros(4), zeros(4), zeros(4), zeros(4), MAC) + "ff");
+        b[239] = 0x64;
+        return b;
+      })(),
+      "bad-magic",
+    ],
+    [
+      "op 3",
+      (() => {
+        const b = withOptions("ff");
+        b[0] = 3;
+        return b;
+      })(),
+      "bad-op",
+    ],
+    [
+      "hlen 17",
+      (() => {
+        const b = withOptions("ff");
+        b[2] = 17;
+        return b;
+      })(),
+      "bad-hlen",
+    ],
+    [
+      "an option running past the message",
+      hex(header("01", "00000001", "0000", "0000", zeros(4), zeros(4), zeros(4), zeros(4), MAC) + "0c0541"),
+      "truncated-option",
+    ],
     ["a lone option code at the end", hex(header("01", "00000001", "0000", "0000", zeros(4), zeros(4), zeros(4), zeros(4), MAC) + "0c"), "truncated-option"],
     ["an option running past the file field", withOptions("340101 ff", "00".repeat(126) + "0c05"), "truncated-option"],
     ["an overload option of length 2", withOptions("34020101 ff"), "bad-overload"],
@@ -265,8 +383,7 @@ describe("parseDhcp() options", () => {
 });
 
 const u32 = fc.nat({ max: 0xffffffff });
-const latin1 = (max: number): fc.Arbitrary<string> =>
-  fc.array(fc.integer({ min: 1, max: 255 }), { maxLength: max }).map((cs) => String.fromCharCode(...cs));
+const latin1 = (max: number): fc.Arbitrary<string> => fc.array(fc.integer({ min: 1, max: 255 }), { maxLength: max }).map((cs) => String.fromCharCode(...cs));
 const arbRepr: fc.Arbitrary<DhcpRepr> = fc.record({
   op: fc.constantFrom(1, 2),
   htype: fc.nat({ max: 255 }),
@@ -274,40 +391,52 @@ const arbRepr: fc.Arbitrary<DhcpRepr> = fc.record({
   xid: u32,
   secs: fc.nat({ max: 0xffff }),
   flags: fc.nat({ max: 0xffff }),
-  ciaddr: u32, yiaddr: u32, siaddr: u32, giaddr: u32,
+  ciaddr: u32,
+  yiaddr: u32,
+  siaddr: u32,
+  giaddr: u32,
   chaddr: fc.uint8Array({ maxLength: 16 }),
   sname: fc.oneof(fc.constant(""), latin1(63)),
   file: fc.oneof(fc.constant(""), latin1(127)),
-  options: fc.uniqueArray(
-    fc.record({ code: fc.integer({ min: 1, max: 254 }).filter((c) => c !== 52), data: fc.uint8Array({ maxLength: 600 }) }),
-    { selector: (o) => o.code, maxLength: 8 }),
+  options: fc.uniqueArray(fc.record({ code: fc.integer({ min: 1, max: 254 }).filter((c) => c !== 52), data: fc.uint8Array({ maxLength: 600 }) }), {
+    selector: (o) => o.code,
+    maxLength: 8,
+  }),
 });
 
 describe("properties", () => {
   it("parse(emit(x)) == x, with and without a maxLength forcing overload", () => {
-    fc.assert(fc.property(arbRepr, fc.option(fc.integer({ min: 240, max: 1500 }), { nil: undefined }), (repr, maxLength) => {
-      const bytes = maxLength === undefined ? emitDhcp(repr) : emitDhcp(repr, { maxLength });
-      expect(parseDhcp(bytes)).toEqual({ ok: true, value: repr });
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(arbRepr, fc.option(fc.integer({ min: 240, max: 1500 }), { nil: undefined }), (repr, maxLength) => {
+        const bytes = maxLength === undefined ? emitDhcp(repr) : emitDhcp(repr, { maxLength });
+        expect(parseDhcp(bytes)).toEqual({ ok: true, value: repr });
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it("arbitrary bytes never throw, also with a valid cookie and overload", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 700 }), fc.boolean(), (bytes, cookie) => {
-      if (cookie && bytes.length >= 243) {
-        bytes.set([0x63, 0x82, 0x53, 0x63, 52, 1, 3], 236);
-        bytes[0] = 1;
-        bytes[2] = bytes[2]! & 15;
-      }
-      const r = parseDhcp(bytes);
-      expect(typeof r.ok).toBe("boolean");
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 700 }), fc.boolean(), (bytes, cookie) => {
+        if (cookie && bytes.length >= 243) {
+          bytes.set([0x63, 0x82, 0x53, 0x63, 52, 1, 3], 236);
+          bytes[0] = 1;
+          bytes[2] = bytes[2]! & 15;
+        }
+        const r = parseDhcp(bytes);
+        expect(typeof r.ok).toBe("boolean");
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
 describe("emitDhcp() on full-length names", () => {
   it("keeps a 64-byte unterminated sname and a 128-byte file (found by Jazzer.js: emitted as 63)", () => {
     const msg = new Uint8Array(300);
-    msg[0] = 1; msg[1] = 1; msg[2] = 6;
+    msg[0] = 1;
+    msg[1] = 1;
+    msg[2] = 6;
     msg.set([99, 130, 83, 99], 236);
     msg[240] = 255;
     msg.fill(0x61, 44, 44 + 64);

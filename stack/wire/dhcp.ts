@@ -12,10 +12,25 @@
 import { type Result, ok, err } from "../result.ts";
 import { type Ipv4Address, type MacAddress, readIpv4, writeIpv4, readMac, writeMac } from "./address.ts";
 
-export const DHCP_OP = 0, DHCP_HTYPE = 1, DHCP_HLEN = 2, DHCP_HOPS = 3, DHCP_XID = 4, DHCP_SECS = 8, DHCP_FLAGS = 10;
-export const DHCP_CIADDR = 12, DHCP_YIADDR = 16, DHCP_SIADDR = 20, DHCP_GIADDR = 24, DHCP_CHADDR = 28, DHCP_SNAME = 44, DHCP_FILE = 108;
-export const DHCP_MAGIC = 236, DHCP_OPTIONS = 240;
-export const DHCP_CHADDR_LEN = 16, DHCP_SNAME_LEN = 64, DHCP_FILE_LEN = 128;
+export const DHCP_OP = 0,
+  DHCP_HTYPE = 1,
+  DHCP_HLEN = 2,
+  DHCP_HOPS = 3,
+  DHCP_XID = 4,
+  DHCP_SECS = 8,
+  DHCP_FLAGS = 10;
+export const DHCP_CIADDR = 12,
+  DHCP_YIADDR = 16,
+  DHCP_SIADDR = 20,
+  DHCP_GIADDR = 24,
+  DHCP_CHADDR = 28,
+  DHCP_SNAME = 44,
+  DHCP_FILE = 108;
+export const DHCP_MAGIC = 236,
+  DHCP_OPTIONS = 240;
+export const DHCP_CHADDR_LEN = 16,
+  DHCP_SNAME_LEN = 64,
+  DHCP_FILE_LEN = 128;
 /** The fixed part (BOOTP header + magic cookie). */
 export const DHCP_HEADER_LEN = 240;
 /** RFC 2131 §2: the magic cookie 99.130.83.99. */
@@ -25,14 +40,23 @@ export const BOOTP_MIN_LEN = 300;
 /** RFC 2131 §2: the broadcast bit of `flags`. */
 export const DHCP_FLAG_BROADCAST = 0x8000;
 
-export const BOOTREQUEST = 1, BOOTREPLY = 2;
+export const BOOTREQUEST = 1,
+  BOOTREPLY = 2;
 export const HTYPE_ETHERNET = 1;
 
-export const DHCP_SERVER_PORT = 67, DHCP_CLIENT_PORT = 68;
+export const DHCP_SERVER_PORT = 67,
+  DHCP_CLIENT_PORT = 68;
 
 /** DHCP message types (option 53, RFC 2132 §9.6). */
 export const DhcpMessageType = {
-  DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8,
+  DISCOVER: 1,
+  OFFER: 2,
+  REQUEST: 3,
+  DECLINE: 4,
+  ACK: 5,
+  NAK: 6,
+  RELEASE: 7,
+  INFORM: 8,
 } as const;
 export type DhcpMessageTypeValue = (typeof DhcpMessageType)[keyof typeof DhcpMessageType];
 
@@ -101,32 +125,70 @@ export class DhcpPacket {
     if (this.bytes.length < DHCP_HEADER_LEN) return err("truncated");
     return this.magic !== DHCP_MAGIC_COOKIE ? err("bad-magic") : ok(this);
   }
-  get op(): number { return this.bytes[DHCP_OP]!; }
-  get htype(): number { return this.bytes[DHCP_HTYPE]!; }
-  get hlen(): number { return this.bytes[DHCP_HLEN]!; }
-  get hops(): number { return this.bytes[DHCP_HOPS]!; }
-  get xid(): number { return this.#view.getUint32(DHCP_XID); }
-  get secs(): number { return this.#view.getUint16(DHCP_SECS); }
-  get flags(): number { return this.#view.getUint16(DHCP_FLAGS); }
-  get ciaddr(): Ipv4Address { return readIpv4(this.bytes, DHCP_CIADDR); }
-  get yiaddr(): Ipv4Address { return readIpv4(this.bytes, DHCP_YIADDR); }
-  get siaddr(): Ipv4Address { return readIpv4(this.bytes, DHCP_SIADDR); }
-  get giaddr(): Ipv4Address { return readIpv4(this.bytes, DHCP_GIADDR); }
-  get chaddrField(): Uint8Array { return this.bytes.subarray(DHCP_CHADDR, DHCP_CHADDR + DHCP_CHADDR_LEN); }
-  get snameField(): Uint8Array { return this.bytes.subarray(DHCP_SNAME, DHCP_SNAME + DHCP_SNAME_LEN); }
-  get fileField(): Uint8Array { return this.bytes.subarray(DHCP_FILE, DHCP_FILE + DHCP_FILE_LEN); }
-  get magic(): number { return this.#view.getUint32(DHCP_MAGIC); }
-  get optionsField(): Uint8Array { return this.bytes.subarray(DHCP_OPTIONS); }
+  get op(): number {
+    return this.bytes[DHCP_OP]!;
+  }
+  get htype(): number {
+    return this.bytes[DHCP_HTYPE]!;
+  }
+  get hlen(): number {
+    return this.bytes[DHCP_HLEN]!;
+  }
+  get hops(): number {
+    return this.bytes[DHCP_HOPS]!;
+  }
+  get xid(): number {
+    return this.#view.getUint32(DHCP_XID);
+  }
+  get secs(): number {
+    return this.#view.getUint16(DHCP_SECS);
+  }
+  get flags(): number {
+    return this.#view.getUint16(DHCP_FLAGS);
+  }
+  get ciaddr(): Ipv4Address {
+    return readIpv4(this.bytes, DHCP_CIADDR);
+  }
+  get yiaddr(): Ipv4Address {
+    return readIpv4(this.bytes, DHCP_YIADDR);
+  }
+  get siaddr(): Ipv4Address {
+    return readIpv4(this.bytes, DHCP_SIADDR);
+  }
+  get giaddr(): Ipv4Address {
+    return readIpv4(this.bytes, DHCP_GIADDR);
+  }
+  get chaddrField(): Uint8Array {
+    return this.bytes.subarray(DHCP_CHADDR, DHCP_CHADDR + DHCP_CHADDR_LEN);
+  }
+  get snameField(): Uint8Array {
+    return this.bytes.subarray(DHCP_SNAME, DHCP_SNAME + DHCP_SNAME_LEN);
+  }
+  get fileField(): Uint8Array {
+    return this.bytes.subarray(DHCP_FILE, DHCP_FILE + DHCP_FILE_LEN);
+  }
+  get magic(): number {
+    return this.#view.getUint32(DHCP_MAGIC);
+  }
+  get optionsField(): Uint8Array {
+    return this.bytes.subarray(DHCP_OPTIONS);
+  }
 }
 
-interface Instance { code: number; data: Uint8Array }
+interface Instance {
+  code: number;
+  data: Uint8Array;
+}
 
 /** Scans one option area; returns false when an option runs past the area. RFC 2132 §2. */
 function scanOptions(area: Uint8Array, out: Instance[]): boolean {
   let i = 0;
   while (i < area.length) {
     const code = area[i]!;
-    if (code === DhcpOption.PAD) { i++; continue; }
+    if (code === DhcpOption.PAD) {
+      i++;
+      continue;
+    }
     if (code === DhcpOption.END) return true;
     if (i + 1 >= area.length) return false;
     const len = area[i + 1]!;
@@ -207,7 +269,10 @@ function concat(parts: Uint8Array[]): Uint8Array {
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -232,8 +297,16 @@ function optionWireLen(o: DhcpOptionRepr): number {
 /** Writes option instances into one area (options, file or sname), keeping a byte for End. */
 class AreaWriter {
   pos: number;
-  constructor(readonly buf: Uint8Array, readonly start: number, readonly end: number) { this.pos = start; }
-  get room(): number { return this.end - this.pos; }
+  constructor(
+    readonly buf: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+  get room(): number {
+    return this.end - this.pos;
+  }
   put(code: number, data: Uint8Array): void {
     this.buf[this.pos] = code;
     this.buf[this.pos + 1] = data.length;

@@ -5,8 +5,18 @@ import { formatIpv6, ipv6 } from "./ipv6-address.ts";
 import { hex, toHex } from "./test-helpers.ts";
 import { guard } from "./test-guard.ts";
 import {
-  type Dhcp6Option, type Dhcp6Repr, Dhcp6MessageType, Dhcp6Status, parseDhcp6, emitDhcp6, findDhcp6Option, dhcp6StatusOf,
-  duidLl, duidLlt, duidHex, dhcp6ReprLength,
+  type Dhcp6Option,
+  type Dhcp6Repr,
+  Dhcp6MessageType,
+  Dhcp6Status,
+  parseDhcp6,
+  emitDhcp6,
+  findDhcp6Option,
+  dhcp6StatusOf,
+  duidLl,
+  duidLlt,
+  duidHex,
+  dhcp6ReprLength,
 } from "./dhcp6.ts";
 
 // Golden messages built by scapy 2.x (scapy.layers.dhcp6), e.g.
@@ -15,13 +25,19 @@ import {
 const SOLICIT = hex("011234560001000a00030001020000000001000800020000000e00000003000c0000000100000000000000000006000400170018");
 // ADVERTISE: SERVERID DUID-LLT(time 0x2b3c4d5e), CLIENTID, IA_NA(iaid 1, T1 1800, T2 2880, IAADDR 2001:db8::100
 // pref 3600 valid 7200), PREFERENCE 255, DNS_SERVERS 2001:db8::53, 2001:db8::54.
-const ADVERTISE = hex("021234560002000e000100012b3c4d5e0200000000020001000a0003000102000000000100030028000000010000070800000b400005001820010db800000000000000000000010000000e1000001c2000070001ff0017002020010db800000000000000000000005320010db8000000000000000000000054");
+const ADVERTISE = hex(
+  "021234560002000e000100012b3c4d5e0200000000020001000a0003000102000000000100030028000000010000070800000b400005001820010db800000000000000000000010000000e1000001c2000070001ff0017002020010db800000000000000000000005320010db8000000000000000000000054",
+);
 // REPLY with an IA_NA holding STATUS_CODE NoAddrsAvail "no addresses".
-const REPLY_NOADDRS = hex("07abcdef0002000e000100012b3c4d5e0200000000020001000a000300010200000000010003001e000000010000000000000000000d000e00026e6f20616464726573736573");
+const REPLY_NOADDRS = hex(
+  "07abcdef0002000e000100012b3c4d5e0200000000020001000a000300010200000000010003001e000000010000000000000000000d000e00026e6f20616464726573736573",
+);
 // INFORMATION-REQUEST: CLIENTID, ELAPSED_TIME 150, ORO [23].
 const INFO_REQUEST = hex("0b0000010001000a00030001020000000001000800020096000600020017");
 // RELEASE: CLIENTID, SERVERID, ELAPSED_TIME 0, IA_NA with IAADDR 2001:db8::100 lifetimes 0.
-const RELEASE = hex("080a0b0c0001000a000300010200000000010002000e000100012b3c4d5e020000000002000800020000000300280000000100000000000000000005001820010db80000000000000000000001000000000000000000");
+const RELEASE = hex(
+  "080a0b0c0001000a000300010200000000010002000e000100012b3c4d5e020000000002000800020000000300280000000100000000000000000005001820010db80000000000000000000001000000000000000000",
+);
 // RELAY-FORW from link 2001:db8:1::1, peer fe80::1, carrying a SOLICIT with a CLIENTID.
 const RELAY_FORW = hex("0c0020010db8000100000000000000000001fe80000000000000000000000000000100090012010000010001000a00030001020000000001");
 
@@ -81,18 +97,30 @@ describe("parseDhcp6() on scapy's messages", () => {
     expect([inner.msgType, inner.transactionId]).toEqual([Dhcp6MessageType.SOLICIT, 1]);
   });
 
-  it.each([["SOLICIT", SOLICIT], ["ADVERTISE", ADVERTISE], ["REPLY", REPLY_NOADDRS], ["INFORMATION-REQUEST", INFO_REQUEST], ["RELEASE", RELEASE], ["RELAY-FORW", RELAY_FORW]])(
-    "re-emits scapy's %s byte for byte", (_name, golden) => {
-      expect(toHex(emitDhcp6(unwrap(parseDhcp6(golden))))).toBe(toHex(golden));
-    });
+  it.each([
+    ["SOLICIT", SOLICIT],
+    ["ADVERTISE", ADVERTISE],
+    ["REPLY", REPLY_NOADDRS],
+    ["INFORMATION-REQUEST", INFO_REQUEST],
+    ["RELEASE", RELEASE],
+    ["RELAY-FORW", RELAY_FORW],
+  ])("re-emits scapy's %s byte for byte", (_name, golden) => {
+    expect(toHex(emitDhcp6(unwrap(parseDhcp6(golden))))).toBe(toHex(golden));
+  });
 });
 
 describe("emitDhcp6()", () => {
   it("builds scapy's SOLICIT from a repr, after the headroom", () => {
     const repr: Dhcp6Repr = {
-      kind: "message", msgType: Dhcp6MessageType.SOLICIT, transactionId: 0x123456, options: [
-        { kind: "client-id", duid: duidLl(0x020000000001) }, { kind: "elapsed-time", centiseconds: 0 }, { kind: "rapid-commit" },
-        { kind: "ia-na", iaid: 1, t1: 0, t2: 0, options: [] }, { kind: "oro", codes: [23, 24] },
+      kind: "message",
+      msgType: Dhcp6MessageType.SOLICIT,
+      transactionId: 0x123456,
+      options: [
+        { kind: "client-id", duid: duidLl(0x020000000001) },
+        { kind: "elapsed-time", centiseconds: 0 },
+        { kind: "rapid-commit" },
+        { kind: "ia-na", iaid: 1, t1: 0, t2: 0, options: [] },
+        { kind: "oro", codes: [23, 24] },
       ],
     };
     const b = emitDhcp6(repr, { headroom: 62 });
@@ -131,8 +159,16 @@ describe("parseDhcp6() rejects", () => {
     ["a 1-byte STATUS_CODE", "07000001" + "000d0001" + "00", "bad-option-length"],
     ["a RAPID_COMMIT with data", "01000001" + "000e0001" + "00", "bad-option-length"],
     ["DNS_SERVERS of 17 bytes", "07000001" + "00170011" + "00".repeat(17), "bad-option-length"],
-    ["IA_NAs nested four deep", "01000001" + "00030030" + "00".repeat(12) + "00030020" + "00".repeat(12) + "00030010" + "00".repeat(12) + "00030000", "too-deep"],
-    ["IAADDRs nested past the depth limit", "01000001" + "0005006c" + "00".repeat(24) + "00050050" + "00".repeat(24) + "00050034" + "00".repeat(24) + "00050018" + "00".repeat(24), "too-deep"],
+    [
+      "IA_NAs nested four deep",
+      "01000001" + "00030030" + "00".repeat(12) + "00030020" + "00".repeat(12) + "00030010" + "00".repeat(12) + "00030000",
+      "too-deep",
+    ],
+    [
+      "IAADDRs nested past the depth limit",
+      "01000001" + "0005006c" + "00".repeat(24) + "00050050" + "00".repeat(24) + "00050034" + "00".repeat(24) + "00050018" + "00".repeat(24),
+      "too-deep",
+    ],
   ])("%s", (_name, bytes, code) => {
     const r = parseDhcp6(guard(hex(bytes)));
     expect(r.ok).toBe(false);
@@ -142,7 +178,10 @@ describe("parseDhcp6() rejects", () => {
   it("keeps an unknown option's bytes and re-emits them", () => {
     const b = hex("07000001" + "00180005" + "0361626300" + "fff00000");
     const m = message(unwrap(parseDhcp6(b)));
-    expect(m.options).toEqual([{ kind: "unknown", code: 24, data: hex("0361626300") }, { kind: "unknown", code: 0xfff0, data: new Uint8Array(0) }]);
+    expect(m.options).toEqual([
+      { kind: "unknown", code: 24, data: hex("0361626300") },
+      { kind: "unknown", code: 0xfff0, data: new Uint8Array(0) },
+    ]);
     expect(toHex(emitDhcp6(m))).toBe(toHex(b));
   });
 });
@@ -150,9 +189,17 @@ describe("parseDhcp6() rejects", () => {
 const u32 = fc.nat({ max: 0xffffffff });
 const address = fc.uint8Array({ minLength: 16, maxLength: 16 });
 const duid = fc.uint8Array({ minLength: 3, maxLength: 130 });
-const status: fc.Arbitrary<Dhcp6Option> = fc.record({ kind: fc.constant("status-code" as const), status: fc.nat({ max: 0xffff }), message: fc.string({ maxLength: 40 }) });
+const status: fc.Arbitrary<Dhcp6Option> = fc.record({
+  kind: fc.constant("status-code" as const),
+  status: fc.nat({ max: 0xffff }),
+  message: fc.string({ maxLength: 40 }),
+});
 const iaAddr: fc.Arbitrary<Dhcp6Option> = fc.record({
-  kind: fc.constant("ia-addr" as const), address, preferredLifetime: u32, validLifetime: u32, options: fc.array(status, { maxLength: 1 }),
+  kind: fc.constant("ia-addr" as const),
+  address,
+  preferredLifetime: u32,
+  validLifetime: u32,
+  options: fc.array(status, { maxLength: 1 }),
 });
 const leaf: fc.Arbitrary<Dhcp6Option> = fc.oneof(
   fc.record({ kind: fc.constantFrom("client-id" as const, "server-id" as const), duid }),
@@ -162,40 +209,67 @@ const leaf: fc.Arbitrary<Dhcp6Option> = fc.oneof(
   fc.record({ kind: fc.constant("relay-message" as const), message: fc.uint8Array({ maxLength: 40 }) }),
   fc.constant({ kind: "rapid-commit" as const }),
   fc.record({ kind: fc.constant("dns-servers" as const), servers: fc.array(address, { maxLength: 3 }) }),
-  fc.record({ kind: fc.constant("unknown" as const), code: fc.integer({ min: 15, max: 0xffff }).filter((c) => c !== 18 && c !== 23), data: fc.uint8Array({ maxLength: 40 }) }),
-  status, iaAddr,
-);
-const option: fc.Arbitrary<Dhcp6Option> = fc.oneof(leaf, fc.record({
-  kind: fc.constant("ia-na" as const), iaid: u32, t1: u32, t2: u32, options: fc.array(fc.oneof(iaAddr, status), { maxLength: 3 }),
-}));
-const arbRepr: fc.Arbitrary<Dhcp6Repr> = fc.oneof(
-  fc.record({ kind: fc.constant("message" as const), msgType: fc.integer({ min: 1, max: 11 }), transactionId: fc.nat({ max: 0xffffff }), options: fc.array(option, { maxLength: 6 }) }),
   fc.record({
-    kind: fc.constant("relay" as const), msgType: fc.constantFrom(12 as const, 13 as const), hopCount: fc.nat({ max: 255 }),
-    linkAddress: address, peerAddress: address, options: fc.array(option, { maxLength: 4 }),
+    kind: fc.constant("unknown" as const),
+    code: fc.integer({ min: 15, max: 0xffff }).filter((c) => c !== 18 && c !== 23),
+    data: fc.uint8Array({ maxLength: 40 }),
+  }),
+  status,
+  iaAddr,
+);
+const option: fc.Arbitrary<Dhcp6Option> = fc.oneof(
+  leaf,
+  fc.record({
+    kind: fc.constant("ia-na" as const),
+    iaid: u32,
+    t1: u32,
+    t2: u32,
+    options: fc.array(fc.oneof(iaAddr, status), { maxLength: 3 }),
+  }),
+);
+const arbRepr: fc.Arbitrary<Dhcp6Repr> = fc.oneof(
+  fc.record({
+    kind: fc.constant("message" as const),
+    msgType: fc.integer({ min: 1, max: 11 }),
+    transactionId: fc.nat({ max: 0xffffff }),
+    options: fc.array(option, { maxLength: 6 }),
+  }),
+  fc.record({
+    kind: fc.constant("relay" as const),
+    msgType: fc.constantFrom(12 as const, 13 as const),
+    hopCount: fc.nat({ max: 255 }),
+    linkAddress: address,
+    peerAddress: address,
+    options: fc.array(option, { maxLength: 4 }),
   }),
 );
 
 describe("properties", () => {
   it("parse(emit(x)) == x", () => {
-    fc.assert(fc.property(arbRepr, (repr) => {
-      expect(parseDhcp6(emitDhcp6(repr))).toEqual({ ok: true, value: repr });
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(arbRepr, (repr) => {
+        expect(parseDhcp6(emitDhcp6(repr))).toEqual({ ok: true, value: repr });
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("arbitrary bytes never throw nor read past the message, and what parses re-emits to the same bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, plausible) => {
-      if (plausible && bytes.length >= 8) {
-        // A valid type and an option header that fits, so that the option parsers get exercised.
-        bytes[0] = 1 + (bytes[0]! % 11);
-        bytes[4] = 0;
-        bytes[5] = bytes[5]! % 26;
-        bytes[6] = 0;
-        bytes[7] = Math.min(bytes[7]!, bytes.length - 8);
-      }
-      const r = parseDhcp6(guard(bytes));
-      if (r.ok && !hasStatus(r.value.options)) expect(toHex(emitDhcp6(r.value))).toBe(toHex(bytes));
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, plausible) => {
+        if (plausible && bytes.length >= 8) {
+          // A valid type and an option header that fits, so that the option parsers get exercised.
+          bytes[0] = 1 + (bytes[0]! % 11);
+          bytes[4] = 0;
+          bytes[5] = bytes[5]! % 26;
+          bytes[6] = 0;
+          bytes[7] = Math.min(bytes[7]!, bytes.length - 8);
+        }
+        const r = parseDhcp6(guard(bytes));
+        if (r.ok && !hasStatus(r.value.options)) expect(toHex(emitDhcp6(r.value))).toBe(toHex(bytes));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 

@@ -16,41 +16,78 @@ import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { type Ipv6Address, readIpv6, writeIpv6, ipv6 } from "./ipv6-address.ts";
 
 /** RFC 8415 §7.1: UDP ports. */
-export const DHCP6_CLIENT_PORT = 546, DHCP6_SERVER_PORT = 547;
+export const DHCP6_CLIENT_PORT = 546,
+  DHCP6_SERVER_PORT = 547;
 /** RFC 8415 §7.1: All_DHCP_Relay_Agents_and_Servers (link-scoped). */
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS: Ipv6Address = ipv6("ff02::1:2");
 
 /** RFC 8415 §7.3 message types. */
 export const Dhcp6MessageType = {
-  SOLICIT: 1, ADVERTISE: 2, REQUEST: 3, CONFIRM: 4, RENEW: 5, REBIND: 6, REPLY: 7, RELEASE: 8, DECLINE: 9,
-  RECONFIGURE: 10, INFORMATION_REQUEST: 11, RELAY_FORW: 12, RELAY_REPL: 13,
+  SOLICIT: 1,
+  ADVERTISE: 2,
+  REQUEST: 3,
+  CONFIRM: 4,
+  RENEW: 5,
+  REBIND: 6,
+  REPLY: 7,
+  RELEASE: 8,
+  DECLINE: 9,
+  RECONFIGURE: 10,
+  INFORMATION_REQUEST: 11,
+  RELAY_FORW: 12,
+  RELAY_REPL: 13,
 } as const;
 export type Dhcp6MessageTypeValue = (typeof Dhcp6MessageType)[keyof typeof Dhcp6MessageType];
 
 /** RFC 8415 §21 option codes (and RFC 3646 DNS_SERVERS) this file knows by name. */
 export const Dhcp6OptionCode = {
-  CLIENTID: 1, SERVERID: 2, IA_NA: 3, IA_TA: 4, IAADDR: 5, ORO: 6, PREFERENCE: 7, ELAPSED_TIME: 8, RELAY_MSG: 9,
-  AUTH: 11, UNICAST: 12, STATUS_CODE: 13, RAPID_COMMIT: 14, INTERFACE_ID: 18, DNS_SERVERS: 23, DOMAIN_LIST: 24,
+  CLIENTID: 1,
+  SERVERID: 2,
+  IA_NA: 3,
+  IA_TA: 4,
+  IAADDR: 5,
+  ORO: 6,
+  PREFERENCE: 7,
+  ELAPSED_TIME: 8,
+  RELAY_MSG: 9,
+  AUTH: 11,
+  UNICAST: 12,
+  STATUS_CODE: 13,
+  RAPID_COMMIT: 14,
+  INTERFACE_ID: 18,
+  DNS_SERVERS: 23,
+  DOMAIN_LIST: 24,
 } as const;
 
 /** RFC 8415 §21.13 status codes. */
 export const Dhcp6Status = {
-  SUCCESS: 0, UNSPEC_FAIL: 1, NO_ADDRS_AVAIL: 2, NO_BINDING: 3, NOT_ON_LINK: 4, USE_MULTICAST: 5, NO_PREFIX_AVAIL: 6,
+  SUCCESS: 0,
+  UNSPEC_FAIL: 1,
+  NO_ADDRS_AVAIL: 2,
+  NO_BINDING: 3,
+  NOT_ON_LINK: 4,
+  USE_MULTICAST: 5,
+  NO_PREFIX_AVAIL: 6,
 } as const;
 
 /** RFC 8415 §11: DUID types. */
-export const DUID_LLT = 1, DUID_EN = 2, DUID_LL = 3, DUID_UUID = 4;
+export const DUID_LLT = 1,
+  DUID_EN = 2,
+  DUID_LL = 3,
+  DUID_UUID = 4;
 /** RFC 8415 §11.1: a DUID is the 2-byte type plus 1..128 bytes. */
 export const DUID_MAX_LEN = 130;
 /** RFC 8415 §11.2: DUID-LLT times count from 2000-01-01 00:00 UTC. */
 export const DUID_EPOCH_UNIX_SECONDS = 946_684_800;
 
 /** Fixed headers: client/server message 4 bytes, relay message 34 (RFC 8415 §8, §9). */
-export const DHCP6_HEADER_LEN = 4, DHCP6_RELAY_HEADER_LEN = 34;
+export const DHCP6_HEADER_LEN = 4,
+  DHCP6_RELAY_HEADER_LEN = 34;
 /** Option header: code and length (RFC 8415 §21.1). */
 export const DHCP6_OPTION_HEADER_LEN = 4;
 /** Fixed parts of IA_NA (IAID, T1, T2) and IAADDR (address, lifetimes). */
-export const DHCP6_IA_NA_LEN = 12, DHCP6_IAADDR_LEN = 24;
+export const DHCP6_IA_NA_LEN = 12,
+  DHCP6_IAADDR_LEN = 24;
 /** Deepest option nesting parsed (IA_NA > IAADDR > STATUS_CODE). */
 export const DHCP6_MAX_DEPTH = 3;
 /** RFC 8415 §7.7: lifetimes of 0xffffffff are infinite. */
@@ -61,9 +98,12 @@ export type Dhcp6Option =
   | { readonly kind: "server-id"; readonly duid: Uint8Array }
   | { readonly kind: "ia-na"; readonly iaid: number; readonly t1: number; readonly t2: number; readonly options: readonly Dhcp6Option[] }
   | {
-    readonly kind: "ia-addr"; readonly address: Ipv6Address; readonly preferredLifetime: number; readonly validLifetime: number;
-    readonly options: readonly Dhcp6Option[];
-  }
+      readonly kind: "ia-addr";
+      readonly address: Ipv6Address;
+      readonly preferredLifetime: number;
+      readonly validLifetime: number;
+      readonly options: readonly Dhcp6Option[];
+    }
   | { readonly kind: "oro"; readonly codes: readonly number[] }
   | { readonly kind: "preference"; readonly value: number }
   /** Hundredths of a second (0xffff: longer than that). */
@@ -79,9 +119,13 @@ export type Dhcp6Option =
 export type Dhcp6Repr =
   | { readonly kind: "message"; readonly msgType: number; readonly transactionId: number; readonly options: readonly Dhcp6Option[] }
   | {
-    readonly kind: "relay"; readonly msgType: 12 | 13; readonly hopCount: number; readonly linkAddress: Ipv6Address;
-    readonly peerAddress: Ipv6Address; readonly options: readonly Dhcp6Option[];
-  };
+      readonly kind: "relay";
+      readonly msgType: 12 | 13;
+      readonly hopCount: number;
+      readonly linkAddress: Ipv6Address;
+      readonly peerAddress: Ipv6Address;
+      readonly options: readonly Dhcp6Option[];
+    };
 
 /**
  * Why bytes are not a DHCPv6 message:
@@ -134,7 +178,13 @@ function parseOption(b: Uint8Array, code: number, at: number, len: number, depth
       if (len < DHCP6_IAADDR_LEN) return bad();
       const inner = parseOptions(b, at + DHCP6_IAADDR_LEN, at + len, depth + 1);
       if (!inner.ok) return inner;
-      return ok({ kind: "ia-addr", address: readIpv6(b, at), preferredLifetime: readU32(b, at + 16), validLifetime: readU32(b, at + 20), options: inner.value });
+      return ok({
+        kind: "ia-addr",
+        address: readIpv6(b, at),
+        preferredLifetime: readU32(b, at + 16),
+        validLifetime: readU32(b, at + 20),
+        options: inner.value,
+      });
     }
     case Dhcp6OptionCode.ORO: {
       if (len % 2 !== 0) return bad();
@@ -174,7 +224,12 @@ export function parseDhcp6(bytes: Uint8Array): Result<Dhcp6Repr, Dhcp6ParseError
     const options = parseOptions(bytes, DHCP6_RELAY_HEADER_LEN, bytes.length, 1);
     if (!options.ok) return options;
     return ok({
-      kind: "relay", msgType, hopCount: bytes[1]!, linkAddress: readIpv6(bytes, 2), peerAddress: readIpv6(bytes, 18), options: options.value,
+      kind: "relay",
+      msgType,
+      hopCount: bytes[1]!,
+      linkAddress: readIpv6(bytes, 2),
+      peerAddress: readIpv6(bytes, 18),
+      options: options.value,
     });
   }
   const options = parseOptions(bytes, DHCP6_HEADER_LEN, bytes.length, 1);
@@ -186,17 +241,29 @@ export function parseDhcp6(bytes: Uint8Array): Result<Dhcp6Repr, Dhcp6ParseError
 
 function optionBodyLength(o: Dhcp6Option): number {
   switch (o.kind) {
-    case "client-id": case "server-id": return o.duid.length;
-    case "ia-na": return DHCP6_IA_NA_LEN + dhcp6OptionsLength(o.options);
-    case "ia-addr": return DHCP6_IAADDR_LEN + dhcp6OptionsLength(o.options);
-    case "oro": return 2 * o.codes.length;
-    case "preference": return 1;
-    case "elapsed-time": return 2;
-    case "relay-message": return o.message.length;
-    case "status-code": return 2 + utf8Encoder.encode(o.message).length;
-    case "rapid-commit": return 0;
-    case "dns-servers": return 16 * o.servers.length;
-    case "unknown": return o.data.length;
+    case "client-id":
+    case "server-id":
+      return o.duid.length;
+    case "ia-na":
+      return DHCP6_IA_NA_LEN + dhcp6OptionsLength(o.options);
+    case "ia-addr":
+      return DHCP6_IAADDR_LEN + dhcp6OptionsLength(o.options);
+    case "oro":
+      return 2 * o.codes.length;
+    case "preference":
+      return 1;
+    case "elapsed-time":
+      return 2;
+    case "relay-message":
+      return o.message.length;
+    case "status-code":
+      return 2 + utf8Encoder.encode(o.message).length;
+    case "rapid-commit":
+      return 0;
+    case "dns-servers":
+      return 16 * o.servers.length;
+    case "unknown":
+      return o.data.length;
   }
 }
 
@@ -208,10 +275,17 @@ export function dhcp6OptionsLength(options: readonly Dhcp6Option[]): number {
 }
 
 const CODE_OF: Record<Exclude<Dhcp6Option["kind"], "unknown">, number> = {
-  "client-id": Dhcp6OptionCode.CLIENTID, "server-id": Dhcp6OptionCode.SERVERID, "ia-na": Dhcp6OptionCode.IA_NA,
-  "ia-addr": Dhcp6OptionCode.IAADDR, oro: Dhcp6OptionCode.ORO, preference: Dhcp6OptionCode.PREFERENCE,
-  "elapsed-time": Dhcp6OptionCode.ELAPSED_TIME, "relay-message": Dhcp6OptionCode.RELAY_MSG,
-  "status-code": Dhcp6OptionCode.STATUS_CODE, "rapid-commit": Dhcp6OptionCode.RAPID_COMMIT, "dns-servers": Dhcp6OptionCode.DNS_SERVERS,
+  "client-id": Dhcp6OptionCode.CLIENTID,
+  "server-id": Dhcp6OptionCode.SERVERID,
+  "ia-na": Dhcp6OptionCode.IA_NA,
+  "ia-addr": Dhcp6OptionCode.IAADDR,
+  oro: Dhcp6OptionCode.ORO,
+  preference: Dhcp6OptionCode.PREFERENCE,
+  "elapsed-time": Dhcp6OptionCode.ELAPSED_TIME,
+  "relay-message": Dhcp6OptionCode.RELAY_MSG,
+  "status-code": Dhcp6OptionCode.STATUS_CODE,
+  "rapid-commit": Dhcp6OptionCode.RAPID_COMMIT,
+  "dns-servers": Dhcp6OptionCode.DNS_SERVERS,
 };
 
 function emitOptions(options: readonly Dhcp6Option[], b: Uint8Array, offset: number): number {
@@ -223,23 +297,46 @@ function emitOptions(options: readonly Dhcp6Option[], b: Uint8Array, offset: num
     writeU16(b, i + 2, len);
     const at = i + DHCP6_OPTION_HEADER_LEN;
     switch (o.kind) {
-      case "client-id": case "server-id": b.set(o.duid, at); break;
+      case "client-id":
+      case "server-id":
+        b.set(o.duid, at);
+        break;
       case "ia-na":
-        writeU32(b, at, o.iaid); writeU32(b, at + 4, o.t1); writeU32(b, at + 8, o.t2);
+        writeU32(b, at, o.iaid);
+        writeU32(b, at + 4, o.t1);
+        writeU32(b, at + 8, o.t2);
         emitOptions(o.options, b, at + DHCP6_IA_NA_LEN);
         break;
       case "ia-addr":
-        writeIpv6(b, at, o.address); writeU32(b, at + 16, o.preferredLifetime); writeU32(b, at + 20, o.validLifetime);
+        writeIpv6(b, at, o.address);
+        writeU32(b, at + 16, o.preferredLifetime);
+        writeU32(b, at + 20, o.validLifetime);
         emitOptions(o.options, b, at + DHCP6_IAADDR_LEN);
         break;
-      case "oro": o.codes.forEach((c, k) => writeU16(b, at + 2 * k, c)); break;
-      case "preference": b[at] = o.value; break;
-      case "elapsed-time": writeU16(b, at, o.centiseconds); break;
-      case "relay-message": b.set(o.message, at); break;
-      case "status-code": writeU16(b, at, o.status); b.set(utf8Encoder.encode(o.message), at + 2); break;
-      case "rapid-commit": break;
-      case "dns-servers": o.servers.forEach((s, k) => writeIpv6(b, at + 16 * k, s)); break;
-      case "unknown": b.set(o.data, at); break;
+      case "oro":
+        o.codes.forEach((c, k) => writeU16(b, at + 2 * k, c));
+        break;
+      case "preference":
+        b[at] = o.value;
+        break;
+      case "elapsed-time":
+        writeU16(b, at, o.centiseconds);
+        break;
+      case "relay-message":
+        b.set(o.message, at);
+        break;
+      case "status-code":
+        writeU16(b, at, o.status);
+        b.set(utf8Encoder.encode(o.message), at + 2);
+        break;
+      case "rapid-commit":
+        break;
+      case "dns-servers":
+        o.servers.forEach((s, k) => writeIpv6(b, at + 16 * k, s));
+        break;
+      case "unknown":
+        b.set(o.data, at);
+        break;
     }
     i = at + len;
   }

@@ -2,8 +2,14 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { unwrap } from "../result.ts";
 import {
-  ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, EthernetPacket, type EthernetRepr,
-  emitEthernet, ethernetHeaderLength, parseEthernet,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  EthernetPacket,
+  type EthernetRepr,
+  emitEthernet,
+  ethernetHeaderLength,
+  parseEthernet,
 } from "./ethernet.ts";
 import { hex, toHex } from "./test-helpers.ts";
 
@@ -49,22 +55,30 @@ describe("ethernet", () => {
 
   it("parseEthernet(emitEthernet(repr)) gives back repr", () => {
     const mac = fc.integer({ min: 0, max: 2 ** 48 - 1 });
-    const repr = fc.record({
-      dst: mac, src: mac, ethertype: fc.integer({ min: 0x600, max: 0xffff }).filter((t) => t !== 0x8100),
-      vlan: fc.option(fc.record({ pcp: fc.integer({ min: 0, max: 7 }), dei: fc.boolean(), vid: fc.integer({ min: 0, max: 4095 }) }), { nil: undefined }),
-    }).map((r): EthernetRepr => (r.vlan === undefined ? { dst: r.dst, src: r.src, ethertype: r.ethertype } : { ...r, vlan: r.vlan }));
-    fc.assert(fc.property(repr, (r) => {
-      const buf = new Uint8Array(ethernetHeaderLength(r));
-      emitEthernet(r, buf);
-      expect(unwrap(parseEthernet(buf))).toEqual(r);
-    }));
+    const repr = fc
+      .record({
+        dst: mac,
+        src: mac,
+        ethertype: fc.integer({ min: 0x600, max: 0xffff }).filter((t) => t !== 0x8100),
+        vlan: fc.option(fc.record({ pcp: fc.integer({ min: 0, max: 7 }), dei: fc.boolean(), vid: fc.integer({ min: 0, max: 4095 }) }), { nil: undefined }),
+      })
+      .map((r): EthernetRepr => (r.vlan === undefined ? { dst: r.dst, src: r.src, ethertype: r.ethertype } : { ...r, vlan: r.vlan }));
+    fc.assert(
+      fc.property(repr, (r) => {
+        const buf = new Uint8Array(ethernetHeaderLength(r));
+        emitEthernet(r, buf);
+        expect(unwrap(parseEthernet(buf))).toEqual(r);
+      }),
+    );
   });
 
   it("parseEthernet() never throws on arbitrary bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
-      const r = parseEthernet(b);
-      if (r.ok) expect(b.length).toBeGreaterThanOrEqual(ethernetHeaderLength(r.value));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
+        const r = parseEthernet(b);
+        if (r.ok) expect(b.length).toBeGreaterThanOrEqual(ethernetHeaderLength(r.value));
+      }),
+    );
   });
 
   it("ETHERTYPE constants have their IEEE values", () => {

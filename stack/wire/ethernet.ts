@@ -54,22 +54,48 @@ export class EthernetPacket {
     return ok(this);
   }
 
-  get dst(): MacAddress { return readMac(this.bytes, ETH_DST); }
-  set dst(v: MacAddress) { writeMac(this.bytes, ETH_DST, v); }
-  get src(): MacAddress { return readMac(this.bytes, ETH_SRC); }
-  set src(v: MacAddress) { writeMac(this.bytes, ETH_SRC, v); }
+  get dst(): MacAddress {
+    return readMac(this.bytes, ETH_DST);
+  }
+  set dst(v: MacAddress) {
+    writeMac(this.bytes, ETH_DST, v);
+  }
+  get src(): MacAddress {
+    return readMac(this.bytes, ETH_SRC);
+  }
+  set src(v: MacAddress) {
+    writeMac(this.bytes, ETH_SRC, v);
+  }
   /** The EtherType right after the addresses (0x8100 when tagged). */
-  get outerEthertype(): number { return u16(this.bytes, ETH_ETHERTYPE); }
-  get hasVlan(): boolean { return this.outerEthertype === ETHERTYPE_VLAN; }
+  get outerEthertype(): number {
+    return u16(this.bytes, ETH_ETHERTYPE);
+  }
+  get hasVlan(): boolean {
+    return this.outerEthertype === ETHERTYPE_VLAN;
+  }
   /** The 802.1Q TCI (only meaningful when hasVlan). */
-  get vlanTci(): number { return u16(this.bytes, ETH_VLAN_TCI); }
-  get pcp(): number { return this.vlanTci >>> 13; }
-  get dei(): boolean { return (this.vlanTci & 0x1000) !== 0; }
-  get vid(): number { return this.vlanTci & 0x0fff; }
+  get vlanTci(): number {
+    return u16(this.bytes, ETH_VLAN_TCI);
+  }
+  get pcp(): number {
+    return this.vlanTci >>> 13;
+  }
+  get dei(): boolean {
+    return (this.vlanTci & 0x1000) !== 0;
+  }
+  get vid(): number {
+    return this.vlanTci & 0x0fff;
+  }
   /** The payload's EtherType (the inner one when tagged). */
-  get ethertype(): number { return this.hasVlan ? u16(this.bytes, ETH_VLAN_ETHERTYPE) : this.outerEthertype; }
-  get headerLength(): number { return this.hasVlan ? ETHERNET_VLAN_HEADER_LEN : ETHERNET_HEADER_LEN; }
-  get payload(): Uint8Array { return this.bytes.subarray(this.headerLength); }
+  get ethertype(): number {
+    return this.hasVlan ? u16(this.bytes, ETH_VLAN_ETHERTYPE) : this.outerEthertype;
+  }
+  get headerLength(): number {
+    return this.hasVlan ? ETHERNET_VLAN_HEADER_LEN : ETHERNET_HEADER_LEN;
+  }
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength);
+  }
 }
 
 /** Parses an Ethernet header. */

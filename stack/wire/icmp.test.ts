@@ -65,7 +65,8 @@ describe("icmp", () => {
 
   it("parseIcmp() rejects truncated messages, bad checksums and unknown types", () => {
     expect(parseIcmp(ECHO.subarray(0, 7))).toEqual({ ok: false, error: "truncated" });
-    const bad = ECHO.slice(); bad[15] = 0;
+    const bad = ECHO.slice();
+    bad[15] = 0;
     expect(parseIcmp(bad)).toEqual({ ok: false, error: "bad-checksum" });
     expect(parseIcmp(bad, { verifyChecksum: false }).ok).toBe(true);
     const ts = hex("0d00f2ff0000000000000000");
@@ -74,7 +75,8 @@ describe("icmp", () => {
 
   it("parseIcmpQuote() rejects quotes too short for an IPv4 header", () => {
     expect(parseIcmpQuote(FRAG_NEEDED.subarray(8, 27))).toEqual({ ok: false, error: "truncated" });
-    const q = FRAG_NEEDED.slice(8); q[0] = 0x4f;
+    const q = FRAG_NEEDED.slice(8);
+    q[0] = 0x4f;
     expect(parseIcmpQuote(q)).toEqual({ ok: false, error: "truncated" });
     q[0] = 0x65;
     expect(parseIcmpQuote(q)).toEqual({ ok: false, error: "bad-version" });
@@ -85,24 +87,39 @@ describe("icmp", () => {
     const bytes = fc.uint8Array({ maxLength: 64 });
     const repr: fc.Arbitrary<IcmpRepr> = fc.oneof(
       fc.record({ kind: fc.constantFrom("echo-request" as const, "echo-reply" as const), ident: u16, seq: u16, data: bytes }),
-      fc.record({ kind: fc.constantFrom("echo-request" as const, "echo-reply" as const), ident: u16, seq: u16, data: bytes, code: fc.integer({ min: 1, max: 255 }) }),
+      fc.record({
+        kind: fc.constantFrom("echo-request" as const, "echo-reply" as const),
+        ident: u16,
+        seq: u16,
+        data: bytes,
+        code: fc.integer({ min: 1, max: 255 }),
+      }),
       fc.record({ kind: fc.constant("dst-unreachable" as const), code: fc.integer({ min: 0, max: 15 }), nextHopMtu: u16, original: bytes }),
-      fc.record({ kind: fc.constant("redirect" as const), code: fc.integer({ min: 0, max: 3 }), gateway: fc.integer({ min: 0, max: 0xffffffff }), original: bytes }),
+      fc.record({
+        kind: fc.constant("redirect" as const),
+        code: fc.integer({ min: 0, max: 3 }),
+        gateway: fc.integer({ min: 0, max: 0xffffffff }),
+        original: bytes,
+      }),
       fc.record({ kind: fc.constant("time-exceeded" as const), code: fc.integer({ min: 0, max: 1 }), original: bytes }),
       fc.record({ kind: fc.constant("parameter-problem" as const), pointer: fc.integer({ min: 0, max: 255 }), original: bytes }),
     );
-    fc.assert(fc.property(repr, (r) => {
-      const buf = new Uint8Array(icmpReprLength(r));
-      emitIcmp(r, buf);
-      expect(unwrap(parseIcmp(buf))).toEqual(r);
-    }));
+    fc.assert(
+      fc.property(repr, (r) => {
+        const buf = new Uint8Array(icmpReprLength(r));
+        emitIcmp(r, buf);
+        expect(unwrap(parseIcmp(buf))).toEqual(r);
+      }),
+    );
   });
 
   it("parseIcmp() and parseIcmpQuote() never throw on arbitrary bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
-      parseIcmp(b);
-      parseIcmp(b, { verifyChecksum: false });
-      parseIcmpQuote(b);
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
+        parseIcmp(b);
+        parseIcmp(b, { verifyChecksum: false });
+        parseIcmpQuote(b);
+      }),
+    );
   });
 });

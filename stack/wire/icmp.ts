@@ -39,7 +39,13 @@ export const ICMP_TIME_EXCEEDED_REASSEMBLY = 1;
 export type IcmpError = "truncated" | "bad-checksum" | "unsupported-type";
 
 export type IcmpRepr =
-  | { readonly kind: "echo-request" | "echo-reply"; readonly ident: number; readonly seq: number; readonly data: Uint8Array; /** Present only when nonzero (RFC 792 sends 0). */ readonly code?: number }
+  | {
+      readonly kind: "echo-request" | "echo-reply";
+      readonly ident: number;
+      readonly seq: number;
+      readonly data: Uint8Array /** Present only when nonzero (RFC 792 sends 0). */;
+      readonly code?: number;
+    }
   | { readonly kind: "dst-unreachable"; readonly code: number; readonly nextHopMtu: number; readonly original: Uint8Array }
   | { readonly kind: "redirect"; readonly code: number; readonly gateway: Ipv4Address; readonly original: Uint8Array }
   | { readonly kind: "time-exceeded"; readonly code: number; readonly original: Uint8Array }
@@ -53,19 +59,45 @@ export class IcmpPacket {
     return this.bytes.length < ICMP_HEADER_LEN ? err("truncated") : ok(this);
   }
 
-  get type(): number { return this.bytes[ICMP_TYPE]!; }
-  set type(v: number) { this.bytes[ICMP_TYPE] = v; }
-  get code(): number { return this.bytes[ICMP_CODE]!; }
-  set code(v: number) { this.bytes[ICMP_CODE] = v; }
-  get checksum(): number { return readU16(this.bytes, ICMP_CHECKSUM); }
-  set checksum(v: number) { writeU16(this.bytes, ICMP_CHECKSUM, v); }
-  get ident(): number { return readU16(this.bytes, ICMP_IDENT); }
-  get seq(): number { return readU16(this.bytes, ICMP_SEQ); }
-  get nextHopMtu(): number { return readU16(this.bytes, ICMP_NEXT_HOP_MTU); }
-  get pointer(): number { return this.bytes[ICMP_POINTER]!; }
-  get gateway(): Ipv4Address { return readIpv4(this.bytes, ICMP_GATEWAY); }
-  get data(): Uint8Array { return this.bytes.subarray(ICMP_DATA); }
-  verifyChecksum(): boolean { return checksumFinish(checksumAdd(this.bytes)) === 0; }
+  get type(): number {
+    return this.bytes[ICMP_TYPE]!;
+  }
+  set type(v: number) {
+    this.bytes[ICMP_TYPE] = v;
+  }
+  get code(): number {
+    return this.bytes[ICMP_CODE]!;
+  }
+  set code(v: number) {
+    this.bytes[ICMP_CODE] = v;
+  }
+  get checksum(): number {
+    return readU16(this.bytes, ICMP_CHECKSUM);
+  }
+  set checksum(v: number) {
+    writeU16(this.bytes, ICMP_CHECKSUM, v);
+  }
+  get ident(): number {
+    return readU16(this.bytes, ICMP_IDENT);
+  }
+  get seq(): number {
+    return readU16(this.bytes, ICMP_SEQ);
+  }
+  get nextHopMtu(): number {
+    return readU16(this.bytes, ICMP_NEXT_HOP_MTU);
+  }
+  get pointer(): number {
+    return this.bytes[ICMP_POINTER]!;
+  }
+  get gateway(): Ipv4Address {
+    return readIpv4(this.bytes, ICMP_GATEWAY);
+  }
+  get data(): Uint8Array {
+    return this.bytes.subarray(ICMP_DATA);
+  }
+  verifyChecksum(): boolean {
+    return checksumFinish(checksumAdd(this.bytes)) === 0;
+  }
   fillChecksum(): void {
     this.checksum = 0;
     this.checksum = checksumFinish(checksumAdd(this.bytes));

@@ -9,10 +9,18 @@ import { hex, toHex } from "./test-helpers.ts";
 
 // Golden packets built with scapy 2.5.0 (IPv6()/ICMPv6...; bytes(p).hex()), IPv6 header included.
 const ECHO = hex("6b81234500103a4020010db800000000000000000000000120010db800000000000000000000000280008075123400016162636465666768");
-const PTB = hex("60000000003a3a4020010db80000000000000000000000fe20010db800000000000000000000000102002a740000057860000000000a113f20010db800000000000000000000000120010db800000000000000000000009914e90035000a26476869");
-const UNREACH = hex("6000000000383a4020010db80000000000000000000000fe20010db8000000000000000000000001010430e900000000600000000008114020010db800000000000000000000000120010db80000000000000000000000fe03e807d0000897b5");
-const TIME_EXCEEDED = hex("6000000000303a4020010db80000000000000000000000fe20010db80000000000000000000000010300a916000000006000000000003b0120010db800000000000000000000000120010db8000000000000000000000099");
-const PARAM = hex("6000000000303a4020010db80000000000000000000000fe20010db80000000000000000000000010401a749000000286000000000003b4020010db800000000000000000000000120010db80000000000000000000000fe");
+const PTB = hex(
+  "60000000003a3a4020010db80000000000000000000000fe20010db800000000000000000000000102002a740000057860000000000a113f20010db800000000000000000000000120010db800000000000000000000009914e90035000a26476869",
+);
+const UNREACH = hex(
+  "6000000000383a4020010db80000000000000000000000fe20010db8000000000000000000000001010430e900000000600000000008114020010db800000000000000000000000120010db80000000000000000000000fe03e807d0000897b5",
+);
+const TIME_EXCEEDED = hex(
+  "6000000000303a4020010db80000000000000000000000fe20010db80000000000000000000000010300a916000000006000000000003b0120010db800000000000000000000000120010db8000000000000000000000099",
+);
+const PARAM = hex(
+  "6000000000303a4020010db80000000000000000000000fe20010db80000000000000000000000010401a749000000286000000000003b4020010db800000000000000000000000120010db80000000000000000000000fe",
+);
 
 /** The addresses and the ICMPv6 message of a golden packet. */
 function split(packet: Uint8Array): { src: Uint8Array; dst: Uint8Array; msg: Uint8Array } {
@@ -41,7 +49,9 @@ describe("icmpv6", () => {
       const { src, dst, msg } = split(p);
       const want = (msg[2]! << 8) | msg[3]!;
       expect(icmpv6Checksum(msg, src, dst)).toBe(want);
-      const zeroed = msg.slice(); zeroed[2] = 0x12; zeroed[3] = 0x34;
+      const zeroed = msg.slice();
+      zeroed[2] = 0x12;
+      zeroed[3] = 0x34;
       expect(icmpv6Checksum(zeroed, src, dst)).toBe(want);
     }
   });
@@ -68,19 +78,23 @@ describe("icmpv6", () => {
     expect([formatIpv6(q.src), formatIpv6(q.dst), q.nextHeader, toHex(q.transport.subarray(0, 4))]).toEqual(["2001:db8::1", "2001:db8::fe", 17, "03e807d0"]);
     expect(unwrap(parseIcmpv6Quote(r.original.subarray(0, 44))).transport.length).toBe(4);
     expect(parseIcmpv6Quote(r.original.subarray(0, 39))).toMatchObject({ ok: false, error: "truncated" });
-    const v4 = r.original.slice(); v4[0] = 0x45;
+    const v4 = r.original.slice();
+    v4[0] = 0x45;
     expect(parseIcmpv6Quote(v4)).toMatchObject({ ok: false, error: "bad-version" });
   });
 
   it("parseIcmpv6() keeps an error of unknown type for the upper layer and drops unknown informational types (RFC 4443 §2.4(b))", () => {
     const { src, dst, msg } = split(TIME_EXCEEDED);
-    const odd = msg.slice(); odd[0] = 42; odd[4] = 7;
+    const odd = msg.slice();
+    odd[0] = 42;
+    odd[4] = 7;
     const r = unwrap(parseIcmpv6(odd, src, dst, { verifyChecksum: false }));
     expect(r).toMatchObject({ kind: "unknown-error", type: 42, code: 0, rest: 0x07000000 });
     const out = new Uint8Array(icmpv6ReprLength(r));
     emitIcmpv6(r, out, 0, src, dst);
     expect(toHex(out.subarray(4))).toBe(toHex(odd.subarray(4)));
-    const info = msg.slice(); info[0] = 200;
+    const info = msg.slice();
+    info[0] = 200;
     expect(parseIcmpv6(info, src, dst, { verifyChecksum: false })).toMatchObject({ ok: false, error: "unsupported-type" });
   });
 
@@ -100,7 +114,8 @@ describe("icmpv6", () => {
     expect(parseIcmpv6(msg.subarray(0, 7), src, dst)).toMatchObject({ ok: false, error: "truncated" });
     expect(parseIcmpv6(msg, src, ipv6("2001:db8::3"))).toMatchObject({ ok: false, error: "bad-checksum" });
     expect(parseIcmpv6(msg, src, ipv6("2001:db8::3"), { verifyChecksum: false }).ok).toBe(true);
-    const ns = msg.slice(); ns[0] = 135;
+    const ns = msg.slice();
+    ns[0] = 135;
     expect(parseIcmpv6(ns, src, dst, { verifyChecksum: false })).toMatchObject({ ok: false, error: "unsupported-type" });
   });
 
@@ -111,30 +126,59 @@ describe("icmpv6", () => {
     const addr = fc.uint8Array({ minLength: 16, maxLength: 16 });
     const repr: fc.Arbitrary<Icmpv6Repr> = fc.oneof(
       fc.record({ kind: fc.constantFrom("echo-request" as const, "echo-reply" as const), ident: u16, seq: u16, data: bytes }),
-      fc.record({ kind: fc.constantFrom("echo-request" as const, "echo-reply" as const), ident: u16, seq: u16, data: bytes, code: fc.integer({ min: 1, max: 255 }) }),
+      fc.record({
+        kind: fc.constantFrom("echo-request" as const, "echo-reply" as const),
+        ident: u16,
+        seq: u16,
+        data: bytes,
+        code: fc.integer({ min: 1, max: 255 }),
+      }),
       fc.record({ kind: fc.constant("dst-unreachable" as const), code: fc.integer({ min: 0, max: 255 }), original: bytes }),
       fc.record({ kind: fc.constant("packet-too-big" as const), mtu: u32, original: bytes }),
       fc.record({ kind: fc.constant("packet-too-big" as const), mtu: u32, original: bytes, code: fc.integer({ min: 1, max: 255 }) }),
       fc.record({ kind: fc.constant("time-exceeded" as const), code: fc.integer({ min: 0, max: 255 }), original: bytes }),
       fc.record({ kind: fc.constant("parameter-problem" as const), code: fc.integer({ min: 0, max: 255 }), pointer: u32, original: bytes }),
-      fc.record({ kind: fc.constant("unknown-error" as const), type: fc.integer({ min: 5, max: 126 }), code: fc.integer({ min: 0, max: 255 }), rest: u32, original: bytes }),
+      fc.record({
+        kind: fc.constant("unknown-error" as const),
+        type: fc.integer({ min: 5, max: 126 }),
+        code: fc.integer({ min: 0, max: 255 }),
+        rest: u32,
+        original: bytes,
+      }),
     );
-    fc.assert(fc.property(repr, addr, addr, (r, src, dst) => {
-      const buf = new Uint8Array(icmpv6ReprLength(r));
-      emitIcmpv6(r, buf, 0, src, dst);
-      expect(unwrap(parseIcmpv6(buf, src, dst))).toEqual(r);
-    }));
+    fc.assert(
+      fc.property(repr, addr, addr, (r, src, dst) => {
+        const buf = new Uint8Array(icmpv6ReprLength(r));
+        emitIcmpv6(r, buf, 0, src, dst);
+        expect(unwrap(parseIcmpv6(buf, src, dst))).toEqual(r);
+      }),
+    );
   });
 
   it("parseIcmpv6() never throws nor reads outside its input on arbitrary bytes", () => {
-    const src = ipv6("fe80::1"), dst = ipv6("fe80::2");
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
-      parseIcmpv6(guard(b), src, dst);
-      parseIcmpv6(guard(b), src, dst, { verifyChecksum: false });
-      parseIcmpv6Quote(guard(b));
-    }));
-    const quoteish = fc.tuple(fc.uint8Array({ minLength: 40, maxLength: 40 }), fc.uint8Array({ maxLength: 60 }), fc.constantFrom(0, 43, 44, 60, 17))
-      .map(([h, rest, nh]) => { const b = new Uint8Array(40 + rest.length); b.set(h); b.set(rest, 40); b[0] = 0x60; b[6] = nh; return b; });
-    fc.assert(fc.property(quoteish, (b) => { parseIcmpv6Quote(guard(b)); }));
+    const src = ipv6("fe80::1"),
+      dst = ipv6("fe80::2");
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
+        parseIcmpv6(guard(b), src, dst);
+        parseIcmpv6(guard(b), src, dst, { verifyChecksum: false });
+        parseIcmpv6Quote(guard(b));
+      }),
+    );
+    const quoteish = fc
+      .tuple(fc.uint8Array({ minLength: 40, maxLength: 40 }), fc.uint8Array({ maxLength: 60 }), fc.constantFrom(0, 43, 44, 60, 17))
+      .map(([h, rest, nh]) => {
+        const b = new Uint8Array(40 + rest.length);
+        b.set(h);
+        b.set(rest, 40);
+        b[0] = 0x60;
+        b[6] = nh;
+        return b;
+      });
+    fc.assert(
+      fc.property(quoteish, (b) => {
+        parseIcmpv6Quote(guard(b));
+      }),
+    );
   });
 });

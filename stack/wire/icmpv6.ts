@@ -53,9 +53,20 @@ export const ICMPV6_ERROR_MAX_LEN = 1280 - 40;
 export type Icmpv6Error = "truncated" | "bad-checksum" | "unsupported-type";
 
 export type Icmpv6Repr =
-  | { readonly kind: "echo-request" | "echo-reply"; readonly ident: number; readonly seq: number; readonly data: Uint8Array; /** Present only when nonzero. */ readonly code?: number }
+  | {
+      readonly kind: "echo-request" | "echo-reply";
+      readonly ident: number;
+      readonly seq: number;
+      readonly data: Uint8Array /** Present only when nonzero. */;
+      readonly code?: number;
+    }
   | { readonly kind: "dst-unreachable"; readonly code: number; readonly original: Uint8Array }
-  | { readonly kind: "packet-too-big"; readonly mtu: number; readonly original: Uint8Array; /** Present only when nonzero (RFC 4443 §3.2 sends 0). */ readonly code?: number }
+  | {
+      readonly kind: "packet-too-big";
+      readonly mtu: number;
+      readonly original: Uint8Array /** Present only when nonzero (RFC 4443 §3.2 sends 0). */;
+      readonly code?: number;
+    }
   | { readonly kind: "time-exceeded"; readonly code: number; readonly original: Uint8Array }
   | { readonly kind: "parameter-problem"; readonly code: number; readonly pointer: number; readonly original: Uint8Array }
   /**
@@ -98,17 +109,39 @@ export class Icmpv6Packet {
     return this.bytes.length < ICMPV6_HEADER_LEN ? err("truncated") : ok(this);
   }
 
-  get type(): number { return this.bytes[ICMPV6_TYPE]!; }
-  set type(v: number) { this.bytes[ICMPV6_TYPE] = v; }
-  get code(): number { return this.bytes[ICMPV6_CODE]!; }
-  set code(v: number) { this.bytes[ICMPV6_CODE] = v; }
-  get checksum(): number { return readU16(this.bytes, ICMPV6_CHECKSUM); }
-  set checksum(v: number) { writeU16(this.bytes, ICMPV6_CHECKSUM, v); }
-  get ident(): number { return readU16(this.bytes, ICMPV6_IDENT); }
-  get seq(): number { return readU16(this.bytes, ICMPV6_SEQ); }
-  get mtu(): number { return readU32(this.bytes, ICMPV6_MTU); }
-  get pointer(): number { return readU32(this.bytes, ICMPV6_POINTER); }
-  get data(): Uint8Array { return this.bytes.subarray(ICMPV6_DATA); }
+  get type(): number {
+    return this.bytes[ICMPV6_TYPE]!;
+  }
+  set type(v: number) {
+    this.bytes[ICMPV6_TYPE] = v;
+  }
+  get code(): number {
+    return this.bytes[ICMPV6_CODE]!;
+  }
+  set code(v: number) {
+    this.bytes[ICMPV6_CODE] = v;
+  }
+  get checksum(): number {
+    return readU16(this.bytes, ICMPV6_CHECKSUM);
+  }
+  set checksum(v: number) {
+    writeU16(this.bytes, ICMPV6_CHECKSUM, v);
+  }
+  get ident(): number {
+    return readU16(this.bytes, ICMPV6_IDENT);
+  }
+  get seq(): number {
+    return readU16(this.bytes, ICMPV6_SEQ);
+  }
+  get mtu(): number {
+    return readU32(this.bytes, ICMPV6_MTU);
+  }
+  get pointer(): number {
+    return readU32(this.bytes, ICMPV6_POINTER);
+  }
+  get data(): Uint8Array {
+    return this.bytes.subarray(ICMPV6_DATA);
+  }
 }
 
 /** Parses an ICMPv6 message (the whole upper-layer payload) sent from src to dst. */
@@ -137,7 +170,8 @@ export function parseIcmpv6(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Addres
       return ok({ kind: "parameter-problem", code: p.code, pointer: p.pointer, original: data });
     default:
       // RFC 4443 §2.4(b): unknown informational messages are discarded; unknown errors are not.
-      if (p.type < 128 && p.type !== 0 && p.type !== 127) return ok({ kind: "unknown-error", type: p.type, code: p.code, rest: readU32(bytes, 4), original: data });
+      if (p.type < 128 && p.type !== 0 && p.type !== 127)
+        return ok({ kind: "unknown-error", type: p.type, code: p.code, rest: readU32(bytes, 4), original: data });
       return err("unsupported-type");
   }
 }

@@ -10,8 +10,17 @@ const UDP_DATAGRAM = hex("45000021abcd400040110afbc0000201c0000202 14e90035000d2
 const WITH_OPTIONS = hex("4600001800010000010282c7c0000201e000001694040000");
 
 const BASE: Ipv4Repr = {
-  src: 0xc0000201, dst: 0xc0000202, protocol: 17, ttl: 64, tos: 0, ident: 0xabcd,
-  dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: 13, options: new Uint8Array(0),
+  src: 0xc0000201,
+  dst: 0xc0000202,
+  protocol: 17,
+  ttl: 64,
+  tos: 0,
+  ident: 0xabcd,
+  dontFragment: true,
+  moreFragments: false,
+  fragmentOffset: 0,
+  payloadLength: 13,
+  options: new Uint8Array(0),
 };
 
 describe("ipv4", () => {
@@ -33,7 +42,12 @@ describe("ipv4", () => {
     expect(emitIpv4(BASE, buf, 4)).toBe(20);
     expect(toHex(buf.subarray(4))).toBe("45000021abcd400040110afbc0000201c0000202");
     const o = new Uint8Array(24);
-    expect(emitIpv4({ ...BASE, src: 0xc0000201, dst: 0xe0000016, protocol: 2, ttl: 1, ident: 1, dontFragment: false, payloadLength: 0, options: hex("94040000") }, o)).toBe(24);
+    expect(
+      emitIpv4(
+        { ...BASE, src: 0xc0000201, dst: 0xe0000016, protocol: 2, ttl: 1, ident: 1, dontFragment: false, payloadLength: 0, options: hex("94040000") },
+        o,
+      ),
+    ).toBe(24);
     expect(toHex(o)).toBe("4600001800010000010282c7c0000201e000001694040000");
   });
 
@@ -53,7 +67,11 @@ describe("ipv4", () => {
   });
 
   it("parseIpv4() rejects impossible lengths and versions", () => {
-    const set = (i: number, v: number): Uint8Array => { const b = UDP_DATAGRAM.slice(); b[i] = v; return b; };
+    const set = (i: number, v: number): Uint8Array => {
+      const b = UDP_DATAGRAM.slice();
+      b[i] = v;
+      return b;
+    };
     expect(parseIpv4(UDP_DATAGRAM.subarray(0, 19))).toEqual({ ok: false, error: "truncated" });
     expect(parseIpv4(set(0, 0x65))).toEqual({ ok: false, error: "bad-version" });
     expect(parseIpv4(set(0, 0x44))).toEqual({ ok: false, error: "bad-header-length" });
@@ -83,25 +101,35 @@ describe("ipv4", () => {
 
   it("parseIpv4(emitIpv4(repr)) gives back repr", () => {
     const repr = fc.record({
-      src: fc.integer({ min: 0, max: 0xffffffff }), dst: fc.integer({ min: 0, max: 0xffffffff }),
-      protocol: fc.integer({ min: 0, max: 255 }), ttl: fc.integer({ min: 0, max: 255 }), tos: fc.integer({ min: 0, max: 255 }),
-      ident: fc.integer({ min: 0, max: 0xffff }), dontFragment: fc.boolean(), moreFragments: fc.boolean(),
-      fragmentOffset: fc.integer({ min: 0, max: 0x1fff }).map((x) => x * 8), payloadLength: fc.integer({ min: 0, max: 64 }),
+      src: fc.integer({ min: 0, max: 0xffffffff }),
+      dst: fc.integer({ min: 0, max: 0xffffffff }),
+      protocol: fc.integer({ min: 0, max: 255 }),
+      ttl: fc.integer({ min: 0, max: 255 }),
+      tos: fc.integer({ min: 0, max: 255 }),
+      ident: fc.integer({ min: 0, max: 0xffff }),
+      dontFragment: fc.boolean(),
+      moreFragments: fc.boolean(),
+      fragmentOffset: fc.integer({ min: 0, max: 0x1fff }).map((x) => x * 8),
+      payloadLength: fc.integer({ min: 0, max: 64 }),
       options: fc.integer({ min: 0, max: 10 }).chain((n) => fc.uint8Array({ minLength: 4 * n, maxLength: 4 * n })),
     });
-    fc.assert(fc.property(repr, (r) => {
-      const buf = new Uint8Array(ipv4HeaderLength(r) + r.payloadLength);
-      emitIpv4(r, buf);
-      expect(unwrap(parseIpv4(buf))).toEqual(r);
-    }));
+    fc.assert(
+      fc.property(repr, (r) => {
+        const buf = new Uint8Array(ipv4HeaderLength(r) + r.payloadLength);
+        emitIpv4(r, buf);
+        expect(unwrap(parseIpv4(buf))).toEqual(r);
+      }),
+    );
   });
 
   it("parseIpv4() never throws on arbitrary bytes, and an accepted header fits the buffer", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), fc.boolean(), (b, v) => {
-      if (b.length > 0) b[0] = 0x40 | (b[0]! & 0x0f);
-      const r = parseIpv4(b, { verifyChecksum: v });
-      if (r.ok) expect(ipv4HeaderLength(r.value) + r.value.payloadLength).toBeLessThanOrEqual(b.length);
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), fc.boolean(), (b, v) => {
+        if (b.length > 0) b[0] = 0x40 | (b[0]! & 0x0f);
+        const r = parseIpv4(b, { verifyChecksum: v });
+        if (r.ok) expect(ipv4HeaderLength(r.value) + r.value.payloadLength).toBeLessThanOrEqual(b.length);
+      }),
+    );
   });
 
   it("IPV4_HEADER_LEN is 20", () => {
@@ -112,10 +140,27 @@ describe("ipv4", () => {
 describe("parseIpv4() and the reserved flag", () => {
   it("rejects a header with the reserved flag bit set (RFC 791 §3.1), which no repr could re-emit", () => {
     const b = new Uint8Array(20);
-    emitIpv4({ src: 1, dst: 2, protocol: 17, ttl: 64, tos: 0, ident: 0x1234, dontFragment: false, moreFragments: false, fragmentOffset: 0, payloadLength: 0, options: new Uint8Array(0) }, b, 0);
+    emitIpv4(
+      {
+        src: 1,
+        dst: 2,
+        protocol: 17,
+        ttl: 64,
+        tos: 0,
+        ident: 0x1234,
+        dontFragment: false,
+        moreFragments: false,
+        fragmentOffset: 0,
+        payloadLength: 0,
+        options: new Uint8Array(0),
+      },
+      b,
+      0,
+    );
     expect(parseIpv4(b).ok).toBe(true);
     b[6] = b[6]! | 0x80;
-    b[10] = 0; b[11] = 0;
+    b[10] = 0;
+    b[11] = 0;
     const view = new Ipv4Packet(b);
     view.fillChecksum();
     expect(parseIpv4(b)).toEqual({ ok: false, error: "reserved-flag" });
@@ -135,11 +180,14 @@ describe("parseIpv4() and the reserved flag", () => {
   });
 
   it("scanIpv4Options() never throws and reads nothing past the option bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
-      const buf = new Uint8Array(bytes.length + 8).fill(0x83);
-      buf.set(bytes);
-      const inside = scanIpv4Options(buf.subarray(0, bytes.length));
-      expect(scanIpv4Options(Uint8Array.from(bytes))).toEqual(inside);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        const buf = new Uint8Array(bytes.length + 8).fill(0x83);
+        buf.set(bytes);
+        const inside = scanIpv4Options(buf.subarray(0, bytes.length));
+        expect(scanIpv4Options(Uint8Array.from(bytes))).toEqual(inside);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -75,36 +75,84 @@ export class Ipv4Packet {
     return ok(this);
   }
 
-  get version(): number { return this.bytes[IPV4_VER_IHL]! >>> 4; }
-  get headerLength(): number { return (this.bytes[IPV4_VER_IHL]! & 0x0f) * 4; }
-  get tos(): number { return this.bytes[IPV4_TOS]!; }
-  set tos(v: number) { this.bytes[IPV4_TOS] = v; }
-  get totalLength(): number { return readU16(this.bytes, IPV4_LENGTH); }
-  set totalLength(v: number) { writeU16(this.bytes, IPV4_LENGTH, v); }
-  get ident(): number { return readU16(this.bytes, IPV4_IDENT); }
-  set ident(v: number) { writeU16(this.bytes, IPV4_IDENT, v); }
-  get dontFragment(): boolean { return (readU16(this.bytes, IPV4_FLAGS_FRAG) & IPV4_FLAG_DF) !== 0; }
-  get moreFragments(): boolean { return (readU16(this.bytes, IPV4_FLAGS_FRAG) & IPV4_FLAG_MF) !== 0; }
+  get version(): number {
+    return this.bytes[IPV4_VER_IHL]! >>> 4;
+  }
+  get headerLength(): number {
+    return (this.bytes[IPV4_VER_IHL]! & 0x0f) * 4;
+  }
+  get tos(): number {
+    return this.bytes[IPV4_TOS]!;
+  }
+  set tos(v: number) {
+    this.bytes[IPV4_TOS] = v;
+  }
+  get totalLength(): number {
+    return readU16(this.bytes, IPV4_LENGTH);
+  }
+  set totalLength(v: number) {
+    writeU16(this.bytes, IPV4_LENGTH, v);
+  }
+  get ident(): number {
+    return readU16(this.bytes, IPV4_IDENT);
+  }
+  set ident(v: number) {
+    writeU16(this.bytes, IPV4_IDENT, v);
+  }
+  get dontFragment(): boolean {
+    return (readU16(this.bytes, IPV4_FLAGS_FRAG) & IPV4_FLAG_DF) !== 0;
+  }
+  get moreFragments(): boolean {
+    return (readU16(this.bytes, IPV4_FLAGS_FRAG) & IPV4_FLAG_MF) !== 0;
+  }
   /** Fragment offset in bytes. */
-  get fragmentOffset(): number { return (readU16(this.bytes, IPV4_FLAGS_FRAG) & IPV4_FRAG_MASK) * 8; }
+  get fragmentOffset(): number {
+    return (readU16(this.bytes, IPV4_FLAGS_FRAG) & IPV4_FRAG_MASK) * 8;
+  }
   /** Sets flags and offset (bytes, multiple of 8) together. */
   setFragment(dontFragment: boolean, moreFragments: boolean, offsetBytes: number): void {
     writeU16(this.bytes, IPV4_FLAGS_FRAG, (dontFragment ? IPV4_FLAG_DF : 0) | (moreFragments ? IPV4_FLAG_MF : 0) | ((offsetBytes >>> 3) & IPV4_FRAG_MASK));
   }
-  get ttl(): number { return this.bytes[IPV4_TTL]!; }
-  set ttl(v: number) { this.bytes[IPV4_TTL] = v; }
-  get protocol(): number { return this.bytes[IPV4_PROTOCOL]!; }
-  set protocol(v: number) { this.bytes[IPV4_PROTOCOL] = v; }
-  get checksum(): number { return readU16(this.bytes, IPV4_CHECKSUM); }
-  set checksum(v: number) { writeU16(this.bytes, IPV4_CHECKSUM, v); }
-  get src(): Ipv4Address { return readIpv4(this.bytes, IPV4_SRC); }
-  set src(v: Ipv4Address) { writeIpv4(this.bytes, IPV4_SRC, v); }
-  get dst(): Ipv4Address { return readIpv4(this.bytes, IPV4_DST); }
-  set dst(v: Ipv4Address) { writeIpv4(this.bytes, IPV4_DST, v); }
-  get options(): Uint8Array { return this.bytes.subarray(IPV4_OPTIONS, this.headerLength); }
-  get header(): Uint8Array { return this.bytes.subarray(0, this.headerLength); }
+  get ttl(): number {
+    return this.bytes[IPV4_TTL]!;
+  }
+  set ttl(v: number) {
+    this.bytes[IPV4_TTL] = v;
+  }
+  get protocol(): number {
+    return this.bytes[IPV4_PROTOCOL]!;
+  }
+  set protocol(v: number) {
+    this.bytes[IPV4_PROTOCOL] = v;
+  }
+  get checksum(): number {
+    return readU16(this.bytes, IPV4_CHECKSUM);
+  }
+  set checksum(v: number) {
+    writeU16(this.bytes, IPV4_CHECKSUM, v);
+  }
+  get src(): Ipv4Address {
+    return readIpv4(this.bytes, IPV4_SRC);
+  }
+  set src(v: Ipv4Address) {
+    writeIpv4(this.bytes, IPV4_SRC, v);
+  }
+  get dst(): Ipv4Address {
+    return readIpv4(this.bytes, IPV4_DST);
+  }
+  set dst(v: Ipv4Address) {
+    writeIpv4(this.bytes, IPV4_DST, v);
+  }
+  get options(): Uint8Array {
+    return this.bytes.subarray(IPV4_OPTIONS, this.headerLength);
+  }
+  get header(): Uint8Array {
+    return this.bytes.subarray(0, this.headerLength);
+  }
   /** Bytes between the header and total length (link padding excluded). */
-  get payload(): Uint8Array { return this.bytes.subarray(this.headerLength, this.totalLength); }
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength, this.totalLength);
+  }
   /** True when the header checksum is correct. */
   verifyChecksum(): boolean {
     return checksumFinish(checksumRange(this.bytes, 0, this.headerLength)) === 0;
@@ -162,7 +210,11 @@ export function emitIpv4(repr: Ipv4Repr, buf: Uint8Array, offset = 0): number {
   buf[offset + IPV4_TOS] = repr.tos & 0xff;
   writeU16(buf, offset + IPV4_LENGTH, hl + repr.payloadLength);
   writeU16(buf, offset + IPV4_IDENT, repr.ident & 0xffff);
-  writeU16(buf, offset + IPV4_FLAGS_FRAG, (repr.dontFragment ? IPV4_FLAG_DF : 0) | (repr.moreFragments ? IPV4_FLAG_MF : 0) | ((repr.fragmentOffset >>> 3) & IPV4_FRAG_MASK));
+  writeU16(
+    buf,
+    offset + IPV4_FLAGS_FRAG,
+    (repr.dontFragment ? IPV4_FLAG_DF : 0) | (repr.moreFragments ? IPV4_FLAG_MF : 0) | ((repr.fragmentOffset >>> 3) & IPV4_FRAG_MASK),
+  );
   buf[offset + IPV4_TTL] = repr.ttl & 0xff;
   buf[offset + IPV4_PROTOCOL] = repr.protocol & 0xff;
   writeU16(buf, offset + IPV4_CHECKSUM, 0);
@@ -203,7 +255,10 @@ export function scanIpv4Options(options: Uint8Array): Result<Ipv4OptionsSummary,
   while (i < options.length) {
     const type = options[i]!;
     if (type === IPV4_OPT_EOL) break;
-    if (type === IPV4_OPT_NOP) { i++; continue; }
+    if (type === IPV4_OPT_NOP) {
+      i++;
+      continue;
+    }
     if (i + 1 >= options.length) return err("bad-option-length");
     const len = options[i + 1]!;
     if (len < 2 || i + len > options.length) return err("bad-option-length");

@@ -27,8 +27,24 @@ describe("ipv6 addresses", () => {
   it("parseIpv6Address() reads an embedded dotted quad and refuses malformed text", () => {
     expect(toHex(ipv6("::ffff:192.0.2.1"))).toBe("00000000000000000000ffffc0000201");
     expect(toHex(ipv6("64:ff9b::192.0.2.33"))).toBe("0064ff9b0000000000000000c0000221");
-    for (const bad of ["", ":", ":::", "1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "12345::", "g::", "::1.2.3", "::256.1.1.1",
-      "::01.2.3.4", "1.2.3.4::", ":1::", "1::2:", "fe80::1%eth0", "2001:db8::/32"]) {
+    for (const bad of [
+      "",
+      ":",
+      ":::",
+      "1::2::3",
+      "1:2:3:4:5:6:7:8:9",
+      "1:2:3:4:5:6:7",
+      "12345::",
+      "g::",
+      "::1.2.3",
+      "::256.1.1.1",
+      "::01.2.3.4",
+      "1.2.3.4::",
+      ":1::",
+      "1::2:",
+      "fe80::1%eth0",
+      "2001:db8::/32",
+    ]) {
       expect(parseIpv6Address(bad)).toMatchObject({ ok: false, error: "bad-ipv6" });
     }
   });
@@ -36,20 +52,33 @@ describe("ipv6 addresses", () => {
   it("formatIpv6() and parseIpv6Address() round-trip every address", () => {
     // Addresses with runs of zero groups are the interesting ones.
     const group = fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
-    fc.assert(fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (g) => {
-      const a = new Uint8Array(16);
-      g.forEach((x, i) => { a[2 * i] = x >>> 8; a[2 * i + 1] = x & 0xff; });
-      const text = formatIpv6(a);
-      expect(unwrap(parseIpv6Address(text))).toEqual(a);
-      expect(text).not.toMatch(/(^|:)0[0-9a-f]/);
-      // Two zero groups left uncompressed only when a run at least as long is compressed (§4.2.3).
-      if (/(^|:)0:0(:|$)/.test(text)) expect(text).toContain("::");
-    }));
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (g) => {
+        const a = new Uint8Array(16);
+        g.forEach((x, i) => {
+          a[2 * i] = x >>> 8;
+          a[2 * i + 1] = x & 0xff;
+        });
+        const text = formatIpv6(a);
+        expect(unwrap(parseIpv6Address(text))).toEqual(a);
+        expect(text).not.toMatch(/(^|:)0[0-9a-f]/);
+        // Two zero groups left uncompressed only when a run at least as long is compressed (§4.2.3).
+        if (/(^|:)0:0(:|$)/.test(text)) expect(text).toContain("::");
+      }),
+    );
   });
 
   it("parseIpv6Address() never throws on arbitrary text", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 50 }), (s) => { parseIpv6Address(s); }));
-    fc.assert(fc.property(fc.stringMatching(/^[0-9a-f:.]{0,45}$/), (s) => { parseIpv6Address(s); }));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 50 }), (s) => {
+        parseIpv6Address(s);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9a-f:.]{0,45}$/), (s) => {
+        parseIpv6Address(s);
+      }),
+    );
   });
 
   it("derives the solicited-node group, its Ethernet MAC and an EUI-64 link-local address", () => {

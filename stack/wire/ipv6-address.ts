@@ -12,7 +12,9 @@ export type Ipv6Address = Uint8Array;
 export const IPV6_ADDRESS_LEN = 16;
 
 /** A fresh :: (the unspecified address). */
-export function ipv6Unspecified(): Ipv6Address { return new Uint8Array(16); }
+export function ipv6Unspecified(): Ipv6Address {
+  return new Uint8Array(16);
+}
 
 /** Copies the 16-byte address at b[off..]. Caller guarantees 16 bytes are present. */
 export function readIpv6(b: Uint8Array, off: number): Ipv6Address {
@@ -33,22 +35,41 @@ export function ipv6Equal(a: Ipv6Address, b: Ipv6Address): boolean {
 
 /** A Map key for an address: its eight 16-bit groups as eight UTF-16 code units (one call, no concatenation). */
 export function ipv6Key(a: Ipv6Address): string {
-  return String.fromCharCode((a[0]! << 8) | a[1]!, (a[2]! << 8) | a[3]!, (a[4]! << 8) | a[5]!, (a[6]! << 8) | a[7]!,
-    (a[8]! << 8) | a[9]!, (a[10]! << 8) | a[11]!, (a[12]! << 8) | a[13]!, (a[14]! << 8) | a[15]!);
+  return String.fromCharCode(
+    (a[0]! << 8) | a[1]!,
+    (a[2]! << 8) | a[3]!,
+    (a[4]! << 8) | a[5]!,
+    (a[6]! << 8) | a[7]!,
+    (a[8]! << 8) | a[9]!,
+    (a[10]! << 8) | a[11]!,
+    (a[12]! << 8) | a[13]!,
+    (a[14]! << 8) | a[15]!,
+  );
 }
 
 /** ff00::/8 (RFC 4291 §2.7). */
-export function isIpv6Multicast(a: Ipv6Address): boolean { return a[0] === 0xff; }
+export function isIpv6Multicast(a: Ipv6Address): boolean {
+  return a[0] === 0xff;
+}
 /** fe80::/10 (RFC 4291 §2.5.6). */
-export function isIpv6LinkLocal(a: Ipv6Address): boolean { return a[0] === 0xfe && (a[1]! & 0xc0) === 0x80; }
+export function isIpv6LinkLocal(a: Ipv6Address): boolean {
+  return a[0] === 0xfe && (a[1]! & 0xc0) === 0x80;
+}
 /** :: */
-export function isIpv6Unspecified(a: Ipv6Address): boolean { return a.length === 16 && a.every((x) => x === 0); }
+export function isIpv6Unspecified(a: Ipv6Address): boolean {
+  return a.length === 16 && a.every((x) => x === 0);
+}
 
 /** RFC 4291 §2.7.1: the solicited-node multicast address ff02::1:ffXX:XXXX of a unicast address. */
 export function solicitedNodeAddress(a: Ipv6Address): Ipv6Address {
   const out = new Uint8Array(16);
-  out[0] = 0xff; out[1] = 0x02; out[11] = 0x01; out[12] = 0xff;
-  out[13] = a[13]!; out[14] = a[14]!; out[15] = a[15]!;
+  out[0] = 0xff;
+  out[1] = 0x02;
+  out[11] = 0x01;
+  out[12] = 0xff;
+  out[13] = a[13]!;
+  out[14] = a[14]!;
+  out[15] = a[15]!;
   return out;
 }
 
@@ -62,9 +83,16 @@ export function linkLocalFromMac(mac: MacAddress): Ipv6Address {
   const m = new Uint8Array(6);
   writeMac(m, 0, mac);
   const out = new Uint8Array(16);
-  out[0] = 0xfe; out[1] = 0x80;
-  out[8] = m[0]! ^ 0x02; out[9] = m[1]!; out[10] = m[2]!; out[11] = 0xff; out[12] = 0xfe;
-  out[13] = m[3]!; out[14] = m[4]!; out[15] = m[5]!;
+  out[0] = 0xfe;
+  out[1] = 0x80;
+  out[8] = m[0]! ^ 0x02;
+  out[9] = m[1]!;
+  out[10] = m[2]!;
+  out[11] = 0xff;
+  out[12] = 0xfe;
+  out[13] = m[3]!;
+  out[14] = m[4]!;
+  out[15] = m[5]!;
   return out;
 }
 
@@ -79,12 +107,19 @@ export function formatIpv6(a: Ipv6Address): string {
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `::ffff:${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
   }
-  let bestStart = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
+  let bestStart = -1,
+    bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hexes = g.map((x) => x.toString(16));
@@ -130,7 +165,10 @@ export function parseIpv6Address(s: string): Result<Ipv6Address, Ipv6TextError> 
   if (halves.length === 1 ? total !== 8 : total > 7) return err("bad-ipv6", s);
   const all = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
   const out = new Uint8Array(16);
-  all.forEach((x, i) => { out[2 * i] = x >>> 8; out[2 * i + 1] = x & 0xff; });
+  all.forEach((x, i) => {
+    out[2 * i] = x >>> 8;
+    out[2 * i + 1] = x & 0xff;
+  });
   return ok(out);
 }
 

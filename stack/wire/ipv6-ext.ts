@@ -5,8 +5,13 @@
 import { type Result, type Ok, type Err, ok, err } from "../result.ts";
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import {
-  IPV6_HEADER_LEN, IPV6_NEXT_HEADER, IPV6_NEXT_HEADER_AH, IPV6_NEXT_HEADER_DESTINATION, IPV6_NEXT_HEADER_FRAGMENT,
-  IPV6_NEXT_HEADER_HOP_BY_HOP, IPV6_NEXT_HEADER_ROUTING,
+  IPV6_HEADER_LEN,
+  IPV6_NEXT_HEADER,
+  IPV6_NEXT_HEADER_AH,
+  IPV6_NEXT_HEADER_DESTINATION,
+  IPV6_NEXT_HEADER_FRAGMENT,
+  IPV6_NEXT_HEADER_HOP_BY_HOP,
+  IPV6_NEXT_HEADER_ROUTING,
 } from "./ipv6.ts";
 
 export const IPV6_EXT_NEXT_HEADER = 0;
@@ -78,15 +83,21 @@ export type Ipv6OptionAction = "skip" | "discard" | "discard-icmp" | "discard-ic
 /** The action for an unrecognised option type. */
 export function ipv6OptionAction(type: number): Ipv6OptionAction {
   switch (type >>> 6) {
-    case 0: return "skip";
-    case 1: return "discard";
-    case 2: return "discard-icmp";
-    default: return "discard-icmp-unless-multicast";
+    case 0:
+      return "skip";
+    case 1:
+      return "discard";
+    case 2:
+      return "discard-icmp";
+    default:
+      return "discard-icmp-unless-multicast";
   }
 }
 
 /** RFC 8200 §4.2: bit 3 (0x20) of the type says the data may change en route. */
-export function ipv6OptionMayChange(type: number): boolean { return (type & 0x20) !== 0; }
+export function ipv6OptionMayChange(type: number): boolean {
+  return (type & 0x20) !== 0;
+}
 
 /** Bytes an option takes on the wire. */
 export function ipv6OptionSize(o: Ipv6Option): number {
@@ -103,14 +114,28 @@ export class Ipv6ExtPacket {
     return this.headerLength > this.bytes.length ? err("truncated") : ok(this);
   }
 
-  get nextHeader(): number { return this.bytes[IPV6_EXT_NEXT_HEADER]!; }
-  set nextHeader(v: number) { this.bytes[IPV6_EXT_NEXT_HEADER] = v; }
+  get nextHeader(): number {
+    return this.bytes[IPV6_EXT_NEXT_HEADER]!;
+  }
+  set nextHeader(v: number) {
+    this.bytes[IPV6_EXT_NEXT_HEADER] = v;
+  }
   /** The header's size in bytes. */
-  get headerLength(): number { return (this.bytes[IPV6_EXT_LENGTH]! + 1) * 8; }
-  get routingType(): number { return this.bytes[IPV6_ROUTING_TYPE]!; }
-  get segmentsLeft(): number { return this.bytes[IPV6_ROUTING_SEGMENTS_LEFT]!; }
-  set segmentsLeft(v: number) { this.bytes[IPV6_ROUTING_SEGMENTS_LEFT] = v; }
-  get header(): Uint8Array { return this.bytes.subarray(0, this.headerLength); }
+  get headerLength(): number {
+    return (this.bytes[IPV6_EXT_LENGTH]! + 1) * 8;
+  }
+  get routingType(): number {
+    return this.bytes[IPV6_ROUTING_TYPE]!;
+  }
+  get segmentsLeft(): number {
+    return this.bytes[IPV6_ROUTING_SEGMENTS_LEFT]!;
+  }
+  set segmentsLeft(v: number) {
+    this.bytes[IPV6_ROUTING_SEGMENTS_LEFT] = v;
+  }
+  get header(): Uint8Array {
+    return this.bytes.subarray(0, this.headerLength);
+  }
 }
 
 /** Parses the TLV area bytes[start, end) (the options of one header); never reads outside it. */
@@ -161,7 +186,10 @@ export function emitIpv6OptionsHeader(repr: Ipv6OptionsRepr, buf: Uint8Array, of
   let i = offset + IPV6_EXT_OPTIONS;
   for (const o of repr.options) {
     buf[i] = o.type;
-    if (o.type === IPV6_OPTION_PAD1) { i += 1; continue; }
+    if (o.type === IPV6_OPTION_PAD1) {
+      i += 1;
+      continue;
+    }
     buf[i + 1] = o.data.length;
     buf.set(o.data, i + 2);
     i += 2 + o.data.length;
@@ -182,7 +210,8 @@ export function emitIpv6OptionsHeader(repr: Ipv6OptionsRepr, buf: Uint8Array, of
  * Parameter Problem pointer). Pad1 and PadN are always known.
  */
 export function firstUnknownIpv6Option(
-  options: readonly Ipv6Option[], known: (type: number) => boolean,
+  options: readonly Ipv6Option[],
+  known: (type: number) => boolean,
 ): { readonly type: number; readonly offset: number; readonly action: Exclude<Ipv6OptionAction, "skip"> } | undefined {
   let at = 0;
   for (const o of options) {
@@ -246,8 +275,13 @@ export function emitIpv6Fragment(repr: Ipv6FragmentRepr, buf: Uint8Array, offset
 
 /** True for the next-header values the walker steps over. */
 export function isIpv6ExtensionHeader(nextHeader: number): boolean {
-  return nextHeader === IPV6_NEXT_HEADER_HOP_BY_HOP || nextHeader === IPV6_NEXT_HEADER_ROUTING ||
-    nextHeader === IPV6_NEXT_HEADER_FRAGMENT || nextHeader === IPV6_NEXT_HEADER_DESTINATION || nextHeader === IPV6_NEXT_HEADER_AH;
+  return (
+    nextHeader === IPV6_NEXT_HEADER_HOP_BY_HOP ||
+    nextHeader === IPV6_NEXT_HEADER_ROUTING ||
+    nextHeader === IPV6_NEXT_HEADER_FRAGMENT ||
+    nextHeader === IPV6_NEXT_HEADER_DESTINATION ||
+    nextHeader === IPV6_NEXT_HEADER_AH
+  );
 }
 
 /** One header the walker stepped over; offset is from the start of the IPv6 header. */
@@ -326,7 +360,8 @@ export function walkIpv6Chain(packet: Uint8Array, limits?: Ipv6ChainLimits): Ok<
     if (at + IPV6_EXT_MIN_LEN > packet.length) return fail("truncated", "discard", 0, at < packet.length ? at : nextAt);
     let length: number;
     if (next === IPV6_NEXT_HEADER_FRAGMENT) length = IPV6_FRAGMENT_HEADER_LEN;
-    else if (next === IPV6_NEXT_HEADER_AH) length = (packet[at + IPV6_EXT_LENGTH]! + 2) * 4; // RFC 4302 §2.2: 4-octet units, minus 2
+    else if (next === IPV6_NEXT_HEADER_AH)
+      length = (packet[at + IPV6_EXT_LENGTH]! + 2) * 4; // RFC 4302 §2.2: 4-octet units, minus 2
     else length = (packet[at + IPV6_EXT_LENGTH]! + 1) * 8;
     if (at + length > packet.length) return fail("truncated", "discard", 0, at);
     if (at + length - IPV6_HEADER_LEN > maxChain) return fail("chain-too-long", "discard", 0, at);

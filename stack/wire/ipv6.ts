@@ -65,29 +65,57 @@ export class Ipv6Packet {
     return ok(this);
   }
 
-  get version(): number { return this.bytes[IPV6_VER_TC_FLOW]! >>> 4; }
-  get trafficClass(): number { return (readU16(this.bytes, IPV6_VER_TC_FLOW) >>> 4) & 0xff; }
+  get version(): number {
+    return this.bytes[IPV6_VER_TC_FLOW]! >>> 4;
+  }
+  get trafficClass(): number {
+    return (readU16(this.bytes, IPV6_VER_TC_FLOW) >>> 4) & 0xff;
+  }
   set trafficClass(v: number) {
     const w = readU16(this.bytes, IPV6_VER_TC_FLOW);
     writeU16(this.bytes, IPV6_VER_TC_FLOW, (w & 0xf00f) | ((v & 0xff) << 4));
   }
-  get flowLabel(): number { return readU32(this.bytes, IPV6_VER_TC_FLOW) & 0xfffff; }
+  get flowLabel(): number {
+    return readU32(this.bytes, IPV6_VER_TC_FLOW) & 0xfffff;
+  }
   set flowLabel(v: number) {
     const w = readU32(this.bytes, IPV6_VER_TC_FLOW);
     writeU32(this.bytes, IPV6_VER_TC_FLOW, ((w & 0xfff00000) | (v & 0xfffff)) >>> 0);
   }
-  get payloadLength(): number { return readU16(this.bytes, IPV6_PAYLOAD_LENGTH); }
-  set payloadLength(v: number) { writeU16(this.bytes, IPV6_PAYLOAD_LENGTH, v); }
-  get nextHeader(): number { return this.bytes[IPV6_NEXT_HEADER]!; }
-  set nextHeader(v: number) { this.bytes[IPV6_NEXT_HEADER] = v; }
-  get hopLimit(): number { return this.bytes[IPV6_HOP_LIMIT]!; }
-  set hopLimit(v: number) { this.bytes[IPV6_HOP_LIMIT] = v; }
-  get src(): Ipv6Address { return readIpv6(this.bytes, IPV6_SRC); }
-  set src(v: Ipv6Address) { writeIpv6(this.bytes, IPV6_SRC, v); }
-  get dst(): Ipv6Address { return readIpv6(this.bytes, IPV6_DST); }
-  set dst(v: Ipv6Address) { writeIpv6(this.bytes, IPV6_DST, v); }
+  get payloadLength(): number {
+    return readU16(this.bytes, IPV6_PAYLOAD_LENGTH);
+  }
+  set payloadLength(v: number) {
+    writeU16(this.bytes, IPV6_PAYLOAD_LENGTH, v);
+  }
+  get nextHeader(): number {
+    return this.bytes[IPV6_NEXT_HEADER]!;
+  }
+  set nextHeader(v: number) {
+    this.bytes[IPV6_NEXT_HEADER] = v;
+  }
+  get hopLimit(): number {
+    return this.bytes[IPV6_HOP_LIMIT]!;
+  }
+  set hopLimit(v: number) {
+    this.bytes[IPV6_HOP_LIMIT] = v;
+  }
+  get src(): Ipv6Address {
+    return readIpv6(this.bytes, IPV6_SRC);
+  }
+  set src(v: Ipv6Address) {
+    writeIpv6(this.bytes, IPV6_SRC, v);
+  }
+  get dst(): Ipv6Address {
+    return readIpv6(this.bytes, IPV6_DST);
+  }
+  set dst(v: Ipv6Address) {
+    writeIpv6(this.bytes, IPV6_DST, v);
+  }
   /** Bytes after the header up to the payload length (link padding excluded). */
-  get payload(): Uint8Array { return this.bytes.subarray(IPV6_HEADER_LEN, IPV6_HEADER_LEN + this.payloadLength); }
+  get payload(): Uint8Array {
+    return this.bytes.subarray(IPV6_HEADER_LEN, IPV6_HEADER_LEN + this.payloadLength);
+  }
 }
 
 /** Parses the fixed header; the payload is bytes.subarray(40, 40 + payloadLength). */

@@ -59,19 +59,19 @@ export interface MldRecord {
 export type MldRepr =
   | { readonly kind: "report"; readonly records: readonly MldRecord[] }
   | {
-    readonly kind: "query";
-    /** The raw Maximum Response Code (RFC 3810 §5.1.3; see mldMaxResponseDelay). */
-    readonly maxResponseCode: number;
-    /** :: for a general query. */
-    readonly multicastAddress: Ipv6Address;
-    /** Suppress router-side processing (S flag). */
-    readonly suppress: boolean;
-    /** Querier's robustness variable (3 bits). */
-    readonly robustness: number;
-    /** Querier's query interval code. */
-    readonly qqic: number;
-    readonly sources: readonly Ipv6Address[];
-  }
+      readonly kind: "query";
+      /** The raw Maximum Response Code (RFC 3810 §5.1.3; see mldMaxResponseDelay). */
+      readonly maxResponseCode: number;
+      /** :: for a general query. */
+      readonly multicastAddress: Ipv6Address;
+      /** Suppress router-side processing (S flag). */
+      readonly suppress: boolean;
+      /** Querier's robustness variable (3 bits). */
+      readonly robustness: number;
+      /** Querier's query interval code. */
+      readonly qqic: number;
+      readonly sources: readonly Ipv6Address[];
+    }
   /** MLDv1 (RFC 2710 §3): maxResponseDelay in milliseconds (queries; 0 in reports and done). */
   | { readonly kind: "v1-query" | "v1-report" | "v1-done"; readonly maxResponseDelay: number; readonly multicastAddress: Ipv6Address };
 
@@ -93,22 +93,29 @@ export function parseMld(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Address, 
   if (type === ICMPV6_TYPE_MLD_QUERY) {
     if (bytes.length < MLDV2_QUERY_MIN_LEN && bytes.length !== MLDV1_LEN) return err("truncated");
     if (options?.verifyChecksum !== false && !verifyIcmpv6Checksum(bytes, src, dst)) return err("bad-checksum");
-    if (bytes.length === MLDV1_LEN) return ok({ kind: "v1-query", maxResponseDelay: readU16(bytes, MLD_QUERY_MAX_RESPONSE), multicastAddress: readIpv6(bytes, MLD_QUERY_ADDRESS) });
+    if (bytes.length === MLDV1_LEN)
+      return ok({ kind: "v1-query", maxResponseDelay: readU16(bytes, MLD_QUERY_MAX_RESPONSE), multicastAddress: readIpv6(bytes, MLD_QUERY_ADDRESS) });
     const n = readU16(bytes, MLD_QUERY_SOURCE_COUNT);
     if (MLD_QUERY_SOURCES + 16 * n > bytes.length) return err("truncated");
     const sources: Ipv6Address[] = [];
     for (let k = 0; k < n; k++) sources.push(readIpv6(bytes, MLD_QUERY_SOURCES + 16 * k));
     const flags = bytes[MLD_QUERY_FLAGS]!;
     return ok({
-      kind: "query", maxResponseCode: readU16(bytes, MLD_QUERY_MAX_RESPONSE), multicastAddress: readIpv6(bytes, MLD_QUERY_ADDRESS),
-      suppress: (flags & 0x08) !== 0, robustness: flags & 0x07, qqic: bytes[MLD_QUERY_QQIC]!, sources,
+      kind: "query",
+      maxResponseCode: readU16(bytes, MLD_QUERY_MAX_RESPONSE),
+      multicastAddress: readIpv6(bytes, MLD_QUERY_ADDRESS),
+      suppress: (flags & 0x08) !== 0,
+      robustness: flags & 0x07,
+      qqic: bytes[MLD_QUERY_QQIC]!,
+      sources,
     });
   }
   if (type === ICMPV6_TYPE_MLDV1_REPORT || type === ICMPV6_TYPE_MLDV1_DONE) {
     if (bytes.length < MLDV1_LEN) return err("truncated");
     if (options?.verifyChecksum !== false && !verifyIcmpv6Checksum(bytes, src, dst)) return err("bad-checksum");
     return ok({
-      kind: type === ICMPV6_TYPE_MLDV1_REPORT ? "v1-report" : "v1-done", maxResponseDelay: readU16(bytes, MLD_QUERY_MAX_RESPONSE),
+      kind: type === ICMPV6_TYPE_MLDV1_REPORT ? "v1-report" : "v1-done",
+      maxResponseDelay: readU16(bytes, MLD_QUERY_MAX_RESPONSE),
       multicastAddress: readIpv6(bytes, MLD_QUERY_ADDRESS),
     });
   }
@@ -126,7 +133,9 @@ export function parseMld(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Address, 
     const sources: Ipv6Address[] = [];
     for (let k = 0; k < n; k++) sources.push(readIpv6(bytes, at + MLD_RECORD_SOURCES + 16 * k));
     records.push({
-      recordType: bytes[at + MLD_RECORD_TYPE]!, multicastAddress: readIpv6(bytes, at + MLD_RECORD_ADDRESS), sources,
+      recordType: bytes[at + MLD_RECORD_TYPE]!,
+      multicastAddress: readIpv6(bytes, at + MLD_RECORD_ADDRESS),
+      sources,
       auxData: bytes.subarray(end - aux, end),
     });
     at = end;
@@ -146,7 +155,8 @@ export function emitMld(repr: MldRepr, buf: Uint8Array, offset: number, src: Ipv
   const len = mldReprLength(repr);
   buf.fill(0, offset, offset + len);
   if ("maxResponseDelay" in repr) {
-    buf[offset + ICMPV6_TYPE] = repr.kind === "v1-query" ? ICMPV6_TYPE_MLD_QUERY : repr.kind === "v1-report" ? ICMPV6_TYPE_MLDV1_REPORT : ICMPV6_TYPE_MLDV1_DONE;
+    buf[offset + ICMPV6_TYPE] =
+      repr.kind === "v1-query" ? ICMPV6_TYPE_MLD_QUERY : repr.kind === "v1-report" ? ICMPV6_TYPE_MLDV1_REPORT : ICMPV6_TYPE_MLDV1_DONE;
     writeU16(buf, offset + MLD_QUERY_MAX_RESPONSE, repr.maxResponseDelay);
     writeIpv6(buf, offset + MLD_QUERY_ADDRESS, repr.multicastAddress);
   } else if (repr.kind === "query") {

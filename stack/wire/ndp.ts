@@ -7,12 +7,17 @@
 import { type Result, ok, err } from "../result.ts";
 import { type MacAddress, readMac, writeMac } from "./address.ts";
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
+import { type Ipv6Address, ipv6Equal, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified, readIpv6, solicitedNodeAddress, writeIpv6 } from "./ipv6-address.ts";
 import {
-  type Ipv6Address, ipv6Equal, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified, readIpv6, solicitedNodeAddress, writeIpv6,
-} from "./ipv6-address.ts";
-import {
-  ICMPV6_CODE, ICMPV6_TYPE, ICMPV6_TYPE_NEIGHBOR_ADVERTISEMENT, ICMPV6_TYPE_NEIGHBOR_SOLICITATION, ICMPV6_TYPE_REDIRECT,
-  ICMPV6_TYPE_ROUTER_ADVERTISEMENT, ICMPV6_TYPE_ROUTER_SOLICITATION, fillIcmpv6Checksum, verifyIcmpv6Checksum,
+  ICMPV6_CODE,
+  ICMPV6_TYPE,
+  ICMPV6_TYPE_NEIGHBOR_ADVERTISEMENT,
+  ICMPV6_TYPE_NEIGHBOR_SOLICITATION,
+  ICMPV6_TYPE_REDIRECT,
+  ICMPV6_TYPE_ROUTER_ADVERTISEMENT,
+  ICMPV6_TYPE_ROUTER_SOLICITATION,
+  fillIcmpv6Checksum,
+  verifyIcmpv6Checksum,
 } from "./icmpv6.ts";
 
 /** RS, NS, NA, redirect: the 32-bit word after the checksum (reserved, or NA flags). */
@@ -68,10 +73,14 @@ export type NdpOption =
   /** address: the option's bytes after type and length (6 for Ethernet, RFC 2464 §8). */
   | { readonly kind: "source-link-layer-address" | "target-link-layer-address"; readonly address: Uint8Array }
   | {
-    readonly kind: "prefix-information"; readonly prefixLength: number;
-    /** The flags byte: NDP_PREFIX_FLAG_ON_LINK, NDP_PREFIX_FLAG_AUTONOMOUS, and others as received. */
-    readonly flags: number; readonly validLifetime: number; readonly preferredLifetime: number; readonly prefix: Ipv6Address;
-  }
+      readonly kind: "prefix-information";
+      readonly prefixLength: number;
+      /** The flags byte: NDP_PREFIX_FLAG_ON_LINK, NDP_PREFIX_FLAG_AUTONOMOUS, and others as received. */
+      readonly flags: number;
+      readonly validLifetime: number;
+      readonly preferredLifetime: number;
+      readonly prefix: Ipv6Address;
+    }
   /** data: the quoted IP header and data (after the 8 bytes of type, length and reserved). */
   | { readonly kind: "redirected-header"; readonly data: Uint8Array }
   | { readonly kind: "mtu"; readonly mtu: number }
@@ -82,16 +91,24 @@ export type NdpOption =
 export type NdpRepr =
   | { readonly kind: "router-solicitation"; readonly options: readonly NdpOption[] }
   | {
-    readonly kind: "router-advertisement"; readonly curHopLimit: number;
-    /** The flags byte: NDP_RA_FLAG_MANAGED, NDP_RA_FLAG_OTHER, and others as received (RFC 4191 preference, ...). */
-    readonly flags: number; readonly routerLifetime: number; readonly reachableTime: number; readonly retransTimer: number;
-    readonly options: readonly NdpOption[];
-  }
+      readonly kind: "router-advertisement";
+      readonly curHopLimit: number;
+      /** The flags byte: NDP_RA_FLAG_MANAGED, NDP_RA_FLAG_OTHER, and others as received (RFC 4191 preference, ...). */
+      readonly flags: number;
+      readonly routerLifetime: number;
+      readonly reachableTime: number;
+      readonly retransTimer: number;
+      readonly options: readonly NdpOption[];
+    }
   | { readonly kind: "neighbor-solicitation"; readonly target: Ipv6Address; readonly options: readonly NdpOption[] }
   | {
-    readonly kind: "neighbor-advertisement"; readonly router: boolean; readonly solicited: boolean; readonly override: boolean;
-    readonly target: Ipv6Address; readonly options: readonly NdpOption[];
-  }
+      readonly kind: "neighbor-advertisement";
+      readonly router: boolean;
+      readonly solicited: boolean;
+      readonly override: boolean;
+      readonly target: Ipv6Address;
+      readonly options: readonly NdpOption[];
+    }
   | { readonly kind: "redirect"; readonly target: Ipv6Address; readonly destination: Ipv6Address; readonly options: readonly NdpOption[] };
 
 /** The MAC in a link-layer address option when it is an Ethernet one (6 bytes). */
@@ -108,7 +125,11 @@ export function ndpMacOption(kind: "source-link-layer-address" | "target-link-la
 }
 
 /** Parses the options in bytes[start..end) (RFC 4861 §4.6); never reads outside it. */
-export function parseNdpOptions(bytes: Uint8Array, start = 0, end = bytes.length): Result<NdpOption[], "zero-length-option" | "truncated-option" | "bad-option-length"> {
+export function parseNdpOptions(
+  bytes: Uint8Array,
+  start = 0,
+  end = bytes.length,
+): Result<NdpOption[], "zero-length-option" | "truncated-option" | "bad-option-length"> {
   const out: NdpOption[] = [];
   let i = start;
   while (i < end) {
@@ -127,8 +148,11 @@ export function parseNdpOptions(bytes: Uint8Array, start = 0, end = bytes.length
       case NDP_OPTION_PREFIX_INFORMATION:
         if (units !== 4) return err("bad-option-length", `prefix information of ${units} units`);
         out.push({
-          kind: "prefix-information", prefixLength: o[NDP_PREFIX_LENGTH]!, flags: o[NDP_PREFIX_FLAGS]!,
-          validLifetime: readU32(o, NDP_PREFIX_VALID_LIFETIME), preferredLifetime: readU32(o, NDP_PREFIX_PREFERRED_LIFETIME),
+          kind: "prefix-information",
+          prefixLength: o[NDP_PREFIX_LENGTH]!,
+          flags: o[NDP_PREFIX_FLAGS]!,
+          validLifetime: readU32(o, NDP_PREFIX_VALID_LIFETIME),
+          preferredLifetime: readU32(o, NDP_PREFIX_PREFERRED_LIFETIME),
           prefix: readIpv6(o, NDP_PREFIX_PREFIX),
         });
         break;
@@ -159,12 +183,18 @@ export function parseNdpOptions(bytes: Uint8Array, start = 0, end = bytes.length
 export function ndpOptionLength(o: NdpOption): number {
   switch (o.kind) {
     case "source-link-layer-address":
-    case "target-link-layer-address": return (2 + o.address.length + 7) & ~7;
-    case "prefix-information": return 32;
-    case "redirected-header": return (8 + o.data.length + 7) & ~7;
-    case "mtu": return 8;
-    case "rdnss": return 8 + 16 * o.servers.length;
-    case "unknown": return (2 + o.data.length + 7) & ~7;
+    case "target-link-layer-address":
+      return (2 + o.address.length + 7) & ~7;
+    case "prefix-information":
+      return 32;
+    case "redirected-header":
+      return (8 + o.data.length + 7) & ~7;
+    case "mtu":
+      return 8;
+    case "rdnss":
+      return 8 + 16 * o.servers.length;
+    case "unknown":
+      return (2 + o.data.length + 7) & ~7;
   }
 }
 
@@ -210,11 +240,16 @@ export function emitNdpOption(o: NdpOption, buf: Uint8Array, offset: number): nu
 
 function fixedLength(kind: NdpRepr["kind"]): number {
   switch (kind) {
-    case "router-solicitation": return NDP_RS_LEN;
-    case "router-advertisement": return NDP_RA_LEN;
-    case "neighbor-solicitation": return NDP_NS_LEN;
-    case "neighbor-advertisement": return NDP_NA_LEN;
-    case "redirect": return NDP_REDIRECT_LEN;
+    case "router-solicitation":
+      return NDP_RS_LEN;
+    case "router-advertisement":
+      return NDP_RA_LEN;
+    case "neighbor-solicitation":
+      return NDP_NS_LEN;
+    case "neighbor-advertisement":
+      return NDP_NA_LEN;
+    case "redirect":
+      return NDP_REDIRECT_LEN;
   }
 }
 
@@ -229,12 +264,23 @@ export function parseNdp(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Address, 
   const type = bytes[ICMPV6_TYPE]!;
   let kind: NdpRepr["kind"];
   switch (type) {
-    case ICMPV6_TYPE_ROUTER_SOLICITATION: kind = "router-solicitation"; break;
-    case ICMPV6_TYPE_ROUTER_ADVERTISEMENT: kind = "router-advertisement"; break;
-    case ICMPV6_TYPE_NEIGHBOR_SOLICITATION: kind = "neighbor-solicitation"; break;
-    case ICMPV6_TYPE_NEIGHBOR_ADVERTISEMENT: kind = "neighbor-advertisement"; break;
-    case ICMPV6_TYPE_REDIRECT: kind = "redirect"; break;
-    default: return err("unsupported-type");
+    case ICMPV6_TYPE_ROUTER_SOLICITATION:
+      kind = "router-solicitation";
+      break;
+    case ICMPV6_TYPE_ROUTER_ADVERTISEMENT:
+      kind = "router-advertisement";
+      break;
+    case ICMPV6_TYPE_NEIGHBOR_SOLICITATION:
+      kind = "neighbor-solicitation";
+      break;
+    case ICMPV6_TYPE_NEIGHBOR_ADVERTISEMENT:
+      kind = "neighbor-advertisement";
+      break;
+    case ICMPV6_TYPE_REDIRECT:
+      kind = "redirect";
+      break;
+    default:
+      return err("unsupported-type");
   }
   const fixed = fixedLength(kind);
   if (bytes.length < fixed) return err("truncated");
@@ -248,16 +294,25 @@ export function parseNdp(bytes: Uint8Array, src: Ipv6Address, dst: Ipv6Address, 
       return ok({ kind, options: o });
     case "router-advertisement":
       return ok({
-        kind, curHopLimit: bytes[NDP_RA_CUR_HOP_LIMIT]!, flags: bytes[NDP_RA_FLAGS]!, routerLifetime: readU16(bytes, NDP_RA_ROUTER_LIFETIME),
-        reachableTime: readU32(bytes, NDP_RA_REACHABLE_TIME), retransTimer: readU32(bytes, NDP_RA_RETRANS_TIMER), options: o,
+        kind,
+        curHopLimit: bytes[NDP_RA_CUR_HOP_LIMIT]!,
+        flags: bytes[NDP_RA_FLAGS]!,
+        routerLifetime: readU16(bytes, NDP_RA_ROUTER_LIFETIME),
+        reachableTime: readU32(bytes, NDP_RA_REACHABLE_TIME),
+        retransTimer: readU32(bytes, NDP_RA_RETRANS_TIMER),
+        options: o,
       });
     case "neighbor-solicitation":
       return ok({ kind, target: readIpv6(bytes, NDP_TARGET), options: o });
     case "neighbor-advertisement": {
       const w = readU32(bytes, NDP_FLAGS_WORD);
       return ok({
-        kind, router: (w & NDP_NA_FLAG_ROUTER) !== 0, solicited: (w & NDP_NA_FLAG_SOLICITED) !== 0, override: (w & NDP_NA_FLAG_OVERRIDE) !== 0,
-        target: readIpv6(bytes, NDP_TARGET), options: o,
+        kind,
+        router: (w & NDP_NA_FLAG_ROUTER) !== 0,
+        solicited: (w & NDP_NA_FLAG_SOLICITED) !== 0,
+        override: (w & NDP_NA_FLAG_OVERRIDE) !== 0,
+        target: readIpv6(bytes, NDP_TARGET),
+        options: o,
       });
     }
     case "redirect":
@@ -292,7 +347,11 @@ export function emitNdp(repr: NdpRepr, buf: Uint8Array, offset: number, src: Ipv
       break;
     case "neighbor-advertisement":
       buf[offset + ICMPV6_TYPE] = ICMPV6_TYPE_NEIGHBOR_ADVERTISEMENT;
-      writeU32(buf, offset + NDP_FLAGS_WORD, ((repr.router ? NDP_NA_FLAG_ROUTER : 0) | (repr.solicited ? NDP_NA_FLAG_SOLICITED : 0) | (repr.override ? NDP_NA_FLAG_OVERRIDE : 0)) >>> 0);
+      writeU32(
+        buf,
+        offset + NDP_FLAGS_WORD,
+        ((repr.router ? NDP_NA_FLAG_ROUTER : 0) | (repr.solicited ? NDP_NA_FLAG_SOLICITED : 0) | (repr.override ? NDP_NA_FLAG_OVERRIDE : 0)) >>> 0,
+      );
       writeIpv6(buf, offset + NDP_TARGET, repr.target);
       break;
     case "redirect":
@@ -317,10 +376,19 @@ export function emitNdp(repr: NdpRepr, buf: Uint8Array, offset: number, src: Ipv
  * - "solicited-to-multicast": an NA to a multicast destination with the Solicited flag;
  * - "bad-redirect-target": a redirect target neither link-local nor the destination itself.
  */
-export type NdpValidityError = "hop-limit" | "source-not-link-local" | "multicast-target" | "unspecified-source" | "solicited-to-multicast" | "bad-redirect-target";
+export type NdpValidityError =
+  | "hop-limit"
+  | "source-not-link-local"
+  | "multicast-target"
+  | "unspecified-source"
+  | "solicited-to-multicast"
+  | "bad-redirect-target";
 
 /** Checks a parsed ND message against its IPv6 header (src, dst, hop limit). */
-export function checkNdpValidity(repr: NdpRepr, ip: { readonly src: Ipv6Address; readonly dst: Ipv6Address; readonly hopLimit: number }): Result<NdpRepr, NdpValidityError> {
+export function checkNdpValidity(
+  repr: NdpRepr,
+  ip: { readonly src: Ipv6Address; readonly dst: Ipv6Address; readonly hopLimit: number },
+): Result<NdpRepr, NdpValidityError> {
   if (ip.hopLimit !== 255) return err("hop-limit");
   const fromUnspecified = isIpv6Unspecified(ip.src);
   const hasSourceLla = repr.options.some((o) => o.kind === "source-link-layer-address");

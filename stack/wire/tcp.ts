@@ -91,28 +91,68 @@ export class TcpPacket {
     return ok(this);
   }
 
-  get srcPort(): number { return rd16(this.bytes, TCP_SRC_PORT); }
-  set srcPort(v: number) { wr16(this.bytes, TCP_SRC_PORT, v); }
-  get dstPort(): number { return rd16(this.bytes, TCP_DST_PORT); }
-  set dstPort(v: number) { wr16(this.bytes, TCP_DST_PORT, v); }
-  get seq(): number { return rd32(this.bytes, TCP_SEQ); }
-  set seq(v: number) { wr32(this.bytes, TCP_SEQ, v); }
-  get ack(): number { return rd32(this.bytes, TCP_ACK); }
-  set ack(v: number) { wr32(this.bytes, TCP_ACK, v); }
+  get srcPort(): number {
+    return rd16(this.bytes, TCP_SRC_PORT);
+  }
+  set srcPort(v: number) {
+    wr16(this.bytes, TCP_SRC_PORT, v);
+  }
+  get dstPort(): number {
+    return rd16(this.bytes, TCP_DST_PORT);
+  }
+  set dstPort(v: number) {
+    wr16(this.bytes, TCP_DST_PORT, v);
+  }
+  get seq(): number {
+    return rd32(this.bytes, TCP_SEQ);
+  }
+  set seq(v: number) {
+    wr32(this.bytes, TCP_SEQ, v);
+  }
+  get ack(): number {
+    return rd32(this.bytes, TCP_ACK);
+  }
+  set ack(v: number) {
+    wr32(this.bytes, TCP_ACK, v);
+  }
   /** Header length in bytes (data offset × 4). */
-  get headerLength(): number { return (this.bytes[TCP_DATA_OFFSET]! >>> 4) * 4; }
-  set headerLength(v: number) { this.bytes[TCP_DATA_OFFSET] = ((v >>> 2) << 4) & 0xf0; }
-  get flags(): number { return this.bytes[TCP_FLAGS]!; }
-  set flags(v: number) { this.bytes[TCP_FLAGS] = v; }
-  get window(): number { return rd16(this.bytes, TCP_WINDOW); }
-  set window(v: number) { wr16(this.bytes, TCP_WINDOW, v); }
-  get checksum(): number { return rd16(this.bytes, TCP_CHECKSUM); }
-  set checksum(v: number) { wr16(this.bytes, TCP_CHECKSUM, v); }
-  get urgent(): number { return rd16(this.bytes, TCP_URGENT); }
-  set urgent(v: number) { wr16(this.bytes, TCP_URGENT, v); }
+  get headerLength(): number {
+    return (this.bytes[TCP_DATA_OFFSET]! >>> 4) * 4;
+  }
+  set headerLength(v: number) {
+    this.bytes[TCP_DATA_OFFSET] = ((v >>> 2) << 4) & 0xf0;
+  }
+  get flags(): number {
+    return this.bytes[TCP_FLAGS]!;
+  }
+  set flags(v: number) {
+    this.bytes[TCP_FLAGS] = v;
+  }
+  get window(): number {
+    return rd16(this.bytes, TCP_WINDOW);
+  }
+  set window(v: number) {
+    wr16(this.bytes, TCP_WINDOW, v);
+  }
+  get checksum(): number {
+    return rd16(this.bytes, TCP_CHECKSUM);
+  }
+  set checksum(v: number) {
+    wr16(this.bytes, TCP_CHECKSUM, v);
+  }
+  get urgent(): number {
+    return rd16(this.bytes, TCP_URGENT);
+  }
+  set urgent(v: number) {
+    wr16(this.bytes, TCP_URGENT, v);
+  }
   /** Raw option bytes. */
-  get optionBytes(): Uint8Array { return this.bytes.subarray(TCP_OPTIONS, this.headerLength); }
-  get payload(): Uint8Array { return this.bytes.subarray(this.headerLength); }
+  get optionBytes(): Uint8Array {
+    return this.bytes.subarray(TCP_OPTIONS, this.headerLength);
+  }
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength);
+  }
 }
 
 /** Internet checksum of a TCP segment with the IPv4 pseudo-header (RFC 9293 §3.1). */
@@ -151,7 +191,10 @@ function parseOptionsIn(b: Uint8Array, start: number, end: number): Result<TcpOp
   while (i < end) {
     const kind = b[i]!;
     if (kind === TCP_OPT_EOL) break;
-    if (kind === TCP_OPT_NOP) { i++; continue; }
+    if (kind === TCP_OPT_NOP) {
+      i++;
+      continue;
+    }
     if (i + 1 >= end) return err("bad-option", "option length missing");
     const len = b[i + 1]!;
     if (len < 2 || i + len > end) return err("bad-option", `kind ${kind} length ${len}`);
@@ -189,7 +232,10 @@ function parseOptionsIn(b: Uint8Array, start: number, end: number): Result<TcpOp
   if (windowScale !== undefined) o.windowScale = windowScale;
   if (sackPermitted) o.sackPermitted = true;
   if (sackBlocks !== undefined) o.sackBlocks = sackBlocks;
-  if (tsVal !== undefined && tsEcr !== undefined) { o.tsVal = tsVal; o.tsEcr = tsEcr; }
+  if (tsVal !== undefined && tsEcr !== undefined) {
+    o.tsVal = tsVal;
+    o.tsEcr = tsEcr;
+  }
   return ok(o);
 }
 
@@ -197,11 +243,10 @@ function parseOptionsIn(b: Uint8Array, start: number, end: number): Result<TcpOp
  * Parses a TCP segment. With `src`/`dst` given and `verifyChecksum` not false, a bad
  * checksum is an error; pass verifyChecksum false when the link already validated it.
  */
-export function parseTcp(
-  bytes: Uint8Array,
-  addresses?: { src: Ipv4Address; dst: Ipv4Address; verifyChecksum?: boolean },
-): Result<TcpRepr, TcpError> {
-  return addresses === undefined ? parseTcpSegment(bytes, 0, 0, false) : parseTcpSegment(bytes, addresses.src, addresses.dst, addresses.verifyChecksum !== false);
+export function parseTcp(bytes: Uint8Array, addresses?: { src: Ipv4Address; dst: Ipv4Address; verifyChecksum?: boolean }): Result<TcpRepr, TcpError> {
+  return addresses === undefined
+    ? parseTcpSegment(bytes, 0, 0, false)
+    : parseTcpSegment(bytes, addresses.src, addresses.dst, addresses.verifyChecksum !== false);
 }
 
 /** parseTcp with the addresses as arguments (the receive path: no options object per segment). */
@@ -250,25 +295,50 @@ export function tcpHeaderLength(repr: TcpRepr): number {
 export function emitTcpOptions(o: TcpOptions, b: Uint8Array, off: number): number {
   const start = off;
   if (o.mss !== undefined) {
-    b[off] = TCP_OPT_MSS; b[off + 1] = 4; wr16(b, off + 2, o.mss); off += 4;
+    b[off] = TCP_OPT_MSS;
+    b[off + 1] = 4;
+    wr16(b, off + 2, o.mss);
+    off += 4;
   }
   if (o.tsVal !== undefined) {
-    if (o.sackPermitted) { b[off] = TCP_OPT_SACK_PERMITTED; b[off + 1] = 2; }
-    else { b[off] = TCP_OPT_NOP; b[off + 1] = TCP_OPT_NOP; }
-    b[off + 2] = TCP_OPT_TIMESTAMP; b[off + 3] = 10;
-    wr32(b, off + 4, o.tsVal); wr32(b, off + 8, o.tsEcr ?? 0);
+    if (o.sackPermitted) {
+      b[off] = TCP_OPT_SACK_PERMITTED;
+      b[off + 1] = 2;
+    } else {
+      b[off] = TCP_OPT_NOP;
+      b[off + 1] = TCP_OPT_NOP;
+    }
+    b[off + 2] = TCP_OPT_TIMESTAMP;
+    b[off + 3] = 10;
+    wr32(b, off + 4, o.tsVal);
+    wr32(b, off + 8, o.tsEcr ?? 0);
     off += 12;
   } else if (o.sackPermitted) {
-    b[off] = TCP_OPT_NOP; b[off + 1] = TCP_OPT_NOP; b[off + 2] = TCP_OPT_SACK_PERMITTED; b[off + 3] = 2; off += 4;
+    b[off] = TCP_OPT_NOP;
+    b[off + 1] = TCP_OPT_NOP;
+    b[off + 2] = TCP_OPT_SACK_PERMITTED;
+    b[off + 3] = 2;
+    off += 4;
   }
   if (o.windowScale !== undefined) {
-    b[off] = TCP_OPT_NOP; b[off + 1] = TCP_OPT_WSCALE; b[off + 2] = 3; b[off + 3] = o.windowScale; off += 4;
+    b[off] = TCP_OPT_NOP;
+    b[off + 1] = TCP_OPT_WSCALE;
+    b[off + 2] = 3;
+    b[off + 3] = o.windowScale;
+    off += 4;
   }
   const blocks = o.sackBlocks;
   if (blocks !== undefined && blocks.length > 0) {
-    b[off] = TCP_OPT_NOP; b[off + 1] = TCP_OPT_NOP; b[off + 2] = TCP_OPT_SACK; b[off + 3] = 2 + 8 * blocks.length;
+    b[off] = TCP_OPT_NOP;
+    b[off + 1] = TCP_OPT_NOP;
+    b[off + 2] = TCP_OPT_SACK;
+    b[off + 3] = 2 + 8 * blocks.length;
     off += 4;
-    for (const blk of blocks) { wr32(b, off, blk.left); wr32(b, off + 4, blk.right); off += 8; }
+    for (const blk of blocks) {
+      wr32(b, off, blk.left);
+      wr32(b, off + 4, blk.right);
+      off += 8;
+    }
   }
   return off - start;
 }
@@ -279,12 +349,7 @@ export function emitTcpOptions(o: TcpOptions, b: Uint8Array, off: number): numbe
  * with `csumBlank`, stores only the pseudo-header sum (a device completes it).
  * Returns the segment length.
  */
-export function emitTcp(
-  repr: TcpRepr,
-  b: Uint8Array,
-  off: number,
-  addresses?: { src: Ipv4Address; dst: Ipv4Address; csumBlank?: boolean },
-): number {
+export function emitTcp(repr: TcpRepr, b: Uint8Array, off: number, addresses?: { src: Ipv4Address; dst: Ipv4Address; csumBlank?: boolean }): number {
   wr16(b, off + TCP_SRC_PORT, repr.srcPort);
   wr16(b, off + TCP_DST_PORT, repr.dstPort);
   wr32(b, off + TCP_SEQ, repr.seq);

@@ -19,8 +19,16 @@ export function guard(bytes: Uint8Array): Uint8Array {
           if (Number.isInteger(i) && (i < 0 || i >= length)) throw new RangeError(`read of [${key}] on ${length} bytes`);
           return target[i];
         }
-        if (key === "subarray") return (b?: number, e?: number) => { check("subarray", b, e); return guard(target.subarray(b, e)); };
-        if (key === "slice") return (b?: number, e?: number) => { check("slice", b, e); return target.slice(b, e); };
+        if (key === "subarray")
+          return (b?: number, e?: number) => {
+            check("subarray", b, e);
+            return guard(target.subarray(b, e));
+          };
+        if (key === "slice")
+          return (b?: number, e?: number) => {
+            check("slice", b, e);
+            return target.slice(b, e);
+          };
       }
       const v = Reflect.get(target, key, target) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;

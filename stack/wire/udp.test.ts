@@ -33,7 +33,9 @@ describe("udp", () => {
   });
 
   it("parseUdp() accepts a zero checksum as absent", () => {
-    const b = HELLO.slice(); b[6] = 0; b[7] = 0;
+    const b = HELLO.slice();
+    b[6] = 0;
+    b[7] = 0;
     expect(unwrap(parseUdp(b, SRC, 0x01020304)).dstPort).toBe(53);
   });
 
@@ -57,31 +59,48 @@ describe("udp", () => {
   it("parseUdp() rejects impossible lengths and a zero destination port", () => {
     expect(parseUdp(HELLO.subarray(0, 7), SRC, DST)).toEqual({ ok: false, error: "truncated" });
     expect(parseUdp(HELLO.subarray(0, 12), SRC, DST)).toEqual({ ok: false, error: "bad-length" });
-    const short = HELLO.slice(); short[5] = 7;
+    const short = HELLO.slice();
+    short[5] = 7;
     expect(parseUdp(short, SRC, DST, { verifyChecksum: false })).toEqual({ ok: false, error: "bad-length" });
-    const zero = HELLO.slice(); zero[2] = 0; zero[3] = 0; zero[6] = 0; zero[7] = 0;
+    const zero = HELLO.slice();
+    zero[2] = 0;
+    zero[3] = 0;
+    zero[6] = 0;
+    zero[7] = 0;
     expect(parseUdp(zero, SRC, DST)).toEqual({ ok: false, error: "bad-port" });
   });
 
   it("parseUdp() ignores bytes beyond the length field", () => {
-    const padded = new Uint8Array(20); padded.set(HELLO);
+    const padded = new Uint8Array(20);
+    padded.set(HELLO);
     expect(unwrap(parseUdp(padded, SRC, DST)).payload.length).toBe(5);
   });
 
   it("parseUdp(emitUdp(repr)) gives back repr", () => {
     const port = fc.integer({ min: 0, max: 0xffff });
-    fc.assert(fc.property(port, fc.integer({ min: 1, max: 0xffff }), fc.uint8Array({ maxLength: 100 }), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), (sp, dp, payload, s, d) => {
-      const r = { srcPort: sp, dstPort: dp, payload };
-      const buf = new Uint8Array(udpReprLength(r));
-      emitUdp(r, buf, 0, s, d);
-      expect(unwrap(parseUdp(buf, s, d))).toEqual(r);
-    }));
+    fc.assert(
+      fc.property(
+        port,
+        fc.integer({ min: 1, max: 0xffff }),
+        fc.uint8Array({ maxLength: 100 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (sp, dp, payload, s, d) => {
+          const r = { srcPort: sp, dstPort: dp, payload };
+          const buf = new Uint8Array(udpReprLength(r));
+          emitUdp(r, buf, 0, s, d);
+          expect(unwrap(parseUdp(buf, s, d))).toEqual(r);
+        },
+      ),
+    );
   });
 
   it("parseUdp() never throws on arbitrary bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
-      const r = parseUdp(b, SRC, DST);
-      if (r.ok) expect(b.length).toBeGreaterThanOrEqual(UDP_HEADER_LEN + r.value.payload.length);
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
+        const r = parseUdp(b, SRC, DST);
+        if (r.ok) expect(b.length).toBeGreaterThanOrEqual(UDP_HEADER_LEN + r.value.payload.length);
+      }),
+    );
   });
 });

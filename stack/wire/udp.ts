@@ -34,15 +34,33 @@ export class UdpPacket {
     return len < UDP_HEADER_LEN || len > this.bytes.length ? err("bad-length") : ok(this);
   }
 
-  get srcPort(): number { return readU16(this.bytes, UDP_SRC_PORT); }
-  set srcPort(v: number) { writeU16(this.bytes, UDP_SRC_PORT, v); }
-  get dstPort(): number { return readU16(this.bytes, UDP_DST_PORT); }
-  set dstPort(v: number) { writeU16(this.bytes, UDP_DST_PORT, v); }
-  get length(): number { return readU16(this.bytes, UDP_LENGTH); }
-  set length(v: number) { writeU16(this.bytes, UDP_LENGTH, v); }
-  get checksum(): number { return readU16(this.bytes, UDP_CHECKSUM); }
-  set checksum(v: number) { writeU16(this.bytes, UDP_CHECKSUM, v); }
-  get payload(): Uint8Array { return this.bytes.subarray(UDP_HEADER_LEN, this.length); }
+  get srcPort(): number {
+    return readU16(this.bytes, UDP_SRC_PORT);
+  }
+  set srcPort(v: number) {
+    writeU16(this.bytes, UDP_SRC_PORT, v);
+  }
+  get dstPort(): number {
+    return readU16(this.bytes, UDP_DST_PORT);
+  }
+  set dstPort(v: number) {
+    writeU16(this.bytes, UDP_DST_PORT, v);
+  }
+  get length(): number {
+    return readU16(this.bytes, UDP_LENGTH);
+  }
+  set length(v: number) {
+    writeU16(this.bytes, UDP_LENGTH, v);
+  }
+  get checksum(): number {
+    return readU16(this.bytes, UDP_CHECKSUM);
+  }
+  set checksum(v: number) {
+    writeU16(this.bytes, UDP_CHECKSUM, v);
+  }
+  get payload(): Uint8Array {
+    return this.bytes.subarray(UDP_HEADER_LEN, this.length);
+  }
   /** True when the checksum is absent (0) or correct for this pseudo-header. */
   verifyChecksum(src: Ipv4Address, dst: Ipv4Address): boolean {
     if (this.checksum === 0) return true;

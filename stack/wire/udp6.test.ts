@@ -16,7 +16,8 @@ describe("udp6 wire", () => {
   });
 
   it("parseUdp6() reads scapy's datagram and refuses a bad checksum, a zero checksum (RFC 8200 §8.1) and a bad length", () => {
-    const src = ipv6("2001:db8::a"), dst = ipv6("2001:db8::b");
+    const src = ipv6("2001:db8::a"),
+      dst = ipv6("2001:db8::b");
     const good = hex("04d2162e000d457b68656c6c6f");
     expect(parseUdp6(good, src, dst)).toEqual({ ok: true, value: { srcPort: 1234, dstPort: 5678, payload: new TextEncoder().encode("hello") } });
     expect(parseUdp6(good, dst, src).ok).toBe(true); // the sum is symmetric in src and dst
@@ -27,12 +28,19 @@ describe("udp6 wire", () => {
   });
 
   it("round-trips any datagram and never throws on any bytes", () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 1, max: 65535 }), fc.uint8Array({ maxLength: 300 }), (sp, dp, payload) => {
-      const buf = new Uint8Array(8 + payload.length);
-      const src = ipv6("2001:db8::1"), dst = ipv6("ff02::fb");
-      emitUdp6({ srcPort: sp, dstPort: dp, payload }, buf, 0, src, dst);
-      expect(parseUdp6(buf, src, dst)).toEqual({ ok: true, value: { srcPort: sp, dstPort: dp, payload } });
-    }));
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => { parseUdp6(bytes, ipv6("::1"), ipv6("::2")); }));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 1, max: 65535 }), fc.uint8Array({ maxLength: 300 }), (sp, dp, payload) => {
+        const buf = new Uint8Array(8 + payload.length);
+        const src = ipv6("2001:db8::1"),
+          dst = ipv6("ff02::fb");
+        emitUdp6({ srcPort: sp, dstPort: dp, payload }, buf, 0, src, dst);
+        expect(parseUdp6(buf, src, dst)).toEqual({ ok: true, value: { srcPort: sp, dstPort: dp, payload } });
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        parseUdp6(bytes, ipv6("::1"), ipv6("::2"));
+      }),
+    );
   });
 });

@@ -31,14 +31,19 @@ interface Lan {
 function lan(arp: ArpOptions = {}): Lan {
   const clock = createVirtualClock(0);
   const sw = createSwitch({ clock, rng: createRng(11) });
-  const server = createStack({ device: sw.addPort({ mac: SERVER_MAC, name: "server" }), clock, rng: createRng(1) }, { name: "server", ipv4: { cidr: "10.0.0.1/16" }, arp });
+  const server = createStack(
+    { device: sw.addPort({ mac: SERVER_MAC, name: "server" }), clock, rng: createRng(1) },
+    { name: "server", ipv4: { cidr: "10.0.0.1/16" }, arp },
+  );
   const listener = unwrap(server.tcp.listen(7, { backlog: 1024 }));
   listener.onConnection((s) => s.onData((d) => s.write(d.slice())));
   const attacker = sw.addPort({ mac: ATTACKER_MAC, name: "attacker" });
   attacker.onReceive(() => {});
   let seed = 100;
   return {
-    clock, server, attacker,
+    clock,
+    server,
+    attacker,
     host: (name, addr, mac) => createStack({ device: sw.addPort({ mac, name }), clock, rng: createRng(seed++) }, { name, ipv4: { cidr: `${addr}/16` } }),
   };
 }
@@ -46,8 +51,27 @@ function lan(arp: ArpOptions = {}): Lan {
 function spoofedSyn(src: number, srcPort: number): Uint8Array {
   const f = new Uint8Array(14 + 20 + 20);
   emitEthernet({ dst: SERVER_MAC, src: ATTACKER_MAC, ethertype: ETHERTYPE_IPV4 }, f);
-  emitIpv4({ src, dst: SERVER_IP, protocol: 6, ttl: 64, tos: 0, ident: srcPort, dontFragment: true, moreFragments: false, fragmentOffset: 0, payloadLength: 20, options: new Uint8Array(0) }, f, 14);
-  emitTcp({ srcPort, dstPort: 7, seq: srcPort * 7919, ack: 0, flags: TCP_FLAG_SYN, window: 64240, urgent: 0, options: {}, payload: new Uint8Array(0) }, f, 34, { src, dst: SERVER_IP });
+  emitIpv4(
+    {
+      src,
+      dst: SERVER_IP,
+      protocol: 6,
+      ttl: 64,
+      tos: 0,
+      ident: srcPort,
+      dontFragment: true,
+      moreFragments: false,
+      fragmentOffset: 0,
+      payloadLength: 20,
+      options: new Uint8Array(0),
+    },
+    f,
+    14,
+  );
+  emitTcp({ srcPort, dstPort: 7, seq: srcPort * 7919, ack: 0, flags: TCP_FLAG_SYN, window: 64240, urgent: 0, options: {}, payload: new Uint8Array(0) }, f, 34, {
+    src,
+    dst: SERVER_IP,
+  });
   return f;
 }
 
@@ -99,7 +123,7 @@ describe("ARP under hostile hosts on the segment (virtual time, simulated switch
     const fresh: { connectedAt: () => number; echoedAt: () => number }[] = [];
     const knownRuns: { echoedAt: () => number }[] = [];
     for (let k = 0; k < 7; k++) {
-      net.clock.setTimer(start + 1000 + k * ((seconds - 1.5) * 1000 / 7), () => {
+      net.clock.setTimer(start + 1000 + k * (((seconds - 1.5) * 1000) / 7), () => {
         const c = net.host(`new${k}`, `10.0.0.${11 + k}`, 0x02000000c011 + k);
         c.arp.addStatic(SERVER_IP, SERVER_MAC);
         fresh.push(echo(c));
@@ -116,14 +140,24 @@ describe("ARP under hostile hosts on the segment (virtual time, simulated switch
     expect(slow(fresh.map((f) => f.echoedAt()))).toEqual([]);
     expect(slow(knownRuns.map((r) => r.echoedAt()))).toEqual([]);
     expect(arp.failedEntries).toBeGreaterThan(count * 0.9);
-    if (rate * 3 > 256) expect(arp.pendingEvicted).toBeGreaterThan(0); // more unanswered than the table holds
+    if (rate * 3 > 256)
+      expect(arp.pendingEvicted).toBeGreaterThan(0); // more unanswered than the table holds
     else expect(arp.pendingEvicted).toBe(0);
   });
 
   const spoofs: { name: string; frame: (peerIp: number) => Uint8Array }[] = [
-    { name: "gratuitous request", frame: (p) => arpFrame(BROADCAST_MAC, { operation: "request", senderMac: ATTACKER_MAC, senderIp: p, targetMac: 0, targetIp: p }) },
-    { name: "gratuitous reply", frame: (p) => arpFrame(BROADCAST_MAC, { operation: "reply", senderMac: ATTACKER_MAC, senderIp: p, targetMac: BROADCAST_MAC, targetIp: p }) },
-    { name: "unicast reply to the server", frame: (p) => arpFrame(SERVER_MAC, { operation: "reply", senderMac: ATTACKER_MAC, senderIp: p, targetMac: SERVER_MAC, targetIp: SERVER_IP }) },
+    {
+      name: "gratuitous request",
+      frame: (p) => arpFrame(BROADCAST_MAC, { operation: "request", senderMac: ATTACKER_MAC, senderIp: p, targetMac: 0, targetIp: p }),
+    },
+    {
+      name: "gratuitous reply",
+      frame: (p) => arpFrame(BROADCAST_MAC, { operation: "reply", senderMac: ATTACKER_MAC, senderIp: p, targetMac: BROADCAST_MAC, targetIp: p }),
+    },
+    {
+      name: "unicast reply to the server",
+      frame: (p) => arpFrame(SERVER_MAC, { operation: "reply", senderMac: ATTACKER_MAC, senderIp: p, targetMac: SERVER_MAC, targetIp: SERVER_IP }),
+    },
   ];
 
   it.each(spoofs)("a spoofed $name for a peer with traffic in flight is refused by the lock time (issue 19 item 7)", ({ frame }) => {
@@ -158,7 +192,9 @@ describe("ARP under hostile hosts on the segment (virtual time, simulated switch
     // NUD finds no progress (DELAY 5 s, three unicast probes 1 s apart, then a broadcast).
     let echoed = -1;
     const at = net.clock.now();
-    first.stream.onData(() => { if (echoed < 0) echoed = net.clock.now() - at; });
+    first.stream.onData(() => {
+      if (echoed < 0) echoed = net.clock.now() - at;
+    });
     first.stream.write(new Uint8Array(10).fill(1));
     let restoredAt = -1;
     for (let t = 0; t <= 30_000; t += 100) {

@@ -29,42 +29,49 @@ function fill(count: number, seed: number): Uint8Array {
 
 describe("blkfront with a raw image file behind blkback", () => {
   it("random reads, writes, flushes and discards match a model of the disk and the image file's bytes", async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.record({
-        kind: fc.constantFrom("read", "write", "write", "flush", "discard"),
-        sector: fc.nat(SECTORS - 1), count: fc.integer({ min: 1, max: 200 }),
-      }), { minLength: 1, maxLength: 30 }),
-      async (ops) => {
-        const path = tempImage();
-        const storage = createFileStorage(path, { createSectors: SECTORS });
-        const w = await createBlkWorld(storage);
-        await w.connect();
-        const model = new Uint8Array(SECTORS * 512);
-        const pending = ops.map((op, i) => {
-          const n = Math.min(op.count, SECTORS - op.sector);
-          switch (op.kind) {
-            case "read": {
-              const expected = model.slice(op.sector * 512, (op.sector + n) * 512);
-              return w.front.read(op.sector, n).then((r) => r.ok && firstDiff(r.value, expected) === -1);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            kind: fc.constantFrom("read", "write", "write", "flush", "discard"),
+            sector: fc.nat(SECTORS - 1),
+            count: fc.integer({ min: 1, max: 200 }),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        async (ops) => {
+          const path = tempImage();
+          const storage = createFileStorage(path, { createSectors: SECTORS });
+          const w = await createBlkWorld(storage);
+          await w.connect();
+          const model = new Uint8Array(SECTORS * 512);
+          const pending = ops.map((op, i) => {
+            const n = Math.min(op.count, SECTORS - op.sector);
+            switch (op.kind) {
+              case "read": {
+                const expected = model.slice(op.sector * 512, (op.sector + n) * 512);
+                return w.front.read(op.sector, n).then((r) => r.ok && firstDiff(r.value, expected) === -1);
+              }
+              case "write": {
+                const d = fill(n, i);
+                model.set(d, op.sector * 512);
+                return w.front.write(op.sector, d).then((r) => r.ok);
+              }
+              case "discard":
+                model.fill(0, op.sector * 512, (op.sector + n) * 512);
+                return w.front.discard(op.sector, n).then((r) => r.ok);
+              default:
+                return w.front.flush().then((r) => r.ok);
             }
-            case "write": {
-              const d = fill(n, i);
-              model.set(d, op.sector * 512);
-              return w.front.write(op.sector, d).then((r) => r.ok);
-            }
-            case "discard":
-              model.fill(0, op.sector * 512, (op.sector + n) * 512);
-              return w.front.discard(op.sector, n).then((r) => r.ok);
-            default:
-              return w.front.flush().then((r) => r.ok);
-          }
-        });
-        expect(await w.settle(Promise.all(pending))).toEqual(ops.map(() => true));
-        await w.settle(w.front.close());
-        await w.settle(w.back.close());
-        expect(firstDiff(new Uint8Array(readFileSync(path)), model)).toBe(-1);
-      },
-    ), { numRuns: 15, seed: 4242 });
+          });
+          expect(await w.settle(Promise.all(pending))).toEqual(ops.map(() => true));
+          await w.settle(w.front.close());
+          await w.settle(w.back.close());
+          expect(firstDiff(new Uint8Array(readFileSync(path)), model)).toBe(-1);
+        },
+      ),
+      { numRuns: 15, seed: 4242 },
+    );
   });
 
   it("a write acknowledged after a flush survives a backend crash and restart; in-flight writes are re-issued", async () => {

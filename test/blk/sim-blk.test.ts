@@ -49,7 +49,11 @@ describe("sim blk", () => {
     expect(refused.stderr).toMatch(/^netlab sim blk: \[ERR_USAGE\] --image .* exists and the run would write into it; give --overwrite/);
     expect(readFileSync(image).equals(before)).toBe(true);
     const page = join(d, "blk.html");
-    const over = spawnSync("node", ["bin/netlab.mjs", "sim", "blk", "--image", image, "--overwrite", "--ops", "50", "--seed", "5", "--json", "--report", page], { encoding: "utf8" });
+    const over = spawnSync(
+      "node",
+      ["bin/netlab.mjs", "sim", "blk", "--image", image, "--overwrite", "--ops", "50", "--seed", "5", "--json", "--report", page],
+      { encoding: "utf8" },
+    );
     expect(over.status).toBe(0);
     expect(over.stderr).not.toContain("creating");
     expect(JSON.parse(over.stdout)).toMatchObject({ ok: true, backend: "file", sizeBytes: 1 << 20 });
@@ -63,14 +67,24 @@ describe("sim blk", () => {
   });
 
   it("the CLI prints one JSON object with ok, and rejects a bad mix with exit code 2", () => {
-    const out = execFileSync("node", ["bin/netlab.mjs", "sim", "blk", "--ops", "500", "--size-mb", "2", "--mix", "5:4:1", "--seed", "2", "--json"], { encoding: "utf8" });
+    const out = execFileSync("node", ["bin/netlab.mjs", "sim", "blk", "--ops", "500", "--size-mb", "2", "--mix", "5:4:1", "--seed", "2", "--json"], {
+      encoding: "utf8",
+    });
     const r = JSON.parse(out) as { ok: boolean; completed: number; iops: number };
     expect(r.ok).toBe(true);
     expect(r.completed).toBe(500);
     expect(r.iops).toBeGreaterThan(0);
     // figures are rounded: no float noise such as 0.006886000000000007 in the JSON
     const figures = JSON.parse(out) as Record<string, number>;
-    for (const [key, digits] of [["wallSeconds", 3], ["cpuSeconds", 3], ["virtualSeconds", 6], ["iops", 0], ["iopsPerCpuSecond", 0], ["mbPerSecond", 2], ["virtualIops", 0]] as const) {
+    for (const [key, digits] of [
+      ["wallSeconds", 3],
+      ["cpuSeconds", 3],
+      ["virtualSeconds", 6],
+      ["iops", 0],
+      ["iopsPerCpuSecond", 0],
+      ["mbPerSecond", 2],
+      ["virtualIops", 0],
+    ] as const) {
       const x = figures[key]!;
       expect(Math.round(x * 10 ** digits) / 10 ** digits, key).toBe(x);
     }

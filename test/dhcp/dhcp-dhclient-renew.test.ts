@@ -16,21 +16,32 @@ describe.skipIf(skip)("dhclient against netlab's DHCP server", () => {
     await withTapLab("dhclient renew vs netlab dhcp server", { kernelCidr: null }, async (lab) => {
       const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv4: { cidr: "192.0.2.2/24" } });
       const server = dhcpServerOnStack(stack, {
-        pools: [{
-          subnet: { address: 0xc0000200, prefixLength: 24 }, rangeStart: 0xc0000264, rangeEnd: 0xc0000296,
-          gateway: 0xc0000202, dnsServers: [0xc0000235], leaseTime: 30, renewalTime: 3, rebindingTime: 25,
-        }],
+        pools: [
+          {
+            subnet: { address: 0xc0000200, prefixLength: 24 },
+            rangeStart: 0xc0000264,
+            rangeEnd: 0xc0000296,
+            gateway: 0xc0000202,
+            dnsServers: [0xc0000235],
+            leaseTime: 30,
+            renewalTime: 3,
+            rebindingTime: 25,
+          },
+        ],
       });
       // A dhclient-script that configures only the address (never /etc/resolv.conf or routes).
       const log = join(lab.dir, "script.log");
       const script = join(lab.dir, "script.sh");
-      writeFileSync(script, [
-        "#!/bin/sh",
-        `echo "$reason $new_ip_address $new_subnet_mask $new_routers $new_domain_name_servers" >> ${log}`,
-        'case "$reason" in BOUND|RENEW|REBIND|REBOOT) ip addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" ;; EXPIRE|FAIL|RELEASE|STOP) [ -n "$old_ip_address" ] && ip addr del "$old_ip_address/$old_subnet_mask" dev "$interface" ;; esac',
-        "exit 0",
-        "",
-      ].join("\n"));
+      writeFileSync(
+        script,
+        [
+          "#!/bin/sh",
+          `echo "$reason $new_ip_address $new_subnet_mask $new_routers $new_domain_name_servers" >> ${log}`,
+          'case "$reason" in BOUND|RENEW|REBIND|REBOOT) ip addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" ;; EXPIRE|FAIL|RELEASE|STOP) [ -n "$old_ip_address" ] && ip addr del "$old_ip_address/$old_subnet_mask" dev "$interface" ;; esac',
+          "exit 0",
+          "",
+        ].join("\n"),
+      );
       chmodSync(script, 0o755);
       const args = ["-sf", script, "-lf", join(lab.dir, "dhclient.leases"), "-pf", join(lab.dir, "dhclient.pid"), lab.ifname];
       const client = lab.spawn("dhclient", ["-d", "-v", ...args]);

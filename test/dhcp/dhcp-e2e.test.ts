@@ -9,18 +9,33 @@ import { formatIpv4, readMac, readIpv4 } from "../../stack/wire/address.ts";
 import { withCapture, createMemorySink } from "../../stack/link/capture.ts";
 import { parseDhcp, messageType } from "../../stack/wire/dhcp.ts";
 import {
-  dhcpClientOnStack, dhcpServerOnStack, createMemoryLeaseStore, type DhcpClient, type DhcpServer, type DhcpServerConfig,
-  type ClientLeaseStore, type DhcpLease, type LeaseStore, type DhcpClientOptions,
+  dhcpClientOnStack,
+  dhcpServerOnStack,
+  createMemoryLeaseStore,
+  type DhcpClient,
+  type DhcpServer,
+  type DhcpServerConfig,
+  type ClientLeaseStore,
+  type DhcpLease,
+  type LeaseStore,
+  type DhcpClientOptions,
 } from "../../stack/app/dhcp/index.ts";
 
 const ip = (s: string): number => s.split(".").reduce((a, x) => a * 256 + Number(x), 0) >>> 0;
 const SERVER = ip("192.0.2.1");
 const sec = 1000;
 const CONFIG: DhcpServerConfig = {
-  pools: [{
-    subnet: { address: ip("192.0.2.0"), prefixLength: 24 }, rangeStart: ip("192.0.2.100"), rangeEnd: ip("192.0.2.199"),
-    gateway: SERVER, dnsServers: [ip("192.0.2.53")], domainName: "lab.example", leaseTime: 600,
-  }],
+  pools: [
+    {
+      subnet: { address: ip("192.0.2.0"), prefixLength: 24 },
+      rangeStart: ip("192.0.2.100"),
+      rangeEnd: ip("192.0.2.199"),
+      gateway: SERVER,
+      dnsServers: [ip("192.0.2.53")],
+      domainName: "lab.example",
+      leaseTime: 600,
+    },
+  ],
 };
 
 interface World {
@@ -52,7 +67,9 @@ function world(seed = 1, config: DhcpServerConfig = CONFIG): World {
 
 function ping(stack: Stack, dst: number, clock: VirtualClock): boolean {
   let okay = false;
-  stack.icmp.ping(dst, { timeoutMs: 1000 }, (r) => { okay = r.ok; });
+  stack.icmp.ping(dst, { timeoutMs: 1000 }, (r) => {
+    okay = r.ok;
+  });
   clock.run(clock.now() + 1100);
   return okay;
 }
@@ -121,11 +138,30 @@ describe("DHCP end to end over netlab stacks", () => {
     const w = world();
     const stack = w.host("client", 0x020000000010);
     const remembered: DhcpLease = {
-      address: ip("198.51.100.77"), prefixLength: 24, gateway: undefined, dnsServers: [], domainName: undefined, hostName: undefined,
-      broadcastAddress: undefined, serverId: ip("198.51.100.1"), leaseTime: 3600, acquiredAt: 0, renewAt: 1800 * sec, rebindAt: 3150 * sec, expiresAt: 3600 * sec,
+      address: ip("198.51.100.77"),
+      prefixLength: 24,
+      gateway: undefined,
+      dnsServers: [],
+      domainName: undefined,
+      hostName: undefined,
+      broadcastAddress: undefined,
+      serverId: ip("198.51.100.1"),
+      leaseTime: 3600,
+      acquiredAt: 0,
+      renewAt: 1800 * sec,
+      rebindAt: 3150 * sec,
+      expiresAt: 3600 * sec,
     };
     let saved: DhcpLease | undefined = remembered;
-    const store: ClientLeaseStore = { load: () => saved, save: (l) => { saved = l; }, clear: () => { saved = undefined; } };
+    const store: ClientLeaseStore = {
+      load: () => saved,
+      save: (l) => {
+        saved = l;
+      },
+      clear: () => {
+        saved = undefined;
+      },
+    };
     const client = w.client(stack, {}, store);
     const states: string[] = [];
     client.onStateChange((s) => states.push(s));
@@ -186,16 +222,24 @@ describe("DHCP end to end over netlab stacks", () => {
       w.clock.run(15 * sec);
       expect(client.state).toBe("bound");
       /** DHCP replies (UDP 67 -> 68) in a capture: [type, dst MAC, dst IP]. */
-      const replies = (packets: { data: Uint8Array; direction?: string }[]) => packets.filter((p) => p.direction === "in" && p.data[23] === 17 && p.data[34] === 0 && p.data[35] === 67)
-        .map((p) => {
-          const m = parseDhcp(p.data.subarray(42));
-          return [m.ok ? messageType(m.value) : undefined, readMac(p.data, 0), readIpv4(p.data, 30)];
-        });
+      const replies = (packets: { data: Uint8Array; direction?: string }[]) =>
+        packets
+          .filter((p) => p.direction === "in" && p.data[23] === 17 && p.data[34] === 0 && p.data[35] === 67)
+          .map((p) => {
+            const m = parseDhcp(p.data.subarray(42));
+            return [m.ok ? messageType(m.value) : undefined, readMac(p.data, 0), readIpv4(p.data, 30)];
+          });
       if (broadcastFlag) {
-        expect(replies(sink.packets)).toEqual([[2, 0xffffffffffff, 0xffffffff], [5, 0xffffffffffff, 0xffffffff]]);
+        expect(replies(sink.packets)).toEqual([
+          [2, 0xffffffffffff, 0xffffffff],
+          [5, 0xffffffffffff, 0xffffffff],
+        ]);
         expect(replies(bystanderSink.packets).length).toBe(2);
       } else {
-        expect(replies(sink.packets)).toEqual([[2, 0x020000000010, ip("192.0.2.100")], [5, 0x020000000010, ip("192.0.2.100")]]);
+        expect(replies(sink.packets)).toEqual([
+          [2, 0x020000000010, ip("192.0.2.100")],
+          [5, 0x020000000010, ip("192.0.2.100")],
+        ]);
         expect(replies(bystanderSink.packets)).toEqual([]);
         expect(w.serverStack.arp.entries().filter((e) => e.static)).toEqual([]);
       }

@@ -23,7 +23,16 @@ describe.skipIf(missing !== undefined)(`DHCP capture checked by tshark${missing 
       const sw = createSwitch({ clock, rng: createRng(1) });
       const server = createStack({ device: sw.addPort({ mac: 0x020000000001 }), clock, rng: createRng(2) }, { ipv4: { cidr: "192.0.2.1/24" } });
       dhcpServerOnStack(server, {
-        pools: [{ subnet: { address: ip("192.0.2.0"), prefixLength: 24 }, rangeStart: ip("192.0.2.100"), rangeEnd: ip("192.0.2.110"), gateway: ip("192.0.2.1"), dnsServers: [ip("192.0.2.53")], leaseTime: 600 }],
+        pools: [
+          {
+            subnet: { address: ip("192.0.2.0"), prefixLength: 24 },
+            rangeStart: ip("192.0.2.100"),
+            rangeEnd: ip("192.0.2.110"),
+            gateway: ip("192.0.2.1"),
+            dnsServers: [ip("192.0.2.53")],
+            leaseTime: 600,
+          },
+        ],
       });
       const file = createCaptureFile(join(dir, "dhcp.pcapng"));
       const device = withCapture(sw.addPort({ mac: 0x020000000010 }), file.sink, { clock, name: "client" });
@@ -37,7 +46,21 @@ describe.skipIf(missing !== undefined)(`DHCP capture checked by tshark${missing 
 
       const verdict = checkCaptureWithTshark(file.path);
       expect(verdict.offending).toEqual([]);
-      const rows = tsharkFields(file.path, ["dhcp.option.dhcp", "ip.src", "ip.dst", "dhcp.option.dhcp_server_id", "dhcp.option.requested_ip_address", "dhcp.ip.client", "dhcp.ip.your", "dhcp.flags.bc", "dhcp.option.hostname"], "dhcp");
+      const rows = tsharkFields(
+        file.path,
+        [
+          "dhcp.option.dhcp",
+          "ip.src",
+          "ip.dst",
+          "dhcp.option.dhcp_server_id",
+          "dhcp.option.requested_ip_address",
+          "dhcp.ip.client",
+          "dhcp.ip.your",
+          "dhcp.flags.bc",
+          "dhcp.option.hostname",
+        ],
+        "dhcp",
+      );
       expect(rows.map((r) => r[0])).toEqual(["1", "2", "3", "5", "3", "5", "7"]);
       const [discover, offer, request, ack, renew, renewAck, release] = rows;
       expect(discover!.slice(1, 3)).toEqual(["0.0.0.0", "255.255.255.255"]);

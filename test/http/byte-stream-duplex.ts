@@ -13,12 +13,26 @@ export function byteStreamToDuplex(s: ByteStream): Duplex {
       if (s.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) cb();
       else pendingWrite = () => cb();
     },
-    final(cb) { s.end(); cb(); },
-    read() { s.resume(); },
-    destroy(e, cb) { s.destroy(); cb(e); },
+    final(cb) {
+      s.end();
+      cb();
+    },
+    read() {
+      s.resume();
+    },
+    destroy(e, cb) {
+      s.destroy();
+      cb(e);
+    },
   });
-  s.onDrain(() => { const w = pendingWrite; pendingWrite = null; w?.(); });
-  s.onData((chunk) => { if (!d.push(Buffer.from(chunk))) s.pause(); });
+  s.onDrain(() => {
+    const w = pendingWrite;
+    pendingWrite = null;
+    w?.();
+  });
+  s.onData((chunk) => {
+    if (!d.push(Buffer.from(chunk))) s.pause();
+  });
   s.onEnd(() => d.push(null));
   s.onClose((e) => {
     if (e) d.destroy(Object.assign(new Error(e), { code: e }));
@@ -26,7 +40,10 @@ export function byteStreamToDuplex(s: ByteStream): Duplex {
   });
   const sock = d as Duplex & Record<string, unknown>;
   sock["setTimeout"] = () => d;
-  sock["setNoDelay"] = (v?: boolean) => { s.setNoDelay(v ?? true); return d; };
+  sock["setNoDelay"] = (v?: boolean) => {
+    s.setNoDelay(v ?? true);
+    return d;
+  };
   sock["setKeepAlive"] = () => d;
   sock["ref"] = () => d;
   sock["unref"] = () => d;

@@ -12,7 +12,13 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { createRequestParser } from "../../stack/app/http/parser.ts";
 
-interface Parsed { method: string; target: string; headers: string[]; body: string; trailers: string[] }
+interface Parsed {
+  method: string;
+  target: string;
+  headers: string[];
+  body: string;
+  trailers: string[];
+}
 type Verdict = { kind: "accept"; parsed: Parsed } | { kind: "reject" } | { kind: "incomplete" };
 
 let server: http.Server;
@@ -22,7 +28,9 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     let body = "";
     req.setEncoding("latin1");
-    req.on("data", (d: string) => { body += d; });
+    req.on("data", (d: string) => {
+      body += d;
+    });
     req.on("end", () => {
       res.setHeader("Connection", "close");
       res.end(JSON.stringify({ method: req.method, target: req.url, headers: req.rawHeaders, body, trailers: req.rawTrailers }));
@@ -31,19 +39,27 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   port = (server.address() as AddressInfo).port;
 });
-afterAll(() => { server.close(); });
+afterAll(() => {
+  server.close();
+});
 
 function nodeVerdict(raw: string): Promise<Verdict> {
   return new Promise((resolve) => {
     const sock = net.connect(port, "127.0.0.1");
     const chunks: Buffer[] = [];
-    const timer = setTimeout(() => { sock.destroy(); resolve({ kind: "incomplete" }); }, 1500);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve({ kind: "incomplete" });
+    }, 1500);
     sock.on("data", (d) => chunks.push(d));
     sock.on("error", () => {});
     sock.on("close", () => {
       clearTimeout(timer);
       const text = Buffer.concat(chunks).toString("latin1");
-      if (!text.startsWith("HTTP/1.1 200 ")) { resolve({ kind: "reject" }); return; }
+      if (!text.startsWith("HTTP/1.1 200 ")) {
+        resolve({ kind: "reject" });
+        return;
+      }
       const json = text.slice(text.indexOf("\r\n\r\n") + 4);
       try {
         resolve({ kind: "accept", parsed: JSON.parse(json) as Parsed });
@@ -60,8 +76,13 @@ function netlabVerdict(raw: string): Verdict {
   let done = 0;
   const p = createRequestParser({
     onHead: (h) => heads.push({ method: h.method, target: h.target, headers: h.headers.raw.flat(), body: "", trailers: [] }),
-    onBody: (d) => { heads[heads.length - 1]!.body += String.fromCharCode(...d); },
-    onComplete: (t) => { done++; if (t) heads[heads.length - 1]!.trailers = t.raw.flat(); },
+    onBody: (d) => {
+      heads[heads.length - 1]!.body += String.fromCharCode(...d);
+    },
+    onComplete: (t) => {
+      done++;
+      if (t) heads[heads.length - 1]!.trailers = t.raw.flat();
+    },
   });
   const r = p.push(Uint8Array.from(raw, (c) => c.charCodeAt(0)));
   if (!r.ok) return { kind: "reject" };
@@ -74,20 +95,45 @@ const RESERVED = new Set(["content-length", "transfer-encoding", "host", "connec
 const token = fc.string({ unit: fc.constantFrom(...TCHARS), minLength: 1, maxLength: 10 });
 const fieldName = token.filter((n) => !RESERVED.has(n.toLowerCase()));
 const vchars = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 12 });
-const fieldValue = fc.oneof(fc.constant(""), vchars, fc.tuple(vchars, fc.constantFrom(" ", "\t", "  "), vchars).map(([a, s, b]) => a + s + b));
+const fieldValue = fc.oneof(
+  fc.constant(""),
+  vchars,
+  fc.tuple(vchars, fc.constantFrom(" ", "\t", "  "), vchars).map(([a, s, b]) => a + s + b),
+);
 const field = fc.tuple(fieldName, fieldValue);
 const pathChars = fc.string({ unit: fc.constantFrom(..."abcXYZ019/._~-?=&%"), maxLength: 20 });
 const bodyText = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 30 });
 
 const MUTATIONS = [
-  "none", "none", "none", "bare-lf", "bare-cr", "ws-before-colon", "obs-fold", "ctl-in-value", "dup-cl", "cl-te",
-  "bad-chunk-size", "bad-version", "bad-method", "cl-plus", "te-not-final", "space-first-header", "no-host", "lowercase-version",
-  "bad-chunk-end", "relative-target", "nul-in-target",
+  "none",
+  "none",
+  "none",
+  "bare-lf",
+  "bare-cr",
+  "ws-before-colon",
+  "obs-fold",
+  "ctl-in-value",
+  "dup-cl",
+  "cl-te",
+  "bad-chunk-size",
+  "bad-version",
+  "bad-method",
+  "cl-plus",
+  "te-not-final",
+  "space-first-header",
+  "no-host",
+  "lowercase-version",
+  "bad-chunk-end",
+  "relative-target",
+  "nul-in-target",
 ] as const;
 
 const request = fc.record({
   method: fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"),
-  target: fc.oneof(pathChars.map((p) => `/${p}`), fc.constant("http://example.test/abs?x=1")),
+  target: fc.oneof(
+    pathChars.map((p) => `/${p}`),
+    fc.constant("http://example.test/abs?x=1"),
+  ),
   version: fc.constantFrom("1.1", "1.1", "1.0"),
   fields: fc.array(field, { maxLength: 6 }),
   body: fc.oneof(
@@ -95,7 +141,10 @@ const request = fc.record({
     bodyText.map((data) => ({ kind: "length" as const, data })),
     fc.record({
       kind: fc.constant("chunked" as const),
-      chunks: fc.array(bodyText.filter((s) => s.length > 0), { maxLength: 4 }),
+      chunks: fc.array(
+        bodyText.filter((s) => s.length > 0),
+        { maxLength: 4 },
+      ),
       ext: fc.boolean(),
       trailers: fc.array(field, { maxLength: 2 }),
     }),
@@ -158,27 +207,37 @@ function render(r: Req): string {
 /** Shapes where netlab knowingly differs from llhttp (Node 20), with the reason. */
 const KNOWN_DIFFERENCES: [string, string, "netlab-rejects" | "netlab-accepts"][] = [
   ["Transfer-Encoding in HTTP/1.0 (RFC 9112 §6.1: framing is faulty)", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "netlab-rejects"],
-  ["unknown coding before chunked (501: netlab does not decode gzip)", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "netlab-rejects"],
+  [
+    "unknown coding before chunked (501: netlab does not decode gzip)",
+    "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    "netlab-rejects",
+  ],
   ["empty Transfer-Encoding", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n", "netlab-rejects"],
   ["asterisk-form on GET (RFC 9112 §3.2.4: OPTIONS only)", "GET * HTTP/1.1\r\nHost: h\r\n\r\n", "netlab-rejects"],
   ["two Host fields (RFC 9112 §3.2: MUST 400)", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "netlab-rejects"],
   ["HTTP/2.0 request line (505)", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", "netlab-rejects"],
   ["HTTP/1.2 handled as 1.1 (RFC 9110 §6.2)", "GET / HTTP/1.2\r\nHost: h\r\n\r\n", "netlab-accepts"],
   ["an extension method (RFC 9110 §9.1: any token; llhttp knows a fixed list)", "X-CUSTOM / HTTP/1.1\r\nHost: h\r\n\r\n", "netlab-accepts"],
-  ["BWS before a chunk extension (RFC 9112 §7.1.1 allows it)", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1 ;a=b\r\na\r\n0\r\n\r\n", "netlab-accepts"],
+  [
+    "BWS before a chunk extension (RFC 9112 §7.1.1 allows it)",
+    "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1 ;a=b\r\na\r\n0\r\n\r\n",
+    "netlab-accepts",
+  ],
 ];
 
 describe("differential against node:http (llhttp)", () => {
   it("accepts and refuses the same generated requests and parses accepted ones identically", async () => {
-    await fc.assert(fc.asyncProperty(request, async (r) => {
-      const raw = render(r);
-      const mine = netlabVerdict(raw);
-      const theirs = await nodeVerdict(raw);
-      expect({ raw, verdict: mine.kind }).toEqual({ raw, verdict: theirs.kind });
-      if (mine.kind === "accept" && theirs.kind === "accept") {
-        expect(mine.parsed).toEqual(theirs.parsed);
-      }
-    }));
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const raw = render(r);
+        const mine = netlabVerdict(raw);
+        const theirs = await nodeVerdict(raw);
+        expect({ raw, verdict: mine.kind }).toEqual({ raw, verdict: theirs.kind });
+        if (mine.kind === "accept" && theirs.kind === "accept") {
+          expect(mine.parsed).toEqual(theirs.parsed);
+        }
+      }),
+    );
   });
 
   for (const [name, raw, direction] of KNOWN_DIFFERENCES) {

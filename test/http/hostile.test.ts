@@ -26,7 +26,12 @@ describe("HTTP server under hostile clients (virtual time, simulated switch)", (
 
   it("serves a client when idle connections from everywhere fill maxConnections: the oldest idle one is closed for a new one", () => {
     const f = runHostileHttp({
-      attack: "idle", maxOpen: 2_000, openRate: 5_000, perWave: 2_000, waveMs: 10_000, durationMs: 16_000,
+      attack: "idle",
+      maxOpen: 2_000,
+      openRate: 5_000,
+      perWave: 2_000,
+      waveMs: 10_000,
+      durationMs: 16_000,
       server: { maxConnectionsPerSource: Infinity },
     });
     expect(f.successRate).toBeGreaterThanOrEqual(0.95);
@@ -42,14 +47,27 @@ describe("HTTP server under hostile clients (virtual time, simulated switch)", (
   });
 
   it("serves a client whose own address runs slowloris with 1,100 connections: heads older than reclaimSlowAfterMs make room", () => {
-    const f = runHostileHttp({ attack: "slowloris", maxOpen: 1_100, openRate: 400, trickleMs: 10_000, durationMs: 8_000, fetchTimeoutMs: 2_000, sameSource: true });
+    const f = runHostileHttp({
+      attack: "slowloris",
+      maxOpen: 1_100,
+      openRate: 400,
+      trickleMs: 10_000,
+      durationMs: 8_000,
+      fetchTimeoutMs: 2_000,
+      sameSource: true,
+    });
     expect(f.successRate).toBeGreaterThanOrEqual(0.95);
     expect(f.server.reclaimedSlow).toBeGreaterThan(1_000);
   });
 
   it("serves a client when slowloris connections from everywhere fill maxConnections: heads older than reclaimSlowAfterMs are reclaimed and timeouts shrink", () => {
     const f = runHostileHttp({
-      attack: "slowloris", maxOpen: 1_100, openRate: 500, trickleMs: 10_000, durationMs: 8_000, fetchTimeoutMs: 2_000,
+      attack: "slowloris",
+      maxOpen: 1_100,
+      openRate: 500,
+      trickleMs: 10_000,
+      durationMs: 8_000,
+      fetchTimeoutMs: 2_000,
       server: { maxConnectionsPerSource: Infinity },
     });
     expect(f.successRate).toBeGreaterThanOrEqual(0.9);
@@ -59,7 +77,12 @@ describe("HTTP server under hostile clients (virtual time, simulated switch)", (
   it("closes a slow POST answered 405 with 10 MB unread at once instead of draining it, so 10 a second cannot fill the server", () => {
     // maxConnections 64 fills in 6.4 s at 10 a second when each is kept for requestTimeoutMs (120 s).
     const f = runHostileHttp({
-      attack: "slow-post", maxOpen: Infinity, openRate: 10, trickleMs: 1_000, durationMs: 30_000, fetchStartMs: 10_000,
+      attack: "slow-post",
+      maxOpen: Infinity,
+      openRate: 10,
+      trickleMs: 1_000,
+      durationMs: 30_000,
+      fetchStartMs: 10_000,
       server: { maxConnections: 64 },
     });
     expect(f.successRate).toBe(1);
@@ -70,7 +93,12 @@ describe("HTTP server under hostile clients (virtual time, simulated switch)", (
 
   it("serves a client when slow uploads from everywhere fill maxConnections: bodies slower than minBodyRate are reclaimed", () => {
     const f = runHostileHttp({
-      attack: "slow-body", maxOpen: 1_100, openRate: 500, trickleMs: 5_000, durationMs: 8_000, fetchTimeoutMs: 2_000,
+      attack: "slow-body",
+      maxOpen: 1_100,
+      openRate: 500,
+      trickleMs: 5_000,
+      durationMs: 8_000,
+      fetchTimeoutMs: 2_000,
       server: { maxConnectionsPerSource: Infinity },
     });
     expect(f.successRate).toBeGreaterThanOrEqual(0.95);
@@ -80,20 +108,33 @@ describe("HTTP server under hostile clients (virtual time, simulated switch)", (
   it("refuses a Content-Length in a chunked trailer with 400 and reads nothing after it (RFC 9110 §6.5.1)", () => {
     const { clock, a, b } = createTwoStacksOnLink({ seed: 5, impairments: { delayMs: 1 }, a: { name: "client" }, b: { name: "server" } });
     const seen: string[] = [];
-    const server = createHttpServer({ clock }, (req, res) => {
-      seen.push(`${req.method} ${req.target}`);
-      req.body.onEnd((trailers) => { seen.push(`trailers ${JSON.stringify(trailers?.toObject() ?? null)}`); res.end("ok"); });
-      req.body.onError((e) => seen.push(`body ${e.code}`));
-      req.body.onData(() => {});
-    }, { date: false });
+    const server = createHttpServer(
+      { clock },
+      (req, res) => {
+        seen.push(`${req.method} ${req.target}`);
+        req.body.onEnd((trailers) => {
+          seen.push(`trailers ${JSON.stringify(trailers?.toObject() ?? null)}`);
+          res.end("ok");
+        });
+        req.body.onError((e) => seen.push(`body ${e.code}`));
+        req.body.onData(() => {});
+      },
+      { date: false },
+    );
     server.listen(unwrap(b.tcp.listen(80)));
     const s = unwrap(a.tcp.connect(B_IP, 80));
     let got = "";
-    s.onConnect(() => s.write(Uint8Array.from(
-      "POST /upload HTTP/1.1\r\nHost: s\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 38\r\n\r\n" +
-      "GET /admin HTTP/1.1\r\nHost: s\r\n\r\n",
-      (c) => c.charCodeAt(0))));
-    s.onData((d) => { got += String.fromCharCode(...d); });
+    s.onConnect(() =>
+      s.write(
+        Uint8Array.from(
+          "POST /upload HTTP/1.1\r\nHost: s\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 38\r\n\r\n" + "GET /admin HTTP/1.1\r\nHost: s\r\n\r\n",
+          (c) => c.charCodeAt(0),
+        ),
+      ),
+    );
+    s.onData((d) => {
+      got += String.fromCharCode(...d);
+    });
     clock.run(1_000);
     expect(seen).toEqual(["POST /upload", "body ERR_HTTP_PARSE"]);
     expect(got).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n/);

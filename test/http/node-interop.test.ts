@@ -15,7 +15,12 @@ describe("node:http interop over stream pairs", () => {
     const server = createHttpServer({ clock }, async (req, res) => {
       const body = await req.body.text();
       res.setHeader("X-Len", body.length);
-      if (req.target === "/chunked") { res.write("a"); res.write("b"); res.end(); return; }
+      if (req.target === "/chunked") {
+        res.write("a");
+        res.write("b");
+        res.end();
+        return;
+      }
       res.end(`${req.method} ${req.target} ${body}`);
     });
     let connections = 0;
@@ -31,11 +36,16 @@ describe("node:http interop over stream pairs", () => {
         const req = http.request({ agent, host: "10.0.0.2", method, path }, (res) => {
           let b = "";
           res.setEncoding("latin1");
-          res.on("data", (d: string) => { b += d; });
+          res.on("data", (d: string) => {
+            b += d;
+          });
           res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: b }));
         });
         req.on("error", reject);
-        if (chunked && body) { req.write(body.slice(0, 2)); req.write(body.slice(2)); } else if (body) req.write(body);
+        if (chunked && body) {
+          req.write(body.slice(0, 2));
+          req.write(body.slice(2));
+        } else if (body) req.write(body);
         req.end();
       });
     const a = await settle(clock, call("GET", "/x"));
@@ -56,7 +66,9 @@ describe("node:http interop over stream pairs", () => {
     const nodeServer = http.createServer((req, res) => {
       let body = "";
       req.setEncoding("latin1");
-      req.on("data", (d: string) => { body += d; });
+      req.on("data", (d: string) => {
+        body += d;
+      });
       req.on("end", () => {
         if (req.httpVersion === "1.1") res.setHeader("Trailer", "X-Echo-Trailer");
         res.write(`${req.method} ${req.url} ${body}`);
@@ -78,8 +90,14 @@ describe("node:http interop over stream pairs", () => {
     expect([a.status, a.headers.get("transfer-encoding")]).toEqual([200, "chunked"]);
     expect(await settle(clock, a.body.text())).toBe("GET /a ");
     expect(a.body.trailers?.get("x-echo-trailer")).toBe("none");
-    async function* parts() { yield "x"; yield "yz"; }
-    const b = await settle(clock, client.request({ host: 0x0a000002, method: "PUT", path: "/b", headers: { TE: "trailers" }, body: parts(), trailers: [["X-T", "42"]] }));
+    async function* parts() {
+      yield "x";
+      yield "yz";
+    }
+    const b = await settle(
+      clock,
+      client.request({ host: 0x0a000002, method: "PUT", path: "/b", headers: { TE: "trailers" }, body: parts(), trailers: [["X-T", "42"]] }),
+    );
     expect(await settle(clock, b.body.text())).toBe("PUT /b xyz");
     expect(b.body.trailers?.get("x-echo-trailer")).toBe("42");
     expect([b.reused, connections]).toEqual([true, 1]);

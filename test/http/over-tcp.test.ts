@@ -35,7 +35,9 @@ function twoStacks(seed: number, impairments: ImpairmentOptions = {}) {
     writeFileSync(file, capture.bytes());
     return file;
   };
-  onTestFailed(() => { process.stderr.write(`[http over tcp] capture of the failed test: ${savePcap(`seed-${seed}`)}\n`); });
+  onTestFailed(() => {
+    process.stderr.write(`[http over tcp] capture of the failed test: ${savePcap(`seed-${seed}`)}\n`);
+  });
   return { clock, a, b, savePcap };
 }
 
@@ -48,7 +50,11 @@ const bodyFor = (n: number, size: number): Uint8Array => {
 
 const resourceHandler: HttpHandler = (req, res) => {
   const m = /^\/r\/(\d+)\/(\d+)$/.exec(req.target);
-  if (!m) { res.statusCode = 404; res.end(); return; }
+  if (!m) {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
   const body = bodyFor(Number(m[1]), Number(m[2]));
   if (Number(m[1]) % 2 === 0) {
     res.end(body);
@@ -58,7 +64,10 @@ const resourceHandler: HttpHandler = (req, res) => {
       while (at < body.length) {
         const piece = body.subarray(at, at + 3000);
         at += piece.length;
-        if (!res.write(piece)) { res.onDrain(pump); return; }
+        if (!res.write(piece)) {
+          res.onDrain(pump);
+          return;
+        }
       }
       res.end();
     };
@@ -76,7 +85,11 @@ describe("HTTP over netlab TCP between two stacks", () => {
     const jobs = sizes.map(async (size, n) => {
       const res = await client.request({ host: SERVER_IP, path: `/r/${n}/${size}` });
       const got = await res.body.bytes(1 << 20);
-      return { status: res.status, chunked: res.headers.has("transfer-encoding"), ok: got.length === size && got.every((v, i) => v === ((i * 31 + n * 7) & 0xff)) };
+      return {
+        status: res.status,
+        chunked: res.headers.has("transfer-encoding"),
+        ok: got.length === size && got.every((v, i) => v === ((i * 31 + n * 7) & 0xff)),
+      };
     });
     const results = await settle(clock, Promise.all(jobs), Infinity);
     expect(results.map((r) => [r.status, r.ok])).toEqual(sizes.map(() => [200, true]));
@@ -90,7 +103,10 @@ describe("HTTP over netlab TCP between two stacks", () => {
     const { clock, a, b } = twoStacks(11);
     const server = createHttpServer({ clock }, async (req, res) => {
       const body = await req.body.bytes();
-      res.setHeader("X-Remote", `${req.remoteAddress >>> 24}.${(req.remoteAddress >>> 16) & 255}.${(req.remoteAddress >>> 8) & 255}.${req.remoteAddress & 255}`);
+      res.setHeader(
+        "X-Remote",
+        `${req.remoteAddress >>> 24}.${(req.remoteAddress >>> 16) & 255}.${(req.remoteAddress >>> 8) & 255}.${req.remoteAddress & 255}`,
+      );
       res.end(`${req.method} ${body.length} ${req.body.trailers?.get("x-sum") ?? "-"}`);
     });
     server.listen(unwrap(b.tcp.listen(8080)));
@@ -98,8 +114,14 @@ describe("HTTP over netlab TCP between two stacks", () => {
     const first = await settle(clock, client.request({ host: SERVER_IP, port: 8080, path: "/" }), Infinity);
     expect(await settle(clock, first.body.text(), Infinity)).toBe("GET 0 -");
     expect(first.headers.get("x-remote")).toBe("192.0.2.1");
-    async function* upload() { for (let i = 0; i < 50; i++) yield bodyFor(i, 1000); }
-    const second = await settle(clock, client.request({ host: SERVER_IP, port: 8080, method: "POST", path: "/up", body: upload(), trailers: [["X-Sum", "50"]] }), Infinity);
+    async function* upload() {
+      for (let i = 0; i < 50; i++) yield bodyFor(i, 1000);
+    }
+    const second = await settle(
+      clock,
+      client.request({ host: SERVER_IP, port: 8080, method: "POST", path: "/up", body: upload(), trailers: [["X-Sum", "50"]] }),
+      Infinity,
+    );
     expect(await settle(clock, second.body.text(), Infinity)).toBe("POST 50000 50");
     expect([second.reused, client.stats.connectionsOpened]).toEqual([true, 1]);
   });
@@ -107,7 +129,11 @@ describe("HTTP over netlab TCP between two stacks", () => {
   it("fails with ETIMEDOUT when the peer never answers the SYN within connectTimeoutMs", async () => {
     const { clock, a } = twoStacks(4, { loss: 1 });
     const client = createHttpClient({ clock, tcp: a.tcp }, { connectTimeoutMs: 3_000 });
-    const e = await settle(clock, client.request({ host: SERVER_IP, path: "/" }).catch((x: unknown) => x), Infinity);
+    const e = await settle(
+      clock,
+      client.request({ host: SERVER_IP, path: "/" }).catch((x: unknown) => x),
+      Infinity,
+    );
     expect(e).toMatchObject({ code: "ETIMEDOUT", detail: "connect" });
     expect(clock.now()).toBe(3_000);
   });
@@ -138,7 +164,11 @@ describe("HTTP over netlab TCP between two stacks", () => {
   it("refuses a connection to a closed port with ECONNREFUSED", async () => {
     const { clock, a } = twoStacks(3);
     const client = createHttpClient({ clock, tcp: a.tcp });
-    const e = await settle(clock, client.request({ host: SERVER_IP, port: 81, path: "/" }).catch((x: unknown) => x), Infinity);
+    const e = await settle(
+      clock,
+      client.request({ host: SERVER_IP, port: 81, path: "/" }).catch((x: unknown) => x),
+      Infinity,
+    );
     expect(e).toMatchObject({ code: "ECONNREFUSED" });
   });
 
@@ -147,15 +177,17 @@ describe("HTTP over netlab TCP between two stacks", () => {
     const server = createHttpServer({ clock }, resourceHandler);
     server.listen(unwrap(b.tcp.listen(80)));
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    (agent as unknown as { createConnection: () => unknown }).createConnection = () =>
-      byteStreamToDuplex(unwrap(a.tcp.connect(SERVER_IP, 80)));
-    const get = (path: string) => new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
-      http.get({ agent, host: "192.0.2.2", path }, (res) => {
-        const parts: Buffer[] = [];
-        res.on("data", (d: Buffer) => parts.push(d));
-        res.on("end", () => resolve({ status: res.statusCode!, body: Buffer.concat(parts) }));
-      }).on("error", reject);
-    });
+    (agent as unknown as { createConnection: () => unknown }).createConnection = () => byteStreamToDuplex(unwrap(a.tcp.connect(SERVER_IP, 80)));
+    const get = (path: string) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        http
+          .get({ agent, host: "192.0.2.2", path }, (res) => {
+            const parts: Buffer[] = [];
+            res.on("data", (d: Buffer) => parts.push(d));
+            res.on("end", () => resolve({ status: res.statusCode!, body: Buffer.concat(parts) }));
+          })
+          .on("error", reject);
+      });
     const r1 = await settle(clock, get("/r/2/100000"), 1);
     const r2 = await settle(clock, get("/r/3/50000"), 1);
     expect([r1.status, r1.body.length, r2.status, r2.body.length]).toEqual([200, 100_000, 200, 50_000]);
@@ -168,7 +200,9 @@ describe("HTTP over netlab TCP between two stacks", () => {
     const { clock, a, b } = twoStacks(9);
     const nodeServer = http.createServer((req, res) => {
       let n = 0;
-      req.on("data", (d: Buffer) => { n += d.length; });
+      req.on("data", (d: Buffer) => {
+        n += d.length;
+      });
       req.on("end", () => res.end(`${req.method} ${req.url} ${n}`));
     });
     unwrap(b.tcp.listen(80)).onConnection((s) => nodeServer.emit("connection", byteStreamToDuplex(s)));

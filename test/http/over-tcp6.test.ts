@@ -37,7 +37,9 @@ function twoStacks(seed: number, impairments: ImpairmentOptions = {}) {
     writeFileSync(file, capture.bytes());
     return file;
   };
-  onTestFailed(() => { process.stderr.write(`[http over tcp6] capture of the failed test: ${savePcap(`seed-${seed}`)}\n`); });
+  onTestFailed(() => {
+    process.stderr.write(`[http over tcp6] capture of the failed test: ${savePcap(`seed-${seed}`)}\n`);
+  });
   return { clock, a, b, savePcap };
 }
 
@@ -50,15 +52,25 @@ const bodyFor = (n: number, size: number): Uint8Array => {
 /** /r/N/SIZE: SIZE bytes of resource N; odd N streamed (chunked). */
 const resourceHandler: HttpHandler = (req, res) => {
   const m = /^\/r\/(\d+)\/(\d+)$/.exec(req.target);
-  if (!m) { res.statusCode = 404; res.end(); return; }
+  if (!m) {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
   const body = bodyFor(Number(m[1]), Number(m[2]));
-  if (Number(m[1]) % 2 === 0) { res.end(body); return; }
+  if (Number(m[1]) % 2 === 0) {
+    res.end(body);
+    return;
+  }
   let at = 0;
   const pump = (): void => {
     while (at < body.length) {
       const piece = body.subarray(at, at + 3000);
       at += piece.length;
-      if (!res.write(piece)) { res.onDrain(pump); return; }
+      if (!res.write(piece)) {
+        res.onDrain(pump);
+        return;
+      }
     }
     res.end();
   };
@@ -102,34 +114,41 @@ describe("HTTP over TCP over IPv6 between two stacks", () => {
     server.listen(unwrap(b.tcp6!.listen(80)));
     expect(unwrap(b.tcp.listen(81)).localPort).toBe(81);
     const client = createHttpClient({ clock, tcp: a.tcp, tcp6: a.tcp6! });
-    const text = async (host: number | Uint8Array, port = 80): Promise<string> => (await (await client.request({ host, port, path: "/" })).body.text());
+    const text = async (host: number | Uint8Array, port = 80): Promise<string> => await (await client.request({ host, port, path: "/" })).body.text();
     expect(await settle(clock, text(SERVER_V6), Infinity)).toBe("v6 [2001:db8::b] 2001:db8::a");
     expect(await settle(clock, text(SERVER_V4), Infinity)).toBe("v4 192.0.2.11 192.0.2.10");
     expect(await settle(clock, text(ipv6("2001:db8::b")), Infinity)).toBe("v6 [2001:db8::b] 2001:db8::a");
     expect([client.stats.connectionsOpened, client.stats.reusedConnections]).toEqual([2, 1]);
-    const refused = await settle(clock, client.request({ host: SERVER_V6, port: 81, path: "/" }).catch((e: unknown) => e), Infinity);
+    const refused = await settle(
+      clock,
+      client.request({ host: SERVER_V6, port: 81, path: "/" }).catch((e: unknown) => e),
+      Infinity,
+    );
     expect(refused).toMatchObject({ code: "ECONNREFUSED" });
   });
 
-  it.skipIf(tsharkMissingReason() !== undefined)("leaves a capture in which tshark decodes every request and response over IPv6 and flags nothing", async () => {
-    const { clock, a, b, savePcap } = twoStacks(13);
-    const server = createHttpServer({ clock }, resourceHandler, { date: false });
-    server.listen(unwrap(b.tcp6!.listen(80)));
-    const client = createHttpClient({ clock, tcp6: a.tcp6! }, { pipeline: 3, maxConnectionsPerHost: 1 });
-    const paths = ["/r/0/100", "/r/1/5000", "/r/2/20000", "/nope"];
-    await settle(clock, Promise.all(paths.map(async (path) => (await client.request({ host: SERVER_V6, path })).body.bytes())), Infinity);
-    client.close();
-    clock.run(clock.now() + 5_000);
-    const file = savePcap("tshark");
-    try {
-      expect(checkCaptureWithTshark(file).offending).toEqual([]);
-      const uris = tsharkFields(file, ["http.request.uri", "ipv6.dst"], "http.request");
-      const codes = tsharkFields(file, ["http.response.code", "ipv6.src"], "http.response");
-      expect(uris.flatMap(([v]) => v!.split(","))).toEqual(paths);
-      expect(codes.flatMap(([v]) => v!.split(","))).toEqual(["200", "200", "200", "404"]);
-      expect(new Set([...uris.map((r) => r[1]), ...codes.map((r) => r[1])])).toEqual(new Set(["2001:db8::b"]));
-    } finally {
-      rmSync(join(file, ".."), { recursive: true, force: true });
-    }
-  });
+  it.skipIf(tsharkMissingReason() !== undefined)(
+    "leaves a capture in which tshark decodes every request and response over IPv6 and flags nothing",
+    async () => {
+      const { clock, a, b, savePcap } = twoStacks(13);
+      const server = createHttpServer({ clock }, resourceHandler, { date: false });
+      server.listen(unwrap(b.tcp6!.listen(80)));
+      const client = createHttpClient({ clock, tcp6: a.tcp6! }, { pipeline: 3, maxConnectionsPerHost: 1 });
+      const paths = ["/r/0/100", "/r/1/5000", "/r/2/20000", "/nope"];
+      await settle(clock, Promise.all(paths.map(async (path) => (await client.request({ host: SERVER_V6, path })).body.bytes())), Infinity);
+      client.close();
+      clock.run(clock.now() + 5_000);
+      const file = savePcap("tshark");
+      try {
+        expect(checkCaptureWithTshark(file).offending).toEqual([]);
+        const uris = tsharkFields(file, ["http.request.uri", "ipv6.dst"], "http.request");
+        const codes = tsharkFields(file, ["http.response.code", "ipv6.src"], "http.response");
+        expect(uris.flatMap(([v]) => v!.split(","))).toEqual(paths);
+        expect(codes.flatMap(([v]) => v!.split(","))).toEqual(["200", "200", "200", "404"]);
+        expect(new Set([...uris.map((r) => r[1]), ...codes.map((r) => r[1])])).toEqual(new Set(["2001:db8::b"]));
+      } finally {
+        rmSync(join(file, ".."), { recursive: true, force: true });
+      }
+    },
+  );
 });

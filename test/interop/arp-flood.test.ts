@@ -66,10 +66,18 @@ describe.skipIf(skip)("spoofed on-link SYNs over a tap", () => {
       const clients = lab.spawn("python3", ["-c", PY_CLIENTS]);
       await clients.waitFor(/clients done/, 60_000);
       await flood.waitFor(/flood done/, 30_000);
-      const lines = clients.output().stdout.split("\n").filter((l) => l.startsWith("client "));
-      const connectMs = lines.map((l) => { const f = l.split(" "); return f[2] === "fail" ? Infinity : Number(f[2]) * 1000; });
+      const lines = clients
+        .output()
+        .stdout.split("\n")
+        .filter((l) => l.startsWith("client "));
+      const connectMs = lines.map((l) => {
+        const f = l.split(" ");
+        return f[2] === "fail" ? Infinity : Number(f[2]) * 1000;
+      });
       const arp = stack.counters().arp as Record<string, number>;
-      process.stderr.write(`[interop] netlab under 500 spoofed on-link SYNs (50/s): new clients' connect ms ${connectMs.map((m) => m.toFixed(1)).join(", ")}; arp failedEntries ${arp["failedEntries"]}, pendingDrops ${arp["pendingDrops"]}, pendingEvicted ${arp["pendingEvicted"]}\n`);
+      process.stderr.write(
+        `[interop] netlab under 500 spoofed on-link SYNs (50/s): new clients' connect ms ${connectMs.map((m) => m.toFixed(1)).join(", ")}; arp failedEntries ${arp["failedEntries"]}, pendingDrops ${arp["pendingDrops"]}, pendingEvicted ${arp["pendingEvicted"]}\n`,
+      );
       expect(connectMs).toHaveLength(7);
       // A SYN retransmission (1 s) would mean a lost SYN-ACK; everything below is one ARP round trip.
       expect(connectMs.filter((m) => !(m < 500))).toEqual([]);

@@ -74,17 +74,25 @@ describe.skipIf(skip)("ARP spoofing over a tap: netlab and the kernel", () => {
   it("netlab refuses a spoofed gratuitous ARP for the kernel while TCP makes progress, and recovers from one taken while idle within 10 s", async () => {
     await withTapLab("arp spoof netlab", { snaplen: 96 }, async (lab) => {
       const changes: string[] = [];
-      const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, {
-        ipv4: { cidr: "192.0.2.2/24" },
-        arp: { onAddressChange: (_ip, from, to) => changes.push(`${formatMac(from)}>${formatMac(to)}`) },
-      });
+      const stack = createStack(
+        { device: lab.device, clock: lab.clock, rng: createSeededRng() },
+        {
+          ipv4: { cidr: "192.0.2.2/24" },
+          arp: { onAddressChange: (_ip, from, to) => changes.push(`${formatMac(from)}>${formatMac(to)}`) },
+        },
+      );
       const kernelMac = unwrap(parseMac(lab.kernelMac));
       const server = lab.spawn("python3", ["-c", PY_ECHO_SERVER]);
       await server.waitFor(/ready/);
       const stream: TcpStream = unwrap(stack.tcp.connect(KERNEL, 5007));
       let echoed = 0;
-      stream.onData((d) => { echoed += d.length; });
-      await new Promise<void>((resolve, reject) => { stream.onConnect(resolve); setTimeout(() => reject(new Error("connect timed out")), 5000); });
+      stream.onData((d) => {
+        echoed += d.length;
+      });
+      await new Promise<void>((resolve, reject) => {
+        stream.onConnect(resolve);
+        setTimeout(() => reject(new Error("connect timed out")), 5000);
+      });
       const arp = () => stack.counters().arp as Record<string, number>;
 
       // Traffic in flight: a request every 100 ms; the spoof comes in the middle.
@@ -109,7 +117,9 @@ describe.skipIf(skip)("ARP spoofing over a tap: netlab and the kernel", () => {
       const restoredMs = performance.now() - start;
       await waitUntil(() => echoed >= before + 10, 30_000, "the echo after recovery", 20);
       const echoMs = performance.now() - start;
-      report(`netlab under a spoofed gratuitous ARP for the kernel: refused while TCP flowed (lockRefused ${arp().lockRefused}); taken while idle, kernel's MAC back ${(restoredMs / 1000).toFixed(1)} s after the next write (echo after ${(echoMs / 1000).toFixed(1)} s); unicast probes ${arp().unicastProbesSent}, addressChanges ${arp().addressChanges}`);
+      report(
+        `netlab under a spoofed gratuitous ARP for the kernel: refused while TCP flowed (lockRefused ${arp().lockRefused}); taken while idle, kernel's MAC back ${(restoredMs / 1000).toFixed(1)} s after the next write (echo after ${(echoMs / 1000).toFixed(1)} s); unicast probes ${arp().unicastProbesSent}, addressChanges ${arp().addressChanges}`,
+      );
       expect(restoredMs).toBeLessThan(10_000);
       stream.end();
       await server.stop();
@@ -134,10 +144,15 @@ describe.skipIf(skip)("ARP spoofing over a tap: netlab and the kernel", () => {
       let restoredMs = -1;
       const start = performance.now();
       while (performance.now() - start < 20_000) {
-        if ((await kernelNeighbour(lab)).startsWith(ours)) { restoredMs = performance.now() - start; break; }
+        if ((await kernelNeighbour(lab)).startsWith(ours)) {
+          restoredMs = performance.now() - start;
+          break;
+        }
         await sleep(100);
       }
-      report(`kernel under a spoofed gratuitous ARP for netlab, traffic flowing: entry 0.3 s later "${duringTraffic}", netlab's MAC back after ${restoredMs < 0 ? "more than 20" : (restoredMs / 1000 + 0.3).toFixed(1)} s`);
+      report(
+        `kernel under a spoofed gratuitous ARP for netlab, traffic flowing: entry 0.3 s later "${duringTraffic}", netlab's MAC back after ${restoredMs < 0 ? "more than 20" : (restoredMs / 1000 + 0.3).toFixed(1)} s`,
+      );
       expect(duringTraffic.startsWith(formatMac(FAKE_MAC))).toBe(true);
       expect(restoredMs).toBeGreaterThan(0);
       await client.stop();

@@ -26,21 +26,55 @@ describe.skipIf(skip)("netlab attach", () => {
     const tap = tapName();
     try {
       await withNetns(async (ns) => {
-        const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24",
-          "--ip", "192.0.2.2/24", "--ping", "192.0.2.1", "--pcap", pcap, "--stats-interval", "0.2", "--json"], { cwd: ROOT });
-        let stdout = "", stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
-        child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+        const child = spawn(
+          process.execPath,
+          [
+            CLI,
+            "attach",
+            "--tap",
+            tap,
+            "--netns",
+            ns.name,
+            "--peer",
+            "192.0.2.1/24",
+            "--ip",
+            "192.0.2.2/24",
+            "--ping",
+            "192.0.2.1",
+            "--pcap",
+            pcap,
+            "--stats-interval",
+            "0.2",
+            "--json",
+          ],
+          { cwd: ROOT },
+        );
+        let stdout = "",
+          stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+          stdout += d;
+        });
+        child.stderr.setEncoding("utf8").on("data", (d: string) => {
+          stderr += d;
+        });
         const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
         try {
-          const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+          const events = (): Array<Record<string, unknown>> =>
+            stdout
+              .split("\n")
+              .filter((l) => l.startsWith("{"))
+              .map((l) => JSON.parse(l) as Record<string, unknown>);
           await waitUntil(() => events().some((e) => e["event"] === "address"), 10_000, `attach to report its address (stderr: ${stderr})`);
           expect(events().find((e) => e["event"] === "attached")).toMatchObject({ tap, netns: ns.name, pcap });
           expect(events().find((e) => e["event"] === "address")).toMatchObject({ address: "192.0.2.2/24" });
           const ping = await ns.exec("ping", ["-n", "-c", "3", "-i", "0.1", "-W", "2", "192.0.2.2"], { timeoutMs: 10_000 });
           expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
           await waitUntil(() => events().some((e) => e["event"] === "ping" && typeof e["rttMs"] === "number"), 5000, "a ping reply from the kernel");
-          await waitUntil(() => events().some((e) => e["event"] === "counters" && (e["icmp.echoRepliesSent"] as number) >= 3), 5000, "counters showing 3 echo replies");
+          await waitUntil(
+            () => events().some((e) => e["event"] === "counters" && (e["icmp.echoRepliesSent"] as number) >= 3),
+            5000,
+            "counters showing 3 echo replies",
+          );
           child.kill("SIGINT");
           expect(await exited).toBe(0);
           const stopped = events().find((e) => e["event"] === "stopped");
@@ -64,16 +98,50 @@ describe.skipIf(skip)("netlab attach", () => {
     const root = mkdtempSync(join(tmpdir(), "netlab-attach6-"));
     writeFileSync(join(root, "hello.txt"), "hello over IPv6\n");
     await withNetns(async (ns) => {
-      const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24",
-        "--ip", "192.0.2.2/24", "--ip", "2001:db8::2/64", "--http-root", root, "--stats-interval", "0.2", "--json"], { cwd: ROOT });
-      let stdout = "", stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          "attach",
+          "--tap",
+          tap,
+          "--netns",
+          ns.name,
+          "--peer",
+          "192.0.2.1/24",
+          "--ip",
+          "192.0.2.2/24",
+          "--ip",
+          "2001:db8::2/64",
+          "--http-root",
+          root,
+          "--stats-interval",
+          "0.2",
+          "--json",
+        ],
+        { cwd: ROOT },
+      );
+      let stdout = "",
+        stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        stdout += d;
+      });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d;
+      });
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       try {
-        const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+        const events = (): Array<Record<string, unknown>> =>
+          stdout
+            .split("\n")
+            .filter((l) => l.startsWith("{"))
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
         const addresses = () => events().filter((e) => e["event"] === "address");
-        await waitUntil(() => addresses().some((e) => e["address"] === "2001:db8::2/64"), 10_000, `attach to report its v6 address after DAD (stderr: ${stderr})`);
+        await waitUntil(
+          () => addresses().some((e) => e["address"] === "2001:db8::2/64"),
+          10_000,
+          `attach to report its v6 address after DAD (stderr: ${stderr})`,
+        );
         expect(addresses().find((e) => e["family"] === "ipv4")).toMatchObject({ address: "192.0.2.2/24" });
         expect(addresses().find((e) => e["address"] === "2001:db8::2/64")).toMatchObject({ family: "ipv6", origin: "static" });
         const linkLocal = addresses().find((e) => e["family"] === "ipv6" && e["origin"] === "link-local");
@@ -84,7 +152,11 @@ describe.skipIf(skip)("netlab attach", () => {
         const ll = String(linkLocal!["address"]).split("/")[0]!;
         const viaLinkLocal = await ns.exec("ping", ["-6", "-n", "-c", "2", "-i", "0.1", "-W", "2", `${ll}%${tap}`], { timeoutMs: 10_000 });
         expect(viaLinkLocal.stdout).toMatch(/2 packets transmitted, 2 received/);
-        await waitUntil(() => events().some((e) => e["event"] === "counters" && (e["icmpv6.echoRepliesSent"] as number) >= 5), 5000, "counters showing 5 ICMPv6 echo replies");
+        await waitUntil(
+          () => events().some((e) => e["event"] === "counters" && (e["icmpv6.echoRepliesSent"] as number) >= 5),
+          5000,
+          "counters showing 5 ICMPv6 echo replies",
+        );
         // The v4 side still answers beside it, and the same files are served over both families.
         const v4 = await ns.exec("ping", ["-n", "-c", "1", "-W", "2", "192.0.2.2"], { timeoutMs: 10_000 });
         expect(v4.stdout).toMatch(/1 packets transmitted, 1 received/);
@@ -104,19 +176,44 @@ describe.skipIf(skip)("netlab attach", () => {
   it("--slaac: a v6-only stack autoconfigures from dnsmasq's RAs on the kernel side, reports the address (family ipv6, origin slaac, the router) and answers ping6 on it", async () => {
     const tap = tapName();
     await withNetns(async (ns) => {
-      const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--slaac", "--stats-interval", "0", "--json"], { cwd: ROOT });
-      let stdout = "", stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+      const child = spawn(
+        process.execPath,
+        [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--slaac", "--stats-interval", "0", "--json"],
+        { cwd: ROOT },
+      );
+      let stdout = "",
+        stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        stdout += d;
+      });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d;
+      });
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       let dnsmasq: { stop(): Promise<unknown> } | undefined;
       try {
-        const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+        const events = (): Array<Record<string, unknown>> =>
+          stdout
+            .split("\n")
+            .filter((l) => l.startsWith("{"))
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
         await waitUntil(() => events().some((e) => e["event"] === "attached"), 10_000, `attach to come up (stderr: ${stderr})`);
         // The tap is in the namespace and up (--peer) once attach says "attached".
         expect((await ns.exec("ip", ["-6", "addr", "add", "2001:db8:1::1/64", "dev", tap, "nodad"])).code).toBe(0);
-        dnsmasq = ns.spawn("dnsmasq", ["--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${tap}`, "--bind-interfaces", "--enable-ra", "--dhcp-range=2001:db8:1::,ra-only,64,1h"]);
-        await waitUntil(() => events().some((e) => e["event"] === "address" && e["origin"] === "slaac"), 20_000, `a SLAAC address from dnsmasq's RA (stdout: ${stdout})`);
+        dnsmasq = ns.spawn("dnsmasq", [
+          "--no-daemon",
+          "--conf-file=/dev/null",
+          "--port=0",
+          `--interface=${tap}`,
+          "--bind-interfaces",
+          "--enable-ra",
+          "--dhcp-range=2001:db8:1::,ra-only,64,1h",
+        ]);
+        await waitUntil(
+          () => events().some((e) => e["event"] === "address" && e["origin"] === "slaac"),
+          20_000,
+          `a SLAAC address from dnsmasq's RA (stdout: ${stdout})`,
+        );
         const slaac = events().find((e) => e["event"] === "address" && e["origin"] === "slaac")!;
         expect(slaac).toMatchObject({ family: "ipv6" });
         expect(slaac["address"]).toMatch(/^2001:db8:1:0:[0-9a-f:]+\/64$/);
@@ -135,9 +232,13 @@ describe.skipIf(skip)("netlab attach", () => {
 
   it("creates a missing namespace for the tap and removes it again on SIGTERM", async () => {
     const nsName = `nl-test-${process.pid}-attach-own`;
-    const child = spawn(process.execPath, [CLI, "attach", "--tap", tapName(), "--netns", nsName, "--ip", "192.0.2.2/24", "--stats-interval", "0"], { cwd: ROOT });
+    const child = spawn(process.execPath, [CLI, "attach", "--tap", tapName(), "--netns", nsName, "--ip", "192.0.2.2/24", "--stats-interval", "0"], {
+      cwd: ROOT,
+    });
     let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     try {
       await waitUntil(() => stdout.includes("address 192.0.2.2/24"), 10_000, "attach to come up");
@@ -156,20 +257,64 @@ describe.skipIf(skip)("netlab attach", () => {
     const tap = tapName();
     await withNetns(async (ns) => {
       // The tap appears in the namespace only once attach has moved it there: dnsmasq starts after.
-      const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--dhcp",
-        "--offloads", "--http-root", ROOT, "--stats-interval", "0", "--json"], { cwd: ROOT });
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          "attach",
+          "--tap",
+          tap,
+          "--netns",
+          ns.name,
+          "--peer",
+          "192.0.2.1/24",
+          "--dhcp",
+          "--offloads",
+          "--http-root",
+          ROOT,
+          "--stats-interval",
+          "0",
+          "--json",
+        ],
+        { cwd: ROOT },
+      );
       let stdout = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        stdout += d;
+      });
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       try {
         await waitUntil(() => stdout.includes(`"event":"attached"`), 10_000, "attach to open the tap");
-        const dnsmasq = ns.spawn("dnsmasq", ["--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${tap}`, "--bind-interfaces",
-          "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h", "--dhcp-leasefile=/dev/null", "--log-dhcp", "--log-facility=-", "--user=root", "--no-ping"]);
-        const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
-        await waitUntil(() => events().some((e) => e["event"] === "address"), 20_000, "a DHCP lease (DISCOVER retransmits after 4 s; RFC 5227 probing takes ~5 s)");
+        const dnsmasq = ns.spawn("dnsmasq", [
+          "--no-daemon",
+          "--conf-file=/dev/null",
+          "--port=0",
+          `--interface=${tap}`,
+          "--bind-interfaces",
+          "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+          "--dhcp-leasefile=/dev/null",
+          "--log-dhcp",
+          "--log-facility=-",
+          "--user=root",
+          "--no-ping",
+        ]);
+        const events = (): Array<Record<string, unknown>> =>
+          stdout
+            .split("\n")
+            .filter((l) => l.startsWith("{"))
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
+        await waitUntil(
+          () => events().some((e) => e["event"] === "address"),
+          20_000,
+          "a DHCP lease (DISCOVER retransmits after 4 s; RFC 5227 probing takes ~5 s)",
+        );
         const address = String(events().find((e) => e["event"] === "address")!["address"]).split("/")[0]!;
         expect(address).toMatch(/^192\.0\.2\.1\d\d$/);
-        const curl = await ns.exec("curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${address}/package.json`], { timeoutMs: 15_000 });
+        const curl = await ns.exec(
+          "curl",
+          ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${address}/package.json`],
+          { timeoutMs: 15_000 },
+        );
         expect(curl.stdout).toBe(`200 ${statSync(join(ROOT, "package.json")).size}`);
         child.kill("SIGINT");
         expect(await exited).toBe(0);
@@ -183,19 +328,51 @@ describe.skipIf(skip)("netlab attach", () => {
 
   it("--ping --count --interval ends by itself with ping's summary and exit status (0 with replies, 1 without); --seed is the stack's seed", async () => {
     await withNetns(async (ns) => {
-      const run = (target: string): Promise<{ code: number | null; stdout: string }> => new Promise((resolve) => {
-        const child = spawn(process.execPath, [CLI, "attach", "--tap", tapName(), "--netns", ns.name, "--peer", "192.0.2.1/24", "--ip", "192.0.2.2/24",
-          "--ping", target, "--count", "3", "--interval", "0.2", "--seed", "7", "--stats-interval", "0"], { cwd: ROOT });
-        let stdout = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
-        const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-        child.once("exit", (code) => { clearTimeout(killer); resolve({ code, stdout }); });
-      });
+      const run = (target: string): Promise<{ code: number | null; stdout: string }> =>
+        new Promise((resolve) => {
+          const child = spawn(
+            process.execPath,
+            [
+              CLI,
+              "attach",
+              "--tap",
+              tapName(),
+              "--netns",
+              ns.name,
+              "--peer",
+              "192.0.2.1/24",
+              "--ip",
+              "192.0.2.2/24",
+              "--ping",
+              target,
+              "--count",
+              "3",
+              "--interval",
+              "0.2",
+              "--seed",
+              "7",
+              "--stats-interval",
+              "0",
+            ],
+            { cwd: ROOT },
+          );
+          let stdout = "";
+          child.stdout.setEncoding("utf8").on("data", (d: string) => {
+            stdout += d;
+          });
+          const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+          child.once("exit", (code) => {
+            clearTimeout(killer);
+            resolve({ code, stdout });
+          });
+        });
       const up = await run("192.0.2.1");
       expect(up.code).toBe(0);
       expect(up.stdout).toContain("rng seed 7");
       expect(up.stdout).toMatch(/stopped \(ping count reached\)/);
-      expect(up.stdout).toMatch(/--- 192\.0\.2\.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time \d+ms\nrtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms\n$/);
+      expect(up.stdout).toMatch(
+        /--- 192\.0\.2\.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time \d+ms\nrtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms\n$/,
+      );
       const down = await run("192.0.2.99");
       expect(down.code).toBe(1);
       expect(down.stdout).toMatch(/3 packets transmitted, 0 received, 100% packet loss, time \d+ms\n$/);
@@ -205,24 +382,62 @@ describe.skipIf(skip)("netlab attach", () => {
   it("on SIGINT ends the connections peers still hold open (FIN, then RST) before the tap closes", async () => {
     const tap = tapName();
     await withNetns(async (ns) => {
-      const child = spawn(process.execPath, [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--ip", "192.0.2.2/24",
-        "--http-root", ROOT, "--stats-interval", "0", "--json"], { cwd: ROOT });
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          "attach",
+          "--tap",
+          tap,
+          "--netns",
+          ns.name,
+          "--peer",
+          "192.0.2.1/24",
+          "--ip",
+          "192.0.2.2/24",
+          "--http-root",
+          ROOT,
+          "--stats-interval",
+          "0",
+          "--json",
+        ],
+        { cwd: ROOT },
+      );
       let stdout = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        stdout += d;
+      });
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       try {
         await waitUntil(() => stdout.includes(`"event":"address"`), 10_000, "attach to come up");
         // A client that sent half a request and waits: what does it get when attach stops?
-        const client = ns.spawn("python3", ["-u", "-c", [
-          "import socket", "s = socket.create_connection(('192.0.2.2', 80), timeout=10)", "s.sendall(b'GET / HTTP/1.1\\r\\nHost: x\\r\\n')", "print('connected')",
-          "try:", "  d = s.recv(100)", "  print('eof' if d == b'' else 'data')", "except ConnectionResetError:", "  print('reset')", "except socket.timeout:", "  print('timeout')",
-        ].join("\n")]);
+        const client = ns.spawn("python3", [
+          "-u",
+          "-c",
+          [
+            "import socket",
+            "s = socket.create_connection(('192.0.2.2', 80), timeout=10)",
+            "s.sendall(b'GET / HTTP/1.1\\r\\nHost: x\\r\\n')",
+            "print('connected')",
+            "try:",
+            "  d = s.recv(100)",
+            "  print('eof' if d == b'' else 'data')",
+            "except ConnectionResetError:",
+            "  print('reset')",
+            "except socket.timeout:",
+            "  print('timeout')",
+          ].join("\n"),
+        ]);
         await client.waitFor(/connected/, 10_000);
         child.kill("SIGINT");
         expect(await exited).toBe(0);
         await client.waitFor(/eof|reset|timeout/, 10_000);
         expect(client.output().stdout).toMatch(/eof|reset/);
-        const stopped = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e["event"] === "stopped");
+        const stopped = stdout
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((e) => e["event"] === "stopped");
         expect(stopped).toMatchObject({ reason: "SIGINT", connectionsOpen: 1 });
         expect((stopped!["connectionsClosed"] as number) + (stopped!["connectionsReset"] as number)).toBe(1);
       } finally {

@@ -21,14 +21,26 @@ describe.skipIf(skip)("DHCP between netlab and real implementations", () => {
   it.skipIf(missing("dnsmasq"))("netlab's client leases an address from dnsmasq, answers ping on it, and releases it on stop", async () => {
     await withTapLab("netlab dhcp client vs dnsmasq", {}, async (lab) => {
       const dnsmasq = lab.spawn("dnsmasq", [
-        "--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${lab.ifname}`, "--bind-interfaces",
-        "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h", "--dhcp-option=option:router,192.0.2.1",
-        `--dhcp-leasefile=${join(lab.dir, "dnsmasq.leases")}`, "--pid-file", "--log-dhcp", "--log-facility=-", "--user=root", "--no-ping",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0",
+        `--interface=${lab.ifname}`,
+        "--bind-interfaces",
+        "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+        "--dhcp-option=option:router,192.0.2.1",
+        `--dhcp-leasefile=${join(lab.dir, "dnsmasq.leases")}`,
+        "--pid-file",
+        "--log-dhcp",
+        "--log-facility=-",
+        "--user=root",
+        "--no-ping",
       ]);
       await dnsmasq.waitFor(/DHCP, IP range 192\.0\.2\.100/, 5000);
       const start = performance.now();
-      const attached = await composeAttachedStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() },
-        { address: { kind: "dhcp" }, dhcpProbe: false });
+      const attached = await composeAttachedStack(
+        { device: lab.device, clock: lab.clock, rng: createSeededRng() },
+        { address: { kind: "dhcp" }, dhcpProbe: false },
+      );
       const cidr = await Promise.race([attached.ready, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no lease within 10 s")), 10_000))]);
       const leaseMs = performance.now() - start;
       const address = formatIpv4(cidr.address);
@@ -52,10 +64,18 @@ describe.skipIf(skip)("DHCP between netlab and real implementations", () => {
   });
 
   const clients: Array<[string, string, (ifname: string, dir: string) => string[], RegExp]> = [
-    ["dhclient", "dhclient", (ifname, dir) => ["-d", "-1", "-v", "-sf", "/bin/true", "-lf", join(dir, "dhclient.leases"), "-pf", join(dir, "dhclient.pid"), ifname],
-      /bound to (192\.0\.2\.\d+)/],
-    ["busybox udhcpc", "busybox", (ifname) => ["udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", "/bin/true", "-i", ifname],
-      /lease of (192\.0\.2\.\d+) obtained/],
+    [
+      "dhclient",
+      "dhclient",
+      (ifname, dir) => ["-d", "-1", "-v", "-sf", "/bin/true", "-lf", join(dir, "dhclient.leases"), "-pf", join(dir, "dhclient.pid"), ifname],
+      /bound to (192\.0\.2\.\d+)/,
+    ],
+    [
+      "busybox udhcpc",
+      "busybox",
+      (ifname) => ["udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", "/bin/true", "-i", ifname],
+      /lease of (192\.0\.2\.\d+) obtained/,
+    ],
   ];
 
   it.each(clients)("%s obtains a lease from netlab's DHCP server", async (label, tool, args, bound) => {
@@ -65,9 +85,12 @@ describe.skipIf(skip)("DHCP between netlab and real implementations", () => {
     }
     await withTapLab(`${label} vs netlab dhcp server`, { kernelCidr: null }, async (lab) => {
       const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv4: { cidr: "192.0.2.2/24" } });
-      const server = createDhcpServer({ clock: lab.clock, udp: stack.udp, ipv4: stack.ipv4 }, {
-        pools: [{ subnet: { address: 0xc0000200, prefixLength: 24 }, rangeStart: 0xc0000264, rangeEnd: 0xc0000296, gateway: 0xc0000202, leaseTime: 600 }],
-      });
+      const server = createDhcpServer(
+        { clock: lab.clock, udp: stack.udp, ipv4: stack.ipv4 },
+        {
+          pools: [{ subnet: { address: 0xc0000200, prefixLength: 24 }, rangeStart: 0xc0000264, rangeEnd: 0xc0000296, gateway: 0xc0000202, leaseTime: 600 }],
+        },
+      );
       const start = performance.now();
       const client = lab.spawn(tool, args(lab.ifname, lab.dir));
       await client.waitFor(bound, 15_000);

@@ -20,7 +20,9 @@ function report(line: string): void {
 async function kernelLinkLocalReady(lab: TapLab): Promise<void> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const info = JSON.parse(await lab.ns.ip("-j", "-6", "addr", "show", "dev", lab.ifname, "scope", "link")) as Array<{ addr_info?: Array<{ local?: string; tentative?: boolean }> }>;
+    const info = JSON.parse(await lab.ns.ip("-j", "-6", "addr", "show", "dev", lab.ifname, "scope", "link")) as Array<{
+      addr_info?: Array<{ local?: string; tentative?: boolean }>;
+    }>;
     if (info.flatMap((i) => i.addr_info ?? []).some((x) => x.local?.startsWith("fe80") === true && x.tentative !== true)) return;
     if (Date.now() > deadline) throw new Error(`kernel link-local address not ready: ${JSON.stringify(info)}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -32,9 +34,19 @@ describe.skipIf(skip)("DHCPv6 between netlab and real implementations", () => {
     await withTapLab("netlab dhcpv6 client vs dnsmasq", { ipv6: true }, async (lab) => {
       await lab.ns.ip("-6", "addr", "add", "2001:db8:1::1/64", "dev", lab.ifname, "nodad");
       const dnsmasq = lab.spawn("dnsmasq", [
-        "--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${lab.ifname}`, "--bind-interfaces", "--enable-ra",
-        "--dhcp-range=2001:db8:1::100,2001:db8:1::1ff,64,1h", "--dhcp-option=option6:dns-server,[2001:db8:1::53]",
-        `--dhcp-leasefile=${join(lab.dir, "dnsmasq.leases")}`, `--pid-file=${join(lab.dir, "dnsmasq.pid")}`, "--log-dhcp", "--log-facility=-", "--user=root",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0",
+        `--interface=${lab.ifname}`,
+        "--bind-interfaces",
+        "--enable-ra",
+        "--dhcp-range=2001:db8:1::100,2001:db8:1::1ff,64,1h",
+        "--dhcp-option=option6:dns-server,[2001:db8:1::53]",
+        `--dhcp-leasefile=${join(lab.dir, "dnsmasq.leases")}`,
+        `--pid-file=${join(lab.dir, "dnsmasq.pid")}`,
+        "--log-dhcp",
+        "--log-facility=-",
+        "--user=root",
       ]);
       await dnsmasq.waitFor(/DHCPv6, IP range 2001:db8:1::100/, 5000);
       const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: {} });
@@ -58,7 +70,9 @@ describe.skipIf(skip)("DHCPv6 between netlab and real implementations", () => {
       expect(stack.ipv6!.ndp.addresses().filter((a) => a.origin === "dhcpv6")).toEqual([]);
       await dnsmasq.stop();
       expect(tsharkOffending(lab)).toEqual([]);
-      report(`netlab DHCPv6 client got ${address} from dnsmasq in ${leaseMs.toFixed(0)} ms (RA wait, 0..1 s SOLICIT delay and DAD included); stats ${JSON.stringify(client.stats)}`);
+      report(
+        `netlab DHCPv6 client got ${address} from dnsmasq in ${leaseMs.toFixed(0)} ms (RA wait, 0..1 s SOLICIT delay and DAD included); stats ${JSON.stringify(client.stats)}`,
+      );
     });
   });
 
@@ -66,9 +80,18 @@ describe.skipIf(skip)("DHCPv6 between netlab and real implementations", () => {
     await withTapLab("netlab dhcpv6 stateless vs dnsmasq", { ipv6: true }, async (lab) => {
       await lab.ns.ip("-6", "addr", "add", "2001:db8:1::1/64", "dev", lab.ifname, "nodad");
       const dnsmasq = lab.spawn("dnsmasq", [
-        "--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${lab.ifname}`, "--bind-interfaces", "--enable-ra",
-        "--dhcp-range=2001:db8:1::,ra-stateless,64,1h", "--dhcp-option=option6:dns-server,[2001:db8:1::53],[2001:db8:1::54]",
-        `--pid-file=${join(lab.dir, "dnsmasq.pid")}`, "--log-dhcp", "--log-facility=-", "--user=root",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0",
+        `--interface=${lab.ifname}`,
+        "--bind-interfaces",
+        "--enable-ra",
+        "--dhcp-range=2001:db8:1::,ra-stateless,64,1h",
+        "--dhcp-option=option6:dns-server,[2001:db8:1::53],[2001:db8:1::54]",
+        `--pid-file=${join(lab.dir, "dnsmasq.pid")}`,
+        "--log-dhcp",
+        "--log-facility=-",
+        "--user=root",
       ]);
       await dnsmasq.waitFor(/DHCPv6 stateless on 2001:db8:1::/, 5000);
       const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: { slaac: true } });
@@ -83,20 +106,42 @@ describe.skipIf(skip)("DHCPv6 between netlab and real implementations", () => {
       client.stop();
       await dnsmasq.stop();
       expect(tsharkOffending(lab)).toEqual([]);
-      report(`netlab DHCPv6 stateless from dnsmasq: DNS ${client.information!.dnsServers.map(formatIpv6).join(", ")}, refresh in ${((client.information!.refreshAt - client.information!.receivedAt) / 1000).toFixed(0)} s`);
+      report(
+        `netlab DHCPv6 stateless from dnsmasq: DNS ${client.information!.dnsServers.map(formatIpv6).join(", ")}, refresh in ${((client.information!.refreshAt - client.information!.receivedAt) / 1000).toFixed(0)} s`,
+      );
     });
   });
 
   it.skipIf(missing("dhclient"))("dhclient -6 obtains a lease from netlab's DHCPv6 server", async () => {
     await withTapLab("dhclient -6 vs netlab dhcpv6 server", { ipv6: true, kernelCidr: null }, async (lab) => {
-      const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: { addresses: ["2001:db8:1::2/64"], routerSolicitations: false } });
+      const stack = createStack(
+        { device: lab.device, clock: lab.clock, rng: createSeededRng() },
+        { ipv6: { addresses: ["2001:db8:1::2/64"], routerSolicitations: false } },
+      );
       const server = dhcp6ServerOnStack(stack, {
-        prefix: ipv6("2001:db8:1::"), prefixLength: 64, rangeStart: ipv6("2001:db8:1::100"), rangeEnd: ipv6("2001:db8:1::1ff"),
-        dnsServers: [ipv6("2001:db8:1::53")], preferredLifetime: 600, validLifetime: 1200,
+        prefix: ipv6("2001:db8:1::"),
+        prefixLength: 64,
+        rangeStart: ipv6("2001:db8:1::100"),
+        rangeEnd: ipv6("2001:db8:1::1ff"),
+        dnsServers: [ipv6("2001:db8:1::53")],
+        preferredLifetime: 600,
+        validLifetime: 1200,
       });
       await kernelLinkLocalReady(lab);
       const start = performance.now();
-      const dhclient = lab.spawn("dhclient", ["-6", "-d", "-1", "-v", "-sf", "/bin/true", "-lf", join(lab.dir, "dhclient6.leases"), "-pf", join(lab.dir, "dhclient6.pid"), lab.ifname]);
+      const dhclient = lab.spawn("dhclient", [
+        "-6",
+        "-d",
+        "-1",
+        "-v",
+        "-sf",
+        "/bin/true",
+        "-lf",
+        join(lab.dir, "dhclient6.leases"),
+        "-pf",
+        join(lab.dir, "dhclient6.pid"),
+        lab.ifname,
+      ]);
       await dhclient.waitFor(/Bound to lease/, 20_000);
       const leaseMs = performance.now() - start;
       const out = dhclient.output();

@@ -31,7 +31,9 @@ function writeRandomFile(path: string, size: number): string {
       const n = Math.min(piece.length, size - done);
       const view = new DataView(piece.buffer);
       for (let i = 0; i + 4 <= n; i += 4) {
-        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
         view.setUint32(i, x >>> 0);
       }
       hash.update(piece.subarray(0, n));
@@ -51,8 +53,10 @@ describe.skipIf(skip)("HTTP between netlab and real tools", () => {
       const small = new TextEncoder().encode("netlab says hello\n".repeat(200));
       writeFileSync(join(root, "small.txt"), small);
       writeFileSync(join(root, "index.html"), "<h1>netlab</h1>\n");
-      const attached = await composeAttachedStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() },
-        { address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 } }, http: { root, port: 80 } });
+      const attached = await composeAttachedStack(
+        { device: lab.device, clock: lab.clock, rng: createSeededRng() },
+        { address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 } }, http: { root, port: 80 } },
+      );
       const curl = (...args: string[]) => lab.ns.exec("curl", ["-sS", "--max-time", "10", ...args], { timeoutMs: 15_000 });
 
       const one = await curl("-o", join(lab.dir, "small.out"), "-w", "%{http_code} %{size_download} %{http_version}", "http://192.0.2.2/small.txt");
@@ -60,8 +64,16 @@ describe.skipIf(skip)("HTTP between netlab and real tools", () => {
       expect(sha256(readFileSync(join(lab.dir, "small.out")))).toBe(sha256(small));
 
       const before = attached.http!.stats.connections;
-      const two = await curl("-o", join(lab.dir, "a.out"), "-o", join(lab.dir, "b.out"), "-w", "%{num_connects}\n",
-        "http://192.0.2.2/small.txt", "http://192.0.2.2/index.html");
+      const two = await curl(
+        "-o",
+        join(lab.dir, "a.out"),
+        "-o",
+        join(lab.dir, "b.out"),
+        "-w",
+        "%{num_connects}\n",
+        "http://192.0.2.2/small.txt",
+        "http://192.0.2.2/index.html",
+      );
       expect(two.stdout).toBe("1\n0\n");
       expect(attached.http!.stats.connections - before).toBe(1);
       expect(readFileSync(join(lab.dir, "b.out"), "utf8")).toBe("<h1>netlab</h1>\n");
@@ -84,14 +96,25 @@ describe.skipIf(skip)("HTTP between netlab and real tools", () => {
       const root = join(lab.dir, "www");
       (await import("node:fs")).mkdirSync(root);
       const expected = writeRandomFile(join(root, "large.bin"), LARGE_BYTES);
-      const attached = await composeAttachedStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() },
-        { address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 } }, http: { root, port: 80 } });
-      const r = await lab.ns.exec("sh", ["-c", "curl -sS --max-time 110 -o - -w '%{stderr}%{http_code} %{size_download} %{time_total} %{speed_download}' http://192.0.2.2/large.bin | sha256sum"], { timeoutMs: 120_000 });
+      const attached = await composeAttachedStack(
+        { device: lab.device, clock: lab.clock, rng: createSeededRng() },
+        { address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 } }, http: { root, port: 80 } },
+      );
+      const r = await lab.ns.exec(
+        "sh",
+        [
+          "-c",
+          "curl -sS --max-time 110 -o - -w '%{stderr}%{http_code} %{size_download} %{time_total} %{speed_download}' http://192.0.2.2/large.bin | sha256sum",
+        ],
+        { timeoutMs: 120_000 },
+      );
       expect(r.stdout).toContain(expected);
       const [code, bytes, seconds, speed] = r.stderr.trim().split(" ");
       expect(code).toBe("200");
       expect(Number(bytes)).toBe(LARGE_BYTES);
-      report(`curl <- netlab HTTP ${LARGE_BYTES >> 20} MiB: sha256 ok, ${Number(seconds).toFixed(2)} s = ${(Number(speed) * 8 / 1e6).toFixed(0)} Mbit/s; tcp retransmits ${attached.stack.tcp.stats.retransmits}`);
+      report(
+        `curl <- netlab HTTP ${LARGE_BYTES >> 20} MiB: sha256 ok, ${Number(seconds).toFixed(2)} s = ${((Number(speed) * 8) / 1e6).toFixed(0)} Mbit/s; tcp retransmits ${attached.stack.tcp.stats.retransmits}`,
+      );
       await attached.stop();
     });
   }, 300_000);
@@ -117,7 +140,10 @@ describe.skipIf(skip)("HTTP between netlab and real tools", () => {
       const hash = createHash("sha256");
       let received = 0;
       await new Promise<void>((resolve, reject) => {
-        large.body.onData((d) => { hash.update(d); received += d.length; });
+        large.body.onData((d) => {
+          hash.update(d);
+          received += d.length;
+        });
         large.body.onEnd(() => resolve());
         large.body.onError(reject);
       });
@@ -125,7 +151,7 @@ describe.skipIf(skip)("HTTP between netlab and real tools", () => {
       expect(received).toBe(size);
       expect(hash.digest("hex")).toBe(expected);
       client.close();
-      report(`netlab HTTP client <- python http.server ${size >> 20} MiB in ${seconds.toFixed(2)} s = ${(size * 8 / seconds / 1e6).toFixed(0)} Mbit/s`);
+      report(`netlab HTTP client <- python http.server ${size >> 20} MiB in ${seconds.toFixed(2)} s = ${((size * 8) / seconds / 1e6).toFixed(0)} Mbit/s`);
     });
   });
 });

@@ -36,7 +36,9 @@ function writeRandomFile(path: string, size: number): string {
     for (let done = 0; done < size; done += piece.length) {
       const n = Math.min(piece.length, size - done);
       for (let i = 0; i + 4 <= n; i += 4) {
-        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
         view.setUint32(i, x >>> 0);
       }
       hash.update(piece.subarray(0, n));
@@ -64,10 +66,14 @@ describe.skipIf(skip)("HTTP over IPv6 between netlab and real tools", () => {
       await waitUntil(addressReady(stack), 5000, "netlab's DAD");
       const files = createStaticHandler({ root });
       const remotes = new Set<string>();
-      const server = createHttpServer({ clock: lab.clock }, (req, res) => {
-        remotes.add(formatIpv6(stack.tcp6!.addressOf(req.remoteAddress)!));
-        return files(req, res);
-      }, { serverName: "netlab" });
+      const server = createHttpServer(
+        { clock: lab.clock },
+        (req, res) => {
+          remotes.add(formatIpv6(stack.tcp6!.addressOf(req.remoteAddress)!));
+          return files(req, res);
+        },
+        { serverName: "netlab" },
+      );
       const listening = stack.tcp6!.listen(80);
       if (!listening.ok) throw new Error(listening.error);
       server.listen(listening.value);
@@ -82,7 +88,11 @@ describe.skipIf(skip)("HTTP over IPv6 between netlab and real tools", () => {
       expect(two.stdout).toBe("1\n0\n");
       expect(readFileSync(join(lab.dir, "b.out"), "utf8")).toBe("<h1>netlab v6</h1>\n");
 
-      const large = await lab.ns.exec("sh", ["-c", `curl -6 -g -sS --max-time 110 -o - -w '%{stderr}%{http_code} %{size_download} %{time_total}' '${url("/large.bin")}' | sha256sum`], { timeoutMs: 120_000 });
+      const large = await lab.ns.exec(
+        "sh",
+        ["-c", `curl -6 -g -sS --max-time 110 -o - -w '%{stderr}%{http_code} %{size_download} %{time_total}' '${url("/large.bin")}' | sha256sum`],
+        { timeoutMs: 120_000 },
+      );
       expect(large.stdout).toContain(expected);
       const [code, bytes, seconds] = large.stderr.trim().split(" ");
       expect([code, Number(bytes)]).toEqual(["200", LARGE_BYTES]);
@@ -93,10 +103,14 @@ describe.skipIf(skip)("HTTP over IPv6 between netlab and real tools", () => {
       if (lab.netlabCapture !== undefined) {
         // Every TCP segment went over IPv6 with a good checksum; netlab's SYN-ACK offered MSS 1440.
         expect(tsharkFields(lab.netlabCapture, ["frame.number"], 'tcp && (ip || tcp.checksum.status == "Bad")')).toEqual([]);
-        const synAcks = tsharkFields(lab.netlabCapture, ["ipv6.src", "tcp.options.mss_val"], "tcp.flags.syn == 1 && tcp.flags.ack == 1").map((f) => f.join(" "));
+        const synAcks = tsharkFields(lab.netlabCapture, ["ipv6.src", "tcp.options.mss_val"], "tcp.flags.syn == 1 && tcp.flags.ack == 1").map((f) =>
+          f.join(" "),
+        );
         expect(new Set(synAcks)).toEqual(new Set([`${NETLAB} 1440`]));
       }
-      report(`curl -6 <- netlab HTTP ${LARGE_BYTES >> 20} MiB: sha256 ok, ${Number(seconds).toFixed(2)} s = ${((LARGE_BYTES * 8) / Number(seconds) / 1e6).toFixed(0)} Mbit/s; tcp6 retransmits ${stack.tcp6!.layer.stats.retransmits}`);
+      report(
+        `curl -6 <- netlab HTTP ${LARGE_BYTES >> 20} MiB: sha256 ok, ${Number(seconds).toFixed(2)} s = ${((LARGE_BYTES * 8) / Number(seconds) / 1e6).toFixed(0)} Mbit/s; tcp6 retransmits ${stack.tcp6!.layer.stats.retransmits}`,
+      );
       server.close();
     });
   }, 180_000);
@@ -125,7 +139,10 @@ describe.skipIf(skip)("HTTP over IPv6 between netlab and real tools", () => {
       const hash = createHash("sha256");
       let received = 0;
       await new Promise<void>((resolve, reject) => {
-        large.body.onData((d) => { hash.update(d); received += d.length; });
+        large.body.onData((d) => {
+          hash.update(d);
+          received += d.length;
+        });
         large.body.onEnd(() => resolve());
         large.body.onError(reject);
       });
@@ -143,7 +160,9 @@ describe.skipIf(skip)("HTTP over IPv6 between netlab and real tools", () => {
         const sent = readFileSync(lab.netlabCapture).toString("latin1");
         expect(sent.split(`\r\nHost: [${KERNEL}]:8000\r\n`).length - 1).toBe(2);
       }
-      report(`netlab HTTP client <- python http.server over IPv6 ${size >> 20} MiB in ${seconds.toFixed(2)} s = ${((size * 8) / seconds / 1e6).toFixed(0)} Mbit/s; tcp6 retransmits ${stack.tcp6!.layer.stats.retransmits}`);
+      report(
+        `netlab HTTP client <- python http.server over IPv6 ${size >> 20} MiB in ${seconds.toFixed(2)} s = ${((size * 8) / seconds / 1e6).toFixed(0)} Mbit/s; tcp6 retransmits ${stack.tcp6!.layer.stats.retransmits}`,
+      );
     });
   }, 120_000);
 });

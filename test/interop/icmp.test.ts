@@ -34,9 +34,12 @@ describe.skipIf(skip)("ICMP echo between netlab and the kernel", () => {
   it("pings the kernel, 5 of 5, and with 3000 bytes of data the kernel reassembles and answers", async () => {
     await withTapLab("netlab pings kernel", {}, async (lab) => {
       const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv4: { cidr: "192.0.2.2/24" } });
-      const ping = (seq: number, size: number) => new Promise<number>((resolve, reject) => {
-        stack.icmp.ping(KERNEL, { seq, size, timeoutMs: 2000 }, (r) => (r.ok ? resolve(r.value.rttMs) : reject(new Error(`ping ${formatIpv4(KERNEL)} seq ${seq}: ${r.error}`))));
-      });
+      const ping = (seq: number, size: number) =>
+        new Promise<number>((resolve, reject) => {
+          stack.icmp.ping(KERNEL, { seq, size, timeoutMs: 2000 }, (r) =>
+            r.ok ? resolve(r.value.rttMs) : reject(new Error(`ping ${formatIpv4(KERNEL)} seq ${seq}: ${r.error}`)),
+          );
+        });
       const rtts: number[] = [];
       for (let seq = 1; seq <= 5; seq++) rtts.push(await ping(seq, 56));
       const bigRtt = await ping(6, 3000);
@@ -45,7 +48,9 @@ describe.skipIf(skip)("ICMP echo between netlab and the kernel", () => {
       expect(stack.counters().ipv4["txFragments"]).toBeGreaterThanOrEqual(3);
       expect(tsharkOffending(lab)).toEqual([]);
       const sorted = [...rtts].sort((a, b) => a - b);
-      report(`netlab -> kernel ping rtt ms: first ${rtts[0]!.toFixed(3)} (ARP), median ${sorted[2]!.toFixed(3)}, min ${sorted[0]!.toFixed(3)}; 3000 B: ${bigRtt.toFixed(3)}`);
+      report(
+        `netlab -> kernel ping rtt ms: first ${rtts[0]!.toFixed(3)} (ARP), median ${sorted[2]!.toFixed(3)}, min ${sorted[0]!.toFixed(3)}; 3000 B: ${bigRtt.toFixed(3)}`,
+      );
     });
   });
 });

@@ -18,7 +18,9 @@ function report(line: string): void {
 
 function ping6(stack: Stack, dst: Ipv6Address, seq: number, size = 56): Promise<number> {
   return new Promise((resolve, reject) => {
-    stack.icmpv6!.ping(dst, { seq, size, timeoutMs: 3000 }, (r) => (r.ok ? resolve(r.value.rttMs) : reject(new Error(`ping6 ${formatIpv6(dst)} seq ${seq}: ${r.error}`))));
+    stack.icmpv6!.ping(dst, { seq, size, timeoutMs: 3000 }, (r) =>
+      r.ok ? resolve(r.value.rttMs) : reject(new Error(`ping6 ${formatIpv6(dst)} seq ${seq}: ${r.error}`)),
+    );
   });
 }
 
@@ -26,7 +28,9 @@ function ping6(stack: Stack, dst: Ipv6Address, seq: number, size = 56): Promise<
 async function kernelLinkLocal(lab: TapLab): Promise<string> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const info = JSON.parse(await lab.ns.ip("-j", "-6", "addr", "show", "dev", lab.ifname, "scope", "link")) as Array<{ addr_info?: Array<{ local?: string; tentative?: boolean }> }>;
+    const info = JSON.parse(await lab.ns.ip("-j", "-6", "addr", "show", "dev", lab.ifname, "scope", "link")) as Array<{
+      addr_info?: Array<{ local?: string; tentative?: boolean }>;
+    }>;
     const a = info.flatMap((i) => i.addr_info ?? []).find((x) => x.local?.startsWith("fe80") === true);
     if (a?.local !== undefined && a.tentative !== true) return a.local;
     if (Date.now() > deadline) throw new Error(`kernel link-local address not ready: ${JSON.stringify(info)}`);
@@ -79,15 +83,19 @@ describe.skipIf(skip)("IPv6 between netlab and the kernel", () => {
       const big = await lab.ns.exec("ping", ["-6", "-n", "-c", "3", "-i", "0.1", "-W", "2", "-s", "3000", "2001:db8:1::2"], { timeoutMs: 10_000 });
       expect(big.stdout).toMatch(/3 packets transmitted, 3 received/);
       expect(big.stdout).toMatch(/3008 bytes from 2001:db8:1::2/);
-      const echo = lab.spawn("/usr/bin/python3", ["-u", "-c", [
-        "import socket",
-        "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)",
-        "s.bind(('2001:db8:1::1', 7777))",
-        "print('ready', flush=True)",
-        "d, a = s.recvfrom(70000)",
-        "s.sendto(d, a)",
-        "print('echoed', len(d), a[0], flush=True)",
-      ].join("\n")]);
+      const echo = lab.spawn("/usr/bin/python3", [
+        "-u",
+        "-c",
+        [
+          "import socket",
+          "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)",
+          "s.bind(('2001:db8:1::1', 7777))",
+          "print('ready', flush=True)",
+          "d, a = s.recvfrom(70000)",
+          "s.sendto(d, a)",
+          "print('echoed', len(d), a[0], flush=True)",
+        ].join("\n"),
+      ]);
       await echo.waitFor(/ready/, 5000);
       const sock = stack.udp6!.bind(0);
       if (!sock.ok) throw new Error(sock.error);
@@ -105,7 +113,8 @@ describe.skipIf(skip)("IPv6 between netlab and the kernel", () => {
       if (lab.netlabCapture !== undefined) {
         expect(tsharkFields(lab.netlabCapture, ["frame.number"], 'icmpv6.checksum.status == "Bad" || udp.checksum.status == "Bad"')).toEqual([]);
         // netlab cuts its datagrams where the kernel cuts its own (offsets in 8-byte units, M flags).
-        const cuts = (src: string) => tsharkFields(lab.netlabCapture!, ["ipv6.fraghdr.offset", "ipv6.fraghdr.more"], `ipv6.fraghdr && ipv6.src == ${src}`).map((f) => f.join("/"));
+        const cuts = (src: string) =>
+          tsharkFields(lab.netlabCapture!, ["ipv6.fraghdr.offset", "ipv6.fraghdr.more"], `ipv6.fraghdr && ipv6.src == ${src}`).map((f) => f.join("/"));
         expect(cuts("2001:db8:1::2")).toEqual(Array.from({ length: 4 }, () => ["0/1", "181/1", "362/0"]).flat());
         expect(cuts("2001:db8:1::1")).toEqual(Array.from({ length: 4 }, () => ["0/1", "181/1", "362/0"]).flat());
       }
@@ -126,12 +135,17 @@ describe.skipIf(skip)("IPv6 between netlab and the kernel", () => {
         await far.ip("link", "set", "pmtu1", "mtu", "1300", "up");
         await far.ip("-6", "addr", "add", "2001:db8:2::2/64", "dev", "pmtu1", "nodad");
         await far.ip("-6", "route", "add", "default", "via", "2001:db8:2::1");
-        const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: { addresses: ["2001:db8:1::2/64"], gateway: "2001:db8:1::1" } });
+        const stack = createStack(
+          { device: lab.device, clock: lab.clock, rng: createSeededRng() },
+          { ipv6: { addresses: ["2001:db8:1::2/64"], gateway: "2001:db8:1::1" } },
+        );
         await waitUntil(addressReady(stack, "static"), 5000, "netlab's DAD");
         const farAddress = ipv6("2001:db8:2::2");
         expect(stack.ipv6!.mtuTo(farAddress)).toBe(1500);
         // 1400 bytes of echo data: 1448 on the wire, over the far link's 1300.
-        const first = await new Promise<string>((resolve) => stack.icmpv6!.ping(farAddress, { seq: 1, size: 1400, timeoutMs: 3000 }, (r) => resolve(r.ok ? "reply" : r.error)));
+        const first = await new Promise<string>((resolve) =>
+          stack.icmpv6!.ping(farAddress, { seq: 1, size: 1400, timeoutMs: 3000 }, (r) => resolve(r.ok ? "reply" : r.error)),
+        );
         expect(first).toBe("packet-too-big");
         expect(stack.ipv6!.mtuTo(farAddress)).toBe(1300);
         expect(stack.counters().ipv6).toMatchObject({ pmtuUpdates: 1 });
@@ -155,8 +169,15 @@ describe.skipIf(skip)("IPv6 between netlab and the kernel", () => {
       await lab.ns.ip("-6", "addr", "add", "2001:db8:1::1/64", "dev", lab.ifname, "nodad");
       const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv6: { slaac: true } });
       const dnsmasq = lab.spawn("dnsmasq", [
-        "--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${lab.ifname}`, "--bind-interfaces", "--enable-ra",
-        "--dhcp-range=2001:db8:1::,ra-only,64,1h", "--log-dhcp", "--pid-file=" + lab.dir + "/dnsmasq.pid",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0",
+        `--interface=${lab.ifname}`,
+        "--bind-interfaces",
+        "--enable-ra",
+        "--dhcp-range=2001:db8:1::,ra-only,64,1h",
+        "--log-dhcp",
+        "--pid-file=" + lab.dir + "/dnsmasq.pid",
       ]);
       await waitUntil(addressReady(stack, "slaac"), 20_000, "a SLAAC address from dnsmasq's RA");
       const slaac = stack.ipv6!.ndp.addresses().find((a) => a.origin === "slaac")!;

@@ -12,7 +12,10 @@ import { isNetlabError } from "../../stack/error.ts";
 import { announceSkip } from "./support.ts";
 import { missingTools } from "../../harness/netns/index.ts";
 
-const skip = announceSkip("linux hosts in a lab", linuxSkipReason() ?? (missingTools(["traceroute"]).length > 0 ? "traceroute is missing (npm run setup installs it)" : undefined));
+const skip = announceSkip(
+  "linux hosts in a lab",
+  linuxSkipReason() ?? (missingTools(["traceroute"]).length > 0 ? "traceroute is missing (npm run setup installs it)" : undefined),
+);
 
 function example(name: string): Topology {
   const r = loadTopology(name);
@@ -28,20 +31,29 @@ function mixed(): Topology {
 
 /** Namespaces and tap devices a lab run leaves behind. */
 function leftovers(): string[] {
-  const ns = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith("nl-lab-"));
-  const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).split("\n").filter((l) => / nll[0-9a-z]+x/.test(l));
+  const ns = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .filter((l) => l.startsWith("nl-lab-"));
+  const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
+    .split("\n")
+    .filter((l) => / nll[0-9a-z]+x/.test(l));
   return [...ns, ...links];
 }
 
 describe("lab run with linux hosts, refused without root", () => {
   it("lab describe names a linux host's composition: the kernel in a namespace behind a tap", () => {
-    expect(describeTopology(mixed())).toContain("  src1 (host, linux): the Linux kernel's stack in a network namespace (harness/lab/linux.ts), attached by a tap to its link end");
+    expect(describeTopology(mixed())).toContain(
+      "  src1 (host, linux): the Linux kernel's stack in a network namespace (harness/lab/linux.ts), attached by a tap to its link end",
+    );
   });
 
   it("refuses a topology with a linux node before building anything when not root", async () => {
     const spy = vi.spyOn(process, "getuid").mockReturnValue(1000);
     try {
-      const e = await runLab(mixed(), { durationMs: 1000 }).then(() => undefined, (x: unknown) => x);
+      const e = await runLab(mixed(), { durationMs: 1000 }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       expect(isNetlabError(e) && e.code).toBe("ERR_NETLAB_LAB_NEEDS_ROOT");
       expect(String((e as Error).message)).toContain("linux nodes need root");
     } finally {
@@ -92,33 +104,45 @@ describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
     expect(formatLabSummary(r)).toContain("traceroute from-linux: a -> b (linux traceroute)");
   }, 60_000);
 
-  it.skipIf(missingTools(["iperf3", "ss"]).length > 0)("iperf3-linux: iperf3 -c in one namespace and -s in another across netlab's routers, its -J report in the flow's, beside a netlab flow; nothing left behind", async () => {
-    const before = leftovers();
-    const r = await runLab(example("iperf3-linux"), { durationMs: 3000 });
-    expect(r.flows.map((f) => [f.name, f.kind, f.sender])).toEqual([["iperf3", "iperf3", "linux"], ["netlab", "bulk-tcp", "netlab"]]);
-    const f = r.flows[0]!;
-    expect([f.connected, f.error, f.linuxCongestionControl, f.durationMs]).toEqual([true, undefined, "cubic", 3000]);
-    expect(f.iperf3!.version).toMatch(/^iperf 3\./);
-    expect(f.iperf3!.seconds).toBeGreaterThan(2.9);
-    // The 10 Mb/s bottleneck, shared with the netlab flow, for 3 s: what the server read, never more than the client wrote.
-    expect(f.bytesReceived).toBeGreaterThan(300_000);
-    expect(f.bytesReceived).toBeLessThanOrEqual(f.iperf3!.sentBytes);
-    expect(f.goodputBitsPerSecond).toBeLessThan(10.5e6);
-    expect(f.path).toEqual(["client-r1 client:eth0->r1:eth1", "bottleneck r1:core->r2:core", "r2-server r2:eth1->server:eth0"]);
-    // One sample per 100 ms interval of the server; the client's RTT is at least the path's 2 x (1 + 10 + 1) ms.
-    expect(f.samples.length).toBeGreaterThanOrEqual(25);
-    const rtts = f.samples.map((x) => x.srttMs).filter((x) => x > 0);
-    expect(Math.min(...rtts)).toBeGreaterThan(24);
-    expect(f.samples.every((x) => x.cwnd > 0)).toBe(true);
-    expect(r.flows[1]!.connected && r.flows[1]!.bytesReceived > 100_000).toBe(true);
-    expect(formatLabSummary(r)).toMatch(/iperf3 {3}client -> server iperf3 linux cubic goodput [\d.]+ Mb\/s/);
-    expect(leftovers()).toEqual(before);
-  }, 60_000);
+  it.skipIf(missingTools(["iperf3", "ss"]).length > 0)(
+    "iperf3-linux: iperf3 -c in one namespace and -s in another across netlab's routers, its -J report in the flow's, beside a netlab flow; nothing left behind",
+    async () => {
+      const before = leftovers();
+      const r = await runLab(example("iperf3-linux"), { durationMs: 3000 });
+      expect(r.flows.map((f) => [f.name, f.kind, f.sender])).toEqual([
+        ["iperf3", "iperf3", "linux"],
+        ["netlab", "bulk-tcp", "netlab"],
+      ]);
+      const f = r.flows[0]!;
+      expect([f.connected, f.error, f.linuxCongestionControl, f.durationMs]).toEqual([true, undefined, "cubic", 3000]);
+      expect(f.iperf3!.version).toMatch(/^iperf 3\./);
+      expect(f.iperf3!.seconds).toBeGreaterThan(2.9);
+      // The 10 Mb/s bottleneck, shared with the netlab flow, for 3 s: what the server read, never more than the client wrote.
+      expect(f.bytesReceived).toBeGreaterThan(300_000);
+      expect(f.bytesReceived).toBeLessThanOrEqual(f.iperf3!.sentBytes);
+      expect(f.goodputBitsPerSecond).toBeLessThan(10.5e6);
+      expect(f.path).toEqual(["client-r1 client:eth0->r1:eth1", "bottleneck r1:core->r2:core", "r2-server r2:eth1->server:eth0"]);
+      // One sample per 100 ms interval of the server; the client's RTT is at least the path's 2 x (1 + 10 + 1) ms.
+      expect(f.samples.length).toBeGreaterThanOrEqual(25);
+      const rtts = f.samples.map((x) => x.srttMs).filter((x) => x > 0);
+      expect(Math.min(...rtts)).toBeGreaterThan(24);
+      expect(f.samples.every((x) => x.cwnd > 0)).toBe(true);
+      expect(r.flows[1]!.connected && r.flows[1]!.bytesReceived > 100_000).toBe(true);
+      expect(formatLabSummary(r)).toMatch(/iperf3 {3}client -> server iperf3 linux cubic goodput [\d.]+ Mb\/s/);
+      expect(leftovers()).toEqual(before);
+    },
+    60_000,
+  );
 
   it("dumbbell-linux-xen: a Linux kernel sender, a Xen domU behind netfront (real-time dom0) and two netlab senders share the bottleneck; nothing is left behind", async () => {
     const before = leftovers();
     const r = await runLab(example("dumbbell-linux-xen"), { durationMs: 5000 });
-    expect(r.flows.map((f) => [f.from, f.sender])).toEqual([["src1", "linux"], ["src2", "xen"], ["src3", "netlab"], ["src4", "netlab"]]);
+    expect(r.flows.map((f) => [f.from, f.sender])).toEqual([
+      ["src1", "linux"],
+      ["src2", "xen"],
+      ["src3", "netlab"],
+      ["src4", "netlab"],
+    ]);
     for (const f of r.flows) {
       expect(f.error).toBeUndefined();
       expect(f.connected).toBe(true);
@@ -144,7 +168,10 @@ describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
     const before = leftovers();
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 2500);
-    const e = await runLab(mixed(), { durationMs: 20_000, signal: abort.signal }).then(() => undefined, (x: unknown) => x);
+    const e = await runLab(mixed(), { durationMs: 20_000, signal: abort.signal }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(isNetlabError(e) && e.code).toBe("ERR_NETLAB_LAB_INTERRUPTED");
     expect(leftovers()).toEqual(before);
   }, 60_000);

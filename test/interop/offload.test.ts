@@ -8,7 +8,8 @@ import { announceSkip, hex, interopSkipReason, waitUntil, withTapLab, type TapLa
 
 const skip = announceSkip("tap offloads", interopSkipReason(["python3", "tcpdump"]));
 
-const KERNEL = 0xc0000201, STACK = 0xc0000202;
+const KERNEL = 0xc0000201,
+  STACK = 0xc0000202;
 
 /** Ethernet + IPv4 header (DF, TTL 64, valid header checksum) in front of an L4 payload. */
 function ipv4Frame(lab: TapLab, protocol: number, l4: Uint8Array): Uint8Array {
@@ -19,7 +20,8 @@ function ipv4Frame(lab: TapLab, protocol: number, l4: Uint8Array): Uint8Array {
   new DataView(f.buffer).setUint32(26, STACK);
   new DataView(f.buffer).setUint32(30, KERNEL);
   const sum = internetChecksum(f.subarray(14, 34));
-  f[24] = sum >>> 8; f[25] = sum & 0xff;
+  f[24] = sum >>> 8;
+  f[25] = sum & 0xff;
   f.set(l4, 34);
   return f;
 }
@@ -29,17 +31,28 @@ function tcpSegment(srcPort: number, dstPort: number, seq: number, ack: number, 
   const optLen = mss === undefined ? 0 : 4;
   const s = new Uint8Array(20 + optLen + payload.length);
   const v = new DataView(s.buffer);
-  v.setUint16(0, srcPort); v.setUint16(2, dstPort); v.setUint32(4, seq >>> 0); v.setUint32(8, ack >>> 0);
-  s[12] = ((20 + optLen) / 4) << 4; s[13] = flags; v.setUint16(14, 65535);
-  if (mss !== undefined) { s[20] = 2; s[21] = 4; v.setUint16(22, mss); }
+  v.setUint16(0, srcPort);
+  v.setUint16(2, dstPort);
+  v.setUint32(4, seq >>> 0);
+  v.setUint32(8, ack >>> 0);
+  s[12] = ((20 + optLen) / 4) << 4;
+  s[13] = flags;
+  v.setUint16(14, 65535);
+  if (mss !== undefined) {
+    s[20] = 2;
+    s[21] = 4;
+    v.setUint16(22, mss);
+  }
   s.set(payload, 20 + optLen);
   return s;
 }
 
 function fullTcpChecksum(seg: Uint8Array): void {
-  seg[16] = 0; seg[17] = 0;
+  seg[16] = 0;
+  seg[17] = 0;
   const sum = ~fold(checksumAdd(seg, pseudoHeaderSum(STACK, KERNEL, 6, seg.length))) & 0xffff;
-  seg[16] = sum >>> 8; seg[17] = sum & 0xff;
+  seg[16] = sum >>> 8;
+  seg[17] = sum & 0xff;
 }
 
 const PY_UDP = `
@@ -74,7 +87,9 @@ describe.skipIf(skip)("a tap opened with virtio_net_hdr offloads", () => {
       const payload = Buffer.from("netlab csumBlank datagram");
       const udp = new Uint8Array(8 + payload.length);
       const v = new DataView(udp.buffer);
-      v.setUint16(0, 7001); v.setUint16(2, 7000); v.setUint16(4, udp.length);
+      v.setUint16(0, 7001);
+      v.setUint16(2, 7000);
+      v.setUint16(4, udp.length);
       v.setUint16(6, pseudoHeaderSum(STACK, KERNEL, 17, udp.length));
       udp.set(payload, 8);
       lab.device.send({ data: ipv4Frame(lab, 17, udp), offload: { csumBlank: true } });
@@ -86,7 +101,10 @@ describe.skipIf(skip)("a tap opened with virtio_net_hdr offloads", () => {
 
   it("has the kernel take a 4000-byte TSO frame (GSO_TCPV4, partial checksum) into a hand-made TCP connection and ACK all of it", async () => {
     await withTapLab("offload tcp gso", { tap: { txOffloads: true } }, async (lab) => {
-      const stackMac = lab.tap.mac.toString(16).padStart(12, "0").replace(/(..)(?!$)/g, "$1:");
+      const stackMac = lab.tap.mac
+        .toString(16)
+        .padStart(12, "0")
+        .replace(/(..)(?!$)/g, "$1:");
       await lab.ns.ip("neigh", "replace", "192.0.2.2", "lladdr", stackMac, "dev", lab.ifname);
       const frames: Frame[] = [];
       lab.device.onReceive((f) => frames.push(f));
@@ -111,9 +129,11 @@ describe.skipIf(skip)("a tap opened with virtio_net_hdr offloads", () => {
       const payload = new Uint8Array(4000);
       for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + 3) & 0xff;
       const data = tcpSegment(40000, 7000, isn + 1, serverSeq + 1, 0x18, payload);
-      data[16] = 0; data[17] = 0;
+      data[16] = 0;
+      data[17] = 0;
       const partial = pseudoHeaderSum(STACK, KERNEL, 6, data.length);
-      data[16] = partial >>> 8; data[17] = partial & 0xff;
+      data[16] = partial >>> 8;
+      data[17] = partial & 0xff;
       lab.device.send({ data: ipv4Frame(lab, 6, data), offload: { csumBlank: true, gsoSize: 1448 } });
 
       const acked = (f: Frame): boolean => {

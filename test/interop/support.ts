@@ -98,7 +98,11 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
   try {
     tap = await openTap({ name: ifname, ...options.tap });
     await ns.adoptLink(ifname);
-    await ns.configureLink(ifname, { addresses: options.kernelCidr === null ? [] : [options.kernelCidr ?? "192.0.2.1/24"], offloadsOff: options.offloadsOff ?? true, disableIpv6: options.ipv6 !== true });
+    await ns.configureLink(ifname, {
+      addresses: options.kernelCidr === null ? [] : [options.kernelCidr ?? "192.0.2.1/24"],
+      offloadsOff: options.offloadsOff ?? true,
+      disableIpv6: options.ipv6 !== true,
+    });
     const link = JSON.parse(await ns.ip("-j", "link", "show", "dev", ifname)) as Array<{ address: string }>;
     let device: NetDevice = tap;
     if (capture) {
@@ -116,15 +120,23 @@ export async function withTapLab<T>(testName: string, options: TapLabOptions, fn
         pendingBytes = 0;
       };
       const flush = flushCapture;
-      const writer = createPcapngWriter((chunk) => {
-        pending.push(chunk.slice());
-        pendingBytes += chunk.length;
-        if (pendingBytes >= 1 << 20) flush();
-      }, { snaplen, timeOffsetMs: clock.epochMs });
+      const writer = createPcapngWriter(
+        (chunk) => {
+          pending.push(chunk.slice());
+          pendingBytes += chunk.length;
+          if (pendingBytes >= 1 << 20) flush();
+        },
+        { snaplen, timeOffsetMs: clock.epochMs },
+      );
       device = withCapture(tap, writer, { clock, name: ifname });
     }
     const lab: TapLab = {
-      ns, tap, device, clock, ifname, kernelMac: link[0]?.address ?? "",
+      ns,
+      tap,
+      device,
+      clock,
+      ifname,
+      kernelMac: link[0]?.address ?? "",
       kernelAddress: options.kernelCidr === null ? undefined : (options.kernelCidr ?? "192.0.2.1/24").split("/")[0],
       netlabCapture: capture ? join(dir, "netlab-side.pcapng") : undefined,
       flushCapture: () => flushCapture(),

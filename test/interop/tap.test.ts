@@ -29,9 +29,7 @@ describe.skipIf(skip)("a tap device with the kernel on the other end", () => {
 
       await waitUntil(() => frames.some((f) => hex(f.data).startsWith("ffffffffffff")), 3000, "the kernel's ARP request");
       const request = frames.find((f) => hex(f.data).startsWith("ffffffffffff"))!;
-      expect(hex(request.data.subarray(0, 42))).toBe(
-        `ffffffffffff${kernelMac}0806` + `0001080006040001${kernelMac}${KERNEL_IP}000000000000${STACK_IP}`,
-      );
+      expect(hex(request.data.subarray(0, 42))).toBe(`ffffffffffff${kernelMac}0806` + `0001080006040001${kernelMac}${KERNEL_IP}000000000000${STACK_IP}`);
 
       lab.device.send({ data: arpFrame(2, kernelMac, stackMac, STACK_IP, kernelMac, KERNEL_IP) });
       const isEcho = (f: Frame): boolean => hex(f.data.subarray(12, 14)) === "0800" && f.data[23] === 1 && f.data[34] === 8;
@@ -46,13 +44,17 @@ describe.skipIf(skip)("a tap device with the kernel on the other end", () => {
       reply.set(Buffer.from(kernelMac + stackMac, "hex"), 0);
       reply.set(Buffer.from(STACK_IP + KERNEL_IP, "hex"), 26);
       reply[22] = 64;
-      reply[24] = 0; reply[25] = 0;
+      reply[24] = 0;
+      reply[25] = 0;
       const ipSum = internetChecksum(reply.subarray(14, 34));
-      reply[24] = ipSum >>> 8; reply[25] = ipSum & 0xff;
+      reply[24] = ipSum >>> 8;
+      reply[25] = ipSum & 0xff;
       reply[34] = 0;
-      reply[36] = 0; reply[37] = 0;
+      reply[36] = 0;
+      reply[37] = 0;
       const icmpSum = internetChecksum(reply.subarray(34));
-      reply[36] = icmpSum >>> 8; reply[37] = icmpSum & 0xff;
+      reply[36] = icmpSum >>> 8;
+      reply[37] = icmpSum & 0xff;
       lab.device.send({ data: reply });
 
       await new Promise<void>((resolve) => ping.child.once("close", () => resolve()));
@@ -87,9 +89,15 @@ describe.skipIf(skip)("a tap device with the kernel on the other end", () => {
       lab.device.onReceive((f) => {
         if (f.data[23] === 17 && f.data.length >= 46) seqs.push(new DataView(f.data.buffer, f.data.byteOffset).getUint32(42));
       });
-      const sent = await lab.ns.exec("python3", ["-c",
-        "import socket,struct\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n" +
-        "for i in range(300): s.sendto(struct.pack('>I', i), ('192.0.2.2', 9))\nprint('sent')"], { timeoutMs: 10_000 });
+      const sent = await lab.ns.exec(
+        "python3",
+        [
+          "-c",
+          "import socket,struct\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n" +
+            "for i in range(300): s.sendto(struct.pack('>I', i), ('192.0.2.2', 9))\nprint('sent')",
+        ],
+        { timeoutMs: 10_000 },
+      );
       expect(sent.stdout).toBe("sent\n");
       await waitUntil(() => seqs.length >= 300, 5000, `300 datagrams (got ${seqs.length})`);
       expect(seqs).toEqual(Array.from({ length: 300 }, (_, i) => i));

@@ -91,8 +91,12 @@ describe.skipIf(skip)("bulk TCP between netlab and kernel sockets", () => {
       const stream = connected.value;
       let reply = "";
       let closed: string | undefined | null = null;
-      stream.onData((d) => { reply += Buffer.from(d).toString(); });
-      stream.onClose((e) => { closed = e; });
+      stream.onData((d) => {
+        reply += Buffer.from(d).toString();
+      });
+      stream.onClose((e) => {
+        closed = e;
+      });
       await new Promise<void>((resolve, reject) => {
         stream.onConnect(() => resolve());
         setTimeout(() => reject(new Error("connect timed out")), 5000);
@@ -106,7 +110,9 @@ describe.skipIf(skip)("bulk TCP between netlab and kernel sockets", () => {
       expect(reply).toBe("ok");
       const sha = createHash("sha256").update(data).digest("hex");
       expect(sink.output().stdout).toContain(`got ${BULK_BYTES} ${sha}`);
-      report(`TCP netlab -> kernel${label === "" ? "" : " (offloads)"}: ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${(BULK_BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s; ${lab.tap.counters.txFrames} frames out, retransmits ${tcp.stats.retransmits}`);
+      report(
+        `TCP netlab -> kernel${label === "" ? "" : " (offloads)"}: ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${((BULK_BYTES * 8) / seconds / 1e6).toFixed(0)} Mbit/s; ${lab.tap.counters.txFrames} frames out, retransmits ${tcp.stats.retransmits}`,
+      );
     });
   });
 
@@ -120,7 +126,8 @@ describe.skipIf(skip)("bulk TCP between netlab and kernel sockets", () => {
       if (!listener.ok) throw new Error(`listen: ${listener.error}`);
       const hash = createHash("sha256");
       let received = 0;
-      let firstAt = 0, endAt = 0;
+      let firstAt = 0,
+        endAt = 0;
       listener.value.onConnection((stream) => {
         stream.onData((d) => {
           if (received === 0) firstAt = performance.now();
@@ -140,7 +147,9 @@ describe.skipIf(skip)("bulk TCP between netlab and kernel sockets", () => {
       expect(source.output().stdout).toContain(`sent ${BULK_BYTES} ${hash.digest("hex")} `);
       expect(source.output().stdout).toMatch(/ ok\n/);
       const seconds = (endAt - firstAt) / 1000;
-      report(`TCP kernel -> netlab${label === "" ? "" : " (offloads)"}: ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${(BULK_BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s; ${lab.tap.counters.rxFrames} frames in, tap drops ${lab.tap.counters.dropped}`);
+      report(
+        `TCP kernel -> netlab${label === "" ? "" : " (offloads)"}: ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${((BULK_BYTES * 8) / seconds / 1e6).toFixed(0)} Mbit/s; ${lab.tap.counters.rxFrames} frames in, tap drops ${lab.tap.counters.dropped}`,
+      );
     });
   });
 });

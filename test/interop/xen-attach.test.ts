@@ -22,9 +22,20 @@ function tapName(): string {
 }
 
 function dnsmasqArgs(ifname: string): string[] {
-  return ["--no-daemon", "--conf-file=/dev/null", "--port=0", `--interface=${ifname}`, "--bind-interfaces",
-    "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h", "--dhcp-option=option:router,192.0.2.1",
-    "--dhcp-leasefile=/dev/null", "--log-dhcp", "--log-facility=-", "--user=root", "--no-ping"];
+  return [
+    "--no-daemon",
+    "--conf-file=/dev/null",
+    "--port=0",
+    `--interface=${ifname}`,
+    "--bind-interfaces",
+    "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+    "--dhcp-option=option:router,192.0.2.1",
+    "--dhcp-leasefile=/dev/null",
+    "--log-dhcp",
+    "--log-facility=-",
+    "--user=root",
+    "--no-ping",
+  ];
 }
 
 describe.skipIf(skip)("netlab attach --xen", () => {
@@ -34,13 +45,47 @@ describe.skipIf(skip)("netlab attach --xen", () => {
     const tap = tapName();
     try {
       await withNetns(async (ns) => {
-        const child = spawn(process.execPath, [CLI, "attach", "--xen", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--dhcp",
-          "--mac", "00:16:3e:12:34:56", "--http-root", ROOT, "--ping", "192.0.2.1", "--pcap", pcap, "--stats-interval", "0.5", "--json"], { cwd: ROOT });
-        let stdout = "", stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
-        child.stderr.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+        const child = spawn(
+          process.execPath,
+          [
+            CLI,
+            "attach",
+            "--xen",
+            "--tap",
+            tap,
+            "--netns",
+            ns.name,
+            "--peer",
+            "192.0.2.1/24",
+            "--dhcp",
+            "--mac",
+            "00:16:3e:12:34:56",
+            "--http-root",
+            ROOT,
+            "--ping",
+            "192.0.2.1",
+            "--pcap",
+            pcap,
+            "--stats-interval",
+            "0.5",
+            "--json",
+          ],
+          { cwd: ROOT },
+        );
+        let stdout = "",
+          stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+          stdout += d;
+        });
+        child.stderr.setEncoding("utf8").on("data", (d: string) => {
+          stderr += d;
+        });
         const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-        const events = (): Array<Record<string, unknown>> => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+        const events = (): Array<Record<string, unknown>> =>
+          stdout
+            .split("\n")
+            .filter((l) => l.startsWith("{"))
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
         try {
           await waitUntil(() => events().some((e) => e["event"] === "attached"), 15_000, `attach --xen to come up (stderr: ${stderr})`);
           const attached = events().find((e) => e["event"] === "attached")!;
@@ -49,31 +94,51 @@ describe.skipIf(skip)("netlab attach --xen", () => {
           const tcpdump = ns.spawn("tcpdump", ["-i", tap, "-n", "-U", "--immediate-mode", "-s", "256", "-w", join(dir, "kernel-side.pcap")]);
           await tcpdump.waitFor(/listening on/, 5000);
           const dnsmasq = ns.spawn("dnsmasq", dnsmasqArgs(tap));
-          await waitUntil(() => events().some((e) => e["event"] === "address"), 20_000, "a DHCP lease (DISCOVER retransmits after 4 s; RFC 5227 probing takes ~5 s)");
+          await waitUntil(
+            () => events().some((e) => e["event"] === "address"),
+            20_000,
+            "a DHCP lease (DISCOVER retransmits after 4 s; RFC 5227 probing takes ~5 s)",
+          );
           const address = String(events().find((e) => e["event"] === "address")!["address"]).split("/")[0]!;
           expect(address).toMatch(/^192\.0\.2\.1\d\d$/);
           await dnsmasq.waitFor(new RegExp(`DHCPACK\\(${tap}\\) ${address.replaceAll(".", "\\.")} 00:16:3e:12:34:56`), 2000);
           const ping = await ns.exec("ping", ["-n", "-c", "3", "-i", "0.1", "-W", "2", address], { timeoutMs: 10_000 });
           expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
-          const curl = await ns.exec("curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${address}/package.json`], { timeoutMs: 15_000 });
+          const curl = await ns.exec(
+            "curl",
+            ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${address}/package.json`],
+            { timeoutMs: 15_000 },
+          );
           expect(curl.stdout).toMatch(/^200 [1-9]\d*$/);
           await waitUntil(() => events().some((e) => e["event"] === "ping" && typeof e["rttMs"] === "number"), 5000, "a ping reply from the kernel");
-          await waitUntil(() => events().some((e) => e["event"] === "counters" && (e["netfront.rxFrames"] as number) > 0), 5000, "counters with netfront figures");
+          await waitUntil(
+            () => events().some((e) => e["event"] === "counters" && (e["netfront.rxFrames"] as number) > 0),
+            5000,
+            "counters with netfront figures",
+          );
           child.kill("SIGINT");
           expect(await exited).toBe(0);
           await dnsmasq.waitFor(new RegExp(`DHCPRELEASE\\(${tap}\\) ${address.replaceAll(".", "\\.")} `), 5000);
           const stopped = events().find((e) => e["event"] === "stopped")!;
-          expect(stopped).toMatchObject({ reason: "SIGINT", dropped: 0, "http.requests": 1, "xen.peerErrors": 0, "netfront.txDropped": 0, "netback.rxDropped": 0 });
+          expect(stopped).toMatchObject({
+            reason: "SIGINT",
+            dropped: 0,
+            "http.requests": 1,
+            "xen.peerErrors": 0,
+            "netfront.txDropped": 0,
+            "netback.rxDropped": 0,
+          });
           expect(stopped["icmp.echoRequestsReceived"]).toBe(3);
           // A frame may still sit on the tx ring when the final counters are read.
-          expect(stopped["netfront.txFrames"] as number - (stopped["netback.txFrames"] as number)).toBeGreaterThanOrEqual(0);
-          expect(stopped["netfront.txFrames"] as number - (stopped["netback.txFrames"] as number)).toBeLessThanOrEqual(2);
+          expect((stopped["netfront.txFrames"] as number) - (stopped["netback.txFrames"] as number)).toBeGreaterThanOrEqual(0);
+          expect((stopped["netfront.txFrames"] as number) - (stopped["netback.txFrames"] as number)).toBeLessThanOrEqual(2);
           expect(await ns.exec("ip", ["link", "show", "dev", tap])).toMatchObject({ code: 1 });
           const verdict = checkCaptureWithTshark(pcap);
           expect(verdict.offending).toEqual([]);
           expect(verdict.packets).toBeGreaterThanOrEqual(20);
         } catch (e) {
-          if (e instanceof Error) e.message += `\n[interop] attach stdout:\n${stdout}\nstderr:\n${stderr}\ncaptures: ${pcap} (netlab, bridge's tap port), ${join(dir, "kernel-side.pcap")} (tcpdump)`;
+          if (e instanceof Error)
+            e.message += `\n[interop] attach stdout:\n${stdout}\nstderr:\n${stderr}\ncaptures: ${pcap} (netlab, bridge's tap port), ${join(dir, "kernel-side.pcap")} (tcpdump)`;
           throw e;
         } finally {
           if (child.exitCode === null) child.kill("SIGKILL");

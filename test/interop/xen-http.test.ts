@@ -32,8 +32,16 @@ describe.skipIf(skip)("HTTP from a domU behind netfront/netback to curl", () => 
       expect(sha256(readFileSync(join(lab.dir, "small.out")))).toBe(sha256(small));
 
       const before = attached.http!.stats.connections;
-      const two = await curl("-o", join(lab.dir, "a.out"), "-o", join(lab.dir, "b.out"), "-w", "%{num_connects}\n",
-        "http://192.0.2.2/small.txt", "http://192.0.2.2/index.html");
+      const two = await curl(
+        "-o",
+        join(lab.dir, "a.out"),
+        "-o",
+        join(lab.dir, "b.out"),
+        "-w",
+        "%{num_connects}\n",
+        "http://192.0.2.2/small.txt",
+        "http://192.0.2.2/index.html",
+      );
       expect(two.stdout).toBe("1\n0\n");
       expect(attached.http!.stats.connections - before).toBe(1);
       expect(readFileSync(join(lab.dir, "b.out"), "utf8")).toBe("<h1>netlab domU</h1>\n");
@@ -54,28 +62,45 @@ describe.skipIf(skip)("HTTP from a domU behind netfront/netback to curl", () => 
     ["TSO and csum_blank from the domU carried whole to the kernel through the tap's virtio_net_hdr", { checksumOffload: true, gso: true }, true],
   ];
 
-  it.each(variants)(`serves curl a ${LARGE_BYTES >> 20} MiB file whose sha256 matches (%s)`, async (label, netfront, tapOffloads) => {
-    const options = { snaplen: 96, xen: { netfront }, ...(tapOffloads ? { offloadsOff: false, tap: { txOffloads: true, rxOffloads: true } } : {}) };
-    await withXenLab(`curl large from domU ${netfront.gso ? "gso" : "plain"}${tapOffloads ? " tap offloads" : ""}`, options, async ({ lab, xen, device, clock, rng }) => {
-      const root = join(lab.dir, "www");
-      mkdirSync(root);
-      const expected = writeRandomFile(join(root, "large.bin"), LARGE_BYTES);
-      const attached = await composeAttachedStack({ device, clock, rng }, { address: { kind: "static", cidr: DOMU }, http: { root, port: 80 } });
-      const r = await lab.ns.exec("sh", ["-c", "curl -sS --max-time 100 -o - -w '%{stderr}%{http_code} %{size_download} %{time_total} %{speed_download}' http://192.0.2.2/large.bin | sha256sum"], { timeoutMs: 110_000 });
-      const [code, bytes, seconds, speed] = r.stderr.trim().split(" ");
-      expect(code).toBe("200");
-      expect(Number(bytes)).toBe(LARGE_BYTES);
-      expect(r.stdout).toContain(expected);
-      const x = xen.counters();
-      if (netfront.gso && !tapOffloads) expect(x["bridge.link.segmented"]).toBeGreaterThan(0);
-      else expect(x["bridge.link.segmented"]).toBe(0);
-      expect(x["bridge.link.dropped"]).toBe(0);
-      expect(xen.peerErrors).toEqual([]);
-      // With the tap's offloads on, netlab's capture holds 64 KB frames with partial checksums.
-      if (!tapOffloads) expect(tsharkOffending(lab)).toEqual([]);
-      report(`xen: curl <- domU HTTP ${LARGE_BYTES >> 20} MiB (${label}): sha256 ok, ${Number(seconds).toFixed(2)} s = ${(Number(speed) * 8 / 1e6).toFixed(0)} Mbit/s; ` +
-        `tcp retransmits ${attached.stack.tcp.stats.retransmits}; netfront tx frames ${x["netfront.txFrames"]}, bridge segmented ${x["bridge.link.segmented"]}, completed ${x["bridge.link.checksumsCompleted"]}`);
-      await attached.stop();
-    });
-  }, 150_000);
+  it.each(variants)(
+    `serves curl a ${LARGE_BYTES >> 20} MiB file whose sha256 matches (%s)`,
+    async (label, netfront, tapOffloads) => {
+      const options = { snaplen: 96, xen: { netfront }, ...(tapOffloads ? { offloadsOff: false, tap: { txOffloads: true, rxOffloads: true } } : {}) };
+      await withXenLab(
+        `curl large from domU ${netfront.gso ? "gso" : "plain"}${tapOffloads ? " tap offloads" : ""}`,
+        options,
+        async ({ lab, xen, device, clock, rng }) => {
+          const root = join(lab.dir, "www");
+          mkdirSync(root);
+          const expected = writeRandomFile(join(root, "large.bin"), LARGE_BYTES);
+          const attached = await composeAttachedStack({ device, clock, rng }, { address: { kind: "static", cidr: DOMU }, http: { root, port: 80 } });
+          const r = await lab.ns.exec(
+            "sh",
+            [
+              "-c",
+              "curl -sS --max-time 100 -o - -w '%{stderr}%{http_code} %{size_download} %{time_total} %{speed_download}' http://192.0.2.2/large.bin | sha256sum",
+            ],
+            { timeoutMs: 110_000 },
+          );
+          const [code, bytes, seconds, speed] = r.stderr.trim().split(" ");
+          expect(code).toBe("200");
+          expect(Number(bytes)).toBe(LARGE_BYTES);
+          expect(r.stdout).toContain(expected);
+          const x = xen.counters();
+          if (netfront.gso && !tapOffloads) expect(x["bridge.link.segmented"]).toBeGreaterThan(0);
+          else expect(x["bridge.link.segmented"]).toBe(0);
+          expect(x["bridge.link.dropped"]).toBe(0);
+          expect(xen.peerErrors).toEqual([]);
+          // With the tap's offloads on, netlab's capture holds 64 KB frames with partial checksums.
+          if (!tapOffloads) expect(tsharkOffending(lab)).toEqual([]);
+          report(
+            `xen: curl <- domU HTTP ${LARGE_BYTES >> 20} MiB (${label}): sha256 ok, ${Number(seconds).toFixed(2)} s = ${((Number(speed) * 8) / 1e6).toFixed(0)} Mbit/s; ` +
+              `tcp retransmits ${attached.stack.tcp.stats.retransmits}; netfront tx frames ${x["netfront.txFrames"]}, bridge segmented ${x["bridge.link.segmented"]}, completed ${x["bridge.link.checksumsCompleted"]}`,
+          );
+          await attached.stop();
+        },
+      );
+    },
+    150_000,
+  );
 });

@@ -24,7 +24,11 @@ describe.skipIf(skip)("ICMP echo between the kernel and a domU behind netfront/n
       expect(c.icmp["echoRequestsReceived"]).toBe(13);
       expect(c.icmp["echoRepliesSent"]).toBe(13);
       expect(c.reassembly["reassembled"]).toBe(3);
-      await waitUntil(() => xen.counters()["netback.txFrames"] === xen.counters()["netfront.txFrames"], 1000, "netback to take every frame netfront put on the tx ring");
+      await waitUntil(
+        () => xen.counters()["netback.txFrames"] === xen.counters()["netfront.txFrames"],
+        1000,
+        "netback to take every frame netfront put on the tx ring",
+      );
       const x = xen.counters();
       expect(x["netfront.rxFrames"]).toBeGreaterThanOrEqual(13 + 6);
       expect(x["bridge.link.txFrames"]).toBe(lab.tap.counters.txFrames);
@@ -37,9 +41,12 @@ describe.skipIf(skip)("ICMP echo between the kernel and a domU behind netfront/n
   it("pings the kernel from the domU, 10 of 10, and 3000-byte echoes the kernel reassembles", async () => {
     await withXenLab("domU pings kernel", {}, async ({ lab, xen, device, clock, rng }) => {
       const stack = createStack({ device, clock, rng }, { ipv4: { cidr: "192.0.2.2/24" } });
-      const ping = (seq: number, size: number) => new Promise<number>((resolve, reject) => {
-        stack.icmp.ping(KERNEL, { seq, size, timeoutMs: 2000 }, (r) => (r.ok ? resolve(r.value.rttMs) : reject(new Error(`ping ${formatIpv4(KERNEL)} seq ${seq}: ${r.error}`))));
-      });
+      const ping = (seq: number, size: number) =>
+        new Promise<number>((resolve, reject) => {
+          stack.icmp.ping(KERNEL, { seq, size, timeoutMs: 2000 }, (r) =>
+            r.ok ? resolve(r.value.rttMs) : reject(new Error(`ping ${formatIpv4(KERNEL)} seq ${seq}: ${r.error}`)),
+          );
+        });
       const rtts: number[] = [];
       for (let seq = 1; seq <= 10; seq++) rtts.push(await ping(seq, 56));
       const bigRtt = await ping(11, 3000);
@@ -50,7 +57,9 @@ describe.skipIf(skip)("ICMP echo between the kernel and a domU behind netfront/n
       expect(xen.peerErrors).toEqual([]);
       expect(tsharkOffending(lab)).toEqual([]);
       const sorted = [...rtts].sort((a, b) => a - b);
-      report(`xen: domU -> kernel ping rtt ms: first ${rtts[0]!.toFixed(3)} (ARP), median ${sorted[5]!.toFixed(3)}, min ${sorted[0]!.toFixed(3)}, max ${sorted[9]!.toFixed(3)}; 3000 B: ${bigRtt.toFixed(3)}`);
+      report(
+        `xen: domU -> kernel ping rtt ms: first ${rtts[0]!.toFixed(3)} (ARP), median ${sorted[5]!.toFixed(3)}, min ${sorted[0]!.toFixed(3)}, max ${sorted[9]!.toFixed(3)}; 3000 B: ${bigRtt.toFixed(3)}`,
+      );
     });
   });
 });

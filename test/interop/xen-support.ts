@@ -52,16 +52,20 @@ export async function withXenLab<T>(testName: string, options: XenLabOptions, fn
           pending = [];
           pendingBytes = 0;
         };
-        const writer = createPcapngWriter((chunk) => {
-          pending.push(chunk.slice());
-          pendingBytes += chunk.length;
-          if (pendingBytes >= 1 << 20) flush();
-        }, { snaplen: options.snaplen ?? 256, timeOffsetMs: clock.epochMs });
+        const writer = createPcapngWriter(
+          (chunk) => {
+            pending.push(chunk.slice());
+            pendingBytes += chunk.length;
+            if (pendingBytes >= 1 << 20) flush();
+          },
+          { snaplen: options.snaplen ?? 256, timeOffsetMs: clock.epochMs },
+        );
         device = withCapture(xen.netfront, writer, { clock, name: "domU-eth0", description: "netfront in the domU", annotate: describeOffload });
       }
       return await fn({ lab, xen, clock, rng, device });
     } catch (e) {
-      if (e instanceof Error) e.message += `\n[interop] domU-side.pcapng (netfront view, partial checksums where csum_blank) is beside them; xen counters ${JSON.stringify(xen.counters())}`;
+      if (e instanceof Error)
+        e.message += `\n[interop] domU-side.pcapng (netfront view, partial checksums where csum_blank) is beside them; xen counters ${JSON.stringify(xen.counters())}`;
       throw e;
     } finally {
       await xen.close();
@@ -76,7 +80,11 @@ export async function withXenLab<T>(testName: string, options: XenLabOptions, fn
 function describeOffload(frame: Frame): string | undefined {
   const o = frame.offload;
   if (o === undefined) return undefined;
-  const parts = [o.csumBlank === true ? "csum_blank" : "", o.dataValidated === true ? "data_validated" : "", (o.gsoSize ?? 0) > 0 ? `gso=${o.gsoSize}` : ""].filter((p) => p !== "");
+  const parts = [
+    o.csumBlank === true ? "csum_blank" : "",
+    o.dataValidated === true ? "data_validated" : "",
+    (o.gsoSize ?? 0) > 0 ? `gso=${o.gsoSize}` : "",
+  ].filter((p) => p !== "");
   return parts.length > 0 ? parts.join(" ") : undefined;
 }
 
@@ -96,7 +104,9 @@ export function writeRandomFile(path: string, size: number): string {
     for (let done = 0; done < size; done += piece.length) {
       const n = Math.min(piece.length, size - done);
       for (let i = 0; i + 4 <= n; i += 4) {
-        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
         view.setUint32(i, x >>> 0);
       }
       hash.update(piece.subarray(0, n));
@@ -118,8 +128,25 @@ export function tsharkOffendingBulk(lab: TapLab, dataPorts: readonly number[]): 
   lab.flushCapture();
   const tshark = findTshark();
   if (tshark === undefined) throw Object.assign(new Error("tshark is not installed"), { code: "ERR_NETLAB_TSHARK_MISSING" });
-  const r = spawnSync(tshark, ["-n", "-r", lab.netlabCapture, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
-    ...dataPorts.flatMap((port) => ["-d", `tcp.port==${port},data`]), "-Y", TSHARK_WELLFORMED_FILTER], { encoding: "utf8", timeout: 120_000, maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw Object.assign(new Error(`tshark failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}`), { code: "ERR_NETLAB_TSHARK_FAILED" });
+  const r = spawnSync(
+    tshark,
+    [
+      "-n",
+      "-r",
+      lab.netlabCapture,
+      "-o",
+      "ip.check_checksum:TRUE",
+      "-o",
+      "tcp.check_checksum:TRUE",
+      "-o",
+      "udp.check_checksum:TRUE",
+      ...dataPorts.flatMap((port) => ["-d", `tcp.port==${port},data`]),
+      "-Y",
+      TSHARK_WELLFORMED_FILTER,
+    ],
+    { encoding: "utf8", timeout: 120_000, maxBuffer: 64 << 20 },
+  );
+  if (r.status !== 0)
+    throw Object.assign(new Error(`tshark failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}`), { code: "ERR_NETLAB_TSHARK_FAILED" });
   return r.stdout.split("\n").filter((l) => l.trim() !== "");
 }

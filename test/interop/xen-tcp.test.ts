@@ -69,8 +69,11 @@ async function sendAll(stream: ByteStream, data: Uint8Array, chunk = 64 * 1024):
 
 const MODES: Array<[string, XenLabOptions, boolean]> = [
   ["no offloads", { snaplen: 96, offloadsOff: true, xen: { netfront: { checksumOffload: false, gso: false } } }, false],
-  ["offloads end to end (virtio_net_hdr on the tap, csum_blank and GSO on the rings)",
-    { snaplen: 96, offloadsOff: false, tap: { txOffloads: true, rxOffloads: true } }, true],
+  [
+    "offloads end to end (virtio_net_hdr on the tap, csum_blank and GSO on the rings)",
+    { snaplen: 96, offloadsOff: false, tap: { txOffloads: true, rxOffloads: true } },
+    true,
+  ],
 ];
 
 describe.skipIf(skip)("bulk TCP between a domU behind netfront/netback and kernel sockets", () => {
@@ -85,8 +88,12 @@ describe.skipIf(skip)("bulk TCP between a domU behind netfront/netback and kerne
       const stream = connected.value;
       let reply = "";
       let closed: string | undefined | null = null;
-      stream.onData((d) => { reply += Buffer.from(d).toString(); });
-      stream.onClose((e) => { closed = e; });
+      stream.onData((d) => {
+        reply += Buffer.from(d).toString();
+      });
+      stream.onClose((e) => {
+        closed = e;
+      });
       await new Promise<void>((resolve, reject) => {
         stream.onConnect(() => resolve());
         setTimeout(() => reject(new Error("connect timed out")), 5000);
@@ -107,8 +114,10 @@ describe.skipIf(skip)("bulk TCP between a domU behind netfront/netback and kerne
       if (offloads) expect(lab.tap.counters.txFrames).toBeLessThan(BULK_BYTES / 1448 / 4);
       else expect(lab.tap.counters.txFrames).toBeGreaterThan(BULK_BYTES / 1460);
       if (!offloads) expect(tsharkOffendingBulk(lab, [5001])).toEqual([]);
-      report(`xen: TCP domU -> kernel (${label}): ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${(BULK_BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s; ` +
-        `netfront tx frames ${x["netfront.txFrames"]} (slots ${x["netfront.txSlots"]}), tap tx frames ${lab.tap.counters.txFrames} (drops ${lab.tap.counters.dropped}), retransmits ${stack.tcp.stats.retransmits}`);
+      report(
+        `xen: TCP domU -> kernel (${label}): ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${((BULK_BYTES * 8) / seconds / 1e6).toFixed(0)} Mbit/s; ` +
+          `netfront tx frames ${x["netfront.txFrames"]} (slots ${x["netfront.txSlots"]}), tap tx frames ${lab.tap.counters.txFrames} (drops ${lab.tap.counters.dropped}), retransmits ${stack.tcp.stats.retransmits}`,
+      );
     });
   });
 
@@ -118,7 +127,9 @@ describe.skipIf(skip)("bulk TCP between a domU behind netfront/netback and kerne
       const listener = stack.tcp.listen(5002);
       if (!listener.ok) throw new Error(`listen: ${listener.error}`);
       const hash = createHash("sha256");
-      let received = 0, firstAt = 0, endAt = 0;
+      let received = 0,
+        firstAt = 0,
+        endAt = 0;
       listener.value.onConnection((stream) => {
         stream.onData((d) => {
           if (received === 0) firstAt = performance.now();
@@ -143,8 +154,10 @@ describe.skipIf(skip)("bulk TCP between a domU behind netfront/netback and kerne
       if (offloads) expect(lab.tap.counters.rxFrames).toBeLessThan(BULK_BYTES / 1448 / 2);
       if (!offloads) expect(tsharkOffendingBulk(lab, [5002])).toEqual([]);
       const seconds = (endAt - firstAt) / 1000;
-      report(`xen: TCP kernel -> domU (${label}): ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${(BULK_BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s; ` +
-        `tap rx frames ${lab.tap.counters.rxFrames}, netfront rx frames ${x["netfront.rxFrames"]}, tap drops ${lab.tap.counters.dropped}`);
+      report(
+        `xen: TCP kernel -> domU (${label}): ${BULK_BYTES >> 20} MiB in ${seconds.toFixed(2)} s = ${((BULK_BYTES * 8) / seconds / 1e6).toFixed(0)} Mbit/s; ` +
+          `tap rx frames ${lab.tap.counters.rxFrames}, netfront rx frames ${x["netfront.rxFrames"]}, tap drops ${lab.tap.counters.dropped}`,
+      );
     });
   });
 });

@@ -40,12 +40,17 @@ function lan(seed: number, configs: StackOptions[]): Lan {
   };
   for (const cfg of configs) addHost(cfg);
   return {
-    clock, hosts, addHost,
+    clock,
+    hosts,
+    addHost,
     capture() {
       const n = chunks.reduce((s, c) => s + c.length, 0);
       const out = new Uint8Array(n);
       let at = 0;
-      for (const c of chunks) { out.set(c, at); at += c.length; }
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
       return out;
     },
   };
@@ -56,7 +61,9 @@ const HOST: StackOptions = { ipv6: { slaac: true } };
 
 function ping(net: Lan, from: Stack, to: Ipv6Address): Result<Ping6Reply, Ping6Error> {
   let r: Result<Ping6Reply, Ping6Error> | undefined;
-  from.icmpv6!.ping(to, { size: 56, timeoutMs: 3000 }, (x) => { r = x; });
+  from.icmpv6!.ping(to, { size: 56, timeoutMs: 3000 }, (x) => {
+    r = x;
+  });
   net.clock.run(net.clock.now() + 3100);
   if (r === undefined) throw new Error("ping never finished");
   return r;
@@ -67,7 +74,11 @@ describe("IPv6 on a simulated switch", () => {
     const net = lan(1, [ROUTER, HOST, HOST]);
     net.clock.run(10_000);
     const [r, h1, h2] = net.hosts as [Stack, Stack, Stack];
-    const global = (s: Stack) => s.ipv6!.ndp.addresses().filter((a) => a.origin === "slaac").map((a) => `${formatIpv6(a.address)} ${a.state}`);
+    const global = (s: Stack) =>
+      s
+        .ipv6!.ndp.addresses()
+        .filter((a) => a.origin === "slaac")
+        .map((a) => `${formatIpv6(a.address)} ${a.state}`);
     expect(global(h1)).toEqual(["2001:db8:1::ff:fe00:11 preferred"]);
     expect(global(h2)).toEqual(["2001:db8:1::ff:fe00:12 preferred"]);
     expect(h1.ipv6!.ndp.routers().map((x) => formatIpv6(x.address))).toEqual(["fe80::ff:fe00:10"]);
@@ -120,4 +131,3 @@ describe("IPv6 on a simulated switch", () => {
     }
   });
 });
-

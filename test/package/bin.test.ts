@@ -26,9 +26,9 @@ describe("bin/netlab.mjs", () => {
     copyFileSync(join(ROOT, "bin/netlab.mjs"), join(DIR, "bin/netlab.mjs"));
     symlinkSync(join(ROOT, "node_modules"), join(DIR, "node_modules"));
     write("package.json", JSON.stringify({ type: "module" }));
-    write("harness/cli/main.ts", "export async function main(): Promise<number> { process.stdout.write(\"source\"); return 0; }\n");
+    write("harness/cli/main.ts", 'export async function main(): Promise<number> { process.stdout.write("source"); return 0; }\n');
     write("stack/index.ts", "export {};\n");
-    write("dist/harness/cli/main.js", "export async function main() { process.stdout.write(\"compiled\"); return 0; }\n");
+    write("dist/harness/cli/main.js", 'export async function main() { process.stdout.write("compiled"); return 0; }\n');
     const past = new Date(Date.now() - 3_600_000);
     for (const f of ["harness/cli/main.ts", "stack/index.ts"]) utimesSync(join(DIR, f), past, past);
     write("dist/build.json", JSON.stringify({ startedAtMs: Date.now() - 60_000 }));

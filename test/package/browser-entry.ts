@@ -2,7 +2,7 @@
 // <pre id="result"> for `chromium --headless --dump-dom` to print.
 import { runPortableExample } from "./portable-example.ts";
 
-const doc = (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } | null }; location: { search: string } });
+const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } | null }; location: { search: string } };
 const seed = Number(new URLSearchParams(doc.location.search).get("seed") ?? "1");
 const out = doc.document.getElementById("result")!;
 try {

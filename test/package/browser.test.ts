@@ -35,7 +35,16 @@ function sources(dir: string): string[] {
 
 /** Bundles `entry` for the browser; esbuild refuses any Node built-in it meets. */
 async function bundleForBrowser(entry: string): Promise<{ code: string; inputs: string[] }> {
-  const r = await build({ entryPoints: [entry], bundle: true, platform: "browser", format: "esm", target: "es2022", write: false, metafile: true, logLevel: "silent" });
+  const r = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    target: "es2022",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+  });
   return { code: r.outputFiles[0]!.text, inputs: Object.keys(r.metafile.inputs) };
 }
 
@@ -54,26 +63,48 @@ describe("the portable layers", () => {
   it("stack/ and xen-sim/ bundle for the browser, from their own sources only", async () => {
     for (const entry of ["stack/index.ts", "xen-sim/index.ts"]) {
       const { inputs } = await bundleForBrowser(join(ROOT, entry));
-      expect(inputs.filter((f) => !/^(stack|xen-sim)\//.test(f)), entry).toEqual([]);
+      expect(
+        inputs.filter((f) => !/^(stack|xen-sim)\//.test(f)),
+        entry,
+      ).toEqual([]);
     }
   });
 
-  it.skipIf(CHROMIUM === undefined)(`runs the library example in headless Chromium with Node's transfer and capture bytes${CHROMIUM === undefined ? " (skipped: no chromium; npm run setup installs it)" : ""}`, async () => {
-    const { code } = await bundleForBrowser(join(ROOT, "test/package/browser-entry.ts"));
-    writeFileSync(join(DIR, "bundle.js"), code);
-    writeFileSync(join(DIR, "index.html"), '<!doctype html><meta charset="utf-8"><pre id="result">pending</pre><script type="module" src="bundle.js"></script>\n');
-    for (const seed of [1, 2]) {
-      const dom = execFileSync(CHROMIUM!, [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--allow-file-access-from-files",
-        `--user-data-dir=${join(DIR, "profile")}`, "--virtual-time-budget=60000", "--dump-dom", `file://${DIR}/index.html?seed=${seed}`,
-      ], { encoding: "utf8", timeout: 90_000, stdio: ["ignore", "pipe", "ignore"] });
-      const m = /<pre id="result">([^<]*)<\/pre>/.exec(dom);
-      expect(m, dom.slice(0, 500)).not.toBeNull();
-      const browser = JSON.parse(m![1]!.replaceAll("&amp;", "&")) as PortableRun & { error?: string };
-      expect(browser.error).toBeUndefined();
-      const node = await runPortableExample(seed);
-      expect(browser.sha256Received).toBe(browser.sha256Sent);
-      expect(browser).toEqual(node);
-    }
-  }, 200_000);
+  it.skipIf(CHROMIUM === undefined)(
+    `runs the library example in headless Chromium with Node's transfer and capture bytes${CHROMIUM === undefined ? " (skipped: no chromium; npm run setup installs it)" : ""}`,
+    async () => {
+      const { code } = await bundleForBrowser(join(ROOT, "test/package/browser-entry.ts"));
+      writeFileSync(join(DIR, "bundle.js"), code);
+      writeFileSync(
+        join(DIR, "index.html"),
+        '<!doctype html><meta charset="utf-8"><pre id="result">pending</pre><script type="module" src="bundle.js"></script>\n',
+      );
+      for (const seed of [1, 2]) {
+        const dom = execFileSync(
+          CHROMIUM!,
+          [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--allow-file-access-from-files",
+            `--user-data-dir=${join(DIR, "profile")}`,
+            "--virtual-time-budget=60000",
+            "--dump-dom",
+            `file://${DIR}/index.html?seed=${seed}`,
+          ],
+          { encoding: "utf8", timeout: 90_000, stdio: ["ignore", "pipe", "ignore"] },
+        );
+        const m = /<pre id="result">([^<]*)<\/pre>/.exec(dom);
+        expect(m, dom.slice(0, 500)).not.toBeNull();
+        const browser = JSON.parse(m![1]!.replaceAll("&amp;", "&")) as PortableRun & { error?: string };
+        expect(browser.error).toBeUndefined();
+        const node = await runPortableExample(seed);
+        expect(browser.sha256Received).toBe(browser.sha256Sent);
+        expect(browser).toEqual(node);
+      }
+    },
+    200_000,
+  );
 });

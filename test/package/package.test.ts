@@ -53,15 +53,29 @@ describe("the packed package", () => {
     execFileSync("mkdir", ["-p", app]);
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "netlab-user", private: true, type: "module" }));
     // offline: the package must need nothing from the registry
-    execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--silent", join(dir, tarball)], { cwd: app, stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
+    execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--silent", join(dir, tarball)], {
+      cwd: app,
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 60_000,
+    });
   }, 240_000);
-  afterAll(() => { if (dir !== "") rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+  });
 
   it("ships compiled JavaScript, declarations and the bin, and no TypeScript sources or tests", () => {
     const pkg = join(app, "node_modules/netlab");
     const manifest = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as { dependencies?: object };
     expect(manifest.dependencies).toBeUndefined();
-    for (const f of ["dist/stack/index.js", "dist/stack/index.d.ts", "dist/xen-sim/index.js", "dist/harness/index.js", "dist/harness/cli/main.js", "dist/build.json", "bin/netlab.mjs"]) {
+    for (const f of [
+      "dist/stack/index.js",
+      "dist/stack/index.d.ts",
+      "dist/xen-sim/index.js",
+      "dist/harness/index.js",
+      "dist/harness/cli/main.js",
+      "dist/build.json",
+      "bin/netlab.mjs",
+    ]) {
       expect(existsSync(join(pkg, f)), f).toBe(true);
     }
     expect(existsSync(join(pkg, "stack"))).toBe(false);
@@ -87,17 +101,27 @@ describe("the packed package", () => {
 
   it("type-checks a TypeScript user of netlab, netlab/xen-sim and netlab/harness", () => {
     writeFileSync(join(app, "user.ts"), TS_USER);
-    writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
-      compilerOptions: {
-        target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true,
-        // skipLibCheck: checking @types/node and every declaration file triples the time; the
-        // user's code is still checked against netlab's declarations (the .d.ts scan above
-        // makes sure they resolve, and @ts-expect-error below that they are not `any`)
-        noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, skipLibCheck: true,
-        typeRoots: [join(ROOT, "node_modules/@types")], types: ["node"],
-      },
-      files: ["user.ts"],
-    }));
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2022",
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          noEmit: true,
+          // skipLibCheck: checking @types/node and every declaration file triples the time; the
+          // user's code is still checked against netlab's declarations (the .d.ts scan above
+          // makes sure they resolve, and @ts-expect-error below that they are not `any`)
+          noUncheckedIndexedAccess: true,
+          exactOptionalPropertyTypes: true,
+          skipLibCheck: true,
+          typeRoots: [join(ROOT, "node_modules/@types")],
+          types: ["node"],
+        },
+        files: ["user.ts"],
+      }),
+    );
     let output = "";
     try {
       execFileSync(process.execPath, [TSC, "-p", app], { cwd: app, encoding: "utf8", timeout: 120_000 });
@@ -108,10 +132,16 @@ describe("the packed package", () => {
   });
 
   it("runs the compiled CLI through the package's bin", () => {
-    const out = execFileSync(join(app, "node_modules/.bin/netlab"), ["sim", "transfer", "--bytes", "65536", "--json"], { cwd: app, encoding: "utf8", timeout: 60_000 });
+    const out = execFileSync(join(app, "node_modules/.bin/netlab"), ["sim", "transfer", "--bytes", "65536", "--json"], {
+      cwd: app,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(JSON.parse(out)).toMatchObject({ ok: true, sha256Match: true });
     // the lab's example topologies ship with the package
-    const labs = JSON.parse(execFileSync(join(app, "node_modules/.bin/netlab"), ["lab", "list", "--json"], { cwd: app, encoding: "utf8", timeout: 60_000 })) as unknown;
+    const labs = JSON.parse(
+      execFileSync(join(app, "node_modules/.bin/netlab"), ["lab", "list", "--json"], { cwd: app, encoding: "utf8", timeout: 60_000 }),
+    ) as unknown;
     expect(JSON.stringify(labs)).toContain("dumbbell-fq-codel");
   });
 });

@@ -3,8 +3,17 @@
 // through the package's top-level exports (stack/index.ts) and the WebCrypto SHA-256 both
 // platforms have. The same seed must give the same transfer and the same capture bytes.
 import {
-  createByteCollector, createPcapngWriter, createRng, createStack, createSwitch, createVirtualClock,
-  parseIpv4Address, settle, unwrap, withCapture, type Stack,
+  createByteCollector,
+  createPcapngWriter,
+  createRng,
+  createStack,
+  createSwitch,
+  createVirtualClock,
+  parseIpv4Address,
+  settle,
+  unwrap,
+  withCapture,
+  type Stack,
 } from "../../stack/index.ts";
 
 /** What one run produced. */
@@ -39,7 +48,10 @@ export async function runPortableExample(seed: number, transferBytes = 256 * 102
   const server = host(2);
   const serverAddress = unwrap(parseIpv4Address("192.0.2.2"));
 
-  const reply = await settle(clock, new Promise<Parameters<Parameters<Stack["icmp"]["ping"]>[2]>[0]>((resolve) => client.icmp.ping(serverAddress, {}, resolve)));
+  const reply = await settle(
+    clock,
+    new Promise<Parameters<Parameters<Stack["icmp"]["ping"]>[2]>[0]>((resolve) => client.icmp.ping(serverAddress, {}, resolve)),
+  );
   if (!reply.ok) throw new Error(`ping failed: ${reply.error}`);
 
   const payload = new Uint8Array(transferBytes);

@@ -12,9 +12,16 @@ const DIR = mkdtempSync(join(tmpdir(), "netlab-replay-cli-"));
 const OUT = join(DIR, "out");
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "", stderr = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => { stdout += String(s); return true; });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => { stderr += String(s); return true; });
+  let stdout = "",
+    stderr = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+    stdout += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
+    stderr += String(s);
+    return true;
+  });
   try {
     const code = await main(["replay", ...args]);
     return { code, stdout, stderr };
@@ -45,7 +52,9 @@ describe("netlab replay", () => {
 
   it("exits 2 on usage errors", async () => {
     expect((await cli([])).code).toBe(2);
-    expect((await cli(["x.pcap", "--mode", "fast"])).stderr).toBe("netlab replay: [ERR_USAGE] --mode needs one of decode, conversation, golden, got 'fast' (see 'netlab replay --help')\n");
+    expect((await cli(["x.pcap", "--mode", "fast"])).stderr).toBe(
+      "netlab replay: [ERR_USAGE] --mode needs one of decode, conversation, golden, got 'fast' (see 'netlab replay --help')\n",
+    );
     expect((await cli(["x.pcap", "--update", "--mode", "decode"])).code).toBe(2);
     expect((await cli(["x.pcap", "--all"])).code).toBe(2);
     expect((await cli(["--record", "--only", "no-such-recording"])).code).toBe(2);
@@ -72,15 +81,22 @@ describe("netlab replay", () => {
     copyFileSync("pcaps/sim-tcp-echo.expect.json", join(dir, "sim-tcp-echo.expect.json"));
     const path = join(dir, "sim-tcp-echo.pcapng.gz");
     expect((await cli([path, "--update", "--out", OUT])).code).toBe(0);
-    const fresh = readCaptureFile(path), committed = readCaptureFile("pcaps/sim-tcp-echo.pcapng.gz");
+    const fresh = readCaptureFile(path),
+      committed = readCaptureFile("pcaps/sim-tcp-echo.pcapng.gz");
     expect(fresh.ok && committed.ok).toBe(true);
     if (fresh.ok && committed.ok) {
-      expect(fresh.value.packets.map((p) => Buffer.from(p.data).toString("hex"))).toEqual(committed.value.packets.map((p) => Buffer.from(p.data).toString("hex")));
+      expect(fresh.value.packets.map((p) => Buffer.from(p.data).toString("hex"))).toEqual(
+        committed.value.packets.map((p) => Buffer.from(p.data).toString("hex")),
+      );
     }
     expect((await cli([path, "--out", OUT])).code).toBe(0);
   });
   it("--all finds the repository's pcaps from any working directory", () => {
-    const r = spawnSync(process.execPath, [join(ROOT, "bin/netlab.mjs"), "replay", "--all", "--json", "--out", OUT], { cwd: DIR, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, "bin/netlab.mjs"), "replay", "--all", "--json", "--out", OUT], {
+      cwd: DIR,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     const reports = JSON.parse(r.stdout) as { ok: boolean }[];
     expect(reports.length).toBeGreaterThanOrEqual(5);
@@ -113,6 +129,10 @@ describe("netlab replay", () => {
     writeFileSync(cut, demo.pcap.subarray(0, demo.pcap.length - 10));
     const r = await cli([cut, "--as", "192.0.2.1", "--out", OUT]);
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`warning: the file appears to have been cut short \\(truncated-block at byte offset \\d+: .*\\); read ${demo.capture.packets - 1} packets before the cut`));
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `warning: the file appears to have been cut short \\(truncated-block at byte offset \\d+: .*\\); read ${demo.capture.packets - 1} packets before the cut`,
+      ),
+    );
   });
 });

@@ -51,10 +51,20 @@ describe("replay input files", () => {
 
   it.each([
     ["a missing file", () => join(DIR, "nope.pcap"), "ERR_REPLAY_NO_FILE", "no such file"],
-    ["an empty file", () => file("empty.pcap", new Uint8Array(0)), "ERR_REPLAY_BAD_CAPTURE", "empty.pcap: unknown-format at byte offset 0: file of 0 bytes is too short to identify"],
+    [
+      "an empty file",
+      () => file("empty.pcap", new Uint8Array(0)),
+      "ERR_REPLAY_BAD_CAPTURE",
+      "empty.pcap: unknown-format at byte offset 0: file of 0 bytes is too short to identify",
+    ],
     ["a text file", () => file("notes.pcap", "this is not a capture\n"), "ERR_REPLAY_BAD_CAPTURE", "neither a pcap magic nor a pcapng Section Header Block"],
     ["a corrupt gzip stream", () => file("broken.pcapng.gz", Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3)), "ERR_REPLAY_BAD_CAPTURE", "bad-gzip"],
-    ["a pcapng cut inside its section header", () => file("cut-shb.pcapng", gunzipSync(readFileSync("pcaps/kernel-tcp-closes.pcapng.gz")).subarray(0, 20)), "ERR_REPLAY_BAD_CAPTURE", "truncated-block at byte offset 0"],
+    [
+      "a pcapng cut inside its section header",
+      () => file("cut-shb.pcapng", gunzipSync(readFileSync("pcaps/kernel-tcp-closes.pcapng.gz")).subarray(0, 20)),
+      "ERR_REPLAY_BAD_CAPTURE",
+      "truncated-block at byte offset 0",
+    ],
     ["a gzip of garbage", () => file("garbage.pcap.gz", gzipSync(Buffer.from("garbage garbage"))), "ERR_REPLAY_BAD_CAPTURE", "unknown-format"],
   ])("%s gives a clear error", async (_what, make, code, message) => {
     const report = await replayFile(make(), { outDir: OUT });
@@ -69,7 +79,9 @@ describe("replay input files", () => {
     const report = await replayFile(file("cut.pcapng", whole.subarray(0, 700)), { outDir: OUT });
     expect(report.ok).toBe(true);
     expect(report.warnings).toHaveLength(1);
-    expect(report.warnings![0]).toMatch(/^the file appears to have been cut short \(truncated-block at byte offset \d+: [^)]+\); read 5 packets before the cut$/);
+    expect(report.warnings![0]).toMatch(
+      /^the file appears to have been cut short \(truncated-block at byte offset \d+: [^)]+\); read 5 packets before the cut$/,
+    );
     expect(formatReport(report)).toContain("warning: the file appears to have been cut short");
   });
 

@@ -26,7 +26,11 @@ function firstDiff(report: FileReport) {
 
 describe("a behaviour change shows up as a readable diff", () => {
   it("golden: another TTL on the echo server is reported at the SYN-ACK, frame 5, field ipv4.ttl", async () => {
-    const report = await replayFile("pcaps/sim-tcp-echo.pcapng.gz", { mode: "golden", outDir: OUT, overrides: { stack: { ipv4: { cidr: "192.0.2.2/24", defaultTtl: 32 } } } });
+    const report = await replayFile("pcaps/sim-tcp-echo.pcapng.gz", {
+      mode: "golden",
+      outDir: OUT,
+      overrides: { stack: { ipv4: { cidr: "192.0.2.2/24", defaultTtl: 32 } } },
+    });
     const { mode, diff } = firstDiff(report);
     expect(diff).toMatchObject({ frame: 5, captureFrame: 6, field: "ipv4.ttl", expected: "64", got: "32" });
     expect(diff.expectedFrame).toMatch(/^tcp 192\.0\.2\.2:7 > 192\.0\.2\.1:\d+ \[S\.\]/);
@@ -45,7 +49,9 @@ describe("a behaviour change shows up as a readable diff", () => {
   });
 
   it("conversation: netlab with TTL 100 against the recorded Linux TCP exchange differs at its SYN-ACK (frame 2)", async () => {
-    const expectation = changed("kernel-tcp-closes", (j) => { j.endpoint["defaultTtl"] = 100; });
+    const expectation = changed("kernel-tcp-closes", (j) => {
+      j.endpoint["defaultTtl"] = 100;
+    });
     const report = await replayFile("pcaps/kernel-tcp-closes.pcapng.gz", { mode: "conversation", expectation, outDir: OUT });
     const { diff, mode } = firstDiff(report);
     expect(diff).toMatchObject({ frame: 2, field: "ipv4.ttl", expected: "64", got: "100" });
@@ -62,7 +68,9 @@ describe("a behaviour change shows up as a readable diff", () => {
   });
 
   it("conversation: another window scale against curl's capture differs first in the SYN-ACK's wscale, then in windows", async () => {
-    const expectation = changed("kernel-http-curl", (j) => { j.endpoint["tcp"] = { windowScaleShift: 9 }; });
+    const expectation = changed("kernel-http-curl", (j) => {
+      j.endpoint["tcp"] = { windowScaleShift: 9 };
+    });
     const report = await replayFile("pcaps/kernel-http-curl.pcapng.gz", { mode: "conversation", expectation, outDir: OUT });
     const { diff, mode } = firstDiff(report);
     expect(diff).toMatchObject({ frame: 2, field: "tcp.option.wscale", expected: "7", got: "9" });
@@ -82,17 +90,20 @@ describe("a behaviour change shows up as a readable diff", () => {
 });
 
 describe("declared normalisations absorb what may legitimately differ, and only that", () => {
-  it.each(["kernel-tcp-closes", "kernel-http-curl", "kernel-tcp-bulk"])("%s: another seed (other ISNs, TSval offsets, IP ids) still matches with tcp-isn, tcp-timestamps and ip-id", async (name) => {
-    const expectation = changed(name, (j) => {
-      j.endpoint["seed"] = 999;
-      (j as unknown as { conversation: { normalise: string[] } }).conversation.normalise.push("ip-id");
-    });
-    const report = await replayFile(`pcaps/${name}.pcapng.gz`, { mode: "conversation", expectation, outDir: OUT });
-    expect(report.ok, formatReport(report)).toBe(true);
-    const isn = Object.values(report.modes[0]!.details!["isnOffsets"] as Record<string, number>);
-    expect(isn.length).toBeGreaterThan(0);
-    expect(isn.every((o) => o !== 0)).toBe(true);
-  });
+  it.each(["kernel-tcp-closes", "kernel-http-curl", "kernel-tcp-bulk"])(
+    "%s: another seed (other ISNs, TSval offsets, IP ids) still matches with tcp-isn, tcp-timestamps and ip-id",
+    async (name) => {
+      const expectation = changed(name, (j) => {
+        j.endpoint["seed"] = 999;
+        (j as unknown as { conversation: { normalise: string[] } }).conversation.normalise.push("ip-id");
+      });
+      const report = await replayFile(`pcaps/${name}.pcapng.gz`, { mode: "conversation", expectation, outDir: OUT });
+      expect(report.ok, formatReport(report)).toBe(true);
+      const isn = Object.values(report.modes[0]!.details!["isnOffsets"] as Record<string, number>);
+      expect(isn.length).toBeGreaterThan(0);
+      expect(isn.every((o) => o !== 0)).toBe(true);
+    },
+  );
 
   it("without the TCP normalisations the same replay diverges: sequence numbers differ and the peer's ACKs no longer fit", async () => {
     const expectation = changed("kernel-tcp-closes", (j) => {

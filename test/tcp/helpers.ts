@@ -39,7 +39,12 @@ export function patternChecker(): { onData: (d: Uint8Array) => void; readonly re
   let mismatch = -1;
   return {
     onData(d) {
-      if (mismatch < 0) for (let i = 0; i < d.length; i++) if (d[i] !== patternByte(received + i)) { mismatch = received + i; break; }
+      if (mismatch < 0)
+        for (let i = 0; i < d.length; i++)
+          if (d[i] !== patternByte(received + i)) {
+            mismatch = received + i;
+            break;
+          }
       received += d.length;
     },
     received: () => received,
@@ -48,7 +53,11 @@ export function patternChecker(): { onData: (d: Uint8Array) => void; readonly re
 }
 
 /** Runs a one-way bulk transfer a -> b (at `opts.to`, default B_IP) of `total` bytes; returns what happened. */
-export function bulkTransfer(net: { clock: VirtualClock; a: { tcp: Stack["tcp"] }; b: { tcp: Stack["tcp"] } }, total: number, opts: { port?: number; cc?: "cubic" | "newreno"; maxVirtualMs?: number; to?: number } = {}) {
+export function bulkTransfer(
+  net: { clock: VirtualClock; a: { tcp: Stack["tcp"] }; b: { tcp: Stack["tcp"] } },
+  total: number,
+  opts: { port?: number; cc?: "cubic" | "newreno"; maxVirtualMs?: number; to?: number } = {},
+) {
   const port = opts.port ?? 5001;
   const listener = unwrap(net.b.tcp.listen(port));
   const check = patternChecker();
@@ -58,18 +67,31 @@ export function bulkTransfer(net: { clock: VirtualClock; a: { tcp: Stack["tcp"] 
   let doneAt = -1;
   listener.onConnection((s) => {
     s.onData(check.onData);
-    s.onEnd(() => { ended = true; doneAt = net.clock.now(); s.end(); });
-    s.onClose((e) => { serverClosed = e; });
+    s.onEnd(() => {
+      ended = true;
+      doneAt = net.clock.now();
+      s.end();
+    });
+    s.onClose((e) => {
+      serverClosed = e;
+    });
   });
   const c = unwrap(net.a.tcp.connect(opts.to ?? B_IP, port, opts.cc ? { congestionControl: opts.cc } : {}));
   const sender = sendPattern(c, total) as { sent: () => number; start: () => void };
   c.onConnect(() => sender.start());
-  c.onClose((e) => { clientClosed = e; });
+  c.onClose((e) => {
+    clientClosed = e;
+  });
   const wall0 = performance.now();
   net.clock.run(opts.maxVirtualMs ?? 3_600_000);
   const wallMs = performance.now() - wall0;
   return {
-    received: check.received(), mismatchAt: check.mismatchAt(), ended, doneAt, wallMs,
-    serverClosed: serverClosed as string | undefined | null, clientClosed: clientClosed as string | undefined | null,
+    received: check.received(),
+    mismatchAt: check.mismatchAt(),
+    ended,
+    doneAt,
+    wallMs,
+    serverClosed: serverClosed as string | undefined | null,
+    clientClosed: clientClosed as string | undefined | null,
   };
 }

@@ -22,7 +22,11 @@ function randomData(n: number, seed: number): Uint8Array {
   const v = new DataView(b.buffer);
   let x = seed >>> 0 || 1;
   for (let i = 0; i + 4 <= n; i += 4) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     v.setUint32(i, x);
   }
   return b;
@@ -74,8 +78,14 @@ describe.skipIf(skip)("netlab TCP against the Linux kernel", () => {
       let conn: TcpConnection | undefined;
       l.onConnection((s) => {
         conn = s as TcpConnection;
-        s.onData((d) => { hash.update(d); received += d.length; });
-        s.onEnd(() => { ended = true; s.end(); });
+        s.onData((d) => {
+          hash.update(d);
+          received += d.length;
+        });
+        s.onEnd(() => {
+          ended = true;
+          s.end();
+        });
       });
       const t0 = performance.now();
       const py = lab.spawn("python3", ["-c", SOURCE, String(BYTES)]);
@@ -88,7 +98,9 @@ describe.skipIf(skip)("netlab TCP against the Linux kernel", () => {
       expect(received).toBe(BYTES);
       expect(hash.digest("hex")).toBe(sent);
       expect(conn!.info()).toMatchObject({ sack: true, timestamps: true, windowScaling: true, sendMss: 1448 });
-      process.stderr.write(`[tcp-linux] kernel -> netlab ${BYTES} B in ${seconds.toFixed(2)} s = ${(BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s at 3% loss, kernel sender ${kernelCc}; netlab sent ${stack.tcp.stats.segmentsSent} segments\n`);
+      process.stderr.write(
+        `[tcp-linux] kernel -> netlab ${BYTES} B in ${seconds.toFixed(2)} s = ${((BYTES * 8) / seconds / 1e6).toFixed(0)} Mbit/s at 3% loss, kernel sender ${kernelCc}; netlab sent ${stack.tcp.stats.segmentsSent} segments\n`,
+      );
       expect(tsharkOffending(lab).filter((line) => !/Bad|checksum/i.test(line))).toEqual([]);
     });
   }, 180_000);
@@ -113,7 +125,9 @@ describe.skipIf(skip)("netlab TCP against the Linux kernel", () => {
       };
       c.onConnect(pump);
       c.onDrain(pump);
-      c.onClose((e) => { closed = e; });
+      c.onClose((e) => {
+        closed = e;
+      });
       const t0 = performance.now();
       await py.waitFor(/got \d+ [0-9a-f]{64}/, 120_000);
       const seconds = (performance.now() - t0) / 1000;
@@ -123,7 +137,9 @@ describe.skipIf(skip)("netlab TCP against the Linux kernel", () => {
       await waitUntil(() => closed !== null, 10_000, "netlab to close");
       expect(closed).toBe(undefined);
       expect(c.info()).toMatchObject({ sack: true, timestamps: true, windowScaling: true });
-      process.stderr.write(`[tcp-linux] netlab -> kernel ${BYTES} B in ${seconds.toFixed(2)} s = ${(BYTES * 8 / seconds / 1e6).toFixed(0)} Mbit/s at 3% loss; ${stack.tcp.stats.retransmits} retransmissions, ${stack.tcp.stats.fastRetransmits} fast recoveries, ${stack.tcp.stats.timeouts} RTOs\n`);
+      process.stderr.write(
+        `[tcp-linux] netlab -> kernel ${BYTES} B in ${seconds.toFixed(2)} s = ${((BYTES * 8) / seconds / 1e6).toFixed(0)} Mbit/s at 3% loss; ${stack.tcp.stats.retransmits} retransmissions, ${stack.tcp.stats.fastRetransmits} fast recoveries, ${stack.tcp.stats.timeouts} RTOs\n`,
+      );
     });
   }, 180_000);
 });

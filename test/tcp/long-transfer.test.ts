@@ -15,20 +15,27 @@ describe("a TCP transfer past 2^31 bytes", () => {
     let dropped = 0;
     const DROP_AT = 2 ** 31 + 4 * 1024 * 1024;
     const make = (self: 0 | 1, mac: number): NetDevice => ({
-      mac, mtu: 1500, offloads,
+      mac,
+      mtu: 1500,
+      offloads,
       send(frame) {
         const data = frame.data.slice();
         frame.release?.();
         if (self === 0 && data.length > 1000) {
           sentFromA += data.length;
           // One data frame (the first once more than DROP_AT bytes of frames, headers included, went out) never arrives.
-          if (dropped === 0 && sentFromA > DROP_AT) { dropped++; return; }
+          if (dropped === 0 && sentFromA > DROP_AT) {
+            dropped++;
+            return;
+          }
         }
         const off = frame.offload;
         const delivered: Frame = off === undefined ? { data } : { data, offload: { ...off, csumBlank: false, dataValidated: true } };
         clock.setTimer(clock.now() + 0.05, () => handlers[self ^ 1]!(delivered));
       },
-      onReceive(h) { handlers[self] = h; },
+      onReceive(h) {
+        handlers[self] = h;
+      },
     });
     const tcp = { congestionControl: "newreno" as const, sack: false, receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 };
     const a = createStack({ device: make(0, 0x020000000001), clock, rng: createRng(7) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, tcp });
@@ -49,7 +56,9 @@ describe("a TCP transfer past 2^31 bytes", () => {
         if (wrong < 0 && d.length > 0 && d[d.length - 1] !== at(d.length - 1)) wrong = received + d.length - 1;
         received += d.length;
       });
-      s.onEnd(() => { ended = true; });
+      s.onEnd(() => {
+        ended = true;
+      });
     });
     const c = a.tcp.connect(0xc0000202, 5002);
     if (!c.ok) throw new Error(c.error);

@@ -17,9 +17,13 @@ describe("TCP memory", () => {
     const l = unwrap(p.b.listen(80, { backlog: N * 2 }));
     const streams: ByteStream[] = [];
     const sink = (): void => undefined;
-    l.onConnection((s) => { streams.push(s); s.onData(sink); });
+    l.onConnection((s) => {
+      streams.push(s);
+      s.onData(sink);
+    });
     p.clock.run(10);
-    gc(); gc();
+    gc();
+    gc();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < N; i++) {
       const c = unwrap(p.a.connect(p.addrB, 80));
@@ -29,7 +33,8 @@ describe("TCP memory", () => {
     p.clock.run(p.clock.now() + 1000);
     for (const s of streams) s.write(new Uint8Array(100));
     p.clock.run(p.clock.now() + 5000);
-    gc(); gc();
+    gc();
+    gc();
     const perConnection = (process.memoryUsage().heapUsed - before) / (2 * N);
     expect(p.a.connectionCount + p.b.connectionCount).toBe(2 * N);
     expect(p.b.stats.bytesReceived).toBe(100 * N);
@@ -45,9 +50,15 @@ describe("TCP memory", () => {
     // connection's handlers hold 4 KiB of application state, which must not outlive it
     l.onConnection((s) => {
       const appState = new Uint8Array(4096);
-      s.onData(() => { appState[0] = 1; s.write(new Uint8Array(200)); s.end(); });
+      s.onData(() => {
+        appState[0] = 1;
+        s.write(new Uint8Array(200));
+        s.end();
+      });
       s.onEnd(() => undefined);
-      s.onClose(() => { appState[1] = 1; });
+      s.onClose(() => {
+        appState[1] = 1;
+      });
     });
     const round = (): void => {
       for (let i = 0; i < N; i++) {
@@ -61,10 +72,12 @@ describe("TCP memory", () => {
     round(); // warm-up: pools, slabs and tables at their working size
     p.clock.run(p.clock.now() + 61_000);
     expect(p.b.timeWaitCount).toBe(0);
-    gc(); gc();
+    gc();
+    gc();
     const before = process.memoryUsage().heapUsed;
     round();
-    gc(); gc();
+    gc();
+    gc();
     const perTimeWait = (process.memoryUsage().heapUsed - before) / N;
     expect(p.b.timeWaitCount).toBe(N);
     expect(p.b.connectionCount).toBe(N);

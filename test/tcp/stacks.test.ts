@@ -24,7 +24,10 @@ describe("TCP between two full stacks", () => {
     const sizes: { len: number; gso: number | undefined; blank: boolean | undefined }[] = [];
     const dev = net.a.device;
     const send = dev.send.bind(dev);
-    (dev as { send: typeof dev.send }).send = (f) => { sizes.push({ len: f.data.length, gso: f.offload?.gsoSize, blank: f.offload?.csumBlank }); send(f); };
+    (dev as { send: typeof dev.send }).send = (f) => {
+      sizes.push({ len: f.data.length, gso: f.offload?.gsoSize, blank: f.offload?.csumBlank });
+      send(f);
+    };
     const r = bulkTransfer(net, 4_000_000);
     expect(r).toMatchObject({ received: 4_000_000, mismatchAt: -1, ended: true });
     const big = sizes.filter((x) => x.gso !== undefined);

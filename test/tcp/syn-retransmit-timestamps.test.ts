@@ -12,7 +12,8 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { parseTcp, type TcpRepr } from "../../stack/wire/tcp.ts";
 import type { TcpConnection } from "../../stack/transport/tcp/index.ts";
 
-const SYN = 0x02, ACK = 0x10;
+const SYN = 0x02,
+  ACK = 0x10;
 
 function tcpOf(frame: Uint8Array): TcpRepr | undefined {
   if (frame.length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) return undefined;
@@ -24,24 +25,34 @@ function tcpOf(frame: Uint8Array): TcpRepr | undefined {
 describe("TCP handshake with a lost SYN-ACK", () => {
   it("the SYN-ACK answering a retransmitted SYN echoes that SYN's TSval, so the client's first RTT sample is the path's RTT, not the 1 s retransmission timeout", () => {
     const clock = createVirtualClock(0);
-    const link = createPointToPointLink({ clock, rng: createRng(1) }, {
-      a: { mac: 0x020000000001, impairments: { delayMs: 2 } },
-      b: { mac: 0x020000000002, impairments: { delayMs: 2 } },
-    });
+    const link = createPointToPointLink(
+      { clock, rng: createRng(1) },
+      {
+        a: { mac: 0x020000000001, impairments: { delayMs: 2 } },
+        b: { mac: 0x020000000002, impairments: { delayMs: 2 } },
+      },
+    );
     const seen: { at: number; seg: TcpRepr }[] = [];
     let droppedSynAck = false;
     const devB: NetDevice = {
-      mac: link.b.mac, mtu: link.b.mtu, offloads: link.b.offloads,
+      mac: link.b.mac,
+      mtu: link.b.mtu,
+      offloads: link.b.offloads,
       onReceive: (h) => link.b.onReceive(h),
       send(frame) {
         const seg = tcpOf(frame.data);
         if (seg !== undefined) seen.push({ at: clock.now(), seg });
-        if (seg !== undefined && (seg.flags & (SYN | ACK)) === (SYN | ACK) && !droppedSynAck) { droppedSynAck = true; return; }
+        if (seg !== undefined && (seg.flags & (SYN | ACK)) === (SYN | ACK) && !droppedSynAck) {
+          droppedSynAck = true;
+          return;
+        }
         link.b.send(frame);
       },
     };
     const devA: NetDevice = {
-      mac: link.a.mac, mtu: link.a.mtu, offloads: link.a.offloads,
+      mac: link.a.mac,
+      mtu: link.a.mtu,
+      offloads: link.a.offloads,
       onReceive: (h) => link.a.onReceive(h),
       send(frame) {
         const seg = tcpOf(frame.data);
@@ -56,7 +67,9 @@ describe("TCP handshake with a lost SYN-ACK", () => {
     const c = a.tcp.connect(0xc0000202, 80);
     if (!c.ok) throw new Error(c.error);
     let connectedAt = -1;
-    c.value.onConnect(() => { connectedAt = clock.now(); });
+    c.value.onConnect(() => {
+      connectedAt = clock.now();
+    });
     clock.run(2000);
     const syns = seen.filter((x) => x.seg.flags === SYN);
     expect(syns.length).toBe(2);

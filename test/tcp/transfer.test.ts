@@ -22,7 +22,11 @@ describe("TCP bulk transfer between two stacks", () => {
     });
   }
 
-  for (const [cc, sack] of [["newreno", true], ["newreno", false], ["cubic", false]] as const) {
+  for (const [cc, sack] of [
+    ["newreno", true],
+    ["newreno", false],
+    ["cubic", false],
+  ] as const) {
     it(`1 MB arrives intact at 5% loss with ${cc}${sack ? " and SACK" : " without SACK"}`, () => {
       const net = createTwoStacksOnLink({ seed: 99, impairments: LOSSY, a: { tcp: { sack } }, b: { tcp: { sack } } });
       const r = bulkTransfer(net, 1_000_000, { cc });
@@ -62,20 +66,23 @@ describe("TCP bulk transfer between two stacks", () => {
     expect(r.doneAt).toBeLessThan(4000);
   });
 
-  it.skipIf(tsharkMissingReason() !== undefined)("tshark finds nothing malformed or mis-checksummed in the capture of a transfer with loss, reordering and duplication", () => {
-    const bytes = createByteCollector();
-    const net = createTwoStacksOnLink({ seed: 11, impairments: { ...LOSSY, corrupt: 0 }, captureA: createPcapWriter((c) => bytes.write(c)) });
-    const r = bulkTransfer(net, 300_000);
-    expect(r.mismatchAt).toBe(-1);
-    const dir = mkdtempSync(join(tmpdir(), "netlab-tcp-"));
-    try {
-      const file = join(dir, "transfer.pcap");
-      writeFileSync(file, bytes.bytes());
-      const verdict = checkCaptureWithTshark(file);
-      expect(verdict.packets).toBeGreaterThan(300);
-      expect(verdict.offending).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(tsharkMissingReason() !== undefined)(
+    "tshark finds nothing malformed or mis-checksummed in the capture of a transfer with loss, reordering and duplication",
+    () => {
+      const bytes = createByteCollector();
+      const net = createTwoStacksOnLink({ seed: 11, impairments: { ...LOSSY, corrupt: 0 }, captureA: createPcapWriter((c) => bytes.write(c)) });
+      const r = bulkTransfer(net, 300_000);
+      expect(r.mismatchAt).toBe(-1);
+      const dir = mkdtempSync(join(tmpdir(), "netlab-tcp-"));
+      try {
+        const file = join(dir, "transfer.pcap");
+        writeFileSync(file, bytes.bytes());
+        const verdict = checkCaptureWithTshark(file);
+        expect(verdict.packets).toBeGreaterThan(300);
+        expect(verdict.offending).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

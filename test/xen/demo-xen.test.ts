@@ -26,8 +26,19 @@ describe("demo with Xen guests (the default)", () => {
     // Both families' servers serve the same site from the disk.
     const bodyOk = [...r.http.requests, ...r.ipv6.http.requests].filter((q) => q.status === 200 && q.sha256Ok);
     expect(d).toMatchObject({
-      host: "h1", device: "xvda", sizeBytes: 4 << 20, sectorSize: 512, files: site.size, siteBytes, imageMatches: true, ok: true,
-      writes: site.size, flushes: 1, errors: 0, reads: bodyOk.length, servedFromDisk: bodyOk.length,
+      host: "h1",
+      device: "xvda",
+      sizeBytes: 4 << 20,
+      sectorSize: 512,
+      files: site.size,
+      siteBytes,
+      imageMatches: true,
+      ok: true,
+      writes: site.size,
+      flushes: 1,
+      errors: 0,
+      reads: bodyOk.length,
+      servedFromDisk: bodyOk.length,
     });
     expect(bodyOk).toHaveLength(12);
     // Every file written once, and each body served read back once (whole sectors).
@@ -51,7 +62,10 @@ describe("demo with Xen guests (the default)", () => {
     expect(r.http.totals).toMatchObject({ requests: 8, correct: 8 });
     // The switch carries ethertype 0x86dd as it does IPv4: SLAAC, ping6, TCP and HTTP over IPv6.
     expect(r.checks.filter((c) => c.family === "ipv6").map((c) => [c.name, c.ok])).toEqual([
-      ["SLAAC from h1's RA", true], ["ping6: every pair reachable", true], ["TCP over IPv6 transfer", true], ["HTTP over IPv6: every body correct", true],
+      ["SLAAC from h1's RA", true],
+      ["ping6: every pair reachable", true],
+      ["TCP over IPv6 transfer", true],
+      ["HTTP over IPv6: every body correct", true],
     ]);
   }, 60_000);
 });

@@ -2,14 +2,31 @@
 // then delivers to the guest in an XEN_NETIF_EXTRA_TYPE_HASH extra-info slot.
 import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
-import { NETRXF_extra_info, NETRXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_HASH } from "../../xen-sim/abi/netif.ts";
+import {
+  NETRXF_extra_info,
+  NETRXF_more_data,
+  XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE_GSO,
+  XEN_NETIF_EXTRA_TYPE_HASH,
+} from "../../xen-sim/abi/netif.ts";
 import { initSharedRing } from "../../xen-sim/ring/ring.ts";
 import {
-  createCtrlServer, frameHash, createHashState, HASH_TYPE_IPV4, HASH_TYPE_IPV4_TCP, toeplitzHash,
-  XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER as INVALID, XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED as NOT_SUPPORTED,
+  createCtrlServer,
+  frameHash,
+  createHashState,
+  HASH_TYPE_IPV4,
+  HASH_TYPE_IPV4_TCP,
+  toeplitzHash,
+  XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
+  XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER as INVALID,
+  XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED as NOT_SUPPORTED,
   XEN_NETIF_CTRL_STATUS_SUCCESS as SUCCESS,
-  XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS as GET_FLAGS, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE as GET_MAP_SIZE, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM as SET_ALG,
-  XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS as SET_FLAGS, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY as SET_KEY, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING as SET_MAP,
+  XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS as GET_FLAGS,
+  XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE as GET_MAP_SIZE,
+  XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM as SET_ALG,
+  XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS as SET_FLAGS,
+  XEN_NETIF_CTRL_TYPE_SET_HASH_KEY as SET_KEY,
+  XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING as SET_MAP,
   XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE as SET_MAP_SIZE,
 } from "../../xen-sim/net/netif-ctrl.ts";
 import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
@@ -32,14 +49,17 @@ function tcpFrame(src: readonly number[], dst: readonly number[], fragment = fal
   const f = new Uint8Array(14 + 20 + 20);
   f[12] = 0x08;
   f[14] = 0x45;
-  f[16] = 0; f[17] = 40;
+  f[16] = 0;
+  f[17] = 40;
   if (fragment) f[20] = 0x20; // more fragments
   f[22] = 64;
   f[23] = 6;
   f.set(src.slice(0, 4), 26);
   f.set(dst.slice(0, 4), 30);
-  f[34] = src[4]! >> 8; f[35] = src[4]! & 255;
-  f[36] = dst[4]! >> 8; f[37] = dst[4]! & 255;
+  f[34] = src[4]! >> 8;
+  f[35] = src[4]! & 255;
+  f[36] = dst[4]! >> 8;
+  f[37] = dst[4]! & 255;
   return f;
 }
 
@@ -146,12 +166,24 @@ describe("netback's control ring", () => {
       [0], // INVALID
     ]);
     expect(answers.map(([, type, status, data]) => [type, status, data])).toEqual([
-      [GET_FLAGS, NOT_SUPPORTED, 0], [SET_FLAGS, INVALID, 0], [SET_ALG, INVALID, 0], [SET_ALG, SUCCESS, 0],
-      [GET_FLAGS, SUCCESS, 0xf], [SET_FLAGS, INVALID, 0], [SET_FLAGS, SUCCESS, 0],
-      [SET_KEY, INVALID, 0], [SET_KEY, INVALID, 0], [SET_KEY, SUCCESS, 0],
-      [GET_MAP_SIZE, SUCCESS, 128], [SET_MAP_SIZE, INVALID, 0], [SET_MAP_SIZE, SUCCESS, 0],
-      [SET_MAP, SUCCESS, 0], [SET_MAP, INVALID, 0], [SET_MAP, INVALID, 0],
-      [8, NOT_SUPPORTED, 0], [0, NOT_SUPPORTED, 0],
+      [GET_FLAGS, NOT_SUPPORTED, 0],
+      [SET_FLAGS, INVALID, 0],
+      [SET_ALG, INVALID, 0],
+      [SET_ALG, SUCCESS, 0],
+      [GET_FLAGS, SUCCESS, 0xf],
+      [SET_FLAGS, INVALID, 0],
+      [SET_FLAGS, SUCCESS, 0],
+      [SET_KEY, INVALID, 0],
+      [SET_KEY, INVALID, 0],
+      [SET_KEY, SUCCESS, 0],
+      [GET_MAP_SIZE, SUCCESS, 128],
+      [SET_MAP_SIZE, INVALID, 0],
+      [SET_MAP_SIZE, SUCCESS, 0],
+      [SET_MAP, SUCCESS, 0],
+      [SET_MAP, INVALID, 0],
+      [SET_MAP, INVALID, 0],
+      [8, NOT_SUPPORTED, 0],
+      [0, NOT_SUPPORTED, 0],
     ]);
     // Ids are echoed.
     expect(answers.map(([id]) => id)).toEqual(answers.map((_, i) => 100 + i));
@@ -159,13 +191,16 @@ describe("netback's control ring", () => {
 
     // A TCP frame toward the guest now carries its hash in an extra-info slot after the data slot's flags.
     const rxRefs = [h.ff.grantPage(0), h.ff.grantPage(0)];
-    h.ff.writeRxSlots(0, rxRefs.map((ref, i) => {
-      const b = new Uint8Array(8);
-      const v = new DataView(b.buffer);
-      v.setUint16(0, i, true);
-      v.setUint32(4, ref, true);
-      return b;
-    }));
+    h.ff.writeRxSlots(
+      0,
+      rxRefs.map((ref, i) => {
+        const b = new Uint8Array(8);
+        const v = new DataView(b.buffer);
+        v.setUint16(0, i, true);
+        v.setUint32(4, ref, true);
+        return b;
+      }),
+    );
     h.ff.setRxReqProd(2);
     const vec = VECTORS[1]!;
     h.vif.device.send({ data: tcpFrame(vec.src, vec.dst) });
@@ -175,8 +210,13 @@ describe("netback's control ring", () => {
     expect(rsp.getUint16(4, true) & NETRXF_extra_info).toBe(NETRXF_extra_info);
     expect(rsp.getUint16(4, true) & NETRXF_more_data).toBe(0);
     expect(rsp.getInt16(6, true)).toBe(54);
-    expect([rsp.getUint8(8), rsp.getUint8(9), rsp.getUint8(10), rsp.getUint8(11), rsp.getUint32(12, true)])
-      .toEqual([XEN_NETIF_EXTRA_TYPE_HASH, 0, HASH_TYPE_IPV4_TCP, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, vec.tcp]);
+    expect([rsp.getUint8(8), rsp.getUint8(9), rsp.getUint8(10), rsp.getUint8(11), rsp.getUint32(12, true)]).toEqual([
+      XEN_NETIF_EXTRA_TYPE_HASH,
+      0,
+      HASH_TYPE_IPV4_TCP,
+      XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
+      vec.tcp,
+    ]);
     expect(h.vif.stats().rxHashes).toBe(1);
   });
 
@@ -187,14 +227,21 @@ describe("netback's control ring", () => {
       unwrap(h.g.domain.memory.page(f)).set(MS_KEY);
       return unwrap(h.g.domain.grants.grantAccess(0, f));
     })();
-    await h.call([[SET_ALG, 1], [SET_FLAGS, 1 << HASH_TYPE_IPV4_TCP], [SET_KEY, keyPageRef, 40]]);
+    await h.call([
+      [SET_ALG, 1],
+      [SET_FLAGS, 1 << HASH_TYPE_IPV4_TCP],
+      [SET_KEY, keyPageRef, 40],
+    ]);
     const refs = [0, 1, 2].map(() => h.ff.grantPage(0));
-    h.ff.writeRxSlots(0, refs.map((ref, i) => {
-      const b = new Uint8Array(8);
-      new DataView(b.buffer).setUint16(0, i, true);
-      new DataView(b.buffer).setUint32(4, ref, true);
-      return b;
-    }));
+    h.ff.writeRxSlots(
+      0,
+      refs.map((ref, i) => {
+        const b = new Uint8Array(8);
+        new DataView(b.buffer).setUint16(0, i, true);
+        new DataView(b.buffer).setUint32(4, ref, true);
+        return b;
+      }),
+    );
     h.ff.setRxReqProd(3);
     const vec = VECTORS[2]!;
     const big = new Uint8Array(3000);
@@ -205,8 +252,17 @@ describe("netback's control ring", () => {
     await pumpUntil(h.clock, () => Atomics.load(rxIdx, 2) === 3, { maxIterations: 100 });
     const rsp = new DataView(h.ff.rxPage.buffer, h.ff.rxPage.byteOffset + 64, 24);
     expect(rsp.getUint16(4, true) & NETRXF_extra_info).toBe(NETRXF_extra_info);
-    expect([rsp.getUint8(8), rsp.getUint8(9) & XEN_NETIF_EXTRA_FLAG_MORE, rsp.getUint16(10, true)]).toEqual([XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_FLAG_MORE, 1448]);
-    expect([rsp.getUint8(16), rsp.getUint8(17), rsp.getUint8(18), rsp.getUint32(20, true)]).toEqual([XEN_NETIF_EXTRA_TYPE_HASH, 0, HASH_TYPE_IPV4_TCP, vec.tcp]);
+    expect([rsp.getUint8(8), rsp.getUint8(9) & XEN_NETIF_EXTRA_FLAG_MORE, rsp.getUint16(10, true)]).toEqual([
+      XEN_NETIF_EXTRA_TYPE_GSO,
+      XEN_NETIF_EXTRA_FLAG_MORE,
+      1448,
+    ]);
+    expect([rsp.getUint8(16), rsp.getUint8(17), rsp.getUint8(18), rsp.getUint32(20, true)]).toEqual([
+      XEN_NETIF_EXTRA_TYPE_HASH,
+      0,
+      HASH_TYPE_IPV4_TCP,
+      vec.tcp,
+    ]);
   });
 
   it("a ctrl producer index beyond the ring disconnects the frontend and unmaps all three rings", async () => {
@@ -253,7 +309,10 @@ describe("the control server's budget", () => {
     initSharedRing(page);
     const server = createCtrlServer({ page, startIndex: 0, queues: 1, copyFromGrant: () => ({ ok: false, error: "none" }) });
     const dv = new DataView(page.buffer);
-    for (let i = 0; i < 5; i++) { dv.setUint16(64 + i * 16, i, true); dv.setUint16(66 + i * 16, GET_MAP_SIZE, true); }
+    for (let i = 0; i < 5; i++) {
+      dv.setUint16(64 + i * 16, i, true);
+      dv.setUint16(66 + i * 16, GET_MAP_SIZE, true);
+    }
     Atomics.store(new Uint32Array(page.buffer, 0, 4), 0, 5);
     expect(server.poll(2)).toEqual({ ok: true, value: { notify: true, more: true } });
     expect(server.answered).toBe(2);

@@ -24,10 +24,30 @@ describe("vif handshake", () => {
     };
     const be = dev.backendPath;
     const fe = dev.frontendPath;
-    expect(Object.fromEntries(["feature-sg", "feature-gso-tcpv4", "feature-gso-tcpv6", "feature-ipv6-csum-offload", "feature-rx-copy",
-      "feature-rx-flip", "feature-split-event-channels", "multi-queue-max-queues", "feature-ctrl-ring"].map((k) => [k, peek(`${be}/${k}`)]))).toEqual({
-      "feature-sg": "1", "feature-gso-tcpv4": "1", "feature-gso-tcpv6": "1", "feature-ipv6-csum-offload": "1", "feature-rx-copy": "1",
-      "feature-rx-flip": "0", "feature-split-event-channels": "1", "multi-queue-max-queues": "1", "feature-ctrl-ring": "1",
+    expect(
+      Object.fromEntries(
+        [
+          "feature-sg",
+          "feature-gso-tcpv4",
+          "feature-gso-tcpv6",
+          "feature-ipv6-csum-offload",
+          "feature-rx-copy",
+          "feature-rx-flip",
+          "feature-split-event-channels",
+          "multi-queue-max-queues",
+          "feature-ctrl-ring",
+        ].map((k) => [k, peek(`${be}/${k}`)]),
+      ),
+    ).toEqual({
+      "feature-sg": "1",
+      "feature-gso-tcpv4": "1",
+      "feature-gso-tcpv6": "1",
+      "feature-ipv6-csum-offload": "1",
+      "feature-rx-copy": "1",
+      "feature-rx-flip": "0",
+      "feature-split-event-channels": "1",
+      "multi-queue-max-queues": "1",
+      "feature-ctrl-ring": "1",
     });
     expect(writesTo(w.log, `${be}/state`).map((x) => x.value)).toEqual(["1", "2", "4"]);
     // The frontend never writes Initialised (3): Initialising came from the toolstack, then Connected.
@@ -116,7 +136,8 @@ describe("vif handshake", () => {
       ...writesTo(w.log, `${dev.backendPath}/state`).map((x, i) => ({ ...x, who: "back", i })),
     ];
     // The server logs a WRITE as [path, value].
-    const seq = w.log.filter((r) => r.type === "WRITE" && r.reply === "OK" && /\/state$/.test(r.args[0] ?? "") && /^[56]$/.test(r.args[1] ?? ""))
+    const seq = w.log
+      .filter((r) => r.type === "WRITE" && r.reply === "OK" && /\/state$/.test(r.args[0] ?? "") && /^[56]$/.test(r.args[1] ?? ""))
       .map((r) => `${r.domid === 0 ? "back" : "front"}:${r.args[1]}`);
     expect(order.length).toBeGreaterThan(4);
     expect(seq).toEqual(["front:5", "back:5", "front:6", "back:6"]);

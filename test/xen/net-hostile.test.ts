@@ -48,13 +48,16 @@ describe("netback against a hostile frontend", () => {
   });
 
   it("a slot crossing the page end, or slots larger than the frame, disconnect the frontend", async () => {
-    for (const slots of [
-      [txRequest(8, 4000, 0, 0, 200)],
-      [txRequest(8, 0, NETTXF_more_data, 0, 100), txRequest(8, 0, 0, 1, 200)],
-    ]) {
+    for (const slots of [[txRequest(8, 4000, 0, 0, 200)], [txRequest(8, 0, NETTXF_more_data, 0, 100), txRequest(8, 0, 0, 1, 200)]]) {
       const h = await hostileWorld();
       const ref = h.ff.grantPage(2);
-      h.ff.writeTxSlots(0, slots.map((s) => { new DataView(s.buffer).setUint32(0, ref, true); return s; }));
+      h.ff.writeTxSlots(
+        0,
+        slots.map((s) => {
+          new DataView(s.buffer).setUint32(0, ref, true);
+          return s;
+        }),
+      );
       h.ff.setTxReqProd(slots.length);
       h.ff.kick();
       await pumpUntil(h.clock, () => h.vif.state === XenbusState.Closed);
@@ -66,7 +69,13 @@ describe("netback against a hostile frontend", () => {
   it("a bad grant ref drops the frame with RSP_ERROR and is reported, but the vif stays connected and serves the next frame", async () => {
     const h = await hostileWorld();
     const seen: Uint8Array[] = [];
-    const sink = h.bridge.attach({ mac: 0x020000000001, mtu: 1500, offloads: { txChecksum: true, tso: true, maxGsoFrame: 65535 }, send: (f) => seen.push(f.data), onReceive: () => {} });
+    const sink = h.bridge.attach({
+      mac: 0x020000000001,
+      mtu: 1500,
+      offloads: { txChecksum: true, tso: true, maxGsoFrame: 65535 },
+      send: (f) => seen.push(f.data),
+      onReceive: () => {},
+    });
     const good = h.ff.grantPage(0xff);
     h.ff.writeTxSlots(0, [txRequest(7777, 0, 0, 5, ETH_FRAME), txRequest(good, 0, 0, 6, ETH_FRAME)]);
     h.ff.setTxReqProd(1);
@@ -94,7 +103,9 @@ describe("netback against a hostile frontend", () => {
           const h = await hostileWorld(txSlots.length + 1);
           const ref = h.ff.grantPage(3);
           // Some slots point at a real grant so that deeper checks are reached too.
-          txSlots.forEach((s, i) => { if (i % 3 === 0) new DataView(s.buffer).setUint32(0, ref, true); });
+          txSlots.forEach((s, i) => {
+            if (i % 3 === 0) new DataView(s.buffer).setUint32(0, ref, true);
+          });
           h.ff.writeTxSlots(0, txSlots);
           h.ff.writeRxSlots(0, rxSlots);
           h.ff.setRxReqProd(rxProd);
@@ -140,7 +151,7 @@ describe("netfront against a hostile backend", () => {
   it("a response producer beyond the ring is reported; the frontend survives and reconnects to a restarted backend", async () => {
     const clock = createVirtualClock();
     const net = unwrap(await buildXenNetwork({ clock, rng: createRng(4) }, { guests: 2 }));
-    const [a, b] = net.guests as [typeof net.guests[0], typeof net.guests[0]];
+    const [a, b] = net.guests as [(typeof net.guests)[0], (typeof net.guests)[0]];
     net.netback.crash();
     // Play a hostile dom0: map a's rx ring, claim 5000 responses, signal a's port.
     const ts = net.toolstack;
@@ -177,7 +188,7 @@ describe("netfront against random backend responses", () => {
         async (rxSlots, rxProd, txSlots, txProd) => {
           const clock = createVirtualClock();
           const net = unwrap(await buildXenNetwork({ clock, rng: createRng(rxSlots.length + 7) }, { guests: 2 }));
-          const [a, b] = net.guests as [typeof net.guests[0], typeof net.guests[0]];
+          const [a, b] = net.guests as [(typeof net.guests)[0], (typeof net.guests)[0]];
           // A few frames in flight so that tx responses have requests to answer.
           for (let i = 0; i < 3; i++) a.netfront.send({ data: new Uint8Array(60).fill(i) });
           net.netback.crash();

@@ -40,7 +40,9 @@ describe("netfront and netback limits", () => {
     const nf = unwrap(await settle(w.clock, createNetfront({ domain: g.domain, xs: g.xs, clock: w.clock }, { rxBuffers: 4 })));
     await pumpUntil(w.clock, () => nf.connected);
     let got = 0;
-    nf.onReceive(() => { got++; });
+    nf.onReceive(() => {
+      got++;
+    });
     const vif = nb.vif(g.id, 0)!;
     // The guest's handler never runs while we inject synchronously: 4 frames fill the posted
     // buffers, 8 wait in netback's queue, the remaining 8 are dropped.
@@ -71,7 +73,7 @@ describe("netfront out of guest memory", () => {
   it("drops a frame whose slots cannot all get pages, leaves the ring consistent, and keeps sending smaller frames", async () => {
     const clock = createVirtualClock();
     const net = unwrap(await buildXenNetwork({ clock, rng: createRng(12) }, { guests: 2 }));
-    const [a, b] = net.guests as [typeof net.guests[0], typeof net.guests[0]];
+    const [a, b] = net.guests as [(typeof net.guests)[0], (typeof net.guests)[0]];
     const mem = a.guest.domain.memory;
     while (mem.maxPages - mem.pageCount > 3) unwrap(mem.allocPage());
     const seen: number[] = [];

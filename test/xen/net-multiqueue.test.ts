@@ -6,7 +6,15 @@ import { unwrap } from "../../stack/result.ts";
 import type { Frame } from "../../stack/link/types.ts";
 import { createNetback } from "../../xen-sim/net/netback.ts";
 import type { NetPeerError } from "../../xen-sim/net/types.ts";
-import { HASH_TYPE_IPV4_TCP, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, XEN_NETIF_CTRL_STATUS_SUCCESS, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE } from "../../xen-sim/net/netif-ctrl.ts";
+import {
+  HASH_TYPE_IPV4_TCP,
+  XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
+  XEN_NETIF_CTRL_STATUS_SUCCESS,
+  XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+  XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS,
+  XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+  XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+} from "../../xen-sim/net/netif-ctrl.ts";
 import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { XenbusState } from "../../xen-sim/xenbus/types.ts";
 import { connectFakeFrontend, txRequest, type FakeFrontendOptions, type FakeQueue } from "./fake-frontend.ts";
@@ -33,20 +41,24 @@ function flowFrame(sport: number): Uint8Array {
   f[22] = 64;
   f[23] = 6;
   f.set([10, 0, 0, 1, 10, 0, 0, 2], 26);
-  f[34] = sport >> 8; f[35] = sport & 255;
+  f[34] = sport >> 8;
+  f[35] = sport & 255;
   f[37] = 80;
   return f;
 }
 
 /** Posts `n` rx buffers on a queue. */
 function postRx(h: Awaited<ReturnType<typeof mqWorld>>, q: FakeQueue, n: number): void {
-  q.writeRxSlots(0, Array.from({ length: n }, (_, i) => {
-    const b = new Uint8Array(8);
-    const v = new DataView(b.buffer);
-    v.setUint16(0, i, true);
-    v.setUint32(4, h.ff.grantPage(0), true);
-    return b;
-  }));
+  q.writeRxSlots(
+    0,
+    Array.from({ length: n }, (_, i) => {
+      const b = new Uint8Array(8);
+      const v = new DataView(b.buffer);
+      v.setUint16(0, i, true);
+      v.setUint32(4, h.ff.grantPage(0), true);
+      return b;
+    }),
+  );
   q.setRxReqProd(n);
 }
 
@@ -58,7 +70,13 @@ describe("multi-queue vifs", () => {
     expect(h.vif.queues).toBe(2);
     expect(h.ts.dom0.grants.mappingCount).toBe(4);
     const seen: Frame[] = [];
-    h.bridge.attach({ mac: 0x020000000001, mtu: 1500, offloads: { txChecksum: true, tso: true, maxGsoFrame: 65535 }, send: (f) => seen.push(f), onReceive: () => {} });
+    h.bridge.attach({
+      mac: 0x020000000001,
+      mtu: 1500,
+      offloads: { txChecksum: true, tso: true, maxGsoFrame: 65535 },
+      send: (f) => seen.push(f),
+      onReceive: () => {},
+    });
     const q1 = h.ff.queues[1]!;
     const ref = h.ff.grantPage(0xab);
     q1.writeTxSlots(0, [txRequest(ref, 0, 0, 3, 60)]);

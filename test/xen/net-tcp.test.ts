@@ -20,7 +20,11 @@ function tcpChecksumOk(f: Uint8Array): boolean {
 }
 
 describe("TCP across two domUs", () => {
-  for (const [gso, csum] of [[false, false], [false, true], [true, true]] as const) {
+  for (const [gso, csum] of [
+    [false, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     it(`moves 2 MiB intact with gso ${gso ? "on" : "off"} and checksum offload ${csum ? "on" : "off"}`, async () => {
       const r = await runXenTransfer({ bytes: 2 << 20, gso, checksumOffload: csum, seed: 11 });
       expect(r.error).toBeUndefined();
@@ -52,40 +56,43 @@ describe("TCP across two domUs", () => {
     }
   });
 
-  for (const gso of [true, false]) it(`${gso ? "GSO" : "csum_blank"} frames leaving the bridge through a port without offloads are ${gso ? "segmented" : "completed"} with correct checksums`, async () => {
-    const clock = createVirtualClock();
-    const rng = createRng(9);
-    const net = unwrap(await buildXenNetwork({ clock, rng }, { guests: 1, netfront: { gso } }));
-    const pair = createDevicePair(clock, { macA: 0x020000000a01, macB: 0x020000000a02 });
-    const port = net.bridge.attach(pair.a, { name: "link0" });
-    const host = createStack({ device: pair.b, clock, rng }, { name: "wire-host", ipv4: { cidr: "192.0.2.9/24" } });
-    const guest = net.guests[0]!;
-    expect(guest.netfront.offloads.tso).toBe(gso);
-    const total = 512 * 1024;
-    let received = 0;
-    let intact = true;
-    unwrap(host.tcp.listen(80)).onConnection((s) => s.onData((d) => {
-      for (let i = 0; i < d.length; i++) if (d[i] !== ((received + i) * 7) % 251) intact = false;
-      received += d.length;
-    }));
-    const c = unwrap(guest.stack.tcp.connect(unwrap(parseIpv4("192.0.2.9")), 80));
-    c.onConnect(() => {
-      const data = new Uint8Array(total);
-      for (let i = 0; i < total; i++) data[i] = (i * 7) % 251;
-      c.write(data);
-      c.end();
+  for (const gso of [true, false])
+    it(`${gso ? "GSO" : "csum_blank"} frames leaving the bridge through a port without offloads are ${gso ? "segmented" : "completed"} with correct checksums`, async () => {
+      const clock = createVirtualClock();
+      const rng = createRng(9);
+      const net = unwrap(await buildXenNetwork({ clock, rng }, { guests: 1, netfront: { gso } }));
+      const pair = createDevicePair(clock, { macA: 0x020000000a01, macB: 0x020000000a02 });
+      const port = net.bridge.attach(pair.a, { name: "link0" });
+      const host = createStack({ device: pair.b, clock, rng }, { name: "wire-host", ipv4: { cidr: "192.0.2.9/24" } });
+      const guest = net.guests[0]!;
+      expect(guest.netfront.offloads.tso).toBe(gso);
+      const total = 512 * 1024;
+      let received = 0;
+      let intact = true;
+      unwrap(host.tcp.listen(80)).onConnection((s) =>
+        s.onData((d) => {
+          for (let i = 0; i < d.length; i++) if (d[i] !== ((received + i) * 7) % 251) intact = false;
+          received += d.length;
+        }),
+      );
+      const c = unwrap(guest.stack.tcp.connect(unwrap(parseIpv4("192.0.2.9")), 80));
+      c.onConnect(() => {
+        const data = new Uint8Array(total);
+        for (let i = 0; i < total; i++) data[i] = (i * 7) % 251;
+        c.write(data);
+        c.end();
+      });
+      await pumpUntil(clock, () => received === total, { untilMs: 60_000 });
+      expect(received).toBe(total);
+      expect(intact).toBe(true);
+      expect(net.peerErrors).toEqual([]);
+      if (gso) expect(port.stats().segmented).toBeGreaterThan(0);
+      else expect(port.stats().checksumsCompleted).toBeGreaterThan(300);
+      // Every frame on the wire fits the MTU, carries no offload metadata and a correct TCP checksum.
+      const fromBridge = pair.log.filter((e) => e.from === "a" && e.frame.data[23] === 6);
+      expect(fromBridge.length).toBeGreaterThan(360);
+      expect(fromBridge.every((e) => e.frame.data.length <= 1514 && e.frame.offload === undefined)).toBe(true);
+      expect(fromBridge.every((e) => tcpChecksumOk(e.frame.data))).toBe(true);
+      if (gso) expect(guest.netfront.stats().txFrames).toBeLessThan(fromBridge.length);
     });
-    await pumpUntil(clock, () => received === total, { untilMs: 60_000 });
-    expect(received).toBe(total);
-    expect(intact).toBe(true);
-    expect(net.peerErrors).toEqual([]);
-    if (gso) expect(port.stats().segmented).toBeGreaterThan(0);
-    else expect(port.stats().checksumsCompleted).toBeGreaterThan(300);
-    // Every frame on the wire fits the MTU, carries no offload metadata and a correct TCP checksum.
-    const fromBridge = pair.log.filter((e) => e.from === "a" && e.frame.data[23] === 6);
-    expect(fromBridge.length).toBeGreaterThan(360);
-    expect(fromBridge.every((e) => e.frame.data.length <= 1514 && e.frame.offload === undefined)).toBe(true);
-    expect(fromBridge.every((e) => tcpChecksumOk(e.frame.data))).toBe(true);
-    if (gso) expect(guest.netfront.stats().txFrames).toBeLessThan(fromBridge.length);
-  });
 });

@@ -19,7 +19,9 @@ describe("netlab sim xen-transfer on the command line", () => {
   it("rejects a bad --bytes with exit code 2", () => {
     const r = cli(["--bytes", "lots"]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe("netlab sim xen-transfer: [ERR_USAGE] --bytes needs bytes (a number with an optional k/M/G/T or Ki/Mi/Gi/Ti suffix), got 'lots' (see 'netlab sim xen-transfer --help')\n");
+    expect(r.stderr).toBe(
+      "netlab sim xen-transfer: [ERR_USAGE] --bytes needs bytes (a number with an optional k/M/G/T or Ki/Mi/Gi/Ti suffix), got 'lots' (see 'netlab sim xen-transfer --help')\n",
+    );
     const missing = cli(["--gso"]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/--bytes is required/);
@@ -28,7 +30,11 @@ describe("netlab sim xen-transfer on the command line", () => {
   it("--omit adds steady-state goodput; --socket-buffer sets the domUs' TCP buffers; bad values exit 2", () => {
     const r = cli(["--bytes", "2Mi", "--gso", "--omit", "512Ki", "--socket-buffer", "1Mi", "--json"]);
     expect(r.status, r.stderr).toBe(0);
-    const rep = JSON.parse(r.stdout) as { ok: boolean; socketBufferBytes: number; steady?: { omittedBytes: number; bytes: number; wallGoodputBitsPerSecond: number } };
+    const rep = JSON.parse(r.stdout) as {
+      ok: boolean;
+      socketBufferBytes: number;
+      steady?: { omittedBytes: number; bytes: number; wallGoodputBitsPerSecond: number };
+    };
     expect(rep).toMatchObject({ ok: true, socketBufferBytes: 1 << 20 });
     expect(rep.steady!.omittedBytes).toBeGreaterThanOrEqual(512 * 1024);
     expect(rep.steady!.omittedBytes + rep.steady!.bytes).toBe(2 << 20);

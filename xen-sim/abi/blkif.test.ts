@@ -1,22 +1,39 @@
 import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import {
-  BLKIF_OP_DISCARD, BLKIF_OP_INDIRECT, BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_RSP_EOPNOTSUPP, emitBlkifRequest,
-  emitBlkifResponse, parseBlkifRequest, parseBlkifResponse, type BlkifRequest, BlkifRequestView, BlkifResponseView,
+  BLKIF_OP_DISCARD,
+  BLKIF_OP_INDIRECT,
+  BLKIF_OP_READ,
+  BLKIF_OP_WRITE,
+  BLKIF_RSP_EOPNOTSUPP,
+  emitBlkifRequest,
+  emitBlkifResponse,
+  parseBlkifRequest,
+  parseBlkifResponse,
+  type BlkifRequest,
+  BlkifRequestView,
+  BlkifResponseView,
   BlkifSegmentsView,
 } from "./blkif.ts";
 
 describe("blkif structs", () => {
   it("a direct request is op 0, nr_segments 1, handle 2, id 8, sector 16, seg[i] at 24 + 8i (gref, first, last)", () => {
     const req: BlkifRequest = {
-      kind: "direct", operation: BLKIF_OP_WRITE, handle: 0x0102, id: 0x1122334455667788n, sectorNumber: 0x123456,
-      segments: [{ gref: 0xaabbccdd, firstSect: 0, lastSect: 7 }, { gref: 9, firstSect: 2, lastSect: 3 }],
+      kind: "direct",
+      operation: BLKIF_OP_WRITE,
+      handle: 0x0102,
+      id: 0x1122334455667788n,
+      sectorNumber: 0x123456,
+      segments: [
+        { gref: 0xaabbccdd, firstSect: 0, lastSect: 7 },
+        { gref: 9, firstSect: 2, lastSect: 3 },
+      ],
     };
     const b = new Uint8Array(112).fill(0xee);
     emitBlkifRequest(req, b);
     expect([...b.subarray(0, 40)]).toEqual([
-      1, 2, 2, 1, 0, 0, 0, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
-      0x56, 0x34, 0x12, 0, 0, 0, 0, 0, 0xdd, 0xcc, 0xbb, 0xaa, 0, 7, 0, 0, 9, 0, 0, 0, 2, 3, 0, 0,
+      1, 2, 2, 1, 0, 0, 0, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x56, 0x34, 0x12, 0, 0, 0, 0, 0, 0xdd, 0xcc, 0xbb, 0xaa, 0, 7, 0, 0, 9, 0, 0, 0,
+      2, 3, 0, 0,
     ]);
     expect(b.subarray(40).every((x) => x === 0)).toBe(true);
     expect(unwrap(parseBlkifRequest(b))).toEqual(req);
@@ -28,9 +45,11 @@ describe("blkif structs", () => {
     b[1] = 12;
     expect(parseBlkifRequest(b)).toMatchObject({ ok: false, error: "bad-segment-count" });
     b[1] = 1;
-    b[24 + 4] = 3; b[24 + 5] = 2;
+    b[24 + 4] = 3;
+    b[24 + 5] = 2;
     expect(parseBlkifRequest(b)).toMatchObject({ ok: false, error: "bad-segment" });
-    b[24 + 4] = 0; b[24 + 5] = 8;
+    b[24 + 4] = 0;
+    b[24 + 5] = 8;
     expect(parseBlkifRequest(b)).toMatchObject({ ok: false, error: "bad-segment" });
     b[24 + 5] = 7;
     expect(parseBlkifRequest(b).ok).toBe(true);
@@ -49,18 +68,28 @@ describe("blkif structs", () => {
 
   it("an indirect request is op 0, indirect_op 1, nr_segments 2, id 8, sector 16, handle 24, grefs at 28", () => {
     const req: BlkifRequest = {
-      kind: "indirect", operation: BLKIF_OP_INDIRECT, indirectOp: BLKIF_OP_READ, nrSegments: 513, id: 1n,
-      sectorNumber: 2, handle: 3, indirectGrefs: [0x11, 0x22],
+      kind: "indirect",
+      operation: BLKIF_OP_INDIRECT,
+      indirectOp: BLKIF_OP_READ,
+      nrSegments: 513,
+      id: 1n,
+      sectorNumber: 2,
+      handle: 3,
+      indirectGrefs: [0x11, 0x22],
     };
     const b = new Uint8Array(112);
     emitBlkifRequest(req, b);
     expect([...b.subarray(0, 36)]).toEqual([6, 0, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0x11, 0, 0, 0, 0x22, 0, 0, 0]);
     expect(unwrap(parseBlkifRequest(b))).toEqual(req);
-    b[2] = 0; b[3] = 0;
+    b[2] = 0;
+    b[3] = 0;
     expect(parseBlkifRequest(b)).toMatchObject({ ok: false, error: "bad-segment-count" });
-    b[2] = 0x01; b[3] = 0x10;
+    b[2] = 0x01;
+    b[3] = 0x10;
     expect(parseBlkifRequest(b)).toMatchObject({ ok: false, error: "bad-segment-count" });
-    b[2] = 1; b[3] = 0; b[1] = BLKIF_OP_DISCARD;
+    b[2] = 1;
+    b[3] = 0;
+    b[1] = BLKIF_OP_DISCARD;
     expect(parseBlkifRequest(b)).toMatchObject({ ok: false, error: "bad-indirect-op" });
   });
 
@@ -73,7 +102,11 @@ describe("blkif structs", () => {
 
   it("the views read what emitBlkifRequest wrote and write the same bytes; sectors above 2^53 - 1 read as Infinity", () => {
     const req: BlkifRequest = {
-      kind: "direct", operation: BLKIF_OP_READ, handle: 7, id: 0x0000000500000006n, sectorNumber: 2 ** 40 + 3,
+      kind: "direct",
+      operation: BLKIF_OP_READ,
+      handle: 7,
+      id: 0x0000000500000006n,
+      sectorNumber: 2 ** 40 + 3,
       segments: [{ gref: 0xfedcba98, firstSect: 1, lastSect: 6 }],
     };
     const want = new Uint8Array(112);
@@ -85,7 +118,12 @@ describe("blkif structs", () => {
     const b = new Uint8Array(112).fill(0xaa);
     const w = new BlkifRequestView(b);
     w.clear();
-    w.operation = BLKIF_OP_READ; w.nrSegments = 1; w.handle = 7; w.idLow = 6; w.idHigh = 5; w.sectorNumber = 2 ** 40 + 3;
+    w.operation = BLKIF_OP_READ;
+    w.nrSegments = 1;
+    w.handle = 7;
+    w.idLow = 6;
+    w.idHigh = 5;
+    w.sectorNumber = 2 ** 40 + 3;
     w.segments.set(0, 0xfedcba98, 1, 6);
     expect([...b]).toEqual([...want]);
     b.fill(0xff, 16, 24);
@@ -102,7 +140,11 @@ describe("blkif structs", () => {
     emitBlkifResponse({ id: 0x0000000900000008n, operation: BLKIF_OP_INDIRECT, status: BLKIF_RSP_EOPNOTSUPP }, want);
     const b = new Uint8Array(16).fill(0x55);
     const r = new BlkifResponseView(b);
-    r.clear(); r.idLow = 8; r.idHigh = 9; r.operation = BLKIF_OP_INDIRECT; r.status = BLKIF_RSP_EOPNOTSUPP;
+    r.clear();
+    r.idLow = 8;
+    r.idHigh = 9;
+    r.operation = BLKIF_OP_INDIRECT;
+    r.status = BLKIF_RSP_EOPNOTSUPP;
     expect([...b]).toEqual([...want]);
     expect([r.idLow, r.idHigh, r.operation, r.status]).toEqual([8, 9, BLKIF_OP_INDIRECT, -2]);
   });

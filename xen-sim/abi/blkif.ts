@@ -56,20 +56,45 @@ export const XEN_IO_PROTO_ABI_X86_64 = "x86_64-abi";
 
 export type BlkifParseError = "truncated" | "bad-segment-count" | "bad-segment" | "sector-too-large" | "bad-indirect-op";
 
-export interface BlkifSegment { gref: number; firstSect: number; lastSect: number }
+export interface BlkifSegment {
+  gref: number;
+  firstSect: number;
+  lastSect: number;
+}
 /** A direct request (READ, WRITE, WRITE_BARRIER, FLUSH_DISKCACHE or an unknown operation). */
 export interface BlkifDirectRequest {
-  kind: "direct"; operation: number; handle: number; id: bigint; sectorNumber: number; segments: BlkifSegment[];
+  kind: "direct";
+  operation: number;
+  handle: number;
+  id: bigint;
+  sectorNumber: number;
+  segments: BlkifSegment[];
 }
 export interface BlkifDiscardRequest {
-  kind: "discard"; operation: 5; flag: number; handle: number; id: bigint; sectorNumber: number; nrSectors: number;
+  kind: "discard";
+  operation: 5;
+  flag: number;
+  handle: number;
+  id: bigint;
+  sectorNumber: number;
+  nrSectors: number;
 }
 export interface BlkifIndirectRequest {
-  kind: "indirect"; operation: 6; indirectOp: number; nrSegments: number; id: bigint; sectorNumber: number;
-  handle: number; indirectGrefs: number[];
+  kind: "indirect";
+  operation: 6;
+  indirectOp: number;
+  nrSegments: number;
+  id: bigint;
+  sectorNumber: number;
+  handle: number;
+  indirectGrefs: number[];
 }
 export type BlkifRequest = BlkifDirectRequest | BlkifDiscardRequest | BlkifIndirectRequest;
-export interface BlkifResponse { id: bigint; operation: number; status: number }
+export interface BlkifResponse {
+  id: bigint;
+  operation: number;
+  status: number;
+}
 
 const view = (b: Uint8Array, n: number): DataView => new DataView(b.buffer, b.byteOffset, n);
 const whole = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -91,11 +116,21 @@ function setU64(v: DataView, at: number, x: number): void {
  */
 export class BlkifSegmentsView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(count: number): Result<this, "truncated"> { return this.bytes.length < count * BLKIF_SEGMENT_SIZE ? err("truncated") : ok(this); }
-  gref(i: number): number { return this.#v.getUint32(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_GREF, true); }
-  firstSect(i: number): number { return this.#v.getUint8(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_FIRST_SECT); }
-  lastSect(i: number): number { return this.#v.getUint8(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_LAST_SECT); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(count: number): Result<this, "truncated"> {
+    return this.bytes.length < count * BLKIF_SEGMENT_SIZE ? err("truncated") : ok(this);
+  }
+  gref(i: number): number {
+    return this.#v.getUint32(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_GREF, true);
+  }
+  firstSect(i: number): number {
+    return this.#v.getUint8(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_FIRST_SECT);
+  }
+  lastSect(i: number): number {
+    return this.#v.getUint8(BLKIF_SEGMENT_SIZE * i + BLKIF_SEGMENT_LAST_SECT);
+  }
   /** Writes segment i whole (its two padding bytes zeroed). */
   set(i: number, gref: number, firstSect: number, lastSect: number): void {
     const at = BLKIF_SEGMENT_SIZE * i;
@@ -118,56 +153,130 @@ export class BlkifRequestView {
     this.#v = whole(bytes);
     this.segments = new BlkifSegmentsView(bytes.subarray(Math.min(BLKIF_REQUEST_SEG, bytes.length)));
   }
-  checkLen(): Result<this, "truncated"> { return this.bytes.length < BLKIF_REQUEST_SIZE ? err("truncated") : ok(this); }
+  checkLen(): Result<this, "truncated"> {
+    return this.bytes.length < BLKIF_REQUEST_SIZE ? err("truncated") : ok(this);
+  }
   /** Zeroes the whole struct (unused members and padding). */
-  clear(): void { this.bytes.fill(0, 0, BLKIF_REQUEST_SIZE); }
-  get operation(): number { return this.#v.getUint8(BLKIF_REQUEST_OPERATION); }
-  set operation(x: number) { this.#v.setUint8(BLKIF_REQUEST_OPERATION, x); }
-  get nrSegments(): number { return this.#v.getUint8(BLKIF_REQUEST_NR_SEGMENTS); }
-  set nrSegments(x: number) { this.#v.setUint8(BLKIF_REQUEST_NR_SEGMENTS, x); }
-  get handle(): number { return this.#v.getUint16(BLKIF_REQUEST_HANDLE, true); }
-  set handle(x: number) { this.#v.setUint16(BLKIF_REQUEST_HANDLE, x, true); }
+  clear(): void {
+    this.bytes.fill(0, 0, BLKIF_REQUEST_SIZE);
+  }
+  get operation(): number {
+    return this.#v.getUint8(BLKIF_REQUEST_OPERATION);
+  }
+  set operation(x: number) {
+    this.#v.setUint8(BLKIF_REQUEST_OPERATION, x);
+  }
+  get nrSegments(): number {
+    return this.#v.getUint8(BLKIF_REQUEST_NR_SEGMENTS);
+  }
+  set nrSegments(x: number) {
+    this.#v.setUint8(BLKIF_REQUEST_NR_SEGMENTS, x);
+  }
+  get handle(): number {
+    return this.#v.getUint16(BLKIF_REQUEST_HANDLE, true);
+  }
+  set handle(x: number) {
+    this.#v.setUint16(BLKIF_REQUEST_HANDLE, x, true);
+  }
   /** Low and high 32 bits of the u64 id (kept apart: ids are echoed, never computed with). */
-  get idLow(): number { return this.#v.getUint32(BLKIF_REQUEST_ID, true); }
-  set idLow(x: number) { this.#v.setUint32(BLKIF_REQUEST_ID, x >>> 0, true); }
-  get idHigh(): number { return this.#v.getUint32(BLKIF_REQUEST_ID + 4, true); }
-  set idHigh(x: number) { this.#v.setUint32(BLKIF_REQUEST_ID + 4, x >>> 0, true); }
-  get sectorNumber(): number { return getU64(this.#v, BLKIF_REQUEST_SECTOR_NUMBER); }
-  set sectorNumber(x: number) { setU64(this.#v, BLKIF_REQUEST_SECTOR_NUMBER, x); }
+  get idLow(): number {
+    return this.#v.getUint32(BLKIF_REQUEST_ID, true);
+  }
+  set idLow(x: number) {
+    this.#v.setUint32(BLKIF_REQUEST_ID, x >>> 0, true);
+  }
+  get idHigh(): number {
+    return this.#v.getUint32(BLKIF_REQUEST_ID + 4, true);
+  }
+  set idHigh(x: number) {
+    this.#v.setUint32(BLKIF_REQUEST_ID + 4, x >>> 0, true);
+  }
+  get sectorNumber(): number {
+    return getU64(this.#v, BLKIF_REQUEST_SECTOR_NUMBER);
+  }
+  set sectorNumber(x: number) {
+    setU64(this.#v, BLKIF_REQUEST_SECTOR_NUMBER, x);
+  }
   /** blkif_request_discard.flag (BLKIF_DISCARD_SECURE). */
-  get discardFlag(): number { return this.#v.getUint8(BLKIF_DISCARD_FLAG); }
-  set discardFlag(x: number) { this.#v.setUint8(BLKIF_DISCARD_FLAG, x); }
-  get discardNrSectors(): number { return getU64(this.#v, BLKIF_DISCARD_NR_SECTORS); }
-  set discardNrSectors(x: number) { setU64(this.#v, BLKIF_DISCARD_NR_SECTORS, x); }
+  get discardFlag(): number {
+    return this.#v.getUint8(BLKIF_DISCARD_FLAG);
+  }
+  set discardFlag(x: number) {
+    this.#v.setUint8(BLKIF_DISCARD_FLAG, x);
+  }
+  get discardNrSectors(): number {
+    return getU64(this.#v, BLKIF_DISCARD_NR_SECTORS);
+  }
+  set discardNrSectors(x: number) {
+    setU64(this.#v, BLKIF_DISCARD_NR_SECTORS, x);
+  }
   /** blkif_request_indirect.indirect_op. */
-  get indirectOp(): number { return this.#v.getUint8(BLKIF_INDIRECT_OP); }
-  set indirectOp(x: number) { this.#v.setUint8(BLKIF_INDIRECT_OP, x); }
+  get indirectOp(): number {
+    return this.#v.getUint8(BLKIF_INDIRECT_OP);
+  }
+  set indirectOp(x: number) {
+    this.#v.setUint8(BLKIF_INDIRECT_OP, x);
+  }
   /** blkif_request_indirect.nr_segments (u16). */
-  get indirectNrSegments(): number { return this.#v.getUint16(BLKIF_INDIRECT_NR_SEGMENTS, true); }
-  set indirectNrSegments(x: number) { this.#v.setUint16(BLKIF_INDIRECT_NR_SEGMENTS, x, true); }
-  get indirectHandle(): number { return this.#v.getUint16(BLKIF_INDIRECT_HANDLE, true); }
-  set indirectHandle(x: number) { this.#v.setUint16(BLKIF_INDIRECT_HANDLE, x, true); }
+  get indirectNrSegments(): number {
+    return this.#v.getUint16(BLKIF_INDIRECT_NR_SEGMENTS, true);
+  }
+  set indirectNrSegments(x: number) {
+    this.#v.setUint16(BLKIF_INDIRECT_NR_SEGMENTS, x, true);
+  }
+  get indirectHandle(): number {
+    return this.#v.getUint16(BLKIF_INDIRECT_HANDLE, true);
+  }
+  set indirectHandle(x: number) {
+    this.#v.setUint16(BLKIF_INDIRECT_HANDLE, x, true);
+  }
   /** indirect_grefs[i], i < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST. */
-  indirectGref(i: number): number { return this.#v.getUint32(BLKIF_INDIRECT_GREFS + 4 * i, true); }
-  setIndirectGref(i: number, gref: number): void { this.#v.setUint32(BLKIF_INDIRECT_GREFS + 4 * i, gref >>> 0, true); }
+  indirectGref(i: number): number {
+    return this.#v.getUint32(BLKIF_INDIRECT_GREFS + 4 * i, true);
+  }
+  setIndirectGref(i: number, gref: number): void {
+    this.#v.setUint32(BLKIF_INDIRECT_GREFS + 4 * i, gref >>> 0, true);
+  }
 }
 
 /** struct blkif_response over a slot copy. */
 export class BlkifResponseView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(): Result<this, "truncated"> { return this.bytes.length < BLKIF_RESPONSE_SIZE ? err("truncated") : ok(this); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(): Result<this, "truncated"> {
+    return this.bytes.length < BLKIF_RESPONSE_SIZE ? err("truncated") : ok(this);
+  }
   /** Zeroes the struct (its padding bytes included). */
-  clear(): void { this.bytes.fill(0, 0, BLKIF_RESPONSE_SIZE); }
-  get idLow(): number { return this.#v.getUint32(BLKIF_RESPONSE_ID, true); }
-  set idLow(x: number) { this.#v.setUint32(BLKIF_RESPONSE_ID, x >>> 0, true); }
-  get idHigh(): number { return this.#v.getUint32(BLKIF_RESPONSE_ID + 4, true); }
-  set idHigh(x: number) { this.#v.setUint32(BLKIF_RESPONSE_ID + 4, x >>> 0, true); }
-  get operation(): number { return this.#v.getUint8(BLKIF_RESPONSE_OPERATION); }
-  set operation(x: number) { this.#v.setUint8(BLKIF_RESPONSE_OPERATION, x); }
+  clear(): void {
+    this.bytes.fill(0, 0, BLKIF_RESPONSE_SIZE);
+  }
+  get idLow(): number {
+    return this.#v.getUint32(BLKIF_RESPONSE_ID, true);
+  }
+  set idLow(x: number) {
+    this.#v.setUint32(BLKIF_RESPONSE_ID, x >>> 0, true);
+  }
+  get idHigh(): number {
+    return this.#v.getUint32(BLKIF_RESPONSE_ID + 4, true);
+  }
+  set idHigh(x: number) {
+    this.#v.setUint32(BLKIF_RESPONSE_ID + 4, x >>> 0, true);
+  }
+  get operation(): number {
+    return this.#v.getUint8(BLKIF_RESPONSE_OPERATION);
+  }
+  set operation(x: number) {
+    this.#v.setUint8(BLKIF_RESPONSE_OPERATION, x);
+  }
   /** BLKIF_RSP_* (signed). */
-  get status(): number { return this.#v.getInt16(BLKIF_RESPONSE_STATUS, true); }
-  set status(x: number) { this.#v.setInt16(BLKIF_RESPONSE_STATUS, x, true); }
+  get status(): number {
+    return this.#v.getInt16(BLKIF_RESPONSE_STATUS, true);
+  }
+  set status(x: number) {
+    this.#v.setInt16(BLKIF_RESPONSE_STATUS, x, true);
+  }
 }
 
 function readSector(v: DataView, at: number): number | undefined {
@@ -204,8 +313,15 @@ export function parseBlkifRequest(b: Uint8Array): Result<BlkifRequest, BlkifPars
   if (operation === BLKIF_OP_DISCARD) {
     const nrSectors = readSector(v, BLKIF_DISCARD_NR_SECTORS);
     if (nrSectors === undefined) return err("sector-too-large");
-    return ok({ kind: "discard", operation, flag: v.getUint8(BLKIF_DISCARD_FLAG),
-      handle: v.getUint16(BLKIF_REQUEST_HANDLE, true), id, sectorNumber, nrSectors });
+    return ok({
+      kind: "discard",
+      operation,
+      flag: v.getUint8(BLKIF_DISCARD_FLAG),
+      handle: v.getUint16(BLKIF_REQUEST_HANDLE, true),
+      id,
+      sectorNumber,
+      nrSectors,
+    });
   }
   if (operation === BLKIF_OP_INDIRECT) {
     const indirectOp = v.getUint8(BLKIF_INDIRECT_OP);
@@ -216,8 +332,7 @@ export function parseBlkifRequest(b: Uint8Array): Result<BlkifRequest, BlkifPars
     const pages = Math.ceil(nrSegments / BLKIF_SEGMENTS_PER_INDIRECT_PAGE);
     const indirectGrefs: number[] = [];
     for (let i = 0; i < pages; i++) indirectGrefs.push(v.getUint32(BLKIF_INDIRECT_GREFS + 4 * i, true));
-    return ok({ kind: "indirect", operation, indirectOp, nrSegments, id, sectorNumber,
-      handle: v.getUint16(BLKIF_INDIRECT_HANDLE, true), indirectGrefs });
+    return ok({ kind: "indirect", operation, indirectOp, nrSegments, id, sectorNumber, handle: v.getUint16(BLKIF_INDIRECT_HANDLE, true), indirectGrefs });
   }
   const nr = v.getUint8(BLKIF_REQUEST_NR_SEGMENTS);
   if (nr > BLKIF_MAX_SEGMENTS_PER_REQUEST) return err("bad-segment-count");
@@ -248,8 +363,7 @@ export function emitBlkifRequest(r: BlkifRequest, out: Uint8Array): void {
       v.setUint8(BLKIF_INDIRECT_OP, r.indirectOp);
       v.setUint16(BLKIF_INDIRECT_NR_SEGMENTS, r.nrSegments, true);
       v.setUint16(BLKIF_INDIRECT_HANDLE, r.handle, true);
-      r.indirectGrefs.slice(0, BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST)
-        .forEach((g, i) => v.setUint32(BLKIF_INDIRECT_GREFS + 4 * i, g >>> 0, true));
+      r.indirectGrefs.slice(0, BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST).forEach((g, i) => v.setUint32(BLKIF_INDIRECT_GREFS + 4 * i, g >>> 0, true));
       return;
     case "direct":
       v.setUint8(BLKIF_REQUEST_NR_SEGMENTS, r.segments.length);
@@ -264,8 +378,7 @@ export function emitBlkifRequest(r: BlkifRequest, out: Uint8Array): void {
 export function parseBlkifResponse(b: Uint8Array): Result<BlkifResponse, "truncated"> {
   if (b.length < BLKIF_RESPONSE_SIZE) return err("truncated");
   const v = view(b, BLKIF_RESPONSE_SIZE);
-  return ok({ id: v.getBigUint64(BLKIF_RESPONSE_ID, true), operation: v.getUint8(BLKIF_RESPONSE_OPERATION),
-    status: v.getInt16(BLKIF_RESPONSE_STATUS, true) });
+  return ok({ id: v.getBigUint64(BLKIF_RESPONSE_ID, true), operation: v.getUint8(BLKIF_RESPONSE_OPERATION), status: v.getInt16(BLKIF_RESPONSE_STATUS, true) });
 }
 
 export function emitBlkifResponse(r: BlkifResponse, out: Uint8Array): void {

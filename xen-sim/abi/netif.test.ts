@@ -1,10 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import {
-  emitNetifExtraInfo, emitNetifRxRequest, emitNetifRxResponse, emitNetifTxRequest, emitNetifTxResponse,
-  NETIF_RSP_DROPPED, NETTXF_csum_blank, NETTXF_more_data, parseNetifExtraInfo, parseNetifRxRequest,
-  parseNetifRxResponse, parseNetifTxRequest, parseNetifTxResponse, XEN_NETIF_EXTRA_FLAG_MORE,
-  XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_HASH, XEN_NETIF_EXTRA_TYPE_MCAST_ADD, XEN_NETIF_GSO_TYPE_TCPV4,
+  emitNetifExtraInfo,
+  emitNetifRxRequest,
+  emitNetifRxResponse,
+  emitNetifTxRequest,
+  emitNetifTxResponse,
+  NETIF_RSP_DROPPED,
+  NETTXF_csum_blank,
+  NETTXF_more_data,
+  parseNetifExtraInfo,
+  parseNetifRxRequest,
+  parseNetifRxResponse,
+  parseNetifTxRequest,
+  parseNetifTxResponse,
+  XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE_GSO,
+  XEN_NETIF_EXTRA_TYPE_HASH,
+  XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
+  XEN_NETIF_GSO_TYPE_TCPV4,
 } from "./netif.ts";
 
 describe("netif structs", () => {

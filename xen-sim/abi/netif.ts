@@ -79,10 +79,27 @@ export const NETIF_RSP_NULL = 1;
 /** Truncated input: fewer bytes than the struct. */
 export type NetifParseError = "truncated";
 
-export interface NetifTxRequest { gref: number; offset: number; flags: number; id: number; size: number }
-export interface NetifTxResponse { id: number; status: number }
-export interface NetifRxRequest { id: number; gref: number }
-export interface NetifRxResponse { id: number; offset: number; flags: number; status: number }
+export interface NetifTxRequest {
+  gref: number;
+  offset: number;
+  flags: number;
+  id: number;
+  size: number;
+}
+export interface NetifTxResponse {
+  id: number;
+  status: number;
+}
+export interface NetifRxRequest {
+  id: number;
+  gref: number;
+}
+export interface NetifRxResponse {
+  id: number;
+  offset: number;
+  flags: number;
+  status: number;
+}
 /** Extra info; `gso` for type GSO, `mcastAddr` (48-bit) for MCAST_ADD/DEL, `hash` for HASH, `raw` otherwise. */
 export interface NetifExtraInfo {
   type: number;
@@ -98,114 +115,250 @@ const whole = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, 
 /** struct netif_tx_request over a slot copy. */
 export class NetifTxRequestView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_TX_REQUEST_SIZE ? err("truncated") : ok(this); }
-  get gref(): number { return this.#v.getUint32(NETIF_TX_REQUEST_GREF, true); }
-  set gref(x: number) { this.#v.setUint32(NETIF_TX_REQUEST_GREF, x >>> 0, true); }
-  get offset(): number { return this.#v.getUint16(NETIF_TX_REQUEST_OFFSET, true); }
-  set offset(x: number) { this.#v.setUint16(NETIF_TX_REQUEST_OFFSET, x, true); }
-  get flags(): number { return this.#v.getUint16(NETIF_TX_REQUEST_FLAGS, true); }
-  set flags(x: number) { this.#v.setUint16(NETIF_TX_REQUEST_FLAGS, x, true); }
-  get id(): number { return this.#v.getUint16(NETIF_TX_REQUEST_ID, true); }
-  set id(x: number) { this.#v.setUint16(NETIF_TX_REQUEST_ID, x, true); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(): Result<this, NetifParseError> {
+    return this.bytes.length < NETIF_TX_REQUEST_SIZE ? err("truncated") : ok(this);
+  }
+  get gref(): number {
+    return this.#v.getUint32(NETIF_TX_REQUEST_GREF, true);
+  }
+  set gref(x: number) {
+    this.#v.setUint32(NETIF_TX_REQUEST_GREF, x >>> 0, true);
+  }
+  get offset(): number {
+    return this.#v.getUint16(NETIF_TX_REQUEST_OFFSET, true);
+  }
+  set offset(x: number) {
+    this.#v.setUint16(NETIF_TX_REQUEST_OFFSET, x, true);
+  }
+  get flags(): number {
+    return this.#v.getUint16(NETIF_TX_REQUEST_FLAGS, true);
+  }
+  set flags(x: number) {
+    this.#v.setUint16(NETIF_TX_REQUEST_FLAGS, x, true);
+  }
+  get id(): number {
+    return this.#v.getUint16(NETIF_TX_REQUEST_ID, true);
+  }
+  set id(x: number) {
+    this.#v.setUint16(NETIF_TX_REQUEST_ID, x, true);
+  }
   /** The frame's whole size in a first slot, this slot's bytes in the others. */
-  get size(): number { return this.#v.getUint16(NETIF_TX_REQUEST_SIZE_FIELD, true); }
-  set size(x: number) { this.#v.setUint16(NETIF_TX_REQUEST_SIZE_FIELD, x, true); }
+  get size(): number {
+    return this.#v.getUint16(NETIF_TX_REQUEST_SIZE_FIELD, true);
+  }
+  set size(x: number) {
+    this.#v.setUint16(NETIF_TX_REQUEST_SIZE_FIELD, x, true);
+  }
 }
 
 /** struct netif_tx_response over a slot copy. */
 export class NetifTxResponseView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_TX_RESPONSE_SIZE ? err("truncated") : ok(this); }
-  get id(): number { return this.#v.getUint16(NETIF_TX_RESPONSE_ID, true); }
-  set id(x: number) { this.#v.setUint16(NETIF_TX_RESPONSE_ID, x, true); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(): Result<this, NetifParseError> {
+    return this.bytes.length < NETIF_TX_RESPONSE_SIZE ? err("truncated") : ok(this);
+  }
+  get id(): number {
+    return this.#v.getUint16(NETIF_TX_RESPONSE_ID, true);
+  }
+  set id(x: number) {
+    this.#v.setUint16(NETIF_TX_RESPONSE_ID, x, true);
+  }
   /** NETIF_RSP_* (signed). */
-  get status(): number { return this.#v.getInt16(NETIF_TX_RESPONSE_STATUS, true); }
-  set status(x: number) { this.#v.setInt16(NETIF_TX_RESPONSE_STATUS, x, true); }
+  get status(): number {
+    return this.#v.getInt16(NETIF_TX_RESPONSE_STATUS, true);
+  }
+  set status(x: number) {
+    this.#v.setInt16(NETIF_TX_RESPONSE_STATUS, x, true);
+  }
 }
 
 /** struct netif_rx_request over a slot copy. */
 export class NetifRxRequestView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_RX_REQUEST_SIZE ? err("truncated") : ok(this); }
-  get id(): number { return this.#v.getUint16(NETIF_RX_REQUEST_ID, true); }
-  set id(x: number) { this.#v.setUint16(NETIF_RX_REQUEST_ID, x, true); }
-  get pad(): number { return this.#v.getUint16(NETIF_RX_REQUEST_PAD, true); }
-  set pad(x: number) { this.#v.setUint16(NETIF_RX_REQUEST_PAD, x, true); }
-  get gref(): number { return this.#v.getUint32(NETIF_RX_REQUEST_GREF, true); }
-  set gref(x: number) { this.#v.setUint32(NETIF_RX_REQUEST_GREF, x >>> 0, true); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(): Result<this, NetifParseError> {
+    return this.bytes.length < NETIF_RX_REQUEST_SIZE ? err("truncated") : ok(this);
+  }
+  get id(): number {
+    return this.#v.getUint16(NETIF_RX_REQUEST_ID, true);
+  }
+  set id(x: number) {
+    this.#v.setUint16(NETIF_RX_REQUEST_ID, x, true);
+  }
+  get pad(): number {
+    return this.#v.getUint16(NETIF_RX_REQUEST_PAD, true);
+  }
+  set pad(x: number) {
+    this.#v.setUint16(NETIF_RX_REQUEST_PAD, x, true);
+  }
+  get gref(): number {
+    return this.#v.getUint32(NETIF_RX_REQUEST_GREF, true);
+  }
+  set gref(x: number) {
+    this.#v.setUint32(NETIF_RX_REQUEST_GREF, x >>> 0, true);
+  }
 }
 
 /** struct netif_rx_response over a slot copy. */
 export class NetifRxResponseView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_RX_RESPONSE_SIZE ? err("truncated") : ok(this); }
-  get id(): number { return this.#v.getUint16(NETIF_RX_RESPONSE_ID, true); }
-  set id(x: number) { this.#v.setUint16(NETIF_RX_RESPONSE_ID, x, true); }
-  get offset(): number { return this.#v.getUint16(NETIF_RX_RESPONSE_OFFSET, true); }
-  set offset(x: number) { this.#v.setUint16(NETIF_RX_RESPONSE_OFFSET, x, true); }
-  get flags(): number { return this.#v.getUint16(NETIF_RX_RESPONSE_FLAGS, true); }
-  set flags(x: number) { this.#v.setUint16(NETIF_RX_RESPONSE_FLAGS, x, true); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(): Result<this, NetifParseError> {
+    return this.bytes.length < NETIF_RX_RESPONSE_SIZE ? err("truncated") : ok(this);
+  }
+  get id(): number {
+    return this.#v.getUint16(NETIF_RX_RESPONSE_ID, true);
+  }
+  set id(x: number) {
+    this.#v.setUint16(NETIF_RX_RESPONSE_ID, x, true);
+  }
+  get offset(): number {
+    return this.#v.getUint16(NETIF_RX_RESPONSE_OFFSET, true);
+  }
+  set offset(x: number) {
+    this.#v.setUint16(NETIF_RX_RESPONSE_OFFSET, x, true);
+  }
+  get flags(): number {
+    return this.#v.getUint16(NETIF_RX_RESPONSE_FLAGS, true);
+  }
+  set flags(x: number) {
+    this.#v.setUint16(NETIF_RX_RESPONSE_FLAGS, x, true);
+  }
   /** Bytes received (>= 0) or NETIF_RSP_* (< 0). */
-  get status(): number { return this.#v.getInt16(NETIF_RX_RESPONSE_STATUS, true); }
-  set status(x: number) { this.#v.setInt16(NETIF_RX_RESPONSE_STATUS, x, true); }
+  get status(): number {
+    return this.#v.getInt16(NETIF_RX_RESPONSE_STATUS, true);
+  }
+  set status(x: number) {
+    this.#v.setInt16(NETIF_RX_RESPONSE_STATUS, x, true);
+  }
 }
 
 /** struct xen_netif_ctrl_request over a slot copy. */
 export class NetifCtrlRequestView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_CTRL_REQUEST_SIZE ? err("truncated") : ok(this); }
-  get id(): number { return this.#v.getUint16(NETIF_CTRL_REQUEST_ID, true); }
-  set id(x: number) { this.#v.setUint16(NETIF_CTRL_REQUEST_ID, x, true); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(): Result<this, NetifParseError> {
+    return this.bytes.length < NETIF_CTRL_REQUEST_SIZE ? err("truncated") : ok(this);
+  }
+  get id(): number {
+    return this.#v.getUint16(NETIF_CTRL_REQUEST_ID, true);
+  }
+  set id(x: number) {
+    this.#v.setUint16(NETIF_CTRL_REQUEST_ID, x, true);
+  }
   /** XEN_NETIF_CTRL_TYPE_*. */
-  get type(): number { return this.#v.getUint16(NETIF_CTRL_REQUEST_TYPE, true); }
-  set type(x: number) { this.#v.setUint16(NETIF_CTRL_REQUEST_TYPE, x, true); }
+  get type(): number {
+    return this.#v.getUint16(NETIF_CTRL_REQUEST_TYPE, true);
+  }
+  set type(x: number) {
+    this.#v.setUint16(NETIF_CTRL_REQUEST_TYPE, x, true);
+  }
   /** data[i], i < 3. */
-  data(i: number): number { return this.#v.getUint32(NETIF_CTRL_REQUEST_DATA + 4 * i, true); }
-  setData(i: number, x: number): void { this.#v.setUint32(NETIF_CTRL_REQUEST_DATA + 4 * i, x >>> 0, true); }
+  data(i: number): number {
+    return this.#v.getUint32(NETIF_CTRL_REQUEST_DATA + 4 * i, true);
+  }
+  setData(i: number, x: number): void {
+    this.#v.setUint32(NETIF_CTRL_REQUEST_DATA + 4 * i, x >>> 0, true);
+  }
 }
 
 /** struct xen_netif_ctrl_response over a slot copy. */
 export class NetifCtrlResponseView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_CTRL_RESPONSE_SIZE ? err("truncated") : ok(this); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(): Result<this, NetifParseError> {
+    return this.bytes.length < NETIF_CTRL_RESPONSE_SIZE ? err("truncated") : ok(this);
+  }
   /** Zeroes every byte of the view. */
-  clear(): void { this.bytes.fill(0); }
-  get id(): number { return this.#v.getUint16(NETIF_CTRL_RESPONSE_ID, true); }
-  set id(x: number) { this.#v.setUint16(NETIF_CTRL_RESPONSE_ID, x, true); }
-  get type(): number { return this.#v.getUint16(NETIF_CTRL_RESPONSE_TYPE, true); }
-  set type(x: number) { this.#v.setUint16(NETIF_CTRL_RESPONSE_TYPE, x, true); }
+  clear(): void {
+    this.bytes.fill(0);
+  }
+  get id(): number {
+    return this.#v.getUint16(NETIF_CTRL_RESPONSE_ID, true);
+  }
+  set id(x: number) {
+    this.#v.setUint16(NETIF_CTRL_RESPONSE_ID, x, true);
+  }
+  get type(): number {
+    return this.#v.getUint16(NETIF_CTRL_RESPONSE_TYPE, true);
+  }
+  set type(x: number) {
+    this.#v.setUint16(NETIF_CTRL_RESPONSE_TYPE, x, true);
+  }
   /** XEN_NETIF_CTRL_STATUS_*. */
-  get status(): number { return this.#v.getUint32(NETIF_CTRL_RESPONSE_STATUS, true); }
-  set status(x: number) { this.#v.setUint32(NETIF_CTRL_RESPONSE_STATUS, x >>> 0, true); }
-  get data(): number { return this.#v.getUint32(NETIF_CTRL_RESPONSE_DATA, true); }
-  set data(x: number) { this.#v.setUint32(NETIF_CTRL_RESPONSE_DATA, x >>> 0, true); }
+  get status(): number {
+    return this.#v.getUint32(NETIF_CTRL_RESPONSE_STATUS, true);
+  }
+  set status(x: number) {
+    this.#v.setUint32(NETIF_CTRL_RESPONSE_STATUS, x >>> 0, true);
+  }
+  get data(): number {
+    return this.#v.getUint32(NETIF_CTRL_RESPONSE_DATA, true);
+  }
+  set data(x: number) {
+    this.#v.setUint32(NETIF_CTRL_RESPONSE_DATA, x >>> 0, true);
+  }
 }
 
 /** struct netif_extra_info over a slot copy (tx or rx ring): the union's members by type. */
 export class NetifExtraInfoView {
   readonly #v: DataView;
-  constructor(readonly bytes: Uint8Array) { this.#v = whole(bytes); }
-  checkLen(): Result<this, NetifParseError> { return this.bytes.length < NETIF_EXTRA_INFO_SIZE ? err("truncated") : ok(this); }
+  constructor(readonly bytes: Uint8Array) {
+    this.#v = whole(bytes);
+  }
+  checkLen(): Result<this, NetifParseError> {
+    return this.bytes.length < NETIF_EXTRA_INFO_SIZE ? err("truncated") : ok(this);
+  }
   /** Zeroes every byte of the view (a whole slot when the view spans one). */
-  clear(): void { this.bytes.fill(0); }
-  get type(): number { return this.#v.getUint8(NETIF_EXTRA_TYPE); }
-  set type(x: number) { this.#v.setUint8(NETIF_EXTRA_TYPE, x); }
+  clear(): void {
+    this.bytes.fill(0);
+  }
+  get type(): number {
+    return this.#v.getUint8(NETIF_EXTRA_TYPE);
+  }
+  set type(x: number) {
+    this.#v.setUint8(NETIF_EXTRA_TYPE, x);
+  }
   /** XEN_NETIF_EXTRA_FLAG_*. */
-  get flags(): number { return this.#v.getUint8(NETIF_EXTRA_FLAGS); }
-  set flags(x: number) { this.#v.setUint8(NETIF_EXTRA_FLAGS, x); }
-  get gsoSize(): number { return this.#v.getUint16(NETIF_EXTRA_GSO_SIZE, true); }
-  set gsoSize(x: number) { this.#v.setUint16(NETIF_EXTRA_GSO_SIZE, x, true); }
+  get flags(): number {
+    return this.#v.getUint8(NETIF_EXTRA_FLAGS);
+  }
+  set flags(x: number) {
+    this.#v.setUint8(NETIF_EXTRA_FLAGS, x);
+  }
+  get gsoSize(): number {
+    return this.#v.getUint16(NETIF_EXTRA_GSO_SIZE, true);
+  }
+  set gsoSize(x: number) {
+    this.#v.setUint16(NETIF_EXTRA_GSO_SIZE, x, true);
+  }
   /** XEN_NETIF_GSO_TYPE_*. */
-  get gsoType(): number { return this.#v.getUint8(NETIF_EXTRA_GSO_TYPE); }
-  set gsoType(x: number) { this.#v.setUint8(NETIF_EXTRA_GSO_TYPE, x); }
-  get gsoFeatures(): number { return this.#v.getUint16(NETIF_EXTRA_GSO_FEATURES, true); }
-  set gsoFeatures(x: number) { this.#v.setUint16(NETIF_EXTRA_GSO_FEATURES, x, true); }
+  get gsoType(): number {
+    return this.#v.getUint8(NETIF_EXTRA_GSO_TYPE);
+  }
+  set gsoType(x: number) {
+    this.#v.setUint8(NETIF_EXTRA_GSO_TYPE, x);
+  }
+  get gsoFeatures(): number {
+    return this.#v.getUint16(NETIF_EXTRA_GSO_FEATURES, true);
+  }
+  set gsoFeatures(x: number) {
+    this.#v.setUint16(NETIF_EXTRA_GSO_FEATURES, x, true);
+  }
   /** The multicast MAC (u.mcast.addr) as a 48-bit number, first byte most significant. */
   get mcastAddr(): number {
     let mac = 0;
@@ -214,15 +367,30 @@ export class NetifExtraInfoView {
   }
   set mcastAddr(x: number) {
     let mac = x;
-    for (let i = 5; i >= 0; i--) { this.#v.setUint8(NETIF_EXTRA_MCAST_ADDR + i, mac % 256); mac = Math.floor(mac / 256); }
+    for (let i = 5; i >= 0; i--) {
+      this.#v.setUint8(NETIF_EXTRA_MCAST_ADDR + i, mac % 256);
+      mac = Math.floor(mac / 256);
+    }
   }
   /** _XEN_NETIF_CTRL_HASH_TYPE_* of u.hash. */
-  get hashType(): number { return this.#v.getUint8(NETIF_EXTRA_HASH_TYPE); }
-  set hashType(x: number) { this.#v.setUint8(NETIF_EXTRA_HASH_TYPE, x); }
-  get hashAlgorithm(): number { return this.#v.getUint8(NETIF_EXTRA_HASH_ALGORITHM); }
-  set hashAlgorithm(x: number) { this.#v.setUint8(NETIF_EXTRA_HASH_ALGORITHM, x); }
-  get hashValue(): number { return this.#v.getUint32(NETIF_EXTRA_HASH_VALUE, true); }
-  set hashValue(x: number) { this.#v.setUint32(NETIF_EXTRA_HASH_VALUE, x >>> 0, true); }
+  get hashType(): number {
+    return this.#v.getUint8(NETIF_EXTRA_HASH_TYPE);
+  }
+  set hashType(x: number) {
+    this.#v.setUint8(NETIF_EXTRA_HASH_TYPE, x);
+  }
+  get hashAlgorithm(): number {
+    return this.#v.getUint8(NETIF_EXTRA_HASH_ALGORITHM);
+  }
+  set hashAlgorithm(x: number) {
+    this.#v.setUint8(NETIF_EXTRA_HASH_ALGORITHM, x);
+  }
+  get hashValue(): number {
+    return this.#v.getUint32(NETIF_EXTRA_HASH_VALUE, true);
+  }
+  set hashValue(x: number) {
+    this.#v.setUint32(NETIF_EXTRA_HASH_VALUE, x >>> 0, true);
+  }
 }
 
 export function parseNetifTxRequest(b: Uint8Array): Result<NetifTxRequest, NetifParseError> {

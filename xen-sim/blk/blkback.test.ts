@@ -2,8 +2,16 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import {
-  BLKIF_OP_DISCARD, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_INDIRECT, BLKIF_OP_READ, BLKIF_OP_RESERVED_1, BLKIF_OP_WRITE,
-  BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY, BLKIF_SLOT_SIZE,
+  BLKIF_OP_DISCARD,
+  BLKIF_OP_FLUSH_DISKCACHE,
+  BLKIF_OP_INDIRECT,
+  BLKIF_OP_READ,
+  BLKIF_OP_RESERVED_1,
+  BLKIF_OP_WRITE,
+  BLKIF_RSP_EOPNOTSUPP,
+  BLKIF_RSP_ERROR,
+  BLKIF_RSP_OKAY,
+  BLKIF_SLOT_SIZE,
 } from "../abi/blkif.ts";
 import { createMemoryStorage } from "./memory-storage.ts";
 import { createBlkWorld } from "./sim-world.ts";
@@ -56,26 +64,28 @@ describe("blkback against a hostile frontend", () => {
       requestBytes({ op: 77, id: 9, sector: 0 }),
       requestBytes({ op: BLKIF_OP_WRITE, id: 10, sector: 2 ** 60, segs: [[gref, 0, 0]] }),
       requestBytes({ op: BLKIF_OP_READ, id: 11, sector: 0, segs: [[0, 0, 7]] }),
-      indirectZero, indirectBadOp, discardBeyond,
+      indirectZero,
+      indirectBadOp,
+      discardBeyond,
       requestBytes({ op: BLKIF_OP_READ, id: 15, sector: 16, segs: [[gref, 0, 7]] }),
       requestBytes({ op: BLKIF_OP_FLUSH_DISKCACHE, id: 16, sector: 0 }),
     ]);
     await w.settle(w.dom0Xs.read("/"));
     expect(fe.responses().map(decode)).toEqual([
-      { id: 1, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },        // first_sect > last_sect
-      { id: 2, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },        // last_sect > 7
-      { id: 3, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },        // beyond capacity
-      { id: 4, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },        // 12 segments
-      { id: 5, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },        // no segment
-      { id: 6, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },        // ref not granted
-      { id: 7, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },        // read into a read-only grant
+      { id: 1, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // first_sect > last_sect
+      { id: 2, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // last_sect > 7
+      { id: 3, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // beyond capacity
+      { id: 4, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // 12 segments
+      { id: 5, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // no segment
+      { id: 6, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // ref not granted
+      { id: 7, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // read into a read-only grant
       { id: 8, op: BLKIF_OP_RESERVED_1, status: BLKIF_RSP_EOPNOTSUPP },
       { id: 9, op: 77, status: BLKIF_RSP_EOPNOTSUPP },
-      { id: 10, op: BLKIF_OP_WRITE, status: BLKIF_RSP_ERROR },      // sector 2^60
-      { id: 11, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },       // reserved console ref, never granted
-      { id: 12, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR },       // indirect, 0 segments
-      { id: 13, op: BLKIF_OP_INDIRECT, status: BLKIF_RSP_ERROR },   // indirect_op DISCARD
-      { id: 14, op: BLKIF_OP_DISCARD, status: BLKIF_RSP_ERROR },    // discard beyond capacity
+      { id: 10, op: BLKIF_OP_WRITE, status: BLKIF_RSP_ERROR }, // sector 2^60
+      { id: 11, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // reserved console ref, never granted
+      { id: 12, op: BLKIF_OP_READ, status: BLKIF_RSP_ERROR }, // indirect, 0 segments
+      { id: 13, op: BLKIF_OP_INDIRECT, status: BLKIF_RSP_ERROR }, // indirect_op DISCARD
+      { id: 14, op: BLKIF_OP_DISCARD, status: BLKIF_RSP_ERROR }, // discard beyond capacity
       { id: 15, op: BLKIF_OP_READ, status: BLKIF_RSP_OKAY },
       { id: 16, op: BLKIF_OP_FLUSH_DISKCACHE, status: BLKIF_RSP_OKAY },
     ]);
@@ -86,31 +96,37 @@ describe("blkback against a hostile frontend", () => {
   });
 
   it("random bytes in ring slots get one well-formed answer each (or a reported fault), never an exception", async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.tuple(fc.integer({ min: 0, max: 8 }), fc.uint8Array({ minLength: BLKIF_SLOT_SIZE, maxLength: BLKIF_SLOT_SIZE })), { minLength: 1, maxLength: 32 }),
-      async (slots) => {
-        const { w, fe, gref } = await hostileWorld();
-        const reqs = slots.map(([op, bytes], i) => {
-          const b = bytes.slice();
-          b[0] = op;
-          new DataView(b.buffer).setUint32(8, i, true);
-          new DataView(b.buffer).setUint32(12, 0, true);
-          return b;
-        });
-        fe.send(reqs);
-        await w.settle(w.dom0Xs.read("/"));
-        if (w.back.faults.length === 0) {
-          const rs = fe.responses().map(decode);
-          expect(rs.map((r) => r.id)).toEqual(reqs.map((_, i) => i));
-          for (const r of rs) expect([BLKIF_RSP_OKAY, BLKIF_RSP_ERROR, BLKIF_RSP_EOPNOTSUPP]).toContain(r.status);
-          fe.send([requestBytes({ op: BLKIF_OP_READ, id: 99, sector: 5, segs: [[gref, 0, 0]] })]);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 8 }), fc.uint8Array({ minLength: BLKIF_SLOT_SIZE, maxLength: BLKIF_SLOT_SIZE })), {
+          minLength: 1,
+          maxLength: 32,
+        }),
+        async (slots) => {
+          const { w, fe, gref } = await hostileWorld();
+          const reqs = slots.map(([op, bytes], i) => {
+            const b = bytes.slice();
+            b[0] = op;
+            new DataView(b.buffer).setUint32(8, i, true);
+            new DataView(b.buffer).setUint32(12, 0, true);
+            return b;
+          });
+          fe.send(reqs);
           await w.settle(w.dom0Xs.read("/"));
-          expect(fe.responses().map(decode).at(-1)).toEqual({ id: 99, op: BLKIF_OP_READ, status: BLKIF_RSP_OKAY });
-        } else {
-          expect(w.back.state).toBe("faulted");
-        }
-      },
-    ), { numRuns: 25, seed: 66 });
+          if (w.back.faults.length === 0) {
+            const rs = fe.responses().map(decode);
+            expect(rs.map((r) => r.id)).toEqual(reqs.map((_, i) => i));
+            for (const r of rs) expect([BLKIF_RSP_OKAY, BLKIF_RSP_ERROR, BLKIF_RSP_EOPNOTSUPP]).toContain(r.status);
+            fe.send([requestBytes({ op: BLKIF_OP_READ, id: 99, sector: 5, segs: [[gref, 0, 0]] })]);
+            await w.settle(w.dom0Xs.read("/"));
+            expect(fe.responses().map(decode).at(-1)).toEqual({ id: 99, op: BLKIF_OP_READ, status: BLKIF_RSP_OKAY });
+          } else {
+            expect(w.back.state).toBe("faulted");
+          }
+        },
+      ),
+      { numRuns: 25, seed: 66 },
+    );
   });
 
   it("a producer index beyond the ring disconnects the frontend: reported, Closing, error node, mappings dropped", async () => {

@@ -15,10 +15,26 @@
 import { err, ok } from "../../stack/result.ts";
 import type { Clock, TimerId } from "../../stack/time.ts";
 import {
-  BLKIF_DISCARD_SECURE, BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST, BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP_DISCARD,
-  BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_INDIRECT, BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_WRITE_BARRIER, BLKIF_RSP_EOPNOTSUPP,
-  BLKIF_RSP_ERROR, BLKIF_RSP_OKAY, BLKIF_RESPONSE_SIZE, BLKIF_SEGMENTS_PER_INDIRECT_PAGE, BLKIF_SLOT_SIZE, BlkifRequestView,
-  BlkifResponseView, BlkifSegmentsView, VDISK_READONLY, XEN_IO_PROTO_ABI_X86_64,
+  BLKIF_DISCARD_SECURE,
+  BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST,
+  BLKIF_MAX_SEGMENTS_PER_REQUEST,
+  BLKIF_OP_DISCARD,
+  BLKIF_OP_FLUSH_DISKCACHE,
+  BLKIF_OP_INDIRECT,
+  BLKIF_OP_READ,
+  BLKIF_OP_WRITE,
+  BLKIF_OP_WRITE_BARRIER,
+  BLKIF_RSP_EOPNOTSUPP,
+  BLKIF_RSP_ERROR,
+  BLKIF_RSP_OKAY,
+  BLKIF_RESPONSE_SIZE,
+  BLKIF_SEGMENTS_PER_INDIRECT_PAGE,
+  BLKIF_SLOT_SIZE,
+  BlkifRequestView,
+  BlkifResponseView,
+  BlkifSegmentsView,
+  VDISK_READONLY,
+  XEN_IO_PROTO_ABI_X86_64,
 } from "../abi/blkif.ts";
 import type { EvtchnPort } from "../event-channel/types.ts";
 import type { GrantMapping } from "../grant-table/types.ts";
@@ -361,7 +377,10 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
     state = "faulted";
     // Linux xenbus_dev_fatal: error node under the domain's error/ tree, then Closing (on the device's task).
     const node = `${be.replace(/\/backend\/.*/, "")}/error${be.replace(/^\/local\/domain\/\d+/, "")}/error`;
-    void task.run(async () => { await xs.write(node, `${reason}: ${detail}`); await switchState(XenbusState.Closing); });
+    void task.run(async () => {
+      await xs.write(node, `${reason}: ${detail}`);
+      await switchState(XenbusState.Closing);
+    });
   };
 
   /** connect_ring + connect: map, bind, advertise, Connected. */
@@ -411,9 +430,15 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
       fatal("bad-event-channel", `binding port ${port.value}: ${local.error}`);
       return;
     }
-    const ring = createBackRing(ringMaps.map((m) => m.page), { slotSize: BLKIF_SLOT_SIZE });
+    const ring = createBackRing(
+      ringMaps.map((m) => m.page),
+      { slotSize: BLKIF_SLOT_SIZE },
+    );
     conn = {
-      frontId: feId, ring, ringMaps, port: local.value,
+      frontId: feId,
+      ring,
+      ringMaps,
+      port: local.value,
       persistent: offerPersistent && fePersistent.ok && fePersistent.value === 1,
       persistentMaps: new Map(),
     };
@@ -423,11 +448,13 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
       const kv: [string, string][] = [
         ["feature-flush-cache", storage.canFlush ? "1" : "0"],
         ["feature-discard", discard ? "1" : "0"],
-        ...(discard ? [
-          ["discard-granularity", String(storage.discardGranularity)],
-          ["discard-alignment", "0"],
-          ["discard-secure", storage.canSecureDiscard ? "1" : "0"],
-        ] as [string, string][] : []),
+        ...(discard
+          ? ([
+              ["discard-granularity", String(storage.discardGranularity)],
+              ["discard-alignment", "0"],
+              ["discard-secure", storage.canSecureDiscard ? "1" : "0"],
+            ] as [string, string][])
+          : []),
         ["feature-barrier", storage.canFlush ? "1" : "0"],
         ["feature-persistent", offerPersistent ? "1" : "0"],
         ["sectors", String(storage.sectors)],
@@ -490,7 +517,9 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
   const task = createSerialTask(frontendChanged, (e) => report("internal", String(e)));
 
   const api: Blkback = {
-    get state() { return state; },
+    get state() {
+      return state;
+    },
     stats,
     faults,
     onFault(h) {
@@ -541,7 +570,14 @@ export function createBlkback(deps: BlkbackDeps, options: BlkbackOptions): Blkba
       for (const m of c.persistentMaps.values()) domain.grants.unmap(m.handle);
       unmapTransient();
       stats.persistentGrants = 0;
-      conn = { ...c, ring: createBackRing(c.ringMaps.map((m) => m.page), { slotSize: BLKIF_SLOT_SIZE }), persistentMaps: new Map() };
+      conn = {
+        ...c,
+        ring: createBackRing(
+          c.ringMaps.map((m) => m.page),
+          { slotSize: BLKIF_SLOT_SIZE },
+        ),
+        persistentMaps: new Map(),
+      };
       return true;
     },
     crash() {

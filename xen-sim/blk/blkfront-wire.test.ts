@@ -1,8 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { ok, unwrap } from "../../stack/result.ts";
 import {
-  BLKIF_OP_DISCARD, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_INDIRECT, BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_WRITE_BARRIER,
-  BLKIF_RSP_OKAY, parseBlkifRequest, parseBlkifSegment,
+  BLKIF_OP_DISCARD,
+  BLKIF_OP_FLUSH_DISKCACHE,
+  BLKIF_OP_INDIRECT,
+  BLKIF_OP_READ,
+  BLKIF_OP_WRITE,
+  BLKIF_OP_WRITE_BARRIER,
+  BLKIF_RSP_OKAY,
+  parseBlkifRequest,
+  parseBlkifSegment,
 } from "../abi/blkif.ts";
 import { GTF_permit_access, GTF_readonly } from "../abi/grant-table.ts";
 import { createMemoryStorage } from "./memory-storage.ts";
@@ -35,9 +42,13 @@ describe("blkfront requests on the wire", () => {
       ["discard", BLKIF_OP_DISCARD, true, 200],
     ]);
     const [read, write, flush, barrier, discard] = reqs;
-    if (read?.kind !== "direct" || write?.kind !== "direct" || flush?.kind !== "direct" || barrier?.kind !== "direct" || discard?.kind !== "discard") throw new Error("kinds");
+    if (read?.kind !== "direct" || write?.kind !== "direct" || flush?.kind !== "direct" || barrier?.kind !== "direct" || discard?.kind !== "discard")
+      throw new Error("kinds");
     // 12 sectors: a full page then 4 sectors, each segment starting at the page's first sector.
-    expect(read.segments.map((s) => [s.firstSect, s.lastSect])).toEqual([[0, 7], [0, 3]]);
+    expect(read.segments.map((s) => [s.firstSect, s.lastSect])).toEqual([
+      [0, 7],
+      [0, 3],
+    ]);
     expect(write.segments.map((s) => [s.firstSect, s.lastSect])).toEqual([[0, 2]]);
     expect(flush.segments).toEqual([]);
     expect(barrier.segments.map((s) => [s.firstSect, s.lastSect])).toEqual([[0, 0]]);
@@ -49,7 +60,12 @@ describe("blkfront requests on the wire", () => {
     const page = unwrap(w.guest.memory.page(w.guest.grants.entry(write.segments[0]!.gref)!.frame));
     expect(page.subarray(0, 3 * 512).every((b) => b === 0xab)).toBe(true);
     // Unused bytes of a slot are zero.
-    expect(be.requests()[2]!.subarray(24).every((b) => b === 0)).toBe(true);
+    expect(
+      be
+        .requests()[2]!
+        .subarray(24)
+        .every((b) => b === 0),
+    ).toBe(true);
   });
 
   it("an indirect request lists its segments in granted indirect pages, read-only to the backend", async () => {
@@ -58,8 +74,14 @@ describe("blkfront requests on the wire", () => {
     await w.settle(w.guestXs.read("device"));
     const [req] = be.requests().map((b) => unwrap(parseBlkifRequest(b)));
     if (req?.kind !== "indirect") throw new Error("not indirect");
-    expect([req.operation, req.indirectOp, req.nrSegments, req.sectorNumber, req.handle, req.indirectGrefs.length])
-      .toEqual([BLKIF_OP_INDIRECT, BLKIF_OP_READ, 64, 64, 0, 1]);
+    expect([req.operation, req.indirectOp, req.nrSegments, req.sectorNumber, req.handle, req.indirectGrefs.length]).toEqual([
+      BLKIF_OP_INDIRECT,
+      BLKIF_OP_READ,
+      64,
+      64,
+      0,
+      1,
+    ]);
     const ind = w.guest.grants.entry(req.indirectGrefs[0]!)!;
     expect(ind.flags & (GTF_permit_access | GTF_readonly)).toBe(GTF_permit_access | GTF_readonly);
     const table = unwrap(w.guest.memory.page(ind.frame));

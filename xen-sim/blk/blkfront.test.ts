@@ -17,7 +17,10 @@ type Op =
 
 const opArb = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("read" as const), sector: fc.nat(SECTORS - 1), count: fc.integer({ min: 1, max: 400 }) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("write" as const), sector: fc.nat(SECTORS - 1), count: fc.integer({ min: 1, max: 400 }), fill: fc.nat(255) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant("write" as const), sector: fc.nat(SECTORS - 1), count: fc.integer({ min: 1, max: 400 }), fill: fc.nat(255) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("flush" as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("discard" as const), sector: fc.nat(SECTORS - 1), count: fc.integer({ min: 1, max: 64 }) }) },
 );
@@ -79,7 +82,8 @@ describe("blkfront over blkback (memory storage)", () => {
     it(`random concurrent reads, writes, flushes and discards match a model of the disk: ${name}`, async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 1, maxLength: 24 }), { minLength: 1, maxLength: 4 }), (batches) =>
-          checkAgainstModel(options, batches)),
+          checkAgainstModel(options, batches),
+        ),
         { numRuns: 12, seed: 6006 },
       );
     });
@@ -186,19 +190,24 @@ describe("blkfront over blkback (memory storage)", () => {
     await w.connect();
     const f = createBlockFile(w.front);
     const model = new Uint8Array(64 * 512);
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.record({ offset: fc.nat(64 * 512 - 1), bytes: fc.uint8Array({ minLength: 1, maxLength: 3000 }) }), { minLength: 1, maxLength: 8 }),
-      async (writes) => {
-        const done = writes.map(({ offset, bytes }) => {
-          const b = bytes.subarray(0, 64 * 512 - offset);
-          model.set(b, offset);
-          return f.writeAt(offset, b);
-        });
-        expect((await w.settle(Promise.all(done))).every((r) => r.ok)).toBe(true);
-        const { offset } = writes[0]!;
-        expect(unwrap(await w.settle(f.readAt(offset, Math.min(1000, f.size - offset))))).toEqual(model.subarray(offset, offset + Math.min(1000, f.size - offset)));
-      },
-    ), { numRuns: 30, seed: 7 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ offset: fc.nat(64 * 512 - 1), bytes: fc.uint8Array({ minLength: 1, maxLength: 3000 }) }), { minLength: 1, maxLength: 8 }),
+        async (writes) => {
+          const done = writes.map(({ offset, bytes }) => {
+            const b = bytes.subarray(0, 64 * 512 - offset);
+            model.set(b, offset);
+            return f.writeAt(offset, b);
+          });
+          expect((await w.settle(Promise.all(done))).every((r) => r.ok)).toBe(true);
+          const { offset } = writes[0]!;
+          expect(unwrap(await w.settle(f.readAt(offset, Math.min(1000, f.size - offset))))).toEqual(
+            model.subarray(offset, offset + Math.min(1000, f.size - offset)),
+          );
+        },
+      ),
+      { numRuns: 30, seed: 7 },
+    );
     expect(firstDiff(storage.bytes, model)).toBe(-1);
     expect(f.size).toBe(64 * 512);
     expect(await w.settle(f.readAt(f.size - 1, 2))).toEqual(err("out-of-range"));

@@ -18,10 +18,23 @@
 
 import { err, ok, type Result } from "../../stack/result.ts";
 import {
-  BLKIF_DISCARD_SECURE, BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP_DISCARD, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_INDIRECT,
-  BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_WRITE_BARRIER, BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_OKAY,
-  BLKIF_SEGMENTS_PER_INDIRECT_PAGE, BLKIF_SLOT_SIZE, VDISK_READONLY, XEN_IO_PROTO_ABI_X86_64, BlkifRequestView,
-  BlkifResponseView, BlkifSegmentsView,
+  BLKIF_DISCARD_SECURE,
+  BLKIF_MAX_SEGMENTS_PER_REQUEST,
+  BLKIF_OP_DISCARD,
+  BLKIF_OP_FLUSH_DISKCACHE,
+  BLKIF_OP_INDIRECT,
+  BLKIF_OP_READ,
+  BLKIF_OP_WRITE,
+  BLKIF_OP_WRITE_BARRIER,
+  BLKIF_RSP_EOPNOTSUPP,
+  BLKIF_RSP_OKAY,
+  BLKIF_SEGMENTS_PER_INDIRECT_PAGE,
+  BLKIF_SLOT_SIZE,
+  VDISK_READONLY,
+  XEN_IO_PROTO_ABI_X86_64,
+  BlkifRequestView,
+  BlkifResponseView,
+  BlkifSegmentsView,
 } from "../abi/blkif.ts";
 import type { EvtchnPort } from "../event-channel/types.ts";
 import type { Domain } from "../hypervisor/types.ts";
@@ -29,9 +42,7 @@ import type { Frame } from "../memory/types.ts";
 import { createFrontRing, initSharedRing } from "../ring/ring.ts";
 import type { FrontRing } from "../ring/types.ts";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.ts";
-import type {
-  BlkCallback, BlkError, BlkFault, Blkfront, BlkfrontFeatures, BlkfrontState,
-} from "./types.ts";
+import type { BlkCallback, BlkError, BlkFault, Blkfront, BlkfrontFeatures, BlkfrontState } from "./types.ts";
 import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts";
 import { XenbusState } from "../xenbus/types.ts";
 import { createSerialTask, readUint } from "../xenbus/serial-task.ts";
@@ -122,8 +133,17 @@ function misuse(message: string): Error {
 }
 
 const NO_FEATURES: BlkfrontFeatures = {
-  flush: false, barrier: false, discard: false, secureDiscard: false, discardGranularity: 0, discardAlignment: 0,
-  persistent: false, indirectSegments: 0, ringPageOrder: 0, readOnly: false, physicalSectorSize: 512,
+  flush: false,
+  barrier: false,
+  discard: false,
+  secureDiscard: false,
+  discardGranularity: 0,
+  discardAlignment: 0,
+  persistent: false,
+  indirectSegments: 0,
+  ringPageOrder: 0,
+  readOnly: false,
+  physicalSectorSize: 512,
 };
 
 /** Creates the frontend of one vbd; call connect() to run the handshake. */
@@ -386,9 +406,18 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
       s.indirect[i] = p;
     }
     freeIds.pop();
-    const dataOp = op.kind === K_READ ? BLKIF_OP_READ : op.kind === K_WRITE ? BLKIF_OP_WRITE
-      : op.kind === K_BARRIER ? BLKIF_OP_WRITE_BARRIER : op.kind === K_DISCARD ? BLKIF_OP_DISCARD
-      : features.flush ? BLKIF_OP_FLUSH_DISKCACHE : BLKIF_OP_WRITE_BARRIER;
+    const dataOp =
+      op.kind === K_READ
+        ? BLKIF_OP_READ
+        : op.kind === K_WRITE
+          ? BLKIF_OP_WRITE
+          : op.kind === K_BARRIER
+            ? BLKIF_OP_WRITE_BARRIER
+            : op.kind === K_DISCARD
+              ? BLKIF_OP_DISCARD
+              : features.flush
+                ? BLKIF_OP_FLUSH_DISKCACHE
+                : BLKIF_OP_WRITE_BARRIER;
     s.inUse = true;
     s.op = op;
     s.sector = sector;
@@ -524,8 +553,13 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
   };
 
   const submit = (kind: number, sector: number, count: number, bytes: Uint8Array | undefined, done: BlkCallback, secure = false): void => {
-    if (!Number.isSafeInteger(sector) || sector < 0 || !Number.isSafeInteger(count) || count < 0 ||
-        ((kind === K_READ || kind === K_WRITE || kind === K_BARRIER || kind === K_DISCARD) && count === 0)) {
+    if (
+      !Number.isSafeInteger(sector) ||
+      sector < 0 ||
+      !Number.isSafeInteger(count) ||
+      count < 0 ||
+      ((kind === K_READ || kind === K_WRITE || kind === K_BARRIER || kind === K_DISCARD) && count === 0)
+    ) {
       done(err("bad-argument"));
       return;
     }
@@ -707,15 +741,26 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     ringGrefs = grefs;
     port = p.value;
     shadows = Array.from({ length: newRing.size }, () => ({
-      inUse: false, op: undefined, sector: 0, count: 0, offset: 0, seq: 0, reqOp: 0, dataOp: 0,
-      nPages: 0, pages: new Int32Array(Math.max(BLKIF_MAX_SEGMENTS_PER_REQUEST, wantIndirect)), indirect: new Int32Array(8), nIndirect: 0,
+      inUse: false,
+      op: undefined,
+      sector: 0,
+      count: 0,
+      offset: 0,
+      seq: 0,
+      reqOp: 0,
+      dataOp: 0,
+      nPages: 0,
+      pages: new Int32Array(Math.max(BLKIF_MAX_SEGMENTS_PER_REQUEST, wantIndirect)),
+      indirect: new Int32Array(8),
+      nIndirect: 0,
     }));
     freeIds = Array.from({ length: newRing.size }, (_, i) => newRing.size - 1 - i);
     domain.events.onEvent(port, irq);
     const w = await xs.transaction(async (tx) => {
-      const kv: [string, string][] = order === 0
-        ? [["ring-ref", String(grefs[0])]]
-        : [["ring-page-order", String(order)], ...grefs.map((g, i): [string, string] => [`ring-ref${i}`, String(g)])];
+      const kv: [string, string][] =
+        order === 0
+          ? [["ring-ref", String(grefs[0])]]
+          : [["ring-page-order", String(order)], ...grefs.map((g, i): [string, string] => [`ring-ref${i}`, String(g)])];
       kv.push(["event-channel", String(port)], ["protocol", XEN_IO_PROTO_ABI_X86_64], ["feature-persistent", offerPersistent ? "1" : "0"]);
       for (const [k, v] of kv) {
         const r = await tx.write(`${fe}/${k}`, v);
@@ -746,7 +791,7 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     const flush = await flag("feature-flush-cache");
     const barrier = await flag("feature-barrier");
     const discard = await flag("feature-discard");
-    const secure = discard && await flag("discard-secure");
+    const secure = discard && (await flag("discard-secure"));
     const gran = await readUint(xs, `${bePath}/discard-granularity`, 0);
     const align = await readUint(xs, `${bePath}/discard-alignment`, 0);
     const bePersistent = await flag("feature-persistent");
@@ -759,11 +804,17 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     sectorSize = ss.value;
     capacity = sectors.value;
     features = {
-      flush, barrier, discard, secureDiscard: secure,
-      discardGranularity: gran.ok ? gran.value : 0, discardAlignment: align.ok ? align.value : 0,
-      persistent: persistentActive, indirectSegments: indirect > BLKIF_MAX_SEGMENTS_PER_REQUEST ? indirect : 0,
+      flush,
+      barrier,
+      discard,
+      secureDiscard: secure,
+      discardGranularity: gran.ok ? gran.value : 0,
+      discardAlignment: align.ok ? align.value : 0,
+      persistent: persistentActive,
+      indirectSegments: indirect > BLKIF_MAX_SEGMENTS_PER_REQUEST ? indirect : 0,
       ringPageOrder: features.ringPageOrder,
-      readOnly: info.ok && (info.value & VDISK_READONLY) !== 0, physicalSectorSize: pss.ok ? pss.value : 512,
+      readOnly: info.ok && (info.value & VDISK_READONLY) !== 0,
+      physicalSectorSize: pss.ok ? pss.value : 512,
     };
     xbState = XenbusState.Connected;
     await switchXenbusState(xs, fe, XenbusState.Connected);
@@ -856,11 +907,21 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
   };
 
   const api: Blkfront = {
-    get state() { return state; },
-    get features() { return features; },
-    get sectorSize() { return sectorSize; },
-    get capacity() { return capacity; },
-    get inFlight() { return inFlight; },
+    get state() {
+      return state;
+    },
+    get features() {
+      return features;
+    },
+    get sectorSize() {
+      return sectorSize;
+    },
+    get capacity() {
+      return capacity;
+    },
+    get inFlight() {
+      return inFlight;
+    },
     stats,
     resetRing,
     connect() {

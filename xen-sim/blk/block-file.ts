@@ -21,7 +21,10 @@ export function createBlockFile(device: BlockDevice): BlockFile {
   let tail: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = tail.then(fn, fn);
-    tail = run.then(() => undefined, () => undefined);
+    tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   };
   const unit = (): number => Math.max(512, device.sectorSize);
@@ -61,7 +64,9 @@ export function createBlockFile(device: BlockDevice): BlockFile {
   };
 
   return {
-    get size() { return device.capacity * 512; },
+    get size() {
+      return device.capacity * 512;
+    },
     readAt(offset, length) {
       if (!inRange(offset, length)) return Promise.resolve(err("out-of-range"));
       if (length === 0) return Promise.resolve(ok(new Uint8Array(0)));

@@ -6,8 +6,7 @@ import { createMemoryStorage } from "./memory-storage.ts";
 import { createBlkWorld } from "./sim-world.ts";
 import { recordCommits } from "./test-support.ts";
 
-const rel = (w: { frontendPath: string; backendPath: string }, s: string): string =>
-  s.replace(w.frontendPath, "FE").replace(w.backendPath, "BE");
+const rel = (w: { frontendPath: string; backendPath: string }, s: string): string => s.replace(w.frontendPath, "FE").replace(w.backendPath, "BE");
 
 describe("vbd handshake", () => {
   it("writes Linux's keys and states in Linux's order, each group in one transaction", async () => {
@@ -23,11 +22,22 @@ describe("vbd handshake", () => {
       { domid: 0, writes: ["BE/state=2"] },
       { domid: w.guest.id, writes: [`FE/ring-ref=${ref}`, `FE/event-channel=${port}`, "FE/protocol=x86_64-abi", "FE/feature-persistent=1"] },
       { domid: w.guest.id, writes: ["FE/state=3"] },
-      { domid: 0, writes: [
-        "BE/feature-flush-cache=1", "BE/feature-discard=1", "BE/discard-granularity=4096", "BE/discard-alignment=0",
-        "BE/discard-secure=0", "BE/feature-barrier=1", "BE/feature-persistent=1", "BE/sectors=8192", "BE/info=0",
-        "BE/sector-size=512", "BE/physical-sector-size=4096",
-      ] },
+      {
+        domid: 0,
+        writes: [
+          "BE/feature-flush-cache=1",
+          "BE/feature-discard=1",
+          "BE/discard-granularity=4096",
+          "BE/discard-alignment=0",
+          "BE/discard-secure=0",
+          "BE/feature-barrier=1",
+          "BE/feature-persistent=1",
+          "BE/sectors=8192",
+          "BE/info=0",
+          "BE/sector-size=512",
+          "BE/physical-sector-size=4096",
+        ],
+      },
       { domid: 0, writes: ["BE/state=4"] },
       { domid: w.guest.id, writes: ["FE/state=4"] },
     ]);
@@ -44,8 +54,14 @@ describe("vbd handshake", () => {
     await w.connect();
     const fe = rec.groups.find((g) => g.writes.some((x) => x.includes("/protocol=")))!;
     expect(fe.writes.map((x) => rel(w, x).replace(/=\d+$/, "=N"))).toEqual([
-      "FE/ring-page-order=N", "FE/ring-ref0=N", "FE/ring-ref1=N", "FE/ring-ref2=N", "FE/ring-ref3=N",
-      "FE/event-channel=N", "FE/protocol=x86_64-abi", "FE/feature-persistent=N",
+      "FE/ring-page-order=N",
+      "FE/ring-ref0=N",
+      "FE/ring-ref1=N",
+      "FE/ring-ref2=N",
+      "FE/ring-ref3=N",
+      "FE/event-channel=N",
+      "FE/protocol=x86_64-abi",
+      "FE/feature-persistent=N",
     ]);
     expect(unwrap(await w.settle(w.dom0Xs.read(`${w.frontendPath}/ring-page-order`)))).toBe("2");
     expect(w.front.features.ringPageOrder).toBe(2);

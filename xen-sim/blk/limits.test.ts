@@ -52,7 +52,9 @@ describe("blk limits when memory runs out", () => {
     expect(w.front.stats.requests).toBe(4);
     const tight = await createBlkWorld(createMemoryStorage({ sectors: 4096 }));
     await tight.connect();
-    while (tight.guest.memory.allocPage().ok) { /* exhaust the guest's pages */ }
+    while (tight.guest.memory.allocPage().ok) {
+      /* exhaust the guest's pages */
+    }
     expect(await tight.settle(tight.front.read(0, 8))).toEqual({ ok: false, error: "io-error" });
     expect(tight.front.inFlight).toBe(0);
   });

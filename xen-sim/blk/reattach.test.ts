@@ -49,7 +49,10 @@ describe("Blkfront.resetRing()", () => {
     expect(be.requests().map((r) => new DataView(r.buffer, r.byteOffset).getUint32(8, true))).toEqual([0, 1]);
     expect(w.guest.memory.pageCount).toBe(pagesAtConnect + 2);
     expect(w.front.resetRing()).toBe(true);
-    expect(await Promise.all(left)).toEqual([{ ok: false, error: "disconnected" }, { ok: false, error: "disconnected" }]);
+    expect(await Promise.all(left)).toEqual([
+      { ok: false, error: "disconnected" },
+      { ok: false, error: "disconnected" },
+    ]);
     expect(w.front.inFlight).toBe(0);
     expect(w.guest.memory.pageCount).toBe(pagesAtConnect);
     expect(w.guest.grants.freeRefs).toBe(freeRefs);

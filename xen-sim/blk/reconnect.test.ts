@@ -45,33 +45,36 @@ describe("backend crash and restart", () => {
   it("whenever the backend dies mid-I/O, every request completes after the restart and the disk matches the model", async () => {
     let reissued = 0;
     let answeredBeforeCrash = 0;
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 0, max: 60 }),
-      fc.array(fc.record({ sector: fc.nat(SECTORS - 64), count: fc.integer({ min: 1, max: 64 }), write: fc.boolean() }), { minLength: 1, maxLength: 40 }),
-      async (crashAtTenths, ops) => {
-        const storage = createMemoryStorage({ sectors: SECTORS });
-        const w = await createBlkWorld(storage, { back: { serviceDelayMs: 0.5 }, events: { upcallLatencyMs: 0.2 } });
-        await w.connect();
-        const model = new Uint8Array(SECTORS * 512);
-        const start = w.clock.now();
-        const pending = ops.map((op, i) => {
-          if (op.write) {
-            const d = fill(op.count, i);
-            model.set(d, op.sector * 512);
-            return w.front.write(op.sector, d).then((r) => r.ok);
-          }
-          const expected = model.slice(op.sector * 512, (op.sector + op.count) * 512);
-          return w.front.read(op.sector, op.count).then((r) => r.ok && firstDiff(r.value, expected) === -1);
-        });
-        w.clock.run(start + crashAtTenths / 10);
-        await w.restartBackend(createMemoryStorage({ image: storage.bytes }));
-        expect(await w.settle(Promise.all(pending))).toEqual(ops.map(() => true));
-        expect(firstDiff(storage.bytes, model)).toBe(-1);
-        expect(w.front.inFlight).toBe(0);
-        reissued += w.front.stats.reissued;
-        answeredBeforeCrash += w.front.stats.responses - w.front.stats.reissued > 0 ? 1 : 0;
-      },
-    ), { numRuns: 20, seed: 5005 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 60 }),
+        fc.array(fc.record({ sector: fc.nat(SECTORS - 64), count: fc.integer({ min: 1, max: 64 }), write: fc.boolean() }), { minLength: 1, maxLength: 40 }),
+        async (crashAtTenths, ops) => {
+          const storage = createMemoryStorage({ sectors: SECTORS });
+          const w = await createBlkWorld(storage, { back: { serviceDelayMs: 0.5 }, events: { upcallLatencyMs: 0.2 } });
+          await w.connect();
+          const model = new Uint8Array(SECTORS * 512);
+          const start = w.clock.now();
+          const pending = ops.map((op, i) => {
+            if (op.write) {
+              const d = fill(op.count, i);
+              model.set(d, op.sector * 512);
+              return w.front.write(op.sector, d).then((r) => r.ok);
+            }
+            const expected = model.slice(op.sector * 512, (op.sector + op.count) * 512);
+            return w.front.read(op.sector, op.count).then((r) => r.ok && firstDiff(r.value, expected) === -1);
+          });
+          w.clock.run(start + crashAtTenths / 10);
+          await w.restartBackend(createMemoryStorage({ image: storage.bytes }));
+          expect(await w.settle(Promise.all(pending))).toEqual(ops.map(() => true));
+          expect(firstDiff(storage.bytes, model)).toBe(-1);
+          expect(w.front.inFlight).toBe(0);
+          reissued += w.front.stats.reissued;
+          answeredBeforeCrash += w.front.stats.responses - w.front.stats.reissued > 0 ? 1 : 0;
+        },
+      ),
+      { numRuns: 20, seed: 5005 },
+    );
     // Both kinds of crash happened: with requests re-issued, and after some were answered.
     expect(reissued).toBeGreaterThan(0);
     expect(answeredBeforeCrash).toBeGreaterThan(0);

@@ -22,7 +22,9 @@ export const XVDA = 51712;
 /** Runs clock timers and microtasks until `p` settles (bounded by `maxTurns`). */
 export async function settle<T>(clock: VirtualClock, p: Promise<T>, maxTurns = 1_000_000): Promise<T> {
   let done = false;
-  const q = p.finally(() => { done = true; });
+  const q = p.finally(() => {
+    done = true;
+  });
   for (let i = 0; i < maxTurns && !done; i++) {
     clock.run();
     await Promise.resolve();
@@ -73,9 +75,12 @@ export interface BlkWorld {
 /** Builds the machine with `storage` behind the vbd. */
 export async function createBlkWorld(storage: BlockStorage, options: BlkWorldOptions = {}): Promise<BlkWorld> {
   const clock = createVirtualClock();
-  const toolstack = createToolstack({ clock, rng: createRng(options.seed ?? 1) }, {
-    ...(options.events === undefined ? {} : { hypervisor: { events: options.events } }),
-  });
+  const toolstack = createToolstack(
+    { clock, rng: createRng(options.seed ?? 1) },
+    {
+      ...(options.events === undefined ? {} : { hypervisor: { events: options.events } }),
+    },
+  );
   const hv = toolstack.hypervisor;
   const dom0 = toolstack.dom0;
   const wrap = options.wrapXs ?? ((xs: XenstoreClient) => xs);
@@ -87,7 +92,17 @@ export async function createBlkWorld(storage: BlockStorage, options: BlkWorldOpt
   const { frontendPath, backendPath } = device;
   const front = createBlkfront({ domain: guest, xs: guestXs }, { frontendPath, ...options.front });
   const world: BlkWorld = {
-    clock, hv, dom0, guest, toolstack, device, dom0Xs, guestXs, frontendPath, backendPath, front,
+    clock,
+    hv,
+    dom0,
+    guest,
+    toolstack,
+    device,
+    dom0Xs,
+    guestXs,
+    frontendPath,
+    backendPath,
+    front,
     back: createBlkback({ domain: dom0, xs: dom0Xs, storage, clock }, { backendPath, ...options.back }),
     async restartBackend(next, opts) {
       world.back.crash();

@@ -85,10 +85,16 @@ export async function rawFrontend(w: BlkWorld, options: { protocol?: string; per
   initSharedRing(page);
   const ref = unwrap(guest.grants.grantAccess(0, frame));
   const port = unwrap(guest.events.allocUnbound(0));
-  unwrap(await w.settle(writeKeys(xs, fe, {
-    "ring-ref": ref, "event-channel": port, protocol: options.protocol ?? XEN_IO_PROTO_ABI_X86_64,
-    "feature-persistent": options.persistent === false ? 0 : 1,
-  })));
+  unwrap(
+    await w.settle(
+      writeKeys(xs, fe, {
+        "ring-ref": ref,
+        "event-channel": port,
+        protocol: options.protocol ?? XEN_IO_PROTO_ABI_X86_64,
+        "feature-persistent": options.persistent === false ? 0 : 1,
+      }),
+    ),
+  );
   unwrap(await w.settle(switchState(xs, fe, XenbusState.Initialised)));
   let ring = createFrontRing([page], { slotSize: BLKIF_SLOT_SIZE });
   const got: Uint8Array[] = [];
@@ -101,8 +107,13 @@ export async function rawFrontend(w: BlkWorld, options: { protocol?: string; per
   });
   const idx = new Uint32Array(page.buffer, page.byteOffset, 16);
   return {
-    get ring() { return ring; },
-    page, port, frame, ref,
+    get ring() {
+      return ring;
+    },
+    page,
+    port,
+    frame,
+    ref,
     reset() {
       page.fill(0);
       initSharedRing(page);
@@ -153,10 +164,20 @@ export async function rawBackend(w: BlkWorld, sectors: number, features: { indir
   const map = unwrap(dom0.grants.map(guest.id, ref));
   const port = unwrap(dom0.events.bindInterdomain(guest.id, fport));
   let ring = createBackRing([map.page], { slotSize: BLKIF_SLOT_SIZE });
-  unwrap(await w.settle(writeKeys(xs, be, {
-    "feature-flush-cache": 1, "feature-discard": features.discard === true ? 1 : 0, "feature-barrier": 1, "feature-persistent": 0,
-    sectors, info: 0, "sector-size": 512, "physical-sector-size": 512,
-  })));
+  unwrap(
+    await w.settle(
+      writeKeys(xs, be, {
+        "feature-flush-cache": 1,
+        "feature-discard": features.discard === true ? 1 : 0,
+        "feature-barrier": 1,
+        "feature-persistent": 0,
+        sectors,
+        info: 0,
+        "sector-size": 512,
+        "physical-sector-size": 512,
+      }),
+    ),
+  );
   unwrap(await w.settle(switchState(xs, be, XenbusState.Connected)));
   const got: Uint8Array[] = [];
   const poll = (): void => {
@@ -169,7 +190,9 @@ export async function rawBackend(w: BlkWorld, sectors: number, features: { indir
   dom0.events.onEvent(port, poll);
   const idx = new Uint32Array(map.page.buffer, map.page.byteOffset, 16);
   return {
-    get ring() { return ring; },
+    get ring() {
+      return ring;
+    },
     page: map.page,
     requests: () => got,
     reset() {

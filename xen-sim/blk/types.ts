@@ -40,13 +40,13 @@ export interface BlockStorage {
 
 /** Errors a blkfront caller sees. */
 export type BlkError =
-  | "io-error"          // BLKIF_RSP_ERROR from the backend
-  | "not-supported"     // BLKIF_RSP_EOPNOTSUPP, or a feature the backend did not offer
-  | "out-of-range"      // sector range beyond capacity (checked before sending)
-  | "read-only"         // write to a read-only disk (VDISK_READONLY)
-  | "bad-argument"      // misaligned or empty request
-  | "disconnected"      // the backend misbehaved; the device is dead
-  | "closed";           // close() was called
+  | "io-error" // BLKIF_RSP_ERROR from the backend
+  | "not-supported" // BLKIF_RSP_EOPNOTSUPP, or a feature the backend did not offer
+  | "out-of-range" // sector range beyond capacity (checked before sending)
+  | "read-only" // write to a read-only disk (VDISK_READONLY)
+  | "bad-argument" // misaligned or empty request
+  | "disconnected" // the backend misbehaved; the device is dead
+  | "closed"; // close() was called
 
 /** A block callback. */
 export type BlkCallback = (result: Result<void, BlkError>) => void;

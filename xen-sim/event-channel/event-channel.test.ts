@@ -197,7 +197,9 @@ describe("event channels (2-level)", () => {
     const [up, bp] = connect(s);
     s.clock.run();
     let at = -1;
-    s.domU.events.onEvent(up, () => { at = s.clock.now(); });
+    s.domU.events.onEvent(up, () => {
+      at = s.clock.now();
+    });
     const t0 = s.clock.now();
     unwrap(s.dom0.events.send(bp));
     s.clock.run();

@@ -12,22 +12,19 @@
 import { err, ok, type Result } from "../../stack/result.ts";
 import type { Clock, Rng, TimerId } from "../../stack/time.ts";
 import {
-  EVTCHN_2L_NR_CHANNELS, SHARED_INFO_EVTCHN_MASK, SHARED_INFO_EVTCHN_PENDING,
-  VCPU_INFO_UPCALL_MASK, VCPU_INFO_UPCALL_PENDING,
+  EVTCHN_2L_NR_CHANNELS,
+  SHARED_INFO_EVTCHN_MASK,
+  SHARED_INFO_EVTCHN_PENDING,
+  VCPU_INFO_UPCALL_MASK,
+  VCPU_INFO_UPCALL_PENDING,
 } from "../abi/event-channel.ts";
 import { DOMID_SELF, PAGE_SIZE, type DomainId } from "../abi/xen.ts";
 import type { DomainMemoryInternal } from "../memory/types.ts";
-import {
-  kickVcpu, setPending2l, sharedInfoView, takeEvents2l, unmask2l, upcallMasked, type SharedInfoView,
-} from "./two-level.ts";
-import type {
-  ChannelEndpoint, DomainEvents, EventChannelOptions, EvtchnError, EvtchnPort, PortStatus, VcpuMode,
-} from "./types.ts";
+import { kickVcpu, setPending2l, sharedInfoView, takeEvents2l, unmask2l, upcallMasked, type SharedInfoView } from "./two-level.ts";
+import type { ChannelEndpoint, DomainEvents, EventChannelOptions, EvtchnError, EvtchnPort, PortStatus, VcpuMode } from "./types.ts";
 import { NetlabError } from "../../stack/error.ts";
 
-type Channel =
-  | { state: "unbound"; remoteDom: DomainId }
-  | { state: "interdomain"; remoteDom: DomainId; remotePort: EvtchnPort };
+type Channel = { state: "unbound"; remoteDom: DomainId } | { state: "interdomain"; remoteDom: DomainId; remotePort: EvtchnPort };
 
 interface EvtDomain {
   domid: DomainId;
@@ -128,7 +125,9 @@ export function createEventChannelSystem(
   const makeApi = (d: EvtDomain): DomainEvents => ({
     sharedInfoFrame: d.frame,
     sharedInfo: d.page,
-    get upcallCount() { return d.upcalls; },
+    get upcallCount() {
+      return d.upcalls;
+    },
     allocUnbound(remoteDom, dom = DOMID_SELF) {
       const target = dom === DOMID_SELF ? d : doms.get(dom);
       if (target === undefined) return err("ESRCH");
@@ -177,11 +176,9 @@ export function createEventChannelSystem(
       return ch === undefined ? { state: "closed" } : { ...ch };
     },
     isPending: (port) =>
-      Number.isInteger(port) && port >= 0 && port < EVTCHN_2L_NR_CHANNELS &&
-      (Atomics.load(d.u32, PENDING_WORD0 + (port >> 5)) & bit(port)) !== 0,
+      Number.isInteger(port) && port >= 0 && port < EVTCHN_2L_NR_CHANNELS && (Atomics.load(d.u32, PENDING_WORD0 + (port >> 5)) & bit(port)) !== 0,
     isMasked: (port) =>
-      Number.isInteger(port) && port >= 0 && port < EVTCHN_2L_NR_CHANNELS &&
-      (Atomics.load(d.u32, MASK_WORD0 + (port >> 5)) & bit(port)) !== 0,
+      Number.isInteger(port) && port >= 0 && port < EVTCHN_2L_NR_CHANNELS && (Atomics.load(d.u32, MASK_WORD0 + (port >> 5)) & bit(port)) !== 0,
     setUpcallMask(masked) {
       Atomics.store(d.page, VCPU_INFO_UPCALL_MASK, masked ? 1 : 0);
       if (!masked && Atomics.load(d.page, VCPU_INFO_UPCALL_PENDING) !== 0 && d.vcpu === "clock") scheduleUpcall(d);
@@ -204,10 +201,17 @@ export function createEventChannelSystem(
       if (!f.ok) return err("out-of-memory");
       const page = memory.lookup(f.value)!;
       const d: EvtDomain = {
-        domid: memory.domid, memory, frame: f.value, page,
+        domid: memory.domid,
+        memory,
+        frame: f.value,
+        page,
         u32: new Uint32Array(page.buffer, page.byteOffset, PAGE_SIZE / 4),
-        si: sharedInfoView(page), vcpu,
-        channels: [], handlers: new Map(), timer: undefined, upcalls: 0,
+        si: sharedInfoView(page),
+        vcpu,
+        channels: [],
+        handlers: new Map(),
+        timer: undefined,
+        upcalls: 0,
       };
       doms.set(d.domid, d);
       apis.set(d.domid, makeApi(d));

@@ -6,7 +6,10 @@
 // waitForUpcall: Atomics.wait on vcpu0's upcall_pending (worker threads; blocks the caller).
 
 import {
-  SHARED_INFO_EVTCHN_MASK, SHARED_INFO_EVTCHN_PENDING, VCPU_INFO_PENDING_SEL, VCPU_INFO_UPCALL_MASK,
+  SHARED_INFO_EVTCHN_MASK,
+  SHARED_INFO_EVTCHN_PENDING,
+  VCPU_INFO_PENDING_SEL,
+  VCPU_INFO_UPCALL_MASK,
   VCPU_INFO_UPCALL_PENDING,
 } from "../abi/event-channel.ts";
 import { PAGE_SIZE } from "../abi/xen.ts";

@@ -3,8 +3,17 @@ import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import {
-  emitGnttabCopy, GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTST, GNTTAB_COPY_SIZE, GTF_permit_access,
-  GTF_readonly, GTF_reading, GTF_writing, parseGnttabCopy, type GnttabCopyRepr,
+  emitGnttabCopy,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
+  GNTST,
+  GNTTAB_COPY_SIZE,
+  GTF_permit_access,
+  GTF_readonly,
+  GTF_reading,
+  GTF_writing,
+  parseGnttabCopy,
+  type GnttabCopyRepr,
 } from "../abi/grant-table.ts";
 import { DOMID_SELF } from "../abi/xen.ts";
 import { createHypervisor } from "../hypervisor/hypervisor.ts";
@@ -124,7 +133,11 @@ describe("grant table v1", () => {
     expect(dom0.grants.unmap(12345)).toEqual({ ok: false, error: "bad_handle" });
     expect(hv.refusals.total).toBe(6);
     expect(Object.fromEntries(hv.refusals.byKind)).toEqual({
-      "map:bad_gntref": 2, "map:bad_domain": 1, "map:general_error": 1, "map:bad_page": 1, "unmap:bad_handle": 1,
+      "map:bad_gntref": 2,
+      "map:bad_domain": 1,
+      "map:general_error": 1,
+      "map:bad_page": 1,
+      "unmap:bad_handle": 1,
     });
   });
 
@@ -158,14 +171,14 @@ describe("grant table v1", () => {
     const op: GnttabCopyRepr = {
       source: { u: 0x11223344, domid: 0x0102, offset: 0x0304 },
       dest: { u: 0x55667788, domid: 0x0506, offset: 0x0708 },
-      len: 0x090a, flags: GNTCOPY_source_gref | GNTCOPY_dest_gref,
+      len: 0x090a,
+      flags: GNTCOPY_source_gref | GNTCOPY_dest_gref,
     };
     const bytes = new Uint8Array(GNTTAB_COPY_SIZE).fill(0xee);
     emitGnttabCopy(op, bytes);
     expect([...bytes]).toEqual([
-      0x44, 0x33, 0x22, 0x11, 0, 0, 0, 0, 0x02, 0x01, 0x04, 0x03, 0, 0, 0, 0,
-      0x88, 0x77, 0x66, 0x55, 0, 0, 0, 0, 0x06, 0x05, 0x08, 0x07, 0, 0, 0, 0,
-      0x0a, 0x09, 0x03, 0x00, 0, 0, 0, 0,
+      0x44, 0x33, 0x22, 0x11, 0, 0, 0, 0, 0x02, 0x01, 0x04, 0x03, 0, 0, 0, 0, 0x88, 0x77, 0x66, 0x55, 0, 0, 0, 0, 0x06, 0x05, 0x08, 0x07, 0, 0, 0, 0, 0x0a,
+      0x09, 0x03, 0x00, 0, 0, 0, 0,
     ]);
     expect(unwrap(parseGnttabCopy(bytes))).toEqual(op);
     expect(parseGnttabCopy(bytes.subarray(0, 39))).toMatchObject({ ok: false, error: "truncated" });
@@ -178,8 +191,10 @@ describe("grant table v1", () => {
     const ref = unwrap(domU.grants.grantAccess(0, src, true));
     const dst = unwrap(dom0.memory.allocPage());
     const r = dom0.grants.copy({
-      source: { u: ref, domid: domU.id, offset: 10 }, dest: { u: dst, domid: DOMID_SELF, offset: 4000 },
-      len: 4, flags: GNTCOPY_source_gref,
+      source: { u: ref, domid: domU.id, offset: 10 },
+      dest: { u: dst, domid: DOMID_SELF, offset: 4000 },
+      len: 4,
+      flags: GNTCOPY_source_gref,
     });
     expect(r).toEqual({ ok: true, value: undefined });
     expect([...unwrap(dom0.memory.page(dst)).subarray(4000, 4004)]).toEqual([1, 2, 3, 4]);
@@ -195,8 +210,10 @@ describe("grant table v1", () => {
     const mine = unwrap(dom0.memory.allocPage());
     unwrap(dom0.memory.page(mine)).fill(0xab, 0, 64);
     const op = (dref: number): GnttabCopyRepr => ({
-      source: { u: mine, domid: dom0.id, offset: 0 }, dest: { u: dref, domid: domU.id, offset: 0 },
-      len: 64, flags: GNTCOPY_dest_gref,
+      source: { u: mine, domid: dom0.id, offset: 0 },
+      dest: { u: dref, domid: domU.id, offset: 0 },
+      len: 64,
+      flags: GNTCOPY_dest_gref,
     });
     unwrap(dom0.grants.copy(op(ref)));
     expect(unwrap(domU.memory.page(rx))[63]).toBe(0xab);
@@ -210,8 +227,10 @@ describe("grant table v1", () => {
     const ref = unwrap(domU.grants.grantAccess(0, src));
     const dst = unwrap(dom0.memory.allocPage());
     const op = (so: number, dof: number, len: number): GnttabCopyRepr => ({
-      source: { u: ref, domid: domU.id, offset: so }, dest: { u: dst, domid: DOMID_SELF, offset: dof },
-      len, flags: GNTCOPY_source_gref,
+      source: { u: ref, domid: domU.id, offset: so },
+      dest: { u: dst, domid: DOMID_SELF, offset: dof },
+      len,
+      flags: GNTCOPY_source_gref,
     });
     expect(dom0.grants.copy(op(4000, 0, 96)).ok).toBe(true);
     expect(dom0.grants.copy(op(0, 4000, 96)).ok).toBe(true);
@@ -226,14 +245,13 @@ describe("grant table v1", () => {
     const uf = unwrap(domU.memory.allocPage());
     const mine = unwrap(dom0.memory.allocPage());
     const base = { source: { u: mine, domid: DOMID_SELF, offset: 0 }, len: 8 };
-    expect(dom0.grants.copy({ ...base, dest: { u: uf, domid: domU.id, offset: 0 }, flags: 0 }))
-      .toMatchObject({ ok: false, error: "permission_denied" });
-    expect(dom0.grants.copy({ ...base, dest: { u: 8, domid: 99, offset: 0 }, flags: GNTCOPY_dest_gref }))
-      .toMatchObject({ ok: false, error: "bad_domain" });
-    expect(dom0.grants.copy({ ...base, dest: { u: 4242, domid: dom0.id, offset: 0 }, flags: 0 }))
-      .toMatchObject({ ok: false, error: "bad_page" });
-    expect(dom0.grants.copy({ ...base, dest: { u: 5000, domid: domU.id, offset: 0 }, flags: GNTCOPY_dest_gref }))
-      .toMatchObject({ ok: false, error: "bad_gntref" });
+    expect(dom0.grants.copy({ ...base, dest: { u: uf, domid: domU.id, offset: 0 }, flags: 0 })).toMatchObject({ ok: false, error: "permission_denied" });
+    expect(dom0.grants.copy({ ...base, dest: { u: 8, domid: 99, offset: 0 }, flags: GNTCOPY_dest_gref })).toMatchObject({ ok: false, error: "bad_domain" });
+    expect(dom0.grants.copy({ ...base, dest: { u: 4242, domid: dom0.id, offset: 0 }, flags: 0 })).toMatchObject({ ok: false, error: "bad_page" });
+    expect(dom0.grants.copy({ ...base, dest: { u: 5000, domid: domU.id, offset: 0 }, flags: GNTCOPY_dest_gref })).toMatchObject({
+      ok: false,
+      error: "bad_gntref",
+    });
     expect(hv.refusals.total).toBe(4);
   });
 
@@ -245,7 +263,10 @@ describe("grant table v1", () => {
     const dst = unwrap(dom0.memory.allocPage());
     const ops = new Uint8Array(3 * GNTTAB_COPY_SIZE);
     const good: GnttabCopyRepr = {
-      source: { u: ref, domid: domU.id, offset: 5 }, dest: { u: dst, domid: DOMID_SELF, offset: 0 }, len: 1, flags: GNTCOPY_source_gref,
+      source: { u: ref, domid: domU.id, offset: 5 },
+      dest: { u: dst, domid: DOMID_SELF, offset: 0 },
+      len: 1,
+      flags: GNTCOPY_source_gref,
     };
     emitGnttabCopy(good, ops.subarray(0, 40));
     emitGnttabCopy({ ...good, len: 4092 }, ops.subarray(40, 80));
@@ -293,49 +314,52 @@ describe("grant table v1", () => {
       fc.record({ k: fc.constant("map" as const), by: fc.constantFrom(0, 2), i: fc.nat(7), ro: fc.boolean() }),
       fc.record({ k: fc.constant("unmap" as const), i: fc.nat(7) }),
     );
-    fc.assert(fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
-      const { hv, dom0, domU, domV } = setup();
-      const byId = [dom0, domU, domV];
-      const frame = unwrap(domU.memory.allocPage());
-      const grants: { ref: number; grantee: number; ro: boolean; live: boolean }[] = [];
-      const maps: { by: number; handle: number; gi: number; ro: boolean }[] = [];
-      let expectedRefusals = 0;
-      for (const op of ops) {
-        if (op.k === "grant") {
-          grants.push({ ref: unwrap(domU.grants.grantAccess(op.grantee, frame, op.ro)), grantee: op.grantee, ro: op.ro, live: true });
-        } else if (op.k === "end") {
-          const g = grants[op.i];
-          if (g === undefined || !g.live) continue;
-          const busy = maps.some((m) => m.gi === op.i);
-          const r = domU.grants.endAccess(g.ref);
-          expect(r.ok).toBe(!busy);
-          if (busy) expectedRefusals++;
-          else g.live = false;
-        } else if (op.k === "map") {
-          const g = grants[op.i];
-          if (g === undefined || !g.live) continue;
-          const allowed = g.grantee === op.by && !(g.ro && !op.ro);
-          const r = byId[op.by]!.grants.map(domU.id, g.ref, { readonly: op.ro });
-          expect(r.ok).toBe(allowed);
-          if (r.ok) maps.push({ by: op.by, handle: r.value.handle, gi: op.i, ro: op.ro });
-          else expectedRefusals++;
-        } else {
-          const m = maps[op.i];
-          if (m === undefined) continue;
-          unwrap(byId[m.by]!.grants.unmap(m.handle));
-          maps.splice(op.i, 1);
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+        const { hv, dom0, domU, domV } = setup();
+        const byId = [dom0, domU, domV];
+        const frame = unwrap(domU.memory.allocPage());
+        const grants: { ref: number; grantee: number; ro: boolean; live: boolean }[] = [];
+        const maps: { by: number; handle: number; gi: number; ro: boolean }[] = [];
+        let expectedRefusals = 0;
+        for (const op of ops) {
+          if (op.k === "grant") {
+            grants.push({ ref: unwrap(domU.grants.grantAccess(op.grantee, frame, op.ro)), grantee: op.grantee, ro: op.ro, live: true });
+          } else if (op.k === "end") {
+            const g = grants[op.i];
+            if (g === undefined || !g.live) continue;
+            const busy = maps.some((m) => m.gi === op.i);
+            const r = domU.grants.endAccess(g.ref);
+            expect(r.ok).toBe(!busy);
+            if (busy) expectedRefusals++;
+            else g.live = false;
+          } else if (op.k === "map") {
+            const g = grants[op.i];
+            if (g === undefined || !g.live) continue;
+            const allowed = g.grantee === op.by && !(g.ro && !op.ro);
+            const r = byId[op.by]!.grants.map(domU.id, g.ref, { readonly: op.ro });
+            expect(r.ok).toBe(allowed);
+            if (r.ok) maps.push({ by: op.by, handle: r.value.handle, gi: op.i, ro: op.ro });
+            else expectedRefusals++;
+          } else {
+            const m = maps[op.i];
+            if (m === undefined) continue;
+            unwrap(byId[m.by]!.grants.unmap(m.handle));
+            maps.splice(op.i, 1);
+          }
+          grants.forEach((g, gi) => {
+            if (grants.some((h, hi) => hi > gi && h.ref === g.ref)) return;
+            const mine = maps.filter((m) => m.gi === gi);
+            const flags = !g.live
+              ? 0
+              : GTF_permit_access | (g.ro ? GTF_readonly : 0) | (mine.length > 0 ? GTF_reading : 0) | (mine.some((m) => !m.ro) ? GTF_writing : 0);
+            expect(entryBytes(domU, g.ref)).toEqual([flags, 0, g.grantee, 0, frame, 0, 0, 0]);
+          });
         }
-        grants.forEach((g, gi) => {
-          if (grants.some((h, hi) => hi > gi && h.ref === g.ref)) return;
-          const mine = maps.filter((m) => m.gi === gi);
-          const flags = !g.live ? 0 :
-            GTF_permit_access | (g.ro ? GTF_readonly : 0) | (mine.length > 0 ? GTF_reading : 0) |
-            (mine.some((m) => !m.ro) ? GTF_writing : 0);
-          expect(entryBytes(domU, g.ref)).toEqual([flags, 0, g.grantee, 0, frame, 0, 0, 0]);
-        });
-      }
-      expect(hv.refusals.total).toBe(expectedRefusals);
-    }), { numRuns: 200 });
+        expect(hv.refusals.total).toBe(expectedRefusals);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   describe("copyFromGrant() and copyToGrant() (GNTTABOP_copy between a grant and the caller's own memory)", () => {

@@ -7,9 +7,21 @@
 
 import { err, ok, type Result } from "../../stack/result.ts";
 import {
-  GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTST, GNTTAB_COPY_SIZE, GNTTAB_COPY_STATUS,
-  GNTTAB_NR_RESERVED_ENTRIES, GRANT_ENTRIES_PER_PAGE, GTF_permit_access, GTF_readonly, GTF_reading,
-  GTF_type_mask, GTF_writing, parseGnttabCopy, type GnttabCopyRepr, type GntStatusName,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
+  GNTST,
+  GNTTAB_COPY_SIZE,
+  GNTTAB_COPY_STATUS,
+  GNTTAB_NR_RESERVED_ENTRIES,
+  GRANT_ENTRIES_PER_PAGE,
+  GTF_permit_access,
+  GTF_readonly,
+  GTF_reading,
+  GTF_type_mask,
+  GTF_writing,
+  parseGnttabCopy,
+  type GnttabCopyRepr,
+  type GntStatusName,
 } from "../abi/grant-table.ts";
 import { DOMID_SELF, PAGE_SIZE, type DomainId } from "../abi/xen.ts";
 import type { DomainMemoryInternal, Frame, RefusalSink } from "../memory/types.ts";
@@ -200,7 +212,16 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
       Atomics.and(u32, (ref % GRANT_ENTRIES_PER_PAGE) * 2, ~(readonly ? GTF_reading : GTF_reading | GTF_writing) >>> 0);
     };
     /** One side of a grant-and-local copy: checks the domain and the range, claims the grant. */
-    const grantSide = (granter: DomainId, ref: GrantRef, offset: number, len: number, local: Uint8Array, localOffset: number, readonly: boolean, op: string): Result<{ t: Table; page: Uint8Array }, GntStatusName> => {
+    const grantSide = (
+      granter: DomainId,
+      ref: GrantRef,
+      offset: number,
+      len: number,
+      local: Uint8Array,
+      localOffset: number,
+      readonly: boolean,
+      op: string,
+    ): Result<{ t: Table; page: Uint8Array }, GntStatusName> => {
       const t = tables.get(resolve(granter));
       if (t === undefined) return fail(me, op, "bad_domain");
       if (!(len >= 0 && offset >= 0 && localOffset >= 0 && offset + len <= PAGE_SIZE && localOffset + len <= local.length)) {
@@ -238,8 +259,12 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
     return {
       tableFrames: self.frames,
       capacity: self.frames.length * GRANT_ENTRIES_PER_PAGE,
-      get freeRefs() { return self.freeRefs.length; },
-      get mappingCount() { return self.maptrack.size; },
+      get freeRefs() {
+        return self.freeRefs.length;
+      },
+      get mappingCount() {
+        return self.maptrack.size;
+      },
       grantAccess(grantee, frame, readonly = false) {
         const ref = self.freeRefs.pop();
         if (ref === undefined) return err("no-free-refs");
@@ -355,10 +380,16 @@ export function createGrantSystem(deps: { refuse: RefusalSink }, options: GrantT
       const freeRefs: GrantRef[] = [];
       for (let r = capacity - 1; r >= GNTTAB_NR_RESERVED_ENTRIES; r--) freeRefs.push(r);
       const t: Table = {
-        domid: memory.domid, memory, frames,
+        domid: memory.domid,
+        memory,
+        frames,
         u16: pages.map((p) => new Uint16Array(p.buffer, p.byteOffset, PAGE_SIZE / 2)),
         u32: pages.map((p) => new Uint32Array(p.buffer, p.byteOffset, PAGE_SIZE / 4)),
-        freeRefs, allocated: new Uint8Array(capacity), active: new Map(), maptrack: new Map(), nextHandle: 0,
+        freeRefs,
+        allocated: new Uint8Array(capacity),
+        active: new Map(),
+        maptrack: new Map(),
+        nextHandle: 0,
       };
       tables.set(memory.domid, t);
       apis.set(memory.domid, makeApi(t));

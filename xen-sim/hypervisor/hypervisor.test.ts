@@ -4,9 +4,13 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { createHypervisor } from "./hypervisor.ts";
 
 const newHv = (maxDomains?: number) =>
-  createHypervisor({ clock: createVirtualClock(), rng: createRng(3) }, {
-    grants: { grantFrames: 1 }, ...(maxDomains === undefined ? {} : { maxDomains }),
-  });
+  createHypervisor(
+    { clock: createVirtualClock(), rng: createRng(3) },
+    {
+      grants: { grantFrames: 1 },
+      ...(maxDomains === undefined ? {} : { maxDomains }),
+    },
+  );
 
 describe("hypervisor", () => {
   it("the first domain is dom0 and privileged; later ones get the lowest free id and no privilege", () => {

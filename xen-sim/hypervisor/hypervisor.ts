@@ -110,7 +110,9 @@ export function createHypervisor(deps: { clock: Clock; rng: Rng }, options: Hype
     domain: (id) => entries.get(id)?.domain,
     domainIds: () => [...entries.keys()].sort((a, b) => a - b),
     refusals: {
-      get total() { return total; },
+      get total() {
+        return total;
+      },
       byKind,
       byDomain,
     },

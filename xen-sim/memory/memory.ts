@@ -35,13 +35,14 @@ export function createDomainMemory(deps: DomainMemoryDeps, options: DomainMemory
   let count = 0;
   const refuse = (frame: Frame, reason: "bad-frame" | "page-in-use"): void => deps.onRefused?.(frame, reason);
 
-  const lookup = (frame: Frame): Uint8Array | undefined =>
-    Number.isInteger(frame) && frame >= 0 ? pages[frame] : undefined;
+  const lookup = (frame: Frame): Uint8Array | undefined => (Number.isInteger(frame) && frame >= 0 ? pages[frame] : undefined);
 
   return {
     domid: deps.domid,
     maxPages,
-    get pageCount() { return count; },
+    get pageCount() {
+      return count;
+    },
     allocPage(): Result<Frame, "out-of-memory"> {
       if (count >= maxPages) return err("out-of-memory");
       const reused = freeFrames.pop();

@@ -7,7 +7,15 @@ import { createBridge } from "./bridge.ts";
 function port(offloads: Offloads = NO_OFFLOADS) {
   const out: Frame[] = [];
   let rx: (f: Frame) => void = () => {};
-  const dev: NetDevice = { mac: 0, mtu: 1500, offloads, send: (f) => out.push(f), onReceive: (h) => { rx = h; } };
+  const dev: NetDevice = {
+    mac: 0,
+    mtu: 1500,
+    offloads,
+    send: (f) => out.push(f),
+    onReceive: (h) => {
+      rx = h;
+    },
+  };
   return { dev, out, inject: (f: Frame) => rx(f) };
 }
 
@@ -22,7 +30,9 @@ function eth(dst: number, src: number, len = 60): Uint8Array {
   return f;
 }
 
-const A = 0x020000000001, B = 0x020000000002, C = 0x020000000003;
+const A = 0x020000000001,
+  B = 0x020000000002,
+  C = 0x020000000003;
 
 describe("bridge", () => {
   it("floods unknown destinations as separate buffers, learns sources and then forwards to one port", () => {

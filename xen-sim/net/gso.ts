@@ -14,9 +14,20 @@ export type GsoError = "not-ipv4" | "not-tcp" | "truncated" | "fragment" | "bad-
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_VLAN = 0x8100;
-const IP_TOTAL_LENGTH = 2, IP_IDENT = 4, IP_FRAG = 6, IP_PROTOCOL = 9, IP_CHECKSUM = 10, IP_SRC = 12, IP_DST = 16;
-const TCP_SEQ = 4, TCP_DATA_OFFSET = 12, TCP_FLAGS = 13, TCP_CHECKSUM = 16;
-const TCP_FIN = 0x01, TCP_PSH = 0x08, TCP_CWR = 0x80;
+const IP_TOTAL_LENGTH = 2,
+  IP_IDENT = 4,
+  IP_FRAG = 6,
+  IP_PROTOCOL = 9,
+  IP_CHECKSUM = 10,
+  IP_SRC = 12,
+  IP_DST = 16;
+const TCP_SEQ = 4,
+  TCP_DATA_OFFSET = 12,
+  TCP_FLAGS = 13,
+  TCP_CHECKSUM = 16;
+const TCP_FIN = 0x01,
+  TCP_PSH = 0x08,
+  TCP_CWR = 0x80;
 
 const u16 = (b: Uint8Array, at: number): number => (b[at]! << 8) | b[at + 1]!;
 const put16 = (b: Uint8Array, at: number, v: number): void => {

@@ -19,11 +19,33 @@ import { err, ok, type Result } from "../../stack/result.ts";
 import type { Frame, FrameOffload, NetDevice, Offloads } from "../../stack/link/types.ts";
 import type { Clock } from "../../stack/time.ts";
 import {
-  NETIF_RSP_ERROR, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETIF_RX_RESPONSE_SIZE, NETIF_RX_SLOT_SIZE, NETIF_TX_RESPONSE_SIZE,
-  NETIF_TX_SLOT_SIZE, NETRXF_csum_blank, NETRXF_data_validated, NETRXF_extra_info, NETRXF_more_data, NETTXF_csum_blank,
-  NETTXF_data_validated, NETTXF_extra_info, NETTXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE_GSO,
-  XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN,
-  XEN_NETIF_EXTRA_TYPE_HASH, NetifExtraInfoView, NetifRxRequestView, NetifRxResponseView, NetifTxRequestView,
+  NETIF_RSP_ERROR,
+  NETIF_RSP_NULL,
+  NETIF_RSP_OKAY,
+  NETIF_RX_RESPONSE_SIZE,
+  NETIF_RX_SLOT_SIZE,
+  NETIF_TX_RESPONSE_SIZE,
+  NETIF_TX_SLOT_SIZE,
+  NETRXF_csum_blank,
+  NETRXF_data_validated,
+  NETRXF_extra_info,
+  NETRXF_more_data,
+  NETTXF_csum_blank,
+  NETTXF_data_validated,
+  NETTXF_extra_info,
+  NETTXF_more_data,
+  XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE_GSO,
+  XEN_NETIF_EXTRA_TYPE_MAX,
+  XEN_NETIF_GSO_TYPE_TCPV4,
+  XEN_NETIF_GSO_TYPE_TCPV6,
+  XEN_NETIF_MAX_TX_SIZE,
+  XEN_NETIF_NR_SLOTS_MIN,
+  XEN_NETIF_EXTRA_TYPE_HASH,
+  NetifExtraInfoView,
+  NetifRxRequestView,
+  NetifRxResponseView,
+  NetifTxRequestView,
   NetifTxResponseView,
 } from "../abi/netif.ts";
 import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
@@ -45,8 +67,15 @@ import type { Netback, NetbackOptions, NetbackVif, NetbackVifStats, NetPeerError
 
 /** Features netback writes before InitWait (Linux netback_probe). */
 export const NETBACK_FEATURES = [
-  "feature-sg", "feature-gso-tcpv4", "feature-gso-tcpv6", "feature-ipv6-csum-offload", "feature-rx-copy",
-  "feature-rx-flip", "feature-split-event-channels", "multi-queue-max-queues", "feature-ctrl-ring",
+  "feature-sg",
+  "feature-gso-tcpv4",
+  "feature-gso-tcpv6",
+  "feature-ipv6-csum-offload",
+  "feature-rx-copy",
+  "feature-rx-flip",
+  "feature-split-event-channels",
+  "multi-queue-max-queues",
+  "feature-ctrl-ring",
 ] as const;
 
 interface Connection {
@@ -115,7 +144,6 @@ export function createNetback(
   let stateHandler: (v: NetbackVif, s: XenbusStateValue) => void = () => {};
   let stopped = false;
   let rootWatch: (() => void) | undefined;
-
 
   const rescan = async (): Promise<void> => {
     if (stopped) return;
@@ -196,20 +224,28 @@ export function createNetback(
       const parts = p.slice(root.length + 1).split("/");
       const fe = parts[0]!;
       if (/^[0-9]{1,5}$/.test(fe)) {
-        if (parts.length === 1) { void bus.run(() => rescanFrontend(fe)); return; }
+        if (parts.length === 1) {
+          void bus.run(() => rescanFrontend(fe));
+          return;
+        }
         const id = parts[1]!;
-        if (/^[0-9]{1,9}$/.test(id)) { void bus.run(() => rescanDevice(fe, id)); return; }
+        if (/^[0-9]{1,9}$/.test(id)) {
+          void bus.run(() => rescanDevice(fe, id));
+          return;
+        }
       }
     }
     bus.trigger();
   };
 
-  void xs.watch(root, (p) => onRootEvent(p)).then((r) => {
-    if (r.ok) {
-      if (stopped) void r.value.unwatch();
-      else rootWatch = () => void r.value.unwatch();
-    }
-  });
+  void xs
+    .watch(root, (p) => onRootEvent(p))
+    .then((r) => {
+      if (r.ok) {
+        if (stopped) void r.value.unwatch();
+        else rootWatch = () => void r.value.unwatch();
+      }
+    });
 
   interface VifImpl extends NetbackVif {
     probe(): Promise<void>;
@@ -223,7 +259,20 @@ export function createNetback(
     const maxQueues = Math.max(1, Math.min(options.maxQueues ?? 1, 64));
     const budget = options.budget ?? 64;
     const maxTxSlots = options.maxTxSlots ?? XEN_NETIF_NR_SLOTS_MIN;
-    const stats: NetbackVifStats = { txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxDropped: 0, txBuffersReused: 0, rxHashes: 0, notificationsSent: 0, events: 0, peerErrors: 0, connects: 0 };
+    const stats: NetbackVifStats = {
+      txFrames: 0,
+      txBytes: 0,
+      txErrors: 0,
+      rxFrames: 0,
+      rxBytes: 0,
+      rxDropped: 0,
+      txBuffersReused: 0,
+      rxHashes: 0,
+      notificationsSent: 0,
+      events: 0,
+      peerErrors: 0,
+      connects: 0,
+    };
     let state: XenbusStateValue = XenbusState.Initialising;
     /** One connection per queue (multi-queue-num-queues); empty while disconnected. */
     let conns: Connection[] = [];
@@ -259,9 +308,17 @@ export function createNetback(
     const txReqs: number[] = []; // per data slot: gref, offset, size, id (flattened)
 
     const offloads: Offloads = {
-      get txChecksum() { return first()?.csum ?? true; },
-      get tso() { const c = first(); return c !== undefined && c.gso && c.sg; },
-      get maxGsoFrame() { const c = first(); return c !== undefined && c.gso && c.sg ? XEN_NETIF_MAX_TX_SIZE : 0; },
+      get txChecksum() {
+        return first()?.csum ?? true;
+      },
+      get tso() {
+        const c = first();
+        return c !== undefined && c.gso && c.sg;
+      },
+      get maxGsoFrame() {
+        const c = first();
+        return c !== undefined && c.gso && c.sg ? XEN_NETIF_MAX_TX_SIZE : 0;
+      },
     };
 
     const device: NetDevice = {
@@ -269,8 +326,12 @@ export function createNetback(
       mac: 0xfeffffffffff,
       mtu: 1500,
       offloads,
-      send(frame) { toGuest(frame); },
-      onReceive(h) { receive = h; },
+      send(frame) {
+        toGuest(frame);
+      },
+      onReceive(h) {
+        receive = h;
+      },
     };
 
     const setState = async (s: XenbusStateValue): Promise<void> => {
@@ -355,7 +416,10 @@ export function createNetback(
         for (;;) {
           const t = take(c);
           if (t === "broken") return false;
-          if (t === "empty") { report("missing-extra-info", true); return false; }
+          if (t === "empty") {
+            report("missing-extra-info", true);
+            return false;
+          }
           extras++;
           const type = txExtra.type;
           const xflags = txExtra.flags;
@@ -366,8 +430,14 @@ export function createNetback(
           if (type === XEN_NETIF_EXTRA_TYPE_GSO) {
             const size = txExtra.gsoSize;
             const gtype = txExtra.gsoType;
-            if (size === 0) { report("bad-gso", true, "size 0"); return false; }
-            if (gtype !== XEN_NETIF_GSO_TYPE_TCPV4 && gtype !== XEN_NETIF_GSO_TYPE_TCPV6) { report("bad-gso", true, `type ${gtype}`); return false; }
+            if (size === 0) {
+              report("bad-gso", true, "size 0");
+              return false;
+            }
+            if (gtype !== XEN_NETIF_GSO_TYPE_TCPV4 && gtype !== XEN_NETIF_GSO_TYPE_TCPV6) {
+              report("bad-gso", true, `type ${gtype}`);
+              return false;
+            }
             gsoSize = gtype === XEN_NETIF_GSO_TYPE_TCPV4 ? size : -1;
           }
           if (!(xflags & XEN_NETIF_EXTRA_FLAG_MORE)) break;
@@ -378,19 +448,31 @@ export function createNetback(
       let more = (firstFlags & NETTXF_more_data) !== 0;
       let rest = frameSize;
       while (more) {
-        if (txReqs.length / 4 >= maxTxSlots) { report("too-many-slots", true, `more than ${maxTxSlots}`); return false; }
+        if (txReqs.length / 4 >= maxTxSlots) {
+          report("too-many-slots", true, `more than ${maxTxSlots}`);
+          return false;
+        }
         const t = take(c);
         if (t === "broken") return false;
-        if (t === "empty") { report("missing-slots", true, "more_data beyond req_prod"); return false; }
+        if (t === "empty") {
+          report("missing-slots", true, "more_data beyond req_prod");
+          return false;
+        }
         const size = txReq.size;
-        if (size > rest) { report("frame-size", true, "slots exceed the first slot's size"); return false; }
+        if (size > rest) {
+          report("frame-size", true, "slots exceed the first slot's size");
+          return false;
+        }
         rest -= size;
         txReqs.push(txReq.gref, txReq.offset, size, txReq.id);
         more = (txReq.flags & NETTXF_more_data) !== 0;
       }
       txReqs[2] = rest;
       for (let i = 0; i < txReqs.length; i += 4) {
-        if (txReqs[i + 1]! + txReqs[i + 2]! > PAGE_SIZE) { report("cross-page", true, `offset ${txReqs[i + 1]} size ${txReqs[i + 2]}`); return false; }
+        if (txReqs[i + 1]! + txReqs[i + 2]! > PAGE_SIZE) {
+          report("cross-page", true, `offset ${txReqs[i + 1]} size ${txReqs[i + 2]}`);
+          return false;
+        }
       }
       // From here on the frame is well formed; grant failures and runts only drop it.
       let status: number = NETIF_RSP_OKAY;
@@ -430,8 +512,7 @@ export function createNetback(
       stats.txBytes += frameSize;
       const csum = (firstFlags & NETTXF_csum_blank) !== 0;
       const valid = (firstFlags & NETTXF_data_validated) !== 0;
-      const offload = gsoSize > 0 ? gsoOffload(csum, valid, gsoSize)
-        : csum ? (valid ? CSUM_VALID : CSUM) : valid ? VALID : undefined;
+      const offload = gsoSize > 0 ? gsoOffload(csum, valid, gsoSize) : csum ? (valid ? CSUM_VALID : CSUM) : valid ? VALID : undefined;
       if (release === undefined) receive(offload === undefined ? { data } : { data, offload });
       else receive(offload === undefined ? { data, release } : { data, offload, release });
       return true;
@@ -452,7 +533,10 @@ export function createNetback(
         if (c.tx.pushResponses()) notify(c.txPort);
         if (frames >= budget) return true;
         const more = c.tx.finalCheckForRequests();
-        if (!more.ok) { report("ill-behaved-peer", true, "tx req_prod beyond the ring"); return false; }
+        if (!more.ok) {
+          report("ill-behaved-peer", true, "tx req_prod beyond the ring");
+          return false;
+        }
         if (!more.value) return false;
       }
     };
@@ -460,7 +544,7 @@ export function createNetback(
     // ---- bridge -> guest rx --------------------------------------------------------------------
     const toGuest = (frame: Frame): void => {
       const c = conns.length === 1 ? conns[0] : conns[selectQueue(frame.data)];
-      if (c === undefined || state !== XenbusState.Connected && state !== XenbusState.InitWait) {
+      if (c === undefined || (state !== XenbusState.Connected && state !== XenbusState.InitWait)) {
         stats.rxDropped++;
         frame.release?.();
         return;
@@ -526,7 +610,10 @@ export function createNetback(
           continue;
         }
         const avail = rxAvailable(c, need);
-        if (avail === null) { report("ill-behaved-peer", true, "rx req_prod beyond the ring"); return; }
+        if (avail === null) {
+          report("ill-behaved-peer", true, "rx req_prod beyond the ring");
+          return;
+        }
         if (avail < need) break;
         c.rxHead++;
         const off = frame.offload;
@@ -605,14 +692,30 @@ export function createNetback(
     // ---- handshake ---------------------------------------------------------------------------
     const connect = async (): Promise<void> => {
       const k = await readKeys(xs, frontendPath, [
-        "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx", "request-rx-copy",
-        "feature-rx-notify", "feature-sg", "feature-gso-tcpv4", "feature-no-csum-offload", "ctrl-ring-ref", "event-channel-ctrl",
+        "tx-ring-ref",
+        "rx-ring-ref",
+        "event-channel",
+        "event-channel-tx",
+        "event-channel-rx",
+        "request-rx-copy",
+        "feature-rx-notify",
+        "feature-sg",
+        "feature-gso-tcpv4",
+        "feature-no-csum-offload",
+        "ctrl-ring-ref",
+        "event-channel-ctrl",
         "multi-queue-num-queues",
       ]);
       if (!k.ok || gone || state === XenbusState.Connected || conns.length > 0) return;
       const v = k.value;
-      if (v["request-rx-copy"] !== "1") { report("no-rx-copy", true, "frontend does not request rx-copy"); return; }
-      if (v["feature-rx-notify"] !== "1") { report("no-rx-notify", true, "feature-rx-notify is mandatory"); return; }
+      if (v["request-rx-copy"] !== "1") {
+        report("no-rx-copy", true, "frontend does not request rx-copy");
+        return;
+      }
+      if (v["feature-rx-notify"] !== "1") {
+        report("no-rx-notify", true, "feature-rx-notify is mandatory");
+        return;
+      }
       // Linux connect(): multi-queue-num-queues (default 1) up to what we advertised; one queue
       // keeps its keys in the frontend's directory, several in queue-0/, queue-1/, ...
       const queues = v["multi-queue-num-queues"] === undefined ? 1 : parseU32(v["multi-queue-num-queues"]);
@@ -647,10 +750,22 @@ export function createNetback(
       const hasCtrl = v["ctrl-ring-ref"] !== undefined;
       const ctrlRef = parseU32(v["ctrl-ring-ref"]);
       const ctrlEvt = parseU32(v["event-channel-ctrl"]);
-      if (hasCtrl && (ctrlRef === undefined || ctrlEvt === undefined)) { report("bad-keys", true, "ctrl-ring-ref / event-channel-ctrl"); return; }
+      if (hasCtrl && (ctrlRef === undefined || ctrlEvt === undefined)) {
+        report("bad-keys", true, "ctrl-ring-ref / event-channel-ctrl");
+        return;
+      }
       const mapped: Connection[] = [];
       for (const r of rings) {
-        const c = mapRings(r.txRef, r.rxRef, r.txEvt, r.rxEvt, r.split, v["feature-gso-tcpv4"] === "1", v["feature-sg"] === "1", v["feature-no-csum-offload"] !== "1");
+        const c = mapRings(
+          r.txRef,
+          r.rxRef,
+          r.txEvt,
+          r.rxEvt,
+          r.split,
+          v["feature-gso-tcpv4"] === "1",
+          v["feature-sg"] === "1",
+          v["feature-no-csum-offload"] !== "1",
+        );
         if (!c.ok) {
           // disconnect() (through report) undoes the queues mapped so far.
           conns = mapped;
@@ -674,15 +789,19 @@ export function createNetback(
       pollCtrl(c0);
       if (!c0.live) return;
       // Write Connected once the hotplug script has reported the vif connected.
-      const hp = await xs.watch(`${path}/hotplug-status`, () => void task.run(async () => {
-        if (!c0.live || state === XenbusState.Connected) return;
-        const s = await xs.read(`${path}/hotplug-status`);
-        if (s.ok && s.value === "connected" && c0.live && (state as XenbusStateValue) !== XenbusState.Connected) {
-          hotplugWatch?.();
-          hotplugWatch = undefined;
-          await setState(XenbusState.Connected);
-        }
-      }));
+      const hp = await xs.watch(
+        `${path}/hotplug-status`,
+        () =>
+          void task.run(async () => {
+            if (!c0.live || state === XenbusState.Connected) return;
+            const s = await xs.read(`${path}/hotplug-status`);
+            if (s.ok && s.value === "connected" && c0.live && (state as XenbusStateValue) !== XenbusState.Connected) {
+              hotplugWatch?.();
+              hotplugWatch = undefined;
+              await setState(XenbusState.Connected);
+            }
+          }),
+      );
       if (hp.ok) {
         if (!c0.live) void hp.value.unwatch();
         else hotplugWatch = () => void hp.value.unwatch();
@@ -691,7 +810,14 @@ export function createNetback(
     };
 
     const mapRings = (
-      txRef: number, rxRef: number, txEvt: number, rxEvt: number, split: boolean, gso: boolean, sg: boolean, csum: boolean,
+      txRef: number,
+      rxRef: number,
+      txEvt: number,
+      rxEvt: number,
+      split: boolean,
+      gso: boolean,
+      sg: boolean,
+      csum: boolean,
     ): Result<Connection, "bad-ring-ref" | "bad-event-channel"> => {
       const txMap = dom0.grants.map(fe, txRef);
       if (!txMap.ok) return err("bad-ring-ref");
@@ -705,17 +831,33 @@ export function createNetback(
         dom0.grants.unmap(rxMap.value.handle);
       };
       const txPort = dom0.events.bindInterdomain(fe, txEvt);
-      if (!txPort.ok) { unmapBoth(); return err("bad-event-channel"); }
+      if (!txPort.ok) {
+        unmapBoth();
+        return err("bad-event-channel");
+      }
       const rxPort = split ? dom0.events.bindInterdomain(fe, rxEvt) : txPort;
-      if (!rxPort.ok) { dom0.events.close(txPort.value); unmapBoth(); return err("bad-event-channel"); }
+      if (!rxPort.ok) {
+        dom0.events.close(txPort.value);
+        unmapBoth();
+        return err("bad-event-channel");
+      }
       const txPage = txMap.value.page;
       const rxPage = rxMap.value.page;
       // BACK_RING_ATTACH at the response producer the page shows.
       const c: Connection = {
         tx: createBackRing([txPage], { slotSize: NETIF_TX_SLOT_SIZE, startIndex: sharedResponseProducer(txPage) }),
         rx: createBackRing([rxPage], { slotSize: NETIF_RX_SLOT_SIZE, startIndex: sharedResponseProducer(rxPage) }),
-        txMap: txMap.value, rxMap: rxMap.value,
-        txPort: txPort.value, rxPort: rxPort.value, gso, sg, csum, scheduled: false, live: true, rxQueue: [], rxHead: 0,
+        txMap: txMap.value,
+        rxMap: rxMap.value,
+        txPort: txPort.value,
+        rxPort: rxPort.value,
+        gso,
+        sg,
+        csum,
+        scheduled: false,
+        live: true,
+        rxQueue: [],
+        rxHead: 0,
       };
       dom0.events.onEvent(c.txPort, () => kick(c));
       if (c.rxPort !== c.txPort) dom0.events.onEvent(c.rxPort, () => kick(c));
@@ -727,25 +869,33 @@ export function createNetback(
       const map = dom0.grants.map(fe, ref);
       if (!map.ok) return err("bad-ctrl-ring-ref");
       const port = dom0.events.bindInterdomain(fe, evt);
-      if (!port.ok) { dom0.grants.unmap(map.value.handle); return err("bad-event-channel"); }
+      if (!port.ok) {
+        dom0.grants.unmap(map.value.handle);
+        return err("bad-event-channel");
+      }
       c.ctrl = { server: ctrlServer(map.value.page, queues), map: map.value, port: port.value };
       dom0.events.onEvent(port.value, () => pollCtrl(c));
       return ok(undefined);
     };
 
     /** A control ring server attached at the response producer the page shows (no hash settings yet). */
-    const ctrlServer = (page: Uint8Array, queues: number): CtrlServer => createCtrlServer({
-      page, startIndex: sharedResponseProducer(page),
-      queues,
-      copyFromGrant: (gref, offset, len, dst) => dom0.grants.copyFromGrant(fe, gref, offset, len, dst, 0),
-    });
+    const ctrlServer = (page: Uint8Array, queues: number): CtrlServer =>
+      createCtrlServer({
+        page,
+        startIndex: sharedResponseProducer(page),
+        queues,
+        copyFromGrant: (gref, offset, len, dst) => dom0.grants.copyFromGrant(fe, gref, offset, len, dst, 0),
+      });
 
     /** Answers a ring's worth of control requests; more wait for the next clock turn (like kick's budget). */
     const pollCtrl = (c: Connection): void => {
       const ctl = c.ctrl;
       if (!c.live || ctl === undefined) return;
       const r = ctl.server.poll();
-      if (!r.ok) { report("ill-behaved-peer", true, "ctrl req_prod beyond the ring"); return; }
+      if (!r.ok) {
+        report("ill-behaved-peer", true, "ctrl req_prod beyond the ring");
+        return;
+      }
       if (r.value.notify) notify(ctl.port);
       if (r.value.more) clock.setTimer(clock.now(), () => pollCtrl(c));
     };
@@ -808,9 +958,15 @@ export function createNetback(
       devid,
       backendPath: path,
       device,
-      get state() { return state; },
-      get connected() { return conns.length > 0; },
-      get queues() { return conns.length; },
+      get state() {
+        return state;
+      },
+      get connected() {
+        return conns.length > 0;
+      },
+      get queues() {
+        return conns.length;
+      },
       stats: () => stats,
       async probe() {
         const k = await readKeys(xs, path, ["frontend", "frontend-id", "mac", "bridge", "online"]);
@@ -821,17 +977,28 @@ export function createNetback(
         if (bridge !== undefined) port = bridge.attach(device, { name: `vif${fe}.${devid}` });
         await new Promise<void>((resolve) => {
           firstFrontRun = resolve;
-          void xs.watch(`${frontendPath}/state`, () => task.trigger(), `netback:${path}`).then((r) => {
-            if (!r.ok) { resolve(); return; }
-            if (gone) void r.value.unwatch();
-            else frontUnwatch = () => void r.value.unwatch();
-          });
+          void xs
+            .watch(`${frontendPath}/state`, () => task.trigger(), `netback:${path}`)
+            .then((r) => {
+              if (!r.ok) {
+                resolve();
+                return;
+              }
+              if (gone) void r.value.unwatch();
+              else frontUnwatch = () => void r.value.unwatch();
+            });
         });
         if (gone) return;
         const values: Record<string, string | number> = {
-          "feature-sg": 1, "feature-gso-tcpv4": 1, "feature-gso-tcpv6": 1, "feature-ipv6-csum-offload": 1,
-          "feature-rx-copy": 1, "feature-rx-flip": 0, "feature-split-event-channels": 1,
-          "multi-queue-max-queues": maxQueues, "feature-ctrl-ring": 1,
+          "feature-sg": 1,
+          "feature-gso-tcpv4": 1,
+          "feature-gso-tcpv6": 1,
+          "feature-ipv6-csum-offload": 1,
+          "feature-rx-copy": 1,
+          "feature-rx-flip": 0,
+          "feature-split-event-channels": 1,
+          "multi-queue-max-queues": maxQueues,
+          "feature-ctrl-ring": 1,
         };
         const w = await writeKeys(xs, path, values);
         if (!w.ok || gone) return;
@@ -866,8 +1033,12 @@ export function createNetback(
   return {
     vifs: () => [...vifs.values()],
     vif: (fe, devid) => vifs.get(`${fe}/${devid}`),
-    onPeerError(h) { peerHandler = h; },
-    onVifState(h) { stateHandler = h; },
+    onPeerError(h) {
+      peerHandler = h;
+    },
+    onVifState(h) {
+      stateHandler = h;
+    },
     crash() {
       stopped = true;
       bus.stop();

@@ -19,10 +19,27 @@ import type { Frame, FrameOffload, Offloads } from "../../stack/link/types.ts";
 import type { Clock } from "../../stack/time.ts";
 import { parseMac, type MacAddress } from "../../stack/wire/address.ts";
 import {
-  NETIF_RSP_NULL, NETIF_TX_SLOT_SIZE, NETIF_RX_SLOT_SIZE, NETRXF_csum_blank, NETRXF_data_validated, NETRXF_extra_info,
-  NETRXF_more_data, NETTXF_csum_blank, NETTXF_data_validated, NETTXF_extra_info, NETTXF_more_data, XEN_NETIF_EXTRA_FLAG_MORE,
-  XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_TYPE_MAX, XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_MAX_TX_SIZE, NetifExtraInfoView,
-  NetifRxRequestView, NetifRxResponseView, NetifTxRequestView, NetifTxResponseView,
+  NETIF_RSP_NULL,
+  NETIF_TX_SLOT_SIZE,
+  NETIF_RX_SLOT_SIZE,
+  NETRXF_csum_blank,
+  NETRXF_data_validated,
+  NETRXF_extra_info,
+  NETRXF_more_data,
+  NETTXF_csum_blank,
+  NETTXF_data_validated,
+  NETTXF_extra_info,
+  NETTXF_more_data,
+  XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE_GSO,
+  XEN_NETIF_EXTRA_TYPE_MAX,
+  XEN_NETIF_GSO_TYPE_TCPV4,
+  XEN_NETIF_MAX_TX_SIZE,
+  NetifExtraInfoView,
+  NetifRxRequestView,
+  NetifRxResponseView,
+  NetifTxRequestView,
+  NetifTxResponseView,
 } from "../abi/netif.ts";
 import { PAGE_SIZE, type DomainId } from "../abi/xen.ts";
 import type { EvtchnPort } from "../event-channel/types.ts";
@@ -87,7 +104,12 @@ export async function createNetfront(
 
 function netfront(
   deps: { readonly domain: Domain; readonly xs: XenstoreClient; readonly clock: Clock },
-  options: NetfrontOptions, devid: number, frontendPath: string, backendPath: string, backendId: DomainId, mac: MacAddress,
+  options: NetfrontOptions,
+  devid: number,
+  frontendPath: string,
+  backendPath: string,
+  backendId: DomainId,
+  mac: MacAddress,
 ): Netfront {
   const { domain, xs, clock } = deps;
   const wantCsum = options.checksumOffload ?? true;
@@ -97,8 +119,20 @@ function netfront(
   const queueLimit = options.txQueueLimit ?? 1024;
   const offloads: Offloads = Object.freeze({ txChecksum: wantCsum, tso: wantCsum && wantGso, maxGsoFrame: wantCsum && wantGso ? XEN_NETIF_MAX_TX_SIZE : 0 });
   const stats: NetfrontStats = {
-    txFrames: 0, txBytes: 0, txSlots: 0, txDropped: 0, txErrors: 0, txSoftwareSegmented: 0, rxFrames: 0, rxBytes: 0,
-    rxDropped: 0, notificationsSent: 0, events: 0, connects: 0, peerErrors: 0, deferredGrants: 0,
+    txFrames: 0,
+    txBytes: 0,
+    txSlots: 0,
+    txDropped: 0,
+    txErrors: 0,
+    txSoftwareSegmented: 0,
+    rxFrames: 0,
+    rxBytes: 0,
+    rxDropped: 0,
+    notificationsSent: 0,
+    events: 0,
+    connects: 0,
+    peerErrors: 0,
+    deferredGrants: 0,
   };
   let receive: (f: Frame) => void = () => {};
   let stateHandler: (s: XenbusStateValue, c: boolean) => void = () => {};
@@ -204,11 +238,18 @@ function netfront(
       return err("no-port");
     }
     const r: Rings = {
-      tx, rx, txRing, rxRing, txPort: txPort.value, rxPort: rxPort.value,
+      tx,
+      rx,
+      txRing,
+      rxRing,
+      txPort: txPort.value,
+      rxPort: rxPort.value,
       txBufs: new Array<Buf | undefined>(tx.size).fill(undefined),
       txFree: [],
       rxBufs: new Array<Buf | undefined>(rx.size).fill(undefined),
-      gso, sg, scheduled: false,
+      gso,
+      sg,
+      scheduled: false,
     };
     for (let i = tx.size - 1; i >= 0; i--) r.txFree.push(i);
     domain.events.onEvent(r.txPort, () => poll(r));
@@ -238,7 +279,7 @@ function netfront(
   const refill = (r: Rings): void => {
     const target = Math.min(options.rxBuffers ?? r.rx.size, r.rx.size);
     let posted = false;
-    while ((r.rx.size - r.rx.freeRequests()) < target) {
+    while (r.rx.size - r.rx.freeRequests() < target) {
       const id = r.rx.reqProdPvt & (r.rx.size - 1);
       let b = r.rxBufs[id];
       if (b === undefined || b.ref < 0) {
@@ -425,10 +466,17 @@ function netfront(
     let broken = false;
     outer: while (frames < budget) {
       let slot = takeRx(r);
-      if (slot === -2) { broken = true; break; }
+      if (slot === -2) {
+        broken = true;
+        break;
+      }
       if (slot === -1) {
         const more = r.rx.finalCheckForResponses();
-        if (!more.ok) { report("ill-behaved-peer", true, "rx rsp_prod"); broken = true; break; }
+        if (!more.ok) {
+          report("ill-behaved-peer", true, "rx rsp_prod");
+          broken = true;
+          break;
+        }
         if (!more.value) break;
         continue;
       }
@@ -441,7 +489,11 @@ function netfront(
       consumed.push(slot);
       const id0 = rxRsp.id;
       const flags = rxRsp.flags;
-      if (id0 !== slot) { report("bad-rx-response-id", true, `id ${id0} in slot ${slot}`); broken = true; break; }
+      if (id0 !== slot) {
+        report("bad-rx-response-id", true, `id ${id0} in slot ${slot}`);
+        broken = true;
+        break;
+      }
       const pushPart = (s: number): void => {
         const offset = rxRsp.offset;
         const status = rxRsp.status;
@@ -454,16 +506,27 @@ function netfront(
       if (flags & NETRXF_extra_info) {
         for (let n = 0; ; n++) {
           slot = takeRx(r);
-          if (slot === -2) { broken = true; break outer; }
-          if (slot === -1) { good = false; why = "missing-extra"; break; }
+          if (slot === -2) {
+            broken = true;
+            break outer;
+          }
+          if (slot === -1) {
+            good = false;
+            why = "missing-extra";
+            break;
+          }
           consumed.push(slot);
           const type = rxExtra.type;
           const xflags = rxExtra.flags;
-          if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX || n >= MAX_EXTRAS) { good = false; why = "bad-extra"; }
-          else if (type === XEN_NETIF_EXTRA_TYPE_GSO) {
+          if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX || n >= MAX_EXTRAS) {
+            good = false;
+            why = "bad-extra";
+          } else if (type === XEN_NETIF_EXTRA_TYPE_GSO) {
             const size = rxExtra.gsoSize;
-            if (rxExtra.gsoType !== XEN_NETIF_GSO_TYPE_TCPV4 || size === 0) { good = false; why = "bad-gso"; }
-            else gsoSize = size;
+            if (rxExtra.gsoType !== XEN_NETIF_GSO_TYPE_TCPV4 || size === 0) {
+              good = false;
+              why = "bad-gso";
+            } else gsoSize = size;
           }
           if (!(xflags & XEN_NETIF_EXTRA_FLAG_MORE) || n >= MAX_EXTRAS) break;
         }
@@ -471,13 +534,26 @@ function netfront(
       let more = (flags & NETRXF_more_data) !== 0;
       while (more) {
         slot = takeRx(r);
-        if (slot === -2) { broken = true; break outer; }
-        if (slot === -1) { good = false; why = "missing-slots"; break; }
+        if (slot === -2) {
+          broken = true;
+          break outer;
+        }
+        if (slot === -1) {
+          good = false;
+          why = "missing-slots";
+          break;
+        }
         consumed.push(slot);
-        if (rxRsp.id !== slot) { report("bad-rx-response-id", true, `slot ${slot}`); broken = true; break outer; }
+        if (rxRsp.id !== slot) {
+          report("bad-rx-response-id", true, `slot ${slot}`);
+          broken = true;
+          break outer;
+        }
         slots++;
-        if (slots > maxRxSlots) { good = false; why = "too-many-slots"; }
-        else pushPart(slot);
+        if (slots > maxRxSlots) {
+          good = false;
+          why = "too-many-slots";
+        } else pushPart(slot);
         more = (rxRsp.flags & NETRXF_more_data) !== 0;
       }
       if (!good) {
@@ -496,9 +572,18 @@ function netfront(
         data.set(b.page.subarray(o, o + n), at);
         at += n;
       }
-      const offload: FrameOffload | undefined = gsoSize > 0
-        ? (flags & NETRXF_csum_blank ? { csumBlank: true, dataValidated: true, gsoSize } : flags & NETRXF_data_validated ? { dataValidated: true, gsoSize } : { gsoSize })
-        : flags & NETRXF_csum_blank ? RX_CSUM_BLANK : flags & NETRXF_data_validated ? RX_VALIDATED : undefined;
+      const offload: FrameOffload | undefined =
+        gsoSize > 0
+          ? flags & NETRXF_csum_blank
+            ? { csumBlank: true, dataValidated: true, gsoSize }
+            : flags & NETRXF_data_validated
+              ? { dataValidated: true, gsoSize }
+              : { gsoSize }
+          : flags & NETRXF_csum_blank
+            ? RX_CSUM_BLANK
+            : flags & NETRXF_data_validated
+              ? RX_VALIDATED
+              : undefined;
       stats.rxFrames++;
       stats.rxBytes += total;
       receive(offload === undefined ? { data } : { data, offload });
@@ -624,11 +709,13 @@ function netfront(
 
   const task = createSerialTask(backendChanged, (e) => report("internal", false, String(e)));
   let unwatch: (() => void) | undefined;
-  void xs.watch(`${backendPath}/state`, () => task.trigger(), `netfront:${frontendPath}`).then((r) => {
-    if (!r.ok) return;
-    if (closed) void r.value.unwatch();
-    else unwatch = () => void r.value.unwatch();
-  });
+  void xs
+    .watch(`${backendPath}/state`, () => task.trigger(), `netfront:${frontendPath}`)
+    .then((r) => {
+      if (!r.ok) return;
+      if (closed) void r.value.unwatch();
+      else unwatch = () => void r.value.unwatch();
+    });
 
   /** Fresh front rings over the same pages, ports and rx buffers (see Netfront.resetRings). */
   const resetRings = (): boolean => {
@@ -649,7 +736,9 @@ function netfront(
     const tx = createFrontRing([r.txRing.page], { slotSize: NETIF_TX_SLOT_SIZE });
     const rx = createFrontRing([r.rxRing.page], { slotSize: NETIF_RX_SLOT_SIZE });
     const nr: Rings = {
-      ...r, tx, rx,
+      ...r,
+      tx,
+      rx,
       txBufs: new Array<Buf | undefined>(tx.size).fill(undefined),
       txFree: [],
       // Posted buffers stay granted; a slot whose buffer was set aside (grant still held) gets a new page.
@@ -673,14 +762,24 @@ function netfront(
     frontendPath,
     backendPath,
     backendId,
-    get state() { return state; },
-    get connected() { return rings !== undefined && backendConnected; },
+    get state() {
+      return state;
+    },
+    get connected() {
+      return rings !== undefined && backendConnected;
+    },
     send(frame) {
       enqueueOrSend(frame);
     },
-    onReceive(h) { receive = h; },
-    onStateChange(h) { stateHandler = h; },
-    onPeerError(h) { peerHandler = h; },
+    onReceive(h) {
+      receive = h;
+    },
+    onStateChange(h) {
+      stateHandler = h;
+    },
+    onPeerError(h) {
+      peerHandler = h;
+    },
     stats: () => stats,
     resetRings,
     async close() {

@@ -9,9 +9,7 @@
 //                            scratch buffer per module, so not reentrant (netback calls it synchronously)
 
 import { err, ok, type Result } from "../../stack/result.ts";
-import {
-  NETIF_CTRL_REQUEST_SIZE, NETIF_CTRL_RESPONSE_SIZE, NETIF_CTRL_SLOT_SIZE, NetifCtrlRequestView, NetifCtrlResponseView,
-} from "../abi/netif.ts";
+import { NETIF_CTRL_REQUEST_SIZE, NETIF_CTRL_RESPONSE_SIZE, NETIF_CTRL_SLOT_SIZE, NetifCtrlRequestView, NetifCtrlResponseView } from "../abi/netif.ts";
 import { createBackRing } from "../ring/ring.ts";
 import type { BackRing } from "../ring/types.ts";
 
@@ -55,7 +53,13 @@ export interface HashState {
 }
 
 export function createHashState(): HashState {
-  return { algorithm: XEN_NETIF_CTRL_HASH_ALGORITHM_NONE, flags: 0, key: new Uint8Array(MAX_HASH_KEY_SIZE), mappingSize: 0, mapping: new Uint32Array(MAX_HASH_MAPPING_SIZE) };
+  return {
+    algorithm: XEN_NETIF_CTRL_HASH_ALGORITHM_NONE,
+    flags: 0,
+    key: new Uint8Array(MAX_HASH_KEY_SIZE),
+    mappingSize: 0,
+    mapping: new Uint32Array(MAX_HASH_MAPPING_SIZE),
+  };
 }
 
 /** What the ctrl server needs from dom0: a grant copy from the frontend (the key and the mapping table). */
@@ -128,7 +132,8 @@ export function createCtrlServer(deps: CtrlServerDeps): CtrlServer {
         return [XEN_NETIF_CTRL_STATUS_SUCCESS, 0];
       case XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING: {
         // data[0] gref, data[1] entries, data[2] first entry to set.
-        const len = d1, at = d2;
+        const len = d1,
+          at = d2;
         if (at + len > hash.mappingSize || len > 4096 / 4) return [XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER, 0];
         if (len > 0 && !deps.copyFromGrant(d0, 0, len * 4, staging).ok) return [XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER, 0];
         const view = new DataView(staging.buffer, 0, len * 4);
@@ -144,7 +149,9 @@ export function createCtrlServer(deps: CtrlServerDeps): CtrlServer {
 
   return {
     hash,
-    get answered() { return answered; },
+    get answered() {
+      return answered;
+    },
     poll(budget = ring.size) {
       let notify = false;
       let done = 0;

@@ -99,9 +99,14 @@ export async function buildXenNetwork(
   };
   if (!(await waitConnected())) return err("handshake did not complete");
   return ok({
-    toolstack, bridge, bridges,
-    get netback() { return netback; },
-    guests, peerErrors,
+    toolstack,
+    bridge,
+    bridges,
+    get netback() {
+      return netback;
+    },
+    guests,
+    peerErrors,
     restartNetback() {
       netback.crash();
       netback = startNetback();

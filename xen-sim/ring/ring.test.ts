@@ -49,27 +49,37 @@ describe("shared rings", () => {
 
   it("the notify rule matches every example of xen-abi.md", () => {
     const cases: [number, number, number, boolean][] = [
-      [5, 8, 6, true], [5, 8, 8, true], [5, 8, 5, false], [5, 8, 9, false],
-      [0xfffffffe, 2, 0xffffffff, true], [0xfffffffe, 2, 1, true], [0xfffffffe, 2, 3, false],
+      [5, 8, 6, true],
+      [5, 8, 8, true],
+      [5, 8, 5, false],
+      [5, 8, 9, false],
+      [0xfffffffe, 2, 0xffffffff, true],
+      [0xfffffffe, 2, 1, true],
+      [0xfffffffe, 2, 3, false],
     ];
     for (const [o, n, ev, want] of cases) expect(shouldNotify(o, n, ev)).toBe(want);
   });
 
   it("pushRequests() returns the notify rule's answer for each example when driven through the shared page", () => {
     const cases: [number, number, number, boolean][] = [
-      [5, 8, 6, true], [5, 8, 8, true], [5, 8, 5, false], [5, 8, 9, false],
-      [0xfffffffe, 2, 0xffffffff, true], [0xfffffffe, 2, 1, true], [0xfffffffe, 2, 3, false],
+      [5, 8, 6, true],
+      [5, 8, 8, true],
+      [5, 8, 5, false],
+      [5, 8, 9, false],
+      [0xfffffffe, 2, 0xffffffff, true],
+      [0xfffffffe, 2, 1, true],
+      [0xfffffffe, 2, 3, false],
     ];
     for (const [o, n, ev, want] of cases) {
       const r = ringAt(o);
       setU32(r.page, 4, ev);
-      for (let i = 0; i < ((n - o) >>> 0); i++) unwrap(r.front.queueRequest(slot(i)));
+      for (let i = 0; i < (n - o) >>> 0; i++) unwrap(r.front.queueRequest(slot(i)));
       expect(r.front.pushRequests()).toBe(want);
       expect(u32(r.page, 0)).toBe(n);
       // The same rule on the response side.
-      for (let i = 0; i < ((n - o) >>> 0); i++) unwrap(r.back.takeRequest(new Uint8Array(8)));
+      for (let i = 0; i < (n - o) >>> 0; i++) unwrap(r.back.takeRequest(new Uint8Array(8)));
       setU32(r.page, 12, ev);
-      for (let i = 0; i < ((n - o) >>> 0); i++) unwrap(r.back.queueResponse(slot(i)));
+      for (let i = 0; i < (n - o) >>> 0; i++) unwrap(r.back.queueResponse(slot(i)));
       expect(r.back.pushResponses()).toBe(want);
       expect(u32(r.page, 8)).toBe(n);
     }
@@ -208,72 +218,81 @@ describe("shared rings", () => {
   it("random interleavings never lose, duplicate or reorder entries, never read beyond the producer, never lose a wakeup", () => {
     type Step = "produce" | "push" | "consume" | "respond" | "pushResponses" | "take";
     const stepArb = fc.constantFrom<Step>("produce", "push", "consume", "respond", "pushResponses", "take");
-    fc.assert(fc.property(fc.nat(300), fc.array(stepArb, { maxLength: 400 }), (back, steps) => {
-      const start = (0x100000000 - back) >>> 0;
-      const r = ringAt(start, 8);
-      const out = new Uint8Array(8);
-      let produced = 0, published = 0, consumed = 0, responded = 0, respPublished = 0, taken = 0;
-      const pendingResponses: number[] = [];
-      let backAsleep = false, frontAsleep = false;
-      const run = (s: Step): void => {
-        switch (s) {
-          case "produce":
-            if (r.front.queueRequest(slot(produced)).ok) produced++;
-            else expect(produced - taken).toBe(256);
-            break;
-          case "push": {
-            const notify = r.front.pushRequests();
-            if (backAsleep && produced > published) expect(notify).toBe(true);
-            if (notify) backAsleep = false;
-            published = produced;
-            break;
-          }
-          case "consume": {
-            const got = r.back.takeRequest(out);
-            if (got.ok) {
-              expect(val(got.value)).toBe(consumed);
-              expect(consumed).toBeLessThan(published);
-              pendingResponses.push(consumed++);
-            } else {
-              expect(got.error).toBe("empty");
-              expect(consumed).toBe(published);
-              const more = unwrap(r.back.finalCheckForRequests());
-              if (!more) backAsleep = true;
+    fc.assert(
+      fc.property(fc.nat(300), fc.array(stepArb, { maxLength: 400 }), (back, steps) => {
+        const start = (0x100000000 - back) >>> 0;
+        const r = ringAt(start, 8);
+        const out = new Uint8Array(8);
+        let produced = 0,
+          published = 0,
+          consumed = 0,
+          responded = 0,
+          respPublished = 0,
+          taken = 0;
+        const pendingResponses: number[] = [];
+        let backAsleep = false,
+          frontAsleep = false;
+        const run = (s: Step): void => {
+          switch (s) {
+            case "produce":
+              if (r.front.queueRequest(slot(produced)).ok) produced++;
+              else expect(produced - taken).toBe(256);
+              break;
+            case "push": {
+              const notify = r.front.pushRequests();
+              if (backAsleep && produced > published) expect(notify).toBe(true);
+              if (notify) backAsleep = false;
+              published = produced;
+              break;
             }
-            break;
-          }
-          case "respond": {
-            const id = pendingResponses.shift();
-            if (id !== undefined) {
-              unwrap(r.back.queueResponse(slot(id)));
-              responded++;
+            case "consume": {
+              const got = r.back.takeRequest(out);
+              if (got.ok) {
+                expect(val(got.value)).toBe(consumed);
+                expect(consumed).toBeLessThan(published);
+                pendingResponses.push(consumed++);
+              } else {
+                expect(got.error).toBe("empty");
+                expect(consumed).toBe(published);
+                const more = unwrap(r.back.finalCheckForRequests());
+                if (!more) backAsleep = true;
+              }
+              break;
             }
-            break;
-          }
-          case "pushResponses": {
-            const notify = r.back.pushResponses();
-            if (frontAsleep && responded > respPublished) expect(notify).toBe(true);
-            if (notify) frontAsleep = false;
-            respPublished = responded;
-            break;
-          }
-          case "take": {
-            const got = r.front.takeResponse(out);
-            if (got.ok) {
-              expect(val(got.value)).toBe(taken);
-              expect(taken).toBeLessThan(respPublished);
-              taken++;
-            } else {
-              expect(got.error).toBe("empty");
-              if (!unwrap(r.front.finalCheckForResponses())) frontAsleep = true;
+            case "respond": {
+              const id = pendingResponses.shift();
+              if (id !== undefined) {
+                unwrap(r.back.queueResponse(slot(id)));
+                responded++;
+              }
+              break;
+            }
+            case "pushResponses": {
+              const notify = r.back.pushResponses();
+              if (frontAsleep && responded > respPublished) expect(notify).toBe(true);
+              if (notify) frontAsleep = false;
+              respPublished = responded;
+              break;
+            }
+            case "take": {
+              const got = r.front.takeResponse(out);
+              if (got.ok) {
+                expect(val(got.value)).toBe(taken);
+                expect(taken).toBeLessThan(respPublished);
+                taken++;
+              } else {
+                expect(got.error).toBe("empty");
+                if (!unwrap(r.front.finalCheckForResponses())) frontAsleep = true;
+              }
             }
           }
-        }
-      };
-      steps.forEach(run);
-      expect(unwrap(r.back.unconsumedRequests())).toBe(published - consumed);
-      expect(unwrap(r.front.unconsumedResponses())).toBe(respPublished - taken);
-    }), { numRuns: 300 });
+        };
+        steps.forEach(run);
+        expect(unwrap(r.back.unconsumedRequests())).toBe(published - consumed);
+        expect(unwrap(r.front.unconsumedResponses())).toBe(respPublished - taken);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("consumeResponse() parses a copy of the response slot on the frontend side", () => {

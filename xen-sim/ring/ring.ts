@@ -8,9 +8,7 @@
 // sharedResponseProducer: the rsp_prod a page shows (where BACK_RING_ATTACH starts).
 
 import { err, ok, type Result } from "../../stack/result.ts";
-import {
-  RING_HEADER_SIZE, RING_REQ_EVENT, RING_REQ_PROD, RING_RSP_EVENT, RING_RSP_PROD, ringSize,
-} from "../abi/ring.ts";
+import { RING_HEADER_SIZE, RING_REQ_EVENT, RING_REQ_PROD, RING_RSP_EVENT, RING_RSP_PROD, ringSize } from "../abi/ring.ts";
 import { PAGE_SIZE } from "../abi/xen.ts";
 import type { BackRing, FrontRing, RingError, RingOptions } from "./types.ts";
 import { NetlabError } from "../../stack/error.ts";
@@ -25,7 +23,7 @@ const RSP_EVENT = RING_RSP_EVENT / 4;
  * (old, new], i.e. (new - event) mod 2^32 < (new - old) mod 2^32.
  */
 export function shouldNotify(oldIndex: number, newIndex: number, event: number): boolean {
-  return ((newIndex - event) >>> 0) < ((newIndex - oldIndex) >>> 0);
+  return (newIndex - event) >>> 0 < (newIndex - oldIndex) >>> 0;
 }
 
 /** Slots of a ring spanning `pages` pages with `slotSize`-byte slots (__CONST_RING_SIZE). */
@@ -106,7 +104,7 @@ export function createFrontRing(pages: readonly Uint8Array[], options: RingOptio
     const rspProd = Atomics.load(idx, RSP_PROD);
     const avail = (rspProd - rspCons) >>> 0;
     // RING_RESPONSE_PROD_OVERFLOW, and no response may answer a request never queued.
-    if (avail > size || avail > ((reqProdPvt - rspCons) >>> 0)) return err("ill-behaved-peer");
+    if (avail > size || avail > (reqProdPvt - rspCons) >>> 0) return err("ill-behaved-peer");
     return ok(avail);
   };
 
@@ -123,8 +121,12 @@ export function createFrontRing(pages: readonly Uint8Array[], options: RingOptio
   return {
     size,
     slotSize,
-    get reqProdPvt() { return reqProdPvt; },
-    get rspCons() { return rspCons; },
+    get reqProdPvt() {
+      return reqProdPvt;
+    },
+    get rspCons() {
+      return rspCons;
+    },
     freeRequests: () => size - ((reqProdPvt - rspCons) >>> 0),
     queueRequest(request) {
       if (size - ((reqProdPvt - rspCons) >>> 0) <= 0) return err("ring-full");
@@ -180,7 +182,7 @@ export function createBackRing(pages: readonly Uint8Array[], options: RingOption
     // Read barrier: the request slots are read only after this load of req_prod.
     const reqProd = Atomics.load(idx, REQ_PROD);
     // RING_REQUEST_PROD_OVERFLOW: a frontend cannot have more than `size` requests outstanding.
-    if (((reqProd - rspProdPvt) >>> 0) > size) return err("ill-behaved-peer");
+    if ((reqProd - rspProdPvt) >>> 0 > size) return err("ill-behaved-peer");
     const unconsumed = (reqProd - reqCons) >>> 0;
     const room = size - ((reqCons - rspProdPvt) >>> 0);
     return ok(Math.min(unconsumed, room));
@@ -199,8 +201,12 @@ export function createBackRing(pages: readonly Uint8Array[], options: RingOption
   return {
     size,
     slotSize,
-    get reqCons() { return reqCons; },
-    get rspProdPvt() { return rspProdPvt; },
+    get reqCons() {
+      return reqCons;
+    },
+    get rspProdPvt() {
+      return rspProdPvt;
+    },
     unconsumedRequests,
     takeRequest,
     consumeRequest(parse) {

@@ -4,7 +4,6 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { createToolstack, vbdNumber } from "./toolstack.ts";
 import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 
-
 function world() {
   const clock = createVirtualClock();
   const ts = createToolstack({ clock, rng: createRng(7) });
@@ -17,7 +16,12 @@ describe("toolstack", () => {
     const g = unwrap(await settle(clock, ts.createDomain({ name: "web" })));
     expect(g.id).toBe(1);
     expect(await settle(clock, ts.xs.read("/local/domain/1/name"))).toEqual(ok("web"));
-    expect(await settle(clock, ts.xs.getPerms("/local/domain/1"))).toEqual(ok([{ domid: 0, perm: "n" }, { domid: 1, perm: "r" }]));
+    expect(await settle(clock, ts.xs.getPerms("/local/domain/1"))).toEqual(
+      ok([
+        { domid: 0, perm: "n" },
+        { domid: 1, perm: "r" },
+      ]),
+    );
     expect(await settle(clock, ts.xs.getPerms("/local/domain/1/device"))).toEqual(ok([{ domid: 1, perm: "n" }]));
     expect(await settle(clock, g.xs.write("data/x", "1"))).toEqual(ok(undefined));
     expect(await settle(clock, g.xs.write("name", "evil"))).toEqual({ ok: false, error: "EACCES" });
@@ -41,9 +45,24 @@ describe("toolstack", () => {
     expect(await settle(clock, ts.xs.read(`${dev.backendPath}/frontend`))).toEqual(ok(dev.frontendPath));
     expect(await settle(clock, ts.xs.read(`${dev.backendPath}/hotplug-status`))).toEqual(ok("connected"));
     expect(await settle(clock, ts.xs.read(`${dev.backendPath}/bridge`))).toEqual(ok("xenbr0"));
-    expect(await settle(clock, ts.xs.getPerms(dev.frontendPath))).toEqual(ok([{ domid: 1, perm: "n" }, { domid: 0, perm: "r" }]));
-    expect(await settle(clock, ts.xs.getPerms(`${dev.frontendPath}/mac`))).toEqual(ok([{ domid: 1, perm: "n" }, { domid: 0, perm: "r" }]));
-    expect(await settle(clock, ts.xs.getPerms(dev.backendPath))).toEqual(ok([{ domid: 0, perm: "n" }, { domid: 1, perm: "r" }]));
+    expect(await settle(clock, ts.xs.getPerms(dev.frontendPath))).toEqual(
+      ok([
+        { domid: 1, perm: "n" },
+        { domid: 0, perm: "r" },
+      ]),
+    );
+    expect(await settle(clock, ts.xs.getPerms(`${dev.frontendPath}/mac`))).toEqual(
+      ok([
+        { domid: 1, perm: "n" },
+        { domid: 0, perm: "r" },
+      ]),
+    );
+    expect(await settle(clock, ts.xs.getPerms(dev.backendPath))).toEqual(
+      ok([
+        { domid: 0, perm: "n" },
+        { domid: 1, perm: "r" },
+      ]),
+    );
     // The guest reads the backend dir (r) but cannot write it; it writes its own frontend dir.
     expect(await settle(clock, g.xs.read(`${dev.backendPath}/state`))).toEqual(ok("1"));
     expect(await settle(clock, g.xs.write(`${dev.backendPath}/state`, "4"))).toEqual({ ok: false, error: "EACCES" });
@@ -71,8 +90,14 @@ describe("toolstack", () => {
     const port = unwrap(g.domain.events.allocUnbound(0));
     const local = unwrap(ts.dom0.events.bindInterdomain(g.id, port));
     const released: string[] = [];
-    await settle(clock, ts.xs.watch("@releaseDomain", (p) => released.push(p)));
-    await settle(clock, g.xs.watch("device", () => {}));
+    await settle(
+      clock,
+      ts.xs.watch("@releaseDomain", (p) => released.push(p)),
+    );
+    await settle(
+      clock,
+      g.xs.watch("device", () => {}),
+    );
     expect(ts.daemon.server.stats().watches).toBe(2);
     expect(unwrap(await settle(clock, ts.destroyDomain(g.id)))).toBeUndefined();
     await pumpUntil(clock, () => released.length >= 2);

@@ -20,7 +20,17 @@ import type { Domain } from "../hypervisor/types.ts";
 import { domainPath } from "../xenstore/paths.ts";
 import type { XsClientError, XsPerm } from "../xenstore/types.ts";
 import { XenbusState } from "../xenbus/types.ts";
-import type { CreateDomainError, DeviceError, DeviceInfo, GuestDomain, ThreadGuestDomain, Toolstack, ToolstackOptions, VbdOptions, VifOptions } from "./types.ts";
+import type {
+  CreateDomainError,
+  DeviceError,
+  DeviceInfo,
+  GuestDomain,
+  ThreadGuestDomain,
+  Toolstack,
+  ToolstackOptions,
+  VbdOptions,
+  VifOptions,
+} from "./types.ts";
 import { NetlabError } from "../../stack/error.ts";
 
 /** Default page limit of a guest (16 MiB). */
@@ -54,9 +64,14 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
 
   /** libxl__domain_make: the domain, its xenstore page and port, /local/domain/<id>, INTRODUCE. */
   async function makeDomain(
-    opts: { name?: string; maxPages?: number; id?: DomainId }, vcpu: VcpuMode,
+    opts: { name?: string; maxPages?: number; id?: DomainId },
+    vcpu: VcpuMode,
   ): Promise<Result<{ domain: Domain; name: string; path: string; setup: GuestXenstoreSetup }, CreateDomainError>> {
-    const d = hypervisor.createDomain({ vcpu, maxPages: opts.maxPages ?? options.guestMaxPages ?? DEFAULT_GUEST_MAX_PAGES, ...(opts.id === undefined ? {} : { id: opts.id }) });
+    const d = hypervisor.createDomain({
+      vcpu,
+      maxPages: opts.maxPages ?? options.guestMaxPages ?? DEFAULT_GUEST_MAX_PAGES,
+      ...(opts.id === undefined ? {} : { id: opts.id }),
+    });
     if (!d.ok) return d;
     const domain = d.value;
     const id = domain.id;
@@ -69,7 +84,10 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
     domain.grants.grantReserved(GNTTAB_RESERVED_XENSTORE, 0, setup.value.frame);
     const name = opts.name ?? `domU-${id}`;
     const path = domainPath(id);
-    const ro: XsPerm[] = [{ domid: 0, perm: "n" }, { domid: id, perm: "r" }];
+    const ro: XsPerm[] = [
+      { domid: 0, perm: "n" },
+      { domid: id, perm: "r" },
+    ];
     const rw: XsPerm[] = [{ domid: id, perm: "n" }];
     const made = await xs.transaction(async (tx) => {
       for (const step of [
@@ -127,7 +145,11 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
     });
     if (r.ok) {
       const list = devices.get(dev.frontendId);
-      if (list) devices.set(dev.frontendId, list.filter((x) => x !== dev));
+      if (list)
+        devices.set(
+          dev.frontendId,
+          list.filter((x) => x !== dev),
+        );
     }
     return r;
   }
@@ -161,11 +183,18 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
   }
 
   async function addDevice(
-    kind: "vif" | "vbd", fe: DomainId, be: DomainId, devid: number,
-    frontKeys: Record<string, string>, backKeys: Record<string, string>,
+    kind: "vif" | "vbd",
+    fe: DomainId,
+    be: DomainId,
+    devid: number,
+    frontKeys: Record<string, string>,
+    backKeys: Record<string, string>,
   ): Promise<Result<DeviceInfo, DeviceError>> {
     const info: DeviceInfo = {
-      kind, frontendId: fe, backendId: be, devid,
+      kind,
+      frontendId: fe,
+      backendId: be,
+      devid,
       frontendPath: `${domainPath(fe)}/device/${kind}/${devid}`,
       backendPath: `${domainPath(be)}/backend/${kind}/${fe}/${devid}`,
     };
@@ -173,9 +202,15 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
       const exists = await tx.exists(info.frontendPath);
       if (!exists.ok) return exists;
       if (exists.value) return err("device-exists");
-      const back = await mknod(tx, info.backendPath, [{ domid: be, perm: "n" }, { domid: fe, perm: "r" }]);
+      const back = await mknod(tx, info.backendPath, [
+        { domid: be, perm: "n" },
+        { domid: fe, perm: "r" },
+      ]);
       if (!back.ok) return back;
-      const front = await mknod(tx, info.frontendPath, [{ domid: fe, perm: "n" }, { domid: be, perm: "r" }]);
+      const front = await mknod(tx, info.frontendPath, [
+        { domid: fe, perm: "n" },
+        { domid: be, perm: "r" },
+      ]);
       if (!front.ok) return front;
       for (const [k, v] of Object.entries(backKeys)) {
         const w = await tx.write(`${info.backendPath}/${k}`, v);
@@ -199,7 +234,10 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
   }
 
   return {
-    hypervisor, dom0, daemon, xs,
+    hypervisor,
+    dom0,
+    daemon,
+    xs,
     createDomain,
     createThreadDomain,
     destroyDomain,
@@ -214,21 +252,28 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
       }
       if (!Number.isInteger(devid) || devid < 0) return err("bad-device");
       const mac = formatMac(o.mac);
-      const r = await addDevice("vif", fe, be, devid, {
-        backend: `${domainPath(be)}/backend/vif/${fe}/${devid}`,
-        "backend-id": String(be),
-        state: String(XenbusState.Initialising),
-        handle: String(devid),
-        mac,
-      }, {
-        frontend: `${domainPath(fe)}/device/vif/${devid}`,
-        "frontend-id": String(fe),
-        online: "1",
-        state: String(XenbusState.Initialising),
-        mac,
-        bridge: o.bridge ?? "xenbr0",
-        handle: String(devid),
-      });
+      const r = await addDevice(
+        "vif",
+        fe,
+        be,
+        devid,
+        {
+          backend: `${domainPath(be)}/backend/vif/${fe}/${devid}`,
+          "backend-id": String(be),
+          state: String(XenbusState.Initialising),
+          handle: String(devid),
+          mac,
+        },
+        {
+          frontend: `${domainPath(fe)}/device/vif/${devid}`,
+          "frontend-id": String(fe),
+          online: "1",
+          state: String(XenbusState.Initialising),
+          mac,
+          bridge: o.bridge ?? "xenbr0",
+          handle: String(devid),
+        },
+      );
       if (!r.ok || o.hotplug === false) return r;
       const h = await hotplugVif(r.value);
       return h.ok ? r : h;
@@ -239,22 +284,29 @@ export function createToolstack(deps: { readonly clock: Clock; readonly rng: Rng
       const devid = vbdNumber(o.virtualDevice);
       if (devid === undefined) return err("bad-device");
       const type = o.deviceType ?? "disk";
-      return addDevice("vbd", fe, be, devid, {
-        backend: `${domainPath(be)}/backend/vbd/${fe}/${devid}`,
-        "backend-id": String(be),
-        state: String(XenbusState.Initialising),
-        "virtual-device": String(devid),
-        "device-type": type,
-      }, {
-        frontend: `${domainPath(fe)}/device/vbd/${devid}`,
-        "frontend-id": String(fe),
-        online: "1",
-        state: String(XenbusState.Initialising),
-        params: o.params,
-        mode: o.mode ?? "w",
-        "device-type": type,
-        "discard-enable": o.discardEnable === false ? "0" : "1",
-      });
+      return addDevice(
+        "vbd",
+        fe,
+        be,
+        devid,
+        {
+          backend: `${domainPath(be)}/backend/vbd/${fe}/${devid}`,
+          "backend-id": String(be),
+          state: String(XenbusState.Initialising),
+          "virtual-device": String(devid),
+          "device-type": type,
+        },
+        {
+          frontend: `${domainPath(fe)}/device/vbd/${devid}`,
+          "frontend-id": String(fe),
+          online: "1",
+          state: String(XenbusState.Initialising),
+          params: o.params,
+          mode: o.mode ?? "w",
+          "device-type": type,
+          "discard-enable": o.discardEnable === false ? "0" : "1",
+        },
+      );
     },
     removeDevice,
     hotplugVif,

@@ -88,7 +88,11 @@ export interface Toolstack {
   /** Creates a guest: domain, /local/domain/<id> with libxl's permissions, xenstore page + port, INTRODUCE. */
   createDomain(options?: { readonly name?: string; readonly maxPages?: number; readonly id?: DomainId }): Promise<Result<GuestDomain, CreateDomainError>>;
   /** As createDomain, for a guest run by a worker thread (vcpu "thread"); no client is connected here. */
-  createThreadDomain(options?: { readonly name?: string; readonly maxPages?: number; readonly id?: DomainId }): Promise<Result<ThreadGuestDomain, CreateDomainError>>;
+  createThreadDomain(options?: {
+    readonly name?: string;
+    readonly maxPages?: number;
+    readonly id?: DomainId;
+  }): Promise<Result<ThreadGuestDomain, CreateDomainError>>;
   /** Destroys a guest: removes its device dirs (both ends), destroys the domain (grants, ports, memory),
    *  releases it from xenstore (@releaseDomain, its watches and transactions) and removes /local/domain/<id>. */
   destroyDomain(id: DomainId): Promise<Result<void, "no-such-domain" | XsClientError>>;

@@ -4,7 +4,9 @@ import { createSerialTask } from "./serial-task.ts";
 /** A promise the test settles by hand. */
 function gate(): { promise: Promise<void>; open: () => void } {
   let open = (): void => {};
-  const promise = new Promise<void>((r) => { open = r; });
+  const promise = new Promise<void>((r) => {
+    open = r;
+  });
   return { promise, open };
 }
 
@@ -14,14 +16,17 @@ describe("createSerialTask (every split driver's xenbus work)", () => {
     let active = 0;
     const gates = [gate(), gate()];
     let runs = 0;
-    const task = createSerialTask(async () => {
-      const n = runs++;
-      active++;
-      log.push(`start ${n} (active ${active})`);
-      await gates[n]?.promise;
-      active--;
-      log.push(`end ${n}`);
-    }, (e) => log.push(`error ${String(e)}`));
+    const task = createSerialTask(
+      async () => {
+        const n = runs++;
+        active++;
+        log.push(`start ${n} (active ${active})`);
+        await gates[n]?.promise;
+        active--;
+        log.push(`end ${n}`);
+      },
+      (e) => log.push(`error ${String(e)}`),
+    );
     task.trigger();
     task.trigger();
     task.trigger();
@@ -34,10 +39,21 @@ describe("createSerialTask (every split driver's xenbus work)", () => {
   it("actions and steps run one at a time in the order asked; run() resolves once its action has run", async () => {
     const log: string[] = [];
     const first = gate();
-    const task = createSerialTask(async () => { log.push("step"); }, () => {});
-    const a = task.run(async () => { log.push("a start"); await first.promise; log.push("a end"); });
+    const task = createSerialTask(
+      async () => {
+        log.push("step");
+      },
+      () => {},
+    );
+    const a = task.run(async () => {
+      log.push("a start");
+      await first.promise;
+      log.push("a end");
+    });
     task.trigger();
-    const b = task.run(async () => { log.push("b"); });
+    const b = task.run(async () => {
+      log.push("b");
+    });
     task.trigger(); // a step is already queued (not started): coalesces with it
     expect(log).toEqual(["a start"]);
     first.open();
@@ -51,17 +67,31 @@ describe("createSerialTask (every split driver's xenbus work)", () => {
     const errors: unknown[] = [];
     const log: string[] = [];
     const hold = gate();
-    const task = createSerialTask(async () => { log.push("step"); throw new Error("boom"); }, (e) => errors.push(e));
+    const task = createSerialTask(
+      async () => {
+        log.push("step");
+        throw new Error("boom");
+      },
+      (e) => errors.push(e),
+    );
     task.trigger();
     const started = gate();
-    const held = task.run(async () => { started.open(); await hold.promise; log.push("held"); });
-    const dropped = task.run(async () => { log.push("dropped"); });
+    const held = task.run(async () => {
+      started.open();
+      await hold.promise;
+      log.push("held");
+    });
+    const dropped = task.run(async () => {
+      log.push("dropped");
+    });
     await started.promise;
     task.stop();
     hold.open();
     await held;
     await dropped;
-    await task.run(async () => { log.push("after stop"); });
+    await task.run(async () => {
+      log.push("after stop");
+    });
     task.trigger();
     await task.idle();
     expect(log).toEqual(["step", "held"]);

@@ -6,7 +6,6 @@ import { pumpUntil, settleByPumping as settle } from "../../stack/settle.ts";
 import { XenbusState, type XenbusStateValue } from "./types.ts";
 import { parseState, readKeys, stateName, switchState, waitForState, watchState, writeKeys } from "./xenbus.ts";
 
-
 async function world() {
   const clock = createVirtualClock();
   const ts = createToolstack({ clock, rng: createRng(3) });
@@ -77,13 +76,24 @@ describe("xenbus helpers", () => {
   it("waitForState resolves on the accepted state, or times out on the Clock", async () => {
     const { clock, ts, g, dev } = await world();
     const got: unknown[] = [];
-    waitForState({ xs: g.xs, clock }, dev.backendPath, (s) => s === XenbusState.InitWait, (r) => got.push(r));
+    waitForState(
+      { xs: g.xs, clock },
+      dev.backendPath,
+      (s) => s === XenbusState.InitWait,
+      (r) => got.push(r),
+    );
     await settle(clock, switchState(ts.xs, dev.backendPath, XenbusState.InitWait));
     await pumpUntil(clock, () => got.length > 0);
     expect(got).toEqual([ok(XenbusState.InitWait)]);
     const late: unknown[] = [];
     const t0 = clock.now();
-    waitForState({ xs: g.xs, clock }, dev.backendPath, (s) => s === XenbusState.Connected, (r) => late.push(r), { timeoutMs: 5000 });
+    waitForState(
+      { xs: g.xs, clock },
+      dev.backendPath,
+      (s) => s === XenbusState.Connected,
+      (r) => late.push(r),
+      { timeoutMs: 5000 },
+    );
     await pumpUntil(clock, () => late.length > 0);
     expect(late).toEqual([err("timeout")]);
     expect(clock.now() - t0).toBe(5000);

@@ -81,33 +81,32 @@ export async function writeKeys(xs: XenstoreClient, dir: string, values: Readonl
  * (including the one the server sends at registration), in event order. `onError` hears a
  * failed registration. The node disappearing reads as Unknown.
  */
-export function watchState(
-  xs: XenstoreClient,
-  dir: string,
-  onState: (state: XenbusStateValue) => void,
-  onError?: (error: XsClientError) => void,
-): StateWatch {
+export function watchState(xs: XenstoreClient, dir: string, onState: (state: XenbusStateValue) => void, onError?: (error: XsClientError) => void): StateWatch {
   let cancelled = false;
   let chain: Promise<void> = Promise.resolve();
   let unwatch: (() => void) | undefined;
   const path = join(dir, "state");
-  void xs.watch(path, () => {
-    if (cancelled) return;
-    chain = chain.then(async () => {
+  void xs
+    .watch(path, () => {
       if (cancelled) return;
-      const s = await readState(xs, dir);
-      if (!cancelled) onState(s);
+      chain = chain.then(async () => {
+        if (cancelled) return;
+        const s = await readState(xs, dir);
+        if (!cancelled) onState(s);
+      });
+    })
+    .then((r) => {
+      if (!r.ok) {
+        if (!cancelled) onError?.(r.error);
+        return;
+      }
+      if (cancelled) void r.value.unwatch();
+      else unwatch = () => void r.value.unwatch();
     });
-  }).then((r) => {
-    if (!r.ok) {
-      if (!cancelled) onError?.(r.error);
-      return;
-    }
-    if (cancelled) void r.value.unwatch();
-    else unwatch = () => void r.value.unwatch();
-  });
   return {
-    get cancelled() { return cancelled; },
+    get cancelled() {
+      return cancelled;
+    },
     cancel() {
       if (cancelled) return;
       cancelled = true;
@@ -139,10 +138,19 @@ export function waitForState(
     w.cancel();
     done(r);
   };
-  const w = watchState(deps.xs, dir, (s) => { if (accept(s)) finish(ok(s)); }, (e) => finish(err(e)));
+  const w = watchState(
+    deps.xs,
+    dir,
+    (s) => {
+      if (accept(s)) finish(ok(s));
+    },
+    (e) => finish(err(e)),
+  );
   if (options.timeoutMs !== undefined) timer = deps.clock.setTimer(deps.clock.now() + options.timeoutMs, () => finish(err("timeout")));
   return {
-    get cancelled() { return finished; },
+    get cancelled() {
+      return finished;
+    },
     cancel() {
       if (finished) return;
       finished = true;

@@ -41,7 +41,10 @@ describe("xenstore client library", () => {
     const d2 = createXenstoreClient(connectInProcess(server, 2));
     expect(await d2.read("/local/domain/2/k")).toEqual(err("EACCES"));
     await dom0.setPerms("/local/domain/2", [{ domid: 2, perm: "n" }]);
-    await dom0.setPerms("/local/domain/2/k", [{ domid: 2, perm: "n" }, { domid: 0, perm: "r" }]);
+    await dom0.setPerms("/local/domain/2/k", [
+      { domid: 2, perm: "n" },
+      { domid: 0, perm: "r" },
+    ]);
     expect(await d2.read("k")).toEqual(ok("v"));
     expect(await d2.write("k2", "x")).toEqual(ok(undefined));
     expect(await dom0.getPerms("/local/domain/2/k2")).toEqual(ok([{ domid: 2, perm: "n" }]));
@@ -92,11 +95,14 @@ describe("xenstore client library", () => {
     expect(await dom0.exists("/never")).toEqual(ok(false));
     await dom0.write("/hot", "0");
     let n = 0;
-    const busy = await dom0.transaction(async (tx) => {
-      await tx.read("/hot");
-      await other.write("/hot", String(++n));
-      return ok(undefined);
-    }, { maxAttempts: 3 });
+    const busy = await dom0.transaction(
+      async (tx) => {
+        await tx.read("/hot");
+        await other.write("/hot", String(++n));
+        return ok(undefined);
+      },
+      { maxAttempts: 3 },
+    );
     expect(busy).toEqual(err("EAGAIN"));
     expect(n).toBe(3);
     expect(server.stats().transactions).toBe(0);
@@ -104,10 +110,12 @@ describe("xenstore client library", () => {
 
   it("transaction() aborts the transaction when the body throws, and rethrows", async () => {
     const { server, dom0 } = setup();
-    await expect(dom0.transaction(async (tx) => {
-      await tx.write("/thrown", "x");
-      throw new Error("bug in body");
-    })).rejects.toThrow("bug in body");
+    await expect(
+      dom0.transaction(async (tx) => {
+        await tx.write("/thrown", "x");
+        throw new Error("bug in body");
+      }),
+    ).rejects.toThrow("bug in body");
     expect(server.stats().transactions).toBe(0);
     expect(await dom0.exists("/thrown")).toEqual(ok(false));
   });
@@ -143,7 +151,9 @@ describe("xenstore client library", () => {
       send() {
         queueMicrotask(() => handler(emitXsMessage(XS_READ, 999, 0, joinStrings(["x"]))));
       },
-      onReceive(h) { handler = h; },
+      onReceive(h) {
+        handler = h;
+      },
     };
     const c = createXenstoreClient(transport);
     expect(await c.read("/a")).toEqual(err("protocol"));
@@ -154,9 +164,18 @@ describe("xenstore client library", () => {
   it("a payload length over 4096 after a good reply in the same chunk fails the rest with 'protocol' and closes the transport", async () => {
     let handler: (b: Uint8Array) => void = () => {};
     let closes = 0;
-    const transport: XsByteTransport = { send() {}, onReceive(h) { handler = h; }, close() { closes++; } };
+    const transport: XsByteTransport = {
+      send() {},
+      onReceive(h) {
+        handler = h;
+      },
+      close() {
+        closes++;
+      },
+    };
     const c = createXenstoreClient(transport);
-    const a = c.readBytes("/a"), b = c.readBytes("/b");
+    const a = c.readBytes("/a"),
+      b = c.readBytes("/b");
     const bad = emitXsMessage(XS_READ, 2, 0, new Uint8Array(0));
     new DataView(bad.buffer).setUint32(12, 5000, true);
     handler(Uint8Array.from([...emitXsMessage(XS_READ, 1, 0, Uint8Array.of(7)), ...bad]));

@@ -11,10 +11,36 @@ import { err, ok, type Result } from "../../stack/result.ts";
 import { parsePerm, formatPerm } from "./store.ts";
 import type { XenstoreServer, XsByteTransport, XsClientError, XsPerm } from "./types.ts";
 import {
-  XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_ERRNOS, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_INTRODUCE,
-  XS_IS_DOMAIN_INTRODUCED, XS_MKDIR, XS_PAYLOAD_MAX, XS_READ, XS_RELEASE, XS_RESET_WATCHES, XS_RM, XS_SET_PERMS,
-  XS_SET_TARGET, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE,
-  createXsDecoder, emitXsMessage, fromLatin1, joinStrings, latin1, splitStrings, utf8, type XsErrno,
+  XS_DIRECTORY,
+  XS_DIRECTORY_PART,
+  XS_ERROR,
+  XS_ERRNOS,
+  XS_GET_DOMAIN_PATH,
+  XS_GET_PERMS,
+  XS_INTRODUCE,
+  XS_IS_DOMAIN_INTRODUCED,
+  XS_MKDIR,
+  XS_PAYLOAD_MAX,
+  XS_READ,
+  XS_RELEASE,
+  XS_RESET_WATCHES,
+  XS_RM,
+  XS_SET_PERMS,
+  XS_SET_TARGET,
+  XS_TRANSACTION_END,
+  XS_TRANSACTION_START,
+  XS_UNWATCH,
+  XS_WATCH,
+  XS_WATCH_EVENT,
+  XS_WRITE,
+  createXsDecoder,
+  emitXsMessage,
+  fromLatin1,
+  joinStrings,
+  latin1,
+  splitStrings,
+  utf8,
+  type XsErrno,
 } from "./wire.ts";
 
 /** Result of a client call. */
@@ -182,7 +208,7 @@ export function createXenstoreClient(transport: XsByteTransport): XenstoreClient
       },
       async directory(path) {
         const r = await request(XS_DIRECTORY, joinStrings([path]), txId);
-        if (r.ok) return ok(r.value.length === 0 ? [] : splitStrings(r.value) ?? []);
+        if (r.ok) return ok(r.value.length === 0 ? [] : (splitStrings(r.value) ?? []));
         if (r.error !== "E2BIG") return r;
         return directoryPart(path, txId);
       },
@@ -259,7 +285,9 @@ export function createXenstoreClient(transport: XsByteTransport): XenstoreClient
 
   return {
     ...base,
-    get closed() { return closed; },
+    get closed() {
+      return closed;
+    },
     async watch(path, callback, token) {
       const t = token ?? `netlab-watch-${nextToken++}`;
       if (watches.has(t)) return err("EEXIST");
@@ -366,8 +394,12 @@ export function connectInProcess(server: XenstoreServer, domid: number, options:
       const copy = bytes.slice();
       schedule(() => conn.receive(copy));
     },
-    onReceive(h) { handler = h; },
-    onClose(h) { closeHandlers.push(h); },
+    onReceive(h) {
+      handler = h;
+    },
+    onClose(h) {
+      closeHandlers.push(h);
+    },
     close() {
       conn.close();
       fireClose();

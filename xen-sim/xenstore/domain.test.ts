@@ -21,7 +21,10 @@ describe("xenstored on the simulated hypervisor", () => {
     const { clock, guest, daemon, toolstack } = world();
     const setup = unwrap(prepareGuestXenstore(guest));
     const intro: string[] = [];
-    await pump(clock, toolstack.watch("@introduceDomain", (p) => intro.push(p)));
+    await pump(
+      clock,
+      toolstack.watch("@introduceDomain", (p) => intro.push(p)),
+    );
     await pump(clock, toolstack.mkdir(`/local/domain/${guest.id}`));
     await pump(clock, toolstack.setPerms(`/local/domain/${guest.id}`, [{ domid: guest.id, perm: "n" }]));
     expect(await pump(clock, toolstack.introduce(guest.id, setup.frame, setup.port))).toEqual(ok(undefined));
@@ -42,7 +45,10 @@ describe("xenstored on the simulated hypervisor", () => {
     await pump(clock, toolstack.setPerms(`/local/domain/${guest.id}`, [{ domid: guest.id, perm: "n" }]));
     const { client } = unwrap(connectGuestXenstore(guest, setup));
     const seen: string[] = [];
-    await pump(clock, client.watch("device", (p) => seen.push(p)));
+    await pump(
+      clock,
+      client.watch("device", (p) => seen.push(p)),
+    );
     await pump(clock, toolstack.write(`/local/domain/${guest.id}/device/vif/0/state`, "1"));
     await pump(clock, client.read("device/vif/0/state"));
     expect(seen).toEqual(["device", "device/vif/0/state"]);
@@ -55,7 +61,10 @@ describe("xenstored on the simulated hypervisor", () => {
     expect(await pump(clock, toolstack.introduce(77, setup.frame, setup.port))).toEqual(err("EINVAL"));
     expect(await pump(clock, toolstack.introduce(guest.id, setup.frame, setup.port))).toEqual(ok(undefined));
     const released: string[] = [];
-    await pump(clock, toolstack.watch("@releaseDomain", (p) => released.push(p)));
+    await pump(
+      clock,
+      toolstack.watch("@releaseDomain", (p) => released.push(p)),
+    );
     const backend = daemon.backend(guest.id)!;
     expect(await pump(clock, toolstack.release(guest.id))).toEqual(ok(undefined));
     expect(backend.fault).toBe("released");

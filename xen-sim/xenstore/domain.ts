@@ -45,7 +45,9 @@ export function createXenstoreDaemon(
     const local = host.events.bindInterdomain(domid, port);
     if (!local.ok) return false;
     const backend = createXenstoreRingBackend({
-      server, domid, page: page.value,
+      server,
+      domid,
+      page: page.value,
       notify: () => void host.events.send(local.value),
     });
     host.events.onEvent(local.value, () => backend.kick());
@@ -104,7 +106,10 @@ export function prepareGuestXenstore(guest: Domain, backendDomid = 0): Result<Gu
 }
 
 /** The guest's xenstore client over its own page and port. */
-export function connectGuestXenstore(guest: Domain, setup: GuestXenstoreSetup): Result<{ client: XenstoreClient; frontend: XenstoreRingFrontend }, "bad-frame"> {
+export function connectGuestXenstore(
+  guest: Domain,
+  setup: GuestXenstoreSetup,
+): Result<{ client: XenstoreClient; frontend: XenstoreRingFrontend }, "bad-frame"> {
   const page = guest.memory.page(setup.frame);
   if (!page.ok) return page;
   const frontend = createXenstoreRingFrontend({ page: page.value, notify: () => void guest.events.send(setup.port) });

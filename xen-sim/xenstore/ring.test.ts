@@ -1,12 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { err, ok, unwrap } from "../../stack/result.ts";
 import {
-  XENSTORE_CONNECTION, XENSTORE_ERROR, XENSTORE_REQ, XENSTORE_REQ_CONS, XENSTORE_REQ_PROD, XENSTORE_RSP,
-  XENSTORE_RSP_CONS, XENSTORE_RSP_PROD, XENSTORE_SERVER_FEATURES,
+  XENSTORE_CONNECTION,
+  XENSTORE_ERROR,
+  XENSTORE_REQ,
+  XENSTORE_REQ_CONS,
+  XENSTORE_REQ_PROD,
+  XENSTORE_RSP,
+  XENSTORE_RSP_CONS,
+  XENSTORE_RSP_PROD,
+  XENSTORE_SERVER_FEATURES,
 } from "../abi/xenstore.ts";
 import { createXenstoreClient } from "./client.ts";
 import {
-  XENSTORE_ERROR_PROTO, XENSTORE_ERROR_RINGIDX, XENSTORE_RECONNECT, createXenstoreRingBackend, createXenstoreRingFrontend,
+  XENSTORE_ERROR_PROTO,
+  XENSTORE_ERROR_RINGIDX,
+  XENSTORE_RECONNECT,
+  createXenstoreRingBackend,
+  createXenstoreRingFrontend,
   initXenstoreRingPage,
 } from "./ring.ts";
 import { createXenstoreServer } from "./server.ts";
@@ -27,10 +38,21 @@ function connect(domid = 1, page = sharedPage(), startIndex = 0) {
   const counts = { toGuest: 0, toServer: 0 };
   let front: ReturnType<typeof createXenstoreRingFrontend> | undefined;
   const back = createXenstoreRingBackend({
-    server, domid, page,
-    notify: () => { counts.toGuest++; queueMicrotask(() => front?.kick()); },
+    server,
+    domid,
+    page,
+    notify: () => {
+      counts.toGuest++;
+      queueMicrotask(() => front?.kick());
+    },
   });
-  front = createXenstoreRingFrontend({ page, notify: () => { counts.toServer++; queueMicrotask(() => back.kick()); } });
+  front = createXenstoreRingFrontend({
+    page,
+    notify: () => {
+      counts.toServer++;
+      queueMicrotask(() => back.kick());
+    },
+  });
   return { server, page, back, front, counts };
 }
 
@@ -136,7 +158,9 @@ describe("xenstore over a shared ring page", () => {
     const dec = createXsDecoder();
     const replies: string[] = [];
     const back = createXenstoreRingBackend({
-      server, domid: 0, page,
+      server,
+      domid: 0,
+      page,
       notify: () => {
         const prod = u32(page, XENSTORE_RSP_PROD);
         const r = dec.push(page.slice(XENSTORE_RSP, XENSTORE_RSP + prod));
@@ -158,7 +182,10 @@ describe("xenstore over a shared ring page", () => {
     const { server, page, back, front } = connect(0);
     const c = createXenstoreClient(front);
     await c.watch("/w", () => {});
-    await c.transaction(async (tx) => { await tx.write("/x", "1"); return ok(undefined); });
+    await c.transaction(async (tx) => {
+      await tx.write("/x", "1");
+      return ok(undefined);
+    });
     expect(server.stats().watches).toBe(1);
     const before = back.connection;
     setU32(page, XENSTORE_CONNECTION, XENSTORE_RECONNECT);
@@ -187,14 +214,23 @@ describe("xenstore over a shared ring page", () => {
     const w = emitXsMessage(XS_WRITE, 1, 0, new Uint8Array([...fromLatin1("/b\0"), ...big]));
     const rd = emitXsMessage(XS_READ, 2, 0, joinStrings(["/b"]));
     let prod = 0;
-    const put = (m: Uint8Array) => { for (const b of m) page[XENSTORE_REQ + (prod++ & 1023)] = b; setU32(page, XENSTORE_REQ_PROD, prod); };
+    const put = (m: Uint8Array) => {
+      for (const b of m) page[XENSTORE_REQ + (prod++ & 1023)] = b;
+      setU32(page, XENSTORE_REQ_PROD, prod);
+    };
     put(w);
     back.kick();
-    for (let i = 0; i < 4; i++) { put(rd); back.kick(); }
+    for (let i = 0; i < 4; i++) {
+      put(rd);
+      back.kick();
+    }
     const consumed = u32(page, XENSTORE_REQ_CONS);
     expect(consumed).toBeLessThan(prod);
     setU32(page, XENSTORE_RSP_CONS, u32(page, XENSTORE_RSP_PROD));
-    for (let i = 0; i < 8; i++) { back.kick(); setU32(page, XENSTORE_RSP_CONS, u32(page, XENSTORE_RSP_PROD)); }
+    for (let i = 0; i < 8; i++) {
+      back.kick();
+      setU32(page, XENSTORE_RSP_CONS, u32(page, XENSTORE_RSP_PROD));
+    }
     expect(u32(page, XENSTORE_REQ_CONS)).toBe(prod);
     expect(back.fault).toBeNull();
   });
@@ -204,7 +240,9 @@ describe("xenstore over a shared ring page", () => {
     initXenstoreRingPage(page);
     let closed = false;
     const front = createXenstoreRingFrontend({ page, notify: () => {} });
-    front.onClose?.(() => { closed = true; });
+    front.onClose?.(() => {
+      closed = true;
+    });
     setU32(page, XENSTORE_RSP_PROD, 2000);
     front.kick();
     expect(front.fault).toBe("bad-rsp-index");

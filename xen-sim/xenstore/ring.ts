@@ -9,8 +9,16 @@
 //   initXenstoreRingPage        zeroes indices (what the toolstack does before a domain starts)
 
 import {
-  XENSTORE_CONNECTION, XENSTORE_ERROR, XENSTORE_REQ, XENSTORE_REQ_CONS, XENSTORE_REQ_PROD, XENSTORE_RING_SIZE,
-  XENSTORE_RSP, XENSTORE_RSP_CONS, XENSTORE_RSP_PROD, XENSTORE_SERVER_FEATURES,
+  XENSTORE_CONNECTION,
+  XENSTORE_ERROR,
+  XENSTORE_REQ,
+  XENSTORE_REQ_CONS,
+  XENSTORE_REQ_PROD,
+  XENSTORE_RING_SIZE,
+  XENSTORE_RSP,
+  XENSTORE_RSP_CONS,
+  XENSTORE_RSP_PROD,
+  XENSTORE_SERVER_FEATURES,
 } from "../abi/xenstore.ts";
 import { isLittleEndianHost } from "../abi/xen.ts";
 import { copyBytes } from "./wire.ts";
@@ -83,8 +91,13 @@ function createOutQueue() {
   const chunks: Uint8Array[] = [];
   let size = 0;
   return {
-    get size() { return size; },
-    push(b: Uint8Array) { chunks.push(b); size += b.length; },
+    get size() {
+      return size;
+    },
+    push(b: Uint8Array) {
+      chunks.push(b);
+      size += b.length;
+    },
     /** Moves up to `max` bytes out through `put`; returns bytes moved. */
     drain(max: number, put: (b: Uint8Array) => void): number {
       let moved = 0;
@@ -99,7 +112,10 @@ function createOutQueue() {
       size -= moved;
       return moved;
     },
-    clear() { chunks.length = 0; size = 0; },
+    clear() {
+      chunks.length = 0;
+      size = 0;
+    },
   };
 }
 
@@ -231,8 +247,12 @@ export function createXenstoreRingBackend(deps: XenstoreRingBackendDeps, options
   }
 
   return {
-    get fault() { return fault; },
-    get connection() { return conn; },
+    get fault() {
+      return fault;
+    },
+    get connection() {
+      return conn;
+    },
     kick() {
       if (running) {
         again = true;
@@ -342,16 +362,26 @@ export function createXenstoreRingFrontend(deps: XenstoreRingFrontendDeps): Xens
   }
 
   return {
-    get fault() { return fault; },
-    get pending() { return out.size; },
+    get fault() {
+      return fault;
+    },
+    get pending() {
+      return out.size;
+    },
     send(bytes) {
       if (fault !== null) return;
       out.push(bytes.slice());
       kick();
     },
-    onReceive(h) { handler = h; },
-    onClose(h) { closeHandlers.push(h); },
-    close() { stop("closed"); },
+    onReceive(h) {
+      handler = h;
+    },
+    onClose(h) {
+      closeHandlers.push(h);
+    },
+    close() {
+      stop("closed");
+    },
     kick,
   };
 }

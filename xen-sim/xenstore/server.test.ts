@@ -2,10 +2,30 @@ import { describe, expect, it } from "vitest";
 import { createXenstoreServer } from "./server.ts";
 import { createRawPeer } from "./test-peer.ts";
 import {
-  XS_DEBUG, XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_INTRODUCE,
-  XS_IS_DOMAIN_INTRODUCED, XS_MKDIR, XS_READ, XS_RELEASE, XS_RESET_WATCHES, XS_RESUME, XS_RM, XS_SET_PERMS,
-  XS_SET_TARGET, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE,
-  emitXsMessage, fromLatin1,
+  XS_DEBUG,
+  XS_DIRECTORY,
+  XS_DIRECTORY_PART,
+  XS_ERROR,
+  XS_GET_DOMAIN_PATH,
+  XS_GET_PERMS,
+  XS_INTRODUCE,
+  XS_IS_DOMAIN_INTRODUCED,
+  XS_MKDIR,
+  XS_READ,
+  XS_RELEASE,
+  XS_RESET_WATCHES,
+  XS_RESUME,
+  XS_RM,
+  XS_SET_PERMS,
+  XS_SET_TARGET,
+  XS_TRANSACTION_END,
+  XS_TRANSACTION_START,
+  XS_UNWATCH,
+  XS_WATCH,
+  XS_WATCH_EVENT,
+  XS_WRITE,
+  emitXsMessage,
+  fromLatin1,
 } from "./wire.ts";
 
 function setup(quotas = {}) {
@@ -232,7 +252,10 @@ describe("xenstore watches", () => {
     write(dom0, "/wx", "1");
     write(dom0, "/w", "2");
     write(dom0, "/other", "1");
-    const ev = dom0.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text);
+    const ev = dom0
+      .take()
+      .filter((m) => m.type === XS_WATCH_EVENT)
+      .map((m) => m.text);
     expect(ev).toEqual(["/w/a/b\0t\0", "/w\0t\0"]);
   });
 
@@ -245,7 +268,10 @@ describe("xenstore watches", () => {
     dom0.request(XS_WATCH, ["/r/c", "sib"]);
     dom0.take();
     dom0.call(XS_RM, ["/r/a"]);
-    const ev = dom0.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text);
+    const ev = dom0
+      .take()
+      .filter((m) => m.type === XS_WATCH_EVENT)
+      .map((m) => m.text);
     expect(ev).toEqual(["/r/a/b\0deep\0", "/r/a\0top\0"]);
   });
 
@@ -258,12 +284,20 @@ describe("xenstore watches", () => {
     expect(d6.call(XS_WATCH, ["device", "B"])).toBe("EEXIST");
     d6.take();
     write(dom0, "/local/domain/6/device/vif/0", "x");
-    const ev = d6.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text);
+    const ev = d6
+      .take()
+      .filter((m) => m.type === XS_WATCH_EVENT)
+      .map((m) => m.text);
     expect(ev).toEqual(["device/vif/0\0A\0", "device/vif/0\0B\0"]);
     expect(d6.call(XS_UNWATCH, ["device", "A"])).toBe("OK");
     expect(d6.call(XS_UNWATCH, ["device", "A"])).toBe("ENOENT");
     write(dom0, "/local/domain/6/device", "y");
-    expect(d6.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text)).toEqual(["device\0B\0"]);
+    expect(
+      d6
+        .take()
+        .filter((m) => m.type === XS_WATCH_EVENT)
+        .map((m) => m.text),
+    ).toEqual(["device\0B\0"]);
   });
 
   it("events are withheld from a domain that cannot read the changed node", () => {
@@ -300,7 +334,10 @@ describe("xenstore watches", () => {
     expect(d8.closedWith).toBe("released");
     expect(dom0.call(XS_RELEASE, ["8"])).toBe("ENOENT");
     expect(dom0.call(XS_RESUME, ["8"])).toBe("ENOENT");
-    const ev = dom0.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.text);
+    const ev = dom0
+      .take()
+      .filter((m) => m.type === XS_WATCH_EVENT)
+      .map((m) => m.text);
     expect(ev).toEqual(["@introduceDomain\0i\0", "@releaseDomain\0r\0"]);
     expect(d1.take().filter((m) => m.type === XS_WATCH_EVENT)).toEqual([]);
   });
@@ -550,7 +587,14 @@ describe("xenstore control messages", () => {
     const dom0 = createRawPeer(server, 0);
     let backlog = 0;
     const got: number[] = [];
-    const slow = server.connect(0, { send: (b) => { backlog += b.length; got.push(b[0]!); }, queued: () => backlog, close: () => {} });
+    const slow = server.connect(0, {
+      send: (b) => {
+        backlog += b.length;
+        got.push(b[0]!);
+      },
+      queued: () => backlog,
+      close: () => {},
+    });
     slow.receive(new Uint8Array([4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0x2f, 0x78, 0, 0x74, 0]));
     expect(got).toEqual([XS_WATCH, XS_WATCH_EVENT]);
     for (let i = 0; i < 10; i++) write(dom0, `/x/${i}`, "1");
@@ -598,11 +642,19 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
     dom0.call(XS_SET_PERMS, ["/given", "n5"]);
     write(dom0, "/kept", "k");
     dom0.call(XS_SET_PERMS, ["/kept", "n0", "r5"]);
-    for (const [p, t] of [["/local/domain/5/data/x", "x"], ["/given", "g"], ["@releaseDomain", "r"]]) dom0.call(XS_WATCH, [p!, t!]);
+    for (const [p, t] of [
+      ["/local/domain/5/data/x", "x"],
+      ["/given", "g"],
+      ["@releaseDomain", "r"],
+    ])
+      dom0.call(XS_WATCH, [p!, t!]);
     dom0.take();
     dom0.conn.receive(emitXsMessage(XS_RELEASE, 9, 0, fromLatin1("5\0")));
-    expect(dom0.take().map((m) => m.type === XS_WATCH_EVENT ? m.strings!.join(" ") : m.text)).toEqual([
-      "OK\0", "/local/domain/5/data/x x", "/given g", "@releaseDomain r",
+    expect(dom0.take().map((m) => (m.type === XS_WATCH_EVENT ? m.strings!.join(" ") : m.text))).toEqual([
+      "OK\0",
+      "/local/domain/5/data/x x",
+      "/given g",
+      "@releaseDomain r",
     ]);
     expect(d5.closedWith).toBe("released");
     for (const p of ["/local/domain/5", "/local/domain/5/data/x", "/given"]) expect(dom0.call(XS_READ, [p])).toBe("ENOENT");
@@ -623,7 +675,12 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
   it("watches on @releaseDomain/<domid> are accepted (and fire only for events at or below that name)", () => {
     const { server, dom0 } = setup();
     expect(dom0.call(XS_WATCH, ["@releaseDomain/5", "r5"])).toBe("OK");
-    expect(dom0.take().filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.strings)).toEqual([["@releaseDomain/5", "r5"]]);
+    expect(
+      dom0
+        .take()
+        .filter((m) => m.type === XS_WATCH_EVENT)
+        .map((m) => m.strings),
+    ).toEqual([["@releaseDomain/5", "r5"]]);
     server.introduceDomain(5);
     server.releaseDomain(5);
     expect(dom0.take()).toEqual([]);
@@ -655,7 +712,13 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
   it("permission numbers are read as C strtol(s, &end, 0) into an int", () => {
     const { dom0 } = setup();
     write(dom0, "/p", "v");
-    const cases: [string, string][] = [["r0x10", "n0,r16"], ["r010", "n0,r8"], ["r-1", "n0,r-1"], ["r 5", "n0,r5"], ["r4294967297", "n0,r1"]];
+    const cases: [string, string][] = [
+      ["r0x10", "n0,r16"],
+      ["r010", "n0,r8"],
+      ["r-1", "n0,r-1"],
+      ["r 5", "n0,r5"],
+      ["r4294967297", "n0,r1"],
+    ];
     for (const [perm, shown] of cases) {
       expect(dom0.call(XS_SET_PERMS, ["/p", "n0", perm])).toBe("OK");
       expect(dom0.call(XS_GET_PERMS, ["/p"])).toBe(shown);
@@ -669,7 +732,13 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
     const { dom0 } = setup();
     expect(dom0.call(XS_WATCH, ["/o", "w"])).toBe("OK");
     const tx = Number(dom0.call(XS_TRANSACTION_START, [""]));
-    for (const [p, v] of [["/o/b", "1"], ["/o/a", "1"], ["/o/b", "2"], ["/o/gone", "x"]]) expect(write(dom0, p!, v!, tx)).toBe("OK");
+    for (const [p, v] of [
+      ["/o/b", "1"],
+      ["/o/a", "1"],
+      ["/o/b", "2"],
+      ["/o/gone", "x"],
+    ])
+      expect(write(dom0, p!, v!, tx)).toBe("OK");
     expect(dom0.call(XS_RM, ["/o/gone"], tx)).toBe("OK");
     dom0.events.length = 0;
     expect(dom0.call(XS_TRANSACTION_END, ["T"], tx)).toBe("OK");
@@ -709,10 +778,18 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
   it("a change gives a connection one event per distinct (path, token), however many of its watches match", () => {
     const { server, dom0 } = setup();
     const w = createRawPeer(server, 0);
-    for (const [p, t] of [["/p", "t1"], ["/p/q", "t1"], ["/p/q", "t2"]]) expect(w.call(XS_WATCH, [p!, t!])).toBe("OK");
+    for (const [p, t] of [
+      ["/p", "t1"],
+      ["/p/q", "t1"],
+      ["/p/q", "t2"],
+    ])
+      expect(w.call(XS_WATCH, [p!, t!])).toBe("OK");
     w.events.length = 0;
     write(dom0, "/p/q/r", "v");
-    expect(w.events.map((e) => e.strings)).toEqual([["/p/q/r", "t1"], ["/p/q/r", "t2"]]);
+    expect(w.events.map((e) => e.strings)).toEqual([
+      ["/p/q/r", "t1"],
+      ["/p/q/r", "t2"],
+    ]);
   });
 
   it("a commit fires in the order the transaction first accessed the nodes", () => {

@@ -6,21 +6,52 @@
 //   createXenstoreServer   factory (options: quotas, privileged domains, INTRODUCE hook, log)
 
 import { err, ok, type Result } from "../../stack/result.ts";
-import {
-  INTRODUCE_DOMAIN, RELEASE_DOMAIN, canonicalizePath, domainPath, isSelfOrDescendant, isSpecialPath,
-  parentPath, validSpecialPath,
-} from "./paths.ts";
+import { INTRODUCE_DOMAIN, RELEASE_DOMAIN, canonicalizePath, domainPath, isSelfOrDescendant, isSpecialPath, parentPath, validSpecialPath } from "./paths.ts";
 import { createXenstoreTree, formatPerm, parsePerm, permFor, PERM_READ, type WatchFire, type XsCaller, type XsTransaction } from "./store.ts";
 import {
-  DEFAULT_XENSTORE_QUOTAS, type XenstoreCloseReason, type XenstoreConnection, type XenstoreQuotas, type XenstoreServer,
-  type XenstoreServerOptions, type XenstoreSink, type XsPerm,
+  DEFAULT_XENSTORE_QUOTAS,
+  type XenstoreCloseReason,
+  type XenstoreConnection,
+  type XenstoreQuotas,
+  type XenstoreServer,
+  type XenstoreServerOptions,
+  type XenstoreSink,
+  type XsPerm,
 } from "./types.ts";
 import {
-  XS_DEBUG, XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_INTRODUCE,
-  XS_IS_DOMAIN_INTRODUCED, XS_MKDIR, XS_PAYLOAD_MAX, XS_READ, XS_RELEASE, XS_RESET_WATCHES, XS_RESUME, XS_RM,
-  XS_SET_PERMS, XS_SET_TARGET, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT,
-  XS_WRITE, createXsDecoder, emitXsMessage, fromLatin1, joinStrings, latin1, splitStrings, xsTypeName,
-  type XsDecoder, type XsErrno, type XsMessage,
+  XS_DEBUG,
+  XS_DIRECTORY,
+  XS_DIRECTORY_PART,
+  XS_ERROR,
+  XS_GET_DOMAIN_PATH,
+  XS_GET_PERMS,
+  XS_INTRODUCE,
+  XS_IS_DOMAIN_INTRODUCED,
+  XS_MKDIR,
+  XS_PAYLOAD_MAX,
+  XS_READ,
+  XS_RELEASE,
+  XS_RESET_WATCHES,
+  XS_RESUME,
+  XS_RM,
+  XS_SET_PERMS,
+  XS_SET_TARGET,
+  XS_TRANSACTION_END,
+  XS_TRANSACTION_START,
+  XS_UNWATCH,
+  XS_WATCH,
+  XS_WATCH_EVENT,
+  XS_WRITE,
+  createXsDecoder,
+  emitXsMessage,
+  fromLatin1,
+  joinStrings,
+  latin1,
+  splitStrings,
+  xsTypeName,
+  type XsDecoder,
+  type XsErrno,
+  type XsMessage,
 } from "./wire.ts";
 
 interface Watch {
@@ -389,7 +420,8 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         if (!c.privileged) return err("EACCES");
         if (args === null || args.length !== 2) return err("EINVAL");
         if (!isConnected(atoi(args[0]!)) || !isConnected(atoi(args[1]!))) return err("ENOENT");
-        const domid = atoi(args[0]!), target = atoi(args[1]!);
+        const domid = atoi(args[0]!),
+          target = atoi(args[1]!);
         targets.set(domid, target);
         return ok(OK_PAYLOAD);
       }
@@ -473,11 +505,16 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       deferredFires = null;
       for (const f of fires) fireWatches(f);
     }
-    if (logging) options.log?.({
-      conn: conn.id, domid: conn.domid, type: xsTypeName(msg.type), reqId: msg.reqId, txId: msg.txId,
-      args: args ?? logArgs(msg),
-      reply: reply.ok ? "OK" : reply.error,
-    });
+    if (logging)
+      options.log?.({
+        conn: conn.id,
+        domid: conn.domid,
+        type: xsTypeName(msg.type),
+        reqId: msg.reqId,
+        txId: msg.txId,
+        args: args ?? logArgs(msg),
+        reply: reply.ok ? "OK" : reply.error,
+      });
   }
 
   // setup_structure(): the daemon creates /tool/xenstored (empty, owned by dom0) at start.

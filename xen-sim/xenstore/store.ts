@@ -123,7 +123,8 @@ function letterBits(l: XsPermLetter): number {
 // xs_strings_to_perms(): a letter, then a number as strtol(s, &end, 0) reads it (blanks, sign,
 // 0x/0 prefixes) that must use the whole rest; the long is stored in a 32-bit int.
 const PERM_RE = /^([nrwb])([ \t\n\v\f\r]*[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*))$/;
-const LONG_MIN = -(1n << 63n), LONG_MAX = (1n << 63n) - 1n;
+const LONG_MIN = -(1n << 63n),
+  LONG_MAX = (1n << 63n) - 1n;
 
 /** Parses one permission string such as "r5" (C strtol rules for the number, as xenstored). */
 export function parsePerm(s: string): Result<XsPerm, "EINVAL"> {
@@ -312,7 +313,9 @@ export function createXenstoreTree(
   }
 
   const base: XenstoreTree = {
-    get size() { return nodes.size; },
+    get size() {
+      return nodes.size;
+    },
     read(c, path, tx) {
       const t = asState(tx);
       const bad = checkTx(t);
@@ -396,7 +399,15 @@ export function createXenstoreTree(
     },
     startTransaction(domid) {
       const tx: TxState = {
-        domid, ended: false, failed: false, overQuota: false, overlay: new Map(), snapshot: new Map(), accessed: new Map(), fires: new Map(), ownerDelta: new Map(),
+        domid,
+        ended: false,
+        failed: false,
+        overQuota: false,
+        overlay: new Map(),
+        snapshot: new Map(),
+        accessed: new Map(),
+        fires: new Map(),
+        ownerDelta: new Map(),
       };
       return tx;
     },
@@ -463,7 +474,9 @@ export function createXenstoreTree(
   }
 
   return {
-    get size() { return nodes.size; },
+    get size() {
+      return nodes.size;
+    },
     read: (c, path, tx) => guard(tx, base.read(c, path, tx)),
     write: (c, path, value, tx) => guard(tx, base.write(c, path, value, tx)),
     mkdir: (c, path, tx) => guard(tx, base.mkdir(c, path, tx)),

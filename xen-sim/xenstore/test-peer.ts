@@ -45,7 +45,9 @@ export function createRawPeer(server: XenstoreServer, domid: number): RawPeer {
   const peer: RawPeer = {
     conn,
     events,
-    get closedWith() { return closedWith; },
+    get closedWith() {
+      return closedWith;
+    },
     take() {
       const out = inbox;
       inbox = [];

@@ -1,11 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createXenstoreServer } from "./server.ts";
-import {
-  XS_ERROR, XS_READ, XS_WRITE, createXsDecoder, emitXsMessage, fromLatin1, joinStrings, parseXsHeader, splitStrings,
-} from "./wire.ts";
+import { XS_ERROR, XS_READ, XS_WRITE, createXsDecoder, emitXsMessage, fromLatin1, joinStrings, parseXsHeader, splitStrings } from "./wire.ts";
 
-const hex = (s: string): Uint8Array => Uint8Array.from(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));
+const hex = (s: string): Uint8Array =>
+  Uint8Array.from(
+    s
+      .replace(/\s+/g, "")
+      .match(/../g)!
+      .map((b) => parseInt(b, 16)),
+  );
 const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 // xen-abi.md §6: captured bytes of `XENSTORED_PATH=sock xenstore-read /foo`.
@@ -75,7 +79,12 @@ describe("xenstore server on hostile byte streams", () => {
     const server = createXenstoreServer();
     let closed = "";
     const out: Uint8Array[] = [];
-    const bad = server.connect(0, { send: (b) => out.push(b), close: (r) => { closed = r; } });
+    const bad = server.connect(0, {
+      send: (b) => out.push(b),
+      close: (r) => {
+        closed = r;
+      },
+    });
     bad.receive(new Uint8Array([...CAPTURED_READ_FOO, ...hex("0b000000 00000000 00000000 01100000")]));
     expect(out.map(toHex)).toEqual([toHex(emitXsMessage(XS_ERROR, 0, 0, joinStrings(["ENOENT"])))]);
     expect(closed).toBe("payload-too-long");
@@ -85,25 +94,37 @@ describe("xenstore server on hostile byte streams", () => {
     const g = server.connect(0, { send: (b) => good.push(b), close: () => {} });
     g.receive(emitXsMessage(XS_WRITE, 5, 0, fromLatin1("/foo\0bar")));
     g.receive(CAPTURED_READ_FOO);
-    expect(good.map(toHex)).toEqual([
-      toHex(emitXsMessage(XS_WRITE, 5, 0, joinStrings(["OK"]))),
-      toHex(emitXsMessage(XS_READ, 0, 0, fromLatin1("bar"))),
-    ]);
+    expect(good.map(toHex)).toEqual([toHex(emitXsMessage(XS_WRITE, 5, 0, joinStrings(["OK"]))), toHex(emitXsMessage(XS_READ, 0, 0, fromLatin1("bar")))]);
   });
 
   it("arbitrary byte streams in arbitrary chunks never throw, and a fresh connection is still served", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(
-          fc.uint8Array({ maxLength: 64 }),
-          fc.record({
-            type: fc.nat(30), reqId: fc.nat(), txId: fc.nat(3),
-            payload: fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.constantFrom(
-              fromLatin1("/a\0"), fromLatin1("/a/b\0v"), fromLatin1("/a\0tok\0"), fromLatin1("/a\0b1\0"),
-              fromLatin1("\0"), fromLatin1("T\0"), fromLatin1("/a\0" + "0\0"),
-            )),
-          }).map((m) => emitXsMessage(m.type, m.reqId, m.txId, m.payload)),
-        ), { maxLength: 30 }),
+        fc.array(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 64 }),
+            fc
+              .record({
+                type: fc.nat(30),
+                reqId: fc.nat(),
+                txId: fc.nat(3),
+                payload: fc.oneof(
+                  fc.uint8Array({ maxLength: 40 }),
+                  fc.constantFrom(
+                    fromLatin1("/a\0"),
+                    fromLatin1("/a/b\0v"),
+                    fromLatin1("/a\0tok\0"),
+                    fromLatin1("/a\0b1\0"),
+                    fromLatin1("\0"),
+                    fromLatin1("T\0"),
+                    fromLatin1("/a\0" + "0\0"),
+                  ),
+                ),
+              })
+              .map((m) => emitXsMessage(m.type, m.reqId, m.txId, m.payload)),
+          ),
+          { maxLength: 30 },
+        ),
         fc.integer({ min: 0, max: 3 }),
         (chunks, domid) => {
           const server = createXenstoreServer({ quotas: { maxEntries: 20 } });
@@ -124,5 +145,4 @@ describe("xenstore server on hostile byte streams", () => {
       { numRuns: 300 },
     );
   });
-
 });

@@ -53,12 +53,40 @@ export const XS_REL_PATH_MAX = 2048;
 
 /** Errno names of ERROR replies (xsd_errors[] in xs_wire.h). */
 export type XsErrno =
-  | "EINVAL" | "EACCES" | "EEXIST" | "EISDIR" | "ENOENT" | "ENOMEM" | "ENOSPC" | "EIO"
-  | "ENOTEMPTY" | "ENOSYS" | "EROFS" | "EBUSY" | "EAGAIN" | "EISCONN" | "E2BIG" | "EPERM";
+  | "EINVAL"
+  | "EACCES"
+  | "EEXIST"
+  | "EISDIR"
+  | "ENOENT"
+  | "ENOMEM"
+  | "ENOSPC"
+  | "EIO"
+  | "ENOTEMPTY"
+  | "ENOSYS"
+  | "EROFS"
+  | "EBUSY"
+  | "EAGAIN"
+  | "EISCONN"
+  | "E2BIG"
+  | "EPERM";
 
 export const XS_ERRNOS: readonly XsErrno[] = [
-  "EINVAL", "EACCES", "EEXIST", "EISDIR", "ENOENT", "ENOMEM", "ENOSPC", "EIO",
-  "ENOTEMPTY", "ENOSYS", "EROFS", "EBUSY", "EAGAIN", "EISCONN", "E2BIG", "EPERM",
+  "EINVAL",
+  "EACCES",
+  "EEXIST",
+  "EISDIR",
+  "ENOENT",
+  "ENOMEM",
+  "ENOSPC",
+  "EIO",
+  "ENOTEMPTY",
+  "ENOSYS",
+  "EROFS",
+  "EBUSY",
+  "EAGAIN",
+  "EISCONN",
+  "E2BIG",
+  "EPERM",
 ];
 
 /** One framed message; payload is a view into decoder-owned or caller memory. */
@@ -73,7 +101,12 @@ export interface XsMessage {
 export type XsDecodeError = "payload-too-long";
 
 /** Header fields of a message (after at least 16 bytes are known to be present). */
-export interface XsHeader { type: number; reqId: number; txId: number; len: number }
+export interface XsHeader {
+  type: number;
+  reqId: number;
+  txId: number;
+  len: number;
+}
 
 /** Reads the 16-byte header at the start of bytes. */
 export function parseXsHeader(bytes: Uint8Array): Result<XsHeader, "truncated"> {
@@ -138,8 +171,12 @@ export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder 
   let bodyFill = 0;
   let failed = false;
   return {
-    get buffered() { return headerFill + bodyFill; },
-    get failed() { return failed; },
+    get buffered() {
+      return headerFill + bodyFill;
+    },
+    get failed() {
+      return failed;
+    },
     push(chunk) {
       if (failed) return err("payload-too-long");
       const out: XsMessage[] = [];
@@ -247,9 +284,26 @@ export function xsTypeName(type: number): string {
 }
 
 const XS_TYPE_NAMES: Readonly<Record<number, string>> = {
-  0: "DEBUG", 1: "DIRECTORY", 2: "READ", 3: "GET_PERMS", 4: "WATCH", 5: "UNWATCH",
-  6: "TRANSACTION_START", 7: "TRANSACTION_END", 8: "INTRODUCE", 9: "RELEASE",
-  10: "GET_DOMAIN_PATH", 11: "WRITE", 12: "MKDIR", 13: "RM", 14: "SET_PERMS", 15: "WATCH_EVENT",
-  16: "ERROR", 17: "IS_DOMAIN_INTRODUCED", 18: "RESUME", 19: "SET_TARGET", 21: "RESET_WATCHES",
+  0: "DEBUG",
+  1: "DIRECTORY",
+  2: "READ",
+  3: "GET_PERMS",
+  4: "WATCH",
+  5: "UNWATCH",
+  6: "TRANSACTION_START",
+  7: "TRANSACTION_END",
+  8: "INTRODUCE",
+  9: "RELEASE",
+  10: "GET_DOMAIN_PATH",
+  11: "WRITE",
+  12: "MKDIR",
+  13: "RM",
+  14: "SET_PERMS",
+  15: "WATCH_EVENT",
+  16: "ERROR",
+  17: "IS_DOMAIN_INTRODUCED",
+  18: "RESUME",
+  19: "SET_TARGET",
+  21: "RESET_WATCHES",
   22: "DIRECTORY_PART",
 };

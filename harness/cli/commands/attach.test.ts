@@ -17,35 +17,89 @@ import { ipv6 } from "../../../stack/wire/ipv6-address.ts";
 
 describe("parseAttachArgs()", () => {
   it("reads a static address with gateway, namespace, peer, HTTP root and capture", () => {
-    expect(parseAttachArgs(["--tap", "nl0", "--netns", "lab", "--ip", "192.0.2.2/24", "--gateway", "192.0.2.1",
-      "--peer", "192.0.2.1/24", "--http-root", "/srv", "--pcap", "/tmp/a.pcapng", "--stats-interval", "0"])).toEqual({
-      tap: "nl0", netns: "lab", peer: "192.0.2.1/24", httpRoot: "/srv", httpPort: 80, pcap: "/tmp/a.pcapng",
+    expect(
+      parseAttachArgs([
+        "--tap",
+        "nl0",
+        "--netns",
+        "lab",
+        "--ip",
+        "192.0.2.2/24",
+        "--gateway",
+        "192.0.2.1",
+        "--peer",
+        "192.0.2.1/24",
+        "--http-root",
+        "/srv",
+        "--pcap",
+        "/tmp/a.pcapng",
+        "--stats-interval",
+        "0",
+      ]),
+    ).toEqual({
+      tap: "nl0",
+      netns: "lab",
+      peer: "192.0.2.1/24",
+      httpRoot: "/srv",
+      httpPort: 80,
+      pcap: "/tmp/a.pcapng",
       address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 }, gateway: 0xc0000201 },
-      xen: false, offloads: false, statsIntervalS: 0, json: false,
+      xen: false,
+      offloads: false,
+      statsIntervalS: 0,
+      json: false,
     });
   });
 
   it("reads --dhcp, --xen, --mac, --ping, --duration and --json", () => {
-    expect(parseAttachArgs(["--tap", "nl0", "--dhcp", "--xen", "--mac", "02:00:00:00:00:07", "--ping", "192.0.2.1",
-      "--duration=2.5", "--json", "--http-port", "8080", "--offloads"])).toEqual({
-      tap: "nl0", address: { kind: "dhcp" }, xen: true, mac: 0x020000000007, ping: 0xc0000201, durationS: 2.5,
-      json: true, httpPort: 8080, offloads: true, statsIntervalS: 1,
+    expect(
+      parseAttachArgs([
+        "--tap",
+        "nl0",
+        "--dhcp",
+        "--xen",
+        "--mac",
+        "02:00:00:00:00:07",
+        "--ping",
+        "192.0.2.1",
+        "--duration=2.5",
+        "--json",
+        "--http-port",
+        "8080",
+        "--offloads",
+      ]),
+    ).toEqual({
+      tap: "nl0",
+      address: { kind: "dhcp" },
+      xen: true,
+      mac: 0x020000000007,
+      ping: 0xc0000201,
+      durationS: 2.5,
+      json: true,
+      httpPort: 8080,
+      offloads: true,
+      statsIntervalS: 1,
     });
   });
 
   it("reads a dual stack from repeated --ip (one IPv4, any IPv6), a v6-only stack, and --slaac (with or without IPv4)", () => {
     expect(parseAttachArgs(["--tap", "nl0", "--ip", "2001:db8::2/64", "--ip", "192.0.2.2/24", "--ip", "fd00::2/64"])).toMatchObject({
-      address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 } }, ipv6: { addresses: ["2001:db8::2/64", "fd00::2/64"], slaac: false },
+      address: { kind: "static", cidr: { address: 0xc0000202, prefixLength: 24 } },
+      ipv6: { addresses: ["2001:db8::2/64", "fd00::2/64"], slaac: false },
     });
-    expect(parseAttachArgs(["--tap", "nl0", "--ip", "2001:db8::2/64"])).toMatchObject({ address: { kind: "none" }, ipv6: { addresses: ["2001:db8::2/64"], slaac: false } });
+    expect(parseAttachArgs(["--tap", "nl0", "--ip", "2001:db8::2/64"])).toMatchObject({
+      address: { kind: "none" },
+      ipv6: { addresses: ["2001:db8::2/64"], slaac: false },
+    });
     expect(parseAttachArgs(["--tap", "nl0", "--slaac"])).toMatchObject({ address: { kind: "none" }, ipv6: { addresses: [], slaac: true } });
     expect(parseAttachArgs(["--tap", "nl0", "--dhcp", "--slaac"])).toMatchObject({ address: { kind: "dhcp" }, ipv6: { addresses: [], slaac: true } });
     expect(parseAttachArgs(["--tap", "nl0", "--dhcp"]).ipv6).toBeUndefined();
   });
 
   it("reads --count, --interval and --seed (ping -c / -i, the stack's Rng seed)", () => {
-    expect(parseAttachArgs(["--tap", "nl0", "--ip", "192.0.2.2/24", "--ping", "192.0.2.1", "--count=5", "--interval", "0.2", "--seed", "0xffffffff"]))
-      .toMatchObject({ ping: 0xc0000201, count: 5, pingIntervalS: 0.2, seed: 0xffffffff });
+    expect(
+      parseAttachArgs(["--tap", "nl0", "--ip", "192.0.2.2/24", "--ping", "192.0.2.1", "--count=5", "--interval", "0.2", "--seed", "0xffffffff"]),
+    ).toMatchObject({ ping: 0xc0000201, count: 5, pingIntervalS: 0.2, seed: 0xffffffff });
   });
 
   it.each([
@@ -92,7 +146,10 @@ describe("attach --ping's summary", () => {
     ]);
     const none = pingSummary(2, [], 1000);
     expect(none).toEqual({ transmitted: 2, received: 0, lossPercent: 100, timeMs: 1000 });
-    expect(formatPingSummary("192.0.2.9", none)).toEqual(["--- 192.0.2.9 ping statistics ---", "2 packets transmitted, 0 received, 100% packet loss, time 1000ms"]);
+    expect(formatPingSummary("192.0.2.9", none)).toEqual([
+      "--- 192.0.2.9 ping statistics ---",
+      "2 packets transmitted, 0 received, 100% packet loss, time 1000ms",
+    ]);
   });
 });
 
@@ -113,25 +170,40 @@ describe("attach's counters of hostile HTTP clients", () => {
     clock.run(700);
     const c = httpCounters(server.stats);
     expect(c).toMatchObject({
-      "http.connections": 2, "http.rejectedConnections": 1, "http.rejectedPerSource": 1, "http.reclaimedSlow": 1,
-      "http.parseErrors": 1, "http.parseErrors.bare-lf": 1, "http.closedAfterError": 2,
+      "http.connections": 2,
+      "http.rejectedConnections": 1,
+      "http.rejectedPerSource": 1,
+      "http.reclaimedSlow": 1,
+      "http.parseErrors": 1,
+      "http.parseErrors.bare-lf": 1,
+      "http.closedAfterError": 2,
     });
     expect(formatCounters({ "http.requests": 0, "http.open": 0, ...c })).toBe(
       "http req 0  http open/conn 0/2  http refused/per-source 1/1  http reclaimed idle/slow 0/1  " +
-      "http closed after-error/unread-body 2/0  http parse errors bare-lf:1",
+        "http closed after-error/unread-body 2/0  http parse errors bare-lf:1",
     );
   });
 
   it("shows the IPv6 groups (ip6 rx/tx, echo6 in/out) for a dual stack that answered a ping6, and not for a v4-only stack", () => {
     const clock = createVirtualClock();
     const pair = createDevicePair(clock);
-    const a = createStack({ device: pair.a, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.2/24" }, ipv6: { addresses: ["2001:db8::2/64"], dadTransmits: 0, routerSolicitations: false } });
-    const b = createStack({ device: pair.b, clock, rng: createRng(2) }, { ipv6: { addresses: ["2001:db8::1/64"], dadTransmits: 0, routerSolicitations: false } });
+    const a = createStack(
+      { device: pair.a, clock, rng: createRng(1) },
+      { ipv4: { cidr: "192.0.2.2/24" }, ipv6: { addresses: ["2001:db8::2/64"], dadTransmits: 0, routerSolicitations: false } },
+    );
+    const b = createStack(
+      { device: pair.b, clock, rng: createRng(2) },
+      { ipv6: { addresses: ["2001:db8::1/64"], dadTransmits: 0, routerSolicitations: false } },
+    );
     let replied = false;
-    b.icmpv6!.ping(ipv6("2001:db8::2"), { timeoutMs: 1000 }, (r) => { replied = r.ok; });
+    b.icmpv6!.ping(ipv6("2001:db8::2"), { timeoutMs: 1000 }, (r) => {
+      replied = r.ok;
+    });
     clock.run(100);
     expect(replied).toBe(true);
-    const groups = formatCounters(flattenCounters(a.counters())).split("  ").filter((g) => /^(ip6|echo6) /.test(g));
+    const groups = formatCounters(flattenCounters(a.counters()))
+      .split("  ")
+      .filter((g) => /^(ip6|echo6) /.test(g));
     expect(groups).toEqual([expect.stringMatching(/^ip6 rx\/tx [1-9]\d*\/[1-9]\d*$/), "echo6 in/out 1/0"]);
     const v4only = createStack({ device: createDevicePair(clock).a, clock, rng: createRng(3) }, { ipv4: { cidr: "192.0.2.3/24" } });
     expect(formatCounters(flattenCounters(v4only.counters()))).not.toMatch(/ip6|echo6/);
@@ -142,7 +214,10 @@ describe("attach's counters of hostile HTTP clients", () => {
     const pair = createDevicePair(clock);
     const stack = createStack({ device: pair.b, clock, rng: createRng(1) }, { ipv4: { cidr: "192.0.2.2/24" } });
     pair.a.onReceive(() => {});
-    const arpGroups = (): string[] => formatCounters(flattenCounters(stack.counters())).split("  ").filter((g) => /^arp (pending|changed)/.test(g));
+    const arpGroups = (): string[] =>
+      formatCounters(flattenCounters(stack.counters()))
+        .split("  ")
+        .filter((g) => /^arp (pending|changed)/.test(g));
     clock.run(5000);
     expect(arpGroups()).toEqual([]);
     const arpFrame = (senderMac: number): Uint8Array => {
@@ -160,10 +235,21 @@ describe("attach's counters of hostile HTTP clients", () => {
   });
 
   it("shows the TCP groups only once a SYN flood, TIME-WAITs or challenge ACKs made them non-zero", () => {
-    const tcpGroups = (c: Record<string, number>): string[] => formatCounters(c).split("  ").filter((g) => g.startsWith("tcp ") && !g.startsWith("tcp seg"));
+    const tcpGroups = (c: Record<string, number>): string[] =>
+      formatCounters(c)
+        .split("  ")
+        .filter((g) => g.startsWith("tcp ") && !g.startsWith("tcp seg"));
     const zero = {
-      "tcp.segmentsReceived": 0, "tcp.segmentsSent": 0, "tcp.synCookiesSent": 0, "tcp.synCookiesAccepted": 0, "tcp.synQueueDropped": 0,
-      "tcp.synQueuePruned": 0, "tcp.timeWaitCount": 0, "tcp.timeWaitDropped": 0, "tcp.challengeAcks": 0, "tcp.challengeAcksSuppressed": 0,
+      "tcp.segmentsReceived": 0,
+      "tcp.segmentsSent": 0,
+      "tcp.synCookiesSent": 0,
+      "tcp.synCookiesAccepted": 0,
+      "tcp.synQueueDropped": 0,
+      "tcp.synQueuePruned": 0,
+      "tcp.timeWaitCount": 0,
+      "tcp.timeWaitDropped": 0,
+      "tcp.challengeAcks": 0,
+      "tcp.challengeAcksSuppressed": 0,
     };
     expect(tcpGroups(zero)).toEqual([]);
     const peer = createTcpTestPeer({ synQueueSize: 8, maxTimeWait: 1 });

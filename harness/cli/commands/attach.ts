@@ -18,7 +18,18 @@ import { formatIpv6, parseIpv6Address } from "../../../stack/wire/ipv6-address.t
 import { NetlabError } from "../../../stack/error.ts";
 import { err, ok } from "../../../stack/result.ts";
 import {
-  flagReader, flagValue, helpText, parseCommandLine, parseDuration, parseInteger, parseIpv4Address, parseIpv4Cidr, parseMacAddress, parseSeed, UsageError, type ValueResult,
+  flagReader,
+  flagValue,
+  helpText,
+  parseCommandLine,
+  parseDuration,
+  parseInteger,
+  parseIpv4Address,
+  parseIpv4Cidr,
+  parseMacAddress,
+  parseSeed,
+  UsageError,
+  type ValueResult,
 } from "../args.ts";
 import { createCaptureFile, type CaptureFile } from "../../pcap/files.ts";
 import { listNetns, run as runCommand, runChecked } from "../../netns/index.ts";
@@ -70,7 +81,10 @@ export interface AttachOptions {
   readonly tap: string;
   readonly netns?: string;
   /** IPv4: a static address, DHCP, or none (a v6-only stack). */
-  readonly address: { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address } | { readonly kind: "dhcp" } | { readonly kind: "none" };
+  readonly address:
+    | { readonly kind: "static"; readonly cidr: Ipv4Cidr; readonly gateway?: Ipv4Address }
+    | { readonly kind: "dhcp" }
+    | { readonly kind: "none" };
   /** IPv6 (absent: v4 only): static addresses ("2001:db8::2/64") and SLAAC. */
   readonly ipv6?: { readonly addresses: readonly string[]; readonly slaac: boolean };
   readonly peer?: string;
@@ -106,11 +120,26 @@ const ATTACH_SPEC = {
   command: "attach",
   usage: USAGE,
   options: {
-    tap: { type: "string" }, netns: { type: "string" }, ip: { type: "string", multiple: true }, gateway: { type: "string" }, dhcp: { type: "boolean" }, slaac: { type: "boolean" },
-    peer: { type: "string" }, "http-root": { type: "string" }, "http-port": { type: "string" }, pcap: { type: "string" },
-    xen: { type: "boolean" }, mac: { type: "string" }, offloads: { type: "boolean" }, ping: { type: "string" },
-    count: { type: "string" }, interval: { type: "string" }, seed: { type: "string" },
-    duration: { type: "string" }, "stats-interval": { type: "string" }, json: { type: "boolean" },
+    tap: { type: "string" },
+    netns: { type: "string" },
+    ip: { type: "string", multiple: true },
+    gateway: { type: "string" },
+    dhcp: { type: "boolean" },
+    slaac: { type: "boolean" },
+    peer: { type: "string" },
+    "http-root": { type: "string" },
+    "http-port": { type: "string" },
+    pcap: { type: "string" },
+    xen: { type: "boolean" },
+    mac: { type: "string" },
+    offloads: { type: "boolean" },
+    ping: { type: "string" },
+    count: { type: "string" },
+    interval: { type: "string" },
+    seed: { type: "string" },
+    duration: { type: "string" },
+    "stats-interval": { type: "string" },
+    json: { type: "boolean" },
   },
   required: ["tap"],
 } as const;
@@ -134,7 +163,8 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
   for (const t of v6Texts) {
     const [a, len, ...rest] = t.split("/");
     const n = Number(len);
-    if (rest.length > 0 || a === undefined || !parseIpv6Address(a).ok || !/^\d{1,3}$/.test(len ?? "") || n > 128) throw usage(`--ip needs ADDRESS/PREFIX (192.0.2.10/24 or 2001:db8::2/64), got '${t}'`);
+    if (rest.length > 0 || a === undefined || !parseIpv6Address(a).ok || !/^\d{1,3}$/.test(len ?? "") || n > 128)
+      throw usage(`--ip needs ADDRESS/PREFIX (192.0.2.10/24 or 2001:db8::2/64), got '${t}'`);
   }
   if (v4Texts.length > 1) throw usage("at most one IPv4 --ip (more --ip are IPv6 CIDRs)");
   if (v4Texts.length === 1 && dhcp) throw usage("give only one of an IPv4 --ip and --dhcp");
@@ -142,7 +172,8 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
   if (v.gateway !== undefined && v4Texts.length === 0) throw usage("--gateway goes with an IPv4 --ip");
   const cidr = flagValue(ATTACH_SPEC.command, "ip", v4Texts[0], parseIpv4Cidr);
   const gateway = get("gateway", parseIpv4Address);
-  const address: AttachOptions["address"] = cidr === undefined ? (dhcp ? { kind: "dhcp" } : { kind: "none" }) : gateway === undefined ? { kind: "static", cidr } : { kind: "static", cidr, gateway };
+  const address: AttachOptions["address"] =
+    cidr === undefined ? (dhcp ? { kind: "dhcp" } : { kind: "none" }) : gateway === undefined ? { kind: "static", cidr } : { kind: "static", cidr, gateway };
   const ipv6 = v6Texts.length > 0 || slaac ? { addresses: v6Texts, slaac } : undefined;
   get("peer", parseIpv4Cidr);
   const netns = get("netns", namespaceName);
@@ -157,8 +188,14 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
   const durationMs = get("duration", (t) => parseDuration(t, "s", 1));
   const statsMs = get("stats-interval", (t) => parseDuration(t, "s"));
   return {
-    tap: v.tap!, address, ...(ipv6 === undefined ? {} : { ipv6 }), httpPort: get("http-port", (t) => parseInteger(t, 1, 65535)) ?? 80, xen: v.xen === true, offloads: v.offloads === true,
-    statsIntervalS: statsMs === undefined ? 1 : statsMs / 1000, json: v.json === true,
+    tap: v.tap!,
+    address,
+    ...(ipv6 === undefined ? {} : { ipv6 }),
+    httpPort: get("http-port", (t) => parseInteger(t, 1, 65535)) ?? 80,
+    xen: v.xen === true,
+    offloads: v.offloads === true,
+    statsIntervalS: statsMs === undefined ? 1 : statsMs / 1000,
+    json: v.json === true,
     ...(netns !== undefined ? { netns } : {}),
     ...(v.peer !== undefined ? { peer: v.peer } : {}),
     ...(v["http-root"] !== undefined ? { httpRoot: v["http-root"] } : {}),
@@ -252,7 +289,8 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       try {
         // A v4-only stack: keep the kernel end's IPv6 chatter (DAD, RS, MLD) off the link.
         const sysctl = ["sysctl", "-qw", `net.ipv6.conf.${tap.name}.disable_ipv6=1`];
-        if (options.ipv6 === undefined) await runCommand(kernelNs === undefined ? sysctl[0]! : "ip", kernelNs === undefined ? sysctl.slice(1) : ["netns", "exec", kernelNs, ...sysctl]);
+        if (options.ipv6 === undefined)
+          await runCommand(kernelNs === undefined ? sysctl[0]! : "ip", kernelNs === undefined ? sysctl.slice(1) : ["netns", "exec", kernelNs, ...sysctl]);
         await runChecked("ip", [...ipArgs, "addr", "add", options.peer, "dev", tap.name]);
         await runChecked("ip", [...ipArgs, "link", "set", tap.name, "up"]);
       } catch (e) {
@@ -278,10 +316,13 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     let xen: XenAttachment | undefined;
     if (options.xen) {
       try {
-        const attachment = await startXenAttachment({ clock, rng, link: device }, {
-          ...(options.mac !== undefined ? { mac: options.mac } : {}),
-          netfront: { checksumOffload: options.offloads, gso: options.offloads },
-        });
+        const attachment = await startXenAttachment(
+          { clock, rng, link: device },
+          {
+            ...(options.mac !== undefined ? { mac: options.mac } : {}),
+            netfront: { checksumOffload: options.offloads, gso: options.offloads },
+          },
+        );
         xen = attachment;
         cleanups.push(() => attachment.close());
         device = attachment.netfront;
@@ -291,22 +332,35 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     }
 
     const v6 = options.ipv6;
-    const stack = await composeAttachedStack({ device, clock, rng }, {
-      address: options.address,
-      ...(v6 === undefined ? {} : { ipv6: { ...(v6.addresses.length > 0 ? { addresses: v6.addresses } : {}), slaac: v6.slaac } }),
-      ...(options.httpRoot !== undefined ? { http: { root: options.httpRoot, port: options.httpPort } } : {}),
-      // A known address moving to another MAC is a failover or a spoofer: say so when it happens.
-      arp: {
-        onAddressChange: (ip, from, to) => out.line(`arp: ${formatIpv4(ip)} moved from ${formatMac(from)} to ${formatMac(to)}`,
-          { event: "arp-address-change", ip: formatIpv4(ip), from: formatMac(from), to: formatMac(to) }),
+    const stack = await composeAttachedStack(
+      { device, clock, rng },
+      {
+        address: options.address,
+        ...(v6 === undefined ? {} : { ipv6: { ...(v6.addresses.length > 0 ? { addresses: v6.addresses } : {}), slaac: v6.slaac } }),
+        ...(options.httpRoot !== undefined ? { http: { root: options.httpRoot, port: options.httpPort } } : {}),
+        // A known address moving to another MAC is a failover or a spoofer: say so when it happens.
+        arp: {
+          onAddressChange: (ip, from, to) =>
+            out.line(`arp: ${formatIpv4(ip)} moved from ${formatMac(from)} to ${formatMac(to)}`, {
+              event: "arp-address-change",
+              ip: formatIpv4(ip),
+              from: formatMac(from),
+              to: formatMac(to),
+            }),
+        },
       },
-    });
+    );
     let stopReport: StopReport | undefined;
-    cleanups.push(async () => { stopReport = await stack.stop(); });
+    cleanups.push(async () => {
+      stopReport = await stack.stop();
+    });
 
     const counters = (): Record<string, number> => ({
-      rxFrames: tap.counters.rxFrames, rxBytes: tap.counters.rxBytes,
-      txFrames: tap.counters.txFrames, txBytes: tap.counters.txBytes, dropped: tap.counters.dropped,
+      rxFrames: tap.counters.rxFrames,
+      rxBytes: tap.counters.rxBytes,
+      txFrames: tap.counters.txFrames,
+      txBytes: tap.counters.txBytes,
+      dropped: tap.counters.dropped,
       shedSyns: tap.counters.shedSyns,
       ...stack.counters(),
       ...(xen !== undefined ? xen.counters() : {}),
@@ -315,13 +369,30 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
 
     const where = kernelNs === undefined ? "" : ` (kernel end in netns ${kernelNs})`;
     const via = xen === undefined ? "" : ` via Xen: domU ${xen.guest.id} netfront -> netback vif${xen.guest.id}.${xen.vif.devid} -> bridge ${xen.bridge.name}`;
-    out.line(`attached to tap ${tap.name}${where}${via}, mac ${formatMac(device.mac)}, rng seed ${rng.seed}${capture ? `, capture ${capture.path}` : ""}`,
-      { event: "attached", tap: tap.name, netns: kernelNs ?? null, mac: formatMac(device.mac), seed: rng.seed, pcap: capture?.path ?? null,
-        xen: xen === undefined ? null : { domid: xen.guest.id, vif: `vif${xen.guest.id}.${xen.vif.devid}`, bridge: xen.bridge.name, frontend: xen.netfront.frontendPath, backend: xen.netfront.backendPath } });
+    out.line(`attached to tap ${tap.name}${where}${via}, mac ${formatMac(device.mac)}, rng seed ${rng.seed}${capture ? `, capture ${capture.path}` : ""}`, {
+      event: "attached",
+      tap: tap.name,
+      netns: kernelNs ?? null,
+      mac: formatMac(device.mac),
+      seed: rng.seed,
+      pcap: capture?.path ?? null,
+      xen:
+        xen === undefined
+          ? null
+          : {
+              domid: xen.guest.id,
+              vif: `vif${xen.guest.id}.${xen.vif.devid}`,
+              bridge: xen.bridge.name,
+              frontend: xen.netfront.frontendPath,
+              backend: xen.netfront.backendPath,
+            },
+    });
     const ready = stack.ready.then((cidr) => {
-      out.line(`address ${formatCidr(cidr)}${stack.gateway() !== undefined ? ` gateway ${formatIpv4(stack.gateway()!)}` : ""}` +
-        `${options.httpRoot !== undefined ? `, serving ${options.httpRoot} on http://${formatIpv4(cidr.address)}:${options.httpPort}/` : ""}`,
-      { event: "address", family: "ipv4", address: formatCidr(cidr), gateway: stack.gateway() !== undefined ? formatIpv4(stack.gateway()!) : null });
+      out.line(
+        `address ${formatCidr(cidr)}${stack.gateway() !== undefined ? ` gateway ${formatIpv4(stack.gateway()!)}` : ""}` +
+          `${options.httpRoot !== undefined ? `, serving ${options.httpRoot} on http://${formatIpv4(cidr.address)}:${options.httpPort}/` : ""}`,
+        { event: "address", family: "ipv4", address: formatCidr(cidr), gateway: stack.gateway() !== undefined ? formatIpv4(stack.gateway()!) : null },
+      );
       return cidr;
     });
     // IPv6: each address once usable (DAD passed; link-local, static or SLAAC), or found a duplicate.
@@ -334,12 +405,26 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
           const key = `${text} ${a.state === "duplicate" ? "duplicate" : "usable"}`;
           if (a.state === "tentative" || told.has(key)) continue;
           told.add(key);
-          if (a.state === "duplicate") out.line(`address ${text} (${a.origin}) is a duplicate (DAD), not used`, { event: "address-duplicate", family: "ipv6", address: text, origin: a.origin });
+          if (a.state === "duplicate")
+            out.line(`address ${text} (${a.origin}) is a duplicate (DAD), not used`, {
+              event: "address-duplicate",
+              family: "ipv6",
+              address: text,
+              origin: a.origin,
+            });
           else {
-            const http = options.httpRoot !== undefined && a.origin !== "link-local" ? `, serving ${options.httpRoot} on http://[${formatIpv6(a.address)}]:${options.httpPort}/` : "";
+            const http =
+              options.httpRoot !== undefined && a.origin !== "link-local"
+                ? `, serving ${options.httpRoot} on http://[${formatIpv6(a.address)}]:${options.httpPort}/`
+                : "";
             const router = ndp.routers()[0];
-            out.line(`address ${text} (${a.origin})${router === undefined ? "" : ` router ${formatIpv6(router.address)}`}${http}`,
-              { event: "address", family: "ipv6", address: text, origin: a.origin, router: router === undefined ? null : formatIpv6(router.address) });
+            out.line(`address ${text} (${a.origin})${router === undefined ? "" : ` router ${formatIpv6(router.address)}`}${http}`, {
+              event: "address",
+              family: "ipv6",
+              address: text,
+              origin: a.origin,
+              router: router === undefined ? null : formatIpv6(router.address),
+            });
           }
         }
       };
@@ -349,7 +434,13 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
     ready.catch(() => undefined);
 
     return {
-      tap, stack, xen, clock, rng, ready, counters,
+      tap,
+      stack,
+      xen,
+      clock,
+      rng,
+      ready,
+      counters,
       async stop() {
         await unwind();
         return stopReport;
@@ -397,7 +488,19 @@ const COMPACT: ReadonlyArray<readonly [label: string, keys: readonly string[]]> 
 ];
 
 /** Groups left out of the line while all their counters are zero. */
-const QUIET_WHILE_ZERO = new Set(["tcp syn-cookies sent/accepted", "tcp syn-queue drops/pruned", "tcp time-wait/dropped", "tcp challenge-acks sent/suppressed", "shed syn", "arp pending-drops/failed", "arp changed/lock-refused", "http refused/per-source", "http reclaimed idle/slow", "http timeouts/under-load", "http closed after-error/unread-body"]);
+const QUIET_WHILE_ZERO = new Set([
+  "tcp syn-cookies sent/accepted",
+  "tcp syn-queue drops/pruned",
+  "tcp time-wait/dropped",
+  "tcp challenge-acks sent/suppressed",
+  "shed syn",
+  "arp pending-drops/failed",
+  "arp changed/lock-refused",
+  "http refused/per-source",
+  "http reclaimed idle/slow",
+  "http timeouts/under-load",
+  "http closed after-error/unread-body",
+]);
 
 /** One short line of the counters that matter most (all of them go to --json). */
 export function formatCounters(c: Record<string, number>): string {
@@ -430,7 +533,9 @@ export async function run(args: string[]): Promise<number> {
   // startAttach returns, and a SIGTERM sent on seeing it must still unwind the namespace.
   const timers: NodeJS.Timeout[] = [];
   let stop!: (reason: string) => void;
-  const stopped = new Promise<string>((resolve) => { stop = resolve; });
+  const stopped = new Promise<string>((resolve) => {
+    stop = resolve;
+  });
   const onSignal = (signal: NodeJS.Signals): void => stop(signal);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -439,10 +544,12 @@ export async function run(args: string[]): Promise<number> {
   if (options.durationS !== undefined) timers.push(setTimeout(() => stop("duration elapsed"), options.durationS * 1000));
   session.ready.catch((e: Error) => out.line(`no address: ${e.message}`, { event: "error", message: e.message }));
   if (options.statsIntervalS > 0) {
-    timers.push(setInterval(() => {
-      const c = session.counters();
-      out.line(formatCounters(c), { event: "counters", ...c });
-    }, options.statsIntervalS * 1000));
+    timers.push(
+      setInterval(() => {
+        const c = session.counters();
+        out.line(formatCounters(c), { event: "counters", ...c });
+      }, options.statsIntervalS * 1000),
+    );
   }
   const pings = options.ping === undefined ? undefined : { target: options.ping, transmitted: 0, rtts: [] as number[], startedAt: 0 };
   if (pings !== undefined) {
@@ -466,19 +573,27 @@ export async function run(args: string[]): Promise<number> {
         },
       );
     };
-    void session.ready.then(() => {
-      pings.startedAt = performance.now();
-      pingOnce();
-      timers.push(setInterval(pingOnce, (options.pingIntervalS ?? 1) * 1000));
-    }, () => undefined);
+    void session.ready.then(
+      () => {
+        pings.startedAt = performance.now();
+        pingOnce();
+        timers.push(setInterval(pingOnce, (options.pingIntervalS ?? 1) * 1000));
+      },
+      () => undefined,
+    );
   }
   const reason = await stopped;
   for (const t of timers) clearTimeout(t);
   const final = session.counters();
   const closed = await session.stop();
-  const connections = closed === undefined || closed.open === 0 ? "" : `; ${closed.open} open connection(s) ended: ${closed.closed} with FIN, ${closed.reset} reset`;
-  out.line(`stopped (${reason})${connections}; ${formatCounters(final)}`,
-    { event: "stopped", reason, ...(closed === undefined ? {} : { connectionsOpen: closed.open, connectionsClosed: closed.closed, connectionsReset: closed.reset }), ...final });
+  const connections =
+    closed === undefined || closed.open === 0 ? "" : `; ${closed.open} open connection(s) ended: ${closed.closed} with FIN, ${closed.reset} reset`;
+  out.line(`stopped (${reason})${connections}; ${formatCounters(final)}`, {
+    event: "stopped",
+    reason,
+    ...(closed === undefined ? {} : { connectionsOpen: closed.open, connectionsClosed: closed.closed, connectionsReset: closed.reset }),
+    ...final,
+  });
   if (pings === undefined) return 0;
   const summary = pingSummary(pings.transmitted, pings.rtts, pings.startedAt === 0 ? 0 : performance.now() - pings.startedAt);
   out.line(formatPingSummary(formatIpv4(pings.target), summary).join("\n"), { event: "ping-summary", target: formatIpv4(pings.target), ...summary });
@@ -500,7 +615,12 @@ export interface PingSummary {
 /** The summary of `transmitted` echo requests answered in `rtts` ms. */
 export function pingSummary(transmitted: number, rtts: readonly number[], timeMs: number): PingSummary {
   const received = rtts.length;
-  const base = { transmitted, received, lossPercent: transmitted === 0 ? 0 : Math.round(((transmitted - received) * 100) / transmitted), timeMs: Math.round(timeMs) };
+  const base = {
+    transmitted,
+    received,
+    lossPercent: transmitted === 0 ? 0 : Math.round(((transmitted - received) * 100) / transmitted),
+    timeMs: Math.round(timeMs),
+  };
   if (received === 0) return base;
   const avg = rtts.reduce((a, b) => a + b, 0) / received;
   const mdev = Math.sqrt(rtts.reduce((a, b) => a + (b - avg) ** 2, 0) / received);
@@ -513,6 +633,8 @@ export function formatPingSummary(target: string, s: PingSummary): string[] {
   return [
     `--- ${target} ping statistics ---`,
     `${s.transmitted} packets transmitted, ${s.received} received, ${s.lossPercent}% packet loss, time ${s.timeMs}ms`,
-    ...(s.rtt === undefined ? [] : [`rtt min/avg/max/mdev = ${s.rtt.minMs.toFixed(3)}/${s.rtt.avgMs.toFixed(3)}/${s.rtt.maxMs.toFixed(3)}/${s.rtt.mdevMs.toFixed(3)} ms`]),
+    ...(s.rtt === undefined
+      ? []
+      : [`rtt min/avg/max/mdev = ${s.rtt.minMs.toFixed(3)}/${s.rtt.avgMs.toFixed(3)}/${s.rtt.maxMs.toFixed(3)}/${s.rtt.mdevMs.toFixed(3)} ms`]),
   ];
 }

@@ -35,21 +35,38 @@ const BENCH_SPEC = {
   command: "bench",
   usage: USAGE,
   options: {
-    suite: { type: "string" }, case: { type: "string" }, quick: { type: "boolean" }, json: { type: "boolean" }, out: { type: "string" },
-    list: { type: "boolean" }, "keep-memmove": { type: "boolean" }, report: { type: "string" },
+    suite: { type: "string" },
+    case: { type: "string" },
+    quick: { type: "boolean" },
+    json: { type: "boolean" },
+    out: { type: "string" },
+    list: { type: "boolean" },
+    "keep-memmove": { type: "boolean" },
+    report: { type: "string" },
   },
 } as const;
 
 export async function run(args: string[]): Promise<number> {
   const { values: v, help } = parseCommandLine(BENCH_SPEC, args);
-  if (help) { process.stdout.write(helpText(BENCH_SPEC)); return 0; }
-  const quick = v.quick === true, json = v.json === true, list = v.list === true, keepMemmove = v["keep-memmove"] === true;
-  const only = v.suite?.split(",").filter((n) => n !== ""), out = v.out, report = v.report;
+  if (help) {
+    process.stdout.write(helpText(BENCH_SPEC));
+    return 0;
+  }
+  const quick = v.quick === true,
+    json = v.json === true,
+    list = v.list === true,
+    keepMemmove = v["keep-memmove"] === true;
+  const only = v.suite?.split(",").filter((n) => n !== ""),
+    out = v.out,
+    report = v.report;
   if (report !== undefined) checkReportPath(report);
   const caseTexts = v.case?.split(",").filter((n) => n !== "");
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
   const suites = await loadSuites(path.join(root, "benchmarks/suites"));
-  if (list) { for (const s of suites) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`); return 0; }
+  if (list) {
+    for (const s of suites) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`);
+    return 0;
+  }
   const chosen = only === undefined ? suites : suites.filter((s) => only!.includes(s.name));
   const unknown = (only ?? []).filter((n) => !suites.some((s) => s.name === n));
   if (unknown.length > 0) throw new UsageError(BENCH_SPEC.command, `unknown suite(s) ${unknown.join(", ")}; known: ${suites.map((s) => s.name).join(", ")}`);
@@ -58,8 +75,19 @@ export async function run(args: string[]): Promise<number> {
   // run again with the tunable that avoids it (read by glibc at process start only).
   const memmove = probeMemmove();
   const tunables = memmoveTunablesEnv(process.env["GLIBC_TUNABLES"]);
-  if (!quick && !keepMemmove && !list && tunables !== undefined && memmove.penalty >= 3 && process.platform === "linux" && process.env["NETLAB_BENCH_REEXEC"] === undefined) {
-    if (!json) process.stderr.write(`bench: memmove is ${memmove.penalty}x slower at short distances here (rep movsb); running with GLIBC_TUNABLES=${tunables} (--keep-memmove to measure as is)\n`);
+  if (
+    !quick &&
+    !keepMemmove &&
+    !list &&
+    tunables !== undefined &&
+    memmove.penalty >= 3 &&
+    process.platform === "linux" &&
+    process.env["NETLAB_BENCH_REEXEC"] === undefined
+  ) {
+    if (!json)
+      process.stderr.write(
+        `bench: memmove is ${memmove.penalty}x slower at short distances here (rep movsb); running with GLIBC_TUNABLES=${tunables} (--keep-memmove to measure as is)\n`,
+      );
     return rerun({ ...process.env, GLIBC_TUNABLES: tunables, NETLAB_BENCH_REEXEC: "1", NETLAB_BENCH_MEMMOVE_BEFORE: `${memmove.penalty}x` });
   }
   const interactive = !json && process.stderr.isTTY;
@@ -69,19 +97,30 @@ export async function run(args: string[]): Promise<number> {
     else process.stderr.write(`${m}\n`);
   };
   // The last progress message, repeated with the time spent on it every second (a case's run can take minutes).
-  let current = "", currentSince = performance.now(), casesDone = 0;
+  let current = "",
+    currentSince = performance.now(),
+    casesDone = 0;
   const cases = chosen.flatMap((s) => s.cases()).filter((c) => caseTexts === undefined || caseTexts.some((t) => c.name.includes(t)));
   const ctx = {
     quick,
-    progress: (m: string) => { current = m; currentSince = performance.now(); say(m); },
+    progress: (m: string) => {
+      current = m;
+      currentSince = performance.now();
+      say(m);
+    },
   };
-  const stopTicker = everyWallSecond(json ? undefined : () => {
-    if (current !== "") say(`${current} (${((performance.now() - currentSince) / 1000).toFixed(0)} s; ${casesDone}/${cases.length} cases done)`);
-  });
+  const stopTicker = everyWallSecond(
+    json
+      ? undefined
+      : () => {
+          if (current !== "") say(`${current} (${((performance.now() - currentSince) / 1000).toFixed(0)} s; ${casesDone}/${cases.length} cases done)`);
+        },
+  );
   // Ctrl-C / SIGTERM: stop after the running case (its cleanup runs) with the results so far; a second one quits at once.
   // (A terminal's Ctrl-C reaches both a re-exec'd bench and its parent, which passes it on: one
   // second later counts as the second.)
-  let interrupted: StopSignal | undefined, interruptedAt = 0;
+  let interrupted: StopSignal | undefined,
+    interruptedAt = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (interrupted !== undefined) {
       if (performance.now() - interruptedAt > 1000) process.exit(exitStatusOf(interrupted));
@@ -107,11 +146,15 @@ export async function run(args: string[]): Promise<number> {
   }
   if (interactive) process.stderr.write("\r\x1b[K");
   results = attachRatios(results);
-  const machine = { ...describeMachine(), memmove: `${memmove.alignedGBps}/${memmove.shortDistanceGBps} GB/s at distance 0/16 (${memmove.penalty}x)`, glibcTunables: process.env["GLIBC_TUNABLES"] ?? "none",
-    ...(process.env["NETLAB_BENCH_MEMMOVE_BEFORE"] === undefined ? {} : { memmovePenaltyWithoutTunables: process.env["NETLAB_BENCH_MEMMOVE_BEFORE"] }) };
+  const machine = {
+    ...describeMachine(),
+    memmove: `${memmove.alignedGBps}/${memmove.shortDistanceGBps} GB/s at distance 0/16 (${memmove.penalty}x)`,
+    glibcTunables: process.env["GLIBC_TUNABLES"] ?? "none",
+    ...(process.env["NETLAB_BENCH_MEMMOVE_BEFORE"] === undefined ? {} : { memmovePenaltyWithoutTunables: process.env["NETLAB_BENCH_MEMMOVE_BEFORE"] }),
+  };
   const when = new Date().toISOString();
   // An interrupted run writes no results file (they would stand for a whole run); the report and the table say what it had.
-  const dir = interrupted !== undefined ? undefined : out ?? (quick ? undefined : path.join(root, "benchmarks/results"));
+  const dir = interrupted !== undefined ? undefined : (out ?? (quick ? undefined : path.join(root, "benchmarks/results")));
   const full = (only === undefined && caseTexts === undefined) || out !== undefined;
   const stampFile = `${when.replace(/[:.]/g, "-")}${full ? "" : `-${chosen.map((c) => c.name).join("+")}`}.json`;
   if (dir !== undefined) {
@@ -136,13 +179,47 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   if (report !== undefined) {
-    const files = dir === undefined ? [] : [{ label: "results (JSON)", path: path.join(dir, stampFile) },
-      ...(full ? [{ label: "summary (Markdown)", path: path.join(dir, "latest.md") }, { label: "chart (SVG)", path: path.join(dir, "latest.svg") }] : [])];
+    const files =
+      dir === undefined
+        ? []
+        : [
+            { label: "results (JSON)", path: path.join(dir, stampFile) },
+            ...(full
+              ? [
+                  { label: "summary (Markdown)", path: path.join(dir, "latest.md") },
+                  { label: "chart (SVG)", path: path.join(dir, "latest.svg") },
+                ]
+              : []),
+          ];
     const command = `netlab bench ${args.join(" ")}`.trim();
-    writeHtmlReport(report, benchReportPage(results, machine, when, interrupted === undefined ? command : `${command}   (${interrupted} after ${casesDone} of ${cases.length} cases)`, quick, files));
+    writeHtmlReport(
+      report,
+      benchReportPage(
+        results,
+        machine,
+        when,
+        interrupted === undefined ? command : `${command}   (${interrupted} after ${casesDone} of ${cases.length} cases)`,
+        quick,
+        files,
+      ),
+    );
     if (!json) process.stderr.write(`report: ${report}\n`);
   }
-  if (json) process.stdout.write(JSON.stringify({ ok: results.every((r) => r.status !== "failed"), when, quick, machine, ...(interrupted === undefined ? {} : { interrupted, casesDone, cases: cases.length }), results }, null, 2) + "\n");
+  if (json)
+    process.stdout.write(
+      JSON.stringify(
+        {
+          ok: results.every((r) => r.status !== "failed"),
+          when,
+          quick,
+          machine,
+          ...(interrupted === undefined ? {} : { interrupted, casesDone, cases: cases.length }),
+          results,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
   else {
     process.stdout.write(formatTable(results));
     if (dir !== undefined) {
@@ -161,13 +238,15 @@ export async function run(args: string[]): Promise<number> {
 function rerun(env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit", env });
-    const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
+    const forward = (sig: NodeJS.Signals): void => {
+      child.kill(sig);
+    };
     process.on("SIGINT", forward);
     process.on("SIGTERM", forward);
     child.on("exit", (code, signal) => {
       process.off("SIGINT", forward);
       process.off("SIGTERM", forward);
-      resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal] ?? 0));
+      resolve(code ?? 128 + (signal === null ? 0 : (osConstants.signals[signal] ?? 0)));
     });
   });
 }

@@ -25,9 +25,7 @@ export const AT6 = { ping: 13_000, tcp: 15_500, http: 17_000 } as const;
 
 /** h1 advertises the prefix (and is the default router); the others autoconfigure from its RAs. */
 export function ipv6HostOptions(index: number): StackIpv6Options {
-  return index === 0
-    ? { addresses: [`${ROUTER_ADDRESS}/64`], advertise: { prefixes: [IPV6_PREFIX], intervalMs: 60_000 } }
-    : { slaac: true };
+  return index === 0 ? { addresses: [`${ROUTER_ADDRESS}/64`], advertise: { prefixes: [IPV6_PREFIX], intervalMs: 60_000 } } : { slaac: true };
 }
 
 /** One host's IPv6 configuration at the end of the run. */
@@ -54,7 +52,15 @@ export interface DemoIpv6Report {
   readonly router: string;
   readonly hosts: DemoIpv6Host[];
   readonly ping: { readonly pairs: { from: string; to: string; sent: number; replies: number; rtt: RttReport }[]; readonly rtt: RttReport };
-  readonly tcp: { readonly bytes: number; readonly received: number; readonly intact: boolean; readonly durationMs: number; readonly virtualGoodputBitsPerSecond: number; readonly retransmits: number; readonly error?: string };
+  readonly tcp: {
+    readonly bytes: number;
+    readonly received: number;
+    readonly intact: boolean;
+    readonly durationMs: number;
+    readonly virtualGoodputBitsPerSecond: number;
+    readonly retransmits: number;
+    readonly error?: string;
+  };
   readonly http: {
     readonly server: { readonly host: string; readonly address: string; readonly port: number; readonly stats: HttpServerStats };
     readonly clients: { readonly host: string; readonly connectionsOpened: number; readonly reusedConnections: number; readonly retries: number }[];
@@ -70,7 +76,15 @@ export interface Ipv6DemoHost {
 }
 
 /** Fetches `path` from `host` with `client`, recording the request in `into`; `done` when it finished. */
-export type DemoPageFetcher = (who: string, client: HttpClient, host: Ipv6Address, path: string, pipelined: boolean, into: DemoHttpRequestRecord[], done: () => void) => void;
+export type DemoPageFetcher = (
+  who: string,
+  client: HttpClient,
+  host: Ipv6Address,
+  path: string,
+  pipelined: boolean,
+  into: DemoHttpRequestRecord[],
+  done: () => void,
+) => void;
 export type DemoHttpRequestRecord = { -readonly [K in keyof DemoHttpRequest]: DemoHttpRequest[K] } & { done: boolean };
 
 export interface Ipv6DemoDeps {
@@ -131,7 +145,10 @@ export function scheduleIpv6Demo(deps: Ipv6DemoDeps): Ipv6Demo {
       const index = pairIndex++;
       for (let n = 0; n < PINGS_PER_PAIR; n++) {
         after(AT6.ping + index * 20 + n * PING_INTERVAL_MS, () => {
-          if (index === 0 && n === 0) deps.note(`phase 6 (IPv6): every host pings every other host's SLAAC or static address in ${IPV6_PREFIX} ${PINGS_PER_PAIR} times, ${PING_INTERVAL_MS} ms apart`);
+          if (index === 0 && n === 0)
+            deps.note(
+              `phase 6 (IPv6): every host pings every other host's SLAAC or static address in ${IPV6_PREFIX} ${PINGS_PER_PAIR} times, ${PING_INTERVAL_MS} ms apart`,
+            );
           pair.sent++;
           const to = globalOf(dst);
           if (to === undefined || globalOf(src) === undefined) return;
@@ -163,7 +180,9 @@ export function scheduleIpv6Demo(deps: Ipv6DemoDeps): Ipv6Demo {
   });
   const tcp6 = need(server.stack.tcp6, "TCP over IPv6", server);
   after(AT6.tcp, () => {
-    deps.note(`phase 7 (IPv6): ${server.name} sends ${TCP_BYTES} bytes over TCP over IPv6 to the discard service on [${formatIpv6(globalOf(sinkHost) ?? new Uint8Array(16))}]:${TCP_PORT} (${sinkHost.name})`);
+    deps.note(
+      `phase 7 (IPv6): ${server.name} sends ${TCP_BYTES} bytes over TCP over IPv6 to the discard service on [${formatIpv6(globalOf(sinkHost) ?? new Uint8Array(16))}]:${TCP_PORT} (${sinkHost.name})`,
+    );
     const to = globalOf(sinkHost);
     if (to === undefined) {
       tcp.error = `${sinkHost.name} has no IPv6 address`;
@@ -204,11 +223,18 @@ export function scheduleIpv6Demo(deps: Ipv6DemoDeps): Ipv6Demo {
   const httpClients = new Map<Ipv6DemoHost, HttpClient>();
   clients.forEach((who, i) => {
     after(AT6.http + i * 20, () => {
-      if (i === 0) deps.note(`phase 8 (IPv6): ${clients.map((c) => c.name).join(" and ")} fetch pages from the HTTP server on [${ROUTER_ADDRESS}]:${HTTP_PORT} over TCP over IPv6 (keep-alive, a pipelined pair), checked by sha256`);
+      if (i === 0)
+        deps.note(
+          `phase 8 (IPv6): ${clients.map((c) => c.name).join(" and ")} fetch pages from the HTTP server on [${ROUTER_ADDRESS}]:${HTTP_PORT} over TCP over IPv6 (keep-alive, a pipelined pair), checked by sha256`,
+        );
       if (globalOf(who) === undefined) return;
-      const client = createHttpClient({ clock, tcp6: need(who.stack.tcp6, "TCP over IPv6", who) }, { pipeline: 2, maxConnectionsPerHost: 1, userAgent: "netlab-demo" });
+      const client = createHttpClient(
+        { clock, tcp6: need(who.stack.tcp6, "TCP over IPv6", who) },
+        { pipeline: 2, maxConnectionsPerHost: 1, userAgent: "netlab-demo" },
+      );
       httpClients.set(who, client);
-      const fetch = (path: string, pipelined: boolean, done: () => void): void => deps.fetchPage(who.name, client, serverAddress, path, pipelined, requests, done);
+      const fetch = (path: string, pipelined: boolean, done: () => void): void =>
+        deps.fetchPage(who.name, client, serverAddress, path, pipelined, requests, done);
       fetch("/", false, () => {
         let left = 2;
         const pairDone = (): void => {
@@ -250,7 +276,9 @@ export function scheduleIpv6Demo(deps: Ipv6DemoDeps): Ipv6Demo {
       });
       const routerLl = hostReports[0]!.linkLocal;
       const inPrefix = (a: string): boolean => a.startsWith("2001:db8::");
-      const unconfigured = hostReports.slice(1).filter((h) => h.origin !== "slaac" || h.state !== "preferred" || !inPrefix(h.address) || !h.routers.includes(routerLl));
+      const unconfigured = hostReports
+        .slice(1)
+        .filter((h) => h.origin !== "slaac" || h.state !== "preferred" || !inPrefix(h.address) || !h.routers.includes(routerLl));
       const allRtts = pairs.flatMap((p) => p.rtts);
       const pingSent = pairs.reduce((n, p) => n + p.sent, 0);
       const tcpDuration = tcp.endAt >= 0 && tcp.startAt >= 0 ? tcp.endAt - tcp.startAt : 0;
@@ -288,18 +316,47 @@ export function scheduleIpv6Demo(deps: Ipv6DemoDeps): Ipv6Demo {
       const family = "ipv6" as const;
       const checks: DemoCheck[] = [
         {
-          name: `SLAAC from ${server.name}'s RA`, family, ok: unconfigured.length === 0 && hostReports.every((h) => h.dadFailed === 0),
-          detail: unconfigured.length === 0
-            ? `${hostReports.slice(1).map((h) => `${h.name} ${h.address}`).join(", ")} (default router ${routerLl}); ${server.name} sent ${hostReports[0]!.raSent} RAs`
-            : `not configured: ${unconfigured.map((h) => `${h.name} (${h.address || "no address"}, ${h.state}, routers ${h.routers.join(" ") || "none"})`).join(", ")}`,
+          name: `SLAAC from ${server.name}'s RA`,
+          family,
+          ok: unconfigured.length === 0 && hostReports.every((h) => h.dadFailed === 0),
+          detail:
+            unconfigured.length === 0
+              ? `${hostReports
+                  .slice(1)
+                  .map((h) => `${h.name} ${h.address}`)
+                  .join(", ")} (default router ${routerLl}); ${server.name} sent ${hostReports[0]!.raSent} RAs`
+              : `not configured: ${unconfigured.map((h) => `${h.name} (${h.address || "no address"}, ${h.state}, routers ${h.routers.join(" ") || "none"})`).join(", ")}`,
         },
-        { name: "ping6: every pair reachable", family, ok: pairs.every((p) => p.replies > 0), detail: `${allRtts.length}/${pingSent} echo requests answered; ${pairs.filter((p) => p.replies === 0).map((p) => `${p.from}->${p.to}`).join(", ") || `all ${pairs.length} pairs answered`}` },
-        { name: "TCP over IPv6 transfer", family, ok: tcpReport.intact && tcp.endAt >= 0, detail: `${tcp.received}/${TCP_BYTES} bytes ${server.name} -> ${sinkHost.name} ${tcpReport.intact ? "arrived intact" : "did not arrive intact"}${tcp.endAt >= 0 ? ` in ${tcpReport.durationMs} ms` : ""}${tcp.error === undefined ? "" : ` (error ${tcp.error})`}` },
         {
-          name: "HTTP over IPv6: every body correct", family, ok: finished.length === expected && correct.length === expected,
-          detail: correct.length === expected && finished.length === expected
-            ? `${correct.length}/${expected} responses with the expected status and sha256 (${report.http.totals.bytes} body bytes)`
-            : `${correct.length}/${expected} correct; wrong: ${finished.filter((r) => !correct.includes(r)).map((r) => `${r.client} ${r.path} (${r.error ?? (r.status !== r.expectedStatus ? `status ${r.status}` : "sha256 mismatch")})`).join(", ") || "requests missing"}`,
+          name: "ping6: every pair reachable",
+          family,
+          ok: pairs.every((p) => p.replies > 0),
+          detail: `${allRtts.length}/${pingSent} echo requests answered; ${
+            pairs
+              .filter((p) => p.replies === 0)
+              .map((p) => `${p.from}->${p.to}`)
+              .join(", ") || `all ${pairs.length} pairs answered`
+          }`,
+        },
+        {
+          name: "TCP over IPv6 transfer",
+          family,
+          ok: tcpReport.intact && tcp.endAt >= 0,
+          detail: `${tcp.received}/${TCP_BYTES} bytes ${server.name} -> ${sinkHost.name} ${tcpReport.intact ? "arrived intact" : "did not arrive intact"}${tcp.endAt >= 0 ? ` in ${tcpReport.durationMs} ms` : ""}${tcp.error === undefined ? "" : ` (error ${tcp.error})`}`,
+        },
+        {
+          name: "HTTP over IPv6: every body correct",
+          family,
+          ok: finished.length === expected && correct.length === expected,
+          detail:
+            correct.length === expected && finished.length === expected
+              ? `${correct.length}/${expected} responses with the expected status and sha256 (${report.http.totals.bytes} body bytes)`
+              : `${correct.length}/${expected} correct; wrong: ${
+                  finished
+                    .filter((r) => !correct.includes(r))
+                    .map((r) => `${r.client} ${r.path} (${r.error ?? (r.status !== r.expectedStatus ? `status ${r.status}` : "sha256 mismatch")})`)
+                    .join(", ") || "requests missing"
+                }`,
         },
       ];
       return { report, checks };

@@ -14,15 +14,31 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
   const sections: ReportSection[] = [
     {
       heading: "Checks",
-      text: `${r.checks.length - failed.length} of ${r.checks.length} checks passed; seed ${r.seed}, ${r.virtualTimeMs / 1000} s of virtual time, ` +
+      text:
+        `${r.checks.length - failed.length} of ${r.checks.length} checks passed; seed ${r.seed}, ${r.virtualTimeMs / 1000} s of virtual time, ` +
         `network ready at ${r.networkReadyMs} ms; hosts ${r.xen ? "as Xen domUs behind netfront on dom0 bridges" : "as bare stacks on the switch ports"}.`,
-      table: { columns: ["family", "check", "result", "detail"], rows: r.checks.map((c) => [c.family === "ipv6" ? "IPv6" : c.family === "ipv4" ? "IPv4" : "", c.name, c.ok ? "ok" : "FAILED", c.detail]) },
+      table: {
+        columns: ["family", "check", "result", "detail"],
+        rows: r.checks.map((c) => [c.family === "ipv6" ? "IPv6" : c.family === "ipv4" ? "IPv4" : "", c.name, c.ok ? "ok" : "FAILED", c.detail]),
+      },
     },
     {
       heading: "Hosts",
       table: {
         columns: ["host", "address", "config", "MAC", "tx frames", "tx bytes", "rx frames", "rx bytes", "wire drops", "pings sent", "replies"],
-        rows: r.hosts.map((h) => [h.name, h.ip === "" ? "none" : h.ip, h.config, h.mac, h.txFrames, h.txBytes, h.rxFrames, h.rxBytes, h.wireDrops, h.pingsSent, h.pingReplies]),
+        rows: r.hosts.map((h) => [
+          h.name,
+          h.ip === "" ? "none" : h.ip,
+          h.config,
+          h.mac,
+          h.txFrames,
+          h.txBytes,
+          h.rxFrames,
+          h.rxBytes,
+          h.wireDrops,
+          h.pingsSent,
+          h.pingReplies,
+        ]),
       },
     },
     {
@@ -30,7 +46,15 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
       text: `Server ${r.dhcp.server.address} on ${r.dhcp.server.host}, pool ${r.dhcp.server.poolStart}–${r.dhcp.server.poolEnd}, lease ${r.dhcp.server.leaseTime} s.`,
       table: {
         columns: ["host", "MAC", "address", "gateway", "DNS", "lease (s)", "bound at (ms)"],
-        rows: r.dhcp.leases.map((l) => [l.host, l.mac, l.address === "" ? "not bound" : `${l.address}/${l.prefixLength}`, l.gateway, l.dnsServers.join(", "), l.leaseTime, l.boundAtMs]),
+        rows: r.dhcp.leases.map((l) => [
+          l.host,
+          l.mac,
+          l.address === "" ? "not bound" : `${l.address}/${l.prefixLength}`,
+          l.gateway,
+          l.dnsServers.join(", "),
+          l.leaseTime,
+          l.boundAtMs,
+        ]),
       },
     },
     {
@@ -68,15 +92,33 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
     text: `${r.http.totals.correct} of ${r.http.totals.requests} requests answered correctly (${r.http.totals.bytes} bytes) by ${r.http.server.host} at ${r.http.server.address}:${r.http.server.port}.`,
     table: {
       columns: ["client", "request", "status (expected)", "bytes", "sha256", "pipelined", "reused", "start (ms)", "duration (ms)"],
-      rows: r.http.requests.map((q) => [q.client, `${q.method} ${q.path}`, `${q.status} (${q.expectedStatus})`, q.bytes, q.sha256Ok ? "ok" : "WRONG",
-        q.pipelined ? "yes" : "", q.reused ? "yes" : "", q.startMs, q.durationMs]),
+      rows: r.http.requests.map((q) => [
+        q.client,
+        `${q.method} ${q.path}`,
+        `${q.status} (${q.expectedStatus})`,
+        q.bytes,
+        q.sha256Ok ? "ok" : "WRONG",
+        q.pipelined ? "yes" : "",
+        q.reused ? "yes" : "",
+        q.startMs,
+        q.durationMs,
+      ]),
     },
-    ...(r.http.requests.length === 0 ? {} : {
-      charts: [lineChart({
-        title: "HTTP requests: time to complete by start time", xLabel: "sent at (virtual ms after the first request)", yLabel: "time to complete (ms)",
-        series: clients.map((c) => ({ name: c, points: r.http.requests.filter((q) => q.client === c).map((q) => [q.startMs - firstMs, q.durationMs] as const) })),
-      })],
-    }),
+    ...(r.http.requests.length === 0
+      ? {}
+      : {
+          charts: [
+            lineChart({
+              title: "HTTP requests: time to complete by start time",
+              xLabel: "sent at (virtual ms after the first request)",
+              yLabel: "time to complete (ms)",
+              series: clients.map((c) => ({
+                name: c,
+                points: r.http.requests.filter((q) => q.client === c).map((q) => [q.startMs - firstMs, q.durationMs] as const),
+              })),
+            }),
+          ],
+        }),
   });
   const v = r.ipv6;
   sections.push({
@@ -84,7 +126,17 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
     text: `${v.router} advertises ${v.prefix} in Router Advertisements; the other hosts autoconfigure from them (RFC 4862, with DAD).`,
     table: {
       columns: ["host", "link-local", "address", "origin", "state", "first RA (ms)", "RS sent", "RA sent", "default router"],
-      rows: v.hosts.map((h) => [h.name, h.linkLocal, h.address || "none", h.origin, h.state, h.firstRaAtMs < 0 ? "" : h.firstRaAtMs, h.rsSent, h.raSent, h.routers.join(", ")]),
+      rows: v.hosts.map((h) => [
+        h.name,
+        h.linkLocal,
+        h.address || "none",
+        h.origin,
+        h.state,
+        h.firstRaAtMs < 0 ? "" : h.firstRaAtMs,
+        h.rsSent,
+        h.raSent,
+        h.routers.join(", "),
+      ]),
     },
   });
   sections.push({
@@ -93,7 +145,10 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
     table: {
       columns: ["measure", "value"],
       rows: [
-        ...v.ping.pairs.map((p) => [`ping6 ${p.from} → ${p.to} (answered / sent)`, `${p.replies} / ${p.sent}${p.rtt.count === 0 ? "" : `, rtt ${p.rtt.minMs}/${p.rtt.avgMs}/${p.rtt.maxMs} ms`}`]),
+        ...v.ping.pairs.map((p) => [
+          `ping6 ${p.from} → ${p.to} (answered / sent)`,
+          `${p.replies} / ${p.sent}${p.rtt.count === 0 ? "" : `, rtt ${p.rtt.minMs}/${p.rtt.avgMs}/${p.rtt.maxMs} ms`}`,
+        ]),
         ["TCP over IPv6 bytes sent / received", `${v.tcp.bytes} / ${v.tcp.received}`],
         ["TCP over IPv6 intact", v.tcp.intact ? "yes" : "NO"],
         ["TCP over IPv6 duration (virtual ms)", v.tcp.durationMs],
@@ -105,7 +160,8 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
   });
   sections.push({
     heading: "Switch and impairments",
-    text: `Frames offered ${r.impairmentTotals.offered}, delivered ${r.impairmentTotals.delivered}, lost ${r.impairmentTotals.lost}, duplicated ${r.impairmentTotals.duplicated}, ` +
+    text:
+      `Frames offered ${r.impairmentTotals.offered}, delivered ${r.impairmentTotals.delivered}, lost ${r.impairmentTotals.lost}, duplicated ${r.impairmentTotals.duplicated}, ` +
       `queue drops ${r.impairmentTotals.queueDrops}, MTU drops ${r.impairmentTotals.mtuDrops}.`,
     table: {
       columns: ["port", "direction", ...Object.keys(r.impairments[0]?.stats ?? {})],
@@ -119,11 +175,21 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
       text: d.verdict,
       table: {
         columns: ["measure", "value"],
-        rows: [["backend", d.backend], ["size (bytes)", d.sizeBytes], ["files / bytes of the site", `${d.files} / ${d.siteBytes}`],
-          ["ring requests", d.requests], ["responses served from the disk", d.servedFromDisk], ["image matches", d.imageMatches ? "yes" : "NO"]],
+        rows: [
+          ["backend", d.backend],
+          ["size (bytes)", d.sizeBytes],
+          ["files / bytes of the site", `${d.files} / ${d.siteBytes}`],
+          ["ring requests", d.requests],
+          ["responses served from the disk", d.servedFromDisk],
+          ["image matches", d.imageMatches ? "yes" : "NO"],
+        ],
       },
     });
   }
-  sections.push({ heading: "Capture", text: `${r.capture.packets} frames, ${r.capture.bytes} bytes (pcapng; the same seed writes the same bytes).`, files: [{ label: "capture", path: pcapPath }] });
+  sections.push({
+    heading: "Capture",
+    text: `${r.capture.packets} frames, ${r.capture.bytes} bytes (pcapng; the same seed writes the same bytes).`,
+    files: [{ label: "capture", path: pcapPath }],
+  });
   return { title: `netlab demo, seed ${r.seed}: ${r.ok ? "every check passed" : `${failed.length} check(s) FAILED`}`, command, when, sections };
 }

@@ -42,7 +42,8 @@ import { NetlabError } from "../../../stack/error.ts";
 import type { Ipv6Address } from "../../../stack/wire/ipv6-address.ts";
 import { ipv6HostOptions, scheduleIpv6Demo, type DemoHttpRequestRecord, type DemoIpv6Report } from "./demo-ipv6.ts";
 
-export const summary = "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk, and beside them IPv6 (SLAAC from h1's RAs, ping6, TCP and HTTP over v6); writes a pcapng";
+export const summary =
+  "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk, and beside them IPv6 (SLAAC from h1's RAs, ping6, TCP and HTTP over v6); writes a pcapng";
 
 /** Virtual time 0 of the demo is placed at this date in the capture (reproducible timestamps). */
 export const DEMO_EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -199,13 +200,37 @@ export interface DemoReport {
   readonly networkReadyMs: number;
   readonly hosts: DemoHostReport[];
   readonly dhcp: {
-    readonly server: { readonly host: string; readonly address: string; readonly poolStart: string; readonly poolEnd: string; readonly gateway: string; readonly dnsServers: string[]; readonly leaseTime: number; readonly stats: DhcpServerStats };
+    readonly server: {
+      readonly host: string;
+      readonly address: string;
+      readonly poolStart: string;
+      readonly poolEnd: string;
+      readonly gateway: string;
+      readonly dnsServers: string[];
+      readonly leaseTime: number;
+      readonly stats: DhcpServerStats;
+    };
     readonly leases: DemoLease[];
   };
   readonly ping: { readonly pairs: { from: string; to: string; sent: number; replies: number; rtt: RttReport }[]; readonly rtt: RttReport };
   readonly udpEcho: { readonly sent: number; readonly echoed: number; readonly rtt: RttReport };
-  readonly fragmented: { readonly size: number; readonly sent: number; readonly echoed: number; readonly intact: number; readonly fragmentsSent: number; readonly reassembled: number };
-  readonly tcp: { readonly bytes: number; readonly received: number; readonly intact: boolean; readonly durationMs: number; /** Over the transfer's virtual duration. */ readonly virtualGoodputBitsPerSecond: number; readonly retransmits: number; readonly error?: string };
+  readonly fragmented: {
+    readonly size: number;
+    readonly sent: number;
+    readonly echoed: number;
+    readonly intact: number;
+    readonly fragmentsSent: number;
+    readonly reassembled: number;
+  };
+  readonly tcp: {
+    readonly bytes: number;
+    readonly received: number;
+    readonly intact: boolean;
+    readonly durationMs: number /** Over the transfer's virtual duration. */;
+    readonly virtualGoodputBitsPerSecond: number;
+    readonly retransmits: number;
+    readonly error?: string;
+  };
   readonly http: {
     readonly server: { readonly host: string; readonly address: string; readonly port: number; readonly stats: HttpServerStats };
     readonly clients: { readonly host: string; readonly connectionsOpened: number; readonly reusedConnections: number; readonly retries: number }[];
@@ -231,7 +256,9 @@ function subRng(seed: number, stream: number): Rng {
 
 function rttOf(samples: number[]): RttReport {
   if (samples.length === 0) return { count: 0, minMs: 0, avgMs: 0, maxMs: 0 };
-  let min = Infinity, max = -Infinity, sum = 0;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0;
   for (const s of samples) {
     if (s < min) min = s;
     if (s > max) max = s;
@@ -254,12 +281,26 @@ interface DemoHostSpec {
 
 const HOSTS: readonly DemoHostSpec[] = [
   { name: "h1", staticIp: SERVER_IP, port: { toSwitch: { delayMs: 1, jitterMs: 0.5, loss: 0.01 }, fromSwitch: { delayMs: 1, jitterMs: 0.5, loss: 0.01 } } },
-  { name: "h2", port: { toSwitch: { delayMs: 2, jitterMs: 1, loss: 0.01, duplicate: 0.01 }, fromSwitch: { delayMs: 2, jitterMs: 1, loss: 0.01, rateBitsPerSecond: 10_000_000, queueLimitFrames: 64 } } },
+  {
+    name: "h2",
+    port: {
+      toSwitch: { delayMs: 2, jitterMs: 1, loss: 0.01, duplicate: 0.01 },
+      fromSwitch: { delayMs: 2, jitterMs: 1, loss: 0.01, rateBitsPerSecond: 10_000_000, queueLimitFrames: 64 },
+    },
+  },
   { name: "h3", port: { toSwitch: { delayMs: 5, jitterMs: 2, loss: 0.02 }, fromSwitch: { delayMs: 5, jitterMs: 2, loss: 0.02 } } },
 ];
 
 /** RFC 5227 probe/announce timing for the DHCP clients, shortened so the demo's DHCP phase takes about a second. */
-const CLIENT_ARP: NonNullable<StackOptions["arp"]> = { probeWaitMs: 200, probeNum: 3, probeMinMs: 100, probeMaxMs: 200, announceWaitMs: 200, announceNum: 2, announceIntervalMs: 200 };
+const CLIENT_ARP: NonNullable<StackOptions["arp"]> = {
+  probeWaitMs: 200,
+  probeNum: 3,
+  probeMinMs: 100,
+  probeMaxMs: 200,
+  announceWaitMs: 200,
+  announceNum: 2,
+  announceIntervalMs: 200,
+};
 
 /** A host on the demo network. */
 interface DemoHost {
@@ -289,13 +330,18 @@ function createDemoHost(net: DemoNetwork, spec: DemoHostSpec, index: number): De
   const portOptions: SwitchPortOptions = { mac, name: spec.name, toSwitch: spec.port.toSwitch, fromSwitch: spec.port.fromSwitch };
   const port = net.sw.addPort(portOptions);
   const addr = spec.staticIp === undefined ? "DHCP" : `${formatIpv4(spec.staticIp)}/24`;
-  const description = net.xen === undefined
-    ? `${spec.name} ${addr} on switch port ${index}`
-    : `${spec.name} ${addr}, netfront of Xen domU ${spec.name} (dom0 bridge xenbr${index} to switch port ${index})`;
-  const device = withCapture(net.xen === undefined ? port : net.xen.attach(index, port), net.pcap, { clock: net.clock, name: spec.name, description, annotate: net.annotate });
-  const options: StackOptions = spec.staticIp === undefined
-    ? { name: spec.name, arp: CLIENT_ARP }
-    : { name: spec.name, ipv4: { cidr: { address: spec.staticIp, prefixLength: 24 } } };
+  const description =
+    net.xen === undefined
+      ? `${spec.name} ${addr} on switch port ${index}`
+      : `${spec.name} ${addr}, netfront of Xen domU ${spec.name} (dom0 bridge xenbr${index} to switch port ${index})`;
+  const device = withCapture(net.xen === undefined ? port : net.xen.attach(index, port), net.pcap, {
+    clock: net.clock,
+    name: spec.name,
+    description,
+    annotate: net.annotate,
+  });
+  const options: StackOptions =
+    spec.staticIp === undefined ? { name: spec.name, arp: CLIENT_ARP } : { name: spec.name, ipv4: { cidr: { address: spec.staticIp, prefixLength: 24 } } };
   const dualStack: StackOptions = { ...options, ipv6: ipv6HostOptions(index) };
   const stack = createStack({ device, clock: net.clock, rng: subRng(net.seed, index + 1) }, dualStack);
   return { name: spec.name, mac, staticIp: spec.staticIp, port, stack, pingsSent: 0, pingReplies: 0 };
@@ -317,7 +363,13 @@ export function createDemoSite(): Map<string, DemoPage> {
   site.set("/hello.txt", page("text/plain; charset=utf-8", new TextEncoder().encode("Hello from h1, served by netlab's HTTP/1.1 server over netlab TCP.\n")));
   site.set("/data/256k.bin", page("application/octet-stream", blob));
   const rows = [...site].map(([path, p]) => `<li><a href="${path}">${path}</a> ${p.body.length} bytes, sha256 ${p.sha256}</li>`).join("\n");
-  site.set("/", page("text/html; charset=utf-8", new TextEncoder().encode(`<!doctype html>\n<title>netlab demo</title>\n<h1>netlab demo on h1</h1>\n<ul>\n${rows}\n</ul>\n`)));
+  site.set(
+    "/",
+    page(
+      "text/html; charset=utf-8",
+      new TextEncoder().encode(`<!doctype html>\n<title>netlab demo</title>\n<h1>netlab demo on h1</h1>\n<ul>\n${rows}\n</ul>\n`),
+    ),
+  );
   return site;
 }
 
@@ -370,8 +422,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     return n;
   };
 
-  const xen = options.xen === false ? undefined
-    : await createXenDemoGuests(clock, seed, HOSTS.length, { disk: { host: 0, sectors: DISK_SECTORS, serviceDelayMs: DISK_SERVICE_MS } });
+  const xen =
+    options.xen === false
+      ? undefined
+      : await createXenDemoGuests(clock, seed, HOSTS.length, { disk: { host: 0, sectors: DISK_SECTORS, serviceDelayMs: DISK_SERVICE_MS } });
   const hosts = HOSTS.map((spec, i) => createDemoHost({ seed, clock, sw, pcap, annotate, xen }, spec, i));
   const [h1, h2, h3] = hosts as [DemoHost, DemoHost, DemoHost];
   const clients = hosts.filter((h) => h.staticIp === undefined);
@@ -379,10 +433,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
 
   // Phase 0: DHCP server on h1, clients on the others.
   const dhcpConfig: DhcpServerConfig = {
-    pools: [{
-      subnet: { address: SUBNET, prefixLength: 24 }, rangeStart: POOL_START, rangeEnd: POOL_END,
-      gateway: SERVER_IP, dnsServers: [SERVER_IP], domainName: DOMAIN_NAME, leaseTime: LEASE_SECONDS,
-    }],
+    pools: [
+      {
+        subnet: { address: SUBNET, prefixLength: 24 },
+        rangeStart: POOL_START,
+        rangeEnd: POOL_END,
+        gateway: SERVER_IP,
+        dnsServers: [SERVER_IP],
+        domainName: DOMAIN_NAME,
+        leaseTime: LEASE_SECONDS,
+      },
+    ],
   };
   const dhcpServer = dhcpServerOnStack(h1.stack, dhcpConfig);
   const boundAt = new Map<DemoHost, number>();
@@ -404,9 +465,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   clock.setTimer(0, () => {
     note = `phase 0: ${clients.map((c) => c.name).join(" and ")} start unconfigured and ask for leases; h1 runs the DHCP server (pool ${formatIpv4(POOL_START)}-${formatIpv4(POOL_END)})`;
     for (const c of clients) {
-      const dhcp = dhcpClientOnStack(c.stack, {
-        hostName: c.name, initDelayMinMs: 0, initDelayMaxMs: 200, retransmitBaseMs: 1000, retransmitJitterMs: 250, retransmitMaxMs: 8000,
-      }, { probe: true });
+      const dhcp = dhcpClientOnStack(
+        c.stack,
+        {
+          hostName: c.name,
+          initDelayMinMs: 0,
+          initDelayMaxMs: 200,
+          retransmitBaseMs: 1000,
+          retransmitJitterMs: 250,
+          retransmitMaxMs: 8000,
+        },
+        { probe: true },
+      );
       dhcpClients.set(c, dhcp);
       dhcp.onBound(() => {
         if (!boundAt.has(c)) boundAt.set(c, clock.now());
@@ -487,14 +557,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   if (!big.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot bind a UDP port on h3: ${big.error}`);
   const expected = new Uint8Array(FRAGMENTED_SIZE);
   for (let i = 0; i < expected.length; i++) expected[i] = (i * 7 + 3) & 0xff;
-  let bigSent = 0, bigEchoed = 0, bigIntact = 0;
+  let bigSent = 0,
+    bigEchoed = 0,
+    bigIntact = 0;
   big.value.onMessage((d) => {
     bigEchoed++;
     if (d.payload.length === expected.length && d.payload.every((b, i) => b === expected[i])) bigIntact++;
   });
   for (let n = 0; n < FRAGMENTED_ATTEMPTS; n++) {
     after(AT.fragmented + n * 500, () => {
-      if (n === 0) note = `phase 3: h3 sends a ${FRAGMENTED_SIZE}-byte UDP datagram to h2:${UDP_ECHO_PORT} (fragmented), ${FRAGMENTED_ATTEMPTS} times 500 ms apart`;
+      if (n === 0)
+        note = `phase 3: h3 sends a ${FRAGMENTED_SIZE}-byte UDP datagram to h2:${UDP_ECHO_PORT} (fragmented), ${FRAGMENTED_ATTEMPTS} times 500 ms apart`;
       bigSent++;
       const to = addressOf(h2);
       if (to !== undefined && addressOf(h3) !== undefined) big.value.sendTo(to, UDP_ECHO_PORT, expected.slice());
@@ -555,8 +628,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   // As a Xen guest, h1 writes the site to its xvda at boot, flushes, and only then listens.
   const site = createDemoSite();
   const xenDisk: XenDemoDisk | undefined = xen?.disk;
-  const diskSite = xenDisk === undefined ? undefined
-    : { site: createDiskSite(xenDisk.front, new Map([...site].map(([path, p]) => [path, p.body]))), served: 0, installedAt: -1, error: undefined as string | undefined };
+  const diskSite =
+    xenDisk === undefined
+      ? undefined
+      : {
+          site: createDiskSite(xenDisk.front, new Map([...site].map(([path, p]) => [path, p.body]))),
+          served: 0,
+          installedAt: -1,
+          error: undefined as string | undefined,
+        };
   const httpServer: HttpServer = createHttpServer({ clock }, siteHandler(site, diskSite), { dateOffsetMs: DEMO_EPOCH_MS, serverName: "netlab" });
   const startHttp = (): void => {
     const httpListener = h1.stack.tcp.listen(HTTP_PORT);
@@ -568,11 +648,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   const httpClients = new Map<DemoHost, HttpClient>();
   /** Requests whose response head has not been delivered yet (their callbacks run as microtasks). */
   let awaitingHeads = 0;
-  const fetchPage = (who: string, client: HttpClient, host: Ipv4Address | Ipv6Address, path: string, pipelined: boolean, into: DemoHttpRequestRecord[], done: () => void): void => {
+  const fetchPage = (
+    who: string,
+    client: HttpClient,
+    host: Ipv4Address | Ipv6Address,
+    path: string,
+    pipelined: boolean,
+    into: DemoHttpRequestRecord[],
+    done: () => void,
+  ): void => {
     const expectedBody = site.get(path)?.body ?? NOT_FOUND;
     const rec: DemoHttpRequestRecord = {
-      client: who, method: "GET", path, expectedStatus: site.has(path) ? 200 : 404, status: 0, bytes: 0,
-      sha256: "", sha256Ok: false, pipelined, reused: false, startMs: r3(clock.now()), durationMs: 0, done: false,
+      client: who,
+      method: "GET",
+      path,
+      expectedStatus: site.has(path) ? 200 : 404,
+      status: 0,
+      bytes: 0,
+      sha256: "",
+      sha256Ok: false,
+      pipelined,
+      reused: false,
+      startMs: r3(clock.now()),
+      durationMs: 0,
+      done: false,
     };
     into.push(rec);
     const finish = (error?: string): void => {
@@ -606,7 +705,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   };
   clients.forEach((who, i) => {
     after(AT.http + i * 20, () => {
-      if (i === 0) note = `phase 5: ${clients.map((c) => c.name).join(" and ")} fetch pages from the HTTP server on h1:${HTTP_PORT} (keep-alive, a pipelined pair), checked by sha256${diskSite === undefined ? "" : "; h1 reads each body from its xvda through blkfront"}`;
+      if (i === 0)
+        note = `phase 5: ${clients.map((c) => c.name).join(" and ")} fetch pages from the HTTP server on h1:${HTTP_PORT} (keep-alive, a pipelined pair), checked by sha256${diskSite === undefined ? "" : "; h1 reads each body from its xvda through blkfront"}`;
       if (addressOf(who) === undefined) return;
       const client = createHttpClient({ clock, tcp: who.stack.tcp }, { pipeline: 2, maxConnectionsPerHost: 1, userAgent: "netlab-demo" });
       httpClients.set(who, client);
@@ -625,8 +725,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
 
   // Phases 6-8, IPv6 (SLAAC runs from the start): ping6, TCP and HTTP over IPv6 (demo-ipv6.ts).
   const v6 = scheduleIpv6Demo({
-    clock, hosts, after, note: (text) => { note = text; }, fetchPage, handler: siteHandler(site, diskSite),
-    serverName: "netlab", dateOffsetMs: DEMO_EPOCH_MS, rtt: rttOf,
+    clock,
+    hosts,
+    after,
+    note: (text) => {
+      note = text;
+    },
+    fetchPage,
+    handler: siteHandler(site, diskSite),
+    serverName: "netlab",
+    dateOffsetMs: DEMO_EPOCH_MS,
+    rtt: rttOf,
   });
   // h1's HTTP servers (both families) listen now, or, as a Xen guest, once its pages are on xvda.
   if (diskSite === undefined) startHttp();
@@ -775,27 +884,67 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     totals: { requests: requests.length, correct: correct.length, bytes: requests.reduce((n, r) => n + r.bytes, 0) },
   };
   const checks: DemoCheck[] = [
-    { name: "DHCP: every client bound", family: "ipv4", ok: unbound.length === 0, detail: unbound.length === 0 ? leases.map((l) => `${l.host} ${l.address}`).join(", ") : `not bound: ${unbound.map((l) => `${l.host} (${l.state})`).join(", ")}` },
-    { name: "DHCP: no address given twice", family: "ipv4", ok: duplicates.length === 0, detail: duplicates.join("; ") || `${heldBy.size} distinct addresses, ${serverLeases.length} bound in the server's database` },
+    {
+      name: "DHCP: every client bound",
+      family: "ipv4",
+      ok: unbound.length === 0,
+      detail:
+        unbound.length === 0 ? leases.map((l) => `${l.host} ${l.address}`).join(", ") : `not bound: ${unbound.map((l) => `${l.host} (${l.state})`).join(", ")}`,
+    },
+    {
+      name: "DHCP: no address given twice",
+      family: "ipv4",
+      ok: duplicates.length === 0,
+      detail: duplicates.join("; ") || `${heldBy.size} distinct addresses, ${serverLeases.length} bound in the server's database`,
+    },
     { name: "ping replies", family: "ipv4", ok: allRtts.length > 0, detail: `${allRtts.length}/${pingSent} echo requests answered` },
-    { name: "every pair reachable", family: "ipv4", ok: pairs.every((p) => p.replies > 0), detail: pairs.filter((p) => p.replies === 0).map((p) => `${p.from}->${p.to}`).join(", ") || "all 6 pairs answered" },
+    {
+      name: "every pair reachable",
+      family: "ipv4",
+      ok: pairs.every((p) => p.replies > 0),
+      detail:
+        pairs
+          .filter((p) => p.replies === 0)
+          .map((p) => `${p.from}->${p.to}`)
+          .join(", ") || "all 6 pairs answered",
+    },
     { name: "UDP echo", family: "ipv4", ok: udpRtts.length > 0, detail: `${udpRtts.length}/${udpSent} datagrams echoed` },
-    { name: "fragmented datagram", family: "ipv4", ok: bigIntact > 0 && fragmented.fragmentsSent > 0, detail: `${bigIntact}/${bigSent} ${FRAGMENTED_SIZE}-byte datagrams came back intact (${fragmented.fragmentsSent} fragments sent by h3)` },
-    { name: "TCP transfer", family: "ipv4", ok: tcpReport.intact && tcp.endAt >= 0, detail: `${tcp.received}/${TCP_BYTES} bytes ${tcpReport.intact ? "arrived intact" : "did not arrive intact"}${tcp.endAt >= 0 ? ` in ${tcpReport.durationMs} ms` : ""}${tcp.error === undefined ? "" : ` (error ${tcp.error})`}` },
+    {
+      name: "fragmented datagram",
+      family: "ipv4",
+      ok: bigIntact > 0 && fragmented.fragmentsSent > 0,
+      detail: `${bigIntact}/${bigSent} ${FRAGMENTED_SIZE}-byte datagrams came back intact (${fragmented.fragmentsSent} fragments sent by h3)`,
+    },
+    {
+      name: "TCP transfer",
+      family: "ipv4",
+      ok: tcpReport.intact && tcp.endAt >= 0,
+      detail: `${tcp.received}/${TCP_BYTES} bytes ${tcpReport.intact ? "arrived intact" : "did not arrive intact"}${tcp.endAt >= 0 ? ` in ${tcpReport.durationMs} ms` : ""}${tcp.error === undefined ? "" : ` (error ${tcp.error})`}`,
+    },
     {
       name: "HTTP: every body correct",
       family: "ipv4",
       ok: requests.length === expectedRequests && correct.length === expectedRequests,
-      detail: correct.length === expectedRequests && requests.length === expectedRequests
-        ? `${correct.length}/${expectedRequests} responses with the expected status and sha256 (${http.totals.bytes} body bytes)`
-        : `${correct.length}/${expectedRequests} correct; wrong: ${requests.filter((r) => !correct.includes(r)).map((r) => `${r.client} ${r.path} (${r.error ?? (r.status !== r.expectedStatus ? `status ${r.status}` : "sha256 mismatch")})`).join(", ") || "requests missing"}`,
+      detail:
+        correct.length === expectedRequests && requests.length === expectedRequests
+          ? `${correct.length}/${expectedRequests} responses with the expected status and sha256 (${http.totals.bytes} body bytes)`
+          : `${correct.length}/${expectedRequests} correct; wrong: ${
+              requests
+                .filter((r) => !correct.includes(r))
+                .map((r) => `${r.client} ${r.path} (${r.error ?? (r.status !== r.expectedStatus ? `status ${r.status}` : "sha256 mismatch")})`)
+                .join(", ") || "requests missing"
+            }`,
     },
   ];
   const six = v6.finish();
   checks.push(...six.checks);
   if (xen !== undefined) {
     const down = xen.netfronts.filter((n) => !n.connected).length;
-    checks.push({ name: "Xen: netfronts connected, no peer errors", ok: down === 0 && xen.peerErrors.length === 0, detail: `${xen.netfronts.length - down}/${xen.netfronts.length} netfronts connected through dom0 netback, ${xen.peerErrors.length} peer errors` });
+    checks.push({
+      name: "Xen: netfronts connected, no peer errors",
+      ok: down === 0 && xen.peerErrors.length === 0,
+      detail: `${xen.netfronts.length - down}/${xen.netfronts.length} netfronts connected through dom0 netback, ${xen.peerErrors.length} peer errors`,
+    });
   }
   const disk = xenDisk === undefined || diskSite === undefined ? undefined : diskReport(h1.name, xenDisk, diskSite, site);
   if (disk !== undefined) checks.push({ name: `Xen: ${disk.host}'s pages on ${disk.device} through blkfront`, ok: disk.ok, detail: disk.verdict });
@@ -808,8 +957,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
     hosts: hostReports,
     dhcp: {
       server: {
-        host: h1.name, address: formatIpv4(SERVER_IP), poolStart: formatIpv4(POOL_START), poolEnd: formatIpv4(POOL_END),
-        gateway: formatIpv4(SERVER_IP), dnsServers: [formatIpv4(SERVER_IP)], leaseTime: LEASE_SECONDS, stats: { ...dhcpServer.stats },
+        host: h1.name,
+        address: formatIpv4(SERVER_IP),
+        poolStart: formatIpv4(POOL_START),
+        poolEnd: formatIpv4(POOL_END),
+        gateway: formatIpv4(SERVER_IP),
+        dnsServers: [formatIpv4(SERVER_IP)],
+        leaseTime: LEASE_SECONDS,
+        stats: { ...dhcpServer.stats },
       },
       leases,
     },
@@ -835,7 +990,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
  * listened, every served body came off the disk, the frontend's and the backend's counts agree
  * (requests, bytes), no errors or faults, and dom0's image holds every file at its extent.
  */
-function diskReport(host: string, disk: XenDemoDisk, ds: { readonly site: DiskSite; readonly served: number; readonly installedAt: number; readonly error: string | undefined }, site: ReadonlyMap<string, DemoPage>): DemoDiskReport {
+function diskReport(
+  host: string,
+  disk: XenDemoDisk,
+  ds: { readonly site: DiskSite; readonly served: number; readonly installedAt: number; readonly error: string | undefined },
+  site: ReadonlyMap<string, DemoPage>,
+): DemoDiskReport {
   const s = ds.site.stats;
   const fs = disk.front.stats;
   const bs = disk.back.stats;
@@ -851,17 +1011,30 @@ function diskReport(host: string, disk: XenDemoDisk, ds: { readonly site: DiskSi
   if (s.errors > 0 || fs.errors > 0 || bs.errors > 0) problems.push(`errors: ${s.errors} seen by h1, ${fs.errors} by blkfront, ${bs.errors} by blkback`);
   if (s.writes !== files || s.flushes !== 1) problems.push(`${s.writes}/${files} files written, ${s.flushes} flushes`);
   if (s.reads === 0 || s.reads !== ds.served) problems.push(`${s.reads} reads for ${ds.served} bodies served from disk`);
-  if (fs.responses !== fs.requests || bs.requests !== fs.requests) problems.push(`blkfront sent ${fs.requests} requests, got ${fs.responses} responses; blkback served ${bs.requests}`);
+  if (fs.responses !== fs.requests || bs.requests !== fs.requests)
+    problems.push(`blkfront sent ${fs.requests} requests, got ${fs.responses} responses; blkback served ${bs.requests}`);
   if (s.bytesRead !== bs.sectorsRead * 512 || s.bytesWritten !== bs.sectorsWritten * 512) {
     problems.push(`bytes read/written: h1 ${s.bytesRead}/${s.bytesWritten}, blkback ${bs.sectorsRead * 512}/${bs.sectorsWritten * 512}`);
   }
   if (mismatched.length > 0) problems.push(`dom0's image differs at ${mismatched.join(", ")}`);
   const ok = problems.length === 0;
   return {
-    host, device: disk.name, backend: "blkback in dom0, memory image",
-    sizeBytes: disk.front.capacity * 512, sectorSize: disk.front.sectorSize, physicalSectorSize: disk.front.features.physicalSectorSize,
-    files, siteBytes, installedAtMs: r3(ds.installedAt),
-    requests: fs.requests, reads: s.reads, writes: s.writes, flushes: s.flushes, errors: s.errors, bytesRead: s.bytesRead, bytesWritten: s.bytesWritten,
+    host,
+    device: disk.name,
+    backend: "blkback in dom0, memory image",
+    sizeBytes: disk.front.capacity * 512,
+    sectorSize: disk.front.sectorSize,
+    physicalSectorSize: disk.front.features.physicalSectorSize,
+    files,
+    siteBytes,
+    installedAtMs: r3(ds.installedAt),
+    requests: fs.requests,
+    reads: s.reads,
+    writes: s.writes,
+    flushes: s.flushes,
+    errors: s.errors,
+    bytesRead: s.bytesRead,
+    bytesWritten: s.bytesWritten,
     servedFromDisk: ds.served,
     backendStats: { requests: bs.requests, errors: bs.errors, sectorsRead: bs.sectorsRead, sectorsWritten: bs.sectorsWritten },
     imageMatches: mismatched.length === 0,
@@ -896,7 +1069,14 @@ ping6, TCP and HTTP over IPv6; every result checked; exits 1 if a check fails.
   --report FILE.html  also write one self-contained page: the checks, hosts, leases, pings, TCP, every
                HTTP request with a chart of their times, the impairments per port, a link to the capture
 `,
-  options: { seed: { type: "string" }, pcap: { type: "string" }, json: { type: "boolean" }, xen: { type: "boolean" }, "no-xen": { type: "boolean" }, report: { type: "string" } },
+  options: {
+    seed: { type: "string" },
+    pcap: { type: "string" },
+    json: { type: "boolean" },
+    xen: { type: "boolean" },
+    "no-xen": { type: "boolean" },
+    report: { type: "string" },
+  },
 } as const;
 
 function parseDemoArgs(args: string[]): DemoArgs & { help: boolean } {
@@ -907,29 +1087,44 @@ function parseDemoArgs(args: string[]): DemoArgs & { help: boolean } {
 }
 
 const pad = (s: string | number, n: number): string => String(s).padStart(n);
-const fmtRtt = (r: RttReport): string => (r.count === 0 ? "no replies" : `min/avg/max ${r.minMs.toFixed(3)}/${r.avgMs.toFixed(3)}/${r.maxMs.toFixed(3)} ms (${r.count})`);
+const fmtRtt = (r: RttReport): string =>
+  r.count === 0 ? "no replies" : `min/avg/max ${r.minMs.toFixed(3)}/${r.avgMs.toFixed(3)}/${r.maxMs.toFixed(3)} ms (${r.count})`;
 
 function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   const w = (s: string): void => void process.stdout.write(`${s}\n`);
   w(`netlab demo — seed ${r.seed}, ${r.virtualTimeMs / 1000} s of virtual time in ${wallMs.toFixed(0)} ms`);
   w("");
-  w(r.xen
-    ? "hosts: Xen domUs, each NIC a netfront joined to its switch port by a dom0 bridge (xenbr0-2); learning switch, 192.0.2.0/24:"
-    : "hosts on a learning switch (192.0.2.0/24):");
-  w(`  ${"host".padEnd(5)} ${"address".padEnd(12)} ${"via".padEnd(6)} ${"mac".padEnd(17)} ${pad("tx frm", 7)} ${pad("tx bytes", 9)} ${pad("rx frm", 7)} ${pad("rx bytes", 9)} ${pad("wire drop", 9)} ${pad("pings", 6)} ${pad("replies", 7)}`);
+  w(
+    r.xen
+      ? "hosts: Xen domUs, each NIC a netfront joined to its switch port by a dom0 bridge (xenbr0-2); learning switch, 192.0.2.0/24:"
+      : "hosts on a learning switch (192.0.2.0/24):",
+  );
+  w(
+    `  ${"host".padEnd(5)} ${"address".padEnd(12)} ${"via".padEnd(6)} ${"mac".padEnd(17)} ${pad("tx frm", 7)} ${pad("tx bytes", 9)} ${pad("rx frm", 7)} ${pad("rx bytes", 9)} ${pad("wire drop", 9)} ${pad("pings", 6)} ${pad("replies", 7)}`,
+  );
   for (const h of r.hosts) {
-    w(`  ${h.name.padEnd(5)} ${(h.ip || "-").padEnd(12)} ${h.config.padEnd(6)} ${h.mac.padEnd(17)} ${pad(h.txFrames, 7)} ${pad(h.txBytes, 9)} ${pad(h.rxFrames, 7)} ${pad(h.rxBytes, 9)} ${pad(h.wireDrops, 9)} ${pad(h.pingsSent, 6)} ${pad(h.pingReplies, 7)}`);
+    w(
+      `  ${h.name.padEnd(5)} ${(h.ip || "-").padEnd(12)} ${h.config.padEnd(6)} ${h.mac.padEnd(17)} ${pad(h.txFrames, 7)} ${pad(h.txBytes, 9)} ${pad(h.rxFrames, 7)} ${pad(h.rxBytes, 9)} ${pad(h.wireDrops, 9)} ${pad(h.pingsSent, 6)} ${pad(h.pingReplies, 7)}`,
+    );
   }
   const k = r.disk;
   if (k !== undefined) {
-    w(`  ${k.host} disk ${k.device}: ${k.sizeBytes / 1048576} MiB, ${k.sectorSize}-byte sectors (${k.backend}); ${k.requests} ring requests: ${k.writes} writes + ${k.flushes} flush at boot, ${k.reads} reads; ${k.bytesWritten} bytes written, ${k.bytesRead} read; ${k.ok ? "ok" : "FAILED"}`);
+    w(
+      `  ${k.host} disk ${k.device}: ${k.sizeBytes / 1048576} MiB, ${k.sectorSize}-byte sectors (${k.backend}); ${k.requests} ring requests: ${k.writes} writes + ${k.flushes} flush at boot, ${k.reads} reads; ${k.bytesWritten} bytes written, ${k.bytesRead} read; ${k.ok ? "ok" : "FAILED"}`,
+    );
   }
   w("");
   const d = r.dhcp.server;
-  w(`DHCP: server ${d.host} ${d.address}, pool ${d.poolStart}-${d.poolEnd}, gateway ${d.gateway}, DNS ${d.dnsServers.join(" ")}; network ready at ${(r.networkReadyMs / 1000).toFixed(3)} s`);
-  w(`  ${"host".padEnd(5)} ${"mac".padEnd(17)} ${"address".padEnd(12)} ${pad("lease", 7)} ${"server".padEnd(12)} ${pad("bound at", 10)} ${pad("discover", 8)} ${pad("request", 7)}`);
+  w(
+    `DHCP: server ${d.host} ${d.address}, pool ${d.poolStart}-${d.poolEnd}, gateway ${d.gateway}, DNS ${d.dnsServers.join(" ")}; network ready at ${(r.networkReadyMs / 1000).toFixed(3)} s`,
+  );
+  w(
+    `  ${"host".padEnd(5)} ${"mac".padEnd(17)} ${"address".padEnd(12)} ${pad("lease", 7)} ${"server".padEnd(12)} ${pad("bound at", 10)} ${pad("discover", 8)} ${pad("request", 7)}`,
+  );
   for (const l of r.dhcp.leases) {
-    w(`  ${l.host.padEnd(5)} ${l.mac.padEnd(17)} ${(l.address || `(${l.state})`).padEnd(12)} ${pad(`${l.leaseTime} s`, 7)} ${(l.server || "-").padEnd(12)} ${pad(l.boundAtMs < 0 ? "-" : `${l.boundAtMs.toFixed(1)} ms`, 10)} ${pad(l.discovers, 8)} ${pad(l.requests, 7)}`);
+    w(
+      `  ${l.host.padEnd(5)} ${l.mac.padEnd(17)} ${(l.address || `(${l.state})`).padEnd(12)} ${pad(`${l.leaseTime} s`, 7)} ${(l.server || "-").padEnd(12)} ${pad(l.boundAtMs < 0 ? "-" : `${l.boundAtMs.toFixed(1)} ms`, 10)} ${pad(l.discovers, 8)} ${pad(l.requests, 7)}`,
+    );
   }
   const ds = d.stats;
   w(`  server: ${ds.received} messages in, ${ds.offers} offers, ${ds.acks} acks, ${ds.naks} naks, ${ds.declines} declines`);
@@ -938,9 +1133,13 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   for (const p of r.ping.pairs) w(`  ${`${p.from} -> ${p.to}`.padEnd(10)} ${pad(p.replies, 2)}/${p.sent} replies  ${fmtRtt(p.rtt)}`);
   w(`  all        rtt ${fmtRtt(r.ping.rtt)}`);
   w(`UDP echo h1 -> h2:7: ${r.udpEcho.echoed}/${r.udpEcho.sent} echoed, rtt ${fmtRtt(r.udpEcho.rtt)}`);
-  w(`fragmented ${r.fragmented.size}-byte datagram h3 -> h2:7 and back: ${r.fragmented.intact}/${r.fragmented.sent} intact (h3 sent ${r.fragmented.fragmentsSent} fragments, h2 reassembled ${r.fragmented.reassembled})`);
+  w(
+    `fragmented ${r.fragmented.size}-byte datagram h3 -> h2:7 and back: ${r.fragmented.intact}/${r.fragmented.sent} intact (h3 sent ${r.fragmented.fragmentsSent} fragments, h2 reassembled ${r.fragmented.reassembled})`,
+  );
   const t4 = r.tcp;
-  w(`TCP h1 -> h3:${TCP_PORT}: ${t4.received}/${t4.bytes} bytes ${t4.intact ? "intact" : "NOT intact"}, ${t4.durationMs} ms, goodput ${(t4.virtualGoodputBitsPerSecond / 1e6).toFixed(2)} Mbit/s (virtual), ${t4.retransmits} retransmissions${t4.error === undefined ? "" : `, error ${t4.error}`}`);
+  w(
+    `TCP h1 -> h3:${TCP_PORT}: ${t4.received}/${t4.bytes} bytes ${t4.intact ? "intact" : "NOT intact"}, ${t4.durationMs} ms, goodput ${(t4.virtualGoodputBitsPerSecond / 1e6).toFixed(2)} Mbit/s (virtual), ${t4.retransmits} retransmissions${t4.error === undefined ? "" : `, error ${t4.error}`}`,
+  );
   w("");
   const hs = r.http.server;
   w(`HTTP: server ${hs.host} ${hs.address}:${hs.port}, ${hs.stats.connections} connections, ${hs.stats.requests} requests, ${hs.stats.responses} responses`);
@@ -948,34 +1147,51 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   for (const q of r.http.requests) {
     const conn = [q.reused ? "reused" : "new", ...(q.pipelined ? ["pipelined"] : [])].join(", ");
     const verdict = q.error !== undefined ? `error ${q.error}` : `${q.sha256.slice(0, 12)} ${q.sha256Ok ? "ok" : "BAD"}`;
-    w(`  ${q.client.padEnd(6)} ${`${q.method} ${q.path}`.padEnd(24)} ${pad(q.status || "-", 6)} ${pad(q.bytes, 7)} ${verdict.padEnd(16)} ${conn.padEnd(17)} ${pad(`${q.durationMs.toFixed(1)} ms`, 10)}`);
+    w(
+      `  ${q.client.padEnd(6)} ${`${q.method} ${q.path}`.padEnd(24)} ${pad(q.status || "-", 6)} ${pad(q.bytes, 7)} ${verdict.padEnd(16)} ${conn.padEnd(17)} ${pad(`${q.durationMs.toFixed(1)} ms`, 10)}`,
+    );
   }
-  for (const c of r.http.clients) w(`  ${c.host}: ${c.connectionsOpened} connection${c.connectionsOpened === 1 ? "" : "s"} opened, ${c.reusedConnections} reuses, ${c.retries} retries`);
+  for (const c of r.http.clients)
+    w(`  ${c.host}: ${c.connectionsOpened} connection${c.connectionsOpened === 1 ? "" : "s"} opened, ${c.reusedConnections} reuses, ${c.retries} retries`);
   w("");
   const v = r.ipv6;
   w(`IPv6: ${v.router} advertises ${v.prefix} (RAs); the others autoconfigure (SLAAC):`);
-  w(`  ${"host".padEnd(5)} ${"link-local".padEnd(24)} ${"address".padEnd(24)} ${"via".padEnd(6)} ${"state".padEnd(9)} ${pad("first RA at", 11)} ${pad("RS", 3)} ${pad("RA", 3)}  default router`);
+  w(
+    `  ${"host".padEnd(5)} ${"link-local".padEnd(24)} ${"address".padEnd(24)} ${"via".padEnd(6)} ${"state".padEnd(9)} ${pad("first RA at", 11)} ${pad("RS", 3)} ${pad("RA", 3)}  default router`,
+  );
   for (const h of v.hosts) {
-    w(`  ${h.name.padEnd(5)} ${(h.linkLocal || "-").padEnd(24)} ${(h.address || "-").padEnd(24)} ${(h.origin || "-").padEnd(6)} ${h.state.padEnd(9)} ${pad(h.firstRaAtMs < 0 ? "-" : `${h.firstRaAtMs.toFixed(1)} ms`, 11)} ${pad(h.rsSent, 3)} ${pad(h.raSent, 3)}  ${h.routers.join(" ") || "-"}`);
+    w(
+      `  ${h.name.padEnd(5)} ${(h.linkLocal || "-").padEnd(24)} ${(h.address || "-").padEnd(24)} ${(h.origin || "-").padEnd(6)} ${h.state.padEnd(9)} ${pad(h.firstRaAtMs < 0 ? "-" : `${h.firstRaAtMs.toFixed(1)} ms`, 11)} ${pad(h.rsSent, 3)} ${pad(h.raSent, 3)}  ${h.routers.join(" ") || "-"}`,
+    );
   }
   w("ping6:");
   for (const p of v.ping.pairs) w(`  ${`${p.from} -> ${p.to}`.padEnd(10)} ${pad(p.replies, 2)}/${p.sent} replies  ${fmtRtt(p.rtt)}`);
   w(`  all        rtt ${fmtRtt(v.ping.rtt)}`);
   const t6 = v.tcp;
-  w(`TCP over IPv6 ${v.router} -> ${v.hosts[v.hosts.length - 1]?.name ?? "-"}:9: ${t6.received}/${t6.bytes} bytes ${t6.intact ? "intact" : "NOT intact"}, ${t6.durationMs} ms, goodput ${(t6.virtualGoodputBitsPerSecond / 1e6).toFixed(2)} Mbit/s (virtual), ${t6.retransmits} retransmissions${t6.error === undefined ? "" : `, error ${t6.error}`}`);
+  w(
+    `TCP over IPv6 ${v.router} -> ${v.hosts[v.hosts.length - 1]?.name ?? "-"}:9: ${t6.received}/${t6.bytes} bytes ${t6.intact ? "intact" : "NOT intact"}, ${t6.durationMs} ms, goodput ${(t6.virtualGoodputBitsPerSecond / 1e6).toFixed(2)} Mbit/s (virtual), ${t6.retransmits} retransmissions${t6.error === undefined ? "" : `, error ${t6.error}`}`,
+  );
   const hs6 = v.http.server;
-  w(`HTTP over IPv6: server ${hs6.host} [${hs6.address}]:${hs6.port}, ${hs6.stats.connections} connections, ${hs6.stats.requests} requests, ${hs6.stats.responses} responses`);
+  w(
+    `HTTP over IPv6: server ${hs6.host} [${hs6.address}]:${hs6.port}, ${hs6.stats.connections} connections, ${hs6.stats.requests} requests, ${hs6.stats.responses} responses`,
+  );
   for (const q of v.http.requests) {
     const conn = [q.reused ? "reused" : "new", ...(q.pipelined ? ["pipelined"] : [])].join(", ");
     const verdict = q.error !== undefined ? `error ${q.error}` : `${q.sha256.slice(0, 12)} ${q.sha256Ok ? "ok" : "BAD"}`;
-    w(`  ${q.client.padEnd(6)} ${`${q.method} ${q.path}`.padEnd(24)} ${pad(q.status || "-", 6)} ${pad(q.bytes, 7)} ${verdict.padEnd(16)} ${conn.padEnd(17)} ${pad(`${q.durationMs.toFixed(1)} ms`, 10)}`);
+    w(
+      `  ${q.client.padEnd(6)} ${`${q.method} ${q.path}`.padEnd(24)} ${pad(q.status || "-", 6)} ${pad(q.bytes, 7)} ${verdict.padEnd(16)} ${conn.padEnd(17)} ${pad(`${q.durationMs.toFixed(1)} ms`, 10)}`,
+    );
   }
   w("");
   w("impairments per port and direction:");
-  w(`  ${"port".padEnd(5)} ${"direction".padEnd(11)} ${pad("offered", 7)} ${pad("delivered", 9)} ${pad("lost", 5)} ${pad("dup", 4)} ${pad("q-drop", 6)} ${pad("latency min/avg/max ms", 24)}`);
+  w(
+    `  ${"port".padEnd(5)} ${"direction".padEnd(11)} ${pad("offered", 7)} ${pad("delivered", 9)} ${pad("lost", 5)} ${pad("dup", 4)} ${pad("q-drop", 6)} ${pad("latency min/avg/max ms", 24)}`,
+  );
   for (const { port, direction, stats: s } of r.impairments) {
     const lat = s.delivered === 0 ? "-" : `${s.latencyMinMs.toFixed(2)}/${(s.latencySumMs / s.delivered).toFixed(2)}/${s.latencyMaxMs.toFixed(2)}`;
-    w(`  ${port.padEnd(5)} ${direction.padEnd(11)} ${pad(s.offered, 7)} ${pad(s.delivered, 9)} ${pad(s.lost, 5)} ${pad(s.duplicated, 4)} ${pad(s.queueDrops, 6)} ${pad(lat, 24)}`);
+    w(
+      `  ${port.padEnd(5)} ${direction.padEnd(11)} ${pad(s.offered, 7)} ${pad(s.delivered, 9)} ${pad(s.lost, 5)} ${pad(s.duplicated, 4)} ${pad(s.queueDrops, 6)} ${pad(lat, 24)}`,
+    );
   }
   const sw = r.switch;
   w(`switch: ${sw.received} frames in, ${sw.forwarded} forwarded, ${sw.flooded} flooded, ${sw.learned} MACs learned`);

@@ -117,7 +117,9 @@ export async function run(args: string[]): Promise<number> {
     const out = {
       ok: failed === 0,
       scripts: results.map((r) => ({
-        path: r.file, target: r.target, result: r.result,
+        path: r.file,
+        target: r.target,
+        result: r.result,
         ...(r.reason === undefined ? {} : { reason: r.reason }),
         ...(r.pos === undefined ? {} : { line: r.pos.line }),
         ...(r.pcap === undefined ? {} : { pcap: r.pcap }),
@@ -130,7 +132,9 @@ export async function run(args: string[]): Promise<number> {
       const mine = results.filter((r) => r.target === t.name);
       const count = (k: DrillResult["result"]): number => mine.filter((r) => r.result === k).length;
       const ms = mine.reduce((a, r) => a + r.durationMs, 0);
-      process.stdout.write(`${t.name}: ${mine.length} scripts, ${count("pass")} ok, ${count("fail")} failed, ${count("skip")} skipped (${Math.round(ms)} ms)\n`);
+      process.stdout.write(
+        `${t.name}: ${mine.length} scripts, ${count("pass")} ok, ${count("fail")} failed, ${count("skip")} skipped (${Math.round(ms)} ms)\n`,
+      );
     }
     if (targets.length === 2) {
       const differ = scripts.filter((s) => {

@@ -10,8 +10,17 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import {
-  bundleTarget, chooseEngine, defaultFuzzPaths, distillCorpus, ensureSeeds, listTargets, reproduces, runFuzzer,
-  type DistillResult, type FuzzerRun, type FuzzPaths,
+  bundleTarget,
+  chooseEngine,
+  defaultFuzzPaths,
+  distillCorpus,
+  ensureSeeds,
+  listTargets,
+  reproduces,
+  runFuzzer,
+  type DistillResult,
+  type FuzzerRun,
+  type FuzzPaths,
 } from "../../fuzz/runner.ts";
 
 /** Per-target time of a default run: 14 targets, two at a time, about 5 minutes of fuzzing. */
@@ -64,27 +73,51 @@ const FUZZ_SPEC = {
   command: "fuzz",
   usage: USAGE,
   options: {
-    seconds: { type: "string" }, time: { type: "string" }, workers: { type: "string" }, jobs: { type: "string" }, timeout: { type: "string" },
-    "rss-limit-mb": { type: "string" }, hours: { type: "string" }, fresh: { type: "boolean" }, engine: { type: "string" }, repro: { type: "string" },
-    target: { type: "string" }, json: { type: "boolean" }, "no-properties": { type: "boolean" }, "no-distill": { type: "boolean" },
-    "property-runs": { type: "string" }, list: { type: "boolean" },
+    seconds: { type: "string" },
+    time: { type: "string" },
+    workers: { type: "string" },
+    jobs: { type: "string" },
+    timeout: { type: "string" },
+    "rss-limit-mb": { type: "string" },
+    hours: { type: "string" },
+    fresh: { type: "boolean" },
+    engine: { type: "string" },
+    repro: { type: "string" },
+    target: { type: "string" },
+    json: { type: "boolean" },
+    "no-properties": { type: "boolean" },
+    "no-distill": { type: "boolean" },
+    "property-runs": { type: "string" },
+    list: { type: "boolean" },
   },
 } as const;
 
 function parse(args: string[]): Options {
   const { values: v, help } = parseCommandLine(FUZZ_SPEC, args);
   const get = flagReader(FUZZ_SPEC.command, v);
-  const seconds = (flag: string): number | undefined => { const ms = get(flag, (t) => parseDuration(t, "s", 1)); return ms === undefined ? undefined : ms / 1000; };
+  const seconds = (flag: string): number | undefined => {
+    const ms = get(flag, (t) => parseDuration(t, "s", 1));
+    return ms === undefined ? undefined : ms / 1000;
+  };
   const count = (flag: string): number | undefined => get(flag, (t) => parseInteger(t, 1));
   const hoursMs = get("hours", (t) => parseDuration(t, "h", 1));
   const o: Options = {
     seconds: seconds("time") ?? seconds("seconds"),
-    json: v.json === true, properties: v["no-properties"] !== true, propertyRuns: count("property-runs") ?? DEFAULT_PROPERTY_RUNS,
-    list: v.list === true, workers: count("workers") ?? 1, jobs: count("jobs") ?? 2,
-    engine: get("engine", oneOf("jazzer", "jsfuzz")), timeout: seconds("timeout") ?? 10, rss: count("rss-limit-mb") ?? 2048,
+    json: v.json === true,
+    properties: v["no-properties"] !== true,
+    propertyRuns: count("property-runs") ?? DEFAULT_PROPERTY_RUNS,
+    list: v.list === true,
+    workers: count("workers") ?? 1,
+    jobs: count("jobs") ?? 2,
+    engine: get("engine", oneOf("jazzer", "jsfuzz")),
+    timeout: seconds("timeout") ?? 10,
+    rss: count("rss-limit-mb") ?? 2048,
     distill: v["no-distill"] !== true,
     hours: hoursMs === undefined ? undefined : hoursMs / 3_600_000,
-    fresh: v.fresh === true, repro: v.repro, only: v.target?.split(",").filter((t) => t !== ""), help,
+    fresh: v.fresh === true,
+    repro: v.repro,
+    only: v.target?.split(",").filter((t) => t !== ""),
+    help,
   };
   if (o.fresh && o.hours === undefined) throw new UsageError(FUZZ_SPEC.command, "--fresh goes with --hours");
   return o;
@@ -96,8 +129,14 @@ export async function run(args: string[]): Promise<number> {
   const paths = defaultFuzzPaths(root);
   const all = listTargets(paths);
   const o = parse(args);
-  if (o.help) { process.stdout.write(helpText(FUZZ_SPEC)); return 0; }
-  if (o.list) { process.stdout.write(all.join("\n") + "\n"); return 0; }
+  if (o.help) {
+    process.stdout.write(helpText(FUZZ_SPEC));
+    return 0;
+  }
+  if (o.list) {
+    process.stdout.write(all.join("\n") + "\n");
+    return 0;
+  }
   const targets = o.only ?? all;
   const usage = (message: string): UsageError => new UsageError(FUZZ_SPEC.command, message);
   const unknown = targets.filter((t) => !all.includes(t));
@@ -113,7 +152,10 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const choice = await chooseEngine(paths, o.engine).catch((e: Error) => e);
-  if (choice instanceof Error) { process.stderr.write(`${formatCliError(FUZZ_SPEC.command, choice)}\n`); return 1; }
+  if (choice instanceof Error) {
+    process.stderr.write(`${formatCliError(FUZZ_SPEC.command, choice)}\n`);
+    return 1;
+  }
   if (choice.note !== undefined && !o.json) process.stderr.write(`netlab fuzz: ${choice.note}\n`);
   const ui = createUi(o.json);
   if (o.hours !== undefined) return campaign(paths, targets, o, ui, choice.engine);
@@ -138,29 +180,42 @@ export async function run(args: string[]): Promise<number> {
     await ensureSeeds(paths, name);
     const bundle = await bundleTarget(paths, name);
     ui.say(`${label}: fuzzing for ${seconds}s under ${choice.engine} with ${o.workers} process(es)`);
-    const runs = await Promise.all(Array.from({ length: o.workers }, (_, w) => {
-      const key = `${name}#${w}`;
-      ui.status.set(key, `${name}${o.workers > 1 ? ` w${w}` : ""}: starting`);
-      return runFuzzer(paths, name, bundle, {
-        seconds, engine: choice.engine, perInputTimeoutSeconds: o.timeout, rssLimitMb: o.rss, signal: abort.signal,
-        onLine: statusLine(ui, key, `${name}${o.workers > 1 ? ` w${w}` : ""}`),
-      }).finally(() => ui.status.delete(key));
-    }));
+    const runs = await Promise.all(
+      Array.from({ length: o.workers }, (_, w) => {
+        const key = `${name}#${w}`;
+        ui.status.set(key, `${name}${o.workers > 1 ? ` w${w}` : ""}: starting`);
+        return runFuzzer(paths, name, bundle, {
+          seconds,
+          engine: choice.engine,
+          perInputTimeoutSeconds: o.timeout,
+          rssLimitMb: o.rss,
+          signal: abort.signal,
+          onLine: statusLine(ui, key, `${name}${o.workers > 1 ? ` w${w}` : ""}`),
+        }).finally(() => ui.status.delete(key));
+      }),
+    );
     for (const r of runs) {
       results.push(r);
-      for (const f of r.findings) ui.say(`  ${name}: ${f.kind} after ${f.seconds.toFixed(1)} s${f.file === undefined ? ` (no input: ${f.message.split("\n")[0]})` : `, saved: ${path.relative(root, f.file)}\n  repro: npx netlab fuzz --target ${name} --repro ${path.relative(root, f.file)}`}`);
+      for (const f of r.findings)
+        ui.say(
+          `  ${name}: ${f.kind} after ${f.seconds.toFixed(1)} s${f.file === undefined ? ` (no input: ${f.message.split("\n")[0]})` : `, saved: ${path.relative(root, f.file)}\n  repro: npx netlab fuzz --target ${name} --repro ${path.relative(root, f.file)}`}`,
+        );
     }
     const best = runs.reduce((a, b) => (b.coverageLast > a.coverageLast ? b : a));
-    ui.say(`${label}: done, ${runs.reduce((n, r) => n + r.executions, 0)} execs, coverage ${best.coverageFirst}→${best.coverageLast}, ${runs.reduce((n, r) => n + r.findings.length, 0)} finding(s)`);
+    ui.say(
+      `${label}: done, ${runs.reduce((n, r) => n + r.executions, 0)} execs, coverage ${best.coverageFirst}→${best.coverageLast}, ${runs.reduce((n, r) => n + r.findings.length, 0)} finding(s)`,
+    );
   };
   let next = 0;
   try {
-    await Promise.all(Array.from({ length: Math.min(o.jobs, targets.length) }, async () => {
-      while (next < targets.length && interrupted === undefined) {
-        const i = next++;
-        await fuzzOne(targets[i]!, i);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(o.jobs, targets.length) }, async () => {
+        while (next < targets.length && interrupted === undefined) {
+          const i = next++;
+          await fuzzOne(targets[i]!, i);
+        }
+      }),
+    );
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -181,7 +236,9 @@ export async function run(args: string[]): Promise<number> {
   if (o.properties && interrupted === undefined) {
     if (!o.json) process.stderr.write(`fast-check properties with ${o.propertyRuns} runs each\n`);
     const vitest = spawnSync(process.execPath, [path.join(root, "node_modules/vitest/vitest.mjs"), "run", "-t", "property|never throw|arbitrary"], {
-      cwd: root, env: { ...process.env, NETLAB_FC_RUNS: String(o.propertyRuns) }, stdio: o.json ? "ignore" : "inherit",
+      cwd: root,
+      env: { ...process.env, NETLAB_FC_RUNS: String(o.propertyRuns) },
+      stdio: o.json ? "ignore" : "inherit",
     });
     propertiesOk = vitest.status === 0;
   }
@@ -191,34 +248,65 @@ export async function run(args: string[]): Promise<number> {
   const rel = (p: string): string => path.relative(root, p);
   const avg = (r: FuzzerRun): number => Math.round(r.executions / Math.max(r.seconds, 0.001));
   if (o.json) {
-    process.stdout.write(JSON.stringify({
-      ok: failed.length === 0 && propertiesOk && interrupted === undefined, propertiesOk, seconds, jobs: o.jobs, workers: o.workers, engine: choice.engine,
-      ...(interrupted === undefined ? {} : { interrupted }),
-      ...(choice.note === undefined ? {} : { engineNote: choice.note }),
-      targets: results.map((r) => {
-        const { findingInputs: _inputs, findings, ...rest } = r;
-        const d = distilled.get(r.target);
-        return {
-          ...rest, averageExecsPerSecond: avg(r), crashes: r.crashes.map(rel),
-          findings: findings.map((f) => ({ kind: f.kind, seconds: +f.seconds.toFixed(2), message: f.message, ...(f.file === undefined ? {} : { file: rel(f.file), repro: `npx netlab fuzz --target ${r.target} --repro ${rel(f.file)}` }) })),
-          corpusKept: d?.kept, corpusBytes: d?.bytes, corpusReplayMs: d?.replayMs, corpusTrim: d?.method, corpusFeatures: d?.features,
-        };
-      }),
-    }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify(
+        {
+          ok: failed.length === 0 && propertiesOk && interrupted === undefined,
+          propertiesOk,
+          seconds,
+          jobs: o.jobs,
+          workers: o.workers,
+          engine: choice.engine,
+          ...(interrupted === undefined ? {} : { interrupted }),
+          ...(choice.note === undefined ? {} : { engineNote: choice.note }),
+          targets: results.map((r) => {
+            const { findingInputs: _inputs, findings, ...rest } = r;
+            const d = distilled.get(r.target);
+            return {
+              ...rest,
+              averageExecsPerSecond: avg(r),
+              crashes: r.crashes.map(rel),
+              findings: findings.map((f) => ({
+                kind: f.kind,
+                seconds: +f.seconds.toFixed(2),
+                message: f.message,
+                ...(f.file === undefined ? {} : { file: rel(f.file), repro: `npx netlab fuzz --target ${r.target} --repro ${rel(f.file)}` }),
+              })),
+              corpusKept: d?.kept,
+              corpusBytes: d?.bytes,
+              corpusReplayMs: d?.replayMs,
+              corpusTrim: d?.method,
+              corpusFeatures: d?.features,
+            };
+          }),
+        },
+        null,
+        2,
+      ) + "\n",
+    );
   } else {
     const rows = results.map((r) => {
       const d = distilled.get(r.target);
       return [
-        r.target, r.mode, String(r.executions), String(avg(r)), `${r.coverageFirst}→${r.coverageLast}`,
+        r.target,
+        r.mode,
+        String(r.executions),
+        String(avg(r)),
+        `${r.coverageFirst}→${r.coverageLast}`,
         `${r.corpusFiles} (+${r.newInputs})${d === undefined ? "" : ` → ${d.kept} kept, ${Math.round(d.bytes / 1024)} KB${d.features ? `, ${d.features.kept}/${d.features.before} ft` : ""}`}`,
-        r.findings.length ? r.findings.map((f) => (f.file === undefined ? `${f.kind} (no input)` : `${f.kind} ${rel(f.file)}`)).join(" ") : r.coverageLast === 0 ? "BLIND (no coverage)" : "none",
+        r.findings.length
+          ? r.findings.map((f) => (f.file === undefined ? `${f.kind} (no input)` : `${f.kind} ${rel(f.file)}`)).join(" ")
+          : r.coverageLast === 0
+            ? "BLIND (no coverage)"
+            : "none",
       ];
     });
     process.stdout.write(`engine: ${choice.engine}${choice.note === undefined ? "" : ` (${choice.note})`}\n`);
     process.stdout.write(table(["target", "mode", "execs", "exec/s", "coverage", "corpus (saved → kept)", "findings"], rows));
     process.stdout.write(`properties: ${o.properties && interrupted === undefined ? (propertiesOk ? "passed" : "FAILED") : "skipped"}\n`);
     for (const r of results) for (const c of r.crashes) process.stdout.write(`repro: npx netlab fuzz --target ${r.target} --repro ${rel(c)}\n`);
-    if (interrupted !== undefined) process.stdout.write(`interrupted (${interrupted}) after ${results.length} run(s); new corpus entries saved, distillation and properties skipped\n`);
+    if (interrupted !== undefined)
+      process.stdout.write(`interrupted (${interrupted}) after ${results.length} run(s); new corpus entries saved, distillation and properties skipped\n`);
   }
   if (interrupted !== undefined) return exitStatusOf(interrupted);
   return failed.length === 0 && propertiesOk ? 0 : 1;
@@ -240,10 +328,14 @@ function createUi(json: boolean): Ui {
     if (json || status.size === 0) return;
     const line = [...status.values()].join(" | ");
     if (tty) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 160) - 1)}`);
-    else if (force || performance.now() - lastPrint > 10_000) { process.stderr.write(line + "\n"); lastPrint = performance.now(); }
+    else if (force || performance.now() - lastPrint > 10_000) {
+      process.stderr.write(line + "\n");
+      lastPrint = performance.now();
+    }
   };
   return {
-    status, draw,
+    status,
+    draw,
     say(text) {
       if (json) return;
       process.stderr.write(`${tty ? "\r\x1b[K" : ""}${text}\n`);
@@ -254,7 +346,9 @@ function createUi(json: boolean): Ui {
       if (tty) process.stderr.write(`\r\x1b[K${text}`);
       else process.stderr.write(`${text}\n`);
     },
-    clear() { if (tty) process.stderr.write("\r\x1b[K"); },
+    clear() {
+      if (tty) process.stderr.write("\r\x1b[K");
+    },
   };
 }
 
@@ -278,7 +372,11 @@ function hm(seconds: number): string {
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-  const fmt = (row: string[]): string => row.map((x, c) => x.padEnd(widths[c]!)).join("  ").trimEnd();
+  const fmt = (row: string[]): string =>
+    row
+      .map((x, c) => x.padEnd(widths[c]!))
+      .join("  ")
+      .trimEnd();
   return fmt(head) + "\n" + widths.map((w) => "-".repeat(w)).join("  ") + "\n" + rows.map(fmt).join("\n") + "\n";
 }
 
@@ -311,18 +409,33 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
     try {
       const old = JSON.parse(readFileSync(stateFile, "utf8")) as CampaignState;
       if (old.version === 1 && !old.done && old.targets.join(",") === targets.join(",")) state = old;
-    } catch { /* unreadable: start over */ }
+    } catch {
+      /* unreadable: start over */
+    }
   }
   const now = (): string => new Date().toISOString();
   if (state === undefined) {
     state = {
-      version: 1, startedAt: now(), updatedAt: now(), hours: o.hours!, sliceSeconds, targets, engine, fuzzedSeconds: 0, cursor: 0,
-      slices: [], perTarget: {}, findings: [], done: false,
+      version: 1,
+      startedAt: now(),
+      updatedAt: now(),
+      hours: o.hours!,
+      sliceSeconds,
+      targets,
+      engine,
+      fuzzedSeconds: 0,
+      cursor: 0,
+      slices: [],
+      perTarget: {},
+      findings: [],
+      done: false,
     };
   } else {
     state.hours = o.hours!;
     state.sliceSeconds = sliceSeconds;
-    ui.say(`campaign: resuming from ${path.relative(root, stateFile)} (${hm(state.fuzzedSeconds)} of ${hm(state.hours * 3600)} done, ${state.slices.length} slices, ${state.findings.length} finding(s))`);
+    ui.say(
+      `campaign: resuming from ${path.relative(root, stateFile)} (${hm(state.fuzzedSeconds)} of ${hm(state.hours * 3600)} done, ${state.slices.length} slices, ${state.findings.length} finding(s))`,
+    );
   }
   const s = state;
   const save = (): void => {
@@ -352,25 +465,54 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
         s.fuzzedSeconds += seconds; // reserved now so that parallel slices do not overrun; corrected below
         await ensureSeeds(paths, name);
         let bundle = bundles.get(name);
-        if (bundle === undefined) { bundle = await bundleTarget(paths, name); bundles.set(name, bundle); }
+        if (bundle === undefined) {
+          bundle = await bundleTarget(paths, name);
+          bundles.set(name, bundle);
+        }
         const key = `${name}#${s.slices.length}`;
         ui.status.set(key, `${name}: starting`);
         const r = await runFuzzer(paths, name, bundle, {
-          seconds, engine, perInputTimeoutSeconds: o.timeout, rssLimitMb: o.rss, signal: abort.signal, onLine: statusLine(ui, key, name),
+          seconds,
+          engine,
+          perInputTimeoutSeconds: o.timeout,
+          rssLimitMb: o.rss,
+          signal: abort.signal,
+          onLine: statusLine(ui, key, name),
         }).finally(() => ui.status.delete(key));
         s.fuzzedSeconds += Math.min(r.seconds, seconds) - seconds;
         if (o.distill && !interrupted) await distillCorpus(paths, name, { engine });
         const at = now();
-        s.slices.push({ target: name, at, seconds: +r.seconds.toFixed(1), executions: r.executions, execsPerSecond: r.execsPerSecond, coverage: r.coverageLast, newInputs: r.newInputs, findings: r.findings.length });
+        s.slices.push({
+          target: name,
+          at,
+          seconds: +r.seconds.toFixed(1),
+          executions: r.executions,
+          execsPerSecond: r.execsPerSecond,
+          coverage: r.coverageLast,
+          newInputs: r.newInputs,
+          findings: r.findings.length,
+        });
         const t = (s.perTarget[name] ??= { slices: 0, seconds: 0, executions: 0, coverage: 0, newInputs: 0 });
-        t.slices++; t.seconds += r.seconds; t.executions += r.executions; t.coverage = Math.max(t.coverage, r.coverageLast); t.newInputs += r.newInputs;
+        t.slices++;
+        t.seconds += r.seconds;
+        t.executions += r.executions;
+        t.coverage = Math.max(t.coverage, r.coverageLast);
+        t.newInputs += r.newInputs;
         for (const f of r.findings) {
           const rel = f.file === undefined ? undefined : path.relative(root, f.file);
-          s.findings.push({ target: name, at, kind: f.kind, message: f.message.split("\n").slice(0, 6).join("\n"), ...(rel === undefined ? {} : { file: rel, repro: `npx netlab fuzz --target ${name} --repro ${rel}` }) });
+          s.findings.push({
+            target: name,
+            at,
+            kind: f.kind,
+            message: f.message.split("\n").slice(0, 6).join("\n"),
+            ...(rel === undefined ? {} : { file: rel, repro: `npx netlab fuzz --target ${name} --repro ${rel}` }),
+          });
           ui.say(`  ${name}: ${f.kind}${rel === undefined ? "" : ` saved: ${rel}\n  repro: npx netlab fuzz --target ${name} --repro ${rel}`}`);
         }
         save();
-        ui.say(`[campaign ${hm(s.fuzzedSeconds)}/${hm(s.hours * 3600)}] slice ${s.slices.length}: ${name} ${r.seconds.toFixed(0)} s, ${r.executions} execs, ${r.execsPerSecond}/s, cov ${r.coverageLast}, +${r.newInputs} inputs, ${r.findings.length} finding(s); ${s.findings.length} in all`);
+        ui.say(
+          `[campaign ${hm(s.fuzzedSeconds)}/${hm(s.hours * 3600)}] slice ${s.slices.length}: ${name} ${r.seconds.toFixed(0)} s, ${r.executions} execs, ${r.execsPerSecond}/s, cov ${r.coverageLast}, +${r.newInputs} inputs, ${r.findings.length} finding(s); ${s.findings.length} in all`,
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.jobs, targets.length) }, worker));
@@ -385,15 +527,27 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
   if (o.json) {
     process.stdout.write(JSON.stringify({ ok: s.findings.length === 0, interrupted, stateFile: rel, ...s }, null, 2) + "\n");
   } else {
-    process.stdout.write(`campaign ${s.done ? "finished" : interrupted ? "interrupted (run the same command to resume)" : "stopped"}: ${hm(s.fuzzedSeconds)} of ${hm(s.hours * 3600)} of fuzzing in ${s.slices.length} slices under ${s.engine}; state: ${rel}\n`);
+    process.stdout.write(
+      `campaign ${s.done ? "finished" : interrupted ? "interrupted (run the same command to resume)" : "stopped"}: ${hm(s.fuzzedSeconds)} of ${hm(s.hours * 3600)} of fuzzing in ${s.slices.length} slices under ${s.engine}; state: ${rel}\n`,
+    );
     const rows = s.targets.map((t) => {
       const p = s.perTarget[t];
       const found = s.findings.filter((f) => f.target === t).length;
-      return [t, String(p?.slices ?? 0), String(Math.round(p?.seconds ?? 0)), String(p?.executions ?? 0), String(p === undefined || p.seconds === 0 ? 0 : Math.round(p.executions / p.seconds)), String(p?.coverage ?? 0), String(p?.newInputs ?? 0), String(found)];
+      return [
+        t,
+        String(p?.slices ?? 0),
+        String(Math.round(p?.seconds ?? 0)),
+        String(p?.executions ?? 0),
+        String(p === undefined || p.seconds === 0 ? 0 : Math.round(p.executions / p.seconds)),
+        String(p?.coverage ?? 0),
+        String(p?.newInputs ?? 0),
+        String(found),
+      ];
     });
     process.stdout.write(table(["target", "slices", "seconds", "execs", "exec/s", "coverage", "new inputs", "findings"], rows));
     if (s.findings.length === 0) process.stdout.write("findings: none\n");
-    for (const f of s.findings) process.stdout.write(`finding: ${f.target} ${f.kind} at ${f.at}: ${f.message.split("\n")[0]}\n  ${f.repro ?? "(no input saved)"}\n`);
+    for (const f of s.findings)
+      process.stdout.write(`finding: ${f.target} ${f.kind} at ${f.at}: ${f.message.split("\n")[0]}\n  ${f.repro ?? "(no input saved)"}\n`);
   }
   return interrupted ? 130 : s.findings.length === 0 ? 0 : 1;
 }

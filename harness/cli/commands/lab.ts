@@ -8,9 +8,19 @@
 // Exit code: 0 done, 1 an invalid file or a failed run, 2 usage errors.
 import { flagReader, helpText, parseCommandLine, parseDuration, parseSeed, UsageError } from "../args.ts";
 import { writeFileSync } from "node:fs";
-import { TOPOLOGY_SCHEMA, describeTopology, describeTopologySvg, formatLabSummary, formatTopologyErrors, listExamples, loadTopology, runLab } from "../../lab/index.ts";
+import {
+  TOPOLOGY_SCHEMA,
+  describeTopology,
+  describeTopologySvg,
+  formatLabSummary,
+  formatTopologyErrors,
+  listExamples,
+  loadTopology,
+  runLab,
+} from "../../lab/index.ts";
 
-export const summary = "routed topologies (virtual time; real time with linux hosts): lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab describe, lab schema";
+export const summary =
+  "routed topologies (virtual time; real time with linux hosts): lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab describe, lab schema";
 
 const USAGE = `usage: netlab lab run FILE|EXAMPLE [--seed S] [--duration MS] [--json] [--out DIR]
        netlab lab check FILE|EXAMPLE
@@ -28,7 +38,12 @@ const USAGE = `usage: netlab lab run FILE|EXAMPLE [--seed S] [--duration MS] [--
 /** The command lines of `netlab lab VERB` (args.ts's rules); each verb takes the flags it uses. */
 const FILE = { min: 1, max: 1, name: "a topology FILE or EXAMPLE" } as const;
 const LAB_SPECS = {
-  run: { command: "lab run", usage: USAGE, options: { seed: { type: "string" }, duration: { type: "string" }, json: { type: "boolean" }, out: { type: "string" } }, positionals: FILE },
+  run: {
+    command: "lab run",
+    usage: USAGE,
+    options: { seed: { type: "string" }, duration: { type: "string" }, json: { type: "boolean" }, out: { type: "string" } },
+    positionals: FILE,
+  },
   check: { command: "lab check", usage: USAGE, options: {}, positionals: FILE },
   describe: { command: "lab describe", usage: USAGE, options: { svg: { type: "string" } }, positionals: FILE },
   list: { command: "lab list", usage: USAGE, options: { json: { type: "boolean" } } },
@@ -42,7 +57,8 @@ export async function run(args: string[]): Promise<number> {
     (verb === undefined ? process.stderr : process.stdout).write(helpText(LAB_SPECS.run));
     return verb === undefined ? 2 : 0;
   }
-  if (!Object.hasOwn(LAB_SPECS, verb)) throw new UsageError("lab", verb.startsWith("-") ? `unknown option '${verb}' (the subcommand comes first)` : `unknown subcommand '${verb}'`);
+  if (!Object.hasOwn(LAB_SPECS, verb))
+    throw new UsageError("lab", verb.startsWith("-") ? `unknown option '${verb}' (the subcommand comes first)` : `unknown subcommand '${verb}'`);
   const spec = LAB_SPECS[verb as keyof typeof LAB_SPECS];
   const { values, positionals, help } = parseCommandLine<Record<string, { type: "string" | "boolean" }>>(spec, rest);
   if (help) {
@@ -80,7 +96,9 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (verb === "check") {
-    process.stdout.write(`${loaded.path}: valid (${loaded.topology.nodes.length} nodes, ${loaded.topology.links.length} links, ${loaded.topology.flows?.length ?? 0} flows)\n`);
+    process.stdout.write(
+      `${loaded.path}: valid (${loaded.topology.nodes.length} nodes, ${loaded.topology.links.length} links, ${loaded.topology.flows?.length ?? 0} flows)\n`,
+    );
     return 0;
   }
   // Ctrl-C or SIGTERM ends a real-time run (linux nodes) after its namespaces and taps are removed.

@@ -45,15 +45,25 @@ const REPLAY_SPEC = {
   command: "replay",
   usage: USAGE,
   options: {
-    mode: { type: "string" }, as: { type: "string" }, update: { type: "boolean" }, json: { type: "boolean" }, all: { type: "boolean" },
-    dir: { type: "string" }, out: { type: "string" }, record: { type: "boolean" }, only: { type: "string" }, report: { type: "string" },
+    mode: { type: "string" },
+    as: { type: "string" },
+    update: { type: "boolean" },
+    json: { type: "boolean" },
+    all: { type: "boolean" },
+    dir: { type: "string" },
+    out: { type: "string" },
+    record: { type: "boolean" },
+    only: { type: "string" },
+    report: { type: "string" },
   },
   positionals: { min: 0, max: 1, name: "FILE" },
 } as const;
 
 /** An IPv4 address or a MAC, as text (replayFile parses it again). */
 function ipOrMac(text: string): ValueResult<string> {
-  return parseIpv4Address(text).ok || parseMac(text).ok ? ok(text) : err("bad-value", `needs an IPv4 address (192.0.2.1) or a MAC (02:00:00:00:00:01), not '${text}'`);
+  return parseIpv4Address(text).ok || parseMac(text).ok
+    ? ok(text)
+    : err("bad-value", `needs an IPv4 address (192.0.2.1) or a MAC (02:00:00:00:00:01), not '${text}'`);
 }
 
 /** Runs the replay command. */
@@ -67,8 +77,12 @@ export async function run(args: string[]): Promise<number> {
   const file = positionals[0];
   const mode: ReplayMode | undefined = get("mode", choice("decode", "conversation", "golden"));
   const as = get("as", ipOrMac);
-  const dir = v.dir ?? defaultPcapsDir(), outDir = v.out ?? "out/replay";
-  const all = v.all === true, update = v.update === true, json = v.json === true, record = v.record === true;
+  const dir = v.dir ?? defaultPcapsDir(),
+    outDir = v.out ?? "out/replay";
+  const all = v.all === true,
+    update = v.update === true,
+    json = v.json === true,
+    record = v.record === true;
   const only = v.only?.split(",");
   const usage = (message: string): UsageError => new UsageError(REPLAY_SPEC.command, message);
   if (record) {
@@ -99,7 +113,9 @@ export async function run(args: string[]): Promise<number> {
   } else {
     for (const r of reports) process.stdout.write(`${formatReport(r)}\n`);
     const frames = reports.reduce((n, r) => n + r.modes.reduce((m, x) => m + x.frames, 0), 0);
-    process.stdout.write(`${ok ? "ok" : "FAIL"}: ${reports.filter((r) => r.ok).length}/${reports.length} captures, ${frames} frames replayed in ${(performance.now() - started).toFixed(0)} ms\n`);
+    process.stdout.write(
+      `${ok ? "ok" : "FAIL"}: ${reports.filter((r) => r.ok).length}/${reports.length} captures, ${frames} frames replayed in ${(performance.now() - started).toFixed(0)} ms\n`,
+    );
   }
   return ok ? 0 : 1;
 }

@@ -27,7 +27,10 @@ export async function run(args: string[]): Promise<number> {
     const out = name === undefined ? process.stderr : process.stdout;
     out.write("usage: netlab sim <scenario> [options]   (netlab sim <scenario> --help)\n\nscenarios:\n");
     for (const [n, load] of Object.entries(SCENARIOS)) {
-      const s = await load().then((m) => m.summary, () => "(not available in this build)");
+      const s = await load().then(
+        (m) => m.summary,
+        () => "(not available in this build)",
+      );
       out.write(`  ${n.padEnd(14)} ${s}\n`);
     }
     return name === undefined ? 2 : 0;

@@ -25,10 +25,30 @@ async function client(path: string) {
 
 describe("netlab xenstored arguments", () => {
   it("parses domain sockets, trace modes, limits and quotas; refuses what makes no sense", () => {
-    const o = parseXenstoredArgs(["--socket", "/s", "--domain-socket", "5=/d5", "--domain-socket", "7=/d7", "--trace", "--json", "--max-clients", "3", "--quota-node-size", "100"]);
+    const o = parseXenstoredArgs([
+      "--socket",
+      "/s",
+      "--domain-socket",
+      "5=/d5",
+      "--domain-socket",
+      "7=/d7",
+      "--trace",
+      "--json",
+      "--max-clients",
+      "3",
+      "--quota-node-size",
+      "100",
+    ]);
     expect(o).toMatchObject({
-      socket: "/s", trace: "json", maxClients: 3, keepOrphans: false, quotas: { maxNodeSize: 100 },
-      domainSockets: [{ domid: 5, path: "/d5" }, { domid: 7, path: "/d7" }],
+      socket: "/s",
+      trace: "json",
+      maxClients: 3,
+      keepOrphans: false,
+      quotas: { maxNodeSize: 100 },
+      domainSockets: [
+        { domid: 5, path: "/d5" },
+        { domid: 7, path: "/d7" },
+      ],
     });
     expect(parseXenstoredArgs(["--socket", "/s", "--trace"])).toMatchObject({ trace: "text" });
     expect(parseXenstoredArgs(["--socket", "/s", "--json-log"])).toMatchObject({ trace: "json" });
@@ -47,8 +67,13 @@ describe("netlab xenstored with domain sockets", () => {
     const notes: string[] = [];
     const traced: string[] = [];
     const options: XenstoredOptions = {
-      socket: join(dir, "dom0"), domainSockets: [{ domid: 5, path: join(dir, "dom5") }], trace: "off",
-      maxClients: undefined, keepOrphans: false, quotas: {}, ...extra,
+      socket: join(dir, "dom0"),
+      domainSockets: [{ domid: 5, path: join(dir, "dom5") }],
+      trace: "off",
+      maxClients: undefined,
+      keepOrphans: false,
+      quotas: {},
+      ...extra,
     };
     const r = await startXenstored(options, { note: (l) => notes.push(l), trace: (l) => traced.push(l) });
     running.push(r);
@@ -109,12 +134,23 @@ describe("netlab xenstored with domain sockets", () => {
 
   it("the command serves dom0 and domain sockets and removes them all on SIGTERM", async () => {
     const dir = tempDir();
-    const s0 = join(dir, "dom0"), s7 = join(dir, "dom7");
+    const s0 = join(dir, "dom0"),
+      s7 = join(dir, "dom7");
     const bin = join(import.meta.dirname, "../../../bin/netlab.mjs");
-    const proc = spawn(process.execPath, [bin, "xenstored", "--socket", s0, "--domain-socket", `7=${s7}`, "--trace", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    proc.stdout.on("data", (b: Buffer) => { stdout += b.toString(); });
-    const ready = new Promise<void>((r) => proc.stderr.on("data", (b: Buffer) => { stderr += b.toString(); if (stderr.includes(`dom7 on ${s7}`)) r(); }));
+    const proc = spawn(process.execPath, [bin, "xenstored", "--socket", s0, "--domain-socket", `7=${s7}`, "--trace", "--json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "",
+      stderr = "";
+    proc.stdout.on("data", (b: Buffer) => {
+      stdout += b.toString();
+    });
+    const ready = new Promise<void>((r) =>
+      proc.stderr.on("data", (b: Buffer) => {
+        stderr += b.toString();
+        if (stderr.includes(`dom7 on ${s7}`)) r();
+      }),
+    );
     const exit = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
     try {
       await ready;
@@ -126,8 +162,14 @@ describe("netlab xenstored with domain sockets", () => {
       d0.close();
       proc.kill("SIGTERM");
       expect(await exit).toBe(0);
-      const lines = stdout.trim().split("\n").map((l) => JSON.parse(l));
-      expect(lines.map((l) => [l.domid, l.type, l.reply])).toEqual([[7, "WRITE", "OK"], [0, "READ", "OK"]]);
+      const lines = stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => [l.domid, l.type, l.reply])).toEqual([
+        [7, "WRITE", "OK"],
+        [0, "READ", "OK"],
+      ]);
       expect(existsSync(s0) || existsSync(s7)).toBe(false);
       expect(stderr).toContain(`removed ${s0}, ${s7}`);
     } finally {

@@ -39,10 +39,19 @@ const XENSTORED_SPEC = {
   command: "xenstored",
   usage: USAGE,
   options: {
-    socket: { type: "string" }, "domain-socket": { type: "string", multiple: true }, trace: { type: "boolean" }, json: { type: "boolean" },
-    "json-log": { type: "boolean" }, "keep-orphans": { type: "boolean" }, "max-clients": { type: "string" },
-    "quota-entries": { type: "string" }, "quota-node-size": { type: "string" }, "quota-value-size": { type: "string" },
-    "quota-watches": { type: "string" }, "quota-transactions": { type: "string" }, "quota-perms": { type: "string" },
+    socket: { type: "string" },
+    "domain-socket": { type: "string", multiple: true },
+    trace: { type: "boolean" },
+    json: { type: "boolean" },
+    "json-log": { type: "boolean" },
+    "keep-orphans": { type: "boolean" },
+    "max-clients": { type: "string" },
+    "quota-entries": { type: "string" },
+    "quota-node-size": { type: "string" },
+    "quota-value-size": { type: "string" },
+    "quota-watches": { type: "string" },
+    "quota-transactions": { type: "string" },
+    "quota-perms": { type: "string" },
   },
   required: ["socket"],
 } as const;
@@ -71,7 +80,8 @@ export function parseXenstoredArgs(args: readonly string[]): XenstoredOptions | 
     if (domainSockets.some((d) => d.domid === domid)) throw usage(`--domain-socket: domain ${domid} given twice`);
     domainSockets.push({ domid, path: m[2]! });
   }
-  const trace = v.trace === true || v["json-log"] === true, json = v.json === true || v["json-log"] === true;
+  const trace = v.trace === true || v["json-log"] === true,
+    json = v.json === true || v["json-log"] === true;
   const maxClients = get("max-clients", (t) => parseInteger(t, 1));
   const quotas: Partial<Record<keyof XenstoreQuotas, number>> = {};
   for (const [flag, key] of Object.entries(QUOTA_FLAGS)) {
@@ -115,7 +125,11 @@ export async function startXenstored(
     quotas: options.quotas,
     keepOrphans: options.keepOrphans,
     ...(options.trace !== "off"
-      ? { log: (r: XenstoreLogRecord) => { if (tracing) trace(formatTrace(r, options.trace === "json", new Date())); } }
+      ? {
+          log: (r: XenstoreLogRecord) => {
+            if (tracing) trace(formatTrace(r, options.trace === "json", new Date()));
+          },
+        }
       : {}),
   });
   const listeners: XenstoreSocketServer[] = [];
@@ -125,11 +139,13 @@ export async function startXenstored(
   };
   const limit = options.maxClients !== undefined ? { maxConnections: options.maxClients } : {};
   try {
-    listeners.push(await listenXenstoreSocket(server, options.socket, {
-      ...limit,
-      onRefused: ({ connections, limit: max, reason }) =>
-        note(`refused a client on ${options.socket}: ${reason === "limit" ? `${connections} connected, --max-clients ${max}` : reason}`),
-    }));
+    listeners.push(
+      await listenXenstoreSocket(server, options.socket, {
+        ...limit,
+        onRefused: ({ connections, limit: max, reason }) =>
+          note(`refused a client on ${options.socket}: ${reason === "limit" ? `${connections} connected, --max-clients ${max}` : reason}`),
+      }),
+    );
     for (const { domid, path } of options.domainSockets) {
       const home = `/local/domain/${domid}`;
       if (server.peek(home) === undefined) {
@@ -140,13 +156,15 @@ export async function startXenstored(
         dom0.close();
       }
       server.introduceDomain(domid);
-      listeners.push(await listenXenstoreSocket(server, path, {
-        ...limit,
-        domid,
-        admit: () => (server.isIntroduced(domid) ? null : `domain ${domid} is not introduced (released?)`),
-        onRefused: ({ connections, limit: max, reason }) =>
-          note(`refused a client on ${path} (dom${domid}): ${reason === "limit" ? `${connections} connected, --max-clients ${max}` : reason}`),
-      }));
+      listeners.push(
+        await listenXenstoreSocket(server, path, {
+          ...limit,
+          domid,
+          admit: () => (server.isIntroduced(domid) ? null : `domain ${domid} is not introduced (released?)`),
+          onRefused: ({ connections, limit: max, reason }) =>
+            note(`refused a client on ${path} (dom${domid}): ${reason === "limit" ? `${connections} connected, --max-clients ${max}` : reason}`),
+        }),
+      );
     }
   } catch (e) {
     await close();

@@ -20,7 +20,9 @@ const NEWER = /^GLIBC_2\.(3[89]|[4-9]\d)$|^GLIBCXX_3\.4\.(3[2-9]|[4-9]\d)$/;
 export function weakenNewVersionNeeds(elf) {
   const b = Buffer.from(elf);
   if (b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) throw new Error("not a 64-bit little-endian ELF file");
-  const shoff = Number(b.readBigUInt64LE(0x28)), shentsize = b.readUInt16LE(0x3a), shnum = b.readUInt16LE(0x3c);
+  const shoff = Number(b.readBigUInt64LE(0x28)),
+    shentsize = b.readUInt16LE(0x3a),
+    shnum = b.readUInt16LE(0x3c);
   const section = (i) => {
     const o = shoff + i * shentsize;
     return { type: b.readUInt32LE(o + 4), offset: Number(b.readBigUInt64LE(o + 0x18)), link: b.readUInt32LE(o + 0x28) };
@@ -35,7 +37,10 @@ export function weakenNewVersionNeeds(elf) {
       const count = b.readUInt16LE(vn + 2);
       for (let k = 0, aux = vn + b.readUInt32LE(vn + 8); k < count; k++) {
         const v = name(b.readUInt32LE(aux + 8));
-        if (NEWER.test(v)) { b.writeUInt16LE(b.readUInt16LE(aux + 4) | VER_FLG_WEAK, aux + 4); weakened.push(v); }
+        if (NEWER.test(v)) {
+          b.writeUInt16LE(b.readUInt16LE(aux + 4) | VER_FLG_WEAK, aux + 4);
+          weakened.push(v);
+        }
         const next = b.readUInt32LE(aux + 12);
         if (next === 0) break;
         aux += next;
@@ -52,7 +57,9 @@ function glibcVersion() {
   try {
     const m = /(\d+)\.(\d+)/.exec(execFileSync("ldd", ["--version"], { encoding: "utf8" }).split("\n")[0] ?? "");
     return m ? [Number(m[1]), Number(m[2])] : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 function main() {
@@ -72,7 +79,9 @@ function main() {
   mkdirSync(out, { recursive: true });
   const shim = path.join(out, "glibc-shim.so");
   try {
-    execFileSync("gcc", ["-shared", "-fPIC", "-O2", "-o", shim, path.join(here, "glibc-shim.c"), `-Wl,--version-script=${path.join(here, "glibc-shim.map")}`], { stdio: "inherit" });
+    execFileSync("gcc", ["-shared", "-fPIC", "-O2", "-o", shim, path.join(here, "glibc-shim.c"), `-Wl,--version-script=${path.join(here, "glibc-shim.map")}`], {
+      stdio: "inherit",
+    });
   } catch {
     console.log("netlab setup: gcc could not build the Jazzer.js glibc shim; fuzzing falls back to jsfuzz.");
     return;

@@ -27,7 +27,10 @@ export function seedsAndCorpus(name: string, target: FuzzTargetModule): Uint8Arr
   const dir = join(import.meta.dirname, "../../../corpora", name);
   return [
     ...target.seeds(),
-    ...readdirSync(dir).filter((f) => statSync(join(dir, f)).isFile()).sort().map((f) => new Uint8Array(readFileSync(join(dir, f)))),
+    ...readdirSync(dir)
+      .filter((f) => statSync(join(dir, f)).isFile())
+      .sort()
+      .map((f) => new Uint8Array(readFileSync(join(dir, f)))),
   ];
 }
 
@@ -40,7 +43,11 @@ export function describeReuseDeterminism(name: string, target: ReusableWorldTarg
   const corpus = seedsAndCorpus(name, target);
   const run = async (input: Uint8Array): Promise<string> => {
     let verdict = "ok";
-    try { await target.fuzz(Buffer.from(input)); } catch (e) { verdict = `throws: ${(e as Error).message}`; }
+    try {
+      await target.fuzz(Buffer.from(input));
+    } catch (e) {
+      verdict = `throws: ${(e as Error).message}`;
+    }
     return `${verdict}\n${target.lastOutcomeForTest()}`;
   };
   describe(`${name} reuses one world`, () => {
@@ -76,7 +83,12 @@ export function describeSeedMutations(name: string, target: FuzzTargetModule, op
         }),
         { numRuns: runs },
       );
-      await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: options.maxLength ?? 600 }), async (d) => { await target.fuzz(Buffer.from(d)); }), { numRuns: runs });
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ maxLength: options.maxLength ?? 600 }), async (d) => {
+          await target.fuzz(Buffer.from(d));
+        }),
+        { numRuns: runs },
+      );
     }, 60_000);
   });
 }

@@ -50,7 +50,11 @@ function fail(what: string, input: Uint8Array): never {
   throw new Error(`blkback-hostile: ${what}\n  in: ${Buffer.from(input).toString("hex")}`);
 }
 
-interface Seg { page: number; first: number; last: number }
+interface Seg {
+  page: number;
+  first: number;
+  last: number;
+}
 
 /** One vbd: the world seen through its paths, its backend, disk and raw frontend. */
 interface Vbd {
@@ -76,7 +80,10 @@ let world: Promise<World> | undefined;
 let recording = false;
 
 /** Drops the world: the next input builds a new one (tests compare against a fresh process); turns outcome recording on. */
-export function resetForTest(): void { world = undefined; recording = true; }
+export function resetForTest(): void {
+  world = undefined;
+  recording = true;
+}
 
 /** The disk every input starts with, and the guest pages' contents. */
 const DISK = Uint8Array.from({ length: SECTORS * 512 }, (_, i) => (i >> 9) * 7 + (i & 255));
@@ -105,14 +112,18 @@ async function handshake(vbd: Vbd, first: boolean): Promise<void> {
   vbd.back = createBlkback({ domain: w.dom0, xs: w.dom0Xs, storage, clock: w.clock }, { backendPath: w.backendPath });
   unwrap(await w.settle(vbd.back.start()));
   vbd.fe = await rawFrontend(w, { persistent: vbd.persistent });
-  const tick = async (): Promise<void> => { await w.settle(w.dom0Xs.read("/")); };
+  const tick = async (): Promise<void> => {
+    await w.settle(w.dom0Xs.read("/"));
+  };
   for (let i = 0; i < 100 && vbd.back.state !== "connected" && vbd.back.faults.length === 0; i++) await tick();
   if (vbd.back.state !== "connected") throw new Error(`blkback-hostile: a well-behaved frontend did not connect (${vbd.back.state})`);
 }
 
 let outcome = "";
 /** What the last input observably did: responses, backend state and faults, disk and guest pages. */
-export function lastOutcomeForTest(): string { return outcome; }
+export function lastOutcomeForTest(): string {
+  return outcome;
+}
 
 async function buildWorld(): Promise<World> {
   const w = await createBlkWorld(createMemoryStorage({ sectors: SECTORS }));
@@ -136,7 +147,10 @@ async function buildWorld(): Promise<World> {
   }
   const world: World = { w, pages, refs, foreignMaps: 0, vbds };
   const mapForeign = w.dom0.mapForeign.bind(w.dom0);
-  (w.dom0 as { mapForeign: typeof mapForeign }).mapForeign = (d, f) => { world.foreignMaps++; return mapForeign(d, f); };
+  (w.dom0 as { mapForeign: typeof mapForeign }).mapForeign = (d, f) => {
+    world.foreignMaps++;
+    return mapForeign(d, f);
+  };
   return world;
 }
 
@@ -159,15 +173,20 @@ export async function fuzz(data: Buffer): Promise<void> {
   const back = vbd.back;
   const faultsBefore = back.faults.length;
   world_.foreignMaps = 0;
-  const tick = (): void => { runClock(w.clock); };
-  const slowTick = async (): Promise<void> => { await w.settle(w.dom0Xs.read("/")); };
+  const tick = (): void => {
+    runClock(w.clock);
+  };
+  const slowTick = async (): Promise<void> => {
+    await w.settle(w.dom0Xs.read("/"));
+  };
   for (let p = 0; p < 4; p++) pages[p]!.set(PAGE_FILL[p]!);
   const mappedBefore = w.dom0.grants.mappingCount;
 
   const grefOf = (pick: number): number => (pick < 3 ? refs[pick]! : 4000);
   const seg = (b: number): Seg => ({ page: b >> 6, first: b & 7, last: (b >> 3) & 7 });
 
-  let at = 1, id = 0;
+  let at = 1,
+    id = 0;
   while (at + 4 <= input.length && back.state === "connected" && id < MAX_REQUESTS) {
     const [b0, b1, b2, flags] = [input[at]!, input[at + 1]!, input[at + 2]!, input[at + 3]!];
     at += 4;
@@ -181,14 +200,20 @@ export async function fuzz(data: Buffer): Promise<void> {
     v.setUint32(8, reqId, true);
     v.setBigUint64(16, BigInt(sector), true);
     let segs: Seg[] = [];
-    let write = false, discard = 0, declared = 0;
+    let write = false,
+      discard = 0,
+      declared = 0;
     if (op === 6) {
       // Indirect: b1 bit 0 picks WRITE, bit 1 a bogus indirect op; the table goes in page 3.
       const nseg = Math.min(flags & 0x3f, input.length - at);
       segs = Array.from(input.subarray(at, at + nseg), seg);
       at += nseg;
       const table = new DataView(pages[3]!.buffer, pages[3]!.byteOffset, 4096);
-      segs.forEach((s, i) => { table.setUint32(8 * i, grefOf(s.page), true); table.setUint8(8 * i + 4, s.first); table.setUint8(8 * i + 5, s.last); });
+      segs.forEach((s, i) => {
+        table.setUint32(8 * i, grefOf(s.page), true);
+        table.setUint8(8 * i + 4, s.first);
+        table.setUint8(8 * i + 5, s.last);
+      });
       write = (b1 & 1) === 1;
       v.setUint8(1, b1 & 2 ? b1 : write ? 1 : 0);
       v.setUint16(2, flags & 0x40 ? nseg + 600 : nseg, true);
@@ -204,7 +229,11 @@ export async function fuzz(data: Buffer): Promise<void> {
       at += nseg;
       v.setUint8(1, b1 % 13);
       declared = b1 % 13;
-      segs.slice(0, 11).forEach((s, i) => { v.setUint32(24 + 8 * i, grefOf(s.page), true); v.setUint8(28 + 8 * i, s.first); v.setUint8(29 + 8 * i, s.last); });
+      segs.slice(0, 11).forEach((s, i) => {
+        v.setUint32(24 + 8 * i, grefOf(s.page), true);
+        v.setUint8(28 + 8 * i, s.first);
+        v.setUint8(29 + 8 * i, s.last);
+      });
       write = op === 1 || op === 2 || op === 3;
     }
 
@@ -258,8 +287,13 @@ export async function fuzz(data: Buffer): Promise<void> {
   const hex = (p: Uint8Array): string => Buffer.from(p).toString("hex");
   if (recording) {
     outcome = JSON.stringify({
-      responses: fe.responses().map(hex), state: back.state, faults: back.faults.slice(faultsBefore).map((f) => JSON.stringify(f)),
-      disk: hex(storage.bytes), pages: pages.map(hex), ring: hex(fe.page), mapped: w.dom0.grants.mappingCount - mappedBefore,
+      responses: fe.responses().map(hex),
+      state: back.state,
+      faults: back.faults.slice(faultsBefore).map((f) => JSON.stringify(f)),
+      disk: hex(storage.bytes),
+      pages: pages.map(hex),
+      ring: hex(fe.page),
+      mapped: w.dom0.grants.mappingCount - mappedBefore,
     });
   }
   if (world_.foreignMaps > 0) fail(`dom0 mapped ${world_.foreignMaps} guest frame(s) outside grants`, input);

@@ -64,11 +64,16 @@ let world: Promise<World> | undefined;
 let recording = false;
 
 /** Drops the world: the next input builds a new one (tests compare against a fresh process); turns outcome recording on. */
-export function resetForTest(): void { world = undefined; recording = true; }
+export function resetForTest(): void {
+  world = undefined;
+  recording = true;
+}
 
 let outcome = "";
 /** What the last input observably did: callers' results, faults, device state, requests taken without grant refs (after resetForTest). */
-export function lastOutcomeForTest(): string { return outcome; }
+export function lastOutcomeForTest(): string {
+  return outcome;
+}
 
 /** Connects `front` to a new hand-driven backend (the frontend's handshake). */
 async function handshake(w: BlkWorld, front: Blkfront, faults: BlkFault[]): Promise<RawBackend> {
@@ -115,20 +120,35 @@ export async function fuzz(data: Buffer): Promise<void> {
   const { front, be } = x;
   faults.length = 0;
   // Runs every due event (responses are handled synchronously in blkfront's event handler).
-  const tick = (): void => { w.clock.run(Infinity, 100_000); };
+  const tick = (): void => {
+    w.clock.run(Infinity, 100_000);
+  };
 
-  interface Caller { kind: "read" | "write" | "flush"; sector: number; count: number; settled: number; result?: { ok: boolean; error?: string; value?: Uint8Array } }
+  interface Caller {
+    kind: "read" | "write" | "flush";
+    sector: number;
+    count: number;
+    settled: number;
+    result?: { ok: boolean; error?: string; value?: Uint8Array };
+  }
   const callers: Caller[] = [];
   let at = 1;
   const n = 1 + (mode & 3);
   for (let i = 0; i < n && at + 3 <= input.length; i++, at += 3) {
     const k = input[at]! % 3;
-    const c: Caller = { kind: k === 0 ? "read" : k === 1 ? "write" : "flush", sector: input[at + 1]! % (SECTORS - 16), count: 1 + (input[at + 2]! % 16), settled: 0 };
+    const c: Caller = {
+      kind: k === 0 ? "read" : k === 1 ? "write" : "flush",
+      sector: input[at + 1]! % (SECTORS - 16),
+      count: 1 + (input[at + 2]! % 16),
+      settled: 0,
+    };
     callers.push(c);
-    const p = c.kind === "read" ? front.read(c.sector, c.count)
-      : c.kind === "write" ? front.write(c.sector, new Uint8Array(c.count * 512).fill(0xee))
-      : front.flush();
-    void p.then((r) => { c.settled++; c.result = r.ok ? { ok: true, ...(r.value instanceof Uint8Array ? { value: r.value } : {}) } : { ok: false, error: r.error }; });
+    const p =
+      c.kind === "read" ? front.read(c.sector, c.count) : c.kind === "write" ? front.write(c.sector, new Uint8Array(c.count * 512).fill(0xee)) : front.flush();
+    void p.then((r) => {
+      c.settled++;
+      c.result = r.ok ? { ok: true, ...(r.value instanceof Uint8Array ? { value: r.value } : {}) } : { ok: false, error: r.error };
+    });
   }
   tick();
 
@@ -140,14 +160,20 @@ export async function fuzz(data: Buffer): Promise<void> {
     const [pick, st, opSel] = [input[at]!, input[at + 1]!, input[at + 2]!];
     const req = pick < 0xc0 && reqs.length > 0 ? reqs[pick % reqs.length]! : undefined;
     const rv = req && new DataView(req.buffer, req.byteOffset, req.byteLength);
-    const id = rv ? rv.getUint32(8, true) + rv.getUint32(12, true) * 2 ** 32 : pick & 0x20 && answered.length > 0 ? answered[pick % answered.length]! : pick * 977;
+    const id = rv
+      ? rv.getUint32(8, true) + rv.getUint32(12, true) * 2 ** 32
+      : pick & 0x20 && answered.length > 0
+        ? answered[pick % answered.length]!
+        : pick * 977;
     const op = opSel < 0xe0 && req ? req[0]! : opSel & 7;
     const status = st < 0xd0 ? BLKIF_RSP_OKAY : st < 0xe0 ? BLKIF_RSP_ERROR : st < 0xf0 ? BLKIF_RSP_EOPNOTSUPP : (st << 24) >> 24;
     if (rv && req![0] === BLKIF_OP_READ) {
       // The backend reads the disk truthfully into the request's pages.
       let s = Number(rv.getBigUint64(16, true));
       for (let i = 0; i < req![1]! && i < 11; i++) {
-        const gref = rv.getUint32(24 + 8 * i, true), first = req![28 + 8 * i]!, last = req![29 + 8 * i]!;
+        const gref = rv.getUint32(24 + 8 * i, true),
+          first = req![28 + 8 * i]!,
+          last = req![29 + 8 * i]!;
         const m = w.dom0.grants.map(w.guest.id, gref);
         if (!m.ok) continue;
         for (let sec = first; sec <= last && sec < 8; sec++, s++) m.value.page.set(sectorData(s), sec * 512);
@@ -171,19 +197,28 @@ export async function fuzz(data: Buffer): Promise<void> {
     const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
     outcome = JSON.stringify({
       callers: callers.map((c) => ({ settled: c.settled, ok: c.result?.ok, error: c.result?.error, value: c.result?.value && hex(c.result.value) })),
-      faults: faults.map((f) => f.reason), state: front.state,
-      requests: be.requests().map((r) => { const c = r.slice(); for (let i = 0; i < 11; i++) c.fill(0, 24 + 8 * i, 28 + 8 * i); return hex(c); }),
+      faults: faults.map((f) => f.reason),
+      state: front.state,
+      requests: be.requests().map((r) => {
+        const c = r.slice();
+        for (let i = 0; i < 11; i++) c.fill(0, 24 + 8 * i, 28 + 8 * i);
+        return hex(c);
+      }),
     });
   }
   for (const [i, c] of callers.entries()) {
     if (c.settled > 1) fail(`caller ${i} settled ${c.settled} times`, input);
     if (!c.result?.ok) continue;
-    if (c.kind !== "read") { if (c.result.value !== undefined) fail(`${c.kind} caller ${i} resolved with data`, input); continue; }
+    if (c.kind !== "read") {
+      if (c.result.value !== undefined) fail(`${c.kind} caller ${i} resolved with data`, input);
+      continue;
+    }
     const v = c.result.value;
     if (v === undefined || v.length !== c.count * 512) fail(`read caller ${i} got ${v?.length} bytes for ${c.count} sectors`, input);
     for (let k = 0; k < c.count; k++) {
       const j = firstDifference(v.subarray(k * 512, k * 512 + 512), sectorData(c.sector + k));
-      if (j >= 0) fail(`read caller ${i} (sectors ${c.sector}+${c.count}) got byte ${k * 512 + j} = ${v[k * 512 + j]}, not the data of sector ${c.sector + k}`, input);
+      if (j >= 0)
+        fail(`read caller ${i} (sectors ${c.sector}+${c.count}) got byte ${k * 512 + j} = ${v[k * 512 + j]}, not the data of sector ${c.sector + k}`, input);
     }
   }
   if (faults.length > 0 && front.state !== "error") fail(`fault ${faults[0]!.reason} reported but the device is ${front.state}`, input);

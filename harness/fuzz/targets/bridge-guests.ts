@@ -35,8 +35,14 @@ const MULTICAST = 0x01005e000001;
 const PORTS = ["A", "B", "eth0", "tso0"] as const;
 type PortName = (typeof PORTS)[number];
 
-interface Sent { readonly from: PortName; readonly frame: Frame }
-interface Got { readonly port: PortName; readonly frame: Frame }
+interface Sent {
+  readonly from: PortName;
+  readonly frame: Frame;
+}
+interface Got {
+  readonly port: PortName;
+  readonly frame: Frame;
+}
 
 interface World {
   readonly clock: VirtualClock;
@@ -55,9 +61,16 @@ let world: Promise<World> | undefined;
 /** A plain device on the bridge whose sends are recorded. */
 function plainPort(name: PortName, mac: number, offloads: Offloads, got: Got[]): NetDevice & { handler: (f: Frame) => void } {
   const dev = {
-    mac, mtu: 1500, offloads, handler: (_f: Frame): void => {},
-    send(frame: Frame) { got.push({ port: name, frame: { data: frame.data.slice(), ...(frame.offload === undefined ? {} : { offload: frame.offload }) } }); },
-    onReceive(h: (f: Frame) => void) { dev.handler = h; },
+    mac,
+    mtu: 1500,
+    offloads,
+    handler: (_f: Frame): void => {},
+    send(frame: Frame) {
+      got.push({ port: name, frame: { data: frame.data.slice(), ...(frame.offload === undefined ? {} : { offload: frame.offload }) } });
+    },
+    onReceive(h: (f: Frame) => void) {
+      dev.handler = h;
+    },
   };
   return dev;
 }
@@ -69,7 +82,11 @@ async function buildWorld(): Promise<World> {
   const net = built.value;
   const got: Got[] = [];
   // The guests' stacks step aside: what their netfronts receive is recorded.
-  net.guests.forEach((g, i) => g.netfront.onReceive((f) => { got.push({ port: i === 0 ? "A" : "B", frame: { data: f.data.slice(), ...(f.offload === undefined ? {} : { offload: f.offload }) } }); }));
+  net.guests.forEach((g, i) =>
+    g.netfront.onReceive((f) => {
+      got.push({ port: i === 0 ? "A" : "B", frame: { data: f.data.slice(), ...(f.offload === undefined ? {} : { offload: f.offload }) } });
+    }),
+  );
   const eth0 = plainPort("eth0", 0x020000000e00, { txChecksum: false, tso: false, maxGsoFrame: 0 }, got);
   const tso0 = plainPort("tso0", 0x020000000f00, { txChecksum: true, tso: true, maxGsoFrame: 9000 }, got);
   net.bridge.attach(eth0, { name: "eth0" });
@@ -79,7 +96,10 @@ async function buildWorld(): Promise<World> {
   settle(clock);
   got.length = 0;
   return {
-    clock, net, got, eth0In: (f) => eth0.handler(f),
+    clock,
+    net,
+    got,
+    eth0In: (f) => eth0.handler(f),
     macs: { A: net.guests[0]!.netfront.mac, B: net.guests[1]!.netfront.mac, eth0: ETH0_HOSTS[0]!, tso0: 0x020000000f01 },
     offloads: { A: net.guests[0]!.netfront.offloads, B: net.guests[1]!.netfront.offloads, eth0: eth0.offloads, tso0: tso0.offloads },
     portNames: { A: vifName(net, 0), B: vifName(net, 1), eth0: "eth0", tso0: "tso0" },
@@ -134,7 +154,8 @@ function sum16(b: Uint8Array, start: number, end: number, initial = 0): number {
 /** An untagged Ethernet/IPv4 packet's offsets, when its lengths hold. */
 function ipv4Of(b: Uint8Array): { ihl: number; total: number; proto: number; l4: number } | undefined {
   if (b.length < 34 || u16(b, 12) !== 0x0800 || b[14]! >> 4 !== 4) return undefined;
-  const ihl = (b[14]! & 15) * 4, total = u16(b, 16);
+  const ihl = (b[14]! & 15) * 4,
+    total = u16(b, 16);
   if (ihl < 20 || total < ihl || 14 + total > b.length) return undefined;
   return { ihl, total, proto: b[23]!, l4: 14 + ihl };
 }
@@ -157,23 +178,36 @@ function segmentable(b: Uint8Array): { ip: { ihl: number; total: number; proto: 
 /** Checks `segs` against the segmentation of `orig` into gsoSize-byte payloads; a message or undefined. */
 function checkSegments(orig: Uint8Array, gsoSize: number, segs: Uint8Array[]): string | undefined {
   const s = segmentable(orig)!;
-  const headers = s.ip.l4 + s.thl, payload = s.ip.total - s.ip.ihl - s.thl;
+  const headers = s.ip.l4 + s.thl,
+    payload = s.ip.total - s.ip.ihl - s.thl;
   const count = Math.max(1, Math.ceil(payload / gsoSize));
   if (segs.length !== count) return `${segs.length} segments, expected ${count}`;
-  const seq = u32(orig, s.ip.l4 + 4), flags = orig[s.ip.l4 + 13]!;
+  const seq = u32(orig, s.ip.l4 + 4),
+    flags = orig[s.ip.l4 + 13]!;
   for (let i = 0; i < count; i++) {
-    const g = segs[i]!, len = Math.min(gsoSize, payload - i * gsoSize);
+    const g = segs[i]!,
+      len = Math.min(gsoSize, payload - i * gsoSize);
     const ip = ipv4Of(g);
-    if (ip === undefined || g.length !== headers + len || ip.total !== s.ip.ihl + s.thl + len) return `segment ${i}: length ${g.length}, expected ${headers + len}`;
+    if (ip === undefined || g.length !== headers + len || ip.total !== s.ip.ihl + s.thl + len)
+      return `segment ${i}: length ${g.length}, expected ${headers + len}`;
     if (sum16(g, 14, s.ip.l4) !== 0xffff) return `segment ${i}: IPv4 header checksum fails`;
     if (!l4ChecksumOk(g, ip)) return `segment ${i}: TCP checksum fails`;
-    if (u32(g, s.ip.l4 + 4) !== ((seq + i * gsoSize) >>> 0)) return `segment ${i}: seq ${u32(g, s.ip.l4 + 4)}`;
+    if (u32(g, s.ip.l4 + 4) !== (seq + i * gsoSize) >>> 0) return `segment ${i}: seq ${u32(g, s.ip.l4 + 4)}`;
     const want = flags & ~(i < count - 1 ? 0x09 : 0) & ~(i > 0 ? 0x80 : 0);
     if (g[s.ip.l4 + 13] !== want) return `segment ${i}: flags 0x${g[s.ip.l4 + 13]!.toString(16)}, expected 0x${want.toString(16)}`;
-    if (Buffer.compare(g.subarray(headers), orig.subarray(headers + i * gsoSize, headers + i * gsoSize + len)) !== 0) return `segment ${i}: payload bytes differ`;
+    if (Buffer.compare(g.subarray(headers), orig.subarray(headers + i * gsoSize, headers + i * gsoSize + len)) !== 0)
+      return `segment ${i}: payload bytes differ`;
     // Everything else in the headers is the original's: MACs, addresses, ports, ack, window, options.
     const same = (a: number, b: number): boolean => Buffer.compare(g.subarray(a, b), orig.subarray(a, b)) === 0;
-    if (!same(0, 16) || !same(20, 24) || !same(26, s.ip.l4) || !same(s.ip.l4, s.ip.l4 + 4) || !same(s.ip.l4 + 8, s.ip.l4 + 13) || !same(s.ip.l4 + 14, s.ip.l4 + 16) || !same(s.ip.l4 + 18, headers)) {
+    if (
+      !same(0, 16) ||
+      !same(20, 24) ||
+      !same(26, s.ip.l4) ||
+      !same(s.ip.l4, s.ip.l4 + 4) ||
+      !same(s.ip.l4 + 8, s.ip.l4 + 13) ||
+      !same(s.ip.l4 + 14, s.ip.l4 + 16) ||
+      !same(s.ip.l4 + 18, headers)
+    ) {
       return `segment ${i}: a header field other than length, id, checksums, seq or flags changed`;
     }
   }
@@ -190,7 +224,8 @@ function checkCompleted(orig: Uint8Array, got: Uint8Array): string | undefined {
   if (ip === undefined || (ip.proto !== 6 && ip.proto !== 17)) return "a frame that cannot be completed arrived";
   const at = ip.l4 + (ip.proto === 6 ? 16 : 6);
   if (got.length !== orig.length) return "length changed";
-  if (Buffer.compare(got.subarray(0, at), orig.subarray(0, at)) !== 0 || Buffer.compare(got.subarray(at + 2), orig.subarray(at + 2)) !== 0) return "bytes other than the checksum changed";
+  if (Buffer.compare(got.subarray(0, at), orig.subarray(0, at)) !== 0 || Buffer.compare(got.subarray(at + 2), orig.subarray(at + 2)) !== 0)
+    return "bytes other than the checksum changed";
   let want = ~sum16(orig, ip.l4, ip.l4 + ip.total - ip.ihl) & 0xffff;
   if (ip.proto === 17 && want === 0) want = 0xffff;
   const v = (got[at]! << 8) | got[at + 1]!;
@@ -202,9 +237,15 @@ function checkCompleted(orig: Uint8Array, got: Uint8Array): string | undefined {
 class Reader {
   at = 0;
   constructor(readonly b: Uint8Array) {}
-  get done(): boolean { return this.at >= this.b.length; }
-  u8(): number { return this.b[this.at++] ?? 0; }
-  u16(): number { return (this.u8() << 8) | this.u8(); }
+  get done(): boolean {
+    return this.at >= this.b.length;
+  }
+  u8(): number {
+    return this.b[this.at++] ?? 0;
+  }
+  u16(): number {
+    return (this.u8() << 8) | this.u8();
+  }
 }
 
 function pickMac(w: World, b: number): number {
@@ -212,9 +253,14 @@ function pickMac(w: World, b: number): number {
 }
 
 function putMac(b: Uint8Array, at: number, mac: number): void {
-  const hi = Math.floor(mac / 2 ** 32), lo = mac >>> 0;
-  b[at] = hi >>> 8; b[at + 1] = hi & 0xff;
-  b[at + 2] = lo >>> 24; b[at + 3] = (lo >>> 16) & 0xff; b[at + 4] = (lo >>> 8) & 0xff; b[at + 5] = lo & 0xff;
+  const hi = Math.floor(mac / 2 ** 32),
+    lo = mac >>> 0;
+  b[at] = hi >>> 8;
+  b[at + 1] = hi & 0xff;
+  b[at + 2] = lo >>> 24;
+  b[at + 3] = (lo >>> 16) & 0xff;
+  b[at + 4] = (lo >>> 8) & 0xff;
+  b[at + 5] = lo & 0xff;
 }
 
 /** One frame record: [port:2 kind:2 csum:1 gso:1 badsum:1 -][dst][src] and the kind's bytes. */
@@ -222,29 +268,47 @@ function decode(w: World, r: Reader): Sent {
   const h = r.u8();
   const from: PortName = (["A", "B", "eth0", "A"] as const)[h & 3]!;
   const kind = (h >> 2) & 3;
-  const dst = pickMac(w, r.u8()), src = pickMac(w, r.u8());
+  const dst = pickMac(w, r.u8()),
+    src = pickMac(w, r.u8());
   let data: Uint8Array;
-  let gsoSize = 0, csumBlank = false;
+  let gsoSize = 0,
+    csumBlank = false;
   if (kind === 0) {
     data = new Uint8Array(Math.max(14, r.u8()));
     for (let i = 12; i < data.length && !r.done; i++) data[i] = r.u8();
   } else {
     const udp = kind === 3;
-    const payload = udp ? r.u8() * 3 : (r.u16() % 9000);
-    const ihl = 20 + 4 * (r.u8() % 3), thl = udp ? 8 : 20 + 4 * (r.u8() % 4);
+    const payload = udp ? r.u8() * 3 : r.u16() % 9000;
+    const ihl = 20 + 4 * (r.u8() % 3),
+      thl = udp ? 8 : 20 + 4 * (r.u8() % 4);
     const total = ihl + thl + payload;
     data = new Uint8Array(14 + total);
-    data[12] = 0x08; data[13] = 0x00;
+    data[12] = 0x08;
+    data[13] = 0x00;
     const ip = 14;
-    data[ip] = 0x40 | (ihl / 4); data[ip + 2] = total >> 8; data[ip + 3] = total & 0xff;
-    data[ip + 4] = r.u8(); data[ip + 5] = r.u8(); data[ip + 6] = h & 0x80 ? r.u8() & 0x3f : 0x40; data[ip + 8] = 64; data[ip + 9] = udp ? 17 : 6;
+    data[ip] = 0x40 | (ihl / 4);
+    data[ip + 2] = total >> 8;
+    data[ip + 3] = total & 0xff;
+    data[ip + 4] = r.u8();
+    data[ip + 5] = r.u8();
+    data[ip + 6] = h & 0x80 ? r.u8() & 0x3f : 0x40;
+    data[ip + 8] = 64;
+    data[ip + 9] = udp ? 17 : 6;
     data.set([192, 0, 2, 1, 192, 0, 2, 2], ip + 12);
     const l4 = ip + ihl;
-    data[l4] = 0x30; data[l4 + 1] = 0x39; data[l4 + 2] = 0x00; data[l4 + 3] = 0x50;
-    if (udp) { data[l4 + 4] = (thl + payload) >> 8; data[l4 + 5] = (thl + payload) & 0xff; }
-    else {
+    data[l4] = 0x30;
+    data[l4 + 1] = 0x39;
+    data[l4 + 2] = 0x00;
+    data[l4 + 3] = 0x50;
+    if (udp) {
+      data[l4 + 4] = (thl + payload) >> 8;
+      data[l4 + 5] = (thl + payload) & 0xff;
+    } else {
       for (let i = 4; i < 12; i++) data[l4 + i] = r.u8();
-      data[l4 + 12] = (thl / 4) << 4; data[l4 + 13] = r.u8(); data[l4 + 14] = 0xff; data[l4 + 15] = 0xff;
+      data[l4 + 12] = (thl / 4) << 4;
+      data[l4 + 13] = r.u8();
+      data[l4 + 14] = 0xff;
+      data[l4 + 15] = 0xff;
     }
     const fill = r.u8();
     for (let i = 0; i < payload; i++) data[l4 + thl + i] = (fill + i * 7) & 0xff;
@@ -252,13 +316,16 @@ function decode(w: World, r: Reader): Sent {
     for (let i = ip; i < ip + ihl; i += 2) c += (data[i]! << 8) | data[i + 1]!;
     while (c > 0xffff) c = (c & 0xffff) + (c >>> 16);
     const hc = ~c & 0xffff;
-    data[ip + 10] = hc >> 8; data[ip + 11] = hc & 0xff;
-    const len = thl + payload, at = l4 + (udp ? 6 : 16);
+    data[ip + 10] = hc >> 8;
+    data[ip + 11] = hc & 0xff;
+    const len = thl + payload,
+      at = l4 + (udp ? 6 : 16);
     const pseudo = sum16(data, 26, 34, (udp ? 17 : 6) + len);
     csumBlank = from !== "eth0" && (h & 0x10) !== 0;
     // csum_blank: the field holds the pseudo-header sum (as a stack leaves it for offload).
     const v = csumBlank ? pseudo : ~sum16(data, l4, l4 + len, pseudo) & 0xffff;
-    data[at] = v >> 8; data[at + 1] = v & 0xff;
+    data[at] = v >> 8;
+    data[at + 1] = v & 0xff;
     if (h & 0x40) data[at] ^= 0x5a;
     if (!udp && from !== "eth0" && (h & 0x20) !== 0) gsoSize = 1 + (r.u16() % 2000);
   }
@@ -270,7 +337,8 @@ function decode(w: World, r: Reader): Sent {
 
 function send(w: World, s: Sent): void {
   if (s.from === "eth0") w.eth0In(s.frame);
-  else w.net.guests[s.from === "A" ? 0 : 1]!.netfront.send({ data: s.frame.data.slice(), ...(s.frame.offload === undefined ? {} : { offload: s.frame.offload }) });
+  else
+    w.net.guests[s.from === "A" ? 0 : 1]!.netfront.send({ data: s.frame.data.slice(), ...(s.frame.offload === undefined ? {} : { offload: s.frame.offload }) });
 }
 
 /**
@@ -278,7 +346,9 @@ function send(w: World, s: Sent): void {
  * nothing; "dropped" when the frame cannot be adapted to the port (it must count the drop).
  */
 function checkArrival(w: World, s: Sent, port: PortName, arrived: Frame[], input: Uint8Array): "delivered" | "dropped" {
-  const orig = s.frame.data, gso = s.frame.offload?.gsoSize ?? 0, blank = s.frame.offload?.csumBlank === true;
+  const orig = s.frame.data,
+    gso = s.frame.offload?.gsoSize ?? 0,
+    blank = s.frame.offload?.csumBlank === true;
   const off = w.offloads[port];
   const where = `frame from ${s.from} (${orig.length} bytes${gso ? `, gso ${gso}` : ""}${blank ? ", csum_blank" : ""}) on ${port}`;
   if (gso > 0 && !(off.tso && orig.length <= off.maxGsoFrame)) {
@@ -286,7 +356,11 @@ function checkArrival(w: World, s: Sent, port: PortName, arrived: Frame[], input
       if (arrived.length > 0) fail("bridge", `${where}: cannot be segmented, yet ${arrived.length} frame(s) arrived`, input);
       return "dropped";
     }
-    const why = checkSegments(orig, gso, arrived.map((f) => f.data));
+    const why = checkSegments(
+      orig,
+      gso,
+      arrived.map((f) => f.data),
+    );
     if (why !== undefined) fail("gso", `${where}: ${why}`, input);
     return "delivered";
   }
@@ -328,7 +402,8 @@ export async function fuzz(data: Buffer): Promise<void> {
     send(w, s);
     settle(w.clock);
     // Shadow 802.1D: learn the source, forward to a learned destination, else flood.
-    const src = macAt(s.frame.data, 6), dst = macAt(s.frame.data, 0);
+    const src = macAt(s.frame.data, 6),
+      dst = macAt(s.frame.data, 0);
     const multicast = (m: number): boolean => Math.floor(m / 2 ** 40) % 2 === 1;
     if (!multicast(src)) learned.set(src, s.from);
     const known = multicast(dst) ? undefined : learned.get(dst);
@@ -343,25 +418,42 @@ export async function fuzz(data: Buffer): Promise<void> {
         if (arrived.length > 0) fail("learning", `frame ${n} from ${s.from} to ${dst.toString(16)} (learned on ${known ?? "-"}) reached ${port}`, input);
       } else verdict = checkArrival(w, s, port, arrived, input);
       // Delivered intact or dropped with a counted reason, and the counters say what happened.
-      const dropped = after.port[port].dropped - before.port[port].dropped, tx = after.port[port].tx - before.port[port].tx;
+      const dropped = after.port[port].dropped - before.port[port].dropped,
+        tx = after.port[port].tx - before.port[port].tx;
       const wantDropped = verdict === "dropped" ? 1 : 0;
-      if (dropped !== wantDropped) fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${dropped} drop(s), expected ${wantDropped}`, input);
+      if (dropped !== wantDropped)
+        fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${dropped} drop(s), expected ${wantDropped}`, input);
       const handed = port === "A" || port === "B" ? (verdict === "delivered" ? 1 : 0) : arrived.length;
-      if (tx !== handed) fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${tx} frame(s) sent, its device got ${handed}`, input);
+      if (tx !== handed)
+        fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${tx} frame(s) sent, its device got ${handed}`, input);
       if (port === "A" || port === "B") {
-        const rx = after.vif[port].rx - before.vif[port].rx, rxDropped = after.vif[port].rxDropped - before.vif[port].rxDropped;
-        if (rx !== arrived.length || rxDropped !== 0) fail("counters", `frame ${n} from ${s.from} to guest ${port}: netback counted ${rx} delivered and ${rxDropped} dropped, the guest got ${arrived.length}`, input);
+        const rx = after.vif[port].rx - before.vif[port].rx,
+          rxDropped = after.vif[port].rxDropped - before.vif[port].rxDropped;
+        if (rx !== arrived.length || rxDropped !== 0)
+          fail(
+            "counters",
+            `frame ${n} from ${s.from} to guest ${port}: netback counted ${rx} delivered and ${rxDropped} dropped, the guest got ${arrived.length}`,
+            input,
+          );
       }
     }
     if (s.from === "A" || s.from === "B") {
-      const tx = after.vif[s.from].tx - before.vif[s.from].tx, txErrors = after.vif[s.from].txErrors - before.vif[s.from].txErrors;
+      const tx = after.vif[s.from].tx - before.vif[s.from].tx,
+        txErrors = after.vif[s.from].txErrors - before.vif[s.from].txErrors;
       if (tx !== 1 || txErrors !== 0) fail("counters", `frame ${n} from guest ${s.from}: netback counted ${tx} frame(s) taken and ${txErrors} error(s)`, input);
     }
     const back = arrivals.filter((g) => g.port === s.from);
     if (back.length > 0) fail("learning", `frame ${n} from ${s.from} came back out of its own port`, input);
   }
   if (w.net.peerErrors.length !== errorsBefore) {
-    fail("peer", `well-behaved guests reported peer errors: ${w.net.peerErrors.slice(errorsBefore).map((e) => e.reason).join(",")}`, input);
+    fail(
+      "peer",
+      `well-behaved guests reported peer errors: ${w.net.peerErrors
+        .slice(errorsBefore)
+        .map((e) => e.reason)
+        .join(",")}`,
+      input,
+    );
   }
 }
 
@@ -369,7 +461,10 @@ export async function fuzz(data: Buffer): Promise<void> {
 export function seeds(): Uint8Array[] {
   return [
     // A -> B TCP; B -> A TCP (A learned); eth0 host -> A.
-    [0x04, 1, 0, 0, 100, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0x18, 9, 0x05, 0, 1, 0, 50, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0x10, 3, 0x06, 0, 2, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 4],
+    [
+      0x04, 1, 0, 0, 100, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0x18, 9, 0x05, 0, 1, 0, 50, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0x10, 3, 0x06, 0, 2, 0, 20, 0,
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 4,
+    ],
     // A -> eth0 host: GSO (3000 payload, gso 1448) with csum_blank; then the host answers.
     [0x34, 2, 0, 0x0b, 0xb8, 0, 0, 7, 7, 1, 1, 1, 1, 0, 0, 0, 0, 0x18, 5, 0x05, 0xa8, 0x06, 0, 2, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 1],
     // B broadcasts UDP with csum_blank; A sends raw bytes to an unknown MAC.
@@ -380,4 +475,6 @@ export function seeds(): Uint8Array[] {
 }
 
 /** Drops the world: the next input builds a new one (tests). */
-export function resetForTest(): void { world = undefined; }
+export function resetForTest(): void {
+  world = undefined;
+}

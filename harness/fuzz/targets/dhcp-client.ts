@@ -31,37 +31,60 @@ export function fuzz(data: Buffer): void {
   const host = seg.attach("client");
   const server = seg.attach("server", { address: SERVER, prefixLength: 24 });
   const sock = unwrap(server.udp.bind(67));
-  const client = createDhcpClient({ clock, rng: createRng(input[0] ?? 1), udp: host.udp, ipv4: host.ipv4, mac: MAC },
-    { initDelayMinMs: 0, initDelayMaxMs: 0 });
+  const client = createDhcpClient({ clock, rng: createRng(input[0] ?? 1), udp: host.udp, ipv4: host.ipv4, mac: MAC }, { initDelayMinMs: 0, initDelayMaxMs: 0 });
   const acked = new Set<number>();
   let at = 0;
   sock.onMessage((d) => {
     const req = parseDhcp(d.payload);
     if (!req.ok || at + 7 > input.length) return;
-    const flags = input[at]!, pick = input[at + 1]!;
+    const flags = input[at]!,
+      pick = input[at + 1]!;
     const lease = new DataView(input.buffer, input.byteOffset + at + 2, 4).getUint32(0);
     const n = Math.min(input[at + 6]!, input.length - at - 7);
     const raw = input.subarray(at + 7, at + 7 + n);
     at += 7 + n;
     const msg = new Uint8Array(240 + 16 + raw.length + 1);
     const v = new DataView(msg.buffer);
-    msg[0] = BOOTREPLY; msg[1] = 1; msg[2] = 6;
+    msg[0] = BOOTREPLY;
+    msg[1] = 1;
+    msg[2] = 6;
     v.setUint32(4, flags & 8 ? (req.value.xid ^ 0x10000) >>> 0 : req.value.xid);
     v.setUint32(16, pick < ADDRESSES.length * 32 ? ADDRESSES[pick % ADDRESSES.length]! : 0xc0000200 | pick);
     msg.set(req.value.chaddr.subarray(0, 16), 28);
     if (flags & 16) msg[28] = msg[28]! ^ 1;
     v.setUint32(236, DHCP_MAGIC_COOKIE);
     let o = 240;
-    if (flags & 7) { msg.set([53, 1, flags & 7], o); o += 3; }
-    if (flags & 32) { msg.set([54, 4], o); v.setUint32(o + 2, SERVER); o += 6; }
-    if (flags & 64) { msg.set([51, 4], o); v.setUint32(o + 2, lease); o += 6; }
-    msg.set(raw, o); o += raw.length;
+    if (flags & 7) {
+      msg.set([53, 1, flags & 7], o);
+      o += 3;
+    }
+    if (flags & 32) {
+      msg.set([54, 4], o);
+      v.setUint32(o + 2, SERVER);
+      o += 6;
+    }
+    if (flags & 64) {
+      msg.set([51, 4], o);
+      v.setUint32(o + 2, lease);
+      o += 6;
+    }
+    msg.set(raw, o);
+    o += raw.length;
     msg[o++] = 255;
     const reply = msg.subarray(0, o);
     const r = parseDhcp(reply);
-    if (r.ok && r.value.op === BOOTREPLY && messageType(r.value) === DhcpMessageType.ACK && leaseTime(r.value) !== undefined
-      && !(flags & 24) && usable(r.value.yiaddr)) acked.add(r.value.yiaddr);
-    const send = (): void => { sock.sendTo(IPV4_BROADCAST, 68, reply, { broadcast: true }); };
+    if (
+      r.ok &&
+      r.value.op === BOOTREPLY &&
+      messageType(r.value) === DhcpMessageType.ACK &&
+      leaseTime(r.value) !== undefined &&
+      !(flags & 24) &&
+      usable(r.value.yiaddr)
+    )
+      acked.add(r.value.yiaddr);
+    const send = (): void => {
+      sock.sendTo(IPV4_BROADCAST, 68, reply, { broadcast: true });
+    };
     if (flags & 128) clock.setTimer(clock.now() + 70_000, send);
     else send();
   });
@@ -74,14 +97,23 @@ export function fuzz(data: Buffer): void {
   }
   const cur = host.ipv4.cidr;
   if (client.lease !== undefined && cur?.address !== client.lease.address) fail("holds a lease but its address is not configured", input);
-  if (client.lease === undefined && cur !== undefined && client.state !== "bound") fail(`no lease (state ${client.state}) but ${cur.address.toString(16)} still configured`, input);
+  if (client.lease === undefined && cur !== undefined && client.state !== "bound")
+    fail(`no lease (state ${client.state}) but ${cur.address.toString(16)} still configured`, input);
   client.stop();
 }
 
 /** Seeds: a full DORA, DORA then NAK at renewal, an ACK without lease time, a wrong-xid ACK. */
 export function seeds(): Uint8Array[] {
-  const rec = (flags: number, pick: number, lease: number, raw: number[] = []): number[] =>
-    [flags, pick, lease >>> 24, (lease >>> 16) & 255, (lease >>> 8) & 255, lease & 255, raw.length, ...raw];
+  const rec = (flags: number, pick: number, lease: number, raw: number[] = []): number[] => [
+    flags,
+    pick,
+    lease >>> 24,
+    (lease >>> 16) & 255,
+    (lease >>> 8) & 255,
+    lease & 255,
+    raw.length,
+    ...raw,
+  ];
   const mask = [1, 4, 255, 255, 255, 0, 3, 4, 192, 0, 2, 1];
   return [
     Uint8Array.from([...rec(0x62, 0, 3600, mask), ...rec(0x65, 0, 3600, mask)]),

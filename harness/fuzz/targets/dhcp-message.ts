@@ -5,7 +5,17 @@
 // any parsed message without throwing, and each reply it sends parses.
 import { createVirtualClock } from "../../../stack/time.ts";
 import { ok } from "../../../stack/result.ts";
-import { parseDhcp, emitDhcp, macToChaddr, optionMessageType, optionIpv4, optionBytes, DhcpOption, BOOTREQUEST, type DhcpRepr } from "../../../stack/wire/dhcp.ts";
+import {
+  parseDhcp,
+  emitDhcp,
+  macToChaddr,
+  optionMessageType,
+  optionIpv4,
+  optionBytes,
+  DhcpOption,
+  BOOTREQUEST,
+  type DhcpRepr,
+} from "../../../stack/wire/dhcp.ts";
 import { createDhcpServer } from "../../../stack/app/dhcp/server.ts";
 import type { UdpDatagram, UdpLayer } from "../../../stack/transport/types.ts";
 import { fail, guarded, sameValue } from "../oracles.ts";
@@ -19,12 +29,20 @@ const clock = createVirtualClock(1);
 const replies: { dst: number; bytes: Uint8Array }[] = [];
 let deliver: (d: UdpDatagram) => void = () => {};
 const udp: UdpLayer = {
-  bind: (port) => ok({
-    localPort: port,
-    sendTo(dst, _dstPort, payload) { replies.push({ dst, bytes: payload.slice() }); return ok(undefined); },
-    onMessage(h) { deliver = h; },
-    close() { deliver = () => {}; },
-  }),
+  bind: (port) =>
+    ok({
+      localPort: port,
+      sendTo(dst, _dstPort, payload) {
+        replies.push({ dst, bytes: payload.slice() });
+        return ok(undefined);
+      },
+      onMessage(h) {
+        deliver = h;
+      },
+      close() {
+        deliver = () => {};
+      },
+    }),
 };
 const serverHost = { cidr: { address: SERVER, prefixLength: 24 } };
 
@@ -42,10 +60,13 @@ export function fuzz(data: Buffer): void {
     throw new Error(`dhcp: overloaded re-emit loses options\n  in: ${Buffer.from(bytes).toString("hex")}`);
   }
   replies.length = 0;
-  const server = createDhcpServer({ clock, udp, ipv4: serverHost }, {
-    pools: [{ subnet: { address: 0xc0000200, prefixLength: 24 }, rangeStart: 0xc0000264, rangeEnd: 0xc0000266, gateway: SERVER }],
-    reservations: [{ mac: 0x020000000001, address: 0xc000020a }],
-  });
+  const server = createDhcpServer(
+    { clock, udp, ipv4: serverHost },
+    {
+      pools: [{ subnet: { address: 0xc0000200, prefixLength: 24 }, rangeStart: 0xc0000264, rangeEnd: 0xc0000266, gateway: SERVER }],
+      reservations: [{ mac: 0x020000000001, address: 0xc000020a }],
+    },
+  );
   for (const dst of [0xffffffff, SERVER]) deliver({ src: parsed.value.ciaddr, srcPort: 68, dst, dstPort: 67, payload: bytes.slice() });
   server.close();
   for (const r of replies) {
@@ -55,11 +76,23 @@ export function fuzz(data: Buffer): void {
 
 /** Seed inputs: a DISCOVER, a SELECTING REQUEST, a RENEW, a DECLINE and an INFORM. */
 export function seeds(): Uint8Array[] {
-  const base = (type: 1 | 3 | 4 | 8, ciaddr: number, extra: DhcpRepr["options"]): Uint8Array => emitDhcp({
-    op: BOOTREQUEST, htype: 1, hops: 0, xid: 0x3903f326, secs: 0, flags: 0x8000, ciaddr, yiaddr: 0, siaddr: 0, giaddr: 0,
-    chaddr: macToChaddr(0x020000000001), sname: "", file: "",
-    options: [optionMessageType(type), optionBytes(DhcpOption.CLIENT_ID, Uint8Array.of(1, 2, 0, 0, 0, 0, 1)), ...extra],
-  });
+  const base = (type: 1 | 3 | 4 | 8, ciaddr: number, extra: DhcpRepr["options"]): Uint8Array =>
+    emitDhcp({
+      op: BOOTREQUEST,
+      htype: 1,
+      hops: 0,
+      xid: 0x3903f326,
+      secs: 0,
+      flags: 0x8000,
+      ciaddr,
+      yiaddr: 0,
+      siaddr: 0,
+      giaddr: 0,
+      chaddr: macToChaddr(0x020000000001),
+      sname: "",
+      file: "",
+      options: [optionMessageType(type), optionBytes(DhcpOption.CLIENT_ID, Uint8Array.of(1, 2, 0, 0, 0, 0, 1)), ...extra],
+    });
   return [
     base(1, 0, [optionBytes(DhcpOption.PARAMETER_REQUEST_LIST, Uint8Array.of(1, 3, 6, 12, 15, 28, 51, 54, 58, 59))]),
     base(3, 0, [optionIpv4(DhcpOption.REQUESTED_IP, 0xc0000264), optionIpv4(DhcpOption.SERVER_ID, SERVER)]),

@@ -41,8 +41,12 @@ export function fuzz(data: Buffer): void {
     const req = parseDhcp6(request);
     if (!req.ok || req.value.kind !== "message" || at + RECORD > input.length) return;
     const v = new DataView(input.buffer, input.byteOffset + at, RECORD);
-    const flags = v.getUint8(0), pick = v.getUint8(1);
-    const preferred = v.getUint32(2), valid = v.getUint32(6), t1 = v.getUint16(10), t2 = v.getUint16(12);
+    const flags = v.getUint8(0),
+      pick = v.getUint8(1);
+    const preferred = v.getUint32(2),
+      valid = v.getUint32(6),
+      t1 = v.getUint16(10),
+      t2 = v.getUint16(12);
     const n = Math.min(v.getUint8(14), input.length - at - RECORD);
     const raw = input.slice(at + RECORD, at + RECORD + n);
     at += RECORD + n;
@@ -56,12 +60,17 @@ export function fuzz(data: Buffer): void {
     if ((flags & 3) === 3) options.push({ kind: "rapid-commit" });
     if (flags & 64) options.push({ kind: "status-code", status: Dhcp6Status.UNSPEC_FAIL, message: "" });
     options.push({
-      kind: "ia-na", iaid, t1, t2, options: flags & 32
-        ? [{ kind: "status-code", status: Dhcp6Status.NO_ADDRS_AVAIL, message: "" }]
-        : [{ kind: "ia-addr", address, preferredLifetime: preferred, validLifetime: valid, options: [] }],
+      kind: "ia-na",
+      iaid,
+      t1,
+      t2,
+      options:
+        flags & 32
+          ? [{ kind: "status-code", status: Dhcp6Status.NO_ADDRS_AVAIL, message: "" }]
+          : [{ kind: "ia-addr", address, preferredLifetime: preferred, validLifetime: valid, options: [] }],
     });
     const msgType = (flags & 3) === 1 ? Dhcp6MessageType.ADVERTISE : Dhcp6MessageType.REPLY;
-    const xid = flags & 4 ? (req.value.transactionId ^ 1) : req.value.transactionId;
+    const xid = flags & 4 ? req.value.transactionId ^ 1 : req.value.transactionId;
     const body = emitDhcp6({ kind: "message", msgType, transactionId: xid, options });
     const bytes = new Uint8Array(body.length + raw.length);
     bytes.set(body);
@@ -69,19 +78,28 @@ export function fuzz(data: Buffer): void {
     const r = parseDhcp6(bytes);
     if (r.ok && r.value.kind === "message" && msgType === Dhcp6MessageType.REPLY && !(flags & (4 | 8 | 16 | 32 | 64))) {
       const sent = r.value.options.filter((o) => o.kind === "ia-na" && o.iaid === iaid).flatMap((o) => (o.kind === "ia-na" ? o.options : []));
-      for (const o of sent) if (o.kind === "ia-addr" && o.validLifetime !== 0 && o.preferredLifetime <= o.validLifetime && usable(o.address)) granted.push(o.address);
+      for (const o of sent)
+        if (o.kind === "ia-addr" && o.validLifetime !== 0 && o.preferredLifetime <= o.validLifetime && usable(o.address)) granted.push(o.address);
     }
     const send = (): void => deliver({ src: ipv6("fe80::1"), srcPort: 547, dst: ipv6("fe80::2"), dstPort: 546, payload: bytes });
     clock.setTimer(clock.now() + (flags & 128 ? 70_000 : 1), send);
   };
   const udp6: Udp6Stack = {
-    bind: (port) => ok({
-      localPort: port,
-      sendTo(_dst, _port, payload) { answer(payload.slice()); return ok(undefined); },
-      onMessage(h) { deliver = h; },
-      onError() {},
-      close() { deliver = () => {}; },
-    }),
+    bind: (port) =>
+      ok({
+        localPort: port,
+        sendTo(_dst, _port, payload) {
+          answer(payload.slice());
+          return ok(undefined);
+        },
+        onMessage(h) {
+          deliver = h;
+        },
+        onError() {},
+        close() {
+          deliver = () => {};
+        },
+      }),
     counters: () => ({ drops: {} }),
   };
   const host = {
@@ -116,7 +134,13 @@ export function seeds(): Uint8Array[] {
   const rec = (flags: number, pick: number, preferred: number, valid: number, t1 = 0, t2 = 0): number[] => {
     const b = new Uint8Array(RECORD);
     const v = new DataView(b.buffer);
-    v.setUint8(0, flags); v.setUint8(1, pick); v.setUint32(2, preferred); v.setUint32(6, valid); v.setUint16(10, t1); v.setUint16(12, t2); v.setUint8(14, 0);
+    v.setUint8(0, flags);
+    v.setUint8(1, pick);
+    v.setUint32(2, preferred);
+    v.setUint32(6, valid);
+    v.setUint16(10, t1);
+    v.setUint16(12, t2);
+    v.setUint8(14, 0);
     return [...b];
   };
   return [

@@ -7,9 +7,7 @@
 import { createVirtualClock } from "../../../stack/time.ts";
 import { ok } from "../../../stack/result.ts";
 import { ipv6 } from "../../../stack/wire/ipv6-address.ts";
-import {
-  type Dhcp6Option, Dhcp6MessageType, duidEqual, duidLl, emitDhcp6, findDhcp6Option, parseDhcp6,
-} from "../../../stack/wire/dhcp6.ts";
+import { type Dhcp6Option, Dhcp6MessageType, duidEqual, duidLl, emitDhcp6, findDhcp6Option, parseDhcp6 } from "../../../stack/wire/dhcp6.ts";
 import { createDhcp6Server } from "../../../stack/app/dhcp6/server.ts";
 import type { Udp6Datagram, Udp6Stack } from "../../../stack/transport/udp6.ts";
 import { fail, guarded, sameValue } from "../oracles.ts";
@@ -20,13 +18,21 @@ const clock = createVirtualClock(1);
 const replies: Uint8Array[] = [];
 let deliver: (d: Udp6Datagram) => void = () => {};
 const udp6: Udp6Stack = {
-  bind: (port) => ok({
-    localPort: port,
-    sendTo(_dst, _dstPort, payload) { replies.push(payload.slice()); return ok(undefined); },
-    onMessage(h) { deliver = h; },
-    onError() {},
-    close() { deliver = () => {}; },
-  }),
+  bind: (port) =>
+    ok({
+      localPort: port,
+      sendTo(_dst, _dstPort, payload) {
+        replies.push(payload.slice());
+        return ok(undefined);
+      },
+      onMessage(h) {
+        deliver = h;
+      },
+      onError() {},
+      close() {
+        deliver = () => {};
+      },
+    }),
   counters: () => ({ drops: {} }),
 };
 const host = { joinGroup() {}, leaveGroup() {} };
@@ -44,10 +50,18 @@ export function fuzz(data: Buffer): void {
   if (!again.ok || !sameValue(again.value, parsed.value)) fail("round-trip", "re-emitted message parses differently", bytes);
   if (!hasStatus(parsed.value.options) && Buffer.compare(Buffer.from(emitted), Buffer.from(bytes)) !== 0) fail("round-trip", "re-emitted bytes differ", bytes);
   replies.length = 0;
-  const server = createDhcp6Server({ clock, udp6, host, mac: SERVER_MAC }, {
-    prefix: ipv6("2001:db8::"), prefixLength: 64, rangeStart: ipv6("2001:db8::100"), rangeEnd: ipv6("2001:db8::102"),
-    dnsServers: [ipv6("2001:db8::53")], preference: 7, informationRefreshTime: 900,
-  });
+  const server = createDhcp6Server(
+    { clock, udp6, host, mac: SERVER_MAC },
+    {
+      prefix: ipv6("2001:db8::"),
+      prefixLength: 64,
+      rangeStart: ipv6("2001:db8::100"),
+      rangeEnd: ipv6("2001:db8::102"),
+      dnsServers: [ipv6("2001:db8::53")],
+      preference: 7,
+      informationRefreshTime: 900,
+    },
+  );
   for (const dst of [ipv6("ff02::1:2"), ipv6("fe80::1")]) deliver({ src: CLIENT_LL, srcPort: 546, dst, dstPort: 547, payload: bytes.slice() });
   server.close();
   const xid = parsed.value.kind === "message" ? parsed.value.transactionId : -1;
@@ -65,7 +79,11 @@ export function seeds(): Uint8Array[] {
   const clientId: Dhcp6Option = { kind: "client-id", duid: duidLl(0x020000000002) };
   const serverId: Dhcp6Option = { kind: "server-id", duid: duidLl(SERVER_MAC) };
   const ia = (addr?: string): Dhcp6Option => ({
-    kind: "ia-na", iaid: 1, t1: 0, t2: 0, options: addr === undefined ? [] : [{ kind: "ia-addr", address: ipv6(addr), preferredLifetime: 0, validLifetime: 0, options: [] }],
+    kind: "ia-na",
+    iaid: 1,
+    t1: 0,
+    t2: 0,
+    options: addr === undefined ? [] : [{ kind: "ia-addr", address: ipv6(addr), preferredLifetime: 0, validLifetime: 0, options: [] }],
   });
   const oro: Dhcp6Option = { kind: "oro", codes: [23, 32] };
   const m = (msgType: number, options: Dhcp6Option[]): Uint8Array => emitDhcp6({ kind: "message", msgType, transactionId: 0x123456, options });

@@ -19,10 +19,26 @@ import { createDomainMemory } from "../../../xen-sim/memory/memory.ts";
 import type { DomainMemoryInternal, Frame } from "../../../xen-sim/memory/types.ts";
 import type { DomainGrants, GrantMapping } from "../../../xen-sim/grant-table/types.ts";
 import {
-  GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTST, GNTTAB_COPY_DEST_DOMID, GNTTAB_COPY_DEST_OFFSET, GNTTAB_COPY_DEST_U,
-  GNTTAB_COPY_FLAGS, GNTTAB_COPY_LEN, GNTTAB_COPY_SIZE, GNTTAB_COPY_SOURCE_DOMID, GNTTAB_COPY_SOURCE_OFFSET,
-  GNTTAB_COPY_SOURCE_U, GNTTAB_COPY_STATUS, GNTTAB_NR_RESERVED_ENTRIES, GRANT_ENTRIES_PER_PAGE, GTF_permit_access,
-  GTF_readonly, GTF_reading, GTF_type_mask, GTF_writing,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
+  GNTST,
+  GNTTAB_COPY_DEST_DOMID,
+  GNTTAB_COPY_DEST_OFFSET,
+  GNTTAB_COPY_DEST_U,
+  GNTTAB_COPY_FLAGS,
+  GNTTAB_COPY_LEN,
+  GNTTAB_COPY_SIZE,
+  GNTTAB_COPY_SOURCE_DOMID,
+  GNTTAB_COPY_SOURCE_OFFSET,
+  GNTTAB_COPY_SOURCE_U,
+  GNTTAB_COPY_STATUS,
+  GNTTAB_NR_RESERVED_ENTRIES,
+  GRANT_ENTRIES_PER_PAGE,
+  GTF_permit_access,
+  GTF_readonly,
+  GTF_reading,
+  GTF_type_mask,
+  GTF_writing,
 } from "../../../xen-sim/abi/grant-table.ts";
 import { DOMID_SELF, PAGE_SIZE } from "../../../xen-sim/abi/xen.ts";
 import { createBackRing, createFrontRing, initSharedRing } from "../../../xen-sim/ring/ring.ts";
@@ -36,8 +52,20 @@ const RING_PAGES = 8;
 const SLOT_SIZES = [12, 40, 64, 112] as const;
 const CAPACITY = GRANT_ENTRIES_PER_PAGE;
 
-interface Active { grantee: number; frame: Frame; page: Uint8Array; r: number; w: number }
-interface Held { handle: number; ref: number; readonly: boolean; grantee: number; mapping: GrantMapping }
+interface Active {
+  grantee: number;
+  frame: Frame;
+  page: Uint8Array;
+  r: number;
+  w: number;
+}
+interface Held {
+  handle: number;
+  ref: number;
+  readonly: boolean;
+  grantee: number;
+  mapping: GrantMapping;
+}
 
 /** The world of one input: three domains with one grant table page each, the guest's pages, the model. */
 interface World {
@@ -64,7 +92,9 @@ interface World {
 
 function build(input: Uint8Array): World {
   const refused: string[] = [];
-  const refuse = (r: { domid: number; op: string; status: string }): void => { refused.push(`${r.domid}:${r.op}:${r.status}`); };
+  const refuse = (r: { domid: number; op: string; status: string }): void => {
+    refused.push(`${r.domid}:${r.op}:${r.status}`);
+  };
   const sys = createGrantSystem({ refuse }, { grantFrames: 1 });
   const mem = new Map<number, DomainMemoryInternal>();
   const grants = new Map<number, DomainGrants>();
@@ -87,16 +117,31 @@ function build(input: Uint8Array): World {
   data.forEach((f) => fillPattern(gm.lookup(f)!, f));
   const ringFrames = Array.from({ length: RING_PAGES }, alloc);
   return {
-    mem, grants, refused, data, ringFrames, tableFrame, input,
-    table: { u16: new Uint16Array(tablePage.buffer, tablePage.byteOffset, PAGE_SIZE / 2), u32: new Uint32Array(tablePage.buffer, tablePage.byteOffset, PAGE_SIZE / 4) },
-    active: new Map(), held: [], allocated: new Set(), tainted: new Set(),
+    mem,
+    grants,
+    refused,
+    data,
+    ringFrames,
+    tableFrame,
+    input,
+    table: {
+      u16: new Uint16Array(tablePage.buffer, tablePage.byteOffset, PAGE_SIZE / 2),
+      u32: new Uint32Array(tablePage.buffer, tablePage.byteOffset, PAGE_SIZE / 4),
+    },
+    active: new Map(),
+    held: [],
+    allocated: new Set(),
+    tainted: new Set(),
   };
 }
 
 /** Page contents by frame (built once: byte loops here would be instrumented per byte). */
 const PATTERNS = Array.from({ length: 64 }, (_, frame) => {
   const p = new Uint8Array(PAGE_SIZE);
-  for (let i = 0; i < PAGE_SIZE; i += 2) { p[i] = frame; p[i + 1] = (i >> 1) & 0xff; }
+  for (let i = 0; i < PAGE_SIZE; i += 2) {
+    p[i] = frame;
+    p[i + 1] = (i >> 1) & 0xff;
+  }
   return p;
 });
 /** What ring pages hold before the ring is initialised (never a valid request). */
@@ -116,10 +161,18 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 class Reader {
   at = 0;
   constructor(readonly b: Uint8Array) {}
-  get done(): boolean { return this.at >= this.b.length; }
-  u8(): number { return this.b[this.at++] ?? 0; }
-  u16(): number { return this.u8() | (this.u8() << 8); }
-  u32(): number { return (this.u16() | (this.u16() << 16)) >>> 0; }
+  get done(): boolean {
+    return this.at >= this.b.length;
+  }
+  u8(): number {
+    return this.b[this.at++] ?? 0;
+  }
+  u16(): number {
+    return this.u8() | (this.u8() << 8);
+  }
+  u32(): number {
+    return (this.u16() | (this.u16() << 16)) >>> 0;
+  }
 }
 
 /** A ref from one byte: mostly the guest's low refs (reserved 0..7 and 8..23), else anywhere, or outside the table. */
@@ -138,7 +191,8 @@ function expectOutcome(w: World, what: string, ok: boolean, predicted: string | 
   if (ok !== (predicted === true)) {
     fail("model", `${what}: ${ok ? "succeeded" : "failed"}, the model says ${predicted === true ? "it succeeds" : `it fails (${predicted})`}`, w.input);
   }
-  if (!ok && w.refused.length === refusedBefore && !what.startsWith("end-access")) fail("refusal", `${what}: refused without a report to the refusal sink`, w.input);
+  if (!ok && w.refused.length === refusedBefore && !what.startsWith("end-access"))
+    fail("refusal", `${what}: refused without a report to the refusal sink`, w.input);
 }
 
 /** Flag bits of `ref` must say what the model's pins say (unless the guest wrote the entry itself). */
@@ -146,9 +200,14 @@ function checkFlags(w: World, ref: number, what: string): void {
   if (ref < 0 || ref >= CAPACITY || w.tainted.has(ref)) return;
   const flags = entryOf(w, ref).flags;
   const a = w.active.get(ref);
-  const reading = a !== undefined, writing = a !== undefined && a.w > 0;
+  const reading = a !== undefined,
+    writing = a !== undefined && a.w > 0;
   if (((flags & GTF_reading) !== 0) !== reading || ((flags & GTF_writing) !== 0) !== writing) {
-    fail("flags", `${what}: ref ${ref} flags 0x${flags.toString(16)} while the model holds ${a === undefined ? "no pin" : `${a.r} read / ${a.w} write pins`}`, w.input);
+    fail(
+      "flags",
+      `${what}: ref ${ref} flags 0x${flags.toString(16)} while the model holds ${a === undefined ? "no pin" : `${a.r} read / ${a.w} write pins`}`,
+      w.input,
+    );
   }
 }
 
@@ -191,7 +250,9 @@ function unpinModel(w: World, ref: number, readonly: boolean): void {
 
 function opRaw(w: World, r: Reader): void {
   const ref = pickRef(r) % CAPACITY;
-  const flags = r.u16(), domid = r.u8() % 4, frameByte = r.u8();
+  const flags = r.u16(),
+    domid = r.u8() % 4,
+    frameByte = r.u8();
   let frame = frameByte < 0xf0 ? frameByte % 24 : r.u32();
   if (frame === w.tableFrame) frame++;
   // The guest writes its own table: domid and frame, then flags, as a granter does (or not).
@@ -203,7 +264,9 @@ function opRaw(w: World, r: Reader): void {
 }
 
 function opGrant(w: World, r: Reader): void {
-  const grantee = GRANTEES[r.u8() & 1]!, frame = w.data[r.u8() % DATA_PAGES]!, readonly = (r.u8() & 1) === 1;
+  const grantee = GRANTEES[r.u8() & 1]!,
+    frame = w.data[r.u8() % DATA_PAGES]!,
+    readonly = (r.u8() & 1) === 1;
   const g = w.grants.get(GUEST)!.grantAccess(grantee, frame, readonly);
   if (!g.ok) return;
   const e = entryOf(w, g.value);
@@ -214,7 +277,9 @@ function opGrant(w: World, r: Reader): void {
 }
 
 function opMap(w: World, r: Reader): void {
-  const grantee = GRANTEES[r.u8() & 1]!, ref = pickRef(r), readonly = (r.u8() & 1) === 1;
+  const grantee = GRANTEES[r.u8() & 1]!,
+    ref = pickRef(r),
+    readonly = (r.u8() & 1) === 1;
   const p = predictPin(w, ref, grantee, readonly);
   const before = w.refused.length;
   const m = w.grants.get(grantee)!.map(GUEST, ref, { readonly });
@@ -225,7 +290,8 @@ function opMap(w: World, r: Reader): void {
   w.held.push({ handle: m.value.handle, ref, readonly, grantee, mapping: m.value });
   // A write through a writable mapping is the guest's page; a readonly one is not written.
   if (!readonly) {
-    const at = (r.u8() * 16) % PAGE_SIZE, v = r.u8();
+    const at = (r.u8() * 16) % PAGE_SIZE,
+      v = r.u8();
     m.value.page[at] = v;
     if (w.active.get(ref)!.page[at] !== v) fail("model", "a write through a mapping did not reach the granted page", w.input);
   }
@@ -236,7 +302,7 @@ function opUnmap(w: World, r: Reader): void {
   const pick = r.u8();
   const h = pick < 0xf0 && w.held.length > 0 ? w.held[pick % w.held.length] : undefined;
   const grantee = h?.grantee ?? GRANTEES[pick & 1]!;
-  const handle = h?.handle ?? (pick * 7 + 1000);
+  const handle = h?.handle ?? pick * 7 + 1000;
   const before = w.refused.length;
   const u = w.grants.get(grantee)!.unmap(handle);
   expectOutcome(w, `unmap of handle ${handle} by ${grantee}`, u.ok, h !== undefined ? true : "bad_handle", before);
@@ -247,14 +313,25 @@ function opUnmap(w: World, r: Reader): void {
 }
 
 /** The model's verdict on a grant copy by `grantee` of `ref` (acquire_grant_for_copy). */
-function predictCopy(w: World, grantee: number, ref: number, offset: number, len: number, localOffset: number, readonly: boolean): { verdict: string | true; frame?: Frame } {
+function predictCopy(
+  w: World,
+  grantee: number,
+  ref: number,
+  offset: number,
+  len: number,
+  localOffset: number,
+  readonly: boolean,
+): { verdict: string | true; frame?: Frame } {
   if (!(offset + len <= PAGE_SIZE && localOffset + len <= PAGE_SIZE)) return { verdict: "bad_copy_arg" };
   return predictPin(w, ref, grantee, readonly);
 }
 
 function opCopy(w: World, r: Reader, toGrant: boolean): void {
-  const grantee = GRANTEES[r.u8() & 1]!, ref = pickRef(r);
-  const offset = r.u16() % 4400, len = r.u16() % 4400, localOffset = r.u8() * 17;
+  const grantee = GRANTEES[r.u8() & 1]!,
+    ref = pickRef(r);
+  const offset = r.u16() % 4400,
+    len = r.u16() % 4400,
+    localOffset = r.u8() * 17;
   const flagsBefore = ref >= 0 && ref < CAPACITY ? entryOf(w, ref).flags : 0;
   const p = predictCopy(w, grantee, ref, offset, len, localOffset, !toGrant);
   const before = w.refused.length;
@@ -311,8 +388,8 @@ function opEndAccess(w: World, r: Reader): void {
   const ref = pickRef(r);
   const inTable = ref >= 0 && ref < CAPACITY;
   const flags = inTable ? entryOf(w, ref).flags : 0;
-  const predicted: string | true = !inTable || (ref >= GNTTAB_NR_RESERVED_ENTRIES && !w.allocated.has(ref)) ? "bad-ref"
-    : (flags & (GTF_reading | GTF_writing)) !== 0 ? "busy" : true;
+  const predicted: string | true =
+    !inTable || (ref >= GNTTAB_NR_RESERVED_ENTRIES && !w.allocated.has(ref)) ? "bad-ref" : (flags & (GTF_reading | GTF_writing)) !== 0 ? "busy" : true;
   const res = w.grants.get(GUEST)!.endAccess(ref);
   expectOutcome(w, `end-access of ref ${ref}`, res.ok, predicted, 0);
   if (!res.ok) return;
@@ -341,9 +418,12 @@ function opFreePage(w: World, r: Reader): void {
 
 /** A ring over 1..8 granted pages: frontend on the guest's pages, backend on dom0's mappings. */
 function opRing(w: World, r: Reader): void {
-  const order = r.u8() % 4, pages = 1 << order;
+  const order = r.u8() % 4,
+    pages = 1 << order;
   const slotSize = SLOT_SIZES[r.u8() % SLOT_SIZES.length]!;
-  const gm = w.mem.get(GUEST)!, gg = w.grants.get(GUEST)!, dom0 = w.grants.get(0)!;
+  const gm = w.mem.get(GUEST)!,
+    gg = w.grants.get(GUEST)!,
+    dom0 = w.grants.get(0)!;
   const frames = w.ringFrames.slice(0, pages);
   const guestPages = frames.map((f) => gm.lookup(f)!);
   guestPages.forEach((p) => p.set(STALE_PAGE));
@@ -374,7 +454,10 @@ function opRing(w: World, r: Reader): void {
     maps.push(m.value);
   }
   const front = createFrontRing(guestPages, { slotSize });
-  const back = createBackRing(maps.map((m) => m.page), { slotSize });
+  const back = createBackRing(
+    maps.map((m) => m.page),
+    { slotSize },
+  );
   const count = r.u8() % (front.size + 2);
   const sent: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
@@ -393,7 +476,7 @@ function opRing(w: World, r: Reader): void {
     reqProd = hostile >= 0xf0 ? r.u32() : (sent.length + ((hostile & 0x3f) << (hostile & 1 ? 2 : 6))) >>> 0;
     Atomics.store(new Uint32Array(guestPages[0]!.buffer, guestPages[0]!.byteOffset, 1), 0, reqProd);
   }
-  const overflow = ((reqProd - 0) >>> 0) > back.size;
+  const overflow = (reqProd - 0) >>> 0 > back.size;
   const out = new Uint8Array(slotSize);
   const got: Uint8Array[] = [];
   for (;;) {
@@ -433,7 +516,18 @@ function opRing(w: World, r: Reader): void {
   }
 }
 
-const OPS = [opRaw, opGrant, opMap, opUnmap, (w: World, r: Reader) => opCopy(w, r, false), (w: World, r: Reader) => opCopy(w, r, true), opCopyOps, opEndAccess, opFreePage, opRing];
+const OPS = [
+  opRaw,
+  opGrant,
+  opMap,
+  opUnmap,
+  (w: World, r: Reader) => opCopy(w, r, false),
+  (w: World, r: Reader) => opCopy(w, r, true),
+  opCopyOps,
+  opEndAccess,
+  opFreePage,
+  opRing,
+];
 
 export function fuzz(data: Buffer): void {
   const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -452,20 +546,66 @@ export function fuzz(data: Buffer): void {
 /** Seeds: grant, map, copy both ways, unmap and end access; raw entries; rings of 1..8 pages. */
 export function seeds(): Uint8Array[] {
   const grantMapCopy = [
-    1, 0, 2, 0, // grant data page 2 to dom0 (ref 8 on a fresh table)
-    2, 0, 8, 0, 40, 7, // map it writable, write a byte
-    4, 0, 8, 16, 0, 32, 0, 0, // copy 32 bytes from offset 16
-    5, 1, 8, 0, 0, 8, 0, 3, // domain 2 copies to it (wrong domid)
-    7, 8, // end access while mapped: busy
-    3, 0, // unmap
-    7, 8, // end access
+    1,
+    0,
+    2,
+    0, // grant data page 2 to dom0 (ref 8 on a fresh table)
+    2,
+    0,
+    8,
+    0,
+    40,
+    7, // map it writable, write a byte
+    4,
+    0,
+    8,
+    16,
+    0,
+    32,
+    0,
+    0, // copy 32 bytes from offset 16
+    5,
+    1,
+    8,
+    0,
+    0,
+    8,
+    0,
+    3, // domain 2 copies to it (wrong domid)
+    7,
+    8, // end access while mapped: busy
+    3,
+    0, // unmap
+    7,
+    8, // end access
   ];
   const raw = [
-    0, 9, 1, 0, 2, 3, // ref 9: permit_access, domid 2, frame 3
-    2, 1, 9, 1, // domain 2 maps it readonly
-    0, 9, 0, 0, 2, 3, // the guest clears the flags under the mapping
-    8, 3, // frees the mapped frame: refused
-    3, 0, 7, 9, 8, 3, 8, 3,
+    0,
+    9,
+    1,
+    0,
+    2,
+    3, // ref 9: permit_access, domid 2, frame 3
+    2,
+    1,
+    9,
+    1, // domain 2 maps it readonly
+    0,
+    9,
+    0,
+    0,
+    2,
+    3, // the guest clears the flags under the mapping
+    8,
+    3, // frees the mapped frame: refused
+    3,
+    0,
+    7,
+    9,
+    8,
+    3,
+    8,
+    3,
   ];
   const readonlyGrant = [1, 1, 4, 1, 2, 1, 8, 0, 9, 9, 2, 1, 8, 1, 6, 1, 3, 1, 8, 1, 0, 0, 0, 0, 0, 16, 0];
   const rings = [0, 1, 2, 3].map((order) => [9, order, 3, 5, 1, 2, 3, 4, 5, 0, 9, order, 2, 200, 0xc1]);

@@ -22,14 +22,24 @@ export async function fuzz(data: Buffer): Promise<void> {
   const bytes = input.subarray(1);
   const clock = createVirtualClock();
   let serverEnd: ReturnType<typeof createStreamPair>[1] | undefined;
-  const client = createHttpClient({
-    clock,
-    connect: () => {
-      const [c, s] = createStreamPair(clock);
-      serverEnd ??= s;
-      return ok(c);
+  const client = createHttpClient(
+    {
+      clock,
+      connect: () => {
+        const [c, s] = createStreamPair(clock);
+        serverEnd ??= s;
+        return ok(c);
+      },
     },
-  }, { keepAlive: true, pipeline: mode & 4 ? 2 : 1, timeoutMs: 2_000, connectTimeoutMs: 1_000, idleTimeoutMs: 500, limits: { maxHeaderBytes: 512, maxHeaderCount: 16, maxBodyBytes: 4096, maxChunkLineBytes: 64 } });
+    {
+      keepAlive: true,
+      pipeline: mode & 4 ? 2 : 1,
+      timeoutMs: 2_000,
+      connectTimeoutMs: 1_000,
+      idleTimeoutMs: 500,
+      limits: { maxHeaderBytes: 512, maxHeaderCount: 16, maxBodyBytes: 4096, maxChunkLineBytes: 64 },
+    },
+  );
 
   const methods = [mode & 1 ? "HEAD" : "GET", ...(mode & 2 ? [mode & 8 ? "HEAD" : "GET"] : [])];
   const outcomes: { settled: boolean; status?: number; method: string; body: number; error?: string }[] = [];
@@ -38,9 +48,14 @@ export async function fuzz(data: Buffer): Promise<void> {
     outcomes.push(o);
     client.request({ host: 0x0a000002, port: 80, method, path: "/" }, (e, res?: HttpClientResponse) => {
       o.settled = true;
-      if (e !== null || res === undefined) { o.error = e?.code ?? "no response"; return; }
+      if (e !== null || res === undefined) {
+        o.error = e?.code ?? "no response";
+        return;
+      }
       o.status = res.status;
-      res.body.onData((d) => { o.body += d.length; });
+      res.body.onData((d) => {
+        o.body += d.length;
+      });
       res.body.onError(() => {});
       res.body.onEnd(() => {});
     });
@@ -50,11 +65,14 @@ export async function fuzz(data: Buffer): Promise<void> {
   if (serverEnd === undefined) fail("the client did not connect", input);
   const srv = serverEnd;
   srv.onData(() => {});
-  const cut1 = bytes.length === 0 ? 0 : (mode >> 4) * bytes.length >> 4;
+  const cut1 = bytes.length === 0 ? 0 : ((mode >> 4) * bytes.length) >> 4;
   const cut2 = cut1 + ((bytes.length - cut1) >> 1);
   for (const piece of [bytes.subarray(0, cut1), bytes.subarray(cut1, cut2), bytes.subarray(cut2)]) {
     if (piece.length > 0) srv.write(piece);
-    for (let i = 0; i < 4; i++) { clock.run(clock.now() + 5); await Promise.resolve(); }
+    for (let i = 0; i < 4; i++) {
+      clock.run(clock.now() + 5);
+      await Promise.resolve();
+    }
   }
   if (mode & 0x80) srv.end();
   // 8 s of virtual time in 200 ms steps; once no timer is pending (twice in a row, promise
@@ -78,11 +96,22 @@ export async function fuzz(data: Buffer): Promise<void> {
   if (first.status !== undefined) {
     // The first final status the client delivered must be the first final head the parser alone reads.
     const statuses: number[] = [];
-    const p = createResponseParser({ onHead: (h) => { statuses.push(h.status); return first.method === "HEAD"; }, onBody: () => {}, onComplete: () => {} }, { maxHeaderBytes: 512, maxHeaderCount: 16, maxBodyBytes: 4096, maxChunkLineBytes: 64 });
+    const p = createResponseParser(
+      {
+        onHead: (h) => {
+          statuses.push(h.status);
+          return first.method === "HEAD";
+        },
+        onBody: () => {},
+        onComplete: () => {},
+      },
+      { maxHeaderBytes: 512, maxHeaderCount: 16, maxBodyBytes: 4096, maxChunkLineBytes: 64 },
+    );
     p.push(bytes);
     // An unsolicited 101 (no Upgrade was asked for) is ignored by the client like other 1xx.
     const final = statuses.find((s) => s >= 200);
-    if (final !== undefined && final !== first.status && !statuses.includes(101)) fail(`client delivered status ${first.status}, the parser reads ${final}`, input);
+    if (final !== undefined && final !== first.status && !statuses.includes(101))
+      fail(`client delivered status ${first.status}, the parser reads ${final}`, input);
   }
   client.close();
 }

@@ -71,10 +71,20 @@ function compareFraming(bytes: Uint8Array, ours: Framing): void {
       oracleFail("differential", `request ${k}: netlab ${show(ours.requests[k])}, llhttp ${show(theirs.requests[k])}`, bytes);
     }
   }
-  const inTrailers = (): boolean => theirs.errorOffset !== undefined && LLHTTP_TRAILER_CHECKS.has(theirs.error ?? "") &&
-    theirs.errorOffset > (netlabBodyEnds(bytes, LIMITS)[n] ?? Infinity);
-  if (ours.requests.length > n && !(theirs.end === "error" && (LLHTTP_STRICTER.has(theirs.error ?? "") || inTrailers() || bwsInChunkExtension(bytes, theirs) || htabAfterTransferEncoding(bytes, theirs)))) {
-    oracleFail("differential", `netlab completes request ${n} (${show(ours.requests[n])}) that llhttp ${theirs.end === "error" ? `refuses (${theirs.error ?? "?"})` : "is still reading"}`, bytes);
+  const inTrailers = (): boolean =>
+    theirs.errorOffset !== undefined && LLHTTP_TRAILER_CHECKS.has(theirs.error ?? "") && theirs.errorOffset > (netlabBodyEnds(bytes, LIMITS)[n] ?? Infinity);
+  if (
+    ours.requests.length > n &&
+    !(
+      theirs.end === "error" &&
+      (LLHTTP_STRICTER.has(theirs.error ?? "") || inTrailers() || bwsInChunkExtension(bytes, theirs) || htabAfterTransferEncoding(bytes, theirs))
+    )
+  ) {
+    oracleFail(
+      "differential",
+      `netlab completes request ${n} (${show(ours.requests[n])}) that llhttp ${theirs.end === "error" ? `refuses (${theirs.error ?? "?"})` : "is still reading"}`,
+      bytes,
+    );
   }
   if (theirs.requests.length > n && ours.end !== "error") {
     oracleFail("differential", `llhttp completes request ${n} (${show(theirs.requests[n])}) that netlab is still reading (${ours.end})`, bytes);
@@ -89,26 +99,42 @@ function fail(what: string, bytes: Uint8Array): never {
 
 export function fuzz(data: Buffer): void {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const framing = checkChunkInvariant("http request parser", bytes, (pieces) => netlabFraming(pieces, LIMITS), bytes.length === 0 ? 1 : bytes[0]! * 31 + bytes[bytes.length - 1]!);
+  const framing = checkChunkInvariant(
+    "http request parser",
+    bytes,
+    (pieces) => netlabFraming(pieces, LIMITS),
+    bytes.length === 0 ? 1 : bytes[0]! * 31 + bytes[bytes.length - 1]!,
+  );
   compareFraming(bytes, framing);
   const clock = createVirtualClock();
   const seen: string[] = [];
-  const server = createHttpServer({ clock }, (req, res) => {
-    seen.push(`${req.method} ${req.target}`);
-    let n = 0;
-    req.body.onData((d) => { n += d.length; });
-    req.body.onEnd(() => {
-      res.setHeader("X-Seq", String(seen.length));
-      res.setHeader("X-Method", req.method);
-      if (n % 2 === 1) { res.write(`${n}`); res.end(); } else res.end(`${req.target} ${n}`);
-    });
-  }, { limits: LIMITS, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 500, lingerMs: 100, date: false });
+  const server = createHttpServer(
+    { clock },
+    (req, res) => {
+      seen.push(`${req.method} ${req.target}`);
+      let n = 0;
+      req.body.onData((d) => {
+        n += d.length;
+      });
+      req.body.onEnd(() => {
+        res.setHeader("X-Seq", String(seen.length));
+        res.setHeader("X-Method", req.method);
+        if (n % 2 === 1) {
+          res.write(`${n}`);
+          res.end();
+        } else res.end(`${req.target} ${n}`);
+      });
+    },
+    { limits: LIMITS, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 500, lingerMs: 100, date: false },
+  );
   const [client, srv] = createStreamPair(clock);
   server.handleConnection(srv);
   const out: Uint8Array[] = [];
   let ended = false;
   client.onData((d) => out.push(d.slice()));
-  client.onEnd(() => { ended = true; });
+  client.onEnd(() => {
+    ended = true;
+  });
   const cut1 = bytes.length === 0 ? 0 : (bytes[0]! * 7) % (bytes.length + 1);
   const cut2 = bytes.length === 0 ? 0 : cut1 + ((bytes[bytes.length - 1]! * 13) % (bytes.length - cut1 + 1));
   for (const piece of [bytes.subarray(0, cut1), bytes.subarray(cut1, cut2), bytes.subarray(cut2)]) {

@@ -55,7 +55,11 @@ function resolveIndependently(target: string): string | "refused" | "none" | "un
   path = path.split(/[?#]/)[0]!;
   if (!path.startsWith("/")) return "refused";
   let decoded: string;
-  try { decoded = decodeURIComponent(path); } catch { return "refused"; }
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return "refused";
+  }
   if (decoded.includes("\0") || decoded.includes("\\")) return "refused";
   const segs = decoded.split("/").filter((s) => s !== "" && s !== ".");
   if (segs.includes("..")) return "refused";
@@ -71,7 +75,10 @@ function rangeIndependently(value: string, size: number): Want {
   // "bytes" "=" range-set; netlab also allows blanks around "=" (a harmless leniency).
   const m = /^bytes[ \t]*=[ \t]*(.*)$/i.exec(value);
   if (!m) return { kind: "whole" };
-  const specs = m[1]!.split(",").map((s) => s.replace(/^[ \t]+|[ \t]+$/g, "")).filter((s) => s !== "");
+  const specs = m[1]!
+    .split(",")
+    .map((s) => s.replace(/^[ \t]+|[ \t]+$/g, ""))
+    .filter((s) => s !== "");
   if (specs.length === 0) return { kind: "whole" };
   const sat: Array<[number, number]> = [];
   for (const s of specs) {
@@ -107,13 +114,15 @@ export async function fuzz(data: Buffer): Promise<void> {
   const out: Buffer[] = [];
   let ended = false;
   client.onData((d) => out.push(Buffer.from(d)));
-  client.onEnd(() => { ended = true; });
+  client.onEnd(() => {
+    ended = true;
+  });
   client.write(request);
   client.end();
   // The handler waits on the real file system: first let real I/O finish without moving virtual
   // time (so no server timeout fires just because the machine is slow), bounded in real time;
   // then let virtual time run, for answers that do wait on the server's timers.
-  for (const started = Date.now(); !ended && Date.now() - started < 2_000;) {
+  for (const started = Date.now(); !ended && Date.now() - started < 2_000; ) {
     clock.run(clock.now());
     await new Promise<void>((r) => setImmediate(r));
   }
@@ -129,20 +138,33 @@ export async function fuzz(data: Buffer): Promise<void> {
   const heads: HttpResponseHead[] = [];
   const bodies: Buffer[] = [];
   const rp = createResponseParser({
-    onHead: (h) => { heads.push(h); bodies.push(Buffer.alloc(0)); },
-    onBody: (d) => { bodies[bodies.length - 1] = Buffer.concat([bodies[bodies.length - 1]!, d]); },
+    onHead: (h) => {
+      heads.push(h);
+      bodies.push(Buffer.alloc(0));
+    },
+    onBody: (d) => {
+      bodies[bodies.length - 1] = Buffer.concat([bodies[bodies.length - 1]!, d]);
+    },
     onComplete: () => {},
   });
   const parsed = rp.push(raw);
   const fin = parsed.ok ? rp.finish() : parsed;
-  if (!fin.ok || heads.length !== 1) fail("response", `the output does not parse as one response (${fin.ok ? `${heads.length} responses` : fin.error}): ${show(raw.toString("latin1").slice(0, 200))}`, input);
-  const head = heads[0]!, body = bodies[0]!, status = head.status;
+  if (!fin.ok || heads.length !== 1)
+    fail(
+      "response",
+      `the output does not parse as one response (${fin.ok ? `${heads.length} responses` : fin.error}): ${show(raw.toString("latin1").slice(0, 200))}`,
+      input,
+    );
+  const head = heads[0]!,
+    body = bodies[0]!,
+    status = head.status;
   if (status >= 500) fail("http-static", `status ${status}`, input);
 
   const file = resolveIndependently(target);
   if (file === "unchecked") return;
   if (file === "refused" || file === "none") {
-    if (status === 200 || status === 206 || status === 416) fail("traversal", `answered ${status} for ${JSON.stringify(target)}, which names no file of the set (${file})`, input);
+    if (status === 200 || status === 206 || status === 416)
+      fail("traversal", `answered ${status} for ${JSON.stringify(target)}, which names no file of the set (${file})`, input);
     return;
   }
   const content = Buffer.from(FILES[file]!, "latin1");
@@ -151,19 +173,32 @@ export async function fuzz(data: Buffer): Promise<void> {
   const ifRangeHonoured = ifRange === undefined;
   const want = range === undefined || !ifRangeHonoured ? { kind: "whole" as const } : rangeIndependently(clean(range), content.length);
   const cr = head.headers.get("content-range");
-  const problem = (what: string): never => fail("range", `${what}; target ${JSON.stringify(target)} (${file}, ${content.length} bytes), Range ${JSON.stringify(range)} → ${show(want)}; got ${status} ${cr ?? ""} ${show(body.toString("latin1").slice(0, 80))}`, input);
+  const problem = (what: string): never =>
+    fail(
+      "range",
+      `${what}; target ${JSON.stringify(target)} (${file}, ${content.length} bytes), Range ${JSON.stringify(range)} → ${show(want)}; got ${status} ${cr ?? ""} ${show(body.toString("latin1").slice(0, 80))}`,
+      input,
+    );
   if (ifRange !== undefined) {
     if (status !== 200 && status !== 206 && status !== 416) problem("unexpected status with If-Range");
     if (status === 200 && !body.equals(content)) problem("200 with a body other than the file");
     return;
   }
   switch (want.kind) {
-    case "whole": if (status !== 200 || !body.equals(content) || cr !== undefined) problem("expected the whole file with 200"); break;
-    case "unsatisfiable": if (status !== 416 || cr !== `bytes */${content.length}`) problem("expected 416 with bytes */len"); break;
-    case "range":
-      if (status !== 206 || cr !== `bytes ${want.start}-${want.end}/${content.length}` || !body.equals(content.subarray(want.start, want.end + 1))) problem("expected the independent slice with 206");
+    case "whole":
+      if (status !== 200 || !body.equals(content) || cr !== undefined) problem("expected the whole file with 200");
       break;
-    case "several": if (!(status === 206 && /^multipart\/byteranges/.test(head.headers.get("content-type") ?? "")) && !(status === 200 && body.equals(content))) problem("expected multipart 206 or the whole file"); break;
+    case "unsatisfiable":
+      if (status !== 416 || cr !== `bytes */${content.length}`) problem("expected 416 with bytes */len");
+      break;
+    case "range":
+      if (status !== 206 || cr !== `bytes ${want.start}-${want.end}/${content.length}` || !body.equals(content.subarray(want.start, want.end + 1)))
+        problem("expected the independent slice with 206");
+      break;
+    case "several":
+      if (!(status === 206 && /^multipart\/byteranges/.test(head.headers.get("content-type") ?? "")) && !(status === 200 && body.equals(content)))
+        problem("expected multipart 206 or the whole file");
+      break;
   }
 }
 
@@ -171,10 +206,25 @@ export async function fuzz(data: Buffer): Promise<void> {
 export function seeds(): Uint8Array[] {
   const s = (t: string): Uint8Array => Uint8Array.from(Buffer.from(t, "latin1"));
   return [
-    s("/a.txt"), s("/a.txt\nbytes=10-15"), s("/a.txt\nbytes=-4"), s("/a.txt\nbytes=30-"), s("/a.txt\nbytes=36-40"),
-    s("/a.txt\nbytes=5-2"), s("/a.txt\nbytes=0-1,10-12,-2"), s("/a.txt\nbytes=0-5,3-8"), s("/empty.txt\nbytes=0-0"),
-    s("/sub/\nbytes=0-2"), s("/sub/b%20c.bin?x=1\nBYTES = 3-"), s("/%2e%2e/secret.txt"), s("/..%2fsecret.txt"),
-    s("//a.txt"), s("/sub/..\\a.txt"), s("/a.txt%00.html"), s("/escape.txt"), s("/../root-evil/x.txt"),
-    s("http://h/a.txt\nbytes=0-0\n\"nope\""), s("/a.txt\nbytes=99999999999999999999-"),
+    s("/a.txt"),
+    s("/a.txt\nbytes=10-15"),
+    s("/a.txt\nbytes=-4"),
+    s("/a.txt\nbytes=30-"),
+    s("/a.txt\nbytes=36-40"),
+    s("/a.txt\nbytes=5-2"),
+    s("/a.txt\nbytes=0-1,10-12,-2"),
+    s("/a.txt\nbytes=0-5,3-8"),
+    s("/empty.txt\nbytes=0-0"),
+    s("/sub/\nbytes=0-2"),
+    s("/sub/b%20c.bin?x=1\nBYTES = 3-"),
+    s("/%2e%2e/secret.txt"),
+    s("/..%2fsecret.txt"),
+    s("//a.txt"),
+    s("/sub/..\\a.txt"),
+    s("/a.txt%00.html"),
+    s("/escape.txt"),
+    s("/../root-evil/x.txt"),
+    s('http://h/a.txt\nbytes=0-0\n"nope"'),
+    s("/a.txt\nbytes=99999999999999999999-"),
   ];
 }

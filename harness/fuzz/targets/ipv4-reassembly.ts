@@ -39,16 +39,31 @@ export function fuzz(data: Buffer): void {
     const which = (flags >> 1) & 1;
     const whole = datagrams[which]!;
     const body = whole.subarray(Math.min(offset, whole.length), Math.min(offset + length, whole.length));
-    const more = (flags & 1) === 1 || offset + body.length < whole.length && (flags & 8) === 0;
+    const more = (flags & 1) === 1 || (offset + body.length < whole.length && (flags & 8) === 0);
     const frame = new Uint8Array(14 + 20 + body.length);
     emitEthernet({ dst: HOST_B_MAC, src: HOST_A_MAC, ethertype: ETHERTYPE_IPV4 }, frame, 0);
-    emitIpv4({
-      src: HOST_A_IP, dst: HOST_B_IP, protocol: IP_PROTOCOL_UDP, ttl: 64, tos: 0, ident: 0x4000 + which,
-      dontFragment: false, moreFragments: more, fragmentOffset: Math.min(offset, 0xfff8), payloadLength: body.length,
-      options: new Uint8Array(0),
-    }, frame, 14);
+    emitIpv4(
+      {
+        src: HOST_A_IP,
+        dst: HOST_B_IP,
+        protocol: IP_PROTOCOL_UDP,
+        ttl: 64,
+        tos: 0,
+        ident: 0x4000 + which,
+        dontFragment: false,
+        moreFragments: more,
+        fragmentOffset: Math.min(offset, 0xfff8),
+        payloadLength: body.length,
+        options: new Uint8Array(0),
+      },
+      frame,
+      14,
+    );
     frame.set(body, 34);
-    if ((flags & 4) !== 0 && body.length > 0) { const k = 34 + (flags % body.length); frame[k] = frame[k]! ^ 0x5a; }
+    if ((flags & 4) !== 0 && body.length > 0) {
+      const k = 34 + (flags % body.length);
+      frame[k] = frame[k]! ^ 0x5a;
+    }
     const fragBytes = frame.subarray(34);
     const sh = shadow[which]!;
     // As sent: the offset field's value; offset 0 without MF is a whole datagram, not a fragment.
@@ -56,7 +71,8 @@ export function fuzz(data: Buffer): void {
     const end = sentOffset + body.length;
     if (sentOffset !== 0 || more) {
       for (const f of sh.frags) {
-        if (f.start < end && sentOffset < f.end && !(f.start === sentOffset && f.end === end && f.bytes.every((x, k) => x === fragBytes[k]))) sh.condemned = true;
+        if (f.start < end && sentOffset < f.end && !(f.start === sentOffset && f.end === end && f.bytes.every((x, k) => x === fragBytes[k])))
+          sh.condemned = true;
       }
       sh.frags.push({ start: sentOffset, end, bytes: fragBytes.slice() });
     }
@@ -66,7 +82,10 @@ export function fuzz(data: Buffer): void {
     if (got.length > n && waited < REASSEMBLY_TIMEOUT_MS && sh.condemned) {
       throw new Error(`reassembly delivered datagram ident ${0x4000 + which} after an overlap that RFC 5722 discards`);
     }
-    if (got.length > n) { sh.frags = []; sh.condemned = false; }
+    if (got.length > n) {
+      sh.frags = [];
+      sh.condemned = false;
+    }
     t.run(data[i + 4]! * 4);
     waited += data[i + 4]! * 4;
   }

@@ -37,7 +37,15 @@ import { connectFakeFrontend, txRequest, type FakeFrontend } from "../../xen/fak
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
  * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
  */
-export const instrumentOnly = ["xen-sim/net/netback.ts", "xen-sim/net/netif-ctrl.ts", "xen-sim/net/frame-pool.ts", "xen-sim/net/gso.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+export const instrumentOnly = [
+  "xen-sim/net/netback.ts",
+  "xen-sim/net/netif-ctrl.ts",
+  "xen-sim/net/frame-pool.ts",
+  "xen-sim/net/gso.ts",
+  "xen-sim/ring/",
+  "xen-sim/abi/",
+  "xen-sim/xenbus/",
+];
 
 /** One guest with one connected vif of a given shape. */
 interface Shape {
@@ -70,11 +78,16 @@ let world: Promise<World> | undefined;
 let recording = false;
 
 /** Drops the world: the next input builds a new one (tests compare against a fresh process); turns outcome recording on. */
-export function resetForTest(): void { world = undefined; recording = true; }
+export function resetForTest(): void {
+  world = undefined;
+  recording = true;
+}
 
 let outcome = "";
 /** What the last input observably did: peer errors, vif state, every response slot dom0 wrote (after resetForTest). */
-export function lastOutcomeForTest(): string { return outcome; }
+export function lastOutcomeForTest(): string {
+  return outcome;
+}
 
 /** Fires the clock's timers up to `until` synchronously (at most `cap`); time stops at the last timer, as pumpUntil leaves it. */
 function runClock(clock: VirtualClock, until: number, cap: number): void {
@@ -97,11 +110,13 @@ async function buildWorld(): Promise<World> {
   for (let k = 0; k < 4; k++) {
     const guest = unwrap(await settled(clock, ts.createDomain({ name: `hostile-${k}` })));
     const dev = unwrap(await settled(clock, ts.addVif(guest.id, { mac: 0x00163e0000ee, bridge: `xenbr${k}` })));
-    const ctrl = (k & 1) !== 0, queues = k & 2 ? 2 : 1;
+    const ctrl = (k & 1) !== 0,
+      queues = k & 2 ? 2 : 1;
     const ff = await connectFakeFrontend(clock, ts, guest, dev, { ctrl, queues });
     const vif = nb.vif(guest.id, dev.devid);
     if (vif === undefined || !vif.connected) throw new Error("netback did not connect a well-behaved frontend");
-    const pages: Uint8Array[] = [], refs: number[] = [];
+    const pages: Uint8Array[] = [],
+      refs: number[] = [];
     for (let i = 0; i < 2; i++) {
       const frame = unwrap(guest.domain.memory.allocPage());
       pages.push(unwrap(guest.domain.memory.page(frame)));
@@ -139,7 +154,9 @@ export async function fuzz(data: Buffer): Promise<void> {
   const ff = twoQueues ? { ...ff0, ...ff0.queues[1]!, ctrl: ff0.ctrl } : ff0;
 
   const refs = shape.refs;
-  const nTx = data[0]! % 24, nRx = data[1]! % 16, mode = data[2]!;
+  const nTx = data[0]! % 24,
+    nRx = data[1]! % 16,
+    mode = data[2]!;
   let at = 3;
   const tx: Uint8Array[] = [];
   for (let i = 0; i < nTx && at + 12 <= data.length; i++, at += 12) {
@@ -148,15 +165,15 @@ export async function fuzz(data: Buffer): Promise<void> {
     if (mode & 1) new DataView(s.buffer, s.byteOffset).setUint32(0, refs[i & 1]!, true);
     tx.push(s);
   }
-  if (tx.length === 0 && (mode & 2)) tx.push(txRequest(refs[0]!, 0, 0, 0, 60));
+  if (tx.length === 0 && mode & 2) tx.push(txRequest(refs[0]!, 0, 0, 0, 60));
   const rx: Uint8Array[] = [];
   for (let i = 0; i < nRx && at + 8 <= data.length; i++, at += 8) rx.push(data.slice(at, at + 8));
   ff.writeTxSlots(0, tx);
   ff.writeRxSlots(0, rx);
-  const prodDelta = (data[at] ?? 0) << 24 >> 24;
+  const prodDelta = ((data[at] ?? 0) << 24) >> 24;
   const txProd = mode & 4 ? (tx.length + prodDelta) >>> 0 : tx.length;
   ff.setTxReqProd(txProd);
-  ff.setRxReqProd(mode & 8 ? (rx.length + ((data[at + 1] ?? 0) << 24 >> 24)) >>> 0 : rx.length);
+  ff.setRxReqProd(mode & 8 ? (rx.length + (((data[at + 1] ?? 0) << 24) >> 24)) >>> 0 : rx.length);
   let ctrlProd = 0;
   if (ff.ctrl !== undefined) {
     const nCtrl = (data[at + 2] ?? 0) % 12;
@@ -165,11 +182,11 @@ export async function fuzz(data: Buffer): Promise<void> {
     for (let i = 0; i < nCtrl && at + 16 <= data.length; i++, at += 16) {
       const s = data.slice(at, at + 16);
       // Keep the type small half the time so that real requests are reached.
-      if (mode & 0x20) s[3] = 0, s[2] = s[2]! % 9;
+      if (mode & 0x20) (s[3] = 0), (s[2] = s[2]! % 9);
       slots.set(s, 64 + i * 16);
       ctrlProd++;
     }
-    if (mode & 0x40) ctrlProd = (ctrlProd + ((data[at] ?? 0) << 24 >> 24)) >>> 0;
+    if (mode & 0x40) ctrlProd = (ctrlProd + (((data[at] ?? 0) << 24) >> 24)) >>> 0;
     Atomics.store(new Uint32Array(ff.ctrl.page.buffer, ff.ctrl.page.byteOffset, 4), 0, ctrlProd);
     ff.ctrl.kick();
   }
@@ -181,14 +198,18 @@ export async function fuzz(data: Buffer): Promise<void> {
   if (recording) {
     const hex = (p: Uint8Array): string => Buffer.from(p).toString("hex");
     outcome = JSON.stringify({
-      errors: errors.map((e) => `${e.reason}${e.fatal ? "!" : ""}`), state: vif.state, connected: vif.connected,
+      errors: errors.map((e) => `${e.reason}${e.fatal ? "!" : ""}`),
+      state: vif.state,
+      connected: vif.connected,
       rings: [...ff0.queues.flatMap((q) => [hex(q.txPage), hex(q.rxPage)]), ...(ff0.ctrl === undefined ? [] : [hex(ff0.ctrl.page)])],
       mapped: ts.dom0.grants.mappingCount - mappedBefore,
     });
   }
   // The tx ring started at 0: a producer more than a ring's worth ahead is an ill-behaved peer.
   if (txProd > RING_SIZE_NET_TX && (vif.connected || !errors.some((e) => e.fatal))) {
-    throw new Error(`tx req_prod ${txProd} beyond a ${RING_SIZE_NET_TX}-slot ring was not reported as fatal and disconnected (${errors.map((e) => e.reason).join(",") || "no report"})`);
+    throw new Error(
+      `tx req_prod ${txProd} beyond a ${RING_SIZE_NET_TX}-slot ring was not reported as fatal and disconnected (${errors.map((e) => e.reason).join(",") || "no report"})`,
+    );
   }
   if (ff.ctrl !== undefined && vif.connected && !errors.some((e) => e.fatal)) {
     const rspProd = Atomics.load(new Uint32Array(ff.ctrl.page.buffer, ff.ctrl.page.byteOffset, 4), 2);
@@ -212,10 +233,10 @@ export function seeds(): Uint8Array[] {
     Uint8Array.from([1, 0, 1, ...txRequest(0, 4000, 0, 0, 200), 0]),
     Uint8Array.from([0, 0, 2, 0]),
     // A control ring: set the Toeplitz algorithm, ask for the flags, an unknown type.
-    Uint8Array.from([0, 0, 0x30, 0, 0, 3,
-      0, 0, 7, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-      1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-      2, 0, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    Uint8Array.from([
+      0, 0, 0x30, 0, 0, 3, 0, 0, 7, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      0, 0, 0, 0,
+    ]),
     // A control ring whose producer runs far past the ring.
     Uint8Array.from([0, 0, 0x50, 0, 0, 0, 255]),
   ];

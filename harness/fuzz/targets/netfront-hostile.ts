@@ -34,7 +34,14 @@ import { NETRXF_extra_info, NETRXF_more_data } from "../../../xen-sim/abi/netif.
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
  * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
  */
-export const instrumentOnly = ["xen-sim/net/netfront.ts", "xen-sim/net/frame-pool.ts", "xen-sim/net/gso.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+export const instrumentOnly = [
+  "xen-sim/net/netfront.ts",
+  "xen-sim/net/frame-pool.ts",
+  "xen-sim/net/gso.ts",
+  "xen-sim/ring/",
+  "xen-sim/abi/",
+  "xen-sim/xenbus/",
+];
 
 const RING = 256;
 const fill = (slot: number, i: number): number => (slot * 31 + i * 7 + (i >> 8) * 3) & 255;
@@ -46,7 +53,8 @@ function fail(what: string, input: Uint8Array): never {
   throw new Error(`netfront-hostile: ${what}\n  in: ${Buffer.from(input).toString("hex")}`);
 }
 
-const settle = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { maxIterations: 20_000, what: "netfront-hostile: a setup step" });
+const settle = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> =>
+  settleByPumping(clock, p, { maxIterations: 20_000, what: "netfront-hostile: a setup step" });
 
 /** Fires the clock's timers up to `until` synchronously (at most `cap`); time stops at the last timer, as pumpUntil leaves it. */
 function runClock(clock: VirtualClock, until: number, cap: number): void {
@@ -81,11 +89,16 @@ let world: Promise<World> | undefined;
 let recording = false;
 
 /** Drops the world: the next input builds a new one (tests compare against a fresh process); turns outcome recording on. */
-export function resetForTest(): void { world = undefined; recording = true; }
+export function resetForTest(): void {
+  world = undefined;
+  recording = true;
+}
 
 let outcome = "";
 /** What the last input observably did: peer errors, frames delivered, connection, stats, ring pages without grant refs (after resetForTest). */
-export function lastOutcomeForTest(): string { return outcome; }
+export function lastOutcomeForTest(): string {
+  return outcome;
+}
 
 const peekIn = (ts: Toolstack, path: string): string | undefined => {
   const v = ts.daemon.server.peek(path);
@@ -112,14 +125,17 @@ async function buildWorld(): Promise<World> {
   for (let k = 0; k < 4; k++) {
     const g = unwrap(await settle(clock, ts.createDomain({ name: `victim-${k}` })));
     const dev = unwrap(await settle(clock, ts.addVif(g.id, { mac: 0x00163e0000aa })));
-    const be = dev.backendPath, fe = dev.frontendPath;
+    const be = dev.backendPath,
+      fe = dev.frontendPath;
     unwrap(await settle(clock, writeKeys(ts.xs, be, { "feature-rx-copy": 1, "feature-sg": k & 2 ? 1 : 0, "feature-gso-tcpv4": k & 1 })));
     unwrap(await settle(clock, switchState(ts.xs, be, XenbusState.InitWait)));
     const nf = unwrap(await settle(clock, createNetfront({ domain: g.domain, xs: g.xs, clock })));
-    const errors: NetPeerError[] = [], delivered: Uint8Array[] = [];
+    const errors: NetPeerError[] = [],
+      delivered: Uint8Array[] = [];
     nf.onPeerError((e) => errors.push(e));
     nf.onReceive((f) => delivered.push(f.data.slice()));
-    if (!(await pumpUntil(clock, () => peekIn(ts, `${fe}/state`) === "4", { maxIterations: 20_000 }))) throw new Error("netfront-hostile: netfront never reached Connected");
+    if (!(await pumpUntil(clock, () => peekIn(ts, `${fe}/state`) === "4", { maxIterations: 20_000 })))
+      throw new Error("netfront-hostile: netfront never reached Connected");
     const base = { g, nf, be, fe, errors, delivered };
     shapes.push({ ...base, ...(await backendConnect(clock, ts, base)), used: false });
   }
@@ -165,7 +181,9 @@ export async function fuzz(data: Buffer): Promise<void> {
   delivered.length = 0;
   const stats0 = { ...nf.stats() };
   const { tx, rx, port } = s;
-  const run = (): void => { runClock(clock, clock.now() + 50, 100_000); };
+  const run = (): void => {
+    runClock(clock, clock.now() + 50, 100_000);
+  };
 
   for (let i = 0; i < ((mode >> 4) & 3); i++) nf.send({ data: new Uint8Array(60 + i * 700).fill(i + 1) });
   run();
@@ -194,8 +212,10 @@ export async function fuzz(data: Buffer): Promise<void> {
   }
   // What dom0 wrote, read back as netfront will see it (data view and extra-info view of each slot).
   const slots = Array.from({ length: records }, (_, k) => ({
-    flags: rxIdx.getUint16(64 + 8 * k + 4, true), offset: rxIdx.getUint16(64 + 8 * k + 2, true),
-    size: rxIdx.getInt16(64 + 8 * k + 6, true), moreExtra: (rx.page[64 + 8 * k + 1]! & 1) === 1,
+    flags: rxIdx.getUint16(64 + 8 * k + 4, true),
+    offset: rxIdx.getUint16(64 + 8 * k + 2, true),
+    size: rxIdx.getInt16(64 + 8 * k + 6, true),
+    moreExtra: (rx.page[64 + 8 * k + 1]! & 1) === 1,
   }));
   rxIdx.setUint32(8, records, true);
   if (mode & 0x40) {
@@ -214,15 +234,22 @@ export async function fuzz(data: Buffer): Promise<void> {
 
   // Model: the frames the responses describe, in ring order (content of each chain's data parts).
   const chains: string[] = [];
-  for (let k = 0; k < slots.length;) {
+  for (let k = 0; k < slots.length; ) {
     const first = slots[k]!;
     const parts = [k];
     let j = k + 1;
     if (first.flags & NETRXF_extra_info) {
-      for (let n = 0; j < slots.length; n++) { const x = slots[j++]!; if (!x.moreExtra || n >= 4) break; }
+      for (let n = 0; j < slots.length; n++) {
+        const x = slots[j++]!;
+        if (!x.moreExtra || n >= 4) break;
+      }
     }
     let more = (first.flags & NETRXF_more_data) !== 0;
-    while (more && j < slots.length) { parts.push(j); more = (slots[j]!.flags & NETRXF_more_data) !== 0; j++; }
+    while (more && j < slots.length) {
+      parts.push(j);
+      more = (slots[j]!.flags & NETRXF_more_data) !== 0;
+      j++;
+    }
     const bytes: Uint8Array[] = [];
     for (const p of parts) {
       const s = slots[p]!;
@@ -243,8 +270,11 @@ export async function fuzz(data: Buffer): Promise<void> {
     const st = nf.stats();
     const delta = (["txFrames", "txSlots", "txDropped", "txErrors", "rxFrames", "rxBytes", "rxDropped", "peerErrors"] as const).map((k) => st[k] - stats0[k]);
     outcome = JSON.stringify({
-      errors: errors.map((e) => `${e.reason}${e.fatal ? "!" : ""}${e.detail ?? ""}`), connected: nf.connected, state: nf.state,
-      delivered: delivered.map((f) => Buffer.from(f).toString("hex")), stats: delta,
+      errors: errors.map((e) => `${e.reason}${e.fatal ? "!" : ""}${e.detail ?? ""}`),
+      connected: nf.connected,
+      state: nf.state,
+      delivered: delivered.map((f) => Buffer.from(f).toString("hex")),
+      stats: delta,
       rings: fatal ? [] : [ringImage(tx.page, 12, 0), ringImage(rx.page, 8, 4)],
     });
   }

@@ -14,7 +14,14 @@
 // guarded view, and an error's offset lies inside the decompressed bytes.
 import { gunzipSync, gzipSync } from "node:zlib";
 import { parseCaptureBytes } from "../../pcap/files.ts";
-import { createByteCollector, createPcapngWriter, createPcapWriter, parseCapture, type PcapResult, type ParsedCapture } from "../../../stack/link/pcap/index.ts";
+import {
+  createByteCollector,
+  createPcapngWriter,
+  createPcapWriter,
+  parseCapture,
+  type PcapResult,
+  type ParsedCapture,
+} from "../../../stack/link/pcap/index.ts";
 import { sampleFrames } from "../samples.ts";
 import { fail, guarded, sameValue, show } from "../oracles.ts";
 
@@ -46,17 +53,24 @@ function expectSame(what: string, input: Uint8Array, got: PcapResult<ParsedCaptu
   }
   if (sameValue(project(got), project(want))) return;
   if (alsoAllow !== undefined && !got.ok && got.error === alsoAllow) return;
-  fail("gzip", `${what}: the gzip'd capture parses differently from the plain one\n  gzip:  ${show(project(got)).slice(0, 400)}\n  plain: ${show(project(want)).slice(0, 400)}`, input);
+  fail(
+    "gzip",
+    `${what}: the gzip'd capture parses differently from the plain one\n  gzip:  ${show(project(got)).slice(0, 400)}\n  plain: ${show(project(want)).slice(0, 400)}`,
+    input,
+  );
 }
 
 export function fuzz(data: Buffer): void {
   const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (input.length < 3) return;
-  const mode = input[0]! % 7, p = input[1]! | (input[2]! << 8);
+  const mode = input[0]! % 7,
+    p = input[1]! | (input[2]! << 8);
   const raw = input.slice(3);
   const parse = (gz: Uint8Array): PcapResult<ParsedCapture> => parseCaptureBytes(gz, { maxDecompressedBytes: LIMIT });
   switch (mode) {
-    case 0: expectSame("one member", input, parse(u8(gzipSync(raw))), plainParse(raw)); break;
+    case 0:
+      expectSame("one member", input, parse(u8(gzipSync(raw))), plainParse(raw));
+      break;
     case 1: {
       const cut = p % (raw.length + 1);
       const gz = Buffer.concat([gzipSync(raw.subarray(0, cut)), gzipSync(raw.subarray(cut))]);

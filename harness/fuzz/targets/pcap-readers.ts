@@ -9,7 +9,14 @@
 // and packet bytes.
 import { EventEmitter } from "node:events";
 import * as pcapParser from "pcap-parser";
-import { createByteCollector, createPcapngWriter, createPcapWriter, parseCapture, type ParsedCapture, type ParsedPacket } from "../../../stack/link/pcap/index.ts";
+import {
+  createByteCollector,
+  createPcapngWriter,
+  createPcapWriter,
+  parseCapture,
+  type ParsedCapture,
+  type ParsedPacket,
+} from "../../../stack/link/pcap/index.ts";
 import { sampleFrames } from "../samples.ts";
 import { crc32 } from "node:zlib";
 import { fail, guarded, sameValue, sampledForCostlyChecks, unwrapGuarded } from "../oracles.ts";
@@ -35,7 +42,9 @@ function referencePcap(bytes: Uint8Array): Uint8Array[] | undefined {
   const packets: Uint8Array[] = [];
   let refused = false;
   parser.on("packetData", (d: Buffer) => packets.push(new Uint8Array(d)));
-  parser.on("error", () => { refused = true; });
+  parser.on("error", () => {
+    refused = true;
+  });
   stream.emit("data", Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   stream.emit("end");
   return refused ? undefined : packets;
@@ -75,7 +84,11 @@ export function fuzz(data: Buffer): void {
     if (k < 4 && (allPrefixes || k === onePrefix)) {
       const prefix = parseCapture(guarded(bytes.subarray(0, end), "capture prefix"));
       if (!prefix.ok || prefix.value.packets.length !== k + 1 || !sameValue(prefix.value.packets[k]!.data, p.data)) {
-        fail("prefix", `the file cut after packet ${k}'s record (${end} bytes) ${prefix.ok ? `reads ${prefix.value.packets.length} packets` : `fails: ${prefix.error}`}`, bytes);
+        fail(
+          "prefix",
+          `the file cut after packet ${k}'s record (${end} bytes) ${prefix.ok ? `reads ${prefix.value.packets.length} packets` : `fails: ${prefix.error}`}`,
+          bytes,
+        );
       }
     }
   });
@@ -91,7 +104,9 @@ export function fuzz(data: Buffer): void {
   const again = parseCapture(out.bytes());
   if (!again.ok) throw new Error(`re-written capture does not parse: ${again.error} at ${again.offset}`);
   if (again.value.packets.length !== cap.packets.length || again.value.interfaces.length !== cap.interfaces.length) {
-    throw new Error(`round trip changed counts: ${cap.packets.length}/${cap.interfaces.length} -> ${again.value.packets.length}/${again.value.interfaces.length}`);
+    throw new Error(
+      `round trip changed counts: ${cap.packets.length}/${cap.interfaces.length} -> ${again.value.packets.length}/${again.value.interfaces.length}`,
+    );
   }
   again.value.packets.forEach((p, k) => {
     const q = cap.packets[k]!;
@@ -114,7 +129,8 @@ export function seeds(): Uint8Array[] {
   }
   const c = createByteCollector();
   const w = createPcapngWriter(c.write);
-  const a = w.addInterface({ name: "h1" }), b = w.addInterface({ name: "h2" });
+  const a = w.addInterface({ name: "h1" }),
+    b = w.addInterface({ name: "h2" });
   frames.forEach((data, k) => w.record({ interfaceId: k % 2 ? b : a, timestampMs: k, data, direction: k % 2 ? "in" : "out", comment: `frame ${k}` }));
   out.push(c.bytes());
   return out;

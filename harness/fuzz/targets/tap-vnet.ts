@@ -32,11 +32,18 @@ function sum16(b: Uint8Array, start: number, end: number, initial = 0): number {
   return s;
 }
 
-interface Ip { l3: number; ihl: number; total: number; proto: number; fragment: boolean }
+interface Ip {
+  l3: number;
+  ihl: number;
+  total: number;
+  proto: number;
+  fragment: boolean;
+}
 /** IPv4 after Ethernet (and, as completion accepts, one 802.1Q tag), read independently. */
 function ipv4(f: Uint8Array, allowVlan: boolean): Ip | undefined {
   if (f.length < 14) return undefined;
-  let l3 = 14, type = rd16(f, 12);
+  let l3 = 14,
+    type = rd16(f, 12);
   if (allowVlan && type === 0x8100) {
     if (f.length < 18) return undefined;
     type = rd16(f, 16);
@@ -54,7 +61,11 @@ function verifies(f: Uint8Array, ip: Ip): boolean {
 }
 
 function receive(input: Uint8Array, hdr: Uint8Array, frame: Uint8Array): void {
-  const flags = hdr[0]!, gsoType = hdr[1]! & 0x7f, gsoSize = rd16le(hdr, 4), start = rd16le(hdr, 6), offset = rd16le(hdr, 8);
+  const flags = hdr[0]!,
+    gsoType = hdr[1]! & 0x7f,
+    gsoSize = rd16le(hdr, 4),
+    start = rd16le(hdr, 6),
+    offset = rd16le(hdr, 8);
   const needsCsum = (flags & 1) !== 0;
   let want: string | FrameOffload | undefined;
   if (needsCsum && start + offset + 2 > frame.length) want = "csum-outside-frame";
@@ -72,11 +83,24 @@ function receive(input: Uint8Array, hdr: Uint8Array, frame: Uint8Array): void {
   const done = completeChecksum(guarded(copy, "frame"));
   const ip = ipv4(frame, true);
   const l4Field = ip === undefined ? -1 : ip.proto === 6 ? 16 : ip.proto === 17 ? 6 : -1;
-  const completable = ip !== undefined && ip.ihl >= 20 && ip.total >= ip.ihl && frame.length >= ip.l3 + ip.total && !ip.fragment && l4Field >= 0 && ip.total - ip.ihl >= l4Field + 2;
-  if (done.ok !== completable) fail("completion", `completion ${done.ok ? "succeeded" : `refused (${done.error})`} but the frame is ${completable ? "" : "not "}unfragmented IPv4 TCP/UDP`, input);
+  const completable =
+    ip !== undefined &&
+    ip.ihl >= 20 &&
+    ip.total >= ip.ihl &&
+    frame.length >= ip.l3 + ip.total &&
+    !ip.fragment &&
+    l4Field >= 0 &&
+    ip.total - ip.ihl >= l4Field + 2;
+  if (done.ok !== completable)
+    fail(
+      "completion",
+      `completion ${done.ok ? "succeeded" : `refused (${done.error})`} but the frame is ${completable ? "" : "not "}unfragmented IPv4 TCP/UDP`,
+      input,
+    );
   if (!done.ok || ip === undefined) return;
   const at = ip.l3 + ip.ihl + l4Field;
-  for (let i = 0; i < frame.length; i++) if (i !== at && i !== at + 1 && copy[i] !== frame[i]) fail("completion", `byte ${i} changed (the checksum field is at ${at})`, input);
+  for (let i = 0; i < frame.length; i++)
+    if (i !== at && i !== at + 1 && copy[i] !== frame[i]) fail("completion", `byte ${i} changed (the checksum field is at ${at})`, input);
   // NIC semantics: the complement of the sum over the segment, checksum field (whatever it holds) included.
   let expect = ~sum16(frame, ip.l3 + ip.ihl, ip.l3 + ip.total) & 0xffff;
   if (expect === 0 && ip.proto === 17) expect = 0xffff;
@@ -85,48 +109,69 @@ function receive(input: Uint8Array, hdr: Uint8Array, frame: Uint8Array): void {
   const prepared = frame.slice();
   const ph = sum16(prepared, ip.l3 + 12, ip.l3 + 20) + ip.proto + (ip.total - ip.ihl);
   const folded = (ph & 0xffff) + (ph >>> 16);
-  prepared[at] = (folded & 0xffff) >> 8; prepared[at + 1] = folded & 0xff;
-  if (!completeChecksum(prepared).ok || !verifies(prepared, ip)) fail("completion", `the completed checksum ${rd16(prepared, at).toString(16)} does not verify`, input);
+  prepared[at] = (folded & 0xffff) >> 8;
+  prepared[at + 1] = folded & 0xff;
+  if (!completeChecksum(prepared).ok || !verifies(prepared, ip))
+    fail("completion", `the completed checksum ${rd16(prepared, at).toString(16)} does not verify`, input);
 }
 
 function transmit(input: Uint8Array, hdrIn: Uint8Array, frame: Uint8Array): void {
   const sel = hdrIn[0]!;
   const requested = rd16le(hdrIn, 4);
-  const offload: FrameOffload | undefined = sel & 8 ? undefined : {
-    ...(sel & 1 ? { csumBlank: true } : {}), ...(sel & 2 ? { dataValidated: true } : {}), ...(sel & 4 ? { gsoSize: requested } : {}),
-  };
+  const offload: FrameOffload | undefined =
+    sel & 8
+      ? undefined
+      : {
+          ...(sel & 1 ? { csumBlank: true } : {}),
+          ...(sel & 2 ? { dataValidated: true } : {}),
+          ...(sel & 4 ? { gsoSize: requested } : {}),
+        };
   const gso = offload?.gsoSize !== undefined && offload.gsoSize > 0;
   const csum = offload?.csumBlank === true || gso;
   const ip = ipv4(frame, false);
   const field = ip === undefined ? -1 : ip.proto === 6 ? 16 : ip.proto === 17 ? 6 : -1;
   const l4 = ip === undefined ? 0 : 14 + ip.ihl;
   const doff = field === 16 && frame.length > l4 + 12 ? (frame[l4 + 12]! >> 4) * 4 : 0;
-  const expressible = !csum || (ip !== undefined && ip.ihl >= 20 && field >= 0 && frame.length >= l4 + field + 2 && (!gso || (field === 16 && frame.length >= l4 + doff)));
+  const expressible =
+    !csum || (ip !== undefined && ip.ihl >= 20 && field >= 0 && frame.length >= l4 + field + 2 && (!gso || (field === 16 && frame.length >= l4 + doff)));
   // The stack's contract for csumBlank: the field holds the pseudo-header sum (set it so a completion can verify).
   const sane = expressible && csum && ip !== undefined && ip.total - ip.ihl >= field + 2 && 14 + ip.total <= frame.length;
   const f = frame.slice();
   if (sane && offload?.csumBlank === true) {
     const ph = sum16(f, 26, 34) + ip.proto + (ip.total - ip.ihl);
     const v = ph % 0xffff === 0 && ph !== 0 ? 0xffff : ((ph & 0xffff) + (ph >>> 16)) & 0xffff;
-    f[l4 + field] = v >> 8; f[l4 + field + 1] = v & 0xff;
+    f[l4 + field] = v >> 8;
+    f[l4 + field + 1] = v & 0xff;
   }
   const hdr = new Uint8Array(VNET_HDR_LEN).fill(0xee);
   const r = writeVnetHeader(hdr, guarded(f, "frame"), offload);
-  if (r.ok !== expressible) fail("vnet-tx", `writeVnetHeader ${r.ok ? "accepted" : `refused (${r.error})`} a request that is ${expressible ? "" : "not "}expressible: ${show(offload)}`, input);
+  if (r.ok !== expressible)
+    fail(
+      "vnet-tx",
+      `writeVnetHeader ${r.ok ? "accepted" : `refused (${r.error})`} a request that is ${expressible ? "" : "not "}expressible: ${show(offload)}`,
+      input,
+    );
   if (!r.ok) return;
-  const flags = hdr[0]!, gsoType = hdr[1]!, start = rd16le(hdr, 6), offset = rd16le(hdr, 8);
+  const flags = hdr[0]!,
+    gsoType = hdr[1]!,
+    start = rd16le(hdr, 6),
+    offset = rd16le(hdr, 8);
   if (!csum) {
-    if (!sameValue(hdr, Uint8Array.from([offload?.dataValidated === true ? 2 : 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))) fail("vnet-tx", `header ${show(hdr)} for ${show(offload)}`, input);
+    if (!sameValue(hdr, Uint8Array.from([offload?.dataValidated === true ? 2 : 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])))
+      fail("vnet-tx", `header ${show(hdr)} for ${show(offload)}`, input);
     return;
   }
-  if (flags !== 1 || start !== l4 || offset !== field || start + offset + 2 > f.length) fail("vnet-tx", `header ${show(hdr)}: expected NEEDS_CSUM at ${l4}+${field}`, input);
+  if (flags !== 1 || start !== l4 || offset !== field || start + offset + 2 > f.length)
+    fail("vnet-tx", `header ${show(hdr)}: expected NEEDS_CSUM at ${l4}+${field}`, input);
   if (gso !== (gsoType !== 0)) fail("vnet-tx", `gso_type ${gsoType} for ${show(offload)}`, input);
-  if (gso && (gsoType !== 1 || rd16le(hdr, 4) !== offload!.gsoSize || rd16le(hdr, 2) !== l4 + doff || rd16le(hdr, 2) > f.length)) fail("vnet-tx", `GSO header ${show(hdr)} for ${show(offload)} (hdr_len should be ${l4 + doff})`, input);
+  if (gso && (gsoType !== 1 || rd16le(hdr, 4) !== offload!.gsoSize || rd16le(hdr, 2) !== l4 + doff || rd16le(hdr, 2) > f.length))
+    fail("vnet-tx", `GSO header ${show(hdr)} for ${show(offload)} (hdr_len should be ${l4 + doff})`, input);
   if (sane && ip !== undefined) {
     // virtio: checksum from csum_start to the end of the packet (here: of the IP datagram), stored at csum_start + csum_offset.
     const c = f.slice();
     const v = ~sum16(c, start, 14 + ip.total) & 0xffff;
-    c[start + offset] = v >> 8; c[start + offset + 1] = v & 0xff;
+    c[start + offset] = v >> 8;
+    c[start + offset + 1] = v & 0xff;
     if (!verifies(c, ip)) fail("vnet-tx", `completing from csum_start ${start} at +${offset} gives a checksum that does not verify`, input);
   }
 }
@@ -134,21 +179,27 @@ function transmit(input: Uint8Array, hdrIn: Uint8Array, frame: Uint8Array): void
 export function fuzz(data: Buffer): void {
   const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (input.length < VNET_HDR_LEN) return;
-  const hdr = input.subarray(0, VNET_HDR_LEN), frame = input.subarray(VNET_HDR_LEN);
+  const hdr = input.subarray(0, VNET_HDR_LEN),
+    frame = input.subarray(VNET_HDR_LEN);
   receive(input, hdr, frame);
   transmit(input, hdr, frame);
 }
 
 /** A TCP or UDP frame 192.0.2.2 -> 192.0.2.1 with `payload` bytes. */
 function frame(proto: 6 | 17, payload: number, vlan = false): Uint8Array {
-  const l4 = proto === 6 ? 20 : 8, ipLen = 20 + l4 + payload, e = vlan ? 18 : 14;
+  const l4 = proto === 6 ? 20 : 8,
+    ipLen = 20 + l4 + payload,
+    e = vlan ? 18 : 14;
   const f = new Uint8Array(e + ipLen);
   f.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]);
   if (vlan) f.set([0x81, 0, 0, 5], 12);
   f.set([8, 0, 0x45, 0, ipLen >> 8, ipLen & 0xff, 0, 1, 0x40, 0, 64, proto], e - 2);
   f.set([192, 0, 2, 2, 192, 0, 2, 1, 0xc0, 1, 0, 80], e + 12);
   if (proto === 6) f[e + 32] = 0x50;
-  else { f[e + 24] = (8 + payload) >> 8; f[e + 25] = (8 + payload) & 0xff; }
+  else {
+    f[e + 24] = (8 + payload) >> 8;
+    f[e + 25] = (8 + payload) & 0xff;
+  }
   for (let i = e + 20 + l4; i < f.length; i++) f[i] = i * 7;
   return f;
 }

@@ -33,7 +33,7 @@ export function fuzz(data: Buffer): void {
   const head = data[0]!;
   const active = (head & 1) === 1;
   const synOptions: TcpOptions = {
-    ...(head & 2 ? { mss: 536 + ((head >> 5) * 128) } : {}),
+    ...(head & 2 ? { mss: 536 + (head >> 5) * 128 } : {}),
     ...(head & 4 ? { windowScale: (head >> 4) & 15 } : {}),
     ...(head & 8 ? { sackPermitted: true } : {}),
     ...(head & 16 ? { tsVal: 1, tsEcr: 0 } : {}),
@@ -73,10 +73,11 @@ export function fuzz(data: Buffer): void {
     if (s.payload.length > 0 && !(s.flags & TCP_FLAG_SYN)) {
       const offset = sdiff(s.seq, (localIsn + 1) >>> 0);
       for (let k = 0; k < s.payload.length; k++) {
-        if (s.payload[k] !== written[offset + k]) throw new Error(`sent byte ${s.payload[k]} at stream offset ${offset + k}, the application wrote ${written[offset + k] ?? "nothing"}`);
+        if (s.payload[k] !== written[offset + k])
+          throw new Error(`sent byte ${s.payload[k]} at stream offset ${offset + k}, the application wrote ${written[offset + k] ?? "nothing"}`);
       }
     }
-    if ((s.flags & TCP_FLAG_ACK) && !(s.flags & TCP_FLAG_RST)) {
+    if (s.flags & TCP_FLAG_ACK && !(s.flags & TCP_FLAG_RST)) {
       if (rightEdge !== undefined && !(s.flags & TCP_FLAG_SYN) && sdiff(s.ack, rightEdge) > 0) {
         throw new Error(`stack acknowledged ${sdiff(s.ack, rightEdge)} byte(s) past the right edge ${rightEdge} it advertised`);
       }
@@ -106,7 +107,10 @@ export function fuzz(data: Buffer): void {
   const sendFromPeer = (flags: number, seq: number, ack: number, window: number, payload: Uint8Array, options: TcpOptions = {}): void => {
     const end = (seq + payload.length + (flags & TCP_FLAG_SYN ? 1 : 0) + (flags & TCP_FLAG_FIN ? 1 : 0)) >>> 0;
     if (!(flags & TCP_FLAG_RST) && sdiff(end, peerMaxEnd) > 0) peerMaxEnd = end;
-    if (flags & TCP_FLAG_SYN) { peerWs = options.windowScale !== undefined; if (sdiff(end, peerMaxEnd) < 0) peerMaxEnd = Math.max(peerMaxEnd, end) >>> 0; }
+    if (flags & TCP_FLAG_SYN) {
+      peerWs = options.windowScale !== undefined;
+      if (sdiff(end, peerMaxEnd) < 0) peerMaxEnd = Math.max(peerMaxEnd, end) >>> 0;
+    }
     peer.inject({ flags, seq, ack, window, payload, options });
     drain();
   };
@@ -121,30 +125,58 @@ export function fuzz(data: Buffer): void {
   } else {
     const l = peer.tcp.listen(80);
     if (!l.ok) return;
-    l.value.onConnection((s) => { streams.push(s); s.onData(reader(acceptedFrom)); });
+    l.value.onConnection((s) => {
+      streams.push(s);
+      s.onData(reader(acceptedFrom));
+    });
     sendFromPeer(TCP_FLAG_SYN, PEER_ISN, 0, 65535, new Uint8Array(0), synOptions);
-    sendFromPeer(TCP_FLAG_ACK, (PEER_ISN + 1) >>> 0, (localIsn + 1) >>> 0, 65535, new Uint8Array(0), synOptions.tsVal !== undefined ? { tsVal: 2, tsEcr: 0 } : {});
+    sendFromPeer(
+      TCP_FLAG_ACK,
+      (PEER_ISN + 1) >>> 0,
+      (localIsn + 1) >>> 0,
+      65535,
+      new Uint8Array(0),
+      synOptions.tsVal !== undefined ? { tsVal: 2, tsEcr: 0 } : {},
+    );
   }
   let peerSeq = (PEER_ISN + 1) >>> 0;
   let ended = false; // write() after end() is programmer misuse (it throws ERR_STREAM_WRITE_AFTER_END)
   const payloadBytes = new Uint8Array(4096).map((_, i) => i & 0xff);
   for (let i = 1; i + 4 <= data.length && i < 1 + 4 * 200; i += 4) {
-    const op = data[i]!, a = data[i + 1]!, b = data[i + 2]!, c = data[i + 3]!;
+    const op = data[i]!,
+      a = data[i + 1]!,
+      b = data[i + 2]!,
+      c = data[i + 3]!;
     const stream = streams[0];
     switch (op & 7) {
-      case 0: case 1: case 2: { // a segment from the peer near the real window
-        const flags = [TCP_FLAG_ACK, TCP_FLAG_ACK, TCP_FLAG_ACK | 0x08, TCP_FLAG_ACK | TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_RST | TCP_FLAG_ACK, TCP_FLAG_SYN, 0][op >> 5]!;
+      case 0:
+      case 1:
+      case 2: {
+        // a segment from the peer near the real window
+        const flags = [
+          TCP_FLAG_ACK,
+          TCP_FLAG_ACK,
+          TCP_FLAG_ACK | 0x08,
+          TCP_FLAG_ACK | TCP_FLAG_FIN,
+          TCP_FLAG_RST,
+          TCP_FLAG_RST | TCP_FLAG_ACK,
+          TCP_FLAG_SYN,
+          0,
+        ][op >> 5]!;
         const seq = (peerSeq + ((a << 24) >> 24) * (op & 8 ? 1 : 97)) >>> 0;
         const ack = (localNext + ((b << 24) >> 24) * (op & 16 ? 1 : 1448)) >>> 0;
-        const len = flags & (TCP_FLAG_RST | TCP_FLAG_SYN) ? 0 : (c & 0x80 ? c * 12 : c & 0x3f);
+        const len = flags & (TCP_FLAG_RST | TCP_FLAG_SYN) ? 0 : c & 0x80 ? c * 12 : c & 0x3f;
         const payload = new Uint8Array(Math.min(len, 4096));
         for (let k = 0; k < payload.length; k++) payload[k] = peerByte((seq + k) >>> 0);
         const window = c & 0x40 ? 0 : 1024 * ((c & 0x3f) + 1);
         // Op 2 on a SACK connection also carries a SACK block near what the stack sent, anywhere
         // from plausible to hostile (reversed, beyond snd.nxt, below snd.una).
-        const sack = (op & 7) === 2 && synOptions.sackPermitted === true
-          ? { sackBlocks: [{ left: (localNext - (b & 0x3f) * 1448 + ((a << 24) >> 24)) >>> 0, right: (localNext - (b >> 6) * 1448 + (c & 0x3f) - 16) >>> 0 }] }
-          : {};
+        const sack =
+          (op & 7) === 2 && synOptions.sackPermitted === true
+            ? {
+                sackBlocks: [{ left: (localNext - (b & 0x3f) * 1448 + ((a << 24) >> 24)) >>> 0, right: (localNext - (b >> 6) * 1448 + (c & 0x3f) - 16) >>> 0 }],
+              }
+            : {};
         sendFromPeer(flags, seq, ack, window, payload, { ...(synOptions.tsVal !== undefined ? { tsVal: 100 + i, tsEcr: 0 } : {}), ...sack });
         if (seq === peerSeq && !(flags & TCP_FLAG_RST)) peerSeq = (peerSeq + payload.length + (flags & TCP_FLAG_FIN ? 1 : 0)) >>> 0;
         break;
@@ -157,9 +189,22 @@ export function fuzz(data: Buffer): void {
         }
         drain();
         break;
-      case 4: if (a & 1) { stream?.end(); ended = stream !== undefined; } else if (a & 2) stream?.destroy(); else if (a & 4) stream?.pause(); else stream?.resume(); drain(); break;
-      case 5: case 6: run(a * 8 + b); break;
-      default: run((a << 8 | b) * 16); break;
+      case 4:
+        if (a & 1) {
+          stream?.end();
+          ended = stream !== undefined;
+        } else if (a & 2) stream?.destroy();
+        else if (a & 4) stream?.pause();
+        else stream?.resume();
+        drain();
+        break;
+      case 5:
+      case 6:
+        run(a * 8 + b);
+        break;
+      default:
+        run(((a << 8) | b) * 16);
+        break;
     }
   }
   run(10 * 60_000);
@@ -168,16 +213,32 @@ export function fuzz(data: Buffer): void {
 
 /** Seeds: passive and active openings with Linux's options, data both ways, a FIN. */
 export function seeds(): Uint8Array[] {
-  const seg = (flagsSel: number, exactSeq: boolean, exactAck: boolean, a: number, b: number, c: number): number[] =>
-    [(flagsSel << 5) | (exactSeq ? 8 : 0) | (exactAck ? 16 : 0), a, b, c];
+  const seg = (flagsSel: number, exactSeq: boolean, exactAck: boolean, a: number, b: number, c: number): number[] => [
+    (flagsSel << 5) | (exactSeq ? 8 : 0) | (exactAck ? 16 : 0),
+    a,
+    b,
+    c,
+  ];
   const body = [
     ...seg(0, true, true, 0, 0, 0x10), // peer: 16 bytes
-    3, 0, 64, 0, // local: write 64 bytes
-    5, 1, 0, 0, // 8 ms
+    3,
+    0,
+    64,
+    0, // local: write 64 bytes
+    5,
+    1,
+    0,
+    0, // 8 ms
     ...seg(0, true, true, 0, 0, 0x3f),
     ...seg(3, true, true, 0, 0, 0), // FIN
-    4, 1, 0, 0, // local end()
-    7, 0, 10, 0, // 2.5 s
+    4,
+    1,
+    0,
+    0, // local end()
+    7,
+    0,
+    10,
+    0, // 2.5 s
   ];
   return [0x1e, 0x1f, 0x00, 0x01].map((h) => Uint8Array.from([h, ...body]));
 }

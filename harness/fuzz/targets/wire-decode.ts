@@ -15,14 +15,53 @@
 // repr); ICMPv6, NDP and MLD messages parsed and round-tripped through their emitters (echo to
 // the same bytes). The input is also tried with its ICMPv6 checksum repaired.
 import {
-  parseEthernet, emitEthernet, ethernetHeaderLength, ETHERTYPE_ARP, ETHERTYPE_IPV4,
-  parseArp, emitArp, parseIpv4, emitIpv4, ipv4HeaderLength, parseIcmp, parseUdp, emitUdp,
-  IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, emitIcmp, icmpReprLength,
-  type Ipv4Repr, ETHERTYPE_IPV6, parseIpv6, emitIpv6, walkIpv6Chain, parseIpv6OptionsHeader, emitIpv6OptionsHeader,
-  ipv6OptionsHeaderLength, parseIpv6Routing, emitIpv6Routing, ipv6RoutingHeaderLength, parseIpv6Fragment, emitIpv6Fragment,
-  parseIcmpv6, emitIcmpv6, icmpv6ReprLength, parseNdp, emitNdp, ndpReprLength, isNdpType, parseMld, emitMld, mldReprLength,
-  fillIcmpv6Checksum, ipv6, ndpMacOption,
-  IPV6_NEXT_HEADER_ICMPV6, IPV6_OPTION_ROUTER_ALERT, isMldType,
+  parseEthernet,
+  emitEthernet,
+  ethernetHeaderLength,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  parseArp,
+  emitArp,
+  parseIpv4,
+  emitIpv4,
+  ipv4HeaderLength,
+  parseIcmp,
+  parseUdp,
+  emitUdp,
+  IP_PROTOCOL_ICMP,
+  IP_PROTOCOL_TCP,
+  IP_PROTOCOL_UDP,
+  emitIcmp,
+  icmpReprLength,
+  type Ipv4Repr,
+  ETHERTYPE_IPV6,
+  parseIpv6,
+  emitIpv6,
+  walkIpv6Chain,
+  parseIpv6OptionsHeader,
+  emitIpv6OptionsHeader,
+  ipv6OptionsHeaderLength,
+  parseIpv6Routing,
+  emitIpv6Routing,
+  ipv6RoutingHeaderLength,
+  parseIpv6Fragment,
+  emitIpv6Fragment,
+  parseIcmpv6,
+  emitIcmpv6,
+  icmpv6ReprLength,
+  parseNdp,
+  emitNdp,
+  ndpReprLength,
+  isNdpType,
+  parseMld,
+  emitMld,
+  mldReprLength,
+  fillIcmpv6Checksum,
+  ipv6,
+  ndpMacOption,
+  IPV6_NEXT_HEADER_ICMPV6,
+  IPV6_OPTION_ROUTER_ALERT,
+  isMldType,
   type Ipv6Repr,
 } from "../../../stack/wire/index.ts";
 import { parseTcp, emitTcp, tcpHeaderLength, type TcpRepr } from "../../../stack/wire/tcp.ts";
@@ -77,7 +116,11 @@ function checkTcp(body: Uint8Array, ip: Ipv4Repr, input: Uint8Array): void {
   emitTcp(tcp.value, out, 0, addresses);
   const again = parseTcp(out, addresses);
   if (!again.ok || !sameValue(again.value, tcp.value)) {
-    fail("round-trip", `tcp: emitTcp(parseTcp(x)) parses ${again.ok ? "differently" : `as ${again.error}`}\n  was: ${show(withoutPayload(tcp.value))}\n  now: ${again.ok ? show(withoutPayload(again.value)) : ""}`, input);
+    fail(
+      "round-trip",
+      `tcp: emitTcp(parseTcp(x)) parses ${again.ok ? "differently" : `as ${again.error}`}\n  was: ${show(withoutPayload(tcp.value))}\n  now: ${again.ok ? show(withoutPayload(again.value)) : ""}`,
+      input,
+    );
   }
 }
 
@@ -87,10 +130,17 @@ function checkUdp(body: Uint8Array, ip: Ipv4Repr, input: Uint8Array): void {
   if (!udp.ok) return;
   if (shadow === "refused") fail("shadow", `udp: length ${body.length >= 6 ? body[4]! * 256 + body[5]! : "?"} accepted in ${body.length} bytes`, input);
   if (udp.value.payload.length !== shadow - 8) fail("shadow", `udp: payload of ${udp.value.payload.length} bytes, the length field says ${shadow - 8}`, input);
-  checkTailIndependent("udp", body, shadow, udp.value, (b) => {
-    const r = parseUdp(b, ip.src, ip.dst, { verifyChecksum: false });
-    return r.ok ? r.value : undefined;
-  }, (v) => v);
+  checkTailIndependent(
+    "udp",
+    body,
+    shadow,
+    udp.value,
+    (b) => {
+      const r = parseUdp(b, ip.src, ip.dst, { verifyChecksum: false });
+      return r.ok ? r.value : undefined;
+    },
+    (v) => v,
+  );
   const out = new Uint8Array(8 + udp.value.payload.length);
   emitUdp(udp.value, out, 0, ip.src, ip.dst);
   const again = parseUdp(out, ip.src, ip.dst);
@@ -133,22 +183,28 @@ function shadowIpv6(b: Uint8Array): number | "refused" {
 function checkIpv6Chain(packet: Uint8Array, input: Uint8Array): { upperLayer: number; offset: number; fragmented: boolean } | undefined {
   const chain = walkIpv6Chain(guarded(packet, "ipv6 chain"), { knownOption: (t) => t === IPV6_OPTION_ROUTER_ALERT });
   if (!chain.ok) {
-    if (chain.pointer < 0 || chain.pointer >= packet.length) fail("shadow", `ipv6 chain: ${chain.error} points at byte ${chain.pointer} of ${packet.length}`, input);
+    if (chain.pointer < 0 || chain.pointer >= packet.length)
+      fail("shadow", `ipv6 chain: ${chain.error} points at byte ${chain.pointer} of ${packet.length}`, input);
     return undefined;
   }
   let at = 40;
   for (const h of chain.value.headers) {
-    if (h.offset !== at || h.offset + h.length > packet.length) fail("shadow", `ipv6 chain: ${h.kind} header at ${h.offset}+${h.length}, expected at ${at} inside ${packet.length}`, input);
+    if (h.offset !== at || h.offset + h.length > packet.length)
+      fail("shadow", `ipv6 chain: ${h.kind} header at ${h.offset}+${h.length}, expected at ${at} inside ${packet.length}`, input);
     const bytes = packet.subarray(h.offset, h.offset + h.length);
     if (h.kind === "hop-by-hop" || h.kind === "destination") {
       const r = parseIpv6OptionsHeader(bytes);
-      if (!r.ok) { fail("round-trip", `ipv6 ${h.kind}: the walker took a header parseIpv6OptionsHeader refuses (${r.error})`, input); }
+      if (!r.ok) {
+        fail("round-trip", `ipv6 ${h.kind}: the walker took a header parseIpv6OptionsHeader refuses (${r.error})`, input);
+      }
       const out = new Uint8Array(ipv6OptionsHeaderLength(r.value));
       emitIpv6OptionsHeader(r.value, out, 0);
       same(bytes, out, `ipv6 ${h.kind}`, input);
     } else if (h.kind === "routing") {
       const r = parseIpv6Routing(bytes);
-      if (!r.ok) { fail("round-trip", `ipv6 routing: the walker took a header parseIpv6Routing refuses (${r.error})`, input); }
+      if (!r.ok) {
+        fail("round-trip", `ipv6 routing: the walker took a header parseIpv6Routing refuses (${r.error})`, input);
+      }
       const out = new Uint8Array(ipv6RoutingHeaderLength(r.value));
       emitIpv6Routing(r.value, out, 0);
       same(bytes, out, "ipv6 routing", input);
@@ -156,11 +212,13 @@ function checkIpv6Chain(packet: Uint8Array, input: Uint8Array): { upperLayer: nu
       const out = new Uint8Array(8);
       emitIpv6Fragment(h.fragment, out, 0);
       const again = parseIpv6Fragment(out);
-      if (!again.ok || !sameValue(again.value, h.fragment)) fail("round-trip", "ipv6 fragment: emitIpv6Fragment(parseIpv6Fragment(x)) parses differently", input);
+      if (!again.ok || !sameValue(again.value, h.fragment))
+        fail("round-trip", "ipv6 fragment: emitIpv6Fragment(parseIpv6Fragment(x)) parses differently", input);
     }
     at += h.length;
   }
-  if (chain.value.offset !== at || at > packet.length) fail("shadow", `ipv6 chain: upper layer at ${chain.value.offset}, the headers end at ${at} of ${packet.length}`, input);
+  if (chain.value.offset !== at || at > packet.length)
+    fail("shadow", `ipv6 chain: upper layer at ${chain.value.offset}, the headers end at ${at} of ${packet.length}`, input);
   const f = chain.value.fragment;
   return { upperLayer: chain.value.upperLayer, offset: chain.value.offset, fragmented: f !== undefined && (f.fragmentOffset !== 0 || f.moreFragments) };
 }
@@ -169,23 +227,54 @@ function checkIcmpv6(body: Uint8Array, ip: Ipv6Repr, input: Uint8Array): void {
   if (body.length < 1) return;
   const type = body[0]!;
   const { src, dst } = ip;
-  const roundTrip = <T>(what: string, parsed: T, emit: (b: Uint8Array) => number, length: number, parse: (b: Uint8Array) => { ok: boolean; value?: T }): Uint8Array => {
+  const roundTrip = <T>(
+    what: string,
+    parsed: T,
+    emit: (b: Uint8Array) => number,
+    length: number,
+    parse: (b: Uint8Array) => { ok: boolean; value?: T },
+  ): Uint8Array => {
     const out = new Uint8Array(length);
     emit(out);
     const again = parse(out);
-    if (!again.ok || !sameValue(again.value, parsed)) fail("round-trip", `${what}: emit(parse(x)) parses ${again.ok ? "differently" : "as an error"}\n  was: ${show(parsed)}\n  now: ${again.ok ? show(again.value) : ""}`, input);
+    if (!again.ok || !sameValue(again.value, parsed))
+      fail(
+        "round-trip",
+        `${what}: emit(parse(x)) parses ${again.ok ? "differently" : "as an error"}\n  was: ${show(parsed)}\n  now: ${again.ok ? show(again.value) : ""}`,
+        input,
+      );
     return out;
   };
   if (isNdpType(type)) {
     const r = parseNdp(guarded(body, "ndp"), src, dst);
-    if (r.ok) roundTrip("ndp", r.value, (b) => emitNdp(r.value, b, 0, src, dst), ndpReprLength(r.value), (b) => parseNdp(b, src, dst));
+    if (r.ok)
+      roundTrip(
+        "ndp",
+        r.value,
+        (b) => emitNdp(r.value, b, 0, src, dst),
+        ndpReprLength(r.value),
+        (b) => parseNdp(b, src, dst),
+      );
   } else if (isMldType(type)) {
     const r = parseMld(guarded(body, "mld"), src, dst);
-    if (r.ok) roundTrip("mld", r.value, (b) => emitMld(r.value, b, 0, src, dst), mldReprLength(r.value), (b) => parseMld(b, src, dst));
+    if (r.ok)
+      roundTrip(
+        "mld",
+        r.value,
+        (b) => emitMld(r.value, b, 0, src, dst),
+        mldReprLength(r.value),
+        (b) => parseMld(b, src, dst),
+      );
   } else {
     const r = parseIcmpv6(guarded(body, "icmpv6"), src, dst);
     if (!r.ok) return;
-    const out = roundTrip("icmpv6", r.value, (b) => emitIcmpv6(r.value, b, 0, src, dst), icmpv6ReprLength(r.value), (b) => parseIcmpv6(b, src, dst));
+    const out = roundTrip(
+      "icmpv6",
+      r.value,
+      (b) => emitIcmpv6(r.value, b, 0, src, dst),
+      icmpv6ReprLength(r.value),
+      (b) => parseIcmpv6(b, src, dst),
+    );
     if (r.value.kind === "echo-request" || r.value.kind === "echo-reply") {
       // RFC 1071: 0xffff and 0x0000 are both a zero sum; the emitter writes the computed 0x0000.
       same(body, out, "icmpv6 echo", input, (i, x, y) => (i === 2 || i === 3) && ((x === 0xff && y === 0) || (x === 0 && y === 0xff)) && body[2] === body[3]);
@@ -203,10 +292,17 @@ function checkIpv6(payload: Uint8Array, input: Uint8Array): void {
   if (shadow === "refused") fail("shadow", "ipv6: a header whose lengths RFC 8200 refuses was accepted", input);
   if (40 + ip.value.payloadLength !== shadow) fail("shadow", `ipv6: payload of ${ip.value.payloadLength} bytes, the header says ${shadow - 40}`, input);
   // The fixed header is all of its repr: the payload and link padding may change freely.
-  checkTailIndependent("ipv6 header", payload, 40, ip.value, (b) => {
-    const r = parseIpv6(b);
-    return r.ok ? r.value : undefined;
-  }, (v) => v);
+  checkTailIndependent(
+    "ipv6 header",
+    payload,
+    40,
+    ip.value,
+    (b) => {
+      const r = parseIpv6(b);
+      return r.ok ? r.value : undefined;
+    },
+    (v) => v,
+  );
   const header = new Uint8Array(40);
   emitIpv6(ip.value, header, 0);
   same(payload.subarray(0, 40), header, "ipv6", input);
@@ -244,14 +340,25 @@ function check(input: Uint8Array): void {
   if (!ip.ok) return;
   if (shadow === "refused") fail("shadow", "ipv4: a header whose lengths RFC 791 refuses was accepted", input);
   if (ipv4HeaderLength(ip.value) !== shadow.headerEnd || ip.value.payloadLength !== shadow.end - shadow.headerEnd) {
-    fail("shadow", `ipv4: header ${ipv4HeaderLength(ip.value)} + payload ${ip.value.payloadLength} bytes, the header says ${shadow.headerEnd} + ${shadow.end - shadow.headerEnd}`, input);
+    fail(
+      "shadow",
+      `ipv4: header ${ipv4HeaderLength(ip.value)} + payload ${ip.value.payloadLength} bytes, the header says ${shadow.headerEnd} + ${shadow.end - shadow.headerEnd}`,
+      input,
+    );
   }
   // The header checksum covers the header only: the datagram's payload and the link's padding
   // may change without changing anything parsed.
-  checkTailIndependent("ipv4 header", payload, shadow.headerEnd, ip.value, (b) => {
-    const r = parseIpv4(b);
-    return r.ok ? r.value : undefined;
-  }, (v) => v);
+  checkTailIndependent(
+    "ipv4 header",
+    payload,
+    shadow.headerEnd,
+    ip.value,
+    (b) => {
+      const r = parseIpv4(b);
+      return r.ok ? r.value : undefined;
+    },
+    (v) => v,
+  );
   const ihl = ipv4HeaderLength(ip.value);
   const header = new Uint8Array(ihl);
   emitIpv4(ip.value, header, 0);
@@ -265,7 +372,13 @@ function check(input: Uint8Array): void {
       const b = new Uint8Array(icmpReprLength(icmp.value));
       emitIcmp(icmp.value, b, 0);
       // RFC 1071: 0xffff and 0x0000 are both a zero sum; the emitter writes the computed 0x0000.
-      same(body.subarray(0, b.length), b, "icmp", input, (i, x, y) => (i === 2 || i === 3) && ((x === 0xff && y === 0) || (x === 0 && y === 0xff)) && body[2] === body[3]);
+      same(
+        body.subarray(0, b.length),
+        b,
+        "icmp",
+        input,
+        (i, x, y) => (i === 2 || i === 3) && ((x === 0xff && y === 0) || (x === 0 && y === 0xff)) && body[2] === body[3],
+      );
     }
   } else if (ip.value.protocol === IP_PROTOCOL_UDP) {
     checkUdp(body, ip.value, input);
@@ -285,26 +398,52 @@ function ipv6Seeds(): Uint8Array[] {
     return b;
   };
   const ra = {
-    kind: "router-advertisement" as const, curHopLimit: 64, flags: 0x40, routerLifetime: 1800, reachableTime: 0, retransTimer: 0,
+    kind: "router-advertisement" as const,
+    curHopLimit: 64,
+    flags: 0x40,
+    routerLifetime: 1800,
+    reachableTime: 0,
+    retransTimer: 0,
     options: [
-      ndpMacOption("source-link-layer-address", 0x020000000001), { kind: "mtu" as const, mtu: 1500 },
+      ndpMacOption("source-link-layer-address", 0x020000000001),
+      { kind: "mtu" as const, mtu: 1500 },
       { kind: "prefix-information" as const, prefixLength: 64, flags: 0xc0, validLifetime: 86400, preferredLifetime: 14400, prefix: ipv6("2001:db8:1::") },
       { kind: "rdnss" as const, lifetime: 600, servers: [ipv6("2001:db8::53")] },
     ],
   };
   const allNodes = ipv6("ff02::1");
-  const raFrame = frame(0x333300000001, { src: router, dst: allNodes, nextHeader: 58, hopLimit: 255, trafficClass: 0, flowLabel: 0 }, ndpReprLength(ra), (b, at) => { emitNdp(ra, b, at, router, allNodes); });
+  const raFrame = frame(
+    0x333300000001,
+    { src: router, dst: allNodes, nextHeader: 58, hopLimit: 255, trafficClass: 0, flowLabel: 0 },
+    ndpReprLength(ra),
+    (b, at) => {
+      emitNdp(ra, b, at, router, allNodes);
+    },
+  );
   const ns = { kind: "neighbor-solicitation" as const, target: ipv6("2001:db8:1::1"), options: [] };
   const solicited = ipv6("ff02::1:ff00:1");
-  const nsFrame = frame(0x3333ff000001, { src: ipv6("::"), dst: solicited, nextHeader: 58, hopLimit: 255, trafficClass: 0, flowLabel: 0 }, ndpReprLength(ns), (b, at) => { emitNdp(ns, b, at, ipv6("::"), solicited); });
-  const a = ipv6("2001:db8::1"), z = ipv6("2001:db8::2");
+  const nsFrame = frame(
+    0x3333ff000001,
+    { src: ipv6("::"), dst: solicited, nextHeader: 58, hopLimit: 255, trafficClass: 0, flowLabel: 0 },
+    ndpReprLength(ns),
+    (b, at) => {
+      emitNdp(ns, b, at, ipv6("::"), solicited);
+    },
+  );
+  const a = ipv6("2001:db8::1"),
+    z = ipv6("2001:db8::2");
   const echo = { kind: "echo-request" as const, ident: 7, seq: 1, data: new TextEncoder().encode("netlab ping6") };
   const dopts = { nextHeader: 58, options: [{ type: 0x1e, data: Uint8Array.of(1, 2) }] };
   const dlen = ipv6OptionsHeaderLength(dopts);
-  const echoFrame = frame(0x020000000002, { src: a, dst: z, nextHeader: 60, hopLimit: 64, trafficClass: 0, flowLabel: 0x12345 }, dlen + icmpv6ReprLength(echo), (b, at) => {
-    emitIpv6OptionsHeader(dopts, b, at);
-    emitIcmpv6(echo, b, at + dlen, a, z);
-  });
+  const echoFrame = frame(
+    0x020000000002,
+    { src: a, dst: z, nextHeader: 60, hopLimit: 64, trafficClass: 0, flowLabel: 0x12345 },
+    dlen + icmpv6ReprLength(echo),
+    (b, at) => {
+      emitIpv6OptionsHeader(dopts, b, at);
+      emitIcmpv6(echo, b, at + dlen, a, z);
+    },
+  );
   return [raFrame, nsFrame, echoFrame];
 }
 

@@ -51,9 +51,12 @@ const PROTOCOL = "x86_64-abi";
 
 /** Keys blkback reads, with what the right value is (a ref, a port, an order, or a fixed text). */
 const KEYS: readonly (readonly [string, string])[] = [
-  ["ring-page-order", "order"], ["ring-ref", "ref:0"],
+  ["ring-page-order", "order"],
+  ["ring-ref", "ref:0"],
   ...Array.from({ length: POOL }, (_, i) => [`ring-ref${i}`, `ref:${i}`] as const),
-  ["event-channel", "port:0"], ["protocol", PROTOCOL], ["feature-persistent", "1"],
+  ["event-channel", "port:0"],
+  ["protocol", PROTOCOL],
+  ["feature-persistent", "1"],
 ];
 
 interface World {
@@ -82,10 +85,14 @@ let world: Promise<World> | undefined;
 let outcome = "";
 
 /** Drops the world: the next input builds a new one (tests). */
-export function resetForTest(): void { world = undefined; }
+export function resetForTest(): void {
+  world = undefined;
+}
 
 /** The last input's observable outcome (tests). */
-export function lastOutcomeForTest(): string { return outcome; }
+export function lastOutcomeForTest(): string {
+  return outcome;
+}
 
 const DISK = Uint8Array.from({ length: SECTORS * 512 }, (_, i) => ((i >> 9) * 29 + i * 7) & 255);
 const DATA_FILL = Uint8Array.from({ length: 4096 }, (_, i) => (i * 13 + 5) & 255);
@@ -96,7 +103,8 @@ function runClock(clock: VirtualClock, cap = 100_000): void {
   for (let next = clock.nextDeadline(); next !== undefined && fired < cap; next = clock.nextDeadline()) fired += clock.run(next, cap - fired);
 }
 
-const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-blk-hostile: a xenstore operation" });
+const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> =>
+  settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-blk-hostile: a xenstore operation" });
 
 function backendState(w: BlkWorld): number | undefined {
   const b = w.toolstack.daemon.server.peek(`${w.backendPath}/state`);
@@ -116,14 +124,29 @@ async function buildWorld(): Promise<World> {
     const f = unwrap(guest.memory.allocPage());
     return { page: unwrap(guest.memory.page(f)), ref: unwrap(guest.grants.grantAccess(0, f, readonly)) };
   };
-  const pool: Uint8Array[] = [], refs: number[] = [];
-  for (let i = 0; i < POOL; i++) { const p = page(); pool.push(p.page); refs.push(p.ref); }
+  const pool: Uint8Array[] = [],
+    refs: number[] = [];
+  for (let i = 0; i < POOL; i++) {
+    const p = page();
+    pool.push(p.page);
+    refs.push(p.ref);
+  }
   const ro = page(true);
   const data = page();
   const ports = [unwrap(guest.events.allocUnbound(0)), unwrap(guest.events.allocUnbound(7)), unwrap(guest.events.allocUnbound(0))];
   const x: World = {
-    w, clock: w.clock, pool, refs, roRef: ro.ref, data: data.page, dataRef: data.ref, ports,
-    written: new Map(), ring: undefined, got: [], mappedAtRest: w.dom0.grants.mappingCount,
+    w,
+    clock: w.clock,
+    pool,
+    refs,
+    roRef: ro.ref,
+    data: data.page,
+    dataRef: data.ref,
+    ports,
+    written: new Map(),
+    ring: undefined,
+    got: [],
+    mappedAtRest: w.dom0.grants.mappingCount,
   };
   const drain = (): void => {
     const ring = x.ring;
@@ -132,7 +155,10 @@ async function buildWorld(): Promise<World> {
       const r = ring.takeResponse(new Uint8Array(BLKIF_SLOT_SIZE));
       if (r.ok) x.got.push(r.value.slice(0, 16));
       else if (r.error !== "empty") break;
-      else { const more = ring.finalCheckForResponses(); if (!more.ok || !more.value) break; }
+      else {
+        const more = ring.finalCheckForResponses();
+        if (!more.ok || !more.value) break;
+      }
     }
   };
   for (const p of [ports[0]!, ports[2]!]) guest.events.onEvent(p, drain);
@@ -143,28 +169,49 @@ async function buildWorld(): Promise<World> {
 
 /** The value a key gets from one input byte (and maybe more bytes); undefined: absent. */
 function valueFor(x: World, key: string, right: string, pick: number, next: () => number): string | undefined {
-  const good = right === "order" ? String(pick % (MAX_ORDER + 1))
-    : right.startsWith("ref:") ? String(x.refs[Number(right.slice(4))])
-    : right.startsWith("port:") ? String(x.ports[Number(right.slice(5))]) : right;
+  const good =
+    right === "order"
+      ? String(pick % (MAX_ORDER + 1))
+      : right.startsWith("ref:")
+        ? String(x.refs[Number(right.slice(4))])
+        : right.startsWith("port:")
+          ? String(x.ports[Number(right.slice(5))])
+          : right;
   if (pick < 0x40) return undefined;
   if (pick < 0xa0) return good;
   switch (pick & 15) {
-    case 0: return "";
-    case 1: return `-${good}`;
-    case 2: return /^[0-9]+$/.test(good) ? `0x${Number(good).toString(16)}` : good.toUpperCase();
-    case 3: return ` ${good}`;
-    case 4: return `${good}abc`;
-    case 5: return "4294967296";
-    case 6: return "99999999999999999999";
-    case 7: return "7".repeat(100 + next());
-    case 8: return String.fromCharCode(0xe9, next() | 0x80, 0x31);
-    case 9: return String(x.refs[next() % POOL]);
-    case 10: return String(x.ports[next() % 3]);
-    case 11: return String(next() * 256 + next());
-    case 12: return `${good}\u0000`;
-    case 13: return key === "protocol" ? "x86_32-abi" : "0";
-    case 14: return key === "ring-page-order" ? String(MAX_ORDER + 1 + (next() & 1)) : String(x.roRef);
-    default: return key === "ring-page-order" ? String(next() % 6) : `+${good}`;
+    case 0:
+      return "";
+    case 1:
+      return `-${good}`;
+    case 2:
+      return /^[0-9]+$/.test(good) ? `0x${Number(good).toString(16)}` : good.toUpperCase();
+    case 3:
+      return ` ${good}`;
+    case 4:
+      return `${good}abc`;
+    case 5:
+      return "4294967296";
+    case 6:
+      return "99999999999999999999";
+    case 7:
+      return "7".repeat(100 + next());
+    case 8:
+      return String.fromCharCode(0xe9, next() | 0x80, 0x31);
+    case 9:
+      return String(x.refs[next() % POOL]);
+    case 10:
+      return String(x.ports[next() % 3]);
+    case 11:
+      return String(next() * 256 + next());
+    case 12:
+      return `${good}\u0000`;
+    case 13:
+      return key === "protocol" ? "x86_32-abi" : "0";
+    case 14:
+      return key === "ring-page-order" ? String(MAX_ORDER + 1 + (next() & 1)) : String(x.roRef);
+    default:
+      return key === "ring-page-order" ? String(next() % 6) : `+${good}`;
   }
 }
 
@@ -199,11 +246,15 @@ async function run(data: Buffer): Promise<void> {
     }
     await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Initialising)));
     await waitBackend(x, [XenbusState.InitWait]);
-    if (backendState(w) !== XenbusState.InitWait) fail("liveness", `after Closed and Initialising the backend is in state ${backendState(w)}, not InitWait`, data);
+    if (backendState(w) !== XenbusState.InitWait)
+      fail("liveness", `after Closed and Initialising the backend is in state ${backendState(w)}, not InitWait`, data);
   }
   x.ring = undefined;
   x.got.length = 0;
-  for (const p of x.pool) { p.fill(0); initSharedRing(p); }
+  for (const p of x.pool) {
+    p.fill(0);
+    initSharedRing(p);
+  }
   x.data.set(DATA_FILL);
   const faultsBefore = back.faults.length;
   const mappedBefore = w.dom0.grants.mappingCount;
@@ -216,23 +267,33 @@ async function run(data: Buffer): Promise<void> {
     if (v !== undefined) values.set(key, v);
   }
   const s = next();
-  const stateText = s < 0xb0 ? String(XenbusState.Initialised) : s < 0xd0 ? String(XenbusState.Connected) : (["9", "", "3x", "-1", "Initialised", "03", "3 ", "0"] as const)[s & 7]!;
+  const stateText =
+    s < 0xb0
+      ? String(XenbusState.Initialised)
+      : s < 0xd0
+        ? String(XenbusState.Connected)
+        : (["9", "", "3x", "-1", "Initialised", "03", "3 ", "0"] as const)[s & 7]!;
   const rounds = 1 + (next() & 1);
   // Keys and state in one transaction: the backend's watch sees them together.
   const previous = x.written;
-  unwrap(await settled(clock, w.guestXs.transaction(async (tx) => {
-    for (const k of previous.keys()) {
-      if (values.has(k)) continue;
-      const r = await tx.rm(`${fe}/${k}`);
-      if (!r.ok) return r;
-    }
-    for (const [k, v] of values) {
-      if (previous.get(k) === v) continue;
-      const r = await tx.write(`${fe}/${k}`, v);
-      if (!r.ok) return r;
-    }
-    return tx.write(`${fe}/state`, stateText);
-  })));
+  unwrap(
+    await settled(
+      clock,
+      w.guestXs.transaction(async (tx) => {
+        for (const k of previous.keys()) {
+          if (values.has(k)) continue;
+          const r = await tx.rm(`${fe}/${k}`);
+          if (!r.ok) return r;
+        }
+        for (const [k, v] of values) {
+          if (previous.get(k) === v) continue;
+          const r = await tx.write(`${fe}/${k}`, v);
+          if (!r.ok) return r;
+        }
+        return tx.write(`${fe}/state`, stateText);
+      }),
+    ),
+  );
   x.written = values;
   await waitBackend(x, [XenbusState.Connected, XenbusState.Closing, XenbusState.Closed]);
 
@@ -242,7 +303,8 @@ async function run(data: Buffer): Promise<void> {
   const mapped = w.dom0.grants.mappingCount - mappedBefore;
   const summary: Record<string, unknown> = { state, connected, faults, mapped };
   outcome = JSON.stringify(summary);
-  if (state === undefined || !Number.isInteger(state) || state < XenbusState.Initialising || state > XenbusState.Closed) fail("state", `backend state node holds ${String(state)}`, data);
+  if (state === undefined || !Number.isInteger(state) || state < XenbusState.Initialising || state > XenbusState.Closed)
+    fail("state", `backend state node holds ${String(state)}`, data);
 
   const orderText = values.get("ring-page-order");
   const order = orderText === undefined ? 0 : lenient(orderText);
@@ -252,27 +314,45 @@ async function run(data: Buffer): Promise<void> {
   const proto = values.get("protocol");
   if (connected) {
     if (lenient(stateText) !== XenbusState.Initialised) fail("handshake", `connected for a frontend in state ${JSON.stringify(stateText)}`, data);
-    if (!(order >= 0 && order <= MAX_ORDER)) fail("handshake", `connected with ring-page-order ${JSON.stringify(orderText)} (max-ring-page-order is ${MAX_ORDER})`, data);
+    if (!(order >= 0 && order <= MAX_ORDER))
+      fail("handshake", `connected with ring-page-order ${JSON.stringify(orderText)} (max-ring-page-order is ${MAX_ORDER})`, data);
     for (const k of refKeys) {
-      if (!granted.has(lenient(values.get(k)))) fail("handshake", `connected with ${k} = ${JSON.stringify(values.get(k))}, which names no page the guest granted dom0 writable`, data);
+      if (!granted.has(lenient(values.get(k))))
+        fail("handshake", `connected with ${k} = ${JSON.stringify(values.get(k))}, which names no page the guest granted dom0 writable`, data);
     }
-    if (!dom0Ports.has(lenient(values.get("event-channel")))) fail("handshake", `connected with event-channel = ${JSON.stringify(values.get("event-channel"))}, which names no port the guest allocated for dom0`, data);
+    if (!dom0Ports.has(lenient(values.get("event-channel"))))
+      fail(
+        "handshake",
+        `connected with event-channel = ${JSON.stringify(values.get("event-channel"))}, which names no port the guest allocated for dom0`,
+        data,
+      );
     if (proto !== undefined && proto !== PROTOCOL) fail("handshake", `connected with protocol ${JSON.stringify(proto)}`, data);
     if (mapped !== 2 ** order) fail("mappings", `connected with a ring of ${2 ** order} page(s) and ${mapped} new mapping(s)`, data);
     const pages = refKeys.map((k) => x.refs.indexOf(lenient(values.get(k))));
     if (pages.every((p) => p >= 0) && new Set(pages).size === pages.length) {
-      summary.io = await ringIo(x, pages.map((p) => x.pool[p]!), lenient(values.get("event-channel")), rounds, data);
+      summary.io = await ringIo(
+        x,
+        pages.map((p) => x.pool[p]!),
+        lenient(values.get("event-channel")),
+        rounds,
+        data,
+      );
       outcome = JSON.stringify(summary);
     }
     // The frontend closes: the backend unmaps its ring and every persistent grant.
     await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Closed)));
     await waitBackend(x, [XenbusState.Closed]);
     if (backendState(w) !== XenbusState.Closed) fail("liveness", `after the frontend closed the backend is in state ${backendState(w)}, not Closed`, data);
-    if (w.dom0.grants.mappingCount !== x.mappedAtRest) fail("mappings", `a close after a connect left dom0 with ${w.dom0.grants.mappingCount - x.mappedAtRest} mapping(s) of the guest's pages`, data);
+    if (w.dom0.grants.mappingCount !== x.mappedAtRest)
+      fail("mappings", `a close after a connect left dom0 with ${w.dom0.grants.mappingCount - x.mappedAtRest} mapping(s) of the guest's pages`, data);
   } else {
-    const plainlyRight = stateText === String(XenbusState.Initialised) &&
+    const plainlyRight =
+      stateText === String(XenbusState.Initialised) &&
       (orderText === undefined || /^[0-3]$/.test(orderText)) &&
-      refKeys.every((k) => { const v = values.get(k); return v !== undefined && /^[1-9][0-9]*$/.test(v) && granted.has(Number(v)); }) &&
+      refKeys.every((k) => {
+        const v = values.get(k);
+        return v !== undefined && /^[1-9][0-9]*$/.test(v) && granted.has(Number(v));
+      }) &&
       new Set(refKeys.map((k) => values.get(k))).size === refKeys.length &&
       [...dom0Ports].some((p) => values.get("event-channel") === String(p)) &&
       (proto === undefined || proto === PROTOCOL) &&
@@ -283,7 +363,8 @@ async function run(data: Buffer): Promise<void> {
       if (state !== XenbusState.Closing) fail("fatal", `a handshake fault (${faults.join(", ")}) left the backend in state ${state}, not Closing`, data);
     }
     await pumpUntil(clock, () => false, { maxIterations: 20, untilMs: clock.now() + 1000 });
-    if (w.dom0.grants.mappingCount !== mappedBefore) fail("mappings", `a refused handshake left dom0 with ${w.dom0.grants.mappingCount - mappedBefore} more mapping(s)`, data);
+    if (w.dom0.grants.mappingCount !== mappedBefore)
+      fail("mappings", `a refused handshake left dom0 with ${w.dom0.grants.mappingCount - mappedBefore} more mapping(s)`, data);
   }
 }
 
@@ -324,9 +405,11 @@ async function ringIo(x: World, pages: Uint8Array[], port: number, rounds: numbe
     for (const g of got) {
       const v = new DataView(g.buffer, g.byteOffset, 16);
       const id = v.getUint32(0, true);
-      if (v.getUint32(4, true) !== 0 || id <= base || id > base + ring.size || seen.has(id)) fail("ring", `round ${r}: a response with id ${v.getBigUint64(0, true)}`, input);
+      if (v.getUint32(4, true) !== 0 || id <= base || id > base + ring.size || seen.has(id))
+        fail("ring", `round ${r}: a response with id ${v.getBigUint64(0, true)}`, input);
       seen.add(id);
-      if (v.getUint8(8) !== BLKIF_OP_READ || v.getInt16(10, true) !== BLKIF_RSP_OKAY) fail("ring", `request ${id} answered op ${v.getUint8(8)} status ${v.getInt16(10, true)}`, input);
+      if (v.getUint8(8) !== BLKIF_OP_READ || v.getInt16(10, true) !== BLKIF_RSP_OKAY)
+        fail("ring", `request ${id} answered op ${v.getUint8(8)} status ${v.getInt16(10, true)}`, input);
       const s = id & 7;
       expect.set(DISK.subarray(sectorOf(id) * 512, sectorOf(id) * 512 + 512), s * 512);
     }

@@ -51,9 +51,18 @@ const FRONT_KEYS = ["ring-ref", "ring-page-order", ...Array.from({ length: 16 },
 
 /** Backend keys blkfront reads, with the right value ("order": 0..4 from the pick). */
 const KEYS: readonly (readonly [string, string])[] = [
-  ["max-ring-page-order", "order"], ["feature-max-indirect-segments", "256"], ["sectors", "2048"], ["info", "0"],
-  ["sector-size", "512"], ["physical-sector-size", "4096"], ["feature-flush-cache", "1"], ["feature-barrier", "1"],
-  ["feature-discard", "1"], ["discard-secure", "0"], ["discard-granularity", "4096"], ["discard-alignment", "0"],
+  ["max-ring-page-order", "order"],
+  ["feature-max-indirect-segments", "256"],
+  ["sectors", "2048"],
+  ["info", "0"],
+  ["sector-size", "512"],
+  ["physical-sector-size", "4096"],
+  ["feature-flush-cache", "1"],
+  ["feature-barrier", "1"],
+  ["feature-discard", "1"],
+  ["discard-secure", "0"],
+  ["discard-granularity", "4096"],
+  ["discard-alignment", "0"],
   ["feature-persistent", "1"],
 ];
 
@@ -71,12 +80,17 @@ let world: Promise<World> | undefined;
 let outcome = "";
 
 /** Drops the world: the next input builds a new one (tests). */
-export function resetForTest(): void { world = undefined; }
+export function resetForTest(): void {
+  world = undefined;
+}
 
 /** The last input's observable outcome (tests). */
-export function lastOutcomeForTest(): string { return outcome; }
+export function lastOutcomeForTest(): string {
+  return outcome;
+}
 
-const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-blkfront-hostile: a xenstore operation" });
+const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> =>
+  settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-blkfront-hostile: a xenstore operation" });
 
 function nodeText(w: BlkWorld, path: string): string | undefined {
   const b = w.toolstack.daemon.server.peek(path);
@@ -95,22 +109,38 @@ function valueFor(right: string, pick: number, next: () => number): string | und
   if (pick < 0x40) return undefined;
   if (pick < 0xa0) return good;
   switch (pick & 15) {
-    case 0: return "";
-    case 1: return `-${good}`;
-    case 2: return `0x${Number(good).toString(16)}`;
-    case 3: return ` ${good}`;
-    case 4: return `${good}abc`;
-    case 5: return "4294967296";
-    case 6: return "99999999999999999999";
-    case 7: return "7".repeat(20 + next());
-    case 8: return String.fromCharCode(0xe9, next() | 0x80, 0x31);
-    case 9: return "9007199254740993";
-    case 10: return String(Math.max(0, Number(good) + next() - 128));
-    case 11: return String(next() * 256 + next());
-    case 12: return `${good}\u0000`;
-    case 13: return "0";
-    case 14: return String(2 ** (next() % 16));
-    default: return `+${good}`;
+    case 0:
+      return "";
+    case 1:
+      return `-${good}`;
+    case 2:
+      return `0x${Number(good).toString(16)}`;
+    case 3:
+      return ` ${good}`;
+    case 4:
+      return `${good}abc`;
+    case 5:
+      return "4294967296";
+    case 6:
+      return "99999999999999999999";
+    case 7:
+      return "7".repeat(20 + next());
+    case 8:
+      return String.fromCharCode(0xe9, next() | 0x80, 0x31);
+    case 9:
+      return "9007199254740993";
+    case 10:
+      return String(Math.max(0, Number(good) + next() - 128));
+    case 11:
+      return String(next() * 256 + next());
+    case 12:
+      return `${good}\u0000`;
+    case 13:
+      return "0";
+    case 14:
+      return String(2 ** (next() % 16));
+    default:
+      return `+${good}`;
   }
 }
 
@@ -125,7 +155,8 @@ export async function fuzz(data: Buffer): Promise<void> {
   outcome = "";
   const x = await (world ??= buildWorld());
   const { w, clock } = x;
-  const be = w.backendPath, fe = w.frontendPath;
+  const be = w.backendPath,
+    fe = w.frontendPath;
 
   let at = 0;
   const next = (): number => data[at++] ?? 0;
@@ -138,28 +169,41 @@ export async function fuzz(data: Buffer): Promise<void> {
   const connectState = s < 0xc0 ? String(XenbusState.Connected) : (["5", "6", "", "4x", "9", "04", "4 ", "2"] as const)[s & 7]!;
 
   const previous = x.written;
-  unwrap(await settled(clock, w.dom0Xs.transaction(async (tx) => {
-    for (const k of previous.keys()) {
-      if (values.has(k)) continue;
-      const r = await tx.rm(`${be}/${k}`);
-      if (!r.ok) return r;
-    }
-    for (const [k, v] of values) {
-      if (previous.get(k) === v) continue;
-      const r = await tx.write(`${be}/${k}`, v);
-      if (!r.ok) return r;
-    }
-    return tx.write(`${be}/state`, String(XenbusState.InitWait));
-  })));
+  unwrap(
+    await settled(
+      clock,
+      w.dom0Xs.transaction(async (tx) => {
+        for (const k of previous.keys()) {
+          if (values.has(k)) continue;
+          const r = await tx.rm(`${be}/${k}`);
+          if (!r.ok) return r;
+        }
+        for (const [k, v] of values) {
+          if (previous.get(k) === v) continue;
+          const r = await tx.write(`${be}/${k}`, v);
+          if (!r.ok) return r;
+        }
+        return tx.write(`${be}/state`, String(XenbusState.InitWait));
+      }),
+    ),
+  );
   x.written = values;
 
   const faults: BlkFault[] = [];
-  const front = createBlkfront({ domain: w.guest, xs: w.guestXs }, { frontendPath: fe, ringPageOrder: WANT_ORDER, maxIndirectSegments: WANT_INDIRECT, persistent: true });
+  const front = createBlkfront(
+    { domain: w.guest, xs: w.guestXs },
+    { frontendPath: fe, ringPageOrder: WANT_ORDER, maxIndirectSegments: WANT_INDIRECT, persistent: true },
+  );
   front.onFault((f) => faults.push(f));
   let ready: string | undefined;
-  void front.connect().then((r) => { ready = r.ok ? "ok" : r.error; });
+  void front.connect().then((r) => {
+    ready = r.ok ? "ok" : r.error;
+  });
   const frontState = (): string | undefined => nodeText(w, `${fe}/state`);
-  await pumpUntil(clock, () => frontState() === String(XenbusState.Initialised) || faults.length > 0 || ready !== undefined, { maxIterations: 5000, untilMs: clock.now() + 10_000 });
+  await pumpUntil(clock, () => frontState() === String(XenbusState.Initialised) || faults.length > 0 || ready !== undefined, {
+    maxIterations: 5000,
+    untilMs: clock.now() + 10_000,
+  });
   const summary: Record<string, unknown> = { initialised: frontState() === String(XenbusState.Initialised) };
   const maps: GrantMapping[] = [];
   /** Ring refs dom0 mapped, with their frames. */
@@ -169,24 +213,28 @@ export async function fuzz(data: Buffer): Promise<void> {
     const maxText = values.get("max-ring-page-order");
     if (frontState() !== String(XenbusState.Initialised)) {
       if (faults.length === 0) fail("silent", `blkfront did not reach Initialised (state ${JSON.stringify(frontState())}) and reported nothing`, data);
-      if (maxText === undefined || plain(maxText)) fail("refused", `blkfront gave up on max-ring-page-order ${JSON.stringify(maxText)} (${faults.map((f) => f.detail).join(", ")})`, data);
+      if (maxText === undefined || plain(maxText))
+        fail("refused", `blkfront gave up on max-ring-page-order ${JSON.stringify(maxText)} (${faults.map((f) => f.detail).join(", ")})`, data);
     } else {
       // The frontend's keys, as blkback reads them.
       const orderText = nodeText(w, `${fe}/ring-page-order`);
       const order = orderText === undefined ? 0 : Number(orderText);
       summary.order = order;
-      if (orderText !== undefined && !/^[1-9][0-9]*$/.test(orderText)) fail("keys", `ring-page-order ${JSON.stringify(orderText)} (order 0 is written as ring-ref alone)`, data);
+      if (orderText !== undefined && !/^[1-9][0-9]*$/.test(orderText))
+        fail("keys", `ring-page-order ${JSON.stringify(orderText)} (order 0 is written as ring-ref alone)`, data);
       if (order > WANT_ORDER) fail("keys", `ring-page-order ${order} above the ${WANT_ORDER} blkfront wants`, data);
       const maxOrder = maxText === undefined ? 0 : lenient(maxText);
       if (order > 0 && !(order <= maxOrder)) fail("keys", `ring-page-order ${order} above the backend's max-ring-page-order ${JSON.stringify(maxText)}`, data);
-      if ((maxText === undefined || plain(maxText)) && order !== Math.min(WANT_ORDER, maxOrder)) fail("keys", `ring-page-order ${order}, expected min(${WANT_ORDER}, ${maxOrder})`, data);
+      if ((maxText === undefined || plain(maxText)) && order !== Math.min(WANT_ORDER, maxOrder))
+        fail("keys", `ring-page-order ${order}, expected min(${WANT_ORDER}, ${maxOrder})`, data);
       const refKeys = order === 0 ? ["ring-ref"] : Array.from({ length: 2 ** order }, (_, i) => `ring-ref${i}`);
       const frames = new Set<number>();
       for (const k of refKeys) {
         const t = nodeText(w, `${fe}/${k}`);
         const ref = t !== undefined && /^[0-9]{1,9}$/.test(t) ? Number(t) : NaN;
         const e = Number.isNaN(ref) ? undefined : w.guest.grants.entry(ref);
-        if (e === undefined || (e.flags & GTF_type_mask) !== GTF_permit_access || (e.flags & GTF_readonly) !== 0 || e.domid !== 0) fail("keys", `${k} = ${JSON.stringify(t)} names no page granted to dom0 writable`, data);
+        if (e === undefined || (e.flags & GTF_type_mask) !== GTF_permit_access || (e.flags & GTF_readonly) !== 0 || e.domid !== 0)
+          fail("keys", `${k} = ${JSON.stringify(t)} names no page granted to dom0 writable`, data);
         if (frames.has(e.frame)) fail("keys", `${k} names frame ${e.frame} a second time`, data);
         frames.add(e.frame);
         const m = w.dom0.grants.map(w.guest.id, ref);
@@ -197,59 +245,83 @@ export async function fuzz(data: Buffer): Promise<void> {
       const portText = nodeText(w, `${fe}/event-channel`);
       const port = portText !== undefined && /^[0-9]{1,9}$/.test(portText) ? Number(portText) : NaN;
       const st = w.guest.events.status(port);
-      if (st.state !== "unbound" || st.remoteDom !== 0) fail("keys", `event-channel ${JSON.stringify(portText)} is no port the guest allocated for dom0 (${st.state})`, data);
+      if (st.state !== "unbound" || st.remoteDom !== 0)
+        fail("keys", `event-channel ${JSON.stringify(portText)} is no port the guest allocated for dom0 (${st.state})`, data);
       const bound = w.dom0.events.bindInterdomain(w.guest.id, port);
       if (!bound.ok) fail("keys", `dom0 cannot bind event-channel ${port}: ${bound.error}`, data);
       dom0Port = bound.value;
       if (nodeText(w, `${fe}/protocol`) !== PROTOCOL) fail("keys", `protocol ${JSON.stringify(nodeText(w, `${fe}/protocol`))}`, data);
 
       await settled(clock, w.dom0Xs.write(`${be}/state`, connectState));
-      await pumpUntil(clock, () => front.state === "connected" || faults.length > 0 || front.state === "error", { maxIterations: 5000, untilMs: clock.now() + 5000 });
+      await pumpUntil(clock, () => front.state === "connected" || faults.length > 0 || front.state === "error", {
+        maxIterations: 5000,
+        untilMs: clock.now() + 5000,
+      });
       summary.state = front.state;
       summary.faults = faults.map((f) => f.reason);
       const v = (k: string): string | undefined => values.get(k);
       if (front.state === "connected") {
         summary.features = front.features;
         summary.capacity = front.capacity;
-        if (connectState !== String(XenbusState.Connected) && lenient(connectState) !== XenbusState.Connected) fail("connect", `connected after the backend wrote state ${JSON.stringify(connectState)}`, data);
+        if (connectState !== String(XenbusState.Connected) && lenient(connectState) !== XenbusState.Connected)
+          fail("connect", `connected after the backend wrote state ${JSON.stringify(connectState)}`, data);
         if (front.capacity !== lenient(v("sectors"))) fail("connect", `capacity ${front.capacity} from sectors ${JSON.stringify(v("sectors"))}`, data);
         const ss = front.sectorSize;
-        if (!(ss >= 512 && ss <= 4096 && (ss & (ss - 1)) === 0) || (v("sector-size") === undefined ? ss !== 512 : ss !== lenient(v("sector-size")))) fail("connect", `sector size ${ss} from sector-size ${JSON.stringify(v("sector-size"))}`, data);
+        if (!(ss >= 512 && ss <= 4096 && (ss & (ss - 1)) === 0) || (v("sector-size") === undefined ? ss !== 512 : ss !== lenient(v("sector-size"))))
+          fail("connect", `sector size ${ss} from sector-size ${JSON.stringify(v("sector-size"))}`, data);
         const f = front.features;
         if (f.ringPageOrder !== order) fail("connect", `features say ring-page-order ${f.ringPageOrder}, the frontend wrote ${order}`, data);
-        if (f.indirectSegments > WANT_INDIRECT || (f.indirectSegments > 0 && !(f.indirectSegments <= lenient(v("feature-max-indirect-segments"))))) fail("connect", `${f.indirectSegments} indirect segments (wanted ${WANT_INDIRECT}, backend ${JSON.stringify(v("feature-max-indirect-segments"))})`, data);
-        if (f.persistent && lenient(v("feature-persistent")) !== 1) fail("connect", `persistent grants on with feature-persistent ${JSON.stringify(v("feature-persistent"))}`, data);
+        if (f.indirectSegments > WANT_INDIRECT || (f.indirectSegments > 0 && !(f.indirectSegments <= lenient(v("feature-max-indirect-segments")))))
+          fail(
+            "connect",
+            `${f.indirectSegments} indirect segments (wanted ${WANT_INDIRECT}, backend ${JSON.stringify(v("feature-max-indirect-segments"))})`,
+            data,
+          );
+        if (f.persistent && lenient(v("feature-persistent")) !== 1)
+          fail("connect", `persistent grants on with feature-persistent ${JSON.stringify(v("feature-persistent"))}`, data);
         const ro = (lenient(v("info")) & VDISK_READONLY) !== 0;
         if (plain(v("info")) && f.readOnly !== ro) fail("connect", `read-only ${f.readOnly} with info ${JSON.stringify(v("info"))}`, data);
         if (f.readOnly && !ro) fail("connect", `read-only with info ${JSON.stringify(v("info"))}`, data);
       } else {
-        if (faults.length === 0 && connectState === String(XenbusState.Connected)) fail("silent", `the backend wrote Connected, blkfront is ${front.state} and reported nothing`, data);
-        const allPlain = KEYS.every(([k]) => v(k) === undefined || plain(v(k))) && v("sectors") !== undefined &&
+        if (faults.length === 0 && connectState === String(XenbusState.Connected))
+          fail("silent", `the backend wrote Connected, blkfront is ${front.state} and reported nothing`, data);
+        const allPlain =
+          KEYS.every(([k]) => v(k) === undefined || plain(v(k))) &&
+          v("sectors") !== undefined &&
           [512, 1024, 2048, 4096].includes(v("sector-size") === undefined ? 512 : Number(v("sector-size")));
-        if (allPlain && connectState === String(XenbusState.Connected)) fail("refused", `blkfront refused a backend whose keys are all plainly right (${faults.map((f) => f.detail).join(", ")})`, data);
+        if (allPlain && connectState === String(XenbusState.Connected))
+          fail("refused", `blkfront refused a backend whose keys are all plainly right (${faults.map((f) => f.detail).join(", ")})`, data);
       }
     }
   } finally {
     // Teardown, as for a fresh device: blkfront closes (dom0 answers Closed), dom0 lets go of the
     // ring, the frontend's keys go and its state is Initialising again.
     const closed = front.close();
-    await pumpUntil(clock, () => frontState() === String(XenbusState.Closing) || frontState() === String(XenbusState.Closed) || front.state === "closed", { maxIterations: 2000, untilMs: clock.now() + 5000 });
+    await pumpUntil(clock, () => frontState() === String(XenbusState.Closing) || frontState() === String(XenbusState.Closed) || front.state === "closed", {
+      maxIterations: 2000,
+      untilMs: clock.now() + 5000,
+    });
     // dom0 unmaps and unbinds on the frontend's Closing (blkback's disconnect), then says Closed.
     for (const m of maps) w.dom0.grants.unmap(m.handle);
     if (dom0Port !== undefined) w.dom0.events.close(dom0Port);
     unwrap(await settled(clock, w.dom0Xs.write(`${be}/state`, String(XenbusState.Closed))));
     await settled(clock, closed);
     await pumpUntil(clock, () => clock.nextDeadline() === undefined, { maxIterations: 2000, untilMs: clock.now() + 60_000 });
-    unwrap(await settled(clock, w.dom0Xs.transaction(async (tx) => {
-      for (const k of FRONT_KEYS) {
-        const p = `${fe}/${k}`;
-        if (w.toolstack.daemon.server.peek(p) === undefined) continue;
-        const r = await tx.rm(p);
-        if (!r.ok) return r;
-      }
-      await tx.rm(`${fe.replace(/\/device\/.*/, "")}/error`);
-      return tx.write(`${fe}/state`, String(XenbusState.Initialising));
-    })));
+    unwrap(
+      await settled(
+        clock,
+        w.dom0Xs.transaction(async (tx) => {
+          for (const k of FRONT_KEYS) {
+            const p = `${fe}/${k}`;
+            if (w.toolstack.daemon.server.peek(p) === undefined) continue;
+            const r = await tx.rm(p);
+            if (!r.ok) return r;
+          }
+          await tx.rm(`${fe.replace(/\/device\/.*/, "")}/error`);
+          return tx.write(`${fe}/state`, String(XenbusState.Initialising));
+        }),
+      ),
+    );
   }
   // A grant blkfront could not end because dom0 still mapped it (a backend that said Closed with
   // the ring mapped) is kept and counted in leakedPages; Linux frees it once the backend unmaps
@@ -257,12 +329,14 @@ export async function fuzz(data: Buffer): Promise<void> {
   const deficit = x.freeRefs - w.guest.grants.freeRefs;
   summary.leaked = front.stats.leakedPages;
   outcome = JSON.stringify(summary);
-  if (deficit !== front.stats.leakedPages) fail("leak", `after blkfront closed the guest has ${deficit} grant ref(s) fewer, blkfront counted ${front.stats.leakedPages} kept`, data);
+  if (deficit !== front.stats.leakedPages)
+    fail("leak", `after blkfront closed the guest has ${deficit} grant ref(s) fewer, blkfront counted ${front.stats.leakedPages} kept`, data);
   for (const { ref, frame } of ringRefs) {
     if (w.guest.grants.entry(ref)?.flags === 0) continue;
     if (w.guest.grants.endAccess(ref).ok) w.guest.memory.freePage(frame);
   }
-  if (w.guest.grants.freeRefs !== x.freeRefs) fail("leak", `the guest has ${x.freeRefs - w.guest.grants.freeRefs} grant ref(s) fewer after the deferred frees`, data);
+  if (w.guest.grants.freeRefs !== x.freeRefs)
+    fail("leak", `the guest has ${x.freeRefs - w.guest.grants.freeRefs} grant ref(s) fewer after the deferred frees`, data);
   if (w.dom0.grants.mappingCount !== x.mapped) fail("leak", `dom0 still maps ${w.dom0.grants.mappingCount - x.mapped} page(s)`, data);
 }
 
@@ -273,7 +347,10 @@ export function seeds(): Uint8Array[] {
     return Uint8Array.from([...b, state]);
   };
   return [
-    backend(0), backend(1), backend(3), backend(4),
+    backend(0),
+    backend(1),
+    backend(3),
+    backend(4),
     backend(2, { info: [0xae, 2] }),
     backend(3, { "max-ring-page-order": [0xa4] }),
     backend(3, { "max-ring-page-order": [0xa1] }),

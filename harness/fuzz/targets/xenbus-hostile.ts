@@ -41,12 +41,25 @@ export const instrumentOnly = ["xen-sim/net/netback.ts", "xen-sim/net/netif-ctrl
 
 /** Keys netback reads, with what the right value is (a ref, a port, or a fixed text). */
 const KEYS = [
-  ["tx-ring-ref", "ref:0"], ["rx-ring-ref", "ref:1"], ["event-channel", "port:0"], ["event-channel-tx", "port:0"], ["event-channel-rx", "port:1"],
-  ["request-rx-copy", "1"], ["feature-rx-notify", "1"], ["feature-sg", "1"], ["feature-gso-tcpv4", "1"], ["feature-no-csum-offload", "0"],
+  ["tx-ring-ref", "ref:0"],
+  ["rx-ring-ref", "ref:1"],
+  ["event-channel", "port:0"],
+  ["event-channel-tx", "port:0"],
+  ["event-channel-rx", "port:1"],
+  ["request-rx-copy", "1"],
+  ["feature-rx-notify", "1"],
+  ["feature-sg", "1"],
+  ["feature-gso-tcpv4", "1"],
+  ["feature-no-csum-offload", "0"],
   ["multi-queue-num-queues", "2"],
-  ["queue-0/tx-ring-ref", "ref:0"], ["queue-0/rx-ring-ref", "ref:1"], ["queue-0/event-channel", "port:0"],
-  ["queue-1/tx-ring-ref", "ref:2"], ["queue-1/rx-ring-ref", "ref:3"], ["queue-1/event-channel", "port:2"],
-  ["ctrl-ring-ref", "ref:4"], ["event-channel-ctrl", "port:4"],
+  ["queue-0/tx-ring-ref", "ref:0"],
+  ["queue-0/rx-ring-ref", "ref:1"],
+  ["queue-0/event-channel", "port:0"],
+  ["queue-1/tx-ring-ref", "ref:2"],
+  ["queue-1/rx-ring-ref", "ref:3"],
+  ["queue-1/event-channel", "port:2"],
+  ["ctrl-ring-ref", "ref:4"],
+  ["event-channel-ctrl", "port:4"],
 ] as const;
 /** Keys that name a ring page or an event channel: a connected backend must have read real ones. */
 const REF_KEYS = new Set(KEYS.filter(([, v]) => v.startsWith("ref:") || v.startsWith("port:")).map(([k]) => k));
@@ -68,7 +81,8 @@ interface World {
 let world: Promise<World> | undefined;
 let outcome = "";
 
-const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> => settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-hostile: a xenstore operation" });
+const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> =>
+  settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-hostile: a xenstore operation" });
 
 async function buildWorld(): Promise<World> {
   const clock = createVirtualClock();
@@ -78,7 +92,9 @@ async function buildWorld(): Promise<World> {
   nb.onPeerError((e) => errors.push(e));
   const guest = unwrap(await settled(clock, ts.createDomain({ name: "hostile-xenbus" })));
   const dev = unwrap(await settled(clock, ts.addVif(guest.id, { mac: 0x00163e0000ef, bridge: "xenbr0" })));
-  const pages: Uint8Array[] = [], refs: number[] = [], ports: number[] = [];
+  const pages: Uint8Array[] = [],
+    refs: number[] = [],
+    ports: number[] = [];
   for (let i = 0; i < 5; i++) {
     const f = unwrap(guest.domain.memory.allocPage());
     pages.push(unwrap(guest.domain.memory.page(f)));
@@ -100,22 +116,38 @@ function valueFor(w: World, key: string, right: string, pick: number, next: () =
   if (pick < 0x40) return undefined;
   if (pick < 0xa0) return good;
   switch (pick & 15) {
-    case 0: return "";
-    case 1: return `-${good}`;
-    case 2: return `0x${Number(good).toString(16)}`;
-    case 3: return ` ${good}`;
-    case 4: return `${good}abc`;
-    case 5: return "4294967296";
-    case 6: return "99999999999999999999";
-    case 7: return "7".repeat(100 + next());
-    case 8: return String.fromCharCode(0xe9, next() | 0x80, 0x31);
-    case 9: return String(w.refs[next() % 5]);
-    case 10: return String(w.ports[next() % 5]);
-    case 11: return String(next() * 256 + next());
-    case 12: return `${good}\u0000`;
-    case 13: return "0";
-    case 14: return `${good}.0`;
-    default: return key.includes("queues") ? String(next() % 5) : `+${good}`;
+    case 0:
+      return "";
+    case 1:
+      return `-${good}`;
+    case 2:
+      return `0x${Number(good).toString(16)}`;
+    case 3:
+      return ` ${good}`;
+    case 4:
+      return `${good}abc`;
+    case 5:
+      return "4294967296";
+    case 6:
+      return "99999999999999999999";
+    case 7:
+      return "7".repeat(100 + next());
+    case 8:
+      return String.fromCharCode(0xe9, next() | 0x80, 0x31);
+    case 9:
+      return String(w.refs[next() % 5]);
+    case 10:
+      return String(w.ports[next() % 5]);
+    case 11:
+      return String(next() * 256 + next());
+    case 12:
+      return `${good}\u0000`;
+    case 13:
+      return "0";
+    case 14:
+      return `${good}.0`;
+    default:
+      return key.includes("queues") ? String(next() % 5) : `+${good}`;
   }
 }
 
@@ -133,7 +165,10 @@ export async function fuzz(data: Buffer): Promise<void> {
   unwrap(await settled(clock, switchState(guest.xs, fe, XenbusState.Initialising)));
   await pumpUntil(clock, () => backendState(w) === XenbusState.InitWait, { maxIterations: 5000, untilMs: clock.now() + 10_000 });
   if (backendState(w) !== XenbusState.InitWait) fail("liveness", `after Initialising the backend is in state ${backendState(w)}, not InitWait`, data);
-  for (const p of w.pages) { p.fill(0); initSharedRing(p); }
+  for (const p of w.pages) {
+    p.fill(0);
+    initSharedRing(p);
+  }
   const errorsBefore = w.errors.length;
   const mappedBefore = w.ts.dom0.grants.mappingCount;
 
@@ -147,62 +182,93 @@ export async function fuzz(data: Buffer): Promise<void> {
     else values[key] = v;
   }
   const s = next();
-  const stateText = s < 0xb0 ? String(XenbusState.Connected) : s < 0xd0 ? String(XenbusState.Initialised) : (["9", "", "4x", "-1", "Connected", "04", "3 ", "0"] as const)[s & 7]!;
+  const stateText =
+    s < 0xb0
+      ? String(XenbusState.Connected)
+      : s < 0xd0
+        ? String(XenbusState.Initialised)
+        : (["9", "", "4x", "-1", "Connected", "04", "3 ", "0"] as const)[s & 7]!;
   // Linux netback connects on the frontend's Connected; Initialised it leaves alone.
   const asksToConnect = stateText === "4";
   // One transaction removes and writes only what differs from the previous input's keys, then the
   // state: the directory ends up as if every key were written afresh, at a fraction of the requests.
   const previous = w.written;
-  unwrap(await settled(clock, guest.xs.transaction(async (tx) => {
-    for (const k of absent) {
-      if (!previous.has(k)) continue;
-      const r = await tx.rm(`${fe}/${k}`);
-      if (!r.ok) return r;
-    }
-    for (const [k, v] of Object.entries(values)) {
-      if (previous.get(k) === v) continue;
-      const r = await tx.write(`${fe}/${k}`, v);
-      if (!r.ok) return r;
-    }
-    return tx.write(`${fe}/state`, stateText);
-  })));
+  unwrap(
+    await settled(
+      clock,
+      guest.xs.transaction(async (tx) => {
+        for (const k of absent) {
+          if (!previous.has(k)) continue;
+          const r = await tx.rm(`${fe}/${k}`);
+          if (!r.ok) return r;
+        }
+        for (const [k, v] of Object.entries(values)) {
+          if (previous.get(k) === v) continue;
+          const r = await tx.write(`${fe}/${k}`, v);
+          if (!r.ok) return r;
+        }
+        return tx.write(`${fe}/state`, stateText);
+      }),
+    ),
+  );
   w.written = new Map(Object.entries(values));
-  await pumpUntil(clock, () => { const b = backendState(w); return b === XenbusState.Connected || b === XenbusState.Closing || b === XenbusState.Closed; }, { maxIterations: 5000, untilMs: clock.now() + 5000 });
+  await pumpUntil(
+    clock,
+    () => {
+      const b = backendState(w);
+      return b === XenbusState.Connected || b === XenbusState.Closing || b === XenbusState.Closed;
+    },
+    { maxIterations: 5000, untilMs: clock.now() + 5000 },
+  );
 
   const state = backendState(w);
   const vif = w.nb.vif(guest.id, dev.devid);
   const connected = vif?.connected === true;
   const errors = w.errors.slice(errorsBefore);
   outcome = JSON.stringify({ state, connected, errors: errors.map((e) => e.reason), mapped: w.ts.dom0.grants.mappingCount - mappedBefore });
-  if (state === undefined || !Number.isInteger(state) || state < XenbusState.Initialising || state > XenbusState.Closed) fail("state", `backend state node holds ${String(state)}`, data);
+  if (state === undefined || !Number.isInteger(state) || state < XenbusState.Initialising || state > XenbusState.Closed)
+    fail("state", `backend state node holds ${String(state)}`, data);
   if (connected) {
     // Which keys the backend used depends on the queue count; every ref or port key it could have used must name a real one.
     const queues = values["multi-queue-num-queues"] === undefined ? 1 : lenient(values["multi-queue-num-queues"]);
-    const used = queues === 1
-      ? ["tx-ring-ref", "rx-ring-ref", ...(values["event-channel-tx"] !== undefined ? ["event-channel-tx", "event-channel-rx"] : ["event-channel"])]
-      : [0, 1].slice(0, queues).flatMap((q) => [`queue-${q}/tx-ring-ref`, `queue-${q}/rx-ring-ref`, `queue-${q}/event-channel`]);
+    const used =
+      queues === 1
+        ? ["tx-ring-ref", "rx-ring-ref", ...(values["event-channel-tx"] !== undefined ? ["event-channel-tx", "event-channel-rx"] : ["event-channel"])]
+        : [0, 1].slice(0, queues).flatMap((q) => [`queue-${q}/tx-ring-ref`, `queue-${q}/rx-ring-ref`, `queue-${q}/event-channel`]);
     if (values["ctrl-ring-ref"] !== undefined) used.push("ctrl-ring-ref", "event-channel-ctrl");
     for (const k of used) {
       if (!REF_KEYS.has(k as never)) continue;
       const n = lenient(values[k]);
       const real = k.includes("event-channel") ? w.ports.includes(n) : w.refs.includes(n);
-      if (!real) fail("handshake", `connected with ${k} = ${JSON.stringify(values[k])}, which names no ${k.includes("event") ? "port the guest allocated" : "page the guest granted"}`, data);
+      if (!real)
+        fail(
+          "handshake",
+          `connected with ${k} = ${JSON.stringify(values[k])}, which names no ${k.includes("event") ? "port the guest allocated" : "page the guest granted"}`,
+          data,
+        );
     }
   } else {
-    if (asksToConnect && state !== XenbusState.InitWait && errors.length === 0) fail("silent", `the frontend asked to connect, the backend is in state ${state} and reported nothing`, data);
+    if (asksToConnect && state !== XenbusState.InitWait && errors.length === 0)
+      fail("silent", `the frontend asked to connect, the backend is in state ${state} and reported nothing`, data);
     if (asksToConnect && state === XenbusState.InitWait && errors.length === 0 && values["request-rx-copy"] === "1" && values["feature-rx-notify"] === "1") {
       // Still waiting with the mandatory features present: only acceptable while keys are missing.
-      if (absent.every((k) => !["tx-ring-ref", "rx-ring-ref", "event-channel"].includes(k))) fail("silent", "the frontend asked to connect with its keys present; the backend neither connected nor reported why", data);
+      if (absent.every((k) => !["tx-ring-ref", "rx-ring-ref", "event-channel"].includes(k)))
+        fail("silent", "the frontend asked to connect with its keys present; the backend neither connected nor reported why", data);
     }
-    if (w.ts.dom0.grants.mappingCount !== mappedBefore) fail("mappings", `a refused handshake left dom0 with ${w.ts.dom0.grants.mappingCount - mappedBefore} more mapping(s)`, data);
+    if (w.ts.dom0.grants.mappingCount !== mappedBefore)
+      fail("mappings", `a refused handshake left dom0 with ${w.ts.dom0.grants.mappingCount - mappedBefore} more mapping(s)`, data);
   }
 }
 
 /** Drops the world: the next input builds a new one (tests). */
-export function resetForTest(): void { world = undefined; }
+export function resetForTest(): void {
+  world = undefined;
+}
 
 /** The last input's observable outcome (tests). */
-export function lastOutcomeForTest(): string { return outcome; }
+export function lastOutcomeForTest(): string {
+  return outcome;
+}
 
 /** Seeds: a good one-queue handshake, two queues with a control ring, and a few single bad keys. */
 export function seeds(): Uint8Array[] {
@@ -211,5 +277,16 @@ export function seeds(): Uint8Array[] {
   const bad = (k: number, variant: number): number[] => ok1.map((b, i) => (i === k ? 0xa0 | variant : b));
   // rx-ring-ref names a ref nobody granted (tx-ring-ref is good): mapped, then refused.
   const badRx = [0x50, 0xab, 0x12, 0x34, 0x50, 0, 0, 0x50, 0x50, 0x50, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
-  return [ok1, two, bad(0, 4), bad(0, 9), bad(2, 10), bad(5, 0), bad(10, 15), [...two.slice(0, 10), 0xaf, ...two.slice(11)], [...ok1.slice(0, 19), 0xd3], badRx].map((a) => Uint8Array.from(a));
+  return [
+    ok1,
+    two,
+    bad(0, 4),
+    bad(0, 9),
+    bad(2, 10),
+    bad(5, 0),
+    bad(10, 15),
+    [...two.slice(0, 10), 0xaf, ...two.slice(11)],
+    [...ok1.slice(0, 19), 0xd3],
+    badRx,
+  ].map((a) => Uint8Array.from(a));
 }

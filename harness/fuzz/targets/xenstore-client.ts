@@ -18,19 +18,44 @@ import type { XsByteTransport } from "../../../xen-sim/xenstore/types.ts";
 import { chunks, fail, sameValue, show } from "../oracles.ts";
 
 const T = { READ: 2, WATCH: 4, GET_DOMAIN_PATH: 10, WRITE: 11, MKDIR: 12, WATCH_EVENT: 15, ERROR: 16 } as const;
-const ERRNOS = ["EINVAL", "EACCES", "EEXIST", "EISDIR", "ENOENT", "ENOMEM", "ENOSPC", "EIO",
-  "ENOTEMPTY", "ENOSYS", "EROFS", "EBUSY", "EAGAIN", "EISCONN", "E2BIG", "EPERM"];
+const ERRNOS = [
+  "EINVAL",
+  "EACCES",
+  "EEXIST",
+  "EISDIR",
+  "ENOENT",
+  "ENOMEM",
+  "ENOSPC",
+  "EIO",
+  "ENOTEMPTY",
+  "ENOSYS",
+  "EROFS",
+  "EBUSY",
+  "EAGAIN",
+  "EISCONN",
+  "E2BIG",
+  "EPERM",
+];
 const TOKEN = "tok";
 
 /** What each outstanding request turns a good reply payload into. */
 type Shape = "raw" | "unit" | "text" | "watch";
 const REQUESTS: ReadonlyArray<{ type: number; shape: Shape }> = [
-  { type: T.READ, shape: "raw" }, { type: T.WRITE, shape: "unit" }, { type: T.GET_DOMAIN_PATH, shape: "text" },
-  { type: T.WATCH, shape: "watch" }, { type: T.MKDIR, shape: "unit" }, { type: T.READ, shape: "raw" },
+  { type: T.READ, shape: "raw" },
+  { type: T.WRITE, shape: "unit" },
+  { type: T.GET_DOMAIN_PATH, shape: "text" },
+  { type: T.WATCH, shape: "watch" },
+  { type: T.MKDIR, shape: "unit" },
+  { type: T.READ, shape: "raw" },
 ];
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: string };
-interface Run { outcomes: Outcome[]; events: string[]; protocolClose: boolean; sent: number[][] }
+interface Run {
+  outcomes: Outcome[];
+  events: string[];
+  protocolClose: boolean;
+  sent: number[][];
+}
 
 const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 /** First NUL-terminated string of a payload (xs_wire strings), or undefined without a final NUL. */
@@ -53,21 +78,30 @@ function model(bytes: Uint8Array): Run {
     const s = firstString(p);
     return s === undefined ? { ok: false, error: "protocol" } : { ok: true, value: s };
   };
-  for (let pos = 0; pos + 16 <= bytes.length && !protocolClose;) {
-    const type = v.getUint32(pos, true), reqId = v.getUint32(pos + 4, true), len = v.getUint32(pos + 12, true);
-    if (len > 4096) { protocolClose = true; break; }
+  for (let pos = 0; pos + 16 <= bytes.length && !protocolClose; ) {
+    const type = v.getUint32(pos, true),
+      reqId = v.getUint32(pos + 4, true),
+      len = v.getUint32(pos + 12, true);
+    if (len > 4096) {
+      protocolClose = true;
+      break;
+    }
     if (pos + 16 + len > bytes.length) break;
     const payload = bytes.subarray(pos + 16, pos + 16 + len);
     pos += 16 + len;
     if (type === T.WATCH_EVENT) {
-      const nul1 = payload.indexOf(0), nul2 = nul1 < 0 ? -1 : payload.indexOf(0, nul1 + 1);
+      const nul1 = payload.indexOf(0),
+        nul2 = nul1 < 0 ? -1 : payload.indexOf(0, nul1 + 1);
       if (payload.length > 0 && payload[payload.length - 1] === 0 && nul2 >= 0 && latin1(payload.subarray(nul1 + 1, nul2)) === TOKEN) {
         events.push(latin1(payload.subarray(0, nul1)));
       }
       continue;
     }
     const head = REQUESTS[at];
-    if (head === undefined || reqId !== at + 1 || (type !== head.type && type !== T.ERROR)) { protocolClose = true; break; }
+    if (head === undefined || reqId !== at + 1 || (type !== head.type && type !== T.ERROR)) {
+      protocolClose = true;
+      break;
+    }
     if (type === T.ERROR) {
       const name = firstString(payload);
       outcomes.push({ ok: false, error: name !== undefined && ERRNOS.includes(name) ? name : "EIO" });
@@ -87,29 +121,40 @@ async function run(pieces: Uint8Array[]): Promise<Run> {
       const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
       sent.push([v.getUint32(0, true), v.getUint32(4, true)]);
     },
-    onReceive(h) { receive = h; },
-    close() { transportClosed++; },
+    onReceive(h) {
+      receive = h;
+    },
+    close() {
+      transportClosed++;
+    },
   };
   const client = createXenstoreClient(transport);
   const events: string[] = [];
   const calls: Array<Promise<{ ok: boolean; value?: unknown; error?: unknown }>> = [
-    client.readBytes("/a"), client.write("/b", "v"), client.getDomainPath(3),
+    client.readBytes("/a"),
+    client.write("/b", "v"),
+    client.getDomainPath(3),
     client.watch("/w", (path, token) => events.push(`${token === TOKEN ? "" : `wrong token ${token}: `}${path}`), TOKEN),
-    client.mkdir("/c"), client.readBytes("/d"),
+    client.mkdir("/c"),
+    client.readBytes("/d"),
   ];
   const settled = calls.map(() => 0);
   const outcomes: Outcome[] = new Array(calls.length);
-  const done = calls.map((p, k) => p.then((r) => {
-    settled[k]!++;
-    outcomes[k] = r.ok ? { ok: true, value: REQUESTS[k]!.shape === "watch" ? "watching" : r.value } : { ok: false, error: String(r.error) };
-  }));
+  const done = calls.map((p, k) =>
+    p.then((r) => {
+      settled[k]!++;
+      outcomes[k] = r.ok ? { ok: true, value: REQUESTS[k]!.shape === "watch" ? "watching" : r.value } : { ok: false, error: String(r.error) };
+    }),
+  );
   // Copies: a client must not depend on the sender keeping its buffer.
   for (const p of pieces) receive(p.slice());
   const protocolClose = client.closed;
   if (protocolClose && transportClosed === 0) fail("close", "the client failed the connection without closing its transport");
   client.close();
   await Promise.all(done);
-  settled.forEach((n, k) => { if (n !== 1) fail("settle", `request ${k + 1} settled ${n} times`); });
+  settled.forEach((n, k) => {
+    if (n !== 1) fail("settle", `request ${k + 1} settled ${n} times`);
+  });
   return { outcomes, events, protocolClose, sent };
 }
 
@@ -118,9 +163,19 @@ export async function fuzz(data: Buffer): Promise<void> {
   const expected = model(bytes);
   const whole = await run([bytes]);
   const sentReqIds = whole.sent.map((s) => s[1]);
-  if (!sameValue(whole.sent, REQUESTS.map((r, k) => [r.type, k + 1]))) fail("setup", `the client sent ${show(whole.sent)}`);
+  if (
+    !sameValue(
+      whole.sent,
+      REQUESTS.map((r, k) => [r.type, k + 1]),
+    )
+  )
+    fail("setup", `the client sent ${show(whole.sent)}`);
   if (!sameValue({ ...whole, sent: [] }, expected)) {
-    fail("model", `client and shadow model disagree (requests ${sentReqIds.join(",")})\n  client: ${show({ ...whole, sent: undefined })}\n  model:  ${show(expected)}`, bytes);
+    fail(
+      "model",
+      `client and shadow model disagree (requests ${sentReqIds.join(",")})\n  client: ${show({ ...whole, sent: undefined })}\n  model:  ${show(expected)}`,
+      bytes,
+    );
   }
   const seed = bytes.length === 0 ? 1 : bytes[0]! * 131 + bytes[bytes.length - 1]!;
   const splits: Uint8Array[][] = [chunks(bytes, seed)];
@@ -128,7 +183,11 @@ export async function fuzz(data: Buffer): Promise<void> {
   for (const pieces of splits) {
     const other = await run(pieces);
     if (!sameValue(other, whole)) {
-      fail("chunking", `fed in ${pieces.length} pieces (${pieces.map((p) => p.length).join("+")}) the result differs\n  whole: ${show(whole)}\n  split: ${show(other)}`, bytes);
+      fail(
+        "chunking",
+        `fed in ${pieces.length} pieces (${pieces.map((p) => p.length).join("+")}) the result differs\n  whole: ${show(whole)}\n  split: ${show(other)}`,
+        bytes,
+      );
     }
   }
 }
@@ -137,7 +196,10 @@ function msg(type: number, reqId: number, payload: string | Uint8Array, txId = 0
   const p = typeof payload === "string" ? Buffer.from(payload, "latin1") : payload;
   const out = new Uint8Array(16 + p.length);
   const v = new DataView(out.buffer);
-  v.setUint32(0, type, true); v.setUint32(4, reqId, true); v.setUint32(8, txId, true); v.setUint32(12, len ?? p.length, true);
+  v.setUint32(0, type, true);
+  v.setUint32(4, reqId, true);
+  v.setUint32(8, txId, true);
+  v.setUint32(12, len ?? p.length, true);
   out.set(p, 16);
   return out;
 }
@@ -146,8 +208,12 @@ const cat = (...m: Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(m)
 /** Seeds: good replies to all six, errors, watch events, a foreign req_id, a wrong type, len > 4096, a cut reply. */
 export function seeds(): Uint8Array[] {
   const good = [
-    msg(T.READ, 1, "value"), msg(T.WRITE, 2, "OK\0"), msg(T.GET_DOMAIN_PATH, 3, "/local/domain/3\0"),
-    msg(T.WATCH, 4, "OK\0"), msg(T.MKDIR, 5, "OK\0"), msg(T.READ, 6, ""),
+    msg(T.READ, 1, "value"),
+    msg(T.WRITE, 2, "OK\0"),
+    msg(T.GET_DOMAIN_PATH, 3, "/local/domain/3\0"),
+    msg(T.WATCH, 4, "OK\0"),
+    msg(T.MKDIR, 5, "OK\0"),
+    msg(T.READ, 6, ""),
   ];
   const event = msg(T.WATCH_EVENT, 0, `/w/x\0${TOKEN}\0`);
   return [

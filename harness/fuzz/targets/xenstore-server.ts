@@ -12,8 +12,22 @@ import { createXenstoreRingBackend, initXenstoreRingPage } from "../../../xen-si
 import { createXenstoreServer } from "../../../xen-sim/xenstore/server.ts";
 import type { XenstoreCloseReason, XenstoreServer } from "../../../xen-sim/xenstore/types.ts";
 import {
-  XS_DIRECTORY_PART, XS_GET_PERMS, XS_MKDIR, XS_PAYLOAD_MAX, XS_READ, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END, XS_TRANSACTION_START,
-  XS_WATCH, XS_WATCH_EVENT, XS_WRITE, createXsDecoder, emitXsMessage, fromLatin1, joinStrings,
+  XS_DIRECTORY_PART,
+  XS_GET_PERMS,
+  XS_MKDIR,
+  XS_PAYLOAD_MAX,
+  XS_READ,
+  XS_RM,
+  XS_SET_PERMS,
+  XS_TRANSACTION_END,
+  XS_TRANSACTION_START,
+  XS_WATCH,
+  XS_WATCH_EVENT,
+  XS_WRITE,
+  createXsDecoder,
+  emitXsMessage,
+  fromLatin1,
+  joinStrings,
 } from "../../../xen-sim/xenstore/wire.ts";
 import { XENSTORE_REQ_PROD } from "../../../xen-sim/abi/xenstore.ts";
 import { checkChunkInvariant, fail } from "../oracles.ts";
@@ -35,8 +49,12 @@ function serve(domid: number, pieces: Uint8Array[]): ConnectionOutcome {
   const replies: string[] = [];
   let closed: XenstoreCloseReason | null = null;
   const conn = server.connect(domid, {
-    send: (b) => { replies.push(Buffer.from(b).toString("hex")); },
-    close: (reason) => { closed = reason; },
+    send: (b) => {
+      replies.push(Buffer.from(b).toString("hex"));
+    },
+    close: (reason) => {
+      closed = reason;
+    },
   });
   for (const p of pieces) conn.receive(p);
   return { replies, closed };
@@ -46,7 +64,8 @@ function serve(domid: number, pieces: Uint8Array[]): ConnectionOutcome {
 function shadowFraming(stream: Uint8Array): { messages: number; reqIds: Set<number>; badLength: boolean } {
   const v = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
   const reqIds = new Set<number>();
-  let at = 0, messages = 0;
+  let at = 0,
+    messages = 0;
   while (at + 16 <= stream.length) {
     const len = v.getUint32(at + 12, true);
     if (len > XS_PAYLOAD_MAX) return { messages, reqIds, badLength: true };
@@ -66,15 +85,27 @@ export function fuzz(data: Uint8Array): void {
   for (let i = 0; i < stream.length; i += chunk) chunked.push(stream.subarray(i, i + chunk));
   // The whole stream is served first: keep that server for the ring and the probe below.
   let wholeServer: XenstoreServer | undefined;
-  const outcome = checkChunkInvariant("xenstore connection", stream, (pieces) => {
-    const o = serve(domid, pieces);
-    wholeServer ??= lastServer;
-    return o;
-  }, chunk * 7919 + stream.length, chunked);
+  const outcome = checkChunkInvariant(
+    "xenstore connection",
+    stream,
+    (pieces) => {
+      const o = serve(domid, pieces);
+      wholeServer ??= lastServer;
+      return o;
+    },
+    chunk * 7919 + stream.length,
+    chunked,
+  );
 
   const shadow = shadowFraming(stream);
   if (shadow.badLength !== (outcome.closed === "payload-too-long")) {
-    fail("framing", shadow.badLength ? "a header with len > 4096 did not close the connection" : `connection closed (${outcome.closed ?? "-"}) without a bad length in the stream`, data);
+    fail(
+      "framing",
+      shadow.badLength
+        ? "a header with len > 4096 did not close the connection"
+        : `connection closed (${outcome.closed ?? "-"}) without a bad length in the stream`,
+      data,
+    );
   }
   const dec = createXsDecoder();
   let answers = 0;

@@ -11,8 +11,17 @@
 import { createXenstoreServer } from "../../../xen-sim/xenstore/server.ts";
 import type { XenstoreServerOptions } from "../../../xen-sim/xenstore/types.ts";
 import {
-  XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_IS_DOMAIN_INTRODUCED, XS_TRANSACTION_START, createXsDecoder, emitXsMessage, fromLatin1,
-  latin1, xsTypeName, type XsMessage,
+  XS_DIRECTORY_PART,
+  XS_ERROR,
+  XS_GET_DOMAIN_PATH,
+  XS_IS_DOMAIN_INTRODUCED,
+  XS_TRANSACTION_START,
+  createXsDecoder,
+  emitXsMessage,
+  fromLatin1,
+  latin1,
+  xsTypeName,
+  type XsMessage,
 } from "../../../xen-sim/xenstore/wire.ts";
 import { startRealXenstored, type RawXsConn } from "./real-xenstored.ts";
 
@@ -66,7 +75,9 @@ export function netlabTarget(options: XenstoreServerOptions = {}): DiffTarget {
         const r = decoder.push(m);
         if (r.ok) for (const x of r.value) c.inbox.push({ ...x, payload: x.payload.slice() });
       },
-      close() { c.closed = true; },
+      close() {
+        c.closed = true;
+      },
     });
     return c;
   }
@@ -131,7 +142,11 @@ export async function runScript(target: DiffTarget, script: DiffScript): Promise
     let payload = renderPayload(m.payload);
     if (m.type === XS_TRANSACTION_START && m.payload.length > 0) {
       const key = `${conn}:${Number(latin1(m.payload).replace(/\0$/, ""))}`;
-      if (!txSym.has(key)) { const s = `T${txSym.size + 1}`; txSym.set(key, s); symTx.set(s, Number(key.split(":")[1])); }
+      if (!txSym.has(key)) {
+        const s = `T${txSym.size + 1}`;
+        txSym.set(key, s);
+        symTx.set(s, Number(key.split(":")[1]));
+      }
       payload = `${txSym.get(key)}\\0`;
     } else if (m.type === XS_DIRECTORY_PART) {
       const nul = m.payload.indexOf(0);
@@ -139,7 +154,7 @@ export async function runScript(target: DiffTarget, script: DiffScript): Promise
       if (!genSym.has(gen)) genSym.set(gen, `G${genSym.size + 1}`);
       payload = `${genSym.get(gen)}${renderPayload(m.payload.subarray(nul < 0 ? m.payload.length : nul))}`;
     }
-    const tx = m.txId === 0 ? "0" : txSym.get(`${conn}:${m.txId}`) ?? `?${m.txId}`;
+    const tx = m.txId === 0 ? "0" : (txSym.get(`${conn}:${m.txId}`) ?? `?${m.txId}`);
     return `${m.type === XS_ERROR ? "ERROR" : xsTypeName(m.type)} r${m.reqId} t${tx} ${payload}`;
   }
 
@@ -175,7 +190,7 @@ export async function runScript(target: DiffTarget, script: DiffScript): Promise
       case "send": {
         const c = conns.get(step.conn);
         if (!c) throw new Error(`script ${script.name}: no connection ${step.conn}`);
-        const tx = typeof step.tx === "string" ? symTx.get(step.tx) ?? 0xdead : step.tx ?? 0;
+        const tx = typeof step.tx === "string" ? (symTx.get(step.tx) ?? 0xdead) : (step.tx ?? 0);
         c.send(emitXsMessage(step.type, step.reqId ?? n, tx, fromLatin1(step.body)));
         out.push(await settle(c));
         break;
@@ -213,11 +228,16 @@ export interface DiffDifference {
 /** Renders a step for a report. */
 export function describeStep(step: DiffStep): string {
   switch (step.op) {
-    case "open": return `open ${step.conn} dom${step.domid}`;
-    case "send": return `${step.conn} ${xsTypeName(step.type)}${step.tx !== undefined ? ` tx=${step.tx}` : ""} ${renderPayload(fromLatin1(step.body))}`;
-    case "raw": return `${step.conn} raw ${step.bytes.length} bytes`;
-    case "dies": return `dom${step.domid} dies`;
-    case "gone": return `${step.conn} gone`;
+    case "open":
+      return `open ${step.conn} dom${step.domid}`;
+    case "send":
+      return `${step.conn} ${xsTypeName(step.type)}${step.tx !== undefined ? ` tx=${step.tx}` : ""} ${renderPayload(fromLatin1(step.body))}`;
+    case "raw":
+      return `${step.conn} raw ${step.bytes.length} bytes`;
+    case "dies":
+      return `dom${step.domid} dies`;
+    case "gone":
+      return `${step.conn} gone`;
   }
 }
 
@@ -227,7 +247,8 @@ export async function compareScripts(
   makeNetlab: () => DiffTarget,
   makeReal: () => Promise<DiffTarget>,
 ): Promise<{ checks: number; agree: number; differences: DiffDifference[] }> {
-  let checks = 0, agree = 0;
+  let checks = 0,
+    agree = 0;
   const differences: DiffDifference[] = [];
   for (const s of scripts) {
     const a = makeNetlab();

@@ -58,7 +58,9 @@ export function socketConn(name: string, socket: Socket): RawXsConn {
     name,
     inbox: [],
     closed: false,
-    send: (bytes) => { if (!socket.destroyed) socket.write(bytes); },
+    send: (bytes) => {
+      if (!socket.destroyed) socket.write(bytes);
+    },
     waitFor(pred, timeoutMs) {
       return new Promise((done) => {
         if (pred(conn.inbox) || conn.closed) return done(pred(conn.inbox));
@@ -66,20 +68,29 @@ export function socketConn(name: string, socket: Socket): RawXsConn {
           if (pred(conn.inbox) || conn.closed) finish(pred(conn.inbox));
         };
         const timer = setTimeout(() => finish(false), timeoutMs);
-        const finish = (v: boolean) => { clearTimeout(timer); waiters.delete(check); done(v); };
+        const finish = (v: boolean) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          done(v);
+        };
         waiters.add(check);
       });
     },
     close: () => socket.destroy(),
   };
-  const wake = () => { for (const w of [...waiters]) w(); };
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
   socket.on("data", (b: Buffer) => {
     const r = decoder.push(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
     if (r.ok) for (const m of r.value) conn.inbox.push(copyMessage(m));
     wake();
   });
   socket.on("error", () => socket.destroy());
-  socket.on("close", () => { conn.closed = true; wake(); });
+  socket.on("close", () => {
+    conn.closed = true;
+    wake();
+  });
   return conn;
 }
 
@@ -90,7 +101,10 @@ export async function connectRawSocket(name: string, path: string): Promise<RawX
       return await new Promise<RawXsConn>((ok, fail) => {
         const s = createConnection(path);
         s.once("error", fail);
-        s.once("connect", () => { s.off("error", fail); ok(socketConn(name, s)); });
+        s.once("connect", () => {
+          s.off("error", fail);
+          ok(socketConn(name, s));
+        });
       });
     } catch (e) {
       // xenstored listens with a tiny backlog: on a busy machine it may take a while to accept.
@@ -102,7 +116,12 @@ export async function connectRawSocket(name: string, path: string): Promise<RawX
 
 // xenstore_domain_interface (xen-abi.md §6).
 const RING = 1024;
-const REQ = 0, RSP = 1024, REQ_CONS = 2048, REQ_PROD = 2052, RSP_CONS = 2056, RSP_PROD = 2060;
+const REQ = 0,
+  RSP = 1024,
+  REQ_CONS = 2048,
+  REQ_PROD = 2052,
+  RSP_CONS = 2056,
+  RSP_PROD = 2060;
 
 /**
  * A domU's side of a xenstore ring page that lives in a file the daemon maps MAP_SHARED (the
@@ -114,13 +133,21 @@ function ringConn(name: string, ringPath: string, kick: () => void): RawXsConn {
   const decoder = createXsDecoder();
   let pending: Uint8Array[] = [];
   const u32 = Buffer.alloc(4);
-  const get = (off: number) => { readSync(fd, u32, 0, 4, off); return u32.readUInt32LE(0); };
-  const put = (off: number, v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0, 0); writeSync(fd, b, 0, 4, off); };
+  const get = (off: number) => {
+    readSync(fd, u32, 0, 4, off);
+    return u32.readUInt32LE(0);
+  };
+  const put = (off: number, v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0, 0);
+    writeSync(fd, b, 0, 4, off);
+  };
   function pump(): void {
     // Push queued request bytes into free space.
     let pushed = false;
     while (pending.length > 0) {
-      const cons = get(REQ_CONS), prod = get(REQ_PROD);
+      const cons = get(REQ_CONS),
+        prod = get(REQ_PROD);
       const free = RING - ((prod - cons) >>> 0);
       if (free <= 0) break;
       const head = pending[0]!;
@@ -134,16 +161,20 @@ function ringConn(name: string, ringPath: string, kick: () => void): RawXsConn {
     }
     if (pushed) kick();
     // Take response bytes.
-    const rc = get(RSP_CONS), rp = get(RSP_PROD);
+    const rc = get(RSP_CONS),
+      rp = get(RSP_PROD);
     let avail = (rp - rc) >>> 0;
     if (avail > 0 && avail <= RING) {
       const out = Buffer.alloc(avail);
-      let got = 0, c = rc;
+      let got = 0,
+        c = rc;
       while (avail > 0) {
         const at = c & (RING - 1);
         const n = Math.min(avail, RING - at);
         readSync(fd, out, got, n, RSP + at);
-        got += n; c = (c + n) >>> 0; avail -= n;
+        got += n;
+        c = (c + n) >>> 0;
+        avail -= n;
       }
       put(RSP_CONS, c);
       kick();
@@ -155,7 +186,10 @@ function ringConn(name: string, ringPath: string, kick: () => void): RawXsConn {
     name,
     inbox: [],
     closed: false,
-    send(bytes) { pending.push(bytes.slice()); pump(); },
+    send(bytes) {
+      pending.push(bytes.slice());
+      pump();
+    },
     async waitFor(pred, timeoutMs) {
       const end = Date.now() + timeoutMs;
       for (;;) {
@@ -165,7 +199,13 @@ function ringConn(name: string, ringPath: string, kick: () => void): RawXsConn {
         await new Promise((r) => setTimeout(r, pending.length > 0 ? 0 : 1));
       }
     },
-    close() { if (!conn.closed) { conn.closed = true; pending = []; closeSync(fd); } },
+    close() {
+      if (!conn.closed) {
+        conn.closed = true;
+        pending = [];
+        closeSync(fd);
+      }
+    },
   };
   return conn;
 }
@@ -204,7 +244,9 @@ export async function startRealXenstored(options: RealXenstoredOptions = {}): Pr
   const env = { ...process.env, LD_LIBRARY_PATH: LIBDIR, LD_PRELOAD: SHIM, XSD_SHIM_DIR: dir, XENSTORED_RUNDIR: dir, XENSTORED_PATH: socketPath };
   const child: ChildProcess = spawn(BIN, ["-N", ...(options.args ?? [])], { env, cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
-  child.stderr?.on("data", (b: Buffer) => { err += b.toString(); });
+  child.stderr?.on("data", (b: Buffer) => {
+    err += b.toString();
+  });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -214,16 +256,25 @@ export async function startRealXenstored(options: RealXenstoredOptions = {}): Pr
         const c = await connectRawSocket("probe", socketPath);
         c.close();
         break;
-      } catch { /* not listening yet */ }
+      } catch {
+        /* not listening yet */
+      }
     }
-    if (Date.now() > deadline) { child.kill("SIGKILL"); throw new Error(`real xenstored did not listen: ${err}`); }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`real xenstored did not listen: ${err}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   const fifo = openSync(join(dir, "evtchn"), constants.O_WRONLY | constants.O_NONBLOCK);
   const kickPort = (port: number) => {
     const b = Buffer.alloc(4);
     b.writeUInt32LE(port, 0);
-    try { writeSync(fifo, b); } catch { /* FIFO full: the daemon is awake anyway */ }
+    try {
+      writeSync(fifo, b);
+    } catch {
+      /* FIFO full: the daemon is awake anyway */
+    }
   };
   const conns: RawXsConn[] = [];
   return {

@@ -5,9 +5,28 @@
 //   DIFF_QUOTA_ARGS   the real daemon's command line for the quota scripts, and netlab's equivalent
 
 import {
-  XS_DEBUG, XS_DIRECTORY, XS_DIRECTORY_PART, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_INTRODUCE, XS_IS_DOMAIN_INTRODUCED,
-  XS_MKDIR, XS_READ, XS_RELEASE, XS_RESET_WATCHES, XS_RESUME, XS_RM, XS_SET_PERMS, XS_SET_TARGET, XS_TRANSACTION_END,
-  XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WRITE, emitXsMessage, fromLatin1,
+  XS_DEBUG,
+  XS_DIRECTORY,
+  XS_DIRECTORY_PART,
+  XS_GET_DOMAIN_PATH,
+  XS_GET_PERMS,
+  XS_INTRODUCE,
+  XS_IS_DOMAIN_INTRODUCED,
+  XS_MKDIR,
+  XS_READ,
+  XS_RELEASE,
+  XS_RESET_WATCHES,
+  XS_RESUME,
+  XS_RM,
+  XS_SET_PERMS,
+  XS_SET_TARGET,
+  XS_TRANSACTION_END,
+  XS_TRANSACTION_START,
+  XS_UNWATCH,
+  XS_WATCH,
+  XS_WRITE,
+  emitXsMessage,
+  fromLatin1,
 } from "../../../xen-sim/xenstore/wire.ts";
 import type { XenstoreQuotas } from "../../../xen-sim/xenstore/types.ts";
 import { dies, gone, open, raw, send, type DiffScript, type DiffStep } from "./differential.ts";
@@ -30,12 +49,7 @@ const abort = (conn: string, tx: string): DiffStep => send(conn, XS_TRANSACTION_
 /** dom0 prepares /local/domain/<d> owned by d and introduces d; the domU connection is then opened. */
 function domU(domid: number, conn = "u"): DiffStep[] {
   const home = `/local/domain/${domid}`;
-  return [
-    mkdir("a", home),
-    perms("a", home, `n${domid}`, "r0"),
-    send("a", XS_INTRODUCE, z(String(domid), "0", "1")),
-    open(conn, domid),
-  ];
+  return [mkdir("a", home), perms("a", home, `n${domid}`, "r0"), send("a", XS_INTRODUCE, z(String(domid), "0", "1")), open(conn, domid)];
 }
 
 const x = (n: number, c = "x"): string => c.repeat(n);
@@ -442,7 +456,14 @@ export const DIFF_SCRIPTS: readonly DiffScript[] = [
       send("a", XS_MKDIR, z(x(3100, "p").replace(/^p/, "/"))),
       raw("a", emitXsMessage(XS_READ, 1, 0, fromLatin1(z("/tool/xenstored"))).subarray(0, 10)),
       raw("a", emitXsMessage(XS_READ, 1, 0, fromLatin1(z("/tool/xenstored"))).subarray(10)),
-      raw("a", (() => { const m = emitXsMessage(XS_READ, 2, 0, fromLatin1(z("/a"))); new DataView(m.buffer).setUint32(12, 4097, true); return m.subarray(0, 16); })()),
+      raw(
+        "a",
+        (() => {
+          const m = emitXsMessage(XS_READ, 2, 0, fromLatin1(z("/a")));
+          new DataView(m.buffer).setUint32(12, 4097, true);
+          return m.subarray(0, 16);
+        })(),
+      ),
     ],
   },
   {
@@ -754,7 +775,8 @@ export function randomScript(seed: number, length: number, lifecycle = false): D
     else if (r < 0.48) steps.push(mkdir(c, p, inTx));
     else if (r < 0.56) steps.push(dir(c, p, inTx));
     else if (r < 0.6) steps.push(getPerms(c, p, inTx));
-    else if (r < 0.66) steps.push(send(c, XS_SET_PERMS, z(p, pick(["n0", "n5", "b0", "r5"]), ...(rnd() < 0.5 ? [pick(["r5", "w5", "b5", "n5", "r0"])] : [])), inTx));
+    else if (r < 0.66)
+      steps.push(send(c, XS_SET_PERMS, z(p, pick(["n0", "n5", "b0", "r5"]), ...(rnd() < 0.5 ? [pick(["r5", "w5", "b5", "n5", "r0"])] : [])), inTx));
     else if (r < 0.72) steps.push(watch(c, pick([...paths, "@releaseDomain", "@introduceDomain"]), pick(["t1", "t2"])));
     else if (r < 0.75) steps.push(unwatch(c, pick(paths), pick(["t1", "t2"])));
     else if (r < 0.84) {
@@ -769,16 +791,18 @@ export function randomScript(seed: number, length: number, lifecycle = false): D
       steps.push(send(c, XS_DIRECTORY_PART, z(p, pick(["0", "1", "3"])), inTx));
     } else {
       // Domain 6 (no connection of its own) comes and goes; its nodes go with it.
-      steps.push(pick([
-        send("a", XS_INTRODUCE, z("6", "0", "1")),
-        send("a", XS_RELEASE, z("6")),
-        send("a", XS_IS_DOMAIN_INTRODUCED, z("6")),
-        send("a", XS_SET_TARGET, z("6", "5")),
-        send("b", XS_SET_PERMS, z(pick(dom0Paths), "n6", "r5")),
-        send(c, XS_RESET_WATCHES, z("")),
-        send(c, 99, z(p)),
-        send(c, XS_GET_DOMAIN_PATH, z(pick(["5", "6", "x"]))),
-      ]));
+      steps.push(
+        pick([
+          send("a", XS_INTRODUCE, z("6", "0", "1")),
+          send("a", XS_RELEASE, z("6")),
+          send("a", XS_IS_DOMAIN_INTRODUCED, z("6")),
+          send("a", XS_SET_TARGET, z("6", "5")),
+          send("b", XS_SET_PERMS, z(pick(dom0Paths), "n6", "r5")),
+          send(c, XS_RESET_WATCHES, z("")),
+          send(c, 99, z(p)),
+          send(c, XS_GET_DOMAIN_PATH, z(pick(["5", "6", "x"]))),
+        ]),
+      );
     }
   }
   return { name: `random session ${seed}${lifecycle ? " (with domain lifecycle)" : ""}`, steps };
@@ -806,7 +830,8 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
     script: "a malformed READ of a removed node",
     request: "a READ /s\\0extra\\0",
-    reason: "Debian's 4.17 xenstored aborts (Assertion `conn->in == NULL' failed in consider_message, xenstored_core.c:2118) and every connection closes; netlab answers ENOENT, as 4.17 does for the same request about a node that never existed",
+    reason:
+      "Debian's 4.17 xenstored aborts (Assertion `conn->in == NULL' failed in consider_message, xenstored_core.c:2118) and every connection closes; netlab answers ENOENT, as 4.17 does for the same request about a node that never existed",
   },
   { script: "control messages", request: "a DEBUG help\\0", reason: CONTROL_REASON },
   { script: "control messages", request: "a DEBUG quota\\0", reason: CONTROL_REASON },

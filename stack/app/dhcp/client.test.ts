@@ -4,9 +4,28 @@ import { createVirtualClock, createRng, type VirtualClock } from "../../time.ts"
 import { unwrap } from "../../result.ts";
 import { IPV4_BROADCAST } from "../../wire/address.ts";
 import {
-  type DhcpRepr, emitDhcp, parseDhcp, DhcpMessageType, DhcpOption, DHCP_FLAG_BROADCAST, messageType, requestedIp, serverId, clientId,
-  parameterRequestList, maxMessageSize, hostName, findOption, optionMessageType, optionIpv4, optionU32, optionIpv4List,
-  optionString, optionU8, macToChaddr, BOOTREPLY,
+  type DhcpRepr,
+  emitDhcp,
+  parseDhcp,
+  DhcpMessageType,
+  DhcpOption,
+  DHCP_FLAG_BROADCAST,
+  messageType,
+  requestedIp,
+  serverId,
+  clientId,
+  parameterRequestList,
+  maxMessageSize,
+  hostName,
+  findOption,
+  optionMessageType,
+  optionIpv4,
+  optionU32,
+  optionIpv4List,
+  optionString,
+  optionU8,
+  macToChaddr,
+  BOOTREPLY,
 } from "../../wire/dhcp.ts";
 import { createDhcpClient, type DhcpClientOptions } from "./client.ts";
 import { createUdpSegment, type SegmentHost, type UdpSegment } from "./test-helpers.ts";
@@ -18,7 +37,10 @@ const ADDR = 0xc0000264; // 192.0.2.100
 const sec = 1000;
 
 /** A scripted server: answers each client message with whatever `respond` returns. */
-function scriptedServer(seg: UdpSegment, respond: (m: DhcpRepr) => { type: number; yiaddr?: number; lease?: number; server?: number } | undefined): SegmentHost {
+function scriptedServer(
+  seg: UdpSegment,
+  respond: (m: DhcpRepr) => { type: number; yiaddr?: number; lease?: number; server?: number } | undefined,
+): SegmentHost {
   const host = seg.attach("server", { address: SERVER, prefixLength: 24 });
   const sock = unwrap(host.udp.bind(67));
   sock.onMessage((d) => {
@@ -30,13 +52,29 @@ function scriptedServer(seg: UdpSegment, respond: (m: DhcpRepr) => { type: numbe
     const leaseTime = a.lease ?? 3600;
     const options = [optionMessageType(a.type as 2), optionIpv4(DhcpOption.SERVER_ID, a.server ?? SERVER)];
     if (a.type !== DhcpMessageType.NAK) {
-      options.push(optionU32(DhcpOption.LEASE_TIME, leaseTime), optionIpv4(DhcpOption.SUBNET_MASK, 0xffffff00),
-        optionIpv4List(DhcpOption.ROUTER, [SERVER]), optionIpv4List(DhcpOption.DNS_SERVER, [0xc0000235, 0xc0000236]),
-        optionString(DhcpOption.DOMAIN_NAME, "lab.example"));
+      options.push(
+        optionU32(DhcpOption.LEASE_TIME, leaseTime),
+        optionIpv4(DhcpOption.SUBNET_MASK, 0xffffff00),
+        optionIpv4List(DhcpOption.ROUTER, [SERVER]),
+        optionIpv4List(DhcpOption.DNS_SERVER, [0xc0000235, 0xc0000236]),
+        optionString(DhcpOption.DOMAIN_NAME, "lab.example"),
+      );
     }
     const reply = emitDhcp({
-      op: BOOTREPLY, htype: 1, hops: 0, xid: m.xid, secs: 0, flags: m.flags, ciaddr: m.ciaddr,
-      yiaddr: a.type === DhcpMessageType.NAK ? 0 : (a.yiaddr ?? ADDR), siaddr: 0, giaddr: 0, chaddr: m.chaddr, sname: "", file: "", options,
+      op: BOOTREPLY,
+      htype: 1,
+      hops: 0,
+      xid: m.xid,
+      secs: 0,
+      flags: m.flags,
+      ciaddr: m.ciaddr,
+      yiaddr: a.type === DhcpMessageType.NAK ? 0 : (a.yiaddr ?? ADDR),
+      siaddr: 0,
+      giaddr: 0,
+      chaddr: m.chaddr,
+      sname: "",
+      file: "",
+      options,
     });
     sock.sendTo(m.ciaddr !== 0 && a.type !== DhcpMessageType.NAK ? m.ciaddr : IPV4_BROADCAST, 68, reply, { broadcast: true });
   });
@@ -47,8 +85,12 @@ function memoryLeaseStore(initial?: DhcpLease): ClientLeaseStore & { value: Dhcp
   const s = {
     value: initial,
     load: () => s.value,
-    save: (l: DhcpLease) => { s.value = l; },
-    clear: () => { s.value = undefined; },
+    save: (l: DhcpLease) => {
+      s.value = l;
+    },
+    clear: () => {
+      s.value = undefined;
+    },
   };
   return s;
 }
@@ -57,10 +99,18 @@ function setup(opts: DhcpClientOptions = {}, extra: { prober?: AddressProber; st
   const clock: VirtualClock = createVirtualClock();
   const seg = createUdpSegment(clock);
   const host = seg.attach("client");
-  const client = createDhcpClient({
-    clock, rng: createRng(extra.seed ?? 7), udp: host.udp, ipv4: host.ipv4, mac: MAC,
-    ...(extra.prober ? { prober: extra.prober } : {}), ...(extra.store ? { leaseStore: extra.store } : {}),
-  }, { initDelayMinMs: 0, initDelayMaxMs: 0, ...opts });
+  const client = createDhcpClient(
+    {
+      clock,
+      rng: createRng(extra.seed ?? 7),
+      udp: host.udp,
+      ipv4: host.ipv4,
+      mac: MAC,
+      ...(extra.prober ? { prober: extra.prober } : {}),
+      ...(extra.store ? { leaseStore: extra.store } : {}),
+    },
+    { initDelayMinMs: 0, initDelayMaxMs: 0, ...opts },
+  );
   const states: string[] = [];
   client.onStateChange((s) => states.push(s));
   const fromClient = () => seg.log.filter((r) => r.from === "client");
@@ -68,12 +118,14 @@ function setup(opts: DhcpClientOptions = {}, extra: { prober?: AddressProber; st
 }
 
 /** Standard DORA responder: OFFER to DISCOVER, ACK to REQUEST. */
-const dora = (lease = 3600) => (m: DhcpRepr) => {
-  const t = messageType(m);
-  if (t === DhcpMessageType.DISCOVER) return { type: DhcpMessageType.OFFER, lease };
-  if (t === DhcpMessageType.REQUEST) return { type: DhcpMessageType.ACK, lease };
-  return undefined;
-};
+const dora =
+  (lease = 3600) =>
+  (m: DhcpRepr) => {
+    const t = messageType(m);
+    if (t === DhcpMessageType.DISCOVER) return { type: DhcpMessageType.OFFER, lease };
+    if (t === DhcpMessageType.REQUEST) return { type: DhcpMessageType.ACK, lease };
+    return undefined;
+  };
 
 describe("DHCP client: acquisition", () => {
   it("runs DISCOVER, OFFER, REQUEST, ACK and configures address, prefix and gateway", () => {
@@ -150,7 +202,7 @@ describe("DHCP client: acquisition", () => {
 
   it("goes back to INIT after maxRequestAttempts unanswered REQUESTs", () => {
     const t = setup({ maxRequestAttempts: 2 });
-    scriptedServer(t.seg, (m) => messageType(m) === DhcpMessageType.DISCOVER ? { type: DhcpMessageType.OFFER } : undefined);
+    scriptedServer(t.seg, (m) => (messageType(m) === DhcpMessageType.DISCOVER ? { type: DhcpMessageType.OFFER } : undefined));
     t.client.start();
     t.clock.run(15 * sec);
     const types = t.fromClient().map((r) => messageType(r.repr!));
@@ -160,7 +212,9 @@ describe("DHCP client: acquisition", () => {
 
   it("ignores replies with another xid or chaddr and an ACK from a server it did not select", () => {
     const t = setup();
-    const host = scriptedServer(t.seg, (m) => messageType(m) === DhcpMessageType.DISCOVER ? { type: DhcpMessageType.OFFER } : { type: DhcpMessageType.ACK, server: 0xc0000209 });
+    const host = scriptedServer(t.seg, (m) =>
+      messageType(m) === DhcpMessageType.DISCOVER ? { type: DhcpMessageType.OFFER } : { type: DhcpMessageType.ACK, server: 0xc0000209 },
+    );
     void host;
     t.client.start();
     t.clock.run(3 * sec);
@@ -170,14 +224,17 @@ describe("DHCP client: acquisition", () => {
 
   it("restarts from INIT on NAK in REQUESTING", () => {
     const t = setup();
-    scriptedServer(t.seg, (m) => messageType(m) === DhcpMessageType.DISCOVER ? { type: DhcpMessageType.OFFER } : { type: DhcpMessageType.NAK });
+    scriptedServer(t.seg, (m) => (messageType(m) === DhcpMessageType.DISCOVER ? { type: DhcpMessageType.OFFER } : { type: DhcpMessageType.NAK }));
     t.client.start();
     t.clock.run(500);
     expect(t.states).toEqual(["init", "selecting", "requesting", "init"]);
     expect(t.client.stats.naks).toBe(1);
     t.clock.run(1010);
     expect(t.states.slice(4)).toEqual(["selecting", "requesting", "init"]);
-    const discovers = t.fromClient().filter((r) => messageType(r.repr!) === DhcpMessageType.DISCOVER).map((r) => r.at);
+    const discovers = t
+      .fromClient()
+      .filter((r) => messageType(r.repr!) === DhcpMessageType.DISCOVER)
+      .map((r) => r.at);
     expect(discovers[1]! - discovers[0]!).toBe(1000 + 2 + 2);
     expect(t.host.ipv4.cidr).toBeUndefined();
   });
@@ -230,7 +287,7 @@ describe("DHCP client: lease lifetime", () => {
   it("unconfigures and restarts on NAK while renewing", () => {
     const t = setup();
     let nak = false;
-    scriptedServer(t.seg, (m) => nak ? { type: DhcpMessageType.NAK } : dora(100)(m));
+    scriptedServer(t.seg, (m) => (nak ? { type: DhcpMessageType.NAK } : dora(100)(m)));
     t.client.start();
     t.clock.run(1 * sec);
     nak = true;
@@ -267,8 +324,19 @@ describe("DHCP client: lease lifetime", () => {
 
 describe("DHCP client: INIT-REBOOT and conflicts", () => {
   const remembered = (expiresAt: number): DhcpLease => ({
-    address: ADDR, prefixLength: 24, gateway: SERVER, dnsServers: [], domainName: undefined, hostName: undefined,
-    broadcastAddress: undefined, serverId: SERVER, leaseTime: 3600, acquiredAt: 0, renewAt: 1800 * sec, rebindAt: 3150 * sec, expiresAt,
+    address: ADDR,
+    prefixLength: 24,
+    gateway: SERVER,
+    dnsServers: [],
+    domainName: undefined,
+    hostName: undefined,
+    broadcastAddress: undefined,
+    serverId: SERVER,
+    leaseTime: 3600,
+    acquiredAt: 0,
+    renewAt: 1800 * sec,
+    rebindAt: 3150 * sec,
+    expiresAt,
   });
 
   it("verifies a remembered lease with a broadcast REQUEST carrying the address but no server id", () => {
@@ -289,7 +357,7 @@ describe("DHCP client: INIT-REBOOT and conflicts", () => {
 
   it("falls back to DISCOVER on NAK to INIT-REBOOT", () => {
     const t = setup({}, { store: memoryLeaseStore(remembered(3600 * sec)) });
-    scriptedServer(t.seg, (m) => messageType(m) === DhcpMessageType.REQUEST && serverId(m) === undefined ? { type: DhcpMessageType.NAK } : dora()(m));
+    scriptedServer(t.seg, (m) => (messageType(m) === DhcpMessageType.REQUEST && serverId(m) === undefined ? { type: DhcpMessageType.NAK } : dora()(m)));
     t.client.start();
     t.clock.run(2 * sec);
     expect(t.fromClient().map((r) => messageType(r.repr!))).toEqual([3, 1, 3]);
@@ -309,7 +377,13 @@ describe("DHCP client: INIT-REBOOT and conflicts", () => {
 
   it("declines a conflicting address, waits 10 s and starts over", () => {
     let probes = 0;
-    const prober: AddressProber = { probe: (_a, done) => { probes++; done(probes === 1); return () => {}; } };
+    const prober: AddressProber = {
+      probe: (_a, done) => {
+        probes++;
+        done(probes === 1);
+        return () => {};
+      },
+    };
     const t = setup({}, { prober });
     scriptedServer(t.seg, dora());
     const lost: string[] = [];
@@ -345,38 +419,53 @@ describe("DHCP client: hostile input", () => {
       junk: fc.option(fc.uint8Array({ maxLength: 400 }), { nil: undefined }),
       wait: fc.nat({ max: 100_000 }),
     });
-    fc.assert(fc.property(fc.array(arbReply, { maxLength: 25 }), (replies) => {
-      const t = setup();
-      const server = t.seg.attach("server", { address: SERVER, prefixLength: 24 });
-      const sock = unwrap(server.udp.bind(67));
-      t.client.start();
-      for (const r of replies) {
-        t.clock.advance(r.wait);
-        const last = t.fromClient().at(-1)?.repr;
-        let bytes: Uint8Array;
-        if (r.junk !== undefined) bytes = r.junk;
-        else {
-          const options = [optionU8(DhcpOption.MESSAGE_TYPE, r.type)];
-          if (r.server !== undefined) options.push(optionIpv4(DhcpOption.SERVER_ID, r.server));
-          if (r.lease !== undefined) options.push(optionU32(DhcpOption.LEASE_TIME, r.lease));
-          if (r.mask !== undefined) options.push(optionIpv4(DhcpOption.SUBNET_MASK, r.mask));
-          if (r.t1 !== undefined) options.push(optionU32(DhcpOption.RENEWAL_TIME, r.t1));
-          bytes = emitDhcp({
-            op: BOOTREPLY, htype: 1, hops: 0, xid: last?.xid ?? 0, secs: 0, flags: 0, ciaddr: 0, yiaddr: r.yiaddr, siaddr: 0, giaddr: 0,
-            chaddr: macToChaddr(MAC), sname: "", file: "", options,
-          });
+    fc.assert(
+      fc.property(fc.array(arbReply, { maxLength: 25 }), (replies) => {
+        const t = setup();
+        const server = t.seg.attach("server", { address: SERVER, prefixLength: 24 });
+        const sock = unwrap(server.udp.bind(67));
+        t.client.start();
+        for (const r of replies) {
+          t.clock.advance(r.wait);
+          const last = t.fromClient().at(-1)?.repr;
+          let bytes: Uint8Array;
+          if (r.junk !== undefined) bytes = r.junk;
+          else {
+            const options = [optionU8(DhcpOption.MESSAGE_TYPE, r.type)];
+            if (r.server !== undefined) options.push(optionIpv4(DhcpOption.SERVER_ID, r.server));
+            if (r.lease !== undefined) options.push(optionU32(DhcpOption.LEASE_TIME, r.lease));
+            if (r.mask !== undefined) options.push(optionIpv4(DhcpOption.SUBNET_MASK, r.mask));
+            if (r.t1 !== undefined) options.push(optionU32(DhcpOption.RENEWAL_TIME, r.t1));
+            bytes = emitDhcp({
+              op: BOOTREPLY,
+              htype: 1,
+              hops: 0,
+              xid: last?.xid ?? 0,
+              secs: 0,
+              flags: 0,
+              ciaddr: 0,
+              yiaddr: r.yiaddr,
+              siaddr: 0,
+              giaddr: 0,
+              chaddr: macToChaddr(MAC),
+              sname: "",
+              file: "",
+              options,
+            });
+          }
+          sock.sendTo(IPV4_BROADCAST, 68, bytes);
+          t.clock.advance(5);
         }
-        sock.sendTo(IPV4_BROADCAST, 68, bytes);
-        t.clock.advance(5);
-      }
-      t.clock.run(t.clock.now() + 200_000);
-      expect(["selecting", "requesting", "bound", "renewing", "rebinding", "init", "probing"]).toContain(t.client.state);
-      const cidr = t.host.ipv4.cidr;
-      if (t.client.state === "bound") {
-        expect(cidr?.address).toBe(ADDR);
-        expect(cidr!.prefixLength).toBeGreaterThanOrEqual(8);
-      }
-      t.client.stop();
-    }), { numRuns: 200 });
+        t.clock.run(t.clock.now() + 200_000);
+        expect(["selecting", "requesting", "bound", "renewing", "rebinding", "init", "probing"]).toContain(t.client.state);
+        const cidr = t.host.ipv4.cidr;
+        if (t.client.state === "bound") {
+          expect(cidr?.address).toBe(ADDR);
+          expect(cidr!.prefixLength).toBeGreaterThanOrEqual(8);
+        }
+        t.client.stop();
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -9,16 +9,40 @@ import type { Clock, Rng, TimerId } from "../../time.ts";
 import { type Ipv4Address, type MacAddress, IPV4_ANY, IPV4_BROADCAST } from "../../wire/address.ts";
 import type { UdpLayer, UdpSocket, UdpDatagram } from "../../transport/types.ts";
 import {
-  parseDhcp, emitDhcp, type DhcpRepr, type DhcpOptionRepr, type DhcpMessageTypeValue, DhcpMessageType, DhcpOption,
-  BOOTREQUEST, BOOTREPLY, HTYPE_ETHERNET, DHCP_FLAG_BROADCAST, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, macToChaddr, messageType,
-  serverId as serverIdOf, leaseTime as leaseTimeOf, renewalTime, rebindingTime, subnetMask, routers, dnsServers,
-  domainName, hostName as hostNameOf, broadcastAddress, optionMessageType, optionBytes, optionIpv4, optionU16,
-  optionString, chaddrMac,
+  parseDhcp,
+  emitDhcp,
+  type DhcpRepr,
+  type DhcpOptionRepr,
+  type DhcpMessageTypeValue,
+  DhcpMessageType,
+  DhcpOption,
+  BOOTREQUEST,
+  BOOTREPLY,
+  HTYPE_ETHERNET,
+  DHCP_FLAG_BROADCAST,
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
+  macToChaddr,
+  messageType,
+  serverId as serverIdOf,
+  leaseTime as leaseTimeOf,
+  renewalTime,
+  rebindingTime,
+  subnetMask,
+  routers,
+  dnsServers,
+  domainName,
+  hostName as hostNameOf,
+  broadcastAddress,
+  optionMessageType,
+  optionBytes,
+  optionIpv4,
+  optionU16,
+  optionString,
+  chaddrMac,
 } from "../../wire/dhcp.ts";
 import { HEADROOM } from "../../net/types.ts";
-import type {
-  AddressProber, ClientLeaseStore, DhcpClient, DhcpClientState, DhcpClientStats, DhcpHost, DhcpLease, LeaseLostReason,
-} from "./types.ts";
+import type { AddressProber, ClientLeaseStore, DhcpClient, DhcpClientState, DhcpClientStats, DhcpHost, DhcpLease, LeaseLostReason } from "./types.ts";
 import { NetlabError } from "../../error.ts";
 
 /** What the client needs from the stack. */
@@ -113,23 +137,37 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
   };
   const schedule = (delay: number, fn: () => void): void => {
     if (timer !== undefined) clock.cancel(timer);
-    timer = clock.setTimer(clock.now() + Math.max(0, delay), () => { timer = undefined; fn(); });
+    timer = clock.setTimer(clock.now() + Math.max(0, delay), () => {
+      timer = undefined;
+      fn();
+    });
   };
   const clearTimers = (): void => {
     if (timer !== undefined) clock.cancel(timer);
     timer = undefined;
     for (const t of leaseTimers) clock.cancel(t);
     leaseTimers.length = 0;
-    if (cancelProbe) { cancelProbe(); cancelProbe = undefined; }
+    if (cancelProbe) {
+      cancelProbe();
+      cancelProbe = undefined;
+    }
   };
   /** RFC 2131 §4.1: 4 s, 8 s, ... up to 64 s, each randomized by ±1 s. */
-  const backoff = (attempt: number): number =>
-    Math.min(base * 2 ** Math.min(attempt, 30), cap) + (rng.nextFloat() * 2 - 1) * jitter;
-  const newXid = (): void => { xid = rng.nextU32(); };
+  const backoff = (attempt: number): number => Math.min(base * 2 ** Math.min(attempt, 30), cap) + (rng.nextFloat() * 2 - 1) * jitter;
+  const newXid = (): void => {
+    xid = rng.nextU32();
+  };
 
-  const send = (type: DhcpMessageTypeValue, fields: {
-    ciaddr?: Ipv4Address; requested?: Ipv4Address; server?: Ipv4Address; dst: Ipv4Address; src: Ipv4Address;
-  }): void => {
+  const send = (
+    type: DhcpMessageTypeValue,
+    fields: {
+      ciaddr?: Ipv4Address;
+      requested?: Ipv4Address;
+      server?: Ipv4Address;
+      dst: Ipv4Address;
+      src: Ipv4Address;
+    },
+  ): void => {
     if (!socket) return;
     const opts: DhcpOptionRepr[] = [optionMessageType(type), optionBytes(DhcpOption.CLIENT_ID, clientIdBytes)];
     if (fields.requested !== undefined) opts.push(optionIpv4(DhcpOption.REQUESTED_IP, fields.requested));
@@ -141,12 +179,22 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
       opts.push(optionBytes(DhcpOption.PARAMETER_REQUEST_LIST, prl));
     }
     const ciaddr = fields.ciaddr ?? IPV4_ANY;
-    const secs = type === DhcpMessageType.DECLINE || type === DhcpMessageType.RELEASE
-      ? 0 : Math.min(0xffff, Math.floor((clock.now() - startedAt) / 1000));
+    const secs = type === DhcpMessageType.DECLINE || type === DhcpMessageType.RELEASE ? 0 : Math.min(0xffff, Math.floor((clock.now() - startedAt) / 1000));
     const repr: DhcpRepr = {
-      op: BOOTREQUEST, htype: HTYPE_ETHERNET, hops: 0, xid, secs,
+      op: BOOTREQUEST,
+      htype: HTYPE_ETHERNET,
+      hops: 0,
+      xid,
+      secs,
       flags: broadcastFlag && ciaddr === IPV4_ANY && negotiating ? DHCP_FLAG_BROADCAST : 0,
-      ciaddr, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr, sname: "", file: "", options: opts,
+      ciaddr,
+      yiaddr: 0,
+      siaddr: 0,
+      giaddr: 0,
+      chaddr,
+      sname: "",
+      file: "",
+      options: opts,
     };
     const bytes = emitDhcp(repr, { headroom: HEADROOM + 8 });
     const r = socket.sendTo(fields.dst, DHCP_SERVER_PORT, bytes, { src: fields.src, broadcast: fields.dst === IPV4_BROADCAST });
@@ -170,7 +218,9 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
   const sendDiscover = (): void => {
     stats.discovers++;
     send(DhcpMessageType.DISCOVER, {
-      dst: IPV4_BROADCAST, src: IPV4_ANY, ...(hintAddress !== undefined ? { requested: hintAddress } : {}),
+      dst: IPV4_BROADCAST,
+      src: IPV4_ANY,
+      ...(hintAddress !== undefined ? { requested: hintAddress } : {}),
     });
     schedule(backoff(attempts++), sendDiscover);
   };
@@ -178,7 +228,10 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
   // ---- REQUESTING ----
   const sendSelectingRequest = (): void => {
     if (!offer) return;
-    if (attempts >= maxRequestAttempts) { enterInit(initDelay()); return; }
+    if (attempts >= maxRequestAttempts) {
+      enterInit(initDelay());
+      return;
+    }
     if (attempts === 0) requestSentAt = clock.now();
     stats.requests++;
     send(DhcpMessageType.REQUEST, { dst: IPV4_BROADCAST, src: IPV4_ANY, requested: offer.yiaddr, server: serverIdOf(offer)! });
@@ -235,7 +288,10 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
     const seconds = (s: number): number => (time === INFINITE ? Infinity : sentAt + s * 1000);
     let t1 = renewalTime(ack) ?? Math.floor(time * 0.5);
     let t2 = rebindingTime(ack) ?? Math.floor(time * 0.875);
-    if (!(t1 < t2 && t2 <= time)) { t1 = Math.floor(time * 0.5); t2 = Math.floor(time * 0.875); }
+    if (!(t1 < t2 && t2 <= time)) {
+      t1 = Math.floor(time * 0.5);
+      t2 = Math.floor(time * 0.875);
+    }
     return {
       address: ack.yiaddr,
       prefixLength,
@@ -266,16 +322,37 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
     deps.leaseStore?.save(l);
     setState("bound");
     if (Number.isFinite(l.expiresAt)) {
-      leaseTimers.push(clock.setTimer(l.renewAt, () => { setState("renewing"); newXid(); startedAt = clock.now(); sendRenewRequest(); }));
-      leaseTimers.push(clock.setTimer(l.rebindAt, () => { setState("rebinding"); newXid(); sendRenewRequest(); }));
-      leaseTimers.push(clock.setTimer(l.expiresAt, () => { lose("expired"); enterInit(0); }));
+      leaseTimers.push(
+        clock.setTimer(l.renewAt, () => {
+          setState("renewing");
+          newXid();
+          startedAt = clock.now();
+          sendRenewRequest();
+        }),
+      );
+      leaseTimers.push(
+        clock.setTimer(l.rebindAt, () => {
+          setState("rebinding");
+          newXid();
+          sendRenewRequest();
+        }),
+      );
+      leaseTimers.push(
+        clock.setTimer(l.expiresAt, () => {
+          lose("expired");
+          enterInit(0);
+        }),
+      );
     }
     for (const h of boundHandlers) h(l);
   };
 
   const acceptAck = (ack: DhcpRepr): void => {
     const l = leaseFromAck(ack, requestSentAt);
-    if (!l) { stats.ignored++; return; }
+    if (!l) {
+      stats.ignored++;
+      return;
+    }
     const fresh = state === "requesting" || state === "rebooting" || lease?.address !== l.address;
     if (fresh && deps.prober && ipv4.cidr?.address !== l.address) {
       // RFC 2131 §4.4.1: check the address before use; RFC 5227 probe.
@@ -283,7 +360,10 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
       setState("probing");
       cancelProbe = deps.prober.probe(l.address, (conflict) => {
         cancelProbe = undefined;
-        if (!conflict) { bind(l); return; }
+        if (!conflict) {
+          bind(l);
+          return;
+        }
         stats.declines++;
         newXid();
         send(DhcpMessageType.DECLINE, { dst: IPV4_BROADCAST, src: IPV4_ANY, requested: l.address, server: l.serverId });
@@ -301,10 +381,16 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
   const onMessage = (d: UdpDatagram): void => {
     if (d.srcPort !== DHCP_SERVER_PORT) return;
     const parsed = parseDhcp(d.payload);
-    if (!parsed.ok) { stats.ignored++; return; }
+    if (!parsed.ok) {
+      stats.ignored++;
+      return;
+    }
     const m = parsed.value;
     const type = messageType(m);
-    if (m.op !== BOOTREPLY || m.xid !== xid || chaddrMac(m) !== mac || type === undefined) { stats.ignored++; return; }
+    if (m.op !== BOOTREPLY || m.xid !== xid || chaddrMac(m) !== mac || type === undefined) {
+      stats.ignored++;
+      return;
+    }
     stats.received++;
     switch (state) {
       case "selecting":
@@ -317,18 +403,27 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
         return;
       case "requesting": {
         const sid = serverIdOf(m);
-        if (!offer || (sid !== undefined && sid !== serverIdOf(offer))) { stats.ignored++; return; }
+        if (!offer || (sid !== undefined && sid !== serverIdOf(offer))) {
+          stats.ignored++;
+          return;
+        }
         if (type === DhcpMessageType.ACK) acceptAck(m);
-        else if (type === DhcpMessageType.NAK) { stats.naks++; enterInit(afterNak()); }
-        else stats.ignored++;
+        else if (type === DhcpMessageType.NAK) {
+          stats.naks++;
+          enterInit(afterNak());
+        } else stats.ignored++;
         return;
       }
       case "rebooting":
       case "renewing":
       case "rebinding":
         if (type === DhcpMessageType.ACK) acceptAck(m);
-        else if (type === DhcpMessageType.NAK) { stats.naks++; clearTimers(); lose("nak"); enterInit(afterNak()); }
-        else stats.ignored++;
+        else if (type === DhcpMessageType.NAK) {
+          stats.naks++;
+          clearTimers();
+          lose("nak");
+          enterInit(afterNak());
+        } else stats.ignored++;
         return;
       default:
         stats.ignored++;
@@ -336,9 +431,15 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
   };
 
   return {
-    get state() { return state; },
-    get lease() { return lease; },
-    get stats() { return stats; },
+    get state() {
+      return state;
+    },
+    get lease() {
+      return lease;
+    },
+    get stats() {
+      return stats;
+    },
     start() {
       if (state !== "stopped") return;
       const bound = udp.bind(DHCP_CLIENT_PORT);
@@ -378,9 +479,15 @@ export function createDhcpClient(deps: DhcpClientDeps, options: DhcpClientOption
       socket = undefined;
       setState("stopped");
     },
-    onStateChange(h) { stateHandlers.push(h); },
-    onBound(h) { boundHandlers.push(h); },
-    onLeaseLost(h) { lostHandlers.push(h); },
+    onStateChange(h) {
+      stateHandlers.push(h);
+    },
+    onBound(h) {
+      boundHandlers.push(h);
+    },
+    onLeaseLost(h) {
+      lostHandlers.push(h);
+    },
   };
 }
 

@@ -31,16 +31,27 @@ export function dhcpClientOnStack(
   options: DhcpClientOptions = {},
   extra: { leaseStore?: ClientLeaseStore; probe?: boolean } = {},
 ): DhcpClient {
-  const prober = extra.probe === false ? undefined : {
-    probe: (a: Ipv4Address, done: (conflict: boolean) => void) => {
-      const task = stack.arp.probe(a, done);
-      return () => task.cancel();
+  const prober =
+    extra.probe === false
+      ? undefined
+      : {
+          probe: (a: Ipv4Address, done: (conflict: boolean) => void) => {
+            const task = stack.arp.probe(a, done);
+            return () => task.cancel();
+          },
+        };
+  return createDhcpClient(
+    {
+      clock: stack.clock,
+      rng: stack.rng,
+      udp: stack.udp,
+      ipv4: stack.ipv4,
+      mac: stack.device.mac,
+      ...(prober ? { prober } : {}),
+      ...(extra.leaseStore ? { leaseStore: extra.leaseStore } : {}),
     },
-  };
-  return createDhcpClient({
-    clock: stack.clock, rng: stack.rng, udp: stack.udp, ipv4: stack.ipv4, mac: stack.device.mac,
-    ...(prober ? { prober } : {}), ...(extra.leaseStore ? { leaseStore: extra.leaseStore } : {}),
-  }, options);
+    options,
+  );
 }
 
 /** A DHCP server on `stack` (which must be configured, or have config.serverId). */

@@ -12,7 +12,8 @@ import { BOOTREPLY, BOOTREQUEST, DHCP_CLIENT_PORT, DHCP_FLAG_BROADCAST, DHCP_SER
 import { err, ok, type Result } from "../../result.ts";
 import type { UdpBindError, UdpDatagram, UdpLayer, UdpSocket } from "../../transport/types.ts";
 
-const HOPS = 3, GIADDR = 24;
+const HOPS = 3,
+  GIADDR = 24;
 
 /** The relay's two sides; they may share one UdpLayer (a router with both interfaces). */
 export interface DhcpRelayDeps {
@@ -68,7 +69,10 @@ export function createDhcpRelay(deps: DhcpRelayDeps, options: DhcpRelayOptions):
   }
 
   const request = (d: UdpDatagram, hops: number, giaddr: Ipv4Address): void => {
-    if (hops >= maxHops) { stats.dropped++; return; }
+    if (hops >= maxHops) {
+      stats.dropped++;
+      return;
+    }
     const bytes = d.payload.slice();
     bytes[HOPS] = hops + 1;
     if (giaddr === IPV4_ANY) new DataView(bytes.buffer, bytes.byteOffset + GIADDR, 4).setUint32(0, clientSide.address);
@@ -92,21 +96,29 @@ export function createDhcpRelay(deps: DhcpRelayDeps, options: DhcpRelayOptions):
     stats.repliesRelayed++;
   };
 
-  const handle = (fromClientSide: boolean) => (d: UdpDatagram): void => {
-    const parsed = parseDhcp(d.payload);
-    if (!parsed.ok) { stats.dropped++; return; }
-    const m = parsed.value;
-    if (m.op === BOOTREQUEST && fromClientSide && d.src !== clientSide.address) request(d, m.hops, m.giaddr);
-    else if (m.op === BOOTREPLY && m.giaddr === clientSide.address && (d.dst === clientSide.address || !fromClientSide)) reply(d, m.flags, m.yiaddr, chaddrMac(m));
-    else stats.dropped++;
-  };
+  const handle =
+    (fromClientSide: boolean) =>
+    (d: UdpDatagram): void => {
+      const parsed = parseDhcp(d.payload);
+      if (!parsed.ok) {
+        stats.dropped++;
+        return;
+      }
+      const m = parsed.value;
+      if (m.op === BOOTREQUEST && fromClientSide && d.src !== clientSide.address) request(d, m.hops, m.giaddr);
+      else if (m.op === BOOTREPLY && m.giaddr === clientSide.address && (d.dst === clientSide.address || !fromClientSide))
+        reply(d, m.flags, m.yiaddr, chaddrMac(m));
+      else stats.dropped++;
+    };
   if (serverSocket === clientSocket.value) clientSocket.value.onMessage(handle(true));
   else {
     clientSocket.value.onMessage(handle(true));
     serverSocket.onMessage(handle(false));
   }
   return ok({
-    get stats() { return stats; },
+    get stats() {
+      return stats;
+    },
     close() {
       clientSocket.value.close();
       if (serverSocket !== clientSocket.value) serverSocket.close();

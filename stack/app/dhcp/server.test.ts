@@ -4,9 +4,30 @@ import { createVirtualClock } from "../../time.ts";
 import { unwrap } from "../../result.ts";
 import { IPV4_BROADCAST } from "../../wire/address.ts";
 import {
-  type DhcpRepr, type DhcpOptionRepr, emitDhcp, DhcpMessageType, DhcpOption, DHCP_FLAG_BROADCAST, BOOTREQUEST, messageType,
-  serverId, leaseTime, renewalTime, rebindingTime, subnetMask, routers, dnsServers, domainName, broadcastAddress,
-  hostName, clientId, findOption, optionMessageType, optionIpv4, optionBytes, macToChaddr,
+  type DhcpRepr,
+  type DhcpOptionRepr,
+  emitDhcp,
+  DhcpMessageType,
+  DhcpOption,
+  DHCP_FLAG_BROADCAST,
+  BOOTREQUEST,
+  messageType,
+  serverId,
+  leaseTime,
+  renewalTime,
+  rebindingTime,
+  subnetMask,
+  routers,
+  dnsServers,
+  domainName,
+  broadcastAddress,
+  hostName,
+  clientId,
+  findOption,
+  optionMessageType,
+  optionIpv4,
+  optionBytes,
+  macToChaddr,
 } from "../../wire/dhcp.ts";
 import { createDhcpServer, createMemoryLeaseStore } from "./server.ts";
 import { createUdpSegment } from "./test-helpers.ts";
@@ -19,12 +40,20 @@ const sec = 1000;
 const BASE: DhcpServerConfig = {
   pools: [
     {
-      subnet: { address: ip("192.0.2.0"), prefixLength: 24 }, rangeStart: ip("192.0.2.100"), rangeEnd: ip("192.0.2.109"),
-      gateway: SERVER, dnsServers: [ip("192.0.2.53")], domainName: "lab.example", leaseTime: 600,
+      subnet: { address: ip("192.0.2.0"), prefixLength: 24 },
+      rangeStart: ip("192.0.2.100"),
+      rangeEnd: ip("192.0.2.109"),
+      gateway: SERVER,
+      dnsServers: [ip("192.0.2.53")],
+      domainName: "lab.example",
+      leaseTime: 600,
     },
     {
-      subnet: { address: ip("198.51.100.0"), prefixLength: 24 }, rangeStart: ip("198.51.100.10"), rangeEnd: ip("198.51.100.20"),
-      gateway: ip("198.51.100.1"), leaseTime: 1200,
+      subnet: { address: ip("198.51.100.0"), prefixLength: 24 },
+      rangeStart: ip("198.51.100.10"),
+      rangeEnd: ip("198.51.100.20"),
+      gateway: ip("198.51.100.1"),
+      leaseTime: 1200,
     },
   ],
 };
@@ -41,11 +70,25 @@ function setup(config: Partial<DhcpServerConfig> = {}) {
   const relaySock = unwrap(relayHost.udp.bind(67));
   let xid = 1;
   /** Sends a request from MAC `mac` and returns the server's replies to it. */
-  const ask = (type: number, fields: { mac?: number; options?: DhcpOptionRepr[]; ciaddr?: number; giaddr?: number; flags?: number; src?: number; dst?: number } = {}) => {
+  const ask = (
+    type: number,
+    fields: { mac?: number; options?: DhcpOptionRepr[]; ciaddr?: number; giaddr?: number; flags?: number; src?: number; dst?: number } = {},
+  ) => {
     const mac = fields.mac ?? 0x020000000001;
     const repr: DhcpRepr = {
-      op: BOOTREQUEST, htype: 1, hops: fields.giaddr ? 1 : 0, xid: xid++, secs: 0, flags: fields.flags ?? 0,
-      ciaddr: fields.ciaddr ?? 0, yiaddr: 0, siaddr: 0, giaddr: fields.giaddr ?? 0, chaddr: macToChaddr(mac), sname: "", file: "",
+      op: BOOTREQUEST,
+      htype: 1,
+      hops: fields.giaddr ? 1 : 0,
+      xid: xid++,
+      secs: 0,
+      flags: fields.flags ?? 0,
+      ciaddr: fields.ciaddr ?? 0,
+      yiaddr: 0,
+      siaddr: 0,
+      giaddr: fields.giaddr ?? 0,
+      chaddr: macToChaddr(mac),
+      sname: "",
+      file: "",
       options: [optionMessageType(type as 1), ...(fields.options ?? [])],
     };
     const before = seg.log.length;
@@ -63,7 +106,8 @@ function setup(config: Partial<DhcpServerConfig> = {}) {
   const lease = (mac: number, extra: DhcpOptionRepr[] = []): number => {
     const offer = one(DhcpMessageType.DISCOVER, { mac, options: extra }).m;
     const ack = one(DhcpMessageType.REQUEST, {
-      mac, options: [optionIpv4(DhcpOption.REQUESTED_IP, offer.yiaddr), optionIpv4(DhcpOption.SERVER_ID, SERVER), ...extra],
+      mac,
+      options: [optionIpv4(DhcpOption.REQUESTED_IP, offer.yiaddr), optionIpv4(DhcpOption.SERVER_ID, SERVER), ...extra],
     }).m;
     expect(messageType(ack)).toBe(DhcpMessageType.ACK);
     return ack.yiaddr;
@@ -344,34 +388,37 @@ describe("DHCP server: properties", () => {
       relayed: fc.constantFrom(false, false, false, true),
       wait: fc.nat({ max: 400_000 }),
     });
-    fc.assert(fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
-      const t = setup({
-        pools: [{ ...BASE.pools[0]!, rangeEnd: ip("192.0.2.102") }, BASE.pools[1]!],
-        reservations: [{ mac: 5, address: ip("192.0.2.10") }],
-        authoritative: true,
-      });
-      const owner = new Map<number, { mac: number; until: number }>();
-      for (const s of steps) {
-        t.clock.advance(s.wait);
-        const options: DhcpOptionRepr[] = [];
-        if (s.requested !== undefined) options.push(req(s.requested));
-        if (s.server !== undefined) options.push(sid(s.server));
-        const replies = t.ask(s.type, { mac: s.mac, ciaddr: s.ciaddr, options, ...(s.relayed ? { giaddr: ip("198.51.100.1") } : {}) });
-        const now = t.clock.now();
-        if ((s.type === 7 || s.type === 4) && s.server === SERVER) {
-          const a = s.type === 7 ? s.ciaddr : s.requested;
-          if (a !== undefined && owner.get(a)?.mac === s.mac) owner.delete(a);
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const t = setup({
+          pools: [{ ...BASE.pools[0]!, rangeEnd: ip("192.0.2.102") }, BASE.pools[1]!],
+          reservations: [{ mac: 5, address: ip("192.0.2.10") }],
+          authoritative: true,
+        });
+        const owner = new Map<number, { mac: number; until: number }>();
+        for (const s of steps) {
+          t.clock.advance(s.wait);
+          const options: DhcpOptionRepr[] = [];
+          if (s.requested !== undefined) options.push(req(s.requested));
+          if (s.server !== undefined) options.push(sid(s.server));
+          const replies = t.ask(s.type, { mac: s.mac, ciaddr: s.ciaddr, options, ...(s.relayed ? { giaddr: ip("198.51.100.1") } : {}) });
+          const now = t.clock.now();
+          if ((s.type === 7 || s.type === 4) && s.server === SERVER) {
+            const a = s.type === 7 ? s.ciaddr : s.requested;
+            if (a !== undefined && owner.get(a)?.mac === s.mac) owner.delete(a);
+          }
+          for (const r of replies) {
+            const m = r.repr!;
+            expect(m).toBeDefined();
+            if (messageType(m) !== DhcpMessageType.ACK || m.yiaddr === 0) continue;
+            const held = owner.get(m.yiaddr);
+            if (held && held.mac !== s.mac) expect(held.until).toBeLessThanOrEqual(now);
+            owner.set(m.yiaddr, { mac: s.mac, until: r.at + leaseTime(m)! * sec });
+            if (m.yiaddr === ip("192.0.2.10")) expect(s.mac).toBe(5);
+          }
         }
-        for (const r of replies) {
-          const m = r.repr!;
-          expect(m).toBeDefined();
-          if (messageType(m) !== DhcpMessageType.ACK || m.yiaddr === 0) continue;
-          const held = owner.get(m.yiaddr);
-          if (held && held.mac !== s.mac) expect(held.until).toBeLessThanOrEqual(now);
-          owner.set(m.yiaddr, { mac: s.mac, until: r.at + leaseTime(m)! * sec });
-          if (m.yiaddr === ip("192.0.2.10")) expect(s.mac).toBe(5);
-        }
-      }
-    }), { numRuns: 300 });
+      }),
+      { numRuns: 300 },
+    );
   });
 });

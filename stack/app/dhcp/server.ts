@@ -10,10 +10,32 @@ import type { Clock } from "../../time.ts";
 import { type Ipv4Address, type MacAddress, IPV4_ANY, IPV4_BROADCAST, prefixToMask } from "../../wire/address.ts";
 import type { UdpLayer, UdpSocket, UdpDatagram } from "../../transport/types.ts";
 import {
-  parseDhcp, emitDhcp, type DhcpRepr, type DhcpOptionRepr, type DhcpMessageTypeValue, DhcpMessageType, DhcpOption,
-  BOOTREQUEST, BOOTREPLY, DHCP_FLAG_BROADCAST, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, messageType, requestedIp,
-  serverId as serverIdOf, clientId as clientIdOf, parameterRequestList, maxMessageSize, hostName as hostNameOf,
-  chaddrMac, optionMessageType, optionIpv4, optionIpv4List, optionU32, optionString, optionBytes,
+  parseDhcp,
+  emitDhcp,
+  type DhcpRepr,
+  type DhcpOptionRepr,
+  type DhcpMessageTypeValue,
+  DhcpMessageType,
+  DhcpOption,
+  BOOTREQUEST,
+  BOOTREPLY,
+  DHCP_FLAG_BROADCAST,
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
+  messageType,
+  requestedIp,
+  serverId as serverIdOf,
+  clientId as clientIdOf,
+  parameterRequestList,
+  maxMessageSize,
+  hostName as hostNameOf,
+  chaddrMac,
+  optionMessageType,
+  optionIpv4,
+  optionIpv4List,
+  optionU32,
+  optionString,
+  optionBytes,
 } from "../../wire/dhcp.ts";
 import { HEADROOM } from "../../net/types.ts";
 import type { DhcpHost, DhcpPool, DhcpServer, DhcpServerConfig, DhcpServerStats, LeaseStore, ServerLease, DhcpReservation } from "./types.ts";
@@ -43,7 +65,12 @@ export interface DhcpServerArp {
 }
 
 /** One reply the server decided to send. */
-interface Reply { dst: Ipv4Address; port: number; bytes: Uint8Array; viaMac?: MacAddress }
+interface Reply {
+  dst: Ipv4Address;
+  port: number;
+  bytes: Uint8Array;
+  viaMac?: MacAddress;
+}
 
 const DEFAULT_LEASE = 3600;
 
@@ -53,8 +80,12 @@ export function createMemoryLeaseStore(initial: readonly ServerLease[] = []): Le
   return {
     records,
     load: () => [...records.values()],
-    put: (l) => { records.set(l.address, l); },
-    remove: (a) => { records.delete(a); },
+    put: (l) => {
+      records.set(l.address, l);
+    },
+    remove: (a) => {
+      records.delete(a);
+    },
   };
 }
 
@@ -73,7 +104,7 @@ function hex(b: Uint8Array): string {
 
 const inSubnet = (a: Ipv4Address, p: DhcpPool): boolean => {
   const mask = prefixToMask(p.subnet.prefixLength);
-  return ((a & mask) >>> 0) === ((p.subnet.address & mask) >>> 0);
+  return (a & mask) >>> 0 === (p.subnet.address & mask) >>> 0;
 };
 const inRange = (a: Ipv4Address, p: DhcpPool): boolean => a >= p.rangeStart && a <= p.rangeEnd;
 
@@ -98,7 +129,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     if (old !== undefined && old.client !== l.client) byClient.get(old.client)?.delete(l.address);
     leases.set(l.address, l);
     let set = byClient.get(l.client);
-    if (set === undefined) byClient.set(l.client, set = new Set());
+    if (set === undefined) byClient.set(l.client, (set = new Set()));
     set.add(l.address);
   };
   const dropLease = (a: Ipv4Address): void => {
@@ -131,11 +162,9 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   const reservationFor = (m: DhcpRepr): DhcpReservation | undefined => {
     const id = clientIdOf(m);
     const mac = chaddrMac(m);
-    return reservations.find((r) => (id !== undefined && r.clientId !== undefined && equalBytes(r.clientId, id)) ||
-      (mac !== undefined && r.mac === mac));
+    return reservations.find((r) => (id !== undefined && r.clientId !== undefined && equalBytes(r.clientId, id)) || (mac !== undefined && r.mac === mac));
   };
-  const reservedForOther = (a: Ipv4Address, res: DhcpReservation | undefined): boolean =>
-    reservations.some((r) => r.address === a && r !== res);
+  const reservedForOther = (a: Ipv4Address, res: DhcpReservation | undefined): boolean => reservations.some((r) => r.address === a && r !== res);
 
   const activeCount = (now: number): number => {
     let n = 0;
@@ -173,8 +202,16 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
       return pool && available(a, client, pool, res, now) ? { address: a, pool } : undefined;
     };
     if (res) return tryAddr(res.address);
-    for (const [a, o] of offers) if (o.client === client && o.expiresAt > now) { const c = tryAddr(a); if (c) return c; }
-    for (const l of leasesOf(client)) if (l.state === "bound") { const c = tryAddr(l.address); if (c) return c; }
+    for (const [a, o] of offers)
+      if (o.client === client && o.expiresAt > now) {
+        const c = tryAddr(a);
+        if (c) return c;
+      }
+    for (const l of leasesOf(client))
+      if (l.state === "bound") {
+        const c = tryAddr(l.address);
+        if (c) return c;
+      }
     const hint = tryAddr(requestedIp(m));
     if (hint) return hint;
     let oldest: { address: Ipv4Address; pool: DhcpPool; expiredAt: number } | undefined;
@@ -191,7 +228,13 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
 
   const leaseSeconds = (pool: DhcpPool): number => pool.leaseTime ?? DEFAULT_LEASE;
 
-  const replyOptions = (m: DhcpRepr, type: DhcpMessageTypeValue, pool: DhcpPool | undefined, withLease: boolean, host: string | undefined): DhcpOptionRepr[] => {
+  const replyOptions = (
+    m: DhcpRepr,
+    type: DhcpMessageTypeValue,
+    pool: DhcpPool | undefined,
+    withLease: boolean,
+    host: string | undefined,
+  ): DhcpOptionRepr[] => {
     const out: DhcpOptionRepr[] = [optionMessageType(type), optionIpv4(DhcpOption.SERVER_ID, ownAddress())];
     if (pool) {
       const lease = leaseSeconds(pool);
@@ -199,7 +242,7 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
         out.push(optionU32(DhcpOption.LEASE_TIME, lease));
         if (lease !== 0xffffffff) {
           out.push(optionU32(DhcpOption.RENEWAL_TIME, pool.renewalTime ?? Math.floor(lease / 2)));
-          out.push(optionU32(DhcpOption.REBINDING_TIME, pool.rebindingTime ?? Math.floor(lease * 7 / 8)));
+          out.push(optionU32(DhcpOption.REBINDING_TIME, pool.rebindingTime ?? Math.floor((lease * 7) / 8)));
         }
       }
       const mask = prefixToMask(pool.subnet.prefixLength);
@@ -213,7 +256,10 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
       const prl = parameterRequestList(m);
       const always = new Set<number>([DhcpOption.SUBNET_MASK, DhcpOption.ROUTER, DhcpOption.DNS_SERVER]);
       if (prl) {
-        for (const code of prl) { const o = available.find((x) => x.code === code); if (o && !out.includes(o)) out.push(o); }
+        for (const code of prl) {
+          const o = available.find((x) => x.code === code);
+          if (o && !out.includes(o)) out.push(o);
+        }
         for (const o of available) if (always.has(o.code) && !out.includes(o)) out.push(o);
       } else out.push(...available);
     }
@@ -229,8 +275,20 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     const ciaddr = type === DhcpMessageType.ACK ? m.ciaddr : 0;
     const flags = nak && m.giaddr !== IPV4_ANY ? m.flags | DHCP_FLAG_BROADCAST : m.flags;
     const repr: DhcpRepr = {
-      op: BOOTREPLY, htype: m.htype, hops: 0, xid: m.xid, secs: 0, flags, ciaddr, yiaddr, siaddr: 0,
-      giaddr: m.giaddr, chaddr: m.chaddr, sname: "", file: "", options,
+      op: BOOTREPLY,
+      htype: m.htype,
+      hops: 0,
+      xid: m.xid,
+      secs: 0,
+      flags,
+      ciaddr,
+      yiaddr,
+      siaddr: 0,
+      giaddr: m.giaddr,
+      chaddr: m.chaddr,
+      sname: "",
+      file: "",
+      options,
     };
     const limit = Math.max(576, maxMessageSize(m) ?? 576) - 28;
     const bytes = emitDhcp(repr, { maxLength: limit, headroom: HEADROOM + 8 });
@@ -246,7 +304,11 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   };
   const nak = (m: DhcpRepr, why: string): Reply => {
     stats.naks++;
-    const opts: DhcpOptionRepr[] = [optionMessageType(DhcpMessageType.NAK), optionIpv4(DhcpOption.SERVER_ID, ownAddress()), optionString(DhcpOption.MESSAGE, why)];
+    const opts: DhcpOptionRepr[] = [
+      optionMessageType(DhcpMessageType.NAK),
+      optionIpv4(DhcpOption.SERVER_ID, ownAddress()),
+      optionString(DhcpOption.MESSAGE, why),
+    ];
     const id = clientIdOf(m);
     if (id) opts.push(optionBytes(DhcpOption.CLIENT_ID, id));
     return reply(m, DhcpMessageType.NAK, 0, opts);
@@ -258,13 +320,18 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
     const host = res?.hostName;
     const clientHost = hostNameOf(m);
     const record: ServerLease = {
-      address, client, state: "bound",
+      address,
+      client,
+      state: "bound",
       expiresAt: seconds === 0xffffffff ? Number.MAX_SAFE_INTEGER : now + seconds * 1000,
-      ...(host ?? clientHost ? { hostName: (host ?? clientHost)! } : {}),
+      ...((host ?? clientHost) ? { hostName: (host ?? clientHost)! } : {}),
     };
     // A client holds one lease per subnet: forget its other bindings there.
     for (const l of leasesOf(client)) {
-      if (l.address !== address && inSubnet(l.address, pool)) { dropLease(l.address); store.remove(l.address); }
+      if (l.address !== address && inSubnet(l.address, pool)) {
+        dropLease(l.address);
+        store.remove(l.address);
+      }
     }
     store.put(record);
     putLease(record);
@@ -275,12 +342,21 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
 
   const onDiscover = (m: DhcpRepr, client: string, now: number): Reply | undefined => {
     const candidates = poolsFor(m.giaddr);
-    if (candidates.length === 0) { stats.ignored++; return undefined; }
-    const known = leasesOf(client).some((l) => l.state === "bound" && l.expiresAt > now) ||
-      [...offers.values()].some((o) => o.client === client && o.expiresAt > now);
-    if (!known && atCapacity(now)) { stats.exhausted++; return undefined; }
+    if (candidates.length === 0) {
+      stats.ignored++;
+      return undefined;
+    }
+    const known =
+      leasesOf(client).some((l) => l.state === "bound" && l.expiresAt > now) || [...offers.values()].some((o) => o.client === client && o.expiresAt > now);
+    if (!known && atCapacity(now)) {
+      stats.exhausted++;
+      return undefined;
+    }
     const chosen = chooseAddress(m, client, candidates, now);
-    if (!chosen) { stats.exhausted++; return undefined; }
+    if (!chosen) {
+      stats.exhausted++;
+      return undefined;
+    }
     for (const [a, o] of offers) if (o.client === client || o.expiresAt <= now) offers.delete(a);
     offers.set(chosen.address, { client, expiresAt: now + offerHold });
     stats.offers++;
@@ -348,11 +424,20 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
 
   const onDecline = (m: DhcpRepr, client: string, now: number): void => {
     const a = requestedIp(m);
-    if (serverIdOf(m) !== ownAddress() || a === undefined) { stats.ignored++; return; }
+    if (serverIdOf(m) !== ownAddress() || a === undefined) {
+      stats.ignored++;
+      return;
+    }
     // Only addresses we hand out can be declined (keeps the database bounded by the pools).
-    if (!pools.some((p) => inRange(a, p)) && !reservations.some((r) => r.address === a)) { stats.ignored++; return; }
+    if (!pools.some((p) => inRange(a, p)) && !reservations.some((r) => r.address === a)) {
+      stats.ignored++;
+      return;
+    }
     const l = leases.get(a);
-    if (l && l.client !== client && l.expiresAt > now) { stats.ignored++; return; }
+    if (l && l.client !== client && l.expiresAt > now) {
+      stats.ignored++;
+      return;
+    }
     stats.declines++;
     const record: ServerLease = { address: a, client: "", state: "declined", expiresAt: now + declineHold };
     store.put(record);
@@ -362,9 +447,15 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
 
   const onRelease = (m: DhcpRepr, client: string, now: number): void => {
     const sid = serverIdOf(m);
-    if (sid !== undefined && sid !== ownAddress()) { stats.ignored++; return; }
+    if (sid !== undefined && sid !== ownAddress()) {
+      stats.ignored++;
+      return;
+    }
     const l = leases.get(m.ciaddr);
-    if (!l || l.client !== client || l.state !== "bound") { stats.ignored++; return; }
+    if (!l || l.client !== client || l.state !== "bound") {
+      stats.ignored++;
+      return;
+    }
     stats.releases++;
     // Keep the record, expired, so the client gets the same address back if it is still free.
     const record: ServerLease = { ...l, expiresAt: Math.min(l.expiresAt, now) };
@@ -373,10 +464,16 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   };
 
   const onInform = (m: DhcpRepr): Reply | undefined => {
-    if (m.ciaddr === IPV4_ANY) { stats.ignored++; return undefined; }
+    if (m.ciaddr === IPV4_ANY) {
+      stats.ignored++;
+      return undefined;
+    }
     const candidates = poolsFor(m.giaddr);
     const pool = candidates.find((p) => inSubnet(m.ciaddr, p)) ?? (m.giaddr === IPV4_ANY ? pools.find((p) => inSubnet(m.ciaddr, p)) : undefined);
-    if (!pool) { stats.ignored++; return undefined; }
+    if (!pool) {
+      stats.ignored++;
+      return undefined;
+    }
     stats.informs++;
     // §4.3.5: ACK without yiaddr or lease time, unicast to ciaddr.
     const r = reply(m, DhcpMessageType.ACK, 0, replyOptions(m, DhcpMessageType.ACK, pool, false, undefined));
@@ -386,20 +483,37 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   const handle = (d: UdpDatagram): void => {
     stats.received++;
     const parsed = parseDhcp(d.payload);
-    if (!parsed.ok) { stats.malformed++; return; }
+    if (!parsed.ok) {
+      stats.malformed++;
+      return;
+    }
     const m = parsed.value;
     const type = messageType(m);
-    if (m.op !== BOOTREQUEST || type === undefined || m.chaddr.length === 0) { stats.ignored++; return; }
+    if (m.op !== BOOTREQUEST || type === undefined || m.chaddr.length === 0) {
+      stats.ignored++;
+      return;
+    }
     const client = clientKeyOf(m);
     const now = clock.now();
     let out: Reply | undefined;
     switch (type) {
-      case DhcpMessageType.DISCOVER: out = onDiscover(m, client, now); break;
-      case DhcpMessageType.REQUEST: out = onRequest(m, client, now); break;
-      case DhcpMessageType.DECLINE: onDecline(m, client, now); break;
-      case DhcpMessageType.RELEASE: onRelease(m, client, now); break;
-      case DhcpMessageType.INFORM: out = onInform(m); break;
-      default: stats.ignored++;
+      case DhcpMessageType.DISCOVER:
+        out = onDiscover(m, client, now);
+        break;
+      case DhcpMessageType.REQUEST:
+        out = onRequest(m, client, now);
+        break;
+      case DhcpMessageType.DECLINE:
+        onDecline(m, client, now);
+        break;
+      case DhcpMessageType.RELEASE:
+        onRelease(m, client, now);
+        break;
+      case DhcpMessageType.INFORM:
+        out = onInform(m);
+        break;
+      default:
+        stats.ignored++;
     }
     if (out) {
       const src = ownAddress();
@@ -418,9 +532,13 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   socket.onMessage(handle);
 
   return {
-    get stats() { return stats; },
+    get stats() {
+      return stats;
+    },
     leases: () => [...leases.values()],
-    close() { socket.close(); },
+    close() {
+      socket.close();
+    },
   };
 }
 
@@ -433,4 +551,3 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 function misuse(message: string): Error {
   return new NetlabError("ERR_DHCP_CONFIG", message);
 }
-

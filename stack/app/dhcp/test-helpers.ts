@@ -54,10 +54,18 @@ export function createUdpSegment(clock: Clock, delayMs = 1): UdpSegment {
         name,
         down: false,
         ipv4: {
-          get cidr() { return cidr; },
-          get gateway() { return gateway; },
+          get cidr() {
+            return cidr;
+          },
+          get gateway() {
+            return gateway;
+          },
           configureCalls,
-          configure(c, g) { cidr = c; gateway = g; configureCalls.push(c); },
+          configure(c, g) {
+            cidr = c;
+            gateway = g;
+            configureCalls.push(c);
+          },
         },
         udp: {
           bind(port) {
@@ -70,8 +78,17 @@ export function createUdpSegment(clock: Clock, delayMs = 1): UdpSegment {
                 const src = options.src ?? cidr?.address;
                 if (src === undefined) return err("no-address");
                 const rec: SegmentRecord = {
-                  at: clock.now(), from: name, src, dst, srcPort: port, dstPort, bytes: payload.slice(),
-                  repr: (() => { const r = parseDhcp(payload); return r.ok ? r.value : undefined; })(),
+                  at: clock.now(),
+                  from: name,
+                  src,
+                  dst,
+                  srcPort: port,
+                  dstPort,
+                  bytes: payload.slice(),
+                  repr: (() => {
+                    const r = parseDhcp(payload);
+                    return r.ok ? r.value : undefined;
+                  })(),
                   broadcast: options.broadcast ?? false,
                 };
                 segment.log.push(rec);
@@ -86,8 +103,12 @@ export function createUdpSegment(clock: Clock, delayMs = 1): UdpSegment {
                 });
                 return ok(undefined);
               },
-              onMessage(h) { handler = h; },
-              close() { sockets.delete(port); },
+              onMessage(h) {
+                handler = h;
+              },
+              close() {
+                sockets.delete(port);
+              },
             };
             return ok(socket);
           },

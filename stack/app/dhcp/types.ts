@@ -46,9 +46,7 @@ export interface ClientLeaseStore {
   clear(): void;
 }
 
-export type DhcpClientState =
-  | "stopped" | "init" | "selecting" | "requesting" | "probing" | "bound" | "renewing" | "rebinding"
-  | "init-reboot" | "rebooting";
+export type DhcpClientState = "stopped" | "init" | "selecting" | "requesting" | "probing" | "bound" | "renewing" | "rebinding" | "init-reboot" | "rebooting";
 
 export type LeaseLostReason = "expired" | "nak" | "conflict" | "released";
 

@@ -14,15 +14,27 @@ import type { Clock, Rng, TimerId } from "../../time.ts";
 import type { MacAddress } from "../../wire/address.ts";
 import { type Ipv6Address, ipv6Equal, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from "../../wire/ipv6-address.ts";
 import {
-  ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_CLIENT_PORT, DHCP6_INFINITY, DHCP6_SERVER_PORT, type Dhcp6MessageTypeValue, type Dhcp6Option,
-  Dhcp6MessageType, Dhcp6OptionCode, Dhcp6Status, dhcp6StatusOf, duidEqual, duidLl, emitDhcp6, findDhcp6Option, findDhcp6Options, parseDhcp6,
+  ALL_DHCP_RELAY_AGENTS_AND_SERVERS,
+  DHCP6_CLIENT_PORT,
+  DHCP6_INFINITY,
+  DHCP6_SERVER_PORT,
+  type Dhcp6MessageTypeValue,
+  type Dhcp6Option,
+  Dhcp6MessageType,
+  Dhcp6OptionCode,
+  Dhcp6Status,
+  dhcp6StatusOf,
+  duidEqual,
+  duidLl,
+  emitDhcp6,
+  findDhcp6Option,
+  findDhcp6Options,
+  parseDhcp6,
 } from "../../wire/dhcp6.ts";
 import { readU32 } from "../../wire/bytes.ts";
 import type { Udp6Datagram, Udp6Socket, Udp6Stack } from "../../transport/udp6.ts";
 import { NetlabError } from "../../error.ts";
-import type {
-  Dhcp6Client, Dhcp6ClientState, Dhcp6ClientStats, Dhcp6Host, Dhcp6Information, Dhcp6Lease, Dhcp6LeaseLostReason,
-} from "./types.ts";
+import type { Dhcp6Client, Dhcp6ClientState, Dhcp6ClientStats, Dhcp6Host, Dhcp6Information, Dhcp6Lease, Dhcp6LeaseLostReason } from "./types.ts";
 
 /** What the client needs from the stack. */
 export interface Dhcp6ClientDeps {
@@ -36,28 +48,49 @@ export interface Dhcp6ClientDeps {
 
 /** RFC 8415 §7.6 transmission parameters, seconds; tests may shrink them. */
 export interface Dhcp6Timing {
-  readonly solMaxDelay: number; readonly solTimeout: number; readonly solMaxRt: number;
-  readonly reqTimeout: number; readonly reqMaxRt: number; readonly reqMaxRc: number;
-  readonly renTimeout: number; readonly renMaxRt: number;
-  readonly rebTimeout: number; readonly rebMaxRt: number;
-  readonly infMaxDelay: number; readonly infTimeout: number; readonly infMaxRt: number;
-  readonly relTimeout: number; readonly relMaxRc: number;
-  readonly decTimeout: number; readonly decMaxRc: number;
+  readonly solMaxDelay: number;
+  readonly solTimeout: number;
+  readonly solMaxRt: number;
+  readonly reqTimeout: number;
+  readonly reqMaxRt: number;
+  readonly reqMaxRc: number;
+  readonly renTimeout: number;
+  readonly renMaxRt: number;
+  readonly rebTimeout: number;
+  readonly rebMaxRt: number;
+  readonly infMaxDelay: number;
+  readonly infTimeout: number;
+  readonly infMaxRt: number;
+  readonly relTimeout: number;
+  readonly relMaxRc: number;
+  readonly decTimeout: number;
+  readonly decMaxRc: number;
 }
 
 /** RFC 8415 §7.6. */
 export const DHCP6_TIMING: Dhcp6Timing = {
-  solMaxDelay: 1, solTimeout: 1, solMaxRt: 3600,
-  reqTimeout: 1, reqMaxRt: 30, reqMaxRc: 10,
-  renTimeout: 10, renMaxRt: 600,
-  rebTimeout: 10, rebMaxRt: 600,
-  infMaxDelay: 1, infTimeout: 1, infMaxRt: 3600,
-  relTimeout: 1, relMaxRc: 4,
-  decTimeout: 1, decMaxRc: 4,
+  solMaxDelay: 1,
+  solTimeout: 1,
+  solMaxRt: 3600,
+  reqTimeout: 1,
+  reqMaxRt: 30,
+  reqMaxRc: 10,
+  renTimeout: 10,
+  renMaxRt: 600,
+  rebTimeout: 10,
+  rebMaxRt: 600,
+  infMaxDelay: 1,
+  infTimeout: 1,
+  infMaxRt: 3600,
+  relTimeout: 1,
+  relMaxRc: 4,
+  decTimeout: 1,
+  decMaxRc: 4,
 };
 
 /** RFC 8415 §21.23: IRT_DEFAULT 86400 s and IRT_MINIMUM 600 s. */
-const IRT_DEFAULT = 86_400, IRT_MINIMUM = 600;
+const IRT_DEFAULT = 86_400,
+  IRT_MINIMUM = 600;
 /** RFC 8415 §21.23 INFORMATION_REFRESH_TIME, not parsed by name in wire/dhcp6.ts. */
 const OPTION_INFORMATION_REFRESH_TIME = 32;
 
@@ -101,8 +134,12 @@ function usableAddress(a: Ipv6Address): boolean {
 
 /** The counter of each message type the client sends. */
 const SENT_COUNTER: Partial<Record<number, "solicits" | "requests" | "renews" | "rebinds" | "releases" | "declines" | "informationRequests">> = {
-  [Dhcp6MessageType.SOLICIT]: "solicits", [Dhcp6MessageType.REQUEST]: "requests", [Dhcp6MessageType.RENEW]: "renews",
-  [Dhcp6MessageType.REBIND]: "rebinds", [Dhcp6MessageType.RELEASE]: "releases", [Dhcp6MessageType.DECLINE]: "declines",
+  [Dhcp6MessageType.SOLICIT]: "solicits",
+  [Dhcp6MessageType.REQUEST]: "requests",
+  [Dhcp6MessageType.RENEW]: "renews",
+  [Dhcp6MessageType.REBIND]: "rebinds",
+  [Dhcp6MessageType.RELEASE]: "releases",
+  [Dhcp6MessageType.DECLINE]: "declines",
   [Dhcp6MessageType.INFORMATION_REQUEST]: "informationRequests",
 };
 
@@ -131,7 +168,17 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
   let pendingDad: Ipv6Address | undefined;
 
   const stats: Dhcp6ClientStats = {
-    sent: 0, received: 0, ignored: 0, solicits: 0, advertises: 0, requests: 0, renews: 0, rebinds: 0, releases: 0, declines: 0, informationRequests: 0,
+    sent: 0,
+    received: 0,
+    ignored: 0,
+    solicits: 0,
+    advertises: 0,
+    requests: 0,
+    renews: 0,
+    rebinds: 0,
+    releases: 0,
+    declines: 0,
+    informationRequests: 0,
   };
   const stateHandlers: ((s: Dhcp6ClientState, p: Dhcp6ClientState) => void)[] = [];
   const boundHandlers: ((l: Dhcp6Lease) => void)[] = [];
@@ -161,10 +208,15 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     if (socket === undefined) return;
     // §21.9: hundredths of a second since the first transmission of this exchange, 0 in the first.
     const elapsed = ex.count === 0 ? 0 : Math.min(0xffff, Math.floor((clock.now() - ex.startedAt) / 10));
-    const bytes = emitDhcp6({
-      kind: "message", msgType: ex.msgType, transactionId: ex.xid,
-      options: [{ kind: "client-id", duid }, { kind: "elapsed-time", centiseconds: elapsed }, ...ex.options()],
-    }, { headroom: 62 });
+    const bytes = emitDhcp6(
+      {
+        kind: "message",
+        msgType: ex.msgType,
+        transactionId: ex.xid,
+        options: [{ kind: "client-id", duid }, { kind: "elapsed-time", centiseconds: elapsed }, ...ex.options()],
+      },
+      { headroom: 62 },
+    );
     // Counted when sent: a transmission without a usable link-local address yet (DAD) fails, and the next one covers it.
     if (!socket.sendTo(ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_SERVER_PORT, bytes).ok) return;
     stats.sent++;
@@ -178,10 +230,21 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     if (ex.msgType === Dhcp6MessageType.SOLICIT && collecting && ex.count > 0) {
       // §18.2.1: the first RT is over: take the best ADVERTISE collected, if any.
       collecting = false;
-      if (advertised.length > 0) { requestBest(); return; }
+      if (advertised.length > 0) {
+        requestBest();
+        return;
+      }
     }
-    if (ex.mrc > 0 && ex.count >= ex.mrc) { stopExchange(); ex.onGiveUp(); return; }
-    if (clock.now() >= ex.deadline) { stopExchange(); ex.onGiveUp(); return; }
+    if (ex.mrc > 0 && ex.count >= ex.mrc) {
+      stopExchange();
+      ex.onGiveUp();
+      return;
+    }
+    if (clock.now() >= ex.deadline) {
+      stopExchange();
+      ex.onGiveUp();
+      return;
+    }
     if (ex.count === 0) ex.startedAt = clock.now();
     send(ex);
     // §15: RT = IRT + RAND*IRT, then 2*RTprev + RAND*RTprev, capped to MRT + RAND*MRT.
@@ -195,13 +258,28 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
   };
 
   const startExchange = (p: {
-    msgType: Dhcp6MessageTypeValue; irt: number; mrt: number; mrc?: number; mrdMs?: number; delayMaxS?: number;
-    options: () => Dhcp6Option[]; onGiveUp: () => void;
+    msgType: Dhcp6MessageTypeValue;
+    irt: number;
+    mrt: number;
+    mrc?: number;
+    mrdMs?: number;
+    delayMaxS?: number;
+    options: () => Dhcp6Option[];
+    onGiveUp: () => void;
   }): void => {
     stopExchange();
     const ex: Exchange = {
-      msgType: p.msgType, xid: rng.nextU32() & 0xffffff, startedAt: clock.now(), irt: p.irt, mrt: p.mrt, mrc: p.mrc ?? 0,
-      deadline: p.mrdMs === undefined ? Infinity : clock.now() + p.mrdMs, options: p.options, onGiveUp: p.onGiveUp, rtMs: 0, count: 0,
+      msgType: p.msgType,
+      xid: rng.nextU32() & 0xffffff,
+      startedAt: clock.now(),
+      irt: p.irt,
+      mrt: p.mrt,
+      mrc: p.mrc ?? 0,
+      deadline: p.mrdMs === undefined ? Infinity : clock.now() + p.mrdMs,
+      options: p.options,
+      onGiveUp: p.onGiveUp,
+      rtMs: 0,
+      count: 0,
     };
     exchange = ex;
     const delay = p.delayMaxS === undefined ? 0 : rng.nextFloat() * p.delayMaxS * 1000;
@@ -210,8 +288,22 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
 
   const oro = (extra: number[] = []): Dhcp6Option => ({ kind: "oro", codes: [Dhcp6OptionCode.DNS_SERVERS, ...extra] });
   const iaNa = (address?: Ipv6Address, lifetimes = false): Dhcp6Option => ({
-    kind: "ia-na", iaid, t1: 0, t2: 0,
-    options: address === undefined ? [] : [{ kind: "ia-addr", address, preferredLifetime: lifetimes && lease ? lease.preferredLifetime : 0, validLifetime: lifetimes && lease ? lease.validLifetime : 0, options: [] }],
+    kind: "ia-na",
+    iaid,
+    t1: 0,
+    t2: 0,
+    options:
+      address === undefined
+        ? []
+        : [
+            {
+              kind: "ia-addr",
+              address,
+              preferredLifetime: lifetimes && lease ? lease.preferredLifetime : 0,
+              validLifetime: lifetimes && lease ? lease.validLifetime : 0,
+              options: [],
+            },
+          ],
   });
 
   // ---- stateful ----
@@ -228,7 +320,10 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     setState("soliciting");
     collecting = true;
     startExchange({
-      msgType: Dhcp6MessageType.SOLICIT, irt: t.solTimeout, mrt: t.solMaxRt, delayMaxS: t.solMaxDelay,
+      msgType: Dhcp6MessageType.SOLICIT,
+      irt: t.solTimeout,
+      mrt: t.solMaxRt,
+      delayMaxS: t.solMaxDelay,
       options: () => [...(rapidCommit ? [{ kind: "rapid-commit" } as const] : []), iaNa(lease?.address), oro()],
       onGiveUp: solicit,
     });
@@ -241,7 +336,10 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     chosen = { serverId: best.serverId, address: best.address };
     setState("requesting");
     startExchange({
-      msgType: Dhcp6MessageType.REQUEST, irt: t.reqTimeout, mrt: t.reqMaxRt, mrc: t.reqMaxRc,
+      msgType: Dhcp6MessageType.REQUEST,
+      irt: t.reqTimeout,
+      mrt: t.reqMaxRt,
+      mrc: t.reqMaxRc,
       options: () => [{ kind: "server-id", duid: chosen!.serverId }, iaNa(chosen!.address), oro()],
       onGiveUp: solicit,
     });
@@ -262,9 +360,14 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     setState("renewing");
     // §18.2.4: MRD is the time until T2.
     startExchange({
-      msgType: Dhcp6MessageType.RENEW, irt: t.renTimeout, mrt: t.renMaxRt, mrdMs: Math.max(0, l.rebindAt - clock.now()),
+      msgType: Dhcp6MessageType.RENEW,
+      irt: t.renTimeout,
+      mrt: t.renMaxRt,
+      mrdMs: Math.max(0, l.rebindAt - clock.now()),
       options: () => [{ kind: "server-id", duid: l.serverId }, iaNa(l.address, true), oro()],
-      onGiveUp: () => { /* T2's timer starts REBIND */ },
+      onGiveUp: () => {
+        /* T2's timer starts REBIND */
+      },
     });
   };
 
@@ -274,9 +377,14 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     setState("rebinding");
     // §18.2.5: to any server; MRD is the time until the valid lifetimes end.
     startExchange({
-      msgType: Dhcp6MessageType.REBIND, irt: t.rebTimeout, mrt: t.rebMaxRt, mrdMs: Math.max(0, l.validUntil - clock.now()),
+      msgType: Dhcp6MessageType.REBIND,
+      irt: t.rebTimeout,
+      mrt: t.rebMaxRt,
+      mrdMs: Math.max(0, l.validUntil - clock.now()),
       options: () => [iaNa(l.address, true), oro()],
-      onGiveUp: () => { /* the expiry timer restarts SOLICIT */ },
+      onGiveUp: () => {
+        /* the expiry timer restarts SOLICIT */
+      },
     });
   };
 
@@ -284,8 +392,14 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     // §18.2.8: DECLINE the duplicate address to the server that gave it, then SOLICIT again.
     setState("declining");
     startExchange({
-      msgType: Dhcp6MessageType.DECLINE, irt: t.decTimeout, mrt: 0, mrc: t.decMaxRc,
-      options: () => [{ kind: "server-id", duid: serverId }, { kind: "ia-na", iaid, t1: 0, t2: 0, options: [{ kind: "ia-addr", address, preferredLifetime: 0, validLifetime: 0, options: [] }] }],
+      msgType: Dhcp6MessageType.DECLINE,
+      irt: t.decTimeout,
+      mrt: 0,
+      mrc: t.decMaxRc,
+      options: () => [
+        { kind: "server-id", duid: serverId },
+        { kind: "ia-na", iaid, t1: 0, t2: 0, options: [{ kind: "ia-addr", address, preferredLifetime: 0, validLifetime: 0, options: [] }] },
+      ],
       onGiveUp: solicit,
     });
   };
@@ -299,7 +413,13 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     setState("bound");
     if (Number.isFinite(l.renewAt)) leaseTimers.push(clock.setTimer(l.renewAt, renew));
     if (Number.isFinite(l.rebindAt)) leaseTimers.push(clock.setTimer(l.rebindAt, rebind));
-    if (Number.isFinite(l.validUntil)) leaseTimers.push(clock.setTimer(l.validUntil, () => { lose("expired"); solicit(); }));
+    if (Number.isFinite(l.validUntil))
+      leaseTimers.push(
+        clock.setTimer(l.validUntil, () => {
+          lose("expired");
+          solicit();
+        }),
+      );
     for (const h of boundHandlers) h(l);
   };
 
@@ -308,10 +428,20 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     const ex = exchange;
     if (ex === undefined) return;
     const top = dhcp6StatusOf(options);
-    if (top === Dhcp6Status.NOT_ON_LINK && state === "requesting") { stopExchange(); solicit(); return; }
-    if (top !== Dhcp6Status.SUCCESS) { stats.ignored++; return; }
+    if (top === Dhcp6Status.NOT_ON_LINK && state === "requesting") {
+      stopExchange();
+      solicit();
+      return;
+    }
+    if (top !== Dhcp6Status.SUCCESS) {
+      stats.ignored++;
+      return;
+    }
     const ia = findDhcp6Options(options, "ia-na").find((x) => x.iaid === iaid);
-    if (ia === undefined) { stats.ignored++; return; }
+    if (ia === undefined) {
+      stats.ignored++;
+      return;
+    }
     const iaStatus = dhcp6StatusOf(ia.options);
     if (iaStatus === Dhcp6Status.NO_BINDING || iaStatus === Dhcp6Status.NOT_ON_LINK) {
       // §18.2.10.1: the server has no binding (or the link changed): start over with SOLICIT.
@@ -323,11 +453,17 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     if (iaStatus !== Dhcp6Status.SUCCESS) {
       // NoAddrsAvail and the rest: this server has nothing for us. To a REQUEST: SOLICIT again; to a
       // rapid-commit SOLICIT: keep soliciting on the backoff (a restart would skip it); else keep the lease.
-      if (state === "requesting") { stopExchange(); solicit(); } else stats.ignored++;
+      if (state === "requesting") {
+        stopExchange();
+        solicit();
+      } else stats.ignored++;
       return;
     }
     // §21.4: an IA_NA with T1 > T2 (T2 non-zero) is discarded.
-    if (ia.t2 !== 0 && ia.t1 > ia.t2) { stats.ignored++; return; }
+    if (ia.t2 !== 0 && ia.t1 > ia.t2) {
+      stats.ignored++;
+      return;
+    }
     const addrs = findDhcp6Options(ia.options, "ia-addr");
     if (lease !== undefined && addrs.some((a) => ipv6Equal(a.address, lease!.address) && a.validLifetime === 0)) {
       // §18.2.10.1: a valid lifetime of 0 withdraws the address.
@@ -336,7 +472,10 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     // §21.6: an address whose preferred lifetime exceeds its valid lifetime is discarded.
     const addr = addrs.find((a) => a.validLifetime !== 0 && a.preferredLifetime <= a.validLifetime && usableAddress(a.address));
     if (addr === undefined) {
-      if (lease === undefined) { stopExchange(); solicit(); } else stats.ignored++;
+      if (lease === undefined) {
+        stopExchange();
+        solicit();
+      } else stats.ignored++;
       return;
     }
     const now = clock.now();
@@ -348,9 +487,20 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     const t2 = ia.t2 !== 0 ? ia.t2 : pref === DHCP6_INFINITY ? DHCP6_INFINITY : Math.floor(pref * 0.8);
     const dns = findDhcp6Option(options, "dns-servers")?.servers ?? [];
     const l: Dhcp6Lease = {
-      address: addr.address, iaid, serverId, dnsServers: dns, preferredLifetime: pref, validLifetime: addr.validLifetime, t1, t2,
-      acquiredAt: now, renewAt: seconds(sentAt, t1), rebindAt: seconds(sentAt, t2),
-      preferredUntil: seconds(sentAt, pref), validUntil: seconds(sentAt, addr.validLifetime), rapidCommit: viaRapidCommit,
+      address: addr.address,
+      iaid,
+      serverId,
+      dnsServers: dns,
+      preferredLifetime: pref,
+      validLifetime: addr.validLifetime,
+      t1,
+      t2,
+      acquiredAt: now,
+      renewAt: seconds(sentAt, t1),
+      rebindAt: seconds(sentAt, t2),
+      preferredUntil: seconds(sentAt, pref),
+      validUntil: seconds(sentAt, addr.validLifetime),
+      rapidCommit: viaRapidCommit,
     };
     stopExchange();
     const renewal = lease !== undefined && ipv6Equal(lease.address, l.address);
@@ -363,14 +513,22 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     }
     // §18.2.10.1: DAD (RFC 4862) on the new address before use; a duplicate is declined.
     pendingDad = l.address;
-    host.addAddress(l.address, 128, (r) => {
-      if (pendingDad === undefined || !ipv6Equal(pendingDad, l.address) || state === "stopped") return;
-      pendingDad = undefined;
-      if (r.ok) { bind(l); return; }
-      host.removeAddress(l.address);
-      for (const h of lostHandlers) h("duplicate", l);
-      decline(l.address, l.serverId);
-    }, addOptions);
+    host.addAddress(
+      l.address,
+      128,
+      (r) => {
+        if (pendingDad === undefined || !ipv6Equal(pendingDad, l.address) || state === "stopped") return;
+        pendingDad = undefined;
+        if (r.ok) {
+          bind(l);
+          return;
+        }
+        host.removeAddress(l.address);
+        for (const h of lostHandlers) h("duplicate", l);
+        decline(l.address, l.serverId);
+      },
+      addOptions,
+    );
   };
 
   // ---- stateless ----
@@ -379,21 +537,29 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
     clearLeaseTimers();
     setState("informing");
     startExchange({
-      msgType: Dhcp6MessageType.INFORMATION_REQUEST, irt: t.infTimeout, mrt: t.infMaxRt, delayMaxS: t.infMaxDelay,
+      msgType: Dhcp6MessageType.INFORMATION_REQUEST,
+      irt: t.infTimeout,
+      mrt: t.infMaxRt,
+      delayMaxS: t.infMaxDelay,
       options: () => [oro([OPTION_INFORMATION_REFRESH_TIME])],
       onGiveUp: informationRequest,
     });
   };
 
   const onInformationReply = (options: readonly Dhcp6Option[], serverId: Uint8Array): void => {
-    if (dhcp6StatusOf(options) !== Dhcp6Status.SUCCESS) { stats.ignored++; return; }
+    if (dhcp6StatusOf(options) !== Dhcp6Status.SUCCESS) {
+      stats.ignored++;
+      return;
+    }
     stopExchange();
     const now = clock.now();
     let refresh = IRT_DEFAULT;
     const irt = options.find((o) => o.kind === "unknown" && o.code === OPTION_INFORMATION_REFRESH_TIME);
     if (irt?.kind === "unknown" && irt.data.length === 4) refresh = Math.max(IRT_MINIMUM, readU32(irt.data, 0));
     const info: Dhcp6Information = {
-      serverId, dnsServers: findDhcp6Option(options, "dns-servers")?.servers ?? [], receivedAt: now,
+      serverId,
+      dnsServers: findDhcp6Option(options, "dns-servers")?.servers ?? [],
+      receivedAt: now,
       refreshAt: refresh === DHCP6_INFINITY ? Infinity : now + refresh * 1000,
     };
     information = info;
@@ -405,9 +571,15 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
   // ---- input ----
 
   const onMessage = (d: Udp6Datagram): void => {
-    if (d.srcPort !== DHCP6_SERVER_PORT) { stats.ignored++; return; }
+    if (d.srcPort !== DHCP6_SERVER_PORT) {
+      stats.ignored++;
+      return;
+    }
     const parsed = parseDhcp6(d.payload);
-    if (!parsed.ok || parsed.value.kind !== "message") { stats.ignored++; return; }
+    if (!parsed.ok || parsed.value.kind !== "message") {
+      stats.ignored++;
+      return;
+    }
     const m = parsed.value;
     const ex = exchange;
     const cid = findDhcp6Option(m.options, "client-id");
@@ -433,7 +605,10 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
       if (preference === 255 || !collecting) requestBest();
       return;
     }
-    if (m.msgType !== Dhcp6MessageType.REPLY) { stats.ignored++; return; }
+    if (m.msgType !== Dhcp6MessageType.REPLY) {
+      stats.ignored++;
+      return;
+    }
     switch (state) {
       case "soliciting":
         // §18.2.1: a REPLY to a SOLICIT counts only with RAPID_COMMIT in both.
@@ -466,12 +641,17 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
 
   const decide = (): void => {
     const flags = host.raFlags;
-    if (flags === undefined) { setState("waiting-ra"); return; }
+    if (flags === undefined) {
+      setState("waiting-ra");
+      return;
+    }
     if (flags.managed) solicit();
     else if (flags.other) informationRequest();
     else setState("waiting-ra");
   };
-  host.onRouterAdvertisement(() => { if (state === "waiting-ra") decide(); });
+  host.onRouterAdvertisement(() => {
+    if (state === "waiting-ra") decide();
+  });
 
   const finishStop = (): void => {
     socket?.close();
@@ -480,13 +660,24 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
   };
 
   return {
-    get state() { return state; },
-    get lease() { return lease; },
-    get information() { return information; },
-    get stats() { return stats; },
+    get state() {
+      return state;
+    },
+    get lease() {
+      return lease;
+    },
+    get information() {
+      return information;
+    },
+    get stats() {
+      return stats;
+    },
     duid,
     start() {
-      if (state === "releasing") { stopExchange(); finishStop(); }
+      if (state === "releasing") {
+        stopExchange();
+        finishStop();
+      }
       if (state !== "stopped") return;
       const bound = udp6.bind(DHCP6_CLIENT_PORT);
       if (!bound.ok) throw new NetlabError("ERR_DHCP6_CLIENT_BIND", `DHCPv6 client cannot bind UDP port 546: ${bound.error}`);
@@ -506,7 +697,10 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
         // §18.2.7: stop using the address at once, then RELEASE it (REL_MAX_RC tries) to its server.
         lose("released");
         startExchange({
-          msgType: Dhcp6MessageType.RELEASE, irt: t.relTimeout, mrt: 0, mrc: t.relMaxRc,
+          msgType: Dhcp6MessageType.RELEASE,
+          irt: t.relTimeout,
+          mrt: 0,
+          mrc: t.relMaxRc,
           options: () => [{ kind: "server-id", duid: l.serverId }, iaNa(l.address)],
           onGiveUp: finishStop,
         });
@@ -516,9 +710,17 @@ export function createDhcp6Client(deps: Dhcp6ClientDeps, options: Dhcp6ClientOpt
       }
       finishStop();
     },
-    onStateChange(h) { stateHandlers.push(h); },
-    onBound(h) { boundHandlers.push(h); },
-    onLeaseLost(h) { lostHandlers.push(h); },
-    onInformation(h) { infoHandlers.push(h); },
+    onStateChange(h) {
+      stateHandlers.push(h);
+    },
+    onBound(h) {
+      boundHandlers.push(h);
+    },
+    onLeaseLost(h) {
+      lostHandlers.push(h);
+    },
+    onInformation(h) {
+      infoHandlers.push(h);
+    },
   };
 }

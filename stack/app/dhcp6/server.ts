@@ -17,8 +17,20 @@ import type { MacAddress } from "../../wire/address.ts";
 import { type Ipv6Address, ipv6Key, isIpv6Multicast } from "../../wire/ipv6-address.ts";
 import { writeU32 } from "../../wire/bytes.ts";
 import {
-  ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_CLIENT_PORT, DHCP6_SERVER_PORT, type Dhcp6Option, Dhcp6MessageType, Dhcp6OptionCode, Dhcp6Status,
-  duidEqual, duidHex, duidLl, emitDhcp6, findDhcp6Option, findDhcp6Options, parseDhcp6,
+  ALL_DHCP_RELAY_AGENTS_AND_SERVERS,
+  DHCP6_CLIENT_PORT,
+  DHCP6_SERVER_PORT,
+  type Dhcp6Option,
+  Dhcp6MessageType,
+  Dhcp6OptionCode,
+  Dhcp6Status,
+  duidEqual,
+  duidHex,
+  duidLl,
+  emitDhcp6,
+  findDhcp6Option,
+  findDhcp6Options,
+  parseDhcp6,
 } from "../../wire/dhcp6.ts";
 import type { Udp6Datagram, Udp6Stack } from "../../transport/udp6.ts";
 import { NetlabError } from "../../error.ts";
@@ -42,8 +54,12 @@ export function createMemoryLease6Store(initial: readonly Dhcp6ServerLease[] = [
   return {
     records,
     load: () => [...records.values()],
-    put: (l) => { records.set(ipv6Key(l.address), l); },
-    remove: (a) => { records.delete(ipv6Key(a)); },
+    put: (l) => {
+      records.set(ipv6Key(l.address), l);
+    },
+    remove: (a) => {
+      records.delete(ipv6Key(a));
+    },
   };
 }
 
@@ -54,7 +70,10 @@ const toBig = (a: Ipv6Address): bigint => {
 };
 const fromBig = (n: bigint): Ipv6Address => {
   const a = new Uint8Array(16);
-  for (let i = 15; i >= 0; i--) { a[i] = Number(n & 0xffn); n >>= 8n; }
+  for (let i = 15; i >= 0; i--) {
+    a[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
   return a;
 };
 const prefixMatch = (a: Ipv6Address, p: Ipv6Address, len: number): boolean => {
@@ -112,8 +131,20 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
   const addressOfKey = new Map<string, Ipv6Address>();
 
   const stats: Dhcp6ServerStats = {
-    received: 0, malformed: 0, ignored: 0, advertises: 0, replies: 0, rapidCommits: 0, renews: 0, rebinds: 0, releases: 0, declines: 0,
-    confirms: 0, informationRequests: 0, noAddrsAvail: 0, useMulticast: 0,
+    received: 0,
+    malformed: 0,
+    ignored: 0,
+    advertises: 0,
+    replies: 0,
+    rapidCommits: 0,
+    renews: 0,
+    rebinds: 0,
+    releases: 0,
+    declines: 0,
+    confirms: 0,
+    informationRequests: 0,
+    noAddrsAvail: 0,
+    useMulticast: 0,
   };
 
   const bound = udp6.bind(DHCP6_SERVER_PORT);
@@ -150,10 +181,11 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
       const l = leases.get(held);
       if (l !== undefined && free(l.address, client, now)) return l.address;
     }
-    for (const [k, h] of holds) if (h.client === client && h.expiresAt > now) {
-      const a = leases.get(k)?.address ?? addressOfKey.get(k);
-      if (a !== undefined && free(a, client, now)) return a;
-    }
+    for (const [k, h] of holds)
+      if (h.client === client && h.expiresAt > now) {
+        const a = leases.get(k)?.address ?? addressOfKey.get(k);
+        if (a !== undefined && free(a, client, now)) return a;
+      }
     if (hint !== undefined && free(hint, client, now)) return hint;
     if (activeCount(now) >= maxLeases) return undefined;
     const limit = BigInt(leases.size + holds.size + 1);
@@ -168,7 +200,10 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
     holds.delete(k);
     addressOfKey.delete(k);
     const l: Dhcp6ServerLease = {
-      address, duid: duidHexOf, iaid, state: "bound",
+      address,
+      duid: duidHexOf,
+      iaid,
+      state: "bound",
       preferredUntil: preferred === INFINITY ? Infinity : now + preferred * 1000,
       validUntil: valid === INFINITY ? Infinity : now + valid * 1000,
     };
@@ -177,10 +212,18 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
   };
 
   const iaWith = (iaid: number, address: Ipv6Address, pref = preferred, val = valid): Dhcp6Option => ({
-    kind: "ia-na", iaid, t1, t2, options: [{ kind: "ia-addr", address, preferredLifetime: pref, validLifetime: val, options: [] }],
+    kind: "ia-na",
+    iaid,
+    t1,
+    t2,
+    options: [{ kind: "ia-addr", address, preferredLifetime: pref, validLifetime: val, options: [] }],
   });
   const iaStatus = (iaid: number, status: number, message: string): Dhcp6Option => ({
-    kind: "ia-na", iaid, t1: 0, t2: 0, options: [{ kind: "status-code", status, message }],
+    kind: "ia-na",
+    iaid,
+    t1: 0,
+    t2: 0,
+    options: [{ kind: "status-code", status, message }],
   });
 
   const reply = (d: Udp6Datagram, msgType: number, xid: number, clientId: Uint8Array | undefined, body: Dhcp6Option[], oro: readonly number[]): void => {
@@ -200,9 +243,15 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
   const onMessage = (d: Udp6Datagram): void => {
     stats.received++;
     const parsed = parseDhcp6(d.payload);
-    if (!parsed.ok) { stats.malformed++; return; }
+    if (!parsed.ok) {
+      stats.malformed++;
+      return;
+    }
     const m = parsed.value;
-    if (m.kind !== "message") { stats.ignored++; return; }
+    if (m.kind !== "message") {
+      stats.ignored++;
+      return;
+    }
     const now = clock.now();
     const cid = findDhcp6Option(m.options, "client-id");
     const sid = findDhcp6Option(m.options, "server-id");
@@ -214,13 +263,20 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
     switch (m.msgType) {
       case Dhcp6MessageType.SOLICIT: {
         // §16.2: CLIENTID required, no SERVERID.
-        if (cid === undefined || sid !== undefined) { stats.ignored++; return; }
+        if (cid === undefined || sid !== undefined) {
+          stats.ignored++;
+          return;
+        }
         const commit = rapidCommit && findDhcp6Option(m.options, "rapid-commit") !== undefined;
         const body: Dhcp6Option[] = commit ? [{ kind: "rapid-commit" }] : [];
         for (const ia of ias) {
           const key = iaKey(client, ia.iaid);
           const a = choose(key, hintOf(ia), now);
-          if (a === undefined) { stats.noAddrsAvail++; body.push(iaStatus(ia.iaid, Dhcp6Status.NO_ADDRS_AVAIL, "no addresses available")); continue; }
+          if (a === undefined) {
+            stats.noAddrsAvail++;
+            body.push(iaStatus(ia.iaid, Dhcp6Status.NO_ADDRS_AVAIL, "no addresses available"));
+            continue;
+          }
           if (commit) bind(client, ia.iaid, a, now);
           else {
             holds.set(ipv6Key(a), { client: key, expiresAt: now + holdMs });
@@ -228,7 +284,11 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
           }
           body.push(iaWith(ia.iaid, a));
         }
-        if (commit) { stats.rapidCommits++; send(Dhcp6MessageType.REPLY, body); return; }
+        if (commit) {
+          stats.rapidCommits++;
+          send(Dhcp6MessageType.REPLY, body);
+          return;
+        }
         if (config.preference !== undefined && config.preference !== 0) body.push({ kind: "preference", value: config.preference });
         send(Dhcp6MessageType.ADVERTISE, body);
         return;
@@ -238,7 +298,10 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
       case Dhcp6MessageType.RELEASE:
       case Dhcp6MessageType.DECLINE: {
         // §16.4, §16.6, §16.9, §16.10: CLIENTID and our SERVERID required.
-        if (cid === undefined || !ours) { stats.ignored++; return; }
+        if (cid === undefined || !ours) {
+          stats.ignored++;
+          return;
+        }
         if (!isIpv6Multicast(d.dst)) {
           // §18.3.x: unicast without a UNICAST option from us: tell the client to use multicast.
           stats.useMulticast++;
@@ -246,29 +309,46 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
           return;
         }
         if (m.msgType === Dhcp6MessageType.REQUEST) return onRequest(client, ias, now, send);
-        if (m.msgType === Dhcp6MessageType.RENEW) { stats.renews++; return onExtend(client, ias, now, send, false); }
+        if (m.msgType === Dhcp6MessageType.RENEW) {
+          stats.renews++;
+          return onExtend(client, ias, now, send, false);
+        }
         if (m.msgType === Dhcp6MessageType.RELEASE) return onRelease(client, ias, send);
         return onDecline(client, ias, now, send);
       }
       case Dhcp6MessageType.REBIND:
         // §16.7: CLIENTID required, no SERVERID.
-        if (cid === undefined || sid !== undefined) { stats.ignored++; return; }
+        if (cid === undefined || sid !== undefined) {
+          stats.ignored++;
+          return;
+        }
         stats.rebinds++;
         onExtend(client, ias, now, send, true);
         return;
       case Dhcp6MessageType.CONFIRM: {
-        if (cid === undefined || sid !== undefined) { stats.ignored++; return; }
+        if (cid === undefined || sid !== undefined) {
+          stats.ignored++;
+          return;
+        }
         const addrs = ias.flatMap((ia) => findDhcp6Options(ia.options, "ia-addr"));
         // §18.3.3: no addresses to judge: no reply.
-        if (addrs.length === 0) { stats.ignored++; return; }
+        if (addrs.length === 0) {
+          stats.ignored++;
+          return;
+        }
         stats.confirms++;
         const all = addrs.every((a) => onLink(a.address));
-        send(Dhcp6MessageType.REPLY, [{ kind: "status-code", status: all ? Dhcp6Status.SUCCESS : Dhcp6Status.NOT_ON_LINK, message: all ? "on link" : "not on link" }]);
+        send(Dhcp6MessageType.REPLY, [
+          { kind: "status-code", status: all ? Dhcp6Status.SUCCESS : Dhcp6Status.NOT_ON_LINK, message: all ? "on link" : "not on link" },
+        ]);
         return;
       }
       case Dhcp6MessageType.INFORMATION_REQUEST: {
         // §16.12: a SERVERID, if any, must be ours; no IA options.
-        if ((sid !== undefined && !ours) || ias.length > 0) { stats.ignored++; return; }
+        if ((sid !== undefined && !ours) || ias.length > 0) {
+          stats.ignored++;
+          return;
+        }
         stats.informationRequests++;
         const body: Dhcp6Option[] = [];
         if (config.informationRefreshTime !== undefined) {
@@ -291,7 +371,11 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
     const body: Dhcp6Option[] = [];
     for (const ia of ias) {
       const a = choose(iaKey(client, ia.iaid), hintOf(ia), now);
-      if (a === undefined) { stats.noAddrsAvail++; body.push(iaStatus(ia.iaid, Dhcp6Status.NO_ADDRS_AVAIL, "no addresses available")); continue; }
+      if (a === undefined) {
+        stats.noAddrsAvail++;
+        body.push(iaStatus(ia.iaid, Dhcp6Status.NO_ADDRS_AVAIL, "no addresses available"));
+        continue;
+      }
       bind(client, ia.iaid, a, now);
       body.push(iaWith(ia.iaid, a));
     }
@@ -316,7 +400,13 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
       }
       if (rebind && asked.length > 0 && asked.every((a) => !onLink(a))) {
         // §18.3.5: addresses not appropriate for the link: lifetimes 0.
-        body.push({ kind: "ia-na", iaid: ia.iaid, t1: 0, t2: 0, options: asked.map((a) => ({ kind: "ia-addr", address: a, preferredLifetime: 0, validLifetime: 0, options: [] })) });
+        body.push({
+          kind: "ia-na",
+          iaid: ia.iaid,
+          t1: 0,
+          t2: 0,
+          options: asked.map((a) => ({ kind: "ia-addr", address: a, preferredLifetime: 0, validLifetime: 0, options: [] })),
+        });
         continue;
       }
       const a = asked[0];
@@ -339,7 +429,10 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
       const k = byIa.get(iaKey(client, ia.iaid));
       const l = k === undefined ? undefined : leases.get(k);
       const listed = findDhcp6Options(ia.options, "ia-addr").some((x) => ipv6Key(x.address) === k);
-      if (l === undefined || !listed) { body.push(iaStatus(ia.iaid, Dhcp6Status.NO_BINDING, "no binding")); continue; }
+      if (l === undefined || !listed) {
+        body.push(iaStatus(ia.iaid, Dhcp6Status.NO_BINDING, "no binding"));
+        continue;
+      }
       dropLease(l);
     }
     body.push({ kind: "status-code", status: Dhcp6Status.SUCCESS, message: "released" });
@@ -353,7 +446,10 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
     for (const ia of ias) {
       for (const x of findDhcp6Options(ia.options, "ia-addr")) {
         const l = leases.get(ipv6Key(x.address));
-        if (l === undefined || l.duid !== client || l.iaid !== ia.iaid) { body.push(iaStatus(ia.iaid, Dhcp6Status.NO_BINDING, "no binding")); continue; }
+        if (l === undefined || l.duid !== client || l.iaid !== ia.iaid) {
+          body.push(iaStatus(ia.iaid, Dhcp6Status.NO_BINDING, "no binding"));
+          continue;
+        }
         putLease({ address: l.address, duid: "", iaid: 0, state: "declined", preferredUntil: now, validUntil: now + declineHoldMs });
       }
     }
@@ -363,7 +459,9 @@ export function createDhcp6Server(deps: Dhcp6ServerDeps, config: Dhcp6ServerConf
 
   socket.onMessage(onMessage);
   return {
-    get stats() { return stats; },
+    get stats() {
+      return stats;
+    },
     duid,
     leases: () => [...leases.values()],
     close() {

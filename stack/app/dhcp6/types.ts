@@ -49,8 +49,17 @@ export interface Dhcp6Information {
 }
 
 export type Dhcp6ClientState =
-  | "stopped" | "waiting-ra" | "soliciting" | "requesting" | "bound" | "renewing" | "rebinding" | "declining" | "releasing"
-  | "informing" | "informed";
+  | "stopped"
+  | "waiting-ra"
+  | "soliciting"
+  | "requesting"
+  | "bound"
+  | "renewing"
+  | "rebinding"
+  | "declining"
+  | "releasing"
+  | "informing"
+  | "informed";
 
 export type Dhcp6LeaseLostReason = "expired" | "released" | "duplicate" | "no-binding" | "not-on-link";
 

@@ -11,8 +11,7 @@ import type { HttpHeaders } from "./headers.ts";
 import { utf8Decode } from "./utf8.ts";
 import { NetlabError } from "../../error.ts";
 
-export type BodyErrorCode =
-  | StreamErrorCode | "ERR_HTTP_PARSE" | "ERR_HTTP_BODY_TOO_LARGE" | "ERR_HTTP_ABORTED" | "ERR_HTTP_CONNECT" | "ERR_HTTP_CLIENT_CLOSED";
+export type BodyErrorCode = StreamErrorCode | "ERR_HTTP_PARSE" | "ERR_HTTP_BODY_TOO_LARGE" | "ERR_HTTP_ABORTED" | "ERR_HTTP_CONNECT" | "ERR_HTTP_CLIENT_CLOSED";
 
 /** A body, request or connection failure; `code` is stable, `detail` names the cause (e.g. a parse error). */
 export class HttpStreamError extends NetlabError {
@@ -31,7 +30,6 @@ export interface BodyHooks {
   /** The application began reading (a server sends 100 Continue here). */
   onFirstRead(): void;
 }
-
 
 /** A readable body. */
 export class IncomingBody {
@@ -61,12 +59,20 @@ export class IncomingBody {
   }
 
   /** The body ended normally. */
-  get complete(): boolean { return this.#ended && this.#error === null; }
+  get complete(): boolean {
+    return this.#ended && this.#error === null;
+  }
   /** Trailer fields of a chunked body, once complete. */
-  get trailers(): HttpHeaders | null { return this.#trailers; }
+  get trailers(): HttpHeaders | null {
+    return this.#trailers;
+  }
   /** Bytes received so far. */
-  get bytesReceived(): number { return this.#received; }
-  get error(): HttpStreamError | null { return this.#error; }
+  get bytesReceived(): number {
+    return this.#received;
+  }
+  get error(): HttpStreamError | null {
+    return this.#error;
+  }
 
   /** Receives each chunk (a view valid during the call unless copied). Starts the flow. */
   onData(handler: (data: Uint8Array) => void): void {
@@ -98,7 +104,12 @@ export class IncomingBody {
       const parts: Uint8Array[] = [];
       let n = 0;
       let done = false;
-      this.onError((e) => { if (!done) { done = true; reject(e); } });
+      this.onError((e) => {
+        if (!done) {
+          done = true;
+          reject(e);
+        }
+      });
       this.onData((d) => {
         if (done) return;
         n += d.length;
@@ -115,7 +126,10 @@ export class IncomingBody {
         done = true;
         const out = new Uint8Array(n);
         let at = 0;
-        for (const p of parts) { out.set(p, at); at += p.length; }
+        for (const p of parts) {
+          out.set(p, at);
+          at += p.length;
+        }
         resolve(out);
       });
     });
@@ -150,7 +164,9 @@ export class IncomingBody {
         this.#deliverEnd();
         return;
       }
-      await new Promise<void>((r) => { this.#wake = r; });
+      await new Promise<void>((r) => {
+        this.#wake = r;
+      });
     }
   }
 
@@ -189,7 +205,9 @@ export class IncomingBody {
     if (this.#errorHandlers !== null) for (const h of this.#errorHandlers) h(e);
   }
   /** True once the application has started reading (or discarding). */
-  get reading(): boolean { return this.#read; }
+  get reading(): boolean {
+    return this.#read;
+  }
 
   #startReading(): void {
     if (this.#read) return;

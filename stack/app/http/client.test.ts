@@ -17,17 +17,20 @@ function setup(handler: HttpHandler, clientOptions: HttpClientOptions = {}, serv
   const wire: string[] = [];
   let opened = 0;
   const serverSides: ByteStream[] = [];
-  const client = createHttpClient({
-    clock,
-    connect: () => {
-      opened++;
-      const [c, s] = createStreamPair(clock, { latencyMs: 1 });
-      s.onData((d) => wire.push(dec(d)));
-      serverSides.push(s);
-      server.handleConnection(s);
-      return ok(c);
+  const client = createHttpClient(
+    {
+      clock,
+      connect: () => {
+        opened++;
+        const [c, s] = createStreamPair(clock, { latencyMs: 1 });
+        s.onData((d) => wire.push(dec(d)));
+        serverSides.push(s);
+        server.handleConnection(s);
+        return ok(c);
+      },
     },
-  }, clientOptions);
+    clientOptions,
+  );
   return { clock, server, client, wire, opened: () => opened, serverSides };
 }
 
@@ -62,7 +65,12 @@ describe("client", () => {
       res.addTrailers([["X-Got", req.body.trailers?.get("x-sum") ?? "-"]]);
       res.end();
     });
-    async function* parts() { yield "ab"; yield enc("cd"); yield ""; yield "e"; }
+    async function* parts() {
+      yield "ab";
+      yield enc("cd");
+      yield "";
+      yield "e";
+    }
     const res = await settle(clock, client.request({ host: HOST, method: "PUT", path: "/s", body: parts(), trailers: [["X-Sum", "5"]] }));
     expect(await settle(clock, res.body.text())).toBe("abcde");
     expect(res.body.trailers?.get("x-got")).toBe("5");
@@ -78,7 +86,13 @@ describe("client", () => {
   });
 
   it("does not send the body when the server answers before 100 Continue", async () => {
-    const { clock, client, wire } = setup((_req, res) => { res.statusCode = 413; res.end(); }, { continueTimeoutMs: 10_000 });
+    const { clock, client, wire } = setup(
+      (_req, res) => {
+        res.statusCode = 413;
+        res.end();
+      },
+      { continueTimeoutMs: 10_000 },
+    );
     const res = await settle(clock, client.request({ host: HOST, method: "POST", path: "/c", body: "payload", expectContinue: true }));
     expect(res.status).toBe(413);
     clock.run(20_000);
@@ -96,30 +110,50 @@ describe("client", () => {
   });
 
   it("speaks HTTP/1.0 and reads a close-delimited body", async () => {
-    const { clock, client, wire, opened } = setup((_req, res) => { res.write("stream"); res.end("ed"); }, { keepAlive: false });
+    const { clock, client, wire, opened } = setup(
+      (_req, res) => {
+        res.write("stream");
+        res.end("ed");
+      },
+      { keepAlive: false },
+    );
     const res = await settle(clock, client.request({ host: HOST, path: "/old", version: "1.0" }));
     expect(await settle(clock, res.body.text())).toBe("streamed");
     expect(wire.join("")).toBe("GET /old HTTP/1.0\r\nHost: 10.0.0.2\r\nConnection: close\r\n\r\n");
-    await settle(clock, client.request({ host: HOST, path: "/old", version: "1.0" }).then((r) => r.body.text()));
+    await settle(
+      clock,
+      client.request({ host: HOST, path: "/old", version: "1.0" }).then((r) => r.body.text()),
+    );
     expect(opened()).toBe(2);
   });
 
   it("pipelines requests on one connection and matches responses in order", async () => {
     const started: number[] = [];
-    const { clock, client, opened, wire } = setup((req, res) => {
-      started.push(clock.now());
-      clock.setTimer(clock.now() + (req.target === "/0" ? 30 : 1), () => res.end(req.target));
-    }, { pipeline: 4, maxConnectionsPerHost: 1 });
+    const { clock, client, opened, wire } = setup(
+      (req, res) => {
+        started.push(clock.now());
+        clock.setTimer(clock.now() + (req.target === "/0" ? 30 : 1), () => res.end(req.target));
+      },
+      { pipeline: 4, maxConnectionsPerHost: 1 },
+    );
     const all = Promise.all([0, 1, 2, 3].map((i) => client.request({ host: HOST, path: `/${i}` }).then((r) => r.body.text())));
     expect(await settle(clock, all)).toEqual(["/0", "/1", "/2", "/3"]);
     expect(opened()).toBe(1);
     expect(started).toEqual([2, 2, 2, 2]);
-    expect(wire.join("")).toBe("GET /0 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /1 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /2 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /3 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n");
+    expect(wire.join("")).toBe(
+      "GET /0 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /1 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /2 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\nGET /3 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n",
+    );
   });
 
   it("does not pipeline behind a POST until its response arrives", async () => {
     const seen: [string, number][] = [];
-    const { clock, client } = setup((req, res) => { seen.push([req.method, clock.now()]); res.end("ok"); }, { pipeline: 4, maxConnectionsPerHost: 1 });
+    const { clock, client } = setup(
+      (req, res) => {
+        seen.push([req.method, clock.now()]);
+        res.end("ok");
+      },
+      { pipeline: 4, maxConnectionsPerHost: 1 },
+    );
     const all = Promise.all([
       client.request({ host: HOST, method: "POST", path: "/p", body: "x" }).then((r) => r.body.text()),
       client.request({ host: HOST, path: "/g" }).then((r) => r.body.text()),
@@ -127,12 +161,19 @@ describe("client", () => {
     ]);
     await settle(clock, all);
     // One-way latency is 1 ms: the GETs leave only after the POST's response came back, together.
-    expect(seen).toEqual([["POST", 2], ["GET", 4], ["GET", 4]]);
+    expect(seen).toEqual([
+      ["POST", 2],
+      ["GET", 4],
+      ["GET", 4],
+    ]);
   });
 
   it("fails with ETIMEDOUT when the server stays silent", async () => {
     const { clock, client } = setup(() => {}, { timeoutMs: 5_000 });
-    const err = await settle(clock, client.request({ host: HOST, path: "/" }).catch((e: unknown) => e));
+    const err = await settle(
+      clock,
+      client.request({ host: HOST, path: "/" }).catch((e: unknown) => e),
+    );
     expect(err).toMatchObject({ code: "ETIMEDOUT" });
     expect(clock.now()).toBe(5_000);
   });
@@ -153,11 +194,16 @@ describe("client", () => {
       clock,
       connect: () => {
         const [c, s] = createStreamPair(clock);
-        s.onData(() => { s.write(enc("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc")); });
+        s.onData(() => {
+          s.write(enc("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"));
+        });
         return ok(c);
       },
     });
-    const err = await settle(clock, client.request({ host: HOST, path: "/" }).catch((e: unknown) => e));
+    const err = await settle(
+      clock,
+      client.request({ host: HOST, path: "/" }).catch((e: unknown) => e),
+    );
     expect(err).toMatchObject({ code: "ERR_HTTP_PARSE", detail: "duplicate-content-length" });
   });
 
@@ -177,11 +223,19 @@ describe("client", () => {
         clock,
         connect: () => {
           const [c, s] = createStreamPair(clock);
-          s.onData(() => { s.write(enc(text)); });
+          s.onData(() => {
+            s.write(enc(text));
+          });
           return ok(c);
         },
       });
-      const outcome = await settle(clock, client.request({ host: HOST, path: "/" }).then((r) => r.body.bytes()).catch((e: unknown) => e));
+      const outcome = await settle(
+        clock,
+        client
+          .request({ host: HOST, path: "/" })
+          .then((r) => r.body.bytes())
+          .catch((e: unknown) => e),
+      );
       expect(outcome).toMatchObject({ code: "ERR_HTTP_PARSE", detail: code });
     });
   }
@@ -195,7 +249,10 @@ describe("client", () => {
       const pump = (): void => {
         while (sent < size) {
           sent += chunk.length;
-          if (!res.write(chunk)) { res.onDrain(pump); return; }
+          if (!res.write(chunk)) {
+            res.onDrain(pump);
+            return;
+          }
         }
         res.end();
       };
@@ -213,9 +270,12 @@ describe("client", () => {
 
   it("delivers callback-style results", async () => {
     const { clock, client } = setup(echo);
-    const status = await settle(clock, new Promise<number>((resolve) => {
-      client.request({ host: HOST, path: "/cb" }, (e, res) => resolve(e ? -1 : res!.status));
-    }));
+    const status = await settle(
+      clock,
+      new Promise<number>((resolve) => {
+        client.request({ host: HOST, path: "/cb" }, (e, res) => resolve(e ? -1 : res!.status));
+      }),
+    );
     expect(status).toBe(200);
   });
 
@@ -223,7 +283,9 @@ describe("client", () => {
     const { clock, client } = setup((_req, res) => res.end("x"));
     const calls: string[] = [];
     let inEvent = false;
-    client.request({ host: HOST, path: "/a" }, (e, res) => { calls.push(`${inEvent ? "sync" : "async"} ${e === null ? res!.status : e.code}`); });
+    client.request({ host: HOST, path: "/a" }, (e, res) => {
+      calls.push(`${inEvent ? "sync" : "async"} ${e === null ? res!.status : e.code}`);
+    });
     for (let i = 0; i < 10 && calls.length === 0; i++) {
       inEvent = true;
       clock.run(clock.nextDeadline() ?? clock.now());
@@ -232,10 +294,11 @@ describe("client", () => {
     }
     expect(calls).toEqual(["async 200"]);
     client.close();
-    client.request({ host: HOST, path: "/b" }, (e) => { calls.push(`${inEvent ? "sync" : "async"} ${e?.code}`); });
+    client.request({ host: HOST, path: "/b" }, (e) => {
+      calls.push(`${inEvent ? "sync" : "async"} ${e?.code}`);
+    });
     expect(calls.length).toBe(1);
     await null;
     expect(calls).toEqual(["async 200", "async ERR_HTTP_CLIENT_CLOSED"]);
   });
 });
-

@@ -139,14 +139,18 @@ const NO_HEADERS: readonly HttpHeader[] = [];
 
 /** Creates an HTTP client. */
 export function createHttpClient(deps: HttpClientDeps, options: HttpClientOptions = {}): HttpClient {
-  const open = deps.connect ?? ((host: Ipv4Address, port: number): Result<ByteStream, string> => {
-    if (!deps.tcp) return err("no-transport");
-    return deps.tcp.connect(host, port);
-  });
-  const open6 = deps.connect6 ?? ((host: Ipv6Address, port: number): Result<ByteStream, string> => {
-    if (!deps.tcp6) return err("no-transport");
-    return deps.tcp6.connect(host, port);
-  });
+  const open =
+    deps.connect ??
+    ((host: Ipv4Address, port: number): Result<ByteStream, string> => {
+      if (!deps.tcp) return err("no-transport");
+      return deps.tcp.connect(host, port);
+    });
+  const open6 =
+    deps.connect6 ??
+    ((host: Ipv6Address, port: number): Result<ByteStream, string> => {
+      if (!deps.tcp6) return err("no-transport");
+      return deps.tcp6.connect(host, port);
+    });
   const ctx = new ClientShared(deps.clock, open, open6, { ...DEFAULTS, ...options });
   const client: HttpClient = {
     request(o: HttpRequestOptions, callback?: (e: HttpStreamError | null, res?: HttpClientResponse) => void): Promise<HttpClientResponse> | undefined {
@@ -161,7 +165,9 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
         for (const c of [...pool.idle]) c.close();
       }
     },
-    get stats() { return ctx.stats; },
+    get stats() {
+      return ctx.stats;
+    },
   } as HttpClient;
   return client;
 }
@@ -224,7 +230,10 @@ class ClientShared {
   }
 
   requeue(pool: Pool, p: Pending, e: HttpStreamError): void {
-    if (!p.replayable || p.response !== null) { p.fail(e); return; }
+    if (!p.replayable || p.response !== null) {
+      p.fail(e);
+      return;
+    }
     p.conn = null;
     p.headSent = false;
     p.bodySent = false;
@@ -237,10 +246,17 @@ class ClientShared {
       let conn: Conn | undefined;
       while (pool.idle.length > 0) {
         const c = pool.idle.pop()!;
-        if (c.available) { conn = c; break; }
+        if (c.available) {
+          conn = c;
+          break;
+        }
       }
       if (!conn && this.opts.pipeline > 1) {
-        for (const c of pool.conns) if (c.available && pool.waiting[0]!.stream === null) { conn = c; break; }
+        for (const c of pool.conns)
+          if (c.available && pool.waiting[0]!.stream === null) {
+            conn = c;
+            break;
+          }
       }
       if (!conn) {
         if (pool.conns.size >= this.opts.maxConnectionsPerHost) return;
@@ -261,7 +277,10 @@ class ClientShared {
   /** Queues a request; whatever it throws rejects it (as inside a promise executor). */
   start(o: HttpRequestOptions, settle: Settle): void {
     try {
-      if (this.closed) { settle.reject(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED")); return; }
+      if (this.closed) {
+        settle.reject(new HttpStreamError("ERR_HTTP_CLIENT_CLOSED"));
+        return;
+      }
       let p: Pending;
       try {
         p = new Pending(this, o, settle);
@@ -314,7 +333,14 @@ class Pending {
     if (typeof body === "string") this.fixedBody = utf8Encode(body);
     else if (body instanceof Uint8Array) this.fixedBody = body;
     else if (body !== null) this.stream = body;
-    if (o.headers === undefined && body === null && version === "1.1" && this.ctx.opts.keepAlive && this.ctx.opts.userAgent === null && o.expectContinue !== true) {
+    if (
+      o.headers === undefined &&
+      body === null &&
+      version === "1.1" &&
+      this.ctx.opts.keepAlive &&
+      this.ctx.opts.userAgent === null &&
+      o.expectContinue !== true
+    ) {
       // No fields from the caller and nothing to frame: the head is the request line and Host,
       // what the general path below produces for these options (without a field list per request).
       this.keepAlive = true;
@@ -322,9 +348,12 @@ class Pending {
       return;
     }
     const headers = new HttpHeaders();
-    const given = o.headers === undefined ? NO_HEADERS : Array.isArray(o.headers)
-      ? (o.headers as readonly HttpHeader[])
-      : Object.entries(o.headers as Record<string, string | number>).map(([n, v]) => [n, String(v)] as const);
+    const given =
+      o.headers === undefined
+        ? NO_HEADERS
+        : Array.isArray(o.headers)
+          ? (o.headers as readonly HttpHeader[])
+          : Object.entries(o.headers as Record<string, string | number>).map(([n, v]) => [n, String(v)] as const);
     for (const [n, v] of given) headers.append(n, v);
     if (!headers.has("host")) headers.set("Host", this.ctx.hostValue(o.host, port));
     if (this.ctx.opts.userAgent !== null && !headers.has("user-agent")) headers.set("User-Agent", this.ctx.opts.userAgent);
@@ -350,9 +379,15 @@ class Pending {
     return this.stream === null && IDEMPOTENT.has(this.method) && this.attempts < 2;
   }
   fail(e: HttpStreamError): void {
-    if (this.continueTimer !== null) { this.ctx.clock.cancel(this.continueTimer); this.continueTimer = null; }
+    if (this.continueTimer !== null) {
+      this.ctx.clock.cancel(this.continueTimer);
+      this.continueTimer = null;
+    }
     if (this.response) this.response.body.fail(e);
-    else if (!this.settled) { this.settled = true; this.settle.reject(e); }
+    else if (!this.settled) {
+      this.settled = true;
+      this.settle.reject(e);
+    }
   }
 }
 
@@ -370,17 +405,28 @@ class Conn implements BodyHooks {
   pausedByBody = false;
   current: Pending | null = null;
 
-  constructor(readonly ctx: ClientShared, readonly pool: Pool, readonly stream: ByteStream) {
-    this.parser = createResponseParser({
-      onHead: (h) => this.onHead(h),
-      onBody: (d) => this.current?.response?.body.push(d),
-      onComplete: (t) => this.onComplete(t),
-    }, this.ctx.opts.limits ?? {});
+  constructor(
+    readonly ctx: ClientShared,
+    readonly pool: Pool,
+    readonly stream: ByteStream,
+  ) {
+    this.parser = createResponseParser(
+      {
+        onHead: (h) => this.onHead(h),
+        onBody: (d) => this.current?.response?.body.push(d),
+        onComplete: (t) => this.onComplete(t),
+      },
+      this.ctx.opts.limits ?? {},
+    );
     stream.onConnect(() => this.onConnect());
     stream.onData((d) => this.onData(d));
     stream.onEnd(() => this.onEnd());
     stream.onClose((e) => this.onClose(e));
-    stream.onDrain(() => { const w = this.drainWaiters; this.drainWaiters = []; for (const f of w) f(); });
+    stream.onDrain(() => {
+      const w = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const f of w) f();
+    });
     this.connectTimer = this.ctx.clock.setTimer(this.ctx.clock.now() + this.ctx.opts.connectTimeoutMs, () => {
       this.connectTimer = null;
       if (!this.connected) this.abort(new HttpStreamError("ETIMEDOUT", "connect"));
@@ -391,12 +437,18 @@ class Conn implements BodyHooks {
   onConnect(): void {
     if (this.dead) return;
     this.connected = true;
-    if (this.connectTimer !== null) { this.ctx.clock.cancel(this.connectTimer); this.connectTimer = null; }
+    if (this.connectTimer !== null) {
+      this.ctx.clock.cancel(this.connectTimer);
+      this.connectTimer = null;
+    }
     for (const p of this.inflight) this.send(p);
   }
 
   assign(p: Pending): void {
-    if (this.idleTimer !== null) { this.ctx.clock.cancel(this.idleTimer); this.idleTimer = null; }
+    if (this.idleTimer !== null) {
+      this.ctx.clock.cancel(this.idleTimer);
+      this.idleTimer = null;
+    }
     if (this.served > 0) this.ctx.stats.reusedConnections++;
     p.conn = this;
     p.attempts++;
@@ -422,7 +474,10 @@ class Conn implements BodyHooks {
   sendBody(p: Pending): void {
     if (this.dead || p.bodySent) return;
     p.awaitingContinue = false;
-    if (p.continueTimer !== null) { this.ctx.clock.cancel(p.continueTimer); p.continueTimer = null; }
+    if (p.continueTimer !== null) {
+      this.ctx.clock.cancel(p.continueTimer);
+      p.continueTimer = null;
+    }
     if (p.stream === null) {
       if (p.fixedBody !== null && p.fixedBody.length > 0) this.stream.write(p.fixedBody);
       p.bodySent = true;
@@ -435,7 +490,7 @@ class Conn implements BodyHooks {
   async pump(p: Pending): Promise<void> {
     try {
       for await (const piece of p.stream!) {
-        if (this.dead || p.settled && !p.response) return;
+        if (this.dead || (p.settled && !p.response)) return;
         const bytes = typeof piece === "string" ? utf8Encode(piece) : piece;
         if (bytes.length === 0) continue;
         const ok = this.stream.write(p.chunked ? emitChunk(bytes) : bytes);
@@ -474,7 +529,10 @@ class Conn implements BodyHooks {
     if (!p.bodySent) {
       p.bodySent = true;
       p.awaitingContinue = false;
-      if (p.continueTimer !== null) { this.ctx.clock.cancel(p.continueTimer); p.continueTimer = null; }
+      if (p.continueTimer !== null) {
+        this.ctx.clock.cancel(p.continueTimer);
+        p.continueTimer = null;
+      }
       this.reusable = false;
     }
     this.current = p;
@@ -482,7 +540,10 @@ class Conn implements BodyHooks {
     const res: HttpClientResponse = { status: h.status, reason: h.reason, version: h.version, headers: h.headers, body, reused: this.served > 0 };
     p.response = res;
     if (!h.keepAlive || !p.keepAlive) this.reusable = false;
-    if (!p.settled) { p.settled = true; p.settle.resolve(res); }
+    if (!p.settled) {
+      p.settled = true;
+      p.settle.resolve(res);
+    }
     return p.method === "HEAD";
   }
 
@@ -490,7 +551,10 @@ class Conn implements BodyHooks {
   setPaused(paused: boolean): void {
     if (this.dead || paused === this.pausedByBody) return;
     this.pausedByBody = paused;
-    if (paused) { this.parser.pause(); this.stream.pause(); } else {
+    if (paused) {
+      this.parser.pause();
+      this.stream.pause();
+    } else {
       this.stream.resume();
       const r = this.parser.resume();
       if (!r.ok) this.abort(new HttpStreamError("ERR_HTTP_PARSE", r.error));
@@ -589,7 +653,10 @@ class Conn implements BodyHooks {
     this.abort(new HttpStreamError("ETIMEDOUT", "no data from server"));
   };
   cancelActivity(): void {
-    if (this.activityTimer !== null) { this.ctx.clock.cancel(this.activityTimer); this.activityTimer = null; }
+    if (this.activityTimer !== null) {
+      this.ctx.clock.cancel(this.activityTimer);
+      this.activityTimer = null;
+    }
   }
   /** Can take one more request now. */
   get available(): boolean {

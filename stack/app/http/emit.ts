@@ -36,13 +36,36 @@ export interface ResponseHeadRepr {
 }
 
 const REASONS: Record<number, string> = {
-  100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
-  206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
-  307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-  404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required",
-  412: "Precondition Failed", 413: "Content Too Large", 414: "URI Too Long", 416: "Range Not Satisfiable",
-  417: "Expectation Failed", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-  501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  411: "Length Required",
+  412: "Precondition Failed",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  416: "Range Not Satisfiable",
+  417: "Expectation Failed",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
 };
 
 /** The registered reason phrase of a status code, or "" when unknown. */
@@ -99,7 +122,9 @@ function writeLatin1(out: Uint8Array, at: number, s: string): number {
   return at + s.length;
 }
 
-const START_REQUEST = 0, START_RESPONSE = 1, START_LAST_CHUNK = 2;
+const START_REQUEST = 0,
+  START_RESPONSE = 1,
+  START_LAST_CHUNK = 2;
 
 /** Writes a field name, throwing HttpUsageError unless it is a token (checked as it is copied). */
 function writeName(out: Uint8Array, at: number, name: string): number {
@@ -130,9 +155,7 @@ function writeValue(out: Uint8Array, at: number, value: string, name: string): n
  * its parts were checked by the caller. Fields are checked in order while they are
  * copied (the first bad one throws, as a check before copying would).
  */
-function emitHead(
-  start: number, a: string, b: string, c: string, headers: Iterable<HttpHeader>, body: Uint8Array | undefined, allocate: Allocate,
-): Uint8Array {
+function emitHead(start: number, a: string, b: string, c: string, headers: Iterable<HttpHeader>, body: Uint8Array | undefined, allocate: Allocate): Uint8Array {
   const startLen = start === START_LAST_CHUNK ? a.length : a.length + b.length + c.length + 7;
   let size = startLen + 2 + 2;
   const list: readonly HttpHeader[] = Array.isArray(headers) ? headers : [...headers];
@@ -158,15 +181,19 @@ function emitHead(
   } else {
     at = writeLatin1(out, 0, a);
   }
-  out[at++] = 13; out[at++] = 10;
+  out[at++] = 13;
+  out[at++] = 10;
   for (let i = 0; i < list.length; i++) {
     const h = list[i]!;
     at = writeName(out, at, h[0]);
-    out[at++] = 58; out[at++] = 32;
+    out[at++] = 58;
+    out[at++] = 32;
     at = writeValue(out, at, h[1], h[0]);
-    out[at++] = 13; out[at++] = 10;
+    out[at++] = 13;
+    out[at++] = 10;
   }
-  out[at++] = 13; out[at++] = 10;
+  out[at++] = 13;
+  out[at++] = 10;
   if (body !== undefined) out.set(body, at);
   return out;
 }
@@ -203,10 +230,12 @@ export function emitChunk(data: Uint8Array): Uint8Array {
   const hex = data.length.toString(16);
   const out = new Uint8Array(hex.length + 2 + data.length + 2);
   let at = writeLatin1(out, 0, hex);
-  out[at++] = 13; out[at++] = 10;
+  out[at++] = 13;
+  out[at++] = 10;
   out.set(data, at);
   at += data.length;
-  out[at++] = 13; out[at] = 10;
+  out[at++] = 13;
+  out[at] = 10;
   return out;
 }
 

@@ -9,17 +9,36 @@
 export type HttpHeader = readonly [name: string, value: string];
 
 /** Lower-cased forms of the usual field names (read-only), so lookups of them allocate nothing. */
-const COMMON_LOWER: ReadonlyMap<string, string> = new Map([
-  "Host", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Date", "Server", "User-Agent",
-  "Accept", "Accept-Encoding", "Expect", "Location", "Cache-Control", "Keep-Alive", "Upgrade", "Trailer",
-].map((n) => [n, n.toLowerCase()]));
+const COMMON_LOWER: ReadonlyMap<string, string> = new Map(
+  [
+    "Host",
+    "Content-Type",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Connection",
+    "Date",
+    "Server",
+    "User-Agent",
+    "Accept",
+    "Accept-Encoding",
+    "Expect",
+    "Location",
+    "Cache-Control",
+    "Keep-Alive",
+    "Upgrade",
+    "Trailer",
+  ].map((n) => [n, n.toLowerCase()]),
+);
 
 /** Lower-cases ASCII only (header names are tokens; no locale rules). */
 export function asciiLower(s: string): string {
   let out = s;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) { out = COMMON_LOWER.get(s) ?? s.toLowerCase(); break; }
+    if (c >= 65 && c <= 90) {
+      out = COMMON_LOWER.get(s) ?? s.toLowerCase();
+      break;
+    }
   }
   return out;
 }
@@ -78,7 +97,10 @@ export class HttpHeaders {
       this.raw.push([name, value]);
       names.push(key);
     } else {
-      for (const v of value) { this.raw.push([name, v]); names.push(key); }
+      for (const v of value) {
+        this.raw.push([name, v]);
+        names.push(key);
+      }
     }
   }
   /** Adds a line; `lowerName` may pass the lower-cased name when the caller knows it. */
@@ -93,7 +115,10 @@ export class HttpHeaders {
   #deleteKey(key: string): void {
     const names = this.#names();
     for (let i = names.length - 1; i >= 0; i--) {
-      if (names[i] === key) { this.raw.splice(i, 1); names.splice(i, 1); }
+      if (names[i] === key) {
+        this.raw.splice(i, 1);
+        names.splice(i, 1);
+      }
     }
   }
   /** The comma-separated list elements of `name`, trimmed and lower-cased (RFC 9110 §5.6.1). */
@@ -117,7 +142,8 @@ export class HttpHeaders {
  * (the llhttp differential found netlab framing such a request as chunked).
  */
 export function trimOws(s: string): string {
-  let a = 0, b = s.length;
+  let a = 0,
+    b = s.length;
   while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
   while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
   return a === 0 && b === s.length ? s : s.slice(a, b);

@@ -43,15 +43,36 @@ export interface HttpResponseHead {
 }
 
 export type HttpParseError =
-  | "bad-request-line" | "bad-method" | "bad-target" | "bad-version" | "unsupported-version"
+  | "bad-request-line"
+  | "bad-method"
+  | "bad-target"
+  | "bad-version"
+  | "unsupported-version"
   | "bad-status-line"
-  | "bare-lf" | "bare-cr" | "bad-header-name" | "whitespace-before-colon" | "obs-fold" | "bad-header-value"
-  | "bad-content-length" | "duplicate-content-length" | "content-length-with-transfer-encoding"
-  | "bad-transfer-encoding" | "unsupported-transfer-coding" | "transfer-encoding-in-http10"
-  | "missing-host" | "duplicate-host"
-  | "bad-chunk-size" | "chunk-size-overflow" | "bad-chunk-extension" | "chunk-extension-too-long" | "bad-chunk-terminator"
+  | "bare-lf"
+  | "bare-cr"
+  | "bad-header-name"
+  | "whitespace-before-colon"
+  | "obs-fold"
+  | "bad-header-value"
+  | "bad-content-length"
+  | "duplicate-content-length"
+  | "content-length-with-transfer-encoding"
+  | "bad-transfer-encoding"
+  | "unsupported-transfer-coding"
+  | "transfer-encoding-in-http10"
+  | "missing-host"
+  | "duplicate-host"
+  | "bad-chunk-size"
+  | "chunk-size-overflow"
+  | "bad-chunk-extension"
+  | "chunk-extension-too-long"
+  | "bad-chunk-terminator"
   | "framing-field-in-trailers"
-  | "uri-too-long" | "headers-too-large" | "too-many-headers" | "body-too-large"
+  | "uri-too-long"
+  | "headers-too-large"
+  | "too-many-headers"
+  | "body-too-large"
   | "incomplete";
 
 /** Size limits; exceeding one is a parse error with its own code. */
@@ -82,12 +103,19 @@ export const DEFAULT_PARSER_LIMITS: HttpParserLimits = {
 /** Status code a server sends for a parse error before closing. */
 export function statusForParseError(e: HttpParseError): number {
   switch (e) {
-    case "uri-too-long": return 414;
-    case "headers-too-large": case "too-many-headers": return 431;
-    case "body-too-large": return 413;
-    case "unsupported-version": return 505;
-    case "unsupported-transfer-coding": return 501;
-    default: return 400;
+    case "uri-too-long":
+      return 414;
+    case "headers-too-large":
+    case "too-many-headers":
+      return 431;
+    case "body-too-large":
+      return 413;
+    case "unsupported-version":
+      return 505;
+    case "unsupported-transfer-coding":
+      return 501;
+    default:
+      return 400;
   }
 }
 
@@ -122,10 +150,21 @@ export interface HttpParser {
   readonly error: HttpParseError | null;
 }
 
-const S_START = 0, S_HEADERS = 1, S_BODY_LENGTH = 2, S_CHUNK_SIZE = 3, S_CHUNK_DATA = 4,
-  S_CHUNK_CRLF = 5, S_TRAILERS = 6, S_BODY_CLOSE = 7, S_FAILED = 8;
+const S_START = 0,
+  S_HEADERS = 1,
+  S_BODY_LENGTH = 2,
+  S_CHUNK_SIZE = 3,
+  S_CHUNK_DATA = 4,
+  S_CHUNK_CRLF = 5,
+  S_TRAILERS = 6,
+  S_BODY_CLOSE = 7,
+  S_FAILED = 8;
 
-const CR = 13, LF = 10, SP = 32, HTAB = 9, COLON = 58;
+const CR = 13,
+  LF = 10,
+  SP = 32,
+  HTAB = 9,
+  COLON = 58;
 const MAX_LEADING_EMPTY_LINES = 8;
 
 /** Content-Length or Transfer-Encoding, in any case: the fields that frame a message (RFC 9112 §6). */
@@ -158,7 +197,9 @@ export function isTokenChar(c: number): boolean {
  */
 function validChunkExtensions(b: Uint8Array, from: number, to: number): boolean {
   let j = from;
-  const bws = (): void => { while (j < to && (b[j] === SP || b[j] === HTAB)) j++; };
+  const bws = (): void => {
+    while (j < to && (b[j] === SP || b[j] === HTAB)) j++;
+  };
   const token = (): boolean => {
     const start = j;
     while (j < to && TCHAR[b[j]!] === 1) j++;
@@ -178,7 +219,10 @@ function validChunkExtensions(b: Uint8Array, from: number, to: number): boolean 
         for (;;) {
           if (j >= to) return false;
           const c = b[j]!;
-          if (c === 34) { j++; break; }
+          if (c === 34) {
+            j++;
+            break;
+          }
           if (c === 92) {
             const q = b[j + 1];
             if (j + 1 >= to || q === undefined || (q < 0x20 && q !== HTAB) || q === 0x7f) return false;
@@ -223,7 +267,13 @@ const CACHE_SLOTS = 64;
 /** Longest name or value kept in a cache slot. */
 const CACHED_MAX = 128;
 /** Framing role of a field name (noteFraming), or not yet known for a cache slot. */
-const F_NONE = 0, F_HOST = 1, F_EXPECT = 2, F_CONNECTION = 3, F_CONTENT_LENGTH = 4, F_TRANSFER_ENCODING = 5, F_UNKNOWN = 255;
+const F_NONE = 0,
+  F_HOST = 1,
+  F_EXPECT = 2,
+  F_CONNECTION = 3,
+  F_CONTENT_LENGTH = 4,
+  F_TRANSFER_ENCODING = 5,
+  F_UNKNOWN = 255;
 
 /** A field name decoded recently, with the last value seen for it. */
 interface FieldSlot {
@@ -277,12 +327,18 @@ class FieldCache {
 
 function framingRole(name: string): number {
   switch (name.length) {
-    case 4: return asciiLower(name) === "host" ? F_HOST : F_NONE;
-    case 6: return asciiLower(name) === "expect" ? F_EXPECT : F_NONE;
-    case 10: return asciiLower(name) === "connection" ? F_CONNECTION : F_NONE;
-    case 14: return asciiLower(name) === "content-length" ? F_CONTENT_LENGTH : F_NONE;
-    case 17: return asciiLower(name) === "transfer-encoding" ? F_TRANSFER_ENCODING : F_NONE;
-    default: return F_NONE;
+    case 4:
+      return asciiLower(name) === "host" ? F_HOST : F_NONE;
+    case 6:
+      return asciiLower(name) === "expect" ? F_EXPECT : F_NONE;
+    case 10:
+      return asciiLower(name) === "connection" ? F_CONNECTION : F_NONE;
+    case 14:
+      return asciiLower(name) === "content-length" ? F_CONTENT_LENGTH : F_NONE;
+    case 17:
+      return asciiLower(name) === "transfer-encoding" ? F_TRANSFER_ENCODING : F_NONE;
+    default:
+      return F_NONE;
   }
 }
 
@@ -364,9 +420,13 @@ function createParser(
   /** The byte budget of the line being assembled in the current state. */
   const lineBudget = (): number => {
     switch (state) {
-      case S_START: return limits.maxUriBytes + 64;
-      case S_HEADERS: case S_TRAILERS: return limits.maxHeaderBytes - sectionBytes;
-      default: return limits.maxChunkLineBytes;
+      case S_START:
+        return limits.maxUriBytes + 64;
+      case S_HEADERS:
+      case S_TRAILERS:
+        return limits.maxHeaderBytes - sectionBytes;
+      default:
+        return limits.maxChunkLineBytes;
     }
   };
 
@@ -379,8 +439,11 @@ function createParser(
         }
         return "bad-status-line";
       }
-      case S_HEADERS: case S_TRAILERS: return "headers-too-large";
-      default: return "chunk-extension-too-long";
+      case S_HEADERS:
+      case S_TRAILERS:
+        return "headers-too-large";
+      default:
+        return "chunk-extension-too-long";
     }
   };
 
@@ -433,7 +496,9 @@ function createParser(
   const parseVersion = (b: Uint8Array, start: number, end: number): HttpVersion | HttpParseError => {
     if (end - start !== 8) return "bad-version";
     if (b[start] !== 72 || b[start + 1] !== 84 || b[start + 2] !== 84 || b[start + 3] !== 80 || b[start + 4] !== 47) return "bad-version";
-    const major = b[start + 5]! - 48, dot = b[start + 6]!, minor = b[start + 7]! - 48;
+    const major = b[start + 5]! - 48,
+      dot = b[start + 6]!,
+      minor = b[start + 7]! - 48;
     if (major < 0 || major > 9 || dot !== 46 || minor < 0 || minor > 9) return "bad-version";
     if (major !== 1) return "unsupported-version";
     // RFC 9110 §6.2: a higher minor version is handled as the highest one we support.
@@ -470,7 +535,10 @@ function createParser(
     let hash = FNV_OFFSET;
     for (let i = o; i < n; i++) {
       const c = b[i]!;
-      if (c === COLON) { colon = i; break; }
+      if (c === COLON) {
+        colon = i;
+        break;
+      }
       if (TCHAR[c] !== 1) {
         if (c === SP || c === HTAB) {
           let j = i;
@@ -517,11 +585,21 @@ function createParser(
         if (slot !== null) slot.role = role;
       }
       switch (role) {
-        case F_HOST: hostCount++; break;
-        case F_EXPECT: expectValues.push(value); break;
-        case F_CONNECTION: connValues.push(value); break;
-        case F_CONTENT_LENGTH: clValues.push(value); break;
-        case F_TRANSFER_ENCODING: teValues.push(value); break;
+        case F_HOST:
+          hostCount++;
+          break;
+        case F_EXPECT:
+          expectValues.push(value);
+          break;
+        case F_CONNECTION:
+          connValues.push(value);
+          break;
+        case F_CONTENT_LENGTH:
+          clValues.push(value);
+          break;
+        case F_TRANSFER_ENCODING:
+          teValues.push(value);
+          break;
       }
     }
     return null;
@@ -577,7 +655,14 @@ function createParser(
       const expect = expectValues.length === 0 ? undefined : expectValues.join(", ");
       const expectContinue = version === "1.1" && expect !== undefined && asciiLower(expect) === "100-continue";
       const head: HttpRequestHead = {
-        method, target, version, headers, bodyKind, contentLength, keepAlive, expectContinue,
+        method,
+        target,
+        version,
+        headers,
+        bodyKind,
+        contentLength,
+        keepAlive,
+        expectContinue,
         unsupportedExpect: expect !== undefined && asciiLower(expect) !== "100-continue" ? expect : null,
       };
       inMessage = true;
@@ -606,10 +691,19 @@ function createParser(
 
   const enterBody = (bodyKind: BodyKind, contentLength: number | null): void => {
     switch (bodyKind) {
-      case "none": complete(null); break;
-      case "length": state = S_BODY_LENGTH; remaining = contentLength!; break;
-      case "chunked": state = S_CHUNK_SIZE; break;
-      case "until-close": state = S_BODY_CLOSE; break;
+      case "none":
+        complete(null);
+        break;
+      case "length":
+        state = S_BODY_LENGTH;
+        remaining = contentLength!;
+        break;
+      case "chunked":
+        state = S_CHUNK_SIZE;
+        break;
+      case "until-close":
+        state = S_BODY_CLOSE;
+        break;
     }
   };
 
@@ -640,7 +734,10 @@ function createParser(
       case S_START: {
         if (n === o) {
           // RFC 9112 §2.2: ignore a few empty lines before a request-line.
-          if (kind === "request" && ++emptyLines <= MAX_LEADING_EMPTY_LINES) { inMessage = true; return null; }
+          if (kind === "request" && ++emptyLines <= MAX_LEADING_EMPTY_LINES) {
+            inMessage = true;
+            return null;
+          }
           return kind === "request" ? "bad-request-line" : "bad-status-line";
         }
         inMessage = true;
@@ -696,7 +793,10 @@ function createParser(
         return ok(undefined);
       }
       switch (state) {
-        case S_START: case S_HEADERS: case S_CHUNK_SIZE: case S_TRAILERS: {
+        case S_START:
+        case S_HEADERS:
+        case S_CHUNK_SIZE:
+        case S_TRAILERS: {
           if (state === S_START) inMessage = true;
           // One pass finds the LF and the first CR before it (a line is a few dozen bytes:
           // cheaper than indexOf plus a second scan for stray CRs).
@@ -745,7 +845,11 @@ function createParser(
           lineLen = 0;
           let strayAt = -1;
           if (joined) {
-            for (let k = o; k < n - 1; k++) if (b[k] === CR) { strayAt = k - o + 1; break; }
+            for (let k = o; k < n - 1; k++)
+              if (b[k] === CR) {
+                strayAt = k - o + 1;
+                break;
+              }
           } else if (firstCr >= 0 && firstCr < n - 1) {
             strayAt = firstCr - o + 1;
           }
@@ -759,7 +863,8 @@ function createParser(
           if (e) return fail(e);
           break;
         }
-        case S_BODY_LENGTH: case S_CHUNK_DATA: {
+        case S_BODY_LENGTH:
+        case S_CHUNK_DATA: {
           const take = Math.min(remaining, len - i);
           const data = chunk.subarray(i, i + take);
           i += take;
@@ -850,10 +955,20 @@ function createParser(
       held = null;
       return run(h);
     },
-    get paused() { return paused; },
-    get inMessage() { return inMessage || lineLen > 0 || held !== null; },
-    get inBody() { return state === S_BODY_LENGTH || state === S_CHUNK_SIZE || state === S_CHUNK_DATA || state === S_CHUNK_CRLF || state === S_TRAILERS || state === S_BODY_CLOSE; },
-    get error() { return failure; },
+    get paused() {
+      return paused;
+    },
+    get inMessage() {
+      return inMessage || lineLen > 0 || held !== null;
+    },
+    get inBody() {
+      return (
+        state === S_BODY_LENGTH || state === S_CHUNK_SIZE || state === S_CHUNK_DATA || state === S_CHUNK_CRLF || state === S_TRAILERS || state === S_BODY_CLOSE
+      );
+    },
+    get error() {
+      return failure;
+    },
   };
   return parser;
 }
@@ -865,5 +980,8 @@ export function createRequestParser(handlers: RequestParserHandlers, limits: Par
 
 /** A parser for responses arriving at a client. */
 export function createResponseParser(handlers: ResponseParserHandlers, limits: Partial<HttpParserLimits> = {}): HttpParser {
-  return createParser("response", handlers as Shared & { onHead(h: HttpRequestHead | HttpResponseHead): boolean | void }, { maxBodyBytes: Number.MAX_SAFE_INTEGER, ...limits });
+  return createParser("response", handlers as Shared & { onHead(h: HttpRequestHead | HttpResponseHead): boolean | void }, {
+    maxBodyBytes: Number.MAX_SAFE_INTEGER,
+    ...limits,
+  });
 }

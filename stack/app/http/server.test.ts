@@ -24,15 +24,24 @@ function setup(handler: HttpHandler, options: HttpServerOptions = {}, pair: Para
     server.handleConnection(srv);
     let got = "";
     const peer: Peer = {
-      clock, client,
-      send: (s) => { client.write(enc(s)); },
+      clock,
+      client,
+      send: (s) => {
+        client.write(enc(s));
+      },
       text: () => got,
       ended: false,
       closed: null,
     };
-    client.onData((d) => { got += dec(d); });
-    client.onEnd(() => { peer.ended = true; });
-    client.onClose((e) => { peer.closed = e ?? "ok"; });
+    client.onData((d) => {
+      got += dec(d);
+    });
+    client.onEnd(() => {
+      peer.ended = true;
+    });
+    client.onClose((e) => {
+      peer.closed = e ?? "ok";
+    });
     return peer;
   };
   return { clock, server, connect };
@@ -49,9 +58,7 @@ describe("server: framing and keep-alive", () => {
     const p = connect();
     p.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
     clock.run(100);
-    expect(p.text()).toBe(
-      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\nhello GET /x",
-    );
+    expect(p.text()).toBe("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\nhello GET /x");
     expect(p.ended).toBe(false);
   });
 
@@ -64,38 +71,50 @@ describe("server: framing and keep-alive", () => {
     clock.run(20);
     expect(p.text()).toBe(
       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello GET /1" +
-      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello GET /2",
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello GET /2",
     );
     expect(p.ended).toBe(true);
     expect(server.stats.requests).toBe(2);
   });
 
   it("answers pipelined requests in request order even when handlers finish out of order", () => {
-    const { clock, connect } = setup((req, res) => {
-      const delay = req.target === "/slow" ? 50 : 1;
-      clock.setTimer(clock.now() + delay, () => res.end(req.target));
-    }, { date: false });
+    const { clock, connect } = setup(
+      (req, res) => {
+        const delay = req.target === "/slow" ? 50 : 1;
+        clock.setTimer(clock.now() + delay, () => res.end(req.target));
+      },
+      { date: false },
+    );
     const p = connect();
     p.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\nGET /fast HTTP/1.1\r\nHost: h\r\n\r\nGET /faster HTTP/1.1\r\nHost: h\r\n\r\n");
     clock.run(200);
-    const bodies = p.text().split("\r\n\r\n").slice(1).map((s) => s.replace(/HTTP\/1\.1.*$/s, ""));
+    const bodies = p
+      .text()
+      .split("\r\n\r\n")
+      .slice(1)
+      .map((s) => s.replace(/HTTP\/1\.1.*$/s, ""));
     expect(bodies).toEqual(["/slow", "/fast", "/faster"]);
   });
 
   it("uses chunked encoding with trailers when the length is unknown, and reads chunked requests with trailers", async () => {
-    const { clock, connect } = setup(async (req, res) => {
-      const body = await req.body.text();
-      res.addTrailers([["X-Request-Trailer", req.body.trailers?.get("x-t") ?? "none"]]);
-      res.write(body.toUpperCase());
-      res.write("!");
-      res.end();
-    }, { date: false });
+    const { clock, connect } = setup(
+      async (req, res) => {
+        const body = await req.body.text();
+        res.addTrailers([["X-Request-Trailer", req.body.trailers?.get("x-t") ?? "none"]]);
+        res.write(body.toUpperCase());
+        res.write("!");
+        res.end();
+      },
+      { date: false },
+    );
     const p = connect();
     p.send("POST /e HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 7\r\n\r\n");
-    for (let i = 0; i < 5; i++) { clock.run(clock.now() + 10); await Promise.resolve(); await new Promise((r) => setImmediate(r)); }
-    expect(p.text()).toBe(
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nABCDE\r\n1\r\n!\r\n0\r\nX-Request-Trailer: 7\r\n\r\n",
-    );
+    for (let i = 0; i < 5; i++) {
+      clock.run(clock.now() + 10);
+      await Promise.resolve();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(p.text()).toBe("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nABCDE\r\n1\r\n!\r\n0\r\nX-Request-Trailer: 7\r\n\r\n");
   });
 
   it("answers HEAD with the GET headers and no body", () => {
@@ -105,14 +124,20 @@ describe("server: framing and keep-alive", () => {
     clock.run(10);
     expect(p.text()).toBe(
       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n" +
-      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello GET /g",
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello GET /g",
     );
   });
 
   it("serves HTTP/1.0 close-delimited when the length is unknown, and keep-alive when asked with a length", () => {
-    const { clock, connect } = setup((req, res) => {
-      if (req.target === "/stream") { res.write("part"); res.end("s"); } else res.end("x");
-    }, { date: false });
+    const { clock, connect } = setup(
+      (req, res) => {
+        if (req.target === "/stream") {
+          res.write("part");
+          res.end("s");
+        } else res.end("x");
+      },
+      { date: false },
+    );
     const a = connect();
     a.send("GET /stream HTTP/1.0\r\n\r\n");
     clock.run(10);
@@ -126,18 +151,32 @@ describe("server: framing and keep-alive", () => {
   });
 
   it("sends 100 Continue when the handler reads an Expect: 100-continue body", async () => {
-    const { clock, connect } = setup(async (req, res) => { res.end(`got ${await req.body.text()}`); }, { date: false });
+    const { clock, connect } = setup(
+      async (req, res) => {
+        res.end(`got ${await req.body.text()}`);
+      },
+      { date: false },
+    );
     const p = connect();
     p.send("PUT /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
     clock.run(10);
     expect(p.text()).toBe("HTTP/1.1 100 Continue\r\n\r\n");
     p.send("data");
-    for (let i = 0; i < 3; i++) { clock.run(clock.now() + 10); await new Promise((r) => setImmediate(r)); }
+    for (let i = 0; i < 3; i++) {
+      clock.run(clock.now() + 10);
+      await new Promise((r) => setImmediate(r));
+    }
     expect(p.text()).toBe("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ngot data");
   });
 
   it("closes after answering an Expect: 100-continue request without reading its body", () => {
-    const { clock, connect } = setup((_req, res) => { res.statusCode = 401; res.end(); }, { date: false });
+    const { clock, connect } = setup(
+      (_req, res) => {
+        res.statusCode = 401;
+        res.end();
+      },
+      { date: false },
+    );
     const p = connect();
     p.send("PUT /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
     clock.run(10);
@@ -150,7 +189,9 @@ describe("server: framing and keep-alive", () => {
     const p = connect();
     p.send("GET / HTTP/1.1\r\nHost: h\r\nExpect: coffee\r\n\r\n");
     clock.run(10);
-    expect(p.text()).toBe("HTTP/1.1 417 Expectation Failed\r\nContent-Type: text/plain\r\nContent-Length: 23\r\nConnection: close\r\n\r\n417 Expectation Failed\n");
+    expect(p.text()).toBe(
+      "HTTP/1.1 417 Expectation Failed\r\nContent-Type: text/plain\r\nContent-Length: 23\r\nConnection: close\r\n\r\n417 Expectation Failed\n",
+    );
   });
 
   it("discards an unread request body and keeps the connection", () => {
@@ -165,10 +206,17 @@ describe("server: framing and keep-alive", () => {
 
   it("refuses a header value that would split the response, at setHeader", () => {
     let code = "";
-    const { clock, connect } = setup((_req, res) => {
-      try { res.setHeader("X-Evil", "a\r\nSet-Cookie: x=1"); } catch (e) { code = (e as { code: string }).code; }
-      res.end("ok");
-    }, { date: false });
+    const { clock, connect } = setup(
+      (_req, res) => {
+        try {
+          res.setHeader("X-Evil", "a\r\nSet-Cookie: x=1");
+        } catch (e) {
+          code = (e as { code: string }).code;
+        }
+        res.end("ok");
+      },
+      { date: false },
+    );
     const p = connect();
     p.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
     clock.run(10);
@@ -177,7 +225,12 @@ describe("server: framing and keep-alive", () => {
   });
 
   it("answers 500 and closes when the handler throws before responding", () => {
-    const { clock, connect } = setup(() => { throw new Error("boom"); }, { date: false });
+    const { clock, connect } = setup(
+      () => {
+        throw new Error("boom");
+      },
+      { date: false },
+    );
     const p = connect();
     p.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
     clock.run(10);
@@ -195,7 +248,7 @@ const ERROR_CASES: [string, string, number, HttpServerOptions][] = [
   ["bare LF", "GET / HTTP/1.1\nHost: h\r\n\r\n", 400, {}],
   ["whitespace before colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400, {}],
   ["obs-fold", "GET / HTTP/1.1\r\nHost: h\r\nX: 1\r\n\t2\r\n\r\n", 400, {}],
-  ["invalid token in method", "GE\"T / HTTP/1.1\r\nHost: h\r\n\r\n", 400, {}],
+  ["invalid token in method", 'GE"T / HTTP/1.1\r\nHost: h\r\n\r\n', 400, {}],
   ["bad version", "GET / HTTP/1.x\r\nHost: h\r\n\r\n", 400, {}],
   ["HTTP/3.0", "GET / HTTP/3.0\r\nHost: h\r\n\r\n", 505, {}],
   ["gzip before chunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, {}],
@@ -209,12 +262,19 @@ describe("server: hostile and oversized requests", () => {
   for (const [name, text, status, options] of ERROR_CASES) {
     it(`answers ${name} with ${status} and closes`, () => {
       let handled = 0;
-      const { clock, connect } = setup(() => { handled++; }, { date: false, ...options });
+      const { clock, connect } = setup(
+        () => {
+          handled++;
+        },
+        { date: false, ...options },
+      );
       const p = connect();
       p.send(text);
       p.send("GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
       clock.run(100);
-      expect(p.text()).toMatch(new RegExp(`^HTTP/1\\.1 ${status} [A-Za-z ]+\\r\\nContent-Type: text/plain\\r\\nContent-Length: \\d+\\r\\nConnection: close\\r\\n\\r\\n${status} `));
+      expect(p.text()).toMatch(
+        new RegExp(`^HTTP/1\\.1 ${status} [A-Za-z ]+\\r\\nContent-Type: text/plain\\r\\nContent-Length: \\d+\\r\\nConnection: close\\r\\n\\r\\n${status} `),
+      );
       expect(p.ended).toBe(true);
       expect(handled).toBe(/chunk size/.test(name) ? 1 : 0);
     });
@@ -222,7 +282,15 @@ describe("server: hostile and oversized requests", () => {
 
   it("answers a chunked body over the limit with 413 after the handler started", async () => {
     let error = "";
-    const { clock, connect } = setup((req) => { req.body.onError((e) => { error = e.detail ?? ""; }); req.body.onData(() => {}); }, { date: false, limits: { maxBodyBytes: 8 } });
+    const { clock, connect } = setup(
+      (req) => {
+        req.body.onError((e) => {
+          error = e.detail ?? "";
+        });
+        req.body.onData(() => {});
+      },
+      { date: false, limits: { maxBodyBytes: 8 } },
+    );
     const p = connect();
     p.send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n5\r\nfghij\r\n0\r\n\r\n");
     clock.run(100);
@@ -284,11 +352,22 @@ describe("server: timeouts (slowloris)", () => {
 
   it("resets a connection whose peer stops reading a response for sendTimeoutMs", () => {
     let aborted = false;
-    const { clock, connect, server } = setup((_req, res) => {
-      res.onAbort(() => { aborted = true; });
-      const pump = (): void => { while (res.write(new Uint8Array(8192))) { /* fill */ } res.onDrain(pump); };
-      pump();
-    }, { sendTimeoutMs: 30_000 }, { highWaterMark: 16 * 1024 });
+    const { clock, connect, server } = setup(
+      (_req, res) => {
+        res.onAbort(() => {
+          aborted = true;
+        });
+        const pump = (): void => {
+          while (res.write(new Uint8Array(8192))) {
+            /* fill */
+          }
+          res.onDrain(pump);
+        };
+        pump();
+      },
+      { sendTimeoutMs: 30_000 },
+      { highWaterMark: 16 * 1024 },
+    );
     const p = connect();
     p.client.pause();
     p.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -299,7 +378,15 @@ describe("server: timeouts (slowloris)", () => {
   });
 
   it("answers 408 when a body trickles slower than requestTimeoutMs", () => {
-    const { clock, connect } = setup((req, res) => { void req.body.text().then(() => res.end("done"), () => {}); }, { date: false, requestTimeoutMs: 2_000 });
+    const { clock, connect } = setup(
+      (req, res) => {
+        void req.body.text().then(
+          () => res.end("done"),
+          () => {},
+        );
+      },
+      { date: false, requestTimeoutMs: 2_000 },
+    );
     const p = connect();
     p.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n");
     for (let i = 0; i < 10; i++) clock.setTimer(200 * i + 1, () => p.client.write(enc("x")));
@@ -311,12 +398,20 @@ describe("server: timeouts (slowloris)", () => {
 describe("server: flow control and limits", () => {
   it("stops reading when maxPipelinedRequests responses are outstanding", () => {
     const pending: (() => void)[] = [];
-    const { clock, connect, server } = setup((req, res) => { pending.push(() => res.end(req.target)); }, { date: false, maxPipelinedRequests: 2 });
+    const { clock, connect, server } = setup(
+      (req, res) => {
+        pending.push(() => res.end(req.target));
+      },
+      { date: false, maxPipelinedRequests: 2 },
+    );
     const p = connect();
     p.send(Array.from({ length: 5 }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: h\r\n\r\n`).join(""));
     clock.run(10);
     expect(server.stats.requests).toBe(2);
-    while (pending.length > 0) { pending.shift()!(); clock.run(clock.now() + 10); }
+    while (pending.length > 0) {
+      pending.shift()!();
+      clock.run(clock.now() + 10);
+    }
     expect(server.stats.requests).toBe(5);
     expect(p.text().match(/\r\n\r\n\/\d/g)).toEqual(["\r\n\r\n/0", "\r\n\r\n/1", "\r\n\r\n/2", "\r\n\r\n/3", "\r\n\r\n/4"]);
   });
@@ -324,17 +419,25 @@ describe("server: flow control and limits", () => {
   it("propagates backpressure from a paused client to res.write and resumes on drain", () => {
     let writes = 0;
     let falses = 0;
-    const { clock, connect } = setup((_req, res) => {
-      const chunk = new Uint8Array(16 * 1024);
-      const pump = (): void => {
-        while (writes < 64) {
-          writes++;
-          if (!res.write(chunk)) { falses++; res.onDrain(pump); return; }
-        }
-        res.end();
-      };
-      pump();
-    }, { date: false }, { highWaterMark: 64 * 1024 });
+    const { clock, connect } = setup(
+      (_req, res) => {
+        const chunk = new Uint8Array(16 * 1024);
+        const pump = (): void => {
+          while (writes < 64) {
+            writes++;
+            if (!res.write(chunk)) {
+              falses++;
+              res.onDrain(pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+      },
+      { date: false },
+      { highWaterMark: 64 * 1024 },
+    );
     const p = connect();
     p.client.pause();
     p.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -414,7 +517,9 @@ describe("server: hostile clients (limits, reclaiming, pressure)", () => {
     const open = (address: number, head: string): { closed: string | null } => {
       const [client, srv] = createStreamPair(clock, from(address));
       const state = { closed: null as string | null };
-      client.onClose((e) => { state.closed = e ?? "ok"; });
+      client.onClose((e) => {
+        state.closed = e ?? "ok";
+      });
       server.handleConnection(srv);
       if (head !== "") client.write(enc(head));
       return state;
@@ -437,13 +542,23 @@ describe("server: hostile clients (limits, reclaiming, pressure)", () => {
   });
 
   it("shrinks header and keep-alive timeouts linearly above pressureThreshold and counts the timeouts that fired early", () => {
-    const { clock, connect, server } = setup(hello, { date: false, maxConnections: 4, headersTimeoutMs: 20_000, minHeadersTimeoutMs: 2_000, keepAliveTimeoutMs: 5_000, minKeepAliveTimeoutMs: 500, lingerMs: 1 });
+    const { clock, connect, server } = setup(hello, {
+      date: false,
+      maxConnections: 4,
+      headersTimeoutMs: 20_000,
+      minHeadersTimeoutMs: 2_000,
+      keepAliveTimeoutMs: 5_000,
+      minKeepAliveTimeoutMs: 500,
+      lingerMs: 1,
+    });
     const peers = [connect(), connect(), connect(), connect()];
     // Load at accept: 1/4, 2/4 (no shrinking up to 0.5), 3/4 (halfway), 4/4 (the minimum).
     const endedAt = peers.map(() => -1);
     for (let t = 0; t <= 21_000; t += 100) {
       clock.run(t);
-      peers.forEach((p, i) => { if (p.ended && endedAt[i] === -1) endedAt[i] = t; });
+      peers.forEach((p, i) => {
+        if (p.ended && endedAt[i] === -1) endedAt[i] = t;
+      });
     }
     expect(endedAt).toEqual([20_000, 20_000, 11_000, 2_000]);
     expect(server.stats).toMatchObject({ timeouts: 4, timeoutsUnderPressure: 2 });
@@ -458,7 +573,10 @@ describe("server: hostile clients (limits, reclaiming, pressure)", () => {
   });
 
   it("at a limit with nothing idle, reclaims the oldest upload slower than minBodyRate, never a faster one", () => {
-    const reader: HttpHandler = (req, res) => { req.body.onData(() => {}); req.body.onEnd(() => res.end("done")); };
+    const reader: HttpHandler = (req, res) => {
+      req.body.onData(() => {});
+      req.body.onEnd(() => res.end("done"));
+    };
     const { clock, connect, server } = setup(reader, { date: false, maxConnections: 2, pressureThreshold: 1, reclaimSlowAfterMs: 500, minBodyRate: 500 });
     const upload = (bytesPer100Ms: number): ReturnType<typeof connect> => {
       const p = connect();
@@ -484,9 +602,17 @@ describe("server: hostile clients (limits, reclaiming, pressure)", () => {
   });
 
   it("checks running timers against the shrunk timeouts while loaded: an upload armed with 120 s is cut 10 s into full load", () => {
-    const reader: HttpHandler = (req, res) => { req.body.onData(() => {}); req.body.onEnd(() => res.end("done")); };
+    const reader: HttpHandler = (req, res) => {
+      req.body.onData(() => {});
+      req.body.onEnd(() => res.end("done"));
+    };
     const { clock, connect, server } = setup(reader, {
-      date: false, maxConnections: 4, requestTimeoutMs: 120_000, minRequestTimeoutMs: 10_000, pressureCheckIntervalMs: 1_000, lingerMs: 1,
+      date: false,
+      maxConnections: 4,
+      requestTimeoutMs: 120_000,
+      minRequestTimeoutMs: 10_000,
+      pressureCheckIntervalMs: 1_000,
+      lingerMs: 1,
     });
     const upload = (): ReturnType<typeof connect> => {
       const p = connect();
@@ -508,7 +634,10 @@ describe("server: hostile clients (limits, reclaiming, pressure)", () => {
   });
 
   it("closes after an error answered before a 10 MB body instead of draining it (RFC 9112 §9.6), and drains a small one", () => {
-    const reject405: HttpHandler = (_req, res) => { res.statusCode = 405; res.end(); };
+    const reject405: HttpHandler = (_req, res) => {
+      res.statusCode = 405;
+      res.end();
+    };
     const { clock, connect, server } = setup(reject405, { date: false, lingerMs: 1_000, maxDrainBytes: 4096, maxDrainMs: 3_000 });
     const big = connect();
     big.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 10000000\r\n\r\n");
@@ -551,7 +680,7 @@ describe("server: hostile clients (limits, reclaiming, pressure)", () => {
     const { clock, connect, server } = setup(hello, { date: false });
     connect().send("GET / HTTP/1.1\nHost: h\r\n\r\n");
     connect().send("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n");
-    connect().send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n");  // drained, then refused
+    connect().send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n"); // drained, then refused
     connect().send("GET /x HTTP/1.1\nHost: h\r\n\r\n");
     clock.run(10);
     expect(server.stats.parseErrors).toBe(4);
@@ -574,7 +703,15 @@ describe("server: half-close by the client", () => {
 
   it("resets when the FIN cuts a request body short", () => {
     let error = "";
-    const { clock, connect } = setup((req) => { req.body.onError((e) => { error = e.code; }); req.body.onData(() => {}); }, { date: false });
+    const { clock, connect } = setup(
+      (req) => {
+        req.body.onError((e) => {
+          error = e.code;
+        });
+        req.body.onData(() => {});
+      },
+      { date: false },
+    );
     const p = connect();
     p.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc");
     p.client.end();
@@ -586,10 +723,13 @@ describe("server: half-close by the client", () => {
 describe("server: request body streaming", () => {
   it("delivers a request body through the request's async iterator", async () => {
     const sizes: number[] = [];
-    const { clock, connect } = setup(async (req, res) => {
-      for await (const chunk of req) sizes.push(chunk.length);
-      res.end(`${sizes.reduce((a, b) => a + b, 0)}`);
-    }, { date: false });
+    const { clock, connect } = setup(
+      async (req, res) => {
+        for await (const chunk of req) sizes.push(chunk.length);
+        res.end(`${sizes.reduce((a, b) => a + b, 0)}`);
+      },
+      { date: false },
+    );
     const p = connect();
     p.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n");
     for (const part of ["abc", "def", "ghi"]) {
@@ -607,12 +747,18 @@ describe("server: request body streaming", () => {
   it("stops reading the connection while the handler leaves a large body unread, and resumes when it reads", () => {
     let reader: (() => void) | null = null;
     let received = 0;
-    const { clock, connect } = setup((req, res) => {
-      reader = () => {
-        req.onData((d) => { received += d.length; });
-        req.onEnd(() => res.end("done"));
-      };
-    }, { date: false, highWaterMark: 16 * 1024 }, { highWaterMark: 32 * 1024 });
+    const { clock, connect } = setup(
+      (req, res) => {
+        reader = () => {
+          req.onData((d) => {
+            received += d.length;
+          });
+          req.onEnd(() => res.end("done"));
+        };
+      },
+      { date: false, highWaterMark: 16 * 1024 },
+      { highWaterMark: 32 * 1024 },
+    );
     const p = connect();
     p.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n");
     let accepted = 0;
@@ -628,9 +774,17 @@ describe("server: request body streaming", () => {
     reader!();
     let sent = accepted;
     p.client.onDrain(() => {
-      while (sent < 100) { sent++; if (!p.client.write(new Uint8Array(10_000))) return; }
+      while (sent < 100) {
+        sent++;
+        if (!p.client.write(new Uint8Array(10_000))) return;
+      }
     });
-    if (p.client.bufferedAmount < 32 * 1024) { while (sent < 100) { sent++; if (!p.client.write(new Uint8Array(10_000))) break; } }
+    if (p.client.bufferedAmount < 32 * 1024) {
+      while (sent < 100) {
+        sent++;
+        if (!p.client.write(new Uint8Array(10_000))) break;
+      }
+    }
     clock.run(clock.now() + 1_000);
     expect(received).toBe(1_000_000);
     expect(p.text()).toBe("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone");

@@ -24,8 +24,13 @@ import { HttpUsageError, assertHeader, createSlabAllocator, emitChunk, emitLastC
 import { HttpHeaders, type HttpHeader } from "./headers.ts";
 import { utf8Encode } from "./utf8.ts";
 import {
-  createRequestParser, statusForParseError,
-  type HttpParseError, type HttpParser, type HttpParserLimits, type HttpRequestHead, type HttpVersion,
+  createRequestParser,
+  statusForParseError,
+  type HttpParseError,
+  type HttpParser,
+  type HttpParserLimits,
+  type HttpRequestHead,
+  type HttpVersion,
 } from "./parser.ts";
 
 export interface HttpServerDeps {
@@ -190,7 +195,11 @@ class ServerRequest implements HttpServerRequest {
   readonly headers: HttpHeaders;
   readonly remoteAddress: Ipv4Address;
   readonly remotePort: number;
-  constructor(head: HttpRequestHead, stream: ByteStream, readonly body: IncomingBody) {
+  constructor(
+    head: HttpRequestHead,
+    stream: ByteStream,
+    readonly body: IncomingBody,
+  ) {
     this.method = head.method;
     this.target = head.target;
     this.version = head.version;
@@ -198,9 +207,15 @@ class ServerRequest implements HttpServerRequest {
     this.remoteAddress = stream.remoteAddress;
     this.remotePort = stream.remotePort;
   }
-  onData(handler: (data: Uint8Array) => void): void { this.body.onData(handler); }
-  onEnd(handler: (trailers: HttpHeaders | null) => void): void { this.body.onEnd(handler); }
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> { return this.body[Symbol.asyncIterator](); }
+  onData(handler: (data: Uint8Array) => void): void {
+    this.body.onData(handler);
+  }
+  onEnd(handler: (trailers: HttpHeaders | null) => void): void {
+    this.body.onEnd(handler);
+  }
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.body[Symbol.asyncIterator]();
+  }
 }
 
 const toBytes = (d: Uint8Array | string): Uint8Array => (typeof d === "string" ? utf8Encode(d) : d);
@@ -245,7 +260,10 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       listener.onConnection((s) => server.handleConnection(s));
     },
     handleConnection(stream) {
-      if (closed) { refuse(stream); return; }
+      if (closed) {
+        refuse(stream);
+        return;
+      }
       const address = stream.remoteAddress;
       const known = sources.get(address);
       if (known !== undefined && known.count >= opts.maxConnectionsPerSource && !ctx.reclaim(known)) {
@@ -253,7 +271,10 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
         refuse(stream);
         return;
       }
-      if (connections.size >= opts.maxConnections && !ctx.reclaim(ctx)) { refuse(stream); return; }
+      if (connections.size >= opts.maxConnections && !ctx.reclaim(ctx)) {
+        refuse(stream);
+        return;
+      }
       stats.connections++;
       let source = sources.get(address);
       if (source === undefined) {
@@ -270,8 +291,12 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
       closed = true;
       for (const c of [...connections]) c.shutdown();
     },
-    get connectionCount() { return connections.size; },
-    get stats() { return stats; },
+    get connectionCount() {
+      return connections.size;
+    },
+    get stats() {
+      return stats;
+    },
   };
   return server;
 }
@@ -291,7 +316,10 @@ interface SourceEntry extends Reclaimable {
 }
 
 /** Where a connection stands for reclaiming: none, idle (no request in progress), reading a head, reading a body. */
-const PHASE_NONE = 0, PHASE_IDLE = 1, PHASE_HEAD = 2, PHASE_BODY = 3;
+const PHASE_NONE = 0,
+  PHASE_IDLE = 1,
+  PHASE_HEAD = 2,
+  PHASE_BODY = 3;
 type Phase = typeof PHASE_NONE | typeof PHASE_IDLE | typeof PHASE_HEAD | typeof PHASE_BODY;
 
 /** Bodies looked at, oldest first, for one slower than minBodyRate (nginx drains at most 32 connections at a time). */
@@ -311,15 +339,30 @@ class ServerShared implements Reclaimable {
   readonly bodies = new Set<Connection>();
   readonly sources = new Map<Ipv4Address, SourceEntry>();
   readonly stats: HttpServerStats = {
-    connections: 0, requests: 0, responses: 0, parseErrors: 0, parseErrorsByCode: {}, timeouts: 0, timeoutsUnderPressure: 0,
-    rejectedConnections: 0, rejectedPerSource: 0, reclaimedIdle: 0, reclaimedSlow: 0, closedAfterError: 0, closedUnreadBody: 0,
+    connections: 0,
+    requests: 0,
+    responses: 0,
+    parseErrors: 0,
+    parseErrorsByCode: {},
+    timeouts: 0,
+    timeoutsUnderPressure: 0,
+    rejectedConnections: 0,
+    rejectedPerSource: 0,
+    reclaimedIdle: 0,
+    reclaimedSlow: 0,
+    closedAfterError: 0,
+    closedUnreadBody: 0,
   };
   /** Buffers of response heads (with small bodies) are carved from shared blocks. */
   readonly allocate = createSlabAllocator();
   /** The Date value of the current second (formatted once per second, not per response). */
   #dateSecond = NaN;
   #dateValue = "";
-  constructor(readonly clock: Clock, readonly handler: HttpHandler, readonly opts: ServerSettings) {}
+  constructor(
+    readonly clock: Clock,
+    readonly handler: HttpHandler,
+    readonly opts: ServerSettings,
+  ) {}
 
   /**
    * Closes the oldest reclaimable connection of `scope` so that a new one can take its place:
@@ -402,7 +445,10 @@ class Exchange implements BodyHooks {
   outbox: Uint8Array[] | null = null;
   outboxBytes = 0;
   done = false;
-  constructor(readonly conn: Connection, head: HttpRequestHead) {
+  constructor(
+    readonly conn: Connection,
+    head: HttpRequestHead,
+  ) {
     this.head = head;
     this.body = new IncomingBody(this, conn.ctx.opts.highWaterMark);
     this.response = new Response(this);
@@ -442,8 +488,12 @@ class Response implements HttpServerResponse {
   abortHandlers: (() => void)[] | null = null;
   constructor(readonly ex: Exchange) {}
 
-  get headersSent(): boolean { return this.#headersSent; }
-  get finished(): boolean { return this.#finished; }
+  get headersSent(): boolean {
+    return this.#headersSent;
+  }
+  get finished(): boolean {
+    return this.#finished;
+  }
   setHeader(name: string, value: string | number | readonly string[]): void {
     this.#assertHeadPending();
     const v = typeof value === "number" ? String(value) : value;
@@ -451,8 +501,12 @@ class Response implements HttpServerResponse {
     else for (const one of v) assertHeader(name, one);
     this.#headers.set(name, v);
   }
-  getHeader(name: string): string | undefined { return this.#headers.get(name); }
-  hasHeader(name: string): boolean { return this.#headers.has(name); }
+  getHeader(name: string): string | undefined {
+    return this.#headers.get(name);
+  }
+  hasHeader(name: string): boolean {
+    return this.#headers.has(name);
+  }
   removeHeader(name: string): void {
     this.#assertHeadPending();
     this.#headers.delete(name);
@@ -500,8 +554,12 @@ class Response implements HttpServerResponse {
     this.ex.output(emitResponseHead({ status: 100, headers: [] }));
   }
   /** One-shot: called at the next drain. */
-  onDrain(handler: () => void): void { (this.drainHandlers ??= []).push(handler); }
-  onAbort(handler: () => void): void { (this.abortHandlers ??= []).push(handler); }
+  onDrain(handler: () => void): void {
+    (this.drainHandlers ??= []).push(handler);
+  }
+  onAbort(handler: () => void): void {
+    (this.abortHandlers ??= []).push(handler);
+  }
 
   fireDrain(): void {
     const hs = this.drainHandlers;
@@ -561,14 +619,28 @@ class Response implements HttpServerResponse {
     // One pass over the application's fields for what framing needs; below, deleting
     // an absent field is skipped and setting one is an append (the same lines result).
     const names = h.lowerNames();
-    let hasConnection = false, hasTransferEncoding = false, hasDate = false, hasServer = false, contentLengths = 0;
+    let hasConnection = false,
+      hasTransferEncoding = false,
+      hasDate = false,
+      hasServer = false,
+      contentLengths = 0;
     for (let i = 0; i < names.length; i++) {
       switch (names[i]) {
-        case "connection": hasConnection = true; break;
-        case "content-length": contentLengths++; break;
-        case "transfer-encoding": hasTransferEncoding = true; break;
-        case "date": hasDate = true; break;
-        case "server": hasServer = true; break;
+        case "connection":
+          hasConnection = true;
+          break;
+        case "content-length":
+          contentLengths++;
+          break;
+        case "transfer-encoding":
+          hasTransferEncoding = true;
+          break;
+        case "date":
+          hasDate = true;
+          break;
+        case "server":
+          hasServer = true;
+          break;
       }
     }
     let close = this.closeAfter || !req.keepAlive || ex.conn.closing || (hasConnection && h.tokens("connection").includes("close"));
@@ -651,17 +723,24 @@ class Connection {
   draining: Exchange | null = null;
   drainFrom = 0;
 
-  constructor(readonly ctx: ServerShared, readonly stream: ByteStream, readonly source: SourceEntry) {
-    this.parser = createRequestParser({
-      onHead: (head) => this.onHead(head),
-      onBody: (data) => {
-        const cur = this.current;
-        if (cur === null) return;
-        cur.body.push(data);
-        if (this.draining === cur && cur.body.bytesReceived - this.drainFrom > this.ctx.opts.maxDrainBytes) this.abandonDrain();
+  constructor(
+    readonly ctx: ServerShared,
+    readonly stream: ByteStream,
+    readonly source: SourceEntry,
+  ) {
+    this.parser = createRequestParser(
+      {
+        onHead: (head) => this.onHead(head),
+        onBody: (data) => {
+          const cur = this.current;
+          if (cur === null) return;
+          cur.body.push(data);
+          if (this.draining === cur && cur.body.bytesReceived - this.drainFrom > this.ctx.opts.maxDrainBytes) this.abandonDrain();
+        },
+        onComplete: (trailers) => this.onComplete(trailers),
       },
-      onComplete: (trailers) => this.onComplete(trailers),
-    }, this.ctx.opts.limits ?? {});
+      this.ctx.opts.limits ?? {},
+    );
     stream.onData((d) => this.onData(d));
     stream.onEnd(() => this.onPeerEnd());
     stream.onDrain(() => this.onDrain());
@@ -679,14 +758,28 @@ class Connection {
   setPhase(phase: Phase): void {
     if (phase === this.phase) return;
     const { ctx, source } = this;
-    if (this.phase === PHASE_IDLE) { ctx.idle.delete(this); source.idle.delete(this); }
-    else if (this.phase === PHASE_HEAD) { ctx.heads.delete(this); source.heads.delete(this); }
-    else if (this.phase === PHASE_BODY) { ctx.bodies.delete(this); source.bodies.delete(this); }
+    if (this.phase === PHASE_IDLE) {
+      ctx.idle.delete(this);
+      source.idle.delete(this);
+    } else if (this.phase === PHASE_HEAD) {
+      ctx.heads.delete(this);
+      source.heads.delete(this);
+    } else if (this.phase === PHASE_BODY) {
+      ctx.bodies.delete(this);
+      source.bodies.delete(this);
+    }
     this.phase = phase;
     this.phaseSince = ctx.clock.now();
-    if (phase === PHASE_IDLE) { ctx.idle.add(this); source.idle.add(this); }
-    else if (phase === PHASE_HEAD) { ctx.heads.add(this); source.heads.add(this); }
-    else if (phase === PHASE_BODY) { ctx.bodies.add(this); source.bodies.add(this); }
+    if (phase === PHASE_IDLE) {
+      ctx.idle.add(this);
+      source.idle.add(this);
+    } else if (phase === PHASE_HEAD) {
+      ctx.heads.add(this);
+      source.heads.add(this);
+    } else if (phase === PHASE_BODY) {
+      ctx.bodies.add(this);
+      source.bodies.add(this);
+    }
   }
 
   updatePhase(): void {
@@ -753,7 +846,10 @@ class Connection {
     const wasIn = this.parser.inMessage;
     const r = this.parser.push(chunk);
     if (!wasIn && this.parser.inMessage && this.headersTimer === null && !this.parser.inBody) this.armHeaders();
-    if (!r.ok) { this.onParseError(r.error); return; }
+    if (!r.ok) {
+      this.onParseError(r.error);
+      return;
+    }
     this.updateTimers();
   }
 
@@ -838,8 +934,15 @@ class Connection {
       return;
     }
     const ex = new Exchange(this, {
-      method: "GET", target: "/", version: "1.1", headers: new HttpHeaders(), bodyKind: "none", contentLength: null,
-      keepAlive: false, expectContinue: false, unsupportedExpect: null,
+      method: "GET",
+      target: "/",
+      version: "1.1",
+      headers: new HttpHeaders(),
+      bodyKind: "none",
+      contentLength: null,
+      keepAlive: false,
+      expectContinue: false,
+      unsupportedExpect: null,
     });
     this.exchanges.push(ex);
     ex.response.sendError(status);
@@ -985,7 +1088,11 @@ class Connection {
       this.cancel("idleTimer");
       this.idleShrunk = true;
       this.onIdleTimeout();
-    } else if (this.requestTimer !== null && this.draining === null && now - this.requestArmedAt >= ctx.timeout(o.requestTimeoutMs, o.minRequestTimeoutMs, this.source)) {
+    } else if (
+      this.requestTimer !== null &&
+      this.draining === null &&
+      now - this.requestArmedAt >= ctx.timeout(o.requestTimeoutMs, o.minRequestTimeoutMs, this.source)
+    ) {
       this.cancel("requestTimer");
       this.requestShrunk = true;
       this.onRequestTimeout();

@@ -9,20 +9,31 @@ export function utf8Encode(s: string): Uint8Array {
   let at = 0;
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i);
-    if (c < 0x80) { out[at++] = c; continue; }
-    if (c < 0x800) { out[at++] = 0xc0 | (c >> 6); out[at++] = 0x80 | (c & 63); continue; }
+    if (c < 0x80) {
+      out[at++] = c;
+      continue;
+    }
+    if (c < 0x800) {
+      out[at++] = 0xc0 | (c >> 6);
+      out[at++] = 0x80 | (c & 63);
+      continue;
+    }
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
       const d = s.charCodeAt(i + 1);
       if (d >= 0xdc00 && d <= 0xdfff) {
         i++;
         c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        out[at++] = 0xf0 | (c >> 18); out[at++] = 0x80 | ((c >> 12) & 63);
-        out[at++] = 0x80 | ((c >> 6) & 63); out[at++] = 0x80 | (c & 63);
+        out[at++] = 0xf0 | (c >> 18);
+        out[at++] = 0x80 | ((c >> 12) & 63);
+        out[at++] = 0x80 | ((c >> 6) & 63);
+        out[at++] = 0x80 | (c & 63);
         continue;
       }
     }
     if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-    out[at++] = 0xe0 | (c >> 12); out[at++] = 0x80 | ((c >> 6) & 63); out[at++] = 0x80 | (c & 63);
+    out[at++] = 0xe0 | (c >> 12);
+    out[at++] = 0x80 | ((c >> 6) & 63);
+    out[at++] = 0x80 | (c & 63);
   }
   return out.slice(0, at);
 }
@@ -31,16 +42,39 @@ export function utf8Encode(s: string): Uint8Array {
 export function utf8Decode(b: Uint8Array): string {
   const parts: string[] = [];
   let codes: number[] = [];
-  const flush = (): void => { parts.push(String.fromCharCode(...codes)); codes = []; };
+  const flush = (): void => {
+    parts.push(String.fromCharCode(...codes));
+    codes = [];
+  };
   let i = 0;
   while (i < b.length) {
     const c = b[i]!;
-    let need = 0, cp = 0, min = 0;
-    if (c < 0x80) { codes.push(c); i++; if (codes.length > 4096) flush(); continue; }
-    if (c >= 0xc2 && c <= 0xdf) { need = 1; cp = c & 0x1f; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { need = 2; cp = c & 0x0f; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { need = 3; cp = c & 0x07; min = 0x10000; }
-    else { codes.push(0xfffd); i++; continue; }
+    let need = 0,
+      cp = 0,
+      min = 0;
+    if (c < 0x80) {
+      codes.push(c);
+      i++;
+      if (codes.length > 4096) flush();
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      need = 1;
+      cp = c & 0x1f;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      cp = c & 0x0f;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      cp = c & 0x07;
+      min = 0x10000;
+    } else {
+      codes.push(0xfffd);
+      i++;
+      continue;
+    }
     let j = 1;
     for (; j <= need; j++) {
       const d = b[i + j];
@@ -53,8 +87,10 @@ export function utf8Decode(b: Uint8Array): string {
       continue;
     }
     i += need + 1;
-    if (cp >= 0x10000) { cp -= 0x10000; codes.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff)); }
-    else codes.push(cp);
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      codes.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+    } else codes.push(cp);
     if (codes.length > 4096) flush();
   }
   flush();

@@ -28,5 +28,9 @@ export function parseCapture(bytes: Uint8Array): PcapResult<ParsedCapture> {
   const format = detectCaptureFormat(bytes);
   if (format === "pcapng") return parsePcapng(bytes);
   if (format === "pcap") return parsePcap(bytes);
-  return pcapErr("unknown-format", 0, bytes.length < 4 ? `file of ${bytes.length} bytes is too short to identify` : "neither a pcap magic nor a pcapng Section Header Block");
+  return pcapErr(
+    "unknown-format",
+    0,
+    bytes.length < 4 ? `file of ${bytes.length} bytes is too short to identify` : "neither a pcap magic nor a pcapng Section Header Block",
+  );
 }

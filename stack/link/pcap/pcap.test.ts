@@ -13,23 +13,36 @@ function write(options: PcapWriterOptions, packets: { ms: number; data: Uint8Arr
   const out = createByteCollector();
   const w = createPcapWriter(out.write, options);
   const id = w.addInterface({});
-  for (const p of packets) w.record(p.orig === undefined ? { interfaceId: id, timestampMs: p.ms, data: p.data } : { interfaceId: id, timestampMs: p.ms, data: p.data, originalLength: p.orig });
+  for (const p of packets)
+    w.record(
+      p.orig === undefined
+        ? { interfaceId: id, timestampMs: p.ms, data: p.data }
+        : { interfaceId: id, timestampMs: p.ms, data: p.data, originalLength: p.orig },
+    );
   return out.bytes();
 }
 
 describe("classic pcap writer", () => {
   it("writes a little-endian microsecond file byte for byte", () => {
     const bytes = write({}, [{ ms: 1500.25, data: DEADBEEF }]);
-    expect(toHex(bytes)).toBe(toHex(hex(`
+    expect(toHex(bytes)).toBe(
+      toHex(
+        hex(`
       d4c3b2a1 0200 0400 00000000 00000000 00000400 01000000
-      01000000 1aa20700 04000000 04000000 deadbeef`)));
+      01000000 1aa20700 04000000 04000000 deadbeef`),
+      ),
+    );
   });
 
   it("writes a big-endian nanosecond file with an offset and snaplen byte for byte", () => {
     const bytes = write({ byteOrder: "big", precision: "nano", snaplen: 2, timeOffsetMs: 1_700_000_000_000 }, [{ ms: 0.000001, data: DEADBEEF }]);
-    expect(toHex(bytes)).toBe(toHex(hex(`
+    expect(toHex(bytes)).toBe(
+      toHex(
+        hex(`
       a1b23c4d 0002 0004 00000000 00000000 00000002 00000001
-      6553f100 00000001 00000002 00000004 dead`)));
+      6553f100 00000001 00000002 00000004 dead`),
+      ),
+    );
   });
 
   it("carries a microsecond rounding into the seconds field", () => {
@@ -43,7 +56,10 @@ describe("parsePcap()", () => {
   it("round-trips packets in all four magic and byte-order combinations", () => {
     for (const byteOrder of ["little", "big"] as const) {
       for (const precision of ["micro", "nano"] as const) {
-        const bytes = write({ byteOrder, precision }, [{ ms: 12.345678, data: DEADBEEF }, { ms: 3000, data: new Uint8Array(70).fill(7), orig: 1514 }]);
+        const bytes = write({ byteOrder, precision }, [
+          { ms: 12.345678, data: DEADBEEF },
+          { ms: 3000, data: new Uint8Array(70).fill(7), orig: 1514 },
+        ]);
         const r = parseCapture(bytes);
         expect(r.ok).toBe(true);
         if (!r.ok) return;
@@ -66,7 +82,10 @@ describe("parsePcap()", () => {
   });
 
   it("reports malformed files with an error code and the byte offset", () => {
-    const good = write({}, [{ ms: 1, data: DEADBEEF }, { ms: 2, data: DEADBEEF }]);
+    const good = write({}, [
+      { ms: 1, data: DEADBEEF },
+      { ms: 2, data: DEADBEEF },
+    ]);
     expect(parsePcap(good.subarray(0, 10))).toMatchObject({ ok: false, error: "truncated-file-header", offset: 0 });
     expect(parsePcap(hex("00112233".repeat(6)))).toMatchObject({ ok: false, error: "unknown-format", offset: 0 });
     const v1 = good.slice();
@@ -83,13 +102,16 @@ describe("parsePcap()", () => {
 
   it("never throws on arbitrary bytes, with or without a valid header", () => {
     const header = write({}, []);
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (tail, withHeader) => {
-      const bytes = withHeader ? Uint8Array.from([...header, ...tail]) : tail;
-      const r = parsePcap(bytes);
-      if (!r.ok) {
-        expect(r.offset).toBeGreaterThanOrEqual(0);
-        expect(r.offset).toBeLessThanOrEqual(bytes.length);
-      }
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (tail, withHeader) => {
+        const bytes = withHeader ? Uint8Array.from([...header, ...tail]) : tail;
+        const r = parsePcap(bytes);
+        if (!r.ok) {
+          expect(r.offset).toBeGreaterThanOrEqual(0);
+          expect(r.offset).toBeLessThanOrEqual(bytes.length);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

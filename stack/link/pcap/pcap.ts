@@ -16,8 +16,17 @@ export const PCAP_RECORD_HEADER_LEN = 16;
 /** Largest record the reader accepts (libpcap's MAXIMUM_SNAPLEN). */
 export const PCAP_MAX_RECORD = 262144;
 
-const MAGIC = 0, VERSION_MAJOR = 4, VERSION_MINOR = 6, THISZONE = 8, SIGFIGS = 12, SNAPLEN = 16, LINKTYPE = 20;
-const TS_SEC = 0, TS_FRAC = 4, INCL_LEN = 8, ORIG_LEN = 12;
+const MAGIC = 0,
+  VERSION_MAJOR = 4,
+  VERSION_MINOR = 6,
+  THISZONE = 8,
+  SIGFIGS = 12,
+  SNAPLEN = 16,
+  LINKTYPE = 20;
+const TS_SEC = 0,
+  TS_FRAC = 4,
+  INCL_LEN = 8,
+  ORIG_LEN = 12;
 
 /** Options of the classic writer. */
 export interface PcapWriterOptions {
@@ -125,7 +134,14 @@ export function parsePcap(bytes: Uint8Array): PcapResult<ParsedCapture> {
     const start = off + PCAP_RECORD_HEADER_LEN;
     if (bytes.length - start < incl) return pcapErr("truncated-packet", off, `record ${packets.length} needs ${incl} bytes, ${bytes.length - start} left`);
     const timestampNs = BigInt(sec) * 1_000_000_000n + BigInt(frac) * toNs;
-    packets.push({ interfaceId: 0, timestampNs, timestampMs: nsToMs(timestampNs), data: bytes.subarray(start, start + incl), originalLength: orig, offset: off });
+    packets.push({
+      interfaceId: 0,
+      timestampNs,
+      timestampMs: nsToMs(timestampNs),
+      data: bytes.subarray(start, start + incl),
+      originalLength: orig,
+      offset: off,
+    });
     off = start + incl;
   }
   return {

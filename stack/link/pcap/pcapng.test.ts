@@ -40,9 +40,13 @@ const concat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.fla
 describe("pcapng writer", () => {
   it("writes SHB, IDB with if_name and if_tsresol, and an EPB with epb_flags and opt_comment byte for byte", () => {
     const bytes = write({}, ["eth0"], [{ interfaceId: 0, timestampMs: 1500.25, direction: "out", comment: "hi" }]);
-    expect(toHex(bytes)).toBe(toHex(hex(`${SHB_LE} ${IDB_LE}
+    expect(toHex(bytes)).toBe(
+      toHex(
+        hex(`${SHB_LE} ${IDB_LE}
       06000000 38000000 00000000 00000000 90ff6b59 04000000 04000000 deadbeef
-      0200 0400 02000000 0100 0200 68690000 0000 0000 38000000`)));
+      0200 0400 02000000 0100 0200 68690000 0000 0000 38000000`),
+      ),
+    );
   });
 
   it("writes an EPB without options when a packet has neither direction nor comment", () => {
@@ -105,11 +109,21 @@ describe("parsePcapng()", () => {
     const one = write({}, ["x"], [{ interfaceId: 0, timestampMs: 1 }]);
     const two = write({ byteOrder: "big" }, ["y"], [{ interfaceId: 0, timestampMs: 2 }]);
     const r = parsePcapng(concat(one, two));
-    expect(r.ok && r.value.packets.map((p) => [p.interfaceId, r.value.interfaces[p.interfaceId]!.name])).toEqual([[0, "x"], [1, "y"]]);
+    expect(r.ok && r.value.packets.map((p) => [p.interfaceId, r.value.interfaces[p.interfaceId]!.name])).toEqual([
+      [0, "x"],
+      [1, "y"],
+    ]);
   });
 
   it("reads a file cut short inside a block up to the cut and says where it was (as tshark)", () => {
-    const good = write({}, ["eth0"], [{ interfaceId: 0, timestampMs: 1 }, { interfaceId: 0, timestampMs: 2 }]);
+    const good = write(
+      {},
+      ["eth0"],
+      [
+        { interfaceId: 0, timestampMs: 1 },
+        { interfaceId: 0, timestampMs: 2 },
+      ],
+    );
     const whole = parsePcapng(good);
     if (!whole.ok) throw new Error(whole.detail);
     const secondAt = whole.value.packets[1]!.offset;
@@ -133,21 +147,29 @@ describe("parsePcapng()", () => {
     cases.push([good.subarray(0, 8), "truncated-block", 0]);
     cases.push([good.subarray(44), "missing-section-header", 0]);
     cases.push([new Uint8Array(0), "missing-section-header", 0]);
-    const bom = good.slice(); bom[8] = 0;
+    const bom = good.slice();
+    bom[8] = 0;
     cases.push([bom, "bad-byte-order-magic", 8]);
-    const ver = good.slice(); ver[12] = 2;
+    const ver = good.slice();
+    ver[12] = 2;
     cases.push([ver, "unsupported-version", 12]);
-    const odd = good.slice(); odd[44 + 4] = 41;
+    const odd = good.slice();
+    odd[44 + 4] = 41;
     cases.push([odd, "bad-block-length", 48]);
-    const trailer = good.slice(); trailer[44 + 36] = 44;
+    const trailer = good.slice();
+    trailer[44 + 36] = 44;
     cases.push([trailer, "bad-block-length", 80]);
-    const iface = good.slice(); iface[epbAt + 8] = 3;
+    const iface = good.slice();
+    iface[epbAt + 8] = 3;
     cases.push([iface, "bad-interface-id", epbAt + 8]);
-    const caplen = good.slice(); caplen[epbAt + 20] = 200;
+    const caplen = good.slice();
+    caplen[epbAt + 20] = 200;
     cases.push([caplen, "bad-captured-length", epbAt + 20]);
-    const opt = good.slice(); opt[epbAt + 32 + 2] = 40;
+    const opt = good.slice();
+    opt[epbAt + 32 + 2] = 40;
     cases.push([opt, "bad-option", epbAt + 32]);
-    const tsresol = good.slice(); tsresol[44 + 16 + 8 + 2] = 2;
+    const tsresol = good.slice();
+    tsresol[44 + 16 + 8 + 2] = 2;
     cases.push([tsresol, "bad-tsresol", 44 + 24]);
     for (const [bytes, error, offset] of cases) {
       const r = parsePcapng(bytes);
@@ -157,19 +179,29 @@ describe("parsePcapng()", () => {
   });
 
   it("never throws on arbitrary bytes or on single-byte corruptions of a valid file", () => {
-    const good = write({}, ["eth0", "eth1"], [
-      { interfaceId: 0, timestampMs: 1, direction: "in", comment: "c" },
-      { interfaceId: 1, timestampMs: 2, direction: "out" },
-    ]);
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
-      const r = parseCapture(bytes);
-      if (!r.ok) expect(r.offset).toBeLessThanOrEqual(bytes.length);
-    }), { numRuns: 2000 });
-    fc.assert(fc.property(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(good.length), (i, v, cut) => {
-      const bytes = good.slice(0, cut);
-      if (i < bytes.length) bytes[i] = v;
-      const r = parsePcapng(bytes);
-      if (!r.ok) expect(r.offset).toBeLessThanOrEqual(bytes.length);
-    }), { numRuns: 5000 });
+    const good = write(
+      {},
+      ["eth0", "eth1"],
+      [
+        { interfaceId: 0, timestampMs: 1, direction: "in", comment: "c" },
+        { interfaceId: 1, timestampMs: 2, direction: "out" },
+      ],
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        const r = parseCapture(bytes);
+        if (!r.ok) expect(r.offset).toBeLessThanOrEqual(bytes.length);
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(good.length), (i, v, cut) => {
+        const bytes = good.slice(0, cut);
+        if (i < bytes.length) bytes[i] = v;
+        const r = parsePcapng(bytes);
+        if (!r.ok) expect(r.offset).toBeLessThanOrEqual(bytes.length);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

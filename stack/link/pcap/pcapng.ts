@@ -16,14 +16,21 @@ export const BLOCK_SPB = 0x00000003;
 export const BLOCK_EPB = 0x00000006;
 export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
-const OPT_ENDOFOPT = 0, OPT_COMMENT = 1;
+const OPT_ENDOFOPT = 0,
+  OPT_COMMENT = 1;
 const SHB_USERAPPL = 4;
-const IF_NAME = 2, IF_DESCRIPTION = 3, IF_TSRESOL = 9;
+const IF_NAME = 2,
+  IF_DESCRIPTION = 3,
+  IF_TSRESOL = 9;
 const EPB_FLAGS = 2;
 // draft-ietf-opsawg-pcapng §4.3.1: epb_flags bits 0-1 are the direction (01 inbound, 10 outbound).
-const EPB_DIRECTION_IN = 1, EPB_DIRECTION_OUT = 2;
+const EPB_DIRECTION_IN = 1,
+  EPB_DIRECTION_OUT = 2;
 
-const SHB_MIN_LEN = 28, IDB_MIN_LEN = 20, EPB_MIN_LEN = 32, SPB_MIN_LEN = 16;
+const SHB_MIN_LEN = 28,
+  IDB_MIN_LEN = 20,
+  EPB_MIN_LEN = 32,
+  SPB_MIN_LEN = 16;
 
 /** Options of the pcapng writer. */
 export interface PcapngWriterOptions {
@@ -51,8 +58,7 @@ interface Option {
   readonly value: Uint8Array;
 }
 
-const optionsLength = (opts: readonly Option[]): number =>
-  opts.length === 0 ? 0 : opts.reduce((n, o) => n + 4 + pad4(o.value.length), 4);
+const optionsLength = (opts: readonly Option[]): number => (opts.length === 0 ? 0 : opts.reduce((n, o) => n + 4 + pad4(o.value.length), 4));
 
 function writeOptions(v: DataView, bytes: Uint8Array, off: number, opts: readonly Option[], le: boolean): number {
   if (opts.length === 0) return off;
@@ -222,10 +228,22 @@ export function parsePcapng(bytes: Uint8Array): PcapResult<ParsedCapture> {
       const bom = view.getUint32(off + 8, true);
       if (bom === BYTE_ORDER_MAGIC) le = true;
       else if (view.getUint32(off + 8, false) === BYTE_ORDER_MAGIC) le = false;
-      else return pcapErr("bad-byte-order-magic", off + 8, `0x${view.getUint32(off + 8, false).toString(16).padStart(8, "0")} is not 0x1a2b3c4d in either byte order`);
+      else
+        return pcapErr(
+          "bad-byte-order-magic",
+          off + 8,
+          `0x${view
+            .getUint32(off + 8, false)
+            .toString(16)
+            .padStart(8, "0")} is not 0x1a2b3c4d in either byte order`,
+        );
       firstOrder ??= le ? "little" : "big";
     } else if (sectionBase < 0) {
-      return pcapErr("missing-section-header", off, `first block has type 0x${view.getUint32(off, false).toString(16).padStart(8, "0")}, not a Section Header Block`);
+      return pcapErr(
+        "missing-section-header",
+        off,
+        `first block has type 0x${view.getUint32(off, false).toString(16).padStart(8, "0")}, not a Section Header Block`,
+      );
     }
     const type = view.getUint32(off, le);
     const total = view.getUint32(off + 4, le);
@@ -283,7 +301,8 @@ export function parsePcapng(bytes: Uint8Array): PcapResult<ParsedCapture> {
         if (iface === undefined) return pcapErr("bad-interface-id", off + 8, `interface ${localId} not described in this section`);
         const caplen = view.getUint32(off + 20, le);
         const dataStart = off + 28;
-        if (caplen > end - dataStart) return pcapErr("bad-captured-length", off + 20, `captured length ${caplen} exceeds the block body (${end - dataStart} bytes)`);
+        if (caplen > end - dataStart)
+          return pcapErr("bad-captured-length", off + 20, `captured length ${caplen} exceeds the block body (${end - dataStart} bytes)`);
         const opts = parseOptions(bytes, view, dataStart + pad4(caplen), end, le);
         if (!opts.ok) return opts;
         const raw = (BigInt(view.getUint32(off + 12, le)) << 32n) | BigInt(view.getUint32(off + 16, le));
@@ -319,7 +338,14 @@ export function parsePcapng(bytes: Uint8Array): PcapResult<ParsedCapture> {
         // §4.4: captured length is min(original length, snaplen), bounded by the block.
         const snap = iface.snaplen === 0 ? orig : Math.min(orig, iface.snaplen);
         const caplen = Math.min(snap, end - (off + 12));
-        packets.push({ interfaceId: sectionBase, timestampNs: 0n, timestampMs: 0, data: bytes.subarray(off + 12, off + 12 + caplen), originalLength: orig, offset: off });
+        packets.push({
+          interfaceId: sectionBase,
+          timestampNs: 0n,
+          timestampMs: 0,
+          data: bytes.subarray(off + 12, off + 12 + caplen),
+          originalLength: orig,
+          offset: off,
+        });
         break;
       }
       default:

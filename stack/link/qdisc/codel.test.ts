@@ -68,7 +68,9 @@ class RfcCodel {
   }
 }
 
-interface Item extends QueuedItem { readonly id: number }
+interface Item extends QueuedItem {
+  readonly id: number;
+}
 
 /**
  * A scripted pattern: 1000-byte packets arrive every `gap(t)` ms and the line takes one every

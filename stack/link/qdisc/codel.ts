@@ -163,8 +163,12 @@ export function createCodel<T extends QueuedItem>(spec: Omit<CodelSpec, "kind"> 
       if (item !== undefined) stats.dequeued(item.data.length, now - item.enqueuedAt, now, fifo.length, bytes);
       return item;
     },
-    get packets() { return fifo.length; },
-    get bytes() { return bytes; },
+    get packets() {
+      return fifo.length;
+    },
+    get bytes() {
+      return bytes;
+    },
     counters: stats.counters,
     stats: () => stats.snapshot(fifo.length, bytes),
   };

@@ -11,7 +11,15 @@ describe("drop-tail", () => {
     expect(q.enqueue({ data: udpFrame(100, 3), enqueuedAt: 0 }, 0)).toBe(false);
     expect(q.dequeue(5)?.data[35]).toBe(1);
     expect(q.enqueue({ data: udpFrame(100, 3), enqueuedAt: 5 }, 5)).toBe(true);
-    expect(q.stats()).toMatchObject({ kind: "drop-tail", enqueued: 3, dropped: 1, droppedBytes: 100, backlogPackets: 2, backlogBytes: 1600, dropsByReason: { overlimit: 1 } });
+    expect(q.stats()).toMatchObject({
+      kind: "drop-tail",
+      enqueued: 3,
+      dropped: 1,
+      droppedBytes: 100,
+      backlogPackets: 2,
+      backlogBytes: 1600,
+      dropsByReason: { overlimit: 1 },
+    });
   });
 
   it("marks ECT packets CE at the step threshold, with the header checksum still valid", () => {
@@ -62,7 +70,8 @@ describe("a rate-limited channel's queue", () => {
     expect(ch.queueStats()).toMatchObject({ kind: "drop-tail", enqueued: 3, dequeued: 3, dropped: 2, maxBacklogPackets: 3 });
     // 125 bytes at 1 Mb/s = 1 ms each: the third waited 2 ms and left at 3 ms.
     expect(ch.queueStats()!.sojournMs.max).toBe(3);
-    expect(() => createImpairedChannel({ clock, rng: createRng(1) }, { rateBitsPerSecond: 1e6, queueLimitFrames: 3, queue: { kind: "codel" } }, () => {}))
-      .toThrow(/either queue or queueLimitFrames/);
+    expect(() =>
+      createImpairedChannel({ clock, rng: createRng(1) }, { rateBitsPerSecond: 1e6, queueLimitFrames: 3, queue: { kind: "codel" } }, () => {}),
+    ).toThrow(/either queue or queueLimitFrames/);
   });
 });

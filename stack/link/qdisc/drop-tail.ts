@@ -42,8 +42,12 @@ export function createDropTail<T extends QueuedItem>(spec: Omit<DropTailSpec, "k
       stats.dequeued(item.data.length, now - item.enqueuedAt, now, fifo.length, bytes);
       return item;
     },
-    get packets() { return fifo.length; },
-    get bytes() { return bytes; },
+    get packets() {
+      return fifo.length;
+    },
+    get bytes() {
+      return bytes;
+    },
     counters: stats.counters,
     stats: () => stats.snapshot(fifo.length, bytes),
   };

@@ -11,7 +11,10 @@ import type { QueueDisciplineSpec, QueuedItem } from "./types.ts";
  */
 function bulkAndSparse(queue: QueueDisciplineSpec) {
   const clock = createVirtualClock();
-  const delays = new Map<number, number[]>([[1, []], [2, []]]);
+  const delays = new Map<number, number[]>([
+    [1, []],
+    [2, []],
+  ]);
   const sentAt = new Map<number, number>();
   const ch = createImpairedChannel({ clock, rng: createRng(5) }, { rateBitsPerSecond: 10e6, queue }, (f) => {
     delays.get(portOf(f.data))!.push(clock.now() - sentAt.get(seqOf(f.data))!);

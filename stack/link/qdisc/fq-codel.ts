@@ -92,12 +92,13 @@ export function createFqCodel<T extends QueuedItem>(deps: { readonly rng: Rng },
     return item;
   };
 
-  const sourceOf = (f: Flow<T>): CodelQueue<T> => f.source ??= {
-    pop: () => take(f),
-    backlogBytes: () => bytes,
-    drop: (item) => stats.dropped("codel", item.data.length, clock, packets, bytes),
-    mark: () => stats.marked(),
-  };
+  const sourceOf = (f: Flow<T>): CodelQueue<T> =>
+    (f.source ??= {
+      pop: () => take(f),
+      backlogBytes: () => bytes,
+      drop: (item) => stats.dropped("codel", item.data.length, clock, packets, bytes),
+      mark: () => stats.marked(),
+    });
 
   /** RFC 8290 §4.1.2: drop from the head of the flow with the largest byte backlog. */
   const dropFromFattest = (now: number): T | undefined => {
@@ -160,8 +161,12 @@ export function createFqCodel<T extends QueuedItem>(deps: { readonly rng: Rng },
         return item;
       }
     },
-    get packets() { return packets; },
-    get bytes() { return bytes; },
+    get packets() {
+      return packets;
+    },
+    get bytes() {
+      return bytes;
+    },
     counters: stats.counters,
     stats: () => stats.snapshot(packets, bytes),
   };

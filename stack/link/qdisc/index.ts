@@ -17,9 +17,13 @@ export { createQueueStats, type QueueStatsRecorder } from "./stats.ts";
 /** Builds the discipline a spec names; rng serves RED's draws and FQ-CoDel's hash perturbation. */
 export function createQueueDiscipline<T extends QueuedItem>(spec: QueueDisciplineSpec, deps: { readonly rng: Rng }): QueueDiscipline<T> {
   switch (spec.kind) {
-    case "drop-tail": return createDropTail<T>(spec);
-    case "red": return createRed<T>(deps, spec);
-    case "codel": return createCodel<T>(spec);
-    case "fq-codel": return createFqCodel<T>(deps, spec);
+    case "drop-tail":
+      return createDropTail<T>(spec);
+    case "red":
+      return createRed<T>(deps, spec);
+    case "codel":
+      return createCodel<T>(spec);
+    case "fq-codel":
+      return createFqCodel<T>(deps, spec);
   }
 }

@@ -36,7 +36,12 @@ export function redDropProbability(avg: number, count: number, p: RedParams): nu
 /** Creates a RED queue; rng decides the early drops. */
 export function createRed<T extends QueuedItem>(deps: { readonly rng: Rng }, spec: Omit<RedSpec, "kind">): QueueDiscipline<T> {
   const bytesUnit = spec.unit === "bytes";
-  const params: RedParams = { minThreshold: spec.minThreshold, maxThreshold: spec.maxThreshold, maxProbability: spec.maxProbability ?? 0.1, gentle: spec.gentle ?? false };
+  const params: RedParams = {
+    minThreshold: spec.minThreshold,
+    maxThreshold: spec.maxThreshold,
+    maxProbability: spec.maxProbability ?? 0.1,
+    gentle: spec.gentle ?? false,
+  };
   const limit = spec.limit ?? 4 * spec.maxThreshold;
   const weight = spec.weight ?? 0.002;
   const idlePacketTime = spec.idlePacketTimeMs ?? 1;
@@ -98,8 +103,12 @@ export function createRed<T extends QueuedItem>(deps: { readonly rng: Rng }, spe
       stats.dequeued(item.data.length, now - item.enqueuedAt, now, fifo.length, bytes);
       return item;
     },
-    get packets() { return fifo.length; },
-    get bytes() { return bytes; },
+    get packets() {
+      return fifo.length;
+    },
+    get bytes() {
+      return bytes;
+    },
     counters: stats.counters,
     stats: () => stats.snapshot(fifo.length, bytes),
   };

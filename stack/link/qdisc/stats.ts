@@ -48,8 +48,13 @@ export function createQueueStats(kind: string, options: QueueStatsOptions = {}):
     for (let k = current; k < closeUpTo; k++) {
       const open = k === current;
       samples.push({
-        at: (k + 1) * sampleWidth, packets: lastPackets, bytes: lastBytes, maxPackets: open ? curMaxPackets : lastPackets, maxBytes: open ? curMaxBytes : lastBytes,
-        dequeued: open ? curDequeued : 0, sojournMeanMs: open && curDequeued > 0 ? curSojournSum / curDequeued : 0,
+        at: (k + 1) * sampleWidth,
+        packets: lastPackets,
+        bytes: lastBytes,
+        maxPackets: open ? curMaxPackets : lastPackets,
+        maxBytes: open ? curMaxBytes : lastBytes,
+        dequeued: open ? curDequeued : 0,
+        sojournMeanMs: open && curDequeued > 0 ? curSojournSum / curDequeued : 0,
       });
     }
     curDequeued = 0;
@@ -65,8 +70,13 @@ export function createQueueStats(kind: string, options: QueueStatsOptions = {}):
         const b = samples[i]!;
         const dequeued = a.dequeued + b.dequeued;
         merged.push({
-          at: b.at, packets: b.packets, bytes: b.bytes, maxPackets: Math.max(a.maxPackets, b.maxPackets), maxBytes: Math.max(a.maxBytes, b.maxBytes),
-          dequeued, sojournMeanMs: dequeued === 0 ? 0 : (a.sojournMeanMs * a.dequeued + b.sojournMeanMs * b.dequeued) / dequeued,
+          at: b.at,
+          packets: b.packets,
+          bytes: b.bytes,
+          maxPackets: Math.max(a.maxPackets, b.maxPackets),
+          maxBytes: Math.max(a.maxBytes, b.maxBytes),
+          dequeued,
+          sojournMeanMs: dequeued === 0 ? 0 : (a.sojournMeanMs * a.dequeued + b.sojournMeanMs * b.dequeued) / dequeued,
         });
       }
       samples = merged;

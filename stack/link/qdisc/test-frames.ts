@@ -14,7 +14,23 @@ export function udpFrame(size: number, srcPort: number, tos = 0, seq = 0): Uint8
   emitEthernet({ dst: 0x020000000002, src: 0x020000000001, ethertype: 0x0800 }, f);
   const src = 0xc000020a;
   const dst = 0xc000020b;
-  emitIpv4({ src, dst, protocol: 17, ttl: 64, tos, ident: seq & 0xffff, dontFragment: true, moreFragments: false, fragmentOffset: 0, options: new Uint8Array(0), payloadLength: 8 + payload.length }, f, 14);
+  emitIpv4(
+    {
+      src,
+      dst,
+      protocol: 17,
+      ttl: 64,
+      tos,
+      ident: seq & 0xffff,
+      dontFragment: true,
+      moreFragments: false,
+      fragmentOffset: 0,
+      options: new Uint8Array(0),
+      payloadLength: 8 + payload.length,
+    },
+    f,
+    14,
+  );
   const udp = f.subarray(34);
   emitUdp({ srcPort, dstPort: 9, payload }, udp, 0, src, dst);
   return f;

@@ -43,7 +43,15 @@ export interface QueueStatsSnapshot extends Omit<QueueCounters, "dropsByReason">
   readonly backlogBytes: number;
   readonly maxBacklogPackets: number;
   readonly maxBacklogBytes: number;
-  readonly sojournMs: { readonly samples: number; readonly mean: number; readonly min: number; readonly max: number; readonly p50: number; readonly p90: number; readonly p99: number };
+  readonly sojournMs: {
+    readonly samples: number;
+    readonly mean: number;
+    readonly min: number;
+    readonly max: number;
+    readonly p50: number;
+    readonly p90: number;
+    readonly p99: number;
+  };
   readonly backlog: readonly BacklogSample[];
 }
 

@@ -29,7 +29,9 @@ function driver(bbr: Bbr, bw: number, rtt: number) {
   let delivered = 0;
   let now = 0;
   return {
-    get now() { return now; },
+    get now() {
+      return now;
+    },
     /** One round: an ACK delivering what the window sent, sampled over one RTT (app-limited when asked). */
     round(opts: { inflight?: number; appLimited?: boolean; rtt?: number } = {}): void {
       const r = opts.rtt ?? rtt;
@@ -38,8 +40,16 @@ function driver(bbr: Bbr, bw: number, rtt: number) {
       delivered += bytes;
       now += r;
       const rs: RateSample = {
-        delivered: bytes, intervalMs: r, priorDelivered, rttMs: r, appLimited: opts.appLimited ?? false,
-        ackedSacked: bytes, priorInflight: bbr.cwnd, inflight: opts.inflight ?? 0, totalDelivered: delivered, deliveredAt: now,
+        delivered: bytes,
+        intervalMs: r,
+        priorDelivered,
+        rttMs: r,
+        appLimited: opts.appLimited ?? false,
+        ackedSacked: bytes,
+        priorInflight: bbr.cwnd,
+        inflight: opts.inflight ?? 0,
+        totalDelivered: delivered,
+        deliveredAt: now,
       };
       bbr.control(rs, 0, MSS, r, now);
     },
@@ -98,7 +108,10 @@ describe("BBR state machine (tcp_bbr.c)", () => {
       // the window: min(cwnd + acked, 2·BDP + 3 segments (+2 in the 1.25 phase))
       expect(bbr.cwnd).toBeLessThanOrEqual(2 * 10_000 + 5 * MSS);
       const gains = new Set<number>();
-      for (let i = 0; i < 16; i++) { d.round({ inflight: 13 * MSS }); gains.add(bbr.pacingGain); }
+      for (let i = 0; i < 16; i++) {
+        d.round({ inflight: 13 * MSS });
+        gains.add(bbr.pacingGain);
+      }
       expect([...gains].sort()).toEqual([0.75, 1, 1.25]);
     }
   });
@@ -108,8 +121,16 @@ describe("BBR state machine (tcp_bbr.c)", () => {
     const d = driver(bbr, 100, 100);
     d.round({ inflight: 10 * MSS });
     const rs: RateSample = {
-      delivered: 1000, intervalMs: 100, priorDelivered: 10_000, rttMs: 100, appLimited: true,
-      ackedSacked: 1000, priorInflight: 1000, inflight: 0, totalDelivered: 11_000, deliveredAt: 300,
+      delivered: 1000,
+      intervalMs: 100,
+      priorDelivered: 10_000,
+      rttMs: 100,
+      appLimited: true,
+      ackedSacked: 1000,
+      priorInflight: 1000,
+      inflight: 0,
+      totalDelivered: 11_000,
+      deliveredAt: 300,
     };
     bbr.control(rs, 0, MSS, 100, 300);
     expect(bbr.bandwidth).toBe(100);
@@ -145,7 +166,9 @@ function bbrSender(opts: TcpLayerOptions = {}) {
   const peer = createTcpTestPeer({ congestionControl: "bbr", ...opts });
   const l = unwrap(peer.tcp.listen(80));
   let conn: TcpConnection | undefined;
-  l.onConnection((s) => { conn = s as TcpConnection; });
+  l.onConnection((s) => {
+    conn = s as TcpConnection;
+  });
   peer.inject({ flags: S, seq: 1000, window: 32792, options: { mss: MSS, sackPermitted: true, windowScale: 7 } });
   const synAck = peer.next();
   peer.clock.advance(100);
@@ -157,7 +180,7 @@ describe("BBR at segment level", () => {
   it("paces: the initial window at 2/ln2 · IW / SRTT, then one MSS / pacing rate apart from the first rate sample", () => {
     const s = bbrSender();
     // bbr_init_pacing_rate_from_rtt: the handshake's 100 ms RTT, IW 10 000 bytes
-    expect(s.conn.info().bbr!.pacingRateBytesPerSecond).toBeCloseTo(2.885 * 10_000 / 0.1, 6);
+    expect(s.conn.info().bbr!.pacingRateBytesPerSecond).toBeCloseTo((2.885 * 10_000) / 0.1, 6);
     s.conn.write(new Uint8Array(60 * MSS));
     s.peer.clock.advance(50);
     const first = s.peer.drain();
@@ -188,7 +211,14 @@ describe("BBR at segment level", () => {
     s.peer.clock.advance(100);
     expect(s.peer.drain()).toHaveLength(20); // [10, 30) out, cwnd 20 segments
     // segment 10 lost; SACKs for [11, 11+k) arrive one by one
-    const sack = (k: number) => s.peer.inject({ flags: A, seq: 1001, ack: s.base + 10 * MSS, window: 257, options: { sackBlocks: [{ left: s.base + 11 * MSS, right: s.base + (11 + k) * MSS }] } });
+    const sack = (k: number) =>
+      s.peer.inject({
+        flags: A,
+        seq: 1001,
+        ack: s.base + 10 * MSS,
+        window: 257,
+        options: { sackBlocks: [{ left: s.base + 11 * MSS, right: s.base + (11 + k) * MSS }] },
+      });
     const segments = () => s.peer.drain().map((x) => (x.seq - s.base) / MSS);
     s.peer.clock.advance(30);
     sack(1);
@@ -219,15 +249,25 @@ describe("BBR over a rate-limited path (virtual time)", () => {
       const p = createTcpPathPair({ seed: 1, impair: { delayMs: 20, rateBps: 10_000_000, queueBytes: 100_000 }, a: { congestionControl: cc } });
       const l = unwrap(p.b.listen(80));
       let received = 0;
-      l.onConnection((c) => c.onData((d) => { received += d.length; }));
+      l.onConnection((c) =>
+        c.onData((d) => {
+          received += d.length;
+        }),
+      );
       const c = unwrap(p.a.connect(p.addrB, 80)) as TcpConnection;
       const total = 4_000_000;
-      let srttSum = 0, srttN = 0;
-      c.onConnect(() => { c.write(new Uint8Array(total)); });
+      let srttSum = 0,
+        srttN = 0;
+      c.onConnect(() => {
+        c.write(new Uint8Array(total));
+      });
       // the second half of the transfer: steady state
       for (let t = 0; t < 60_000 && received < total; t += 50) {
         p.clock.run(t);
-        if (received > total / 2) { srttSum += c.info().srttMs; srttN++; }
+        if (received > total / 2) {
+          srttSum += c.info().srttMs;
+          srttN++;
+        }
       }
       expect(received).toBe(total);
       return { info: c.info(), srtt: srttSum / srttN, stats: p.a.stats };

@@ -38,7 +38,9 @@ export class WindowedMax {
   readonly #t = [0, 0, 0];
   readonly #v = [0, 0, 0];
   constructor(readonly win: number) {}
-  get value(): number { return this.#v[0]!; }
+  get value(): number {
+    return this.#v[0]!;
+  }
   reset(t: number, v: number): number {
     this.#t[0] = this.#t[1] = this.#t[2] = t;
     this.#v[0] = this.#v[1] = this.#v[2] = v;
@@ -46,19 +48,40 @@ export class WindowedMax {
   }
   /** Adds measurement `v` at time `t` (non-decreasing); returns the max over the window. */
   update(t: number, v: number): number {
-    const ts = this.#t, vs = this.#v, win = this.win;
+    const ts = this.#t,
+      vs = this.#v,
+      win = this.win;
     if (v >= vs[0]! || t - ts[2]! > win) return this.reset(t, v);
-    if (v >= vs[1]!) { ts[2] = ts[1] = t; vs[2] = vs[1] = v; }
-    else if (v >= vs[2]!) { ts[2] = t; vs[2] = v; }
+    if (v >= vs[1]!) {
+      ts[2] = ts[1] = t;
+      vs[2] = vs[1] = v;
+    } else if (v >= vs[2]!) {
+      ts[2] = t;
+      vs[2] = v;
+    }
     const dt = t - ts[0]!;
     if (dt > win) {
       // the best sample aged out: the second and third move up
-      ts[0] = ts[1]!; vs[0] = vs[1]!; ts[1] = ts[2]!; vs[1] = vs[2]!; ts[2] = t; vs[2] = v;
-      if (t - ts[0]! > win) { ts[0] = ts[1]!; vs[0] = vs[1]!; ts[1] = ts[2]!; vs[1] = vs[2]!; ts[2] = t; vs[2] = v; }
+      ts[0] = ts[1]!;
+      vs[0] = vs[1]!;
+      ts[1] = ts[2]!;
+      vs[1] = vs[2]!;
+      ts[2] = t;
+      vs[2] = v;
+      if (t - ts[0]! > win) {
+        ts[0] = ts[1]!;
+        vs[0] = vs[1]!;
+        ts[1] = ts[2]!;
+        vs[1] = vs[2]!;
+        ts[2] = t;
+        vs[2] = v;
+      }
     } else if (ts[1] === ts[0] && dt > win / 4) {
-      ts[2] = ts[1] = t; vs[2] = vs[1] = v;
+      ts[2] = ts[1] = t;
+      vs[2] = vs[1] = v;
     } else if (ts[2] === ts[1] && dt > win / 2) {
-      ts[2] = t; vs[2] = v;
+      ts[2] = t;
+      vs[2] = v;
     }
     return vs[0]!;
   }
@@ -67,8 +90,12 @@ export class WindowedMax {
 /** A BBR v1 controller starting with IW10. Windows in bytes, rates in bytes per millisecond. */
 export class Bbr implements CongestionControl {
   readonly name = "bbr" as const;
-  get hystart(): null { return null; }
-  get hystartEnabled(): boolean { return false; }
+  get hystart(): null {
+    return null;
+  }
+  get hystartEnabled(): boolean {
+    return false;
+  }
   cwnd: number;
   /** BBR keeps no slow-start threshold of its own; DRAIN sets it to the estimated BDP (as Linux). */
   ssthresh = 0x7fffffff;
@@ -107,23 +134,36 @@ export class Bbr implements CongestionControl {
   }
 
   /** The bottleneck bandwidth estimate (bytes per ms): the max filter's value. */
-  get bandwidth(): number { return this.#bw.value; }
+  get bandwidth(): number {
+    return this.#bw.value;
+  }
   /** The min RTT estimate (ms; Infinity before a sample). */
-  get minRtt(): number { return this.#minRtt; }
-  get pacingGain(): number { return this.#pacingGain; }
+  get minRtt(): number {
+    return this.#minRtt;
+  }
+  get pacingGain(): number {
+    return this.#pacingGain;
+  }
 
   /** The model as TcpInfo shows it (rates per second). */
   info(): BbrInfo {
     return {
-      mode: this.mode, bandwidthBytesPerSecond: this.bandwidth * 1000, minRttMs: this.#minRtt,
-      pacingRateBytesPerSecond: this.pacingRate * 1000, pacingGain: this.#pacingGain, rounds: this.rounds,
-      probeRtts: this.probeRtts, fullBandwidthReached: this.fullBandwidthReached,
+      mode: this.mode,
+      bandwidthBytesPerSecond: this.bandwidth * 1000,
+      minRttMs: this.#minRtt,
+      pacingRateBytesPerSecond: this.pacingRate * 1000,
+      pacingGain: this.#pacingGain,
+      rounds: this.rounds,
+      probeRtts: this.probeRtts,
+      fullBandwidthReached: this.fullBandwidthReached,
     };
   }
 
   // window-based hooks: BBR sets the window in control(), from the model
   onAck(): void {}
-  onCongestion(_flight: number, _mss: number): void { this.#saveCwnd(); }
+  onCongestion(_flight: number, _mss: number): void {
+    this.#saveCwnd();
+  }
   onTimeout(_flight: number, mss: number): void {
     // tcp_enter_loss: cwnd to one segment; bbr_set_state(TCP_CA_Loss): a new round, full_bw reset
     this.#saveCwnd();
@@ -198,7 +238,11 @@ export class Bbr implements CongestionControl {
 
   #checkFullBandwidth(rs: RateSample): void {
     if (this.fullBandwidthReached || !this.#roundStart || rs.appLimited) return;
-    if (this.bandwidth >= this.#fullBw * FULL_BW_THRESH) { this.#fullBw = this.bandwidth; this.#fullBwCount = 0; return; }
+    if (this.bandwidth >= this.#fullBw * FULL_BW_THRESH) {
+      this.#fullBw = this.bandwidth;
+      this.#fullBwCount = 0;
+      return;
+    }
     this.fullBandwidthReached = ++this.#fullBwCount >= FULL_BW_COUNT;
   }
 
@@ -283,7 +327,10 @@ export class Bbr implements CongestionControl {
         this.#conserving = false;
       }
       this.#prevPhase = phase;
-      if (this.#conserving) { cwnd = Math.max(cwnd, rs.inflight + acked); done = true; }
+      if (this.#conserving) {
+        cwnd = Math.max(cwnd, rs.inflight + acked);
+        done = true;
+      }
       if (!done) {
         const target = this.#inflightTarget(this.bandwidth, this.#cwndGain, mss);
         if (this.fullBandwidthReached) cwnd = Math.min(cwnd + acked, target);

@@ -9,7 +9,11 @@ import { NONE, State, type Tcb } from "./state.ts";
 export function enterTimeWait(c: Tcb, now: number): void {
   c.state = State.TIME_WAIT;
   c.rtoAt = c.tlpAt = c.rackAt = c.persistAt = c.keepAliveAt = c.delackAt = NONE;
-  if (c.timerId !== 0) { c.ctx.clock.cancel(c.timerId); c.timerId = 0; c.timerAt = NONE; }
+  if (c.timerId !== 0) {
+    c.ctx.clock.cancel(c.timerId);
+    c.timerId = 0;
+    c.timerAt = NONE;
+  }
   c.sendBuf = null;
   c.ooo = null;
   c.scoreboard = null;
@@ -40,14 +44,20 @@ export function notifyClose(c: Tcb, error: StreamErrorCode | undefined): void {
 export function close(c: Tcb, error: StreamErrorCode | undefined): void {
   remove(c);
   // a graceful close keeps data a paused reader has not taken yet (onEnd, then onClose, follow it)
-  if (error !== undefined) { c.recvQueue = null; c.recvQueued = 0; }
+  if (error !== undefined) {
+    c.recvQueue = null;
+    c.recvQueued = 0;
+  }
   notifyClose(c, error);
 }
 
 export function remove(c: Tcb): void {
   if (c.state === State.CLOSED) return;
   c.state = State.CLOSED;
-  if (c.timerId !== 0) { c.ctx.clock.cancel(c.timerId); c.timerId = 0; }
+  if (c.timerId !== 0) {
+    c.ctx.clock.cancel(c.timerId);
+    c.timerId = 0;
+  }
   c.sendBuf = null;
   c.ooo = null;
   c.scoreboard = null;

@@ -30,7 +30,8 @@ describe("congestion control", () => {
     expect(cc.ssthresh).toBe(Math.floor(100 * MSS * 0.7));
     expect(cc.cwnd).toBe(cc.ssthresh);
     const reno = createCongestionControl("newreno", MSS);
-    reno.cwnd = 70 * MSS; reno.ssthresh = 70 * MSS;
+    reno.cwnd = 70 * MSS;
+    reno.ssthresh = 70 * MSS;
     // 100 RTTs of 50 ms = 5 s, beyond K = cbrt(30/0.4) ≈ 4.2 s
     let t = 0;
     for (let rtt = 0; rtt < 100; rtt++) {

@@ -56,5 +56,5 @@ export function initialWindow(mss: number): number {
  * first phase after the 0.75 one). */
 export function createCongestionControl(name: CongestionControlName, mss: number, hystart = false, counters?: HyStartCounters, rng?: Rng): CongestionControl {
   if (name === "bbr") return createBbr(mss, rng);
-  return name === "newreno" ? createNewReno(mss) : createCubic(mss, hystart ? counters ?? null : null);
+  return name === "newreno" ? createNewReno(mss) : createCubic(mss, hystart ? (counters ?? null) : null);
 }

@@ -47,12 +47,23 @@ function establishPassive(opts: TcpLayerOptions & { withOptions?: boolean; peerW
   expect(flagString(synAck.flags)).toBe("SA");
   peer.clock.advance(1);
   peer.inject({
-    flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: opts.peerWindow ?? 1000,
+    flags: A,
+    seq: PEER_ISN + 1,
+    ack: synAck.seq + 1,
+    window: opts.peerWindow ?? 1000,
     options: withOptions ? { tsVal: 101, tsEcr: synAck.options.tsVal ?? 0 } : {},
   });
   expect(stream).toBeDefined();
   expect(peer.sent).toEqual([]);
-  return { peer, stream: stream!, conn: stream as TcpConnection, peerSeq: PEER_ISN + 1, localSeq: synAck.seq + 1, lastTsVal: synAck.options.tsVal ?? 0, events };
+  return {
+    peer,
+    stream: stream!,
+    conn: stream as TcpConnection,
+    peerSeq: PEER_ISN + 1,
+    localSeq: synAck.seq + 1,
+    lastTsVal: synAck.options.tsVal ?? 0,
+    events,
+  };
 }
 
 function ts(e: Established, tsVal: number): { tsVal: number; tsEcr: number } {
@@ -89,9 +100,7 @@ describe("TCP handshake", () => {
     unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
     const syn = peer.next();
     expect(syn).toMatchObject({ srcPort: 5000, dstPort: 40000, ack: 0, flags: S, window: 65535 });
-    expect(Array.from(syn.raw.subarray(20, 40))).toEqual([
-      2, 4, 5, 0xb4, 4, 2, 8, 10, ...syn.raw.subarray(28, 32), 0, 0, 0, 0, 1, 3, 3, 7,
-    ]);
+    expect(Array.from(syn.raw.subarray(20, 40))).toEqual([2, 4, 5, 0xb4, 4, 2, 8, 10, ...syn.raw.subarray(28, 32), 0, 0, 0, 0, 1, 3, 3, 7]);
   });
 
   it("a peer MSS below 88 is raised to 88, so a peer cannot make every byte a segment", () => {
@@ -115,10 +124,20 @@ describe("TCP handshake", () => {
     const peer = createTcpTestPeer();
     const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 })) as TcpConnection;
     let connected = false;
-    s.onConnect(() => { connected = true; });
+    s.onConnect(() => {
+      connected = true;
+    });
     const syn = peer.next();
     peer.clock.advance(10);
-    peer.inject({ flags: S | A, srcPort: 40000, dstPort: 5000, seq: 7000, ack: syn.seq + 1, window: 500, options: { mss: 1400, sackPermitted: true, windowScale: 2, tsVal: 9, tsEcr: syn.options.tsVal! } });
+    peer.inject({
+      flags: S | A,
+      srcPort: 40000,
+      dstPort: 5000,
+      seq: 7000,
+      ack: syn.seq + 1,
+      window: 500,
+      options: { mss: 1400, sackPermitted: true, windowScale: 2, tsVal: 9, tsEcr: syn.options.tsVal! },
+    });
     const ack = peer.next();
     expect(ack).toMatchObject({ flags: A, seq: syn.seq + 1, ack: 7001, options: { tsVal: syn.options.tsVal! + 10, tsEcr: 9 } });
     expect(connected).toBe(true);
@@ -160,7 +179,9 @@ describe("TCP handshake", () => {
     const peer = createTcpTestPeer();
     const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 })) as TcpConnection;
     let connected = false;
-    s.onConnect(() => { connected = true; });
+    s.onConnect(() => {
+      connected = true;
+    });
     const syn = peer.next();
     peer.inject({ flags: S, srcPort: 40000, dstPort: 5000, seq: 300, options: linuxSynOptions(50) });
     const synAck = peer.next();
@@ -190,10 +211,17 @@ describe("TCP handshake", () => {
     const peer = createTcpTestPeer({ synRetries: 3 });
     const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
     let error: StreamErrorCode | undefined | null = null;
-    s.onClose((e) => { error = e; });
+    s.onClose((e) => {
+      error = e;
+    });
     peer.clock.run(60_000);
     const segs = peer.drain();
-    expect(segs.map((x) => [flagString(x.flags), x.at])).toEqual([["S", 0], ["S", 1000], ["S", 3000], ["S", 7000]]);
+    expect(segs.map((x) => [flagString(x.flags), x.at])).toEqual([
+      ["S", 0],
+      ["S", 1000],
+      ["S", 3000],
+      ["S", 7000],
+    ]);
     expect(new Set(segs.map((x) => x.seq)).size).toBe(1);
     expect(error).toBe("ETIMEDOUT");
     expect(peer.tcp.connectionCount).toBe(0);
@@ -203,7 +231,9 @@ describe("TCP handshake", () => {
     const peer = createTcpTestPeer();
     const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
     let error: StreamErrorCode | undefined | null = null;
-    s.onClose((e) => { error = e; });
+    s.onClose((e) => {
+      error = e;
+    });
     const syn = peer.next();
     peer.inject({ flags: R | A, srcPort: 40000, dstPort: 5000, seq: 0, ack: syn.seq + 2 });
     expect(error).toBe(null);
@@ -228,7 +258,12 @@ describe("TCP handshake", () => {
     const peer = createTcpTestPeer();
     unwrap(peer.tcp.listen(80));
     const b = new Uint8Array(20);
-    b[0] = 0x9c; b[1] = 0x40; b[3] = 80; b[12] = 0x50; b[13] = S; b[16] = 0x12;
+    b[0] = 0x9c;
+    b[1] = 0x40;
+    b[3] = 80;
+    b[12] = 0x50;
+    b[13] = S;
+    b[16] = 0x12;
     peer.injectRaw(b);
     expect(peer.sent).toEqual([]);
     expect(peer.tcp.stats.badSegments).toBe(1);
@@ -315,7 +350,10 @@ describe("TCP data transfer", () => {
     expect(dup).toMatchObject({ flags: A, ack: e.peerSeq });
     expect(dup.options.sackBlocks).toEqual([{ left: e.peerSeq + 100, right: e.peerSeq + 150 }]);
     e.peer.inject({ flags: A, seq: e.peerSeq + 200, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 201) });
-    expect(e.peer.next().options.sackBlocks).toEqual([{ left: e.peerSeq + 200, right: e.peerSeq + 210 }, { left: e.peerSeq + 100, right: e.peerSeq + 150 }]);
+    expect(e.peer.next().options.sackBlocks).toEqual([
+      { left: e.peerSeq + 200, right: e.peerSeq + 210 },
+      { left: e.peerSeq + 100, right: e.peerSeq + 150 },
+    ]);
     e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(100), options: ts(e, 202) });
     const ack = e.peer.next();
     expect(ack.ack).toBe(e.peerSeq + 150);
@@ -335,18 +373,25 @@ describe("TCP data transfer", () => {
     expect(d1).toMatchObject({ flags: A, ack: p + 100 });
     expect(d1.options.sackBlocks).toEqual([{ left: p, right: p + 100 }]);
     // three out-of-order blocks, then a duplicate of the oldest: D-SACK + two blocks (3 with timestamps)
-    for (const [i, off] of [300, 500, 700].entries()) e.peer.inject({ flags: A, seq: p + off, ack: e.localSeq, payload: new Uint8Array(50), options: ts(e, 202 + i) });
+    for (const [i, off] of [300, 500, 700].entries())
+      e.peer.inject({ flags: A, seq: p + off, ack: e.localSeq, payload: new Uint8Array(50), options: ts(e, 202 + i) });
     expect(e.peer.drain().pop()!.options.sackBlocks).toEqual([
-      { left: p + 700, right: p + 750 }, { left: p + 500, right: p + 550 }, { left: p + 300, right: p + 350 },
+      { left: p + 700, right: p + 750 },
+      { left: p + 500, right: p + 550 },
+      { left: p + 300, right: p + 350 },
     ]);
     e.peer.inject({ flags: A, seq: p + 310, ack: e.localSeq, payload: new Uint8Array(20), options: ts(e, 210) });
     expect(e.peer.next().options.sackBlocks).toEqual([
-      { left: p + 310, right: p + 330 }, { left: p + 300, right: p + 350 }, { left: p + 700, right: p + 750 },
+      { left: p + 310, right: p + 330 },
+      { left: p + 300, right: p + 350 },
+      { left: p + 700, right: p + 750 },
     ]);
     // the next ACK no longer carries it
     e.peer.inject({ flags: A, seq: p + 900, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 211) });
     expect(e.peer.next().options.sackBlocks).toEqual([
-      { left: p + 900, right: p + 910 }, { left: p + 300, right: p + 350 }, { left: p + 700, right: p + 750 },
+      { left: p + 900, right: p + 910 },
+      { left: p + 300, right: p + 350 },
+      { left: p + 700, right: p + 750 },
     ]);
     expect(e.peer.tcp.stats.dsackSent).toBe(2);
     expect(e.conn.info().dsackSent).toBe(2);
@@ -365,7 +410,8 @@ describe("TCP data transfer", () => {
 
   it("the out-of-order queue drops segments beyond its memory budget", () => {
     const e = establishPassive({ outOfOrderBudget: 3000 });
-    for (let i = 1; i <= 4; i++) e.peer.inject({ flags: A, seq: e.peerSeq + i * 1448, ack: e.localSeq, payload: new Uint8Array(1000), options: ts(e, 200 + i) });
+    for (let i = 1; i <= 4; i++)
+      e.peer.inject({ flags: A, seq: e.peerSeq + i * 1448, ack: e.localSeq, payload: new Uint8Array(1000), options: ts(e, 200 + i) });
     expect(e.peer.tcp.stats.outOfOrderDropped).toBe(1);
     const last = e.peer.drain().pop()!;
     expect(last.options.sackBlocks?.length).toBe(3);
@@ -446,7 +492,10 @@ describe("TCP data transfer", () => {
     expect(e.peer.drain().at(-1)).toMatchObject({ ack: seq, window: 0 });
     // the reader takes one 1024-byte chunk at a time
     let chunks = 0;
-    e.stream.onData(() => { chunks++; e.stream.pause(); });
+    e.stream.onData(() => {
+      chunks++;
+      e.stream.pause();
+    });
     e.stream.resume();
     expect(chunks).toBe(1);
     expect(e.peer.sent).toEqual([]);
@@ -551,7 +600,11 @@ describe("TCP quick-ack mode (as Linux: tcp_incr_quickack, TCP_MAX_QUICKACKS)", 
     const t0 = e.peer.clock.now();
     send(e, 0, 3, 1);
     e.peer.clock.run(t0 + 100);
-    expect(acks(e)).toEqual([["A", 100, t0], ["A", 200, t0 + 1], ["A", 300, t0 + 42]]);
+    expect(acks(e)).toEqual([
+      ["A", 100, t0],
+      ["A", 200, t0 + 1],
+      ["A", 300, t0 + 42],
+    ]);
   });
 
   it("data after a silence longer than the RTO earns quick ACKs again; a shorter silence does not", () => {
@@ -570,7 +623,11 @@ describe("TCP quick-ack mode (as Linux: tcp_incr_quickack, TCP_MAX_QUICKACKS)", 
     const t2 = e.peer.clock.now();
     send(e, 400, 3, 1);
     e.peer.clock.advance(100);
-    expect(acks(e)).toEqual([["A", 500, t2], ["A", 600, t2 + 1], ["A", 700, t2 + 42]]);
+    expect(acks(e)).toEqual([
+      ["A", 500, t2],
+      ["A", 600, t2 + 1],
+      ["A", 700, t2 + 42],
+    ]);
   });
 
   it("a duplicate data segment is ACKed at once and re-enters quick-ack mode", () => {
@@ -585,7 +642,11 @@ describe("TCP quick-ack mode (as Linux: tcp_incr_quickack, TCP_MAX_QUICKACKS)", 
     e.peer.clock.advance(1);
     send(e, 300, 3, 1);
     e.peer.clock.advance(100);
-    expect(acks(e)).toEqual([["A", 400, t1 + 1], ["A", 500, t1 + 2], ["A", 600, t1 + 43]]);
+    expect(acks(e)).toEqual([
+      ["A", 400, t1 + 1],
+      ["A", 500, t1 + 2],
+      ["A", 600, t1 + 43],
+    ]);
   });
 
   it("answering data within the delayed-ACK time makes the connection interactive: the next ACK waits and rides on the reply", () => {
@@ -631,7 +692,9 @@ describe("TCP retransmission and recovery", () => {
     const peer = createTcpTestPeer();
     const l = unwrap(peer.tcp.listen(80));
     let conn: TcpConnection | undefined;
-    l.onConnection((s) => { conn = s as TcpConnection; });
+    l.onConnection((s) => {
+      conn = s as TcpConnection;
+    });
     peer.inject({ flags: S, seq: PEER_ISN, window: 64240 });
     const synAck = peer.next();
     peer.clock.advance(1000);
@@ -649,7 +712,9 @@ describe("TCP retransmission and recovery", () => {
     const peer = createTcpTestPeer();
     const l = unwrap(peer.tcp.listen(80));
     let conn: TcpConnection | undefined;
-    l.onConnection((s) => { conn = s as TcpConnection; });
+    l.onConnection((s) => {
+      conn = s as TcpConnection;
+    });
     peer.inject({ flags: S, seq: PEER_ISN, window: 64240, options: { mss: 1000 } });
     const synAck = peer.next();
     peer.clock.advance(100);
@@ -660,7 +725,8 @@ describe("TCP retransmission and recovery", () => {
     expect(peer.next()).toMatchObject({ flags: A | P, seq: synAck.seq + 1, at: 100 });
     peer.clock.run(1000);
     expect(peer.drain().map((x) => [flagString(x.flags), x.seq - synAck.seq, x.payload.length, x.at])).toEqual([
-      ["PA", 1, 100, 400], ["PA", 1, 100, 1000],
+      ["PA", 1, 100, 400],
+      ["PA", 1, 100, 1000],
     ]);
   });
 
@@ -668,7 +734,9 @@ describe("TCP retransmission and recovery", () => {
     const peer = createTcpTestPeer();
     const l = unwrap(peer.tcp.listen(80));
     let conn: TcpConnection | undefined;
-    l.onConnection((s) => { conn = s as TcpConnection; });
+    l.onConnection((s) => {
+      conn = s as TcpConnection;
+    });
     peer.inject({ flags: S, seq: PEER_ISN, window: 32792, options: { mss: 1000, sackPermitted: true, windowScale: 7 } });
     const synAck = peer.next();
     peer.clock.advance(100);
@@ -677,7 +745,10 @@ describe("TCP retransmission and recovery", () => {
     // PTO = min(2·SRTT + 200 ms (one segment in flight), RTO) = min(400, 300)
     peer.clock.run(1300);
     expect(peer.drain().map((x) => [flagString(x.flags), x.seq - synAck.seq, x.payload.length, x.at])).toEqual([
-      ["PA", 1, 1000, 100], ["PA", 1, 1000, 400], ["PA", 1, 1000, 700], ["PA", 1, 1000, 1300],
+      ["PA", 1, 1000, 100],
+      ["PA", 1, 1000, 400],
+      ["PA", 1, 1000, 700],
+      ["PA", 1, 1000, 1300],
     ]);
     expect(peer.tcp.stats).toMatchObject({ tailLossProbes: 1, timeouts: 2 });
   });
@@ -717,10 +788,14 @@ describe("TCP retransmission and recovery", () => {
     expect(e.peer.drain().length).toBe(10);
     const base = e.localSeq;
     // segments 0 and 4 lost; the peer SACKs 1-3 and 5-9 over three ACKs
-    const sack = (blocks: [number, number][], i: number) => e.peer.inject({
-      flags: A, seq: e.peerSeq, ack: base, window: 1000,
-      options: { ...ts(e, 300 + i), sackBlocks: blocks.map(([l, r]) => ({ left: base + l * mss, right: base + r * mss })) },
-    });
+    const sack = (blocks: [number, number][], i: number) =>
+      e.peer.inject({
+        flags: A,
+        seq: e.peerSeq,
+        ack: base,
+        window: 1000,
+        options: { ...ts(e, 300 + i), sackBlocks: blocks.map(([l, r]) => ({ left: base + l * mss, right: base + r * mss })) },
+      });
     sack([[1, 2]], 0);
     sack([[1, 3]], 1);
     sack([[1, 4]], 2);
@@ -729,10 +804,22 @@ describe("TCP retransmission and recovery", () => {
     // from here the peer echoes the retransmission's timestamp, as a receiver whose hole it filled
     // does (RFC 7323 §4.3): an older echo would show the retransmission spurious (RFC 3522)
     e.lastTsVal = r1[0]!.options.tsVal!;
-    sack([[5, 10], [1, 4]], 3);
+    sack(
+      [
+        [5, 10],
+        [1, 4],
+      ],
+      3,
+    );
     const r2 = e.peer.drain();
     expect(r2.map((s) => (s.seq - base) / mss)).toEqual([4]);
-    e.peer.inject({ flags: A, seq: e.peerSeq, ack: base + 4 * mss, window: 1000, options: { ...ts(e, 310), sackBlocks: [{ left: base + 5 * mss, right: base + 10 * mss }] } });
+    e.peer.inject({
+      flags: A,
+      seq: e.peerSeq,
+      ack: base + 4 * mss,
+      window: 1000,
+      options: { ...ts(e, 310), sackBlocks: [{ left: base + 5 * mss, right: base + 10 * mss }] },
+    });
     e.peer.inject({ flags: A, seq: e.peerSeq, ack: base + 10 * mss, window: 1000, options: ts(e, 311) });
     expect(e.peer.tcp.stats.retransmits).toBe(2);
     expect(e.conn.info().bytesInFlight).toBe(0);
@@ -758,7 +845,12 @@ describe("TCP retransmission and recovery", () => {
     expect(e.peer.next()).toMatchObject({ seq: sent[3]!.seq, payload: new Uint8Array(1448) });
     expect(e.peer.tcp.stats.tailLossProbes).toBe(1);
     // the probe's SACK shows the first three missing: SACK recovery starts at once
-    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 100, options: { ...ts(e, 201), sackBlocks: [{ left: sent[3]!.seq, right: sent[3]!.seq + 1448 }] } });
+    e.peer.inject({
+      flags: A,
+      seq: e.peerSeq,
+      ack: e.localSeq + 100,
+      options: { ...ts(e, 201), sackBlocks: [{ left: sent[3]!.seq, right: sent[3]!.seq + 1448 }] },
+    });
     expect(e.peer.sent.length).toBe(0);
   });
 
@@ -771,7 +863,10 @@ describe("TCP retransmission and recovery", () => {
     let tsv = 300;
     const sack = (blocks: [number, number][]) => {
       e.peer.inject({
-        flags: A, seq: e.peerSeq, ack: base, window: 1000,
+        flags: A,
+        seq: e.peerSeq,
+        ack: base,
+        window: 1000,
         options: { ...ts(e, tsv++), sackBlocks: blocks.map(([l, r]) => ({ left: base + l * mss, right: base + r * mss })) },
       });
       return e.peer.drain().map((x) => (x.seq - base) / mss);
@@ -894,7 +989,13 @@ describe("TCP close paths", () => {
     e.peer.clock.advance(10);
     // a SYN without timestamps below RCV.NXT is not a reuse: challenge ACK (RFC 5961 §4.2)
     e.peer.inject({ flags: S, seq: e.peerSeq - 100_000, options: { mss: 1460 } });
-    expect(e.peer.next()).toMatchObject({ flags: A, seq: e.localSeq + 1, ack: e.peerSeq + 1, window: lastAck.window, options: { tsVal: lastAck.options.tsVal! + 10, tsEcr: 200 } });
+    expect(e.peer.next()).toMatchObject({
+      flags: A,
+      seq: e.localSeq + 1,
+      ack: e.peerSeq + 1,
+      window: lastAck.window,
+      options: { tsVal: lastAck.options.tsVal! + 10, tsEcr: 200 },
+    });
     e.peer.clock.advance(500);
     e.peer.inject({ flags: R, seq: e.peerSeq + 3, options: ts(e, 201) });
     expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 1 });
@@ -915,7 +1016,10 @@ describe("TCP close paths", () => {
     const peer = createTcpTestPeer({ maxTimeWait: 2 });
     const l = unwrap(peer.tcp.listen(80));
     const streams: ByteStream[] = [];
-    l.onConnection((s) => { streams.push(s); s.end(); });
+    l.onConnection((s) => {
+      streams.push(s);
+      s.end();
+    });
     for (let i = 0; i < 4; i++) {
       const port = 41000 + i;
       peer.inject({ flags: S, srcPort: port, seq: PEER_ISN, options: linuxSynOptions(100) });
@@ -996,11 +1100,52 @@ describe("TCP close paths", () => {
 describe("TCP RST processing (RFC 5961)", () => {
   const states: [string, (e: Established) => void, StreamErrorCode | ""][] = [
     ["ESTABLISHED", () => undefined, "ECONNRESET"],
-    ["FIN-WAIT-1", (e) => { e.stream.end(); e.peer.drain(); }, "ECONNRESET"],
-    ["FIN-WAIT-2", (e) => { e.stream.end(); e.peer.drain(); e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 150) }); }, "ECONNRESET"],
-    ["CLOSE-WAIT", (e) => { e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) }); e.peerSeq++; e.peer.drain(); }, "ECONNRESET"],
-    ["LAST-ACK", (e) => { e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) }); e.peerSeq++; e.stream.end(); e.peer.drain(); }, ""],
-    ["CLOSING", (e) => { e.stream.end(); e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) }); e.peerSeq++; e.peer.drain(); }, ""],
+    [
+      "FIN-WAIT-1",
+      (e) => {
+        e.stream.end();
+        e.peer.drain();
+      },
+      "ECONNRESET",
+    ],
+    [
+      "FIN-WAIT-2",
+      (e) => {
+        e.stream.end();
+        e.peer.drain();
+        e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 1, options: ts(e, 150) });
+      },
+      "ECONNRESET",
+    ],
+    [
+      "CLOSE-WAIT",
+      (e) => {
+        e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) });
+        e.peerSeq++;
+        e.peer.drain();
+      },
+      "ECONNRESET",
+    ],
+    [
+      "LAST-ACK",
+      (e) => {
+        e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) });
+        e.peerSeq++;
+        e.stream.end();
+        e.peer.drain();
+      },
+      "",
+    ],
+    [
+      "CLOSING",
+      (e) => {
+        e.stream.end();
+        e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq, options: ts(e, 150) });
+        e.peerSeq++;
+        e.peer.drain();
+      },
+      "",
+    ],
   ];
   for (const [name, setup, code] of states) {
     it(`in ${name}, an RST at RCV.NXT closes the connection${code ? ` with ${code}` : " without error"}`, () => {
@@ -1148,7 +1293,9 @@ describe("TCP and ICMP errors", () => {
     const peer = createTcpTestPeer();
     const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
     let error: StreamErrorCode | undefined | null = null;
-    s.onClose((e) => { error = e; });
+    s.onClose((e) => {
+      error = e;
+    });
     peer.icmpError("dst-unreachable", 3, peer.next());
     expect(error).toBe("ECONNREFUSED");
   });
@@ -1157,7 +1304,9 @@ describe("TCP and ICMP errors", () => {
     const peer = createTcpTestPeer({ synRetries: 1 });
     const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
     let error: StreamErrorCode | undefined | null = null;
-    s.onClose((e) => { error = e; });
+    s.onClose((e) => {
+      error = e;
+    });
     peer.icmpError("dst-unreachable", 1, peer.next());
     expect(error).toBe(null);
     peer.clock.run(10_000);
@@ -1181,7 +1330,9 @@ describe("TCP and ICMP errors", () => {
     const peer = createTcpTestPeer();
     const s = unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
     let closed = false;
-    s.onClose(() => { closed = true; });
+    s.onClose(() => {
+      closed = true;
+    });
     const syn = peer.next();
     const forged = { ...syn, raw: syn.raw.slice() };
     forged.raw[4]! ^= 0x80;
@@ -1193,7 +1344,10 @@ describe("TCP and ICMP errors", () => {
     const peer = createTcpTestPeer();
     const flags: (boolean | undefined)[] = [];
     const out = peer.ip.out;
-    peer.ip.out = (dst, payload, opts) => { flags.push(opts?.dontFragment); out(dst, payload, opts); };
+    peer.ip.out = (dst, payload, opts) => {
+      flags.push(opts?.dontFragment);
+      out(dst, payload, opts);
+    };
     unwrap(peer.tcp.connect(PEER_ADDR, 40000, { localPort: 5000 }));
     expect(flags).toEqual([true]);
   });
@@ -1202,7 +1356,11 @@ describe("TCP and ICMP errors", () => {
 describe("TCP addresses", () => {
   it("a stream reports its local and remote address and port", () => {
     const e = establishPassive();
-    expect({ la: e.stream.localAddress, lp: e.stream.localPort, ra: e.stream.remoteAddress, rp: e.stream.remotePort })
-      .toEqual({ la: LOCAL_ADDR, lp: 80, ra: PEER_ADDR, rp: 40000 });
+    expect({ la: e.stream.localAddress, lp: e.stream.localPort, ra: e.stream.remoteAddress, rp: e.stream.remotePort }).toEqual({
+      la: LOCAL_ADDR,
+      lp: 80,
+      ra: PEER_ADDR,
+      rp: 40000,
+    });
   });
 });

@@ -21,8 +21,14 @@ import type { TcpInfo, TcpStateName } from "./types.ts";
 
 /** Creates a connection's state record with its ByteStream facade (state CLOSED, not yet opened). */
 export function createConnection(
-  ctx: TcpContext, localAddress: number, localPort: number, remoteAddress: number, remotePort: number,
-  congestionControl: CongestionControlName, noDelay: boolean, hystart: boolean = ctx.options.hystart,
+  ctx: TcpContext,
+  localAddress: number,
+  localPort: number,
+  remoteAddress: number,
+  remotePort: number,
+  congestionControl: CongestionControlName,
+  noDelay: boolean,
+  hystart: boolean = ctx.options.hystart,
 ): Tcb {
   const c = new Tcb(ctx, localAddress, localPort, remoteAddress, remotePort, congestionControl, noDelay, NEWRENO_RECOVERY, hystart);
   c.fireTimer = () => onTimer(c);
@@ -34,13 +40,25 @@ export function createConnection(
 export class TcpConnection implements ByteStream {
   readonly #c: Tcb;
   /** Made by createConnection only. */
-  constructor(tcb: Tcb) { this.#c = tcb; }
+  constructor(tcb: Tcb) {
+    this.#c = tcb;
+  }
 
-  get localAddress(): number { return this.#c.localAddress; }
-  get localPort(): number { return this.#c.localPort; }
-  get remoteAddress(): number { return this.#c.remoteAddress; }
-  get remotePort(): number { return this.#c.remotePort; }
-  get bufferedAmount(): number { return this.#c.bufferedAmount; }
+  get localAddress(): number {
+    return this.#c.localAddress;
+  }
+  get localPort(): number {
+    return this.#c.localPort;
+  }
+  get remoteAddress(): number {
+    return this.#c.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.#c.remotePort;
+  }
+  get bufferedAmount(): number {
+    return this.#c.bufferedAmount;
+  }
 
   write(data: Uint8Array): boolean {
     const c = this.#c;
@@ -49,7 +67,10 @@ export class TcpConnection implements ByteStream {
     if (data.length > 0) {
       if (c.sendBuf === null) c.sendBuf = c.ctx.takeSendBuffer();
       c.sendBuf.push(data);
-      if (c.state >= State.ESTABLISHED) { output(c); armTimer(c); }
+      if (c.state >= State.ESTABLISHED) {
+        output(c);
+        armTimer(c);
+      }
     }
     const okToWrite = c.bufferedAmount < c.ctx.options.sendBufferSize;
     if (!okToWrite) c.drainWanted = true;
@@ -62,7 +83,10 @@ export class TcpConnection implements ByteStream {
     c.finQueued = true;
     if (c.state === State.ESTABLISHED) c.state = State.FIN_WAIT_1;
     else if (c.state === State.CLOSE_WAIT) c.state = State.LAST_ACK;
-    if (c.state >= State.ESTABLISHED) { output(c); armTimer(c); }
+    if (c.state >= State.ESTABLISHED) {
+      output(c);
+      armTimer(c);
+    }
   }
 
   destroy(): void {
@@ -72,7 +96,11 @@ export class TcpConnection implements ByteStream {
     c.recvQueued = 0;
     const s = c.state;
     if (s === State.CLOSED) return;
-    if (s === State.TIME_WAIT) { c.ctx.endTimeWaitOf(c); c.state = State.CLOSED; return; }
+    if (s === State.TIME_WAIT) {
+      c.ctx.endTimeWaitOf(c);
+      c.state = State.CLOSED;
+      return;
+    }
     if (s !== State.SYN_SENT) {
       // RFC 9293 §3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>
       emitReset(c, c.sndMax, c.rcvNxt, true);
@@ -80,7 +108,9 @@ export class TcpConnection implements ByteStream {
     close(c, undefined);
   }
 
-  pause(): void { this.#c.paused = true; }
+  pause(): void {
+    this.#c.paused = true;
+  }
 
   resume(): void {
     const c = this.#c;
@@ -90,7 +120,12 @@ export class TcpConnection implements ByteStream {
     // tcp_cleanup_rbuf acts on copied > 0)
     const queued = c.recvQueued;
     flushReceived(c);
-    if (c.state !== State.CLOSED && c.recvQueued < queued) { maybeWindowUpdate(c); ackAfterRead(c); output(c); armTimer(c); }
+    if (c.state !== State.CLOSED && c.recvQueued < queued) {
+      maybeWindowUpdate(c);
+      ackAfterRead(c);
+      output(c);
+      armTimer(c);
+    }
   }
 
   onData(handler: DataHandler): void {
@@ -98,15 +133,26 @@ export class TcpConnection implements ByteStream {
     c.onDataHandler = handler;
     if (!c.paused && c.recvQueue !== null) flushReceived(c);
   }
-  onEnd(handler: VoidHandler): void { this.#c.onEndHandler = handler; }
-  onDrain(handler: VoidHandler): void { this.#c.onDrainHandler = handler; }
-  onClose(handler: CloseHandler): void { this.#c.onCloseHandler = handler; }
-  onConnect(handler: VoidHandler): void { this.#c.onConnectHandler = handler; }
+  onEnd(handler: VoidHandler): void {
+    this.#c.onEndHandler = handler;
+  }
+  onDrain(handler: VoidHandler): void {
+    this.#c.onDrainHandler = handler;
+  }
+  onClose(handler: CloseHandler): void {
+    this.#c.onCloseHandler = handler;
+  }
+  onConnect(handler: VoidHandler): void {
+    this.#c.onConnectHandler = handler;
+  }
 
   setNoDelay(noDelay: boolean): void {
     const c = this.#c;
     c.noDelay = noDelay;
-    if (noDelay && c.state >= State.ESTABLISHED) { output(c); armTimer(c); }
+    if (noDelay && c.state >= State.ESTABLISHED) {
+      output(c);
+      armTimer(c);
+    }
   }
 
   setKeepAlive(enable: boolean, initialDelayMs = 0): void {
@@ -140,7 +186,7 @@ export class TcpConnection implements ByteStream {
       undos: c.undos,
       reordering: c.reordering,
       spuriousRtos: c.rec?.spuriousRtos ?? 0,
-      hystart: !c.cc.hystartEnabled ? "off" : c.cc.hystart?.phase ?? "slow-start",
+      hystart: !c.cc.hystartEnabled ? "off" : (c.cc.hystart?.phase ?? "slow-start"),
       hystartExits: c.cc.hystart?.exits ?? 0,
       hystartCssRounds: c.cc.hystart?.cssRounds ?? 0,
       ...(c.cc instanceof Bbr ? { bbr: c.cc.info() } : {}),
@@ -148,7 +194,9 @@ export class TcpConnection implements ByteStream {
   }
 
   /** The RFC 9293 state name. */
-  get stateName(): TcpStateName { return stateName(currentState(this.#c)); }
+  get stateName(): TcpStateName {
+    return stateName(currentState(this.#c));
+  }
 }
 
 /** The connection's state; TIME-WAIT lives on in the layer's record until it expires. */

@@ -37,8 +37,12 @@ export class Cubic implements CongestionControl {
     this.#hystartCounters = hystartCounters;
   }
 
-  get hystart(): HyStart | null { return this.#hystart; }
-  get hystartEnabled(): boolean { return this.#hystartCounters !== null; }
+  get hystart(): HyStart | null {
+    return this.#hystart;
+  }
+  get hystartEnabled(): boolean {
+    return this.#hystartCounters !== null;
+  }
 
   onAck(acked: number, smss: number, now: Instant, rttMs: number | undefined, ack: number, sndMax: number): void {
     if (rttMs !== undefined && rttMs > 0) this.#lastRtt = rttMs;
@@ -49,7 +53,10 @@ export class Cubic implements CongestionControl {
       if (hy === null && this.#hystartCounters !== null && this.ssthresh === INITIAL_SSTHRESH && seqSub(sndMax, ack) >= N_RTT_SAMPLE * smss) {
         hy = this.#hystart = new HyStart(this.#hystartCounters);
       }
-      if (hy === null || !hy.active) { this.cwnd += acked; return; }
+      if (hy === null || !hy.active) {
+        this.cwnd += acked;
+        return;
+      }
       const growth = hy.onAck(acked, smss, ack, sndMax, rttMs);
       // CSS ran its rounds: congestion avoidance from this window
       if (growth < 0) this.ssthresh = Math.floor(this.cwnd);
@@ -59,14 +66,16 @@ export class Cubic implements CongestionControl {
     const cwndSeg = this.cwnd / smss;
     if (this.#epochStart < 0) {
       this.#epochStart = now;
-      if (this.#wMax <= cwndSeg) { this.#k = 0; this.#wMax = cwndSeg; }
-      else this.#k = Math.cbrt((this.#wMax - cwndSeg) / C);
+      if (this.#wMax <= cwndSeg) {
+        this.#k = 0;
+        this.#wMax = cwndSeg;
+      } else this.#k = Math.cbrt((this.#wMax - cwndSeg) / C);
       this.#wEst = cwndSeg;
     }
     const t = (now - this.#epochStart + this.#lastRtt) / 1000;
     const target = Math.max(cwndSeg, Math.min(C * (t - this.#k) ** 3 + this.#wMax, 1.5 * cwndSeg));
     // §4.3 Reno-friendly estimate
-    this.#wEst += ALPHA * (acked / smss) / cwndSeg;
+    this.#wEst += (ALPHA * (acked / smss)) / cwndSeg;
     const next = this.#wEst > target ? this.#wEst : target;
     // §4.4: cwnd grows by (target − cwnd)/cwnd per acknowledged segment
     if (next > cwndSeg) this.cwnd += ((next - cwndSeg) / cwndSeg) * acked;
@@ -76,7 +85,7 @@ export class Cubic implements CongestionControl {
     const cwndSeg = this.cwnd / smss;
     this.#priorWMax = this.#wMax;
     // §4.7 fast convergence
-    this.#wMax = cwndSeg < this.#wMax ? cwndSeg * (1 + BETA) / 2 : cwndSeg;
+    this.#wMax = cwndSeg < this.#wMax ? (cwndSeg * (1 + BETA)) / 2 : cwndSeg;
     this.ssthresh = Math.max(Math.floor(this.cwnd * BETA), 2 * smss);
     this.#epochStart = -1;
   }

@@ -22,8 +22,7 @@ export function armTimer(c: Tcb): void {
  * (plus WCDelAckT when one segment is in flight; at least 10 ms, at most the RTO), so a lost tail draws SACK information instead of waiting for the RTO.
  */
 export function armTailLossProbe(c: Tcb, now: number): void {
-  if (!c.ctx.options.tailLossProbe || !c.sackOk || !c.rtt.hasSample || c.inRecovery ||
-      c.sndUna === c.sndMax || c.state < State.ESTABLISHED || c.retries > 0) {
+  if (!c.ctx.options.tailLossProbe || !c.sackOk || !c.rtt.hasSample || c.inRecovery || c.sndUna === c.sndMax || c.state < State.ESTABLISHED || c.retries > 0) {
     c.tlpAt = NONE;
     return;
   }

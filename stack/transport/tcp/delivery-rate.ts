@@ -55,8 +55,16 @@ export class DeliveryRate {
   waitAt = NONE;
   /** The sample the last ACK gave (reused). */
   readonly sample: RateSample = {
-    delivered: -1, intervalMs: 0, priorDelivered: 0, rttMs: -1, appLimited: false,
-    ackedSacked: 0, priorInflight: 0, inflight: 0, totalDelivered: 0, deliveredAt: 0,
+    delivered: -1,
+    intervalMs: 0,
+    priorDelivered: 0,
+    rttMs: -1,
+    appLimited: false,
+    ackedSacked: 0,
+    priorInflight: 0,
+    inflight: 0,
+    totalDelivered: 0,
+    deliveredAt: 0,
   };
   /** Lowest interval seen for a sample: a shorter one would overestimate (Linux's tcp_min_rtt test). */
   #minRtt = Infinity;
@@ -73,12 +81,18 @@ export class DeliveryRate {
   /** Records an original transmission ending at `end`, sent at `now`; `idle` when nothing was in flight. */
   onSend(end: number, now: number, idle: boolean): void {
     // Linux's tcp_rate_skb_sent: the first segment after idleness starts a fresh interval
-    if (idle) { this.firstSentAt = now; this.deliveredAt = now; }
+    if (idle) {
+      this.firstSentAt = now;
+      this.deliveredAt = now;
+    }
     const mask = this.#end.length - 1;
     if (this.#count > 0) {
       const last = (this.#head + this.#count - 1) & mask;
       // sent at the same instant in the same delivery state: one entry
-      if (this.#sentAt[last] === now && this.#delivered[last] === this.delivered) { this.#end[last] = end; return; }
+      if (this.#sentAt[last] === now && this.#delivered[last] === this.delivered) {
+        this.#end[last] = end;
+        return;
+      }
     }
     if (this.#count === this.#end.length) this.#grow();
     const i = (this.#head + this.#count) & (this.#end.length - 1);
@@ -155,18 +169,29 @@ export class DeliveryRate {
   /** Index (from the oldest) of the transmission holding the byte before `end`, or −1. */
   #find(end: number): number {
     const mask = this.#end.length - 1;
-    let lo = 0, hi = this.#count;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (seqLt(this.#end[(this.#head + m) & mask]!, end)) lo = m + 1; else hi = m; }
+    let lo = 0,
+      hi = this.#count;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (seqLt(this.#end[(this.#head + m) & mask]!, end)) lo = m + 1;
+      else hi = m;
+    }
     return lo < this.#count ? lo : -1;
   }
 
   #dropTo(seq: number): void {
     const mask = this.#end.length - 1;
-    while (this.#count > 0 && seqLe(this.#end[this.#head]!, seq)) { this.#head = (this.#head + 1) & mask; this.#count--; }
+    while (this.#count > 0 && seqLe(this.#end[this.#head]!, seq)) {
+      this.#head = (this.#head + 1) & mask;
+      this.#count--;
+    }
   }
 
   #grow(): void {
-    const cap = this.#end.length, mask = cap - 1, n = this.#count, head = this.#head;
+    const cap = this.#end.length,
+      mask = cap - 1,
+      n = this.#count,
+      head = this.#head;
     const copy = (a: Float64Array): Float64Array => {
       const b = new Float64Array(cap * 2);
       for (let k = 0; k < n; k++) b[k] = a[(head + k) & mask]!;

@@ -15,7 +15,9 @@ const CE = 3;
 function passive(opts: TcpLayerOptions, ecnSyn: boolean): { peer: TcpTestPeer; stream: ByteStream; synAckFlags: number; local: number } {
   const peer = createTcpTestPeer(opts);
   let stream: ByteStream | undefined;
-  unwrap(peer.tcp.listen(80)).onConnection((s) => { stream = s; });
+  unwrap(peer.tcp.listen(80)).onConnection((s) => {
+    stream = s;
+  });
   peer.inject({ flags: S | (ecnSyn ? ECE | CWR : 0), seq: ISN, window: 65535, options: { mss: 1460 } });
   const synAck = peer.next();
   peer.inject({ flags: A, seq: ISN + 1, ack: synAck.seq + 1, window: 65535 });
@@ -37,7 +39,10 @@ describe("ECN (RFC 3168)", () => {
   });
 
   it("with ecn off, or a SYN that does not ask, nothing is ECN: a plain SYN-ACK and Not-ECT data", () => {
-    for (const [opts, ask] of [[{ ecn: "off" as const }, true], [{}, false]] as const) {
+    for (const [opts, ask] of [
+      [{ ecn: "off" as const }, true],
+      [{}, false],
+    ] as const) {
       const e = passive(opts, ask);
       expect(e.synAckFlags).toBe(S | A);
       e.stream.write(new Uint8Array(100));

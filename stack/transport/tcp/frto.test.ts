@@ -26,14 +26,17 @@ interface Sender {
 function sender(opts: TcpLayerOptions = {}): Sender {
   const peer = createTcpTestPeer({ tailLossProbe: false, ...opts });
   let conn: TcpConnection | undefined;
-  unwrap(peer.tcp.listen(80)).onConnection((s) => { conn = s as TcpConnection; });
+  unwrap(peer.tcp.listen(80)).onConnection((s) => {
+    conn = s as TcpConnection;
+  });
   peer.inject({ flags: S, seq: PEER_ISN, window: 32792, options: { mss: MSS, sackPermitted: true, windowScale: 7 } });
   const synAck = peer.next();
   peer.clock.advance(100);
   peer.inject({ flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: 2048 });
   const base = synAck.seq + 1;
   return {
-    peer, conn: conn!,
+    peer,
+    conn: conn!,
     ack(ack, sack) {
       const sackBlocks: SackBlock[] | undefined = sack?.map(([l, r]) => ({ left: base + l, right: base + r }));
       peer.inject({ flags: A, seq: PEER_ISN + 1, ack: base + ack, window: 2048, options: sackBlocks === undefined ? {} : { sackBlocks } });
@@ -58,7 +61,10 @@ describe("F-RTO (RFC 5682)", () => {
     const s = afterTimeout();
     // the ACK of the retransmission: step 2b, new data (segments 10 and 11), not segment 1
     s.ack(MSS);
-    expect(s.emitted()).toEqual([["A", 10 * MSS, MSS], ["A", 11 * MSS, MSS]]);
+    expect(s.emitted()).toEqual([
+      ["A", 10 * MSS, MSS],
+      ["A", 11 * MSS, MSS],
+    ]);
     expect(s.peer.tcp.stats).toMatchObject({ frtoProbes: 1, frtoSpurious: 0, undos: 0 });
     // segments 1 and 2, never retransmitted, arrive: the timeout was spurious (step 3b)
     s.ack(3 * MSS);
@@ -67,7 +73,11 @@ describe("F-RTO (RFC 5682)", () => {
     // corpora/drill/frto-spurious-rto.pkt); 9 segments in flight: room for three, of new data,
     // never segments 3..9 again
     expect(s.conn.info()).toMatchObject({ cwnd: 12 * MSS, ssthresh: 0x7fffffff, spuriousRtos: 1 });
-    expect(s.emitted()).toEqual([["A", 12 * MSS, MSS], ["A", 13 * MSS, MSS], ["A", 14 * MSS, MSS]]);
+    expect(s.emitted()).toEqual([
+      ["A", 12 * MSS, MSS],
+      ["A", 13 * MSS, MSS],
+      ["A", 14 * MSS, MSS],
+    ]);
     s.ack(5 * MSS);
     expect(s.emitted().map(([, off]) => off)).toEqual([15 * MSS, 16 * MSS, 17 * MSS, 18 * MSS]);
   });
@@ -75,10 +85,16 @@ describe("F-RTO (RFC 5682)", () => {
   it("an ACK that SACKs only the new data shows the loss real: go-back-N from the oldest unacknowledged segment, window kept reduced", () => {
     const s = afterTimeout();
     s.ack(MSS);
-    expect(s.emitted()).toEqual([["A", 10 * MSS, MSS], ["A", 11 * MSS, MSS]]);
+    expect(s.emitted()).toEqual([
+      ["A", 10 * MSS, MSS],
+      ["A", 11 * MSS, MSS],
+    ]);
     s.ack(MSS, [[10 * MSS, 11 * MSS]]);
     // step 3a: cwnd 2 (slow start after the timeout), segments 1 and 2 resent
-    expect(s.emitted()).toEqual([["A", MSS, MSS], ["A", 2 * MSS, MSS]]);
+    expect(s.emitted()).toEqual([
+      ["A", MSS, MSS],
+      ["A", 2 * MSS, MSS],
+    ]);
     s.ack(2 * MSS, [[10 * MSS, 11 * MSS]]);
     expect(s.emitted().map(([, off]) => off)).toEqual([3 * MSS, 4 * MSS]);
     expect(s.peer.tcp.stats).toMatchObject({ frtoProbes: 1, frtoSpurious: 0, spuriousRtos: 0, undos: 0 });
@@ -114,7 +130,10 @@ describe("F-RTO (RFC 5682)", () => {
   it("off (frto: false), the same ACKs get go-back-N and the reduction stays", () => {
     const s = afterTimeout({ frto: false });
     s.ack(MSS);
-    expect(s.emitted()).toEqual([["A", MSS, MSS], ["A", 2 * MSS, MSS]]);
+    expect(s.emitted()).toEqual([
+      ["A", MSS, MSS],
+      ["A", 2 * MSS, MSS],
+    ]);
     s.ack(3 * MSS);
     expect(s.peer.tcp.stats).toMatchObject({ frtoProbes: 0, frtoSpurious: 0, spuriousRtos: 0, undos: 0 });
     expect(s.conn.info().ssthresh).toBe(7 * MSS);

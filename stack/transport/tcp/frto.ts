@@ -79,8 +79,14 @@ export function frtoSpurious(c: Tcb): void {
 /** After the ACK was recorded (SND.UNA, SACKs, window): steps 2 and 3a. `advanced`: SND.UNA moved. */
 export function frtoOnAck(c: Tcb, advanced: boolean): void {
   const r = c.rec!;
-  if (!r.undoActive) { r.frto = FRTO_OFF; return; }
-  if (seqGe(c.sndUna, r.frtoHigh)) { r.frto = FRTO_OFF; return; }
+  if (!r.undoActive) {
+    r.frto = FRTO_OFF;
+    return;
+  }
+  if (seqGe(c.sndUna, r.frtoHigh)) {
+    r.frto = FRTO_OFF;
+    return;
+  }
   if (r.frto === FRTO_PROBING) {
     // step 3a: an ACK without originals: the loss was real; go back to the oldest unacknowledged data
     r.frto = FRTO_OFF;
@@ -93,10 +99,18 @@ export function frtoOnAck(c: Tcb, advanced: boolean): void {
   const wndEnd = seqAdd(c.sndUna, c.sndWnd);
   const goBack = c.sndNxt;
   c.sndNxt = c.sndMax;
-  if (unsent(c) === 0 || !seqGt(wndEnd, c.sndMax)) { c.sndNxt = goBack; r.frto = FRTO_OFF; return; }
+  if (unsent(c) === 0 || !seqGt(wndEnd, c.sndMax)) {
+    c.sndNxt = goBack;
+    r.frto = FRTO_OFF;
+    return;
+  }
   let sent = 0;
   while (sent < FRTO_NEW_SEGMENTS && sendOne(c, true)) sent++;
-  if (sent === 0) { c.sndNxt = goBack; r.frto = FRTO_OFF; return; }
+  if (sent === 0) {
+    c.sndNxt = goBack;
+    r.frto = FRTO_OFF;
+    return;
+  }
   r.frto = FRTO_PROBING;
   c.ctx.stats.frtoProbes++;
 }
@@ -111,6 +125,7 @@ export function frtoOnTailLossProbe(c: Tcb, start: number, end: number): void {
 
 /** Bytes of [from, to) inside [a, b). */
 function overlap(from: number, to: number, a: number, b: number): number {
-  const lo = seqMax(from, a), hi = seqMin(to, b);
+  const lo = seqMax(from, a),
+    hi = seqMin(to, b);
   return seqGt(hi, lo) ? seqSub(hi, lo) : 0;
 }

@@ -53,7 +53,10 @@ export function openFromCookie(c: Tcb, ackSeg: TcpRepr, mss: number, windowScale
   const synOpts: { mss: number; windowScale?: number; sackPermitted?: boolean; tsVal?: number; tsEcr?: number } = { mss };
   if (windowScale !== undefined && o.windowScaling) synOpts.windowScale = windowScale;
   if (sackPermitted && o.sack) synOpts.sackPermitted = true;
-  if (ackSeg.options.tsVal !== undefined && o.timestamps) { synOpts.tsVal = ackSeg.options.tsVal; synOpts.tsEcr = 0; }
+  if (ackSeg.options.tsVal !== undefined && o.timestamps) {
+    synOpts.tsVal = ackSeg.options.tsVal;
+    synOpts.tsEcr = 0;
+  }
   acceptSynOptions(c, { ...ackSeg, seq: c.irs, options: synOpts }, true);
   c.rcvAdvRight = seqAdd(c.rcvNxt, Math.min(65535, o.receiveBufferSize));
   c.lastAckSent = c.rcvNxt;
@@ -90,7 +93,10 @@ function acceptSynOptions(c: Tcb, syn: TcpRepr, fromSynOnly: boolean): void {
   c.sndWscale = c.wsOk ? Math.min(so.windowScale!, TCP_MAX_WSCALE) : 0;
   if (!c.wsOk) c.rcvWscale = 0;
   c.tsOk = o.timestamps && so.tsVal !== undefined;
-  if (c.tsOk) { c.tsRecent = so.tsVal!; c.tsRecentTime = c.ctx.clock.now(); }
+  if (c.tsOk) {
+    c.tsRecent = so.tsVal!;
+    c.tsRecentTime = c.ctx.clock.now();
+  }
   c.sackOk = o.sack && so.sackPermitted === true;
   c.recovery = c.sackOk ? SACK_RECOVERY : NEWRENO_RECOVERY;
   // a tiny advertised MSS would make every byte a segment: floor it (Linux: tcp_min_snd_mss)
@@ -111,7 +117,10 @@ export function sendSyn(c: Tcb): void {
   const active = c.state === State.SYN_SENT;
   const opts: { mss: number; windowScale?: number; sackPermitted?: boolean; tsVal?: number; tsEcr?: number } = { mss: pathMss(c) };
   if (active ? o.sack : c.sackOk) opts.sackPermitted = true;
-  if (active ? o.timestamps : c.tsOk) { opts.tsVal = tsNow(c); opts.tsEcr = active ? 0 : c.tsRecent; }
+  if (active ? o.timestamps : c.tsOk) {
+    opts.tsVal = tsNow(c);
+    opts.tsEcr = active ? 0 : c.tsRecent;
+  }
   if (active ? o.windowScaling : c.wsOk) opts.windowScale = c.rcvWscale;
   let flags = active ? TCP_FLAG_SYN : TCP_FLAG_SYN | TCP_FLAG_ACK;
   // RFC 3168 §6.1.1: an ECN-setup SYN; a retransmitted SYN goes without (Linux's ECN fallback,
@@ -146,7 +155,10 @@ export function inputSynSent(c: Tcb, seg: TcpRepr): void {
   }
   if ((f & TCP_FLAG_RST) !== 0) {
     // RFC 5961 §3.2 for SYN-SENT: only an RST acknowledging our SYN is believed
-    if (hasAck) { c.ctx.stats.resetsReceived++; close(c, "ECONNREFUSED"); }
+    if (hasAck) {
+      c.ctx.stats.resetsReceived++;
+      close(c, "ECONNREFUSED");
+    }
     return;
   }
   if ((f & TCP_FLAG_SYN) === 0) return;

@@ -11,7 +11,9 @@ import type { TcpLayerOptions } from "./types.ts";
 
 const PEER_ISN = 1000;
 
-function counters(): HyStartCounters { return { hystartExits: 0, hystartResumes: 0, hystartCssRounds: 0 }; }
+function counters(): HyStartCounters {
+  return { hystartExits: 0, hystartResumes: 0, hystartCssRounds: 0 };
+}
 
 describe("HyStart++ state (RFC 9406 §4.2)", () => {
   /** A sender whose rounds are exact: every segment is 100 bytes, each ACK covers one, the round
@@ -87,7 +89,9 @@ interface Sender {
 function sender(opts: TcpLayerOptions = {}, conn: TcpConnectionOptions = {}): Sender {
   const peer = createTcpTestPeer(opts);
   let stream: TcpConnection | undefined;
-  unwrap(peer.tcp.listen(80, conn)).onConnection((s) => { stream = s as TcpConnection; });
+  unwrap(peer.tcp.listen(80, conn)).onConnection((s) => {
+    stream = s as TcpConnection;
+  });
   peer.inject({ flags: S, seq: PEER_ISN, window: 65535, options: { mss: 1000, sackPermitted: true, windowScale: 7, tsVal: 1, tsEcr: 0 } });
   const synAck = peer.next();
   peer.clock.advance(100);
@@ -96,7 +100,9 @@ function sender(opts: TcpLayerOptions = {}, conn: TcpConnectionOptions = {}): Se
   const mss = c.info().sendMss;
   const base = synAck.seq + 1;
   return {
-    peer, conn: c, mss,
+    peer,
+    conn: c,
+    mss,
     run(rtt, last, onAck) {
       const schedule = (): void => {
         for (const x of peer.drain()) {
@@ -117,11 +123,19 @@ function sender(opts: TcpLayerOptions = {}, conn: TcpConnectionOptions = {}): Se
 }
 
 /** Segment k's ACK and the state after it. */
-interface Step { k: number; hystart: string; cwnd: number; ssthresh: number }
+interface Step {
+  k: number;
+  hystart: string;
+  cwnd: number;
+  ssthresh: number;
+}
 
 function trace(s: Sender, rtt: (k: number) => number, last: number): Step[] {
   const steps: Step[] = [];
-  s.run(rtt, last, (k) => { const i = s.conn.info(); steps.push({ k, hystart: i.hystart, cwnd: i.cwnd / s.mss, ssthresh: i.ssthresh }); });
+  s.run(rtt, last, (k) => {
+    const i = s.conn.info();
+    steps.push({ k, hystart: i.hystart, cwnd: i.cwnd / s.mss, ssthresh: i.ssthresh });
+  });
   return steps;
 }
 
@@ -174,7 +188,10 @@ describe("HyStart++ in CUBIC's slow start, at segment level", () => {
   });
 
   it("off for the layer (hystart: false) or for one listener's connections, slow start ignores the RTT", () => {
-    for (const [layer, conn] of [[{ hystart: false }, {}], [{}, { hystart: false }]] as const) {
+    for (const [layer, conn] of [
+      [{ hystart: false }, {}],
+      [{}, { hystart: false }],
+    ] as const) {
       const s = sender(layer, conn);
       s.conn.write(new Uint8Array(1 << 21));
       const steps = trace(s, (k) => (k <= 30 ? 100 : 200), 300);
@@ -188,14 +205,21 @@ describe("HyStart++ in CUBIC's slow start, at segment level", () => {
     s.conn.write(new Uint8Array(1 << 21));
     const initial = s.peer.drain();
     s.peer.clock.advance(100);
-    for (const x of initial) s.peer.inject({ flags: A, seq: PEER_ISN + 1, ack: x.seq + x.payload.length, window: 65535, options: { tsVal: 3, tsEcr: x.options.tsVal! } });
+    for (const x of initial)
+      s.peer.inject({ flags: A, seq: PEER_ISN + 1, ack: x.seq + x.payload.length, window: 65535, options: { tsVal: 3, tsEcr: x.options.tsVal! } });
     const segs = s.peer.drain().filter((x) => x.payload.length > 0);
     expect(segs).toHaveLength(20);
     expect(s.conn.info().hystart).toBe("slow-start");
     // the first of them is lost: the next four are SACKed
     const first = segs[0]!;
     for (let i = 1; i <= 4; i++) {
-      s.peer.inject({ flags: A, seq: PEER_ISN + 1, ack: first.seq, window: 65535, options: { tsVal: 3, tsEcr: segs[i]!.options.tsVal!, sackBlocks: [{ left: segs[1]!.seq, right: segs[i]!.seq + s.mss }] } });
+      s.peer.inject({
+        flags: A,
+        seq: PEER_ISN + 1,
+        ack: first.seq,
+        window: 65535,
+        options: { tsVal: 3, tsEcr: segs[i]!.options.tsVal!, sackBlocks: [{ left: segs[1]!.seq, right: segs[i]!.seq + s.mss }] },
+      });
     }
     expect(s.peer.tcp.stats.fastRetransmits).toBe(1);
     expect(s.conn.info().hystart).toBe("done");
@@ -205,14 +229,25 @@ describe("HyStart++ in CUBIC's slow start, at segment level", () => {
 describe("HyStart++ between two stacks", () => {
   /** 4 MiB from a to b with 20 ms of propagation delay each way; `queued`: through a 10 Mbit/s
    * bottleneck with a 1 MB drop-tail queue (20 BDPs: slow start's overshoot fills it all the same). */
-  function transfer(hystart: boolean, queued: boolean): { stats: ReturnType<typeof createTcpPathPair>["a"]["stats"]; dropped: number; elapsed: number; info: ReturnType<TcpConnection["info"]> } {
+  function transfer(
+    hystart: boolean,
+    queued: boolean,
+  ): { stats: ReturnType<typeof createTcpPathPair>["a"]["stats"]; dropped: number; elapsed: number; info: ReturnType<TcpConnection["info"]> } {
     const p = createTcpPathPair({ seed: 7, impair: queued ? { delayMs: 20, rateBps: 10_000_000, queueBytes: 1_000_000 } : { delayMs: 20 }, a: { hystart } });
     const total = 4 << 20;
     let received = 0;
     let done = -1;
-    unwrap(p.b.listen(80)).onConnection((c) => c.onData((d) => { received += d.length; if (received === total) done = p.clock.now(); }));
+    unwrap(p.b.listen(80)).onConnection((c) =>
+      c.onData((d) => {
+        received += d.length;
+        if (received === total) done = p.clock.now();
+      }),
+    );
     const c = unwrap(p.a.connect(p.addrB, 80)) as TcpConnection;
-    c.onConnect(() => { c.write(new Uint8Array(total)); c.end(); });
+    c.onConnect(() => {
+      c.write(new Uint8Array(total));
+      c.end();
+    });
     p.clock.run(60_000);
     expect(received).toBe(total);
     return { stats: p.a.stats, dropped: p.counters.dropped, elapsed: done, info: c.info() };

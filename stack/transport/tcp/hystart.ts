@@ -54,8 +54,12 @@ export class HyStart {
   cssRounds = 0;
   constructor(readonly counters: HyStartCounters) {}
 
-  get phase(): HyStartPhase { return this.#phase === SLOW_START ? "slow-start" : this.#phase === CSS ? "css" : "done"; }
-  get active(): boolean { return this.#phase !== DONE; }
+  get phase(): HyStartPhase {
+    return this.#phase === SLOW_START ? "slow-start" : this.#phase === CSS ? "css" : "done";
+  }
+  get active(): boolean {
+    return this.#phase !== DONE;
+  }
 
   /**
    * An ACK in slow start acknowledged `acked` new bytes up to `ack` (SND.MAX is `sndMax`, the
@@ -97,7 +101,10 @@ export class HyStart {
         this.#cssRoundsNow++;
         this.cssRounds++;
         this.counters.hystartCssRounds++;
-        if (this.#cssRoundsNow >= CSS_ROUNDS) { this.#phase = DONE; return -1; }
+        if (this.#cssRoundsNow >= CSS_ROUNDS) {
+          this.#phase = DONE;
+          return -1;
+        }
       }
       this.#lastRoundMinRtt = this.#currentRoundMinRtt;
       this.#currentRoundMinRtt = Infinity;
@@ -108,7 +115,9 @@ export class HyStart {
   }
 
   /** A loss or an ECN mark: slow start is over, HyStart++ with it (§4.2). */
-  end(): void { this.#phase = DONE; }
+  end(): void {
+    this.#phase = DONE;
+  }
 
   /** The reduction that ended it was undone and the initial slow start goes on: rounds start again. */
   restart(): void {

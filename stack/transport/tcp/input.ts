@@ -25,7 +25,10 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 export function input(c: Tcb, seg: TcpRepr): void {
   const now = c.ctx.clock.now();
   c.lastRecv = now;
-  if (c.keepAliveMs > 0) { c.keepAliveProbes = 0; c.keepAliveAt = now + c.keepAliveMs; }
+  if (c.keepAliveMs > 0) {
+    c.keepAliveProbes = 0;
+    c.keepAliveAt = now + c.keepAliveMs;
+  }
   if (c.state === State.SYN_SENT) inputSynSent(c, seg);
   else if (c.state !== State.CLOSED) inputSynchronized(c, seg, now);
   if (c.state !== State.CLOSED) {
@@ -53,7 +56,10 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   // a retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again (as Linux)
   if (c.state === State.SYN_RECEIVED && c.passive && (f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && seg.seq === c.irs) {
     // RFC 7323 §4.3: echo this SYN's TSval, so the client's RTT sample is not the SYN timeout
-    if (c.tsOk && tsVal !== undefined && seqGe(tsVal, c.tsRecent)) { c.tsRecent = tsVal; c.tsRecentTime = now; }
+    if (c.tsOk && tsVal !== undefined && seqGe(tsVal, c.tsRecent)) {
+      c.tsRecent = tsVal;
+      c.tsRecentTime = now;
+    }
     sendSyn(c);
     c.rttTime = -1;
     return;
@@ -74,7 +80,10 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   if (!acceptable) {
     // a zero window still takes ACKs and RSTs at RCV.NXT (RFC 9293 §3.10.7.4)
     if (rcvWnd === 0 && seg.seq === c.rcvNxt) {
-      if (payload.length > 0) { c.ackScheduled = true; enterQuickAck(c); }
+      if (payload.length > 0) {
+        c.ackScheduled = true;
+        enterQuickAck(c);
+      }
       payload = EMPTY;
       hasFin = false;
       segLen = 0;
@@ -82,7 +91,10 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
     } else {
       // RFC 5961 §4.2: a SYN, whatever its sequence number, draws a challenge ACK (as Linux's
       // tcp_validate_incoming: syn_challenge)
-      if (!isRst && (f & TCP_FLAG_SYN) !== 0) { challengeAck(c); return; }
+      if (!isRst && (f & TCP_FLAG_SYN) !== 0) {
+        challengeAck(c);
+        return;
+      }
       // duplicate ACKs for out-of-window pure ACKs are rate limited (as Linux's
       // tcp_invalid_ratelimit), so two confused ends cannot ping-pong ACKs forever
       if (!isRst && (segLen > 0 || now - c.lastOowAckAt >= c.ctx.options.invalidRateLimitMs)) {
@@ -111,7 +123,10 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
 
   // second check: RST (RFC 5961 §3.2)
   if (isRst) {
-    if (seg.seq !== c.rcvNxt) { challengeAck(c); return; }
+    if (seg.seq !== c.rcvNxt) {
+      challengeAck(c);
+      return;
+    }
     c.ctx.stats.resetsReceived++;
     const s = c.state;
     if (s === State.SYN_RECEIVED) close(c, c.passive ? undefined : "ECONNREFUSED");
@@ -148,8 +163,14 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
     if ((c.state as number) === State.CLOSED) return;
   }
   // RFC 5961 §5.2 ACK acceptability
-  if (seqGt(seg.ack, c.sndMax)) { c.ackNow = true; return; }
-  if (seqLt(seg.ack, seqSub(c.sndUna, c.maxSndWnd) >>> 0)) { challengeAck(c); return; }
+  if (seqGt(seg.ack, c.sndMax)) {
+    c.ackNow = true;
+    return;
+  }
+  if (seqLt(seg.ack, seqSub(c.sndUna, c.maxSndWnd) >>> 0)) {
+    challengeAck(c);
+    return;
+  }
 
   // RFC 7323 §4.3: TS.Recent from segments covering Last.ACK.sent
   if (c.tsOk && tsVal !== undefined && seqGe(tsVal, c.tsRecent) && seqLe(seg.seq, c.lastAckSent)) {
@@ -172,8 +193,10 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   if (hasFin) {
     const finSeq = seqAdd(seg.seq, payload.length);
     if (finSeq === c.rcvNxt) receiveFin(c, now);
-    else if (seqGt(finSeq, c.rcvNxt)) { c.oooFin = finSeq; c.ackNow = true; }
-    else if (c.finReceived) c.ackNow = true;
+    else if (seqGt(finSeq, c.rcvNxt)) {
+      c.oooFin = finSeq;
+      c.ackNow = true;
+    } else if (c.finReceived) c.ackNow = true;
   }
 }
 
@@ -214,7 +237,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   let sackNews = false;
   if (c.sackOk && blocks !== undefined) {
     // RFC 2883 §4: a first block below the cumulative ACK, or inside the second, reports a duplicate
-    const b0 = blocks[0], b1 = blocks[1];
+    const b0 = blocks[0],
+      b1 = blocks[1];
     if (b0 !== undefined && (seqLe(b0.right, ack) || (b1 !== undefined && seqGe(b0.left, b1.left) && seqLe(b0.right, b1.right)))) {
       onDsack(c, b0.left, b0.right);
     }
@@ -236,7 +260,10 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     // a hole filled by its first transmission
     if (seqGt(highBefore, c.sndUna)) reordered = true;
     let dataAcked = acked;
-    if (c.finQueued && !c.finAcked && acked > buffered) { c.finAcked = true; dataAcked = buffered; }
+    if (c.finQueued && !c.finAcked && acked > buffered) {
+      c.finAcked = true;
+      dataAcked = buffered;
+    }
     if (c.sendBuf !== null) {
       c.sendBuf.consume(dataAcked);
       // Drained: back to the layer (it keeps a small block for the next write of any connection).
@@ -298,17 +325,21 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     if (c.sndWnd > c.maxSndWnd) c.maxSndWnd = c.sndWnd;
     c.sndWl1 = seg.seq;
     c.sndWl2 = ack;
-    if (c.sndWnd > 0) { c.persistAt = NONE; c.persistBackoff = 0; }
+    if (c.sndWnd > 0) {
+      c.persistAt = NONE;
+      c.persistBackoff = 0;
+    }
   }
 
   if (frto && c.rec!.frto !== FRTO_OFF) frtoOnAck(c, seqGt(c.sndUna, unaBefore));
 
   // duplicate ACK: with SACK, RFC 6675 §2: an ACK whose SACK blocks report new data, whatever
   // else it does (a duplicated segment alone never counts); without, RFC 5681 §2
-  if (c.sackOk
-    ? sackNews && c.sndMax !== c.sndUna
-    : ack === c.sndUna && newlyAcked === 0 && payloadLen === 0 && (f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 &&
-      c.sndMax !== c.sndUna && c.sndWnd === oldWnd) {
+  if (
+    c.sackOk
+      ? sackNews && c.sndMax !== c.sndUna
+      : ack === c.sndUna && newlyAcked === 0 && payloadLen === 0 && (f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 && c.sndMax !== c.sndUna && c.sndWnd === oldWnd
+  ) {
     c.dupAcks++;
     dupAck = true;
     if (c.inRecovery) c.recovery.onDuplicateAck(c);
@@ -339,8 +370,15 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
  * cumulative ACK when nothing was SACKed. Without SACK a duplicate ACK counts one segment
  * delivered (as Linux's tcp_add_reno_sack).
  */
-function controlByRate(c: Tcb, blocks: TcpRepr["options"]["sackBlocks"], sackNews: boolean, unaBefore: number, sackedBefore: number,
-  dupAck: boolean, now: number): void {
+function controlByRate(
+  c: Tcb,
+  blocks: TcpRepr["options"]["sackBlocks"],
+  sackNews: boolean,
+  unaBefore: number,
+  sackedBefore: number,
+  dupAck: boolean,
+  now: number,
+): void {
   const sacked = c.scoreboard === null ? 0 : c.scoreboard.sacked;
   let delivered = seqSub(c.sndUna, unaBefore) + sacked - sackedBefore;
   // (the ACK of our SYN-ACK delivers no data, but starts the pacing rate from the handshake's RTT)
@@ -348,7 +386,8 @@ function controlByRate(c: Tcb, blocks: TcpRepr["options"]["sackBlocks"], sackNew
   if (!c.sackOk && dupAck) delivered += c.mss;
   let newest: number | undefined;
   if (sackNews && blocks !== undefined) {
-    const b0 = blocks[0], b1 = blocks[1];
+    const b0 = blocks[0],
+      b1 = blocks[1];
     const first = b0 !== undefined && seqLe(b0.right, c.sndUna) ? b1 : b0;
     if (first !== undefined && seqGt(first.right, c.sndUna) && seqLe(first.right, c.sndMax)) newest = first.right;
   } else if (seqGt(c.sndUna, unaBefore) && sackedBefore === 0) {

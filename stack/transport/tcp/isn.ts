@@ -4,24 +4,48 @@
 // halfSipHash: the PRF; createIsnGenerator: ISN = M + F(4-tuple, key) with M a 4 µs clock.
 import type { Rng } from "../../time.ts";
 
-function rotl(x: number, b: number): number { return ((x << b) | (x >>> (32 - b))) >>> 0; }
+function rotl(x: number, b: number): number {
+  return ((x << b) | (x >>> (32 - b))) >>> 0;
+}
 
 /** HalfSipHash-2-4 of 32-bit words `m` under the 64-bit key (k0, k1); 32-bit result. */
 export function halfSipHash(k0: number, k1: number, m: readonly number[]): number {
-  let v0 = k0 >>> 0, v1 = k1 >>> 0, v2 = (0x6c796765 ^ k0) >>> 0, v3 = (0x74656462 ^ k1) >>> 0;
+  let v0 = k0 >>> 0,
+    v1 = k1 >>> 0,
+    v2 = (0x6c796765 ^ k0) >>> 0,
+    v3 = (0x74656462 ^ k1) >>> 0;
   const round = (): void => {
-    v0 = (v0 + v1) >>> 0; v1 = rotl(v1, 5); v1 = (v1 ^ v0) >>> 0; v0 = rotl(v0, 16);
-    v2 = (v2 + v3) >>> 0; v3 = rotl(v3, 8); v3 = (v3 ^ v2) >>> 0;
-    v0 = (v0 + v3) >>> 0; v3 = rotl(v3, 7); v3 = (v3 ^ v0) >>> 0;
-    v2 = (v2 + v1) >>> 0; v1 = rotl(v1, 13); v1 = (v1 ^ v2) >>> 0; v2 = rotl(v2, 16);
+    v0 = (v0 + v1) >>> 0;
+    v1 = rotl(v1, 5);
+    v1 = (v1 ^ v0) >>> 0;
+    v0 = rotl(v0, 16);
+    v2 = (v2 + v3) >>> 0;
+    v3 = rotl(v3, 8);
+    v3 = (v3 ^ v2) >>> 0;
+    v0 = (v0 + v3) >>> 0;
+    v3 = rotl(v3, 7);
+    v3 = (v3 ^ v0) >>> 0;
+    v2 = (v2 + v1) >>> 0;
+    v1 = rotl(v1, 13);
+    v1 = (v1 ^ v2) >>> 0;
+    v2 = rotl(v2, 16);
   };
   for (const w of m) {
-    v3 = (v3 ^ w) >>> 0; round(); round(); v0 = (v0 ^ w) >>> 0;
+    v3 = (v3 ^ w) >>> 0;
+    round();
+    round();
+    v0 = (v0 ^ w) >>> 0;
   }
   const b = ((m.length * 4) << 24) >>> 0;
-  v3 = (v3 ^ b) >>> 0; round(); round(); v0 = (v0 ^ b) >>> 0;
+  v3 = (v3 ^ b) >>> 0;
+  round();
+  round();
+  v0 = (v0 ^ b) >>> 0;
   v2 = (v2 ^ 0xff) >>> 0;
-  round(); round(); round(); round();
+  round();
+  round();
+  round();
+  round();
   return (v1 ^ v3) >>> 0;
 }
 

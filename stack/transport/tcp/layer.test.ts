@@ -87,7 +87,11 @@ describe("TCP listeners", () => {
     unwrap(peer.tcp.listen(80));
     peer.inject({ flags: S, seq: 100, options: linuxSynOptions(1) });
     peer.clock.run(60_000);
-    expect(peer.drain().map((s) => [flagString(s.flags), s.at])).toEqual([["SA", 0], ["SA", 1000], ["SA", 3000]]);
+    expect(peer.drain().map((s) => [flagString(s.flags), s.at])).toEqual([
+      ["SA", 0],
+      ["SA", 1000],
+      ["SA", 3000],
+    ]);
     expect(peer.tcp.connectionCount).toBe(0);
   });
 
@@ -209,7 +213,12 @@ describe("TCP SYN cookies", () => {
     unwrap(peer.tcp.listen(80));
     for (let i = 0; i < 4; i++) peer.inject({ flags: S, srcPort: 1024 + i, seq: i, options: linuxSynOptions(i) });
     peer.clock.run(100_000);
-    expect(peer.drain().filter((x) => x.dstPort === 1024).map((x) => x.at)).toEqual([0, 1000, 3000, 7000, 15000, 31000]);
+    expect(
+      peer
+        .drain()
+        .filter((x) => x.dstPort === 1024)
+        .map((x) => x.at),
+    ).toEqual([0, 1000, 3000, 7000, 15000, 31000]);
     expect(peer.tcp.stats.synQueuePruned).toBe(0);
     // five of eight is more than half: with nothing young left, the first is pruned after 2
     // retransmissions (at its third timeout, 7 s); the queue is then half full and the rest keep theirs
@@ -234,7 +243,11 @@ describe("TCP SYN cookies", () => {
     const p = createTcpPathPair({ impair: { delayMs: 2 }, b: { synQueueSize: 4 } });
     const l = unwrap(p.b.listen(80));
     let received = 0;
-    l.onConnection((s) => s.onData((d) => { received += d.length; }));
+    l.onConnection((s) =>
+      s.onData((d) => {
+        received += d.length;
+      }),
+    );
     // half-open connections from the client stack's own ports that never complete: the server's queue fills
     for (let i = 0; i < 4; i++) {
       const s = unwrap(p.a.connect(p.addrB, 80, { localPort: 2000 + i }));

@@ -9,9 +9,7 @@ import type { IcmpErrorReport, Ipv4Delivery, Ipv4Layer } from "../../net/types.t
 import { HEADROOM } from "../../net/types.ts";
 import { type Result, ok, err } from "../../result.ts";
 import type { ByteStream, TcpConnectError, TcpConnectionOptions, TcpLayer, TcpListenError, TcpListener } from "../types.ts";
-import {
-  TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, parseTcpSegment, type TcpRepr,
-} from "../../wire/tcp.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, parseTcpSegment, type TcpRepr } from "../../wire/tcp.ts";
 import { createConnection } from "./connection.ts";
 import { openActive, openFromCookie, openPassive } from "./handshake.ts";
 import { type TimeWaitRecord, acceptsReuse, recordTimeWait, timeWaitInput, type TimeWaitHost } from "./time-wait.ts";
@@ -60,7 +58,12 @@ class Listener implements TcpListener {
   young = 0;
   acceptQueue: Tcb[] = [];
   closed = false;
-  constructor(readonly layer: LayerImpl, readonly localPort: number, readonly backlog: number, readonly connOptions: TcpConnectionOptions) {}
+  constructor(
+    readonly layer: LayerImpl,
+    readonly localPort: number,
+    readonly backlog: number,
+    readonly connOptions: TcpConnectionOptions,
+  ) {}
 
   onConnection(handler: (stream: ByteStream) => void): void {
     this.handler = handler;
@@ -78,11 +81,47 @@ class Listener implements TcpListener {
 
 function newStats(): TcpStats {
   return {
-    segmentBuffersReused: 0, segmentsReceived: 0, segmentsSent: 0, bytesSent: 0, bytesReceived: 0, retransmits: 0, fastRetransmits: 0, lostRetransmits: 0, tailLossProbes: 0, timeouts: 0,
-    resetsSent: 0, resetsReceived: 0, challengeAcks: 0, challengeAcksSuppressed: 0, badSegments: 0, synFinDropped: 0, synCookiesSent: 0, synCookiesAccepted: 0, synQueuePruned: 0, synQueueDropped: 0, timeWaitCount: 0, timeWaitDropped: 0,
-    synDropped: 0, activeOpens: 0, passiveOpens: 0, outOfOrderDropped: 0, pawsRejected: 0, dsackSent: 0, dsackReceived: 0, undos: 0, spuriousRtos: 0, rackRecoveries: 0,
-    hystartExits: 0, hystartResumes: 0, hystartCssRounds: 0, frtoProbes: 0, frtoSpurious: 0,
-    ecnCeReceived: 0, ecnEceReceived: 0, ecnReductions: 0, ecnCwrSent: 0,
+    segmentBuffersReused: 0,
+    segmentsReceived: 0,
+    segmentsSent: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    retransmits: 0,
+    fastRetransmits: 0,
+    lostRetransmits: 0,
+    tailLossProbes: 0,
+    timeouts: 0,
+    resetsSent: 0,
+    resetsReceived: 0,
+    challengeAcks: 0,
+    challengeAcksSuppressed: 0,
+    badSegments: 0,
+    synFinDropped: 0,
+    synCookiesSent: 0,
+    synCookiesAccepted: 0,
+    synQueuePruned: 0,
+    synQueueDropped: 0,
+    timeWaitCount: 0,
+    timeWaitDropped: 0,
+    synDropped: 0,
+    activeOpens: 0,
+    passiveOpens: 0,
+    outOfOrderDropped: 0,
+    pawsRejected: 0,
+    dsackSent: 0,
+    dsackReceived: 0,
+    undos: 0,
+    spuriousRtos: 0,
+    rackRecoveries: 0,
+    hystartExits: 0,
+    hystartResumes: 0,
+    hystartCssRounds: 0,
+    frtoProbes: 0,
+    frtoSpurious: 0,
+    ecnCeReceived: 0,
+    ecnEceReceived: 0,
+    ecnReductions: 0,
+    ecnCwrSent: 0,
   };
 }
 
@@ -122,7 +161,13 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   /** Free bytes before each segment buffer (TcpLayerOptions.headroom). */
   readonly headroom: number;
 
-  constructor(readonly ip: Ipv4Layer, readonly clock: Clock, readonly rng: Rng, o: TcpLayerOptions, icmp: TcpLayerDeps["icmp"]) {
+  constructor(
+    readonly ip: Ipv4Layer,
+    readonly clock: Clock,
+    readonly rng: Rng,
+    o: TcpLayerOptions,
+    icmp: TcpLayerDeps["icmp"],
+  ) {
     this.options = resolveTcpOptions(o);
     // Keep as many free buffers as one send buffer's worth of GSO segments can have out at once
     // (a device that queues a whole window holds them all), at least 16, at most 128 (8 MiB).
@@ -146,8 +191,12 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     icmpError(conn, e, seq);
   }
 
-  get connectionCount(): number { return this.total; }
-  get timeWaitCount(): number { return this.stats.timeWaitCount; }
+  get connectionCount(): number {
+    return this.total;
+  }
+  get timeWaitCount(): number {
+    return this.stats.timeWaitCount;
+  }
 
   // ------------------------------------------------------------ TcpContext
   sendOptionsFor(localAddress: number): SegmentSendOptions {
@@ -196,10 +245,16 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     this.total--;
     this.active--;
     // as Linux's tcp_max_tw_buckets: beyond the cap the connection just closes
-    if (this.stats.timeWaitCount >= this.options.maxTimeWait) { this.stats.timeWaitDropped++; return; }
+    if (this.stats.timeWaitCount >= this.options.maxTimeWait) {
+      this.stats.timeWaitDropped++;
+      return;
+    }
     const r = recordTimeWait(conn, now);
     let t = this.timeWait.get(conn.localPort);
-    if (t === undefined) { t = new Map(); this.timeWait.set(conn.localPort, t); }
+    if (t === undefined) {
+      t = new Map();
+      this.timeWait.set(conn.localPort, t);
+    }
     t.set(key, r);
     this.total++;
     this.stats.timeWaitCount++;
@@ -211,7 +266,9 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     return r !== undefined && r.sndNxt === conn.sndMax && r.rcvNxt === conn.rcvNxt ? r : undefined;
   }
 
-  inTimeWait(conn: Tcb): boolean { return this.timeWaitOf(conn) !== undefined; }
+  inTimeWait(conn: Tcb): boolean {
+    return this.timeWaitOf(conn) !== undefined;
+  }
 
   endTimeWaitOf(conn: Tcb): void {
     const r = this.timeWaitOf(conn);
@@ -246,7 +303,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
       const keepAt: number[] = [];
       for (let i = this.twHead; i < q.length; i++) {
         const s = q[i]!;
-        if (!s.ended && this.twQueueAt[i] === s.expiresAt) { keepQ.push(s); keepAt.push(s.expiresAt); }
+        if (!s.ended && this.twQueueAt[i] === s.expiresAt) {
+          keepQ.push(s);
+          keepAt.push(s.expiresAt);
+        }
       }
       this.twQueue = keepQ;
       this.twQueueAt = keepAt;
@@ -261,7 +321,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   onTimeWaitTimer(): void {
     this.twTimerId = 0;
     const now = this.clock.now();
-    const q = this.twQueue, at = this.twQueueAt;
+    const q = this.twQueue,
+      at = this.twQueueAt;
     let h = this.twHead;
     while (h < q.length) {
       const r = q[h]!;
@@ -271,8 +332,15 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
       }
       h++;
     }
-    if (h === q.length) { this.twQueue = []; this.twQueueAt = []; h = 0; }
-    else if (h > 1024 && h * 2 > q.length) { q.splice(0, h); at.splice(0, h); h = 0; }
+    if (h === q.length) {
+      this.twQueue = [];
+      this.twQueueAt = [];
+      h = 0;
+    } else if (h > 1024 && h * 2 > q.length) {
+      q.splice(0, h);
+      at.splice(0, h);
+      h = 0;
+    }
     this.twHead = h;
     if (h < this.twQueue.length) this.twTimerId = this.clock.setTimer(this.twQueueAt[h]!, this.fireTimeWaitTimer);
   }
@@ -345,9 +413,15 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     let max = o.synAckRetries;
     if (l.synQueue * 2 > Math.max(8, o.synQueueSize)) {
       let young = l.young * 2;
-      while (max > 2 && l.synQueue >= young) { max--; young *= 2; }
+      while (max > 2 && l.synQueue >= young) {
+        max--;
+        young *= 2;
+      }
     }
-    if (conn.retries >= max) { this.stats.synQueuePruned++; return true; }
+    if (conn.retries >= max) {
+      this.stats.synQueuePruned++;
+      return true;
+    }
     if (conn.retransmits === 0) l.young--;
     return false;
   }
@@ -356,7 +430,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   connect(dst: number, dstPort: number, options: TcpConnectionOptions & { localPort?: number } = {}): Result<ByteStream, TcpConnectError> {
     // (the TcpConnectError union is shared with the Node wrapper: a bad port is "no-route", a taken 4-tuple "no-ephemeral")
     if (!Number.isInteger(dstPort) || dstPort <= 0 || dstPort > 65535) return err("no-route", "bad port");
-    if (options.localPort !== undefined && (!Number.isInteger(options.localPort) || options.localPort < 0 || options.localPort > 65535)) return err("no-route", "bad local port");
+    if (options.localPort !== undefined && (!Number.isInteger(options.localPort) || options.localPort < 0 || options.localPort > 65535))
+      return err("no-route", "bad local port");
     const src = this.ip.sourceFor(dst);
     if (src === undefined) return err(this.ip.cidr === undefined ? "no-address" : "no-route");
     if (this.active >= this.options.maxConnections) return err("connection-limit");
@@ -367,7 +442,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
       const start = this.rng.nextInt(span);
       for (let i = 0; i < span; i++) {
         const p = EPHEMERAL_LOW + ((start + i) % span);
-        if (!this.listeners.has(p) && !(this.table.get(p)?.has(key) ?? false) && !(this.timeWait.get(p)?.has(key) ?? false)) { port = p; break; }
+        if (!this.listeners.has(p) && !(this.table.get(p)?.has(key) ?? false) && !(this.timeWait.get(p)?.has(key) ?? false)) {
+          port = p;
+          break;
+        }
       }
       if (port === 0) return err("no-ephemeral");
     } else {
@@ -388,7 +466,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
       const start = this.rng.nextInt(span);
       for (let i = 0; i < span; i++) {
         const p = EPHEMERAL_LOW + ((start + i) % span);
-        if (!this.listeners.has(p) && !this.table.has(p) && !this.timeWait.has(p)) { port = p; break; }
+        if (!this.listeners.has(p) && !this.table.has(p) && !this.timeWait.has(p)) {
+          port = p;
+          break;
+        }
       }
       if (port === 0) return err("in-use", "no free port");
     }
@@ -400,10 +481,22 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
 
   // ------------------------------------------------------------ input
   newConnection(src: number, srcPort: number, dst: number, dstPort: number, o: TcpConnectionOptions): Tcb {
-    const conn = createConnection(this, src, srcPort, dst, dstPort, o.congestionControl ?? this.options.congestionControl, o.noDelay ?? false, o.hystart ?? this.options.hystart);
+    const conn = createConnection(
+      this,
+      src,
+      srcPort,
+      dst,
+      dstPort,
+      o.congestionControl ?? this.options.congestionControl,
+      o.noDelay ?? false,
+      o.hystart ?? this.options.hystart,
+    );
     conn.tsOffset = halfSipHash(this.secrets.isnKey[1], this.secrets.isnKey[0], [src, dst, ((srcPort << 16) | dstPort) >>> 0]);
     let m = this.table.get(srcPort);
-    if (m === undefined) { m = new Map(); this.table.set(srcPort, m); }
+    if (m === undefined) {
+      m = new Map();
+      this.table.set(srcPort, m);
+    }
     m.set(dst * 65536 + dstPort, conn);
     this.active++;
     this.total++;
@@ -414,10 +507,16 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     const off = d.offload;
     const verify = !(off !== undefined && (off.dataValidated === true || off.csumBlank === true));
     const r = parseTcpSegment(d.payload, d.src, d.dst, verify);
-    if (!r.ok) { this.stats.badSegments++; return; }
+    if (!r.ok) {
+      this.stats.badSegments++;
+      return;
+    }
     const seg = r.value;
     this.stats.segmentsReceived++;
-    if (seg.srcPort === 0 || seg.dstPort === 0) { this.stats.badSegments++; return; }
+    if (seg.srcPort === 0 || seg.dstPort === 0) {
+      this.stats.badSegments++;
+      return;
+    }
     const key = d.src * 65536 + seg.srcPort;
     const conn = this.table.get(seg.dstPort)?.get(key);
     if (conn !== undefined) {
@@ -445,7 +544,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     const f = seg.flags;
     if ((f & TCP_FLAG_RST) !== 0) return;
     // a SYN with FIN opens nothing (Linux's tcp_rcv_state_process discards it in LISTEN)
-    if ((f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === (TCP_FLAG_SYN | TCP_FLAG_FIN)) { this.stats.synFinDropped++; return; }
+    if ((f & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === (TCP_FLAG_SYN | TCP_FLAG_FIN)) {
+      this.stats.synFinDropped++;
+      return;
+    }
     if ((f & TCP_FLAG_ACK) !== 0) {
       if ((f & TCP_FLAG_SYN) === 0 && this.options.synCookies && this.tryCookie(l, d, seg)) return;
       this.resetFor(d, seg);
@@ -453,10 +555,16 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     }
     if ((f & TCP_FLAG_SYN) === 0) return;
     // a full accept queue or connection table drops the SYN (the client retries), as Linux does
-    if (this.active >= this.options.maxConnections || (l.handler === null && l.acceptQueue.length >= l.backlog)) { this.stats.synDropped++; return; }
+    if (this.active >= this.options.maxConnections || (l.handler === null && l.acceptQueue.length >= l.backlog)) {
+      this.stats.synDropped++;
+      return;
+    }
     if (l.synQueue >= this.options.synQueueSize) {
       if (this.options.synCookies) this.sendCookieSynAck(d, seg);
-      else { this.stats.synDropped++; this.stats.synQueueDropped++; }
+      else {
+        this.stats.synDropped++;
+        this.stats.synQueueDropped++;
+      }
       return;
     }
     const conn = this.newConnection(d.dst, seg.dstPort, d.src, seg.srcPort, l.connOptions);
@@ -478,15 +586,25 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     if (o.timestamps && seg.options.tsVal !== undefined) {
       const tsOffset = halfSipHash(this.secrets.isnKey[1], this.secrets.isnKey[0], [d.dst, d.src, ((seg.dstPort << 16) | seg.srcPort) >>> 0]);
       const now = (Math.floor(this.clock.now()) + tsOffset) >>> 0;
-      opts.tsVal = cookieTimestamp(now, encodeCookieOptions(o.windowScaling ? seg.options.windowScale : undefined, o.sack && seg.options.sackPermitted === true));
+      opts.tsVal = cookieTimestamp(
+        now,
+        encodeCookieOptions(o.windowScaling ? seg.options.windowScale : undefined, o.sack && seg.options.sackPermitted === true),
+      );
       opts.tsEcr = seg.options.tsVal;
       if (o.sack && seg.options.sackPermitted === true) opts.sackPermitted = true;
       if (o.windowScaling && seg.options.windowScale !== undefined) opts.windowScale = o.windowScaleShift;
     }
     this.stats.synCookiesSent++;
     writeStatelessSegment(this, d.dst, d.src, {
-      srcPort: seg.dstPort, dstPort: seg.srcPort, seq: isn, ack: seqAdd(seg.seq, 1), flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
-      window: Math.min(65535, o.receiveBufferSize), urgent: 0, options: opts, payload: new Uint8Array(0),
+      srcPort: seg.dstPort,
+      dstPort: seg.srcPort,
+      seq: isn,
+      ack: seqAdd(seg.seq, 1),
+      flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
+      window: Math.min(65535, o.receiveBufferSize),
+      urgent: 0,
+      options: opts,
+      payload: new Uint8Array(0),
     });
   }
 
@@ -501,7 +619,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     let sack = false;
     if (seg.options.tsEcr !== undefined) {
       const dec = decodeCookieOptions(seg.options.tsEcr);
-      if (dec !== undefined) { ws = dec.windowScale; sack = dec.sackPermitted; }
+      if (dec !== undefined) {
+        ws = dec.windowScale;
+        sack = dec.sackPermitted;
+      }
     }
     this.stats.synCookiesAccepted++;
     const conn = this.newConnection(d.dst, seg.dstPort, d.src, seg.srcPort, l.connOptions);

@@ -8,19 +8,28 @@ import { initialWindow } from "./congestion.ts";
 /** A NewReno controller starting with IW10. */
 export class NewReno implements CongestionControl {
   readonly name = "newreno" as const;
-  get hystart(): null { return null; }
-  get hystartEnabled(): boolean { return false; }
+  get hystart(): null {
+    return null;
+  }
+  get hystartEnabled(): boolean {
+    return false;
+  }
   cwnd: number;
   ssthresh = 0x7fffffff;
   #caAcked = 0;
-  constructor(mss: number) { this.cwnd = initialWindow(mss); }
+  constructor(mss: number) {
+    this.cwnd = initialWindow(mss);
+  }
 
   onAck(acked: number, smss: number): void {
     if (this.cwnd < this.ssthresh) {
       this.cwnd += acked;
     } else {
       this.#caAcked += acked;
-      if (this.#caAcked >= this.cwnd) { this.#caAcked -= this.cwnd; this.cwnd += smss; }
+      if (this.#caAcked >= this.cwnd) {
+        this.#caAcked -= this.cwnd;
+        this.cwnd += smss;
+      }
     }
   }
 
@@ -37,7 +46,9 @@ export class NewReno implements CongestionControl {
     this.#caAcked = 0;
   }
 
-  onRecoveryEnd(): void { this.cwnd = this.ssthresh; }
+  onRecoveryEnd(): void {
+    this.cwnd = this.ssthresh;
+  }
 
   undo(priorCwnd: number, priorSsthresh: number): void {
     this.cwnd = Math.max(this.cwnd, priorCwnd);

@@ -49,7 +49,7 @@ export interface ResolvedTcpOptions {
 export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
   const receiveBufferSize = o.receiveBufferSize ?? 1 << 20;
   let needShift = 0;
-  while ((65535 << needShift) < receiveBufferSize && needShift < 14) needShift++;
+  while (65535 << needShift < receiveBufferSize && needShift < 14) needShift++;
   return {
     mslMs: o.mslMs ?? 30_000,
     initialRtoMs: o.initialRtoMs ?? 1000,

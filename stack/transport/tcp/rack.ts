@@ -22,20 +22,31 @@ export class TransmitLog {
   #head = 0;
   #count = 0;
 
-  get empty(): boolean { return this.#count === 0; }
+  get empty(): boolean {
+    return this.#count === 0;
+  }
 
   /** Appends a transmission ending at `end`, sent at `time` (one sent at the same time extends the last). */
   push(end: number, time: number): void {
     const mask = this.#end.length - 1;
     if (this.#count > 0) {
       const last = (this.#head + this.#count - 1) & mask;
-      if (this.#time[last] === time) { this.#end[last] = end; return; }
+      if (this.#time[last] === time) {
+        this.#end[last] = end;
+        return;
+      }
     }
     if (this.#count === this.#end.length) {
       const cap = this.#end.length;
-      const e = new Float64Array(cap * 2), t = new Float64Array(cap * 2);
-      for (let i = 0; i < this.#count; i++) { e[i] = this.#end[(this.#head + i) & mask]!; t[i] = this.#time[(this.#head + i) & mask]!; }
-      this.#end = e; this.#time = t; this.#head = 0;
+      const e = new Float64Array(cap * 2),
+        t = new Float64Array(cap * 2);
+      for (let i = 0; i < this.#count; i++) {
+        e[i] = this.#end[(this.#head + i) & mask]!;
+        t[i] = this.#time[(this.#head + i) & mask]!;
+      }
+      this.#end = e;
+      this.#time = t;
+      this.#head = 0;
     }
     const i = (this.#head + this.#count) & (this.#end.length - 1);
     this.#end[i] = end;
@@ -46,29 +57,49 @@ export class TransmitLog {
   /** Drops transmissions wholly at or below `seq` (cumulatively acknowledged). */
   dropTo(seq: number): void {
     const mask = this.#end.length - 1;
-    while (this.#count > 0 && seqLe(this.#end[this.#head]!, seq)) { this.#head = (this.#head + 1) & mask; this.#count--; }
+    while (this.#count > 0 && seqLe(this.#end[this.#head]!, seq)) {
+      this.#head = (this.#head + 1) & mask;
+      this.#count--;
+    }
   }
 
-  #at(k: number, arr: Float64Array): number { return arr[(this.#head + k) & (arr.length - 1)]!; }
+  #at(k: number, arr: Float64Array): number {
+    return arr[(this.#head + k) & (arr.length - 1)]!;
+  }
 
   /** Send time of the transmission holding `seq`, or -1. */
   timeOf(seq: number): number {
-    let lo = 0, hi = this.#count;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (seqLe(this.#at(m, this.#end), seq)) lo = m + 1; else hi = m; }
+    let lo = 0,
+      hi = this.#count;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (seqLe(this.#at(m, this.#end), seq)) lo = m + 1;
+      else hi = m;
+    }
     return lo < this.#count ? this.#at(lo, this.#time) : -1;
   }
 
   /** End of the last transmission sent at or before `t`, or undefined. */
   endSentBy(t: number): number | undefined {
-    let lo = 0, hi = this.#count;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.#at(m, this.#time) <= t) lo = m + 1; else hi = m; }
+    let lo = 0,
+      hi = this.#count;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (this.#at(m, this.#time) <= t) lo = m + 1;
+      else hi = m;
+    }
     return lo === 0 ? undefined : this.#at(lo - 1, this.#end);
   }
 
   /** Send time of the first transmission after `t`, or -1. */
   firstSentAfter(t: number): number {
-    let lo = 0, hi = this.#count;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.#at(m, this.#time) <= t) lo = m + 1; else hi = m; }
+    let lo = 0,
+      hi = this.#count;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (this.#at(m, this.#time) <= t) lo = m + 1;
+      else hi = m;
+    }
     return lo < this.#count ? this.#at(lo, this.#time) : -1;
   }
 }
@@ -86,9 +117,13 @@ export class RackState {
   dsackRoundEnd = 0;
   /** Un-SACKed data below this is lost by the time test. */
   lostTo: number;
-  constructor(sndUna: number) { this.lostTo = sndUna; }
+  constructor(sndUna: number) {
+    this.lostTo = sndUna;
+  }
   /** Nothing worth keeping once the log is empty. */
-  get idle(): boolean { return this.log.empty && !this.reorderingSeen && this.reoWndMult === 1 && !this.dsackRound; }
+  get idle(): boolean {
+    return this.log.empty && !this.reorderingSeen && this.reoWndMult === 1 && !this.dsackRound;
+  }
 }
 
 function rackState(c: Tcb): RackState {
@@ -139,7 +174,7 @@ export function rackOnAck(c: Tcb, now: number, reordered: boolean): void {
     return;
   }
   if (reordered) r.reorderingSeen = true;
-  const t = r.log.timeOf(sb.highest(c.sndUna) - 1 >>> 0);
+  const t = r.log.timeOf((sb.highest(c.sndUna) - 1) >>> 0);
   if (t > r.xmitTs) {
     r.xmitTs = t;
     r.rtt = now - t;
@@ -189,7 +224,10 @@ export function rackOnTimeout(c: Tcb): void {
   c.rackAt = NONE;
   const r = c.rack;
   if (r === null) return;
-  if (!r.reorderingSeen && r.reoWndMult === 1 && !r.dsackRound) { c.rack = null; return; }
+  if (!r.reorderingSeen && r.reoWndMult === 1 && !r.dsackRound) {
+    c.rack = null;
+    return;
+  }
   const fresh = new RackState(c.sndUna);
   fresh.reorderingSeen = r.reorderingSeen;
   fresh.reoWndMult = r.reoWndMult;

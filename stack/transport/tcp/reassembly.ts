@@ -9,7 +9,10 @@
 import type { SackBlock } from "../../wire/tcp.ts";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 
-interface Piece { seq: number; data: Uint8Array }
+interface Piece {
+  seq: number;
+  data: Uint8Array;
+}
 
 /** Ranges remembered for SACK recency (Linux keeps 4; more here, the rest follow in sequence order). */
 const MAX_RECENT = 8;
@@ -24,16 +27,25 @@ export class ReassemblyQueue {
   #dupRight = 0;
   /** Most separate pieces held (bounds the work per insert against floods of tiny segments). */
   readonly maxPieces: number;
-  constructor(readonly budget: number, maxPieces = Math.max(1024, Math.floor(budget / 512))) {
+  constructor(
+    readonly budget: number,
+    maxPieces = Math.max(1024, Math.floor(budget / 512)),
+  ) {
     this.maxPieces = maxPieces;
   }
 
   /** Bytes held. */
-  get bytes(): number { return this.#bytes; }
+  get bytes(): number {
+    return this.#bytes;
+  }
   /** Number of separate pieces held. */
-  get count(): number { return this.#pieces.length; }
+  get count(): number {
+    return this.#pieces.length;
+  }
   /** True when nothing is held. */
-  get empty(): boolean { return this.#pieces.length === 0; }
+  get empty(): boolean {
+    return this.#pieces.length === 0;
+  }
 
   /** Adds data at seq (must be after rcvNxt). Returns false when dropped for lack of budget. */
   insert(seq: number, data: Uint8Array): boolean {
@@ -50,7 +62,10 @@ export class ReassemblyQueue {
       if (seqGt(prevEnd, seq)) {
         const cut = seqSub(prevEnd, seq);
         this.#noteDuplicate(seq, cut >= data.length ? origEnd : prevEnd);
-        if (cut >= data.length) { this.#touch(origSeq, origEnd); return true; }
+        if (cut >= data.length) {
+          this.#touch(origSeq, origEnd);
+          return true;
+        }
         data = data.subarray(cut);
         seq = prevEnd;
       }
@@ -68,8 +83,14 @@ export class ReassemblyQueue {
       this.#noteDuplicate(p[i]!.seq, end);
       data = data.subarray(0, seqSub(p[i]!.seq, seq));
     }
-    if (data.length === 0) { this.#touch(origSeq, origEnd); return true; }
-    if (this.#bytes + data.length > this.budget || p.length >= this.maxPieces) { this.#dupLeft = this.#dupRight = 0; return false; }
+    if (data.length === 0) {
+      this.#touch(origSeq, origEnd);
+      return true;
+    }
+    if (this.#bytes + data.length > this.budget || p.length >= this.maxPieces) {
+      this.#dupLeft = this.#dupRight = 0;
+      return false;
+    }
     p.splice(i, 0, { seq, data });
     this.#bytes += data.length;
     this.#touch(origSeq, origEnd);
@@ -82,8 +103,10 @@ export class ReassemblyQueue {
   }
 
   #noteDuplicate(left: number, right: number): void {
-    if (this.#dupLeft === this.#dupRight) { this.#dupLeft = left; this.#dupRight = right; }
-    else if (left === this.#dupRight) this.#dupRight = right;
+    if (this.#dupLeft === this.#dupRight) {
+      this.#dupLeft = left;
+      this.#dupRight = right;
+    } else if (left === this.#dupRight) this.#dupRight = right;
   }
 
   /** Moves [left, right) (merged with the remembered ranges it touches) to the front of the recency list. */
@@ -126,7 +149,10 @@ export class ReassemblyQueue {
       const left = p[k]!.seq;
       let right = seqAdd(left, p[k]!.data.length);
       k++;
-      while (k < p.length && p[k]!.seq === right) { right = seqAdd(right, p[k]!.data.length); k++; }
+      while (k < p.length && p[k]!.seq === right) {
+        right = seqAdd(right, p[k]!.data.length);
+        k++;
+      }
       runs.push({ left, right });
     }
     const out: SackBlock[] = [];
@@ -138,7 +164,10 @@ export class ReassemblyQueue {
       const last = seqSub(b.right, 1) >>> 0;
       let found = -1;
       for (let x = 0; x < runs.length; x++) {
-        if (seqGe(last, runs[x]!.left) && seqLt(last, runs[x]!.right)) { found = x; break; }
+        if (seqGe(last, runs[x]!.left) && seqLt(last, runs[x]!.right)) {
+          found = x;
+          break;
+        }
       }
       if (found < 0) continue;
       r[w++] = b;
@@ -152,7 +181,11 @@ export class ReassemblyQueue {
   }
 
   /** Drops everything. */
-  clear(): void { this.#pieces = []; this.#bytes = 0; this.#recent = []; }
+  clear(): void {
+    this.#pieces = [];
+    this.#bytes = 0;
+    this.#recent = [];
+  }
 
   /** True if seq lies inside held data. */
   holds(seq: number): boolean {

@@ -41,13 +41,22 @@ export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
   // trim to the window; a duplicate or beyond the window: ACK at once, quick-ack mode again (as Linux)
   if (seqLt(seq, c.rcvNxt)) {
     const cut = seqSub(c.rcvNxt, seq);
-    if (cut >= payload.length) { noteDuplicate(c, seq, seqAdd(seq, payload.length)); enterQuickAck(c); c.ackNow = true; return; }
+    if (cut >= payload.length) {
+      noteDuplicate(c, seq, seqAdd(seq, payload.length));
+      enterQuickAck(c);
+      c.ackNow = true;
+      return;
+    }
     noteDuplicate(c, seq, c.rcvNxt);
     payload = payload.subarray(cut);
     seq = c.rcvNxt;
   }
   const room = seqSub(right, seq);
-  if (room <= 0) { enterQuickAck(c); c.ackNow = true; return; }
+  if (room <= 0) {
+    enterQuickAck(c);
+    c.ackNow = true;
+    return;
+  }
   if (payload.length > room) payload = payload.subarray(0, room);
 
   if (seq === c.rcvNxt) {
@@ -71,7 +80,11 @@ export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
       }
       if (c.ooo !== null && c.ooo.empty) c.ooo = null;
     }
-    if (c.oooFin >= 0 && c.oooFin === c.rcvNxt) { c.oooFin = -1; receiveFin(c, c.ctx.clock.now()); return; }
+    if (c.oooFin >= 0 && c.oooFin === c.rcvNxt) {
+      c.oooFin = -1;
+      receiveFin(c, c.ctx.clock.now());
+      return;
+    }
     // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full-sized segment; in
     // quick-ack mode (not interactive) every segment at once, which RFC 1122 §4.2.3.2 allows
     c.rcvUnacked += payload.length;
@@ -157,7 +170,11 @@ export function flushReceived(c: Tcb): void {
   if (c.finReceived && !c.endDelivered && c.recvQueue === null && !c.paused && !c.destroyed) {
     c.endDelivered = true;
     c.onEndHandler?.();
-    if (c.closePending) { c.closePending = false; c.closeNotified = false; notifyClose(c, undefined); }
+    if (c.closePending) {
+      c.closePending = false;
+      c.closeNotified = false;
+      notifyClose(c, undefined);
+    }
   }
 }
 
@@ -200,9 +217,15 @@ export function challengeAck(c: Tcb): void {
   const now = ctx.clock.now();
   // Linux's tcp_send_challenge_ack: the connection's own interval first (it shares it with the
   // ACKs answering out-of-window segments), then the layer's randomised budget
-  if (now - c.lastOowAckAt < ctx.options.invalidRateLimitMs) { ctx.stats.challengeAcksSuppressed++; return; }
+  if (now - c.lastOowAckAt < ctx.options.invalidRateLimitMs) {
+    ctx.stats.challengeAcksSuppressed++;
+    return;
+  }
   c.lastOowAckAt = now;
-  if (!ctx.allowChallengeAck()) { ctx.stats.challengeAcksSuppressed++; return; }
+  if (!ctx.allowChallengeAck()) {
+    ctx.stats.challengeAcksSuppressed++;
+    return;
+  }
   ctx.stats.challengeAcks++;
   c.ackNow = true;
 }

@@ -24,19 +24,31 @@ function sender(opts: TcpLayerOptions = {}, peerTimestamps = false): Sender {
   const peer = createTcpTestPeer(opts);
   const l = unwrap(peer.tcp.listen(80));
   let conn: TcpConnection | undefined;
-  l.onConnection((s) => { conn = s as TcpConnection; });
-  peer.inject({ flags: S, seq: PEER_ISN, window: 32792, options: { mss: MSS, sackPermitted: true, windowScale: 7, ...(peerTimestamps ? { tsVal: 1, tsEcr: 0 } : {}) } });
+  l.onConnection((s) => {
+    conn = s as TcpConnection;
+  });
+  peer.inject({
+    flags: S,
+    seq: PEER_ISN,
+    window: 32792,
+    options: { mss: MSS, sackPermitted: true, windowScale: 7, ...(peerTimestamps ? { tsVal: 1, tsEcr: 0 } : {}) },
+  });
   const synAck = peer.next();
   peer.clock.advance(100);
   const synAckTs = synAck.options.tsVal ?? 0;
   peer.inject({ flags: A, seq: PEER_ISN + 1, ack: synAck.seq + 1, window: 257, options: peerTimestamps ? { tsVal: 2, tsEcr: synAckTs } : {} });
   const base = synAck.seq + 1;
   return {
-    peer, conn: conn!, base,
+    peer,
+    conn: conn!,
+    base,
     ack(ack, sack, tsEcr) {
       const sackBlocks: SackBlock[] | undefined = sack?.map(([l, r]) => ({ left: base + l, right: base + r }));
       peer.inject({
-        flags: A, seq: PEER_ISN + 1, ack: base + ack, window: 257,
+        flags: A,
+        seq: PEER_ISN + 1,
+        ack: base + ack,
+        window: 257,
         options: { ...(sackBlocks === undefined ? {} : { sackBlocks }), ...(peerTimestamps ? { tsVal: 3, tsEcr: tsEcr ?? synAckTs } : {}) },
       });
     },
@@ -86,9 +98,16 @@ describe("duplicate ACKs with SACK (RFC 6675 §2)", () => {
     const p = createTcpPathPair({ seed: 3, impair: { delayMs: 2, duplicate: 0.5 } });
     const l = unwrap(p.b.listen(80));
     let received = 0;
-    l.onConnection((c) => c.onData((d) => { received += d.length; }));
+    l.onConnection((c) =>
+      c.onData((d) => {
+        received += d.length;
+      }),
+    );
     const c = unwrap(p.a.connect(p.addrB, 80));
-    c.onConnect(() => { c.write(new Uint8Array(1 << 20)); c.end(); });
+    c.onConnect(() => {
+      c.write(new Uint8Array(1 << 20));
+      c.end();
+    });
     p.clock.run(10_000);
     expect(received).toBe(1 << 20);
     expect(p.a.stats).toMatchObject({ retransmits: 0, fastRetransmits: 0, timeouts: 0 });
@@ -107,7 +126,10 @@ describe("a SACKed segment is never retransmitted", () => {
     expect(emitted(s)).toEqual([]);
     s.peer.clock.advance(300);
     // cwnd is one MSS after the timeout: the 500 bytes before the block, then 500 after it
-    expect(emitted(s)).toEqual([["A", 0, 500], ["A", 1700, 500]]);
+    expect(emitted(s)).toEqual([
+      ["A", 0, 500],
+      ["A", 1700, 500],
+    ]);
     expect(s.peer.tcp.stats.timeouts).toBe(1);
   });
 
@@ -182,7 +204,10 @@ describe("undo of spurious reductions", () => {
     for (const r of [3, 4, 5]) s.ack(0, [[2 * MSS, r * MSS]]);
     emitted(s);
     s.ack(MSS, [[2 * MSS, 5 * MSS]]);
-    s.ack(MSS, [[2 * MSS, 3 * MSS], [2 * MSS, 5 * MSS]]);
+    s.ack(MSS, [
+      [2 * MSS, 3 * MSS],
+      [2 * MSS, 5 * MSS],
+    ]);
     expect(s.conn.info()).toMatchObject({ dsackReceived: 1, undos: 0 });
   });
 
@@ -261,7 +286,10 @@ describe("RACK (RFC 8985 §6)", () => {
     const s = sender(opts);
     s.conn.setNoDelay(true);
     s.conn.write(new Uint8Array(2 * MSS));
-    expect(emitted(s)).toEqual([["A", 0, MSS], ["PA", MSS, MSS]]);
+    expect(emitted(s)).toEqual([
+      ["A", 0, MSS],
+      ["PA", MSS, MSS],
+    ]);
     s.peer.clock.advance(100);
     s.ack(0, [[MSS, 2 * MSS]]);
     return s;
@@ -316,25 +344,62 @@ describe("a recovery that begins with the ACK ending the previous one", () => {
     const s = sender({ rack: false, tailLossProbe: false }, true);
     const SEG = 988;
     const tsOf = new Map<number, number>();
-    const out = (): number[] => s.peer.drain().map((x) => {
-      const n = (x.seq - s.base) / SEG;
-      tsOf.set(n, x.options.tsVal ?? 0);
-      return n;
-    });
-    const ack = (a: number, sack: [number, number][], ts?: number) => s.ack(a * SEG, sack.map(([l, r]) => [l * SEG, r * SEG]), ts);
+    const out = (): number[] =>
+      s.peer.drain().map((x) => {
+        const n = (x.seq - s.base) / SEG;
+        tsOf.set(n, x.options.tsVal ?? 0);
+        return n;
+      });
+    const ack = (a: number, sack: [number, number][], ts?: number) =>
+      s.ack(
+        a * SEG,
+        sack.map(([l, r]) => [l * SEG, r * SEG]),
+        ts,
+      );
     s.conn.write(new Uint8Array(40 * SEG));
     out();
     s.peer.clock.advance(100);
-    ack(0, [[1, 2]]); ack(0, [[1, 3]]); ack(0, [[1, 4]]);
-    ack(0, [[1, 5]]); ack(0, [[6, 7], [1, 5]]); ack(0, [[6, 8], [1, 5]]); ack(0, [[6, 9], [1, 5]]); ack(0, [[6, 10], [1, 5]]);
+    ack(0, [[1, 2]]);
+    ack(0, [[1, 3]]);
+    ack(0, [[1, 4]]);
+    ack(0, [[1, 5]]);
+    ack(0, [
+      [6, 7],
+      [1, 5],
+    ]);
+    ack(0, [
+      [6, 8],
+      [1, 5],
+    ]);
+    ack(0, [
+      [6, 9],
+      [1, 5],
+    ]);
+    ack(0, [
+      [6, 10],
+      [1, 5],
+    ]);
     expect(out()).toEqual([10, 11, 0, 12, 5, 13, 14]);
     s.peer.clock.advance(50);
     ack(10, [[11, 12]], tsOf.get(5));
-    ack(10, [[13, 14], [11, 12]]); ack(10, [[13, 15], [11, 12]]);
+    ack(10, [
+      [13, 14],
+      [11, 12],
+    ]);
+    ack(10, [
+      [13, 15],
+      [11, 12],
+    ]);
     s.peer.clock.advance(10);
-    ack(10, [[13, 16], [11, 12]]);
+    ack(10, [
+      [13, 16],
+      [11, 12],
+    ]);
     s.peer.clock.advance(10);
-    ack(10, [[13, 17], [11, 12]]);
+    ack(10, [
+      [13, 17],
+      [11, 12],
+    ]);
     expect(out()).toEqual([15, 16, 17, 18, 10, 19, 12, 20, 21]);
     expect(s.peer.tcp.stats.fastRetransmits).toBe(1);
     const firstRtx12 = tsOf.get(12)!;

@@ -22,10 +22,16 @@ export function detectLoss(c: Tcb, now: number): void {
   // F-RTO's new data is out (RFC 5682 §2 step 2b): the next ACK decides, not SACK evidence
   if (c.rec !== null && c.rec.frto === FRTO_PROBING) return;
   if (!seqGe(c.sndUna, c.recoverSeq) && !(c.sackOk && c.sndNxt === c.sndMax)) return;
-  if (c.dupAcks >= c.reordering) { c.recovery.enter(c, now); return; }
+  if (c.dupAcks >= c.reordering) {
+    c.recovery.enter(c, now);
+    return;
+  }
   const sb = c.scoreboard;
   if (!c.sackOk || sb === null) return;
-  if (sb.unaLost(c.sndUna, c.mss, c.reordering)) { c.recovery.enter(c, now); return; }
+  if (sb.unaLost(c.sndUna, c.mss, c.reordering)) {
+    c.recovery.enter(c, now);
+    return;
+  }
   if (seqLt(c.sndUna, rackLostTo(c)) && sb.unaLost(c.sndUna, c.mss, c.reordering, rackLostTo(c))) {
     c.ctx.stats.rackRecoveries++;
     c.recovery.enter(c, now);
@@ -69,7 +75,9 @@ export const NEWRENO_RECOVERY: LossRecovery = Object.freeze({
   },
   afterAck(): void {},
   onDelivered(): void {},
-  send(): boolean { return false; },
+  send(): boolean {
+    return false;
+  },
 });
 
 /** RFC 6675 SACK-based loss recovery with lost-retransmission detection. */
@@ -81,7 +89,10 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
     // detection still covers them. The window is reduced; PRR sends what it allows.
     const carried = seqGt(c.highRxt, c.sndUna);
     beginRecovery(c, now);
-    if (carried) { c.rtoAt = now + c.rtt.rto; return; }
+    if (carried) {
+      c.rtoAt = now + c.rtt.rto;
+      return;
+    }
     const mss = c.mss;
     // RFC 6675 §5 step 4.3: retransmit the first segment at once
     c.highRxt = c.sndUna;
@@ -94,10 +105,17 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
   },
   onPartialAck(): void {},
   onDuplicateAck(): void {},
-  afterAck(c: Tcb): void { detectLostRetransmissions(c); },
+  afterAck(c: Tcb): void {
+    detectLostRetransmissions(c);
+  },
   // (a model-based controller sets the window itself, as Linux skips tcp_cwnd_reduction for BBR)
-  onDelivered(c: Tcb, delivered: number): void { if (c.ctx.options.prr && c.cc.control === undefined) proportionalRateReduction(c, delivered); },
-  send(c: Tcb): boolean { sendRecovery(c); return true; },
+  onDelivered(c: Tcb, delivered: number): void {
+    if (c.ctx.options.prr && c.cc.control === undefined) proportionalRateReduction(c, delivered);
+  },
+  send(c: Tcb): boolean {
+    sendRecovery(c);
+    return true;
+  },
 });
 
 /** RFC 6675 pipe: bytes in flight, SACKed and lost bytes not counted, retransmissions counted. */
@@ -138,9 +156,16 @@ function sendRecovery(c: Tcb): void {
     if (lost !== null && lost.length > 0) {
       const r = lost[0]!;
       const start = sb.skipSacked(seqMax(r.start, c.sndUna));
-      if (seqGe(start, r.end)) { lost.shift(); continue; }
+      if (seqGe(start, r.end)) {
+        lost.shift();
+        continue;
+      }
       let end = r.end;
-      for (const b of sb.blocks) if (seqGt(b.left, start)) { if (seqLt(b.left, end)) end = b.left; break; }
+      for (const b of sb.blocks)
+        if (seqGt(b.left, start)) {
+          if (seqLt(b.left, end)) end = b.left;
+          break;
+        }
       const len = Math.min(mss, seqSub(end, start));
       retransmit(c, start, len);
       markRetransmission(c, start, len);

@@ -17,7 +17,8 @@ describe("RttEstimator (RFC 6298)", () => {
     const r = new RttEstimator(1000, 200, 5000);
     r.sample(1);
     expect(r.rto).toBe(200);
-    r.backoff(); r.backoff();
+    r.backoff();
+    r.backoff();
     expect(r.rto).toBe(800);
     for (let i = 0; i < 10; i++) r.backoff();
     expect(r.rto).toBe(5000);

@@ -13,7 +13,12 @@ export class RttEstimator {
   /** Number of consecutive backoffs. */
   backoffs = 0;
   #baseRto: number;
-  constructor(readonly initialRto: number, readonly minRto: number, readonly maxRto: number, readonly granularity = 1) {
+  constructor(
+    readonly initialRto: number,
+    readonly minRto: number,
+    readonly maxRto: number,
+    readonly granularity = 1,
+  ) {
     this.#baseRto = initialRto;
   }
 
@@ -39,7 +44,11 @@ export class RttEstimator {
   }
 
   /** RFC 6298 §5.5: doubles the RTO after a timeout. */
-  backoff(): void { this.backoffs++; }
+  backoff(): void {
+    this.backoffs++;
+  }
   /** Forgets the backoff once new data is acknowledged. */
-  resetBackoff(): void { this.backoffs = 0; }
+  resetBackoff(): void {
+    this.backoffs = 0;
+  }
 }

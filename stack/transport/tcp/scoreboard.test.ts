@@ -24,7 +24,9 @@ describe("SackScoreboard (RFC 6675)", () => {
     sb.add(3000, 3001, 0, 10_000);
     expect(sb.unaLost(0, MSS)).toBe(true);
     const sb2 = new SackScoreboard();
-    sb2.add(1000, 1100, 0, 10_000); sb2.add(2000, 2100, 0, 10_000); sb2.add(3000, 3100, 0, 10_000);
+    sb2.add(1000, 1100, 0, 10_000);
+    sb2.add(2000, 2100, 0, 10_000);
+    sb2.add(3000, 3100, 0, 10_000);
     expect(sb2.unaLost(0, MSS)).toBe(true);
     expect(sb2.nextLostHole(0, 0, MSS)).toEqual({ left: 0, right: 1000 });
     expect(sb2.nextLostHole(1000, 0, MSS)).toBeUndefined();

@@ -11,7 +11,10 @@ export const MAX_REORDERING = 300;
 /** Most disjoint SACKed ranges tracked. */
 export const MAX_BLOCKS = 1024;
 
-interface Block { left: number; right: number }
+interface Block {
+  left: number;
+  right: number;
+}
 
 /** SACKed ranges above SND.UNA, sorted and disjoint. */
 export class SackScoreboard {
@@ -20,7 +23,9 @@ export class SackScoreboard {
   sacked = 0;
 
   /** True when nothing is SACKed. */
-  get empty(): boolean { return this.blocks.length === 0; }
+  get empty(): boolean {
+    return this.blocks.length === 0;
+  }
 
   /** Highest SACKed sequence (exclusive), or `fallback` when empty. */
   highest(fallback: number): number {
@@ -37,7 +42,8 @@ export class SackScoreboard {
     while (i < bl.length && seqLt(bl[i]!.right, left)) i++;
     let j = i;
     let covered = 0;
-    let nl = left, nr = right;
+    let nl = left,
+      nr = right;
     while (j < bl.length && seqLe(bl[j]!.left, right)) {
       covered += seqSub(bl[j]!.right, bl[j]!.left);
       nl = seqMin(nl, bl[j]!.left);
@@ -57,20 +63,30 @@ export class SackScoreboard {
   ackedTo(sndUna: number): void {
     const bl = this.blocks;
     let k = 0;
-    while (k < bl.length && seqLe(bl[k]!.right, sndUna)) { this.sacked -= seqSub(bl[k]!.right, bl[k]!.left); k++; }
+    while (k < bl.length && seqLe(bl[k]!.right, sndUna)) {
+      this.sacked -= seqSub(bl[k]!.right, bl[k]!.left);
+      k++;
+    }
     if (k > 0) bl.splice(0, k);
     const f = bl[0];
-    if (f !== undefined && seqLt(f.left, sndUna)) { this.sacked -= seqSub(sndUna, f.left); f.left = sndUna; }
+    if (f !== undefined && seqLt(f.left, sndUna)) {
+      this.sacked -= seqSub(sndUna, f.left);
+      f.left = sndUna;
+    }
   }
 
   /** Forgets all SACK information (RFC 2018 §8: the receiver may renege). */
-  clear(): void { this.blocks = []; this.sacked = 0; }
+  clear(): void {
+    this.blocks = [];
+    this.sacked = 0;
+  }
 
   /** SACKed bytes in [from, to). */
   sackedBetween(from: number, to: number): number {
     let n = 0;
     for (const b of this.blocks) {
-      const l = seqMax(b.left, from), r = seqMin(b.right, to);
+      const l = seqMax(b.left, from),
+        r = seqMin(b.right, to);
       if (seqGt(r, l)) n += seqSub(r, l);
     }
     return n;
@@ -153,4 +169,3 @@ export class SackScoreboard {
     return f !== undefined && seqGt(f.left, sndUna) && (seqLt(sndUna, timeLostTo) || this.isHoleLost(0, mss, dupThresh));
   }
 }
-

@@ -5,7 +5,17 @@
 // SYN-cookie SYN-ACKs and TIME-WAIT records' ACKs (writeStatelessSegment).
 import type { Ipv4Layer, Ipv4SendOptions } from "../../net/types.ts";
 import {
-  TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, emitTcp, emitTcpOptions, tcpHeaderLength, tcpOptionsLength, type SackBlock, type TcpOptions, type TcpRepr,
+  TCP_FLAG_ACK,
+  TCP_FLAG_CWR,
+  TCP_FLAG_ECE,
+  TCP_FLAG_RST,
+  emitTcp,
+  emitTcpOptions,
+  tcpHeaderLength,
+  tcpOptionsLength,
+  type SackBlock,
+  type TcpOptions,
+  type TcpRepr,
 } from "../../wire/tcp.ts";
 import { checksumAdd, checksumFinish, pseudoHeaderSum } from "../../wire/checksum.ts";
 import { seqAdd, seqGt, seqLt, seqSub } from "./seq.ts";
@@ -19,7 +29,6 @@ export interface SegmentSink {
   allocate(n: number): Uint8Array;
 }
 
-
 /** Writes and sends one segment. `synOptions` set means a SYN or SYN-ACK. */
 export function writeSegment(c: Tcb, flags: number, seq: number, offset: number, len: number, synOptions: TcpOptions | undefined, gso = false): void {
   const ctx = c.ctx;
@@ -32,7 +41,11 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
     if (ecn.echoing && (flags & TCP_FLAG_ACK) !== 0) flags |= TCP_FLAG_ECE;
     if (len > 0 && !seqLt(seq, c.sndMax)) {
       ect = true;
-      if (ecn.cwrPending) { flags |= TCP_FLAG_CWR; ecn.cwrPending = false; ctx.stats.ecnCwrSent++; }
+      if (ecn.cwrPending) {
+        flags |= TCP_FLAG_CWR;
+        ecn.cwrPending = false;
+        ctx.stats.ecnCwrSent++;
+      }
     }
   }
   let sackBlocks: SackBlock[] | undefined;
@@ -61,25 +74,44 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   const b = loan === undefined ? ctx.allocate(hl + len) : loan.data;
   // A lent buffer holds old bytes: clear what is not written below (urgent pointer, option padding).
   if (loan !== undefined) b.fill(0, 16, hl);
-  b[0] = c.localPort >>> 8; b[1] = c.localPort & 0xff;
-  b[2] = c.remotePort >>> 8; b[3] = c.remotePort & 0xff;
-  b[4] = seq >>> 24; b[5] = (seq >>> 16) & 0xff; b[6] = (seq >>> 8) & 0xff; b[7] = seq & 0xff;
+  b[0] = c.localPort >>> 8;
+  b[1] = c.localPort & 0xff;
+  b[2] = c.remotePort >>> 8;
+  b[3] = c.remotePort & 0xff;
+  b[4] = seq >>> 24;
+  b[5] = (seq >>> 16) & 0xff;
+  b[6] = (seq >>> 8) & 0xff;
+  b[7] = seq & 0xff;
   const ackNum = (flags & TCP_FLAG_ACK) !== 0 ? c.rcvNxt : 0;
-  b[8] = ackNum >>> 24; b[9] = (ackNum >>> 16) & 0xff; b[10] = (ackNum >>> 8) & 0xff; b[11] = ackNum & 0xff;
+  b[8] = ackNum >>> 24;
+  b[9] = (ackNum >>> 16) & 0xff;
+  b[10] = (ackNum >>> 8) & 0xff;
+  b[11] = ackNum & 0xff;
   b[12] = (hl >>> 2) << 4;
   b[13] = flags;
   const wnd = (flags & TCP_FLAG_RST) !== 0 ? 0 : synOptions !== undefined ? Math.min(65535, ctx.options.receiveBufferSize) : windowToAdvertise(c);
-  b[14] = wnd >>> 8; b[15] = wnd & 0xff;
+  b[14] = wnd >>> 8;
+  b[15] = wnd & 0xff;
   if (synOptions !== undefined) {
     emitTcpOptions(synOptions, b, 20);
     if ((flags & TCP_FLAG_ACK) !== 0) c.rcvAdvRight = seqAdd(c.rcvNxt, wnd);
   } else {
     let o = 20;
     if (c.tsOk) {
-      const tv = tsNow(c), te = c.tsRecent;
-      b[o] = 1; b[o + 1] = 1; b[o + 2] = 8; b[o + 3] = 10;
-      b[o + 4] = tv >>> 24; b[o + 5] = (tv >>> 16) & 0xff; b[o + 6] = (tv >>> 8) & 0xff; b[o + 7] = tv & 0xff;
-      b[o + 8] = te >>> 24; b[o + 9] = (te >>> 16) & 0xff; b[o + 10] = (te >>> 8) & 0xff; b[o + 11] = te & 0xff;
+      const tv = tsNow(c),
+        te = c.tsRecent;
+      b[o] = 1;
+      b[o + 1] = 1;
+      b[o + 2] = 8;
+      b[o + 3] = 10;
+      b[o + 4] = tv >>> 24;
+      b[o + 5] = (tv >>> 16) & 0xff;
+      b[o + 6] = (tv >>> 8) & 0xff;
+      b[o + 7] = tv & 0xff;
+      b[o + 8] = te >>> 24;
+      b[o + 9] = (te >>> 16) & 0xff;
+      b[o + 10] = (te >>> 8) & 0xff;
+      b[o + 11] = te & 0xff;
       o += 12;
     }
     if (sackBlocks !== undefined) emitTcpOptions({ sackBlocks }, b, o);
@@ -89,14 +121,18 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   const ph = pseudoHeaderSum(c.localAddress, c.remoteAddress, 6, total);
   const offload = ctx.options.txChecksumOffload || gso;
   const csum = offload ? ph : ctx.checksum(b, ph);
-  b[16] = csum >>> 8; b[17] = csum & 0xff;
+  b[16] = csum >>> 8;
+  b[17] = csum & 0xff;
   if ((flags & TCP_FLAG_ACK) !== 0) {
     c.lastAckSent = c.rcvNxt;
     c.rcvUnacked = 0;
     c.ackNow = false;
     c.delackAt = NONE;
     // Linux's tcp_dec_quickack_mode: each ACK of received data uses one quick ACK
-    if (c.ackScheduled) { c.ackScheduled = false; if (c.quickAcks > 0) c.quickAcks--; }
+    if (c.ackScheduled) {
+      c.ackScheduled = false;
+      if (c.quickAcks > 0) c.quickAcks--;
+    }
   }
   // Linux's pingpong (tcp_event_data_sent): data sent within the delayed-ACK time of data
   // received makes the connection interactive; its ACKs wait to ride on the replies
@@ -104,8 +140,26 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   ctx.stats.segmentsSent++;
   ctx.stats.bytesSent += len;
   // Don't Fragment on every segment: path MTU discovery (RFC 1191), as Linux does
-  ctx.ip.send(c.remoteAddress, 6, b, gso ? { dontFragment: true, src: c.localAddress, tos: ect ? 2 : 0, offload: { csumBlank: true, gsoSize: c.mss }, ...(loan === undefined ? {} : { release: loan.release }) }
-    : offload ? (ect ? c.sendOptions.ectOffload : c.sendOptions.offload) : ect ? c.sendOptions.ect : c.sendOptions.plain);
+  ctx.ip.send(
+    c.remoteAddress,
+    6,
+    b,
+    gso
+      ? {
+          dontFragment: true,
+          src: c.localAddress,
+          tos: ect ? 2 : 0,
+          offload: { csumBlank: true, gsoSize: c.mss },
+          ...(loan === undefined ? {} : { release: loan.release }),
+        }
+      : offload
+        ? ect
+          ? c.sendOptions.ectOffload
+          : c.sendOptions.offload
+        : ect
+          ? c.sendOptions.ect
+          : c.sendOptions.plain,
+  );
 }
 
 /** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */
@@ -139,14 +193,25 @@ export function writeReset(sink: SegmentSink, src: number, dst: number, srcPort:
   sink.stats.resetsSent++;
   const s = sink.allocate(20);
   s.fill(0);
-  s[0] = srcPort >>> 8; s[1] = srcPort & 0xff;
-  s[2] = dstPort >>> 8; s[3] = dstPort & 0xff;
-  s[4] = seq >>> 24; s[5] = (seq >>> 16) & 0xff; s[6] = (seq >>> 8) & 0xff; s[7] = seq & 0xff;
-  if (withAck) { s[8] = ack >>> 24; s[9] = (ack >>> 16) & 0xff; s[10] = (ack >>> 8) & 0xff; s[11] = ack & 0xff; }
+  s[0] = srcPort >>> 8;
+  s[1] = srcPort & 0xff;
+  s[2] = dstPort >>> 8;
+  s[3] = dstPort & 0xff;
+  s[4] = seq >>> 24;
+  s[5] = (seq >>> 16) & 0xff;
+  s[6] = (seq >>> 8) & 0xff;
+  s[7] = seq & 0xff;
+  if (withAck) {
+    s[8] = ack >>> 24;
+    s[9] = (ack >>> 16) & 0xff;
+    s[10] = (ack >>> 8) & 0xff;
+    s[11] = ack & 0xff;
+  }
   s[12] = 5 << 4;
   s[13] = TCP_FLAG_RST | (withAck ? TCP_FLAG_ACK : 0);
   const csum = checksumFinish(checksumAdd(s, pseudoHeaderSum(src, dst, 6, 20)));
-  s[16] = csum >>> 8; s[17] = csum & 0xff;
+  s[16] = csum >>> 8;
+  s[17] = csum & 0xff;
   sink.stats.segmentsSent++;
   sink.ip.send(dst, 6, s, { src });
 }

@@ -50,7 +50,9 @@ export class SendBuffer {
   #cursorStart = 0;
 
   /** Bytes held. */
-  get length(): number { return this.#length; }
+  get length(): number {
+    return this.#length;
+  }
 
   /** Appends bytes. */
   push(data: Uint8Array): void {
@@ -111,7 +113,10 @@ export class SendBuffer {
     const chunks = this.#chunks;
     while (n > 0) {
       const left = this.#ends[this.#head]! - this.#headOffset;
-      if (n < left) { this.#headOffset += n; break; }
+      if (n < left) {
+        this.#headOffset += n;
+        break;
+      }
       n -= left;
       chunks[this.#head] = EMPTY;
       this.#head++;
@@ -148,9 +153,11 @@ export class SendBuffer {
     let idx: number;
     let start: number;
     if (this.#cursorIndex >= head && this.#cursorIndex < this.#count && this.#cursorStart <= offset) {
-      idx = this.#cursorIndex; start = this.#cursorStart;
+      idx = this.#cursorIndex;
+      start = this.#cursorStart;
     } else {
-      idx = head; start = 0;
+      idx = head;
+      start = 0;
     }
     for (;;) {
       const clen = ends[idx]! - (idx === head ? this.#headOffset : 0);
@@ -165,8 +172,13 @@ export class SendBuffer {
       const from = skip + (offset - start);
       const take = Math.min(len, ends[idx]! - from);
       copyBytes(chunks[idx]!, from, take, dst, dstOff);
-      dstOff += take; len -= take; offset += take;
-      if (len > 0) { start += ends[idx]! - skip; idx++; }
+      dstOff += take;
+      len -= take;
+      offset += take;
+      if (len > 0) {
+        start += ends[idx]! - skip;
+        idx++;
+      }
     }
   }
 }

@@ -49,7 +49,10 @@ export function sendOne(c: Tcb, force: boolean): boolean {
   const retransmitting = seqLt(c.sndNxt, c.sndMax);
   if (retransmitting && c.scoreboard !== null && !c.scoreboard.empty) {
     const skip = c.scoreboard.skipSacked(c.sndNxt);
-    if (skip !== c.sndNxt) { c.sndNxt = skip; offset = seqSub(skip, c.sndUna); }
+    if (skip !== c.sndNxt) {
+      c.sndNxt = skip;
+      offset = seqSub(skip, c.sndUna);
+    }
   }
   const pending = buffered - offset;
   const finSeq = seqAdd(c.sndUna, buffered);
@@ -88,7 +91,10 @@ export function sendOne(c: Tcb, force: boolean): boolean {
       const paceRate = c.cc.pacingRate ?? 0;
       if (paceRate > 0) big = Math.min(big, Math.max(2 * mss, Math.floor(paceRate / mss) * mss));
     }
-    if (big > mss) { len = big === pending ? big : Math.floor(big / mss) * mss; gso = true; }
+    if (big > mss) {
+      len = big === pending ? big : Math.floor(big / mss) * mss;
+      gso = true;
+    }
   }
   if (retransmitting) {
     len = Math.min(len, seqSub(c.sndMax, c.sndNxt));
@@ -111,7 +117,10 @@ export function sendOne(c: Tcb, force: boolean): boolean {
   }
   const fin = c.finQueued && len === pending;
   const flags = TCP_FLAG_ACK | (len === pending ? TCP_FLAG_PSH : 0) | (fin ? TCP_FLAG_FIN : 0);
-  if (!retransmitting && c.rttTime < 0 && !c.tsOk) { c.rttSeq = c.sndNxt; c.rttTime = c.ctx.clock.now(); }
+  if (!retransmitting && c.rttTime < 0 && !c.tsOk) {
+    c.rttSeq = c.sndNxt;
+    c.rttTime = c.ctx.clock.now();
+  }
   writeSegment(c, flags, c.sndNxt, offset, len, undefined, gso);
   if (len < mss) c.smallEnd = seqAdd(c.sndNxt, len);
   advance(c, len + (fin ? 1 : 0), retransmitting);
@@ -119,7 +128,11 @@ export function sendOne(c: Tcb, force: boolean): boolean {
 }
 
 export function advance(c: Tcb, n: number, retransmitting: boolean): void {
-  if (retransmitting) { c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c); }
+  if (retransmitting) {
+    c.retransmits++;
+    c.ctx.stats.retransmits++;
+    noteRetransmission(c);
+  }
   if (c.inRecovery) recoveryRecord(c).prrOut += n;
   c.sndNxt = seqAdd(c.sndNxt, n);
   const now = c.ctx.clock.now();
@@ -148,7 +161,9 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   if (len <= 0) {
     if (finInFlight && offset === buffered) {
       writeSegment(c, TCP_FLAG_FIN | TCP_FLAG_ACK, seq, offset, 0, undefined);
-      c.retransmits++; c.ctx.stats.retransmits++; noteRetransmission(c);
+      c.retransmits++;
+      c.ctx.stats.retransmits++;
+      noteRetransmission(c);
     }
     return;
   }

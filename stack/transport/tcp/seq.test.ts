@@ -13,10 +13,12 @@ describe("sequence arithmetic", () => {
   });
 
   it("a + n is after a for every n in (0, 2^31) and the distance comes back", () => {
-    fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.integer({ min: 1, max: 0x7fffffff }), (a, n) => {
-      const b = seqAdd(a, n);
-      expect(seqLt(a, b) && seqLe(a, b) && seqGt(b, a) && seqGe(b, a)).toBe(true);
-      expect(seqSub(b, a)).toBe(n);
-    }));
+    fc.assert(
+      fc.property(fc.nat({ max: 0xffffffff }), fc.integer({ min: 1, max: 0x7fffffff }), (a, n) => {
+        const b = seqAdd(a, n);
+        expect(seqLt(a, b) && seqLe(a, b) && seqGt(b, a) && seqGe(b, a)).toBe(true);
+        expect(seqSub(b, a)).toBe(n);
+      }),
+    );
   });
 });

@@ -20,14 +20,35 @@ import type { TcpStateName, TcpStats } from "./types.ts";
 
 /** Connection states (RFC 9293 §3.3.2). */
 export const State = {
-  CLOSED: 0, LISTEN: 1, SYN_SENT: 2, SYN_RECEIVED: 3, ESTABLISHED: 4, FIN_WAIT_1: 5, FIN_WAIT_2: 6,
-  CLOSE_WAIT: 7, CLOSING: 8, LAST_ACK: 9, TIME_WAIT: 10,
+  CLOSED: 0,
+  LISTEN: 1,
+  SYN_SENT: 2,
+  SYN_RECEIVED: 3,
+  ESTABLISHED: 4,
+  FIN_WAIT_1: 5,
+  FIN_WAIT_2: 6,
+  CLOSE_WAIT: 7,
+  CLOSING: 8,
+  LAST_ACK: 9,
+  TIME_WAIT: 10,
 } as const;
 const STATE_NAMES: readonly TcpStateName[] = [
-  "CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT",
+  "CLOSED",
+  "LISTEN",
+  "SYN-SENT",
+  "SYN-RECEIVED",
+  "ESTABLISHED",
+  "FIN-WAIT-1",
+  "FIN-WAIT-2",
+  "CLOSE-WAIT",
+  "CLOSING",
+  "LAST-ACK",
+  "TIME-WAIT",
 ];
 /** The RFC 9293 name of a state number. */
-export function stateName(state: number): TcpStateName { return STATE_NAMES[state]!; }
+export function stateName(state: number): TcpStateName {
+  return STATE_NAMES[state]!;
+}
 
 /** A deadline that is not set. */
 export const NONE = Infinity;
@@ -136,7 +157,11 @@ export type DataHandler = (data: Uint8Array) => void;
 export type VoidHandler = () => void;
 export type CloseHandler = (error?: StreamErrorCode) => void;
 /** A retransmitted range and SND.MAX when it was sent (lost-retransmission detection). */
-export interface RtxMark { start: number; end: number; marker: number }
+export interface RtxMark {
+  start: number;
+  end: number;
+  marker: number;
+}
 
 /** A connection's loss-recovery bookkeeping: RFC 6937 PRR and the undo of a reduction. */
 export class RecoveryRecord {
@@ -337,5 +362,7 @@ export class Tcb {
   }
 
   /** Queued and unacknowledged bytes. */
-  get bufferedAmount(): number { return this.sendBuf === null ? 0 : this.sendBuf.length; }
+  get bufferedAmount(): number {
+    return this.sendBuf === null ? 0 : this.sendBuf.length;
+  }
 }

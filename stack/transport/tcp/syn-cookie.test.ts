@@ -19,16 +19,19 @@ describe("ISN and SYN cookies", () => {
   });
 
   it("a cookie decodes to the largest table MSS not above the client's, within two time slots, for its 4-tuple and ISN only", () => {
-    fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.integer({ min: 536, max: 9000 }), fc.nat({ max: 1e9 }), (peerIsn, mss, now) => {
-      const s = createTcpSecrets(createRng(7));
-      const c = encodeSynCookie(s, now, tuple, peerIsn, mss);
-      const got = decodeSynCookie(s, now + COOKIE_SLOT_MS, tuple, peerIsn, c);
-      expect(got).toBeDefined();
-      expect(got!).toBeLessThanOrEqual(mss);
-      expect(decodeSynCookie(s, now + 2 * COOKIE_SLOT_MS + COOKIE_SLOT_MS, tuple, peerIsn, c)).toBeUndefined();
-      expect(decodeSynCookie(s, now, { ...tuple, remotePort: 40001 }, peerIsn, c)).toBeUndefined();
-      expect(decodeSynCookie(s, now, tuple, (peerIsn + 1) >>> 0, c)).toBeUndefined();
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.nat({ max: 0xffffffff }), fc.integer({ min: 536, max: 9000 }), fc.nat({ max: 1e9 }), (peerIsn, mss, now) => {
+        const s = createTcpSecrets(createRng(7));
+        const c = encodeSynCookie(s, now, tuple, peerIsn, mss);
+        const got = decodeSynCookie(s, now + COOKIE_SLOT_MS, tuple, peerIsn, c);
+        expect(got).toBeDefined();
+        expect(got!).toBeLessThanOrEqual(mss);
+        expect(decodeSynCookie(s, now + 2 * COOKIE_SLOT_MS + COOKIE_SLOT_MS, tuple, peerIsn, c)).toBeUndefined();
+        expect(decodeSynCookie(s, now, { ...tuple, remotePort: 40001 }, peerIsn, c)).toBeUndefined();
+        expect(decodeSynCookie(s, now, tuple, (peerIsn + 1) >>> 0, c)).toBeUndefined();
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it("window scale and SACK-permitted round-trip through the TSval bits", () => {
@@ -38,13 +41,16 @@ describe("ISN and SYN cookies", () => {
   });
 
   it("the cookie TSval carries the bits, is never ahead of the clock and at most 64 ticks behind (as Linux's cookie_init_timestamp)", () => {
-    fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.nat({ max: 63 }), (now, bits) => {
-      const ts = cookieTimestamp(now, bits);
-      expect(ts & 63).toBe(bits);
-      const behind = (now - ts) >>> 0;
-      expect(behind).toBeGreaterThanOrEqual(0);
-      expect(behind).toBeLessThan(64);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.nat({ max: 0xffffffff }), fc.nat({ max: 63 }), (now, bits) => {
+        const ts = cookieTimestamp(now, bits);
+        expect(ts & 63).toBe(bits);
+        const behind = (now - ts) >>> 0;
+        expect(behind).toBeGreaterThanOrEqual(0);
+        expect(behind).toBeLessThan(64);
+      }),
+      { numRuns: 500 },
+    );
     expect(cookieTimestamp(0x1000, 0x2f)).toBe(0x0fef);
     expect(cookieTimestamp(0x1030, 0x2f)).toBe(0x102f);
     expect(cookieTimestamp(5, 0x2f)).toBe(0xffffffef);

@@ -22,9 +22,15 @@ export interface CookieTuple {
 }
 
 function cookieHash(s: TcpSecrets, t: CookieTuple, peerIsn: number, slot: number): number {
-  return halfSipHash(s.cookieKey[0], s.cookieKey[1], [
-    t.localAddr >>> 0, t.remoteAddr >>> 0, ((t.localPort << 16) | t.remotePort) >>> 0, peerIsn >>> 0, slot >>> 0,
-  ]) & 0xffffff;
+  return (
+    halfSipHash(s.cookieKey[0], s.cookieKey[1], [
+      t.localAddr >>> 0,
+      t.remoteAddr >>> 0,
+      ((t.localPort << 16) | t.remotePort) >>> 0,
+      peerIsn >>> 0,
+      slot >>> 0,
+    ]) & 0xffffff
+  );
 }
 
 /** The ISN to put in a SYN-ACK for a SYN from `t` with sequence `peerIsn` and MSS `mss`. */

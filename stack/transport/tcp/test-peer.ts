@@ -21,22 +21,33 @@ export class TestIpv4 implements Ipv4Layer {
   cidr: Ipv4Cidr | undefined;
   gateway = undefined;
   handler: ((d: Ipv4Delivery) => void) | null = null;
-  constructor(address: number, public mtu: number, public out: (dst: number, payload: Uint8Array, opts?: Ipv4SendOptions) => void) {
+  constructor(
+    address: number,
+    public mtu: number,
+    public out: (dst: number, payload: Uint8Array, opts?: Ipv4SendOptions) => void,
+  ) {
     this.cidr = { address, prefixLength: 24 };
   }
-  configure(cidr: Ipv4Cidr | undefined): void { this.cidr = cidr; }
+  configure(cidr: Ipv4Cidr | undefined): void {
+    this.cidr = cidr;
+  }
   send(dst: number, _protocol: number, payload: Uint8Array, opts?: Ipv4SendOptions): Result<void, Ipv4SendError> {
     this.out(dst, payload, opts);
     return ok(undefined);
   }
-  registerProtocol(_p: number, handler: (d: Ipv4Delivery) => void): void { this.handler = handler; }
-  mtuTo(): number { return this.mtu; }
-  sourceFor(): number | undefined { return this.cidr?.address; }
+  registerProtocol(_p: number, handler: (d: Ipv4Delivery) => void): void {
+    this.handler = handler;
+  }
+  mtuTo(): number {
+    return this.mtu;
+  }
+  sourceFor(): number | undefined {
+    return this.cidr?.address;
+  }
   deliver(src: number, payload: Uint8Array, offload?: Ipv4Delivery["offload"], header: Uint8Array = EMPTY): void {
     const dst = this.cidr?.address ?? 0;
-    const d: Ipv4Delivery = offload === undefined
-      ? { src, dst, protocol: 6, ttl: 64, payload, header }
-      : { src, dst, protocol: 6, ttl: 64, payload, header, offload };
+    const d: Ipv4Delivery =
+      offload === undefined ? { src, dst, protocol: 6, ttl: 64, payload, header } : { src, dst, protocol: 6, ttl: 64, payload, header, offload };
     this.handler?.(d);
   }
 }
@@ -83,29 +94,54 @@ export function createTcpTestPeer(options: TcpLayerOptions & { mtu?: number; see
     sent.push({ ...r.value, payload: r.value.payload.slice(), raw: payload.slice(), at: clock.now(), tos: opts?.tos ?? 0 });
   });
   let icmpHandler: ((e: IcmpErrorReport) => void) | undefined;
-  const icmp = { onError: (_p: number, h: (e: IcmpErrorReport) => void) => { icmpHandler = h; } };
+  const icmp = {
+    onError: (_p: number, h: (e: IcmpErrorReport) => void) => {
+      icmpHandler = h;
+    },
+  };
   const tcp = createTcpLayer({ ip, clock, rng, icmp }, options);
   const defaults = { srcPort: options.peerPort ?? 40000, dstPort: options.localPort ?? 80 };
   return {
-    clock, rng, ip, tcp, sent,
+    clock,
+    rng,
+    ip,
+    tcp,
+    sent,
     next() {
       const s = sent.shift();
       if (s === undefined) throw new Error(`no segment was emitted (t=${clock.now()})`);
       return s;
     },
-    drain() { return sent.splice(0); },
+    drain() {
+      return sent.splice(0);
+    },
     inject(seg) {
       const repr: TcpRepr = {
-        srcPort: seg.srcPort ?? defaults.srcPort, dstPort: seg.dstPort ?? defaults.dstPort, seq: seg.seq ?? 0, ack: seg.ack ?? 0,
-        flags: seg.flags, window: seg.window ?? 65535, urgent: seg.urgent ?? 0, options: seg.options ?? {}, payload: seg.payload ?? EMPTY,
+        srcPort: seg.srcPort ?? defaults.srcPort,
+        dstPort: seg.dstPort ?? defaults.dstPort,
+        seq: seg.seq ?? 0,
+        ack: seg.ack ?? 0,
+        flags: seg.flags,
+        window: seg.window ?? 65535,
+        urgent: seg.urgent ?? 0,
+        options: seg.options ?? {},
+        payload: seg.payload ?? EMPTY,
       };
       const b = new Uint8Array(tcpHeaderLength(repr) + repr.payload.length);
       emitTcp(repr, b, 0, { src: PEER_ADDR, dst: LOCAL_ADDR });
       ip.deliver(PEER_ADDR, b, undefined, seg.tos === undefined ? undefined : Uint8Array.of(0x45, seg.tos));
     },
-    injectRaw(bytes) { ip.deliver(PEER_ADDR, bytes); },
+    injectRaw(bytes) {
+      ip.deliver(PEER_ADDR, bytes);
+    },
     icmpError(kind, code, quoted, nextHopMtu = 0) {
-      icmpHandler?.({ kind, code, from: PEER_ADDR, nextHopMtu, quote: { src: LOCAL_ADDR, dst: PEER_ADDR, protocol: 6, ident: 0, transport: quoted.raw.subarray(0, 8) } });
+      icmpHandler?.({
+        kind,
+        code,
+        from: PEER_ADDR,
+        nextHopMtu,
+        quote: { src: LOCAL_ADDR, dst: PEER_ADDR, protocol: 6, ident: 0, transport: quoted.raw.subarray(0, 8) },
+      });
     },
   };
 }
@@ -138,7 +174,9 @@ export interface TcpPathPair {
 }
 
 /** Creates two layers (192.0.2.1 and 192.0.2.2) on a path with the given impairments. */
-export function createTcpPathPair(o: { seed?: number; mtu?: number; impair?: PathImpairments; a?: TcpLayerOptions; b?: TcpLayerOptions; clock?: VirtualClock } = {}): TcpPathPair {
+export function createTcpPathPair(
+  o: { seed?: number; mtu?: number; impair?: PathImpairments; a?: TcpLayerOptions; b?: TcpLayerOptions; clock?: VirtualClock } = {},
+): TcpPathPair {
   const clock = o.clock ?? createVirtualClock(0);
   const pathRng = createRng((o.seed ?? 1) ^ 0x5a5a5a5a);
   const imp = o.impair ?? {};
@@ -148,14 +186,21 @@ export function createTcpPathPair(o: { seed?: number; mtu?: number; impair?: Pat
   const pair: { tap: TcpPathPair["tap"] } = { tap: null };
   const path = (from: TestIpv4, to: TestIpv4) => (_dst: number, payload: Uint8Array, opts?: Ipv4SendOptions) => {
     const now = clock.now();
-    if (from === ipA) counters.aToB++; else counters.bToA++;
+    if (from === ipA) counters.aToB++;
+    else counters.bToA++;
     pair.tap?.(from.cidr!.address, to.cidr!.address, payload, now);
-    if (imp.loss !== undefined && pathRng.nextFloat() < imp.loss) { counters.dropped++; return; }
+    if (imp.loss !== undefined && pathRng.nextFloat() < imp.loss) {
+      counters.dropped++;
+      return;
+    }
     let at = now + (imp.delayMs ?? 0);
     if (imp.rateBps !== undefined && imp.rateBps > 0) {
       const txMs = ((payload.length + 20 + 18) * 8 * 1000) / imp.rateBps;
       const start = Math.max(now, busyUntil.get(from) ?? 0);
-      if (imp.queueBytes !== undefined && (start - now) * imp.rateBps / 8000 > imp.queueBytes) { counters.dropped++; return; }
+      if (imp.queueBytes !== undefined && ((start - now) * imp.rateBps) / 8000 > imp.queueBytes) {
+        counters.dropped++;
+        return;
+      }
       busyUntil.set(from, start + txMs);
       at = start + txMs + (imp.delayMs ?? 0);
     }
@@ -180,9 +225,18 @@ export function createTcpPathPair(o: { seed?: number; mtu?: number; impair?: Pat
   const a = createTcpLayer({ ip: ipA, clock, rng: createRng((o.seed ?? 1) * 3 + 1) }, o.a ?? {});
   const b = createTcpLayer({ ip: ipB, clock, rng: createRng((o.seed ?? 1) * 7 + 2) }, o.b ?? {});
   return {
-    clock, a, b, addrA: 0xc0000201, addrB: 0xc0000202, counters,
-    get tap() { return pair.tap; },
-    set tap(t) { pair.tap = t; },
+    clock,
+    a,
+    b,
+    addrA: 0xc0000201,
+    addrB: 0xc0000202,
+    counters,
+    get tap() {
+      return pair.tap;
+    },
+    set tap(t) {
+      pair.tap = t;
+    },
   };
 }
 

@@ -50,9 +50,18 @@ export class TimeWaitRecord {
   lastOowAckAt = -0x40000000;
 
   constructor(
-    localAddress: number, localPort: number, remoteAddress: number, remotePort: number,
-    sndNxt: number, rcvNxt: number, window: number, rcvWscale: number,
-    tsOk: boolean, tsRecent: number, tsOffset: number, expiresAt: number,
+    localAddress: number,
+    localPort: number,
+    remoteAddress: number,
+    remotePort: number,
+    sndNxt: number,
+    rcvNxt: number,
+    window: number,
+    rcvWscale: number,
+    tsOk: boolean,
+    tsRecent: number,
+    tsOffset: number,
+    expiresAt: number,
   ) {
     this.#localAddress = localAddress | 0;
     this.#remoteAddress = remoteAddress | 0;
@@ -65,23 +74,49 @@ export class TimeWaitRecord {
     this.expiresAt = Math.ceil(expiresAt);
   }
 
-  get localAddress(): number { return this.#localAddress >>> 0; }
-  get remoteAddress(): number { return this.#remoteAddress >>> 0; }
-  get localPort(): number { return this.#ports >>> 16; }
-  get remotePort(): number { return this.#ports & 0xffff; }
+  get localAddress(): number {
+    return this.#localAddress >>> 0;
+  }
+  get remoteAddress(): number {
+    return this.#remoteAddress >>> 0;
+  }
+  get localPort(): number {
+    return this.#ports >>> 16;
+  }
+  get remotePort(): number {
+    return this.#ports & 0xffff;
+  }
   /** Our SND.NXT (everything we sent, FIN included, is acknowledged). */
-  get sndNxt(): number { return this.#sndNxt >>> 0; }
+  get sndNxt(): number {
+    return this.#sndNxt >>> 0;
+  }
   /** RCV.NXT, past the peer's FIN. */
-  get rcvNxt(): number { return this.#rcvNxt >>> 0; }
+  get rcvNxt(): number {
+    return this.#rcvNxt >>> 0;
+  }
   /** The window field we last advertised, and its scale (RFC 7323 §2.3). */
-  get window(): number { return this.#bits >>> 8; }
-  get rcvWscale(): number { return (this.#bits >>> 2) & 15; }
-  get tsOk(): boolean { return (this.#bits & 2) !== 0; }
-  get tsRecent(): number { return this.#tsRecent >>> 0; }
-  get tsOffset(): number { return this.#tsOffset >>> 0; }
+  get window(): number {
+    return this.#bits >>> 8;
+  }
+  get rcvWscale(): number {
+    return (this.#bits >>> 2) & 15;
+  }
+  get tsOk(): boolean {
+    return (this.#bits & 2) !== 0;
+  }
+  get tsRecent(): number {
+    return this.#tsRecent >>> 0;
+  }
+  get tsOffset(): number {
+    return this.#tsOffset >>> 0;
+  }
   /** Gone from the layer's table (ended early or expired). */
-  get ended(): boolean { return (this.#bits & 1) !== 0; }
-  markEnded(): void { this.#bits |= 1; }
+  get ended(): boolean {
+    return (this.#bits & 1) !== 0;
+  }
+  markEnded(): void {
+    this.#bits |= 1;
+  }
 }
 
 /** The record of a connection entering TIME-WAIT at `now` (its FIN and the peer's are done). */
@@ -90,8 +125,18 @@ export function recordTimeWait(c: Tcb, now: number): TimeWaitRecord {
   // rounded up, as the segment writer advertises it (RFC 7323 §2.3)
   const field = Math.min(65535, Math.ceil(wnd / 2 ** c.rcvWscale));
   return new TimeWaitRecord(
-    c.localAddress, c.localPort, c.remoteAddress, c.remotePort, c.sndMax, c.rcvNxt, field, c.rcvWscale,
-    c.tsOk, c.tsRecent, c.tsOffset, now + 2 * c.ctx.options.mslMs,
+    c.localAddress,
+    c.localPort,
+    c.remoteAddress,
+    c.remotePort,
+    c.sndMax,
+    c.rcvNxt,
+    field,
+    c.rcvWscale,
+    c.tsOk,
+    c.tsRecent,
+    c.tsOffset,
+    now + 2 * c.ctx.options.mslMs,
   );
 }
 
@@ -123,7 +168,10 @@ export function timeWaitInput(host: TimeWaitHost, r: TimeWaitRecord, seg: TcpRep
     return;
   }
   // RFC 5961 §4.2: any SYN not taken for reuse draws a challenge ACK
-  if (isSyn && !isRst) { challengeAck(host, r, now); return; }
+  if (isSyn && !isRst) {
+    challengeAck(host, r, now);
+    return;
+  }
 
   const rcvWnd = r.window << r.rcvWscale;
   let acceptable: boolean;
@@ -139,7 +187,10 @@ export function timeWaitInput(host: TimeWaitHost, r: TimeWaitRecord, seg: TcpRep
   if (isRst) {
     if (!acceptable) return;
     // RFC 5961 §3.2; at RCV.NXT it ends TIME-WAIT (assassination, as Linux with tcp_rfc1337 = 0)
-    if (seg.seq !== r.rcvNxt) { challengeAck(host, r, now); return; }
+    if (seg.seq !== r.rcvNxt) {
+      challengeAck(host, r, now);
+      return;
+    }
     host.stats.resetsReceived++;
     host.endTimeWait(r);
     return;
@@ -151,9 +202,15 @@ export function timeWaitInput(host: TimeWaitHost, r: TimeWaitRecord, seg: TcpRep
 }
 
 function challengeAck(host: TimeWaitHost, r: TimeWaitRecord, now: number): void {
-  if (now - r.lastOowAckAt < host.options.invalidRateLimitMs) { host.stats.challengeAcksSuppressed++; return; }
+  if (now - r.lastOowAckAt < host.options.invalidRateLimitMs) {
+    host.stats.challengeAcksSuppressed++;
+    return;
+  }
   r.lastOowAckAt = Math.floor(now);
-  if (!host.allowChallengeAck()) { host.stats.challengeAcksSuppressed++; return; }
+  if (!host.allowChallengeAck()) {
+    host.stats.challengeAcksSuppressed++;
+    return;
+  }
   host.stats.challengeAcks++;
   sendAck(host, r, now);
 }
@@ -167,8 +224,21 @@ function rateLimitedAck(host: TimeWaitHost, r: TimeWaitRecord, now: number): voi
 /** <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with our timestamp and TS.Recent when negotiated. */
 function sendAck(host: TimeWaitHost, r: TimeWaitRecord, now: number): void {
   const options = r.tsOk ? { tsVal: (Math.floor(now) + r.tsOffset) >>> 0, tsEcr: r.tsRecent } : {};
-  writeStatelessSegment(host, r.localAddress, r.remoteAddress, {
-    srcPort: r.localPort, dstPort: r.remotePort, seq: r.sndNxt, ack: r.rcvNxt, flags: TCP_FLAG_ACK,
-    window: r.window, urgent: 0, options, payload: EMPTY,
-  }, host.sendOptionsFor(r.localAddress).plain);
+  writeStatelessSegment(
+    host,
+    r.localAddress,
+    r.remoteAddress,
+    {
+      srcPort: r.localPort,
+      dstPort: r.remotePort,
+      seq: r.sndNxt,
+      ack: r.rcvNxt,
+      flags: TCP_FLAG_ACK,
+      window: r.window,
+      urgent: 0,
+      options,
+      payload: EMPTY,
+    },
+    host.sendOptionsFor(r.localAddress).plain,
+  );
 }

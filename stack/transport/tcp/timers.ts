@@ -21,15 +21,37 @@ export function onTimer(c: Tcb): void {
   const now = c.ctx.clock.now();
   // RFC 8985 §7.2: a probe due no later than the RTO goes first (PTO ≤ RTO by construction)
   // and re-arms the RTO from its own transmission, as Linux's shared timer does
-  if (c.tlpAt <= now && c.tlpAt <= c.rtoAt) { c.tlpAt = NONE; onTailLossProbe(c, now); }
+  if (c.tlpAt <= now && c.tlpAt <= c.rtoAt) {
+    c.tlpAt = NONE;
+    onTailLossProbe(c, now);
+  }
   // (a probe due after a due RTO is dropped by it: the RTO retransmits anyway)
-  if (c.rtoAt <= now) { c.rtoAt = c.tlpAt = NONE; onRetransmitTimeout(c, now); if (c.state === State.CLOSED) return; }
+  if (c.rtoAt <= now) {
+    c.rtoAt = c.tlpAt = NONE;
+    onRetransmitTimeout(c, now);
+    if (c.state === State.CLOSED) return;
+  }
   // RFC 8985 §6.2 step 5: the reorder timer, when the next segment's reordering window ran out
-  if (c.rackAt <= now) { c.rackAt = NONE; rackDetect(c, now); detectLoss(c, now); }
-  if (c.persistAt <= now) { c.persistAt = NONE; onPersist(c); }
-  if (c.keepAliveAt <= now) { c.keepAliveAt = NONE; onKeepAlive(c, now); if (c.state === State.CLOSED) return; }
+  if (c.rackAt <= now) {
+    c.rackAt = NONE;
+    rackDetect(c, now);
+    detectLoss(c, now);
+  }
+  if (c.persistAt <= now) {
+    c.persistAt = NONE;
+    onPersist(c);
+  }
+  if (c.keepAliveAt <= now) {
+    c.keepAliveAt = NONE;
+    onKeepAlive(c, now);
+    if (c.state === State.CLOSED) return;
+  }
   // a delayed ACK that no reply carried: not interactive after all (Linux's tcp_delack_timer_handler)
-  if (c.delackAt <= now) { c.delackAt = NONE; c.ackNow = true; c.interactive = false; }
+  if (c.delackAt <= now) {
+    c.delackAt = NONE;
+    c.ackNow = true;
+    c.interactive = false;
+  }
   // pacing released the next segment (output sends it)
   if (c.rate !== null && c.rate.waitAt <= now) c.rate.waitAt = NONE;
   output(c);
@@ -42,7 +64,10 @@ function onRetransmitTimeout(c: Tcb, now: number): void {
   const s = c.state;
   if (s === State.SYN_SENT || s === State.SYN_RECEIVED) {
     const expired = s === State.SYN_RECEIVED && c.passive ? c.ctx.synAckExpired(c) : c.retries >= (s === State.SYN_SENT ? o.synRetries : o.synAckRetries);
-    if (expired) { close(c, c.passive ? undefined : c.softError ?? "ETIMEDOUT"); return; }
+    if (expired) {
+      close(c, c.passive ? undefined : (c.softError ?? "ETIMEDOUT"));
+      return;
+    }
     c.retries++;
     c.rtt.backoff();
     c.ctx.stats.retransmits++;
@@ -53,7 +78,10 @@ function onRetransmitTimeout(c: Tcb, now: number): void {
     return;
   }
   if (c.sndUna === c.sndMax) return;
-  if (c.retries >= o.retries) { close(c, c.softError ?? "ETIMEDOUT"); return; }
+  if (c.retries >= o.retries) {
+    close(c, c.softError ?? "ETIMEDOUT");
+    return;
+  }
   c.retries++;
   c.ctx.stats.timeouts++;
   const flight = seqSub(c.sndMax, c.sndUna);
@@ -106,9 +134,15 @@ function onTailLossProbe(c: Tcb, now: number): void {
 }
 
 function onPersist(c: Tcb): void {
-  if (c.sndUna !== c.sndMax || unsent(c) === 0 || c.state < State.ESTABLISHED) { c.persistBackoff = 0; return; }
+  if (c.sndUna !== c.sndMax || unsent(c) === 0 || c.state < State.ESTABLISHED) {
+    c.persistBackoff = 0;
+    return;
+  }
   // RFC 9293 §3.8.6.1: probe the zero window; a small usable window overrides SWS avoidance
-  if (c.sndWnd > 0 && sendOne(c, true)) { c.persistBackoff = 0; return; }
+  if (c.sndWnd > 0 && sendOne(c, true)) {
+    c.persistBackoff = 0;
+    return;
+  }
   writeSegment(c, TCP_FLAG_ACK, seqSub(c.sndUna, 1) >>> 0, 0, 0, undefined);
   c.persistBackoff = Math.min(c.persistBackoff + 1, 16);
   c.persistAt = c.ctx.clock.now() + Math.min(c.rtt.rto * 2 ** c.persistBackoff, c.ctx.options.maxRtoMs);
@@ -118,8 +152,14 @@ function onPersist(c: Tcb): void {
 function onKeepAlive(c: Tcb, now: number): void {
   const s = c.state;
   if (c.keepAliveMs === 0 || !(s === State.ESTABLISHED || s === State.CLOSE_WAIT || s === State.FIN_WAIT_2)) return;
-  if (c.sndUna !== c.sndMax) { c.keepAliveAt = now + c.keepAliveMs; return; }
-  if (c.keepAliveProbes >= c.ctx.options.keepAliveProbes) { close(c, "ETIMEDOUT"); return; }
+  if (c.sndUna !== c.sndMax) {
+    c.keepAliveAt = now + c.keepAliveMs;
+    return;
+  }
+  if (c.keepAliveProbes >= c.ctx.options.keepAliveProbes) {
+    close(c, "ETIMEDOUT");
+    return;
+  }
   c.keepAliveProbes++;
   writeSegment(c, TCP_FLAG_ACK, seqSub(c.sndMax, 1) >>> 0, 0, 0, undefined);
   c.keepAliveAt = now + c.ctx.options.keepAliveIntervalMs;

@@ -99,8 +99,17 @@ export interface TcpLayerOptions {
 
 /** RFC 9293 §3.3.2 state names. */
 export type TcpStateName =
-  | "CLOSED" | "LISTEN" | "SYN-SENT" | "SYN-RECEIVED" | "ESTABLISHED" | "FIN-WAIT-1" | "FIN-WAIT-2"
-  | "CLOSE-WAIT" | "CLOSING" | "LAST-ACK" | "TIME-WAIT";
+  | "CLOSED"
+  | "LISTEN"
+  | "SYN-SENT"
+  | "SYN-RECEIVED"
+  | "ESTABLISHED"
+  | "FIN-WAIT-1"
+  | "FIN-WAIT-2"
+  | "CLOSE-WAIT"
+  | "CLOSING"
+  | "LAST-ACK"
+  | "TIME-WAIT";
 
 /** Counters of one TCP layer. */
 export interface TcpStats {

@@ -24,7 +24,10 @@ const TS_CHECKED = -2;
 export function prepareUndo(c: Tcb, fromRto: boolean, retransOut = 0): void {
   if (!c.ctx.options.undo) return;
   const r = recoveryRecord(c);
-  if (fromRto && r.undoActive && (c.inRecovery || c.retries > 1)) { r.undoFromRto = true; return; }
+  if (fromRto && r.undoActive && (c.inRecovery || c.retries > 1)) {
+    r.undoFromRto = true;
+    return;
+  }
   r.undoActive = true;
   r.undoMarker = c.sndUna;
   r.undoRetrans = retransOut;
