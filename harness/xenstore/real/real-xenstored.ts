@@ -266,7 +266,21 @@ export async function startRealXenstored(options: RealXenstoredOptions = {}): Pr
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  const fifo = openSync(join(dir, "evtchn"), constants.O_WRONLY | constants.O_NONBLOCK);
+  // The shim opens the event-channel FIFO for reading on its own thread, which may come after the
+  // socket listens: a non-blocking open for writing fails with ENXIO until a reader has it open.
+  let fifo: number;
+  for (;;) {
+    try {
+      fifo = openSync(join(dir, "evtchn"), constants.O_WRONLY | constants.O_NONBLOCK);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENXIO" || child.exitCode !== null || Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
   const kickPort = (port: number) => {
     const b = Buffer.alloc(4);
     b.writeUInt32LE(port, 0);
