@@ -12,13 +12,12 @@ import type { HttpClient, HttpHandler, HttpServerStats } from "../../../stack/ap
 import { formatIpv6, ipv6, type Ipv6Address } from "../../../stack/wire/ipv6-address.ts";
 import { NetlabError } from "../../../stack/error.ts";
 import type { DemoCheck, DemoHttpRequest, RttReport } from "./demo.ts";
+import { sendPattern, TCP_BYTES, TCP_PORT } from "./demo-tcp.ts";
 
 export const IPV6_PREFIX = "2001:db8::/64";
 const ROUTER_ADDRESS = "2001:db8::1";
 const PINGS_PER_PAIR = 10;
 const PING_INTERVAL_MS = 200;
-const TCP_PORT = 9;
-const TCP_BYTES = 256 * 1024;
 const HTTP_PORT = 80;
 /** Offsets of the v6 phases from the moment the network is configured (after the v4 phases). */
 export const AT6 = { ping: 13_000, tcp: 15_500, http: 17_000 } as const;
@@ -193,26 +192,7 @@ export function scheduleIpv6Demo(deps: Ipv6DemoDeps): Ipv6Demo {
       tcp.error = c.error;
       return;
     }
-    const stream = c.value;
-    let sent = 0;
-    const pump = (): void => {
-      while (sent < TCP_BYTES) {
-        const n = Math.min(16384, TCP_BYTES - sent);
-        const chunk = new Uint8Array(n);
-        for (let i = 0; i < n; i++) chunk[i] = pattern(sent + i);
-        sent += n;
-        if (!stream.write(chunk)) return;
-      }
-      stream.end();
-    };
-    stream.onConnect(() => {
-      tcp.startAt = clock.now();
-      pump();
-    });
-    stream.onDrain(pump);
-    stream.onClose((e) => {
-      if (e !== undefined) tcp.error = e;
-    });
+    sendPattern(c.value, pattern, tcp, clock);
   });
 
   // HTTP over IPv6: the same site and handler as the v4 server, a server of its own (so each

@@ -41,6 +41,7 @@ import { flagReader, helpText, parseCommandLine, parseSeed, UsageError } from ".
 import { NetlabError } from "../../../stack/error.ts";
 import type { Ipv6Address } from "../../../stack/wire/ipv6-address.ts";
 import { ipv6HostOptions, scheduleIpv6Demo, type DemoHttpRequestRecord, type DemoIpv6Report } from "./demo-ipv6.ts";
+import { sendPattern, TCP_BYTES, TCP_PORT } from "./demo-tcp.ts";
 
 export const summary =
   "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk, and beside them IPv6 (SLAAC from h1's RAs, ping6, TCP and HTTP over v6); writes a pcapng";
@@ -64,8 +65,6 @@ const UDP_ECHO_COUNT = 20;
 const UDP_ECHO_SIZE = 100;
 const FRAGMENTED_SIZE = 4000;
 const FRAGMENTED_ATTEMPTS = 5;
-const TCP_PORT = 9;
-const TCP_BYTES = 256 * 1024;
 const HTTP_PORT = 80;
 /** Offsets of the phases from the moment the network is configured; the IPv6 phases (demo-ipv6.ts's
  *  AT6) run from 13 s, and the end leaves their HTTP as long as the v4 one (a lost SYN costs 1 s, and
@@ -601,26 +600,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
       tcp.error = c.error;
       return;
     }
-    const stream = c.value;
-    let sent = 0;
-    const pump = (): void => {
-      while (sent < TCP_BYTES) {
-        const n = Math.min(16384, TCP_BYTES - sent);
-        const chunk = new Uint8Array(n);
-        for (let i = 0; i < n; i++) chunk[i] = pattern(sent + i);
-        sent += n;
-        if (!stream.write(chunk)) return;
-      }
-      stream.end();
-    };
-    stream.onConnect(() => {
-      tcp.startAt = clock.now();
-      pump();
-    });
-    stream.onDrain(pump);
-    stream.onClose((e) => {
-      if (e !== undefined) tcp.error = e;
-    });
+    sendPattern(c.value, pattern, tcp, clock);
   });
 
   // Phase 5, HTTP: h1 serves the site; each client fetches the index, then a pipelined pair
