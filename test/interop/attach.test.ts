@@ -137,10 +137,11 @@ describe.skipIf(skip)("netlab attach", () => {
             .filter((l) => l.startsWith("{"))
             .map((l) => JSON.parse(l) as Record<string, unknown>);
         const addresses = () => events().filter((e) => e["event"] === "address");
+        // Each address is reported once its own DAD is over (random delays): wait for both.
         await waitUntil(
-          () => addresses().some((e) => e["address"] === "2001:db8::2/64"),
+          () => addresses().some((e) => e["address"] === "2001:db8::2/64") && addresses().some((e) => e["origin"] === "link-local"),
           10_000,
-          `attach to report its v6 address after DAD (stderr: ${stderr})`,
+          `attach to report its v6 addresses after DAD (stderr: ${stderr})`,
         );
         expect(addresses().find((e) => e["family"] === "ipv4")).toMatchObject({ address: "192.0.2.2/24" });
         expect(addresses().find((e) => e["address"] === "2001:db8::2/64")).toMatchObject({ family: "ipv6", origin: "static" });
