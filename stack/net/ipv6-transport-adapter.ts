@@ -22,9 +22,9 @@
 import { type Result, ok, err } from "../result.ts";
 import { NetlabError } from "../error.ts";
 import { readU16, writeU16 } from "../wire/bytes.ts";
-import { checksumAdd, checksumFinish, fold, pseudoHeaderSum } from "../wire/checksum.ts";
+import { checksumAdd, checksumFinish, checksumRange, fold, pseudoHeaderSum } from "../wire/checksum.ts";
 import { type Ipv6Address, ipv6Key, isIpv6Multicast } from "../wire/ipv6-address.ts";
-import { ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
+import { IPV6_DST, IPV6_HEADER_LEN, IPV6_SRC, ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
 import { createCounters } from "./counters.ts";
 import type { Icmpv6Layer, Ipv6Delivery, Ipv6SendOptions, Ipv6Stack } from "./ipv6-types.ts";
 import { HEADROOM } from "./types.ts";
@@ -71,9 +71,22 @@ interface HandleEntry {
 }
 
 /** Compared from the end: addresses of one link differ in their interface identifiers. */
-function sameAddress(a: Ipv6Address, b: Ipv6Address): boolean {
-  for (let i = 15; i >= 0; i--) if (a[i] !== b[i]) return false;
+function sameAddress(a: Ipv6Address, b: Uint8Array, at = 0): boolean {
+  for (let i = 15; i >= 0; i--) if (a[i] !== b[at + i]) return false;
   return true;
+}
+
+/**
+ * RFC 8200 §8.1: the upper-layer checksum over the v6 pseudo-header and the payload. When the
+ * payload follows the fixed header directly (no extension headers), the two addresses and the
+ * payload are summed in one pass from byte 8 of the packet on.
+ */
+function checksumValid(d: Ipv6Delivery, protocol: number, len: number): boolean {
+  const { packet, payload } = d;
+  if (packet.buffer === payload.buffer && payload.byteOffset - packet.byteOffset === IPV6_HEADER_LEN && len < 0x10000) {
+    return checksumFinish(checksumRange(packet, IPV6_SRC, IPV6_HEADER_LEN + len, len + protocol)) === 0;
+  }
+  return checksumFinish(checksumAdd(payload, ipv6PseudoHeaderSum(d.src, d.dst, protocol, len))) === 0;
 }
 
 /** Creates the adapter for one upper-layer protocol (6 for TCP). */
@@ -143,10 +156,28 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
     recent0 = e;
     return e.handle;
   };
+  /** handleOf the address at bytes[at..at+16], read in place when it is one of the two used last. */
+  const handleAt = (bytes: Uint8Array, at: number): number => {
+    const r0 = recent0;
+    if (r0 !== undefined && sameAddress(r0.address, bytes, at)) {
+      r0.used = true;
+      return r0.handle;
+    }
+    const r1 = recent1;
+    if (r1 !== undefined && sameAddress(r1.address, bytes, at)) {
+      r1.used = true;
+      return r1.handle;
+    }
+    return handleOf(bytes.slice(at, at + 16));
+  };
   const addressOf = (handle: number): Ipv6Address | undefined => byHandle.get(handle)?.address;
   // What the transport reads of a v4 header (the TOS byte at offset 1, for ECN), one per traffic class.
   const headers: (Uint8Array | undefined)[] = [];
   const headroom = options.headroom ?? HEADROOM;
+  // The checksum adjustment of the last pair of handles sent with (see send).
+  let deltaSrc = -1;
+  let deltaDst = -1;
+  let delta = 0;
 
   const ip: Ipv6TransportAdapter["ip"] = {
     get cidr() {
@@ -172,10 +203,16 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
           writeU16(payload, at, full);
         } else {
           // RFC 1624: HC' = ~(~HC + ~m + m'), m the v4 pseudo-header of the handles, m' the v6 one.
-          const v4 = pseudoHeaderSum(srcHandle ?? handleOf(src), dstHandle, protocol, len);
-          const v6 = ipv6PseudoHeaderSum(src, dst, protocol, len);
+          // Protocol and length enter both alike, so only the addresses differ: m' - m is kept
+          // for the last pair of handles (a connection sends every segment with the same two).
+          const s = srcHandle ?? handleOf(src);
+          if (s !== deltaSrc || dstHandle !== deltaDst) {
+            deltaSrc = s;
+            deltaDst = dstHandle;
+            delta = fold((~pseudoHeaderSum(s, dstHandle, 0, 0) & 0xffff) + ipv6PseudoHeaderSum(src, dst, 0, 0));
+          }
           const old = readU16(payload, at);
-          writeU16(payload, at, ~fold((~old & 0xffff) + (~v4 & 0xffff) + v6) & 0xffff);
+          writeU16(payload, at, ~fold((~old & 0xffff) + delta) & 0xffff);
         }
       }
       c.tx++;
@@ -193,11 +230,10 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
         if (isIpv6Multicast(d.dst)) return counters.drop("multicast-destination");
         const len = d.payload.length;
         if (len < at + 2) return counters.drop("truncated");
-        if (d.offload?.dataValidated !== true && checksumFinish(checksumAdd(d.payload, ipv6PseudoHeaderSum(d.src, d.dst, protocol, len))) !== 0)
-          return counters.drop("bad-checksum");
+        if (d.offload?.dataValidated !== true && !checksumValid(d, protocol, len)) return counters.drop("bad-checksum");
         handler({
-          src: handleOf(d.src),
-          dst: handleOf(d.dst),
+          src: handleAt(d.packet, IPV6_SRC),
+          dst: handleAt(d.packet, IPV6_DST),
           protocol,
           ttl: d.hopLimit,
           payload: d.payload,

@@ -14,15 +14,17 @@ import type { Clock, Rng } from "../time.ts";
 import type { FrameOffload } from "../link/types.ts";
 import { isMulticastMac } from "../wire/address.ts";
 import { ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
-import { type Ipv6Address, ipv6Key, isIpv6Multicast, ipv6MulticastMac } from "../wire/ipv6-address.ts";
+import { type Ipv6Address, ipv6Key, isIpv6Multicast, ipv6MulticastMac, readIpv6 } from "../wire/ipv6-address.ts";
 import { writeU16 } from "../wire/bytes.ts";
 import {
+  IPV6_DST,
   IPV6_HEADER_LEN,
   IPV6_MIN_MTU,
   IPV6_NEXT_HEADER,
   IPV6_NEXT_HEADER_FRAGMENT,
   IPV6_NEXT_HEADER_NONE,
   IPV6_PAYLOAD_LENGTH,
+  IPV6_SRC,
   Ipv6Packet,
   emitIpv6,
 } from "../wire/ipv6.ts";
@@ -67,6 +69,35 @@ const knownOption = (type: number): boolean => type === IPV6_OPTION_ROUTER_ALERT
 const keyOf = ipv6Key;
 
 const NO_HEADERS: readonly Ipv6ExtSummary[] = Object.freeze([]);
+
+/**
+ * What a protocol handler is given. The addresses are copied out of the packet when first read,
+ * so a handler that reads them in place from `packet` (the TCP adapter, per segment) allocates nothing.
+ */
+class Delivery implements Ipv6Delivery {
+  #src: Ipv6Address | undefined;
+  #dst: Ipv6Address | undefined;
+  readonly offload?: FrameOffload;
+  constructor(
+    readonly packet: Uint8Array,
+    readonly payload: Uint8Array,
+    readonly nextHeader: number,
+    readonly hopLimit: number,
+    readonly trafficClass: number,
+    readonly linkMulticast: boolean,
+    offload: FrameOffload | undefined,
+  ) {
+    if (offload !== undefined) this.offload = offload;
+  }
+  get src(): Ipv6Address {
+    this.#src ??= readIpv6(this.packet, IPV6_SRC);
+    return this.#src;
+  }
+  get dst(): Ipv6Address {
+    this.#dst ??= readIpv6(this.packet, IPV6_DST);
+    return this.#dst;
+  }
+}
 const VALIDATED = Object.freeze({ dataValidated: true });
 
 /** Creates the IPv6 layer over Ethernet and Neighbor Discovery. */
@@ -135,8 +166,9 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     const p = new Ipv6Packet(bytes);
     const chk = p.checkLen();
     if (!chk.ok) return counters.drop(chk.error);
-    const src = p.src;
-    const dst = p.dst;
+    // Views for the checks below (anything kept is copied: see Delivery).
+    const src = bytes.subarray(IPV6_SRC, IPV6_SRC + 16);
+    const dst = bytes.subarray(IPV6_DST, IPV6_DST + 16);
     // RFC 4291 §2.7: a multicast address is never a source.
     if (isIpv6Multicast(src)) return counters.drop("multicast-source");
     if (isIpv6Multicast(dst)) {
@@ -216,11 +248,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     }
     c.delivered++;
     const payload = packet.subarray(offset);
-    h(
-      offload?.dataValidated === true
-        ? { src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload, packet, linkMulticast, offload: VALIDATED }
-        : { src, dst, nextHeader: upperLayer, hopLimit: p.hopLimit, trafficClass: p.trafficClass, payload, packet, linkMulticast },
-    );
+    h(new Delivery(packet, payload, upperLayer, p.hopLimit, p.trafficClass, linkMulticast, offload?.dataValidated === true ? VALIDATED : undefined));
   };
 
   /** RFC 8200 §4.5: the source fragments; every fragment but the last carries a multiple of 8 bytes. */

@@ -568,9 +568,14 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     for (const q of n.queue.splice(0)) ethernet.send(n.mac, ETHERTYPE_IPV6, q.packet, q.offload);
   };
 
+  // The entry output() used last (a connection sends to one neighbour over and over): compared
+  // byte by byte, no key is built for it; forgotten when it leaves the cache.
+  let lastOutput: Neighbor | undefined;
+
   const removeNeighbor = (n: Neighbor): void => {
     const k = keyOf(n.address);
     if (cache.get(k) !== n) return;
+    if (lastOutput === n) lastOutput = undefined;
     if (n.timer !== undefined) clock.cancel(n.timer);
     if (n.state === "incomplete") pendingCount--;
     cache.delete(k);
@@ -948,8 +953,14 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
         ethernet.send(ipv6MulticastMac(nextHop), ETHERTYPE_IPV6, packet, offload);
         return ok(undefined);
       }
-      const k = keyOf(nextHop);
-      let n = cache.get(k);
+      const last = lastOutput;
+      let n = last !== undefined && ipv6Equal(last.address, nextHop) ? last : undefined;
+      let k: string | undefined;
+      if (n === undefined) {
+        k = keyOf(nextHop);
+        n = cache.get(k);
+        lastOutput = n;
+      }
       if (n !== undefined) {
         current(n);
         if (n.state === "incomplete") {
@@ -986,7 +997,8 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       };
       pendingCount++;
       c.queued++;
-      cache.set(k, n);
+      cache.set(k ?? keyOf(nextHop), n);
+      lastOutput = n;
       solicitStep(n);
       return ok(undefined);
     },

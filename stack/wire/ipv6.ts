@@ -4,7 +4,7 @@
 import { type Result, ok, err } from "../result.ts";
 import { type Ipv6Address, readIpv6, writeIpv6 } from "./ipv6-address.ts";
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
-import { checksumRange, fold } from "./checksum.ts";
+import { fold } from "./checksum.ts";
 
 /** Version (4 bits), traffic class (8), flow label (20). */
 export const IPV6_VER_TC_FLOW = 0;
@@ -151,8 +151,26 @@ export function emitIpv6(repr: Ipv6Repr, buf: Uint8Array, offset = 0): number {
  * (32 bits) and the upper-layer protocol in the last byte of a zero-padded 32-bit word.
  */
 export function ipv6PseudoHeaderSum(src: Ipv6Address, dst: Ipv6Address, nextHeader: number, upperLayerLength: number): number {
-  let sum = checksumRange(src, 0, 16);
-  sum += checksumRange(dst, 0, 16);
-  sum += Math.floor(upperLayerLength / 65536) + (upperLayerLength & 0xffff) + (nextHeader & 0xff);
+  // Sixteen 16-bit words of addresses, unrolled: this runs twice per TCP segment over v6.
+  const sum =
+    ((src[0]! << 8) | src[1]!) +
+    ((src[2]! << 8) | src[3]!) +
+    ((src[4]! << 8) | src[5]!) +
+    ((src[6]! << 8) | src[7]!) +
+    ((src[8]! << 8) | src[9]!) +
+    ((src[10]! << 8) | src[11]!) +
+    ((src[12]! << 8) | src[13]!) +
+    ((src[14]! << 8) | src[15]!) +
+    ((dst[0]! << 8) | dst[1]!) +
+    ((dst[2]! << 8) | dst[3]!) +
+    ((dst[4]! << 8) | dst[5]!) +
+    ((dst[6]! << 8) | dst[7]!) +
+    ((dst[8]! << 8) | dst[9]!) +
+    ((dst[10]! << 8) | dst[11]!) +
+    ((dst[12]! << 8) | dst[13]!) +
+    ((dst[14]! << 8) | dst[15]!) +
+    Math.floor(upperLayerLength / 65536) +
+    (upperLayerLength & 0xffff) +
+    (nextHeader & 0xff);
   return fold(sum);
 }
