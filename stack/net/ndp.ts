@@ -1069,7 +1069,9 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       return [...prefixes.values()].map((p) => ({ prefix: p.prefix.slice(), prefixLength: p.prefixLength, expiresAt: p.expiresAt }));
     },
     confirmReachable(x) {
-      const n = cache.get(keyOf(x));
+      // TCP confirms its peer on every ACK that moves forward: the neighbour output() used last first.
+      const last = lastOutput;
+      const n = last !== undefined && ipv6Equal(last.address, x) ? last : cache.get(keyOf(x));
       if (n !== undefined && n.mac !== undefined) setState(n, "reachable");
     },
     get hopLimit() {
