@@ -23,7 +23,7 @@ import { type Result, ok, err } from "../result.ts";
 import { NetlabError } from "../error.ts";
 import { readU16, writeU16 } from "../wire/bytes.ts";
 import { checksumAdd, checksumFinish, checksumRange, fold, pseudoHeaderSum } from "../wire/checksum.ts";
-import { type Ipv6Address, ipv6Key, isIpv6Multicast } from "../wire/ipv6-address.ts";
+import { type Ipv6Address, ipv6Key } from "../wire/ipv6-address.ts";
 import { IPV6_DST, IPV6_HEADER_LEN, IPV6_SRC, ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
 import { createCounters } from "./counters.ts";
 import type { Icmpv6Layer, Ipv6Delivery, Ipv6SendOptions, Ipv6Stack } from "./ipv6-types.ts";
@@ -227,7 +227,8 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
     registerProtocol(protocol, handler: (d: Ipv4Delivery) => void) {
       ipv6.registerProtocol(protocol, (d: Ipv6Delivery) => {
         c.rx++;
-        if (isIpv6Multicast(d.dst)) return counters.drop("multicast-destination");
+        // read in place (a multicast address starts with 0xff): d.dst would copy the address out
+        if (d.packet[IPV6_DST] === 0xff) return counters.drop("multicast-destination");
         const len = d.payload.length;
         if (len < at + 2) return counters.drop("truncated");
         if (d.offload?.dataValidated !== true && !checksumValid(d, protocol, len)) return counters.drop("bad-checksum");

@@ -111,8 +111,8 @@ export interface NdpLayer {
   nextHop(dst: Ipv6Address): Ipv6Address | undefined;
   /** Source address for dst (RFC 6724, simplified: scope, then state, then longest match). */
   sourceFor(dst: Ipv6Address): Ipv6Address | undefined;
-  /** True for a preferred or deprecated address of ours. */
-  isOurAddress(a: Ipv6Address): boolean;
+  /** True for a preferred or deprecated address of ours: `a`, or the 16 bytes at a[at..] (a packet's address read in place). */
+  isOurAddress(a: Uint8Array, at?: number): boolean;
   /** True for a multicast group the interface listens to (all-nodes, solicited-node groups, joined). */
   isListening(group: Ipv6Address): boolean;
   /** True for an address of ours whose DAD is running. */

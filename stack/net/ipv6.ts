@@ -9,7 +9,7 @@
 // memory (reassembly.ts: overlaps drop the datagram, RFC 5722; atomic fragments delivered at
 // once, RFC 6946; Time Exceeded code 1 on timeout), and counters per drop reason. No jumbograms.
 // createIpv6(deps, options) -> Ipv6Stack; it registers itself for EtherType 0x86dd.
-import { type Result, ok, err } from "../result.ts";
+import { type Ok, type Result, ok, err } from "../result.ts";
 import type { Clock, Rng } from "../time.ts";
 import type { FrameOffload } from "../link/types.ts";
 import { isMulticastMac } from "../wire/address.ts";
@@ -69,6 +69,8 @@ const knownOption = (type: number): boolean => type === IPV6_OPTION_ROUTER_ALERT
 const keyOf = ipv6Key;
 
 const NO_HEADERS: readonly Ipv6ExtSummary[] = Object.freeze([]);
+/** The chain of a packet without extension headers, one per upper-layer protocol (built on first use). */
+const SIMPLE_CHAINS: Ok<Ipv6Chain>[] = [];
 
 /**
  * What a protocol handler is given. The addresses are copied out of the packet when first read,
@@ -166,28 +168,32 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     const p = new Ipv6Packet(bytes);
     const chk = p.checkLen();
     if (!chk.ok) return counters.drop(chk.error);
-    // Views for the checks below (anything kept is copied: see Delivery).
-    const src = bytes.subarray(IPV6_SRC, IPV6_SRC + 16);
-    const dst = bytes.subarray(IPV6_DST, IPV6_DST + 16);
+    // The addresses are read in place (a multicast address starts with 0xff, RFC 4291 §2.7);
+    // views of them are made only on the paths that need one (anything kept is copied: see Delivery).
     // RFC 4291 §2.7: a multicast address is never a source.
-    if (isIpv6Multicast(src)) return counters.drop("multicast-source");
-    if (isIpv6Multicast(dst)) {
-      if (!ndp.isListening(dst)) return counters.drop("not-listening");
-    } else if (!ndp.isOurAddress(dst)) {
+    if (bytes[IPV6_SRC] === 0xff) return counters.drop("multicast-source");
+    const dstMulticast = bytes[IPV6_DST] === 0xff;
+    if (dstMulticast) {
+      if (!ndp.isListening(bytes.subarray(IPV6_DST, IPV6_DST + 16))) return counters.drop("not-listening");
+    } else if (!ndp.isOurAddress(bytes, IPV6_DST)) {
       // RFC 4862 §5.4: packets to a tentative address are discarded (DAD uses multicast).
-      return counters.drop(ndp.isTentative(dst) ? "tentative-destination" : "not-for-us");
+      return counters.drop(ndp.isTentative(bytes.subarray(IPV6_DST, IPV6_DST + 16)) ? "tentative-destination" : "not-for-us");
     }
     const packet = bytes.subarray(0, IPV6_HEADER_LEN + p.payloadLength);
     // Most packets carry no extension header: the walker (and what it allocates) only for those that do.
     const firstNext = packet[IPV6_NEXT_HEADER]!;
     const chain = isIpv6ExtensionHeader(firstNext)
       ? walkIpv6Chain(packet, limits)
-      : ok<Ipv6Chain>({ upperLayer: firstNext, offset: IPV6_HEADER_LEN, headers: NO_HEADERS });
+      : (SIMPLE_CHAINS[firstNext] ??= Object.freeze(ok<Ipv6Chain>(Object.freeze({ upperLayer: firstNext, offset: IPV6_HEADER_LEN, headers: NO_HEADERS }))));
     if (!chain.ok) {
       counters.drop(chain.error);
       // RFC 8200 §4.2: "10" options always answer; "11" only when the destination was not multicast.
-      const icmp = chain.action === "discard-icmp" || (chain.action === "discard-icmp-unless-multicast" && !isIpv6Multicast(dst));
-      if (icmp) reporter?.({ kind: "parameter-problem", code: chain.icmpCode, pointer: chain.pointer }, { packet, dst, linkMulticast });
+      const icmp = chain.action === "discard-icmp" || (chain.action === "discard-icmp-unless-multicast" && !dstMulticast);
+      if (icmp)
+        reporter?.(
+          { kind: "parameter-problem", code: chain.icmpCode, pointer: chain.pointer },
+          { packet, dst: packet.subarray(IPV6_DST, IPV6_DST + 16), linkMulticast },
+        );
       return;
     }
     const { upperLayer, offset, headers, fragment } = chain.value;
@@ -197,7 +203,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
       const x = headers[i]!;
       if (x.kind === "routing" && x.segmentsLeft > 0) {
         counters.drop("routing-segments-left");
-        reporter?.({ kind: "parameter-problem", code: 0, pointer: x.offset + 2 }, { packet, dst, linkMulticast });
+        reporter?.({ kind: "parameter-problem", code: 0, pointer: x.offset + 2 }, { packet, dst: packet.subarray(IPV6_DST, IPV6_DST + 16), linkMulticast });
         return;
       }
     }
@@ -214,18 +220,33 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
         // reaching past 65535 bytes: Parameter Problem code 0 (at the payload length, at the offset).
         if (fragment.moreFragments && (data.length === 0 || (data.length & 7) !== 0)) {
           counters.drop("bad-fragment-length");
-          reporter?.({ kind: "parameter-problem", code: 0, pointer: IPV6_PAYLOAD_LENGTH }, { packet, dst, linkMulticast });
+          reporter?.(
+            { kind: "parameter-problem", code: 0, pointer: IPV6_PAYLOAD_LENGTH },
+            { packet, dst: packet.subarray(IPV6_DST, IPV6_DST + 16), linkMulticast },
+          );
           return;
         }
         if (fragment.fragmentOffset + data.length > 0xffff) {
           counters.drop("fragment-too-long");
-          reporter?.({ kind: "parameter-problem", code: 0, pointer: fh + IPV6_FRAGMENT_OFFSET_FLAGS }, { packet, dst, linkMulticast });
+          reporter?.(
+            { kind: "parameter-problem", code: 0, pointer: fh + IPV6_FRAGMENT_OFFSET_FLAGS },
+            { packet, dst: packet.subarray(IPV6_DST, IPV6_DST + 16), linkMulticast },
+          );
           return;
         }
         // The unfragmentable part, with the Next Header that named the fragment header now naming what follows it.
         const unfragmentable = packet.slice(0, fh);
         unfragmentable[at === 0 ? IPV6_NEXT_HEADER : headers[at - 1]!.offset] = fragment.nextHeader;
-        const r = reassembler.add(unfragmentable, keyOf(src), keyOf(dst), 0, fragment.ident, fragment.fragmentOffset, fragment.moreFragments, data);
+        const r = reassembler.add(
+          unfragmentable,
+          keyOf(packet.subarray(IPV6_SRC, IPV6_SRC + 16)),
+          keyOf(packet.subarray(IPV6_DST, IPV6_DST + 16)),
+          0,
+          fragment.ident,
+          fragment.fragmentOffset,
+          fragment.moreFragments,
+          data,
+        );
         if (r === undefined) return;
         if (r.header.length + r.payload.length - IPV6_HEADER_LEN > 0xffff) return counters.drop("reassembled-too-long");
         c.reassembled++;
@@ -243,7 +264,10 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
       counters.drop("unknown-next-header");
       // RFC 8200 §4: Parameter Problem code 1, pointing at the Next Header field that named it.
       const last = headers[headers.length - 1];
-      reporter?.({ kind: "parameter-problem", code: 1, pointer: last === undefined ? IPV6_NEXT_HEADER : last.offset }, { packet, dst, linkMulticast });
+      reporter?.(
+        { kind: "parameter-problem", code: 1, pointer: last === undefined ? IPV6_NEXT_HEADER : last.offset },
+        { packet, dst: packet.subarray(IPV6_DST, IPV6_DST + 16), linkMulticast },
+      );
       return;
     }
     c.delivered++;

@@ -207,6 +207,13 @@ function lifetimeUntil(now: number, seconds: number): number {
 }
 
 /** Creates Neighbor Discovery and SLAAC for one interface. The link-local address is added at once. */
+/** True when a holds the 16 bytes at b[at..at+16]. */
+function equalAt(a: Ipv6Address, b: Uint8Array, at: number): boolean {
+  if (b.length < at + 16) return false;
+  for (let i = 15; i >= 0; i--) if (a[i] !== b[at + i]) return false;
+  return true;
+}
+
 export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   const { clock, rng, ethernet } = deps;
   const mac = ethernet.mac;
@@ -507,17 +514,18 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   // And the address asked about last that is not ours (a sender asks about its peer each
   // segment); forgotten when an address is added.
   let lastMiss: Ipv6Address | undefined;
-  const findAddress = (x: Ipv6Address): AddressEntry | undefined => {
+  /** The address at x[at..at+16] (a packet's destination is looked up in place). */
+  const findAddress = (x: Uint8Array, at = 0): AddressEntry | undefined => {
     const last = lastFound;
-    if (last !== undefined && ipv6Equal(last.address, x)) {
+    if (last !== undefined && equalAt(last.address, x, at)) {
       refresh(last, clock.now());
       return lastFound;
     }
-    if (lastMiss !== undefined && ipv6Equal(lastMiss, x)) return undefined;
-    const k = keyOf(x);
+    if (lastMiss !== undefined && equalAt(lastMiss, x, at)) return undefined;
+    const k = keyOf(at === 0 && x.length === 16 ? x : x.subarray(at, at + 16));
     const a = addresses.get(k);
     if (a === undefined) {
-      lastMiss = x.slice();
+      lastMiss = x.slice(at, at + 16);
       return undefined;
     }
     refresh(a, clock.now());
@@ -1007,8 +1015,8 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
       return defaultRouter();
     },
     sourceFor,
-    isOurAddress(x) {
-      const a = findAddress(x);
+    isOurAddress(x, at) {
+      const a = findAddress(x, at);
       return a !== undefined && usable(a);
     },
     isListening: (g) => groups.has(keyOf(g)),
