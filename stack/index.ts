@@ -16,11 +16,11 @@ import { type Ipv6Options, createIpv6 } from "./net/ipv6.ts";
 import { type Icmpv6Options, createIcmpv6 } from "./net/icmpv6.ts";
 import { type Udp6Options, type Udp6Stack, createUdp6 } from "./transport/udp6.ts";
 import { type Ipv6TransportAdapter, createIpv6TransportAdapter } from "./net/ipv6-transport-adapter.ts";
-import type { Ipv6Address } from "./wire/ipv6-address.ts";
 import type { DadResult, Icmpv6Layer, Ipv6Stack } from "./net/ipv6-types.ts";
 import { parseIpv6Address } from "./wire/ipv6-address.ts";
 import { type ExtendedTcpLayer, type TcpLayerOptions, type TcpConnection, createTcpLayer } from "./transport/tcp/index.ts";
 import type { TcpConnectError, TcpConnectionOptions, TcpListenError, TcpStream, TcpStreamListener } from "./transport/types.ts";
+import { type Tcp6Layer, createTcp6 } from "./transport/tcp6.ts";
 import type { Result } from "./result.ts";
 import { NetlabError } from "./error.ts";
 
@@ -108,15 +108,13 @@ export interface Stack {
 
 /**
  * TCP over IPv6: the same TCP layer, a second instance, run over the IPv6 layer through
- * net/ipv6-transport-adapter.ts. Sockets are v6-only (a port space apart from v4's). A stream's
- * localAddress/remoteAddress are the adapter's 32-bit handles: addressOf() gives the address.
- * No checksum offload or TSO on this path.
+ * net/ipv6-transport-adapter.ts. Sockets are v6-only by default (a port space apart from v4's);
+ * `listen(port, { ipv6Only: false })` is a dual-stack listener that also takes IPv4 connections
+ * on the port (transport/tcp6.ts). A stream's localAddress/remoteAddress are the adapter's 32-bit
+ * handles: endpointsOf() (or addressOf()) gives the addresses. No checksum offload or TSO on this path.
  */
-export interface StackTcp6Layer {
+export interface StackTcp6Layer extends Tcp6Layer {
   readonly layer: StackTcpLayer;
-  connect(dst: Ipv6Address, dstPort: number, options?: TcpConnectionOptions & { localPort?: number }): Result<TcpStream, TcpConnectError>;
-  listen(port: number, options?: TcpConnectionOptions & { backlog?: number }): Result<TcpStreamListener, TcpListenError>;
-  addressOf(handle: number): Ipv6Address | undefined;
 }
 
 /** The TCP layer of an assembled stack: its connections are TcpStreams (info() included). */
@@ -233,12 +231,7 @@ export function createStack(deps: StackDeps, options: StackOptions = {}): Stack 
       { ip: adapter.ip, clock, rng, icmp: adapter.icmp },
       { ...options.tcp, txChecksumOffload: false, tsoMaxFrame: 0, headroom: TCP6_HEADROOM },
     ) as StackTcpLayer;
-    tcp6 = {
-      layer: layer6,
-      connect: (dst, dstPort, o) => layer6.connect(adapter.handleOf(dst), dstPort, o),
-      listen: (port, o) => layer6.listen(port, o),
-      addressOf: (h) => adapter.addressOf(h),
-    };
+    tcp6 = { layer: layer6, ...createTcp6({ tcp4: tcp, tcp6: layer6, handleOf: adapter.handleOf, addressOf: adapter.addressOf }) };
     for (const a of staticAddresses ?? []) {
       const x = toIpv6Cidr(a);
       ndp.addAddress(x.address, x.prefixLength, onAddressReady);
@@ -358,6 +351,14 @@ export type {
   Ping6Reply,
 } from "./net/ipv6-types.ts";
 export { type Ipv6Address, formatIpv6, parseIpv6Address } from "./wire/ipv6-address.ts";
+export {
+  type Tcp6ConnectOptions,
+  type Tcp6Endpoints,
+  type Tcp6Layer,
+  type Tcp6ListenOptions,
+  fromIpv4Mapped,
+  ipv4Mapped,
+} from "./transport/tcp6.ts";
 export type { Udp6Datagram, Udp6Options, Udp6SendError, Udp6Socket, Udp6Stack } from "./transport/udp6.ts";
 export * from "./app/dhcp/index.ts";
 export * from "./app/dhcp6/index.ts";
