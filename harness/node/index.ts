@@ -13,10 +13,13 @@ export {
   connect,
   createNodeSocket,
   errnoError,
+  formatIpv6ForNode,
+  nodeAddressesOf,
   type NodeAddressInfo,
   type NodeConnectOptions,
+  type NodeSocketAddresses,
   type NodeSocketOptions,
   type NodeStack,
 } from "./socket.ts";
-export { NetlabServer, createNodeServer, type NodeServerOptions } from "./server.ts";
+export { NetlabServer, createNodeServer, type NodeListenOptions, type NodeServerOptions } from "./server.ts";
 export { startClockPump, withClockPump, type ClockPump, type ClockPumpOptions } from "./clock-pump.ts";

@@ -8,7 +8,13 @@
 // createNodeSocket()    wraps an established (or connecting) ByteStream
 // connect()             opens a connection on a stack, like net.connect({ host, port })
 // errnoError()          an Error shaped like libuv's (code, errno, syscall, address, port)
-// NodeStack             what these need from a stack: its TCP layer and its Clock
+// NodeStack             what these need from a stack: its TCP layers and its Clock
+// formatIpv6ForNode()   an IPv6 address as Node (libuv's inet_ntop) writes it
+//
+// IPv6: connect({ host: "2001:db8::1" }) runs over the stack's tcp6 (a zone, "fe80::1%tap0", is
+// accepted and ignored: a stack has one interface); "::ffff:a.b.c.d" goes over IPv4 as a Linux v6
+// socket with IPV6_V6ONLY=0 does. Such sockets report family "IPv6" and Node's address text;
+// an IPv4 connection accepted by a dual-stack server reports "::ffff:a.b.c.d".
 //
 // Semantics that differ from a kernel socket, on purpose:
 // - Timers (setTimeout, the orphan FIN-WAIT-2 limit) run on the stack's Clock, so under a
@@ -21,11 +27,39 @@ import { constants as osConstants } from "node:os";
 import type { Clock, TimerId } from "../../stack/time.ts";
 import type { ByteStream, TcpConnectError, TcpConnectionOptions, TcpLayer } from "../../stack/transport/types.ts";
 import { formatIpv4, parseIpv4, type Ipv4Address } from "../../stack/wire/address.ts";
+import { formatIpv6, type Ipv6Address, parseIpv6Address } from "../../stack/wire/ipv6-address.ts";
+import type { Tcp6Layer } from "../../stack/transport/tcp6.ts";
 
 /** What the Node wrappers need from a stack (a `Stack` from createStack() fits). */
 export interface NodeStack {
   readonly tcp: TcpLayer;
   readonly clock: Clock;
+  /** TCP on IPv6 sockets (a stack with IPv6 on); without it v6 hosts fail with EAFNOSUPPORT. */
+  readonly tcp6?: Pick<Tcp6Layer, "connect" | "listen" | "endpointsOf"> | undefined;
+}
+
+/** The addresses a socket reports (address(), remoteAddress, ...), as Node's text. */
+export interface NodeSocketAddresses {
+  readonly family: "IPv4" | "IPv6";
+  readonly local: string;
+  readonly remote: string;
+}
+
+/**
+ * An IPv6 address as Node writes it (libuv's inet_ntop): RFC 5952 text (formatIpv6), except the
+ * deprecated IPv4-compatible ::a.b.c.d (the first 96 bits zero, the 7th group not) in dotted form.
+ */
+export function formatIpv6ForNode(a: Ipv6Address): string {
+  let zeros = 0;
+  while (zeros < 12 && a[zeros] === 0) zeros++;
+  if (zeros === 12 && (a[12] !== 0 || a[13] !== 0)) return `::${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
+  return formatIpv6(a);
+}
+
+/** The addresses of a stream from the stack's tcp6 (undefined when it has none: a v4 stream). */
+export function nodeAddressesOf(stack: NodeStack, stream: ByteStream): NodeSocketAddresses | undefined {
+  const e = stack.tcp6?.endpointsOf(stream);
+  return e === undefined ? undefined : { family: "IPv6", local: formatIpv6ForNode(e.local), remote: formatIpv6ForNode(e.remote) };
 }
 
 /** Options of a wrapped socket. */
@@ -42,7 +76,7 @@ export interface NodeSocketOptions {
 
 /** Options of connect(). */
 export interface NodeConnectOptions extends NodeSocketOptions {
-  /** Dotted IPv4 address or a u32 address. */
+  /** An IPv4 or IPv6 address ("192.0.2.2", "2001:db8::2", "fe80::2%tap0", "::ffff:192.0.2.2") or a u32 IPv4 address. */
   readonly host: string | Ipv4Address;
   readonly port: number;
   readonly localPort?: number;
@@ -57,7 +91,7 @@ export interface NodeConnectOptions extends NodeSocketOptions {
 /** Node's address() shape. */
 export interface NodeAddressInfo {
   readonly address: string;
-  readonly family: "IPv4";
+  readonly family: "IPv4" | "IPv6";
   readonly port: number;
 }
 
@@ -105,6 +139,7 @@ export class NetlabSocket extends Duplex {
   #reset = false;
   #lastActive = 0;
   #remote: { address: string; port: number } | undefined;
+  #local: { address: string; family: "IPv4" | "IPv6" } | undefined;
 
   constructor(clock: Clock, options: NodeSocketOptions & { connecting?: boolean } = {}) {
     const allowHalfOpen = options.allowHalfOpen ?? false;
@@ -124,11 +159,13 @@ export class NetlabSocket extends Duplex {
     });
   }
 
-  /** Binds the socket to its ByteStream; `connected` false waits for onConnect. */
-  attach(stream: ByteStream, connected: boolean): this {
+  /** Binds the socket to its ByteStream; `connected` false waits for onConnect. Without `addresses`, the stream's own (IPv4). */
+  attach(stream: ByteStream, connected: boolean, addresses?: NodeSocketAddresses): this {
     if (this.#stream !== null) throw Object.assign(new Error("socket already attached"), { code: "ERR_NETLAB_SOCKET_ATTACHED" });
     this.#stream = stream;
-    this.#remote = { address: formatIpv4(stream.remoteAddress), port: stream.remotePort };
+    const a = addresses ?? { family: "IPv4", local: formatIpv4(stream.localAddress), remote: formatIpv4(stream.remoteAddress) };
+    this.#remote = { address: a.remote, port: stream.remotePort };
+    this.#local = { address: a.local, family: a.family };
     if (this.#pendingNoDelay !== undefined) stream.setNoDelay(this.#pendingNoDelay);
     if (this.#pendingKeepAlive !== undefined) stream.setKeepAlive(...this.#pendingKeepAlive);
     this.connecting = !connected;
@@ -325,7 +362,8 @@ export class NetlabSocket extends Duplex {
 
   address(): NodeAddressInfo | Record<string, never> {
     const s = this.#stream;
-    return s === null ? {} : { address: formatIpv4(s.localAddress), family: "IPv4", port: s.localPort };
+    const l = this.#local;
+    return s === null || l === undefined ? {} : { address: l.address, family: l.family, port: s.localPort };
   }
 
   get remoteAddress(): string | undefined {
@@ -334,17 +372,17 @@ export class NetlabSocket extends Duplex {
   get remotePort(): number | undefined {
     return this.#remote?.port;
   }
-  get remoteFamily(): "IPv4" | undefined {
-    return this.#remote === undefined ? undefined : "IPv4";
+  get remoteFamily(): "IPv4" | "IPv6" | undefined {
+    return this.#local?.family;
   }
   get localAddress(): string | undefined {
-    return this.#stream === null ? undefined : formatIpv4(this.#stream.localAddress);
+    return this.#local?.address;
   }
   get localPort(): number | undefined {
     return this.#stream?.localPort;
   }
-  get localFamily(): "IPv4" | undefined {
-    return this.#stream === null ? undefined : "IPv4";
+  get localFamily(): "IPv4" | "IPv6" | undefined {
+    return this.#local?.family;
   }
   get bytesWritten(): number {
     return this.#bytesWritten;
@@ -374,9 +412,16 @@ export class NetlabSocket extends Duplex {
   }
 }
 
-/** Wraps a ByteStream; `connecting` true when it came from connect() and has not yet reported onConnect. */
-export function createNodeSocket(stream: ByteStream, clock: Clock, options: NodeSocketOptions & { connecting?: boolean } = {}): NetlabSocket {
-  return new NetlabSocket(clock, options).attach(stream, options.connecting !== true);
+/**
+ * Wraps a ByteStream; `connecting` true when it came from connect() and has not yet reported
+ * onConnect; `addresses` for a stream of a v6 socket (nodeAddressesOf()), else the stream's IPv4 ones.
+ */
+export function createNodeSocket(
+  stream: ByteStream,
+  clock: Clock,
+  options: NodeSocketOptions & { connecting?: boolean; addresses?: NodeSocketAddresses } = {},
+): NetlabSocket {
+  return new NetlabSocket(clock, options).attach(stream, options.connecting !== true, options.addresses);
 }
 
 /** Opens a connection like net.connect(): 'connect' on success, 'error' (ECONNREFUSED, ETIMEDOUT, ...) on failure. */
@@ -387,16 +432,19 @@ export function connect(stack: NodeStack, options: NodeConnectOptions, connectLi
   if (options.keepAlive === true) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
   if (options.timeout !== undefined) socket.setTimeout(options.timeout);
   const hostText = typeof options.host === "number" ? formatIpv4(options.host) : options.host;
-  let host: Ipv4Address;
-  if (typeof options.host === "number") host = options.host;
+  const fail = (e: Error): NetlabSocket => {
+    process.nextTick(() => socket.destroy(e));
+    return socket;
+  };
+  let host: { v4: Ipv4Address } | { v6: Ipv6Address } | undefined;
+  if (typeof options.host === "number") host = { v4: options.host };
   else {
-    const p = parseIpv4(options.host);
-    if (!p.ok) {
-      process.nextTick(() => socket.destroy(errnoError("ENOTFOUND", "getaddrinfo", hostText)));
-      return socket;
-    }
-    host = p.value;
+    const p4 = parseIpv4(options.host);
+    // A zone names the interface of a link-local address; a stack has one.
+    const p6 = p4.ok ? undefined : parseIpv6Address(options.host.replace(/%[^%]+$/, ""));
+    host = p4.ok ? { v4: p4.value } : p6?.ok === true ? { v6: p6.value } : undefined;
   }
+  if (host === undefined) return fail(errnoError("ENOTFOUND", "getaddrinfo", hostText));
   if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) {
     throw Object.assign(new RangeError(`bad port ${options.port}`), { code: "ERR_SOCKET_BAD_PORT" });
   }
@@ -405,11 +453,21 @@ export function connect(stack: NodeStack, options: NodeConnectOptions, connectLi
     ...(options.congestionControl === undefined ? {} : { congestionControl: options.congestionControl }),
     ...(options.noDelay === undefined ? {} : { noDelay: options.noDelay }),
   };
-  const r = stack.tcp.connect(host, options.port, connOptions);
-  if (!r.ok) {
-    process.nextTick(() => socket.destroy(errnoError(CONNECT_ERROR_CODES[r.error], "connect", hostText, options.port)));
-    return socket;
+  if ("v4" in host) {
+    const r = stack.tcp.connect(host.v4, options.port, connOptions);
+    if (!r.ok) return fail(errnoError(CONNECT_ERROR_CODES[r.error], "connect", hostText, options.port));
+    return socket.attach(r.value, false);
   }
-  socket.attach(r.value, false);
-  return socket;
+  const tcp6 = stack.tcp6;
+  const text6 = formatIpv6ForNode(host.v6);
+  if (tcp6 === undefined) return fail(errnoError("EAFNOSUPPORT", "connect", text6, options.port));
+  // A v6 socket of Node's on Linux has IPV6_V6ONLY=0: an IPv4-mapped host is reached over IPv4.
+  const r = tcp6.connect(host.v6, options.port, { ...connOptions, ipv6Only: false });
+  if (!r.ok) return fail(errnoError(CONNECT_ERROR_CODES[r.error], "connect", text6, options.port));
+  const addresses = nodeAddressesOf(stack, r.value);
+  if (addresses === undefined) {
+    r.value.destroy();
+    return fail(errnoError("EADDRNOTAVAIL", "connect", text6, options.port));
+  }
+  return socket.attach(r.value, false, addresses);
 }
