@@ -19,6 +19,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { NetlabError } from "../../stack/error.ts";
 import { err, ok, type Result } from "../../stack/result.ts";
 import { parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ipv4Cidr, type MacAddress } from "../../stack/wire/address.ts";
+import { parseIpv6Address, type Ipv6Address } from "../../stack/wire/ipv6-address.ts";
 
 /** A command-line usage error: exit status 2, printed as one line. */
 export class UsageError extends NetlabError {
@@ -158,6 +159,19 @@ export function parseIpv4Address(text: string): ValueResult<Ipv4Address> {
 export function parseIpv4Cidr(text: string): ValueResult<Ipv4Cidr> {
   const r = parseCidr(text);
   return r.ok ? r : err("bad-value", `needs ADDRESS/PREFIX (192.0.2.10/24), got '${text}'`);
+}
+
+/** An IPv6 address with its prefix length ("2001:db8::2/64"), kept as written. */
+export function parseIpv6CidrText(text: string): ValueResult<string> {
+  const [a, len, ...rest] = text.split("/");
+  const ok6 = rest.length === 0 && a !== undefined && parseIpv6Address(a).ok && /^\d{1,3}$/.test(len ?? "") && Number(len) <= 128;
+  return ok6 ? ok(text) : err("bad-value", `needs ADDRESS/PREFIX (2001:db8::2/64), got '${text}'`);
+}
+
+/** An IPv4 (a number) or IPv6 (16 bytes) address: "192.0.2.1", "2001:db8::1". */
+export function parseIpAddress(text: string): ValueResult<Ipv4Address | Ipv6Address> {
+  const r = text.includes(":") ? parseIpv6Address(text) : parseIpv4(text);
+  return r.ok ? r : err("bad-value", `needs an IPv4 or IPv6 address (192.0.2.1, 2001:db8::1), got '${text}'`);
 }
 
 /** A MAC address ("02:00:00:00:00:01"). */

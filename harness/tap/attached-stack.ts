@@ -10,6 +10,7 @@ import type { NetDevice } from "../../stack/link/types.ts";
 import type { LayerCounters } from "../../stack/net/types.ts";
 import type { Clock, Rng } from "../../stack/time.ts";
 import { formatIpv4, type Ipv4Address, type Ipv4Cidr } from "../../stack/wire/address.ts";
+import { formatIpv6, type Ipv6Address } from "../../stack/wire/ipv6-address.ts";
 
 /** What attach needs from a running stack. */
 export interface AttachedStack {
@@ -23,8 +24,8 @@ export interface AttachedStack {
   gateway(): Ipv4Address | undefined;
   /** Flat counters of the layers ("ipv4.rxPackets", "icmp.drops.bad-checksum", ...). */
   counters(): Record<string, number>;
-  /** One echo request; resolves with the round-trip time in ms, rejects with the PingError code. */
-  ping(dst: Ipv4Address, seq: number, timeoutMs?: number): Promise<number>;
+  /** One echo request (ICMPv6 to an IPv6 address); resolves with the round-trip time in ms, rejects with the PingError/Ping6Error code. */
+  ping(dst: Ipv4Address | Ipv6Address, seq: number, timeoutMs?: number): Promise<number>;
   /**
    * Releases the DHCP lease (if any) and stops the HTTP server, so that no peer is left with a
    * half-open connection: idle connections get a FIN, and those still open after `finWaitMs`
@@ -177,10 +178,19 @@ export async function composeAttachedStack(deps: { device: NetDevice; clock: Clo
     }),
     ping(dst, seq, timeoutMs = 1000) {
       return new Promise((resolve, reject) => {
-        stack.icmp.ping(dst, { seq, timeoutMs }, (r) => {
+        const done = (r: { ok: true; value: { rttMs: number } } | { ok: false; error: string }, text: string): void => {
           if (r.ok) resolve(r.value.rttMs);
-          else reject(Object.assign(new Error(`${r.error} (${formatIpv4(dst)})`), { code: r.error }));
-        });
+          else reject(Object.assign(new Error(`${r.error} (${text})`), { code: r.error }));
+        };
+        if (typeof dst === "number") {
+          stack.icmp.ping(dst, { seq, timeoutMs }, (r) => done(r, formatIpv4(dst)));
+          return;
+        }
+        if (stack.icmpv6 === undefined) {
+          reject(attachError(`no IPv6 on the stack to ping ${formatIpv6(dst)}`));
+          return;
+        }
+        stack.icmpv6.ping(dst, { seq, timeoutMs }, (r) => done(r, formatIpv6(dst)));
       });
     },
     async stop(finWaitMs = 100) {

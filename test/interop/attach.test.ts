@@ -19,6 +19,22 @@ function tapName(): string {
   return `nla${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 15);
 }
 
+/** Runs `netlab attach ARGS` to its end (killed after 20 s); its exit code and stdout. */
+function runAttach(args: readonly string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, "attach", ...args], { cwd: ROOT });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.once("exit", (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout });
+    });
+  });
+}
+
 describe.skipIf(skip)("netlab attach", () => {
   it("brings the stack up on a tap in a namespace, answers and sends pings, and on SIGINT stops, closes the tap and leaves a clean capture", async () => {
     const dir = mkdtempSync(join(tmpdir(), "netlab-attach-"));
@@ -329,44 +345,27 @@ describe.skipIf(skip)("netlab attach", () => {
 
   it("--ping --count --interval ends by itself with ping's summary and exit status (0 with replies, 1 without); --seed is the stack's seed", async () => {
     await withNetns(async (ns) => {
-      const run = (target: string): Promise<{ code: number | null; stdout: string }> =>
-        new Promise((resolve) => {
-          const child = spawn(
-            process.execPath,
-            [
-              CLI,
-              "attach",
-              "--tap",
-              tapName(),
-              "--netns",
-              ns.name,
-              "--peer",
-              "192.0.2.1/24",
-              "--ip",
-              "192.0.2.2/24",
-              "--ping",
-              target,
-              "--count",
-              "3",
-              "--interval",
-              "0.2",
-              "--seed",
-              "7",
-              "--stats-interval",
-              "0",
-            ],
-            { cwd: ROOT },
-          );
-          let stdout = "";
-          child.stdout.setEncoding("utf8").on("data", (d: string) => {
-            stdout += d;
-          });
-          const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-          child.once("exit", (code) => {
-            clearTimeout(killer);
-            resolve({ code, stdout });
-          });
-        });
+      const run = (target: string) =>
+        runAttach([
+          "--tap",
+          tapName(),
+          "--netns",
+          ns.name,
+          "--peer",
+          "192.0.2.1/24",
+          "--ip",
+          "192.0.2.2/24",
+          "--ping",
+          target,
+          "--count",
+          "3",
+          "--interval",
+          "0.2",
+          "--seed",
+          "7",
+          "--stats-interval",
+          "0",
+        ]);
       const up = await run("192.0.2.1");
       expect(up.code).toBe(0);
       expect(up.stdout).toContain("rng seed 7");
@@ -441,6 +440,74 @@ describe.skipIf(skip)("netlab attach", () => {
           .find((e) => e["event"] === "stopped");
         expect(stopped).toMatchObject({ reason: "SIGINT", connectionsOpen: 1 });
         expect((stopped!["connectionsClosed"] as number) + (stopped!["connectionsReset"] as number)).toBe(1);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    });
+  });
+
+  it("over IPv6: --ping a kernel global and link-local address (ping's lines, summary and exit status, from a dual and a v6-only stack); --peer v6 CIDRs, repeated beside a v4 one, are configured and reachable", async () => {
+    await withNetns(async (ns) => {
+      // Dual stack: the kernel end gets a v4, a global v6 and a second link-local address (nodad).
+      const dual = ["--ip", "192.0.2.2/24", "--ip", "2001:db8::2/64", "--peer", "192.0.2.1/24", "--peer", "2001:db8::1/64", "--peer", "fe80::1/64"];
+      const counted = ["--count", "3", "--interval", "0.2", "--stats-interval", "0"];
+      const global = await runAttach(["--tap", tapName(), "--netns", ns.name, ...dual, "--ping", "2001:db8::1", ...counted]);
+      expect(global.code, global.stdout).toBe(0);
+      expect(global.stdout.match(/^ping 2001:db8::1 seq=\d time=[\d.]+ ms$/gm)).toHaveLength(3);
+      expect(global.stdout).toMatch(
+        /stopped \(ping count reached\)[^\n]*echo6 in\/out 0\/3[^\n]*\n--- 2001:db8::1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time \d+ms\nrtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms\n$/,
+      );
+      const tap = tapName();
+      // Nobody there, from a v6-only stack: ping's exit status 1.
+      const down = await runAttach([
+        "--tap",
+        tap,
+        "--netns",
+        ns.name,
+        "--ip",
+        "2001:db8::2/64",
+        "--peer",
+        "2001:db8::1/64",
+        "--ping",
+        "2001:db8::99",
+        "--count",
+        "2",
+        "--interval",
+        "0.2",
+      ]);
+      expect(down.code, down.stdout).toBe(1);
+      expect(down.stdout).toMatch(/--- 2001:db8::99 ping statistics ---\n2 packets transmitted, 0 received, 100% packet loss, time \d+ms\n$/);
+
+      // While pinging without --count: the kernel end holds both --peer families and reaches the stack over each.
+      const child = spawn(
+        process.execPath,
+        [CLI, "attach", "--tap", tap, "--netns", ns.name, ...dual, "--ping", "fe80::1", "--interval", "0.2", "--stats-interval", "0", "--json"],
+        { cwd: ROOT },
+      );
+      let stdout = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        stdout += d;
+      });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      try {
+        const events = (): Array<Record<string, unknown>> =>
+          stdout
+            .split("\n")
+            .filter((l) => l.startsWith("{"))
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
+        await waitUntil(() => events().some((e) => e["event"] === "ping" && typeof e["rttMs"] === "number"), 10_000, "an ICMPv6 echo reply from the kernel");
+        expect(events().find((e) => e["event"] === "ping")).toMatchObject({ family: "ipv6", target: "fe80::1", seq: 1 });
+        const shown = await ns.exec("ip", ["addr", "show", "dev", tap]);
+        for (const a of ["192.0.2.1/24", "2001:db8::1/64", "fe80::1/64"]) expect(shown.stdout).toContain(`inet${a.includes(":") ? "6" : ""} ${a}`);
+        const v6 = await ns.exec("ping", ["-6", "-n", "-c", "2", "-i", "0.1", "-W", "2", "2001:db8::2"], { timeoutMs: 10_000 });
+        expect(v6.stdout).toMatch(/2 packets transmitted, 2 received/);
+        const v4 = await ns.exec("ping", ["-n", "-c", "2", "-i", "0.1", "-W", "2", "192.0.2.2"], { timeoutMs: 10_000 });
+        expect(v4.stdout).toMatch(/2 packets transmitted, 2 received/);
+        child.kill("SIGINT");
+        expect(await exited).toBe(0);
+        const summary = events().find((e) => e["event"] === "ping-summary");
+        expect(summary).toMatchObject({ family: "ipv6", target: "fe80::1", lossPercent: 0 });
+        expect(summary!["received"] as number).toBeGreaterThanOrEqual(1);
       } finally {
         if (child.exitCode === null) child.kill("SIGKILL");
       }

@@ -39,7 +39,7 @@ describe("parseAttachArgs()", () => {
     ).toEqual({
       tap: "nl0",
       netns: "lab",
-      peer: "192.0.2.1/24",
+      peers: ["192.0.2.1/24"],
       httpRoot: "/srv",
       httpPort: 80,
       pcap: "/tmp/a.pcapng",
@@ -96,6 +96,20 @@ describe("parseAttachArgs()", () => {
     expect(parseAttachArgs(["--tap", "nl0", "--dhcp"]).ipv6).toBeUndefined();
   });
 
+  it("reads IPv6 --ping targets (global, link-local, with the tap as zone) and repeated --peer of both families", () => {
+    const v6 = ["--tap", "nl0", "--ip", "192.0.2.2/24", "--ip", "2001:db8::2/64"];
+    expect(parseAttachArgs([...v6, "--ping", "2001:db8::1", "--count", "3"])).toMatchObject({ ping: ipv6("2001:db8::1"), count: 3 });
+    expect(parseAttachArgs([...v6, "--ping", "fe80::1"]).ping).toEqual(ipv6("fe80::1"));
+    expect(parseAttachArgs([...v6, "--ping", "fe80::1%nl0"]).ping).toEqual(ipv6("fe80::1"));
+    expect(parseAttachArgs([...v6, "--ping", "192.0.2.1"]).ping).toBe(0xc0000201);
+    expect(parseAttachArgs([...v6, "--peer", "2001:db8::1/64", "--peer", "192.0.2.1/24", "--peer", "fe80::1/64"]).peers).toEqual([
+      "2001:db8::1/64",
+      "192.0.2.1/24",
+      "fe80::1/64",
+    ]);
+    expect(parseAttachArgs(["--tap", "nl0", "--slaac", "--ping", "fe80::1"]).ping).toEqual(ipv6("fe80::1"));
+  });
+
   it("reads --count, --interval and --seed (ping -c / -i, the stack's Rng seed)", () => {
     expect(
       parseAttachArgs(["--tap", "nl0", "--ip", "192.0.2.2/24", "--ping", "192.0.2.1", "--count=5", "--interval", "0.2", "--seed", "0xffffffff"]),
@@ -117,6 +131,13 @@ describe("parseAttachArgs()", () => {
     [["--tap", "nl0", "--ip", "2001:db8::g/64"], "got '2001:db8::g/64'"],
     [["--tap", "nl0", "--ip", "2001:db8::2/129"], "got '2001:db8::2/129'"],
     [["--tap", "nl0", "--slaac", "--ping", "192.0.2.1"], "--ping pings an IPv4 address"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--ping", "2001:db8::1"], "--ping pings an IPv6 address: give an IPv6 --ip or --slaac"],
+    [["--tap", "nl0", "--slaac", "--ping", "fe80::1%eth0"], "--ping zone must be the tap (%nl0), got 'fe80::1%eth0'"],
+    [["--tap", "nl0", "--slaac", "--ping", "2001:db8::g"], "--ping needs an IPv4 or IPv6 address"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--peer", "2001:db8::1/64"], "an IPv6 --peer needs IPv6 on the stack"],
+    [["--tap", "nl0", "--ip", "192.0.2.2/24", "--peer", "192.0.2.1/24", "--peer", "192.0.2.3/24"], "at most one IPv4 --peer"],
+    [["--tap", "nl0", "--slaac", "--peer", "2001:db8::1"], "--peer needs ADDRESS/PREFIX (2001:db8::2/64), got '2001:db8::1'"],
+    [["--tap", "nl0", "--slaac", "--peer", "192.0.2.1"], "--peer needs ADDRESS/PREFIX (192.0.2.10/24), got '192.0.2.1'"],
     [["--tap", "nl0", "--ip", "192.0.2.300/24"], "--ip needs ADDRESS/PREFIX (192.0.2.10/24), got '192.0.2.300/24'"],
     [["--tap", "nl0", "--ip", "192.0.2.2/24", "--http-port", "70000"], "--http-port"],
     [["--tap", "nl0", "--ip", "192.0.2.2/24", "--netns", "a/b"], "--netns needs a namespace name"],

@@ -14,7 +14,7 @@ import { accessSync, constants, statSync } from "node:fs";
 import type { NetDevice } from "../../../stack/link/types.ts";
 import { withCapture } from "../../../stack/link/capture.ts";
 import { formatIpv4, formatMac, type Ipv4Address, type Ipv4Cidr, type MacAddress } from "../../../stack/wire/address.ts";
-import { formatIpv6, parseIpv6Address } from "../../../stack/wire/ipv6-address.ts";
+import { formatIpv6, type Ipv6Address } from "../../../stack/wire/ipv6-address.ts";
 import { NetlabError } from "../../../stack/error.ts";
 import { err, ok } from "../../../stack/result.ts";
 import {
@@ -24,8 +24,10 @@ import {
   parseCommandLine,
   parseDuration,
   parseInteger,
+  parseIpAddress,
   parseIpv4Address,
   parseIpv4Cidr,
+  parseIpv6CidrText,
   parseMacAddress,
   parseSeed,
   UsageError,
@@ -41,7 +43,7 @@ import { startXenAttachment, withImmediateTimers, type XenAttachment } from "../
 export const summary = "attach the stack to a Linux tap device (the kernel is the peer)";
 
 const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gateway IP] | --dhcp) [--ip V6CIDR]... [--slaac]
-                     [--peer CIDR] [--http-root DIR] [--http-port N] [--pcap FILE] [--xen]
+                     [--peer CIDR]... [--http-root DIR] [--http-port N] [--pcap FILE] [--xen]
                      [--mac MAC] [--offloads] [--ping IP [--count N] [--interval S]] [--seed S]
                      [--duration S] [--stats-interval S] [--json]
   --tap NAME        tap interface to create or attach to (1..15 characters)
@@ -52,7 +54,10 @@ const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gatewa
   --dhcp            obtain the address from a DHCP server on the link (released on exit)
   --slaac           IPv6 on, addresses autoconfigured from Router Advertisements on the link (RFC 4862;
                     the kernel side's radvd or dnsmasq enable-ra); each address is reported once usable
-  --peer CIDR       also configure the kernel end with CIDR and bring it up (e.g. 192.0.2.1/24)
+  --peer CIDR       also configure the kernel end with CIDR and bring it up (e.g. 192.0.2.1/24). Repeatable
+                    with IPv6 CIDRs (2001:db8::1/64, or a link-local fe80::1/64), added without DAD
+                    (ip -6 addr add ... nodad: usable at once); at most one IPv4 one. An IPv6 --peer
+                    needs IPv6 on the stack (an IPv6 --ip or --slaac)
   --http-root DIR   serve DIR over HTTP (port --http-port, default 80)
   --pcap FILE       record every frame the stack sends and receives (.pcap or .pcapng)
   --xen             run the stack in a domU behind netfront; dom0 runs netback and a bridge with the
@@ -65,7 +70,10 @@ const USAGE = `usage: netlab attach --tap NAME [--netns NS] (--ip CIDR [--gatewa
                     carried over the rings as csum_blank/data_validated flags and GSO extra info)
   --ping IP         ping IP from the stack once a second and print the round-trip times; at the end
                     ping's summary (transmitted, received, loss, rtt min/avg/max/mdev), and the exit
-                    status is ping's: 0 when a reply came, 1 when none did
+                    status is ping's: 0 when a reply came, 1 when none did. IP may be IPv6 (ICMPv6
+                    echo, as ping -6), global or link-local; a link-local one needs no zone (the tap is
+                    the one interface; fe80::1%NAME with the tap's NAME is taken too). The first echo
+                    goes once the stack has a usable source address for IP (after its DAD)
   --count N         stop after N pings (the last one answered or timed out after 1 s), as ping -c
   --interval S      seconds between pings (default 1; 0.01 at least), as ping -i
   --seed S          the stack's Rng seed (ISNs, ports, DHCP xids; default: random, printed)
@@ -87,14 +95,16 @@ export interface AttachOptions {
     | { readonly kind: "none" };
   /** IPv6 (absent: v4 only): static addresses ("2001:db8::2/64") and SLAAC. */
   readonly ipv6?: { readonly addresses: readonly string[]; readonly slaac: boolean };
-  readonly peer?: string;
+  /** CIDRs for the kernel end (at most one IPv4; IPv6 ones added with nodad). */
+  readonly peers?: readonly string[];
   readonly httpRoot?: string;
   readonly httpPort: number;
   readonly pcap?: string;
   readonly xen: boolean;
   readonly mac?: MacAddress;
   readonly offloads: boolean;
-  readonly ping?: Ipv4Address;
+  /** The address to ping: a number for IPv4, 16 bytes for IPv6. */
+  readonly ping?: Ipv4Address | Ipv6Address;
   /** With ping: stop after this many echo requests (ping -c). */
   readonly count?: number;
   /** With ping: seconds between echo requests [1] (ping -i). */
@@ -126,7 +136,7 @@ const ATTACH_SPEC = {
     gateway: { type: "string" },
     dhcp: { type: "boolean" },
     slaac: { type: "boolean" },
-    peer: { type: "string" },
+    peer: { type: "string", multiple: true },
     "http-root": { type: "string" },
     "http-port": { type: "string" },
     pcap: { type: "string" },
@@ -160,12 +170,7 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
   const ips = v.ip ?? [];
   const v6Texts = ips.filter((t) => t.includes(":"));
   const v4Texts = ips.filter((t) => !t.includes(":"));
-  for (const t of v6Texts) {
-    const [a, len, ...rest] = t.split("/");
-    const n = Number(len);
-    if (rest.length > 0 || a === undefined || !parseIpv6Address(a).ok || !/^\d{1,3}$/.test(len ?? "") || n > 128)
-      throw usage(`--ip needs ADDRESS/PREFIX (192.0.2.10/24 or 2001:db8::2/64), got '${t}'`);
-  }
+  for (const t of v6Texts) if (!parseIpv6CidrText(t).ok) throw usage(`--ip needs ADDRESS/PREFIX (192.0.2.10/24 or 2001:db8::2/64), got '${t}'`);
   if (v4Texts.length > 1) throw usage("at most one IPv4 --ip (more --ip are IPv6 CIDRs)");
   if (v4Texts.length === 1 && dhcp) throw usage("give only one of an IPv4 --ip and --dhcp");
   if (v4Texts.length === 0 && !dhcp && v6Texts.length === 0 && !slaac) throw usage("give --ip CIDR (IPv4 or IPv6), --dhcp or --slaac");
@@ -175,14 +180,24 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
   const address: AttachOptions["address"] =
     cidr === undefined ? (dhcp ? { kind: "dhcp" } : { kind: "none" }) : gateway === undefined ? { kind: "static", cidr } : { kind: "static", cidr, gateway };
   const ipv6 = v6Texts.length > 0 || slaac ? { addresses: v6Texts, slaac } : undefined;
-  get("peer", parseIpv4Cidr);
+  // Each --peer is an IPv4 or an IPv6 CIDR, as --ip.
+  const peers = v.peer ?? [];
+  for (const t of peers) flagValue<unknown>(ATTACH_SPEC.command, "peer", t, t.includes(":") ? parseIpv6CidrText : parseIpv4Cidr);
+  if (peers.filter((t) => !t.includes(":")).length > 1) throw usage("at most one IPv4 --peer (more --peer are IPv6 CIDRs)");
+  if (ipv6 === undefined && peers.some((t) => t.includes(":"))) throw usage("an IPv6 --peer needs IPv6 on the stack: give an IPv6 --ip or --slaac");
   const netns = get("netns", namespaceName);
   const mac = get("mac", parseMacAddress);
-  const ping = get("ping", parseIpv4Address);
+  const ping = get("ping", (t) => {
+    // A zone may only name the tap: the stack has that one interface.
+    const [address = "", zone, ...more] = t.split("%");
+    if (more.length > 0 || (zone !== undefined && zone !== v.tap)) return err("bad-value", `zone must be the tap (%${v.tap ?? "NAME"}), got '${t}'`);
+    return parseIpAddress(address);
+  });
   const count = get("count", (t) => parseInteger(t, 1));
   const intervalMs = get("interval", (t) => parseDuration(t, "s", 10));
   const seed = get("seed", parseSeed);
-  if (ping !== undefined && address.kind === "none") throw usage("--ping pings an IPv4 address: give an IPv4 --ip or --dhcp");
+  if (typeof ping === "number" && address.kind === "none") throw usage("--ping pings an IPv4 address: give an IPv4 --ip or --dhcp");
+  if (ping instanceof Uint8Array && ipv6 === undefined) throw usage("--ping pings an IPv6 address: give an IPv6 --ip or --slaac");
   if (ping === undefined && count !== undefined) throw usage("--count goes with --ping");
   if (ping === undefined && intervalMs !== undefined) throw usage("--interval goes with --ping");
   const durationMs = get("duration", (t) => parseDuration(t, "s", 1));
@@ -197,7 +212,7 @@ export function parseAttachArgs(args: readonly string[]): AttachOptions {
     statsIntervalS: statsMs === undefined ? 1 : statsMs / 1000,
     json: v.json === true,
     ...(netns !== undefined ? { netns } : {}),
-    ...(v.peer !== undefined ? { peer: v.peer } : {}),
+    ...(peers.length > 0 ? { peers } : {}),
     ...(v["http-root"] !== undefined ? { httpRoot: v["http-root"] } : {}),
     ...(v.pcap !== undefined ? { pcap: v.pcap } : {}),
     ...(mac !== undefined ? { mac } : {}),
@@ -285,16 +300,19 @@ export async function startAttach(options: AttachOptions, out: AttachOutput): Pr
       }
     }
     const ipArgs = kernelNs === undefined ? [] : ["-n", kernelNs];
-    if (options.peer !== undefined) {
+    if (options.peers !== undefined) {
+      const peers = options.peers;
       try {
         // A v4-only stack: keep the kernel end's IPv6 chatter (DAD, RS, MLD) off the link.
         const sysctl = ["sysctl", "-qw", `net.ipv6.conf.${tap.name}.disable_ipv6=1`];
         if (options.ipv6 === undefined)
           await runCommand(kernelNs === undefined ? sysctl[0]! : "ip", kernelNs === undefined ? sysctl.slice(1) : ["netns", "exec", kernelNs, ...sysctl]);
-        await runChecked("ip", [...ipArgs, "addr", "add", options.peer, "dev", tap.name]);
+        // IPv6 ones without DAD (usable at once; the stack's own DAD still finds a clash with them).
+        for (const p of peers)
+          await runChecked("ip", [...ipArgs, ...(p.includes(":") ? ["-6"] : []), "addr", "add", p, "dev", tap.name, ...(p.includes(":") ? ["nodad"] : [])]);
         await runChecked("ip", [...ipArgs, "link", "set", tap.name, "up"]);
       } catch (e) {
-        throw new AttachError("ATTACH_PEER", `configuring the kernel end ${options.peer} failed: ${(e as Error).message}`);
+        throw new AttachError("ATTACH_PEER", `configuring the kernel end ${peers.join(" ")} failed: ${(e as Error).message}`);
       }
     }
 
@@ -554,6 +572,8 @@ export async function run(args: string[]): Promise<number> {
   const pings = options.ping === undefined ? undefined : { target: options.ping, transmitted: 0, rtts: [] as number[], startedAt: 0 };
   if (pings !== undefined) {
     const target = pings.target;
+    const text = formatAddress(target);
+    const family = typeof target === "number" ? "ipv4" : "ipv6";
     let answered = 0;
     const settled = (): void => {
       if (options.count !== undefined && ++answered === options.count) stop("ping count reached");
@@ -564,16 +584,16 @@ export async function run(args: string[]): Promise<number> {
       session.stack.ping(target, n).then(
         (rttMs) => {
           pings.rtts.push(rttMs);
-          out.line(`ping ${formatIpv4(target)} seq=${n} time=${rttMs.toFixed(3)} ms`, { event: "ping", target: formatIpv4(target), seq: n, rttMs });
+          out.line(`ping ${text} seq=${n} time=${rttMs.toFixed(3)} ms`, { event: "ping", family, target: text, seq: n, rttMs });
           settled();
         },
         (e: Error) => {
-          out.line(`ping ${formatIpv4(target)} seq=${n}: ${e.message}`, { event: "ping", target: formatIpv4(target), seq: n, error: e.message });
+          out.line(`ping ${text} seq=${n}: ${e.message}`, { event: "ping", family, target: text, seq: n, error: e.message });
           settled();
         },
       );
     };
-    void session.ready.then(
+    void pingReady(session, target, timers).then(
       () => {
         pings.startedAt = performance.now();
         pingOnce();
@@ -596,8 +616,42 @@ export async function run(args: string[]): Promise<number> {
   });
   if (pings === undefined) return 0;
   const summary = pingSummary(pings.transmitted, pings.rtts, pings.startedAt === 0 ? 0 : performance.now() - pings.startedAt);
-  out.line(formatPingSummary(formatIpv4(pings.target), summary).join("\n"), { event: "ping-summary", target: formatIpv4(pings.target), ...summary });
+  const target = formatAddress(pings.target);
+  out.line(formatPingSummary(target, summary).join("\n"), {
+    event: "ping-summary",
+    family: typeof pings.target === "number" ? "ipv4" : "ipv6",
+    target,
+    ...summary,
+  });
   return summary.received > 0 ? 0 : 1;
+}
+
+function formatAddress(a: Ipv4Address | Ipv6Address): string {
+  return typeof a === "number" ? formatIpv4(a) : formatIpv6(a);
+}
+
+/**
+ * Resolves once the stack can ping `target`: IPv4 once it has its address; IPv6 once it has a
+ * usable source address for it and no address of its own is still in DAD (a ping sent from the
+ * link-local address while the global one is tentative would be answered to the wrong one).
+ */
+function pingReady(session: AttachSession, target: Ipv4Address | Ipv6Address, timers: NodeJS.Timeout[]): Promise<unknown> {
+  if (typeof target === "number") return session.ready;
+  const ipv6 = session.stack.stack.ipv6;
+  if (ipv6 === undefined) return Promise.reject(new Error("no IPv6"));
+  const usable = (): boolean => ipv6.sourceFor(target) !== undefined && ipv6.ndp.addresses().every((a) => a.state !== "tentative");
+  return new Promise<void>((resolve) => {
+    if (usable()) {
+      resolve();
+      return;
+    }
+    const poll = setInterval(() => {
+      if (!usable()) return;
+      clearInterval(poll);
+      resolve();
+    }, 50);
+    timers.push(poll);
+  });
 }
 
 /** ping's closing statistics. */
