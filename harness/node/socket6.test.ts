@@ -30,18 +30,34 @@ function withoutPorts(v: ReturnType<typeof view>) {
   return { ...v, address };
 }
 
-/** A real Node server on the loopback with `listen`, and the views of one client from `host` (both ends). */
-async function realNodeViews(listen: net.ListenOptions, host: string) {
-  const server = net.createServer();
+/** A server as both node:net and the wrapper have it. */
+interface ServerLike extends NodeJS.EventEmitter {
+  listen(options: { host: string; port: number; ipv6Only?: boolean }, callback?: () => void): NodeJS.EventEmitter;
+  address(): unknown;
+  close(): unknown;
+}
+
+/** What views() runs the same calls on: node:net itself, or the wrappers over two stacks. */
+interface SocketApi {
+  createServer(): ServerLike;
+  connect(options: { host: string; port: number }): net.Socket | NetlabSocket;
+}
+
+/**
+ * A server listening with `listen` on an ephemeral port and one client from `host`: what the
+ * server, the client and the accepted socket report (ports left out), and what a second,
+ * IPv4-only listener on the same port gets ("listening" or the error code).
+ */
+async function views(api: SocketApi, listen: { host: string; ipv6Only?: boolean }, host: string) {
+  const server = api.createServer();
   await once(server.listen({ ...listen, port: 0 }), "listening");
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = once(server, "connection") as Promise<[net.Socket]>;
-  const client = net.connect({ host, port });
+  const port = (server.address() as { port: number }).port;
+  const accepted = once(server, "connection") as Promise<[net.Socket | NetlabSocket]>;
+  const client = api.connect({ host, port });
   await once(client, "connect");
   const [peer] = await accepted;
-  const views = { server: server.address(), client: withoutPorts(view(client)), accepted: withoutPorts(view(peer)) };
-  // The same port for a v4-only listener: refused while the first holds it in both families?
-  const second = net.createServer();
+  const seen = { server: server.address(), client: withoutPorts(view(client)), accepted: withoutPorts(view(peer)), port };
+  const second = api.createServer();
   const v4Listen = await new Promise<string>((resolve) => {
     second.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
     second.listen({ host: "0.0.0.0", port }, () => resolve("listening"));
@@ -50,32 +66,18 @@ async function realNodeViews(listen: net.ListenOptions, host: string) {
   client.destroy();
   peer.destroy();
   server.close();
-  return { ...views, v4Listen };
+  return { ...seen, v4Listen };
 }
 
-/** Like realNodeViews, on two netlab stacks (b listens, a connects). */
-async function netlabViews(listen: { host: string; ipv6Only?: boolean }, host: string) {
+/** views() on real Node sockets over this machine's loopback. */
+function realNodeViews(listen: { host: string; ipv6Only?: boolean }, host: string) {
+  return views({ createServer: () => net.createServer(), connect: (o) => net.connect(o) }, listen, host);
+}
+
+/** views() on two netlab stacks (b listens, a connects). */
+function netlabViews(listen: { host: string; ipv6Only?: boolean }, host: string) {
   const t = createNodeTestNet({ ipv6: true });
-  return withClockPump(t.clock, async () => {
-    const server = createNodeServer(t.b);
-    await once(server.listen({ ...listen, port: 0 }), "listening");
-    const port = server.address()!.port;
-    const accepted = once(server, "connection") as Promise<[NetlabSocket]>;
-    const client = connect(t.a, { host, port });
-    await once(client, "connect");
-    const [peer] = await accepted;
-    const views = { server: server.address(), client: withoutPorts(view(client)), accepted: withoutPorts(view(peer)) };
-    const second = createNodeServer(t.b);
-    const v4Listen = await new Promise<string>((resolve) => {
-      second.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
-      second.listen({ host: "0.0.0.0", port }, () => resolve("listening"));
-    });
-    second.close();
-    client.destroy();
-    peer.destroy();
-    server.close();
-    return { ...views, v4Listen, port };
-  });
+  return withClockPump(t.clock, () => views({ createServer: () => createNodeServer(t.b), connect: (o) => connect(t.a, o) }, listen, host));
 }
 
 describe("the Node wrappers over IPv6", () => {

@@ -19,20 +19,37 @@ function tapName(): string {
   return `nla${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 15);
 }
 
-/** Runs `netlab attach ARGS` to its end (killed after 20 s); its exit code and stdout. */
-function runAttach(args: readonly string[]): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, "attach", ...args], { cwd: ROOT });
-    let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.once("exit", (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout });
-    });
+/** A running `netlab attach ARGS` child: its output so far, its --json events, its exit code. */
+function startAttachChild(args: readonly string[]) {
+  const child = spawn(process.execPath, [CLI, "attach", ...args], { cwd: ROOT });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
   });
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  return {
+    child,
+    exited: new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code))),
+    stdout: () => stdout,
+    stderr: () => stderr,
+    events: (): Array<Record<string, unknown>> =>
+      stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+/** Runs `netlab attach ARGS` to its end (killed after 20 s); its exit code and stdout. */
+async function runAttach(args: readonly string[]): Promise<{ code: number | null; stdout: string }> {
+  const run = startAttachChild(args);
+  const killer = setTimeout(() => run.child.kill("SIGKILL"), 20_000);
+  const code = await run.exited;
+  clearTimeout(killer);
+  return { code, stdout: run.stdout() };
 }
 
 describe.skipIf(skip)("netlab attach", () => {
@@ -42,45 +59,25 @@ describe.skipIf(skip)("netlab attach", () => {
     const tap = tapName();
     try {
       await withNetns(async (ns) => {
-        const child = spawn(
-          process.execPath,
-          [
-            CLI,
-            "attach",
-            "--tap",
-            tap,
-            "--netns",
-            ns.name,
-            "--peer",
-            "192.0.2.1/24",
-            "--ip",
-            "192.0.2.2/24",
-            "--ping",
-            "192.0.2.1",
-            "--pcap",
-            pcap,
-            "--stats-interval",
-            "0.2",
-            "--json",
-          ],
-          { cwd: ROOT },
-        );
-        let stdout = "",
-          stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => {
-          stdout += d;
-        });
-        child.stderr.setEncoding("utf8").on("data", (d: string) => {
-          stderr += d;
-        });
-        const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+        const { child, exited, events, stderr } = startAttachChild([
+          "--tap",
+          tap,
+          "--netns",
+          ns.name,
+          "--peer",
+          "192.0.2.1/24",
+          "--ip",
+          "192.0.2.2/24",
+          "--ping",
+          "192.0.2.1",
+          "--pcap",
+          pcap,
+          "--stats-interval",
+          "0.2",
+          "--json",
+        ]);
         try {
-          const events = (): Array<Record<string, unknown>> =>
-            stdout
-              .split("\n")
-              .filter((l) => l.startsWith("{"))
-              .map((l) => JSON.parse(l) as Record<string, unknown>);
-          await waitUntil(() => events().some((e) => e["event"] === "address"), 10_000, `attach to report its address (stderr: ${stderr})`);
+          await waitUntil(() => events().some((e) => e["event"] === "address"), 10_000, `attach to report its address (stderr: ${stderr()})`);
           expect(events().find((e) => e["event"] === "attached")).toMatchObject({ tap, netns: ns.name, pcap });
           expect(events().find((e) => e["event"] === "address")).toMatchObject({ address: "192.0.2.2/24" });
           const ping = await ns.exec("ping", ["-n", "-c", "3", "-i", "0.1", "-W", "2", "192.0.2.2"], { timeoutMs: 10_000 });
@@ -114,50 +111,30 @@ describe.skipIf(skip)("netlab attach", () => {
     const root = mkdtempSync(join(tmpdir(), "netlab-attach6-"));
     writeFileSync(join(root, "hello.txt"), "hello over IPv6\n");
     await withNetns(async (ns) => {
-      const child = spawn(
-        process.execPath,
-        [
-          CLI,
-          "attach",
-          "--tap",
-          tap,
-          "--netns",
-          ns.name,
-          "--peer",
-          "192.0.2.1/24",
-          "--ip",
-          "192.0.2.2/24",
-          "--ip",
-          "2001:db8::2/64",
-          "--http-root",
-          root,
-          "--stats-interval",
-          "0.2",
-          "--json",
-        ],
-        { cwd: ROOT },
-      );
-      let stdout = "",
-        stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => {
-        stderr += d;
-      });
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const { child, exited, events, stderr } = startAttachChild([
+        "--tap",
+        tap,
+        "--netns",
+        ns.name,
+        "--peer",
+        "192.0.2.1/24",
+        "--ip",
+        "192.0.2.2/24",
+        "--ip",
+        "2001:db8::2/64",
+        "--http-root",
+        root,
+        "--stats-interval",
+        "0.2",
+        "--json",
+      ]);
       try {
-        const events = (): Array<Record<string, unknown>> =>
-          stdout
-            .split("\n")
-            .filter((l) => l.startsWith("{"))
-            .map((l) => JSON.parse(l) as Record<string, unknown>);
         const addresses = () => events().filter((e) => e["event"] === "address");
         // Each address is reported once its own DAD is over (random delays): wait for both.
         await waitUntil(
           () => addresses().some((e) => e["address"] === "2001:db8::2/64") && addresses().some((e) => e["origin"] === "link-local"),
           10_000,
-          `attach to report its v6 addresses after DAD (stderr: ${stderr})`,
+          `attach to report its v6 addresses after DAD (stderr: ${stderr()})`,
         );
         expect(addresses().find((e) => e["family"] === "ipv4")).toMatchObject({ address: "192.0.2.2/24" });
         expect(addresses().find((e) => e["address"] === "2001:db8::2/64")).toMatchObject({ family: "ipv6", origin: "static" });
@@ -193,28 +170,21 @@ describe.skipIf(skip)("netlab attach", () => {
   it("--slaac: a v6-only stack autoconfigures from dnsmasq's RAs on the kernel side, reports the address (family ipv6, origin slaac, the router) and answers ping6 on it", async () => {
     const tap = tapName();
     await withNetns(async (ns) => {
-      const child = spawn(
-        process.execPath,
-        [CLI, "attach", "--tap", tap, "--netns", ns.name, "--peer", "192.0.2.1/24", "--slaac", "--stats-interval", "0", "--json"],
-        { cwd: ROOT },
-      );
-      let stdout = "",
-        stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => {
-        stderr += d;
-      });
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const { child, exited, events, stdout, stderr } = startAttachChild([
+        "--tap",
+        tap,
+        "--netns",
+        ns.name,
+        "--peer",
+        "192.0.2.1/24",
+        "--slaac",
+        "--stats-interval",
+        "0",
+        "--json",
+      ]);
       let dnsmasq: { stop(): Promise<unknown> } | undefined;
       try {
-        const events = (): Array<Record<string, unknown>> =>
-          stdout
-            .split("\n")
-            .filter((l) => l.startsWith("{"))
-            .map((l) => JSON.parse(l) as Record<string, unknown>);
-        await waitUntil(() => events().some((e) => e["event"] === "attached"), 10_000, `attach to come up (stderr: ${stderr})`);
+        await waitUntil(() => events().some((e) => e["event"] === "attached"), 10_000, `attach to come up (stderr: ${stderr()})`);
         // The tap is in the namespace and up (--peer) once attach says "attached".
         expect((await ns.exec("ip", ["-6", "addr", "add", "2001:db8:1::1/64", "dev", tap, "nodad"])).code).toBe(0);
         dnsmasq = ns.spawn("dnsmasq", [
@@ -229,7 +199,7 @@ describe.skipIf(skip)("netlab attach", () => {
         await waitUntil(
           () => events().some((e) => e["event"] === "address" && e["origin"] === "slaac"),
           20_000,
-          `a SLAAC address from dnsmasq's RA (stdout: ${stdout})`,
+          `a SLAAC address from dnsmasq's RA (stdout: ${stdout()})`,
         );
         const slaac = events().find((e) => e["event"] === "address" && e["origin"] === "slaac")!;
         expect(slaac).toMatchObject({ family: "ipv6" });
@@ -249,20 +219,13 @@ describe.skipIf(skip)("netlab attach", () => {
 
   it("creates a missing namespace for the tap and removes it again on SIGTERM", async () => {
     const nsName = `nl-test-${process.pid}-attach-own`;
-    const child = spawn(process.execPath, [CLI, "attach", "--tap", tapName(), "--netns", nsName, "--ip", "192.0.2.2/24", "--stats-interval", "0"], {
-      cwd: ROOT,
-    });
-    let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const { child, exited, stdout } = startAttachChild(["--tap", tapName(), "--netns", nsName, "--ip", "192.0.2.2/24", "--stats-interval", "0"]);
     try {
-      await waitUntil(() => stdout.includes("address 192.0.2.2/24"), 10_000, "attach to come up");
+      await waitUntil(() => stdout().includes("address 192.0.2.2/24"), 10_000, "attach to come up");
       expect(existsSync(`/run/netns/${nsName}`)).toBe(true);
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
-      expect(stdout).toMatch(/stopped \(SIGTERM\)/);
+      expect(stdout()).toMatch(/stopped \(SIGTERM\)/);
       expect(existsSync(`/run/netns/${nsName}`)).toBe(false);
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
@@ -274,34 +237,23 @@ describe.skipIf(skip)("netlab attach", () => {
     const tap = tapName();
     await withNetns(async (ns) => {
       // The tap appears in the namespace only once attach has moved it there: dnsmasq starts after.
-      const child = spawn(
-        process.execPath,
-        [
-          CLI,
-          "attach",
-          "--tap",
-          tap,
-          "--netns",
-          ns.name,
-          "--peer",
-          "192.0.2.1/24",
-          "--dhcp",
-          "--offloads",
-          "--http-root",
-          ROOT,
-          "--stats-interval",
-          "0",
-          "--json",
-        ],
-        { cwd: ROOT },
-      );
-      let stdout = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        stdout += d;
-      });
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const { child, exited, events, stdout } = startAttachChild([
+        "--tap",
+        tap,
+        "--netns",
+        ns.name,
+        "--peer",
+        "192.0.2.1/24",
+        "--dhcp",
+        "--offloads",
+        "--http-root",
+        ROOT,
+        "--stats-interval",
+        "0",
+        "--json",
+      ]);
       try {
-        await waitUntil(() => stdout.includes(`"event":"attached"`), 10_000, "attach to open the tap");
+        await waitUntil(() => stdout().includes(`"event":"attached"`), 10_000, "attach to open the tap");
         const dnsmasq = ns.spawn("dnsmasq", [
           "--no-daemon",
           "--conf-file=/dev/null",
@@ -315,11 +267,6 @@ describe.skipIf(skip)("netlab attach", () => {
           "--user=root",
           "--no-ping",
         ]);
-        const events = (): Array<Record<string, unknown>> =>
-          stdout
-            .split("\n")
-            .filter((l) => l.startsWith("{"))
-            .map((l) => JSON.parse(l) as Record<string, unknown>);
         await waitUntil(
           () => events().some((e) => e["event"] === "address"),
           20_000,
@@ -382,34 +329,23 @@ describe.skipIf(skip)("netlab attach", () => {
   it("on SIGINT ends the connections peers still hold open (FIN, then RST) before the tap closes", async () => {
     const tap = tapName();
     await withNetns(async (ns) => {
-      const child = spawn(
-        process.execPath,
-        [
-          CLI,
-          "attach",
-          "--tap",
-          tap,
-          "--netns",
-          ns.name,
-          "--peer",
-          "192.0.2.1/24",
-          "--ip",
-          "192.0.2.2/24",
-          "--http-root",
-          ROOT,
-          "--stats-interval",
-          "0",
-          "--json",
-        ],
-        { cwd: ROOT },
-      );
-      let stdout = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        stdout += d;
-      });
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const { child, exited, stdout } = startAttachChild([
+        "--tap",
+        tap,
+        "--netns",
+        ns.name,
+        "--peer",
+        "192.0.2.1/24",
+        "--ip",
+        "192.0.2.2/24",
+        "--http-root",
+        ROOT,
+        "--stats-interval",
+        "0",
+        "--json",
+      ]);
       try {
-        await waitUntil(() => stdout.includes(`"event":"address"`), 10_000, "attach to come up");
+        await waitUntil(() => stdout().includes(`"event":"address"`), 10_000, "attach to come up");
         // A client that sent half a request and waits: what does it get when attach stops?
         const client = ns.spawn("python3", [
           "-u",
@@ -433,7 +369,7 @@ describe.skipIf(skip)("netlab attach", () => {
         expect(await exited).toBe(0);
         await client.waitFor(/eof|reset|timeout/, 10_000);
         expect(client.output().stdout).toMatch(/eof|reset/);
-        const stopped = stdout
+        const stopped = stdout()
           .split("\n")
           .filter((l) => l.startsWith("{"))
           .map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -479,22 +415,21 @@ describe.skipIf(skip)("netlab attach", () => {
       expect(down.stdout).toMatch(/--- 2001:db8::99 ping statistics ---\n2 packets transmitted, 0 received, 100% packet loss, time \d+ms\n$/);
 
       // While pinging without --count: the kernel end holds both --peer families and reaches the stack over each.
-      const child = spawn(
-        process.execPath,
-        [CLI, "attach", "--tap", tap, "--netns", ns.name, ...dual, "--ping", "fe80::1", "--interval", "0.2", "--stats-interval", "0", "--json"],
-        { cwd: ROOT },
-      );
-      let stdout = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        stdout += d;
-      });
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const { child, exited, events } = startAttachChild([
+        "--tap",
+        tap,
+        "--netns",
+        ns.name,
+        ...dual,
+        "--ping",
+        "fe80::1",
+        "--interval",
+        "0.2",
+        "--stats-interval",
+        "0",
+        "--json",
+      ]);
       try {
-        const events = (): Array<Record<string, unknown>> =>
-          stdout
-            .split("\n")
-            .filter((l) => l.startsWith("{"))
-            .map((l) => JSON.parse(l) as Record<string, unknown>);
         await waitUntil(() => events().some((e) => e["event"] === "ping" && typeof e["rttMs"] === "number"), 10_000, "an ICMPv6 echo reply from the kernel");
         expect(events().find((e) => e["event"] === "ping")).toMatchObject({ family: "ipv6", target: "fe80::1", seq: 1 });
         const shown = await ns.exec("ip", ["addr", "show", "dev", tap]);
