@@ -100,7 +100,7 @@ export interface XenAttachment {
   readonly linkPort: BridgePort;
   /** Every protocol violation either driver reported. */
   readonly peerErrors: readonly NetPeerError[];
-  /** Flat counters: "netfront.*", "netback.*" (the vif), "bridge.*" and "bridge.link.*". */
+  /** Flat counters: "netfront.*", "netback.*" (the vif), "bridge.*", "bridge.link.*" and "bridge.link.drops.<reason>". */
   counters(): Record<string, number>;
   /** Netfront closes (Closing/Closed with the backend), netback unloads, the link leaves the bridge, the domain goes. */
   close(): Promise<void>;
@@ -187,6 +187,7 @@ export async function startXenAttachment(
           ...(v === undefined ? {} : prefixed("netback", v.stats())),
           ...prefixed("bridge", bridge.stats()),
           ...prefixed("bridge.link", linkPort.stats()),
+          ...prefixed("bridge.link.drops", linkPort.stats().drops),
           "xen.peerErrors": peerErrors.length,
         };
       },

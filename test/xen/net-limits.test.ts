@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { unwrap } from "../../stack/result.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
+import { pseudoHeaderSum } from "../../stack/wire/checksum.ts";
 import { createNetback } from "../../xen-sim/net/netback.ts";
 import { createNetfront } from "../../xen-sim/net/netfront.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
@@ -69,6 +70,20 @@ describe("netfront and netback limits", () => {
   });
 });
 
+/** A broadcast Ethernet/IPv4/TCP frame of `length` bytes (IHL 5, no TCP options), checksum left partial (csum_blank). */
+function tcpFrame(length: number): Uint8Array {
+  const f = new Uint8Array(length);
+  f.fill(0xff, 0, 6);
+  f.set([0x08, 0x00], 12);
+  const total = length - 14;
+  f.set([0x45, 0, total >> 8, total & 255, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2], 14);
+  f.set([0x13, 0x88, 0x00, 0x50, 0, 0, 0x03, 0xe8, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff], 34);
+  const ph = pseudoHeaderSum(0xc0000201, 0xc0000202, 6, total - 20);
+  f[50] = ph >> 8;
+  f[51] = ph & 255;
+  return f;
+}
+
 describe("netfront out of guest memory", () => {
   it("drops a frame whose slots cannot all get pages, leaves the ring consistent, and keeps sending smaller frames", async () => {
     const clock = createVirtualClock();
@@ -76,16 +91,33 @@ describe("netfront out of guest memory", () => {
     const [a, b] = net.guests as [(typeof net.guests)[0], (typeof net.guests)[0]];
     const mem = a.guest.domain.memory;
     while (mem.maxPages - mem.pageCount > 3) unwrap(mem.allocPage());
-    const seen: number[] = [];
-    b.netfront.onReceive((f) => seen.push(f.data.length));
+    const seen: [number, number][] = [];
+    b.netfront.onReceive((f) => seen.push([f.data.length, f.offload?.gsoSize ?? 0]));
     const big = new Uint8Array(5 * 4096);
     big.fill(0xff, 0, 6);
     a.netfront.send({ data: big });
     expect(a.netfront.stats().txDropped).toBe(1);
     a.netfront.send(frame(1));
-    a.netfront.send({ data: big.subarray(0, 3 * 4096) });
+    // Three pages' worth as TCP GSO: it fits the guest's last pages and crosses the bridge whole
+    // (B's vif offers TSO; to a port without it the bridge segments, bridge.test.ts).
+    a.netfront.send({ data: tcpFrame(3 * 4096), offload: { gsoSize: 1448, csumBlank: true } });
     await pumpUntil(clock, () => seen.length === 2);
-    expect(seen).toEqual([60, 3 * 4096]);
+    expect(seen).toEqual([
+      [60, 0],
+      [3 * 4096, 1448],
+    ]);
+    // The same length without GSO leaves the guest (netback takes it) but not the bridge: longer
+    // than B's MTU 1500 + 18, Linux's bridge drops it (is_skb_forwardable) and so does this one,
+    // counting the reason on B's port.
+    const portB = net.bridge.ports().find((p) => p.device === net.netback.vif(b.guest.id, b.vif.devid)?.device);
+    expect(portB).toBeDefined();
+    const vifA = net.netback.vif(a.guest.id, a.vif.devid)!;
+    const takenBefore = vifA.stats().txFrames;
+    a.netfront.send({ data: big.subarray(0, 3 * 4096) });
+    await pumpUntil(clock, () => portB!.stats().dropped === 1);
+    expect(vifA.stats().txFrames).toBe(takenBefore + 1);
+    expect(portB!.stats()).toMatchObject({ dropped: 1, drops: { "over-mtu": 1, unsegmentable: 0, uncompletable: 0 } });
+    expect(seen.length).toBe(2);
     expect(net.peerErrors).toEqual([]);
   });
 });

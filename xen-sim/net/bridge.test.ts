@@ -102,4 +102,35 @@ describe("bridge", () => {
     pa.inject(f);
     expect(pb.out).toEqual([f]);
   });
+
+  it("drops a non-GSO frame longer than the egress MTU + 18 and counts it by reason, as Linux's is_skb_forwardable; a GSO frame passes", () => {
+    const clock = createVirtualClock();
+    const br = createBridge({ clock });
+    const pa = port();
+    const pb = port({ txChecksum: true, tso: true, maxGsoFrame: 65535 });
+    br.attach(pa.dev);
+    const b = br.attach(pb.dev, { name: "b" });
+    // 1500 + 14 (Ethernet) + 4 (VLAN_HLEN) = 1518 bytes pass; one more is dropped.
+    pa.inject({ data: eth(B, A, 1518) });
+    pa.inject({ data: eth(B, A, 1519) });
+    pa.inject({ data: eth(B, A, 12288), offload: { csumBlank: true } });
+    pa.inject({ data: eth(B, A, 12288), offload: { csumBlank: true, gsoSize: 1448 } });
+    expect(pb.out.map((f) => [f.data.length, f.offload?.gsoSize ?? 0])).toEqual([
+      [1518, 0],
+      [12288, 1448],
+    ]);
+    expect(b.stats()).toMatchObject({ txFrames: 2, dropped: 2, drops: { "over-mtu": 2, unsegmentable: 0, uncompletable: 0 } });
+  });
+
+  it("counts a GSO frame it cannot segment as unsegmentable and a csumBlank frame it cannot complete as uncompletable", () => {
+    const clock = createVirtualClock();
+    const br = createBridge({ clock });
+    const [pa, pb] = [port(), port()];
+    br.attach(pa.dev);
+    const b = br.attach(pb.dev);
+    pa.inject({ data: eth(B, A, 3000), offload: { gsoSize: 1448 } });
+    pa.inject({ data: eth(B, A, 100), offload: { csumBlank: true } });
+    expect(pb.out).toEqual([]);
+    expect(b.stats()).toMatchObject({ txFrames: 0, dropped: 2, drops: { "over-mtu": 0, unsegmentable: 1, uncompletable: 1 } });
+  });
 });

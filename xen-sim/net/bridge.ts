@@ -4,7 +4,10 @@
 // device.send() to put frames out of it. Egress respects each device's offloads: a GSO frame
 // leaving through a device without tso (or bigger than its maxGsoFrame) is segmented with
 // complete checksums; a csumBlank frame leaving through a device without txChecksum gets its
-// checksum completed first. Flooded copies are separate buffers.
+// checksum completed first. A non-GSO frame longer than the egress device's MTU + 18 (Ethernet
+// header and one VLAN tag) is dropped, as Linux's bridge does (br_dev_queue_push_xmit:
+// is_skb_forwardable; a GSO frame passes whatever its length). Every drop is counted by its
+// reason on the egress port. Flooded copies are separate buffers.
 //   createBridge(deps, options)   the bridge; attach(device) returns a BridgePort
 
 import type { Frame, NetDevice } from "../../stack/link/types.ts";
@@ -22,6 +25,18 @@ export interface BridgeOptions {
   readonly maxMacEntries?: number;
 }
 
+/** Why the bridge dropped a frame on its way out of a port. */
+export type BridgeDropReason =
+  /** Not GSO and longer than the device's MTU + 18 (Linux: is_skb_forwardable). */
+  | "over-mtu"
+  /** GSO for a device without TSO (or over its maxGsoFrame) and not segmentable (not TCPv4). */
+  | "unsegmentable"
+  /** csumBlank for a device without txChecksum and its checksum cannot be completed. */
+  | "uncompletable";
+
+/** Bytes a frame may exceed the MTU by: the Ethernet header and one VLAN tag (ETH_HLEN + VLAN_HLEN). */
+export const BRIDGE_FRAME_OVERHEAD = 18;
+
 /** Counters of one port (rx = frames the bridge took from the device). */
 export interface BridgePortStats {
   readonly name: string;
@@ -31,8 +46,10 @@ export interface BridgePortStats {
   segmented: number;
   /** csumBlank frames completed on the way out of this port. */
   checksumsCompleted: number;
-  /** Frames that could not be adapted to this port (not TCPv4 GSO, unparseable csumBlank). */
+  /** Frames dropped on the way out of this port, whatever the reason (the sum of `drops`). */
   dropped: number;
+  /** The same drops by reason. */
+  readonly drops: Record<BridgeDropReason, number>;
 }
 
 /** Bridge-wide counters. */
@@ -83,23 +100,34 @@ export function createBridge(deps: { readonly clock: Clock }, options: BridgeOpt
   const stats: BridgeStats = { received: 0, forwarded: 0, flooded: 0, filtered: 0, runts: 0, learned: 0, aged: 0, evicted: 0 };
   let nextIndex = 0;
 
+  const drop = (p: PortState, reason: BridgeDropReason): void => {
+    p.stats.dropped++;
+    p.stats.drops[reason]++;
+  };
+
   const output = (p: PortState, frame: Frame, copy: boolean): void => {
     const off = frame.offload;
     const offloads = p.device.offloads;
     const gso = off?.gsoSize ?? 0;
+    // Linux br_dev_queue_push_xmit -> is_skb_forwardable: len <= mtu + hard_header_len + VLAN_HLEN,
+    // or GSO (its segments are sized by gso_size, not by this check).
+    if (gso === 0 && frame.data.length > p.device.mtu + BRIDGE_FRAME_OVERHEAD) {
+      drop(p, "over-mtu");
+      return;
+    }
     if (gso > 0 && !(offloads.tso && frame.data.length <= offloads.maxGsoFrame)) {
       const r = segmentTcpv4(frame.data, gso, (seg) => {
         p.stats.txFrames++;
         p.device.send({ data: seg });
       });
       if (r.ok) p.stats.segmented++;
-      else p.stats.dropped++;
+      else drop(p, "unsegmentable");
       return;
     }
     if (off?.csumBlank === true && !offloads.txChecksum) {
       const data = copy ? frame.data.slice() : frame.data;
       if (!completeChecksum(data).ok) {
-        p.stats.dropped++;
+        drop(p, "uncompletable");
         return;
       }
       p.stats.checksumsCompleted++;
@@ -162,7 +190,15 @@ export function createBridge(deps: { readonly clock: Clock }, options: BridgeOpt
     attach(device, o = {}) {
       const portName = o.name ?? `${name}-port${nextIndex}`;
       nextIndex++;
-      const st: BridgePortStats = { name: portName, rxFrames: 0, txFrames: 0, segmented: 0, checksumsCompleted: 0, dropped: 0 };
+      const st: BridgePortStats = {
+        name: portName,
+        rxFrames: 0,
+        txFrames: 0,
+        segmented: 0,
+        checksumsCompleted: 0,
+        dropped: 0,
+        drops: { "over-mtu": 0, unsegmentable: 0, uncompletable: 0 },
+      };
       const state: PortState = {
         device,
         stats: st,

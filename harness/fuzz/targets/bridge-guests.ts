@@ -14,9 +14,11 @@
 // segments (each at most gsoSize payload bytes, sequence numbers and payload bytes continuing the
 // original's, FIN/PSH only on the last, IPv4 and TCP checksums verified with an RFC 1071 sum
 // written here) and a csum_blank frame with its checksum completed (only the checksum field
-// changed, and it verifies); a frame that cannot be segmented or completed arrives nowhere that
-// needs it, and then that port's `dropped` counter (and only it) counts it: every frame is
-// delivered intact (adapted) or dropped with a counted reason. The counters agree with what was
+// changed, and it verifies); a non-GSO frame longer than the port's MTU + 18 (Ethernet header
+// and a VLAN tag; Linux's is_skb_forwardable) and a frame that cannot be segmented or completed
+// arrive nowhere that needs them, and then that port's `dropped` counter and the counter of that
+// reason (and only they) count it: every frame is delivered intact (adapted) or dropped with a
+// counted reason. The counters agree with what was
 // seen: each bridge port's txFrames grows by the frames it handed its device, a receiving
 // guest's vif by the frames its netfront got (rxDropped unchanged), a sending guest's vif takes
 // exactly its one frame (txErrors unchanged). Nothing arrives that no input frame explains. No
@@ -52,6 +54,7 @@ interface World {
   readonly eth0In: (f: Frame) => void;
   readonly macs: Record<PortName, number>;
   readonly offloads: Record<PortName, Offloads>;
+  readonly mtu: Record<PortName, number>;
   /** The bridge's name of each port (the guests' are netback's vifs). */
   readonly portNames: Record<PortName, string>;
 }
@@ -102,25 +105,38 @@ async function buildWorld(): Promise<World> {
     eth0In: (f) => eth0.handler(f),
     macs: { A: net.guests[0]!.netfront.mac, B: net.guests[1]!.netfront.mac, eth0: ETH0_HOSTS[0]!, tso0: 0x020000000f01 },
     offloads: { A: net.guests[0]!.netfront.offloads, B: net.guests[1]!.netfront.offloads, eth0: eth0.offloads, tso0: tso0.offloads },
+    mtu: { A: vifDevice(net, 0).mtu, B: vifDevice(net, 1).mtu, eth0: eth0.mtu, tso0: tso0.mtu },
     portNames: { A: vifName(net, 0), B: vifName(net, 1), eth0: "eth0", tso0: "tso0" },
   };
 }
 
 const vifName = (net: XenNetwork, i: number): string => `vif${net.guests[i]!.guest.id}.${net.guests[i]!.vif.devid}`;
 
+/** The bridge's device for guest i's vif (netback's side of it). */
+function vifDevice(net: XenNetwork, i: number): NetDevice {
+  const g = net.guests[i]!;
+  const v = net.netback.vif(g.guest.id, g.vif.devid);
+  if (v === undefined) throw new Error(`bridge-guests: netback serves no vif for guest ${i}`);
+  return v.device;
+}
+
+/** Why a port dropped frames, as the bridge counts them. */
+type DropReason = "over-mtu" | "unsegmentable" | "uncompletable";
+const DROP_REASONS: readonly DropReason[] = ["over-mtu", "unsegmentable", "uncompletable"];
+
 /** The counters the oracles read: each bridge port's tx and drops, each guest vif's netback counters. */
 interface Counts {
-  readonly port: Record<PortName, { readonly tx: number; readonly dropped: number }>;
+  readonly port: Record<PortName, { readonly tx: number; readonly dropped: number; readonly drops: Readonly<Record<DropReason, number>> }>;
   readonly vif: Record<"A" | "B", { readonly tx: number; readonly txErrors: number; readonly rx: number; readonly rxDropped: number }>;
 }
 
 function counts(w: World): Counts {
   const byName = new Map(w.net.bridge.ports().map((p) => [p.name, p.stats()]));
-  const port = {} as Record<PortName, { tx: number; dropped: number }>;
+  const port = {} as Counts["port"];
   for (const p of PORTS) {
     const st = byName.get(w.portNames[p]);
     if (st === undefined) throw new Error(`bridge-guests: no bridge port ${w.portNames[p]}`);
-    port[p] = { tx: st.txFrames, dropped: st.dropped };
+    port[p] = { tx: st.txFrames, dropped: st.dropped, drops: { ...st.drops } };
   }
   const vif = {} as Counts["vif"];
   for (const [i, g] of (["A", "B"] as const).entries()) {
@@ -343,18 +359,23 @@ function send(w: World, s: Sent): void {
 
 /**
  * What `port` must receive of `s` (a frame it accepts as is, segments, a completed copy) or
- * nothing; "dropped" when the frame cannot be adapted to the port (it must count the drop).
+ * nothing; a drop reason when the frame must not go out of the port (it must count the drop).
  */
-function checkArrival(w: World, s: Sent, port: PortName, arrived: Frame[], input: Uint8Array): "delivered" | "dropped" {
+function checkArrival(w: World, s: Sent, port: PortName, arrived: Frame[], input: Uint8Array): "delivered" | DropReason {
   const orig = s.frame.data,
     gso = s.frame.offload?.gsoSize ?? 0,
     blank = s.frame.offload?.csumBlank === true;
   const off = w.offloads[port];
   const where = `frame from ${s.from} (${orig.length} bytes${gso ? `, gso ${gso}` : ""}${blank ? ", csum_blank" : ""}) on ${port}`;
+  // Linux br_dev_queue_push_xmit: is_skb_forwardable allows mtu + ETH_HLEN (14) + VLAN_HLEN (4) bytes, or any GSO skb.
+  if (gso === 0 && orig.length > w.mtu[port] + 14 + 4) {
+    if (arrived.length > 0) fail("mtu", `${where}: longer than the port's MTU ${w.mtu[port]} + 18, yet ${arrived.length} frame(s) arrived`, input);
+    return "over-mtu";
+  }
   if (gso > 0 && !(off.tso && orig.length <= off.maxGsoFrame)) {
     if (segmentable(orig) === undefined) {
       if (arrived.length > 0) fail("bridge", `${where}: cannot be segmented, yet ${arrived.length} frame(s) arrived`, input);
-      return "dropped";
+      return "unsegmentable";
     }
     const why = checkSegments(
       orig,
@@ -369,7 +390,7 @@ function checkArrival(w: World, s: Sent, port: PortName, arrived: Frame[], input
     // RFC 791: a fragment's L4 checksum spans other frames; it cannot be completed here.
     if (ip === undefined || (ip.proto !== 6 && ip.proto !== 17) || (u16(orig, 20) & 0x3fff) !== 0) {
       if (arrived.length > 0) fail("bridge", `${where}: cannot be completed, yet it arrived`, input);
-      return "dropped";
+      return "uncompletable";
     }
     if (arrived.length !== 1) fail("bridge", `${where}: ${arrived.length} copies arrived`, input);
     const why = checkCompleted(orig, arrived[0]!.data);
@@ -413,16 +434,21 @@ export async function fuzz(data: Buffer): Promise<void> {
     for (const port of PORTS) {
       if (port === s.from) continue;
       const arrived = arrivals.filter((g) => g.port === port).map((g) => g.frame);
-      let verdict: "delivered" | "dropped" | "not sent" = "not sent";
+      let verdict: "delivered" | DropReason | "not sent" = "not sent";
       if (!targets.has(port)) {
         if (arrived.length > 0) fail("learning", `frame ${n} from ${s.from} to ${dst.toString(16)} (learned on ${known ?? "-"}) reached ${port}`, input);
       } else verdict = checkArrival(w, s, port, arrived, input);
       // Delivered intact or dropped with a counted reason, and the counters say what happened.
       const dropped = after.port[port].dropped - before.port[port].dropped,
         tx = after.port[port].tx - before.port[port].tx;
-      const wantDropped = verdict === "dropped" ? 1 : 0;
+      const wantDropped = verdict === "delivered" || verdict === "not sent" ? 0 : 1;
       if (dropped !== wantDropped)
         fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${dropped} drop(s), expected ${wantDropped}`, input);
+      for (const reason of DROP_REASONS) {
+        const got = after.port[port].drops[reason] - before.port[port].drops[reason];
+        if (got !== (verdict === reason ? 1 : 0))
+          fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${got} drop(s) for ${reason}`, input);
+      }
       const handed = port === "A" || port === "B" ? (verdict === "delivered" ? 1 : 0) : arrived.length;
       if (tx !== handed)
         fail("counters", `frame ${n} from ${s.from} on ${port} (${verdict}): the port counted ${tx} frame(s) sent, its device got ${handed}`, input);
