@@ -35,12 +35,13 @@ import { createFrontRing, initSharedRing } from "../../../xen-sim/ring/ring.ts";
 import type { FrontRing } from "../../../xen-sim/ring/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail, firstDifference } from "../oracles.ts";
+import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
  * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
  */
-export const instrumentOnly = ["xen-sim/blk/blkback.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+export const instrumentOnly = ["xen-sim/blk/blkback.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/", HOSTILE_VALUE_MODULE];
 
 /** The backend's max-ring-page-order: orders up to 3 (8 pages) connect, 4 must not. */
 const MAX_ORDER = 3;
@@ -72,6 +73,8 @@ interface World {
   readonly dataRef: number;
   /** Ports: 0 and 2 unbound for dom0, 1 unbound for domain 7. */
   readonly ports: readonly number[];
+  /** hostileValue's shapes of this target: other refs and ports, x86_32-abi, orders past the maximum. */
+  readonly shapes: HostileShapes;
   /** Keys (and values) the previous input left in the frontend's directory. */
   written: Map<string, string>;
   /** The ring the current input drives, and the responses the guest took from it. */
@@ -143,6 +146,13 @@ async function buildWorld(): Promise<World> {
     data: data.page,
     dataRef: data.ref,
     ports,
+    shapes: {
+      9: (_good, next) => String(refs[next() % POOL]),
+      10: (_good, next) => String(ports[next() % 3]),
+      13: (_good, _next, key) => (key === "protocol" ? "x86_32-abi" : "0"),
+      14: (_good, next, key) => (key === "ring-page-order" ? String(MAX_ORDER + 1 + (next() & 1)) : String(ro.ref)),
+      15: (good, next, key) => (key === "ring-page-order" ? String(next() % 6) : `+${good}`),
+    },
     written: new Map(),
     ring: undefined,
     got: [],
@@ -177,42 +187,7 @@ function valueFor(x: World, key: string, right: string, pick: number, next: () =
         : right.startsWith("port:")
           ? String(x.ports[Number(right.slice(5))])
           : right;
-  if (pick < 0x40) return undefined;
-  if (pick < 0xa0) return good;
-  switch (pick & 15) {
-    case 0:
-      return "";
-    case 1:
-      return `-${good}`;
-    case 2:
-      return /^[0-9]+$/.test(good) ? `0x${Number(good).toString(16)}` : good.toUpperCase();
-    case 3:
-      return ` ${good}`;
-    case 4:
-      return `${good}abc`;
-    case 5:
-      return "4294967296";
-    case 6:
-      return "99999999999999999999";
-    case 7:
-      return "7".repeat(100 + next());
-    case 8:
-      return String.fromCharCode(0xe9, next() | 0x80, 0x31);
-    case 9:
-      return String(x.refs[next() % POOL]);
-    case 10:
-      return String(x.ports[next() % 3]);
-    case 11:
-      return String(next() * 256 + next());
-    case 12:
-      return `${good}\u0000`;
-    case 13:
-      return key === "protocol" ? "x86_32-abi" : "0";
-    case 14:
-      return key === "ring-page-order" ? String(MAX_ORDER + 1 + (next() & 1)) : String(x.roRef);
-    default:
-      return key === "ring-page-order" ? String(next() % 6) : `+${good}`;
-  }
+  return hostileValue(key, good, pick, next, x.shapes);
 }
 
 /** The number a lenient reader (scanf %u, parseInt) would take from a value; absent: NaN. */

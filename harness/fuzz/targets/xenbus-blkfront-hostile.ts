@@ -36,12 +36,13 @@ import { GTF_permit_access, GTF_readonly, GTF_type_mask } from "../../../xen-sim
 import type { GrantMapping } from "../../../xen-sim/grant-table/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail } from "../oracles.ts";
+import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
  * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
  */
-export const instrumentOnly = ["xen-sim/blk/blkfront.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+export const instrumentOnly = ["xen-sim/blk/blkfront.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/", HOSTILE_VALUE_MODULE];
 
 const WANT_ORDER = 3;
 const WANT_INDIRECT = 32;
@@ -103,45 +104,15 @@ async function buildWorld(): Promise<World> {
   return { w, clock: w.clock, written: new Map(), freeRefs: w.guest.grants.freeRefs, mapped: w.dom0.grants.mappingCount };
 }
 
+/** hostileValue's shapes of this target: a shorter long string, a power of two. */
+const SHAPES: HostileShapes = {
+  7: (_good, next) => "7".repeat(20 + next()),
+  14: (_good, next) => String(2 ** (next() % 16)),
+};
+
 /** The value a key gets from one input byte (and maybe more bytes); undefined: absent. */
-function valueFor(right: string, pick: number, next: () => number): string | undefined {
-  const good = right === "order" ? String(pick % 5) : right;
-  if (pick < 0x40) return undefined;
-  if (pick < 0xa0) return good;
-  switch (pick & 15) {
-    case 0:
-      return "";
-    case 1:
-      return `-${good}`;
-    case 2:
-      return `0x${Number(good).toString(16)}`;
-    case 3:
-      return ` ${good}`;
-    case 4:
-      return `${good}abc`;
-    case 5:
-      return "4294967296";
-    case 6:
-      return "99999999999999999999";
-    case 7:
-      return "7".repeat(20 + next());
-    case 8:
-      return String.fromCharCode(0xe9, next() | 0x80, 0x31);
-    case 9:
-      return "9007199254740993";
-    case 10:
-      return String(Math.max(0, Number(good) + next() - 128));
-    case 11:
-      return String(next() * 256 + next());
-    case 12:
-      return `${good}\u0000`;
-    case 13:
-      return "0";
-    case 14:
-      return String(2 ** (next() % 16));
-    default:
-      return `+${good}`;
-  }
+function valueFor(key: string, right: string, pick: number, next: () => number): string | undefined {
+  return hostileValue(key, right === "order" ? String(pick % 5) : right, pick, next, SHAPES);
 }
 
 /** The number a lenient reader (scanf %u, parseInt) would take from a value; absent: NaN. */
@@ -162,7 +133,7 @@ export async function fuzz(data: Buffer): Promise<void> {
   const next = (): number => data[at++] ?? 0;
   const values = new Map<string, string>();
   for (const [key, right] of KEYS) {
-    const v = valueFor(right, next(), next);
+    const v = valueFor(key, right, next(), next);
     if (v !== undefined) values.set(key, v);
   }
   const s = next();

@@ -32,12 +32,13 @@ import { initSharedRing } from "../../../xen-sim/ring/ring.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { fail } from "../oracles.ts";
+import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
  * bundleTarget): the hypervisor, xenstore and toolstack around it run uninstrumented.
  */
-export const instrumentOnly = ["xen-sim/net/netback.ts", "xen-sim/net/netif-ctrl.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/"];
+export const instrumentOnly = ["xen-sim/net/netback.ts", "xen-sim/net/netif-ctrl.ts", "xen-sim/ring/", "xen-sim/abi/", "xen-sim/xenbus/", HOSTILE_VALUE_MODULE];
 
 /** Keys netback reads, with what the right value is (a ref, a port, or a fixed text). */
 const KEYS = [
@@ -74,6 +75,8 @@ interface World {
   readonly pages: Uint8Array[];
   readonly refs: number[];
   readonly ports: number[];
+  /** hostileValue's shapes of this target: another page's ref, another port, a queue count. */
+  readonly shapes: HostileShapes;
   /** Keys (and values) the previous input left in the frontend's directory. */
   written: Map<string, string>;
 }
@@ -102,7 +105,12 @@ async function buildWorld(): Promise<World> {
     ports.push(unwrap(guest.domain.events.allocUnbound(0)));
   }
   await pumpUntil(clock, () => backendState({ ts, dev }) === XenbusState.InitWait, { maxIterations: 5000 });
-  return { clock, ts, nb, guest, dev, errors, pages, refs, ports, written: new Map() };
+  const shapes: HostileShapes = {
+    9: (_good, next) => String(refs[next() % 5]),
+    10: (_good, next) => String(ports[next() % 5]),
+    15: (good, next, key) => (key.includes("queues") ? String(next() % 5) : `+${good}`),
+  };
+  return { clock, ts, nb, guest, dev, errors, pages, refs, ports, shapes, written: new Map() };
 }
 
 function backendState(w: { ts: Toolstack; dev: DeviceInfo }): number | undefined {
@@ -110,45 +118,10 @@ function backendState(w: { ts: Toolstack; dev: DeviceInfo }): number | undefined
   return b === undefined ? undefined : Number(Buffer.from(b).toString("latin1"));
 }
 
-/** The value a key gets from one input byte (and maybe more bytes). */
+/** The value a key gets from one input byte (and maybe more bytes): hostileValue with other refs and ports. */
 function valueFor(w: World, key: string, right: string, pick: number, next: () => number): string | undefined {
   const good = right.startsWith("ref:") ? String(w.refs[Number(right.slice(4))]) : right.startsWith("port:") ? String(w.ports[Number(right.slice(5))]) : right;
-  if (pick < 0x40) return undefined;
-  if (pick < 0xa0) return good;
-  switch (pick & 15) {
-    case 0:
-      return "";
-    case 1:
-      return `-${good}`;
-    case 2:
-      return `0x${Number(good).toString(16)}`;
-    case 3:
-      return ` ${good}`;
-    case 4:
-      return `${good}abc`;
-    case 5:
-      return "4294967296";
-    case 6:
-      return "99999999999999999999";
-    case 7:
-      return "7".repeat(100 + next());
-    case 8:
-      return String.fromCharCode(0xe9, next() | 0x80, 0x31);
-    case 9:
-      return String(w.refs[next() % 5]);
-    case 10:
-      return String(w.ports[next() % 5]);
-    case 11:
-      return String(next() * 256 + next());
-    case 12:
-      return `${good}\u0000`;
-    case 13:
-      return "0";
-    case 14:
-      return `${good}.0`;
-    default:
-      return key.includes("queues") ? String(next() % 5) : `+${good}`;
-  }
+  return hostileValue(key, good, pick, next, w.shapes);
 }
 
 /** The number a lenient reader (scanf %u, parseInt) would take from a value. */
