@@ -16,7 +16,7 @@
 
 import { err, ok, type Result } from "../../stack/result.ts";
 import type { Frame, FrameOffload, Offloads } from "../../stack/link/types.ts";
-import type { Clock } from "../../stack/time.ts";
+import type { Clock, TimerId } from "../../stack/time.ts";
 import { parseMac, type MacAddress } from "../../stack/wire/address.ts";
 import {
   NETIF_RSP_NULL,
@@ -55,6 +55,11 @@ import { readKeys, readState, switchState, writeKeys } from "../xenbus/xenbus.ts
 import { createFramePool } from "./frame-pool.ts";
 import { segmentTcpv4 } from "./gso.ts";
 import type { NetfrontOptions, NetfrontStats, Netfront, NetPeerError } from "./types.ts";
+
+/** Linux's deferred grant free retries every second (gnttab_handle_deferred). */
+const DEFERRED_RETRY_MS = 1000;
+/** Retries of one arming before a page the backend never unmaps is left (counted in deferredGrants). */
+const DEFERRED_TRIES = 600;
 
 /** Why createNetfront failed. */
 export type NetfrontError = "no-device" | "bad-mac" | "bad-backend" | XsClientError;
@@ -189,7 +194,23 @@ function netfront(
     }
     deferred.push(b);
     stats.deferredGrants++;
+    armDeferred();
     return false;
+  };
+  // Linux gnttab_end_foreign_access: a page the backend still maps goes on a deferred list that a
+  // timer retries every second (gnttab_handle_deferred) until the backend lets go, even after the
+  // device is gone. Without it a backend that closes with the rings mapped would keep the pages
+  // and grant refs forever. Bounded here: DEFERRED_TRIES retries per arming.
+  let deferredTimer: TimerId | undefined;
+  let deferredTries = 0;
+  const armDeferred = (): void => {
+    deferredTries = 0;
+    if (deferredTimer === undefined) deferredTimer = clock.setTimer(clock.now() + DEFERRED_RETRY_MS, deferredTick);
+  };
+  const deferredTick = (): void => {
+    deferredTimer = undefined;
+    retryDeferred();
+    if (deferred.length > 0 && ++deferredTries < DEFERRED_TRIES) deferredTimer = clock.setTimer(clock.now() + DEFERRED_RETRY_MS, deferredTick);
   };
   const free = (b: Buf): void => {
     if (revoke(b)) domain.memory.freePage(b.frame);
@@ -698,11 +719,10 @@ function netfront(
           await setState(XenbusState.Closed);
         }
         break;
-      case XenbusState.Unknown:
-        backendConnected = false;
-        teardown();
-        break;
       default:
+        // Linux netback_changed ignores Initialising, Initialised, Reconfiguring, Reconfigured and
+        // Unknown (a missing or malformed state node reads as Unknown): the connection, if any,
+        // stays; only InitWait (a restart), Closing and Closed change it.
         break;
     }
   };
