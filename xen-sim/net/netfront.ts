@@ -5,6 +5,9 @@
 // feature-gso-tcpv4 in one transaction, then switches straight to Connected (never
 // Initialised). A backend that comes back through InitWait (restart) makes it drop its rings,
 // go back to Initialising and connect again; frames in flight are lost, queued ones are sent.
+// Closing or Closed close it; other states (Initialised, Unknown: a missing or malformed node)
+// are ignored, as Linux's netback_changed does. A page whose grant the backend still maps when
+// it is freed is retried every second until the backend lets go (gnttab's deferred free).
 // Tx: each frame is copied into our pages, one page per slot, each granted read-only for the
 // request's lifetime; the first slot's size is the whole frame (more_data chains the rest);
 // Frame.offload maps to NETTXF_csum_blank|data_validated and a GSO extra-info slot.

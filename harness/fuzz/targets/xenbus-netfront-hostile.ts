@@ -250,7 +250,7 @@ async function run(data: Buffer): Promise<void> {
   const v = (k: string): string | undefined => values.get(k);
   const summary: Record<string, unknown> = {};
   const macOk = mac !== undefined && /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i.test(mac);
-  const created = await settled(clock, createNetfront({ domain: guest.domain, xs: guest.xs, clock }, { splitEventChannels: true }));
+  const created = await settled(clock, createNetfront({ domain: guest.domain, xs: guest.xs, clock }, { splitEventChannels: true, rxBuffers: 8 }));
   if (!created.ok) {
     summary.created = created.error;
     outcome = JSON.stringify(summary);
