@@ -3,6 +3,7 @@ import { unwrap } from "../../stack/result.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { pseudoHeaderSum } from "../../stack/wire/checksum.ts";
+import { NO_OFFLOADS } from "../../stack/link/types.ts";
 import { createNetback } from "../../xen-sim/net/netback.ts";
 import { createNetfront } from "../../xen-sim/net/netfront.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
@@ -93,19 +94,27 @@ describe("netfront out of guest memory", () => {
     while (mem.maxPages - mem.pageCount > 3) unwrap(mem.allocPage());
     const seen: [number, number][] = [];
     b.netfront.onReceive((f) => seen.push([f.data.length, f.offload?.gsoSize ?? 0]));
+    // A NIC without offloads on the same bridge (MTU 1500): what the bridge hands it.
+    const nic: number[] = [];
+    const eth0 = net.bridge.attach(
+      { mac: 0x020000000e00, mtu: 1500, offloads: NO_OFFLOADS, send: (f) => nic.push(f.data.length), onReceive: () => {} },
+      { name: "eth0" },
+    );
     const big = new Uint8Array(5 * 4096);
     big.fill(0xff, 0, 6);
     a.netfront.send({ data: big });
     expect(a.netfront.stats().txDropped).toBe(1);
     a.netfront.send(frame(1));
-    // Three pages' worth as TCP GSO: it fits the guest's last pages and crosses the bridge whole
-    // (B's vif offers TSO; to a port without it the bridge segments, bridge.test.ts).
+    // Three pages' worth as TCP GSO: it fits the guest's last pages and crosses the bridge, whole
+    // to B (its vif offers TSO), segmented for the NIC (9 segments of at most 1448 payload bytes).
     a.netfront.send({ data: tcpFrame(3 * 4096), offload: { gsoSize: 1448, csumBlank: true } });
     await pumpUntil(clock, () => seen.length === 2);
     expect(seen).toEqual([
       [60, 0],
       [3 * 4096, 1448],
     ]);
+    expect(nic).toEqual([60, ...Array<number>(8).fill(54 + 1448), 3 * 4096 - 8 * 1448]);
+    expect(eth0.stats()).toMatchObject({ segmented: 1, dropped: 0 });
     // The same length without GSO leaves the guest (netback takes it) but not the bridge: longer
     // than B's MTU 1500 + 18, Linux's bridge drops it (is_skb_forwardable) and so does this one,
     // counting the reason on B's port.
@@ -117,7 +126,9 @@ describe("netfront out of guest memory", () => {
     await pumpUntil(clock, () => portB!.stats().dropped === 1);
     expect(vifA.stats().txFrames).toBe(takenBefore + 1);
     expect(portB!.stats()).toMatchObject({ dropped: 1, drops: { "over-mtu": 1, unsegmentable: 0, uncompletable: 0 } });
+    expect(eth0.stats()).toMatchObject({ dropped: 1, drops: { "over-mtu": 1, unsegmentable: 0, uncompletable: 0 } });
     expect(seen.length).toBe(2);
+    expect(nic.length).toBe(10);
     expect(net.peerErrors).toEqual([]);
   });
 });
