@@ -34,7 +34,7 @@ const COMMANDS: readonly { readonly words: readonly string[]; readonly good: rea
     { words: ["sim", "dhcp"], good: ["--clients=3"], bad: ["--clients=0"], refusal: /--clients needs an integer in 1\.\.60000/ },
     { words: ["sim", "http"], good: ["--requests=3"], bad: ["--loss=100%"], refusal: /--loss needs a probability in \[0, 1\)/ },
     { words: ["sim", "http-hostile"], good: ["--attack=idle"], bad: ["--attack=flood"], refusal: /--attack needs one of idle, slowloris/ },
-    { words: ["attach"], good: ["--tap=nl0", "--dhcp"], bad: ["--tap=nl0", "--dhcp", "--ping=192.0.2"], refusal: /--ping needs an IPv4 address/ },
+    { words: ["attach"], good: ["--tap=nl0", "--dhcp"], bad: ["--tap=nl0", "--dhcp", "--ping=192.0.2"], refusal: /--ping needs an IPv4 or IPv6 address/ },
     { words: ["replay"], good: ["--mode=decode"], bad: ["--mode=fast", "x.pcap"], refusal: /--mode needs one of decode, conversation, golden/ },
     { words: ["fuzz"], good: ["--time=5"], bad: ["--time=soon"], refusal: /--time needs a duration/ },
     { words: ["fuzz", "audit"], good: ["--time=5"], bad: ["--time=0"], refusal: /--time needs a duration >= 0\.001 s/ },
