@@ -3,8 +3,11 @@
 // slow POST after an error answer, slow upload to a handler that reads it) while a legitimate client fetches once in a while on a new
 // connection each time, as curl does. The figures are what the legitimate client got.
 //
-//   runHostileHttp(options)   one run; returns the figures
-//   HOSTILE_ATTACKS           the issue's attacks with its parameters
+//   runHostileHttp(options)        one run; returns the figures
+//   runHostileHttpAsync(options)   the same run in slices of events, yielding to the event loop: a
+//                                  progress line every wall second, an AbortSignal ends it early
+//                                  with partial figures; also returns the run's timeline (charts)
+//   HOSTILE_ATTACKS                the issue's attacks with its parameters
 import { performance } from "node:perf_hooks";
 import { createStack, type Stack } from "../../stack/index.ts";
 import { createSwitch } from "../../stack/link/switch.ts";
@@ -59,6 +62,36 @@ export interface HostileHttpFigures {
   readonly server: Readonly<HttpServerStats>;
   readonly virtualSeconds: number;
   readonly wallSeconds: number;
+  /** Fetches still waiting for their answer (0 at a run's end; an interrupted run leaves them out of successRate). */
+  readonly fetchesPending: number;
+  /** What ended the run before its duration (e.g. "SIGINT"); the figures are then partial. */
+  readonly interrupted?: string;
+}
+
+/** What happened over virtual time, for charts. */
+export interface HostileHttpTimeline {
+  /** Every 100 ms: connections the server holds and attack connections open. */
+  readonly samples: readonly { readonly atMs: number; readonly serverConnections: number; readonly attackOpen: number }[];
+  /** Each legitimate fetch: when it started and its latency (null: failed or timed out, undefined: still pending). */
+  readonly fetches: readonly { readonly startMs: number; readonly latencyMs: number | null | undefined }[];
+}
+
+/** Options of runHostileHttpAsync beyond the run's own. */
+export interface HostileHttpControl {
+  /** Ends the run where it is (partial figures, with `interrupted`). */
+  readonly signal?: AbortSignal;
+  /** Called with a progress line every `progressEveryMs` [1000] of wall time (checked between slices of events). */
+  readonly onProgress?: (line: string) => void;
+  readonly progressEveryMs?: number;
+}
+
+/** One run, started: step() fires events, figures() and timeline() read it at any point. */
+interface HostileHttpRun {
+  /** Fires at most `maxEvents` events; true when the run reached its duration. */
+  step(maxEvents: number): boolean;
+  figures(interrupted?: string): HostileHttpFigures;
+  timeline(): HostileHttpTimeline;
+  progressLine(): string;
 }
 
 /** The issue's attacks (item 5), at its sizes. */
@@ -119,6 +152,44 @@ function handler(): Parameters<typeof createHttpServer>[1] {
 
 /** Runs one attack with a legitimate client beside it. */
 export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures {
+  const run = startHostileHttp(options);
+  while (!run.step(Infinity));
+  return run.figures();
+}
+
+/** Events per slice between two looks at the wall clock. */
+const SLICE_EVENTS = 2_000;
+/** The event loop gets a turn (signals, timers) at least this often, wall ms. */
+const YIELD_EVERY_MS = 50;
+
+/** runHostileHttp in slices: progress every wall second, `signal` ends it with partial figures; plus the timeline. */
+export async function runHostileHttpAsync(
+  options: HostileHttpOptions,
+  control: HostileHttpControl = {},
+): Promise<{ figures: HostileHttpFigures; timeline: HostileHttpTimeline }> {
+  const run = startHostileHttp(options);
+  const everyMs = control.progressEveryMs ?? 1000;
+  let lastProgress = performance.now(),
+    lastYield = lastProgress;
+  for (;;) {
+    if (control.signal?.aborted === true) break;
+    if (run.step(SLICE_EVENTS)) break;
+    const now = performance.now();
+    // The run never waits on the event loop, so the time is checked here rather than by a timer.
+    if (control.onProgress !== undefined && now - lastProgress >= everyMs) {
+      lastProgress = now;
+      control.onProgress(run.progressLine());
+    }
+    if (now - lastYield >= YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
+  }
+  const interrupted = control.signal?.aborted === true ? String(control.signal.reason ?? "aborted") : undefined;
+  return { figures: run.figures(interrupted), timeline: run.timeline() };
+}
+
+function startHostileHttp(options: HostileHttpOptions): HostileHttpRun {
   const started = performance.now();
   const seed = options.seed ?? 1;
   const { clock, host } = world(seed);
@@ -138,7 +209,8 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
     openedThisWave = 0,
     attackOpened = 0,
     credit = 0;
-  const afterError: number[] = [];
+  /** How long closed attack connections stayed open after their error answer. */
+  const afterErrorClosed: number[] = [];
   /** Error-answer times of attack connections still open. */
   const openAfterError = new Set<{ at: number }>();
   const TICK = 10;
@@ -178,7 +250,7 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
       closed = true;
       open--;
       if (trickle !== null) clock.cancel(trickle);
-      if (errorAt >= 0) afterError.push(clock.now() - errorAt);
+      if (errorAt >= 0) afterErrorClosed.push(clock.now() - errorAt);
       openAfterError.delete(mark);
     });
   };
@@ -199,10 +271,13 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
   const fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
   let fetches = 0;
   const latencies: number[] = [];
+  const fetchLog: { startMs: number; latencyMs: number | null | undefined }[] = [];
   const fetchOnce = (): void => {
     const t0 = clock.now();
     if (t0 + fetchTimeoutMs > options.durationMs) return;
     fetches++;
+    const logged: { startMs: number; latencyMs: number | null | undefined } = { startMs: t0, latencyMs: undefined };
+    fetchLog.push(logged);
     clock.setTimer(t0 + fetchIntervalMs, fetchOnce);
     const r = clientStack.tcp.connect(SERVER_IP, PORT);
     if (!r.ok) return;
@@ -212,6 +287,7 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
     const deadline = clock.setTimer(t0 + fetchTimeoutMs, () => {
       if (!done) {
         done = true;
+        logged.latencyMs = null;
         s.destroy();
       }
     });
@@ -224,11 +300,14 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
       if (done) return;
       done = true;
       clock.cancel(deadline);
-      if (got.startsWith("HTTP/1.1 200 ") && got.endsWith("hello\n".repeat(20))) latencies.push(clock.now() - t0);
+      const good = got.startsWith("HTTP/1.1 200 ") && got.endsWith("hello\n".repeat(20));
+      if (good) latencies.push(clock.now() - t0);
+      logged.latencyMs = good ? clock.now() - t0 : null;
     });
     s.onClose(() => {
       if (!done) {
         done = true;
+        logged.latencyMs = null;
         clock.cancel(deadline);
       }
     });
@@ -236,29 +315,46 @@ export function runHostileHttp(options: HostileHttpOptions): HostileHttpFigures 
   clock.setTimer(options.fetchStartMs ?? 1_000, fetchOnce);
 
   let peak = 0;
+  const samples: { atMs: number; serverConnections: number; attackOpen: number }[] = [];
   const sample = (): void => {
     peak = Math.max(peak, server.connectionCount);
+    samples.push({ atMs: clock.now(), serverConnections: server.connectionCount, attackOpen: open });
     if (clock.now() < options.durationMs) clock.setTimer(clock.now() + 100, sample);
   };
   clock.setTimer(0, sample);
 
-  clock.run(options.durationMs);
-  for (const m of openAfterError) afterError.push(clock.now() - m.at);
-  latencies.sort((a, b) => a - b);
-  afterError.sort((a, b) => a - b);
+  const figures = (interrupted?: string): HostileHttpFigures => {
+    const afterError = [...afterErrorClosed];
+    for (const m of openAfterError) afterError.push(clock.now() - m.at);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    afterError.sort((a, b) => a - b);
+    const pending = fetchLog.filter((f) => f.latencyMs === undefined).length;
+    const finished = fetches - pending;
+    return {
+      attack: options.attack,
+      fetches,
+      succeeded: sorted.length,
+      successRate: finished === 0 ? 0 : sorted.length / finished,
+      medianMs: quantile(sorted, 0.5),
+      p90Ms: quantile(sorted, 0.9),
+      attackOpened,
+      peakServerConnections: peak,
+      afterErrorMedianMs: quantile(afterError, 0.5),
+      afterErrorMaxMs: afterError.length === 0 ? null : afterError[afterError.length - 1]!,
+      server: { ...server.stats },
+      virtualSeconds: clock.now() / 1000,
+      wallSeconds: (performance.now() - started) / 1000,
+      fetchesPending: pending,
+      ...(interrupted === undefined ? {} : { interrupted }),
+    };
+  };
   return {
-    attack: options.attack,
-    fetches,
-    succeeded: latencies.length,
-    successRate: fetches === 0 ? 0 : latencies.length / fetches,
-    medianMs: quantile(latencies, 0.5),
-    p90Ms: quantile(latencies, 0.9),
-    attackOpened,
-    peakServerConnections: peak,
-    afterErrorMedianMs: quantile(afterError, 0.5),
-    afterErrorMaxMs: afterError.length === 0 ? null : afterError[afterError.length - 1]!,
-    server: { ...server.stats },
-    virtualSeconds: clock.now() / 1000,
-    wallSeconds: (performance.now() - started) / 1000,
+    step: (maxEvents) => clock.run(options.durationMs, maxEvents) < maxEvents,
+    figures,
+    timeline: () => ({ samples: [...samples], fetches: fetchLog.map((f) => ({ ...f })) }),
+    progressLine: () =>
+      `http-hostile: ${options.attack} ${(clock.now() / 1000).toFixed(1)}/${options.durationMs / 1000} s virtual ` +
+      `(${((100 * clock.now()) / options.durationMs).toFixed(0)}%), client ${latencies.length}/${fetches} fetches ok, ` +
+      `attacker ${open} open (${attackOpened} opened), server ${server.connectionCount} connections, wall ${((performance.now() - started) / 1000).toFixed(1)} s`,
   };
 }

@@ -11,6 +11,7 @@ import { lineChart } from "../lab/svg.ts";
 import { runTransfer } from "../sim/transfer.ts";
 import { transferReportPage } from "../sim/transfer-report.ts";
 import { checkReportPath, renderHtmlReport, writeHtmlReport } from "./html.ts";
+import { CHROMIUM } from "./chromium-testing.ts";
 import { attachRatios, runCase } from "../bench/runner.ts";
 import { benchReportPage } from "../bench/report-page.ts";
 import { runDemo } from "../cli/commands/demo.ts";
@@ -20,15 +21,6 @@ import { replayReportPage } from "../replay/report-page.ts";
 
 const DIR = mkdtempSync(join(tmpdir(), "netlab-report-"));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
-
-function findChromium(): string | undefined {
-  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-    const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
-    if (r.status === 0 && r.stdout.trim() !== "") return r.stdout.trim();
-  }
-  return undefined;
-}
-const CHROMIUM = findChromium();
 
 describe("the HTML report", () => {
   it("escapes every text, inlines charts, links files relative to the page, and carries no script or external reference", () => {
