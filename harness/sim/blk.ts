@@ -28,6 +28,7 @@ import {
 import { NetlabError } from "../../stack/error.ts";
 import { err, ok } from "../../stack/result.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
+import { exitStatusOf, interruptible, type StopSignal } from "../cli/run-control.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
 
 export const summary = "random block I/O from a domU through blkfront/blkback, checked against a model (--image FILE --ops N --mix r:w:f --json)";
@@ -53,8 +54,11 @@ export interface SimBlkOptions {
   readonly persistent?: boolean;
   readonly ringPageOrder?: number;
   readonly indirectSegments?: number;
-  /** Called about once a second with completed operations (not in --json mode). */
-  readonly progress?: (done: number, total: number) => void;
+  /** Called with a progress line every `progressEveryMs` [1000] of wall time. */
+  readonly onProgress?: (line: string) => void;
+  readonly progressEveryMs?: number;
+  /** Ends the run early: no new operation is issued, those in flight complete, the disk is checked (partial report, `interrupted`). */
+  readonly signal?: AbortSignal;
 }
 
 /** What runSimBlk measured. */
@@ -89,10 +93,16 @@ export interface SimBlkReport {
   readonly features: BlkfrontFeatures;
   readonly frontend: BlkfrontStats;
   readonly backendStats: BlkbackStats;
+  /** What stopped the run before its `ops` (e.g. "SIGINT"); the figures are then partial. */
+  readonly interrupted?: string;
   readonly error?: string;
 }
 
 const MAX_SIZE_MIB = 1024;
+/** Events fired between two looks at the wall clock. */
+const SLICE_EVENTS = 256;
+/** With a signal, the event loop gets a turn at least this often (wall ms). */
+const YIELD_EVERY_MS = 50;
 const DEFAULT_SIZE_MIB = 64;
 
 function misuse(message: string): NetlabError {
@@ -179,8 +189,10 @@ export async function runSimBlk(options: SimBlkOptions = {}): Promise<SimBlkRepo
     if (firstError === undefined) firstError = what;
   };
 
+  /** Set when the signal aborts: the operations in flight finish, no new one starts. */
+  let draining = false;
   const issue = (): void => {
-    while (issued < ops && freeSlots.length > 0) {
+    while (!draining && issued < ops && freeSlots.length > 0) {
       const slot = freeSlots.pop()!;
       issued++;
       const pick = rng.nextFloat() * total;
@@ -242,22 +254,38 @@ export async function runSimBlk(options: SimBlkOptions = {}): Promise<SimBlkRepo
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const v0 = w.clock.now();
-  let lastProgress = t0;
+  let lastProgress = t0,
+    lastYield = t0;
+  const everyMs = options.progressEveryMs ?? 1000;
   issue();
-  for (let guard = 0; completed < ops && guard < 1e9; guard++) {
-    const fired = w.clock.run(Infinity, 200_000);
+  // Slices of events; the wall clock is read between them (the run never waits on the event
+  // loop) and the event loop gets a turn every YIELD_EVERY_MS so that a signal can arrive.
+  for (let guard = 0; completed < issued || (!draining && completed < ops); guard++) {
+    if (guard >= 1e9) break;
+    if (!draining && options.signal?.aborted === true) draining = true;
+    const fired = w.clock.run(Infinity, SLICE_EVENTS);
     if (fired === 0) break;
     const now = performance.now();
-    if (options.progress !== undefined && now - lastProgress > 1000) {
+    if (options.onProgress !== undefined && now - lastProgress >= everyMs) {
       lastProgress = now;
-      options.progress(completed, ops);
+      const wallS = (now - t0) / 1000;
+      options.onProgress(
+        `sim blk: ${completed}/${ops} operations (${((100 * completed) / Math.max(ops, 1)).toFixed(1)}%), ` +
+          `${Math.round(completed / wallS).toLocaleString("en-US")} IOPS, virtual ${((w.clock.now() - v0) / 1000).toFixed(4)} s, wall ${wallS.toFixed(1)} s`,
+      );
+    }
+    if (options.signal !== undefined && now - lastYield >= YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
     }
   }
+  const interrupted = draining ? String(options.signal?.reason ?? "aborted") : undefined;
   const wallSeconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const virtualSeconds = (w.clock.now() - v0) / 1000;
-  if (completed < ops) note(`stalled after ${completed} of ${ops} operations (frontend ${front.state})`);
+  if (interrupted !== undefined) note(`interrupted (${interrupted}) after ${completed} of ${ops} operations`);
+  else if (completed < ops) note(`stalled after ${completed} of ${ops} operations (frontend ${front.state})`);
 
   await w.settle(front.close());
   await w.settle(w.back.close());
@@ -299,6 +327,7 @@ export async function runSimBlk(options: SimBlkOptions = {}): Promise<SimBlkRepo
     features: front.features,
     frontend: { ...front.stats },
     backendStats: { ...w.back.stats },
+    ...(interrupted === undefined ? {} : { interrupted }),
     ...(firstError === undefined ? {} : { error: firstError }),
   };
   return report;
@@ -309,6 +338,7 @@ interface Parsed extends SimBlkOptions {
   /** --overwrite: an existing --image may be written into. */
   readonly overwrite: boolean;
   readonly report: string | undefined;
+  readonly quiet: boolean;
   readonly help: boolean;
 }
 
@@ -318,10 +348,12 @@ const BLK_SPEC = {
   usage:
     "usage: netlab sim blk [--image FILE [--overwrite]] [--size-mb N] [--ops N] [--mix read:write:flush[:discard]] [--bs SIZE] [--qd N]\n" +
     "                     [--seed S] [--latency-us US] [--upcall-us US] [--ring-order N] [--indirect N] [--no-persistent] [--json]\n" +
-    "                     [--report FILE.html]\n" +
+    "                     [--quiet] [--report FILE.html]\n" +
     `${summary}\n` +
     "  --image FILE   a raw disk image: a new file of --size-mb MiB (default 64; said on stderr), or with --overwrite an\n" +
     "                 existing one, whose contents are the disk's starting state and are written into (refused without it)\n" +
+    "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM stops issuing operations, lets those in flight\n" +
+    "  finish, checks the disk against the model and prints the partial summary (exit 130 / 143)\n" +
     "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
     image: { type: "string" },
@@ -339,6 +371,7 @@ const BLK_SPEC = {
     indirect: { type: "string" },
     "no-persistent": { type: "boolean" },
     json: { type: "boolean" },
+    quiet: { type: "boolean" },
   },
 } as const;
 
@@ -392,7 +425,7 @@ function parseArgs(args: string[]): Parsed {
     get("indirect", (t) => parseInteger(t, 0)),
   );
   if (v["no-persistent"] === true) o.persistent = false;
-  return { ...o, json: v.json === true, overwrite: v.overwrite === true, report: v.report, help };
+  return { ...o, json: v.json === true, quiet: v.quiet === true, overwrite: v.overwrite === true, report: v.report, help };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -408,10 +441,16 @@ export async function run(args: string[]): Promise<number> {
     if (!existsSync(o.image)) process.stderr.write(`sim blk: creating ${o.image}, ${o.sizeMiB ?? DEFAULT_SIZE_MIB} MiB (--size-mb)\n`);
   } else if (o.overwrite) throw new UsageError(BLK_SPEC.command, "--overwrite needs --image FILE");
   if (o.report !== undefined) checkReportPath(o.report);
-  const progress = o.json ? undefined : (n: number, t: number) => process.stderr.write(`  ${n}/${t} operations\n`);
+  // Progress on stderr each second of wall time; SIGINT / SIGTERM stop issuing, let the
+  // operations in flight finish, check the disk and print the partial summary (exit 130 / 143).
   let r: SimBlkReport;
+  let interrupted: StopSignal | undefined;
   try {
-    r = await runSimBlk({ ...o, ...(progress === undefined ? {} : { progress }) });
+    const run = await interruptible((signal) =>
+      runSimBlk({ ...o, signal, ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }) }),
+    );
+    r = run.value;
+    interrupted = run.interrupted;
   } catch (e) {
     if (e instanceof NetlabError && e.code === "ERR_NETLAB_SIM_ARGS") throw new UsageError(BLK_SPEC.command, e.message);
     throw e;
@@ -431,7 +470,7 @@ export async function run(args: string[]): Promise<number> {
         r.image === undefined ? [] : [{ label: "disk image", path: r.image }],
       ),
     );
-    process.stderr.write(`report: ${o.report}\n`);
+    if (!o.quiet) process.stderr.write(`report: ${o.report}\n`);
   }
   if (o.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -447,9 +486,10 @@ export async function run(args: string[]): Promise<number> {
         `  ring ${1 << f.ringPageOrder} page(s), persistent grants ${f.persistent ? "on" : "off"}, indirect ${f.indirectSegments || "off"}, ` +
         `${r.frontend.requests} ring requests, ${r.frontend.grantsIssued} grants issued\n` +
         `  reads checked against the model: ${r.mismatches} mismatches, ${r.errors} errors; image ${r.imageMatches ? "matches" : "DIFFERS from"} the model\n` +
-        `  ${r.ok ? "ok" : `FAILED: ${r.error ?? "unknown"}`}\n`,
+        `  ${r.ok ? "ok" : `${r.interrupted === undefined ? "FAILED" : "partial"}: ${r.error ?? "unknown"}`}\n`,
     );
   }
+  if (interrupted !== undefined) return exitStatusOf(interrupted);
   return r.ok ? 0 : 1;
 }
 

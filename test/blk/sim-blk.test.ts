@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runSimBlk } from "../../harness/sim/blk.ts";
+import { interruptCli } from "../../harness/cli/interrupt-testing.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -96,4 +97,47 @@ describe("sim blk", () => {
     }
     expect(code).toBe(2);
   });
+});
+
+describe("sim blk interrupted", () => {
+  it("an aborted signal stops issuing, lets the operations in flight finish and checks the disk: a partial report that still matches the model", async () => {
+    const stop = new AbortController();
+    let lines = 0;
+    const r = await runSimBlk({
+      ops: 10_000_000,
+      sizeMiB: 4,
+      seed: 3,
+      signal: stop.signal,
+      progressEveryMs: 0,
+      onProgress: (line) => {
+        expect(line).toMatch(/^sim blk: \d+\/10000000 operations/);
+        if (++lines === 3) stop.abort("SIGTERM");
+      },
+    });
+    expect(r).toMatchObject({ ok: false, interrupted: "SIGTERM", mismatches: 0, errors: 0, imageMatches: true });
+    expect(r.error).toBe(`interrupted (SIGTERM) after ${r.completed} of 10000000 operations`);
+    expect(r.completed).toBeGreaterThan(0);
+    expect(r.completed).toBeLessThan(10_000_000);
+    expect(r.reads + r.writes + r.flushes + r.discards).toBe(r.completed);
+  });
+
+  it("the CLI prints progress each wall second; SIGINT on an image file exits 130 with the partial JSON summary, SIGTERM 143 with the text one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-blk-int-"));
+    dirs.push(dir);
+    const image = join(dir, "disk.img");
+    const int = await interruptCli(["sim", "blk", "--image", image, "--size-mb", "4", "--ops", "100000000", "--json"], {
+      ready: /^sim blk: \d+\/100000000 operations/m,
+      signal: "SIGINT",
+      afterMs: 1200,
+    });
+    expect(int.status).toBe(130);
+    expect((int.stderr.match(/^sim blk: \d+\//gm) ?? []).length).toBeGreaterThanOrEqual(2);
+    const r = JSON.parse(int.stdout) as { interrupted: string; completed: number; imageMatches: boolean; mismatches: number; backend: string };
+    expect(r).toMatchObject({ interrupted: "SIGINT", imageMatches: true, mismatches: 0, backend: "file" });
+    expect(r.completed).toBeGreaterThan(0);
+    expect(statSync(image).size).toBe(4 * 1024 * 1024);
+    const term = await interruptCli(["sim", "blk", "--size-mb", "4", "--ops", "100000000", "--quiet"], { ready: /^/, signal: "SIGTERM", afterMs: 2500 });
+    expect(term.status).toBe(143);
+    expect(term.stdout).toMatch(/image matches the model\n {2}partial: interrupted \(SIGTERM\) after \d+ of 100000000 operations\n$/);
+  }, 60_000);
 });
