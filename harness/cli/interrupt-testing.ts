@@ -1,7 +1,7 @@
 // Test helper for the Ctrl-C contract of long runs (run-control.ts): starts `netlab ARGS` as a
-// child process, waits until its stderr matches `ready` (the run has started), lets it run a
-// little longer, sends `signal`, and gives back what it printed, its exit status and the
-// progress lines' wall times.
+// child process, waits until `readyLines` lines of its stderr match `ready` (the run is under
+// way), lets it run a little longer, sends `signal`, and gives back what it printed, its exit
+// status and how long it took to exit after the signal.
 //   interruptCli(args, options)   the child's pid, exit status, stdout and stderr
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -15,14 +15,20 @@ export interface InterruptedRun {
   readonly stderr: string;
   /** Whether `ready` appeared before the timeout (the signal is sent either way). */
   readonly ready: boolean;
+  /** Stderr lines that matched `ready`, in the end. */
+  readonly readyLines: number;
+  /** Wall ms from the signal to the exit. */
+  readonly exitMs: number;
 }
 
 /** Options of interruptCli. */
 export interface InterruptOptions {
-  /** Stderr text that says the run is under way. */
+  /** A stderr line that says the run is under way (a progress line) ... */
   readonly ready: RegExp;
+  /** ... seen this many times [1]. */
+  readonly readyLines?: number;
   readonly signal: "SIGINT" | "SIGTERM";
-  /** Wall ms to wait after `ready` before the signal [1500]. */
+  /** Wall ms to wait after `ready` before the signal [0]. */
   readonly afterMs?: number;
   /** Give up waiting for `ready` after this long [30 s]. */
   readonly readyTimeoutMs?: number;
@@ -50,13 +56,16 @@ export async function interruptCli(args: readonly string[], o: InterruptOptions)
   void exited.then(() => {
     gone = true;
   });
-  while (!o.ready.test(stderr) && !gone && Date.now() - started < (o.readyTimeoutMs ?? 30_000)) await new Promise((r) => setTimeout(r, 50));
-  const ready = o.ready.test(stderr);
+  const count = (): number => stderr.split("\n").filter((l) => o.ready.test(l)).length;
+  const want = o.readyLines ?? 1;
+  while (count() < want && !gone && Date.now() - started < (o.readyTimeoutMs ?? 30_000)) await new Promise((r) => setTimeout(r, 50));
+  const ready = count() >= want;
   if (ready && !gone) {
-    await new Promise((r) => setTimeout(r, o.afterMs ?? 1500));
+    await new Promise((r) => setTimeout(r, o.afterMs ?? 0));
     await o.beforeSignal?.(child.pid!);
   }
+  const signalled = Date.now();
   if (!gone) child.kill(o.signal);
   const status = await exited;
-  return { pid: child.pid!, status, stdout, stderr, ready };
+  return { pid: child.pid!, status, stdout, stderr, ready, readyLines: count(), exitMs: Date.now() - signalled };
 }

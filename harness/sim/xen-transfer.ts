@@ -289,7 +289,7 @@ const XEN_TRANSFER_SPEC = {
     `  --socket-buffer SIZE  both domUs' TCP send and receive buffers, 4Ki..1Gi (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}Mi, with --threads --gso ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}Mi)\n` +
     "  --seed S              default 1\n" +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary\n" +
-    "  (exit 130 / 143); --threads runs to its end\n" +
+    "  (exit 130 / 143); with --threads the guest threads stop and report, or are terminated after 5 s\n" +
     "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
   options: {
     bytes: { type: "string" },
@@ -334,20 +334,13 @@ export async function run(args: string[]): Promise<number> {
     ...(o.socketBuffer > 0 ? { socketBufferBytes: o.socketBuffer } : {}),
   };
   if (v.report !== undefined) checkReportPath(v.report);
-  // One thread: progress on stderr each second of wall time, and SIGINT / SIGTERM end the run with
-  // the partial summary (exit 130 / 143). --threads runs its domUs in workers to the end.
+  // Progress on stderr each second of wall time, and SIGINT / SIGTERM end the run with the partial
+  // summary (exit 130 / 143); with --threads the guest threads stop and report (or are terminated).
+  const onProgress = o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) };
   const { value: r, interrupted } = await interruptible(async (signal) =>
     o.threads
-      ? await runXenTransferThreads(common)
-      : {
-          ...(await runXenTransfer({
-            ...common,
-            pumpBatch: 256,
-            signal,
-            ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
-          })),
-          threads: false as const,
-        },
+      ? await runXenTransferThreads({ ...common, signal, ...onProgress })
+      : { ...(await runXenTransfer({ ...common, pumpBatch: 256, signal, ...onProgress })), threads: false as const },
   );
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {

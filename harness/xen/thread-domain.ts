@@ -32,7 +32,11 @@ export interface ThreadDomainData {
   readonly portDir: Int32Array;
   readonly sharedInfo: Uint8Array;
   readonly dom0SharedInfo: Uint8Array;
-  /** [0]: set to 1 by the receiver when the transfer is complete; [1]: guests whose stack is up. */
+  /**
+   * [CONTROL_DONE]: set to 1 by the receiver when the transfer is complete; [CONTROL_UP]: guests whose
+   * stack is up; [CONTROL_STOP]: set to 1 by dom0 to end the run where it is (Ctrl-C);
+   * [CONTROL_RECEIVED_KIB]: the receiver's byte count / 1024 (dom0's progress line).
+   */
   readonly control: Int32Array;
   readonly cidr: string;
   readonly peer: string;
@@ -51,6 +55,13 @@ export interface ThreadDomainData {
   readonly seed: number;
   readonly timeoutMs: number;
 }
+
+/** Indices into ThreadDomainData.control (an Int32Array over a SharedArrayBuffer of CONTROL_WORDS words). */
+export const CONTROL_DONE = 0,
+  CONTROL_UP = 1,
+  CONTROL_STOP = 2,
+  CONTROL_RECEIVED_KIB = 3,
+  CONTROL_WORDS = 4;
 
 /** What a guest thread reports. */
 export interface ThreadDomainReport {
@@ -178,6 +189,7 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     const deadline = performance.now() + d.timeoutMs;
     let lastYield = performance.now();
     while (!until() && !stop) {
+      if (Atomics.load(d.control, CONTROL_STOP) !== 0) return false;
       const fired = tick();
       const seen = takeEvents2l(si, onPort);
       const now = performance.now();
@@ -187,7 +199,7 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
         await yieldHost();
         lastYield = performance.now();
       } else await null;
-      if (fired !== 0 || seen !== 0 || until() || tick() !== 0 || Atomics.load(d.control, 0) !== 0) continue;
+      if (fired !== 0 || seen !== 0 || until() || tick() !== 0 || Atomics.load(d.control, CONTROL_DONE) !== 0) continue;
       const next = clock.nextDeadline();
       const wait = next === undefined ? 2 : Math.max(0, Math.min(2, next - (performance.now() - t0)));
       waitForUpcall(si, wait);
@@ -202,17 +214,18 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
   void createNetfront({ domain, xs, clock }, { gso: d.gso, checksumOffload: d.checksumOffload }).then((r) => {
     nfResult = r;
   });
+  const stopped = (): boolean => Atomics.load(d.control, CONTROL_STOP) !== 0;
   if (!(await loop(() => nfResult !== undefined)) || nfResult === undefined || !nfResult.ok)
-    throw new Error(`netfront: ${nfResult && !nfResult.ok ? nfResult.error : "timeout"}`);
+    throw new Error(stopped() ? "interrupted during setup" : `netfront: ${nfResult && !nfResult.ok ? nfResult.error : "timeout"}`);
   const nf = nfResult.value;
-  if (!(await loop(() => nf.connected))) throw new Error("netfront did not connect");
+  if (!(await loop(() => nf.connected))) throw new Error(stopped() ? "interrupted during setup" : "netfront did not connect");
   const stack = createStack(
     { device: nf, clock, rng: createRng(d.seed + d.domid) },
     { name: `domU-${d.domid}`, ipv4: { cidr: d.cidr }, tcp: { receiveBufferSize: d.socketBufferBytes, sendBufferSize: d.socketBufferBytes } },
   );
   // Tell dom0 this guest is up: its data path needs no more promise work.
   dataPhase = true;
-  Atomics.add(d.control, 1, 1);
+  Atomics.add(d.control, CONTROL_UP, 1);
   let bytes = 0;
   let verifiedBytes = 0;
   let done = false;
@@ -244,13 +257,14 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
         // memcmp against the payload: a check at memory speed, so the measurement is of the path, not of a hash.
         if (verifiedBytes === bytes && bytes + chunk.length <= d.bytes && matches(chunk, bytes)) verifiedBytes += chunk.length;
         bytes += chunk.length;
+        Atomics.store(d.control, CONTROL_RECEIVED_KIB, Math.floor(bytes / 1024));
         if (omitMark === undefined && d.omitBytes > 0 && bytes >= d.omitBytes) omitMark = { bytes, at: performance.now() - start };
       });
       s.onEnd(() => {
         transferMs = performance.now() - start;
         cpuEnd = threadCpuMs();
         done = true;
-        Atomics.store(d.control, 0, 1);
+        Atomics.store(d.control, CONTROL_DONE, 1);
         s.end();
       });
       s.onClose((e) => {
@@ -258,6 +272,10 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
       });
     });
     await loop(() => done || error !== undefined);
+    if (!done && error === undefined && stopped()) {
+      error = "interrupted";
+      if (start > 0) transferMs = performance.now() - start;
+    }
     // Let the FIN exchange finish so the sender sees its close.
     const until = performance.now() + 20;
     await loop(() => performance.now() > until);
@@ -284,7 +302,8 @@ export async function run(d: ThreadDomainData): Promise<ThreadDomainReport> {
     s.onEnd(() => {
       done = true;
     });
-    await loop(() => done || Atomics.load(d.control, 0) === 1 || error !== undefined);
+    await loop(() => done || Atomics.load(d.control, CONTROL_DONE) === 1 || error !== undefined);
+    if (!done && error === undefined && Atomics.load(d.control, CONTROL_DONE) !== 1 && stopped()) error = "interrupted";
     cpuEnd = threadCpuMs();
     bytes = queued();
     const grace = performance.now() + 20;

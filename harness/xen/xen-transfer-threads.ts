@@ -21,9 +21,10 @@ import type { XenTransferReport } from "../sim/xen-transfer.ts";
 import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS } from "./transfer-measure.ts";
 import { threadCpuMs } from "../time/thread-cpu.ts";
 import { createPayloadFiller } from "./payload.ts";
-import type { ThreadDomainData, ThreadDomainReport } from "./thread-domain.ts";
+import { CONTROL_RECEIVED_KIB, CONTROL_STOP, CONTROL_UP, CONTROL_WORDS, type ThreadDomainData, type ThreadDomainReport } from "./thread-domain.ts";
 import { runInWorker } from "./worker-domain.ts";
 import { NetlabError } from "../../stack/error.ts";
+import { everyWallSecond } from "../cli/run-control.ts";
 
 /** Atomics.waitAsync (ES2024; present in Node 20, missing from this project's lib setting). */
 interface AtomicsWaitAsync {
@@ -63,7 +64,15 @@ export interface XenTransferThreadsOptions {
   readonly omitBytes?: number;
   /** Payload pattern length (default min(bytes, PAYLOAD_PATTERN_MAX); tests use short ones). */
   readonly patternBytes?: number;
+  /** Ends the run where it is: the guests stop and report (partial report, `interrupted`); a guest that does not within STOP_GRACE_MS is terminated. */
+  readonly signal?: AbortSignal;
+  /** Called with a progress line every `progressEveryMs` [1000] of wall time. */
+  readonly onProgress?: (line: string) => void;
+  readonly progressEveryMs?: number;
 }
+
+/** After a stop, a guest thread that has not reported within this long is terminated. */
+const STOP_GRACE_MS = 5_000;
 
 /** The single-thread report's fields, less what the threaded run cannot see, plus a marker and each thread's CPU time. */
 export type XenTransferThreadsReport = Omit<XenTransferReport, "virtualSeconds" | "backendRestarts"> & {
@@ -80,15 +89,12 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const peerErrors: NetPeerError[] = [];
   netback.onPeerError((e) => peerErrors.push(e));
   const settle = <T>(p: Promise<T>): Promise<T> => settleByPumping(clock, p, { what: "xen-transfer setup", code: "ERR_NETLAB_XEN_SETUP" });
-  const control = new Int32Array(new SharedArrayBuffer(16));
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   // The payload pattern, shared by both guests: the sender cycles it, the receiver compares with it.
   const patternBytes = Math.max(1, Math.min(o.bytes, o.patternBytes ?? PAYLOAD_PATTERN_MAX));
   const payload = new Uint8Array(new SharedArrayBuffer(patternBytes));
   const fill = createPayloadFiller(o.seed);
   for (let off = 0; off < patternBytes; off += 65536) fill(payload.subarray(off, Math.min(off + 65536, patternBytes)));
-  const hash = createHash("sha256");
-  for (let off = 0; off < o.bytes; off += patternBytes) hash.update(payload.subarray(0, Math.min(patternBytes, o.bytes - off)));
-  const sha256 = hash.digest("hex");
   const socketBufferBytes = o.socketBufferBytes ?? (o.gso ? XEN_TRANSFER_SOCKET_BUFFER_THREADS : XEN_TRANSFER_SOCKET_BUFFER);
   const omitBytes = o.omitBytes ?? 0;
   const guests: { g: ThreadGuestDomain; data: ThreadDomainData }[] = [];
@@ -170,9 +176,22 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   const results: (ThreadDomainReport | Error | undefined)[] = [undefined, undefined];
+  // Ctrl-C: the guests see CONTROL_STOP and report what they have; `kill` ends any that do not.
+  const kill = new AbortController();
+  let interrupted: string | undefined;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stop = (): void => {
+    if (interrupted !== undefined) return;
+    interrupted = String(o.signal?.reason ?? "aborted");
+    Atomics.store(control, CONTROL_STOP, 1);
+    killTimer = setTimeout(() => kill.abort(), STOP_GRACE_MS);
+  };
+  if (o.signal?.aborted === true) stop();
+  o.signal?.addEventListener("abort", stop, { once: true });
   guests.forEach(({ data }, i) => {
     runInWorker<ThreadDomainReport>(new URL(`./thread-domain.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url), data, {
       timeoutMs: (o.timeoutMs ?? 120_000) + 30_000,
+      terminate: kill.signal,
     }).then(
       (r) => {
         results[i] = r;
@@ -190,9 +209,22 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   let lastYield = performance.now();
   let lastMirror = -Infinity;
   let dom0CpuStart: number | undefined;
+  const stopProgress = everyWallSecond(
+    o.onProgress === undefined
+      ? undefined
+      : () => {
+          const received = Atomics.load(control, CONTROL_RECEIVED_KIB) * 1024;
+          const wallS = (performance.now() - wall0) / 1000;
+          o.onProgress!(
+            `xen-transfer --threads: ${(received / 1e6).toFixed(1)}/${(o.bytes / 1e6).toFixed(1)} MB (${((100 * received) / o.bytes).toFixed(1)}%), ` +
+              `wall ${wallS.toFixed(1)} s, ${((received * 8) / Math.max(wallS, 1e-9) / 1e9).toFixed(3)} Gbit/s wall (start-up included)`,
+          );
+        },
+    o.progressEveryMs,
+  );
   while (results.some((r) => r === undefined)) {
     const now = performance.now();
-    const dataPhase = Atomics.load(control, 1) === 2;
+    const dataPhase = Atomics.load(control, CONTROL_UP) === 2;
     if (!dataPhase || now - lastMirror >= MIRROR_MS) {
       mirror();
       lastMirror = now;
@@ -219,12 +251,16 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
       await new Promise<void>((r) => setImmediate(r));
     } else if (++spins % 16 === 0) await new Promise<void>((r) => setImmediate(r));
   }
+  stopProgress();
+  clearTimeout(killTimer);
+  o.signal?.removeEventListener("abort", stop);
   const dom0CpuEnd = threadCpuMs();
   const wallSeconds = (performance.now() - wall0) / 1000;
   const [rx, tx] = results as [ThreadDomainReport | Error, ThreadDomainReport | Error];
   const errorOf = (r: ThreadDomainReport | Error): string | undefined => (r instanceof Error ? r.message : r.error);
   const verified = rx instanceof Error ? 0 : rx.verifiedBytes;
   const error =
+    (interrupted === undefined ? undefined : `interrupted (${interrupted})`) ??
     errorOf(rx) ??
     errorOf(tx) ??
     (!(rx instanceof Error) && verified < rx.bytes ? `receiver: the bytes differ from the payload in the chunk after byte ${verified}` : undefined);
@@ -242,12 +278,23 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   // also counts worker start-up, the payload and its hash), else the process's.
   const processCpu = process.cpuUsage(cpu0);
   const cpuSeconds = threadCpu !== undefined ? (threadCpu.dom0 + threadCpu.sender + threadCpu.receiver) / 1000 : (processCpu.user + processCpu.system) / 1e6;
+  // The stream's sha256 (the pattern cycled), computed only for a complete run and after the
+  // measurement; in steps that let a signal in (20 GB take a minute).
+  let sha256 = "";
+  if (match && error === undefined) {
+    const hash = createHash("sha256");
+    for (let off = 0; off < o.bytes && o.signal?.aborted !== true; off += patternBytes) {
+      hash.update(payload.subarray(0, Math.min(patternBytes, o.bytes - off)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (o.signal?.aborted !== true) sha256 = hash.digest("hex");
+  }
   return {
     ok: match && error === undefined,
     bytes: o.bytes,
     received,
     sha256Match: match,
-    sha256: match ? sha256 : "",
+    sha256,
     wallGoodputBitsPerSecond: seconds > 0 ? Math.round((received * 8) / seconds) : 0,
     wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
@@ -264,6 +311,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     ...(steady === undefined ? {} : { steady }),
     threads: true,
     ...(threadCpu === undefined ? {} : { threadCpuMs: threadCpu }),
+    ...(interrupted === undefined ? {} : { interrupted }),
     ...(error === undefined ? {} : { error }),
   };
 }
