@@ -33,7 +33,7 @@ export const summary = "coverage-guided (Jazzer.js, jsfuzz fallback) and propert
 const USAGE = `usage: netlab fuzz audit [...]: the planted-bug campaign (netlab fuzz audit --help)
        netlab fuzz [--target NAME[,NAME...]] [--time SECONDS] [--jobs N] [--workers N] [--engine jazzer|jsfuzz]
                    [--timeout SECONDS] [--rss-limit-mb MB] [--no-properties] [--property-runs N] [--no-distill]
-                   [--hours H [--fresh]] [--list] [--repro FILE --target NAME] [--json]
+                   [--hours H [--fresh]] [--list] [--repro FILE --target NAME] [--json] [--corpora DIR] [--build-dir DIR]
   Runs each target for SECONDS of fuzzing (default ${DEFAULT_SECONDS}; start-up not counted), JOBS targets at a
   time (default 2) with N engine processes each (default 1), under Jazzer.js (libFuzzer: per-input
   --timeout, default 10 s, and --rss-limit-mb, default 2048, make a hang or a runaway allocation a
@@ -47,7 +47,10 @@ const USAGE = `usage: netlab fuzz audit [...]: the planted-bug campaign (netlab 
              the same command again resumes it (--fresh starts over); Ctrl-C stops it and prints the
              summary (what was found, repro commands). No property run.
   --repro FILE  runs one input through --target in a child (exit 1 if it throws, rejects, exits or hangs).
-  Usage errors exit 2.`;
+  --corpora DIR    the folder of per-target corpora (default corpora/); --build-dir DIR: the bundles' and the
+                   engines' scratch folders (default build/fuzz)
+  Ctrl-C or SIGTERM: the engines' process groups are ended, their new corpus entries saved, the scratch
+  folders removed; the summary so far, exit 130 / 143. Usage errors exit 2.`;
 
 interface Options {
   seconds: number | undefined;
@@ -65,6 +68,8 @@ interface Options {
   fresh: boolean;
   repro: string | undefined;
   only: string[] | undefined;
+  corpora: string | undefined;
+  buildDir: string | undefined;
   help: boolean;
 }
 
@@ -89,6 +94,8 @@ const FUZZ_SPEC = {
     "no-distill": { type: "boolean" },
     "property-runs": { type: "string" },
     list: { type: "boolean" },
+    corpora: { type: "string" },
+    "build-dir": { type: "string" },
   },
 } as const;
 
@@ -117,6 +124,8 @@ function parse(args: string[]): Options {
     fresh: v.fresh === true,
     repro: v.repro,
     only: v.target?.split(",").filter((t) => t !== ""),
+    corpora: v.corpora,
+    buildDir: v["build-dir"],
     help,
   };
   if (o.fresh && o.hours === undefined) throw new UsageError(FUZZ_SPEC.command, "--fresh goes with --hours");
@@ -126,9 +135,13 @@ function parse(args: string[]): Options {
 export async function run(args: string[]): Promise<number> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
   if (args[0] === "audit") return runAudit(root, args.slice(1));
-  const paths = defaultFuzzPaths(root);
-  const all = listTargets(paths);
   const o = parse(args);
+  const paths: FuzzPaths = {
+    ...defaultFuzzPaths(root),
+    ...(o.corpora === undefined ? {} : { corporaDir: path.resolve(o.corpora) }),
+    ...(o.buildDir === undefined ? {} : { buildDir: path.resolve(o.buildDir) }),
+  };
+  const all = listTargets(paths);
   if (o.help) {
     process.stdout.write(helpText(FUZZ_SPEC));
     return 0;
