@@ -1,6 +1,6 @@
 // Line charts as standalone SVG (no dependencies): per-flow goodput and per-queue delay over
 // time, like ns-3's and Flent's plots. lineChart() draws series of (x, y) points on linear axes
-// with "nice" ticks and a legend.
+// with "nice" ticks and a legend; cdfPoints() turns samples into a distribution line.
 
 /** One line of a chart. */
 export interface ChartSeries {
@@ -82,4 +82,15 @@ export function lineChart(o: ChartOptions): string {
   });
   out.push("</svg>");
   return `${out.join("\n")}\n`;
+}
+
+/** The empirical distribution of `values` as chart points (value, fraction ≤ value), at most `maxPoints` of them. */
+export function cdfPoints(values: readonly number[], maxPoints = 500): [number, number][] {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return [];
+  const step = Math.max(1, Math.ceil(sorted.length / maxPoints));
+  const out: [number, number][] = [[sorted[0]!, 0]];
+  for (let i = step - 1; i < sorted.length; i += step) out.push([sorted[i]!, (i + 1) / sorted.length]);
+  if (out.at(-1)![1] !== 1) out.push([sorted.at(-1)!, 1]);
+  return out;
 }

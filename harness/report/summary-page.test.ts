@@ -1,5 +1,6 @@
 // The report page of a run whose result is one JSON object: the verdict, every figure (nested
-// ones as "a.b"), lists of objects as tables; and `sim dhcp --report` writing it.
+// ones as "a.b"), lists of objects as tables; and `sim dhcp`, `sim http` and `sim xen-transfer
+// --report` writing it with their charts, rendered by headless Chromium.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runDhcpSim } from "../sim/dhcp.ts";
 import { renderHtmlReport } from "./html.ts";
 import { summaryReportPage } from "./summary-page.ts";
+import { CHROMIUM, drawsALine, renderInChromium } from "./chromium-testing.ts";
 
 const DIR = mkdtempSync(join(tmpdir(), "netlab-summary-page-"));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
@@ -47,4 +49,34 @@ describe("summaryReportPage()", () => {
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toMatch(/^netlab sim: \[ERR_REPORT_PATH\] cannot write the report .*is not a folder/);
   }, 60_000);
+
+  /** Runs `netlab ARGS --quiet --report FILE`, renders the page, and checks it drew `charts` non-empty charts and logged nothing. */
+  const renderedReport = (name: string, args: string[], charts: number): string => {
+    const cli = join(import.meta.dirname, "../../bin/netlab.mjs");
+    const file = join(DIR, `${name}.html`);
+    const run = spawnSync(process.execPath, [cli, ...args, "--quiet", "--report", file], { encoding: "utf8", timeout: 90_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const page = renderInChromium(file, DIR);
+    expect(page.status).toBe(0);
+    expect(page.svgs.length).toBe(charts);
+    for (const svg of page.svgs) expect(drawsALine(svg)).toBe(true);
+    expect(page.consoleLines).toEqual([]);
+    return page.dom;
+  };
+
+  it.skipIf(CHROMIUM === undefined)(
+    `sim dhcp, sim http and sim xen-transfer --report: their charts drawn by headless Chromium, no console error${CHROMIUM === undefined ? " (skipped: no chromium)" : ""}`,
+    () => {
+      const dhcp = renderedReport("dhcp-charts", ["sim", "dhcp", "--clients", "40", "--loss", "0.02"], 2);
+      expect(dhcp).toContain("Clients bound over virtual time");
+      expect(dhcp).toContain("DISCOVER to bound, per client");
+      const http = renderedReport("http-charts", ["sim", "http", "--requests", "60", "--concurrency", "3", "--loss", "0.02"], 2);
+      expect(http).toContain("Every one of the 60 responses was correct.");
+      expect(http).toContain("Latency distribution");
+      const xen = renderedReport("xen-charts", ["sim", "xen-transfer", "--bytes", "60M"], 2);
+      expect(xen).toContain("Every byte arrived intact (60000000 bytes, sha256 checked).");
+      expect(xen).toContain("Goodput per interval");
+    },
+    180_000,
+  );
 });

@@ -3,8 +3,9 @@
 // with probability P in each direction; in virtual time. Succeeds when every client is bound,
 // each stack is configured with its lease, no address was given twice and the server's
 // database holds exactly the N bound leases.
-//   runDhcpSim(options)   the scenario as a function
-//   run(args)             the CLI entry (exit 0 on success, 1 otherwise)
+//   runDhcpSim(options)                        the scenario as a function
+//   dhcpReportPage(r, timeline, command, when)  the --report page: figures, clients bound over time, DISCOVER-to-bound times
+//   run(args)                                  the CLI entry (exit 0 on success, 1 otherwise)
 import { performance } from "node:perf_hooks";
 import { createStack, type Stack } from "../../stack/index.ts";
 import { createSwitch, type Switch } from "../../stack/link/switch.ts";
@@ -16,6 +17,8 @@ import { NetlabError } from "../../stack/error.ts";
 import { everyWallSecond, exitStatusOf, interruptible, yieldToEventLoop } from "../cli/run-control.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
+import type { HtmlReport } from "../report/html.ts";
+import { cdfPoints, lineChart } from "../lab/svg.ts";
 
 export const summary =
   "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
@@ -35,6 +38,17 @@ export interface DhcpSimOptions {
    * domain of N clients costs N² frame deliveries and segments of K cost N·K.
    */
   readonly segmentSize?: number;
+  /** When given, each client's first binding is appended here (the --report charts). */
+  readonly timeline?: DhcpClientTiming[];
+}
+
+/** One client's first binding, in virtual ms. */
+export interface DhcpClientTiming {
+  readonly client: number;
+  /** When it first sent DISCOVER (entered SELECTING, after its random start delay). */
+  readonly discoverAtMs: number;
+  /** When it was first bound (after REQUEST, ACK and RFC 5227's ARP probe). */
+  readonly boundAtMs: number;
 }
 
 /** What runDhcpSim found. */
@@ -184,6 +198,18 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
         boundCount++;
         lastBoundAt = clock.now();
       });
+      if (options.timeline !== undefined) {
+        const timeline = options.timeline;
+        let discoverAt = -1,
+          done = false;
+        client.onStateChange((state) => {
+          if (state === "selecting" && discoverAt < 0) discoverAt = clock.now();
+          if (state === "bound" && !done) {
+            done = true;
+            timeline.push({ client: i, discoverAtMs: discoverAt < 0 ? 0 : discoverAt, boundAtMs: clock.now() });
+          }
+        });
+      }
       clients.push({ stack, client });
     }
     for (const c of clients) c.client.start();
@@ -293,6 +319,37 @@ function startDhcpSim(options: DhcpSimOptions): DhcpSimRun {
   return { step, progressLine, finish };
 }
 
+/** The --report page: the verdict and figures, then clients bound over virtual time and the distribution of their DISCOVER-to-bound times. */
+export function dhcpReportPage(r: DhcpSimReport, timeline: readonly DhcpClientTiming[], command: string, when: string): HtmlReport {
+  const verdict = r.ok
+    ? `All ${r.clients} clients bound, no address twice, every stack configured with its lease.`
+    : `${r.bound} of ${r.clients} clients bound${r.error === undefined ? "" : `: ${r.error}`}.`;
+  const page = summaryReportPage("netlab sim dhcp", command, when, verdict, { ...r });
+  if (timeline.length === 0) return page;
+  const bound = timeline.map((t) => t.boundAtMs).sort((a, b) => a - b);
+  const step = Math.max(1, Math.ceil(bound.length / 1000));
+  const boundPoints: [number, number][] = [[0, 0]];
+  bound.forEach((at, i) => {
+    if (i % step === step - 1 || i === bound.length - 1) boundPoints.push([at / 1000, i + 1]);
+  });
+  const charts = [
+    lineChart({ title: "Clients bound over virtual time", xLabel: "virtual time (s)", yLabel: "clients", series: [{ name: "bound", points: boundPoints }] }),
+    lineChart({
+      title: "DISCOVER to bound, per client (DORA and the RFC 5227 probe)",
+      xLabel: "virtual ms",
+      yLabel: "fraction of clients",
+      series: [{ name: "CDF", points: cdfPoints(timeline.map((t) => t.boundAtMs - t.discoverAtMs)) }],
+    }),
+  ];
+  return {
+    ...page,
+    sections: [
+      ...page.sections,
+      { heading: "Over time", text: `${timeline.length} clients' first bindings, in virtual time (each starts after a random 0-2 s delay).`, charts },
+    ],
+  };
+}
+
 /** The command line of `netlab sim dhcp` (args.ts's rules). */
 const DHCP_SPEC = {
   command: "sim dhcp",
@@ -302,7 +359,7 @@ const DHCP_SPEC = {
     `  --segment-size K  clients per broadcast domain, 0..250 (default ${DEFAULT_SEGMENT_SIZE}); more clients are split over segments joined to\n` +
     "                    the server's switch by DHCP relay agents; 0 puts all on one switch (N² frame deliveries)\n" +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n" +
-    "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
+    "  --report FILE.html  also write one self-contained page: the figures, clients bound over time, DISCOVER-to-bound times\n",
   options: {
     clients: { type: "string" },
     loss: { type: "string" },
@@ -334,9 +391,11 @@ export async function run(args: string[]): Promise<number> {
   };
   if (v.report !== undefined) checkReportPath(v.report);
   // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
+  const timeline: DhcpClientTiming[] = [];
   const { value: r, interrupted } = await interruptible((signal) =>
     runDhcpSimInterruptible(
       {
+        ...(v.report === undefined ? {} : { timeline }),
         clients: o.clients,
         loss: o.loss,
         seed: o.seed,
@@ -356,10 +415,7 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   if (v.report !== undefined) {
-    const verdict = r.ok
-      ? `All ${r.clients} clients bound, no address twice, every stack configured with its lease.`
-      : `${r.bound} of ${r.clients} clients bound${r.error === undefined ? "" : `: ${r.error}`}.`;
-    writeHtmlReport(v.report, summaryReportPage("netlab sim dhcp", `netlab sim dhcp ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }));
+    writeHtmlReport(v.report, dhcpReportPage(r, timeline, `netlab sim dhcp ${args.join(" ")}`.trim(), new Date().toISOString()));
     if (v.quiet !== true) process.stderr.write(`report: ${v.report}\n`);
   }
   if (interrupted !== undefined) return exitStatusOf(interrupted);

@@ -5,8 +5,9 @@
 // time. Every response is checked: status 200 and the exact bytes the server derives from the
 // request's number. Odd-numbered resources are sent chunked, even ones with Content-Length.
 // With --ipv6 the stacks have only 2001:db8::1 and ::2 and HTTP runs over stack.tcp6.
-//   runHttpSim(options)   the scenario as a function
-//   run(args)             the CLI entry (exit 0 when every response is right)
+//   runHttpSim(options)                        the scenario as a function
+//   httpReportPage(r, timeline, command, when)  the --report page: figures, responses over time, latency distribution
+//   run(args)                                  the CLI entry (exit 0 when every response is right)
 import { performance } from "node:perf_hooks";
 import { createStack } from "../../stack/index.ts";
 import { createPointToPointLink } from "../../stack/link/index.ts";
@@ -20,6 +21,8 @@ import { NetlabError } from "../../stack/error.ts";
 import { everyWallSecond, exitStatusOf, interruptible, whenAborted } from "../cli/run-control.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
+import type { HtmlReport } from "../report/html.ts";
+import { cdfPoints, lineChart } from "../lab/svg.ts";
 
 export const summary =
   "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
@@ -42,6 +45,17 @@ export interface HttpSimOptions {
   /** Called with a progress line every `progressEveryMs` [1000] of wall time. */
   readonly onProgress?: (line: string) => void;
   readonly progressEveryMs?: number;
+  /** When given, each finished request's timing is appended here (the --report charts). */
+  readonly timeline?: HttpRequestTiming[];
+}
+
+/** One request as the client saw it, in virtual ms. */
+export interface HttpRequestTiming {
+  readonly n: number;
+  readonly startMs: number;
+  readonly endMs: number;
+  /** Status 200 and the exact bytes. */
+  readonly ok: boolean;
 }
 
 /** What runHttpSim found. */
@@ -157,6 +171,8 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   const worker = async (): Promise<void> => {
     while (next < total) {
       const n = next++;
+      const startMs = clock.now();
+      const before = okCount;
       try {
         const res = await client.request({ host, port: PORT, path: `/r/${n}` });
         const got = await res.body.bytes(size + 1);
@@ -182,6 +198,8 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
         okCount++;
       } catch (e) {
         fail(n, `${(e as { code?: string }).code ?? "error"}: ${(e as Error).message}`);
+      } finally {
+        options.timeline?.push({ n, startMs, endMs: clock.now(), ok: okCount > before });
       }
     }
   };
@@ -237,6 +255,45 @@ export async function runHttpSim(options: HttpSimOptions): Promise<HttpSimReport
   };
 }
 
+/** The --report page: the verdict and figures, then responses over virtual time and the latency distribution. */
+export function httpReportPage(r: HttpSimReport, timeline: readonly HttpRequestTiming[], command: string, when: string): HtmlReport {
+  const verdict = r.ok
+    ? `Every one of the ${r.requests} responses was correct.`
+    : `${r.responsesOk} of ${r.requests} responses correct${r.error === undefined ? "" : `: ${r.error}`}.`;
+  const page = summaryReportPage("netlab sim http", command, when, verdict, { ...r });
+  if (timeline.length === 0) return page;
+  const byEnd = [...timeline].sort((a, b) => a.endMs - b.endMs);
+  const step = Math.max(1, Math.ceil(byEnd.length / 1000));
+  const cumulative = (keep: (t: HttpRequestTiming) => boolean): [number, number][] => {
+    const out: [number, number][] = [[0, 0]];
+    let count = 0;
+    byEnd.forEach((t, i) => {
+      if (keep(t)) count++;
+      if (i % step === step - 1 || i === byEnd.length - 1) out.push([t.endMs / 1000, count]);
+    });
+    return out;
+  };
+  const latencies = timeline.filter((t) => t.ok).map((t) => t.endMs - t.startMs);
+  const charts = [
+    lineChart({
+      title: "Responses over virtual time",
+      xLabel: "virtual time (s)",
+      yLabel: "responses",
+      series: [
+        { name: "correct", points: cumulative((t) => t.ok) },
+        { name: "failed", points: cumulative((t) => !t.ok) },
+      ],
+    }),
+    lineChart({
+      title: "Latency distribution (request to last body byte)",
+      xLabel: "latency (virtual ms)",
+      yLabel: "fraction of correct responses",
+      series: [{ name: "CDF", points: cdfPoints(latencies) }],
+    }),
+  ];
+  return { ...page, sections: [...page.sections, { heading: "Over time", text: `${timeline.length} requests, timed in virtual time.`, charts }] };
+}
+
 /** The command line of `netlab sim http` (args.ts's rules). */
 const HTTP_SPEC = {
   command: "sim http",
@@ -245,7 +302,7 @@ const HTTP_SPEC = {
     "  defaults: --requests 100 (1..10000000), --concurrency 4 (1..10000), --pipeline 1 (1..1000), --bytes 10000 (0..1Gi), --loss 0 (below 1), --seed 1\n" +
     '  --ipv6: over TCP over IPv6 (2001:db8::1 -> 2001:db8::2); --json names the family ("family": "ipv6" or "ipv4")\n' +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary (exit 130 / 143)\n" +
-    "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
+    "  --report FILE.html  also write one self-contained page: the figures, responses over time, the latency distribution\n",
   options: {
     requests: { type: "string" },
     concurrency: { type: "string" },
@@ -280,8 +337,10 @@ export async function run(args: string[]): Promise<number> {
   };
   if (v.report !== undefined) checkReportPath(v.report);
   // Progress on stderr each second of wall time; SIGINT / SIGTERM end the run with the partial summary (exit 130 / 143).
+  const timeline: HttpRequestTiming[] = [];
   const { value: r, interrupted } = await interruptible((signal) =>
     runHttpSim({
+      ...(v.report === undefined ? {} : { timeline }),
       requests: o.requests,
       concurrency: o.concurrency,
       pipeline: o.pipeline,
@@ -303,10 +362,7 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   if (v.report !== undefined) {
-    const verdict = r.ok
-      ? `Every one of the ${r.requests} responses was correct.`
-      : `${r.responsesOk} of ${r.requests} responses correct${r.error === undefined ? "" : `: ${r.error}`}.`;
-    writeHtmlReport(v.report, summaryReportPage("netlab sim http", `netlab sim http ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }));
+    writeHtmlReport(v.report, httpReportPage(r, timeline, `netlab sim http ${args.join(" ")}`.trim(), new Date().toISOString()));
     if (!o.quiet) process.stderr.write(`report: ${v.report}\n`);
   }
   if (interrupted !== undefined) return exitStatusOf(interrupted);

@@ -3,8 +3,9 @@
 // simulated hypervisor; domU-1 sends N seeded pseudo-random bytes over TCP to domU-2, which
 // checks their sha256 (--threads: compares every byte with the payload). Reports goodput over wall time (the simulation runs as fast as the CPU
 // allows, virtual time is reported too). Single-threaded and deterministic for a seed.
-//   runXenTransfer(options)   the scenario as a function (tests, bench)
-//   run(args)                 the CLI entry (usage errors throw UsageError: exit 2)
+//   runXenTransfer(options)                          the scenario as a function (tests, bench)
+//   xenTransferReportPage(r, samples, command, when)  the --report page: figures, goodput and bytes over wall time
+//   run(args)                                        the CLI entry (usage errors throw UsageError: exit 2)
 
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -12,13 +13,22 @@ import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
 import { pumpUntil } from "../../stack/settle.ts";
 import { memmoveTunablesEnv, probeMemmove } from "../bench/memmove.ts";
-import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS, type SteadyGoodput } from "../xen/transfer-measure.ts";
-import { runXenTransferThreads } from "../xen/xen-transfer-threads.ts";
+import {
+  SAMPLE_EVERY_MS,
+  steadyGoodput,
+  XEN_TRANSFER_SOCKET_BUFFER,
+  XEN_TRANSFER_SOCKET_BUFFER_THREADS,
+  type SteadyGoodput,
+  type XenTransferSample,
+} from "../xen/transfer-measure.ts";
+import { runXenTransferThreads, type XenTransferThreadsReport } from "../xen/xen-transfer-threads.ts";
 import { flagReader, helpText, parseCommandLine, parseSeed, parseSize, UsageError } from "../cli/args.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { everyWallSecond, exitStatusOf, interruptible } from "../cli/run-control.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
+import type { HtmlReport } from "../report/html.ts";
+import { lineChart } from "../lab/svg.ts";
 
 export const summary =
   "TCP transfer between two Xen domUs over netfront/netback/bridge (--bytes SIZE [--gso] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json])";
@@ -53,6 +63,8 @@ export interface XenTransferOptions {
   /** Called with a progress line every `progressEveryMs` [1000] of wall time. */
   readonly onProgress?: (line: string) => void;
   readonly progressEveryMs?: number;
+  /** When given, the bytes received so far are appended here every SAMPLE_EVERY_MS of wall time (the --report charts). */
+  readonly samples?: XenTransferSample[];
 }
 
 /** What runXenTransfer measured. */
@@ -237,14 +249,23 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
         },
     options.progressEveryMs,
   );
+  const samples = options.samples;
+  const stopSampling = everyWallSecond(
+    samples === undefined ? undefined : () => samples.push({ wallSeconds: (performance.now() - wallStart) / 1000, receivedBytes: received }),
+    SAMPLE_EVERY_MS,
+  );
   await pumpUntil(clock, () => ended || error !== undefined || options.signal?.aborted === true, {
     untilMs: t0v + (options.maxVirtualMs ?? 600_000),
     maxIterations: 1e9,
     ...(options.pumpBatch === undefined ? {} : { batch: options.pumpBatch }),
-  }).finally(stopProgress);
+  }).finally(() => {
+    stopProgress();
+    stopSampling();
+  });
   const interrupted = !ended && error === undefined && options.signal?.aborted === true ? String(options.signal.reason ?? "aborted") : undefined;
   if (interrupted !== undefined) error = `interrupted (${interrupted})`;
   const wallSeconds = (performance.now() - wallStart) / 1000;
+  samples?.push({ wallSeconds, receivedBytes: received });
   const cpu = process.cpuUsage(cpuStart);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const virtualSeconds = (clock.now() - t0v) / 1000;
@@ -277,6 +298,47 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   };
 }
 
+/** The --report page: the verdict and figures, then goodput and bytes received over wall time (virtual time stays at 0: the rings move without timers). */
+export function xenTransferReportPage(
+  r: XenTransferReport | XenTransferThreadsReport,
+  samples: readonly XenTransferSample[],
+  command: string,
+  when: string,
+): HtmlReport {
+  const verdict = r.ok
+    ? `Every byte arrived intact (${r.received} bytes, sha256 checked).`
+    : `The transfer did not complete intact${r.error === undefined ? "" : `: ${r.error}`}.`;
+  const page = summaryReportPage("netlab sim xen-transfer", command, when, verdict, { ...r });
+  if (samples.length < 2) return page;
+  const goodput: [number, number][] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!,
+      b = samples[i]!;
+    const dt = b.wallSeconds - a.wallSeconds;
+    if (dt > 0) goodput.push([b.wallSeconds, ((b.receivedBytes - a.receivedBytes) * 8) / dt / 1e9]);
+  }
+  const charts = [
+    lineChart({ title: "Goodput per interval", xLabel: "wall time (s)", yLabel: "Gbit/s", series: [{ name: "goodput", points: goodput }] }),
+    lineChart({
+      title: "Bytes received",
+      xLabel: "wall time (s)",
+      yLabel: "MB",
+      series: [{ name: "received", points: [[0, 0], ...samples.map((x): [number, number] => [x.wallSeconds, x.receivedBytes / 1e6])] }],
+    }),
+  ];
+  return {
+    ...page,
+    sections: [
+      ...page.sections,
+      {
+        heading: "Over time",
+        text: `The receiver's byte count sampled every ${SAMPLE_EVERY_MS} ms of wall time${"threads" in r && r.threads ? " (from its worker thread, to 1 KiB; start-up of the threads included)" : ""}.`,
+        charts,
+      },
+    ],
+  };
+}
+
 /** The command line of `netlab sim xen-transfer` (args.ts's rules). */
 const XEN_TRANSFER_SPEC = {
   command: "sim xen-transfer",
@@ -290,7 +352,7 @@ const XEN_TRANSFER_SPEC = {
     "  --seed S              default 1\n" +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary\n" +
     "  (exit 130 / 143); with --threads the guest threads stop and report, or are terminated after 5 s\n" +
-    "  --report FILE.html  also write one self-contained page with the result's figures and tables\n",
+    "  --report FILE.html  also write one self-contained page: the figures, goodput and bytes received over wall time\n",
   options: {
     bytes: { type: "string" },
     omit: { type: "string" },
@@ -336,7 +398,11 @@ export async function run(args: string[]): Promise<number> {
   if (v.report !== undefined) checkReportPath(v.report);
   // Progress on stderr each second of wall time, and SIGINT / SIGTERM end the run with the partial
   // summary (exit 130 / 143); with --threads the guest threads stop and report (or are terminated).
-  const onProgress = o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) };
+  const samples: XenTransferSample[] = [];
+  const onProgress = {
+    ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
+    ...(v.report === undefined ? {} : { samples }),
+  };
   const { value: r, interrupted } = await interruptible(async (signal) =>
     o.threads
       ? await runXenTransferThreads({ ...common, signal, ...onProgress })
@@ -372,13 +438,7 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   if (v.report !== undefined) {
-    const verdict = r.ok
-      ? `Every byte arrived intact (${r.received} bytes, sha256 checked).`
-      : `The transfer did not complete intact${r.error === undefined ? "" : `: ${r.error}`}.`;
-    writeHtmlReport(
-      v.report,
-      summaryReportPage("netlab sim xen-transfer", `netlab sim xen-transfer ${args.join(" ")}`.trim(), new Date().toISOString(), verdict, { ...r }),
-    );
+    writeHtmlReport(v.report, xenTransferReportPage(r, samples, `netlab sim xen-transfer ${args.join(" ")}`.trim(), new Date().toISOString()));
     if (!o.quiet) process.stderr.write(`report: ${v.report}\n`);
   }
   if (interrupted !== undefined) return exitStatusOf(interrupted);

@@ -1,6 +1,7 @@
 // What the single-thread and the threaded xen-transfer share besides the payload: the domUs'
 // TCP buffer size and goodput without an omitted start (iperf3's --omit, counted in bytes).
 //   XEN_TRANSFER_SOCKET_BUFFER, steadyGoodput(omitBytes, mark, endBytes, endAt)
+//   XenTransferSample, SAMPLE_EVERY_MS   the bytes received over wall time (the --report charts)
 
 /**
  * The domUs' TCP buffers, sized for each run's round trip. One thread on the virtual clock: the
@@ -34,3 +35,12 @@ export function steadyGoodput(omitBytes: number, mark: { bytes: number; at: numb
   const seconds = (endAt - mark.at) / 1000;
   return { omittedBytes: mark.bytes, bytes, seconds: Math.round(seconds * 1e6) / 1e6, wallGoodputBitsPerSecond: Math.round((bytes * 8) / seconds) };
 }
+
+/** Bytes the receiver had at a moment of wall time since the transfer started. */
+export interface XenTransferSample {
+  readonly wallSeconds: number;
+  readonly receivedBytes: number;
+}
+
+/** Wall ms between two samples of a run's progress (the runs' `samples` option). */
+export const SAMPLE_EVERY_MS = 250;

@@ -18,7 +18,7 @@ import { settleByPumping } from "../../stack/settle.ts";
 import { createToolstack } from "../../xen-sim/toolstack/toolstack.ts";
 import type { ThreadGuestDomain } from "../../xen-sim/toolstack/types.ts";
 import type { XenTransferReport } from "../sim/xen-transfer.ts";
-import { steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS } from "./transfer-measure.ts";
+import { SAMPLE_EVERY_MS, steadyGoodput, XEN_TRANSFER_SOCKET_BUFFER, XEN_TRANSFER_SOCKET_BUFFER_THREADS, type XenTransferSample } from "./transfer-measure.ts";
 import { threadCpuMs } from "../time/thread-cpu.ts";
 import { createPayloadFiller } from "./payload.ts";
 import { CONTROL_RECEIVED_KIB, CONTROL_STOP, CONTROL_UP, CONTROL_WORDS, type ThreadDomainData, type ThreadDomainReport } from "./thread-domain.ts";
@@ -69,6 +69,8 @@ export interface XenTransferThreadsOptions {
   /** Called with a progress line every `progressEveryMs` [1000] of wall time. */
   readonly onProgress?: (line: string) => void;
   readonly progressEveryMs?: number;
+  /** When given, the receiver's byte count is appended here every SAMPLE_EVERY_MS of wall time (to 1 KiB). */
+  readonly samples?: XenTransferSample[];
 }
 
 /** After a stop, a guest thread that has not reported within this long is terminated. */
@@ -222,6 +224,13 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
         },
     o.progressEveryMs,
   );
+  const samples = o.samples;
+  const stopSampling = everyWallSecond(
+    samples === undefined
+      ? undefined
+      : () => samples.push({ wallSeconds: (performance.now() - wall0) / 1000, receivedBytes: Atomics.load(control, CONTROL_RECEIVED_KIB) * 1024 }),
+    SAMPLE_EVERY_MS,
+  );
   while (results.some((r) => r === undefined)) {
     const now = performance.now();
     const dataPhase = Atomics.load(control, CONTROL_UP) === 2;
@@ -252,6 +261,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
     } else if (++spins % 16 === 0) await new Promise<void>((r) => setImmediate(r));
   }
   stopProgress();
+  stopSampling();
   clearTimeout(killTimer);
   o.signal?.removeEventListener("abort", stop);
   const dom0CpuEnd = threadCpuMs();
