@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { interruptCli } from "../cli/interrupt-testing.ts";
-import { chooseEngine, defaultFuzzPaths } from "./runner.ts";
+import { chooseEngine, defaultFuzzPaths, engineWroteWhole } from "./runner.ts";
+import { createHash } from "node:crypto";
 
 const ROOT = join(import.meta.dirname, "../..");
 const DIR = mkdtempSync(join(tmpdir(), "netlab-fuzz-int-"));
@@ -117,4 +118,15 @@ describe.concurrent("netlab fuzz interrupted", () => {
     150_000,
   );
   it("SIGTERM under jsfuzz (which ignores SIGINT and forks a worker): the same, exit 143", () => expectCleanStop("jsfuzz", "SIGTERM", 143), 150_000);
+
+  it("a corpus file an engine was killed while writing (its bytes no longer hash to its name) is not saved; others are", () => {
+    const input = Uint8Array.from([1, 2, 3, 4]);
+    const sha1 = createHash("sha1").update(input).digest("hex");
+    const sha256 = createHash("sha256").update(input).digest("hex");
+    expect(engineWroteWhole(sha1, input)).toBe(true);
+    expect(engineWroteWhole(sha256, input)).toBe(true);
+    expect(engineWroteWhole(sha1, input.subarray(0, 2))).toBe(false);
+    expect(engineWroteWhole(sha256, new Uint8Array(0))).toBe(false);
+    expect(engineWroteWhole("seed-request-1", new Uint8Array(0))).toBe(true);
+  });
 });

@@ -452,7 +452,12 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
 
   if (save) {
     mkdirSync(corpus, { recursive: true });
-    for (const f of readdirSync(work)) if (!copiedIn.has(f) && !existsSync(path.join(corpus, f))) copyFileSync(path.join(work, f), path.join(corpus, f));
+    for (const f of readdirSync(work)) {
+      if (copiedIn.has(f) || existsSync(path.join(corpus, f))) continue;
+      // An engine killed while writing (Ctrl-C) can leave a torn file: its name no longer matches its bytes.
+      if (!engineWroteWhole(f, readFileSync(path.join(work, f)))) continue;
+      copyFileSync(path.join(work, f), path.join(corpus, f));
+    }
   }
   const savedFiles = new Set<string>();
   const saved: (FuzzFinding & { duplicate?: boolean })[] = findings.map((f) => {
@@ -503,6 +508,16 @@ export async function runFuzzer(paths: FuzzPaths, name: string, bundle: string, 
     ...(choice.note === undefined ? {} : { engineNote: choice.note }),
     ...(dictionary === undefined || choice.engine !== "jazzer" ? {} : { dictionary }),
   };
+}
+
+/**
+ * False when `name` is the hash an engine names a corpus file by (libFuzzer: SHA-1, jsfuzz:
+ * SHA-256, in hex) and `bytes` do not hash to it: a write cut short by a kill. True otherwise.
+ */
+export function engineWroteWhole(name: string, bytes: Uint8Array): boolean {
+  if (/^[0-9a-f]{40}$/.test(name)) return sha1(bytes) === name;
+  if (/^[0-9a-f]{64}$/.test(name)) return createHash("sha256").update(bytes).digest("hex") === name;
+  return true;
 }
 
 function sha1(data: Uint8Array): string {
