@@ -1,5 +1,6 @@
 // `netlab sim transfer`: sha256-checked bulk transfers over impaired wires, determinism,
 // a tshark-clean capture, and the CLI's JSON and exit codes.
+import { interruptCli } from "../cli/interrupt-testing.ts";
 import { describe, expect, it, vi } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -144,31 +145,18 @@ describe("netlab sim transfer", () => {
 
 describe("netlab sim transfer interrupted", () => {
   it("on SIGINT prints the partial summary, leaves a capture tshark reads, and exits 130; progress comes at least once a second", async () => {
-    const { spawn } = await import("node:child_process");
     const dir = mkdtempSync(join(tmpdir(), "netlab-transfer-int-"));
     const pcap = join(dir, "t.pcapng");
     try {
-      const cli = join(import.meta.dirname, "../../bin/netlab.mjs");
-      const child = spawn(
-        process.execPath,
-        [cli, "sim", "transfer", "--bytes", "20G", "--delay", "1", "--rate", "200M", "--interval", "0.5", "--pcap", pcap, "--json"],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let stdout = "",
-        stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        stdout += d;
+      const run = await interruptCli(["sim", "transfer", "--bytes", "20G", "--delay", "1", "--rate", "200M", "--interval", "0.5", "--pcap", pcap, "--json"], {
+        ready: /transfer: .* MB/,
+        signal: "SIGINT",
+        afterMs: 1500,
+        readyTimeoutMs: 20_000,
       });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => {
-        stderr += d;
-      });
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-      const started = Date.now();
-      while (!/transfer: .* MB/.test(stderr) && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50));
-      expect(stderr).toMatch(/transfer: .* MB/);
-      await new Promise((r) => setTimeout(r, 1500));
-      child.kill("SIGINT");
-      expect(await exited).toBe(130);
+      expect(run.ready).toBe(true);
+      expect(run.status).toBe(130);
+      const { stdout, stderr } = run;
       const report = JSON.parse(stdout) as { ok: boolean; interrupted: string; error: string; received: number; intervals: unknown[] };
       expect(report).toMatchObject({ ok: false, interrupted: "SIGINT", error: "interrupted (SIGINT)" });
       expect(report.received).toBeGreaterThan(0);
