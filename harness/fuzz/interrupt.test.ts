@@ -129,4 +129,21 @@ describe.concurrent("netlab fuzz interrupted", () => {
     expect(engineWroteWhole(sha256, new Uint8Array(0))).toBe(false);
     expect(engineWroteWhole("seed-request-1", new Uint8Array(0))).toBe(true);
   });
+
+  it("a campaign (--hours) ended by SIGTERM keeps its state for resuming, removes its scratch folders and exits 143", async () => {
+    const base = join(DIR, "campaign");
+    const build = join(base, "build");
+    mkdirSync(join(base, "corpora"), { recursive: true });
+    const run = await interruptCli(
+      ["fuzz", "--hours", "1", "--time", "60", "--engine", "jsfuzz", "--target", "dhcp-message", "--corpora", join(base, "corpora"), "--build-dir", build],
+      { ready: /^dhcp-message: \d+ execs/, signal: "SIGTERM", afterMs: 1000, readyTimeoutMs: 90_000 },
+    );
+    expect(run.status, run.stderr).toBe(143);
+    expect(run.stderr).toContain("campaign: SIGTERM, stopping the running slice(s)");
+    expect(run.stdout).toMatch(/^campaign interrupted \(run the same command to resume\)/m);
+    const state = JSON.parse(readFileSync(join(build, "campaign.json"), "utf8")) as { done: boolean; slices: unknown[]; targets: string[] };
+    expect(state).toMatchObject({ done: false, targets: ["dhcp-message"] });
+    expect(state.slices.length).toBe(1);
+    expect(readdirSync(build).filter((f) => /^(run|jazzer-probe|replay)-/.test(f))).toEqual([]);
+  }, 150_000);
 });

@@ -459,11 +459,13 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
   save();
   const abort = new AbortController();
   let interrupted = false;
-  const onSigint = (): void => {
+  let stoppedBy: StopSignal = "SIGINT";
+  const onSigint = (sig: NodeJS.Signals): void => {
     if (interrupted) return;
     interrupted = true;
-    ui.say("campaign: Ctrl-C, stopping the running slice(s)");
-    abort.abort();
+    stoppedBy = sig === "SIGTERM" ? "SIGTERM" : "SIGINT";
+    ui.say(`campaign: ${stoppedBy}, stopping the running slice(s)`);
+    abort.abort(stoppedBy);
   };
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
@@ -562,5 +564,5 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
     for (const f of s.findings)
       process.stdout.write(`finding: ${f.target} ${f.kind} at ${f.at}: ${f.message.split("\n")[0]}\n  ${f.repro ?? "(no input saved)"}\n`);
   }
-  return interrupted ? 130 : s.findings.length === 0 ? 0 : 1;
+  return interrupted ? exitStatusOf(stoppedBy) : s.findings.length === 0 ? 0 : 1;
 }
