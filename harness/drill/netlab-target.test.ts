@@ -68,9 +68,13 @@ describe("netlab drill target", () => {
   });
 
   it("skips sysctls and constructs netlab has no equivalent for, naming them", async () => {
-    expect(await run("`sysctl -q net.ipv4.tcp_ecn=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")).toMatchObject({
+    expect(await run("`sysctl -q net.ipv4.tcp_mtu_probing=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")).toMatchObject({
       result: "skip",
-      reason: expect.stringContaining("tcp_ecn"),
+      reason: expect.stringContaining("tcp_mtu_probing"),
+    });
+    expect(await run("`sysctl -q net.ipv4.tcp_ecn=3`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")).toMatchObject({
+      result: "skip",
+      reason: expect.stringContaining("tcp_ecn=3"),
     });
     expect(await run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_snd_cwnd == 10 }%\n")).toMatchObject({
       result: "skip",

@@ -130,6 +130,8 @@ function configure(script: DrillScript): { tcp: TcpLayerOptions; tolerance?: num
       // 0 turns off the tail loss probe (RACK-TLP's early retransmit); 3 and 4 keep it
       else if (key === "tcp_early_retrans" && /^[034]$/.test(v)) tcp.tailLossProbe = v !== "0";
       else if (key === "tcp_frto" && /^[012]$/.test(v)) tcp.frto = v !== "0";
+      // 1 asks for ECN on active opens and accepts it, 2 only accepts it (RFC 3168)
+      else if (key === "tcp_ecn" && /^[012]$/.test(v)) tcp.ecn = v === "1" ? "on" : v === "2" ? "passive" : "off";
       else throw new Stop("skip", `sysctl ${m[1]}=${v} has no netlab equivalent`, e.pos);
     }
   }

@@ -19,8 +19,9 @@ describe("congestion control", () => {
     expect([cc.ssthresh, cc.cwnd]).toEqual([14480, 14480]);
     cc.onAck(14480, MSS, 20, 10, 0, 0);
     expect(cc.cwnd).toBe(14480 + MSS);
+    // half the window (Linux's tcp_reno_ssthresh), whatever the flight passed
     cc.onTimeout(20000, MSS, 30);
-    expect([cc.ssthresh, cc.cwnd]).toEqual([10000, MSS]);
+    expect([cc.ssthresh, cc.cwnd]).toEqual([Math.floor((14480 + MSS) / 2), MSS]);
   });
 
   it("CUBIC: reduces by β = 0.7 and regrows past W_max after K; Reno adds one MSS per RTT", () => {

@@ -76,22 +76,28 @@ describe("ECN (RFC 3168)", () => {
     const flight = e.peer.drain();
     expect(flight.length).toBe(10); // IW10
     const before = conn.info().cwnd;
-    // the first segment's ACK carries ECE: one reduction (CUBIC: β = 0.7)
+    // the first segment's ACK carries ECE: one reduction (CUBIC: β = 0.7) that PRR paces, as in
+    // Linux's CWR state: that ACK still lets one segment out (pipe 9 > ssthresh 7), with CWR
     e.peer.inject({ flags: A | ECE, seq: ISN + 1, ack: e.local + 1460, window: 65535 });
-    expect(conn.info().cwnd).toBeLessThan(before);
-    const reduced = conn.info().cwnd;
+    const ssthresh = Math.floor(before * 0.7);
+    expect(conn.info().ssthresh).toBe(ssthresh);
+    expect(e.peer.drain().map((x) => [x.seq - e.local, x.flags & CWR])).toEqual([[14600, CWR]]);
     // more ECE for data sent before the reduction: no second reduction
     e.peer.inject({ flags: A | ECE, seq: ISN + 1, ack: e.local + 2920, window: 65535 });
-    expect(conn.info().cwnd).toBeGreaterThanOrEqual(reduced);
-    // the window opens as the rest of the flight is acknowledged: the first new segment has CWR
+    expect(conn.info().ssthresh).toBe(ssthresh);
+    // the rest of the flight (from the second ECE ACK on): PRR lets 0.7 segment per segment delivered out, none with CWR;
+    // the ACK past SND.MAX at the ECE ends the reduction with cwnd at ssthresh
     const next: { flags: number }[] = [];
-    for (let k = 3; k <= 10 && next.length === 0; k++) {
+    for (let k = 3; k <= 10; k++) {
       e.peer.inject({ flags: A, seq: ISN + 1, ack: e.local + 1460 * k, window: 65535 });
       next.push(...e.peer.drain());
     }
-    expect(next.length).toBeGreaterThan(0);
-    expect(next[0]!.flags & CWR).toBe(CWR);
-    expect(next.slice(1).every((x) => (x.flags & CWR) === 0)).toBe(true);
+    expect(next.length).toBe(6); // 7 of 10 with the CWR segment
+    expect(next.every((x) => (x.flags & CWR) === 0)).toBe(true);
+    expect(conn.info().cwnd).toBeLessThan(before);
+    e.peer.inject({ flags: A, seq: ISN + 1, ack: e.local + 1460 * 11, window: 65535 });
+    expect(conn.info().cwnd).toBeGreaterThanOrEqual(ssthresh);
+    expect(conn.info().cwnd).toBeLessThan(ssthresh + 1460);
     expect(e.peer.tcp.stats).toMatchObject({ ecnEceReceived: 2, ecnReductions: 1, ecnCwrSent: 1 });
   });
 

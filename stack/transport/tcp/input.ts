@@ -13,7 +13,7 @@ import { output, rttSampleFromTs } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
 import { checkTimestampUndo, noteSackedHigh, onDsack } from "./undo.ts";
 import { rackOnAck, rackOnRecoveryEnd } from "./rack.ts";
-import { detectLoss, keepRetransmissionsAbove } from "./recovery.ts";
+import { beginEcnReduction, detectLoss, ecnReductionOnAck, endEcnReduction, keepRetransmissionsAbove } from "./recovery.ts";
 import { FRTO_OFF, frtoBeginAck, frtoNoteSack, frtoOnAck, frtoSpurious } from "./frto.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
@@ -216,14 +216,14 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   let dupAck = false;
 
   // RFC 3168 §6.1.2: ECE reduces the window as a loss would, once per window of data and not
-  // in loss recovery (Linux's tcp_enter_cwr); the next new data segment carries CWR
+  // in loss recovery (Linux's tcp_enter_cwr); the next new data segment carries CWR. The
+  // reduction ends when an ACK passes SND.MAX at the ECE (so the CWR reached the peer).
   const ecn = c.ecn;
+  if (ecn !== null && ecn.cwr && seqGt(ack, ecn.recover) && !seqGt(ack, c.sndMax)) endEcnReduction(c);
   if (ecn !== null && (f & TCP_FLAG_ECE) !== 0 && (f & TCP_FLAG_SYN) === 0) {
     c.ctx.stats.ecnEceReceived++;
-    if (!c.inRecovery && (!ecn.reduced || seqGe(ack, ecn.recover)) && seqGt(c.sndMax, c.sndUna)) {
-      c.cc.onCongestion(seqSub(c.sndMax, c.sndUna), mss, now);
-      ecn.reduced = true;
-      ecn.recover = c.sndMax;
+    if (!c.inRecovery && !ecn.cwr && seqGt(c.sndMax, c.sndUna)) {
+      beginEcnReduction(c, now);
       ecn.cwrPending = true;
       c.ctx.stats.ecnReductions++;
     }
@@ -308,7 +308,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
       }
     } else {
       c.dupAcks = 0;
-      c.cc.onAck(dataAcked, mss, now, rttSample, ack, c.sndMax);
+      // no growth while an ECE reduction is under way (Linux's tcp_cong_control in CWR)
+      if (c.ecn === null || !c.ecn.cwr) c.cc.onAck(dataAcked, mss, now, rttSample, ack, c.sndMax);
     }
     c.rtoAt = c.sndUna === c.sndMax ? NONE : now + c.rtt.rto;
     armTailLossProbe(c, now);
@@ -351,6 +352,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   if (c.inRecovery) {
     // RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes
     c.recovery.onDelivered(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore);
+  } else if (c.ecn !== null && c.ecn.cwr) {
+    ecnReductionOnAck(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore);
   }
   if (c.rate !== null) controlByRate(c, blocks, sackNews, unaBefore, sackedBefore, dupAck, now);
 

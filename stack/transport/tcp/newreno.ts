@@ -33,15 +33,16 @@ export class NewReno implements CongestionControl {
     }
   }
 
-  onCongestion(flight: number, smss: number): void {
-    // RFC 5681 §3.1 eq. 4
-    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * smss);
+  onCongestion(_flight: number, smss: number): void {
+    // half the window, as Linux's tcp_reno_ssthresh (RFC 5681 §3.1 eq. 4 halves FlightSize,
+    // the same for a window-limited sender; the flight less SACKed data halved it again)
+    this.ssthresh = Math.max(Math.floor(this.cwnd / 2), 2 * smss);
     this.cwnd = this.ssthresh;
     this.#caAcked = 0;
   }
 
-  onTimeout(flight: number, smss: number): void {
-    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * smss);
+  onTimeout(_flight: number, smss: number): void {
+    this.ssthresh = Math.max(Math.floor(this.cwnd / 2), 2 * smss);
     this.cwnd = smss;
     this.#caAcked = 0;
   }

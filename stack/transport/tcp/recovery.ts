@@ -42,15 +42,53 @@ export function detectLoss(c: Tcb, now: number): void {
 function beginRecovery(c: Tcb, now: number): void {
   c.ctx.stats.fastRetransmits++;
   prepareUndo(c, false, retransmittedInFlight(c));
+  c.inRecovery = true;
+  c.recoverSeq = c.sndMax;
+  // a loss during an ECE reduction continues it (Linux's tcp_enter_recovery: no second cut)
+  if (c.ecn !== null && c.ecn.cwr) c.ecn.cwr = false;
+  else reduceWindow(c, now);
+  c.rttTime = -1;
+}
+
+/** Starts a window reduction: ssthresh from the congestion control, PRR's counters from zero. */
+function reduceWindow(c: Tcb, now: number): void {
   const r = recoveryRecord(c);
   r.prrRecoverFs = Math.max(c.cc.cwnd, c.mss);
   r.prrDelivered = 0;
   r.prrOut = 0;
-  c.inRecovery = true;
-  c.recoverSeq = c.sndMax;
   const flight = seqSub(c.sndMax, c.sndUna) - (c.scoreboard?.sacked ?? 0);
   c.cc.onCongestion(Math.max(flight, 0), c.mss, now);
-  c.rttTime = -1;
+}
+
+/** PRR applies to this connection's reductions (on, and not a model-based controller). */
+function prrPaces(c: Tcb): boolean {
+  return c.ctx.options.prr && c.cc.control === undefined;
+}
+
+/**
+ * RFC 3168 §6.1.2 as Linux's tcp_enter_cwr: an ECE reduces the window as a loss would, with
+ * PRR pacing it down to ssthresh over the next round trip (the CWR state), so the ACK that
+ * carried the ECE still lets a segment out (it carries CWR); without PRR cwnd is ssthresh at once.
+ */
+export function beginEcnReduction(c: Tcb, now: number): void {
+  const ecn = c.ecn!;
+  const prior = c.cc.cwnd;
+  reduceWindow(c, now);
+  if (!prrPaces(c)) return;
+  c.cc.cwnd = prior;
+  ecn.cwr = true;
+  ecn.recover = c.sndMax;
+}
+
+/** An ACK during an ECE reduction: PRR sets the window from what it delivered. */
+export function ecnReductionOnAck(c: Tcb, delivered: number): void {
+  proportionalRateReduction(c, delivered);
+}
+
+/** The ECE reduction is over (an ACK passed `recover`): cwnd is ssthresh (Linux's tcp_end_cwnd_reduction). */
+export function endEcnReduction(c: Tcb): void {
+  c.ecn!.cwr = false;
+  c.cc.cwnd = c.cc.ssthresh;
 }
 
 /** RFC 6582 NewReno fast retransmit and fast recovery (no SACK). */
@@ -110,7 +148,7 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
   },
   // (a model-based controller sets the window itself, as Linux skips tcp_cwnd_reduction for BBR)
   onDelivered(c: Tcb, delivered: number): void {
-    if (c.ctx.options.prr && c.cc.control === undefined) proportionalRateReduction(c, delivered);
+    if (prrPaces(c)) proportionalRateReduction(c, delivered);
   },
   send(c: Tcb): boolean {
     sendRecovery(c);
@@ -137,7 +175,10 @@ function proportionalRateReduction(c: Tcb, delivered: number): void {
   const inFlight = pipe(c, sb);
   let sndcnt: number;
   if (inFlight > ssthresh) {
-    sndcnt = Math.ceil((r.prrDelivered * ssthresh) / r.prrRecoverFs) - r.prrOut;
+    // RFC 6937's CEIL(prr_delivered * ssthresh / RecoverFS), rounded up to whole segments as
+    // Linux counts packets: ssthresh 5 of 10, 3 delivered, 1 out lets a second segment go
+    const share = Math.ceil((r.prrDelivered * ssthresh) / r.prrRecoverFs);
+    sndcnt = Math.ceil(share / c.mss) * c.mss - r.prrOut;
   } else {
     sndcnt = Math.min(ssthresh - inFlight, Math.max(r.prrDelivered - r.prrOut, delivered) + c.mss);
   }

@@ -133,7 +133,7 @@ export function advance(c: Tcb, n: number, retransmitting: boolean): void {
     c.ctx.stats.retransmits++;
     noteRetransmission(c);
   }
-  if (c.inRecovery) recoveryRecord(c).prrOut += n;
+  if (c.inRecovery || (c.ecn !== null && c.ecn.cwr)) recoveryRecord(c).prrOut += n;
   c.sndNxt = seqAdd(c.sndNxt, n);
   const now = c.ctx.clock.now();
   const rate = c.rate;

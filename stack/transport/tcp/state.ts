@@ -104,8 +104,10 @@ export class EcnState {
   echoing = false;
   /** Sender: the next new data segment carries CWR (§6.1.2). */
   cwrPending = false;
-  /** Sender: after an ECE reduction, no other before an ACK reaches `recover` (one per window of data). */
-  reduced = false;
+  /** Sender: an ECE reduction is under way (Linux's TCP_CA_CWR): PRR paces the window down to
+   * ssthresh until an ACK passes `recover` (SND.MAX at the ECE), and no other ECE reduces it
+   * again before (one reduction per window of data). */
+  cwr = false;
   recover = 0;
 }
 

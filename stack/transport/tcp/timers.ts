@@ -92,6 +92,7 @@ function onRetransmitTimeout(c: Tcb, now: number): void {
   c.cc.onTimeout(flight, c.mss, now);
   const wasInRecovery = c.inRecovery;
   c.inRecovery = false;
+  if (c.ecn !== null) c.ecn.cwr = false;
   c.rtxMarks = c.lostRtx = null;
   c.dupAcks = 0;
   c.recoverSeq = c.sndMax;
