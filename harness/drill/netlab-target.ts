@@ -773,6 +773,7 @@ export const NETLAB_TCP_INFO_FIELDS: readonly string[] = [
   "tcpi_snd_ssthresh",
   "tcpi_total_retrans",
   "tcpi_snd_wnd",
+  "tcpi_pacing_rate",
 ];
 
 /** netlab's TcpInfo as Linux's TCP_INFO fields: cwnd and ssthresh in segments, times in µs. */
@@ -790,6 +791,8 @@ export function netlabTcpInfo(info: TcpInfo): Record<string, number> {
     // netlab's retransmits counts every retransmitted segment of the connection
     tcpi_total_retrans: info.retransmits,
     tcpi_snd_wnd: info.sendWindow,
+    // bytes per second; netlab paces only a model-based controller (BBR), so others have none
+    ...(info.bbr === undefined ? {} : { tcpi_pacing_rate: Math.floor(info.bbr.pacingRateBytesPerSecond) }),
   };
 }
 

@@ -303,8 +303,9 @@ export class Bbr implements CongestionControl {
 
   #setPacingRate(bw: number, gain: number, srttMs: number): void {
     if (bw === 0 || this.#minRtt === Infinity) {
-      // bbr_init_pacing_rate_from_rtt: high_gain · cwnd / SRTT until a bandwidth sample
-      if (srttMs > 0) this.pacingRate = Math.max(this.pacingRate, (HIGH_GAIN * this.cwnd) / srttMs);
+      // bbr_init_pacing_rate_from_rtt: high_gain · cwnd / SRTT until a bandwidth sample, less
+      // the pacing margin (bbr_bw_to_pacing_rate applies it there too)
+      if (srttMs > 0) this.pacingRate = Math.max(this.pacingRate, (HIGH_GAIN * this.cwnd * PACING_MARGIN) / srttMs);
       return;
     }
     const rate = bw * gain * PACING_MARGIN;

@@ -7,7 +7,7 @@
 // pushes the earliest time of the next one by len / pacing rate; the connection's timer waits
 // for it on the Clock, and a late timer releases what the schedule owes (PACING_CATCH_UP_MS).
 // DeliveryRate: one connection's state; RateSample: what an ACK yields.
-import { seqLe, seqLt } from "./seq.ts";
+import { seqLe, seqLt, seqSub } from "./seq.ts";
 import { NONE } from "./state.ts";
 
 const INITIAL_CAPACITY = 16;
@@ -15,6 +15,8 @@ const INITIAL_CAPACITY = 16;
  * at once. A real clock's timers fire a millisecond or more late, far coarser than a segment's
  * time at hundreds of Mbit/s; after a longer pause the schedule restarts from now. */
 const PACING_CATCH_UP_MS = 4;
+/** Data segments a connection sends before pacing applies (Linux: `tp->data_segs_out >= 10`). */
+const UNPACED_SEGMENTS = 10;
 
 /** One ACK's delivery-rate sample and the connection's figures the controller reads with it. */
 export interface RateSample {
@@ -37,6 +39,20 @@ export interface RateSample {
   totalDelivered: number;
   /** When this ACK delivered data (ms). */
   deliveredAt: number;
+}
+
+/** Most retransmissions a connection remembers for rate sampling (older ones give no sample). */
+const MAX_RTX_RECORDS = 64;
+
+/** A retransmission and the connection's delivery state when it left. */
+interface RtxRecord {
+  readonly start: number;
+  readonly end: number;
+  readonly sentAt: number;
+  delivered: number;
+  deliveredAt: number;
+  firstSentAt: number;
+  readonly appLimited: boolean;
 }
 
 /** One connection's delivery-rate and pacing state (made when a model-based controller runs). */
@@ -66,6 +82,10 @@ export class DeliveryRate {
     totalDelivered: 0,
     deliveredAt: 0,
   };
+  /** Data segments sent so far (Linux's data_segs_out). */
+  #segmentsOut = 0;
+  /** Retransmissions not yet delivered, oldest first (at most MAX_RTX_RECORDS). */
+  readonly #rtx: RtxRecord[] = [];
   /** Lowest interval seen for a sample: a shorter one would overestimate (Linux's tcp_min_rtt test). */
   #minRtt = Infinity;
   // the transmit log: a ring of original transmissions in send order
@@ -106,11 +126,39 @@ export class DeliveryRate {
   }
 
   /**
-   * An ACK delivered `ackedSacked` bytes; `newest` is the end of the most recently sent data it
-   * delivered (undefined when that was a retransmission, which the log does not hold); entries
-   * at or below `una` are dropped. Fills and returns `sample`.
+   * Records a retransmission of [start, end) at `now` (Linux's tcp_rate_skb_sent runs for them
+   * too): an ACK that delivers it samples on it when it is the most recently sent data delivered,
+   * so the round that began with a recovery ends when the recovery's own retransmissions arrive.
    */
-  onAck(ackedSacked: number, newest: number | undefined, una: number, now: number, priorInflight: number, inflight: number): RateSample {
+  onRetransmit(start: number, end: number, now: number): void {
+    if (this.#rtx.length >= MAX_RTX_RECORDS) this.#rtx.shift();
+    this.#rtx.push({
+      start,
+      end,
+      sentAt: now,
+      delivered: this.delivered,
+      deliveredAt: this.deliveredAt,
+      firstSentAt: this.firstSentAt,
+      appLimited: this.appLimitedUntil !== 0,
+    });
+  }
+
+  /**
+   * An ACK delivered `ackedSacked` bytes; `newest` is the end of the highest original transmission
+   * it delivered (undefined: none); `unaBefore`..`una` is what it acknowledged cumulatively and
+   * `sacked` the SACK blocks it carried (retransmissions they cover are delivered); entries at or
+   * below `una` are dropped. Samples on the most recently sent of them. Fills and returns `sample`.
+   */
+  onAck(
+    ackedSacked: number,
+    newest: number | undefined,
+    una: number,
+    now: number,
+    priorInflight: number,
+    inflight: number,
+    unaBefore = una,
+    sacked: readonly { readonly left: number; readonly right: number }[] = [],
+  ): RateSample {
     const s = this.sample;
     s.delivered = -1;
     s.rttMs = -1;
@@ -123,17 +171,33 @@ export class DeliveryRate {
       this.delivered += ackedSacked;
       this.deliveredAt = now;
       const k = newest === undefined ? -1 : this.#find(newest);
+      const rtx = this.#deliveredRetransmission(unaBefore, una, sacked);
+      let at: { sentAt: number; delivered: number; deliveredAt: number; firstSentAt: number; appLimited: boolean } | undefined;
       if (k >= 0) {
-        const mask = this.#end.length - 1;
-        const i = (this.#head + k) & mask;
-        const sentAt = this.#sentAt[i]!;
-        s.priorDelivered = this.#delivered[i]!;
-        s.appLimited = this.#appLimited[i] === 1;
-        s.rttMs = now - sentAt;
-        const sendElapsed = sentAt - this.#firstSentAt[i]!;
-        const ackElapsed = now - this.#deliveredAt[i]!;
+        const i = (this.#head + k) & (this.#end.length - 1);
+        at = {
+          sentAt: this.#sentAt[i]!,
+          delivered: this.#delivered[i]!,
+          deliveredAt: this.#deliveredAt[i]!,
+          firstSentAt: this.#firstSentAt[i]!,
+          appLimited: this.#appLimited[i] === 1,
+        };
+      }
+      // the retransmission when it left after the original (tcp_rate_skb_delivered: the most
+      // recently sent); its RTT is ambiguous (Karn), so it gives none
+      const fromRtx = rtx !== undefined && (at === undefined || rtx.sentAt > at.sentAt);
+      if (fromRtx) at = rtx;
+      if (at !== undefined) {
+        const sentAt = at.sentAt;
+        s.priorDelivered = at.delivered;
+        s.appLimited = at.appLimited;
+        if (!fromRtx) {
+          s.rttMs = now - sentAt;
+          if (s.rttMs < this.#minRtt) this.#minRtt = s.rttMs;
+        }
+        const sendElapsed = sentAt - at.firstSentAt;
+        const ackElapsed = now - at.deliveredAt;
         this.firstSentAt = sentAt;
-        if (s.rttMs < this.#minRtt) this.#minRtt = s.rttMs;
         const interval = Math.max(sendElapsed, ackElapsed);
         // tcp_rate_gen: an interval shorter than min_rtt would overestimate the rate
         if (interval > 0 && interval >= this.#minRtt) {
@@ -146,7 +210,39 @@ export class DeliveryRate {
     s.totalDelivered = this.delivered;
     s.deliveredAt = this.deliveredAt;
     this.#dropTo(una);
+    // a retransmission this ACK's loss detection sent before this update left, as in Linux, after it
+    for (const r of this.#rtx) {
+      if (r.sentAt !== now) continue;
+      r.delivered = this.delivered;
+      r.deliveredAt = this.deliveredAt;
+      r.firstSentAt = this.firstSentAt;
+    }
     return s;
+  }
+
+  /** Bytes retransmitted at `now` and not yet delivered. */
+  retransmittedAt(now: number): number {
+    let n = 0;
+    for (const r of this.#rtx) if (r.sentAt === now) n += seqSub(r.end, r.start);
+    return n;
+  }
+
+  /** The latest-sent retransmission this ACK delivers (cumulatively or in a SACK block), removing every one it delivers. */
+  #deliveredRetransmission(unaBefore: number, una: number, sacked: readonly { readonly left: number; readonly right: number }[]): RtxRecord | undefined {
+    let latest: RtxRecord | undefined;
+    const rtx = this.#rtx;
+    for (let i = 0; i < rtx.length; ) {
+      const r = rtx[i]!;
+      const cumulative = seqLe(r.end, una) && seqLt(unaBefore, r.end);
+      const stale = seqLe(r.end, unaBefore);
+      const inBlock = !cumulative && !stale && sacked.some((b) => seqLe(b.left, r.start) && seqLe(r.end, b.right));
+      if (cumulative || inBlock) {
+        if (latest === undefined || r.sentAt > latest.sentAt) latest = r;
+      }
+      if (cumulative || inBlock || stale) rtx.splice(i, 1);
+      else i++;
+    }
+    return latest;
   }
 
   /** Marks the sender application-limited with `inflight` bytes out (tcp_rate_check_app_limited). */
@@ -161,9 +257,13 @@ export class DeliveryRate {
     return true;
   }
 
-  /** A transmission of `bytes` at `now` with the pacing rate `rate` (bytes per ms; 0: unpaced). */
-  paced(bytes: number, now: number, rate: number): void {
-    if (rate > 0) this.paceAt = (this.paceAt >= now - PACING_CATCH_UP_MS ? this.paceAt : now) + bytes / rate;
+  /** A transmission of `bytes` in `segments` at `now` with the pacing rate `rate` (bytes per ms;
+   * 0: unpaced). The first UNPACED_SEGMENTS data segments of the connection leave unpaced, as
+   * Linux's tcp_update_skb_after_send (and sch_fq's initial quantum): the one that reaches the
+   * count starts the schedule. */
+  paced(bytes: number, segments: number, now: number, rate: number): void {
+    this.#segmentsOut += segments;
+    if (rate > 0 && this.#segmentsOut >= UNPACED_SEGMENTS) this.paceAt = (this.paceAt >= now - PACING_CATCH_UP_MS ? this.paceAt : now) + bytes / rate;
   }
 
   /** Index (from the oldest) of the transmission holding the byte before `end`, or −1. */

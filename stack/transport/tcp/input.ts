@@ -13,7 +13,7 @@ import { output, rttSampleFromTs } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
 import { checkTimestampUndo, noteSackedHigh, onDsack } from "./undo.ts";
 import { rackOnAck, rackOnRecoveryEnd } from "./rack.ts";
-import { beginEcnReduction, detectLoss, ecnReductionOnAck, endEcnReduction, keepRetransmissionsAbove } from "./recovery.ts";
+import { beginEcnReduction, detectLoss, ecnReductionOnAck, endEcnReduction, keepRetransmissionsAbove, pipeInRecovery } from "./recovery.ts";
 import { FRTO_OFF, frtoBeginAck, frtoNoteSack, frtoOnAck, frtoSpurious } from "./frto.ts";
 import { NONE, State, type Tcb } from "./state.ts";
 
@@ -397,8 +397,10 @@ function controlByRate(
     newest = c.sndUna;
   }
   const priorInflight = seqSub(c.sndMax, unaBefore) - sackedBefore;
-  const inflight = seqSub(c.sndMax, c.sndUna) - sacked;
-  const rs = c.rate!.onAck(Math.max(delivered, 0), newest, c.sndUna, now, priorInflight, inflight);
+  // in SACK recovery lost data is not in flight, and the retransmissions this ACK just made are
+  // not yet (Linux's tcp_cong_control runs before tcp_xmit_recovery): packet conservation's base
+  const inflight = c.inRecovery && c.sackOk ? pipeInRecovery(c) - c.rate!.retransmittedAt(now) : seqSub(c.sndMax, c.sndUna) - sacked;
+  const rs = c.rate!.onAck(Math.max(delivered, 0), newest, c.sndUna, now, priorInflight, inflight, unaBefore, sackNews && blocks !== undefined ? blocks : []);
   // after a timeout, until what was out at that time is acknowledged (Linux's TCP_CA_Loss)
   const phase = c.inRecovery ? 1 : seqLt(c.sndUna, c.recoverSeq) ? 2 : 0;
   c.cc.control!(rs, phase, c.mss, c.rtt.hasSample ? c.rtt.srtt : 0, now);

@@ -156,6 +156,11 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
   },
 });
 
+/** RFC 6675 pipe of a connection in SACK recovery (as Linux's tcp_packets_in_flight). */
+export function pipeInRecovery(c: Tcb): number {
+  return c.scoreboard === null ? seqSub(c.sndMax, c.sndUna) : pipe(c, c.scoreboard);
+}
+
 /** RFC 6675 pipe: bytes in flight, SACKed and lost bytes not counted, retransmissions counted. */
 function pipe(c: Tcb, sb: SackScoreboard): number {
   return seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, c.mss, c.reordering, rackLostTo(c));

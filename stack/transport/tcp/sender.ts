@@ -134,13 +134,15 @@ export function advance(c: Tcb, n: number, retransmitting: boolean): void {
     noteRetransmission(c);
   }
   if (c.inRecovery || (c.ecn !== null && c.ecn.cwr)) recoveryRecord(c).prrOut += n;
+  const start = c.sndNxt;
   c.sndNxt = seqAdd(c.sndNxt, n);
   const now = c.ctx.clock.now();
   const rate = c.rate;
   if (rate !== null) {
     // (SND.MAX is still the one before this transmission)
     if (!retransmitting) rate.onSend(c.sndNxt, now, c.sndUna === c.sndMax);
-    rate.paced(n, now, c.cc.pacingRate ?? 0);
+    else rate.onRetransmit(start, c.sndNxt, now);
+    rate.paced(n, Math.ceil(n / c.mss), now, c.cc.pacingRate ?? 0);
   }
   if (!retransmitting && c.sackOk) rackOnSend(c, c.sndNxt, now);
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
@@ -176,7 +178,11 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   noteRetransmission(c);
   if (c.inRecovery) recoveryRecord(c).prrOut += len;
   c.rttTime = -1;
-  if (c.rate !== null) c.rate.paced(len, c.ctx.clock.now(), c.cc.pacingRate ?? 0);
+  if (c.rate !== null) {
+    const now = c.ctx.clock.now();
+    c.rate.onRetransmit(seq, seqAdd(seq, len), now);
+    c.rate.paced(len, Math.ceil(len / c.mss), now, c.cc.pacingRate ?? 0);
+  }
 }
 
 /** Payload room of the next segment: MSS less the SACK option when one is due (RFC 2018 §3). */
