@@ -109,6 +109,17 @@ describe("netlab sim transfer", () => {
     },
   );
 
+  it("--no-timestamps runs both stacks without RFC 7323 timestamps: full 1460-byte segments instead of 1448", () => {
+    expect(parseTransferArgs(["--bytes", "1M", "--no-timestamps"])).toMatchObject({ timestamps: false });
+    expect(parseTransferArgs(["--bytes", "1M"]).timestamps).toBeUndefined();
+    const bytes = 1460 * 1448;
+    const withTs = runTransfer({ bytes });
+    const without = runTransfer({ bytes, timestamps: false });
+    expect([withTs.ok, without.ok, withTs.timestamps, without.timestamps]).toEqual([true, true, true, false]);
+    // data segments: bytes / 1448 with timestamps, bytes / 1460 without (the handshake and FIN alike)
+    expect(withTs.segmentsSent - without.segmentsSent).toBe(1460 - 1448);
+  });
+
   it("parses sizes, rates and percentages, and rejects bad options with a message", () => {
     expect(parseTransferArgs(["--bytes", "50M", "--loss", "5%", "--rate", "1G", "--cc", "newreno", "--mtu", "9000", "--dup", "0.01"])).toMatchObject({
       bytes: 50_000_000,

@@ -57,6 +57,9 @@ export interface TransferOptions {
   readonly bufferBytes?: number;
   /** TcpLayerOptions.fillWindowEdge on both stacks (send the sub-MSS rest of a small open window, as smoltcp). */
   readonly fillWindowEdge?: boolean;
+  /** TcpLayerOptions.timestamps on both stacks [true]: false sends no RFC 7323 timestamps, so RTT
+   * samples come only from segments never retransmitted (Karn), as smoltcp's default socket. */
+  readonly timestamps?: boolean;
   /** ECN on both stacks (TcpLayerOptions.ecn "on"). */
   readonly ecn?: boolean;
   /** With a rate limit: ECN-capable packets that find this many frames queued are marked CE (ImpairmentOptions.ecnMarkFrames). */
@@ -126,6 +129,8 @@ export interface TransferReport {
   readonly congestionControl: "cubic" | "newreno" | "bbr";
   /** The socket buffer size given (null: the layer defaults, 1 MiB). */
   readonly bufferBytes: number | null;
+  /** RFC 7323 timestamps offered by both stacks. */
+  readonly timestamps: boolean;
   readonly seed: number;
   /** Every counter of both TCP layers at the end (recoveries, TLPs, D-SACKs... as the layer has them). */
   readonly tcpStats: { readonly sender: Readonly<Record<string, number>>; readonly receiver: Readonly<Record<string, number>> };
@@ -216,6 +221,7 @@ function startTransfer(options: TransferOptions): TransferRun {
     tcp: {
       ...(options.bufferBytes === undefined ? {} : { sendBufferSize: options.bufferBytes, receiveBufferSize: options.bufferBytes }),
       ...(options.fillWindowEdge === undefined ? {} : { fillWindowEdge: options.fillWindowEdge }),
+      ...(options.timestamps === undefined ? {} : { timestamps: options.timestamps }),
       ...(options.ecn === true ? { ecn: "on" as const } : {}),
     },
   };
@@ -399,6 +405,7 @@ function startTransfer(options: TransferOptions): TransferRun {
       segmentsSent: st.segmentsSent,
       congestionControl: cc,
       bufferBytes: options.bufferBytes ?? null,
+      timestamps: options.timestamps ?? true,
       seed,
       tcpStats: { sender: { ...st }, receiver: { ...tcpB.stats } },
       link: {
@@ -433,10 +440,11 @@ export const TRANSFER_SPEC = {
   command: "sim transfer",
   usage:
     "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno|bbr] [--seed S] [--pcap FILE|-] [--ipv6]\n" +
+    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--no-timestamps] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno|bbr] [--seed S] [--pcap FILE|-] [--ipv6]\n" +
     "                            [--max-virtual-seconds S] [--interval S] [--report FILE.html] [--quiet] [--json]\n" +
     `${summary}\n` +
     "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n" +
+    "  --no-timestamps     both stacks without RFC 7323 timestamps (RTT only from never-retransmitted segments, as smoltcp)\n" +
     '  --ipv6              TCP over IPv6 (2001:db8::1 -> 2001:db8::2) instead of IPv4; --json: "family"\n' +
     '  --interval S        a line per S virtual seconds, as iperf3\'s (bytes, goodput, retransmissions, cwnd, srtt); --json: "intervals"\n' +
     "  --report FILE.html  one self-contained page: summary, impairments, charts over time (goodput, cwnd, srtt, bytes), counters\n",
@@ -452,6 +460,7 @@ export const TRANSFER_SPEC = {
     mtu: { type: "string" },
     buffer: { type: "string" },
     "fill-window-edge": { type: "boolean" },
+    "no-timestamps": { type: "boolean" },
     ecn: { type: "boolean" },
     "ecn-mark": { type: "string" },
     queue: { type: "string" },
@@ -516,6 +525,7 @@ export function parseTransferArgs(args: readonly string[]): TransferArgs {
   );
   set("report", v.report);
   if (v["fill-window-edge"] === true) o.fillWindowEdge = true;
+  if (v["no-timestamps"] === true) o.timestamps = false;
   if (v.ecn === true) o.ecn = true;
   if (v.ipv6 === true) {
     o.ipv6 = true;
