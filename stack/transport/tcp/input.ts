@@ -351,9 +351,9 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   detectLoss(c, now);
   if (c.inRecovery) {
     // RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes
-    c.recovery.onDelivered(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore);
+    c.recovery.onDelivered(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore, seqGt(c.sndUna, unaBefore));
   } else if (c.ecn !== null && c.ecn.cwr) {
-    ecnReductionOnAck(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore);
+    ecnReductionOnAck(c, seqSub(c.sndUna, unaBefore) + (c.scoreboard === null ? 0 : c.scoreboard.sacked) - sackedBefore, seqGt(c.sndUna, unaBefore));
   }
   if (c.rate !== null) controlByRate(c, blocks, sackNews, unaBefore, sackedBefore, dupAck, now);
 

@@ -56,6 +56,7 @@ function reduceWindow(c: Tcb, now: number): void {
   r.prrRecoverFs = Math.max(c.cc.cwnd, c.mss);
   r.prrDelivered = 0;
   r.prrOut = 0;
+  r.prrPipe = -1;
   const flight = seqSub(c.sndMax, c.sndUna) - (c.scoreboard?.sacked ?? 0);
   c.cc.onCongestion(Math.max(flight, 0), c.mss, now);
 }
@@ -81,8 +82,8 @@ export function beginEcnReduction(c: Tcb, now: number): void {
 }
 
 /** An ACK during an ECE reduction: PRR sets the window from what it delivered. */
-export function ecnReductionOnAck(c: Tcb, delivered: number): void {
-  proportionalRateReduction(c, delivered);
+export function ecnReductionOnAck(c: Tcb, delivered: number, unaAdvanced: boolean): void {
+  proportionalRateReduction(c, delivered, unaAdvanced);
 }
 
 /** The ECE reduction is over (an ACK passed `recover`): cwnd is ssthresh (Linux's tcp_end_cwnd_reduction). */
@@ -147,8 +148,8 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
     detectLostRetransmissions(c);
   },
   // (a model-based controller sets the window itself, as Linux skips tcp_cwnd_reduction for BBR)
-  onDelivered(c: Tcb, delivered: number): void {
-    if (prrPaces(c)) proportionalRateReduction(c, delivered);
+  onDelivered(c: Tcb, delivered: number, unaAdvanced: boolean): void {
+    if (prrPaces(c)) proportionalRateReduction(c, delivered, unaAdvanced);
   },
   send(c: Tcb): boolean {
     sendRecovery(c);
@@ -171,23 +172,37 @@ function pipe(c: Tcb, sb: SackScoreboard): number {
  * peer reports delivered, proportionally (ssthresh/RecoverFS) while pipe is above ssthresh,
  * then as slow start back up to ssthresh (PRR-SSRB), instead of dropping to ssthresh at once.
  */
-function proportionalRateReduction(c: Tcb, delivered: number): void {
+function proportionalRateReduction(c: Tcb, delivered: number, unaAdvanced: boolean): void {
   if (delivered <= 0) return;
   const sb = c.scoreboard ?? (c.scoreboard = new SackScoreboard());
   const r = recoveryRecord(c);
   r.prrDelivered += delivered;
   const ssthresh = c.cc.ssthresh;
   const inFlight = pipe(c, sb);
+  // the entering ACK: its fast retransmission already left (enter()); Linux computes before it
+  // (prr_out 0, pipe without it) and forces that one segment out
+  const first = r.prrPipe < 0;
+  const out = first ? 0 : r.prrOut;
+  const base = first ? inFlight - r.prrOut : inFlight;
+  // pipe fell by more than this ACK delivered: it marked data lost (Linux's rs->losses)
+  const newlyLost = !first && r.prrPipe + (r.prrOut - r.prrOutAtPipe) - delivered > inFlight;
+  r.prrPipe = inFlight;
+  r.prrOutAtPipe = r.prrOut;
   let sndcnt: number;
-  if (inFlight > ssthresh) {
+  if (base > ssthresh) {
     // RFC 6937's CEIL(prr_delivered * ssthresh / RecoverFS), rounded up to whole segments as
     // Linux counts packets: ssthresh 5 of 10, 3 delivered, 1 out lets a second segment go
     const share = Math.ceil((r.prrDelivered * ssthresh) / r.prrRecoverFs);
-    sndcnt = Math.ceil(share / c.mss) * c.mss - r.prrOut;
+    sndcnt = Math.ceil(share / c.mss) * c.mss - out;
   } else {
-    sndcnt = Math.min(ssthresh - inFlight, Math.max(r.prrDelivered - r.prrOut, delivered) + c.mss);
+    // PRR-SSRB as Linux has it: the extra segment only when the ACK advanced SND.UNA and marked
+    // nothing newly lost (RFC 6937 always adds it): entering recovery with two holes lost and one
+    // segment delivered sends one retransmission, not two
+    const extra = unaAdvanced && !newlyLost ? c.mss : 0;
+    sndcnt = Math.min(ssthresh - base, Math.max(r.prrDelivered - out, delivered) + extra);
   }
-  c.cc.cwnd = inFlight + Math.max(sndcnt, 0);
+  if (first) sndcnt = Math.max(sndcnt, c.mss);
+  c.cc.cwnd = base + Math.max(sndcnt, 0);
 }
 
 /** RFC 6675 §5 (C): send while pipe < cwnd: lost retransmissions, lost holes, then new data. */

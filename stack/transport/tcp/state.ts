@@ -149,8 +149,9 @@ export interface LossRecovery {
   /** Every ACK during recovery, after its SACK blocks were recorded. */
   afterAck(c: Tcb): void;
   /** Every ACK during recovery (the entering one too), after loss detection: `delivered` bytes
-   * newly acknowledged or SACKed; sets the window for what may be sent now. */
-  onDelivered(c: Tcb, delivered: number): void;
+   * newly acknowledged or SACKed (`unaAdvanced`: the ACK moved SND.UNA); sets the window for
+   * what may be sent now. */
+  onDelivered(c: Tcb, delivered: number, unaAdvanced: boolean): void;
   /** Sends what recovery allows; false when ordinary transmission applies instead. */
   send(c: Tcb): boolean;
 }
@@ -172,6 +173,10 @@ export class RecoveryRecord {
   prrOut = 0;
   /** The window when recovery began (RFC 6937's RecoverFS, as Linux's prior_cwnd). */
   prrRecoverFs = 0;
+  /** Pipe and prrOut when PRR last set the window (-1: not yet this episode): what pipe
+   * should be on the next ACK, to tell data newly marked lost from data delivered. */
+  prrPipe = -1;
+  prrOutAtPipe = 0;
   // undo of spurious reductions (D-SACK, RFC 3522 timestamps)
   /** A reduction may still be undone: SND.UNA when it happened is undoMarker. */
   undoActive = false;
