@@ -8,6 +8,11 @@
 // from every interface). Known limit: TCP does not pass its local address to ip.send, so a
 // connection to one interface's address from a host routed via another interface gets the
 // outgoing interface's source address (and a wrong checksum); see the report of issue 21.
+// IPv6: an interface given `ipv6` addresses also gets NDP (acting as a router on its link: RAs with
+// its prefixes so hosts autoconfigure, answers to RS), IPv6 and ICMPv6; those interfaces share an
+// IPv6 routing table (a connected route per prefix, plus the static routes whose destination is an
+// IPv6 prefix) and the IPv6 forwarding plane (net/forward6.ts). Without `ipv6` on any interface
+// nothing of IPv6 exists and the router behaves, and emits, exactly as before.
 import type { NetDevice } from "./link/types.ts";
 import type { Clock, Rng } from "./time.ts";
 import { type Ipv4Address, type Ipv4Cidr, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "./wire/address.ts";
@@ -16,8 +21,14 @@ import { type EthernetOptions, createEthernet } from "./net/ethernet.ts";
 import { type ForwarderOptions, type Forwarder, type ForwardingInterface, createForwarder } from "./net/forward.ts";
 import { type IcmpOptions, createIcmp } from "./net/icmp.ts";
 import { createIpv4 } from "./net/ipv4.ts";
-import { type RoutingTable, createRoutingTable } from "./net/route.ts";
+import { type RoutingTable, type RoutingTable6, createRoutingTable, createRoutingTable6 } from "./net/route.ts";
 import type { ArpLayer, EthernetLayer, IcmpLayer, Ipv4Stack, LayerCounters } from "./net/types.ts";
+import { type Forwarder6, type Forwarder6Options, type Forwarding6Interface, createForwarder6 } from "./net/forward6.ts";
+import { type NdpOptions, type RouterAdvertiserOptions, createNdp, ipv6PrefixMatch } from "./net/ndp.ts";
+import { createIpv6 } from "./net/ipv6.ts";
+import { type Icmpv6Options, createIcmpv6 } from "./net/icmpv6.ts";
+import type { Icmpv6Layer, Ipv6Stack } from "./net/ipv6-types.ts";
+import { type Ipv6Address, isIpv6LinkLocal, parseIpv6Address } from "./wire/ipv6-address.ts";
 import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
 import { type TcpLayerOptions, createTcpLayer } from "./transport/tcp/index.ts";
 import type { StackTcpLayer } from "./index.ts";
@@ -31,11 +42,18 @@ export interface RouterInterfaceOptions {
   readonly name?: string;
   readonly ethernet?: EthernetOptions;
   readonly arp?: ArpOptions;
+  /** IPv6 addresses ("2001:db8:1::1/64"; the link-local one from the MAC is always added): each
+   * prefix becomes a connected route and, unless `advertise` is false, goes into the RAs. */
+  readonly ipv6?: readonly string[];
+  /** Router Advertisements on this interface (default on when `ipv6` is given; false: none). */
+  readonly advertise?: boolean | Omit<RouterAdvertiserOptions, "prefixes">;
+  /** Neighbor Discovery of this interface (NUD timers, cache sizes). */
+  readonly ndp?: Omit<NdpOptions, "advertise" | "slaac" | "acceptRa" | "routerSolicitations" | "staticRouters">;
 }
 
 /** A static or default route. */
 export interface RouterRouteOptions {
-  /** "198.51.100.0/24", or "default" for 0.0.0.0/0. */
+  /** "198.51.100.0/24", or "default" for 0.0.0.0/0; an IPv6 prefix ("2001:db8:3::/64", "::/0") goes in the IPv6 table. */
   readonly destination: string;
   /** Gateway on a connected subnet; omit for a route straight out of `interface`. */
   readonly via?: string;
@@ -50,6 +68,10 @@ export interface RouterOptions {
   readonly routes?: readonly RouterRouteOptions[];
   /** Forwarding plane options (forwarding on by default, ICMP error rate limit). */
   readonly forwarding?: ForwarderOptions;
+  /** The IPv6 forwarding plane's options (forwarding on by default, ICMPv6 error rate limit). */
+  readonly forwarding6?: Forwarder6Options;
+  /** ICMPv6 of each IPv6 interface (echo replies, errors about packets addressed to us). */
+  readonly icmpv6?: Icmpv6Options;
   /** ICMP of each interface (echo replies, errors about datagrams addressed to us). */
   readonly icmp?: IcmpOptions;
   /** TTL of datagrams the router originates (default 64). */
@@ -68,6 +90,9 @@ export interface RouterInterface {
   readonly arp: ArpLayer;
   readonly ipv4: Ipv4Stack;
   readonly icmp: IcmpLayer;
+  /** Present when the interface was given IPv6 addresses. */
+  readonly ipv6?: Ipv6Stack;
+  readonly icmpv6?: Icmpv6Layer;
 }
 
 /** An assembled router. */
@@ -77,6 +102,9 @@ export interface Router {
   readonly interfaces: readonly RouterInterface[];
   readonly table: RoutingTable;
   readonly forwarder: Forwarder;
+  /** The IPv6 routing table and forwarding plane (empty / forwarding nothing without IPv6 interfaces). */
+  readonly table6: RoutingTable6;
+  readonly forwarder6: Forwarder6;
   /** The interface by name or index. */
   interface(which: string | number): RouterInterface;
   /** IPv4 over all interfaces: sends by the routing table, delivers what any interface receives. */
@@ -103,6 +131,10 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
   // The forwarder is created after the interfaces, whose hooks reach it through this binding.
   let forwarder: Forwarder | undefined;
   const isAnyLocal = (a: Ipv4Address): boolean => forwarder?.isLocal(a) ?? false;
+  const table6 = createRoutingTable6();
+  const forwarding6Ifaces: (Forwarding6Interface | undefined)[] = [];
+  let forwarder6: Forwarder6 | undefined;
+  const prefixes6: { index: number; prefix: Ipv6Address; prefixLength: number }[] = [];
 
   options.interfaces.forEach((o, index) => {
     const name = o.name ?? `eth${index}`;
@@ -139,10 +171,72 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
     ipv4.configure(cidr);
     const mask = prefixToMask(cidr.prefixLength);
     table.add({ destination: { address: (cidr.address & mask) >>> 0, prefixLength: cidr.prefixLength }, interfaceIndex: index, kind: "connected" });
-    interfaces.push({ index, name, device: o.device, cidr, ethernet, arp, ipv4, icmp });
+    let ipv6: Ipv6Stack | undefined;
+    let icmpv6: Icmpv6Layer | undefined;
+    if (o.ipv6 !== undefined && o.ipv6.length > 0) {
+      const addrs = o.ipv6.map(unwrapCidr6);
+      const onLink = addrs.filter((a) => a.prefixLength < 128 && !isIpv6LinkLocal(a.address));
+      const advertise = o.advertise ?? true;
+      const ndp = createNdp(
+        { clock, rng, ethernet },
+        {
+          ...o.ndp,
+          slaac: false,
+          acceptRa: false,
+          routerSolicitations: false,
+          // RFC 4443 §3.1 code 3: the packets waiting for a next hop that never answered.
+          onResolutionFailed: (ip, packets) => {
+            for (const p of packets) forwarder6?.sendError("address-unreachable", p, index);
+            o.ndp?.onResolutionFailed?.(ip, packets);
+          },
+          ...(advertise === false
+            ? {}
+            : {
+                advertise: {
+                  ...(advertise === true ? {} : advertise),
+                  prefixes: onLink.map((a) => ({ prefix: prefixOf(a.address, a.prefixLength), prefixLength: a.prefixLength })),
+                },
+              }),
+        },
+      );
+      let deliver6: (packet: Uint8Array) => void = () => {};
+      const v6 = createIpv6(
+        { clock, rng, ethernet, ndp },
+        {
+          forwarding: {
+            forward: (packet, linkMulticast) => forwarder6?.forward(packet, index, linkMulticast),
+            output: (packet) => forwarder6!.output(packet),
+            attach: (receive) => {
+              deliver6 = receive;
+            },
+          },
+        },
+      );
+      ipv6 = v6;
+      icmpv6 = createIcmpv6({ clock, rng, ipv6: v6 }, options.icmpv6);
+      for (const a of addrs) ndp.addAddress(a.address, a.prefixLength);
+      for (const a of onLink) {
+        const prefix = prefixOf(a.address, a.prefixLength);
+        prefixes6.push({ index, prefix, prefixLength: a.prefixLength });
+        table6.add({ destination: { address: prefix, prefixLength: a.prefixLength }, interfaceIndex: index, kind: "connected" });
+      }
+      forwarding6Ifaces[index] = { name, ipv6: v6, ethernet, deliver: (p) => deliver6(p) };
+    } else forwarding6Ifaces[index] = undefined;
+    interfaces.push({
+      index,
+      name,
+      device: o.device,
+      cidr,
+      ethernet,
+      arp,
+      ipv4,
+      icmp,
+      ...(ipv6 === undefined || icmpv6 === undefined ? {} : { ipv6, icmpv6 }),
+    });
     forwardingIfaces.push({ name, ipv4, arp, ethernet, deliver: (p) => deliver(p) });
   });
   forwarder = createForwarder({ clock, rng, table, interfaces: forwardingIfaces }, options.forwarding);
+  forwarder6 = createForwarder6({ clock, table: table6, interfaces: forwarding6Ifaces }, options.forwarding6);
 
   const find = (which: string | number): RouterInterface => {
     const i = typeof which === "number" ? interfaces[which] : interfaces.find((x) => x.name === which);
@@ -151,6 +245,10 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
   };
 
   for (const r of options.routes ?? []) {
+    if (r.destination.includes(":")) {
+      addRoute6(r);
+      continue;
+    }
     const destination = r.destination === "default" ? { address: 0, prefixLength: 0 } : unwrapCidr(r.destination);
     const via = r.via === undefined ? undefined : unwrapAddress(r.via);
     let iface: RouterInterface | undefined;
@@ -169,6 +267,29 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
     );
   }
 
+  // IPv6 routes: the gateway must be link-local (with `interface`) or inside a prefix of the interface.
+  function addRoute6(r: RouterRouteOptions): void {
+    const destination = unwrapCidr6(r.destination);
+    const via = r.via === undefined ? undefined : unwrapCidr6(r.via).address;
+    let iface: RouterInterface | undefined;
+    if (r.interface !== undefined) iface = find(r.interface);
+    else if (via !== undefined && !isIpv6LinkLocal(via)) {
+      const p = prefixes6.find((x) => ipv6PrefixMatch(x.prefix, via, x.prefixLength));
+      iface = p === undefined ? undefined : interfaces[p.index];
+    }
+    if (iface === undefined || iface.ipv6 === undefined)
+      throw configError(`route to ${r.destination}: no IPv6 interface reaches ${r.via === undefined ? "it" : r.via}`);
+    const at = iface.index;
+    if (via !== undefined && !isIpv6LinkLocal(via) && !prefixes6.some((x) => x.index === at && ipv6PrefixMatch(x.prefix, via, x.prefixLength)))
+      throw configError(`route to ${r.destination}: gateway ${r.via} is not on ${iface.name}'s prefixes`);
+    table6.add({
+      destination,
+      interfaceIndex: at,
+      ...(via === undefined ? {} : { nextHop: via }),
+      ...(r.metric === undefined ? {} : { metric: r.metric }),
+    });
+  }
+
   const ipv4 = createMultiInterfaceIpv4(interfaces, table, forwarder);
   const icmp = createMultiInterfaceIcmp(interfaces, table);
   let udp: UdpStack | undefined;
@@ -184,6 +305,8 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
     interfaces,
     table,
     forwarder,
+    table6,
+    forwarder6,
     interface: find,
     ipv4,
     icmp,
@@ -191,11 +314,18 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
     ...(tcp === undefined ? {} : { tcp }),
     counters() {
       const out: Record<string, LayerCounters> = { forwarding: forwarder!.counters() };
+      const v6 = interfaces.some((i) => i.ipv6 !== undefined);
+      if (v6) out.forwarding6 = forwarder6!.counters();
       for (const i of interfaces) {
         out[`${i.name}.ethernet`] = i.ethernet.counters();
         out[`${i.name}.arp`] = i.arp.counters();
         out[`${i.name}.ipv4`] = i.ipv4.counters();
         out[`${i.name}.icmp`] = i.icmp.counters();
+        if (i.ipv6 !== undefined && i.icmpv6 !== undefined) {
+          out[`${i.name}.ipv6`] = i.ipv6.counters();
+          out[`${i.name}.ndp`] = i.ipv6.ndp.counters();
+          out[`${i.name}.icmpv6`] = i.icmpv6.counters();
+        }
       }
       return out;
     },
@@ -277,6 +407,25 @@ function unwrapCidr(s: string): Ipv4Cidr {
   const r = parseCidr(s);
   if (!r.ok) throw configError(`bad CIDR ${s}`);
   return r.value;
+}
+
+/** "2001:db8::1/64" (no length: /128). */
+function unwrapCidr6(s: string): { address: Ipv6Address; prefixLength: number } {
+  const [addr = "", len] = s.split("/");
+  const r = parseIpv6Address(addr);
+  const prefixLength = len === undefined ? 128 : Number(len);
+  if (!r.ok || (len !== undefined && !/^\d{1,3}$/.test(len)) || prefixLength > 128) throw configError(`bad IPv6 CIDR ${s}`);
+  return { address: r.value, prefixLength };
+}
+
+/** The address with the bits past prefixLength cleared. */
+function prefixOf(a: Ipv6Address, prefixLength: number): Ipv6Address {
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    const bits = Math.max(0, Math.min(8, prefixLength - i * 8));
+    out[i] = a[i]! & ((0xff << (8 - bits)) & 0xff);
+  }
+  return out;
 }
 
 function unwrapAddress(s: string): Ipv4Address {

@@ -6,7 +6,16 @@ export { createIpv4, type Ipv4Deps, type Ipv4Options } from "./ipv4.ts";
 export { createReassembler, type Reassembled, type Reassembler, type ReassemblyDeps, type ReassemblyOptions } from "./reassembly.ts";
 export { createIcmp, type IcmpDeps, type IcmpOptions } from "./icmp.ts";
 export { createCounters, type CounterBag } from "./counters.ts";
-export { createRoutingTable, type Route, type RouteKind, type RouteSpec, type RoutingTable } from "./route.ts";
+export {
+  createRoutingTable,
+  createRoutingTable6,
+  type Route,
+  type Route6,
+  type RouteKind,
+  type RouteSpec,
+  type RoutingTable,
+  type RoutingTable6,
+} from "./route.ts";
 export { createForwarder, type Forwarder, type ForwarderDeps, type ForwarderOptions, type ForwardingErrorKind, type ForwardingInterface } from "./forward.ts";
 export type { Ipv4ForwardingHooks } from "./ipv4.ts";
 export * from "./ipv6-types.ts";

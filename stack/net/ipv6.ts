@@ -54,6 +54,20 @@ export interface Ipv6Options {
   readonly maxPmtuEntries?: number;
   /** Reassembly limits (timeout default 60 000 ms, RFC 8200 §4.5). */
   readonly reassembly?: ReassemblyOptions;
+  /** An interface of a router (stack/router.ts): packets not for this interface go to `forward`
+   * instead of being dropped, and what we originate to a destination no route of this interface
+   * reaches goes to `output` (the shared forwarding plane, net/forward6.ts). */
+  readonly forwarding?: Ipv6ForwardingHooks;
+}
+
+/** How a router's interface hands packets to the forwarding plane. */
+export interface Ipv6ForwardingHooks {
+  /** A packet (header to payload length) to a unicast address not ours, or to a group we do not listen to. */
+  forward(packet: Uint8Array, linkMulticast: boolean): void;
+  /** A packet we originate (header complete) to a destination off every link of this interface. */
+  output(packet: Uint8Array): Result<void, Ipv6SendError>;
+  /** Gives the forwarding plane this interface's input, for packets to our address that came in by another. */
+  attach(receive: (packet: Uint8Array) => void): void;
 }
 
 export interface Ipv6Deps {
@@ -110,6 +124,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     ...(options.maxExtensionHeaders === undefined ? {} : { maxHeaders: options.maxExtensionHeaders }),
     ...(options.maxChainLength === undefined ? {} : { maxChainLength: options.maxChainLength }),
   };
+  const forwarding = options.forwarding;
   const pmtuTimeout = options.pmtuTimeoutMs ?? 600_000;
   const maxPmtu = options.maxPmtuEntries ?? 256;
   const pmtu = new Map<string, { mtu: number; expiresAt: number }>();
@@ -174,10 +189,15 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     if (bytes[IPV6_SRC] === 0xff) return counters.drop("multicast-source");
     const dstMulticast = bytes[IPV6_DST] === 0xff;
     if (dstMulticast) {
-      if (!ndp.isListening(bytes.subarray(IPV6_DST, IPV6_DST + 16))) return counters.drop("not-listening");
+      if (!ndp.isListening(bytes.subarray(IPV6_DST, IPV6_DST + 16))) {
+        if (forwarding !== undefined) return forwarding.forward(bytes.subarray(0, IPV6_HEADER_LEN + p.payloadLength), linkMulticast);
+        return counters.drop("not-listening");
+      }
     } else if (!ndp.isOurAddress(bytes, IPV6_DST)) {
       // RFC 4862 §5.4: packets to a tentative address are discarded (DAD uses multicast).
-      return counters.drop(ndp.isTentative(bytes.subarray(IPV6_DST, IPV6_DST + 16)) ? "tentative-destination" : "not-for-us");
+      if (ndp.isTentative(bytes.subarray(IPV6_DST, IPV6_DST + 16))) return counters.drop("tentative-destination");
+      if (forwarding !== undefined) return forwarding.forward(bytes.subarray(0, IPV6_HEADER_LEN + p.payloadLength), linkMulticast);
+      return counters.drop("not-for-us");
     }
     const packet = bytes.subarray(0, IPV6_HEADER_LEN + p.payloadLength);
     // Most packets carry no extension header: the walker (and what it allocates) only for those that do.
@@ -311,6 +331,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
   };
 
   ethernet.registerEthertype(ETHERTYPE_IPV6, (payload, frame, _src, dstMac) => receive(payload, frame.offload, isMulticastMac(dstMac)));
+  forwarding?.attach((packet) => receive(packet, undefined, false, true));
 
   const layer: Ipv6Stack = {
     ndp,
@@ -320,9 +341,9 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
       const multicast = isIpv6Multicast(dst);
       const local = !multicast && ndp.isOurAddress(dst);
       let nextHop: Ipv6Address | undefined;
-      if (!local) {
+      if (!local && !multicast) {
         nextHop = ndp.nextHop(dst);
-        if (nextHop === undefined) return err("no-route");
+        if (nextHop === undefined && forwarding === undefined) return err("no-route");
       }
       const total = IPV6_HEADER_LEN + payload.length;
       if (payload.length > 0xffff || (opts?.dontFragment === true && !local && total > pathMtu(dst))) {
@@ -330,7 +351,10 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
         return err("too-big");
       }
       const hopLimitOut = opts?.hopLimit ?? (multicast ? 1 : ndp.hopLimit);
-      if (!local && total > pathMtu(dst)) return sendFragments(src, dst, nextHeader, payload, hopLimitOut, opts?.trafficClass ?? 0, multicast, nextHop!);
+      // A router's interface: off its links, the forwarding plane routes it (no fragmentation there).
+      const routed = !local && !multicast && nextHop === undefined;
+      if (!routed && !local && total > pathMtu(dst))
+        return sendFragments(src, dst, nextHeader, payload, hopLimitOut, opts?.trafficClass ?? 0, multicast, nextHop!);
       const hl = ethernet.headerLength;
       let packet: Uint8Array;
       // In place only within the headroom the caller reserved (HEADROOM unless it says more):
@@ -351,6 +375,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
         clock.setTimer(clock.now(), () => receive(copy, undefined, false));
         return ok(undefined);
       }
+      if (routed) return forwarding!.output(packet);
       c.txPackets++;
       c.txBytes += packet.length;
       // Offloads of the v4 path (csum_blank, GSO) are not used here: transports give finished checksums.
