@@ -74,6 +74,10 @@ export function describeTopology(t: Topology): string {
       const end = l === undefined ? "(none)" : `end of link ${l.name} to ${l.peer}`;
       const device = impl === "xen" ? `netfront; dom0's bridge xenbr-${n.name} has port ${f.name}: ${end}` : end;
       lines.push(`    ${f.name.padEnd(8)} ${(f.address ?? "-").padEnd(18)} device: ${device}`);
+      if (f.ipv6 !== undefined)
+        lines.push(
+          `             IPv6 ${f.ipv6.join(", ")}${n.kind === "router" ? " (NDP router: RAs with these prefixes, answers RS; IPv6 forwarding, net/forward6.ts)" : ""}`,
+        );
       const d = f.dhcpServer;
       if (d !== undefined) {
         lines.push(
@@ -105,6 +109,7 @@ export function describeTopology(t: Topology): string {
         if (out !== undefined) table.add({ destination: dst.value, interfaceIndex: out.interfaceIndex, nextHop: via.value });
       }
       for (const line of table.format((i) => names[i] ?? `if${i}`)) lines.push(`    route ${line}`);
+      for (const r of n.routes ?? []) if (r.destination.includes(":")) lines.push(`    route ${r.destination} via ${r.via} (IPv6)`);
     } else {
       for (const r of n.routes ?? []) lines.push(`    route ${r.destination} via ${r.via}`);
     }

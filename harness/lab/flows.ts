@@ -9,6 +9,8 @@
 // A flow does nothing after its end (startMs + durationMs, or the run's end); what is still under
 // way then is reported as unanswered / unfinished.
 import type { Stack } from "../../stack/index.ts";
+import type { Result } from "../../stack/result.ts";
+import type { Ipv6Address } from "../../stack/wire/ipv6-address.ts";
 import type { Clock } from "../../stack/time.ts";
 import { createHttpClient, type HttpClient } from "../../stack/app/http/client.ts";
 import { createHttpServer, type HttpServer } from "../../stack/app/http/server.ts";
@@ -75,6 +77,8 @@ export interface PingReport extends FlowWindow {
 
 export interface PingFlowOptions {
   readonly intervalMs: number;
+  /** Ping this IPv6 address of dst over ICMPv6 instead of its IPv4 address. */
+  readonly ipv6?: Ipv6Address;
   /** Echo data bytes (default 56). */
   readonly payloadBytes?: number;
   /** Give up on a request after this long (default 2000 ms). */
@@ -84,7 +88,12 @@ export interface PingFlowOptions {
 /** Pings dst from src every intervalMs from startMs until endMs. */
 export function startPingFlow(deps: FlowDeps, w: FlowWindow, o: PingFlowOptions): { report(): PingReport } {
   const { clock, src, dst } = deps;
+  const target6 = o.ipv6;
   const target = dst.ipv4.cidr!.address;
+  const ping = (opts: { timeoutMs: number; size?: number }, cb: (r: Result<{ rttMs: number }, string>) => void): void => {
+    if (target6 === undefined) src.icmp.ping(target, opts, cb);
+    else src.icmpv6!.ping(target6, opts, cb);
+  };
   const samples: PingSample[] = [];
   let sent = 0;
   let received = 0;
@@ -96,7 +105,7 @@ export function startPingFlow(deps: FlowDeps, w: FlowWindow, o: PingFlowOptions)
       sent++;
       const index = samples.length;
       samples.push({ t: at - w.startMs });
-      src.icmp.ping(target, { timeoutMs: o.timeoutMs ?? 2000, ...(o.payloadBytes === undefined ? {} : { size: o.payloadBytes }) }, (r) => {
+      ping({ timeoutMs: o.timeoutMs ?? 2000, ...(o.payloadBytes === undefined ? {} : { size: o.payloadBytes }) }, (r) => {
         if (r.ok) {
           received++;
           samples[index] = { t: at - w.startMs, rttMs: r.value.rttMs };

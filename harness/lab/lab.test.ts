@@ -193,6 +193,7 @@ describe("topology files", () => {
       "lan-dhcp",
       "lan-switch",
       "parking-lot",
+      "pmtu-1280-v6",
       "pmtu-1280",
       "traceroute-chain",
       "traceroute-linux",

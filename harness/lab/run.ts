@@ -23,7 +23,19 @@ import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
 import { lineChart } from "./svg.ts";
 import { type HttpFlowReport, type HttpServers, type PingReport, type UdpCbrReport, startHttpFlow, startPingFlow, startUdpCbrFlow } from "./flows.ts";
-import { type DhcpPlan, parseIpv4Range, planDhcp, type Topology, type TopologyFlow, type TopologyInterface, type TopologyLink } from "./topology.ts";
+import {
+  type DhcpPlan,
+  parseIpv4Range,
+  planDhcp,
+  staticIpv6,
+  type Topology,
+  type TopologyFlow,
+  type TopologyInterface,
+  type TopologyLink,
+  type TopologyNode,
+} from "./topology.ts";
+import { type Ipv6Address, formatIpv6 } from "../../stack/wire/ipv6-address.ts";
+import type { StackIpv6Options } from "../../stack/index.ts";
 import { createDhcpServer, type DhcpClient, type DhcpServer, type DhcpServerConfig, dhcpClientOnStack, dhcpServerOnStack } from "../../stack/app/dhcp/index.ts";
 import { createUdp } from "../../stack/transport/udp.ts";
 import { createRealClock } from "../time/real-clock.ts";
@@ -79,6 +91,8 @@ export interface Iperf3FlowDetails {
 export interface FlowReport {
   readonly name: string;
   readonly kind: "bulk-tcp" | "iperf3";
+  /** The address family the flow ran over. */
+  readonly family: "ipv4" | "ipv6";
   readonly from: string;
   readonly to: string;
   /** The sender's stack: netlab's TCP ("xen": in a domU behind netfront), or the Linux kernel's (a linux host). */
@@ -320,7 +334,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   for (const n of topology.nodes) {
     if (n.implementation !== "linux") continue;
     const f = n.interfaces[0]!;
-    const gateway = n.routes?.[0]?.via;
+    const gateway = v4Gateway(n);
     const mtu = topology.links.find((l) => l.endpoints.includes(`${n.name}:${f.name}`))?.mtu ?? 1500;
     options.onProgress?.(`${topology.name}: attaching linux host ${n.name} (namespace and tap)`);
     world!.linuxHosts.set(
@@ -342,12 +356,41 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     const c = parseCidr(cidrOf(host, topology.nodes[nodeIndex.get(host)!]!.interfaces[0]!) ?? "");
     return c.ok ? c.value.address : 0;
   };
+  /** The IPv6 address flows to `host` go to: its first static one (validated: a receiver has one). */
+  const ipv6TargetOf = (host: string): Ipv6Address => {
+    const f = topology.nodes[nodeIndex.get(host)!]!.interfaces[0]!;
+    const c = staticIpv6(f)[0];
+    if (c === undefined) throw configError(`${host} has no static IPv6 address`);
+    return c.address;
+  };
+  /** Runs fn once both hosts hold a preferred global IPv6 address (SLAAC and DAD take a few seconds): polled every 50 ms of the clock. */
+  const whenAddressed6 = (from: string, to: string, fn: () => void): void => {
+    const ready = (h: string): boolean =>
+      hosts
+        .get(h)
+        ?.ipv6?.ndp.addresses()
+        .some((a) => a.state === "preferred" && a.origin !== "link-local") === true;
+    const check = (): void => {
+      if (ready(from) && ready(to)) fn();
+      else clock.setTimer(clock.now() + 50, check);
+    };
+    check();
+  };
+  /** createStack's IPv6 options for a netlab host's interface: static addresses, SLAAC, a static default router. */
+  const hostIpv6Options = (n: TopologyNode, f: TopologyInterface): StackIpv6Options => {
+    const gateway = n.routes?.find((r) => r.destination === "::/0")?.via;
+    return {
+      addresses: (f.ipv6 ?? []).filter((x) => x !== "slaac"),
+      slaac: (f.ipv6 ?? []).includes("slaac"),
+      ...(gateway === undefined ? {} : { gateway }),
+    };
+  };
   // Xen hosts: a simulated Xen machine whose dom0 bridges each domU's vif onto that host's link
   // (in real time booted before time 0, their stacks made after it).
   const xenNodes = topology.nodes.filter((n) => n.implementation === "xen");
   const xenSpecs = xenNodes.map((n) => {
     const f = n.interfaces[0]!;
-    const gateway = n.routes?.[0]?.via;
+    const gateway = v4Gateway(n);
     return { name: n.name, interfaceName: f.name, device: deviceOf(n.name, f.name), cidr: f.address!, ...(gateway === undefined ? {} : { gateway }) };
   });
   const xenRng = xenNodes.length > 0 ? createRng(master.nextU32()) : undefined;
@@ -378,7 +421,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     }
     if (n.kind === "host") {
       const f = n.interfaces[0]!;
-      const gateway = n.routes?.[0]?.via;
+      const gateway = v4Gateway(n);
       if (f.address === "dhcp") {
         const stack = createStack({ device: deviceOf(n.name, f.name), clock, rng }, { name: n.name });
         hosts.set(n.name, stack);
@@ -391,6 +434,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
         {
           name: n.name,
           ipv4: gateway === undefined ? { cidr: f.address! } : { cidr: f.address!, gateway },
+          ...(f.ipv6 === undefined ? {} : { ipv6: hostIpv6Options(n, f) }),
         },
       );
       hosts.set(n.name, stack);
@@ -408,7 +452,12 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
         { clock, rng },
         {
           name: n.name,
-          interfaces: n.interfaces.map((f) => ({ device: deviceOf(n.name, f.name), cidr: f.address!, name: f.name })),
+          interfaces: n.interfaces.map((f) => ({
+            device: deviceOf(n.name, f.name),
+            cidr: f.address!,
+            name: f.name,
+            ...(f.ipv6 === undefined ? {} : { ipv6: f.ipv6 }),
+          })),
           routes: (n.routes ?? []).map((r) => ({ destination: r.destination, via: r.via })),
         },
       );
@@ -442,11 +491,17 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     });
   };
   /** A ping, udp-cbr or http flow, started at startMs or, from a dhcp host, at its lease; force() after the run gives an empty one if it never started. */
-  const deferred = <R>(from: string, startMs: number, endMs: number, start: (startMs: number) => R): { get(): R | undefined; force(): R } => {
-    let r: R | undefined = dhcpClients.has(from) ? undefined : start(startMs);
+  const deferred = <R>(
+    from: string,
+    startMs: number,
+    endMs: number,
+    start: (startMs: number) => R,
+    wait?: (fn: () => void) => void,
+  ): { get(): R | undefined; force(): R } => {
+    let r: R | undefined = dhcpClients.has(from) || wait !== undefined ? undefined : start(startMs);
     if (r === undefined)
       clock.setTimer(startMs, () =>
-        whenLeased(from, () => {
+        (wait ?? ((fn: () => void) => whenLeased(from, fn)))(() => {
           r ??= start(Math.min(endMs, Math.max(startMs, clock.now())));
         }),
       );
@@ -503,7 +558,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
         const spec = topology.nodes[nodeIndex.get(node)!]!;
         endpoint = `${node}:${spec.interfaces[0]!.name}`;
         const own = parseCidr(cidrOf(node, spec.interfaces[0]!) ?? "");
-        const gateway = spec.routes?.[0]?.via ?? dhcpPlans.get(node)?.gateway;
+        const gateway = v4Gateway(spec) ?? dhcpPlans.get(node)?.gateway;
         const mask = own.ok ? prefixToMask(own.value.prefixLength) : 0;
         if (own.ok && ((own.value.address ^ dst) & mask) === 0) hop = dst;
         else {
@@ -571,7 +626,14 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   const linuxTraceroutes: { report: (typeof traceroutes)[number]; result(): { hops: TracerouteHop[]; reached: boolean } }[] = [];
   (topology.flows ?? []).forEach((spec, i) => {
     if (spec.kind !== "traceroute") return;
-    const t = { name: spec.name ?? `flow${i}`, from: spec.from, to: spec.to, hops: [] as TracerouteHop[], reached: false };
+    const t = {
+      name: spec.name ?? `flow${i}`,
+      from: spec.from,
+      to: spec.to,
+      hops: [] as TracerouteHop[],
+      reached: false,
+      ...(spec.family === "ipv6" ? { tool: "IPv6, ICMPv6 echo probes" } : {}),
+    };
     traceroutes.push(t);
     const target = hostAddress(spec.to);
     const maxHops = spec.maxHops ?? 30;
@@ -584,6 +646,26 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       return;
     }
     const src = hosts.get(spec.from)!;
+    if (spec.family === "ipv6") {
+      // traceroute -6 with ICMPv6 echo probes, one at a time: hop limit n, its answer, then n + 1.
+      const target6 = ipv6TargetOf(spec.to);
+      const probe6 = (hopLimit: number): void => {
+        const sentAt = clock.now();
+        src.icmpv6!.ping(target6, { hopLimit, timeoutMs: 1000 }, (r) => {
+          const rttMs = clock.now() - sentAt;
+          if (r.ok) {
+            t.hops.push({ ttl: hopLimit, from: formatIpv6(r.value.from), rttMs, reached: true });
+            t.reached = true;
+            return;
+          }
+          const from = / from ([0-9a-f:.]+)$/.exec(r.detail ?? "")?.[1];
+          t.hops.push(from === undefined ? { ttl: hopLimit, reached: false } : { ttl: hopLimit, from, rttMs, reached: false });
+          if (hopLimit < maxHops) probe6(hopLimit + 1);
+        });
+      };
+      clock.setTimer(spec.startMs ?? 0, () => whenAddressed6(spec.from, spec.to, () => probe6(1)));
+      return;
+    }
     // One probe at a time, as traceroute -q 1 does: TTL n, wait for its answer, then n + 1.
     const probe = (ttl: number): void => {
       const sentAt = clock.now();
@@ -622,7 +704,8 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
   flows.forEach((f, i) => {
     const dst = hosts.get(f.spec.to)!;
     const port = f.spec.port ?? 5001 + i;
-    const listener = dst.tcp.listen(port);
+    const v6 = f.spec.family === "ipv6";
+    const listener = v6 ? dst.tcp6!.listen(port) : dst.tcp.listen(port);
     if (!listener.ok) throw configError(`flow ${f.name}: cannot listen on ${f.spec.to}:${port} (${listener.error})`);
     const steadyFrom = f.start + warmup * (f.end - f.start);
     listener.value.onConnection((s) => {
@@ -659,11 +742,13 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     }
     if (linuxHost !== undefined) return;
     const src = hosts.get(f.spec.from)!;
+    const whenReady = (fn: () => void): void => (v6 ? whenAddressed6(f.spec.from, f.spec.to, fn) : whenLeased(f.spec.from, fn));
     clock.setTimer(f.start, () =>
-      whenLeased(f.spec.from, () => {
+      whenReady(() => {
         if (clock.now() >= f.end) return;
-        const dstAddress = dst.ipv4.cidr!.address;
-        const r = src.tcp.connect(dstAddress, port, { congestionControl: f.cc });
+        const r = v6
+          ? src.tcp6!.connect(ipv6TargetOf(f.spec.to), port, { congestionControl: f.cc })
+          : src.tcp.connect(dst.ipv4.cidr!.address, port, { congestionControl: f.cc });
         if (!r.ok) throw configError(`flow ${f.name}: connect failed (${r.error})`);
         const s = r.value;
         f.stream = s;
@@ -726,10 +811,16 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       endMs: Math.min(duration, spec.durationMs === undefined ? Infinity : startMs + spec.durationMs),
     };
     const deps = { clock, src: hosts.get(spec.from)!, dst: hosts.get(spec.to)! };
-    const later = <R>(start: (w: typeof window) => R) => deferred(spec.from, startMs, window.endMs, (at) => start({ ...window, startMs: at }));
+    // An IPv6 flow starts once both ends hold their addresses (SLAAC, DAD).
+    const wait6 = spec.family === "ipv6" ? (fn: () => void) => whenAddressed6(spec.from, spec.to, fn) : undefined;
+    const later = <R>(start: (w: typeof window) => R) => deferred(spec.from, startMs, window.endMs, (at) => start({ ...window, startMs: at }), wait6);
     if (spec.kind === "ping") {
       const f = later((w) =>
-        startPingFlow(deps, w, { intervalMs: spec.intervalMs ?? 1000, ...(spec.payloadBytes === undefined ? {} : { payloadBytes: spec.payloadBytes }) }),
+        startPingFlow(deps, w, {
+          intervalMs: spec.intervalMs ?? 1000,
+          ...(spec.payloadBytes === undefined ? {} : { payloadBytes: spec.payloadBytes }),
+          ...(spec.family === "ipv6" ? { ipv6: ipv6TargetOf(spec.to) } : {}),
+        }),
       );
       pingFlows.push({ report: () => f.force().report() });
     } else if (spec.kind === "udp-cbr") {
@@ -831,6 +922,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     return {
       name: f.name,
       kind: "bulk-tcp",
+      family: f.spec.family ?? "ipv4",
       from: f.spec.from,
       to: f.spec.to,
       sender: linux !== undefined ? "linux" : xen?.stacks.has(f.spec.from) === true ? "xen" : "netlab",
@@ -880,6 +972,12 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     const flat: Record<string, number> = {};
     for (const [k, v] of Object.entries(c)) if (typeof v === "number") flat[k] = v;
     for (const [k, v] of Object.entries(c.drops)) flat[`drop.${k}`] = v;
+    // IPv6 forwarding (net/forward6.ts) under "v6.", when an interface has IPv6.
+    if (r.interfaces.some((i) => i.ipv6 !== undefined)) {
+      const c6 = r.forwarder6.counters();
+      for (const [k, v] of Object.entries(c6)) if (typeof v === "number") flat[`v6.${k}`] = v;
+      for (const [k, v] of Object.entries(c6.drops)) flat[`v6.drop.${k}`] = v;
+    }
     routerCounters[name] = flat;
   }
   const cpu = process.cpuUsage(cpu0);
@@ -955,6 +1053,7 @@ function iperf3FlowReport(
   return {
     name: f.name,
     kind: "iperf3",
+    family: "ipv4",
     from: f.spec.from,
     to: f.spec.to,
     sender: "linux",
@@ -978,6 +1077,11 @@ function iperf3FlowReport(
       receiverBitsPerSecond: r.receiverBitsPerSecond,
     },
   };
+}
+
+/** A node's IPv4 gateway: the via of its (one) IPv4 route. */
+function v4Gateway(n: TopologyNode): string | undefined {
+  return n.routes?.find((r) => !r.destination.includes(":"))?.via;
 }
 
 /** The DHCP server of an interface with dhcpServer (validated: a static address, a pool in its subnet). */
@@ -1046,7 +1150,7 @@ export function formatLabSummary(r: LabReport): string {
     lines.push("", "flows:");
     for (const f of r.flows) {
       lines.push(
-        `  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.kind === "iperf3" ? "iperf3 " : ""}${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
+        `  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.family === "ipv6" ? "IPv6 " : ""}${f.kind === "iperf3" ? "iperf3 " : ""}${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
           `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}${f.error === undefined ? "" : ` [${f.error}]`}`,
       );
     }
@@ -1136,6 +1240,14 @@ export function formatLabSummary(r: LabReport): string {
       .filter(([k]) => k.startsWith("drop."))
       .map(([k, v]) => `${k.slice(5)} ${v}`);
     lines.push("", `router ${name}: ${c.forwarded ?? 0} forwarded${drops.length === 0 ? "" : `, dropped: ${drops.join(", ")}`}`);
+    if (c["v6.forwarded"] !== undefined) {
+      const drops6 = Object.entries(c)
+        .filter(([k]) => k.startsWith("v6.drop."))
+        .map(([k, v]) => `${k.slice(8)} ${v}`);
+      lines.push(
+        `  IPv6: ${c["v6.forwarded"]} forwarded, ${c["v6.icmpErrorsSent"] ?? 0} ICMPv6 errors sent${drops6.length === 0 ? "" : `, dropped: ${drops6.join(", ")}`}`,
+      );
+    }
   }
   if (r.outDir !== undefined) lines.push("", `written to ${r.outDir} (a pcapng per link, report.json, summary.txt, goodput.svg, queue-delay.svg)`);
   return `${lines.join("\n")}\n`;

@@ -7,7 +7,12 @@
 // namespace, attached by a tap) makes the run real time; a xen host (a domU running netlab's stack
 // behind netfront, dom0's netback and a bridge onto its link) runs in either. A netlab host's
 // address may be "dhcp": it leases from the one dhcpServer on its segment (links and switches).
+// IPv6 (netlab hosts and routers): an interface's `ipv6` lists static addresses ("2001:db8:1::2/64")
+// or, on a host, "slaac" (addresses from the routers' RAs, which every router interface with an
+// IPv6 prefix sends); routes to IPv6 prefixes ("::/0" on a host, any prefix on a router) go via an
+// IPv6 gateway; a flow with "family": "ipv6" (bulk-tcp, ping, traceroute) runs over IPv6.
 import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
+import { type Ipv6Address, formatIpv6, isIpv6LinkLocal, isIpv6Multicast, ipv6Key, parseIpv6Address } from "../../stack/wire/ipv6-address.ts";
 
 /** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
 export type TopologyQueue =
@@ -49,10 +54,12 @@ export interface TopologyInterface {
   /** "10.0.1.2/24", or "dhcp" (a netlab host leasing from a server on its segment); required on hosts and routers, absent on a switch's ports. */
   readonly address?: string;
   readonly dhcpServer?: TopologyDhcpServer;
+  /** IPv6 addresses ("2001:db8:1::2/64"), or "slaac" on a host (from the routers' RAs); netlab hosts and routers. */
+  readonly ipv6?: readonly string[];
 }
 
 export interface TopologyRoute {
-  /** "10.0.2.0/24" or "default". */
+  /** "10.0.2.0/24" or "default"; an IPv6 prefix ("2001:db8:2::/64", "::/0") with an IPv6 `via`. */
   readonly destination: string;
   readonly via: string;
 }
@@ -91,6 +98,8 @@ export interface TopologyLink {
 export interface TopologyFlow {
   readonly name?: string;
   readonly kind: "bulk-tcp" | "traceroute" | "ping" | "udp-cbr" | "http" | "iperf3";
+  /** The address family (default ipv4); ipv6 for bulk-tcp, ping and traceroute between netlab hosts with IPv6. */
+  readonly family?: "ipv4" | "ipv6";
   readonly from: string;
   readonly to: string;
   readonly port?: number;
@@ -168,6 +177,7 @@ export const TOPOLOGY_SCHEMA = {
               properties: {
                 name: NAME,
                 address: { type: "string", format: "ipv4-cidr-or-dhcp" },
+                ipv6: { type: "array", minItems: 1, items: { type: "string", format: "ipv6-cidr-or-slaac" } },
                 dhcpServer: {
                   type: "object",
                   additionalProperties: false,
@@ -187,7 +197,7 @@ export const TOPOLOGY_SCHEMA = {
               type: "object",
               additionalProperties: false,
               required: ["destination", "via"],
-              properties: { destination: { type: "string", format: "ipv4-cidr-or-default" }, via: { type: "string", format: "ipv4" } },
+              properties: { destination: { type: "string", format: "cidr-or-default" }, via: { type: "string", format: "ipv4-or-ipv6" } },
             },
           },
         },
@@ -243,6 +253,7 @@ export const TOPOLOGY_SCHEMA = {
         properties: {
           name: NAME,
           kind: { enum: ["bulk-tcp", "traceroute", "ping", "udp-cbr", "http", "iperf3"] },
+          family: { enum: ["ipv4", "ipv6"] },
           from: NAME,
           to: NAME,
           port: int({ minimum: 1, maximum: 65535 }),
@@ -275,7 +286,33 @@ const FORMATS: Record<string, (s: string) => boolean> = {
   "ipv4-cidr-or-default": (s) => s === "default" || parseCidr(s).ok,
   "ipv4-cidr-or-dhcp": (s) => s === "dhcp" || parseCidr(s).ok,
   "ipv4-range": (s) => parseIpv4Range(s) !== undefined,
+  "ipv4-or-ipv6": (s) => parseIpv4(s).ok || parseIpv6Address(s).ok,
+  "cidr-or-default": (s) => s === "default" || parseCidr(s).ok || parseIpv6Cidr(s) !== undefined,
+  "ipv6-cidr-or-slaac": (s) => s === "slaac" || (parseIpv6Cidr(s) !== undefined && !s.startsWith("::/")),
 };
+
+/** "2001:db8::1/64" (the length required), or undefined. */
+export function parseIpv6Cidr(s: string): { address: Ipv6Address; prefixLength: number } | undefined {
+  const m = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(s);
+  if (m === null) return undefined;
+  const a = parseIpv6Address(m[1]!);
+  const prefixLength = Number(m[2]);
+  return a.ok && prefixLength <= 128 ? { address: a.value, prefixLength } : undefined;
+}
+
+/** True when the first `len` bits of a and b agree. */
+function v6Match(a: Ipv6Address, b: Ipv6Address, len: number): boolean {
+  for (let bit = 0; bit < len; bit++) if (((a[bit >>> 3]! ^ b[bit >>> 3]!) & (0x80 >>> (bit & 7))) !== 0) return false;
+  return true;
+}
+
+/** The static IPv6 addresses of an interface (no "slaac", no malformed ones). */
+export function staticIpv6(f: TopologyInterface): { address: Ipv6Address; prefixLength: number }[] {
+  return (f.ipv6 ?? []).flatMap((x) => {
+    const c = x === "slaac" ? undefined : parseIpv6Cidr(x);
+    return c === undefined ? [] : [c];
+  });
+}
 
 /** "10.1.1.100-10.1.1.200" as its first and last address (undefined if malformed or backwards). */
 export function parseIpv4Range(s: string): { first: Ipv4Address; last: Ipv4Address } | undefined {
@@ -416,6 +453,7 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
   const t = value as Topology;
   const nodes = new Map<string, TopologyNode>();
   const owners = new Map<Ipv4Address, string>();
+  const owners6 = new Map<string, string>();
   t.nodes.forEach((n, i) => {
     if (nodes.has(n.name)) errors.push({ path: `/nodes/${i}/name`, message: `duplicate node name ${n.name}` });
     nodes.set(n.name, n);
@@ -450,13 +488,49 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
         errors.push({ path: `/nodes/${i}/interfaces/${k}/address`, message: `address ${formatIpv4(cidr.value.address)} is also ${other}'s` });
       owners.set(cidr.value.address, `${n.name}:${f.name}`);
     });
-    if (n.kind === "host" && (n.routes?.length ?? 0) > 1)
-      errors.push({ path: `/nodes/${i}/routes`, message: "a host takes one (default) route in this runner" });
+    n.interfaces.forEach((f, k) => {
+      if (f.ipv6 === undefined) return;
+      const at = `/nodes/${i}/interfaces/${k}/ipv6`;
+      if (n.kind === "switch") return void errors.push({ path: at, message: "a switch port has no address" });
+      if ((n.implementation ?? "netlab") !== "netlab")
+        return void errors.push({ path: at, message: `IPv6 is for netlab hosts and routers in this runner (${n.name} is a ${n.implementation} ${n.kind})` });
+      f.ipv6.forEach((x, m) => {
+        if (x === "slaac") {
+          if (n.kind !== "host") errors.push({ path: `${at}/${m}`, message: "a router's IPv6 addresses are static (it sends the RAs)" });
+          return;
+        }
+        const c = parseIpv6Cidr(x);
+        if (c === undefined) return;
+        if (isIpv6Multicast(c.address) || isIpv6LinkLocal(c.address))
+          return void errors.push({ path: `${at}/${m}`, message: "must be a global unicast address (the link-local one is always formed)" });
+        const key = ipv6Key(c.address);
+        const other = owners6.get(key);
+        if (other !== undefined) errors.push({ path: `${at}/${m}`, message: `address ${formatIpv6(c.address)} is also ${other}'s` });
+        owners6.set(key, `${n.name}:${f.name}`);
+      });
+    });
+    const v4Routes = (n.routes ?? []).filter((r) => !r.destination.includes(":")).length;
+    const v6Routes = (n.routes ?? []).length - v4Routes;
+    if (n.kind === "host" && (v4Routes > 1 || v6Routes > 1))
+      errors.push({ path: `/nodes/${i}/routes`, message: "a host takes one (default) route per family in this runner" });
     (n.routes ?? []).forEach((r, k) => {
+      if (r.destination.includes(":")) {
+        if (n.kind === "host" && r.destination !== "::/0")
+          errors.push({ path: `/nodes/${i}/routes/${k}/destination`, message: "a host's IPv6 route must be the default route (::/0) in this runner" });
+        const via6 = parseIpv6Address(r.via);
+        if (!via6.ok) return void errors.push({ path: `/nodes/${i}/routes/${k}/via`, message: "an IPv6 route needs an IPv6 gateway" });
+        const onLink6 = n.interfaces.some((f) =>
+          staticIpv6(f).some((c) => c.prefixLength < 128 && v6Match(c.address, via6.value, c.prefixLength) && ipv6Key(c.address) !== ipv6Key(via6.value)),
+        );
+        if (!onLink6)
+          errors.push({ path: `/nodes/${i}/routes/${k}/via`, message: `gateway ${r.via} is in none of ${n.name}'s IPv6 prefixes (a route to nowhere)` });
+        return;
+      }
       if (n.kind === "host" && r.destination !== "default")
         errors.push({ path: `/nodes/${i}/routes/${k}/destination`, message: "a host's route must be the default route in this runner" });
       const via = parseIpv4(r.via);
-      if (!via.ok || n.interfaces.some((f) => f.address === "dhcp")) return;
+      if (!via.ok) return void errors.push({ path: `/nodes/${i}/routes/${k}/via`, message: "an IPv4 route needs an IPv4 gateway" });
+      if (n.interfaces.some((f) => f.address === "dhcp")) return;
       const onLink = n.interfaces.some((f) => {
         if (f.address === undefined || f.address === "dhcp") return false;
         const c = parseCidr(f.address);
@@ -599,6 +673,21 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
         message:
           "a linux host takes part, with a netlab host at the other end, only as the sender of a bulk-tcp flow or either end of a traceroute in this runner (between two linux hosts: iperf3)",
       });
+    }
+    if (f.family === "ipv6") {
+      if (f.kind !== "bulk-tcp" && f.kind !== "ping" && f.kind !== "traceroute")
+        errors.push({ path: `/flows/${i}/family`, message: `an IPv6 flow is bulk-tcp, ping or traceroute in this runner (not ${f.kind})` });
+      for (const end of ["from", "to"] as const) {
+        const n = nodes.get(f[end]);
+        if (n !== undefined && n.kind === "host" && n.interfaces.every((x) => x.ipv6 === undefined))
+          errors.push({ path: `/flows/${i}/${end}`, message: `${f[end]} has no IPv6 address (give its interface "ipv6")` });
+      }
+      const to = nodes.get(f.to);
+      if (to !== undefined && to.kind === "host" && to.interfaces.some((x) => x.ipv6 !== undefined) && to.interfaces.every((x) => staticIpv6(x).length === 0))
+        errors.push({
+          path: `/flows/${i}/to`,
+          message: `${f.to} has only "slaac": an IPv6 flow's receiver needs a static IPv6 address to be named before the run`,
+        });
     }
     if (f.kind === "bulk-tcp" && f.durationMs === undefined) errors.push({ path: `/flows/${i}/durationMs`, message: "is required for a bulk-tcp flow" });
     if (f.kind === "udp-cbr" && f.rateBitsPerSecond === undefined)

@@ -7,7 +7,7 @@
 import { type Result, ok, err } from "../result.ts";
 import type { Clock, Rng, TimerId } from "../time.ts";
 import { readU16 } from "../wire/bytes.ts";
-import { type Ipv6Address, ipv6Equal, isIpv6Multicast, isIpv6Unspecified } from "../wire/ipv6-address.ts";
+import { type Ipv6Address, formatIpv6, ipv6Equal, isIpv6Multicast, isIpv6Unspecified } from "../wire/ipv6-address.ts";
 import { IPV6_HEADER_LEN, IPV6_NEXT_HEADER_ICMPV6 } from "../wire/ipv6.ts";
 import {
   ICMPV6_ERROR_MAX_LEN,
@@ -153,7 +153,7 @@ export function createIcmpv6(deps: Icmpv6Deps, options: Icmpv6Options = {}): Icm
         if (quote.nextHeader === IPV6_NEXT_HEADER_ICMPV6 && quote.transport.length >= 8 && quote.transport[0] === ICMPV6_TYPE_ECHO_REQUEST) {
           const key = (readU16(quote.transport, 4) << 16) | readU16(quote.transport, 6);
           const e: Ping6Error = m.kind === "time-exceeded" ? "time-exceeded" : m.kind === "dst-unreachable" ? "unreachable" : m.kind;
-          if (pings.has(key)) finishPing(key, err(e, `icmpv6 ${m.kind} code ${m.code ?? 0}`));
+          if (pings.has(key)) finishPing(key, err(e, `icmpv6 ${m.kind} code ${m.code ?? 0} from ${formatIpv6(d.src)}`));
           return;
         }
         const h = errorHandlers.get(quote.nextHeader);
