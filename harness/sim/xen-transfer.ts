@@ -40,6 +40,10 @@ export interface XenTransferOptions {
   readonly gso?: boolean;
   /** Checksum offload (csum_blank) through the rings (default true). */
   readonly checksumOffload?: boolean;
+  /** TCP over IPv6 (2001:db8::1 to 2001:db8::2, v6-only stacks; default false). The v6 TCP layer
+   * sends finished, MSS-sized segments: neither GSO nor csum_blank is used over IPv6 yet, so gso
+   * must be false and the report says checksumOffload false. */
+  readonly ipv6?: boolean;
   readonly seed?: number;
   /** Restart netback once this many bytes have arrived (tests of reconnection). */
   readonly restartBackendAt?: number;
@@ -83,6 +87,8 @@ export interface XenTransferReport {
   readonly virtualSeconds: number;
   readonly gso: boolean;
   readonly checksumOffload: boolean;
+  /** The address family the transfer ran over. */
+  readonly family: "ipv4" | "ipv6";
   readonly seed: number;
   readonly retransmits: number;
   readonly backendRestarts: number;
@@ -109,8 +115,11 @@ const PREGENERATE_MAX = 512 * 1024 * 1024;
 /** Runs the transfer in one thread on a VirtualClock. */
 export async function runXenTransfer(options: XenTransferOptions): Promise<XenTransferReport> {
   const seed = options.seed ?? 1;
+  const v6 = options.ipv6 === true;
   const gso = options.gso ?? false;
-  const checksumOffload = options.checksumOffload ?? true;
+  if (v6 && gso) throw new NetlabError("ERR_NETLAB_SIM", "GSO is used by TCP over IPv4 only: TCP over IPv6 sends MSS-sized segments");
+  // Over IPv6 the stacks write every checksum (nothing goes out csum_blank), whatever netfront negotiated.
+  const checksumOffload = !v6 && (options.checksumOffload ?? true);
   const clock = createVirtualClock();
   const rng = createRng(seed);
   const poison = options.poisonReleasedBuffers === true;
@@ -124,12 +133,12 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
       ...(poison ? { netback: { poisonReleasedBuffers: true } } : {}),
       stack: (i: number, g: { name: string }) => ({
         name: g.name,
-        ipv4: { cidr: `192.0.2.${i + 1}/24` },
+        ...(v6 ? { ipv6: { addresses: [`2001:db8::${i + 1}/64`], routerSolicitations: false } } : { ipv4: { cidr: `192.0.2.${i + 1}/24` } }),
         tcp: { receiveBufferSize: socketBufferBytes, sendBufferSize: socketBufferBytes, ...(poison ? { poisonReleasedBuffers: true } : {}) },
       }),
     },
   );
-  const base = { bytes: options.bytes, gso, checksumOffload, seed };
+  const base = { bytes: options.bytes, gso, checksumOffload, family: v6 ? ("ipv6" as const) : ("ipv4" as const), seed };
   if (!built.ok) {
     return {
       ...base,
@@ -184,7 +193,13 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   let error: string | undefined;
   let restarts = 0;
 
-  const listener = b.stack.tcp.listen(PORT);
+  if (v6) {
+    // DAD (one NS, a second of virtual time) before either address takes traffic.
+    const ready = (g: typeof a): boolean => g.stack.ipv6!.ndp.addresses().some((x) => x.origin === "static" && x.state === "preferred");
+    await pumpUntil(clock, () => ready(a) && ready(b), { untilMs: clock.now() + 10_000 });
+  }
+  const tcpOf = (g: typeof a) => (v6 ? g.stack.tcp6!.layer : g.stack.tcp);
+  const listener = tcpOf(b).listen(PORT);
   if (!listener.ok) throw new NetlabError("ERR_NETLAB_SIM", `listen: ${listener.error}`);
   listener.value.onConnection((s) => {
     s.onData((d) => {
@@ -209,7 +224,9 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     });
   });
   const t0v = clock.now();
-  const c = a.stack.tcp.connect(b.stack.ipv4.cidr?.address ?? 0, PORT);
+  const c = v6
+    ? a.stack.tcp6!.connect(b.stack.ipv6!.ndp.addresses().find((x) => x.origin === "static")!.address, PORT)
+    : a.stack.tcp.connect(b.stack.ipv4.cidr?.address ?? 0, PORT);
   if (!c.ok) throw new NetlabError("ERR_NETLAB_SIM", `connect: ${c.error}`);
   const stream = c.value;
   let queued = 0;
@@ -244,7 +261,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
           options.onProgress!(
             `xen-transfer: ${(received / 1e6).toFixed(1)}/${(options.bytes / 1e6).toFixed(1)} MB (${((100 * received) / options.bytes).toFixed(1)}%), ` +
               `virtual ${((clock.now() - t0v) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / Math.max(wallS, 1e-9) / 1e9).toFixed(3)} Gbit/s wall, ` +
-              `${a.stack.tcp.stats.retransmits} retransmissions`,
+              `${tcpOf(a).stats.retransmits} retransmissions`,
           );
         },
     options.progressEveryMs,
@@ -285,12 +302,12 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
     cpuGoodputBitsPerSecond: cpuSeconds > 0 ? Math.round((received * 8) / cpuSeconds) : 0,
     virtualSeconds: Math.round(virtualSeconds * 1e6) / 1e6,
-    retransmits: a.stack.tcp.stats.retransmits,
+    retransmits: tcpOf(a).stats.retransmits,
     backendRestarts: restarts,
     peerErrors: net.peerErrors.length,
     frames: { tx: a.netfront.stats().txFrames, rx: b.netfront.stats().rxFrames },
     notifications: { netfront: a.netfront.stats().notificationsSent, netback: net.netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
-    buffersReused: { tcpSegments: a.stack.tcp.stats.segmentBuffersReused, netbackTx: net.netback.vifs().reduce((n, v) => n + v.stats().txBuffersReused, 0) },
+    buffersReused: { tcpSegments: tcpOf(a).stats.segmentBuffersReused, netbackTx: net.netback.vifs().reduce((n, v) => n + v.stats().txBuffersReused, 0) },
     socketBufferBytes,
     ...(steady === undefined ? {} : { steady }),
     ...(interrupted === undefined ? {} : { interrupted }),
@@ -344,12 +361,14 @@ const XEN_TRANSFER_SPEC = {
   command: "sim xen-transfer",
   usage:
     "usage: netlab sim xen-transfer --bytes SIZE [--gso] [--no-csum] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json] [--quiet]\n" +
-    "                              [--report FILE.html]\n" +
+    "                              [--report FILE.html] [--ipv6]\n" +
     `${summary}\n` +
     "  --bytes SIZE          required (10Mi = 10 MiB, 10M = 10^7 bytes)\n" +
     "  --omit SIZE           also report goodput without the first SIZE bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
     `  --socket-buffer SIZE  both domUs' TCP send and receive buffers, 4Ki..1Gi (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}Mi, with --threads --gso ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}Mi)\n` +
     "  --seed S              default 1\n" +
+    "  --ipv6                TCP over IPv6 (2001:db8::1 -> 2001:db8::2); not with --gso or --threads (TCP over IPv6 sends\n" +
+    "                        finished MSS-sized segments: no GSO, no csum_blank through the rings)\n" +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary\n" +
     "  (exit 130 / 143); with --threads the guest threads stop and report, or are terminated after 5 s\n" +
     "  --report FILE.html  also write one self-contained page: the figures, goodput and bytes received over wall time\n",
@@ -361,6 +380,7 @@ const XEN_TRANSFER_SPEC = {
     gso: { type: "boolean" },
     "no-csum": { type: "boolean" },
     threads: { type: "boolean" },
+    ipv6: { type: "boolean" },
     json: { type: "boolean" },
     quiet: { type: "boolean" },
     report: { type: "string" },
@@ -383,9 +403,15 @@ export async function run(args: string[]): Promise<number> {
     gso: v.gso === true,
     csum: v["no-csum"] !== true,
     threads: v.threads === true,
+    ipv6: v.ipv6 === true,
     json: v.json === true,
     quiet: v.quiet === true,
   };
+  if (o.ipv6 && (o.gso || o.threads))
+    throw new UsageError(
+      XEN_TRANSFER_SPEC.command,
+      `--ipv6 does not take ${o.gso ? "--gso" : "--threads"}: TCP over IPv6 uses neither GSO nor worker threads yet`,
+    );
   if (o.omit >= o.bytes && o.omit > 0) throw new UsageError(XEN_TRANSFER_SPEC.command, `--omit (${o.omit}) must be less than --bytes (${o.bytes})`);
   const common = {
     bytes: o.bytes,
@@ -393,6 +419,7 @@ export async function run(args: string[]): Promise<number> {
     checksumOffload: o.csum,
     seed: o.seed,
     omitBytes: o.omit,
+    ...(o.ipv6 ? { ipv6: true } : {}),
     ...(o.socketBuffer > 0 ? { socketBufferBytes: o.socketBuffer } : {}),
   };
   if (v.report !== undefined) checkReportPath(v.report);
@@ -411,7 +438,7 @@ export async function run(args: string[]): Promise<number> {
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(
-      `xen-transfer: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"}, ` +
+      `xen-transfer${r.family === "ipv6" ? " (IPv6)" : ""}: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"}, ` +
         `goodput ${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s per cpu-second${"virtualSeconds" in r ? `, virtual ${r.virtualSeconds} s` : ", worker threads"}), ` +
         `gso ${r.gso ? "on" : "off"}, csum offload ${r.checksumOffload ? "on" : "off"}, ${r.retransmits} retransmissions, ` +
         `${r.frames.tx} frames${r.error === undefined ? "" : `, error: ${r.error}`}\n`,

@@ -301,6 +301,7 @@ export async function runXenTransferThreads(o: XenTransferThreadsOptions): Promi
   }
   return {
     ok: match && error === undefined,
+    family: "ipv4",
     bytes: o.bytes,
     received,
     sha256Match: match,
