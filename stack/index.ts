@@ -17,7 +17,7 @@ import { type Icmpv6Options, createIcmpv6 } from "./net/icmpv6.ts";
 import { type Udp6Options, type Udp6Stack, createUdp6 } from "./transport/udp6.ts";
 import { type Ipv6TransportAdapter, createIpv6TransportAdapter } from "./net/ipv6-transport-adapter.ts";
 import type { DadResult, Icmpv6Layer, Ipv6Stack } from "./net/ipv6-types.ts";
-import { parseIpv6Address } from "./wire/ipv6-address.ts";
+import { parseIpv6Cidr } from "./wire/ipv6-address.ts";
 import { type ExtendedTcpLayer, type TcpLayerOptions, type TcpConnection, createTcpLayer } from "./transport/tcp/index.ts";
 import type { TcpConnectError, TcpConnectionOptions, TcpListenError, TcpStream, TcpStreamListener } from "./transport/types.ts";
 import { type Tcp6Layer, createTcp6 } from "./transport/tcp6.ts";
@@ -292,12 +292,9 @@ function toCidr(c: string | Ipv4Cidr): Ipv4Cidr {
 
 /** "2001:db8::1/64" (no prefix: /128). */
 function toIpv6Cidr(s: string): { address: Uint8Array; prefixLength: number } {
-  const [addr = "", len] = s.split("/");
-  const r = parseIpv6Address(addr);
-  const prefixLength = len === undefined ? 128 : Number(len);
-  if (!r.ok || !Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 128 || (len !== undefined && !/^\d{1,3}$/.test(len)))
-    throw configError(`bad IPv6 CIDR ${s}`);
-  return { address: r.value, prefixLength };
+  const r = parseIpv6Cidr(s);
+  if (!r.ok) throw configError(`bad IPv6 CIDR ${s}`);
+  return r.value;
 }
 
 function toAddress(a: string | Ipv4Address): Ipv4Address {

@@ -28,7 +28,7 @@ import { type NdpOptions, type RouterAdvertiserOptions, createNdp, ipv6PrefixMat
 import { createIpv6 } from "./net/ipv6.ts";
 import { type Icmpv6Options, createIcmpv6 } from "./net/icmpv6.ts";
 import type { Icmpv6Layer, Ipv6Stack } from "./net/ipv6-types.ts";
-import { type Ipv6Address, isIpv6LinkLocal, parseIpv6Address } from "./wire/ipv6-address.ts";
+import { type Ipv6Address, type Ipv6Cidr, isIpv6LinkLocal, maskIpv6, parseIpv6Cidr } from "./wire/ipv6-address.ts";
 import { type UdpOptions, type UdpStack, createUdp } from "./transport/udp.ts";
 import { type TcpLayerOptions, createTcpLayer } from "./transport/tcp/index.ts";
 import type { StackTcpLayer } from "./index.ts";
@@ -194,7 +194,7 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
             : {
                 advertise: {
                   ...(advertise === true ? {} : advertise),
-                  prefixes: onLink.map((a) => ({ prefix: prefixOf(a.address, a.prefixLength), prefixLength: a.prefixLength })),
+                  prefixes: onLink.map((a) => ({ prefix: maskIpv6(a.address, a.prefixLength), prefixLength: a.prefixLength })),
                 },
               }),
         },
@@ -216,7 +216,7 @@ export function createRouter(deps: { readonly clock: Clock; readonly rng: Rng },
       icmpv6 = createIcmpv6({ clock, rng, ipv6: v6 }, options.icmpv6);
       for (const a of addrs) ndp.addAddress(a.address, a.prefixLength);
       for (const a of onLink) {
-        const prefix = prefixOf(a.address, a.prefixLength);
+        const prefix = maskIpv6(a.address, a.prefixLength);
         prefixes6.push({ index, prefix, prefixLength: a.prefixLength });
         table6.add({ destination: { address: prefix, prefixLength: a.prefixLength }, interfaceIndex: index, kind: "connected" });
       }
@@ -410,22 +410,10 @@ function unwrapCidr(s: string): Ipv4Cidr {
 }
 
 /** "2001:db8::1/64" (no length: /128). */
-function unwrapCidr6(s: string): { address: Ipv6Address; prefixLength: number } {
-  const [addr = "", len] = s.split("/");
-  const r = parseIpv6Address(addr);
-  const prefixLength = len === undefined ? 128 : Number(len);
-  if (!r.ok || (len !== undefined && !/^\d{1,3}$/.test(len)) || prefixLength > 128) throw configError(`bad IPv6 CIDR ${s}`);
-  return { address: r.value, prefixLength };
-}
-
-/** The address with the bits past prefixLength cleared. */
-function prefixOf(a: Ipv6Address, prefixLength: number): Ipv6Address {
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) {
-    const bits = Math.max(0, Math.min(8, prefixLength - i * 8));
-    out[i] = a[i]! & ((0xff << (8 - bits)) & 0xff);
-  }
-  return out;
+function unwrapCidr6(s: string): Ipv6Cidr {
+  const r = parseIpv6Cidr(s);
+  if (!r.ok) throw configError(`bad IPv6 CIDR ${s}`);
+  return r.value;
 }
 
 function unwrapAddress(s: string): Ipv4Address {

@@ -96,8 +96,8 @@ describe("lab topologies over IPv6", () => {
       "/flows/2/family: an IPv6 flow is bulk-tcp, ping or traceroute in this runner (not udp-cbr)",
     ]);
     // A malformed value is a schema error (reported alone, before the graph is checked).
-    t.nodes[0].interfaces[0].ipv6 = ["2001:db8:1::/", "slaac"];
-    expect(errorsOf(t)).toEqual(["/nodes/0/interfaces/0/ipv6/0: must be ipv6-cidr-or-slaac"]);
+    t.nodes[0].interfaces[0].ipv6 = ["2001:db8:1::/", "slaac", "2001:db8:1::2"];
+    expect(errorsOf(t)).toEqual(["/nodes/0/interfaces/0/ipv6/0: must be ipv6-cidr-or-slaac", "/nodes/0/interfaces/0/ipv6/2: must be ipv6-cidr-or-slaac"]);
     const u = JSON.parse(JSON.stringify(example("pmtu-1280-v6"))) as any;
     delete u.nodes[3].interfaces[0].ipv6;
     u.nodes[3].routes.pop();

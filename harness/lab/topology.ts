@@ -12,7 +12,16 @@
 // IPv6 prefix sends); routes to IPv6 prefixes ("::/0" on a host, any prefix on a router) go via an
 // IPv6 gateway; a flow with "family": "ipv6" (bulk-tcp, ping, traceroute) runs over IPv6.
 import { type Ipv4Address, formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
-import { type Ipv6Address, formatIpv6, isIpv6LinkLocal, isIpv6Multicast, ipv6Key, parseIpv6Address } from "../../stack/wire/ipv6-address.ts";
+import {
+  type Ipv6Address,
+  formatIpv6,
+  isIpv6LinkLocal,
+  isIpv6Multicast,
+  ipv6Key,
+  parseIpv6Address,
+  parseIpv6Cidr as parseIpv6CidrText,
+} from "../../stack/wire/ipv6-address.ts";
+import { ipv6PrefixMatch } from "../../stack/net/ndp.ts";
 
 /** A queue discipline as a topology file gives it (see stack/link/qdisc/types.ts for the fields). */
 export type TopologyQueue =
@@ -292,18 +301,9 @@ const FORMATS: Record<string, (s: string) => boolean> = {
 };
 
 /** "2001:db8::1/64" (the length required), or undefined. */
-export function parseIpv6Cidr(s: string): { address: Ipv6Address; prefixLength: number } | undefined {
-  const m = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(s);
-  if (m === null) return undefined;
-  const a = parseIpv6Address(m[1]!);
-  const prefixLength = Number(m[2]);
-  return a.ok && prefixLength <= 128 ? { address: a.value, prefixLength } : undefined;
-}
-
-/** True when the first `len` bits of a and b agree. */
-function v6Match(a: Ipv6Address, b: Ipv6Address, len: number): boolean {
-  for (let bit = 0; bit < len; bit++) if (((a[bit >>> 3]! ^ b[bit >>> 3]!) & (0x80 >>> (bit & 7))) !== 0) return false;
-  return true;
+function parseIpv6Cidr(s: string): { address: Ipv6Address; prefixLength: number } | undefined {
+  const r = parseIpv6CidrText(s, { requireLength: true });
+  return r.ok ? r.value : undefined;
 }
 
 /** The static IPv6 addresses of an interface (no "slaac", no malformed ones). */
@@ -520,7 +520,9 @@ export function validateTopology(value: unknown): { ok: true; topology: Topology
         const via6 = parseIpv6Address(r.via);
         if (!via6.ok) return void errors.push({ path: `/nodes/${i}/routes/${k}/via`, message: "an IPv6 route needs an IPv6 gateway" });
         const onLink6 = n.interfaces.some((f) =>
-          staticIpv6(f).some((c) => c.prefixLength < 128 && v6Match(c.address, via6.value, c.prefixLength) && ipv6Key(c.address) !== ipv6Key(via6.value)),
+          staticIpv6(f).some(
+            (c) => c.prefixLength < 128 && ipv6PrefixMatch(c.address, via6.value, c.prefixLength) && ipv6Key(c.address) !== ipv6Key(via6.value),
+          ),
         );
         if (!onLink6)
           errors.push({ path: `/nodes/${i}/routes/${k}/via`, message: `gateway ${r.via} is in none of ${n.name}'s IPv6 prefixes (a route to nowhere)` });

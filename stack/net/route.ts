@@ -6,7 +6,7 @@
 // over an AddressFamily (how to mask an address, key it and print it).
 // createRoutingTable() -> RoutingTable (IPv4); createRoutingTable6() -> RoutingTable6 (IPv6).
 import { type Ipv4Address, type Ipv4Cidr, formatIpv4, prefixToMask } from "../wire/address.ts";
-import { type Ipv6Address, formatIpv6, ipv6Key } from "../wire/ipv6-address.ts";
+import { type Ipv6Address, formatIpv6, ipv6Key, maskIpv6 } from "../wire/ipv6-address.ts";
 import { NetlabError } from "../error.ts";
 
 /** Where a route came from. */
@@ -73,14 +73,6 @@ const IPV4: AddressFamily<Ipv4Address, number> = {
   key: (a) => a,
   maskedKey: (a, len) => (len === 0 ? 0 : (a & prefixToMask(len)) >>> 0),
   format: formatIpv4,
-};
-
-const maskIpv6 = (a: Ipv6Address, len: number): Ipv6Address => {
-  const out = new Uint8Array(16);
-  const full = len >>> 3;
-  out.set(a.subarray(0, full));
-  if ((len & 7) !== 0) out[full] = a[full]! & ((0xff << (8 - (len & 7))) & 0xff);
-  return out;
 };
 
 const IPV6: AddressFamily<Ipv6Address, string> = {

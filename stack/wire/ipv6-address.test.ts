@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { unwrap } from "../result.ts";
-import { formatIpv6, ipv6, ipv6MulticastMac, isIpv6LinkLocal, linkLocalFromMac, parseIpv6Address, solicitedNodeAddress } from "./ipv6-address.ts";
+import {
+  formatIpv6,
+  ipv6,
+  ipv6MulticastMac,
+  isIpv6LinkLocal,
+  linkLocalFromMac,
+  maskIpv6,
+  parseIpv6Address,
+  parseIpv6Cidr,
+  solicitedNodeAddress,
+} from "./ipv6-address.ts";
 import { toHex } from "./test-helpers.ts";
 
 describe("ipv6 addresses", () => {
@@ -87,5 +97,17 @@ describe("ipv6 addresses", () => {
     const ll = linkLocalFromMac(0x020000000001);
     expect(formatIpv6(ll)).toBe("fe80::ff:fe00:1");
     expect(isIpv6LinkLocal(ll)).toBe(true);
+  });
+
+  it("parseIpv6Cidr() takes an address with an optional /0..128 (default 128, or required) and refuses the rest; maskIpv6() clears the host bits", () => {
+    const c = unwrap(parseIpv6Cidr("2001:db8:1::1/64"));
+    expect([formatIpv6(c.address), c.prefixLength]).toEqual(["2001:db8:1::1", 64]);
+    expect(unwrap(parseIpv6Cidr("::1")).prefixLength).toBe(128);
+    expect(parseIpv6Cidr("::1", { requireLength: true }).ok).toBe(false);
+    for (const bad of ["2001:db8::/129", "2001:db8::/-1", "2001:db8::/", "2001:db8::/6a", "2001:db8:::/64", "10.0.0.0/8"])
+      expect(parseIpv6Cidr(bad).ok).toBe(false);
+    expect(formatIpv6(maskIpv6(ipv6("2001:db8:ffff:ffff::1"), 36))).toBe("2001:db8:f000::");
+    expect(formatIpv6(maskIpv6(ipv6("2001:db8::1"), 0))).toBe("::");
+    expect(formatIpv6(maskIpv6(ipv6("2001:db8::1"), 128))).toBe("2001:db8::1");
   });
 });

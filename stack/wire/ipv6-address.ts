@@ -177,6 +177,32 @@ export function parseIpv6Address(s: string): Result<Ipv6Address, Ipv6TextError> 
   return ok(out);
 }
 
+/** An address with a prefix length ("2001:db8::1/64"). */
+export interface Ipv6Cidr {
+  readonly address: Ipv6Address;
+  readonly prefixLength: number;
+}
+
+/** "2001:db8::1/64"; without "/len" the length is 128, or an error with requireLength. */
+export function parseIpv6Cidr(s: string, options: { readonly requireLength?: boolean } = {}): Result<Ipv6Cidr, "bad-ipv6-cidr"> {
+  const slash = s.indexOf("/");
+  const len = slash < 0 ? undefined : s.slice(slash + 1);
+  const a = parseIpv6Address(slash < 0 ? s : s.slice(0, slash));
+  if (!a.ok || (len !== undefined && !/^\d{1,3}$/.test(len))) return err("bad-ipv6-cidr", s);
+  const prefixLength = len === undefined ? (options.requireLength === true ? undefined : 128) : Number(len);
+  if (prefixLength === undefined || prefixLength > 128) return err("bad-ipv6-cidr", s);
+  return ok({ address: a.value, prefixLength });
+}
+
+/** The address with the bits past `len` cleared (a new array). */
+export function maskIpv6(a: Ipv6Address, len: number): Ipv6Address {
+  const out = new Uint8Array(16);
+  const full = len >>> 3;
+  out.set(a.subarray(0, full));
+  if ((len & 7) !== 0) out[full] = a[full]! & ((0xff << (8 - (len & 7))) & 0xff);
+  return out;
+}
+
 /** parseIpv6Address for literals the programmer wrote; throws (code ERR_BAD_IPV6) on a typo. */
 export function ipv6(s: string): Ipv6Address {
   const r = parseIpv6Address(s);
