@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { composeAttachedStack } from "../../harness/tap/attached-stack.ts";
-import { announceSkip, interopSkipReason, tsharkOffending } from "./support.ts";
+import { announceSkip, interopSkipReason, tsharkOffending, waitUntil } from "./support.ts";
 import { report, withXenLab, writeRandomFile } from "./xen-support.ts";
 
 const skip = announceSkip("Xen-path HTTP interop", interopSkipReason(["curl", "tcpdump", "tshark", "sha256sum"]));
@@ -103,4 +103,41 @@ describe.skipIf(skip)("HTTP from a domU behind netfront/netback to curl", () => 
     },
     150_000,
   );
+
+  it("serves curl -6 an 8 MiB file over IPv6 whose sha256 matches (GSO and csum_blank negotiated, unused by TCP over IPv6)", async () => {
+    const bytes = 8 * 1024 * 1024;
+    await withXenLab(
+      "curl -6 from domU",
+      { snaplen: 96, ipv6: true, xen: { netfront: { checksumOffload: true, gso: true } } },
+      async ({ lab, xen, device, clock, rng }) => {
+        await lab.ns.ip("-6", "addr", "add", "2001:db8:1::1/64", "dev", lab.ifname, "nodad");
+        const root = join(lab.dir, "www");
+        mkdirSync(root);
+        const expected = writeRandomFile(join(root, "large.bin"), bytes);
+        const attached = await composeAttachedStack(
+          { device, clock, rng },
+          { address: { kind: "none" }, ipv6: { addresses: ["2001:db8:1::2/64"], routerSolicitations: false }, http: { root, port: 80 } },
+        );
+        await waitUntil(() => attached.stack.ipv6!.ndp.addresses().some((a) => a.origin === "static" && a.state === "preferred"), 5000, "the domU's DAD");
+        const r = await lab.ns.exec(
+          "sh",
+          ["-c", "curl -6 -sS --max-time 60 -o - -w '%{stderr}%{http_code} %{size_download} %{time_total}' 'http://[2001:db8:1::2]/large.bin' | sha256sum"],
+          { timeoutMs: 70_000 },
+        );
+        const [code, size, seconds] = r.stderr.trim().split(" ");
+        expect(code).toBe("200");
+        expect(Number(size)).toBe(bytes);
+        expect(r.stdout).toContain(expected);
+        const x = xen.counters();
+        // TCP over IPv6 sends MSS-sized segments with finished checksums: nothing for the bridge to segment or complete.
+        expect(x["bridge.link.segmented"]).toBe(0);
+        expect(x["bridge.link.checksumsCompleted"]).toBe(0);
+        expect(x["netfront.txFrames"]).toBeGreaterThan(bytes / 1440);
+        expect(xen.peerErrors).toEqual([]);
+        expect(tsharkOffending(lab)).toEqual([]);
+        report(`xen ipv6: curl -6 <- domU HTTP 8 MiB: sha256 ok, ${Number(seconds).toFixed(2)} s; netfront tx frames ${x["netfront.txFrames"]}`);
+        await attached.stop();
+      },
+    );
+  }, 90_000);
 });
