@@ -5,19 +5,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { errorsOf, example } from "./test-kit.ts";
 import { TSHARK_WELLFORMED_FILTER, checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
-import { describeTopology, formatLabSummary, loadTopology, runLab, validateTopology, type Topology } from "./index.ts";
-
-const example = (name: string): Topology => {
-  const r = loadTopology(name);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.topology;
-};
-
-const errorsOf = (t: unknown): string[] => {
-  const v = validateTopology(t);
-  return v.ok ? [] : v.errors.map((e) => `${e.path}: ${e.message}`);
-};
+import { describeTopology, formatLabSummary, runLab } from "./index.ts";
 
 describe("lab topologies over IPv6", () => {
   it("pmtu-1280-v6: SLAAC, Packet Too Big from r1, TCP over v6 continues in 1280-byte packets; traceroute -6 finds r1, r2, b", async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { errorsOf, example } from "./test-kit.ts";
 import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../oracle/tshark.ts";
 import {
   TOPOLOGY_SCHEMA,
@@ -15,7 +16,6 @@ import {
   loadTopology,
   runLab,
   validateTopology,
-  type Topology,
 } from "./index.ts";
 
 /** A headless Chromium to render SVGs with, as harness/report/html.test.ts finds it. */
@@ -23,17 +23,6 @@ const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"]
   .map((name) => spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }))
   .find((r) => r.status === 0 && r.stdout.trim() !== "")
   ?.stdout.trim();
-
-const example = (name: string): Topology => {
-  const r = loadTopology(name);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.topology;
-};
-
-const errorsOf = (t: unknown): string[] => {
-  const v = validateTopology(t);
-  return v.ok ? [] : v.errors.map((e) => `${e.path}: ${e.message}`);
-};
 
 /** The smallest valid topology: two hosts on one wire. */
 const pair = (): Record<string, any> => ({
