@@ -171,6 +171,8 @@ export interface Ipv6Stack extends Ipv6Layer {
   updatePathMtu(dst: Ipv6Address, mtu: number): void;
   counters(): LayerCounters;
   reassemblyCounters(): LayerCounters;
+  /** Datagrams under reassembly (discarded ones awaiting their timeout included) and payload bytes held. */
+  reassemblyUsage(): { readonly datagrams: number; readonly bytes: number };
 }
 
 /** ICMPv6 errors this host sends. */

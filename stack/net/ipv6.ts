@@ -159,7 +159,9 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
         reporter?.({ kind: "reassembly-timeout" }, { packet: quote, dst: quote.subarray(24, 40), linkMulticast: false });
       },
     },
-    { timeoutMs: 60_000, ...options.reassembly },
+    // RFC 8200 §4.5: the reassembled payload length (unfragmentable extension headers and the
+    // fragmentable part, not the 40-byte fixed header) may reach 65535.
+    { timeoutMs: 60_000, ...options.reassembly, maxDatagramLength: 65535 + IPV6_HEADER_LEN },
   );
 
   const pathMtu = (dst: Ipv6Address): number => {
@@ -410,6 +412,7 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     },
     counters: () => counters.snapshot(),
     reassemblyCounters: () => reassembler.counters(),
+    reassemblyUsage: () => ({ datagrams: reassembler.size(), bytes: reassembler.bytes() }),
   };
   return layer;
 }

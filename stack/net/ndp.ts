@@ -269,6 +269,7 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     "raSent",
     "mldReportsSent",
     "mldQueriesReceived",
+    "mldListenerMessages",
     "dadStarted",
     "dadSucceeded",
     "dadFailed",
@@ -937,7 +938,11 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
     const parsed = parseMld(d.payload, d.src, d.dst, { verifyChecksum: d.offload?.dataValidated !== true });
     if (!parsed.ok) return counters.drop(`mld-${parsed.error}`);
     const m = parsed.value;
-    if (m.kind !== "query" && m.kind !== "v1-query") return; // other listeners' reports: nothing to do for a host
+    // Other listeners' reports and dones: nothing to do for a host, but counted (every message ends in a counter).
+    if (m.kind !== "query" && m.kind !== "v1-query") {
+      c.mldListenerMessages++;
+      return;
+    }
     c.mldQueriesReceived++;
     // RFC 3810 §5.1.14: only queries from link-local sources count.
     if (!isIpv6LinkLocal(d.src)) return counters.drop("mld-query-not-link-local");

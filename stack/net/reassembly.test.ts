@@ -69,6 +69,24 @@ describe("reassembly", () => {
     expect(t.add(16, false, p.subarray(16))?.payload).toEqual(p);
   });
 
+  it("drops a copy of the last fragment with M set as an overlap: same range and bytes, another M flag, not an exact duplicate", () => {
+    const t = setup();
+    const p = bytes(24);
+    t.add(16, false, p.subarray(16));
+    t.add(16, true, p.subarray(16));
+    expect(t.add(0, true, p.subarray(0, 16))).toBeUndefined();
+    expect(t.r.counters()).toMatchObject({ duplicates: 0, discarded: 1, reassembled: 0, drops: { overlap: 1 } });
+  });
+
+  it("takes datagrams up to maxDatagramLength (header and payload) and discards longer ones", () => {
+    const t = setup({ maxDatagramLength: 65535 + 20 });
+    expect(t.add(65512, false, new Uint8Array(8))).toBeUndefined();
+    expect(t.r.counters()["discarded"]).toBe(0);
+    const d = setup();
+    d.add(65512, false, new Uint8Array(8));
+    expect(d.r.counters()).toMatchObject({ discarded: 1, drops: { "too-long": 1 } });
+  });
+
   it("drops a duplicate with different bytes as an overlap", () => {
     const t = setup();
     t.add(0, true, bytes(16));

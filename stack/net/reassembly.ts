@@ -2,7 +2,7 @@
 // too (RFC 8200 §4.5), with its addresses as strings and protocol 0 (a v6 datagram is keyed by
 // source, destination and identification only; the header kept is its unfragmentable part).
 // Fragments are keyed by (src, dst, protocol, ident). Any overlap that is not an exact,
-// byte-identical duplicate discards the whole datagram and every later fragment of it until
+// byte-identical duplicate (the same M flag too) discards the whole datagram and every later fragment of it until
 // the timeout (RFC 5722 applied to IPv4); identical duplicates are ignored. A completed
 // datagram's key is remembered for the timeout too, so a late duplicate fragment cannot start a
 // new datagram that completes with other bytes: RFC 791 §3.2 has senders keep an identifier
@@ -29,6 +29,11 @@ export interface ReassemblyOptions {
   readonly maxFragmentsPerDatagram?: number;
   /** Completed datagram keys remembered to drop late duplicates (default 1024, oldest forgotten first). */
   readonly maxCompletedRemembered?: number;
+  /**
+   * Largest header plus payload of a reassembled datagram (default 65535, IPv4's total length).
+   * IPv6 passes 65535 + 40: its payload length counts extension headers but not the fixed header.
+   */
+  readonly maxDatagramLength?: number;
 }
 
 /** A reassembled datagram: the first fragment's header and the whole payload. */
@@ -68,6 +73,7 @@ export interface ReassemblyDeps {
 interface Fragment {
   readonly start: number;
   readonly end: number;
+  readonly more: boolean;
   readonly data: Uint8Array;
 }
 
@@ -91,6 +97,7 @@ export function createReassembler(deps: ReassemblyDeps, options: ReassemblyOptio
   const maxPerSource = options.maxBytesPerSource ?? 256 * 1024;
   const maxFrags = options.maxFragmentsPerDatagram ?? 64;
   const maxCompleted = options.maxCompletedRemembered ?? 1024;
+  const maxLength = options.maxDatagramLength ?? 65535;
   const table = new Map<string, Datagram>();
   const completed = new Map<string, number>();
   const perSource = new Map<ReassemblyAddress, number>();
@@ -174,7 +181,15 @@ export function createReassembler(deps: ReassemblyDeps, options: ReassemblyOptio
       }
       // RFC 791 §3.2: all fragments but the last carry a multiple of 8 bytes.
       if (moreFragments && (len === 0 || (len & 7) !== 0)) return discard(d, "bad-fragment-length");
-      if (end + header.length > 65535) return discard(d, "too-long");
+      // An exact duplicate (same range, same M flag, same bytes) is ignored before anything else;
+      // one with the other M flag is not exact: it is an overlap.
+      for (const f of d.frags) {
+        if (f.start === offset && f.end === end && f.more === moreFragments && equalBytes(f.data, payload)) {
+          c.duplicates++;
+          return undefined;
+        }
+      }
+      if (end + header.length > maxLength) return discard(d, "too-long");
       if (!moreFragments) {
         if (d.total >= 0 && d.total !== end) return discard(d, "inconsistent-length");
         d.total = end;
@@ -186,13 +201,7 @@ export function createReassembler(deps: ReassemblyDeps, options: ReassemblyOptio
       let at = frags.length;
       for (let i = 0; i < frags.length; i++) {
         const f = frags[i]!;
-        if (f.start < end && offset < f.end) {
-          if (f.start === offset && f.end === end && equalBytes(f.data, payload)) {
-            c.duplicates++;
-            return undefined;
-          }
-          return discard(d, "overlap");
-        }
+        if (f.start < end && offset < f.end) return discard(d, "overlap");
         if (f.start >= end) {
           at = i;
           break;
@@ -202,7 +211,7 @@ export function createReassembler(deps: ReassemblyDeps, options: ReassemblyOptio
       const src0 = perSource.get(src) ?? 0;
       if (src0 + len > maxPerSource) return discard(d, "source-limit");
       while (held + len > maxBytes) if (!evictOldest(d)) return discard(d, "memory-limit");
-      frags.splice(at, 0, { start: offset, end, data: payload.slice() });
+      frags.splice(at, 0, { start: offset, end, more: moreFragments, data: payload.slice() });
       d.held += len;
       held += len;
       perSource.set(src, (perSource.get(src) ?? 0) + len);

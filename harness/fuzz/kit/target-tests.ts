@@ -92,3 +92,29 @@ export function describeSeedMutations(name: string, target: FuzzTargetModule, op
     }, 60_000);
   });
 }
+
+/**
+ * A target that builds a fresh world per input is a function of the input: each seed and corpus
+ * input gives the same verdict and the same outcome run twice, with other inputs between.
+ * The outcomes must not all be alike (the outcome says something).
+ */
+export function describeFreshWorldDeterminism(name: string, target: FuzzTargetModule & { lastOutcomeForTest(): string }): void {
+  const corpus = seedsAndCorpus(name, target);
+  const run = async (input: Uint8Array): Promise<string> => {
+    let verdict = "ok";
+    try {
+      await target.fuzz(Buffer.from(input));
+    } catch (e) {
+      verdict = `throws: ${(e as Error).message}`;
+    }
+    return `${verdict}\n${target.lastOutcomeForTest()}`;
+  };
+  describe(`${name} is deterministic`, () => {
+    it("gives each input the same verdict and outcome twice", async () => {
+      const first: string[] = [];
+      for (const p of corpus) first.push(await run(p));
+      expect(new Set(first).size, "inputs have different outcomes").toBeGreaterThan(1);
+      for (const [i, p] of [...corpus.entries()].reverse()) expect(await run(p), `input ${i} again`).toBe(first[i]);
+    }, 60_000);
+  });
+}
