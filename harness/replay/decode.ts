@@ -1,6 +1,6 @@
 // Decode mode: every frame of a capture is parsed layer by layer with stack/wire's parsers
 // (Ethernet, ARP, IPv4, ICMP, UDP, DHCP, TCP; IPv6 with its extension headers, ICMPv6, NDP,
-// MLD, UDP and TCP over IPv6) and either fails with a classified error ("<layer>/<code>", e.g.
+// MLD, UDP, DHCPv6 and TCP over IPv6) and either fails with a classified error ("<layer>/<code>", e.g.
 // "ipv4/bad-checksum", "ethernet/unsupported-ethertype-0x88cc") or is re-emitted with the
 // emitters from its Reprs, and the re-emitted bytes must equal the captured ones (link padding
 // after the IPv4 total length / IPv6 payload length / the ARP packet is not re-emitted). IPv4
@@ -62,9 +62,10 @@ import { ICMPV6_CHECKSUM, emitIcmpv6, parseIcmpv6 } from "../../stack/wire/icmpv
 import { emitNdp, isNdpType, parseNdp } from "../../stack/wire/ndp.ts";
 import { emitMld, isMldType, parseMld } from "../../stack/wire/mld.ts";
 import { emitUdp6, parseUdp6 } from "../../stack/wire/udp6.ts";
+import { DHCP6_CLIENT_PORT, DHCP6_SERVER_PORT, emitDhcp6, parseDhcp6 } from "../../stack/wire/dhcp6.ts";
 
 /** The protocol layers decode mode knows. */
-export type DecodeLayer = "ethernet" | "arp" | "ipv4" | "icmp" | "udp" | "dhcp" | "tcp" | "ipv6" | "icmpv6" | "ndp" | "mld";
+export type DecodeLayer = "ethernet" | "arp" | "ipv4" | "icmp" | "udp" | "dhcp" | "tcp" | "ipv6" | "icmpv6" | "ndp" | "mld" | "dhcp6";
 
 /** Outcome of decoding one frame. */
 export type FrameDecode =
@@ -263,7 +264,21 @@ function decodeIpv6(data: Uint8Array, payload: Uint8Array, out: Uint8Array, ethL
       const r = parseUdp6(body, src, dst);
       if (!r.ok) return errorOf(layers, "udp", r.error);
       emitUdp6(r.value, out, start, src, dst);
-      return check("udp", start, end, start + UDP_CHECKSUM) ?? { status: "ok", layers, padding };
+      const udpMismatch = check("udp", start, end, start + UDP_CHECKSUM);
+      if (udpMismatch) return udpMismatch;
+      if (isDhcp6Ports(r.value.srcPort, r.value.dstPort)) {
+        layers.push("dhcp6");
+        const m = parseDhcp6(r.value.payload);
+        if (!m.ok) return errorOf(layers, "dhcp6", m.error, m.detail);
+        const again = emitDhcp6(m.value);
+        const captured = r.value.payload;
+        for (let i = 0; i < Math.max(again.length, captured.length); i++) {
+          if (again[i] !== captured[i]) {
+            return { status: "reemit-mismatch", layers, layer: "dhcp6", offset: start + UDP_HEADER_LEN + i, expected: captured[i] ?? -1, got: again[i] ?? -1 };
+          }
+        }
+      }
+      return { status: "ok", layers, padding };
     }
     case IPV6_NEXT_HEADER_TCP: {
       layers.push("tcp");
@@ -284,6 +299,15 @@ function decodeIpv6(data: Uint8Array, payload: Uint8Array, out: Uint8Array, ethL
 /** True for the BOOTP/DHCP port pair (67/68 either way). */
 export function isDhcpPorts(srcPort: number, dstPort: number): boolean {
   return (srcPort === DHCP_CLIENT_PORT && dstPort === DHCP_SERVER_PORT) || (srcPort === DHCP_SERVER_PORT && dstPort === DHCP_CLIENT_PORT);
+}
+
+/** True for the DHCPv6 port pair (546/547 either way, or 547 to 547 between relays and servers). */
+export function isDhcp6Ports(srcPort: number, dstPort: number): boolean {
+  return (
+    (srcPort === DHCP6_CLIENT_PORT || srcPort === DHCP6_SERVER_PORT) &&
+    (dstPort === DHCP6_CLIENT_PORT || dstPort === DHCP6_SERVER_PORT) &&
+    srcPort + dstPort !== 2 * DHCP6_CLIENT_PORT
+  );
 }
 
 const LINKTYPE_ETHERNET = 1;

@@ -15,6 +15,7 @@
 // normalisations, decode counts) and the capture is replayed at once (decode + conversation);
 // a recording that does not replay is recorded again (at most 3 attempts) and reported.
 // The namespace and tap are removed whatever happens. Root only.
+// The kernel-to-kernel recordings (the IPv6 ones, decode mode only) are in record-pair.ts.
 //   PLANS                      the recordings (name -> plan)
 //   recordAll(options)         records all (or options.only) into options.dir; exit code
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -32,6 +33,7 @@ import { decodeCapture } from "./decode.ts";
 import { buildEndpoint, type ReplayEndpoint } from "./endpoint.ts";
 import type { AppConfig, EndpointConfig, Normalisation } from "./expect.ts";
 import { formatReport, replayFile } from "./index.ts";
+import { PAIR_PLANS, recordPair } from "./record-pair.ts";
 import { NetlabError } from "../../stack/error.ts";
 
 const NETLAB_MAC = "02:6e:6c:00:00:02";
@@ -471,10 +473,11 @@ export async function recordAll(options: { dir: string; only?: readonly string[]
     );
     return 2;
   }
-  const names = options.only ?? Object.keys(PLANS);
-  const unknown = names.filter((n) => PLANS[n] === undefined);
+  const all = [...Object.keys(PLANS), ...Object.keys(PAIR_PLANS)];
+  const names = options.only ?? all;
+  const unknown = names.filter((n) => !all.includes(n));
   if (unknown.length > 0) {
-    process.stderr.write(`netlab replay --record: unknown recording ${unknown.join(", ")} (${Object.keys(PLANS).join(", ")})\n`);
+    process.stderr.write(`netlab replay --record: unknown recording ${unknown.join(", ")} (${all.join(", ")})\n`);
     return 2;
   }
   await sweepStaleNetns().catch(() => undefined);
@@ -484,7 +487,8 @@ export async function recordAll(options: { dir: string; only?: readonly string[]
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const started = performance.now();
       try {
-        const path = await recordOne(name, PLANS[name]!, resolve(options.dir));
+        const plan = PLANS[name];
+        const path = plan !== undefined ? await recordOne(name, plan, resolve(options.dir)) : await recordPair(name, PAIR_PLANS[name]!, resolve(options.dir));
         const report = await replayFile(path);
         process.stdout.write(`recorded ${path} (attempt ${attempt}) in ${(performance.now() - started).toFixed(0)} ms\n${formatReport(report)}\n`);
         if (report.ok) break;
