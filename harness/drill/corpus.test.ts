@@ -1,6 +1,8 @@
-// Runs every corpora/drill/*.pkt on the netlab target. A script fails the test when it fails
-// and is not listed in corpora/drill/KNOWN-DIFFERENCES.md, or is listed and no longer fails;
-// skips are reported as skipped tests with the construct named.
+// Runs every corpora/drill/*.pkt on the netlab target, over IPv4 and over IPv6 (packetdrill's
+// --ip_version; harness/drill/packets.ts). A script fails the test when it fails and is not
+// listed in corpora/drill/KNOWN-DIFFERENCES.md, or is listed and no longer fails (the same list
+// for both versions: netlab's TCP is one layer over either); skips are reported as skipped tests
+// with the construct named.
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
@@ -15,39 +17,44 @@ const files = readdirSync(DIR)
 const known = new Set([...readFileSync(join(DIR, "KNOWN-DIFFERENCES.md"), "utf8").matchAll(/^\|\s*([\w.-]+\.pkt)\s*\|/gm)].map((m) => m[1] ?? ""));
 
 const target = createNetlabDrillTarget();
-const results = await Promise.all(
-  files.map(async (file) => {
-    const parsed = parseDrillScript(readFileSync(join(DIR, file), "utf8"), `corpora/drill/${file}`);
-    if (!parsed.ok) return { file, parseError: formatParseError(parsed.error) } as const;
-    return { file, result: await target.run(parsed.value, { toleranceUsecs: 4000, scriptTimeoutMs: 600_000 }) } as const;
-  }),
-);
+const runAll = (ipVersion: 4 | 6) =>
+  Promise.all(
+    files.map(async (file) => {
+      const parsed = parseDrillScript(readFileSync(join(DIR, file), "utf8"), `corpora/drill/${file}`);
+      if (!parsed.ok) return { file, parseError: formatParseError(parsed.error) } as const;
+      return { file, result: await target.run(parsed.value, { toleranceUsecs: 4000, scriptTimeoutMs: 600_000, ipVersion }) } as const;
+    }),
+  );
 
-describe("corpora/drill on the netlab target", () => {
-  it("has scripts", () => {
-    expect(files.length).toBeGreaterThan(0);
+for (const [ipVersion, results] of [
+  [4, await runAll(4)],
+  [6, await runAll(6)],
+] as const)
+  describe(`corpora/drill on the netlab target over IPv${ipVersion}`, () => {
+    it("has scripts", () => {
+      expect(files.length).toBeGreaterThan(0);
+    });
+    for (const r of results) {
+      if ("parseError" in r) {
+        it(`${r.file} parses`, () => {
+          throw new Error(r.parseError);
+        });
+        continue;
+      }
+      const { result } = r;
+      if (result.result === "skip") {
+        it.skip(`${r.file}: skipped: ${result.reason ?? ""}`, () => {});
+        continue;
+      }
+      if (known.has(r.file)) {
+        it(`${r.file} fails as KNOWN-DIFFERENCES.md records`, () => {
+          expect(result.result, `${r.file} passes now: remove it from KNOWN-DIFFERENCES.md`).toBe("fail");
+        });
+      } else {
+        it(`${r.file} passes`, () => {
+          const where = result.pos === undefined ? "" : `${result.pos.file}:${result.pos.line}: `;
+          expect(result.result, `${where}${result.reason ?? ""}`).toBe("pass");
+        });
+      }
+    }
   });
-  for (const r of results) {
-    if ("parseError" in r) {
-      it(`${r.file} parses`, () => {
-        throw new Error(r.parseError);
-      });
-      continue;
-    }
-    const { result } = r;
-    if (result.result === "skip") {
-      it.skip(`${r.file}: skipped: ${result.reason ?? ""}`, () => {});
-      continue;
-    }
-    if (known.has(r.file)) {
-      it(`${r.file} fails as KNOWN-DIFFERENCES.md records`, () => {
-        expect(result.result, `${r.file} passes now: remove it from KNOWN-DIFFERENCES.md`).toBe("fail");
-      });
-    } else {
-      it(`${r.file} passes`, () => {
-        const where = result.pos === undefined ? "" : `${result.pos.file}:${result.pos.line}: `;
-        expect(result.result, `${where}${result.reason ?? ""}`).toBe("pass");
-      });
-    }
-  }
-});

@@ -47,6 +47,32 @@ if (unavailable !== undefined) {
       });
     }
 
+    // Over IPv6 (MTU 1520 so the MSS stays 1460): a few scripts of the corpus, kept fast; the
+    // whole corpus over v6 is `netlab drill --target kernel --ip-version 6 corpora/drill`.
+    for (const name of ["active-open-blocking.pkt", "close-active.pkt", "close-linger-zero-rst.pkt", "data-ack.pkt", "zero-window-probe.pkt"]) {
+      it(`passes corpora/drill/${name} on the kernel over IPv6`, { retry: 1, timeout: 30_000 }, async () => {
+        const file = join(CORPUS, name);
+        const r = await target.run(script(readFileSync(file, "utf8"), file), { ...OPTIONS, ipVersion: 6 });
+        expect(r.reason ?? "").toBe("");
+        expect(r.result).toBe("pass");
+      });
+    }
+
+    it("runs a script whose header says --ip_version=ipv6 over IPv6, naming the v6 addresses when it fails", async () => {
+      const r = await target.run(
+        script(`// --ip_version=ipv6
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1460,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 2 <...>
+`),
+        OPTIONS,
+      );
+      expect(r.result).toBe("fail");
+      expect(r.reason).toContain("[fd00::1]:8080 > [fd00::2]");
+    });
+
     it("fails a script whose expected packet differs, naming the line", async () => {
       const r = await target.run(
         script(

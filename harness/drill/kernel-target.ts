@@ -24,6 +24,10 @@ import { codeUnsupported, parseCodeBlock, runAsserts, TCP_INFO_FIELDS } from "./
 import {
   buildInboundFrame,
   createDrillMapping,
+  DRILL_SCRIPT_IP6,
+  DRILL_STACK_IP6,
+  DRILL_V6_MTU,
+  scriptIpVersion,
   decodeTcpFrame,
   describeOutboundFrame,
   matchOutboundFrame,
@@ -83,15 +87,17 @@ export async function createKernelDrillTarget(): Promise<DrillTarget> {
       const started = performance.now();
       const skip = unsupported(script);
       if (skip !== undefined) return result(script, "skip", started, skip.reason, skip.pos);
+      const family = scriptIpVersion(script.options, options.ipVersion ?? 4);
+      if (family === undefined) return result(script, "skip", started, `--ip_version=${script.options.get("ip_version")} is not supported (ipv4, ipv6)`);
       let sandbox: Sandbox | undefined;
       const onSigint = (): void => {
         void Promise.all([...live].map((s) => s.remove())).finally(() => process.exit(130));
       };
       process.once("SIGINT", onSigint);
       try {
-        sandbox = await createSandbox();
+        sandbox = await createSandbox(family);
         live.add(sandbox);
-        const outcome = await withTimeout(runScript(sandbox, script, options), options.scriptTimeoutMs);
+        const outcome = await withTimeout(runScript(sandbox, script, options, family), options.scriptTimeoutMs);
         if (outcome === "timeout") {
           return finish(sandbox, script, options, started, { ok: false, reason: `script did not finish within ${options.scriptTimeoutMs} ms` });
         }
@@ -202,7 +208,7 @@ interface Sandbox {
   remove(): Promise<void>;
 }
 
-async function createSandbox(): Promise<Sandbox> {
+async function createSandbox(family: 4 | 6): Promise<Sandbox> {
   const ns = await createNetns("nl-drill-");
   let tap: TapDevice | undefined;
   let agent: Agent | undefined;
@@ -212,12 +218,25 @@ async function createSandbox(): Promise<Sandbox> {
     await ns.remove();
   };
   try {
-    await ns.execChecked("sysctl", ["-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
+    const v6 = family === 6;
+    // IPv6 only on a v6 run, without router solicitations or DAD, so the wire holds the script's segments and MLD reports.
+    await ns.execChecked("sysctl", ["-qw", `net.ipv6.conf.all.disable_ipv6=${v6 ? 0 : 1}`, `net.ipv6.conf.default.disable_ipv6=${v6 ? 0 : 1}`]);
+    if (v6)
+      await ns.execChecked("sysctl", [
+        "-qw",
+        "net.ipv6.conf.default.accept_ra=0",
+        "net.ipv6.conf.default.accept_dad=0",
+        "net.ipv6.conf.default.router_solicitations=0",
+      ]);
     const name = `nld${randomBytes(4).toString("hex")}`;
-    tap = await openTap({ name, vnetHdr: false });
+    tap = await openTap({ name, vnetHdr: false, mtu: v6 ? DRILL_V6_MTU : 1500 });
     await ns.adoptLink(name);
-    await ns.configureLink(name, { addresses: [`${KERNEL_IP}/24`], mtu: 1500, disableIpv6: true, offloadsOff: true });
-    await ns.ip("neigh", "replace", REMOTE_IP, "lladdr", formatMac(tap.mac), "dev", name, "nud", "permanent");
+    // A v6 run uses MTU 1520 so the kernel's MSS is 1460 as the scripts write it (1500 - 40 - 20 in v4, 1520 - 40 - 20 in v6).
+    await ns.configureLink(name, { addresses: v6 ? [] : [`${KERNEL_IP}/24`], mtu: v6 ? DRILL_V6_MTU : 1500, disableIpv6: !v6, offloadsOff: true });
+    if (v6) {
+      await ns.ip("-6", "addr", "add", `${DRILL_STACK_IP6}/64`, "dev", name, "nodad");
+      await ns.ip("-6", "neigh", "replace", DRILL_SCRIPT_IP6, "lladdr", formatMac(tap.mac), "dev", name, "nud", "permanent");
+    } else await ns.ip("neigh", "replace", REMOTE_IP, "lladdr", formatMac(tap.mac), "dev", name, "nud", "permanent");
     const link = JSON.parse(await ns.ip("-j", "link", "show", "dev", name)) as Array<{ address: string }>;
     const kernelMac = parseInt((link[0]?.address ?? "").replace(/:/g, ""), 16);
     const inherited = (await ns.execChecked("sysctl", ["-n", "net.ipv4.tcp_congestion_control"])).trim();
@@ -229,8 +248,11 @@ async function createSandbox(): Promise<Sandbox> {
       const data = new Uint8Array(f.data);
       const frame = { at: performance.now(), data };
       capture.push(frame);
-      // Only IPv4 (ethertype 0x0800) is the script's business; ARP and IPv6 noise is ignored.
-      if (data.length >= 34 && data[12] === 0x08 && data[13] === 0x00) {
+      // Only IP of the run's version is the script's business; ARP, NDP and MLD noise is ignored.
+      const ours = v6
+        ? data.length >= 54 && data[12] === 0x86 && data[13] === 0xdd && data[20] === 6
+        : data.length >= 34 && data[12] === 0x08 && data[13] === 0x00;
+      if (ours) {
         inbox.push(frame);
         const w = waiters;
         waiters = [];
@@ -395,8 +417,9 @@ class ScriptFailure extends Error {
   }
 }
 
-async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOptions): Promise<Outcome> {
+async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOptions, family: 4 | 6): Promise<Outcome> {
   const mapping = createDrillMapping({
+    family,
     stackMac: sb.kernelMac,
     stackIp: ipv4(KERNEL_IP),
     scriptMac: sb.tap.mac,
@@ -640,16 +663,22 @@ function syscallRequest(call: DrillSyscall, fds: Map<number, number>, pos: Sourc
   const fd = (): number => realFd(a[0], fds, pos);
   switch (call.name) {
     case "socket":
-      return { op: "socket", family: name(a[0], "AF_INET"), type: name(a[1], "SOCK_STREAM"), proto: name(a[2], "IPPROTO_TCP") };
+      // packetdrill's --ip_version=ipv6: the script's AF_INET sockets are made AF_INET6.
+      return {
+        op: "socket",
+        family: m.family === 6 && name(a[0], "AF_INET") === "AF_INET" ? "AF_INET6" : name(a[0], "AF_INET"),
+        type: name(a[1], "SOCK_STREAM"),
+        proto: name(a[2], "IPPROTO_TCP"),
+      };
     case "bind":
       m.stackPort = SCRIPT_PORT;
-      return { op: "bind", fd: fd(), host: KERNEL_IP, port: SCRIPT_PORT };
+      return { op: "bind", fd: fd(), host: m.family === 6 ? DRILL_STACK_IP6 : KERNEL_IP, port: SCRIPT_PORT };
     case "listen":
       return { op: "listen", fd: fd(), backlog: num(a[1], pos, "backlog") };
     case "accept":
       return { op: "accept", fd: fd() };
     case "connect":
-      return { op: "connect", fd: fd(), host: REMOTE_IP, port: m.scriptPort };
+      return { op: "connect", fd: fd(), host: m.family === 6 ? DRILL_SCRIPT_IP6 : REMOTE_IP, port: m.scriptPort };
     case "write":
       return { op: "write", fd: fd(), len: num(a[2], pos, "length") };
     case "send":

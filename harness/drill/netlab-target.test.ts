@@ -41,6 +41,30 @@ describe("netlab drill target", () => {
     expect(r.reason).toContain("expected 5");
   });
 
+  it("runs a script over IPv6 from its --ip_version=ipv6 header: MSS 1460 at MTU 1520, the script side's address resolved by NS/NA, v6 addresses in a failure", async () => {
+    const pass = await run(`// --ip_version=ipv6\n${OPEN}   +0 write(4, ..., 3000) = 3000
+   +0 > . 1:1001(1000) ack 1
+   +0 > . 1001:2001(1000) ack 1
+   +0 > P. 2001:3001(1000) ack 1
+`);
+    expect(pass).toMatchObject({ result: "pass", target: "netlab" });
+    const fail = await run(`// --ip_version=ipv6\n${OPEN}   +0 write(4, ..., 1000) = 1000\n   +0 > P. 1:1001(1000) ack 5\n`);
+    expect(fail.result).toBe("fail");
+    expect(fail.reason).toContain("[fd00::1]:8080 > [fd00::2]:");
+    const v4 = await run(`${OPEN}   +0 write(4, ..., 1000) = 1000\n   +0 > P. 1:1001(1000) ack 5\n`);
+    expect(v4.reason).toContain("192.168.0.1:8080 > 192.0.2.1:");
+  });
+
+  it("takes the IP version of a script without a header from the run options, and skips an unknown one", async () => {
+    const r = parseDrillScript(`${OPEN}   +0 write(4, ..., 1000) = 1000\n   +0 > P. 1:1001(1000) ack 5\n`, "t.pkt");
+    if (!r.ok) throw new Error(formatParseError(r.error));
+    const v6 = await createNetlabDrillTarget().run(r.value, { toleranceUsecs: 4000, scriptTimeoutMs: 600_000, ipVersion: 6 });
+    expect(v6.reason).toContain("[fd00::1]:8080");
+    const odd = await run(`// --ip_version=ipv4-mapped-ipv6\n${OPEN}`);
+    expect(odd).toMatchObject({ result: "skip" });
+    expect(odd.reason).toContain("ipv4-mapped-ipv6");
+  });
+
   it("fails on an unexpected outbound packet", async () => {
     const r = await run(`${OPEN}   +0 write(4, ..., 1000) = 1000\n  +.5 close(4) = 0\n`);
     expect(r.result).toBe("fail");

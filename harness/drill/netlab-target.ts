@@ -13,6 +13,11 @@ import { createStack, type Stack } from "../../stack/index.ts";
 import { NO_OFFLOADS, type Frame, type NetDevice } from "../../stack/link/types.ts";
 import { createPcapWriter } from "../../stack/link/pcap/pcap.ts";
 import { createByteCollector } from "../../stack/link/pcap/types.ts";
+import { emitEthernet, ETHERTYPE_IPV6 } from "../../stack/wire/ethernet.ts";
+import { emitIpv6, IPV6_HEADER_LEN, IPV6_NEXT_HEADER_ICMPV6 } from "../../stack/wire/ipv6.ts";
+import { ipv6Equal, type Ipv6Address } from "../../stack/wire/ipv6-address.ts";
+import { ICMPV6_TYPE_NEIGHBOR_SOLICITATION } from "../../stack/wire/icmpv6.ts";
+import { emitNdp, NDP_NS_LEN, NDP_TARGET, ndpMacOption, ndpReprLength, type NdpRepr } from "../../stack/wire/ndp.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
 import type { ByteStream, StreamErrorCode, TcpListener } from "../../stack/transport/types.ts";
 import type { TcpInfo, TcpLayerOptions, TcpStateName } from "../../stack/transport/tcp/index.ts";
@@ -33,6 +38,9 @@ import { codeUnsupported, fieldsOf, parseCodeBlock, runAsserts } from "./code-bl
 import {
   buildInboundFrame,
   createDrillMapping,
+  DRILL_STACK_IP6,
+  DRILL_V6_MTU,
+  scriptIpVersion,
   decodeTcpFrame,
   describeOutboundFrame,
   matchOutboundFrame,
@@ -76,6 +84,35 @@ const SUPPORTED_SYSCALLS = new Set([
 
 const GATEWAY = 0xc0a80002;
 
+/** True for an IPv6 Neighbor Solicitation (no extension headers) whose target is `target`. */
+function isSolicitationFor(frame: Uint8Array, target: Ipv6Address): boolean {
+  if (frame.length < 14 + IPV6_HEADER_LEN + NDP_NS_LEN || frame[12] !== 0x86 || frame[13] !== 0xdd || frame[20] !== IPV6_NEXT_HEADER_ICMPV6) return false;
+  const icmp = 14 + IPV6_HEADER_LEN;
+  return frame[icmp] === ICMPV6_TYPE_NEIGHBOR_SOLICITATION && ipv6Equal(frame.subarray(icmp + NDP_TARGET, icmp + NDP_TARGET + 16), target);
+}
+
+/** The script side's solicited Neighbor Advertisement for its v6 address, to the stack. */
+function neighborAdvertisement(m: DrillMapping): Uint8Array {
+  const repr: NdpRepr = {
+    kind: "neighbor-advertisement",
+    router: false,
+    solicited: true,
+    override: true,
+    target: m.scriptIp6,
+    options: [ndpMacOption("target-link-layer-address", m.scriptMac)],
+  };
+  const len = ndpReprLength(repr);
+  const frame = new Uint8Array(14 + IPV6_HEADER_LEN + len);
+  emitEthernet({ dst: m.stackMac, src: m.scriptMac, ethertype: ETHERTYPE_IPV6 }, frame, 0);
+  emitIpv6(
+    { src: m.scriptIp6, dst: m.stackIp6, nextHeader: IPV6_NEXT_HEADER_ICMPV6, hopLimit: 255, trafficClass: 0, flowLabel: 0, payloadLength: len },
+    frame,
+    14,
+  );
+  emitNdp(repr, frame, 14 + IPV6_HEADER_LEN, m.scriptIp6, m.stackIp6);
+  return frame;
+}
+
 class Stop {
   constructor(
     readonly result: "fail" | "skip",
@@ -93,7 +130,7 @@ function configure(script: DrillScript): { tcp: TcpLayerOptions; tolerance?: num
   let tolerance: number | undefined;
   for (const [name, value] of script.options) {
     if (name === "tolerance_usecs" && /^\d+$/.test(value)) tolerance = Number(value);
-    else if (name === "ip_version" && value === "ipv4") continue;
+    else if (name === "ip_version" && (value === "ipv4" || value === "ipv6")) continue;
     else throw new Stop("skip", `script option --${name}${value === "" ? "" : `=${value}`} is not supported by the netlab target`);
   }
   for (const e of script.events) {
@@ -218,7 +255,9 @@ class NetlabRun {
     this.#tcpOptions = cfg.tcp;
     this.#floorUs = cfg.tolerance ?? runOptions.toleranceUsecs;
     const isnRng = createRng(this.#seed ^ 0x5eed);
-    this.#mapping = createDrillMapping({ scriptIsn: isnRng.nextU32(), scriptPort: 40000 + isnRng.nextInt(20000) });
+    const family = scriptIpVersion(script.options, runOptions.ipVersion ?? 4);
+    if (family === undefined) throw new Stop("skip", `--ip_version=${script.options.get("ip_version")} is not supported (ipv4, ipv6)`);
+    this.#mapping = createDrillMapping({ family, scriptIsn: isnRng.nextU32(), scriptPort: 40000 + isnRng.nextInt(20000) });
   }
 
   #nowUs(): number {
@@ -228,9 +267,10 @@ class NetlabRun {
   #stackFor(): Stack {
     if (this.#stack !== undefined) return this.#stack;
     const m = this.#mapping;
+    const v6 = m.family === 6;
     const device: NetDevice = {
       mac: m.stackMac,
-      mtu: 1500,
+      mtu: v6 ? DRILL_V6_MTU : 1500,
       offloads: NO_OFFLOADS,
       send: (frame) => {
         const data = frame.data.slice();
@@ -238,6 +278,11 @@ class NetlabRun {
         const atUs = this.#nowUs();
         this.#trace.push({ data, atUs });
         if (decodeTcpFrame(data) !== null) this.#sent.push({ data, atUs });
+        // The script side answers neighbour solicitations for its address at once (the kernel target has a permanent entry instead).
+        else if (v6 && isSolicitationFor(data, m.scriptIp6)) {
+          const na = neighborAdvertisement(m);
+          this.#clock.setTimer(this.#clock.now(), () => this.#receive?.({ data: na }));
+        }
       },
       onReceive: (handler) => {
         this.#receive = handler;
@@ -245,12 +290,18 @@ class NetlabRun {
     };
     const stack = createStack(
       { device, clock: this.#clock, rng: createRng(this.#seed) },
-      {
-        ipv4: { cidr: "192.168.0.1/24", gateway: GATEWAY },
-        tcp: this.#tcpOptions,
-      },
+      v6
+        ? {
+            // No DAD, RS or RA processing: the wire holds the script's segments (and MLD reports, which are not TCP).
+            ipv6: { addresses: [`${DRILL_STACK_IP6}/64`], dadTransmits: 0, routerSolicitations: false, acceptRa: false },
+            tcp: this.#tcpOptions,
+          }
+        : {
+            ipv4: { cidr: "192.168.0.1/24", gateway: GATEWAY },
+            tcp: this.#tcpOptions,
+          },
     );
-    stack.arp.addStatic(GATEWAY, m.scriptMac);
+    if (!v6) stack.arp.addStatic(GATEWAY, m.scriptMac);
     this.#stack = stack;
     return stack;
   }
@@ -526,7 +577,7 @@ class NetlabRun {
           noDelay: s.noDelay,
           ...(s.congestionControl === undefined ? {} : { congestionControl: s.congestionControl }),
         };
-        const r = stack.tcp.listen(port, opts);
+        const r = this.#mapping.family === 6 ? stack.tcp6!.listen(port, opts) : stack.tcp.listen(port, opts);
         if (!r.ok) return { ret: -1, errno: r.error === "in-use" ? "EADDRINUSE" : "EINVAL" };
         s.listener = r.value;
         r.value.onConnection((stream) => {
@@ -556,7 +607,10 @@ class NetlabRun {
             ...(s.port === undefined ? {} : { localPort: s.port }),
             ...(s.congestionControl === undefined ? {} : { congestionControl: s.congestionControl }),
           };
-          const r = stack.tcp.connect(this.#mapping.scriptIp, this.#mapping.scriptPort, opts);
+          const r =
+            this.#mapping.family === 6
+              ? stack.tcp6!.connect(this.#mapping.scriptIp6, this.#mapping.scriptPort, opts)
+              : stack.tcp.connect(this.#mapping.scriptIp, this.#mapping.scriptPort, opts);
           if (!r.ok) return { ret: -1, errno: "ENETUNREACH" };
           this.#attach(s, r.value);
           if (s.port !== undefined) this.#mapping.stackPort = s.port;

@@ -5,6 +5,9 @@ import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN, emitTcp, tcpHeaderLength, typ
 import type { DrillTcpPacket } from "./model.ts";
 import { buildInboundFrame, createDrillMapping, decodeTcpFrame, flagBits, matchOutboundFrame, type DrillMapping } from "./packets.ts";
 import { parseDrillScript } from "./parser.ts";
+import { checksumFinish, checksumRange } from "../../stack/wire/checksum.ts";
+import { ipv6PseudoHeaderSum } from "../../stack/wire/ipv6.ts";
+import { ipv6 } from "../../stack/wire/ipv6-address.ts";
 
 function packetOf(line: string): DrillTcpPacket {
   const r = parseDrillScript(`0 ${line}\n`, "t.pkt");
@@ -67,7 +70,22 @@ describe("drill packet mapping", () => {
       options: { tsVal: 7, tsEcr: 320 },
     });
     expect(d?.tcp.payload.length).toBe(100);
-    expect(d?.ip).toMatchObject({ src: m.scriptIp, dst: m.stackIp, ttl: 64, tos: 0 });
+    expect(d?.ip).toMatchObject({ family: 4, src: "192.0.2.1", dst: "192.168.0.1", ttl: 64, tos: 0 });
+  });
+
+  it("buildInboundFrame() over IPv6 emits the v6 header (traffic class from ecn, hop limit from ttl) and a TCP checksum over the v6 pseudo-header", () => {
+    const m = createDrillMapping({ family: 6, stackIsn: 1000, scriptIsn: 5000, stackPort: 8080 });
+    const frame = buildInboundFrame({ ...packetOf("< P. 1:11(10) ack 1 win 100"), ecn: "ect0", ttl: 9 }, m);
+    expect([frame[12], frame[13]]).toEqual([0x86, 0xdd]);
+    const d = decodeTcpFrame(frame);
+    expect(d?.ip).toEqual({ family: 6, tos: 2, ttl: 9, src: "[fd00::2]", dst: "[fd00::1]" });
+    expect(d?.tcp).toMatchObject({ seq: 5001, ack: 1001, srcPort: m.scriptPort, dstPort: 8080 });
+    const segment = frame.subarray(54);
+    const sum = checksumFinish(checksumRange(segment, 0, segment.length, ipv6PseudoHeaderSum(ipv6("fd00::2"), ipv6("fd00::1"), 6, segment.length)));
+    expect(sum, "the checksum verifies over the v6 pseudo-header").toBe(0);
+    // A v4 frame is not what a v6 run expects.
+    const v4 = buildInboundFrame(packetOf("< . 1:1(0) ack 1 win 100"), createDrillMapping({ stackPort: 8080 }));
+    expect(matchOutboundFrame(v4, packetOf("> . 1:1(0) ack 1"), m)).toMatchObject({ kind: "mismatch", difference: expect.stringContaining("not IPv6/TCP") });
   });
 
   it("buildInboundFrame() emits SYN options and IP extras (ect0, ttl)", () => {

@@ -36,6 +36,11 @@ import {
   type TcpRepr,
 } from "../../stack/wire/tcp.ts";
 import type { DrillTcpOption, DrillTcpPacket } from "./model.ts";
+import { ETHERTYPE_IPV6 } from "../../stack/wire/ethernet.ts";
+import { IPV6_HEADER_LEN, IPV6_NEXT_HEADER_TCP, emitIpv6, ipv6PseudoHeaderSum, parseIpv6 } from "../../stack/wire/ipv6.ts";
+import { formatIpv6, ipv6, type Ipv6Address } from "../../stack/wire/ipv6-address.ts";
+import { checksumFinish, checksumRange } from "../../stack/wire/checksum.ts";
+import { writeU16 } from "../../stack/wire/bytes.ts";
 
 /** The per-run mapping between script-relative and real numbers. Mutable: the runner learns. */
 export interface DrillMapping {
@@ -54,6 +59,23 @@ export interface DrillMapping {
   stackIsn: number | undefined;
   /** real stack TS val - script TS val, learned from the stack's first TS option. */
   tsOffset: number | undefined;
+  /** The run's IP version (packetdrill's --ip_version): 6 sends and expects IPv6 with the v6 addresses. */
+  family: 4 | 6;
+  stackIp6: Ipv6Address;
+  scriptIp6: Ipv6Address;
+}
+
+/** The IPv6 addresses of a v6 run: the stack fd00::1, the script side fd00::2 (one /64, as the v4 ones share a /24 on the kernel target). */
+export const DRILL_STACK_IP6 = "fd00::1";
+export const DRILL_SCRIPT_IP6 = "fd00::2";
+/** The link MTU of a v6 run: the stack's MSS is then 1460, as in v4 with 1500 and as the scripts write it. */
+export const DRILL_V6_MTU = 1520;
+
+/** The script's IP version: its `--ip_version=ipv4|ipv6` header option, else `fallback`; undefined for another value. */
+export function scriptIpVersion(options: ReadonlyMap<string, string>, fallback: 4 | 6): 4 | 6 | undefined {
+  const v = options.get("ip_version");
+  if (v === undefined) return fallback;
+  return v === "ipv4" ? 4 : v === "ipv6" ? 6 : undefined;
 }
 
 /** packetdrill's defaults: the stack is 192.168.0.1:8080, the script side 192.0.2.1. */
@@ -68,6 +90,9 @@ export function createDrillMapping(init: Partial<DrillMapping> = {}): DrillMappi
     scriptIsn: 0,
     stackIsn: undefined,
     tsOffset: undefined,
+    family: 4,
+    stackIp6: ipv6(DRILL_STACK_IP6),
+    scriptIp6: ipv6(DRILL_SCRIPT_IP6),
     ...init,
   };
 }
@@ -167,9 +192,24 @@ export function buildInboundFrame(p: DrillTcpPacket, m: DrillMapping): Uint8Arra
     payload: new Uint8Array(length),
   };
   const tcpLen = tcpHeaderLength(repr) + length;
+  const tos = ((p.tos ?? 0) & ~3) | (p.ecn !== undefined && p.ecn !== "ect01" ? ECN_BITS[p.ecn] : p.ecn === "ect01" ? 2 : (p.tos ?? 0) & 3);
+  if (m.family === 6) {
+    // IPv6: the traffic class carries what tos/ecn set; ttl is the hop limit.
+    const frame = new Uint8Array(ETHERNET_HEADER_LEN + IPV6_HEADER_LEN + tcpLen);
+    emitEthernet({ dst: m.stackMac, src: m.scriptMac, ethertype: ETHERTYPE_IPV6 }, frame, 0);
+    emitIpv6(
+      { src: m.scriptIp6, dst: m.stackIp6, nextHeader: IPV6_NEXT_HEADER_TCP, hopLimit: p.ttl ?? 64, trafficClass: tos, flowLabel: 0, payloadLength: tcpLen },
+      frame,
+      ETHERNET_HEADER_LEN,
+    );
+    const at = ETHERNET_HEADER_LEN + IPV6_HEADER_LEN;
+    emitTcp(repr, frame, at);
+    writeU16(frame, at + 16, 0);
+    writeU16(frame, at + 16, checksumFinish(checksumRange(frame, at, at + tcpLen, ipv6PseudoHeaderSum(m.scriptIp6, m.stackIp6, IPV6_NEXT_HEADER_TCP, tcpLen))));
+    return frame;
+  }
   const frame = new Uint8Array(ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + tcpLen);
   emitEthernet({ dst: m.stackMac, src: m.scriptMac, ethertype: ETHERTYPE_IPV4 }, frame, 0);
-  const tos = ((p.tos ?? 0) & ~3) | (p.ecn !== undefined && p.ecn !== "ect01" ? ECN_BITS[p.ecn] : p.ecn === "ect01" ? 2 : (p.tos ?? 0) & 3);
   const ip: Ipv4Repr = {
     src: m.scriptIp,
     dst: m.stackIp,
@@ -188,9 +228,10 @@ export function buildInboundFrame(p: DrillTcpPacket, m: DrillMapping): Uint8Arra
   return frame;
 }
 
-/** An outbound frame decoded down to TCP; null when it is not IPv4/TCP or does not parse. */
+/** An outbound frame decoded down to TCP; null when it is not IPv4/TCP or IPv6/TCP or does not parse. */
 export interface DecodedTcpFrame {
-  readonly ip: Ipv4Repr;
+  /** The IP fields a script can check: tos is IPv6's traffic class, ttl its hop limit; addresses as text. */
+  readonly ip: { readonly family: 4 | 6; readonly tos: number; readonly ttl: number; readonly src: string; readonly dst: string };
   readonly tcp: TcpRepr;
   /** Option kinds in wire order (to check a script's NOP/EOL layout). */
   readonly optionKinds: readonly number[];
@@ -199,12 +240,23 @@ export interface DecodedTcpFrame {
 /** Decodes an Ethernet/IPv4/TCP frame (checksums not verified: offloads may leave them blank). */
 export function decodeTcpFrame(frame: Uint8Array): DecodedTcpFrame | null {
   const eth = parseEthernet(frame);
-  if (!eth.ok || eth.value.ethertype !== ETHERTYPE_IPV4) return null;
+  if (!eth.ok || (eth.value.ethertype !== ETHERTYPE_IPV4 && eth.value.ethertype !== ETHERTYPE_IPV6)) return null;
   const ipBytes = frame.subarray(eth.value.vlan === undefined ? 14 : 18);
-  const ip = parseIpv4(ipBytes, { verifyChecksum: false });
-  if (!ip.ok || ip.value.protocol !== IP_PROTOCOL_TCP) return null;
-  const hl = IPV4_HEADER_LEN + ip.value.options.length;
-  const segment = ipBytes.subarray(hl, hl + ip.value.payloadLength);
+  let segment: Uint8Array;
+  let ipFields: DecodedTcpFrame["ip"];
+  if (eth.value.ethertype === ETHERTYPE_IPV6) {
+    // No extension headers: a stack's TCP segments carry none.
+    const ip = parseIpv6(ipBytes);
+    if (!ip.ok || ip.value.nextHeader !== IPV6_NEXT_HEADER_TCP) return null;
+    segment = ipBytes.subarray(IPV6_HEADER_LEN, IPV6_HEADER_LEN + ip.value.payloadLength);
+    ipFields = { family: 6, tos: ip.value.trafficClass, ttl: ip.value.hopLimit, src: `[${formatIpv6(ip.value.src)}]`, dst: `[${formatIpv6(ip.value.dst)}]` };
+  } else {
+    const ip = parseIpv4(ipBytes, { verifyChecksum: false });
+    if (!ip.ok || ip.value.protocol !== IP_PROTOCOL_TCP) return null;
+    const hl = IPV4_HEADER_LEN + ip.value.options.length;
+    segment = ipBytes.subarray(hl, hl + ip.value.payloadLength);
+    ipFields = { family: 4, tos: ip.value.tos, ttl: ip.value.ttl, src: formatIpv4(ip.value.src), dst: formatIpv4(ip.value.dst) };
+  }
   const tcp = parseTcp(segment);
   if (!tcp.ok) return null;
   const kinds: number[] = [];
@@ -219,7 +271,7 @@ export function decodeTcpFrame(frame: Uint8Array): DecodedTcpFrame | null {
     }
     i += Math.max(2, segment[i + 1] ?? 2);
   }
-  return { ip: ip.value, tcp: tcp.value, optionKinds: kinds };
+  return { ip: ipFields, tcp: tcp.value, optionKinds: kinds };
 }
 
 const OPTION_KIND: Partial<Record<DrillTcpOption["kind"], number>> = {
@@ -244,7 +296,7 @@ export function describeOutboundFrame(d: DecodedTcpFrame, m: DrillMapping): stri
   if (t.urgent !== 0) s += ` urg ${t.urgent}`;
   const opts = describeOptions(t.options, m, "outbound");
   if (opts !== "") s += ` <${opts}>`;
-  s += ` [absolute: seq ${t.seq}${t.flags & TCP_FLAG_ACK ? ` ack ${t.ack}` : ""}, ${formatIpv4(d.ip.src)}:${t.srcPort} > ${formatIpv4(d.ip.dst)}:${t.dstPort}]`;
+  s += ` [absolute: seq ${t.seq}${t.flags & TCP_FLAG_ACK ? ` ack ${t.ack}` : ""}, ${d.ip.src}:${t.srcPort} > ${d.ip.dst}:${t.dstPort}]`;
   return s;
 }
 
@@ -277,7 +329,7 @@ export type OutboundMatch =
  */
 export function matchOutboundFrame(frame: Uint8Array, expected: DrillTcpPacket, m: DrillMapping, covered = 0): OutboundMatch {
   const d = decodeTcpFrame(frame);
-  if (d === null) return { kind: "mismatch", difference: "the stack sent a frame that is not IPv4/TCP" };
+  if (d === null || d.ip.family !== m.family) return { kind: "mismatch", difference: `the stack sent a frame that is not IPv${m.family}/TCP` };
   const t = d.tcp;
   const problems: string[] = [];
   const learnIsn = m.stackIsn === undefined && (t.flags & TCP_FLAG_SYN) !== 0;

@@ -12,13 +12,19 @@ import { formatParseError, parseDrillScript } from "../../drill/parser.ts";
 
 export const summary = "run packetdrill scripts against netlab (virtual time) and/or the Linux kernel";
 
-const USAGE = "usage: netlab drill [--target netlab|kernel|both] [--tolerance-usecs N] [--json] [--pcap DIR] FILE|DIR...";
+const USAGE = "usage: netlab drill [--target netlab|kernel|both] [--ip-version 4|6] [--tolerance-usecs N] [--json] [--pcap DIR] FILE|DIR...";
 
 /** The command line of `netlab drill` (args.ts's rules). */
 const DRILL_SPEC = {
   command: "drill",
-  usage: `${USAGE}\n  --target T           where the scripts run (default netlab)\n  --tolerance-usecs N  timing tolerance in microseconds (default 4000)\n`,
-  options: { target: { type: "string" }, "tolerance-usecs": { type: "string" }, json: { type: "boolean" }, pcap: { type: "string" } },
+  usage: `${USAGE}\n  --target T           where the scripts run (default netlab)\n  --ip-version V        4 or 6: the IP version of scripts without a --ip_version=ipv4|ipv6 header option (default 4)\n  --tolerance-usecs N  timing tolerance in microseconds (default 4000)\n`,
+  options: {
+    target: { type: "string" },
+    "ip-version": { type: "string" },
+    "tolerance-usecs": { type: "string" },
+    json: { type: "boolean" },
+    pcap: { type: "string" },
+  },
   positionals: { min: 1, max: Number.POSITIVE_INFINITY, name: "a script (FILE or DIR)" },
 } as const;
 
@@ -61,6 +67,7 @@ export async function run(args: string[]): Promise<number> {
   const get = flagReader(DRILL_SPEC.command, values);
   const target = get("target", choice("netlab", "kernel", "both")) ?? "netlab";
   const toleranceUsecs = get("tolerance-usecs", (t) => parseInteger(t, 0)) ?? 4000;
+  const ipVersion: 4 | 6 = get("ip-version", choice("4", "6")) === "6" ? 6 : 4;
   let files: string[];
   try {
     files = collect(positionals);
@@ -98,7 +105,7 @@ export async function run(args: string[]): Promise<number> {
     targets.push(k);
   }
 
-  const options = { toleranceUsecs, scriptTimeoutMs: 10 * 60_000, ...(values.pcap === undefined ? {} : { pcapDir: values.pcap }) };
+  const options = { toleranceUsecs, ipVersion, scriptTimeoutMs: 10 * 60_000, ...(values.pcap === undefined ? {} : { pcapDir: values.pcap }) };
   const results: DrillResult[] = [];
   try {
     for (const script of scripts) {
