@@ -8,6 +8,7 @@
 // dnsmasq and dhclient -6, and curl -6 fetching from python3's http.server. Root only.
 //   PAIR_PLANS                     the recordings (name -> plan)
 //   recordPair(name, plan, dir)    records one into dir; returns the capture path
+import { dhclientArgs } from "../dhcp/dhclient.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,19 +111,7 @@ export const PAIR_PLANS: Readonly<Record<string, PairPlan>> = {
     },
     async drive(ctx) {
       await waitForAddress(ctx.b, ctx.ifB, /^fe80:/);
-      const dhclient = ctx.b.spawn("dhclient", [
-        "-6",
-        "-d",
-        "-1",
-        "-v",
-        "-sf",
-        "/bin/true",
-        "-lf",
-        join(ctx.dir, "dhclient6.leases"),
-        "-pf",
-        join(ctx.dir, "dhclient6.pid"),
-        ctx.ifB,
-      ]);
+      const dhclient = ctx.b.spawn("dhclient", dhclientArgs({ ifname: ctx.ifB, dir: ctx.dir, ipv6: true }));
       await dhclient.waitFor(/Bound to lease/i, 20_000);
       await dhclient.stop("SIGKILL", 1000);
     },

@@ -18,6 +18,7 @@
 // The kernel-to-kernel recordings (the IPv6 ones, decode mode only) are in record-pair.ts.
 //   PLANS                      the recordings (name -> plan)
 //   recordAll(options)         records all (or options.only) into options.dir; exit code
+import { dhclientArgs } from "../dhcp/dhclient.ts";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -155,18 +156,7 @@ export const PLANS: Readonly<Record<string, RecordingPlan>> = {
     tools: ["dhclient"],
     normalise: [],
     async drive(ctx) {
-      const dhclient = ctx.spawn("dhclient", [
-        "-d",
-        "-1",
-        "-v",
-        "-sf",
-        "/bin/true",
-        "-lf",
-        join(ctx.dir, "dhclient.leases"),
-        "-pf",
-        join(ctx.dir, "dhclient.pid"),
-        ctx.ifname,
-      ]);
+      const dhclient = ctx.spawn("dhclient", dhclientArgs({ ifname: ctx.ifname, dir: ctx.dir }));
       await dhclient.waitFor(/bound to 192\.0\.2\.\d+/, 20_000);
       await dhclient.stop("SIGKILL", 1000);
     },

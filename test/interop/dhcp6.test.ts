@@ -1,5 +1,6 @@
 // DHCPv6 between netlab and real implementations over a tap: netlab's client (mode from-ra)
 // against dnsmasq's DHCPv6 and RA (M flag), and the kernel side's dhclient -6 against netlab's server.
+import { dhclientArgs } from "../../harness/dhcp/dhclient.ts";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createStack } from "../../stack/index.ts";
@@ -129,19 +130,7 @@ describe.skipIf(skip)("DHCPv6 between netlab and real implementations", () => {
       });
       await kernelLinkLocalReady(lab);
       const start = performance.now();
-      const dhclient = lab.spawn("dhclient", [
-        "-6",
-        "-d",
-        "-1",
-        "-v",
-        "-sf",
-        "/bin/true",
-        "-lf",
-        join(lab.dir, "dhclient6.leases"),
-        "-pf",
-        join(lab.dir, "dhclient6.pid"),
-        lab.ifname,
-      ]);
+      const dhclient = lab.spawn("dhclient", dhclientArgs({ ifname: lab.ifname, dir: lab.dir, ipv6: true }));
       await dhclient.waitFor(/Bound to lease/, 20_000);
       const leaseMs = performance.now() - start;
       const out = dhclient.output();

@@ -34,6 +34,17 @@ export function seedsAndCorpus(name: string, target: FuzzTargetModule): Uint8Arr
   ];
 }
 
+/** The target's verdict on one input ("ok" or what it threw) and its outcome text. */
+async function outcomeOf(target: FuzzTargetModule & { lastOutcomeForTest(): string }, input: Uint8Array): Promise<string> {
+  let verdict = "ok";
+  try {
+    await target.fuzz(Buffer.from(input));
+  } catch (e) {
+    verdict = `throws: ${(e as Error).message}`;
+  }
+  return `${verdict}\n${target.lastOutcomeForTest()}`;
+}
+
 /**
  * Every input replayed after the whole corpus (and between others) gives its fresh-world verdict
  * and outcome. `faulted(outcome)` tells an outcome where the device faulted: at least one input
@@ -41,15 +52,7 @@ export function seedsAndCorpus(name: string, target: FuzzTargetModule): Uint8Arr
  */
 export function describeReuseDeterminism(name: string, target: ReusableWorldTarget, faulted: (outcome: string) => boolean): void {
   const corpus = seedsAndCorpus(name, target);
-  const run = async (input: Uint8Array): Promise<string> => {
-    let verdict = "ok";
-    try {
-      await target.fuzz(Buffer.from(input));
-    } catch (e) {
-      verdict = `throws: ${(e as Error).message}`;
-    }
-    return `${verdict}\n${target.lastOutcomeForTest()}`;
-  };
+  const run = (input: Uint8Array): Promise<string> => outcomeOf(target, input);
   describe(`${name} reuses one world`, () => {
     it("gives an input after the whole corpus the outcome it has in a fresh world", async () => {
       const fresh: string[] = [];
@@ -100,15 +103,7 @@ export function describeSeedMutations(name: string, target: FuzzTargetModule, op
  */
 export function describeFreshWorldDeterminism(name: string, target: FuzzTargetModule & { lastOutcomeForTest(): string }): void {
   const corpus = seedsAndCorpus(name, target);
-  const run = async (input: Uint8Array): Promise<string> => {
-    let verdict = "ok";
-    try {
-      await target.fuzz(Buffer.from(input));
-    } catch (e) {
-      verdict = `throws: ${(e as Error).message}`;
-    }
-    return `${verdict}\n${target.lastOutcomeForTest()}`;
-  };
+  const run = (input: Uint8Array): Promise<string> => outcomeOf(target, input);
   describe(`${name} is deterministic`, () => {
     it("gives each input the same verdict and outcome twice", async () => {
       const first: string[] = [];
