@@ -63,7 +63,26 @@ describe("bench runner", () => {
     const r = await runCase(c, { quick: false, progress: () => {} });
     expect(r).toMatchObject({ status: "ok", runs: [1, 2, 3], cpuMedian: 20, details: { perCpuSecond: 30 } });
     expect(r.elapsedMs).toBeGreaterThanOrEqual(0);
-    expect(formatTable([r])).toContain("20.0 op/s");
+    expect(formatTable([r])).toContain("20 op/s");
+  });
+
+  it("formatTable() writes figures with the shared SI formatter (no exponents)", () => {
+    const r: BenchResult = {
+      suite: "fuzz",
+      name: "tcp",
+      unit: "exec/s",
+      higherIsBetter: true,
+      status: "ok",
+      runs: [1760.4],
+      median: 1760.4,
+      cpuMedian: 2000,
+      target: { value: 2000, kind: "min" },
+      targetMet: false,
+    };
+    const table = formatTable([r]);
+    expect(table).toMatch(/^fuzz +tcp +1\.76k exec\/s +2\.00k exec\/s +1 +≥ 2\.00k exec\/s MISSED$/m);
+    expect(table).not.toContain("e+");
+    expect(formatSvg([{ ...r, unit: "Gbit/s", median: 2.5 }])).toContain(">2.50 Gbit/s<");
   });
 
   it("attachRatios() divides by the named baseline's median", () => {

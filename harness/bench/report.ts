@@ -1,14 +1,10 @@
 // Benchmark reports: a terminal table, a markdown summary and SVG bar charts per suite.
+import { formatSi } from "../report/format.ts";
 import type { BenchResult } from "./types.ts";
 
-/** Formats a figure with 3 significant digits. */
-export function formatFigure(v: number | undefined): string {
-  if (v === undefined) return "-";
-  const a = Math.abs(v);
-  if (a >= 1e9) return `${(v / 1e9).toPrecision(3)}G`;
-  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
-  if (a >= 1e4) return `${(v / 1e3).toPrecision(3)}k`;
-  return v.toPrecision(3);
+/** A figure in its unit with the shared SI formatter ("1.76k exec/s", "2.50 Gbit/s"); "-" when absent. */
+function figure(v: number | undefined, unit: string): string {
+  return v === undefined ? "-" : formatSi(v, unit);
 }
 
 /** One result as the table's cells (BENCH_COLUMNS). */
@@ -16,13 +12,13 @@ export function benchRow(r: BenchResult): string[] {
   const target =
     r.target === undefined
       ? ""
-      : `${r.target.kind === "min" ? "≥" : "≤"} ${formatFigure(r.target.value)} ${r.targetMet === undefined ? "(not judged: one quick run)" : r.targetMet ? "met" : "MISSED"}`;
+      : `${r.target.kind === "min" ? "≥" : "≤"} ${figure(r.target.value, r.unit)} ${r.targetMet === undefined ? "(not judged: one quick run)" : r.targetMet ? "met" : "MISSED"}`;
   return [
     r.suite,
     r.name,
-    r.status === "ok" ? `${formatFigure(r.median)} ${r.unit}` : r.status.toUpperCase(),
+    r.status === "ok" ? figure(r.median, r.unit) : r.status.toUpperCase(),
     r.spread === undefined ? "" : `±${(r.spread * 50).toFixed(1)}%`,
-    r.cpuMedian === undefined ? "" : `${formatFigure(r.cpuMedian)} ${r.unit}`,
+    r.cpuMedian === undefined ? "" : figure(r.cpuMedian, r.unit),
     String(r.runs.length),
     r.ratio === undefined ? "" : `${r.ratio.toFixed(r.ratio < 0.1 ? 3 : 2)}× ${r.baseline}`,
     r.status === "ok" ? target : (r.reason ?? ""),
@@ -88,7 +84,7 @@ export function formatSvg(results: BenchResult[]): string {
       const color = r.targetMet === false ? "#d9534f" : r.targetMet ? "#5cb85c" : "#4a7ab5";
       parts.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${escapeXml(r.name)}</text>`);
       parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${color}"/>`);
-      parts.push(`<text x="${left + w + 6}" y="${y + 13}">${escapeXml(`${formatFigure(r.median)} ${r.unit}`)}</text>`);
+      parts.push(`<text x="${left + w + 6}" y="${y + 13}">${escapeXml(figure(r.median, r.unit))}</text>`);
       if (r.target !== undefined && max > 0) {
         const tx = left + (r.target.value / max) * chartW;
         parts.push(`<line x1="${tx.toFixed(1)}" x2="${tx.toFixed(1)}" y1="${y - 2}" y2="${y + barH + 2}" stroke="#000" stroke-dasharray="3,2"/>`);
