@@ -125,7 +125,7 @@ export function formatNetsimTable(
   return (
     `# TCP netsim grid: netlab / smoltcp, bytes per virtual second\n\n` +
     `10 MiB one way, 100 ms RTT, socket buffers as the row, random loss on both directions as the column, seed 1.\n` +
-    `Cell: netlab / smoltcp (ratio; ✗ where netlab is below). A cell: \`netlab sim transfer --bytes 10Mi --delay 50 --buffer BUF --loss LOSS --json\`, field bytes / lastByteVirtualSeconds.\n` +
+    `Cell: netlab / smoltcp (ratio; ✗ where netlab is below). A cell: \`netlab sim transfer --bytes 10Mi --delay 50 --buffer BUF --loss LOSS --json\`, fields end.bytes / end.lastByteVirtualSeconds.\n` +
     `The whole grid: \`npm run bench -- --suite tcp-loss\`.\n\n## netlab's defaults (CUBIC, Linux's sender SWS avoidance)\n\n${table(cells)}` +
     (variant === undefined
       ? ""

@@ -4,6 +4,7 @@
 // TCP counter of both ends.
 import { lineChart } from "../lab/svg.ts";
 import type { HtmlReport, ReportSection } from "../report/html.ts";
+import { formatBinary, formatSi } from "../report/format.ts";
 import type { TransferInterval, TransferOptions, TransferReport } from "./transfer.ts";
 
 /** At most this many points per chart line: longer runs are merged into equal groups of intervals. */
@@ -31,7 +32,7 @@ function decimate(all: readonly TransferInterval[]): TransferInterval[] {
   return out;
 }
 
-const mbit = (v: number | null): string | null => (v === null ? null : `${(v / 1e6).toFixed(2)} Mbit/s`);
+const bitRate = (v: number | null): string | null => (v === null ? null : formatSi(v, "bit/s"));
 
 /** The page for one run. */
 export function transferReportPage(r: TransferReport, command: string, o: TransferOptions): HtmlReport {
@@ -47,12 +48,12 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
         ["bytes sent / received", `${r.bytes} / ${r.received}`],
         ["sha256", r.sha256Match ? `matches (${r.sha256Received.slice(0, 16)}…)` : "MISMATCH"],
         ["virtual time (connect to FIN)", `${r.virtualSeconds.toFixed(3)} s`],
-        ["virtual goodput", mbit(r.virtualGoodputBitsPerSecond)],
-        ["wall time, goodput", `${r.wallSeconds.toFixed(3)} s, ${mbit(r.wallGoodputBitsPerSecond)}`],
-        ["CPU time, goodput", `${r.cpuSeconds.toFixed(3)} s, ${mbit(r.cpuGoodputBitsPerSecond)}`],
+        ["virtual goodput", bitRate(r.virtualGoodputBitsPerSecond)],
+        ["wall time, goodput", `${r.wallSeconds.toFixed(3)} s, ${bitRate(r.wallGoodputBitsPerSecond)}`],
+        ["CPU time, goodput", `${r.cpuSeconds.toFixed(3)} s, ${bitRate(r.cpuGoodputBitsPerSecond)}`],
         ["retransmissions (fast, timeouts)", `${r.retransmits} (${r.fastRetransmits}, ${r.timeouts})`],
         ["network", r.family === "ipv6" ? "IPv6 (2001:db8::1 -> 2001:db8::2)" : "IPv4 (192.0.2.1 -> 192.0.2.2)"],
-        ["congestion control, socket buffers", `${r.congestionControl}, ${r.bufferBytes === null ? "layer default" : `${r.bufferBytes} bytes`}`],
+        ["congestion control, socket buffers", `${r.congestionControl}, ${r.bufferBytes === null ? "layer default" : formatBinary(r.bufferBytes)}`],
         ["seed", r.seed],
       ],
     },
@@ -60,7 +61,7 @@ export function transferReportPage(r: TransferReport, command: string, o: Transf
   const imp: [string, string | number][] = [["MTU", r.link.mtu]];
   if (o.delayMs !== undefined) imp.push(["delay (each way)", `${o.delayMs} ms`]);
   if (o.jitterMs !== undefined) imp.push(["jitter", `${o.jitterMs} ms`]);
-  if (o.rateBitsPerSecond !== undefined) imp.push(["rate", mbit(o.rateBitsPerSecond)!]);
+  if (o.rateBitsPerSecond !== undefined) imp.push(["rate", bitRate(o.rateBitsPerSecond)!]);
   for (const [k, v] of [
     ["loss", o.loss],
     ["reordering", o.reorder],

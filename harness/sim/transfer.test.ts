@@ -138,19 +138,67 @@ describe("netlab sim transfer", () => {
     expect(() => parseTransferArgs(["--loss", "0.1"])).toThrow("--bytes is required");
   });
 
-  it("run() --json prints one object with ok, bytes, sha256Match, virtualSeconds, wallSeconds, virtualGoodputBitsPerSecond, wallGoodputBitsPerSecond, retransmits and exits 0; failures exit 1, bad options 2", async () => {
+  it("run() --json prints one object in iperf3's sections (start, intervals, end) with units, and exits 0; failures exit 1, bad options 2", async () => {
     const good = await captureStdout(() => run(["--bytes", "300000", "--loss", "0.02", "--delay", "2", "--seed", "9", "--json"]));
     expect(good.code).toBe(0);
     const lines = good.out.trim().split("\n");
     expect(lines).toHaveLength(1);
-    const o = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(o).toMatchObject({ ok: true, bytes: 300_000, sha256Match: true });
-    for (const k of ["virtualSeconds", "wallSeconds", "virtualGoodputBitsPerSecond", "wallGoodputBitsPerSecond", "cpuGoodputBitsPerSecond", "retransmits"])
-      expect(typeof o[k]).toBe("number");
+    const o = JSON.parse(lines[0]!) as { start: Record<string, unknown>; intervals: unknown[]; end: Record<string, unknown>; units: Record<string, string> };
+    expect(Object.keys(o)).toEqual(["start", "intervals", "end", "units"]);
+    expect(o.start).toMatchObject({
+      command: "sim transfer",
+      args: ["--bytes", "300000", "--loss", "0.02", "--delay", "2", "--seed", "9", "--json"],
+      family: "ipv4",
+      connected: { senderAddress: "192.0.2.1", receiverAddress: "192.0.2.2", receiverPort: 5001 },
+      mss: 1448,
+      congestionControl: "cubic",
+      bufferBytes: null,
+      seed: 9,
+      test: { mtu: 1500, intervalSeconds: null, impairments: { loss: 0.02, delayMs: 2 } },
+      timestamp: { virtualOriginSeconds: 0 },
+    });
+    expect(o.start["version"]).toMatch(/^\d+\.\d+\.\d+/);
+    expect(Date.parse((o.start["timestamp"] as { wall: string }).wall)).toBeGreaterThan(Date.now() - 120_000);
+    expect(o.intervals).toEqual([]);
+    expect(o.end).toMatchObject({ ok: true, bytes: 300_000, received: 300_000, sha256Match: true });
+    for (const k of [
+      "virtualSeconds",
+      "wallSeconds",
+      "cpuSeconds",
+      "virtualGoodputBitsPerSecond",
+      "wallGoodputBitsPerSecond",
+      "cpuGoodputBitsPerSecond",
+      "retransmits",
+    ])
+      expect(typeof o.end[k]).toBe("number");
+    for (const k of ["seed", "family", "mss", "intervals"]) expect(o.end).not.toHaveProperty(k);
+    expect(o.units).toMatchObject({ bytes: "B", received: "B", mss: "B", loss: "fraction" });
     const bad = await captureStdout(() => run(["--bytes", "10000", "--loss", "1", "--max-virtual-seconds", "2", "--json"]));
     expect(bad.code).toBe(1);
-    expect(JSON.parse(bad.out) as Record<string, unknown>).toMatchObject({ ok: false, sha256Match: false });
+    expect((JSON.parse(bad.out) as { end: unknown }).end).toMatchObject({ ok: false, sha256Match: false });
     await expect(run(["--bytes"])).rejects.toThrow(UsageError);
+  });
+
+  it("run() --interval prints iperf3-style lines and a summary with SI-formatted figures; --json has one interval per line", async () => {
+    const args = ["--bytes", "300000", "--delay", "2", "--rate", "20M", "--interval", "0.05", "--seed", "3", "--quiet"];
+    const text = await captureStdout(() => run(args));
+    expect(text.code).toBe(0);
+    const lines = text.out.trim().split("\n");
+    expect(lines[0]).toMatch(
+      /^\[ {3}0\.00- {3}0\.05 s\] +\d+(\.\d+)? [kM]?B +\d+(\.\d+)? [kM]bit\/s {2}retr +0 {2}cwnd +\d+(\.\d+)? (Ki|Mi)?B {2}srtt \d+\.\d ms$/,
+    );
+    expect(lines.at(-1)).toMatch(
+      /^transfer: 300000\/300000 bytes, sha256 matches .*virtual \d+\.\d{3} s \(1\d\.\d Mbit\/s\), wall [\d.]+ s \(\d+(\.\d+)? [kMG]bit\/s\)/,
+    );
+    const json = await captureStdout(() => run([...args, "--json"]));
+    const o = JSON.parse(json.out) as {
+      start: { test: { intervalSeconds: number } };
+      intervals: { bytes: number; endSeconds: number }[];
+      end: { received: number };
+    };
+    expect(o.start.test.intervalSeconds).toBe(0.05);
+    expect(o.intervals).toHaveLength(lines.length - 1);
+    expect(o.intervals.reduce((n, i) => n + i.bytes, 0)).toBe(o.end.received);
   });
 });
 
@@ -160,7 +208,7 @@ describe("netlab sim transfer interrupted", () => {
     const pcap = join(dir, "t.pcapng");
     try {
       const run = await interruptCli(["sim", "transfer", "--bytes", "20G", "--delay", "1", "--rate", "200M", "--interval", "0.5", "--pcap", pcap, "--json"], {
-        ready: /transfer: .* MB/,
+        ready: /transfer: \S+ [kMG]?B\/20\.0 GB \(/,
         signal: "SIGINT",
         afterMs: 1500,
         readyTimeoutMs: 20_000,
@@ -168,9 +216,15 @@ describe("netlab sim transfer interrupted", () => {
       expect(run.ready).toBe(true);
       expect(run.status).toBe(130);
       const { stdout, stderr } = run;
-      const report = JSON.parse(stdout) as { ok: boolean; interrupted: string; error: string; received: number; intervals: unknown[] };
-      expect(report).toMatchObject({ ok: false, interrupted: "SIGINT", error: "interrupted (SIGINT)" });
-      expect(report.received).toBeGreaterThan(0);
+      expect(stderr).toMatch(/transfer: \S+ [kMG]?B\/20\.0 GB \(/);
+      const report = JSON.parse(stdout) as {
+        start: { seed: number };
+        end: { ok: boolean; interrupted: string; error: string; received: number };
+        intervals: unknown[];
+      };
+      expect(report.end).toMatchObject({ ok: false, interrupted: "SIGINT", error: "interrupted (SIGINT)" });
+      expect(report.start.seed).toBe(1);
+      expect(report.end.received).toBeGreaterThan(0);
       expect(report.intervals.length).toBeGreaterThan(0);
       // Progress lines came at most about a second apart.
       expect((stderr.match(/transfer: /g) ?? []).length).toBeGreaterThanOrEqual(2);
@@ -222,9 +276,10 @@ describe("netlab sim transfer --ipv6", () => {
       const pcap = join(dir, "t6.pcapng");
       const six = await captureStdout(() => run(["--bytes", "600000", "--ipv6", "--loss", "0.02", "--delay", "2", "--seed", "9", "--pcap", pcap, "--json"]));
       expect(six.code).toBe(0);
-      const o = JSON.parse(six.out) as { ok: boolean; family: string; received: number; retransmits: number; tcpStats: { sender: Record<string, number> } };
-      expect(o).toMatchObject({ ok: true, family: "ipv6", received: 600_000 });
-      expect(o.retransmits).toBeGreaterThan(0);
+      const o = JSON.parse(six.out) as { start: { family: string; mss: number }; end: { ok: boolean; received: number; retransmits: number } };
+      expect(o.start).toMatchObject({ family: "ipv6", mss: 1428 }); // 1440 less the 12 bytes of timestamps, as Linux's tcpi_snd_mss
+      expect(o.end).toMatchObject({ ok: true, received: 600_000 });
+      expect(o.end.retransmits).toBeGreaterThan(0);
       const capture = readCaptureFile(pcap);
       if (!capture.ok) throw new Error(capture.error);
       const etherTypes = new Set(capture.value.packets.map((p) => (p.data[12]! << 8) | p.data[13]!));

@@ -4,7 +4,8 @@
 // v6 only, TCP over stack.tcp6) on a point-to-point wire impaired the same way in both
 // directions; N seeded pseudo-random bytes cross one TCP connection in virtual time. Data are generated and hashed (sha256, node:crypto) in 64 KiB chunks on both
 // sides, so N may exceed memory. Reports whether what arrived equals what was sent, virtual
-// and wall time, goodput over each, and retransmissions; progress goes to stderr.
+// and wall time, goodput over each, and retransmissions; progress goes to stderr. --json is
+// iperf3's shape (transferJson: start / intervals / end, and units).
 //   runTransfer(options)   the scenario as a function (tests, bench)
 //   parseTransferArgs()    the CLI options
 //   runTransferInterruptible(options, signal)   the same in slices, stoppable by an AbortSignal
@@ -34,6 +35,9 @@ import {
 } from "../cli/args.ts";
 import { transferReportPage } from "./transfer-report.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
+import { formatBinary, formatSi } from "../report/format.ts";
+import { runStart, withUnits, type RunStart, type Units } from "../report/json.ts";
+import type { XenTransferInterval } from "./xen-transfer.ts";
 
 export const summary = "TCP bulk transfer between two stacks over an impaired wire, sha256-checked (--bytes N [--loss P --delay MS ... --json])";
 
@@ -132,6 +136,9 @@ export interface TransferReport {
   /** RFC 7323 timestamps offered by both stacks. */
   readonly timestamps: boolean;
   readonly seed: number;
+  /** The sender's MSS (TcpInfo.sendMss at the end: payload bytes per segment with options, as Linux's tcpi_snd_mss) and the virtual time of connect() (interval times count from it). */
+  readonly mss: number;
+  readonly virtualOriginSeconds: number;
   /** Every counter of both TCP layers at the end (recoveries, TLPs, D-SACKs... as the layer has them). */
   readonly tcpStats: { readonly sender: Readonly<Record<string, number>>; readonly receiver: Readonly<Record<string, number>> };
   /** Frames offered to the wire and what the impairments did to them (both directions). */
@@ -350,8 +357,8 @@ function startTransfer(options: TransferOptions): TransferRun {
           nextProgress = now + every;
           const wallS = (now - wall0) / 1000;
           options.onProgress(
-            `transfer: ${(received / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB (${((100 * received) / Math.max(1, total)).toFixed(1)}%), ` +
-              `virtual ${((clock.now() - t0) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / wallS / 1e9).toFixed(3)} Gbit/s wall, ` +
+            `transfer: ${formatSi(received, "B")}/${formatSi(total, "B")} (${((100 * received) / Math.max(1, total)).toFixed(1)}%), ` +
+              `virtual ${((clock.now() - t0) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${formatSi((received * 8) / wallS, "bit/s")} wall, ` +
               `${tcpA.stats.retransmits} retransmissions`,
           );
         }
@@ -407,6 +414,8 @@ function startTransfer(options: TransferOptions): TransferRun {
       bufferBytes: options.bufferBytes ?? null,
       timestamps: options.timestamps ?? true,
       seed,
+      mss: stream.info().sendMss,
+      virtualOriginSeconds: t0 / 1000,
       tcpStats: { sender: { ...st }, receiver: { ...tcpB.stats } },
       link: {
         mtu,
@@ -424,6 +433,78 @@ function startTransfer(options: TransferOptions): TransferRun {
     };
   };
   return { step, finish };
+}
+
+/** The `--json` output, organised as iperf3's: what was run, the interval samples, the summary. */
+export interface TransferJson {
+  readonly start: RunStart & {
+    readonly family: "ipv4" | "ipv6";
+    /** The connection as iperf3's `connected`: the sender's address (its port is the stack's ephemeral pick) and the receiver's. */
+    readonly connected: { readonly senderAddress: string; readonly receiverAddress: string; readonly receiverPort: number };
+    readonly mss: number;
+    readonly congestionControl: "cubic" | "newreno" | "bbr";
+    readonly bufferBytes: number | null;
+    readonly seed: number;
+    /** What was asked: the wire's MTU and impairments, the interval length (null without --interval). */
+    readonly test: {
+      readonly mtu: number;
+      readonly intervalSeconds: number | null;
+      readonly impairments: Readonly<Record<string, number>>;
+      readonly maxVirtualSeconds: number;
+    };
+  };
+  /** One per --interval (empty without it). */
+  readonly intervals: readonly TransferInterval[];
+  /** The summary: what TransferReport measured, without what `start` says. */
+  readonly end: Omit<TransferReport, "intervals" | "family" | "mss" | "congestionControl" | "bufferBytes" | "seed" | "virtualOriginSeconds">;
+  readonly units: Units;
+}
+
+/** The units of TransferJson's fields whose names do not carry one (README: JSON output). */
+export const TRANSFER_UNITS: Units = {
+  bytes: "B",
+  received: "B",
+  receivedTotal: "B",
+  bytesInFlight: "B",
+  mss: "B",
+  mtu: "B",
+  loss: "fraction",
+  reorder: "fraction",
+  duplicate: "fraction",
+  corrupt: "fraction",
+};
+
+/** The iperf3-shaped JSON of a run (`args` as typed after `netlab sim transfer`, `startedAt` its wall-clock start). */
+export function transferJson(r: TransferReport, o: TransferOptions, args: readonly string[], startedAt: Date): TransferJson {
+  const { intervals, family, mss, congestionControl, bufferBytes, seed, virtualOriginSeconds, ...end } = r;
+  const impairments: Record<string, number> = {};
+  for (const k of ["loss", "delayMs", "jitterMs", "reorder", "duplicate", "corrupt", "rateBitsPerSecond", "ecnMarkFrames", "queueFrames"] as const) {
+    const v = o[k];
+    if (v !== undefined) impairments[k] = v;
+  }
+  const v6 = family === "ipv6";
+  return withUnits(
+    {
+      start: {
+        ...runStart("sim transfer", args, startedAt, virtualOriginSeconds),
+        family,
+        connected: { senderAddress: v6 ? "2001:db8::1" : "192.0.2.1", receiverAddress: v6 ? ADDR_B6 : "192.0.2.2", receiverPort: PORT },
+        mss,
+        congestionControl,
+        bufferBytes,
+        seed,
+        test: {
+          mtu: r.link.mtu,
+          intervalSeconds: o.intervalMs === undefined ? null : o.intervalMs / 1000,
+          impairments,
+          maxVirtualSeconds: o.maxVirtualSeconds ?? 3600,
+        },
+      },
+      intervals: o.intervalMs === undefined ? [] : (intervals ?? []),
+      end,
+    },
+    TRANSFER_UNITS,
+  );
 }
 
 /** Parsed CLI options. */
@@ -447,6 +528,8 @@ export const TRANSFER_SPEC = {
     "  --no-timestamps     both stacks without RFC 7323 timestamps (RTT only from never-retransmitted segments, as smoltcp)\n" +
     '  --ipv6              TCP over IPv6 (2001:db8::1 -> 2001:db8::2) instead of IPv4; --json: "family"\n' +
     '  --interval S        a line per S virtual seconds, as iperf3\'s (bytes, goodput, retransmissions, cwnd, srtt); --json: "intervals"\n' +
+    '  --json              one object as iperf3\'s: "start" (version, command, seed, addresses, MSS, cc, timestamp), "intervals",\n' +
+    '                      "end" (bytes, goodputs by clock, retransmissions, cpu, ok/interrupted/error) and "units"\n' +
     "  --report FILE.html  one self-contained page: summary, impairments, charts over time (goodput, cwnd, srtt, bytes), counters\n",
   options: {
     bytes: { type: "string" },
@@ -562,6 +645,7 @@ export async function run(args: string[]): Promise<number> {
   const onSignal = (sig: NodeJS.Signals): void => abort.abort(sig);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  const startedAt = new Date();
   const r = await runTransferInterruptible(
     {
       ...options,
@@ -579,27 +663,30 @@ export async function run(args: string[]): Promise<number> {
     writeHtmlReport(report, transferReportPage(r, `netlab sim transfer ${args.join(" ")}`, options));
     if (!quiet) process.stderr.write(`report: ${report}\n`);
   }
-  const shown = options.intervalMs === undefined && r.intervals !== undefined ? (({ intervals: _i, ...rest }) => rest)(r) : r;
-  if (json) process.stdout.write(`${JSON.stringify(shown)}\n`);
-  else {
-    print(
-      `transfer${r.family === "ipv6" ? " over IPv6" : ""}: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"} (${r.sha256Received.slice(0, 16)}…), ` +
-        `virtual ${r.virtualSeconds.toFixed(3)} s (${r.virtualGoodputBitsPerSecond === null ? "no virtual time passed: zero-delay unlimited wire" : `${(r.virtualGoodputBitsPerSecond / 1e6).toFixed(1)} Mbit/s`}), ` +
-        `wall ${r.wallSeconds.toFixed(3)} s (${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
-        `cpu ${r.cpuSeconds.toFixed(3)} s (${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s), ` +
-        `${r.retransmits} retransmissions (${r.fastRetransmits} fast, ${r.timeouts} timeouts), ${r.congestionControl}, seed ${r.seed}` +
-        `${r.pcap === undefined ? "" : `, capture ${r.pcap}`}${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
-    );
-  }
+  if (json) process.stdout.write(`${JSON.stringify(transferJson(r, options, args, startedAt))}\n`);
+  else print(`${formatTransferSummary(r)}\n`);
   if (r.interrupted !== undefined) return r.interrupted === "SIGTERM" ? 143 : 130;
   return r.ok ? 0 : 1;
 }
 
-/** One iperf3-style interval line: "[  0.00-  1.00 s]  1.25 MB  10.0 Mbit/s  retr 0  cwnd 64.0 KB  srtt 20.1 ms". */
-export function formatInterval(i: TransferInterval): string {
+/** The text summary of a run (one line; figures with the shared SI formatter). */
+export function formatTransferSummary(r: TransferReport): string {
   return (
-    `[${i.startSeconds.toFixed(2).padStart(7)}-${i.endSeconds.toFixed(2).padStart(7)} s]  ${(i.bytes / 1e6).toFixed(2).padStart(8)} MB  ` +
-    `${(i.virtualGoodputBitsPerSecond / 1e6).toFixed(1).padStart(8)} Mbit/s  retr ${String(i.retransmits).padStart(4)}  ` +
-    `cwnd ${(i.cwndBytes / 1e3).toFixed(1).padStart(7)} KB  srtt ${i.srttMs.toFixed(1)} ms`
+    `transfer${r.family === "ipv6" ? " over IPv6" : ""}: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"} (${r.sha256Received.slice(0, 16)}…), ` +
+    `virtual ${r.virtualSeconds.toFixed(3)} s (${r.virtualGoodputBitsPerSecond === null ? "no virtual time passed: zero-delay unlimited wire" : formatSi(r.virtualGoodputBitsPerSecond, "bit/s")}), ` +
+    `wall ${r.wallSeconds.toFixed(3)} s (${formatSi(r.wallGoodputBitsPerSecond, "bit/s")}), ` +
+    `cpu ${r.cpuSeconds.toFixed(3)} s (${formatSi(r.cpuGoodputBitsPerSecond, "bit/s")}), ` +
+    `${r.retransmits} retransmissions (${r.fastRetransmits} fast, ${r.timeouts} timeouts), ${r.congestionControl}, seed ${r.seed}` +
+    `${r.pcap === undefined ? "" : `, capture ${r.pcap}`}${r.error === undefined ? "" : `, error: ${r.error}`}`
+  );
+}
+
+/** One iperf3-style interval line (virtual seconds for sim transfer, wall seconds for xen-transfer): "[   0.00-   1.00 s]   1.25 MB   10.0 Mbit/s  retr    0  cwnd  64.0 KiB  srtt 20.1 ms". */
+export function formatInterval(i: TransferInterval | XenTransferInterval): string {
+  const goodput = "virtualGoodputBitsPerSecond" in i ? i.virtualGoodputBitsPerSecond : i.wallGoodputBitsPerSecond;
+  return (
+    `[${i.startSeconds.toFixed(2).padStart(7)}-${i.endSeconds.toFixed(2).padStart(7)} s]  ${formatSi(i.bytes, "B").padStart(8)}  ` +
+    `${formatSi(goodput, "bit/s").padStart(12)}  retr ${String(i.retransmits).padStart(4)}  ` +
+    `cwnd ${formatBinary(i.cwndBytes).padStart(9)}  srtt ${i.srttMs.toFixed(1)} ms`
   );
 }

@@ -22,7 +22,10 @@ import {
   type XenTransferSample,
 } from "../xen/transfer-measure.ts";
 import { runXenTransferThreads, type XenTransferThreadsReport } from "../xen/xen-transfer-threads.ts";
-import { flagReader, helpText, parseCommandLine, parseSeed, parseSize, UsageError } from "../cli/args.ts";
+import { flagReader, helpText, parseCommandLine, parseDuration, parseSeed, parseSize, UsageError } from "../cli/args.ts";
+import { formatSi } from "../report/format.ts";
+import { runStart, withUnits, type RunStart, type Units } from "../report/json.ts";
+import { formatInterval } from "./transfer.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { everyWallSecond, exitStatusOf, interruptible } from "../cli/run-control.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
@@ -69,6 +72,31 @@ export interface XenTransferOptions {
   readonly progressEveryMs?: number;
   /** When given, the bytes received so far are appended here every SAMPLE_EVERY_MS of wall time (the --report charts). */
   readonly samples?: XenTransferSample[];
+  /** Sample the sender about every this many ms of wall time (iperf3's --interval; the run's virtual
+   * clock hardly moves: a ring's worth of frames crosses in one instant). The samples go to
+   * `onInterval` as they are taken and to the report's `intervals`. Taken when the run yields to
+   * the event loop (every pumpBatch timers), so an interval may be a little longer than asked. */
+  readonly intervalMs?: number;
+  readonly onInterval?: (sample: XenTransferInterval) => void;
+}
+
+/** One interval of the transfer on the wall clock (iperf3's interval report). */
+export interface XenTransferInterval {
+  /** Wall seconds since connect() at the interval's start and end. */
+  readonly startSeconds: number;
+  readonly endSeconds: number;
+  /** Bytes the receiver got in the interval, and that over the interval's wall length. */
+  readonly bytes: number;
+  readonly wallGoodputBitsPerSecond: number;
+  /** Bytes received since connect(), at the interval's end. */
+  readonly receivedTotal: number;
+  /** Retransmitted segments in the interval. */
+  readonly retransmits: number;
+  /** The sender's connection at the interval's end (TcpInfo). */
+  readonly cwndBytes: number;
+  readonly ssthreshBytes: number;
+  readonly srttMs: number;
+  readonly bytesInFlight: number;
 }
 
 /** What runXenTransfer measured. */
@@ -100,6 +128,11 @@ export interface XenTransferReport {
   readonly buffersReused?: { readonly tcpSegments: number; readonly netbackTx: number };
   /** The domUs' TCP buffer size. */
   readonly socketBufferBytes?: number;
+  /** The sender's MSS (TcpInfo.sendMss: payload bytes per segment with options) and congestion control. */
+  readonly mss?: number;
+  readonly congestionControl?: string;
+  /** The samples, when intervalMs was given. */
+  readonly intervals?: readonly XenTransferInterval[];
   /** Goodput without the first omitBytes (present when omitBytes was given and passed). */
   readonly steady?: SteadyGoodput;
   /** What stopped the run before its end (e.g. "SIGINT"); the figures are then partial. */
@@ -253,14 +286,40 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   });
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
+  const intervals: XenTransferInterval[] = [];
+  let sampledAt = wallStart,
+    sampledBytes = 0,
+    sampledRetransmits = 0;
+  const sample = (at: number): void => {
+    const info = stream.info();
+    const retransmits = tcpOf(a).stats.retransmits;
+    const s: XenTransferInterval = {
+      startSeconds: Math.round(sampledAt - wallStart) / 1000,
+      endSeconds: Math.round(at - wallStart) / 1000,
+      bytes: received - sampledBytes,
+      wallGoodputBitsPerSecond: at > sampledAt ? Math.round(((received - sampledBytes) * 8 * 1000) / (at - sampledAt)) : 0,
+      receivedTotal: received,
+      retransmits: retransmits - sampledRetransmits,
+      cwndBytes: info.cwnd,
+      ssthreshBytes: info.ssthresh,
+      srttMs: info.srttMs,
+      bytesInFlight: info.bytesInFlight,
+    };
+    intervals.push(s);
+    options.onInterval?.(s);
+    sampledAt = at;
+    sampledBytes = received;
+    sampledRetransmits = retransmits;
+  };
+  const stopIntervals = everyWallSecond(options.intervalMs === undefined ? undefined : () => sample(performance.now()), options.intervalMs);
   const stopProgress = everyWallSecond(
     options.onProgress === undefined
       ? undefined
       : () => {
           const wallS = (performance.now() - wallStart) / 1000;
           options.onProgress!(
-            `xen-transfer: ${(received / 1e6).toFixed(1)}/${(options.bytes / 1e6).toFixed(1)} MB (${((100 * received) / options.bytes).toFixed(1)}%), ` +
-              `virtual ${((clock.now() - t0v) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${((received * 8) / Math.max(wallS, 1e-9) / 1e9).toFixed(3)} Gbit/s wall, ` +
+            `xen-transfer: ${formatSi(received, "B")}/${formatSi(options.bytes, "B")} (${((100 * received) / options.bytes).toFixed(1)}%), ` +
+              `virtual ${((clock.now() - t0v) / 1000).toFixed(3)} s, wall ${wallS.toFixed(1)} s, ${formatSi((received * 8) / Math.max(wallS, 1e-9), "bit/s")} wall, ` +
               `${tcpOf(a).stats.retransmits} retransmissions`,
           );
         },
@@ -278,7 +337,11 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   }).finally(() => {
     stopProgress();
     stopSampling();
+    stopIntervals();
   });
+  // The last, partial interval (iperf3 reports it too).
+  const stoppedAt = ended ? endAt : performance.now();
+  if (options.intervalMs !== undefined && stoppedAt > sampledAt) sample(stoppedAt);
   const interrupted = !ended && error === undefined && options.signal?.aborted === true ? String(options.signal.reason ?? "aborted") : undefined;
   if (interrupted !== undefined) error = `interrupted (${interrupted})`;
   const wallSeconds = (performance.now() - wallStart) / 1000;
@@ -309,6 +372,9 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
     notifications: { netfront: a.netfront.stats().notificationsSent, netback: net.netback.vifs().reduce((n, v) => n + v.stats().notificationsSent, 0) },
     buffersReused: { tcpSegments: tcpOf(a).stats.segmentBuffersReused, netbackTx: net.netback.vifs().reduce((n, v) => n + v.stats().txBuffersReused, 0) },
     socketBufferBytes,
+    mss: stream.info().sendMss,
+    congestionControl: stream.info().congestionControl,
+    ...(options.intervalMs === undefined ? {} : { intervals }),
     ...(steady === undefined ? {} : { steady }),
     ...(interrupted === undefined ? {} : { interrupted }),
     ...(error === undefined ? (ended ? {} : { error: "transfer did not finish" }) : { error }),
@@ -356,17 +422,78 @@ export function xenTransferReportPage(
   };
 }
 
+/** The `--json` output, organised as iperf3's (as `sim transfer`'s): what was run, the samples, the summary. */
+export interface XenTransferJson {
+  readonly start: RunStart & {
+    readonly family: "ipv4" | "ipv6";
+    readonly connected: { readonly senderAddress: string; readonly receiverAddress: string; readonly receiverPort: number };
+    /** null with --threads (the sender's connection lives in a worker). */
+    readonly mss: number | null;
+    readonly congestionControl: string | null;
+    readonly socketBufferBytes: number | null;
+    readonly seed: number;
+    readonly test: {
+      readonly gso: boolean;
+      readonly checksumOffload: boolean;
+      readonly threads: boolean;
+      readonly omitBytes: number;
+      readonly intervalSeconds: number | null;
+    };
+  };
+  readonly intervals: readonly XenTransferInterval[];
+  readonly end: Record<string, unknown>;
+  readonly units: Units;
+}
+
+/** The units of XenTransferJson's fields whose names do not carry one. */
+export const XEN_TRANSFER_UNITS: Units = { bytes: "B", received: "B", receivedTotal: "B", bytesInFlight: "B", mss: "B", omittedBytes: "B" };
+
+type AnyXenTransferReport = XenTransferReport | (Omit<XenTransferReport, "virtualSeconds" | "backendRestarts" | "intervals"> & { readonly threads: true });
+
+/** The iperf3-shaped JSON of a run (`args` as typed after `netlab sim xen-transfer`). */
+export function xenTransferJson(
+  r: AnyXenTransferReport & { readonly threads: boolean },
+  test: { readonly omitBytes: number; readonly intervalMs?: number | undefined },
+  args: readonly string[],
+  startedAt: Date,
+): XenTransferJson {
+  const { mss, congestionControl, socketBufferBytes, seed, gso, checksumOffload, threads, family, ...rest } = r;
+  const { intervals, ...end } = rest as typeof rest & { intervals?: readonly XenTransferInterval[] };
+  return withUnits(
+    {
+      start: {
+        ...runStart("sim xen-transfer", args, startedAt, "virtualSeconds" in r ? 0 : null),
+        family,
+        connected:
+          family === "ipv6"
+            ? { senderAddress: "2001:db8::1", receiverAddress: "2001:db8::2", receiverPort: PORT }
+            : { senderAddress: "192.0.2.1", receiverAddress: "192.0.2.2", receiverPort: PORT },
+        mss: mss ?? null,
+        congestionControl: congestionControl ?? null,
+        socketBufferBytes: socketBufferBytes ?? null,
+        seed,
+        test: { gso, checksumOffload, threads, omitBytes: test.omitBytes, intervalSeconds: test.intervalMs === undefined ? null : test.intervalMs / 1000 },
+      },
+      intervals: intervals ?? [],
+      end,
+    },
+    XEN_TRANSFER_UNITS,
+  );
+}
+
 /** The command line of `netlab sim xen-transfer` (args.ts's rules). */
 const XEN_TRANSFER_SPEC = {
   command: "sim xen-transfer",
   usage:
     "usage: netlab sim xen-transfer --bytes SIZE [--gso] [--no-csum] [--threads] [--omit SIZE] [--socket-buffer SIZE] [--seed S] [--json] [--quiet]\n" +
-    "                              [--report FILE.html] [--ipv6]\n" +
+    "                              [--interval S] [--report FILE.html] [--ipv6]\n" +
     `${summary}\n` +
     "  --bytes SIZE          required (10Mi = 10 MiB, 10M = 10^7 bytes)\n" +
     "  --omit SIZE           also report goodput without the first SIZE bytes (slow start, JIT warm-up), like iperf3 --omit\n" +
     `  --socket-buffer SIZE  both domUs' TCP send and receive buffers, 4Ki..1Gi (default ${XEN_TRANSFER_SOCKET_BUFFER / 1024 / 1024}Mi, with --threads --gso ${XEN_TRANSFER_SOCKET_BUFFER_THREADS / 1024 / 1024}Mi)\n` +
     "  --seed S              default 1\n" +
+    "  --interval S          a line per S seconds of wall time, as iperf3's (bytes, goodput, retransmissions, cwnd, srtt); not with --threads\n" +
+    '  --json                one object as iperf3\'s: "start", "intervals", "end", "units" (as sim transfer\'s)\n' +
     "  --ipv6                TCP over IPv6 (2001:db8::1 -> 2001:db8::2); not with --gso or --threads (TCP over IPv6 sends\n" +
     "                        finished MSS-sized segments: no GSO, no csum_blank through the rings)\n" +
     "  progress on stderr every second (--quiet: none); Ctrl-C or SIGTERM ends the run with the partial summary\n" +
@@ -377,6 +504,7 @@ const XEN_TRANSFER_SPEC = {
     omit: { type: "string" },
     "socket-buffer": { type: "string" },
     seed: { type: "string" },
+    interval: { type: "string" },
     gso: { type: "boolean" },
     "no-csum": { type: "boolean" },
     threads: { type: "boolean" },
@@ -400,6 +528,7 @@ export async function run(args: string[]): Promise<number> {
     omit: get("omit", (t) => parseSize(t)) ?? 0,
     socketBuffer: get("socket-buffer", (t) => parseSize(t, 4096, 1024 ** 3)) ?? 0,
     seed: get("seed", parseSeed) ?? 1,
+    intervalMs: get("interval", (t) => parseDuration(t, "s", 1)),
     gso: v.gso === true,
     csum: v["no-csum"] !== true,
     threads: v.threads === true,
@@ -412,6 +541,8 @@ export async function run(args: string[]): Promise<number> {
       XEN_TRANSFER_SPEC.command,
       `--ipv6 does not take ${o.gso ? "--gso" : "--threads"}: TCP over IPv6 uses neither GSO nor worker threads yet`,
     );
+  if (o.threads && o.intervalMs !== undefined)
+    throw new UsageError(XEN_TRANSFER_SPEC.command, "--interval samples the sender's connection, which --threads runs in a worker: give one of them");
   if (o.omit >= o.bytes && o.omit > 0) throw new UsageError(XEN_TRANSFER_SPEC.command, `--omit (${o.omit}) must be less than --bytes (${o.bytes})`);
   const common = {
     bytes: o.bytes,
@@ -430,27 +561,38 @@ export async function run(args: string[]): Promise<number> {
     ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
     ...(v.report === undefined ? {} : { samples }),
   };
+  const startedAt = new Date();
   const { value: r, interrupted } = await interruptible(async (signal) =>
     o.threads
       ? await runXenTransferThreads({ ...common, signal, ...onProgress })
-      : { ...(await runXenTransfer({ ...common, pumpBatch: 256, signal, ...onProgress })), threads: false as const },
+      : {
+          ...(await runXenTransfer({
+            ...common,
+            pumpBatch: 256,
+            signal,
+            ...onProgress,
+            ...(o.intervalMs === undefined ? {} : { intervalMs: o.intervalMs }),
+            ...(o.intervalMs !== undefined && !o.json ? { onInterval: (i: XenTransferInterval) => process.stdout.write(`${formatInterval(i)}\n`) } : {}),
+          })),
+          threads: false as const,
+        },
   );
-  if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify(xenTransferJson(r, { omitBytes: o.omit, intervalMs: o.intervalMs }, args, startedAt))}\n`);
   else {
     process.stdout.write(
       `xen-transfer${r.family === "ipv6" ? " (IPv6)" : ""}: ${r.received}/${r.bytes} bytes, sha256 ${r.sha256Match ? "matches" : "MISMATCH"}, ` +
-        `goodput ${(r.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${(r.cpuGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s per cpu-second${"virtualSeconds" in r ? `, virtual ${r.virtualSeconds} s` : ", worker threads"}), ` +
+        `goodput ${formatSi(r.wallGoodputBitsPerSecond, "bit/s")} (wall ${r.wallSeconds} s, cpu ${r.cpuSeconds} s → ${formatSi(r.cpuGoodputBitsPerSecond, "bit/s")} per cpu-second${"virtualSeconds" in r ? `, virtual ${r.virtualSeconds} s` : ", worker threads"}), ` +
         `gso ${r.gso ? "on" : "off"}, csum offload ${r.checksumOffload ? "on" : "off"}, ${r.retransmits} retransmissions, ` +
         `${r.frames.tx} frames${r.error === undefined ? "" : `, error: ${r.error}`}\n`,
     );
     if (r.steady !== undefined) {
       process.stdout.write(
-        `  steady: ${(r.steady.wallGoodputBitsPerSecond / 1e9).toFixed(3)} Gbit/s over the last ${r.steady.bytes} bytes (${r.steady.seconds} s), the first ${r.steady.omittedBytes} omitted\n`,
+        `  steady: ${formatSi(r.steady.wallGoodputBitsPerSecond, "bit/s")} over the last ${formatSi(r.steady.bytes, "B")} (${r.steady.seconds} s), the first ${formatSi(r.steady.omittedBytes, "B")} omitted\n`,
       );
     }
     const cpu = "threadCpuMs" in r ? r.threadCpuMs : undefined;
     if (cpu !== undefined) {
-      const perMb = (ms: number): string => (r.received > 0 ? `${((ms * 1e6) / r.received).toFixed(2)} ms/MB` : "-");
+      const perMb = (ms: number): string => (r.received > 0 ? `${formatSi((ms * 1e6) / r.received)} ms/MB` : "-");
       process.stdout.write(
         `  cpu per thread: dom0 ${cpu.dom0} ms (${perMb(cpu.dom0)}), sender ${cpu.sender} ms (${perMb(cpu.sender)}), receiver ${cpu.receiver} ms (${perMb(cpu.receiver)})\n`,
       );

@@ -77,7 +77,7 @@ export interface XenTransferThreadsOptions {
 const STOP_GRACE_MS = 5_000;
 
 /** The single-thread report's fields, less what the threaded run cannot see, plus a marker and each thread's CPU time. */
-export type XenTransferThreadsReport = Omit<XenTransferReport, "virtualSeconds" | "backendRestarts"> & {
+export type XenTransferThreadsReport = Omit<XenTransferReport, "virtualSeconds" | "backendRestarts" | "intervals"> & {
   readonly threads: true;
   /** CPU ms of each thread over the transfer (dom0: from both guests up to the end); absent off Linux. cpuSeconds is their sum where present. */
   readonly threadCpuMs?: { readonly dom0: number; readonly sender: number; readonly receiver: number };
