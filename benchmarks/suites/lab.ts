@@ -7,7 +7,7 @@
 // drop-tail with a 1000-packet buffer: "hundreds"). lab-measures.md tabulates every run.
 // Frames forwarded per CPU-second by one router and the 100-node topology are in the router suite.
 import type { BenchArtifact, BenchCase, BenchSuite } from "../../harness/bench/types.ts";
-import { type LabReport, loadTopology, runLab, type Topology } from "../../harness/lab/index.ts";
+import { goodputOf, type LabReport, loadTopology, runLab, type Topology } from "../../harness/lab/index.ts";
 import { createRng } from "../../stack/time.ts";
 import { linuxSkipReason } from "../../harness/lab/linux.ts";
 
@@ -76,7 +76,7 @@ function labCase(name: Experiment, figure: "jain" | "delay"): BenchCase {
         cpuSeconds: r.cpuSeconds,
         wallSeconds: r.wallSeconds,
         jainIndex: r.jainIndex,
-        steadyGoodputMbps: r.flows.map((f) => Number((f.steadyGoodputBitsPerSecond / 1e6).toFixed(3))),
+        steadyGoodputMbps: r.flows.map((f) => Number((goodputOf(f.steady) / 1e6).toFixed(3))),
         sojournMs: q.sojournMs,
         dropped: q.dropped,
         marked: q.marked,
@@ -111,12 +111,12 @@ function mixedCase(): BenchCase {
         const f = r.flows.filter((x) => x.sender === s);
         return {
           flows: f.length,
-          steadyGoodputMbps: f.map((x) => Number((x.steadyGoodputBitsPerSecond / 1e6).toFixed(3))),
+          steadyGoodputMbps: f.map((x) => Number((goodputOf(x.steady) / 1e6).toFixed(3))),
           retransmits: f.map((x) => x.retransmits),
         };
       };
-      const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
-      const linux = r.flows.filter((f) => f.sender === "linux").reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+      const total = r.flows.reduce((a, f) => a + goodputOf(f.steady), 0);
+      const linux = r.flows.filter((f) => f.sender === "linux").reduce((a, f) => a + goodputOf(f.steady), 0);
       const q = bottleneckOf(r);
       details = {
         realSeconds: r.virtualSeconds,
@@ -148,7 +148,7 @@ function measuresTable(): string {
     const [name, seed] = key.split("/") as [Experiment, string];
     const q = bottleneckOf(r);
     lines.push(
-      `| ${EXPERIMENTS[name]} | ${seed} | ${r.flows.map((f) => (f.steadyGoodputBitsPerSecond / 1e6).toFixed(2)).join(", ")} | ${r.jainIndex!.toFixed(4)} | ` +
+      `| ${EXPERIMENTS[name]} | ${seed} | ${r.flows.map((f) => (goodputOf(f.steady) / 1e6).toFixed(2)).join(", ")} | ${r.jainIndex!.toFixed(4)} | ` +
         `${q.sojournMs.p50.toFixed(1)} / ${q.sojournMs.p90.toFixed(1)} / ${q.sojournMs.p99.toFixed(1)} | ${q.dropped} | ${r.cpuSeconds.toFixed(2)} |`,
     );
   }

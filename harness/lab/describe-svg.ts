@@ -7,6 +7,7 @@
 // and its rate, delay, queue discipline and MTU).
 import { escapeXml } from "./svg.ts";
 import type { Topology, TopologyLink, TopologyNode } from "./topology.ts";
+import { formatSi } from "../report/format.ts";
 
 const BOX_W = 170;
 const LINE_H = 14;
@@ -18,7 +19,7 @@ const TITLE_H = 50;
 const FILL: Record<TopologyNode["kind"], string> = { host: "#e8f1fa", router: "#fdebd9", switch: "#e6f4e6" };
 const STROKE: Record<TopologyNode["kind"], string> = { host: "#1f77b4", router: "#ff7f0e", switch: "#2ca02c" };
 
-const rate = (bps: number): string => (bps >= 1e9 ? `${bps / 1e9} Gb/s` : bps >= 1e6 ? `${bps / 1e6} Mb/s` : bps >= 1e3 ? `${bps / 1e3} kb/s` : `${bps} b/s`);
+const rate = (bps: number): string => formatSi(bps, "bit/s");
 
 /** A link's label lines: name, then rate and delay, then queue and MTU. */
 function linkLabel(l: TopologyLink, i: number): string[] {

@@ -4,8 +4,9 @@
 import { createRoutingTable } from "../../stack/net/route.ts";
 import { parseCidr, parseIpv4, prefixToMask } from "../../stack/wire/address.ts";
 import { planDhcp, type Topology, type TopologyFlow, type TopologyLink } from "./topology.ts";
+import { formatSi } from "../report/format.ts";
 
-const rate = (bps: number): string => (bps >= 1e9 ? `${bps / 1e9} Gb/s` : bps >= 1e6 ? `${bps / 1e6} Mb/s` : bps >= 1e3 ? `${bps / 1e3} kb/s` : `${bps} b/s`);
+const rate = (bps: number): string => formatSi(bps, "bit/s");
 
 /** One line of a link's properties. */
 function linkProperties(l: TopologyLink): string {

@@ -18,8 +18,30 @@ import { createHttpServer, type HttpServer } from "../../stack/app/http/server.t
 /** What every flow starter gets. */
 export interface FlowDeps {
   readonly clock: Clock;
+  /** Which clock `clock` is: goodputs are named by it. */
+  readonly clockKind: LabClock;
   readonly src: Stack;
   readonly dst: Stack;
+}
+
+/** The clock a lab run keeps: "virtual" with simulated hosts only (netlab and xen), "wall" when a
+ * linux host puts the whole run in real time. */
+export type LabClock = "virtual" | "wall";
+
+/** A goodput named by the clock it was measured on: exactly one field, the run's clock's (goodputOf() reads it). */
+export interface ClockGoodput {
+  readonly virtualGoodputBitsPerSecond?: number;
+  readonly wallGoodputBitsPerSecond?: number;
+}
+
+/** `bitsPerSecond` under the name of `clock`. */
+export function byClock(clock: LabClock, bitsPerSecond: number): ClockGoodput {
+  return clock === "virtual" ? { virtualGoodputBitsPerSecond: bitsPerSecond } : { wallGoodputBitsPerSecond: bitsPerSecond };
+}
+
+/** The goodput of `g`, whichever clock names it. */
+export function goodputOf(g: ClockGoodput): number {
+  return g.virtualGoodputBitsPerSecond ?? g.wallGoodputBitsPerSecond ?? 0;
 }
 
 /** Common flow timing (ms of virtual time since the run started). */
@@ -142,15 +164,14 @@ const SEQ = 0,
 /** Smallest datagram payload a CBR flow sends (its sequence number and send time). */
 export const UDP_CBR_MIN_PAYLOAD = CBR_HEADER_LEN;
 
-export interface UdpCbrSample {
+export interface UdpCbrSample extends ClockGoodput {
   /** End of the interval, ms since the flow started. */
   readonly t: number;
-  readonly goodputBitsPerSecond: number;
   /** Datagrams that arrived in the interval. */
   readonly received: number;
 }
 
-export interface UdpCbrReport extends FlowWindow {
+export interface UdpCbrReport extends FlowWindow, ClockGoodput {
   readonly kind: "udp-cbr";
   readonly rateBitsPerSecond: number;
   readonly payloadBytes: number;
@@ -171,8 +192,7 @@ export interface UdpCbrReport extends FlowWindow {
   /** RFC 3550 §6.4.1 interarrival jitter at the end of the flow (ms). */
   readonly jitterMs: number;
   readonly oneWayDelayMs: DelayStats | null;
-  /** UDP payload bytes received per second over the flow's duration. */
-  readonly goodputBitsPerSecond: number;
+  /* ClockGoodput: UDP payload bits received per second over the flow's duration. */
   readonly samples: readonly UdpCbrSample[];
 }
 
@@ -259,7 +279,11 @@ export function startUdpCbrFlow(deps: FlowDeps, w: FlowWindow, o: UdpCbrFlowOpti
       const missingAtEnd = sent - received - lost;
       const samples: UdpCbrSample[] = [];
       for (let k = 0; (k + 1) * o.sampleIntervalMs <= span + 1e-9; k++) {
-        samples.push({ t: (k + 1) * o.sampleIntervalMs, goodputBitsPerSecond: ((bins[k] ?? 0) * 8 * 1000) / o.sampleIntervalMs, received: binCounts[k] ?? 0 });
+        samples.push({
+          t: (k + 1) * o.sampleIntervalMs,
+          ...byClock(deps.clockKind, ((bins[k] ?? 0) * 8 * 1000) / o.sampleIntervalMs),
+          received: binCounts[k] ?? 0,
+        });
       }
       return {
         ...w,
@@ -276,7 +300,7 @@ export function startUdpCbrFlow(deps: FlowDeps, w: FlowWindow, o: UdpCbrFlowOpti
         reordered,
         jitterMs: jitter,
         oneWayDelayMs: delayStats(delays),
-        goodputBitsPerSecond: (bytes * 8 * 1000) / span,
+        ...byClock(deps.clockKind, (bytes * 8 * 1000) / span),
         samples,
       };
     },
@@ -299,7 +323,7 @@ export interface HttpFetch {
   readonly error?: string;
 }
 
-export interface HttpFlowReport extends FlowWindow {
+export interface HttpFlowReport extends FlowWindow, ClockGoodput {
   readonly kind: "http";
   readonly responseBytes: number;
   readonly requests: number;
@@ -307,8 +331,7 @@ export interface HttpFlowReport extends FlowWindow {
   readonly failed: number;
   /** Request to the last byte, completed fetches only. */
   readonly completionMs: DelayStats | null;
-  /** Body bytes over the time the fetches took (completed fetches). */
-  readonly goodputBitsPerSecond: number;
+  /* ClockGoodput: body bits over the time the fetches took (completed fetches). */
   readonly fetches: readonly HttpFetch[];
 }
 
@@ -422,7 +445,7 @@ export function startHttpFlow(deps: FlowDeps, servers: HttpServers, w: FlowWindo
         completed: completed.length,
         failed: fetches.filter((f) => f.error !== undefined && f.error !== "unfinished").length,
         completionMs: delayStats(completed.map((f) => f.doneMs!)),
-        goodputBitsPerSecond: busy === 0 ? 0 : (completed.reduce((a, f) => a + f.bytes, 0) * 8 * 1000) / busy,
+        ...byClock(deps.clockKind, busy === 0 ? 0 : (completed.reduce((a, f) => a + f.bytes, 0) * 8 * 1000) / busy),
         fetches,
       };
     },

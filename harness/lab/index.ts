@@ -17,11 +17,15 @@ export {
   type PingSample,
   type UdpCbrReport,
   type UdpCbrSample,
+  type ClockGoodput,
+  type LabClock,
+  goodputOf,
 } from "./flows.ts";
 export type { XenHostReport, XenReport } from "./xen.ts";
 export {
   formatLabSummary,
   jainIndex,
+  LAB_UNITS,
   runLab,
   type FlowReport,
   type FlowSample,

@@ -11,6 +11,7 @@ import {
   describeTopology,
   describeTopologySvg,
   formatLabSummary,
+  goodputOf,
   jainIndex,
   listExamples,
   loadTopology,
@@ -198,7 +199,7 @@ describe("topology files", () => {
     expect(text).toContain("    eth1     10.0.0.1/30        device: end of link narrow to r2:eth0");
     expect(text).toContain("    route 10.2.0.0/24 via 10.0.0.2 dev eth1 static");
     expect(text).toContain("    route 10.0.0.0/30 dev eth1 connected");
-    expect(text).toContain("  narrow       r1:eth1 <-> r2:eth0: 20 Mb/s, 10 ms delay, MTU 1280, queue drop-tail (limitPackets 1000)");
+    expect(text).toContain("  narrow       r1:eth1 <-> r2:eth0: 20.0 Mbit/s, 10 ms delay, MTU 1280, queue drop-tail (limitPackets 1000)");
   });
 
   it("describeTopology() names a xen host's composition: stack on netfront -> netback -> dom0's bridge -> its link", async () => {
@@ -235,7 +236,7 @@ describe("topology files", () => {
       expect(g.links.map((l) => [l.name, l.lines])).toEqual(t.links.map((l, i) => [l.name ?? `link${i}`, 1]));
     }
     const dumbbell = parse(describeTopologySvg(example("dumbbell-cc")));
-    expect(dumbbell.links.find((l) => l.name === "bottleneck")!.texts).toEqual(["bottleneck", "10 Mb/s, 20 ms", "drop-tail 1000 pkts"]);
+    expect(dumbbell.links.find((l) => l.name === "bottleneck")!.texts).toEqual(["bottleneck", "10.0 Mbit/s, 20 ms", "drop-tail 1000 pkts"]);
     expect(dumbbell.nodes.find((n) => n.name === "r1")!.texts).toEqual([
       "r1",
       "router · netlab",
@@ -245,7 +246,7 @@ describe("topology files", () => {
       "eth3 10.1.3.1/24",
     ]);
     const fq = parse(describeTopologySvg(example("pmtu-1280")));
-    expect(fq.links.find((l) => l.name === "narrow")!.texts).toEqual(["narrow", "20 Mb/s, 10 ms", "drop-tail 1000 pkts, MTU 1280"]);
+    expect(fq.links.find((l) => l.name === "narrow")!.texts).toEqual(["narrow", "20.0 Mbit/s, 10 ms", "drop-tail 1000 pkts, MTU 1280"]);
     expect(parse(describeTopologySvg(example("dumbbell-xen"))).nodes.find((n) => n.name === "src1")!.texts[1]).toBe("host · xen");
   });
 
@@ -367,7 +368,7 @@ describe("lab run (virtual time, netlab nodes)", () => {
     const q = r.queues.find((x) => x.name === "bottleneck r1:core->r2:core")!;
     expect(q.stats.kind).toBe("fq-codel");
     expect(q.stats.sojournMs.p50).toBeLessThan(15);
-    const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+    const total = r.flows.reduce((a, f) => a + goodputOf(f.steady), 0);
     expect(total).toBeGreaterThan(8.5e6);
     expect(r.routers.r1!.forwarded).toBeGreaterThan(1000);
   });
@@ -392,11 +393,11 @@ describe("lab run (virtual time, netlab nodes)", () => {
     // The loss-based flows keep the 1000-packet queue near full; BBR v1's window (2 BDP at its 40 ms min RTT) then gets it little.
     expect(sojourn(together).sojournMs.p50).toBeGreaterThan(300);
     const bbr = together.flows.find((f) => f.name === "bbr")!;
-    expect(bbr.steadyGoodputBitsPerSecond).toBeLessThan(Math.min(...together.flows.filter((f) => f !== bbr).map((f) => f.steadyGoodputBitsPerSecond)));
+    expect(goodputOf(bbr.steady)).toBeLessThan(Math.min(...together.flows.filter((f) => f !== bbr).map((f) => goodputOf(f.steady))));
     const alone = async (name: string) =>
       runLab({ ...t, flows: t.flows!.filter((f) => f.name === name).map((f) => ({ ...f, startMs: 0 })) }, { durationMs: 10000 });
     const [cubic, bbrAlone] = [await alone("cubic"), await alone("bbr")];
-    for (const r of [cubic, bbrAlone]) expect(r.flows[0]!.steadyGoodputBitsPerSecond).toBeGreaterThan(9e6);
+    for (const r of [cubic, bbrAlone]) expect(goodputOf(r.flows[0]!.steady)).toBeGreaterThan(9e6);
     expect(sojourn(cubic).sojournMs.p50).toBeGreaterThan(300);
     expect(sojourn(cubic).maxBacklogPackets).toBeGreaterThan(500);
     expect(sojourn(bbrAlone).sojournMs.p50).toBeLessThan(20);
@@ -426,7 +427,7 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect(download.path).toEqual(["laptop-sw laptop:eth0->sw:p2", "uplink sw:p0->r1:lan", "wan r1:wan->srv:eth0"]);
     // The first 100 ms goodput bins before the lease are empty.
     const bound = leases.get("laptop")!.boundAtMs!;
-    expect(download.samples.filter((x) => x.t <= bound).every((x) => x.goodputBitsPerSecond === 0)).toBe(true);
+    expect(download.samples.filter((x) => x.t <= bound).every((x) => x.virtualGoodputBitsPerSecond === 0)).toBe(true);
     const [ping, pingNas] = r.pings;
     expect(ping!.startMs).toBe(leases.get("phone")!.boundAtMs);
     expect(ping!.sent).toBe(Math.ceil((10_000 - ping!.startMs) / 200));
@@ -459,7 +460,7 @@ describe("lab run (virtual time, netlab nodes)", () => {
   it("pmtu-1280: the router answers DF segments with fragmentation-needed and the flow goes on with smaller ones", async () => {
     const r = await runLab(example("pmtu-1280"), { durationMs: 3000 });
     expect(r.routers.r1!["drop.frag-needed"]).toBeGreaterThan(0);
-    expect(r.flows[0]!.goodputBitsPerSecond).toBeGreaterThan(10e6);
+    expect(r.flows[0]!.virtualGoodputBitsPerSecond!).toBeGreaterThan(10e6);
     expect(r.links.find((l) => l.name === "narrow")!.framesDelivered).toBeGreaterThan(1000);
   });
 
@@ -479,7 +480,7 @@ describe("lab run (virtual time, netlab nodes)", () => {
     // Each further router adds two 2 ms link crossings (and serialization) to the round trip.
     for (let i = 2; i < 5; i++) expect(t.hops[i]!.rttMs! - t.hops[i - 1]!.rttMs!).toBeCloseTo(4.18, 1);
     for (const name of ["r1", "r2", "r3", "r4", "r5"]) expect(r.routers[name]!["drop.ttl-exceeded"]).toBe(1);
-    expect(r.flows[0]!.goodputBitsPerSecond).toBeGreaterThan(5e6);
+    expect(r.flows[0]!.virtualGoodputBitsPerSecond!).toBeGreaterThan(5e6);
   });
 
   it("parking-lot: flows over 3, 2 and 1 hops share the last link evenly under FQ-CoDel", async () => {
@@ -503,7 +504,7 @@ describe("lab run (virtual time, netlab nodes)", () => {
 
   it("lan-switch: hosts behind two learning switches reach the server through the router and each other without it", async () => {
     const r = await runLab(example("lan-switch"), { durationMs: 3000 });
-    expect(r.flows.every((f) => f.connected && f.goodputBitsPerSecond > 1e6)).toBe(true);
+    expect(r.flows.every((f) => f.connected && f.virtualGoodputBitsPerSecond! > 1e6)).toBe(true);
     const path = (name: string) => r.flows.find((f) => f.name === name)!.path;
     expect(path("h4-h1")).toEqual(["h4 h4:eth0->sw2:p2", "trunk sw2:trunk->sw1:trunk", "h1 sw1:p1->h1:eth0"]);
     expect(path("h3-srv")).toEqual(["h3 h3:eth0->sw2:p1", "trunk sw2:trunk->sw1:trunk", "r1-sw1 sw1:p0->r1:lan", "uplink r1:wan->srv:eth0"]);
@@ -534,7 +535,7 @@ describe("lab run (virtual time, netlab nodes)", () => {
     expect([u.sent, u.received, u.lost, u.missingAtEnd, u.reordered, u.duplicates, u.sendErrors]).toEqual([120, 120, 0, 0, 0, 0, 0]);
     expect(u.oneWayDelayMs!.max).toBeCloseTo(10 + (1042 * 8) / 1e5, 6);
     expect(u.jitterMs).toBeLessThan(1e-9);
-    expect(u.goodputBitsPerSecond).toBeCloseTo(1e6, -3);
+    expect(u.virtualGoodputBitsPerSecond).toBeCloseTo(1e6, -3);
     const h = r.http[0]!;
     expect([h.requests, h.completed, h.failed]).toEqual([3, 3, 0]);
     for (const f of h.fetches) expect([f.status, f.bytes, f.error]).toEqual([200, 50_000, undefined]);
@@ -626,9 +627,23 @@ describe("lab run (virtual time, netlab nodes)", () => {
       expect(bytes("a").length).toBeGreaterThan(100_000);
       expect(bytes("a").equals(bytes("b"))).toBe(true);
       expect(bytes("a").equals(bytes("c"))).toBe(false);
-      expect(readFileSync(join(dir, "a", "summary.txt"), "utf8")).toMatch(/Jain's fairness index/);
+      const summary = readFileSync(join(dir, "a", "summary.txt"), "utf8");
+      expect(summary).toMatch(/Jain's fairness index/);
+      // Goodputs are named by the run's clock (virtual: no linux host) and written with the SI formatter.
+      expect(summary).toMatch(/\(goodputs on the virtual clock\)/);
+      expect(summary).toMatch(/^ {2}flow1 .* goodput \d+(\.\d+)? [kM]bit\/s, steady \d+(\.\d+)? [kM]bit\/s, \d+ retransmits$/m);
+      const json = JSON.parse(readFileSync(join(dir, "a", "report.json"), "utf8")) as { flows: Record<string, unknown>[]; units: Record<string, string> };
+      for (const f of json.flows) {
+        expect(f["virtualGoodputBitsPerSecond"]).toBeGreaterThan(0);
+        expect(f).not.toHaveProperty("goodputBitsPerSecond");
+        expect(f).not.toHaveProperty("wallGoodputBitsPerSecond");
+        expect(Object.keys(f["steady"] as object)).toEqual(["virtualGoodputBitsPerSecond"]);
+      }
+      expect(goodputOf(a.flows[0]!)).toBe(a.flows[0]!.virtualGoodputBitsPerSecond);
+      expect(json.units).toMatchObject({ bytesReceived: "B", t: "ms", cwnd: "B" });
       const chart = readFileSync(join(dir, "a", "goodput.svg"), "utf8");
       expect(chart.match(/<polyline /g)).toHaveLength(4);
+      expect(chart).toContain("virtual goodput (Mbit/s)");
       expect(readFileSync(join(dir, "a", "queue-delay.svg"), "utf8")).toMatch(/<svg [^>]*>[\s\S]*bottleneck[\s\S]*<\/svg>/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

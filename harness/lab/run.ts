@@ -22,7 +22,21 @@ import { formatIpv4, parseCidr, parseIpv4, prefixToMask } from "../../stack/wire
 import type { TcpStream } from "../../stack/transport/types.ts";
 import { createCaptureFile, makeDirectory, type CaptureFile } from "../pcap/files.ts";
 import { lineChart } from "./svg.ts";
-import { type HttpFlowReport, type HttpServers, type PingReport, type UdpCbrReport, startHttpFlow, startPingFlow, startUdpCbrFlow } from "./flows.ts";
+import { formatSi } from "../report/format.ts";
+import { withUnits, type Units } from "../report/json.ts";
+import {
+  byClock,
+  type ClockGoodput,
+  goodputOf,
+  type HttpFlowReport,
+  type HttpServers,
+  type LabClock,
+  type PingReport,
+  type UdpCbrReport,
+  startHttpFlow,
+  startPingFlow,
+  startUdpCbrFlow,
+} from "./flows.ts";
 import {
   type DhcpPlan,
   parseIpv4Range,
@@ -68,11 +82,10 @@ export interface LabRunOptions {
   readonly signal?: AbortSignal;
 }
 
-/** One sample of a flow, per sample interval. */
-export interface FlowSample {
+/** One sample of a flow, per sample interval (goodput named by the run's clock). */
+export interface FlowSample extends ClockGoodput {
   /** End of the interval, ms since the flow started. */
   readonly t: number;
-  readonly goodputBitsPerSecond: number;
   readonly cwnd: number;
   readonly srttMs: number;
 }
@@ -88,7 +101,7 @@ export interface Iperf3FlowDetails {
 }
 
 /** A TCP flow: bulk-tcp (netlab's sender, or a linux host's python3 socket) or iperf3 (between two linux hosts). */
-export interface FlowReport {
+export interface FlowReport extends ClockGoodput {
   readonly name: string;
   readonly kind: "bulk-tcp" | "iperf3";
   /** The address family the flow ran over. */
@@ -106,10 +119,9 @@ export interface FlowReport {
   readonly durationMs: number;
   readonly connected: boolean;
   readonly bytesReceived: number;
-  /** Over the flow's whole duration. */
-  readonly goodputBitsPerSecond: number;
-  /** After the warm-up fraction of its duration. */
-  readonly steadyGoodputBitsPerSecond: number;
+  /* ClockGoodput: over the flow's whole duration, on the run's clock (virtual, or wall in a real-time run). */
+  /** After the warm-up fraction of its duration, on the same clock. */
+  readonly steady: ClockGoodput;
   readonly retransmits: number;
   /** The link directions the flow's data crosses ("link a->b"), traced through the routing tables. */
   readonly path: readonly string[];
@@ -210,6 +222,22 @@ function configError(message: string): Error {
   return Object.assign(new Error(message), { code: "ERR_NETLAB_TOPOLOGY" });
 }
 
+/** The units of LabReport's fields whose names do not carry one (the `units` of `lab run --json` and report.json). */
+export const LAB_UNITS: Units = {
+  t: "ms",
+  cwnd: "B",
+  bytesReceived: "B",
+  payloadBytes: "B",
+  responseBytes: "B",
+  bytes: "B",
+  lossFraction: "fraction",
+  p50: "ms",
+  p90: "ms",
+  min: "ms",
+  max: "ms",
+  mean: "ms",
+};
+
 /** Jain's fairness index (Σx)² / (n·Σx²); null for no values, 1 when all are zero. */
 export function jainIndex(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -272,6 +300,7 @@ export async function runLab(topology: Topology, options: LabRunOptions = {}): P
 
 async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, world: RealWorld | undefined): Promise<LabReport> {
   const virtual = world === undefined ? (clock as VirtualClock) : undefined;
+  const clockKind: LabClock = virtual === undefined ? "wall" : "virtual";
   const seed = options.seed ?? topology.seed ?? 1;
   const duration = options.durationMs ?? topology.durationMs;
   const interval = topology.sampleIntervalMs ?? 100;
@@ -737,7 +766,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       clock.setTimer(t, () => {
         const bin = Math.round((t - f.start) / interval) - 1;
         const info = f.connected && f.stream !== undefined ? f.stream.info() : undefined;
-        f.samples.push({ t: t - f.start, goodputBitsPerSecond: ((f.bins[bin] ?? 0) * 8 * 1000) / interval, cwnd: info?.cwnd ?? 0, srttMs: info?.srttMs ?? 0 });
+        f.samples.push({ t: t - f.start, ...byClock(clockKind, ((f.bins[bin] ?? 0) * 8 * 1000) / interval), cwnd: info?.cwnd ?? 0, srttMs: info?.srttMs ?? 0 });
       });
     }
     if (linuxHost !== undefined) return;
@@ -810,7 +839,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       startMs,
       endMs: Math.min(duration, spec.durationMs === undefined ? Infinity : startMs + spec.durationMs),
     };
-    const deps = { clock, src: hosts.get(spec.from)!, dst: hosts.get(spec.to)! };
+    const deps = { clock, clockKind, src: hosts.get(spec.from)!, dst: hosts.get(spec.to)! };
     // An IPv6 flow starts once both ends hold their addresses (SLAAC, DAD).
     const wait6 = spec.family === "ipv6" ? (fn: () => void) => whenAddressed6(spec.from, spec.to, fn) : undefined;
     const later = <R>(start: (w: typeof window) => R) => deferred(spec.from, startMs, window.endMs, (at) => start({ ...window, startMs: at }), wait6);
@@ -933,8 +962,8 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
       durationMs: f.end - f.start,
       connected: f.connected,
       bytesReceived: f.received,
-      goodputBitsPerSecond: (f.received * 8 * 1000) / span,
-      steadyGoodputBitsPerSecond: (f.steadyReceived * 8 * 1000) / steadySpan,
+      ...byClock(clockKind, (f.received * 8 * 1000) / span),
+      steady: byClock(clockKind, (f.steadyReceived * 8 * 1000) / steadySpan),
       retransmits: linux !== undefined ? linux.retransmits : f.stream !== undefined && f.connected ? f.stream.info().retransmits : 0,
       path: tracePath(f.spec.from, f.spec.to),
       samples,
@@ -995,7 +1024,7 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     http: httpFlows.map((f) => f.report()),
     queues,
     links: linkReports,
-    jainIndex: jainIndex(flowReports.map((f) => f.steadyGoodputBitsPerSecond)),
+    jainIndex: jainIndex(flowReports.map((f) => goodputOf(f.steady))),
     sharedLinks: sharedLinks(flowReports),
     routers: routerCounters,
     ...(xen === undefined ? {} : { xen: xen.report() }),
@@ -1005,15 +1034,15 @@ async function runIn(topology: Topology, options: LabRunOptions, clock: Clock, w
     ...(options.outDir === undefined ? {} : { outDir: options.outDir }),
   };
   if (options.outDir !== undefined) {
-    writeFileSync(join(options.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(options.outDir, "report.json"), `${JSON.stringify(withUnits(report, LAB_UNITS), null, 2)}\n`);
     writeFileSync(join(options.outDir, "summary.txt"), formatLabSummary(report));
     writeFileSync(
       join(options.outDir, "goodput.svg"),
       lineChart({
-        title: `${report.name}: goodput per flow`,
-        xLabel: "time since the flow started (s)",
-        yLabel: "goodput (Mb/s)",
-        series: report.flows.map((f) => ({ name: f.name, points: f.samples.map((p) => [p.t / 1000, p.goodputBitsPerSecond / 1e6] as const) })),
+        title: `${report.name}: ${report.realTime ? "wall" : "virtual"} goodput per flow`,
+        xLabel: `${report.realTime ? "wall" : "virtual"} time since the flow started (s)`,
+        yLabel: `${report.realTime ? "wall" : "virtual"} goodput (Mbit/s)`,
+        series: report.flows.map((f) => ({ name: f.name, points: f.samples.map((p) => [p.t / 1000, goodputOf(p) / 1e6] as const) })),
       }),
     );
     writeFileSync(
@@ -1064,11 +1093,12 @@ function iperf3FlowReport(
     durationMs: f.seconds * 1000,
     connected: r.connected,
     bytesReceived: r.receivedBytes,
-    goodputBitsPerSecond: r.receiverBitsPerSecond,
-    steadyGoodputBitsPerSecond: steadyMs > 0 ? (steadyBytes * 8 * 1000) / steadyMs : 0,
+    // iperf3 flows run between linux hosts: the run is in real time.
+    wallGoodputBitsPerSecond: r.receiverBitsPerSecond,
+    steady: { wallGoodputBitsPerSecond: steadyMs > 0 ? (steadyBytes * 8 * 1000) / steadyMs : 0 },
     retransmits: r.retransmits,
     path,
-    samples: r.intervals.map((x) => ({ t: x.t, goodputBitsPerSecond: x.receivedBitsPerSecond, cwnd: x.cwnd, srttMs: x.srttMs })),
+    samples: r.intervals.map((x) => ({ t: x.t, wallGoodputBitsPerSecond: x.receivedBitsPerSecond, cwnd: x.cwnd, srttMs: x.srttMs })),
     iperf3: {
       ...(r.version === undefined ? {} : { version: r.version }),
       seconds: r.seconds,
@@ -1128,7 +1158,7 @@ function sharedLinks(flows: readonly FlowReport[]): SharedLinkReport[] {
   const out: SharedLinkReport[] = [];
   for (const [name, fs] of by) {
     if (fs.length < 2) continue;
-    out.push({ name, flows: fs.map((f) => f.name), jainIndex: jainIndex(fs.map((f) => f.steadyGoodputBitsPerSecond))! });
+    out.push({ name, flows: fs.map((f) => f.name), jainIndex: jainIndex(fs.map((f) => goodputOf(f.steady)))! });
   }
   return out;
 }
@@ -1138,19 +1168,19 @@ function busyQueues(queues: readonly QueueReport[]): QueueReport[] {
   return queues.filter((q) => q.stats.dropped > 0 || q.stats.marked > 0 || q.stats.maxBacklogPackets >= 10);
 }
 
-const mbps = (bps: number): string => `${(bps / 1e6).toFixed(2)} Mb/s`;
+const bitRate = (bps: number): string => formatSi(bps, "bit/s");
 
 /** The readable summary of a run. */
 export function formatLabSummary(r: LabReport): string {
   const lines: string[] = [];
   lines.push(
-    `${r.name} (seed ${r.seed}): ${r.virtualSeconds} ${r.realTime ? "real" : "virtual"} s in ${r.wallSeconds.toFixed(2)} wall s (${r.cpuSeconds.toFixed(2)} CPU s)`,
+    `${r.name} (seed ${r.seed}): ${r.virtualSeconds} ${r.realTime ? "real" : "virtual"} s (goodputs on the ${r.realTime ? "wall" : "virtual"} clock) in ${r.wallSeconds.toFixed(2)} wall s (${r.cpuSeconds.toFixed(2)} CPU s)`,
   );
   if (r.flows.length > 0) {
     lines.push("", "flows:");
     for (const f of r.flows) {
       lines.push(
-        `  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.family === "ipv6" ? "IPv6 " : ""}${f.kind === "iperf3" ? "iperf3 " : ""}${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${mbps(f.goodputBitsPerSecond)}, steady ${mbps(f.steadyGoodputBitsPerSecond)}, ` +
+        `  ${f.name.padEnd(8)} ${f.from} -> ${f.to} ${f.family === "ipv6" ? "IPv6 " : ""}${f.kind === "iperf3" ? "iperf3 " : ""}${f.sender === "linux" ? `linux ${f.linuxCongestionControl ?? f.congestionControl}` : f.congestionControl.padEnd(7)} goodput ${bitRate(goodputOf(f))}, steady ${bitRate(goodputOf(f.steady))}, ` +
           `${f.retransmits} retransmits${f.connected ? "" : " (never connected)"}${f.error === undefined ? "" : ` [${f.error}]`}`,
       );
     }
@@ -1160,12 +1190,12 @@ export function formatLabSummary(r: LabReport): string {
     // A mixed run (linux and netlab senders on one network): each stack's share, side by side.
     const stacks = [...new Set(r.flows.map((f) => f.sender))];
     if (stacks.length > 1) {
-      const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+      const total = r.flows.reduce((a, f) => a + goodputOf(f.steady), 0);
       const shares = stacks.map((s) => {
         const mine = r.flows.filter((f) => f.sender === s);
-        const g = mine.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+        const g = mine.reduce((a, f) => a + goodputOf(f.steady), 0);
         const rtx = mine.reduce((a, f) => a + f.retransmits, 0);
-        return `${s} ${mine.length} flows ${mbps(g)} (${total > 0 ? ((100 * g) / total).toFixed(1) : "0.0"}%, ${rtx} retransmits)`;
+        return `${s} ${mine.length} flows ${bitRate(g)} (${total > 0 ? ((100 * g) / total).toFixed(1) : "0.0"}%, ${rtx} retransmits)`;
       });
       lines.push(`  share of the steady goodput by sender stack: ${shares.join("  |  ")}`);
     }
@@ -1184,8 +1214,8 @@ export function formatLabSummary(r: LabReport): string {
     const d = u.oneWayDelayMs;
     lines.push(
       "",
-      `udp-cbr ${u.name}: ${u.from} -> ${u.to} at ${mbps(u.rateBitsPerSecond)} (${u.payloadBytes} B datagrams): ${u.sent} sent, ${u.received} received, ` +
-        `${u.lost} lost (${(u.lossFraction * 100).toFixed(2)}%), ${u.missingAtEnd} missing at the end, ${u.reordered} reordered, ${u.duplicates} duplicated; jitter ${ms(u.jitterMs)}; goodput ${mbps(u.goodputBitsPerSecond)}` +
+      `udp-cbr ${u.name}: ${u.from} -> ${u.to} at ${bitRate(u.rateBitsPerSecond)} (${u.payloadBytes} B datagrams): ${u.sent} sent, ${u.received} received, ` +
+        `${u.lost} lost (${(u.lossFraction * 100).toFixed(2)}%), ${u.missingAtEnd} missing at the end, ${u.reordered} reordered, ${u.duplicates} duplicated; jitter ${ms(u.jitterMs)}; goodput ${bitRate(goodputOf(u))}` +
         (d === null ? "" : `; one-way delay median ${ms(d.p50)}, p90 ${ms(d.p90)}`),
     );
   }
@@ -1194,7 +1224,7 @@ export function formatLabSummary(r: LabReport): string {
     lines.push(
       "",
       `http ${h.name}: ${h.from} -> ${h.to}, ${h.responseBytes} B each: ${h.completed} of ${h.requests} fetches completed, ${h.failed} failed` +
-        (c === null ? "" : `; time to last byte median ${ms(c.p50)}, p90 ${ms(c.p90)}, max ${ms(c.max)}; ${mbps(h.goodputBitsPerSecond)} while fetching`),
+        (c === null ? "" : `; time to last byte median ${ms(c.p50)}, p90 ${ms(c.p90)}, max ${ms(c.max)}; ${bitRate(goodputOf(h))} while fetching`),
     );
   }
   for (const t of r.traceroutes) {
@@ -1206,7 +1236,7 @@ export function formatLabSummary(r: LabReport): string {
     for (const q of busy) {
       const s = q.stats;
       lines.push(
-        `  ${q.name} [${s.kind}, ${mbps(q.rateBitsPerSecond)}]: ${s.enqueued} enqueued, ${s.dropped} dropped, ${s.marked} marked; ` +
+        `  ${q.name} [${s.kind}, ${bitRate(q.rateBitsPerSecond)}]: ${s.enqueued} enqueued, ${s.dropped} dropped, ${s.marked} marked; ` +
           `sojourn p50 ${s.sojournMs.p50.toFixed(2)} ms, p90 ${s.sojournMs.p90.toFixed(2)} ms, p99 ${s.sojournMs.p99.toFixed(2)} ms; max backlog ${s.maxBacklogPackets} packets`,
       );
     }

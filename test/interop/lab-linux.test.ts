@@ -6,7 +6,7 @@
 // is built.
 import { execFileSync } from "node:child_process";
 import { describe, expect, it, vi } from "vitest";
-import { describeTopology, formatLabSummary, loadTopology, runLab, type Topology } from "../../harness/lab/index.ts";
+import { describeTopology, formatLabSummary, goodputOf, loadTopology, runLab, type Topology } from "../../harness/lab/index.ts";
 import { linuxSkipReason } from "../../harness/lab/linux.ts";
 import { isNetlabError } from "../../stack/error.ts";
 import { announceSkip } from "./support.ts";
@@ -79,7 +79,7 @@ describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
     expect(rtts.length).toBeGreaterThan(10);
     expect(Math.min(...rtts)).toBeGreaterThan(40);
     const bottleneck = r.queues.find((q) => q.name === "bottleneck r1:core->r2:core")!;
-    const total = r.flows.reduce((a, f) => a + f.steadyGoodputBitsPerSecond, 0);
+    const total = r.flows.reduce((a, f) => a + goodputOf(f.steady), 0);
     expect(total).toBeGreaterThan(7e6);
     expect(total).toBeLessThan(10.5e6);
     expect(bottleneck.stats.enqueued).toBeGreaterThan(1000);
@@ -116,7 +116,7 @@ describe.skipIf(skip)("lab run with linux hosts (real time, root)", () => {
       // The 10 Mb/s bottleneck, shared with the netlab flow, for 3 s: what the server read, never more than the client wrote.
       expect(f.bytesReceived).toBeGreaterThan(300_000);
       expect(f.bytesReceived).toBeLessThanOrEqual(f.iperf3!.sentBytes);
-      expect(f.goodputBitsPerSecond).toBeLessThan(10.5e6);
+      expect(f.wallGoodputBitsPerSecond!).toBeLessThan(10.5e6);
       expect(f.path).toEqual(["client-r1 client:eth0->r1:eth1", "bottleneck r1:core->r2:core", "r2-server r2:eth1->server:eth0"]);
       // One sample per 100 ms interval of the server; the client's RTT is at least the path's 2 x (1 + 10 + 1) ms.
       expect(f.samples.length).toBeGreaterThanOrEqual(25);

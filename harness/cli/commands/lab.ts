@@ -14,10 +14,12 @@ import {
   describeTopologySvg,
   formatLabSummary,
   formatTopologyErrors,
+  LAB_UNITS,
   listExamples,
   loadTopology,
   runLab,
 } from "../../lab/index.ts";
+import { withUnits } from "../../report/json.ts";
 
 export const summary =
   "routed topologies (virtual time; real time with linux hosts): lab run FILE [--seed S] [--json] [--out DIR], lab list, lab check, lab describe, lab schema";
@@ -116,6 +118,6 @@ export async function run(args: string[]): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   });
-  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatLabSummary(report));
+  process.stdout.write(json ? `${JSON.stringify(withUnits(report, LAB_UNITS), null, 2)}\n` : formatLabSummary(report));
   return 0;
 }
