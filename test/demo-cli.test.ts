@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCapture } from "../stack/link/pcap/index.ts";
+import { fieldsWithoutUnit } from "../harness/report/json.ts";
 
 const cli = (args: string[]) => spawnSync(process.execPath, ["bin/netlab.mjs", "demo", ...args], { encoding: "utf8", timeout: 60_000 });
 
@@ -15,6 +16,7 @@ describe("netlab demo on the command line", () => {
       const r = cli(["--seed", "3", "--json", "--pcap", path]);
       expect(r.status, r.stderr).toBe(0);
       const report = JSON.parse(r.stdout) as {
+        units: Record<string, string>;
         seed: number;
         ok: boolean;
         xen: boolean;
@@ -72,6 +74,9 @@ describe("netlab demo on the command line", () => {
         ["h2", 200, 262144],
         ["h3", 200, 262144],
       ]);
+      // The units rule: every quantity's unit is in its name or in `units`.
+      expect(report.units).toMatchObject({ leaseTime: "s", bytes: "B", sectorSize: "B" });
+      expect(fieldsWithoutUnit(report, report.units)).toEqual([]);
       expect(existsSync(path)).toBe(true);
       const parsed = parseCapture(new Uint8Array(readFileSync(path)));
       expect(parsed.ok && parsed.value.packets.length).toBe(report.capture.packets);
@@ -89,7 +94,7 @@ describe("netlab demo on the command line", () => {
       expect(r.stdout).toMatch(/^hosts: Xen domUs, each NIC a netfront joined to its switch port by a dom0 bridge/m);
       // h1's disk: size, sector size, ring requests, operations, bytes, verdict.
       expect(r.stdout).toMatch(
-        /^ {2}h1 disk xvda: 4 MiB, 512-byte sectors \(blkback in dom0, memory image\); \d+ ring requests: 3 writes \+ 1 flush at boot, 12 reads; \d+ bytes written, \d+ read; ok$/m,
+        /^ {2}h1 disk xvda: 4\.00 MiB, 512-byte sectors \(blkback in dom0, memory image\); \d+ ring requests: 3 writes \+ 1 flush at boot, 12 reads; \d+(\.\d+)? kB written, \d+(\.\d+)? [kM]B read; ok$/m,
       );
       expect(r.stdout).toMatch(/^ok {3}Xen: h1's pages on xvda through blkfront: /m);
       expect(r.stdout).toMatch(/^ {2}h1 +192\.0\.2\.1 +static +02:00:00:00:00:01 /m);
@@ -104,6 +109,8 @@ describe("netlab demo on the command line", () => {
       expect(r.stdout).toMatch(/^IPv6: h1 advertises 2001:db8::\/64 \(RAs\); the others autoconfigure \(SLAAC\):$/m);
       expect(r.stdout).toMatch(/^ {2}h2 +fe80::ff:fe00:2 +2001:db8::ff:fe00:2 +slaac +preferred +[\d.]+ ms +\d+ +0 +fe80::ff:fe00:1$/m);
       expect(r.stdout).toMatch(/^TCP over IPv6 h1 -> h3:9: 262144\/262144 bytes intact, /m);
+      // Figures with the shared SI formatter.
+      expect(r.stdout).toMatch(/^TCP h1 -> h3:\d+: 262144\/262144 bytes intact, [\d.]+ ms, goodput \d+(\.\d+)? [kMG]bit\/s \(virtual\), \d+ retransmissions$/m);
       expect(r.stdout).toMatch(/^HTTP over IPv6: server h1 \[2001:db8::1\]:80, 2 connections, 8 requests, 8 responses$/m);
       expect(r.stdout).toMatch(/^ok {3}IPv4 TCP transfer: /m);
       expect(r.stdout).toMatch(/^ok {3}IPv6 SLAAC from h1's RA: h2 2001:db8::ff:fe00:2, h3 2001:db8::ff:fe00:3 /m);

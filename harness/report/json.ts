@@ -40,3 +40,31 @@ export function runStart(command: string, args: readonly string[], startedAt: Da
 export function withUnits<T extends object>(body: T, units: Units): T & { readonly units: Units } {
   return { ...body, units };
 }
+
+/** A field name that says its unit (the units rule's suffixes). */
+const UNIT_SUFFIX = /(Bytes|Bits|BitsPerSecond|PerSecond|Seconds|Ms|Us|Ns|Mbps|Percent|Fraction|Index)$|^(bytes|seconds|ms|us)$/;
+/** A field name that looks like a physical quantity (time, size, rate...) rather than a count. */
+const QUANTITY =
+  /byte|size|rate|delay|time(?!out)|rtt|latency|goodput|throughput|jitter|duration|elapsed|interval|mtu|mss|cwnd|window|sojourn|backlog|granularity|alignment|^t$|^p\d+$|^min$|^max$|^mean$|^loss$/i;
+/** Counts among those: plurals ("timeouts", "mtuDrops") and orders are numbers of things, not quantities. */
+const COUNT = /[^e]s$|Order$/;
+
+/**
+ * Numeric fields of `value` (at any depth) whose names look like a physical quantity but neither
+ * end in a unit nor are named in `units`: what the units rule forbids (tests run every command's
+ * JSON through it). Returns the names, deduplicated.
+ */
+export function fieldsWithoutUnit(value: unknown, units: Units): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (typeof v === "object" && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (typeof x === "number" && QUANTITY.test(k) && !COUNT.test(k) && !UNIT_SUFFIX.test(k) && !Object.hasOwn(units, k)) out.add(k);
+        else if (k !== "units") walk(x);
+      }
+    }
+  };
+  walk(value);
+  return [...out];
+}

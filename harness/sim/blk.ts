@@ -30,6 +30,8 @@ import { err, ok } from "../../stack/result.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { exitStatusOf, interruptible, type StopSignal } from "../cli/run-control.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
+import { withUnits, type Units } from "../report/json.ts";
+import { formatBinary, formatSi } from "../report/format.ts";
 
 export const summary = "random block I/O from a domU through blkfront/blkback, checked against a model (--image FILE --ops N --mix r:w:f --json)";
 
@@ -428,6 +430,19 @@ function parseArgs(args: string[]): Parsed {
   return { ...o, json: v.json === true, quiet: v.quiet === true, overwrite: v.overwrite === true, report: v.report, help };
 }
 
+/** The units of `sim blk --json` fields whose names do not carry one. */
+export const BLK_UNITS: Units = {
+  bytesRead: "B",
+  bytesWritten: "B",
+  blockSize: "B",
+  physicalSectorSize: "B",
+  discardGranularity: "B",
+  discardAlignment: "B",
+  mbPerSecond: "MB/s",
+  iops: "op/s",
+  virtualIops: "op/s",
+};
+
 export async function run(args: string[]): Promise<number> {
   const o = parseArgs(args);
   if (o.help) {
@@ -473,16 +488,16 @@ export async function run(args: string[]): Promise<number> {
     if (!o.quiet) process.stderr.write(`report: ${o.report}\n`);
   }
   if (o.json) {
-    process.stdout.write(`${JSON.stringify(r)}\n`);
+    process.stdout.write(`${JSON.stringify(withUnits(r, BLK_UNITS))}\n`);
   } else {
     const f = r.features;
     process.stdout.write(
-      `sim blk: ${r.backend}${r.image === undefined ? "" : ` ${r.image}`} ${(r.sizeBytes / 1048576).toFixed(0)} MiB, ` +
+      `sim blk: ${r.backend}${r.image === undefined ? "" : ` ${r.image}`} ${formatBinary(r.sizeBytes)}, ` +
         `${r.completed}/${r.ops} ops (${r.reads} read, ${r.writes} write, ${r.flushes} flush, ${r.discards} discard), ` +
-        `${r.blockSize} B blocks, queue depth ${r.queueDepth}\n` +
-        `  ${Math.round(r.iops).toLocaleString("en-US")} IOPS, ${r.mbPerSecond.toFixed(1)} MB/s over ${r.wallSeconds.toFixed(3)} s wall ` +
-        `(${r.cpuSeconds.toFixed(3)} s CPU: ${Math.round(r.iopsPerCpuSecond).toLocaleString("en-US")} IOPS per CPU second); ` +
-        `${r.virtualSeconds.toFixed(4)} s virtual (${Math.round(r.virtualIops).toLocaleString("en-US")} IOPS)\n` +
+        `${formatBinary(r.blockSize)} blocks, queue depth ${r.queueDepth}\n` +
+        `  ${formatSi(r.iops, "IOPS")}, ${formatSi(r.mbPerSecond * 1e6, "B/s")} over ${r.wallSeconds.toFixed(3)} s wall ` +
+        `(${r.cpuSeconds.toFixed(3)} s CPU: ${formatSi(r.iopsPerCpuSecond, "IOPS")} per CPU second); ` +
+        `${r.virtualSeconds.toFixed(4)} s virtual (${formatSi(r.virtualIops, "IOPS")})\n` +
         `  ring ${1 << f.ringPageOrder} page(s), persistent grants ${f.persistent ? "on" : "off"}, indirect ${f.indirectSegments || "off"}, ` +
         `${r.frontend.requests} ring requests, ${r.frontend.grantsIssued} grants issued\n` +
         `  reads checked against the model: ${r.mismatches} mismatches, ${r.errors} errors; image ${r.imageMatches ? "matches" : "DIFFERS from"} the model\n` +

@@ -19,6 +19,7 @@ import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
 import type { HtmlReport } from "../report/html.ts";
 import { cdfPoints, lineChart } from "../lab/svg.ts";
+import { withUnits } from "../report/json.ts";
 
 export const summary =
   "N DHCP clients and a server on lossy simulated switches (64 clients per segment, relay agents to the server); every client bound, no address twice (--clients N --loss P --segment-size K --json)";
@@ -406,7 +407,7 @@ export async function run(args: string[]): Promise<number> {
       v.quiet === true ? undefined : (line) => process.stderr.write(`${line}\n`),
     ),
   );
-  if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify(withUnits(r, { loss: "fraction" }))}\n`);
   else {
     process.stdout.write(
       `dhcp: ${r.bound}/${r.clients} clients bound${r.segments > 1 ? ` on ${r.segments} segments behind relay agents` : ""}, ${r.uniqueAddresses} distinct addresses${r.duplicates.length > 0 ? `, DUPLICATES ${r.duplicates.join(" ")}` : ""}, ` +

@@ -14,6 +14,7 @@ import { exitStatusOf, interruptible } from "../cli/run-control.ts";
 import { checkReportPath, writeHtmlReport, type HtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
 import { lineChart } from "../lab/svg.ts";
+import { withUnits } from "../report/json.ts";
 
 export const summary =
   "an attack on the HTTP server (idle connections, slowloris, slow POST) beside a curl-like client, in virtual time (--attack A --same-source --json)";
@@ -153,7 +154,7 @@ export async function run(args: string[]): Promise<number> {
     runHostileHttpAsync(options, { signal, ...(quiet ? {} : { onProgress: (l: string) => process.stderr.write(`${l}\n`) }) }),
   );
   const f = value.figures;
-  process.stdout.write(json ? `${JSON.stringify({ ...f, sameSource })}\n` : `${line(f)}\n`);
+  process.stdout.write(json ? `${JSON.stringify(withUnits({ ...f, sameSource }, { successRate: "fraction" }))}\n` : `${line(f)}\n`);
   if (v.report !== undefined) {
     writeHtmlReport(v.report, hostileReportPage(f, value.timeline, `netlab sim http-hostile ${args.join(" ")}`.trim(), new Date().toISOString()));
     if (!quiet) process.stderr.write(`report: ${v.report}\n`);

@@ -23,6 +23,8 @@ import { checkReportPath, writeHtmlReport } from "../report/html.ts";
 import { summaryReportPage } from "../report/summary-page.ts";
 import type { HtmlReport } from "../report/html.ts";
 import { cdfPoints, lineChart } from "../lab/svg.ts";
+import { withUnits, type Units } from "../report/json.ts";
+import { formatSi } from "../report/format.ts";
 
 export const summary =
   "HTTP client and server over netlab TCP on a lossy wire, every response checked (--requests N --concurrency C --pipeline D --bytes B --loss P --json)";
@@ -317,6 +319,9 @@ const HTTP_SPEC = {
   },
 } as const;
 
+/** The units of `sim http --json` fields whose names do not carry one. */
+export const HTTP_UNITS: Units = { bytesPerResponse: "B", bytesReceived: "B", loss: "fraction" };
+
 export async function run(args: string[]): Promise<number> {
   const { values: v, help } = parseCommandLine(HTTP_SPEC, args);
   if (help) {
@@ -352,10 +357,10 @@ export async function run(args: string[]): Promise<number> {
       ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
     }),
   );
-  if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify(withUnits(r, HTTP_UNITS))}\n`);
   else {
     process.stdout.write(
-      `http${r.family === "ipv6" ? " over IPv6" : ""}: ${r.responsesOk}/${r.requests} responses correct (${r.bytesPerResponse} bytes each), ${r.failures} failures, ` +
+      `http${r.family === "ipv6" ? " over IPv6" : ""}: ${r.responsesOk}/${r.requests} responses correct (${formatSi(r.bytesPerResponse, "B")} each), ${r.failures} failures, ` +
         `${r.connectionsOpened} connections (${r.reusedConnections} reuses), ${r.retransmits} TCP retransmissions, ` +
         `virtual ${r.virtualSeconds.toFixed(3)} s, wall ${r.wallSeconds.toFixed(3)} s` +
         `${r.failureSamples.length > 0 ? `\n  ${r.failureSamples.join("\n  ")}` : ""}${r.error === undefined ? "" : `\n  error: ${r.error}`}\n`,

@@ -13,6 +13,19 @@ import { helpText, parseCommandLine, UsageError } from "../args.ts";
 import { constants as osConstants } from "node:os";
 import { performance } from "node:perf_hooks";
 import { checkReportPath, writeHtmlReport } from "../../report/html.ts";
+import { withUnits, type Units } from "../../report/json.ts";
+
+/** A result's figures are in its own `unit` field; the units of the rest. */
+const BENCH_JSON_UNITS: Units = {
+  median: "the result's unit",
+  min: "the result's unit",
+  max: "the result's unit",
+  runs: "the result's unit",
+  cpuMedian: "the result's unit per CPU-second",
+  value: "the result's unit",
+  spread: "fraction",
+  ratio: "fraction of the baseline",
+};
 import { benchReportPage } from "../../bench/report-page.ts";
 import { everyWallSecond, exitStatusOf, type StopSignal } from "../run-control.ts";
 
@@ -159,7 +172,7 @@ export async function run(args: string[]): Promise<number> {
   const stampFile = `${when.replace(/[:.]/g, "-")}${full ? "" : `-${chosen.map((c) => c.name).join("+")}`}.json`;
   if (dir !== undefined) {
     mkdirSync(dir, { recursive: true });
-    const doc = JSON.stringify({ when, quick, machine, results }, null, 2) + "\n";
+    const doc = JSON.stringify(withUnits({ when, quick, machine, results }, BENCH_JSON_UNITS), null, 2) + "\n";
     writeFileSync(path.join(dir, stampFile), doc);
     // latest.* is the record of a full run: a run of some suites does not replace it.
     if (full) {
@@ -215,6 +228,7 @@ export async function run(args: string[]): Promise<number> {
           machine,
           ...(interrupted === undefined ? {} : { interrupted, casesDone, cases: cases.length }),
           results,
+          units: BENCH_JSON_UNITS,
         },
         null,
         2,

@@ -15,6 +15,19 @@
 // deterministic in its seed (same seed, same pcapng bytes); run() adds arguments, files, printing.
 import { createHash } from "node:crypto";
 import { checkReportPath, writeHtmlReport } from "../../report/html.ts";
+import { withUnits, type Units } from "../../report/json.ts";
+import { formatBinary, formatSi } from "../../report/format.ts";
+
+/** The units of `demo --json` fields whose names do not carry one. */
+export const DEMO_UNITS: Units = {
+  leaseTime: "s",
+  size: "B",
+  bytes: "B",
+  sectorSize: "B",
+  physicalSectorSize: "B",
+  bytesRead: "B",
+  bytesWritten: "B",
+};
 import { demoReportPage } from "./demo-report.ts";
 import { performance } from "node:perf_hooks";
 import { resolve } from "node:path";
@@ -1090,7 +1103,7 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   const k = r.disk;
   if (k !== undefined) {
     w(
-      `  ${k.host} disk ${k.device}: ${k.sizeBytes / 1048576} MiB, ${k.sectorSize}-byte sectors (${k.backend}); ${k.requests} ring requests: ${k.writes} writes + ${k.flushes} flush at boot, ${k.reads} reads; ${k.bytesWritten} bytes written, ${k.bytesRead} read; ${k.ok ? "ok" : "FAILED"}`,
+      `  ${k.host} disk ${k.device}: ${formatBinary(k.sizeBytes)}, ${k.sectorSize}-byte sectors (${k.backend}); ${k.requests} ring requests: ${k.writes} writes + ${k.flushes} flush at boot, ${k.reads} reads; ${formatSi(k.bytesWritten, "B")} written, ${formatSi(k.bytesRead, "B")} read; ${k.ok ? "ok" : "FAILED"}`,
     );
   }
   w("");
@@ -1118,7 +1131,7 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   );
   const t4 = r.tcp;
   w(
-    `TCP h1 -> h3:${TCP_PORT}: ${t4.received}/${t4.bytes} bytes ${t4.intact ? "intact" : "NOT intact"}, ${t4.durationMs} ms, goodput ${(t4.virtualGoodputBitsPerSecond / 1e6).toFixed(2)} Mbit/s (virtual), ${t4.retransmits} retransmissions${t4.error === undefined ? "" : `, error ${t4.error}`}`,
+    `TCP h1 -> h3:${TCP_PORT}: ${t4.received}/${t4.bytes} bytes ${t4.intact ? "intact" : "NOT intact"}, ${t4.durationMs} ms, goodput ${formatSi(t4.virtualGoodputBitsPerSecond, "bit/s")} (virtual), ${t4.retransmits} retransmissions${t4.error === undefined ? "" : `, error ${t4.error}`}`,
   );
   w("");
   const hs = r.http.server;
@@ -1149,7 +1162,7 @@ function printReport(r: DemoReport, pcapPath: string, wallMs: number): void {
   w(`  all        rtt ${fmtRtt(v.ping.rtt)}`);
   const t6 = v.tcp;
   w(
-    `TCP over IPv6 ${v.router} -> ${v.hosts[v.hosts.length - 1]?.name ?? "-"}:9: ${t6.received}/${t6.bytes} bytes ${t6.intact ? "intact" : "NOT intact"}, ${t6.durationMs} ms, goodput ${(t6.virtualGoodputBitsPerSecond / 1e6).toFixed(2)} Mbit/s (virtual), ${t6.retransmits} retransmissions${t6.error === undefined ? "" : `, error ${t6.error}`}`,
+    `TCP over IPv6 ${v.router} -> ${v.hosts[v.hosts.length - 1]?.name ?? "-"}:9: ${t6.received}/${t6.bytes} bytes ${t6.intact ? "intact" : "NOT intact"}, ${t6.durationMs} ms, goodput ${formatSi(t6.virtualGoodputBitsPerSecond, "bit/s")} (virtual), ${t6.retransmits} retransmissions${t6.error === undefined ? "" : `, error ${t6.error}`}`,
   );
   const hs6 = v.http.server;
   w(
@@ -1201,7 +1214,7 @@ export async function run(args: string[]): Promise<number> {
   const pcapPath = resolve(parsed.pcapPath);
   writeCaptureFile(pcapPath, report.pcap);
   const { pcap: _bytes, ...rest } = report;
-  if (parsed.json) process.stdout.write(`${JSON.stringify({ ...rest, pcapPath, wallTimeMs: Math.round(wallMs) })}\n`);
+  if (parsed.json) process.stdout.write(`${JSON.stringify(withUnits({ ...rest, pcapPath, wallTimeMs: Math.round(wallMs) }, DEMO_UNITS))}\n`);
   else printReport(rest, parsed.pcapPath, wallMs);
   if (parsed.report !== undefined) {
     writeHtmlReport(parsed.report, demoReportPage(rest, `netlab demo ${args.join(" ")}`.trim(), new Date().toISOString(), pcapPath));
