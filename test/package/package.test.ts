@@ -137,7 +137,10 @@ describe("the packed package", () => {
       encoding: "utf8",
       timeout: 60_000,
     });
-    expect(JSON.parse(out)).toMatchObject({ ok: true, sha256Match: true });
+    const report = JSON.parse(out) as { start: { version: string }; end: unknown };
+    expect(report.end).toMatchObject({ ok: true, sha256Match: true });
+    // start.version is read from the installed package.json (the compiled layout)
+    expect(report.start.version).toMatch(/^\d+\.\d+\.\d+/);
     // the lab's example topologies ship with the package
     const labs = JSON.parse(
       execFileSync(join(app, "node_modules/.bin/netlab"), ["lab", "list", "--json"], { cwd: app, encoding: "utf8", timeout: 60_000 }),

@@ -5,6 +5,7 @@
 import { lineChart } from "../../lab/svg.ts";
 import type { HtmlReport, ReportSection } from "../../report/html.ts";
 import type { DemoReport, RttReport } from "./demo.ts";
+import { formatSi } from "../../report/format.ts";
 
 const rtt = (r: RttReport): (string | number)[] => (r.count === 0 ? ["no replies", "", "", ""] : [r.count, r.minMs, r.avgMs, r.maxMs]);
 
@@ -78,7 +79,7 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
           ["TCP bytes sent / received", `${r.tcp.bytes} / ${r.tcp.received}`],
           ["TCP intact", r.tcp.intact ? "yes" : "NO"],
           ["TCP duration (virtual ms)", r.tcp.durationMs],
-          ["TCP goodput (virtual, Mbit/s)", Math.round(r.tcp.virtualGoodputBitsPerSecond / 1e4) / 100],
+          ["TCP goodput (virtual)", formatSi(r.tcp.virtualGoodputBitsPerSecond, "bit/s")],
           ["TCP retransmissions", r.tcp.retransmits],
           ...(r.tcp.error === undefined ? [] : [["TCP error", r.tcp.error]]),
         ],
@@ -152,7 +153,7 @@ export function demoReportPage(r: DemoReport, command: string, when: string, pca
         ["TCP over IPv6 bytes sent / received", `${v.tcp.bytes} / ${v.tcp.received}`],
         ["TCP over IPv6 intact", v.tcp.intact ? "yes" : "NO"],
         ["TCP over IPv6 duration (virtual ms)", v.tcp.durationMs],
-        ["TCP over IPv6 goodput (virtual, Mbit/s)", Math.round(v.tcp.virtualGoodputBitsPerSecond / 1e4) / 100],
+        ["TCP over IPv6 goodput (virtual)", formatSi(v.tcp.virtualGoodputBitsPerSecond, "bit/s")],
         ["TCP over IPv6 retransmissions", v.tcp.retransmits],
         ...(v.tcp.error === undefined ? [] : [["TCP over IPv6 error", v.tcp.error]]),
       ],

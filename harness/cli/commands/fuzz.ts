@@ -8,6 +8,7 @@ import { choice as oneOf, flagReader, formatCliError, helpText, parseCommandLine
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatBinary, formatSi } from "../../report/format.ts";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import {
   bundleTarget,
@@ -303,10 +304,9 @@ export async function run(args: string[]): Promise<number> {
       return [
         r.target,
         r.mode,
-        String(r.executions),
-        String(avg(r)),
+        ...execFigures(r.executions, r.seconds),
         `${r.coverageFirst}→${r.coverageLast}`,
-        `${r.corpusFiles} (+${r.newInputs})${d === undefined ? "" : ` → ${d.kept} kept, ${Math.round(d.bytes / 1024)} KB${d.features ? `, ${d.features.kept}/${d.features.before} ft` : ""}`}`,
+        `${r.corpusFiles} (+${r.newInputs})${d === undefined ? "" : ` → ${d.kept} kept, ${formatBinary(d.bytes)}${d.features ? `, ${d.features.kept}/${d.features.before} ft` : ""}`}`,
         r.findings.length
           ? r.findings.map((f) => (f.file === undefined ? `${f.kind} (no input)` : `${f.kind} ${rel(f.file)}`)).join(" ")
           : r.coverageLast === 0
@@ -373,6 +373,11 @@ function statusLine(ui: Ui, key: string, label: string): (line: string) => void 
       ui.draw();
     } else if (/^==\d+== |Uncaught Exception|timeout reached|SUMMARY: libFuzzer/.test(line)) ui.say(`  ${label}: ${line}`);
   };
+}
+
+/** The execs and exec/s cells of the fuzz tables, with the shared SI formatter ("1.23M", "1.76k"). */
+export function execFigures(executions: number, seconds: number): [string, string] {
+  return [formatSi(executions), formatSi(seconds > 0 ? Math.round(executions / seconds) : 0)];
 }
 
 /** 2 h 05 min, 7 min 30 s, 42 s. */
@@ -552,8 +557,7 @@ async function campaign(paths: FuzzPaths, targets: string[], o: Options, ui: Ui,
         t,
         String(p?.slices ?? 0),
         String(Math.round(p?.seconds ?? 0)),
-        String(p?.executions ?? 0),
-        String(p === undefined || p.seconds === 0 ? 0 : Math.round(p.executions / p.seconds)),
+        ...execFigures(p?.executions ?? 0, p?.seconds ?? 0),
         String(p?.coverage ?? 0),
         String(p?.newInputs ?? 0),
         String(found),
