@@ -42,7 +42,11 @@ describe("long runs: progress and interruption", () => {
   }, 60_000);
 
   it("sim xen-transfer: a progress line each second on stderr (the whole run is at virtual time 0); SIGINT ends it with the partial summary and exit 130", async () => {
-    const r = await interruptCli(["sim", "xen-transfer", "--bytes", "20G"], { ready: /^xen-transfer: [\d.]+\/20000\.0 MB/, readyLines: 2, signal: "SIGINT" });
+    const r = await interruptCli(["sim", "xen-transfer", "--bytes", "20G"], {
+      ready: /^xen-transfer: \S+ [kMG]?B\/20\.0 GB \(/,
+      readyLines: 2,
+      signal: "SIGINT",
+    });
     expect(r.status).toBe(130);
     expect(r.readyLines).toBeGreaterThanOrEqual(2);
     expect(r.stdout).toMatch(/^xen-transfer: \d+\/20000000000 bytes, sha256 MISMATCH, .*error: interrupted \(SIGINT\)/);
@@ -60,4 +64,19 @@ describe("long runs: progress and interruption", () => {
     // The guests stop at the flag (terminated after 5 s otherwise): the process, threads and all, is gone well before.
     expect(r.exitMs).toBeLessThan(8_000);
   }, 90_000);
+
+  it("sim xen-transfer --json --interval: SIGTERM still prints one valid object, its end partial and its intervals so far, exit 143", async () => {
+    const r = await interruptCli(["sim", "xen-transfer", "--bytes", "20G", "--interval", "0.3", "--json"], {
+      ready: /^xen-transfer: \S+ [kMG]?B\/20\.0 GB \(/,
+      readyLines: 2,
+      signal: "SIGTERM",
+    });
+    expect(r.status).toBe(143);
+    const o = JSON.parse(r.stdout) as { start: { seed: number }; intervals: { bytes: number }[]; end: { ok: boolean; interrupted: string; received: number } };
+    expect(o.start.seed).toBe(1);
+    expect(o.end).toMatchObject({ ok: false, interrupted: "SIGTERM" });
+    expect(o.end.received).toBeGreaterThan(0);
+    expect(o.intervals.length).toBeGreaterThan(0);
+    expect(o.intervals.reduce((n, i) => n + i.bytes, 0)).toBe(o.end.received);
+  }, 60_000);
 });
