@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import { createStack } from "../../stack/index.ts";
 import { createPointToPointLink, withCapture, type ImpairmentOptions } from "../../stack/link/index.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
+import type { TcpInfo } from "../../stack/transport/tcp/types.ts";
 import { createRng, createVirtualClock } from "../../stack/time.ts";
 import { ipv6 } from "../../stack/wire/ipv6-address.ts";
 import { createCaptureFile, type CaptureFile } from "../pcap/files.ts";
@@ -101,6 +102,49 @@ export interface TransferInterval {
   readonly ssthreshBytes: number;
   readonly srttMs: number;
   readonly bytesInFlight: number;
+}
+
+/** An interval's figures apart from its goodput, whose name says the clock (iperf3's interval report). */
+export type IntervalFigures = Omit<TransferInterval, "virtualGoodputBitsPerSecond">;
+
+/**
+ * iperf3's interval bookkeeping on any clock (ms): sample(at) closes the interval that ends at `at`
+ * with what `read` says then (bytes received so far, the sender's retransmissions so far, its
+ * TcpInfo); `make` names the goodput by its clock. Times count from `t0`.
+ */
+export function createIntervalSampler<T>(
+  t0: number,
+  read: () => { readonly received: number; readonly retransmits: number; readonly info: TcpInfo },
+  make: (figures: IntervalFigures, goodputBitsPerSecond: number) => T,
+  onSample?: (sample: T) => void,
+): { readonly intervals: T[]; sample(at: number): void; sampledAt(): number } {
+  const intervals: T[] = [];
+  let sampledAt = t0,
+    sampledBytes = 0,
+    sampledRetransmits = 0;
+  const sample = (at: number): void => {
+    const { received, retransmits, info } = read();
+    const s = make(
+      {
+        startSeconds: (sampledAt - t0) / 1000,
+        endSeconds: (at - t0) / 1000,
+        bytes: received - sampledBytes,
+        receivedTotal: received,
+        retransmits: retransmits - sampledRetransmits,
+        cwndBytes: info.cwnd,
+        ssthreshBytes: info.ssthresh,
+        srttMs: info.srttMs,
+        bytesInFlight: info.bytesInFlight,
+      },
+      at > sampledAt ? Math.round(((received - sampledBytes) * 8 * 1000) / (at - sampledAt)) : 0,
+    );
+    intervals.push(s);
+    onSample?.(s);
+    sampledAt = at;
+    sampledBytes = received;
+    sampledRetransmits = retransmits;
+  };
+  return { intervals, sample, sampledAt: () => sampledAt };
 }
 
 /** What runTransfer measured. */
@@ -316,31 +360,17 @@ function startTransfer(options: TransferOptions): TransferRun {
   // Sampling steps the clock to each interval's end; no stack code runs there (only timers run
   // code), so a run with intervals is the same run, byte for byte.
   const intervalMs = options.intervalMs;
-  const intervals: TransferInterval[] = [];
   let nextSample = intervalMs === undefined ? Infinity : t0 + intervalMs;
-  let sampledBytes = 0,
-    sampledRetransmits = 0,
-    sampledAt = t0;
-  const sample = (at: number): void => {
-    const info = stream.info();
-    const s: TransferInterval = {
-      startSeconds: (sampledAt - t0) / 1000,
-      endSeconds: (at - t0) / 1000,
-      bytes: received - sampledBytes,
-      virtualGoodputBitsPerSecond: at > sampledAt ? Math.round(((received - sampledBytes) * 8 * 1000) / (at - sampledAt)) : 0,
-      receivedTotal: received,
-      retransmits: tcpA.stats.retransmits - sampledRetransmits,
-      cwndBytes: info.cwnd,
-      ssthreshBytes: info.ssthresh,
-      srttMs: info.srttMs,
-      bytesInFlight: info.bytesInFlight,
-    };
-    intervals.push(s);
-    options.onInterval?.(s);
-    sampledAt = at;
-    sampledBytes = received;
-    sampledRetransmits = tcpA.stats.retransmits;
-  };
+  const {
+    intervals,
+    sample,
+    sampledAt: lastSampleAt,
+  } = createIntervalSampler(
+    t0,
+    () => ({ received, retransmits: tcpA.stats.retransmits, info: stream.info() }),
+    (base, goodput): TransferInterval => ({ ...base, virtualGoodputBitsPerSecond: goodput }),
+    options.onInterval,
+  );
   let over = false;
   const step = (budgetMs: number): boolean => {
     const stopAt = performance.now() + budgetMs;
@@ -372,7 +402,7 @@ function startTransfer(options: TransferOptions): TransferRun {
     capture?.close();
     // The last, partial interval (iperf3 reports it too).
     const endAt = ended ? endedAt : clock.now();
-    if (intervalMs !== undefined && endAt > sampledAt) sample(endAt);
+    if (intervalMs !== undefined && endAt > lastSampleAt()) sample(endAt);
     const wallSeconds = (performance.now() - wall0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;

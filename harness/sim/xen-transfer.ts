@@ -25,7 +25,7 @@ import { runXenTransferThreads, type XenTransferThreadsReport } from "../xen/xen
 import { flagReader, helpText, parseCommandLine, parseDuration, parseSeed, parseSize, UsageError } from "../cli/args.ts";
 import { formatSi } from "../report/format.ts";
 import { runStart, withUnits, type RunStart, type Units } from "../report/json.ts";
-import { formatInterval } from "./transfer.ts";
+import { createIntervalSampler, formatInterval, type IntervalFigures } from "./transfer.ts";
 import { NetlabError } from "../../stack/error.ts";
 import { everyWallSecond, exitStatusOf, interruptible } from "../cli/run-control.ts";
 import { checkReportPath, writeHtmlReport } from "../report/html.ts";
@@ -80,24 +80,8 @@ export interface XenTransferOptions {
   readonly onInterval?: (sample: XenTransferInterval) => void;
 }
 
-/** One interval of the transfer on the wall clock (iperf3's interval report). */
-export interface XenTransferInterval {
-  /** Wall seconds since connect() at the interval's start and end. */
-  readonly startSeconds: number;
-  readonly endSeconds: number;
-  /** Bytes the receiver got in the interval, and that over the interval's wall length. */
-  readonly bytes: number;
-  readonly wallGoodputBitsPerSecond: number;
-  /** Bytes received since connect(), at the interval's end. */
-  readonly receivedTotal: number;
-  /** Retransmitted segments in the interval. */
-  readonly retransmits: number;
-  /** The sender's connection at the interval's end (TcpInfo). */
-  readonly cwndBytes: number;
-  readonly ssthreshBytes: number;
-  readonly srttMs: number;
-  readonly bytesInFlight: number;
-}
+/** One interval of the transfer on the wall clock (iperf3's interval report): sim transfer's figures, goodput over wall time. */
+export type XenTransferInterval = IntervalFigures & { readonly wallGoodputBitsPerSecond: number };
 
 /** What runXenTransfer measured. */
 export interface XenTransferReport {
@@ -286,31 +270,12 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   });
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
-  const intervals: XenTransferInterval[] = [];
-  let sampledAt = wallStart,
-    sampledBytes = 0,
-    sampledRetransmits = 0;
-  const sample = (at: number): void => {
-    const info = stream.info();
-    const retransmits = tcpOf(a).stats.retransmits;
-    const s: XenTransferInterval = {
-      startSeconds: Math.round(sampledAt - wallStart) / 1000,
-      endSeconds: Math.round(at - wallStart) / 1000,
-      bytes: received - sampledBytes,
-      wallGoodputBitsPerSecond: at > sampledAt ? Math.round(((received - sampledBytes) * 8 * 1000) / (at - sampledAt)) : 0,
-      receivedTotal: received,
-      retransmits: retransmits - sampledRetransmits,
-      cwndBytes: info.cwnd,
-      ssthreshBytes: info.ssthresh,
-      srttMs: info.srttMs,
-      bytesInFlight: info.bytesInFlight,
-    };
-    intervals.push(s);
-    options.onInterval?.(s);
-    sampledAt = at;
-    sampledBytes = received;
-    sampledRetransmits = retransmits;
-  };
+  const { intervals, sample, sampledAt } = createIntervalSampler(
+    wallStart,
+    () => ({ received, retransmits: tcpOf(a).stats.retransmits, info: stream.info() }),
+    (figures, goodput): XenTransferInterval => ({ ...figures, wallGoodputBitsPerSecond: goodput }),
+    options.onInterval,
+  );
   const stopIntervals = everyWallSecond(options.intervalMs === undefined ? undefined : () => sample(performance.now()), options.intervalMs);
   const stopProgress = everyWallSecond(
     options.onProgress === undefined
@@ -341,7 +306,7 @@ export async function runXenTransfer(options: XenTransferOptions): Promise<XenTr
   });
   // The last, partial interval (iperf3 reports it too).
   const stoppedAt = ended ? endAt : performance.now();
-  if (options.intervalMs !== undefined && stoppedAt > sampledAt) sample(stoppedAt);
+  if (options.intervalMs !== undefined && stoppedAt > sampledAt()) sample(stoppedAt);
   const interrupted = !ended && error === undefined && options.signal?.aborted === true ? String(options.signal.reason ?? "aborted") : undefined;
   if (interrupted !== undefined) error = `interrupted (${interrupted})`;
   const wallSeconds = (performance.now() - wallStart) / 1000;
