@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { attachRatios, loadSuites, median, runCase } from "./runner.ts";
 import { formatMarkdown, formatSvg, formatTable } from "./report.ts";
+import { formatFuzzMarkdown } from "./fuzz-report.ts";
 import type { BenchCase, BenchResult } from "./types.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -83,6 +84,13 @@ describe("bench runner", () => {
     expect(table).toMatch(/^fuzz +tcp +1\.76k exec\/s +2\.00k exec\/s +1 +≥ 2\.00k exec\/s MISSED$/m);
     expect(table).not.toContain("e+");
     expect(formatSvg([{ ...r, unit: "Gbit/s", median: 2.5 }])).toContain(">2.50 Gbit/s<");
+    const md = formatFuzzMarkdown(
+      [{ ...r, name: "fuzz tcp", details: { perCpuSecond: 3456.7, executions: 52_813 } }],
+      { cores: 2 },
+      "now",
+      "netlab bench --suite fuzz",
+    );
+    expect(md).toMatch(/^\| tcp \| 1\.76k \| 3\.46k \| – \| ≥ 2\.00k \| \*\*no\*\* \| +\| +\| 52\.8k \|/m);
   });
 
   it("attachRatios() divides by the named baseline's median", () => {

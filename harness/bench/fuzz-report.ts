@@ -1,5 +1,6 @@
 // benchmarks/results/fuzz-latest.md: the fuzz suite's figures (exec/s per target against the
 // issue's targets, engine, start-up, coverage, findings), written by `netlab bench --suite fuzz`.
+import { formatSi } from "../report/format.ts";
 import type { BenchResult } from "./types.ts";
 
 /** The markdown record of a run of the fuzz suite. */
@@ -29,7 +30,7 @@ export function formatFuzzMarkdown(results: readonly BenchResult[], machine: Rec
         ? (d["findings"] as string[]).map((f) => f.replace(/\|/g, "\\|").slice(0, 160)).join("; ")
         : "none";
     lines.push(
-      `| ${name} | ${r.status === "ok" ? Math.round(r.median ?? 0) : r.status} | ${d["perCpuSecond"] === undefined ? "–" : String(d["perCpuSecond"])} | ${d["cpuShare"] === undefined ? "–" : String(d["cpuShare"])} | ${r.target === undefined ? "–" : `≥ ${r.target.value.toLocaleString("en")}`} | ${r.targetMet === undefined ? "–" : r.targetMet ? "yes" : "**no**"} | ${String(d["mode"] ?? "")} | ${String(d["startupSeconds"] ?? "")} | ${String(d["executions"] ?? "")} | ${String(d["coverage"] ?? "")} | ${Array.isArray(d["loadAtStart"]) ? String((d["loadAtStart"] as number[])[0]) : "–"} | ${d["dictionary"] ? "yes" : "–"} | ${r.status === "ok" ? findings : (r.reason ?? "").replace(/\|/g, "\\|")} |`,
+      `| ${name} | ${r.status === "ok" ? formatSi(r.median ?? 0) : r.status} | ${typeof d["perCpuSecond"] === "number" ? formatSi(d["perCpuSecond"]) : "–"} | ${d["cpuShare"] === undefined ? "–" : String(d["cpuShare"])} | ${r.target === undefined ? "–" : `≥ ${formatSi(r.target.value)}`} | ${r.targetMet === undefined ? "–" : r.targetMet ? "yes" : "**no**"} | ${String(d["mode"] ?? "")} | ${String(d["startupSeconds"] ?? "")} | ${typeof d["executions"] === "number" ? formatSi(d["executions"]) : ""} | ${String(d["coverage"] ?? "")} | ${Array.isArray(d["loadAtStart"]) ? String((d["loadAtStart"] as number[])[0]) : "–"} | ${d["dictionary"] ? "yes" : "–"} | ${r.status === "ok" ? findings : (r.reason ?? "").replace(/\|/g, "\\|")} |`,
     );
   }
   const met = fuzz.filter((r) => r.targetMet === true).length,
