@@ -203,6 +203,7 @@ describe("attach's counters of hostile HTTP clients", () => {
       "http req 0  http open/conn 0/2  http refused/per-source 1/1  http reclaimed idle/slow 0/1  " +
         "http closed after-error/unread-body 2/0  http parse errors bare-lf:1",
     );
+    expect(formatCounters({ rxFrames: 12, rxBytes: 3456, txFrames: 1, txBytes: 60, dropped: 0 })).toBe("rx 12/3.46 kB  tx 1/60 B  dropped 0");
   });
 
   it("shows the IPv6 groups (ip6 rx/tx, echo6 in/out) for a dual stack that answered a ping6, and not for a v4-only stack", () => {

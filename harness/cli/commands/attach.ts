@@ -39,6 +39,7 @@ import { openTap, type TapDevice } from "../../tap/index.ts";
 import { createRealClock, createSeededRng, type RealClock, type SeededRng } from "../../time/real-clock.ts";
 import { composeAttachedStack, type AttachedStack, type StopReport } from "../../tap/attached-stack.ts";
 import { startXenAttachment, withImmediateTimers, type XenAttachment } from "../../xen/attach-xen.ts";
+import { formatSi } from "../../report/format.ts";
 
 export const summary = "attach the stack to a Linux tap device (the kernel is the peer)";
 
@@ -527,7 +528,8 @@ export function formatCounters(c: Record<string, number>): string {
     const values = keys.map((k) => c[k]);
     if (values.some((v) => v === undefined)) continue;
     if (QUIET_WHILE_ZERO.has(label) && values.every((v) => v === 0)) continue;
-    parts.push(`${label} ${values.join("/")}`);
+    // Byte counts with the shared SI formatter ("rx 12/3.46 kB"); the rest are counts.
+    parts.push(`${label} ${values.map((v, i) => (keys[i]!.endsWith("Bytes") ? formatSi(v!, "B") : String(v))).join("/")}`);
   }
   const parseErrors = Object.entries(c).filter(([k, v]) => k.startsWith("http.parseErrors.") && v > 0);
   if (parseErrors.length > 0) parts.push(`http parse errors ${parseErrors.map(([k, v]) => `${k.slice("http.parseErrors.".length)}:${v}`).join(",")}`);
