@@ -221,6 +221,29 @@ describe("grant table v1", () => {
     expect(dom0.grants.copy(op(roRef))).toEqual({ ok: false, error: "general_error", detail: "dest-readonly" });
   });
 
+  it("a granter rewriting an entry under a mapping wipes GTF_reading; as in Xen, only a first write pin sets it again (issue #15)", () => {
+    // Xen common/grant_table.c: map and acquire_grant_for_copy call _set_status (which ORs the bits
+    // into the flags) only with no pin yet or for a first write pin; release clears GTF_reading only
+    // when the last pin goes. So a granter's own write over a pinned entry is not undone by Xen.
+    const { dom0, domU } = setup();
+    const frame = unwrap(domU.memory.allocPage());
+    unwrap(domU.grants.grantReserved(2, dom0.id, frame));
+    const m = unwrap(dom0.grants.map(domU.id, 2, { readonly: true }));
+    expect(domU.grants.entry(2)!.flags).toBe(GTF_permit_access | GTF_reading);
+    unwrap(domU.grants.grantReserved(2, dom0.id, frame));
+    expect(domU.grants.entry(2)!.flags).toBe(GTF_permit_access);
+    const dst = unwrap(dom0.memory.allocPage());
+    const read = { source: { u: 2, domid: domU.id, offset: 0 }, dest: { u: dst, domid: DOMID_SELF, offset: 0 }, len: 8, flags: GNTCOPY_source_gref };
+    expect(dom0.grants.copy(read).ok).toBe(true);
+    expect(unwrap(dom0.grants.map(domU.id, 2, { readonly: true })).page).toBe(m.page);
+    expect(domU.grants.entry(2)!.flags).toBe(GTF_permit_access);
+    expect(dom0.grants.copyToGrant(Uint8Array.of(7), 0, 1, domU.id, 2, 0).ok).toBe(true);
+    expect(domU.grants.entry(2)!.flags).toBe(GTF_permit_access | GTF_reading);
+    unwrap(dom0.grants.unmap(m.handle));
+    unwrap(dom0.grants.unmap(m.handle + 1));
+    expect(domU.grants.entry(2)!.flags).toBe(GTF_permit_access);
+  });
+
   it("copy() refuses out-of-page ranges with bad_copy_arg but allows offset + len = 4096", () => {
     const { hv, dom0, domU } = setup();
     const src = unwrap(domU.memory.allocPage());

@@ -259,6 +259,15 @@ function opRaw(w: World, r: Reader): void {
   w.table.u16[ref * 4 + 1] = domid;
   w.table.u32[ref * 2 + 1] = frame;
   Atomics.store(w.table.u16, ref * 4, flags);
+  guestWrote(w, ref, flags);
+}
+
+/**
+ * The guest wrote `ref`'s flags (raw, or through grantAccess): bits it wrote itself, or a write
+ * over pins (which wipes the GTF_reading/GTF_writing the hypervisor set, as in Xen, which only
+ * clears them when the pins go), make the flags its own doing; a clean write with no pins does not.
+ */
+function guestWrote(w: World, ref: number, flags: number): void {
   if (w.active.has(ref) || (flags & (GTF_reading | GTF_writing)) !== 0) w.tainted.add(ref);
   else w.tainted.delete(ref);
 }
@@ -274,6 +283,8 @@ function opGrant(w: World, r: Reader): void {
     fail("model", `grantAccess gave ref ${g.value} with entry ${JSON.stringify(e)} for ${grantee}/${frame}/${readonly}`, w.input);
   }
   w.allocated.add(g.value);
+  // The allocator knows only its own refs: it may hand out one the guest wrote raw and a grantee still pins.
+  guestWrote(w, g.value, e.flags);
 }
 
 function opMap(w: World, r: Reader): void {
@@ -434,6 +445,7 @@ function opRing(w: World, r: Reader): void {
     if (!g.ok) return;
     refs.push(g.value);
     w.allocated.add(g.value);
+    guestWrote(w, g.value, GTF_permit_access);
   }
   const end = (ref: number): void => {
     if (gg.endAccess(ref).ok) {
@@ -441,9 +453,11 @@ function opRing(w: World, r: Reader): void {
       if (!w.active.has(ref)) w.tainted.delete(ref);
     }
   };
-  // A ref the guest ended while another domain still maps it comes back from grantAccess still
-  // active for that domain: dom0's map is refused then (the model says so), and the ring is not built.
-  if (refs.some((ref) => predictPin(w, ref, 0, false).verdict !== true)) {
+  // A ref the guest ended (or wrote raw) while another domain still maps it comes back from
+  // grantAccess still active: dom0's map is refused then (the model says so), or, for dom0's own
+  // mapping, stacks on its active entry (the old frame, not the ring page, and pins the ring's
+  // unmaps do not drop); the ring is not built.
+  if (refs.some((ref) => w.active.has(ref) || predictPin(w, ref, 0, false).verdict !== true)) {
     for (const ref of refs) if (!w.active.has(ref)) end(ref);
     return;
   }
