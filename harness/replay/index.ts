@@ -262,9 +262,26 @@ export function listCaptures(dir: string): string[] {
   return out;
 }
 
-/** Replays every capture with an expectation in `dir`. */
-export async function replayAll(dir: string, options: Omit<ReplayOptions, "as" | "expectation"> = {}): Promise<FileReport[]> {
+/** What replayAll takes beyond one file's options. */
+export interface ReplayAllOptions extends Omit<ReplayOptions, "as" | "expectation"> {
+  /** Stops before the next capture once aborted (the reports so far are returned). */
+  readonly signal?: AbortSignal;
+  /** Called after each capture with how many are done of how many. */
+  readonly onCapture?: (done: number, total: number, report: FileReport) => void;
+}
+
+/** Replays every capture with an expectation in `dir` (fewer when `signal` aborts the run). */
+export async function replayAll(dir: string, options: ReplayAllOptions = {}): Promise<FileReport[]> {
+  const { signal, onCapture, ...fileOptions } = options;
+  const paths = listCaptures(dir);
   const out: FileReport[] = [];
-  for (const path of listCaptures(dir)) out.push(await replayFile(path, options));
+  for (const path of paths) {
+    if (signal?.aborted === true) break;
+    const r = await replayFile(path, fileOptions);
+    out.push(r);
+    onCapture?.(out.length, paths.length, r);
+    // a turn of the event loop between captures, so that timers (progress) and signals get theirs
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   return out;
 }

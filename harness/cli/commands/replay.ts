@@ -12,6 +12,7 @@ import { choice, flagReader, helpText, parseCommandLine, UsageError, type ValueR
 import { formatReport, replayAll, replayFile, type FileReport, type ReplayMode } from "../../replay/index.ts";
 import { replayReportPage } from "../../replay/report-page.ts";
 import { checkReportPath, writeHtmlReport } from "../../report/html.ts";
+import { everyWallSecond, exitStatusOf, interruptible, type StopSignal } from "../run-control.ts";
 
 /** The repository's pcaps/ (found from this module, so --all works from any directory), else ./pcaps. */
 function defaultPcapsDir(): string {
@@ -33,7 +34,9 @@ const USAGE = `usage: netlab replay FILE [--mode decode|conversation|golden] [--
               at X/24 that answers ARP, ICMP echo and RSTs TCP, all normalisations on; decode
               only for a capture of several interfaces, such as netlab demo's)
   --update    golden mode: rewrite the committed capture with this run
-  --all       replay every capture with an expectation in --dir (default: the repository's pcaps/)
+  --all       replay every capture with an expectation in --dir (default: the repository's pcaps/);
+              progress on stderr every second, Ctrl-C or SIGTERM stops before the next capture with
+              the summary of those replayed (exit 130 / 143)
   --json      one JSON report per capture (an array with --all)
   --out DIR   where netlab's side of each replay is written (default out/replay)
   --report FILE.html  also write one self-contained page: a row per capture and mode, the first
@@ -94,9 +97,36 @@ export async function run(args: string[]): Promise<number> {
   if (v.report !== undefined) checkReportPath(v.report);
   const started = performance.now();
   let reports: FileReport[];
+  let interrupted: StopSignal | undefined;
   if (all) {
-    reports = await replayAll(dir, { outDir, update, ...(mode !== undefined ? { mode } : {}) });
-    if (reports.length === 0) {
+    // Progress on stderr each wall second; SIGINT / SIGTERM stop before the next capture and end
+    // with the summary of those replayed (exit 130 / 143), as every long run does (run-control.ts).
+    let done = 0,
+      total = 0,
+      frames = 0;
+    const run = await interruptible(async (signal) => {
+      const stop = everyWallSecond(() =>
+        process.stderr.write(`replay: ${done}/${total} captures, ${frames} frames, ${((performance.now() - started) / 1000).toFixed(1)} s\n`),
+      );
+      try {
+        return await replayAll(dir, {
+          outDir,
+          update,
+          ...(mode !== undefined ? { mode } : {}),
+          signal,
+          onCapture: (d, t, r) => {
+            done = d;
+            total = t;
+            frames += r.modes.reduce((m, x) => m + x.frames, 0);
+          },
+        });
+      } finally {
+        stop();
+      }
+    });
+    reports = run.value;
+    interrupted = run.interrupted;
+    if (reports.length === 0 && interrupted === undefined) {
       process.stderr.write(`netlab replay: no captures with an expectation in ${dir}\n`);
       return 1;
     }
@@ -114,8 +144,13 @@ export async function run(args: string[]): Promise<number> {
     for (const r of reports) process.stdout.write(`${formatReport(r)}\n`);
     const frames = reports.reduce((n, r) => n + r.modes.reduce((m, x) => m + x.frames, 0), 0);
     process.stdout.write(
-      `${ok ? "ok" : "FAIL"}: ${reports.filter((r) => r.ok).length}/${reports.length} captures, ${frames} frames replayed in ${(performance.now() - started).toFixed(0)} ms\n`,
+      `${ok ? "ok" : "FAIL"}: ${reports.filter((r) => r.ok).length}/${reports.length} captures, ${frames} frames replayed in ${(performance.now() - started).toFixed(0)} ms` +
+        `${interrupted === undefined ? "" : ` (interrupted by ${interrupted})`}\n`,
     );
+  }
+  if (interrupted !== undefined) {
+    if (json) process.stderr.write(`netlab replay: interrupted by ${interrupted} after ${reports.length} captures\n`);
+    return exitStatusOf(interrupted);
   }
   return ok ? 0 : 1;
 }
