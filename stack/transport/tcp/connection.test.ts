@@ -1012,6 +1012,25 @@ describe("TCP close paths", () => {
     expect(e.events).toEqual(["end", "close:"]);
   });
 
+  it("TIME-WAIT answers with the window of the connection's last ACK, so data arriving with the FIN does not move the right edge left (RFC 9293 §3.8.6.2.2; Linux's tw_rcv_wnd)", () => {
+    // fuzz finding (issue 15): the record took its window from the right edge advertised before
+    // the FIN and its 2000 bytes, ceil((2^20 − 2001) / 128) = 8177, while the ACK of the FIN
+    // advertised the reopened 8192 << 7
+    const e = establishPassive({ mslMs: 1000 });
+    e.stream.end();
+    e.peer.drain();
+    const data = new Uint8Array(2000).fill(7);
+    e.peer.inject({ flags: F | A, seq: e.peerSeq, ack: e.localSeq + 1, payload: data, options: ts(e, 200) });
+    const lastAck = e.peer.next();
+    expect(e.conn.stateName).toBe("TIME-WAIT");
+    expect(lastAck).toMatchObject({ flags: A, ack: e.peerSeq + 2001, window: (1 << 20) >> 7 });
+    // data in TIME-WAIT is ignored and ACKed (RFC 9293 §3.10.7.4): the same window, not 8177
+    e.peer.clock.advance(10);
+    e.peer.inject({ flags: A, seq: e.peerSeq + 2001, ack: e.localSeq + 1, payload: data.subarray(0, 100), options: ts(e, 201) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 2001, window: lastAck.window });
+    expect(e.events).toEqual(["data:2000", "end", "close:"]);
+  });
+
   it("maxTimeWait caps the TIME-WAIT records (as Linux's tcp_max_tw_buckets): beyond it a connection closes at once, counted", () => {
     const peer = createTcpTestPeer({ maxTimeWait: 2 });
     const l = unwrap(peer.tcp.listen(80));

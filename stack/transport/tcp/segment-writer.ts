@@ -162,8 +162,12 @@ export function writeSegment(c: Tcb, flags: number, seq: number, offset: number,
   );
 }
 
-/** The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323 §2.3 scaling). */
-function windowToAdvertise(c: Tcb): number {
+/**
+ * The window field for a non-SYN segment (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323
+ * §2.3 scaling), as Linux's tcp_select_window: it moves c.rcvAdvRight forward (never back), and
+ * calling it again without new data or reads gives the same field.
+ */
+export function windowToAdvertise(c: Tcb): number {
   const bufSize = c.ctx.options.receiveBufferSize;
   const free = Math.max(0, bufSize - c.recvQueued);
   const newRight = seqAdd(c.rcvNxt, free);

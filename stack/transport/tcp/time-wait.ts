@@ -8,8 +8,8 @@
 // TimeWaitRecord: the record; recordTimeWait: one from a connection entering TIME-WAIT;
 // timeWaitInput: a segment for it; acceptsReuse: may this SYN end it; TimeWaitHost: the layer.
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, type TcpRepr } from "../../wire/tcp.ts";
-import { seqAdd, seqGe, seqGt, seqLt, seqSub } from "./seq.ts";
-import { type SegmentSink, writeStatelessSegment } from "./segment-writer.ts";
+import { seqAdd, seqGe, seqGt, seqLt } from "./seq.ts";
+import { type SegmentSink, windowToAdvertise, writeStatelessSegment } from "./segment-writer.ts";
 import type { SegmentSendOptions, Tcb } from "./state.ts";
 import type { ResolvedTcpOptions } from "./options.ts";
 
@@ -121,9 +121,13 @@ export class TimeWaitRecord {
 
 /** The record of a connection entering TIME-WAIT at `now` (its FIN and the peer's are done). */
 export function recordTimeWait(c: Tcb, now: number): TimeWaitRecord {
-  const wnd = Math.max(0, seqSub(c.rcvAdvRight, c.rcvNxt));
-  // rounded up, as the segment writer advertises it (RFC 7323 §2.3)
-  const field = Math.min(65535, Math.ceil(wnd / 2 ** c.rcvWscale));
+  // The window the connection's last ACK advertises. The record is made when the peer's FIN (or
+  // the ACK of ours) arrives, before the ACK owed for it goes out: a window read from the old
+  // rcvAdvRight (minus the FIN and the data that came with it) would move the right edge left
+  // once TIME-WAIT answers with it (RFC 9293 §3.8.6.2.2). Linux records tw_rcv_wnd after
+  // tcp_send_ack's tcp_select_window; the segment writer's computation, run here first, gives
+  // the pending ACK the same field.
+  const field = windowToAdvertise(c);
   return new TimeWaitRecord(
     c.localAddress,
     c.localPort,
