@@ -1,7 +1,8 @@
-// Runs every corpora/drill/*.pkt on the netlab target, over IPv4 and over IPv6 (packetdrill's
-// --ip_version; harness/drill/packets.ts). A script fails the test when it fails and is not
-// listed in corpora/drill/KNOWN-DIFFERENCES.md, or is listed and no longer fails (the same list
-// for both versions: netlab's TCP is one layer over either); skips are reported as skipped tests
+// Runs every corpora/drill/*.pkt on the netlab target, over IPv4, over IPv6 and with IPv4-mapped
+// AF_INET6 sockets over IPv4 (packetdrill's --ip_version; harness/drill/packets.ts). A script fails
+// the test when it fails and is not listed in corpora/drill/KNOWN-DIFFERENCES.md, or is listed and
+// no longer fails (the same list for all three: netlab's TCP is one layer over either family, and
+// a mapped socket is stack.tcp6 over that layer's IPv4 side); skips are reported as skipped tests
 // with the construct named.
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -17,7 +18,7 @@ const files = readdirSync(DIR)
 const known = new Set([...readFileSync(join(DIR, "KNOWN-DIFFERENCES.md"), "utf8").matchAll(/^\|\s*([\w.-]+\.pkt)\s*\|/gm)].map((m) => m[1] ?? ""));
 
 const target = createNetlabDrillTarget();
-const runAll = (ipVersion: 4 | 6) =>
+const runAll = (ipVersion: 4 | 6 | "mapped") =>
   Promise.all(
     files.map(async (file) => {
       const parsed = parseDrillScript(readFileSync(join(DIR, file), "utf8"), `corpora/drill/${file}`);
@@ -29,8 +30,9 @@ const runAll = (ipVersion: 4 | 6) =>
 for (const [ipVersion, results] of [
   [4, await runAll(4)],
   [6, await runAll(6)],
+  ["mapped", await runAll("mapped")],
 ] as const)
-  describe(`corpora/drill on the netlab target over IPv${ipVersion}`, () => {
+  describe(`corpora/drill on the netlab target ${ipVersion === "mapped" ? "with IPv4-mapped AF_INET6 sockets" : `over IPv${ipVersion}`}`, () => {
     it("has scripts", () => {
       expect(files.length).toBeGreaterThan(0);
     });

@@ -106,6 +106,8 @@ def handle(req):
     op = req["op"]
     if op == "socket":
         s = socket.socket(const(req["family"]), const(req["type"]), const(req["proto"]))
+        if "v6only" in req:  # packetdrill's ipv4-mapped-ipv6: a dual-stack AF_INET6 socket
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if req["v6only"] else 0)
         pin_congestion_control(s)
         with lock:
             socks[s.fileno()] = s

@@ -73,6 +73,38 @@ if (unavailable !== undefined) {
       expect(r.reason).toContain("[fd00::1]:8080 > [fd00::2]");
     });
 
+    // IPv4-mapped AF_INET6 sockets over IPv4 (packetdrill's ipv4-mapped-ipv6): a passive open, an
+    // active open and a close; the whole corpus that way is `netlab drill --target kernel --ip-version mapped corpora/drill`.
+    for (const name of ["active-open-blocking.pkt", "close-active.pkt", "data-ack.pkt"]) {
+      it(`passes corpora/drill/${name} on the kernel with IPv4-mapped AF_INET6 sockets`, { retry: 1, timeout: 30_000 }, async () => {
+        const file = join(CORPUS, name);
+        const r = await target.run(script(readFileSync(file, "utf8"), file), { ...OPTIONS, ipVersion: "mapped" });
+        expect(r.reason ?? "").toBe("");
+        expect(r.result).toBe("pass");
+      });
+    }
+
+    it("runs a --ip_version=ipv4-mapped-ipv6 script on a dual-stack AF_INET6 socket, the wire IPv4", async () => {
+      // IPV6_V6ONLY exists only on an AF_INET6 socket (ENOPROTOOPT on AF_INET); it reads 0 on a mapped one.
+      const text = (v6only: number, header = "// --ip_version=ipv4-mapped-ipv6") => `${header}
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 getsockopt(3, IPPROTO_IPV6, IPV6_V6ONLY, [${v6only}], [4]) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1460,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 2 <...>
+`;
+      const ipv4 = await target.run(script(text(0, "// an AF_INET socket")), OPTIONS);
+      expect(ipv4.result).toBe("fail");
+      expect(ipv4.pos?.line).toBe(3);
+      const mapped = await target.run(script(text(0)), OPTIONS);
+      expect(mapped.result).toBe("fail");
+      expect(mapped.pos?.line).toBe(7);
+      expect(mapped.reason).toContain("192.0.2.1:8080 > 192.0.2.2");
+      const v6only = await target.run(script(text(1)), OPTIONS);
+      expect(v6only).toMatchObject({ result: "fail", reason: "getsockopt(IPV6_V6ONLY) = 0, expected 1" });
+    }, 60_000);
+
     it("fails a script whose expected packet differs, naming the line", async () => {
       const r = await target.run(
         script(

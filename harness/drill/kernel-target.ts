@@ -27,6 +27,7 @@ import {
   DRILL_SCRIPT_IP6,
   DRILL_STACK_IP6,
   DRILL_V6_MTU,
+  ipVersionMapping,
   scriptIpVersion,
   decodeTcpFrame,
   describeOutboundFrame,
@@ -87,8 +88,10 @@ export async function createKernelDrillTarget(): Promise<DrillTarget> {
       const started = performance.now();
       const skip = unsupported(script);
       if (skip !== undefined) return result(script, "skip", started, skip.reason, skip.pos);
-      const family = scriptIpVersion(script.options, options.ipVersion ?? 4);
-      if (family === undefined) return result(script, "skip", started, `--ip_version=${script.options.get("ip_version")} is not supported (ipv4, ipv6)`);
+      const version = scriptIpVersion(script.options, options.ipVersion ?? 4);
+      if (version === undefined)
+        return result(script, "skip", started, `--ip_version=${script.options.get("ip_version")} is not supported (ipv4, ipv6, ipv4-mapped-ipv6)`);
+      const { family, mapped } = ipVersionMapping(version);
       let sandbox: Sandbox | undefined;
       const onSigint = (): void => {
         void Promise.all([...live].map((s) => s.remove())).finally(() => process.exit(130));
@@ -97,7 +100,7 @@ export async function createKernelDrillTarget(): Promise<DrillTarget> {
       try {
         sandbox = await createSandbox(family);
         live.add(sandbox);
-        const outcome = await withTimeout(runScript(sandbox, script, options, family), options.scriptTimeoutMs);
+        const outcome = await withTimeout(runScript(sandbox, script, options, family, mapped), options.scriptTimeoutMs);
         if (outcome === "timeout") {
           return finish(sandbox, script, options, started, { ok: false, reason: `script did not finish within ${options.scriptTimeoutMs} ms` });
         }
@@ -417,9 +420,10 @@ class ScriptFailure extends Error {
   }
 }
 
-async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOptions, family: 4 | 6): Promise<Outcome> {
+async function runScript(sb: Sandbox, script: DrillScript, options: DrillRunOptions, family: 4 | 6, mapped: boolean): Promise<Outcome> {
   const mapping = createDrillMapping({
     family,
+    mapped,
     stackMac: sb.kernelMac,
     stackIp: ipv4(KERNEL_IP),
     scriptMac: sb.tap.mac,
@@ -663,22 +667,23 @@ function syscallRequest(call: DrillSyscall, fds: Map<number, number>, pos: Sourc
   const fd = (): number => realFd(a[0], fds, pos);
   switch (call.name) {
     case "socket":
-      // packetdrill's --ip_version=ipv6: the script's AF_INET sockets are made AF_INET6.
+      // packetdrill's --ip_version=ipv6 and ipv4-mapped-ipv6: the script's AF_INET sockets are made AF_INET6 (IPV6_V6ONLY off when mapped).
       return {
         op: "socket",
-        family: m.family === 6 && name(a[0], "AF_INET") === "AF_INET" ? "AF_INET6" : name(a[0], "AF_INET"),
+        family: (m.family === 6 || m.mapped) && name(a[0], "AF_INET") === "AF_INET" ? "AF_INET6" : name(a[0], "AF_INET"),
         type: name(a[1], "SOCK_STREAM"),
         proto: name(a[2], "IPPROTO_TCP"),
+        ...(m.mapped ? { v6only: false } : {}),
       };
     case "bind":
       m.stackPort = SCRIPT_PORT;
-      return { op: "bind", fd: fd(), host: m.family === 6 ? DRILL_STACK_IP6 : KERNEL_IP, port: SCRIPT_PORT };
+      return { op: "bind", fd: fd(), host: m.family === 6 ? DRILL_STACK_IP6 : m.mapped ? `::ffff:${KERNEL_IP}` : KERNEL_IP, port: SCRIPT_PORT };
     case "listen":
       return { op: "listen", fd: fd(), backlog: num(a[1], pos, "backlog") };
     case "accept":
       return { op: "accept", fd: fd() };
     case "connect":
-      return { op: "connect", fd: fd(), host: m.family === 6 ? DRILL_SCRIPT_IP6 : REMOTE_IP, port: m.scriptPort };
+      return { op: "connect", fd: fd(), host: m.family === 6 ? DRILL_SCRIPT_IP6 : m.mapped ? `::ffff:${REMOTE_IP}` : REMOTE_IP, port: m.scriptPort };
     case "write":
       return { op: "write", fd: fd(), len: num(a[2], pos, "length") };
     case "send":

@@ -157,8 +157,8 @@ export interface DrillRunOptions {
   readonly pcapDir?: string;
   /** Whole-script limit in milliseconds of wall time (kernel) or virtual time (netlab). */
   readonly scriptTimeoutMs: number;
-  /** IP version of a script without an `--ip_version` header option (packetdrill's flag; default 4). */
-  readonly ipVersion?: 4 | 6;
+  /** IP version of a script without an `--ip_version` header option (packetdrill's flag; default 4; "mapped": AF_INET6 sockets over IPv4). */
+  readonly ipVersion?: 4 | 6 | "mapped";
 }
 
 /** A target runs scripts. */

@@ -60,9 +60,27 @@ describe("netlab drill target", () => {
     if (!r.ok) throw new Error(formatParseError(r.error));
     const v6 = await createNetlabDrillTarget().run(r.value, { toleranceUsecs: 4000, scriptTimeoutMs: 600_000, ipVersion: 6 });
     expect(v6.reason).toContain("[fd00::1]:8080");
-    const odd = await run(`// --ip_version=ipv4-mapped-ipv6\n${OPEN}`);
+    const odd = await run(`// --ip_version=ipv5\n${OPEN}`);
     expect(odd).toMatchObject({ result: "skip" });
-    expect(odd.reason).toContain("ipv4-mapped-ipv6");
+    expect(odd.reason).toContain("--ip_version=ipv5 is not supported");
+  });
+
+  it("runs a --ip_version=ipv4-mapped-ipv6 script on stack.tcp6 sockets (dual-stack listen, mapped connect) with IPv4 on the wire", async () => {
+    const header = "// --ip_version=ipv4-mapped-ipv6\n";
+    const passive = await run(`${header}${OPEN}   +0 write(4, ..., 1000) = 1000\n   +0 > P. 1:1001(1000) ack 1\n`);
+    expect(passive).toMatchObject({ result: "pass", target: "netlab" });
+    const active = await run(`${header}    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0...0.1 connect(3, ..., ...) = 0
+   +0 > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
+  +.1 < S. 0:0(0) ack 1 win 5840 <mss 1460>
+   +0 > . 1:1(0) ack 1
+   +0 write(3, ..., 1000) = 1000
+   +0 > P. 1:1001(1000) ack 1
+`);
+    expect(active).toMatchObject({ result: "pass", target: "netlab" });
+    const fail = await run(`${header}${OPEN}   +0 write(4, ..., 1000) = 1000\n   +0 > P. 1:1001(1000) ack 5\n`);
+    expect(fail.result).toBe("fail");
+    expect(fail.reason).toContain("192.168.0.1:8080 > 192.0.2.1:");
   });
 
   it("fails on an unexpected outbound packet", async () => {

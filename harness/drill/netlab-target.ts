@@ -9,13 +9,13 @@
 import { writeFileSync } from "node:fs";
 import { makeDirectory } from "../pcap/files.ts";
 import { basename, join } from "node:path";
-import { createStack, type Stack } from "../../stack/index.ts";
+import { createStack, ipv4Mapped, type Stack } from "../../stack/index.ts";
 import { NO_OFFLOADS, type Frame, type NetDevice } from "../../stack/link/types.ts";
 import { createPcapWriter } from "../../stack/link/pcap/pcap.ts";
 import { createByteCollector } from "../../stack/link/pcap/types.ts";
 import { emitEthernet, ETHERTYPE_IPV6 } from "../../stack/wire/ethernet.ts";
 import { emitIpv6, IPV6_HEADER_LEN, IPV6_NEXT_HEADER_ICMPV6 } from "../../stack/wire/ipv6.ts";
-import { ipv6Equal, type Ipv6Address } from "../../stack/wire/ipv6-address.ts";
+import { formatIpv6, ipv6Equal, type Ipv6Address } from "../../stack/wire/ipv6-address.ts";
 import { ICMPV6_TYPE_NEIGHBOR_SOLICITATION } from "../../stack/wire/icmpv6.ts";
 import { emitNdp, NDP_NS_LEN, NDP_TARGET, ndpMacOption, ndpReprLength, type NdpRepr } from "../../stack/wire/ndp.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../stack/time.ts";
@@ -40,6 +40,7 @@ import {
   createDrillMapping,
   DRILL_STACK_IP6,
   DRILL_V6_MTU,
+  ipVersionMapping,
   scriptIpVersion,
   decodeTcpFrame,
   describeOutboundFrame,
@@ -130,7 +131,7 @@ function configure(script: DrillScript): { tcp: TcpLayerOptions; tolerance?: num
   let tolerance: number | undefined;
   for (const [name, value] of script.options) {
     if (name === "tolerance_usecs" && /^\d+$/.test(value)) tolerance = Number(value);
-    else if (name === "ip_version" && (value === "ipv4" || value === "ipv6")) continue;
+    else if (name === "ip_version" && (value === "ipv4" || value === "ipv6" || value === "ipv4-mapped-ipv6")) continue;
     else throw new Stop("skip", `script option --${name}${value === "" ? "" : `=${value}`} is not supported by the netlab target`);
   }
   for (const e of script.events) {
@@ -255,9 +256,9 @@ class NetlabRun {
     this.#tcpOptions = cfg.tcp;
     this.#floorUs = cfg.tolerance ?? runOptions.toleranceUsecs;
     const isnRng = createRng(this.#seed ^ 0x5eed);
-    const family = scriptIpVersion(script.options, runOptions.ipVersion ?? 4);
-    if (family === undefined) throw new Stop("skip", `--ip_version=${script.options.get("ip_version")} is not supported (ipv4, ipv6)`);
-    this.#mapping = createDrillMapping({ family, scriptIsn: isnRng.nextU32(), scriptPort: 40000 + isnRng.nextInt(20000) });
+    const version = scriptIpVersion(script.options, runOptions.ipVersion ?? 4);
+    if (version === undefined) throw new Stop("skip", `--ip_version=${script.options.get("ip_version")} is not supported (ipv4, ipv6, ipv4-mapped-ipv6)`);
+    this.#mapping = createDrillMapping({ ...ipVersionMapping(version), scriptIsn: isnRng.nextU32(), scriptPort: 40000 + isnRng.nextInt(20000) });
   }
 
   #nowUs(): number {
@@ -298,6 +299,8 @@ class NetlabRun {
           }
         : {
             ipv4: { cidr: "192.168.0.1/24", gateway: GATEWAY },
+            // A mapped run's AF_INET6 sockets need the v6 socket layer (stack.tcp6); the wire stays IPv4, without v6 addresses, DAD, RS or RA.
+            ...(m.mapped ? { ipv6: { addresses: [], dadTransmits: 0, routerSolicitations: false, acceptRa: false } } : {}),
             tcp: this.#tcpOptions,
           },
     );
@@ -528,6 +531,17 @@ class NetlabRun {
     return s;
   }
 
+  /** A mapped run's stream must run over IPv4 with the script side's address as ::ffff:a.b.c.d (stack.tcp6's endpoints, Linux's getpeername). */
+  #checkMapped(stream: ByteStream): void {
+    const e = this.#stack?.tcp6?.endpointsOf(stream);
+    const want = ipv4Mapped(this.#mapping.scriptIp);
+    if (e === undefined || !e.ipv4 || !ipv6Equal(e.remote, want))
+      throw new Stop(
+        "fail",
+        `the v6 socket's connection is not reported as IPv4-mapped (${e === undefined ? "no endpoints" : formatIpv6(e.remote)}, expected ${formatIpv6(want)})`,
+      );
+  }
+
   #attach(s: Socket, stream: ByteStream): void {
     s.stream = stream;
     // Received data stays in TCP's receive queue until the script reads it (as in the kernel's
@@ -577,10 +591,15 @@ class NetlabRun {
           noDelay: s.noDelay,
           ...(s.congestionControl === undefined ? {} : { congestionControl: s.congestionControl }),
         };
-        const r = this.#mapping.family === 6 ? stack.tcp6!.listen(port, opts) : stack.tcp.listen(port, opts);
+        // A mapped run listens on a dual-stack v6 socket (IPV6_V6ONLY off), which takes the script's IPv4 connections.
+        const m = this.#mapping;
+        const r =
+          m.family === 6 ? stack.tcp6!.listen(port, opts) : m.mapped ? stack.tcp6!.listen(port, { ...opts, ipv6Only: false }) : stack.tcp.listen(port, opts);
         if (!r.ok) return { ret: -1, errno: r.error === "in-use" ? "EADDRINUSE" : "EINVAL" };
         s.listener = r.value;
         r.value.onConnection((stream) => {
+          // A mapped listener must report its v4 connections as ::ffff:a.b.c.d, as Linux's accept() does.
+          if (m.mapped) this.#checkMapped(stream);
           const child: Socket = { ...this.#blank(), noDelay: s.noDelay, linger0: s.linger0 };
           this.#attach(child, stream);
           child.connected = true;
@@ -607,11 +626,15 @@ class NetlabRun {
             ...(s.port === undefined ? {} : { localPort: s.port }),
             ...(s.congestionControl === undefined ? {} : { congestionControl: s.congestionControl }),
           };
+          const m = this.#mapping;
           const r =
-            this.#mapping.family === 6
-              ? stack.tcp6!.connect(this.#mapping.scriptIp6, this.#mapping.scriptPort, opts)
-              : stack.tcp.connect(this.#mapping.scriptIp, this.#mapping.scriptPort, opts);
+            m.family === 6
+              ? stack.tcp6!.connect(m.scriptIp6, m.scriptPort, opts)
+              : m.mapped
+                ? stack.tcp6!.connect(ipv4Mapped(m.scriptIp), m.scriptPort, { ...opts, ipv6Only: false })
+                : stack.tcp.connect(m.scriptIp, m.scriptPort, opts);
           if (!r.ok) return { ret: -1, errno: "ENETUNREACH" };
+          if (m.mapped) this.#checkMapped(r.value);
           this.#attach(s, r.value);
           if (s.port !== undefined) this.#mapping.stackPort = s.port;
           if (s.nonblocking) return { ret: -1, errno: "EINPROGRESS" };

@@ -3,7 +3,16 @@ import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, emitEthernet } from "../../stack/w
 import { IP_PROTOCOL_TCP, IPV4_HEADER_LEN, emitIpv4 } from "../../stack/wire/ipv4.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN, emitTcp, tcpHeaderLength, type TcpRepr } from "../../stack/wire/tcp.ts";
 import type { DrillTcpPacket } from "./model.ts";
-import { buildInboundFrame, createDrillMapping, decodeTcpFrame, flagBits, matchOutboundFrame, type DrillMapping } from "./packets.ts";
+import {
+  buildInboundFrame,
+  createDrillMapping,
+  decodeTcpFrame,
+  flagBits,
+  ipVersionMapping,
+  matchOutboundFrame,
+  scriptIpVersion,
+  type DrillMapping,
+} from "./packets.ts";
 import { parseDrillScript } from "./parser.ts";
 import { checksumFinish, checksumRange } from "../../stack/wire/checksum.ts";
 import { ipv6PseudoHeaderSum } from "../../stack/wire/ipv6.ts";
@@ -144,5 +153,20 @@ describe("drill packet mapping", () => {
     expect(matchOutboundFrame(first, line, m)).toEqual({ kind: "partial", covered: 1460 });
     expect(matchOutboundFrame(second, line, m, 1460)).toEqual({ kind: "match" });
     expect(matchOutboundFrame(second, line, m).kind).toBe("mismatch");
+  });
+});
+
+describe("scriptIpVersion", () => {
+  it("reads packetdrill's three --ip_version values, falls back to the run's, and refuses others", () => {
+    const opt = (v?: string) => new Map(v === undefined ? [] : [["ip_version", v]]);
+    expect(scriptIpVersion(opt("ipv4"), 6)).toBe(4);
+    expect(scriptIpVersion(opt("ipv6"), 4)).toBe(6);
+    expect(scriptIpVersion(opt("ipv4-mapped-ipv6"), 4)).toBe("mapped");
+    expect(scriptIpVersion(opt(), "mapped")).toBe("mapped");
+    expect(scriptIpVersion(opt("ipv5"), 4)).toBeUndefined();
+    // A mapped run's wire is IPv4.
+    expect(ipVersionMapping("mapped")).toEqual({ family: 4, mapped: true });
+    expect(ipVersionMapping(6)).toEqual({ family: 6, mapped: false });
+    expect(ipVersionMapping(4)).toEqual({ family: 4, mapped: false });
   });
 });

@@ -61,6 +61,8 @@ export interface DrillMapping {
   tsOffset: number | undefined;
   /** The run's IP version (packetdrill's --ip_version): 6 sends and expects IPv6 with the v6 addresses. */
   family: 4 | 6;
+  /** packetdrill's ipv4-mapped-ipv6: the sockets are AF_INET6 with IPv4-mapped addresses (::ffff:a.b.c.d), the wire IPv4 (family 4). */
+  mapped: boolean;
   stackIp6: Ipv6Address;
   scriptIp6: Ipv6Address;
 }
@@ -71,11 +73,19 @@ export const DRILL_SCRIPT_IP6 = "fd00::2";
 /** The link MTU of a v6 run: the stack's MSS is then 1460, as in v4 with 1500 and as the scripts write it. */
 export const DRILL_V6_MTU = 1520;
 
-/** The script's IP version: its `--ip_version=ipv4|ipv6` header option, else `fallback`; undefined for another value. */
-export function scriptIpVersion(options: ReadonlyMap<string, string>, fallback: 4 | 6): 4 | 6 | undefined {
+/** A run's IP version, as packetdrill's --ip_version: IPv4, IPv6, or AF_INET6 sockets over IPv4 with IPv4-mapped addresses. */
+export type DrillIpVersion = 4 | 6 | "mapped";
+
+/** The script's IP version: its `--ip_version=ipv4|ipv6|ipv4-mapped-ipv6` header option, else `fallback`; undefined for another value. */
+export function scriptIpVersion(options: ReadonlyMap<string, string>, fallback: DrillIpVersion): DrillIpVersion | undefined {
   const v = options.get("ip_version");
   if (v === undefined) return fallback;
-  return v === "ipv4" ? 4 : v === "ipv6" ? 6 : undefined;
+  return v === "ipv4" ? 4 : v === "ipv6" ? 6 : v === "ipv4-mapped-ipv6" ? "mapped" : undefined;
+}
+
+/** The mapping fields of a run's IP version: the wire's family and whether the sockets are v4-mapped AF_INET6 ones. */
+export function ipVersionMapping(v: DrillIpVersion): { family: 4 | 6; mapped: boolean } {
+  return { family: v === 6 ? 6 : 4, mapped: v === "mapped" };
 }
 
 /** packetdrill's defaults: the stack is 192.168.0.1:8080, the script side 192.0.2.1. */
@@ -91,6 +101,7 @@ export function createDrillMapping(init: Partial<DrillMapping> = {}): DrillMappi
     stackIsn: undefined,
     tsOffset: undefined,
     family: 4,
+    mapped: false,
     stackIp6: ipv6(DRILL_STACK_IP6),
     scriptIp6: ipv6(DRILL_SCRIPT_IP6),
     ...init,

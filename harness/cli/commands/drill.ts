@@ -12,12 +12,12 @@ import { formatParseError, parseDrillScript } from "../../drill/parser.ts";
 
 export const summary = "run packetdrill scripts against netlab (virtual time) and/or the Linux kernel";
 
-const USAGE = "usage: netlab drill [--target netlab|kernel|both] [--ip-version 4|6] [--tolerance-usecs N] [--json] [--pcap DIR] FILE|DIR...";
+const USAGE = "usage: netlab drill [--target netlab|kernel|both] [--ip-version 4|6|mapped] [--tolerance-usecs N] [--json] [--pcap DIR] FILE|DIR...";
 
 /** The command line of `netlab drill` (args.ts's rules). */
 const DRILL_SPEC = {
   command: "drill",
-  usage: `${USAGE}\n  --target T           where the scripts run (default netlab)\n  --ip-version V        4 or 6: the IP version of scripts without a --ip_version=ipv4|ipv6 header option (default 4)\n  --tolerance-usecs N  timing tolerance in microseconds (default 4000)\n`,
+  usage: `${USAGE}\n  --target T           where the scripts run (default netlab)\n  --ip-version V        4, 6 or mapped (AF_INET6 sockets with IPv4-mapped addresses over IPv4): the IP version of scripts without a --ip_version=ipv4|ipv6|ipv4-mapped-ipv6 header option (default 4)\n  --tolerance-usecs N  timing tolerance in microseconds (default 4000)\n`,
   options: {
     target: { type: "string" },
     "ip-version": { type: "string" },
@@ -67,7 +67,8 @@ export async function run(args: string[]): Promise<number> {
   const get = flagReader(DRILL_SPEC.command, values);
   const target = get("target", choice("netlab", "kernel", "both")) ?? "netlab";
   const toleranceUsecs = get("tolerance-usecs", (t) => parseInteger(t, 0)) ?? 4000;
-  const ipVersion: 4 | 6 = get("ip-version", choice("4", "6")) === "6" ? 6 : 4;
+  const v = get("ip-version", choice("4", "6", "mapped"));
+  const ipVersion: 4 | 6 | "mapped" = v === "6" ? 6 : v === "mapped" ? "mapped" : 4;
   let files: string[];
   try {
     files = collect(positionals);
