@@ -99,9 +99,11 @@ async function expectCleanStop(engine: "jazzer" | "jsfuzz", signal: "SIGINT" | "
   expect(run.stderr).toContain(`fuzz: ${signal}, stopping the engines and saving what they found`);
   expect(run.stdout).toContain(`interrupted (${signal}) after 1 run(s); new corpus entries saved, distillation and properties skipped`);
   // The summary's corpus column, "files (+new)", is what the corpora folder holds.
-  const row = /^dhcp-message\s+(?:sync|async)\s+(\d+)\s+\d+\s+\d+→\d+\s+(\d+) \(\+(\d+)\)\s+none$/m.exec(run.stdout);
+  // (executions and exec/s are written with the SI formatter: 950, 12.3k)
+  const row = /^dhcp-message\s+(?:sync|async)\s+([\d.]+)(k|M)?\s+[\d.]+[kM]?\s+\d+→\d+\s+(\d+) \(\+(\d+)\)\s+none$/m.exec(run.stdout);
   expect(row, run.stdout).not.toBeNull();
-  const [, execs, files, added] = row!.map(Number);
+  const execs = Number(row![1]) * (row![2] === "M" ? 1e6 : row![2] === "k" ? 1e3 : 1);
+  const [files, added] = [Number(row![3]), Number(row![4])];
   expect(execs).toBeGreaterThan(0);
   expect(added).toBeGreaterThan(0);
   expect(readdirSync(corpus).filter((f) => f !== "regressions").length).toBe(files);
