@@ -109,7 +109,8 @@ export async function runDhcpSimInterruptible(options: DhcpSimOptions, signal?: 
   const sim = startDhcpSim(options);
   const stopProgress = everyWallSecond(onProgress === undefined ? undefined : () => onProgress(sim.progressLine()));
   try {
-    while (!sim.step(50) && signal?.aborted !== true) await yieldToEventLoop();
+    // the signal first: a run aborted before (or between) slices does no more work
+    while (signal?.aborted !== true && !sim.step(50)) await yieldToEventLoop();
   } finally {
     stopProgress();
   }
