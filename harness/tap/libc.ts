@@ -11,6 +11,7 @@ export interface Libc {
   read(fd: number, buf: Uint8Array, n: number): number;
   close(fd: number): number;
   pipe2(fds: number[], flags: number): number;
+  socket(domain: number, type: number, protocol: number): number;
   errno(): number;
 }
 
@@ -43,6 +44,7 @@ export function loadLibc(): Libc {
     read: lib.func("long read(int fd, void *buf, unsigned long n)") as Libc["read"],
     close: lib.func("int close(int fd)") as Libc["close"],
     pipe2: lib.func("int pipe2(_Out_ int *fds, int flags)") as Libc["pipe2"],
+    socket: lib.func("int socket(int domain, int type, int protocol)") as Libc["socket"],
     errno: () => koffi.errno() as number,
   };
   return cached;

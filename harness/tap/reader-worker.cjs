@@ -35,6 +35,8 @@ pv.setInt16(4, 1, true);
 pv.setInt32(8, wakeFd, true);
 pv.setInt16(12, 1, true);
 const scratch = new Uint8Array(64);
+// One view per slot, made once: a subarray per read(2) would be garbage at the flood's rate.
+const views = Array.from({ length: slots }, (_, i) => ring.subarray(i * slotSize, (i + 1) * slotSize));
 
 const { unknownSyn } = createSynClassifier(hdrLen);
 
@@ -56,7 +58,7 @@ for (;;) {
     continue;
   }
   const slot = (head >>> 0) % slots;
-  const n = read(fd, ring.subarray(slot * slotSize, (slot + 1) * slotSize), slotSize);
+  const n = read(fd, views[slot], slotSize);
   if (n > 0) {
     // Classified always, so sources are learned before a flood begins.
     if (unknownSyn(ring, slot * slotSize, n) === 1 && ((head - tail) | 0) >= synSlots) {

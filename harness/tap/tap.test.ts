@@ -1,10 +1,10 @@
 // The tap device against the real kernel (root only) plus its error paths.
 import { execFileSync, spawnSync } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { pbkdf2 } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { openTap, TapError } from "./index.ts";
+import { openTap, TAP_KERNEL_QUEUE, TapError } from "./index.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TAP_MODULE = fileURLToPath(new URL("./index.ts", import.meta.url));
@@ -79,6 +79,20 @@ describe.skipIf(skipReason)("a tap device on this kernel", () => {
     }
     expect(tap.closed).toBe(true);
     expect(linkExists(name)).toBe(false);
+  });
+
+  it("sets the kernel's queue for the reader (txqueuelen) to TAP_KERNEL_QUEUE or the length asked for, and refuses a non-positive one", async () => {
+    const queueLength = (n: string): number => Number(readFileSync(`/sys/class/net/${n}/tx_queue_len`, "utf8"));
+    const a = await openTap({ name: uniqueName() });
+    const b = await openTap({ name: uniqueName(), kernelQueue: 2048 });
+    try {
+      expect(queueLength(a.name)).toBe(TAP_KERNEL_QUEUE);
+      expect(queueLength(b.name)).toBe(2048);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    await expect(openTap({ name: uniqueName(), kernelQueue: 0 })).rejects.toMatchObject({ code: "TAP_OPEN_FAILED" });
   });
 
   it("lets the kernel pick a name, and advertises checksum and TSO offload when asked", async () => {
