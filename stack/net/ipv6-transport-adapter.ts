@@ -23,7 +23,7 @@ import { type Result, ok, err } from "../result.ts";
 import { NetlabError } from "../error.ts";
 import { readU16, writeU16 } from "../wire/bytes.ts";
 import { checksumAdd, checksumFinish, checksumRange, fold, pseudoHeaderSum } from "../wire/checksum.ts";
-import { type Ipv6Address, ipv6Key } from "../wire/ipv6-address.ts";
+import { type Ipv6Address, ipv6EqualAt, ipv6Key } from "../wire/ipv6-address.ts";
 import { IPV6_DST, IPV6_HEADER_LEN, IPV6_SRC, ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
 import { createCounters } from "./counters.ts";
 import type { Icmpv6Layer, Ipv6Delivery, Ipv6SendOptions, Ipv6Stack } from "./ipv6-types.ts";
@@ -68,12 +68,6 @@ interface HandleEntry {
   readonly address: Ipv6Address;
   readonly key: string;
   used: boolean;
-}
-
-/** Compared from the end: addresses of one link differ in their interface identifiers. */
-function sameAddress(a: Ipv6Address, b: Uint8Array, at = 0): boolean {
-  for (let i = 15; i >= 0; i--) if (a[i] !== b[at + i]) return false;
-  return true;
 }
 
 /**
@@ -126,25 +120,30 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
     }
   };
 
-  const handleOf = (a: Ipv6Address): number => {
+  /**
+   * The handle of the address at bytes[at..at+16] (a packet's, read in place), made on first
+   * sight. The two addresses used last are compared byte by byte; the rest are looked up by key.
+   */
+  const handleAt = (bytes: Uint8Array, at: number): number => {
     const r0 = recent0;
-    if (r0 !== undefined && sameAddress(r0.address, a)) {
+    if (r0 !== undefined && ipv6EqualAt(r0.address, bytes, at)) {
       r0.used = true;
       return r0.handle;
     }
     const r1 = recent1;
-    if (r1 !== undefined && sameAddress(r1.address, a)) {
+    if (r1 !== undefined && ipv6EqualAt(r1.address, bytes, at)) {
       r1.used = true;
       recent1 = r0;
       recent0 = r1;
       return r1.handle;
     }
+    const a = bytes.slice(at, at + 16);
     const k = keyOf(a);
     let e = byKey.get(k);
     if (e === undefined) {
       if (byKey.size >= maxHandles) evictOne();
       // Handles are never reused while the counter lasts (2^32 - 1 of them).
-      e = { handle: next, address: a.slice(), key: k, used: false };
+      e = { handle: next, address: a, key: k, used: false };
       next = next >= 0xfffffffe ? 1 : next + 1;
       byKey.set(k, e);
       byHandle.set(e.handle, e);
@@ -156,20 +155,7 @@ export function createIpv6TransportAdapter(deps: Ipv6TransportAdapterDeps, optio
     recent0 = e;
     return e.handle;
   };
-  /** handleOf the address at bytes[at..at+16], read in place when it is one of the two used last. */
-  const handleAt = (bytes: Uint8Array, at: number): number => {
-    const r0 = recent0;
-    if (r0 !== undefined && sameAddress(r0.address, bytes, at)) {
-      r0.used = true;
-      return r0.handle;
-    }
-    const r1 = recent1;
-    if (r1 !== undefined && sameAddress(r1.address, bytes, at)) {
-      r1.used = true;
-      return r1.handle;
-    }
-    return handleOf(bytes.slice(at, at + 16));
-  };
+  const handleOf = (a: Ipv6Address): number => handleAt(a, 0);
   const addressOf = (handle: number): Ipv6Address | undefined => byHandle.get(handle)?.address;
   // What the transport reads of a v4 header (the TOS byte at offset 1, for ECN), one per traffic class.
   const headers: (Uint8Array | undefined)[] = [];

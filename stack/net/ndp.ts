@@ -27,6 +27,7 @@ import {
   isIpv6Unspecified,
   linkLocalFromMac,
   solicitedNodeAddress,
+  ipv6EqualAt,
 } from "../wire/ipv6-address.ts";
 import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NEXT_HEADER_HOP_BY_HOP, IPV6_NEXT_HEADER_ICMPV6, emitIpv6 } from "../wire/ipv6.ts";
 import { IPV6_OPTION_ROUTER_ALERT, emitIpv6OptionsHeader } from "../wire/ipv6-ext.ts";
@@ -207,13 +208,6 @@ function lifetimeUntil(now: number, seconds: number): number {
 }
 
 /** Creates Neighbor Discovery and SLAAC for one interface. The link-local address is added at once. */
-/** True when a holds the 16 bytes at b[at..at+16]. */
-function equalAt(a: Ipv6Address, b: Uint8Array, at: number): boolean {
-  if (b.length < at + 16) return false;
-  for (let i = 15; i >= 0; i--) if (a[i] !== b[at + i]) return false;
-  return true;
-}
-
 export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   const { clock, rng, ethernet } = deps;
   const mac = ethernet.mac;
@@ -518,11 +512,11 @@ export function createNdp(deps: NdpDeps, options: NdpOptions = {}): NdpLayer {
   /** The address at x[at..at+16] (a packet's destination is looked up in place). */
   const findAddress = (x: Uint8Array, at = 0): AddressEntry | undefined => {
     const last = lastFound;
-    if (last !== undefined && equalAt(last.address, x, at)) {
+    if (last !== undefined && ipv6EqualAt(last.address, x, at)) {
       refresh(last, clock.now());
       return lastFound;
     }
-    if (lastMiss !== undefined && equalAt(lastMiss, x, at)) return undefined;
+    if (lastMiss !== undefined && ipv6EqualAt(lastMiss, x, at)) return undefined;
     const k = keyOf(at === 0 && x.length === 16 ? x : x.subarray(at, at + 16));
     const a = addresses.get(k);
     if (a === undefined) {

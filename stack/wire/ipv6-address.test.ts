@@ -4,6 +4,8 @@ import { unwrap } from "../result.ts";
 import {
   formatIpv6,
   ipv6,
+  ipv6Equal,
+  ipv6EqualAt,
   ipv6MulticastMac,
   isIpv6LinkLocal,
   linkLocalFromMac,
@@ -89,6 +91,26 @@ describe("ipv6 addresses", () => {
         parseIpv6Address(s);
       }),
     );
+  });
+
+  it("ipv6EqualAt() compares an address with 16 bytes in place and is false where the bytes do not hold 16; ipv6Equal() with a whole address", () => {
+    const a = ipv6("2001:db8::1");
+    const packet = new Uint8Array(40);
+    packet.set(a, 24);
+    expect(ipv6EqualAt(a, packet, 24)).toBe(true);
+    expect(ipv6EqualAt(a, packet, 8)).toBe(false);
+    // The first byte differs: compared from the end, the loop must still reach it.
+    const b = ipv6("3001:db8::1");
+    expect(ipv6EqualAt(b, packet, 24)).toBe(false);
+    // Past the end (a read there would give undefined, never equal, but must not be relied on).
+    expect(ipv6EqualAt(a, packet, 25)).toBe(false);
+    expect(ipv6EqualAt(a, packet.subarray(0, 39), 24)).toBe(false);
+    expect(ipv6EqualAt(a, packet, -1)).toBe(false);
+    expect(ipv6EqualAt(a.subarray(0, 15), packet, 24)).toBe(false);
+    expect(ipv6Equal(a, ipv6("2001:db8::1"))).toBe(true);
+    expect(ipv6Equal(a, b)).toBe(false);
+    expect(ipv6Equal(a, packet.subarray(24))).toBe(true);
+    expect(ipv6Equal(a, packet.subarray(23))).toBe(false);
   });
 
   it("derives the solicited-node group, its Ethernet MAC and an EUI-64 link-local address", () => {

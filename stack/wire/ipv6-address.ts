@@ -33,8 +33,17 @@ export function writeIpv6(b: Uint8Array, off: number, a: Ipv6Address): void {
 
 /** True when both addresses hold the same 16 bytes. */
 export function ipv6Equal(a: Ipv6Address, b: Ipv6Address): boolean {
-  if (a.length !== 16 || b.length !== 16) return false;
-  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
+  return b.length === 16 && ipv6EqualAt(a, b, 0);
+}
+
+/**
+ * True when address `a` equals the 16 bytes at b[at..at+16] (an address read in place from a
+ * packet); false when b does not hold 16 bytes there. Compared from the end: addresses of one
+ * link differ in their interface identifiers.
+ */
+export function ipv6EqualAt(a: Ipv6Address, b: Uint8Array, at: number): boolean {
+  if (a.length !== 16 || !(at >= 0) || b.length < at + 16) return false;
+  for (let i = 15; i >= 0; i--) if (a[i] !== b[at + i]) return false;
   return true;
 }
 
