@@ -7,20 +7,12 @@ import type { Rng } from "../time.ts";
 import { IPV4_ANY, type Ipv4Address } from "../wire/address.ts";
 import { IP_PROTOCOL_UDP } from "../wire/ipv4.ts";
 import { UDP_HEADER_LEN, emitUdp, parseUdp } from "../wire/udp.ts";
-import { createCounters } from "../net/counters.ts";
 import { HEADROOM } from "../net/types.ts";
 import type { IcmpErrorReport, IcmpLayer, Ipv4Delivery, Ipv4SendOptions, Ipv4Stack, LayerCounters } from "../net/types.ts";
 import type { UdpBindError, UdpDatagram, UdpLayer, UdpSendError, UdpSocket } from "./types.ts";
+import { createUdpPorts, type UdpOptions, validDestinationPort } from "./udp-ports.ts";
 
-export interface UdpOptions {
-  /** Sockets bound at once (default 1024). */
-  readonly maxSockets?: number;
-  /** Ephemeral range (default 49152–65535, RFC 6335 §6). */
-  readonly ephemeralLow?: number;
-  readonly ephemeralHigh?: number;
-  /** Send ICMP port unreachable for datagrams to closed ports (default true). */
-  readonly portUnreachable?: boolean;
-}
+export type { UdpOptions };
 
 export interface UdpDeps {
   readonly ipv4: Ipv4Stack;
@@ -45,21 +37,11 @@ export interface UdpStack extends UdpLayer {
 /** Largest UDP payload in an IPv4 datagram without options. */
 export const UDP_MAX_PAYLOAD = 65535 - 20 - UDP_HEADER_LEN;
 
-interface SocketState {
-  readonly port: number;
-  handler: ((d: UdpDatagram) => void) | undefined;
-  errorHandler: ((e: IcmpErrorReport) => void) | undefined;
-  closed: boolean;
-}
-
 /** Creates the UDP layer. */
 export function createUdp(deps: UdpDeps, options: UdpOptions = {}): UdpStack {
   const { ipv4, icmp, rng } = deps;
-  const maxSockets = options.maxSockets ?? 1024;
-  const low = options.ephemeralLow ?? 49152;
-  const high = options.ephemeralHigh ?? 65535;
-  const sockets = new Map<number, SocketState>();
-  const counters = createCounters(["rxDatagrams", "rxBytes", "txDatagrams", "txBytes", "delivered", "portUnreachableSent", "icmpErrors"] as const);
+  const ports = createUdpPorts<UdpDatagram, IcmpErrorReport>(rng, options);
+  const counters = ports.counters;
   const c = counters.c;
 
   ipv4.registerProtocol(IP_PROTOCOL_UDP, (d: Ipv4Delivery) => {
@@ -68,7 +50,7 @@ export function createUdp(deps: UdpDeps, options: UdpOptions = {}): UdpStack {
     const r = parseUdp(d.payload, d.src, d.dst, { verifyChecksum: d.offload?.dataValidated !== true });
     if (!r.ok) return counters.drop(r.error);
     const u = r.value;
-    const s = sockets.get(u.dstPort);
+    const s = ports.lookup(u.dstPort);
     if (s === undefined) {
       counters.drop("closed-port");
       if (options.portUnreachable !== false && icmp !== undefined && icmp.sendError("port-unreachable", d.header, d.payload)) c.portUnreachableSent++;
@@ -79,42 +61,19 @@ export function createUdp(deps: UdpDeps, options: UdpOptions = {}): UdpStack {
     s.handler({ src: d.src, srcPort: u.srcPort, dst: d.dst, dstPort: u.dstPort, payload: u.payload });
   });
 
-  icmp?.onError(IP_PROTOCOL_UDP, (e) => {
-    c.icmpErrors++;
-    if (e.quote.transport.length < 4) return;
-    const srcPort = (e.quote.transport[0]! << 8) | e.quote.transport[1]!;
-    sockets.get(srcPort)?.errorHandler?.(e);
-  });
-
-  const pickEphemeral = (): number | undefined => {
-    const span = high - low + 1;
-    const start = rng.nextInt(span);
-    for (let i = 0; i < span; i++) {
-      const p = low + ((start + i) % span);
-      if (!sockets.has(p)) return p;
-    }
-    return undefined;
-  };
+  icmp?.onError(IP_PROTOCOL_UDP, (e) => ports.error(e.quote.transport, e));
 
   return {
     bind(port) {
-      if (!Number.isInteger(port) || port < 0 || port > 65535) return err("bad-port");
-      if (sockets.size >= maxSockets) return err(port === 0 ? "no-ephemeral" : "in-use", "socket limit");
-      let p = port;
-      if (p === 0) {
-        const e = pickEphemeral();
-        if (e === undefined) return err("no-ephemeral");
-        p = e;
-      } else if (sockets.has(p)) {
-        return err("in-use");
-      }
-      const st: SocketState = { port: p, handler: undefined, errorHandler: undefined, closed: false };
-      sockets.set(p, st);
+      const b = ports.bind(port);
+      if (!b.ok) return b;
+      const st = b.value;
+      const p = st.port;
       const sock: UdpStackSocket = {
         localPort: p,
         sendTo(dst, dstPort, payload, opts): Result<void, UdpSendError> {
           if (st.closed) return err("closed");
-          if (!Number.isInteger(dstPort) || dstPort <= 0 || dstPort > 65535) return err("bad-port");
+          if (!validDestinationPort(dstPort)) return err("bad-port");
           if (payload.length > UDP_MAX_PAYLOAD) return err("too-big");
           const src = opts?.src ?? ipv4.sourceFor(dst) ?? (ipv4.isBroadcast(dst) ? IPV4_ANY : undefined);
           if (src === undefined) return err("no-address");
@@ -139,11 +98,7 @@ export function createUdp(deps: UdpDeps, options: UdpOptions = {}): UdpStack {
         onError(handler) {
           st.errorHandler = handler;
         },
-        close() {
-          if (st.closed) return;
-          st.closed = true;
-          if (sockets.get(p) === st) sockets.delete(p);
-        },
+        close: () => ports.close(st),
       };
       return ok(sock);
     },

@@ -10,20 +10,13 @@ import type { Ipv6Address } from "../wire/ipv6-address.ts";
 import { IPV6_HEADER_LEN, IPV6_NEXT_HEADER_UDP } from "../wire/ipv6.ts";
 import { UDP_HEADER_LEN } from "../wire/udp.ts";
 import { emitUdp6, parseUdp6 } from "../wire/udp6.ts";
-import { createCounters } from "../net/counters.ts";
 import { HEADROOM, type LayerCounters } from "../net/types.ts";
 import type { Icmpv6ErrorReport, Icmpv6Layer, Ipv6Delivery, Ipv6SendError, Ipv6Stack } from "../net/ipv6-types.ts";
 import type { UdpBindError } from "./types.ts";
+import { createUdpPorts, type UdpOptions, validDestinationPort } from "./udp-ports.ts";
 
-export interface Udp6Options {
-  /** Sockets bound at once (default 1024). */
-  readonly maxSockets?: number;
-  /** Ephemeral range (default 49152–65535, RFC 6335 §6). */
-  readonly ephemeralLow?: number;
-  readonly ephemeralHigh?: number;
-  /** Send ICMPv6 port unreachable for datagrams to closed ports (default true). */
-  readonly portUnreachable?: boolean;
-}
+/** The options of either family's UDP layer. */
+export type Udp6Options = UdpOptions;
 
 export interface Udp6Deps {
   readonly ipv6: Ipv6Stack;
@@ -66,20 +59,11 @@ export interface Udp6Stack {
 /** Largest payload of one datagram without a jumbogram (payload length 65535 minus the UDP header). */
 export const UDP6_MAX_PAYLOAD = 65535 - UDP_HEADER_LEN;
 
-interface SocketState {
-  handler: ((d: Udp6Datagram) => void) | undefined;
-  errorHandler: ((e: Icmpv6ErrorReport) => void) | undefined;
-  closed: boolean;
-}
-
 /** Creates UDP over an IPv6 layer. */
 export function createUdp6(deps: Udp6Deps, options: Udp6Options = {}): Udp6Stack {
   const { ipv6, icmpv6, rng } = deps;
-  const maxSockets = options.maxSockets ?? 1024;
-  const low = options.ephemeralLow ?? 49152;
-  const high = options.ephemeralHigh ?? 65535;
-  const sockets = new Map<number, SocketState>();
-  const counters = createCounters(["rxDatagrams", "rxBytes", "txDatagrams", "txBytes", "delivered", "portUnreachableSent", "icmpErrors"] as const);
+  const ports = createUdpPorts<Udp6Datagram, Icmpv6ErrorReport>(rng, options);
+  const counters = ports.counters;
   const c = counters.c;
 
   ipv6.registerProtocol(IPV6_NEXT_HEADER_UDP, (d: Ipv6Delivery) => {
@@ -88,7 +72,7 @@ export function createUdp6(deps: Udp6Deps, options: Udp6Options = {}): Udp6Stack
     const r = parseUdp6(d.payload, d.src, d.dst, { verifyChecksum: d.offload?.dataValidated !== true });
     if (!r.ok) return counters.drop(r.error);
     const u = r.value;
-    const s = sockets.get(u.dstPort);
+    const s = ports.lookup(u.dstPort);
     if (s === undefined) {
       counters.drop("closed-port");
       if (options.portUnreachable !== false && icmpv6 !== undefined && icmpv6.sendError("port-unreachable", d.packet, d)) c.portUnreachableSent++;
@@ -99,42 +83,19 @@ export function createUdp6(deps: Udp6Deps, options: Udp6Options = {}): Udp6Stack
     s.handler({ src: d.src, srcPort: u.srcPort, dst: d.dst, dstPort: u.dstPort, payload: u.payload });
   });
 
-  icmpv6?.onError(IPV6_NEXT_HEADER_UDP, (e) => {
-    c.icmpErrors++;
-    if (e.quote.transport.length < 4) return;
-    const srcPort = (e.quote.transport[0]! << 8) | e.quote.transport[1]!;
-    sockets.get(srcPort)?.errorHandler?.(e);
-  });
-
-  const pickEphemeral = (): number | undefined => {
-    const span = high - low + 1;
-    const start = rng.nextInt(span);
-    for (let i = 0; i < span; i++) {
-      const p = low + ((start + i) % span);
-      if (!sockets.has(p)) return p;
-    }
-    return undefined;
-  };
+  icmpv6?.onError(IPV6_NEXT_HEADER_UDP, (e) => ports.error(e.quote.transport, e));
 
   return {
     bind(port) {
-      if (!Number.isInteger(port) || port < 0 || port > 65535) return err("bad-port");
-      if (sockets.size >= maxSockets) return err(port === 0 ? "no-ephemeral" : "in-use", "socket limit");
-      let p = port;
-      if (p === 0) {
-        const e = pickEphemeral();
-        if (e === undefined) return err("no-ephemeral");
-        p = e;
-      } else if (sockets.has(p)) {
-        return err("in-use");
-      }
-      const st: SocketState = { handler: undefined, errorHandler: undefined, closed: false };
-      sockets.set(p, st);
+      const b = ports.bind(port);
+      if (!b.ok) return b;
+      const st = b.value;
+      const p = st.port;
       return ok({
         localPort: p,
         sendTo(dst, dstPort, payload, opts) {
           if (st.closed) return err("closed");
-          if (!Number.isInteger(dstPort) || dstPort <= 0 || dstPort > 65535) return err("bad-port");
+          if (!validDestinationPort(dstPort)) return err("bad-port");
           if (payload.length > UDP6_MAX_PAYLOAD) return err("too-big");
           const src = opts?.src ?? ipv6.sourceFor(dst);
           if (src === undefined) return err("no-address");
@@ -162,11 +123,7 @@ export function createUdp6(deps: Udp6Deps, options: Udp6Options = {}): Udp6Stack
         onError(handler) {
           st.errorHandler = handler;
         },
-        close() {
-          if (st.closed) return;
-          st.closed = true;
-          if (sockets.get(p) === st) sockets.delete(p);
-        },
+        close: () => ports.close(st),
       });
     },
     counters: () => counters.snapshot(),
