@@ -27,7 +27,7 @@
 // input that fails an oracle drops the world.
 import { unwrap } from "../../../stack/result.ts";
 import type { VirtualClock } from "../../../stack/time.ts";
-import { pumpUntil, settleByPumping } from "../../../stack/settle.ts";
+import { pumpUntil } from "../../../stack/settle.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
 import { createBlkWorld, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
 import { BLKIF_OP_READ, BLKIF_RSP_OKAY, BLKIF_SLOT_SIZE } from "../../../xen-sim/abi/blkif.ts";
@@ -36,6 +36,7 @@ import type { FrontRing } from "../../../xen-sim/ring/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail, firstDifference } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
+import { createTargetWorld, peekText, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -84,18 +85,11 @@ interface World {
   readonly mappedAtRest: number;
 }
 
-let world: Promise<World> | undefined;
-let outcome = "";
-
+const world = createTargetWorld(buildWorld);
 /** Drops the world: the next input builds a new one (tests). */
-export function resetForTest(): void {
-  world = undefined;
-}
-
+export const resetForTest = (): void => world.reset();
 /** The last input's observable outcome (tests). */
-export function lastOutcomeForTest(): string {
-  return outcome;
-}
+export const lastOutcomeForTest = (): string => world.lastOutcome;
 
 const DISK = Uint8Array.from({ length: SECTORS * 512 }, (_, i) => ((i >> 9) * 29 + i * 7) & 255);
 const DATA_FILL = Uint8Array.from({ length: 4096 }, (_, i) => (i * 13 + 5) & 255);
@@ -106,12 +100,11 @@ function runClock(clock: VirtualClock, cap = 100_000): void {
   for (let next = clock.nextDeadline(); next !== undefined && fired < cap; next = clock.nextDeadline()) fired += clock.run(next, cap - fired);
 }
 
-const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> =>
-  settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-blk-hostile: a xenstore operation" });
+const settled = xenstoreSettler("xenbus-blk-hostile");
 
 function backendState(w: BlkWorld): number | undefined {
-  const b = w.toolstack.daemon.server.peek(`${w.backendPath}/state`);
-  return b === undefined ? undefined : Number(Buffer.from(b).toString("latin1"));
+  const t = peekText(w.toolstack.daemon.server, `${w.backendPath}/state`);
+  return t === undefined ? undefined : Number(t);
 }
 
 async function waitBackend(x: World, states: readonly number[]): Promise<void> {
@@ -196,19 +189,10 @@ const lenient = (v: string | undefined): number => (v === undefined ? NaN : Numb
 export const mode = "async";
 
 export async function fuzz(data: Buffer): Promise<void> {
-  outcome = "";
-  try {
-    await run(data);
-  } catch (e) {
-    // A finding leaves the world in a state no later input should inherit (a leaked mapping, a
-    // half-open ring): the next input builds a fresh one.
-    world = undefined;
-    throw e;
-  }
+  await world.run((x, report) => run(x, data, report));
 }
 
-async function run(data: Buffer): Promise<void> {
-  const x = await (world ??= buildWorld());
+async function run(x: World, data: Buffer, report: (outcome: unknown) => void): Promise<void> {
   const { w, clock } = x;
   const back = w.back;
   const fe = w.frontendPath;
@@ -277,7 +261,7 @@ async function run(data: Buffer): Promise<void> {
   const faults = back.faults.slice(faultsBefore).map((f) => f.reason);
   const mapped = w.dom0.grants.mappingCount - mappedBefore;
   const summary: Record<string, unknown> = { state, connected, faults, mapped };
-  outcome = JSON.stringify(summary);
+  report(summary);
   if (state === undefined || !Number.isInteger(state) || state < XenbusState.Initialising || state > XenbusState.Closed)
     fail("state", `backend state node holds ${String(state)}`, data);
 
@@ -312,7 +296,7 @@ async function run(data: Buffer): Promise<void> {
         rounds,
         data,
       );
-      outcome = JSON.stringify(summary);
+      report(summary);
     }
     // The frontend closes: the backend unmaps its ring and every persistent grant.
     await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Closed)));

@@ -26,7 +26,7 @@
 // to Initialising, as for a fresh device (checked by xenbus-blkfront-hostile.test.ts).
 import { unwrap } from "../../../stack/result.ts";
 import type { VirtualClock } from "../../../stack/time.ts";
-import { pumpUntil, settleByPumping } from "../../../stack/settle.ts";
+import { pumpUntil } from "../../../stack/settle.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
 import { createBlkfront } from "../../../xen-sim/blk/blkfront.ts";
 import { createBlkWorld, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
@@ -37,6 +37,7 @@ import type { GrantMapping } from "../../../xen-sim/grant-table/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
+import { createTargetWorld, peekText, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -77,26 +78,15 @@ interface World {
   readonly mapped: number;
 }
 
-let world: Promise<World> | undefined;
-let outcome = "";
-
+const world = createTargetWorld(buildWorld);
 /** Drops the world: the next input builds a new one (tests). */
-export function resetForTest(): void {
-  world = undefined;
-}
-
+export const resetForTest = (): void => world.reset();
 /** The last input's observable outcome (tests). */
-export function lastOutcomeForTest(): string {
-  return outcome;
-}
+export const lastOutcomeForTest = (): string => world.lastOutcome;
 
-const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> =>
-  settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-blkfront-hostile: a xenstore operation" });
+const settled = xenstoreSettler("xenbus-blkfront-hostile");
 
-function nodeText(w: BlkWorld, path: string): string | undefined {
-  const b = w.toolstack.daemon.server.peek(path);
-  return b === undefined ? undefined : Buffer.from(b).toString("latin1");
-}
+const nodeText = (w: BlkWorld, path: string): string | undefined => peekText(w.toolstack.daemon.server, path);
 
 async function buildWorld(): Promise<World> {
   const w = await createBlkWorld(createMemoryStorage());
@@ -123,8 +113,10 @@ const plain = (v: string | undefined): v is string => v !== undefined && /^(0|[1
 export const mode = "async";
 
 export async function fuzz(data: Buffer): Promise<void> {
-  outcome = "";
-  const x = await (world ??= buildWorld());
+  await world.run((x, report) => run(x, data, report));
+}
+
+async function run(x: World, data: Buffer, report: (outcome: unknown) => void): Promise<void> {
   const { w, clock } = x;
   const be = w.backendPath,
     fe = w.frontendPath;
@@ -299,7 +291,7 @@ export async function fuzz(data: Buffer): Promise<void> {
   // (gnttab's deferred free), which dom0 has done: the harness does that here.
   const deficit = x.freeRefs - w.guest.grants.freeRefs;
   summary.leaked = front.stats.leakedPages;
-  outcome = JSON.stringify(summary);
+  report(summary);
   if (deficit !== front.stats.leakedPages)
     fail("leak", `after blkfront closed the guest has ${deficit} grant ref(s) fewer, blkfront counted ${front.stats.leakedPages} kept`, data);
   for (const { ref, frame } of ringRefs) {

@@ -24,7 +24,7 @@ import { unwrap } from "../../../stack/result.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createToolstack } from "../../../xen-sim/toolstack/index.ts";
 import type { DeviceInfo, GuestDomain, Toolstack } from "../../../xen-sim/toolstack/types.ts";
-import { pumpUntil, settleByPumping } from "../../../stack/settle.ts";
+import { pumpUntil } from "../../../stack/settle.ts";
 import { createBridge } from "../../../xen-sim/net/bridge.ts";
 import { createNetback } from "../../../xen-sim/net/netback.ts";
 import type { Netback, NetPeerError } from "../../../xen-sim/net/types.ts";
@@ -33,6 +33,7 @@ import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { fail } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
+import { createTargetWorld, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -81,11 +82,12 @@ interface World {
   written: Map<string, string>;
 }
 
-let world: Promise<World> | undefined;
-let outcome = "";
-
-const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> =>
-  settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-hostile: a xenstore operation" });
+const settled = xenstoreSettler("xenbus-hostile");
+const world = createTargetWorld(buildWorld);
+/** Drops the world: the next input builds a new one (tests). */
+export const resetForTest = (): void => world.reset();
+/** The last input's observable outcome (tests). */
+export const lastOutcomeForTest = (): string => world.lastOutcome;
 
 async function buildWorld(): Promise<World> {
   const clock = createVirtualClock();
@@ -130,8 +132,10 @@ const lenient = (v: string | undefined): number => (v === undefined ? NaN : Numb
 export const mode = "async";
 
 export async function fuzz(data: Buffer): Promise<void> {
-  outcome = "";
-  const w = await (world ??= buildWorld());
+  await world.run((w, report) => run(w, data, report));
+}
+
+async function run(w: World, data: Buffer, report: (outcome: unknown) => void): Promise<void> {
   const { clock, guest, dev } = w;
   const fe = dev.frontendPath;
   // Liveness and a fresh start: Initialising brings the backend back to InitWait.
@@ -198,7 +202,7 @@ export async function fuzz(data: Buffer): Promise<void> {
   const vif = w.nb.vif(guest.id, dev.devid);
   const connected = vif?.connected === true;
   const errors = w.errors.slice(errorsBefore);
-  outcome = JSON.stringify({ state, connected, errors: errors.map((e) => e.reason), mapped: w.ts.dom0.grants.mappingCount - mappedBefore });
+  report({ state, connected, errors: errors.map((e) => e.reason), mapped: w.ts.dom0.grants.mappingCount - mappedBefore });
   if (state === undefined || !Number.isInteger(state) || state < XenbusState.Initialising || state > XenbusState.Closed)
     fail("state", `backend state node holds ${String(state)}`, data);
   if (connected) {
@@ -231,16 +235,6 @@ export async function fuzz(data: Buffer): Promise<void> {
     if (w.ts.dom0.grants.mappingCount !== mappedBefore)
       fail("mappings", `a refused handshake left dom0 with ${w.ts.dom0.grants.mappingCount - mappedBefore} more mapping(s)`, data);
   }
-}
-
-/** Drops the world: the next input builds a new one (tests). */
-export function resetForTest(): void {
-  world = undefined;
-}
-
-/** The last input's observable outcome (tests). */
-export function lastOutcomeForTest(): string {
-  return outcome;
 }
 
 /** Seeds: a good one-queue handshake, two queues with a control ring, and a few single bad keys. */

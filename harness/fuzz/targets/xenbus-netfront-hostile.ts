@@ -31,7 +31,7 @@
 import { unwrap } from "../../../stack/result.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { formatMac, parseMac } from "../../../stack/wire/address.ts";
-import { pumpUntil, settleByPumping } from "../../../stack/settle.ts";
+import { pumpUntil } from "../../../stack/settle.ts";
 import { createNetfront } from "../../../xen-sim/net/netfront.ts";
 import type { Netfront, NetPeerError } from "../../../xen-sim/net/types.ts";
 import {
@@ -49,6 +49,7 @@ import type { DeviceInfo, GuestDomain, Toolstack } from "../../../xen-sim/toolst
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
+import { createTargetWorld, peekText, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -112,26 +113,15 @@ interface World {
   readonly mapped: number;
 }
 
-let world: Promise<World> | undefined;
-let outcome = "";
-
+const world = createTargetWorld(buildWorld);
 /** Drops the world: the next input builds a new one (tests). */
-export function resetForTest(): void {
-  world = undefined;
-}
-
+export const resetForTest = (): void => world.reset();
 /** The last input's observable outcome (tests). */
-export function lastOutcomeForTest(): string {
-  return outcome;
-}
+export const lastOutcomeForTest = (): string => world.lastOutcome;
 
-const settled = <T>(clock: VirtualClock, p: Promise<T>): Promise<T> =>
-  settleByPumping(clock, p, { maxIterations: 5000, what: "xenbus-netfront-hostile: a xenstore operation" });
+const settled = xenstoreSettler("xenbus-netfront-hostile");
 
-function nodeText(ts: Toolstack, path: string): string | undefined {
-  const b = ts.daemon.server.peek(path);
-  return b === undefined ? undefined : Buffer.from(b).toString("latin1");
-}
+const nodeText = (ts: Toolstack, path: string): string | undefined => peekText(ts.daemon.server, path);
 
 async function buildWorld(): Promise<World> {
   const clock = createVirtualClock();
@@ -194,18 +184,10 @@ function txRequests(page: Uint8Array, from: number): { prod: number; reqs: { fla
 export const mode = "async";
 
 export async function fuzz(data: Buffer): Promise<void> {
-  outcome = "";
-  try {
-    await run(data);
-  } catch (e) {
-    // A finding may leave the world in a state no later input should inherit: the next builds a fresh one.
-    world = undefined;
-    throw e;
-  }
+  await world.run((x, report) => run(x, data, report));
 }
 
-async function run(data: Buffer): Promise<void> {
-  const x = await (world ??= buildWorld());
+async function run(x: World, data: Buffer, report: (outcome: unknown) => void): Promise<void> {
   const { clock, ts, guest, dev } = x;
   const be = dev.backendPath,
     fe = dev.frontendPath;
@@ -253,7 +235,7 @@ async function run(data: Buffer): Promise<void> {
   const created = await settled(clock, createNetfront({ domain: guest.domain, xs: guest.xs, clock }, { splitEventChannels: true, rxBuffers: 8 }));
   if (!created.ok) {
     summary.created = created.error;
-    outcome = JSON.stringify(summary);
+    report(summary);
     if (created.error !== "bad-mac" || macOk) fail("mac", `createNetfront: ${created.error} with mac ${JSON.stringify(mac)}`, data);
     await resetDevice(x);
     return;
@@ -382,7 +364,7 @@ async function run(data: Buffer): Promise<void> {
     await settled(clock, closed);
     await pumpUntil(clock, () => clock.nextDeadline() === undefined, { maxIterations: 2000, untilMs: clock.now() + 60_000 });
     summary.errors = errors.map((e) => e.reason);
-    outcome = JSON.stringify(summary);
+    report(summary);
     checkGivenBack(x, front, data);
     await resetDevice(x);
   }
