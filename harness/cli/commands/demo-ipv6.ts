@@ -8,11 +8,11 @@
 import type { StackIpv6Options, Stack } from "../../../stack/index.ts";
 import type { VirtualClock } from "../../../stack/time.ts";
 import { createHttpClient, createHttpServer } from "../../../stack/app/http/index.ts";
-import type { HttpClient, HttpHandler, HttpServerStats } from "../../../stack/app/http/index.ts";
+import type { HttpClient, HttpHandler } from "../../../stack/app/http/index.ts";
 import { formatIpv6, ipv6, type Ipv6Address } from "../../../stack/wire/ipv6-address.ts";
 import { NetlabError } from "../../../stack/error.ts";
-import type { DemoCheck, DemoHttpRequest, RttReport } from "./demo.ts";
-import { sendPattern, TCP_BYTES, TCP_PORT } from "./demo-tcp.ts";
+import type { DemoCheck, DemoHttpReport, DemoHttpRequest, DemoTcpReport, RttReport } from "./demo.ts";
+import { sendPattern, sinkPattern, TCP_BYTES, TCP_PORT } from "./demo-tcp.ts";
 
 export const IPV6_PREFIX = "2001:db8::/64";
 const ROUTER_ADDRESS = "2001:db8::1";
@@ -51,21 +51,8 @@ export interface DemoIpv6Report {
   readonly router: string;
   readonly hosts: DemoIpv6Host[];
   readonly ping: { readonly pairs: { from: string; to: string; sent: number; replies: number; rtt: RttReport }[]; readonly rtt: RttReport };
-  readonly tcp: {
-    readonly bytes: number;
-    readonly received: number;
-    readonly intact: boolean;
-    readonly durationMs: number;
-    readonly virtualGoodputBitsPerSecond: number;
-    readonly retransmits: number;
-    readonly error?: string;
-  };
-  readonly http: {
-    readonly server: { readonly host: string; readonly address: string; readonly port: number; readonly stats: HttpServerStats };
-    readonly clients: { readonly host: string; readonly connectionsOpened: number; readonly reusedConnections: number; readonly retries: number }[];
-    readonly requests: DemoHttpRequest[];
-    readonly totals: { readonly requests: number; readonly correct: number; readonly bytes: number };
-  };
+  readonly tcp: DemoTcpReport;
+  readonly http: DemoHttpReport;
 }
 
 /** A demo host as the v6 phases see it. */
@@ -167,16 +154,7 @@ export function scheduleIpv6Demo(deps: Ipv6DemoDeps): Ipv6Demo {
   const tcp = { received: 0, intact: true, startAt: -1, endAt: -1, error: undefined as string | undefined };
   const sink = need(sinkHost.stack.tcp6, "TCP over IPv6", sinkHost).listen(TCP_PORT);
   if (!sink.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot listen on TCP6 ${TCP_PORT} on ${sinkHost.name}: ${sink.error}`);
-  sink.value.onConnection((s) => {
-    s.onData((d) => {
-      for (let i = 0; i < d.length; i++) if (d[i] !== pattern(tcp.received + i)) tcp.intact = false;
-      tcp.received += d.length;
-    });
-    s.onEnd(() => {
-      tcp.endAt = clock.now();
-      s.end();
-    });
-  });
+  sinkPattern(sink.value, pattern, tcp, clock);
   const tcp6 = need(server.stack.tcp6, "TCP over IPv6", server);
   after(AT6.tcp, () => {
     deps.note(

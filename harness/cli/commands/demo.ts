@@ -54,7 +54,7 @@ import { flagReader, helpText, parseCommandLine, parseSeed, UsageError } from ".
 import { NetlabError } from "../../../stack/error.ts";
 import type { Ipv6Address } from "../../../stack/wire/ipv6-address.ts";
 import { ipv6HostOptions, scheduleIpv6Demo, type DemoHttpRequestRecord, type DemoIpv6Report } from "./demo-ipv6.ts";
-import { sendPattern, TCP_BYTES, TCP_PORT } from "./demo-tcp.ts";
+import { sendPattern, sinkPattern, TCP_BYTES, TCP_PORT } from "./demo-tcp.ts";
 
 export const summary =
   "three Xen domUs (netfront, dom0 bridges; h1 with a blkfront disk) on a simulated switch with impairments: DHCP, ping, UDP echo, fragmentation, TCP, HTTP from disk, and beside them IPv6 (SLAAC from h1's RAs, ping6, TCP and HTTP over v6); writes a pcapng";
@@ -202,6 +202,26 @@ export interface DemoDiskReport extends DiskSiteStats {
   readonly verdict: string;
 }
 
+/** The TCP phase of either family: one transfer, checked byte for byte. */
+export interface DemoTcpReport {
+  readonly bytes: number;
+  readonly received: number;
+  readonly intact: boolean;
+  readonly durationMs: number;
+  /** Over the transfer's virtual duration. */
+  readonly virtualGoodputBitsPerSecond: number;
+  readonly retransmits: number;
+  readonly error?: string;
+}
+
+/** The HTTP phase of either family: the server's counters, each client's connections, every request. */
+export interface DemoHttpReport {
+  readonly server: { readonly host: string; readonly address: string; readonly port: number; readonly stats: HttpServerStats };
+  readonly clients: { readonly host: string; readonly connectionsOpened: number; readonly reusedConnections: number; readonly retries: number }[];
+  readonly requests: DemoHttpRequest[];
+  readonly totals: { readonly requests: number; readonly correct: number; readonly bytes: number };
+}
+
 /** Everything the demo measured. */
 export interface DemoReport {
   readonly seed: number;
@@ -234,21 +254,8 @@ export interface DemoReport {
     readonly fragmentsSent: number;
     readonly reassembled: number;
   };
-  readonly tcp: {
-    readonly bytes: number;
-    readonly received: number;
-    readonly intact: boolean;
-    readonly durationMs: number /** Over the transfer's virtual duration. */;
-    readonly virtualGoodputBitsPerSecond: number;
-    readonly retransmits: number;
-    readonly error?: string;
-  };
-  readonly http: {
-    readonly server: { readonly host: string; readonly address: string; readonly port: number; readonly stats: HttpServerStats };
-    readonly clients: { readonly host: string; readonly connectionsOpened: number; readonly reusedConnections: number; readonly retries: number }[];
-    readonly requests: DemoHttpRequest[];
-    readonly totals: { readonly requests: number; readonly correct: number; readonly bytes: number };
-  };
+  readonly tcp: DemoTcpReport;
+  readonly http: DemoHttpReport;
   readonly switch: Readonly<SwitchStats>;
   readonly impairments: { readonly port: string; readonly direction: "to-switch" | "from-switch"; readonly stats: ImpairmentStats }[];
   readonly impairmentTotals: { offered: number; delivered: number; lost: number; duplicated: number; queueDrops: number; mtuDrops: number };
@@ -591,16 +598,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { read
   const tcp = { received: 0, intact: true, startAt: -1, endAt: -1, error: undefined as string | undefined };
   const sink = h3.stack.tcp.listen(TCP_PORT);
   if (!sink.ok) throw new NetlabError("ERR_NETLAB_DEMO_SETUP", `demo: cannot listen on TCP ${TCP_PORT} on h3: ${sink.error}`);
-  sink.value.onConnection((s) => {
-    s.onData((d) => {
-      for (let i = 0; i < d.length; i++) if (d[i] !== pattern(tcp.received + i)) tcp.intact = false;
-      tcp.received += d.length;
-    });
-    s.onEnd(() => {
-      tcp.endAt = clock.now();
-      s.end();
-    });
-  });
+  sinkPattern(sink.value, pattern, tcp, clock);
   after(AT.tcp, () => {
     note = `phase 4: h1 sends ${TCP_BYTES} bytes over TCP to the discard service on h3:${TCP_PORT}`;
     const to = addressOf(h3);
