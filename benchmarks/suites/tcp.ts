@@ -1,6 +1,6 @@
 // TCP suite: bulk goodput between two full stacks on a simulated wire in one thread and
-// virtual time (MTU 1500, 9000, MTU 1500 on veth-like ends that skip checksums, and 64 KiB GSO
-// frames), reported as bytes·8 / wall seconds
+// virtual time (MTU 1500, 9000, MTU 1500 on veth-like ends that skip checksums, MTU 1500 with
+// GRO-like ACK coalescing, and 64 KiB GSO frames), reported as bytes·8 / wall seconds
 // (the simulation's real throughput); the same bulk over IPv6 (stack.tcp6) and v6 against v4
 // per CPU-second, back to back in each run; connection setup + teardown rate; and the
 // time-sequence / congestion-window chart of one transfer (tcp-trace.svg).
@@ -190,6 +190,8 @@ export const suite: BenchSuite = {
     bulkCase("bulk MTU 9000", { mtu: 9000 }),
     // issue 23: a veth-like link (checksums marked unnecessary, as Linux's veth) for users who do not study checksums
     bulkCase("bulk MTU 1500 veth (no checksums)", { mtu: 1500, checksumUnnecessary: true }),
+    // issue 23: GRO-like ACK coalescing (TcpLayerOptions.ackCoalescing, sim transfer --ack-coalescing): one ACK per burst taken in
+    bulkCase("bulk MTU 1500 GRO-like ACKs", { mtu: 1500, tcp: { ackCoalescing: true } }, undefined, "bulk MTU 1500"),
     bulkCase("bulk 64KiB GSO frames", { mtu: 1500, gso: true }),
     // issue 20: TCP over IPv6 (stack.tcp6 through the transport adapter), compared with the v4 case above
     bulkCase("bulk MTU 1500 IPv6", { mtu: 1500, ipv6: true }, undefined, "bulk MTU 1500"),

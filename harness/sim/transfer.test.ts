@@ -120,6 +120,21 @@ describe("netlab sim transfer", () => {
     expect(withTs.segmentsSent - without.segmentsSent).toBe(1460 - 1448);
   });
 
+  it("--ack-coalescing has both stacks ACK a burst once (GRO-like): the same bytes intact, far fewer ACKs from the receiver", () => {
+    expect(parseTransferArgs(["--bytes", "1M", "--ack-coalescing"])).toMatchObject({ ackCoalescing: true });
+    expect(parseTransferArgs(["--bytes", "1M"]).ackCoalescing).toBeUndefined();
+    const bytes = 4_000_000;
+    const plain = runTransfer({ bytes });
+    const coalesced = runTransfer({ bytes, ackCoalescing: true });
+    expect([plain.ok, coalesced.ok, plain.ackCoalescing, coalesced.ackCoalescing]).toEqual([true, true, false, true]);
+    expect(coalesced.sha256Received).toBe(plain.sha256Received);
+    const acks = (r: typeof plain): number => r.tcpStats.receiver.segmentsSent;
+    // an ACK per second segment without it (about 1,380 for 2,763 segments); per 64 KiB burst at most with it
+    expect(acks(plain)).toBeGreaterThan(1300);
+    expect(acks(coalesced)).toBeLessThan(acks(plain) / 10);
+    expect(acks(coalesced)).toBeGreaterThanOrEqual(Math.floor(bytes / 65536));
+  });
+
   it("parses sizes, rates and percentages, and rejects bad options with a message", () => {
     expect(parseTransferArgs(["--bytes", "50M", "--loss", "5%", "--rate", "1G", "--cc", "newreno", "--mtu", "9000", "--dup", "0.01"])).toMatchObject({
       bytes: 50_000_000,

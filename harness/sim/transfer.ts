@@ -65,6 +65,8 @@ export interface TransferOptions {
   /** TcpLayerOptions.timestamps on both stacks [true]: false sends no RFC 7323 timestamps, so RTT
    * samples come only from segments never retransmitted (Karn), as smoltcp's default socket. */
   readonly timestamps?: boolean;
+  /** TcpLayerOptions.ackCoalescing on both stacks (GRO-like: a received burst of in-order data ACKed once, up to 64 KiB) [false]. */
+  readonly ackCoalescing?: boolean;
   /** ECN on both stacks (TcpLayerOptions.ecn "on"). */
   readonly ecn?: boolean;
   /** With a rate limit: ECN-capable packets that find this many frames queued are marked CE (ImpairmentOptions.ecnMarkFrames). */
@@ -179,6 +181,8 @@ export interface TransferReport {
   readonly bufferBytes: number | null;
   /** RFC 7323 timestamps offered by both stacks. */
   readonly timestamps: boolean;
+  /** GRO-like ACK coalescing on both stacks. */
+  readonly ackCoalescing: boolean;
   readonly seed: number;
   /** The sender's MSS (TcpInfo.sendMss at the end: payload bytes per segment with options, as Linux's tcpi_snd_mss) and the virtual time of connect() (interval times count from it). */
   readonly mss: number;
@@ -273,6 +277,7 @@ function startTransfer(options: TransferOptions): TransferRun {
       ...(options.bufferBytes === undefined ? {} : { sendBufferSize: options.bufferBytes, receiveBufferSize: options.bufferBytes }),
       ...(options.fillWindowEdge === undefined ? {} : { fillWindowEdge: options.fillWindowEdge }),
       ...(options.timestamps === undefined ? {} : { timestamps: options.timestamps }),
+      ...(options.ackCoalescing === true ? { ackCoalescing: true } : {}),
       ...(options.ecn === true ? { ecn: "on" as const } : {}),
     },
   };
@@ -443,6 +448,7 @@ function startTransfer(options: TransferOptions): TransferRun {
       congestionControl: cc,
       bufferBytes: options.bufferBytes ?? null,
       timestamps: options.timestamps ?? true,
+      ackCoalescing: options.ackCoalescing === true,
       seed,
       mss: stream.info().sendMss,
       virtualOriginSeconds: t0 / 1000,
@@ -551,11 +557,12 @@ export const TRANSFER_SPEC = {
   command: "sim transfer",
   usage:
     "usage: netlab sim transfer --bytes SIZE [--loss P] [--delay MS] [--jitter MS] [--reorder P] [--dup P] [--corrupt P]\n" +
-    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--no-timestamps] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno|bbr] [--seed S] [--pcap FILE|-] [--ipv6]\n" +
+    "                            [--rate BPS] [--mtu N] [--buffer SIZE] [--fill-window-edge] [--no-timestamps] [--ack-coalescing] [--ecn] [--ecn-mark FRAMES] [--queue FRAMES] [--cc cubic|newreno|bbr] [--seed S] [--pcap FILE|-] [--ipv6]\n" +
     "                            [--max-virtual-seconds S] [--interval S] [--report FILE.html] [--quiet] [--json]\n" +
     `${summary}\n` +
     "  --bytes SIZE is required; defaults: no impairment, unlimited rate, MTU 1500, cubic, seed 1, --max-virtual-seconds 3600\n" +
     "  --no-timestamps     both stacks without RFC 7323 timestamps (RTT only from never-retransmitted segments, as smoltcp)\n" +
+    "  --ack-coalescing    GRO-like ACKs on both stacks: a burst of in-order data taken in at one instant is ACKed once (per 64 KiB)\n" +
     '  --ipv6              TCP over IPv6 (2001:db8::1 -> 2001:db8::2) instead of IPv4; --json: "family"\n' +
     '  --interval S        a line per S virtual seconds, as iperf3\'s (bytes, goodput, retransmissions, cwnd, srtt); --json: "intervals"\n' +
     '  --json              one object as iperf3\'s: "start" (version, command, seed, addresses, MSS, cc, timestamp), "intervals",\n' +
@@ -574,6 +581,7 @@ export const TRANSFER_SPEC = {
     buffer: { type: "string" },
     "fill-window-edge": { type: "boolean" },
     "no-timestamps": { type: "boolean" },
+    "ack-coalescing": { type: "boolean" },
     ecn: { type: "boolean" },
     "ecn-mark": { type: "string" },
     queue: { type: "string" },
@@ -639,6 +647,7 @@ export function parseTransferArgs(args: readonly string[]): TransferArgs {
   set("report", v.report);
   if (v["fill-window-edge"] === true) o.fillWindowEdge = true;
   if (v["no-timestamps"] === true) o.timestamps = false;
+  if (v["ack-coalescing"] === true) o.ackCoalescing = true;
   if (v.ecn === true) o.ecn = true;
   if (v.ipv6 === true) {
     o.ipv6 = true;

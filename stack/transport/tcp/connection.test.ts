@@ -299,6 +299,33 @@ describe("TCP data transfer", () => {
     expect(e.events).toEqual(["data:1448", "data:1448", "data:10"]);
   });
 
+  it("ackCoalescing (GRO-like): a burst of in-order segments taken in at one instant draws one ACK when the burst is done, one per 64 KiB at most; out-of-order data is ACKed at once; off by default", () => {
+    const e = establishPassive({ ackCoalescing: true });
+    const seg = new Uint8Array(1448);
+    // five segments at one instant (in quick-ack mode, which would ACK each without coalescing)
+    for (let i = 0; i < 5; i++) e.peer.inject({ flags: A, seq: e.peerSeq + i * 1448, ack: e.localSeq, payload: seg, options: ts(e, 200 + i) });
+    expect(e.peer.sent).toEqual([]);
+    e.peer.clock.run(e.peer.clock.now());
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 5 * 1448, options: { tsEcr: 200 } });
+    expect(e.peer.sent).toEqual([]);
+    expect(e.events).toEqual(Array(5).fill("data:1448"));
+    // fifty: the 45th fills a GRO packet (45 x 1448 + 1448 > 65536) and is ACKed at once, the last five at the end
+    const base = e.peerSeq + 5 * 1448;
+    for (let i = 0; i < 50; i++) e.peer.inject({ flags: A, seq: base + i * 1448, ack: e.localSeq, payload: seg, options: ts(e, 300) });
+    expect(e.peer.sent.map((s) => s.ack - base)).toEqual([45 * 1448]);
+    e.peer.next();
+    e.peer.clock.run(e.peer.clock.now());
+    expect(e.peer.next()).toMatchObject({ ack: base + 50 * 1448 });
+    // a segment past a hole: the duplicate ACK with its SACK block goes at once
+    const next = base + 50 * 1448;
+    e.peer.inject({ flags: A, seq: next + 1448, ack: e.localSeq, payload: seg, options: ts(e, 400) });
+    expect(e.peer.next()).toMatchObject({ ack: next, options: { sackBlocks: [{ left: next + 1448, right: next + 2896 }] } });
+    // without the option the same five segments draw an ACK each (quick-ack mode)
+    const off = establishPassive();
+    for (let i = 0; i < 5; i++) off.peer.inject({ flags: A, seq: off.peerSeq + i * 1448, ack: off.localSeq, payload: seg, options: ts(off, 200 + i) });
+    expect(off.peer.sent.map((s) => s.ack - off.peerSeq)).toEqual([1, 2, 3, 4, 5].map((n) => n * 1448));
+  });
+
   it("ACK-on-read (Linux's tcp_cleanup_rbuf): a short segment the application reads at once is ACKed at once, past the quick-ack phase; a lone full segment still waits for the delayed-ACK timer", () => {
     const e = establishPassive({ quickAck: false });
     e.peer.inject({ flags: A | P, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 200) });

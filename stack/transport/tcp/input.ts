@@ -18,6 +18,8 @@ import { FRTO_OFF, frtoBeginAck, frtoNoteSack, frtoOnAck, frtoSpurious } from ".
 import { NONE, State, type Tcb } from "./state.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Most bytes one GRO packet coalesces (Linux's default gro_max_size): the ackCoalescing bound. */
+const GRO_MAX_BYTES = 65536;
 /** RFC 7323 §5.5: timestamps older than 24 days are not used for PAWS. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
@@ -29,10 +31,14 @@ export function input(c: Tcb, seg: TcpRepr): void {
     c.keepAliveProbes = 0;
     c.keepAliveAt = now + c.keepAliveMs;
   }
+  // GRO-like coalescing applies to in-order data of an established connection only (Linux's GRO
+  // flushes on anything out of order, so each such segment is acknowledged by itself)
+  const coalesce = c.ctx.options.ackCoalescing && c.state === State.ESTABLISHED && seg.payload.length > 0 && seg.seq === c.rcvNxt && c.ooo === null;
   if (c.state === State.SYN_SENT) inputSynSent(c, seg);
   else if (c.state !== State.CLOSED) inputSynchronized(c, seg, now);
   if (c.state !== State.CLOSED) {
-    output(c);
+    // ...and to at most one GRO packet's worth (64 KiB, Linux's gro_max_size): one ACK per 44 segments at most
+    output(c, coalesce && c.state === State.ESTABLISHED && c.ooo === null && !c.finReceived && c.rcvUnacked + c.rcvMss <= GRO_MAX_BYTES);
     armTimer(c);
   }
 }

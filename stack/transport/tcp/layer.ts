@@ -16,7 +16,9 @@ import { type TimeWaitRecord, acceptsReuse, recordTimeWait, timeWaitInput, type 
 import { icmpError, input } from "./input.ts";
 import { localMss as mssForMtu, resolveTcpOptions, type ResolvedTcpOptions } from "./options.ts";
 import { writeReset, writeStatelessSegment } from "./segment-writer.ts";
-import { createSegmentSendOptions, type SegmentSendOptions, type Tcb, type TcpContext } from "./state.ts";
+import { createSegmentSendOptions, State, type SegmentSendOptions, type Tcb, type TcpContext } from "./state.ts";
+import { output } from "./sender.ts";
+import { armTimer } from "./deadlines.ts";
 import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
 import { cookieTimestamp, decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
@@ -148,6 +150,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   readonly fireTimeWaitTimer = (): void => this.onTimeWaitTimer();
   slab = new Uint8Array(0);
   slabOffset = 0;
+  /** Connections whose pure ACK waits for the end of the burst being taken in (ackCoalescing). */
+  deferredAcks: Tcb[] = [];
   /** Buffers of segments too large for the slab (GSO), reused once the device has copied them out. */
   readonly recycler: BufferRecycler;
   /** Drained send buffers, reused by the next connection that writes (bounded). */
@@ -377,6 +381,27 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     if (loan.reused) this.stats.segmentBuffersReused++;
     return { data: loan.data.subarray(this.headroom), release: loan.release, reused: loan.reused };
   }
+
+  deferAck(conn: Tcb): void {
+    if (conn.ackDeferred) return;
+    conn.ackDeferred = true;
+    this.deferredAcks.push(conn);
+    // Due at this instant, after the work already due (the rest of the burst the link delivers)
+    if (this.deferredAcks.length === 1) this.clock.setTimer(this.clock.now(), this.flushDeferredAcks);
+  }
+
+  /** Sends the ACKs deferred while a burst was taken in (ackCoalescing), in the order they were owed. */
+  readonly flushDeferredAcks = (): void => {
+    const q = this.deferredAcks;
+    this.deferredAcks = [];
+    for (const c of q) {
+      c.ackDeferred = false;
+      if (c.ackNow && c.state !== State.CLOSED) {
+        output(c);
+        armTimer(c);
+      }
+    }
+  };
 
   onRemoved(conn: Tcb): void {
     const m = this.table.get(conn.localPort);

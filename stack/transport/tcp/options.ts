@@ -41,6 +41,7 @@ export interface ResolvedTcpOptions {
   readonly tsoMaxFrame: number;
   readonly tailLossProbe: boolean;
   readonly fillWindowEdge: boolean;
+  readonly ackCoalescing: boolean;
   readonly ecn: "on" | "passive" | "off";
   readonly windowScaleShift: number;
 }
@@ -87,6 +88,7 @@ export function resolveTcpOptions(o: TcpLayerOptions): ResolvedTcpOptions {
     tsoMaxFrame: o.tsoMaxFrame ?? 0,
     tailLossProbe: o.tailLossProbe ?? true,
     fillWindowEdge: o.fillWindowEdge ?? false,
+    ackCoalescing: o.ackCoalescing ?? false,
     ecn: o.ecn ?? "passive",
     windowScaleShift: Math.min(14, Math.max(o.windowScaleShift ?? 7, needShift)),
   };

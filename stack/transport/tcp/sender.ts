@@ -9,8 +9,12 @@ import { NONE, State, recoveryRecord, type Tcb } from "./state.ts";
 import { noteRetransmission } from "./undo.ts";
 import { rackOnSend } from "./rack.ts";
 
-/** Sends what the windows, Nagle and the state allow, then a pure ACK if one is owed. */
-export function output(c: Tcb): void {
+/**
+ * Sends what the windows, Nagle and the state allow, then a pure ACK if one is owed (with
+ * deferPureAck, after a received burst's in-order data under ackCoalescing: the layer sends it
+ * when the burst has been taken in, unless data carries it first).
+ */
+export function output(c: Tcb, deferPureAck = false): void {
   const s = c.state;
   if (s === State.CLOSED || s === State.SYN_SENT || s === State.SYN_RECEIVED || s === State.TIME_WAIT) {
     if (c.ackNow && s !== State.CLOSED && s !== State.SYN_SENT) writeSegment(c, TCP_FLAG_ACK, c.sndMax, 0, 0, undefined);
@@ -27,7 +31,10 @@ export function output(c: Tcb): void {
   }
   // a pure ACK carries the highest sequence sent (RFC 9293's SND.NXT; ours moves back on
   // a timeout): an older one would be unacceptable to the peer and could start an ACK war
-  if (c.ackNow) writeSegment(c, TCP_FLAG_ACK, c.sndMax, 0, 0, undefined);
+  if (c.ackNow) {
+    if (deferPureAck) c.ctx.deferAck(c);
+    else writeSegment(c, TCP_FLAG_ACK, c.sndMax, 0, 0, undefined);
+  }
   // persist timer: data waiting, nothing in flight, nothing sendable (RFC 9293 §3.8.6.1)
   if (c.sndUna === c.sndMax && unsent(c) > 0 && c.persistAt === NONE && c.rtoAt === NONE) {
     c.persistAt = c.ctx.clock.now() + Math.min(c.rtt.rto * 2 ** c.persistBackoff, c.ctx.options.maxRtoMs);

@@ -76,6 +76,8 @@ export interface TcpContext {
   /** A passive connection's SYN-ACK timer fired: true when it is to be dropped (out of retries,
    * or pruned from a SYN queue under pressure); false when it is retransmitted. */
   synAckExpired(conn: Tcb): boolean;
+  /** ackCoalescing: send this connection's owed pure ACK once the current burst has been taken in. */
+  deferAck(conn: Tcb): void;
   /** The connection is gone: remove it from the demultiplexing table. */
   onRemoved(conn: Tcb): void;
   /** A fresh n-byte view for one outgoing segment with HEADROOM free bytes before it in its
@@ -302,6 +304,8 @@ export class Tcb {
   endDelivered = false;
   rcvUnacked = 0;
   ackNow = false;
+  /** Queued for the layer's end-of-burst ACK flush (ackCoalescing). */
+  ackDeferred = false;
   /** A segment with data arrived since the last ACK we sent (Linux's ICSK_ACK_SCHED). */
   ackScheduled = false;
   /** ACKs of data still to send at once (quick-ack mode; see #incrementQuickAcks). */

@@ -91,6 +91,14 @@ export interface TcpLayerOptions {
   readonly ecn?: "on" | "passive" | "off";
   /** Window scale shift we offer [7, or more if the receive buffer needs it]. */
   readonly windowScaleShift?: number;
+  /**
+   * GRO-like ACK coalescing: the pure ACK owed after an in-order data segment waits until the
+   * burst it arrived in has been taken in (the work already due at this instant of the clock),
+   * so a burst is acknowledged once, as Linux acknowledges one GRO super-packet. Out-of-order
+   * data, duplicates, FIN and window probes are acknowledged at once as without it. Off by default:
+   * it changes what a capture shows (fewer ACKs) [false].
+   */
+  readonly ackCoalescing?: boolean;
   /** Fill each released segment buffer with 0xA5 (tests: a device that releases too early shows up) [false]. */
   readonly poisonReleasedBuffers?: boolean;
   /** Free bytes left before each outgoing segment for the headers below (TCP over IPv6 needs 54) [HEADROOM, 42]. */
