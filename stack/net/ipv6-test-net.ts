@@ -1,6 +1,7 @@
 // Test-only helpers for the IPv6 layer tests: a netlab stack facing a raw device end (the test
 // plays the peer byte by byte), frame builders, and a reader of what the stack sent.
 import { createDevicePair, type DevicePair } from "../link/pair.ts";
+import type { FrameOffload } from "../link/types.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../time.ts";
 import { createStack, type Stack, type StackOptions } from "../index.ts";
 import { type MacAddress, writeMac } from "../wire/address.ts";
@@ -24,8 +25,8 @@ export interface RawPeer {
   readonly stack: Stack;
   /** Frames the stack sent, as IPv6 packets (Ethernet header removed). */
   sent(): { readonly dstMac: MacAddress; readonly packet: Uint8Array; readonly ip: Ipv6Repr; readonly at: number }[];
-  /** Injects an IPv6 packet from the peer's MAC. */
-  inject(packet: Uint8Array, dstMac?: MacAddress): void;
+  /** Injects an IPv6 packet from the peer's MAC, with the device's offload metadata if given. */
+  inject(packet: Uint8Array, dstMac?: MacAddress, offload?: FrameOffload): void;
 }
 
 /** A stack on pair.a with IPv6 on (DAD off unless asked), and nothing on pair.b but the test. */
@@ -53,13 +54,13 @@ export function createRawPeer(options: StackOptions = {}, startup: { readonly ke
           for (let i = 0; i < 6; i++) dstMac = dstMac * 256 + l.frame.data[i]!;
           return { dstMac, packet, ip: ip.value, at: l.at };
         }),
-    inject(packet, dstMac = A_MAC) {
+    inject(packet, dstMac = A_MAC, offload) {
       const f = new Uint8Array(14 + packet.length);
       writeMac(f, 0, dstMac);
       writeMac(f, 6, PEER_MAC);
       writeU16(f, 12, 0x86dd);
       f.set(packet, 14);
-      pair.b.send({ data: f });
+      pair.b.send(offload === undefined ? { data: f } : { data: f, offload });
     },
   };
 }

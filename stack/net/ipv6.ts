@@ -294,7 +294,11 @@ export function createIpv6(deps: Ipv6Deps, options: Ipv6Options = {}): Ipv6Stack
     }
     c.delivered++;
     const payload = packet.subarray(offset);
-    h(new Delivery(packet, payload, upperLayer, p.hopLimit, p.trafficClass, linkMulticast, offload?.dataValidated === true ? VALIDATED : undefined));
+    // A csumBlank frame (Linux CHECKSUM_PARTIAL: built on this host or vouched for by the device,
+    // e.g. a tap's NEEDS_CSUM) carries a checksum still to be finished: its data counts as
+    // validated, as in the IPv4 layer and Linux's skb_csum_unnecessary().
+    const validated = offload?.dataValidated === true || offload?.csumBlank === true;
+    h(new Delivery(packet, payload, upperLayer, p.hopLimit, p.trafficClass, linkMulticast, validated ? VALIDATED : undefined));
   };
 
   /** RFC 8200 §4.5: the source fragments; every fragment but the last carries a multiple of 8 bytes. */
