@@ -2,6 +2,7 @@
 // and dhclient and busybox udhcpc against netlab's server.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { dnsmasqArgs } from "../../harness/dhcp/dnsmasq.ts";
 import { createDhcpServer } from "../../stack/app/dhcp/server.ts";
 import { createStack } from "../../stack/index.ts";
 import { formatIpv4, formatMac } from "../../stack/wire/address.ts";
@@ -20,21 +21,16 @@ function report(line: string): void {
 describe.skipIf(skip)("DHCP between netlab and real implementations", () => {
   it.skipIf(missing("dnsmasq"))("netlab's client leases an address from dnsmasq, answers ping on it, and releases it on stop", async () => {
     await withTapLab("netlab dhcp client vs dnsmasq", {}, async (lab) => {
-      const dnsmasq = lab.spawn("dnsmasq", [
-        "--no-daemon",
-        "--conf-file=/dev/null",
-        "--port=0",
-        `--interface=${lab.ifname}`,
-        "--bind-interfaces",
-        "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
-        "--dhcp-option=option:router,192.0.2.1",
-        `--dhcp-leasefile=${join(lab.dir, "dnsmasq.leases")}`,
-        "--pid-file",
-        "--log-dhcp",
-        "--log-facility=-",
-        "--user=root",
-        "--no-ping",
-      ]);
+      const dnsmasq = lab.spawn(
+        "dnsmasq",
+        dnsmasqArgs(lab.ifname, [
+          "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+          "--dhcp-option=option:router,192.0.2.1",
+          `--dhcp-leasefile=${join(lab.dir, "dnsmasq.leases")}`,
+          "--pid-file",
+          "--no-ping",
+        ]),
+      );
       await dnsmasq.waitFor(/DHCP, IP range 192\.0\.2\.100/, 5000);
       const start = performance.now();
       const attached = await composeAttachedStack(

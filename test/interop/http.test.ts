@@ -1,49 +1,20 @@
 // HTTP between netlab and real tools over a tap: curl fetches from netlab's server (small and
 // large bodies, keep-alive, HTTP/1.0), and netlab's client fetches from python3's http.server.
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createHttpClient } from "../../stack/app/http/index.ts";
 import { createStack } from "../../stack/index.ts";
 import { composeAttachedStack } from "../../harness/tap/attached-stack.ts";
 import { createSeededRng } from "../../harness/time/real-clock.ts";
-import { announceSkip, interopSkipReason, tsharkOffending, withTapLab } from "./support.ts";
+import { announceSkip, fetchHelloAndLarge, interopSkipReason, report, tsharkOffending, withTapLab, writeRandomFile } from "./support.ts";
 
 const skip = announceSkip("HTTP interop", interopSkipReason(["curl", "python3", "tcpdump", "tshark"]));
 const LARGE_BYTES = Number(process.env["NETLAB_INTEROP_HTTP_BYTES"] ?? 100 * 1024 * 1024);
 const KERNEL = 0xc0000201;
 
-function report(line: string): void {
-  process.stderr.write(`[interop] ${line}\n`);
-}
-
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
-
-/** Writes `size` pseudo-random bytes to path in 1 MiB pieces; returns their sha256. */
-function writeRandomFile(path: string, size: number): string {
-  const hash = createHash("sha256");
-  const fd = openSync(path, "w");
-  try {
-    const piece = new Uint8Array(1 << 20);
-    let x = 0x9e3779b9;
-    for (let done = 0; done < size; done += piece.length) {
-      const n = Math.min(piece.length, size - done);
-      const view = new DataView(piece.buffer);
-      for (let i = 0; i + 4 <= n; i += 4) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        view.setUint32(i, x >>> 0);
-      }
-      hash.update(piece.subarray(0, n));
-      writeSync(fd, piece, 0, n);
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest("hex");
-}
 
 describe.skipIf(skip)("HTTP between netlab and real tools", () => {
   it("serves curl a small file, two files over one kept-alive connection, and the same file over HTTP/1.0", async () => {
@@ -130,26 +101,7 @@ describe.skipIf(skip)("HTTP between netlab and real tools", () => {
       await server.waitFor(/Serving HTTP/, 5000);
       const stack = createStack({ device: lab.device, clock: lab.clock, rng: createSeededRng() }, { ipv4: { cidr: "192.0.2.2/24" } });
       const client = createHttpClient({ clock: lab.clock, tcp: stack.tcp });
-      const small = await client.request({ host: KERNEL, port: 8000, path: "/hello.txt" });
-      expect(small.status).toBe(200);
-      expect(new TextDecoder().decode(await small.body.bytes())).toBe("hello from the kernel side\n");
-      const start = performance.now();
-      const large = await client.request({ host: KERNEL, port: 8000, path: "/large.bin", timeoutMs: 60_000 });
-      expect(large.status).toBe(200);
-      expect(large.headers.get("content-length")).toBe(String(size));
-      const hash = createHash("sha256");
-      let received = 0;
-      await new Promise<void>((resolve, reject) => {
-        large.body.onData((d) => {
-          hash.update(d);
-          received += d.length;
-        });
-        large.body.onEnd(() => resolve());
-        large.body.onError(reject);
-      });
-      const seconds = (performance.now() - start) / 1000;
-      expect(received).toBe(size);
-      expect(hash.digest("hex")).toBe(expected);
+      const seconds = await fetchHelloAndLarge(client, KERNEL, "hello from the kernel side\n", { size, sha256: expected });
       client.close();
       report(`netlab HTTP client <- python http.server ${size >> 20} MiB in ${seconds.toFixed(2)} s = ${((size * 8) / seconds / 1e6).toFixed(0)} Mbit/s`);
     });

@@ -1,15 +1,20 @@
 // Shared machinery of the interop suite: why a test must skip, and a "lab" = a tap held by
 // this process whose kernel end sits in a fresh namespace, with captures on both sides.
 // interopSkipReason(tools): undefined when the suite can run here, else a plain reason.
+// report(line), writeRandomFile(path, size), hashBody(body): the suite's tagged stderr line; a
+//   pseudo-random file and its sha256; an HTTP body's length and sha256.
+// fetchHelloAndLarge(client, host, hello, large): netlab's client gets both files of a kernel-side http.server.
 // withTapLab(name, options, fn): namespace + tap + kernel address + captures; always cleans up;
 //   when fn throws, keeps the kernel-side (tcpdump) and netlab-side (pcapng) captures and
 //   appends their paths to the error message.
 import { accessSync, constants, mkdirSync, openSync, closeSync, writeSync, rmSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { withCapture } from "../../stack/link/capture.ts";
 import { createPcapngWriter } from "../../stack/link/pcap/pcapng.ts";
+import { expect } from "vitest";
+import type { HttpClient, HttpHost, IncomingBody } from "../../stack/app/http/index.ts";
 import type { NetDevice } from "../../stack/link/types.ts";
 import { createRealClock, type RealClock } from "../../harness/time/real-clock.ts";
 import { openTap, type TapDevice, type TapOptions } from "../../harness/tap/index.ts";
@@ -183,4 +188,66 @@ export function tsharkOffending(lab: TapLab): string[] {
 /** Hex of bytes (for readable byte assertions). */
 export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+/** Writes a line to stderr, tagged like the rest of the interop suite. */
+export function report(line: string): void {
+  process.stderr.write(`[interop] ${line}\n`);
+}
+
+/** Writes `size` pseudo-random bytes (xorshift32) to path in 1 MiB pieces; returns their sha256. */
+export function writeRandomFile(path: string, size: number): string {
+  const hash = createHash("sha256");
+  const fd = openSync(path, "w");
+  try {
+    const piece = new Uint8Array(1 << 20);
+    const view = new DataView(piece.buffer);
+    let x = 0x9e3779b9;
+    for (let done = 0; done < size; done += piece.length) {
+      const n = Math.min(piece.length, size - done);
+      for (let i = 0; i + 4 <= n; i += 4) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        view.setUint32(i, x >>> 0);
+      }
+      hash.update(piece.subarray(0, n));
+      writeSync(fd, piece, 0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * netlab's HTTP client fetches /hello.txt (whose text must be `hello`) and /large.bin (`large.size`
+ * bytes, sha256 `large.sha256`) from port 8000 of `host`; resolves with the seconds the large one took.
+ */
+export async function fetchHelloAndLarge(client: HttpClient, host: HttpHost, hello: string, large: { size: number; sha256: string }): Promise<number> {
+  const small = await client.request({ host, port: 8000, path: "/hello.txt" });
+  expect(small.status).toBe(200);
+  expect(new TextDecoder().decode(await small.body.bytes())).toBe(hello);
+  const start = performance.now();
+  const res = await client.request({ host, port: 8000, path: "/large.bin", timeoutMs: 60_000 });
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-length")).toBe(String(large.size));
+  const got = await hashBody(res.body);
+  const seconds = (performance.now() - start) / 1000;
+  expect(got).toEqual({ bytes: large.size, sha256: large.sha256 });
+  return seconds;
+}
+
+/** Reads an HTTP body through sha256; resolves with its length and hex digest. */
+export function hashBody(body: IncomingBody): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  return new Promise((resolve, reject) => {
+    body.onData((d) => {
+      hash.update(d);
+      bytes += d.length;
+    });
+    body.onEnd(() => resolve({ bytes, sha256: hash.digest("hex") }));
+    body.onError(reject);
+  });
 }

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { dnsmasqArgs } from "../../harness/dhcp/dnsmasq.ts";
 import { checkCaptureWithTshark } from "../../harness/oracle/tshark.ts";
 import { withNetns } from "../../harness/netns/index.ts";
 import { composeAttachedStack } from "../../harness/tap/attached-stack.ts";
@@ -21,21 +22,14 @@ function tapName(): string {
   return `nlx${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 15);
 }
 
-function dnsmasqArgs(ifname: string): string[] {
-  return [
-    "--no-daemon",
-    "--conf-file=/dev/null",
-    "--port=0",
-    `--interface=${ifname}`,
-    "--bind-interfaces",
+/** dnsmasq serving DHCPv4 on ifname with 192.0.2.1 as the router. */
+function dhcpServerArgs(ifname: string): string[] {
+  return dnsmasqArgs(ifname, [
     "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
     "--dhcp-option=option:router,192.0.2.1",
     "--dhcp-leasefile=/dev/null",
-    "--log-dhcp",
-    "--log-facility=-",
-    "--user=root",
     "--no-ping",
-  ];
+  ]);
 }
 
 describe.skipIf(skip)("netlab attach --xen", () => {
@@ -93,7 +87,7 @@ describe.skipIf(skip)("netlab attach --xen", () => {
           expect(attached["xen"]).toMatchObject({ vif: expect.stringMatching(/^vif\d+\.0$/), bridge: "xenbr0", frontend: "device/vif/0" });
           const tcpdump = ns.spawn("tcpdump", ["-i", tap, "-n", "-U", "--immediate-mode", "-s", "256", "-w", join(dir, "kernel-side.pcap")]);
           await tcpdump.waitFor(/listening on/, 5000);
-          const dnsmasq = ns.spawn("dnsmasq", dnsmasqArgs(tap));
+          const dnsmasq = ns.spawn("dnsmasq", dhcpServerArgs(tap));
           await waitUntil(
             () => events().some((e) => e["event"] === "address"),
             20_000,
@@ -153,7 +147,7 @@ describe.skipIf(skip)("netlab attach --xen", () => {
 
   it("netlab's DHCP client in a domU leases from dnsmasq through netfront/netback/bridge and releases on stop", async () => {
     await withXenLab("domU dhcp client vs dnsmasq", {}, async ({ lab, xen, device, clock, rng }) => {
-      const dnsmasq = lab.spawn("dnsmasq", dnsmasqArgs(lab.ifname));
+      const dnsmasq = lab.spawn("dnsmasq", dhcpServerArgs(lab.ifname));
       await dnsmasq.waitFor(/DHCP, IP range 192\.0\.2\.100/, 5000);
       const start = performance.now();
       const attached = await composeAttachedStack({ device, clock, rng }, { address: { kind: "dhcp" }, dhcpProbe: false });

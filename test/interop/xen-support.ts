@@ -3,17 +3,20 @@
 // behind netfront/netback on the real clock. The domU's own view (netfront frames, offload
 // metadata as the stack sees it) is captured to domU-side.pcapng beside the lab's captures.
 // withXenLab(name, options, fn): runs fn with the lab and the Xen attachment; always tears down.
-import { createHash } from "node:crypto";
+// watchXenPath(x): from now on no peer errors, no drops on the path; check() when done.
 import { spawnSync } from "node:child_process";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 import { withCapture } from "../../stack/link/capture.ts";
 import { createPcapngWriter } from "../../stack/link/pcap/pcapng.ts";
 import type { Frame, NetDevice } from "../../stack/link/types.ts";
 import { createSeededRng, type RealClock, type SeededRng } from "../../harness/time/real-clock.ts";
 import { startXenAttachment, withImmediateTimers, type XenAttachment, type XenAttachmentOptions } from "../../harness/xen/attach-xen.ts";
 import { findTshark, wellformedFilter } from "../../harness/oracle/tshark.ts";
-import { withTapLab, type TapLab, type TapLabOptions } from "./support.ts";
+import { waitUntil, withTapLab, type TapLab, type TapLabOptions } from "./support.ts";
+
+export { report, writeRandomFile } from "./support.ts";
 
 /** What a Xen lab gives the test body. */
 export interface XenLab {
@@ -88,36 +91,6 @@ function describeOffload(frame: Frame): string | undefined {
   return parts.length > 0 ? parts.join(" ") : undefined;
 }
 
-/** Writes a line to stderr, tagged like the rest of the interop suite. */
-export function report(line: string): void {
-  process.stderr.write(`[interop] ${line}\n`);
-}
-
-/** Writes `size` pseudo-random bytes (xorshift32) to path in 1 MiB pieces; returns their sha256. */
-export function writeRandomFile(path: string, size: number): string {
-  const hash = createHash("sha256");
-  const fd = openSync(path, "w");
-  try {
-    const piece = new Uint8Array(1 << 20);
-    const view = new DataView(piece.buffer);
-    let x = 0x9e3779b9;
-    for (let done = 0; done < size; done += piece.length) {
-      const n = Math.min(piece.length, size - done);
-      for (let i = 0; i + 4 <= n; i += 4) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        view.setUint32(i, x >>> 0);
-      }
-      hash.update(piece.subarray(0, n));
-      writeSync(fd, piece, 0, n);
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest("hex");
-}
-
 /**
  * tshark's well-formedness filter over netlab's tap-side capture, with `dataPorts` decoded as
  * plain data: random bulk payloads otherwise trip heuristic dissectors (a 1448-byte slice of
@@ -150,4 +123,33 @@ export function tsharkOffendingBulk(lab: TapLab, dataPorts: readonly number[]): 
   if (r.status !== 0)
     throw Object.assign(new Error(`tshark failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}`), { code: "ERR_NETLAB_TSHARK_FAILED" });
   return r.stdout.split("\n").filter((l) => l.trim() !== "");
+}
+
+/**
+ * Starts watching the Xen path; the returned check() holds it, from the watch on, to no peer
+ * errors and no drops in bridge, netback or netfront, waits until netback took every frame
+ * netfront queued, and returns the frame counts for the report. From the watch on: what the kernel
+ * sends as its interface comes up (DAD, MLD reports) can reach the bridge before the vif is
+ * connected, and netback drops it then (Linux's vif has no carrier yet).
+ */
+export function watchXenPath({ xen, lab }: XenLab): () => Promise<string> {
+  const before = xen.counters();
+  return async () => {
+    await waitUntil(
+      () => xen.counters()["netback.txFrames"] === xen.counters()["netfront.txFrames"],
+      1000,
+      "netback to take every frame netfront put on the tx ring",
+    );
+    const x = xen.counters();
+    const since = (key: string): number => (x[key] ?? 0) - (before[key] ?? 0);
+    expect(xen.peerErrors).toEqual([]);
+    expect({ bridge: since("bridge.link.dropped"), netback: since("netback.rxDropped"), netfront: since("netfront.rxDropped") }).toEqual({
+      bridge: 0,
+      netback: 0,
+      netfront: 0,
+    });
+    // What the domU sent left through the tap: the bridge forwards every frame netback hands it to the link.
+    expect(x["bridge.link.txFrames"]).toBe(lab.tap.counters.txFrames);
+    return `netfront tx/rx frames ${x["netfront.txFrames"]}/${x["netfront.rxFrames"]}, tap tx/rx ${lab.tap.counters.txFrames}/${lab.tap.counters.rxFrames}`;
+  };
 }
