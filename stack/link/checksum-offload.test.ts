@@ -4,38 +4,60 @@ import { completeChecksum } from "./checksum-offload.ts";
 import { createPointToPointLink } from "./point-to-point.ts";
 import { createRng, createVirtualClock } from "../time.ts";
 import { checksumAdd, checksumFinish, fold, pseudoHeaderSum } from "../wire/checksum.ts";
+import { ipv6 } from "../wire/ipv6-address.ts";
+import { ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
 
 const SRC = 0xc0000201,
   DST = 0xc0000202;
 
-/** Ethernet (+ optional 802.1Q tag) / IPv4 / UDP or TCP frame; L4 checksum field = pseudo-header sum (csumBlank). */
+const SRC6 = ipv6("2001:db8:1::1"),
+  DST6 = ipv6("2001:db8:1::2");
+
+/**
+ * Ethernet (+ optional 802.1Q tag) / IPv4 (or IPv6 with `ipv6`: `protocol` is then the fixed
+ * header's Next Header) / UDP or TCP frame; L4 checksum field = pseudo-header sum (csumBlank).
+ */
 function blankFrame(
-  protocol: 6 | 17,
+  protocol: number,
   payload: Uint8Array,
-  options: { vlan?: boolean; flagsFrag?: number } = {},
+  options: { vlan?: boolean; flagsFrag?: number; ipv6?: boolean } = {},
 ): { frame: Uint8Array; l4: number; field: number } {
   const l2 = options.vlan === true ? 18 : 14;
+  const l3Len = options.ipv6 === true ? 40 : 20;
   const l4Len = (protocol === 6 ? 20 : 8) + payload.length;
-  const f = new Uint8Array(l2 + 20 + l4Len);
+  const f = new Uint8Array(l2 + l3Len + l4Len);
   const v = new DataView(f.buffer);
   f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
   if (options.vlan === true) v.setUint32(12, 0x81000005);
-  v.setUint16(l2 - 2, 0x0800);
-  f[l2] = 0x45;
-  v.setUint16(l2 + 2, 20 + l4Len);
-  v.setUint16(l2 + 6, options.flagsFrag ?? 0);
-  f[l2 + 8] = 64;
-  f[l2 + 9] = protocol;
-  v.setUint32(l2 + 12, SRC);
-  v.setUint32(l2 + 16, DST);
-  const l4 = l2 + 20;
+  let pseudo: number;
+  if (options.ipv6 === true) {
+    v.setUint16(l2 - 2, 0x86dd);
+    f[l2] = 0x60;
+    v.setUint16(l2 + 4, l4Len);
+    f[l2 + 6] = protocol;
+    f[l2 + 7] = 64;
+    f.set(SRC6, l2 + 8);
+    f.set(DST6, l2 + 24);
+    pseudo = ipv6PseudoHeaderSum(SRC6, DST6, protocol, l4Len);
+  } else {
+    v.setUint16(l2 - 2, 0x0800);
+    f[l2] = 0x45;
+    v.setUint16(l2 + 2, 20 + l4Len);
+    v.setUint16(l2 + 6, options.flagsFrag ?? 0);
+    f[l2 + 8] = 64;
+    f[l2 + 9] = protocol;
+    v.setUint32(l2 + 12, SRC);
+    v.setUint32(l2 + 16, DST);
+    pseudo = pseudoHeaderSum(SRC, DST, protocol, l4Len);
+  }
+  const l4 = l2 + l3Len;
   v.setUint16(l4, 1234);
   v.setUint16(l4 + 2, 80);
   if (protocol === 17) v.setUint16(l4 + 4, l4Len);
   else f[l4 + 12] = 0x50;
   f.set(payload, l4 + (protocol === 6 ? 20 : 8));
   const field = l4 + (protocol === 6 ? 16 : 6);
-  v.setUint16(field, fold(pseudoHeaderSum(SRC, DST, protocol, l4Len)));
+  v.setUint16(field, fold(pseudo));
   return { frame: f, l4, field };
 }
 
@@ -69,16 +91,42 @@ describe("completeChecksum()", () => {
     throw new Error("no payload gives a zero UDP checksum");
   });
 
-  it("refuses fragments, non-IPv4, other protocols and truncated frames", () => {
+  it("refuses fragments, non-IP, other protocols and truncated frames", () => {
     expect(completeChecksum(blankFrame(17, new Uint8Array(10), { flagsFrag: 0x2000 }).frame)).toMatchObject({ ok: false, error: "fragment" });
     const arp = blankFrame(17, new Uint8Array(10)).frame;
     arp[12] = 0x08;
     arp[13] = 0x06;
-    expect(completeChecksum(arp)).toMatchObject({ ok: false, error: "not-ipv4" });
+    expect(completeChecksum(arp)).toMatchObject({ ok: false, error: "not-ip" });
     const icmp = blankFrame(17, new Uint8Array(10)).frame;
     icmp[14 + 9] = 1;
     expect(completeChecksum(icmp)).toMatchObject({ ok: false, error: "unsupported-protocol" });
     expect(completeChecksum(blankFrame(6, new Uint8Array(10)).frame.subarray(0, 50))).toMatchObject({ ok: false, error: "truncated" });
+  });
+});
+
+describe("completeChecksum() over IPv6", () => {
+  it("completes TCP and UDP checksums, tagged or not, that then verify with the v6 pseudo-header (RFC 8200 §8.1), changing only the field", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1400 }), fc.constantFrom(6, 17), fc.boolean(), (payload, protocol, vlan) => {
+        const { frame, l4, field } = blankFrame(protocol, payload, { ipv6: true, vlan });
+        const before = frame.slice();
+        expect(completeChecksum(frame)).toEqual({ ok: true, value: undefined });
+        const seg = frame.subarray(l4);
+        expect(checksumFinish(checksumAdd(seg, ipv6PseudoHeaderSum(SRC6, DST6, protocol, seg.length)))).toBe(0);
+        for (let i = 0; i < frame.length; i++) if (i !== field && i !== field + 1) expect(frame[i]).toBe(before[i]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses a fragment, a transport behind extension headers or of another protocol, and a payload length past the frame", () => {
+    expect(completeChecksum(blankFrame(44, new Uint8Array(16), { ipv6: true }).frame)).toMatchObject({ ok: false, error: "fragment" });
+    expect(completeChecksum(blankFrame(60, new Uint8Array(16), { ipv6: true }).frame)).toMatchObject({ ok: false, error: "unsupported-protocol" });
+    expect(completeChecksum(blankFrame(58, new Uint8Array(16), { ipv6: true }).frame)).toMatchObject({ ok: false, error: "unsupported-protocol" });
+    expect(completeChecksum(blankFrame(6, new Uint8Array(16), { ipv6: true }).frame.subarray(0, 80))).toMatchObject({ ok: false, error: "truncated" });
+    const v4InV6 = blankFrame(17, new Uint8Array(4), { ipv6: true }).frame;
+    v4InV6[14] = 0x45;
+    expect(completeChecksum(v4InV6)).toMatchObject({ ok: false, error: "not-ip" });
   });
 });
 

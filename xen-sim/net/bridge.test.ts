@@ -2,6 +2,11 @@ import { describe, expect, it } from "vitest";
 import type { Frame, NetDevice, Offloads } from "../../stack/link/types.ts";
 import { NO_OFFLOADS } from "../../stack/link/types.ts";
 import { createVirtualClock } from "../../stack/time.ts";
+import { ipv6Packet } from "../../stack/net/ipv6-test-net.ts";
+import { writeU16 } from "../../stack/wire/bytes.ts";
+import { checksumAdd, checksumFinish, fold } from "../../stack/wire/checksum.ts";
+import { ipv6 } from "../../stack/wire/ipv6-address.ts";
+import { ipv6PseudoHeaderSum } from "../../stack/wire/ipv6.ts";
 import { createBridge } from "./bridge.ts";
 
 function port(offloads: Offloads = NO_OFFLOADS) {
@@ -120,6 +125,28 @@ describe("bridge", () => {
       [12288, 1448],
     ]);
     expect(b.stats()).toMatchObject({ txFrames: 2, dropped: 2, drops: { "over-mtu": 2, unsegmentable: 0, uncompletable: 0 } });
+  });
+
+  it("completes an IPv6 TCP csumBlank frame (the kernel's partial checksum through a tap) on its way out of a port without txChecksum", () => {
+    const clock = createVirtualClock();
+    const br = createBridge({ clock });
+    const [pa, pb] = [port(), port()];
+    br.attach(pa.dev);
+    const b = br.attach(pb.dev);
+    const src = ipv6("2001:db8:1::1"),
+      dst = ipv6("2001:db8:1::2");
+    const tcp = new Uint8Array(20 + 100).fill(0xa5);
+    tcp[12] = 0x50;
+    writeU16(tcp, 16, fold(ipv6PseudoHeaderSum(src, dst, 6, tcp.length)));
+    const f = eth(B, A, 14 + 40 + tcp.length);
+    writeU16(f, 12, 0x86dd);
+    f.set(ipv6Packet(src, dst, 6, 64, tcp), 14);
+    pa.inject({ data: f, offload: { csumBlank: true } });
+    expect(pb.out).toHaveLength(1);
+    expect(pb.out[0]!.offload).toBeUndefined();
+    const seg = pb.out[0]!.data.subarray(54);
+    expect(checksumFinish(checksumAdd(seg, ipv6PseudoHeaderSum(src, dst, 6, seg.length)))).toBe(0);
+    expect(b.stats()).toMatchObject({ txFrames: 1, checksumsCompleted: 1, dropped: 0 });
   });
 
   it("counts a GSO frame it cannot segment as unsegmentable and a csumBlank frame it cannot complete as uncompletable", () => {

@@ -8,7 +8,8 @@
 //   frame accepted with NEEDS_CSUM is completed (through a guarded view): if completion succeeds
 //   the TCP/UDP checksum verifies with an RFC 1071 sum over pseudo-header and segment computed
 //   here, and only the two checksum bytes changed; it refuses exactly the frames that are no
-//   unfragmented IPv4 TCP/UDP with consistent lengths.
+//   unfragmented IPv4 TCP/UDP, nor IPv6 with TCP/UDP right after the fixed header, with
+//   consistent lengths.
 // Transmit (netlab -> kernel): the header's flag byte chooses an offload request (csumBlank,
 //   dataValidated, gsoSize from the header's gso_size); writeVnetHeader over a guarded frame is
 //   accepted exactly when the request is expressible (IPv4 with IHL >= 5, TCP or UDP, the
@@ -34,29 +35,56 @@ function sum16(b: Uint8Array, start: number, end: number, initial = 0): number {
 
 interface Ip {
   l3: number;
+  /** Bytes from l3 to the transport header (IPv4: IHL × 4; IPv6: the fixed 40). */
   ihl: number;
+  /** Bytes from l3 to the end of the datagram. */
   total: number;
   proto: number;
   fragment: boolean;
+  /** Where the source and destination addresses lie (the pseudo-header's addresses). */
+  addrStart: number;
+  addrEnd: number;
 }
+
+/** The ethertype and where the network header starts, after Ethernet and at most one 802.1Q tag when allowed. */
+function network(f: Uint8Array, allowVlan: boolean): { type: number; l3: number } | undefined {
+  if (f.length < 14) return undefined;
+  const type = rd16(f, 12);
+  if (!allowVlan || type !== 0x8100) return { type, l3: 14 };
+  return f.length < 18 ? undefined : { type: rd16(f, 16), l3: 18 };
+}
+
 /** IPv4 after Ethernet (and, as completion accepts, one 802.1Q tag), read independently. */
 function ipv4(f: Uint8Array, allowVlan: boolean): Ip | undefined {
-  if (f.length < 14) return undefined;
-  let l3 = 14,
-    type = rd16(f, 12);
-  if (allowVlan && type === 0x8100) {
-    if (f.length < 18) return undefined;
-    type = rd16(f, 16);
-    l3 = 18;
-  }
+  const n = network(f, allowVlan);
+  if (n === undefined) return undefined;
+  const { type, l3 } = n;
   if (type !== 0x0800 || f.length < l3 + 20 || f[l3]! >> 4 !== 4) return undefined;
-  return { l3, ihl: (f[l3]! & 15) * 4, total: rd16(f, l3 + 2), proto: f[l3 + 9]!, fragment: (rd16(f, l3 + 6) & 0x3fff) !== 0 };
+  return {
+    l3,
+    ihl: (f[l3]! & 15) * 4,
+    total: rd16(f, l3 + 2),
+    proto: f[l3 + 9]!,
+    fragment: (rd16(f, l3 + 6) & 0x3fff) !== 0,
+    addrStart: l3 + 12,
+    addrEnd: l3 + 20,
+  };
+}
+
+/** IPv6 after Ethernet (and one 802.1Q tag), read independently; its transport is what the fixed header's Next Header names. */
+function ipv6(f: Uint8Array): Ip | undefined {
+  const n = network(f, true);
+  if (n === undefined) return undefined;
+  const { type, l3 } = n;
+  if (type !== 0x86dd || f.length < l3 + 40 || f[l3]! >> 4 !== 6) return undefined;
+  const proto = f[l3 + 6]!;
+  return { l3, ihl: 40, total: 40 + rd16(f, l3 + 4), proto, fragment: proto === 44, addrStart: l3 + 8, addrEnd: l3 + 40 };
 }
 
 /** Whether the L4 checksum of an IPv4 TCP/UDP frame verifies (RFC 1071 over pseudo-header + segment). */
 function verifies(f: Uint8Array, ip: Ip): boolean {
   const { l3, ihl, total, proto } = ip;
-  const ph = sum16(f, l3 + 12, l3 + 20) + proto + (total - ihl);
+  const ph = sum16(f, ip.addrStart, ip.addrEnd) + proto + (total - ihl);
   return sum16(f, l3 + ihl, l3 + total, ph) === 0xffff;
 }
 
@@ -81,7 +109,7 @@ function receive(input: Uint8Array, hdr: Uint8Array, frame: Uint8Array): void {
 
   const copy = frame.slice();
   const done = completeChecksum(guarded(copy, "frame"));
-  const ip = ipv4(frame, true);
+  const ip = ipv4(frame, true) ?? ipv6(frame);
   const l4Field = ip === undefined ? -1 : ip.proto === 6 ? 16 : ip.proto === 17 ? 6 : -1;
   const completable =
     ip !== undefined &&
@@ -94,7 +122,7 @@ function receive(input: Uint8Array, hdr: Uint8Array, frame: Uint8Array): void {
   if (done.ok !== completable)
     fail(
       "completion",
-      `completion ${done.ok ? "succeeded" : `refused (${done.error})`} but the frame is ${completable ? "" : "not "}unfragmented IPv4 TCP/UDP`,
+      `completion ${done.ok ? "succeeded" : `refused (${done.error})`} but the frame is ${completable ? "" : "not "}unfragmented IPv4 TCP/UDP or IPv6 with TCP/UDP after the fixed header`,
       input,
     );
   if (!done.ok || ip === undefined) return;
@@ -107,7 +135,7 @@ function receive(input: Uint8Array, hdr: Uint8Array, frame: Uint8Array): void {
   if (rd16(copy, at) !== expect) fail("completion", `completed checksum ${rd16(copy, at).toString(16)}, the RFC 1071 sum says ${expect.toString(16)}`, input);
   // With the pseudo-header sum in the field (the sender's side of the contract) the result verifies.
   const prepared = frame.slice();
-  const ph = sum16(prepared, ip.l3 + 12, ip.l3 + 20) + ip.proto + (ip.total - ip.ihl);
+  const ph = sum16(prepared, ip.addrStart, ip.addrEnd) + ip.proto + (ip.total - ip.ihl);
   const folded = (ph & 0xffff) + (ph >>> 16);
   prepared[at] = (folded & 0xffff) >> 8;
   prepared[at + 1] = folded & 0xff;
