@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "./tshark.ts";
 import { createCaptureFile } from "../pcap/files.ts";
 import { tcpAckChecksumFfff, udpFrame } from "./udp-frame.test-helper.ts";
+import { ipv6 } from "../../stack/wire/ipv6-address.ts";
 
 const missing = tsharkMissingReason();
 
@@ -48,6 +49,24 @@ describe.skipIf(missing !== undefined)(`tshark oracle${missing ? ` (skipped: ${m
       expect(forgiving.packets).toBe(3);
       expect(forgiving.offending.map((l) => l.trim().split(/\s+/)[0])).toEqual(["2", "3"]);
       expect(() => checkCaptureWithTshark(file.path, { acceptTcpChecksumFfffFrom: ["1.2.3.4} || tcp"] })).toThrow(/not a dotted-quad/);
+      expect(() => checkCaptureWithTshark(file.path, { acceptTcpChecksumFfffFrom: ["2001:db8::1} || tcp"] })).toThrow(/not a dotted-quad/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("forgives the same over IPv6, from the v6 sources named", () => {
+    const dir = mkdtempSync(join(tmpdir(), "netlab-tshark-"));
+    try {
+      const file = createCaptureFile(join(dir, "ffff6.pcapng"));
+      const id = file.sink.addInterface({ name: "sim0" });
+      file.sink.record({ interfaceId: id, timestampMs: 1, data: tcpAckChecksumFfff(ipv6("2001:db8:1::1")) });
+      file.sink.record({ interfaceId: id, timestampMs: 2, data: tcpAckChecksumFfff(ipv6("2001:db8:1::3")) });
+      file.sink.record({ interfaceId: id, timestampMs: 3, data: tcpAckChecksumFfff(ipv6("2001:db8:1::1"), { bad: true }) });
+      file.close();
+      expect(checkCaptureWithTshark(file.path).offending).toHaveLength(3);
+      const forgiving = checkCaptureWithTshark(file.path, { acceptTcpChecksumFfffFrom: ["192.0.2.1", "2001:db8:1::1"] });
+      expect(forgiving.offending.map((l) => l.trim().split(/\s+/)[0])).toEqual(["2", "3"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

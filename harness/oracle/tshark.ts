@@ -69,7 +69,7 @@ function runTshark(args: string[], timeoutMs: number): string {
 export interface TsharkCheckOptions {
   readonly timeoutMs?: number;
   /**
-   * IPv4 sources (dotted quads) allowed to write a TCP checksum of 0xFFFF where the sum
+   * Sources (IPv4 dotted quads or IPv6 literals) allowed to write a TCP checksum of 0xFFFF where the sum
    * gives 0x0000. tshark reports that as an error (RFC 1624), but Linux's
    * skb_checksum_help writes exactly that (CSUM_MANGLED_0) for about one segment in 65,536
    * when it checksums in software, and receivers accept it. Only that fault is forgiven,
@@ -79,14 +79,20 @@ export interface TsharkCheckOptions {
 }
 
 const DOTTED_QUAD = /^(?:\d{1,3}\.){3}\d{1,3}$/;
+/** An IPv6 literal's characters (hex digits and colons, at least two), enough to keep the filter's syntax intact. */
+const IPV6_LITERAL = /^(?=.*:.*:)[0-9a-f:]{2,39}$/i;
 
 /** The well-formedness filter, less the faults `options` forgives. */
 export function wellformedFilter(options: TsharkCheckOptions = {}): string {
   const from = options.acceptTcpChecksumFfffFrom ?? [];
   if (from.length === 0) return TSHARK_WELLFORMED_FILTER;
   for (const a of from)
-    if (!DOTTED_QUAD.test(a)) throw new NetlabError("ERR_NETLAB_ARGS", `acceptTcpChecksumFfffFrom: ${JSON.stringify(a)} is not a dotted-quad IPv4 address`);
-  const forgiven = `ip.src in {${from.join(" ")}} && tcp.checksum == 0xffff && tcp.checksum_calculated == 0x0000 && !_ws.malformed && !(ip.checksum.status == "Bad")`;
+    if (!DOTTED_QUAD.test(a) && !IPV6_LITERAL.test(a))
+      throw new NetlabError("ERR_NETLAB_ARGS", `acceptTcpChecksumFfffFrom: ${JSON.stringify(a)} is not a dotted-quad IPv4 address or an IPv6 address`);
+  const v4 = from.filter((a) => DOTTED_QUAD.test(a));
+  const v6 = from.filter((a) => !DOTTED_QUAD.test(a));
+  const sources = [...(v4.length > 0 ? [`ip.src in {${v4.join(" ")}}`] : []), ...(v6.length > 0 ? [`ipv6.src in {${v6.join(" ")}}`] : [])].join(" || ");
+  const forgiven = `(${sources}) && tcp.checksum == 0xffff && tcp.checksum_calculated == 0x0000 && !_ws.malformed && !(ip.checksum.status == "Bad")`;
   return `(${TSHARK_WELLFORMED_FILTER}) && !(${forgiven})`;
 }
 

@@ -175,13 +175,16 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number, wha
   }
 }
 
-/** Runs tshark's well-formedness filter over netlab's capture; returns offending packet lines. */
-export function tsharkOffending(lab: TapLab): string[] {
+/**
+ * Runs tshark's well-formedness filter over netlab's capture; returns offending packet lines.
+ * `kernelIpv6`: the v6 addresses the test gave the kernel's side, forgiven as its IPv4 one is.
+ */
+export function tsharkOffending(lab: TapLab, kernelIpv6: readonly string[] = []): string[] {
   if (lab.netlabCapture === undefined) return [];
   lab.flushCapture();
   // The kernel checksums in software here (offloads off) and, like skb_checksum_help,
   // writes 0xFFFF for a sum of 0x0000 about once in 65,536 segments: not netlab's fault.
-  const kernel = lab.kernelAddress === undefined ? [] : [lab.kernelAddress];
+  const kernel = [...(lab.kernelAddress === undefined ? [] : [lab.kernelAddress]), ...kernelIpv6];
   return checkCaptureWithTshark(lab.netlabCapture, { acceptTcpChecksumFfffFrom: kernel }).offending;
 }
 
