@@ -7,7 +7,8 @@ import { createStack, type Stack, type StackOptions } from "../index.ts";
 import { type MacAddress, writeMac } from "../wire/address.ts";
 import { readU16, writeU16 } from "../wire/bytes.ts";
 import { type Ipv6Address, ipv6 } from "../wire/ipv6-address.ts";
-import { IPV6_HEADER_LEN, type Ipv6Repr, emitIpv6, parseIpv6 } from "../wire/ipv6.ts";
+import { IPV6_HEADER_LEN, type Ipv6Repr, emitIpv6, ipv6PseudoHeaderSum, parseIpv6 } from "../wire/ipv6.ts";
+import { fold } from "../wire/checksum.ts";
 import { walkIpv6Chain } from "../wire/ipv6-ext.ts";
 import { type NdpRepr, emitNdp, ndpReprLength, parseNdp } from "../wire/ndp.ts";
 import { type Icmpv6Repr, emitIcmpv6, icmpv6ReprLength, parseIcmpv6 } from "../wire/icmpv6.ts";
@@ -71,6 +72,21 @@ export function ipv6Packet(src: Ipv6Address, dst: Ipv6Address, nextHeader: numbe
   emitIpv6({ src, dst, nextHeader, hopLimit, trafficClass: 0, flowLabel: 0, payloadLength: payload.length }, p);
   p.set(payload, IPV6_HEADER_LEN);
   return p;
+}
+
+/**
+ * An IPv6 packet holding a UDP datagram from port 40000 whose checksum field holds only the folded
+ * pseudo-header sum: what the kernel hands a tap with TUN_F_CSUM on (virtio NEEDS_CSUM, Linux
+ * CHECKSUM_PARTIAL), to be finished by whoever delivers it (or taken as validated).
+ */
+export function partialChecksumUdp6(src: Ipv6Address, dst: Ipv6Address, dstPort: number, payload: Uint8Array): Uint8Array {
+  const datagram = new Uint8Array(8 + payload.length);
+  writeU16(datagram, 0, 40000);
+  writeU16(datagram, 2, dstPort);
+  writeU16(datagram, 4, datagram.length);
+  datagram.set(payload, 8);
+  writeU16(datagram, 6, fold(ipv6PseudoHeaderSum(src, dst, 17, datagram.length)));
+  return ipv6Packet(src, dst, 17, 64, datagram);
 }
 
 /** An ND message in an IPv6 packet (hop limit 255 unless given). */

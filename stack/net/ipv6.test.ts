@@ -2,10 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ipv6, formatIpv6 } from "../wire/ipv6-address.ts";
 import { emitIpv6OptionsHeader, emitIpv6Routing } from "../wire/ipv6-ext.ts";
 import type { FrameOffload } from "../link/types.ts";
-import { fold } from "../wire/checksum.ts";
-import { writeU16 } from "../wire/bytes.ts";
-import { ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
-import { A_LL, A_MAC, PEER_LL, asIcmp, createRawPeer, icmpPacket, icmpMessages, ipv6Packet, ndPacket } from "./ipv6-test-net.ts";
+import { A_LL, A_MAC, PEER_LL, asIcmp, partialChecksumUdp6, createRawPeer, icmpPacket, icmpMessages, ipv6Packet, ndPacket } from "./ipv6-test-net.ts";
 
 const echo = (data = new Uint8Array(4)) => ({ kind: "echo-request" as const, ident: 7, seq: 1, data });
 
@@ -153,15 +150,7 @@ describe("ipv6 layer", () => {
   });
 
   it("takes a csumBlank frame (a partial checksum the sender's device would finish, Linux CHECKSUM_PARTIAL) as validated, as the IPv4 layer does; the same bytes unmarked are a bad checksum", () => {
-    // What the kernel hands a tap with TUN_F_CSUM on (virtio NEEDS_CSUM): the UDP checksum field
-    // holds the folded pseudo-header sum, not the checksum.
-    const datagram = new Uint8Array(8 + 5);
-    writeU16(datagram, 0, 40000);
-    writeU16(datagram, 2, 5353);
-    writeU16(datagram, 4, datagram.length);
-    datagram.set(new TextEncoder().encode("hello"), 8);
-    writeU16(datagram, 6, fold(ipv6PseudoHeaderSum(PEER_LL, A_LL, 17, datagram.length)));
-    const packet = ipv6Packet(PEER_LL, A_LL, 17, 64, datagram);
+    const packet = partialChecksumUdp6(PEER_LL, A_LL, 5353, new TextEncoder().encode("hello"));
     const got = (offload?: FrameOffload): { texts: string[]; drops: Record<string, number> } => {
       const t = createRawPeer();
       const sock = t.stack.udp6!.bind(5353);

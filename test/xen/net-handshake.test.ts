@@ -52,7 +52,16 @@ describe("vif handshake", () => {
     expect(writesTo(w.log, `${be}/state`).map((x) => x.value)).toEqual(["1", "2", "4"]);
     // The frontend never writes Initialised (3): Initialising came from the toolstack, then Connected.
     expect(writesTo(w.log, `${fe}/state`).map((x) => `${x.domid}:${x.value}`)).toEqual(["0:1", `${g.id}:4`]);
-    const keys = ["tx-ring-ref", "rx-ring-ref", "event-channel", "request-rx-copy", "feature-rx-notify", "feature-sg", "feature-gso-tcpv4"];
+    const keys = [
+      "tx-ring-ref",
+      "rx-ring-ref",
+      "event-channel",
+      "request-rx-copy",
+      "feature-rx-notify",
+      "feature-sg",
+      "feature-gso-tcpv4",
+      "feature-ipv6-csum-offload",
+    ];
     const txIds = new Set(keys.map((k) => writesTo(w.log, `${fe}/${k}`)[0]!.txId));
     expect(txIds.size).toBe(1);
     const keysTx = [...txIds][0]!;
@@ -62,6 +71,7 @@ describe("vif handshake", () => {
     expect(peek(`${fe}/feature-rx-notify`)).toBe("1");
     expect(peek(`${fe}/feature-sg`)).toBe("1");
     expect(peek(`${fe}/feature-gso-tcpv4`)).toBe("1");
+    expect(peek(`${fe}/feature-ipv6-csum-offload`)).toBe("1");
     expect(peek(`${fe}/event-channel-tx`)).toBeUndefined();
     // The ring pages are granted read-write to dom0 and mapped by netback (reading + writing set).
     const txRef = Number(peek(`${fe}/tx-ring-ref`));

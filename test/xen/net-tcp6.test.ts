@@ -2,7 +2,9 @@
 // bridge (runXenTransfer with ipv6), and a domU talking to a host on a bridge port, captured there
 // and checked by tshark (IPv6, ICMPv6 ND and TCP checksums). Over IPv6 the stack writes every
 // checksum and sends MSS-sized segments: GSO and csum_blank are used by TCP over IPv4 only (the
-// rings negotiate feature-gso-tcpv6 and feature-ipv6-csum-offload, nothing uses them yet).
+// rings negotiate feature-gso-tcpv6 and feature-ipv6-csum-offload, nothing uses them yet). Toward
+// the domU an IPv6 partial checksum passes as csum_blank only to a frontend that wrote
+// feature-ipv6-csum-offload (as Linux's netfront does); netback finishes it for one that did not.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +20,12 @@ import { createCaptureFile } from "../../harness/pcap/files.ts";
 import { checkCaptureWithTshark, tsharkFields, tsharkMissingReason } from "../../harness/oracle/tshark.ts";
 import { buildXenNetwork } from "../../xen-sim/net/network.ts";
 import { pumpUntil } from "../../stack/settle.ts";
+import type { Frame } from "../../stack/link/types.ts";
+import { partialChecksumUdp6 } from "../../stack/net/ipv6-test-net.ts";
+import { writeMac } from "../../stack/wire/address.ts";
+import { writeU16 } from "../../stack/wire/bytes.ts";
+import { checksumAdd, checksumFinish } from "../../stack/wire/checksum.ts";
+import { ipv6PseudoHeaderSum } from "../../stack/wire/ipv6.ts";
 
 describe("TCP over IPv6 across the Xen path", () => {
   it("moves 2 MiB intact between two domUs over IPv6 (sha256), in MSS-sized frames", async () => {
@@ -99,4 +107,41 @@ describe("TCP over IPv6 across the Xen path", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it.each([
+    [true, { csumBlank: true, dataValidated: true }, false],
+    [false, undefined, true],
+  ])(
+    "an IPv6 UDP datagram with a partial checksum (csumBlank) from a bridge port reaches a netfront writing feature-ipv6-csum-offload=%s as netback's Linux would deliver it",
+    async (ipv6Csum, expectedOffload, completed) => {
+      const clock = createVirtualClock();
+      const net = unwrap(
+        await buildXenNetwork(
+          { clock, rng: createRng(3) },
+          { guests: 1, netfront: { ipv6ChecksumOffload: ipv6Csum }, stack: (_i, g) => ({ name: g.name, ipv6: { routerSolicitations: false } }) },
+        ),
+      );
+      const pair = createDevicePair(clock, { macA: 0x020000000a01, macB: 0x020000000a02 });
+      net.bridge.attach(pair.a, { name: "link0" });
+      const guest = net.guests[0]!;
+      const got: Frame[] = [];
+      guest.netfront.onReceive((f) => got.push({ data: f.data.slice(), ...(f.offload === undefined ? {} : { offload: f.offload }) }));
+      const src = ipv6("2001:db8::9"),
+        dst = ipv6("2001:db8::1");
+      const packet = partialChecksumUdp6(src, dst, 7777, new TextEncoder().encode("hello"));
+      const frame = new Uint8Array(14 + packet.length);
+      writeMac(frame, 0, guest.netfront.mac);
+      writeMac(frame, 6, 0x020000000a02);
+      writeU16(frame, 12, 0x86dd);
+      frame.set(packet, 14);
+      pair.b.send({ data: frame, offload: { csumBlank: true } });
+      await pumpUntil(clock, () => got.length === 1, { untilMs: clock.now() + 1000 });
+      expect(got).toHaveLength(1);
+      // Linux netback: csum_blank | data_validated for CHECKSUM_PARTIAL; after skb_checksum_help, no flags.
+      expect(got[0]!.offload).toEqual(expectedOffload);
+      const seg = got[0]!.data.subarray(54);
+      expect(checksumFinish(checksumAdd(seg, ipv6PseudoHeaderSum(src, dst, 17, seg.length))) === 0).toBe(completed);
+      expect(net.peerErrors).toEqual([]);
+    },
+  );
 });

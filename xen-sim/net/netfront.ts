@@ -677,6 +677,8 @@ function netfront(
       "feature-rx-notify": 1,
       "feature-sg": 1,
       "feature-gso-tcpv4": wantGso ? 1 : 0,
+      // As Linux's netfront: IPv6 csum_blank frames from the backend are taken (the stack treats them as validated).
+      "feature-ipv6-csum-offload": options.ipv6ChecksumOffload === false ? 0 : 1,
     });
     if (!w.ok || rings !== r) {
       teardown();

@@ -32,6 +32,8 @@ export interface NetfrontOptions {
   readonly checksumOffload?: boolean;
   /** Offer TSO to the stack and feature-gso-tcpv4 to the backend (default true). */
   readonly gso?: boolean;
+  /** Write feature-ipv6-csum-offload = 1, as Linux's netfront does (default true); false: the backend finishes IPv6 partial checksums first. */
+  readonly ipv6ChecksumOffload?: boolean;
   /** Use event-channel-tx / event-channel-rx when the backend offers split channels (default false). */
   readonly splitEventChannels?: boolean;
   /** Frames handled per event before yielding to other work on the Clock (default 64). */
