@@ -35,6 +35,14 @@ function eth(dst: number, src: number, len = 60): Uint8Array {
   return f;
 }
 
+/** A bridge joining two ports without offloads: pa (ingress) and pb, whose BridgePort is b. */
+function plainPair() {
+  const br = createBridge({ clock: createVirtualClock() });
+  const [pa, pb] = [port(), port()];
+  br.attach(pa.dev);
+  return { pa, pb, b: br.attach(pb.dev) };
+}
+
 const A = 0x020000000001,
   B = 0x020000000002,
   C = 0x020000000003;
@@ -128,11 +136,7 @@ describe("bridge", () => {
   });
 
   it("completes an IPv6 TCP csumBlank frame (the kernel's partial checksum through a tap) on its way out of a port without txChecksum", () => {
-    const clock = createVirtualClock();
-    const br = createBridge({ clock });
-    const [pa, pb] = [port(), port()];
-    br.attach(pa.dev);
-    const b = br.attach(pb.dev);
+    const { pa, pb, b } = plainPair();
     const src = ipv6("2001:db8:1::1"),
       dst = ipv6("2001:db8:1::2");
     const tcp = new Uint8Array(20 + 100).fill(0xa5);
@@ -150,11 +154,7 @@ describe("bridge", () => {
   });
 
   it("counts a GSO frame it cannot segment as unsegmentable and a csumBlank frame it cannot complete as uncompletable", () => {
-    const clock = createVirtualClock();
-    const br = createBridge({ clock });
-    const [pa, pb] = [port(), port()];
-    br.attach(pa.dev);
-    const b = br.attach(pb.dev);
+    const { pa, pb, b } = plainPair();
     pa.inject({ data: eth(B, A, 3000), offload: { gsoSize: 1448 } });
     pa.inject({ data: eth(B, A, 100), offload: { csumBlank: true } });
     expect(pb.out).toEqual([]);
