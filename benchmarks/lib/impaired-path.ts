@@ -1,19 +1,26 @@
-// One impaired path between two TCP endpoints, each either the Linux kernel (a tap whose kernel
-// end lives in a namespace of its own) or a netlab stack, so that netlab and Linux senders are
-// measured through the very same impairment element. This kernel has no netem: delay, loss and
-// reordering are netlab's point-to-point link (stack/link, on the real clock) in the middle, and
-// a Linux end is bridged to its side of that link frame by frame (the tap's frames go onto the
-// link and the link's frames into the tap). A = 192.0.2.1 (sender), B = 192.0.2.2 (receiver).
+// One impaired path between two TCP endpoints, each either the Linux kernel or a netlab stack,
+// so that netlab and Linux senders are measured through the very same impairment element. This
+// kernel has no netem: delay, loss, reordering and an optional bottleneck rate are netlab's
+// point-to-point link (stack/link, on the real clock) in this process, the element; each end of
+// the link is bridged frame by frame to a tap of its own (the tap's frames go onto the link and
+// the link's frames into the tap), whatever the endpoint behind it:
+//   Linux:  the tap's kernel end, in a namespace of its own, is the endpoint (python3 sockets);
+//   netlab: a child Node process (impaired-endpoint.ts) runs the stack on a second tap, and a
+//           Linux bridge in the side's namespace joins the two taps' kernel ends.
+// So a netlab endpoint never shares a JS thread with the element (at BBR's rates it used to:
+// the element then took CPU from the sender it measured), at the cost of one kernel bridge hop.
+// A = 192.0.2.1 (sender), B = 192.0.2.2 (receiver).
 //   impairedTransfer(options)   one bulk transfer A -> B; wall seconds, goodput, retransmissions, RTOs
 //   impairedPathSkipReason()    why it cannot run here (not root, no /dev/net/tun, no python3)
 import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { createRealClock } from "../../harness/time/real-clock.ts";
 import { createNetns, missingTools, sweepStaleNetns, type Netns, type NetnsProcess } from "../../harness/netns/index.ts";
 import { openTap, type TapDevice } from "../../harness/tap/index.ts";
-import { createStack, type Stack } from "../../stack/index.ts";
 import { createPointToPointLink, type ImpairmentOptions } from "../../stack/link/index.ts";
-import type { NetDevice } from "../../stack/link/types.ts";
 import { createRng } from "../../stack/time.ts";
+import type { EndpointDone, EndpointSpec } from "./impaired-endpoint.ts";
 
 export type Endpoint = "linux" | "netlab";
 
@@ -27,6 +34,10 @@ export interface ImpairedTransferOptions {
   readonly loss: number;
   /** Probability a frame is held back one delay, letting later frames pass (each direction). */
   readonly reorder?: number;
+  /** A bottleneck: each direction's line rate in bit/s (the link's rateBitsPerSecond; default none). */
+  readonly rateBitsPerSecond?: number;
+  /** With a rate: frames queued at the bottleneck before tail drop (the link's queueLimitFrames). */
+  readonly queueFrames?: number;
   /** Congestion control of the sender, pinned on the kernel socket (TCP_CONGESTION) or netlab's. */
   readonly congestionControl: "cubic" | "newreno" | "bbr";
   readonly seed?: number;
@@ -50,6 +61,12 @@ export interface ImpairedTransferReport {
   /** Frames the link dropped (both directions) and held back. */
   readonly framesLost: number;
   readonly framesReordered: number;
+  /** The bottleneck rate (0: none) and the frames its queue dropped (both directions). */
+  readonly rateBitsPerSecond: number;
+  readonly queueDrops: number;
+  /** A netlab sender's TCP layer counters and its connection's TcpInfo at the end (BBR's model among them). */
+  readonly senderStats?: Readonly<Record<string, number>>;
+  readonly senderInfo?: Readonly<Record<string, unknown>>;
 }
 
 const ADDR = ["192.0.2.1", "192.0.2.2"] as const;
@@ -103,12 +120,41 @@ async function tcpTimeouts(ns: Netns): Promise<number> {
   return i < 0 ? 0 : Number(values[i]);
 }
 
+const ENDPOINT = path.join(path.dirname(fileURLToPath(import.meta.url)), "impaired-endpoint.ts");
+/** tsx's loader, resolved from here so that the child does not depend on the working directory. */
+const TSX = ((): string => {
+  try {
+    return import.meta.resolve("tsx");
+  } catch {
+    return "tsx";
+  }
+})();
+
+const ADDRESS = [0xc0000201, 0xc0000202] as const;
+
+/** The child's last JSON line: its result, or its error thrown. */
+function endpointResult(p: NetnsProcess): EndpointDone {
+  const lines = p
+    .output()
+    .stdout.split("\n")
+    .filter((l) => l.startsWith("{"));
+  const last = JSON.parse(lines[lines.length - 1] ?? "{}") as { event?: string; message?: string };
+  if (last.event !== "done") throw new Error(`netlab endpoint: ${last.message ?? "no result"} ${p.output().stderr.trim()}`);
+  return last as EndpointDone;
+}
+
 /** Runs one transfer A -> B through a fresh impaired path; cleans up everything. */
 export async function impairedTransfer(o: ImpairedTransferOptions): Promise<ImpairedTransferReport> {
   await sweepStaleNetns().catch(() => undefined);
   const seed = o.seed ?? 1;
   const clock = createRealClock();
-  const impairments: ImpairmentOptions = { delayMs: o.delayMs, loss: o.loss, ...(o.reorder === undefined ? {} : { reorder: o.reorder }) };
+  const rate = o.rateBitsPerSecond ?? 0;
+  const impairments: ImpairmentOptions = {
+    delayMs: o.delayMs,
+    loss: o.loss,
+    ...(o.reorder === undefined ? {} : { reorder: o.reorder }),
+    ...(rate > 0 ? { rateBitsPerSecond: rate, ...(o.queueFrames === undefined ? {} : { queueLimitFrames: o.queueFrames }) } : {}),
+  };
   const link = createPointToPointLink(
     { clock, rng: createRng(seed ^ 0x3c6ef372) },
     {
@@ -120,104 +166,92 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
   const namespaces: Netns[] = [];
   const taps: TapDevice[] = [];
   const processes: NetnsProcess[] = [];
-  const stacks: Stack[] = [];
-  let senderNs: Netns | undefined;
-  let receiverNs: Netns | undefined;
+  const sideNs: Netns[] = [];
+  const timeoutMs = (o.timeoutSeconds ?? 300) * 1000;
+  const tapName = (side: number, role: string): string =>
+    `nlp${role}${side}${process.pid.toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.slice(0, 15);
+  /** The netlab endpoint of `side` in a child process on the tap `tap` of that side's namespace. */
+  const spawnEndpoint = (side: 0 | 1, tap: string): NetnsProcess => {
+    const spec: EndpointSpec = {
+      role: side === 0 ? "sender" : "receiver",
+      tap,
+      address: ADDRESS[side],
+      peer: ADDRESS[1],
+      port: PORT,
+      bytes: o.bytes,
+      congestionControl: o.congestionControl,
+      seed: seed * 2 + side,
+      timeoutMs,
+    };
+    const p = sideNs[side]!.spawn(process.execPath, ["--import", TSX, ENDPOINT, JSON.stringify(spec)]);
+    processes.push(p);
+    return p;
+  };
+  const endpointTaps: string[] = [];
   try {
     for (const side of [0, 1] as const) {
       const kind = side === 0 ? o.sender : o.receiver;
-      const end: NetDevice = ends[side];
-      if (kind === "netlab") {
-        stacks[side] = createStack(
-          { device: end, clock, rng: createRng(seed * 2 + side) },
-          { ipv4: { cidr: `${ADDR[side]}/24` }, tcp: { congestionControl: o.congestionControl } },
-        );
-        continue;
-      }
       const ns = await createNetns();
       namespaces.push(ns);
-      const name = `nlp${side}${process.pid.toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.slice(0, 15);
+      sideNs[side] = ns;
+      const name = tapName(side, "e");
       const tap = await openTap({ name });
       taps.push(tap);
       await ns.adoptLink(name);
-      await ns.configureLink(name, { addresses: [`${ADDR[side]}/24`], offloadsOff: true });
-      // The bridge: frames of the kernel go onto the impaired link, the link's into the kernel.
+      if (kind === "linux") {
+        await ns.configureLink(name, { addresses: [`${ADDR[side]}/24`], offloadsOff: true });
+      } else {
+        // The child's tap (persistent, so that the bridge is up before the child attaches to it) and
+        // a bridge joining it to the element's tap.
+        const child = tapName(side, "n");
+        endpointTaps[side] = child;
+        await ns.ip("tuntap", "add", "dev", child, "mode", "tap");
+        await ns.ip("link", "add", "br0", "type", "bridge", "forward_delay", "0");
+        for (const dev of [name, child]) {
+          await ns.configureLink(dev, { offloadsOff: true });
+          await ns.ip("link", "set", dev, "master", "br0");
+        }
+        await ns.configureLink("br0");
+      }
+      // The bridge: frames of the tap go onto the impaired link, the link's into the tap.
+      const end = ends[side];
       tap.onReceive((f) => end.send({ data: f.data }));
       end.onReceive((f) => tap.send({ data: f.data }));
-      if (side === 0) senderNs = ns;
-      else receiverNs = ns;
     }
-    const timeoutMs = (o.timeoutSeconds ?? 300) * 1000;
     // The receiver.
-    let received = 0;
-    let receiverDone: Promise<void>;
+    let receiverDone: Promise<number>;
     if (o.receiver === "linux") {
-      const sink = receiverNs!.spawn("python3", ["-c", SINK, ADDR[1], String(PORT)]);
+      const sink = sideNs[1]!.spawn("python3", ["-c", SINK, ADDR[1], String(PORT)]);
       processes.push(sink);
       await sink.waitFor(/ready/, 10_000);
-      receiverDone = sink.waitFor(/got \d+/, timeoutMs).then(() => {
-        received = Number(/got (\d+)/.exec(sink.output().stdout)![1]);
-      });
+      receiverDone = sink.waitFor(/got \d+/, timeoutMs).then(() => Number(/got (\d+)/.exec(sink.output().stdout)![1]));
     } else {
-      const l = stacks[1]!.tcp.listen(PORT);
-      if (!l.ok) throw new Error(`listen: ${l.error}`);
-      receiverDone = new Promise((resolve) => {
-        l.value.onConnection((s) => {
-          s.onData((d) => {
-            received += d.length;
-          });
-          s.onEnd(() => {
-            s.end();
-            resolve();
-          });
-        });
-      });
+      const child = spawnEndpoint(1, endpointTaps[1]!);
+      await child.waitFor(/"event":"(ready|error)"/, 30_000);
+      receiverDone = child.waitFor(/"event":"(done|error)"/, timeoutMs).then(() => endpointResult(child).received);
     }
+    // Awaited below; a receiver failing while the sender runs is reported there, not as unhandled.
+    receiverDone.catch(() => undefined);
     // The sender.
     if (o.sender === "linux") {
-      const before = await tcpTimeouts(senderNs!);
-      const src = senderNs!.spawn("python3", ["-c", SOURCE, ADDR[1], String(PORT), String(o.bytes), o.congestionControl]);
+      const before = await tcpTimeouts(sideNs[0]!);
+      const src = sideNs[0]!.spawn("python3", ["-c", SOURCE, ADDR[1], String(PORT), String(o.bytes), o.congestionControl]);
       processes.push(src);
       await src.waitFor(/done \S+ \S+ \d+/, timeoutMs);
-      await receiverDone;
+      const received = await receiverDone;
       const m = /done (\S+) (\S+) (\d+)/.exec(src.output().stdout)!;
-      const seconds = Number(m[1]);
-      return report(o, seconds, m[2]!, Number(m[3]), (await tcpTimeouts(senderNs!)) - before, received, link);
+      return report(o, Number(m[1]), m[2]!, Number(m[3]), (await tcpTimeouts(sideNs[0]!)) - before, received, link);
     }
-    const stack = stacks[0]!;
-    const t0 = performance.now();
-    const c = stack.tcp.connect(0xc0000202, PORT, { congestionControl: o.congestionControl });
-    if (!c.ok) throw new Error(`connect: ${c.error}`);
-    const s = c.value;
-    const chunk = new Uint8Array(65536).map((_, i) => i & 0xff);
-    let left = o.bytes;
-    const pump = (): void => {
-      while (left > 0) {
-        const n = Math.min(chunk.length, left);
-        left -= n;
-        if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
-      }
-      s.end();
+    const child = spawnEndpoint(0, endpointTaps[0]!);
+    await child.waitFor(/"event":"(done|error)"/, timeoutMs + 30_000);
+    const r = endpointResult(child);
+    const received = await receiverDone;
+    const stats = r.stats;
+    return {
+      ...report(o, r.seconds, o.congestionControl, stats["retransmits"] ?? 0, stats["timeouts"] ?? 0, received, link),
+      senderStats: stats,
+      ...(r.info === undefined ? {} : { senderInfo: r.info }),
     };
-    s.onConnect(pump);
-    s.onDrain(pump);
-    // Done when the receiver's FIN arrives after the last byte (Linux's sender: recv() returning 0).
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`netlab sender: no FIN from the receiver after ${timeoutMs} ms`)), timeoutMs);
-      s.onEnd(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      s.onClose((e) => {
-        if (e !== undefined) {
-          clearTimeout(timer);
-          reject(new Error(`netlab sender: ${e}`));
-        }
-      });
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    await receiverDone;
-    return report(o, seconds, o.congestionControl, stack.tcp.stats.retransmits, stack.tcp.stats.timeouts, received, link);
   } finally {
     for (const p of processes) await p.stop("SIGKILL", 500).catch(() => undefined);
     clock.close();
@@ -246,7 +280,9 @@ function report(
     congestionControl: cc,
     retransmits,
     timeouts,
-    framesLost: stats.reduce((n, s) => n + s.lost + s.burstLost, 0),
+    framesLost: stats.reduce((n, s) => n + s.lost, 0),
     framesReordered: stats.reduce((n, s) => n + s.reordered, 0),
+    rateBitsPerSecond: o.rateBitsPerSecond ?? 0,
+    queueDrops: stats.reduce((n, s) => n + s.queueDrops, 0),
   };
 }

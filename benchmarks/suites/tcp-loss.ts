@@ -7,9 +7,10 @@
 // of each cell; the whole table is written to tcp-loss-grid.md.
 // Against Linux: the same impairment element (netlab's link on the real clock, 10 ms RTT, loss
 // 0.5 / 1 / 3%, and 1% with 25% reordering) between a Linux or netlab sender and a Linux or netlab
-// receiver over taps (benchmarks/lib/impaired-path.ts); both senders run CUBIC (pinned on the
-// kernel socket with TCP_CONGESTION: this kernel defaults to BBR), and again both BBR (netlab's
-// BBR v1 against the kernel's tcp_bbr). Targets (issue 17): netlab's
+// receiver over taps (benchmarks/lib/impaired-path.ts; a netlab end runs in a child process of its
+// own); both senders run CUBIC (pinned on the kernel socket with TCP_CONGESTION: this kernel
+// defaults to BBR), and again both BBR (netlab's BBR v1 against the kernel's tcp_bbr), without a
+// rate limit and through a 50 Mbit/s bottleneck. Targets (issue 17): netlab's
 // sender ≥ 0.95× Linux's in every condition with no more RTOs, and Linux -> netlab within 0.95×
 // of Linux -> Linux under reordering (ratios in the "vs baseline" column, RTOs in the details).
 import type { BenchArtifact, BenchCase, BenchSuite } from "../../harness/bench/types.ts";
@@ -149,8 +150,11 @@ const PATH_CONDITIONS: readonly PathCondition[] = [
 ];
 const PATH_BYTES = 20_000_000;
 
-function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint, cc: "cubic" | "bbr" = "cubic"): BenchCase {
-  const name = (s: Endpoint, r: Endpoint): string => `${s} -> ${r} ${cc}, 10 ms RTT, ${c.label}`;
+/** The bottleneck of the BBR rows that compare algorithms rather than CPU: every endpoint pair reaches it at 0% loss. */
+export const PATH_BOTTLENECK_BITS_PER_SECOND = 50e6;
+
+function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint, cc: "cubic" | "bbr" = "cubic", rate = 0): BenchCase {
+  const name = (s: Endpoint, r: Endpoint): string => `${s} -> ${r} ${cc}${rate > 0 ? ` at ${rate / 1e6} Mbit/s` : ""}, 10 ms RTT, ${c.label}`;
   let details: Record<string, unknown> = {};
   return {
     suite: "tcp-loss",
@@ -162,7 +166,16 @@ function pathCase(c: PathCondition, sender: Endpoint, receiver: Endpoint, cc: "c
     ...(sender === "linux" && receiver === "linux" ? {} : { baseline: name("linux", "linux") }),
     available: (ctx) => (ctx.quick ? "real-time transfers over taps (minutes): not in quick mode" : impairedPathSkipReason()),
     async measure() {
-      const r = await impairedTransfer({ sender, receiver, bytes: PATH_BYTES, delayMs: 5, loss: c.loss, reorder: c.reorder, congestionControl: cc });
+      const r = await impairedTransfer({
+        sender,
+        receiver,
+        bytes: PATH_BYTES,
+        delayMs: 5,
+        loss: c.loss,
+        reorder: c.reorder,
+        congestionControl: cc,
+        ...(rate > 0 ? { rateBitsPerSecond: rate } : {}),
+      });
       details = { ...r };
       return r.wallGoodputBitsPerSecond / 1e9;
     },
@@ -180,13 +193,17 @@ export const suite: BenchSuite = {
       pathCase(c, "linux", "linux"),
       pathCase(c, "netlab", "linux"),
       ...(c.reorder > 0 ? [pathCase(c, "linux", "netlab")] : []),
-      // BBR against BBR (netlab's BBR v1 against the kernel's tcp_bbr)
+      // BBR against BBR (netlab's BBR v1 against the kernel's tcp_bbr): unlimited (the endpoints'
+      // CPU is the bottleneck), then through a bottleneck every sender reaches (the algorithms)
       pathCase(c, "linux", "linux", "bbr"),
       pathCase(c, "netlab", "linux", "bbr"),
+      pathCase(c, "linux", "linux", "bbr", PATH_BOTTLENECK_BITS_PER_SECOND),
+      pathCase(c, "netlab", "linux", "bbr", PATH_BOTTLENECK_BITS_PER_SECOND),
     ]),
   ],
   artifacts(ctx): BenchArtifact[] {
-    if (ctx.quick) return [];
+    // Only a run that measured the grid rewrites its tables (a --case run of the path rows does not).
+    if (ctx.quick || measured.size === 0) return [];
     ctx.progress("tcp-loss: the grid again with fillWindowEdge");
     const variant = new Map<string, TransferReport>();
     for (const buffer of NETSIM_BUFFERS) for (const loss of NETSIM_LOSSES) variant.set(`${buffer}/${loss}`, runNetsimCell(buffer, loss, NETSIM_BYTES, 1, true));
