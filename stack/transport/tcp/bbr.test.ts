@@ -77,6 +77,19 @@ describe("DeliveryRate pacing", () => {
   });
 });
 
+describe("DeliveryRate on a real clock", () => {
+  it("a retransmission this ACK's loss detection made counts as not yet in flight even when the clock moved on while the ACK was processed", () => {
+    const r = new DeliveryRate();
+    r.onSend(1000, 0, true);
+    r.onSend(2000, 0, false);
+    // the ACK read the clock at 100.0; loss detection retransmitted [0, 1000) at 100.4
+    r.onRetransmit(0, 1000, 100.4);
+    expect(r.retransmittedAt(100)).toBe(1000);
+    // one that left before this ACK was read is in flight
+    expect(r.retransmittedAt(100.5)).toBe(0);
+  });
+});
+
 describe("BBR state machine (tcp_bbr.c)", () => {
   it("STARTUP paces at 2/ln2 of the bandwidth and doubles the window each round until the bandwidth stops growing", () => {
     const bbr = new Bbr(MSS, createRng(1));
@@ -181,6 +194,22 @@ function bbrSender(opts: TcpLayerOptions = {}) {
   return { peer, conn: conn!, base: synAck.seq + 1 };
 }
 
+/**
+ * A real clock on a busy machine: the sender loses the CPU for `ms` each time the device has taken
+ * a segment, so the clock reads `ms` later when the stack looks again (the frame left before).
+ */
+function stallAfterEachSend(peer: ReturnType<typeof createTcpTestPeer>, ms: number): void {
+  const virtualNow = peer.clock.now.bind(peer.clock);
+  let stalled = 0;
+  peer.clock.now = () => virtualNow() + stalled;
+  const send = peer.ip.send.bind(peer.ip);
+  peer.ip.send = (...args) => {
+    const r = send(...args);
+    stalled += ms;
+    return r;
+  };
+}
+
 describe("BBR at segment level", () => {
   it("paces at 2/ln2 · IW / SRTT from the start (the initial window itself unpaced, as Linux), then one MSS / pacing rate apart from the first rate sample", () => {
     const s = bbrSender();
@@ -206,6 +235,20 @@ describe("BBR at segment level", () => {
     const gapMs = MSS / (info.pacingRateBytesPerSecond / 1000);
     for (let i = 1; i < paced.length; i++) expect(paced[i]!.at - paced[i - 1]!.at).toBeCloseTo(gapMs, 6);
     expect(paced.map((x) => x.seq - s.base)).toEqual(Array.from({ length: 20 }, (_, i) => (10 + i) * MSS));
+  });
+
+  it("stamps a segment in the delivery-rate log before the device has it: a sender that loses the CPU right after the write still measures the path's RTT (Linux's skb_mstamp_ns)", () => {
+    const s = bbrSender();
+    stallAfterEachSend(s.peer, 3);
+    s.conn.write(new Uint8Array(MSS));
+    const seg = s.peer.next();
+    expect(seg.at).toBe(100);
+    // the ACK arrives 100 ms after the segment left (the clock read 103 after the write)
+    s.peer.clock.advance(97);
+    expect(s.peer.clock.now()).toBe(200);
+    s.peer.inject({ flags: A, seq: 1001, ack: s.base + MSS, window: 257 });
+    // stamped after the write, the sample was 97 ms: shorter than any the path can give
+    expect(s.conn.info().bbr!.minRttMs).toBe(100);
   });
 
   it("conserves packets in the first round of SACK recovery instead of PRR: the window is what is in flight plus what was delivered", () => {

@@ -210,9 +210,10 @@ export class DeliveryRate {
     s.totalDelivered = this.delivered;
     s.deliveredAt = this.deliveredAt;
     this.#dropTo(una);
-    // a retransmission this ACK's loss detection sent before this update left, as in Linux, after it
+    // a retransmission this ACK's loss detection sent before this update left, as in Linux, after
+    // it (on a real clock it was stamped later than the ACK's `now`; never earlier)
     for (const r of this.#rtx) {
-      if (r.sentAt !== now) continue;
+      if (r.sentAt < now) continue;
       r.delivered = this.delivered;
       r.deliveredAt = this.deliveredAt;
       r.firstSentAt = this.firstSentAt;
@@ -220,10 +221,10 @@ export class DeliveryRate {
     return s;
   }
 
-  /** Bytes retransmitted at `now` and not yet delivered. */
+  /** Bytes retransmitted at or after `now` (the ACK being processed) and not yet delivered. */
   retransmittedAt(now: number): number {
     let n = 0;
-    for (const r of this.#rtx) if (r.sentAt === now) n += seqSub(r.end, r.start);
+    for (const r of this.#rtx) if (r.sentAt >= now) n += seqSub(r.end, r.start);
     return n;
   }
 

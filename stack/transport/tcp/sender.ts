@@ -81,8 +81,9 @@ export function sendOne(c: Tcb, force: boolean): boolean {
   if (pending <= 0) {
     // only the FIN is left: it needs no window space
     if (cwndRoom <= 0 && !force) return false;
+    const sentAt = c.ctx.clock.now();
     writeSegment(c, TCP_FLAG_FIN | TCP_FLAG_ACK, c.sndNxt, offset, 0, undefined);
-    advance(c, 1, retransmitting);
+    advance(c, 1, retransmitting, sentAt);
     return true;
   }
   if (usable <= 0) return false;
@@ -128,13 +129,21 @@ export function sendOne(c: Tcb, force: boolean): boolean {
     c.rttSeq = c.sndNxt;
     c.rttTime = c.ctx.clock.now();
   }
+  const sentAt = c.ctx.clock.now();
   writeSegment(c, flags, c.sndNxt, offset, len, undefined, gso);
   if (len < mss) c.smallEnd = seqAdd(c.sndNxt, len);
-  advance(c, len + (fin ? 1 : 0), retransmitting);
+  advance(c, len + (fin ? 1 : 0), retransmitting, sentAt);
   return true;
 }
 
-export function advance(c: Tcb, n: number, retransmitting: boolean): void {
+/**
+ * Accounts for `n` sequence numbers just sent from SND.NXT. `sentAt` is the time taken before the
+ * device had the segment (Linux stamps skb_mstamp_ns before it transmits): on a real clock the
+ * sender may lose the CPU between handing the frame over and reading the clock again, and a stamp
+ * taken after would make the delivery-rate log's RTT samples shorter than the path's (BBR's
+ * min RTT, and with it its BDP and window, too small).
+ */
+export function advance(c: Tcb, n: number, retransmitting: boolean, sentAt: number): void {
   if (retransmitting) {
     c.retransmits++;
     c.ctx.stats.retransmits++;
@@ -147,9 +156,9 @@ export function advance(c: Tcb, n: number, retransmitting: boolean): void {
   const rate = c.rate;
   if (rate !== null) {
     // (SND.MAX is still the one before this transmission)
-    if (!retransmitting) rate.onSend(c.sndNxt, now, c.sndUna === c.sndMax);
-    else rate.onRetransmit(start, c.sndNxt, now);
-    rate.paced(n, Math.ceil(n / c.mss), now, c.cc.pacingRate ?? 0);
+    if (!retransmitting) rate.onSend(c.sndNxt, sentAt, c.sndUna === c.sndMax);
+    else rate.onRetransmit(start, c.sndNxt, sentAt);
+    rate.paced(n, Math.ceil(n / c.mss), sentAt, c.cc.pacingRate ?? 0);
   }
   if (!retransmitting && c.sackOk) rackOnSend(c, c.sndNxt, now);
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
@@ -179,6 +188,7 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   // PSH as on a first transmission: the segment reaches the end of the buffered data
   const last = offset + len === buffered;
   const fin = finInFlight && last;
+  const sentAt = c.ctx.clock.now();
   writeSegment(c, TCP_FLAG_ACK | (last ? TCP_FLAG_PSH : 0) | (fin ? TCP_FLAG_FIN : 0), seq, offset, len, undefined);
   c.retransmits++;
   c.ctx.stats.retransmits++;
@@ -186,9 +196,8 @@ export function retransmit(c: Tcb, seq: number, len: number): void {
   if (c.inRecovery) recoveryRecord(c).prrOut += len;
   c.rttTime = -1;
   if (c.rate !== null) {
-    const now = c.ctx.clock.now();
-    c.rate.onRetransmit(seq, seqAdd(seq, len), now);
-    c.rate.paced(len, Math.ceil(len / c.mss), now, c.cc.pacingRate ?? 0);
+    c.rate.onRetransmit(seq, seqAdd(seq, len), sentAt);
+    c.rate.paced(len, Math.ceil(len / c.mss), sentAt, c.cc.pacingRate ?? 0);
   }
 }
 
