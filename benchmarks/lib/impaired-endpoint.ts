@@ -36,6 +36,9 @@ export interface EndpointDone {
   /** Sender: connect() until the receiver's FIN; receiver: first to last byte. */
   readonly seconds: number;
   readonly received: number;
+  /** CPU seconds (user + system, all threads) this process spent on the transfer (sender: from
+   * connect(); receiver: from the first byte). */
+  readonly cpuSeconds: number;
   readonly stats: Readonly<Record<string, number>>;
   readonly info: Readonly<Record<string, unknown>> | undefined;
 }
@@ -52,9 +55,18 @@ async function main(spec: EndpointSpec): Promise<void> {
     { ipv4: { cidr: { address: spec.address, prefixLength: 24 } }, tcp: { congestionControl: spec.congestionControl } },
   );
   const stats = (): Record<string, number> => ({ ...stack.tcp.stats }) as unknown as Record<string, number>;
+  let cpu0 = process.cpuUsage();
   const finish = (s: ByteStream, seconds: number, received: number): void => {
     const info = (s as Partial<TcpStream>).info?.();
-    const done: EndpointDone = { event: "done", seconds, received, stats: stats(), info: info === undefined ? undefined : { ...info } };
+    const cpu = process.cpuUsage(cpu0);
+    const done: EndpointDone = {
+      event: "done",
+      seconds,
+      received,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      stats: stats(),
+      info: info === undefined ? undefined : { ...info },
+    };
     say(done);
   };
   const timeout = setTimeout(() => {
@@ -68,7 +80,10 @@ async function main(spec: EndpointSpec): Promise<void> {
       let received = 0;
       let t0 = 0;
       s.onData((d) => {
-        if (received === 0) t0 = performance.now();
+        if (received === 0) {
+          t0 = performance.now();
+          cpu0 = process.cpuUsage();
+        }
         received += d.length;
       });
       s.onEnd(() => {
@@ -81,6 +96,7 @@ async function main(spec: EndpointSpec): Promise<void> {
     return;
   }
   const t0 = performance.now();
+  cpu0 = process.cpuUsage();
   const c = stack.tcp.connect(spec.peer, spec.port, { congestionControl: spec.congestionControl });
   if (!c.ok) throw new Error(`connect: ${c.error}`);
   const s = c.value;

@@ -64,8 +64,12 @@ export interface ImpairedTransferReport {
   /** The bottleneck rate (0: none) and the frames its queue dropped (both directions). */
   readonly rateBitsPerSecond: number;
   readonly queueDrops: number;
+  /** CPU seconds of the element's process (its tap reader threads included) during the transfer. */
+  readonly elementCpuSeconds: number;
   /** A netlab sender's TCP layer counters and its connection's TcpInfo at the end (BBR's model among them). */
   readonly senderStats?: Readonly<Record<string, number>>;
+  /** CPU seconds of the netlab sender's process during the transfer (near `seconds`: it had a core's worth). */
+  readonly senderCpuSeconds?: number;
   readonly senderInfo?: Readonly<Record<string, unknown>>;
 }
 
@@ -233,6 +237,11 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
     // Awaited below; a receiver failing while the sender runs is reported there, not as unhandled.
     receiverDone.catch(() => undefined);
     // The sender.
+    const cpu0 = process.cpuUsage();
+    const elementCpu = (): number => {
+      const d = process.cpuUsage(cpu0);
+      return (d.user + d.system) / 1e6;
+    };
     if (o.sender === "linux") {
       const before = await tcpTimeouts(sideNs[0]!);
       const src = sideNs[0]!.spawn("python3", ["-c", SOURCE, ADDR[1], String(PORT), String(o.bytes), o.congestionControl]);
@@ -240,7 +249,7 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
       await src.waitFor(/done \S+ \S+ \d+/, timeoutMs);
       const received = await receiverDone;
       const m = /done (\S+) (\S+) (\d+)/.exec(src.output().stdout)!;
-      return report(o, Number(m[1]), m[2]!, Number(m[3]), (await tcpTimeouts(sideNs[0]!)) - before, received, link);
+      return report(o, Number(m[1]), m[2]!, Number(m[3]), (await tcpTimeouts(sideNs[0]!)) - before, received, link, elementCpu());
     }
     const child = spawnEndpoint(0, endpointTaps[0]!);
     await child.waitFor(/"event":"(done|error)"/, timeoutMs + 30_000);
@@ -248,8 +257,9 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
     const received = await receiverDone;
     const stats = r.stats;
     return {
-      ...report(o, r.seconds, o.congestionControl, stats["retransmits"] ?? 0, stats["timeouts"] ?? 0, received, link),
+      ...report(o, r.seconds, o.congestionControl, stats["retransmits"] ?? 0, stats["timeouts"] ?? 0, received, link, elementCpu()),
       senderStats: stats,
+      senderCpuSeconds: r.cpuSeconds,
       ...(r.info === undefined ? {} : { senderInfo: r.info }),
     };
   } finally {
@@ -268,6 +278,7 @@ function report(
   timeouts: number,
   received: number,
   link: ReturnType<typeof createPointToPointLink>,
+  elementCpuSeconds: number,
 ): ImpairedTransferReport {
   if (received !== o.bytes) throw new Error(`receiver got ${received} of ${o.bytes} bytes`);
   const stats = [link.a.txStats, link.b.txStats];
@@ -284,5 +295,6 @@ function report(
     framesReordered: stats.reduce((n, s) => n + s.reordered, 0),
     rateBitsPerSecond: o.rateBitsPerSecond ?? 0,
     queueDrops: stats.reduce((n, s) => n + s.queueDrops, 0),
+    elementCpuSeconds,
   };
 }
