@@ -137,18 +137,18 @@ export function formatNetsimTable(
   );
 }
 
-interface PathCondition {
+export interface PathCondition {
   readonly label: string;
   readonly loss: number;
   readonly reorder: number;
 }
-const PATH_CONDITIONS: readonly PathCondition[] = [
+export const PATH_CONDITIONS: readonly PathCondition[] = [
   { label: "loss 0.5%", loss: 0.005, reorder: 0 },
   { label: "loss 1%", loss: 0.01, reorder: 0 },
   { label: "loss 3%", loss: 0.03, reorder: 0 },
   { label: "loss 1% reorder 25%", loss: 0.01, reorder: 0.25 },
 ];
-const PATH_BYTES = 20_000_000;
+export const PATH_BYTES = 20_000_000;
 
 /** The bottleneck of the BBR rows that compare algorithms rather than CPU: every endpoint pair reaches it at 0% loss. */
 export const PATH_BOTTLENECK_BITS_PER_SECOND = 50e6;
