@@ -5,13 +5,15 @@
 // attaches to it, builds the stack on the real clock and
 //   receiver: listens on spec.port, prints {"event":"ready"}, counts the bytes of one connection,
 //             answers its FIN with one and prints {"event":"done","received":N,...};
-//   sender:   connects to spec.peer:spec.port, writes spec.bytes, ends, waits for the receiver's
-//             FIN and prints {"event":"done","seconds":S,"stats":{...},"info":{...}}.
+//   sender:   waits until spec.peer answers an ICMP echo (the bridge forwards, ARP is resolved:
+//             a SYN sent before would be lost and cost the 1 s SYN timeout inside the measured
+//             time), then connects to spec.peer:spec.port, writes spec.bytes, ends, waits for
+//             the receiver's FIN and prints {"event":"done","seconds":S,"stats":{...},"info":{...}}.
 // stats is the TCP layer's counters (retransmits, timeouts, ...), info the connection's
 // TcpInfo at the end; an error prints {"event":"error","message":...} and exits 1.
 import { openTap } from "../../harness/tap/index.ts";
 import { createRealClock } from "../../harness/time/real-clock.ts";
-import { createStack } from "../../stack/index.ts";
+import { createStack, type Stack } from "../../stack/index.ts";
 import { createRng } from "../../stack/time.ts";
 import type { ByteStream, TcpStream } from "../../stack/transport/types.ts";
 
@@ -21,7 +23,7 @@ export interface EndpointSpec {
   readonly tap: string;
   /** This stack's address on a /24 (0xc0000201 = 192.0.2.1). */
   readonly address: number;
-  /** The receiver's address (sender only). */
+  /** The other end's address (the sender connects to it, after it answers pings). */
   readonly peer: number;
   readonly port: number;
   readonly bytes: number;
@@ -41,6 +43,16 @@ export interface EndpointDone {
   readonly cpuSeconds: number;
   readonly stats: Readonly<Record<string, number>>;
   readonly info: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** Resolves once `peer` answers an ICMP echo; rejects after `timeoutMs`. */
+async function reachable(stack: Stack, peer: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (let seq = 1; performance.now() < deadline; seq++) {
+    const answered = await new Promise<boolean>((resolve) => stack.icmp.ping(peer, { seq, timeoutMs: 200 }, (r) => resolve(r.ok)));
+    if (answered) return;
+  }
+  throw new Error(`${peer >>> 24}.${(peer >>> 16) & 255}.${(peer >>> 8) & 255}.${peer & 255} did not answer pings for ${timeoutMs} ms`);
 }
 
 const say = (o: object): void => {
@@ -95,6 +107,7 @@ async function main(spec: EndpointSpec): Promise<void> {
     say({ event: "ready" });
     return;
   }
+  await reachable(stack, spec.peer, 10_000);
   const t0 = performance.now();
   cpu0 = process.cpuUsage();
   const c = stack.tcp.connect(spec.peer, spec.port, { congestionControl: spec.congestionControl });

@@ -81,7 +81,7 @@ export function impairedPathSkipReason(): string | undefined {
   if (process.platform !== "linux") return "Linux only";
   if (process.getuid?.() !== 0) return "needs root (taps and namespaces)";
   if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
-  const missing = missingTools(["ip", "python3"]);
+  const missing = missingTools(["ip", "bridge", "python3"]);
   return missing.length > 0 ? `missing ${missing.join(", ")}` : undefined;
 }
 
@@ -147,6 +147,19 @@ function endpointResult(p: NetnsProcess): EndpointDone {
   return last as EndpointDone;
 }
 
+/**
+ * Resolves once the bridge of `ns` forwards frames of the tap `device` (a port starts "disabled"
+ * until a process attaches to its tap): a sender must not start before, or its SYN is lost.
+ */
+async function forwarding(ns: Netns, device: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ports = JSON.parse(await ns.execChecked("bridge", ["-j", "link", "show", "dev", device])) as { state?: string }[];
+    if (ports[0]?.state === "forwarding") return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`the bridge port of ${device} does not forward after 2 s`);
+}
+
 /** Runs one transfer A -> B through a fresh impaired path; cleans up everything. */
 export async function impairedTransfer(o: ImpairedTransferOptions): Promise<ImpairedTransferReport> {
   await sweepStaleNetns().catch(() => undefined);
@@ -180,7 +193,7 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
       role: side === 0 ? "sender" : "receiver",
       tap,
       address: ADDRESS[side],
-      peer: ADDRESS[1],
+      peer: ADDRESS[1 - side]!,
       port: PORT,
       bytes: o.bytes,
       congestionControl: o.congestionControl,
@@ -232,6 +245,7 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
     } else {
       const child = spawnEndpoint(1, endpointTaps[1]!);
       await child.waitFor(/"event":"(ready|error)"/, 30_000);
+      await forwarding(sideNs[1]!, endpointTaps[1]!);
       receiverDone = child.waitFor(/"event":"(done|error)"/, timeoutMs).then(() => endpointResult(child).received);
     }
     // Awaited below; a receiver failing while the sender runs is reported there, not as unhandled.

@@ -37,6 +37,8 @@ describe.skipIf(skip)("impairedTransfer()", () => {
       congestionControl: "bbr",
     });
     expect(r.rateBitsPerSecond).toBe(rate);
+    // both children waited for the bridge to forward: no SYN was lost and resent after 1 s
+    expect(r.retransmits).toBe(0);
     expect(r.wallGoodputBitsPerSecond).toBeLessThan(rate);
     // BBR's model found the bottleneck: within 20% of the payload rate (1448 of every 1514 bytes).
     const bbr = r.senderInfo?.["bbr"] as { bandwidthBytesPerSecond: number } | undefined;
