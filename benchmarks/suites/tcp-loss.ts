@@ -211,6 +211,7 @@ export const suite: BenchSuite = {
     const bbr = new Map<string, TransferReport>();
     for (const buffer of NETSIM_BUFFERS)
       for (const loss of NETSIM_LOSSES) bbr.set(`${buffer}/${loss}`, runNetsimCell(buffer, loss, NETSIM_BYTES, 1, false, "bbr"));
-    return [{ file: "tcp-loss-grid.md", content: formatNetsimTable(measured, variant, bbr) }];
+    // the notes written by hand in that file (the Linux comparison, the causes) are kept
+    return [{ file: "tcp-loss-grid.md", content: formatNetsimTable(measured, variant, bbr), mergeSections: true }];
   },
 };

@@ -104,3 +104,32 @@ export function formatSvg(results: BenchResult[]): string {
 function escapeXml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
+
+/** `text` split at its "## " headings: the text before the first, then each section with its title line. */
+function markdownSections(text: string): { head: string; sections: { title: string; body: string }[] } {
+  const parts = text.split(/^(?=## )/m);
+  const head = parts[0]!.startsWith("## ") ? "" : parts.shift()!;
+  return { head, sections: parts.map((body) => ({ title: body.slice(0, body.indexOf("\n") < 0 ? body.length : body.indexOf("\n")).trim(), body })) };
+}
+
+/**
+ * A generated Markdown file merged into the one already written: `generated`'s text before its
+ * first "## " heading and its sections replace `previous`'s of the same title; `previous`'s other
+ * sections stay where they are; generated sections `previous` lacks are appended.
+ */
+export function mergeMarkdownSections(previous: string, generated: string): string {
+  const old = markdownSections(previous);
+  const now = markdownSections(generated);
+  const fresh = new Map(now.sections.map((s) => [s.title, s.body]));
+  const used = new Set<string>();
+  const kept = old.sections.map((s) => {
+    const body = fresh.get(s.title);
+    if (body === undefined) return s.body;
+    used.add(s.title);
+    return body;
+  });
+  const added = now.sections.filter((s) => !used.has(s.title)).map((s) => s.body);
+  const ensureBreak = (body: string): string => (body.endsWith("\n\n") || body.length === 0 ? body : body.endsWith("\n") ? `${body}\n` : `${body}\n\n`);
+  const all = [now.head, ...kept, ...added];
+  return all.map((b, i) => (i === all.length - 1 ? b : ensureBreak(b))).join("");
+}

@@ -68,6 +68,12 @@ export interface BenchArtifact {
   /** File name inside the results folder, e.g. "tcp-trace.svg". */
   readonly file: string;
   readonly content: string;
+  /**
+   * Markdown: the content's "## " sections (and its text before the first) replace the ones of
+   * the same title in the file already there, whose other sections (notes written by hand) are
+   * kept in place; new sections go at the end (mergeMarkdownSections).
+   */
+  readonly mergeSections?: boolean;
 }
 
 /** A suite module's shape (benchmarks/suites/<name>.ts). */

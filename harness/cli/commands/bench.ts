@@ -1,10 +1,10 @@
 // netlab bench: runs the benchmark suites in benchmarks/suites/, prints a table and writes
 // benchmarks/results/<stamp>.json, latest.json, latest.md and latest.svg.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { attachRatios, describeMachine, loadSuites, runCase } from "../../bench/runner.ts";
-import { formatMarkdown, formatSvg, formatTable } from "../../bench/report.ts";
+import { formatMarkdown, formatSvg, formatTable, mergeMarkdownSections } from "../../bench/report.ts";
 import { formatFuzzMarkdown } from "../../bench/fuzz-report.ts";
 import type { BenchResult } from "../../bench/types.ts";
 import { memmoveTunablesEnv, probeMemmove } from "../../bench/memmove.ts";
@@ -188,7 +188,10 @@ export async function run(args: string[]): Promise<number> {
     for (const s of chosen) {
       if (s.artifacts === undefined) continue;
       ctx.progress(`${s.name}: charts`);
-      for (const a of await s.artifacts(ctx)) writeFileSync(path.join(dir, a.file), a.content);
+      for (const a of await s.artifacts(ctx)) {
+        const file = path.join(dir, a.file);
+        writeFileSync(file, a.mergeSections === true && existsSync(file) ? mergeMarkdownSections(readFileSync(file, "utf8"), a.content) : a.content);
+      }
     }
   }
   if (report !== undefined) {
