@@ -53,6 +53,29 @@ function driver(bbr: Bbr, bw: number, rtt: number) {
       };
       bbr.control(rs, 0, MSS, r, now);
     },
+    /** One round ACKed in `n` ACKs delivering 0.9 of a window (bw · rtt) in all, evenly spread over the round or (burst) all at its end. */
+    acks(n: number, burst: boolean): void {
+      const per = (0.9 * bw * rtt) / n;
+      const start = now;
+      for (let k = 1; k <= n; k++) {
+        const at = burst ? start + rtt : start + (k * rtt) / n;
+        delivered += per;
+        const rs: RateSample = {
+          delivered: bw * rtt,
+          intervalMs: rtt,
+          priorDelivered: delivered - bw * rtt,
+          rttMs: rtt,
+          appLimited: false,
+          ackedSacked: per,
+          priorInflight: bw * rtt,
+          inflight: bw * rtt - per,
+          totalDelivered: delivered,
+          deliveredAt: at,
+        };
+        bbr.control(rs, 0, MSS, rtt, at);
+      }
+      now = start + rtt;
+    },
   };
 }
 
@@ -123,8 +146,10 @@ describe("BBR state machine (tcp_bbr.c)", () => {
       expect(bbr.mode).toBe("probe-bw");
       expect(bbr.pacingGain).not.toBe(0.75);
       expect(bbr.pacingRate).toBeCloseTo(bbr.pacingGain * 100 * 0.99, 6);
-      // the window: min(cwnd + acked, 2·BDP + 3 segments (+2 in the 1.25 phase))
-      expect(bbr.cwnd).toBeLessThanOrEqual(2 * 10_000 + 5 * MSS);
+      // the window: min(cwnd + acked, 2·BDP + 3 segments (+2 in the 1.25 phase) + the ACK
+      // aggregation allowance: one ACK per round delivers a window at once)
+      expect(bbr.extraAcked).toBe(10_000);
+      expect(bbr.cwnd).toBeLessThanOrEqual(2 * 10_000 + 5 * MSS + 10_000);
       const gains = new Set<number>();
       for (let i = 0; i < 16; i++) {
         d.round({ inflight: 13 * MSS });
@@ -132,6 +157,28 @@ describe("BBR state machine (tcp_bbr.c)", () => {
       }
       expect([...gains].sort()).toEqual([0.75, 1, 1.25]);
     }
+  });
+
+  it("makes room in the window for ACK aggregation (bbr_update_ack_aggregation): ACKs that arrive in a burst raise the target by what they deliver beyond the model's rate", () => {
+    const run = (burst: boolean) => {
+      const bbr = new Bbr(MSS, createRng(1));
+      const d = driver(bbr, 100, 100); // BDP 10 000 bytes
+      for (let i = 0; i < 4; i++) d.round({ inflight: 30 * MSS });
+      d.round({ inflight: 13 * MSS });
+      expect(bbr.mode).toBe("probe-bw");
+      // 40 rounds of 10 ACKs: the fluid rounds' estimate ages out of the 5-10 round max filter
+      for (let i = 0; i < 40; i++) d.acks(10, burst);
+      return bbr;
+    };
+    const smooth = run(false);
+    const burst = run(true);
+    // ACKs below the model's rate: each starts a new epoch, only its own 900 bytes are extra
+    expect(smooth.extraAcked).toBeCloseTo(900, 9);
+    // a round's ten ACKs at one instant: all they deliver is beyond what 0 ms of bandwidth explains
+    expect(burst.extraAcked).toBeCloseTo(9000, 9);
+    expect(smooth.cwnd).toBeLessThanOrEqual(2 * 10_000 + 5 * MSS + 900);
+    expect(burst.cwnd - smooth.cwnd).toBeGreaterThanOrEqual(8100 - 2 * MSS);
+    expect(burst.info().extraAckedBytes).toBeCloseTo(9000, 9);
   });
 
   it("an application-limited sample lowers no estimate; one above the estimate still raises it", () => {

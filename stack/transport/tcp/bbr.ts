@@ -5,8 +5,10 @@
 // built is gone), PROBE_BW (the gain cycle 1.25, 0.75, 1 × 6, one phase per min RTT, starting
 // in a random phase other than 0.75), PROBE_RTT (cwnd 4 segments for 200 ms and a round when
 // the min RTT is 10 s old). In loss recovery the first round is packet-conserving and the window
-// before it is restored at its end. Linux's long-term (policer) bandwidth sampling and ACK
-// aggregation allowance are not modelled.
+// before it is restored at its end. The window has room for ACK aggregation as Linux's
+// (bbr_update_ack_aggregation): the most data delivered beyond bandwidth · time since an epoch
+// began, a max over 5-10 rounds, at most 100 ms of bandwidth and one window. Linux's long-term
+// (policer) bandwidth sampling is not modelled.
 // Bbr: the controller; WindowedMax: Kathleen Nichols' running max (Linux's lib/minmax.c).
 import type { Instant, Rng } from "../../time.ts";
 import type { CongestionControl, RecoveryPhase } from "./congestion.ts";
@@ -29,6 +31,12 @@ const MIN_CWND_SEGMENTS = 4;
 const PACING_MARGIN = 0.99;
 /** Quantization allowance: three segments of send and ACK batching (bbr_quantization_budget). */
 const QUANTUM_SEGMENTS = 3;
+/** ACK aggregation: rounds per half of the max filter (bbr_extra_acked_win_rtts), the cap in ms of
+ * bandwidth (bbr_extra_acked_max_us), and the epoch's reset threshold in segments
+ * (bbr_ack_epoch_acked_reset_thresh). */
+const EXTRA_ACKED_WIN_ROUNDS = 5;
+const EXTRA_ACKED_MAX_MS = 100;
+const ACK_EPOCH_RESET_SEGMENTS = 1 << 20;
 
 /** BBR's states. */
 export type BbrMode = "startup" | "drain" | "probe-bw" | "probe-rtt";
@@ -127,6 +135,12 @@ export class Bbr implements CongestionControl {
   #probeRttRoundDone = false;
   #hasRttSample = false;
   readonly #initialCwnd: number;
+  // ACK aggregation (bytes): two halves of the max filter, the current epoch
+  readonly #extraAcked = [0, 0];
+  #extraAckedWinRounds = 0;
+  #extraAckedWinIdx = 0;
+  #ackEpochAt = 0;
+  #ackEpochAcked = 0;
 
   constructor(mss: number, rng: Rng | undefined) {
     this.cwnd = this.#initialCwnd = initialWindow(mss);
@@ -144,6 +158,10 @@ export class Bbr implements CongestionControl {
   get pacingGain(): number {
     return this.#pacingGain;
   }
+  /** The ACK aggregation estimate (bytes): the max filter of data delivered beyond the model's rate. */
+  get extraAcked(): number {
+    return Math.max(this.#extraAcked[0]!, this.#extraAcked[1]!);
+  }
 
   /** The model as TcpInfo shows it (rates per second). */
   info(): BbrInfo {
@@ -156,6 +174,7 @@ export class Bbr implements CongestionControl {
       rounds: this.rounds,
       probeRtts: this.probeRtts,
       fullBandwidthReached: this.fullBandwidthReached,
+      extraAckedBytes: this.extraAcked,
     };
   }
 
@@ -182,6 +201,7 @@ export class Bbr implements CongestionControl {
   /** Every ACK (tcp_bbr.c bbr_main): updates the model, then the pacing rate and the window. */
   control(rs: RateSample, phase: RecoveryPhase, mss: number, srttMs: number, now: Instant): void {
     this.#updateBandwidth(rs);
+    this.#updateAckAggregation(rs, mss);
     this.#updateCyclePhase(rs, mss, now);
     this.#checkFullBandwidth(rs);
     this.#checkDrain(rs, mss, now);
@@ -206,6 +226,37 @@ export class Bbr implements CongestionControl {
     const bw = rs.delivered / rs.intervalMs;
     // an application-limited sample counts only when it raises the estimate
     if (!rs.appLimited || bw >= this.bandwidth) this.#bw.update(this.rounds, bw);
+  }
+
+  /**
+   * bbr_update_ack_aggregation: data delivered since the epoch began beyond what the bandwidth
+   * estimate explains; the epoch restarts when the ACKs fall behind that rate.
+   */
+  #updateAckAggregation(rs: RateSample, mss: number): void {
+    if (rs.ackedSacked <= 0 || rs.delivered < 0 || rs.intervalMs <= 0) return;
+    if (this.#roundStart) {
+      this.#extraAckedWinRounds = Math.min(0x1f, this.#extraAckedWinRounds + 1);
+      if (this.#extraAckedWinRounds >= EXTRA_ACKED_WIN_ROUNDS) {
+        this.#extraAckedWinRounds = 0;
+        this.#extraAckedWinIdx = 1 - this.#extraAckedWinIdx;
+        this.#extraAcked[this.#extraAckedWinIdx] = 0;
+      }
+    }
+    let expected = this.bandwidth * (rs.deliveredAt - this.#ackEpochAt);
+    if (this.#ackEpochAcked <= expected || this.#ackEpochAcked + rs.ackedSacked >= ACK_EPOCH_RESET_SEGMENTS * mss) {
+      this.#ackEpochAcked = 0;
+      this.#ackEpochAt = rs.deliveredAt;
+      expected = 0;
+    }
+    this.#ackEpochAcked += rs.ackedSacked;
+    const extra = Math.min(this.#ackEpochAcked - expected, this.cwnd);
+    if (extra > this.#extraAcked[this.#extraAckedWinIdx]!) this.#extraAcked[this.#extraAckedWinIdx] = extra;
+  }
+
+  /** bbr_ack_aggregation_cwnd: room for the aggregation estimate once the pipe was filled. */
+  #ackAggregationCwnd(): number {
+    if (!this.fullBandwidthReached) return 0;
+    return Math.min(this.extraAcked, this.bandwidth * EXTRA_ACKED_MAX_MS);
   }
 
   /** The BDP at `gain` plus the quantization allowance (bbr_inflight). */
@@ -333,7 +384,8 @@ export class Bbr implements CongestionControl {
         done = true;
       }
       if (!done) {
-        const target = this.#inflightTarget(this.bandwidth, this.#cwndGain, mss);
+        // bbr_set_cwnd: the BDP, the ACK aggregation allowance, then the quantization budget
+        const target = this.#inflightTarget(this.bandwidth, this.#cwndGain, mss) + this.#ackAggregationCwnd();
         if (this.fullBandwidthReached) cwnd = Math.min(cwnd + acked, target);
         else if (cwnd < target || rs.totalDelivered < this.#initialCwnd) cwnd += acked;
         cwnd = Math.max(cwnd, MIN_CWND_SEGMENTS * mss);

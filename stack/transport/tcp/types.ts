@@ -236,4 +236,6 @@ export interface BbrInfo {
   readonly rounds: number;
   readonly probeRtts: number;
   readonly fullBandwidthReached: boolean;
+  /** The ACK aggregation estimate the window makes room for (bytes; Linux's extra_acked). */
+  readonly extraAckedBytes: number;
 }
