@@ -8,7 +8,7 @@ import { TCP_FLAG_ACK as A, TCP_FLAG_SYN as S } from "../../wire/tcp.ts";
 import { Bbr, WindowedMax } from "./bbr.ts";
 import { DeliveryRate, type RateSample } from "./delivery-rate.ts";
 import type { TcpConnection } from "./connection.ts";
-import { createTcpPathPair, createTcpTestPeer } from "./test-peer.ts";
+import { createTcpPathPair, createTcpTestPeer, stallAfterSends } from "./test-peer.ts";
 import type { TcpLayerOptions } from "./types.ts";
 
 const MSS = 1000;
@@ -241,22 +241,6 @@ function bbrSender(opts: TcpLayerOptions = {}) {
   return { peer, conn: conn!, base: synAck.seq + 1 };
 }
 
-/**
- * A real clock on a busy machine: the sender loses the CPU for `ms` each time the device has taken
- * a segment, so the clock reads `ms` later when the stack looks again (the frame left before).
- */
-function stallAfterEachSend(peer: ReturnType<typeof createTcpTestPeer>, ms: number): void {
-  const virtualNow = peer.clock.now.bind(peer.clock);
-  let stalled = 0;
-  peer.clock.now = () => virtualNow() + stalled;
-  const send = peer.ip.send.bind(peer.ip);
-  peer.ip.send = (...args) => {
-    const r = send(...args);
-    stalled += ms;
-    return r;
-  };
-}
-
 describe("BBR at segment level", () => {
   it("paces at 2/ln2 · IW / SRTT from the start (the initial window itself unpaced, as Linux), then one MSS / pacing rate apart from the first rate sample", () => {
     const s = bbrSender();
@@ -286,7 +270,7 @@ describe("BBR at segment level", () => {
 
   it("stamps a segment in the delivery-rate log before the device has it: a sender that loses the CPU right after the write still measures the path's RTT (Linux's skb_mstamp_ns)", () => {
     const s = bbrSender();
-    stallAfterEachSend(s.peer, 3);
+    stallAfterSends(s.peer, 3);
     s.conn.write(new Uint8Array(MSS));
     const seg = s.peer.next();
     expect(seg.at).toBe(100);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { unwrap } from "../../result.ts";
 import { TCP_FLAG_ACK as A, TCP_FLAG_SYN as S } from "../../wire/tcp.ts";
 import type { SackBlock } from "../../wire/tcp.ts";
-import { createTcpPathPair, createTcpTestPeer, flagString, type TcpTestPeer } from "./test-peer.ts";
+import { createTcpPathPair, createTcpTestPeer, flagString, stallAfterSends, type TcpTestPeer } from "./test-peer.ts";
 import type { TcpConnection } from "./connection.ts";
 import type { TcpLayerOptions } from "./types.ts";
 
@@ -303,6 +303,25 @@ describe("RACK (RFC 8985 §6)", () => {
     s.peer.clock.advance(1);
     expect(s.peer.drain().map((x) => [x.seq - s.base, x.payload.length, x.at])).toEqual([[0, MSS, 225]]);
     expect(s.peer.tcp.stats).toMatchObject({ rackRecoveries: 1, fastRetransmits: 1, tailLossProbes: 0, timeouts: 0 });
+  });
+
+  it("stamps a segment in the transmit log before the device has it: a sender that lost the CPU right after writing the newer of two segments does not take the older for lost when the newer is SACKed", () => {
+    const s = sender();
+    s.conn.setNoDelay(true);
+    // 30 ms lost after the device took the second segment (a real clock on a busy machine)
+    stallAfterSends(s.peer, 30, 2);
+    s.conn.write(new Uint8Array(2 * MSS));
+    expect(emitted(s)).toEqual([
+      ["A", 0, MSS],
+      ["PA", MSS, MSS],
+    ]);
+    // the SACK comes 100 ms after both left; the clock reads 200
+    s.peer.clock.advance(70);
+    s.ack(0, [[MSS, 2 * MSS]]);
+    // stamped after the write, the second looked 30 ms younger, RACK.rtt 70 ms, and the first,
+    // sent at the same instant, was lost at once; it has RACK.rtt + min_rtt/4 to arrive
+    expect(emitted(s)).toEqual([]);
+    expect(s.peer.tcp.stats.fastRetransmits).toBe(0);
   });
 
   it("with rack: false the same loss waits for the tail loss probe", () => {

@@ -141,7 +141,8 @@ export function sendOne(c: Tcb, force: boolean): boolean {
  * device had the segment (Linux stamps skb_mstamp_ns before it transmits): on a real clock the
  * sender may lose the CPU between handing the frame over and reading the clock again, and a stamp
  * taken after would make the delivery-rate log's RTT samples shorter than the path's (BBR's
- * min RTT, and with it its BDP and window, too small).
+ * min RTT, and with it its BDP and window, too small) and RACK's transmit log take the segment
+ * for younger than those sent just before it (lost at once when it is SACKed).
  */
 export function advance(c: Tcb, n: number, retransmitting: boolean, sentAt: number): void {
   if (retransmitting) {
@@ -160,7 +161,7 @@ export function advance(c: Tcb, n: number, retransmitting: boolean, sentAt: numb
     else rate.onRetransmit(start, c.sndNxt, sentAt);
     rate.paced(n, Math.ceil(n / c.mss), sentAt, c.cc.pacingRate ?? 0);
   }
-  if (!retransmitting && c.sackOk) rackOnSend(c, c.sndNxt, now);
+  if (!retransmitting && c.sackOk) rackOnSend(c, c.sndNxt, sentAt);
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
   if (c.rtoAt === NONE) c.rtoAt = now + c.rtt.rto;
   // RFC 8985 §7.2: the probe timer restarts with every new transmission

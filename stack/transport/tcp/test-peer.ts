@@ -146,6 +146,25 @@ export function createTcpTestPeer(options: TcpLayerOptions & { mtu?: number; see
   };
 }
 
+/**
+ * A real clock on a busy machine: the sender loses the CPU for `ms` right after the device took a
+ * segment (each one, or only the `nth`, counted from 1), so the clock reads `ms` later when the
+ * stack looks again although the segment left before. The peer's clock keeps the skew.
+ */
+export function stallAfterSends(peer: TcpTestPeer, ms: number, nth?: number): void {
+  const virtualNow = peer.clock.now.bind(peer.clock);
+  let stalled = 0;
+  let sends = 0;
+  peer.clock.now = () => virtualNow() + stalled;
+  const send = peer.ip.send.bind(peer.ip);
+  peer.ip.send = (...args) => {
+    const r = send(...args);
+    sends++;
+    if (nth === undefined || sends === nth) stalled += ms;
+    return r;
+  };
+}
+
 /** Impairments of one direction of a path. Probabilities are per segment. */
 export interface PathImpairments {
   readonly loss?: number;
