@@ -1,12 +1,13 @@
 // replayInputs() stops what nothing inside a process can stop: a synchronous livelock is killed
 // from outside and reported by input, and the inputs after it still run.
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleTarget, defaultFuzzPaths, targetMode } from "./runner.ts";
-import { replayInputs } from "./replay.ts";
+import { harnessSource, replayInputs } from "./replay.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const inputs = ["fine", "LOOP", "fine again", "THROW", "EXIT", "REJECT", "last"].map((s) => ({ label: s, data: Buffer.from(s) }));
@@ -63,4 +64,27 @@ describe("replayInputs", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
+
+  it("gives Jazzer.js's edge counter a direct-indexing method with the same NeverZero counts, before the target loads", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-replay-test-"));
+    try {
+      // A target as Jazzer.js instruments it (a call per edge), run under a stand-in for its tracker.
+      writeFileSync(path.join(dir, "t.cjs"), "exports.fuzz = (d) => { for (const b of d) Fuzzer.coverageTracker.incrementCounter(b & 3); };\n");
+      writeFileSync(path.join(dir, "h.cjs"), harnessSource(path.join(dir, "t.cjs"), "sync"));
+      const script = `
+        const original = { calls: 0, incrementCounter(id) { this.calls++; const c = this.coverageMap.readUint8(id); this.coverageMap.writeUint8(c == 255 ? 1 : c + 1, id); } };
+        globalThis.Fuzzer = { coverageTracker: Object.assign(Object.create(original), { coverageMap: Buffer.alloc(4) }) };
+        const h = require(${JSON.stringify(path.join(dir, "h.cjs"))});
+        const t = Fuzzer.coverageTracker;
+        t.coverageMap[1] = 254; t.coverageMap[2] = 255; t.coverageMap[3] = 7;
+        h.fuzz(Buffer.from([0, 1, 1, 2, 3, 3, 3]));
+        process.stdout.write(JSON.stringify({ map: [...t.coverageMap], originalCalls: original.calls }));`;
+      const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+      expect(r.stderr).toBe("");
+      // 0 -> 1; 254 -> 255 -> 1 (never 0); 255 -> 1; 7 -> 10; the original method never ran.
+      expect(JSON.parse(r.stdout)).toEqual({ map: [1, 1, 1, 10], originalCalls: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -11,6 +11,26 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 /**
+ * Jazzer.js (4.x) instruments a CommonJS module with a call per edge,
+ * `Fuzzer.coverageTracker.incrementCounter(id)`, whose body reads and writes the counter through
+ * Buffer.readUint8/writeUint8 (argument checks on every edge): a third of a parser target's time.
+ * Before the target loads, the harness gives the tracker an equivalent method that indexes the
+ * same counter map directly, with the same NeverZero rule (255 wraps to 1, as Jazzer.js's own
+ * ES-module instrumentation writes `(c % 255) + 1` inline). The same edges count the same way;
+ * without Jazzer.js (replay, jsfuzz) there is no tracker and nothing changes.
+ */
+const FAST_EDGE_COUNTER = `{
+  const tracker = typeof Fuzzer === "object" && Fuzzer !== null ? Fuzzer.coverageTracker : undefined;
+  const map = tracker === undefined ? undefined : tracker.coverageMap;
+  if (map instanceof Uint8Array && typeof tracker.incrementCounter === "function") {
+    tracker.incrementCounter = function incrementCounter(id) {
+      const c = map[id];
+      map[id] = c === 255 ? 1 : c + 1;
+    };
+  }
+}`;
+
+/**
  * CommonJS source of a module exporting `fuzz` that runs the target bundle's `fuzz` under the
  * harness's rules: a process.exit() call throws, an unhandled rejection raised while the input
  * runs (async mode: until the next macrotask) fails that input. Sync mode returns synchronously
@@ -19,6 +39,7 @@ import path from "node:path";
  */
 export function harnessSource(bundle: string, mode: "sync" | "async", specifier = path.resolve(bundle)): string {
   return `"use strict";
+${FAST_EDGE_COUNTER}
 const target = require(${JSON.stringify(specifier)});
 const realExit = process.exit;
 let rejected;

@@ -20,6 +20,13 @@ import { createDhcpServer } from "../../../stack/app/dhcp/server.ts";
 import type { UdpDatagram, UdpLayer } from "../../../stack/transport/types.ts";
 import { fail, guarded, sameValue } from "../oracles.ts";
 
+/**
+ * The code under test, the only code Jazzer.js instruments for this target besides the target
+ * itself (runner.ts bundleTarget): the virtual clock, the UDP stand-in and
+ * the oracles (guarded views, round-trip comparison) run uninstrumented.
+ */
+export const instrumentOnly = ["stack/wire/dhcp.ts", "stack/app/dhcp/"];
+
 const SERVER = 0xc0000201;
 
 // The server's UDP port, built once: a datagram is handed straight to the server's handler and

@@ -11,6 +11,13 @@ import { createStreamPair } from "../../../stack/transport/stream-pair.ts";
 import { createHttpClient, type HttpClientResponse } from "../../../stack/app/http/client.ts";
 import { createResponseParser } from "../../../stack/app/http/parser.ts";
 
+/**
+ * The code under test, the only code Jazzer.js instruments for this target besides the target
+ * itself (runner.ts bundleTarget): the virtual clock and the stream pair
+ * run uninstrumented.
+ */
+export const instrumentOnly = ["stack/app/http/"];
+
 function fail(what: string, bytes: Uint8Array): never {
   throw new Error(`http-client: ${what}\n  in: ${Buffer.from(bytes).toString("hex")}`);
 }

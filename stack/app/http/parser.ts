@@ -166,6 +166,8 @@ const CR = 13,
   HTAB = 9,
   COLON = 58;
 const MAX_LEADING_EMPTY_LINES = 8;
+/** The line buffer of a parser that has not needed one yet (zero bytes: nothing is ever written to it). */
+const NO_LINE = new Uint8Array(0);
 
 /** Content-Length or Transfer-Encoding, in any case: the fields that frame a message (RFC 9112 §6). */
 function isFramingField(name: string): boolean {
@@ -377,7 +379,8 @@ function createParser(
   let inMessage = false;
   let emptyLines = 0;
 
-  let line = new Uint8Array(256);
+  /** A line split across pushes is assembled here (allocated when one first is: most never are). */
+  let line = NO_LINE;
   let lineLen = 0;
 
   let version: HttpVersion = "1.1";
@@ -407,7 +410,7 @@ function createParser(
 
   const appendLine = (src: Uint8Array): void => {
     if (lineLen + src.length > line.length) {
-      let n = line.length * 2;
+      let n = Math.max(256, line.length * 2);
       while (n < lineLen + src.length) n *= 2;
       const bigger = new Uint8Array(n);
       bigger.set(line.subarray(0, lineLen));

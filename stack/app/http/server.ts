@@ -18,7 +18,7 @@
 import type { Clock, TimerId } from "../../time.ts";
 import type { ByteStream, TcpListener } from "../../transport/types.ts";
 import type { Ipv4Address } from "../../wire/address.ts";
-import { IncomingBody, HttpStreamError, type BodyHooks } from "./body.ts";
+import { IncomingBody, HttpStreamError, type BodyErrorCode, type BodyHooks } from "./body.ts";
 import { formatHttpDate } from "./date.ts";
 import { HttpUsageError, assertHeader, createSlabAllocator, emitChunk, emitLastChunk, emitResponseHead, reasonPhrase } from "./emit.ts";
 import { HttpHeaders, type HttpHeader } from "./headers.ts";
@@ -801,8 +801,8 @@ class Connection {
 
   /** Closed to make room for a new connection: an idle one gets a FIN, a slow head or body a 408. */
   reclaim(): void {
-    if (this.phase === PHASE_HEAD) this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head (reclaimed under load)"));
-    else if (this.phase === PHASE_BODY) this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request body (reclaimed under load)"));
+    if (this.phase === PHASE_HEAD) this.failRequest(408, "ETIMEDOUT", "request head (reclaimed under load)");
+    else if (this.phase === PHASE_BODY) this.failRequest(408, "ETIMEDOUT", "request body (reclaimed under load)");
     else this.shutdown();
     this.detach();
   }
@@ -911,11 +911,15 @@ class Connection {
     const stats = this.ctx.stats;
     stats.parseErrors++;
     stats.parseErrorsByCode[code] = (stats.parseErrorsByCode[code] ?? 0) + 1;
-    this.failRequest(statusForParseError(code), new HttpStreamError("ERR_HTTP_PARSE", code));
+    this.failRequest(statusForParseError(code), "ERR_HTTP_PARSE", code);
   }
 
-  /** The request being read failed: answer `status` in order, then close. */
-  failRequest(status: number, error: HttpStreamError): void {
+  /**
+   * The request being read failed: answer `status` in order, then close. Its body, if a handler
+   * has it, fails with HttpStreamError(code, detail), made only then (an Error's stack capture
+   * is most of the cost of refusing a garbage request).
+   */
+  failRequest(status: number, code: BodyErrorCode, detail: string): void {
     this.draining = null;
     this.stopReading();
     this.cancel("headersTimer");
@@ -923,7 +927,7 @@ class Connection {
     const cur = this.current;
     this.current = null;
     if (cur) {
-      cur.body.fail(error);
+      cur.body.fail(new HttpStreamError(code, detail));
       cur.response.closeAfter = true;
       if (!cur.response.headersSent) {
         cur.response.sendError(status);
@@ -944,6 +948,8 @@ class Connection {
       expectContinue: false,
       unsupportedExpect: null,
     });
+    // No handler ever sees this exchange's body: it is complete (no error to make for it).
+    ex.body.end(null);
     this.exchanges.push(ex);
     ex.response.sendError(status);
     this.responseFinished(ex);
@@ -1115,7 +1121,7 @@ class Connection {
       this.shutdown();
       return;
     }
-    this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request head"));
+    this.failRequest(408, "ETIMEDOUT", "request head");
   };
 
   readonly onRequestTimeout = (): void => {
@@ -1123,7 +1129,7 @@ class Connection {
     if (this.destroyed) return;
     this.ctx.stats.timeouts++;
     if (this.requestShrunk) this.ctx.stats.timeoutsUnderPressure++;
-    this.failRequest(408, new HttpStreamError("ETIMEDOUT", "request body"));
+    this.failRequest(408, "ETIMEDOUT", "request body");
   };
 
   onPeerEnd(): void {
