@@ -21,11 +21,13 @@ export interface Framing {
   readonly error?: string;
   /** llhttp only: the byte offset where it refused the input. */
   readonly errorOffset?: number;
+  /** netlab only: whether finish() (end of input) then succeeds too: the parser accepts the whole input. */
+  readonly accepted?: boolean;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 
-/** netlab's request parser fed `pieces` in turn (then end of input). */
+/** netlab's request parser fed `pieces` in turn, then told the input ended (finish()). */
 export function netlabFraming(pieces: Uint8Array[], limits: Partial<HttpParserLimits>): Framing {
   const requests: FramedRequest[] = [];
   const heads: string[] = [];
@@ -50,9 +52,10 @@ export function netlabFraming(pieces: Uint8Array[], limits: Partial<HttpParserLi
   );
   for (const piece of pieces) {
     const r = p.push(piece);
-    if (!r.ok) return { requests, heads, end: "error", error: r.error };
+    if (!r.ok) return { requests, heads, end: "error", error: r.error, accepted: false };
   }
-  return { requests, heads, end: p.inMessage ? "incomplete" : "complete" };
+  const end = p.inMessage ? "incomplete" : "complete";
+  return { requests, heads, end, accepted: p.finish().ok };
 }
 
 interface LlhttpParser {
