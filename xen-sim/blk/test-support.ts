@@ -8,8 +8,8 @@ import { BLKIF_SLOT_SIZE, XEN_IO_PROTO_ABI_X86_64 } from "../abi/blkif.ts";
 import { RING_REQ_PROD, RING_RSP_PROD } from "../abi/ring.ts";
 import { createBackRing, createFrontRing, initSharedRing } from "../ring/ring.ts";
 import type { BackRing, FrontRing } from "../ring/types.ts";
-import { readState, switchState, writeKeys } from "../xenbus/xenbus.ts";
-import { XenbusState } from "../xenbus/types.ts";
+import { parseState, switchState, writeKeys } from "../xenbus/xenbus.ts";
+import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
 import type { XenstoreClient } from "../xenstore/client.ts";
 import type { BlkWorld } from "./sim-world.ts";
 
@@ -79,7 +79,7 @@ export interface RawFrontend {
 /** Does the frontend's half of the handshake by hand (ring-ref, event-channel, protocol, Initialised) and waits for Connected. */
 export async function rawFrontend(w: BlkWorld, options: { protocol?: string; persistent?: boolean } = {}): Promise<RawFrontend> {
   const { guest, guestXs: xs, frontendPath: fe, backendPath: be } = w;
-  for (let i = 0; i < 10_000 && (await w.settle(readState(xs, be))) !== XenbusState.InitWait; i++) w.clock.run();
+  await untilState(w, be, XenbusState.InitWait);
   const frame = unwrap(guest.memory.allocPage());
   const page = unwrap(guest.memory.page(frame));
   initSharedRing(page);
@@ -158,7 +158,7 @@ export async function rawBackend(w: BlkWorld, sectors: number, features: { indir
   const { dom0, dom0Xs: xs, frontendPath: fe, backendPath: be, guest } = w;
   unwrap(await w.settle(writeKeys(xs, be, { "feature-max-indirect-segments": features.indirect ?? 0, "multi-queue-max-queues": 1, "max-ring-page-order": 0 })));
   unwrap(await w.settle(switchState(xs, be, XenbusState.InitWait)));
-  for (let i = 0; i < 10_000 && (await w.settle(readState(xs, fe))) !== XenbusState.Initialised; i++) w.clock.run();
+  await untilState(w, fe, XenbusState.Initialised);
   const ref = Number(unwrap(await w.settle(xs.read(`${fe}/ring-ref`))));
   const fport = Number(unwrap(await w.settle(xs.read(`${fe}/event-channel`))));
   const map = unwrap(dom0.grants.map(guest.id, ref));
@@ -224,6 +224,28 @@ export async function rawBackend(w: BlkWorld, sectors: number, features: { indir
 }
 
 const unwrapOr = (r: { ok: boolean; value?: boolean }): boolean => r.ok && r.value === true;
+
+const utf8Text = new TextDecoder();
+
+/**
+ * Runs the world (its virtual clock, then a microtask turn, as settle() does) until `<dir>/state`
+ * in xenstored's committed tree (what a read outside a transaction returns) holds `state`; gives
+ * up after `maxTurns`. Looks at the daemon's tree instead of polling with reads: no xenstore
+ * traffic while the other end works its way there.
+ */
+async function untilState(w: BlkWorld, dir: string, state: XenbusStateValue, maxTurns = 1_000_000): Promise<boolean> {
+  const server = w.toolstack.daemon.server;
+  const now = (): XenbusStateValue => {
+    const v = server.peek(`${dir}/state`);
+    return parseState(v === undefined ? undefined : utf8Text.decode(v));
+  };
+  for (let i = 0; i < maxTurns; i++) {
+    if (now() === state) return true;
+    w.clock.run();
+    await Promise.resolve();
+  }
+  return now() === state;
+}
 
 /** A 16-byte response image. */
 export function responseBytes(id: number, operation: number, status: number): Uint8Array {

@@ -98,17 +98,20 @@ function createOutQueue() {
       chunks.push(b);
       size += b.length;
     },
-    /** Moves up to `max` bytes out through `put`; returns bytes moved. */
-    drain(max: number, put: (b: Uint8Array) => void): number {
+    /** Moves up to `max` bytes into the byte ring at `base` of `page` from free-running index `idx`; returns bytes moved. */
+    drainInto(page: Uint8Array, base: number, idx: number, max: number): number {
       let moved = 0;
-      while (moved < max && chunks.length > 0) {
-        const head = chunks[0]!;
+      let taken = 0;
+      while (moved < max && taken < chunks.length) {
+        const head = chunks[taken]!;
         const take = Math.min(head.length, max - moved);
-        put(take === head.length ? head : head.subarray(0, take));
+        copyIn(page, base, (idx + moved) >>> 0, take === head.length ? head : head.subarray(0, take));
         moved += take;
-        if (take === head.length) chunks.shift();
-        else chunks[0] = head.subarray(take);
+        if (take === head.length) taken++;
+        else chunks[taken] = head.subarray(take);
       }
+      if (taken === chunks.length) chunks.length = 0;
+      else if (taken > 0) chunks.splice(0, taken);
       size -= moved;
       return moved;
     },
@@ -202,13 +205,9 @@ export function createXenstoreRingBackend(deps: XenstoreRingBackendDeps, options
     const prod = ix.load(XENSTORE_RSP_PROD);
     const used = (prod - cons) >>> 0;
     if (used > XENSTORE_RING_SIZE) return null;
-    let p = prod;
-    const moved = out.drain(XENSTORE_RING_SIZE - used, (b) => {
-      copyIn(page, XENSTORE_RSP, p, b);
-      p = (p + b.length) >>> 0;
-    });
+    const moved = out.drainInto(page, XENSTORE_RSP, prod, XENSTORE_RING_SIZE - used);
     if (moved === 0) return false;
-    ix.store(XENSTORE_RSP_PROD, p);
+    ix.store(XENSTORE_RSP_PROD, (prod + moved) >>> 0);
     return true;
   }
 
@@ -316,12 +315,8 @@ export function createXenstoreRingFrontend(deps: XenstoreRingFrontendDeps): Xens
     const prod = ix.load(XENSTORE_REQ_PROD);
     const used = (prod - cons) >>> 0;
     if (used > XENSTORE_RING_SIZE) return false;
-    let p = prod;
-    const moved = out.drain(XENSTORE_RING_SIZE - used, (b) => {
-      copyIn(page, XENSTORE_REQ, p, b);
-      p = (p + b.length) >>> 0;
-    });
-    if (moved > 0) ix.store(XENSTORE_REQ_PROD, p);
+    const moved = out.drainInto(page, XENSTORE_REQ, prod, XENSTORE_RING_SIZE - used);
+    if (moved > 0) ix.store(XENSTORE_REQ_PROD, (prod + moved) >>> 0);
     return moved > 0;
   }
 

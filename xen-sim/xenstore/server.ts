@@ -164,19 +164,20 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     }
     const special = isSpecialPath(fire.path);
     for (const conn of conns) {
-      if (conn.closed) continue;
-      const c = caller(conn.domid);
+      if (conn.closed || conn.watches.length === 0) continue;
       let permitted: boolean | undefined;
-      const sent = new Set<string>();
+      // The events this change gave the connection (made when a watch first matches).
+      let sent: Set<string> | undefined;
       for (const w of conn.watches) {
         const match = fire.exact ? w.path === fire.path : isSelfOrDescendant(fire.path, w.path);
         if (!match) continue;
         if (permitted === undefined) {
+          const c = caller(conn.domid);
           permitted = special
             ? c.privileged || (permFor(c, specialPerms.get(fire.path) ?? [{ domid: 0, perm: "n" }]) & PERM_READ) !== 0
             : watchPermitted(c, fire);
         }
-        if (permitted) sendEvent(conn, w, fire.path, sent);
+        if (permitted) sendEvent(conn, w, fire.path, (sent ??= new Set()));
       }
     }
   }
@@ -201,14 +202,14 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     return p.ok ? ok(p.value.path) : err("EINVAL");
   }
 
-  function oneArg(payload: Uint8Array): string | undefined {
-    const parts = splitStrings(payload);
-    return parts !== null && parts.length === 1 ? parts[0] : undefined;
+  /** The single argument of a payload already split into `args` (handle() splits each request once). */
+  function oneArg(args: string[] | null): string | undefined {
+    return args !== null && args.length === 1 ? args[0] : undefined;
   }
 
   /** xenstored onearg_domain(): one argument through atoi; 0 (or none) is EINVAL. */
-  function oneArgDomain(payload: Uint8Array): number | null {
-    const arg = oneArg(payload);
+  function oneArgDomain(args: string[] | null): number | null {
+    const arg = oneArg(args);
     const domid = arg === undefined ? 0 : atoi(arg);
     return domid === 0 ? null : domid;
   }
@@ -292,7 +293,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     const c = caller(conn.domid);
     switch (msg.type) {
       case XS_READ: {
-        const name = oneArg(msg.payload);
+        const name = oneArg(args);
         if (name === undefined) return err("ENOENT");
         const p = path(conn, name);
         return p.ok ? tree.read(c, p.value, tx) : p;
@@ -304,19 +305,19 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         return p.ok ? done(tree.write(c, p.value, msg.payload.subarray(nul + 1), tx)) : p;
       }
       case XS_MKDIR: {
-        const name = oneArg(msg.payload);
+        const name = oneArg(args);
         if (name === undefined) return err("ENOMEM");
         const p = path(conn, name);
         return p.ok ? done(tree.mkdir(c, p.value, tx)) : p;
       }
       case XS_RM: {
-        const name = oneArg(msg.payload);
+        const name = oneArg(args);
         if (name === undefined) return err("ENOMEM");
         const p = path(conn, name);
         return p.ok ? done(tree.rm(c, p.value, tx)) : p;
       }
       case XS_DIRECTORY: {
-        const name = oneArg(msg.payload);
+        const name = oneArg(args);
         if (name === undefined) return err("ENOENT");
         const p = path(conn, name);
         if (!p.ok) return p;
@@ -326,7 +327,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       case XS_DIRECTORY_PART:
         return directoryPart(conn, c, args, tx);
       case XS_GET_PERMS: {
-        const name = oneArg(msg.payload);
+        const name = oneArg(args);
         if (name === undefined) return err("ENOENT");
         // 4.17 reads no permissions of "@" names (SET_PERMS may still set them).
         if (isSpecialPath(name)) return err("EINVAL");
@@ -382,7 +383,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       }
       case XS_TRANSACTION_END: {
         if (tx === undefined) return err("ENOENT");
-        const arg = oneArg(msg.payload);
+        const arg = oneArg(args);
         if (arg !== "T" && arg !== "F") return err("EINVAL");
         conn.transactions.delete(msg.txId);
         if (arg === "F") {
@@ -395,25 +396,25 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
         return doIntroduce(c, args);
       case XS_RELEASE: {
         if (!c.privileged) return err("EACCES");
-        const domid = oneArgDomain(msg.payload);
+        const domid = oneArgDomain(args);
         if (domid === null) return err("EINVAL");
         return release(domid) ? ok(OK_PAYLOAD) : err("ENOENT");
       }
       case XS_RESUME: {
         if (!c.privileged) return err("EACCES");
-        const domid = oneArgDomain(msg.payload);
+        const domid = oneArgDomain(args);
         if (domid === null) return err("EINVAL");
         return introduced.has(domid) ? ok(OK_PAYLOAD) : err("ENOENT");
       }
       case XS_IS_DOMAIN_INTRODUCED: {
         if (!c.privileged) return err("EACCES");
-        const arg = oneArg(msg.payload);
+        const arg = oneArg(args);
         if (arg === undefined) return err("EINVAL");
         const domid = atoi(arg);
         return ok(joinStrings([domid === 0 || domid === DOMID_SELF || introduced.has(domid) ? "T" : "F"]));
       }
       case XS_GET_DOMAIN_PATH: {
-        const arg = oneArg(msg.payload);
+        const arg = oneArg(args);
         return arg === undefined ? err("EINVAL") : ok(joinStrings([domainPath(atoi(arg) >>> 0)]));
       }
       case XS_SET_TARGET: {

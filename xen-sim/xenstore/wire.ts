@@ -227,8 +227,23 @@ export function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt
   dst.set(src.subarray(srcAt, srcAt + n), dstAt);
 }
 
+/**
+ * Decodes ASCII: for bytes below 0x80 every decoder agrees with latin1 (this one's label is
+ * windows-1252, which differs only at 0x80..0x9f), and it is several times faster than
+ * String.fromCharCode.apply on the short names of xenstore messages.
+ */
+const ASCII = new TextDecoder("latin1");
+
 /** Bytes → string, one char per byte (lossless for arbitrary bytes). */
 export function latin1(bytes: Uint8Array): string {
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return ASCII.decode(bytes);
   let s = "";
   for (let i = 0; i < bytes.length; i += 4096) {
     s += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);

@@ -27,6 +27,7 @@ import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { BLKIF_OP_READ, BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from "../../../xen-sim/abi/blkif.ts";
 import type { BlkFault, Blkfront } from "../../../xen-sim/blk/types.ts";
 import { firstDifference } from "../oracles.ts";
+import { peekText } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -93,8 +94,14 @@ async function buildWorld(): Promise<World> {
 /** After a fault: the dead blkfront is closed, dom0 lets go of its ring, the toolstack resets the vbd and a new blkfront connects. */
 async function reconnect(x: World): Promise<void> {
   const { w } = x;
-  // Let the fault's xenstore writes (error node, Closing) finish first.
-  await pumpUntil(w.clock, () => false, { maxIterations: 2000 });
+  // Let the fault's xenstore writes (error node, Closing) finish first: done once Closing is in
+  // the tree and no timer is left (the reply to that commit has reached the guest); a frontend
+  // that did not fault runs until the clock stays idle.
+  const closingWritten = (): boolean =>
+    x.front.state === "error" &&
+    w.clock.nextDeadline() === undefined &&
+    peekText(w.toolstack.daemon.server, `${w.frontendPath}/state`) === String(XenbusState.Closing);
+  await pumpUntil(w.clock, closingWritten, { maxIterations: 2000 });
   await w.settle(x.front.close());
   x.be.close();
   // The error node the fault wrote (absent in a fresh world); the vbd's frontend state as the toolstack left it.
