@@ -740,20 +740,28 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     ringFrames = frames;
     ringGrefs = grefs;
     port = p.value;
-    shadows = Array.from({ length: newRing.size }, () => ({
-      inUse: false,
-      op: undefined,
-      sector: 0,
-      count: 0,
-      offset: 0,
-      seq: 0,
-      reqOp: 0,
-      dataOp: 0,
-      nPages: 0,
-      pages: new Int32Array(Math.max(BLKIF_MAX_SEGMENTS_PER_REQUEST, wantIndirect)),
-      indirect: new Int32Array(8),
-      nIndirect: 0,
-    }));
+    // Each shadow's page and indirect-page indices are views of two arrays for the whole ring:
+    // two allocations per connection instead of two per slot (256 slots at ring-page-order 3).
+    const perShadow = Math.max(BLKIF_MAX_SEGMENTS_PER_REQUEST, wantIndirect);
+    const pageIndices = new Int32Array(newRing.size * perShadow);
+    const indirectIndices = new Int32Array(newRing.size * 8);
+    shadows = [];
+    for (let i = 0; i < newRing.size; i++) {
+      shadows.push({
+        inUse: false,
+        op: undefined,
+        sector: 0,
+        count: 0,
+        offset: 0,
+        seq: 0,
+        reqOp: 0,
+        dataOp: 0,
+        nPages: 0,
+        pages: pageIndices.subarray(i * perShadow, (i + 1) * perShadow),
+        indirect: indirectIndices.subarray(i * 8, i * 8 + 8),
+        nIndirect: 0,
+      });
+    }
     freeIds = Array.from({ length: newRing.size }, (_, i) => newRing.size - 1 - i);
     domain.events.onEvent(port, irq);
     const w = await xs.transaction(async (tx) => {

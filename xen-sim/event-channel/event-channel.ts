@@ -75,10 +75,13 @@ export function createEventChannelSystem(
     });
   };
 
-  /** Xen vcpu_mark_events_pending after upcall_pending went 0 -> 1: wake a waiting thread, or schedule the upcall. */
+  /**
+   * Xen vcpu_mark_events_pending after upcall_pending went 0 -> 1: wake the domain's thread, or
+   * schedule the upcall (no thread ever waits on a clock-run domain's page: no Atomics.notify).
+   */
   const kick = (d: EvtDomain): void => {
-    kickVcpu(d.si);
-    if (d.vcpu === "clock" && !upcallMasked(d.si)) scheduleUpcall(d);
+    if (d.vcpu !== "clock") kickVcpu(d.si);
+    else if (!upcallMasked(d.si)) scheduleUpcall(d);
   };
 
   const setPending = (d: EvtDomain, port: EvtchnPort): void => {

@@ -258,9 +258,11 @@ export function fromLatin1(s: string): Uint8Array {
   return out;
 }
 
+const UTF8 = new TextEncoder();
+
 /** UTF-8 encoding for user-facing values given as strings. */
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return UTF8.encode(s);
 }
 
 /**
