@@ -47,6 +47,7 @@ import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts
 import { XenbusState } from "../xenbus/types.ts";
 import { createSerialTask, readUint } from "../xenbus/serial-task.ts";
 import { NetlabError } from "../../stack/error.ts";
+import { createShadows, freeIdStack, type BlkShadow } from "./shadow.ts";
 
 /** Linux xen_blkif_max_segments default. */
 export const DEFAULT_FRONT_INDIRECT_SEGMENTS = 32;
@@ -102,20 +103,7 @@ interface Part {
   seq: number;
 }
 
-interface Shadow {
-  inUse: boolean;
-  op: Op | undefined;
-  sector: number;
-  count: number;
-  offset: number;
-  seq: number;
-  reqOp: number;
-  dataOp: number;
-  nPages: number;
-  pages: Int32Array;
-  indirect: Int32Array;
-  nIndirect: number;
-}
+type Shadow = BlkShadow<Op>;
 
 /** A pool of guest pages granted to the backend. */
 interface PagePool {
@@ -323,7 +311,7 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     for (const p of pages) p.fill(0);
     initSharedRing(pages[0]!);
     ring = createFrontRing(pages, { slotSize: BLKIF_SLOT_SIZE });
-    freeIds = Array.from({ length: ring.size }, (_, i) => ring!.size - 1 - i);
+    freeIds = freeIdStack(ring.size);
     for (const op of ops) {
       op.outstanding = 0;
       op.error = "disconnected";
@@ -740,29 +728,8 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
     ringFrames = frames;
     ringGrefs = grefs;
     port = p.value;
-    // Each shadow's page and indirect-page indices are views of two arrays for the whole ring:
-    // two allocations per connection instead of two per slot (256 slots at ring-page-order 3).
-    const perShadow = Math.max(BLKIF_MAX_SEGMENTS_PER_REQUEST, wantIndirect);
-    const pageIndices = new Int32Array(newRing.size * perShadow);
-    const indirectIndices = new Int32Array(newRing.size * 8);
-    shadows = [];
-    for (let i = 0; i < newRing.size; i++) {
-      shadows.push({
-        inUse: false,
-        op: undefined,
-        sector: 0,
-        count: 0,
-        offset: 0,
-        seq: 0,
-        reqOp: 0,
-        dataOp: 0,
-        nPages: 0,
-        pages: pageIndices.subarray(i * perShadow, (i + 1) * perShadow),
-        indirect: indirectIndices.subarray(i * 8, i * 8 + 8),
-        nIndirect: 0,
-      });
-    }
-    freeIds = Array.from({ length: newRing.size }, (_, i) => newRing.size - 1 - i);
+    shadows = createShadows(newRing.size, Math.max(BLKIF_MAX_SEGMENTS_PER_REQUEST, wantIndirect));
+    freeIds = freeIdStack(newRing.size);
     domain.events.onEvent(port, irq);
     const w = await xs.transaction(async (tx) => {
       const kv: [string, string][] =
