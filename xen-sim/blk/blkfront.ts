@@ -47,7 +47,7 @@ import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts
 import { XenbusState } from "../xenbus/types.ts";
 import { createSerialTask, readUint } from "../xenbus/serial-task.ts";
 import { NetlabError } from "../../stack/error.ts";
-import { createShadows, freeIdStack, type BlkShadow } from "./shadow.ts";
+import { busyShadows, clearShadows, createShadows, freeIdStack, type BlkShadow } from "./shadow.ts";
 
 /** Linux xen_blkif_max_segments default. */
 export const DEFAULT_FRONT_INDIRECT_SEGMENTS = 32;
@@ -295,11 +295,7 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
       pages.push(p.value);
     }
     const ops = new Set<Op>();
-    for (const s of shadows) {
-      if (s.inUse && s.op !== undefined) ops.add(s.op);
-      s.inUse = false;
-      s.op = undefined;
-    }
+    clearShadows(shadows, ops);
     for (const p of retries) ops.add(p.op);
     for (let i = queueHead; i < queue.length; i++) ops.add(queue[i]!);
     retries = [];
@@ -671,9 +667,8 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
   const teardownRing = (keep: boolean): void => {
     if (ring === undefined) return;
     const parts: Part[] = [];
-    for (let id = 0; id < shadows.length; id++) {
-      const s = shadows[id]!;
-      if (!s.inUse || s.op === undefined) continue;
+    for (const s of busyShadows(shadows)) {
+      if (s.op === undefined) continue;
       if (keep) parts.push({ op: s.op, sector: s.sector, count: s.count, offset: s.offset, seq: s.seq });
       s.op.outstanding--;
       s.inUse = false;
