@@ -47,7 +47,7 @@ import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts
 import { XenbusState } from "../xenbus/types.ts";
 import { createSerialTask, readUint } from "../xenbus/serial-task.ts";
 import { NetlabError } from "../../stack/error.ts";
-import { busyShadows, clearShadows, createShadows, freeIdStack, type BlkShadow } from "./shadow.ts";
+import { clearShadows, createShadows, freeIdStack, type BlkShadow } from "./shadow.ts";
 
 /** Linux xen_blkif_max_segments default. */
 export const DEFAULT_FRONT_INDIRECT_SEGMENTS = 32;
@@ -667,8 +667,10 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
   const teardownRing = (keep: boolean): void => {
     if (ring === undefined) return;
     const parts: Part[] = [];
-    for (const s of busyShadows(shadows)) {
-      if (s.op === undefined) continue;
+    // Checked as the walk goes (not a list made first): finishing one request's op may free others.
+    for (let id = 0; id < shadows.length; id++) {
+      const s = shadows[id]!;
+      if (!s.inUse || s.op === undefined) continue;
       if (keep) parts.push({ op: s.op, sector: s.sector, count: s.count, offset: s.offset, seq: s.seq });
       s.op.outstanding--;
       s.inUse = false;

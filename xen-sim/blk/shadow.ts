@@ -6,7 +6,6 @@
 //   BlkShadow        one slot's record (the request's op, its sectors, its page indices)
 //   createShadows    the records of a ring; page and indirect-page indices are views of two arrays
 //   freeIdStack      every id of a ring, popped lowest first
-//   busyShadows      the records holding a request (teardown walks only those)
 //   clearShadows     frees every record, collecting the ops they held (ring reset)
 
 /** Indirect pages a shadow records at most. */
@@ -58,13 +57,6 @@ export function createShadows<O>(slots: number, maxSegments: number): BlkShadow<
 export function freeIdStack(slots: number): number[] {
   const out: number[] = [];
   for (let i = slots - 1; i >= 0; i--) out.push(i);
-  return out;
-}
-
-/** The records holding a request (in use, with an op), in id order. */
-export function busyShadows<O>(shadows: readonly BlkShadow<O>[]): BlkShadow<O>[] {
-  const out: BlkShadow<O>[] = [];
-  for (const s of shadows) if (s.inUse && s.op !== undefined) out.push(s);
   return out;
 }
 
