@@ -2,25 +2,29 @@
 // trees' benchmarks/lib/sim.ts are loaded side by side (separate module instances, so separate
 // JIT state), warmed up, then run alternately, and each pair's after/before ratio is taken, so
 // the load of a shared machine, which moves both runs of a pair alike, mostly cancels out.
-// usage: node --import tsx benchmarks/ab-tcp.ts BEFORE_ROOT AFTER_ROOT [CASE] [PAIRS] [MB]
-//   CASE: 1500 | 9000 | gso | a twoStacks options object in JSON (default 1500); PAIRS 12; MB 60
-const [before, after, kase = "1500", pairs = "12", mb = "60"] = process.argv.slice(2);
+// usage: node --import tsx benchmarks/ab-tcp.ts BEFORE_ROOT AFTER_ROOT [CASE] [PAIRS] [MB] [AFTER_CASE]
+//   CASE: 1500 | 9000 | gso | a twoStacks options object in JSON (default 1500); PAIRS 12; MB 60;
+//   AFTER_CASE: the after side's case (default CASE), so one tree can be held against itself with
+//   other options: ab-tcp.ts . . 1500 8 60 '{"mtu":1500,"tcp":{"ackCoalescing":true}}'
+const [before, after, kase = "1500", pairs = "12", mb = "60", afterKase = kase] = process.argv.slice(2);
 if (before === undefined || after === undefined) {
-  process.stderr.write("usage: node --import tsx benchmarks/ab-tcp.ts BEFORE_ROOT AFTER_ROOT [CASE] [PAIRS] [MB]\n");
+  process.stderr.write("usage: node --import tsx benchmarks/ab-tcp.ts BEFORE_ROOT AFTER_ROOT [CASE] [PAIRS] [MB] [AFTER_CASE]\n");
   process.exit(2);
 }
 type Sim = typeof import("./lib/sim.ts");
 const A = (await import(`${before}/benchmarks/lib/sim.ts`)) as Sim;
 const B = (await import(`${after}/benchmarks/lib/sim.ts`)) as Sim;
-const opts: import("./lib/sim.ts").TwoStacksOptions =
-  kase === "1500" ? { mtu: 1500 } : kase === "9000" ? { mtu: 9000 } : kase === "gso" ? { mtu: 1500, gso: true } : JSON.parse(kase);
-const one = (sim: Sim): number => {
-  const r = sim.bulk(sim.twoStacks(opts), Number(mb) * 1e6);
+const caseOptions = (k: string): import("./lib/sim.ts").TwoStacksOptions =>
+  k === "1500" ? { mtu: 1500 } : k === "9000" ? { mtu: 9000 } : k === "gso" ? { mtu: 1500, gso: true } : JSON.parse(k);
+const optsA = caseOptions(kase);
+const optsB = caseOptions(afterKase);
+const one = (sim: Sim, o: import("./lib/sim.ts").TwoStacksOptions): number => {
+  const r = sim.bulk(sim.twoStacks(o), Number(mb) * 1e6);
   return sim.gbits(r.bytes, r.cpuMs);
 };
 for (let i = 0; i < 3; i++) {
-  one(A);
-  one(B);
+  one(A, optsA);
+  one(B, optsB);
 }
 const a: number[] = [],
   b: number[] = [],
@@ -29,11 +33,11 @@ for (let i = 0; i < Number(pairs); i++) {
   // alternate which tree runs first in a pair
   let x: number, y: number;
   if (i % 2 === 0) {
-    x = one(A);
-    y = one(B);
+    x = one(A, optsA);
+    y = one(B, optsB);
   } else {
-    y = one(B);
-    x = one(A);
+    y = one(B, optsB);
+    x = one(A, optsA);
   }
   a.push(x);
   b.push(y);
@@ -41,5 +45,5 @@ for (let i = 0; i < Number(pairs); i++) {
 }
 const med = (v: number[]): number => [...v].sort((p, q) => p - q)[v.length >> 1]!;
 console.log(
-  `${kase} before ${med(a).toFixed(2)} after ${med(b).toFixed(2)} Gbit/s per CPU-second; pairwise after/before median ${med(ratio).toFixed(3)} [${ratio.map((r) => r.toFixed(2)).join(" ")}]`,
+  `${kase === afterKase ? kase : `${kase} -> ${afterKase}`} before ${med(a).toFixed(2)} after ${med(b).toFixed(2)} Gbit/s per CPU-second; pairwise after/before median ${med(ratio).toFixed(3)} [${ratio.map((r) => r.toFixed(2)).join(" ")}]`,
 );
