@@ -48,6 +48,26 @@ describe("blkfront against a hostile backend", () => {
     expect(unwrap(await w.settle(w.dom0Xs.read(`${w.frontendPath}/state`)))).toBe("5");
   });
 
+  it("closed after a fault, blkfront gives its data pages back (blkif_free); the ring page the backend still mapped is kept in leakedPages until the harness frees it", async () => {
+    const { w, be } = await hostileBackend();
+    const before = w.guest.memory.pageCount;
+    const a = w.front.read(0, 64); // eight data pages from the pool
+    await w.settle(w.guestXs.read("device"));
+    be.respond([responseBytes(999, BLKIF_OP_READ, BLKIF_RSP_OKAY)]);
+    expect(await w.settle(a)).toEqual(err("disconnected"));
+    expect(w.front.state).toBe("error");
+    expect(w.guest.memory.pageCount).toBe(before + 8);
+    await w.settle(w.front.close());
+    // the data pages are back; the ring page (mapped by the backend at the fault) is the one kept
+    expect(w.front.stats.leakedPages).toBe(1);
+    expect(w.guest.memory.pageCount).toBe(before);
+    be.close();
+    const ring = w.guest.grants.entry(be.ringRef)!;
+    expect(unwrap(w.guest.grants.endAccess(be.ringRef))).toBeUndefined();
+    unwrap(w.guest.memory.freePage(ring.frame));
+    expect(w.guest.memory.pageCount).toBe(before - 1);
+  });
+
   it("a duplicate response disconnects after the first answer completed its request", async () => {
     const { w, be, faults, idOf } = await hostileBackend();
     const a = w.front.read(0, 8);

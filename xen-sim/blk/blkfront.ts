@@ -966,6 +966,11 @@ export function createBlkfront(deps: BlkfrontDeps, options: BlkfrontOptions): Bl
         await done;
       }
       task.stop();
+      // blkif_free: a closed device gives its data and indirect pages back to the domain (their
+      // grants were ended when the ring came down; a page the backend still mapped then stays
+      // counted in leakedPages). A blkfront closed after a fault kept them for good before.
+      dropPool(data);
+      dropPool(ind);
       if (watch !== undefined) await watch.unwatch();
       watch = undefined;
     },

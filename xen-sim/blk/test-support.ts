@@ -139,6 +139,8 @@ export async function rawFrontend(w: BlkWorld, options: { protocol?: string; per
 export interface RawBackend {
   readonly ring: BackRing;
   readonly page: Uint8Array;
+  /** The guest's grant ref of the ring page (read from the frontend's ring-ref). */
+  readonly ringRef: number;
   /** Requests taken so far (raw 112-byte copies). */
   requests(): Uint8Array[];
   /** Takes every request now on the ring. */
@@ -196,6 +198,7 @@ export async function rawBackend(w: BlkWorld, sectors: number, features: { indir
       return ring;
     },
     page: map.page,
+    ringRef: ref,
     requests: () => got,
     reset() {
       ring = createBackRing([map.page], { slotSize: BLKIF_SLOT_SIZE });
