@@ -14,6 +14,7 @@ import { parseState, switchState, writeKeys } from "../xenbus/xenbus.ts";
 import { XenbusState, type XenbusStateValue } from "../xenbus/types.ts";
 import type { XenstoreClient } from "../xenstore/client.ts";
 import type { BlkWorld } from "./sim-world.ts";
+import type { Domain } from "../hypervisor/types.ts";
 
 /** One committed group of writes: the writer's domain and `path=value` pairs in order. */
 export interface CommitGroup {
@@ -249,6 +250,17 @@ async function untilState(w: BlkWorld, dir: string, state: XenbusStateValue): Pr
   // frontend that had not written them: Err(EINVAL) binding a closed event channel.
   if (!(await pumpUntil(w.clock, () => now() === state, { maxIterations: 100_000 })))
     throw new NetlabError("ERR_NETLAB_SETTLE", `${dir}/state is ${now()}, never ${state}: the other end did not get there`);
+}
+
+/**
+ * Linux's deferred grant free, done by a harness once the backend has unmapped: a page blkfront
+ * had to keep because the backend still mapped its grant (stats.leakedPages) is ended and freed.
+ * A grant already ended (flags 0) is left alone. True when the page was freed.
+ */
+export function finishKeptGrant(domain: Domain, ref: number, frame: number): boolean {
+  if (domain.grants.entry(ref)?.flags === 0 || !domain.grants.endAccess(ref).ok) return false;
+  domain.memory.freePage(frame);
+  return true;
 }
 
 /** A 16-byte response image. */

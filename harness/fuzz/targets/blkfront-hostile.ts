@@ -20,7 +20,7 @@ import { unwrap } from "../../../stack/result.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
 import { createBlkfront } from "../../../xen-sim/blk/blkfront.ts";
 import { createBlkWorld, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
-import { rawBackend, responseBytes, type RawBackend } from "../../../xen-sim/blk/test-support.ts";
+import { finishKeptGrant, rawBackend, responseBytes, type RawBackend } from "../../../xen-sim/blk/test-support.ts";
 import { pumpUntil } from "../../../stack/settle.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
@@ -110,7 +110,7 @@ async function reconnect(x: World): Promise<void> {
   // xenbus-blkfront-hostile does (without it the guest ran out of its 16,384 pages after ~6,500
   // reconnects, and every campaign stopped on a handshake that could not allocate a ring).
   const ring = w.guest.grants.entry(x.be.ringRef);
-  if (ring !== undefined && ring.flags !== 0 && w.guest.grants.endAccess(x.be.ringRef).ok) w.guest.memory.freePage(ring.frame);
+  if (ring !== undefined) finishKeptGrant(w.guest, x.be.ringRef, ring.frame);
   // The error node the fault wrote (absent in a fresh world); the vbd's frontend state as the toolstack left it.
   await w.settle(w.dom0Xs.rm(`${w.frontendPath.replace(/\/device\/.*/, "")}/error`));
   unwrap(await w.settle(switchState(w.dom0Xs, w.frontendPath, XenbusState.Initialising)));

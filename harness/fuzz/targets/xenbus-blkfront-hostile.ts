@@ -38,6 +38,7 @@ import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
 import { createTargetWorld, peekText, xenstoreSettler } from "../kit/target-world.ts";
+import { finishKeptGrant } from "../../../xen-sim/blk/test-support.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -294,10 +295,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
   report(summary);
   if (deficit !== front.stats.leakedPages)
     fail("leak", `after blkfront closed the guest has ${deficit} grant ref(s) fewer, blkfront counted ${front.stats.leakedPages} kept`, data);
-  for (const { ref, frame } of ringRefs) {
-    if (w.guest.grants.entry(ref)?.flags === 0) continue;
-    if (w.guest.grants.endAccess(ref).ok) w.guest.memory.freePage(frame);
-  }
+  for (const { ref, frame } of ringRefs) finishKeptGrant(w.guest, ref, frame);
   if (w.guest.grants.freeRefs !== x.freeRefs)
     fail("leak", `the guest has ${x.freeRefs - w.guest.grants.freeRefs} grant ref(s) fewer after the deferred frees`, data);
   if (w.dom0.grants.mappingCount !== x.mapped) fail("leak", `dom0 still maps ${w.dom0.grants.mappingCount - x.mapped} page(s)`, data);

@@ -38,7 +38,8 @@ export function input(c: Tcb, seg: TcpRepr): void {
   else if (c.state !== State.CLOSED) inputSynchronized(c, seg, now);
   if (c.state !== State.CLOSED) {
     // ...and to at most one GRO packet's worth (64 KiB, Linux's gro_max_size): one ACK per 44 segments at most
-    output(c, coalesce && c.state === State.ESTABLISHED && c.ooo === null && !c.finReceived && c.rcvUnacked + c.rcvMss <= GRO_MAX_BYTES);
+    // (an in-order segment leaves ESTABLISHED only with a FIN, or by RST to CLOSED)
+    output(c, coalesce && !c.finReceived && c.rcvUnacked + c.rcvMss <= GRO_MAX_BYTES);
     armTimer(c);
   }
 }
