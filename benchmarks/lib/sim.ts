@@ -26,6 +26,8 @@ export interface TwoStacks {
   readonly b: Stack;
   /** bulk() goes over TCP over IPv6 (stack.tcp6). */
   readonly ipv6?: boolean;
+  /** How bulk()'s receiver reads (TwoStacksOptions.read). */
+  readonly read?: "view" | "copy";
 }
 
 export interface TwoStacksOptions {
@@ -45,6 +47,12 @@ export interface TwoStacksOptions {
   readonly seed?: number;
   /** Also give the stacks IPv6 (2001:db8::1 / ::2, set by hand, DAD and RS off) and run bulk() over it. */
   readonly ipv6?: boolean;
+  /**
+   * bulk()'s receiver: "view" (default) takes onData views; "copy" reads into one 64 KiB buffer
+   * (ByteStream.onRead, as recv() into a user buffer), so the receiving stack gives every frame
+   * back to the sender's recycler (Frame.release) and 64 KiB GSO buffers are reused, not allocated.
+   */
+  readonly read?: "view" | "copy";
 }
 
 /** A NetDevice pair with TSO and checksum offload: frames (up to maxGsoFrame) are handed over whole after delayMs. */
@@ -59,7 +67,15 @@ export function createOffloadWire(clock: VirtualClock, mtu: number, delayMs: num
       const peer = handlers[self ^ 1]!;
       const off = frame.offload;
       // The receiving driver reports the checksum as validated (what netback / a tap with GRO does).
-      const delivered: Frame = off === undefined ? frame : { data: frame.data, offload: { ...off, csumBlank: false, dataValidated: true } };
+      // The wire holds the frame until it hands it over once: its release (Frame.release) goes along.
+      const delivered: Frame =
+        off === undefined
+          ? frame
+          : {
+              data: frame.data,
+              offload: { ...off, csumBlank: false, dataValidated: true },
+              ...(frame.release === undefined ? {} : { release: frame.release }),
+            };
       clock.setTimer(clock.now() + delayMs, () => peer(delivered));
     },
     onReceive(h) {
@@ -98,7 +114,7 @@ export function twoStacks(o: TwoStacksOptions = {}): TwoStacks {
   const a = createStack({ device: devA, clock, rng: createRng(seed * 2 + 1) }, { name: "a", ipv4: { cidr: "192.0.2.1/24" }, ...v6("2001:db8::1"), ...tcp });
   const b = createStack({ device: devB, clock, rng: createRng(seed * 2 + 2) }, { name: "b", ipv4: { cidr: "192.0.2.2/24" }, ...v6(ADDR_B6), ...tcp });
   if (o.ipv6 === true) clock.run(clock.now());
-  return { clock, a, b, ...(o.ipv6 === true ? { ipv6: true } : {}) };
+  return { clock, a, b, ...(o.ipv6 === true ? { ipv6: true } : {}), ...(o.read === undefined ? {} : { read: o.read }) };
 }
 
 /** What one bulk transfer did. */
@@ -127,10 +143,16 @@ export function bulk(net: TwoStacks, total: number, o: { port?: number; onClient
   if (!lr.ok) throw new Error(`listen: ${lr.error}`);
   let received = 0;
   let doneAt = -1;
+  const into = net.read === "copy" ? new Uint8Array(65536) : undefined;
   lr.value.onConnection((s) => {
-    s.onData((d) => {
-      received += d.length;
-    });
+    if (into !== undefined)
+      s.onRead(into, (n) => {
+        received += n;
+      });
+    else
+      s.onData((d) => {
+        received += d.length;
+      });
     s.onEnd(() => {
       doneAt = net.clock.now();
       o.onDone?.();

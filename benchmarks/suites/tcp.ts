@@ -193,6 +193,9 @@ export const suite: BenchSuite = {
     // issue 23: GRO-like ACK coalescing (TcpLayerOptions.ackCoalescing, sim transfer --ack-coalescing): one ACK per burst taken in
     bulkCase("bulk MTU 1500 GRO-like ACKs", { mtu: 1500, tcp: { ackCoalescing: true } }, undefined, "bulk MTU 1500"),
     bulkCase("bulk 64KiB GSO frames", { mtu: 1500, gso: true }),
+    // issue 23: the reader copies into its own buffer (ByteStream.onRead, as recv()), so the receiving stack gives each
+    // frame back (Frame.release) and the sender reuses its 64 KiB buffers instead of allocating one per segment
+    bulkCase("bulk 64KiB GSO frames, read into a buffer", { mtu: 1500, gso: true, read: "copy" }, undefined, "bulk 64KiB GSO frames"),
     // issue 20: TCP over IPv6 (stack.tcp6 through the transport adapter), compared with the v4 case above
     bulkCase("bulk MTU 1500 IPv6", { mtu: 1500, ipv6: true }, undefined, "bulk MTU 1500"),
     v6VersusV4Case,

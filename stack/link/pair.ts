@@ -15,6 +15,11 @@ export interface DevicePairOptions {
   readonly latencyMs?: number;
   /** Called for every frame sent; return false to drop it. `from` is "a" or "b". */
   readonly filter?: (frame: Frame, from: "a" | "b") => boolean;
+  /**
+   * Keep every frame sent in `log` (default true). false: the log stays empty and each frame
+   * goes on with its Frame.release, so the receiving end can give a recycled buffer back.
+   */
+  readonly log?: boolean;
 }
 
 /** A pair of devices plus the frames sent by each end (for assertions). */
@@ -32,6 +37,7 @@ export function createDevicePair(clock: Clock, options: DevicePairOptions = {}):
   const latency = options.latencyMs ?? 0;
   const handlers: { a: (f: Frame) => void; b: (f: Frame) => void } = { a: () => {}, b: () => {} };
   const log: DevicePair["log"] = [];
+  const keepLog = options.log ?? true;
   const make = (side: "a" | "b", mac: MacAddress): NetDevice => {
     const peer = side === "a" ? "b" : "a";
     return {
@@ -40,8 +46,8 @@ export function createDevicePair(clock: Clock, options: DevicePairOptions = {}):
       offloads,
       send(sent) {
         // The log keeps the frame: its buffer is not given back.
-        const frame = withoutRelease(sent);
-        log.push({ from: side, at: clock.now(), frame });
+        const frame = keepLog ? withoutRelease(sent) : sent;
+        if (keepLog) log.push({ from: side, at: clock.now(), frame });
         if (frame.data.length > mtu + 18 && frame.offload?.gsoSize === undefined) return;
         if (options.filter !== undefined && !options.filter(frame, side)) return;
         clock.setTimer(clock.now() + latency, () => handlers[peer](frame));

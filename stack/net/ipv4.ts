@@ -75,6 +75,7 @@ const VALIDATED: FrameOffload = Object.freeze({ dataValidated: true });
 /** A datagram handed to a transport; its header view is made on first use. */
 class Delivery implements Ipv4Delivery {
   declare readonly offload?: FrameOffload;
+  declare readonly release?: () => void;
   readonly #bytes: Uint8Array;
   readonly #headerLength: number;
   #header: Uint8Array | null;
@@ -88,11 +89,13 @@ class Delivery implements Ipv4Delivery {
     headerLength: number,
     header: Uint8Array | null,
     offload: FrameOffload | undefined,
+    release: (() => void) | undefined,
   ) {
     this.#bytes = bytes;
     this.#headerLength = headerLength;
     this.#header = header;
     if (offload !== undefined) (this as { offload?: FrameOffload }).offload = offload;
+    if (release !== undefined) (this as { release?: () => void }).release = release;
   }
   get header(): Uint8Array {
     return (this.#header ??= this.#bytes.subarray(0, this.#headerLength));
@@ -210,7 +213,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     return r.ok ? r : err(r.error);
   };
 
-  const receive = (bytes: Uint8Array, offload: FrameOffload | undefined, linkBroadcast = false): void => {
+  const receive = (bytes: Uint8Array, offload: FrameOffload | undefined, linkBroadcast: boolean, release: (() => void) | undefined): void => {
     c.rxPackets++;
     c.rxBytes += bytes.length;
     const p = new Ipv4Packet(bytes);
@@ -247,6 +250,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
       header = r.header;
       payload = r.payload;
       deliveredOffload = undefined;
+      release = undefined; // the reassembler may keep views of this frame
     }
     // RFC 1122 §4.2.3.10: a SYN (indeed any segment) addressed to a broadcast or multicast
     // address has no connection to belong to; TCP never sees it.
@@ -259,14 +263,14 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     }
     c.delivered++;
     const ttl = header === null ? bytes[IPV4_TTL]! : header[IPV4_TTL]!;
-    h(new Delivery(src, dst, protocol, ttl, payload, bytes, hl, header, deliveredOffload));
+    h(new Delivery(src, dst, protocol, ttl, payload, bytes, hl, header, deliveredOffload, release));
   };
 
   ethernet.registerEthertype(
     ETHERTYPE_IPV4,
     hooks === undefined
-      ? (payload, frame) => receive(payload, frame.offload)
-      : (payload, frame, _src, dstMac) => receive(payload, frame.offload, isMulticastMac(dstMac)),
+      ? (payload, frame) => receive(payload, frame.offload, false, frame.release)
+      : (payload, frame, _src, dstMac) => receive(payload, frame.offload, isMulticastMac(dstMac), frame.release),
   );
 
   const layer: Ipv4Stack = {
@@ -351,7 +355,7 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
         if (local) {
           c.localDelivered++;
           const copy = packet.slice();
-          clock.setTimer(clock.now(), () => receive(copy, undefined));
+          clock.setTimer(clock.now(), () => receive(copy, undefined, false, undefined));
           return ok(undefined);
         }
         if (routed) {
@@ -414,6 +418,6 @@ export function createIpv4(deps: Ipv4Deps, options: Ipv4Options = {}): Ipv4Stack
     reassemblyCounters: () => reassembler.counters(),
   };
   if (options.cidr !== undefined) layer.configure(options.cidr, options.gateway);
-  hooks?.attach((packet) => receive(packet, undefined));
+  hooks?.attach((packet) => receive(packet, undefined, false, undefined));
   return layer;
 }

@@ -28,6 +28,13 @@ export interface Ipv4Delivery {
   readonly header: Uint8Array;
   /** Offload metadata of the frame that carried it (checksum already validated, etc.). */
   readonly offload?: FrameOffload;
+  /**
+   * The carrying frame's Frame.release, when the datagram is that frame's only content handed
+   * on (not reassembled, not forwarded): the transport, as the frame's final consumer, may call
+   * it once it keeps no view of `payload` or `header` (TCP does when its reader copied the bytes
+   * out: ByteStream.onRead). Never calling it is always safe.
+   */
+  readonly release?: () => void;
 }
 
 /** Options for one output datagram. */

@@ -4,6 +4,7 @@
 // Delivery happens on the injected Clock after `latencyMs`, never inside write().
 //
 // createStreamPair(clock, options)  two ends; bytes written to one arrive at the other
+import { NetlabError } from "../error.ts";
 import type { Clock, TimerId } from "../time.ts";
 import type { Ipv4Address } from "../wire/address.ts";
 import type { ByteStream, StreamErrorCode } from "./types.ts";
@@ -102,6 +103,17 @@ export function createStreamPair(clock: Clock, options: StreamPairOptions = {}):
       },
       onData(h) {
         end.onData.push(h);
+      },
+      onRead(buffer, callback) {
+        if (buffer.length === 0) throw new NetlabError("ERR_TCP_READ_BUFFER", "onRead: the buffer must hold at least one byte");
+        end.onData.push((d) => {
+          for (let off = 0; off < d.length; ) {
+            const n = Math.min(buffer.length, d.length - off);
+            buffer.set(d.subarray(off, off + n));
+            off += n;
+            callback(n);
+          }
+        });
       },
       onEnd(h) {
         end.onEnd.push(h);

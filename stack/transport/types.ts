@@ -58,7 +58,15 @@ export interface ByteStream {
   /** Stop/resume delivering data (receive window closes while paused). */
   pause(): void;
   resume(): void;
+  /** Received bytes as views, in order; the handler may keep them (see onRead for copying instead). */
   onData(handler: (data: Uint8Array) => void): void;
+  /**
+   * Received bytes copied into `buffer` (Node's net.Socket `onread` option): callback(n) for each
+   * fill of buffer[0..n); the buffer is the caller's again once the callback returns. The stack
+   * then keeps no view of what arrived, so a device that recycles frame buffers (Frame.release)
+   * gets them back. Replaces an onData handler (and onData replaces it).
+   */
+  onRead(buffer: Uint8Array, callback: (n: number) => void): void;
   /** The peer half-closed (FIN received and all data delivered). */
   onEnd(handler: () => void): void;
   onDrain(handler: () => void): void;

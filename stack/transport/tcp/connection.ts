@@ -5,6 +5,7 @@
 // segment-writer (every header). Nothing mutable is reachable through the facade;
 // info() is the snapshot of the state.
 // createConnection: the Tcb and its facade, for the layer; TcpConnection: the facade.
+import { NetlabError } from "../../error.ts";
 import type { ByteStream } from "../types.ts";
 import type { CongestionControlName } from "./congestion.ts";
 import { Bbr } from "./bbr.ts";
@@ -18,6 +19,9 @@ import { seqSub } from "./seq.ts";
 import { NONE, State, Tcb, stateName, type CloseHandler, type DataHandler, type TcpContext, type VoidHandler } from "./state.ts";
 import { onTimer } from "./timers.ts";
 import type { TcpInfo, TcpStateName } from "./types.ts";
+
+/** The data handler of an onRead reader: receiver.ts copies into Tcb.reader instead of calling it. */
+const READER: DataHandler = () => {};
 
 /** Creates a connection's state record with its ByteStream facade (state CLOSED, not yet opened). */
 export function createConnection(
@@ -130,7 +134,15 @@ export class TcpConnection implements ByteStream {
 
   onData(handler: DataHandler): void {
     const c = this.#c;
+    c.reader = null;
     c.onDataHandler = handler;
+    if (!c.paused && c.recvQueue !== null) flushReceived(c);
+  }
+  onRead(buffer: Uint8Array, callback: (n: number) => void): void {
+    if (buffer.length === 0) throw new NetlabError("ERR_TCP_READ_BUFFER", "onRead: the buffer must hold at least one byte");
+    const c = this.#c;
+    c.reader = { buffer, callback };
+    c.onDataHandler = READER;
     if (!c.paused && c.recvQueue !== null) flushReceived(c);
   }
   onEnd(handler: VoidHandler): void {

@@ -84,6 +84,7 @@ class Listener implements TcpListener {
 function newStats(): TcpStats {
   return {
     segmentBuffersReused: 0,
+    segmentBuffersReleased: 0,
     segmentsReceived: 0,
     segmentsSent: 0,
     bytesSent: 0,
@@ -547,7 +548,19 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     if (conn !== undefined) {
       // RFC 3168 §5: the IP header's ECN field, for the receiver's CE echo
       if (conn.ecn !== null) conn.ecn.rxCe = d.header.length > 1 && (d.header[1]! & 3) === 3;
+      const release = d.release;
+      if (release === undefined) {
+        input(conn, seg);
+        return;
+      }
+      // the frame goes back to its producer (Frame.release) when no view of it was kept: its
+      // bytes were copied out to an onRead reader, or there were none to keep
+      conn.payloadKept = false;
       input(conn, seg);
+      if (!conn.payloadKept) {
+        this.stats.segmentBuffersReleased++;
+        release();
+      }
       return;
     }
     const tw = this.timeWait.size === 0 ? undefined : this.timeWait.get(seg.dstPort)?.get(key);

@@ -99,6 +99,7 @@ export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
     }
   } else {
     if (c.ooo === null) c.ooo = new ReassemblyQueue(c.ctx.options.outOfOrderBudget);
+    c.payloadKept = true;
     if (!c.ooo.insert(seq, payload)) c.ctx.stats.outOfOrderDropped++;
     else {
       const dup = c.ooo.duplicate();
@@ -141,13 +142,46 @@ export function enterQuickAck(c: Tcb): void {
 
 export function deliver(c: Tcb, data: Uint8Array): void {
   if (c.paused || c.onDataHandler === null || c.recvQueue !== null) {
+    c.payloadKept = true;
     if (c.recvQueue === null) c.recvQueue = [];
     c.recvQueue.push(data);
     c.recvQueued += data.length;
     if (!c.paused && c.onDataHandler !== null) flushReceived(c);
     return;
   }
-  c.onDataHandler(data);
+  const took = hand(c, data);
+  if (took < data.length && !c.destroyed) {
+    // an onRead reader paused mid-way: the rest waits for resume()
+    c.payloadKept = true;
+    c.recvQueue = [data.subarray(took)];
+    c.recvQueued += data.length - took;
+  }
+}
+
+/**
+ * Gives `data` to the application: a view to an onData reader (which may keep it), or copies
+ * into an onRead reader's buffer, one callback per buffer-full, stopping early when the reader
+ * pauses or destroys the stream. Returns the bytes taken.
+ */
+function hand(c: Tcb, data: Uint8Array): number {
+  const r = c.reader;
+  if (r === null) {
+    c.payloadKept = true;
+    c.onDataHandler!(data);
+    return data.length;
+  }
+  const buffer = r.buffer;
+  let off = 0;
+  while (off < data.length) {
+    const n = Math.min(buffer.length, data.length - off);
+    buffer.set(n === data.length ? data : data.subarray(off, off + n));
+    off += n;
+    r.callback(n);
+    if (c.paused || c.destroyed || c.onDataHandler === null) break;
+    // the reader switched to another buffer or to onData: the rest goes to it
+    if (c.reader !== r) return off < data.length ? off + hand(c, data.subarray(off)) : off;
+  }
+  return off;
 }
 
 export function flushReceived(c: Tcb): void {
@@ -159,7 +193,12 @@ export function flushReceived(c: Tcb): void {
       if (c.paused || c.onDataHandler === null || c.destroyed) break;
       const d = q[i]!;
       c.recvQueued -= d.length;
-      c.onDataHandler(d);
+      const took = hand(c, d);
+      if (took < d.length) {
+        q[i] = d.subarray(took);
+        c.recvQueued += d.length - took;
+        break;
+      }
     }
     if (i < q.length) {
       const rest = q.slice(i);

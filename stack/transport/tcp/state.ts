@@ -299,6 +299,12 @@ export class Tcb {
   oooFin = -1;
   recvQueue: Uint8Array[] | null = null;
   recvQueued = 0;
+  /**
+   * Set when a view of received bytes was kept (handed to an onData reader, queued, put in the
+   * out-of-order queue); the layer gives the segment's frame back (Ipv4Delivery.release) only
+   * when it is still false after the segment's input, i.e. an onRead reader copied every byte out.
+   */
+  payloadKept = false;
   paused = false;
   finReceived = false;
   endDelivered = false;
@@ -331,6 +337,8 @@ export class Tcb {
   lastOowAckAt = -Infinity;
   // user interface
   onDataHandler: DataHandler | null = null;
+  /** An onRead reader (ByteStream.onRead): received bytes are copied into its buffer, no view is handed out. */
+  reader: { readonly buffer: Uint8Array; readonly callback: (n: number) => void } | null = null;
   onEndHandler: VoidHandler | null = null;
   onDrainHandler: VoidHandler | null = null;
   onCloseHandler: CloseHandler | null = null;

@@ -123,6 +123,8 @@ export type TcpStateName =
 export interface TcpStats {
   /** Segments sent from a recycled buffer (Frame.release: the device gave an earlier one back). */
   segmentBuffersReused: number;
+  /** Received frames given back to their producer (Frame.release) because an onRead reader copied their bytes out. */
+  segmentBuffersReleased: number;
   segmentsReceived: number;
   segmentsSent: number;
   bytesSent: number;
