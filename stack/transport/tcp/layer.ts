@@ -174,9 +174,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     icmp: TcpLayerDeps["icmp"],
   ) {
     this.options = resolveTcpOptions(o);
-    // Keep as many free buffers as one send buffer's worth of GSO segments can have out at once
-    // (a device that queues a whole window holds them all), at least 16, at most 128 (8 MiB).
-    const keep = Math.min(128, Math.max(16, Math.ceil(this.options.sendBufferSize / 65536)));
+    // Keep as many free buffers as one send buffer's worth of lent segments (over SLAB_SIZE / 4
+    // bytes each) can have out at once (a device that queues a whole window holds them all; a
+    // receiver that copies out gives each back, Frame.release), at least 16, at most 128 (8 MiB).
+    const keep = Math.min(128, Math.max(16, Math.ceil(this.options.sendBufferSize / (SLAB_SIZE / 4))));
     this.headroom = o.headroom ?? HEADROOM;
     this.recycler = createBufferRecycler({ capacity: this.headroom + 65536, keep, poison: o.poisonReleasedBuffers === true });
     this.secrets = createTcpSecrets(rng);
