@@ -63,6 +63,12 @@ export class TransmitLog {
     }
   }
 
+  /** Forgets every transmission (keeps the arrays). */
+  clear(): void {
+    this.#head = 0;
+    this.#count = 0;
+  }
+
   #at(k: number, arr: Float64Array): number {
     return arr[(this.#head + k) & (arr.length - 1)]!;
   }
@@ -120,6 +126,18 @@ export class RackState {
   constructor(sndUna: number) {
     this.lostTo = sndUna;
   }
+  /** Back to the state of `new RackState(sndUna)`, reusing the log's arrays. */
+  reset(sndUna: number): void {
+    this.log.clear();
+    this.xmitTs = -1;
+    this.rtt = 0;
+    this.reorderingSeen = false;
+    this.reoWndMult = 1;
+    this.reoWndPersist = 0;
+    this.dsackRound = false;
+    this.dsackRoundEnd = 0;
+    this.lostTo = sndUna;
+  }
   /** Nothing worth keeping once the log is empty. */
   get idle(): boolean {
     return this.log.empty && !this.reorderingSeen && this.reoWndMult === 1 && !this.dsackRound;
@@ -127,7 +145,14 @@ export class RackState {
 }
 
 function rackState(c: Tcb): RackState {
-  return c.rack ?? (c.rack = new RackState(c.sndUna));
+  if (c.rack !== null) return c.rack;
+  // a request/response connection goes idle after every reply: reuse its state (a fresh one
+  // allocated two typed arrays per reply, 8% of an HTTP keep-alive run)
+  const spare = c.rackSpare;
+  if (spare === null) return (c.rack = new RackState(c.sndUna));
+  spare.reset(c.sndUna);
+  c.rackSpare = null;
+  return (c.rack = spare);
 }
 
 /** Un-SACKed data below this is lost by RACK's time test (SND.UNA: nothing). */
@@ -170,7 +195,10 @@ export function rackOnAck(c: Tcb, now: number, reordered: boolean): void {
   const sb = c.scoreboard;
   if (r.log.empty || sb === null || sb.empty) {
     c.rackAt = NONE;
-    if (r.idle) c.rack = null;
+    if (r.idle) {
+      c.rack = null;
+      c.rackSpare = r;
+    }
     return;
   }
   if (reordered) r.reorderingSeen = true;

@@ -282,6 +282,8 @@ export class Tcb {
   undos = 0;
   /** RACK state (RFC 8985 §6) while data is in flight with SACK, or reordering was seen. */
   rack: RackState | null = null;
+  /** The last RACK state, idle, kept for reuse (rack.ts rackState). */
+  rackSpare: RackState | null = null;
   /** Reorder timer deadline. */
   rackAt = NONE;
   /** Delivery-rate estimation and pacing, for a model-based controller (BBR); made with it on the handshake. */
