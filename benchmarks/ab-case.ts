@@ -7,6 +7,7 @@
 //   PAIRS 8; e.g. ab-case.ts /tmp/old . http "keep-alive (16 connections)"
 import path from "node:path";
 import type { BenchCase, BenchSuite } from "../harness/bench/types.ts";
+import { formatPairwise, pairwise } from "./lib/pairwise.ts";
 
 const [before, after, suiteName, caseName, pairs = "8"] = process.argv.slice(2);
 if (before === undefined || after === undefined || suiteName === undefined || caseName === undefined) {
@@ -37,25 +38,9 @@ const one = async (c: BenchCase): Promise<number> => {
 };
 await one(A);
 await one(B);
-const a: number[] = [],
-  b: number[] = [],
-  ratio: number[] = [];
-for (let i = 0; i < Number(pairs); i++) {
-  // alternate which tree runs first in a pair
-  let x: number, y: number;
-  if (i % 2 === 0) {
-    x = await one(A);
-    y = await one(B);
-  } else {
-    y = await one(B);
-    x = await one(A);
-  }
-  a.push(x);
-  b.push(y);
-  ratio.push(y / x);
-}
-const med = (v: number[]): number => [...v].sort((p, q) => p - q)[v.length >> 1]!;
-const fmt = (v: number): string => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(2));
-console.log(
-  `${suiteName} / ${caseName}: before ${fmt(med(a))} after ${fmt(med(b))} per CPU-second; pairwise after/before median ${med(ratio).toFixed(3)} [${ratio.map((r) => r.toFixed(2)).join(" ")}]`,
+const p = await pairwise(
+  Number(pairs),
+  () => one(A),
+  () => one(B),
 );
+console.log(`${suiteName} / ${caseName}: ${formatPairwise(p, "per CPU-second")}`);

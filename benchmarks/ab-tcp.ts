@@ -11,9 +11,13 @@ if (before === undefined || after === undefined) {
   process.stderr.write("usage: node --import tsx benchmarks/ab-tcp.ts BEFORE_ROOT AFTER_ROOT [CASE] [PAIRS] [MB] [AFTER_CASE]\n");
   process.exit(2);
 }
+import path from "node:path";
+import { formatPairwise, pairwise } from "./lib/pairwise.ts";
+
 type Sim = typeof import("./lib/sim.ts");
-const A = (await import(`${before}/benchmarks/lib/sim.ts`)) as Sim;
-const B = (await import(`${after}/benchmarks/lib/sim.ts`)) as Sim;
+// a root is resolved against the working directory (`.` is the checkout you run from)
+const A = (await import(path.resolve(before, "benchmarks/lib/sim.ts"))) as Sim;
+const B = (await import(path.resolve(after, "benchmarks/lib/sim.ts"))) as Sim;
 const caseOptions = (k: string): import("./lib/sim.ts").TwoStacksOptions =>
   k === "1500" ? { mtu: 1500 } : k === "9000" ? { mtu: 9000 } : k === "gso" ? { mtu: 1500, gso: true } : JSON.parse(k);
 const optsA = caseOptions(kase);
@@ -26,24 +30,9 @@ for (let i = 0; i < 3; i++) {
   one(A, optsA);
   one(B, optsB);
 }
-const a: number[] = [],
-  b: number[] = [],
-  ratio: number[] = [];
-for (let i = 0; i < Number(pairs); i++) {
-  // alternate which tree runs first in a pair
-  let x: number, y: number;
-  if (i % 2 === 0) {
-    x = one(A, optsA);
-    y = one(B, optsB);
-  } else {
-    y = one(B, optsB);
-    x = one(A, optsA);
-  }
-  a.push(x);
-  b.push(y);
-  ratio.push(y / x);
-}
-const med = (v: number[]): number => [...v].sort((p, q) => p - q)[v.length >> 1]!;
-console.log(
-  `${kase === afterKase ? kase : `${kase} -> ${afterKase}`} before ${med(a).toFixed(2)} after ${med(b).toFixed(2)} Gbit/s per CPU-second; pairwise after/before median ${med(ratio).toFixed(3)} [${ratio.map((r) => r.toFixed(2)).join(" ")}]`,
+const p = await pairwise(
+  Number(pairs),
+  () => one(A, optsA),
+  () => one(B, optsB),
 );
+console.log(`${kase === afterKase ? kase : `${kase} -> ${afterKase}`} ${formatPairwise(p, "Gbit/s per CPU-second")}`);
