@@ -99,6 +99,8 @@ function rangeIndependently(value: string, size: number): Want {
 
 /** What a header value may hold (RFC 9110 §5.5: visible characters, space, tab); the rest is dropped. */
 const clean = (s: string): string => s.replace(/[^\t\x20-\x7e]/g, "");
+/** RFC 9110 §5.5: the value a recipient sees, without the optional whitespace around it (the request carries it). */
+const fieldValue = (s: string): string => clean(s).replace(/^[ \t]+|[ \t]+$/g, "");
 
 export async function fuzz(data: Buffer): Promise<void> {
   const dir = setUp();
@@ -171,7 +173,7 @@ export async function fuzz(data: Buffer): Promise<void> {
   // A target naming a file through a symlink or directory the server resolves differently is not ours to judge; a found file is.
   if (status === 404 || status === 403 || status === 400) fail("resolve", `answered ${status} for ${JSON.stringify(target)}, which names ${file}`, input);
   const ifRangeHonoured = ifRange === undefined;
-  const want = range === undefined || !ifRangeHonoured ? { kind: "whole" as const } : rangeIndependently(clean(range), content.length);
+  const want = range === undefined || !ifRangeHonoured ? { kind: "whole" as const } : rangeIndependently(fieldValue(range), content.length);
   const cr = head.headers.get("content-range");
   const problem = (what: string): never =>
     fail(
