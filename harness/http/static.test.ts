@@ -159,4 +159,10 @@ describe("parseRange()", () => {
     expect(parseRange("items=0-1", 1000)).toBeNull();
     expect(parseRange("bytes=a-b", 1000)).toBeNull();
   });
+
+  it("ignores a range-set of empty list elements only (1#range-spec needs one): invalid, not unsatisfiable", () => {
+    expect(parseRange("bytes=,", 1000)).toBeNull();
+    expect(parseRange("bytes= , ,", 1000)).toBeNull();
+    expect(parseRange("bytes=,0-1,", 1000)).toEqual([{ start: 0, end: 1 }]);
+  });
 });

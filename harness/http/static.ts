@@ -63,9 +63,11 @@ export function parseRange(value: string, size: number): Range[] | "unsatisfiabl
   if (!m) return null;
   const out: Range[] = [];
   let syntaxOk = true;
+  let specs = 0;
   for (const part of m[1]!.split(",")) {
     const spec = part.trim();
     if (spec === "") continue;
+    specs++;
     const r = /^(\d*)-(\d*)$/.exec(spec);
     if (!r || (r[1] === "" && r[2] === "")) {
       syntaxOk = false;
@@ -84,7 +86,8 @@ export function parseRange(value: string, size: number): Range[] | "unsatisfiabl
     }
     if (start < size) out.push({ start, end });
   }
-  if (!syntaxOk) return null;
+  // a range-set is 1#range-spec: one of empty list elements only ("bytes=,") is invalid, not unsatisfiable
+  if (!syntaxOk || specs === 0) return null;
   return out.length === 0 ? "unsatisfiable" : out;
 }
 
