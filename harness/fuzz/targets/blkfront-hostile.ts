@@ -3,7 +3,8 @@
 // ring-index abuse; then per caller [kind][sector][count] (read, write or flush); then records of
 // 3 bytes, each forging one response [pick][status][op]: pick < 0xc0 names a request taken from
 // the ring (whose read pages the backend first fills with the true data of its sectors), else a
-// raw id; status and op are echoed, or made up. The callers' results are kept.
+// raw id (one answered before, a pending request's with the high half of the 64-bit id set, or a
+// made-up number); status and op are echoed, or made up. The callers' results are kept.
 // Oracles: nothing throws; a read resolved ok holds exactly the data of the sectors that caller
 // asked for (never another request's data); a caller never resolves twice or with another
 // request's shape; every fault is reported with the device then in "error", and "error" only
@@ -174,11 +175,16 @@ export async function fuzz(data: Buffer): Promise<void> {
     const [pick, st, opSel] = [input[at]!, input[at + 1]!, input[at + 2]!];
     const req = pick < 0xc0 && reqs.length > 0 ? reqs[pick % reqs.length]! : undefined;
     const rv = req && new DataView(req.buffer, req.byteOffset, req.byteLength);
+    // raw ids: one answered before, a pending request's id with the high half of the 64-bit id
+    // set (naming no request: blkfront must not take it for that one), or a made-up number
+    const pending = pick & 0x10 && reqs.length > 0 ? reqs[pick % reqs.length]! : undefined;
     const id = rv
       ? rv.getUint32(8, true) + rv.getUint32(12, true) * 2 ** 32
       : pick & 0x20 && answered.length > 0
         ? answered[pick % answered.length]!
-        : pick * 977;
+        : pending !== undefined
+          ? ((pending[8]! | (pending[9]! << 8) | (pending[10]! << 16) | (pending[11]! << 24)) >>> 0) + 2 ** 32 * (1 + (pick & 7))
+          : pick * 977;
     const op = opSel < 0xe0 && req ? req[0]! : opSel & 7;
     const status = st < 0xd0 ? BLKIF_RSP_OKAY : st < 0xe0 ? BLKIF_RSP_ERROR : st < 0xf0 ? BLKIF_RSP_EOPNOTSUPP : (st << 24) >> 24;
     if (rv && req![0] === BLKIF_OP_READ) {
