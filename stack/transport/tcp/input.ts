@@ -353,8 +353,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     if (c.inRecovery) c.recovery.onDuplicateAck(c);
   }
 
-  if (c.inRecovery) c.recovery.afterAck(c);
   rackOnAck(c, now, reordered && !c.inRecovery && c.retries === 0);
+  if (c.inRecovery) c.recovery.afterAck(c, now);
   detectLoss(c, now);
   if (c.inRecovery) {
     // RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes

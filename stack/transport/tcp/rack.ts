@@ -7,13 +7,14 @@
 // min_rtt/4 times a multiplier that D-SACKs raise (once per round trip, decaying after 16
 // recoveries). A reorder timer (Tcb.rackAt) re-runs the test when the next segment would expire.
 // TransmitLog, RackState; rackOnSend/rackOnAck/rackOnDsack/rackOnRecoveryEnd/rackOnTimeout/rackDetect/
-// rackLostTo/rackReorderingSeen.
+// rackLostTo/rackReorderingSeen/rackRetransmissionWait.
 import { seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { NONE, type Tcb } from "./state.ts";
 
 /** A power of two (indices wrap with a mask). */
 const INITIAL_CAPACITY = 16;
-const TIME_SLACK_MS = 0.001;
+/** A microsecond: a deadline computed as a sum may come out a hair after the timer that fires for it. */
+export const RACK_TIME_SLACK_MS = 0.001;
 
 /** Original transmissions of one connection in send order: (end sequence, send time) pairs. */
 export class TransmitLog {
@@ -115,6 +116,8 @@ export class RackState {
   readonly log = new TransmitLog();
   /** Send time of the most recently sent data delivered (-1 = none). */
   xmitTs = -1;
+  /** The highest sequence delivered when RACK.xmit_ts was taken (RACK.end_seq). */
+  xmitEnd = 0;
   rtt = 0;
   reorderingSeen = false;
   reoWndMult = 1;
@@ -183,6 +186,15 @@ function reorderWindow(c: Tcb, r: RackState): number {
 }
 
 /**
+ * How long after its resend a retransmission with data sent later delivered is lost: RACK.rtt +
+ * the reordering window (0 without RACK state: at once).
+ */
+export function rackRetransmissionWait(c: Tcb): number {
+  const r = c.rack;
+  return r === null || r.xmitTs < 0 ? 0 : r.rtt + reorderWindow(c, r);
+}
+
+/**
  * After an ACK was processed (scoreboard and SND.UNA updated): RACK.xmit_ts / RACK.rtt from the
  * most recently sent data delivered (§6.2 step 2), reordering seen (step 3), then the loss test.
  */
@@ -191,6 +203,8 @@ export function rackOnAck(c: Tcb, now: number, reordered: boolean): void {
   if (r === null) return;
   if (seqLt(r.lostTo, c.sndUna)) r.lostTo = c.sndUna;
   if (r.dsackRound && seqGe(c.sndUna, r.dsackRoundEnd)) r.dsackRound = false;
+  // (before anything else: the ACK that shows the reordering may fill the last hole)
+  if (reordered) r.reorderingSeen = true;
   r.log.dropTo(c.sndUna);
   const sb = c.scoreboard;
   if (r.log.empty || sb === null || sb.empty) {
@@ -201,10 +215,13 @@ export function rackOnAck(c: Tcb, now: number, reordered: boolean): void {
     }
     return;
   }
-  if (reordered) r.reorderingSeen = true;
-  const t = r.log.timeOf((sb.highest(c.sndUna) - 1) >>> 0);
-  if (t > r.xmitTs) {
+  // RFC 8985 §6.2 step 2: sent after RACK's segment, or at the same time and ending later
+  // (Linux's tcp_rack_sent_after): a burst sent at one instant refreshes RACK.rtt as it is delivered
+  const high = sb.highest(c.sndUna);
+  const t = r.log.timeOf((high - 1) >>> 0);
+  if (t > r.xmitTs || (t === r.xmitTs && seqGt(high, r.xmitEnd))) {
     r.xmitTs = t;
+    r.xmitEnd = high;
     r.rtt = now - t;
   }
   rackDetect(c, now);
@@ -219,8 +236,11 @@ export function rackDetect(c: Tcb, now: number): void {
   const reo = reorderWindow(c, r);
   // (a microsecond of slack: the reorder timer fires at exactly xmit + rtt + reo, which floating
   // point may put a hair below `now - rtt - reo`, and would then re-arm for the same instant)
-  const threshold = Math.min(r.xmitTs, now - r.rtt - reo + TIME_SLACK_MS);
-  const lostTo = r.log.endSentBy(threshold);
+  const threshold = Math.min(r.xmitTs, now - r.rtt - reo + RACK_TIME_SLACK_MS);
+  let lostTo = r.log.endSentBy(threshold);
+  // of data sent at RACK.xmit_ts itself, only what lies below RACK's segment was sent before it
+  // (Linux's tcp_rack_sent_after): a burst that left at one instant is not lost above it
+  if (lostTo !== undefined && threshold === r.xmitTs && seqGt(lostTo, r.xmitEnd)) lostTo = r.xmitEnd;
   if (lostTo !== undefined && seqGt(lostTo, r.lostTo)) r.lostTo = seqLt(lostTo, c.sndMax) ? lostTo : c.sndMax;
   const next = r.log.firstSentAfter(threshold);
   // a hole above what is lost, sent no later than the newest delivered data, expires later

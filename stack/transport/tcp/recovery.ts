@@ -6,7 +6,7 @@ import { SackScoreboard } from "./scoreboard.ts";
 import { retransmit, sendOne } from "./sender.ts";
 import { prepareUndo } from "./undo.ts";
 import { recoveryRecord, type LossRecovery, type RtxMark, type Tcb } from "./state.ts";
-import { rackLostTo } from "./rack.ts";
+import { RACK_TIME_SLACK_MS, rackLostTo, rackRetransmissionWait } from "./rack.ts";
 import { FRTO_PROBING } from "./frto.ts";
 
 /** Most retransmissions tracked per recovery for lost-retransmission detection. */
@@ -144,8 +144,8 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
   },
   onPartialAck(): void {},
   onDuplicateAck(): void {},
-  afterAck(c: Tcb): void {
-    detectLostRetransmissions(c);
+  afterAck(c: Tcb, now: number): void {
+    detectLostRetransmissions(c, now);
   },
   // (a model-based controller sets the window itself, as Linux skips tcp_cwnd_reduction for BBR)
   onDelivered(c: Tcb, delivered: number, unaAdvanced: boolean): void {
@@ -270,25 +270,31 @@ export function keepRetransmissionsAbove(c: Tcb, ack: number): void {
 function markRetransmission(c: Tcb, start: number, len: number): void {
   const marks = c.rtxMarks ?? (c.rtxMarks = []);
   if (marks.length >= MAX_RTX_MARKS) marks.shift();
-  marks.push({ start, end: seqAdd(start, len), marker: c.sndMax });
+  marks.push({ start, end: seqAdd(start, len), marker: c.sndMax, at: c.ctx.clock.now() });
 }
 
 /**
- * A retransmission is lost when the peer SACKs data first sent after it and the
- * retransmitted range is still missing (the idea of RFC 8985's RACK, by sequence
- * instead of time): resend it instead of waiting for the RTO.
+ * RFC 8985 §6.2 for retransmissions: one is lost when the peer SACKed data first sent after it,
+ * the retransmitted range is still missing and RACK.rtt + the reordering window passed since it
+ * was sent (as Linux's tcp_rack_detect_loss, which times a retransmission from its resend): resend
+ * it instead of waiting for the RTO. One that may still arrive reordered arms the reorder timer.
  */
-function detectLostRetransmissions(c: Tcb): void {
+function detectLostRetransmissions(c: Tcb, now: number): void {
   const marks = c.rtxMarks;
   const sb = c.scoreboard;
   if (marks === null || sb === null) return;
   const high = sb.highest(c.sndUna);
+  const wait = rackRetransmissionWait(c);
   let w = 0;
   for (const m of marks) {
     if (seqLe(m.end, c.sndUna)) continue;
     if (seqGt(high, m.marker) && sb.sackedBetween(m.start, m.end) < seqSub(m.end, m.start)) {
-      (c.lostRtx ?? (c.lostRtx = [])).push(m);
-      continue;
+      const due = m.at + wait;
+      if (due <= now + RACK_TIME_SLACK_MS) {
+        (c.lostRtx ?? (c.lostRtx = [])).push(m);
+        continue;
+      }
+      if (due < c.rackAt) c.rackAt = due;
     }
     marks[w++] = m;
   }
