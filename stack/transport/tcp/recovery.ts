@@ -6,7 +6,7 @@ import { SackScoreboard } from "./scoreboard.ts";
 import { retransmit, sendOne } from "./sender.ts";
 import { prepareUndo } from "./undo.ts";
 import { recoveryRecord, type LossRecovery, type RtxMark, type Tcb } from "./state.ts";
-import { RACK_TIME_SLACK_MS, rackLostTo, rackRetransmissionWait } from "./rack.ts";
+import { RACK_TIME_SLACK_MS, rackDupThresh, rackLostTo, rackRetransmissionWait, rackSentAfter } from "./rack.ts";
 import { FRTO_PROBING } from "./frto.ts";
 
 /** Most retransmissions tracked per recovery for lost-retransmission detection. */
@@ -22,17 +22,18 @@ export function detectLoss(c: Tcb, now: number): void {
   // F-RTO's new data is out (RFC 5682 §2 step 2b): the next ACK decides, not SACK evidence
   if (c.rec !== null && c.rec.frto === FRTO_PROBING) return;
   if (!seqGe(c.sndUna, c.recoverSeq) && !(c.sackOk && c.sndNxt === c.sndMax)) return;
-  if (c.dupAcks >= c.reordering) {
+  const dupThresh = rackDupThresh(c);
+  if (c.dupAcks >= dupThresh) {
     c.recovery.enter(c, now);
     return;
   }
   const sb = c.scoreboard;
   if (!c.sackOk || sb === null) return;
-  if (sb.unaLost(c.sndUna, c.mss, c.reordering)) {
+  if (sb.unaLost(c.sndUna, c.mss, dupThresh)) {
     c.recovery.enter(c, now);
     return;
   }
-  if (seqLt(c.sndUna, rackLostTo(c)) && sb.unaLost(c.sndUna, c.mss, c.reordering, rackLostTo(c))) {
+  if (seqLt(c.sndUna, rackLostTo(c)) && sb.unaLost(c.sndUna, c.mss, dupThresh, rackLostTo(c))) {
     c.ctx.stats.rackRecoveries++;
     c.recovery.enter(c, now);
   }
@@ -164,7 +165,7 @@ export function pipeInRecovery(c: Tcb): number {
 
 /** RFC 6675 pipe: bytes in flight, SACKed and lost bytes not counted, retransmissions counted. */
 function pipe(c: Tcb, sb: SackScoreboard): number {
-  return seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, c.mss, c.reordering, rackLostTo(c));
+  return seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, c.mss, rackDupThresh(c), rackLostTo(c));
 }
 
 /**
@@ -235,7 +236,7 @@ function sendRecovery(c: Tcb): void {
       resent += len;
       continue;
     }
-    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss, c.reordering, rackLostTo(c));
+    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss, rackDupThresh(c), rackLostTo(c));
     if (hole !== undefined) {
       const len = Math.min(mss, seqSub(hole.right, hole.left));
       retransmit(c, hole.left, len);
@@ -270,7 +271,7 @@ export function keepRetransmissionsAbove(c: Tcb, ack: number): void {
 function markRetransmission(c: Tcb, start: number, len: number): void {
   const marks = c.rtxMarks ?? (c.rtxMarks = []);
   if (marks.length >= MAX_RTX_MARKS) marks.shift();
-  marks.push({ start, end: seqAdd(start, len), marker: c.sndMax, at: c.ctx.clock.now() });
+  marks.push({ start, end: seqAdd(start, len), marker: c.sndMax, at: c.ctx.clock.now(), order: c.retransmits });
 }
 
 /**
@@ -285,10 +286,13 @@ function detectLostRetransmissions(c: Tcb, now: number): void {
   if (marks === null || sb === null) return;
   const high = sb.highest(c.sndUna);
   const wait = rackRetransmissionWait(c);
+  const rack = c.rack !== null;
   let w = 0;
   for (const m of marks) {
     if (seqLe(m.end, c.sndUna)) continue;
-    if (seqGt(high, m.marker) && sb.sackedBetween(m.start, m.end) < seqSub(m.end, m.start)) {
+    // (without RACK: data first sent after it was SACKed)
+    const later = rack ? rackSentAfter(c, m) : seqGt(high, m.marker);
+    if (later && sb.sackedBetween(m.start, m.end) < seqSub(m.end, m.start)) {
       const due = m.at + wait;
       if (due <= now + RACK_TIME_SLACK_MS) {
         (c.lostRtx ?? (c.lostRtx = [])).push(m);

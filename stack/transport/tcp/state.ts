@@ -169,6 +169,8 @@ export interface RtxMark {
   marker: number;
   /** When it was retransmitted. */
   at: number;
+  /** The connection's retransmission count then: orders retransmissions made at one instant. */
+  order: number;
 }
 
 /** A connection's loss-recovery bookkeeping: RFC 6937 PRR and the undo of a reduction. */
