@@ -142,6 +142,8 @@ export class RackState {
   reset(sndUna: number): void {
     this.log.clear();
     this.xmitTs = -1;
+    this.xmitEnd = 0;
+    this.xmitOrder = -1;
     this.rtt = 0;
     this.reorderingSeen = false;
     this.reoWndMult = 1;
