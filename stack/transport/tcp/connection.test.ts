@@ -959,6 +959,60 @@ describe("TCP timestamps and PAWS", () => {
     expect(e.peer.tcp.stats.pawsRejected).toBe(1);
   });
 
+  it("an old duplicate dropped by PAWS is reported in a D-SACK (Linux's tcp_send_dupack): the original of a retransmission that overtook it", () => {
+    const e = establishPassive();
+    // the retransmission arrives first, then its original, sent 10 ms earlier
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 510) });
+    e.peer.clock.advance(40);
+    e.peer.drain();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 500) });
+    expect(e.peer.next()).toMatchObject({
+      flags: A,
+      ack: e.peerSeq + 10,
+      options: { tsEcr: 510, sackBlocks: [{ left: e.peerSeq, right: e.peerSeq + 10 }] },
+    });
+    expect(e.peer.tcp.stats).toMatchObject({ pawsRejected: 1, dsackSent: 1 });
+  });
+
+  it("a duplicate ACK overtaken by a newer one is processed despite its older TSval (Linux's tcp_disordered_ack): its D-SACK counts, its smaller window does not", () => {
+    const e = establishPassive();
+    e.stream.write(new Uint8Array(3000));
+    e.peer.drain();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq + 3000, window: 1000, options: ts(e, 300) });
+    const window = e.conn.info().sendWindow;
+    // sent before the ACK above, with a D-SACK for a duplicate the peer got
+    e.peer.inject({
+      flags: A,
+      seq: e.peerSeq,
+      ack: e.localSeq + 3000,
+      window: 900,
+      options: { ...ts(e, 298), sackBlocks: [{ left: e.localSeq, right: e.localSeq + 1000 }] },
+    });
+    expect(e.peer.sent).toEqual([]);
+    expect(e.conn.info()).toMatchObject({ dsackReceived: 1, sendWindow: window });
+    expect(e.peer.tcp.stats.pawsRejected).toBe(0);
+  });
+
+  it("pure ACKs dropped by PAWS: one below RCV.NXT goes unanswered, others draw an ACK at most once per 500 ms (as Linux)", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 300) });
+    e.peer.clock.advance(40);
+    e.peer.drain();
+    e.stream.write(new Uint8Array(2000));
+    e.peer.drain();
+    e.peer.inject({ flags: A, seq: e.peerSeq + 10, ack: e.localSeq + 2000, window: 1000, options: ts(e, 301) });
+    // an ACK sent before the 10 bytes: old
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, window: 1000, options: ts(e, 290) });
+    expect(e.peer.sent).toEqual([]);
+    // ACKs at RCV.NXT, older than TS.Recent, acknowledging less than SND.UNA
+    for (let i = 0; i < 3; i++) e.peer.inject({ flags: A, seq: e.peerSeq + 10, ack: e.localSeq + 1000, window: 1000, options: ts(e, 295) });
+    expect(e.peer.drain()).toHaveLength(1);
+    e.peer.clock.advance(500);
+    e.peer.inject({ flags: A, seq: e.peerSeq + 10, ack: e.localSeq + 1000, window: 1000, options: ts(e, 295) });
+    expect(e.peer.drain()).toHaveLength(1);
+    expect(e.peer.tcp.stats.pawsRejected).toBe(5);
+  });
+
   it("every segment after the handshake carries NOP NOP TS with TSecr = TS.Recent", () => {
     const e = establishPassive();
     e.stream.write(new Uint8Array(5));

@@ -44,6 +44,19 @@ export function input(c: Tcb, seg: TcpRepr): void {
   }
 }
 
+/**
+ * A duplicate ACK that PAWS would drop only for its timestamp (Linux's tcp_disordered_ack): pure, at
+ * RCV.NXT, acknowledging SND.UNA, changing no window, at most 1.2 RTO older than TS.Recent. ACKs
+ * overtake each other on a reordering path; their SACK and D-SACK blocks are still news.
+ */
+function disorderedAck(c: Tcb, seg: TcpRepr, segLen: number, tsVal: number): boolean {
+  if ((seg.flags & TCP_FLAG_ACK) === 0 || segLen !== 0 || seg.seq !== c.rcvNxt || seg.ack !== c.sndUna) return false;
+  // (Linux's tcp_may_update_window)
+  const wnd = seg.window << c.sndWscale;
+  if (seqGt(seg.seq, c.sndWl1) || (seg.seq === c.sndWl1 && (wnd > c.sndWnd || wnd === 0))) return false;
+  return seqSub(c.tsRecent, tsVal) <= c.rtt.rto * 1.2;
+}
+
 /** RFC 9293 §3.10.7.4 for SYN-RECEIVED and the synchronized states. */
 function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   const f = seg.flags;
@@ -53,10 +66,27 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   let segLen = payload.length + ((f & TCP_FLAG_SYN) !== 0 ? 1 : 0) + ((f & TCP_FLAG_FIN) !== 0 ? 1 : 0);
   const tsVal = seg.options.tsVal;
 
-  // RFC 7323 §5.3 PAWS
-  if (c.tsOk && tsVal !== undefined && !isRst && seqLt(tsVal, c.tsRecent) && now - c.tsRecentTime < PAWS_IDLE_MS) {
+  // RFC 7323 §5.3 PAWS, as Linux's tcp_validate_incoming
+  const stale = c.tsOk && tsVal !== undefined && !isRst && seqLt(tsVal, c.tsRecent) && now - c.tsRecentTime < PAWS_IDLE_MS;
+  const disordered = stale && disorderedAck(c, seg, segLen, tsVal!);
+  if (stale && !disordered) {
     c.ctx.stats.pawsRejected++;
-    c.ackNow = true;
+    if (segLen > 0) {
+      // the duplicate ACK, with a D-SACK for what lies below RCV.NXT (Linux's tcp_send_dupack): the
+      // original of a retransmission that overtook it is stale by its timestamp, and the sender
+      // learns its retransmission was spurious only from this
+      if (payload.length > 0 && (f & TCP_FLAG_SYN) === 0 && seqLt(seg.seq, c.rcvNxt)) {
+        const end = seqAdd(seg.seq, segLen);
+        enterQuickAck(c);
+        noteDuplicate(c, seg.seq, seqLt(end, c.rcvNxt) ? end : c.rcvNxt);
+      }
+      c.ackNow = true;
+    } else if (seqGe(seg.seq, c.rcvNxt) && now - c.lastOowAckAt >= c.ctx.options.invalidRateLimitMs) {
+      // a pure ACK: one below RCV.NXT is an old one, dropped unanswered (Linux's PAWS_OLD_ACK);
+      // others are answered at most once per invalidRateLimitMs (tcp_oow_rate_limited)
+      c.lastOowAckAt = now;
+      c.ackNow = true;
+    }
     return;
   }
 
@@ -185,7 +215,7 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
     c.tsRecentTime = now;
   }
 
-  processAck(c, seg, payload.length, now);
+  processAck(c, seg, payload.length, now, disordered);
   if (c.state === State.CLOSED || c.state === State.TIME_WAIT) return;
 
   // seventh check: segment text
@@ -207,7 +237,8 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   }
 }
 
-function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void {
+/** `disordered`: an ACK overtaken by newer ones (disorderedAck): its window is old news. */
+function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number, disordered: boolean): void {
   const ack = seg.ack;
   const f = seg.flags;
   const mss = c.mss;
@@ -328,7 +359,7 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
   }
 
   // window update (RFC 9293 §3.10.7.4, fifth check)
-  if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, ack))) {
+  if (!disordered && (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, ack)))) {
     c.sndWnd = seg.window << c.sndWscale;
     if (c.sndWnd > c.maxSndWnd) c.maxSndWnd = c.sndWnd;
     c.sndWl1 = seg.seq;
@@ -353,8 +384,8 @@ function processAck(c: Tcb, seg: TcpRepr, payloadLen: number, now: number): void
     if (c.inRecovery) c.recovery.onDuplicateAck(c);
   }
 
-  if (c.inRecovery) c.recovery.afterAck(c);
   rackOnAck(c, now, reordered && !c.inRecovery && c.retries === 0);
+  if (c.inRecovery) c.recovery.afterAck(c, now);
   detectLoss(c, now);
   if (c.inRecovery) {
     // RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes

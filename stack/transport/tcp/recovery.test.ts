@@ -356,6 +356,146 @@ describe("RACK (RFC 8985 §6)", () => {
   });
 });
 
+describe("RACK with reordering (RFC 8985 §6.2, as Linux's tcp_recovery.c)", () => {
+  it("a segment delivered later from a burst sent at one instant refreshes RACK.rtt (a tie broken by sequence, as tcp_rack_sent_after): the hole below waits for it", () => {
+    const s = sender();
+    s.conn.setNoDelay(true);
+    s.conn.write(new Uint8Array(4 * MSS));
+    expect(emitted(s)).toHaveLength(4);
+    s.peer.clock.advance(100);
+    // RACK.rtt 100: 0 would be lost at 100 + 100 + min_rtt/4 = 225
+    s.ack(0, [[MSS, 2 * MSS]]);
+    s.peer.clock.advance(20);
+    // 2 left with 1 and arrived 20 ms later: RACK.rtt 120, 0 is lost at 245
+    s.ack(0, [[MSS, 3 * MSS]]);
+    s.peer.clock.advance(24);
+    expect(emitted(s)).toEqual([]);
+    s.peer.clock.advance(1);
+    expect(s.peer.drain().map((x) => [x.seq - s.base, x.payload.length, x.at])).toEqual([[0, MSS, 245]]);
+  });
+
+  it("reordering shown by the ACK that fills the only hole is remembered: in recovery a second hole still waits min_rtt/4", () => {
+    const s = sender();
+    s.conn.setNoDelay(true);
+    s.conn.write(new Uint8Array(2 * MSS));
+    emitted(s);
+    s.peer.clock.advance(100);
+    s.ack(0, [[MSS, 2 * MSS]]);
+    // 0 arrived after 1, and nothing else is outstanding
+    s.ack(2 * MSS);
+    s.conn.write(new Uint8Array(8 * MSS));
+    expect(emitted(s)).toHaveLength(8);
+    s.peer.clock.advance(100);
+    s.ack(2 * MSS, [[3 * MSS, 4 * MSS]]);
+    s.peer.clock.advance(25);
+    expect(emitted(s)).toEqual([["A", 2 * MSS, MSS]]);
+    // 5 is missing too: sent at 200, RACK.rtt 125, lost at 350 (not at once, as without reordering)
+    s.ack(2 * MSS, [
+      [6 * MSS, 7 * MSS],
+      [3 * MSS, 5 * MSS],
+    ]);
+    s.peer.clock.advance(24);
+    expect(emitted(s)).toEqual([]);
+    s.peer.clock.advance(1);
+    expect(emitted(s)).toEqual([["A", 5 * MSS, MSS]]);
+  });
+
+  it("a retransmission with data sent after it SACKed is lost only RACK.rtt + the reordering window after its resend (Linux times retransmissions as RACK does originals)", () => {
+    const s = sender();
+    s.conn.setNoDelay(true);
+    s.conn.write(new Uint8Array(8 * MSS));
+    emitted(s);
+    s.peer.clock.advance(100);
+    s.ack(0, [[MSS, 2 * MSS]]);
+    s.ack(2 * MSS);
+    s.peer.clock.advance(100);
+    s.ack(2 * MSS, [[3 * MSS, 5 * MSS]]);
+    s.peer.clock.advance(25);
+    expect(emitted(s)).toEqual([["A", 2 * MSS, MSS]]);
+    s.ack(2 * MSS, [[3 * MSS, 6 * MSS]]);
+    s.conn.write(new Uint8Array(2 * MSS));
+    s.ack(2 * MSS, [[3 * MSS, 7 * MSS]]);
+    expect(emitted(s)).toEqual([["A", 8 * MSS, MSS]]);
+    s.peer.clock.advance(100);
+    // 8, sent after the retransmission of 2 (at 325), arrived and 2 did not: RACK.rtt 100, lost at 450
+    s.ack(2 * MSS, [[3 * MSS, 9 * MSS]]);
+    expect(emitted(s)).toEqual([["PA", 9 * MSS, MSS]]);
+    s.peer.clock.advance(24);
+    expect(emitted(s)).toEqual([]);
+    s.peer.clock.advance(1);
+    expect(emitted(s)).toEqual([["A", 2 * MSS, MSS]]);
+    expect(s.peer.tcp.stats).toMatchObject({ lostRetransmits: 1, timeouts: 0 });
+  });
+});
+
+describe("RACK with reordering: losses by time only, every retransmission tracked (as Linux)", () => {
+  it("once reordering was seen, DupThresh SACKed segments above a hole do not make it lost: it waits RACK.rtt + min_rtt/4 (Linux marks by time only, tcp_rack_mark_lost)", () => {
+    const s = sender();
+    s.conn.setNoDelay(true);
+    s.conn.write(new Uint8Array(2 * MSS));
+    emitted(s);
+    s.peer.clock.advance(100);
+    s.ack(0, [[MSS, 2 * MSS]]);
+    s.ack(2 * MSS);
+    s.conn.write(new Uint8Array(6 * MSS));
+    expect(emitted(s)).toHaveLength(6);
+    s.peer.clock.advance(100);
+    // four segments SACKed above 2: lost by RFC 6675 IsLost, but 2 may still arrive (sent at 200, lost at 325)
+    s.ack(2 * MSS, [[3 * MSS, 7 * MSS]]);
+    expect(emitted(s)).toEqual([]);
+    s.peer.clock.advance(24);
+    expect(emitted(s)).toEqual([]);
+    s.peer.clock.advance(1);
+    expect(emitted(s)).toEqual([["A", 2 * MSS, MSS]]);
+    expect(s.peer.tcp.stats).toMatchObject({ fastRetransmits: 1, rackRecoveries: 1 });
+  });
+
+  it("a lost retransmission is found when a retransmission sent after it is delivered, with no new data to send (Linux's RACK orders all transmissions by time)", () => {
+    const s = sender({ tailLossProbe: false });
+    s.conn.setNoDelay(true);
+    s.conn.write(new Uint8Array(10 * MSS));
+    expect(emitted(s)).toHaveLength(10);
+    s.peer.clock.advance(100);
+    // 0 and 5 lost: both retransmitted at 200, 0 first
+    s.ack(0, [[MSS, 5 * MSS]]);
+    s.ack(0, [
+      [6 * MSS, 10 * MSS],
+      [MSS, 5 * MSS],
+    ]);
+    expect(emitted(s)).toEqual([
+      ["A", 0, MSS],
+      ["A", 5 * MSS, MSS],
+    ]);
+    s.peer.clock.advance(100);
+    // the retransmission of 5 arrived, that of 0 did not: it was lost, 100 ms after it left
+    s.ack(0, [[MSS, 10 * MSS]]);
+    expect(emitted(s)).toEqual([["A", 0, MSS]]);
+    expect(s.peer.tcp.stats).toMatchObject({ lostRetransmits: 1, timeouts: 0 });
+  });
+
+  it("an ACK echoing the delayed original of the first retransmission does not undo a fast recovery while another retransmission is out (Linux's tcp_try_undo_partial)", () => {
+    const s = sender({}, true);
+    // (timestamps take 12 bytes of each segment)
+    const SEG = MSS - 12;
+    s.conn.write(new Uint8Array(10 * SEG));
+    const sent = s.peer.drain();
+    expect(sent).toHaveLength(10);
+    s.peer.clock.advance(100);
+    s.ack(0, [[SEG, 5 * SEG]]);
+    s.ack(0, [
+      [6 * SEG, 10 * SEG],
+      [SEG, 5 * SEG],
+    ]);
+    expect(emitted(s).map(([, off]) => off / SEG)).toEqual([0, 5]);
+    const reduced = s.conn.info().cwnd;
+    s.peer.clock.advance(10);
+    // 0 was only delayed: its original fills the hole and its timestamp is echoed; 5 is still missing
+    s.ack(5 * SEG, [[6 * SEG, 10 * SEG]], sent[0]!.options.tsVal);
+    expect(s.peer.tcp.stats.undos).toBe(0);
+    expect(s.conn.info().cwnd).toBeLessThanOrEqual(reduced);
+  });
+});
+
 describe("a recovery that begins with the ACK ending the previous one", () => {
   // 0, 5, 10 and 12 lost (timestamps on: 988-byte segments); 10 and 12 were sent after the first
   // recovery began and are retransmitted in it; the ACK of 10's retransmission ends that recovery

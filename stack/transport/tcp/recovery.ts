@@ -6,7 +6,7 @@ import { SackScoreboard } from "./scoreboard.ts";
 import { retransmit, sendOne } from "./sender.ts";
 import { prepareUndo } from "./undo.ts";
 import { recoveryRecord, type LossRecovery, type RtxMark, type Tcb } from "./state.ts";
-import { rackLostTo } from "./rack.ts";
+import { RACK_TIME_SLACK_MS, rackDupThresh, rackLostTo, rackRetransmissionWait, rackSentAfter } from "./rack.ts";
 import { FRTO_PROBING } from "./frto.ts";
 
 /** Most retransmissions tracked per recovery for lost-retransmission detection. */
@@ -22,17 +22,18 @@ export function detectLoss(c: Tcb, now: number): void {
   // F-RTO's new data is out (RFC 5682 §2 step 2b): the next ACK decides, not SACK evidence
   if (c.rec !== null && c.rec.frto === FRTO_PROBING) return;
   if (!seqGe(c.sndUna, c.recoverSeq) && !(c.sackOk && c.sndNxt === c.sndMax)) return;
-  if (c.dupAcks >= c.reordering) {
+  const dupThresh = rackDupThresh(c);
+  if (c.dupAcks >= dupThresh) {
     c.recovery.enter(c, now);
     return;
   }
   const sb = c.scoreboard;
   if (!c.sackOk || sb === null) return;
-  if (sb.unaLost(c.sndUna, c.mss, c.reordering)) {
+  if (sb.unaLost(c.sndUna, c.mss, dupThresh)) {
     c.recovery.enter(c, now);
     return;
   }
-  if (seqLt(c.sndUna, rackLostTo(c)) && sb.unaLost(c.sndUna, c.mss, c.reordering, rackLostTo(c))) {
+  if (seqLt(c.sndUna, rackLostTo(c)) && sb.unaLost(c.sndUna, c.mss, dupThresh, rackLostTo(c))) {
     c.ctx.stats.rackRecoveries++;
     c.recovery.enter(c, now);
   }
@@ -144,8 +145,8 @@ export const SACK_RECOVERY: LossRecovery = Object.freeze({
   },
   onPartialAck(): void {},
   onDuplicateAck(): void {},
-  afterAck(c: Tcb): void {
-    detectLostRetransmissions(c);
+  afterAck(c: Tcb, now: number): void {
+    detectLostRetransmissions(c, now);
   },
   // (a model-based controller sets the window itself, as Linux skips tcp_cwnd_reduction for BBR)
   onDelivered(c: Tcb, delivered: number, unaAdvanced: boolean): void {
@@ -164,7 +165,7 @@ export function pipeInRecovery(c: Tcb): number {
 
 /** RFC 6675 pipe: bytes in flight, SACKed and lost bytes not counted, retransmissions counted. */
 function pipe(c: Tcb, sb: SackScoreboard): number {
-  return seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, c.mss, c.reordering, rackLostTo(c));
+  return seqSub(c.sndMax, c.sndUna) - sb.sacked - sb.lostBytesFrom(c.highRxt, c.sndUna, c.mss, rackDupThresh(c), rackLostTo(c));
 }
 
 /**
@@ -235,7 +236,7 @@ function sendRecovery(c: Tcb): void {
       resent += len;
       continue;
     }
-    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss, c.reordering, rackLostTo(c));
+    const hole = sb.nextLostHole(c.highRxt, c.sndUna, mss, rackDupThresh(c), rackLostTo(c));
     if (hole !== undefined) {
       const len = Math.min(mss, seqSub(hole.right, hole.left));
       retransmit(c, hole.left, len);
@@ -270,25 +271,34 @@ export function keepRetransmissionsAbove(c: Tcb, ack: number): void {
 function markRetransmission(c: Tcb, start: number, len: number): void {
   const marks = c.rtxMarks ?? (c.rtxMarks = []);
   if (marks.length >= MAX_RTX_MARKS) marks.shift();
-  marks.push({ start, end: seqAdd(start, len), marker: c.sndMax });
+  marks.push({ start, end: seqAdd(start, len), marker: c.sndMax, at: c.ctx.clock.now(), order: c.retransmits });
 }
 
 /**
- * A retransmission is lost when the peer SACKs data first sent after it and the
- * retransmitted range is still missing (the idea of RFC 8985's RACK, by sequence
- * instead of time): resend it instead of waiting for the RTO.
+ * RFC 8985 §6.2 for retransmissions: one is lost when the peer SACKed data first sent after it,
+ * the retransmitted range is still missing and RACK.rtt + the reordering window passed since it
+ * was sent (as Linux's tcp_rack_detect_loss, which times a retransmission from its resend): resend
+ * it instead of waiting for the RTO. One that may still arrive reordered arms the reorder timer.
  */
-function detectLostRetransmissions(c: Tcb): void {
+function detectLostRetransmissions(c: Tcb, now: number): void {
   const marks = c.rtxMarks;
   const sb = c.scoreboard;
   if (marks === null || sb === null) return;
   const high = sb.highest(c.sndUna);
+  const wait = rackRetransmissionWait(c);
+  const rack = c.rack !== null;
   let w = 0;
   for (const m of marks) {
     if (seqLe(m.end, c.sndUna)) continue;
-    if (seqGt(high, m.marker) && sb.sackedBetween(m.start, m.end) < seqSub(m.end, m.start)) {
-      (c.lostRtx ?? (c.lostRtx = [])).push(m);
-      continue;
+    // (without RACK: data first sent after it was SACKed)
+    const later = rack ? rackSentAfter(c, m) : seqGt(high, m.marker);
+    if (later && sb.sackedBetween(m.start, m.end) < seqSub(m.end, m.start)) {
+      const due = m.at + wait;
+      if (due <= now + RACK_TIME_SLACK_MS) {
+        (c.lostRtx ?? (c.lostRtx = [])).push(m);
+        continue;
+      }
+      if (due < c.rackAt) c.rackAt = due;
     }
     marks[w++] = m;
   }

@@ -148,8 +148,8 @@ export interface LossRecovery {
   onPartialAck(c: Tcb, acked: number): void;
   /** A duplicate ACK during recovery. */
   onDuplicateAck(c: Tcb): void;
-  /** Every ACK during recovery, after its SACK blocks were recorded. */
-  afterAck(c: Tcb): void;
+  /** Every ACK during recovery and the reorder timer in it, after RACK's time test (rack.ts). */
+  afterAck(c: Tcb, now: number): void;
   /** Every ACK during recovery (the entering one too), after loss detection: `delivered` bytes
    * newly acknowledged or SACKed (`unaAdvanced`: the ACK moved SND.UNA); sets the window for
    * what may be sent now. */
@@ -165,7 +165,12 @@ export type CloseHandler = (error?: StreamErrorCode) => void;
 export interface RtxMark {
   start: number;
   end: number;
+  /** SND.MAX when it was retransmitted: data above it was first sent later. */
   marker: number;
+  /** When it was retransmitted. */
+  at: number;
+  /** The connection's retransmission count then: orders retransmissions made at one instant. */
+  order: number;
 }
 
 /** A connection's loss-recovery bookkeeping: RFC 6937 PRR and the undo of a reduction. */

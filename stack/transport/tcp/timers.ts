@@ -35,6 +35,7 @@ export function onTimer(c: Tcb): void {
   if (c.rackAt <= now) {
     c.rackAt = NONE;
     rackDetect(c, now);
+    if (c.inRecovery) c.recovery.afterAck(c, now);
     detectLoss(c, now);
   }
   if (c.persistAt <= now) {

@@ -72,8 +72,29 @@ export function checkTimestampUndo(c: Tcb, ack: number, tsEcr: number | undefine
   const r = c.rec;
   if (r === null || !r.undoActive || r.undoTsVal < 0 || tsEcr === undefined || tsEcr === 0 || !seqGt(ack, r.undoMarker)) return;
   // one test per reduction: later retransmissions (a probe, the next hole) do not re-arm it
-  if (seqLt(tsEcr, r.undoTsVal)) undo(c);
-  else r.undoTsVal = TS_CHECKED;
+  if (!seqLt(tsEcr, r.undoTsVal)) {
+    r.undoTsVal = TS_CHECKED;
+    return;
+  }
+  // the hole was filled by its delayed original, but other retransmissions of this fast recovery
+  // are still out and may repair real losses: no undo while they are (Linux's tcp_try_undo_partial
+  // with retrans_out); a later ACK tests again
+  if (c.inRecovery && retransmissionsOut(c, ack)) return;
+  undo(c);
+}
+
+/** Retransmissions above `ack` neither acknowledged nor SACKed (Linux's retrans_out > 0). */
+function retransmissionsOut(c: Tcb, ack: number): boolean {
+  const sb = c.scoreboard;
+  for (const list of [c.rtxMarks, c.lostRtx]) {
+    if (list === null) continue;
+    for (const m of list) {
+      if (!seqGt(m.end, ack)) continue;
+      const left = seqGt(m.start, ack) ? m.start : ack;
+      if (sb === null || sb.sackedBetween(left, m.end) < seqSub(m.end, left)) return true;
+    }
+  }
+  return false;
 }
 
 /** F-RTO found the timeout spurious (RFC 5682 §3 step 3b): undo it (Linux's tcp_try_undo_loss). */
