@@ -16,6 +16,7 @@ import { type TimeWaitRecord, acceptsReuse, recordTimeWait, timeWaitInput, type 
 import { icmpError, input } from "./input.ts";
 import { localMss as mssForMtu, resolveTcpOptions, type ResolvedTcpOptions } from "./options.ts";
 import { writeReset, writeStatelessSegment } from "./segment-writer.ts";
+import { RackState } from "./rack.ts";
 import { createSegmentSendOptions, State, type SegmentSendOptions, type Tcb, type TcpContext } from "./state.ts";
 import { output } from "./sender.ts";
 import { armTimer } from "./deadlines.ts";
@@ -47,6 +48,8 @@ export interface ExtendedTcpLayer extends TcpLayer {
 
 /** Drained send buffers a layer keeps for reuse (each holds at most a 4 KiB block). */
 const FREE_SEND_BUFFERS_MAX = 64;
+/** Idle RACK states a layer keeps for reuse (~0.5 KiB each). */
+const FREE_RACK_STATES_MAX = 64;
 /** Outgoing datagrams are carved from slabs of this size (one allocation per ~40 segments). */
 const SLAB_SIZE = 65536;
 const EPHEMERAL_LOW = 49152;
@@ -157,6 +160,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   readonly recycler: BufferRecycler;
   /** Drained send buffers, reused by the next connection that writes (bounded). */
   readonly freeSendBuffers: SendBuffer[] = [];
+  /** RACK states idle connections gave back (at most FREE_RACK_STATES_MAX). */
+  readonly freeRackStates: RackState[] = [];
   challengeWindowStart = -Infinity;
   /** Send options per local address (a handful of addresses; one record shared by their connections). */
   readonly sendOptionsByAddress = new Map<number, SegmentSendOptions>();
@@ -361,6 +366,17 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
 
   releaseSendBuffer(buffer: SendBuffer): void {
     if (this.freeSendBuffers.length < FREE_SEND_BUFFERS_MAX) this.freeSendBuffers.push(buffer);
+  }
+
+  takeRackState(sndUna: number): RackState {
+    const r = this.freeRackStates.pop();
+    if (r === undefined) return new RackState(sndUna);
+    r.reset(sndUna);
+    return r;
+  }
+
+  releaseRackState(state: RackState): void {
+    if (this.freeRackStates.length < FREE_RACK_STATES_MAX) this.freeRackStates.push(state);
   }
 
   allocate(len: number): Uint8Array {

@@ -159,14 +159,10 @@ export class RackState {
 }
 
 function rackState(c: Tcb): RackState {
-  if (c.rack !== null) return c.rack;
-  // a request/response connection goes idle after every reply: reuse its state (a fresh one
-  // allocated two typed arrays per reply, 8% of an HTTP keep-alive run)
-  const spare = c.rackSpare;
-  if (spare === null) return (c.rack = new RackState(c.sndUna));
-  spare.reset(c.sndUna);
-  c.rackSpare = null;
-  return (c.rack = spare);
+  // a request/response connection goes idle after every reply: its state goes back to the layer
+  // and a later one reuses it (a fresh one allocated two typed arrays per reply, 8% of an HTTP
+  // keep-alive run), without an idle connection holding one
+  return c.rack ?? (c.rack = c.ctx.takeRackState(c.sndUna));
 }
 
 /** Un-SACKed data below this is lost by RACK's time test (SND.UNA: nothing). */
@@ -231,7 +227,7 @@ export function rackOnAck(c: Tcb, now: number, reordered: boolean): void {
     c.rackAt = NONE;
     if (r.idle) {
       c.rack = null;
-      c.rackSpare = r;
+      c.ctx.releaseRackState(r);
     }
     return;
   }

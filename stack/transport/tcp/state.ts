@@ -93,6 +93,10 @@ export interface TcpContext {
   takeSendBuffer(): SendBuffer;
   /** Gives back a send buffer that drained: an idle connection holds none. */
   releaseSendBuffer(buffer: SendBuffer): void;
+  /** RACK state as `new RackState(sndUna)` would make it (one an idle connection gave back, reset, or a new one). */
+  takeRackState(sndUna: number): RackState;
+  /** Gives back the RACK state of a connection that went idle: an idle connection holds none. */
+  releaseRackState(state: RackState): void;
   /** The IPv4 send options of segments from `localAddress` (shared by its connections: none of
    * them holds objects of its own for this). */
   sendOptionsFor(localAddress: number): SegmentSendOptions;
@@ -287,8 +291,6 @@ export class Tcb {
   undos = 0;
   /** RACK state (RFC 8985 §6) while data is in flight with SACK, or reordering was seen. */
   rack: RackState | null = null;
-  /** The last RACK state, idle, kept for reuse (rack.ts rackState). */
-  rackSpare: RackState | null = null;
   /** Reorder timer deadline. */
   rackAt = NONE;
   /** Delivery-rate estimation and pacing, for a model-based controller (BBR); made with it on the handshake. */
