@@ -88,19 +88,23 @@ export function keyChanges(dir: string, values: Readonly<Record<string, string |
 }
 
 /**
- * Pumps `clock` (pumpUntil) until `done()` holds and the world is quiet now: no timer due (later
- * ones stay: virtual time does not move for them), after at least one turn of the host (every
- * promise continuation has run). A commit that follows then finds the code under test done with
- * the previous one, whatever the world's history (a request over the wire took about that long by
- * itself). False when it stops first (maxIterations, untilMs).
+ * Pumps `clock` (pumpUntil) until `done()` holds and the world is quiet: no timer due now, or up to
+ * `horizonMs` (later ones stay: virtual time does not move for them), after at least one turn of
+ * the host (every promise continuation has run). A commit that follows then finds the code under
+ * test done with the previous one, whatever the world's history (a request over the wire took
+ * about that long by itself). False when it stops first (maxIterations, untilMs).
  */
-export async function untilQuiet(clock: VirtualClock, done: () => boolean, options: { maxIterations?: number; untilMs?: number } = {}): Promise<boolean> {
+export async function untilQuiet(
+  clock: VirtualClock,
+  done: () => boolean,
+  options: { maxIterations?: number; untilMs?: number; horizonMs?: number } = {},
+): Promise<boolean> {
   let turned = false;
   return pumpUntil(
     clock,
     () => {
       const next = clock.nextDeadline();
-      const quiet = turned && (next === undefined || next > clock.now()) && done();
+      const quiet = turned && (next === undefined || next > Math.max(clock.now(), options.horizonMs ?? 0)) && done();
       turned = true;
       return quiet;
     },

@@ -24,7 +24,9 @@
 // once; each input writes only the keys that differ from the previous input's (removing the
 // ones it drops) and the state in one transaction, and a connected one is closed before it ends,
 // so its outcome does not depend on earlier inputs (checked by xenbus-blk-hostile.test.ts); an
-// input that fails an oracle drops the world.
+// input that fails an oracle drops the world. The guest's writes (the harness plays the frontend)
+// are committed as the guest straight into xenstored's tree (commitAs: the same tree and watch
+// events, without their requests); blkback keeps its connection.
 import { unwrap } from "../../../stack/result.ts";
 import type { VirtualClock } from "../../../stack/time.ts";
 import { pumpUntil } from "../../../stack/settle.ts";
@@ -36,7 +38,7 @@ import type { FrontRing } from "../../../xen-sim/ring/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail, firstDifference } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
-import { createTargetWorld, peekText, xenstoreSettler } from "../kit/target-world.ts";
+import { commitAs, createTargetWorld, keyChanges, peekText, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -198,16 +200,20 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
   const fe = w.frontendPath;
   // A fresh start: a backend that left InitWait (Closed after a connect, Closing after a fault) is
   // brought back by Initialising.
+  // The guest's writes (the harness plays the frontend) are committed as the guest straight into
+  // xenstored's tree: the same tree and watch events, without their requests. Before the keys go
+  // in, blkback is done with everything before (untilQuiet), as when each write took its requests.
+  const server = w.toolstack.daemon.server;
   if (backendState(w) !== XenbusState.InitWait) {
     if (backendState(w) !== XenbusState.Closed && backendState(w) !== XenbusState.Closing) {
-      await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Closed)));
+      commitAs(server, w.guest.id, [{ path: `${fe}/state`, value: String(XenbusState.Closed) }]);
       await waitBackend(x, [XenbusState.Closed]);
     }
-    await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Initialising)));
-    await waitBackend(x, [XenbusState.InitWait]);
-    if (backendState(w) !== XenbusState.InitWait)
-      fail("liveness", `after Closed and Initialising the backend is in state ${backendState(w)}, not InitWait`, data);
+    commitAs(server, w.guest.id, [{ path: `${fe}/state`, value: String(XenbusState.Initialising) }]);
   }
+  await untilQuiet(clock, () => backendState(w) === XenbusState.InitWait, { maxIterations: 5000, untilMs: clock.now() + 10_000 });
+  if (backendState(w) !== XenbusState.InitWait)
+    fail("liveness", `after Closed and Initialising the backend is in state ${backendState(w)}, not InitWait`, data);
   x.ring = undefined;
   x.got.length = 0;
   for (const p of x.pool) {
@@ -234,25 +240,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
         : (["9", "", "3x", "-1", "Initialised", "03", "3 ", "0"] as const)[s & 7]!;
   const rounds = 1 + (next() & 1);
   // Keys and state in one transaction: the backend's watch sees them together.
-  const previous = x.written;
-  unwrap(
-    await settled(
-      clock,
-      w.guestXs.transaction(async (tx) => {
-        for (const k of previous.keys()) {
-          if (values.has(k)) continue;
-          const r = await tx.rm(`${fe}/${k}`);
-          if (!r.ok) return r;
-        }
-        for (const [k, v] of values) {
-          if (previous.get(k) === v) continue;
-          const r = await tx.write(`${fe}/${k}`, v);
-          if (!r.ok) return r;
-        }
-        return tx.write(`${fe}/state`, stateText);
-      }),
-    ),
-  );
+  commitAs(server, w.guest.id, [...keyChanges(fe, Object.fromEntries(values), x.written), { path: `${fe}/state`, value: stateText }]);
   x.written = values;
   await waitBackend(x, [XenbusState.Connected, XenbusState.Closing, XenbusState.Closed]);
 
@@ -299,7 +287,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
       report(summary);
     }
     // The frontend closes: the backend unmaps its ring and every persistent grant.
-    await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Closed)));
+    commitAs(server, w.guest.id, [{ path: `${fe}/state`, value: String(XenbusState.Closed) }]);
     await waitBackend(x, [XenbusState.Closed]);
     if (backendState(w) !== XenbusState.Closed) fail("liveness", `after the frontend closed the backend is in state ${backendState(w)}, not Closed`, data);
     if (w.dom0.grants.mappingCount !== x.mappedAtRest)
@@ -321,7 +309,9 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
       if (faults.length === 0) fail("silent", `the frontend wrote Initialised, the backend is in state ${state} and reported nothing`, data);
       if (state !== XenbusState.Closing) fail("fatal", `a handshake fault (${faults.join(", ")}) left the backend in state ${state}, not Closing`, data);
     }
-    await pumpUntil(clock, () => false, { maxIterations: 20, untilMs: clock.now() + 1000 });
+    // Whatever the refusal left to do in the next second (at most 20 turns).
+    const horizon = clock.now() + 1000;
+    await untilQuiet(clock, () => true, { maxIterations: 20, untilMs: horizon, horizonMs: horizon });
     if (w.dom0.grants.mappingCount !== mappedBefore)
       fail("mappings", `a refused handshake left dom0 with ${w.dom0.grants.mappingCount - mappedBefore} more mapping(s)`, data);
   }
