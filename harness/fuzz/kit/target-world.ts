@@ -6,6 +6,7 @@
 //   createTargetWorld(build) -> { run(fn), reset(), lastOutcome }
 //   xenstoreSettler(target)  -> settled(clock, promise): one xenstore round trip, bounded
 //   peekText(server, path)   a node's value as latin1 text, read without a transaction
+//   peekNumber(server, path) Number() of a node's text (a state), undefined when absent; one digit read directly
 //   untilQuiet(clock, done)  pumps until done() holds with no timer due, after a host turn at least
 //   commitAs(server, domid, ops)            a harness's xenstore writes as one committed transaction
 //   keyChanges(dir, values, previous)       the removals and writes that turn the previous keys into these
@@ -61,6 +62,17 @@ export function xenstoreSettler(target: string): <T>(clock: VirtualClock, p: Pro
 export function peekText(server: { peek(path: string): Uint8Array | undefined }, path: string): string | undefined {
   const b = server.peek(path);
   return b === undefined ? undefined : Buffer.from(b).toString("latin1");
+}
+
+/**
+ * Number() of a node's latin1 text (a XenbusState: pump conditions read it every turn), undefined
+ * when the node is absent. A one-digit value is read without making a string.
+ */
+export function peekNumber(server: { peek(path: string): Uint8Array | undefined }, path: string): number | undefined {
+  const b = server.peek(path);
+  if (b === undefined) return undefined;
+  if (b.length === 1 && b[0]! >= 0x30 && b[0]! <= 0x39) return b[0]! - 0x30;
+  return Number(Buffer.from(b).toString("latin1"));
 }
 
 /**

@@ -38,7 +38,7 @@ import type { FrontRing } from "../../../xen-sim/ring/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail, firstDifference } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
-import { commitAs, createTargetWorld, keyChanges, peekText, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
+import { commitAs, createTargetWorld, keyChanges, peekNumber, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -105,8 +105,7 @@ function runClock(clock: VirtualClock, cap = 100_000): void {
 const settled = xenstoreSettler("xenbus-blk-hostile");
 
 function backendState(w: BlkWorld): number | undefined {
-  const t = peekText(w.toolstack.daemon.server, `${w.backendPath}/state`);
-  return t === undefined ? undefined : Number(t);
+  return peekNumber(w.toolstack.daemon.server, `${w.backendPath}/state`);
 }
 
 async function waitBackend(x: World, states: readonly number[]): Promise<void> {

@@ -38,7 +38,7 @@ import type { GrantMapping } from "../../../xen-sim/grant-table/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
-import { commitAs, createTargetWorld, keyChanges, peekText, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
+import { commitAs, createTargetWorld, keyChanges, peekNumber, peekText, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
 import { finishKeptGrant } from "../../../xen-sim/blk/test-support.ts";
 
 /**
@@ -150,7 +150,9 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
     ready = r.ok ? "ok" : r.error;
   });
   const frontState = (): string | undefined => nodeText(w, `${fe}/state`);
-  await pumpUntil(clock, () => frontState() === String(XenbusState.Initialised) || faults.length > 0 || ready !== undefined, {
+  const statePath = `${fe}/state`;
+  const frontIs = (state: number): boolean => peekNumber(server, statePath) === state && frontState() === String(state);
+  await pumpUntil(clock, () => frontIs(XenbusState.Initialised) || faults.length > 0 || ready !== undefined, {
     maxIterations: 5000,
     untilMs: clock.now() + 10_000,
   });
@@ -247,7 +249,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
     // Teardown, as for a fresh device: blkfront closes (dom0 answers Closed), dom0 lets go of the
     // ring, the frontend's keys go and its state is Initialising again.
     const closed = front.close();
-    await pumpUntil(clock, () => frontState() === String(XenbusState.Closing) || frontState() === String(XenbusState.Closed) || front.state === "closed", {
+    await pumpUntil(clock, () => frontIs(XenbusState.Closing) || frontIs(XenbusState.Closed) || front.state === "closed", {
       maxIterations: 2000,
       untilMs: clock.now() + 5000,
     });

@@ -34,7 +34,7 @@ import { initSharedRing } from "../../../xen-sim/ring/ring.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
-import { commitAs, createTargetWorld, keyChanges, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
+import { commitAs, createTargetWorld, keyChanges, peekNumber, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -117,8 +117,7 @@ async function buildWorld(): Promise<World> {
 }
 
 function backendState(w: { ts: Toolstack; dev: DeviceInfo }): number | undefined {
-  const b = w.ts.daemon.server.peek(`${w.dev.backendPath}/state`);
-  return b === undefined ? undefined : Number(Buffer.from(b).toString("latin1"));
+  return peekNumber(w.ts.daemon.server, `${w.dev.backendPath}/state`);
 }
 
 /** The value a key gets from one input byte (and maybe more bytes): hostileValue with other refs and ports. */
