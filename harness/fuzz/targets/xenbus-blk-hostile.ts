@@ -28,6 +28,7 @@
 // are committed as the guest straight into xenstored's tree (commitAs: the same tree and watch
 // events, without their requests); blkback keeps its connection.
 import { unwrap } from "../../../stack/result.ts";
+import { GTF_permit_access, GTF_readonly, GTF_type_mask } from "../../../xen-sim/abi/grant-table.ts";
 import type { VirtualClock } from "../../../stack/time.ts";
 import { pumpUntil } from "../../../stack/settle.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
@@ -171,6 +172,15 @@ async function buildWorld(): Promise<World> {
   return x;
 }
 
+/**
+ * Whether the guest's grant table lets dom0 map `ref` writable: the pool's pages, the data page,
+ * and pages granted outside this target too (the xenstore page, GNTTAB_RESERVED_XENSTORE).
+ */
+function writableToDom0(x: World, ref: number): boolean {
+  const e = Number.isSafeInteger(ref) ? x.w.guest.grants.entry(ref) : undefined;
+  return e !== undefined && (e.flags & GTF_type_mask) === GTF_permit_access && (e.flags & GTF_readonly) === 0 && e.domid === 0;
+}
+
 /** The value a key gets from one input byte (and maybe more bytes); undefined: absent. */
 function valueFor(x: World, key: string, right: string, pick: number, next: () => number): string | undefined {
   const good =
@@ -263,7 +273,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
     if (!(order >= 0 && order <= MAX_ORDER))
       fail("handshake", `connected with ring-page-order ${JSON.stringify(orderText)} (max-ring-page-order is ${MAX_ORDER})`, data);
     for (const k of refKeys) {
-      if (!granted.has(lenient(values.get(k))))
+      if (!writableToDom0(x, lenient(values.get(k))))
         fail("handshake", `connected with ${k} = ${JSON.stringify(values.get(k))}, which names no page the guest granted dom0 writable`, data);
     }
     if (!dom0Ports.has(lenient(values.get("event-channel"))))
