@@ -3,6 +3,7 @@
 // keeps inputs by coverage features; the dictionaries parse as libFuzzer dictionaries.
 import { describe, expect, it } from "vitest";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,6 +113,28 @@ describe("runFuzzer under Jazzer.js", () => {
     },
     90_000,
   );
+});
+
+describe("bundleTarget's per-module layout", () => {
+  it("gives a module's exports as plain values once it has run, equal to the module's own, and the target still runs", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-runner-test-"));
+    try {
+      const paths: FuzzPaths = { ...defaultFuzzPaths(root), buildDir: path.join(dir, "build"), corporaDir: path.join(dir, "corpora") };
+      const bundle = await bundleTarget(paths, "blkfront-hostile");
+      const req = createRequire(import.meta.url);
+      const target = req(bundle) as { fuzz(d: Buffer): Promise<void> };
+      const abi = req(path.join(paths.buildDir, "blkfront-hostile.tree/xen-sim/abi/grant-table.cjs")) as Record<string, unknown>;
+      const own = (await import("../../xen-sim/abi/grant-table.ts")) as Record<string, unknown>;
+      expect(Object.getOwnPropertyDescriptor(abi, "GTF_permit_access")).toMatchObject({ value: own.GTF_permit_access, enumerable: true });
+      expect(Object.keys(abi).sort()).toEqual(Object.keys(own).sort());
+      for (const k of Object.keys(own)) if (typeof own[k] !== "function") expect(abi[k], k).toEqual(own[k]);
+      expect(abi.__esModule).toBe(true);
+      await target.fuzz(Buffer.from([1, 0, 0, 8, 0, 16, 4, 0, 0, 0, 1, 0, 0]));
+      await target.fuzz(Buffer.from([0, 0, 5, 5, 1, 0xd5, 0]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("fuzz dictionaries", () => {

@@ -69,6 +69,19 @@ export async function ensureSeeds(paths: FuzzPaths, name: string): Promise<numbe
 export const UNINSTRUMENTED_SUFFIX = ".noinst.cjs";
 
 /**
+ * Appended to each per-module file: once the module body has run, the modules that require it
+ * later get its exports as plain values. esbuild's CommonJS form reads every export through two
+ * getters (its export object's, and the copy's made by __toCommonJS), an arrow function call per
+ * access of a constant such as GTF_permit_access or a function such as ok(); in an instrumented
+ * module each getter is an edge too (a counter update per access, coverage that says nothing):
+ * ~13% of netfront-hostile under Jazzer.js. Values equal the live bindings: no module exports a
+ * `let` (no module-level mutable state); a module required inside a cycle before its body ran
+ * keeps the getters for that caller.
+ */
+const EXPORTS_AS_VALUES =
+  '\n;module.exports = ((m) => { const o = Object.defineProperty({}, "__esModule", { value: true }); for (const k of Object.keys(m)) o[k] = m[k]; return o; })(module.exports);\n';
+
+/**
  * Bundles one target to CommonJS (default build/fuzz/<name>.cjs); returns the path to require.
  *
  * A target that exports `instrumentOnly` (repository-relative path prefixes of the code under
@@ -121,7 +134,7 @@ export async function bundleTarget(paths: FuzzPaths, name: string, outfile = pat
     });
     const file = path.join(tree, outName(rel));
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, linked);
+    writeFileSync(file, linked + EXPORTS_AS_VALUES);
   }
   writeFileSync(path.join(tree, "package.json"), JSON.stringify({ type: "commonjs", private: true }) + "\n");
   const main = path.relative(path.dirname(outfile), path.join(tree, outName(entryRel)));

@@ -2,6 +2,7 @@
 //   recordCommits      turns a xenstore request log into committed write groups, per domain
 //   rawFrontend        a hand-driven frontend: Linux's handshake keys, then raw ring slots
 //   rawBackend         a hand-driven backend: Linux's handshake keys, then raw response slots
+//   RawEndOptions      direct: their xenstore writes committed straight into the tree (no requests)
 
 import { unwrap } from "../../stack/result.ts";
 import { NetlabError } from "../../stack/error.ts";
@@ -79,8 +80,18 @@ export interface RawFrontend {
   reset(): void;
 }
 
+/** Options of the hand-driven ends. */
+export interface RawEndOptions {
+  /**
+   * Commit this end's xenstore writes straight into xenstored's tree as its domain
+   * (XenstoreServer.commitAs: the same tree and watch events) and read the other end's keys from
+   * the tree, instead of requests over its connection (fuzz targets: no requests of the harness).
+   */
+  direct?: boolean;
+}
+
 /** Does the frontend's half of the handshake by hand (ring-ref, event-channel, protocol, Initialised) and waits for Connected. */
-export async function rawFrontend(w: BlkWorld, options: { protocol?: string; persistent?: boolean } = {}): Promise<RawFrontend> {
+export async function rawFrontend(w: BlkWorld, options: { protocol?: string; persistent?: boolean } & RawEndOptions = {}): Promise<RawFrontend> {
   const { guest, guestXs: xs, frontendPath: fe, backendPath: be } = w;
   await untilState(w, be, XenbusState.InitWait);
   const frame = unwrap(guest.memory.allocPage());
@@ -88,17 +99,19 @@ export async function rawFrontend(w: BlkWorld, options: { protocol?: string; per
   initSharedRing(page);
   const ref = unwrap(guest.grants.grantAccess(0, frame));
   const port = unwrap(guest.events.allocUnbound(0));
-  unwrap(
-    await w.settle(
-      writeKeys(xs, fe, {
-        "ring-ref": ref,
-        "event-channel": port,
-        protocol: options.protocol ?? XEN_IO_PROTO_ABI_X86_64,
-        "feature-persistent": options.persistent === false ? 0 : 1,
-      }),
-    ),
-  );
-  unwrap(await w.settle(switchState(xs, fe, XenbusState.Initialised)));
+  const keys = {
+    "ring-ref": ref,
+    "event-channel": port,
+    protocol: options.protocol ?? XEN_IO_PROTO_ABI_X86_64,
+    "feature-persistent": options.persistent === false ? 0 : 1,
+  };
+  if (options.direct === true) {
+    commitKeys(w, guest.id, fe, keys);
+    commitState(w, guest.id, fe, XenbusState.Initialised);
+  } else {
+    unwrap(await w.settle(writeKeys(xs, fe, keys)));
+    unwrap(await w.settle(switchState(xs, fe, XenbusState.Initialised)));
+  }
   let ring = createFrontRing([page], { slotSize: BLKIF_SLOT_SIZE });
   const got: Uint8Array[] = [];
   guest.events.onEvent(port, () => {
@@ -159,31 +172,49 @@ export interface RawBackend {
 }
 
 /** Linux blkback's keys by hand, then Connected with `sectors`; the frontend must reach Initialised. */
-export async function rawBackend(w: BlkWorld, sectors: number, features: { indirect?: number; discard?: boolean } = {}): Promise<RawBackend> {
+export async function rawBackend(
+  w: BlkWorld,
+  sectors: number,
+  features: { indirect?: number; discard?: boolean } = {},
+  options: RawEndOptions = {},
+): Promise<RawBackend> {
   const { dom0, dom0Xs: xs, frontendPath: fe, backendPath: be, guest } = w;
-  unwrap(await w.settle(writeKeys(xs, be, { "feature-max-indirect-segments": features.indirect ?? 0, "multi-queue-max-queues": 1, "max-ring-page-order": 0 })));
-  unwrap(await w.settle(switchState(xs, be, XenbusState.InitWait)));
+  const direct = options.direct === true;
+  const writeAll = async (keys: Readonly<Record<string, string | number>>, state: XenbusStateValue): Promise<void> => {
+    if (direct) {
+      commitKeys(w, 0, be, keys);
+      commitState(w, 0, be, state);
+      return;
+    }
+    unwrap(await w.settle(writeKeys(xs, be, keys)));
+    unwrap(await w.settle(switchState(xs, be, state)));
+  };
+  const read = async (key: string): Promise<number> => {
+    if (!direct) return Number(unwrap(await w.settle(xs.read(`${fe}/${key}`))));
+    const v = w.toolstack.daemon.server.peek(`${fe}/${key}`);
+    if (v === undefined) throw new NetlabError("ERR_NETLAB_RAW_END", `${fe}/${key} is absent`);
+    return Number(utf8Text.decode(v));
+  };
+  await writeAll({ "feature-max-indirect-segments": features.indirect ?? 0, "multi-queue-max-queues": 1, "max-ring-page-order": 0 }, XenbusState.InitWait);
   await untilState(w, fe, XenbusState.Initialised);
-  const ref = Number(unwrap(await w.settle(xs.read(`${fe}/ring-ref`))));
-  const fport = Number(unwrap(await w.settle(xs.read(`${fe}/event-channel`))));
+  const ref = await read("ring-ref");
+  const fport = await read("event-channel");
   const map = unwrap(dom0.grants.map(guest.id, ref));
   const port = unwrap(dom0.events.bindInterdomain(guest.id, fport));
   let ring = createBackRing([map.page], { slotSize: BLKIF_SLOT_SIZE });
-  unwrap(
-    await w.settle(
-      writeKeys(xs, be, {
-        "feature-flush-cache": 1,
-        "feature-discard": features.discard === true ? 1 : 0,
-        "feature-barrier": 1,
-        "feature-persistent": 0,
-        sectors,
-        info: 0,
-        "sector-size": 512,
-        "physical-sector-size": 512,
-      }),
-    ),
+  await writeAll(
+    {
+      "feature-flush-cache": 1,
+      "feature-discard": features.discard === true ? 1 : 0,
+      "feature-barrier": 1,
+      "feature-persistent": 0,
+      sectors,
+      info: 0,
+      "sector-size": 512,
+      "physical-sector-size": 512,
+    },
+    XenbusState.Connected,
   );
-  unwrap(await w.settle(switchState(xs, be, XenbusState.Connected)));
   const got: Uint8Array[] = [];
   const poll = (): void => {
     for (let i = 0; i < 1024; i++) {
@@ -230,6 +261,25 @@ export async function rawBackend(w: BlkWorld, sectors: number, features: { indir
 }
 
 const unwrapOr = (r: { ok: boolean; value?: boolean }): boolean => r.ok && r.value === true;
+
+/** writeKeys() as `domid` straight into xenstored's tree (one transaction, commitAs). */
+function commitKeys(w: BlkWorld, domid: number, dir: string, values: Readonly<Record<string, string | number>>): void {
+  const r = w.toolstack.daemon.server.commitAs(
+    domid,
+    Object.entries(values).map(([k, v]) => ({ path: `${dir}/${k}`, value: String(v) })),
+  );
+  if (!r.ok) throw new NetlabError("ERR_NETLAB_RAW_END", `writing the keys of ${dir} as domain ${domid}: ${r.error}`);
+}
+
+/** switchState() as `domid` straight into xenstored's tree: the state node must exist (its transaction reads it first). */
+function commitState(w: BlkWorld, domid: number, dir: string, state: XenbusStateValue): void {
+  const server = w.toolstack.daemon.server;
+  const r =
+    server.peek(`${dir}/state`) === undefined
+      ? ({ ok: false, error: "ENOENT" } as const)
+      : server.commitAs(domid, [{ path: `${dir}/state`, value: String(state) }]);
+  if (!r.ok) throw new NetlabError("ERR_NETLAB_RAW_END", `switching ${dir} to ${state} as domain ${domid}: ${r.error}`);
+}
 
 const utf8Text = new TextDecoder();
 

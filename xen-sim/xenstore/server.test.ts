@@ -856,3 +856,60 @@ describe("xenstored 4.17 fidelity (each rule checked against Debian's daemon by 
     expect(d5.events).toEqual([]);
   });
 });
+
+describe("commitAs", () => {
+  /** Two servers with the same history; domain 5 owns its home, dom0 watches it. */
+  const twin = () => {
+    const server = createXenstoreServer();
+    const dom0 = createRawPeer(server, 0);
+    home(dom0, 5);
+    write(dom0, "/local/domain/5/keep", "k");
+    write(dom0, "/local/domain/5/gone", "g");
+    dom0.request(XS_WATCH, ["/local/domain/5", "w"]);
+    dom0.take();
+    return { server, dom0, guest: createRawPeer(server, 5) };
+  };
+  const image = (server: ReturnType<typeof createXenstoreServer>, dom0: ReturnType<typeof createRawPeer>): string[] =>
+    ["a", "b/c", "keep", "gone"].map((k) => {
+      const p = `/local/domain/5/${k}`;
+      return `${k}=${server.peek(p) === undefined ? "-" : dom0.call(XS_READ, [p])} ${dom0.call(XS_GET_PERMS, [p])}`;
+    });
+
+  it("leaves the tree, permissions and watch events a transaction from that domain's connection leaves", () => {
+    const viaWire = twin();
+    const tx = viaWire.guest.call(XS_TRANSACTION_START, [""]).replace("\0", "");
+    expect(write(viaWire.guest, "a", "1", Number(tx))).toBe("OK");
+    expect(write(viaWire.guest, "b/c", "\u00e9", Number(tx))).toBe("OK");
+    expect(viaWire.guest.call(XS_RM, ["gone"], Number(tx))).toBe("OK");
+    expect(viaWire.guest.call(XS_TRANSACTION_END, ["T"], Number(tx))).toBe("OK");
+    const direct = twin();
+    expect(direct.server.commitAs(5, [{ path: "a", value: "1" }, { path: "/local/domain/5/b/c", value: fromLatin1("\u00e9") }, { path: "gone" }])).toEqual({
+      ok: true,
+      value: undefined,
+    });
+    expect(image(direct.server, direct.dom0)).toEqual(image(viaWire.server, viaWire.dom0));
+    expect(direct.dom0.take().map((m) => m.text)).toEqual(viaWire.dom0.take().map((m) => m.text));
+    expect(image(direct.server, direct.dom0)).toContain("a=1 n5");
+    expect(direct.dom0.events.length).toBeGreaterThan(0);
+  });
+
+  it("checks the domain's permissions, and a failing operation leaves nothing behind", () => {
+    const { server, dom0 } = twin();
+    dom0.take();
+    expect(
+      server.commitAs(5, [
+        { path: "a", value: "1" },
+        { path: "/local/domain/0/x", value: "1" },
+      ]),
+    ).toEqual({ ok: false, error: "EACCES" });
+    expect(
+      server.commitAs(5, [
+        { path: "a", value: "1" },
+        { path: "bad//path", value: "1" },
+      ]),
+    ).toEqual({ ok: false, error: "EINVAL" });
+    expect(server.peek("/local/domain/5/a")).toBeUndefined();
+    expect(dom0.take()).toEqual([]);
+    expect(server.stats().requests).toBe(5);
+  });
+});

@@ -48,6 +48,7 @@ import {
   joinStrings,
   latin1,
   splitStrings,
+  utf8,
   xsTypeName,
   type XsDecoder,
   type XsErrno,
@@ -563,6 +564,23 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     },
     peek(p) {
       return tree.peek(p);
+    },
+    commitAs(domid, ops) {
+      const c = caller(domid);
+      const tx = tree.startTransaction(domid);
+      for (const op of ops) {
+        const p = canonicalizePath(domid, op.path);
+        const r = !p.ok
+          ? err("EINVAL" as const)
+          : op.value === undefined
+            ? tree.rm(c, p.value.path, tx)
+            : tree.write(c, p.value.path, typeof op.value === "string" ? utf8(op.value) : op.value, tx);
+        if (!r.ok) {
+          tree.abort(tx);
+          return r;
+        }
+      }
+      return tree.commit(c, tx);
     },
     close() {
       for (const conn of [...conns]) closeConn(conn, "shutdown", true);

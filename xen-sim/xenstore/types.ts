@@ -4,9 +4,11 @@
 //   XenstoreServerOptions      quotas, privileged domains, INTRODUCE hook, log sink
 //   XenstoreSink               where a connection's outgoing bytes go (a ring, a socket, a client)
 //   XenstoreConnection         one peer of the server (a domain ring or a socket client)
-//   XenstoreServer             the daemon: connect peers, introduce/release domains, inspect
+//   XenstoreServer             the daemon: connect peers, introduce/release domains, inspect,
+//                              commit as a domain without a connection (commitAs, XsDirectOp)
 //   XsByteTransport            a duplex byte stream for the client library
 
+import type { Result } from "../../stack/result.ts";
 import type { XsErrno } from "./wire.ts";
 
 /** Permission letters: n none, r read, w write, b both. */
@@ -138,9 +140,24 @@ export interface XenstoreServer {
   isIntroduced(domid: number): boolean;
   /** Reads a value directly (privileged view; for tests and the toolstack). */
   peek(path: string): Uint8Array | undefined;
+  /**
+   * Applies `ops` as `domid` in one transaction committed at once, with no connection: the tree,
+   * the permission checks, quotas and watch events of that domain's TRANSACTION_START, WRITEs and
+   * RMs (in order) and TRANSACTION_END "T", without the requests (not counted, not logged). For
+   * harnesses that play a domain's part. The first failing operation aborts the transaction and
+   * its errno is returned.
+   */
+  commitAs(domid: number, ops: readonly XsDirectOp[]): Result<void, XsErrno>;
   /** Closes every connection. */
   close(): void;
   stats(): XenstoreStats;
+}
+
+/** One operation of XenstoreServer.commitAs: a write (`value`: bytes, or text UTF-8 encoded as the client library writes it), or a removal (no value). */
+export interface XsDirectOp {
+  /** Absolute, or relative to the domain's home (/local/domain/<domid>). */
+  readonly path: string;
+  readonly value?: string | Uint8Array;
 }
 
 /** A duplex byte stream the client library speaks over. */

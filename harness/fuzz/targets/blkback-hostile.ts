@@ -19,7 +19,8 @@
 // grants) over the raw frontend's re-initialised ring page, and the disk refilled: no xenstore
 // traffic. After a disconnect the vbd gets a fresh disk and a fresh blkback instance: the
 // previous one is crashed, the raw frontend's ring page, grant and port are given back, the
-// frontend goes to Initialising and does the handshake again. The guest pages are refilled for
+// frontend goes to Initialising and does the handshake again (the raw frontend's writes committed
+// as the guest straight into xenstored's tree: the same tree and watch events, without requests). The guest pages are refilled for
 // every input, and requests are served on the virtual clock synchronously. So an input's result
 // never depends on earlier inputs (checked by blkback-hostile.test.ts); dom0 keeps the other
 // vbd's ring mapped, so mapping counts are read relative to the input's start.
@@ -28,13 +29,14 @@ import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
 import { createBlkWorld, XVDA, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
 import { createBlkback } from "../../../xen-sim/blk/blkback.ts";
 import { rawFrontend, type RawFrontend } from "../../../xen-sim/blk/test-support.ts";
-import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { BLKIF_SLOT_SIZE, BLKIF_RSP_OKAY, BLKIF_MAX_SEGMENTS_PER_REQUEST } from "../../../xen-sim/abi/blkif.ts";
 import { DEFAULT_MAX_INDIRECT_SEGMENTS } from "../../../xen-sim/blk/blkback.ts";
 import type { Blkback } from "../../../xen-sim/blk/types.ts";
 import type { VirtualClock } from "../../../stack/time.ts";
 import { firstDifference } from "../oracles.ts";
+import { commitAs, untilQuiet } from "../kit/target-world.ts";
+import { pumpUntil } from "../../../stack/settle.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -106,16 +108,15 @@ async function handshake(vbd: Vbd, first: boolean): Promise<void> {
     w.guest.events.close(old.port);
     unwrap(w.guest.grants.endAccess(old.ref));
     unwrap(w.guest.memory.freePage(old.frame));
-    unwrap(await w.settle(switchState(w.guestXs, w.frontendPath, XenbusState.Initialising)));
+    // The guest's writes (the harness plays the frontend) go straight into xenstored's tree as the
+    // guest (commitAs): the same tree and watch events, without their requests.
+    commitAs(w.toolstack.daemon.server, w.guest.id, [{ path: `${w.frontendPath}/state`, value: String(XenbusState.Initialising) }]);
   }
   vbd.storage = storage;
   vbd.back = createBlkback({ domain: w.dom0, xs: w.dom0Xs, storage, clock: w.clock }, { backendPath: w.backendPath });
   unwrap(await w.settle(vbd.back.start()));
-  vbd.fe = await rawFrontend(w, { persistent: vbd.persistent });
-  const tick = async (): Promise<void> => {
-    await w.settle(w.dom0Xs.read("/"));
-  };
-  for (let i = 0; i < 100 && vbd.back.state !== "connected" && vbd.back.faults.length === 0; i++) await tick();
+  vbd.fe = await rawFrontend(w, { persistent: vbd.persistent, direct: true });
+  await pumpUntil(w.clock, () => vbd.back.state === "connected" || vbd.back.faults.length > 0, { maxIterations: 5000 });
   if (vbd.back.state !== "connected") throw new Error(`blkback-hostile: a well-behaved frontend did not connect (${vbd.back.state})`);
 }
 
@@ -175,9 +176,6 @@ export async function fuzz(data: Buffer): Promise<void> {
   world_.foreignMaps = 0;
   const tick = (): void => {
     runClock(w.clock);
-  };
-  const slowTick = async (): Promise<void> => {
-    await w.settle(w.dom0Xs.read("/"));
   };
   for (let p = 0; p < 4; p++) pages[p]!.set(PAGE_FILL[p]!);
   const mappedBefore = w.dom0.grants.mappingCount;
@@ -299,7 +297,8 @@ export async function fuzz(data: Buffer): Promise<void> {
   if (world_.foreignMaps > 0) fail(`dom0 mapped ${world_.foreignMaps} guest frame(s) outside grants`, input);
   if (back.state !== "connected") {
     if (back.faults.length === faultsBefore) fail(`blkback went ${back.state} without reporting a fault`, input);
-    for (let i = 0; i < 20; i++) await slowTick();
+    // Everything the disconnect set going runs to its end (every timer, every continuation).
+    await untilQuiet(w.clock, () => true, { maxIterations: 5000, horizonMs: Infinity });
     // This vbd's ring (the only mapping it held at the start) and everything mapped since are gone.
     const left = w.dom0.grants.mappingCount - (mappedBefore - 1);
     if (left !== 0) fail(`after the disconnect dom0 still maps ${left} guest page(s)`, input);

@@ -14,21 +14,21 @@
 // its ring page (Blkfront.resetRing: requests left from the input fail, data pages given back, fresh
 // ring, every id free) and the hand-driven backend re-attaches its ring there (RawBackend.reset),
 // with no xenstore traffic; after a fault (blkfront in "error" for good) the old blkfront is closed,
-// dom0 drops its mapping and a new blkfront goes through the handshake on the same vbd. Ring work
-// runs on the virtual clock synchronously; only a new handshake pumps promises. So an input's
-// result never depends on earlier inputs (checked by blkfront-hostile.test.ts).
-import { unwrap } from "../../../stack/result.ts";
+// dom0 drops its mapping and a new blkfront goes through the handshake on the same vbd (dom0's
+// writes committed as dom0 straight into xenstored's tree: the same tree and watch events, without
+// their requests; blkfront keeps its connection). Ring work runs on the virtual clock
+// synchronously; only a new handshake pumps promises. So an input's result never depends on
+// earlier inputs (checked by blkfront-hostile.test.ts).
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
 import { createBlkfront } from "../../../xen-sim/blk/blkfront.ts";
 import { createBlkWorld, type BlkWorld } from "../../../xen-sim/blk/sim-world.ts";
 import { finishKeptGrant, rawBackend, responseBytes, type RawBackend } from "../../../xen-sim/blk/test-support.ts";
 import { pumpUntil } from "../../../stack/settle.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
-import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { BLKIF_OP_READ, BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from "../../../xen-sim/abi/blkif.ts";
 import type { BlkFault, Blkfront } from "../../../xen-sim/blk/types.ts";
 import { firstDifference } from "../oracles.ts";
-import { peekText } from "../kit/target-world.ts";
+import { commitAs, peekText } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -81,7 +81,7 @@ export function lastOutcomeForTest(): string {
 async function handshake(w: BlkWorld, front: Blkfront, faults: BlkFault[]): Promise<RawBackend> {
   front.onFault((f) => faults.push(f));
   const ready = front.connect();
-  const be = await rawBackend(w, SECTORS);
+  const be = await rawBackend(w, SECTORS, {}, { direct: true });
   if (!(await w.settle(ready)).ok) throw new Error("blkfront-hostile: did not connect to a well-behaved backend");
   return be;
 }
@@ -113,8 +113,13 @@ async function reconnect(x: World): Promise<void> {
   const ring = w.guest.grants.entry(x.be.ringRef);
   if (ring !== undefined) finishKeptGrant(w.guest, x.be.ringRef, ring.frame);
   // The error node the fault wrote (absent in a fresh world); the vbd's frontend state as the toolstack left it.
-  await w.settle(w.dom0Xs.rm(`${w.frontendPath.replace(/\/device\/.*/, "")}/error`));
-  unwrap(await w.settle(switchState(w.dom0Xs, w.frontendPath, XenbusState.Initialising)));
+  // (dom0's writes, committed as dom0 straight into xenstored's tree: no requests.)
+  const server = w.toolstack.daemon.server;
+  const error = `${w.frontendPath.replace(/\/device\/.*/, "")}/error`;
+  commitAs(server, 0, [
+    ...(server.peek(error) === undefined ? [] : [{ path: error }]),
+    { path: `${w.frontendPath}/state`, value: String(XenbusState.Initialising) },
+  ]);
   x.front = createBlkfront({ domain: w.guest, xs: w.guestXs }, { frontendPath: w.frontendPath });
   x.be = await handshake(w, x.front, x.faults);
 }

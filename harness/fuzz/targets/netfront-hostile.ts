@@ -15,7 +15,8 @@
 // re-initialises its rings in place (Netfront.resetRings: fresh positions, tx buffers released,
 // rx buffers posted again from slot 0) over the same pages, grants and event channel that dom0
 // keeps mapped, with no xenstore traffic; after a fault dom0 gives the rings back and goes through
-// InitWait and Connected again, so netfront reconnects over new pages. Ring work runs on the virtual
+// InitWait and Connected again (committed as dom0 straight into xenstored's tree: the same tree and
+// watch events, without requests), so netfront reconnects over new pages. Ring work runs on the virtual
 // clock synchronously; only a reconnect pumps promises. So an input's result never depends on
 // earlier inputs (checked by netfront-hostile.test.ts).
 import { unwrap } from "../../../stack/result.ts";
@@ -29,6 +30,7 @@ import type { GuestDomain, Toolstack } from "../../../xen-sim/toolstack/types.ts
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { switchState, writeKeys } from "../../../xen-sim/xenbus/xenbus.ts";
 import { NETRXF_extra_info, NETRXF_more_data } from "../../../xen-sim/abi/netif.ts";
+import { commitAs } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -111,7 +113,9 @@ async function backendConnect(clock: VirtualClock, ts: Toolstack, s: Omit<Shape,
   const tx = unwrap(ts.dom0.grants.map(s.g.id, Number(peek("tx-ring-ref"))));
   const rx = unwrap(ts.dom0.grants.map(s.g.id, Number(peek("rx-ring-ref"))));
   const port = unwrap(ts.dom0.events.bindInterdomain(s.g.id, Number(peek("event-channel"))));
-  unwrap(await settle(clock, switchState(ts.xs, s.be, XenbusState.Connected)));
+  // dom0's writes (the harness plays the backend) go straight into xenstored's tree as dom0 (commitAs):
+  // the same tree and watch events, without their requests; netfront keeps its connection.
+  commitAs(ts.daemon.server, 0, [{ path: `${s.be}/state`, value: String(XenbusState.Connected) }]);
   await pumpUntil(clock, () => s.nf.connected, { maxIterations: 20_000 });
   if (!s.nf.connected) throw new Error("netfront-hostile: netfront did not connect");
   return { tx, rx, port };
@@ -149,7 +153,7 @@ async function reconnect(w: World, s: Shape): Promise<void> {
   ts.dom0.grants.unmap(s.rx.handle);
   ts.dom0.events.close(s.port);
   const before = s.nf.stats().connects;
-  unwrap(await settle(clock, switchState(ts.xs, s.be, XenbusState.InitWait)));
+  commitAs(ts.daemon.server, 0, [{ path: `${s.be}/state`, value: String(XenbusState.InitWait) }]);
   if (!(await pumpUntil(clock, () => s.nf.stats().connects > before && s.nf.state === XenbusState.Connected, { maxIterations: 20_000 }))) {
     throw new Error("netfront-hostile: netfront did not reconnect to a restarted backend");
   }

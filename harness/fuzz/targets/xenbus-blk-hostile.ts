@@ -24,8 +24,11 @@
 // once; each input writes only the keys that differ from the previous input's (removing the
 // ones it drops) and the state in one transaction, and a connected one is closed before it ends,
 // so its outcome does not depend on earlier inputs (checked by xenbus-blk-hostile.test.ts); an
-// input that fails an oracle drops the world.
+// input that fails an oracle drops the world. The guest's writes (the harness plays the frontend)
+// are committed as the guest straight into xenstored's tree (commitAs: the same tree and watch
+// events, without their requests); blkback keeps its connection.
 import { unwrap } from "../../../stack/result.ts";
+import { GTF_permit_access, GTF_readonly, GTF_type_mask } from "../../../xen-sim/abi/grant-table.ts";
 import type { VirtualClock } from "../../../stack/time.ts";
 import { pumpUntil } from "../../../stack/settle.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
@@ -36,7 +39,7 @@ import type { FrontRing } from "../../../xen-sim/ring/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail, firstDifference } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
-import { createTargetWorld, peekText, xenstoreSettler } from "../kit/target-world.ts";
+import { commitAs, createTargetWorld, keyChanges, peekNumber, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -103,8 +106,7 @@ function runClock(clock: VirtualClock, cap = 100_000): void {
 const settled = xenstoreSettler("xenbus-blk-hostile");
 
 function backendState(w: BlkWorld): number | undefined {
-  const t = peekText(w.toolstack.daemon.server, `${w.backendPath}/state`);
-  return t === undefined ? undefined : Number(t);
+  return peekNumber(w.toolstack.daemon.server, `${w.backendPath}/state`);
 }
 
 async function waitBackend(x: World, states: readonly number[]): Promise<void> {
@@ -170,6 +172,15 @@ async function buildWorld(): Promise<World> {
   return x;
 }
 
+/**
+ * Whether the guest's grant table lets dom0 map `ref` writable: the pool's pages, the data page,
+ * and pages granted outside this target too (the xenstore page, GNTTAB_RESERVED_XENSTORE).
+ */
+function writableToDom0(x: World, ref: number): boolean {
+  const e = Number.isSafeInteger(ref) ? x.w.guest.grants.entry(ref) : undefined;
+  return e !== undefined && (e.flags & GTF_type_mask) === GTF_permit_access && (e.flags & GTF_readonly) === 0 && e.domid === 0;
+}
+
 /** The value a key gets from one input byte (and maybe more bytes); undefined: absent. */
 function valueFor(x: World, key: string, right: string, pick: number, next: () => number): string | undefined {
   const good =
@@ -198,16 +209,20 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
   const fe = w.frontendPath;
   // A fresh start: a backend that left InitWait (Closed after a connect, Closing after a fault) is
   // brought back by Initialising.
+  // The guest's writes (the harness plays the frontend) are committed as the guest straight into
+  // xenstored's tree: the same tree and watch events, without their requests. Before the keys go
+  // in, blkback is done with everything before (untilQuiet), as when each write took its requests.
+  const server = w.toolstack.daemon.server;
   if (backendState(w) !== XenbusState.InitWait) {
     if (backendState(w) !== XenbusState.Closed && backendState(w) !== XenbusState.Closing) {
-      await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Closed)));
+      commitAs(server, w.guest.id, [{ path: `${fe}/state`, value: String(XenbusState.Closed) }]);
       await waitBackend(x, [XenbusState.Closed]);
     }
-    await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Initialising)));
-    await waitBackend(x, [XenbusState.InitWait]);
-    if (backendState(w) !== XenbusState.InitWait)
-      fail("liveness", `after Closed and Initialising the backend is in state ${backendState(w)}, not InitWait`, data);
+    commitAs(server, w.guest.id, [{ path: `${fe}/state`, value: String(XenbusState.Initialising) }]);
   }
+  await untilQuiet(clock, () => backendState(w) === XenbusState.InitWait, { maxIterations: 5000, untilMs: clock.now() + 10_000 });
+  if (backendState(w) !== XenbusState.InitWait)
+    fail("liveness", `after Closed and Initialising the backend is in state ${backendState(w)}, not InitWait`, data);
   x.ring = undefined;
   x.got.length = 0;
   for (const p of x.pool) {
@@ -234,25 +249,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
         : (["9", "", "3x", "-1", "Initialised", "03", "3 ", "0"] as const)[s & 7]!;
   const rounds = 1 + (next() & 1);
   // Keys and state in one transaction: the backend's watch sees them together.
-  const previous = x.written;
-  unwrap(
-    await settled(
-      clock,
-      w.guestXs.transaction(async (tx) => {
-        for (const k of previous.keys()) {
-          if (values.has(k)) continue;
-          const r = await tx.rm(`${fe}/${k}`);
-          if (!r.ok) return r;
-        }
-        for (const [k, v] of values) {
-          if (previous.get(k) === v) continue;
-          const r = await tx.write(`${fe}/${k}`, v);
-          if (!r.ok) return r;
-        }
-        return tx.write(`${fe}/state`, stateText);
-      }),
-    ),
-  );
+  commitAs(server, w.guest.id, [...keyChanges(fe, Object.fromEntries(values), x.written), { path: `${fe}/state`, value: stateText }]);
   x.written = values;
   await waitBackend(x, [XenbusState.Connected, XenbusState.Closing, XenbusState.Closed]);
 
@@ -276,7 +273,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
     if (!(order >= 0 && order <= MAX_ORDER))
       fail("handshake", `connected with ring-page-order ${JSON.stringify(orderText)} (max-ring-page-order is ${MAX_ORDER})`, data);
     for (const k of refKeys) {
-      if (!granted.has(lenient(values.get(k))))
+      if (!writableToDom0(x, lenient(values.get(k))))
         fail("handshake", `connected with ${k} = ${JSON.stringify(values.get(k))}, which names no page the guest granted dom0 writable`, data);
     }
     if (!dom0Ports.has(lenient(values.get("event-channel"))))
@@ -299,7 +296,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
       report(summary);
     }
     // The frontend closes: the backend unmaps its ring and every persistent grant.
-    await settled(clock, w.guestXs.write(`${fe}/state`, String(XenbusState.Closed)));
+    commitAs(server, w.guest.id, [{ path: `${fe}/state`, value: String(XenbusState.Closed) }]);
     await waitBackend(x, [XenbusState.Closed]);
     if (backendState(w) !== XenbusState.Closed) fail("liveness", `after the frontend closed the backend is in state ${backendState(w)}, not Closed`, data);
     if (w.dom0.grants.mappingCount !== x.mappedAtRest)
@@ -321,7 +318,9 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
       if (faults.length === 0) fail("silent", `the frontend wrote Initialised, the backend is in state ${state} and reported nothing`, data);
       if (state !== XenbusState.Closing) fail("fatal", `a handshake fault (${faults.join(", ")}) left the backend in state ${state}, not Closing`, data);
     }
-    await pumpUntil(clock, () => false, { maxIterations: 20, untilMs: clock.now() + 1000 });
+    // Whatever the refusal left to do in the next second (at most 20 turns).
+    const horizon = clock.now() + 1000;
+    await untilQuiet(clock, () => true, { maxIterations: 20, untilMs: horizon, horizonMs: horizon });
     if (w.dom0.grants.mappingCount !== mappedBefore)
       fail("mappings", `a refused handshake left dom0 with ${w.dom0.grants.mappingCount - mappedBefore} more mapping(s)`, data);
   }

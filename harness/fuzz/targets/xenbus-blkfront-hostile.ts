@@ -23,8 +23,9 @@
 // Speed: the hypervisor, dom0, the guest and its vbd are built once per process; each input
 // writes only the backend keys that differ from the previous input's (removing the ones it
 // drops), and after it dom0 lets go of the ring, removes the frontend's keys and resets its state
-// to Initialising, as for a fresh device (checked by xenbus-blkfront-hostile.test.ts).
-import { unwrap } from "../../../stack/result.ts";
+// to Initialising, as for a fresh device (checked by xenbus-blkfront-hostile.test.ts). dom0's
+// writes (the harness plays the backend) are committed as dom0 straight into xenstored's tree
+// (commitAs: the same tree and watch events, without their requests).
 import type { VirtualClock } from "../../../stack/time.ts";
 import { pumpUntil } from "../../../stack/settle.ts";
 import { createMemoryStorage } from "../../../xen-sim/blk/memory-storage.ts";
@@ -37,7 +38,7 @@ import type { GrantMapping } from "../../../xen-sim/grant-table/types.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
 import { fail } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
-import { createTargetWorld, peekText, xenstoreSettler } from "../kit/target-world.ts";
+import { commitAs, createTargetWorld, keyChanges, peekNumber, peekText, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
 import { finishKeptGrant } from "../../../xen-sim/blk/test-support.ts";
 
 /**
@@ -132,25 +133,10 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
   const s = next();
   const connectState = s < 0xc0 ? String(XenbusState.Connected) : (["5", "6", "", "4x", "9", "04", "4 ", "2"] as const)[s & 7]!;
 
-  const previous = x.written;
-  unwrap(
-    await settled(
-      clock,
-      w.dom0Xs.transaction(async (tx) => {
-        for (const k of previous.keys()) {
-          if (values.has(k)) continue;
-          const r = await tx.rm(`${be}/${k}`);
-          if (!r.ok) return r;
-        }
-        for (const [k, v] of values) {
-          if (previous.get(k) === v) continue;
-          const r = await tx.write(`${be}/${k}`, v);
-          if (!r.ok) return r;
-        }
-        return tx.write(`${be}/state`, String(XenbusState.InitWait));
-      }),
-    ),
-  );
+  // dom0's writes (the harness plays the backend) are committed as dom0 straight into xenstored's
+  // tree: the same tree and watch events, without their requests; blkfront keeps its connection.
+  const server = w.toolstack.daemon.server;
+  commitAs(server, 0, [...keyChanges(be, Object.fromEntries(values), x.written), { path: `${be}/state`, value: String(XenbusState.InitWait) }]);
   x.written = values;
 
   const faults: BlkFault[] = [];
@@ -164,7 +150,9 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
     ready = r.ok ? "ok" : r.error;
   });
   const frontState = (): string | undefined => nodeText(w, `${fe}/state`);
-  await pumpUntil(clock, () => frontState() === String(XenbusState.Initialised) || faults.length > 0 || ready !== undefined, {
+  const statePath = `${fe}/state`;
+  const frontIs = (state: number): boolean => peekNumber(server, statePath) === state && frontState() === String(state);
+  await pumpUntil(clock, () => frontIs(XenbusState.Initialised) || faults.length > 0 || ready !== undefined, {
     maxIterations: 5000,
     untilMs: clock.now() + 10_000,
   });
@@ -216,7 +204,7 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
       dom0Port = bound.value;
       if (nodeText(w, `${fe}/protocol`) !== PROTOCOL) fail("keys", `protocol ${JSON.stringify(nodeText(w, `${fe}/protocol`))}`, data);
 
-      await settled(clock, w.dom0Xs.write(`${be}/state`, connectState));
+      commitAs(server, 0, [{ path: `${be}/state`, value: connectState }]);
       await pumpUntil(clock, () => front.state === "connected" || faults.length > 0 || front.state === "error", {
         maxIterations: 5000,
         untilMs: clock.now() + 5000,
@@ -261,31 +249,24 @@ async function run(x: World, data: Buffer, report: (outcome: unknown) => void): 
     // Teardown, as for a fresh device: blkfront closes (dom0 answers Closed), dom0 lets go of the
     // ring, the frontend's keys go and its state is Initialising again.
     const closed = front.close();
-    await pumpUntil(clock, () => frontState() === String(XenbusState.Closing) || frontState() === String(XenbusState.Closed) || front.state === "closed", {
+    await pumpUntil(clock, () => frontIs(XenbusState.Closing) || frontIs(XenbusState.Closed) || front.state === "closed", {
       maxIterations: 2000,
       untilMs: clock.now() + 5000,
     });
     // dom0 unmaps and unbinds on the frontend's Closing (blkback's disconnect), then says Closed.
     for (const m of maps) w.dom0.grants.unmap(m.handle);
     if (dom0Port !== undefined) w.dom0.events.close(dom0Port);
-    unwrap(await settled(clock, w.dom0Xs.write(`${be}/state`, String(XenbusState.Closed))));
+    commitAs(server, 0, [{ path: `${be}/state`, value: String(XenbusState.Closed) }]);
     await settled(clock, closed);
     await pumpUntil(clock, () => clock.nextDeadline() === undefined, { maxIterations: 2000, untilMs: clock.now() + 60_000 });
-    unwrap(
-      await settled(
-        clock,
-        w.dom0Xs.transaction(async (tx) => {
-          for (const k of FRONT_KEYS) {
-            const p = `${fe}/${k}`;
-            if (w.toolstack.daemon.server.peek(p) === undefined) continue;
-            const r = await tx.rm(p);
-            if (!r.ok) return r;
-          }
-          await tx.rm(`${fe.replace(/\/device\/.*/, "")}/error`);
-          return tx.write(`${fe}/state`, String(XenbusState.Initialising));
-        }),
-      ),
-    );
+    const home = `${fe.replace(/\/device\/.*/, "")}/error`;
+    commitAs(server, 0, [
+      ...FRONT_KEYS.filter((k) => server.peek(`${fe}/${k}`) !== undefined).map((k) => ({ path: `${fe}/${k}` })),
+      ...(server.peek(home) === undefined ? [] : [{ path: home }]),
+      { path: `${fe}/state`, value: String(XenbusState.Initialising) },
+    ]);
+    // The next input's commit finds everything this one started done.
+    await untilQuiet(clock, () => true, { maxIterations: 2000 });
   }
   // A grant blkfront could not end because dom0 still mapped it (a backend that said Closed with
   // the ring mapped) is kept and counted in leakedPages; Linux frees it once the backend unmaps

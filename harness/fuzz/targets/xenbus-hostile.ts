@@ -19,7 +19,9 @@
 // once; each input goes through Initialising, re-initialises the ring pages and, in one
 // transaction with its state, removes the keys of the previous input it leaves out and writes
 // those whose value differs, so its outcome does not depend on earlier inputs (the directory is
-// as if written afresh; checked by xenbus-hostile.test.ts).
+// as if written afresh; checked by xenbus-hostile.test.ts). The guest's writes (the harness
+// plays the frontend) are committed as the guest straight into xenstored's tree (commitAs):
+// the same tree and watch events, without their requests; netback keeps its connection.
 import { unwrap } from "../../../stack/result.ts";
 import { createRng, createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createToolstack } from "../../../xen-sim/toolstack/index.ts";
@@ -30,10 +32,9 @@ import { createNetback } from "../../../xen-sim/net/netback.ts";
 import type { Netback, NetPeerError } from "../../../xen-sim/net/types.ts";
 import { initSharedRing } from "../../../xen-sim/ring/ring.ts";
 import { XenbusState } from "../../../xen-sim/xenbus/types.ts";
-import { switchState } from "../../../xen-sim/xenbus/xenbus.ts";
 import { fail } from "../oracles.ts";
 import { HOSTILE_VALUE_MODULE, hostileValue, type HostileShapes } from "../kit/hostile-value.ts";
-import { createTargetWorld, xenstoreSettler } from "../kit/target-world.ts";
+import { commitAs, createTargetWorld, keyChanges, peekNumber, untilQuiet, xenstoreSettler } from "../kit/target-world.ts";
 
 /**
  * The code under attack, the only code Jazzer.js instruments for this target (runner.ts
@@ -116,8 +117,7 @@ async function buildWorld(): Promise<World> {
 }
 
 function backendState(w: { ts: Toolstack; dev: DeviceInfo }): number | undefined {
-  const b = w.ts.daemon.server.peek(`${w.dev.backendPath}/state`);
-  return b === undefined ? undefined : Number(Buffer.from(b).toString("latin1"));
+  return peekNumber(w.ts.daemon.server, `${w.dev.backendPath}/state`);
 }
 
 /** The value a key gets from one input byte (and maybe more bytes): hostileValue with other refs and ports. */
@@ -139,8 +139,8 @@ async function run(w: World, data: Buffer, report: (outcome: unknown) => void): 
   const { clock, guest, dev } = w;
   const fe = dev.frontendPath;
   // Liveness and a fresh start: Initialising brings the backend back to InitWait.
-  unwrap(await settled(clock, switchState(guest.xs, fe, XenbusState.Initialising)));
-  await pumpUntil(clock, () => backendState(w) === XenbusState.InitWait, { maxIterations: 5000, untilMs: clock.now() + 10_000 });
+  commitAs(w.ts.daemon.server, guest.id, [{ path: `${fe}/state`, value: String(XenbusState.Initialising) }]);
+  await untilQuiet(clock, () => backendState(w) === XenbusState.InitWait, { maxIterations: 5000, untilMs: clock.now() + 10_000 });
   if (backendState(w) !== XenbusState.InitWait) fail("liveness", `after Initialising the backend is in state ${backendState(w)}, not InitWait`, data);
   for (const p of w.pages) {
     p.fill(0);
@@ -167,27 +167,10 @@ async function run(w: World, data: Buffer, report: (outcome: unknown) => void): 
         : (["9", "", "4x", "-1", "Connected", "04", "3 ", "0"] as const)[s & 7]!;
   // Linux netback connects on the frontend's Connected; Initialised it leaves alone.
   const asksToConnect = stateText === "4";
-  // One transaction removes and writes only what differs from the previous input's keys, then the
-  // state: the directory ends up as if every key were written afresh, at a fraction of the requests.
-  const previous = w.written;
-  unwrap(
-    await settled(
-      clock,
-      guest.xs.transaction(async (tx) => {
-        for (const k of absent) {
-          if (!previous.has(k)) continue;
-          const r = await tx.rm(`${fe}/${k}`);
-          if (!r.ok) return r;
-        }
-        for (const [k, v] of Object.entries(values)) {
-          if (previous.get(k) === v) continue;
-          const r = await tx.write(`${fe}/${k}`, v);
-          if (!r.ok) return r;
-        }
-        return tx.write(`${fe}/state`, stateText);
-      }),
-    ),
-  );
+  // One transaction, committed as the guest straight into xenstored's tree, removes and writes only
+  // what differs from the previous input's keys, then the state: the directory ends up as if every
+  // key were written afresh, without a request.
+  commitAs(w.ts.daemon.server, guest.id, [...keyChanges(fe, values, w.written), { path: `${fe}/state`, value: stateText }]);
   w.written = new Map(Object.entries(values));
   await pumpUntil(
     clock,
