@@ -5,6 +5,9 @@
 // Oracles: nothing throws; every request settles (resolved or failed) within the client's
 // timeouts; body bytes delivered never exceed the bytes the server sent, a HEAD response carries
 // no body; each delivered status is a 3-digit number the response parser alone also reads first.
+// Synchronous: the client's callbacks, which it defers out of the stream's event (a microtask by
+// default), are queued (deps.defer) and run between clock steps, where the target used to await a
+// microtask turn; the same events in the same order, without a promise per input under Jazzer.js.
 import { createVirtualClock } from "../../../stack/time.ts";
 import { ok } from "../../../stack/result.ts";
 import { createStreamPair } from "../../../stack/transport/stream-pair.ts";
@@ -22,8 +25,22 @@ function fail(what: string, bytes: Uint8Array): never {
   throw new Error(`http-client: ${what}\n  in: ${Buffer.from(bytes).toString("hex")}`);
 }
 
-export async function fuzz(data: Buffer): Promise<void> {
+/** Driven synchronously (Jazzer.js --sync). */
+export const mode = "sync";
+
+/** The callbacks the client deferred, run by drain() in order (callbacks they defer included). */
+const deferred: (() => void)[] = [];
+const defer = (fn: () => void): void => {
+  deferred.push(fn);
+};
+function drain(): void {
+  for (let i = 0; i < deferred.length; i++) deferred[i]!();
+  deferred.length = 0;
+}
+
+export function fuzz(data: Buffer): void {
   if (data.length < 1) return;
+  deferred.length = 0;
   const input = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const mode = input[0]!;
   const bytes = input.subarray(1);
@@ -32,6 +49,7 @@ export async function fuzz(data: Buffer): Promise<void> {
   const client = createHttpClient(
     {
       clock,
+      defer,
       connect: () => {
         const [c, s] = createStreamPair(clock);
         serverEnd ??= s;
@@ -68,7 +86,7 @@ export async function fuzz(data: Buffer): Promise<void> {
     });
   }
   clock.run(clock.now() + 1);
-  await Promise.resolve();
+  drain();
   if (serverEnd === undefined) fail("the client did not connect", input);
   const srv = serverEnd;
   srv.onData(() => {});
@@ -78,16 +96,15 @@ export async function fuzz(data: Buffer): Promise<void> {
     if (piece.length > 0) srv.write(piece);
     for (let i = 0; i < 4; i++) {
       clock.run(clock.now() + 5);
-      await Promise.resolve();
+      drain();
     }
   }
   if (mode & 0x80) srv.end();
-  // 8 s of virtual time in 200 ms steps; once no timer is pending (twice in a row, promise
-  // continuations drained in between) nothing can happen any more and the rest is skipped.
+  // 8 s of virtual time in 200 ms steps; once no timer is pending (twice in a row, deferred
+  // callbacks drained in between) nothing can happen any more and the rest is skipped.
   for (let t = 0, idle = 0; t < 40 && idle < 2; t++) {
     clock.run(clock.now() + 200);
-    await Promise.resolve();
-    await Promise.resolve();
+    drain();
     idle = clock.nextDeadline() === undefined ? idle + 1 : 0;
   }
 
@@ -121,6 +138,7 @@ export async function fuzz(data: Buffer): Promise<void> {
       fail(`client delivered status ${first.status}, the parser reads ${final}`, input);
   }
   client.close();
+  drain();
 }
 
 /** Seeds: plain, chunked, HEAD with Content-Length, 100 Continue, pipelined keep-alive, until-close. */

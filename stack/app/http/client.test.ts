@@ -301,4 +301,35 @@ describe("client", () => {
     await null;
     expect(calls).toEqual(["async 200", "async ERR_HTTP_CLIENT_CLOSED"]);
   });
+
+  it("hands a request's callback to deps.defer, which a caller can run synchronously between clock steps", () => {
+    const clock = createVirtualClock();
+    const server = createHttpServer({ clock }, (_req, res) => res.end("xy"), { date: false });
+    const queue: (() => void)[] = [];
+    const client = createHttpClient({
+      clock,
+      defer: (fn) => queue.push(fn),
+      connect: () => {
+        const [c, s] = createStreamPair(clock, { latencyMs: 1 });
+        server.handleConnection(s);
+        return ok(c);
+      },
+    });
+    const calls: string[] = [];
+    client.request({ host: HOST, path: "/a" }, (e, res) => {
+      calls.push(e === null ? `${res!.status}` : e.code);
+      res?.body.onData((d) => calls.push(dec(d)));
+    });
+    for (let i = 0; i < 10 && queue.length === 0; i++) clock.run(clock.nextDeadline() ?? clock.now());
+    // Settled inside the stream's event: queued, not called.
+    expect([calls, queue.length]).toEqual([[], 1]);
+    queue.shift()!();
+    clock.run();
+    expect(calls).toEqual(["200", "xy"]);
+    client.close();
+    client.request({ host: HOST, path: "/b" }, (e) => calls.push(e?.code ?? "ok"));
+    expect([calls.length, queue.length]).toEqual([2, 1]);
+    queue.shift()!();
+    expect(calls).toEqual(["200", "xy", "ERR_HTTP_CLIENT_CLOSED"]);
+  });
 });

@@ -28,6 +28,12 @@ export interface HttpClientDeps {
   readonly tcp6?: { connect(dst: Ipv6Address, dstPort: number): Result<ByteStream, string> };
   /** Opens a stream to an IPv6 host; defaults to tcp6.connect. */
   readonly connect6?: (host: Ipv6Address, port: number) => Result<ByteStream, string>;
+  /**
+   * Runs a callback request's callback after the event that settled it has returned; default: one
+   * microtask later, as a promise would. A caller driving everything from a VirtualClock (a fuzz
+   * target) may queue it and run the queue between clock steps, staying synchronous.
+   */
+  readonly defer?: (fn: () => void) => void;
 }
 
 /** An HTTP host: an IPv4 address or an IPv6 address. */
@@ -115,22 +121,31 @@ interface Settle {
 /** Already fulfilled: a reaction on it runs one microtask later. */
 const RESOLVED = Promise.resolve();
 
+/** The default of HttpClientDeps.defer: one microtask later. */
+const deferToMicrotask = (fn: () => void): void => {
+  void RESOLVED.then(fn);
+};
+
 /**
- * Settles a callback request the way a promise would have: once, and one microtask
- * after the outcome is known (the callback never runs inside the stream's event).
+ * Settles a callback request the way a promise would have: once, and after the outcome is
+ * known (deps.defer, by default one microtask later: the callback never runs inside the
+ * stream's event).
  */
 class CallbackSettle implements Settle {
   #done = false;
-  constructor(readonly callback: (e: HttpStreamError | null, res?: HttpClientResponse) => void) {}
+  constructor(
+    readonly callback: (e: HttpStreamError | null, res?: HttpClientResponse) => void,
+    readonly defer: (fn: () => void) => void,
+  ) {}
   resolve(r: HttpClientResponse): void {
     if (this.#done) return;
     this.#done = true;
-    void RESOLVED.then(() => this.callback(null, r));
+    this.defer(() => this.callback(null, r));
   }
   reject(e: unknown): void {
     if (this.#done) return;
     this.#done = true;
-    void RESOLVED.then(() => this.callback(e as HttpStreamError));
+    this.defer(() => this.callback(e as HttpStreamError));
   }
 }
 
@@ -152,10 +167,11 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
       return deps.tcp6.connect(host, port);
     });
   const ctx = new ClientShared(deps.clock, open, open6, { ...DEFAULTS, ...options });
+  const defer = deps.defer ?? deferToMicrotask;
   const client: HttpClient = {
     request(o: HttpRequestOptions, callback?: (e: HttpStreamError | null, res?: HttpClientResponse) => void): Promise<HttpClientResponse> | undefined {
       if (callback === undefined) return new Promise<HttpClientResponse>((resolve, reject) => ctx.start(o, { resolve, reject }));
-      ctx.start(o, new CallbackSettle(callback));
+      ctx.start(o, new CallbackSettle(callback, defer));
       return undefined;
     },
     close() {
