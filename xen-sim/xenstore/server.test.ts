@@ -913,3 +913,54 @@ describe("commitAs", () => {
     expect(server.stats().requests).toBe(5);
   });
 });
+
+describe("xenstore server reset", () => {
+  /** A script touching every kind of server state, then a transcript of what a new dom0 and dom5 connection see. */
+  function transcript(server: ReturnType<typeof createXenstoreServer>): string[] {
+    const dom0 = createRawPeer(server, 0);
+    const dom5 = createRawPeer(server, 5);
+    const out = [
+      dom0.call(XS_GET_PERMS, ["@introduceDomain"]),
+      dom0.call(XS_IS_DOMAIN_INTRODUCED, ["5"]),
+      dom0.call(XS_DIRECTORY, ["/"]),
+      dom0.call(XS_DIRECTORY_PART, ["/", "0"]),
+      dom0.call(XS_READ, ["/tool/xenstored"]),
+      dom0.call(XS_TRANSACTION_START, [""]),
+      dom0.call(XS_WATCH, ["@introduceDomain", "t"]),
+      dom5.call(XS_WATCH, ["@introduceDomain", "t5"]),
+      dom0.call(XS_INTRODUCE, ["7", "1", "2"]),
+      dom5.call(XS_READ, ["/local/domain/5/x"]),
+      dom5.call(XS_WRITE, fromLatin1("/local/domain/5/y\0v")),
+      write(dom0, "/a", "1"),
+      dom0.call(XS_DIRECTORY_PART, ["/", "0"]),
+    ];
+    return [...out, ...dom0.events.map((e) => e.text), "dom5:", ...dom5.events.map((e) => e.text), JSON.stringify(server.stats())];
+  }
+
+  it("reset() gives back the server as created: a script on a used, reset server answers as on a new one", () => {
+    const logA: string[] = [];
+    const logB: string[] = [];
+    const fresh = createXenstoreServer({ quotas: { maxEntries: 50 }, log: (r) => logA.push(JSON.stringify(r)) });
+    const used = createXenstoreServer({ quotas: { maxEntries: 50 }, log: (r) => logB.push(JSON.stringify(r)) });
+    const dom0 = createRawPeer(used, 0);
+    home(dom0, 5);
+    expect(write(dom0, "/local/domain/5/x", "secret")).toBe("OK");
+    expect(dom0.call(XS_SET_PERMS, ["@introduceDomain", "n0", "r5"])).toBe("OK");
+    expect(dom0.call(XS_INTRODUCE, ["5", "1234", "3"])).toBe("OK");
+    expect(dom0.call(XS_SET_TARGET, ["5", "0"])).toBe("OK");
+    expect(dom0.call(XS_WATCH, ["/", "w"])).toBe("OK");
+    expect(dom0.call(XS_TRANSACTION_START, [""])).toBe("1");
+    expect(dom0.call(XS_DEBUG, ["log", "off"])).toBe("OK");
+    expect(used.stats().nodes).toBeGreaterThan(4);
+    used.reset();
+    logB.length = 0;
+    // The connection attached before the reset is dropped without a word and answers nothing.
+    expect(dom0.closedWith).toBeNull();
+    dom0.take();
+    dom0.conn.receive(emitXsMessage(XS_READ, 1, 0, fromLatin1("/a\0")));
+    expect(dom0.take()).toEqual([]);
+    expect(transcript(used)).toEqual(transcript(fresh));
+    expect(logB).toEqual(logA);
+    expect(logA.length).toBeGreaterThan(8);
+  });
+});

@@ -99,10 +99,12 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
   const conns = new Set<ConnState>();
   const introduced = new Set<number>();
   const targets = new Map<number, number>();
-  const specialPerms = new Map<string, readonly XsPerm[]>([
-    [INTRODUCE_DOMAIN, [{ domid: 0, perm: "n" }]],
-    [RELEASE_DOMAIN, [{ domid: 0, perm: "n" }]],
-  ]);
+  const specialPerms = new Map<string, readonly XsPerm[]>();
+  const defaultSpecialPerms = (): void => {
+    specialPerms.set(INTRODUCE_DOMAIN, [{ domid: 0, perm: "n" }]);
+    specialPerms.set(RELEASE_DOMAIN, [{ domid: 0, perm: "n" }]);
+  };
+  defaultSpecialPerms();
   let nextConnId = 1;
   let logging = true;
   const counters = { requests: 0, errors: 0, droppedEvents: 0, closedForMalformed: 0 };
@@ -520,7 +522,10 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
   }
 
   // setup_structure(): the daemon creates /tool/xenstored (empty, owned by dom0) at start.
-  tree.write({ domid: 0, privileged: true, target: undefined }, "/tool/xenstored", new Uint8Array(0));
+  const setupStructure = (): void => {
+    tree.write({ domid: 0, privileged: true, target: undefined }, "/tool/xenstored", new Uint8Array(0));
+  };
+  setupStructure();
 
   return {
     connect(domid, sink) {
@@ -584,6 +589,19 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     },
     close() {
       for (const conn of [...conns]) closeConn(conn, "shutdown", true);
+    },
+    reset() {
+      for (const conn of [...conns]) closeConn(conn, "shutdown", false);
+      introduced.clear();
+      targets.clear();
+      specialPerms.clear();
+      defaultSpecialPerms();
+      nextConnId = 1;
+      logging = true;
+      counters.requests = counters.errors = counters.droppedEvents = counters.closedForMalformed = 0;
+      deferredFires = null;
+      tree.reset();
+      setupStructure();
     },
     stats() {
       let watches = 0;

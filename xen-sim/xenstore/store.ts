@@ -100,6 +100,8 @@ export interface XenstoreTree {
    * in child order, and fires watches as RM does (xenstored's domain_tree_remove on release).
    */
   removeOwnedBy(domid: number): void;
+  /** Back to the tree as created: only / (owned by dom0), generation 0. Open transactions are void. */
+  reset(): void;
   readonly size: number;
 }
 
@@ -171,8 +173,14 @@ export function createXenstoreTree(
   const nodes = new Map<string, NodeRec>();
   const owners = new Map<number, number>();
   let generation = 0;
-  nodes.set("/", { value: EMPTY, perms: [{ domid: 0, perm: "n" }], children: [], gen: 0 });
-  owners.set(0, 1);
+  function init(): void {
+    nodes.clear();
+    owners.clear();
+    generation = 0;
+    nodes.set("/", { value: EMPTY, perms: [{ domid: 0, perm: "n" }], children: [], gen: 0 });
+    owners.set(0, 1);
+  }
+  init();
 
   const asState = (tx: XsTransaction | undefined): TxState | undefined => tx as TxState | undefined;
 
@@ -312,7 +320,7 @@ export function createXenstoreTree(
     return true;
   }
 
-  const base: XenstoreTree = {
+  const base: Omit<XenstoreTree, "reset"> = {
     get size() {
       return nodes.size;
     },
@@ -491,5 +499,6 @@ export function createXenstoreTree(
     peek: base.peek,
     ownedBy: base.ownedBy,
     removeOwnedBy: base.removeOwnedBy,
+    reset: init,
   };
 }

@@ -150,6 +150,13 @@ export interface XenstoreServer {
   commitAs(domid: number, ops: readonly XsDirectOp[]): Result<void, XsErrno>;
   /** Closes every connection. */
   close(): void;
+  /**
+   * Back to the server as created (the tree with only / and /tool/xenstored, nothing introduced,
+   * default permissions of the special paths, logging on, zero counters, connection ids from 1);
+   * connections still attached are dropped without a word to their sinks. A fuzz target serves
+   * many inputs with one server this way.
+   */
+  reset(): void;
   stats(): XenstoreStats;
 }
 

@@ -46,13 +46,20 @@ interface ConnectionOutcome {
   readonly closed: XenstoreCloseReason | null;
 }
 
-/** The server of the last serve() call (the whole stream's, which then serves the ring and the probe). */
-let lastServer: XenstoreServer | undefined;
+/**
+ * Two servers for the whole process, reset() before each use (a reset server is the server as
+ * created, so an input's outcome never depends on the inputs before it): `whole` serves the whole
+ * stream and then the ring and the probe, `other` the chunked runs of the chunking oracle.
+ */
+const whole = createXenstoreServer({ quotas: QUOTAS });
+const other = createXenstoreServer({ quotas: QUOTAS });
+/** The ring page, zeroed and initialised per input. */
+const page = new Uint8Array(4096);
+const pageView = new DataView(page.buffer);
 
-/** A fresh server, one connection of `domid`, the stream in `pieces`. */
-function serve(domid: number, pieces: Uint8Array[]): ConnectionOutcome {
-  const server = createXenstoreServer({ quotas: QUOTAS });
-  lastServer = server;
+/** `server` reset, one connection of `domid`, the stream in `pieces`. */
+function serve(server: XenstoreServer, domid: number, pieces: Uint8Array[]): ConnectionOutcome {
+  server.reset();
   const replies: Uint8Array[] = [];
   let closed: XenstoreCloseReason | null = null;
   const conn = server.connect(domid, {
@@ -90,16 +97,12 @@ export function fuzz(data: Uint8Array): void {
   const stream = data.subarray(Math.min(2, data.length));
   const chunked: Uint8Array[] = [];
   for (let i = 0; i < stream.length; i += chunk) chunked.push(stream.subarray(i, i + chunk));
-  // The whole stream is served first: keep that server for the ring and the probe below.
-  let wholeServer: XenstoreServer | undefined;
+  // The whole stream is served first (by `whole`, kept for the ring and the probe below).
+  let runs = 0;
   const outcome = checkChunkInvariant(
     "xenstore connection",
     stream,
-    (pieces) => {
-      const o = serve(domid, pieces);
-      wholeServer ??= lastServer;
-      return o;
-    },
+    (pieces) => serve(runs++ === 0 ? whole : other, domid, pieces),
     chunk * 7919 + stream.length,
     chunked,
   );
@@ -128,11 +131,11 @@ export function fuzz(data: Uint8Array): void {
 
   // The server that served the whole stream then serves the ring and the probe: whatever the
   // connection did to the tree, the server keeps serving.
-  const server = wholeServer!;
-  const page = new Uint8Array(4096);
+  const server = whole;
+  page.fill(0);
   initXenstoreRingPage(page);
   page.set(data.subarray(0, Math.min(data.length, 1024)), 0);
-  new DataView(page.buffer).setUint32(XENSTORE_REQ_PROD, data.length, true);
+  pageView.setUint32(XENSTORE_REQ_PROD, data.length, true);
   const ring = createXenstoreRingBackend({ server, domid: 1, page, notify: () => {} });
   ring.kick();
 
