@@ -164,54 +164,65 @@ const NO_BODY = new Uint8Array(0);
 
 /** Creates a decoder; messages whose len exceeds maxPayload (default 4096) are fatal. */
 export function createXsDecoder(maxPayload: number = XS_PAYLOAD_MAX): XsDecoder {
-  const header = new Uint8Array(XS_HEADER_SIZE);
-  let headerFill = 0;
-  let hdr: XsHeader | null = null;
-  let body: Uint8Array = NO_BODY;
-  let bodyFill = 0;
-  let failed = false;
-  return {
-    get buffered() {
-      return headerFill + bodyFill;
-    },
-    get failed() {
-      return failed;
-    },
-    push(chunk) {
-      if (failed) return err("payload-too-long");
-      const out: XsMessage[] = [];
-      let pos = 0;
-      for (;;) {
-        if (hdr === null) {
-          const take = Math.min(XS_HEADER_SIZE - headerFill, chunk.length - pos);
-          copyBytes(header, headerFill, chunk, pos, take);
-          headerFill += take;
-          pos += take;
-          if (headerFill < XS_HEADER_SIZE) return ok(out);
-          const h = parseXsHeader(header);
-          if (!h.ok) return ok(out);
-          if (h.value.len > maxPayload) {
-            failed = true;
-            return out.length > 0 ? ok(out) : err("payload-too-long", `len ${h.value.len} > ${maxPayload}`);
-          }
-          hdr = h.value;
-          body = new Uint8Array(hdr.len);
-          bodyFill = 0;
-        }
-        const take = Math.min(hdr.len - bodyFill, chunk.length - pos);
-        copyBytes(body, bodyFill, chunk, pos, take);
-        bodyFill += take;
+  return new StreamDecoder(maxPayload);
+}
+
+/**
+ * The decoder createXsDecoder returns (a class: an object literal with getters costs V8 a runtime
+ * call, ~50 times a class instance, and a decoder is made per connection).
+ */
+class StreamDecoder implements XsDecoder {
+  readonly #maxPayload: number;
+  readonly #header = new Uint8Array(XS_HEADER_SIZE);
+  #headerFill = 0;
+  #hdr: XsHeader | null = null;
+  #body: Uint8Array = NO_BODY;
+  #bodyFill = 0;
+  #failed = false;
+  constructor(maxPayload: number) {
+    this.#maxPayload = maxPayload;
+  }
+  get buffered(): number {
+    return this.#headerFill + this.#bodyFill;
+  }
+  get failed(): boolean {
+    return this.#failed;
+  }
+  push(chunk: Uint8Array): Result<XsMessage[], XsDecodeError> {
+    if (this.#failed) return err("payload-too-long");
+    const out: XsMessage[] = [];
+    let pos = 0;
+    for (;;) {
+      let hdr = this.#hdr;
+      if (hdr === null) {
+        const take = Math.min(XS_HEADER_SIZE - this.#headerFill, chunk.length - pos);
+        copyBytes(this.#header, this.#headerFill, chunk, pos, take);
+        this.#headerFill += take;
         pos += take;
-        if (bodyFill < hdr.len) return ok(out);
-        out.push({ type: hdr.type, reqId: hdr.reqId, txId: hdr.txId, payload: body });
-        hdr = null;
-        headerFill = 0;
-        bodyFill = 0;
-        body = NO_BODY;
-        if (pos >= chunk.length) return ok(out);
+        if (this.#headerFill < XS_HEADER_SIZE) return ok(out);
+        const h = parseXsHeader(this.#header);
+        if (!h.ok) return ok(out);
+        if (h.value.len > this.#maxPayload) {
+          this.#failed = true;
+          return out.length > 0 ? ok(out) : err("payload-too-long", `len ${h.value.len} > ${this.#maxPayload}`);
+        }
+        hdr = this.#hdr = h.value;
+        this.#body = new Uint8Array(hdr.len);
+        this.#bodyFill = 0;
       }
-    },
-  };
+      const take = Math.min(hdr.len - this.#bodyFill, chunk.length - pos);
+      copyBytes(this.#body, this.#bodyFill, chunk, pos, take);
+      this.#bodyFill += take;
+      pos += take;
+      if (this.#bodyFill < hdr.len) return ok(out);
+      out.push({ type: hdr.type, reqId: hdr.reqId, txId: hdr.txId, payload: this.#body });
+      this.#hdr = null;
+      this.#headerFill = 0;
+      this.#bodyFill = 0;
+      this.#body = NO_BODY;
+      if (pos >= chunk.length) return ok(out);
+    }
+  }
 }
 
 /**
