@@ -522,10 +522,9 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
   }
 
   // setup_structure(): the daemon creates /tool/xenstored (empty, owned by dom0) at start.
-  const setupStructure = (): void => {
-    tree.write({ domid: 0, privileged: true, target: undefined }, "/tool/xenstored", new Uint8Array(0));
-  };
-  setupStructure();
+  tree.write({ domid: 0, privileged: true, target: undefined }, "/tool/xenstored", new Uint8Array(0));
+  /** The tree as created, for reset(). */
+  const initialTree = tree.snapshot();
 
   return {
     connect(domid, sink) {
@@ -600,8 +599,7 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
       logging = true;
       counters.requests = counters.errors = counters.droppedEvents = counters.closedForMalformed = 0;
       deferredFires = null;
-      tree.reset();
-      setupStructure();
+      tree.restore(initialTree);
     },
     stats() {
       let watches = 0;

@@ -100,9 +100,18 @@ export interface XenstoreTree {
    * in child order, and fires watches as RM does (xenstored's domain_tree_remove on release).
    */
   removeOwnedBy(domid: number): void;
-  /** Back to the tree as created: only / (owned by dom0), generation 0. Open transactions are void. */
-  reset(): void;
+  /** The committed state (nodes, owners, generation) as it is now, for restore(). */
+  snapshot(): XenstoreTreeSnapshot;
+  /** Back to a snapshot's committed state; open transactions are void. */
+  restore(s: XenstoreTreeSnapshot): void;
   readonly size: number;
+}
+
+/** A tree's committed state (node records are never changed in place, so they are shared). */
+export interface XenstoreTreeSnapshot {
+  readonly nodes: ReadonlyMap<string, unknown>;
+  readonly owners: ReadonlyMap<number, number>;
+  readonly generation: number;
 }
 
 /** Permission bits a caller holds on a node with these permissions. */
@@ -173,14 +182,8 @@ export function createXenstoreTree(
   const nodes = new Map<string, NodeRec>();
   const owners = new Map<number, number>();
   let generation = 0;
-  function init(): void {
-    nodes.clear();
-    owners.clear();
-    generation = 0;
-    nodes.set("/", { value: EMPTY, perms: [{ domid: 0, perm: "n" }], children: [], gen: 0 });
-    owners.set(0, 1);
-  }
-  init();
+  nodes.set("/", { value: EMPTY, perms: [{ domid: 0, perm: "n" }], children: [], gen: 0 });
+  owners.set(0, 1);
 
   const asState = (tx: XsTransaction | undefined): TxState | undefined => tx as TxState | undefined;
 
@@ -320,7 +323,7 @@ export function createXenstoreTree(
     return true;
   }
 
-  const base: Omit<XenstoreTree, "reset"> = {
+  const base: Omit<XenstoreTree, "snapshot" | "restore"> = {
     get size() {
       return nodes.size;
     },
@@ -499,6 +502,13 @@ export function createXenstoreTree(
     peek: base.peek,
     ownedBy: base.ownedBy,
     removeOwnedBy: base.removeOwnedBy,
-    reset: init,
+    snapshot: () => ({ nodes: new Map(nodes), owners: new Map(owners), generation }),
+    restore(snap) {
+      nodes.clear();
+      for (const [k, v] of snap.nodes) nodes.set(k, v as NodeRec);
+      owners.clear();
+      for (const [k, v] of snap.owners) owners.set(k, v);
+      generation = snap.generation;
+    },
   };
 }
