@@ -38,6 +38,106 @@ interface End {
   onConnect: (() => void)[];
 }
 
+/**
+ * One end's ByteStream. A class (its methods closures, so they work unbound as before), not an
+ * object literal with a getter, which V8 builds through the runtime (~0.9 us, two per pair).
+ */
+class PairStream implements ByteStream {
+  readonly #end: End;
+  readonly localAddress: Ipv4Address;
+  readonly localPort: number;
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+  readonly write: (data: Uint8Array) => boolean;
+  readonly end: () => void;
+  readonly destroy: () => void;
+  readonly pause: () => void;
+  readonly resume: () => void;
+  readonly onData: (h: (data: Uint8Array) => void) => void;
+  readonly onRead: (buffer: Uint8Array, callback: (n: number) => void) => void;
+  readonly onEnd: (h: () => void) => void;
+  readonly onDrain: (h: () => void) => void;
+  readonly onClose: (h: (error?: StreamErrorCode) => void) => void;
+  readonly onConnect: (h: () => void) => void;
+  readonly setNoDelay: () => void;
+  readonly setKeepAlive: () => void;
+  constructor(
+    end: End,
+    local: { address: Ipv4Address; port: number },
+    remote: { address: Ipv4Address; port: number },
+    hwm: number,
+    schedule: (from: End) => void,
+    abort: (end: End) => void,
+  ) {
+    this.#end = end;
+    this.localAddress = local.address;
+    this.localPort = local.port;
+    this.remoteAddress = remote.address;
+    this.remotePort = remote.port;
+    this.write = (data) => {
+      if (end.closed || end.ended) return false;
+      if (data.length > 0) {
+        end.queue.push(data.slice());
+        end.queued += data.length;
+        schedule(end);
+      }
+      if (end.queued >= hwm) {
+        end.wantDrain = true;
+        return false;
+      }
+      return true;
+    };
+    this.end = () => {
+      if (end.closed || end.ended) return;
+      end.ended = true;
+      schedule(end);
+    };
+    this.destroy = () => {
+      if (end.closed) return;
+      abort(end);
+    };
+    this.pause = () => {
+      end.paused = true;
+    };
+    this.resume = () => {
+      if (!end.paused) return;
+      end.paused = false;
+      schedule(end.peer);
+    };
+    this.onData = (h) => {
+      end.onData.push(h);
+    };
+    this.onRead = (buffer, callback) => {
+      if (buffer.length === 0) throw new NetlabError("ERR_TCP_READ_BUFFER", "onRead: the buffer must hold at least one byte");
+      end.onData.push((d) => {
+        for (let off = 0; off < d.length; ) {
+          const n = Math.min(buffer.length, d.length - off);
+          buffer.set(d.subarray(off, off + n));
+          off += n;
+          callback(n);
+        }
+      });
+    };
+    this.onEnd = (h) => {
+      end.onEnd.push(h);
+    };
+    this.onDrain = (h) => {
+      end.onDrain.push(h);
+    };
+    this.onClose = (h) => {
+      end.onClose.push(h);
+    };
+    this.onConnect = (h) => {
+      end.onConnect.push(h);
+    };
+    this.setNoDelay = () => {};
+    this.setKeepAlive = () => {};
+  }
+  get bufferedAmount(): number {
+    return this.#end.queued;
+  }
+}
+
 /** Creates two connected ByteStreams. */
 export function createStreamPair(clock: Clock, options: StreamPairOptions = {}): [ByteStream, ByteStream] {
   const hwm = options.highWaterMark ?? 64 * 1024;
@@ -47,8 +147,9 @@ export function createStreamPair(clock: Clock, options: StreamPairOptions = {}):
   const addrB = options.b ?? { address: 0x0a000002, port: 80 };
 
   const makeEnd = (local: { address: Ipv4Address; port: number }, remote: { address: Ipv4Address; port: number }): End => {
-    const end = {} as End;
-    Object.assign(end, {
+    const end: End = {
+      stream: undefined as unknown as ByteStream,
+      peer: undefined as unknown as End,
       queue: [],
       queued: 0,
       ended: false,
@@ -62,74 +163,8 @@ export function createStreamPair(clock: Clock, options: StreamPairOptions = {}):
       onDrain: [],
       onClose: [],
       onConnect: [],
-    });
-    end.stream = {
-      localAddress: local.address,
-      localPort: local.port,
-      remoteAddress: remote.address,
-      remotePort: remote.port,
-      write(data) {
-        if (end.closed || end.ended) return false;
-        if (data.length > 0) {
-          end.queue.push(data.slice());
-          end.queued += data.length;
-          schedule(end);
-        }
-        if (end.queued >= hwm) {
-          end.wantDrain = true;
-          return false;
-        }
-        return true;
-      },
-      end() {
-        if (end.closed || end.ended) return;
-        end.ended = true;
-        schedule(end);
-      },
-      destroy() {
-        if (end.closed) return;
-        abort(end);
-      },
-      get bufferedAmount() {
-        return end.queued;
-      },
-      pause() {
-        end.paused = true;
-      },
-      resume() {
-        if (!end.paused) return;
-        end.paused = false;
-        schedule(end.peer);
-      },
-      onData(h) {
-        end.onData.push(h);
-      },
-      onRead(buffer, callback) {
-        if (buffer.length === 0) throw new NetlabError("ERR_TCP_READ_BUFFER", "onRead: the buffer must hold at least one byte");
-        end.onData.push((d) => {
-          for (let off = 0; off < d.length; ) {
-            const n = Math.min(buffer.length, d.length - off);
-            buffer.set(d.subarray(off, off + n));
-            off += n;
-            callback(n);
-          }
-        });
-      },
-      onEnd(h) {
-        end.onEnd.push(h);
-      },
-      onDrain(h) {
-        end.onDrain.push(h);
-      },
-      onClose(h) {
-        end.onClose.push(h);
-      },
-      onConnect(h) {
-        end.onConnect.push(h);
-      },
-      setNoDelay() {},
-      setKeepAlive() {},
     };
+    end.stream = new PairStream(end, local, remote, hwm, schedule, abort);
     return end;
   };
 
