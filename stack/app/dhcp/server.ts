@@ -532,9 +532,9 @@ export function createDhcpServer(deps: DhcpServerDeps, config: DhcpServerConfig)
   socket.onMessage(handle);
 
   return {
-    get stats() {
-      return stats;
-    },
+    // The counters object itself (a data property: an object literal with a getter costs V8 a
+    // runtime call, ~0.9 us, and a fuzz target makes a server per input).
+    stats,
     leases: () => [...leases.values()],
     close() {
       socket.close();

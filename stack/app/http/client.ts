@@ -181,9 +181,9 @@ export function createHttpClient(deps: HttpClientDeps, options: HttpClientOption
         for (const c of [...pool.idle]) c.close();
       }
     },
-    get stats() {
-      return ctx.stats;
-    },
+    // The counters object itself (a data property: an object literal with a getter costs V8 a
+    // runtime call, ~0.9 us, and a fuzz target makes a client per input).
+    stats: ctx.stats,
   } as HttpClient;
   return client;
 }

@@ -255,50 +255,66 @@ export function createHttpServer(deps: HttpServerDeps, handler: HttpHandler, opt
     stream.destroy();
   };
 
-  const server: HttpServer = {
-    listen(listener) {
-      listener.onConnection((s) => server.handleConnection(s));
+  const handleConnection = (stream: ByteStream): void => {
+    if (closed) {
+      refuse(stream);
+      return;
+    }
+    const address = stream.remoteAddress;
+    const known = sources.get(address);
+    if (known !== undefined && known.count >= opts.maxConnectionsPerSource && !ctx.reclaim(known)) {
+      stats.rejectedPerSource++;
+      refuse(stream);
+      return;
+    }
+    if (connections.size >= opts.maxConnections && !ctx.reclaim(ctx)) {
+      refuse(stream);
+      return;
+    }
+    stats.connections++;
+    let source = sources.get(address);
+    if (source === undefined) {
+      source = { count: 0, idle: new Set(), heads: new Set(), bodies: new Set() };
+      sources.set(address, source);
+    }
+    source.count++;
+    const c = new Connection(ctx, stream, source);
+    connections.add(c);
+    c.start();
+    ctx.notePressure(source);
+  };
+  return new ServerHandle(
+    (listener) => {
+      listener.onConnection((s) => handleConnection(s));
     },
-    handleConnection(stream) {
-      if (closed) {
-        refuse(stream);
-        return;
-      }
-      const address = stream.remoteAddress;
-      const known = sources.get(address);
-      if (known !== undefined && known.count >= opts.maxConnectionsPerSource && !ctx.reclaim(known)) {
-        stats.rejectedPerSource++;
-        refuse(stream);
-        return;
-      }
-      if (connections.size >= opts.maxConnections && !ctx.reclaim(ctx)) {
-        refuse(stream);
-        return;
-      }
-      stats.connections++;
-      let source = sources.get(address);
-      if (source === undefined) {
-        source = { count: 0, idle: new Set(), heads: new Set(), bodies: new Set() };
-        sources.set(address, source);
-      }
-      source.count++;
-      const c = new Connection(ctx, stream, source);
-      connections.add(c);
-      c.start();
-      ctx.notePressure(source);
-    },
-    close() {
+    handleConnection,
+    () => {
       closed = true;
       for (const c of [...connections]) c.shutdown();
     },
-    get connectionCount() {
-      return connections.size;
-    },
-    get stats() {
-      return stats;
-    },
-  };
-  return server;
+    stats,
+    connections,
+  );
+}
+
+/**
+ * The object createHttpServer returns: its methods are closures of the server (they work unbound);
+ * a class, not an object literal with getters (V8 builds one through the runtime, ~0.9 us).
+ */
+class ServerHandle implements HttpServer {
+  readonly #connections: ReadonlySet<unknown>;
+  constructor(
+    readonly listen: (listener: TcpListener) => void,
+    readonly handleConnection: (stream: ByteStream) => void,
+    readonly close: () => void,
+    readonly stats: Readonly<HttpServerStats>,
+    connections: ReadonlySet<unknown>,
+  ) {
+    this.#connections = connections;
+  }
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
 }
 
 type ServerSettings = typeof DEFAULTS & HttpServerOptions;
