@@ -7,9 +7,9 @@
 // parser) does: the same method, target and body for every request both completed, and neither
 // completes a request the other is still reading (where one refuses the input, only the requests
 // before that point are compared: netlab's limits here are far below llhttp's).
-import { createVirtualClock } from "../../../stack/time.ts";
+import { createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createStreamPair } from "../../../stack/transport/stream-pair.ts";
-import { createHttpServer } from "../../../stack/app/http/server.ts";
+import { createHttpServer, type HttpServer } from "../../../stack/app/http/server.ts";
 import { createResponseParser, type HttpParserLimits } from "../../../stack/app/http/parser.ts";
 import { llhttpFraming, netlabBodyEnds, netlabFraming, type Framing } from "../http-reference.ts";
 import { checkChunkInvariant, sameValue, show, fail as oracleFail, withoutStacks } from "../oracles.ts";
@@ -120,22 +120,19 @@ function fail(what: string, bytes: Uint8Array): never {
   throw new Error(`http-server: ${what}\n  in: ${Buffer.from(bytes).toString("hex")}`);
 }
 
-/** Inputs run without error stacks (oracles.ts withoutStacks): a failing input is run again with them. */
-export function fuzz(data: Buffer): void {
-  withoutStacks(() => fuzzOne(data));
-}
+/** The requests the handler saw in the current input (method and target). */
+const seen: string[] = [];
 
-function fuzzOne(data: Buffer): void {
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const framing = checkChunkInvariant(
-    "http request parser",
-    bytes,
-    (pieces) => netlabFraming(pieces, LIMITS),
-    bytes.length === 0 ? 1 : bytes[0]! * 31 + bytes[bytes.length - 1]!,
-  );
-  compareFraming(bytes, framing);
+interface World {
+  readonly clock: VirtualClock;
+  readonly server: HttpServer;
+}
+/** The world kept for the next input (see fuzzOne). */
+let world: World | undefined;
+
+/** A clock and a server answering every request by its target, length and order. */
+function newWorld(): World {
   const clock = createVirtualClock();
-  const seen: string[] = [];
   const server = createHttpServer(
     { clock },
     (req, res) => {
@@ -155,6 +152,29 @@ function fuzzOne(data: Buffer): void {
     },
     { limits: LIMITS, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 500, lingerMs: 100, date: false },
   );
+  return { clock, server };
+}
+
+/** Inputs run without error stacks (oracles.ts withoutStacks): a failing input is run again with them. */
+export function fuzz(data: Buffer): void {
+  withoutStacks(() => fuzzOne(data));
+}
+
+function fuzzOne(data: Buffer): void {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const framing = checkChunkInvariant(
+    "http request parser",
+    bytes,
+    (pieces) => netlabFraming(pieces, LIMITS),
+    bytes.length === 0 ? 1 : bytes[0]! * 31 + bytes[bytes.length - 1]!,
+  );
+  compareFraming(bytes, framing);
+  // The world of the last input that left the server with no connection and no timer (a fresh
+  // one otherwise, and after a failure): an idle server and clock behave as new ones.
+  const w = world ?? newWorld();
+  world = undefined;
+  const { clock, server } = w;
+  seen.length = 0;
   const [client, srv] = createStreamPair(clock);
   server.handleConnection(srv);
   const out: Uint8Array[] = [];
@@ -206,6 +226,7 @@ function fuzzOne(data: Buffer): void {
   if (errorAt >= 0 && statuses[errorAt] !== 408 && statuses[errorAt] !== 417 && framing.accepted === true) {
     fail(`server answered ${statuses[errorAt]} but the parser accepts the input`, bytes);
   }
+  if (server.connectionCount === 0) world = w;
 }
 
 /** Seeds: valid pipelines, chunked bodies, and the smuggling shapes. */
