@@ -70,6 +70,18 @@ function htabAfterTransferEncoding(bytes: Uint8Array, theirs: Framing): boolean 
 }
 
 /**
+ * The same for Content-Length: llhttp refuses "1<HTAB>" (HPE_INVALID_CONTENT_LENGTH), where OWS
+ * after the digits is stripped (RFC 9110 §5.5). True when llhttp's refusal follows a
+ * Content-Length line of digits ending in HTAB (only whitespace after the digits: "0x10", "1e2" and
+ * "+5" stay findings).
+ */
+function htabAfterContentLength(bytes: Uint8Array, theirs: Framing): boolean {
+  if (theirs.error !== "HPE_INVALID_CONTENT_LENGTH" || theirs.errorOffset === undefined) return false;
+  const head = Buffer.from(bytes.subarray(0, Math.min(bytes.length, theirs.errorOffset + 1))).toString("latin1");
+  return head.split("\n").some((line) => /^content-length:[ \t]*[0-9]+[ \t]*\t[ \t]*\r?$/i.test(line));
+}
+
+/**
  * RFC 9110 §5.6.1.2: a recipient ignores empty list elements, so "chunked," and "chunked, ,"
  * name chunked as the final coding; llhttp takes a comma after "chunked" as another coding to come
  * and refuses the request (HPE_INVALID_TRANSFER_ENCODING; it accepts ", chunked"). True when
@@ -100,6 +112,7 @@ function compareFraming(bytes: Uint8Array, ours: Framing): void {
         inTrailers() ||
         bwsInChunkExtension(bytes, theirs) ||
         htabAfterTransferEncoding(bytes, theirs) ||
+        htabAfterContentLength(bytes, theirs) ||
         emptyElementAfterChunked(bytes, theirs))
     )
   ) {
