@@ -356,6 +356,19 @@ describe("RACK (RFC 8985 §6)", () => {
   });
 });
 
+/** A sender (no Nagle) that has seen reordering: segment 0 delivered after 1 at 100 ms, then both ACKed. */
+function senderAfterReordering(): ReturnType<typeof sender> {
+  const s = sender();
+  s.conn.setNoDelay(true);
+  s.conn.write(new Uint8Array(2 * MSS));
+  emitted(s);
+  s.peer.clock.advance(100);
+  // 0 arrives after 1, and nothing else is outstanding
+  s.ack(0, [[MSS, 2 * MSS]]);
+  s.ack(2 * MSS);
+  return s;
+}
+
 describe("RACK with reordering (RFC 8985 §6.2, as Linux's tcp_recovery.c)", () => {
   it("a segment delivered later from a burst sent at one instant refreshes RACK.rtt (a tie broken by sequence, as tcp_rack_sent_after): the hole below waits for it", () => {
     const s = sender();
@@ -375,14 +388,7 @@ describe("RACK with reordering (RFC 8985 §6.2, as Linux's tcp_recovery.c)", () 
   });
 
   it("reordering shown by the ACK that fills the only hole is remembered: in recovery a second hole still waits min_rtt/4", () => {
-    const s = sender();
-    s.conn.setNoDelay(true);
-    s.conn.write(new Uint8Array(2 * MSS));
-    emitted(s);
-    s.peer.clock.advance(100);
-    s.ack(0, [[MSS, 2 * MSS]]);
-    // 0 arrived after 1, and nothing else is outstanding
-    s.ack(2 * MSS);
+    const s = senderAfterReordering();
     s.conn.write(new Uint8Array(8 * MSS));
     expect(emitted(s)).toHaveLength(8);
     s.peer.clock.advance(100);
@@ -430,13 +436,7 @@ describe("RACK with reordering (RFC 8985 §6.2, as Linux's tcp_recovery.c)", () 
 
 describe("RACK with reordering: losses by time only, every retransmission tracked (as Linux)", () => {
   it("once reordering was seen, DupThresh SACKed segments above a hole do not make it lost: it waits RACK.rtt + min_rtt/4 (Linux marks by time only, tcp_rack_mark_lost)", () => {
-    const s = sender();
-    s.conn.setNoDelay(true);
-    s.conn.write(new Uint8Array(2 * MSS));
-    emitted(s);
-    s.peer.clock.advance(100);
-    s.ack(0, [[MSS, 2 * MSS]]);
-    s.ack(2 * MSS);
+    const s = senderAfterReordering();
     s.conn.write(new Uint8Array(6 * MSS));
     expect(emitted(s)).toHaveLength(6);
     s.peer.clock.advance(100);
