@@ -20,9 +20,6 @@ import { NONE, State, Tcb, stateName, type CloseHandler, type DataHandler, type 
 import { onTimer } from "./timers.ts";
 import type { TcpInfo, TcpStateName } from "./types.ts";
 
-/** The data handler of an onRead reader: receiver.ts copies into Tcb.reader instead of calling it. */
-const READER: DataHandler = () => {};
-
 /** Creates a connection's state record with its ByteStream facade (state CLOSED, not yet opened). */
 export function createConnection(
   ctx: TcpContext,
@@ -134,15 +131,13 @@ export class TcpConnection implements ByteStream {
 
   onData(handler: DataHandler): void {
     const c = this.#c;
-    c.reader = null;
     c.onDataHandler = handler;
     if (!c.paused && c.recvQueue !== null) flushReceived(c);
   }
   onRead(buffer: Uint8Array, callback: (n: number) => void): void {
     if (buffer.length === 0) throw new NetlabError("ERR_TCP_READ_BUFFER", "onRead: the buffer must hold at least one byte");
     const c = this.#c;
-    c.reader = { buffer, callback };
-    c.onDataHandler = READER;
+    c.onDataHandler = { buffer, callback };
     if (!c.paused && c.recvQueue !== null) flushReceived(c);
   }
   onEnd(handler: VoidHandler): void {

@@ -160,6 +160,8 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
   readonly recycler: BufferRecycler;
   /** Drained send buffers, reused by the next connection that writes (bounded). */
   readonly freeSendBuffers: SendBuffer[] = [];
+  /** A view of the segment being taken in was kept (TcpContext.payloadKept). */
+  payloadKept = false;
   /** RACK states idle connections gave back (at most FREE_RACK_STATES_MAX). */
   readonly freeRackStates: RackState[] = [];
   challengeWindowStart = -Infinity;
@@ -572,9 +574,9 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
       }
       // the frame goes back to its producer (Frame.release) when no view of it was kept: its
       // bytes were copied out to an onRead reader, or there were none to keep
-      conn.payloadKept = false;
+      this.payloadKept = false;
       input(conn, seg);
-      if (!conn.payloadKept) {
+      if (!this.payloadKept) {
         this.stats.segmentBuffersReleased++;
         release();
       }

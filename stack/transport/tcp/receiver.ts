@@ -99,7 +99,7 @@ export function receiveText(c: Tcb, seq: number, payload: Uint8Array): void {
     }
   } else {
     if (c.ooo === null) c.ooo = new ReassemblyQueue(c.ctx.options.outOfOrderBudget);
-    c.payloadKept = true;
+    c.ctx.payloadKept = true;
     if (!c.ooo.insert(seq, payload)) c.ctx.stats.outOfOrderDropped++;
     else {
       const dup = c.ooo.duplicate();
@@ -142,7 +142,7 @@ export function enterQuickAck(c: Tcb): void {
 
 export function deliver(c: Tcb, data: Uint8Array): void {
   if (c.paused || c.onDataHandler === null || c.recvQueue !== null) {
-    c.payloadKept = true;
+    c.ctx.payloadKept = true;
     if (c.recvQueue === null) c.recvQueue = [];
     c.recvQueue.push(data);
     c.recvQueued += data.length;
@@ -152,7 +152,7 @@ export function deliver(c: Tcb, data: Uint8Array): void {
   const took = hand(c, data);
   if (took < data.length && !c.destroyed) {
     // an onRead reader paused mid-way: the rest waits for resume()
-    c.payloadKept = true;
+    c.ctx.payloadKept = true;
     c.recvQueue = [data.subarray(took)];
     c.recvQueued += data.length - took;
   }
@@ -164,22 +164,22 @@ export function deliver(c: Tcb, data: Uint8Array): void {
  * pauses or destroys the stream. Returns the bytes taken.
  */
 function hand(c: Tcb, data: Uint8Array): number {
-  const r = c.reader;
-  if (r === null) {
-    c.payloadKept = true;
-    c.onDataHandler!(data);
+  const h = c.onDataHandler!;
+  if (typeof h === "function") {
+    c.ctx.payloadKept = true;
+    h(data);
     return data.length;
   }
-  const buffer = r.buffer;
+  const buffer = h.buffer;
   let off = 0;
   while (off < data.length) {
     const n = Math.min(buffer.length, data.length - off);
     buffer.set(n === data.length ? data : data.subarray(off, off + n));
     off += n;
-    r.callback(n);
+    h.callback(n);
     if (c.paused || c.destroyed || c.onDataHandler === null) break;
     // the reader switched to another buffer or to onData: the rest goes to it
-    if (c.reader !== r) return off < data.length ? off + hand(c, data.subarray(off)) : off;
+    if (c.onDataHandler !== h) return off < data.length ? off + hand(c, data.subarray(off)) : off;
   }
   return off;
 }

@@ -93,6 +93,12 @@ export interface TcpContext {
   takeSendBuffer(): SendBuffer;
   /** Gives back a send buffer that drained: an idle connection holds none. */
   releaseSendBuffer(buffer: SendBuffer): void;
+  /**
+   * Set by the receiver when a view of received bytes was kept (handed to an onData handler,
+   * queued, put in the out-of-order queue) during a segment's input; the layer clears it first and
+   * gives the segment's frame back (Ipv4Delivery.release) only when it is still false after.
+   */
+  payloadKept: boolean;
   /** RACK state as `new RackState(sndUna)` would make it (one an idle connection gave back, reset, or a new one). */
   takeRackState(sndUna: number): RackState;
   /** Gives back the RACK state of a connection that went idle: an idle connection holds none. */
@@ -163,6 +169,11 @@ export interface LossRecovery {
 }
 
 export type DataHandler = (data: Uint8Array) => void;
+/** An onRead reader: received bytes are copied into `buffer`, callback(n) per fill; no view is handed out. */
+export interface Reader {
+  readonly buffer: Uint8Array;
+  readonly callback: (n: number) => void;
+}
 export type VoidHandler = () => void;
 export type CloseHandler = (error?: StreamErrorCode) => void;
 /** A retransmitted range and SND.MAX when it was sent (lost-retransmission detection). */
@@ -308,12 +319,6 @@ export class Tcb {
   oooFin = -1;
   recvQueue: Uint8Array[] | null = null;
   recvQueued = 0;
-  /**
-   * Set when a view of received bytes was kept (handed to an onData reader, queued, put in the
-   * out-of-order queue); the layer gives the segment's frame back (Ipv4Delivery.release) only
-   * when it is still false after the segment's input, i.e. an onRead reader copied every byte out.
-   */
-  payloadKept = false;
   paused = false;
   finReceived = false;
   endDelivered = false;
@@ -345,9 +350,8 @@ export class Tcb {
   /** When we last answered an out-of-window pure ACK. */
   lastOowAckAt = -Infinity;
   // user interface
-  onDataHandler: DataHandler | null = null;
-  /** An onRead reader (ByteStream.onRead): received bytes are copied into its buffer, no view is handed out. */
-  reader: { readonly buffer: Uint8Array; readonly callback: (n: number) => void } | null = null;
+  /** An onData handler (views), or an onRead reader (copies into its buffer: ByteStream.onRead). */
+  onDataHandler: DataHandler | Reader | null = null;
   onEndHandler: VoidHandler | null = null;
   onDrainHandler: VoidHandler | null = null;
   onCloseHandler: CloseHandler | null = null;
