@@ -573,10 +573,14 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
         return;
       }
       // the frame goes back to its producer (Frame.release) when no view of it was kept: its
-      // bytes were copied out to an onRead reader, or there were none to keep
+      // bytes were copied out to an onRead reader, or there were none to keep. (The flag of a
+      // segment further up the stack, should a device deliver synchronously, is put back after.)
+      const outer = this.payloadKept;
       this.payloadKept = false;
       input(conn, seg);
-      if (!this.payloadKept) {
+      const kept = this.payloadKept;
+      this.payloadKept = outer;
+      if (!kept) {
         this.stats.segmentBuffersReleased++;
         release();
       }
