@@ -948,15 +948,27 @@ describe("TCP retransmission and recovery", () => {
 });
 
 describe("TCP timestamps and PAWS", () => {
-  it("a segment whose TSval is older than TS.Recent is dropped and answered with an ACK (RFC 7323 §5.3)", () => {
+  it("a segment whose TSval is older than TS.Recent by more than one tick is dropped and answered with an ACK (RFC 7323 §5.3)", () => {
+    const e = establishPassive();
+    e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 500) });
+    e.peer.clock.advance(40);
+    e.peer.drain();
+    e.peer.inject({ flags: A, seq: e.peerSeq + 10, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 498) });
+    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 10, options: { tsEcr: 500 } });
+    expect(e.events).toEqual(["data:10"]);
+    expect(e.peer.tcp.stats.pawsRejected).toBe(1);
+  });
+
+  it("one tick older than TS.Recent passes PAWS, as Linux's TCP_PAWS_WINDOW (tcp_paws_discard), and TS.Recent stays", () => {
     const e = establishPassive();
     e.peer.inject({ flags: A, seq: e.peerSeq, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 500) });
     e.peer.clock.advance(40);
     e.peer.drain();
     e.peer.inject({ flags: A, seq: e.peerSeq + 10, ack: e.localSeq, payload: new Uint8Array(10), options: ts(e, 499) });
-    expect(e.peer.next()).toMatchObject({ flags: A, ack: e.peerSeq + 10, options: { tsEcr: 500 } });
-    expect(e.events).toEqual(["data:10"]);
-    expect(e.peer.tcp.stats.pawsRejected).toBe(1);
+    e.peer.clock.advance(40);
+    expect(e.peer.drain().at(-1)).toMatchObject({ flags: A, ack: e.peerSeq + 20, options: { tsEcr: 500 } });
+    expect(e.events).toEqual(["data:10", "data:10"]);
+    expect(e.peer.tcp.stats.pawsRejected).toBe(0);
   });
 
   it("an old duplicate dropped by PAWS is reported in a D-SACK (Linux's tcp_send_dupack): the original of a retransmission that overtook it", () => {

@@ -22,6 +22,14 @@ const EMPTY = new Uint8Array(0);
 const GRO_MAX_BYTES = 65536;
 /** RFC 7323 §5.5: timestamps older than 24 days are not used for PAWS. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+/**
+ * Linux's TCP_PAWS_WINDOW: a connection's PAWS lets a TSval one tick older than TS.Recent through
+ * (tcp_paws_discard). On a reordering path a retransmission that fills the head hole moves
+ * TS.Recent on, and an original sent a moment before it arrives after it: within this one tick
+ * Linux keeps that original's data, where RFC 7323's strict test drops it. TIME-WAIT keeps the
+ * strict test (tcp_paws_reject), as Linux.
+ */
+const PAWS_WINDOW = 1;
 
 /** Processes one segment addressed to this connection (RFC 9293 §3.10.7). */
 export function input(c: Tcb, seg: TcpRepr): void {
@@ -66,8 +74,8 @@ function inputSynchronized(c: Tcb, seg: TcpRepr, now: number): void {
   let segLen = payload.length + ((f & TCP_FLAG_SYN) !== 0 ? 1 : 0) + ((f & TCP_FLAG_FIN) !== 0 ? 1 : 0);
   const tsVal = seg.options.tsVal;
 
-  // RFC 7323 §5.3 PAWS, as Linux's tcp_validate_incoming
-  const stale = c.tsOk && tsVal !== undefined && !isRst && seqLt(tsVal, c.tsRecent) && now - c.tsRecentTime < PAWS_IDLE_MS;
+  // RFC 7323 §5.3 PAWS, as Linux's tcp_validate_incoming (one tick of tolerance: PAWS_WINDOW)
+  const stale = c.tsOk && tsVal !== undefined && !isRst && seqSub(c.tsRecent, tsVal) > PAWS_WINDOW && now - c.tsRecentTime < PAWS_IDLE_MS;
   const disordered = stale && disorderedAck(c, seg, segLen, tsVal!);
   if (stale && !disordered) {
     c.ctx.stats.pawsRejected++;
