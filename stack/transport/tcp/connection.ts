@@ -17,7 +17,6 @@ import { output } from "./sender.ts";
 import { emitReset } from "./segment-writer.ts";
 import { seqSub } from "./seq.ts";
 import { NONE, State, Tcb, stateName, type CloseHandler, type DataHandler, type TcpContext, type VoidHandler } from "./state.ts";
-import { onTimer } from "./timers.ts";
 import type { TcpInfo, TcpStateName } from "./types.ts";
 
 /** Creates a connection's state record with its ByteStream facade (state CLOSED, not yet opened). */
@@ -32,7 +31,6 @@ export function createConnection(
   hystart: boolean = ctx.options.hystart,
 ): Tcb {
   const c = new Tcb(ctx, localAddress, localPort, remoteAddress, remotePort, congestionControl, noDelay, NEWRENO_RECOVERY, hystart);
-  c.fireTimer = () => onTimer(c);
   c.stream = new TcpConnection(c);
   return c;
 }

@@ -14,7 +14,7 @@ export function armTimer(c: Tcb): void {
   if (c.timerId !== 0 && c.timerAt <= at) return;
   if (c.timerId !== 0) c.ctx.clock.cancel(c.timerId);
   c.timerAt = at;
-  c.timerId = c.ctx.clock.setTimer(at, c.fireTimer);
+  c.timerId = c.ctx.clock.setTimer(at, (c.fireTimer ??= c.ctx.timerCallback(c)));
 }
 
 /**

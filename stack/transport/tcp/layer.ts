@@ -20,6 +20,7 @@ import { RackState } from "./rack.ts";
 import { createSegmentSendOptions, State, type SegmentSendOptions, type Tcb, type TcpContext } from "./state.ts";
 import { output } from "./sender.ts";
 import { armTimer } from "./deadlines.ts";
+import { onTimer } from "./timers.ts";
 import { createTcpSecrets, halfSipHash, initialSequenceNumber, type TcpSecrets } from "./isn.ts";
 import { cookieTimestamp, decodeCookieOptions, decodeSynCookie, encodeCookieOptions, encodeSynCookie } from "./syn-cookie.ts";
 import { seqAdd } from "./seq.ts";
@@ -400,6 +401,10 @@ class LayerImpl implements ExtendedTcpLayer, TcpContext, TimeWaitHost {
     if (loan === undefined) return undefined;
     if (loan.reused) this.stats.segmentBuffersReused++;
     return { data: loan.data.subarray(this.headroom), release: loan.release, reused: loan.reused };
+  }
+
+  timerCallback(conn: Tcb): () => void {
+    return () => onTimer(conn);
   }
 
   deferAck(conn: Tcb): void {

@@ -76,6 +76,8 @@ export interface TcpContext {
   /** A passive connection's SYN-ACK timer fired: true when it is to be dropped (out of retries,
    * or pruned from a SYN queue under pressure); false when it is retransmitted. */
   synAckExpired(conn: Tcb): boolean;
+  /** A callback that runs `conn`'s timer (deadlines.ts arms the Clock with it). */
+  timerCallback(conn: Tcb): () => void;
   /** ackCoalescing: send this connection's owed pure ACK once the current burst has been taken in. */
   deferAck(conn: Tcb): void;
   /** The connection is gone: remove it from the demultiplexing table. */
@@ -365,8 +367,11 @@ export class Tcb {
 
   /** The application's view of this connection. */
   stream!: ByteStream;
-  /** Fires the connection's one Clock timer (made once per connection). */
-  fireTimer!: () => void;
+  /**
+   * Fires the connection's one Clock timer: made when a timer is armed (TcpContext.timerCallback),
+   * dropped when it fires and nothing arms it again, so an idle connection holds no closure.
+   */
+  fireTimer: (() => void) | null = null;
   /** The loss recovery algorithm (NewReno until SACK is negotiated). */
   recovery: LossRecovery;
   /** IPv4 send options of the connection's segments (shared per local address). */

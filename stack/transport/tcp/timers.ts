@@ -57,6 +57,8 @@ export function onTimer(c: Tcb): void {
   if (c.rate !== null && c.rate.waitAt <= now) c.rate.waitAt = NONE;
   output(c);
   armTimer(c);
+  // nothing armed again: the connection is idle, and keeps no timer closure
+  if (c.timerId === 0) c.fireTimer = null;
 }
 
 /** RFC 6298 §5.4–5.6 and RFC 5681 §3.1: retransmit the earliest segment, back off, shrink cwnd. */
