@@ -194,42 +194,40 @@ class StreamDecoder implements XsDecoder {
     let pos = 0;
     for (;;) {
       let hdr = this.#hdr;
-      if (hdr === null && this.#headerFill === 0 && chunk.length - pos >= XS_HEADER_SIZE) {
-        // A whole header in the chunk (the usual case): read it in place; and a whole message,
-        // copied out in one native slice (no per-byte copy, no header object kept).
-        const len = u32le(chunk, pos + XS_HEADER_LEN);
+      if (hdr === null) {
+        // The header: read in place when the chunk holds it whole (the usual case), else gathered
+        // across chunks in #header.
+        let from = chunk,
+          at = pos;
+        if (this.#headerFill === 0 && chunk.length - pos >= XS_HEADER_SIZE) {
+          pos += XS_HEADER_SIZE;
+        } else {
+          const take = Math.min(XS_HEADER_SIZE - this.#headerFill, chunk.length - pos);
+          copyBytes(this.#header, this.#headerFill, chunk, pos, take);
+          this.#headerFill += take;
+          pos += take;
+          if (this.#headerFill < XS_HEADER_SIZE) return ok(out);
+          from = this.#header;
+          at = 0;
+        }
+        const len = u32le(from, at + XS_HEADER_LEN);
         if (len > this.#maxPayload) {
           this.#failed = true;
           return out.length > 0 ? ok(out) : err("payload-too-long", `len ${len} > ${this.#maxPayload}`);
         }
-        const type = u32le(chunk, pos + XS_HEADER_TYPE);
-        const reqId = u32le(chunk, pos + XS_HEADER_REQ_ID);
-        const txId = u32le(chunk, pos + XS_HEADER_TX_ID);
-        const bodyAt = pos + XS_HEADER_SIZE;
-        if (chunk.length - bodyAt >= len) {
-          out.push({ type, reqId, txId, payload: chunk.slice(bodyAt, bodyAt + len) });
-          pos = bodyAt + len;
+        const type = u32le(from, at + XS_HEADER_TYPE);
+        const reqId = u32le(from, at + XS_HEADER_REQ_ID);
+        const txId = u32le(from, at + XS_HEADER_TX_ID);
+        this.#headerFill = 0;
+        if (chunk.length - pos >= len) {
+          // the whole body is here: copied out in one native slice (no per-byte copy, no header kept)
+          out.push({ type, reqId, txId, payload: chunk.slice(pos, pos + len) });
+          pos += len;
           if (pos >= chunk.length) return ok(out);
           continue;
         }
         hdr = this.#hdr = { type, reqId, txId, len };
         this.#body = new Uint8Array(len);
-        this.#bodyFill = 0;
-        pos = bodyAt;
-      } else if (hdr === null) {
-        const take = Math.min(XS_HEADER_SIZE - this.#headerFill, chunk.length - pos);
-        copyBytes(this.#header, this.#headerFill, chunk, pos, take);
-        this.#headerFill += take;
-        pos += take;
-        if (this.#headerFill < XS_HEADER_SIZE) return ok(out);
-        const h = parseXsHeader(this.#header);
-        if (!h.ok) return ok(out);
-        if (h.value.len > this.#maxPayload) {
-          this.#failed = true;
-          return out.length > 0 ? ok(out) : err("payload-too-long", `len ${h.value.len} > ${this.#maxPayload}`);
-        }
-        hdr = this.#hdr = h.value;
-        this.#body = new Uint8Array(hdr.len);
         this.#bodyFill = 0;
       }
       const take = Math.min(hdr.len - this.#bodyFill, chunk.length - pos);
@@ -239,7 +237,6 @@ class StreamDecoder implements XsDecoder {
       if (this.#bodyFill < hdr.len) return ok(out);
       out.push({ type: hdr.type, reqId: hdr.reqId, txId: hdr.txId, payload: this.#body });
       this.#hdr = null;
-      this.#headerFill = 0;
       this.#bodyFill = 0;
       this.#body = NO_BODY;
       if (pos >= chunk.length) return ok(out);
