@@ -72,10 +72,12 @@ const MIN_LINK_MTU = 68;
 
 const VALIDATED: FrameOffload = Object.freeze({ dataValidated: true });
 
-/** A datagram handed to a transport; its header view is made on first use. */
+/**
+ * A datagram handed to a transport; its header view is made on first use. Every field is set in
+ * the constructor, undefined or not, so every Delivery has one hidden class (a transport reading
+ * d.offload and d.release sees one shape, not four).
+ */
 class Delivery implements Ipv4Delivery {
-  declare readonly offload?: FrameOffload;
-  declare readonly release?: () => void;
   readonly #bytes: Uint8Array;
   readonly #headerLength: number;
   #header: Uint8Array | null;
@@ -88,14 +90,12 @@ class Delivery implements Ipv4Delivery {
     bytes: Uint8Array,
     headerLength: number,
     header: Uint8Array | null,
-    offload: FrameOffload | undefined,
-    release: (() => void) | undefined,
+    readonly offload: FrameOffload | undefined,
+    readonly release: (() => void) | undefined,
   ) {
     this.#bytes = bytes;
     this.#headerLength = headerLength;
     this.#header = header;
-    if (offload !== undefined) (this as { offload?: FrameOffload }).offload = offload;
-    if (release !== undefined) (this as { release?: () => void }).release = release;
   }
   get header(): Uint8Array {
     return (this.#header ??= this.#bytes.subarray(0, this.#headerLength));

@@ -27,14 +27,14 @@ export interface Ipv4Delivery {
   /** The full IP header bytes (for ICMP errors that quote it). */
   readonly header: Uint8Array;
   /** Offload metadata of the frame that carried it (checksum already validated, etc.). */
-  readonly offload?: FrameOffload;
+  readonly offload?: FrameOffload | undefined;
   /**
    * The carrying frame's Frame.release, when the datagram is that frame's only content handed
    * on (not reassembled, not forwarded): the transport, as the frame's final consumer, may call
    * it once it keeps no view of `payload` or `header` (TCP does when its reader copied the bytes
    * out: ByteStream.onRead). Never calling it is always safe.
    */
-  readonly release?: () => void;
+  readonly release?: (() => void) | undefined;
 }
 
 /** Options for one output datagram. */
