@@ -71,6 +71,8 @@ export interface ImpairedTransferReport {
   /** CPU seconds of the netlab sender's process during the transfer (near `seconds`: it had a core's worth). */
   readonly senderCpuSeconds?: number;
   readonly senderInfo?: Readonly<Record<string, unknown>>;
+  /** A netlab receiver's TCP layer counters at the end (PAWS drops, D-SACKs sent, ...). */
+  readonly receiverStats?: Readonly<Record<string, number>>;
 }
 
 const ADDR = ["192.0.2.1", "192.0.2.2"] as const;
@@ -237,6 +239,7 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
     }
     // The receiver.
     let receiverDone: Promise<number>;
+    let receiverStats: Readonly<Record<string, number>> | undefined;
     if (o.receiver === "linux") {
       const sink = sideNs[1]!.spawn("python3", ["-c", SINK, ADDR[1], String(PORT)]);
       processes.push(sink);
@@ -246,7 +249,11 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
       const child = spawnEndpoint(1, endpointTaps[1]!);
       await child.waitFor(/"event":"(ready|error)"/, 30_000);
       await forwarding(sideNs[1]!, endpointTaps[1]!);
-      receiverDone = child.waitFor(/"event":"(done|error)"/, timeoutMs).then(() => endpointResult(child).received);
+      receiverDone = child.waitFor(/"event":"(done|error)"/, timeoutMs).then(() => {
+        const r = endpointResult(child);
+        receiverStats = r.stats;
+        return r.received;
+      });
     }
     // Awaited below; a receiver failing while the sender runs is reported there, not as unhandled.
     receiverDone.catch(() => undefined);
@@ -263,7 +270,10 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
       await src.waitFor(/done \S+ \S+ \d+/, timeoutMs);
       const received = await receiverDone;
       const m = /done (\S+) (\S+) (\d+)/.exec(src.output().stdout)!;
-      return report(o, Number(m[1]), m[2]!, Number(m[3]), (await tcpTimeouts(sideNs[0]!)) - before, received, link, elementCpu());
+      return {
+        ...report(o, Number(m[1]), m[2]!, Number(m[3]), (await tcpTimeouts(sideNs[0]!)) - before, received, link, elementCpu()),
+        ...(receiverStats === undefined ? {} : { receiverStats }),
+      };
     }
     const child = spawnEndpoint(0, endpointTaps[0]!);
     await child.waitFor(/"event":"(done|error)"/, timeoutMs + 30_000);
@@ -275,6 +285,7 @@ export async function impairedTransfer(o: ImpairedTransferOptions): Promise<Impa
       senderStats: stats,
       senderCpuSeconds: r.cpuSeconds,
       ...(r.info === undefined ? {} : { senderInfo: r.info }),
+      ...(receiverStats === undefined ? {} : { receiverStats }),
     };
   } finally {
     for (const p of processes) await p.stop("SIGKILL", 500).catch(() => undefined);
