@@ -9,7 +9,8 @@
 // executions per CPU second of the engine process over the same span (the machine is shared: a
 // busy neighbour lowers exec/s, much less exec per CPU second) and the load average at its start.
 // NETLAB_BENCH_FUZZ_SECONDS sets the seconds per target (default 10), NETLAB_BENCH_FUZZ_TARGETS
-// (a,b,...) picks targets.
+// (a,b,...) picks targets, NETLAB_BENCH_FUZZ_RUNS the runs per target (default 1; the figure is
+// their median: one run on a shared machine moves by up to 1.6x with its neighbours' load).
 import { readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,9 +18,14 @@ import { fileURLToPath } from "node:url";
 import type { BenchCase, BenchSuite, BenchTarget } from "../../harness/bench/types.ts";
 import { bundleTarget, chooseEngine, defaultFuzzPaths, listTargets, parseStatLine } from "../../harness/fuzz/runner.ts";
 import { runFuzzer } from "../../harness/fuzz/runner.ts";
+import { NetlabError } from "../../stack/error.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SECONDS = Number(process.env["NETLAB_BENCH_FUZZ_SECONDS"] ?? 10);
+const RUNS = Number(process.env["NETLAB_BENCH_FUZZ_RUNS"] ?? 1);
+if (!Number.isInteger(RUNS) || RUNS < 1) {
+  throw new NetlabError("ERR_BENCH_CONFIG", `NETLAB_BENCH_FUZZ_RUNS must be a positive integer, not ${process.env["NETLAB_BENCH_FUZZ_RUNS"]}`);
+}
 /** NETLAB_BENCH_FUZZ_TARGETS=a,b measures only those targets (default: all). */
 const ONLY = process.env["NETLAB_BENCH_FUZZ_TARGETS"]
   ?.split(",")
@@ -75,7 +81,7 @@ function fuzzCase(target: string): BenchCase {
     name: `fuzz ${target}`,
     unit: "exec/s",
     higherIsBetter: true,
-    runs: 1,
+    runs: RUNS,
     warmup: 0,
     ...(goal === undefined ? {} : { target: goal }),
     available: (ctx) => (ctx.quick ? "not in quick mode (seconds of fuzzing per target)" : undefined),
