@@ -4,7 +4,7 @@
 // comparisons for every slot of every new ring (256 per connection at ring-page-order 3): plain
 // initialisation, no decisions.
 //   BlkShadow        one slot's record (the request's op, its sectors, its page indices)
-//   createShadows    the records of a ring; page and indirect-page indices are views of two arrays
+//   createShadows    the records of a ring; a record's page and indirect-page index arrays are made on first use
 //   freeIdStack      every id of a ring, popped lowest first
 //   clearShadows     frees every record, collecting the ops they held (ring reset)
 
@@ -23,33 +23,46 @@ export interface BlkShadow<O> {
   dataOp: number;
   nPages: number;
   /** Indices into the data page pool (up to `maxSegments`). */
-  pages: Int32Array;
+  readonly pages: Int32Array;
   /** Indices into the indirect page pool. */
-  indirect: Int32Array;
+  readonly indirect: Int32Array;
   nIndirect: number;
 }
 
-/** Free records for `slots` ids; each holds `maxSegments` page indices (views of one array: two allocations per ring). */
-export function createShadows<O>(slots: number, maxSegments: number): BlkShadow<O>[] {
-  const pageIndices = new Int32Array(slots * maxSegments);
-  const indirectIndices = new Int32Array(slots * SHADOW_INDIRECT_PAGES);
-  const out: BlkShadow<O>[] = [];
-  for (let i = 0; i < slots; i++) {
-    out.push({
-      inUse: false,
-      op: undefined,
-      sector: 0,
-      count: 0,
-      offset: 0,
-      seq: 0,
-      reqOp: 0,
-      dataOp: 0,
-      nPages: 0,
-      pages: pageIndices.subarray(i * maxSegments, (i + 1) * maxSegments),
-      indirect: indirectIndices.subarray(i * SHADOW_INDIRECT_PAGES, (i + 1) * SHADOW_INDIRECT_PAGES),
-      nIndirect: 0,
-    });
+/**
+ * One slot's record. Its index arrays are made on first use: a connection that carries few
+ * requests (a handshake, a fuzz input) uses a few of its up to 256 slots, and two typed arrays
+ * per slot were most of the cost of a new ring (~30 us at ring-page-order 3).
+ */
+class Shadow<O> implements BlkShadow<O> {
+  inUse = false;
+  op: O | undefined = undefined;
+  sector = 0;
+  count = 0;
+  offset = 0;
+  seq = 0;
+  reqOp = 0;
+  dataOp = 0;
+  nPages = 0;
+  nIndirect = 0;
+  #pages: Int32Array | undefined = undefined;
+  #indirect: Int32Array | undefined = undefined;
+  readonly #maxSegments: number;
+  constructor(maxSegments: number) {
+    this.#maxSegments = maxSegments;
   }
+  get pages(): Int32Array {
+    return (this.#pages ??= new Int32Array(this.#maxSegments));
+  }
+  get indirect(): Int32Array {
+    return (this.#indirect ??= new Int32Array(SHADOW_INDIRECT_PAGES));
+  }
+}
+
+/** Free records for `slots` ids; each holds up to `maxSegments` page indices (arrays made on first use). */
+export function createShadows<O>(slots: number, maxSegments: number): BlkShadow<O>[] {
+  const out: BlkShadow<O>[] = [];
+  for (let i = 0; i < slots; i++) out.push(new Shadow<O>(maxSegments));
   return out;
 }
 
