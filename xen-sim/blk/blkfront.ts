@@ -47,7 +47,8 @@ import { readState, switchState as switchXenbusState } from "../xenbus/xenbus.ts
 import { XenbusState } from "../xenbus/types.ts";
 import { createSerialTask, readUint } from "../xenbus/serial-task.ts";
 import { NetlabError } from "../../stack/error.ts";
-import { clearShadows, createShadows, freeIdStack, type BlkShadow } from "./shadow.ts";
+import { clearShadows, createShadows, type BlkShadow } from "./shadow.ts";
+import { freeIdStack } from "../free-ids.ts";
 
 /** Linux xen_blkif_max_segments default. */
 export const DEFAULT_FRONT_INDIRECT_SEGMENTS = 32;

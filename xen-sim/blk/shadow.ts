@@ -5,7 +5,6 @@
 // initialisation, no decisions.
 //   BlkShadow        one slot's record (the request's op, its sectors, its page indices)
 //   createShadows    the records of a ring; a record's page and indirect-page index arrays are made on first use
-//   freeIdStack      every id of a ring, popped lowest first
 //   clearShadows     frees every record, collecting the ops they held (ring reset)
 
 /** Indirect pages a shadow records at most. */
@@ -63,13 +62,6 @@ class Shadow<O> implements BlkShadow<O> {
 export function createShadows<O>(slots: number, maxSegments: number): BlkShadow<O>[] {
   const out: BlkShadow<O>[] = [];
   for (let i = 0; i < slots; i++) out.push(new Shadow<O>(maxSegments));
-  return out;
-}
-
-/** The ids 0..slots-1 as a stack whose top is id 0. */
-export function freeIdStack(slots: number): number[] {
-  const out: number[] = [];
-  for (let i = slots - 1; i >= 0; i--) out.push(i);
   return out;
 }
 

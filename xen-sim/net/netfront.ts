@@ -57,6 +57,7 @@ import { createSerialTask } from "../xenbus/serial-task.ts";
 import { readKeys, readState, switchState, writeKeys } from "../xenbus/xenbus.ts";
 import { createFramePool } from "./frame-pool.ts";
 import { segmentTcpv4 } from "./gso.ts";
+import { freeIdStack } from "../free-ids.ts";
 import type { NetfrontOptions, NetfrontStats, Netfront, NetPeerError } from "./types.ts";
 
 /** Linux's deferred grant free retries every second (gnttab_handle_deferred). */
@@ -70,8 +71,16 @@ export type NetfrontError = "no-device" | "bad-mac" | "bad-backend" | XsClientEr
 interface Buf {
   frame: PageFrame;
   page: Uint8Array;
+  /** The grant ref, or NO_REF while the backend has no access. */
   ref: number;
 }
+
+/**
+ * Buf.ref of a buffer not granted. Tested with ===, not `< 0`: a fuzz build instruments this module
+ * and pays a native comparison hook for every comparison with a numeric literal (a reconnect
+ * revokes 256 rx buffers).
+ */
+const NO_REF = -1;
 
 interface Rings {
   readonly tx: FrontRing;
@@ -174,7 +183,7 @@ function netfront(
     if (!f.ok) return undefined;
     const p = domain.memory.page(f.value);
     if (!p.ok) return undefined;
-    const b: Buf = { frame: f.value, page: p.value, ref: -1 };
+    const b: Buf = { frame: f.value, page: p.value, ref: NO_REF };
     if (!grant(b, readonly)) {
       domain.memory.freePage(f.value);
       return undefined;
@@ -189,10 +198,10 @@ function netfront(
   };
   /** Ends access to a buffer's grant; false when the backend still holds it (then the buffer is set aside). */
   const revoke = (b: Buf): boolean => {
-    if (b.ref < 0) return true;
+    if (b.ref === NO_REF) return true;
     const r = domain.grants.endAccess(b.ref);
     if (r.ok) {
-      b.ref = -1;
+      b.ref = NO_REF;
       return true;
     }
     deferred.push(b);
@@ -269,13 +278,12 @@ function netfront(
       txPort: txPort.value,
       rxPort: rxPort.value,
       txBufs: new Array<Buf | undefined>(tx.size).fill(undefined),
-      txFree: [],
+      txFree: freeIdStack(tx.size),
       rxBufs: new Array<Buf | undefined>(rx.size).fill(undefined),
       gso,
       sg,
       scheduled: false,
     };
-    for (let i = tx.size - 1; i >= 0; i--) r.txFree.push(i);
     domain.events.onEvent(r.txPort, () => poll(r));
     if (r.rxPort !== r.txPort) domain.events.onEvent(r.rxPort, () => poll(r));
     return ok(r);
@@ -306,7 +314,7 @@ function netfront(
     while (r.rx.size - r.rx.freeRequests() < target) {
       const id = r.rx.reqProdPvt & (r.rx.size - 1);
       let b = r.rxBufs[id];
-      if (b === undefined || b.ref < 0) {
+      if (b === undefined || b.ref === NO_REF) {
         if (b !== undefined && !grant(b, false)) break;
         if (b === undefined) {
           const nb = allocBuf(false);
@@ -455,7 +463,7 @@ function netfront(
         const status = txRsp.status;
         if (status === NETIF_RSP_NULL) continue;
         const b = id < r.txBufs.length ? r.txBufs[id] : undefined;
-        if (b === undefined || b.ref < 0) {
+        if (b === undefined || b.ref === NO_REF) {
           report("bad-tx-response-id", true, `id ${id}`);
           return false;
         }
@@ -765,12 +773,11 @@ function netfront(
       tx,
       rx,
       txBufs: new Array<Buf | undefined>(tx.size).fill(undefined),
-      txFree: [],
+      txFree: freeIdStack(tx.size),
       // Posted buffers stay granted; a slot whose buffer was set aside (grant still held) gets a new page.
       rxBufs: r.rxBufs,
       scheduled: false,
     };
-    for (let i = tx.size - 1; i >= 0; i--) nr.txFree.push(i);
     // The old Rings object is dead: a poll it scheduled finds rings !== r and returns.
     rings = nr;
     domain.events.onEvent(nr.txPort, () => poll(nr));

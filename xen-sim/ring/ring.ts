@@ -63,6 +63,9 @@ function createSlots(pages: readonly Uint8Array[], slotSize: number) {
   const size = ringSlots(pages.length, slotSize);
   if (size < 1) throw misuse("slot larger than the ring");
   const mask = size - 1;
+  // Decided once per ring, not per copy: a fuzz build that instruments this module pays a native
+  // comparison hook for every comparison with a literal it evaluates.
+  const bulk = slotSize >= 64;
   const copy = (slot: number, buf: Uint8Array, toShared: boolean): void => {
     let at = RING_HEADER_SIZE + (slot & mask) * slotSize;
     let off = at & (PAGE_SIZE - 1);
@@ -71,7 +74,7 @@ function createSlots(pages: readonly Uint8Array[], slotSize: number) {
       // (netif's 8 and 12 bytes) by a byte loop, where a view costs more; larger ones (blkif's 112)
       // with set(): no per-byte loop, which a coverage-instrumented build pays for at every byte.
       const page = pages[at >>> 12]!;
-      if (slotSize >= 64) {
+      if (bulk) {
         if (toShared) page.set(slotSize === buf.length ? buf : buf.subarray(0, slotSize), off);
         else buf.set(page.subarray(off, off + slotSize));
       } else if (toShared) for (let i = 0; i < slotSize; i++) page[off + i] = buf[i]!;
@@ -134,7 +137,7 @@ export function createFrontRing(pages: readonly Uint8Array[], options: RingOptio
     },
     freeRequests: () => size - ((reqProdPvt - rspCons) >>> 0),
     queueRequest(request) {
-      if (size - ((reqProdPvt - rspCons) >>> 0) <= 0) return err("ring-full");
+      if ((reqProdPvt - rspCons) >>> 0 >= size) return err("ring-full");
       if (request.length > slotSize) throw misuse("request larger than a slot");
       if (request.length === slotSize) slots.write(reqProdPvt, request);
       else {
