@@ -73,6 +73,8 @@ interface ConnState extends XenstoreConnection {
 }
 
 const OK_PAYLOAD = joinStrings(["OK"]);
+/** tx_id of a request outside any transaction (named: see wire.ts on fuzz builds' comparison hooks). */
+const NO_TRANSACTION = 0;
 const DOMID_FIRST_RESERVED = 0x7ff0;
 /** DOMID_SELF: IS_DOMAIN_INTRODUCED answers T for it. */
 const DOMID_SELF = 0x7ff0;
@@ -478,10 +480,10 @@ export function createXenstoreServer(options: XenstoreServerOptions = {}): Xenst
     counters.requests++;
     let reply: Reply;
     let args: string[] | null = null;
-    const tx = msg.txId === 0 ? undefined : conn.transactions.get(msg.txId);
+    const tx = msg.txId === NO_TRANSACTION ? undefined : conn.transactions.get(msg.txId);
     if (msg.type === XS_WATCH_EVENT || msg.type === XS_ERROR) {
       reply = err("ENOSYS");
-    } else if (msg.txId !== 0 && tx === undefined) {
+    } else if (msg.txId !== NO_TRANSACTION && tx === undefined) {
       reply = err("ENOENT");
     } else {
       args = splitStrings(msg.payload);
