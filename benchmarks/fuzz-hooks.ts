@@ -50,7 +50,11 @@ function wrap() {
     t[k] = function (...a) {
       kinds[k] = (kinds[k] || 0) + 1;
       if (++calls % 97 === 0) {
+        // (targets may run with Error.stackTraceLimit 0: oracles.ts withoutStacks)
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 4;
         const line = (new Error().stack || "").split("\\n")[2] || "";
+        Error.stackTraceLimit = limit;
         const site = line.trim().replace(/^at /, "").replace(${JSON.stringify(`${work}/`)}, "").replace(/[^ (]*\\.tree\\//, "");
         sites[site] = (sites[site] || 0) + 97;
       }
