@@ -30,12 +30,16 @@ const COMMON_LOWER: ReadonlyMap<string, string> = new Map(
   ].map((n) => [n, n.toLowerCase()]),
 );
 
+/** "A" and "Z" (named: a fuzz build hooks each comparison with a numeric literal, here one per char). */
+const UPPER_A = 0x41,
+  UPPER_Z = 0x5a;
+
 /** Lower-cases ASCII only (header names are tokens; no locale rules). */
 export function asciiLower(s: string): string {
   let out = s;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) {
+    if (c >= UPPER_A && c <= UPPER_Z) {
       out = COMMON_LOWER.get(s) ?? s.toLowerCase();
       break;
     }

@@ -3,13 +3,16 @@
 // utf8Encode(s)  bytes of s (lone surrogates become U+FFFD)
 // utf8Decode(b)  text of b (malformed sequences become U+FFFD)
 
+/** The first code unit past ASCII (named: a fuzz build hooks each comparison with a numeric literal, here one per char). */
+const ASCII_END = 0x80;
+
 /** Encodes a string as UTF-8. */
 export function utf8Encode(s: string): Uint8Array {
   const out = new Uint8Array(s.length * 3);
   let at = 0;
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i);
-    if (c < 0x80) {
+    if (c < ASCII_END) {
       out[at++] = c;
       continue;
     }
