@@ -1,8 +1,13 @@
 // Request framing as two independent parsers see it: netlab's push parser and llhttp, the parser
 // inside node:http (driven synchronously through node's `_http_common` HTTPParser, the very object
 // node:http's server uses). The http fuzz targets compare them.
+// The http targets name this module in `oracleModules` (runner.ts bundleTarget): under Jazzer.js
+// the netlab parsers it runs, and the response parser it hands on to read what a server sent,
+// are an uninstrumented copy of stack/app/http/, so the oracles' re-runs cost no hooks.
 import { createRequire } from "node:module";
 import { createRequestParser, type HttpParserLimits } from "../../stack/app/http/parser.ts";
+
+export { createResponseParser } from "../../stack/app/http/parser.ts";
 
 /** A request as framed by a parser: method, target and the decoded body. */
 export interface FramedRequest {

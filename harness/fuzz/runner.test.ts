@@ -135,6 +135,24 @@ describe("bundleTarget's per-module layout", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("gives a target's oracleModules an uninstrumented copy of the code under test; the target's own run keeps the instrumented one", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-runner-test-"));
+    try {
+      const paths: FuzzPaths = { ...defaultFuzzPaths(root), buildDir: path.join(dir, "build"), corporaDir: path.join(dir, "corpora") };
+      const bundle = await bundleTarget(paths, "http-server");
+      const tree = path.join(paths.buildDir, "http-server.tree");
+      const requires = (rel: string): string[] => [...readFileSync(path.join(tree, rel), "utf8").matchAll(/require\("([^"]*)"\)/g)].map((m) => m[1]!);
+      expect(requires("harness/fuzz/http-reference.noinst.cjs")).toContain("../../stack/app/http/parser.oracle.noinst.cjs");
+      expect(requires("stack/app/http/parser.oracle.noinst.cjs")).toEqual(expect.arrayContaining(["./headers.oracle.noinst.cjs", "../../result.noinst.cjs"]));
+      expect(requires("stack/app/http/server.cjs")).toContain("./parser.cjs");
+      expect(existsSync(path.join(tree, "stack/app/http/server.oracle.noinst.cjs"))).toBe(false);
+      const target = createRequire(import.meta.url)(bundle) as { fuzz(d: Buffer): void; seeds(): Uint8Array[] };
+      for (const s of target.seeds()) target.fuzz(Buffer.from(s));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("fuzz dictionaries", () => {

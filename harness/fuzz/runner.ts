@@ -69,6 +69,14 @@ export async function ensureSeeds(paths: FuzzPaths, name: string): Promise<numbe
 export const UNINSTRUMENTED_SUFFIX = ".noinst.cjs";
 
 /**
+ * The uninstrumented second copy of a module of the code under test, loaded by the target's
+ * `oracleModules` (and by the other copies) only: the oracles' re-runs of the code under test
+ * (3-4 parses per input for http-server) then cost no coverage and comparison hooks, while the
+ * run under attack stays instrumented. Excluded from instrumentation by its UNINSTRUMENTED_SUFFIX.
+ */
+export const ORACLE_COPY_SUFFIX = `.oracle${UNINSTRUMENTED_SUFFIX}`;
+
+/**
  * Appended to each per-module file: once the module body has run, the modules that require it
  * later get its exports as plain values. esbuild's CommonJS form reads every export through two
  * getters (its export object's, and the copy's made by __toCommonJS), an arrow function call per
@@ -90,7 +98,9 @@ const EXPORTS_AS_VALUES =
  * counts edges only in the code under test: the Xen targets spend most of each input in the
  * simulated hypervisor, xenstore and toolstack, whose instrumentation cost 3-6x per input and
  * whose coverage says nothing about the driver under attack. Every module exists once, as in
- * the bundle. Targets with npm dependencies keep the single bundle.
+ * the bundle, except the code under test that the target's `oracleModules` load: they get a
+ * second, uninstrumented copy of it (ORACLE_COPY_SUFFIX). Targets with npm dependencies keep the
+ * single bundle.
  */
 export async function bundleTarget(paths: FuzzPaths, name: string, outfile = path.join(paths.buildDir, `${name}.cjs`)): Promise<string> {
   mkdirSync(path.dirname(outfile), { recursive: true });
@@ -123,23 +133,56 @@ export async function bundleTarget(paths: FuzzPaths, name: string, outfile = pat
   // The target itself is instrumented too: its branches on the input's bytes are coverage.
   const instrumented = (rel: string): boolean => rel === entryRel || only.some((prefix) => rel.startsWith(prefix));
   const outName = (rel: string): string => rel.replace(/\.ts$/, instrumented(rel) ? ".cjs" : UNINSTRUMENTED_SUFFIX);
-  for (const rel of inputs) {
+  const oracles = await oracleModules(entry, inputs, instrumented);
+  // The code under test the oracle modules reach (through code under test only): laid out a
+  // second time, uninstrumented, for them.
+  const copies = new Set<string>();
+  const reach = (rel: string): void => {
+    for (const i of result.metafile.inputs[rel]?.imports ?? []) {
+      if (instrumented(i.path) && !copies.has(i.path)) {
+        copies.add(i.path);
+        reach(i.path);
+      }
+    }
+  };
+  for (const rel of oracles) reach(rel);
+  const copyName = (rel: string): string => rel.replace(/\.ts$/, ORACLE_COPY_SUFFIX);
+  const emit = async (rel: string, file: string, oracleSide: boolean): Promise<void> => {
     const source = readFileSync(path.join(paths.root, rel), "utf8");
     const { code } = await transform(source, { loader: "ts", format: "cjs", platform: "node", target: "node20", sourcefile: rel });
     const dir = path.posix.dirname(rel);
     const linked = code.replace(/require\("(\.{1,2}\/[^"]*)\.ts"\)/g, (_, spec: string) => {
       const target = path.posix.normalize(path.posix.join(dir, `${spec}.ts`));
-      const out = path.posix.relative(dir, outName(target));
+      const out = path.posix.relative(dir, oracleSide && copies.has(target) ? copyName(target) : outName(target));
       return `require(${JSON.stringify(out.startsWith(".") ? out : `./${out}`)})`;
     });
-    const file = path.join(tree, outName(rel));
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, linked + EXPORTS_AS_VALUES);
+    mkdirSync(path.dirname(path.join(tree, file)), { recursive: true });
+    writeFileSync(path.join(tree, file), linked + EXPORTS_AS_VALUES);
+  };
+  for (const rel of inputs) {
+    await emit(rel, outName(rel), oracles.has(rel));
+    if (copies.has(rel)) await emit(rel, copyName(rel), true);
   }
   writeFileSync(path.join(tree, "package.json"), JSON.stringify({ type: "commonjs", private: true }) + "\n");
   const main = path.relative(path.dirname(outfile), path.join(tree, outName(entryRel)));
   writeFileSync(outfile, `module.exports = require(${JSON.stringify(`./${main.split(path.sep).join("/")}`)});\n`);
   return outfile;
+}
+
+/**
+ * A target's `oracleModules` export, checked: repository-relative paths of harness modules
+ * (outside the code under test) that run the code under test as an oracle (a differential, a
+ * re-run fed in other pieces) and so load it as a second, uninstrumented copy (ORACLE_COPY_SUFFIX).
+ */
+async function oracleModules(entry: string, inputs: readonly string[], instrumented: (rel: string) => boolean): Promise<Set<string>> {
+  const source = readFileSync(entry, "utf8");
+  if (!/export const oracleModules\b/.test(source)) return new Set();
+  const mod = (await import(entry)) as { oracleModules?: readonly string[] };
+  const list = mod.oracleModules;
+  if (!Array.isArray(list) || !list.every((p) => typeof p === "string" && inputs.includes(p) && !instrumented(p))) {
+    throw new NetlabError("ERR_FUZZ_TARGET_CONFIG", `${entry}: oracleModules must list modules the target imports, outside instrumentOnly`);
+  }
+  return new Set(list);
 }
 
 /** A target's `instrumentOnly` export (path prefixes of the code under test), if it has one. */
@@ -557,6 +600,16 @@ interface Segment {
   findings: Omit<FuzzFinding, "file">[];
 }
 
+/**
+ * Node (V8) options of every Jazzer.js process, before its CLI. Allocation-site pretenuring off:
+ * in a Jazzer.js process (not in a plain node one, whatever in Jazzer.js's start-up sets it off)
+ * the per-input garbage of a target survives scavenges: an uninstrumented loop making stream pairs
+ * had 4-13 MB promoted per scavenge (3-18 ms each, GC a quarter of http-client's time), which is
+ * what pretenured garbage in old space does, keeping the young objects it points to alive until
+ * the next full GC. With this flag ~5 KB survive a scavenge (0.2 ms), as in plain node.
+ */
+export const JAZZER_NODE_ARGS = ["--no-allocation-site-pretenuring"];
+
 /** Harness modules (harnessSource) end so; Jazzer.js leaves them uninstrumented (JAZZER_ENGINE_ARGS). */
 export const HARNESS_SUFFIX = ".fuzz-harness.cjs";
 
@@ -593,6 +646,7 @@ async function jazzerSegment(
   },
 ): Promise<Segment> {
   const args = [
+    ...JAZZER_NODE_ARGS,
     choice.jazzerCli!,
     harness,
     work,
@@ -999,6 +1053,7 @@ export async function mergeFeatures(choice: EngineChoice, bundle: string, files:
   const r = await runChild(
     process.execPath,
     [
+      ...JAZZER_NODE_ARGS,
       choice.jazzerCli!,
       harness,
       outDir,

@@ -10,16 +10,23 @@
 import { createVirtualClock, type VirtualClock } from "../../../stack/time.ts";
 import { createStreamPair } from "../../../stack/transport/stream-pair.ts";
 import { createHttpServer, type HttpServer } from "../../../stack/app/http/server.ts";
-import { createResponseParser, type HttpParserLimits } from "../../../stack/app/http/parser.ts";
-import { llhttpFraming, netlabBodyEnds, netlabFraming, type Framing } from "../http-reference.ts";
+import type { HttpParserLimits } from "../../../stack/app/http/parser.ts";
+import { createResponseParser, llhttpFraming, netlabBodyEnds, netlabFraming, type Framing } from "../http-reference.ts";
 import { checkChunkInvariant, sameValue, show, fail as oracleFail, withoutStacks } from "../oracles.ts";
 
 /**
  * The code under test, the only code Jazzer.js instruments for this target besides the target
  * itself (runner.ts bundleTarget): the virtual clock, the stream pair and
- * the oracles (llhttp framing, chunking) run uninstrumented.
+ * the oracles (llhttp framing, chunking, with their copy of the parser) run uninstrumented.
  */
 export const instrumentOnly = ["stack/app/http/"];
+
+/**
+ * The oracles' module: the parses it runs (the chunking and llhttp differentials, reading the
+ * server's output) use an uninstrumented copy of the parser (runner.ts bundleTarget). Every input
+ * still gets every oracle; the server's own parse of the input stays instrumented (the coverage).
+ */
+export const oracleModules = ["harness/fuzz/http-reference.ts"];
 
 /**
  * llhttp refusals that are not netlab's to follow, each with its reason. A request netlab
