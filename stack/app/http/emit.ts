@@ -96,11 +96,16 @@ const allocateFresh: Allocate = (n) => new Uint8Array(n);
 /** Messages longer than this get a buffer of their own from the slab allocator. */
 const SLAB_MESSAGE_MAX = 1024;
 
+/** The first block of a slab allocator; each next one is twice the last, up to its block size. */
+const SLAB_FIRST_BLOCK = 1024;
+
 /**
- * An Allocate that hands out consecutive views of `blockSize`-byte blocks: V8 gives every
- * typed array over 64 bytes its own out-of-line backing store, which costs more than
- * writing a small head. No range is handed out twice, so a receiver may keep a view
- * (a by-reference TCP write does); a block lives as long as one of its views.
+ * An Allocate that hands out consecutive views of blocks: V8 gives every typed array over
+ * 64 bytes its own out-of-line backing store, which costs more than writing a small head.
+ * Blocks grow from SLAB_FIRST_BLOCK to `blockSize`, so an owner that sends a message or two
+ * (a client making one request) does not zero and hold a whole block. No range is handed out
+ * twice, so a receiver may keep a view (a by-reference TCP write does); a block lives as long
+ * as one of its views.
  */
 export function createSlabAllocator(blockSize = 16384): Allocate {
   let block = new Uint8Array(0);
@@ -108,7 +113,7 @@ export function createSlabAllocator(blockSize = 16384): Allocate {
   return (n) => {
     if (n > SLAB_MESSAGE_MAX) return new Uint8Array(n);
     if (used + n > block.length) {
-      block = new Uint8Array(blockSize);
+      block = new Uint8Array(Math.min(blockSize, Math.max(SLAB_FIRST_BLOCK, block.length * 2)));
       used = 0;
     }
     const view = block.subarray(used, used + n);
