@@ -99,19 +99,27 @@ const SLAB_MESSAGE_MAX = 1024;
 /** The first block of a slab allocator; each next one is twice the last, up to its block size. */
 const SLAB_FIRST_BLOCK = 1024;
 
+/** A slab allocator's block before its first one (no room: the next message makes one). */
+const NO_ROOM = new Uint8Array(0);
+
 /**
  * An Allocate that hands out consecutive views of blocks: V8 gives every typed array over
  * 64 bytes its own out-of-line backing store, which costs more than writing a small head.
- * Blocks grow from SLAB_FIRST_BLOCK to `blockSize`, so an owner that sends a message or two
- * (a client making one request) does not zero and hold a whole block. No range is handed out
- * twice, so a receiver may keep a view (a by-reference TCP write does); a block lives as long
- * as one of its views.
+ * The first message gets a buffer of its own (a head of 64 bytes or less then lives on V8's heap,
+ * with no backing store at all), and blocks grow from SLAB_FIRST_BLOCK to `blockSize`: an owner
+ * that sends a message or two (a client making one request) does not zero and hold a whole
+ * block. No range is handed out twice, so a receiver may keep a view (a by-reference TCP write
+ * does); a block lives as long as one of its views.
  */
 export function createSlabAllocator(blockSize = 16384): Allocate {
-  let block = new Uint8Array(0);
+  let block: Uint8Array | null = null;
   let used = 0;
   return (n) => {
     if (n > SLAB_MESSAGE_MAX) return new Uint8Array(n);
+    if (block === null) {
+      block = NO_ROOM;
+      return new Uint8Array(n);
+    }
     if (used + n > block.length) {
       block = new Uint8Array(Math.min(blockSize, Math.max(SLAB_FIRST_BLOCK, block.length * 2)));
       used = 0;
