@@ -190,13 +190,19 @@ describe("request parser: accepted messages", () => {
 
   it("treats a higher HTTP/1 minor version as 1.1 and accepts asterisk, absolute and authority forms", () => {
     const r = parseRequests(
-      enc("OPTIONS * HTTP/1.9\r\nHost: h\r\n\r\nGET http://h/x HTTP/1.1\r\nHost: h\r\n\r\nCONNECT h.test:443 HTTP/1.1\r\nHost: h.test:443\r\n\r\n"),
+      enc(
+        "OPTIONS * HTTP/1.9\r\nHost: h\r\n\r\nGET http://h/x HTTP/1.1\r\nHost: h\r\n\r\nCONNECT h.test:443 HTTP/1.1\r\nHost: h.test:443\r\n\r\n" +
+          "GET svn+ssh://u:p@[::1]:8080?q HTTP/1.1\r\nHost: h\r\n\r\nGET http://h.test:/ HTTP/1.1\r\nHost: h\r\n\r\nGET http://%41b~c HTTP/1.1\r\nHost: h\r\n\r\n",
+      ),
     );
     expect(r.error).toBeNull();
     expect(r.heads.map((h) => [h.method, h.target, h.version])).toEqual([
       ["OPTIONS", "*", "1.1"],
       ["GET", "http://h/x", "1.1"],
       ["CONNECT", "h.test:443", "1.1"],
+      ["GET", "svn+ssh://u:p@[::1]:8080?q", "1.1"],
+      ["GET", "http://h.test:/", "1.1"],
+      ["GET", "http://%41b~c", "1.1"],
     ]);
   });
 
@@ -308,6 +314,16 @@ const REJECTED: [string, string, HttpParseError, number][] = [
   ["control byte in the target", "GET /\x7f HTTP/1.1\r\nHost: h\r\n\r\n", "bad-target", 400],
   ["relative target", "GET a/b HTTP/1.1\r\nHost: h\r\n\r\n", "bad-target", 400],
   ["asterisk target on GET", "GET * HTTP/1.1\r\nHost: h\r\n\r\n", "bad-target", 400],
+  [
+    "a byte no URI allows in an absolute-form host (RFC 3986 §3.2.2; llhttp refuses it too)",
+    "PUT http://o`i/u HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+    "bad-target",
+    400,
+  ],
+  ["a brace in an absolute-form authority", "GET http://h{x}:80/ HTTP/1.1\r\nHost: h\r\n\r\n", "bad-target", 400],
+  ["an absolute-form target with no host", "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", "bad-target", 400],
+  ["a port that is not digits", "GET http://h:8o/x HTTP/1.1\r\nHost: h\r\n\r\n", "bad-target", 400],
+  ["a fragment right after an absolute-form authority (an absolute-URI has none)", "GET http://h#f HTTP/1.1\r\nHost: h\r\n\r\n", "bad-target", 400],
   ["lower-case protocol name", "GET / http/1.1\r\nHost: h\r\n\r\n", "bad-version", 400],
   ["two-digit minor version", "GET / HTTP/1.10\r\nHost: h\r\n\r\n", "bad-version", 400],
   ["missing version", "GET /\r\nHost: h\r\n\r\n", "bad-request-line", 400],

@@ -377,12 +377,23 @@ function hexValue(c: number): number {
   return -1;
 }
 
+/**
+ * The scheme and authority of an absolute-form target (RFC 3986 §3.1, §3.2): scheme "://" then
+ * [ userinfo "@" ] host [ ":" port ], the host a reg-name (unreserved, pct-encoded, sub-delims) or
+ * an IP-literal in brackets, up to the path or query. A byte no URI allows there (a "{", a "`"),
+ * or a fragment right after it (an absolute-URI has none), makes the target invalid (400), as
+ * llhttp refuses it: two parsers of one request must not disagree on whether it is one. The path
+ * and query are left as loose as llhttp's (Node's server passes "{", "|" or "#" in them on).
+ */
+const ABSOLUTE_FORM =
+  /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:%]*@)?(?:\[[A-Za-z0-9\-._~!$&'()*+,;=:%]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?(?:[/?]|$)/;
+
 /** Request-target forms of RFC 9112 §3.2: origin, absolute, authority (CONNECT), asterisk (OPTIONS). */
 function validTarget(method: string, target: string): boolean {
   if (method === "CONNECT") return /^[A-Za-z0-9.\-_~!$&'()*+,;=%[\]:]+:[0-9]+$/.test(target);
   if (target === "*") return method === "OPTIONS";
   if (target.charCodeAt(0) === 47) return true;
-  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]/.test(target);
+  return ABSOLUTE_FORM.test(target);
 }
 
 type Kind = "request" | "response";
