@@ -1,7 +1,7 @@
 // netlab fuzz audit (npm run fuzz:audit): the planted-bug campaign of audit.ts, with a line per
 // bug as it goes, a table at the end (also on Ctrl-C, for the bugs done), --json, and --record
 // to write benchmarks/results/fuzz-audit.md.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { flagValue, helpText, parseCommandLine, parseDuration, UsageError } from "../cli/args.ts";
 import { auditBugs, auditTable, listPlantedBugs, type BugAudit } from "./audit.ts";
@@ -11,8 +11,8 @@ const DEFAULT_SECONDS = 300;
 export const USAGE = `usage: netlab fuzz audit [--bug ID[,ID...]] [--time SECONDS] [--record] [--json] [--list]
   Plants each bug of harness/fuzz/bugs/*.patch in a scratch copy of the tree, removes the corpus
   inputs that already trigger it, fuzzes its target until the first finding or SECONDS (default
-  ${DEFAULT_SECONDS}), and checks the finding's input passes without the bug. --record writes the table
-  to benchmarks/results/fuzz-audit.md. Exits 0 when at least 80% of the bugs are found.`;
+  ${DEFAULT_SECONDS}), and checks the finding's input passes without the bug. --record adds the table
+  at the top of benchmarks/results/fuzz-audit.md (earlier recordings kept). Exits 0 when at least 80% of the bugs are found.`;
 
 /** The command line of `netlab fuzz audit` (harness/cli/args.ts's rules). */
 const AUDIT_SPEC = {
@@ -79,19 +79,17 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
     const dir = path.join(root, "benchmarks/results");
     mkdirSync(dir, { recursive: true });
     const when = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-    writeFileSync(
-      path.join(dir, "fuzz-audit.md"),
-      [
-        "# Planted-bug audit",
-        "",
-        `Recorded ${when} with \`npm run fuzz:audit -- --time ${seconds} --record\` (${minutes} min). Each bug is planted`,
-        "in a scratch copy, the corpus inputs that already trigger it are removed, and its target is fuzzed",
-        "until the first finding; a finding counts only when its input passes without the bug.",
-        "",
-        table,
-        "",
-      ].join("\n"),
-    );
+    const file = path.join(dir, "fuzz-audit.md");
+    const section = [
+      `## Recorded ${when}`,
+      "",
+      `\`npm run fuzz:audit -- --time ${seconds} --record\` (${minutes} min). Each bug is planted`,
+      "in a scratch copy, the corpus inputs that already trigger it are removed, and its target is fuzzed",
+      "until the first finding; a finding counts only when its input passes without the bug.",
+      "",
+      table,
+    ].join("\n");
+    writeFileSync(file, withRecording(existsSync(file) ? readFileSync(file, "utf8") : undefined, section));
     say(`recorded benchmarks/results/fuzz-audit.md`);
   }
   if (json)
@@ -105,4 +103,15 @@ export async function runAudit(root: string, args: string[]): Promise<number> {
     if (a.input !== undefined) say(`  repro: npx netlab fuzz --target ${a.target} --repro ${a.input}`);
   }
   return audits.length > 0 && found >= 0.8 * audits.length && !controller.signal.aborted ? 0 : 1;
+}
+
+const AUDIT_TITLE = "# Planted-bug audit";
+
+/**
+ * The audit record with `section` (a "## Recorded ..." section) as its first section: the earlier
+ * recordings and notes in `existing` are kept below it, not overwritten.
+ */
+export function withRecording(existing: string | undefined, section: string): string {
+  const rest = existing === undefined ? "" : existing.startsWith(AUDIT_TITLE) ? existing.slice(AUDIT_TITLE.length).trim() : existing.trim();
+  return `${AUDIT_TITLE}\n\n${section.trim()}\n${rest === "" ? "" : `\n${rest}\n`}`;
 }
