@@ -111,14 +111,19 @@ export interface XsHeader {
 /** Reads the 16-byte header at the start of bytes. */
 export function parseXsHeader(bytes: Uint8Array): Result<XsHeader, "truncated"> {
   if (bytes.length < XS_HEADER_SIZE) return err("truncated");
+  return ok(readHeader(bytes, 0));
+}
+
+/** The header at b[at, at + 16) (the caller checked the 16 bytes are there). */
+function readHeader(b: Uint8Array, at: number): XsHeader {
   // Byte arithmetic, not a DataView: reading `.buffer` of a small typed array makes V8 move its
   // bytes off the heap (an allocation per message on the hot path of every xenstore request).
-  return ok({
-    type: u32le(bytes, XS_HEADER_TYPE),
-    reqId: u32le(bytes, XS_HEADER_REQ_ID),
-    txId: u32le(bytes, XS_HEADER_TX_ID),
-    len: u32le(bytes, XS_HEADER_LEN),
-  });
+  return {
+    type: u32le(b, at + XS_HEADER_TYPE),
+    reqId: u32le(b, at + XS_HEADER_REQ_ID),
+    txId: u32le(b, at + XS_HEADER_TX_ID),
+    len: u32le(b, at + XS_HEADER_LEN),
+  };
 }
 
 const u32le = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
@@ -220,24 +225,21 @@ class StreamDecoder implements XsDecoder {
           from = this.#header;
           at = 0;
         }
-        const len = u32le(from, at + XS_HEADER_LEN);
-        if (len > this.#maxPayload) {
+        const h = readHeader(from, at);
+        if (h.len > this.#maxPayload) {
           this.#failed = true;
-          return out.length > 0 ? ok(out) : err("payload-too-long", `len ${len} > ${this.#maxPayload}`);
+          return out.length > 0 ? ok(out) : err("payload-too-long", `len ${h.len} > ${this.#maxPayload}`);
         }
-        const type = u32le(from, at + XS_HEADER_TYPE);
-        const reqId = u32le(from, at + XS_HEADER_REQ_ID);
-        const txId = u32le(from, at + XS_HEADER_TX_ID);
         this.#headerFill = 0;
-        if (chunk.length - pos >= len) {
-          // the whole body is here: copied out in one native slice (no per-byte copy, no header kept)
-          out.push({ type, reqId, txId, payload: chunk.slice(pos, pos + len) });
-          pos += len;
+        if (chunk.length - pos >= h.len) {
+          // the whole body is here: copied out in one native slice (no per-byte copy)
+          out.push({ type: h.type, reqId: h.reqId, txId: h.txId, payload: chunk.slice(pos, pos + h.len) });
+          pos += h.len;
           if (pos >= chunk.length) return ok(out);
           continue;
         }
-        hdr = this.#hdr = { type, reqId, txId, len };
-        this.#body = new Uint8Array(len);
+        hdr = this.#hdr = h;
+        this.#body = new Uint8Array(h.len);
         this.#bodyFill = 0;
       }
       const take = Math.min(hdr.len - this.#bodyFill, chunk.length - pos);
