@@ -59,6 +59,23 @@ const LLHTTP_STRICTER: ReadonlyMap<string, string> = new Map([
  */
 const LLHTTP_TRAILER_CHECKS: ReadonlySet<string> = new Set(["HPE_INVALID_TRANSFER_ENCODING", "HPE_INVALID_CONTENT_LENGTH", "HPE_UNEXPECTED_CONTENT_LENGTH"]);
 
+/** The line of `bytes` (LF to LF) that holds offset `at` (clamped to the input), as latin1. */
+function lineAround(bytes: Uint8Array, at: number): string {
+  const from = Math.min(at, bytes.length);
+  let start = from;
+  while (start > 0 && bytes[start - 1] !== 10) start--;
+  let end = from;
+  while (end < bytes.length && bytes[end] !== 10) end++;
+  return Buffer.from(bytes.subarray(start, end)).toString("latin1");
+}
+
+/** The lines of `bytes` up to and including offset `at`, as latin1. */
+function linesThrough(bytes: Uint8Array, at: number): string[] {
+  return Buffer.from(bytes.subarray(0, Math.min(bytes.length, at + 1)))
+    .toString("latin1")
+    .split("\n");
+}
+
 /**
  * RFC 9112 §7.1.1 allows BWS around a chunk extension's ";" and "="; llhttp in strict mode
  * refuses it (HPE_STRICT, or HPE_INVALID_CHUNK_SIZE for BWS before the first ";"). True when
@@ -66,12 +83,7 @@ const LLHTTP_TRAILER_CHECKS: ReadonlySet<string> = new Set(["HPE_INVALID_TRANSFE
  */
 function bwsInChunkExtension(bytes: Uint8Array, theirs: Framing): boolean {
   if (theirs.errorOffset === undefined || (theirs.error !== "HPE_STRICT" && theirs.error !== "HPE_INVALID_CHUNK_SIZE")) return false;
-  const at = Math.min(theirs.errorOffset, bytes.length);
-  let start = at;
-  while (start > 0 && bytes[start - 1] !== 10) start--;
-  let end = at;
-  while (end < bytes.length && bytes[end] !== 10) end++;
-  const line = Buffer.from(bytes.subarray(start, end)).toString("latin1");
+  const line = lineAround(bytes, theirs.errorOffset);
   return /^[0-9a-fA-F]+[ \t]*;/.test(line) && /[ \t]/.test(line);
 }
 
@@ -82,8 +94,7 @@ function bwsInChunkExtension(bytes: Uint8Array, theirs: Framing): boolean {
  */
 function htabAfterTransferEncoding(bytes: Uint8Array, theirs: Framing): boolean {
   if (theirs.error !== "HPE_INVALID_TRANSFER_ENCODING" || theirs.errorOffset === undefined) return false;
-  const head = Buffer.from(bytes.subarray(0, Math.min(bytes.length, theirs.errorOffset + 1))).toString("latin1");
-  return head.split("\n").some((line) => /^transfer-encoding:.*\t[ \t]*\r?$/i.test(line));
+  return linesThrough(bytes, theirs.errorOffset).some((line) => /^transfer-encoding:.*\t[ \t]*\r?$/i.test(line));
 }
 
 /**
@@ -94,8 +105,7 @@ function htabAfterTransferEncoding(bytes: Uint8Array, theirs: Framing): boolean 
  */
 function htabAfterContentLength(bytes: Uint8Array, theirs: Framing): boolean {
   if (theirs.error !== "HPE_INVALID_CONTENT_LENGTH" || theirs.errorOffset === undefined) return false;
-  const head = Buffer.from(bytes.subarray(0, Math.min(bytes.length, theirs.errorOffset + 1))).toString("latin1");
-  return head.split("\n").some((line) => /^content-length:[ \t]*[0-9]+[ \t]*\t[ \t]*\r?$/i.test(line));
+  return linesThrough(bytes, theirs.errorOffset).some((line) => /^content-length:[ \t]*[0-9]+[ \t]*\t[ \t]*\r?$/i.test(line));
 }
 
 /**
@@ -106,8 +116,7 @@ function htabAfterContentLength(bytes: Uint8Array, theirs: Framing): boolean {
  */
 function emptyElementAfterChunked(bytes: Uint8Array, theirs: Framing): boolean {
   if (theirs.error !== "HPE_INVALID_TRANSFER_ENCODING" || theirs.errorOffset === undefined) return false;
-  const head = Buffer.from(bytes.subarray(0, Math.min(bytes.length, theirs.errorOffset + 1))).toString("latin1");
-  return head.split("\n").some((line) => /^transfer-encoding:(.*,)?[ \t]*chunked[ \t]*,[ \t,]*\r?$/i.test(line));
+  return linesThrough(bytes, theirs.errorOffset).some((line) => /^transfer-encoding:(.*,)?[ \t]*chunked[ \t]*,[ \t,]*\r?$/i.test(line));
 }
 
 /**
@@ -117,12 +126,7 @@ function emptyElementAfterChunked(bytes: Uint8Array, theirs: Framing): boolean {
  */
 function schemeBeyondLetters(bytes: Uint8Array, theirs: Framing): boolean {
   if (theirs.error !== "HPE_INVALID_URL" || theirs.errorOffset === undefined) return false;
-  const at = Math.min(theirs.errorOffset, bytes.length);
-  let start = at;
-  while (start > 0 && bytes[start - 1] !== 10) start--;
-  let end = at;
-  while (end < bytes.length && bytes[end] !== 10) end++;
-  const line = Buffer.from(bytes.subarray(start, end)).toString("latin1");
+  const line = lineAround(bytes, theirs.errorOffset);
   const scheme = /^[^ ]+ ([A-Za-z][A-Za-z0-9+.-]*):/.exec(line)?.[1];
   return scheme !== undefined && /[0-9+.-]/.test(scheme);
 }
