@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleTarget, chooseEngine, defaultFuzzPaths, JAZZER_ENGINE_ARGS, targetMode } from "../harness/fuzz/runner.ts";
+import { bundleTarget, chooseEngine, defaultFuzzPaths, JAZZER_ENGINE_ARGS, JAZZER_NODE_ARGS, targetMode } from "../harness/fuzz/runner.ts";
 import { HARNESS_SUFFIX } from "../harness/fuzz/runner.ts";
 
 const [target, secondsText = "8", sitesText = "15"] = process.argv.slice(2);
@@ -74,6 +74,7 @@ exports.fuzz = ${mode === "async" ? "async " : ""}function fuzz(data) {
 `,
   );
   const args = [
+    ...JAZZER_NODE_ARGS,
     engine.jazzerCli,
     harness,
     path.join(work, "corpus"),
